@@ -1,0 +1,59 @@
+# The single source of every command the README names.
+#   make run    - the main job on embedded defaults
+#   make test   - everything: Rust tests, the native build, pytest (installs what it needs)
+#   make bench  - benchmarks (criterion + Python scripts), each printing same-run ratios
+#   make lint   - cargo fmt --check, clippy -D warnings, ruff, mypy, stubtest
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+EXTRAS ?= dev
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CARGO_TERM_PROGRESS_WHEN := never
+
+.PHONY: run test bench lint build venv rust-test py-test fmt clean
+
+venv: $(VENV)/.venv-ok
+
+$(VENV)/.venv-ok:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "maturin>=1.8,<2"
+	touch $@
+
+# Builds the Rust extension in release mode and installs dita (editable) with its extras.
+build: venv
+	$(VENV)/bin/maturin develop --release --extras $(EXTRAS) -q
+
+run: build
+	$(PY) -m dita.cli demo
+
+rust-test:
+	cargo test --manifest-path rust_kernel/Cargo.toml -q
+
+py-test: build
+	$(PY) -m pytest -q
+
+test: rust-test py-test
+
+bench: build
+	cargo bench --manifest-path rust_kernel/Cargo.toml --bench kernel_cycle -- --noplot
+	$(PY) benches/bench_kernel.py
+
+lint: build
+	cargo fmt --manifest-path rust_kernel/Cargo.toml --check
+	cargo clippy --manifest-path rust_kernel/Cargo.toml --all-targets -- -D warnings
+	cargo clippy --manifest-path rust_kernel/Cargo.toml --features python -- -D warnings
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest dita._kernel --allowlist .stubtest-allowlist
+
+fmt:
+	cargo fmt --manifest-path rust_kernel/Cargo.toml
+	$(VENV)/bin/ruff format python tests benches
+	$(VENV)/bin/ruff check --fix python tests benches
+
+clean:
+	rm -rf target $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""dita: a trading execution kernel with a Rust core.
+
+Strategy code imports everything it needs from here::
+
+    from dita import ExecutionKernel, KernelIntent
+"""
+
+from dita._kernel import (
+    JOURNAL_COLUMNS,
+    AccountEvent,
+    AccountEventKind,
+    ControlMode,
+    KernelCommandType,
+    KernelDiagnosticCode,
+    KernelEventKind,
+    KernelIntent,
+    KernelOutcome,
+    KernelSeverity,
+    KernelTransition,
+    MockVenueAdapter,
+    OrderSide,
+    OrderType,
+    TradeSide,
+    TradeSlot,
+    TradeStage,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+    Verbosity,
+    __version__,
+)
+from dita.control import InMemoryControlPlane
+from dita.journal import InMemoryJournal
+from dita.kernel import ExecutionKernel, SlotView
+from dita.projection import InMemoryProjection
+from dita.venues import VenueAdapter, VenueTimeout
+
+__all__ = [
+    "JOURNAL_COLUMNS",
+    "AccountEvent",
+    "AccountEventKind",
+    "ControlMode",
+    "ExecutionKernel",
+    "InMemoryControlPlane",
+    "InMemoryJournal",
+    "InMemoryProjection",
+    "KernelCommandType",
+    "KernelDiagnosticCode",
+    "KernelEventKind",
+    "KernelIntent",
+    "KernelOutcome",
+    "KernelSeverity",
+    "KernelTransition",
+    "MockVenueAdapter",
+    "OrderSide",
+    "OrderType",
+    "SlotView",
+    "TradeSide",
+    "TradeSlot",
+    "TradeStage",
+    "VenueAdapter",
+    "VenueEvent",
+    "VenueOrder",
+    "VenueOrderStatus",
+    "VenueTimeout",
+    "Verbosity",
+    "__version__",
+]

@@ -1,0 +1,28 @@
+"""The ``dita`` command line.
+
+Each command group lives in its own module under ``dita.cli`` with a ``register(app)``
+function; add the module name to ``COMMAND_MODULES`` to expose it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="dita",
+    help="dita: a trading execution kernel with a Rust core.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+COMMAND_MODULES: tuple[str, ...] = ("demo",)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"dita.cli.{_name}").register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,102 @@
+"""The journal: an append-only record of what a kernel did, for whoever debugs it with SQL.
+
+The kernel never calls a journal on the hot path. It keeps a bounded outbox of rows in
+Rust (see ``dita._kernel.JOURNAL_COLUMNS`` for the tables and their columns) and a journal's
+own thread drains it with ``kernel.drain_journal()``. Rows carry ``(seq, sub)``: the kernel's
+input sequence (the WAL sequence when there is a WAL) and the row's index within that input,
+so a re-sent batch is recognisable and never counted twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+__all__ = ["InMemoryJournal", "Journal", "JournalStats"]
+
+
+@dataclass
+class JournalStats:
+    """What a journal writer has done so far."""
+
+    queued: int = 0
+    written: int = 0
+    failed: int = 0
+    retries: int = 0
+    dropped: int = 0
+    lag_seconds: float = 0.0
+    last_error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Journal(Protocol):
+    """What ExecutionKernel needs of a journal."""
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        """Start recording this kernel (turn its outbox on, start draining)."""
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Drain and write everything the attached kernels have produced so far."""
+
+    def close(self) -> None:
+        """Flush, stop the writer and release resources."""
+
+    def stats(self) -> JournalStats: ...
+
+
+class InMemoryJournal:
+    """Keeps rows in Python lists, per table. For tests and the embedded demo.
+
+    Draining happens on ``flush()`` (and on ``rows()``), in the caller's thread.
+    """
+
+    def __init__(self) -> None:
+        self._kernels: list[ExecutionKernel] = []
+        self._tables: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._stats = JournalStats()
+        self._columns: Callable[[str], tuple[str, ...]] | None = None
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        from dita._kernel import JOURNAL_COLUMNS
+
+        self._columns = JOURNAL_COLUMNS.__getitem__
+        kernel.set_journal_enabled(True)
+        self._kernels.append(kernel)
+
+    def flush(self, timeout: float | None = None) -> None:
+        with self._lock:
+            for kernel in self._kernels:
+                while True:
+                    batch = kernel.drain_journal(100_000)
+                    if not any(batch.values()):
+                        break
+                    for table, rows in batch.items():
+                        assert self._columns is not None
+                        cols = self._columns(table)
+                        out = self._tables.setdefault(table, [])
+                        for row in rows:
+                            rec = dict(zip(cols, row, strict=True))
+                            rec["kernel_id"] = kernel.kernel_id
+                            out.append(rec)
+                        self._stats.written += len(rows)
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row written to ``table`` so far, oldest first (flushes first)."""
+        self.flush()
+        return list(self._tables.get(table, []))
+
+    def close(self) -> None:
+        self.flush()
+        for kernel in self._kernels:
+            kernel.set_journal_enabled(False)
+        self._kernels.clear()
+
+    def stats(self) -> JournalStats:
+        return self._stats

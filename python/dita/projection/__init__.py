@@ -1,0 +1,88 @@
+"""Projections: the latest state of every slot, account and control entry, for operators.
+
+The hot path only marks keys dirty inside the Rust kernel. A projection drains the dirty
+set with ``kernel.drain_dirty()`` and publishes the latest value per key, so a burst of
+updates to one slot costs one write. Keys: slots ``<kernel_id>:<slot_id>``, accounts and
+control ``<kernel_id>``. Values are the dicts of ``snapshot()`` (same field names).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+__all__ = ["InMemoryProjection", "Projection", "publish_dirty"]
+
+
+@runtime_checkable
+class Projection(Protocol):
+    """What ExecutionKernel needs of a projection."""
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        """Start projecting this kernel (turn its dirty tracking on, publish everything once)."""
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Publish every dirty key now."""
+
+    def close(self) -> None: ...
+
+
+def publish_dirty(
+    kernel: ExecutionKernel, *, full: bool = False
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
+    """Collect the latest values of what changed in ``kernel`` since the last call.
+
+    Returns (slots by key, account or None, control or None). ``full`` returns everything,
+    for a resync after the projection target was away.
+    """
+    slot_ids, account_dirty, control_dirty = kernel.drain_dirty()
+    kid = kernel.kernel_id
+    if full:
+        slot_ids = list(range(kernel.max_slots))
+        account_dirty = control_dirty = True
+    slots = {f"{kid}:{sid}": kernel.slot_dict(sid) for sid in slot_ids}
+    account = kernel.account() if account_dirty else None
+    control = kernel.control() if control_dirty else None
+    return slots, account, control
+
+
+class InMemoryProjection:
+    """Dict-backed projection; publishing happens on ``flush()`` in the caller's thread."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, dict[str, Any]] = {}
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.control: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+        self._kernels: list[ExecutionKernel] = []
+        self._lock = threading.Lock()
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        kernel.set_projection_enabled(True)
+        self._kernels.append(kernel)
+        self._publish(kernel, full=True)
+
+    def _publish(self, kernel: ExecutionKernel, *, full: bool = False) -> None:
+        slots, account, control = publish_dirty(kernel, full=full)
+        with self._lock:
+            self.slots.update(slots)
+            self.writes += len(slots)
+            if account is not None:
+                self.accounts[kernel.kernel_id] = account
+                self.writes += 1
+            if control is not None:
+                self.control[kernel.kernel_id] = control
+                self.writes += 1
+
+    def flush(self, timeout: float | None = None) -> None:
+        for kernel in self._kernels:
+            self._publish(kernel)
+
+    def close(self) -> None:
+        self.flush()
+        for kernel in self._kernels:
+            kernel.set_projection_enabled(False)
+        self._kernels.clear()
