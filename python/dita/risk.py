@@ -1,0 +1,129 @@
+"""Risk and market limits as validated settings.
+
+The risk guard, rounding and min-notional checks run in the Rust core; these models are
+the one place their settings are checked before the kernel sees them::
+
+    kernel.set_risk_limits(RiskLimits(max_leverage=3, max_notional_total=50_000).model_dump())
+    kernel.set_market_limits("BTCUSDT", MarketLimits(lot_step=0.00001, tick_size=0.01,
+                                                     min_qty=0.00001, min_notional=5).model_dump())
+
+A limit left at ``None`` is off. Invalid values raise ``pydantic.ValidationError`` naming
+the field and the offending value, and nothing is changed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
+
+Regime = Literal["NEUTRAL", "LONG", "SHORT"]
+
+
+class RiskLimits(BaseModel):
+    """Pre-trade limits of one kernel. ``model_dump()`` is what ``set_risk_limits`` takes."""
+
+    # Frozen so a limits object handed to a kernel cannot drift from what the kernel holds.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    max_leverage: float | None = Field(default=None, gt=0, description="largest leverage an entry may use")
+    max_notional_per_asset: float | None = Field(
+        default=None, gt=0, description="largest open plus working notional in one asset, quote currency"
+    )
+    max_notional_total: float | None = Field(
+        default=None, gt=0, description="largest open plus working notional over all assets"
+    )
+    max_order_rate: float | None = Field(
+        default=None, gt=0, description="orders submitted per second (sliding one-second window)"
+    )
+    regime: Regime = Field(
+        default="NEUTRAL",
+        description="NEUTRAL admits both sides; LONG/SHORT admit entries against it only with "
+        'metadata["override"]',
+    )
+    edge_freeze_threshold_bps: float | None = Field(
+        default=None,
+        description="an edge update below this freezes the kernel and cancels every working order",
+    )
+
+    @model_validator(mode="after")
+    def _per_asset_within_total(self) -> RiskLimits:
+        # A per-asset cap above the total cap can never bind: most likely a typo in one of them.
+        per_asset, total = self.max_notional_per_asset, self.max_notional_total
+        if per_asset is not None and total is not None and per_asset > total:
+            raise ValueError(
+                f"max_notional_per_asset={per_asset} exceeds max_notional_total={total}; "
+                "the per-asset cap must not be larger than the total cap"
+            )
+        return self
+
+    def enabled_rules(self) -> list[str]:
+        """Names of the rules this configuration turns on (for logs and reports)."""
+        rules = [
+            name
+            for name in (
+                "max_leverage",
+                "max_notional_per_asset",
+                "max_notional_total",
+                "max_order_rate",
+                "edge_freeze_threshold_bps",
+            )
+            if getattr(self, name) is not None
+        ]
+        if self.regime != "NEUTRAL":
+            rules.append("regime")
+        return rules
+
+
+def float_step_multiple(value: float, step: float) -> bool:
+    """Whether ``value`` is a whole multiple of ``step``, judged on the decimal strings.
+
+    Exchanges compare decimal strings, so 0.3 is a multiple of 0.1 even though
+    ``0.1 + 0.2 != 0.3`` in binary floating point; comparing ``repr`` decimals avoids that trap.
+    """
+    if step <= 0:
+        return True
+    try:
+        quotient = Decimal(repr(value)) / Decimal(repr(step))
+    except InvalidOperation:
+        return False
+    return quotient == quotient.to_integral_value()
+
+
+class MarketLimits(BaseModel):
+    """One market's trading rules as the venue states them. ``0`` means no rule.
+
+    ``model_dump()`` is what ``kernel.set_market_limits(asset, ...)`` takes.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    lot_step: float = Field(default=0.0, ge=0, description="order sizes are whole multiples of this")
+    tick_size: float = Field(default=0.0, ge=0, description="limit prices are whole multiples of this")
+    min_qty: float = Field(default=0.0, ge=0, description="smallest order size")
+    min_notional: float = Field(default=0.0, ge=0, description="smallest price * size, quote currency")
+
+    def order_violation(self, size: float, price: float) -> str:
+        """Why a venue would refuse an order of ``size`` at ``price`` ('' when it would not).
+
+        Venues use this to refuse what the exchange would refuse, so a paper run is never
+        rosier than live. ``price`` 0 skips the price rules (a market order without a quote).
+        """
+        if self.lot_step > 0 and not float_step_multiple(size, self.lot_step):
+            return f"size {size!r} is not a multiple of lot_step {self.lot_step!r}"
+        if size < self.min_qty:
+            return f"size {size!r} is below min_qty {self.min_qty!r}"
+        if price > 0:
+            notional = size * price
+            if self.min_notional > 0 and notional < self.min_notional:
+                return f"notional {notional!r} (size {size!r} x price {price!r}) is below min_notional {self.min_notional!r}"
+        return ""
+
+    def price_violation(self, price: float) -> str:
+        """Why a limit price would be refused for its tick ('' when it would not)."""
+        if self.tick_size > 0 and not float_step_multiple(price, self.tick_size):
+            return f"price {price!r} is not a multiple of tick_size {self.tick_size!r}"
+        return ""
