@@ -1,0 +1,311 @@
+"""Market history for backtests: bars or quotes from CSV or Parquet, checked before replay.
+
+A backtest on bad data gives numbers that look fine and mean nothing, so every problem
+(missing column, NaN or non-positive price, unsorted or repeated time, a gap in the bar
+series, high below low) is refused with a ``DataError`` naming the row. Rows are numbered
+from 1 for the first data row; for CSV the file line is the row number plus one (header).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+__all__ = [
+    "BAR_COLUMNS",
+    "QUOTE_COLUMNS",
+    "DataError",
+    "MarketData",
+    "load_market_data",
+    "parse_time",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+QUOTE_COLUMNS = ("bid", "ask", "bid_size", "ask_size")
+TIME_COLUMNS = ("timestamp", "ts", "time", "datetime", "date", "open_time")
+ASSET_COLUMNS = ("asset", "symbol")
+
+
+class DataError(ValueError):
+    """History that cannot be replayed as given. ``row`` is 1-based (first data row is 1)."""
+
+    def __init__(self, message: str, *, path: str = "", row: int | None = None) -> None:
+        self.path = path
+        self.row = row
+        where = f"{path}: " if path else ""
+        if row is not None:
+            where += f"row {row}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Columnar history, time-sorted. ``kind`` says whether rows are bars or quotes.
+
+    ``ts`` is float seconds since the Unix epoch (UTC). Bars fill ``open..volume``; quotes fill
+    ``bid..ask_size``; the other group's arrays are empty. ``asset`` holds one name per row.
+    """
+
+    kind: Literal["bars", "quotes"]
+    ts: FloatArray
+    asset: list[str]
+    columns: dict[str, FloatArray]
+    source: str = ""
+    interval: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def assets(self) -> list[str]:
+        return sorted(set(self.asset))
+
+    def mid(self) -> FloatArray:
+        """The reference price per row: the close of a bar, the mid of a quote."""
+        if self.kind == "bars":
+            return self.columns["close"]
+        return (self.columns["bid"] + self.columns["ask"]) / 2.0
+
+    def slice_time(self, start: float | None, end: float | None) -> MarketData:
+        """Rows with ``start <= ts < end`` (either bound may be None)."""
+        lo = 0 if start is None else int(np.searchsorted(self.ts, start, side="left"))
+        hi = len(self.ts) if end is None else int(np.searchsorted(self.ts, end, side="left"))
+        return MarketData(
+            kind=self.kind,
+            ts=self.ts[lo:hi],
+            asset=self.asset[lo:hi],
+            columns={k: v[lo:hi] for k, v in self.columns.items()},
+            source=self.source,
+            interval=self.interval,
+        )
+
+
+def parse_time(value: str, field: str = "time") -> float:
+    """An ISO date or datetime (UTC unless it says otherwise), or epoch seconds, as epoch seconds."""
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{field}={value!r} is not an ISO date/datetime or epoch seconds") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _read_table(path: Path) -> pa.Table:
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pq.read_table(path)
+        if suffix in (".csv", ".txt") or path.name.endswith(".csv.gz"):
+            return pacsv.read_csv(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
+    raise DataError(f"unsupported file type {suffix!r} (use .csv or .parquet)", path=str(path))
+
+
+def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatArray:
+    """Timestamps, ISO strings, or epoch numbers (s, ms, us or ns, told apart by magnitude)."""
+    typ = col.type
+    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+        if pa.types.is_date(typ):
+            col = col.cast(pa.timestamp("s"))
+        ns = pc.cast(col.cast(pa.timestamp("ns")), pa.int64())
+        nulls = _first_null(ns)
+        if nulls is not None:
+            raise DataError(f"{name} is empty", path=path, row=nulls + 1)
+        return np.asarray(ns.to_numpy(), dtype=np.int64).astype(np.float64) / 1e9
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        values = col.to_pylist()
+        out = np.empty(len(values), dtype=np.float64)
+        for i, v in enumerate(values):
+            if v is None:
+                raise DataError(f"{name} is empty", path=path, row=i + 1)
+            try:
+                out[i] = parse_time(v, name)
+            except ValueError as exc:
+                raise DataError(str(exc), path=path, row=i + 1) from None
+        return out
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+        arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise DataError(f"{name} is NaN or empty", path=path, row=int(bad[0]) + 1)
+        big = float(np.nanmax(np.abs(arr))) if arr.size else 0.0
+        scale = 1e9 if big > 1e17 else 1e6 if big > 1e14 else 1e3 if big > 1e11 else 1.0
+        return arr / scale
+    raise DataError(f"column {name!r} has type {typ}, expected a time", path=path)
+
+
+def _first_null(arr: pa.ChunkedArray | pa.Array) -> int | None:
+    if arr.null_count == 0:
+        return None
+    mask = np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False))
+    return int(np.flatnonzero(mask)[0])
+
+
+def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
+    col = table.column(name)
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
+        raise DataError(f"column {name!r} has type {col.type}, expected numbers", path=path)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def load_market_data(
+    path: str | Path,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    asset: str | None = None,
+    allow_gaps: bool = False,
+) -> MarketData:
+    """Read and check ``path`` (CSV or Parquet) and return the rows with ``start <= ts < end``.
+
+    Bars need a time column (one of ``timestamp, ts, time, datetime, date, open_time``) and
+    ``open, high, low, close, volume``; quotes need time and ``bid, ask`` (sizes optional).
+    An ``asset`` or ``symbol`` column names the instrument; without one every row is ``asset``
+    (default ``"ASSET"``, or the file name's first part such as ``BTCUSDT`` in ``BTCUSDT_1m.csv``).
+    Checks run on the whole file, so a bad row outside the window is still reported.
+    """
+    p = Path(path)
+    src = str(p)
+    table = _read_table(p)
+    names = {n.lower(): n for n in table.column_names}
+    table = table.rename_columns([n.lower() for n in table.column_names])
+    if table.num_rows == 0:
+        raise DataError("no rows", path=src)
+
+    time_name = next((c for c in TIME_COLUMNS if c in names), None)
+    if time_name is None:
+        raise DataError(f"missing time column: need one of {', '.join(TIME_COLUMNS)}", path=src)
+    if all(c in names for c in ("bid", "ask")):
+        kind: Literal["bars", "quotes"] = "quotes"
+        required: tuple[str, ...] = ("bid", "ask")
+    else:
+        kind = "bars"
+        required = BAR_COLUMNS
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise DataError(
+            f"missing column(s) {', '.join(missing)}: bars need {', '.join(BAR_COLUMNS)}; "
+            f"quotes need bid, ask",
+            path=src,
+        )
+
+    ts = _time_column_to_seconds(table.column(time_name), time_name, src)
+    asset_name = next((c for c in ASSET_COLUMNS if c in names), None)
+    if asset_name is not None:
+        raw = table.column(asset_name).cast(pa.string())
+        null_row = _first_null(raw)
+        if null_row is not None:
+            raise DataError(f"{asset_name} is empty", path=src, row=null_row + 1)
+        assets: list[str] = [str(a) for a in raw.to_pylist()]
+    else:
+        default = asset or p.name.split(".")[0].split("_")[0].upper() or "ASSET"
+        assets = [default] * table.num_rows
+
+    cols: dict[str, FloatArray] = {}
+    if kind == "bars":
+        for c in BAR_COLUMNS:
+            cols[c] = _float_column(table, c, src)
+    else:
+        for c in QUOTE_COLUMNS:
+            cols[c] = _float_column(table, c, src) if c in names else np.ones(table.num_rows)
+
+    price_cols = ("open", "high", "low", "close") if kind == "bars" else ("bid", "ask")
+    size_cols = ("volume",) if kind == "bars" else ("bid_size", "ask_size")
+    for c in price_cols:
+        arr = cols[c]
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"{c} is {_show(arr[i])}, expected a positive price", path=src, row=i + 1)
+    for c in size_cols:
+        arr = cols[c]
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"{c} is {_show(arr[i])}, expected a size >= 0", path=src, row=i + 1)
+    if kind == "bars":
+        o, h, lo, c_ = cols["open"], cols["high"], cols["low"], cols["close"]
+        bad = np.flatnonzero((h < lo) | (o > h) | (o < lo) | (c_ > h) | (c_ < lo))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(
+                f"bar is not consistent: open={o[i]}, high={h[i]}, low={lo[i]}, close={c_[i]}",
+                path=src,
+                row=i + 1,
+            )
+    else:
+        bad = np.flatnonzero(cols["bid"] > cols["ask"])
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(
+                f"crossed quote: bid={cols['bid'][i]} > ask={cols['ask'][i]}", path=src, row=i + 1
+            )
+
+    # Whole-file time order; per asset, strictly increasing (a repeated bar is a data fault).
+    back = np.flatnonzero(np.diff(ts) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise DataError(
+            f"time goes backwards: {_iso(ts[i])} after {_iso(ts[i - 1])} (rows must be sorted by time)",
+            path=src,
+            row=i + 1,
+        )
+    interval = 0.0
+    for name in sorted(set(assets)):
+        idx = np.arange(len(assets)) if asset_name is None else np.flatnonzero(np.asarray(assets) == name)
+        d = np.diff(ts[idx])
+        dup = np.flatnonzero(d <= 0)
+        if dup.size:
+            i = int(idx[dup[0] + 1])
+            raise DataError(f"repeated time {_iso(ts[i])} for {name}", path=src, row=i + 1)
+        if kind == "bars" and d.size:
+            step = float(np.median(d))
+            interval = interval or step
+            gap = np.flatnonzero(d > step * 1.5)
+            if gap.size and not allow_gaps:
+                j = int(gap[0])
+                i = int(idx[j + 1])
+                raise DataError(
+                    f"gap in {name} bars: {_iso(ts[i])} follows {_iso(ts[idx[j]])}, "
+                    f"{d[j]:g} s apart where bars are {step:g} s (pass allow_gaps / --allow-gaps to accept)",
+                    path=src,
+                    row=i + 1,
+                )
+
+    data = MarketData(kind=kind, ts=ts, asset=assets, columns=cols, source=src, interval=interval)
+    if start is not None or end is not None:
+        if start is not None and end is not None and end <= start:
+            raise DataError(f"empty window: to={_iso(end)} is not after from={_iso(start)}", path=src)
+        data = data.slice_time(start, end)
+        if len(data) == 0:
+            raise DataError("no rows inside the --from/--to window", path=src)
+    return data
+
+
+def _show(x: float) -> str:
+    return "NaN" if math.isnan(x) else repr(float(x))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

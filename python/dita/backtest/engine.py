@@ -1,0 +1,242 @@
+"""The backtest: history replayed through the same kernel, runtime and paper venue that a
+paper or live run uses, with an equity curve, trade list and metrics at the end.
+
+Accounting is done twice on purpose: the equity curve comes from the fills (cash and
+position per asset, marked at each row's price), while trade PnL comes from the kernel's
+slots. The two must agree, which the tests check.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from dita._kernel import VenueEvent
+from dita.backtest.data import MarketData
+from dita.backtest.metrics import FloatArray, Metrics, TradeRecord, compute_metrics
+from dita.kernel import ExecutionKernel
+from dita.runtime import TradingRuntime
+from dita.strategy import Strategy
+from dita.venues.paper import PaperVenue
+
+__all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
+
+
+class BacktestConfig(BaseModel):
+    """Money and market model of a backtest. Invalid values are refused naming the field."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    balance: float = Field(default=10_000.0, gt=0, description="starting balance, quote currency")
+    fee_rate: float = Field(default=0.001, ge=0, lt=0.1, description="taker fee, fraction of notional")
+    maker_fee_rate: float | None = Field(
+        default=None, ge=0, lt=0.1, description="maker fee (default: fee_rate)"
+    )
+    slippage_bps: float = Field(
+        default=2.0, ge=0, lt=10_000, description="taker price moved against the order"
+    )
+    latency_ms: float = Field(default=0.0, ge=0, description="order latency at the paper venue")
+    volume_share: float = Field(
+        default=0.1, gt=0, le=1, description="largest share of a bar's volume to take"
+    )
+    max_slots: int = Field(default=16, ge=1, le=100_000, description="kernel trade slots")
+
+
+@dataclass
+class BacktestResult:
+    metrics: Metrics
+    trades: list[TradeRecord]
+    ts: FloatArray
+    equity: FloatArray
+    position: FloatArray
+    account: dict[str, Any]
+    run_info: dict[str, Any]
+    strategy_status: list[dict[str, Any]]
+    elapsed_s: float
+    rows: int
+    open_trades: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.elapsed_s if self.elapsed_s > 0 else math.inf
+
+
+class _Recorder:
+    """Collects fills (with the row they happened on) and closed trades."""
+
+    def __init__(self, kernel: ExecutionKernel) -> None:
+        self.kernel = kernel
+        self.rows: list[int] = []
+        self.assets: list[str] = []
+        self.qty: list[float] = []  # signed
+        self.cash: list[float] = []  # cash change including the fee
+        self.fees: list[float] = []
+        self.by_trade: dict[str, list[tuple[float, float, float, str, float]]] = {}
+        self.trades: list[TradeRecord] = []
+        self.fallback_fee_rate = 0.0
+
+    def on_fill(self, event: VenueEvent, row: int) -> None:
+        side = event.side.name if event.side is not None else "BUY"
+        signed = event.size if side == "BUY" else -event.size
+        fee = event.fee if event.fee is not None else event.price * event.size * self.fallback_fee_rate
+        self.rows.append(row)
+        self.assets.append(event.asset)
+        self.qty.append(signed)
+        self.cash.append(-signed * event.price - fee)
+        self.fees.append(fee)
+        fills = self.by_trade.setdefault(event.trade_id, [])
+        fills.append((event.timestamp, event.price, event.size, side, fee))
+        slot = self.kernel.slot_state(event.slot_id)
+        if slot.fsm_state.name == "CLOSED" and slot.trade_id == event.trade_id:
+            self._close(event.trade_id, slot)
+
+    def _close(self, trade_id: str, slot: Any) -> None:
+        fills = self.by_trade.pop(trade_id)
+        long = slot.side.name == "LONG"
+        entry_side = "BUY" if long else "SELL"
+        entry = [f for f in fills if f[3] == entry_side]
+        exits = [f for f in fills if f[3] != entry_side]
+        entry_qty = sum(f[2] for f in entry)
+        exit_qty = sum(f[2] for f in exits)
+        entry_px = sum(f[1] * f[2] for f in entry) / entry_qty if entry_qty else slot.entry_price
+        exit_px = sum(f[1] * f[2] for f in exits) / exit_qty if exit_qty else entry_px
+        fees = sum(f[4] for f in fills)
+        gross = float(slot.realized_pnl)
+        self.trades.append(
+            TradeRecord(
+                trade_id=trade_id,
+                asset=slot.asset,
+                side=slot.side.name,
+                entry_time=entry[0][0] if entry else slot.entry_time,
+                exit_time=exits[-1][0] if exits else slot.last_event_time,
+                entry_price=entry_px,
+                exit_price=exit_px,
+                size=entry_qty,
+                gross_pnl=gross,
+                fees=fees,
+                net_pnl=gross - fees,
+            )
+        )
+
+    def equity_curve(self, data: MarketData, balance: float) -> tuple[FloatArray, FloatArray]:
+        """Equity and net position at the end of every row, from the fills."""
+        n = len(data)
+        rows = np.asarray(self.rows, dtype=np.int64)
+        price = data.mid()
+        delta = np.zeros(n)
+        if len(rows):
+            np.add.at(delta, rows, np.asarray(self.cash))
+        cash = balance + np.cumsum(delta)
+        equity = cash.copy()
+        position = np.zeros(n)
+        assets = data.assets
+        row_asset = np.asarray(data.asset) if len(assets) > 1 else None
+        fill_assets = np.asarray(self.assets)
+        for asset in assets:
+            mask = np.ones(n, dtype=bool) if row_asset is None else row_asset == asset
+            # The asset's latest price at every row (carried forward between its own rows).
+            idx = np.where(mask, np.arange(n), -1)
+            np.maximum.accumulate(idx, out=idx)
+            last_px = np.where(idx >= 0, price[np.maximum(idx, 0)], 0.0)
+            dq = np.zeros(n)
+            if len(rows):
+                sel = fill_assets == asset
+                np.add.at(dq, rows[sel], np.asarray(self.qty)[sel])
+            qty = np.cumsum(dq)
+            qty[np.abs(qty) < 1e-12] = 0.0
+            equity += qty * last_px
+            position += qty if len(assets) == 1 else np.abs(qty) * last_px
+        return equity, position
+
+
+def run_backtest(
+    strategy: Strategy[Any],
+    data: MarketData,
+    config: BacktestConfig | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+    kernel_options: dict[str, Any] | None = None,
+) -> BacktestResult:
+    """Replay ``data`` through a fresh kernel and paper venue with ``strategy``."""
+    cfg = config or BacktestConfig()
+    maker = cfg.fee_rate if cfg.maker_fee_rate is None else cfg.maker_fee_rate
+    venue = PaperVenue(
+        taker_rate=cfg.fee_rate,
+        maker_rate=maker,
+        slippage_bps=cfg.slippage_bps,
+        latency_ms=cfg.latency_ms,
+        bar_volume_share=cfg.volume_share,
+        starting_balance=cfg.balance,
+        name="paper",
+    )
+    kernel = ExecutionKernel(
+        max_slots=cfg.max_slots, venue=venue, kernel_id="backtest", **(kernel_options or {})
+    )
+    kernel.set_seed_capital(cfg.balance)
+    kernel.set_exchange_config({"taker_rate": cfg.fee_rate, "maker_rate": maker})
+    kernel.update_control(mode="PAPER", source="backtest")
+    runtime = TradingRuntime(kernel, [venue])
+    recorder = _Recorder(kernel)
+    recorder.fallback_fee_rate = cfg.fee_rate
+    runtime.fill_listeners.append(recorder.on_fill)
+    runtime.add_strategy(strategy)
+
+    started = time.perf_counter()
+    runtime.start()
+    if data.kind == "bars":
+        cols = [data.columns[c].tolist() for c in ("open", "high", "low", "close", "volume")]
+    else:
+        cols = [data.columns[c].tolist() for c in ("bid", "ask", "bid_size", "ask_size")]
+    runtime.run_columns(data.ts.tolist(), data.asset, cols, data.kind, progress=progress)
+    runtime.finish()
+    runtime.stop()
+    elapsed = time.perf_counter() - started
+
+    equity, position = recorder.equity_curve(data, cfg.balance)
+    in_position = position != 0
+    metrics = compute_metrics(
+        ts=data.ts,
+        equity=equity,
+        balance=cfg.balance,
+        trades=recorder.trades,
+        in_position=in_position,
+        bar_interval=data.interval,
+    )
+    account = kernel.account()
+    info: dict[str, Any] = {
+        "strategy": f"{type(strategy).__module__}:{type(strategy).__qualname__}",
+        "params": strategy.params.model_dump(),
+        "data": data.source,
+        "kind": data.kind,
+        "assets": ",".join(data.assets),
+        "rows": len(data),
+        "balance": cfg.balance,
+        "fee_rate": cfg.fee_rate,
+        "maker_fee_rate": maker,
+        "slippage_bps": cfg.slippage_bps,
+        "latency_ms": cfg.latency_ms,
+        "volume_share": cfg.volume_share,
+        "open_trades_at_end": len(recorder.by_trade),
+        "fills": len(recorder.rows),
+        "elapsed_s": round(elapsed, 3),
+    }
+    return BacktestResult(
+        metrics=metrics,
+        trades=recorder.trades,
+        ts=data.ts,
+        equity=equity,
+        position=position,
+        account=account,
+        run_info=info,
+        strategy_status=runtime.status(),
+        elapsed_s=elapsed,
+        rows=len(data),
+        open_trades=len(recorder.by_trade),
+    )

@@ -1,0 +1,209 @@
+"""Backtest metrics from an equity curve and a list of closed trades.
+
+Definitions (so the numbers can be checked by hand):
+
+- ``total_pnl`` = final equity - starting balance; ``total_pnl_pct`` = that / balance * 100.
+- Drawdown at a bar = running peak of equity (the balance counts as the first peak) minus
+  equity; ``max_drawdown`` is its largest value and ``max_drawdown_pct`` the largest
+  drawdown / peak * 100.
+- Period returns: equity at the last bar of each period (UTC days by default) over the
+  previous period's (the balance for the first). ``sharpe`` = mean / sample std (ddof=1) *
+  sqrt(periods per year); ``sortino`` = mean / downside deviation * sqrt(periods per year),
+  downside deviation = sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day,
+  so a year is 365 days. Fewer than two periods, or no dispersion, gives ``None``.
+- ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span; ``calmar`` = cagr /
+  (max_drawdown_pct / 100).
+- Trades (net of fees): ``win_rate`` = trades with net PnL > 0 / trades * 100;
+  ``profit_factor`` = gross profit / |gross loss| (``None`` without a losing trade);
+  ``expectancy`` = win share * average win + loss share * average loss (a loss is negative),
+  the PnL a trade is expected to add; ``average_trade`` is the mean net PnL.
+- ``exposure_pct`` = share of bars that ended with a position open * 100.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["DAY", "Metrics", "TradeRecord", "compute_metrics", "drawdown_series", "period_returns"]
+
+DAY = 86_400.0
+YEAR_DAYS = 365.0
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TradeRecord:
+    """One closed round trip (a slot from ENTER to CLOSED)."""
+
+    trade_id: str
+    asset: str
+    side: str
+    entry_time: float
+    exit_time: float
+    entry_price: float
+    exit_price: float
+    size: float
+    gross_pnl: float
+    fees: float
+    net_pnl: float
+
+    @property
+    def return_pct(self) -> float:
+        notional = self.entry_price * self.size
+        return self.net_pnl / notional * 100.0 if notional else 0.0
+
+
+@dataclass(frozen=True)
+class Metrics:
+    starting_balance: float
+    final_equity: float
+    total_pnl: float
+    total_pnl_pct: float
+    trades: int
+    wins: int
+    losses: int
+    win_rate: float | None
+    gross_profit: float
+    gross_loss: float
+    profit_factor: float | None
+    max_drawdown: float
+    max_drawdown_pct: float
+    sharpe: float | None
+    sortino: float | None
+    cagr: float | None
+    calmar: float | None
+    expectancy: float | None
+    average_trade: float | None
+    average_win: float | None
+    average_loss: float | None
+    largest_win: float | None
+    largest_loss: float | None
+    total_fees: float
+    exposure_pct: float
+    bars: int
+    start: float
+    end: float
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {k: _clean(v) for k, v in asdict(self).items()}
+
+
+def _clean(v: float | int | None) -> float | int | None:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, FloatArray]:
+    """Absolute and fractional drawdown at each bar; the balance is the first peak."""
+    peak = np.maximum.accumulate(np.concatenate(([balance], equity)))[1:]
+    dd = peak - equity
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(peak > 0, dd / peak, 0.0)
+    return dd, frac
+
+
+def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s: float = DAY) -> FloatArray:
+    """Return of each period (UTC-aligned) from its last equity value over the previous one."""
+    if len(equity) == 0:
+        return np.empty(0)
+    bucket = np.floor(ts / period_s).astype(np.int64)
+    last = np.flatnonzero(np.diff(bucket)) if len(bucket) > 1 else np.empty(0, dtype=np.int64)
+    closes = np.concatenate((equity[last], equity[-1:]))
+    prev = np.concatenate(([balance], closes[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(prev != 0, closes / prev - 1.0, 0.0)
+
+
+def compute_metrics(
+    *,
+    ts: FloatArray,
+    equity: FloatArray,
+    balance: float,
+    trades: Sequence[TradeRecord],
+    in_position: npt.NDArray[np.bool_] | None = None,
+    bar_interval: float = 0.0,
+    period_s: float = DAY,
+) -> Metrics:
+    """Every metric of a run; see the module docstring for the definitions."""
+    if len(ts) != len(equity):
+        raise ValueError(f"ts has {len(ts)} values and equity {len(equity)}; they must match")
+    if balance <= 0 or not math.isfinite(balance):
+        raise ValueError(f"balance={balance} must be a positive number")
+    final = float(equity[-1]) if len(equity) else balance
+    total = final - balance
+
+    dd, dd_frac = drawdown_series(equity, balance) if len(equity) else (np.zeros(1), np.zeros(1))
+    max_dd = float(dd.max())
+    max_dd_pct = float(dd_frac.max()) * 100.0
+
+    r = period_returns(ts, equity, balance, period_s)
+    per_year = YEAR_DAYS * DAY / period_s
+    sharpe = sortino = None
+    if len(r) >= 2:
+        sd = float(np.std(r, ddof=1))
+        mean = float(np.mean(r))
+        if sd > 0:
+            sharpe = mean / sd * math.sqrt(per_year)
+        downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+        if downside > 0:
+            sortino = mean / downside * math.sqrt(per_year)
+
+    span = float(ts[-1] - ts[0]) + bar_interval if len(ts) else 0.0
+    cagr = calmar = None
+    if span > 0 and final > 0:
+        years = span / (YEAR_DAYS * DAY)
+        cagr = (final / balance) ** (1.0 / years) - 1.0 if years > 0 else None
+        if cagr is not None and not math.isfinite(cagr):
+            cagr = None
+        if cagr is not None and max_dd_pct > 0:
+            calmar = cagr / (max_dd_pct / 100.0)
+
+    pnl = np.array([t.net_pnl for t in trades], dtype=np.float64)
+    wins = pnl[pnl > 0]
+    losses = pnl[pnl < 0]
+    n = len(pnl)
+    gross_profit = float(wins.sum())
+    gross_loss = float(losses.sum())
+    avg_win = float(wins.mean()) if len(wins) else None
+    avg_loss = float(losses.mean()) if len(losses) else None
+    expectancy = None
+    if n:
+        expectancy = (len(wins) / n) * (avg_win or 0.0) + (len(losses) / n) * (avg_loss or 0.0)
+
+    exposure = float(np.mean(in_position)) * 100.0 if in_position is not None and len(in_position) else 0.0
+    return Metrics(
+        starting_balance=float(balance),
+        final_equity=final,
+        total_pnl=total,
+        total_pnl_pct=total / balance * 100.0,
+        trades=n,
+        wins=len(wins),
+        losses=len(losses),
+        win_rate=len(wins) / n * 100.0 if n else None,
+        gross_profit=gross_profit,
+        gross_loss=gross_loss,
+        profit_factor=gross_profit / -gross_loss if gross_loss < 0 else None,
+        max_drawdown=max_dd,
+        max_drawdown_pct=max_dd_pct,
+        sharpe=sharpe,
+        sortino=sortino,
+        cagr=cagr,
+        calmar=calmar,
+        expectancy=expectancy,
+        average_trade=float(pnl.mean()) if n else None,
+        average_win=avg_win,
+        average_loss=avg_loss,
+        largest_win=float(wins.max()) if len(wins) else None,
+        largest_loss=float(losses.min()) if len(losses) else None,
+        total_fees=float(sum(t.fees for t in trades)),
+        exposure_pct=exposure,
+        bars=len(equity),
+        start=float(ts[0]) if len(ts) else 0.0,
+        end=float(ts[-1]) if len(ts) else 0.0,
+    )

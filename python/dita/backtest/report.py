@@ -1,0 +1,230 @@
+"""Backtest artefacts: metrics.json, trades.csv, equity.csv, equity.png and report.html.
+
+The HTML report is one file with the picture inlined (base64), so it can be mailed or
+archived without its directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from dita.backtest.metrics import FloatArray, Metrics, TradeRecord, drawdown_series
+
+__all__ = ["ARTEFACTS", "plot_equity", "write_report"]
+
+ARTEFACTS = ("metrics.json", "trades.csv", "equity.csv", "equity.png", "report.html")
+EQUITY_COLOR = "#1f5fbf"
+DRAWDOWN_COLOR = "#c0392b"
+MAX_PLOT_POINTS = 4000
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _decimate(x: FloatArray, *ys: FloatArray) -> tuple[FloatArray, ...]:
+    """At most ~MAX_PLOT_POINTS points, keeping each bucket's extremes so drawdowns stay visible."""
+    n = len(x)
+    if n <= MAX_PLOT_POINTS:
+        return (x, *ys)
+    step = int(np.ceil(n / (MAX_PLOT_POINTS / 2)))
+    idx_parts = []
+    for start in range(0, n, step):
+        seg = ys[0][start : start + step]
+        a, b = int(np.argmin(seg)), int(np.argmax(seg))
+        idx_parts.extend(sorted({start + a, start + b}))
+    idx = np.asarray(idx_parts, dtype=np.int64)
+    return (x[idx], *(y[idx] for y in ys))
+
+
+def plot_equity(path: Path, ts: FloatArray, equity: FloatArray, balance: float, title: str) -> None:
+    """Equity on top, drawdown (% below the running peak) underneath."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    _, dd_frac = drawdown_series(equity, balance)
+    x, eq, dd = _decimate(ts, equity, -dd_frac * 100.0)
+    dates = np.asarray(x, dtype="datetime64[s]")
+    fig, (ax1, ax2) = plt.subplots(
+        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, dpi=100
+    )
+    try:
+        ax1.plot(dates, eq, color=EQUITY_COLOR, linewidth=1.4, label="equity")
+        ax1.axhline(balance, color="#888888", linewidth=0.8, linestyle="--", label="starting balance")
+        ax1.set_title(title)
+        ax1.set_ylabel("equity")
+        ax1.grid(alpha=0.3)
+        ax1.legend(loc="upper left")
+        ax2.fill_between(dates, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.5, linewidth=0)
+        ax2.set_ylabel("drawdown %")
+        ax2.grid(alpha=0.3)
+        ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}"
+    return str(v)
+
+
+METRIC_LABELS: dict[str, str] = {
+    "total_pnl": "Total PnL",
+    "total_pnl_pct": "Total PnL %",
+    "final_equity": "Final equity",
+    "trades": "Trades",
+    "win_rate": "Win rate %",
+    "profit_factor": "Profit factor",
+    "max_drawdown": "Max drawdown",
+    "max_drawdown_pct": "Max drawdown %",
+    "sharpe": "Sharpe",
+    "sortino": "Sortino",
+    "calmar": "Calmar",
+    "cagr": "CAGR",
+    "expectancy": "Expectancy",
+    "average_trade": "Average trade",
+    "average_win": "Average win",
+    "average_loss": "Average loss",
+    "total_fees": "Fees",
+    "exposure_pct": "Exposure time %",
+}
+
+
+def write_report(
+    out: Path,
+    *,
+    metrics: Metrics,
+    trades: Sequence[TradeRecord],
+    ts: FloatArray,
+    equity: FloatArray,
+    position: FloatArray,
+    run_info: Mapping[str, Any],
+) -> dict[str, Path]:
+    """Write every artefact into ``out`` (created if needed) and return their paths by name."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / name for name in ARTEFACTS}
+    doc = {"metrics": metrics.to_dict(), "run": dict(run_info)}
+    paths["metrics.json"].write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+    trade_cols: dict[str, list[Any]] = {
+        "trade_id": [t.trade_id for t in trades],
+        "asset": [t.asset for t in trades],
+        "side": [t.side for t in trades],
+        "entry_time": [_iso(t.entry_time) for t in trades],
+        "exit_time": [_iso(t.exit_time) for t in trades],
+        "entry_price": [t.entry_price for t in trades],
+        "exit_price": [t.exit_price for t in trades],
+        "size": [t.size for t in trades],
+        "gross_pnl": [t.gross_pnl for t in trades],
+        "fees": [t.fees for t in trades],
+        "net_pnl": [t.net_pnl for t in trades],
+        "return_pct": [t.return_pct for t in trades],
+    }
+    schema = pa.schema(
+        [(k, pa.string()) for k in ("trade_id", "asset", "side", "entry_time", "exit_time")]
+        + [
+            (k, pa.float64())
+            for k in ("entry_price", "exit_price", "size", "gross_pnl", "fees", "net_pnl", "return_pct")
+        ]
+    )
+    pacsv.write_csv(pa.table(trade_cols, schema=schema), paths["trades.csv"])
+
+    dd, dd_frac = drawdown_series(equity, metrics.starting_balance)
+    ts_col = pa.array((ts * 1000).astype(np.int64)).cast(pa.timestamp("ms", tz="UTC"))
+    pacsv.write_csv(
+        pa.table(
+            {
+                "timestamp": ts_col,
+                "equity": equity,
+                "drawdown": dd,
+                "drawdown_pct": dd_frac * 100.0,
+                "position": position,
+            }
+        ),
+        paths["equity.csv"],
+    )
+
+    title = f"{run_info.get('strategy', 'strategy')} on {run_info.get('data', 'data')}"
+    plot_equity(paths["equity.png"], ts, equity, metrics.starting_balance, title)
+    paths["report.html"].write_text(_html(metrics, trades, run_info, paths["equity.png"].read_bytes(), title))
+    return paths
+
+
+def _html(
+    metrics: Metrics, trades: Sequence[TradeRecord], run_info: Mapping[str, Any], png: bytes, title: str
+) -> str:
+    m = metrics.to_dict()
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th><td id='m-{key}'>{_fmt(m[key])}</td></tr>"
+        for key, label in METRIC_LABELS.items()
+    )
+    info = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in run_info.items()
+    )
+    shown = list(trades[:200])
+    trade_rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(c)}</td>"
+            for c in (
+                t.trade_id,
+                t.side,
+                _iso(t.entry_time),
+                _iso(t.exit_time),
+                f"{t.entry_price:,.2f}",
+                f"{t.exit_price:,.2f}",
+                f"{t.size:g}",
+                f"{t.net_pnl:,.2f}",
+            )
+        )
+        + "</tr>"
+        for t in shown
+    )
+    more = (
+        f"<p>First {len(shown)} of {len(trades)} trades; all are in trades.csv.</p>"
+        if len(trades) > 200
+        else ""
+    )
+    img = base64.b64encode(png).decode("ascii")
+    period = f"{_iso(metrics.start)} to {_iso(metrics.end)} UTC, {metrics.bars:,} bars"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>dita backtest: {html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
+h1 {{ font-size: 20px; }} h2 {{ font-size: 16px; margin-top: 28px; }}
+table {{ border-collapse: collapse; }} th, td {{ padding: 3px 10px; border-bottom: 1px solid #ddd; }}
+th {{ text-align: left; font-weight: 600; }} td {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.cols {{ display: flex; gap: 40px; flex-wrap: wrap; }}
+img {{ max-width: 100%; border: 1px solid #ddd; }}
+</style></head>
+<body>
+<h1>dita backtest: {html.escape(title)}</h1>
+<p>{html.escape(period)}</p>
+<img id="equity-curve" alt="equity and drawdown" src="data:image/png;base64,{img}">
+<div class="cols">
+<div><h2>Metrics</h2><table>{rows}</table></div>
+<div><h2>Run</h2><table>{info}</table></div>
+</div>
+<h2>Trades</h2>{more}
+<table><tr><th>trade</th><th>side</th><th>entry</th><th>exit</th><th>entry price</th><th>exit price</th>
+<th>size</th><th>net PnL</th></tr>{trade_rows}</table>
+</body></html>
+"""

@@ -1,0 +1,96 @@
+"""Deterministic sample market data, so backtests and demos run offline.
+
+``SAMPLE_BARS`` is three days of one-minute BTCUSDT-like bars shipped with the package. Longer
+histories come from the same generator: ``python -m dita.data --days 365 --out year.parquet``
+writes a year of one-minute bars; the same seed always gives the same file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+__all__ = ["SAMPLE_BARS", "bars_table", "generate_bars", "generate_quotes", "write_bars"]
+
+SAMPLE_BARS = Path(__file__).with_name("btcusdt_1m_sample.csv")
+"""Three days of one-minute bars from ``generate_bars(days=3, seed=7)``."""
+
+DEFAULT_START = 1_704_067_200.0  # 2024-01-01T00:00:00Z
+
+
+def generate_bars(
+    *,
+    days: float = 1.0,
+    interval_s: float = 60.0,
+    seed: int = 7,
+    start: float = DEFAULT_START,
+    price: float = 42_000.0,
+    volatility: float = 0.0008,
+) -> dict[str, np.ndarray]:
+    """OHLCV bars from a seeded random walk with slowly changing drift (so trends exist).
+
+    ``volatility`` is the standard deviation of one bar's log return. Prices are rounded to
+    0.01 and bars are consistent (low <= open, close <= high).
+    """
+    if days <= 0 or interval_s <= 0:
+        raise ValueError(f"days={days} and interval_s={interval_s} must be positive")
+    n = round(days * 86_400 / interval_s)
+    rng = np.random.default_rng(seed)
+    # Drift regimes of a few hours give the crossover something to follow.
+    regime_len = max(1, round(4 * 3600 / interval_s))
+    drift = np.repeat(rng.normal(0.0, volatility * 0.05, size=n // regime_len + 1), regime_len)[:n]
+    log_ret = drift + rng.normal(0.0, volatility, size=n)
+    close = np.round(price * np.exp(np.cumsum(log_ret)), 2)
+    open_ = np.empty(n)
+    open_[0] = round(price, 2)
+    open_[1:] = close[:-1]
+    wick = np.abs(rng.normal(0.0, volatility * 0.6, size=(2, n)))
+    high = np.round(np.maximum(open_, close) * (1.0 + wick[0]), 2)
+    low = np.round(np.minimum(open_, close) * (1.0 - wick[1]), 2)
+    volume = np.round(rng.lognormal(mean=1.5, sigma=0.6, size=n), 4)
+    ts = start + np.arange(n, dtype=np.float64) * interval_s
+    return {"timestamp": ts, "open": open_, "high": high, "low": low, "close": close, "volume": volume}
+
+
+def generate_quotes(
+    *, n: int, symbols: list[str], seed: int = 42, spread_bps: float = 4.0, interval_s: float = 1.0
+) -> list[tuple[float, str, float, float, float, float]]:
+    """``n`` rounds of (ts, symbol, bid, ask, bid_size, ask_size), one quote per symbol per round."""
+    rng = np.random.default_rng(seed)
+    base = {s: 100.0 * (1 + i) ** 2 for i, s in enumerate(symbols)}
+    out: list[tuple[float, str, float, float, float, float]] = []
+    mids = dict(base)
+    for k in range(n):
+        ts = DEFAULT_START + k * interval_s
+        for s in symbols:
+            mids[s] *= float(np.exp(rng.normal(0.0, 0.0005)))
+            half = mids[s] * (spread_bps * float(rng.uniform(0.5, 1.5))) / 2e4
+            out.append(
+                (ts, s, mids[s] - half, mids[s] + half, float(rng.uniform(1, 5)), float(rng.uniform(1, 5)))
+            )
+    return out
+
+
+def bars_table(bars: dict[str, np.ndarray]) -> pa.Table:
+    ts = pa.array((bars["timestamp"] * 1000).astype(np.int64), type=pa.int64()).cast(
+        pa.timestamp("ms", tz="UTC")
+    )
+    cols = {"timestamp": ts}
+    cols.update({k: pa.array(bars[k]) for k in ("open", "high", "low", "close", "volume")})
+    return pa.table(cols)
+
+
+def write_bars(bars: dict[str, np.ndarray], path: str | Path) -> Path:
+    """Write bars as CSV or Parquet (chosen by the file suffix)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    table = bars_table(bars)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        pq.write_table(table, p)
+    else:
+        pacsv.write_csv(table, p)
+    return p

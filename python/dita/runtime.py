@@ -1,0 +1,453 @@
+"""TradingRuntime: one tick loop driving several strategies over one kernel.
+
+Market data (bars or quotes, replayed from history or arriving live) goes first to the
+venues that match against it (the paper venue), whose fills go to the kernel, and then to
+every RUNNING strategy subscribed to it. Strategies decide through the kernel; the
+runtime routes each fill back to the strategy that owns the trade.
+
+Each strategy is RUNNING, PAUSED (gets no data, still hears its fills), STOPPED or ERROR:
+an exception in one strategy's callback moves only that strategy to ERROR, records the
+error, and the loop carries on with the others.
+
+Speed: a replay spends most of its time in strategy code, so the loop does nothing per
+data point that it can defer. A venue only needs data while it has working orders or
+when an order is about to be sent, so with nothing working the latest bar or quote is
+kept and handed over just before the next submit (the venue ends up in the same state as
+if it had seen every bar). Kernel marks are deferred the same way, to submits and reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
+from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
+
+__all__ = ["FillListener", "StrategyContext", "StrategyHandle", "StrategyStatus", "TradingRuntime"]
+
+TERMINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
+FILL = KernelEventKind.FILL
+
+FillListener = Callable[[VenueEvent, int], None]
+"""Called with each accepted fill and the index of the data point it happened on."""
+
+
+class StrategyStatus(StrEnum):
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+
+
+@dataclass
+class StrategyHandle:
+    strategy: Strategy[Any]
+    status: StrategyStatus = StrategyStatus.RUNNING
+    error: str = ""
+    error_callback: str = ""
+    intents: int = 0
+    refused: int = 0
+    fills: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.strategy.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "class": f"{type(self.strategy).__module__}:{type(self.strategy).__qualname__}",
+            "status": self.status.value,
+            "error": self.error,
+            "error_callback": self.error_callback,
+            "intents": self.intents,
+            "refused": self.refused,
+            "fills": self.fills,
+            "params": self.strategy.params.model_dump(),
+        }
+
+
+class StrategyContext:
+    """What a strategy reaches through ``self.ctx``: the kernel, the clock and submission."""
+
+    def __init__(self, runtime: TradingRuntime) -> None:
+        self._runtime = runtime
+        self.kernel = runtime.kernel
+
+    def now(self) -> float:
+        return self._runtime.now()
+
+    def account(self) -> dict[str, Any]:
+        self._runtime.sync_marks()
+        return self.kernel.account()
+
+    def next_intent_id(self, strategy: Strategy[Any]) -> str:
+        self._runtime._intent_seq += 1
+        return f"{strategy.name}-i{self._runtime._intent_seq}"
+
+    def next_trade_id(self, strategy: Strategy[Any]) -> str:
+        self._runtime._trade_seq += 1
+        return f"{strategy.name}-t{self._runtime._trade_seq}"
+
+    def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
+        return self._runtime.submit(strategy, intent)
+
+
+class TradingRuntime:
+    """``TradingRuntime(kernel, venues=None, clock="data")``.
+
+    ``venues``: the venues that take market data (``on_bar``/``on_quote``); by default the
+    kernel's venue, or each venue of a router, that has those methods. ``clock="data"``
+    makes the data's timestamps the time (replay); ``"wall"`` uses the machine clock (live).
+    """
+
+    def __init__(self, kernel: Any, venues: Sequence[Any] | None = None, *, clock: str = "data") -> None:
+        if clock not in ("data", "wall"):
+            raise ValueError(f"clock={clock!r} must be 'data' or 'wall'")
+        self.kernel = kernel
+        if venues is None:
+            venues = _market_venues(kernel.venue)
+        self.bar_venues = [v for v in venues if callable(getattr(v, "on_bar", None))]
+        self.quote_venues = [v for v in venues if callable(getattr(v, "on_quote", None))]
+        self.clock = clock
+        self.handles: dict[str, StrategyHandle] = {}
+        self.fill_listeners: list[FillListener] = []
+        self.ctx = StrategyContext(self)
+        self._intent_seq = 0
+        self._trade_seq = 0
+        self._owner: dict[str, StrategyHandle] = {}
+        self._working: set[str] = set()
+        self._pending_bars: dict[str, tuple[str, float, float, float, float, float, float]] = {}
+        self._pending_quotes: dict[str, tuple[str, float, float, float, float, float]] = {}
+        self._marks: dict[str, float] = {}
+        self._marked: dict[str, float] = {}
+        self._now = 0.0
+        self.row = -1
+        self.data_points = 0
+        self._bar_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Bar], None]]]] = {}
+        self._quote_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Quote], None]]]] = {}
+        self.stats = {"intents": 0, "refused": 0, "fills": 0, "venue_events": 0}
+
+    # -- strategies ----------------------------------------------------------------------
+
+    def add_strategy(self, strategy: Strategy[Any]) -> StrategyHandle:
+        if strategy.name in self.handles:
+            raise ValueError(f"a strategy named {strategy.name!r} is already running; give it another name")
+        strategy._ctx = self.ctx
+        handle = StrategyHandle(strategy)
+        self.handles[strategy.name] = handle
+        self._reindex()
+        return handle
+
+    def start(self) -> None:
+        """Call ``on_start`` of every RUNNING strategy."""
+        for handle in list(self.handles.values()):
+            if handle.status is StrategyStatus.RUNNING:
+                self._call(handle, "on_start")
+
+    def pause(self, name: str) -> None:
+        self._set_status(name, StrategyStatus.PAUSED, allowed=(StrategyStatus.RUNNING,))
+
+    def resume(self, name: str) -> None:
+        self._set_status(name, StrategyStatus.RUNNING, allowed=(StrategyStatus.PAUSED,))
+
+    def stop(self, name: str | None = None) -> None:
+        """Stop one strategy (or all): ``on_stop`` is called; strategies in ERROR stay there."""
+        names = [name] if name is not None else list(self.handles)
+        for n in names:
+            handle = self._handle(n)
+            if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):
+                self._call(handle, "on_stop")
+                if handle.status is not StrategyStatus.ERROR:
+                    handle.status = StrategyStatus.STOPPED
+        self._reindex()
+
+    def _handle(self, name: str) -> StrategyHandle:
+        try:
+            return self.handles[name]
+        except KeyError:
+            raise KeyError(
+                f"no strategy named {name!r}; running: {', '.join(self.handles) or 'none'}"
+            ) from None
+
+    def _set_status(self, name: str, status: StrategyStatus, *, allowed: tuple[StrategyStatus, ...]) -> None:
+        handle = self._handle(name)
+        if handle.status not in allowed:
+            raise ValueError(f"strategy {name!r} is {handle.status.value}; cannot move it to {status.value}")
+        handle.status = status
+        self._reindex()
+
+    def status(self) -> list[dict[str, Any]]:
+        return [h.to_dict() for h in self.handles.values()]
+
+    def _reindex(self) -> None:
+        self._bar_handlers.clear()
+        self._quote_handlers.clear()
+
+    def _handlers_for(self, asset: str, kind: str) -> list[tuple[StrategyHandle, Any]]:
+        out = []
+        for handle in self.handles.values():
+            s = handle.strategy
+            if (
+                handle.status is StrategyStatus.RUNNING
+                and kind in s.data
+                and (not s.assets or asset in s.assets)
+            ):
+                out.append((handle, getattr(s, "on_bar" if kind == "bars" else "on_quote")))
+        return out
+
+    def _call(self, handle: StrategyHandle, callback: str, *args: Any) -> None:
+        try:
+            getattr(handle.strategy, callback)(*args)
+        except Exception as exc:
+            self._fail(handle, callback, exc)
+
+    def _fail(self, handle: StrategyHandle, callback: str, exc: BaseException) -> None:
+        handle.status = StrategyStatus.ERROR
+        handle.error = f"{type(exc).__name__}: {exc}"
+        handle.error_callback = callback
+        self._reindex()
+
+    # -- time and marks ------------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() if self.clock == "wall" else self._now
+
+    def sync_marks(self) -> None:
+        """Give the kernel the latest price of every asset whose price moved since the last mark."""
+        marked = self._marked
+        for asset, price in self._marks.items():
+            if marked.get(asset) != price:
+                self.kernel.mark_price(asset, price)
+                marked[asset] = price
+
+    def _sync_venues(self) -> None:
+        """Hand deferred market data to the venues before an order reaches them."""
+        if self._pending_bars:
+            pending = list(self._pending_bars.values())
+            self._pending_bars.clear()
+            for venue in self.bar_venues:
+                for args in pending:
+                    self._absorb_events(venue.on_bar(*args))
+        if self._pending_quotes:
+            pending_q = list(self._pending_quotes.values())
+            self._pending_quotes.clear()
+            for venue in self.quote_venues:
+                for qargs in pending_q:
+                    self._absorb_events(venue.on_quote(*qargs))
+
+    # -- orders and fills ----------------------------------------------------------------
+
+    def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
+        handle = self.handles.get(strategy.name)
+        if handle is None or handle.strategy is not strategy:
+            raise RuntimeError(f"strategy {strategy.name!r} is not attached to this runtime")
+        if handle.status in (StrategyStatus.STOPPED, StrategyStatus.ERROR):
+            raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
+        self._sync_venues()
+        self.sync_marks()
+        handle.intents += 1
+        self.stats["intents"] += 1
+        outcome: KernelOutcome = self.kernel.process_intent(intent)
+        if not outcome.accepted:
+            handle.refused += 1
+            self.stats["refused"] += 1
+            return outcome
+        if intent.action.name == "ENTER":
+            self._owner[intent.trade_id] = handle
+            strategy._track_open(intent.asset, intent.slot_id)
+        order = outcome.order
+        if order is not None and order.status.name not in TERMINAL_STATUSES:
+            self._working.add(order.client_order_id)
+        self._after_events(outcome.emitted_events, set())
+        return outcome
+
+    def _absorb_events(self, events: list[VenueEvent]) -> None:
+        """Feed events a venue reported later (fills of working orders) to the kernel."""
+        if not events:
+            return
+        seen: set[str] = set()
+        for event in events:
+            self.stats["venue_events"] += 1
+            outcome = self.kernel.on_venue_event(event)
+            if not outcome.accepted:
+                continue
+            seen.add(event.event_id)
+            self._after_events([event], set())
+            # The kernel may act on its own (e.g. send the next exit leg): follow that too.
+            follow = [e for e in outcome.emitted_events if e.event_id not in seen]
+            if follow:
+                self._after_events(follow, seen)
+
+    def _after_events(self, events: list[VenueEvent], seen: set[str]) -> None:
+        kernel = self.kernel
+        for event in events:
+            seen.add(event.event_id)
+            status = event.status.name if event.status is not None else ""
+            if status in TERMINAL_STATUSES:
+                self._working.discard(event.venue_client_id)
+            elif status in ("ACKNOWLEDGED", "PARTIALLY_FILLED", "NEW") and event.venue_client_id:
+                self._working.add(event.venue_client_id)
+            kind = event.kind
+            if kind != FILL and status not in TERMINAL_STATUSES:
+                continue
+            handle = self._owner.get(event.trade_id)
+            slot = kernel.slot_state(event.slot_id)
+            free = slot.fsm_state.name in FREE_STAGES
+            if kind == FILL:
+                self.stats["fills"] += 1
+                for listener in self.fill_listeners:
+                    listener(event, self.row)
+            if handle is None:
+                continue
+            strategy = handle.strategy
+            if free:
+                strategy._track_free(event.asset, event.slot_id)
+                self._owner.pop(event.trade_id, None)
+            if kind == FILL:
+                handle.fills += 1
+                side = event.side.name if event.side is not None else ""
+                fill = Fill(
+                    event.trade_id,
+                    event.slot_id,
+                    event.asset,
+                    side,
+                    event.price,
+                    event.size,
+                    event.fee,
+                    event.timestamp,
+                    free,
+                )
+                strategy.fills.append(fill)
+                if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):
+                    self._call(handle, "on_fill", fill)
+
+    @property
+    def working_orders(self) -> int:
+        return len(self._working)
+
+    # -- feeds ---------------------------------------------------------------------------
+
+    def on_bar(self, bar: Bar) -> None:
+        """One bar: venues first (fills of working orders), then subscribed strategies."""
+        asset = bar.asset
+        self._now = bar.ts
+        self.row += 1
+        self.data_points += 1
+        self._marks[asset] = bar.close
+        args = (asset, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ts)
+        if self._working:
+            self._sync_venues()
+            for venue in self.bar_venues:
+                self._absorb_events(venue.on_bar(*args))
+        else:
+            self._pending_bars[asset] = args
+        handlers = self._bar_handlers.get(asset)
+        if handlers is None:
+            handlers = self._bar_handlers[asset] = self._handlers_for(asset, "bars")
+        for handle, fn in handlers:
+            try:
+                fn(bar)
+            except Exception as exc:
+                self._fail(handle, "on_bar", exc)
+
+    def on_quote(self, quote: Quote) -> None:
+        """One quote: venues first, then subscribed strategies."""
+        asset = quote.asset
+        self._now = quote.ts
+        self.row += 1
+        self.data_points += 1
+        self._marks[asset] = (quote.bid + quote.ask) / 2.0
+        args = (asset, quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.ts)
+        if self._working:
+            self._sync_venues()
+            for venue in self.quote_venues:
+                self._absorb_events(venue.on_quote(*args))
+        else:
+            self._pending_quotes[asset] = args
+        handlers = self._quote_handlers.get(asset)
+        if handlers is None:
+            handlers = self._quote_handlers[asset] = self._handlers_for(asset, "quotes")
+        for handle, fn in handlers:
+            try:
+                fn(quote)
+            except Exception as exc:
+                self._fail(handle, "on_quote", exc)
+
+    def run(
+        self,
+        feed: Iterable[Bar | Quote],
+        *,
+        speed: float | None = None,
+        progress: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> int:
+        """Replay ``feed`` (bars and quotes in time order). ``speed`` None runs as fast as
+        possible; 1.0 keeps the data's pace in wall-clock time, 60 runs a minute per second.
+        Returns the number of data points handled."""
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed={speed!r} must be positive (or None for as fast as possible)")
+        start_wall = time.monotonic()
+        first_ts: float | None = None
+        count = 0
+        for item in feed:
+            if should_stop is not None and should_stop():
+                break
+            if speed is not None:
+                if first_ts is None:
+                    first_ts = item.ts
+                due = (item.ts - first_ts) / speed - (time.monotonic() - start_wall)
+                if due > 0:
+                    time.sleep(due)
+            if isinstance(item, Bar):
+                self.on_bar(item)
+            else:
+                self.on_quote(item)
+            count += 1
+            if progress is not None:
+                progress(count)
+        return count
+
+    def run_columns(
+        self,
+        ts: Sequence[float],
+        asset: Sequence[str],
+        columns: Sequence[Sequence[float]],
+        kind: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        progress_every: int = 10_000,
+    ) -> int:
+        """Replay columnar history (the backtest path): one tuple per row, no feed objects."""
+        make: Callable[..., Bar | Quote] = Bar if kind == "bars" else Quote
+        handle_one = self.on_bar if kind == "bars" else self.on_quote
+        n = len(ts)
+        rows = zip(asset, ts, *columns, strict=True)
+        done = 0
+        while done < n:
+            stop = min(n, done + progress_every)
+            for _ in range(done, stop):
+                handle_one(make(*next(rows)))  # type: ignore[arg-type]
+            done = stop
+            if progress is not None:
+                progress(done)
+        return n
+
+    def finish(self) -> None:
+        """Hand the venues every deferred data point and the kernel the last marks."""
+        self._sync_venues()
+        self.sync_marks()
+
+
+def _market_venues(venue: Any) -> list[Any]:
+    """The kernel's venue, or every venue behind a router."""
+    if venue is None:
+        return []
+    inner = getattr(venue, "_venues", None)
+    if isinstance(inner, dict):
+        return list(inner.values())
+    return [venue]

@@ -1,0 +1,360 @@
+"""The strategy API: what a quant writes.
+
+A strategy subclasses ``Strategy``, declares its parameters as a pydantic model and reacts
+to market data::
+
+    class Params(BaseModel):
+        fast: int = 10
+
+    class MyStrategy(Strategy[Params]):
+        Params = Params
+
+        def on_bar(self, bar: Bar) -> None:
+            if self.position(bar.asset) == 0 and bar.close > 100:
+                self.buy(bar.asset, 0.1, price=bar.close)
+
+Decisions go through the helpers (``buy``, ``sell``, ``close``, ``cancel``), which build
+``KernelIntent`` objects and hand them to the kernel through the runtime; the kernel's
+answer (``KernelOutcome``) comes back, refusals included. Fills arrive in ``on_fill`` and
+are kept in ``self.fills``; ``self.slots()`` and ``self.account()`` read the kernel.
+The same class runs in a backtest, a shadow run, paper and live: only the runtime's feed
+and the kernel's venue change.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from dita._kernel import KernelIntent, KernelOutcome, TradeSlot, TradeStage
+
+if TYPE_CHECKING:
+    from dita.runtime import StrategyContext
+
+__all__ = ["Bar", "Fill", "NoParams", "Quote", "Strategy", "StrategyLoadError", "load_strategy_class"]
+
+
+class Bar(NamedTuple):
+    """One OHLCV bar; ``ts`` is the bar's open time in epoch seconds (UTC)."""
+
+    asset: str
+    ts: float
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class Quote(NamedTuple):
+    """Top of book for one asset at ``ts`` (epoch seconds)."""
+
+    asset: str
+    ts: float
+    bid: float
+    ask: float
+    bid_size: float
+    ask_size: float
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2.0
+
+    @property
+    def spread_bps(self) -> float:
+        mid = (self.bid + self.ask) / 2.0
+        return (self.ask - self.bid) / mid * 1e4 if mid > 0 else 0.0
+
+
+class Fill(NamedTuple):
+    """One fill of one of the strategy's orders, as the kernel accepted it."""
+
+    trade_id: str
+    slot_id: int
+    asset: str
+    side: str  # BUY or SELL
+    price: float
+    size: float
+    fee: float | None
+    ts: float
+    closed: bool  # the fill closed the trade (its slot reached CLOSED)
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+P = TypeVar("P", bound=BaseModel)
+
+FREE_STAGES = frozenset({"IDLE", "CLOSED"})
+
+
+class StrategyLoadError(ValueError):
+    """A ``MODULE:CLASS`` reference that does not name a Strategy subclass."""
+
+
+class Strategy(Generic[P]):
+    """Base class of every strategy. Override the ``on_*`` callbacks you need.
+
+    Class attributes: ``Params`` (a pydantic model of the parameters), ``assets`` (assets
+    the strategy wants; empty means every asset in the feed) and ``data`` (``"bars"``,
+    ``"quotes"`` or both). An exception in a callback puts this strategy in ERROR; the
+    runtime keeps running the others.
+    """
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+    assets: ClassVar[tuple[str, ...]] = ()
+    data: ClassVar[tuple[str, ...]] = ("bars",)
+
+    def __init__(self, params: P | Mapping[str, Any] | None = None, *, name: str | None = None) -> None:
+        if isinstance(params, BaseModel):
+            if not isinstance(params, self.Params):
+                raise TypeError(f"params must be {self.Params.__name__}, got {type(params).__name__}")
+            self.params: P = params
+        else:
+            self.params = self.Params.model_validate(dict(params or {}))  # type: ignore[assignment]
+        self.name = name or type(self).__name__
+        self.fills: list[Fill] = []
+        self._ctx: StrategyContext | None = None
+        # Slots this strategy has opened and not yet seen close, by asset.
+        self._open_slots: dict[str, list[int]] = {}
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Called once before the first data point."""
+
+    def on_quote(self, quote: Quote) -> None:
+        """A new top of book for a subscribed asset."""
+
+    def on_bar(self, bar: Bar) -> None:
+        """A closed bar for a subscribed asset."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """One of this strategy's orders filled (partly or fully)."""
+
+    def on_stop(self) -> None:
+        """Called once when the runtime stops this strategy (not after an error)."""
+
+    # -- context -------------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> StrategyContext:
+        if self._ctx is None:
+            raise RuntimeError(f"strategy {self.name!r} is not attached to a runtime")
+        return self._ctx
+
+    @property
+    def now(self) -> float:
+        """The runtime clock: the current data time in a replay, wall time live."""
+        return self.ctx.now()
+
+    def account(self) -> dict[str, Any]:
+        """The kernel's account snapshot (capital, equity, realized/unrealized PnL, K/E fields)."""
+        return self.ctx.account()
+
+    def slots(self) -> list[TradeSlot]:
+        """This strategy's slots that hold a trade (not free)."""
+        kernel = self.ctx.kernel
+        return [kernel.slot_state(sid) for ids in self._open_slots.values() for sid in ids]
+
+    def position(self, asset: str) -> float:
+        """Signed open size in ``asset`` over this strategy's slots (long > 0, short < 0)."""
+        ids = self._open_slots.get(asset)
+        if not ids:
+            return 0.0
+        kernel = self.ctx.kernel
+        total = 0.0
+        for sid in ids:
+            slot = kernel.slot_state(sid)
+            total += slot.size if slot.side.name == "LONG" else -slot.size
+        return total
+
+    def busy(self, asset: str) -> bool:
+        """Whether any of this strategy's slots in ``asset`` holds a trade or a working order."""
+        return bool(self._open_slots.get(asset))
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def buy(
+        self,
+        asset: str,
+        size: float,
+        *,
+        price: float,
+        limit: float | None = None,
+        reason: str = "",
+        **meta: Any,
+    ) -> KernelOutcome:
+        """Open a long trade of ``size`` in a free slot: a market order referenced at ``price``,
+        or a limit order at ``limit``."""
+        return self._enter(asset, "LONG", size, price, limit, reason, meta)
+
+    def sell(
+        self,
+        asset: str,
+        size: float,
+        *,
+        price: float,
+        limit: float | None = None,
+        reason: str = "",
+        **meta: Any,
+    ) -> KernelOutcome:
+        """Open a short trade of ``size`` in a free slot (see ``buy``)."""
+        return self._enter(asset, "SHORT", size, price, limit, reason, meta)
+
+    def close(self, asset: str, *, price: float, reason: str = "") -> list[KernelOutcome]:
+        """Exit every open trade of this strategy in ``asset`` with market orders;
+        cancels entries that are still working."""
+        outcomes = []
+        kernel = self.ctx.kernel
+        for sid in list(self._open_slots.get(asset, ())):
+            slot = kernel.slot_state(sid)
+            stage = slot.fsm_state.name
+            if stage == "POSITION_OPEN":
+                outcomes.append(self.exit(sid, price=price, reason=reason))
+            elif stage in ("ORDER_SENT", "ENTRY_WORKING"):
+                outcomes.append(self.cancel(sid, reason=reason))
+        return outcomes
+
+    def exit(
+        self, slot_id: int, *, price: float, limit: float | None = None, reason: str = ""
+    ) -> KernelOutcome:
+        """Exit the open trade in ``slot_id`` (market, or limit at ``limit``)."""
+        slot = self.ctx.kernel.slot_state(slot_id)
+        intent = KernelIntent(
+            self.ctx.next_intent_id(self),
+            slot.trade_id,
+            slot_id,
+            slot.asset,
+            slot.side,
+            "EXIT",
+            price,
+            slot.size,
+            order_type="MARKET" if limit is None else "LIMIT",
+            limit_price=0.0 if limit is None else limit,
+            reason=reason or "exit",
+            timestamp=self.ctx.now(),
+        )
+        return self.ctx.submit(self, intent)
+
+    def cancel(self, slot_id: int, *, reason: str = "") -> KernelOutcome:
+        """Cancel the working order of ``slot_id``."""
+        slot = self.ctx.kernel.slot_state(slot_id)
+        intent = KernelIntent(
+            self.ctx.next_intent_id(self),
+            slot.trade_id,
+            slot_id,
+            slot.asset,
+            slot.side,
+            "CANCEL",
+            0.0,
+            0.0,
+            reason=reason or "cancel",
+            timestamp=self.ctx.now(),
+        )
+        return self.ctx.submit(self, intent)
+
+    def submit(self, intent: KernelIntent) -> KernelOutcome:
+        """Hand a hand-built intent to the kernel (the helpers above cover the usual cases)."""
+        return self.ctx.submit(self, intent)
+
+    def _enter(
+        self,
+        asset: str,
+        side: str,
+        size: float,
+        price: float,
+        limit: float | None,
+        reason: str,
+        meta: Mapping[str, Any],
+    ) -> KernelOutcome:
+        ctx = self.ctx
+        slot_id = ctx.kernel.free_slot()
+        if slot_id is None:
+            slot_id = -1  # the kernel refuses it with INVALID_SLOT_ID, which the strategy sees
+        intent = KernelIntent(
+            ctx.next_intent_id(self),
+            ctx.next_trade_id(self),
+            slot_id,
+            asset,
+            side,
+            "ENTER",
+            price,
+            size,
+            order_type="MARKET" if limit is None else "LIMIT",
+            limit_price=0.0 if limit is None else limit,
+            reason=reason or "enter",
+            metadata=dict(meta) or None,
+            timestamp=ctx.now(),
+        )
+        return ctx.submit(self, intent)
+
+    # -- bookkeeping the runtime calls ---------------------------------------------------
+
+    def _track_open(self, asset: str, slot_id: int) -> None:
+        ids = self._open_slots.setdefault(asset, [])
+        if slot_id not in ids:
+            ids.append(slot_id)
+
+    def _track_free(self, asset: str, slot_id: int) -> None:
+        ids = self._open_slots.get(asset)
+        if ids and slot_id in ids:
+            ids.remove(slot_id)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Parameters (with types, defaults and descriptions) and subscriptions, for people."""
+        params = []
+        for pname, field in cls.Params.model_fields.items():
+            params.append(
+                {
+                    "name": pname,
+                    "type": getattr(field.annotation, "__name__", str(field.annotation)),
+                    "default": None if field.is_required() else field.get_default(call_default_factory=True),
+                    "required": field.is_required(),
+                    "description": field.description or "",
+                }
+            )
+        doc = inspect.getdoc(cls) or ""
+        return {
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "summary": doc.splitlines()[0] if doc else "",
+            "params": params,
+            "assets": list(cls.assets) or ["*"],
+            "data": list(cls.data),
+            "callbacks": sorted(
+                n
+                for n in ("on_start", "on_quote", "on_bar", "on_fill", "on_stop")
+                if getattr(cls, n) is not getattr(Strategy, n)
+            ),
+        }
+
+
+def load_strategy_class(ref: str) -> type[Strategy[Any]]:
+    """``"package.module:ClassName"`` to the class, with a clear error for every way it can be wrong."""
+    if ref.count(":") != 1:
+        raise StrategyLoadError(
+            f"strategy {ref!r} must be MODULE:CLASS, e.g. dita.examples.crossover:SmaCrossover"
+        )
+    module_name, class_name = ref.split(":")
+    if not module_name or not class_name:
+        raise StrategyLoadError(f"strategy {ref!r} must be MODULE:CLASS with both parts")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StrategyLoadError(f"strategy module {module_name!r} cannot be imported: {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise StrategyLoadError(f"module {module_name!r} has no attribute {class_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise StrategyLoadError(f"{ref!r} is not a dita.strategy.Strategy subclass")
+    return cls
+
+
+def is_free_stage(stage: TradeStage) -> bool:
+    return stage.name in FREE_STAGES
