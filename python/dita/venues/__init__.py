@@ -3,24 +3,52 @@ they return; venues that report later (fills on a websocket, say) push events wi
 ``kernel.on_venue_event``.
 
 ``MockVenueAdapter`` is native (Rust) so the kernel can call it without touching Python.
+The Python venues are ``ShadowVenue`` (nothing leaves the process), ``PaperVenue`` (fills
+from quotes or bars) and ``CcxtVenue`` (live exchanges through ccxt); ``VenueRouter`` maps
+venue names to adapters and routes orders by asset. See docs/venues.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._kernel import MockVenueAdapter, VenueEvent, VenueOrder
 
-__all__ = ["MockVenueAdapter", "VenueAdapter", "VenueTimeout"]
+if TYPE_CHECKING:
+    from dita.risk import MarketLimits
+
+__all__ = [
+    "CcxtVenue",
+    "MockVenueAdapter",
+    "PaperVenue",
+    "ShadowVenue",
+    "UnknownVenueError",
+    "VenueAdapter",
+    "VenueEventStream",
+    "VenueMarketInfo",
+    "VenueRouter",
+    "VenueTimeout",
+    "describe",
+]
 
 
 class VenueTimeout(Exception):
     """A submit or cancel whose outcome is unknown. The kernel keeps the order in flight
-    (ORDER_SENT / EXIT_SENT) until the venue says what happened; it never assumes a reject."""
+    (ORDER_SENT / EXIT_SENT) until the venue says what happened; it never assumes a reject.
+
+    Adapters raise it only after trying to learn the outcome (looking the order up by client
+    order id) and failing; what they learn later arrives through ``poll_events``.
+    """
+
+    def __init__(self, message: str, *, client_order_id: str = "") -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
 
 
 @runtime_checkable
 class VenueAdapter(Protocol):
+    """What the kernel needs of a venue. The native ``MockVenueAdapter`` satisfies it."""
+
     name: str
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
@@ -29,10 +57,46 @@ class VenueAdapter(Protocol):
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         """Ask the venue to cancel ``order``; return what it said synchronously."""
 
-    def open_orders(self) -> list[VenueOrder]: ...
+    def open_orders(self) -> list[VenueOrder]:
+        """Orders the venue holds as working (for reconciliation after a restart)."""
 
-    def positions(self) -> dict[str, float]: ...
+    def positions(self) -> dict[str, float]:
+        """Signed position size per asset (positive long, negative short)."""
+
+
+@runtime_checkable
+class VenueMarketInfo(Protocol):
+    """Account and market facts a venue can state (the Python venues all do)."""
+
+    def balances(self) -> dict[str, float]:
+        """Total balance per currency."""
+
+    def market_metadata(self) -> dict[str, MarketLimits]:
+        """Trading rules (lot step, tick size, minimums) per asset the venue knows."""
+
+
+@runtime_checkable
+class VenueEventStream(Protocol):
+    """A venue that learns about orders after ``submit`` returned (fills of resting orders,
+    outcomes of timed-out submits). The caller feeds each event to ``kernel.on_venue_event``."""
+
+    def poll_events(self) -> list[VenueEvent]:
+        """Events produced since the last call, oldest first; each is returned once."""
+
+
+class UnknownVenueError(KeyError):
+    """A venue name the router does not know."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown venue"
 
 
 def describe(venue: Any) -> str:
     return getattr(venue, "name", type(venue).__name__)
+
+
+# Imported after the protocols: the venue modules import them from here.
+from dita.venues.ccxt_venue import CcxtVenue  # noqa: E402
+from dita.venues.paper import PaperVenue  # noqa: E402
+from dita.venues.router import VenueRouter  # noqa: E402
+from dita.venues.shadow import ShadowVenue  # noqa: E402

@@ -1,0 +1,100 @@
+"""Building VenueEvents from orders, shared by the Python venues.
+
+Event ids are deterministic (venue name plus a per-venue sequence or the venue's own ids)
+so two runs over the same input produce the same stream, and a re-sent event is recognised
+by the kernel's idempotency memory.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from dita._kernel import KernelEventKind, OrderSide, VenueEvent, VenueOrder, VenueOrderStatus
+
+__all__ = ["BoundedIdSet", "OrderEvents", "signed"]
+
+
+def signed(side: OrderSide, size: float) -> float:
+    """Position change of a fill: buys add, sells subtract."""
+    return size if side == OrderSide.BUY else -size
+
+
+class BoundedIdSet:
+    """Remembers the last ``capacity`` ids (oldest forgotten first), so fill deduplication
+    never grows without bound on a long-running venue."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        if capacity <= 0:
+            raise ValueError(f"capacity must be positive, got {capacity!r}")
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, item: str) -> bool:
+        """Record ``item``; True when it was new."""
+        if item in self._ids:
+            return False
+        self._ids[item] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+        return True
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class OrderEvents:
+    """Makes the events of one venue, numbering them ``<venue>-e<n>``."""
+
+    def __init__(self, venue_name: str) -> None:
+        self.venue_name = venue_name
+        self._seq = 0
+
+    def next_id(self) -> str:
+        self._seq += 1
+        return f"{self.venue_name}-e{self._seq}"
+
+    def make(
+        self,
+        order: VenueOrder,
+        kind: KernelEventKind,
+        status: VenueOrderStatus,
+        *,
+        venue_order_id: str,
+        timestamp: float,
+        price: float = 0.0,
+        size: float = 0.0,
+        filled_size: float = 0.0,
+        reason: str = "",
+        fill_id: str = "",
+        fee: float | None = None,
+        retry_after: float = 0.0,
+        event_id: str | None = None,
+        metadata: dict[str, str | int | float | bool | None] | None = None,
+    ) -> VenueEvent:
+        remaining = max(order.size - filled_size, 0.0)
+        if status in (VenueOrderStatus.CANCELED, VenueOrderStatus.EXPIRED, VenueOrderStatus.REJECTED):
+            remaining = 0.0
+        return VenueEvent(
+            event_id if event_id is not None else self.next_id(),
+            order.trade_id,
+            order.slot_id,
+            kind,
+            status,
+            venue_order_id=venue_order_id,
+            venue_client_id=order.client_order_id,
+            side=order.side,
+            asset=order.asset,
+            price=price,
+            size=size,
+            filled_size=filled_size,
+            remaining_size=remaining,
+            reason=reason,
+            metadata=metadata,
+            timestamp=timestamp,
+            fill_id=fill_id,
+            fee=fee,
+            retry_after=retry_after,
+        )

@@ -1,0 +1,825 @@
+"""CcxtVenue: live exchanges through the ccxt library (Binance spot and USD-M futures first).
+
+What this adapter guarantees, because each is a way live bots lose money:
+
+- Orders go out with a client order id derived from the kernel's, so an order whose submit
+  timed out is found again by that id; it is never assumed rejected. When the lookup cannot
+  tell either, ``submit`` raises ``VenueTimeout`` and ``poll_events`` keeps looking.
+- Fills are keyed by the exchange's trade id and reported once, however many times the
+  order's status or trade list is read.
+- A throttling answer (HTTP 429/418) becomes a RATE_LIMITED event carrying the retry time
+  the exchange asked for; until then the adapter sends nothing (it answers RATE_LIMITED
+  itself), and ccxt's own request pacing stays on.
+- Sizes and prices that are not already on the market's lot and tick are refused here
+  instead of being truncated silently by ccxt into a different order.
+- API keys come from environment variables and are scrubbed from every message this adapter
+  produces (events, exceptions, logs); ``repr`` only says whether credentials are set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.risk import MarketLimits
+from dita.venues import VenueTimeout
+from dita.venues._events import BoundedIdSet, OrderEvents
+
+__all__ = ["CcxtSettings", "CcxtVenue"]
+
+log = logging.getLogger("dita.venues.ccxt")
+
+# Binance's rule for client order ids; ids outside it are replaced by a stable hash.
+_CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
+
+# ccxt's market type per setting, and the market kinds fetched by load_markets.
+_CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
+
+
+class CcxtSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    exchange: str = Field(default="binance", min_length=1, description="ccxt exchange id")
+    market_type: Literal["spot", "linear"] = Field(
+        default="spot", description="spot, or linear (USD-M) perpetual futures"
+    )
+    name: str | None = Field(default=None, description="venue name; default '<exchange>-<market_type>'")
+    api_key_env: str = Field(default="DITA_CCXT_API_KEY", min_length=1)
+    secret_env: str = Field(default="DITA_CCXT_SECRET", min_length=1)
+    password_env: str | None = Field(default=None, description="for exchanges that need a passphrase")
+    sandbox: bool = Field(default=False, description="use the exchange's testnet URLs")
+    base_url: str | None = Field(
+        default=None,
+        description="send every API request to this scheme://host[:port] instead (a proxy or a "
+        "recorded-exchange server); paths are kept",
+    )
+    timeout_ms: int = Field(default=10_000, gt=0, description="HTTP timeout of one request")
+    rate_limit_ms: float | None = Field(
+        default=None, gt=0, description="ccxt's minimum spacing of requests; None keeps ccxt's value"
+    )
+    default_retry_after_s: float = Field(
+        default=1.0, gt=0, description="pause after a throttling answer that carries no Retry-After"
+    )
+    resolve_attempts: int = Field(
+        default=2, ge=1, description="lookups by client id after a timed-out submit"
+    )
+    resolve_delay_ms: float = Field(default=250.0, ge=0, description="pause between those lookups")
+    unknown_order_grace_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="after a timed-out submit, how long the venue must keep saying 'no such order' "
+        "before the order is reported rejected",
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="extra ccxt options")
+
+
+@dataclass
+class _Tracked:
+    """An order this adapter sent, and what it has reported about it."""
+
+    order: VenueOrder
+    client_id: str
+    symbol: str
+    market_id: str
+    venue_order_id: str = ""
+    filled: float = 0.0
+    acked: bool = False
+    terminal: bool = False
+    cancel_requested: bool = False
+    # Set when a submit timed out and the order has not been found yet.
+    unresolved_since: float | None = None
+    fill_ids: list[str] = field(default_factory=list)
+
+
+class CcxtVenue:
+    """``CcxtVenue(exchange="binance", market_type="spot", api_key_env=..., secret_env=...,
+    sandbox=False, base_url=None, timeout_ms=10000, ...)``; see ``CcxtSettings``.
+
+    Assets are the exchange's market ids (``BTCUSDT``) or ccxt symbols (``BTC/USDT``,
+    ``BTC/USDT:USDT``). Markets load on first use or with ``load_markets()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        **settings: Any,
+    ) -> None:
+        self.settings = CcxtSettings.model_validate(settings)
+        s = self.settings
+        import ccxt  # deferred: ccxt takes most of a second to import and only live runs need it
+
+        self._ccxt = ccxt
+        if s.exchange not in ccxt.exchanges:
+            raise ValueError(f"exchange {s.exchange!r} is not a ccxt exchange id")
+        self.name = s.name or f"{s.exchange}-{s.market_type}"
+        self._clock = clock
+        self._sleep = sleep
+        self._secrets = [v for v in (self._env(s.api_key_env), self._env(s.secret_env)) if v]
+        if s.password_env:
+            password = self._env(s.password_env)
+            if password:
+                self._secrets.append(password)
+        default_type, fetch_types = _CCXT_TYPES[s.market_type]
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "timeout": s.timeout_ms,
+            "options": {
+                "defaultType": default_type,
+                "fetchMarkets": {"types": fetch_types},
+                # Both need extra private endpoints at load time; the adapter needs neither.
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+                # Never let ccxt resend a request by itself: a resent order is a second order.
+                "maxRetriesOnFailure": 0,
+                **s.options,
+            },
+        }
+        api_key, secret = self._env(s.api_key_env), self._env(s.secret_env)
+        if api_key:
+            config["apiKey"] = api_key
+        if secret:
+            config["secret"] = secret
+        if s.password_env and self._env(s.password_env):
+            config["password"] = self._env(s.password_env)
+        self._exchange: Any = getattr(ccxt, s.exchange)(config)
+        if s.rate_limit_ms is not None:
+            self._exchange.rateLimit = s.rate_limit_ms
+        if s.sandbox:
+            self._exchange.set_sandbox_mode(True)
+        if s.base_url is not None:
+            self._point_at(s.base_url)
+        self._events = OrderEvents(self.name)
+        self._tracked: dict[str, _Tracked] = {}
+        self._seen_fills = BoundedIdSet()
+        self._asset_symbols: dict[str, str] = {}
+        self._limits: dict[str, MarketLimits] = {}
+        self._blocked_until = 0.0
+        self._assets_traded: set[str] = set()
+        self.submitted = 0
+
+    # -- configuration -------------------------------------------------------------------
+
+    @staticmethod
+    def _env(variable: str) -> str:
+        return os.environ.get(variable, "")
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self._exchange.apiKey) and bool(self._exchange.secret)
+
+    def _point_at(self, base_url: str) -> None:
+        """Rewrite every API URL of the exchange to ``base_url``, keeping the paths."""
+        target = urlsplit(base_url)
+        if target.scheme not in ("http", "https") or not target.netloc:
+            raise ValueError(f"base_url must be http(s)://host[:port], got {base_url!r}")
+
+        def rewrite(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: rewrite(v) for k, v in value.items()}
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                parts = urlsplit(value)
+                return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+            return value
+
+        urls = dict(self._exchange.urls)
+        urls["api"] = rewrite(urls["api"])
+        self._exchange.urls = urls
+
+    def _redact(self, text: str) -> str:
+        """``text`` with credentials and request signatures removed."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _SIGNATURE_RE.sub(r"\1***", text)
+
+    def _error_text(self, exc: BaseException) -> str:
+        return self._redact(f"{type(exc).__name__}: {exc}")
+
+    def __repr__(self) -> str:
+        creds = "set" if self.has_credentials else "missing"
+        return (
+            f"CcxtVenue(name={self.name!r}, exchange={self.settings.exchange!r}, "
+            f"market_type={self.settings.market_type!r}, credentials={creds})"
+        )
+
+    # -- markets -------------------------------------------------------------------------
+
+    def load_markets(self, reload: bool = False) -> dict[str, MarketLimits]:
+        """Load the exchange's markets; returns each market id's trading rules."""
+        if self._asset_symbols and not reload:
+            return dict(self._limits)
+        try:
+            markets = self._exchange.load_markets(reload)
+        except self._ccxt.BaseError as exc:
+            # Re-raised without the original so no URL with a signature rides along in __cause__.
+            raise RuntimeError(f"{self.name}: load_markets failed: {self._error_text(exc)}") from None
+        want_spot = self.settings.market_type == "spot"
+        symbols: dict[str, str] = {}
+        limits: dict[str, MarketLimits] = {}
+        for symbol, market in markets.items():
+            if bool(market.get("spot")) != want_spot or (not want_spot and not market.get("linear")):
+                continue
+            market_id = str(market["id"])
+            symbols[market_id] = symbol
+            symbols[symbol] = symbol
+            limits[market_id] = self._market_limits(market)
+        self._asset_symbols = symbols
+        self._limits = limits
+        return dict(limits)
+
+    @staticmethod
+    def _market_limits(market: dict[str, Any]) -> MarketLimits:
+        precision = market.get("precision") or {}
+        market_limits = market.get("limits") or {}
+
+        def number(value: Any) -> float:
+            return float(value) if value is not None else 0.0
+
+        return MarketLimits(
+            lot_step=number(precision.get("amount")),
+            tick_size=number(precision.get("price")),
+            min_qty=number((market_limits.get("amount") or {}).get("min")),
+            min_notional=number((market_limits.get("cost") or {}).get("min")),
+        )
+
+    def market_metadata(self) -> dict[str, MarketLimits]:
+        return self.load_markets()
+
+    def _symbol(self, asset: str) -> str | None:
+        self.load_markets()
+        return self._asset_symbols.get(asset)
+
+    def _market_id(self, symbol: str) -> str:
+        return str(self._exchange.market(symbol)["id"])
+
+    # -- identifiers and events -----------------------------------------------------------
+
+    @staticmethod
+    def venue_client_id(client_order_id: str) -> str:
+        """The client order id sent to the exchange: the kernel's when the exchange accepts
+        it, else a stable hash of it (so a restart finds the same order again)."""
+        if _CLIENT_ID_RE.match(client_order_id):
+            return client_order_id
+        return "dita-" + hashlib.sha256(client_order_id.encode()).hexdigest()[:31]
+
+    def _event(
+        self,
+        order: VenueOrder,
+        kind: KernelEventKind,
+        status: VenueOrderStatus,
+        *,
+        venue_order_id: str = "",
+        reason: str = "",
+        retry_after: float = 0.0,
+        filled: float = 0.0,
+        timestamp: float | None = None,
+    ) -> VenueEvent:
+        return self._events.make(
+            order,
+            kind,
+            status,
+            venue_order_id=venue_order_id,
+            timestamp=self._clock() if timestamp is None else timestamp,
+            filled_size=filled,
+            reason=reason,
+            retry_after=retry_after,
+        )
+
+    def _rate_limited(self, order: VenueOrder, what: str, filled: float = 0.0) -> list[VenueEvent]:
+        wait = max(self._blocked_until - self._clock(), 0.0)
+        return [
+            self._event(
+                order,
+                KernelEventKind.RATE_LIMITED,
+                order.status,
+                venue_order_id=order.venue_order_id,
+                reason=f"{self.name} is throttling requests; {what} not sent, retry in {wait:.3f}s",
+                retry_after=wait,
+                filled=filled,
+            )
+        ]
+
+    def _note_throttle(self, exc: BaseException) -> None:
+        """Remember how long the exchange asked us to wait (Retry-After, seconds)."""
+        headers = self._exchange.last_response_headers or {}
+        retry_after = self.settings.default_retry_after_s
+        for key, value in headers.items():
+            if str(key).lower() == "retry-after":
+                try:
+                    retry_after = max(float(value), 0.0)
+                except (TypeError, ValueError):
+                    pass
+        self._blocked_until = max(self._blocked_until, self._clock() + retry_after)
+        log.warning("%s throttled; pausing %.3fs: %s", self.name, retry_after, self._error_text(exc))
+
+    def _throttled(self) -> bool:
+        return self._clock() < self._blocked_until
+
+    # -- submit --------------------------------------------------------------------------
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.submitted += 1
+        ccxt = self._ccxt
+        if self._throttled():
+            return self._rate_limited(order, "order")
+        try:
+            symbol = self._symbol(order.asset)
+        except RuntimeError as exc:
+            return [self._event(order, KernelEventKind.REJECT, VenueOrderStatus.REJECTED, reason=str(exc))]
+        if symbol is None:
+            return [
+                self._event(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    reason=f"unknown asset {order.asset!r} on {self.name}",
+                )
+            ]
+        refusal = self._precision_refusal(order, symbol)
+        if refusal:
+            return [self._event(order, KernelEventKind.REJECT, VenueOrderStatus.REJECTED, reason=refusal)]
+        if not self.has_credentials:
+            return [
+                self._event(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    reason=f"{self.name} has no API credentials: set the environment variables "
+                    f"{self.settings.api_key_env} and {self.settings.secret_env}",
+                )
+            ]
+        tracked = _Tracked(
+            order, self.venue_client_id(order.client_order_id), symbol, self._market_id(symbol)
+        )
+        params: dict[str, Any] = {"clientOrderId": tracked.client_id}
+        if order.reduce_only and self.settings.market_type == "linear":
+            params["reduceOnly"] = True
+        order_type = "limit" if order.order_type == OrderType.LIMIT else "market"
+        side = "buy" if order.side == OrderSide.BUY else "sell"
+        price = order.price if order.order_type == OrderType.LIMIT else None
+        self._assets_traded.add(order.asset)
+        try:
+            raw = self._exchange.create_order(symbol, order_type, side, order.size, price, params)
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            # Binance answers 429/418 before processing: the order was not placed.
+            self._note_throttle(exc)
+            return self._rate_limited(order, "order")
+        except (ccxt.RequestTimeout, ccxt.ExchangeNotAvailable, ccxt.NetworkError) as exc:
+            log.warning(
+                "%s submit of %s outcome unknown: %s", self.name, tracked.client_id, self._error_text(exc)
+            )
+            tracked.unresolved_since = self._clock()
+            self._tracked[order.client_order_id] = tracked
+            return self._resolve_submit(tracked, exc)
+        except ccxt.BaseError as exc:
+            return [
+                self._event(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    reason=f"{self.name} refused the order: {self._error_text(exc)}",
+                )
+            ]
+        self._tracked[order.client_order_id] = tracked
+        return self._order_events(tracked, raw)
+
+    def _precision_refusal(self, order: VenueOrder, symbol: str) -> str:
+        """Why the order is off the market's lot or tick ('' when it is on them)."""
+        ccxt = self._ccxt
+        checks = [("size", order.size, self._exchange.amount_to_precision)]
+        if order.order_type == OrderType.LIMIT:
+            checks.append(("price", order.price, self._exchange.price_to_precision))
+        for label, value, to_precision in checks:
+            if not math.isfinite(value) or value <= 0:
+                return f"{label} must be positive and finite, got {value!r}"
+            try:
+                exchange_value = float(to_precision(symbol, value))
+            except ccxt.BaseError as exc:
+                return f"{label} {value!r} refused for {symbol}: {self._error_text(exc)}"
+            if not math.isclose(exchange_value, value, rel_tol=1e-9, abs_tol=0.0):
+                rule = "lot step" if label == "size" else "tick size"
+                return (
+                    f"{label} {value!r} is not on {symbol}'s {rule} "
+                    f"(the exchange would take {exchange_value!r}); round it before sending"
+                )
+        return ""
+
+    def _resolve_submit(self, tracked: _Tracked, exc: BaseException) -> list[VenueEvent]:
+        """After a timed-out submit: look the order up by client id before anything else."""
+        for attempt in range(self.settings.resolve_attempts):
+            if attempt:
+                self._sleep(self.settings.resolve_delay_ms / 1000.0)
+            found = self._lookup(tracked)
+            if found is not None:
+                tracked.unresolved_since = None
+                return self._order_events(tracked, found)
+        raise VenueTimeout(
+            f"{self.name}: submit of {tracked.client_id!r} timed out and the order was not found yet "
+            f"({self._error_text(exc)}); poll_events keeps looking",
+            client_order_id=tracked.order.client_order_id,
+        )
+
+    def _lookup(self, tracked: _Tracked) -> dict[str, Any] | None:
+        """The order as the exchange has it, found by client id; None when unknown or unreachable."""
+        ccxt = self._ccxt
+        try:
+            found: dict[str, Any] = self._exchange.fetch_order(
+                None, tracked.symbol, {"clientOrderId": tracked.client_id}
+            )
+            return found
+        except ccxt.OrderNotFound:
+            return None
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self._note_throttle(exc)
+            return None
+        except ccxt.BaseError as exc:
+            log.warning("%s lookup of %s failed: %s", self.name, tracked.client_id, self._error_text(exc))
+            return None
+
+    # -- mapping exchange answers to events ----------------------------------------------
+
+    def _order_events(self, tracked: _Tracked, raw: dict[str, Any]) -> list[VenueEvent]:
+        """Events for what ``raw`` (a ccxt order) says beyond what was already reported."""
+        order = tracked.order
+        events: list[VenueEvent] = []
+        if raw.get("id") is not None:
+            tracked.venue_order_id = str(raw["id"])
+        ts = raw.get("lastUpdateTimestamp") or raw.get("timestamp")
+        timestamp = float(ts) / 1000.0 if ts else self._clock()
+        status = raw.get("status")
+        if status == "rejected":
+            tracked.terminal = True
+            return [
+                self._event(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    venue_order_id=tracked.venue_order_id,
+                    reason=f"{self.name} rejected the order",
+                    timestamp=timestamp,
+                )
+            ]
+        if not tracked.acked:
+            tracked.acked = True
+            events.append(
+                self._events.make(
+                    order,
+                    KernelEventKind.ORDER_ACK,
+                    VenueOrderStatus.ACKNOWLEDGED,
+                    venue_order_id=tracked.venue_order_id,
+                    timestamp=timestamp,
+                    event_id=f"{self.name}:ack:{tracked.venue_order_id}",
+                )
+            )
+        trades = list(raw.get("trades") or [])
+        exchange_filled = float(raw.get("filled") or 0.0)
+        if (
+            exchange_filled > tracked.filled + order.size * 1e-9
+            and self._trades_total(tracked, trades) < exchange_filled
+        ):
+            trades.extend(self._fetch_trades(tracked))
+        events.extend(self._fill_events(tracked, trades, timestamp))
+        if status == "canceled":
+            tracked.terminal = True
+            kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
+            events.append(
+                self._events.make(
+                    order,
+                    kind,
+                    VenueOrderStatus.CANCELED if tracked.cancel_requested else VenueOrderStatus.EXPIRED,
+                    venue_order_id=tracked.venue_order_id,
+                    timestamp=timestamp,
+                    filled_size=tracked.filled,
+                    event_id=f"{self.name}:{kind.name.lower()}:{tracked.venue_order_id}",
+                    reason="" if tracked.cancel_requested else f"{self.name} canceled the order",
+                )
+            )
+        elif status == "expired":
+            tracked.terminal = True
+            events.append(
+                self._events.make(
+                    order,
+                    KernelEventKind.EXPIRED,
+                    VenueOrderStatus.EXPIRED,
+                    venue_order_id=tracked.venue_order_id,
+                    timestamp=timestamp,
+                    filled_size=tracked.filled,
+                    event_id=f"{self.name}:expired:{tracked.venue_order_id}",
+                    reason=f"{self.name} expired the order",
+                )
+            )
+        elif status == "closed" and tracked.filled >= order.size * (1 - 1e-9):
+            tracked.terminal = True
+        return events
+
+    def _trades_total(self, tracked: _Tracked, trades: list[dict[str, Any]]) -> float:
+        """Filled size once ``trades`` are applied (the already reported ones count once)."""
+        new = sum(
+            float(t.get("amount") or 0.0)
+            for t in trades
+            if t.get("id") is not None and self._fill_key(tracked, t) not in self._seen_fills
+        )
+        return tracked.filled + new
+
+    def _fetch_trades(self, tracked: _Tracked) -> list[dict[str, Any]]:
+        ccxt = self._ccxt
+        if not tracked.venue_order_id:
+            return []
+        try:
+            trades: list[dict[str, Any]] = self._exchange.fetch_my_trades(
+                tracked.symbol, None, None, {"orderId": tracked.venue_order_id}
+            )
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self._note_throttle(exc)
+            return []
+        except ccxt.BaseError as exc:
+            # The fills are not lost: the next poll asks again.
+            log.warning(
+                "%s trades of %s unavailable: %s", self.name, tracked.venue_order_id, self._error_text(exc)
+            )
+            return []
+        return [t for t in trades if str(t.get("order") or "") == tracked.venue_order_id]
+
+    def _fill_key(self, tracked: _Tracked, trade: dict[str, Any]) -> str:
+        # Binance trade ids are unique per market, not across markets.
+        return f"{tracked.market_id}:{trade['id']}"
+
+    def _fill_events(
+        self, tracked: _Tracked, trades: list[dict[str, Any]], order_ts: float
+    ) -> list[VenueEvent]:
+        order = tracked.order
+        events: list[VenueEvent] = []
+        ordered = sorted(
+            (t for t in trades if t.get("id") is not None),
+            key=lambda t: (t.get("timestamp") or 0, str(t["id"])),
+        )
+        for trade in ordered:
+            fill_key = self._fill_key(tracked, trade)
+            if not self._seen_fills.add(fill_key):
+                continue
+            qty = float(trade.get("amount") or 0.0)
+            price = float(trade.get("price") or 0.0)
+            tracked.filled = min(tracked.filled + qty, order.size)
+            if order.size - tracked.filled <= order.size * 1e-9:
+                tracked.filled = order.size
+            tracked.fill_ids.append(fill_key)
+            done = tracked.filled >= order.size
+            if done:
+                tracked.terminal = True
+            ts = trade.get("timestamp")
+            fee, fee_note = self._quote_fee(trade, price)
+            events.append(
+                self._events.make(
+                    order,
+                    KernelEventKind.FILL,
+                    VenueOrderStatus.FILLED if done else VenueOrderStatus.PARTIALLY_FILLED,
+                    venue_order_id=tracked.venue_order_id,
+                    timestamp=float(ts) / 1000.0 if ts else order_ts,
+                    price=price,
+                    size=qty,
+                    filled_size=tracked.filled,
+                    fill_id=fill_key,
+                    fee=fee,
+                    event_id=f"{self.name}:fill:{fill_key}",
+                    metadata={
+                        "liquidity": "MAKER" if trade.get("takerOrMaker") == "maker" else "TAKER",
+                        **fee_note,
+                    },
+                )
+            )
+        return events
+
+    def _quote_fee(self, trade: dict[str, Any], price: float) -> tuple[float | None, dict[str, str | float]]:
+        """The trade's fee in the quote currency, or None (with a note) when it was paid in a
+        third currency (BNB, say) the adapter cannot price; the kernel then predicts it."""
+        fee = trade.get("fee") or {}
+        cost, currency = fee.get("cost"), fee.get("currency")
+        if cost is None:
+            return None, {}
+        market = self._exchange.market(trade["symbol"]) if trade.get("symbol") else {}
+        if currency == market.get("quote") or currency == market.get("settle"):
+            return float(cost), {}
+        if currency == market.get("base"):
+            return float(cost) * price, {"fee_currency": str(currency), "fee_native": float(cost)}
+        return None, {"fee_currency": str(currency), "fee_native": float(cost)}
+
+    # -- cancel --------------------------------------------------------------------------
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        ccxt = self._ccxt
+        tracked = self._tracked.get(order.client_order_id)
+        if tracked is None:
+            symbol = self._symbol(order.asset)
+            if symbol is None:
+                return [
+                    self._event(
+                        order,
+                        KernelEventKind.CANCEL_REJECT,
+                        order.status,
+                        venue_order_id=order.venue_order_id,
+                        reason=f"unknown asset {order.asset!r} on {self.name}",
+                        filled=order.filled_size,
+                    )
+                ]
+            # An order from before a restart: cancel it by its client id.
+            tracked = _Tracked(
+                order,
+                self.venue_client_id(order.client_order_id),
+                symbol,
+                self._market_id(symbol),
+                venue_order_id=order.venue_order_id,
+                filled=order.filled_size,
+                acked=True,
+            )
+            self._tracked[order.client_order_id] = tracked
+        if self._throttled():
+            return self._rate_limited(order, "cancel", tracked.filled)
+        tracked.cancel_requested = True
+        params = {} if tracked.venue_order_id else {"clientOrderId": tracked.client_id}
+        try:
+            raw = self._exchange.cancel_order(tracked.venue_order_id or None, tracked.symbol, params)
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self._note_throttle(exc)
+            tracked.cancel_requested = False
+            return self._rate_limited(order, "cancel", tracked.filled)
+        except ccxt.OrderNotFound as exc:
+            # Usually filled (or canceled) before the cancel arrived: ask what became of it.
+            return self._cancel_missed(tracked, exc)
+        except (ccxt.RequestTimeout, ccxt.NetworkError) as exc:
+            found = self._lookup(tracked)
+            if found is not None and found.get("status") != "open":
+                return self._order_events(tracked, found)
+            raise VenueTimeout(
+                f"{self.name}: cancel of {tracked.client_id!r} timed out and the order is still working "
+                f"({self._error_text(exc)}); poll_events reports the outcome",
+                client_order_id=order.client_order_id,
+            ) from None
+        except ccxt.BaseError as exc:
+            tracked.cancel_requested = False
+            return [
+                self._event(
+                    order,
+                    KernelEventKind.CANCEL_REJECT,
+                    order.status,
+                    venue_order_id=tracked.venue_order_id,
+                    reason=f"{self.name} refused the cancel: {self._error_text(exc)}",
+                    filled=tracked.filled,
+                )
+            ]
+        return self._order_events(tracked, raw)
+
+    def _cancel_missed(self, tracked: _Tracked, exc: BaseException) -> list[VenueEvent]:
+        found = self._lookup(tracked)
+        if found is None:
+            return [
+                self._event(
+                    tracked.order,
+                    KernelEventKind.CANCEL_REJECT,
+                    tracked.order.status,
+                    venue_order_id=tracked.venue_order_id,
+                    reason=f"{self.name} does not know the order: {self._error_text(exc)}",
+                    filled=tracked.filled,
+                )
+            ]
+        events = self._order_events(tracked, found)
+        if found.get("status") == "closed":
+            tracked.cancel_requested = False
+            events.append(
+                self._event(
+                    tracked.order,
+                    KernelEventKind.CANCEL_REJECT,
+                    VenueOrderStatus.FILLED,
+                    venue_order_id=tracked.venue_order_id,
+                    reason=f"{self.name}: order already filled, nothing to cancel",
+                    filled=tracked.filled,
+                )
+            )
+        return events
+
+    # -- asynchronous reports ------------------------------------------------------------
+
+    def poll_events(self) -> list[VenueEvent]:
+        """Ask the exchange about every order still working (and every timed-out submit);
+        returns new fills, cancels and expiries, each reported once."""
+        events: list[VenueEvent] = []
+        for tracked in list(self._tracked.values()):
+            if self._throttled():
+                break
+            if tracked.terminal:
+                self._tracked.pop(tracked.order.client_order_id, None)
+                continue
+            if tracked.unresolved_since is not None:
+                events.extend(self._poll_unresolved(tracked))
+                continue
+            try:
+                raw = self._exchange.fetch_order(tracked.venue_order_id, tracked.symbol)
+            except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
+                self._note_throttle(exc)
+                break
+            except self._ccxt.BaseError as exc:
+                log.warning(
+                    "%s status of %s unavailable: %s", self.name, tracked.client_id, self._error_text(exc)
+                )
+                continue
+            events.extend(self._order_events(tracked, raw))
+        for client_order_id in [k for k, t in self._tracked.items() if t.terminal]:
+            del self._tracked[client_order_id]
+        return events
+
+    def _poll_unresolved(self, tracked: _Tracked) -> list[VenueEvent]:
+        found = self._lookup(tracked)
+        if found is not None:
+            tracked.unresolved_since = None
+            return self._order_events(tracked, found)
+        since = tracked.unresolved_since or self._clock()
+        waited = self._clock() - since
+        if self._throttled() or waited < self.settings.unknown_order_grace_s:
+            return []
+        # The exchange has said "no such order" for the whole grace period: it never arrived.
+        tracked.terminal = True
+        return [
+            self._event(
+                tracked.order,
+                KernelEventKind.REJECT,
+                VenueOrderStatus.REJECTED,
+                reason=f"{self.name} has no order with client id {tracked.client_id!r} "
+                f"{waited:.1f}s after the submit timed out: it never reached the exchange",
+            )
+        ]
+
+    def unresolved_orders(self) -> list[str]:
+        """Client order ids of timed-out submits whose outcome is still unknown."""
+        return [k for k, t in self._tracked.items() if t.unresolved_since is not None]
+
+    # -- account -------------------------------------------------------------------------
+
+    def open_orders(self) -> list[VenueOrder]:
+        """Working orders on the exchange, for reconciliation. Orders this adapter did not
+        send carry slot 0 and an empty trade id."""
+        raws = self._exchange.fetch_open_orders()
+        by_client = {t.client_id: t for t in self._tracked.values()}
+        orders: list[VenueOrder] = []
+        for raw in raws:
+            known = by_client.get(str(raw.get("clientOrderId") or ""))
+            market = self._exchange.market(raw["symbol"])
+            orders.append(
+                VenueOrder(
+                    known.order.client_order_id if known else str(raw.get("clientOrderId") or ""),
+                    known.order.slot_id if known else 0,
+                    known.order.trade_id if known else "",
+                    known.order.asset if known else str(market["id"]),
+                    "BUY" if raw.get("side") == "buy" else "SELL",
+                    "LIMIT" if raw.get("type") == "limit" else "MARKET",
+                    float(raw.get("price") or 0.0),
+                    float(raw.get("amount") or 0.0),
+                    venue_order_id=str(raw.get("id") or ""),
+                    reduce_only=bool(raw.get("reduceOnly")),
+                    timestamp=float(raw["timestamp"]) / 1000.0 if raw.get("timestamp") else None,
+                )
+            )
+        return orders
+
+    def positions(self) -> dict[str, float]:
+        """Signed position per market id. Futures: the exchange's positions. Spot: the
+        total base-currency balance of each market this adapter has traded."""
+        self.load_markets()
+        if self.settings.market_type == "linear":
+            result: dict[str, float] = {}
+            for position in self._exchange.fetch_positions():
+                contracts = float(position.get("contracts") or 0.0)
+                if contracts == 0.0:
+                    continue
+                market = self._exchange.market(position["symbol"])
+                size = contracts * float(market.get("contractSize") or 1.0)
+                result[str(market["id"])] = -size if position.get("side") == "short" else size
+            return result
+        totals = self.balances()
+        spot: dict[str, float] = {}
+        for asset in sorted(self._assets_traded):
+            symbol = self._asset_symbols.get(asset)
+            if symbol is None:
+                continue
+            market = self._exchange.market(symbol)
+            amount = totals.get(str(market["base"]), 0.0)
+            if amount:
+                spot[str(market["id"])] = amount
+        return spot
+
+    def balances(self) -> dict[str, float]:
+        balance = self._exchange.fetch_balance()
+        totals = balance.get("total") or {}
+        return {str(cur): float(amount) for cur, amount in totals.items() if amount}

@@ -1,0 +1,474 @@
+"""PaperVenue: fills from quotes or bars, deterministic, so paper results are not rosier
+than live.
+
+The rules, chosen to err against the strategy:
+
+- The venue clock is the timestamp of the last quote or bar; an order is live from
+  ``submit time + latency`` and only data stamped at or after that can fill it.
+- Market orders take the book: buys at the ask, sells at the bid, moved ``slippage_bps``
+  against the order, for at most the quoted size. What the quote cannot fill waits for the
+  next quotes (``market_remainder="continue"``) or expires (``"expire"``, IOC-like).
+  Against bars, a market order fills at the next bar's open (never the bar it was sent
+  after: no look-ahead), for at most ``bar_volume_share`` of the bar's volume.
+- Limit orders that are marketable on arrival fill as takers at the quote (no better than
+  their limit). Resting limit orders fill at their limit price as makers only when the
+  market crosses them: ask <= buy limit or bid >= sell limit for quotes, low strictly below
+  a buy limit or high strictly above a sell limit for bars (a touch proves nothing about
+  queue position).
+- Quoted size and bar volume are shared by the orders they fill, oldest order first.
+- Fees: ``taker_rate`` or ``maker_rate`` of the fill's notional, reported on each fill.
+- With ``market_limits`` set, orders the exchange would refuse (lot step, tick size,
+  minimum size or notional) are rejected as the exchange would.
+
+The backtester drives it with ``on_quote``/``on_bar`` and feeds the returned events to the
+kernel; ``submit`` and ``cancel`` return their own events synchronously.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.risk import MarketLimits
+from dita.venues._events import OrderEvents, signed
+
+__all__ = ["PaperSettings", "PaperVenue"]
+
+
+class PaperSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str = Field(default="paper", min_length=1)
+    taker_rate: float = Field(default=0.0005, ge=0, lt=0.1, description="fee fraction of notional, taker")
+    maker_rate: float = Field(default=0.0002, ge=0, lt=0.1, description="fee fraction of notional, maker")
+    slippage_bps: float = Field(
+        default=1.0, ge=0, lt=10_000, description="taker price moved against the order"
+    )
+    latency_ms: float = Field(default=0.0, ge=0, description="from submit/cancel to the venue acting on it")
+    bar_volume_share: float = Field(
+        default=0.1, gt=0, le=1, description="largest share of one bar's volume that orders may take"
+    )
+    market_remainder: Literal["continue", "expire"] = Field(
+        default="continue", description="what happens to the part of a market order the book could not fill"
+    )
+    quote_currency: str = Field(default="USDT", min_length=1)
+    starting_balance: float = Field(default=0.0, ge=0, description="quote-currency cash at start")
+
+
+@dataclass
+class _Quote:
+    bid: float
+    ask: float
+    bid_size: float
+    ask_size: float
+
+
+@dataclass
+class _Working:
+    """A working order and what the venue has done with it."""
+
+    order: VenueOrder
+    venue_order_id: str
+    active_at: float
+    filled: float = 0.0
+    fills: int = 0
+    # Set once the order has been live through one matching pass: later fills are maker fills.
+    resting: bool = False
+    cancel_at: float | None = None
+
+    @property
+    def remaining(self) -> float:
+        return self.order.size - self.filled
+
+
+def _finite(field: str, value: float, *, positive: bool = False) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"{field} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{field} must be finite, got {value!r}")
+    if positive and number <= 0:
+        raise ValueError(f"{field} must be positive, got {value!r}")
+    if number < 0:
+        raise ValueError(f"{field} must not be negative, got {value!r}")
+    return number
+
+
+class PaperVenue:
+    """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
+    bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
+    starting_balance=0.0, name="paper", market_limits=None)``.
+
+    Settings are validated by ``PaperSettings`` (an invalid one raises naming the field and
+    the value). Feed market data with ``on_quote``/``on_bar``; each returns the events it
+    produced for working orders, oldest order first.
+    """
+
+    def __init__(
+        self,
+        *,
+        market_limits: Mapping[str, MarketLimits] | None = None,
+        clock: Callable[[], float] | None = None,
+        **settings: object,
+    ) -> None:
+        self.settings = PaperSettings.model_validate(settings)
+        s = self.settings
+        self.name = s.name
+        self._taker_rate = s.taker_rate
+        self._maker_rate = s.maker_rate
+        self._slip = s.slippage_bps / 10_000.0
+        self._latency = s.latency_ms / 1000.0
+        self._expire_remainder = s.market_remainder == "expire"
+        self._events = OrderEvents(self.name)
+        self._market_limits = dict(market_limits or {})
+        self._clock_fn = clock
+        self._now: float | None = None
+        self._quotes: dict[str, _Quote] = {}
+        # Assets whose latest data was a bar: market orders there wait for the next bar's open.
+        self._bar_assets: set[str] = set()
+        self._working: dict[str, dict[str, _Working]] = {}
+        self._by_client_id: dict[str, _Working] = {}
+        self._positions: dict[str, float] = {}
+        self._cash = s.starting_balance
+        self._fees_paid = 0.0
+        self._order_seq = 0
+        self.submitted = 0
+
+    # -- clock ---------------------------------------------------------------------------
+
+    def now(self, order: VenueOrder | None = None) -> float:
+        """The venue clock: the last data timestamp (or the injected clock, or the order's time)."""
+        if self._clock_fn is not None:
+            return self._clock_fn()
+        if self._now is not None:
+            return self._now
+        return order.created_at if order is not None else 0.0
+
+    def _advance(self, ts: float) -> float:
+        ts = _finite("ts", ts)
+        if self._now is not None and ts < self._now:
+            raise ValueError(
+                f"ts {ts!r} is earlier than the venue clock {self._now!r}; data must be in time order"
+            )
+        return ts
+
+    # -- orders --------------------------------------------------------------------------
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.submitted += 1
+        now = self.now(order)
+        self._order_seq += 1
+        venue_order_id = f"{self.name}-{self._order_seq}"
+        reason = self._refusal(order)
+        if reason:
+            return [
+                self._events.make(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    venue_order_id=venue_order_id,
+                    timestamp=now,
+                    reason=reason,
+                )
+            ]
+        working = _Working(order, venue_order_id, active_at=now + self._latency)
+        self._working.setdefault(order.asset, {})[order.client_order_id] = working
+        self._by_client_id[order.client_order_id] = working
+        events = [
+            self._events.make(
+                order,
+                KernelEventKind.ORDER_ACK,
+                VenueOrderStatus.ACKNOWLEDGED,
+                venue_order_id=venue_order_id,
+                timestamp=now,
+            )
+        ]
+        quote = self._quotes.get(order.asset)
+        if self._latency == 0 and quote is not None and order.asset not in self._bar_assets:
+            # Fills use up the quoted size until the next quote refreshes it, so two orders
+            # between quotes cannot both take the whole size.
+            self._match_quote(working, quote, now, events)
+        return events
+
+    def _refusal(self, order: VenueOrder) -> str:
+        """Why the venue refuses ``order`` outright ('' when it accepts it)."""
+        if order.client_order_id in self._by_client_id:
+            return f"duplicate client_order_id {order.client_order_id!r}: an order with that id is working"
+        if not math.isfinite(order.size) or order.size <= 0:
+            return f"size must be positive and finite, got {order.size!r}"
+        if order.order_type == OrderType.LIMIT and (not math.isfinite(order.price) or order.price <= 0):
+            return f"limit price must be positive and finite, got {order.price!r}"
+        limits = self._market_limits.get(order.asset)
+        if limits is None:
+            return ""
+        if order.order_type == OrderType.LIMIT:
+            reason = limits.price_violation(order.price)
+            if reason:
+                return f"venue filter: {reason}"
+            price = order.price
+        else:
+            quote = self._quotes.get(order.asset)
+            price = order.reference_price or (
+                (quote.ask if order.side == OrderSide.BUY else quote.bid) if quote else 0.0
+            )
+        if order.reduce_only:
+            # Exchanges waive minimum notional for reduce-only orders so positions can be closed.
+            price = 0.0
+        reason = limits.order_violation(order.size, price)
+        return f"venue filter: {reason}" if reason else ""
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        now = self.now(order)
+        working = self._by_client_id.get(order.client_order_id)
+        if working is None:
+            return [
+                self._events.make(
+                    order,
+                    KernelEventKind.CANCEL_REJECT,
+                    order.status,
+                    venue_order_id=order.venue_order_id,
+                    timestamp=now,
+                    filled_size=order.filled_size,
+                    reason=f"unknown order {order.client_order_id!r}: not working on {self.name}",
+                )
+            ]
+        if self._latency > 0:
+            # The cancel reaches the venue later; fills before then still happen.
+            if working.cancel_at is None:
+                working.cancel_at = now + self._latency
+            return []
+        return [self._cancel_now(working, now)]
+
+    def _cancel_now(self, working: _Working, now: float) -> VenueEvent:
+        self._remove(working)
+        return self._events.make(
+            working.order,
+            KernelEventKind.CANCEL_ACK,
+            VenueOrderStatus.CANCELED,
+            venue_order_id=working.venue_order_id,
+            timestamp=now,
+            filled_size=working.filled,
+        )
+
+    def _remove(self, working: _Working) -> None:
+        self._by_client_id.pop(working.order.client_order_id, None)
+        per_asset = self._working.get(working.order.asset)
+        if per_asset is not None:
+            per_asset.pop(working.order.client_order_id, None)
+
+    # -- market data ---------------------------------------------------------------------
+
+    def on_quote(
+        self, asset: str, bid: float, ask: float, bid_size: float, ask_size: float, ts: float
+    ) -> list[VenueEvent]:
+        """A new top of book for ``asset`` at ``ts``; returns the events of working orders."""
+        bid = _finite("bid", bid, positive=True)
+        ask = _finite("ask", ask, positive=True)
+        bid_size = _finite("bid_size", bid_size)
+        ask_size = _finite("ask_size", ask_size)
+        if ask < bid:
+            raise ValueError(f"ask {ask!r} is below bid {bid!r} for {asset!r}: a crossed quote")
+        ts = self._advance(ts)
+        self._now = ts
+        available = _Quote(bid, ask, bid_size, ask_size)
+        self._quotes[asset] = available
+        self._bar_assets.discard(asset)
+        events: list[VenueEvent] = []
+        for working in list(self._working.get(asset, {}).values()):
+            if working.cancel_at is not None and working.cancel_at <= ts:
+                events.append(self._cancel_now(working, ts))
+            elif working.active_at <= ts:
+                self._match_quote(working, available, ts, events)
+        return events
+
+    def on_bar(
+        self, asset: str, open: float, high: float, low: float, close: float, volume: float, ts: float
+    ) -> list[VenueEvent]:
+        """A new bar for ``asset`` stamped ``ts``; returns the events of working orders."""
+        open_ = _finite("open", open, positive=True)
+        high = _finite("high", high, positive=True)
+        low = _finite("low", low, positive=True)
+        close = _finite("close", close, positive=True)
+        volume = _finite("volume", volume)
+        if high < max(open_, close, low) or low > min(open_, close):
+            raise ValueError(
+                f"bar for {asset!r} is inconsistent: open={open!r} high={high!r} low={low!r} close={close!r}"
+            )
+        ts = self._advance(ts)
+        self._now = ts
+        events: list[VenueEvent] = []
+        capacity = volume * self.settings.bar_volume_share
+        for working in list(self._working.get(asset, {}).values()):
+            if working.cancel_at is not None and working.cancel_at <= ts:
+                events.append(self._cancel_now(working, ts))
+            elif working.active_at <= ts:
+                capacity -= self._match_bar(working, open_, high, low, capacity, ts, events)
+        # Until the next quote, the bar's close is the market; market orders wait for a bar.
+        self._quotes[asset] = _Quote(close, close, 0.0, 0.0)
+        self._bar_assets.add(asset)
+        return events
+
+    # -- matching ------------------------------------------------------------------------
+
+    def _match_quote(self, working: _Working, book: _Quote, ts: float, events: list[VenueEvent]) -> None:
+        order = working.order
+        buy = order.side == OrderSide.BUY
+        touch = book.ask if buy else book.bid
+        size_at_touch = book.ask_size if buy else book.bid_size
+        taker_price = touch * (1 + self._slip) if buy else touch * (1 - self._slip)
+        if order.order_type == OrderType.MARKET:
+            price, maker = taker_price, False
+        else:
+            crossed = touch <= order.price if buy else touch >= order.price
+            if not crossed:
+                working.resting = True
+                return
+            if working.resting:
+                price, maker = order.price, True
+            else:
+                # Marketable on arrival: a taker, never filled worse than its limit.
+                price = min(taker_price, order.price) if buy else max(taker_price, order.price)
+                maker = False
+        qty = min(working.remaining, size_at_touch)
+        if qty > 0:
+            if buy:
+                book.ask_size -= qty
+            else:
+                book.bid_size -= qty
+            self._fill(working, price, qty, maker, ts, events)
+        self._after_pass(working, ts, events)
+
+    def _match_bar(
+        self,
+        working: _Working,
+        open_: float,
+        high: float,
+        low: float,
+        capacity: float,
+        ts: float,
+        events: list[VenueEvent],
+    ) -> float:
+        """Fill ``working`` against one bar; returns the volume it took."""
+        order = working.order
+        buy = order.side == OrderSide.BUY
+        taker_price = open_ * (1 + self._slip) if buy else open_ * (1 - self._slip)
+        if order.order_type == OrderType.MARKET:
+            price, maker = taker_price, False
+        elif not working.resting and (open_ <= order.price if buy else open_ >= order.price):
+            price = min(taker_price, order.price) if buy else max(taker_price, order.price)
+            maker = False
+        elif low < order.price if buy else high > order.price:
+            price, maker = order.price, True
+        else:
+            working.resting = True
+            return 0.0
+        qty = min(working.remaining, max(capacity, 0.0))
+        if qty > 0:
+            self._fill(working, price, qty, maker, ts, events)
+        self._after_pass(working, ts, events)
+        return qty
+
+    def _after_pass(self, working: _Working, ts: float, events: list[VenueEvent]) -> None:
+        working.resting = True
+        if working.remaining <= 0:
+            return
+        if self._expire_remainder and working.order.order_type == OrderType.MARKET:
+            self._remove(working)
+            events.append(
+                self._events.make(
+                    working.order,
+                    KernelEventKind.EXPIRED,
+                    VenueOrderStatus.EXPIRED,
+                    venue_order_id=working.venue_order_id,
+                    timestamp=ts,
+                    filled_size=working.filled,
+                    reason=f"market order remainder {working.remaining!r} found no liquidity (IOC)",
+                )
+            )
+
+    def _fill(
+        self, working: _Working, price: float, qty: float, maker: bool, ts: float, events: list[VenueEvent]
+    ) -> None:
+        order = working.order
+        # Snap the last fill to the order size so float dust never leaves a remainder.
+        if working.remaining - qty <= working.order.size * 1e-12:
+            qty = working.remaining
+            working.filled = order.size
+        else:
+            working.filled += qty
+        working.fills += 1
+        fee = price * qty * (self._maker_rate if maker else self._taker_rate)
+        delta = signed(order.side, qty)
+        self._positions[order.asset] = self._positions.get(order.asset, 0.0) + delta
+        self._cash -= delta * price + fee
+        self._fees_paid += fee
+        done = working.remaining <= 0
+        if done:
+            self._remove(working)
+        events.append(
+            self._events.make(
+                order,
+                KernelEventKind.FILL,
+                VenueOrderStatus.FILLED if done else VenueOrderStatus.PARTIALLY_FILLED,
+                venue_order_id=working.venue_order_id,
+                timestamp=ts,
+                price=price,
+                size=qty,
+                filled_size=working.filled,
+                fill_id=f"{working.venue_order_id}-f{working.fills}",
+                fee=fee,
+                metadata={"liquidity": "MAKER" if maker else "TAKER"},
+            )
+        )
+
+    # -- state ---------------------------------------------------------------------------
+
+    def open_orders(self) -> list[VenueOrder]:
+        return [
+            VenueOrder(
+                w.order.client_order_id,
+                w.order.slot_id,
+                w.order.trade_id,
+                w.order.asset,
+                w.order.side,
+                w.order.order_type,
+                w.order.price,
+                w.order.size,
+                venue_order_id=w.venue_order_id,
+                reduce_only=w.order.reduce_only,
+                reference_price=w.order.reference_price,
+                timestamp=w.order.created_at,
+            )
+            for w in self._by_client_id.values()
+        ]
+
+    def working_size(self, client_order_id: str) -> tuple[float, float] | None:
+        """``(filled, remaining)`` of a working order, None when it is not working."""
+        working = self._by_client_id.get(client_order_id)
+        return None if working is None else (working.filled, working.remaining)
+
+    def positions(self) -> dict[str, float]:
+        return {asset: size for asset, size in self._positions.items() if size != 0.0}
+
+    def balances(self) -> dict[str, float]:
+        return {self.settings.quote_currency: self._cash}
+
+    @property
+    def fees_paid(self) -> float:
+        return self._fees_paid
+
+    def market_metadata(self) -> dict[str, MarketLimits]:
+        return dict(self._market_limits)
+
+    def set_market_limits(self, asset: str, limits: MarketLimits) -> None:
+        self._market_limits[asset] = limits
+
+    def __repr__(self) -> str:
+        return (
+            f"PaperVenue(name={self.name!r}, working={len(self._by_client_id)}, submitted={self.submitted})"
+        )

@@ -1,0 +1,169 @@
+"""VenueRouter: names to adapters, assets to venues.
+
+A kernel has one venue; the router is that venue when a strategy trades on several. Each
+asset is routed to one named venue (or the default one), so an order and all of its
+events stay on one venue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from dita._kernel import VenueEvent, VenueOrder
+from dita.venues import UnknownVenueError, VenueAdapter, VenueEventStream, VenueMarketInfo
+
+if TYPE_CHECKING:
+    from dita.risk import MarketLimits
+
+__all__ = ["VenueRouter"]
+
+
+class VenueRouter:
+    """``VenueRouter({"paper": PaperVenue(), "binance": CcxtVenue(...)}, default="paper",
+    routes={"ETHUSDT": "binance"})``.
+
+    ``router["binance"]`` returns an adapter; an unknown name raises ``UnknownVenueError``
+    naming it and the known ones. As a venue, the router sends each order to the venue its
+    asset is routed to.
+    """
+
+    def __init__(
+        self,
+        venues: Mapping[str, VenueAdapter] | None = None,
+        *,
+        default: str | None = None,
+        routes: Mapping[str, str] | None = None,
+        name: str = "router",
+    ) -> None:
+        self.name = name
+        self._venues: dict[str, VenueAdapter] = {}
+        self._routes: dict[str, str] = {}
+        self._default: str | None = None
+        for venue_name, adapter in (venues or {}).items():
+            self.add(adapter, name=venue_name)
+        if default is not None:
+            self._default = self._known(default, field="default")
+        for asset, venue_name in (routes or {}).items():
+            self.route(asset, venue_name)
+
+    # -- names ---------------------------------------------------------------------------
+
+    def add(self, adapter: VenueAdapter, *, name: str | None = None) -> None:
+        """Register ``adapter`` under ``name`` (its own ``name`` when omitted)."""
+        venue_name = name if name is not None else getattr(adapter, "name", "")
+        if not isinstance(venue_name, str) or not venue_name:
+            raise ValueError(f"venue name must be a non-empty string, got {venue_name!r}")
+        if venue_name in self._venues:
+            raise ValueError(f"venue name {venue_name!r} is already registered")
+        for method in ("submit", "cancel"):
+            if not callable(getattr(adapter, method, None)):
+                raise TypeError(f"venue {venue_name!r} ({type(adapter).__name__}) has no {method}() method")
+        self._venues[venue_name] = adapter
+
+    def route(self, asset: str, venue_name: str) -> None:
+        """Send orders for ``asset`` to ``venue_name`` from now on."""
+        if not isinstance(asset, str) or not asset:
+            raise ValueError(f"asset must be a non-empty string, got {asset!r}")
+        self._routes[asset] = self._known(venue_name, field="routes")
+
+    def _known(self, venue_name: str, *, field: str) -> str:
+        if venue_name not in self._venues:
+            raise UnknownVenueError(
+                f"unknown venue {venue_name!r} in {field}; known venues: {self._known_names()}"
+            )
+        return venue_name
+
+    def _known_names(self) -> str:
+        return ", ".join(repr(n) for n in sorted(self._venues)) or "none"
+
+    def __getitem__(self, venue_name: str) -> VenueAdapter:
+        try:
+            return self._venues[venue_name]
+        except KeyError:
+            raise UnknownVenueError(
+                f"unknown venue {venue_name!r}; known venues: {self._known_names()}"
+            ) from None
+
+    def get(self, venue_name: str) -> VenueAdapter:
+        return self[venue_name]
+
+    def __contains__(self, venue_name: object) -> bool:
+        return venue_name in self._venues
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._venues)
+
+    def __len__(self) -> int:
+        return len(self._venues)
+
+    def names(self) -> list[str]:
+        return list(self._venues)
+
+    def venue_name_for(self, asset: str) -> str:
+        """The name of the venue orders for ``asset`` go to."""
+        venue_name = self._routes.get(asset, self._default)
+        if venue_name is None:
+            raise UnknownVenueError(
+                f"no venue is routed for asset {asset!r} and the router has no default; "
+                f"known venues: {self._known_names()}"
+            )
+        return venue_name
+
+    def venue_for(self, asset: str) -> VenueAdapter:
+        return self._venues[self.venue_name_for(asset)]
+
+    # -- the venue protocol ---------------------------------------------------------------
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        return self.venue_for(order.asset).submit(order)
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return self.venue_for(order.asset).cancel(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        orders: list[VenueOrder] = []
+        for adapter in self._venues.values():
+            orders.extend(adapter.open_orders())
+        return orders
+
+    def positions(self) -> dict[str, float]:
+        """Position per asset, summed over venues (see ``positions_by_venue`` for the split)."""
+        total: dict[str, float] = {}
+        for per_venue in self.positions_by_venue().values():
+            for asset, size in per_venue.items():
+                total[asset] = total.get(asset, 0.0) + size
+        return total
+
+    def positions_by_venue(self) -> dict[str, dict[str, float]]:
+        return {venue_name: adapter.positions() for venue_name, adapter in self._venues.items()}
+
+    def balances(self) -> dict[str, float]:
+        """Balance per currency, summed over the venues that report balances."""
+        total: dict[str, float] = {}
+        for adapter in self._venues.values():
+            if isinstance(adapter, VenueMarketInfo):
+                for currency, amount in adapter.balances().items():
+                    total[currency] = total.get(currency, 0.0) + amount
+        return total
+
+    def market_metadata(self) -> dict[str, MarketLimits]:
+        """Each asset's rules from the venue it is routed to (the default venue otherwise)."""
+        merged: dict[str, MarketLimits] = {}
+        for venue_name, adapter in self._venues.items():
+            if not isinstance(adapter, VenueMarketInfo):
+                continue
+            for asset, limits in adapter.market_metadata().items():
+                if self._routes.get(asset, self._default) == venue_name or asset not in merged:
+                    merged[asset] = limits
+        return merged
+
+    def poll_events(self) -> list[VenueEvent]:
+        events: list[VenueEvent] = []
+        for adapter in self._venues.values():
+            if isinstance(adapter, VenueEventStream):
+                events.extend(adapter.poll_events())
+        return events
+
+    def __repr__(self) -> str:
+        return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"

@@ -1,0 +1,127 @@
+"""ShadowVenue: nothing leaves the process; every order fills at once, in full, at its
+reference price. It answers "what would the strategy have done" with no market model at all,
+which is why the next step before live is the paper venue, not this one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.risk import MarketLimits
+from dita.venues._events import OrderEvents, signed
+
+__all__ = ["ShadowSettings", "ShadowVenue"]
+
+
+class ShadowSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str = Field(default="shadow", min_length=1)
+    quote_currency: str = Field(default="USDT", min_length=1)
+    starting_balance: float = Field(default=0.0, ge=0, description="quote-currency cash at start")
+
+
+class ShadowVenue:
+    """``ShadowVenue(name="shadow", quote_currency="USDT", starting_balance=0.0,
+    market_limits=None, clock=None)``.
+
+    Market orders fill at ``order.reference_price`` (the order's price when no reference was
+    given), limit orders at their limit price. Fees are left to the kernel's fee model
+    (``fee=None``). ``clock`` supplies event timestamps (default: the order's creation time),
+    so a run is reproducible.
+    """
+
+    def __init__(
+        self,
+        *,
+        market_limits: Mapping[str, MarketLimits] | None = None,
+        clock: Callable[[], float] | None = None,
+        **settings: object,
+    ) -> None:
+        self.settings = ShadowSettings.model_validate(settings)
+        self.name = self.settings.name
+        self._events = OrderEvents(self.name)
+        self._clock = clock
+        self._market_limits = dict(market_limits or {})
+        self._positions: dict[str, float] = {}
+        self._cash = self.settings.starting_balance
+        self._order_seq = 0
+        self.submitted = 0
+
+    def _now(self, order: VenueOrder) -> float:
+        return self._clock() if self._clock is not None else order.created_at
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.submitted += 1
+        self._order_seq += 1
+        venue_order_id = f"{self.name}-{self._order_seq}"
+        now = self._now(order)
+        if order.order_type == OrderType.LIMIT:
+            price = order.price
+        else:
+            price = order.reference_price if order.reference_price > 0 else order.price
+        if price <= 0 or order.size <= 0:
+            reason = f"shadow venue cannot fill size {order.size!r} at price {price!r} (no reference price)"
+            return [
+                self._events.make(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    venue_order_id=venue_order_id,
+                    timestamp=now,
+                    reason=reason,
+                )
+            ]
+        ack = self._events.make(
+            order,
+            KernelEventKind.ORDER_ACK,
+            VenueOrderStatus.ACKNOWLEDGED,
+            venue_order_id=venue_order_id,
+            timestamp=now,
+        )
+        fill = self._events.make(
+            order,
+            KernelEventKind.FILL,
+            VenueOrderStatus.FILLED,
+            venue_order_id=venue_order_id,
+            timestamp=now,
+            price=price,
+            size=order.size,
+            filled_size=order.size,
+            fill_id=f"{venue_order_id}-f1",
+        )
+        delta = signed(order.side, order.size)
+        self._positions[order.asset] = self._positions.get(order.asset, 0.0) + delta
+        self._cash -= delta * price
+        return [ack, fill]
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        # Shadow orders fill on submit, so there is never anything left to cancel.
+        return [
+            self._events.make(
+                order,
+                KernelEventKind.CANCEL_REJECT,
+                order.status,
+                venue_order_id=order.venue_order_id,
+                timestamp=self._now(order),
+                filled_size=order.filled_size,
+                reason="shadow orders fill on submit; nothing is working",
+            )
+        ]
+
+    def open_orders(self) -> list[VenueOrder]:
+        return []
+
+    def positions(self) -> dict[str, float]:
+        return {asset: size for asset, size in self._positions.items() if size != 0.0}
+
+    def balances(self) -> dict[str, float]:
+        return {self.settings.quote_currency: self._cash}
+
+    def market_metadata(self) -> dict[str, MarketLimits]:
+        return dict(self._market_limits)
+
+    def __repr__(self) -> str:
+        return f"ShadowVenue(name={self.name!r}, submitted={self.submitted})"
