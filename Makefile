@@ -12,7 +12,7 @@ EXTRAS ?= dev
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_PROGRESS_WHEN := never
 
-.PHONY: run test bench lint build venv rust-test py-test fmt clean
+.PHONY: run test bench lint build venv rust-test py-test fmt clean chromium
 
 venv: $(VENV)/.venv-ok
 
@@ -32,7 +32,11 @@ run: build
 rust-test:
 	cargo test --manifest-path rust_kernel/Cargo.toml -q
 
-py-test: build
+# Headless Chromium for the tests that open HTML (backtest report, operator page). Idempotent.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+py-test: build chromium
 	$(PY) -m pytest -q
 
 test: rust-test py-test
