@@ -1,0 +1,86 @@
+"""``dita stdio`` and ``dita serve``: the engine gateway (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["register"]
+
+
+def _kernel(max_slots: int, kernel_id: str | None, seed_capital: float | None) -> Any:
+    from dita.kernel import ExecutionKernel
+
+    kernel = ExecutionKernel(max_slots=max_slots, kernel_id=kernel_id)
+    if seed_capital is not None:
+        kernel.set_seed_capital(seed_capital)
+    return kernel
+
+
+def stdio(
+    max_slots: Annotated[int, typer.Option(min=1, help="Trade slots of the kernel")] = 10,
+    kernel_id: Annotated[str | None, typer.Option(help="Kernel id (default: generated)")] = None,
+    seed_capital: Annotated[float | None, typer.Option(min=0, help="Seed capital of the K account")] = None,
+) -> None:
+    """Drive a kernel over stdin/stdout: commands in, NDJSON events out, until EOF."""
+    from dita.gateway.stdio import run_stdio
+
+    kernel = _kernel(max_slots, kernel_id, seed_capital)
+    try:
+        code = run_stdio(kernel, sys.stdin.buffer, sys.stdout.buffer)
+    finally:
+        kernel.close()
+    raise typer.Exit(code)
+
+
+def serve(
+    config: Annotated[Path | None, typer.Option(help="TOML file with a [gateway] table", exists=True)] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Listen port (default 8080)")] = None,
+    max_slots: Annotated[int | None, typer.Option(min=1, help="Trade slots of the kernel")] = None,
+    kernel_id: Annotated[str | None, typer.Option(help="Kernel id (default: generated)")] = None,
+    openapi_out: Annotated[
+        Path | None,
+        typer.Option(help="Write the OpenAPI schema to this file and exit (see docs/openapi.json)"),
+    ] = None,
+) -> None:
+    """Serve the HTTP API, the SSE stream and the operator page over one kernel.
+
+    The bearer token comes from the config file or DITA_GATEWAY_TOKEN; without one a random
+    token is made and printed on stderr.
+    """
+    import json
+
+    import uvicorn
+
+    from dita.gateway.app import create_app
+    from dita.gateway.config import load_settings
+
+    try:
+        settings = load_settings(config, host=host, port=port, max_slots=max_slots, kernel_id=kernel_id)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"bad gateway configuration: {exc}", err=True)
+        raise typer.Exit(2) from None
+    kernel = _kernel(settings.max_slots, settings.kernel_id, settings.seed_capital)
+    app = create_app(kernel, settings)
+    if openapi_out is not None:
+        openapi_out.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
+        typer.echo(f"wrote {openapi_out}")
+        return
+    if settings.token is None:
+        typer.echo(f"no token configured; this session's bearer token: {app.state.token}", err=True)
+    typer.echo(
+        f"dita gateway for kernel {kernel.kernel_id} on http://{settings.host}:{settings.port}/", err=True
+    )
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="off")
+    finally:
+        kernel.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stdio")(stdio)
+    app.command("serve")(serve)

@@ -1,0 +1,8 @@
+"""The engine gateway: how processes that are not Python, and people, drive a kernel.
+
+- ``dita.gateway.stdio``: the stdio NDJSON engine (``dita stdio``);
+- ``dita.gateway.app``: the HTTP API, server-sent events and operator page (``dita serve``).
+
+Submodules are imported on demand so ``dita stdio`` does not load the web stack.
+docs/protocol.md specifies both protocols.
+"""

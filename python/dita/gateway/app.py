@@ -1,0 +1,561 @@
+"""The HTTP gateway: a FastAPI app over one ExecutionKernel.
+
+Reads are open; anything that changes the kernel needs ``Authorization: Bearer <token>``.
+Kernel calls run on the event loop thread, one at a time, so the kernel never sees two
+callers at once. A refused intent is a normal 200 answer with ``accepted: false`` and the
+kernel's diagnostic: refusals are trading outcomes, not HTTP errors. docs/protocol.md
+describes the API; docs/openapi.json is the served schema (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, KernelOutcome, TradeSide
+from dita.gateway.config import GatewaySettings
+from dita.gateway.events import Broadcaster, Subscriber, encode_json
+from dita.gateway.metrics import GatewayMetrics
+from dita.kernel import ExecutionKernel
+
+__all__ = ["SafeJSONResponse", "create_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MetaValue = str | int | float | bool | None
+
+
+class SafeJSONResponse(Response):
+    """JSON that stays strict when a kernel figure is NaN or infinite (they become null)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return encode_json(content).encode()
+
+
+# --- request bodies ----------------------------------------------------------------------
+
+_FINITE = {"allow_inf_nan": False}
+
+
+class IntentRequest(BaseModel):
+    """An ENTER, EXIT or CANCEL for one slot. Omitted fields of EXIT and CANCEL are taken from
+    the slot (trade_id, asset, side); ENTER without slot_id takes the first free slot."""
+
+    model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
+
+    action: Literal["ENTER", "EXIT", "CANCEL"]
+    slot_id: int | None = Field(default=None, ge=0, le=1_000_000)
+    intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    trade_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    asset: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
+    side: Literal["LONG", "SHORT"] | None = None
+    reference_price: float = Field(default=0.0, ge=0.0, le=1e12)
+    target_size: float = Field(default=0.0, ge=0.0, le=1e12)
+    leverage: float = Field(default=1.0, gt=0.0, le=1000.0)
+    exit_leg_ratios: list[float] | None = Field(default=None, min_length=1, max_length=16)
+    order_type: Literal["MARKET", "LIMIT"] = "MARKET"
+    limit_price: float = Field(default=0.0, ge=0.0, le=1e12)
+    reason: str = Field(default="", max_length=256)
+    metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
+
+    @field_validator("exit_leg_ratios")
+    @classmethod
+    def _ratios(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and any(not (0.0 < r <= 1.0) for r in value):
+            raise ValueError("every exit leg ratio must be in (0, 1]")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, MetaValue] | None) -> dict[str, MetaValue] | None:
+        for key, item in (value or {}).items():
+            if len(key) > 64 or (isinstance(item, str) and len(item) > 256):
+                raise ValueError(f"metadata key {key[:64]!r}: keys are at most 64 and strings 256 characters")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"metadata key {key!r}: numbers must be finite")
+        return value
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    reason: str = Field(default="", max_length=256)
+
+
+class ControlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["LIVE", "PAPER", "SHADOW", "REDUCE_ONLY", "HALTED"] | None = None
+    verbosity: Literal["QUIET", "NORMAL", "DEBUG"] | None = None
+    debug_clickhouse_enabled: bool | None = None
+
+
+class MarkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
+
+    asset: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
+    price: float = Field(gt=0.0, le=1e12)
+
+
+# --- middleware --------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes with 413, before the endpoint sees them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.limit:
+                    await self._too_large(send, declared)
+                    return
+        # Read the whole body first (bounded), then replay it: the endpoint never sees a body
+        # over the limit and no framework layer can turn the refusal into another status.
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message, receive), send)
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.limit:
+                await self._too_large(send, received)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(chunks, None, receive), send)
+
+    async def _too_large(self, send: Send, size: int) -> None:
+        body = encode_json(
+            {"detail": f"request body is {size} bytes or more; the limit is {self.limit}", "field": "body"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(chunks: list[bytes], first: Message | None, then: Receive | None = None) -> Receive:
+    """A receive() that hands out the buffered body once, then defers to the real one."""
+    pending: list[Message] = (
+        [first] if first is not None else [{"type": "http.request", "body": b"".join(chunks)}]
+    )
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop()
+        if then is not None:
+            return await then()
+        await asyncio.Event().wait()  # nothing more will come; park like a real connection
+        raise AssertionError("unreachable")
+
+    return receive
+
+
+class RequestTimer:
+    """Request latency by route template (the stream route is left out: it lasts for ever)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/v1/events":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.request_latency.labels(scope.get("method", ""), path).observe(
+                time.perf_counter() - start
+            )
+
+
+# --- server-sent events ------------------------------------------------------------------
+
+
+class EventStreamResponse(Response):
+    """Streams a subscriber's frames until the client leaves or is dropped for lagging."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, broadcaster: Broadcaster, sub: Subscriber, keepalive: float, metrics: GatewayMetrics):
+        super().__init__(
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"}, media_type=self.media_type
+        )
+        self.broadcaster = broadcaster
+        self.sub = sub
+        self.keepalive = keepalive
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sub = self.sub
+        self.metrics.sse_clients.inc()
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async with anyio.create_task_group() as tg:
+
+                async def pump() -> None:
+                    await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
+                    for frame in sub.replay:
+                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+                    sub.replay = []
+                    while True:
+                        try:
+                            frame = await asyncio.wait_for(sub.queue.get(), timeout=self.keepalive)
+                        except TimeoutError:
+                            frame = b": keepalive\n\n"
+                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+
+                async def watch_disconnect() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    tg.cancel_scope.cancel()
+
+                async def watch_overflow() -> None:
+                    # Dropped for lagging: stop even if pump() is stuck on a full socket.
+                    await sub.overflow.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(watch_disconnect)
+                tg.start_soon(watch_overflow)
+                await pump()
+        finally:
+            self.broadcaster.unsubscribe(sub)
+            self.metrics.sse_clients.dec()
+
+
+# --- the app -----------------------------------------------------------------------------
+
+
+def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None) -> FastAPI:
+    """Build the gateway for ``kernel``. Without a configured token a random one is made
+    (``app.state.token``) so the mutating endpoints are never open by accident."""
+    settings = settings or GatewaySettings()
+    token = settings.token or secrets.token_urlsafe(24)
+    metrics = GatewayMetrics(kernel)
+    broadcaster = Broadcaster(
+        history=settings.sse_history,
+        client_buffer=settings.sse_client_buffer,
+        on_drop=metrics.sse_dropped.inc,
+    )
+    page = resources.files("dita.gateway").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    app = FastAPI(
+        title="dita gateway",
+        version="1",
+        description="HTTP API over one dita ExecutionKernel. Mutating endpoints need a bearer token.",
+        docs_url=None,  # the bundled docs pages load scripts from a CDN; the schema is enough
+        redoc_url=None,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.kernel = kernel
+    app.state.token = token
+    app.state.broadcaster = broadcaster
+    app.state.metrics = metrics
+    app.state.settings = settings
+
+    def publish(event_type: str, data: dict[str, Any]) -> None:
+        broadcaster.publish(event_type, data)
+        metrics.sse_events.inc()
+
+    async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        scheme, _, value = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(value.strip().encode(), token.encode()):
+            raise HTTPException(
+                status_code=401,
+                detail="missing or wrong bearer token (header Authorization: Bearer <token>)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    auth = [Depends(require_token)]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [_clean_error(e) for e in exc.errors()]
+        message = "; ".join(_describe(e) for e in errors)
+        return SafeJSONResponse({"detail": errors, "message": message}, status_code=422)
+
+    def slot_or_404(slot_id: int) -> dict[str, Any]:
+        if not 0 <= slot_id < kernel.max_slots:
+            raise HTTPException(
+                404, f"slot_id {slot_id} is out of range: this kernel has slots 0..{kernel.max_slots - 1}"
+            )
+        return kernel.slot_dict(slot_id)
+
+    def submit(intent: KernelIntent) -> KernelOutcome:
+        start = time.perf_counter()
+        outcome = kernel.process_intent(intent)
+        metrics.intent_latency.observe(time.perf_counter() - start)
+        metrics.intents.labels(intent.action.name, str(outcome.accepted).lower()).inc()
+        if not outcome.accepted:
+            metrics.rejects.labels(outcome.diagnostic_code.name).inc()
+        fills = sum(1 for e in outcome.emitted_events if e.kind == KernelEventKind.FILL)
+        if fills:
+            metrics.fills.inc(fills)
+        publish(
+            "outcome",
+            {
+                "intent_id": intent.intent_id,
+                "action": intent.action.name,
+                "asset": intent.asset,
+                "slot_id": intent.slot_id,
+                "accepted": outcome.accepted,
+                "diagnostic_code": outcome.diagnostic_code.name,
+                "severity": outcome.severity.name,
+                "state": outcome.state.name,
+                "details": outcome.details,
+                "fills": fills,
+                "seq": outcome.seq,
+            },
+        )
+        if 0 <= intent.slot_id < kernel.max_slots:
+            publish("slot", kernel.slot_dict(intent.slot_id))
+        if fills:
+            publish("account", kernel.account())
+        return outcome
+
+    # --- page and health -----------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    async def operator_page() -> HTMLResponse:
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+    @app.get("/healthz", summary="Liveness and a short status")
+    async def healthz() -> dict[str, Any]:
+        control = kernel.control()
+        return {
+            "status": "ok",
+            "kernel_id": kernel.kernel_id,
+            "max_slots": kernel.max_slots,
+            "mode": control.get("mode"),
+            "sse_clients": broadcaster.clients,
+            "last_event_id": broadcaster.last_id,
+        }
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    @app.get("/v1/slots", summary="Every slot's state")
+    async def list_slots() -> list[dict[str, Any]]:
+        return kernel.slots()
+
+    @app.get("/v1/slots/{slot_id}", summary="One slot's state")
+    async def get_slot(slot_id: Annotated[int, Path(ge=0, le=1_000_000)]) -> dict[str, Any]:
+        return slot_or_404(slot_id)
+
+    @app.get("/v1/orders", summary="Orders working at the venue")
+    async def list_orders() -> list[dict[str, Any]]:
+        return [o.to_dict() for o in kernel.open_orders()]
+
+    @app.get("/v1/account", summary="The K/E account and its reconciliation")
+    async def get_account() -> dict[str, Any]:
+        return kernel.account()
+
+    @app.get("/v1/control", summary="Trading mode, journal verbosity, ClickHouse debug switch")
+    async def get_control() -> dict[str, Any]:
+        return kernel.control()
+
+    # --- writes --------------------------------------------------------------------------
+
+    @app.put("/v1/control", dependencies=auth, summary="Change the control state (mode switch etc.)")
+    async def put_control(change: ControlRequest) -> dict[str, Any]:
+        fields = change.model_dump(exclude_none=True)
+        if not fields:
+            raise RequestValidationError(
+                [{"loc": ("body",), "msg": "give at least one of mode, verbosity, debug_clickhouse_enabled",
+                  "type": "missing"}]
+            )  # fmt: skip
+        plane = getattr(kernel, "control_plane", None)
+        if plane is not None:
+            plane.set(kernel.kernel_id, **fields)
+        else:
+            kernel.update_control(**fields, source="gateway")
+        metrics.control_changes.inc()
+        control = kernel.control()
+        publish("control", control)
+        return control
+
+    @app.post("/v1/intents", dependencies=auth, summary="Submit an ENTER, EXIT or CANCEL intent")
+    async def post_intent(req: IntentRequest) -> dict[str, Any]:
+        slot_id = req.slot_id
+        if slot_id is None:
+            if req.action != "ENTER":
+                raise _field_error("slot_id", f"slot_id is required for {req.action}")
+            slot_id = kernel.free_slot()
+            if slot_id is None:
+                raise HTTPException(409, f"no free slot: all {kernel.max_slots} slots are busy")
+        slot = slot_or_404(slot_id)
+        intent_id = req.intent_id or uuid.uuid4().hex
+        if req.action == "ENTER":
+            if req.asset is None:
+                raise _field_error("asset", "asset is required for ENTER")
+            if req.side is None:
+                raise _field_error("side", "side is required for ENTER (LONG or SHORT)")
+            trade_id, asset = req.trade_id or intent_id, req.asset
+            side = req.side
+        else:
+            trade_id = req.trade_id or str(slot.get("trade_id") or intent_id)
+            asset = req.asset or str(slot.get("asset") or "")
+            slot_side = str(slot.get("side") or "FLAT")
+            side = req.side or ("SHORT" if slot_side == "SHORT" else "LONG")
+        intent = KernelIntent(
+            intent_id=intent_id,
+            trade_id=trade_id,
+            slot_id=slot_id,
+            asset=asset,
+            side=TradeSide.parse(side),
+            action=KernelCommandType.parse(req.action),
+            reference_price=req.reference_price,
+            target_size=req.target_size,
+            leverage=req.leverage,
+            exit_leg_ratios=req.exit_leg_ratios or (1.0,),
+            order_type=req.order_type,
+            limit_price=req.limit_price,
+            reason=req.reason or "gateway",
+            metadata=req.metadata,
+        )
+        return submit(intent).to_dict()
+
+    @app.post("/v1/slots/{slot_id}/cancel", dependencies=auth, summary="Cancel the order working on a slot")
+    async def cancel_slot(
+        slot_id: Annotated[int, Path(ge=0, le=1_000_000)],
+        req: Annotated[CancelRequest | None, Body()] = None,
+    ) -> dict[str, Any]:
+        slot = slot_or_404(slot_id)
+        req = req or CancelRequest()
+        slot_side = str(slot.get("side") or "FLAT")
+        intent = KernelIntent(
+            intent_id=req.intent_id or uuid.uuid4().hex,
+            trade_id=str(slot.get("trade_id") or "none"),
+            slot_id=slot_id,
+            asset=str(slot.get("asset") or ""),
+            side=TradeSide.parse(slot_side if slot_side in ("LONG", "SHORT") else "LONG"),
+            action=KernelCommandType.CANCEL,
+            reference_price=0.0,
+            target_size=0.0,
+            reason=req.reason or "gateway cancel",
+        )
+        return submit(intent).to_dict()
+
+    @app.post("/v1/marks", dependencies=auth, summary="Set an asset's mark price (values open positions)")
+    async def post_mark(req: MarkRequest) -> dict[str, Any]:
+        seq = kernel.mark_price(req.asset, req.price)
+        account = kernel.account()
+        publish("account", account)
+        for slot in kernel.slots():
+            if slot.get("asset") == req.asset and not slot.get("closed", False):
+                publish("slot", slot)
+        return {"asset": req.asset, "price": req.price, "seq": seq, "account": account}
+
+    # --- events --------------------------------------------------------------------------
+
+    @app.get(
+        "/v1/events",
+        summary="Server-sent events; reconnect with Last-Event-ID (or ?last_event_id=) to resume",
+        response_class=Response,
+        responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    )
+    async def events(
+        last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        last_event_id: Annotated[int | None, Query(ge=0)] = None,
+    ) -> Response:
+        resume = last_event_id
+        if last_event_id_header is not None and last_event_id_header.strip():
+            try:
+                resume = int(last_event_id_header.strip())
+            except ValueError:
+                shown = last_event_id_header[:32]
+                raise _field_error(
+                    "Last-Event-ID",
+                    f"Last-Event-ID must be an event id (integer), got {shown!r}",
+                    where="header",
+                ) from None
+            if resume < 0:
+                raise _field_error("Last-Event-ID", "Last-Event-ID must be >= 0", where="header")
+        sub = broadcaster.subscribe(resume)
+        return EventStreamResponse(broadcaster, sub, settings.sse_keepalive_seconds, metrics)
+
+    app.add_middleware(RequestTimer, metrics=metrics)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _field_error(field: str, msg: str, where: str = "body") -> RequestValidationError:
+    return RequestValidationError([{"loc": (where, field), "msg": msg, "type": "value_error"}])
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = error["loc"]
+    if error["type"] == "json_invalid":
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return f"body is not valid JSON{where}: {error.get('reason') or error['msg']}"
+    field = ".".join(str(p) for p in loc[1:]) if len(loc) > 1 else str(loc[0]) if loc else "request"
+    shown = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+    return f"{field}: {error['msg']}{shown}"
+
+
+def _clean_error(error: Any) -> dict[str, Any]:
+    """A validation error in plain JSON: location, message, type and a short copy of the input."""
+    out: dict[str, Any] = {
+        "loc": list(error.get("loc", ())),
+        "msg": str(error.get("msg", "")),
+        "type": str(error.get("type", "")),
+    }
+    if "input" in error:
+        value: Any = error["input"]
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str | int | float | bool) or value is None:
+            out["input"] = value if not isinstance(value, str) else value[:128]
+    ctx = error.get("ctx") or {}
+    if out["type"] == "json_invalid" and "error" in ctx:
+        out["reason"] = str(ctx["error"])
+    return out

@@ -1,0 +1,50 @@
+"""Gateway settings: a ``[gateway]`` table in a TOML file, overridden by ``DITA_GATEWAY_*``
+environment variables (so the token can stay out of files)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["GatewaySettings", "load_settings"]
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: str | None = Field(default=None, min_length=16, description="Bearer token for mutating endpoints")
+    max_body_bytes: int = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
+    sse_history: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="Events kept for Last-Event-ID resume"
+    )
+    sse_client_buffer: int = Field(
+        default=1_000, ge=1, le=100_000, description="Frames a client may lag before drop"
+    )
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    max_slots: int = Field(default=10, ge=1, le=100_000)
+    kernel_id: str | None = None
+    seed_capital: float | None = Field(default=None, ge=0)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:
+    """File, then environment, then explicit overrides (None values are ignored)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+        table = doc.get("gateway", {})
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: [gateway] must be a table, got {type(table).__name__}")
+        values.update(table)
+    for name in GatewaySettings.model_fields:
+        env = os.environ.get(f"DITA_GATEWAY_{name.upper()}")
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return GatewaySettings.model_validate(values)

@@ -1,0 +1,428 @@
+"""The order engine behind ``dita stdio``: ORDER/CANCEL/QUERY/MARK commands on a kernel.
+
+Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/protocol.md):
+
+- An order whose side is opposite to an open position on the same symbol closes it: SELL
+  against an open LONG, BUY against an open SHORT. It becomes an EXIT intent on that slot
+  (the oldest such position first). A smaller quantity exits part of it; a larger one is
+  refused (QTY_EXCEEDS_POSITION) because flipping through zero takes two orders.
+- Otherwise it opens a new trade: an ENTER intent, LONG for BUY and SHORT for SELL, on the
+  kernel's first free slot (NO_FREE_SLOT when every slot is busy).
+
+The engine remembers which slots it opened, per symbol, so finding a position reads one
+slot per candidate rather than every slot per order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dita._kernel import (
+    KernelCommandType,
+    KernelEventKind,
+    KernelIntent,
+    KernelOutcome,
+    OrderType,
+    TradeSide,
+    TradeStage,
+    VenueEvent,
+)
+from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
+from dita.kernel import ExecutionKernel
+
+__all__ = ["TERMINAL", "Emit", "OrderEngine", "OrderRecord"]
+
+Emit = Callable[[str, dict[str, Any]], None]
+"""Receives (event type, fields); the writer adds ``seq`` and ``ts``."""
+
+TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
+
+_STATUS_BY_KIND = {
+    KernelEventKind.ORDER_ACK: "ACKNOWLEDGED",
+    KernelEventKind.CANCEL_ACK: "CANCELED",
+    KernelEventKind.REJECT: "REJECTED",
+    KernelEventKind.EXPIRED: "EXPIRED",
+    KernelEventKind.RATE_LIMITED: "REJECTED",
+}
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """What the engine knows about one client order."""
+
+    client_id: str
+    side: str
+    symbol: str
+    qty: float
+    price: float | None
+    action: str  # ENTER or EXIT
+    slot_id: int | None = None
+    trade_id: str = ""
+    status: str = "NEW"
+    filled_qty: float = 0.0
+    avg_price: float = 0.0
+    diagnostic: str = ""
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "side": self.side,
+            "symbol": self.symbol,
+            "qty": self.qty,
+            "price": self.price if self.price is not None else "MKT",
+            "action": self.action,
+            "slot_id": self.slot_id,
+            "trade_id": self.trade_id,
+            "status": self.status,
+            "filled_qty": self.filled_qty,
+            "avg_price": self.avg_price,
+            "diagnostic": self.diagnostic,
+            "reason": self.reason,
+        }
+
+
+class OrderEngine:
+    """Turns protocol commands into kernel intents and kernel outcomes into events.
+
+    ``remember`` bounds the order records kept for QUERY and duplicate detection: past it
+    the oldest finished orders are forgotten (working orders are always kept).
+    """
+
+    def __init__(self, kernel: ExecutionKernel, emit: Emit, *, remember: int = 100_000) -> None:
+        self.kernel = kernel
+        self._emit = emit
+        self._remember = remember
+        self.orders: OrderedDict[str, OrderRecord] = OrderedDict()
+        self._working: dict[str, OrderRecord] = {}
+        # symbol -> {slot_id: TradeSide name} for slots this engine opened (oldest first).
+        self._positions: dict[str, dict[int, str]] = {}
+        self._last_price: dict[str, float] = {}
+        self.line: int | None = None  # input line being handled, named in error events
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    def handle(self, cmd: Command) -> None:
+        if isinstance(cmd, OrderCommand):
+            self._order(cmd)
+        elif isinstance(cmd, CancelCommand):
+            self._cancel(cmd)
+        elif isinstance(cmd, QueryCommand):
+            self._query(cmd)
+        else:
+            self._mark(cmd)
+
+    def error(self, code: str, message: str, **extra: Any) -> None:
+        fields: dict[str, Any] = {"code": code, "message": message}
+        if self.line is not None:
+            fields["line"] = self.line
+        fields.update(extra)
+        self._emit("error", fields)
+
+    # --- ORDER ---------------------------------------------------------------------------
+
+    def _order(self, cmd: OrderCommand) -> None:
+        if cmd.client_id in self.orders:
+            self.error(
+                "DUPLICATE_CLIENT_ID",
+                f"client_id {cmd.client_id!r} was already used",
+                field="client_id",
+                value=cmd.client_id,
+            )
+            return
+        position = self._opposite_position(cmd)
+        rec = OrderRecord(
+            client_id=cmd.client_id,
+            side=cmd.side,
+            symbol=cmd.symbol,
+            qty=cmd.qty,
+            price=cmd.price,
+            action="EXIT" if position is not None else "ENTER",
+        )
+        self._remember_order(rec)
+        if position is not None:
+            rec.slot_id, rec.trade_id = position[0], position[1]
+        else:
+            rec.slot_id, rec.trade_id = self.kernel.free_slot(), cmd.client_id
+        self._emit(
+            "order_received",
+            {
+                "client_id": rec.client_id,
+                "side": rec.side,
+                "symbol": rec.symbol,
+                "qty": rec.qty,
+                "price": rec.price if rec.price is not None else "MKT",
+                "action": rec.action,
+                "slot_id": rec.slot_id,
+            },
+        )
+        reference = cmd.price if cmd.price is not None else self._last_price.get(cmd.symbol)
+        if reference is None:
+            self._refuse(
+                rec,
+                "NO_REFERENCE_PRICE",
+                f"no price known for {cmd.symbol}: send a priced order or MARK {cmd.symbol} <PRICE> first",
+            )
+            return
+        if cmd.price is not None:
+            self._last_price[cmd.symbol] = cmd.price
+        order_type = OrderType.MARKET if cmd.price is None else OrderType.LIMIT
+        limit_price = cmd.price if cmd.price is not None else 0.0
+        if position is not None:
+            slot_id, trade_id, side, size = position
+            if cmd.qty > size * (1.0 + 1e-9):
+                self._refuse(
+                    rec,
+                    "QTY_EXCEEDS_POSITION",
+                    f"{cmd.side} {cmd.qty} exceeds the open {side} of {size} {cmd.symbol} on slot {slot_id};"
+                    " close it first, then open the other side",
+                )
+                return
+            intent = KernelIntent(
+                intent_id=cmd.client_id,
+                trade_id=trade_id,
+                slot_id=slot_id,
+                asset=cmd.symbol,
+                side=side,
+                action=KernelCommandType.EXIT,
+                reference_price=reference,
+                target_size=min(cmd.qty, size),
+                order_type=order_type,
+                limit_price=limit_price,
+                reason="stdio",
+            )
+        else:
+            free = rec.slot_id
+            if free is None:
+                self._refuse(rec, "NO_FREE_SLOT", f"all {self.kernel.max_slots} slots are busy")
+                return
+            intent = KernelIntent(
+                intent_id=cmd.client_id,
+                trade_id=cmd.client_id,
+                slot_id=free,
+                asset=cmd.symbol,
+                side=TradeSide.LONG if cmd.side == "BUY" else TradeSide.SHORT,
+                action=KernelCommandType.ENTER,
+                reference_price=reference,
+                target_size=cmd.qty,
+                order_type=order_type,
+                limit_price=limit_price,
+                reason="stdio",
+            )
+        outcome = self.kernel.process_intent(intent)
+        if outcome.accepted and rec.action == "ENTER" and rec.slot_id is not None:
+            self._positions.setdefault(cmd.symbol, {})[rec.slot_id] = intent.side.name
+        self._apply(rec, outcome)
+
+    def _opposite_position(self, cmd: OrderCommand) -> tuple[int, str, str, float] | None:
+        """(slot_id, trade_id, side, size) of the oldest open position that ``cmd`` closes."""
+        slots = self._positions.get(cmd.symbol)
+        if not slots:
+            return None
+        wanted = "LONG" if cmd.side == "SELL" else "SHORT"
+        stale: list[int] = []
+        found: tuple[int, str, str, float] | None = None
+        for slot_id, side in slots.items():
+            state = self.kernel.slot_state(slot_id)
+            stage = state.fsm_state
+            if stage in (TradeStage.IDLE, TradeStage.CLOSED) or state.asset != cmd.symbol:
+                stale.append(slot_id)
+                continue
+            if side == wanted and stage == TradeStage.POSITION_OPEN and state.size > 0.0:
+                found = (slot_id, state.trade_id, side, state.size)
+                break
+        for slot_id in stale:
+            del slots[slot_id]
+        return found
+
+    # --- CANCEL --------------------------------------------------------------------------
+
+    def _cancel(self, cmd: CancelCommand) -> None:
+        rec = self.orders.get(cmd.client_id)
+        if rec is None:
+            self.error(
+                "UNKNOWN_CLIENT_ID",
+                f"no order with client_id {cmd.client_id!r}",
+                field="client_id",
+                value=cmd.client_id,
+            )
+            return
+        self._emit("cancel_received", {"client_id": rec.client_id, "slot_id": rec.slot_id})
+        if rec.status in TERMINAL or rec.slot_id is None:
+            self._emit(
+                "order_update",
+                self._update_fields(
+                    rec, diagnostic="ORDER_CLOSED", reason=f"cancel refused: order is {rec.status}"
+                ),
+            )
+            return
+        state = self.kernel.slot_state(rec.slot_id)
+        intent = KernelIntent(
+            intent_id=f"{rec.client_id}:cancel:{time.monotonic_ns()}",
+            trade_id=rec.trade_id,
+            slot_id=rec.slot_id,
+            asset=rec.symbol,
+            side=state.side if state.side != TradeSide.FLAT else ("LONG" if rec.side == "BUY" else "SHORT"),
+            action=KernelCommandType.CANCEL,
+            reference_price=rec.price or self._last_price.get(rec.symbol, 0.0),
+            target_size=0.0,
+            reason="stdio cancel",
+        )
+        outcome = self.kernel.process_intent(intent)
+        if not outcome.accepted:
+            self._emit(
+                "order_update",
+                self._update_fields(
+                    rec,
+                    diagnostic=outcome.diagnostic_code.name,
+                    reason="cancel refused",
+                    details=outcome.details,
+                ),
+            )
+            return
+        self._apply(rec, outcome)
+
+    # --- QUERY and MARK ------------------------------------------------------------------
+
+    def _query(self, cmd: QueryCommand) -> None:
+        result: Any
+        if cmd.target == "ORDER":
+            assert cmd.client_id is not None
+            rec = self.orders.get(cmd.client_id)
+            if rec is None:
+                self.error(
+                    "UNKNOWN_CLIENT_ID",
+                    f"no order with client_id {cmd.client_id!r}",
+                    field="client_id",
+                    value=cmd.client_id,
+                )
+                return
+            result = rec.to_dict()
+        elif cmd.target == "ORDERS":
+            result = [rec.to_dict() for rec in self._working.values()]
+        elif cmd.target == "ACCOUNT":
+            result = self.kernel.account()
+        else:
+            result = [_slot_summary(s) for s in self.kernel.slots()]
+        target = cmd.target if cmd.target != "ORDER" else cmd.client_id
+        self._emit("query_received", {"query": target, "result": result})
+
+    def _mark(self, cmd: MarkCommand) -> None:
+        self._last_price[cmd.symbol] = cmd.price
+        self.kernel.mark_price(cmd.symbol, cmd.price)
+        self._emit("account", {"symbol": cmd.symbol, "mark_price": cmd.price, **self.kernel.account()})
+
+    # --- outcomes ------------------------------------------------------------------------
+
+    def _refuse(self, rec: OrderRecord, diagnostic: str, reason: str, details: Any = None) -> None:
+        rec.status, rec.diagnostic, rec.reason = "REJECTED", diagnostic, reason
+        self._finish(rec)
+        fields = self._update_fields(rec, diagnostic=diagnostic, reason=reason)
+        if details:
+            fields["details"] = details
+        self._emit("order_update", fields)
+
+    def _apply(self, rec: OrderRecord, outcome: KernelOutcome) -> None:
+        if not outcome.accepted:
+            details = outcome.details
+            reason = str(details.get("reason") or details.get("message") or outcome.diagnostic_code.name)
+            self._refuse(rec, outcome.diagnostic_code.name, reason, details)
+            return
+        filled = False
+        events = outcome.emitted_events
+        for event in events:
+            if event.kind == KernelEventKind.FILL:
+                filled = True
+                self._fill(rec, event)
+            else:
+                rec.status = _STATUS_BY_KIND.get(event.kind, rec.status)
+                if event.reason:
+                    rec.reason = event.reason
+                if event.kind == KernelEventKind.RATE_LIMITED:
+                    rec.diagnostic = "RATE_LIMITED"
+                self._emit("order_update", self._update_fields(rec, stage=self._stage(rec)))
+        if not events:
+            # Sent and accepted; the venue has not answered yet.
+            self._emit("order_update", self._update_fields(rec, stage=self._stage(rec)))
+        if rec.status in TERMINAL:
+            self._finish(rec)
+        if filled:
+            self._emit("account", self.kernel.account())
+
+    def _fill(self, rec: OrderRecord, event: VenueEvent) -> None:
+        qty = event.size if event.size > 0.0 else max(event.filled_size - rec.filled_qty, 0.0)
+        total = rec.filled_qty + qty
+        if total > 0.0:
+            rec.avg_price = (rec.avg_price * rec.filled_qty + event.price * qty) / total
+        rec.filled_qty = event.filled_size if event.filled_size > 0.0 else total
+        remaining = event.remaining_size if event.remaining_size > 0.0 else max(rec.qty - rec.filled_qty, 0.0)
+        rec.status = "FILLED" if remaining <= rec.qty * 1e-9 else "PARTIALLY_FILLED"
+        if math.isfinite(event.price) and event.price > 0.0:
+            self._last_price[rec.symbol] = event.price
+        self._emit(
+            "fill",
+            {
+                "client_id": rec.client_id,
+                "slot_id": rec.slot_id,
+                "symbol": rec.symbol,
+                "side": rec.side,
+                "price": event.price,
+                "qty": qty,
+                "filled_qty": rec.filled_qty,
+                "remaining_qty": remaining,
+                "fee": event.fee,
+                "fill_id": event.fill_id,
+            },
+        )
+        self._emit("order_update", self._update_fields(rec, stage=self._stage(rec)))
+
+    def _stage(self, rec: OrderRecord) -> str | None:
+        return None if rec.slot_id is None else self.kernel.slot_state(rec.slot_id).fsm_state.name
+
+    @staticmethod
+    def _update_fields(rec: OrderRecord, **extra: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "client_id": rec.client_id,
+            "status": rec.status,
+            "action": rec.action,
+            "slot_id": rec.slot_id,
+            "filled_qty": rec.filled_qty,
+            "avg_price": rec.avg_price,
+        }
+        fields.update({k: v for k, v in extra.items() if v is not None})
+        return fields
+
+    def _remember_order(self, rec: OrderRecord) -> None:
+        self.orders[rec.client_id] = rec
+        self._working[rec.client_id] = rec
+        # Forget the oldest finished orders; working ones move to the back and stay findable.
+        spins = 0
+        while len(self.orders) > self._remember and spins < len(self._working) + 1:
+            client_id, oldest = self.orders.popitem(last=False)
+            if client_id in self._working:
+                self.orders[client_id] = oldest
+                spins += 1
+
+    def _finish(self, rec: OrderRecord) -> None:
+        self._working.pop(rec.client_id, None)
+
+
+def _slot_summary(slot: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "slot_id",
+        "fsm_state",
+        "trade_id",
+        "asset",
+        "side",
+        "size",
+        "entry_price",
+        "unrealized_pnl",
+        "realized_pnl",
+        "fees_paid",
+    )
+    return {k: slot.get(k) for k in keys}

@@ -1,0 +1,116 @@
+"""Server-sent event fan-out with resume and a bounded buffer per client.
+
+Each event is serialised once into its SSE frame and the same bytes go to every client.
+A short history lets a client that reconnects with ``Last-Event-ID`` pick up where it left
+off; one that fell further behind than the history gets a ``reset`` event and should
+reload its state. A client whose buffer fills (it reads slower than events arrive) is
+dropped and disconnected, so a slow reader costs at most ``client_buffer`` frames.
+
+Everything runs on the event loop thread: ``publish`` never awaits, so the kernel's
+caller is never held up by a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Broadcaster", "Subscriber", "encode_json"]
+
+
+def encode_json(obj: Any) -> str:
+    """Compact JSON; non-finite floats become null so every frame parses as strict JSON."""
+    try:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+class Subscriber:
+    """One connected client: its pending frames and whether it was dropped for lagging."""
+
+    __slots__ = ("dropped", "overflow", "queue", "replay")
+
+    def __init__(self, replay: list[bytes], client_buffer: int) -> None:
+        self.replay = replay
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=client_buffer)
+        self.overflow = asyncio.Event()
+        self.dropped = False
+
+
+class Broadcaster:
+    def __init__(
+        self,
+        *,
+        history: int = 10_000,
+        client_buffer: int = 1_000,
+        on_drop: Callable[[], None] | None = None,
+    ) -> None:
+        if history < 1 or client_buffer < 1:
+            raise ValueError(f"history and client_buffer must be >= 1, got {history} and {client_buffer}")
+        self.client_buffer = client_buffer
+        self.last_id = 0
+        self._history: deque[tuple[int, bytes]] = deque(maxlen=history)
+        self._subscribers: set[Subscriber] = set()
+        self._on_drop = on_drop
+        self.dropped_clients = 0
+
+    @property
+    def clients(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, event_type: str, data: dict[str, Any]) -> int:
+        """Send one event to every client; returns its id."""
+        self.last_id += 1
+        event_id = self.last_id
+        body = {"id": event_id, "type": event_type, "ts": time.time(), **data}
+        frame = f"id: {event_id}\nevent: {event_type}\ndata: {encode_json(body)}\n\n".encode()
+        self._history.append((event_id, frame))
+        for sub in list(self._subscribers):
+            try:
+                sub.queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                self._drop(sub)
+        return event_id
+
+    def subscribe(self, last_event_id: int | None = None) -> Subscriber:
+        """Register a client. With ``last_event_id`` it first gets every event after it."""
+        replay: list[bytes] = []
+        if last_event_id is not None and last_event_id < self.last_id:
+            oldest = self._history[0][0] if self._history else self.last_id + 1
+            if last_event_id + 1 < oldest:
+                reset = {"type": "reset", "last_event_id": last_event_id, "oldest_available": oldest}
+                replay.append(f"event: reset\ndata: {encode_json(reset)}\n\n".encode())
+            replay.extend(frame for eid, frame in self._history if eid > last_event_id)
+        sub = Subscriber(replay, self.client_buffer)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    def _drop(self, sub: Subscriber) -> None:
+        # Free the frames at once: the client may never read again.
+        self._subscribers.discard(sub)
+        sub.dropped = True
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        sub.overflow.set()
+        self.dropped_clients += 1
+        if self._on_drop is not None:
+            self._on_drop()

@@ -1,0 +1,105 @@
+"""Prometheus metrics of one gateway, in a registry of its own (one per app, so tests and
+several apps in one process do not collide)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["GatewayMetrics"]
+
+_LATENCY_BUCKETS = (
+    0.00001,
+    0.000025,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.05,
+    0.25,
+    1.0,
+)
+
+
+class GatewayMetrics:
+    def __init__(self, kernel: Any) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.intents = Counter(
+            "dita_gateway_intents", "Intents submitted, by action and whether the kernel accepted them",
+            ["action", "accepted"], registry=r,
+        )  # fmt: skip
+        self.fills = Counter("dita_gateway_fills", "Fills reported back on submitted orders", registry=r)
+        self.rejects = Counter(
+            "dita_gateway_rejects",
+            "Intents the kernel refused, by diagnostic code",
+            ["diagnostic"],
+            registry=r,
+        )
+        self.intent_latency = Histogram(
+            "dita_gateway_intent_latency_seconds", "Time inside process_intent (kernel plus venue)",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.request_latency = Histogram(
+            "dita_gateway_request_latency_seconds", "HTTP request time by route",
+            ["method", "route"], buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.sse_events = Counter("dita_gateway_sse_events", "Events published to the SSE stream", registry=r)
+        self.sse_clients = Gauge("dita_gateway_sse_clients", "Connected SSE clients", registry=r)
+        self.sse_dropped = Counter(
+            "dita_gateway_sse_dropped_clients",
+            "SSE clients disconnected because their buffer filled",
+            registry=r,
+        )
+        self.control_changes = Counter("dita_gateway_control_changes", "Control changes made", registry=r)
+        r.register(_KernelCollector(kernel))
+
+
+class _KernelCollector(Collector):
+    """Reads lag figures at scrape time, from the kernel and whatever journal and projection
+    are attached to it (they may be absent: then the figure is simply not exported)."""
+
+    def __init__(self, kernel: Any) -> None:
+        self._kernel = kernel
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        kernel = self._kernel
+        stats = GaugeMetricFamily("dita_kernel_stat", "Kernel counters from stats()", labels=["name"])
+        try:
+            for name, value in sorted(kernel.stats().items()):
+                stats.add_metric([name], float(value))
+        except Exception:  # a scrape must never fail because one source did
+            pass
+        yield stats
+        journal = getattr(kernel, "journal", None)
+        if journal is not None and hasattr(journal, "stats"):
+            js = journal.stats()
+            yield _gauge("dita_journal_lag_seconds", "Age of the oldest row not yet written", js.lag_seconds)
+            yield _gauge("dita_journal_queued_rows", "Rows waiting to be written", js.queued)
+            yield _gauge("dita_journal_written_rows", "Rows written so far", js.written)
+            yield _gauge("dita_journal_dropped_rows", "Rows dropped by the journal", js.dropped)
+        projection = getattr(kernel, "projection", None)
+        if projection is not None and hasattr(projection, "stats"):
+            ps = projection.stats()
+            lag = ps.get("lag_seconds") if isinstance(ps, dict) else getattr(ps, "lag_seconds", None)
+            if isinstance(lag, int | float):
+                yield _gauge(
+                    "dita_projection_lag_seconds", "Age of the oldest unpublished change", float(lag)
+                )
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    g = GaugeMetricFamily(name, doc)
+    g.add_metric([], float(value))
+    return g

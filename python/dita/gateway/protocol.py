@@ -1,0 +1,296 @@
+"""The stdio engine protocol: one command per input line, as text or as a JSON object.
+
+Parsing is pure (no kernel): a line becomes an ``OrderCommand``, ``CancelCommand``,
+``QueryCommand`` or ``MarkCommand``, or a ``ProtocolError`` that names the field and value
+at fault. docs/protocol.md is the specification; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "CancelCommand",
+    "Command",
+    "MarkCommand",
+    "OrderCommand",
+    "ProtocolError",
+    "QueryCommand",
+    "parse_line",
+]
+
+MAX_LINE_BYTES = 4096
+"""Longer lines are refused whole, so one runaway writer cannot make the engine buffer without end."""
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_SYMBOL = re.compile(r"^[A-Za-z0-9._/:\-]{1,32}$")
+
+OrderSideName = Literal["BUY", "SELL"]
+QueryTarget = Literal["ORDERS", "ACCOUNT", "SLOTS", "ORDER"]
+
+
+class ProtocolError(Exception):
+    """A line the engine cannot act on. ``code`` is stable; ``message`` is for people."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.value = _printable(value)
+
+    def to_event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            out["field"] = self.field
+            out["value"] = self.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCommand:
+    side: OrderSideName
+    symbol: str
+    qty: float
+    price: float | None  # None: market order (MKT)
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCommand:
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryCommand:
+    target: QueryTarget
+    client_id: str | None = None  # set when target == "ORDER"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkCommand:
+    """Extension: a reference price for a symbol (values open positions, prices MKT orders)."""
+
+    symbol: str
+    price: float
+
+
+Command = OrderCommand | CancelCommand | QueryCommand | MarkCommand
+
+_TEXT_USAGE = {
+    "ORDER": "ORDER <BUY|SELL> <SYMBOL> <QTY> <PRICE|MKT> <CLIENT_ID>",
+    "CANCEL": "CANCEL <CLIENT_ID>",
+    "QUERY": "QUERY ORDERS|ACCOUNT|SLOTS|<CLIENT_ID>",
+    "MARK": "MARK <SYMBOL> <PRICE>",
+}
+
+
+def parse_line(line: str) -> Command | None:
+    """Parse one input line. Blank lines and ``#`` comments give None; anything else a
+    command or a ``ProtocolError``."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError(
+            "LINE_TOO_LONG", f"line is {len(line)} characters; the limit is {MAX_LINE_BYTES}", field="line"
+        )
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    if text.startswith("{"):
+        return _parse_json(text)
+    if text.startswith("["):
+        raise ProtocolError("INVALID_JSON", "a JSON command must be an object, not an array", field="line")
+    return _parse_text(text)
+
+
+# --- text form ---------------------------------------------------------------------------
+
+
+def _parse_text(text: str) -> Command:
+    parts = text.split()
+    verb = parts[0].upper()
+    args = parts[1:]
+    if verb not in _TEXT_USAGE:
+        raise ProtocolError(
+            "UNKNOWN_COMMAND",
+            f"unknown command {parts[0]!r}; expected ORDER, CANCEL, QUERY or MARK",
+            field="command",
+            value=parts[0][:64],
+        )
+    arity = {"ORDER": 5, "CANCEL": 1, "QUERY": 1, "MARK": 2}[verb]
+    if len(args) != arity:
+        raise ProtocolError(
+            "WRONG_ARITY",
+            f"{verb} takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)};"
+            f" usage: {_TEXT_USAGE[verb]}",
+            field="arguments",
+            value=len(args),
+        )
+    if verb == "ORDER":
+        side, symbol, qty, price, client_id = args
+        return OrderCommand(
+            side=_side(side),
+            symbol=_symbol(symbol),
+            qty=_positive("qty", qty),
+            price=None if price.upper() == "MKT" else _positive("price", price, hint=" or MKT"),
+            client_id=_client_id(client_id),
+        )
+    if verb == "CANCEL":
+        return CancelCommand(client_id=_client_id(args[0]))
+    if verb == "MARK":
+        return MarkCommand(symbol=_symbol(args[0]), price=_positive("price", args[1]))
+    return _query(args[0], "target")
+
+
+# --- JSON form ---------------------------------------------------------------------------
+
+
+def _parse_json(text: str) -> Command:
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        pos = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ProtocolError("INVALID_JSON", f"line is not valid JSON: {detail}{pos}", field="line") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("INVALID_JSON", "a JSON command must be an object", field="line")
+    cmd = obj.get("cmd")
+    if not isinstance(cmd, str):
+        raise ProtocolError(
+            "MISSING_FIELD" if cmd is None else "INVALID_FIELD",
+            "JSON command needs a string field 'cmd': ORDER, CANCEL, QUERY or MARK",
+            field="cmd",
+            value=cmd,
+        )
+    verb = cmd.upper()
+    allowed = {
+        "ORDER": {"side", "symbol", "qty", "price", "client_id"},
+        "CANCEL": {"client_id"},
+        "QUERY": {"what", "client_id"},
+        "MARK": {"symbol", "price"},
+    }.get(verb)
+    if allowed is None:
+        raise ProtocolError(
+            "UNKNOWN_COMMAND",
+            f"unknown command {cmd!r}; expected ORDER, CANCEL, QUERY or MARK",
+            field="cmd",
+            value=cmd[:64],
+        )
+    extra = sorted(set(obj) - allowed - {"cmd"})
+    if extra:
+        raise ProtocolError(
+            "UNKNOWN_FIELD", f"{verb} has no field {extra[0]!r}; fields: {sorted(allowed)}", field=extra[0]
+        )
+    if verb == "ORDER":
+        price = obj.get("price", "MKT")
+        return OrderCommand(
+            side=_side(_required(obj, "side")),
+            symbol=_symbol(_required(obj, "symbol")),
+            qty=_positive("qty", _required(obj, "qty")),
+            price=None
+            if price is None or (isinstance(price, str) and price.upper() == "MKT")
+            else _positive("price", price, hint=' or "MKT"'),
+            client_id=_client_id(_required(obj, "client_id")),
+        )
+    if verb == "CANCEL":
+        return CancelCommand(client_id=_client_id(_required(obj, "client_id")))
+    if verb == "MARK":
+        return MarkCommand(
+            symbol=_symbol(_required(obj, "symbol")), price=_positive("price", _required(obj, "price"))
+        )
+    what = obj.get("what")
+    client_id = obj.get("client_id")
+    if what is not None and client_id is not None:
+        raise ProtocolError("INVALID_FIELD", "QUERY takes 'what' or 'client_id', not both", field="client_id")
+    if client_id is not None:
+        return QueryCommand(target="ORDER", client_id=_client_id(client_id))
+    if what is None:
+        raise ProtocolError(
+            "MISSING_FIELD", "QUERY needs 'what' (ORDERS, ACCOUNT, SLOTS) or 'client_id'", field="what"
+        )
+    if not isinstance(what, str) or what.upper() not in ("ORDERS", "ACCOUNT", "SLOTS"):
+        raise ProtocolError(
+            "INVALID_FIELD", f"what must be ORDERS, ACCOUNT or SLOTS, got {what!r}", field="what", value=what
+        )
+    return _query(what, "what")
+
+
+# --- fields ------------------------------------------------------------------------------
+
+
+def _required(obj: dict[str, Any], name: str) -> Any:
+    if name not in obj or obj[name] is None:
+        raise ProtocolError("MISSING_FIELD", f"missing field {name!r}", field=name)
+    return obj[name]
+
+
+def _query(word: str, field: str) -> QueryCommand:
+    upper = word.upper()
+    if upper in ("ORDERS", "ACCOUNT", "SLOTS"):
+        return QueryCommand(target=upper)  # type: ignore[arg-type]
+    return QueryCommand(target="ORDER", client_id=_client_id(word))
+
+
+def _side(value: Any) -> OrderSideName:
+    if isinstance(value, str) and value.upper() in ("BUY", "SELL"):
+        return "BUY" if value.upper() == "BUY" else "SELL"
+    raise ProtocolError(
+        "INVALID_FIELD", f"side must be BUY or SELL, got {value!r}", field="side", value=value
+    )
+
+
+def _symbol(value: Any) -> str:
+    if isinstance(value, str) and _SYMBOL.match(value):
+        return value.upper()
+    raise ProtocolError(
+        "INVALID_FIELD",
+        f"symbol must be 1-32 characters of letters, digits and . _ / : -, got {value!r}",
+        field="symbol",
+        value=value,
+    )
+
+
+def _client_id(value: Any) -> str:
+    if isinstance(value, str) and _CLIENT_ID.match(value):
+        return value
+    raise ProtocolError(
+        "INVALID_FIELD",
+        f"client_id must be 1-64 characters of letters, digits and . _ : -, got {value!r}",
+        field="client_id",
+        value=value,
+    )
+
+
+def _positive(name: str, value: Any, hint: str = "") -> float:
+    number: float | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number) or number <= 0.0:
+        raise ProtocolError(
+            "INVALID_FIELD",
+            f"{name} must be a finite number greater than 0{hint}, got {value!r}",
+            field=name,
+            value=value,
+        )
+    return number
+
+
+def _printable(value: Any) -> str | int | float | bool | None:
+    """The offending value as it goes into an error event: JSON-safe and short."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 64 else text[:61] + "..."

@@ -1,0 +1,119 @@
+"""``dita stdio``: a kernel driven over stdin/stdout, one command in per line, one NDJSON
+event out per line (docs/protocol.md).
+
+Nothing a client sends can stop the engine: a line that cannot be read or acted on gives an
+``error`` event naming the problem and the next line is read as usual. EOF on stdin ends
+the session with an ``engine_stopped`` event and exit status 0.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, BinaryIO
+
+from dita._kernel import __version__
+from dita.gateway.engine import OrderEngine
+from dita.gateway.events import encode_json
+from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, parse_line
+from dita.kernel import ExecutionKernel
+
+__all__ = ["PROTOCOL", "NdjsonWriter", "run_stdio"]
+
+PROTOCOL = "dita-stdio/1"
+
+
+class NdjsonWriter:
+    """Numbers and timestamps events and writes each as one JSON line."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.seq = 0
+        self.counts: dict[str, int] = {}
+
+    def emit(self, event_type: str, fields: dict[str, Any]) -> None:
+        self.seq += 1
+        self.counts[event_type] = self.counts.get(event_type, 0) + 1
+        event = {"type": event_type, "seq": self.seq, "ts": time.time(), **fields}
+        try:
+            line = json.dumps(event, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            line = encode_json(json.loads(json.dumps(event, default=str)))
+        self._out.write(line.encode() + b"\n")
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Serve one session; returns the process exit status."""
+    writer = NdjsonWriter(stdout)
+    engine = OrderEngine(kernel, writer.emit)
+    writer.emit(
+        "engine_started",
+        {
+            "protocol": PROTOCOL,
+            "version": __version__,
+            "kernel_id": kernel.kernel_id,
+            "max_slots": kernel.max_slots,
+            "mode": kernel.control().get("mode"),
+        },
+    )
+    writer.flush()
+    lineno = 0
+    try:
+        while True:
+            raw = stdin.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                break
+            lineno += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                # Skip the rest of the oversized line without holding it in memory.
+                skipped = len(raw)
+                while raw and not raw.endswith(b"\n"):
+                    raw = stdin.readline(MAX_LINE_BYTES + 1)
+                    skipped += len(raw)
+                engine.line = lineno
+                engine.error(
+                    "LINE_TOO_LONG",
+                    f"line is {skipped} bytes or more; the limit is {MAX_LINE_BYTES}",
+                    field="line",
+                )
+                writer.flush()
+                continue
+            _handle_line(engine, raw, lineno)
+            writer.flush()
+    except BrokenPipeError:
+        return 0  # the reader went away: nobody is left to tell
+    except KeyboardInterrupt:
+        pass
+    writer.emit(
+        "engine_stopped",
+        {"reason": "eof", "lines": lineno, "events": writer.seq + 1, "errors": writer.counts.get("error", 0)},
+    )
+    try:
+        writer.flush()
+    except BrokenPipeError:
+        pass
+    return 0
+
+
+def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
+    engine.line = lineno
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        engine.error("INVALID_ENCODING", f"line is not UTF-8 (bad byte at offset {exc.start})", field="line")
+        return
+    try:
+        command = parse_line(text)
+    except ProtocolError as exc:
+        engine.error(exc.code, exc.message, **({"field": exc.field, "value": exc.value} if exc.field else {}))
+        return
+    if command is None:
+        return
+    try:
+        engine.handle(command)
+    except (ValueError, TypeError, IndexError, OverflowError) as exc:
+        # The kernel refuses programmer errors with exceptions; a client's line must not end the session.
+        engine.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}")
