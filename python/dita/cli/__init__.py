@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "gateway")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "journal", "gateway")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"dita.cli.{_name}").register(app)

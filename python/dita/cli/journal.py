@@ -1,0 +1,121 @@
+"""``dita journal``: read-only SQL on a kernel's ClickHouse journal.
+
+An embedded journal held by a running kernel is queried through the kernel's query socket
+(chDB locks the directory); otherwise the directory or server is opened read-only here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from dita.cli._common import fail
+
+__all__ = ["register"]
+
+journal_app = typer.Typer(help="Query the ClickHouse journal (read-only SQL).", no_args_is_help=True)
+
+_FORMATS = ("table", "csv", "json")
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        help="chdb://<dir> or http(s)://user:pw@host:port/db (default: $DITA_JOURNAL_DSN or chdb://./dita-journal)",
+    ),
+]
+
+
+def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--param {pair!r} must be NAME=VALUE (used as {{NAME:Type}} in the query)")
+        out[key.strip()] = value
+    return out
+
+
+def _print(result: Any, fmt: str) -> None:
+    if fmt == "json":
+        typer.echo(json.dumps(result.records(), indent=2))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(show_lines=False, title_justify="left")
+        for name in result.columns:
+            table.add_column(name, overflow="fold")
+        for row in result.rows:
+            table.add_row(*("NULL" if v is None else str(v) for v in row))
+        console = Console(file=sys.stdout, width=max(120, Console().width))
+        console.print(table)
+        console.print(f"{len(result.rows)} row(s)")
+
+
+def _run(dsn: str | None, sql: str, params: dict[str, Any]) -> Any:
+    from dita.journal.dsn import default_dsn, parse_dsn
+    from dita.journal.query import ReadOnlyViolation, run_query
+
+    try:
+        target = parse_dsn(dsn if dsn is not None else default_dsn())
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        return run_query(target, sql, params)
+    except ReadOnlyViolation as exc:
+        fail(str(exc))
+    except LookupError as exc:
+        fail(str(exc), code=1)
+    except Exception as exc:  # ClickHouse errors: show the server's message, not a traceback
+        fail(f"query failed on {target.display}: {exc}", code=1)
+
+
+@journal_app.command("sql")
+def sql_command(
+    query: Annotated[str, typer.Argument(help="One SELECT (or WITH/SHOW/DESCRIBE/EXISTS) statement")],
+    dsn: DsnOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Query parameter NAME=VALUE for {NAME:Type} placeholders"),
+    ] = None,
+) -> None:
+    """Run one read-only query on the journal and print the rows."""
+    if fmt not in _FORMATS:
+        fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
+    _print(_run(dsn, query, _parse_params(param)), fmt)
+
+
+@journal_app.command("info")
+def info_command(
+    dsn: DsnOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+) -> None:
+    """Schema version and rows per table and kernel."""
+    if fmt not in _FORMATS:
+        fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
+    from dita.journal.schema import TABLE_COLUMNS, VERSION_TABLE
+
+    counts = " UNION ALL ".join(
+        f"SELECT '{t}' AS table, kernel_id, count() AS rows, max(seq) AS last_seq, max(ts) AS last_ts "
+        f"FROM `{t}` FINAL GROUP BY kernel_id"
+        for t in TABLE_COLUMNS
+    )
+    sql = (
+        f"SELECT (SELECT max(version) FROM `{VERSION_TABLE}`) AS schema_version, table, kernel_id, rows, "
+        f"last_seq, last_ts FROM ({counts}) ORDER BY table, kernel_id"
+    )
+    _print(_run(dsn, sql, {}), fmt)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(journal_app, name="journal")

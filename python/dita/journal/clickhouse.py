@@ -1,0 +1,685 @@
+"""ClickHouseJournal: the kernel's journal in ClickHouse, embedded (chDB) or on a server.
+
+Two background threads keep ClickHouse off the hot path:
+
+- the *drainer* moves rows from each attached kernel's native outbox
+  (``kernel.drain_journal``) into a bounded queue; when the queue is full it stops draining
+  and rows wait in the kernel's own bounded outbox, so ``process_intent`` never waits;
+- the *writer* batches queued rows per (kernel, table) by size and time and inserts them
+  with clickhouse-connect, retrying with exponential backoff while ClickHouse is away.
+
+No loss, no duplicates: a batch is only dropped from the queue once ClickHouse accepted it.
+Retries carry an ``insert_deduplication_token`` and check which ``(kernel_id, seq, sub)``
+keys already landed, so a batch whose first attempt succeeded unseen is not written twice;
+rows drained after a restart at or below the highest ``seq`` already stored, and rows handed
+to :meth:`ClickHouseJournal.backfill` (a WAL resend), get the same key check. The tables
+are ReplacingMergeTree on those keys, so ``FINAL`` collapses anything that slipped through
+(two writers on one kernel id, say).
+
+A row that clickhouse-connect cannot encode (a bug, not an outage) is isolated by bisecting
+its batch and set aside in :meth:`ClickHouseJournal.rejected_rows`; everything else waits
+for ClickHouse for as long as it takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dita.journal import JournalStats
+from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
+from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
+from dita.journal.schema import TABLE_COLUMNS, check_kernel_columns, migrate, quote_ident
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+__all__ = ["BackfillResult", "ClickHouseJournal"]
+
+log = logging.getLogger(__name__)
+
+_TS_INDEX = 2  # (seq, sub, ts, ...) in every journal table
+_REJECTED_KEPT = 1000
+
+
+@dataclass
+class BackfillResult:
+    """What a :meth:`ClickHouseJournal.backfill` call did."""
+
+    written: int = 0
+    already_present: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class _Ticket:
+    """Completion of one backfill call, settled by the writer."""
+
+    remaining: int
+    result: BackfillResult = field(default_factory=BackfillResult)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Chunk:
+    kernel_id: str
+    table: str
+    rows: list[tuple[Any, ...]]
+    drained_at: float
+    check_existing: bool = False
+    ticket: _Ticket | None = None
+
+
+class _Aborted(Exception):
+    """The journal is closing and gave up waiting for ClickHouse."""
+
+
+def _is_encoding_error(exc: BaseException) -> bool:
+    """True for errors raised while encoding rows (deterministic), not by an unreachable server."""
+    from clickhouse_connect.driver.exceptions import ClickHouseError, DataError
+
+    return not isinstance(exc, ClickHouseError) or isinstance(exc, DataError)
+
+
+def _positive(name: str, value: float, integer: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"ClickHouseJournal {name} must be a positive number, got {value!r}")
+    if integer and not isinstance(value, int):
+        raise ValueError(f"ClickHouseJournal {name} must be a positive integer, got {value!r}")
+
+
+class ClickHouseJournal:
+    """A journal writing kernel outbox rows to ClickHouse through clickhouse-connect.
+
+    ``dsn``: ``chdb://<dir>`` (embedded chDB, the default ``chdb://./dita-journal`` or
+    ``$DITA_JOURNAL_DSN``) or ``http(s)://user:password@host:port/database``.
+
+    Batching: a batch is written when ``batch_rows`` rows are waiting or the oldest has waited
+    ``max_delay`` seconds. ``queue_rows`` bounds the rows held in Python; beyond it rows wait
+    in the kernels' outboxes. Retries back off from ``retry_initial`` to ``retry_max``
+    seconds. ``close()`` waits up to ``close_timeout`` seconds for ClickHouse.
+
+    ``serve_sql`` (embedded journals only): serve read-only SQL on a Unix socket in the
+    journal directory so ``dita journal sql`` can query while this process holds chDB's lock.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        batch_rows: int = 20_000,
+        max_delay: float = 0.1,
+        queue_rows: int = 200_000,
+        drain_rows: int = 10_000,
+        poll_interval: float = 0.02,
+        retry_initial: float = 0.05,
+        retry_max: float = 5.0,
+        close_timeout: float = 30.0,
+        serve_sql: bool = True,
+    ) -> None:
+        for name, value, integer in (
+            ("batch_rows", batch_rows, True),
+            ("max_delay", max_delay, False),
+            ("queue_rows", queue_rows, True),
+            ("drain_rows", drain_rows, True),
+            ("poll_interval", poll_interval, False),
+            ("retry_initial", retry_initial, False),
+            ("retry_max", retry_max, False),
+            ("close_timeout", close_timeout, False),
+        ):
+            _positive(name, value, integer)
+        if retry_max < retry_initial:
+            raise ValueError(
+                f"ClickHouseJournal retry_max ({retry_max!r}) must not be below "
+                f"retry_initial ({retry_initial!r})"
+            )
+        self.target: JournalTarget = parse_dsn(dsn if dsn is not None else default_dsn())
+        self.batch_rows = batch_rows
+        self.max_delay = float(max_delay)
+        self.queue_rows = queue_rows
+        self.drain_rows = drain_rows
+        self.poll_interval = float(poll_interval)
+        self.retry_initial = float(retry_initial)
+        self.retry_max = float(retry_max)
+        self.close_timeout = float(close_timeout)
+
+        self._client = self._open_writer_client()
+        self._server: QueryServer | None = None
+        self._reader: Any = None
+        self._reader_lock = threading.Lock()
+        try:
+            if serve_sql and self.target.kind == "chdb":
+                self._server = QueryServer(self.target)
+        except BaseException:
+            self._client.close()
+            raise
+
+        self._cond = threading.Condition()
+        self._queue: deque[_Chunk] = deque()
+        self._kernels: list[tuple[str, ExecutionKernel]] = []
+        self._columns_checked = False
+        self._pending_rows = 0  # queued + being written
+        self._inflight_since: float | None = None
+        self._enqueued_total = 0
+        self._settled_total = 0
+        self._flush_requested = 0
+        self._flush_done = 0
+        self._flush_target = 0
+        self._flushers = 0
+        self._stopping = False
+        self._abort = threading.Event()
+        self._closed = False
+        self._hwm: dict[tuple[str, str], int] = {}
+        self._rejected: deque[dict[str, Any]] = deque(maxlen=_REJECTED_KEPT)
+        self._stats = JournalStats()
+        self._written_by_table: dict[str, int] = dict.fromkeys(TABLE_COLUMNS, 0)
+        self._counters = {
+            "drained": 0,
+            "batches": 0,
+            "already_present": 0,
+            "rejected_rows": 0,
+            "backfilled": 0,
+        }
+        self._last_write_latency = 0.0
+
+        self._writer = threading.Thread(target=self._writer_loop, name="dita-journal-writer", daemon=True)
+        self._drainer = threading.Thread(target=self._drainer_loop, name="dita-journal-drainer", daemon=True)
+        self._writer.start()
+        self._drainer.start()
+
+    # ------------------------------------------------------------------ setup
+
+    def _open_writer_client(self) -> Any:
+        if self.target.kind == "chdb":
+            assert self.target.path is not None
+            self.target.path.mkdir(parents=True, exist_ok=True)
+        try:
+            client = self.target.connect()
+        except Exception as exc:
+            if self.target.kind == "chdb" and "lock" in str(exc).lower():
+                raise RuntimeError(
+                    f"journal directory {self.target.path} is held by another process (chDB allows one "
+                    "process per directory); query it with `dita journal sql` or pick another directory"
+                ) from exc
+            if self.target.kind == "chdb":
+                raise RuntimeError(
+                    f"cannot open the embedded journal at {self.target.path}: {exc} "
+                    "(one process can host one chDB directory at a time)"
+                ) from exc
+            raise
+        try:
+            migrate(client, self.target.database)
+            client.database = self.target.database
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    @property
+    def database(self) -> str:
+        return self.target.database
+
+    # ------------------------------------------------------------------ protocol
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        """Turn the kernel's outbox on and start draining it."""
+        if self._closed:
+            raise RuntimeError("ClickHouseJournal is closed; open a new one to attach kernels")
+        if not self._columns_checked:
+            from dita._kernel import JOURNAL_COLUMNS
+
+            check_kernel_columns(dict(JOURNAL_COLUMNS))
+            self._columns_checked = True
+        kernel_id = kernel.kernel_id
+        with self._cond:
+            if any(kid == kernel_id for kid, _ in self._kernels):
+                raise ValueError(f"a kernel with kernel_id {kernel_id!r} is already attached to this journal")
+            kernel.set_journal_enabled(True)
+            self._kernels.append((kernel_id, kernel))
+            self._cond.notify_all()
+
+    def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
+        """Write what ``kernel`` produced so far, then stop recording it."""
+        self.flush(timeout)
+        with self._cond:
+            self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
+        kernel.set_journal_enabled(False)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Drain every attached kernel and wait until ClickHouse holds all of it.
+
+        Raises TimeoutError (naming the rows still waiting) when ``timeout`` passes first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            if self._closed and not self._writer.is_alive():
+                return
+            self._flushers += 1
+            try:
+                self._flush_requested += 1
+                mine = self._flush_requested
+                self._cond.notify_all()
+                if not self._wait_locked(
+                    lambda: self._flush_done >= mine or not self._drainer.is_alive(), deadline
+                ):
+                    raise TimeoutError(
+                        f"journal flush timed out after {timeout}s while draining kernels "
+                        f"({self._pending_rows} rows waiting for ClickHouse; "
+                        f"last error: {self._stats.last_error!r})"
+                    )
+                target = self._flush_target
+                if not self._wait_locked(
+                    lambda: self._settled_total >= target or not self._writer.is_alive(), deadline
+                ):
+                    raise TimeoutError(
+                        f"journal flush timed out after {timeout}s: {self._pending_rows} rows still waiting "
+                        f"for ClickHouse ({self.target.display}); last error: {self._stats.last_error!r}"
+                    )
+            finally:
+                self._flushers -= 1
+
+    def close(self) -> None:
+        """Flush (up to ``close_timeout``), stop the threads and release ClickHouse.
+
+        Rows ClickHouse did not take in time stay counted in ``stats().queued`` and are
+        logged; with a WAL they can be resent with :meth:`backfill` later.
+        """
+        if self._closed:
+            return
+        try:
+            self.flush(self.close_timeout)
+        except TimeoutError as exc:
+            log.warning("closing journal with rows unwritten: %s", exc)
+        with self._cond:
+            self._closed = True
+            self._stopping = True
+            self._cond.notify_all()
+        self._abort.set()
+        self._drainer.join(timeout=10)
+        self._writer.join(timeout=10)
+        for _, kernel in self._kernels:
+            try:
+                kernel.set_journal_enabled(False)
+            except Exception:  # a kernel being torn down must not stop the journal from closing
+                log.debug("could not disable a kernel's journal outbox", exc_info=True)
+        self._kernels.clear()
+        if self._server is not None:
+            self._server.close()
+        if self._reader is not None:
+            self._reader.close()
+        self._client.close()
+
+    def __enter__(self) -> ClickHouseJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> JournalStats:
+        with self._cond:
+            s = JournalStats(**{k: v for k, v in vars(self._stats).items() if k != "extra"})
+            s.queued = self._pending_rows
+            now = time.monotonic()
+            oldest = [
+                t for t in (self._inflight_since, self._queue[0].drained_at if self._queue else None) if t
+            ]
+            s.lag_seconds = now - min(oldest) if oldest else 0.0
+            kernels = list(self._kernels)
+            s.extra = {
+                **self._counters,
+                "written_by_table": dict(self._written_by_table),
+                "last_write_latency_s": self._last_write_latency,
+                "kernels": [kid for kid, _ in kernels],
+                "target": self.target.display,
+            }
+        dropped = 0
+        for _, kernel in kernels:
+            try:
+                dropped += int(kernel.stats().get("journal_dropped", 0))
+            except Exception:
+                log.debug("kernel stats unavailable", exc_info=True)
+        s.dropped = dropped
+        return s
+
+    # ------------------------------------------------------------------ resend
+
+    def backfill(
+        self, kernel_id: str, rows: Mapping[str, Sequence[tuple[Any, ...]]], timeout: float | None = None
+    ) -> BackfillResult:
+        """Write rows re-sent from a WAL (same shape as ``drain_journal``) for ``kernel_id``.
+
+        Idempotent on ``(kernel_id, seq, sub)``: rows already in ClickHouse are counted in
+        ``already_present`` and not written again. Blocks until done or ``timeout``.
+        """
+        if not isinstance(kernel_id, str) or not kernel_id:
+            raise ValueError(f"backfill kernel_id must be a non-empty string, got {kernel_id!r}")
+        if not isinstance(rows, Mapping):
+            raise TypeError(f"backfill rows must map table names to row tuples, got {type(rows).__name__}")
+        chunks: list[tuple[str, list[tuple[Any, ...]]]] = []
+        for table, table_rows in rows.items():
+            if table not in TABLE_COLUMNS:
+                raise ValueError(
+                    f"backfill table {table!r} is not a journal table ({', '.join(TABLE_COLUMNS)})"
+                )
+            width = len(TABLE_COLUMNS[table]) - 1
+            checked: list[tuple[Any, ...]] = []
+            for i, row in enumerate(table_rows):
+                if not isinstance(row, tuple | list) or len(row) != width:
+                    raise ValueError(
+                        f"backfill {table} row {i} must be a tuple of {width} values "
+                        f"({', '.join(n for n, _ in TABLE_COLUMNS[table][1:])}), got {row!r}"
+                    )
+                seq, sub = row[0], row[1]
+                if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+                    raise ValueError(f"backfill {table} row {i} has seq {seq!r}; it must be an integer >= 1")
+                if isinstance(sub, bool) or not isinstance(sub, int) or sub < 0:
+                    raise ValueError(f"backfill {table} row {i} has sub {sub!r}; it must be an integer >= 0")
+                checked.append(tuple(row))
+            if checked:
+                chunks.append((table, checked))
+        total = sum(len(r) for _, r in chunks)
+        ticket = _Ticket(remaining=total)
+        if total == 0:
+            return ticket.result
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("ClickHouseJournal is closed")
+            now = time.monotonic()
+            for table, table_rows in chunks:
+                self._enqueue_locked(
+                    _Chunk(kernel_id, table, table_rows, now, check_existing=True, ticket=ticket)
+                )
+            self._flushers += 1  # write now rather than after max_delay
+            self._cond.notify_all()
+        try:
+            if not ticket.done.wait(timeout):
+                raise TimeoutError(
+                    f"backfill of {total} rows timed out after {timeout}s "
+                    f"({ticket.remaining} not yet written); "
+                    "they stay queued and will still be written"
+                )
+        finally:
+            with self._cond:
+                self._flushers -= 1
+        with self._cond:
+            self._counters["backfilled"] += ticket.result.written
+        return ticket.result
+
+    def rejected_rows(self) -> list[dict[str, Any]]:
+        """Rows set aside because clickhouse-connect could not encode them (newest last)."""
+        with self._cond:
+            return list(self._rejected)
+
+    # ------------------------------------------------------------------ queries
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+        """Run one read-only query (SELECT/WITH/SHOW/DESCRIBE/EXISTS) on this journal."""
+        if self._server is not None:
+            return self._server.run(sql, parameters or {})
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = open_read_only_client(self.target)
+            return execute(self._reader, sql, parameters)
+
+    @property
+    def query_address(self) -> str | None:
+        """The Unix socket serving read-only SQL, when this journal serves one."""
+        return self._server.address if self._server is not None else None
+
+    # ------------------------------------------------------------------ internals
+
+    def _wait_locked(self, ready: Any, deadline: float | None) -> bool:
+        while not ready():
+            if deadline is None:
+                self._cond.wait(0.5)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+        return True
+
+    def _enqueue_locked(self, chunk: _Chunk) -> None:
+        self._queue.append(chunk)
+        self._pending_rows += len(chunk.rows)
+        self._enqueued_total += len(chunk.rows)
+
+    def _drainer_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                kernels = list(self._kernels)
+                room = self.queue_rows - self._pending_rows
+                flush_gen = self._flush_requested
+            drained = 0
+            asked_all = True
+            for kernel_id, kernel in kernels:
+                if room <= 0:
+                    asked_all = False
+                    break
+                try:
+                    batch = kernel.drain_journal(min(self.drain_rows, room))
+                except Exception as exc:  # keep draining the other kernels; say what broke
+                    with self._cond:
+                        self._stats.last_error = f"drain_journal({kernel_id}): {exc!r}"
+                    log.warning("drain_journal failed for kernel %s: %r", kernel_id, exc)
+                    continue
+                now = time.monotonic()
+                with self._cond:
+                    for table, rows in batch.items():
+                        if rows:
+                            self._enqueue_locked(_Chunk(kernel_id, table, list(rows), now))
+                            drained += len(rows)
+                            room -= len(rows)
+                    self._counters["drained"] += drained
+                    if drained:
+                        self._cond.notify_all()
+            with self._cond:
+                if not drained and asked_all and flush_gen > self._flush_done:
+                    # Every kernel said "empty" after the flush was asked for: everything up to
+                    # here is what that flush has to wait for.
+                    self._flush_done = flush_gen
+                    self._flush_target = self._enqueued_total
+                    self._cond.notify_all()
+                if self._stopping:
+                    return
+                if drained and self._pending_rows < self.queue_rows:
+                    continue
+                if self._pending_rows >= self.queue_rows:
+                    self._cond.wait(self.poll_interval)  # the writer frees room and notifies
+                elif self._flush_requested == flush_gen:
+                    self._cond.wait(self.poll_interval)
+
+    def _writer_ready_locked(self) -> bool:
+        if not self._queue:
+            return False
+        if self._stopping or self._flushers or self._pending_rows >= self.batch_rows:
+            return True
+        return time.monotonic() - self._queue[0].drained_at >= self.max_delay
+
+    def _writer_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._writer_ready_locked():
+                    if self._stopping and not self._queue:
+                        return
+                    wait = self.max_delay
+                    if self._queue:
+                        wait = max(0.001, self.max_delay - (time.monotonic() - self._queue[0].drained_at))
+                    self._cond.wait(wait)
+                take = list(self._queue)
+                self._queue.clear()
+                self._inflight_since = take[0].drained_at
+            try:
+                self._write_take(take)
+            except _Aborted:
+                with self._cond:
+                    self._stats.last_error = (
+                        f"closed with {self._pending_rows} rows unwritten: {self._stats.last_error}"
+                    )
+                    self._inflight_since = None
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                n = sum(len(c.rows) for c in take)
+                self._settled_total += n
+                self._pending_rows -= n
+                self._inflight_since = None
+                self._cond.notify_all()
+
+    def _write_take(self, take: list[_Chunk]) -> None:
+        # Group by (kernel, table, backfill call) keeping drain order; one insert per group and
+        # batch_rows. Backfill rows get the key check; drained rows get it only below the
+        # high-water mark found at startup.
+        groups: dict[tuple[str, str, int], list[_Chunk]] = {}
+        for chunk in take:
+            groups.setdefault((chunk.kernel_id, chunk.table, id(chunk.ticket)), []).append(chunk)
+        for (kernel_id, table, _), chunks in groups.items():
+            rows = [row for c in chunks for row in c.rows]
+            ticket = chunks[0].ticket
+            outcome = BackfillResult()
+            for start in range(0, len(rows), self.batch_rows):
+                part = rows[start : start + self.batch_rows]
+                res = self._write_batch(kernel_id, table, part, ticket is not None, chunks[0].drained_at)
+                outcome.written += res.written
+                outcome.already_present += res.already_present
+                outcome.rejected += res.rejected
+            if ticket is not None:
+                with self._cond:
+                    ticket.result.written += outcome.written
+                    ticket.result.already_present += outcome.already_present
+                    ticket.result.rejected += outcome.rejected
+                    ticket.remaining -= len(rows)
+                    if ticket.remaining <= 0:
+                        ticket.done.set()
+
+    def _hwm_for(self, kernel_id: str, table: str) -> int:
+        key = (kernel_id, table)
+        if key not in self._hwm:
+            res = self._client.query(
+                f"SELECT max(seq) FROM {quote_ident(table)} WHERE kernel_id = {{k:String}}",
+                parameters={"k": kernel_id},
+            )
+            self._hwm[key] = int(res.result_rows[0][0] or 0)
+        return self._hwm[key]
+
+    def _existing_keys(
+        self, kernel_id: str, table: str, rows: Sequence[tuple[Any, ...]]
+    ) -> set[tuple[int, int]]:
+        lo = min(r[0] for r in rows)
+        hi = max(r[0] for r in rows)
+        res = self._client.query(
+            f"SELECT seq, sub FROM {quote_ident(table)} "
+            "WHERE kernel_id = {k:String} AND seq BETWEEN {lo:UInt64} AND {hi:UInt64}",
+            parameters={"k": kernel_id, "lo": lo, "hi": hi},
+        )
+        return {(int(s), int(u)) for s, u in res.result_rows}
+
+    def _columns_for(self, kernel_id: str, rows: Sequence[tuple[Any, ...]]) -> list[Sequence[Any]]:
+        cols: list[Sequence[Any]] = [[kernel_id] * len(rows), *zip(*rows, strict=True)]
+        # DateTime64(6) takes integer microseconds; the kernel gives float epoch seconds.
+        cols[_TS_INDEX + 1] = [round(t * 1_000_000) for t in cols[_TS_INDEX + 1]]
+        return cols
+
+    def _backoff(self, attempt: int) -> None:
+        delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
+        if self._abort.wait(delay):
+            raise _Aborted
+
+    def _write_batch(
+        self, kernel_id: str, table: str, rows: list[tuple[Any, ...]], check: bool, drained_at: float
+    ) -> BackfillResult:
+        """Insert ``rows`` until ClickHouse takes them; returns what was written or skipped."""
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        result = BackfillResult()
+        work: list[tuple[list[tuple[Any, ...]], bool]] = [(rows, check)]
+        names = [n for n, _ in TABLE_COLUMNS[table]]
+        types = [t for _, t in TABLE_COLUMNS[table]]
+        while work:
+            part, must_check = work.pop()
+            attempt = 0
+            while True:
+                try:
+                    if not must_check and part[0][0] <= self._hwm_for(kernel_id, table):
+                        must_check = True  # rows from before a restart: some may be stored already
+                    todo = part
+                    if must_check:
+                        present = self._existing_keys(kernel_id, table, part)
+                        todo = [r for r in part if (r[0], r[1]) not in present]
+                        result.already_present += len(part) - len(todo)
+                    if todo:
+                        first, last = todo[0], todo[-1]
+                        token = f"{kernel_id}/{table}/{first[0]}.{first[1]}/{last[0]}.{last[1]}/{len(todo)}"
+                        self._client.insert(
+                            table,
+                            self._columns_for(kernel_id, todo),
+                            column_names=names,
+                            column_type_names=types,
+                            column_oriented=True,
+                            settings={"insert_deduplication_token": token},
+                        )
+                    result.written += len(todo)
+                    with self._cond:
+                        self._stats.written += len(todo)
+                        self._written_by_table[table] += len(todo)
+                        self._counters["batches"] += 1
+                        self._counters["already_present"] += len(part) - len(todo)
+                        self._last_write_latency = time.monotonic() - drained_at
+                    break
+                except Exception as exc:
+                    with self._cond:
+                        self._stats.failed += 1
+                        self._stats.last_error = f"{table}: {type(exc).__name__}: {exc}"
+                    if _is_encoding_error(exc):
+                        if len(part) == 1:
+                            self._reject(kernel_id, table, part[0], exc)
+                            result.rejected += 1
+                            break
+                        mid = len(part) // 2
+                        # Halves go back on the stack: nothing of this part was sent.
+                        work.append((part[mid:], True))
+                        work.append((part[:mid], True))
+                        break
+                    if isinstance(exc, ClickHouseError) and (
+                        "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc)
+                    ):
+                        self._remigrate()
+                    # The attempt may have landed before the error reached us: check keys next time.
+                    must_check = True
+                    with self._cond:
+                        self._stats.retries += 1
+                    self._backoff(attempt)
+                    attempt += 1
+        return result
+
+    def _remigrate(self) -> None:
+        try:
+            migrate(self._client, self.target.database)
+        except Exception as exc:  # the retry loop reports the insert error; this is best effort
+            log.warning("re-creating journal tables failed: %r", exc)
+
+    def _reject(self, kernel_id: str, table: str, row: tuple[Any, ...], exc: BaseException) -> None:
+        names = [n for n, _ in TABLE_COLUMNS[table]][1:]
+        record = {
+            "kernel_id": kernel_id,
+            "table": table,
+            "row": dict(zip(names, row, strict=False)),
+            "error": f"{type(exc).__name__}: {exc}",
+        }
+        log.error("journal row cannot be encoded and is set aside: %s", record)
+        with self._cond:
+            self._rejected.append(record)
+            self._counters["rejected_rows"] += 1
+
+
+def attach_all(journal: ClickHouseJournal, kernels: Iterable[ExecutionKernel]) -> None:
+    """Attach several kernels (convenience for runners that build kernels first)."""
+    for kernel in kernels:
+        journal.attach(kernel)

@@ -1,0 +1,141 @@
+"""Where a journal lives: parsing ``chdb://<dir>`` and ``http(s)://...`` DSNs into clients.
+
+Both kinds go through clickhouse-connect. In the installed clickhouse-connect (1.12) chDB is
+a built-in backend: ``get_client(interface="chdb", path=DIR)`` returns a client whose
+transport is chDB's in-process engine (``chdb.connect``) while the query/insert API, type
+system and errors are the same as for an HTTP server. So one writer serves both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+__all__ = ["DEFAULT_DATABASE", "DEFAULT_DSN", "JournalTarget", "default_dsn", "parse_dsn"]
+
+DEFAULT_DSN = "chdb://./dita-journal"
+DEFAULT_DATABASE = "dita"
+DSN_ENV = "DITA_JOURNAL_DSN"
+
+# sun_path holds 108 bytes on Linux; leave room for the terminator.
+_MAX_SOCKET_PATH = 100
+
+
+def default_dsn() -> str:
+    """``$DITA_JOURNAL_DSN`` when set, else an embedded journal in ./dita-journal."""
+    return os.environ.get(DSN_ENV) or DEFAULT_DSN
+
+
+@dataclass(frozen=True)
+class JournalTarget:
+    """A parsed journal DSN."""
+
+    kind: str  # "chdb" or "http"
+    database: str
+    path: Path | None = None  # the chDB directory
+    scheme: str = ""
+    host: str = ""
+    port: int | None = None
+    username: str = ""
+    password: str = ""
+
+    @property
+    def display(self) -> str:
+        """The DSN without its password, for messages and logs."""
+        if self.kind == "chdb":
+            return f"chdb://{self.path}?database={self.database}"
+        user = f"{self.username}@" if self.username else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{user}{self.host}{port}/{self.database}"
+
+    @property
+    def socket_address(self) -> str:
+        """Where the owner of an embedded journal serves read-only SQL (a Unix socket).
+
+        Inside the chDB directory when the path fits in sun_path, else a Linux abstract
+        socket named after the directory, so owner and CLI always agree on it.
+        """
+        if self.path is None:
+            raise ValueError(f"journal {self.display} is a server; it has no local query socket")
+        path = str(self.path / "query.sock")
+        if len(path.encode()) <= _MAX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha1(str(self.path).encode()).hexdigest()[:20]
+        return f"\0dita-journal-{digest}"
+
+    def connect(self, *, settings: dict[str, Any] | None = None) -> Any:
+        """A new clickhouse-connect client (no database selected: it may not exist yet)."""
+        import clickhouse_connect
+
+        if self.kind == "chdb":
+            return clickhouse_connect.get_client(interface="chdb", path=str(self.path), settings=settings)
+        return clickhouse_connect.get_client(
+            interface=self.scheme,
+            host=self.host,
+            port=self.port or (8443 if self.scheme == "https" else 8123),
+            username=self.username or "default",
+            password=self.password,
+            settings=settings,
+            connect_timeout=5,
+            send_receive_timeout=30,
+        )
+
+
+def parse_dsn(dsn: str) -> JournalTarget:
+    """Parse a journal DSN, refusing anything else with a message naming the value.
+
+    ``chdb://<dir>`` takes everything after ``chdb://`` as the directory (relative to the
+    current directory unless absolute), with an optional ``?database=NAME``;
+    ``http(s)://user:password@host:port/database`` names a server.
+    """
+    if not isinstance(dsn, str) or not dsn.strip():
+        raise ValueError(f"journal dsn must be a non-empty string like 'chdb://./dita-journal', got {dsn!r}")
+    if dsn.startswith("chdb://"):
+        rest = dsn[len("chdb://") :]
+        location, _, query = rest.partition("?")
+        if not location or location in ("memory", ":memory:"):
+            raise ValueError(
+                f"journal dsn {dsn!r} names no directory; an embedded journal needs one, e.g. chdb://./dita-journal"
+            )
+        params = parse_qs(query, keep_blank_values=True)
+        unknown = set(params) - {"database"}
+        if unknown:
+            raise ValueError(
+                f"journal dsn {dsn!r} has unknown parameter(s) {sorted(unknown)}; only 'database'"
+            )
+        database = params.get("database", [DEFAULT_DATABASE])[0]
+        _check_database(dsn, database)
+        return JournalTarget(kind="chdb", database=database, path=Path(os.path.realpath(unquote(location))))
+    parsed = urlparse(dsn)
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError(
+            f"journal dsn {dsn!r} has scheme {parsed.scheme!r}; use chdb://<dir> or http(s)://user:pw@host:port/db"
+        )
+    if not parsed.hostname:
+        raise ValueError(f"journal dsn {dsn!r} names no host")
+    try:
+        port = parsed.port
+    except ValueError as exc:
+        raise ValueError(f"journal dsn {dsn!r} has an invalid port: {exc}") from None
+    database = unquote(parsed.path.strip("/")) or DEFAULT_DATABASE
+    _check_database(dsn, database)
+    return JournalTarget(
+        kind="http",
+        database=database,
+        scheme=parsed.scheme,
+        host=parsed.hostname,
+        port=port,
+        username=unquote(parsed.username or ""),
+        password=unquote(parsed.password or ""),
+    )
+
+
+def _check_database(dsn: str, database: str) -> None:
+    if not database or "/" in database or not database.replace("_", "").isalnum():
+        raise ValueError(
+            f"journal dsn {dsn!r} names database {database!r}; use letters, digits and underscores only"
+        )

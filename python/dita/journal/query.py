@@ -1,0 +1,303 @@
+"""Read-only SQL on a journal, including one that a running kernel holds open.
+
+chDB locks its directory for the process that opened it, so an operator's ``dita journal
+sql`` cannot open a live kernel's embedded journal. Instead the journal owner serves
+read-only queries on a Unix socket next to the data (:class:`QueryServer`); the CLI talks
+to it (:func:`run_query`) and opens the directory itself only when nobody holds it.
+
+Two fences keep it read-only: :func:`check_read_only` refuses anything but a single query
+statement with a message saying so, and every query runs on a client opened with
+``readonly=1``, so ClickHouse itself refuses writes, DDL, setting changes and table
+functions even if a statement slipped past the first check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import socketserver
+import threading
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+from dita.journal.dsn import JournalTarget
+
+__all__ = [
+    "QueryResult",
+    "QueryServer",
+    "ReadOnlyViolation",
+    "check_read_only",
+    "execute",
+    "open_read_only_client",
+    "query_via_socket",
+    "run_query",
+]
+
+log = logging.getLogger(__name__)
+
+ALLOWED_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS")
+
+# Applied to every operator query: ClickHouse's own read-only mode, and bounds so a careless
+# query cannot starve the kernel's process of memory or time. readonly goes last because it
+# also forbids changing settings afterwards.
+READ_ONLY_SETTINGS: dict[str, Any] = {
+    "max_result_rows": 1_000_000,
+    "result_overflow_mode": "break",
+    "max_execution_time": 120,
+    "readonly": 1,
+}
+
+_MAX_REQUEST_BYTES = 1 << 20
+
+
+class ReadOnlyViolation(ValueError):
+    """A statement that is not a single read-only query."""
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def _strip_sql(sql: str) -> tuple[str, bool]:
+    """Remove comments; say whether a second statement follows a ';' (outside quotes)."""
+    out: list[str] = []
+    i, n = 0, len(sql)
+    ended = False
+    extra = False
+    while i < n:
+        c = sql[i]
+        if (c == "-" and sql.startswith("--", i)) or c == "#":
+            j = sql.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if c == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            out.append(" ")
+            continue
+        if c in "'\"`":
+            j = i + 1
+            while j < n:
+                if sql[j] == "\\":
+                    j += 2
+                    continue
+                if sql[j] == c:
+                    break
+                j += 1
+            if not ended:
+                out.append(sql[i : j + 1])
+            elif sql[i : j + 1].strip():
+                extra = True
+            i = j + 1
+            continue
+        if c == ";":
+            ended = True
+            i += 1
+            continue
+        if ended:
+            if not c.isspace():
+                extra = True
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out).strip(), extra
+
+
+def check_read_only(sql: str) -> str:
+    """Return ``sql`` without comments or a trailing ';' if it is one read-only query.
+
+    Raises :class:`ReadOnlyViolation` naming the statement kind otherwise.
+    """
+    if not isinstance(sql, str):
+        raise ReadOnlyViolation(f"the journal query must be SQL text, got {type(sql).__name__}")
+    body, extra = _strip_sql(sql)
+    if not body:
+        raise ReadOnlyViolation("the journal query is empty")
+    if extra:
+        raise ReadOnlyViolation("the journal runs one statement at a time; remove everything after the ';'")
+    first = body.split(None, 1)[0].lstrip("(").upper()
+    if first not in ALLOWED_STATEMENTS:
+        raise ReadOnlyViolation(
+            f"the journal is read-only here: {first} statements are refused; "
+            "only SELECT (or WITH ... SELECT, SHOW, DESCRIBE, EXISTS) queries run"
+        )
+    return body
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID | IPv4Address | IPv6Address):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def open_read_only_client(target: JournalTarget) -> Any:
+    """A client on ``target`` that ClickHouse itself keeps read-only, in the journal database."""
+    client = target.connect(settings=dict(READ_ONLY_SETTINGS))
+    try:
+        exists = client.query(
+            "SELECT count() FROM system.databases WHERE name = {db:String}",
+            parameters={"db": target.database},
+        ).result_rows[0][0]
+        if not exists:
+            raise LookupError(
+                f"journal {target.display} has no database {target.database!r} (nothing written yet?)"
+            )
+        client.database = target.database
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+    """Check ``sql`` and run it on a read-only client."""
+    body = check_read_only(sql)
+    result = client.query(body, parameters=parameters or None)
+    return QueryResult(
+        columns=list(result.column_names),
+        types=[t.name for t in result.column_types],
+        rows=[[_jsonable(v) for v in row] for row in result.result_rows],
+    )
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _SocketServer
+
+    def handle(self) -> None:
+        line = self.rfile.readline(_MAX_REQUEST_BYTES)
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict) or not isinstance(request.get("sql"), str):
+                raise ValueError("request must be a JSON object with an 'sql' string")
+            params = request.get("parameters") or {}
+            if not isinstance(params, dict):
+                raise ValueError("'parameters' must be a JSON object")
+            res = self.server.owner.run(request["sql"], params)
+            reply: dict[str, Any] = {"columns": res.columns, "types": res.types, "rows": res.rows}
+        except ReadOnlyViolation as exc:
+            reply = {"error": str(exc), "kind": "read_only"}
+        except Exception as exc:  # reported to the operator; the server keeps serving
+            reply = {"error": str(exc), "kind": type(exc).__name__}
+        self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+
+class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    owner: QueryServer
+
+
+class QueryServer:
+    """Serves read-only SQL for the journal owner on the target's Unix socket."""
+
+    def __init__(self, target: JournalTarget) -> None:
+        self.target = target
+        self.address = target.socket_address
+        self._client = open_read_only_client(target)
+        self._lock = threading.Lock()
+        if not self.address.startswith("\0"):
+            # A socket file left by a crashed owner: the chDB lock we hold proves it is stale.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.address)
+        self._server = _SocketServer(self.address, _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="dita-journal-sql",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def run(self, sql: str, parameters: dict[str, Any]) -> QueryResult:
+        with self._lock:
+            return execute(self._client, sql, parameters)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        if not self.address.startswith("\0"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.address)
+        self._client.close()
+
+
+def query_via_socket(
+    address: str, sql: str, parameters: dict[str, Any] | None = None, timeout: float = 130.0
+) -> QueryResult:
+    """Ask a journal owner for ``sql``. Raises ConnectionError when no owner listens."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(address)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise ConnectionError(f"no journal owner listens on {address!r}") from exc
+        sock.sendall(json.dumps({"sql": sql, "parameters": parameters or {}}).encode() + b"\n")
+        with sock.makefile("rb") as f:
+            line = f.readline()
+    finally:
+        sock.close()
+    if not line:
+        raise ConnectionError(f"the journal owner on {address!r} closed the connection without an answer")
+    reply = json.loads(line)
+    if "error" in reply:
+        if reply.get("kind") == "read_only":
+            raise ReadOnlyViolation(reply["error"])
+        raise RuntimeError(reply["error"])
+    return QueryResult(columns=reply["columns"], types=reply["types"], rows=reply["rows"])
+
+
+def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+    """Run one read-only query on a journal wherever it is.
+
+    Embedded journals: through the owner's socket when a kernel holds the directory, else by
+    opening the directory read-only here. Servers: directly, with a read-only client.
+    """
+    check_read_only(sql)  # refuse before touching anything
+    if target.kind == "chdb":
+        try:
+            return query_via_socket(target.socket_address, sql, parameters)
+        except ConnectionError:
+            pass
+        assert target.path is not None
+        if not target.path.exists():
+            raise LookupError(f"no journal at {target.path} (nothing written there yet)")
+        try:
+            client = open_read_only_client(target)
+        except Exception as exc:
+            if "lock" in str(exc).lower():
+                raise RuntimeError(
+                    f"journal {target.path} is held by another process that does not serve queries "
+                    "(started with serve_sql=False?); query it from that process or stop it first"
+                ) from exc
+            raise
+    else:
+        client = open_read_only_client(target)
+    try:
+        return execute(client, sql, parameters)
+    finally:
+        client.close()

@@ -1,0 +1,331 @@
+"""The journal's ClickHouse schema and its migrations.
+
+The journal owns its schema: opening a journal applies every migration the database has not
+seen yet and records it in ``journal_schema_version``. Each migration is a list of idempotent
+statements (``IF NOT EXISTS`` everywhere), so two kernels migrating one server at the same
+time, or a migration interrupted half way, converge on the same schema when re-run.
+
+Column order in each table follows ``dita._kernel.JOURNAL_COLUMNS`` with ``kernel_id`` in
+front, so a drained batch inserts without reordering.
+
+Duplicates: every table is a ``ReplacingMergeTree`` whose sorting key ends in
+``(seq, sub)`` and starts with ``kernel_id``, so a row re-sent after a retry or a WAL resend
+collapses into one under ``FINAL`` (the documented queries all use it). The writer also
+avoids writing them in the first place (insert deduplication tokens on retries, a key check
+on resends), so ``FINAL`` is the safety net, not the mechanism.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "TABLE_COLUMNS",
+    "TABLE_ORDER_BY",
+    "VERSION_TABLE",
+    "Migration",
+    "check_kernel_columns",
+    "current_version",
+    "migrate",
+]
+
+VERSION_TABLE = "journal_schema_version"
+
+# ClickHouse types per journal column. Enums are LowCardinality(String) rather than Enum8 so a
+# kernel that gains a new stage or diagnostic code keeps writing without a migration.
+_ENUM = "LowCardinality(String)"
+_TS = "DateTime64(6, 'UTC')"
+_ID = "String"
+
+TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "transitions": (
+        ("kernel_id", _ENUM),
+        ("seq", "UInt64"),
+        ("sub", "UInt32"),
+        ("ts", _TS),
+        ("trade_id", _ID),
+        ("slot_id", "UInt64"),
+        ("prev_state", _ENUM),
+        ("next_state", _ENUM),
+        ("trigger", _ENUM),
+        ("intent_id", _ID),
+        ("event_id", _ID),
+        ("details", "String"),
+    ),
+    "intents": (
+        ("kernel_id", _ENUM),
+        ("seq", "UInt64"),
+        ("sub", "UInt32"),
+        ("ts", _TS),
+        ("intent_id", _ID),
+        ("trade_id", _ID),
+        ("slot_id", "UInt64"),
+        ("asset", _ENUM),
+        ("side", _ENUM),
+        ("action", _ENUM),
+        ("order_type", _ENUM),
+        ("reference_price", "Float64"),
+        ("target_size", "Float64"),
+        ("limit_price", "Float64"),
+        ("leverage", "Float64"),
+        ("reason", "String"),
+        ("accepted", "Bool"),
+        ("diagnostic_code", _ENUM),
+        ("severity", _ENUM),
+        ("details", "String"),
+    ),
+    "venue_events": (
+        ("kernel_id", _ENUM),
+        ("seq", "UInt64"),
+        ("sub", "UInt32"),
+        ("ts", _TS),
+        ("event_id", _ID),
+        ("trade_id", _ID),
+        ("slot_id", "UInt64"),
+        ("kind", _ENUM),
+        ("status", "LowCardinality(Nullable(String))"),
+        ("venue_order_id", _ID),
+        ("venue_client_id", _ID),
+        ("side", "LowCardinality(Nullable(String))"),
+        ("asset", _ENUM),
+        ("price", "Float64"),
+        ("size", "Float64"),
+        ("filled_size", "Float64"),
+        ("remaining_size", "Float64"),
+        ("reason", "String"),
+        ("accepted", "Bool"),
+        ("diagnostic_code", _ENUM),
+        ("metadata", "String"),
+    ),
+    "fills": (
+        ("kernel_id", _ENUM),
+        ("seq", "UInt64"),
+        ("sub", "UInt32"),
+        ("ts", _TS),
+        ("trade_id", _ID),
+        ("slot_id", "UInt64"),
+        ("event_id", _ID),
+        ("fill_id", _ID),
+        ("client_order_id", _ID),
+        ("venue_order_id", _ID),
+        ("asset", _ENUM),
+        ("side", _ENUM),
+        ("leg", _ENUM),
+        ("price", "Float64"),
+        ("qty", "Float64"),
+        ("fee", "Float64"),
+        ("liquidity", _ENUM),
+        ("realized_pnl", "Float64"),
+    ),
+    "account_events": (
+        ("kernel_id", _ENUM),
+        ("seq", "UInt64"),
+        ("sub", "UInt32"),
+        ("ts", _TS),
+        ("event_id", _ID),
+        ("kind", _ENUM),
+        ("asset", _ENUM),
+        ("amount", "Float64"),
+        ("fee", "Float64"),
+        ("fill_id", _ID),
+        ("wallet_balance", "Nullable(Float64)"),
+        ("available_margin", "Nullable(Float64)"),
+        ("used_margin", "Nullable(Float64)"),
+        ("maint_margin", "Nullable(Float64)"),
+        ("k_capital", "Float64"),
+        ("reconcile_status", _ENUM),
+        ("reconcile_delta", "Float64"),
+    ),
+    "control_changes": (
+        ("kernel_id", _ENUM),
+        ("seq", "UInt64"),
+        ("sub", "UInt32"),
+        ("ts", _TS),
+        ("mode", _ENUM),
+        ("verbosity", _ENUM),
+        ("debug_clickhouse_enabled", "Bool"),
+        ("source", _ENUM),
+    ),
+}
+
+# Sorting keys: "one slot / one trade over time" reads a contiguous range. ts is left out on
+# purpose: a re-sent row must land on the same key even if its time were re-stamped, and seq
+# already orders a kernel's inputs in time.
+TABLE_ORDER_BY: dict[str, str] = {
+    "transitions": "kernel_id, slot_id, trade_id, seq, sub",
+    "intents": "kernel_id, slot_id, trade_id, seq, sub",
+    "venue_events": "kernel_id, slot_id, trade_id, seq, sub",
+    "fills": "kernel_id, slot_id, trade_id, seq, sub",
+    "account_events": "kernel_id, seq, sub",
+    "control_changes": "kernel_id, seq, sub",
+}
+
+_TRADE_TABLES = ("transitions", "intents", "venue_events", "fills")
+
+
+class SqlClient(Protocol):
+    """The part of a clickhouse-connect client the migrations use."""
+
+    def command(self, cmd: str, parameters: Any = None, settings: Any = None) -> Any: ...
+
+    def query(self, query: str, parameters: Any = None, settings: Any = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: Callable[[str], Sequence[str]]
+    """Builds the statements for a database name (already quoted)."""
+
+
+def _create_table(db: str, table: str) -> str:
+    cols = ",\n    ".join(f"`{name}` {ctype}" for name, ctype in TABLE_COLUMNS[table])
+    # non_replicated_deduplication_window makes insert_deduplication_token work on a plain
+    # MergeTree (chDB, single servers); replicated tables deduplicate inserts by default.
+    return (
+        f"CREATE TABLE IF NOT EXISTS {db}.`{table}` (\n    {cols}\n)\n"
+        f"ENGINE = ReplacingMergeTree\nPARTITION BY toYYYYMM(ts)\nORDER BY ({TABLE_ORDER_BY[table]})\n"
+        "SETTINGS non_replicated_deduplication_window = 1000"
+    )
+
+
+def _v1(db: str) -> list[str]:
+    return [_create_table(db, table) for table in TABLE_COLUMNS]
+
+
+def _v2(db: str) -> list[str]:
+    # ingested_at lets an operator see journal lag in SQL (ingested_at - ts); the skip indexes
+    # serve lookups that do not follow the sorting key: by seq range (resend checks) and by
+    # trade id across slots.
+    out: list[str] = []
+    for table in TABLE_COLUMNS:
+        out.append(
+            f"ALTER TABLE {db}.`{table}` ADD COLUMN IF NOT EXISTS "
+            "`ingested_at` DateTime64(3, 'UTC') DEFAULT now64(3)"
+        )
+        out.append(
+            f"ALTER TABLE {db}.`{table}` ADD INDEX IF NOT EXISTS seq_range seq TYPE minmax GRANULARITY 1"
+        )
+        if table in _TRADE_TABLES:
+            out.append(
+                f"ALTER TABLE {db}.`{table}` ADD INDEX IF NOT EXISTS trade_lookup trade_id "
+                "TYPE bloom_filter(0.01) GRANULARITY 4"
+            )
+    return out
+
+
+def _v3(db: str) -> list[str]:
+    # One time-ordered story per slot across the four trade tables: what the strategy asked,
+    # what the venue said, what filled and which stage the slot moved to.
+    return [
+        f"""CREATE VIEW IF NOT EXISTS {db}.`slot_timeline` AS
+SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'intent' AS source,
+       concat(action, ' ', side, ' ', order_type) AS what,
+       concat(diagnostic_code, if(accepted, '', ' (refused)'), ' ', details) AS detail
+FROM {db}.`intents` FINAL
+UNION ALL
+SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'venue_event' AS source,
+       concat(kind, ' ', ifNull(status, '')) AS what,
+       concat(diagnostic_code, ' filled=', toString(filled_size), ' remaining=', toString(remaining_size),
+              ' ', reason) AS detail
+FROM {db}.`venue_events` FINAL
+UNION ALL
+SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'fill' AS source,
+       concat(leg, ' ', side, ' ', toString(qty), ' @ ', toString(price)) AS what,
+       concat('fee=', toString(fee), ' ', liquidity, ' pnl=', toString(realized_pnl)) AS detail
+FROM {db}.`fills` FINAL
+UNION ALL
+SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'transition' AS source,
+       concat(prev_state, ' -> ', next_state) AS what,
+       concat(trigger, ' ', details) AS detail
+FROM {db}.`transitions` FINAL"""
+    ]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1, "journal tables: transitions, intents, venue_events, fills, account_events, control_changes", _v1
+    ),
+    Migration(2, "ingested_at column; seq and trade_id skip indexes", _v2),
+    Migration(3, "slot_timeline view", _v3),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def quote_ident(name: str) -> str:
+    """Backquote an identifier (database names come from DSNs)."""
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def _ensure_version_table(client: SqlClient, db: str) -> None:
+    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.`{VERSION_TABLE}` (\n"
+        "    version UInt32,\n    description String,\n"
+        "    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)\n"
+        ") ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+
+
+def current_version(client: SqlClient, database: str) -> int:
+    """The highest migration applied to ``database`` (0 for an empty one)."""
+    db = quote_ident(database)
+    exists = client.query(
+        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        parameters={"db": database, "t": VERSION_TABLE},
+    ).result_rows[0][0]
+    if not exists:
+        return 0
+    return int(client.query(f"SELECT max(version) FROM {db}.`{VERSION_TABLE}`").result_rows[0][0] or 0)
+
+
+def migrate(client: SqlClient, database: str, target: int | None = None) -> list[int]:
+    """Apply the migrations after the current version up to ``target`` (default: latest).
+
+    Returns the versions applied. Re-running is harmless: every statement is idempotent and
+    the version row is only written after its statements succeeded.
+    """
+    if target is None:
+        target = LATEST_VERSION
+    if not 0 <= target <= LATEST_VERSION:
+        raise ValueError(f"target schema version {target} is not between 0 and {LATEST_VERSION}")
+    db = quote_ident(database)
+    _ensure_version_table(client, db)
+    have = current_version(client, database)
+    if have > LATEST_VERSION:
+        raise RuntimeError(
+            f"journal database {database!r} is at schema version {have}, newer than this dita "
+            f"(knows up to {LATEST_VERSION}); upgrade dita before writing to it"
+        )
+    applied: list[int] = []
+    for m in MIGRATIONS:
+        if have < m.version <= target:
+            for stmt in m.statements(db):
+                client.command(stmt)
+            client.command(
+                f"INSERT INTO {db}.`{VERSION_TABLE}` (version, description) VALUES "
+                "({v:UInt32}, {d:String})",
+                parameters={"v": m.version, "d": m.description},
+            )
+            applied.append(m.version)
+    return applied
+
+
+def check_kernel_columns(kernel_columns: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a kernel whose outbox layout differs from this schema, naming the difference.
+
+    Rows are inserted by position, so a silent mismatch would put values in the wrong columns.
+    """
+    for table, cols in kernel_columns.items():
+        if table not in TABLE_COLUMNS:
+            raise ValueError(f"kernel journal table {table!r} has no ClickHouse table in dita.journal.schema")
+        ours = tuple(name for name, _ in TABLE_COLUMNS[table][1:])
+        if tuple(cols) != ours:
+            raise ValueError(
+                f"kernel journal columns for {table!r} are {tuple(cols)!r}, but the schema expects {ours!r}"
+            )
