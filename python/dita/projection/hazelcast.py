@@ -1,0 +1,474 @@
+"""Hazelcast projection: every kernel's slots, account and control state in cluster maps.
+
+Maps (values are HazelcastJsonValue holding the dicts of ``snapshot()`` plus ``kernel_id``
+and ``projected_at``, the publisher's wall-clock time of the write):
+
+- ``dita_slots``    key ``<kernel_id>:<slot_id>``
+- ``dita_accounts`` key ``<kernel_id>``
+- ``dita_control``  key ``<kernel_id>``: the control state the kernel is running with
+
+SQL mappings of the same names expose the scalar fields as columns (``json-flat``); the
+``*_json`` mappings (``dita_slots_json`` ...) expose the whole value as ``this`` (JSON) for
+nested fields such as ``active_entry_order``.
+
+The hot path never waits for Hazelcast: the kernel only marks keys dirty, and one publisher
+thread drains them (``publish_dirty``) and writes the latest value per key, so a burst of
+updates to one slot between two cycles costs one write. When the cluster is away the
+publisher stops draining (the kernel's dirty set is bounded by ``max_slots``), and when a
+connection is back it republishes everything, because a restarted cluster may have lost
+the maps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+with warnings.catch_warnings():
+    # The client's reactor imports asyncore, deprecated (still present) on Python 3.11.
+    warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
+    import hazelcast
+    from hazelcast.core import HazelcastJsonValue
+    from hazelcast.lifecycle import LifecycleState
+
+from dita.projection import publish_dirty
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+__all__ = [
+    "ACCOUNTS_MAP",
+    "CONTROL_MAP",
+    "DEFAULT_CLUSTER_MEMBERS",
+    "DEFAULT_CLUSTER_NAME",
+    "SLOTS_MAP",
+    "HazelcastProjection",
+    "connect_client",
+    "create_mappings",
+    "to_json_value",
+]
+
+SLOTS_MAP = "dita_slots"
+ACCOUNTS_MAP = "dita_accounts"
+CONTROL_MAP = "dita_control"
+DEFAULT_CLUSTER_NAME = "dita"
+DEFAULT_CLUSTER_MEMBERS: tuple[str, ...] = ("127.0.0.1:5701",)
+
+_log = logging.getLogger(__name__)
+
+# Fields whose values are objects or arrays: json-flat cannot map them to columns, so they
+# are read through the *_json mappings (JSON_VALUE / JSON_QUERY on ``this``).
+_NESTED_FIELDS = frozenset({"active_entry_order", "active_exit_order", "metadata", "exit_leg_ratios"})
+# SQL types of fields that may be null in the first sample (the K/E account before E is known).
+_KNOWN_TYPES: dict[str, str] = {
+    "kernel_id": "VARCHAR",
+    "projected_at": "DOUBLE",
+    "slot_id": "BIGINT",
+    "e_wallet_balance": "DOUBLE",
+    "e_available_margin": "DOUBLE",
+    "e_used_margin": "DOUBLE",
+    "e_maint_margin": "DOUBLE",
+}
+
+
+def connect_client(
+    cluster_members: Sequence[str] = DEFAULT_CLUSTER_MEMBERS,
+    cluster_name: str = DEFAULT_CLUSTER_NAME,
+    *,
+    lifecycle_listener: Callable[[str], None] | None = None,
+    invocation_timeout: float = 5.0,
+    block: bool = False,
+    connect_timeout: float = -1,
+) -> hazelcast.HazelcastClient:
+    """A client that never blocks a kernel: it starts and reconnects in the background.
+
+    With ``block`` the call waits until connected (for the CLI and tests), giving up after
+    ``connect_timeout`` seconds (-1: never).
+    """
+    if isinstance(cluster_members, str) or not cluster_members:
+        raise ValueError(f"cluster_members must be a non-empty list of 'host:port', got {cluster_members!r}")
+    return hazelcast.HazelcastClient(
+        cluster_name=cluster_name,
+        cluster_members=list(cluster_members),
+        async_start=not block,
+        # ASYNC: calls fail fast with ClientOfflineError while away instead of hanging.
+        reconnect_mode="ASYNC",
+        cluster_connect_timeout=connect_timeout,
+        retry_initial_backoff=0.1,
+        retry_max_backoff=1.0,
+        retry_multiplier=1.5,
+        connection_timeout=2.0,
+        heartbeat_interval=1.0,
+        heartbeat_timeout=6.0,
+        invocation_timeout=invocation_timeout,
+        statistics_enabled=False,
+        lifecycle_listeners=[lifecycle_listener] if lifecycle_listener is not None else [],
+    )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json_value(value: Mapping[str, Any]) -> HazelcastJsonValue:
+    """Encode one projected dict; non-finite floats (invalid JSON) become null."""
+    try:
+        return HazelcastJsonValue(json.dumps(value, allow_nan=False, separators=(",", ":")))
+    except ValueError:
+        return HazelcastJsonValue(json.dumps(_finite(value), separators=(",", ":")))
+
+
+def _sql_type(name: str, value: Any) -> str | None:
+    if name in _KNOWN_TYPES:
+        return _KNOWN_TYPES[name]
+    if name in _NESTED_FIELDS or isinstance(value, dict | list | tuple):
+        return None
+    if isinstance(value, bool):
+        return "BOOLEAN"
+    if isinstance(value, int):
+        return "BIGINT"
+    if isinstance(value, float) or value is None:
+        return "DOUBLE"
+    return "VARCHAR"
+
+
+def mapping_ddl(map_name: str, sample: Mapping[str, Any]) -> list[str]:
+    """CREATE OR REPLACE MAPPING statements for one map, its columns taken from a sample value."""
+    columns = ["__key VARCHAR", '"kernel_id" VARCHAR', '"projected_at" DOUBLE']
+    for name, value in sample.items():
+        sql_type = _sql_type(name, value)
+        if sql_type is not None and name not in ("kernel_id", "projected_at"):
+            columns.append(f'"{name}" {sql_type}')
+    flat = (
+        f"CREATE OR REPLACE MAPPING {map_name} ({', '.join(columns)}) TYPE IMap "
+        "OPTIONS ('keyFormat'='varchar', 'valueFormat'='json-flat')"
+    )
+    whole = (
+        f"CREATE OR REPLACE MAPPING {map_name}_json EXTERNAL NAME {map_name} (__key VARCHAR, this JSON) "
+        "TYPE IMap OPTIONS ('keyFormat'='varchar', 'valueFormat'='json')"
+    )
+    return [flat, whole]
+
+
+def create_mappings(client: hazelcast.HazelcastClient, kernel: ExecutionKernel) -> None:
+    """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names."""
+    samples = {
+        SLOTS_MAP: kernel.slot_dict(0),
+        ACCOUNTS_MAP: kernel.account(),
+        CONTROL_MAP: kernel.control(),
+    }
+    for map_name, sample in samples.items():
+        for statement in mapping_ddl(map_name, sample):
+            client.sql.execute(statement).result()
+
+
+class HazelcastProjection:
+    """Projects attached kernels into Hazelcast maps from one background publisher thread.
+
+    ``interval`` is the publishing period in seconds: the staleness of a healthy projection
+    is at most about one interval plus the write time. ``stats()`` reports it.
+    """
+
+    def __init__(
+        self,
+        cluster_members: Sequence[str] = DEFAULT_CLUSTER_MEMBERS,
+        cluster_name: str = DEFAULT_CLUSTER_NAME,
+        *,
+        interval: float = 0.05,
+        invocation_timeout: float = 5.0,
+    ) -> None:
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.001 <= interval <= 60:
+            raise ValueError(f"interval must be between 0.001 and 60 seconds, got {interval!r}")
+        self.cluster_members = tuple(cluster_members)
+        self.cluster_name = cluster_name
+        self.interval = float(interval)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._cycle_done = threading.Condition(self._lock)
+        self._kernels: dict[str, ExecutionKernel] = {}
+        self._resync: set[str] = set()
+        self._mappings_made = False
+        self._mappings_retry_at = 0.0
+        self._mapping_error = ""
+        self._connected = False
+        self._was_connected = False
+        self._cycles = 0
+        self._ok_cycles = 0
+        self._updates = 0
+        self._writes = 0
+        self._resyncs = 0
+        self._errors = 0
+        self._last_error = ""
+        self._last_ok_drain: dict[str, float] = {}  # monotonic start of the last published drain
+        self._staleness: deque[float] = deque(maxlen=8192)
+        self._client = connect_client(
+            self.cluster_members,
+            cluster_name,
+            lifecycle_listener=self._on_lifecycle,
+            invocation_timeout=invocation_timeout,
+        )
+        # Map proxies are created on the cluster, so only once connected (by the publisher).
+        self._maps: tuple[Any, Any, Any] | None = None
+        self._thread = threading.Thread(target=self._run, name="dita-hazelcast-projection", daemon=True)
+        self._thread.start()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _on_lifecycle(self, state: str) -> None:
+        # Runs on the client's reactor thread: only flip flags, the publisher does the work.
+        if state == LifecycleState.CONNECTED:
+            with self._lock:
+                self._connected = True
+                self._resync.update(self._kernels)
+                self._mappings_made = False  # a restarted cluster has lost its SQL catalog
+                self._mappings_retry_at = 0.0
+            _log.info("hazelcast projection connected to %s; resyncing", self.cluster_members)
+            self._wake.set()
+        elif state == LifecycleState.DISCONNECTED:
+            with self._lock:
+                self._connected = False
+            if self._stop.is_set():
+                return  # our own shutdown
+            _log.warning(
+                "hazelcast projection lost %s; kernels keep trading, maps resync on reconnect",
+                self.cluster_members,
+            )
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        kid = kernel.kernel_id
+        with self._lock:
+            if kid in self._kernels:
+                raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
+            self._kernels[kid] = kernel
+            self._resync.add(kid)
+            self._last_ok_drain.setdefault(kid, time.monotonic())
+        kernel.set_projection_enabled(True)
+        self._wake.set()
+
+    def detach(self, kernel: ExecutionKernel) -> None:
+        kid = kernel.kernel_id
+        with self._lock:
+            self._kernels.pop(kid, None)
+            self._resync.discard(kid)
+            self._last_ok_drain.pop(kid, None)
+        kernel.set_projection_enabled(False)
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self._cycle()
+            except Exception as exc:  # the publisher must outlive anything a cycle throws
+                self._record_error(exc)
+
+    def _record_error(self, exc: BaseException) -> None:
+        with self._lock:
+            self._errors += 1
+            first = not self._last_error
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._resync.update(self._kernels)
+        log = _log.warning if first else _log.debug
+        log("hazelcast projection write failed (%s); will resync", self._last_error)
+
+    def _cycle(self) -> None:
+        with self._lock:
+            kernels = list(self._kernels.values())
+            connected = self._connected
+        if not connected:
+            with self._cycle_done:
+                self._cycles += 1
+                self._cycle_done.notify_all()
+            return
+        if self._maps is None:
+            self._maps = tuple(self._client.get_map(name) for name in (SLOTS_MAP, ACCOUNTS_MAP, CONTROL_MAP))
+        if kernels and not self._mappings_made and time.monotonic() >= self._mappings_retry_at:
+            self._make_mappings(kernels[0])
+        ok = True
+        for kernel in kernels:
+            ok = self._publish_kernel(kernel) and ok
+        with self._cycle_done:
+            self._cycles += 1
+            if ok:
+                self._ok_cycles += 1
+                self._last_error = ""
+            self._cycle_done.notify_all()
+
+    def _make_mappings(self, kernel: ExecutionKernel) -> None:
+        # SQL is for operators; a cluster without it must not stop the maps from updating.
+        try:
+            create_mappings(self._client, kernel)
+        except Exception as exc:
+            self._mappings_retry_at = time.monotonic() + 30.0
+            if not self._mapping_error:
+                _log.warning("hazelcast projection could not create SQL mappings: %s", exc)
+            self._mapping_error = f"{type(exc).__name__}: {exc}"
+        else:
+            self._mappings_made = True
+            self._mapping_error = ""
+
+    def _publish_kernel(self, kernel: ExecutionKernel) -> bool:
+        kid = kernel.kernel_id
+        with self._lock:
+            full = kid in self._resync
+            self._resync.discard(kid)
+        drained_at = time.monotonic()
+        slots, account, control = publish_dirty(kernel, full=full)
+        now = time.time()
+        assert self._maps is not None
+        slots_map, accounts_map, control_map = self._maps
+        futures = []
+        try:
+            if slots:
+                values = {}
+                for key, value in slots.items():
+                    value["kernel_id"] = kid
+                    value["projected_at"] = now
+                    values[key] = to_json_value(value)
+                futures.append(slots_map.put_all(values))
+            if account is not None:
+                account["kernel_id"] = kid
+                account["projected_at"] = now
+                futures.append(accounts_map.put(kid, to_json_value(account)))
+            if control is not None:
+                control["kernel_id"] = kid
+                control["projected_at"] = now
+                futures.append(control_map.put(kid, to_json_value(control)))
+            for future in futures:
+                future.result()
+        except Exception as exc:
+            self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
+            return False
+        done = time.monotonic()
+        with self._lock:
+            previous = self._last_ok_drain.get(kid, drained_at)
+            self._last_ok_drain[kid] = drained_at
+            # A change made just after the previous drain became visible only now.
+            self._staleness.append(done - previous)
+            self._updates += len(slots) + (account is not None) + (control is not None)
+            self._writes += len(futures)
+            if full:
+                self._resyncs += 1
+        return True
+
+    def sync(self, timeout: float | None = 10.0) -> bool:
+        """Publish every dirty key now; True when a full cycle succeeded within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cycle_done:
+            # The cycle that is running may have drained before our caller's last change.
+            target = self._ok_cycles + 2
+            while self._ok_cycles < target:
+                self._wake.set()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cycle_done.wait(min(remaining, 0.1) if remaining is not None else 0.1)
+        return True
+
+    def flush(self, timeout: float | None = 10.0) -> None:
+        """Publish every dirty key now (waits at most ``timeout``; never raises when the cluster is away)."""
+        self.sync(timeout)
+
+    def close(self) -> None:
+        """Publish what is left (briefly, if the cluster is up), stop the publisher, release the client."""
+        if self._stop.is_set():
+            return
+        if self._connected:
+            self.sync(timeout=5.0)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=10.0)
+        with self._lock:
+            kernels = list(self._kernels.values())
+            self._kernels.clear()
+        for kernel in kernels:
+            kernel.set_projection_enabled(False)
+        self._client.shutdown()
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and staleness (seconds).
+
+        ``staleness_s`` is the current bound: a change made now would be visible within it
+        when healthy, and while the cluster is away it grows with the time since the last
+        successful publish. ``staleness_p50_s``/``p99_s``/``max_s`` are over recent cycles.
+        """
+        now = time.monotonic()
+        with self._lock:
+            samples = sorted(self._staleness)
+            oldest = min(self._last_ok_drain.values(), default=now)
+            stats: dict[str, Any] = {
+                "connected": self._connected,
+                "kernels": len(self._kernels),
+                "cycles": self._cycles,
+                "ok_cycles": self._ok_cycles,
+                "updates_published": self._updates,
+                "writes": self._writes,
+                "resyncs": self._resyncs,
+                "errors": self._errors,
+                "last_error": self._last_error,
+                "pending_resync": sorted(self._resync),
+                "mapping_error": self._mapping_error,
+                "staleness_s": now - oldest,
+            }
+        stats["staleness_p50_s"] = _percentile(samples, 0.50)
+        stats["staleness_p99_s"] = _percentile(samples, 0.99)
+        stats["staleness_max_s"] = samples[-1] if samples else 0.0
+        return stats
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._staleness.clear()
+            self._updates = self._writes = self._errors = 0
+
+
+def _percentile(sorted_samples: Sequence[float], q: float) -> float:
+    if not sorted_samples:
+        return 0.0
+    index = min(len(sorted_samples) - 1, max(0, math.ceil(q * len(sorted_samples)) - 1))
+    return sorted_samples[index]
+
+
+def read_map(client: hazelcast.HazelcastClient, map_name: str) -> dict[str, dict[str, Any]]:
+    """Every entry of a dita map, decoded (for the CLI, tests and ops scripts)."""
+    entries = client.get_map(map_name).blocking().entry_set()
+    return {str(key): _decode(value) for key, value in entries}
+
+
+def _decode(value: Any) -> dict[str, Any]:
+    if isinstance(value, HazelcastJsonValue):
+        decoded: dict[str, Any] = value.loads()
+        return decoded
+    if isinstance(value, str):
+        loaded: dict[str, Any] = json.loads(value)
+        return loaded
+    raise TypeError(f"unexpected value type in a dita map: {type(value).__name__}")
+
+
+def strip_projection_fields(values: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The projected dicts without the fields the projection adds (to compare with snapshot())."""
+    return [{k: v for k, v in value.items() if k not in ("kernel_id", "projected_at")} for value in values]

@@ -1,0 +1,452 @@
+"""A real Hazelcast member for development and tests.
+
+The member jars (``hazelcast`` and ``hazelcast-sql``, which holds the SQL engine since 5.0)
+are fetched from Maven Central with the machine's ``mvn`` into a cache directory, and the
+member runs with the machine's ``java``, bound to 127.0.0.1, with Jet enabled so SQL
+mappings work. Each member keeps its config, log and pid file in a state directory, so
+``start``, ``stop`` and ``status`` also work from separate processes (the CLI).
+
+Usage: ``python -m dita.services.hazelcast fetch|start|stop|status [--port N]`` or
+``dita services hazelcast ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_CLUSTER_NAME",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "HAZELCAST_VERSION",
+    "HazelcastMember",
+    "ServiceError",
+    "client_can_connect",
+    "default_home",
+    "fetch_jars",
+    "free_port",
+    "jar_paths",
+    "main",
+]
+
+HAZELCAST_VERSION = "5.5.0"
+MEMBER_ARTIFACTS = ("hazelcast", "hazelcast-sql")
+DEFAULT_CLUSTER_NAME = "dita"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5701
+MAIN_CLASS = "com.hazelcast.core.server.HazelcastMemberStarter"
+
+# Hazelcast reads JDK internals for performance and warns loudly without these.
+_JVM_MODULE_FLAGS = (
+    "--add-modules",
+    "java.se",
+    "--add-exports",
+    "java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens",
+    "java.management/sun.management=ALL-UNNAMED",
+    "--add-opens",
+    "jdk.management/com.sun.management.internal=ALL-UNNAMED",
+)
+_CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be fetched, started or stopped; the message says why."""
+
+
+def _project_root() -> Path | None:
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "python" / "dita").is_dir():
+            return parent
+    return None
+
+
+def default_home() -> Path:
+    """Where jars and member state live: $DITA_HAZELCAST_HOME, else <checkout>/.cache/hazelcast."""
+    env = os.environ.get("DITA_HAZELCAST_HOME")
+    if env:
+        return Path(env)
+    root = _project_root()
+    if root is not None:
+        return root / ".cache" / "hazelcast"
+    return Path.home() / ".cache" / "dita" / "hazelcast"
+
+
+def jar_paths(home: Path | None = None, version: str = HAZELCAST_VERSION) -> list[Path]:
+    base = home or default_home()
+    return [base / "jars" / f"{artifact}-{version}.jar" for artifact in MEMBER_ARTIFACTS]
+
+
+def fetch_jars(home: Path | None = None, version: str = HAZELCAST_VERSION) -> list[Path]:
+    """Fetch the member jars with Maven unless they are cached already; return their paths."""
+    jars = jar_paths(home, version)
+    missing = [jar for jar in jars if not jar.is_file()]
+    if not missing:
+        return jars
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServiceError("Maven (mvn) is not on PATH; it is needed once to fetch the Hazelcast jars")
+    jar_dir = jars[0].parent
+    jar_dir.mkdir(parents=True, exist_ok=True)
+    for jar in missing:
+        artifact = jar.name.removesuffix(f"-{version}.jar")
+        coords = f"com.hazelcast:{artifact}:{version}:jar"
+        # Copy into a scratch dir first so an interrupted download never looks cached.
+        with tempfile.TemporaryDirectory(dir=jar_dir) as scratch:
+            cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={coords}", f"-DoutputDirectory={scratch}"]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+            fetched = Path(scratch) / jar.name
+            if done.returncode != 0 or not fetched.is_file():
+                tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
+                raise ServiceError(
+                    f"mvn could not fetch {coords} (exit {done.returncode}):\n" + "\n".join(tail)
+                )
+            fetched.replace(jar)
+    return jars
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port that nothing listens on right now (for tests that start their own members)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def client_can_connect(address: str, cluster_name: str, timeout: float = 5.0) -> bool:
+    """True when a Hazelcast client can join ``cluster_name`` at ``address`` within ``timeout``."""
+    from dita.projection.hazelcast import hazelcast
+
+    try:
+        client = hazelcast.HazelcastClient(
+            cluster_name=cluster_name,
+            cluster_members=[address],
+            cluster_connect_timeout=timeout,
+            retry_initial_backoff=0.2,
+            retry_max_backoff=0.5,
+            statistics_enabled=False,
+        )
+    except Exception:
+        return False
+    client.shutdown()
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        # A zombie has exited; only its parent has not collected it yet.
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _is_member_process(pid: int) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        return MAIN_CLASS in cmdline.read_bytes().decode(errors="replace")
+    except OSError:
+        return _pid_alive(pid)  # no /proc: trust the pid file
+
+
+@dataclass
+class HazelcastMember:
+    """One Hazelcast member process on loopback.
+
+    ``peer_ports`` lists the other members of a loopback cluster (TCP/IP join); without it
+    the member forms a cluster of one. State (config, log, pid) lives in ``state_dir``,
+    by default ``<home>/run/<cluster_name>-<port>``.
+    """
+
+    port: int = DEFAULT_PORT
+    cluster_name: str = DEFAULT_CLUSTER_NAME
+    host: str = DEFAULT_HOST
+    peer_ports: Sequence[int] = ()
+    home: Path | None = None
+    state_dir: Path | None = None
+    heap_mb: int = 512
+    version: str = HAZELCAST_VERSION
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("port", self.port),
+            *((f"peer_ports[{i}]", p) for i, p in enumerate(self.peer_ports)),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                raise ValueError(f"{name} must be a TCP port between 1 and 65535, got {value!r}")
+        if not isinstance(self.cluster_name, str) or not _CLUSTER_NAME_RE.match(self.cluster_name):
+            raise ValueError(
+                f"cluster_name must be 1-64 letters, digits, '_', '.' or '-', got {self.cluster_name!r}"
+            )
+        if isinstance(self.heap_mb, bool) or not isinstance(self.heap_mb, int) or self.heap_mb < 64:
+            raise ValueError(f"heap_mb must be an integer of at least 64, got {self.heap_mb!r}")
+        self.home = Path(self.home) if self.home is not None else default_home()
+        if self.state_dir is None:
+            self.state_dir = self.home / "run" / f"{self.cluster_name}-{self.port}"
+        self.state_dir = Path(self.state_dir)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / "member.pid"
+
+    @property
+    def log_file(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / "member.log"
+
+    @property
+    def config_file(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / "hazelcast.xml"
+
+    def config_xml(self) -> str:
+        members = [self.port, *(p for p in self.peer_ports if p != self.port)]
+        member_lines = "\n".join(f"          <member>{self.host}:{p}</member>" for p in members)
+        return f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by dita.services.hazelcast; rewritten on every start. -->
+<hazelcast xmlns="http://www.hazelcast.com/schema/config"
+           xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+           xsi:schemaLocation="http://www.hazelcast.com/schema/config
+           http://www.hazelcast.com/schema/config/hazelcast-config-5.5.xsd">
+  <cluster-name>{self.cluster_name}</cluster-name>
+  <properties>
+    <property name="hazelcast.phone.home.enabled">false</property>
+    <property name="hazelcast.logging.type">jdk</property>
+    <property name="hazelcast.health.monitoring.level">OFF</property>
+    <!-- SIGTERM migrates partitions away before leaving, so a stopped member loses nothing. -->
+    <property name="hazelcast.shutdownhook.policy">GRACEFUL</property>
+    <property name="hazelcast.graceful.shutdown.max.wait">30</property>
+  </properties>
+  <network>
+    <port auto-increment="false">{self.port}</port>
+    <interfaces enabled="true">
+      <interface>{self.host}</interface>
+    </interfaces>
+    <join>
+      <auto-detection enabled="false"/>
+      <multicast enabled="false"/>
+      <tcp-ip enabled="true">
+        <member-list>
+{member_lines}
+        </member-list>
+      </tcp-ip>
+    </join>
+  </network>
+  <jet enabled="true" resource-upload-enabled="false"/>
+  <map name="dita_*">
+    <!-- One synchronous backup: a killed member loses no projection or control entry. -->
+    <backup-count>1</backup-count>
+  </map>
+</hazelcast>
+"""
+
+    def pid(self) -> int | None:
+        """The member's pid when it is running, else None."""
+        if self._proc is not None and self._proc.poll() is not None:
+            self._proc = None
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if _pid_alive(pid) and _is_member_process(pid):
+            return pid
+        return None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, timeout: float = 120.0) -> int:
+        """Start the member (or find it running) and wait until clients can connect; return its pid."""
+        pid = self.pid()
+        if pid is not None:
+            self.wait_ready(timeout)
+            return pid
+        if _port_open(self.host, self.port):
+            raise ServiceError(
+                f"port {self.port} on {self.host} is already in use by another process; choose another port"
+            )
+        java = (
+            shutil.which("java", path=os.path.join(os.environ["JAVA_HOME"], "bin"))
+            if os.environ.get("JAVA_HOME")
+            else None
+        )
+        java = java or shutil.which("java")
+        if java is None:
+            raise ServiceError("java is not on PATH (nor in $JAVA_HOME/bin); a JDK 17+ runs the member")
+        jars = fetch_jars(self.home, self.version)
+        assert self.state_dir is not None
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.config_xml())
+        cmd = [
+            java,
+            f"-Xms{min(128, self.heap_mb)}m",
+            f"-Xmx{self.heap_mb}m",
+            # One GC thread: the member shares a small machine with the kernels it serves.
+            "-XX:+UseSerialGC",
+            *_JVM_MODULE_FLAGS,
+            f"-Dhazelcast.config={self.config_file}",
+            "-cp",
+            os.pathsep.join(str(j) for j in jars),
+            MAIN_CLASS,
+        ]
+        with self.log_file.open("wb") as log:
+            # A new session: the member outlives the CLI that started it and ignores its Ctrl-C.
+            self._proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+        try:
+            self.wait_ready(timeout)
+        except ServiceError:
+            self.stop(kill=True)
+            raise
+        return self._proc.pid
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Block until a client can join the member's cluster; raise ServiceError if it dies or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                raise ServiceError(
+                    f"the Hazelcast member on port {self.port} exited; log tail:\n{self._log_tail()}"
+                )
+            if _port_open(self.host, self.port):
+                remaining = max(1.0, deadline - time.monotonic())
+                if client_can_connect(self.address, self.cluster_name, timeout=min(remaining, 10.0)):
+                    return
+            time.sleep(0.2)
+        raise ServiceError(
+            f"the Hazelcast member on port {self.port} did not accept clients within {timeout:.0f}s; "
+            f"log tail:\n{self._log_tail()}"
+        )
+
+    def stop(self, timeout: float = 45.0, *, kill: bool = False) -> bool:
+        """Stop the member: SIGTERM (a graceful leave) or, with ``kill``, SIGKILL at once.
+
+        Returns False when no member was running. Escalates to SIGKILL after ``timeout``.
+        """
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        if not self._wait_exit(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            self._wait_exit(pid, 10.0)
+        self.pid_file.unlink(missing_ok=True)
+        self._proc = None
+        return True
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.pid == pid:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=0.1)
+                    return True
+            elif not _pid_alive(pid):
+                return True
+            else:
+                time.sleep(0.1)
+        return False
+
+    def status(self, *, check_client: bool = True) -> dict[str, Any]:
+        pid = self.pid()
+        accepting = False
+        if pid is not None and _port_open(self.host, self.port):
+            accepting = client_can_connect(self.address, self.cluster_name, 3.0) if check_client else True
+        return {
+            "running": pid is not None,
+            "pid": pid,
+            "address": self.address,
+            "cluster_name": self.cluster_name,
+            "accepting_clients": accepting,
+            "version": self.version,
+            "state_dir": str(self.state_dir),
+            "log": str(self.log_file),
+        }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dita.services.hazelcast", description=__doc__)
+    parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--cluster-name", default=DEFAULT_CLUSTER_NAME)
+    parser.add_argument(
+        "--home", type=Path, default=None, help="jar cache and state (default: .cache/hazelcast)"
+    )
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "fetch":
+            for jar in fetch_jars(args.home):
+                print(jar)
+            return 0
+        member = HazelcastMember(port=args.port, cluster_name=args.cluster_name, home=args.home)
+        if args.action == "start":
+            pid = member.start(timeout=args.timeout)
+            print(f"Hazelcast member {member.address} (cluster {member.cluster_name}) running, pid {pid}")
+        elif args.action == "stop":
+            stopped = member.stop(timeout=args.timeout)
+            print(
+                f"stopped the member on {member.address}"
+                if stopped
+                else f"no member running on {member.address}"
+            )
+        else:
+            status = member.status()
+            print(json.dumps(status, indent=2))
+            return 0 if status["accepting_clients"] else 3
+    except (ServiceError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
