@@ -27,13 +27,25 @@ from typing import Any
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
 
-__all__ = ["FillListener", "StrategyContext", "StrategyHandle", "StrategyStatus", "TradingRuntime"]
+__all__ = [
+    "EventListener",
+    "FillListener",
+    "IntentListener",
+    "StrategyContext",
+    "StrategyHandle",
+    "StrategyStatus",
+    "TradingRuntime",
+]
 
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 FILL = KernelEventKind.FILL
 
 FillListener = Callable[[VenueEvent, int], None]
 """Called with each accepted fill and the index of the data point it happened on."""
+EventListener = Callable[[VenueEvent], None]
+"""Called with every venue event the kernel took in (acks, fills, cancels, rejects ...)."""
+IntentListener = Callable[[KernelIntent, KernelOutcome], None]
+"""Called with every intent a strategy submitted and the kernel's answer."""
 
 
 class StrategyStatus(StrEnum):
@@ -96,6 +108,9 @@ class StrategyContext:
     def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
         return self._runtime.submit(strategy, intent)
 
+    def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
+        return self._runtime.report_edge(asset, edge_bps)
+
 
 class TradingRuntime:
     """``TradingRuntime(kernel, venues=None, clock="data")``.
@@ -116,6 +131,8 @@ class TradingRuntime:
         self.clock = clock
         self.handles: dict[str, StrategyHandle] = {}
         self.fill_listeners: list[FillListener] = []
+        self.event_listeners: list[EventListener] = []
+        self.intent_listeners: list[IntentListener] = []
         self.ctx = StrategyContext(self)
         self._intent_seq = 0
         self._trade_seq = 0
@@ -253,6 +270,8 @@ class TradingRuntime:
         handle.intents += 1
         self.stats["intents"] += 1
         outcome: KernelOutcome = self.kernel.process_intent(intent)
+        for listener in self.intent_listeners:
+            listener(intent, outcome)
         if not outcome.accepted:
             handle.refused += 1
             self.stats["refused"] += 1
@@ -263,6 +282,14 @@ class TradingRuntime:
         order = outcome.order
         if order is not None and order.status.name not in TERMINAL_STATUSES:
             self._working.add(order.client_order_id)
+        self._after_events(outcome.emitted_events, set())
+        return outcome
+
+    def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
+        """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
+        whose venue answers are routed like any other event."""
+        self._sync_venues()
+        outcome: KernelOutcome = self.kernel.on_edge_update(asset, edge_bps, self.now())
         self._after_events(outcome.emitted_events, set())
         return outcome
 
@@ -287,6 +314,8 @@ class TradingRuntime:
         kernel = self.kernel
         for event in events:
             seen.add(event.event_id)
+            for on_event in self.event_listeners:
+                on_event(event)
             status = event.status.name if event.status is not None else ""
             if status in TERMINAL_STATUSES:
                 self._working.discard(event.venue_client_id)

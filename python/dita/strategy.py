@@ -259,6 +259,11 @@ class Strategy(Generic[P]):
         )
         return self.ctx.submit(self, intent)
 
+    def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
+        """Report the measured edge of ``asset`` to the kernel's risk guard, which freezes
+        entries and cancels working orders when it drops below the configured threshold."""
+        return self.ctx.report_edge(asset, edge_bps)
+
     def submit(self, intent: KernelIntent) -> KernelOutcome:
         """Hand a hand-built intent to the kernel (the helpers above cover the usual cases)."""
         return self.ctx.submit(self, intent)

@@ -1,0 +1,81 @@
+"""Helpers shared by the runtime commands (backtest, paper, shadow, strategy, status)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["fail", "load_strategy", "parse_params", "print_table", "stderr"]
+
+stderr = Console(stderr=True)
+USAGE_ERROR = 2
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
+    """Print ``error: message`` on stderr and exit (2: bad arguments or data)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any]:
+    """``--param fast=10 --param allow_short=false`` and/or ``--params '{"fast": 10}'``."""
+    out: dict[str, Any] = {}
+    if params_json:
+        try:
+            loaded = json.loads(params_json)
+        except json.JSONDecodeError as exc:
+            fail(f"--params is not valid JSON: {exc}")
+        if not isinstance(loaded, dict):
+            fail(f"--params must be a JSON object, got {params_json!r}")
+        out.update(loaded)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            fail(f"--param {pair!r} must be NAME=VALUE")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
+    """Instantiate ``MODULE:CLASS`` with ``params``; bad references or parameters exit 2."""
+    from dita.strategy import StrategyLoadError, load_strategy_class
+
+    try:
+        cls = load_strategy_class(ref)
+    except StrategyLoadError as exc:
+        fail(str(exc))
+    try:
+        return cls(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        fail(f"invalid parameters for {ref}: {problems}")
+
+
+def print_table(title: str, rows: Sequence[tuple[str, Any]], console: Console | None = None) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    for key, value in rows:
+        table.add_row(key, _fmt(value))
+    (console or Console(file=sys.stdout)).print(table)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}"
+    return str(v)

@@ -1,0 +1,162 @@
+"""Where ``dita status``, ``orders`` and ``pnl`` find a running kernel's state.
+
+Sources, most direct first: the Hazelcast projection (``--hazelcast``, every kernel in the
+cluster), the ClickHouse journal (``--journal``, for PnL over periods), and the state files
+that ``dita paper`` rewrites every few seconds in ``--state-dir`` (default ``$DITA_STATE_DIR``
+or ``var/run``). All three give the same shape: a snapshot per kernel with its account,
+control, slots and recent fills.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PERIODS",
+    "default_state_dir",
+    "period_start",
+    "read_hazelcast",
+    "read_state_files",
+    "write_state_file",
+]
+
+PERIODS = ("today", "week", "month", "all")
+ACTIVE_STAGES = (
+    "ORDER_SENT",
+    "ENTRY_WORKING",
+    "POSITION_OPEN",
+    "EXIT_REQUESTED",
+    "EXIT_SENT",
+    "EXIT_WORKING",
+)
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("DITA_STATE_DIR", "var/run"))
+
+
+def write_state_file(state_dir: Path, snapshot: dict[str, Any]) -> Path:
+    """Write ``snapshot`` atomically (tmp file + rename) so readers never see half a file."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / f"{snapshot['kernel_id']}.json"
+    tmp = path.with_suffix(f".json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(snapshot, sort_keys=True, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
+    """Every kernel snapshot in ``state_dir``; ``running`` is re-checked against the pid."""
+    if not state_dir.is_dir():
+        return []
+    out = []
+    for path in sorted(state_dir.glob("*.json")):
+        try:
+            snap = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # a file being replaced or not ours
+        if not isinstance(snap, dict) or "kernel_id" not in snap:
+            continue
+        if snap.get("running") and not _pid_alive(int(snap.get("pid", 0) or 0)):
+            snap["running"] = False
+            snap["note"] = "process is gone (last state shown)"
+        snap["source"] = str(path)
+        out.append(snap)
+    return out
+
+
+def read_hazelcast(
+    members: Sequence[str], cluster_name: str = "dita", timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    """Snapshots of every kernel projected into the cluster's maps."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, connect_client
+
+    client = connect_client(list(members), cluster_name, block=True, connect_timeout=timeout)
+    try:
+        accounts = {
+            k: json.loads(v.to_string()) for k, v in client.get_map(ACCOUNTS_MAP).blocking().entry_set()
+        }
+        control = {
+            k: json.loads(v.to_string()) for k, v in client.get_map(CONTROL_MAP).blocking().entry_set()
+        }
+        slots: dict[str, list[dict[str, Any]]] = {}
+        for key, value in client.get_map(SLOTS_MAP).blocking().entry_set():
+            kid = key.rsplit(":", 1)[0]
+            slots.setdefault(kid, []).append(json.loads(value.to_string()))
+    finally:
+        client.shutdown()
+    out = []
+    for kid in sorted(set(accounts) | set(control) | set(slots)):
+        out.append(
+            {
+                "kernel_id": kid,
+                "account": accounts.get(kid, {}),
+                "control": control.get(kid, {}),
+                "slots": sorted(slots.get(kid, []), key=lambda s: int(s.get("slot_id", 0))),
+                "fills": [],
+                "strategies": [],
+                "running": True,
+                "source": f"hazelcast {','.join(members)}",
+            }
+        )
+    return out
+
+
+def active_slots(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in snapshot.get("slots", []) if s.get("fsm_state") in ACTIVE_STAGES]
+
+
+def open_orders(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """Working orders, from the slots' active entry and exit orders."""
+    orders = []
+    for slot in snapshot.get("slots", []):
+        for key in ("active_entry_order", "active_exit_order"):
+            order = slot.get(key)
+            if isinstance(order, dict) and order.get("status") not in (
+                "FILLED",
+                "CANCELED",
+                "REJECTED",
+                "EXPIRED",
+            ):
+                orders.append({"kernel_id": snapshot["kernel_id"], "leg": key.split("_")[1].upper(), **order})
+    return orders
+
+
+def period_start(period: str, now: float) -> float | None:
+    """Start of ``period`` (UTC calendar: today, ISO week from Monday, month) before ``now``."""
+    if period not in PERIODS:
+        raise ValueError(f"--period {period!r} must be one of {', '.join(PERIODS)}")
+    if period == "all":
+        return None
+    t = datetime.fromtimestamp(now, tz=UTC)
+    day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "today":
+        start = day
+    elif period == "week":
+        start = day - timedelta(days=day.weekday())
+    else:
+        start = day.replace(day=1)
+    return start.timestamp()
+
+
+def now_for(snapshot: dict[str, Any]) -> float:
+    """The kernel's clock: data time for a replay, else wall time."""
+    if snapshot.get("clock") == "data" and snapshot.get("data_time"):
+        return float(snapshot["data_time"])
+    return time.time()

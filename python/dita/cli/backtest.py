@@ -1,0 +1,149 @@
+"""``dita backtest``: replay history through the kernel and the paper venue, write a report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dita.cli._common import fail, load_strategy, parse_params, print_table, stderr
+
+__all__ = ["register"]
+
+
+def backtest(
+    strategy: Annotated[
+        str, typer.Option(help="Strategy as MODULE:CLASS, e.g. dita.examples.crossover:SmaCrossover")
+    ],
+    data: Annotated[
+        str, typer.Option(help="Bars or quotes, .csv or .parquet ('sample' = shipped sample bars)")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Directory for metrics.json, trades.csv, equity.csv, PNG and HTML")
+    ],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First time to replay (ISO date/time, UTC)")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Replay up to, not including, this time (ISO, UTC)")] = None,
+    balance: Annotated[float, typer.Option(help="Starting balance, quote currency")] = 10_000.0,
+    fee_rate: Annotated[float, typer.Option(help="Taker fee as a fraction of notional")] = 0.001,
+    maker_fee_rate: Annotated[float | None, typer.Option(help="Maker fee (default: --fee-rate)")] = None,
+    slippage_bps: Annotated[float, typer.Option(help="Taker price moved against each order, bps")] = 2.0,
+    latency_ms: Annotated[float, typer.Option(help="Order latency at the paper venue, ms")] = 0.0,
+    volume_share: Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")] = 0.1,
+    param: Annotated[
+        list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
+    ] = None,
+    params: Annotated[str | None, typer.Option(help="Strategy parameters as a JSON object")] = None,
+    allow_gaps: Annotated[
+        bool, typer.Option(help="Accept missing bars instead of refusing the data")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr")] = True,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the metrics as JSON instead of a table")
+    ] = False,
+) -> None:
+    """Backtest a strategy on history and write metrics, trades, equity and an HTML report."""
+    from pydantic import ValidationError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dita.backtest.data import DataError, load_market_data, parse_time
+    from dita.backtest.engine import BacktestConfig, run_backtest
+    from dita.backtest.report import write_report
+    from dita.data import SAMPLE_BARS
+
+    try:
+        start = parse_time(from_, "--from") if from_ else None
+        end = parse_time(to, "--to") if to else None
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        config = BacktestConfig(
+            balance=balance,
+            fee_rate=fee_rate,
+            maker_fee_rate=maker_fee_rate,
+            slippage_bps=slippage_bps,
+            latency_ms=latency_ms,
+            volume_share=volume_share,
+        )
+    except ValidationError as exc:
+        fail(
+            "; ".join(
+                f"--{str(e['loc'][0]).replace('_', '-')}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
+            )
+        )
+    strat = load_strategy(strategy, parse_params(param or [], params))
+    path = SAMPLE_BARS if data == "sample" else Path(data)
+    try:
+        history = load_market_data(path, start=start, end=end, allow_gaps=allow_gaps)
+    except DataError as exc:
+        fail(f"bad data: {exc}")
+
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not progress,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("replay", total=len(history), rate="")
+
+        def advance(done: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 0.0
+            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+            bar.update(task, completed=done, rate=rate)
+
+        result = run_backtest(strat, history, config, progress=advance)
+
+    paths = write_report(
+        out,
+        metrics=result.metrics,
+        trades=result.trades,
+        ts=result.ts,
+        equity=result.equity,
+        position=result.position,
+        run_info=result.run_info,
+    )
+    failed = [s for s in result.strategy_status if s["status"] == "ERROR"]
+    m = result.metrics.to_dict()
+    if json_out:
+        typer.echo(
+            json.dumps({"metrics": m, "out": str(out), "strategies": result.strategy_status}, sort_keys=True)
+        )
+    else:
+        print_table(
+            f"Backtest {result.run_info['strategy']} "
+            f"({result.rows:,} rows, {result.rows_per_second:,.0f} rows/s)",
+            [
+                ("Total PnL", m["total_pnl"]),
+                ("Total PnL %", m["total_pnl_pct"]),
+                ("Trades", m["trades"]),
+                ("Win rate %", m["win_rate"]),
+                ("Profit factor", m["profit_factor"]),
+                ("Max drawdown", m["max_drawdown"]),
+                ("Max drawdown %", m["max_drawdown_pct"]),
+                ("Sharpe", m["sharpe"]),
+                ("Sortino", m["sortino"]),
+                ("Calmar", m["calmar"]),
+                ("Expectancy", m["expectancy"]),
+                ("Average trade", m["average_trade"]),
+                ("Average win", m["average_win"]),
+                ("Average loss", m["average_loss"]),
+                ("Exposure time %", m["exposure_pct"]),
+                ("Fees", m["total_fees"]),
+            ],
+        )
+        typer.echo(f"report: {paths['report.html']}")
+    for s in failed:
+        typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest)

@@ -1,0 +1,262 @@
+"""``dita paper``: a strategy on the runtime against the paper venue, fed by a replayed file
+in wall-clock or accelerated time (or a live ccxt ticker), with live status."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from dita.cli._common import fail, load_strategy, parse_params
+
+__all__ = ["PaperSession", "register"]
+
+
+class PaperSession:
+    """Kernel + paper venue + runtime, with a state file that ``dita status`` reads."""
+
+    def __init__(
+        self,
+        strategy: Any,
+        *,
+        balance: float,
+        fee_rate: float,
+        slippage_bps: float,
+        kernel_id: str,
+        state_dir: Path,
+        clock: str,
+        journal: Any = None,
+        projection: Any = None,
+    ) -> None:
+        from dita.kernel import ExecutionKernel
+        from dita.runtime import TradingRuntime
+        from dita.venues.paper import PaperVenue
+
+        self.venue = PaperVenue(
+            taker_rate=fee_rate, maker_rate=fee_rate, slippage_bps=slippage_bps, starting_balance=balance
+        )
+        self.kernel = ExecutionKernel(
+            max_slots=64, venue=self.venue, kernel_id=kernel_id, journal=journal, projection=projection
+        )
+        self.kernel.set_seed_capital(balance)
+        self.kernel.set_exchange_config({"taker_rate": fee_rate, "maker_rate": fee_rate})
+        self.kernel.update_control(mode="PAPER", source="dita-paper")
+        self.runtime = TradingRuntime(self.kernel, [self.venue], clock=clock)
+        self.runtime.fill_listeners.append(self._on_fill)
+        self.runtime.add_strategy(strategy)
+        self.state_dir = state_dir
+        self.fills: list[dict[str, Any]] = []
+        self._realized: dict[str, float] = {}
+        self.started = time.time()
+
+    def _on_fill(self, event: Any, row: int) -> None:
+        slot = self.kernel.slot_state(event.slot_id)
+        before = self._realized.get(event.trade_id, 0.0)
+        realized = float(slot.realized_pnl) if slot.trade_id == event.trade_id else before
+        self._realized[event.trade_id] = realized
+        self.fills.append(
+            {
+                "ts": event.timestamp,
+                "trade_id": event.trade_id,
+                "asset": event.asset,
+                "side": event.side.name if event.side is not None else "",
+                "price": event.price,
+                "qty": event.size,
+                "fee": event.fee or 0.0,
+                "realized_pnl": realized - before,
+            }
+        )
+        del self.fills[:-10_000]  # the state file keeps the most recent fills only
+
+    def snapshot(self, *, running: bool) -> dict[str, Any]:
+        self.runtime.sync_marks()
+        slots = [s for s in self.kernel.slots() if s.get("fsm_state") not in ("IDLE", "CLOSED")]
+        return {
+            "kernel_id": self.kernel.kernel_id,
+            "pid": os.getpid(),
+            "running": running,
+            "clock": self.runtime.clock,
+            "data_time": self.runtime.now(),
+            "updated_at": time.time(),
+            "rows": self.runtime.data_points,
+            "account": self.kernel.account(),
+            "control": self.kernel.control(),
+            "slots": slots,
+            "strategies": self.runtime.status(),
+            "fills": self.fills,
+        }
+
+    def save(self, *, running: bool) -> Path:
+        from dita.cli._state import write_state_file
+
+        return write_state_file(self.state_dir, self.snapshot(running=running))
+
+
+def _status_table(session: PaperSession) -> Table:
+    snap = session.snapshot(running=True)
+    acct = snap["account"]
+    table = Table(title=f"paper {snap['kernel_id']}", show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("")
+    from datetime import UTC, datetime
+
+    table.add_row("time", datetime.fromtimestamp(snap["data_time"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    table.add_row("rows", f"{snap['rows']:,}")
+    table.add_row("equity", f"{acct['equity']:,.2f}")
+    table.add_row("realized / unrealized", f"{acct['realized_pnl']:,.2f} / {acct['unrealized_pnl']:,.2f}")
+    table.add_row("fees", f"{acct['k_fees_paid']:,.2f}")
+    table.add_row("open positions", str(acct["open_positions"]))
+    table.add_row("working orders", str(session.runtime.working_orders))
+    for s in snap["strategies"]:
+        table.add_row(f"strategy {s['name']}", f"{s['status']} fills={s['fills']} {s['error']}".strip())
+    return table
+
+
+def _ccxt_quotes(exchange: str, symbols: list[str], poll_s: float) -> Iterator[Any]:
+    """Live top of book from a ccxt exchange, polled (public endpoints, no keys needed)."""
+    import ccxt
+
+    from dita.strategy import Quote
+
+    client = getattr(ccxt, exchange)({"enableRateLimit": True})
+    while True:
+        for sym in symbols:
+            t = client.fetch_ticker(sym)
+            bid, ask = t.get("bid"), t.get("ask")
+            if bid and ask:
+                yield Quote(
+                    sym.replace("/", ""),
+                    (t.get("timestamp") or time.time() * 1000) / 1000.0,
+                    float(bid),
+                    float(ask),
+                    float(t.get("bidVolume") or 1.0),
+                    float(t.get("askVolume") or 1.0),
+                )
+        time.sleep(poll_s)
+
+
+def paper(
+    strategy: Annotated[str, typer.Option(help="Strategy as MODULE:CLASS")],
+    data: Annotated[
+        str | None, typer.Option(help="Replay this .csv/.parquet ('sample' = shipped bars)")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Data seconds per wall second (1 = wall clock)")] = 60.0,
+    max_speed: Annotated[bool, typer.Option(help="Replay as fast as possible")] = False,
+    balance: Annotated[float, typer.Option(help="Starting balance, USDT")] = 10_000.0,
+    fee_rate: Annotated[float, typer.Option(help="Fee as a fraction of notional")] = 0.001,
+    slippage_bps: Annotated[float, typer.Option(help="Taker slippage, bps")] = 2.0,
+    param: Annotated[
+        list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
+    ] = None,
+    params: Annotated[str | None, typer.Option(help="Strategy parameters as a JSON object")] = None,
+    kernel_id: Annotated[str, typer.Option(help="Kernel id (names the state file)")] = "paper",
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Where the state file goes (default var/run)")
+    ] = None,
+    status_every: Annotated[float, typer.Option(help="Seconds between status updates")] = 1.0,
+    journal: Annotated[str | None, typer.Option(help="Journal DSN (chdb://DIR or http://...)")] = None,
+    hazelcast: Annotated[
+        str | None, typer.Option(help="Project into Hazelcast members host:port,...")
+    ] = None,
+    ccxt_exchange: Annotated[
+        str | None, typer.Option(help="Follow a live ccxt ticker instead of --data")
+    ] = None,
+    symbols: Annotated[str, typer.Option(help="Symbols for --ccxt-exchange, e.g. BTC/USDT")] = "BTC/USDT",
+    duration: Annotated[float | None, typer.Option(help="Stop after this many wall seconds")] = None,
+) -> None:
+    """Paper-trade a strategy: real kernel, simulated fills, live status, state for `dita status`."""
+    from dita.backtest.data import DataError, load_market_data
+    from dita.cli._state import default_state_dir
+    from dita.data import SAMPLE_BARS
+    from dita.strategy import Bar, Quote
+
+    if speed <= 0:
+        fail(f"--speed={speed!r} must be positive (use --max-speed for no pacing)")
+    if status_every <= 0:
+        fail(f"--status-every={status_every!r} must be positive")
+    if (data is None) == (ccxt_exchange is None):
+        fail("give exactly one of --data (replay) or --ccxt-exchange (live feed)")
+    strat = load_strategy(strategy, parse_params(param or [], params))
+    feed: Any
+    if data is not None:
+        try:
+            history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data))
+        except DataError as exc:
+            fail(f"bad data: {exc}")
+        names = (
+            ("open", "high", "low", "close", "volume")
+            if history.kind == "bars"
+            else ("bid", "ask", "bid_size", "ask_size")
+        )
+        make: Any = Bar if history.kind == "bars" else Quote
+        cols = [history.columns[c].tolist() for c in names]
+        feed = (make(*row) for row in zip(history.asset, history.ts.tolist(), *cols, strict=True))
+        clock = "data"
+    else:
+        feed = _ccxt_quotes(ccxt_exchange or "", [s.strip() for s in symbols.split(",") if s.strip()], 1.0)
+        clock = "wall"
+    jr = proj = None
+    if journal:
+        from dita.journal.clickhouse import ClickHouseJournal
+
+        jr = ClickHouseJournal(journal)
+    if hazelcast:
+        from dita.projection.hazelcast import HazelcastProjection
+
+        proj = HazelcastProjection([m.strip() for m in hazelcast.split(",") if m.strip()])
+    session = PaperSession(
+        strat,
+        balance=balance,
+        fee_rate=fee_rate,
+        slippage_bps=slippage_bps,
+        kernel_id=kernel_id,
+        state_dir=state_dir or default_state_dir(),
+        clock=clock,
+        journal=jr,
+        projection=proj,
+    )
+    console = Console(file=sys.stdout)
+    deadline = time.monotonic() + duration if duration else None
+    last = 0.0
+    live = Live(_status_table(session), console=console, auto_refresh=False, transient=False)
+
+    def tick(_: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= status_every:
+            last = now
+            session.save(running=True)
+            live.update(_status_table(session), refresh=True)
+
+    session.runtime.start()
+    try:
+        with live:
+            session.runtime.run(
+                feed,
+                speed=None if max_speed else speed,
+                progress=tick,
+                should_stop=(lambda: time.monotonic() >= deadline) if deadline else None,
+            )
+            session.runtime.finish()
+            live.update(_status_table(session), refresh=True)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+    finally:
+        session.runtime.stop()
+        path = session.save(running=False)
+        session.kernel.close()
+    console.print(f"state: {path}")
+    if any(s["status"] == "ERROR" for s in session.runtime.status()):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("paper")(paper)

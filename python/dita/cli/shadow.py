@@ -1,0 +1,62 @@
+"""``dita shadow``: the deterministic shadow run, printed as one JSON report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from dita.cli._common import fail
+
+__all__ = ["register"]
+
+
+def shadow(
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols, e.g. BTCUSDT,ETHUSDT")] = "",
+    iterations: Annotated[int, typer.Option(help="Quote rounds")] = 50,
+    max_inv: Annotated[float, typer.Option(help="Largest notional per symbol, USD")] = 10_000.0,
+    max_total: Annotated[float, typer.Option(help="Largest notional overall, USD")] = 50_000.0,
+    edge_threshold: Annotated[float, typer.Option(help="Edge (bps) below which the kernel freezes")] = 1.5,
+    fill_rate: Annotated[float, typer.Option(help="Chance an order fills at once, 0..1")] = 0.7,
+    reject_rate: Annotated[float, typer.Option(help="Chance the venue rejects an order, 0..1")] = 0.05,
+    latency_ms: Annotated[float, typer.Option(help="Venue latency, ms")] = 100.0,
+    seed: Annotated[int, typer.Option(help="Seed of the feed and the mock venue")] = 42,
+) -> None:
+    """Quote SYMBOLS through the kernel against a seeded mock venue; print a JSON report.
+
+    With DITA_FREEZE_UTC set the report is byte-identical across runs.
+    """
+    from pydantic import ValidationError
+
+    from dita.shadow import ShadowSettings, run_shadow
+
+    names = [s for s in (part.strip() for part in symbols.split(",")) if s]
+    if not names:
+        fail("--symbols is required: give at least one symbol, e.g. --symbols BTCUSDT,ETHUSDT")
+    try:
+        settings = ShadowSettings(
+            symbols=names,
+            iterations=iterations,
+            max_inv=max_inv,
+            max_total=max_total,
+            edge_threshold=edge_threshold,
+            fill_rate=fill_rate,
+            reject_rate=reject_rate,
+            latency_ms=latency_ms,
+            seed=seed,
+        )
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            field = "--" + str(e["loc"][0]).replace("_", "-") if e["loc"] else "settings"
+            problems.append(f"{field}={e.get('input')!r}: {e['msg']}")
+        fail("; ".join(problems))
+    report = run_shadow(settings)
+    typer.echo(json.dumps(report, sort_keys=True, indent=2))
+    if "error" in report["runtime"]:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("shadow")(shadow)

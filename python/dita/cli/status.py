@@ -1,0 +1,285 @@
+"""``dita status``, ``dita orders`` and ``dita pnl``: what running kernels hold, for people
+(tables) and scripts (``--json``). See ``dita.cli._state`` for where the state comes from."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dita.cli._common import fail
+
+__all__ = ["register"]
+
+StateDir = Annotated[Path | None, typer.Option(help="State files of `dita paper` (default var/run)")]
+Hazelcast = Annotated[str | None, typer.Option(help="Read the projection from members host:port,...")]
+Kernel = Annotated[str | None, typer.Option(help="Only this kernel id")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+
+
+def _snapshots(state_dir: Path | None, hazelcast: str | None, kernel: str | None) -> list[dict[str, Any]]:
+    from dita.cli._state import default_state_dir, read_hazelcast, read_state_files
+
+    if hazelcast:
+        members = [m.strip() for m in hazelcast.split(",") if m.strip()]
+        try:
+            snaps = read_hazelcast(members)
+        except Exception as exc:
+            fail(f"cannot read the projection from {hazelcast}: {type(exc).__name__}: {exc}", code=1)
+    else:
+        snaps = read_state_files(state_dir or default_state_dir())
+    if kernel is not None:
+        snaps = [s for s in snaps if s["kernel_id"] == kernel]
+        if not snaps:
+            fail(f"no kernel {kernel!r} found", code=1)
+    return snaps
+
+
+def _iso(ts: float | None) -> str:
+    if not ts:
+        return ""
+    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status(
+    state_dir: StateDir = None, hazelcast: Hazelcast = None, kernel: Kernel = None, json_out: JsonOut = False
+) -> None:
+    """Kernels, their mode, account and strategies."""
+    from dita.cli._state import active_slots
+
+    snaps = _snapshots(state_dir, hazelcast, kernel)
+    rows = []
+    for s in snaps:
+        acct, ctl = s.get("account", {}), s.get("control", {})
+        rows.append(
+            {
+                "kernel_id": s["kernel_id"],
+                "running": bool(s.get("running")),
+                "mode": ctl.get("mode", ""),
+                "frozen": bool(ctl.get("frozen", False)),
+                "equity": acct.get("equity"),
+                "capital": acct.get("capital"),
+                "realized_pnl": acct.get("realized_pnl"),
+                "unrealized_pnl": acct.get("unrealized_pnl"),
+                "fees": acct.get("k_fees_paid"),
+                "open_positions": len([x for x in active_slots(s) if x.get("fsm_state") != "ENTRY_WORKING"]),
+                "reconcile_status": acct.get("reconcile_status", ""),
+                "data_time": _iso(s.get("data_time")),
+                "strategies": [
+                    {"name": x["name"], "status": x["status"], "error": x.get("error", "")}
+                    for x in s.get("strategies", [])
+                ],
+                "source": s.get("source", ""),
+            }
+        )
+    if json_out:
+        typer.echo(json.dumps(rows, sort_keys=True))
+        return
+    console = Console(file=sys.stdout)
+    if not rows:
+        console.print("no running kernels found (start one with `dita paper`, or pass --hazelcast)")
+        return
+    table = Table(title="kernels", title_justify="left")
+    for col in (
+        "kernel",
+        "running",
+        "mode",
+        "equity",
+        "realized",
+        "unrealized",
+        "fees",
+        "open",
+        "strategies",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("equity", "realized", "unrealized", "fees", "open") else "left"
+        )
+    for r in rows:
+        table.add_row(
+            r["kernel_id"],
+            "yes" if r["running"] else "no",
+            r["mode"] + (" FROZEN" if r["frozen"] else ""),
+            _money(r["equity"]),
+            _money(r["realized_pnl"]),
+            _money(r["unrealized_pnl"]),
+            _money(r["fees"]),
+            str(r["open_positions"]),
+            ", ".join(f"{x['name']}={x['status']}" for x in r["strategies"]),
+        )
+    console.print(table)
+
+
+def orders(
+    state_dir: StateDir = None, hazelcast: Hazelcast = None, kernel: Kernel = None, json_out: JsonOut = False
+) -> None:
+    """Working orders of every kernel."""
+    from dita.cli._state import open_orders
+
+    snaps = _snapshots(state_dir, hazelcast, kernel)
+    rows = [o for s in snaps for o in open_orders(s)]
+    if json_out:
+        typer.echo(json.dumps(rows, sort_keys=True, default=str))
+        return
+    console = Console(file=sys.stdout)
+    if not rows:
+        console.print("no working orders")
+        return
+    table = Table(title="working orders", title_justify="left")
+    for col in ("kernel", "order", "slot", "asset", "side", "type", "price", "size", "filled", "status"):
+        table.add_column(col)
+    for o in rows:
+        table.add_row(
+            o["kernel_id"],
+            str(o.get("client_order_id", "")),
+            str(o.get("slot_id", "")),
+            str(o.get("asset", "")),
+            str(o.get("side", "")),
+            str(o.get("order_type", "")),
+            _money(o.get("price")),
+            f"{float(o.get('size', 0.0)):g}",
+            f"{float(o.get('filled_size', 0.0)):g}",
+            str(o.get("status", "")),
+        )
+    console.print(table)
+
+
+def pnl(
+    period: Annotated[str, typer.Option(help="today, week, month or all (UTC calendar)")] = "all",
+    state_dir: StateDir = None,
+    hazelcast: Hazelcast = None,
+    journal: Annotated[str | None, typer.Option(help="Sum fills from this journal DSN instead")] = None,
+    kernel: Kernel = None,
+    at: Annotated[str | None, typer.Option(help="Evaluate the period at this time (ISO, UTC)")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Realized PnL, fees and net over a period, per kernel (plus unrealized now)."""
+    from dita.backtest.data import parse_time
+    from dita.cli._state import PERIODS, now_for, period_start
+
+    if period not in PERIODS:
+        fail(f"--period {period!r} must be one of {', '.join(PERIODS)}")
+    try:
+        at_ts = parse_time(at, "--at") if at else None
+    except ValueError as exc:
+        fail(str(exc))
+    rows: list[dict[str, Any]]
+    if journal:
+        rows = _pnl_from_journal(journal, period, at_ts, kernel)
+    else:
+        snaps = _snapshots(state_dir, hazelcast, kernel)
+        rows = []
+        for s in snaps:
+            now = at_ts if at_ts is not None else now_for(s)
+            start = period_start(period, now)
+            acct = s.get("account", {})
+            if start is None:
+                realized = float(acct.get("realized_pnl") or 0.0)
+                fees = float(acct.get("k_fees_paid") or 0.0)
+                count = len(s.get("fills", []))
+            elif hazelcast:
+                fail(
+                    "periods other than 'all' need fills: pass --journal DSN "
+                    "(the projection holds totals only)"
+                )
+            else:
+                fills = [f for f in s.get("fills", []) if start <= float(f["ts"]) <= now]
+                realized = sum(float(f["realized_pnl"]) for f in fills)
+                fees = sum(float(f["fee"]) for f in fills)
+                count = len(fills)
+            rows.append(
+                {
+                    "kernel_id": s["kernel_id"],
+                    "period": period,
+                    "from": _iso(start) if start is not None else "",
+                    "to": _iso(now),
+                    "fills": count,
+                    "realized_pnl": realized,
+                    "fees": fees,
+                    "net_pnl": realized - fees,
+                    "unrealized_pnl": float(acct.get("unrealized_pnl") or 0.0),
+                }
+            )
+    if json_out:
+        typer.echo(json.dumps(rows, sort_keys=True))
+        return
+    console = Console(file=sys.stdout)
+    if not rows:
+        console.print("no kernels found")
+        return
+    table = Table(title=f"PnL ({period})", title_justify="left")
+    for col in ("kernel", "from", "to", "fills", "realized", "fees", "net", "unrealized now"):
+        table.add_column(col, justify="left" if col in ("kernel", "from", "to") else "right")
+    for r in rows:
+        table.add_row(
+            r["kernel_id"],
+            r["from"],
+            r["to"],
+            str(r["fills"]),
+            _money(r["realized_pnl"]),
+            _money(r["fees"]),
+            _money(r["net_pnl"]),
+            _money(r["unrealized_pnl"]),
+        )
+    console.print(table)
+
+
+def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | None) -> list[dict[str, Any]]:
+    import time
+
+    from dita.cli._state import period_start
+    from dita.journal.dsn import parse_dsn
+    from dita.journal.query import run_query
+
+    try:
+        target = parse_dsn(dsn)
+    except ValueError as exc:
+        fail(str(exc))
+    now = at_ts if at_ts is not None else time.time()
+    start = period_start(period, now)
+    where = ["toUnixTimestamp64Micro(ts) <= %(to)s"]
+    params: dict[str, Any] = {"to": int(now * 1e6)}
+    if start is not None:
+        where.append("toUnixTimestamp64Micro(ts) >= %(from)s")
+        params["from"] = int(start * 1e6)
+    if kernel is not None:
+        where.append("kernel_id = %(kernel)s")
+        params["kernel"] = kernel
+    sql = (
+        "SELECT kernel_id, count() AS fills, sum(realized_pnl) AS realized, sum(fee) AS fees "
+        f"FROM {target.database}.fills FINAL WHERE {' AND '.join(where)} "
+        "GROUP BY kernel_id ORDER BY kernel_id"
+    )
+    try:
+        result = run_query(target, sql, params)
+    except Exception as exc:
+        fail(f"journal query failed: {type(exc).__name__}: {exc}", code=1)
+    return [
+        {
+            "kernel_id": r["kernel_id"],
+            "period": period,
+            "from": _iso(start) if start is not None else "",
+            "to": _iso(now),
+            "fills": int(r["fills"]),
+            "realized_pnl": float(r["realized"]),
+            "fees": float(r["fees"]),
+            "net_pnl": float(r["realized"]) - float(r["fees"]),
+            "unrealized_pnl": 0.0,
+        }
+        for r in result.records()
+    ]
+
+
+def _money(v: Any) -> str:
+    return "" if v is None else f"{float(v):,.2f}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+    app.command("orders")(orders)
+    app.command("pnl")(pnl)

@@ -1,0 +1,81 @@
+"""Two-sided quoting: a bid and an ask around the mid while the measured edge pays for it,
+with inventory kept inside a band. The loop of the original shadow market-making demo, as a
+strategy."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dita.strategy import Quote, Strategy
+
+__all__ = ["QuoterParams", "TwoSidedQuoter"]
+
+
+class QuoterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    quote_usd: float = Field(default=1_000.0, gt=0, description="notional of each quote, quote currency")
+    max_inventory_usd: float = Field(
+        default=10_000.0, gt=0, description="stop quoting the side that would grow inventory past this"
+    )
+    edge_threshold_bps: float | None = Field(
+        default=1.5,
+        description="quote only while the edge is at least this (None: leave it to the kernel freeze)",
+    )
+    maker_fee_bps: float = Field(default=0.2, ge=0, description="fee paid on a passive fill, bps")
+    reduce_at_usd: float = Field(
+        default=5_000.0, gt=0, description="inventory at which the oldest position is exited at market"
+    )
+
+
+class TwoSidedQuoter(Strategy[QuoterParams]):
+    """Quotes bid and ask at the touch while half the spread, net of the maker fee, beats the
+    edge threshold; reports every edge measurement to the kernel's risk guard (which freezes
+    trading and cancels working orders when the edge collapses)."""
+
+    Params = QuoterParams
+    data = ("quotes",)
+
+    def on_start(self) -> None:
+        self.edges: dict[str, float] = {}
+        self.quotes_sent = 0
+        self.inventory_usd: dict[str, float] = {}
+
+    def edge_bps(self, quote: Quote) -> float:
+        """What a passive fill at the touch earns against the mid, net of the maker fee."""
+        return quote.spread_bps / 2.0 - self.params.maker_fee_bps
+
+    def on_quote(self, quote: Quote) -> None:
+        p = self.params
+        asset = quote.asset
+        edge = self.edge_bps(quote)
+        self.edges[asset] = edge
+        self.report_edge(asset, edge)
+        # Last round's quotes are stale now: pull them before quoting again.
+        for slot in self.slots():
+            if slot.asset == asset and slot.fsm_state.name in ("ORDER_SENT", "ENTRY_WORKING"):
+                self.cancel(slot.slot_id, reason="requote")
+        position = self.position(asset)
+        inventory = position * quote.mid
+        self.inventory_usd[asset] = inventory
+        if abs(inventory) >= p.reduce_at_usd:
+            self._reduce(asset, quote, long=inventory > 0)
+        if p.edge_threshold_bps is not None and edge < p.edge_threshold_bps:
+            return
+        size = p.quote_usd / quote.mid
+        if inventory + p.quote_usd <= p.max_inventory_usd:
+            self.buy(asset, size, price=quote.mid, limit=quote.bid, reason="quote bid")
+            self.quotes_sent += 1
+        if inventory - p.quote_usd >= -p.max_inventory_usd:
+            self.sell(asset, size, price=quote.mid, limit=quote.ask, reason="quote ask")
+            self.quotes_sent += 1
+
+    def _reduce(self, asset: str, quote: Quote, *, long: bool) -> None:
+        for slot in self.slots():
+            if (
+                slot.asset == asset
+                and slot.fsm_state.name == "POSITION_OPEN"
+                and (slot.side.name == "LONG") == long
+            ):
+                self.exit(slot.slot_id, price=quote.bid if long else quote.ask, reason="reduce inventory")
+                return

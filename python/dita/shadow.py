@@ -1,0 +1,229 @@
+"""The shadow run: the two-sided quoter on a seeded synthetic feed, through the real kernel
+and its risk guard, against the seeded mock venue. Nothing leaves the process.
+
+The report is the original shadow demo's JSON (sorted keys) and is a pure function of the
+settings: with ``DITA_FREEZE_UTC`` set it is byte-identical from run to run, which makes it
+usable as a regression fixture for the kernel's risk behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dita._kernel import KernelIntent, KernelOutcome, MockVenueAdapter, VenueEvent
+from dita.data import generate_quotes
+from dita.examples.quoting import TwoSidedQuoter
+from dita.kernel import ExecutionKernel
+from dita.risk import RiskLimits
+from dita.runtime import TradingRuntime
+from dita.strategy import Quote
+
+__all__ = ["FREEZE_ENV", "ShadowSettings", "run_shadow"]
+
+FREEZE_ENV = "DITA_FREEZE_UTC"
+SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,31}$")
+# Pre-trade refusals that come from the risk guard's notional limits (the demo's "risk blocks").
+NOTIONAL_RULES = frozenset({"max_notional_per_asset", "max_notional_total", "max_leverage"})
+
+
+class ShadowSettings(BaseModel):
+    """Settings of a shadow run; every bad value is refused naming the field and the value."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    symbols: list[str] = Field(min_length=1, description="symbols to quote, e.g. BTCUSDT,ETHUSDT")
+    iterations: int = Field(
+        default=50, ge=1, le=1_000_000, description="quote rounds (one quote per symbol each)"
+    )
+    max_inv: float = Field(
+        default=10_000.0, gt=0, description="largest open+working notional per symbol, USD"
+    )
+    max_total: float = Field(default=50_000.0, gt=0, description="largest open+working notional overall, USD")
+    edge_threshold: float = Field(default=1.5, description="edge (bps) below which the kernel freezes")
+    fill_rate: float = Field(default=0.7, ge=0, le=1, description="chance an order fills at once")
+    reject_rate: float = Field(default=0.05, ge=0, le=1, description="chance the venue rejects an order")
+    latency_ms: float = Field(default=100.0, ge=0, le=60_000, description="venue latency stamped on events")
+    seed: int = Field(default=42, ge=0, le=2**63 - 1, description="seed of the feed and the mock venue")
+    quote_usd: float = Field(default=1_000.0, gt=0, description="notional of each quote, USD")
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: list[str]) -> list[str]:
+        out = [s.strip().upper() for s in value]
+        for s in out:
+            if not SYMBOL.match(s):
+                raise ValueError(f"symbol {s!r} is not a ticker like BTCUSDT")
+        dupes = sorted({s for s in out if out.count(s) > 1})
+        if dupes:
+            raise ValueError(f"symbol(s) {', '.join(dupes)} given more than once")
+        return out
+
+    @model_validator(mode="after")
+    def _limits(self) -> ShadowSettings:
+        if self.max_inv > self.max_total:
+            raise ValueError(f"max_inv={self.max_inv} exceeds max_total={self.max_total}")
+        if self.fill_rate + self.reject_rate > 1:
+            raise ValueError(f"fill_rate={self.fill_rate} + reject_rate={self.reject_rate} exceeds 1")
+        return self
+
+
+class _Tally:
+    """Counts what happened, from the intents and venue events the runtime saw."""
+
+    def __init__(self, runtime: TradingRuntime, symbols: list[str]) -> None:
+        self.runtime = runtime
+        self.placed = self.filled = self.rejected = self.canceled = 0
+        self.risk_blocks = self.blocks_total = 0
+        self.iteration = 0
+        self.freeze_log: list[dict[str, Any]] = []
+        self.last_freeze_reason = ""
+        self.last_freeze_symbol = ""
+        self.symbols = symbols
+
+    def on_intent(self, intent: KernelIntent, outcome: KernelOutcome) -> None:
+        code = outcome.diagnostic_code.name
+        if outcome.accepted:
+            if intent.action.name in ("ENTER", "EXIT"):
+                self.placed += 1
+            return
+        if code in ("RISK_REJECTED", "MODE_BLOCKED", "RATE_LIMITED"):
+            self.blocks_total += 1
+            if str(outcome.details.get("rule", "")) in NOTIONAL_RULES:
+                self.risk_blocks += 1
+
+    def on_event(self, event: VenueEvent) -> None:
+        kind = event.kind.name
+        status = event.status.name if event.status is not None else ""
+        if kind == "FILL" and status == "FILLED":
+            self.filled += 1
+        elif kind == "REJECT":
+            self.rejected += 1
+        elif kind == "CANCEL_ACK":
+            self.canceled += 1
+
+    def on_edge(self, asset: str, edge_bps: float, outcome: KernelOutcome) -> None:
+        if outcome.details.get("frozen") is True:
+            control = self.runtime.kernel.control()
+            self.last_freeze_reason = str(control.get("freeze_reason", ""))
+            self.last_freeze_symbol = asset
+            self.freeze_log.append(
+                {
+                    "iteration": self.iteration,
+                    "symbol": asset,
+                    "edge_bps": round(edge_bps, 4),
+                    "reason": self.last_freeze_reason,
+                }
+            )
+
+
+class _ShadowQuoter(TwoSidedQuoter):
+    """The example quoter, with each edge report recorded for the freeze log."""
+
+    tally: _Tally
+
+    def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
+        outcome = super().report_edge(asset, edge_bps)
+        self.tally.on_edge(asset, edge_bps, outcome)
+        return outcome
+
+
+def frozen_or_now_utc() -> str:
+    """``DITA_FREEZE_UTC`` when set (reproducible reports), else the current UTC time."""
+    frozen = os.environ.get(FREEZE_ENV)
+    if frozen:
+        return frozen
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_shadow(settings: ShadowSettings) -> dict[str, Any]:
+    """Run the shadow loop and return the report (a dict of plain JSON values)."""
+    s = settings
+    venue = MockVenueAdapter(
+        seed=s.seed,
+        fill_rate=s.fill_rate,
+        reject_rate=s.reject_rate,
+        latency_ms=s.latency_ms,
+        name="shadow-mock",
+    )
+    max_slots = max(64, 8 * len(s.symbols) * 4)
+    kernel = ExecutionKernel(max_slots=max_slots, venue=venue, kernel_id="shadow")
+    kernel.update_control(mode="SHADOW", source="shadow-run")
+    kernel.set_seed_capital(s.max_total)
+    kernel.set_risk_limits(
+        RiskLimits(
+            max_notional_per_asset=s.max_inv,
+            max_notional_total=s.max_total,
+            edge_freeze_threshold_bps=s.edge_threshold,
+        ).model_dump()
+    )
+    runtime = TradingRuntime(kernel, [])
+    tally = _Tally(runtime, s.symbols)
+    runtime.intent_listeners.append(tally.on_intent)
+    runtime.event_listeners.append(tally.on_event)
+    quoter = _ShadowQuoter(
+        {
+            "quote_usd": s.quote_usd,
+            # The kernel's guard is what limits inventory and freezes on low edge here; the
+            # quoter keeps quoting so the guard's decisions show in the report.
+            "max_inventory_usd": s.max_total * 2,
+            "edge_threshold_bps": None,
+            "reduce_at_usd": s.max_inv * 0.8,
+        },
+        name="quoter",
+    )
+    quoter.tally = tally
+    runtime.add_strategy(quoter)
+    runtime.start()
+    last_mid: dict[str, float] = {}
+    per_round = len(s.symbols)
+    for k, (ts, sym, bid, ask, bid_size, ask_size) in enumerate(
+        generate_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)
+    ):
+        tally.iteration = k // per_round + 1
+        runtime.on_quote(Quote(sym, ts, bid, ask, bid_size, ask_size))
+        last_mid[sym] = (bid + ask) / 2.0
+    runtime.finish()
+    status = runtime.status()[0]
+    runtime.stop()
+
+    by_symbol = {sym: 0.0 for sym in s.symbols}
+    for slot in kernel.slots():
+        if slot.get("fsm_state") in ("POSITION_OPEN", "EXIT_REQUESTED", "EXIT_SENT", "EXIT_WORKING"):
+            sign = 1.0 if slot["side"] == "LONG" else -1.0
+            asset = slot["asset"]
+            by_symbol[asset] = by_symbol.get(asset, 0.0) + sign * float(slot["size"]) * last_mid.get(
+                asset, 0.0
+            )
+    control = kernel.control()
+    report: dict[str, Any] = {
+        "execution": {"iterations": s.iterations, "symbols": list(s.symbols)},
+        "orders": {
+            "placed": tally.placed,
+            "filled": tally.filled,
+            "rejected": tally.rejected,
+            "canceled": tally.canceled,
+            "risk_blocks": tally.risk_blocks,
+        },
+        "positions": {
+            "by_symbol": {k: round(v, 2) for k, v in sorted(by_symbol.items())},
+            "net_pos_usd": round(sum(by_symbol.values()), 2),
+            "total_notional_usd": round(sum(abs(v) for v in by_symbol.values()), 2),
+        },
+        "risk": {
+            "blocks_total": tally.blocks_total,
+            "freeze_events": tally.freeze_log,
+            "freezes_total": int(control.get("freeze_events", len(tally.freeze_log))),
+            "frozen": bool(control.get("frozen", False)),
+            "last_freeze_reason": tally.last_freeze_reason,
+            "last_freeze_symbol": tally.last_freeze_symbol,
+        },
+        "runtime": {"utc": frozen_or_now_utc()},
+    }
+    if status["status"] == "ERROR":
+        report["runtime"]["error"] = status["error"]
+    return report
