@@ -18,7 +18,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "journal", "gateway")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "journal",
+    "gateway",
+    "backtest",
+    "shadow",
+    "paper",
+    "strategy",
+    "status",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"dita.cli.{_name}").register(app)
