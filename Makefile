@@ -12,7 +12,7 @@ EXTRAS ?= dev
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_PROGRESS_WHEN := never
 
-.PHONY: run test bench lint build venv rust-test py-test fmt clean chromium
+.PHONY: run test bench lint build venv rust-test py-test fmt clean chromium hazelcast-jar
 
 venv: $(VENV)/.venv-ok
 
@@ -36,7 +36,11 @@ rust-test:
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
-py-test: build chromium
+# The Hazelcast member jars (Maven, cached in .cache/hazelcast) for tests/hazelcast.
+hazelcast-jar: build
+	$(PY) -m dita.services.hazelcast fetch
+
+py-test: build chromium hazelcast-jar
 	$(PY) -m pytest -q
 
 test: rust-test py-test

@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paper",
     "strategy",
     "status",
+    "services",
+    "control",
 )
 
 for _name in COMMAND_MODULES:

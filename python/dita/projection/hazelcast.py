@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 import warnings
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_CLUSTER_NAME",
     "SLOTS_MAP",
     "HazelcastProjection",
+    "cluster_settings",
     "connect_client",
     "create_mappings",
     "to_json_value",
@@ -76,6 +78,30 @@ _KNOWN_TYPES: dict[str, str] = {
     "e_used_margin": "DOUBLE",
     "e_maint_margin": "DOUBLE",
 }
+
+
+def cluster_settings(
+    members: str | Sequence[str] | None = None, name: str | None = None
+) -> tuple[tuple[str, ...], str]:
+    """Cluster addresses and name: the arguments, else $DITA_HAZELCAST_MEMBERS (comma-separated
+    host:port) and $DITA_HAZELCAST_CLUSTER, else 127.0.0.1:5701 and ``dita``."""
+    raw = members if members is not None else os.environ.get("DITA_HAZELCAST_MEMBERS")
+    if raw is None:
+        addresses = DEFAULT_CLUSTER_MEMBERS
+    elif isinstance(raw, str):
+        addresses = tuple(a.strip() for a in raw.split(",") if a.strip())
+    else:
+        addresses = tuple(raw)
+    for address in addresses:
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"cluster member must be host:port, got {address!r}")
+    if not addresses:
+        raise ValueError(f"cluster members must list at least one host:port, got {raw!r}")
+    cluster = name if name is not None else os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME)
+    if not cluster.strip():
+        raise ValueError(f"cluster name must not be empty, got {cluster!r}")
+    return addresses, cluster
 
 
 def connect_client(
@@ -184,16 +210,16 @@ class HazelcastProjection:
 
     def __init__(
         self,
-        cluster_members: Sequence[str] = DEFAULT_CLUSTER_MEMBERS,
-        cluster_name: str = DEFAULT_CLUSTER_NAME,
+        cluster_members: str | Sequence[str] | None = None,
+        cluster_name: str | None = None,
         *,
         interval: float = 0.05,
         invocation_timeout: float = 5.0,
     ) -> None:
         if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.001 <= interval <= 60:
             raise ValueError(f"interval must be between 0.001 and 60 seconds, got {interval!r}")
-        self.cluster_members = tuple(cluster_members)
-        self.cluster_name = cluster_name
+        # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
+        self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
         self.interval = float(interval)
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -217,7 +243,7 @@ class HazelcastProjection:
         self._staleness: deque[float] = deque(maxlen=8192)
         self._client = connect_client(
             self.cluster_members,
-            cluster_name,
+            self.cluster_name,
             lifecycle_listener=self._on_lifecycle,
             invocation_timeout=invocation_timeout,
         )

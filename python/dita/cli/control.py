@@ -1,0 +1,170 @@
+"""``dita control``: show and change the cluster-wide control plane in Hazelcast.
+
+``set`` writes the entry of one kernel (``--kernel``) or the global one; every kernel
+attached to a ``HazelcastControlPlane`` applies it within a second. ``show`` prints the
+entries next to what each kernel actually runs with (the ``dita_control`` projection).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from dita.cli._common import fail
+
+__all__ = ["register"]
+
+control_app = typer.Typer(
+    help="Show and change the cluster-wide control plane (Hazelcast).", no_args_is_help=True
+)
+
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster", help="comma-separated host:port (default: $DITA_HAZELCAST_MEMBERS or 127.0.0.1:5701)"
+    ),
+]
+ClusterNameOption = Annotated[
+    str | None, typer.Option("--cluster-name", help="default: $DITA_HAZELCAST_CLUSTER or dita")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+
+
+def _client(cluster: str | None, cluster_name: str | None, timeout: float = 5.0) -> Any:
+    from dita.projection.hazelcast import cluster_settings, connect_client
+
+    try:
+        members, name = cluster_settings(cluster, cluster_name)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        return connect_client(members, name, block=True, connect_timeout=timeout)
+    except Exception as exc:
+        fail(f"cannot reach Hazelcast cluster {name!r} at {', '.join(members)}: {exc}", code=3)
+
+
+def _read(client: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    from dita.control.hazelcast import CONTROL_PLANE_MAP
+    from dita.projection.hazelcast import CONTROL_MAP, read_map
+
+    return read_map(client, CONTROL_PLANE_MAP), read_map(client, CONTROL_MAP)
+
+
+def _fmt_time(ts: Any) -> str:
+    if not isinstance(ts, int | float):
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + "Z"
+
+
+@control_app.command("show")
+def show(
+    cluster: ClusterOption = None, cluster_name: ClusterNameOption = None, as_json: JsonOption = False
+) -> None:
+    """The control entries (what operators asked for) and each kernel's applied state."""
+    client = _client(cluster, cluster_name)
+    try:
+        entries, applied = _read(client)
+    finally:
+        client.shutdown()
+    if as_json:
+        typer.echo(json.dumps({"entries": entries, "kernels": applied}, indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, width=max(120, Console().width))
+    table = Table(title="control entries (dita_control_plane; '*' = every kernel)", title_justify="left")
+    for column in ("entry", "mode", "verbosity", "debug_clickhouse", "updated (UTC)", "by"):
+        table.add_column(column)
+    for key in sorted(entries):
+        e = entries[key]
+        table.add_row(
+            key,
+            str(e.get("mode", "")),
+            str(e.get("verbosity", "")),
+            "" if "debug_clickhouse_enabled" not in e else str(e["debug_clickhouse_enabled"]).lower(),
+            _fmt_time(e.get("updated_at")),
+            str(e.get("updated_by", "")),
+        )
+    console.print(table)
+    table = Table(title="kernels (dita_control: the state each kernel runs with)", title_justify="left")
+    for column in ("kernel", "mode", "verbosity", "debug_clickhouse", "source", "projected (UTC)"):
+        table.add_column(column)
+    for key in sorted(applied):
+        c = applied[key]
+        table.add_row(
+            key,
+            str(c.get("mode", "")),
+            str(c.get("verbosity", "")),
+            str(c.get("debug_clickhouse_enabled", "")).lower(),
+            str(c.get("source", "")),
+            _fmt_time(c.get("projected_at")),
+        )
+    console.print(table)
+
+
+@control_app.command("set")
+def set_(
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="LIVE, PAPER, SHADOW, REDUCE_ONLY or HALTED")
+    ] = None,
+    verbosity: Annotated[str | None, typer.Option("--verbosity", help="QUIET, NORMAL or DEBUG")] = None,
+    debug_clickhouse: Annotated[
+        bool | None, typer.Option("--debug-clickhouse/--no-debug-clickhouse", help="journal debug switch")
+    ] = None,
+    kernel: Annotated[
+        str | None, typer.Option("--kernel", help="one kernel id (default: every kernel)")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="seconds to wait until the kernels' projections show the change")
+    ] = 0.0,
+    by: Annotated[str, typer.Option("--by", help="who sets it (kept in the entry)")] = "dita-cli",
+    cluster: ClusterOption = None,
+    cluster_name: ClusterNameOption = None,
+) -> None:
+    """Change the control entry of one kernel or of every kernel."""
+    from dita.control.hazelcast import normalize_change, write_entry
+
+    try:
+        change = normalize_change(mode, verbosity, debug_clickhouse)
+    except ValueError as exc:
+        fail(str(exc))
+    if not change:
+        fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
+    if kernel is not None and not kernel.strip():
+        fail(f"--kernel must be a kernel id, got {kernel!r}")
+    client = _client(cluster, cluster_name)
+    try:
+        write_entry(client, kernel, change, updated_by=by)
+        typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
+        if wait > 0:
+            _wait_applied(client, kernel, change, wait)
+    finally:
+        client.shutdown()
+
+
+def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait: float) -> None:
+    from dita.projection.hazelcast import CONTROL_MAP, read_map
+
+    deadline = time.monotonic() + wait
+    pending: list[str] = []
+    while True:
+        applied = read_map(client, CONTROL_MAP)
+        targets = [kernel] if kernel else sorted(applied)
+        pending = [
+            k for k in targets if k not in applied or any(applied[k].get(f) != v for f, v in change.items())
+        ]
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if pending:
+        fail(f"not applied within {wait:g}s by: {', '.join(pending)}", code=4)
+    typer.echo(f"applied by: {', '.join(targets) or '(no kernels projected)'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(control_app, name="control")

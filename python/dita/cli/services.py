@@ -1,0 +1,104 @@
+"""``dita services``: local services for development and tests (a Hazelcast member)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dita.cli._common import fail
+
+__all__ = ["register"]
+
+services_app = typer.Typer(help="Run local services for development and tests.", no_args_is_help=True)
+hazelcast_app = typer.Typer(
+    help="A Hazelcast member on 127.0.0.1 (jars fetched with Maven, run with this machine's java).",
+    no_args_is_help=True,
+)
+services_app.add_typer(hazelcast_app, name="hazelcast")
+
+PortOption = Annotated[int, typer.Option("--port", help="member and client port")]
+ClusterOption = Annotated[str, typer.Option("--cluster-name", help="Hazelcast cluster name")]
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home", help="jar cache and member state (default: $DITA_HAZELCAST_HOME or .cache/hazelcast)"
+    ),
+]
+
+
+def _member(port: int, cluster_name: str, home: Path | None) -> object:
+    from dita.services.hazelcast import HazelcastMember
+
+    try:
+        return HazelcastMember(port=port, cluster_name=cluster_name, home=home)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@hazelcast_app.command("fetch")
+def fetch(home: HomeOption = None) -> None:
+    """Fetch the member jars with Maven (once; later calls use the cache)."""
+    from dita.services.hazelcast import ServiceError, fetch_jars
+
+    try:
+        for jar in fetch_jars(home):
+            typer.echo(str(jar))
+    except ServiceError as exc:
+        fail(str(exc))
+
+
+@hazelcast_app.command("start")
+def start(
+    port: PortOption = 5701,
+    cluster_name: ClusterOption = "dita",
+    home: HomeOption = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait until clients can connect")] = 120.0,
+) -> None:
+    """Start a member (or find it running) and wait until clients can connect."""
+    from dita.services.hazelcast import HazelcastMember, ServiceError
+
+    member = _member(port, cluster_name, home)
+    assert isinstance(member, HazelcastMember)
+    try:
+        pid = member.start(timeout=timeout)
+    except ServiceError as exc:
+        fail(str(exc))
+    typer.echo(f"Hazelcast member {member.address} (cluster {member.cluster_name}) running, pid {pid}")
+
+
+@hazelcast_app.command("stop")
+def stop(
+    port: PortOption = 5701,
+    cluster_name: ClusterOption = "dita",
+    home: HomeOption = None,
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL instead of a graceful leave")] = False,
+) -> None:
+    """Stop the member started with ``start``."""
+    from dita.services.hazelcast import HazelcastMember
+
+    member = _member(port, cluster_name, home)
+    assert isinstance(member, HazelcastMember)
+    if member.stop(kill=kill):
+        typer.echo(f"stopped the member on {member.address}")
+    else:
+        typer.echo(f"no member running on {member.address}")
+
+
+@hazelcast_app.command("status")
+def status(port: PortOption = 5701, cluster_name: ClusterOption = "dita", home: HomeOption = None) -> None:
+    """Print the member's state as JSON; exit 3 when clients cannot connect."""
+    from dita.services.hazelcast import HazelcastMember
+
+    member = _member(port, cluster_name, home)
+    assert isinstance(member, HazelcastMember)
+    state = member.status()
+    typer.echo(json.dumps(state, indent=2))
+    if not state["accepting_clients"]:
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(services_app, name="services")

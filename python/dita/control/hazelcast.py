@@ -1,0 +1,381 @@
+"""Cluster-wide control plane in Hazelcast: one write halts every kernel.
+
+Operators write entries into the map ``dita_control_plane``: key ``*`` (every kernel) or a
+kernel id. An entry holds any of ``mode``, ``verbosity`` and ``debug_clickhouse_enabled``,
+each with the wall-clock time it was set (``mode_at`` ...). A kernel runs, field by field,
+the most recently set value of its own entry and the global one, so ``set --mode HALTED``
+(global) halts everyone, and a later ``set --kernel K --mode LIVE`` resumes only K.
+
+What each kernel actually runs with is projected separately (map ``dita_control``, written by
+``HazelcastProjection``), so operators can see a change take effect.
+
+An entry listener applies changes as they happen (well under a second). When the cluster is
+unreachable the kernel keeps its last known control state, logs that it does, and
+``status()`` says so; on reconnect the entries are read again and anything missed is applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dita._kernel import ControlMode, Verbosity
+from dita.control import GLOBAL
+from dita.projection.hazelcast import (
+    HazelcastJsonValue,
+    LifecycleState,
+    cluster_settings,
+    connect_client,
+    hazelcast,
+    to_json_value,
+)
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+__all__ = [
+    "CONTROL_FIELDS",
+    "CONTROL_PLANE_MAP",
+    "ControlPlaneUnavailable",
+    "HazelcastControlPlane",
+    "effective_control",
+    "normalize_change",
+    "write_entry",
+]
+
+CONTROL_PLANE_MAP = "dita_control_plane"
+CONTROL_FIELDS = ("mode", "verbosity", "debug_clickhouse_enabled")
+
+_log = logging.getLogger(__name__)
+
+
+class ControlPlaneUnavailable(RuntimeError):
+    """The control plane's cluster could not be reached to read or write an entry."""
+
+
+def _enum_name(field: str, value: Any, enum: Any) -> str:
+    name = getattr(value, "name", value)
+    if not isinstance(name, str):
+        raise ValueError(f"{field} must be a name such as {enum.__name__} names, got {value!r}")
+    try:
+        parsed: str = enum.parse(name.upper()).name
+    except Exception:
+        choices = ", ".join(n for n in dir(enum) if n.isupper())
+        raise ValueError(f"{field} must be one of {choices}, got {value!r}") from None
+    return parsed
+
+
+def normalize_change(
+    mode: ControlMode | str | None = None,
+    verbosity: Verbosity | str | None = None,
+    debug_clickhouse_enabled: bool | None = None,
+) -> dict[str, Any]:
+    """Validate a control change; ValueError names the field and the value. Unset fields are left out."""
+    change: dict[str, Any] = {}
+    if mode is not None:
+        change["mode"] = _enum_name("mode", mode, ControlMode)
+    if verbosity is not None:
+        change["verbosity"] = _enum_name("verbosity", verbosity, Verbosity)
+    if debug_clickhouse_enabled is not None:
+        if not isinstance(debug_clickhouse_enabled, bool):
+            raise ValueError(
+                f"debug_clickhouse_enabled must be true or false, got {debug_clickhouse_enabled!r}"
+            )
+        change["debug_clickhouse_enabled"] = debug_clickhouse_enabled
+    return change
+
+
+def _validate_kernel_id(kernel_id: str | None) -> str:
+    if kernel_id is None:
+        return GLOBAL
+    if not isinstance(kernel_id, str) or not kernel_id.strip():
+        raise ValueError(f"kernel_id must be a non-empty string, got {kernel_id!r}")
+    return kernel_id
+
+
+def _decode(value: Any) -> dict[str, Any]:
+    if isinstance(value, HazelcastJsonValue):
+        value = value.loads()
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Any, float]]:
+    """Per field, the most recently set value among ``entries`` as (value, set_at).
+
+    Fields with a value that does not validate are skipped (an entry written by hand with a
+    typo must not knock a kernel over); the caller logs them.
+    """
+    best: dict[str, tuple[Any, float]] = {}
+    for entry in entries:
+        for field in CONTROL_FIELDS:
+            if field not in entry:
+                continue
+            at = entry.get(f"{field}_at", 0.0)
+            at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else 0.0
+            if field not in best or at > best[field][1]:
+                best[field] = (entry[field], at)
+    return best
+
+
+def write_entry(
+    client: hazelcast.HazelcastClient,
+    kernel_id: str | None,
+    change: Mapping[str, Any],
+    *,
+    updated_by: str = "dita",
+) -> dict[str, Any]:
+    """Merge a validated change into the entry of ``kernel_id`` (None: global); return the entry.
+
+    Compare-and-set, so two operators writing different fields at once lose neither.
+    """
+    key = _validate_kernel_id(kernel_id)
+    cp_map = client.get_map(CONTROL_PLANE_MAP).blocking()
+    for _ in range(50):
+        now = time.time()
+        current = cp_map.get(key)
+        entry = _decode(current) if current is not None else {}
+        for field, value in change.items():
+            entry[field] = value
+            entry[f"{field}_at"] = now
+        entry["kernel_id"] = key
+        entry["updated_at"] = now
+        entry["updated_by"] = updated_by
+        new = to_json_value(entry)
+        if current is None:
+            if cp_map.put_if_absent(key, new) is None:
+                return entry
+        elif cp_map.replace_if_same(key, current, new):
+            return entry
+    raise ControlPlaneUnavailable(f"control entry {key!r} kept changing under us; try again")
+
+
+class HazelcastControlPlane:
+    """Keeps attached kernels' control state in step with the ``dita_control_plane`` map.
+
+    ``attach`` waits up to ``attach_timeout`` seconds for the cluster so that a kernel started
+    while trading is halted starts halted; if the cluster is unreachable it starts on its
+    local control state and says so.
+    """
+
+    def __init__(
+        self,
+        cluster_members: str | Sequence[str] | None = None,
+        cluster_name: str | None = None,
+        *,
+        attach_timeout: float = 3.0,
+        updated_by: str = "dita",
+    ) -> None:
+        # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
+        self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
+        self.attach_timeout = attach_timeout
+        self.updated_by = updated_by
+        self._lock = threading.RLock()
+        self._kernels: dict[str, ExecutionKernel] = {}
+        self._entries: dict[str, dict[str, Any]] = {}  # last known entries by key
+        self._applied_at: dict[str, dict[str, float]] = {}  # kernel id -> field -> set_at applied
+        self._connected = threading.Event()
+        self._synced = threading.Event()
+        self._closing = False
+        self._disconnected_since: float | None = time.time()
+        self._last_sync_at: float | None = None
+        self._last_error = ""
+        self._listener_id: str | None = None
+        self._resync = threading.Event()
+        self._client = connect_client(
+            self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
+        )
+        self._worker = threading.Thread(target=self._run, name="dita-hazelcast-control", daemon=True)
+        self._worker.start()
+
+    # --- connection ------------------------------------------------------------------------
+
+    def _on_lifecycle(self, state: str) -> None:
+        # Runs on the client's reactor thread: blocking calls there would deadlock.
+        if state == LifecycleState.CONNECTED:
+            self._connected.set()
+            self._resync.set()
+        elif state == LifecycleState.DISCONNECTED:
+            self._connected.clear()
+            self._synced.clear()
+            if self._closing:
+                return
+            self._disconnected_since = time.time()
+            with self._lock:
+                held = {kid: k.control().get("mode") for kid, k in self._kernels.items()}
+            _log.warning(
+                "control plane %s unreachable: kernels keep their last known control state %s",
+                self.cluster_members,
+                held,
+            )
+
+    def _run(self) -> None:
+        while not self._closing:
+            if not self._resync.wait(0.5):
+                continue
+            self._resync.clear()
+            if self._closing or not self._connected.is_set():
+                continue
+            try:
+                self._sync_all()
+            except Exception as exc:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                _log.warning("control plane resync failed (%s); retrying", self._last_error)
+                time.sleep(0.5)
+                self._resync.set()
+
+    def _sync_all(self) -> None:
+        cp_map = self._client.get_map(CONTROL_PLANE_MAP)
+        if self._listener_id is None:
+            # The client re-registers listeners on its own after a reconnect.
+            self._listener_id = cp_map.add_entry_listener(
+                include_value=True, added_func=self._on_entry, updated_func=self._on_entry
+            ).result()
+        entries = {str(k): _decode(v) for k, v in cp_map.entry_set().result()}
+        with self._lock:
+            self._entries = entries
+            kernels = list(self._kernels.values())
+        for kernel in kernels:
+            self._apply(kernel)
+        self._disconnected_since = None
+        self._last_sync_at = time.time()
+        self._last_error = ""
+        self._synced.set()
+        _log.info("control plane %s in sync: %d entries", self.cluster_members, len(entries))
+
+    def _on_entry(self, event: Any) -> None:
+        key = str(event.key)
+        entry = _decode(event.value)
+        with self._lock:
+            self._entries[key] = entry
+            targets = (
+                list(self._kernels.values())
+                if key == GLOBAL
+                else [self._kernels[key]]
+                if key in self._kernels
+                else []
+            )
+        for kernel in targets:
+            self._apply(kernel)
+
+    def _apply(self, kernel: ExecutionKernel) -> None:
+        """Apply to ``kernel`` every field set more recently than what it last got from us."""
+        kid = kernel.kernel_id
+        with self._lock:
+            entries = [self._entries[k] for k in (GLOBAL, kid) if k in self._entries]
+            applied = self._applied_at.setdefault(kid, {})
+            change: dict[str, Any] = {}
+            stamps: dict[str, float] = {}
+            for field, (value, at) in effective_control(entries).items():
+                if at <= applied.get(field, -1.0):
+                    continue
+                try:
+                    change.update(normalize_change(**{field: value}))
+                except (ValueError, TypeError) as exc:
+                    _log.error("control entry for %s ignored: %s", kid, exc)
+                    continue
+                stamps[field] = at
+            if not change:
+                return
+            current = kernel.control()
+            # Only real changes reach the kernel: each one is a journaled control change.
+            differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
+            try:
+                if differing:
+                    source = "hazelcast:" + ",".join(sorted(k for k in (GLOBAL, kid) if k in self._entries))
+                    kernel.update_control(**differing, source=source)
+            except Exception as exc:
+                _log.error("control change %s refused by kernel %s: %s", differing, kid, exc)
+                return
+            applied.update(stamps)
+        if differing:
+            _log.info("kernel %s control updated from the cluster: %s", kid, differing)
+
+    # --- the ControlPlane protocol ---------------------------------------------------------
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        kid = kernel.kernel_id
+        with self._lock:
+            if kid in self._kernels:
+                raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
+            self._kernels[kid] = kernel
+        if self._synced.wait(self.attach_timeout):
+            self._apply(kernel)
+        else:
+            _log.warning(
+                "control plane %s unreachable: kernel %s starts on its local control state %s",
+                self.cluster_members,
+                kid,
+                kernel.control().get("mode"),
+            )
+
+    def detach(self, kernel: ExecutionKernel) -> None:
+        with self._lock:
+            self._kernels.pop(kernel.kernel_id, None)
+            self._applied_at.pop(kernel.kernel_id, None)
+
+    def set(
+        self,
+        kernel_id: str | None = None,
+        *,
+        mode: ControlMode | str | None = None,
+        verbosity: Verbosity | str | None = None,
+        debug_clickhouse_enabled: bool | None = None,
+    ) -> dict[str, Any]:
+        """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away."""
+        change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
+        if not change:
+            raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
+        key = _validate_kernel_id(kernel_id)
+        if not self._connected.is_set():
+            raise ControlPlaneUnavailable(
+                f"control plane {self.cluster_members} is unreachable; nothing was set"
+            )
+        try:
+            return write_entry(self._client, key, change, updated_by=self.updated_by)
+        except ControlPlaneUnavailable:
+            raise
+        except Exception as exc:
+            raise ControlPlaneUnavailable(f"could not write control entry {key!r}: {exc}") from exc
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """The entries as last seen (a local copy; may be stale while disconnected, see status())."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._entries.items()}
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        return self._synced.wait(timeout)
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            kernels = {kid: k.control() for kid, k in self._kernels.items()}
+        connected = self._connected.is_set()
+        return {
+            "connected": connected,
+            "in_sync": self._synced.is_set(),
+            "cluster_members": list(self.cluster_members),
+            # While disconnected the kernels run their last known state, marked here.
+            "holding_last_known_state": not self._synced.is_set(),
+            "disconnected_since": None if connected else self._disconnected_since,
+            "last_sync_at": self._last_sync_at,
+            "last_error": self._last_error,
+            "kernels": kernels,
+        }
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._resync.set()
+        if self._worker is not threading.current_thread():
+            self._worker.join(timeout=5.0)
+        with self._lock:
+            self._kernels.clear()
+        self._client.shutdown()
+
+
+def _current_value(control: Mapping[str, Any], field: str) -> Any:
+    value = control.get(field)
+    return getattr(value, "name", value)
