@@ -154,7 +154,7 @@ class ClickHouseJournal:
         self._reader_lock = threading.Lock()
         try:
             if serve_sql and self.target.kind == "chdb":
-                self._server = QueryServer(self.target)
+                self._server = QueryServer.acquire(self.target)
         except BaseException:
             self._client.close()
             raise
@@ -309,7 +309,7 @@ class ClickHouseJournal:
                 log.debug("could not disable a kernel's journal outbox", exc_info=True)
         self._kernels.clear()
         if self._server is not None:
-            self._server.close()
+            self._server.release()
         if self._reader is not None:
             self._reader.close()
         self._client.close()
@@ -420,7 +420,7 @@ class ClickHouseJournal:
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
         """Run one read-only query (SELECT/WITH/SHOW/DESCRIBE/EXISTS) on this journal."""
         if self._server is not None:
-            return self._server.run(sql, parameters or {})
+            return self._server.run(self.database, sql, parameters or {})
         with self._reader_lock:
             if self._reader is None:
                 self._reader = open_read_only_client(self.target)

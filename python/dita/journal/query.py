@@ -22,10 +22,10 @@ import socket
 import socketserver
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any
+from typing import Any, ClassVar
 
 from dita.journal.dsn import JournalTarget
 
@@ -195,10 +195,15 @@ class _Handler(socketserver.StreamRequestHandler):
             params = request.get("parameters") or {}
             if not isinstance(params, dict):
                 raise ValueError("'parameters' must be a JSON object")
-            res = self.server.owner.run(request["sql"], params)
+            database = request.get("database")
+            if not isinstance(database, str):
+                raise ValueError("request must name its 'database'")
+            res = self.server.owner.run(database, request["sql"], params)
             reply: dict[str, Any] = {"columns": res.columns, "types": res.types, "rows": res.rows}
         except ReadOnlyViolation as exc:
             reply = {"error": str(exc), "kind": "read_only"}
+        except LookupError as exc:
+            reply = {"error": str(exc), "kind": "lookup"}
         except Exception as exc:  # reported to the operator; the server keeps serving
             reply = {"error": str(exc), "kind": type(exc).__name__}
         self.wfile.write(json.dumps(reply).encode() + b"\n")
@@ -210,12 +215,39 @@ class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class QueryServer:
-    """Serves read-only SQL for the journal owner on the target's Unix socket."""
+    """Serves read-only SQL on an embedded journal directory's Unix socket.
+
+    One per directory and process (chDB hosts one engine per process, so every journal on
+    that directory in this process shares it): :meth:`acquire` and :meth:`release` count
+    the journals using it. Each database gets its own read-only client.
+    """
+
+    _registry: ClassVar[dict[str, QueryServer]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def acquire(cls, target: JournalTarget) -> QueryServer:
+        with cls._registry_lock:
+            server = cls._registry.get(target.socket_address)
+            if server is None:
+                server = cls(target)
+                cls._registry[server.address] = server
+            server._users += 1
+            return server
+
+    def release(self) -> None:
+        with self._registry_lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            self._registry.pop(self.address, None)
+        self.close()
 
     def __init__(self, target: JournalTarget) -> None:
         self.target = target
         self.address = target.socket_address
-        self._client = open_read_only_client(target)
+        self._users = 0
+        self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         if not self.address.startswith("\0"):
             # A socket file left by a crashed owner: the chDB lock we hold proves it is stale.
@@ -231,9 +263,14 @@ class QueryServer:
         )
         self._thread.start()
 
-    def run(self, sql: str, parameters: dict[str, Any]) -> QueryResult:
+    def run(self, database: str, sql: str, parameters: dict[str, Any]) -> QueryResult:
+        check_read_only(sql)
         with self._lock:
-            return execute(self._client, sql, parameters)
+            client = self._clients.get(database)
+            if client is None:
+                client = open_read_only_client(replace(self.target, database=database))
+                self._clients[database] = client
+            return execute(client, sql, parameters)
 
     def close(self) -> None:
         self._server.shutdown()
@@ -242,11 +279,18 @@ class QueryServer:
         if not self.address.startswith("\0"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.address)
-        self._client.close()
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
 
 def query_via_socket(
-    address: str, sql: str, parameters: dict[str, Any] | None = None, timeout: float = 130.0
+    address: str,
+    database: str,
+    sql: str,
+    parameters: dict[str, Any] | None = None,
+    timeout: float = 130.0,
 ) -> QueryResult:
     """Ask a journal owner for ``sql``. Raises ConnectionError when no owner listens."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -256,7 +300,8 @@ def query_via_socket(
             sock.connect(address)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ConnectionError(f"no journal owner listens on {address!r}") from exc
-        sock.sendall(json.dumps({"sql": sql, "parameters": parameters or {}}).encode() + b"\n")
+        request = {"sql": sql, "parameters": parameters or {}, "database": database}
+        sock.sendall(json.dumps(request).encode() + b"\n")
         with sock.makefile("rb") as f:
             line = f.readline()
     finally:
@@ -267,6 +312,8 @@ def query_via_socket(
     if "error" in reply:
         if reply.get("kind") == "read_only":
             raise ReadOnlyViolation(reply["error"])
+        if reply.get("kind") == "lookup":
+            raise LookupError(reply["error"])
         raise RuntimeError(reply["error"])
     return QueryResult(columns=reply["columns"], types=reply["types"], rows=reply["rows"])
 
@@ -280,7 +327,7 @@ def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None
     check_read_only(sql)  # refuse before touching anything
     if target.kind == "chdb":
         try:
-            return query_via_socket(target.socket_address, sql, parameters)
+            return query_via_socket(target.socket_address, target.database, sql, parameters)
         except ConnectionError:
             pass
         assert target.path is not None

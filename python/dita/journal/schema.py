@@ -48,7 +48,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("sub", "UInt32"),
         ("ts", _TS),
         ("trade_id", _ID),
-        ("slot_id", "UInt64"),
+        ("slot_id", "Int64"),
         ("prev_state", _ENUM),
         ("next_state", _ENUM),
         ("trigger", _ENUM),
@@ -63,7 +63,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("ts", _TS),
         ("intent_id", _ID),
         ("trade_id", _ID),
-        ("slot_id", "UInt64"),
+        ("slot_id", "Int64"),
         ("asset", _ENUM),
         ("side", _ENUM),
         ("action", _ENUM),
@@ -85,7 +85,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("ts", _TS),
         ("event_id", _ID),
         ("trade_id", _ID),
-        ("slot_id", "UInt64"),
+        ("slot_id", "Int64"),
         ("kind", _ENUM),
         ("status", "LowCardinality(Nullable(String))"),
         ("venue_order_id", _ID),
@@ -107,7 +107,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("sub", "UInt32"),
         ("ts", _TS),
         ("trade_id", _ID),
-        ("slot_id", "UInt64"),
+        ("slot_id", "Int64"),
         ("event_id", _ID),
         ("fill_id", _ID),
         ("client_order_id", _ID),
@@ -208,14 +208,19 @@ def _v2(db: str) -> list[str]:
             f"ALTER TABLE {db}.`{table}` ADD COLUMN IF NOT EXISTS "
             "`ingested_at` DateTime64(3, 'UTC') DEFAULT now64(3)"
         )
+        # Rows from before this migration get the migration time, not a default recomputed
+        # on every read.
+        out.append(f"ALTER TABLE {db}.`{table}` MATERIALIZE COLUMN `ingested_at`")
         out.append(
             f"ALTER TABLE {db}.`{table}` ADD INDEX IF NOT EXISTS seq_range seq TYPE minmax GRANULARITY 1"
         )
+        out.append(f"ALTER TABLE {db}.`{table}` MATERIALIZE INDEX seq_range")
         if table in _TRADE_TABLES:
             out.append(
                 f"ALTER TABLE {db}.`{table}` ADD INDEX IF NOT EXISTS trade_lookup trade_id "
                 "TYPE bloom_filter(0.01) GRANULARITY 4"
             )
+            out.append(f"ALTER TABLE {db}.`{table}` MATERIALIZE INDEX trade_lookup")
     return out
 
 
@@ -306,7 +311,8 @@ def migrate(client: SqlClient, database: str, target: int | None = None) -> list
     for m in MIGRATIONS:
         if have < m.version <= target:
             for stmt in m.statements(db):
-                client.command(stmt)
+                # mutations_sync: a MATERIALIZE finishes before the version row says it did.
+                client.command(stmt, settings={"mutations_sync": 1})
             client.command(
                 f"INSERT INTO {db}.`{VERSION_TABLE}` (version, description) VALUES "
                 "({v:UInt32}, {d:String})",
