@@ -45,7 +45,9 @@ py-test: build chromium hazelcast-jar
 
 test: rust-test py-test
 
-bench: build
+# The bench extra brings NautilusTrader, the baseline the Python benchmarks compare against.
+bench: venv
+	$(MAKE) build EXTRAS=dev,bench
 	cargo bench --manifest-path rust_kernel/Cargo.toml --bench kernel_cycle -- --noplot
 	$(PY) benches/bench_kernel.py
 

@@ -1,0 +1,403 @@
+"""Kernel throughput, slot scaling and memory, with a NautilusTrader baseline from the same run.
+
+Figures (issue 2):
+
+1. orders/s through ``ExecutionKernel.process_intent`` with the default mock venue (every
+   order acknowledged and filled at once), alternating ENTER and EXIT on slot 0:
+   - prebuilt intents: the intents exist before the clock starts, so the figure is the
+     kernel call alone. This is the HEADLINE figure (target >= 200,000 orders/s);
+   - intents built in the loop: each ``KernelIntent`` is constructed inside the timed loop,
+     as a strategy would; the figure to hold against NautilusTrader, whose strategy builds
+     each order inside its timed run as well.
+2. NautilusTrader orders/s for the same workload (one market order per quote tick,
+   alternating buy and sell, risk engine on, logging bypassed), measured in this process,
+   and the ratio dita / NautilusTrader (target >= 100x).
+3. per-order cost with max_slots=10,000 vs max_slots=10 (target within 1.2x): ENTER on
+   every slot in turn, then EXIT on every slot, so the large kernel holds up to 10,000 open
+   positions at once and any per-call cost proportional to the slot count would show.
+4. resident memory growth (RSS) over 1,000,000 orders after a warm-up (target < 20 MB).
+
+Run ``python benches/bench_kernel.py`` (full) or ``--quick`` (a smoke run, seconds; the
+figures are then too short to judge against the targets). The machine is shared, so each
+dita figure is the median of several repeats and the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from dita import ExecutionKernel, KernelIntent, TradeStage
+
+ASSET = "BTCUSDT"
+PRICE = 50_000.0
+SIZE = 0.01
+
+# Labels are part of the script's interface: tests/benches/test_bench_smoke.py checks each.
+LABEL_PREBUILT = "dita orders/s, prebuilt intents (headline)"
+LABEL_IN_LOOP = "dita orders/s, intents built in loop"
+LABEL_NAUTILUS = "NautilusTrader orders/s"
+LABEL_RATIO_HEADLINE = "ratio dita/NautilusTrader, prebuilt (headline)"
+LABEL_RATIO_IN_LOOP = "ratio dita/NautilusTrader, built in loop"
+LABEL_COST_SMALL = "per-order cost, max_slots=10"
+LABEL_COST_LARGE = "per-order cost, max_slots=10000"
+LABEL_COST_RATIO = "ratio cost max_slots=10000 / max_slots=10"
+LABEL_RSS = "RSS growth over the memory run"
+
+TARGET_ORDERS_PER_SECOND = 200_000.0
+TARGET_NAUTILUS_RATIO = 100.0
+TARGET_SLOT_COST_RATIO = 1.2
+TARGET_RSS_GROWTH_MB = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    throughput_orders: int
+    repeats: int
+    nautilus_orders: int
+    slot_orders: int
+    large_slots: int
+    memory_warmup_orders: int
+    memory_orders: int
+
+
+FULL = Settings(
+    throughput_orders=200_000,
+    repeats=5,
+    nautilus_orders=20_000,
+    slot_orders=200_000,
+    large_slots=10_000,
+    memory_warmup_orders=200_000,
+    memory_orders=1_000_000,
+)
+QUICK = Settings(
+    throughput_orders=10_000,
+    repeats=2,
+    nautilus_orders=300,
+    slot_orders=20_000,
+    large_slots=10_000,
+    memory_warmup_orders=5_000,
+    memory_orders=20_000,
+)
+
+
+def enter_intent(n: int, slot_id: int, trade: int) -> KernelIntent:
+    return KernelIntent(f"i{n}", f"t{trade}", slot_id, ASSET, "LONG", "ENTER", PRICE, SIZE)
+
+
+def exit_intent(n: int, slot_id: int, trade: int) -> KernelIntent:
+    return KernelIntent(f"i{n}", f"t{trade}", slot_id, ASSET, "LONG", "EXIT", PRICE, SIZE)
+
+
+def alternating_intents(start: int, count: int) -> list[KernelIntent]:
+    """ENTER, EXIT, ENTER, ... on slot 0; order n belongs to trade n // 2."""
+    return [
+        enter_intent(n, 0, n // 2) if n % 2 == 0 else exit_intent(n, 0, n // 2)
+        for n in range(start, start + count)
+    ]
+
+
+def spread_intents(start: int, count: int, max_slots: int) -> list[KernelIntent]:
+    """ENTER on slots 0..max_slots-1, then EXIT on them, repeated; ``count`` is rounded to whole rounds."""
+    intents = []
+    n = start
+    rounds = max(1, count // (2 * max_slots))
+    for r in range(rounds):
+        for slot in range(max_slots):
+            intents.append(enter_intent(n, slot, r * max_slots + slot + start))
+            n += 1
+        for slot in range(max_slots):
+            intents.append(exit_intent(n, slot, r * max_slots + slot + start))
+            n += 1
+    return intents
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock and thread-CPU seconds of one timed loop over ``orders`` orders."""
+
+    orders: int
+    wall: float
+    cpu: float
+
+
+def run_prebuilt(kernel: ExecutionKernel, intents: Sequence[KernelIntent]) -> Timing:
+    """Push ``intents`` through the kernel; refuses to report if any was refused."""
+    process = kernel.process_intent
+    accepted = 0
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    for intent in intents:
+        accepted += process(intent).accepted
+    timing = Timing(len(intents), time.perf_counter() - started, time.thread_time() - started_cpu)
+    if accepted != len(intents):
+        raise RuntimeError(f"kernel accepted {accepted} of {len(intents)} intents; the figure is not valid")
+    return timing
+
+
+def run_built_in_loop(kernel: ExecutionKernel, start: int, count: int) -> Timing:
+    """Like run_prebuilt, but each intent is constructed inside the timed loop."""
+    process = kernel.process_intent
+    accepted = 0
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    for n in range(start, start + count):
+        trade = f"t{n >> 1}"
+        action = "ENTER" if n % 2 == 0 else "EXIT"
+        accepted += process(KernelIntent(f"i{n}", trade, 0, ASSET, "LONG", action, PRICE, SIZE)).accepted
+    timing = Timing(count, time.perf_counter() - started, time.thread_time() - started_cpu)
+    if accepted != count:
+        raise RuntimeError(f"kernel accepted {accepted} of {count} intents; the figure is not valid")
+    return timing
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Median orders/s over repeats, by wall clock (judged) and by thread CPU time (context)."""
+
+    wall: float
+    cpu: float
+    low: float
+    high: float
+    repeats: int
+    orders: int
+
+    @staticmethod
+    def of(timings: Sequence[Timing]) -> Rate:
+        walls = [t.orders / t.wall for t in timings]
+        return Rate(
+            wall=statistics.median(walls),
+            cpu=statistics.median(t.orders / t.cpu for t in timings),
+            low=min(walls),
+            high=max(walls),
+            repeats=len(timings),
+            orders=timings[0].orders,
+        )
+
+    def note(self) -> str:
+        return (
+            f"median of {self.repeats} x {self.orders:,} orders, range {self.low:,.0f}-{self.high:,.0f}; "
+            f"by CPU time {self.cpu:,.0f}"
+        )
+
+
+def check_round_trip() -> None:
+    """One ENTER and one EXIT with the default mock venue must fill: open, then closed."""
+    kernel = ExecutionKernel(max_slots=1)
+    opened = kernel.process_intent(enter_intent(0, 0, 0))
+    closed = kernel.process_intent(exit_intent(1, 0, 0))
+    if opened.state != TradeStage.POSITION_OPEN or closed.state != TradeStage.CLOSED:
+        raise RuntimeError(
+            f"default mock venue did not fill at once: ENTER -> {opened.state.name}, "
+            f"EXIT -> {closed.state.name}; orders/s would not count filled orders"
+        )
+
+
+def throughput_prebuilt(s: Settings) -> Rate:
+    timings = []
+    for _ in range(s.repeats):
+        kernel = ExecutionKernel(max_slots=10)
+        warm = alternating_intents(0, 2_000)
+        run_prebuilt(kernel, warm)
+        timings.append(run_prebuilt(kernel, alternating_intents(len(warm), s.throughput_orders)))
+    return Rate.of(timings)
+
+
+def throughput_in_loop(s: Settings) -> Rate:
+    timings = []
+    for _ in range(s.repeats):
+        kernel = ExecutionKernel(max_slots=10)
+        run_built_in_loop(kernel, 0, 2_000)
+        timings.append(run_built_in_loop(kernel, 2_000, s.throughput_orders))
+    return Rate.of(timings)
+
+
+def slot_cost_run(max_slots: int, s: Settings) -> Timing:
+    """One timed run with the work spread over every slot of a ``max_slots`` kernel."""
+    kernel = ExecutionKernel(max_slots=max_slots)
+    run_prebuilt(kernel, spread_intents(0, 2 * max_slots, max_slots))  # warm-up round
+    return run_prebuilt(kernel, spread_intents(10_000_000, s.slot_orders, max_slots))
+
+
+def slot_costs(s: Settings) -> tuple[Rate, Rate]:
+    """Rates for max_slots=10 and for the large kernel, repeats interleaved.
+
+    Interleaving (small, large, small, large, ...) keeps a drift in machine load from
+    landing on one side of the ratio.
+    """
+    small: list[Timing] = []
+    large: list[Timing] = []
+    for _ in range(s.repeats):
+        small.append(slot_cost_run(10, s))
+        large.append(slot_cost_run(s.large_slots, s))
+    return Rate.of(small), Rate.of(large)
+
+
+def rss_bytes() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def rss_growth_mb(s: Settings) -> tuple[float, float, float]:
+    """(growth MB, RSS before MB, RSS after MB) over ``memory_orders`` built-in-loop orders."""
+    kernel = ExecutionKernel(max_slots=10)
+    run_built_in_loop(kernel, 0, s.memory_warmup_orders)
+    gc.collect()
+    before = rss_bytes()
+    run_built_in_loop(kernel, s.memory_warmup_orders, s.memory_orders)
+    gc.collect()
+    after = rss_bytes()
+    return (after - before) / 2**20, before / 2**20, after / 2**20
+
+
+def nautilus_run(n_orders: int) -> tuple[Any, str]:
+    """NautilusTrader's run of ``n_orders`` (a NautilusRun), or None and why it was skipped."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import nautilus_baseline
+    except ImportError as exc:
+        return None, f"nautilus_trader is not importable ({exc}); install the bench extra"
+    nautilus_baseline.run_nautilus_orders(min(200, n_orders))  # warm-up: imports, first-call costs
+    return nautilus_baseline.run_nautilus_orders(n_orders), ""
+
+
+def verdict(ok: bool, quick: bool) -> str:
+    if quick:
+        return "[quick run: not judged]"
+    return "[met]" if ok else "[MISSED]"
+
+
+def line(label: str, value: str, note: str = "") -> None:
+    print(f"{label:<48}: {value}{('   ' + note) if note else ''}", flush=True)
+
+
+def version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (seconds)")
+    parser.add_argument("--nautilus-orders", type=int, help="orders in the NautilusTrader run")
+    parser.add_argument("--skip-nautilus", action="store_true", help="do not run the NautilusTrader baseline")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    s = QUICK if args.quick else FULL
+    if args.nautilus_orders is not None:
+        if args.nautilus_orders < 1:
+            parser.error(f"--nautilus-orders must be at least 1, got {args.nautilus_orders}")
+        s = Settings(**{**s.__dict__, "nautilus_orders": args.nautilus_orders})
+    q = args.quick
+    figures: dict[str, Any] = {"quick": q}
+
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"dita kernel benchmark: python {platform.python_version()}, dita {version('dita')}, "
+        f"nautilus_trader {version('nautilus_trader')}, {os.cpu_count()} cpus, load average {load}"
+        + (" (quick run)" if q else "")
+    )
+    check_round_trip()
+
+    prebuilt = throughput_prebuilt(s)
+    figures["orders_per_second_prebuilt"] = prebuilt.wall
+    figures["orders_per_cpu_second_prebuilt"] = prebuilt.cpu
+    ok = prebuilt.wall >= TARGET_ORDERS_PER_SECOND
+    line(
+        LABEL_PREBUILT,
+        f"{prebuilt.wall:,.0f}",
+        f"{prebuilt.note()}; target >= {TARGET_ORDERS_PER_SECOND:,.0f} {verdict(ok, q)}",
+    )
+    in_loop = throughput_in_loop(s)
+    figures["orders_per_second_in_loop"] = in_loop.wall
+    figures["orders_per_cpu_second_in_loop"] = in_loop.cpu
+    line(LABEL_IN_LOOP, f"{in_loop.wall:,.0f}", in_loop.note())
+
+    small, large = slot_costs(s)
+    small_us, large_us = 1e6 / small.wall, 1e6 / large.wall
+    cost_ratio, cost_ratio_cpu = small.wall / large.wall, small.cpu / large.cpu
+    figures.update(cost_us_small=small_us, cost_us_large=large_us, cost_ratio=cost_ratio)
+    figures["cost_ratio_cpu"] = cost_ratio_cpu
+    line(
+        LABEL_COST_SMALL,
+        f"{small_us:.3f} us",
+        f"{small.orders:,} orders over 10 slots, median of {small.repeats}; "
+        f"by CPU time {1e6 / small.cpu:.3f} us",
+    )
+    line(
+        LABEL_COST_LARGE,
+        f"{large_us:.3f} us",
+        f"{large.orders:,} orders over {s.large_slots:,} slots (up to {s.large_slots:,} open at once); "
+        f"by CPU time {1e6 / large.cpu:.3f} us",
+    )
+    line(
+        LABEL_COST_RATIO,
+        f"{cost_ratio:.2f}x",
+        f"by CPU time {cost_ratio_cpu:.2f}x; target <= {TARGET_SLOT_COST_RATIO}x "
+        f"{verdict(cost_ratio <= TARGET_SLOT_COST_RATIO, q)}",
+    )
+
+    growth, before, after = rss_growth_mb(s)
+    figures.update(rss_growth_mb=growth, rss_before_mb=before, rss_after_mb=after)
+    line(
+        LABEL_RSS,
+        f"{growth:.1f} MB",
+        f"{s.memory_orders:,} orders after {s.memory_warmup_orders:,} warm-up orders "
+        f"(RSS {before:.1f} -> {after:.1f} MB); target < {TARGET_RSS_GROWTH_MB:.0f} MB "
+        f"{verdict(growth < TARGET_RSS_GROWTH_MB, q)}",
+    )
+
+    # NautilusTrader last: importing it (pandas, pyarrow) would inflate the RSS baseline above.
+    if args.skip_nautilus:
+        nautilus, why = None, "--skip-nautilus given"
+    else:
+        nautilus, why = nautilus_run(s.nautilus_orders)
+    if nautilus is None:
+        figures["nautilus_orders_per_second"] = None
+        line(LABEL_NAUTILUS, "comparison skipped", why)
+        line(LABEL_RATIO_HEADLINE, "comparison skipped")
+        line(LABEL_RATIO_IN_LOOP, "comparison skipped")
+    else:
+        figures["nautilus_orders_per_second"] = nautilus.per_second
+        figures["nautilus_orders_per_cpu_second"] = nautilus.per_cpu_second
+        ratio, ratio_loop = prebuilt.wall / nautilus.per_second, in_loop.wall / nautilus.per_second
+        figures["ratio_vs_nautilus_prebuilt"] = ratio
+        figures["ratio_vs_nautilus_in_loop"] = ratio_loop
+        line(
+            LABEL_NAUTILUS,
+            f"{nautilus.per_second:,.0f}",
+            f"{nautilus.items:,} market orders, one per quote tick, all {nautilus.fills:,} filled; "
+            "risk engine on, logging bypassed; timed engine.run() only; "
+            f"by CPU time {nautilus.per_cpu_second:,.0f}",
+        )
+        line(
+            LABEL_RATIO_HEADLINE,
+            f"{ratio:,.0f}x",
+            f"by CPU time {prebuilt.cpu / nautilus.per_cpu_second:,.0f}x; target >= "
+            f"{TARGET_NAUTILUS_RATIO:.0f}x {verdict(ratio >= TARGET_NAUTILUS_RATIO, q)}",
+        )
+        line(
+            LABEL_RATIO_IN_LOOP,
+            f"{ratio_loop:,.0f}x",
+            f"by CPU time {in_loop.cpu / nautilus.per_cpu_second:,.0f}x",
+        )
+
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
