@@ -115,12 +115,16 @@ class StrategyContext:
 class TradingRuntime:
     """``TradingRuntime(kernel, venues=None, clock="data")``.
 
+    ``defer_venue_data``: hand data to the venues only when they can use it (see the module
+    docstring); False hands over every data point at once.
     ``venues``: the venues that take market data (``on_bar``/``on_quote``); by default the
     kernel's venue, or each venue of a router, that has those methods. ``clock="data"``
     makes the data's timestamps the time (replay); ``"wall"`` uses the machine clock (live).
     """
 
-    def __init__(self, kernel: Any, venues: Sequence[Any] | None = None, *, clock: str = "data") -> None:
+    def __init__(
+        self, kernel: Any, venues: Sequence[Any] | None = None, *, clock: str = "data", defer_venue_data: bool = True
+    ) -> None:
         if clock not in ("data", "wall"):
             raise ValueError(f"clock={clock!r} must be 'data' or 'wall'")
         self.kernel = kernel
@@ -129,6 +133,9 @@ class TradingRuntime:
         self.bar_venues = [v for v in venues if callable(getattr(v, "on_bar", None))]
         self.quote_venues = [v for v in venues if callable(getattr(v, "on_quote", None))]
         self.clock = clock
+        # False hands every data point to the venues at once (the reference behaviour the
+        # deferred path must reproduce; the tests compare the two).
+        self.defer_venue_data = defer_venue_data
         self.handles: dict[str, StrategyHandle] = {}
         self.fill_listeners: list[FillListener] = []
         self.event_listeners: list[EventListener] = []
@@ -369,7 +376,7 @@ class TradingRuntime:
         self.data_points += 1
         self._marks[asset] = bar.close
         args = (asset, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ts)
-        if self._working:
+        if self._working or not self.defer_venue_data:
             self._sync_venues()
             for venue in self.bar_venues:
                 self._absorb_events(venue.on_bar(*args))
@@ -392,7 +399,7 @@ class TradingRuntime:
         self.data_points += 1
         self._marks[asset] = (quote.bid + quote.ask) / 2.0
         args = (asset, quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.ts)
-        if self._working:
+        if self._working or not self.defer_venue_data:
             self._sync_venues()
             for venue in self.quote_venues:
                 self._absorb_events(venue.on_quote(*args))

@@ -163,6 +163,7 @@ def run_backtest(
     *,
     progress: Callable[[int], None] | None = None,
     kernel_options: dict[str, Any] | None = None,
+    defer_venue_data: bool = True,
 ) -> BacktestResult:
     """Replay ``data`` through a fresh kernel and paper venue with ``strategy``."""
     cfg = config or BacktestConfig()
@@ -182,7 +183,7 @@ def run_backtest(
     kernel.set_seed_capital(cfg.balance)
     kernel.set_exchange_config({"taker_rate": cfg.fee_rate, "maker_rate": maker})
     kernel.update_control(mode="PAPER", source="backtest")
-    runtime = TradingRuntime(kernel, [venue])
+    runtime = TradingRuntime(kernel, [venue], defer_venue_data=defer_venue_data)
     recorder = _Recorder(kernel)
     recorder.fallback_fee_rate = cfg.fee_rate
     runtime.fill_listeners.append(recorder.on_fill)

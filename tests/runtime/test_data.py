@@ -1,0 +1,121 @@
+"""Loading history: every kind of bad data is refused naming the row; good data round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dita.backtest.data import DataError, load_market_data, parse_time
+from dita.data import SAMPLE_BARS, generate_bars, write_bars
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+
+
+def bars_csv(tmp_path: Path, rows: list[str], name: str = "BTCUSDT_1m.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
+
+
+def good_rows(n: int = 5) -> list[str]:
+    return [f"2024-01-01T00:0{i}:00Z,100,101,99,100.5,3" for i in range(n)]
+
+
+def test_sample_data_ships_and_loads() -> None:
+    data = load_market_data(SAMPLE_BARS)
+    assert data.kind == "bars" and len(data) == 3 * 1440
+    assert data.interval == 60.0
+    assert data.assets == ["BTCUSDT"]
+    assert np.all(np.diff(data.ts) == 60.0)
+
+
+def test_generator_is_deterministic_and_consistent() -> None:
+    a, b = generate_bars(days=2, seed=3), generate_bars(days=2, seed=3)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["close"], generate_bars(days=2, seed=4)["close"])
+    assert np.all(a["low"] <= np.minimum(a["open"], a["close"]))
+    assert np.all(a["high"] >= np.maximum(a["open"], a["close"]))
+
+
+def test_csv_and_parquet_load_the_same(tmp_path: Path) -> None:
+    bars = generate_bars(days=0.5, seed=1)
+    csv = load_market_data(write_bars(bars, tmp_path / "x.csv"))
+    pq = load_market_data(write_bars(bars, tmp_path / "x.parquet"))
+    assert np.array_equal(csv.ts, pq.ts)
+    assert np.array_equal(csv.columns["close"], pq.columns["close"])
+    assert csv.ts[0] == bars["timestamp"][0]
+
+
+def test_missing_column_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("timestamp,open,high,low,volume\n2024-01-01,1,1,1,1\n")
+    with pytest.raises(DataError, match="missing column\\(s\\) close"):
+        load_market_data(path)
+    path.write_text("open,high,low,close,volume\n1,1,1,1,1\n")
+    with pytest.raises(DataError, match="missing time column"):
+        load_market_data(path)
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "message"),
+    [
+        ("2024-01-01T00:02:00Z,100,101,99,NaN,3", "close is NaN"),
+        ("2024-01-01T00:02:00Z,100,101,99,,3", "close is NaN"),
+        ("2024-01-01T00:02:00Z,-1,101,99,100,3", "open is -1.0"),
+        ("2024-01-01T00:02:00Z,100,98,99,100,3", "bar is not consistent"),
+        ("2024-01-01T00:02:00Z,100,101,99,100,-2", "volume is -2.0"),
+        ("2024-01-01T00:00:30Z,100,101,99,100,3", "time goes backwards"),
+        ("2024-01-01T00:01:00Z,100,101,99,100,3", "repeated time"),
+        ("2024-01-01T00:09:00Z,100,101,99,100,3", "gap in BTCUSDT bars"),
+        ("yesterday,100,101,99,100,3", "not an ISO date"),
+    ],
+)
+def test_bad_rows_are_named(tmp_path: Path, bad_row: str, message: str) -> None:
+    rows = good_rows(2) + [bad_row] + [f"2024-01-01T00:1{i}:00Z,100,101,99,100.5,3" for i in range(3)]
+    with pytest.raises(DataError, match=message) as info:
+        load_market_data(bars_csv(tmp_path, rows))
+    assert info.value.row == 3
+    assert "row 3:" in str(info.value)
+
+
+def test_gaps_can_be_accepted(tmp_path: Path) -> None:
+    rows = [*good_rows(3), "2024-01-01T00:09:00Z,100,101,99,100,3"]
+    data = load_market_data(bars_csv(tmp_path, rows), allow_gaps=True)
+    assert len(data) == 4
+
+
+def test_window_and_asset_from_file_name(tmp_path: Path) -> None:
+    data = load_market_data(
+        bars_csv(tmp_path, good_rows(5)),
+        start=parse_time("2024-01-01T00:01:00"),
+        end=parse_time("2024-01-01T00:03:00Z"),
+    )
+    assert len(data) == 2
+    assert data.assets == ["BTCUSDT"]
+    with pytest.raises(DataError, match="no rows inside"):
+        load_market_data(bars_csv(tmp_path, good_rows(5)), start=parse_time("2025-01-01"))
+    with pytest.raises(DataError, match="empty window"):
+        load_market_data(bars_csv(tmp_path, good_rows(5)), start=10.0, end=5.0)
+
+
+def test_quotes_and_epoch_millis(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("ts,symbol,bid,ask\n1704067200000,ETHUSDT,10,10.1\n1704067201000,ETHUSDT,10,10.2\n")
+    data = load_market_data(path)
+    assert data.kind == "quotes"
+    assert data.ts.tolist() == [1704067200.0, 1704067201.0]
+    assert data.mid().tolist() == pytest.approx([10.05, 10.1])
+    path.write_text("ts,symbol,bid,ask\n1704067200000,ETHUSDT,10.3,10.1\n")
+    with pytest.raises(DataError, match="row 1: crossed quote"):
+        load_market_data(path)
+
+
+def test_unreadable_inputs(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="file not found"):
+        load_market_data(tmp_path / "nope.csv")
+    other = tmp_path / "x.json"
+    other.write_text("{}")
+    with pytest.raises(DataError, match="unsupported file type"):
+        load_market_data(other)

@@ -1,0 +1,104 @@
+"""Backtest metrics against values worked out by hand (see the comments for the arithmetic)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dita.backtest.metrics import DAY, TradeRecord, compute_metrics, drawdown_series, period_returns
+
+QUARTER = 365 * DAY / 4
+
+
+def trade(net: float, fees: float = 1.0) -> TradeRecord:
+    return TradeRecord("t", "BTCUSDT", "LONG", 0.0, 60.0, 100.0, 101.0, 1.0, net + fees, fees, net)
+
+
+@pytest.fixture
+def fixture_metrics():  # type: ignore[no-untyped-def]
+    # Balance 1000; equity at the end of four quarters: +10 %, -10 %, +10 %, +10 %.
+    # 1000 -> 1100 -> 990 -> 1089 -> 1197.9
+    ts = np.arange(4) * QUARTER
+    equity = np.array([1100.0, 990.0, 1089.0, 1197.9])
+    trades = [trade(50), trade(-20), trade(30), trade(-10), trade(0)]
+    in_pos = np.array([True, False, True, True])
+    return compute_metrics(
+        ts=ts, equity=equity, balance=1000.0, trades=trades, in_position=in_pos, bar_interval=QUARTER
+    )
+
+
+def test_pnl_and_drawdown_by_hand(fixture_metrics) -> None:  # type: ignore[no-untyped-def]
+    m = fixture_metrics
+    assert m.total_pnl == pytest.approx(197.9)
+    assert m.total_pnl_pct == pytest.approx(19.79)
+    # Peaks 1100, 1100, 1100, 1197.9; drawdowns 0, 110, 11, 0: the worst is 110 of 1100 = 10 %.
+    assert m.max_drawdown == pytest.approx(110.0)
+    assert m.max_drawdown_pct == pytest.approx(10.0)
+
+
+def test_risk_ratios_by_hand(fixture_metrics) -> None:  # type: ignore[no-untyped-def]
+    m = fixture_metrics
+    # Returns 0.1, -0.1, 0.1, 0.1: mean 0.05; squared deviations 0.0025 * 3 + 0.0225 = 0.03,
+    # / 3 = 0.01, sd = 0.1. Sharpe = 0.05 / 0.1 * sqrt(365) = 9.55248...
+    assert m.sharpe == pytest.approx(9.552486, rel=1e-6)
+    # Downside deviation sqrt((0 + 0.01 + 0 + 0) / 4) = 0.05: Sortino = 0.05 / 0.05 * sqrt(365).
+    assert m.sortino == pytest.approx(19.104973, rel=1e-6)
+    # Exactly one year: CAGR = 19.79 %; Calmar = 0.1979 / 0.10.
+    assert m.cagr == pytest.approx(0.1979)
+    assert m.calmar == pytest.approx(1.979)
+
+
+def test_trade_statistics_by_hand(fixture_metrics) -> None:  # type: ignore[no-untyped-def]
+    m = fixture_metrics
+    # Net PnL 50, -20, 30, -10, 0: two wins, two losses, one scratch.
+    assert (m.trades, m.wins, m.losses) == (5, 2, 2)
+    assert m.win_rate == pytest.approx(40.0)
+    assert m.gross_profit == pytest.approx(80.0)
+    assert m.gross_loss == pytest.approx(-30.0)
+    assert m.profit_factor == pytest.approx(80 / 30)
+    assert m.average_win == pytest.approx(40.0)
+    assert m.average_loss == pytest.approx(-15.0)
+    # 0.4 * 40 + 0.4 * (-15) = 10, the same as the mean 50 / 5.
+    assert m.expectancy == pytest.approx(10.0)
+    assert m.average_trade == pytest.approx(10.0)
+    assert (m.largest_win, m.largest_loss) == (50.0, -20.0)
+    assert m.total_fees == pytest.approx(5.0)
+    assert m.exposure_pct == pytest.approx(75.0)
+
+
+def test_undefined_ratios_are_none_not_infinite() -> None:
+    ts = np.arange(3) * 60.0
+    flat = np.full(3, 500.0)
+    m = compute_metrics(ts=ts, equity=flat, balance=500.0, trades=[trade(5), trade(7)])
+    assert m.profit_factor is None  # no losing trade: the ratio is unbounded
+    assert m.sharpe is None and m.sortino is None  # one day of data: no dispersion to measure
+    assert m.calmar is None  # no drawdown
+    assert m.max_drawdown == 0.0
+    d = m.to_dict()
+    assert all(v is None or math.isfinite(v) for v in d.values() if isinstance(v, float))
+    empty = compute_metrics(ts=ts, equity=flat, balance=500.0, trades=[])
+    assert empty.win_rate is None and empty.expectancy is None and empty.average_trade is None
+
+
+def test_drawdown_counts_the_balance_as_first_peak() -> None:
+    # Starts losing at once: the drawdown is measured from the balance, 1000 -> 900 = 10 %.
+    dd, frac = drawdown_series(np.array([950.0, 900.0, 1000.0, 980.0]), 1000.0)
+    assert dd.tolist() == [50.0, 100.0, 0.0, 20.0]
+    assert frac.tolist() == pytest.approx([0.05, 0.1, 0.0, 0.02])
+
+
+def test_period_returns_use_each_days_last_value() -> None:
+    # Two values on day 0 (the last one counts), one on day 1, one on day 3.
+    ts = np.array([0.0, 3600.0, DAY + 10, 3 * DAY + 5])
+    equity = np.array([1010.0, 1020.0, 1071.0, 1017.45])
+    r = period_returns(ts, equity, 1000.0)
+    assert r.tolist() == pytest.approx([0.02, 0.05, -0.05])
+
+
+def test_mismatched_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="ts has 2 values and equity 3"):
+        compute_metrics(ts=np.zeros(2), equity=np.ones(3), balance=1.0, trades=[])
+    with pytest.raises(ValueError, match="balance=-5"):
+        compute_metrics(ts=np.zeros(1), equity=np.ones(1), balance=-5.0, trades=[])

@@ -1,0 +1,180 @@
+"""The runtime: strategies are isolated from each other's failures, pause/stop work, fills
+reach the strategy that owns the trade, and deferring venue data changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from dita import ExecutionKernel
+from dita.backtest.data import MarketData
+from dita.backtest.engine import BacktestConfig, run_backtest
+from dita.examples.crossover import SmaCrossover
+from dita.runtime import StrategyStatus, TradingRuntime
+from dita.strategy import Bar, Fill, Strategy, StrategyLoadError, load_strategy_class
+from dita.venues.paper import PaperVenue
+
+
+class Counter(Strategy[Any]):
+    def on_start(self) -> None:
+        self.bars: list[Bar] = []
+        self.stopped = False
+
+    def on_bar(self, bar: Bar) -> None:
+        self.bars.append(bar)
+
+    def on_stop(self) -> None:
+        self.stopped = True
+
+
+class Exploder(Counter):
+    def on_bar(self, bar: Bar) -> None:
+        super().on_bar(bar)
+        if len(self.bars) == 5:
+            raise ZeroDivisionError("division by zero in signal")
+
+
+class BuyOnce(Counter):
+    """Buys ``size`` of its asset on the first bar and exits on the tenth."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.my_fills: list[Fill] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        super().on_bar(bar)
+        if len(self.bars) == 1:
+            out = self.buy(bar.asset, 0.01, price=bar.close)
+            assert out.accepted, out.details
+        elif len(self.bars) == 10:
+            self.close(bar.asset, price=bar.close)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.my_fills.append(fill)
+
+
+def make_runtime() -> tuple[TradingRuntime, ExecutionKernel, PaperVenue]:
+    venue = PaperVenue(taker_rate=0.001, maker_rate=0.001, slippage_bps=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=8, venue=venue, kernel_id="rt-test")
+    kernel.set_seed_capital(10_000.0)
+    return TradingRuntime(kernel, [venue]), kernel, venue
+
+
+def bars(data: MarketData, n: int, asset: str | None = None) -> list[Bar]:
+    c = data.columns
+    return [
+        Bar(
+            asset or data.asset[i],
+            float(data.ts[i]),
+            c["open"][i],
+            c["high"][i],
+            c["low"][i],
+            c["close"][i],
+            50.0,
+        )
+        for i in range(n)
+    ]
+
+
+def test_one_failing_strategy_leaves_the_others_running(sample_bars: MarketData) -> None:
+    runtime, _, _ = make_runtime()
+    good, bad = Counter(name="good"), Exploder(name="bad")
+    runtime.add_strategy(good)
+    runtime.add_strategy(bad)
+    runtime.start()
+    runtime.run(bars(sample_bars, 20))
+    status = {s["name"]: s for s in runtime.status()}
+    assert status["bad"]["status"] == "ERROR"
+    assert status["bad"]["error"] == "ZeroDivisionError: division by zero in signal"
+    assert status["bad"]["error_callback"] == "on_bar"
+    assert len(bad.bars) == 5  # nothing after the failure
+    assert status["good"]["status"] == "RUNNING" and len(good.bars) == 20
+    runtime.stop()
+    assert good.stopped and not bad.stopped  # on_stop is for strategies that did not fail
+    assert runtime.handles["good"].status is StrategyStatus.STOPPED
+    assert runtime.handles["bad"].status is StrategyStatus.ERROR
+
+
+def test_pause_resume_and_illegal_moves(sample_bars: MarketData) -> None:
+    runtime, _, _ = make_runtime()
+    s = Counter(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    feed = bars(sample_bars, 30)
+    runtime.run(feed[:10])
+    runtime.pause("s")
+    runtime.run(feed[10:20])
+    runtime.resume("s")
+    runtime.run(feed[20:])
+    assert [b.ts for b in s.bars] == [b.ts for b in feed[:10] + feed[20:]]
+    with pytest.raises(ValueError, match="'s' is RUNNING; cannot move it to RUNNING"):
+        runtime.resume("s")
+    with pytest.raises(KeyError, match="no strategy named 'nope'"):
+        runtime.pause("nope")
+    with pytest.raises(ValueError, match="already running"):
+        runtime.add_strategy(Counter(name="s"))
+    runtime.stop("s")
+    with pytest.raises(RuntimeError, match="STOPPED and cannot trade"):
+        s.buy("BTCUSDT", 1.0, price=100.0)
+
+
+def test_fills_reach_the_owning_strategy(sample_bars: MarketData) -> None:
+    runtime, kernel, venue = make_runtime()
+    a, b = BuyOnce(name="a"), BuyOnce(name="b")
+    a.assets = ("AAA",)
+    b.assets = ("BBB",)
+    runtime.add_strategy(a)
+    runtime.add_strategy(b)
+    runtime.start()
+    feed = bars(sample_bars, 15, "AAA")
+    runtime.run([x for bar in feed for x in (bar, bar._replace(asset="BBB"))])
+    runtime.finish()
+    for s, asset in ((a, "AAA"), (b, "BBB")):
+        assert [f.asset for f in s.my_fills] == [asset, asset]
+        assert all(f.trade_id.startswith(f"{s.name}-t") for f in s.my_fills)
+        assert [f.side for f in s.my_fills] == ["BUY", "SELL"]
+        assert s.my_fills[-1].closed and not s.my_fills[0].closed
+        assert s.position(asset) == 0.0 and not s.busy(asset)
+        # Market orders fill at the next bar's open: no look-ahead.
+        assert s.my_fills[0].price == pytest.approx(feed[1].open)
+        assert s.my_fills[1].price == pytest.approx(feed[10].open)
+    acct = kernel.account()
+    assert acct["open_positions"] == 0
+    assert venue.positions() == {}
+    expected = sum(
+        (f2.price - f1.price) * 0.01 - (f1.price + f2.price) * 0.01 * 0.001
+        for f1, f2 in (a.my_fills, b.my_fills)
+    )
+    assert acct["equity"] - 10_000.0 == pytest.approx(expected, abs=1e-9)
+
+
+def test_deferred_venue_data_gives_the_same_run(sample_bars: MarketData) -> None:
+    cfg = BacktestConfig(volume_share=1.0)
+    lazy = run_backtest(SmaCrossover({"fast": 5, "slow": 20}), sample_bars, cfg)
+    eager = run_backtest(SmaCrossover({"fast": 5, "slow": 20}), sample_bars, cfg, defer_venue_data=False)
+    assert lazy.metrics.trades > 20
+    assert lazy.trades == eager.trades
+    assert np.array_equal(lazy.equity, eager.equity)
+
+
+def test_parameters_and_references_are_checked() -> None:
+    with pytest.raises(ValidationError, match="fast=30 must be below slow=10"):
+        SmaCrossover({"fast": 30, "slow": 10})
+    with pytest.raises(ValidationError, match="trade_size"):
+        SmaCrossover({"trade_size": -1})
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        SmaCrossover({"fats": 3})
+    with pytest.raises(StrategyLoadError, match="must be MODULE:CLASS"):
+        load_strategy_class("dita.examples.crossover")
+    with pytest.raises(StrategyLoadError, match="cannot be imported"):
+        load_strategy_class("no_such_module_x:Thing")
+    with pytest.raises(StrategyLoadError, match="has no attribute 'Nope'"):
+        load_strategy_class("dita.examples.crossover:Nope")
+    with pytest.raises(StrategyLoadError, match=r"not a dita\.strategy\.Strategy subclass"):
+        load_strategy_class("dita.examples.crossover:CrossoverParams")
+    info = load_strategy_class("dita.examples.crossover:SmaCrossover").describe()
+    assert [p["name"] for p in info["params"]] == ["fast", "slow", "trade_size", "allow_short"]
+    assert info["data"] == ["bars"] and info["callbacks"] == ["on_bar", "on_start"]
