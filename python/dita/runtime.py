@@ -95,7 +95,8 @@ class StrategyContext:
 
     def account(self) -> dict[str, Any]:
         self._runtime.sync_marks()
-        return self.kernel.account()
+        account: dict[str, Any] = self.kernel.account()
+        return account
 
     def next_intent_id(self, strategy: Strategy[Any]) -> str:
         self._runtime._intent_seq += 1
@@ -123,7 +124,12 @@ class TradingRuntime:
     """
 
     def __init__(
-        self, kernel: Any, venues: Sequence[Any] | None = None, *, clock: str = "data", defer_venue_data: bool = True
+        self,
+        kernel: Any,
+        venues: Sequence[Any] | None = None,
+        *,
+        clock: str = "data",
+        defer_venue_data: bool = True,
     ) -> None:
         if clock not in ("data", "wall"):
             raise ValueError(f"clock={clock!r} must be 'data' or 'wall'")
@@ -184,10 +190,10 @@ class TradingRuntime:
         names = [name] if name is not None else list(self.handles)
         for n in names:
             handle = self._handle(n)
-            if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):
-                self._call(handle, "on_stop")
-                if handle.status is not StrategyStatus.ERROR:
-                    handle.status = StrategyStatus.STOPPED
+            if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED) and self._call(
+                handle, "on_stop"
+            ):
+                handle.status = StrategyStatus.STOPPED
         self._reindex()
 
     def _handle(self, name: str) -> StrategyHandle:
@@ -224,11 +230,14 @@ class TradingRuntime:
                 out.append((handle, getattr(s, "on_bar" if kind == "bars" else "on_quote")))
         return out
 
-    def _call(self, handle: StrategyHandle, callback: str, *args: Any) -> None:
+    def _call(self, handle: StrategyHandle, callback: str, *args: Any) -> bool:
+        """Run one callback; False (and the strategy in ERROR) when it raised."""
         try:
             getattr(handle.strategy, callback)(*args)
         except Exception as exc:
             self._fail(handle, callback, exc)
+            return False
+        return True
 
     def _fail(self, handle: StrategyHandle, callback: str, exc: BaseException) -> None:
         handle.status = StrategyStatus.ERROR

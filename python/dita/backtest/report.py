@@ -71,7 +71,8 @@ def plot_equity(path: Path, ts: FloatArray, equity: FloatArray, balance: float, 
         ax2.fill_between(dates, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.5, linewidth=0)
         ax2.set_ylabel("drawdown %")
         ax2.grid(alpha=0.3)
-        ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+        locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+        ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         fig.tight_layout()
         fig.savefig(path)
     finally:
