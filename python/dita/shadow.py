@@ -150,7 +150,7 @@ def run_shadow(settings: ShadowSettings) -> dict[str, Any]:
         latency_ms=s.latency_ms,
         name="shadow-mock",
     )
-    max_slots = max(64, 8 * len(s.symbols) * 4)
+    max_slots = 64 * len(s.symbols)
     kernel = ExecutionKernel(max_slots=max_slots, venue=venue, kernel_id="shadow")
     kernel.update_control(mode="SHADOW", source="shadow-run")
     kernel.set_seed_capital(s.max_total)

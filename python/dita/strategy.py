@@ -219,6 +219,10 @@ class Strategy(Generic[P]):
                 outcomes.append(self.exit(sid, price=price, reason=reason))
             elif stage in ("ORDER_SENT", "ENTRY_WORKING"):
                 outcomes.append(self.cancel(sid, reason=reason))
+                # A partly filled entry is a position once its cancel is acknowledged.
+                after = kernel.slot_state(sid)
+                if after.fsm_state.name == "POSITION_OPEN" and after.trade_id == slot.trade_id:
+                    outcomes.append(self.exit(sid, price=price, reason=reason))
         return outcomes
 
     def exit(

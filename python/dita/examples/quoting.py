@@ -10,6 +10,8 @@ from dita.strategy import Quote, Strategy
 
 __all__ = ["QuoterParams", "TwoSidedQuoter"]
 
+WORKING_STAGES = frozenset({"ORDER_SENT", "ENTRY_WORKING", "EXIT_SENT", "EXIT_WORKING"})
+
 
 class QuoterParams(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -51,15 +53,13 @@ class TwoSidedQuoter(Strategy[QuoterParams]):
         edge = self.edge_bps(quote)
         self.edges[asset] = edge
         self.report_edge(asset, edge)
-        # Last round's quotes are stale now: pull them before quoting again.
+        # Last round's quotes and unfilled exits are stale now: pull them before acting again.
         for slot in self.slots():
-            if slot.asset == asset and slot.fsm_state.name in ("ORDER_SENT", "ENTRY_WORKING"):
+            if slot.asset == asset and slot.fsm_state.name in WORKING_STAGES:
                 self.cancel(slot.slot_id, reason="requote")
-        position = self.position(asset)
-        inventory = position * quote.mid
+        self._unwind(asset, quote)
+        inventory = self.position(asset) * quote.mid
         self.inventory_usd[asset] = inventory
-        if abs(inventory) >= p.reduce_at_usd:
-            self._reduce(asset, quote, long=inventory > 0)
         if p.edge_threshold_bps is not None and edge < p.edge_threshold_bps:
             return
         size = p.quote_usd / quote.mid
@@ -70,12 +70,19 @@ class TwoSidedQuoter(Strategy[QuoterParams]):
             self.sell(asset, size, price=quote.mid, limit=quote.ask, reason="quote ask")
             self.quotes_sent += 1
 
-    def _reduce(self, asset: str, quote: Quote, *, long: bool) -> None:
-        for slot in self.slots():
-            if (
-                slot.asset == asset
-                and slot.fsm_state.name == "POSITION_OPEN"
-                and (slot.side.name == "LONG") == long
-            ):
-                self.exit(slot.slot_id, price=quote.bid if long else quote.ask, reason="reduce inventory")
-                return
+    def _unwind(self, asset: str, quote: Quote) -> None:
+        """Pair off one long against one short (each slot holds one fill, so a filled bid and a
+        filled ask are two slots), and cut the heavy side once inventory reaches the limit."""
+        open_slots = [s for s in self.slots() if s.asset == asset and s.fsm_state.name == "POSITION_OPEN"]
+        longs = [s for s in open_slots if s.side.name == "LONG"]
+        shorts = [s for s in open_slots if s.side.name == "SHORT"]
+        if longs and shorts:
+            self.exit(longs[0].slot_id, price=quote.bid, reason="pair off")
+            self.exit(shorts[0].slot_id, price=quote.ask, reason="pair off")
+            longs, shorts = longs[1:], shorts[1:]
+        inventory = sum(s.size for s in longs) - sum(s.size for s in shorts)
+        if abs(inventory * quote.mid) >= self.params.reduce_at_usd:
+            heavy = longs if inventory > 0 else shorts
+            if heavy:
+                price = quote.bid if inventory > 0 else quote.ask
+                self.exit(heavy[0].slot_id, price=price, reason="reduce inventory")
