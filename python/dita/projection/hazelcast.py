@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any
 with warnings.catch_warnings():
     # The client's reactor imports asyncore, deprecated (still present) on Python 3.11.
     warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
-    import hazelcast
     from hazelcast.core import HazelcastJsonValue
     from hazelcast.lifecycle import LifecycleState
+
+    import hazelcast
 
 from dita.projection import publish_dirty
 
@@ -189,6 +190,15 @@ def mapping_ddl(map_name: str, sample: Mapping[str, Any]) -> list[str]:
     return [flat, whole]
 
 
+# The operators' control entries (written by dita.control.hazelcast), for SQL reads.
+_CONTROL_PLANE_DDL = (
+    "CREATE OR REPLACE MAPPING dita_control_plane (__key VARCHAR, kernel_id VARCHAR, mode VARCHAR, "
+    "mode_at DOUBLE, verbosity VARCHAR, verbosity_at DOUBLE, debug_clickhouse_enabled BOOLEAN, "
+    "debug_clickhouse_enabled_at DOUBLE, updated_at DOUBLE, updated_by VARCHAR) TYPE IMap "
+    "OPTIONS ('keyFormat'='varchar', 'valueFormat'='json-flat')"
+)
+
+
 def create_mappings(client: hazelcast.HazelcastClient, kernel: ExecutionKernel) -> None:
     """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names."""
     samples = {
@@ -196,9 +206,10 @@ def create_mappings(client: hazelcast.HazelcastClient, kernel: ExecutionKernel) 
         ACCOUNTS_MAP: kernel.account(),
         CONTROL_MAP: kernel.control(),
     }
-    for map_name, sample in samples.items():
-        for statement in mapping_ddl(map_name, sample):
-            client.sql.execute(statement).result()
+    statements = [ddl for name, sample in samples.items() for ddl in mapping_ddl(name, sample)]
+    statements.append(_CONTROL_PLANE_DDL)
+    for statement in statements:
+        client.sql.execute(statement).result()
 
 
 class HazelcastProjection:
@@ -214,13 +225,18 @@ class HazelcastProjection:
         cluster_name: str | None = None,
         *,
         interval: float = 0.05,
+        heartbeat: float = 5.0,
         invocation_timeout: float = 5.0,
     ) -> None:
         if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.001 <= interval <= 60:
             raise ValueError(f"interval must be between 0.001 and 60 seconds, got {interval!r}")
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
+        if isinstance(heartbeat, bool) or not isinstance(heartbeat, int | float) or not heartbeat > 0:
+            raise ValueError(f"heartbeat must be a positive number of seconds, got {heartbeat!r}")
         self.interval = float(interval)
+        self.heartbeat = float(heartbeat)
+        self._account_written: dict[str, float] = {}  # monotonic time of each kernel's last account write
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -238,6 +254,7 @@ class HazelcastProjection:
         self._writes = 0
         self._resyncs = 0
         self._errors = 0
+        self._busy = 0
         self._last_error = ""
         self._last_ok_drain: dict[str, float] = {}  # monotonic start of the last published drain
         self._staleness: deque[float] = deque(maxlen=8192)
@@ -361,7 +378,18 @@ class HazelcastProjection:
             full = kid in self._resync
             self._resync.discard(kid)
         drained_at = time.monotonic()
-        slots, account, control = publish_dirty(kernel, full=full)
+        try:
+            slots, account, control = publish_dirty(kernel, full=full)
+        except RuntimeError:
+            # The kernel is mid-call in another thread (its venue is Python code): try again
+            # next cycle, in full since part of the dirty set may already have been drained.
+            with self._lock:
+                self._resync.add(kid)
+                self._busy += 1
+            return False
+        if account is None and drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat:
+            # A periodic rewrite keeps projected_at fresh: ops tell a live idle kernel from a dead one.
+            account = kernel.account()
         now = time.time()
         assert self._maps is not None
         slots_map, accounts_map, control_map = self._maps
@@ -388,6 +416,8 @@ class HazelcastProjection:
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
             return False
         done = time.monotonic()
+        if account is not None:
+            self._account_written[kid] = drained_at
         with self._lock:
             previous = self._last_ok_drain.get(kid, drained_at)
             self._last_ok_drain[kid] = drained_at
@@ -456,6 +486,7 @@ class HazelcastProjection:
                 "writes": self._writes,
                 "resyncs": self._resyncs,
                 "errors": self._errors,
+                "kernel_busy": self._busy,
                 "last_error": self._last_error,
                 "pending_resync": sorted(self._resync),
                 "mapping_error": self._mapping_error,

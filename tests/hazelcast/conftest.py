@@ -1,0 +1,69 @@
+"""Fixtures for the Hazelcast tests: a real member started here, on a free loopback port.
+
+One member serves the whole session (a JVM start is the expensive part); tests that stop
+or kill members start their own. Nothing is assumed to be running beforehand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dita.projection.hazelcast import connect_client
+from dita.services.hazelcast import HazelcastMember, fetch_jars, free_port
+
+
+@pytest.fixture(scope="session")
+def hz_jars() -> list[Path]:
+    # Fetched by `make hazelcast-jar`; fetched here too so the suite also runs on its own.
+    return fetch_jars()
+
+
+@pytest.fixture(scope="session")
+def hz_member(hz_jars: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[HazelcastMember]:
+    member = HazelcastMember(
+        port=free_port(), cluster_name="dita-test", state_dir=tmp_path_factory.mktemp("hz-session")
+    )
+    member.start()
+    yield member
+    member.stop()
+
+
+@pytest.fixture(scope="session")
+def hz_address(hz_member: HazelcastMember) -> str:
+    return hz_member.address
+
+
+@pytest.fixture(scope="session")
+def hz_client(hz_member: HazelcastMember) -> Iterator[Any]:
+    client = connect_client([hz_member.address], hz_member.cluster_name, block=True, connect_timeout=30)
+    yield client
+    client.shutdown()
+
+
+@pytest.fixture()
+def kernel_id() -> str:
+    """A kernel id no other test uses, so tests sharing the member never see each other's keys."""
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture()
+def member_factory(hz_jars: list[Path], tmp_path: Path) -> Iterator[Any]:
+    """Start extra members (for fault tests); every one still running is killed afterwards."""
+    started: list[HazelcastMember] = []
+
+    def make(cluster_name: str, port: int | None = None, peer_ports: tuple[int, ...] = ()) -> HazelcastMember:
+        port = port or free_port()
+        member = HazelcastMember(
+            port=port, cluster_name=cluster_name, peer_ports=peer_ports, state_dir=tmp_path / f"member-{port}"
+        )
+        started.append(member)
+        return member
+
+    yield make
+    for member in started:
+        member.stop(kill=True)

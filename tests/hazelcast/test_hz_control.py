@@ -1,0 +1,219 @@
+"""HazelcastControlPlane and `dita control` against a real member."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import typer
+from hz_helpers import Child
+from typer.testing import CliRunner
+
+from dita import ExecutionKernel, KernelIntent
+from dita.cli import control as control_cli
+from dita.control import ControlPlane
+from dita.control.hazelcast import (
+    CONTROL_PLANE_MAP,
+    ControlPlaneUnavailable,
+    HazelcastControlPlane,
+    write_entry,
+)
+from dita.projection.hazelcast import HazelcastProjection, to_json_value
+from dita.services.hazelcast import HazelcastMember, free_port
+
+
+@pytest.fixture(autouse=True)
+def clean_entries(hz_client: Any) -> Iterator[None]:
+    """Entries are cluster-wide: a global HALTED left behind would halt the next test's kernels."""
+    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    entries.clear()
+    yield
+    entries.clear()
+
+
+def _plane(member: HazelcastMember, **kwargs: Any) -> HazelcastControlPlane:
+    return HazelcastControlPlane([member.address], member.cluster_name, **kwargs)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Liveness, not speed: the bench measures how fast; this only waits for it to happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+def mode(kernel: ExecutionKernel) -> str:
+    return str(kernel.control()["mode"])
+
+
+def test_halt_reaches_a_kernel_in_another_process(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    child = Child(
+        "control",
+        "--address",
+        hz_member.address,
+        "--cluster",
+        hz_member.cluster_name,
+        "--kernel-id",
+        kernel_id,
+    )
+    ready = child.next()
+    assert ready == {"ready": True, "mode": "LIVE", "status": True}
+    written_at = time.time()
+    write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="test")
+    halted = child.next()
+    assert halted["mode"] == "HALTED"
+    assert halted["source"] == "hazelcast:*"
+    # HALTED refuses new entries; exits and cancels still work.
+    assert halted["enter"] == "MODE_BLOCKED"
+    assert halted["cancel"] == "OK"
+    assert halted["exit"] == "OK"
+    assert halted["slot0"] == "CLOSED"
+    print(
+        f"HALTED reached the other process {1000 * (halted['seen_at'] - written_at):.1f} ms after the write"
+    )
+    write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="test")
+    resumed = child.next()
+    assert resumed["mode"] == "LIVE"
+    assert resumed["source"] == f"hazelcast:*,{kernel_id}"
+    assert child.finish() == 0
+
+
+def test_global_and_kernel_entries_compose_latest_first(hz_member: HazelcastMember, kernel_id: str) -> None:
+    plane = _plane(hz_member)
+    assert isinstance(plane, ControlPlane)
+    a = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-a")
+    b = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-b")
+    try:
+        assert plane.status()["in_sync"]
+        plane.set(mode="HALTED")
+        assert eventually(lambda: mode(a) == mode(b) == "HALTED")
+        plane.set(a.kernel_id, mode="LIVE")
+        assert eventually(lambda: mode(a) == "LIVE")
+        assert mode(b) == "HALTED"
+        plane.set(mode="REDUCE_ONLY", verbosity="DEBUG")
+        assert eventually(lambda: mode(a) == mode(b) == "REDUCE_ONLY")
+        assert a.control()["verbosity"] == b.control()["verbosity"] == "DEBUG"
+        plane.set(b.kernel_id, debug_clickhouse_enabled=True)
+        assert eventually(lambda: b.control()["debug_clickhouse_enabled"] is True)
+        assert a.control()["debug_clickhouse_enabled"] is False
+        assert plane.entries()["*"]["mode"] == "REDUCE_ONLY"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_kernel_started_while_halted_starts_halted(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    write_entry(hz_client, None, {"mode": "HALTED"})
+    kernel = ExecutionKernel(max_slots=2, control_plane=_plane(hz_member), kernel_id=kernel_id)
+    try:
+        assert mode(kernel) == "HALTED"  # applied inside attach, before the first intent
+        enter = KernelIntent(
+            f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01
+        )
+        assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"
+    finally:
+        kernel.close()
+
+
+def test_bad_changes_are_refused_and_change_nothing(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        plane.set(kernel_id, mode="REDUCE_ONLY")
+        assert eventually(lambda: mode(kernel) == "REDUCE_ONLY")
+        before = plane.entries()
+        with pytest.raises(ValueError, match=r"mode must be one of .*got 'BOGUS'"):
+            plane.set(kernel_id, mode="BOGUS")
+        with pytest.raises(ValueError, match=r"verbosity must be one of .*got 'LOUD'"):
+            plane.set(kernel_id, verbosity="LOUD")
+        with pytest.raises(ValueError, match=r"debug_clickhouse_enabled must be true or false, got 'yes'"):
+            plane.set(kernel_id, debug_clickhouse_enabled="yes")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"kernel_id must be a non-empty string, got ''"):
+            plane.set("", mode="HALTED")
+        with pytest.raises(ValueError, match="nothing to set"):
+            plane.set(kernel_id)
+        assert plane.entries() == before
+        # An entry typed by hand with a bad value is ignored (and logged); the kernel keeps its mode.
+        cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+        cp_map.put(kernel_id, to_json_value({"mode": "FULL_THROTTLE", "mode_at": time.time() + 1}))
+        assert eventually(lambda: plane.entries()[kernel_id].get("mode") == "FULL_THROTTLE")
+        assert mode(kernel) == "REDUCE_ONLY"
+        plane.set(kernel_id, mode="HALTED")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+    finally:
+        kernel.close()
+
+
+def test_unreachable_cluster_keeps_the_local_state_and_says_so(kernel_id: str) -> None:
+    plane = HazelcastControlPlane([f"127.0.0.1:{free_port()}"], "nobody-home", attach_timeout=0.2)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        kernel.update_control(mode="REDUCE_ONLY", source="local")
+        status = plane.status()
+        assert status["connected"] is False
+        assert status["holding_last_known_state"] is True
+        assert status["disconnected_since"] is not None
+        assert status["kernels"][kernel_id]["mode"] == "REDUCE_ONLY"
+        with pytest.raises(ControlPlaneUnavailable, match="unreachable; nothing was set"):
+            plane.set(mode="HALTED")
+        enter = KernelIntent(
+            f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01
+        )
+        assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"  # REDUCE_ONLY still holds
+    finally:
+        kernel.close()
+
+
+def _cli(*args: str) -> Any:
+    app = typer.Typer()
+    control_cli.register(app)
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(
+        max_slots=2, projection=projection, control_plane=_plane(hz_member), kernel_id=kernel_id
+    )
+    try:
+        result = _cli("control", "set", "--mode", "HALTED", "--kernel", kernel_id, "--wait", "10", *where)
+        assert result.exit_code == 0, result.output
+        assert f"applied by: {kernel_id}" in result.output
+        assert mode(kernel) == "HALTED"
+        result = _cli("control", "show", "--json", *where)
+        assert result.exit_code == 0, result.output
+        shown = json.loads(result.output)
+        assert shown["entries"][kernel_id]["mode"] == "HALTED"
+        assert shown["entries"][kernel_id]["updated_by"] == "dita-cli"
+        assert shown["kernels"][kernel_id]["mode"] == "HALTED"
+        result = _cli("control", "show", *where)
+        assert result.exit_code == 0 and kernel_id in result.output
+        result = _cli("control", "set", "--mode", "SIDEWAYS", *where)
+        assert result.exit_code == 2
+        assert "mode must be one of" in result.output and "'SIDEWAYS'" in result.output
+        result = _cli("control", "set", *where)
+        assert result.exit_code == 2 and "nothing to set" in result.output
+        assert "*" not in json.loads(_cli("control", "show", "--json", *where).output)["entries"]
+    finally:
+        kernel.close()
+
+
+def test_cli_reports_an_unreachable_cluster() -> None:
+    result = _cli("control", "show", "--cluster", f"127.0.0.1:{free_port()}", "--cluster-name", "nobody-home")
+    assert result.exit_code == 3
+    assert "cannot reach Hazelcast cluster 'nobody-home'" in result.output
+    result = _cli("control", "set", "--mode", "HALTED", "--cluster", "not-an-address")
+    assert result.exit_code == 2 and "'not-an-address'" in result.output

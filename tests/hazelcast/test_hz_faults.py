@@ -1,0 +1,133 @@
+"""Faults with real members: a member dies mid-run and returns; one of two members is killed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from hz_helpers import expected, make_venue, mixed_workload, projected
+
+from dita import ExecutionKernel
+from dita.control.hazelcast import HazelcastControlPlane
+from dita.projection.hazelcast import HazelcastProjection, connect_client
+from dita.services.hazelcast import HazelcastMember, free_port
+
+
+def _trade_while(kernel: ExecutionKernel, busy: threading.Thread, seed: int) -> int:
+    """Trade in chunks until ``busy`` is done; return how many intents were accepted meanwhile."""
+    accepted = 0
+    while True:
+        outcomes = mixed_workload(kernel, rounds=50, seed=seed)
+        accepted += sum(n for k, n in outcomes.items() if k.endswith(":OK") and not k.startswith("account"))
+        seed += 1
+        if not busy.is_alive():
+            return accepted
+
+
+def test_member_stopped_mid_run_and_restarted(member_factory: Any, kernel_id: str) -> None:
+    member: HazelcastMember = member_factory("dita-fault")
+    member.start()
+    projection = HazelcastProjection([member.address], member.cluster_name, interval=0.01)
+    plane = HazelcastControlPlane([member.address], member.cluster_name)
+    kernel = ExecutionKernel(
+        max_slots=16, venue=make_venue(4), projection=projection, control_plane=plane, kernel_id=kernel_id
+    )
+    try:
+        plane.set(kernel_id, verbosity="DEBUG")
+        deadline = time.monotonic() + 10
+        while kernel.control()["verbosity"] != "DEBUG" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert kernel.control()["verbosity"] == "DEBUG"
+        mixed_workload(kernel, rounds=300, seed=1)
+        assert projection.sync(timeout=30)
+
+        # The member dies while the strategy is trading; trading goes on without it.
+        killer = threading.Thread(target=lambda: (time.sleep(0.2), member.stop(kill=True)))
+        killer.start()
+        assert _trade_while(kernel, killer, seed=100) > 0
+        down_until = time.monotonic() + 1.0
+        while time.monotonic() < down_until:
+            mixed_workload(kernel, rounds=20, seed=int(down_until))
+        assert projection.stats()["connected"] is False
+        status = plane.status()
+        assert status["connected"] is False and status["holding_last_known_state"] is True
+        assert kernel.control()["verbosity"] == "DEBUG"  # the last known state holds
+
+        # It comes back (empty: a restarted member has lost its maps) while trading continues.
+        restarter = threading.Thread(target=member.start)
+        restarter.start()
+        assert _trade_while(kernel, restarter, seed=500) > 0
+        assert member.is_running()
+        mixed_workload(kernel, rounds=200, seed=900)
+        assert projection.sync(timeout=60)
+        assert plane.wait_synced(timeout=30)
+        stats = projection.stats()
+        assert stats["connected"] is True and stats["resyncs"] >= 2
+        client = connect_client([member.address], member.cluster_name, block=True, connect_timeout=30)
+        try:
+            assert projected(client, kernel_id) == expected(kernel.snapshot())
+        finally:
+            client.shutdown()
+        assert plane.status()["holding_last_known_state"] is False
+    finally:
+        kernel.close()
+
+
+def test_two_member_cluster_loses_nothing_when_one_is_killed(member_factory: Any, kernel_id: str) -> None:
+    ports = (free_port(), free_port())
+    first: HazelcastMember = member_factory("dita-pair", ports[0], ports)
+    second: HazelcastMember = member_factory("dita-pair", ports[1], ports)
+    starters = [threading.Thread(target=m.start) for m in (first, second)]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join()
+    addresses = [first.address, second.address]
+    client = connect_client(addresses, "dita-pair", block=True, connect_timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while len(client.cluster_service.get_members()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(client.cluster_service.get_members()) == 2
+
+        projection = HazelcastProjection(addresses, "dita-pair", interval=0.01)
+        kernel = ExecutionKernel(
+            max_slots=32, venue=make_venue(8), projection=projection, kernel_id=kernel_id
+        )
+        mixed_workload(kernel, rounds=1_500, seed=8)
+        assert projection.sync(timeout=30)
+        projection.close()  # nothing may repair the maps after the kill: they must hold on their own
+        want = expected(kernel.snapshot())
+        assert projected(client, kernel_id) == want
+
+        # The killed member owned some of the keys (primaries), so their backups are what is read.
+        owners = {
+            str(m.uuid): f"{m.address.host}:{m.address.port}" for m in client.cluster_service.get_members()
+        }
+        partitions = client.partition_service
+        owned_by_first = [
+            key
+            for key in want["slot_keys"]
+            if owners.get(str(partitions.get_partition_owner(partitions.get_partition_id(key))))
+            == first.address
+        ]
+        assert owned_by_first
+
+        first.stop(kill=True)
+        deadline = time.monotonic() + 60
+        while len(client.cluster_service.get_members()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(client.cluster_service.get_members()) == 1
+        assert projected(client, kernel_id) == want
+
+        # And the survivor takes a new projection of the kernel's later state.
+        survivor = HazelcastProjection([second.address], "dita-pair", interval=0.01)
+        kernel.projection = survivor
+        survivor.attach(kernel)
+        mixed_workload(kernel, rounds=300, seed=9)
+        assert survivor.sync(timeout=30)
+        assert projected(client, kernel_id) == expected(kernel.snapshot())
+        kernel.close()
+    finally:
+        client.shutdown()

@@ -1,0 +1,124 @@
+"""HazelcastProjection against a real member: the maps equal the kernel's snapshot()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hz_helpers import expected, make_venue, mixed_workload, projected
+
+from dita import ExecutionKernel, KernelIntent
+from dita.projection import Projection
+from dita.projection.hazelcast import HazelcastProjection, cluster_settings
+from dita.services.hazelcast import HazelcastMember
+
+
+def _projection(member: HazelcastMember, **kwargs: Any) -> HazelcastProjection:
+    return HazelcastProjection([member.address], member.cluster_name, **kwargs)
+
+
+def test_projection_equals_snapshot_after_mixed_workload(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    projection = _projection(hz_member, interval=0.01)
+    assert isinstance(projection, Projection)
+    kernel = ExecutionKernel(max_slots=16, venue=make_venue(), projection=projection, kernel_id=kernel_id)
+    try:
+        outcomes = mixed_workload(kernel, rounds=3_000, seed=11)
+        # The workload really was mixed: every kind of input happened and some were refused.
+        for kind in ("enter:OK", "exit:OK", "fill:OK", "cancel:OK", "mark", "account:OK"):
+            assert outcomes[kind] > 0, (kind, outcomes)
+        assert any(k.startswith("refused:") and not k.endswith(":OK") for k in outcomes), outcomes
+        assert projection.sync(timeout=30)
+        assert projected(hz_client, kernel_id) == expected(kernel.snapshot())
+        stages = {s["fsm_state"] for s in kernel.snapshot()["slots"]}
+        assert "POSITION_OPEN" in stages
+    finally:
+        kernel.close()
+
+
+def test_burst_to_one_slot_costs_one_write(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    # A long interval and heartbeat: the publisher runs only when sync() asks it to.
+    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)
+    kernel = ExecutionKernel(max_slots=4, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 2, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+        assert kernel.process_intent(enter).accepted
+        assert projection.sync(timeout=30)
+        before = projection.stats()["updates_published"]
+        for i in range(10_000):
+            kernel.mark_price("ETH-USD", 3_000.0 + (i % 100))
+        assert projection.sync(timeout=30)
+        # One slot and the account changed: two writes for 10,000 updates.
+        assert projection.stats()["updates_published"] - before == 2
+        slot = projected(hz_client, kernel_id)["slots"][2]
+        assert slot["mark_price"] == kernel.slot_dict(2)["mark_price"] == 3_099.0
+    finally:
+        kernel.close()
+
+
+def test_stats_report_staleness_and_counters(hz_member: HazelcastMember, kernel_id: str) -> None:
+    projection = _projection(hz_member, interval=0.01)
+    kernel = ExecutionKernel(max_slots=4, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        stats = projection.stats()
+        assert stats["connected"] is True
+        assert stats["kernels"] == 1
+        assert stats["resyncs"] >= 1  # the first publish of a kernel is a full one
+        assert stats["updates_published"] >= 4 + 2  # every slot, the account and the control
+        assert stats["errors"] == 0 and stats["last_error"] == ""
+        assert 0 < stats["staleness_p50_s"] <= stats["staleness_p99_s"] <= stats["staleness_max_s"]
+        assert stats["staleness_s"] >= 0
+    finally:
+        kernel.close()
+
+
+def test_bad_settings_are_refused_naming_the_value() -> None:
+    with pytest.raises(ValueError, match=r"interval .* got -1"):
+        HazelcastProjection(["127.0.0.1:1"], interval=-1)
+    with pytest.raises(ValueError, match=r"heartbeat .* got 0"):
+        HazelcastProjection(["127.0.0.1:1"], heartbeat=0)
+    with pytest.raises(ValueError, match=r"host:port, got 'nohost'"):
+        cluster_settings("nohost")
+    with pytest.raises(ValueError, match=r"host:port, got 'h:99999'"):
+        cluster_settings(["h:99999"])
+    with pytest.raises(ValueError, match=r"cluster name must not be empty"):
+        cluster_settings("127.0.0.1:5701", " ")
+
+
+def test_attaching_a_kernel_twice_is_refused_and_changes_nothing(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    projection = _projection(hz_member)
+    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
+    try:
+        with pytest.raises(ValueError, match=kernel_id):
+            projection.attach(kernel)
+        assert projection.stats()["kernels"] == 1
+        assert projection.sync(timeout=30)
+    finally:
+        kernel.close()
+
+
+def test_unreachable_cluster_never_reaches_the_strategy(kernel_id: str) -> None:
+    from dita.services.hazelcast import free_port
+
+    projection = HazelcastProjection([f"127.0.0.1:{free_port()}"], "nobody-home", interval=0.01)
+    kernel = ExecutionKernel(max_slots=4, projection=projection, kernel_id=kernel_id)
+    try:
+        enter = KernelIntent(
+            f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01
+        )
+        assert kernel.process_intent(enter).accepted
+        kernel.mark_price("BTC-USD", 60_100.0)
+        assert projection.sync(timeout=0.3) is False
+        stats = projection.stats()
+        assert stats["connected"] is False
+        assert stats["updates_published"] == 0
+        assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    finally:
+        kernel.close()  # must not raise either

@@ -1,0 +1,81 @@
+"""The member script: config, start/stop/status, and its CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dita.cli import services as services_cli
+from dita.services.hazelcast import HAZELCAST_VERSION, HazelcastMember, client_can_connect, free_port
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    app = typer.Typer()
+    services_cli.register(app)
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_session_member_runs_and_start_is_idempotent(hz_member: HazelcastMember, hz_jars: list[Path]) -> None:
+    assert [j.name for j in hz_jars] == [
+        f"hazelcast-{HAZELCAST_VERSION}.jar",
+        f"hazelcast-sql-{HAZELCAST_VERSION}.jar",
+    ]
+    status = hz_member.status()
+    assert status["running"] is True and status["accepting_clients"] is True
+    assert status["address"] == f"127.0.0.1:{hz_member.port}"
+    pid = status["pid"]
+    assert hz_member.start() == pid  # already running: found, not started twice
+    assert client_can_connect(hz_member.address, hz_member.cluster_name)
+    assert not client_can_connect(hz_member.address, "some-other-cluster", timeout=1.0)
+
+
+def test_member_config_binds_loopback_with_sql_and_backups(tmp_path: Path) -> None:
+    member = HazelcastMember(port=5799, peer_ports=(5798,), cluster_name="c1", home=tmp_path)
+    xml = member.config_xml()
+    assert "<cluster-name>c1</cluster-name>" in xml
+    assert "<interface>127.0.0.1</interface>" in xml
+    assert '<port auto-increment="false">5799</port>' in xml
+    assert "<member>127.0.0.1:5798</member>" in xml and "<member>127.0.0.1:5799</member>" in xml
+    assert '<jet enabled="true"' in xml
+    assert "<backup-count>1</backup-count>" in xml
+    assert member.state_dir == tmp_path / "run" / "c1-5799"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"port": 0}, "port must be a TCP port between 1 and 65535, got 0"),
+        ({"port": "5701"}, "port must be a TCP port between 1 and 65535, got '5701'"),
+        ({"peer_ports": (70000,)}, r"peer_ports\[0\] must be a TCP port between 1 and 65535, got 70000"),
+        ({"cluster_name": "a b"}, "cluster_name must be 1-64 letters.*got 'a b'"),
+        ({"heap_mb": 8}, "heap_mb must be an integer of at least 64, got 8"),
+    ],
+)
+def test_bad_member_settings_are_refused(kwargs: dict[str, object], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        HazelcastMember(home=tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_busy_port_is_refused_before_starting(hz_member: HazelcastMember, tmp_path: Path) -> None:
+    from dita.services.hazelcast import ServiceError
+
+    intruder = HazelcastMember(port=hz_member.port, cluster_name="intruder", state_dir=tmp_path)
+    with pytest.raises(ServiceError, match=f"port {hz_member.port} .* already in use"):
+        intruder.start()
+    assert hz_member.is_running()
+
+
+def test_cli_status_and_stop_without_a_member(tmp_path: Path) -> None:
+    port = str(free_port())
+    code, out = _cli("services", "hazelcast", "status", "--port", port, "--home", str(tmp_path))
+    assert code == 3
+    assert json.loads(out)["running"] is False
+    code, out = _cli("services", "hazelcast", "stop", "--port", port, "--home", str(tmp_path))
+    assert code == 0 and "no member running" in out
+    code, out = _cli("services", "hazelcast", "start", "--port", "0", "--home", str(tmp_path))
+    assert code == 2 and "port must be a TCP port between 1 and 65535, got 0" in out

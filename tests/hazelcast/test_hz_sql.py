@@ -1,0 +1,177 @@
+"""The ops queries of docs/operations.md, run through the client's SQL service on a real member.
+
+Each query's rows are checked against what the kernels' own snapshot() says they must be.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hz_helpers import make_venue, mixed_workload
+
+from dita import ExecutionKernel, KernelIntent
+from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, HazelcastProjection
+from dita.services.hazelcast import HazelcastMember
+
+OPS_DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+IN_FLIGHT = {"ORDER_REQUESTED", "ORDER_SENT", "ENTRY_WORKING", "EXIT_REQUESTED", "EXIT_SENT", "EXIT_WORKING"}
+
+
+def ops_queries() -> dict[str, str]:
+    text = OPS_DOC.read_text()
+    blocks = re.findall(r"```sql\n-- ops:(\w+)\n(.*?)```", text, flags=re.S)
+    return {name: sql.strip() for name, sql in blocks}
+
+
+def run(client: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with client.sql.execute(sql, *params).result() as result:
+        names = [c.name for c in result.get_row_metadata().columns]
+        return [tuple(row[n] for n in names) for row in result]
+
+
+@pytest.fixture(scope="module")
+def fleet(hz_member: HazelcastMember, hz_client: Any) -> Any:
+    """Two kernels projected side by side, one busy and one halted, in a cleared cluster."""
+    for name in (SLOTS_MAP, ACCOUNTS_MAP, CONTROL_MAP):
+        hz_client.get_map(name).blocking().clear()
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    busy = ExecutionKernel(max_slots=12, venue=make_venue(9), projection=projection, kernel_id="sql-busy")
+    quiet = ExecutionKernel(max_slots=3, projection=projection, kernel_id="sql-quiet")
+    mixed_workload(busy, rounds=1_500, seed=21)
+    for slot_id, asset, price in ((0, "BTC-USD", 60_000.0), (2, "SOL-USD", 150.0)):
+        intent = KernelIntent(f"q-e{slot_id}", f"q-t{slot_id}", slot_id, asset, "SHORT", "ENTER", price, 0.02)
+        assert quiet.process_intent(intent).accepted
+    quiet.mark_price("SOL-USD", 140.0)
+    quiet.update_control(mode="HALTED", source="ops-test")
+    assert projection.sync(timeout=30)
+    snapshots = {k.kernel_id: k.snapshot() for k in (busy, quiet)}
+    yield snapshots
+    busy.close()
+    quiet.close()
+
+
+def _slots(fleet: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(s, kernel_id=kid) for kid in sorted(fleet) for s in fleet[kid]["slots"]]
+
+
+def test_the_doc_has_ten_ops_queries() -> None:
+    assert len(ops_queries()) == 10
+
+
+def test_the_issue_query_works(hz_client: Any, fleet: dict[str, Any]) -> None:
+    rows = run(hz_client, "SELECT * FROM dita_slots WHERE fsm_state = 'POSITION_OPEN'")
+    want = [s for s in _slots(fleet) if s["fsm_state"] == "POSITION_OPEN"]
+    assert len(rows) == len(want) > 0
+
+
+def test_open_positions(hz_client: Any, fleet: dict[str, Any]) -> None:
+    want = [
+        (
+            s["kernel_id"],
+            s["slot_id"],
+            s["asset"],
+            s["side"],
+            s["size"],
+            s["entry_price"],
+            s["unrealized_pnl"],
+        )
+        for s in _slots(fleet)
+        if s["fsm_state"] == "POSITION_OPEN"
+    ]
+    assert run(hz_client, ops_queries()["open_positions"]) == want
+
+
+def test_slots_by_stage(hz_client: Any, fleet: dict[str, Any]) -> None:
+    counts = Counter((s["kernel_id"], s["fsm_state"]) for s in _slots(fleet))
+    assert run(hz_client, ops_queries()["slots_by_stage"]) == [(*k, n) for k, n in sorted(counts.items())]
+
+
+def test_orders_in_flight(hz_client: Any, fleet: dict[str, Any]) -> None:
+    want = [
+        (s["kernel_id"], s["slot_id"], s["fsm_state"], s["asset"], s["side"])
+        for s in _slots(fleet)
+        if s["fsm_state"] in IN_FLIGHT
+    ]
+    assert run(hz_client, ops_queries()["orders_in_flight"]) == want
+
+
+def test_exposure_by_asset(hz_client: Any, fleet: dict[str, Any]) -> None:
+    by_asset: dict[str, list[float]] = {}
+    for s in _slots(fleet):
+        if s["fsm_state"] == "POSITION_OPEN":
+            row = by_asset.setdefault(s["asset"], [0.0, 0.0, 0])
+            row[0] += s["size"] if s["side"] == "LONG" else -s["size"]
+            row[1] += s["size"] * s["entry_price"]
+            row[2] += 1
+    rows = run(hz_client, ops_queries()["exposure_by_asset"])
+    assert [r[0] for r in rows] == sorted(by_asset)
+    for asset, net, gross, count in rows:
+        assert (net, gross, count) == (
+            pytest.approx(by_asset[asset][0]),
+            pytest.approx(by_asset[asset][1]),
+            by_asset[asset][2],
+        )
+
+
+def test_worst_unrealized(hz_client: Any, fleet: dict[str, Any]) -> None:
+    open_slots = [s for s in _slots(fleet) if s["fsm_state"] == "POSITION_OPEN"]
+    open_slots.sort(key=lambda s: (s["unrealized_pnl"], f"{s['kernel_id']}:{s['slot_id']}"))
+    want = [(s["kernel_id"], s["slot_id"], s["asset"], s["unrealized_pnl"]) for s in open_slots[:5]]
+    assert run(hz_client, ops_queries()["worst_unrealized"]) == want
+
+
+def test_accounts(hz_client: Any, fleet: dict[str, Any]) -> None:
+    fields = ("equity", "available_capital", "realized_pnl", "open_positions", "reconcile_status")
+    want = [(kid, *(fleet[kid]["account"][f] for f in fields)) for kid in sorted(fleet)]
+    assert run(hz_client, ops_queries()["accounts"]) == want
+
+
+def test_reconcile_problems(hz_client: Any, fleet: dict[str, Any]) -> None:
+    fields = ("reconcile_status", "reconcile_delta", "reconcile_explanation")
+    want = [
+        (kid, *(fleet[kid]["account"][f] for f in fields))
+        for kid in sorted(fleet)
+        if fleet[kid]["account"]["reconcile_status"] != "OK"
+    ]
+    assert run(hz_client, ops_queries()["reconcile_problems"]) == want
+
+
+def test_not_live(hz_client: Any, fleet: dict[str, Any]) -> None:
+    want = [
+        (kid, fleet[kid]["control"]["mode"], fleet[kid]["control"]["source"])
+        for kid in sorted(fleet)
+        if fleet[kid]["control"]["mode"] != "LIVE"
+    ]
+    assert want == [("sql-quiet", "HALTED", "ops-test")]
+    assert run(hz_client, ops_queries()["not_live"]) == want
+
+
+def test_stale_accounts(hz_client: Any, fleet: dict[str, Any]) -> None:
+    sql = ops_queries()["stale_accounts"]
+    assert run(hz_client, sql, time.time() - 3_600) == []
+    rows = run(hz_client, sql, time.time() + 3_600)
+    assert [r[0] for r in rows] == sorted(fleet)
+
+
+def test_working_orders(hz_client: Any, fleet: dict[str, Any]) -> None:
+    def field(order: dict[str, Any] | None, name: str) -> Any:
+        return None if order is None else order[name]
+
+    want = sorted(
+        (
+            f"{s['kernel_id']}:{s['slot_id']}",
+            field(s["active_entry_order"], "client_order_id"),
+            field(s["active_entry_order"], "status"),
+            field(s["active_exit_order"], "client_order_id"),
+            field(s["active_exit_order"], "status"),
+        )
+        for s in _slots(fleet)
+        if s["active_entry_order"] is not None or s["active_exit_order"] is not None
+    )
+    assert want, "the workload leaves some orders working"
+    assert run(hz_client, ops_queries()["working_orders"]) == want
