@@ -119,7 +119,10 @@ class MarketLimits(BaseModel):
         if price > 0:
             notional = size * price
             if self.min_notional > 0 and notional < self.min_notional:
-                return f"notional {notional!r} (size {size!r} x price {price!r}) is below min_notional {self.min_notional!r}"
+                return (
+                    f"notional {notional!r} (size {size!r} x price {price!r}) "
+                    f"is below min_notional {self.min_notional!r}"
+                )
         return ""
 
     def price_violation(self, price: float) -> str:

@@ -85,6 +85,29 @@ class CcxtSettings(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="extra ccxt options")
 
 
+class _RedactingFilter(logging.Filter):
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def _scrub_signatures(text: str) -> str:
+    return _SIGNATURE_RE.sub(r"\1***", text)
+
+
+def _guard_http_log() -> None:
+    """urllib3 logs each request line, signed query string included, at DEBUG; scrub the
+    signatures there too (once per process)."""
+    http_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactingFilter) for f in http_log.filters):
+        http_log.addFilter(_RedactingFilter(_scrub_signatures))
+
+
 @dataclass
 class _Tracked:
     """An order this adapter sent, and what it has reported about it."""
@@ -157,6 +180,12 @@ class CcxtVenue:
         if s.password_env and self._env(s.password_env):
             config["password"] = self._env(s.password_env)
         self._exchange: Any = getattr(ccxt, s.exchange)(config)
+        # ccxt logs every request with its headers (the API key among them) at DEBUG: give it
+        # a logger of its own that scrubs credentials before any handler sees the record.
+        wire_log = logging.getLogger(f"dita.venues.ccxt.wire.{self.name}")
+        wire_log.filters = [_RedactingFilter(self._redact)]
+        self._exchange.logger = wire_log
+        _guard_http_log()
         if s.rate_limit_ms is not None:
             self._exchange.rateLimit = s.rate_limit_ms
         if s.sandbox:
@@ -204,7 +233,7 @@ class CcxtVenue:
         """``text`` with credentials and request signatures removed."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return _SIGNATURE_RE.sub(r"\1***", text)
+        return _scrub_signatures(text)
 
     def _error_text(self, exc: BaseException) -> str:
         return self._redact(f"{type(exc).__name__}: {exc}")
@@ -431,7 +460,7 @@ class CcxtVenue:
             f"{self.name}: submit of {tracked.client_id!r} timed out and the order was not found yet "
             f"({self._error_text(exc)}); poll_events keeps looking",
             client_order_id=tracked.order.client_order_id,
-        )
+        ) from None
 
     def _lookup(self, tracked: _Tracked) -> dict[str, Any] | None:
         """The order as the exchange has it, found by client id; None when unknown or unreachable."""

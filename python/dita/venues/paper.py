@@ -176,7 +176,9 @@ class PaperVenue:
                     reason=reason,
                 )
             ]
-        working = _Working(order, venue_order_id, active_at=now + self._latency)
+        # Before any market data the order waits for the first quote or bar, whatever its time.
+        active_at = now + self._latency if self._now is not None or self._clock_fn is not None else -math.inf
+        working = _Working(order, venue_order_id, active_at=active_at)
         self._working.setdefault(order.asset, {})[order.client_order_id] = working
         self._by_client_id[order.client_order_id] = working
         events = [

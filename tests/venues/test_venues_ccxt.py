@@ -1,0 +1,461 @@
+"""CcxtVenue against a local server answering with recorded Binance payloads.
+
+ccxt's API URLs are pointed at the server (``base_url``); every test checks what ccxt sent
+and what the adapter made of the answers. The exchange fixture fails a test that made a
+request nobody scripted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+from recorded_exchange import RecordedExchange
+from venue_helpers import API_KEY, API_SECRET, ManualClock, make_order
+
+from dita import KernelEventKind, VenueOrderStatus
+from dita.risk import MarketLimits
+from dita.venues import CcxtVenue, VenueTimeout
+
+VenueFactory = Callable[..., CcxtVenue]
+
+
+def kinds(events: list) -> list[str]:
+    return [e.kind.name for e in events]
+
+
+# -- markets -------------------------------------------------------------------------------
+
+
+def test_load_markets_gives_market_limits_from_binance_filters(make_venue: VenueFactory) -> None:
+    venue = make_venue()
+    limits = venue.market_metadata()
+    assert set(limits) == {"BTCUSDT", "ETHUSDT", "DOGEUSDT"}
+    assert limits["BTCUSDT"] == MarketLimits(
+        lot_step=0.00001, tick_size=0.01, min_qty=0.00001, min_notional=5.0
+    )
+    assert limits["DOGEUSDT"] == MarketLimits(lot_step=1.0, tick_size=0.00001, min_qty=1.0, min_notional=1.0)
+
+
+def test_usdm_markets_use_min_notional_filter(make_venue: VenueFactory) -> None:
+    venue = make_venue("linear")
+    limits = venue.market_metadata()
+    assert set(limits) == {"BTCUSDT", "ETHUSDT"}
+    assert limits["BTCUSDT"] == MarketLimits(lot_step=0.001, tick_size=0.1, min_qty=0.001, min_notional=100.0)
+    assert limits["ETHUSDT"].min_notional == 20.0
+
+
+# -- submit and fills ----------------------------------------------------------------------
+
+
+def test_market_buy_filled_in_two_trades_reports_each_fill_once(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    order = make_order("s1-entry-1", size=0.015, reference_price=91000.0)
+    events = venue.submit(order)
+
+    assert kinds(events) == ["ORDER_ACK", "FILL", "FILL"]
+    sent = exchange.calls("POST", "/api/v3/order")[0]
+    assert sent.params["newClientOrderId"] == "s1-entry-1"
+    assert sent.params["type"] == "MARKET" and sent.params["side"] == "BUY"
+    assert sent.params["quantity"] == "0.015"
+    assert sent.headers["X-MBX-APIKEY"] == API_KEY  # the key came from the environment
+
+    ack, first, second = events
+    assert ack.venue_order_id == "28457101"
+    assert [f.fill_id for f in (first, second)] == ["BTCUSDT:4001", "BTCUSDT:4002"]
+    assert (first.size, first.price, first.filled_size) == (0.01, 91000.0, 0.01)
+    assert first.status == VenueOrderStatus.PARTIALLY_FILLED
+    assert second.status == VenueOrderStatus.FILLED
+    assert second.filled_size == pytest.approx(0.015)
+    assert second.remaining_size == pytest.approx(0.0)
+    # Fee paid in BTC is reported in USDT at the fill price, with the native amount kept.
+    assert first.fee == pytest.approx(0.00001 * 91000.0)
+    assert first.metadata["fee_currency"] == "BTC"
+    # Nothing is left to poll for a filled order.
+    assert venue.poll_events() == []
+
+
+def test_resting_limit_partial_then_full_fill_deduplicated_by_trade_id(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    order = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    assert kinds(venue.submit(order)) == ["ORDER_ACK"]
+    assert exchange.calls("POST", "/api/v3/order")[0].params["price"] == "90000"
+
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    partial = venue.poll_events()
+    assert kinds(partial) == ["FILL"]
+    assert partial[0].fill_id == "BTCUSDT:4101"
+    assert partial[0].size == pytest.approx(0.008)
+    assert partial[0].status == VenueOrderStatus.PARTIALLY_FILLED
+    assert partial[0].remaining_size == pytest.approx(0.012)
+    assert partial[0].fee == pytest.approx(0.144)
+    assert partial[0].metadata["liquidity"] == "MAKER"
+
+    # The trade list now repeats trade 4101: only 4102 is new.
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
+    full = venue.poll_events()
+    assert [e.fill_id for e in full] == ["BTCUSDT:4102"]
+    assert full[0].status == VenueOrderStatus.FILLED
+    assert full[0].filled_size == pytest.approx(0.02)
+    assert exchange.calls("GET", "/api/v3/myTrades")[0].params["orderId"] == "28457200"
+    # Filled: the order is no longer polled.
+    assert venue.poll_events() == []
+    assert len(exchange.calls("GET", "/api/v3/order")) == 2
+
+
+def test_cancel_after_partial_fill_reports_the_fill_then_the_cancel(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    order = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
+    venue.submit(order)
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    events = venue.cancel(order)
+
+    assert kinds(events) == ["FILL", "CANCEL_ACK"]
+    assert exchange.calls("DELETE", "/api/v3/order")[0].params["orderId"] == "28457300"
+    fill, cancel = events
+    assert fill.fill_id == "BTCUSDT:4201" and fill.size == pytest.approx(0.005)
+    assert cancel.status == VenueOrderStatus.CANCELED
+    assert cancel.filled_size == pytest.approx(0.005)
+    assert venue.poll_events() == []
+
+
+def test_cancel_of_an_order_filled_meanwhile_reports_the_fills_and_a_cancel_reject(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    order = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    venue.submit(order)
+    exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
+    events = venue.cancel(order)
+
+    assert kinds(events) == ["FILL", "FILL", "CANCEL_REJECT"]
+    assert events[-1].status == VenueOrderStatus.FILLED
+    assert "already filled" in events[-1].reason
+    assert sum(e.size for e in events if e.kind == KernelEventKind.FILL) == pytest.approx(0.02)
+    # Looked up by the client order id it was sent with.
+    assert exchange.calls("GET", "/api/v3/order")[0].params["origClientOrderId"] == "s2-entry-1"
+
+
+def test_exchange_refusal_is_a_reject_naming_the_reason(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/error_insufficient_balance.json", status=400)
+    events = venue.submit(make_order("s8-entry-1", size=0.5, reference_price=91000.0))
+    assert kinds(events) == ["REJECT"]
+    assert events[0].status == VenueOrderStatus.REJECTED
+    assert "insufficient balance" in events[0].reason
+
+
+def test_size_off_the_lot_step_is_refused_before_sending(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    events = venue.submit(make_order("s9-entry-1", size=0.000015, reference_price=91000.0))
+    assert kinds(events) == ["REJECT"]
+    assert "0.000015" in events[0].reason.replace("1.5e-05", "0.000015")
+    assert "lot step" in events[0].reason
+    limit = make_order("s9-entry-2", order_type="LIMIT", price=90000.005, size=0.001)
+    events = venue.submit(limit)
+    assert kinds(events) == ["REJECT"] and "tick size" in events[0].reason
+    assert exchange.calls("POST", "/api/v3/order") == []
+
+
+def test_unknown_asset_is_refused_before_sending(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    events = venue.submit(make_order("s10-entry-1", asset="NOPEUSDT", size=1.0))
+    assert kinds(events) == ["REJECT"]
+    assert "NOPEUSDT" in events[0].reason
+    assert exchange.calls("POST", "/api/v3/order") == []
+
+
+def test_ccxt_symbols_are_accepted_as_assets(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    events = venue.submit(make_order("s1-entry-1", asset="BTC/USDT", size=0.015))
+    assert kinds(events) == ["ORDER_ACK", "FILL", "FILL"]
+    assert events[0].asset == "BTC/USDT"
+
+
+# -- throttling ----------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_becomes_rate_limited_and_the_adapter_waits(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue = make_venue()
+    exchange.script(
+        "POST",
+        "/api/v3/order",
+        "binance/error_too_many_requests.json",
+        status=429,
+        headers={"Retry-After": "7"},
+    )
+    order = make_order("s1-entry-1", size=0.015, reference_price=91000.0)
+    events = venue.submit(order)
+    assert kinds(events) == ["RATE_LIMITED"]
+    assert events[0].retry_after == pytest.approx(7.0)
+
+    # Within the window the adapter answers itself and sends nothing.
+    clock.advance(5.0)
+    events = venue.submit(order)
+    assert kinds(events) == ["RATE_LIMITED"]
+    assert events[0].retry_after == pytest.approx(2.0)
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1
+    assert venue.poll_events() == []
+
+    # After it, the same order goes out.
+    clock.advance(2.0)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    assert kinds(venue.submit(order)) == ["ORDER_ACK", "FILL", "FILL"]
+    assert len(exchange.calls("POST", "/api/v3/order")) == 2
+
+
+def test_429_without_retry_after_waits_the_default(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue(default_retry_after_s=3.0)
+    exchange.script("POST", "/api/v3/order", "binance/error_too_many_requests.json", status=429)
+    events = venue.submit(make_order("s1-entry-1", size=0.015))
+    assert kinds(events) == ["RATE_LIMITED"]
+    assert events[0].retry_after == pytest.approx(3.0)
+
+
+def test_throttled_cancel_is_rate_limited_not_rejected(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    order = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    venue.submit(order)
+    exchange.script(
+        "DELETE",
+        "/api/v3/order",
+        "binance/error_too_many_requests.json",
+        status=429,
+        headers={"Retry-After": "2"},
+    )
+    events = venue.cancel(order)
+    assert kinds(events) == ["RATE_LIMITED"]
+    assert events[0].retry_after == pytest.approx(2.0)
+
+
+# -- timeouts ------------------------------------------------------------------------------
+
+
+def test_timed_out_submit_is_resolved_by_client_order_id(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    # The exchange takes the order but the answer arrives after the client's 0.4 s timeout.
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json", delay=1.5)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_found.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_timeout_found.json")
+    order = make_order("s6-entry-1", asset="ETHUSDT", size=0.5, reference_price=3030.0)
+    events = venue.submit(order)
+
+    assert kinds(events) == ["ORDER_ACK", "FILL"]
+    assert events[1].fill_id == "ETHUSDT:7301"
+    assert events[1].status == VenueOrderStatus.FILLED
+    # Sent once, never re-sent; then looked up by its client order id.
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1
+    assert exchange.calls("GET", "/api/v3/order")[0].params["origClientOrderId"] == "s6-entry-1"
+    assert venue.unresolved_orders() == []
+
+
+def test_timed_out_submit_still_unknown_raises_venue_timeout_then_poll_finds_it(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue = make_venue(resolve_attempts=2)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=1.5)
+    for _ in range(2):
+        exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    with pytest.raises(VenueTimeout) as raised:
+        venue.submit(order)
+    assert raised.value.client_order_id == "s7-entry-1"
+    assert venue.unresolved_orders() == ["s7-entry-1"]
+    assert len(exchange.calls("GET", "/api/v3/order")) == 2
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1
+
+    # Later the exchange knows it: the order is reported, not assumed rejected.
+    clock.advance(1.0)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_new.json")
+    events = venue.poll_events()
+    assert kinds(events) == ["ORDER_ACK"]
+    assert events[0].venue_order_id == "19330002"
+    assert venue.unresolved_orders() == []
+
+
+def test_order_the_exchange_never_got_is_rejected_only_after_the_grace_period(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue = make_venue(resolve_attempts=1, unknown_order_grace_s=30.0)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=1.5)
+    exchange.script(
+        "GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400, repeat=True
+    )
+    order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    with pytest.raises(VenueTimeout):
+        venue.submit(order)
+    clock.advance(29.0)
+    assert venue.poll_events() == []
+    clock.advance(2.0)
+    events = venue.poll_events()
+    assert kinds(events) == ["REJECT"]
+    assert "s7-entry-1" in events[0].reason and "never reached" in events[0].reason
+    assert venue.unresolved_orders() == []
+    assert venue.poll_events() == []
+
+
+# -- credentials ---------------------------------------------------------------------------
+
+
+def test_keys_never_appear_in_repr_events_errors_or_logs(
+    make_venue: VenueFactory, exchange: RecordedExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    venue = make_venue(resolve_attempts=1)
+    assert "credentials=set" in repr(venue)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=1.5)
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    exchange.script("POST", "/api/v3/order", "binance/error_insufficient_balance.json", status=400)
+    texts = [repr(venue)]
+    with pytest.raises(VenueTimeout) as raised:
+        venue.submit(make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5))
+    texts.append(str(raised.value))
+    events = venue.submit(make_order("s8-entry-1", size=0.5))
+    texts.extend(str(e.to_dict()) for e in events)
+    texts.extend(record.getMessage() for record in caplog.records)
+    joined = "\n".join(texts)
+    assert caplog.records, "the timeout should have been logged"
+    assert API_KEY not in joined and API_SECRET not in joined
+    # Request signatures are scrubbed too.
+    signatures = [r.params["signature"] for r in exchange.requests if "signature" in r.params]
+    leaked = [line for line in joined.splitlines() if any(sig in line for sig in signatures)]
+    assert signatures and not leaked, leaked
+
+
+def test_missing_keys_refuse_orders_naming_the_variables(
+    exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DITA_TEST_NO_KEY", raising=False)
+    monkeypatch.delenv("DITA_TEST_NO_SECRET", raising=False)
+    exchange.script("GET", "/api/v3/exchangeInfo", "binance/spot_exchange_info.json", repeat=True)
+    venue = CcxtVenue(
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_NO_KEY",
+        secret_env="DITA_TEST_NO_SECRET",
+        clock=clock,
+    )
+    assert "credentials=missing" in repr(venue)
+    events = venue.submit(make_order("s1-entry-1", size=0.015))
+    assert kinds(events) == ["REJECT"]
+    assert "DITA_TEST_NO_KEY" in events[0].reason and "DITA_TEST_NO_SECRET" in events[0].reason
+    assert exchange.calls("POST", "/api/v3/order") == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"market_type": "options"}, "market_type"),
+        ({"timeout_ms": 0}, "timeout_ms"),
+        ({"resolve_attempts": 0}, "resolve_attempts"),
+        ({"unknown_order_grace_s": -1}, "unknown_order_grace_s"),
+        ({"api_keys": "x"}, "api_keys"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(settings: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        CcxtVenue(**settings)
+
+
+def test_unknown_exchange_and_bad_base_url_are_refused() -> None:
+    with pytest.raises(ValueError, match="'nosuchexchange'"):
+        CcxtVenue(exchange="nosuchexchange")
+    with pytest.raises(ValueError, match="ftp://x"):
+        CcxtVenue(base_url="ftp://x")
+
+
+# -- account -------------------------------------------------------------------------------
+
+
+def test_spot_balances_positions_and_open_orders(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    venue.submit(make_order("s1-entry-1", size=0.015))
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json", repeat=True)
+    assert venue.balances() == {"BTC": 0.035, "USDT": 6270.4975}
+    assert venue.positions() == {"BTCUSDT": 0.035}
+    exchange.script("GET", "/api/v3/openOrders", "binance/spot_open_orders.json")
+    (working,) = venue.open_orders()
+    assert working.client_order_id == "s2-entry-1"
+    assert working.venue_order_id == "28457200"
+    assert (working.asset, working.side.name, working.order_type.name) == ("BTCUSDT", "BUY", "LIMIT")
+    assert (working.price, working.size) == (90000.0, 0.02)
+
+
+def test_usdm_market_order_fills_found_by_polling_and_reduce_only_exit(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue("linear")
+    exchange.script("POST", "/fapi/v1/order", "binance/usdm_order_market_new.json")
+    entry = make_order("f1-entry-1", size=0.01, reference_price=91000.0)
+    assert kinds(venue.submit(entry)) == ["ORDER_ACK"]
+
+    exchange.script("GET", "/fapi/v1/order", "binance/usdm_query_market_filled.json")
+    exchange.script("GET", "/fapi/v1/userTrades", "binance/usdm_user_trades_market.json")
+    fills = venue.poll_events()
+    assert kinds(fills) == ["FILL", "FILL"]
+    assert [f.fill_id for f in fills] == ["BTCUSDT:6102330001", "BTCUSDT:6102330002"]
+    assert [f.status for f in fills] == [VenueOrderStatus.PARTIALLY_FILLED, VenueOrderStatus.FILLED]
+    assert sum(f.size for f in fills) == pytest.approx(0.01)
+    assert fills[0].fee == pytest.approx(0.273021)
+
+    exchange.script("POST", "/fapi/v1/order", "binance/usdm_order_reduce_only_filled.json")
+    exchange.script("GET", "/fapi/v1/userTrades", "binance/usdm_user_trades_reduce_only.json")
+    exit_order = make_order("f1-exit-1", side="SELL", size=0.01, reduce_only=True)
+    events = venue.submit(exit_order)
+    assert kinds(events) == ["ORDER_ACK", "FILL"]
+    assert events[1].status == VenueOrderStatus.FILLED
+    assert exchange.calls("POST", "/fapi/v1/order")[1].params["reduceOnly"] == "true"
+
+    # ccxt reads the leverage brackets once to compute maintenance margins.
+    exchange.script("GET", "/fapi/v1/leverageBracket", "binance/usdm_leverage_bracket.json")
+    exchange.script("GET", "/fapi/v3/positionRisk", "binance/usdm_position_risk.json")
+    assert venue.positions() == {"BTCUSDT": 0.01, "ETHUSDT": -0.5}
+    exchange.script("GET", "/fapi/v3/account", "binance/usdm_account.json")
+    # ccxt counts unrealized profit in the futures total (marginBalance).
+    assert venue.balances()["USDT"] == pytest.approx(10000.7965)
+
+
+def test_long_client_ids_are_mapped_to_a_stable_exchange_id(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    long_id = "strategy-alpha/slot-3/trade-000123/entry-leg-0"
+    mapped = CcxtVenue.venue_client_id(long_id)
+    assert mapped == CcxtVenue.venue_client_id(long_id) and len(mapped) <= 36
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    venue.submit(make_order(long_id, size=0.015))
+    assert exchange.calls("POST", "/api/v3/order")[0].params["newClientOrderId"] == mapped

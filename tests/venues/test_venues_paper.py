@@ -1,0 +1,358 @@
+"""PaperVenue: quotes and bars, slippage, partial fills, crossing rules, fees, latency."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from venue_helpers import make_order
+
+from dita import KernelEventKind, VenueOrderStatus
+from dita.risk import MarketLimits
+from dita.venues import PaperVenue
+
+
+def kinds(events: list) -> list[str]:
+    return [e.kind.name for e in events]
+
+
+def fills(events: list) -> list:
+    return [e for e in events if e.kind == KernelEventKind.FILL]
+
+
+# -- market orders against quotes ---------------------------------------------------------
+
+
+def test_market_buy_takes_the_ask_with_slippage_and_taker_fee() -> None:
+    venue = PaperVenue(slippage_bps=10, taker_rate=0.001)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=10.0)
+    events = venue.submit(make_order("o1", side="BUY", size=2.0))
+    assert kinds(events) == ["ORDER_ACK", "FILL"]
+    fill = events[1]
+    assert fill.price == pytest.approx(100.0 * 1.001)
+    assert (fill.size, fill.filled_size, fill.remaining_size) == (2.0, 2.0, 0.0)
+    assert fill.status == VenueOrderStatus.FILLED
+    assert fill.fee == pytest.approx(100.1 * 2.0 * 0.001)
+    assert fill.metadata["liquidity"] == "TAKER"
+    assert fill.timestamp == 10.0
+    assert venue.positions() == {"BTCUSDT": 2.0}
+
+
+def test_market_sell_takes_the_bid_with_slippage() -> None:
+    venue = PaperVenue(slippage_bps=10)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=10.0)
+    fill = fills(venue.submit(make_order("o1", side="SELL", size=1.0)))[0]
+    assert fill.price == pytest.approx(99.0 * 0.999)
+    assert venue.positions() == {"BTCUSDT": -1.0}
+
+
+def test_market_order_bigger_than_the_quote_fills_partially_then_on_the_next_quotes() -> None:
+    venue = PaperVenue(slippage_bps=0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 1.5, ts=1.0)
+    events = venue.submit(make_order("o1", side="BUY", size=4.0))
+    assert kinds(events) == ["ORDER_ACK", "FILL"]
+    assert events[1].size == 1.5 and events[1].status == VenueOrderStatus.PARTIALLY_FILLED
+    assert events[1].remaining_size == 2.5
+
+    later = venue.on_quote("BTCUSDT", 100.0, 101.0, 5.0, 2.0, ts=2.0)
+    assert [(f.price, f.size, f.filled_size) for f in later] == [(101.0, 2.0, 3.5)]
+    last = venue.on_quote("BTCUSDT", 100.0, 102.0, 5.0, 9.0, ts=3.0)
+    assert [(f.price, f.size, f.filled_size, f.status) for f in last] == [
+        (102.0, 0.5, 4.0, VenueOrderStatus.FILLED)
+    ]
+    assert venue.on_quote("BTCUSDT", 100.0, 102.0, 5.0, 9.0, ts=4.0) == []
+    assert venue.positions() == {"BTCUSDT": 4.0}
+
+
+def test_market_remainder_expires_when_configured() -> None:
+    venue = PaperVenue(slippage_bps=0, market_remainder="expire")
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 1.5, ts=1.0)
+    events = venue.submit(make_order("o1", side="BUY", size=4.0))
+    assert kinds(events) == ["ORDER_ACK", "FILL", "EXPIRED"]
+    assert events[2].filled_size == 1.5 and events[2].status == VenueOrderStatus.EXPIRED
+    assert venue.open_orders() == []
+
+
+def test_orders_between_quotes_share_the_quoted_size() -> None:
+    venue = PaperVenue(slippage_bps=0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 3.0, ts=1.0)
+    first = fills(venue.submit(make_order("o1", size=2.0)))
+    second = fills(venue.submit(make_order("o2", size=2.0)))
+    assert [f.size for f in first] == [2.0]
+    assert [f.size for f in second] == [1.0]  # only 1.0 was left at the ask
+
+
+def test_market_order_before_any_quote_waits_for_one() -> None:
+    venue = PaperVenue(slippage_bps=0)
+    assert kinds(venue.submit(make_order("o1", size=1.0))) == ["ORDER_ACK"]
+    events = venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    assert [(f.price, f.size) for f in events] == [(100.0, 1.0)]
+
+
+# -- limit orders against quotes ------------------------------------------------------------
+
+
+def test_resting_limit_buy_fills_only_when_the_ask_crosses_it_as_maker() -> None:
+    venue = PaperVenue(slippage_bps=5, maker_rate=0.0002)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    events = venue.submit(make_order("o1", order_type="LIMIT", price=98.0, size=1.0))
+    assert kinds(events) == ["ORDER_ACK"]
+    # A quote that does not reach the limit fills nothing.
+    assert venue.on_quote("BTCUSDT", 97.5, 98.01, 5.0, 5.0, ts=3.0) == []
+    crossed = venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 0.4, ts=4.0)
+    assert [(f.price, f.size, f.status) for f in crossed] == [(98.0, 0.4, VenueOrderStatus.PARTIALLY_FILLED)]
+    assert crossed[0].metadata["liquidity"] == "MAKER"
+    assert crossed[0].fee == pytest.approx(98.0 * 0.4 * 0.0002)
+    rest = venue.on_quote("BTCUSDT", 96.0, 97.0, 5.0, 5.0, ts=5.0)
+    # A resting order fills at its own price even when the market gaps through it.
+    assert [(f.price, f.size, f.status) for f in rest] == [(98.0, 0.6, VenueOrderStatus.FILLED)]
+
+
+def test_marketable_limit_is_a_taker_never_worse_than_its_limit() -> None:
+    venue = PaperVenue(slippage_bps=100, taker_rate=0.001)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    fill = fills(venue.submit(make_order("o1", order_type="LIMIT", price=100.5, size=1.0)))[0]
+    assert fill.price == 100.5  # ask 100 + 1 % slippage would be 101, capped at the limit
+    assert fill.metadata["liquidity"] == "TAKER"
+    sell = fills(venue.submit(make_order("o2", side="SELL", order_type="LIMIT", price=98.5, size=1.0)))[0]
+    assert sell.price == 98.5
+
+
+def test_resting_limit_sell_fills_when_the_bid_reaches_it() -> None:
+    venue = PaperVenue()
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", side="SELL", order_type="LIMIT", price=101.0, size=1.0))
+    assert venue.on_quote("BTCUSDT", 100.5, 101.5, 5.0, 5.0, ts=2.0) == []
+    events = venue.on_quote("BTCUSDT", 101.0, 101.5, 5.0, 5.0, ts=3.0)
+    assert [(f.price, f.size) for f in events] == [(101.0, 1.0)]
+    assert venue.positions() == {"BTCUSDT": -1.0}
+
+
+# -- bars ----------------------------------------------------------------------------------
+
+
+def test_market_order_after_a_bar_fills_at_the_next_bar_open_capped_by_volume_share() -> None:
+    venue = PaperVenue(slippage_bps=0, bar_volume_share=0.1)
+    venue.on_bar("BTCUSDT", 100.0, 102.0, 99.0, 101.0, volume=50.0, ts=60.0)
+    # No look-ahead: nothing fills on submit, the next bar's open is the price.
+    assert kinds(venue.submit(make_order("o1", size=8.0))) == ["ORDER_ACK"]
+    events = venue.on_bar("BTCUSDT", 103.0, 104.0, 100.0, 100.5, volume=30.0, ts=120.0)
+    assert [(f.price, f.size, f.status) for f in events] == [(103.0, 3.0, VenueOrderStatus.PARTIALLY_FILLED)]
+    events = venue.on_bar("BTCUSDT", 101.0, 101.0, 100.0, 100.0, volume=100.0, ts=180.0)
+    assert [(f.price, f.size, f.status) for f in events] == [(101.0, 5.0, VenueOrderStatus.FILLED)]
+
+
+def test_limit_order_against_bars_needs_a_strict_cross() -> None:
+    venue = PaperVenue(bar_volume_share=1.0)
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.5, 100.5, volume=10.0, ts=60.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=99.0, size=1.0))
+    # The low touches 99.0 but does not trade through it: no fill.
+    assert venue.on_bar("BTCUSDT", 100.0, 100.5, 99.0, 99.8, volume=10.0, ts=120.0) == []
+    events = venue.on_bar("BTCUSDT", 99.6, 99.9, 98.7, 98.9, volume=10.0, ts=180.0)
+    assert [(f.price, f.size) for f in events] == [(99.0, 1.0)]
+    assert events[0].metadata["liquidity"] == "MAKER"
+
+
+def test_limit_order_marketable_at_the_next_open_is_a_taker_at_the_open() -> None:
+    venue = PaperVenue(slippage_bps=0, bar_volume_share=1.0)
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.5, 100.5, volume=10.0, ts=60.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=102.0, size=1.0))
+    events = venue.on_bar("BTCUSDT", 101.0, 101.5, 100.0, 101.2, volume=10.0, ts=120.0)
+    assert [(f.price, f.metadata["liquidity"]) for f in events] == [(101.0, "TAKER")]
+
+
+def test_zero_volume_bar_fills_nothing() -> None:
+    venue = PaperVenue()
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.5, 100.5, volume=10.0, ts=60.0)
+    venue.submit(make_order("o1", size=1.0))
+    assert venue.on_bar("BTCUSDT", 100.0, 101.0, 99.5, 100.5, volume=0.0, ts=120.0) == []
+    assert venue.working_size("o1") == (0.0, 1.0)
+
+
+# -- latency and cancels -------------------------------------------------------------------
+
+
+def test_latency_delays_the_order_past_quotes_inside_the_window() -> None:
+    venue = PaperVenue(slippage_bps=0, latency_ms=250)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=10.0)
+    assert kinds(venue.submit(make_order("o1", size=1.0))) == ["ORDER_ACK"]
+    assert venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=10.2) == []
+    events = venue.on_quote("BTCUSDT", 100.0, 101.0, 5.0, 5.0, ts=10.25)
+    assert [(f.price, f.timestamp) for f in events] == [(101.0, 10.25)]
+
+
+def test_cancel_with_latency_lets_fills_in_the_window_happen_first() -> None:
+    venue = PaperVenue(latency_ms=100)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    order = make_order("o1", order_type="LIMIT", price=98.0, size=1.0)
+    venue.submit(order)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.2)  # now resting
+    assert venue.cancel(order) == []  # on its way
+    in_window = venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 0.3, ts=1.25)
+    assert [(e.kind.name, e.size) for e in in_window] == [("FILL", 0.3)]
+    done = venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 5.0, ts=1.3)
+    assert kinds(done) == ["CANCEL_ACK"]
+    assert done[0].filled_size == 0.3 and done[0].status == VenueOrderStatus.CANCELED
+
+
+def test_cancel_without_latency_is_immediate_and_unknown_orders_are_cancel_rejected() -> None:
+    venue = PaperVenue()
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    order = make_order("o1", order_type="LIMIT", price=98.0, size=1.0)
+    venue.submit(order)
+    assert kinds(venue.cancel(order)) == ["CANCEL_ACK"]
+    again = venue.cancel(order)
+    assert kinds(again) == ["CANCEL_REJECT"] and "'o1'" in again[0].reason
+    assert venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 5.0, ts=2.0) == []
+
+
+# -- exchange rules and bad input ----------------------------------------------------------
+
+
+def test_market_limits_reject_what_the_exchange_would() -> None:
+    limits = {"BTCUSDT": MarketLimits(lot_step=0.001, tick_size=0.1, min_qty=0.001, min_notional=10.0)}
+    venue = PaperVenue(market_limits=limits)
+    venue.on_quote("BTCUSDT", 99.9, 100.0, 5.0, 5.0, ts=1.0)
+    off_lot = venue.submit(make_order("o1", size=0.0015))
+    assert kinds(off_lot) == ["REJECT"] and "lot_step" in off_lot[0].reason
+    small = venue.submit(make_order("o2", size=0.05))
+    assert kinds(small) == ["REJECT"] and "min_notional" in small[0].reason
+    off_tick = venue.submit(make_order("o3", order_type="LIMIT", price=99.95, size=1.0))
+    assert kinds(off_tick) == ["REJECT"] and "tick_size" in off_tick[0].reason
+    # 0.1 + 0.2 lots computed in floats is not a lot multiple, 0.3 is.
+    assert kinds(venue.submit(make_order("o4", size=0.3))) == ["ORDER_ACK", "FILL"]
+    # Reduce-only exits may be below min notional, as on the exchange.
+    assert kinds(venue.submit(make_order("o5", side="SELL", size=0.05, reduce_only=True))) == [
+        "ORDER_ACK",
+        "FILL",
+    ]
+
+
+def test_duplicate_working_client_id_is_rejected() -> None:
+    venue = PaperVenue()
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=90.0, size=1.0))
+    events = venue.submit(make_order("o1", order_type="LIMIT", price=90.0, size=1.0))
+    assert kinds(events) == ["REJECT"] and "duplicate" in events[0].reason
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ((math.nan, 100.0, 1.0, 1.0, 2.0), "bid"),
+        ((99.0, -1.0, 1.0, 1.0, 2.0), "ask"),
+        ((99.0, 100.0, -1.0, 1.0, 2.0), "bid_size"),
+        ((99.0, 100.0, 1.0, math.inf, 2.0), "ask_size"),
+        ((101.0, 100.0, 1.0, 1.0, 2.0), "crossed"),
+        ((99.0, 100.0, 1.0, 1.0, 0.5), "earlier than the venue clock"),
+    ],
+)
+def test_bad_quotes_are_refused_and_change_nothing(args: tuple[float, ...], field: str) -> None:
+    venue = PaperVenue(slippage_bps=0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=95.0, size=1.0))
+    with pytest.raises(ValueError, match=field):
+        venue.on_quote("BTCUSDT", *args)
+    assert venue.now() == 1.0
+    assert venue.working_size("o1") == (0.0, 1.0)
+    # The book is still the last good quote.
+    assert [f.price for f in fills(venue.submit(make_order("o2", size=1.0)))] == [100.0]
+
+
+def test_bad_bars_are_refused_naming_the_values() -> None:
+    venue = PaperVenue()
+    with pytest.raises(ValueError, match=r"high=99\.0"):
+        venue.on_bar("BTCUSDT", 100.0, 99.0, 98.0, 99.5, 10.0, ts=1.0)
+    with pytest.raises(ValueError, match="volume"):
+        venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.5, -1.0, ts=1.0)
+    with pytest.raises(TypeError, match="open"):
+        venue.on_bar("BTCUSDT", "100", 101.0, 99.0, 100.5, 1.0, ts=1.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"taker_rate": 0.5}, "taker_rate"),
+        ({"slippage_bps": -1}, "slippage_bps"),
+        ({"latency_ms": math.nan}, "latency_ms"),
+        ({"bar_volume_share": 0}, "bar_volume_share"),
+        ({"market_remainder": "cancel"}, "market_remainder"),
+        ({"fill_everything": True}, "fill_everything"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(settings: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        PaperVenue(**settings)
+
+
+# -- accounting and determinism ------------------------------------------------------------
+
+
+def test_cash_balance_follows_fills_and_fees() -> None:
+    venue = PaperVenue(slippage_bps=0, taker_rate=0.001, starting_balance=1000.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", size=2.0))
+    venue.on_quote("BTCUSDT", 110.0, 111.0, 5.0, 5.0, ts=2.0)
+    venue.submit(make_order("o2", side="SELL", size=2.0))
+    fees = 200.0 * 0.001 + 220.0 * 0.001
+    assert venue.balances() == {"USDT": pytest.approx(1000.0 - 200.0 + 220.0 - fees)}
+    assert venue.fees_paid == pytest.approx(fees)
+    assert venue.positions() == {}
+
+
+def _run(script: list[tuple[str, tuple[float, ...]]]) -> list[dict[str, object]]:
+    venue = PaperVenue(slippage_bps=3, latency_ms=50)
+    out: list[dict[str, object]] = []
+    for n, (what, args) in enumerate(script):
+        if what == "quote":
+            out.extend(e.to_dict() for e in venue.on_quote("BTCUSDT", *args))
+        else:
+            side = "BUY" if args[0] > 0 else "SELL"
+            order_type = "LIMIT" if args[1] else "MARKET"
+            order = make_order(f"o{n}", side=side, order_type=order_type, price=args[1], size=abs(args[0]))
+            out.extend(e.to_dict() for e in venue.submit(order))
+    return out
+
+
+quote_steps = st.tuples(
+    st.just("quote"),
+    st.tuples(
+        st.floats(90, 100),
+        st.floats(100, 110),
+        st.floats(0, 5),
+        st.floats(0, 5),
+    ),
+)
+order_steps = st.tuples(
+    st.just("order"),
+    st.tuples(st.sampled_from([-2.0, -0.5, 0.5, 1.0, 3.0]), st.sampled_from([0.0, 95.0, 100.0, 105.0])),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(quote_steps, order_steps), max_size=30))
+def test_same_input_gives_the_same_events_and_fills_never_exceed_orders(
+    raw_script: list[tuple[str, tuple[float, ...]]],
+) -> None:
+    # Timestamps rise by one per quote so the data is in time order.
+    script: list[tuple[str, tuple[float, ...]]] = []
+    ts = 0.0
+    for what, args in raw_script:
+        if what == "quote":
+            ts += 1.0
+            script.append((what, (*args, ts)))
+        else:
+            script.append((what, args))
+    first, second = _run(script), _run(script)
+    assert first == second
+    filled: dict[str, float] = {}
+    for event in first:
+        if event["kind"] == "FILL":
+            client = str(event["venue_client_id"])
+            filled[client] = filled.get(client, 0.0) + float(event["size"])  # type: ignore[arg-type]
+            assert float(event["filled_size"]) == pytest.approx(filled[client])  # type: ignore[arg-type]
+    sizes = {f"o{n}": abs(args[0]) for n, (what, args) in enumerate(script) if what == "order"}
+    for client, total in filled.items():
+        assert total <= sizes[client] * (1 + 1e-9)

@@ -1,0 +1,122 @@
+"""RiskLimits and MarketLimits: what the kernel is configured with, checked before it is."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from dita.risk import MarketLimits, RiskLimits, float_step_multiple
+
+
+def test_defaults_turn_every_rule_off() -> None:
+    limits = RiskLimits()
+    assert limits.enabled_rules() == []
+    assert limits.model_dump() == {
+        "max_leverage": None,
+        "max_notional_per_asset": None,
+        "max_notional_total": None,
+        "max_order_rate": None,
+        "regime": "NEUTRAL",
+        "edge_freeze_threshold_bps": None,
+    }
+
+
+def test_dump_carries_every_set_rule() -> None:
+    limits = RiskLimits(
+        max_leverage=3,
+        max_notional_per_asset=10_000,
+        max_notional_total=25_000,
+        max_order_rate=5,
+        regime="LONG",
+        edge_freeze_threshold_bps=-2.5,
+    )
+    dumped = limits.model_dump()
+    assert dumped["max_leverage"] == 3.0 and dumped["regime"] == "LONG"
+    assert dumped["edge_freeze_threshold_bps"] == -2.5
+    assert limits.enabled_rules() == [
+        "max_leverage",
+        "max_notional_per_asset",
+        "max_notional_total",
+        "max_order_rate",
+        "edge_freeze_threshold_bps",
+        "regime",
+    ]
+    assert RiskLimits.model_validate(dumped) == limits
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_leverage", 0),
+        ("max_leverage", -1.5),
+        ("max_leverage", math.nan),
+        ("max_notional_total", math.inf),
+        ("max_order_rate", 0),
+        ("regime", "SIDEWAYS"),
+        ("edge_freeze_threshold_bps", math.nan),
+        ("max_leverage", "lots"),
+    ],
+)
+def test_invalid_limits_name_the_field_and_the_value(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        RiskLimits(**{field: value})
+    (error,) = raised.value.errors()
+    assert error["loc"] == (field,)
+    assert field in str(raised.value) and repr(value).strip("'") in str(raised.value)
+
+
+def test_unknown_field_is_refused() -> None:
+    with pytest.raises(ValidationError, match="max_levrage"):
+        RiskLimits(max_levrage=2)  # type: ignore[call-arg]
+
+
+def test_per_asset_cap_above_total_cap_is_refused() -> None:
+    with pytest.raises(
+        ValidationError, match=r"max_notional_per_asset=200.0 exceeds max_notional_total=100.0"
+    ):
+        RiskLimits(max_notional_per_asset=200, max_notional_total=100)
+    assert RiskLimits(max_notional_per_asset=100, max_notional_total=100).max_notional_total == 100
+
+
+def test_limits_are_frozen() -> None:
+    limits = RiskLimits(max_leverage=2)
+    with pytest.raises(ValidationError):
+        limits.max_leverage = 100  # type: ignore[misc]
+
+
+def test_market_limits_dump_and_validation() -> None:
+    limits = MarketLimits(lot_step=0.001, tick_size=0.1, min_qty=0.001, min_notional=5)
+    assert limits.model_dump() == {"lot_step": 0.001, "tick_size": 0.1, "min_qty": 0.001, "min_notional": 5.0}
+    with pytest.raises(ValidationError, match=r"lot_step[\s\S]*input_value=-0.1"):
+        MarketLimits(lot_step=-0.1)
+    with pytest.raises(ValidationError, match="min_notional"):
+        MarketLimits(min_notional=math.nan)
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "expected"),
+    [
+        (0.3, 0.1, True),
+        (0.1 + 0.2, 0.1, False),  # 0.30000000000000004 is not what an exchange accepts
+        (1.0, 0.001, True),
+        (0.0015, 0.001, False),
+        (123.45, 0.01, True),
+        (123.455, 0.01, False),
+        (5.0, 0.0, True),
+    ],
+)
+def test_step_multiples_are_judged_on_decimals(value: float, step: float, expected: bool) -> None:
+    assert float_step_multiple(value, step) is expected
+
+
+def test_order_and_price_violations_say_why() -> None:
+    limits = MarketLimits(lot_step=0.001, tick_size=0.5, min_qty=0.002, min_notional=10)
+    assert limits.order_violation(0.003, 5000.0) == ""
+    assert "lot_step" in limits.order_violation(0.0035, 5000.0)
+    assert "min_qty" in limits.order_violation(0.001, 5000.0)
+    assert "min_notional" in limits.order_violation(0.002, 4000.0)
+    assert limits.order_violation(0.002, 0.0) == ""  # no price: notional is not judged
+    assert limits.price_violation(100.5) == ""
+    assert "tick_size" in limits.price_violation(100.25)

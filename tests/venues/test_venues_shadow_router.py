@@ -1,0 +1,135 @@
+"""ShadowVenue (perfect fills at the reference price) and VenueRouter (names and routes)."""
+
+from __future__ import annotations
+
+import pytest
+from venue_helpers import make_order
+
+from dita import MockVenueAdapter, VenueOrderStatus
+from dita.risk import MarketLimits
+from dita.venues import PaperVenue, ShadowVenue, UnknownVenueError, VenueAdapter, VenueRouter
+
+
+def kinds(events: list) -> list[str]:
+    return [e.kind.name for e in events]
+
+
+# -- shadow --------------------------------------------------------------------------------
+
+
+def test_shadow_fills_market_orders_in_full_at_the_reference_price() -> None:
+    venue = ShadowVenue(starting_balance=1000.0)
+    events = venue.submit(make_order("o1", size=2.0, reference_price=101.5, timestamp=50.0))
+    assert kinds(events) == ["ORDER_ACK", "FILL"]
+    fill = events[1]
+    assert (fill.price, fill.size, fill.filled_size, fill.remaining_size) == (101.5, 2.0, 2.0, 0.0)
+    assert fill.status == VenueOrderStatus.FILLED
+    assert fill.fee is None  # the kernel's fee model decides
+    assert fill.timestamp == 50.0
+    assert venue.positions() == {"BTCUSDT": 2.0}
+    assert venue.balances() == {"USDT": pytest.approx(1000.0 - 203.0)}
+
+
+def test_shadow_fills_limit_orders_at_their_limit_and_tracks_round_trips() -> None:
+    venue = ShadowVenue()
+    venue.submit(make_order("o1", order_type="LIMIT", price=99.0, size=1.0, reference_price=100.0))
+    sell = venue.submit(make_order("o2", side="SELL", size=1.0, reference_price=105.0))
+    assert sell[1].price == 105.0
+    assert venue.positions() == {}
+    assert venue.balances() == {"USDT": pytest.approx(6.0)}
+    assert venue.open_orders() == []
+
+
+def test_shadow_without_a_price_rejects_and_cancel_has_nothing_to_cancel() -> None:
+    venue = ShadowVenue()
+    events = venue.submit(make_order("o1", size=1.0))
+    assert kinds(events) == ["REJECT"] and "reference price" in events[0].reason
+    order = make_order("o2", size=1.0, reference_price=10.0)
+    venue.submit(order)
+    assert kinds(venue.cancel(order)) == ["CANCEL_REJECT"]
+
+
+def test_shadow_event_ids_are_deterministic() -> None:
+    def run() -> list[dict[str, object]]:
+        venue = ShadowVenue(clock=lambda: 7.0)
+        return [
+            e.to_dict()
+            for n in range(3)
+            for e in venue.submit(make_order(f"o{n}", size=1.0, reference_price=5))
+        ]
+
+    assert run() == run()
+    assert [d["event_id"] for d in run()[:2]] == ["shadow-e1", "shadow-e2"]
+
+
+def test_shadow_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="starting_balance"):
+        ShadowVenue(starting_balance=-1)
+
+
+# -- router --------------------------------------------------------------------------------
+
+
+def test_router_maps_names_and_names_the_unknown_one() -> None:
+    shadow, paper = ShadowVenue(), PaperVenue()
+    router = VenueRouter({"shadow": shadow, "paper": paper}, default="shadow")
+    assert router["paper"] is paper and router.get("shadow") is shadow
+    assert "paper" in router and len(router) == 2
+    with pytest.raises(UnknownVenueError, match=r"'binance'.*'paper', 'shadow'"):
+        router["binance"]
+
+
+def test_router_routes_orders_by_asset_and_falls_back_to_the_default() -> None:
+    shadow, paper = ShadowVenue(), PaperVenue(slippage_bps=0)
+    paper.on_quote("ETHUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    router = VenueRouter({"shadow": shadow, "paper": paper}, default="shadow", routes={"ETHUSDT": "paper"})
+    eth = router.submit(make_order("o1", asset="ETHUSDT", size=1.0, reference_price=50.0))
+    btc = router.submit(make_order("o2", asset="BTCUSDT", size=1.0, reference_price=50.0))
+    assert eth[1].price == 100.0  # the paper book, not the reference price
+    assert btc[1].price == 50.0
+    assert (paper.submitted, shadow.submitted) == (1, 1)
+    assert router.positions() == {"ETHUSDT": 1.0, "BTCUSDT": 1.0}
+    assert router.positions_by_venue() == {"shadow": {"BTCUSDT": 1.0}, "paper": {"ETHUSDT": 1.0}}
+
+
+def test_router_without_route_or_default_refuses_clearly() -> None:
+    router = VenueRouter({"shadow": ShadowVenue()})
+    with pytest.raises(UnknownVenueError, match=r"'BTCUSDT'.*no default"):
+        router.submit(make_order("o1", size=1.0, reference_price=5.0))
+
+
+def test_router_refuses_bad_configuration_and_changes_nothing() -> None:
+    router = VenueRouter({"shadow": ShadowVenue()}, default="shadow")
+    with pytest.raises(UnknownVenueError, match="'paper' in routes"):
+        router.route("ETHUSDT", "paper")
+    assert router.venue_name_for("ETHUSDT") == "shadow"
+    with pytest.raises(ValueError, match="already registered"):
+        router.add(ShadowVenue())
+    with pytest.raises(TypeError, match="submit"):
+        router.add(object(), name="broken")  # type: ignore[arg-type]
+    with pytest.raises(UnknownVenueError, match="'nope' in default"):
+        VenueRouter({"shadow": ShadowVenue()}, default="nope")
+    assert router.names() == ["shadow"]
+
+
+def test_router_merges_metadata_from_the_routed_venue() -> None:
+    coarse = MarketLimits(lot_step=1.0)
+    fine = MarketLimits(lot_step=0.001)
+    router = VenueRouter(
+        {
+            "a": ShadowVenue(name="a", market_limits={"BTCUSDT": coarse}),
+            "b": PaperVenue(name="b", market_limits={"BTCUSDT": fine}),
+        },
+        default="a",
+        routes={"BTCUSDT": "b"},
+    )
+    assert router.market_metadata() == {"BTCUSDT": fine}
+    assert router.balances() == {"USDT": 0.0}
+
+
+def test_native_mock_and_python_venues_satisfy_the_protocol() -> None:
+    for venue in (MockVenueAdapter(), ShadowVenue(), PaperVenue()):
+        assert isinstance(venue, VenueAdapter)
+    router = VenueRouter({"mock": MockVenueAdapter()}, default="mock")
+    assert isinstance(router, VenueAdapter)
+    assert router.poll_events() == []
