@@ -151,13 +151,12 @@ class TradingRuntime:
         self._trade_seq = 0
         self._owner: dict[str, StrategyHandle] = {}
         self._working: set[str] = set()
-        self._pending_bars: dict[str, tuple[str, float, float, float, float, float, float]] = {}
-        self._pending_quotes: dict[str, tuple[str, float, float, float, float, float]] = {}
-        self._marks: dict[str, float] = {}
+        # Latest bar or quote per asset (the mark), and those the venues have not seen yet.
+        self._last: dict[str, Bar | Quote] = {}
+        self._pending: dict[str, Bar | Quote] = {}
         self._marked: dict[str, float] = {}
         self._now = 0.0
         self.row = -1
-        self.data_points = 0
         self._bar_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Bar], None]]]] = {}
         self._quote_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Quote], None]]]] = {}
         self.stats = {"intents": 0, "refused": 0, "fills": 0, "venue_events": 0}
@@ -253,24 +252,26 @@ class TradingRuntime:
     def sync_marks(self) -> None:
         """Give the kernel the latest price of every asset whose price moved since the last mark."""
         marked = self._marked
-        for asset, price in self._marks.items():
+        for asset, item in self._last.items():
+            price = item.close if isinstance(item, Bar) else (item.bid + item.ask) / 2.0
             if marked.get(asset) != price:
                 self.kernel.mark_price(asset, price)
                 marked[asset] = price
 
     def _sync_venues(self) -> None:
         """Hand deferred market data to the venues before an order reaches them."""
-        if self._pending_bars:
-            pending = list(self._pending_bars.values())
-            self._pending_bars.clear()
-            for venue in self.bar_venues:
-                for args in pending:
+        if not self._pending:
+            return
+        pending = list(self._pending.values())
+        self._pending.clear()
+        for item in pending:
+            if isinstance(item, Bar):
+                args = (item.asset, item.open, item.high, item.low, item.close, item.volume, item.ts)
+                for venue in self.bar_venues:
                     self._absorb_events(venue.on_bar(*args))
-        if self._pending_quotes:
-            pending_q = list(self._pending_quotes.values())
-            self._pending_quotes.clear()
-            for venue in self.quote_venues:
-                for qargs in pending_q:
+            else:
+                qargs = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
+                for venue in self.quote_venues:
                     self._absorb_events(venue.on_quote(*qargs))
 
     # -- orders and fills ----------------------------------------------------------------
@@ -372,6 +373,10 @@ class TradingRuntime:
                     self._call(handle, "on_fill", fill)
 
     @property
+    def data_points(self) -> int:
+        return self.row + 1
+
+    @property
     def working_orders(self) -> int:
         return len(self._working)
 
@@ -382,15 +387,14 @@ class TradingRuntime:
         asset = bar.asset
         self._now = bar.ts
         self.row += 1
-        self.data_points += 1
-        self._marks[asset] = bar.close
-        args = (asset, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ts)
+        self._last[asset] = bar
         if self._working or not self.defer_venue_data:
             self._sync_venues()
+            args = (asset, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ts)
             for venue in self.bar_venues:
                 self._absorb_events(venue.on_bar(*args))
         else:
-            self._pending_bars[asset] = args
+            self._pending[asset] = bar
         handlers = self._bar_handlers.get(asset)
         if handlers is None:
             handlers = self._bar_handlers[asset] = self._handlers_for(asset, "bars")
@@ -405,15 +409,14 @@ class TradingRuntime:
         asset = quote.asset
         self._now = quote.ts
         self.row += 1
-        self.data_points += 1
-        self._marks[asset] = (quote.bid + quote.ask) / 2.0
-        args = (asset, quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.ts)
+        self._last[asset] = quote
         if self._working or not self.defer_venue_data:
             self._sync_venues()
+            args = (asset, quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.ts)
             for venue in self.quote_venues:
                 self._absorb_events(venue.on_quote(*args))
         else:
-            self._pending_quotes[asset] = args
+            self._pending[asset] = quote
         handlers = self._quote_handlers.get(asset)
         if handlers is None:
             handlers = self._quote_handlers[asset] = self._handlers_for(asset, "quotes")

@@ -37,39 +37,36 @@ class SmaCrossover(Strategy[CrossoverParams]):
     def on_start(self) -> None:
         p = self.params
         self._fast_n, self._slow_n = p.fast, p.slow
-        # Running sums over fixed windows: O(1) per bar, no re-summing.
-        self._closes: dict[str, deque[float]] = {}
-        self._fast_sum: dict[str, float] = {}
-        self._slow_sum: dict[str, float] = {}
-        self._above: dict[str, bool | None] = {}
+        self._state: dict[str, _Averages] = {}
 
     def on_bar(self, bar: Bar) -> None:
-        asset = bar.asset
-        closes = self._closes.get(asset)
-        if closes is None:
-            closes = self._closes[asset] = deque()
-            self._fast_sum[asset] = self._slow_sum[asset] = 0.0
-            self._above[asset] = None
+        # Runs on every bar of a backtest, so it keeps to local variables and running sums.
+        st = self._state.get(bar.asset)
+        if st is None:
+            st = self._state[bar.asset] = _Averages()
         close = bar.close
+        closes = st.closes
         closes.append(close)
         n = len(closes)
-        fast_sum = self._fast_sum[asset] + close
-        slow_sum = self._slow_sum[asset] + close
-        if n > self._fast_n:
-            fast_sum -= closes[-self._fast_n - 1]
-        if n > self._slow_n:
+        fast_n, slow_n = self._fast_n, self._slow_n
+        fast_sum = st.fast_sum + close
+        slow_sum = st.slow_sum + close
+        if n > fast_n:
+            fast_sum -= closes[-fast_n - 1]
+        if n > slow_n:
             slow_sum -= closes.popleft()
             n -= 1
-        self._fast_sum[asset] = fast_sum
-        self._slow_sum[asset] = slow_sum
-        if n < self._slow_n:
+        st.fast_sum = fast_sum
+        st.slow_sum = slow_sum
+        if n < slow_n:
             return
-        above = fast_sum / self._fast_n > slow_sum / self._slow_n
-        was = self._above[asset]
-        self._above[asset] = above
-        if was is None or above == was:
+        above = fast_sum / fast_n > slow_sum / slow_n
+        was = st.above
+        if above is was:
             return
-        self._on_cross(asset, close, bullish=above)
+        st.above = above
+        if was is not None:
+            self._on_cross(bar.asset, close, bullish=above)
 
     def _on_cross(self, asset: str, price: float, *, bullish: bool) -> None:
         p = self.params
@@ -79,3 +76,15 @@ class SmaCrossover(Strategy[CrossoverParams]):
             self.buy(asset, p.trade_size, price=price, reason="bullish cross")
         elif p.allow_short:
             self.sell(asset, p.trade_size, price=price, reason="bearish cross")
+
+
+class _Averages:
+    """Per-asset state: the slow window of closes and the running sums of both windows."""
+
+    __slots__ = ("above", "closes", "fast_sum", "slow_sum")
+
+    def __init__(self) -> None:
+        self.closes: deque[float] = deque()
+        self.fast_sum = 0.0
+        self.slow_sum = 0.0
+        self.above: bool | None = None
