@@ -50,6 +50,7 @@ bench: venv
 	$(MAKE) build EXTRAS=dev,bench
 	cargo bench --manifest-path rust_kernel/Cargo.toml --bench kernel_cycle -- --noplot
 	$(PY) benches/bench_kernel.py
+	$(PY) benches/bench_venues.py
 
 lint: build
 	cargo fmt --manifest-path rust_kernel/Cargo.toml --check
