@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
 from dita.control import GLOBAL
-from dita.projection.hazelcast import (
+from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
+    BlockingMap,
+    HazelcastClient,
     HazelcastJsonValue,
     LifecycleState,
+    Map,
     cluster_settings,
     connect_client,
-    hazelcast,
     to_json_value,
 )
 
@@ -121,7 +123,7 @@ def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[A
 
 
 def write_entry(
-    client: hazelcast.HazelcastClient,
+    client: HazelcastClient,
     kernel_id: str | None,
     change: Mapping[str, Any],
     *,
@@ -132,7 +134,7 @@ def write_entry(
     Compare-and-set, so two operators writing different fields at once lose neither.
     """
     key = _validate_kernel_id(kernel_id)
-    cp_map = client.get_map(CONTROL_PLANE_MAP).blocking()
+    cp_map: BlockingMap[str, Any] = client.get_map(CONTROL_PLANE_MAP).blocking()
     for _ in range(50):
         now = time.time()
         current = cp_map.get(key)
@@ -227,7 +229,7 @@ class HazelcastControlPlane:
                 self._resync.set()
 
     def _sync_all(self) -> None:
-        cp_map = self._client.get_map(CONTROL_PLANE_MAP)
+        cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
         if self._listener_id is None:
             # The client re-registers listeners on its own after a reconnect.
             self._listener_id = cp_map.add_entry_listener(
@@ -271,12 +273,13 @@ class HazelcastControlPlane:
             for field, (value, at) in effective_control(entries).items():
                 if at <= applied.get(field, -1.0):
                     continue
+                # Stamped even when refused: a bad value is reported once, not on every event.
+                stamps[field] = at
                 try:
                     change.update(normalize_change(**{field: value}))
                 except (ValueError, TypeError) as exc:
                     _log.error("control entry for %s ignored: %s", kid, exc)
-                    continue
-                stamps[field] = at
+            applied.update(stamps)
             if not change:
                 return
             current = kernel.control()
@@ -289,7 +292,6 @@ class HazelcastControlPlane:
             except Exception as exc:
                 _log.error("control change %s refused by kernel %s: %s", differing, kid, exc)
                 return
-            applied.update(stamps)
         if differing:
             _log.info("kernel %s control updated from the cluster: %s", kid, differing)
 

@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 with warnings.catch_warnings():
     # The client's reactor imports asyncore, deprecated (still present) on Python 3.11.
     warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
+    from hazelcast.client import HazelcastClient
     from hazelcast.core import HazelcastJsonValue
+    from hazelcast.future import Future
     from hazelcast.lifecycle import LifecycleState
-
-    import hazelcast
+    from hazelcast.proxy.map import BlockingMap, Map
 
 from dita.projection import publish_dirty
 
@@ -51,7 +52,12 @@ __all__ = [
     "DEFAULT_CLUSTER_MEMBERS",
     "DEFAULT_CLUSTER_NAME",
     "SLOTS_MAP",
+    "BlockingMap",
+    "HazelcastClient",
+    "HazelcastJsonValue",
     "HazelcastProjection",
+    "LifecycleState",
+    "Map",
     "cluster_settings",
     "connect_client",
     "create_mappings",
@@ -113,7 +119,7 @@ def connect_client(
     invocation_timeout: float = 5.0,
     block: bool = False,
     connect_timeout: float = -1,
-) -> hazelcast.HazelcastClient:
+) -> HazelcastClient:
     """A client that never blocks a kernel: it starts and reconnects in the background.
 
     With ``block`` the call waits until connected (for the CLI and tests), giving up after
@@ -121,7 +127,7 @@ def connect_client(
     """
     if isinstance(cluster_members, str) or not cluster_members:
         raise ValueError(f"cluster_members must be a non-empty list of 'host:port', got {cluster_members!r}")
-    return hazelcast.HazelcastClient(
+    return HazelcastClient(
         cluster_name=cluster_name,
         cluster_members=list(cluster_members),
         async_start=not block,
@@ -199,7 +205,7 @@ _CONTROL_PLANE_DDL = (
 )
 
 
-def create_mappings(client: hazelcast.HazelcastClient, kernel: ExecutionKernel) -> None:
+def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
     """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names."""
     samples = {
         SLOTS_MAP: kernel.slot_dict(0),
@@ -265,7 +271,7 @@ class HazelcastProjection:
             invocation_timeout=invocation_timeout,
         )
         # Map proxies are created on the cluster, so only once connected (by the publisher).
-        self._maps: tuple[Any, Any, Any] | None = None
+        self._maps: tuple[Map[str, HazelcastJsonValue], ...] | None = None
         self._thread = threading.Thread(target=self._run, name="dita-hazelcast-projection", daemon=True)
         self._thread.start()
 
@@ -346,7 +352,8 @@ class HazelcastProjection:
                 self._cycle_done.notify_all()
             return
         if self._maps is None:
-            self._maps = tuple(self._client.get_map(name) for name in (SLOTS_MAP, ACCOUNTS_MAP, CONTROL_MAP))
+            get_map = self._client.get_map
+            self._maps = (get_map(SLOTS_MAP), get_map(ACCOUNTS_MAP), get_map(CONTROL_MAP))
         if kernels and not self._mappings_made and time.monotonic() >= self._mappings_retry_at:
             self._make_mappings(kernels[0])
         ok = True
@@ -393,7 +400,7 @@ class HazelcastProjection:
         now = time.time()
         assert self._maps is not None
         slots_map, accounts_map, control_map = self._maps
-        futures = []
+        futures: list[Future[Any]] = []
         try:
             if slots:
                 values = {}
@@ -405,11 +412,11 @@ class HazelcastProjection:
             if account is not None:
                 account["kernel_id"] = kid
                 account["projected_at"] = now
-                futures.append(accounts_map.put(kid, to_json_value(account)))
+                futures.append(accounts_map.set(kid, to_json_value(account)))
             if control is not None:
                 control["kernel_id"] = kid
                 control["projected_at"] = now
-                futures.append(control_map.put(kid, to_json_value(control)))
+                futures.append(control_map.set(kid, to_json_value(control)))
             for future in futures:
                 future.result()
         except Exception as exc:
@@ -510,9 +517,10 @@ def _percentile(sorted_samples: Sequence[float], q: float) -> float:
     return sorted_samples[index]
 
 
-def read_map(client: hazelcast.HazelcastClient, map_name: str) -> dict[str, dict[str, Any]]:
+def read_map(client: HazelcastClient, map_name: str) -> dict[str, dict[str, Any]]:
     """Every entry of a dita map, decoded (for the CLI, tests and ops scripts)."""
-    entries = client.get_map(map_name).blocking().entry_set()
+    entries_map: BlockingMap[str, Any] = client.get_map(map_name).blocking()
+    entries = entries_map.entry_set()
     return {str(key): _decode(value) for key, value in entries}
 
 

@@ -142,10 +142,10 @@ def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 def client_can_connect(address: str, cluster_name: str, timeout: float = 5.0) -> bool:
     """True when a Hazelcast client can join ``cluster_name`` at ``address`` within ``timeout``."""
-    from dita.projection.hazelcast import hazelcast
+    from dita.projection.hazelcast import HazelcastClient
 
     try:
-        client = hazelcast.HazelcastClient(
+        client = HazelcastClient(
             cluster_name=cluster_name,
             cluster_members=[address],
             cluster_connect_timeout=timeout,

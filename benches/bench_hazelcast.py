@@ -1,0 +1,289 @@
+"""Hazelcast projection and control plane: what they cost the kernel and how fresh they are.
+
+Figures (issue 5), each with a baseline measured in the same run:
+
+1. ``process_intent`` throughput with a HazelcastProjection attached (publisher running,
+   default 50 ms interval) against the in-memory projection; ENTER and EXIT alternate over
+   64 slots with the default mock venue, so every intent dirties a slot and the account.
+   Ratio in-memory / Hazelcast = the overhead factor (target <= 1.2x).
+2. Updates per second the publisher sustains: 2,000 open slots re-marked continuously, so
+   every cycle has every slot to write; against the in-memory projection's publish rate.
+3. Staleness under a paced load of 100,000 slot updates/s (mark prices over 200 open slots
+   on 200 assets, in 1 ms batches): each mark price encodes the time it was set, and an
+   entry listener on another client sees the projected values arrive, so the age of a value
+   when it becomes visible is measured end to end. p50 and p99, against the same
+   measurement on an idle kernel (one update per 10 ms). The projection's own staleness
+   bound (``stats()``) is printed next to it.
+4. Control latency: a mode flip written by one client until the kernel (attached to a
+   HazelcastControlPlane) runs it; p50 and p99 over 40 flips against the 1 s target.
+
+A member is started on a free loopback port for the run (jars fetched with Maven if needed)
+unless ``--members host:port`` points at a cluster. ``--quick`` shortens every phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dita import ExecutionKernel, InMemoryProjection, KernelIntent
+from dita.control.hazelcast import HazelcastControlPlane, write_entry
+from dita.projection.hazelcast import SLOTS_MAP, HazelcastProjection, connect_client
+from dita.services.hazelcast import HazelcastMember, free_port
+
+TARGET_OVERHEAD = 1.2
+TARGET_CONTROL_S = 1.0
+THROUGHPUT_SLOTS = 64
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else float("nan")
+
+
+def intents(n: int, slots: int) -> list[KernelIntent]:
+    """ENTER then EXIT on each slot in turn: every intent is accepted and changes a slot."""
+    out = []
+    for i in range(n):
+        slot, leg = divmod(i, 2)
+        slot_id = slot % slots
+        trade = f"t{slot}"
+        action = "ENTER" if leg == 0 else "EXIT"
+        out.append(KernelIntent(f"i{i}", trade, slot_id, "BTCUSDT", "LONG", action, 50_000.0, 0.01))
+    return out
+
+
+def run_intents(kernel: ExecutionKernel, batch: list[KernelIntent]) -> float:
+    process = kernel.process_intent
+    start = time.perf_counter()
+    for intent in batch:
+        process(intent)
+    return len(batch) / (time.perf_counter() - start)
+
+
+def throughput(members: list[str], cluster: str, n: int, repeats: int) -> tuple[float, float, dict[str, Any]]:
+    batch = intents(n, THROUGHPUT_SLOTS)
+    mem_rates, hz_rates = [], []
+    hz_stats: dict[str, Any] = {}
+    for r in range(repeats):
+        # Alternate the two so drift in the shared machine's load hits both alike.
+        for which in ("memory", "hazelcast") if r % 2 == 0 else ("hazelcast", "memory"):
+            if which == "memory":
+                kernel = ExecutionKernel(max_slots=THROUGHPUT_SLOTS, projection=InMemoryProjection())
+                mem_rates.append(run_intents(kernel, batch))
+                kernel.close()
+            else:
+                projection = HazelcastProjection(members, cluster)
+                kernel = ExecutionKernel(max_slots=THROUGHPUT_SLOTS, projection=projection)
+                if not projection.sync(timeout=30):
+                    raise SystemExit("the projection did not reach the cluster")
+                hz_rates.append(run_intents(kernel, batch))
+                projection.sync(timeout=30)
+                hz_stats = projection.stats()
+                kernel.close()
+    return statistics.median(mem_rates), statistics.median(hz_rates), hz_stats
+
+
+def open_slots(kernel: ExecutionKernel, assets: list[str]) -> None:
+    for slot_id in range(kernel.max_slots):
+        asset = assets[slot_id % len(assets)]
+        intent = KernelIntent(f"o{slot_id}", f"o{slot_id}", slot_id, asset, "LONG", "ENTER", 100.0, 1.0)
+        outcome = kernel.process_intent(intent)
+        if not outcome.accepted:
+            raise SystemExit(
+                f"could not open slot {slot_id}: {outcome.diagnostic_code.name} {outcome.details}"
+            )
+
+
+def publisher_rate(members: list[str], cluster: str, seconds: float) -> tuple[float, float]:
+    slots = 2_000
+    projection = HazelcastProjection(members, cluster, interval=0.001)
+    kernel = ExecutionKernel(max_slots=slots, projection=projection)
+    open_slots(kernel, ["AAA"])
+    projection.sync(timeout=60)
+    stop = threading.Event()
+
+    def remark() -> None:
+        price = 100.0
+        while not stop.is_set():
+            price += 0.01
+            kernel.mark_price("AAA", price)  # dirties all 2,000 slots
+            time.sleep(0.0005)
+
+    marker = threading.Thread(target=remark)
+    marker.start()
+    time.sleep(0.5)
+    before, start = projection.stats()["updates_published"], time.perf_counter()
+    time.sleep(seconds)
+    hz_rate = (projection.stats()["updates_published"] - before) / (time.perf_counter() - start)
+    stop.set()
+    marker.join()
+    kernel.close()
+
+    memory = InMemoryProjection()
+    kernel = ExecutionKernel(max_slots=slots, projection=memory)
+    open_slots(kernel, ["AAA"])
+    memory.flush()
+    before, start, price = memory.writes, time.perf_counter(), 100.0
+    while time.perf_counter() - start < seconds:
+        price += 0.01
+        kernel.mark_price("AAA", price)
+        memory.flush()
+    mem_rate = (memory.writes - before) / (time.perf_counter() - start)
+    kernel.close()
+    return hz_rate, mem_rate
+
+
+def staleness(
+    members: list[str], cluster: str, updates_per_s: float, seconds: float
+) -> tuple[list[float], dict[str, Any], float]:
+    """Ages (s) of projected values when an observer sees them, under a paced mark-price load."""
+    assets = [f"A{i:03d}" for i in range(200)]
+    projection = HazelcastProjection(members, cluster)
+    kernel = ExecutionKernel(max_slots=len(assets), projection=projection)
+    open_slots(kernel, assets)
+    projection.sync(timeout=60)
+    origin = time.time()
+    ages: list[float] = []
+    observing = threading.Event()
+    kid = kernel.kernel_id
+
+    def seen(event: Any) -> None:
+        # mark_price was set to 1000 + (time since origin): its age is visible in the value.
+        if observing.is_set() and str(event.key).startswith(kid):
+            value = event.value.loads()
+            if value["mark_price"] > 1000.0:
+                ages.append(time.time() - origin - (value["mark_price"] - 1000.0))
+
+    observer = connect_client(members, cluster, block=True, connect_timeout=30)
+    observer.get_map(SLOTS_MAP).add_entry_listener(include_value=True, updated_func=seen).result()
+    projection.reset_stats()
+    observing.set()
+    batch = max(1, round(updates_per_s / 1000))
+    sent, start = 0, time.perf_counter()
+    next_tick = start
+    mark = kernel.mark_price
+    while (now := time.perf_counter()) - start < seconds:
+        if now < next_tick:
+            time.sleep(next_tick - now)
+        stamp = 1000.0 + (time.time() - origin)
+        for i in range(batch):
+            mark(assets[(sent + i) % len(assets)], stamp)
+        sent += batch
+        next_tick += 0.001
+    achieved = sent / (time.perf_counter() - start)
+    projection.sync(timeout=30)
+    time.sleep(0.3)
+    observing.clear()
+    stats = projection.stats()
+    observer.shutdown()
+    kernel.close()
+    return ages, stats, achieved
+
+
+def control_latency(members: list[str], cluster: str, flips: int) -> list[float]:
+    plane = HazelcastControlPlane(members, cluster)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane)
+    writer = connect_client(members, cluster, block=True, connect_timeout=30)
+    latencies = []
+    for i in range(flips):
+        mode = "REDUCE_ONLY" if i % 2 == 0 else "LIVE"
+        start = time.perf_counter()
+        write_entry(writer, kernel.kernel_id, {"mode": mode}, updated_by="bench")
+        while kernel.control()["mode"] != mode:
+            if time.perf_counter() - start > 10:
+                raise SystemExit(f"control flip {i} to {mode} not applied within 10 s")
+            time.sleep(0.0002)
+        latencies.append(time.perf_counter() - start)
+    writer.shutdown()
+    kernel.close()
+    return latencies
+
+
+def show(label: str, value: str) -> None:
+    print(f"  {label:<58} {value}")
+
+
+def with_member(members: str | None, body: Callable[[list[str], str], None]) -> None:
+    if members:
+        body([m.strip() for m in members.split(",")], os.environ.get("DITA_HAZELCAST_CLUSTER", "dita"))
+        return
+    with tempfile.TemporaryDirectory(prefix="dita-bench-hz-") as state:
+        member = HazelcastMember(port=free_port(), cluster_name="dita-bench", state_dir=Path(state))
+        started = time.perf_counter()
+        member.start()
+        print(f"started a Hazelcast member on {member.address} in {time.perf_counter() - started:.1f} s")
+        try:
+            body([member.address], member.cluster_name)
+        finally:
+            member.stop(kill=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="short phases (smoke run)")
+    parser.add_argument("--members", default=None, help="use this cluster instead of starting a member")
+    args = parser.parse_args()
+    quick = args.quick
+    print(f"bench_hazelcast (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+
+    def body(members: list[str], cluster: str) -> None:
+        mem, hz, hz_stats = throughput(members, cluster, 20_000 if quick else 200_000, 2 if quick else 6)
+        print("1. process_intent throughput (median of alternating runs)")
+        show("in-memory projection (baseline)", f"{mem:,.0f} intents/s")
+        show("Hazelcast projection", f"{hz:,.0f} intents/s")
+        show("overhead factor in-memory/Hazelcast", f"{mem / hz:.3f}x (target <= {TARGET_OVERHEAD}x)")
+        show(
+            "publisher during the run",
+            f"{hz_stats['updates_published']:,} updates in {hz_stats['ok_cycles']} cycles",
+        )
+
+        hz_rate, mem_rate = publisher_rate(members, cluster, 1.0 if quick else 5.0)
+        print("2. publisher throughput (2,000 slots re-marked continuously)")
+        show("Hazelcast publisher", f"{hz_rate:,.0f} updates/s")
+        show("in-memory publish (baseline)", f"{mem_rate:,.0f} updates/s")
+        show("ratio Hazelcast/in-memory", f"{hz_rate / mem_rate:.3f}")
+
+        seconds = 2.0 if quick else 8.0
+        loaded, loaded_stats, achieved = staleness(members, cluster, 100_000, seconds)
+        idle, _, _ = staleness(members, cluster, 100, seconds / 2)
+        print("3. staleness seen by an observer (age of a value when it becomes visible)")
+        show("load achieved", f"{achieved:,.0f} slot updates/s (asked 100,000)")
+        show(
+            "under load p50 / p99",
+            f"{percentile(loaded, 0.5) * 1e3:.1f} / {percentile(loaded, 0.99) * 1e3:.1f} ms",
+        )
+        show(
+            "idle (baseline) p50 / p99",
+            f"{percentile(idle, 0.5) * 1e3:.1f} / {percentile(idle, 0.99) * 1e3:.1f} ms",
+        )
+        show("ratio p99 loaded/idle", f"{percentile(loaded, 0.99) / percentile(idle, 0.99):.2f}")
+        show(
+            "projection's own bound under load p50 / p99",
+            f"{loaded_stats['staleness_p50_s'] * 1e3:.1f} / {loaded_stats['staleness_p99_s'] * 1e3:.1f} ms "
+            f"({loaded_stats['updates_published']:,} writes for {achieved * seconds:,.0f} updates)",
+        )
+        show("values observed (loaded / idle)", f"{len(loaded):,} / {len(idle):,}")
+
+        latencies = control_latency(members, cluster, 10 if quick else 40)
+        print("4. control latency (write -> kernel runs the new mode)")
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        show("p50 / p99", f"{p50 * 1e3:.1f} / {p99 * 1e3:.1f} ms")
+        show("ratio p99 / 1 s target", f"{p99 / TARGET_CONTROL_S:.3f}")
+
+    with_member(args.members, body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
