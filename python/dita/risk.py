@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
 
-Regime = Literal["NEUTRAL", "LONG", "SHORT"]
+Regime = Literal["NEUTRAL", "BULL", "BEAR"]
 
 
 class RiskLimits(BaseModel):
@@ -41,12 +41,16 @@ class RiskLimits(BaseModel):
     )
     regime: Regime = Field(
         default="NEUTRAL",
-        description="NEUTRAL admits both sides; LONG/SHORT admit entries against it only with "
-        'metadata["override"]',
+        description="NEUTRAL admits both sides; under BULL a SHORT entry (under BEAR a LONG one) "
+        'needs metadata["override"]',
     )
     edge_freeze_threshold_bps: float | None = Field(
         default=None,
         description="an edge update below this freezes the kernel and cancels every working order",
+    )
+
+    require_source_run_in_live: bool = Field(
+        default=True, description='in LIVE mode every entry and exit must carry metadata["source_run"]'
     )
 
     @model_validator(mode="after")
@@ -75,6 +79,8 @@ class RiskLimits(BaseModel):
         ]
         if self.regime != "NEUTRAL":
             rules.append("regime")
+        if self.require_source_run_in_live:
+            rules.append("require_source_run_in_live")
         return rules
 
 

@@ -10,9 +10,10 @@ from pydantic import ValidationError
 from dita.risk import MarketLimits, RiskLimits, float_step_multiple
 
 
-def test_defaults_turn_every_rule_off() -> None:
+def test_defaults_turn_every_limit_off_but_keep_provenance() -> None:
     limits = RiskLimits()
-    assert limits.enabled_rules() == []
+    assert limits.enabled_rules() == ["require_source_run_in_live"]
+    assert RiskLimits(require_source_run_in_live=False).enabled_rules() == []
     assert limits.model_dump() == {
         "max_leverage": None,
         "max_notional_per_asset": None,
@@ -20,6 +21,7 @@ def test_defaults_turn_every_rule_off() -> None:
         "max_order_rate": None,
         "regime": "NEUTRAL",
         "edge_freeze_threshold_bps": None,
+        "require_source_run_in_live": True,
     }
 
 
@@ -29,11 +31,11 @@ def test_dump_carries_every_set_rule() -> None:
         max_notional_per_asset=10_000,
         max_notional_total=25_000,
         max_order_rate=5,
-        regime="LONG",
+        regime="BEAR",
         edge_freeze_threshold_bps=-2.5,
     )
     dumped = limits.model_dump()
-    assert dumped["max_leverage"] == 3.0 and dumped["regime"] == "LONG"
+    assert dumped["max_leverage"] == 3.0 and dumped["regime"] == "BEAR"
     assert dumped["edge_freeze_threshold_bps"] == -2.5
     assert limits.enabled_rules() == [
         "max_leverage",
@@ -42,6 +44,7 @@ def test_dump_carries_every_set_rule() -> None:
         "max_order_rate",
         "edge_freeze_threshold_bps",
         "regime",
+        "require_source_run_in_live",
     ]
     assert RiskLimits.model_validate(dumped) == limits
 
@@ -55,6 +58,8 @@ def test_dump_carries_every_set_rule() -> None:
         ("max_notional_total", math.inf),
         ("max_order_rate", 0),
         ("regime", "SIDEWAYS"),
+        ("regime", "LONG"),
+        ("require_source_run_in_live", "maybe"),
         ("edge_freeze_threshold_bps", math.nan),
         ("max_leverage", "lots"),
     ],
