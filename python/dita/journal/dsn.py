@@ -117,6 +117,8 @@ def parse_dsn(dsn: str) -> JournalTarget:
         )
     if not parsed.hostname:
         raise ValueError(f"journal dsn {dsn!r} names no host")
+    if parsed.params or parsed.query or parsed.fragment:
+        raise ValueError(f"journal dsn {dsn!r} has parameters after the database; none are supported")
     try:
         port = parsed.port
     except ValueError as exc:

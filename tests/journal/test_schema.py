@@ -1,0 +1,112 @@
+"""Schema creation and migration on real chDB: from nothing, from an older version, re-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dita.journal import schema
+from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.dsn import parse_dsn
+
+
+def _versions(journal: ClickHouseJournal) -> list[int]:
+    return [
+        r[0] for r in journal.query("SELECT version FROM journal_schema_version FINAL ORDER BY version").rows
+    ]
+
+
+def test_new_journal_creates_every_table_at_the_latest_version(journal: ClickHouseJournal) -> None:
+    assert _versions(journal) == [m.version for m in schema.MIGRATIONS]
+    tables = {r[0] for r in journal.query("SHOW TABLES").rows}
+    assert set(schema.TABLE_COLUMNS) | {"slot_timeline", schema.VERSION_TABLE} <= tables
+    for table, cols in schema.TABLE_COLUMNS.items():
+        described = journal.query(f"DESCRIBE TABLE {table}").rows
+        got = [(r[0], r[1]) for r in described]
+        assert got[: len(cols)] == list(cols), table
+        assert got[len(cols)][0] == "ingested_at"
+        engine = journal.query(
+            "SELECT engine, sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+            {"t": table},
+        ).rows[0]
+        assert engine[0] == "ReplacingMergeTree"
+        assert engine[1].startswith("kernel_id") and engine[1].endswith("seq, sub")
+
+
+def test_migrates_a_version_1_journal_keeping_its_rows(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'old'}"
+    target = parse_dsn(dsn)
+    assert target.path is not None
+    target.path.mkdir(parents=True)
+    client = target.connect()
+    try:
+        assert schema.migrate(client, "dita", target=1) == [1]
+        assert schema.current_version(client, "dita") == 1
+        # A row written by a version-1 journal: no ingested_at column exists yet.
+        client.command(
+            "INSERT INTO dita.transitions VALUES ('old-kernel', 7, 0, '2026-01-02 10:41:07.250000', 'T-old', 3, "
+            "'ENTRY_WORKING', 'POSITION_OPEN', 'FILL', '', 'ev-7', '{}')"
+        )
+        columns = [r[0] for r in client.query("DESCRIBE TABLE dita.transitions").result_rows]
+        assert "ingested_at" not in columns
+    finally:
+        client.close()
+
+    with ClickHouseJournal(dsn) as journal:
+        assert _versions(journal) == [1, 2, 3]
+        rows = journal.query(
+            "SELECT kernel_id, seq, trade_id, next_state, ts, ingested_at > ts FROM transitions FINAL"
+        ).rows
+        assert rows == [["old-kernel", 7, "T-old", "POSITION_OPEN", "2026-01-02T10:41:07.250000", True]]
+        # The materialized default is stored, not recomputed on each read.
+        first = journal.query("SELECT ingested_at FROM transitions").rows
+        assert journal.query("SELECT ingested_at FROM transitions").rows == first
+        indexes = {
+            r[0]
+            for r in journal.query(
+                "SELECT name FROM system.data_skipping_indices WHERE database = 'dita' AND table = 'fills'"
+            ).rows
+        }
+        assert indexes == {"seq_range", "trade_lookup"}
+        timeline = journal.query("SELECT slot_id, what FROM slot_timeline").rows
+        assert timeline == [[3, "ENTRY_WORKING -> POSITION_OPEN"]]
+
+    # Opening again changes nothing: migrations are applied once.
+    with ClickHouseJournal(dsn) as journal:
+        assert _versions(journal) == [1, 2, 3]
+        assert journal.query("SELECT count() FROM journal_schema_version").rows == [[3]]
+
+
+def test_rerunning_every_migration_statement_is_harmless(journal: ClickHouseJournal) -> None:
+    # A migration interrupted after its statements but before its version row re-runs them.
+    for m in schema.MIGRATIONS:
+        for stmt in m.statements("`dita`"):
+            journal._client.command(stmt)
+    assert schema.migrate(journal._client, "dita") == []
+    assert _versions(journal) == [1, 2, 3]
+
+
+def test_a_newer_schema_is_refused(journal: ClickHouseJournal) -> None:
+    journal._client.command(
+        "INSERT INTO dita.journal_schema_version (version, description) VALUES (99, 'future')"
+    )
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this dita"):
+        schema.migrate(journal._client, "dita")
+
+
+def test_bad_migration_target_is_refused(journal: ClickHouseJournal) -> None:
+    with pytest.raises(ValueError, match="target schema version 7"):
+        schema.migrate(journal._client, "dita", target=7)
+
+
+def test_kernel_column_mismatch_is_named() -> None:
+    from dita import JOURNAL_COLUMNS
+
+    schema.check_kernel_columns(dict(JOURNAL_COLUMNS))
+    bad = dict(JOURNAL_COLUMNS)
+    bad["fills"] = (*bad["fills"][:-1], "pnl")
+    with pytest.raises(ValueError, match="kernel journal columns for 'fills'"):
+        schema.check_kernel_columns(bad)
+    with pytest.raises(ValueError, match="'orders' has no ClickHouse table"):
+        schema.check_kernel_columns({"orders": ("seq",)})
