@@ -27,7 +27,8 @@ def test_new_journal_creates_every_table_at_the_latest_version(journal: ClickHou
         assert got[: len(cols)] == list(cols), table
         assert got[len(cols)][0] == "ingested_at"
         engine = journal.query(
-            "SELECT engine, sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+            "SELECT engine, sorting_key FROM system.tables "
+            "WHERE database = currentDatabase() AND name = {t:String}",
             {"t": table},
         ).rows[0]
         assert engine[0] == "ReplacingMergeTree"
@@ -45,8 +46,8 @@ def test_migrates_a_version_1_journal_keeping_its_rows(tmp_path: Path) -> None:
         assert schema.current_version(client, "dita") == 1
         # A row written by a version-1 journal: no ingested_at column exists yet.
         client.command(
-            "INSERT INTO dita.transitions VALUES ('old-kernel', 7, 0, '2026-01-02 10:41:07.250000', 'T-old', 3, "
-            "'ENTRY_WORKING', 'POSITION_OPEN', 'FILL', '', 'ev-7', '{}')"
+            "INSERT INTO dita.transitions VALUES ('old-kernel', 7, 0, '2026-01-02 10:41:07.250000', "
+            "'T-old', 3, 'ENTRY_WORKING', 'POSITION_OPEN', 'FILL', '', 'ev-7', '{}')"
         )
         columns = [r[0] for r in client.query("DESCRIBE TABLE dita.transitions").result_rows]
         assert "ingested_at" not in columns
