@@ -262,7 +262,8 @@ class TradingRuntime:
         """Hand deferred market data to the venues before an order reaches them."""
         if not self._pending:
             return
-        pending = list(self._pending.values())
+        # In time order: the dict keeps each asset's first insertion position, not its latest time.
+        pending = sorted(self._pending.values(), key=_ts_of)
         self._pending.clear()
         for item in pending:
             if isinstance(item, Bar):
@@ -489,6 +490,10 @@ class TradingRuntime:
         """Hand the venues every deferred data point and the kernel the last marks."""
         self._sync_venues()
         self.sync_marks()
+
+
+def _ts_of(item: Bar | Quote) -> float:
+    return item.ts
 
 
 def _market_venues(venue: Any) -> list[Any]:
