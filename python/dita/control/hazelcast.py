@@ -185,7 +185,9 @@ class HazelcastControlPlane:
         self._last_sync_at: float | None = None
         self._last_error = ""
         self._listener_id: str | None = None
-        self._resync = threading.Event()
+        self._wake = threading.Event()
+        self._resync_needed = False
+        self._retry: set[str] = set()  # kernels to apply again (they were busy)
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
         )
@@ -198,35 +200,44 @@ class HazelcastControlPlane:
         # Runs on the client's reactor thread: blocking calls there would deadlock.
         if state == LifecycleState.CONNECTED:
             self._connected.set()
-            self._resync.set()
+            self._resync_needed = True
+            self._wake.set()
         elif state == LifecycleState.DISCONNECTED:
             self._connected.clear()
             self._synced.clear()
             if self._closing:
                 return
             self._disconnected_since = time.time()
-            with self._lock:
-                held = {kid: k.control().get("mode") for kid, k in self._kernels.items()}
             _log.warning(
-                "control plane %s unreachable: kernels keep their last known control state %s",
+                "control plane %s unreachable: kernels %s keep their last known control state",
                 self.cluster_members,
-                held,
+                sorted(self._kernels),
             )
 
     def _run(self) -> None:
         while not self._closing:
-            if not self._resync.wait(0.5):
-                continue
-            self._resync.clear()
-            if self._closing or not self._connected.is_set():
-                continue
-            try:
-                self._sync_all()
-            except Exception as exc:
-                self._last_error = f"{type(exc).__name__}: {exc}"
-                _log.warning("control plane resync failed (%s); retrying", self._last_error)
-                time.sleep(0.5)
-                self._resync.set()
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self._closing:
+                break
+            if self._resync_needed and self._connected.is_set():
+                self._resync_needed = False
+                try:
+                    self._sync_all()
+                except Exception as exc:
+                    self._last_error = f"{type(exc).__name__}: {exc}"
+                    _log.warning("control plane resync failed (%s); retrying", self._last_error)
+                    self._resync_needed = True
+                    time.sleep(0.5)
+                    self._wake.set()
+            with self._lock:
+                retry, self._retry = self._retry, set()
+                kernels = [self._kernels[kid] for kid in retry if kid in self._kernels]
+            for kernel in kernels:
+                self._apply(kernel)
+            if self._retry:
+                time.sleep(0.002)  # the kernel was mid-call in another thread: try again shortly
+                self._wake.set()
 
     def _sync_all(self) -> None:
         cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
@@ -251,6 +262,10 @@ class HazelcastControlPlane:
         key = str(event.key)
         entry = _decode(event.value)
         with self._lock:
+            known = self._entries.get(key, {})
+            # A late event must not replace a newer entry already read by a resync.
+            if _stamp(entry) < _stamp(known):
+                return
             self._entries[key] = entry
             targets = (
                 list(self._kernels.values())
@@ -273,25 +288,33 @@ class HazelcastControlPlane:
             for field, (value, at) in effective_control(entries).items():
                 if at <= applied.get(field, -1.0):
                     continue
-                # Stamped even when refused: a bad value is reported once, not on every event.
-                stamps[field] = at
                 try:
                     change.update(normalize_change(**{field: value}))
                 except (ValueError, TypeError) as exc:
+                    applied[field] = at  # reported once, not on every event
                     _log.error("control entry for %s ignored: %s", kid, exc)
-            applied.update(stamps)
+                    continue
+                stamps[field] = at
             if not change:
                 return
-            current = kernel.control()
-            # Only real changes reach the kernel: each one is a journaled control change.
-            differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
             try:
+                current = kernel.control()
+                # Only real changes reach the kernel: each one is a journaled control change.
+                differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
                 if differing:
                     source = "hazelcast:" + ",".join(sorted(k for k in (GLOBAL, kid) if k in self._entries))
                     kernel.update_control(**differing, source=source)
-            except Exception as exc:
-                _log.error("control change %s refused by kernel %s: %s", differing, kid, exc)
+            except RuntimeError:
+                # The kernel is inside a call on another thread (a Python venue runs): not applied
+                # yet, so the worker retries it in a moment instead of dropping a HALTED.
+                self._retry.add(kid)
+                self._wake.set()
                 return
+            except Exception as exc:
+                applied.update(stamps)
+                _log.error("control change %s refused by kernel %s: %s", change, kid, exc)
+                return
+            applied.update(stamps)
         if differing:
             _log.info("kernel %s control updated from the cluster: %s", kid, differing)
 
@@ -370,12 +393,19 @@ class HazelcastControlPlane:
         if self._closing:
             return
         self._closing = True
-        self._resync.set()
+        self._wake.set()
         if self._worker is not threading.current_thread():
             self._worker.join(timeout=5.0)
         with self._lock:
             self._kernels.clear()
         self._client.shutdown()
+
+
+def _stamp(entry: Mapping[str, Any]) -> float:
+    """The latest time anything in an entry was set."""
+    stamps = [entry.get(name) for name in ("updated_at", *(f"{f}_at" for f in CONTROL_FIELDS))]
+    numbers = [float(t) for t in stamps if isinstance(t, int | float) and not isinstance(t, bool)]
+    return max(numbers, default=0.0)
 
 
 def _current_value(control: Mapping[str, Any], field: str) -> Any:
