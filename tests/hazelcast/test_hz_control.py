@@ -217,3 +217,57 @@ def test_cli_reports_an_unreachable_cluster() -> None:
     assert "cannot reach Hazelcast cluster 'nobody-home'" in result.output
     result = _cli("control", "set", "--mode", "HALTED", "--cluster", "not-an-address")
     assert result.exit_code == 2 and "'not-an-address'" in result.output
+
+
+class _HeldVenue:
+    """A Python venue whose submit waits until released: the kernel is mid-call meanwhile."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def submit(self, order: Any) -> list[Any]:
+        self.entered.set()
+        self.release.wait(30)
+        return []
+
+    def cancel(self, order: Any) -> list[Any]:
+        return []
+
+    def open_orders(self) -> list[Any]:
+        return []
+
+    def positions(self) -> dict[str, float]:
+        return {}
+
+
+def test_halt_arriving_while_the_kernel_is_mid_call_is_applied_not_dropped(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    import threading
+
+    venue = _HeldVenue()
+    plane = _plane(hz_member)
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(
+        max_slots=2, venue=venue, projection=projection, control_plane=plane, kernel_id=kernel_id
+    )
+    enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01)
+    strategy = threading.Thread(target=kernel.process_intent, args=(enter,))
+    try:
+        strategy.start()
+        assert venue.entered.wait(10)
+        plane.set(kernel_id, mode="HALTED")
+        time.sleep(0.2)  # let the change arrive while the venue call is still in progress
+        venue.release.set()
+        strategy.join(10)
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        assert projection.sync(timeout=30)
+        assert kernel.slot_state(0).fsm_state.name != "IDLE"  # the intent went through meanwhile
+    finally:
+        venue.release.set()
+        kernel.close()

@@ -70,6 +70,12 @@ def test_member_stopped_mid_run_and_restarted(member_factory: Any, kernel_id: st
         finally:
             client.shutdown()
         assert plane.status()["holding_last_known_state"] is False
+        # The entry listener works again on the restarted member.
+        plane.set(kernel_id, verbosity="QUIET")
+        deadline = time.monotonic() + 10
+        while kernel.control()["verbosity"] != "QUIET" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert kernel.control()["verbosity"] == "QUIET"
     finally:
         kernel.close()
 
