@@ -459,3 +459,25 @@ def test_long_client_ids_are_mapped_to_a_stable_exchange_id(
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     venue.submit(make_order(long_id, size=0.015))
     assert exchange.calls("POST", "/api/v3/order")[0].params["newClientOrderId"] == mapped
+
+
+def test_throttled_account_query_raises_scrubbed_and_pauses_further_requests(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue = make_venue()
+    exchange.script(
+        "GET",
+        "/api/v3/account",
+        "binance/error_too_many_requests.json",
+        status=429,
+        headers={"Retry-After": "4"},
+    )
+    with pytest.raises(RuntimeError, match="fetch_balance throttled") as raised:
+        venue.balances()
+    assert API_KEY not in str(raised.value)
+    with pytest.raises(RuntimeError, match=r"retry in 4\.000s"):
+        venue.balances()
+    assert len(exchange.calls("GET", "/api/v3/account")) == 1
+    clock.advance(4.0)
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
+    assert venue.balances()["USDT"] == pytest.approx(6270.4975)

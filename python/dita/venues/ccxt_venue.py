@@ -796,10 +796,25 @@ class CcxtVenue:
 
     # -- account -------------------------------------------------------------------------
 
+    def _account_call(self, method: str) -> Any:
+        """A read-only account query; failures raise RuntimeError with credentials scrubbed."""
+        if self._throttled():
+            wait = self._blocked_until - self._clock()
+            raise RuntimeError(
+                f"{self.name}: {method} not sent, the exchange is throttling (retry in {wait:.3f}s)"
+            )
+        try:
+            return getattr(self._exchange, method)()
+        except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
+            self._note_throttle(exc)
+            raise RuntimeError(f"{self.name}: {method} throttled: {self._error_text(exc)}") from None
+        except self._ccxt.BaseError as exc:
+            raise RuntimeError(f"{self.name}: {method} failed: {self._error_text(exc)}") from None
+
     def open_orders(self) -> list[VenueOrder]:
         """Working orders on the exchange, for reconciliation. Orders this adapter did not
         send carry slot 0 and an empty trade id."""
-        raws = self._exchange.fetch_open_orders()
+        raws = self._account_call("fetch_open_orders")
         by_client = {t.client_id: t for t in self._tracked.values()}
         orders: list[VenueOrder] = []
         for raw in raws:
@@ -828,7 +843,7 @@ class CcxtVenue:
         self.load_markets()
         if self.settings.market_type == "linear":
             result: dict[str, float] = {}
-            for position in self._exchange.fetch_positions():
+            for position in self._account_call("fetch_positions"):
                 contracts = float(position.get("contracts") or 0.0)
                 if contracts == 0.0:
                     continue
@@ -849,6 +864,6 @@ class CcxtVenue:
         return spot
 
     def balances(self) -> dict[str, float]:
-        balance = self._exchange.fetch_balance()
+        balance = self._account_call("fetch_balance")
         totals = balance.get("total") or {}
         return {str(cur): float(amount) for cur, amount in totals.items() if amount}
