@@ -35,7 +35,9 @@ def _open_fees(result) -> float:  # type: ignore[no-untyped-def]
 
 def test_fills_follow_the_paper_rules(sample_bars: MarketData) -> None:
     slip = 2.0
-    result = run_backtest(SmaCrossover(), sample_bars, BacktestConfig(slippage_bps=slip, fee_rate=0.001))
+    # The whole bar's volume is available, so every order fills in one piece at one open.
+    cfg = BacktestConfig(slippage_bps=slip, fee_rate=0.001, volume_share=1.0)
+    result = run_backtest(SmaCrossover(), sample_bars, cfg)
     opens = dict(zip(sample_bars.ts.tolist(), sample_bars.columns["open"].tolist(), strict=True))
     for t in result.trades[:50]:
         # Entered at the open of the bar after the signal, moved against the order by 2 bps.
@@ -49,7 +51,8 @@ def test_fills_follow_the_paper_rules(sample_bars: MarketData) -> None:
 def test_metrics_match_an_independent_pandas_computation(two_months: Path, tmp_path: Path) -> None:
     data = load_market_data(two_months)
     balance = 10_000.0
-    result = run_backtest(SmaCrossover({"fast": 20, "slow": 60}), data, BacktestConfig(balance=balance))
+    strategy = SmaCrossover({"fast": 20, "slow": 60, "trade_size": 0.02})
+    result = run_backtest(strategy, data, BacktestConfig(balance=balance, fee_rate=0.0005))
     out = tmp_path / "run"
     write_report(
         out,
