@@ -8,9 +8,12 @@ journal, projection and control plane, which run off the hot path.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dita._kernel import KernelCore, MetaValue, TradeSlot
+from dita._kernel import KernelCore, TradeSlot
+
+if TYPE_CHECKING:
+    from dita._kernel import MetaValue
 
 __all__ = ["ExecutionKernel", "SlotView"]
 

@@ -1,0 +1,3 @@
+from dita.cli import main
+
+main()

@@ -1,0 +1,278 @@
+//! Exchange configuration and the fee model: predict each fill's fee, learn from the fees
+//! the exchange actually charged.
+
+use crate::error::{check_number, KernelError, KernelResult};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeConfig {
+    pub taker_rate: f64,
+    pub maker_rate: f64,
+    pub lot_step: f64,
+    pub tick_size: f64,
+    pub min_notional: f64,
+    pub funding_interval_secs: f64,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        // Binance USD-M futures' base tier: a sensible default for a fresh kernel.
+        ExchangeConfig {
+            taker_rate: 0.0005,
+            maker_rate: 0.0002,
+            lot_step: 0.0,
+            tick_size: 0.0,
+            min_notional: 0.0,
+            funding_interval_secs: 28_800.0,
+        }
+    }
+}
+
+pub const EXCHANGE_CONFIG_FIELDS: [&str; 6] =
+    ["taker_rate", "maker_rate", "lot_step", "tick_size", "min_notional", "funding_interval_secs"];
+
+impl ExchangeConfig {
+    /// A copy with `updates` applied; every value checked before anything changes.
+    pub fn with_updates(&self, updates: &[(String, f64)]) -> KernelResult<ExchangeConfig> {
+        let mut next = self.clone();
+        for (field, value) in updates {
+            let slot = match field.as_str() {
+                "taker_rate" => &mut next.taker_rate,
+                "maker_rate" => &mut next.maker_rate,
+                "lot_step" => &mut next.lot_step,
+                "tick_size" => &mut next.tick_size,
+                "min_notional" => &mut next.min_notional,
+                "funding_interval_secs" => &mut next.funding_interval_secs,
+                _ => return Err(KernelError::UnknownField { field: field.clone(), context: "exchange config" }),
+            };
+            *slot = check_number(field, *value, 0.0)?;
+        }
+        if next.taker_rate >= 0.1 {
+            return Err(KernelError::invalid("taker_rate", next.taker_rate, "must be a fraction below 0.1"));
+        }
+        if next.maker_rate >= 0.1 {
+            return Err(KernelError::invalid("maker_rate", next.maker_rate, "must be a fraction below 0.1"));
+        }
+        if next.funding_interval_secs <= 0.0 {
+            return Err(KernelError::invalid(
+                "funding_interval_secs",
+                next.funding_interval_secs,
+                "must be positive",
+            ));
+        }
+        Ok(next)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Liquidity {
+    Maker,
+    Taker,
+}
+
+impl Liquidity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Liquidity::Maker => "MAKER",
+            Liquidity::Taker => "TAKER",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CalibrationStatus {
+    Ok,
+    Warn,
+    Error,
+}
+
+impl CalibrationStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            CalibrationStatus::Ok => "OK",
+            CalibrationStatus::Warn => "WARN",
+            CalibrationStatus::Error => "ERROR",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub expected_fee: f64,
+    pub actual_fee: f64,
+    pub ratio: f64,
+    pub deviation_pct: f64,
+    pub calibration_status: CalibrationStatus,
+    pub calibration_ratio: f64,
+    pub calibration_samples: u64,
+}
+
+/// Weight of the newest sample in the calibration ratio's moving average.
+const CALIBRATION_ALPHA: f64 = 0.2;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeeModel {
+    pub config: ExchangeConfig,
+    pub calibration_ratio: f64,
+    pub calibration_samples: u64,
+}
+
+impl Default for FeeModel {
+    fn default() -> Self {
+        FeeModel { config: ExchangeConfig::default(), calibration_ratio: 1.0, calibration_samples: 0 }
+    }
+}
+
+impl FeeModel {
+    pub fn rate(&self, liquidity: Liquidity) -> f64 {
+        match liquidity {
+            Liquidity::Maker => self.config.maker_rate,
+            Liquidity::Taker => self.config.taker_rate,
+        }
+    }
+
+    /// The fee the kernel charges for a fill when it happens (the exchange's figure
+    /// replaces it when the fill settles).
+    pub fn predict(&self, price: f64, qty: f64, liquidity: Liquidity) -> f64 {
+        price * qty * self.rate(liquidity) * self.calibration_ratio
+    }
+
+    /// Compares a charged fee with the model's uncalibrated expectation and folds the
+    /// ratio into the calibration.
+    pub fn calibrate(&mut self, price: f64, qty: f64, actual_fee: f64, liquidity: Liquidity) -> KernelResult<Calibration> {
+        check_number("price", price, 0.0)?;
+        check_number("qty", qty, 0.0)?;
+        if !actual_fee.is_finite() {
+            return Err(KernelError::invalid("actual_fee", actual_fee, "must be a finite number"));
+        }
+        let expected_fee = price * qty * self.rate(liquidity);
+        if expected_fee <= 0.0 {
+            return Err(KernelError::invalid(
+                "expected_fee",
+                expected_fee,
+                "price, qty and the fee rate must all be positive to calibrate",
+            ));
+        }
+        let ratio = actual_fee / expected_fee;
+        let deviation_pct = (ratio - 1.0) * 100.0;
+        self.calibration_ratio = if self.calibration_samples == 0 {
+            ratio
+        } else {
+            CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * self.calibration_ratio
+        };
+        self.calibration_samples += 1;
+        let abs = deviation_pct.abs();
+        let calibration_status = if abs < 1.0 {
+            CalibrationStatus::Ok
+        } else if abs < 5.0 {
+            CalibrationStatus::Warn
+        } else {
+            CalibrationStatus::Error
+        };
+        Ok(Calibration {
+            expected_fee,
+            actual_fee,
+            ratio,
+            deviation_pct,
+            calibration_status,
+            calibration_ratio: self.calibration_ratio,
+            calibration_samples: self.calibration_samples,
+        })
+    }
+}
+
+/// Rounds `qty` down to a multiple of `step` (0 = no rounding). Works on the quotient with a
+/// small tolerance so 0.3 / 0.1 counts as 3 steps, not 2.999...
+pub fn round_down_to_step(qty: f64, step: f64) -> f64 {
+    if step <= 0.0 {
+        return qty;
+    }
+    let steps = (qty / step + 1e-9).floor();
+    let rounded = steps * step;
+    // Re-derive through the step's decimals so results print cleanly (0.30000000000000004 -> 0.3).
+    let decimals = decimals_of(step);
+    let scale = 10f64.powi(decimals);
+    (rounded * scale).round() / scale
+}
+
+/// Rounds a price to the tick: down for buys, up for sells, so a limit never crosses further
+/// than asked.
+pub fn round_price_to_tick(price: f64, tick: f64, round_up: bool) -> f64 {
+    if tick <= 0.0 {
+        return price;
+    }
+    let q = price / tick;
+    let steps = if round_up { (q - 1e-9).ceil() } else { (q + 1e-9).floor() };
+    let scale = 10f64.powi(decimals_of(tick));
+    (steps * tick * scale).round() / scale
+}
+
+fn decimals_of(step: f64) -> i32 {
+    let mut d = 0;
+    let mut s = step;
+    while d < 12 && (s - s.round()).abs() > 1e-9 {
+        s *= 10.0;
+        d += 1;
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn calibration_status_thresholds() {
+        let mut m = FeeModel::default();
+        let c = m.calibrate(100.0, 1.0, 0.05, Liquidity::Taker).unwrap();
+        assert!((c.expected_fee - 0.05).abs() < 1e-12);
+        assert_eq!(c.calibration_status, CalibrationStatus::Ok);
+        assert_eq!(c.calibration_samples, 1);
+        let c = m.calibrate(100.0, 1.0, 0.0515, Liquidity::Taker).unwrap();
+        assert_eq!(c.calibration_status, CalibrationStatus::Warn);
+        let c = m.calibrate(100.0, 1.0, 0.06, Liquidity::Taker).unwrap();
+        assert_eq!(c.calibration_status, CalibrationStatus::Error);
+        assert!(c.calibration_ratio > 1.0 && c.calibration_ratio < 1.2);
+        assert!((m.predict(100.0, 1.0, Liquidity::Taker) - 0.05 * c.calibration_ratio).abs() < 1e-12);
+    }
+
+    #[test]
+    fn calibration_refuses_bad_numbers() {
+        let mut m = FeeModel::default();
+        assert!(m.calibrate(f64::NAN, 1.0, 0.1, Liquidity::Taker).is_err());
+        assert!(m.calibrate(100.0, -1.0, 0.1, Liquidity::Taker).is_err());
+        assert!(m.calibrate(100.0, 1.0, f64::INFINITY, Liquidity::Taker).is_err());
+        assert_eq!(m.calibration_samples, 0);
+    }
+
+    #[test]
+    fn config_updates_are_all_or_nothing() {
+        let c = ExchangeConfig::default();
+        let err = c.with_updates(&[("taker_rate".into(), 0.001), ("maker_rate".into(), -1.0)]).unwrap_err();
+        assert!(err.to_string().contains("maker_rate"));
+        assert!(c.with_updates(&[("bogus".into(), 1.0)]).is_err());
+        let n = c.with_updates(&[("lot_step".into(), 0.001)]).unwrap();
+        assert_eq!(n.lot_step, 0.001);
+    }
+
+    #[rstest]
+    #[case(0.3, 0.1, 0.3)]
+    #[case(0.1 + 0.2, 0.1, 0.3)]
+    #[case(0.29999, 0.1, 0.2)]
+    #[case(1.23456, 0.001, 1.234)]
+    #[case(5.0, 0.0, 5.0)]
+    #[case(0.0009, 0.001, 0.0)]
+    fn lot_rounding(#[case] qty: f64, #[case] step: f64, #[case] want: f64) {
+        assert_eq!(round_down_to_step(qty, step), want);
+    }
+
+    #[rstest]
+    #[case(100.07, 0.05, false, 100.05)]
+    #[case(100.07, 0.05, true, 100.1)]
+    #[case(100.05, 0.05, true, 100.05)]
+    #[case(0.1 + 0.2, 0.1, false, 0.3)]
+    fn tick_rounding(#[case] price: f64, #[case] tick: f64, #[case] up: bool, #[case] want: f64) {
+        assert_eq!(round_price_to_tick(price, tick, up), want);
+    }
+}

@@ -1,0 +1,1576 @@
+//! The kernel: slots, orders, account and guards, driven by inputs.
+//!
+//! Every input (intent, venue event, account event, mark price, control or config change)
+//! gets the next sequence number and is handled by exactly one method here; `apply` routes
+//! a `KernelInput` to it, which is what the write-ahead log replays. Nothing here is
+//! O(max_slots) per call: free and open slots and orders are indexed.
+
+use crate::account::Account;
+use crate::error::{check_number, KernelError, KernelResult};
+use crate::fees::{round_down_to_step, round_price_to_tick, Calibration, FeeModel, Liquidity};
+use crate::fsm::{self, next_stage, Ctx, Trigger};
+use crate::journal::{AccountRow, ControlRow, FillRow, Outbox, RowData};
+use crate::model::*;
+use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits};
+use crate::types::*;
+use ahash::AHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, VecDeque};
+
+/// Quantities closer than this are equal (fills arrive as floats from venues).
+pub const QTY_EPS: f64 = 1e-9;
+/// How many accepted intent ids the kernel remembers to refuse reuse.
+pub const INTENT_MEMORY: usize = 100_000;
+/// How many finished orders are remembered to recognise late events for them.
+pub const FINISHED_ORDER_MEMORY: usize = 50_000;
+/// How many predicted fees wait for the exchange's settlement at most.
+pub const UNSETTLED_FILL_MEMORY: usize = 100_000;
+/// How many account event ids are remembered for duplicate detection.
+pub const ACCOUNT_EVENT_MEMORY: usize = 10_000;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    pub mode: ControlMode,
+    pub verbosity: Verbosity,
+    pub debug_clickhouse_enabled: bool,
+    pub source: String,
+    pub frozen: bool,
+    pub freeze_reason: String,
+    pub freeze_asset: String,
+    pub freeze_events: u64,
+    pub updated_seq: u64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            mode: ControlMode::Paper,
+            verbosity: Verbosity::Normal,
+            debug_clickhouse_enabled: true,
+            source: "default".into(),
+            frozen: false,
+            freeze_reason: String::new(),
+            freeze_asset: String::new(),
+            freeze_events: 0,
+            updated_seq: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnsettledFill {
+    pub slot_id: usize,
+    pub trade_id: Id,
+    pub predicted_fee: f64,
+    pub price: f64,
+    pub qty: f64,
+    pub liquidity_maker: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub intents: u64,
+    pub intents_accepted: u64,
+    pub intents_refused: u64,
+    pub venue_events: u64,
+    pub venue_events_refused: u64,
+    pub fills: u64,
+    pub orders_submitted: u64,
+    pub cancels_requested: u64,
+    pub account_events: u64,
+}
+
+/// Everything that changes kernel state, as the write-ahead log records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum KernelInput {
+    Intent(Intent),
+    VenueEvent(VenueEvent),
+    AccountEvent(AccountEvent),
+    MarkPrice { asset: Id, price: f64, ts: f64 },
+    EdgeUpdate { asset: Id, edge_bps: f64, ts: f64 },
+    Control { mode: Option<ControlMode>, verbosity: Option<Verbosity>, debug: Option<bool>, source: String, ts: f64 },
+    ExchangeConfig(Vec<(String, f64)>),
+    SeedCapital(f64),
+    MarketLimits { asset: Id, fields: Vec<(String, f64)> },
+    RiskLimits(RiskLimits),
+    SlotMetadata { slot_id: i64, metadata: Metadata },
+    SlotExitLegs { slot_id: i64, ratios: Vec<f64> },
+    ReplaceSlots(Vec<TradeSlot>),
+}
+
+/// Dirty keys for the projection, tracked only when a projection is attached.
+#[derive(Clone, Debug, Default)]
+pub struct Dirty {
+    pub enabled: bool,
+    flags: Vec<bool>,
+    slots: Vec<usize>,
+    pub account: bool,
+    pub control: bool,
+}
+
+impl Dirty {
+    #[inline]
+    fn slot(&mut self, i: usize) {
+        if self.enabled && !self.flags[i] {
+            self.flags[i] = true;
+            self.slots.push(i);
+        }
+    }
+
+    pub fn drain(&mut self) -> (Vec<usize>, bool, bool) {
+        for &i in &self.slots {
+            self.flags[i] = false;
+        }
+        let out = (std::mem::take(&mut self.slots), self.account, self.control);
+        self.account = false;
+        self.control = false;
+        out
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Kernel {
+    pub kernel_id: String,
+    slots: Vec<TradeSlot>,
+    free: BTreeSet<usize>,
+    open_by_asset: AHashMap<Id, BTreeSet<usize>>,
+    open_count: usize,
+    by_client_id: AHashMap<Id, usize>,
+    by_venue_id: AHashMap<Id, usize>,
+    finished_orders: RecentSet<Id>,
+    intents_seen: RecentSet<Id>,
+    account_events_seen: RecentSet<Id>,
+    unsettled: AHashMap<Id, UnsettledFill>,
+    unsettled_order: VecDeque<Id>,
+    pub fees: FeeModel,
+    pub account: Account,
+    pub control: Control,
+    pub risk: RiskLimits,
+    market_limits: AHashMap<Id, MarketLimits>,
+    asset_notional: AHashMap<Id, f64>,
+    total_notional: f64,
+    rate: RateWindow,
+    seq: u64,
+    order_counter: u64,
+    pub counters: Counters,
+    #[serde(skip)]
+    pub outbox: Outbox,
+    #[serde(skip)]
+    pub dirty: Dirty,
+    #[serde(skip)]
+    journal_attached: bool,
+}
+
+fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
+    vec![("field", Detail::Static(field)), ("value", value.into())]
+}
+
+impl Kernel {
+    pub fn new(kernel_id: &str, max_slots: usize) -> KernelResult<Kernel> {
+        if max_slots == 0 || max_slots > 1_000_000 {
+            return Err(KernelError::invalid("max_slots", max_slots, "must be between 1 and 1,000,000"));
+        }
+        if kernel_id.is_empty() || kernel_id.len() > 200 || kernel_id.contains(char::is_whitespace) {
+            return Err(KernelError::invalid(
+                "kernel_id",
+                format!("{kernel_id:?}"),
+                "must be 1-200 characters without whitespace",
+            ));
+        }
+        Ok(Kernel {
+            kernel_id: kernel_id.to_string(),
+            slots: (0..max_slots).map(TradeSlot::new).collect(),
+            free: (0..max_slots).collect(),
+            open_by_asset: AHashMap::new(),
+            open_count: 0,
+            by_client_id: AHashMap::new(),
+            by_venue_id: AHashMap::new(),
+            finished_orders: RecentSet::new(FINISHED_ORDER_MEMORY),
+            intents_seen: RecentSet::new(INTENT_MEMORY),
+            account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
+            unsettled: AHashMap::new(),
+            unsettled_order: VecDeque::new(),
+            fees: FeeModel::default(),
+            account: Account::default(),
+            control: Control::default(),
+            risk: RiskLimits::default(),
+            market_limits: AHashMap::new(),
+            asset_notional: AHashMap::new(),
+            total_notional: 0.0,
+            rate: RateWindow::default(),
+            seq: 0,
+            order_counter: 0,
+            counters: Counters::default(),
+            outbox: Outbox::default(),
+            dirty: Dirty::default(),
+            journal_attached: false,
+        })
+    }
+
+    // ----- reading -------------------------------------------------------------------
+
+    pub fn max_slots(&self) -> usize {
+        self.slots.len()
+    }
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    pub fn slot(&self, slot_id: usize) -> Option<&TradeSlot> {
+        self.slots.get(slot_id)
+    }
+    pub fn slots(&self) -> &[TradeSlot] {
+        &self.slots
+    }
+    pub fn free_slot(&self) -> Option<usize> {
+        self.free.first().copied()
+    }
+    pub fn open_positions(&self) -> usize {
+        self.open_count
+    }
+    pub fn market_limits(&self, asset: &str) -> Option<&MarketLimits> {
+        self.market_limits.get(asset)
+    }
+    pub fn total_committed_notional(&self) -> f64 {
+        self.total_notional
+    }
+
+    /// Orders at the venue, oldest slot first.
+    pub fn open_orders(&self) -> Vec<&VenueOrder> {
+        let mut ids: Vec<usize> = self.by_client_id.values().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter().filter_map(|&i| self.slots[i].active_order()).collect()
+    }
+
+    /// Sum of unrealized PnL and notional over open slots (O(open slots)).
+    pub fn open_totals(&self) -> (f64, f64) {
+        let mut upnl = 0.0;
+        let mut notional = 0.0;
+        for set in self.open_by_asset.values() {
+            for &i in set {
+                let s = &self.slots[i];
+                upnl += s.unrealized_pnl;
+                let px = if s.mark_price > 0.0 { s.mark_price } else { s.entry_price };
+                notional += s.size * px;
+            }
+        }
+        (upnl, notional)
+    }
+
+    // ----- inputs --------------------------------------------------------------------
+
+    /// Applies one recorded input; this is the replay path of the write-ahead log and the
+    /// single entry point the bindings use, so live and replayed kernels cannot differ.
+    pub fn apply(&mut self, input: &KernelInput) -> KernelResult<KernelOutcome> {
+        Ok(match input {
+            KernelInput::Intent(i) => self.process_intent(i),
+            KernelInput::VenueEvent(e) => self.on_venue_event(e),
+            KernelInput::AccountEvent(e) => self.on_account_event(e),
+            KernelInput::MarkPrice { asset, price, ts } => {
+                self.mark_price(asset, *price, *ts)?;
+                self.simple_outcome()
+            }
+            KernelInput::EdgeUpdate { asset, edge_bps, ts } => self.on_edge_update(asset, *edge_bps, *ts)?,
+            KernelInput::Control { mode, verbosity, debug, source, ts } => {
+                self.update_control(*mode, *verbosity, *debug, source, *ts);
+                self.simple_outcome()
+            }
+            KernelInput::ExchangeConfig(fields) => {
+                self.set_exchange_config(fields)?;
+                self.simple_outcome()
+            }
+            KernelInput::SeedCapital(c) => {
+                self.set_seed_capital(*c)?;
+                self.simple_outcome()
+            }
+            KernelInput::MarketLimits { asset, fields } => {
+                self.set_market_limits(asset, fields)?;
+                self.simple_outcome()
+            }
+            KernelInput::RiskLimits(r) => {
+                self.set_risk_limits(r.clone());
+                self.simple_outcome()
+            }
+            KernelInput::SlotMetadata { slot_id, metadata } => {
+                self.set_slot_metadata(*slot_id, metadata.clone())?;
+                self.simple_outcome()
+            }
+            KernelInput::SlotExitLegs { slot_id, ratios } => {
+                self.set_slot_exit_legs(*slot_id, ratios)?;
+                self.simple_outcome()
+            }
+            KernelInput::ReplaceSlots(slots) => {
+                self.replace_slots(slots.clone())?;
+                self.simple_outcome()
+            }
+        })
+    }
+
+    fn simple_outcome(&self) -> KernelOutcome {
+        KernelOutcome::ok(-1, id(""), TradeStage::Idle, self.seq)
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub fn process_intent(&mut self, intent: &Intent) -> KernelOutcome {
+        let seq = self.next_seq();
+        self.counters.intents += 1;
+        let out = match intent.action {
+            KernelCommandType::Enter => self.enter(intent, seq),
+            KernelCommandType::Exit => self.exit(intent, seq),
+            KernelCommandType::Cancel => self.cancel(intent, seq),
+        };
+        if out.accepted {
+            self.counters.intents_accepted += 1;
+            self.intents_seen.insert(intent.intent_id.clone());
+        } else {
+            self.counters.intents_refused += 1;
+        }
+        if self.outbox.enabled {
+            self.outbox.record_intent(intent, &out);
+        }
+        out
+    }
+
+    fn refuse(
+        &self,
+        intent: &Intent,
+        slot: Option<usize>,
+        code: KernelDiagnosticCode,
+        severity: KernelSeverity,
+        details: Details,
+        seq: u64,
+    ) -> KernelOutcome {
+        let (state, trade) = match slot.and_then(|i| self.slots.get(i)) {
+            Some(s) => (s.fsm_state, s.trade_id.clone()),
+            None => (TradeStage::Idle, intent.trade_id.clone()),
+        };
+        KernelOutcome::refused(intent.slot_id, trade, state, code, severity, details, seq)
+    }
+
+    /// Field checks shared by every command; returns the slot index.
+    fn check_intent(&self, intent: &Intent, seq: u64) -> Result<usize, KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let bad = |field: &'static str, value: Detail, reason: &'static str| {
+            let mut d = vec![("field", Detail::Static(field)), ("value", value)];
+            d.push(("reason", Detail::Static(reason)));
+            Err(self.refuse(intent, None, D::InvalidIntent, KernelSeverity::Error, d, seq))
+        };
+        if intent.intent_id.is_empty() {
+            return bad("intent_id", Detail::Static(""), "must not be empty");
+        }
+        if intent.slot_id < 0 || intent.slot_id as usize >= self.slots.len() {
+            let mut d = detail_field("slot_id", intent.slot_id);
+            d.push(("max_slots", self.slots.len().into()));
+            return Err(self.refuse(intent, None, D::InvalidSlotId, KernelSeverity::Error, d, seq));
+        }
+        let numbers = [
+            ("reference_price", intent.reference_price),
+            ("target_size", intent.target_size),
+            ("leverage", intent.leverage),
+            ("limit_price", intent.limit_price),
+            ("timestamp", intent.timestamp),
+        ];
+        for (field, v) in numbers {
+            if !v.is_finite() {
+                return bad(field, Detail::Str(format!("{v}")), "must be a finite number");
+            }
+            if v < 0.0 {
+                return bad(field, Detail::F64(v), "must not be negative");
+            }
+        }
+        if self.intents_seen.contains(&intent.intent_id) {
+            let d = detail_field("intent_id", &intent.intent_id);
+            return Err(self.refuse(intent, Some(intent.slot_id as usize), D::DuplicateIntent, KernelSeverity::Warning, d, seq));
+        }
+        Ok(intent.slot_id as usize)
+    }
+
+    fn check_order_prices(&self, intent: &Intent, seq: u64) -> Result<(), KernelOutcome> {
+        let bad = |field: &'static str, value: f64, reason: &'static str| {
+            let mut d = detail_field(field, value);
+            d.push(("reason", Detail::Static(reason)));
+            Err(self.refuse(intent, None, KernelDiagnosticCode::InvalidIntent, KernelSeverity::Error, d, seq))
+        };
+        if intent.reference_price <= 0.0 {
+            return bad("reference_price", intent.reference_price, "must be positive");
+        }
+        if intent.order_type == OrderType::Limit && intent.limit_price <= 0.0 {
+            return bad("limit_price", intent.limit_price, "must be positive for a LIMIT order");
+        }
+        Ok(())
+    }
+
+    fn mode_blocks(&self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
+        let mode = self.control.mode;
+        let blocked = match (intent.action, mode) {
+            (KernelCommandType::Enter, ControlMode::Halted | ControlMode::ReduceOnly) => true,
+            _ => false,
+        };
+        if blocked {
+            let d = vec![
+                ("rule", Detail::Static("trading_state")),
+                ("mode", Detail::Static(mode.name())),
+                ("action", Detail::Static(intent.action.name())),
+            ];
+            return Some(self.refuse(intent, Some(sid), KernelDiagnosticCode::ModeBlocked, KernelSeverity::Warning, d, seq));
+        }
+        if mode == ControlMode::Live
+            && self.risk.require_source_run_in_live
+            && intent.action != KernelCommandType::Cancel
+            && !matches!(intent.metadata.get("source_run"), Some(MetaValue::Str(s)) if !s.is_empty())
+        {
+            let d = vec![
+                ("rule", Detail::Static("provenance")),
+                ("field", Detail::Static("metadata.source_run")),
+                ("value", Detail::Static("missing")),
+                ("mode", Detail::Static("LIVE")),
+            ];
+            return Some(self.refuse(intent, Some(sid), KernelDiagnosticCode::RiskRejected, KernelSeverity::Warning, d, seq));
+        }
+        None
+    }
+
+    fn risk_refusal(&self, intent: &Intent, sid: usize, rule: &'static str, limit: f64, value: f64, seq: u64) -> KernelOutcome {
+        let d = vec![("rule", Detail::Static(rule)), ("limit", Detail::F64(limit)), ("value", Detail::F64(value))];
+        self.refuse(intent, Some(sid), KernelDiagnosticCode::RiskRejected, KernelSeverity::Warning, d, seq)
+    }
+
+    fn check_rate(&mut self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
+        if let Some(max_rate) = self.risk.max_order_rate {
+            let n = self.rate.count(intent.timestamp) as f64;
+            if n + 1.0 > max_rate {
+                return Some(self.risk_refusal(intent, sid, "max_order_rate", max_rate, n + 1.0, seq));
+            }
+        }
+        None
+    }
+
+    fn limits_for(&self, asset: &str) -> MarketLimits {
+        match self.market_limits.get(asset) {
+            Some(m) => m.clone(),
+            None => MarketLimits {
+                lot_step: self.fees.config.lot_step,
+                tick_size: self.fees.config.tick_size,
+                min_qty: 0.0,
+                min_notional: self.fees.config.min_notional,
+            },
+        }
+    }
+
+    fn below_floor(m: &MarketLimits, qty: f64, price: f64) -> bool {
+        qty <= QTY_EPS || qty + QTY_EPS < m.min_qty || qty * price + 1e-9 < m.min_notional
+    }
+
+    fn below_floor_outcome(&self, intent: &Intent, sid: usize, m: &MarketLimits, qty: f64, price: f64, seq: u64) -> KernelOutcome {
+        let d = vec![
+            ("reason", Detail::Static("below floor")),
+            ("qty", Detail::F64(qty)),
+            ("notional", Detail::F64(qty * price)),
+            ("min_qty", Detail::F64(m.min_qty)),
+            ("min_notional", Detail::F64(m.min_notional)),
+            ("lot_step", Detail::F64(m.lot_step)),
+        ];
+        self.refuse(intent, Some(sid), KernelDiagnosticCode::BelowMinNotional, KernelSeverity::Info, d, seq)
+    }
+
+    fn new_order(&mut self, intent: &Intent, sid: usize, side: OrderSide, qty: f64, is_entry: bool, m: &MarketLimits) -> VenueOrder {
+        self.order_counter += 1;
+        let client_order_id = id(&format!("{}-{}", self.kernel_id, self.order_counter));
+        let price = match intent.order_type {
+            OrderType::Market => intent.reference_price,
+            OrderType::Limit => round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell),
+        };
+        VenueOrder {
+            client_order_id,
+            venue_order_id: id(""),
+            slot_id: sid,
+            trade_id: self.slots[sid].trade_id.clone(),
+            asset: self.slots[sid].asset.clone(),
+            side,
+            order_type: intent.order_type,
+            price,
+            reference_price: intent.reference_price,
+            size: qty,
+            filled_size: 0.0,
+            avg_fill_price: 0.0,
+            status: VenueOrderStatus::New,
+            reduce_only: !is_entry,
+            cancel_requested: false,
+            created_at: intent.timestamp,
+            is_entry,
+        }
+    }
+
+    fn transition(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        trigger: Trigger,
+        ctx: Ctx,
+        ts: f64,
+        intent_id: &Id,
+        event_id: &Id,
+        details: Details,
+    ) -> bool {
+        let slot = &mut self.slots[sid];
+        let prev = slot.fsm_state;
+        let Some(next) = next_stage(prev, trigger, ctx) else {
+            return false;
+        };
+        slot.fsm_state = next;
+        if ts > slot.last_event_time {
+            slot.last_event_time = ts;
+        }
+        let was_free = fsm::is_free(prev);
+        let is_free = fsm::is_free(next);
+        if was_free && !is_free {
+            self.free.remove(&sid);
+        } else if !was_free && is_free {
+            self.free.insert(sid);
+        }
+        out.transitions.push(KernelTransition {
+            timestamp: ts,
+            trade_id: slot.trade_id.clone(),
+            slot_id: sid,
+            prev_state: prev,
+            next_state: next,
+            trigger: trigger.name(),
+            intent_id: intent_id.clone(),
+            event_id: event_id.clone(),
+            details,
+        });
+        out.state = next;
+        self.dirty.slot(sid);
+        true
+    }
+
+    fn enter(&mut self, intent: &Intent, seq: u64) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let sid = match self.check_intent(intent, seq) {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        let bad = |k: &Kernel, field: &'static str, value: Detail, reason: &'static str| {
+            let d = vec![("field", Detail::Static(field)), ("value", value), ("reason", Detail::Static(reason))];
+            k.refuse(intent, None, D::InvalidIntent, KernelSeverity::Error, d, seq)
+        };
+        if intent.trade_id.is_empty() {
+            return bad(self, "trade_id", Detail::Static(""), "ENTER needs a trade id");
+        }
+        if intent.asset.is_empty() {
+            return bad(self, "asset", Detail::Static(""), "ENTER needs an asset");
+        }
+        if intent.side == TradeSide::Flat {
+            return bad(self, "side", Detail::Static("FLAT"), "ENTER needs LONG or SHORT");
+        }
+        if intent.target_size <= 0.0 {
+            return bad(self, "target_size", Detail::F64(intent.target_size), "ENTER needs a positive size");
+        }
+        if intent.leverage <= 0.0 {
+            return bad(self, "leverage", Detail::F64(intent.leverage), "must be positive");
+        }
+        if let Err(msg) = validate_leg_ratios(&intent.exit_leg_ratios) {
+            return bad(self, "exit_leg_ratios", Detail::Str(format!("{:?}", intent.exit_leg_ratios)), msg);
+        }
+        if let Err(o) = self.check_order_prices(intent, seq) {
+            return o;
+        }
+        if let Some(o) = self.mode_blocks(intent, sid, seq) {
+            return o;
+        }
+        let stage = self.slots[sid].fsm_state;
+        if !fsm::is_free(stage) {
+            let d = vec![
+                ("slot_id", Detail::I64(sid as i64)),
+                ("fsm_state", Detail::Static(stage.name())),
+                ("trade_id", (&self.slots[sid].trade_id).into()),
+            ];
+            return self.refuse(intent, Some(sid), D::SlotBusy, KernelSeverity::Warning, d, seq);
+        }
+        // Risk guard.
+        if self.control.frozen {
+            let mut d = vec![("rule", Detail::Static("edge_freeze"))];
+            d.push(("reason", Detail::Str(self.control.freeze_reason.clone())));
+            d.push(("asset", Detail::Str(self.control.freeze_asset.clone())));
+            return self.refuse(intent, Some(sid), D::RiskRejected, KernelSeverity::Warning, d, seq);
+        }
+        if let Some(max) = self.risk.max_leverage {
+            if intent.leverage > max {
+                return self.risk_refusal(intent, sid, "max_leverage", max, intent.leverage, seq);
+            }
+        }
+        let m = self.limits_for(&intent.asset);
+        let qty = round_down_to_step(intent.target_size, m.lot_step);
+        let price = match intent.order_type {
+            OrderType::Market => intent.reference_price,
+            OrderType::Limit => intent.limit_price,
+        };
+        let notional = qty * price;
+        if let Some(max) = self.risk.max_notional_per_asset {
+            let have = self.asset_notional.get(&intent.asset).copied().unwrap_or(0.0);
+            if have + notional > max + 1e-9 {
+                return self.risk_refusal(intent, sid, "max_notional_per_asset", max, have + notional, seq);
+            }
+        }
+        if let Some(max) = self.risk.max_notional_total {
+            if self.total_notional + notional > max + 1e-9 {
+                return self.risk_refusal(intent, sid, "max_notional_total", max, self.total_notional + notional, seq);
+            }
+        }
+        if intent.order_type == OrderType::Market {
+            let against = match self.risk.regime {
+                Regime::Neutral => false,
+                Regime::Bull => intent.side == TradeSide::Short,
+                Regime::Bear => intent.side == TradeSide::Long,
+            };
+            let overridden = matches!(
+                intent.metadata.get("override"),
+                Some(MetaValue::Bool(true)) | Some(MetaValue::Int(1))
+            ) || matches!(intent.metadata.get("override"), Some(MetaValue::Str(s)) if !s.is_empty());
+            if against && !overridden {
+                let d = vec![
+                    ("rule", Detail::Static("regime_parity")),
+                    ("regime", Detail::Static(self.risk.regime.name())),
+                    ("side", Detail::Static(intent.side.name())),
+                    ("field", Detail::Static("metadata.override")),
+                ];
+                return self.refuse(intent, Some(sid), D::RiskRejected, KernelSeverity::Warning, d, seq);
+            }
+        }
+        if let Some(o) = self.check_rate(intent, sid, seq) {
+            return o;
+        }
+        if Self::below_floor(&m, qty, price) {
+            return self.below_floor_outcome(intent, sid, &m, qty, price, seq);
+        }
+
+        // Accepted: the slot starts a new trade.
+        let slot = &mut self.slots[sid];
+        let prev_seen = std::mem::replace(&mut slot.seen_events, RecentSet::new(SLOT_SEEN_EVENTS));
+        *slot = TradeSlot::new(sid);
+        slot.seen_events = prev_seen;
+        slot.fsm_state = stage;
+        slot.trade_id = intent.trade_id.clone();
+        slot.asset = intent.asset.clone();
+        slot.side = intent.side;
+        slot.leverage = intent.leverage;
+        slot.entry_time = intent.timestamp;
+        slot.exit_leg_ratios = intent.exit_leg_ratios.clone();
+        slot.metadata = intent.metadata.clone();
+        let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
+        let mut out = KernelOutcome::ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
+        let no_event = id("");
+        self.transition(&mut out, sid, Trigger::Enter, Ctx::default(), intent.timestamp, &intent.intent_id, &no_event, Vec::new());
+        let d = vec![("client_order_id", (&order.client_order_id).into()), ("qty", Detail::F64(qty))];
+        self.transition(&mut out, sid, Trigger::Submit, Ctx::default(), intent.timestamp, &intent.intent_id, &no_event, d);
+        if qty != intent.target_size {
+            out.details.push(("rounded_size", Detail::F64(qty)));
+        }
+        self.set_committed(sid, notional);
+        self.rate.record(intent.timestamp);
+        self.by_client_id.insert(order.client_order_id.clone(), sid);
+        self.slots[sid].active_entry_order = Some(order.clone());
+        self.counters.orders_submitted += 1;
+        out.submit = Some(order);
+        out
+    }
+
+    fn exit(&mut self, intent: &Intent, seq: u64) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let sid = match self.check_intent(intent, seq) {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        if let Err(o) = self.check_order_prices(intent, seq) {
+            return o;
+        }
+        if let Some(o) = self.mode_blocks(intent, sid, seq) {
+            return o;
+        }
+        let slot = &self.slots[sid];
+        let stage = slot.fsm_state;
+        if next_stage(stage, Trigger::Exit, Ctx { holds_position: true }).is_none() {
+            let (code, why) = if fsm::is_free(stage) {
+                (D::NoPosition, "the slot holds no position")
+            } else if matches!(stage, TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking) {
+                (D::SlotBusy, "an exit is already working")
+            } else {
+                (D::InvalidTransition, "the entry is still working; cancel it first")
+            };
+            let d = vec![("fsm_state", Detail::Static(stage.name())), ("reason", Detail::Static(why))];
+            return self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq);
+        }
+        if !intent.trade_id.is_empty() && intent.trade_id != slot.trade_id {
+            let mut d = detail_field("trade_id", &intent.trade_id);
+            d.push(("slot_trade_id", (&slot.trade_id).into()));
+            return self.refuse(intent, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+        }
+        if !intent.asset.is_empty() && intent.asset != slot.asset {
+            let mut d = detail_field("asset", &intent.asset);
+            d.push(("slot_asset", (&slot.asset).into()));
+            return self.refuse(intent, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+        }
+        let size = slot.size;
+        let mut details: Details = Vec::new();
+        let leg_qty = if intent.target_size > 0.0 {
+            if intent.target_size > size + QTY_EPS {
+                details.push(("clamped_target_size", Detail::F64(intent.target_size)));
+            }
+            intent.target_size.min(size)
+        } else if slot.active_leg_index + 1 < slot.exit_leg_ratios.len() {
+            (slot.initial_size * slot.exit_leg_ratios[slot.active_leg_index]).min(size)
+        } else {
+            size
+        };
+        let m = self.limits_for(&slot.asset);
+        let price = match intent.order_type {
+            OrderType::Market => intent.reference_price,
+            OrderType::Limit => intent.limit_price,
+        };
+        let mut qty = if (leg_qty - size).abs() <= QTY_EPS { size } else { round_down_to_step(leg_qty, m.lot_step) };
+        let rest = size - qty;
+        if rest > QTY_EPS && (Self::below_floor(&m, round_down_to_step(rest, m.lot_step), price)) {
+            // What would remain could never be sold: close all of it now.
+            details.push(("dust_avoided", Detail::F64(rest)));
+            details.push(("reason", Detail::Static("remaining size below the venue's floor; closing the whole position")));
+            qty = size;
+        }
+        if Self::below_floor(&m, qty, price) {
+            return self.below_floor_outcome(intent, sid, &m, qty, price, seq);
+        }
+        let side = slot.side.exit_order_side();
+        let trade_id = slot.trade_id.clone();
+        if let Some(o) = self.check_rate(intent, sid, seq) {
+            return o;
+        }
+        let order = self.new_order(intent, sid, side, qty, false, &m);
+        let mut out = KernelOutcome::ok(intent.slot_id, trade_id, stage, seq);
+        let no_event = id("");
+        let held = Ctx { holds_position: true };
+        self.transition(&mut out, sid, Trigger::Exit, held, intent.timestamp, &intent.intent_id, &no_event, Vec::new());
+        let d = vec![("client_order_id", (&order.client_order_id).into()), ("qty", Detail::F64(qty))];
+        self.transition(&mut out, sid, Trigger::Submit, held, intent.timestamp, &intent.intent_id, &no_event, d);
+        self.rate.record(intent.timestamp);
+        self.by_client_id.insert(order.client_order_id.clone(), sid);
+        let slot = &mut self.slots[sid];
+        slot.exit_reason = intent.reason.clone();
+        slot.active_exit_order = Some(order.clone());
+        self.counters.orders_submitted += 1;
+        out.details.extend(details);
+        out.submit = Some(order);
+        out
+    }
+
+    fn cancel(&mut self, intent: &Intent, seq: u64) -> KernelOutcome {
+        let sid = match self.check_intent(intent, seq) {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        let stage = self.slots[sid].fsm_state;
+        if !fsm::CANCELLABLE.contains(&stage) || self.slots[sid].active_order().is_none() {
+            let d = vec![("fsm_state", Detail::Static(stage.name())), ("reason", Detail::Static("no working order to cancel"))];
+            return self.refuse(intent, Some(sid), KernelDiagnosticCode::InvalidTransition, KernelSeverity::Warning, d, seq);
+        }
+        let trade_id = self.slots[sid].trade_id.clone();
+        let order = {
+            let o = self.slots[sid].active_order_mut().expect("checked above");
+            o.cancel_requested = true;
+            o.clone()
+        };
+        let mut out = KernelOutcome::ok(intent.slot_id, trade_id, stage, seq);
+        let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
+        let d = vec![("client_order_id", (&order.client_order_id).into())];
+        self.transition(&mut out, sid, Trigger::CancelRequest, ctx, intent.timestamp, &intent.intent_id, &id(""), d);
+        self.counters.cancels_requested += 1;
+        out.cancels.push(order);
+        out
+    }
+
+    // ----- venue events --------------------------------------------------------------
+
+    pub fn on_venue_event(&mut self, ev: &VenueEvent) -> KernelOutcome {
+        let seq = self.next_seq();
+        self.counters.venue_events += 1;
+        let out = self.venue_event(ev, seq);
+        if !out.accepted {
+            self.counters.venue_events_refused += 1;
+        }
+        if self.outbox.enabled {
+            self.outbox.record_venue_event(ev, &out);
+        }
+        out
+    }
+
+    fn event_refusal(&self, ev: &VenueEvent, sid: Option<usize>, code: KernelDiagnosticCode, sev: KernelSeverity, details: Details, seq: u64) -> KernelOutcome {
+        let (state, trade, slot_id) = match sid.and_then(|i| self.slots.get(i)) {
+            Some(s) => (s.fsm_state, s.trade_id.clone(), s.slot_id as i64),
+            None => (TradeStage::Idle, ev.trade_id.clone(), ev.slot_id),
+        };
+        KernelOutcome::refused(slot_id, trade, state, code, sev, details, seq)
+    }
+
+    fn venue_event(&mut self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        use KernelEventKind as K;
+        if ev.event_id.is_empty() {
+            let d = detail_field("event_id", Detail::Static(""));
+            return self.event_refusal(ev, None, D::InvalidIntent, KernelSeverity::Error, d, seq);
+        }
+        let numbers = [
+            ("price", ev.price),
+            ("size", ev.size),
+            ("filled_size", ev.filled_size),
+            ("remaining_size", ev.remaining_size),
+            ("retry_after", ev.retry_after),
+            ("timestamp", ev.timestamp),
+            ("fee", ev.fee.unwrap_or(0.0)),
+        ];
+        for (field, v) in numbers {
+            if !v.is_finite() || (v < 0.0 && field != "fee") {
+                let mut d = detail_field(field, Detail::Str(format!("{v}")));
+                d.push(("reason", Detail::Static("must be a finite, non-negative number")));
+                return self.event_refusal(ev, None, D::InvalidIntent, KernelSeverity::Error, d, seq);
+            }
+        }
+        let sid = match self.by_client_id.get(&ev.venue_client_id).or_else(|| self.by_venue_id.get(&ev.venue_order_id)) {
+            Some(&s) => s,
+            None => {
+                let known = self.finished_orders.contains(&ev.venue_client_id) || self.finished_orders.contains(&ev.venue_order_id);
+                let mut d = vec![
+                    ("venue_client_id", (&ev.venue_client_id).into()),
+                    ("venue_order_id", (&ev.venue_order_id).into()),
+                    ("kind", Detail::Static(ev.kind.name())),
+                ];
+                if known {
+                    if ev.kind == K::Fill {
+                        // A fill for an order the kernel already closed out is money moving
+                        // that the slots do not show: loud, and left for reconciliation.
+                        d.push(("reason", Detail::Static("fill for an order that already ended; reconcile with the venue")));
+                        return self.event_refusal(ev, None, D::UnknownOrder, KernelSeverity::Critical, d, seq);
+                    }
+                    d.push(("reason", Detail::Static("late event for an order that already ended")));
+                    return self.event_refusal(ev, None, D::InvalidTransition, KernelSeverity::Info, d, seq);
+                }
+                return self.event_refusal(ev, None, D::UnknownOrder, KernelSeverity::Warning, d, seq);
+            }
+        };
+        if ev.slot_id >= 0 && ev.slot_id as usize != sid {
+            let mut d = detail_field("slot_id", ev.slot_id);
+            d.push(("order_slot_id", Detail::I64(sid as i64)));
+            return self.event_refusal(ev, Some(sid), D::UnknownOrder, KernelSeverity::Error, d, seq);
+        }
+        if self.slots[sid].seen_events.contains(&ev.event_id) {
+            let d = detail_field("event_id", &ev.event_id);
+            return self.event_refusal(ev, Some(sid), D::DuplicateEvent, KernelSeverity::Info, d, seq);
+        }
+        if ev.kind == K::Fill && !ev.fill_id.is_empty() && self.slots[sid].seen_fills.contains(&ev.fill_id) {
+            let d = detail_field("fill_id", &ev.fill_id);
+            return self.event_refusal(ev, Some(sid), D::DuplicateEvent, KernelSeverity::Info, d, seq);
+        }
+        let out = match ev.kind {
+            K::Fill => self.apply_fill(ev, sid, seq),
+            K::OrderAck => self.apply_ack(ev, sid, seq),
+            K::CancelReject => {
+                let order = self.slots[sid].active_order_mut().expect("indexed orders are active");
+                order.cancel_requested = false;
+                let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
+                let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state, seq);
+                let d = vec![("reason", Detail::Str(ev.reason.clone()))];
+                if !self.transition(&mut out, sid, Trigger::CancelReject, ctx, ev.timestamp, &id(""), &ev.event_id, d) {
+                    return self.stage_refusal(ev, sid, seq);
+                }
+                out
+            }
+            K::CancelAck | K::Reject | K::Expired | K::RateLimited => self.apply_order_end(ev, sid, seq),
+        };
+        if out.accepted || out.diagnostic_code == D::RateLimited {
+            let slot = &mut self.slots[sid];
+            slot.seen_events.insert(ev.event_id.clone());
+            if ev.kind == K::Fill && !ev.fill_id.is_empty() {
+                slot.seen_fills.insert(ev.fill_id.clone());
+            }
+        }
+        out
+    }
+
+    fn stage_refusal(&self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let d = vec![
+            ("fsm_state", Detail::Static(self.slots[sid].fsm_state.name())),
+            ("kind", Detail::Static(ev.kind.name())),
+            ("event_id", (&ev.event_id).into()),
+        ];
+        self.event_refusal(ev, Some(sid), KernelDiagnosticCode::InvalidTransition, KernelSeverity::Warning, d, seq)
+    }
+
+    fn apply_ack(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let stage = self.slots[sid].fsm_state;
+        let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
+        let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), stage, seq);
+        if !self.transition(&mut out, sid, Trigger::Ack, ctx, ev.timestamp, &id(""), &ev.event_id, Vec::new()) {
+            return self.stage_refusal(ev, sid, seq);
+        }
+        let order = self.slots[sid].active_order_mut().expect("indexed orders are active");
+        order.status = VenueOrderStatus::Acknowledged;
+        if !ev.venue_order_id.is_empty() {
+            order.venue_order_id = ev.venue_order_id.clone();
+            self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
+        }
+        out
+    }
+
+    fn apply_fill(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let order = self.slots[sid].active_order().expect("indexed orders are active").clone();
+        let qty = if ev.size > 0.0 { ev.size } else { ev.filled_size - order.filled_size };
+        if ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0 {
+            let mut d = detail_field("filled_size", ev.filled_size);
+            d.push(("order_filled_size", Detail::F64(order.filled_size)));
+            return self.event_refusal(ev, Some(sid), D::DuplicateEvent, KernelSeverity::Info, d, seq);
+        }
+        if qty <= QTY_EPS {
+            let mut d = detail_field("size", ev.size);
+            d.push(("reason", Detail::Static("a fill needs a positive size or a larger cumulative filled_size")));
+            return self.event_refusal(ev, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+        }
+        if ev.price <= 0.0 {
+            let mut d = detail_field("price", ev.price);
+            d.push(("reason", Detail::Static("a fill needs a positive price")));
+            return self.event_refusal(ev, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+        }
+        if order.filled_size + qty > order.size * (1.0 + 1e-9) + QTY_EPS {
+            let d = vec![
+                ("order_size", Detail::F64(order.size)),
+                ("filled_size", Detail::F64(order.filled_size)),
+                ("fill_qty", Detail::F64(qty)),
+                ("client_order_id", (&order.client_order_id).into()),
+            ];
+            return self.event_refusal(ev, Some(sid), D::Overfill, KernelSeverity::Critical, d, seq);
+        }
+        let new_filled = order.filled_size + qty;
+        let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
+        let liquidity = match ev.metadata.get("liquidity") {
+            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
+            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("taker") => Liquidity::Taker,
+            _ if order.order_type == OrderType::Limit => Liquidity::Maker,
+            _ => Liquidity::Taker,
+        };
+        let predicted = self.fees.predict(ev.price, qty, liquidity);
+        let fee = ev.fee.unwrap_or(predicted);
+        let ts = ev.timestamp;
+
+        let slot = &mut self.slots[sid];
+        let mut realized = 0.0;
+        if order.is_entry {
+            let total = slot.size + qty;
+            slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
+            slot.size = total;
+            slot.initial_size = total;
+        } else {
+            realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
+            slot.realized_pnl += realized;
+            slot.size -= qty;
+            if slot.size <= QTY_EPS {
+                slot.size = 0.0;
+            }
+        }
+        slot.fees_paid += fee;
+        let mark = if slot.mark_price > 0.0 { slot.mark_price } else { ev.price };
+        slot.unrealized_pnl = slot.side.sign() * (mark - slot.entry_price) * slot.size;
+        {
+            let o = slot.active_order_mut().expect("active");
+            o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
+            o.filled_size = new_filled;
+            o.status = if complete { VenueOrderStatus::Filled } else { VenueOrderStatus::PartiallyFilled };
+            if !ev.venue_order_id.is_empty() && o.venue_order_id.is_empty() {
+                o.venue_order_id = ev.venue_order_id.clone();
+            }
+        }
+        let holds = slot.size > QTY_EPS;
+        let asset = slot.asset.clone();
+        let trade_id = slot.trade_id.clone();
+        self.account.k_realized_pnl += realized;
+        self.account.k_fees_paid += fee;
+        self.account.bump(ts);
+        self.dirty.account = true;
+        self.counters.fills += 1;
+        let fill_key = if ev.fill_id.is_empty() { ev.event_id.clone() } else { ev.fill_id.clone() };
+        if ev.fee.is_none() {
+            self.remember_unsettled(fill_key.clone(), UnsettledFill {
+                slot_id: sid,
+                trade_id: trade_id.clone(),
+                predicted_fee: fee,
+                price: ev.price,
+                qty,
+                liquidity_maker: liquidity == Liquidity::Maker,
+            });
+        }
+        self.update_open_index(sid, &asset, holds);
+        if order.is_entry {
+            // Commitment follows the filled size plus what is still working, at the entry reference.
+            let working = if complete { 0.0 } else { order.size - new_filled };
+            self.set_committed(sid, (self.slots[sid].size + working) * order.reference_price);
+        } else {
+            self.set_committed(sid, self.slots[sid].size * self.slots[sid].entry_price);
+        }
+
+        let mut out = KernelOutcome::ok(sid as i64, trade_id.clone(), self.slots[sid].fsm_state, seq);
+        let trigger = if complete { Trigger::Fill } else { Trigger::PartialFill };
+        let d = vec![
+            ("fill_qty", Detail::F64(qty)),
+            ("fill_price", Detail::F64(ev.price)),
+            ("filled_size", Detail::F64(new_filled)),
+            ("order_size", Detail::F64(order.size)),
+        ];
+        let moved = self.transition(&mut out, sid, trigger, Ctx { holds_position: holds }, ts, &id(""), &ev.event_id, d);
+        debug_assert!(moved, "fill on a slot whose order is active must be legal");
+        if complete {
+            self.finish_order(sid, &order.client_order_id);
+            let slot = &mut self.slots[sid];
+            if order.is_entry {
+                slot.active_entry_order = None;
+            } else {
+                slot.active_exit_order = None;
+                slot.active_leg_index += 1;
+                if slot.fsm_state == TradeStage::Closed {
+                    slot.closed = true;
+                    slot.unrealized_pnl = 0.0;
+                    slot.close_reason =
+                        if slot.exit_reason.is_empty() { "exit_filled".to_string() } else { slot.exit_reason.clone() };
+                }
+            }
+        }
+        if self.outbox.enabled {
+            let row = FillRow {
+                ts,
+                trade_id,
+                slot_id: sid,
+                event_id: ev.event_id.clone(),
+                fill_id: fill_key,
+                client_order_id: order.client_order_id.clone(),
+                venue_order_id: if ev.venue_order_id.is_empty() { order.venue_order_id.clone() } else { ev.venue_order_id.clone() },
+                asset,
+                side: order.side,
+                is_entry: order.is_entry,
+                price: ev.price,
+                qty,
+                fee,
+                liquidity: liquidity.name(),
+                realized_pnl: realized,
+            };
+            self.outbox.push(seq, RowData::Fill(row));
+        }
+        out
+    }
+
+    fn apply_order_end(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        use KernelEventKind as K;
+        let trigger = match ev.kind {
+            K::CancelAck => Trigger::CancelAck,
+            K::Reject => Trigger::Reject,
+            K::Expired => Trigger::Expired,
+            _ => Trigger::RateLimited,
+        };
+        let order = self.slots[sid].active_order().expect("indexed orders are active").clone();
+        let holds = self.slots[sid].size > QTY_EPS;
+        let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state, seq);
+        let mut d = vec![("filled_size", Detail::F64(order.filled_size)), ("order_size", Detail::F64(order.size))];
+        if !ev.reason.is_empty() {
+            d.push(("reason", Detail::Str(ev.reason.clone())));
+        }
+        if !self.transition(&mut out, sid, trigger, Ctx { holds_position: holds }, ev.timestamp, &id(""), &ev.event_id, d) {
+            return self.stage_refusal(ev, sid, seq);
+        }
+        self.finish_order(sid, &order.client_order_id);
+        let slot = &mut self.slots[sid];
+        if order.is_entry {
+            slot.active_entry_order = None;
+            if !holds {
+                slot.side = TradeSide::Flat;
+            }
+            let n = slot.size * order.reference_price;
+            self.set_committed(sid, n);
+        } else {
+            slot.active_exit_order = None;
+        }
+        if ev.kind == K::RateLimited {
+            out.accepted = false;
+            out.diagnostic_code = KernelDiagnosticCode::RateLimited;
+            out.severity = KernelSeverity::Warning;
+            out.details.push(("retry_after", Detail::F64(ev.retry_after)));
+            out.details.push(("client_order_id", (&order.client_order_id).into()));
+        }
+        out
+    }
+
+    fn finish_order(&mut self, sid: usize, client_order_id: &Id) {
+        self.by_client_id.remove(client_order_id);
+        if let Some(o) = self.slots[sid].active_order() {
+            if !o.venue_order_id.is_empty() {
+                let v = o.venue_order_id.clone();
+                self.by_venue_id.remove(&v);
+                self.finished_orders.insert(v);
+            }
+        }
+        self.finished_orders.insert(client_order_id.clone());
+    }
+
+    fn update_open_index(&mut self, sid: usize, asset: &Id, holds: bool) {
+        let set = self.open_by_asset.entry(asset.clone()).or_default();
+        let changed = if holds { set.insert(sid) } else { set.remove(&sid) };
+        if changed {
+            if holds {
+                self.open_count += 1;
+            } else {
+                self.open_count -= 1;
+            }
+        }
+        if set.is_empty() {
+            self.open_by_asset.remove(asset);
+        }
+    }
+
+    fn set_committed(&mut self, sid: usize, notional: f64) {
+        let slot = &mut self.slots[sid];
+        let delta = notional - slot.committed_notional;
+        slot.committed_notional = notional;
+        if delta != 0.0 {
+            let a = self.asset_notional.entry(slot.asset.clone()).or_insert(0.0);
+            *a = (*a + delta).max(0.0);
+            if *a <= 1e-9 {
+                let asset = slot.asset.clone();
+                self.asset_notional.remove(&asset);
+            }
+            self.total_notional = (self.total_notional + delta).max(0.0);
+        }
+    }
+
+    fn remember_unsettled(&mut self, key: Id, fill: UnsettledFill) {
+        self.account.k_unsettled_fees += fill.predicted_fee;
+        if self.unsettled.insert(key.clone(), fill).is_none() {
+            self.unsettled_order.push_back(key);
+        }
+        while self.unsettled_order.len() > UNSETTLED_FILL_MEMORY {
+            if let Some(old) = self.unsettled_order.pop_front() {
+                // Too old to be settled by the exchange any more: the prediction stands.
+                if let Some(f) = self.unsettled.remove(&old) {
+                    self.account.k_unsettled_fees -= f.predicted_fee;
+                }
+            }
+        }
+    }
+
+    // ----- account -------------------------------------------------------------------
+
+    pub fn on_account_event(&mut self, ev: &AccountEvent) -> KernelOutcome {
+        let seq = self.next_seq();
+        self.counters.account_events += 1;
+        let out = self.account_event(ev, seq);
+        if out.accepted && self.outbox.enabled {
+            let r = self.account.reconcile();
+            let row = AccountRow {
+                ts: ev.timestamp,
+                event_id: ev.event_id.clone(),
+                kind: ev.kind,
+                asset: ev.asset.clone(),
+                amount: ev.amount,
+                fee: ev.fee,
+                fill_id: ev.fill_id.clone(),
+                wallet_balance: ev.wallet_balance,
+                available_margin: ev.available_margin,
+                used_margin: ev.used_margin,
+                maint_margin: ev.maint_margin,
+                k_capital: self.account.k_capital(),
+                reconcile_status: r.status.name(),
+                reconcile_delta: r.delta,
+            };
+            self.outbox.push(seq, RowData::Account(row));
+        }
+        out
+    }
+
+    fn account_event(&mut self, ev: &AccountEvent, seq: u64) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let refuse = |code, sev, d| KernelOutcome::refused(-1, id(""), TradeStage::Idle, code, sev, d, seq);
+        if ev.event_id.is_empty() {
+            return refuse(D::InvalidIntent, KernelSeverity::Error, detail_field("event_id", Detail::Static("")));
+        }
+        let checks = [
+            ("amount", Some(ev.amount), false),
+            ("fee", Some(ev.fee), false),
+            ("timestamp", Some(ev.timestamp), true),
+            ("wallet_balance", ev.wallet_balance, false),
+            ("available_margin", ev.available_margin, true),
+            ("used_margin", ev.used_margin, true),
+            ("maint_margin", ev.maint_margin, true),
+        ];
+        for (field, v, non_negative) in checks {
+            if let Some(v) = v {
+                if !v.is_finite() || (non_negative && v < 0.0) {
+                    let mut d = detail_field(field, Detail::Str(format!("{v}")));
+                    d.push(("reason", Detail::Static(if non_negative { "must be a finite, non-negative number" } else { "must be a finite number" })));
+                    return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+                }
+            }
+        }
+        if self.account_events_seen.contains(&ev.event_id) {
+            return refuse(D::DuplicateEvent, KernelSeverity::Info, detail_field("event_id", &ev.event_id));
+        }
+        let mut out = KernelOutcome::ok(-1, id(""), TradeStage::Idle, seq);
+        match ev.kind {
+            AccountEventKind::FillSettled => {
+                if ev.fill_id.is_empty() {
+                    return refuse(D::InvalidIntent, KernelSeverity::Error, detail_field("fill_id", Detail::Static("")));
+                }
+                let Some(f) = self.unsettled.remove(&ev.fill_id) else {
+                    let mut d = detail_field("fill_id", &ev.fill_id);
+                    d.push(("reason", Detail::Static("no unsettled fill with this id (unknown or already settled)")));
+                    return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
+                };
+                if let Some(pos) = self.unsettled_order.iter().position(|k| *k == ev.fill_id) {
+                    self.unsettled_order.remove(pos);
+                }
+                let diff = ev.fee - f.predicted_fee;
+                self.account.k_fees_paid += diff;
+                self.account.k_unsettled_fees -= f.predicted_fee;
+                if let Some(slot) = self.slots.get_mut(f.slot_id) {
+                    if slot.trade_id == f.trade_id {
+                        slot.fees_paid += diff;
+                        self.dirty.slot(f.slot_id);
+                    }
+                }
+                let liq = if f.liquidity_maker { Liquidity::Maker } else { Liquidity::Taker };
+                out.details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
+                out.details.push(("actual_fee", Detail::F64(ev.fee)));
+                if let Ok(c) = self.fees.calibrate(f.price, f.qty, ev.fee, liq) {
+                    out.details.push(("calibration_status", Detail::Static(c.calibration_status.name())));
+                    out.details.push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
+                }
+            }
+            AccountEventKind::FundingFee => {
+                self.account.k_funding_net += ev.amount;
+            }
+            AccountEventKind::AccountUpdate => {
+                if ev.wallet_balance.is_none() && ev.available_margin.is_none() && ev.used_margin.is_none() && ev.maint_margin.is_none() {
+                    let mut d = detail_field("wallet_balance", Detail::Static("None"));
+                    d.push(("reason", Detail::Static("ACCOUNT_UPDATE carries no balance or margin figure")));
+                    return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+                }
+                let a = &mut self.account;
+                a.e_wallet_balance = ev.wallet_balance.or(a.e_wallet_balance);
+                a.e_available_margin = ev.available_margin.or(a.e_available_margin);
+                a.e_used_margin = ev.used_margin.or(a.e_used_margin);
+                a.e_maint_margin = ev.maint_margin.or(a.e_maint_margin);
+            }
+        }
+        self.account_events_seen.insert(ev.event_id.clone());
+        self.account.bump(ev.timestamp);
+        self.dirty.account = true;
+        let r = self.account.reconcile();
+        out.details.push(("reconcile_status", Detail::Static(r.status.name())));
+        out.details.push(("reconcile_delta", Detail::F64(r.delta)));
+        out
+    }
+
+    pub fn calibrate_fee(&mut self, price: f64, qty: f64, actual_fee: f64, maker: bool) -> KernelResult<Calibration> {
+        let liq = if maker { Liquidity::Maker } else { Liquidity::Taker };
+        self.seq += 1;
+        self.fees.calibrate(price, qty, actual_fee, liq)
+    }
+
+    // ----- market data and configuration ---------------------------------------------
+
+    pub fn mark_price(&mut self, asset: &str, price: f64, _ts: f64) -> KernelResult<usize> {
+        if asset.is_empty() {
+            return Err(KernelError::invalid("asset", "''", "must not be empty"));
+        }
+        if !price.is_finite() || price <= 0.0 {
+            return Err(KernelError::invalid("price", price, "must be a finite positive number"));
+        }
+        self.seq += 1;
+        let Some(set) = self.open_by_asset.get(asset) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for &i in set {
+            let s = &mut self.slots[i];
+            s.mark_price = price;
+            s.unrealized_pnl = s.side.sign() * (price - s.entry_price) * s.size;
+            if self.dirty.enabled && !self.dirty.flags[i] {
+                self.dirty.flags[i] = true;
+                self.dirty.slots.push(i);
+            }
+            n += 1;
+        }
+        self.dirty.account |= n > 0 && self.dirty.enabled;
+        Ok(n)
+    }
+
+    /// The measured edge of `asset` changed. Below the configured threshold the kernel
+    /// freezes (entries refused) and asks to cancel every working order.
+    pub fn on_edge_update(&mut self, asset: &str, edge_bps: f64, _ts: f64) -> KernelResult<KernelOutcome> {
+        if !edge_bps.is_finite() {
+            return Err(KernelError::invalid("edge_bps", edge_bps, "must be a finite number"));
+        }
+        self.seq += 1;
+        let mut out = self.simple_outcome();
+        let Some(threshold) = self.risk.edge_freeze_threshold_bps else {
+            return Ok(out);
+        };
+        if edge_bps < threshold {
+            if !self.control.frozen {
+                self.control.frozen = true;
+                self.control.freeze_events += 1;
+                self.control.freeze_reason = format!("edge {edge_bps:.4} bps below threshold {threshold:.4} bps");
+                self.control.freeze_asset = asset.to_string();
+                self.dirty.control = true;
+                out.details.push(("frozen", Detail::Bool(true)));
+            }
+            // Cancel every working order (repeat requests are harmless; venues answer them).
+            let mut ids: Vec<usize> = self.by_client_id.values().copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for sid in ids {
+                let stage = self.slots[sid].fsm_state;
+                if !fsm::CANCELLABLE.contains(&stage) {
+                    continue;
+                }
+                let Some(o) = self.slots[sid].active_order_mut() else { continue };
+                if o.cancel_requested {
+                    continue;
+                }
+                o.cancel_requested = true;
+                let order = o.clone();
+                let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
+                let d = vec![("reason", Detail::Static("edge_freeze"))];
+                self.transition(&mut out, sid, Trigger::CancelRequest, ctx, _ts, &id(""), &id(""), d);
+                self.counters.cancels_requested += 1;
+                out.cancels.push(order);
+            }
+        } else if self.control.frozen && self.control.freeze_asset == asset {
+            self.control.frozen = false;
+            self.control.freeze_reason.clear();
+            self.control.freeze_asset.clear();
+            self.dirty.control = true;
+            out.details.push(("frozen", Detail::Bool(false)));
+        }
+        Ok(out)
+    }
+
+    pub fn update_control(
+        &mut self,
+        mode: Option<ControlMode>,
+        verbosity: Option<Verbosity>,
+        debug: Option<bool>,
+        source: &str,
+        ts: f64,
+    ) {
+        let seq = self.next_seq();
+        if let Some(m) = mode {
+            self.control.mode = m;
+        }
+        if let Some(v) = verbosity {
+            self.control.verbosity = v;
+            self.outbox.verbosity = v;
+        }
+        if let Some(d) = debug {
+            self.control.debug_clickhouse_enabled = d;
+        }
+        self.control.source = source.to_string();
+        self.control.updated_seq = seq;
+        self.dirty.control = true;
+        self.sync_outbox_gate();
+        if self.outbox.enabled {
+            let row = ControlRow {
+                ts,
+                mode: self.control.mode,
+                verbosity: self.control.verbosity,
+                debug_clickhouse_enabled: self.control.debug_clickhouse_enabled,
+                source: source.to_string(),
+            };
+            self.outbox.push(seq, RowData::Control(row));
+        }
+    }
+
+    fn sync_outbox_gate(&mut self) {
+        self.outbox.enabled = self.journal_attached && self.control.debug_clickhouse_enabled;
+        self.outbox.verbosity = self.control.verbosity;
+    }
+
+    pub fn set_journal_enabled(&mut self, enabled: bool) {
+        self.journal_attached = enabled;
+        self.sync_outbox_gate();
+    }
+
+    pub fn set_projection_enabled(&mut self, enabled: bool) {
+        let n = self.slots.len();
+        self.dirty = Dirty { enabled, flags: vec![false; if enabled { n } else { 0 }], ..Dirty::default() };
+        if enabled {
+            self.dirty.account = true;
+            self.dirty.control = true;
+        }
+    }
+
+    pub fn set_exchange_config(&mut self, fields: &[(String, f64)]) -> KernelResult<()> {
+        let next = self.fees.config.with_updates(fields)?;
+        self.seq += 1;
+        self.fees.config = next;
+        Ok(())
+    }
+
+    pub fn set_seed_capital(&mut self, capital: f64) -> KernelResult<()> {
+        check_number("capital", capital, 0.0)?;
+        self.seq += 1;
+        self.account.seed_capital = capital;
+        self.account.bump(self.account.last_update_time);
+        self.dirty.account = true;
+        Ok(())
+    }
+
+    pub fn set_market_limits(&mut self, asset: &str, fields: &[(String, f64)]) -> KernelResult<()> {
+        if asset.is_empty() {
+            return Err(KernelError::invalid("asset", "''", "must not be empty"));
+        }
+        let m = MarketLimits::from_fields(fields)?;
+        self.seq += 1;
+        self.market_limits.insert(id(asset), m);
+        Ok(())
+    }
+
+    pub fn risk_updates(&self, updates: &[(String, ConfigValue)]) -> KernelResult<RiskLimits> {
+        self.risk.with_updates(updates)
+    }
+
+    pub fn set_risk_limits(&mut self, limits: RiskLimits) {
+        self.seq += 1;
+        self.risk = limits;
+    }
+
+    fn slot_index(&self, slot_id: i64) -> KernelResult<usize> {
+        if slot_id < 0 || slot_id as usize >= self.slots.len() {
+            return Err(KernelError::SlotOutOfRange { slot_id, max_slots: self.slots.len() });
+        }
+        Ok(slot_id as usize)
+    }
+
+    pub fn set_slot_metadata(&mut self, slot_id: i64, metadata: Metadata) -> KernelResult<()> {
+        let sid = self.slot_index(slot_id)?;
+        self.seq += 1;
+        self.slots[sid].metadata = metadata;
+        self.dirty.slot(sid);
+        Ok(())
+    }
+
+    pub fn set_slot_exit_legs(&mut self, slot_id: i64, ratios: &[f64]) -> KernelResult<()> {
+        let sid = self.slot_index(slot_id)?;
+        validate_leg_ratios(ratios).map_err(|why| KernelError::invalid("exit_leg_ratios", format!("{ratios:?}"), why))?;
+        let slot = &self.slots[sid];
+        if ratios.len() <= slot.active_leg_index && !fsm::is_free(slot.fsm_state) {
+            return Err(KernelError::invalid(
+                "exit_leg_ratios",
+                format!("{ratios:?}"),
+                "has fewer legs than the slot has already exited",
+            ));
+        }
+        self.seq += 1;
+        self.slots[sid].exit_leg_ratios = ratios.to_vec();
+        self.dirty.slot(sid);
+        Ok(())
+    }
+
+    /// Replaces every slot with `slots` (a saved state), after checking all of them; the
+    /// indexes are rebuilt from the new slots. Nothing changes if any slot is invalid.
+    pub fn replace_slots(&mut self, slots: Vec<TradeSlot>) -> KernelResult<()> {
+        if slots.len() != self.slots.len() {
+            return Err(KernelError::invalid("slots", slots.len(), "must hold exactly max_slots slots"));
+        }
+        for (i, s) in slots.iter().enumerate() {
+            let field = |f: &str| format!("slots[{i}].{f}");
+            if s.slot_id != i {
+                return Err(KernelError::invalid(&field("slot_id"), s.slot_id, "must equal the slot's position"));
+            }
+            for (name, v) in [("entry_price", s.entry_price), ("size", s.size), ("initial_size", s.initial_size), ("leverage", s.leverage), ("fees_paid", s.fees_paid)] {
+                check_number(&field(name), v, 0.0)?;
+            }
+            for (name, v) in [("realized_pnl", s.realized_pnl), ("unrealized_pnl", s.unrealized_pnl)] {
+                if !v.is_finite() {
+                    return Err(KernelError::invalid(&field(name), v, "must be a finite number"));
+                }
+            }
+            validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| KernelError::invalid(&field("exit_leg_ratios"), format!("{:?}", s.exit_leg_ratios), why))?;
+            let holds = s.size > QTY_EPS;
+            let consistent = match s.fsm_state {
+                TradeStage::Idle | TradeStage::Closed => !holds && s.active_entry_order.is_none() && s.active_exit_order.is_none(),
+                TradeStage::PositionOpen => holds && s.active_entry_order.is_none() && s.active_exit_order.is_none(),
+                TradeStage::OrderRequested | TradeStage::OrderSent | TradeStage::EntryWorking => s.active_entry_order.is_some(),
+                TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking => holds && s.active_exit_order.is_some(),
+            };
+            if !consistent {
+                return Err(KernelError::invalid(&field("fsm_state"), s.fsm_state, "does not match the slot's size and orders"));
+            }
+            if holds && (s.side == TradeSide::Flat || s.asset.is_empty()) {
+                return Err(KernelError::invalid(&field("side"), s.side, "a slot with a position needs a side and an asset"));
+            }
+        }
+        self.seq += 1;
+        self.slots = slots;
+        self.free.clear();
+        self.open_by_asset.clear();
+        self.open_count = 0;
+        self.by_client_id.clear();
+        self.by_venue_id.clear();
+        self.asset_notional.clear();
+        self.total_notional = 0.0;
+        for i in 0..self.slots.len() {
+            if fsm::is_free(self.slots[i].fsm_state) {
+                self.free.insert(i);
+            }
+            let (asset, holds) = (self.slots[i].asset.clone(), self.slots[i].size > QTY_EPS);
+            if holds {
+                self.update_open_index(i, &asset, true);
+            }
+            let orders: Vec<(Id, Id)> = [&self.slots[i].active_entry_order, &self.slots[i].active_exit_order]
+                .into_iter()
+                .flatten()
+                .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
+                .collect();
+            for (c, v) in orders {
+                self.by_client_id.insert(c, i);
+                if !v.is_empty() {
+                    self.by_venue_id.insert(v, i);
+                }
+            }
+            let s = &self.slots[i];
+            let working = s.active_entry_order.as_ref().map(|o| o.remaining() * o.reference_price).unwrap_or(0.0);
+            let n = s.size * s.entry_price + working;
+            self.slots[i].committed_notional = 0.0;
+            self.set_committed(i, n);
+            self.dirty.slot(i);
+        }
+        Ok(())
+    }
+}
+
+/// Exit legs: at least one, each a positive fraction, together at most the whole position.
+pub fn validate_leg_ratios(ratios: &[f64]) -> Result<(), &'static str> {
+    if ratios.is_empty() {
+        return Err("needs at least one leg");
+    }
+    if ratios.len() > 64 {
+        return Err("has more than 64 legs");
+    }
+    let mut sum = 0.0;
+    for r in ratios {
+        if !r.is_finite() || *r <= 0.0 || *r > 1.0 {
+            return Err("every leg must be a fraction in (0, 1]");
+        }
+        sum += r;
+    }
+    if sum > 1.0 + 1e-9 {
+        return Err("legs must not add up to more than 1");
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! dita's execution kernel core: pure Rust, no interpreter needed.
+//!
+//! `fsm` (the slot state machine table), `fees` (exchange config and fee model), `account`
+//! (K/E reconciliation), `risk` (pre-trade limits), `kernel` (slots, orders, inputs),
+//! `journal` (the outbox of journal rows), `mock` (the seeded mock venue). The Python
+//! bindings live in `python/` behind the `python` feature.
+
+pub mod account;
+pub mod error;
+pub mod fees;
+pub mod fsm;
+pub mod journal;
+pub mod kernel;
+pub mod mock;
+pub mod model;
+pub mod risk;
+pub mod types;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{KernelError, KernelResult};
+pub use kernel::{Kernel, KernelInput};
+pub use model::*;
+pub use types::*;

@@ -1,0 +1,228 @@
+//! The mock venue: deterministic for a seed, in-process, with knobs for the venue
+//! behaviours the kernel must absorb (rejects, partial fills, rate limits, resting orders).
+
+use crate::error::{KernelError, KernelResult};
+use crate::model::{VenueEvent, VenueOrder};
+use crate::types::*;
+use ahash::AHashMap;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MockConfig {
+    pub seed: u64,
+    /// Probability that an accepted order fills at once (otherwise it rests, acknowledged).
+    pub fill_rate: f64,
+    pub reject_rate: f64,
+    /// Probability that a filling order fills only `partial_fill_ratio` of its size at once.
+    pub partial_fill_rate: f64,
+    pub partial_fill_ratio: f64,
+    pub rate_limit_rate: f64,
+    pub retry_after: f64,
+    pub latency_ms: f64,
+    pub name: String,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            seed: 0,
+            fill_rate: 1.0,
+            reject_rate: 0.0,
+            partial_fill_rate: 0.0,
+            partial_fill_ratio: 0.5,
+            rate_limit_rate: 0.0,
+            retry_after: 1.0,
+            latency_ms: 0.0,
+            name: "mock".into(),
+        }
+    }
+}
+
+impl MockConfig {
+    pub fn validate(&self) -> KernelResult<()> {
+        for (field, v) in [
+            ("fill_rate", self.fill_rate),
+            ("reject_rate", self.reject_rate),
+            ("partial_fill_rate", self.partial_fill_rate),
+            ("rate_limit_rate", self.rate_limit_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(KernelError::invalid(field, v, "must be a probability between 0 and 1"));
+            }
+        }
+        if !(self.partial_fill_ratio > 0.0 && self.partial_fill_ratio < 1.0) {
+            return Err(KernelError::invalid("partial_fill_ratio", self.partial_fill_ratio, "must be between 0 and 1 (exclusive)"));
+        }
+        for (field, v) in [("retry_after", self.retry_after), ("latency_ms", self.latency_ms)] {
+            crate::error::check_number(field, v, 0.0)?;
+        }
+        if self.name.is_empty() {
+            return Err(KernelError::invalid("name", "''", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// SplitMix64: tiny, fast and stable across versions, so a seed means the same run forever.
+#[derive(Clone, Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MockVenue {
+    pub config: MockConfig,
+    rng: SplitMix64,
+    order_seq: u64,
+    event_seq: u64,
+    fill_seq: u64,
+    pub submitted: u64,
+    open: BTreeMap<Id, VenueOrder>,
+    positions: AHashMap<Id, f64>,
+}
+
+impl MockVenue {
+    pub fn new(config: MockConfig) -> KernelResult<Self> {
+        config.validate()?;
+        let rng = SplitMix64(config.seed);
+        Ok(MockVenue {
+            config,
+            rng,
+            order_seq: 0,
+            event_seq: 0,
+            fill_seq: 0,
+            submitted: 0,
+            open: BTreeMap::new(),
+            positions: AHashMap::new(),
+        })
+    }
+
+    fn event(&mut self, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
+        self.event_seq += 1;
+        let mut ev = VenueEvent::new(&format!("{}-e{}", self.config.name, self.event_seq), kind, &order.client_order_id);
+        ev.trade_id = order.trade_id.clone();
+        ev.slot_id = order.slot_id as i64;
+        ev.venue_order_id = order.venue_order_id.clone();
+        ev.side = Some(order.side);
+        ev.asset = order.asset.clone();
+        ev.size = order.size;
+        ev.timestamp = order.created_at + self.config.latency_ms / 1000.0;
+        ev
+    }
+
+    fn fill_event(&mut self, order: &mut VenueOrder, qty: f64, price: f64) -> VenueEvent {
+        order.filled_size += qty;
+        let done = order.size - order.filled_size <= 1e-12;
+        if done {
+            order.filled_size = order.size;
+        }
+        let signed = if order.side == OrderSide::Buy { qty } else { -qty };
+        *self.positions.entry(order.asset.clone()).or_insert(0.0) += signed;
+        let mut ev = self.event(KernelEventKind::Fill, order);
+        self.fill_seq += 1;
+        ev.fill_id = id(&format!("{}-t{}", self.config.name, self.fill_seq));
+        ev.price = price;
+        ev.size = qty;
+        ev.filled_size = order.filled_size;
+        ev.remaining_size = order.size - order.filled_size;
+        ev.status = if done { VenueOrderStatus::Filled } else { VenueOrderStatus::PartiallyFilled };
+        ev
+    }
+
+    fn fill_price(order: &VenueOrder) -> f64 {
+        match order.order_type {
+            OrderType::Market => order.reference_price,
+            OrderType::Limit => order.price,
+        }
+    }
+
+    pub fn submit(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {
+        self.submitted += 1;
+        let c = &self.config;
+        let (rl, rj, fr, pr) = (c.rate_limit_rate, c.reject_rate, c.fill_rate, c.partial_fill_rate);
+        if rl > 0.0 && self.rng.unit() < rl {
+            let mut ev = self.event(KernelEventKind::RateLimited, order);
+            ev.retry_after = self.config.retry_after;
+            ev.reason = "mock rate limit".into();
+            return vec![ev];
+        }
+        if rj > 0.0 && self.rng.unit() < rj {
+            let mut ev = self.event(KernelEventKind::Reject, order);
+            ev.reason = "mock reject".into();
+            return vec![ev];
+        }
+        self.order_seq += 1;
+        let mut o = order.clone();
+        o.venue_order_id = id(&format!("{}-{}", self.config.name, self.order_seq));
+        o.status = VenueOrderStatus::Acknowledged;
+        let mut events = Vec::with_capacity(2);
+        events.push(self.event(KernelEventKind::OrderAck, &o));
+        let fills = fr >= 1.0 || self.rng.unit() < fr;
+        if fills {
+            let partial = pr > 0.0 && self.rng.unit() < pr;
+            let qty = if partial { o.size * self.config.partial_fill_ratio } else { o.size };
+            let price = Self::fill_price(&o);
+            let ev = self.fill_event(&mut o, qty, price);
+            events.push(ev);
+        }
+        if o.filled_size < o.size {
+            self.open.insert(o.client_order_id.clone(), o);
+        }
+        events
+    }
+
+    pub fn cancel(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {
+        match self.open.remove(&order.client_order_id) {
+            Some(o) => {
+                let mut ev = self.event(KernelEventKind::CancelAck, &o);
+                ev.filled_size = o.filled_size;
+                ev.remaining_size = 0.0;
+                vec![ev]
+            }
+            None => {
+                let mut ev = self.event(KernelEventKind::CancelReject, order);
+                ev.reason = "order not open at the venue".into();
+                vec![ev]
+            }
+        }
+    }
+
+    /// Fills what remains of a resting order (tests and simulations drive this).
+    pub fn fill_open_order(&mut self, client_order_id: &str, price: Option<f64>) -> KernelResult<Vec<VenueEvent>> {
+        let Some(mut o) = self.open.remove(client_order_id) else {
+            return Err(KernelError::invalid("client_order_id", client_order_id, "is not an open order at this venue"));
+        };
+        let price = price.unwrap_or_else(|| Self::fill_price(&o));
+        if !price.is_finite() || price <= 0.0 {
+            self.open.insert(o.client_order_id.clone(), o);
+            return Err(KernelError::invalid("price", price, "must be a finite positive number"));
+        }
+        let qty = o.size - o.filled_size;
+        Ok(vec![self.fill_event(&mut o, qty, price)])
+    }
+
+    /// Drops an order from the venue's book silently (simulates a venue that lost it).
+    pub fn forget_order(&mut self, client_order_id: &str) -> bool {
+        self.open.remove(client_order_id).is_some()
+    }
+
+    pub fn open_orders(&self) -> impl Iterator<Item = &VenueOrder> {
+        self.open.values()
+    }
+
+    pub fn positions(&self) -> impl Iterator<Item = (&Id, &f64)> {
+        self.positions.iter()
+    }
+}

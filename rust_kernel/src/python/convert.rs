@@ -1,0 +1,192 @@
+//! Argument conversion at the boundary: enums by value or name, metadata, details, time.
+
+use crate::types::*;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use pyo3::IntoPyObjectExt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+pub fn time_or_now(ts: Option<f64>) -> f64 {
+    ts.unwrap_or_else(now)
+}
+
+/// Native enums and the names of their members share one extractor, so every
+/// enum argument accepts `TradeSide.LONG` and `"LONG"` alike and names the field on error.
+pub trait NamedEnum: Sized + Copy + for<'a, 'py> FromPyObject<'a, 'py> {
+    const TYPE_NAME: &'static str;
+    fn from_name(s: &str) -> Option<Self>;
+    fn names() -> Vec<&'static str>;
+}
+
+macro_rules! named_enum_py {
+    ($($t:ident),+) => {$(
+        impl NamedEnum for $t {
+            const TYPE_NAME: &'static str = stringify!($t);
+            fn from_name(s: &str) -> Option<Self> { $t::parse(s) }
+            fn names() -> Vec<&'static str> { $t::ALL.iter().map(|v| v.name()).collect() }
+        }
+
+        #[pymethods]
+        impl $t {
+            /// The member's name, e.g. "LONG".
+            #[getter(name)]
+            fn py_name(&self) -> &'static str { $t::name(*self) }
+
+            /// The member with this name; ValueError naming the value otherwise.
+            #[staticmethod]
+            #[pyo3(name = "parse")]
+            fn py_parse(value: &str) -> PyResult<Self> {
+                $t::parse(value).ok_or_else(|| PyValueError::new_err(format!(
+                    "unknown {} {:?}; expected one of {}", stringify!($t), value, <$t as NamedEnum>::names().join(", "))))
+            }
+
+            fn __str__(&self) -> &'static str { $t::name(*self) }
+
+            fn __reduce__(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, (&'static str,))> {
+                let parse = py.get_type::<$t>().getattr("parse")?.unbind();
+                Ok((parse, ($t::name(*self),)))
+            }
+        }
+    )+};
+}
+
+named_enum_py!(
+    TradeStage,
+    KernelCommandType,
+    TradeSide,
+    OrderSide,
+    OrderType,
+    KernelEventKind,
+    VenueOrderStatus,
+    KernelDiagnosticCode,
+    KernelSeverity,
+    ControlMode,
+    Verbosity,
+    AccountEventKind
+);
+
+pub fn enum_arg<T: NamedEnum>(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<T> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        let text = s.to_str()?;
+        return T::from_name(text).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "invalid {field}: unknown {} {:?}; expected one of {}",
+                T::TYPE_NAME,
+                text,
+                T::names().join(", ")
+            ))
+        });
+    }
+    obj.extract::<T>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "invalid {field}: expected {} or its name as str, got {}",
+            T::TYPE_NAME,
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+pub fn opt_enum_arg<T: NamedEnum>(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<T>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => enum_arg(o, field).map(Some),
+    }
+}
+
+/// A float argument: int or float (not bool, not str), named on error.
+pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
+    if obj.is_instance_of::<PyBool>() || !(obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>()) {
+        return Err(PyTypeError::new_err(format!(
+            "invalid {field}: expected a number, got {} {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default(),
+            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+        )));
+    }
+    obj.extract::<f64>()
+}
+
+pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Metadata> {
+    let mut out = Metadata::new();
+    let Some(obj) = obj else { return Ok(out) };
+    if obj.is_none() {
+        return Ok(out);
+    }
+    let dict = obj.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "invalid {field}: expected a dict of str to str/int/float/bool/None, got {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })?;
+    for (k, v) in dict.iter() {
+        let key: String = k
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("invalid {field}: keys must be str, got {}", k.repr().map(|r| r.to_string()).unwrap_or_default())))?;
+        let value = if v.is_none() {
+            MetaValue::Null
+        } else if let Ok(b) = v.cast::<PyBool>() {
+            MetaValue::Bool(b.is_true())
+        } else if v.is_instance_of::<PyInt>() {
+            MetaValue::Int(v.extract::<i64>().map_err(|_| {
+                PyValueError::new_err(format!("invalid {field}[{key:?}]: integer does not fit in 64 bits"))
+            })?)
+        } else if v.is_instance_of::<PyFloat>() {
+            MetaValue::Float(v.extract::<f64>()?)
+        } else if let Ok(s) = v.cast::<PyString>() {
+            MetaValue::Str(s.to_str()?.to_string())
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "invalid {field}[{key:?}]: values must be str, int, float, bool or None, got {}",
+                v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            )));
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+pub fn metadata_to_py<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in meta {
+        match v {
+            MetaValue::Null => d.set_item(k, py.None())?,
+            MetaValue::Bool(b) => d.set_item(k, *b)?,
+            MetaValue::Int(i) => d.set_item(k, *i)?,
+            MetaValue::Float(f) => d.set_item(k, *f)?,
+            MetaValue::Str(s) => d.set_item(k, s)?,
+        }
+    }
+    Ok(d)
+}
+
+pub fn detail_to_py(py: Python<'_>, v: &Detail) -> PyResult<Py<PyAny>> {
+    match v {
+        Detail::Str(s) => s.into_py_any(py),
+        Detail::Static(s) => s.into_py_any(py),
+        Detail::F64(f) => f.into_py_any(py),
+        Detail::I64(i) => i.into_py_any(py),
+        Detail::Bool(b) => b.into_py_any(py),
+    }
+}
+
+pub fn details_to_py<'py>(py: Python<'py>, details: &[(&'static str, Detail)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in details {
+        d.set_item(*k, detail_to_py(py, v)?)?;
+    }
+    Ok(d)
+}
+
+pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
+    obj.extract::<String>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "invalid {field}: expected str, got {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })
+}

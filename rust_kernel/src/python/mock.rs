@@ -1,0 +1,96 @@
+//! `MockVenueAdapter`: the native mock venue as a Python class.
+
+use super::objects::{PyVenueEvent, PyVenueOrder};
+use crate::mock::{MockConfig, MockVenue};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+#[pyclass(name = "MockVenueAdapter", module = "dita._kernel", subclass)]
+pub struct PyMockVenue {
+    pub inner: MockVenue,
+}
+
+pub fn events_to_py(py: Python<'_>, events: Vec<crate::model::VenueEvent>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+    events.into_iter().map(|e| Py::new(py, PyVenueEvent { inner: e })).collect()
+}
+
+#[pymethods]
+impl PyMockVenue {
+    #[new]
+    #[pyo3(signature = (*, seed=0, fill_rate=1.0, reject_rate=0.0, partial_fill_rate=0.0, partial_fill_ratio=0.5,
+        rate_limit_rate=0.0, retry_after=1.0, latency_ms=0.0, name="mock".to_string()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        seed: u64,
+        fill_rate: f64,
+        reject_rate: f64,
+        partial_fill_rate: f64,
+        partial_fill_ratio: f64,
+        rate_limit_rate: f64,
+        retry_after: f64,
+        latency_ms: f64,
+        name: String,
+    ) -> PyResult<Self> {
+        let config = MockConfig {
+            seed,
+            fill_rate,
+            reject_rate,
+            partial_fill_rate,
+            partial_fill_ratio,
+            rate_limit_rate,
+            retry_after,
+            latency_ms,
+            name,
+        };
+        Ok(PyMockVenue { inner: MockVenue::new(config)? })
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    #[getter]
+    fn submitted(&self) -> u64 {
+        self.inner.submitted
+    }
+
+    fn submit(&mut self, py: Python<'_>, order: PyRef<'_, PyVenueOrder>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+        events_to_py(py, self.inner.submit(&order.inner))
+    }
+
+    fn cancel(&mut self, py: Python<'_>, order: PyRef<'_, PyVenueOrder>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+        events_to_py(py, self.inner.cancel(&order.inner))
+    }
+
+    #[pyo3(signature = (client_order_id, price=None))]
+    fn fill_open_order(&mut self, py: Python<'_>, client_order_id: &str, price: Option<f64>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+        events_to_py(py, self.inner.fill_open_order(client_order_id, price)?)
+    }
+
+    fn forget_order(&mut self, client_order_id: &str) -> bool {
+        self.inner.forget_order(client_order_id)
+    }
+
+    fn open_orders(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+        self.inner.open_orders().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).collect()
+    }
+
+    fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let mut items: Vec<_> = self.inner.positions().collect();
+        items.sort_by(|a, b| a.0.cmp(b.0));
+        for (asset, qty) in items {
+            d.set_item(&**asset, *qty)?;
+        }
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.inner.config;
+        format!(
+            "MockVenueAdapter(name={:?}, seed={}, fill_rate={}, reject_rate={}, partial_fill_rate={}, rate_limit_rate={})",
+            c.name, c.seed, c.fill_rate, c.reject_rate, c.partial_fill_rate, c.rate_limit_rate
+        )
+    }
+}

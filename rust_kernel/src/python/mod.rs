@@ -1,0 +1,754 @@
+//! Python bindings (`dita._kernel`). Conversion happens once at the boundary; the kernel
+//! itself is the pure-Rust core. A native mock venue is called without entering Python.
+
+mod convert;
+mod errors;
+mod mock;
+mod objects;
+
+use crate::journal::{Row, RowData};
+use crate::kernel::Kernel;
+use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
+use crate::risk::ConfigValue;
+use crate::types::*;
+use convert::*;
+use mock::PyMockVenue;
+use objects::*;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where orders go: the native mock (no Python on the path) or any Python adapter.
+enum VenueHandle {
+    Mock(Py<PyMockVenue>),
+    Python(Py<PyAny>),
+}
+
+#[pyclass(name = "KernelCore", module = "dita._kernel", subclass)]
+pub struct PyKernel {
+    core: Kernel,
+    venue: VenueHandle,
+}
+
+static KERNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn default_kernel_id() -> String {
+    let n = KERNEL_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = (now() * 1e9) as u64;
+    format!("k-{:x}-{:x}-{n}", std::process::id(), nanos & 0xffff_ffff)
+}
+
+fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
+    if v.is_none() {
+        Ok(ConfigValue::Off)
+    } else if let Ok(b) = v.cast::<PyBool>() {
+        Ok(ConfigValue::Flag(b.is_true()))
+    } else if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
+        Ok(ConfigValue::Num(v.extract()?))
+    } else if let Ok(s) = v.cast::<PyString>() {
+        Ok(ConfigValue::Text(s.to_str()?.to_string()))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "invalid {field}: expected a number, str, bool or None, got {}",
+            v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        )))
+    }
+}
+
+/// `{name: number}` from a mapping, each value checked to be a real number (not bool/str).
+fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, f64)>> {
+    let dict = config
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a dict of field name to number")))?;
+    let mut out = Vec::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        let key = str_arg(&k, &format!("{what} key"))?;
+        out.push((key.clone(), float_arg(&v, &key)?));
+    }
+    Ok(out)
+}
+
+macro_rules! tuple {
+    ($py:expr; $($v:expr),+ $(,)?) => {
+        PyTuple::new($py, [$($v.into_py_any($py)?),+])?
+    };
+}
+
+fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple>> {
+    let (seq, sub) = (row.seq, row.sub);
+    Ok(match &row.data {
+        RowData::Fill(f) => tuple!(py; seq, sub, f.ts, &*f.trade_id, f.slot_id, &*f.event_id, &*f.fill_id,
+            &*f.client_order_id, &*f.venue_order_id, &*f.asset, f.side.name(),
+            if f.is_entry { "ENTRY" } else { "EXIT" }, f.price, f.qty, f.fee, f.liquidity, f.realized_pnl),
+        RowData::Account(a) => tuple!(py; seq, sub, a.ts, &*a.event_id, a.kind.name(), &*a.asset, a.amount, a.fee,
+            &*a.fill_id, a.wallet_balance, a.available_margin, a.used_margin, a.maint_margin, a.k_capital,
+            a.reconcile_status, a.reconcile_delta),
+        RowData::Control(c) => tuple!(py; seq, sub, c.ts, c.mode.name(), c.verbosity.name(),
+            c.debug_clickhouse_enabled, &c.source),
+        RowData::Transition(t) => tuple!(py; seq, sub, t.timestamp, &*t.trade_id, t.slot_id, t.prev_state.name(),
+            t.next_state.name(), t.trigger, &*t.intent_id, &*t.event_id, details_json(&t.details)),
+        RowData::Intent(r) => {
+            let i = &r.intent;
+            tuple!(py; seq, sub, i.timestamp, &*i.intent_id, &*i.trade_id, i.slot_id, &*i.asset, i.side.name(),
+                i.action.name(), i.order_type.name(), i.reference_price, i.target_size, i.limit_price, i.leverage,
+                &i.reason, r.accepted, r.code.name(), r.severity.name(), details_json(&r.details))
+        }
+        RowData::VenueEvent(r) => {
+            let e = &r.event;
+            tuple!(py; seq, sub, e.timestamp, &*e.event_id, &*e.trade_id, e.slot_id, e.kind.name(), e.status.name(),
+                &*e.venue_order_id, &*e.venue_client_id, e.side.map(|s| s.name()).unwrap_or(""), &*e.asset, e.price,
+                e.size, e.filled_size, e.remaining_size, &e.reason, r.accepted, r.code.name(),
+                metadata_json(&e.metadata))
+        }
+    })
+}
+
+impl PyKernel {
+    fn venue_object(&self, py: Python<'_>) -> Py<PyAny> {
+        match &self.venue {
+            VenueHandle::Mock(m) => m.clone_ref(py).into_any(),
+            VenueHandle::Python(o) => o.clone_ref(py),
+        }
+    }
+
+    /// Hands an order to the venue. `Ok(None)` means the venue raised: the outcome of the
+    /// submit is unknown and the order stays in flight until the venue reports on it.
+    fn venue_call(&self, py: Python<'_>, method: &str, order: &VenueOrder) -> PyResult<Result<Vec<VenueEvent>, String>> {
+        match &self.venue {
+            VenueHandle::Mock(m) => {
+                let mut mv = m.borrow_mut(py);
+                Ok(Ok(if method == "submit" { mv.inner.submit(order) } else { mv.inner.cancel(order) }))
+            }
+            VenueHandle::Python(obj) => {
+                let arg = Py::new(py, PyVenueOrder { inner: order.clone() })?;
+                match obj.bind(py).call_method1(method, (arg,)) {
+                    Ok(result) => {
+                        if result.is_none() {
+                            return Ok(Ok(Vec::new()));
+                        }
+                        let mut events = Vec::new();
+                        for item in result.try_iter()? {
+                            let item = item?;
+                            let ev = item.cast::<PyVenueEvent>().map_err(|_| {
+                                PyTypeError::new_err(format!(
+                                    "venue {method}() must return VenueEvent objects, got {}",
+                                    item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                                ))
+                            })?;
+                            events.push(ev.get().inner.clone());
+                        }
+                        Ok(Ok(events))
+                    }
+                    Err(e) => {
+                        if e.is_instance_of::<PyTypeError>(py) && !e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py) {
+                            // A broken adapter is a programming error, not a venue outcome.
+                            return Err(e);
+                        }
+                        Ok(Err(format!("{}: {}", e.get_type(py).name()?, e.value(py))))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends what an outcome asks for (a submit, cancels) and folds the venue's synchronous
+    /// answers back in, each as its own input.
+    fn dispatch(&mut self, py: Python<'_>, out: &mut KernelOutcome) -> PyResult<Option<VenueOrder>> {
+        let submitted = out.submit.take();
+        if let Some(order) = &submitted {
+            match self.venue_call(py, "submit", order)? {
+                Ok(events) => self.feed(events, out),
+                Err(msg) => {
+                    out.severity = out.severity.max(KernelSeverity::Error);
+                    out.details.push(("submit_outcome", Detail::Static("unknown")));
+                    out.details.push(("venue_error", Detail::Str(msg)));
+                }
+            }
+        }
+        let mut cancels = std::mem::take(&mut out.cancels);
+        while !cancels.is_empty() {
+            for order in std::mem::take(&mut cancels) {
+                match self.venue_call(py, "cancel", &order)? {
+                    Ok(events) => self.feed(events, out),
+                    Err(msg) => {
+                        out.severity = out.severity.max(KernelSeverity::Error);
+                        out.details.push(("cancel_outcome", Detail::Static("unknown")));
+                        out.details.push(("venue_error", Detail::Str(msg)));
+                    }
+                }
+            }
+            cancels.append(&mut out.cancels);
+        }
+        Ok(submitted)
+    }
+
+    fn feed(&mut self, events: Vec<VenueEvent>, out: &mut KernelOutcome) {
+        for ev in events {
+            let follow = self.core.on_venue_event(&ev);
+            out.emitted_events.push(ev);
+            out.absorb(follow);
+        }
+    }
+
+    fn outcome(&mut self, py: Python<'_>, mut out: KernelOutcome) -> PyResult<PyOutcome> {
+        let order = self.dispatch(py, &mut out)?;
+        Ok(PyOutcome { inner: out, order })
+    }
+
+    fn account_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let k = &self.core;
+        let a = &k.account;
+        let (upnl, notional) = k.open_totals();
+        let capital = a.k_capital();
+        let equity = capital + upnl;
+        let r = a.reconcile();
+        let d = PyDict::new(py);
+        d.set_item("kernel_id", &k.kernel_id)?;
+        d.set_item("capital", capital)?;
+        d.set_item("equity", equity)?;
+        d.set_item("realized_pnl", a.k_realized_pnl)?;
+        d.set_item("unrealized_pnl", upnl)?;
+        d.set_item("open_positions", k.open_positions())?;
+        d.set_item("open_notional", notional)?;
+        d.set_item("leverage", if equity > 0.0 { notional / equity } else { 0.0 })?;
+        d.set_item("available_capital", a.available_capital())?;
+        d.set_item("seed_capital", a.seed_capital)?;
+        d.set_item("k_capital", capital)?;
+        d.set_item("k_realized_pnl", a.k_realized_pnl)?;
+        d.set_item("k_fees_paid", a.k_fees_paid)?;
+        d.set_item("k_funding_net", a.k_funding_net)?;
+        d.set_item("k_unsettled_fees", a.k_unsettled_fees)?;
+        d.set_item("e_wallet_balance", a.e_wallet_balance)?;
+        d.set_item("e_available_margin", a.e_available_margin)?;
+        d.set_item("e_used_margin", a.e_used_margin)?;
+        d.set_item("e_maint_margin", a.e_maint_margin)?;
+        d.set_item("reconcile_status", r.status.name())?;
+        d.set_item("reconcile_delta", r.delta)?;
+        d.set_item("reconcile_explanation", r.explanation)?;
+        d.set_item("event_seq", a.event_seq)?;
+        d.set_item("last_update_time", a.last_update_time)?;
+        d.set_item("fee_calibration_ratio", k.fees.calibration_ratio)?;
+        d.set_item("fee_calibration_samples", k.fees.calibration_samples)?;
+        Ok(d)
+    }
+
+    fn control_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.core.control;
+        let d = PyDict::new(py);
+        d.set_item("kernel_id", &self.core.kernel_id)?;
+        d.set_item("mode", c.mode.name())?;
+        d.set_item("verbosity", c.verbosity.name())?;
+        d.set_item("debug_clickhouse_enabled", c.debug_clickhouse_enabled)?;
+        d.set_item("frozen", c.frozen)?;
+        d.set_item("freeze_reason", &c.freeze_reason)?;
+        d.set_item("freeze_asset", &c.freeze_asset)?;
+        d.set_item("freeze_events", c.freeze_events)?;
+        d.set_item("source", &c.source)?;
+        d.set_item("updated_seq", c.updated_seq)?;
+        Ok(d)
+    }
+
+    fn slot_ref(&self, slot_id: i64) -> PyResult<&crate::model::TradeSlot> {
+        if slot_id < 0 {
+            return Err(crate::error::KernelError::SlotOutOfRange { slot_id, max_slots: self.core.max_slots() }.into());
+        }
+        self.core
+            .slot(slot_id as usize)
+            .ok_or_else(|| crate::error::KernelError::SlotOutOfRange { slot_id, max_slots: self.core.max_slots() }.into())
+    }
+}
+
+#[pymethods]
+impl PyKernel {
+    #[new]
+    #[pyo3(signature = (max_slots=None, venue=None, journal=None, projection=None, control_plane=None,
+        kernel_id=None, **kwargs))]
+    #[allow(unused_variables)]
+    fn new(
+        py: Python<'_>,
+        max_slots: Option<&Bound<'_, PyAny>>,
+        venue: Option<Bound<'_, PyAny>>,
+        journal: Option<&Bound<'_, PyAny>>,
+        projection: Option<&Bound<'_, PyAny>>,
+        control_plane: Option<&Bound<'_, PyAny>>,
+        kernel_id: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let max_slots = match max_slots {
+            None => 10,
+            Some(v) if v.is_none() => 10,
+            Some(v) => {
+                if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "invalid max_slots: expected int, got {}",
+                        v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    )));
+                }
+                let n: i64 = v.extract()?;
+                if n < 1 {
+                    return Err(PyValueError::new_err(format!("invalid max_slots: {n} (must be at least 1)")));
+                }
+                n as usize
+            }
+        };
+        let kernel_id = match kernel_id {
+            Some(v) if !v.is_none() => str_arg(v, "kernel_id")?,
+            _ => default_kernel_id(),
+        };
+        let mut core = Kernel::new(&kernel_id, max_slots)?;
+        let mut journal_capacity = None;
+        if let Some(kw) = kwargs {
+            for (k, v) in kw.iter() {
+                let key = str_arg(&k, "keyword")?;
+                match key.as_str() {
+                    "journal_capacity" => {
+                        let n: i64 = v.extract().map_err(|_| PyTypeError::new_err("invalid journal_capacity: expected int"))?;
+                        if n < 1 {
+                            return Err(PyValueError::new_err(format!("invalid journal_capacity: {n} (must be at least 1)")));
+                        }
+                        journal_capacity = Some(n as usize);
+                    }
+                    "seed_capital" => core.set_seed_capital(float_arg(&v, "seed_capital")?)?,
+                    other => {
+                        return Err(PyTypeError::new_err(format!("ExecutionKernel got an unexpected keyword argument {other:?}")))
+                    }
+                }
+            }
+        }
+        if let Some(c) = journal_capacity {
+            core.outbox.capacity = c;
+        }
+        let venue = match venue {
+            None => VenueHandle::Mock(Py::new(py, PyMockVenue { inner: crate::mock::MockVenue::new(Default::default())? })?),
+            Some(v) if v.is_none() => {
+                VenueHandle::Mock(Py::new(py, PyMockVenue { inner: crate::mock::MockVenue::new(Default::default())? })?)
+            }
+            Some(v) => match v.cast::<PyMockVenue>() {
+                Ok(m) => VenueHandle::Mock(m.clone().unbind()),
+                Err(_) => {
+                    for method in ["submit", "cancel"] {
+                        if !v.hasattr(method)? {
+                            return Err(PyTypeError::new_err(format!(
+                                "invalid venue: {} has no {method}() method (see dita.venues.VenueAdapter)",
+                                v.get_type().name()?
+                            )));
+                        }
+                    }
+                    VenueHandle::Python(v.unbind())
+                }
+            },
+        };
+        Ok(PyKernel { core, venue })
+    }
+
+    #[getter]
+    fn kernel_id(&self) -> &str {
+        &self.core.kernel_id
+    }
+
+    #[getter]
+    fn max_slots(&self) -> usize {
+        self.core.max_slots()
+    }
+
+    #[getter]
+    fn venue(&self, py: Python<'_>) -> Py<PyAny> {
+        self.venue_object(py)
+    }
+
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.core.seq()
+    }
+
+    /// Decides on an intent and, if accepted, hands the order to the venue; the venue's
+    /// synchronous answers are applied before this returns.
+    fn process_intent(&mut self, py: Python<'_>, intent: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let intent = intent.cast::<PyIntent>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "process_intent expects a KernelIntent, got {}",
+                intent.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let out = self.core.process_intent(&intent.get().inner);
+        self.outcome(py, out)
+    }
+
+    /// Applies an event a venue reported (asynchronously, e.g. a fill from a stream).
+    fn on_venue_event(&mut self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let event = event.cast::<PyVenueEvent>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "on_venue_event expects a VenueEvent, got {}",
+                event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let out = self.core.on_venue_event(&event.get().inner);
+        self.outcome(py, out)
+    }
+
+    fn on_account_event(&mut self, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let event = event.cast::<PyAccountEvent>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "on_account_event expects an AccountEvent, got {}",
+                event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let out = self.core.on_account_event(&event.get().inner);
+        Ok(PyOutcome { inner: out, order: None })
+    }
+
+    /// Marks `asset` at `price`: unrealized PnL of its open slots follows. Returns how
+    /// many slots were updated.
+    #[pyo3(signature = (asset, price, timestamp=None))]
+    fn mark_price(&mut self, asset: &str, price: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<usize> {
+        let price = float_arg(price, "price")?;
+        Ok(self.core.mark_price(asset, price, time_or_now(timestamp))?)
+    }
+
+    /// The measured edge of `asset` in basis points; below the risk limit's threshold the
+    /// kernel freezes entries and cancels every working order.
+    #[pyo3(signature = (asset, edge_bps, timestamp=None))]
+    fn on_edge_update(&mut self, py: Python<'_>, asset: &str, edge_bps: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<PyOutcome> {
+        let edge = float_arg(edge_bps, "edge_bps")?;
+        let out = self.core.on_edge_update(asset, edge, time_or_now(timestamp))?;
+        self.outcome(py, out)
+    }
+
+    fn free_slot(&self) -> Option<usize> {
+        self.core.free_slot()
+    }
+
+    fn slot_state(&self, slot_id: i64) -> PyResult<PySlot> {
+        Ok(PySlot { inner: self.slot_ref(slot_id)?.clone() })
+    }
+
+    fn slot_dict<'py>(&self, py: Python<'py>, slot_id: i64) -> PyResult<Bound<'py, PyDict>> {
+        let d = slot_dict(py, self.slot_ref(slot_id)?)?;
+        d.set_item("kernel_id", &self.core.kernel_id)?;
+        Ok(d)
+    }
+
+    fn set_slot_metadata(&mut self, slot_id: i64, metadata: &Bound<'_, PyAny>) -> PyResult<()> {
+        let meta = metadata_arg(Some(metadata), "metadata")?;
+        Ok(self.core.set_slot_metadata(slot_id, meta)?)
+    }
+
+    fn set_slot_exit_leg_ratios(&mut self, slot_id: i64, ratios: Vec<f64>) -> PyResult<()> {
+        Ok(self.core.set_slot_exit_legs(slot_id, &ratios)?)
+    }
+
+    /// Replaces every slot from saved slot dicts (as `slots()` returns them). All are
+    /// validated first; on any error nothing changes. Returns the number of open positions.
+    fn reconcile_from_slots(&mut self, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let items: Vec<Bound<'_, PyAny>> = slots
+            .try_iter()
+            .map_err(|_| PyTypeError::new_err("reconcile_from_slots expects a list of slot dicts"))?
+            .collect::<PyResult<_>>()?;
+        let mut parsed = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            parsed.push(slot_from_py(item, i)?);
+        }
+        self.core.replace_slots(parsed)?;
+        Ok(self.core.open_positions())
+    }
+
+    fn set_seed_capital(&mut self, capital: &Bound<'_, PyAny>) -> PyResult<()> {
+        let c = float_arg(capital, "capital")?;
+        Ok(self.core.set_seed_capital(c)?)
+    }
+
+    /// Updates exchange fields (taker_rate, maker_rate, lot_step, tick_size, min_notional,
+    /// funding_interval_secs). Every value is checked before anything changes.
+    fn set_exchange_config(&mut self, config: &Bound<'_, PyAny>) -> PyResult<()> {
+        let fields = number_fields(config, "exchange config")?;
+        Ok(self.core.set_exchange_config(&fields)?)
+    }
+
+    fn exchange_config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.core.fees.config;
+        let d = PyDict::new(py);
+        d.set_item("taker_rate", c.taker_rate)?;
+        d.set_item("maker_rate", c.maker_rate)?;
+        d.set_item("lot_step", c.lot_step)?;
+        d.set_item("tick_size", c.tick_size)?;
+        d.set_item("min_notional", c.min_notional)?;
+        d.set_item("funding_interval_secs", c.funding_interval_secs)?;
+        Ok(d)
+    }
+
+    /// Per-asset precision and floors from the venue: lot_step, tick_size, min_qty, min_notional.
+    fn set_market_limits(&mut self, asset: &str, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+        let fields = number_fields(limits, "market limits")?;
+        Ok(self.core.set_market_limits(asset, &fields)?)
+    }
+
+    fn market_limits<'py>(&self, py: Python<'py>, asset: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(m) = self.core.market_limits(asset) else { return Ok(None) };
+        let d = PyDict::new(py);
+        d.set_item("lot_step", m.lot_step)?;
+        d.set_item("tick_size", m.tick_size)?;
+        d.set_item("min_qty", m.min_qty)?;
+        d.set_item("min_notional", m.min_notional)?;
+        Ok(Some(d))
+    }
+
+    /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
+    fn set_risk_limits(&mut self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+        let dict = limits.cast::<PyDict>().map_err(|_| PyTypeError::new_err("risk limits must be a dict"))?;
+        let mut updates = Vec::with_capacity(dict.len());
+        for (k, v) in dict.iter() {
+            let key = str_arg(&k, "risk limits key")?;
+            let value = config_value(&v, &key)?;
+            updates.push((key, value));
+        }
+        let next = self.core.risk_updates(&updates)?;
+        self.core.set_risk_limits(next);
+        Ok(())
+    }
+
+    fn risk_limits<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let r = &self.core.risk;
+        let d = PyDict::new(py);
+        d.set_item("max_leverage", r.max_leverage)?;
+        d.set_item("max_notional_per_asset", r.max_notional_per_asset)?;
+        d.set_item("max_notional_total", r.max_notional_total)?;
+        d.set_item("max_order_rate", r.max_order_rate)?;
+        d.set_item("regime", r.regime.name())?;
+        d.set_item("edge_freeze_threshold_bps", r.edge_freeze_threshold_bps)?;
+        d.set_item("require_source_run_in_live", r.require_source_run_in_live)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (price, qty, actual_fee, maker=false))]
+    fn calibrate_fee<'py>(&mut self, py: Python<'py>, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>, actual_fee: &Bound<'_, PyAny>, maker: bool) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.core.calibrate_fee(float_arg(price, "price")?, float_arg(qty, "qty")?, float_arg(actual_fee, "actual_fee")?, maker)?;
+        let d = PyDict::new(py);
+        d.set_item("expected_fee", c.expected_fee)?;
+        d.set_item("actual_fee", c.actual_fee)?;
+        d.set_item("ratio", c.ratio)?;
+        d.set_item("deviation_pct", c.deviation_pct)?;
+        d.set_item("calibration_status", c.calibration_status.name())?;
+        d.set_item("calibration_ratio", c.calibration_ratio)?;
+        d.set_item("calibration_samples", c.calibration_samples)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local"))]
+    fn update_control<'py>(
+        &mut self,
+        py: Python<'py>,
+        mode: Option<&Bound<'_, PyAny>>,
+        verbosity: Option<&Bound<'_, PyAny>>,
+        debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
+        source: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
+        let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
+        let debug = match debug_clickhouse_enabled {
+            None => None,
+            Some(v) if v.is_none() => None,
+            Some(v) => Some(
+                v.cast::<PyBool>()
+                    .map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "invalid debug_clickhouse_enabled: expected bool, got {}",
+                            v.repr().map(|r| r.to_string()).unwrap_or_default()
+                        ))
+                    })?
+                    .is_true(),
+            ),
+        };
+        self.core.update_control(mode, verbosity, debug, source, now());
+        self.control_dict(py)
+    }
+
+    fn control<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.control_dict(py)
+    }
+
+    fn account<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.account_dict(py)
+    }
+
+    fn slots<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for s in self.core.slots() {
+            list.append(slot_dict(py, s)?)?;
+        }
+        Ok(list)
+    }
+
+    fn open_orders(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+        self.core.open_orders().into_iter().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).collect()
+    }
+
+    /// The whole state: control, slots and account, with the original field names.
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("kernel_id", &self.core.kernel_id)?;
+        d.set_item("max_slots", self.core.max_slots())?;
+        d.set_item("control", self.control_dict(py)?)?;
+        d.set_item("slots", self.slots(py)?)?;
+        d.set_item("account", self.account_dict(py)?)?;
+        d.set_item("exchange_config", self.exchange_config(py)?)?;
+        Ok(d)
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.core.counters;
+        let d = PyDict::new(py);
+        d.set_item("seq", self.core.seq())?;
+        d.set_item("intents", c.intents)?;
+        d.set_item("intents_accepted", c.intents_accepted)?;
+        d.set_item("intents_refused", c.intents_refused)?;
+        d.set_item("venue_events", c.venue_events)?;
+        d.set_item("venue_events_refused", c.venue_events_refused)?;
+        d.set_item("fills", c.fills)?;
+        d.set_item("orders_submitted", c.orders_submitted)?;
+        d.set_item("cancels_requested", c.cancels_requested)?;
+        d.set_item("account_events", c.account_events)?;
+        d.set_item("open_orders", self.core.open_orders().len())?;
+        d.set_item("journal_queued", self.core.outbox.rows.len())?;
+        d.set_item("journal_queued_total", self.core.outbox.queued_total)?;
+        d.set_item("journal_dropped", self.core.outbox.dropped)?;
+        Ok(d)
+    }
+
+    fn set_journal_enabled(&mut self, enabled: bool) {
+        self.core.set_journal_enabled(enabled);
+    }
+
+    /// Takes up to `max_rows` journal rows: `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order.
+    #[pyo3(signature = (max_rows=10000))]
+    fn drain_journal<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Bound<'py, PyDict>> {
+        let rows = self.core.outbox.drain(max_rows);
+        let d = PyDict::new(py);
+        for t in crate::journal::TABLES {
+            d.set_item(t, PyList::empty(py))?;
+        }
+        for row in &rows {
+            let list = d.get_item(row.data.table())?.expect("tables were inserted above");
+            list.cast::<PyList>()?.append(row_to_py(py, row)?)?;
+        }
+        Ok(d)
+    }
+
+    fn set_projection_enabled(&mut self, enabled: bool) {
+        self.core.set_projection_enabled(enabled);
+    }
+
+    /// Slots, account and control changed since the last call (for a projection publisher).
+    fn drain_dirty(&mut self) -> (Vec<usize>, bool, bool) {
+        self.core.dirty.drain()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ExecutionKernel(kernel_id={:?}, max_slots={}, open_positions={}, mode={})",
+            self.core.kernel_id,
+            self.core.max_slots(),
+            self.core.open_positions(),
+            self.core.control.mode
+        )
+    }
+}
+
+/// A slot from its dict form (as `slots()` writes it), every field checked and named.
+fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::TradeSlot> {
+    use crate::model::TradeSlot;
+    let d = obj.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("slots[{index}] must be a dict")))?;
+    let field = |name: &str| format!("slots[{index}].{name}");
+    let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
+        d.get_item(name)?.ok_or_else(|| PyValueError::new_err(format!("missing {}", field(name))))
+    };
+    let num = |name: &str| -> PyResult<f64> { float_arg(&get(name)?, &field(name)) };
+    let order = |name: &str| -> PyResult<Option<VenueOrder>> {
+        let v = get(name)?;
+        if v.is_none() {
+            return Ok(None);
+        }
+        let od = v.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("{} must be a dict or None", field(name))))?;
+        let oget = |k: &str| -> PyResult<Bound<'_, PyAny>> {
+            od.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("missing {}.{k}", field(name))))
+        };
+        let onum = |k: &str| -> PyResult<f64> { float_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let ostr = |k: &str| -> PyResult<String> { str_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        Ok(Some(VenueOrder {
+            client_order_id: id(&ostr("client_order_id")?),
+            venue_order_id: id(&ostr("venue_order_id")?),
+            slot_id: index,
+            trade_id: id(&ostr("trade_id")?),
+            asset: id(&ostr("asset")?),
+            side: enum_arg(&oget("side")?, &format!("{}.side", field(name)))?,
+            order_type: enum_arg(&oget("order_type")?, &format!("{}.order_type", field(name)))?,
+            price: onum("price")?,
+            reference_price: onum("reference_price")?,
+            size: onum("size")?,
+            filled_size: onum("filled_size")?,
+            avg_fill_price: onum("avg_fill_price")?,
+            status: enum_arg(&oget("status")?, &format!("{}.status", field(name)))?,
+            reduce_only: oget("reduce_only")?.is_truthy()?,
+            cancel_requested: oget("cancel_requested")?.is_truthy()?,
+            created_at: onum("created_at")?,
+            is_entry: name == "active_entry_order",
+        }))
+    };
+    let slot_id: i64 = get("slot_id")?.extract().map_err(|_| PyTypeError::new_err(format!("{} must be an int", field("slot_id"))))?;
+    if slot_id != index as i64 {
+        return Err(PyValueError::new_err(format!("invalid {}: {slot_id} (must equal its position {index})", field("slot_id"))));
+    }
+    let mut s = TradeSlot::new(index);
+    s.trade_id = id(&str_arg(&get("trade_id")?, &field("trade_id"))?);
+    s.asset = id(&str_arg(&get("asset")?, &field("asset"))?);
+    s.side = enum_arg(&get("side")?, &field("side"))?;
+    s.entry_price = num("entry_price")?;
+    s.size = num("size")?;
+    s.initial_size = num("initial_size")?;
+    s.leverage = num("leverage")?;
+    s.entry_time = num("entry_time")?;
+    s.unrealized_pnl = num("unrealized_pnl")?;
+    s.realized_pnl = num("realized_pnl")?;
+    s.fees_paid = num("fees_paid")?;
+    s.closed = get("closed")?.is_truthy()?;
+    s.exit_leg_ratios = get("exit_leg_ratios")?.extract().map_err(|_| PyTypeError::new_err(format!("{} must be a list of numbers", field("exit_leg_ratios"))))?;
+    s.active_leg_index = get("active_leg_index")?.extract().map_err(|_| PyTypeError::new_err(format!("{} must be a non-negative int", field("active_leg_index"))))?;
+    s.active_entry_order = order("active_entry_order")?;
+    s.active_exit_order = order("active_exit_order")?;
+    s.fsm_state = enum_arg(&get("fsm_state")?, &field("fsm_state"))?;
+    s.close_reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
+    s.last_event_time = num("last_event_time")?;
+    s.mark_price = if d.contains("mark_price")? { num("mark_price")? } else { 0.0 };
+    s.metadata = metadata_arg(d.get_item("metadata")?.as_ref(), &field("metadata"))?;
+    Ok(s)
+}
+
+#[pymodule]
+#[pyo3(name = "_kernel")]
+fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("JOURNAL_COLUMNS", journal_columns(m.py())?)?;
+    m.add_class::<TradeStage>()?;
+    m.add_class::<KernelCommandType>()?;
+    m.add_class::<TradeSide>()?;
+    m.add_class::<OrderSide>()?;
+    m.add_class::<OrderType>()?;
+    m.add_class::<KernelEventKind>()?;
+    m.add_class::<VenueOrderStatus>()?;
+    m.add_class::<KernelDiagnosticCode>()?;
+    m.add_class::<KernelSeverity>()?;
+    m.add_class::<ControlMode>()?;
+    m.add_class::<Verbosity>()?;
+    m.add_class::<AccountEventKind>()?;
+    m.add_class::<PyIntent>()?;
+    m.add_class::<PyVenueEvent>()?;
+    m.add_class::<PyAccountEvent>()?;
+    m.add_class::<PyVenueOrder>()?;
+    m.add_class::<PyTransition>()?;
+    m.add_class::<PyOutcome>()?;
+    m.add_class::<PySlot>()?;
+    m.add_class::<PyMockVenue>()?;
+    m.add_class::<PyKernel>()?;
+    Ok(())
+}

@@ -1,0 +1,891 @@
+//! Native Python classes for the kernel's data: built once at the boundary, read lazily.
+
+use super::convert::*;
+use crate::journal::columns;
+use crate::model::*;
+use crate::types::*;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+fn opt_order<'py>(py: Python<'py>, o: &Option<VenueOrder>) -> PyResult<Py<PyAny>> {
+    Ok(match o {
+        Some(o) => order_dict(py, o)?.into_any().unbind(),
+        None => py.None(),
+    })
+}
+
+pub fn order_dict<'py>(py: Python<'py>, o: &VenueOrder) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("client_order_id", &*o.client_order_id)?;
+    d.set_item("venue_order_id", &*o.venue_order_id)?;
+    d.set_item("slot_id", o.slot_id)?;
+    d.set_item("trade_id", &*o.trade_id)?;
+    d.set_item("asset", &*o.asset)?;
+    d.set_item("side", o.side.name())?;
+    d.set_item("order_type", o.order_type.name())?;
+    d.set_item("price", o.price)?;
+    d.set_item("reference_price", o.reference_price)?;
+    d.set_item("size", o.size)?;
+    d.set_item("filled_size", o.filled_size)?;
+    d.set_item("avg_fill_price", o.avg_fill_price)?;
+    d.set_item("status", o.status.name())?;
+    d.set_item("reduce_only", o.reduce_only)?;
+    d.set_item("cancel_requested", o.cancel_requested)?;
+    d.set_item("created_at", o.created_at)?;
+    d.set_item("leg", if o.is_entry { "ENTRY" } else { "EXIT" })?;
+    Ok(d)
+}
+
+pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("slot_id", s.slot_id)?;
+    d.set_item("trade_id", &*s.trade_id)?;
+    d.set_item("asset", &*s.asset)?;
+    d.set_item("side", s.side.name())?;
+    d.set_item("entry_price", s.entry_price)?;
+    d.set_item("size", s.size)?;
+    d.set_item("initial_size", s.initial_size)?;
+    d.set_item("leverage", s.leverage)?;
+    d.set_item("entry_time", s.entry_time)?;
+    d.set_item("unrealized_pnl", s.unrealized_pnl)?;
+    d.set_item("realized_pnl", s.realized_pnl)?;
+    d.set_item("fees_paid", s.fees_paid)?;
+    d.set_item("closed", s.closed)?;
+    d.set_item("exit_leg_ratios", PyList::new(py, &s.exit_leg_ratios)?)?;
+    d.set_item("active_leg_index", s.active_leg_index)?;
+    d.set_item("active_entry_order", opt_order(py, &s.active_entry_order)?)?;
+    d.set_item("active_exit_order", opt_order(py, &s.active_exit_order)?)?;
+    d.set_item("fsm_state", s.fsm_state.name())?;
+    d.set_item("close_reason", &s.close_reason)?;
+    d.set_item("last_event_time", s.last_event_time)?;
+    d.set_item("mark_price", s.mark_price)?;
+    d.set_item("metadata", metadata_to_py(py, &s.metadata)?)?;
+    Ok(d)
+}
+
+// ----- KernelIntent ---------------------------------------------------------------------
+
+#[pyclass(name = "KernelIntent", module = "dita._kernel", frozen)]
+pub struct PyIntent {
+    pub inner: Intent,
+}
+
+#[pymethods]
+impl PyIntent {
+    #[new]
+    #[pyo3(signature = (intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size,
+        leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=String::new(),
+        metadata=None, timestamp=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        intent_id: &str,
+        trade_id: &str,
+        slot_id: i64,
+        asset: &str,
+        side: &Bound<'_, PyAny>,
+        action: &Bound<'_, PyAny>,
+        reference_price: f64,
+        target_size: f64,
+        leverage: f64,
+        exit_leg_ratios: Option<Vec<f64>>,
+        order_type: Option<&Bound<'_, PyAny>>,
+        limit_price: f64,
+        reason: String,
+        metadata: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<f64>,
+    ) -> PyResult<Self> {
+        Ok(PyIntent {
+            inner: Intent {
+                intent_id: id(intent_id),
+                trade_id: id(trade_id),
+                slot_id,
+                asset: id(asset),
+                side: enum_arg(side, "side")?,
+                action: enum_arg(action, "action")?,
+                reference_price,
+                target_size,
+                leverage,
+                exit_leg_ratios: exit_leg_ratios.unwrap_or_else(|| vec![1.0]),
+                order_type: opt_enum_arg(order_type, "order_type")?.unwrap_or(OrderType::Market),
+                limit_price,
+                reason,
+                metadata: metadata_arg(metadata, "metadata")?,
+                timestamp: time_or_now(timestamp),
+            },
+        })
+    }
+
+    #[getter]
+    fn intent_id(&self) -> &str {
+        &self.inner.intent_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn slot_id(&self) -> i64 {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn side(&self) -> TradeSide {
+        self.inner.side
+    }
+    #[getter]
+    fn action(&self) -> KernelCommandType {
+        self.inner.action
+    }
+    #[getter]
+    fn reference_price(&self) -> f64 {
+        self.inner.reference_price
+    }
+    #[getter]
+    fn target_size(&self) -> f64 {
+        self.inner.target_size
+    }
+    #[getter]
+    fn leverage(&self) -> f64 {
+        self.inner.leverage
+    }
+    #[getter]
+    fn exit_leg_ratios<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, &self.inner.exit_leg_ratios)
+    }
+    #[getter]
+    fn order_type(&self) -> OrderType {
+        self.inner.order_type
+    }
+    #[getter]
+    fn limit_price(&self) -> f64 {
+        self.inner.limit_price
+    }
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        metadata_to_py(py, &self.inner.metadata)
+    }
+    #[getter]
+    fn timestamp(&self) -> f64 {
+        self.inner.timestamp
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let i = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("intent_id", &*i.intent_id)?;
+        d.set_item("trade_id", &*i.trade_id)?;
+        d.set_item("slot_id", i.slot_id)?;
+        d.set_item("asset", &*i.asset)?;
+        d.set_item("side", i.side.name())?;
+        d.set_item("action", i.action.name())?;
+        d.set_item("reference_price", i.reference_price)?;
+        d.set_item("target_size", i.target_size)?;
+        d.set_item("leverage", i.leverage)?;
+        d.set_item("exit_leg_ratios", PyTuple::new(py, &i.exit_leg_ratios)?)?;
+        d.set_item("order_type", i.order_type.name())?;
+        d.set_item("limit_price", i.limit_price)?;
+        d.set_item("reason", &i.reason)?;
+        d.set_item("metadata", metadata_to_py(py, &i.metadata)?)?;
+        d.set_item("timestamp", i.timestamp)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let i = &self.inner;
+        format!(
+            "KernelIntent(intent_id={:?}, action={}, slot_id={}, asset={:?}, side={}, target_size={}, reference_price={})",
+            &*i.intent_id, i.action, i.slot_id, &*i.asset, i.side, i.target_size, i.reference_price
+        )
+    }
+}
+
+// ----- VenueEvent -----------------------------------------------------------------------
+
+#[pyclass(name = "VenueEvent", module = "dita._kernel", frozen)]
+pub struct PyVenueEvent {
+    pub inner: VenueEvent,
+}
+
+#[pymethods]
+impl PyVenueEvent {
+    #[new]
+    #[pyo3(signature = (event_id, trade_id, slot_id, kind, status=None, venue_order_id="", venue_client_id="",
+        side=None, asset="", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=String::new(),
+        metadata=None, timestamp=None, *, fill_id="", fee=None, retry_after=0.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        event_id: &str,
+        trade_id: &str,
+        slot_id: i64,
+        kind: &Bound<'_, PyAny>,
+        status: Option<&Bound<'_, PyAny>>,
+        venue_order_id: &str,
+        venue_client_id: &str,
+        side: Option<&Bound<'_, PyAny>>,
+        asset: &str,
+        price: f64,
+        size: f64,
+        filled_size: f64,
+        remaining_size: f64,
+        reason: String,
+        metadata: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<f64>,
+        fill_id: &str,
+        fee: Option<f64>,
+        retry_after: f64,
+    ) -> PyResult<Self> {
+        let kind: KernelEventKind = enum_arg(kind, "kind")?;
+        Ok(PyVenueEvent {
+            inner: VenueEvent {
+                event_id: id(event_id),
+                trade_id: id(trade_id),
+                slot_id,
+                kind,
+                status: opt_enum_arg(status, "status")?.unwrap_or_else(|| kind.implied_status()),
+                venue_order_id: id(venue_order_id),
+                venue_client_id: id(venue_client_id),
+                side: opt_enum_arg(side, "side")?,
+                asset: id(asset),
+                price,
+                size,
+                filled_size,
+                remaining_size,
+                reason,
+                metadata: metadata_arg(metadata, "metadata")?,
+                timestamp: time_or_now(timestamp),
+                fill_id: id(fill_id),
+                fee,
+                retry_after,
+            },
+        })
+    }
+
+    #[getter]
+    fn event_id(&self) -> &str {
+        &self.inner.event_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn slot_id(&self) -> i64 {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn kind(&self) -> KernelEventKind {
+        self.inner.kind
+    }
+    #[getter]
+    fn status(&self) -> VenueOrderStatus {
+        self.inner.status
+    }
+    #[getter]
+    fn venue_order_id(&self) -> &str {
+        &self.inner.venue_order_id
+    }
+    #[getter]
+    fn venue_client_id(&self) -> &str {
+        &self.inner.venue_client_id
+    }
+    #[getter]
+    fn side(&self) -> Option<OrderSide> {
+        self.inner.side
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn price(&self) -> f64 {
+        self.inner.price
+    }
+    #[getter]
+    fn size(&self) -> f64 {
+        self.inner.size
+    }
+    #[getter]
+    fn filled_size(&self) -> f64 {
+        self.inner.filled_size
+    }
+    #[getter]
+    fn remaining_size(&self) -> f64 {
+        self.inner.remaining_size
+    }
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        metadata_to_py(py, &self.inner.metadata)
+    }
+    #[getter]
+    fn timestamp(&self) -> f64 {
+        self.inner.timestamp
+    }
+    #[getter]
+    fn fill_id(&self) -> &str {
+        &self.inner.fill_id
+    }
+    #[getter]
+    fn fee(&self) -> Option<f64> {
+        self.inner.fee
+    }
+    #[getter]
+    fn retry_after(&self) -> f64 {
+        self.inner.retry_after
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let e = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("event_id", &*e.event_id)?;
+        d.set_item("trade_id", &*e.trade_id)?;
+        d.set_item("slot_id", e.slot_id)?;
+        d.set_item("kind", e.kind.name())?;
+        d.set_item("status", e.status.name())?;
+        d.set_item("venue_order_id", &*e.venue_order_id)?;
+        d.set_item("venue_client_id", &*e.venue_client_id)?;
+        d.set_item("side", e.side.map(|s| s.name()))?;
+        d.set_item("asset", &*e.asset)?;
+        d.set_item("price", e.price)?;
+        d.set_item("size", e.size)?;
+        d.set_item("filled_size", e.filled_size)?;
+        d.set_item("remaining_size", e.remaining_size)?;
+        d.set_item("reason", &e.reason)?;
+        d.set_item("metadata", metadata_to_py(py, &e.metadata)?)?;
+        d.set_item("timestamp", e.timestamp)?;
+        d.set_item("fill_id", &*e.fill_id)?;
+        d.set_item("fee", e.fee)?;
+        d.set_item("retry_after", e.retry_after)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let e = &self.inner;
+        format!(
+            "VenueEvent(event_id={:?}, kind={}, venue_client_id={:?}, price={}, size={}, filled_size={})",
+            &*e.event_id, e.kind, &*e.venue_client_id, e.price, e.size, e.filled_size
+        )
+    }
+}
+
+// ----- AccountEvent ---------------------------------------------------------------------
+
+#[pyclass(name = "AccountEvent", module = "dita._kernel", frozen)]
+pub struct PyAccountEvent {
+    pub inner: AccountEvent,
+}
+
+#[pymethods]
+impl PyAccountEvent {
+    #[new]
+    #[pyo3(signature = (event_id, kind, *, asset="", amount=0.0, fee=0.0, fill_id="", wallet_balance=None,
+        available_margin=None, used_margin=None, maint_margin=None, timestamp=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        event_id: &str,
+        kind: &Bound<'_, PyAny>,
+        asset: &str,
+        amount: f64,
+        fee: f64,
+        fill_id: &str,
+        wallet_balance: Option<f64>,
+        available_margin: Option<f64>,
+        used_margin: Option<f64>,
+        maint_margin: Option<f64>,
+        timestamp: Option<f64>,
+    ) -> PyResult<Self> {
+        Ok(PyAccountEvent {
+            inner: AccountEvent {
+                event_id: id(event_id),
+                kind: enum_arg(kind, "kind")?,
+                asset: id(asset),
+                amount,
+                fee,
+                fill_id: id(fill_id),
+                wallet_balance,
+                available_margin,
+                used_margin,
+                maint_margin,
+                timestamp: time_or_now(timestamp),
+            },
+        })
+    }
+
+    #[getter]
+    fn event_id(&self) -> &str {
+        &self.inner.event_id
+    }
+    #[getter]
+    fn kind(&self) -> AccountEventKind {
+        self.inner.kind
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn amount(&self) -> f64 {
+        self.inner.amount
+    }
+    #[getter]
+    fn fee(&self) -> f64 {
+        self.inner.fee
+    }
+    #[getter]
+    fn fill_id(&self) -> &str {
+        &self.inner.fill_id
+    }
+    #[getter]
+    fn wallet_balance(&self) -> Option<f64> {
+        self.inner.wallet_balance
+    }
+    #[getter]
+    fn available_margin(&self) -> Option<f64> {
+        self.inner.available_margin
+    }
+    #[getter]
+    fn used_margin(&self) -> Option<f64> {
+        self.inner.used_margin
+    }
+    #[getter]
+    fn maint_margin(&self) -> Option<f64> {
+        self.inner.maint_margin
+    }
+    #[getter]
+    fn timestamp(&self) -> f64 {
+        self.inner.timestamp
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let e = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("event_id", &*e.event_id)?;
+        d.set_item("kind", e.kind.name())?;
+        d.set_item("asset", &*e.asset)?;
+        d.set_item("amount", e.amount)?;
+        d.set_item("fee", e.fee)?;
+        d.set_item("fill_id", &*e.fill_id)?;
+        d.set_item("wallet_balance", e.wallet_balance)?;
+        d.set_item("available_margin", e.available_margin)?;
+        d.set_item("used_margin", e.used_margin)?;
+        d.set_item("maint_margin", e.maint_margin)?;
+        d.set_item("timestamp", e.timestamp)?;
+        Ok(d)
+    }
+}
+
+// ----- VenueOrder -----------------------------------------------------------------------
+
+#[pyclass(name = "VenueOrder", module = "dita._kernel", frozen)]
+pub struct PyVenueOrder {
+    pub inner: VenueOrder,
+}
+
+#[pymethods]
+impl PyVenueOrder {
+    #[new]
+    #[pyo3(signature = (client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *,
+        venue_order_id="", reduce_only=false, reference_price=0.0, timestamp=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        client_order_id: &str,
+        slot_id: usize,
+        trade_id: &str,
+        asset: &str,
+        side: &Bound<'_, PyAny>,
+        order_type: &Bound<'_, PyAny>,
+        price: f64,
+        size: f64,
+        venue_order_id: &str,
+        reduce_only: bool,
+        reference_price: f64,
+        timestamp: Option<f64>,
+    ) -> PyResult<Self> {
+        Ok(PyVenueOrder {
+            inner: VenueOrder {
+                client_order_id: id(client_order_id),
+                venue_order_id: id(venue_order_id),
+                slot_id,
+                trade_id: id(trade_id),
+                asset: id(asset),
+                side: enum_arg(side, "side")?,
+                order_type: enum_arg(order_type, "order_type")?,
+                price,
+                reference_price: if reference_price > 0.0 { reference_price } else { price },
+                size,
+                filled_size: 0.0,
+                avg_fill_price: 0.0,
+                status: VenueOrderStatus::New,
+                reduce_only,
+                cancel_requested: false,
+                created_at: time_or_now(timestamp),
+                is_entry: !reduce_only,
+            },
+        })
+    }
+
+    #[getter]
+    fn client_order_id(&self) -> &str {
+        &self.inner.client_order_id
+    }
+    #[getter]
+    fn venue_order_id(&self) -> &str {
+        &self.inner.venue_order_id
+    }
+    #[getter]
+    fn slot_id(&self) -> usize {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn side(&self) -> OrderSide {
+        self.inner.side
+    }
+    #[getter]
+    fn order_type(&self) -> OrderType {
+        self.inner.order_type
+    }
+    #[getter]
+    fn price(&self) -> f64 {
+        self.inner.price
+    }
+    #[getter]
+    fn reference_price(&self) -> f64 {
+        self.inner.reference_price
+    }
+    #[getter]
+    fn size(&self) -> f64 {
+        self.inner.size
+    }
+    #[getter]
+    fn filled_size(&self) -> f64 {
+        self.inner.filled_size
+    }
+    #[getter]
+    fn avg_fill_price(&self) -> f64 {
+        self.inner.avg_fill_price
+    }
+    #[getter]
+    fn status(&self) -> VenueOrderStatus {
+        self.inner.status
+    }
+    #[getter]
+    fn reduce_only(&self) -> bool {
+        self.inner.reduce_only
+    }
+    #[getter]
+    fn cancel_requested(&self) -> bool {
+        self.inner.cancel_requested
+    }
+    #[getter]
+    fn created_at(&self) -> f64 {
+        self.inner.created_at
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        order_dict(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let o = &self.inner;
+        format!(
+            "VenueOrder(client_order_id={:?}, {} {} {} {} @ {}, filled={}, status={})",
+            &*o.client_order_id, o.side, o.order_type, o.size, &*o.asset, o.price, o.filled_size, o.status
+        )
+    }
+}
+
+// ----- KernelTransition -----------------------------------------------------------------
+
+#[pyclass(name = "KernelTransition", module = "dita._kernel", frozen)]
+pub struct PyTransition {
+    pub inner: KernelTransition,
+}
+
+#[pymethods]
+impl PyTransition {
+    #[getter]
+    fn timestamp(&self) -> f64 {
+        self.inner.timestamp
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn slot_id(&self) -> usize {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn prev_state(&self) -> TradeStage {
+        self.inner.prev_state
+    }
+    #[getter]
+    fn next_state(&self) -> TradeStage {
+        self.inner.next_state
+    }
+    #[getter]
+    fn trigger(&self) -> &'static str {
+        self.inner.trigger
+    }
+    #[getter]
+    fn intent_id(&self) -> &str {
+        &self.inner.intent_id
+    }
+    #[getter]
+    fn event_id(&self) -> &str {
+        &self.inner.event_id
+    }
+    #[getter]
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        details_to_py(py, &self.inner.details)
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let t = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("timestamp", t.timestamp)?;
+        d.set_item("trade_id", &*t.trade_id)?;
+        d.set_item("slot_id", t.slot_id)?;
+        d.set_item("prev_state", t.prev_state.name())?;
+        d.set_item("next_state", t.next_state.name())?;
+        d.set_item("trigger", t.trigger)?;
+        d.set_item("intent_id", &*t.intent_id)?;
+        d.set_item("event_id", &*t.event_id)?;
+        d.set_item("details", details_to_py(py, &t.details)?)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let t = &self.inner;
+        format!("KernelTransition(slot {}: {} -> {} on {})", t.slot_id, t.prev_state, t.next_state, t.trigger)
+    }
+}
+
+// ----- KernelOutcome --------------------------------------------------------------------
+
+#[pyclass(name = "KernelOutcome", module = "dita._kernel", frozen)]
+pub struct PyOutcome {
+    pub inner: KernelOutcome,
+    pub order: Option<VenueOrder>,
+}
+
+#[pymethods]
+impl PyOutcome {
+    #[getter]
+    fn accepted(&self) -> bool {
+        self.inner.accepted
+    }
+    #[getter]
+    fn slot_id(&self) -> i64 {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn state(&self) -> TradeStage {
+        self.inner.state
+    }
+    #[getter]
+    fn diagnostic_code(&self) -> KernelDiagnosticCode {
+        self.inner.diagnostic_code
+    }
+    #[getter]
+    fn severity(&self) -> KernelSeverity {
+        self.inner.severity
+    }
+    #[getter]
+    fn transitions(&self, py: Python<'_>) -> PyResult<Vec<Py<PyTransition>>> {
+        self.inner.transitions.iter().map(|t| Py::new(py, PyTransition { inner: t.clone() })).collect()
+    }
+    #[getter]
+    fn emitted_events(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+        self.inner.emitted_events.iter().map(|e| Py::new(py, PyVenueEvent { inner: e.clone() })).collect()
+    }
+    #[getter]
+    fn order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
+        self.order.as_ref().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
+    }
+    #[getter]
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        details_to_py(py, &self.inner.details)
+    }
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.inner.seq
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let o = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("accepted", o.accepted)?;
+        d.set_item("slot_id", o.slot_id)?;
+        d.set_item("trade_id", &*o.trade_id)?;
+        d.set_item("state", o.state.name())?;
+        d.set_item("diagnostic_code", o.diagnostic_code.name())?;
+        d.set_item("severity", o.severity.name())?;
+        let ts = PyList::empty(py);
+        for t in &o.transitions {
+            ts.append(PyTransition { inner: t.clone() }.to_dict(py)?)?;
+        }
+        d.set_item("transitions", ts)?;
+        let es = PyList::empty(py);
+        for e in &o.emitted_events {
+            es.append(PyVenueEvent { inner: e.clone() }.to_dict(py)?)?;
+        }
+        d.set_item("emitted_events", es)?;
+        d.set_item("details", details_to_py(py, &o.details)?)?;
+        d.set_item("seq", o.seq)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let o = &self.inner;
+        format!(
+            "KernelOutcome(accepted={}, slot_id={}, state={}, diagnostic_code={}, details={})",
+            if o.accepted { "True" } else { "False" },
+            o.slot_id,
+            o.state,
+            o.diagnostic_code,
+            details_json(&o.details)
+        )
+    }
+}
+
+// ----- TradeSlot ------------------------------------------------------------------------
+
+#[pyclass(name = "TradeSlot", module = "dita._kernel", frozen)]
+pub struct PySlot {
+    pub inner: TradeSlot,
+}
+
+#[pymethods]
+impl PySlot {
+    #[getter]
+    fn slot_id(&self) -> usize {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn side(&self) -> TradeSide {
+        self.inner.side
+    }
+    #[getter]
+    fn entry_price(&self) -> f64 {
+        self.inner.entry_price
+    }
+    #[getter]
+    fn size(&self) -> f64 {
+        self.inner.size
+    }
+    #[getter]
+    fn initial_size(&self) -> f64 {
+        self.inner.initial_size
+    }
+    #[getter]
+    fn leverage(&self) -> f64 {
+        self.inner.leverage
+    }
+    #[getter]
+    fn entry_time(&self) -> f64 {
+        self.inner.entry_time
+    }
+    #[getter]
+    fn unrealized_pnl(&self) -> f64 {
+        self.inner.unrealized_pnl
+    }
+    #[getter]
+    fn realized_pnl(&self) -> f64 {
+        self.inner.realized_pnl
+    }
+    #[getter]
+    fn fees_paid(&self) -> f64 {
+        self.inner.fees_paid
+    }
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.closed
+    }
+    #[getter]
+    fn exit_leg_ratios<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, &self.inner.exit_leg_ratios)
+    }
+    #[getter]
+    fn active_leg_index(&self) -> usize {
+        self.inner.active_leg_index
+    }
+    #[getter]
+    fn active_entry_order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
+        self.inner.active_entry_order.as_ref().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
+    }
+    #[getter]
+    fn active_exit_order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
+        self.inner.active_exit_order.as_ref().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
+    }
+    #[getter]
+    fn fsm_state(&self) -> TradeStage {
+        self.inner.fsm_state
+    }
+    #[getter]
+    fn close_reason(&self) -> &str {
+        &self.inner.close_reason
+    }
+    #[getter]
+    fn last_event_time(&self) -> f64 {
+        self.inner.last_event_time
+    }
+    #[getter]
+    fn mark_price(&self) -> f64 {
+        self.inner.mark_price
+    }
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        metadata_to_py(py, &self.inner.metadata)
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        slot_dict(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let s = &self.inner;
+        format!(
+            "TradeSlot(slot_id={}, fsm_state={}, asset={:?}, side={}, size={}, entry_price={})",
+            s.slot_id, s.fsm_state, &*s.asset, s.side, s.size, s.entry_price
+        )
+    }
+}
+
+pub fn journal_columns<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for t in crate::journal::TABLES {
+        d.set_item(t, PyTuple::new(py, columns(t))?)?;
+    }
+    Ok(d)
+}

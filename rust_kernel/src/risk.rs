@@ -1,0 +1,205 @@
+//! Pre-trade guard configuration: risk limits per kernel and precision limits per asset.
+
+use crate::error::{check_number, KernelError, KernelResult};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// The market's direction as the strategy's operator sees it. An aggressive (market) entry
+/// against it needs `metadata["override"]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Regime {
+    Neutral,
+    Bull,
+    Bear,
+}
+
+impl Regime {
+    pub fn parse(s: &str) -> Option<Regime> {
+        match s.to_ascii_uppercase().as_str() {
+            "NEUTRAL" | "" => Some(Regime::Neutral),
+            "BULL" => Some(Regime::Bull),
+            "BEAR" => Some(Regime::Bear),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Regime::Neutral => "NEUTRAL",
+            Regime::Bull => "BULL",
+            Regime::Bear => "BEAR",
+        }
+    }
+}
+
+/// Risk rules; `None` turns a rule off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RiskLimits {
+    pub max_leverage: Option<f64>,
+    pub max_notional_per_asset: Option<f64>,
+    pub max_notional_total: Option<f64>,
+    /// Orders (entries and exits) per second, counted on intent timestamps.
+    pub max_order_rate: Option<f64>,
+    pub regime: Regime,
+    /// Below this measured edge (basis points) the kernel freezes and cancels working orders.
+    pub edge_freeze_threshold_bps: Option<f64>,
+    /// In LIVE mode every ENTER and EXIT must name its source run in metadata["source_run"].
+    pub require_source_run_in_live: bool,
+}
+
+impl Default for RiskLimits {
+    fn default() -> Self {
+        RiskLimits {
+            max_leverage: None,
+            max_notional_per_asset: None,
+            max_notional_total: None,
+            max_order_rate: None,
+            regime: Regime::Neutral,
+            edge_freeze_threshold_bps: None,
+            require_source_run_in_live: true,
+        }
+    }
+}
+
+/// A configuration value as it arrives from Python (already type-checked there).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigValue {
+    Num(f64),
+    Text(String),
+    Flag(bool),
+    Off,
+}
+
+impl RiskLimits {
+    /// A copy with `updates` applied; all values are checked before anything changes.
+    pub fn with_updates(&self, updates: &[(String, ConfigValue)]) -> KernelResult<RiskLimits> {
+        let mut next = self.clone();
+        for (field, value) in updates {
+            let f = field.as_str();
+            match (f, value) {
+                (
+                    "max_leverage" | "max_notional_per_asset" | "max_notional_total" | "max_order_rate",
+                    ConfigValue::Off,
+                ) => *next.limit_mut(f) = None,
+                ("max_leverage" | "max_notional_per_asset" | "max_notional_total" | "max_order_rate", ConfigValue::Num(v)) => {
+                    check_number(f, *v, 0.0)?;
+                    if *v <= 0.0 {
+                        return Err(KernelError::invalid(f, v, "must be positive (use None to turn the rule off)"));
+                    }
+                    *next.limit_mut(f) = Some(*v);
+                }
+                ("edge_freeze_threshold_bps", ConfigValue::Off) => next.edge_freeze_threshold_bps = None,
+                ("edge_freeze_threshold_bps", ConfigValue::Num(v)) => {
+                    if !v.is_finite() {
+                        return Err(KernelError::invalid(f, v, "must be a finite number"));
+                    }
+                    next.edge_freeze_threshold_bps = Some(*v);
+                }
+                ("regime", ConfigValue::Text(s)) => {
+                    next.regime = Regime::parse(s)
+                        .ok_or_else(|| KernelError::invalid("regime", s, "must be NEUTRAL, BULL or BEAR"))?;
+                }
+                ("regime", ConfigValue::Off) => next.regime = Regime::Neutral,
+                ("require_source_run_in_live", ConfigValue::Flag(b)) => next.require_source_run_in_live = *b,
+                (
+                    "max_leverage" | "max_notional_per_asset" | "max_notional_total" | "max_order_rate"
+                    | "edge_freeze_threshold_bps" | "regime" | "require_source_run_in_live",
+                    v,
+                ) => return Err(KernelError::invalid(f, format!("{v:?}"), "has the wrong type")),
+                _ => return Err(KernelError::UnknownField { field: field.clone(), context: "risk limits" }),
+            }
+        }
+        Ok(next)
+    }
+
+    fn limit_mut(&mut self, field: &str) -> &mut Option<f64> {
+        match field {
+            "max_leverage" => &mut self.max_leverage,
+            "max_notional_per_asset" => &mut self.max_notional_per_asset,
+            "max_notional_total" => &mut self.max_notional_total,
+            _ => &mut self.max_order_rate,
+        }
+    }
+}
+
+/// A venue's precision and size floors for one asset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MarketLimits {
+    pub lot_step: f64,
+    pub tick_size: f64,
+    pub min_qty: f64,
+    pub min_notional: f64,
+}
+
+impl MarketLimits {
+    pub fn from_fields(fields: &[(String, f64)]) -> KernelResult<MarketLimits> {
+        let mut m = MarketLimits::default();
+        for (field, value) in fields {
+            let slot = match field.as_str() {
+                "lot_step" => &mut m.lot_step,
+                "tick_size" => &mut m.tick_size,
+                "min_qty" => &mut m.min_qty,
+                "min_notional" => &mut m.min_notional,
+                _ => return Err(KernelError::UnknownField { field: field.clone(), context: "market limits" }),
+            };
+            *slot = check_number(field, *value, 0.0)?;
+        }
+        Ok(m)
+    }
+}
+
+/// Submit timestamps within the last second, for the order-rate rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateWindow {
+    stamps: VecDeque<f64>,
+}
+
+impl RateWindow {
+    /// How many submits happened in the second before `now`.
+    pub fn count(&mut self, now: f64) -> usize {
+        while let Some(&t) = self.stamps.front() {
+            if now - t >= 1.0 {
+                self.stamps.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.stamps.len()
+    }
+
+    pub fn record(&mut self, now: f64) {
+        self.stamps.push_back(now);
+        // The window never needs more than the highest plausible rate; keep memory bounded.
+        if self.stamps.len() > 100_000 {
+            self.stamps.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_updates_validate_before_applying() {
+        let r = RiskLimits::default();
+        let err = r
+            .with_updates(&[("max_leverage".into(), ConfigValue::Num(5.0)), ("max_order_rate".into(), ConfigValue::Num(-1.0))])
+            .unwrap_err();
+        assert!(err.to_string().contains("max_order_rate"), "{err}");
+        assert!(r.with_updates(&[("regime".into(), ConfigValue::Text("SIDEWAYS".into()))]).is_err());
+        assert!(r.with_updates(&[("nope".into(), ConfigValue::Off)]).is_err());
+        let n = r.with_updates(&[("regime".into(), ConfigValue::Text("bear".into()))]).unwrap();
+        assert_eq!(n.regime, Regime::Bear);
+    }
+
+    #[test]
+    fn rate_window_slides() {
+        let mut w = RateWindow::default();
+        for i in 0..5 {
+            w.record(10.0 + i as f64 * 0.1);
+        }
+        assert_eq!(w.count(10.45), 5);
+        assert_eq!(w.count(11.25), 2);
+        assert_eq!(w.count(20.0), 0);
+    }
+}

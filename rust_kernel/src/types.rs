@@ -1,0 +1,341 @@
+//! The kernel's vocabulary: enums, ids, metadata and diagnostic details.
+//!
+//! Enums carry their Python names; with the `python` feature they are also native Python
+//! classes (the attribute is compiled out otherwise, so the core stays free of PyO3).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Shared, immutable identifier text (trade, intent, order and event ids): cloning is a
+/// reference-count bump, so ids can travel into transitions and journal rows for free.
+pub type Id = Arc<str>;
+
+pub fn id(s: &str) -> Id {
+    Arc::from(s)
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[cfg(feature = "python")]
+        #[pyo3::pyclass(eq, eq_int, frozen, hash, module = "dita._kernel")]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[pyo3(name = $text)] $variant),+
+        }
+
+        $(#[$meta])*
+        #[cfg(not(feature = "python"))]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// Stage of a slot's trade lifecycle.
+    TradeStage {
+        Idle = "IDLE",
+        OrderRequested = "ORDER_REQUESTED",
+        OrderSent = "ORDER_SENT",
+        EntryWorking = "ENTRY_WORKING",
+        PositionOpen = "POSITION_OPEN",
+        ExitRequested = "EXIT_REQUESTED",
+        ExitSent = "EXIT_SENT",
+        ExitWorking = "EXIT_WORKING",
+        Closed = "CLOSED",
+    }
+);
+
+named_enum!(KernelCommandType { Enter = "ENTER", Exit = "EXIT", Cancel = "CANCEL" });
+named_enum!(TradeSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" });
+named_enum!(OrderSide { Buy = "BUY", Sell = "SELL" });
+named_enum!(OrderType { Market = "MARKET", Limit = "LIMIT" });
+
+named_enum!(KernelEventKind {
+    OrderAck = "ORDER_ACK",
+    Fill = "FILL",
+    CancelAck = "CANCEL_ACK",
+    CancelReject = "CANCEL_REJECT",
+    Reject = "REJECT",
+    Expired = "EXPIRED",
+    RateLimited = "RATE_LIMITED",
+});
+
+named_enum!(VenueOrderStatus {
+    New = "NEW",
+    Acknowledged = "ACKNOWLEDGED",
+    PartiallyFilled = "PARTIALLY_FILLED",
+    Filled = "FILLED",
+    Canceled = "CANCELED",
+    Rejected = "REJECTED",
+    Expired = "EXPIRED",
+});
+
+named_enum!(KernelDiagnosticCode {
+    Ok = "OK",
+    InvalidSlotId = "INVALID_SLOT_ID",
+    InvalidIntent = "INVALID_INTENT",
+    SlotBusy = "SLOT_BUSY",
+    NoPosition = "NO_POSITION",
+    DuplicateIntent = "DUPLICATE_INTENT",
+    DuplicateEvent = "DUPLICATE_EVENT",
+    UnknownOrder = "UNKNOWN_ORDER",
+    InvalidTransition = "INVALID_TRANSITION",
+    Overfill = "OVERFILL",
+    RateLimited = "RATE_LIMITED",
+    ModeBlocked = "MODE_BLOCKED",
+    RiskRejected = "RISK_REJECTED",
+    BelowMinNotional = "BELOW_MIN_NOTIONAL",
+});
+
+named_enum!(KernelSeverity { Info = "INFO", Warning = "WARNING", Error = "ERROR", Critical = "CRITICAL" });
+
+named_enum!(ControlMode {
+    Live = "LIVE",
+    Paper = "PAPER",
+    Shadow = "SHADOW",
+    ReduceOnly = "REDUCE_ONLY",
+    Halted = "HALTED",
+});
+
+named_enum!(Verbosity { Quiet = "QUIET", Normal = "NORMAL", Debug = "DEBUG" });
+
+named_enum!(AccountEventKind {
+    FillSettled = "FILL_SETTLED",
+    AccountUpdate = "ACCOUNT_UPDATE",
+    FundingFee = "FUNDING_FEE",
+});
+
+impl TradeSide {
+    /// The order side that opens a position on this side.
+    pub fn entry_order_side(self) -> OrderSide {
+        match self {
+            TradeSide::Short => OrderSide::Sell,
+            _ => OrderSide::Buy,
+        }
+    }
+
+    pub fn exit_order_side(self) -> OrderSide {
+        match self {
+            TradeSide::Short => OrderSide::Buy,
+            _ => OrderSide::Sell,
+        }
+    }
+
+    /// +1 for long, -1 for short: the sign of PnL per unit of price rise.
+    pub fn sign(self) -> f64 {
+        match self {
+            TradeSide::Long => 1.0,
+            TradeSide::Short => -1.0,
+            TradeSide::Flat => 0.0,
+        }
+    }
+}
+
+impl VenueOrderStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            VenueOrderStatus::Filled
+                | VenueOrderStatus::Canceled
+                | VenueOrderStatus::Rejected
+                | VenueOrderStatus::Expired
+        )
+    }
+}
+
+impl KernelEventKind {
+    /// The order status an event implies when the venue did not say.
+    pub fn implied_status(self) -> VenueOrderStatus {
+        match self {
+            KernelEventKind::OrderAck => VenueOrderStatus::Acknowledged,
+            KernelEventKind::Fill => VenueOrderStatus::Filled,
+            KernelEventKind::CancelAck => VenueOrderStatus::Canceled,
+            KernelEventKind::CancelReject => VenueOrderStatus::Acknowledged,
+            KernelEventKind::Reject => VenueOrderStatus::Rejected,
+            KernelEventKind::Expired => VenueOrderStatus::Expired,
+            KernelEventKind::RateLimited => VenueOrderStatus::Rejected,
+        }
+    }
+}
+
+/// A metadata value: the JSON scalars. Nested values are refused at the boundary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MetaValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+pub type Metadata = BTreeMap<String, MetaValue>;
+
+/// A value in a diagnostic's or transition's details.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Detail {
+    Str(String),
+    Static(&'static str),
+    F64(f64),
+    I64(i64),
+    Bool(bool),
+}
+
+impl From<&'static str> for Detail {
+    fn from(v: &'static str) -> Self {
+        Detail::Static(v)
+    }
+}
+impl From<String> for Detail {
+    fn from(v: String) -> Self {
+        Detail::Str(v)
+    }
+}
+impl From<&Id> for Detail {
+    fn from(v: &Id) -> Self {
+        Detail::Str(v.to_string())
+    }
+}
+impl From<f64> for Detail {
+    fn from(v: f64) -> Self {
+        Detail::F64(v)
+    }
+}
+impl From<i64> for Detail {
+    fn from(v: i64) -> Self {
+        Detail::I64(v)
+    }
+}
+impl From<usize> for Detail {
+    fn from(v: usize) -> Self {
+        Detail::I64(v as i64)
+    }
+}
+impl From<bool> for Detail {
+    fn from(v: bool) -> Self {
+        Detail::Bool(v)
+    }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Detail::Str(s) => f.write_str(s),
+            Detail::Static(s) => f.write_str(s),
+            Detail::F64(v) => write!(f, "{v}"),
+            Detail::I64(v) => write!(f, "{v}"),
+            Detail::Bool(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Ordered key/value details; small, so a Vec beats a map.
+pub type Details = Vec<(&'static str, Detail)>;
+
+/// Render details as a JSON object (journal rows); keys are identifiers, values escaped.
+pub fn details_json(details: &[(&'static str, Detail)]) -> String {
+    let mut out = String::with_capacity(16 + details.len() * 24);
+    out.push('{');
+    for (i, (k, v)) in details.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(&mut out, k);
+        out.push(':');
+        match v {
+            Detail::Str(s) => json_string(&mut out, s),
+            Detail::Static(s) => json_string(&mut out, s),
+            Detail::F64(x) if x.is_finite() => out.push_str(&format!("{x}")),
+            Detail::F64(x) => json_string(&mut out, &format!("{x}")),
+            Detail::I64(x) => out.push_str(&x.to_string()),
+            Detail::Bool(x) => out.push_str(if *x { "true" } else { "false" }),
+        }
+    }
+    out.push('}');
+    out
+}
+
+pub fn metadata_json(meta: &Metadata) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in meta.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(&mut out, k);
+        out.push(':');
+        match v {
+            MetaValue::Null => out.push_str("null"),
+            MetaValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            MetaValue::Int(x) => out.push_str(&x.to_string()),
+            MetaValue::Float(x) if x.is_finite() => out.push_str(&format!("{x}")),
+            MetaValue::Float(x) => json_string(&mut out, &format!("{x}")),
+            MetaValue::Str(s) => json_string(&mut out, s),
+        }
+    }
+    out.push('}');
+    out
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in TradeStage::ALL {
+            assert_eq!(TradeStage::parse(s.name()), Some(*s));
+        }
+        for c in KernelDiagnosticCode::ALL {
+            assert_eq!(KernelDiagnosticCode::parse(c.name()), Some(*c));
+        }
+        assert_eq!(KernelDiagnosticCode::ALL.len(), 14);
+        assert_eq!(TradeStage::parse("idle"), None);
+    }
+
+    #[test]
+    fn details_render_as_json() {
+        let d: Details = vec![("field", "reference_price".into()), ("value", f64::NAN.into()), ("n", 3i64.into())];
+        assert_eq!(details_json(&d), r#"{"field":"reference_price","value":"NaN","n":3}"#);
+        let mut m = Metadata::new();
+        m.insert("q\"".into(), MetaValue::Str("a\nb".into()));
+        assert_eq!(metadata_json(&m), r#"{"q\"":"a\nb"}"#);
+    }
+}
