@@ -12,10 +12,15 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["fail", "load_strategy", "parse_params", "print_table", "stderr"]
+__all__ = ["fail", "load_strategy", "out_console", "parse_params", "print_table", "stderr"]
 
 stderr = Console(stderr=True)
 USAGE_ERROR = 2
+
+
+def out_console() -> Console:
+    """stdout for tables: the terminal's width, or wide enough not to cut cells when piped."""
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
@@ -70,7 +75,7 @@ def print_table(title: str, rows: Sequence[tuple[str, Any]], console: Console | 
     table.add_column("", justify="right")
     for key, value in rows:
         table.add_row(key, _fmt(value))
-    (console or Console(file=sys.stdout)).print(table)
+    (console or out_console()).print(table)
 
 
 def _fmt(v: Any) -> str:

@@ -4,18 +4,16 @@ in wall-clock or accelerated time (or a live ccxt ticker), with live status."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from dita.cli._common import fail, load_strategy, parse_params
+from dita.cli._common import fail, load_strategy, out_console, parse_params
 
 __all__ = ["PaperSession", "register"]
 
@@ -223,7 +221,7 @@ def paper(
         journal=jr,
         projection=proj,
     )
-    console = Console(file=sys.stdout)
+    console = out_console()
     deadline = time.monotonic() + duration if duration else None
     last = 0.0
     live = Live(_status_table(session), console=console, auto_refresh=False, transient=False)

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from dita.cli._common import fail
+from dita.cli._common import fail, out_console
 
 __all__ = ["register"]
 
@@ -81,7 +79,7 @@ def status(
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True))
         return
-    console = Console(file=sys.stdout)
+    console = out_console()
     if not rows:
         console.print("no running kernels found (start one with `dita paper`, or pass --hazelcast)")
         return
@@ -126,7 +124,7 @@ def orders(
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True, default=str))
         return
-    console = Console(file=sys.stdout)
+    console = out_console()
     if not rows:
         console.print("no working orders")
         return
@@ -208,7 +206,7 @@ def pnl(
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True))
         return
-    console = Console(file=sys.stdout)
+    console = out_console()
     if not rows:
         console.print("no kernels found")
         return

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from dita.cli._common import fail
+from dita.cli._common import fail, out_console
 
 __all__ = ["register"]
 
@@ -33,7 +31,7 @@ def inspect_strategy(
     if json_out:
         typer.echo(json.dumps(info, sort_keys=True, default=str))
         return
-    console = Console(file=sys.stdout)
+    console = out_console()
     console.print(f"[bold]{info['class']}[/bold]  {info['summary']}")
     console.print(f"data: {', '.join(info['data'])}   assets: {', '.join(info['assets'])}")
     console.print(f"callbacks: {', '.join(info['callbacks']) or 'none'}")

@@ -20,6 +20,8 @@ SAMPLE_BARS = Path(__file__).with_name("btcusdt_1m_sample.csv")
 """Three days of one-minute bars from ``generate_bars(days=3, seed=7)``."""
 
 DEFAULT_START = 1_704_067_200.0  # 2024-01-01T00:00:00Z
+# Rough early-2024 prices, so synthetic quotes for well-known symbols look familiar.
+_REFERENCE_PRICES = {"BTC": 42_000.0, "ETH": 2_300.0, "SOL": 100.0, "BNB": 310.0, "XRP": 0.6}
 
 
 def generate_bars(
@@ -61,7 +63,7 @@ def generate_quotes(
 ) -> list[tuple[float, str, float, float, float, float]]:
     """``n`` rounds of (ts, symbol, bid, ask, bid_size, ask_size), one quote per symbol per round."""
     rng = np.random.default_rng(seed)
-    base = {s: 100.0 * (1 + i) ** 2 for i, s in enumerate(symbols)}
+    base = {s: _REFERENCE_PRICES.get(s[:3], 100.0 * (1 + i) ** 2) for i, s in enumerate(symbols)}
     out: list[tuple[float, str, float, float, float, float]] = []
     mids = dict(base)
     for k in range(n):
