@@ -1,0 +1,273 @@
+"""Venues driven by the real ExecutionKernel: partial fills reach the slot and the account,
+cancels after partial fills keep the filled size, timeouts stay in flight until the venue
+reports, throttling is a rate-limit edge, and venue market rules reach the kernel."""
+
+from __future__ import annotations
+
+import pytest
+from recorded_exchange import RecordedExchange
+from venue_helpers import API_KEY, API_SECRET, ManualClock
+
+from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, TradeStage
+from dita.risk import RiskLimits
+from dita.venues import CcxtVenue, PaperVenue, ShadowVenue
+
+
+def enter(
+    intent_id: str,
+    size: float,
+    price: float,
+    *,
+    slot_id: int = 0,
+    trade_id: str = "tr-1",
+    asset: str = "BTCUSDT",
+    side: str = "LONG",
+    order_type: str = "MARKET",
+    limit_price: float = 0.0,
+    ts: float = 1.0,
+) -> KernelIntent:
+    return KernelIntent(
+        intent_id,
+        trade_id,
+        slot_id,
+        asset,
+        side,
+        "ENTER",
+        price,
+        size,
+        order_type=order_type,
+        limit_price=limit_price,
+        timestamp=ts,
+    )
+
+
+def leave(
+    intent_id: str, size: float, price: float, *, slot_id: int = 0, trade_id: str = "tr-1", ts: float = 1.0
+) -> KernelIntent:
+    return KernelIntent(intent_id, trade_id, slot_id, "BTCUSDT", "LONG", "EXIT", price, size, timestamp=ts)
+
+
+def cancel(intent_id: str, *, slot_id: int = 0, trade_id: str = "tr-1", ts: float = 1.0) -> KernelIntent:
+    return KernelIntent(intent_id, trade_id, slot_id, "BTCUSDT", "LONG", "CANCEL", 0.0, 0.0, timestamp=ts)
+
+
+def feed(kernel: ExecutionKernel, events: list) -> None:
+    for event in events:
+        outcome = kernel.on_venue_event(event)
+        assert outcome.accepted, outcome.to_dict()
+
+
+# -- paper ---------------------------------------------------------------------------------
+
+
+def test_paper_partial_fills_reach_the_position_and_the_account() -> None:
+    venue = PaperVenue(slippage_bps=0, taker_rate=0.001)
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    kernel.set_seed_capital(10_000.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 1.5, ts=1.0)
+
+    outcome = kernel.process_intent(enter("i1", 4.0, 100.0))
+    assert outcome.accepted, outcome.to_dict()
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(1.5)
+    assert slot.fsm_state == TradeStage.ENTRY_WORKING
+
+    feed(kernel, venue.on_quote("BTCUSDT", 100.0, 102.0, 5.0, 2.0, ts=2.0))
+    assert kernel.slot_state(0).size == pytest.approx(3.5)
+    feed(kernel, venue.on_quote("BTCUSDT", 100.0, 104.0, 5.0, 5.0, ts=3.0))
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(4.0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.entry_price == pytest.approx((1.5 * 100 + 2.0 * 102 + 0.5 * 104) / 4.0)
+    # The fees the venue charged are the ones the kernel books.
+    assert slot.fees_paid == pytest.approx(venue.fees_paid)
+    assert kernel.account()["k_fees_paid"] == pytest.approx(venue.fees_paid)
+
+    # Exit into a thin bid: two fills, the slot closes with the realized PnL of both.
+    venue.on_quote("BTCUSDT", 110.0, 111.0, 3.0, 5.0, ts=4.0)
+    outcome = kernel.process_intent(leave("x1", 4.0, 110.0, ts=4.0))
+    assert outcome.accepted, outcome.to_dict()
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+    feed(kernel, venue.on_quote("BTCUSDT", 108.0, 109.0, 3.0, 5.0, ts=5.0))
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.CLOSED
+    entry = (1.5 * 100 + 2.0 * 102 + 0.5 * 104) / 4.0
+    expected_pnl = 3.0 * (110.0 - entry) + 1.0 * (108.0 - entry)
+    assert slot.realized_pnl == pytest.approx(expected_pnl)
+    account = kernel.account()
+    assert account["k_realized_pnl"] == pytest.approx(expected_pnl)
+    assert account["k_fees_paid"] == pytest.approx(venue.fees_paid)
+    assert venue.positions() == {}
+
+
+def test_paper_limit_entry_canceled_after_a_partial_fill_keeps_the_filled_size() -> None:
+    venue = PaperVenue(slippage_bps=0, maker_rate=0.0002)
+    kernel = ExecutionKernel(max_slots=1, venue=venue)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    outcome = kernel.process_intent(enter("i1", 2.0, 99.0, order_type="LIMIT", limit_price=98.0))
+    assert outcome.accepted, outcome.to_dict()
+    feed(kernel, venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 0.5, ts=2.0))
+    assert kernel.slot_state(0).size == pytest.approx(0.5)
+
+    outcome = kernel.process_intent(cancel("c1", ts=3.0))
+    assert outcome.accepted, outcome.to_dict()
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.5)
+    assert slot.entry_price == pytest.approx(98.0)
+    assert venue.open_orders() == []
+    assert venue.positions() == {"BTCUSDT": 0.5}
+
+
+def test_edge_freeze_cancels_every_working_paper_order() -> None:
+    venue = PaperVenue(slippage_bps=0)
+    kernel = ExecutionKernel(max_slots=3, venue=venue)
+    kernel.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=1.0).model_dump())
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    for n in range(3):
+        outcome = kernel.process_intent(
+            enter(f"i{n}", 1.0, 99.0, slot_id=n, trade_id=f"tr-{n}", order_type="LIMIT", limit_price=95.0 + n)
+        )
+        assert outcome.accepted, outcome.to_dict()
+    assert len(venue.open_orders()) == 3
+
+    outcome = kernel.on_edge_update("BTCUSDT", 0.5)
+    assert outcome.details["frozen"] is True
+    assert [e.kind.name for e in outcome.emitted_events] == ["CANCEL_ACK"] * 3
+    assert venue.open_orders() == []
+    assert [kernel.slot_state(n).fsm_state for n in range(3)] == [TradeStage.IDLE] * 3
+    # Frozen: the next entry is refused and nothing reaches the venue.
+    refused = kernel.process_intent(enter("i9", 1.0, 99.0, ts=2.0))
+    assert refused.diagnostic_code == KernelDiagnosticCode.RISK_REJECTED
+    assert refused.details["rule"] == "edge_freeze"
+    assert venue.submitted == 3
+
+
+# -- shadow --------------------------------------------------------------------------------
+
+
+def test_shadow_round_trip_books_pnl_at_reference_prices() -> None:
+    venue = ShadowVenue()
+    kernel = ExecutionKernel(max_slots=1, venue=venue)
+    kernel.set_exchange_config({"taker_rate": 0.0, "maker_rate": 0.0})
+    assert kernel.process_intent(enter("i1", 2.0, 100.0)).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.process_intent(leave("x1", 2.0, 103.5, ts=2.0)).accepted
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.CLOSED
+    assert slot.realized_pnl == pytest.approx(7.0)
+    assert venue.positions() == {}
+
+
+# -- ccxt through the kernel ----------------------------------------------------------------
+
+
+@pytest.fixture
+def spot_venue(make_venue) -> CcxtVenue:  # type: ignore[no-untyped-def]
+    return make_venue()
+
+
+def test_ccxt_market_entry_fills_the_slot_with_exchange_fees(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    outcome = kernel.process_intent(enter("i1", 0.015, 91000.0))
+    assert outcome.accepted, outcome.to_dict()
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.015)
+    assert slot.entry_price == pytest.approx((0.01 * 91000.0 + 0.005 * 91000.5) / 0.015)
+    assert slot.fees_paid == pytest.approx(0.00001 * 91000.0 + 0.000005 * 91000.5)
+    assert outcome.order is not None
+    sent = exchange.calls("POST", "/api/v3/order")[0].params["newClientOrderId"]
+    assert sent == CcxtVenue.venue_client_id(outcome.order.client_order_id)
+
+
+def test_ccxt_timeout_keeps_the_order_in_flight_until_the_venue_reports(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    kernel.set_journal_enabled(True)
+    kernel.update_control(verbosity="DEBUG")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json", delay=1.5)
+    for _ in range(2):
+        exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    outcome = kernel.process_intent(enter("i1", 0.5, 3030.0, asset="ETHUSDT"))
+    assert outcome.details.get("submit_outcome") == "unknown", outcome.to_dict()
+    assert kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT
+    assert len(spot_venue.unresolved_orders()) == 1
+
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_found.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_timeout_found.json")
+    feed(kernel, spot_venue.poll_events())
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.5)
+    assert slot.entry_price == pytest.approx(3030.0)
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1
+    # The venue error the kernel recorded, and the whole journal, carry no credentials.
+    assert "VenueTimeout" in outcome.details["venue_error"]
+    assert API_KEY not in repr(outcome.to_dict())
+    journal = repr(kernel.drain_journal())
+    assert "'i1'" in journal and "ETHUSDT:7301" in journal
+    assert API_KEY not in journal and API_SECRET not in journal
+
+
+def test_ccxt_throttled_entry_is_rate_limited_and_the_slot_can_retry(
+    spot_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script(
+        "POST",
+        "/api/v3/order",
+        "binance/error_too_many_requests.json",
+        status=429,
+        headers={"Retry-After": "7"},
+    )
+    outcome = kernel.process_intent(enter("i1", 0.015, 91000.0))
+    kinds = [e.kind.name for e in outcome.emitted_events]
+    assert kinds == ["RATE_LIMITED"]
+    assert not outcome.accepted
+    assert outcome.diagnostic_code == KernelDiagnosticCode.RATE_LIMITED
+    assert outcome.details["retry_after"] == pytest.approx(7.0)
+    # The rate-limit edge returns the slot to where the entry came from.
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
+    assert kernel.slot_state(0).size == 0.0
+
+    clock.advance(7.0)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    outcome = kernel.process_intent(enter("i2", 0.015, 91000.0, ts=9.0))
+    assert outcome.accepted, outcome.to_dict()
+    assert kernel.slot_state(0).size == pytest.approx(0.015)
+
+
+def test_ccxt_partial_fill_then_cancel_leaves_the_filled_position(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 89500.0, order_type="LIMIT", limit_price=89000.0))
+    assert outcome.accepted, outcome.to_dict()
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    outcome = kernel.process_intent(cancel("c1", ts=2.0))
+    assert outcome.accepted, outcome.to_dict()
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.005)
+    assert slot.fees_paid == pytest.approx(0.089)
+
+
+def test_ccxt_market_rules_reach_the_kernel_and_tiny_orders_never_leave(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    for asset, limits in spot_venue.market_metadata().items():
+        kernel.set_market_limits(asset, limits.model_dump())
+    outcome = kernel.process_intent(enter("i1", 0.00005, 91000.0))  # 4.55 USDT < 5 USDT floor
+    assert not outcome.accepted
+    assert outcome.diagnostic_code == KernelDiagnosticCode.BELOW_MIN_NOTIONAL
+    assert exchange.calls("POST", "/api/v3/order") == []
