@@ -224,9 +224,14 @@ class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
     def __init__(self, broadcaster: Broadcaster, sub: Subscriber, keepalive: float, metrics: GatewayMetrics):
-        super().__init__(
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"}, media_type=self.media_type
-        )
+        # No Response.__init__: it would declare a Content-Length for the empty initial body.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-store"),
+            (b"x-accel-buffering", b"no"),
+        ]
         self.broadcaster = broadcaster
         self.sub = sub
         self.keepalive = keepalive

@@ -21,6 +21,8 @@ from dita.kernel import ExecutionKernel
 __all__ = ["PROTOCOL", "NdjsonWriter", "run_stdio"]
 
 PROTOCOL = "dita-stdio/1"
+_CHUNK = 1 << 16
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class NdjsonWriter:
@@ -36,7 +38,7 @@ class NdjsonWriter:
         self.counts[event_type] = self.counts.get(event_type, 0) + 1
         event = {"type": event_type, "seq": self.seq, "ts": time.time(), **fields}
         try:
-            line = json.dumps(event, separators=(",", ":"), allow_nan=False)
+            line = _ENCODER.encode(event)
         except (TypeError, ValueError):
             line = encode_json(json.loads(json.dumps(event, default=str)))
         self._out.write(line.encode() + b"\n")
@@ -61,28 +63,35 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     )
     writer.flush()
     lineno = 0
+    pending = b""  # the start of a line whose end has not arrived yet
+    skipping = 0  # bytes of an overlong line dropped so far (0: not in one)
+    read = getattr(stdin, "read1", stdin.read)
     try:
         while True:
-            raw = stdin.readline(MAX_LINE_BYTES + 1)
-            if not raw:
+            # Take whatever has arrived, answer every whole line in it, then flush once:
+            # a piped script is answered in large writes, an interactive client at once.
+            chunk = read(_CHUNK)
+            if not chunk:
                 break
-            lineno += 1
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                # Skip the rest of the oversized line without holding it in memory.
-                skipped = len(raw)
-                while raw and not raw.endswith(b"\n"):
-                    raw = stdin.readline(MAX_LINE_BYTES + 1)
-                    skipped += len(raw)
-                engine.line = lineno
-                engine.error(
-                    "LINE_TOO_LONG",
-                    f"line is {skipped} bytes or more; the limit is {MAX_LINE_BYTES}",
-                    field="line",
-                )
-                writer.flush()
-                continue
-            _handle_line(engine, raw, lineno)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for raw in lines:
+                lineno += 1
+                if skipping:
+                    _too_long(engine, lineno, skipping + len(raw))
+                    skipping = 0
+                else:
+                    _handle_line(engine, raw, lineno)
+            if len(pending) > MAX_LINE_BYTES:
+                skipping += len(pending)
+                pending = b""
             writer.flush()
+        if pending or skipping:
+            lineno += 1
+            if skipping:
+                _too_long(engine, lineno, skipping + len(pending))
+            else:
+                _handle_line(engine, pending, lineno)
     except BrokenPipeError:
         return 0  # the reader went away: nobody is left to tell
     except KeyboardInterrupt:
@@ -96,6 +105,11 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     except BrokenPipeError:
         pass
     return 0
+
+
+def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
+    engine.line = lineno
+    engine.error("LINE_TOO_LONG", f"line is {size} bytes; the limit is {MAX_LINE_BYTES}", field="line")
 
 
 def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:

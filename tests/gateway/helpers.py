@@ -1,0 +1,153 @@
+"""Gateway test helpers: a real uvicorn server on a loopback port, in a thread; SSE and stdio clients.
+
+The kernel and the app are built inside the server thread, so the kernel only ever sees
+that thread; tests talk to it over HTTP like any client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from dita.gateway.app import create_app
+from dita.gateway.config import GatewaySettings
+from dita.kernel import ExecutionKernel
+
+TOKEN = "test-token-0123456789abcdef"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    app: Any
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.url, timeout=10.0)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_server(max_slots: int = 4, venue: Callable[[], Any] | None = None, **settings: Any) -> LiveServer:
+    """``venue`` builds the kernel's venue inside the server thread (default: the kernel's own mock)."""
+    box: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def run() -> None:
+        kernel = ExecutionKernel(max_slots=max_slots, venue=venue() if venue is not None else None)
+        app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=max_slots, **settings))
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        box["server"], box["app"] = server, app
+
+        async def serve() -> None:
+            task = asyncio.create_task(server.serve())
+            while not server.started and not task.done():
+                await asyncio.sleep(0.01)
+            ready.set()
+            await task
+
+        try:
+            asyncio.run(serve())
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=run, name="gateway-test-server", daemon=True)
+    thread.start()
+    ready.wait(timeout=20)
+    server: uvicorn.Server = box["server"]
+    assert server.started, "gateway test server did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return LiveServer(url=f"http://127.0.0.1:{port}", server=server, thread=thread, app=box["app"])
+
+
+def enter(client: httpx.Client, asset: str = "BTCUSDT", side: str = "LONG", **extra: Any) -> dict[str, Any]:
+    body = {"action": "ENTER", "asset": asset, "side": side, "target_size": 0.5, "reference_price": 50_000.0}
+    body.update(extra)
+    res = client.post("/v1/intents", json=body, headers=AUTH)
+    assert res.status_code == 200, res.text
+    out: dict[str, Any] = res.json()
+    return out
+
+
+# --- server-sent events ------------------------------------------------------------------
+
+
+@dataclass
+class SseEvent:
+    id: int | None
+    event: str
+    data: dict[str, Any]
+
+
+def read_sse(lines: Iterator[str], count: int, *, skip: tuple[str, ...] = ()) -> list[SseEvent]:
+    """Read ``count`` events (not counting types in ``skip``) from an SSE line iterator."""
+    out: list[SseEvent] = []
+    eid: int | None = None
+    etype = "message"
+    data: list[str] = []
+    for line in lines:
+        if line == "":
+            if data:
+                ev = SseEvent(eid, etype, json.loads("\n".join(data)))
+                if ev.event not in skip:
+                    out.append(ev)
+                    if len(out) >= count:
+                        return out
+            eid, etype, data = None, "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "id":
+            eid = int(value)
+        elif name == "event":
+            etype = value
+        elif name == "data":
+            data.append(value)
+    raise AssertionError(f"stream ended after {len(out)} of {count} events")
+
+
+# --- stdio -------------------------------------------------------------------------------
+
+DITA = [sys.executable, "-c", "from dita.cli import main; main()"]
+
+
+def run_stdio(script: str | bytes, *args: str, timeout: float = 120.0) -> tuple[list[dict[str, Any]], int, str]:
+    """Run ``dita stdio`` on ``script``; returns (events, exit status, stderr)."""
+    data = script.encode() if isinstance(script, str) else script
+    proc = subprocess.run([*DITA, "stdio", *args], input=data, capture_output=True, timeout=timeout, check=False)
+    events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    return events, proc.returncode, proc.stderr.decode()
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy (never a timing assertion: it
+    only bounds how long a test waits for something that must happen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)

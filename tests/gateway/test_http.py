@@ -1,0 +1,310 @@
+"""The HTTP gateway over a real kernel and a real server: every endpoint, auth, limits, SSE."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import httpx
+import pytest
+
+from dita import MockVenueAdapter
+from gateway.helpers import AUTH, TOKEN, LiveServer, enter, read_sse, start_server, wait_until
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text output (0.0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        sample, _, label_text = key.partition("{")
+        if sample == name and ",".join(sorted(label_text.rstrip("}").split(","))) == want:
+            return float(value)
+    return 0.0
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def test_health_and_reads(live: LiveServer) -> None:
+    c = live.client
+    health = c.get("/healthz").json()
+    assert health["status"] == "ok" and health["max_slots"] == 4 and health["kernel_id"]
+    assert health["mode"] in ("LIVE", "PAPER", "SHADOW")
+    slots = c.get("/v1/slots").json()
+    assert [s["slot_id"] for s in slots] == [0, 1, 2, 3]
+    assert {s["fsm_state"] for s in slots} == {"IDLE"}
+    assert c.get("/v1/slots/2").json()["slot_id"] == 2
+    missing = c.get("/v1/slots/4")
+    assert missing.status_code == 404 and "slot_id 4" in missing.json()["detail"]
+    assert c.get("/v1/slots/-1").status_code == 422
+    assert c.get("/v1/orders").json() == []
+    account = c.get("/v1/account").json()
+    assert {"k_capital", "reconcile_status", "reconcile_delta"} <= set(account)
+    control = c.get("/v1/control").json()
+    assert control["mode"] == health["mode"] and "verbosity" in control
+    page = c.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    # Self-contained: no script, style or font from another origin.
+    assert "http://" not in page.text and "https://" not in page.text and "//cdn" not in page.text
+    schema = c.get("/openapi.json").json()
+    assert "/v1/intents" in schema["paths"]
+
+
+# --- writes and auth ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/intents", {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1}),
+        ("PUT", "/v1/control", {"mode": "HALTED"}),
+        ("POST", "/v1/slots/0/cancel", {}),
+        ("POST", "/v1/marks", {"asset": "BTC", "price": 1.0}),
+    ],
+)
+@pytest.mark.parametrize("auth", [None, "Bearer wrong-token-wrong-token", f"Basic {TOKEN}", TOKEN])
+def test_mutations_need_the_bearer_token(
+    live: LiveServer, method: str, path: str, body: dict[str, Any], auth: str | None
+) -> None:
+    headers = {"authorization": auth} if auth is not None else {}
+    res = live.client.request(method, path, json=body, headers=headers)
+    assert res.status_code == 401
+    assert res.headers["www-authenticate"] == "Bearer"
+    # Nothing changed.
+    assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
+    assert live.client.get("/v1/control").json()["mode"] != "HALTED"
+
+
+def test_enter_exit_and_refusals(live: LiveServer) -> None:
+    c = live.client
+    out = enter(c, intent_id="e1")
+    assert out["accepted"] is True and out["slot_id"] == 0 and out["diagnostic_code"] == "OK"
+    slot = c.get("/v1/slots/0").json()
+    assert slot["fsm_state"] == "POSITION_OPEN" and slot["asset"] == "BTCUSDT" and slot["side"] == "LONG"
+    assert slot["size"] == pytest.approx(0.5)
+    assert slot["trade_id"] == "e1"  # trade id defaults to the intent id
+
+    # The same intent again is a duplicate, refused as an outcome (200), not an HTTP error.
+    dup = c.post(
+        "/v1/intents",
+        json={"action": "ENTER", "intent_id": "e1", "slot_id": 1, "asset": "X", "side": "LONG",
+              "target_size": 1, "reference_price": 10},
+        headers=AUTH,
+    )  # fmt: skip
+    assert dup.status_code == 200 and dup.json()["accepted"] is False
+    assert dup.json()["diagnostic_code"] == "DUPLICATE_INTENT"
+
+    mark = c.post("/v1/marks", json={"asset": "BTCUSDT", "price": 51_000}, headers=AUTH)
+    assert mark.status_code == 200 and mark.json()["seq"] > 0
+    assert c.get("/v1/slots/0").json()["unrealized_pnl"] == pytest.approx(500.0, rel=0.02)
+
+    ex = c.post(
+        "/v1/intents",
+        json={"action": "EXIT", "slot_id": 0, "reference_price": 51_000, "intent_id": "x1"},
+        headers=AUTH,
+    )
+    assert ex.status_code == 200 and ex.json()["accepted"] is True
+    closed = c.get("/v1/slots/0").json()
+    assert closed["fsm_state"] == "CLOSED" and closed["realized_pnl"] == pytest.approx(500.0, rel=0.02)
+
+    # EXIT on a slot without a position: refused with the kernel's diagnostic.
+    again = c.post("/v1/intents", json={"action": "EXIT", "slot_id": 0, "reference_price": 1}, headers=AUTH)
+    assert again.json()["accepted"] is False and again.json()["diagnostic_code"] == "NO_POSITION"
+
+    # HALTED refuses entries.
+    halted = c.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
+    assert halted.status_code == 200 and halted.json()["mode"] == "HALTED"
+    blocked = enter(c)
+    assert blocked["accepted"] is False and blocked["diagnostic_code"] == "MODE_BLOCKED"
+    assert c.get("/v1/control").json()["mode"] == "HALTED"
+    assert c.put("/v1/control", json={"mode": "LIVE", "verbosity": "DEBUG"}, headers=AUTH).json()["verbosity"] == "DEBUG"
+
+    text = c.get("/metrics").text
+    assert metric(text, "dita_gateway_intents_total", action="ENTER", accepted="true") == 1
+    assert metric(text, "dita_gateway_intents_total", action="ENTER", accepted="false") == 2
+    assert metric(text, "dita_gateway_intents_total", action="EXIT", accepted="true") == 1
+    assert metric(text, "dita_gateway_rejects_total", diagnostic="MODE_BLOCKED") == 1
+    assert metric(text, "dita_gateway_rejects_total", diagnostic="DUPLICATE_INTENT") == 1
+    assert metric(text, "dita_gateway_rejects_total", diagnostic="NO_POSITION") == 1
+    assert metric(text, "dita_gateway_fills_total") == 2
+    assert metric(text, "dita_gateway_intent_latency_seconds_count") == 5
+    assert metric(text, "dita_gateway_control_changes_total") == 2
+    assert metric(text, "dita_gateway_request_latency_seconds_count", method="POST", route="/v1/intents") == 5
+    assert "dita_kernel_stat" in text
+
+
+def test_no_free_slot_is_409(live: LiveServer) -> None:
+    for i in range(4):
+        assert enter(live.client, asset=f"A{i}")["slot_id"] == i
+    res = live.client.post(
+        "/v1/intents", json={"action": "ENTER", "asset": "B", "side": "LONG", "target_size": 1,
+                             "reference_price": 10}, headers=AUTH,
+    )  # fmt: skip
+    assert res.status_code == 409 and "no free slot" in res.json()["detail"]
+
+
+def test_resting_order_shows_in_orders_and_cancels() -> None:
+    live = start_server(venue=lambda: MockVenueAdapter(fill_rate=0.0))
+    try:
+        c = live.client
+        out = enter(c, order_type="LIMIT", limit_price=49_000.0)
+        assert out["accepted"] is True
+        orders = c.get("/v1/orders").json()
+        assert len(orders) == 1 and orders[0]["slot_id"] == 0 and orders[0]["asset"] == "BTCUSDT"
+        assert c.get("/v1/slots/0").json()["fsm_state"] in ("ORDER_SENT", "ENTRY_WORKING")
+        res = c.post("/v1/slots/0/cancel", json={"reason": "operator"}, headers=AUTH)
+        assert res.status_code == 200 and res.json()["accepted"] is True
+        assert c.get("/v1/slots/0").json()["fsm_state"] in ("IDLE", "ORDER_SENT", "ENTRY_WORKING")
+        # Nothing working on slot 1: the cancel is refused by the kernel, not an HTTP error.
+        idle = c.post("/v1/slots/1/cancel", headers=AUTH)
+        assert idle.status_code == 200 and idle.json()["accepted"] is False
+        assert c.post("/v1/slots/9/cancel", headers=AUTH).status_code == 404
+    finally:
+        live.stop()
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": "lots"}, "target_size"),
+        ({"action": "ENTER", "asset": "BTC", "side": "UP", "target_size": 1}, "side"),
+        ({"action": "BUY"}, "action"),
+        ({"asset": "BTC"}, "action"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": -1}, "target_size"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "reference_price": 1e400}, "reference_price"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "colour": "red"}, "colour"),
+        ({"action": "ENTER", "asset": "B T C", "side": "LONG"}, "asset"),
+        ({"action": "ENTER", "side": "LONG", "target_size": 1}, "asset"),
+        ({"action": "ENTER", "asset": "BTC", "target_size": 1}, "side"),
+        ({"action": "EXIT"}, "slot_id"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "exit_leg_ratios": [0.5, 2]}, "exit_leg_ratios"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": [1]}}, "metadata"),
+    ],
+)
+def test_bad_intent_is_422_naming_the_field(live: LiveServer, body: dict[str, Any], field: str) -> None:
+    res = live.client.post("/v1/intents", content=json.dumps(body), headers={**AUTH, "content-type": "application/json"})
+    assert res.status_code == 422, res.text
+    payload = res.json()
+    assert any(field in [str(p) for p in err["loc"]] for err in payload["detail"]), payload
+    assert field in payload["message"]
+    assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
+
+
+def test_body_that_is_not_json_is_422(live: LiveServer) -> None:
+    res = live.client.post("/v1/intents", content=b'{"action": ', headers={**AUTH, "content-type": "application/json"})
+    assert res.status_code == 422
+    assert res.json()["message"].startswith("body is not valid JSON")
+    res = live.client.put("/v1/control", json={"mode": "SIDEWAYS"}, headers=AUTH)
+    assert res.status_code == 422 and "mode" in res.json()["message"]
+    res = live.client.put("/v1/control", json={}, headers=AUTH)
+    assert res.status_code == 422 and "at least one" in res.json()["message"]
+    res = live.client.post("/v1/marks", json={"asset": "BTC", "price": 0}, headers=AUTH)
+    assert res.status_code == 422 and "price" in res.json()["message"]
+
+
+def test_body_size_limit(live: LiveServer) -> None:
+    limit = live.app.state.settings.max_body_bytes
+    big = {"action": "ENTER", "asset": "BTC", "side": "LONG", "reason": "x" * (limit + 10)}
+    res = live.client.post("/v1/intents", json=big, headers=AUTH)
+    assert res.status_code == 413 and str(limit) in res.json()["detail"]
+
+    # Chunked upload (no Content-Length): counted as it arrives.
+    def chunks() -> Any:
+        for _ in range(limit // 1024 + 2):
+            yield b" " * 1024
+
+    res = live.client.post("/v1/intents", content=chunks(), headers={**AUTH, "content-type": "application/json"})
+    assert res.status_code == 413
+    assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
+
+
+# --- server-sent events ----------------------------------------------------------------------
+
+
+def test_events_stream_and_resume(live: LiveServer) -> None:
+    with httpx.Client(base_url=live.url, timeout=10.0) as sse:
+        with sse.stream("GET", "/v1/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            enter(live.client, intent_id="s1")
+            first = read_sse(lines, 3)
+        assert [e.event for e in first] == ["outcome", "slot", "account"]
+        assert [e.id for e in first] == [1, 2, 3]
+        assert first[0].data["intent_id"] == "s1" and first[0].data["accepted"] is True
+        assert first[0].data["id"] == 1 and first[0].data["type"] == "outcome"
+        assert first[1].data["fsm_state"] == "POSITION_OPEN"
+
+        # While disconnected: a control change and a refused entry.
+        live.client.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
+        enter(live.client, intent_id="s2")
+
+        with sse.stream("GET", "/v1/events", headers={"Last-Event-ID": "3"}) as stream:
+            missed = read_sse(stream.iter_lines(), 3)
+        assert [(e.id, e.event) for e in missed] == [(4, "control"), (5, "outcome"), (6, "slot")]
+        assert missed[0].data["mode"] == "HALTED"
+        assert missed[1].data["diagnostic_code"] == "MODE_BLOCKED"
+
+        with sse.stream("GET", "/v1/events", params={"last_event_id": 4}) as stream:
+            again = read_sse(stream.iter_lines(), 2)
+        assert [e.id for e in again] == [5, 6]
+
+    assert live.client.get("/v1/events", headers={"Last-Event-ID": "abc"}).status_code == 422
+    assert wait_until(lambda: live.client.get("/healthz").json()["sse_clients"] == 0)
+
+
+def test_resume_past_the_history_gets_reset() -> None:
+    live = start_server(sse_history=3)
+    try:
+        for i in range(2):
+            enter(live.client, asset=f"R{i}")  # 3 events each: ids 1..6, history keeps 4..6
+        with live.client.stream("GET", "/v1/events", headers={"Last-Event-ID": "1"}) as stream:
+            events = read_sse(stream.iter_lines(), 4)
+        assert events[0].event == "reset" and events[0].data["oldest_available"] == 4
+        assert [e.id for e in events[1:]] == [4, 5, 6]
+    finally:
+        live.stop()
+
+
+def test_slow_sse_client_is_dropped_not_buffered() -> None:
+    """A client that stops reading is cut off once its buffer fills; the server stays well."""
+    live = start_server(max_slots=8, sse_client_buffer=8)
+    try:
+        c = live.client
+        fat = {f"k{i}": "x" * 250 for i in range(32)}  # slot events carry metadata: ~9 KB each
+        for i in range(8):
+            enter(c, asset="FAT", metadata=fat, intent_id=f"f{i}")
+        sock = socket.create_connection(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: test\r\n\r\n")
+        wait_until(lambda: c.get("/healthz").json()["sse_clients"] == 1)
+        # Each mark publishes the account and 8 fat slots; the socket fills, then the buffer.
+        dropped = 0.0
+        for i in range(2000):
+            c.post("/v1/marks", json={"asset": "FAT", "price": 50_000 + i}, headers=AUTH)
+            dropped = metric(c.get("/metrics").text, "dita_gateway_sse_dropped_clients_total")
+            if dropped:
+                break
+        assert dropped == 1
+        assert wait_until(lambda: c.get("/healthz").json()["sse_clients"] == 0)
+        # The server ended the stream: reading what was sent reaches EOF.
+        sock.settimeout(10)
+        received = 0
+        while chunk := sock.recv(1 << 16):
+            received += len(chunk)
+        sock.close()
+        assert received > 0
+        # A well-behaved client still gets events.
+        with c.stream("GET", "/v1/events", params={"last_event_id": live.app.state.broadcaster.last_id}) as s:
+            lines = s.iter_lines()
+            live.client.put("/v1/control", json={"verbosity": "QUIET"}, headers=AUTH)
+            (ev,) = read_sse(lines, 1)
+        assert ev.event == "control" and ev.data["verbosity"] == "QUIET"
+    finally:
+        live.stop()

@@ -1,0 +1,255 @@
+"""``dita stdio`` as a subprocess: scripted input in, every NDJSON event checked."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from gateway.helpers import run_stdio
+
+ORDER_FIELDS = {"client_id", "status", "action", "slot_id", "filled_qty", "avg_price"}
+
+
+def _check_envelope(events: list[dict[str, Any]]) -> None:
+    """Every event has type, seq 1..n without gaps, and non-decreasing timestamps."""
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    stamps = [e["ts"] for e in events]
+    assert all(isinstance(t, float) for t in stamps)
+    assert stamps == sorted(stamps)
+    assert events[0]["type"] == "engine_started"
+    assert events[-1]["type"] == "engine_stopped"
+
+
+def _strip(e: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in e.items() if k not in ("seq", "ts")}
+
+
+def test_round_trip_checks_every_event() -> None:
+    script = "\n".join(
+        [
+            "ORDER BUY BTCUSDT 2 50000 c1",  # enters LONG on slot 0
+            "QUERY c1",
+            "ORDER SELL BTCUSDT 0.5 51000 c2",  # exits part of the LONG
+            "QUERY SLOTS",
+            "ORDER SELL BTCUSDT 1.5 MKT c3",  # market exit of the rest at the last price (51000)
+            "QUERY ORDERS",
+            "QUERY ACCOUNT",
+        ]
+    )
+    events, code, err = run_stdio(script + "\n", "--max-slots", "2", "--kernel-id", "k-stdio")
+    assert code == 0, err
+    _check_envelope(events)
+    types = [e["type"] for e in events]
+    assert types == [
+        "engine_started",
+        # c1: received, acknowledged, filled, account
+        "order_received", "order_update", "fill", "order_update", "account",
+        "query_received",
+        # c2: partial exit
+        "order_received", "order_update", "fill", "order_update", "account",
+        "query_received",
+        # c3: closes the rest
+        "order_received", "order_update", "fill", "order_update", "account",
+        "query_received", "query_received",
+        "engine_stopped",
+    ]  # fmt: skip
+    started = events[0]
+    assert started["protocol"] == "dita-stdio/1"
+    assert started["kernel_id"] == "k-stdio" and started["max_slots"] == 2 and started["mode"]
+
+    c1_received, c1_ack, c1_fill, c1_filled, c1_account = events[1:6]
+    assert _strip(c1_received) == {
+        "type": "order_received", "client_id": "c1", "side": "BUY", "symbol": "BTCUSDT", "qty": 2.0,
+        "price": 50000.0, "action": "ENTER", "slot_id": 0,
+    }  # fmt: skip
+    assert c1_ack["status"] == "ACKNOWLEDGED" and ORDER_FIELDS <= set(c1_ack)
+    assert c1_fill["client_id"] == "c1" and c1_fill["side"] == "BUY" and c1_fill["symbol"] == "BTCUSDT"
+    assert c1_fill["price"] == 50000.0 and c1_fill["qty"] == 2.0
+    assert c1_fill["filled_qty"] == 2.0 and c1_fill["remaining_qty"] == 0.0 and c1_fill["fill_id"]
+    assert c1_filled["status"] == "FILLED" and c1_filled["filled_qty"] == 2.0
+    assert c1_filled["avg_price"] == 50000.0 and c1_filled["stage"] == "POSITION_OPEN"
+    assert {"k_capital", "reconcile_status"} <= set(c1_account)
+
+    q_c1 = events[6]
+    assert q_c1["query"] == "c1"
+    assert q_c1["result"]["status"] == "FILLED" and q_c1["result"]["slot_id"] == 0
+    assert q_c1["result"]["trade_id"] == "c1" and q_c1["result"]["action"] == "ENTER"
+
+    c2_received, _, c2_fill, c2_filled, _ = events[7:12]
+    assert c2_received["action"] == "EXIT" and c2_received["slot_id"] == 0
+    assert c2_fill["qty"] == 0.5 and c2_fill["price"] == 51000.0 and c2_fill["side"] == "SELL"
+    assert c2_filled["status"] == "FILLED" and c2_filled["stage"] == "POSITION_OPEN"
+
+    slots = events[12]["result"]
+    assert [s["slot_id"] for s in slots] == [0, 1]
+    assert slots[0]["fsm_state"] == "POSITION_OPEN" and slots[0]["side"] == "LONG"
+    assert slots[0]["size"] == pytest.approx(1.5) and slots[0]["asset"] == "BTCUSDT"
+    assert slots[1]["fsm_state"] == "IDLE"
+
+    c3_received, _, c3_fill, c3_filled, c3_account = events[13:18]
+    assert c3_received["price"] == "MKT" and c3_received["action"] == "EXIT"
+    assert c3_fill["price"] == 51000.0 and c3_fill["qty"] == 1.5
+    assert c3_filled["status"] == "FILLED" and c3_filled["stage"] == "CLOSED"
+    # Bought 2 at 50000, sold all at 51000: 2000 gross realized, less fees.
+    assert 1900.0 < c3_account["k_realized_pnl"] <= 2000.0 or 1900.0 < c3_account.get("realized_pnl", 0) <= 2000.0
+
+    assert events[18]["query"] == "ORDERS" and events[18]["result"] == []  # nothing working
+    assert events[19]["query"] == "ACCOUNT" and events[19]["result"]["k_capital"] == c3_account["k_capital"]
+    stopped = events[-1]
+    assert stopped["reason"] == "eof" and stopped["lines"] == 7 and stopped["errors"] == 0
+    assert stopped["events"] == len(events)
+
+
+def test_json_commands_act_like_text_commands() -> None:
+    lines = [
+        {"cmd": "ORDER", "side": "SELL", "symbol": "ethusdt", "qty": 1, "price": 3000, "client_id": "j1"},
+        {"cmd": "query", "client_id": "j1"},
+        {"cmd": "MARK", "symbol": "ETHUSDT", "price": 2900},
+        {"cmd": "ORDER", "side": "BUY", "symbol": "ETHUSDT", "qty": 1, "client_id": "j2"},  # MKT at the mark
+        {"cmd": "QUERY", "what": "slots"},
+    ]
+    events, code, err = run_stdio("".join(json.dumps(x) + "\n" for x in lines))
+    assert code == 0, err
+    _check_envelope(events)
+    by_type = [e["type"] for e in events]
+    assert by_type.count("error") == 0
+    j1 = [e for e in events if e.get("client_id") == "j1"]
+    assert j1[0]["type"] == "order_received" and j1[0]["action"] == "ENTER" and j1[0]["side"] == "SELL"
+    assert j1[-1]["status"] == "FILLED"
+    mark = next(e for e in events if e["type"] == "account" and e.get("mark_price") is not None)
+    assert mark["symbol"] == "ETHUSDT" and mark["mark_price"] == 2900.0
+    j2_fill = next(e for e in events if e["type"] == "fill" and e["client_id"] == "j2")
+    assert j2_fill["price"] == 2900.0 and j2_fill["side"] == "BUY"
+    j2_received = next(e for e in events if e["type"] == "order_received" and e["client_id"] == "j2")
+    assert j2_received["action"] == "EXIT"  # BUY closes the SHORT
+    slots = next(e for e in events if e["type"] == "query_received" and e["query"] == "SLOTS")["result"]
+    assert slots[0]["fsm_state"] == "CLOSED"
+    assert slots[0]["realized_pnl"] > 0  # short from 3000, covered at 2900
+
+
+GARBAGE = [  # (line, error code or None when the line is skipped, field named)
+    ("", None, None),
+    ("# comment", None, None),
+    ("HELLO", "UNKNOWN_COMMAND", "command"),
+    ("ORDER BUY", "WRONG_ARITY", "arguments"),
+    ("ORDER BUY BTC -1 100 g1", "INVALID_FIELD", "qty"),
+    ("ORDER BUY BTC 1 100 bad/id", "INVALID_FIELD", "client_id"),
+    ("{broken json", "INVALID_JSON", "line"),
+    ('{"cmd":"ORDER","side":"BUY"}', "MISSING_FIELD", "symbol"),
+    ('{"cmd":"CANCEL","client_id":"x","y":1}', "UNKNOWN_FIELD", "y"),
+    ("CANCEL never-sent", "UNKNOWN_CLIENT_ID", "client_id"),
+    ("QUERY never-sent", "UNKNOWN_CLIENT_ID", "client_id"),
+    ("\x00\x01\x02", "UNKNOWN_COMMAND", "command"),
+]
+
+
+def test_garbage_lines_give_one_error_each_and_the_engine_goes_on() -> None:
+    valid = ["ORDER BUY BTC 1 100 v1", "ORDER SELL BTC 1 110 v2", "ORDER BUY BTC 1 100 v1"]  # last: duplicate
+    script: list[str] = []
+    expected_errors: list[tuple[int, str, str]] = []
+    for i, (garbage, code, field) in enumerate(GARBAGE):
+        script.append(garbage)
+        if code is not None and field is not None:
+            expected_errors.append((len(script), code, field))
+        if i < len(valid):
+            script.append(valid[i])
+            if i == 2:
+                expected_errors.append((len(script), "DUPLICATE_CLIENT_ID", "client_id"))
+    events, code, err = run_stdio("\n".join(script) + "\n")
+    assert code == 0, err
+    _check_envelope(events)
+    errors = [e for e in events if e["type"] == "error"]
+    assert sorted((e["line"], e["code"], e["field"]) for e in errors) == sorted(expected_errors)
+    assert all(e["message"] for e in errors)
+    # The valid orders went through in between: v1 opened and v2 closed the position.
+    filled = {e["client_id"] for e in events if e["type"] == "order_update" and e["status"] == "FILLED"}
+    assert filled == {"v1", "v2"}
+    assert events[-1]["errors"] == len(expected_errors)
+
+
+def test_bad_bytes_and_overlong_lines() -> None:
+    script = b"\xff\xfe not utf-8\n" + b"QUERY " + b"A" * 10_000 + b"\nQUERY SLOTS\n"
+    events, code, err = run_stdio(script)
+    assert code == 0, err
+    _check_envelope(events)
+    assert [(e["type"], e.get("code"), e.get("line")) for e in events[1:-1]] == [
+        ("error", "INVALID_ENCODING", 1),
+        ("error", "LINE_TOO_LONG", 2),
+        ("query_received", None, None),
+    ]
+
+
+def test_refusals_come_back_as_rejected_order_updates() -> None:
+    script = "\n".join(
+        [
+            "ORDER BUY BTC 1 MKT m1",  # no price known yet
+            "ORDER BUY BTC 1 100 a1",  # slot 0
+            "ORDER BUY BTC 1 100 a2",  # slot 1 (a second LONG: its own slot)
+            "ORDER SELL ETH 1 100 a3",  # no slot left
+            "ORDER SELL BTC 5 100 a4",  # more than the oldest LONG holds
+            "CANCEL a1",  # already filled
+            "QUERY a3",
+        ]
+    )
+    events, code, err = run_stdio(script + "\n", "--max-slots", "2")
+    assert code == 0, err
+    _check_envelope(events)
+    final = {e["client_id"]: e for e in events if e["type"] == "order_update"}
+    assert final["m1"]["status"] == "REJECTED" and final["m1"]["diagnostic"] == "NO_REFERENCE_PRICE"
+    assert final["a1"]["slot_id"] == 0 and final["a2"]["slot_id"] == 1
+    assert final["a3"]["status"] == "REJECTED" and final["a3"]["diagnostic"] == "NO_FREE_SLOT"
+    assert final["a4"]["status"] == "REJECTED" and final["a4"]["diagnostic"] == "QTY_EXCEEDS_POSITION"
+    cancel = [e for e in events if e["type"] == "cancel_received"]
+    assert cancel == [{**cancel[0], "client_id": "a1", "slot_id": 0}]
+    assert final["a1"]["diagnostic"] == "ORDER_CLOSED" and final["a1"]["status"] == "FILLED"
+    assert events[-2]["type"] == "query_received" and events[-2]["result"]["diagnostic"] == "NO_FREE_SLOT"
+    assert not [e for e in events if e["type"] == "error"]
+
+
+def test_eof_at_once_is_a_clean_shutdown() -> None:
+    events, code, err = run_stdio(b"")
+    assert code == 0, err
+    assert [e["type"] for e in events] == ["engine_started", "engine_stopped"]
+    assert events[1]["lines"] == 0
+
+
+def test_hundred_thousand_lines() -> None:
+    """A long scripted session: every line answered, in order, nothing lost or duplicated."""
+    rng = random.Random(8)
+    lines: list[str] = []
+    expect = {"order_received": 0, "error": 0, "query_received": 0, "cancel_received": 0, "fill": 0}
+    n = 0
+    while len(lines) < 100_000:
+        n += 1
+        price = 100 + rng.randint(0, 50)
+        lines.append(f"ORDER BUY SYM{n % 7} 1 {price} b{n}")  # enter
+        lines.append(f"ORDER SELL SYM{n % 7} 1 {price + 1} s{n}")  # and close on the same slot
+        expect["order_received"] += 2
+        expect["fill"] += 2
+        roll = rng.random()
+        if roll < 0.2:
+            lines.append(rng.choice(["garbage here", "ORDER BUY", '{"cmd":1}', "QUERY", "ORDER BUY X 0 1 z"]))
+            expect["error"] += 1
+        elif roll < 0.3:
+            lines.append(f"QUERY b{n}")
+            expect["query_received"] += 1
+        elif roll < 0.35:
+            lines.append(f"CANCEL s{n}")
+            expect["cancel_received"] += 1
+        elif roll < 0.4:
+            lines.append("QUERY SLOTS")
+            expect["query_received"] += 1
+    events, code, err = run_stdio("\n".join(lines) + "\n", "--max-slots", "4", timeout=300)
+    assert code == 0, err
+    _check_envelope(events)
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e["type"]] = counts.get(e["type"], 0) + 1
+    for kind, want in expect.items():
+        assert counts.get(kind, 0) == want, kind
+    assert events[-1]["lines"] == len(lines)
+    rejected = [e for e in events if e["type"] == "order_update" and e["status"] == "REJECTED"]
+    assert rejected == []
