@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, signed
+from dita.venues._events import OrderEvents
 
 __all__ = ["PaperSettings", "PaperVenue"]
 
@@ -80,10 +80,21 @@ class _Working:
     # Set once the order has been live through one matching pass: later fills are maker fills.
     resting: bool = False
     cancel_at: float | None = None
+    # Copies of the order's fields: reading them from the native order on every quote costs.
+    size: float = field(init=False)
+    buy: bool = field(init=False)
+    market: bool = field(init=False)
+    limit: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = self.order.size
+        self.buy = self.order.side == OrderSide.BUY
+        self.market = self.order.order_type == OrderType.MARKET
+        self.limit = self.order.price
 
     @property
     def remaining(self) -> float:
-        return self.order.size - self.filled
+        return self.size - self.filled
 
 
 def _finite(field: str, value: float, *, positive: bool = False) -> float:
@@ -318,23 +329,22 @@ class PaperVenue:
     # -- matching ------------------------------------------------------------------------
 
     def _match_quote(self, working: _Working, book: _Quote, ts: float, events: list[VenueEvent]) -> None:
-        order = working.order
-        buy = order.side == OrderSide.BUY
+        buy, limit = working.buy, working.limit
         touch = book.ask if buy else book.bid
         size_at_touch = book.ask_size if buy else book.bid_size
         taker_price = touch * (1 + self._slip) if buy else touch * (1 - self._slip)
-        if order.order_type == OrderType.MARKET:
+        if working.market:
             price, maker = taker_price, False
         else:
-            crossed = touch <= order.price if buy else touch >= order.price
+            crossed = touch <= limit if buy else touch >= limit
             if not crossed:
                 working.resting = True
                 return
             if working.resting:
-                price, maker = order.price, True
+                price, maker = limit, True
             else:
                 # Marketable on arrival: a taker, never filled worse than its limit.
-                price = min(taker_price, order.price) if buy else max(taker_price, order.price)
+                price = min(taker_price, limit) if buy else max(taker_price, limit)
                 maker = False
         qty = min(working.remaining, size_at_touch)
         if qty > 0:
@@ -356,16 +366,15 @@ class PaperVenue:
         events: list[VenueEvent],
     ) -> float:
         """Fill ``working`` against one bar; returns the volume it took."""
-        order = working.order
-        buy = order.side == OrderSide.BUY
+        buy, limit = working.buy, working.limit
         taker_price = open_ * (1 + self._slip) if buy else open_ * (1 - self._slip)
-        if order.order_type == OrderType.MARKET:
+        if working.market:
             price, maker = taker_price, False
-        elif not working.resting and (open_ <= order.price if buy else open_ >= order.price):
-            price = min(taker_price, order.price) if buy else max(taker_price, order.price)
+        elif not working.resting and (open_ <= limit if buy else open_ >= limit):
+            price = min(taker_price, limit) if buy else max(taker_price, limit)
             maker = False
-        elif low < order.price if buy else high > order.price:
-            price, maker = order.price, True
+        elif low < limit if buy else high > limit:
+            price, maker = limit, True
         else:
             working.resting = True
             return 0.0
@@ -379,7 +388,7 @@ class PaperVenue:
         working.resting = True
         if working.remaining <= 0:
             return
-        if self._expire_remainder and working.order.order_type == OrderType.MARKET:
+        if self._expire_remainder and working.market:
             self._remove(working)
             events.append(
                 self._events.make(
@@ -398,14 +407,14 @@ class PaperVenue:
     ) -> None:
         order = working.order
         # Snap the last fill to the order size so float dust never leaves a remainder.
-        if working.remaining - qty <= working.order.size * 1e-12:
+        if working.remaining - qty <= working.size * 1e-12:
             qty = working.remaining
-            working.filled = order.size
+            working.filled = working.size
         else:
             working.filled += qty
         working.fills += 1
         fee = price * qty * (self._maker_rate if maker else self._taker_rate)
-        delta = signed(order.side, qty)
+        delta = qty if working.buy else -qty
         self._positions[order.asset] = self._positions.get(order.asset, 0.0) + delta
         self._cash -= delta * price + fee
         self._fees_paid += fee
