@@ -4,11 +4,13 @@ reports, throttling is a rate-limit edge, and venue market rules reach the kerne
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from recorded_exchange import RecordedExchange
 from venue_helpers import API_KEY, API_SECRET, ManualClock
 
-from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, TradeStage
+from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, MockVenueAdapter, TradeStage
 from dita.risk import RiskLimits
 from dita.venues import CcxtVenue, PaperVenue, ShadowVenue
 
@@ -163,7 +165,7 @@ def test_shadow_round_trip_books_pnl_at_reference_prices() -> None:
 
 
 @pytest.fixture
-def spot_venue(make_venue) -> CcxtVenue:  # type: ignore[no-untyped-def]
+def spot_venue(make_venue: Callable[..., CcxtVenue]) -> CcxtVenue:
     return make_venue()
 
 
@@ -271,3 +273,45 @@ def test_ccxt_market_rules_reach_the_kernel_and_tiny_orders_never_leave(
     assert not outcome.accepted
     assert outcome.diagnostic_code == KernelDiagnosticCode.BELOW_MIN_NOTIONAL
     assert exchange.calls("POST", "/api/v3/order") == []
+
+
+def test_usdm_round_trip_through_the_kernel_with_a_reduce_only_exit(
+    make_venue,
+    exchange: RecordedExchange,  # type: ignore[no-untyped-def]
+) -> None:
+    venue = make_venue("linear")
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    exchange.script("POST", "/fapi/v1/order", "binance/usdm_order_market_new.json")
+    assert kernel.process_intent(enter("i1", 0.01, 91000.0)).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+    exchange.script("GET", "/fapi/v1/order", "binance/usdm_query_market_filled.json")
+    exchange.script("GET", "/fapi/v1/userTrades", "binance/usdm_user_trades_market.json")
+    feed(kernel, venue.poll_events())
+    slot = kernel.slot_state(0)
+    entry = (0.006 * 91020.0 + 0.004 * 91020.87) / 0.01
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.entry_price == pytest.approx(entry)
+
+    exchange.script("POST", "/fapi/v1/order", "binance/usdm_order_reduce_only_filled.json")
+    exchange.script("GET", "/fapi/v1/userTrades", "binance/usdm_user_trades_reduce_only.json")
+    assert kernel.process_intent(leave("x1", 0.01, 91100.0, ts=2.0)).accepted
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.CLOSED
+    assert slot.realized_pnl == pytest.approx(0.01 * (91100.0 - entry))
+    assert slot.fees_paid == pytest.approx(0.273021 + 0.1820407 + 0.4555)
+    # The kernel's exit is reduce-only, and the exchange is told so.
+    assert exchange.calls("POST", "/fapi/v1/order")[1].params["reduceOnly"] == "true"
+
+
+def test_native_mock_partial_fill_reaches_the_position() -> None:
+    venue = MockVenueAdapter(seed=3, partial_fill_rate=1.0, partial_fill_ratio=0.25)
+    kernel = ExecutionKernel(max_slots=1, venue=venue)
+    outcome = kernel.process_intent(enter("i1", 4.0, 100.0))
+    assert outcome.accepted, outcome.to_dict()
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+    assert outcome.order is not None
+    feed(kernel, venue.fill_open_order(outcome.order.client_order_id))
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(4.0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
