@@ -33,12 +33,14 @@ from dita.control import InMemoryControlPlane
 from dita.journal import InMemoryJournal
 from dita.kernel import ExecutionKernel, SlotView
 from dita.projection import InMemoryProjection
-from dita.venues import VenueAdapter, VenueTimeout
+from dita.risk import MarketLimits, RiskLimits
+from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueAdapter, VenueRouter, VenueTimeout
 
 __all__ = [
     "JOURNAL_COLUMNS",
     "AccountEvent",
     "AccountEventKind",
+    "CcxtVenue",
     "ControlMode",
     "ExecutionKernel",
     "InMemoryControlPlane",
@@ -51,9 +53,13 @@ __all__ = [
     "KernelOutcome",
     "KernelSeverity",
     "KernelTransition",
+    "MarketLimits",
     "MockVenueAdapter",
     "OrderSide",
     "OrderType",
+    "PaperVenue",
+    "RiskLimits",
+    "ShadowVenue",
     "SlotView",
     "TradeSide",
     "TradeSlot",
@@ -62,6 +68,7 @@ __all__ = [
     "VenueEvent",
     "VenueOrder",
     "VenueOrderStatus",
+    "VenueRouter",
     "VenueTimeout",
     "Verbosity",
     "__version__",
