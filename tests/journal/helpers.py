@@ -1,0 +1,256 @@
+"""A deterministic trading workload for journal tests, run on a real kernel and, in lockstep,
+on a twin kernel journaling into memory: the twin's rows are the reference the ClickHouse
+rows must equal (no loss, no duplicates, same values)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dita import (
+    JOURNAL_COLUMNS,
+    AccountEvent,
+    ExecutionKernel,
+    InMemoryJournal,
+    KernelIntent,
+    KernelOutcome,
+    MockVenueAdapter,
+    VenueEvent,
+)
+
+ASSETS = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
+PRICES = {"BTC-USDT": 64_000.0, "ETH-USDT": 3_100.0, "SOL-USDT": 140.0}
+T0 = 1_790_000_000.0  # 2026-09-21, a fixed clock so twins produce identical rows
+
+
+def venue(seed: int = 11) -> MockVenueAdapter:
+    # Some orders rest (ENTRY_WORKING / EXIT_WORKING) and some fill partially, so the journal
+    # sees cancels, partial fills and venue-driven fills, not only instant fills.
+    return MockVenueAdapter(seed=seed, fill_rate=0.7, partial_fill_rate=0.2, partial_fill_ratio=0.5)
+
+
+@dataclass
+class Side:
+    """One kernel of a twin pair and what the workload saw happen on it."""
+
+    kernel: ExecutionKernel
+    venue: MockVenueAdapter
+    outcomes: list[KernelOutcome] = field(default_factory=list)
+
+
+@dataclass
+class Workload:
+    """Drives one or two kernels with the same inputs."""
+
+    sides: list[Side]
+    max_slots: int
+    clock: float = T0
+    step: int = 0
+    fills_settled: int = 0
+    on_step: Callable[[Workload], None] | None = None
+
+    @property
+    def main(self) -> ExecutionKernel:
+        return self.sides[0].kernel
+
+    def tick(self, dt: float = 0.05) -> float:
+        self.clock += dt
+        return self.clock
+
+    def each(self) -> Iterator[Side]:
+        return iter(self.sides)
+
+    def intent(self, **kw: Any) -> None:
+        kw.setdefault("timestamp", self.tick())
+        for side in self.each():
+            side.outcomes.append(side.kernel.process_intent(KernelIntent(**kw)))
+
+    def feed(self, make: Callable[[Side], list[VenueEvent]]) -> None:
+        for side in self.each():
+            for ev in make(side):
+                side.outcomes.append(side.kernel.on_venue_event(ev))
+
+    def account(self, **kw: Any) -> None:
+        kw.setdefault("timestamp", self.tick())
+        for side in self.each():
+            side.outcomes.append(side.kernel.on_account_event(AccountEvent(**kw)))
+
+    def control(self, **kw: Any) -> None:
+        for side in self.each():
+            side.kernel.update_control(**kw, source="journal-test")
+
+    def stage(self, slot: int) -> str:
+        return self.main.slot_state(slot).fsm_state.name
+
+    def fill_resting(self, slot: int) -> None:
+        """Let the venue fill whatever order of ``slot`` is resting."""
+
+        def events(side: Side) -> list[VenueEvent]:
+            st = side.kernel.slot_state(slot)
+            order = st.active_exit_order or st.active_entry_order
+            if order is None:
+                return []
+            if order.client_order_id not in {o.client_order_id for o in side.venue.open_orders()}:
+                return []
+            return side.venue.fill_open_order(order.client_order_id)
+
+        self.feed(events)
+
+    def settle_fees(self, first_outcome: int) -> None:
+        """FILL_SETTLED for each fill since ``first_outcome``: the exchange charged 2 % more."""
+        main = self.sides[0]
+        for out in main.outcomes[first_outcome:]:
+            for ev in out.emitted_events:
+                if ev.kind.name == "FILL" and ev.fill_id:
+                    fee = 0.0004 * ev.price * (ev.size or ev.filled_size) * 1.02
+                    self.account(
+                        event_id=f"settle-{ev.fill_id}", kind="FILL_SETTLED", fill_id=ev.fill_id, fee=fee
+                    )
+                    self.fills_settled += 1
+
+    def trade(self, i: int) -> None:
+        slot = i % self.max_slots
+        asset = ASSETS[i % len(ASSETS)]
+        price = PRICES[asset] * (1 + ((i * 37) % 200 - 100) / 10_000)
+        side = "LONG" if i % 2 == 0 else "SHORT"
+        limit = i % 4 == 3
+        mark = len(self.sides[0].outcomes)
+        self.intent(
+            intent_id=f"enter-{i}",
+            trade_id=f"T{i}",
+            slot_id=slot,
+            asset=asset,
+            side=side,
+            action="ENTER",
+            reference_price=price,
+            target_size=round(0.1 + (i % 5) * 0.05, 2),
+            order_type="LIMIT" if limit else "MARKET",
+            limit_price=price * (0.999 if side == "LONG" else 1.001) if limit else 0.0,
+            reason="journal-workload",
+        )
+        if self.stage(slot) in ("ORDER_SENT", "ENTRY_WORKING"):
+            if i % 5 == 0:
+                self.intent(
+                    intent_id=f"cancel-{i}",
+                    trade_id=f"T{i}",
+                    slot_id=slot,
+                    asset=asset,
+                    side=side,
+                    action="CANCEL",
+                    reference_price=price,
+                    target_size=0.0,
+                    reason="too slow",
+                )
+            self.fill_resting(slot)
+        if self.stage(slot) == "POSITION_OPEN":
+            for k in self.sides:
+                k.kernel.mark_price(asset, price * 1.001)
+            self.intent(
+                intent_id=f"exit-{i}",
+                trade_id=f"T{i}",
+                slot_id=slot,
+                asset=asset,
+                side=side,
+                action="EXIT",
+                reference_price=price * 1.002,
+                target_size=0.0,
+                reason="take profit",
+            )
+            for _ in range(3):
+                if self.stage(slot) in ("EXIT_SENT", "EXIT_WORKING", "POSITION_OPEN"):
+                    self.fill_resting(slot)
+                if self.stage(slot) == "POSITION_OPEN":
+                    self.intent(
+                        intent_id=f"exit-{i}-again-{_}",
+                        trade_id=f"T{i}",
+                        slot_id=slot,
+                        asset=asset,
+                        side=side,
+                        action="EXIT",
+                        reference_price=price,
+                        target_size=0.0,
+                        reason="retry exit",
+                    )
+        self.settle_fees(mark)
+
+    def run(self, trades: int, start: int = 0) -> None:
+        for i in range(start, start + trades):
+            self.trade(i)
+            if i % 97 == 13:  # a refused intent: the slot does not exist
+                self.intent(
+                    intent_id=f"bad-{i}",
+                    trade_id=f"B{i}",
+                    slot_id=self.max_slots + 3,
+                    asset="BTC-USDT",
+                    side="LONG",
+                    action="ENTER",
+                    reference_price=100.0,
+                    target_size=1.0,
+                )
+            if i % 150 == 149:  # the exchange reports a balance a little off the kernel's
+                self.account(
+                    event_id=f"acct-{i}",
+                    kind="ACCOUNT_UPDATE",
+                    wallet_balance=10_000.0 + i,
+                    available_margin=9_000.0,
+                    used_margin=1_000.0 + i,
+                    maint_margin=50.0,
+                )
+            if i % 400 == 100:
+                self.control(verbosity="DEBUG")
+            if i % 400 == 300:
+                self.control(verbosity="NORMAL")
+            self.step += 1
+            if self.on_step is not None:
+                self.on_step(self)
+
+
+def twins(journal: Any, kernel_id: str = "desk-1", max_slots: int = 8) -> tuple[Workload, InMemoryJournal]:
+    """A kernel on ``journal`` and a twin on an InMemoryJournal, driven in lockstep."""
+    reference = InMemoryJournal()
+    sides = []
+    for j in (journal, reference):
+        v = venue()
+        k = ExecutionKernel(
+            max_slots=max_slots, venue=v, journal=j, kernel_id=kernel_id, seed_capital=10_000.0
+        )
+        sides.append(Side(k, v))
+    return Workload(sides, max_slots), reference
+
+
+def reference_rows(reference: InMemoryJournal) -> dict[str, list[tuple[Any, ...]]]:
+    """The twin's rows per table as tuples in JOURNAL_COLUMNS order, sorted by (seq, sub)."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for table, cols in JOURNAL_COLUMNS.items():
+        rows = [tuple(r[c] for c in cols) for r in reference.rows(table)]
+        out[table] = sorted(rows, key=lambda r: (r[0], r[1]))
+    return out
+
+
+def normalize(table: str, row: tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
+    """Make a row comparable across the two journals: ts to microseconds, JSON parsed."""
+    cols = JOURNAL_COLUMNS[table]
+    out = []
+    for name, value in zip(cols, row, strict=True):
+        if name == "ts":
+            value = round(value * 1_000_000) if isinstance(value, float) else value
+        elif name in ("details", "metadata"):
+            value = json.loads(value) if value else {}
+        elif name == "side" and table == "venue_events" and value is None:
+            value = ""
+        out.append(value)
+    return tuple(out)
+
+
+def journal_rows(journal: Any, table: str, kernel_id: str, final: bool = True) -> list[tuple[Any, ...]]:
+    """Rows of ``table`` for ``kernel_id`` from ClickHouse, ts as integer microseconds."""
+    cols = JOURNAL_COLUMNS[table]
+    select = ", ".join("toUnixTimestamp64Micro(ts)" if c == "ts" else f"`{c}`" for c in cols)
+    res = journal.query(
+        f"SELECT {select} FROM {table} {'FINAL' if final else ''} WHERE kernel_id = {{k:String}} "
+        "ORDER BY seq, sub",
+        {"k": kernel_id},
+    )
+    return [normalize(table, r) for r in res.rows]

@@ -1,0 +1,242 @@
+"""Faults at the clickhouse-connect client boundary: failed inserts, inserts whose answer is lost,
+ClickHouse away for a whole run, a journal restarted mid-stream and rows resent. In every case
+the tables end up holding exactly the rows the kernel produced: none lost, none twice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.exceptions import OperationalError
+
+from dita import ExecutionKernel
+from dita.journal.clickhouse import ClickHouseJournal
+from journal.helpers import reference_rows, twins
+from journal.test_workload import assert_same_rows
+
+
+class FlakyClient:
+    """Wraps the journal's clickhouse-connect client: calls fail by a rule.
+
+    ``insert_rule(n)`` returns None (pass), "before" (fail without sending) or "after" (send,
+    then fail as if the answer was lost on the way back).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        insert_rule: Callable[[int], str | None],
+        query_rule: Callable[[int], bool] = lambda n: False,
+    ) -> None:
+        self._client = client
+        self._real_insert = client.insert
+        self._real_query = client.query
+        self.insert_rule = insert_rule
+        self.query_rule = query_rule
+        self.inserts = 0
+        self.queries = 0
+        self.failures = 0
+        client.insert = self.insert
+        client.query = self.query
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        self.inserts += 1
+        rule = self.insert_rule(self.inserts)
+        if rule == "before":
+            self.failures += 1
+            raise OperationalError("injected: connection refused")
+        result = self._real_insert(*args, **kwargs)
+        if rule == "after":
+            self.failures += 1
+            raise OperationalError("injected: connection reset after the insert was sent")
+        return result
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        self.queries += 1
+        if self.query_rule(self.queries):
+            self.failures += 1
+            raise OperationalError("injected: query failed")
+        return self._real_query(*args, **kwargs)
+
+    def restore(self) -> None:
+        self._client.insert = self._real_insert
+        self._client.query = self._real_query
+
+
+def _journal(path: Path, **kw: Any) -> ClickHouseJournal:
+    kw.setdefault("max_delay", 0.01)
+    kw.setdefault("batch_rows", 500)  # many small inserts, so faults hit mid-stream
+    kw.setdefault("retry_initial", 0.001)
+    kw.setdefault("retry_max", 0.01)
+    return ClickHouseJournal(f"chdb://{path}", **kw)
+
+
+def test_failed_and_unanswered_inserts_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    try:
+        work, reference = twins(journal)
+        work.run(300)
+        # From here on: every 3rd insert fails before sending, every 4th lands but its answer
+        # is lost, and every 5th key check fails too.
+        flaky = FlakyClient(
+            journal._client,
+            insert_rule=lambda n: "before" if n % 3 == 0 else "after" if n % 4 == 0 else None,
+            query_rule=lambda n: n % 5 == 0,
+        )
+        work.run(900, start=300)
+        journal.flush(120)
+        flaky.restore()
+        assert flaky.failures > 10
+        stats = journal.stats()
+        assert stats.retries >= flaky.failures and stats.failed >= flaky.failures
+        assert stats.extra["already_present"] > 0  # lost answers were found stored, not rewritten
+        assert_same_rows(journal, reference, "desk-1")
+    finally:
+        journal.close()
+
+
+def test_kernel_keeps_trading_while_clickhouse_is_away(tmp_path: Path) -> None:
+    back = threading.Event()
+    journal = _journal(tmp_path / "j", queue_rows=2_000, drain_rows=500)
+    try:
+        work, reference = twins(journal)
+        flaky = FlakyClient(journal._client, insert_rule=lambda n: None if back.is_set() else "before")
+        # The whole workload runs while nothing can be written: process_intent never waited.
+        work.run(800)
+        stats = journal.stats()
+        assert stats.written == 0
+        assert stats.queued <= 2_000  # the bounded queue held ...
+        assert work.main.stats()["journal_queued"] > 0  # ... and the kernel's outbox kept the rest
+        assert stats.retries > 0 and "injected" in stats.last_error
+        back.set()
+        journal.flush(120)
+        flaky.restore()
+        assert_same_rows(journal, reference, "desk-1")
+        assert journal.stats().lag_seconds == 0.0
+    finally:
+        journal.close()
+
+
+def test_outbox_overflow_is_reported_as_dropped(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100)
+    try:
+        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="small", journal_capacity=50)
+        from journal.helpers import Side, Workload, venue
+
+        work = Workload([Side(kernel, venue())], max_slots=4)
+        work.run(100)
+        # Rows the kernel could not hold are counted (a WAL resend would fill them in).
+        assert journal.stats().dropped == kernel.stats()["journal_dropped"] > 0
+        flaky.restore()
+    finally:
+        journal.close()
+
+
+def test_restart_and_replay_refill_the_gap_without_duplicates(tmp_path: Path) -> None:
+    """A journal stops with rows unwritten; a restarted kernel replays the same inputs (as it
+    would from its WAL) and the new journal writes only what is missing."""
+    path = tmp_path / "j"
+    first = _journal(path, close_timeout=0.5)
+    work, _ = twins(first)
+    work.run(400)
+    first.flush(60)
+    written_before = first.stats().written
+    FlakyClient(first._client, insert_rule=lambda n: "before")
+    work.run(200, start=400)  # these rows never reach ClickHouse: the gap
+    for side in work.sides:
+        side.kernel.close()
+    assert first.stats().queued > 0
+    first.close()
+
+    second = _journal(path)
+    try:
+        replay, reference = twins(second)
+        replay.run(600)  # same kernel id, same inputs, same (seq, sub) and values
+        second.flush(120)
+        stats = second.stats()
+        assert stats.extra["already_present"] == written_before
+        assert_same_rows(second, reference, "desk-1")
+    finally:
+        second.close()
+
+
+def test_backfill_writes_the_gap_once(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    try:
+        work, reference = twins(journal)
+        work.run(200)
+        journal.flush(60)
+        stored = journal.stats().written
+        gap = reference_rows(reference)
+        # Take out a slice in the middle of every table, as if those inserts had been lost.
+        for table in gap:
+            journal._client.command(
+                f"DELETE FROM {table} WHERE kernel_id = 'desk-1' AND seq % 7 = 3",
+                settings={"mutations_sync": 1},
+            )
+        missing = journal.query(
+            "SELECT (SELECT count() FROM transitions) + (SELECT count() FROM fills) + "
+            "(SELECT count() FROM intents) + (SELECT count() FROM account_events) + "
+            "(SELECT count() FROM venue_events) + (SELECT count() FROM control_changes)"
+        ).rows[0][0]
+        assert missing < stored
+        result = journal.backfill("desk-1", gap, timeout=60)
+        assert result.written == stored - missing
+        assert result.already_present == missing
+        again = journal.backfill("desk-1", gap, timeout=60)
+        assert (again.written, again.already_present) == (0, stored)
+        assert_same_rows(journal, reference, "desk-1")
+    finally:
+        journal.close()
+
+
+def test_a_row_that_cannot_be_encoded_is_set_aside_and_the_rest_written(tmp_path: Path) -> None:
+    journal = _journal(tmp_path / "j")
+    try:
+        work, reference = twins(journal)
+        work.run(50)
+        journal.flush(30)
+        fills = reference_rows(reference)["fills"]
+        bad = list(fills[0])
+        bad[0], bad[12] = 10_000_001, "not a price"  # price column gets text
+        good = list(fills[1])
+        good[0] = 10_000_002
+        result = journal.backfill("desk-1", {"fills": [tuple(bad), tuple(good)]}, timeout=30)
+        assert (result.written, result.rejected) == (1, 1)
+        rejected = journal.rejected_rows()
+        assert len(rejected) == 1 and rejected[0]["row"]["price"] == "not a price"
+        assert journal.stats().extra["rejected_rows"] == 1
+        seqs = journal.query("SELECT seq FROM fills WHERE seq > 10000000").rows
+        assert seqs == [[10_000_002]]
+    finally:
+        journal.close()
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ({"orders": [()]}, "backfill table 'orders' is not a journal table"),
+        ({"fills": [(1, 0)]}, "backfill fills row 0 must be a tuple of 17 values"),
+        (
+            {"control_changes": [(0, 0, 1.0, "LIVE", "NORMAL", True, "x")]},
+            "seq 0; it must be an integer >= 1",
+        ),
+        (
+            {"control_changes": [(1, -1, 1.0, "LIVE", "NORMAL", True, "x")]},
+            "sub -1; it must be an integer >= 0",
+        ),
+    ],
+)
+def test_bad_backfill_input_is_refused_and_writes_nothing(
+    journal: ClickHouseJournal, rows: Any, message: str
+) -> None:
+    ok = {"control_changes": [(5, 0, 1.0, "LIVE", "NORMAL", True, "x")]}
+    with pytest.raises(ValueError, match=message):
+        journal.backfill("desk-1", {**ok, **rows})
+    assert journal.query("SELECT count() FROM control_changes").rows == [[0]]
+    with pytest.raises(ValueError, match="kernel_id must be a non-empty string"):
+        journal.backfill("", ok)
