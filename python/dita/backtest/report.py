@@ -163,7 +163,8 @@ def write_report(
         paths["equity.csv"],
     )
 
-    title = f"{run_info.get('strategy', 'strategy')} on {run_info.get('data', 'data')}"
+    strategy_name = str(run_info.get("strategy", "strategy")).rsplit(":", 1)[-1]
+    title = f"{strategy_name} on {Path(str(run_info.get('data', 'data'))).name}"
     plot_equity(paths["equity.png"], ts, equity, metrics.starting_balance, title)
     paths["report.html"].write_text(_html(metrics, trades, run_info, paths["equity.png"].read_bytes(), title))
     return paths

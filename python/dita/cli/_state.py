@@ -89,16 +89,11 @@ def read_hazelcast(
 
     client = connect_client(list(members), cluster_name, block=True, connect_timeout=timeout)
     try:
-        accounts = {
-            k: json.loads(v.to_string()) for k, v in client.get_map(ACCOUNTS_MAP).blocking().entry_set()
-        }
-        control = {
-            k: json.loads(v.to_string()) for k, v in client.get_map(CONTROL_MAP).blocking().entry_set()
-        }
+        accounts = _json_entries(client, ACCOUNTS_MAP)
+        control = _json_entries(client, CONTROL_MAP)
         slots: dict[str, list[dict[str, Any]]] = {}
-        for key, value in client.get_map(SLOTS_MAP).blocking().entry_set():
-            kid = key.rsplit(":", 1)[0]
-            slots.setdefault(kid, []).append(json.loads(value.to_string()))
+        for key, value in _json_entries(client, SLOTS_MAP).items():
+            slots.setdefault(key.rsplit(":", 1)[0], []).append(value)
     finally:
         client.shutdown()
     out = []
@@ -116,6 +111,11 @@ def read_hazelcast(
             }
         )
     return out
+
+
+def _json_entries(client: Any, map_name: str) -> dict[str, Any]:
+    entries: list[tuple[str, Any]] = list(client.get_map(map_name).blocking().entry_set())
+    return {str(k): json.loads(v.to_string()) for k, v in entries}
 
 
 def active_slots(snapshot: dict[str, Any]) -> list[dict[str, Any]]:

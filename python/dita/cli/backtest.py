@@ -116,9 +116,12 @@ def backtest(
             json.dumps({"metrics": m, "out": str(out), "strategies": result.strategy_status}, sort_keys=True)
         )
     else:
+        typer.echo(
+            f"{result.run_info['strategy']} on {Path(history.source).name}: {result.rows:,} rows "
+            f"in {result.elapsed_s:.1f} s ({result.rows_per_second:,.0f} rows/s)"
+        )
         print_table(
-            f"Backtest {result.run_info['strategy']} "
-            f"({result.rows:,} rows, {result.rows_per_second:,.0f} rows/s)",
+            "Results",
             [
                 ("Total PnL", m["total_pnl"]),
                 ("Total PnL %", m["total_pnl_pct"]),
