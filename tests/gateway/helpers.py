@@ -132,10 +132,13 @@ def read_sse(lines: Iterator[str], count: int, *, skip: tuple[str, ...] = ()) ->
 DITA = [sys.executable, "-c", "from dita.cli import main; main()"]
 
 
-def run_stdio(script: str | bytes, *args: str, timeout: float = 120.0) -> tuple[list[dict[str, Any]], int, str]:
+def run_stdio(
+    script: str | bytes, *args: str, timeout: float = 120.0
+) -> tuple[list[dict[str, Any]], int, str]:
     """Run ``dita stdio`` on ``script``; returns (events, exit status, stderr)."""
     data = script.encode() if isinstance(script, str) else script
-    proc = subprocess.run([*DITA, "stdio", *args], input=data, capture_output=True, timeout=timeout, check=False)
+    cmd = [*DITA, "stdio", *args]
+    proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, check=False)
     events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     return events, proc.returncode, proc.stderr.decode()
 

@@ -12,6 +12,8 @@ import pytest
 from dita import MockVenueAdapter
 from gateway.helpers import AUTH, TOKEN, LiveServer, enter, read_sse, start_server, wait_until
 
+JSON_AUTH = {**AUTH, "content-type": "application/json"}
+
 
 def metric(text: str, name: str, **labels: str) -> float:
     """The value of one sample in Prometheus text output (0.0 when absent)."""
@@ -121,7 +123,8 @@ def test_enter_exit_and_refusals(live: LiveServer) -> None:
     blocked = enter(c)
     assert blocked["accepted"] is False and blocked["diagnostic_code"] == "MODE_BLOCKED"
     assert c.get("/v1/control").json()["mode"] == "HALTED"
-    assert c.put("/v1/control", json={"mode": "LIVE", "verbosity": "DEBUG"}, headers=AUTH).json()["verbosity"] == "DEBUG"
+    back = c.put("/v1/control", json={"mode": "LIVE", "verbosity": "DEBUG"}, headers=AUTH).json()
+    assert back["mode"] == "LIVE" and back["verbosity"] == "DEBUG"
 
     text = c.get("/metrics").text
     assert metric(text, "dita_gateway_intents_total", action="ENTER", accepted="true") == 1
@@ -189,7 +192,7 @@ def test_resting_order_shows_in_orders_and_cancels() -> None:
     ],
 )
 def test_bad_intent_is_422_naming_the_field(live: LiveServer, body: dict[str, Any], field: str) -> None:
-    res = live.client.post("/v1/intents", content=json.dumps(body), headers={**AUTH, "content-type": "application/json"})
+    res = live.client.post("/v1/intents", content=json.dumps(body), headers=JSON_AUTH)
     assert res.status_code == 422, res.text
     payload = res.json()
     assert any(field in [str(p) for p in err["loc"]] for err in payload["detail"]), payload
@@ -198,7 +201,7 @@ def test_bad_intent_is_422_naming_the_field(live: LiveServer, body: dict[str, An
 
 
 def test_body_that_is_not_json_is_422(live: LiveServer) -> None:
-    res = live.client.post("/v1/intents", content=b'{"action": ', headers={**AUTH, "content-type": "application/json"})
+    res = live.client.post("/v1/intents", content=b'{"action": ', headers=JSON_AUTH)
     assert res.status_code == 422
     assert res.json()["message"].startswith("body is not valid JSON")
     res = live.client.put("/v1/control", json={"mode": "SIDEWAYS"}, headers=AUTH)
@@ -220,7 +223,7 @@ def test_body_size_limit(live: LiveServer) -> None:
         for _ in range(limit // 1024 + 2):
             yield b" " * 1024
 
-    res = live.client.post("/v1/intents", content=chunks(), headers={**AUTH, "content-type": "application/json"})
+    res = live.client.post("/v1/intents", content=chunks(), headers=JSON_AUTH)
     assert res.status_code == 413
     assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
 

@@ -14,7 +14,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 def test_docs_schema_matches_the_served_one(live: LiveServer) -> None:
     served = live.client.get("/openapi.json").json()
     documented = json.loads(DOC.read_text())
-    assert documented == served, "docs/openapi.json is stale: run `dita serve --openapi-out docs/openapi.json`"
+    assert documented == served, "stale: run `dita serve --openapi-out docs/openapi.json`"
 
 
 def test_schema_covers_every_route(live: LiveServer) -> None:
@@ -59,7 +59,8 @@ def test_schemathesis_finds_no_server_errors(live: LiveServer) -> None:
                 calls += 1
                 response = case.call(base_url=live.url, headers=auth, timeout=10)
                 if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:200]}")
+                    where = f"{case.method} {case.formatted_path}"
+                    failures.append(f"{where}: {response.status_code} {response.text[:200]}")
                 assert response.status_code != 401, "the token was not sent"
 
             try:

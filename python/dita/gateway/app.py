@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, KernelOutcome, TradeSide
 from dita.gateway.config import GatewaySettings
-from dita.gateway.events import Broadcaster, Subscriber, encode_json
+from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes
 from dita.gateway.metrics import GatewayMetrics
 from dita.kernel import ExecutionKernel
 
@@ -48,7 +48,7 @@ class SafeJSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return encode_json(content).encode()
+        return encode_json_bytes(content)
 
 
 # --- request bodies ----------------------------------------------------------------------
@@ -160,9 +160,9 @@ class BodyLimit:
         await self.app(scope, _replay(chunks, None, receive), send)
 
     async def _too_large(self, send: Send, size: int) -> None:
-        body = encode_json(
+        body = encode_json_bytes(
             {"detail": f"request body is {size} bytes or more; the limit is {self.limit}", "field": "body"}
-        ).encode()
+        )
         await send(
             {
                 "type": "http.response.start",

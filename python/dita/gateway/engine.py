@@ -174,7 +174,7 @@ class OrderEngine:
         order_type = OrderType.MARKET if cmd.price is None else OrderType.LIMIT
         limit_price = cmd.price if cmd.price is not None else 0.0
         if position is not None:
-            slot_id, trade_id, side, size = position
+            slot_id, trade_id, side, size, fees_before = position
             if cmd.qty > size * (1.0 + 1e-9):
                 self._refuse(
                     rec,
@@ -197,6 +197,7 @@ class OrderEngine:
                 reason="stdio",
             )
         else:
+            fees_before = 0.0  # ENTER starts the slot afresh
             free = rec.slot_id
             if free is None:
                 self._refuse(rec, "NO_FREE_SLOT", f"all {self.kernel.max_slots} slots are busy")
@@ -217,16 +218,16 @@ class OrderEngine:
         outcome = self.kernel.process_intent(intent)
         if outcome.accepted and rec.action == "ENTER" and rec.slot_id is not None:
             self._positions.setdefault(cmd.symbol, {})[rec.slot_id] = intent.side.name
-        self._apply(rec, outcome)
+        self._apply(rec, outcome, fees_before)
 
-    def _opposite_position(self, cmd: OrderCommand) -> tuple[int, str, str, float] | None:
-        """(slot_id, trade_id, side, size) of the oldest open position that ``cmd`` closes."""
+    def _opposite_position(self, cmd: OrderCommand) -> tuple[int, str, str, float, float] | None:
+        """(slot_id, trade_id, side, size, fees so far) of the oldest open position ``cmd`` closes."""
         slots = self._positions.get(cmd.symbol)
         if not slots:
             return None
         wanted = "LONG" if cmd.side == "SELL" else "SHORT"
         stale: list[int] = []
-        found: tuple[int, str, str, float] | None = None
+        found: tuple[int, str, str, float, float] | None = None
         for slot_id, side in slots.items():
             state = self.kernel.slot_state(slot_id)
             stage = state.fsm_state
@@ -234,7 +235,7 @@ class OrderEngine:
                 stale.append(slot_id)
                 continue
             if side == wanted and stage == TradeStage.POSITION_OPEN and state.size > 0.0:
-                found = (slot_id, state.trade_id, side, state.size)
+                found = (slot_id, state.trade_id, side, state.size, state.fees_paid)
                 break
         for slot_id in stale:
             del slots[slot_id]
@@ -273,6 +274,7 @@ class OrderEngine:
             target_size=0.0,
             reason="stdio cancel",
         )
+        fees_before = state.fees_paid
         outcome = self.kernel.process_intent(intent)
         if not outcome.accepted:
             self._emit(
@@ -285,7 +287,7 @@ class OrderEngine:
                 ),
             )
             return
-        self._apply(rec, outcome)
+        self._apply(rec, outcome, fees_before)
 
     # --- QUERY and MARK ------------------------------------------------------------------
 
@@ -327,34 +329,42 @@ class OrderEngine:
             fields["details"] = details
         self._emit("order_update", fields)
 
-    def _apply(self, rec: OrderRecord, outcome: KernelOutcome) -> None:
+    def _apply(self, rec: OrderRecord, outcome: KernelOutcome, fees_before: float = 0.0) -> None:
         if not outcome.accepted:
             details = outcome.details
             reason = str(details.get("reason") or details.get("message") or outcome.diagnostic_code.name)
             self._refuse(rec, outcome.diagnostic_code.name, reason, details)
             return
-        filled = False
         events = outcome.emitted_events
+        stage: str | None = None
+        fee_total: float | None = None
+        if rec.slot_id is not None:
+            # One read of the slot serves every event of this command.
+            state = self.kernel.slot_state(rec.slot_id)
+            stage = state.fsm_state.name
+            fee_total = state.fees_paid - fees_before
+        fills = sum(1 for e in events if e.kind == KernelEventKind.FILL)
         for event in events:
             if event.kind == KernelEventKind.FILL:
-                filled = True
-                self._fill(rec, event)
+                # The venue's fee when it reports one, else the kernel's prediction for this fill.
+                fee = event.fee if event.fee is not None else fee_total if fills == 1 else None
+                self._fill(rec, event, fee, stage)
             else:
                 rec.status = _STATUS_BY_KIND.get(event.kind, rec.status)
                 if event.reason:
                     rec.reason = event.reason
                 if event.kind == KernelEventKind.RATE_LIMITED:
                     rec.diagnostic = "RATE_LIMITED"
-                self._emit("order_update", self._update_fields(rec, stage=self._stage(rec)))
+                self._emit("order_update", self._update_fields(rec, stage=stage))
         if not events:
             # Sent and accepted; the venue has not answered yet.
-            self._emit("order_update", self._update_fields(rec, stage=self._stage(rec)))
+            self._emit("order_update", self._update_fields(rec, stage=stage))
         if rec.status in TERMINAL:
             self._finish(rec)
-        if filled:
+        if fills:
             self._emit("account", self.kernel.account())
 
-    def _fill(self, rec: OrderRecord, event: VenueEvent) -> None:
+    def _fill(self, rec: OrderRecord, event: VenueEvent, fee: float | None, stage: str | None) -> None:
         qty = event.size if event.size > 0.0 else max(event.filled_size - rec.filled_qty, 0.0)
         total = rec.filled_qty + qty
         if total > 0.0:
@@ -375,14 +385,11 @@ class OrderEngine:
                 "qty": qty,
                 "filled_qty": rec.filled_qty,
                 "remaining_qty": remaining,
-                "fee": event.fee,
+                "fee": fee,
                 "fill_id": event.fill_id,
             },
         )
-        self._emit("order_update", self._update_fields(rec, stage=self._stage(rec)))
-
-    def _stage(self, rec: OrderRecord) -> str | None:
-        return None if rec.slot_id is None else self.kernel.slot_state(rec.slot_id).fsm_state.name
+        self._emit("order_update", self._update_fields(rec, stage=stage))
 
     @staticmethod
     def _update_fields(rec: OrderRecord, **extra: Any) -> dict[str, Any]:

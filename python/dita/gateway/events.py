@@ -13,32 +13,26 @@ caller is never held up by a client.
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Broadcaster", "Subscriber", "encode_json"]
+import orjson
+
+__all__ = ["Broadcaster", "Subscriber", "encode_json", "encode_json_bytes"]
+
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def encode_json_bytes(obj: Any) -> bytes:
+    """Compact strict JSON (orjson: non-finite floats become null, unknown types their str)."""
+    return orjson.dumps(obj, default=str, option=_JSON_OPTIONS)
 
 
 def encode_json(obj: Any) -> str:
-    """Compact JSON; non-finite floats become null so every frame parses as strict JSON."""
-    try:
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False)
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
+    return encode_json_bytes(obj).decode()
 
 
 class Subscriber:
@@ -79,7 +73,7 @@ class Broadcaster:
         self.last_id += 1
         event_id = self.last_id
         body = {"id": event_id, "type": event_type, "ts": time.time(), **data}
-        frame = f"id: {event_id}\nevent: {event_type}\ndata: {encode_json(body)}\n\n".encode()
+        frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (event_id, event_type.encode(), encode_json_bytes(body))
         self._history.append((event_id, frame))
         for sub in list(self._subscribers):
             try:

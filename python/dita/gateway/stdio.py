@@ -8,13 +8,12 @@ the session with an ``engine_stopped`` event and exit status 0.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, BinaryIO
 
 from dita._kernel import __version__
 from dita.gateway.engine import OrderEngine
-from dita.gateway.events import encode_json
+from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, parse_line
 from dita.kernel import ExecutionKernel
 
@@ -22,7 +21,6 @@ __all__ = ["PROTOCOL", "NdjsonWriter", "run_stdio"]
 
 PROTOCOL = "dita-stdio/1"
 _CHUNK = 1 << 16
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class NdjsonWriter:
@@ -31,17 +29,14 @@ class NdjsonWriter:
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self.seq = 0
-        self.counts: dict[str, int] = {}
+        self.errors = 0
 
     def emit(self, event_type: str, fields: dict[str, Any]) -> None:
         self.seq += 1
-        self.counts[event_type] = self.counts.get(event_type, 0) + 1
+        if event_type == "error":
+            self.errors += 1
         event = {"type": event_type, "seq": self.seq, "ts": time.time(), **fields}
-        try:
-            line = _ENCODER.encode(event)
-        except (TypeError, ValueError):
-            line = encode_json(json.loads(json.dumps(event, default=str)))
-        self._out.write(line.encode() + b"\n")
+        self._out.write(encode_json_bytes(event) + b"\n")
 
     def flush(self) -> None:
         self._out.flush()
@@ -98,7 +93,7 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         pass
     writer.emit(
         "engine_stopped",
-        {"reason": "eof", "lines": lineno, "events": writer.seq + 1, "errors": writer.counts.get("error", 0)},
+        {"reason": "eof", "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
     )
     try:
         writer.flush()
