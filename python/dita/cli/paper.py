@@ -164,6 +164,7 @@ def paper(
     hazelcast: Annotated[
         str | None, typer.Option(help="Project into Hazelcast members host:port,...")
     ] = None,
+    hz_cluster: Annotated[str, typer.Option(help="Hazelcast cluster name")] = "dita",
     ccxt_exchange: Annotated[
         str | None, typer.Option(help="Follow a live ccxt ticker instead of --data")
     ] = None,
@@ -209,7 +210,7 @@ def paper(
     if hazelcast:
         from dita.projection.hazelcast import HazelcastProjection
 
-        proj = HazelcastProjection([m.strip() for m in hazelcast.split(",") if m.strip()])
+        proj = HazelcastProjection([m.strip() for m in hazelcast.split(",") if m.strip()], hz_cluster)
     session = PaperSession(
         strat,
         balance=balance,

@@ -17,17 +17,20 @@ __all__ = ["register"]
 
 StateDir = Annotated[Path | None, typer.Option(help="State files of `dita paper` (default var/run)")]
 Hazelcast = Annotated[str | None, typer.Option(help="Read the projection from members host:port,...")]
+HzCluster = Annotated[str, typer.Option(help="Hazelcast cluster name")]
 Kernel = Annotated[str | None, typer.Option(help="Only this kernel id")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 
 
-def _snapshots(state_dir: Path | None, hazelcast: str | None, kernel: str | None) -> list[dict[str, Any]]:
+def _snapshots(
+    state_dir: Path | None, hazelcast: str | None, kernel: str | None, hz_cluster: str = "dita"
+) -> list[dict[str, Any]]:
     from dita.cli._state import default_state_dir, read_hazelcast, read_state_files
 
     if hazelcast:
         members = [m.strip() for m in hazelcast.split(",") if m.strip()]
         try:
-            snaps = read_hazelcast(members)
+            snaps = read_hazelcast(members, hz_cluster)
         except Exception as exc:
             fail(f"cannot read the projection from {hazelcast}: {type(exc).__name__}: {exc}", code=1)
     else:
@@ -46,12 +49,16 @@ def _iso(ts: float | None) -> str:
 
 
 def status(
-    state_dir: StateDir = None, hazelcast: Hazelcast = None, kernel: Kernel = None, json_out: JsonOut = False
+    state_dir: StateDir = None,
+    hazelcast: Hazelcast = None,
+    hz_cluster: HzCluster = "dita",
+    kernel: Kernel = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Kernels, their mode, account and strategies."""
     from dita.cli._state import active_slots
 
-    snaps = _snapshots(state_dir, hazelcast, kernel)
+    snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
     rows = []
     for s in snaps:
         acct, ctl = s.get("account", {}), s.get("control", {})
@@ -66,7 +73,7 @@ def status(
                 "realized_pnl": acct.get("realized_pnl"),
                 "unrealized_pnl": acct.get("unrealized_pnl"),
                 "fees": acct.get("k_fees_paid"),
-                "open_positions": len([x for x in active_slots(s) if x.get("fsm_state") != "ENTRY_WORKING"]),
+                "open_positions": len([x for x in active_slots(s) if float(x.get("size") or 0.0) > 0]),
                 "reconcile_status": acct.get("reconcile_status", ""),
                 "data_time": _iso(s.get("data_time")),
                 "strategies": [
@@ -114,12 +121,16 @@ def status(
 
 
 def orders(
-    state_dir: StateDir = None, hazelcast: Hazelcast = None, kernel: Kernel = None, json_out: JsonOut = False
+    state_dir: StateDir = None,
+    hazelcast: Hazelcast = None,
+    hz_cluster: HzCluster = "dita",
+    kernel: Kernel = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Working orders of every kernel."""
     from dita.cli._state import open_orders
 
-    snaps = _snapshots(state_dir, hazelcast, kernel)
+    snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
     rows = [o for s in snaps for o in open_orders(s)]
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True, default=str))
@@ -151,6 +162,7 @@ def pnl(
     period: Annotated[str, typer.Option(help="today, week, month or all (UTC calendar)")] = "all",
     state_dir: StateDir = None,
     hazelcast: Hazelcast = None,
+    hz_cluster: HzCluster = "dita",
     journal: Annotated[str | None, typer.Option(help="Sum fills from this journal DSN instead")] = None,
     kernel: Kernel = None,
     at: Annotated[str | None, typer.Option(help="Evaluate the period at this time (ISO, UTC)")] = None,
@@ -170,7 +182,7 @@ def pnl(
     if journal:
         rows = _pnl_from_journal(journal, period, at_ts, kernel)
     else:
-        snaps = _snapshots(state_dir, hazelcast, kernel)
+        snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
         rows = []
         for s in snaps:
             now = at_ts if at_ts is not None else now_for(s)

@@ -1,0 +1,112 @@
+"""``dita status``/``orders``/``pnl`` reading a kernel's state where operators find it: the
+ClickHouse journal (real chDB) and the Hazelcast projection (a real member on loopback),
+each checked against the state file the same paper run wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CROSSOVER = "dita.examples.crossover:SmaCrossover"
+DAY3 = 1704240000.0  # 2024-01-03T00:00:00Z, the sample's last day
+
+
+def dita_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    # A fresh process per command: chDB lets one process hold a directory at a time.
+    return subprocess.run(
+        [sys.executable, "-c", "from dita.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def paper_run(state: Path, kernel_id: str, *extra: str) -> dict[str, Any]:
+    proc = dita_cli(
+        "paper",
+        "--strategy",
+        CROSSOVER,
+        "--data",
+        "sample",
+        "--max-speed",
+        "--state-dir",
+        str(state),
+        "--kernel-id",
+        kernel_id,
+        *extra,
+    )
+    assert proc.returncode == 0, proc.stderr
+    snap: dict[str, Any] = json.loads((state / f"{kernel_id}.json").read_text())
+    return snap
+
+
+def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    snap = paper_run(tmp_path / "state", "journal-paper", "--journal", dsn)
+    fills = snap["fills"]
+    day = [f for f in fills if f["ts"] >= DAY3]
+
+    proc = dita_cli("pnl", "--journal", dsn, "--period", "today", "--at", "2024-01-03T23:59:00Z", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert row["kernel_id"] == "journal-paper"
+    assert row["fills"] == len(day) > 0
+    assert row["realized_pnl"] == pytest.approx(sum(f["realized_pnl"] for f in day))
+    assert row["fees"] == pytest.approx(sum(f["fee"] for f in day))
+
+    everything = json.loads(dita_cli("pnl", "--journal", dsn, "--period", "all", "--json").stdout)[0]
+    assert everything["fills"] == len(fills)
+    assert everything["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
+    assert everything["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
+
+    table = dita_cli("pnl", "--journal", dsn, "--period", "week", "--at", "2024-01-03T23:59:00Z")
+    assert table.returncode == 0 and "journal-paper" in table.stdout and "2024-01-01 00:00:00" in table.stdout
+    bad = dita_cli("pnl", "--journal", "ftp://nowhere", "--period", "all")
+    assert bad.returncode == 2 and "ftp" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def hz_member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from dita.services.hazelcast import HazelcastMember, fetch_jars, free_port
+
+    fetch_jars()
+    member = HazelcastMember(
+        port=free_port(), cluster_name="dita-runtime", state_dir=tmp_path_factory.mktemp("hz-runtime")
+    )
+    member.start()
+    yield member
+    member.stop()
+
+
+def test_status_orders_and_pnl_from_the_projection(hz_member: Any, tmp_path: Path) -> None:
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", "dita-runtime"]
+    snap = paper_run(tmp_path / "state", "hz-paper", *hz)
+
+    status = dita_cli("status", *hz, "--kernel", "hz-paper", "--json")
+    assert status.returncode == 0, status.stderr
+    (row,) = json.loads(status.stdout)
+    assert row["mode"] == "PAPER" and row["source"].startswith("hazelcast")
+    assert row["equity"] == pytest.approx(snap["account"]["equity"])
+    assert row["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
+    holding = [s for s in snap["slots"] if s["size"] > 0]
+    assert row["open_positions"] == len(holding) == snap["account"]["open_positions"]
+
+    orders = dita_cli("orders", *hz, "--json")
+    assert orders.returncode == 0 and isinstance(json.loads(orders.stdout), list)
+
+    pnl_all = json.loads(dita_cli("pnl", *hz, "--kernel", "hz-paper", "--json").stdout)[0]
+    assert pnl_all["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
+    today = dita_cli("pnl", *hz, "--period", "today")
+    assert today.returncode == 2 and "pass --journal" in today.stderr
+
+    gone = dita_cli("status", "--hazelcast", "127.0.0.1:1", "--hz-cluster", "nobody")
+    assert gone.returncode == 1 and "cannot read the projection" in gone.stderr
