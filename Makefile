@@ -51,6 +51,7 @@ bench: venv
 	cargo bench --manifest-path rust_kernel/Cargo.toml --bench kernel_cycle -- --noplot
 	$(PY) benches/bench_kernel.py
 	$(PY) benches/bench_venues.py
+	$(PY) benches/bench_gateway.py
 
 lint: build
 	cargo fmt --manifest-path rust_kernel/Cargo.toml --check

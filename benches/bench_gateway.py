@@ -1,0 +1,182 @@
+"""Loopback load test of the HTTP gateway: N SSE clients while intents are posted.
+
+Starts ``dita serve`` as a subprocess on a free port, then runs two phases with the same
+bounded number of posted intents (ENTER then EXIT on rotating slots):
+
+1. baseline: no SSE clients;
+2. load: ``--clients`` SSE clients, each of which must receive every event.
+
+Prints requests/s of both phases and their ratio, the fan-out latency (server publish time
+to client receipt) p50/p99, the server's memory before and after, and any errors. Exits 1
+when a request failed, a client lost events or was dropped.
+
+    .venv/bin/python benches/bench_gateway.py [--clients 20] [--intents 1000] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+
+TOKEN = "bench-token-0123456789abcdef"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Client:
+    received: int = 0
+    outcomes: int = 0
+    latencies: list[float] = field(default_factory=list)
+    closed_early: bool = False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def sse_client(port: int, client: Client, stop: asyncio.Event, ready: asyncio.Event) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /v1/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
+    await writer.drain()
+    ready.set()
+    try:
+        while not stop.is_set():
+            line = await reader.readline()
+            if not line:
+                client.closed_early = not stop.is_set()
+                return
+            if line.startswith(b"data: "):
+                now = time.time()
+                event = orjson.loads(line[6:])
+                client.received += 1
+                client.latencies.append(now - event["ts"])
+                if event["type"] == "outcome":
+                    client.outcomes += 1
+    finally:
+        writer.close()
+
+
+async def post_intents(port: int, count: int, concurrency: int, slots: int) -> tuple[float, int]:
+    """Posts ``count`` intents (ENTER/EXIT pairs); returns (seconds, failed requests)."""
+    failed = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as http:
+        # Each worker owns its slots, so its ENTER and EXIT pairs never collide with another's.
+        async def worker(w: int) -> None:
+            nonlocal failed
+            mine = [s for s in range(slots) if s % concurrency == w]
+            for i in range(w, count, concurrency):
+                slot = mine[(i // concurrency // 2) % len(mine)]
+                if (i // concurrency) % 2 == 0:
+                    body: dict[str, Any] = {
+                        "action": "ENTER",
+                        "slot_id": slot,
+                        "asset": f"A{slot}",
+                        "side": "LONG",
+                    }
+                    body.update(target_size=1.0, reference_price=100.0)
+                else:
+                    body = {"action": "EXIT", "slot_id": slot, "reference_price": 101.0}
+                res = await http.post("/v1/intents", json=body, headers=AUTH)
+                if res.status_code != 200 or not res.json()["accepted"]:
+                    failed += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+        return time.perf_counter() - start, failed
+
+
+async def phase(port: int, clients: int, intents: int, concurrency: int, slots: int) -> dict[str, Any]:
+    stop = asyncio.Event()
+    states = [Client() for _ in range(clients)]
+    readies = [asyncio.Event() for _ in range(clients)]
+    tasks = [asyncio.create_task(sse_client(port, c, stop, r)) for c, r in zip(states, readies, strict=True)]
+    for r in readies:
+        await r.wait()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        while (await http.get("/healthz")).json()["sse_clients"] < clients:
+            await asyncio.sleep(0.05)
+    seconds, failed = await post_intents(port, intents, concurrency, slots)
+    # Let the last events arrive (bounded wait), then stop the clients.
+    deadline = time.monotonic() + 30
+    while any(c.outcomes < intents for c in states) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    stop.set()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    latencies = sorted(x for c in states for x in c.latencies)
+    return {
+        "seconds": seconds,
+        "rps": intents / seconds,
+        "failed": failed,
+        "lost": sum(intents - c.outcomes for c in states),
+        "dropped": sum(c.closed_early for c in states),
+        "events": sum(c.received for c in states),
+        "p50": latencies[len(latencies) // 2] if latencies else float("nan"),
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan"),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--intents", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--slots", type=int, default=16)
+    args = ap.parse_args()
+    port = free_port()
+    env = {**os.environ, "DITA_GATEWAY_TOKEN": TOKEN}
+    cmd = [sys.executable, "-c", "from dita.cli import main; main()", "serve", "--port", str(port),
+           "--max-slots", str(args.slots)]  # fmt: skip
+    server = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    print("server did not start", file=sys.stderr)
+                    return 1
+                time.sleep(0.1)
+        proc = psutil.Process(server.pid)
+        rss_start = proc.memory_info().rss
+        base = asyncio.run(phase(port, 0, args.intents, args.concurrency, args.slots))
+        load = asyncio.run(phase(port, args.clients, args.intents, args.concurrency, args.slots))
+        rss_end = proc.memory_info().rss
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    errors = base["failed"] + load["failed"] + load["lost"] + load["dropped"]
+    print(f"gateway loopback load: {args.intents} intents per phase, concurrency {args.concurrency}")
+    # Client and server share this machine's cores: a busy machine lowers every figure.
+    print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"  baseline (0 SSE clients):  {base['rps']:8.0f} requests/s")
+    print(f"  with {args.clients:3d} SSE clients:     {load['rps']:8.0f} requests/s"
+          f"  (ratio to baseline {load['rps'] / base['rps']:.2f})")  # fmt: skip
+    print(f"  events delivered:          {load['events']} ({load['events'] / load['seconds']:.0f}/s)")
+    print(f"  fan-out latency:           p50 {load['p50'] * 1e3:.2f} ms  p99 {load['p99'] * 1e3:.2f} ms")
+    print(f"  server RSS:                {rss_start / 2**20:.1f} MiB -> {rss_end / 2**20:.1f} MiB")
+    print(f"  errors:                    {base['failed'] + load['failed']} failed requests, "
+          f"{load['lost']} lost events, {load['dropped']} dropped clients")  # fmt: skip
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
