@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -132,13 +133,77 @@ async def phase(port: int, clients: int, intents: int, concurrency: int, slots: 
     }
 
 
+def stdio_lines(count: int) -> list[str]:
+    """ENTER/EXIT pairs across symbols, with a query or a garbage line now and then."""
+    lines: list[str] = []
+    n = 0
+    while len(lines) < count:
+        n += 1
+        lines.append(f"ORDER BUY SYM{n % 7} 1 {100 + n % 50} b{n}")
+        lines.append(f"ORDER SELL SYM{n % 7} 1 {101 + n % 50} s{n}")
+        if n % 5 == 0:
+            lines.append(f"QUERY b{n}")
+        if n % 9 == 0:
+            lines.append("not a command")
+    return lines[:count]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_stdio(count: int) -> int:
+    """``dita stdio`` on ``count`` lines, against the same orders straight into a kernel."""
+    from dita import ExecutionKernel, KernelIntent
+
+    lines = stdio_lines(count)
+    data = ("\n".join(lines) + "\n").encode()
+    cmd = [sys.executable, "-c", "from dita.cli import main; main()", "stdio", "--max-slots", "8"]
+    start = time.perf_counter()
+    empty = subprocess.run(cmd, input=b"", capture_output=True, check=True)
+    startup = time.perf_counter() - start
+    start = time.perf_counter()
+    cpu_before = _children_cpu()
+    proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
+    out = proc.stdout.splitlines()
+    last = orjson.loads(out[-1]) if out else {}
+    ok = proc.returncode == 0 and last.get("type") == "engine_stopped" and last.get("lines") == count
+    assert orjson.loads(empty.stdout.splitlines()[-1])["type"] == "engine_stopped"
+
+    # Baseline: the same ENTER/EXIT intents straight into a kernel, no protocol around them.
+    kernel = ExecutionKernel(max_slots=8)
+    orders = [line.split() for line in lines if line.startswith("ORDER")]
+    start = time.perf_counter()
+    for i, (_, side, symbol, qty, price, cid) in enumerate(orders):
+        slot = (i // 2) % 8
+        action = "ENTER" if side == "BUY" else "EXIT"
+        kernel.process_intent(
+            KernelIntent(cid, f"t{i // 2}", slot, symbol, "LONG", action, float(price), float(qty),
+                         order_type="LIMIT", limit_price=float(price))
+        )  # fmt: skip
+    direct = time.perf_counter() - start
+    per_line = (wall - startup) / count
+    print(f"stdio engine: {count} lines, {len(out)} events, exit {proc.returncode}")
+    print(f"  wall {wall:.2f} s (startup {startup:.2f} s): {count / (wall - startup):,.0f} lines/s")
+    # CPU time is what the run costs on an idle core; wall time also counts other load.
+    print(f"  engine CPU time {cpu:.2f} s: {count / cpu:,.0f} lines per CPU second")
+    print(f"  in-process kernel, same {len(orders)} orders: {len(orders) / direct:,.0f} intents/s")
+    print(f"  gateway cost per order line vs direct call: {per_line / (direct / len(orders)):.1f}x")
+    return 0 if ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--intents", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--slots", type=int, default=16)
+    ap.add_argument("--stdio-lines", type=int, default=100_000, help="0 skips the stdio run")
     args = ap.parse_args()
+    stdio_failed = bench_stdio(args.stdio_lines) if args.stdio_lines else 0
     port = free_port()
     env = {**os.environ, "DITA_GATEWAY_TOKEN": TOKEN}
     cmd = [sys.executable, "-c", "from dita.cli import main; main()", "serve", "--port", str(port),
@@ -175,7 +240,7 @@ def main() -> int:
     print(f"  server RSS:                {rss_start / 2**20:.1f} MiB -> {rss_end / 2**20:.1f} MiB")
     print(f"  errors:                    {base['failed'] + load['failed']} failed requests, "
           f"{load['lost']} lost events, {load['dropped']} dropped clients")  # fmt: skip
-    return 1 if errors else 0
+    return 1 if errors or stdio_failed else 0
 
 
 if __name__ == "__main__":
