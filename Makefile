@@ -52,6 +52,7 @@ bench: venv
 	$(PY) benches/bench_kernel.py
 	$(PY) benches/bench_venues.py
 	$(PY) benches/bench_gateway.py
+	$(PY) benches/bench_backtest.py
 
 lint: build
 	cargo fmt --manifest-path rust_kernel/Cargo.toml --check
