@@ -1,0 +1,84 @@
+"""The stdio engine in-process, on venues the subprocess cannot choose: resting orders,
+cancels, partial fills and venue rejects."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from dita import ExecutionKernel, MockVenueAdapter
+from dita.gateway.stdio import run_stdio
+
+
+def session(kernel: ExecutionKernel, script: str) -> list[dict[str, Any]]:
+    out = io.BytesIO()
+    assert run_stdio(kernel, io.BytesIO(script.encode()), out) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def of(events: list[dict[str, Any]], client_id: str) -> list[tuple[str, Any]]:
+    return [(e["type"], e.get("status")) for e in events if e.get("client_id") == client_id]
+
+
+def test_resting_order_is_listed_and_cancelled() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    events = session(
+        kernel,
+        "ORDER BUY BTC 1 49000 r1\nQUERY ORDERS\nQUERY r1\nCANCEL r1\nQUERY ORDERS\nCANCEL r1\nQUERY SLOTS\n",
+    )
+    assert not [e for e in events if e["type"] == "error"]
+    r1 = of(events, "r1")
+    assert r1[0] == ("order_received", None)
+    assert r1[1] == ("order_update", "ACKNOWLEDGED")
+    queries = [e for e in events if e["type"] == "query_received"]
+    working = queries[0]["result"]
+    assert [o["client_id"] for o in working] == ["r1"] and working[0]["status"] == "ACKNOWLEDGED"
+    assert queries[1]["result"]["status"] == "ACKNOWLEDGED" and queries[1]["result"]["filled_qty"] == 0.0
+    cancels = [e for e in events if e["type"] == "cancel_received"]
+    assert [c["client_id"] for c in cancels] == ["r1", "r1"]
+    updates = [e for e in events if e["type"] == "order_update" and e["client_id"] == "r1"]
+    assert updates[1]["status"] == "CANCELED" and updates[1]["stage"] == "IDLE"
+    # The second cancel finds the order already ended and is not sent to the kernel.
+    assert updates[2]["status"] == "CANCELED" and updates[2]["diagnostic"] == "ORDER_CLOSED"
+    assert queries[2]["result"] == []
+    assert {s["fsm_state"] for s in queries[3]["result"]} == {"IDLE"}
+    assert kernel.open_orders() == []
+
+
+def test_partial_fill_then_cancel_keeps_the_filled_part() -> None:
+    venue = MockVenueAdapter(partial_fill_rate=1.0, partial_fill_ratio=0.4)
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    events = session(kernel, "ORDER SELL ETH 10 3000 p1\nCANCEL p1\nQUERY SLOTS\nORDER BUY ETH 4 2900 p2\n")
+    assert not [e for e in events if e["type"] == "error"]
+    fills = [e for e in events if e["type"] == "fill" and e["client_id"] == "p1"]
+    assert len(fills) == 1 and fills[0]["qty"] == 4.0 and fills[0]["remaining_qty"] == 6.0
+    p1 = [e for e in events if e["type"] == "order_update" and e["client_id"] == "p1"]
+    assert [u["status"] for u in p1] == ["ACKNOWLEDGED", "PARTIALLY_FILLED", "CANCELED"]
+    assert p1[1]["stage"] == "ENTRY_WORKING" and fills[0]["fee"] > 0  # the kernel's predicted fee
+    assert p1[-1]["filled_qty"] == 4.0 and p1[-1]["stage"] == "POSITION_OPEN"
+    slots = next(e for e in events if e["type"] == "query_received")["result"]
+    assert (
+        slots[0]["fsm_state"] == "POSITION_OPEN" and slots[0]["side"] == "SHORT" and slots[0]["size"] == 4.0
+    )
+    # The BUY covers the 4 that filled.
+    p2 = next(e for e in events if e["type"] == "order_received" and e["client_id"] == "p2")
+    assert p2["action"] == "EXIT" and p2["slot_id"] == 0
+
+
+def test_venue_reject_is_a_rejected_order_update() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(reject_rate=1.0))
+    events = session(kernel, "ORDER BUY BTC 1 50000 x1\nQUERY x1\n")
+    updates = [e for e in events if e["type"] == "order_update"]
+    assert updates[-1]["status"] == "REJECTED"
+    assert next(e for e in events if e["type"] == "query_received")["result"]["status"] == "REJECTED"
+    assert kernel.slot_state(0).fsm_state.name == "IDLE"
+
+
+def test_halted_kernel_refuses_orders_with_the_kernels_diagnostic() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    kernel.update_control(mode="HALTED")
+    events = session(kernel, "ORDER BUY BTC 1 50000 h1\n")
+    update = next(e for e in events if e["type"] == "order_update")
+    assert update["status"] == "REJECTED" and update["diagnostic"] == "MODE_BLOCKED"
+    assert update["details"]["mode"] == "HALTED"

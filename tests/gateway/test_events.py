@@ -1,0 +1,72 @@
+"""SSE fan-out: every client gets every event once, resume replays exactly what was missed,
+and a client that stops reading is dropped with its buffer freed."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import orjson
+import pytest
+
+from dita.gateway.events import Broadcaster, encode_json
+
+
+def frames_of(sub_queue: asyncio.Queue[bytes]) -> list[dict[str, object]]:
+    out = []
+    while not sub_queue.empty():
+        frame = sub_queue.get_nowait()
+        out.append(orjson.loads(frame.split(b"data: ", 1)[1]))
+    return out
+
+
+def test_fan_out_resume_and_reset() -> None:
+    async def scenario() -> None:
+        b = Broadcaster(history=5, client_buffer=100)
+        first = b.subscribe()
+        second = b.subscribe()
+        ids = [b.publish("slot", {"slot_id": i}) for i in range(3)]
+        assert ids == [1, 2, 3]
+        for sub in (first, second):
+            got = frames_of(sub.queue)
+            assert [e["id"] for e in got] == [1, 2, 3]
+            assert [e["slot_id"] for e in got] == [0, 1, 2]
+        b.unsubscribe(second)
+        b.publish("control", {"mode": "HALTED"})
+        assert second.queue.empty() and first.queue.qsize() == 1
+
+        resumed = b.subscribe(last_event_id=2)
+        assert [f.split(b"\n", 1)[0] for f in resumed.replay] == [b"id: 3", b"id: 4"]
+        assert b.subscribe(last_event_id=4).replay == []
+        for i in range(5):
+            b.publish("slot", {"slot_id": i})  # ids 5..9; history keeps 5..9
+        late = b.subscribe(last_event_id=1)
+        assert late.replay[0].startswith(b"event: reset")
+        assert [f.split(b"\n", 1)[0] for f in late.replay[1:]] == [f"id: {i}".encode() for i in range(5, 10)]
+
+    asyncio.run(scenario())
+
+
+def test_slow_client_is_dropped_and_its_buffer_freed() -> None:
+    async def scenario() -> None:
+        drops: list[int] = []
+        b = Broadcaster(history=10, client_buffer=4, on_drop=lambda: drops.append(1))
+        slow = b.subscribe()
+        fast = b.subscribe()
+        for i in range(10):
+            b.publish("slot", {"slot_id": i, "pad": "x" * 1000})
+            frames_of(fast.queue)  # the fast client keeps up
+            assert slow.queue.qsize() <= 4  # never more than the buffer
+        assert slow.dropped and slow.overflow.is_set() and slow.queue.empty()
+        assert not fast.dropped and b.clients == 1 and drops == [1] and b.dropped_clients == 1
+
+    asyncio.run(scenario())
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="client_buffer"):
+        Broadcaster(client_buffer=0)
+
+
+def test_frames_are_strict_json() -> None:
+    assert encode_json({"x": math.nan, "y": math.inf, "z": 1.5}) == '{"x":null,"y":null,"z":1.5}'
