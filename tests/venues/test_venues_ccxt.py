@@ -481,3 +481,24 @@ def test_throttled_account_query_raises_scrubbed_and_pauses_further_requests(
     clock.advance(4.0)
     exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
     assert venue.balances()["USDT"] == pytest.approx(6270.4975)
+
+
+def test_timed_out_cancel_of_a_working_order_raises_then_poll_reports_the_cancel(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    order = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
+    venue.submit(order)
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json", delay=1.5)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_new_2.json")
+    with pytest.raises(VenueTimeout) as raised:
+        venue.cancel(order)
+    assert raised.value.client_order_id == "s3-entry-1"
+
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    events = venue.poll_events()
+    assert kinds(events) == ["FILL", "CANCEL_ACK"]
+    assert events[1].filled_size == pytest.approx(0.005)
+    assert len(exchange.calls("DELETE", "/api/v3/order")) == 1
