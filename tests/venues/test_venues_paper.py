@@ -263,6 +263,8 @@ def test_bad_quotes_are_refused_and_change_nothing(args: tuple[float, ...], fiel
 
 def test_bad_bars_are_refused_naming_the_values() -> None:
     venue = PaperVenue()
+    with pytest.raises(ValueError, match="asset"):
+        venue.on_bar("", 100.0, 101.0, 99.0, 100.5, 10.0, ts=1.0)
     with pytest.raises(ValueError, match=r"high=99\.0"):
         venue.on_bar("BTCUSDT", 100.0, 99.0, 98.0, 99.5, 10.0, ts=1.0)
     with pytest.raises(ValueError, match="volume"):

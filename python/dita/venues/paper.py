@@ -110,6 +110,11 @@ def _finite(field: str, value: float, *, positive: bool = False) -> float:
     return number
 
 
+def _check_asset(asset: object) -> None:
+    if not isinstance(asset, str) or not asset:
+        raise ValueError(f"asset must be a non-empty string, got {asset!r}")
+
+
 class PaperVenue:
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
@@ -280,6 +285,7 @@ class PaperVenue:
         self, asset: str, bid: float, ask: float, bid_size: float, ask_size: float, ts: float
     ) -> list[VenueEvent]:
         """A new top of book for ``asset`` at ``ts``; returns the events of working orders."""
+        _check_asset(asset)
         bid = _finite("bid", bid, positive=True)
         ask = _finite("ask", ask, positive=True)
         bid_size = _finite("bid_size", bid_size)
@@ -303,6 +309,7 @@ class PaperVenue:
         self, asset: str, open: float, high: float, low: float, close: float, volume: float, ts: float
     ) -> list[VenueEvent]:
         """A new bar for ``asset`` stamped ``ts``; returns the events of working orders."""
+        _check_asset(asset)
         open_ = _finite("open", open, positive=True)
         high = _finite("high", high, positive=True)
         low = _finite("low", low, positive=True)
