@@ -118,26 +118,32 @@ def _status_table(session: PaperSession) -> Table:
     return table
 
 
-def _ccxt_quotes(exchange: str, symbols: list[str], poll_s: float) -> Iterator[Any]:
-    """Live top of book from a ccxt exchange, polled (public endpoints, no keys needed)."""
-    import ccxt
+def _ccxt_quotes(client: Any, symbols: list[str], poll_s: float) -> Iterator[Any]:
+    """Live top of book polled from a ccxt exchange client (public endpoints, no keys).
 
+    A failed poll is reported on stderr and retried at the next interval: a live feed must
+    outlive a dropped connection."""
     from dita.strategy import Quote
 
-    client = getattr(ccxt, exchange)({"enableRateLimit": True})
     while True:
         for sym in symbols:
-            t = client.fetch_ticker(sym)
+            try:
+                t = client.fetch_ticker(sym)
+            except Exception as exc:
+                typer.echo(f"feed: {sym}: {type(exc).__name__}: {exc}", err=True)
+                continue
             bid, ask = t.get("bid"), t.get("ask")
-            if bid and ask:
-                yield Quote(
-                    sym.replace("/", ""),
-                    (t.get("timestamp") or time.time() * 1000) / 1000.0,
-                    float(bid),
-                    float(ask),
-                    float(t.get("bidVolume") or 1.0),
-                    float(t.get("askVolume") or 1.0),
-                )
+            if not bid or not ask:
+                continue
+            market = client.market(sym) if hasattr(client, "market") else {}
+            yield Quote(
+                str(market.get("id") or sym.replace("/", "")),
+                float(t.get("timestamp") or time.time() * 1000) / 1000.0,
+                float(bid),
+                float(ask),
+                float(t.get("bidVolume") or 1.0),
+                float(t.get("askVolume") or 1.0),
+            )
         time.sleep(poll_s)
 
 
@@ -168,7 +174,11 @@ def paper(
     ccxt_exchange: Annotated[
         str | None, typer.Option(help="Follow a live ccxt ticker instead of --data")
     ] = None,
+    ccxt_base_url: Annotated[
+        str | None, typer.Option(help="Send the feed's requests here instead (a proxy or recorded server)")
+    ] = None,
     symbols: Annotated[str, typer.Option(help="Symbols for --ccxt-exchange, e.g. BTC/USDT")] = "BTC/USDT",
+    poll: Annotated[float, typer.Option(help="Seconds between polls of the live ticker")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many wall seconds")] = None,
 ) -> None:
     """Paper-trade a strategy: real kernel, simulated fills, live status, state for `dita status`."""
@@ -200,7 +210,18 @@ def paper(
         feed = (make(*row) for row in zip(history.asset, history.ts.tolist(), *cols, strict=True))
         clock = "data"
     else:
-        feed = _ccxt_quotes(ccxt_exchange or "", [s.strip() for s in symbols.split(",") if s.strip()], 1.0)
+        from dita.venues.ccxt_venue import CcxtVenue
+
+        if poll <= 0:
+            fail(f"--poll={poll!r} must be positive")
+        try:
+            source = CcxtVenue(exchange=ccxt_exchange, base_url=ccxt_base_url)
+            source.load_markets()
+        except Exception as exc:
+            fail(f"cannot reach {ccxt_exchange}: {type(exc).__name__}: {exc}", code=1)
+        # The venue's own ccxt client: one place that knows how to point ccxt at an exchange.
+        client = source._exchange
+        feed = _ccxt_quotes(client, [s.strip() for s in symbols.split(",") if s.strip()], poll)
         clock = "wall"
     jr = proj = None
     if journal:
