@@ -497,10 +497,11 @@ def _ts_of(item: Bar | Quote) -> float:
 
 
 def _market_venues(venue: Any) -> list[Any]:
-    """The kernel's venue, or every venue behind a router."""
+    """The kernel's venue, or every venue behind a router (each sees all data; a venue
+    ignores assets it has no orders for)."""
     if venue is None:
         return []
-    inner = getattr(venue, "_venues", None)
-    if isinstance(inner, dict):
-        return list(inner.values())
+    names = getattr(venue, "names", None)
+    if callable(names) and callable(getattr(venue, "venue_for", None)):
+        return [venue[name] for name in names()]
     return [venue]

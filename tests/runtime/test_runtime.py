@@ -178,3 +178,24 @@ def test_parameters_and_references_are_checked() -> None:
     info = load_strategy_class("dita.examples.crossover:SmaCrossover").describe()
     assert [p["name"] for p in info["params"]] == ["fast", "slow", "trade_size", "allow_short"]
     assert info["data"] == ["bars"] and info["callbacks"] == ["on_bar", "on_start"]
+
+
+def test_strategies_on_two_venues_behind_a_router(sample_bars: MarketData) -> None:
+    from dita.venues.router import VenueRouter
+
+    east = PaperVenue(name="east", taker_rate=0.0, maker_rate=0.0, slippage_bps=0.0, bar_volume_share=1.0)
+    west = PaperVenue(name="west", taker_rate=0.0, maker_rate=0.0, slippage_bps=0.0, bar_volume_share=1.0)
+    router = VenueRouter({"east": east, "west": west}, default="east", routes={"BBB": "west"})
+    kernel = ExecutionKernel(max_slots=8, venue=router, kernel_id="rt-router")
+    runtime = TradingRuntime(kernel)  # finds both paper venues behind the router
+    assert runtime.bar_venues == [east, west]
+    a, b = BuyOnce(name="a"), BuyOnce(name="b")
+    a.assets, b.assets = ("AAA",), ("BBB",)
+    runtime.add_strategy(a)
+    runtime.add_strategy(b)
+    runtime.start()
+    feed = bars(sample_bars, 5, "AAA")
+    runtime.run([x for bar in feed for x in (bar, bar._replace(asset="BBB"))])
+    assert east.positions() == {"AAA": 0.01} and west.positions() == {"BBB": 0.01}
+    assert [f.asset for f in a.my_fills] == ["AAA"] and [f.asset for f in b.my_fills] == ["BBB"]
+    assert kernel.account()["open_positions"] == 2
