@@ -25,7 +25,8 @@ def mixed_workload(kernel: ExecutionKernel, rounds: int, seed: int = 1) -> Count
     """Entries, partial and full exits, cancels, late fills, marks, refused input and account events."""
     rng = random.Random(seed)
     venue = kernel.venue
-    kid = kernel.kernel_id
+    # Ids carry the seed: chunks of one kernel's workload run with different seeds.
+    kid = f"{kernel.kernel_id}-s{seed}"
     outcomes: Counter[str] = Counter()
     prices = dict(ASSETS)
     for i in range(rounds):
@@ -174,7 +175,9 @@ class Child:
             item = None
         if item is None:
             self.proc.kill()
+            self.proc.wait()
             err = self.proc.stderr.read() if self.proc.stderr else ""
+            self.finish()
             raise AssertionError(f"kernel child sent no report (exit {self.proc.poll()}):\n{err[-3000:]}")
         return item
 
@@ -182,7 +185,12 @@ class Child:
         import subprocess
 
         try:
-            return self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait()
+            code = self.proc.wait()
+        self._reader.join(timeout=10)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        return code

@@ -3,7 +3,7 @@
 ``project``: run the mixed workload with a HazelcastProjection, publish, print the snapshot.
 ``control``: hold a position, report every control change the cluster makes (one JSON line
 each) with what the kernel then does with a new entry, an exit and a cancel; stop when the
-mode returns to LIVE after a HALTED.
+mode leaves HALTED again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from hz_helpers import make_venue, mixed_workload
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
 from dita.control.hazelcast import HazelcastControlPlane
 from dita.projection.hazelcast import HazelcastProjection
 
@@ -42,7 +42,11 @@ def control(args: argparse.Namespace) -> int:
     kid = args.kernel_id
     plane = HazelcastControlPlane([args.address], args.cluster, attach_timeout=30)
     projection = HazelcastProjection([args.address], args.cluster, interval=0.01)
-    kernel = ExecutionKernel(max_slots=4, projection=projection, control_plane=plane, kernel_id=kid)
+    # Orders rest until filled by hand: slot 0 gets a position, slot 1 a working limit entry.
+    venue = MockVenueAdapter(fill_rate=0.0)
+    kernel = ExecutionKernel(
+        max_slots=4, venue=venue, projection=projection, control_plane=plane, kernel_id=kid
+    )
     open_pos = KernelIntent(f"{kid}-e0", f"{kid}-t0", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.02)
     resting = KernelIntent(
         f"{kid}-e1",
@@ -57,6 +61,11 @@ def control(args: argparse.Namespace) -> int:
         limit_price=2_000.0,
     )
     assert kernel.process_intent(open_pos).accepted
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None
+    for event in venue.fill_open_order(order.client_order_id):
+        kernel.on_venue_event(event)
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
     assert kernel.process_intent(resting).accepted
     projection.sync(timeout=30)
     say(ready=True, mode=kernel.control()["mode"], status=plane.status()["connected"])
@@ -81,8 +90,9 @@ def control(args: argparse.Namespace) -> int:
             exit_ = KernelIntent(f"{kid}-x0", f"{kid}-t0", 0, "BTC-USD", "LONG", "EXIT", 60_000.0, 0.0)
             report["exit"] = kernel.process_intent(exit_).diagnostic_code.name
             report["slot0"] = kernel.slot_state(0).fsm_state.name
+            report["slot1"] = kernel.slot_state(1).fsm_state.name
         say(**report)
-        if mode == "LIVE" and halted_seen:
+        if mode != "HALTED" and halted_seen:
             kernel.close()
             return 0
     say(timeout=True)

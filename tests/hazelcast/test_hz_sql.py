@@ -141,14 +141,14 @@ def test_reconcile_problems(hz_client: Any, fleet: dict[str, Any]) -> None:
     assert run(hz_client, ops_queries()["reconcile_problems"]) == want
 
 
-def test_not_live(hz_client: Any, fleet: dict[str, Any]) -> None:
+def test_halted_or_reducing(hz_client: Any, fleet: dict[str, Any]) -> None:
     want = [
         (kid, fleet[kid]["control"]["mode"], fleet[kid]["control"]["source"])
         for kid in sorted(fleet)
-        if fleet[kid]["control"]["mode"] != "LIVE"
+        if fleet[kid]["control"]["mode"] in ("HALTED", "REDUCE_ONLY")
     ]
     assert want == [("sql-quiet", "HALTED", "ops-test")]
-    assert run(hz_client, ops_queries()["not_live"]) == want
+    assert run(hz_client, ops_queries()["halted_or_reducing"]) == want
 
 
 def test_stale_accounts(hz_client: Any, fleet: dict[str, Any]) -> None:

@@ -187,7 +187,7 @@ class HazelcastControlPlane:
         self._listener_id: str | None = None
         self._wake = threading.Event()
         self._resync_needed = False
-        self._retry: set[str] = set()  # kernels to apply again (they were busy)
+        self._pending: set[str] = set()  # kernels whose entries changed (or that were busy)
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
         )
@@ -231,12 +231,12 @@ class HazelcastControlPlane:
                     time.sleep(0.5)
                     self._wake.set()
             with self._lock:
-                retry, self._retry = self._retry, set()
-                kernels = [self._kernels[kid] for kid in retry if kid in self._kernels]
-            for kernel in kernels:
-                self._apply(kernel)
-            if self._retry:
-                time.sleep(0.002)  # the kernel was mid-call in another thread: try again shortly
+                pending, self._pending = self._pending, set()
+                kernels = [(kid, self._kernels[kid]) for kid in pending if kid in self._kernels]
+            for kid, kernel in kernels:
+                self._apply(kid, kernel)
+            if self._pending:
+                time.sleep(0.002)  # a kernel was mid-call in another thread: try again shortly
                 self._wake.set()
 
     def _sync_all(self) -> None:
@@ -249,9 +249,9 @@ class HazelcastControlPlane:
         entries = {str(k): _decode(v) for k, v in cp_map.entry_set().result()}
         with self._lock:
             self._entries = entries
-            kernels = list(self._kernels.values())
-        for kernel in kernels:
-            self._apply(kernel)
+            kernels = list(self._kernels.items())
+        for kid, kernel in kernels:
+            self._apply(kid, kernel)
         self._disconnected_since = None
         self._last_sync_at = time.time()
         self._last_error = ""
@@ -259,6 +259,8 @@ class HazelcastControlPlane:
         _log.info("control plane %s in sync: %d entries", self.cluster_members, len(entries))
 
     def _on_entry(self, event: Any) -> None:
+        # Runs on the client's reactor thread: it never touches a kernel (a kernel busy in
+        # another thread would raise here and take the connection down); the worker applies.
         key = str(event.key)
         entry = _decode(event.value)
         with self._lock:
@@ -267,19 +269,14 @@ class HazelcastControlPlane:
             if _stamp(entry) < _stamp(known):
                 return
             self._entries[key] = entry
-            targets = (
-                list(self._kernels.values())
-                if key == GLOBAL
-                else [self._kernels[key]]
-                if key in self._kernels
-                else []
-            )
-        for kernel in targets:
-            self._apply(kernel)
+            if key == GLOBAL:
+                self._pending.update(self._kernels)
+            elif key in self._kernels:
+                self._pending.add(key)
+        self._wake.set()
 
-    def _apply(self, kernel: ExecutionKernel) -> None:
+    def _apply(self, kid: str, kernel: ExecutionKernel) -> None:
         """Apply to ``kernel`` every field set more recently than what it last got from us."""
-        kid = kernel.kernel_id
         with self._lock:
             entries = [self._entries[k] for k in (GLOBAL, kid) if k in self._entries]
             applied = self._applied_at.setdefault(kid, {})
@@ -307,7 +304,7 @@ class HazelcastControlPlane:
             except RuntimeError:
                 # The kernel is inside a call on another thread (a Python venue runs): not applied
                 # yet, so the worker retries it in a moment instead of dropping a HALTED.
-                self._retry.add(kid)
+                self._pending.add(kid)
                 self._wake.set()
                 return
             except Exception as exc:
@@ -327,7 +324,7 @@ class HazelcastControlPlane:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
             self._kernels[kid] = kernel
         if self._synced.wait(self.attach_timeout):
-            self._apply(kernel)
+            self._apply(kid, kernel)
         else:
             _log.warning(
                 "control plane %s unreachable: kernel %s starts on its local control state %s",

@@ -344,7 +344,7 @@ class HazelcastProjection:
 
     def _cycle(self) -> None:
         with self._lock:
-            kernels = list(self._kernels.values())
+            kernels = list(self._kernels.items())
             connected = self._connected
         if not connected:
             with self._cycle_done:
@@ -355,10 +355,10 @@ class HazelcastProjection:
             get_map = self._client.get_map
             self._maps = (get_map(SLOTS_MAP), get_map(ACCOUNTS_MAP), get_map(CONTROL_MAP))
         if kernels and not self._mappings_made and time.monotonic() >= self._mappings_retry_at:
-            self._make_mappings(kernels[0])
+            self._make_mappings(kernels[0][1])
         ok = True
-        for kernel in kernels:
-            ok = self._publish_kernel(kernel) and ok
+        for kid, kernel in kernels:
+            ok = self._publish_kernel(kid, kernel) and ok
         with self._cycle_done:
             self._cycles += 1
             if ok:
@@ -370,6 +370,8 @@ class HazelcastProjection:
         # SQL is for operators; a cluster without it must not stop the maps from updating.
         try:
             create_mappings(self._client, kernel)
+        except RuntimeError:
+            return  # the kernel was mid-call in another thread: next cycle
         except Exception as exc:
             self._mappings_retry_at = time.monotonic() + 30.0
             if not self._mapping_error:
@@ -379,14 +381,17 @@ class HazelcastProjection:
             self._mappings_made = True
             self._mapping_error = ""
 
-    def _publish_kernel(self, kernel: ExecutionKernel) -> bool:
-        kid = kernel.kernel_id
+    def _publish_kernel(self, kid: str, kernel: ExecutionKernel) -> bool:
+        # ``kid`` is cached: even reading kernel.kernel_id fails while another thread is inside it.
         with self._lock:
             full = kid in self._resync
             self._resync.discard(kid)
         drained_at = time.monotonic()
         try:
             slots, account, control = publish_dirty(kernel, full=full)
+            if account is None and drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat:
+                # A periodic rewrite keeps projected_at fresh: ops tell a live idle kernel from a dead one.
+                account = kernel.account()
         except RuntimeError:
             # The kernel is mid-call in another thread (its venue is Python code): try again
             # next cycle, in full since part of the dirty set may already have been drained.
@@ -394,9 +399,6 @@ class HazelcastProjection:
                 self._resync.add(kid)
                 self._busy += 1
             return False
-        if account is None and drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat:
-            # A periodic rewrite keeps projected_at fresh: ops tell a live idle kernel from a dead one.
-            account = kernel.account()
         now = time.time()
         assert self._maps is not None
         slots_map, accounts_map, control_map = self._maps
