@@ -146,6 +146,18 @@ def test_backtest_a_year_of_minute_bars_from_the_cli(tmp_path: Path) -> None:
     assert color_pixels(out / "equity.png", EQUITY_COLOR) > 500
 
 
+def test_backtest_window_and_json_output(tmp_path: Path) -> None:
+    args = ["backtest", "--strategy", CROSSOVER, "--data", "sample", "--out", str(tmp_path / "w"), "--json"]
+    result = runner.invoke(
+        app, [*args, "--from", "2024-01-02", "--to", "2024-01-02T12:00:00Z", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["metrics"]["bars"] == 720  # twelve hours of minute bars
+    assert doc["metrics"]["start"] == 1704153600.0
+    assert doc["strategies"][0]["status"] == "STOPPED"
+
+
 def test_backtest_refuses_bad_data_naming_the_row(tmp_path: Path) -> None:
     bad = tmp_path / "BTCUSDT.csv"
     rows = [

@@ -3,6 +3,7 @@ reach the strategy that owns the trade, and deferring venue data changes nothing
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -199,3 +200,26 @@ def test_strategies_on_two_venues_behind_a_router(sample_bars: MarketData) -> No
     assert east.positions() == {"AAA": 0.01} and west.positions() == {"BBB": 0.01}
     assert [f.asset for f in a.my_fills] == ["AAA"] and [f.asset for f in b.my_fills] == ["BBB"]
     assert kernel.account()["open_positions"] == 2
+
+
+def test_replay_pacing_follows_the_data_clock(
+    sample_bars: MarketData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dita.runtime as rt
+
+    slept: list[float] = []
+    monkeypatch.setattr(rt.time, "monotonic", lambda: 100.0)  # no wall time passes by itself
+    monkeypatch.setattr(rt.time, "sleep", slept.append)
+    runtime, _, _ = make_runtime()
+    runtime.add_strategy(Counter(name="s"))
+    runtime.start()
+    feed = bars(sample_bars, 4)  # one-minute bars
+    assert runtime.run(feed, speed=60.0) == 4  # a minute of data per second
+    assert slept == pytest.approx([1.0, 2.0, 3.0])
+    assert runtime.now() == feed[-1].ts
+    with pytest.raises(ValueError, match="speed=0"):
+        runtime.run(feed, speed=0)
+    wall = TradingRuntime(runtime.kernel, [], clock="wall")
+    assert abs(wall.now() - time.time()) < 5
+    with pytest.raises(ValueError, match="clock='exchange'"):
+        TradingRuntime(runtime.kernel, [], clock="exchange")
