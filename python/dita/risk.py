@@ -37,7 +37,9 @@ class RiskLimits(BaseModel):
         default=None, gt=0, description="largest open plus working notional over all assets"
     )
     max_order_rate: float | None = Field(
-        default=None, gt=0, description="orders submitted per second (sliding one-second window)"
+        default=None,
+        gt=0,
+        description="orders (entries and exits) per second, sliding one-second window on intent timestamps",
     )
     regime: Regime = Field(
         default="NEUTRAL",

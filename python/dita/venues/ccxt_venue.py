@@ -23,10 +23,11 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +47,23 @@ _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 
 # ccxt's market type per setting, and the market kinds fetched by load_markets.
 _CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialized(method: Callable[Concatenate[CcxtVenue, _P], _R]) -> Callable[Concatenate[CcxtVenue, _P], _R]:
+    """Run under the adapter's lock: the kernel's thread submits while a timer thread may
+    poll, and neither ccxt's session nor the order book-keeping is safe to share."""
+
+    def locked(self: CcxtVenue, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    locked.__name__ = method.__name__
+    locked.__doc__ = method.__doc__
+    return locked
 
 
 class CcxtSettings(BaseModel):
@@ -151,6 +169,7 @@ class CcxtVenue:
         self.name = s.name or f"{s.exchange}-{s.market_type}"
         self._clock = clock
         self._sleep = sleep
+        self._lock = threading.RLock()
         self._secrets = [v for v in (self._env(s.api_key_env), self._env(s.secret_env)) if v]
         if s.password_env:
             password = self._env(s.password_env)
@@ -247,6 +266,7 @@ class CcxtVenue:
 
     # -- markets -------------------------------------------------------------------------
 
+    @_serialized
     def load_markets(self, reload: bool = False) -> dict[str, MarketLimits]:
         """Load the exchange's markets; returns each market id's trading rules."""
         if self._asset_symbols and not reload:
@@ -360,6 +380,7 @@ class CcxtVenue:
 
     # -- submit --------------------------------------------------------------------------
 
+    @_serialized
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.submitted += 1
         ccxt = self._ccxt
@@ -648,6 +669,7 @@ class CcxtVenue:
 
     # -- cancel --------------------------------------------------------------------------
 
+    @_serialized
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         ccxt = self._ccxt
         tracked = self._tracked.get(order.client_order_id)
@@ -741,6 +763,7 @@ class CcxtVenue:
 
     # -- asynchronous reports ------------------------------------------------------------
 
+    @_serialized
     def poll_events(self) -> list[VenueEvent]:
         """Ask the exchange about every order still working (and every timed-out submit);
         returns new fills, cancels and expiries, each reported once."""
@@ -811,6 +834,7 @@ class CcxtVenue:
         except self._ccxt.BaseError as exc:
             raise RuntimeError(f"{self.name}: {method} failed: {self._error_text(exc)}") from None
 
+    @_serialized
     def open_orders(self) -> list[VenueOrder]:
         """Working orders on the exchange, for reconciliation. Orders this adapter did not
         send carry slot 0 and an empty trade id."""
@@ -837,6 +861,7 @@ class CcxtVenue:
             )
         return orders
 
+    @_serialized
     def positions(self) -> dict[str, float]:
         """Signed position per market id. Futures: the exchange's positions. Spot: the
         total base-currency balance of each market this adapter has traded."""
@@ -863,6 +888,7 @@ class CcxtVenue:
                 spot[str(market["id"])] = amount
         return spot
 
+    @_serialized
     def balances(self) -> dict[str, float]:
         balance = self._account_call("fetch_balance")
         totals = balance.get("total") or {}
