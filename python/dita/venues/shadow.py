@@ -4,6 +4,7 @@ which is why the next step before live is the paper venue, not this one."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,7 +63,7 @@ class ShadowVenue:
             price = order.price
         else:
             price = order.reference_price if order.reference_price > 0 else order.price
-        if price <= 0 or order.size <= 0:
+        if not (math.isfinite(price) and price > 0 and math.isfinite(order.size) and order.size > 0):
             reason = f"shadow venue cannot fill size {order.size!r} at price {price!r} (no reference price)"
             return [
                 self._events.make(
