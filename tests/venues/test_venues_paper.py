@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -356,5 +357,47 @@ def test_same_input_gives_the_same_events_and_fills_never_exceed_orders(
             filled[client] = filled.get(client, 0.0) + float(event["size"])  # type: ignore[arg-type]
             assert float(event["filled_size"]) == pytest.approx(filled[client])  # type: ignore[arg-type]
     sizes = {f"o{n}": abs(args[0]) for n, (what, args) in enumerate(script) if what == "order"}
+    for client, total in filled.items():
+        assert total <= sizes[client] * (1 + 1e-9)
+
+
+bar_steps = st.tuples(
+    st.floats(95, 105),  # open
+    st.floats(0, 5),  # up from the higher of open/close
+    st.floats(0, 5),  # down from the lower of open/close
+    st.floats(95, 105),  # close
+    st.floats(0, 50),  # volume
+    st.lists(st.tuples(st.sampled_from([-2.0, 1.0, 4.0]), st.sampled_from([0.0, 97.0, 103.0])), max_size=3),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(bar_steps, max_size=25))
+def test_bar_fills_never_exceed_the_volume_share_or_the_orders(bars: list[tuple[Any, ...]]) -> None:
+    share = 0.2
+    venue = PaperVenue(slippage_bps=2, bar_volume_share=share)
+    sizes: dict[str, float] = {}
+    filled: dict[str, float] = {}
+    n = 0
+    for ts, (open_, up, down, close, volume, orders) in enumerate(bars, start=1):
+        events = venue.on_bar(
+            "BTCUSDT", open_, max(open_, close) + up, min(open_, close) - down, close, volume, float(ts)
+        )
+        bar_fill = sum(e.size for e in events if e.kind == KernelEventKind.FILL)
+        assert bar_fill <= volume * share * (1 + 1e-9)
+        for e in events:
+            if e.kind == KernelEventKind.FILL:
+                assert e.timestamp == float(ts)  # never filled on the bar it was sent after
+                filled[e.venue_client_id] = filled.get(e.venue_client_id, 0.0) + e.size
+        for size, limit in orders:
+            n += 1
+            client = f"o{n}"
+            sizes[client] = abs(size)
+            order_type = "LIMIT" if limit else "MARKET"
+            side = "BUY" if size > 0 else "SELL"
+            events = venue.submit(
+                make_order(client, side=side, order_type=order_type, price=limit, size=abs(size))
+            )
+            assert kinds(events) == ["ORDER_ACK"]  # bars: nothing fills before the next bar
     for client, total in filled.items():
         assert total <= sizes[client] * (1 + 1e-9)
