@@ -11,10 +11,26 @@ import typer
 __all__ = ["register"]
 
 
-def _kernel(max_slots: int, kernel_id: str | None, seed_capital: float | None) -> Any:
+def _kernel(
+    max_slots: int,
+    kernel_id: str | None,
+    seed_capital: float | None,
+    journal: str | None = None,
+    hazelcast: str | None = None,
+    hazelcast_cluster: str = "dita",
+) -> Any:
     from dita.kernel import ExecutionKernel
 
-    kernel = ExecutionKernel(max_slots=max_slots, kernel_id=kernel_id)
+    jr = proj = None
+    if journal:
+        from dita.journal.clickhouse import ClickHouseJournal
+
+        jr = ClickHouseJournal(journal)
+    if hazelcast:
+        from dita.projection.hazelcast import HazelcastProjection
+
+        proj = HazelcastProjection([m.strip() for m in hazelcast.split(",") if m.strip()], hazelcast_cluster)
+    kernel = ExecutionKernel(max_slots=max_slots, kernel_id=kernel_id, journal=jr, projection=proj)
     if seed_capital is not None:
         kernel.set_seed_capital(seed_capital)
     return kernel
@@ -42,6 +58,10 @@ def serve(
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Listen port (default 8080)")] = None,
     max_slots: Annotated[int | None, typer.Option(min=1, help="Trade slots of the kernel")] = None,
     kernel_id: Annotated[str | None, typer.Option(help="Kernel id (default: generated)")] = None,
+    journal: Annotated[str | None, typer.Option(help="Journal DSN (chdb://DIR or http://...)")] = None,
+    hazelcast: Annotated[
+        str | None, typer.Option(help="Project into Hazelcast members host:port,...")
+    ] = None,
     openapi_out: Annotated[
         Path | None,
         typer.Option(help="Write the OpenAPI schema to this file and exit (see docs/openapi.json)"),
@@ -60,16 +80,37 @@ def serve(
     from dita.gateway.config import load_settings
 
     try:
-        settings = load_settings(config, host=host, port=port, max_slots=max_slots, kernel_id=kernel_id)
+        settings = load_settings(
+            config,
+            host=host,
+            port=port,
+            max_slots=max_slots,
+            kernel_id=kernel_id,
+            journal=journal,
+            hazelcast=hazelcast,
+        )
     except (ValueError, OSError) as exc:
         typer.echo(f"bad gateway configuration: {exc}", err=True)
         raise typer.Exit(2) from None
-    kernel = _kernel(settings.max_slots, settings.kernel_id, settings.seed_capital)
-    app = create_app(kernel, settings)
     if openapi_out is not None:
+        # The schema does not depend on the kernel: no journal or projection is opened for it.
+        app = create_app(_kernel(1, None, None), settings)
         openapi_out.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
         typer.echo(f"wrote {openapi_out}")
         return
+    try:
+        kernel = _kernel(
+            settings.max_slots,
+            settings.kernel_id,
+            settings.seed_capital,
+            settings.journal,
+            settings.hazelcast,
+            settings.hazelcast_cluster,
+        )
+    except (ValueError, OSError) as exc:
+        typer.echo(f"cannot start the kernel: {exc}", err=True)
+        raise typer.Exit(2) from None
+    app = create_app(kernel, settings)
     if settings.token is None:
         typer.echo(f"no token configured; this session's bearer token: {app.state.token}", err=True)
     typer.echo(

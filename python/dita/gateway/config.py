@@ -30,6 +30,9 @@ class GatewaySettings(BaseModel):
     max_slots: int = Field(default=10, ge=1, le=100_000)
     kernel_id: str | None = None
     seed_capital: float | None = Field(default=None, ge=0)
+    journal: str | None = Field(default=None, description="Journal DSN (chdb://DIR or http(s)://...)")
+    hazelcast: str | None = Field(default=None, description="Hazelcast members host:port,... for projections")
+    hazelcast_cluster: str = "dita"
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:

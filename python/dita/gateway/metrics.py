@@ -92,7 +92,10 @@ class _KernelCollector(Collector):
         projection = getattr(kernel, "projection", None)
         if projection is not None and hasattr(projection, "stats"):
             ps = projection.stats()
-            lag = ps.get("lag_seconds") if isinstance(ps, dict) else getattr(ps, "lag_seconds", None)
+            # HazelcastProjection reports staleness_s: how old the newest published state may be.
+            lag = ps.get("staleness_s", ps.get("lag_seconds")) if isinstance(ps, dict) else None
+            if isinstance(ps, dict) and isinstance(ps.get("errors"), int):
+                yield _gauge("dita_projection_errors", "Failed projection publish cycles", ps["errors"])
             if isinstance(lag, int | float):
                 yield _gauge(
                     "dita_projection_lag_seconds", "Age of the oldest unpublished change", float(lag)

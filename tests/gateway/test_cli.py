@@ -1,0 +1,137 @@
+"""``dita serve`` as a process: configuration file, environment, generated token, journal
+metrics, and refusal of a bad configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from gateway.helpers import DITA, wait_until
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*DITA, "serve", "--port", str(port), *args],
+        env={**os.environ, **(env or {})},
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"dita serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            return httpx.get(url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up, timeout=60, interval=0.1)
+        yield proc, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_openapi_out_writes_the_documented_schema(tmp_path: Path) -> None:
+    out = tmp_path / "openapi.json"
+    res = subprocess.run([*DITA, "serve", "--openapi-out", str(out)], capture_output=True, timeout=120)
+    assert res.returncode == 0, res.stderr.decode()
+    assert json.loads(out.read_text()) == json.loads(DOC.read_text())
+
+
+def test_config_file_token_and_limits(tmp_path: Path) -> None:
+    token = "from-the-file-0123456789"
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(
+        f'[gateway]\ntoken = "{token}"\nmax_body_bytes = 1024\nmax_slots = 3\nkernel_id = "k-cfg"\n'
+    )
+    with serve("--config", str(cfg)) as (_, url):
+        health = httpx.get(url + "/healthz").json()
+        assert health["kernel_id"] == "k-cfg" and health["max_slots"] == 3
+        body = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 10}
+        assert httpx.post(url + "/v1/intents", json=body).status_code == 401
+        ok = httpx.post(url + "/v1/intents", json=body, headers={"authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and ok.json()["accepted"] is True
+        big = {**body, "reason": "x" * 2000}
+        assert (
+            httpx.post(
+                url + "/v1/intents", json=big, headers={"authorization": f"Bearer {token}"}
+            ).status_code
+            == 413
+        )
+
+
+def test_environment_overrides_the_file_and_journal_lag_is_exported(tmp_path: Path) -> None:
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\ntoken = "from-the-file-0123456789"\n')
+    token = "from-the-environment-0123"
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    with serve("--config", str(cfg), "--journal", dsn, env={"DITA_GATEWAY_TOKEN": token}) as (_, url):
+        body = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 10}
+        assert (
+            httpx.post(
+                url + "/v1/intents", json=body, headers={"authorization": "Bearer from-the-file-0123456789"}
+            ).status_code
+            == 401
+        )
+        assert httpx.post(
+            url + "/v1/intents", json=body, headers={"authorization": f"Bearer {token}"}
+        ).json()["accepted"]
+
+        def written() -> bool:
+            text = httpx.get(url + "/metrics").text
+            match = re.search(r"^dita_journal_written_rows (\S+)$", text, re.M)
+            return bool(match) and float(match.group(1)) > 0 and "dita_journal_lag_seconds" in text
+
+        wait_until(written, timeout=60, interval=0.2)
+
+
+def test_without_a_token_one_is_generated_and_printed() -> None:
+    with serve() as (proc, url):
+        assert proc.stderr is not None
+        line = proc.stderr.readline().decode()
+        match = re.search(r"bearer token: (\S+)", line)
+        assert match, line
+        token = match.group(1)
+        body = {"mode": "HALTED"}
+        assert httpx.put(url + "/v1/control", json=body).status_code == 401
+        assert (
+            httpx.put(url + "/v1/control", json=body, headers={"authorization": f"Bearer {token}"}).json()[
+                "mode"
+            ]
+            == "HALTED"
+        )
+
+
+def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text("[gateway]\nport = 8080\nmax_body_byte = 10\n")
+    res = subprocess.run([*DITA, "serve", "--config", str(cfg)], capture_output=True, timeout=120)
+    assert res.returncode == 2
+    assert "max_body_byte" in res.stderr.decode()
+    cfg.write_text('[gateway]\ntoken = "short"\n')
+    res = subprocess.run([*DITA, "serve", "--config", str(cfg)], capture_output=True, timeout=120)
+    assert res.returncode == 2 and "token" in res.stderr.decode()
