@@ -16,7 +16,7 @@ from venue_helpers import API_KEY, API_SECRET, ManualClock, make_order
 
 from dita import KernelEventKind, VenueOrderStatus
 from dita.risk import MarketLimits
-from dita.venues import CcxtVenue, VenueTimeout
+from dita.venues import CcxtVenue, PaperVenue, VenueTimeout
 
 VenueFactory = Callable[..., CcxtVenue]
 
@@ -502,3 +502,23 @@ def test_timed_out_cancel_of_a_working_order_raises_then_poll_reports_the_cancel
     assert kinds(events) == ["FILL", "CANCEL_ACK"]
     assert events[1].filled_size == pytest.approx(0.005)
     assert len(exchange.calls("DELETE", "/api/v3/order")) == 1
+
+
+def test_top_of_book_feeds_a_paper_venue(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
+    venue = make_venue()
+    exchange.script("GET", "/api/v3/depth", "binance/spot_depth.json")
+    top = venue.fetch_top_of_book("BTCUSDT")
+    assert (top.asset, top.bid, top.ask, top.bid_size, top.ask_size) == (
+        "BTCUSDT",
+        91000.0,
+        91000.01,
+        0.8421,
+        1.5234,
+    )
+    assert exchange.calls("GET", "/api/v3/depth")[0].params["symbol"] == "BTCUSDT"
+    paper = PaperVenue(slippage_bps=0)
+    paper.on_quote(*top)
+    fill = paper.submit(make_order("p1", size=2.0))[1]
+    assert (fill.price, fill.size) == (91000.01, 1.5234)  # only the quoted size at the ask
+    with pytest.raises(ValueError, match="'NOPE'"):
+        venue.fetch_top_of_book("NOPE")

@@ -22,6 +22,7 @@ __all__ = [
     "MockVenueAdapter",
     "PaperVenue",
     "ShadowVenue",
+    "TopOfBook",
     "UnknownVenueError",
     "VenueAdapter",
     "VenueEventStream",
@@ -96,7 +97,7 @@ def describe(venue: Any) -> str:
 
 
 # Imported after the protocols: the venue modules import them from here.
-from dita.venues.ccxt_venue import CcxtVenue  # noqa: E402
+from dita.venues.ccxt_venue import CcxtVenue, TopOfBook  # noqa: E402
 from dita.venues.paper import PaperVenue  # noqa: E402
 from dita.venues.router import VenueRouter  # noqa: E402
 from dita.venues.shadow import ShadowVenue  # noqa: E402

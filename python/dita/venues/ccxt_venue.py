@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +37,7 @@ from dita.risk import MarketLimits
 from dita.venues import VenueTimeout
 from dita.venues._events import BoundedIdSet, OrderEvents
 
-__all__ = ["CcxtSettings", "CcxtVenue"]
+__all__ = ["CcxtSettings", "CcxtVenue", "TopOfBook"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
@@ -47,6 +47,17 @@ _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 
 # ccxt's market type per setting, and the market kinds fetched by load_markets.
 _CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
+
+
+class TopOfBook(NamedTuple):
+    """Best bid and ask, in ``PaperVenue.on_quote``'s argument order: ``paper.on_quote(*top)``."""
+
+    asset: str
+    bid: float
+    ask: float
+    bid_size: float
+    ask_size: float
+    ts: float
 
 
 _P = ParamSpec("_P")
@@ -817,17 +828,40 @@ class CcxtVenue:
         """Client order ids of timed-out submits whose outcome is still unknown."""
         return [k for k, t in self._tracked.items() if t.unresolved_since is not None]
 
+    # -- market data ---------------------------------------------------------------------
+
+    @_serialized
+    def fetch_top_of_book(self, asset: str) -> TopOfBook:
+        """The exchange's best bid and ask for ``asset`` now (public data, no keys needed),
+        for feeding a paper venue from the live market."""
+        symbol = self._symbol(asset)
+        if symbol is None:
+            raise ValueError(f"unknown asset {asset!r} on {self.name}")
+        book = self._account_call("fetch_order_book", symbol, 5)
+        bids, asks = book.get("bids") or [], book.get("asks") or []
+        if not bids or not asks:
+            raise RuntimeError(f"{self.name}: the {symbol} book has no bid or no ask")
+        ts = book.get("timestamp")
+        return TopOfBook(
+            asset,
+            float(bids[0][0]),
+            float(asks[0][0]),
+            float(bids[0][1]),
+            float(asks[0][1]),
+            float(ts) / 1000.0 if ts else self._clock(),
+        )
+
     # -- account -------------------------------------------------------------------------
 
-    def _account_call(self, method: str) -> Any:
-        """A read-only account query; failures raise RuntimeError with credentials scrubbed."""
+    def _account_call(self, method: str, *args: Any) -> Any:
+        """A read-only query; failures raise RuntimeError with credentials scrubbed."""
         if self._throttled():
             wait = self._blocked_until - self._clock()
             raise RuntimeError(
                 f"{self.name}: {method} not sent, the exchange is throttling (retry in {wait:.3f}s)"
             )
         try:
-            return getattr(self._exchange, method)()
+            return getattr(self._exchange, method)(*args)
         except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
             self._note_throttle(exc)
             raise RuntimeError(f"{self.name}: {method} throttled: {self._error_text(exc)}") from None
