@@ -15,6 +15,7 @@ pub mod mock;
 pub mod model;
 pub mod risk;
 pub mod types;
+pub mod wal;
 
 #[cfg(feature = "python")]
 mod python;

@@ -1,0 +1,370 @@
+//! On-disk layout of segments, record frames and checkpoints (all integers little-endian).
+//!
+//! Segment `seg-<first_seq:020>.wal`:
+//! ```text
+//! magic "DITAWAL\0" | version u16 | reserved u16 | kernel_id_len u16 | kernel_id
+//! | first_seq u64 | prev_hash [32] | header_crc u32      (crc32 of everything before it)
+//! then frames, back to back:
+//! crc u32 | len u32 | seq u64 | ts f64 | hash [32] | payload [len]
+//! ```
+//! `crc` covers `len..payload`; `hash = blake3(prev_hash | seq | ts | payload)` chains every
+//! record to the one before it, and `prev_hash` in the segment header carries the chain
+//! across segment files.
+//!
+//! Checkpoint `ckpt-<seq:020>.ckpt`:
+//! ```text
+//! magic "DITACKP\0" | version u16 | reserved u16 | kernel_id_len u16 | kernel_id
+//! | seq u64 | head_hash [32] | segment_first_seq u64 | segment_offset u64 | ts f64
+//! | state_len u64 | state [state_len] | blake3 [32]   (of everything before it)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use super::WalError;
+
+pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"DITAWAL\0";
+pub(crate) const CHECKPOINT_MAGIC: [u8; 8] = *b"DITACKP\0";
+/// Format version written into every segment and checkpoint; other versions are refused.
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes of a frame before its payload: crc, len, seq, ts, hash.
+pub const FRAME_HEADER_BYTES: usize = 4 + 4 + 8 + 8 + 32;
+/// Largest payload accepted; a larger length field in a file is damage, not data.
+pub const MAX_PAYLOAD_BYTES: usize = 64 << 20;
+/// Kernel ids longer than this are refused (they are written in every file header).
+pub const MAX_KERNEL_ID_BYTES: usize = 1024;
+
+pub(crate) type Hash = [u8; 32];
+
+/// Hash the chain starts from: bound to the kernel id so two kernels' logs never share a chain.
+pub(crate) fn genesis_hash(kernel_id: &str) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"dita-wal-genesis\0");
+    h.update(kernel_id.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+#[inline]
+pub(crate) fn chain_hash(prev: &Hash, seq: u64, ts: f64, payload: &[u8]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(prev);
+    h.update(&seq.to_le_bytes());
+    h.update(&ts.to_bits().to_le_bytes());
+    h.update(payload);
+    *h.finalize().as_bytes()
+}
+
+pub(crate) fn segment_name(first_seq: u64) -> String {
+    format!("seg-{first_seq:020}.wal")
+}
+
+pub(crate) fn checkpoint_name(seq: u64) -> String {
+    format!("ckpt-{seq:020}.ckpt")
+}
+
+/// The sequence number in a `<prefix><20 digits><suffix>` file name.
+pub(crate) fn parse_numbered(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
+    let digits = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Appends one frame for `(seq, ts, hash, payload)` to `buf`.
+#[inline]
+pub(crate) fn encode_frame(buf: &mut Vec<u8>, seq: u64, ts: f64, hash: &Hash, payload: &[u8]) {
+    let start = buf.len();
+    buf.reserve(FRAME_HEADER_BYTES + payload.len());
+    buf.extend_from_slice(&[0u8; 4]);
+    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(&ts.to_bits().to_le_bytes());
+    buf.extend_from_slice(hash);
+    buf.extend_from_slice(payload);
+    let crc = crc32fast::hash(&buf[start + 4..]);
+    buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// One frame read from a segment, checksum already verified.
+pub(crate) struct RawFrame<'a> {
+    pub seq: u64,
+    pub ts: f64,
+    pub hash: Hash,
+    pub payload: &'a [u8],
+    pub total_len: usize,
+}
+
+pub(crate) enum FrameRead<'a> {
+    Frame(RawFrame<'a>),
+    /// The bytes end before the frame does (a torn write, if nothing valid follows).
+    Short {
+        needed: usize,
+    },
+    /// Length field out of range or checksum mismatch.
+    Bad(String),
+}
+
+#[inline]
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+#[inline]
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Decodes the frame starting at `bytes[0]`.
+#[inline]
+pub(crate) fn read_frame(bytes: &[u8]) -> FrameRead<'_> {
+    if bytes.len() < FRAME_HEADER_BYTES {
+        return FrameRead::Short {
+            needed: FRAME_HEADER_BYTES,
+        };
+    }
+    let crc = u32_at(bytes, 0);
+    let len = u32_at(bytes, 4) as usize;
+    if len > MAX_PAYLOAD_BYTES {
+        return FrameRead::Bad(format!(
+            "length field {len} exceeds the {MAX_PAYLOAD_BYTES}-byte maximum"
+        ));
+    }
+    let total = FRAME_HEADER_BYTES + len;
+    if bytes.len() < total {
+        return FrameRead::Short { needed: total };
+    }
+    let actual = crc32fast::hash(&bytes[4..total]);
+    if actual != crc {
+        return FrameRead::Bad(format!(
+            "checksum mismatch (stored {crc:08x}, computed {actual:08x})"
+        ));
+    }
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&bytes[24..56]);
+    FrameRead::Frame(RawFrame {
+        seq: u64_at(bytes, 8),
+        ts: f64::from_bits(u64_at(bytes, 16)),
+        hash,
+        payload: &bytes[FRAME_HEADER_BYTES..total],
+        total_len: total,
+    })
+}
+
+/// True when no checksum-valid frame with a sequence above `after_seq` starts anywhere in
+/// `tail`: the damage at the start of `tail` is then the last thing written (a torn tail),
+/// not a damaged record with good records behind it.
+pub(crate) fn nothing_valid_after(tail: &[u8], after_seq: u64) -> bool {
+    (1..tail.len()).all(|at| match read_frame(&tail[at..]) {
+        FrameRead::Frame(f) => f.seq <= after_seq,
+        _ => true,
+    })
+}
+
+fn encode_file_header(out: &mut Vec<u8>, magic: &[u8; 8], kernel_id: &str) {
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(kernel_id.len() as u16).to_le_bytes());
+    out.extend_from_slice(kernel_id.as_bytes());
+}
+
+/// Reads magic, version and kernel id; returns the kernel id and the offset after it.
+fn decode_file_header(
+    bytes: &[u8],
+    magic: &[u8; 8],
+    path: &Path,
+) -> Result<(String, usize), WalError> {
+    let truncated = |what: &str| WalError::Corrupt {
+        file: path.to_path_buf(),
+        offset: 0,
+        seq: None,
+        detail: format!(
+            "file header truncated ({what}); file is {} bytes",
+            bytes.len()
+        ),
+    };
+    if bytes.len() < 14 {
+        return Err(truncated("magic and version"));
+    }
+    if bytes[..8] != magic[..] {
+        return Err(WalError::NotAWalFile {
+            file: path.to_path_buf(),
+            found: bytes[..8].to_vec(),
+        });
+    }
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version != FORMAT_VERSION {
+        return Err(WalError::FormatVersion {
+            file: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
+    if bytes.len() < 14 + id_len {
+        return Err(truncated("kernel id"));
+    }
+    let kernel_id =
+        String::from_utf8(bytes[14..14 + id_len].to_vec()).map_err(|_| WalError::Corrupt {
+            file: path.to_path_buf(),
+            offset: 14,
+            seq: None,
+            detail: "kernel id is not UTF-8".into(),
+        })?;
+    Ok((kernel_id, 14 + id_len))
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentHeader {
+    pub kernel_id: String,
+    pub first_seq: u64,
+    pub prev_hash: Hash,
+    pub len: usize,
+}
+
+pub(crate) fn encode_segment_header(kernel_id: &str, first_seq: u64, prev_hash: &Hash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + kernel_id.len());
+    encode_file_header(&mut out, &SEGMENT_MAGIC, kernel_id);
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    out.extend_from_slice(prev_hash);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+pub(crate) fn decode_segment_header(bytes: &[u8], path: &Path) -> Result<SegmentHeader, WalError> {
+    let (kernel_id, at) = decode_file_header(bytes, &SEGMENT_MAGIC, path)?;
+    let end = at + 8 + 32 + 4;
+    if bytes.len() < end {
+        return Err(WalError::Corrupt {
+            file: path.to_path_buf(),
+            offset: at as u64,
+            seq: None,
+            detail: format!(
+                "segment header truncated; file is {} bytes, header needs {end}",
+                bytes.len()
+            ),
+        });
+    }
+    let stored = u32_at(bytes, end - 4);
+    let actual = crc32fast::hash(&bytes[..end - 4]);
+    if stored != actual {
+        return Err(WalError::Corrupt {
+            file: path.to_path_buf(),
+            offset: 0,
+            seq: None,
+            detail: format!(
+                "segment header checksum mismatch (stored {stored:08x}, computed {actual:08x})"
+            ),
+        });
+    }
+    let mut prev_hash = [0u8; 32];
+    prev_hash.copy_from_slice(&bytes[at + 8..at + 40]);
+    Ok(SegmentHeader {
+        kernel_id,
+        first_seq: u64_at(bytes, at),
+        prev_hash,
+        len: end,
+    })
+}
+
+/// A decoded checkpoint file.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckpointFile {
+    pub path: PathBuf,
+    pub seq: u64,
+    pub head_hash: Hash,
+    /// Where record `seq + 1` starts (or will start): segment and byte offset.
+    pub segment_first_seq: u64,
+    pub segment_offset: u64,
+    pub ts: f64,
+    pub state: Vec<u8>,
+}
+
+pub(crate) fn encode_checkpoint(
+    kernel_id: &str,
+    seq: u64,
+    head_hash: &Hash,
+    segment_first_seq: u64,
+    segment_offset: u64,
+    ts: f64,
+    state: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + kernel_id.len() + state.len());
+    encode_file_header(&mut out, &CHECKPOINT_MAGIC, kernel_id);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(head_hash);
+    out.extend_from_slice(&segment_first_seq.to_le_bytes());
+    out.extend_from_slice(&segment_offset.to_le_bytes());
+    out.extend_from_slice(&ts.to_bits().to_le_bytes());
+    out.extend_from_slice(&(state.len() as u64).to_le_bytes());
+    out.extend_from_slice(state);
+    let digest = *blake3::hash(&out).as_bytes();
+    out.extend_from_slice(&digest);
+    out
+}
+
+pub(crate) fn decode_checkpoint(
+    bytes: &[u8],
+    path: &Path,
+    kernel_id: &str,
+) -> Result<CheckpointFile, WalError> {
+    let corrupt = |offset: usize, detail: String| WalError::Corrupt {
+        file: path.to_path_buf(),
+        offset: offset as u64,
+        seq: None,
+        detail,
+    };
+    let (found_id, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
+    if found_id != kernel_id {
+        return Err(WalError::KernelIdMismatch {
+            file: path.to_path_buf(),
+            found: found_id,
+            expected: kernel_id.to_string(),
+        });
+    }
+    let fixed = at + 8 + 32 + 8 + 8 + 8 + 8;
+    if bytes.len() < fixed + 32 {
+        return Err(corrupt(
+            at,
+            format!("checkpoint truncated: {} bytes", bytes.len()),
+        ));
+    }
+    let state_len = u64_at(bytes, fixed - 8);
+    let end = (fixed as u64)
+        .checked_add(state_len)
+        .filter(|e| *e + 32 == bytes.len() as u64);
+    let Some(end) = end else {
+        return Err(corrupt(
+            fixed - 8,
+            format!(
+                "state length {state_len} does not match file size {}",
+                bytes.len()
+            ),
+        ));
+    };
+    let end = end as usize;
+    let digest = blake3::hash(&bytes[..end]);
+    if digest.as_bytes()[..] != bytes[end..end + 32] {
+        return Err(corrupt(end, "checkpoint digest mismatch".into()));
+    }
+    let mut head_hash = [0u8; 32];
+    head_hash.copy_from_slice(&bytes[at + 8..at + 40]);
+    Ok(CheckpointFile {
+        path: path.to_path_buf(),
+        seq: u64_at(bytes, at),
+        head_hash,
+        segment_first_seq: u64_at(bytes, at + 40),
+        segment_offset: u64_at(bytes, at + 48),
+        ts: f64::from_bits(u64_at(bytes, at + 56)),
+        state: bytes[fixed..end].to_vec(),
+    })
+}
+
+pub(crate) fn hex(hash: &Hash) -> String {
+    let mut s = String::with_capacity(64);
+    for b in hash {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}

@@ -1,0 +1,778 @@
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use rstest::rstest;
+
+use super::format::{decode_segment_header, read_frame, segment_name, FrameRead};
+use super::*;
+
+type Replayed = (Option<(u64, Vec<u8>)>, Vec<(u64, f64, Vec<u8>)>);
+
+fn options(fsync: FsyncPolicy) -> WalOptions {
+    WalOptions::new("kernel-a").with_fsync(fsync)
+}
+
+fn open_collect(dir: &Path, opts: WalOptions) -> Result<(Wal, RecoveryReport, Replayed), WalError> {
+    let mut checkpoint = None;
+    let mut records = Vec::new();
+    let (wal, report) = Wal::open(dir, opts, |item| {
+        match item {
+            Replay::Checkpoint { seq, state, .. } => checkpoint = Some((seq, state.to_vec())),
+            Replay::Record(r) => records.push((r.seq, r.timestamp, r.payload.to_vec())),
+        }
+        Ok(())
+    })?;
+    Ok((wal, report, (checkpoint, records)))
+}
+
+fn payload(i: u64) -> Vec<u8> {
+    format!("input-{i}-{}", "x".repeat((i % 7) as usize)).into_bytes()
+}
+
+/// A closed log of `n` records in a fresh directory.
+fn log_with(n: u64, opts: WalOptions) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), opts).unwrap();
+    for i in 1..=n {
+        assert_eq!(wal.append(i as f64, &payload(i)).unwrap(), i);
+    }
+    wal.close().unwrap();
+    dir
+}
+
+fn seg(dir: &Path, first_seq: u64) -> PathBuf {
+    dir.join(segment_name(first_seq))
+}
+
+/// Byte ranges of the frames in a segment file.
+fn frames(path: &Path) -> Vec<(usize, usize)> {
+    let bytes = fs::read(path).unwrap();
+    let header = decode_segment_header(&bytes, path).unwrap();
+    let mut at = header.len;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        match read_frame(&bytes[at..]) {
+            FrameRead::Frame(f) => {
+                out.push((at, at + f.total_len));
+                at += f.total_len;
+            }
+            _ => panic!("unreadable frame at {at}"),
+        }
+    }
+    out
+}
+
+fn flip_byte(path: &Path, at: usize) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[at] ^= 0x5a;
+    fs::write(path, bytes).unwrap();
+}
+
+#[rstest]
+#[case("always", FsyncPolicy::Always)]
+#[case("batch", FsyncPolicy::DEFAULT_BATCH)]
+#[case(" None ", FsyncPolicy::None)]
+#[case("BATCH", FsyncPolicy::DEFAULT_BATCH)]
+fn fsync_policy_parses(#[case] text: &str, #[case] expected: FsyncPolicy) {
+    assert_eq!(FsyncPolicy::parse(text).unwrap(), expected);
+}
+
+#[rstest]
+#[case("sometimes")]
+#[case("")]
+#[case("fsync")]
+fn fsync_policy_refuses_unknown_names_naming_the_value(#[case] text: &str) {
+    let err = FsyncPolicy::parse(text).unwrap_err().to_string();
+    assert!(
+        err.contains("fsync") && err.contains(&format!("{text:?}")),
+        "{err}"
+    );
+}
+
+#[rstest]
+#[case(FsyncPolicy::Always)]
+#[case(FsyncPolicy::DEFAULT_BATCH)]
+#[case(FsyncPolicy::Batch { max_records: 3, max_delay: Duration::from_millis(1) })]
+#[case(FsyncPolicy::None)]
+fn records_come_back_in_order_after_reopen(#[case] fsync: FsyncPolicy) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, report, (ckpt, recs)) = open_collect(dir.path(), options(fsync)).unwrap();
+    assert!(ckpt.is_none() && recs.is_empty());
+    assert_eq!(report.last_seq, 0);
+    for i in 1..=100u64 {
+        wal.append(1000.0 + i as f64, &payload(i)).unwrap();
+    }
+    let head = wal.head_hash();
+    drop(wal);
+    let (wal, report, (ckpt, recs)) = open_collect(dir.path(), options(fsync)).unwrap();
+    assert!(ckpt.is_none());
+    assert_eq!(recs.len(), 100);
+    for (i, (seq, ts, p)) in recs.iter().enumerate() {
+        let i = i as u64 + 1;
+        assert_eq!((*seq, *ts, p.clone()), (i, 1000.0 + i as f64, payload(i)));
+    }
+    assert_eq!(
+        (report.last_seq, report.replayed_records, report.head_hash),
+        (100, 100, head)
+    );
+    assert_eq!(wal.head_hash(), head);
+    assert!(report.torn_tail.is_none());
+}
+
+#[test]
+fn always_policy_syncs_before_append_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::Always)).unwrap();
+    for i in 1..=5 {
+        let seq = wal.append(0.0, b"x").unwrap();
+        assert_eq!((seq, wal.durable_seq(), wal.written_seq()), (i, i, i));
+    }
+}
+
+#[test]
+fn batch_policy_commits_when_max_records_are_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = FsyncPolicy::Batch {
+        max_records: 4,
+        max_delay: Duration::from_secs(3600),
+    };
+    let (mut wal, _, _) = open_collect(dir.path(), options(policy)).unwrap();
+    for _ in 0..3 {
+        wal.append(0.0, b"x").unwrap();
+    }
+    assert_eq!(
+        wal.durable_seq(),
+        0,
+        "three records are below the batch size of four"
+    );
+    wal.append(0.0, b"x").unwrap();
+    // The fourth record wakes the flusher long before its hour-long timer would.
+    wait_until(
+        || wal.durable_seq() >= 4,
+        "a full batch was never committed",
+    );
+}
+
+/// Waits for a background effect, bounded so a broken flusher fails instead of hanging.
+fn wait_until(done: impl Fn() -> bool, failure: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{failure}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn batch_policy_commits_pending_records_after_max_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = FsyncPolicy::Batch {
+        max_records: 1_000_000,
+        max_delay: Duration::from_millis(2),
+    };
+    let (mut wal, _, _) = open_collect(dir.path(), options(policy)).unwrap();
+    for _ in 0..3 {
+        wal.append(0.0, b"x").unwrap();
+    }
+    wait_until(
+        || wal.durable_seq() >= 3,
+        "flusher never committed the pending records",
+    );
+}
+
+#[test]
+fn none_policy_hands_records_to_the_os_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    wal.append(0.0, b"x").unwrap();
+    wait_until(
+        || wal.written_seq() >= 1,
+        "flusher never wrote the pending record",
+    );
+    assert_eq!(wal.durable_seq(), 0, "none never syncs on its own");
+    assert_eq!(wal.sync().unwrap(), 1);
+}
+
+#[test]
+fn reopened_log_continues_the_chain() {
+    let dir = log_with(10, options(FsyncPolicy::None));
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert_eq!(wal.append(11.0, b"eleven").unwrap(), 11);
+    wal.close().unwrap();
+    let audit = verify(dir.path()).unwrap();
+    assert_eq!(
+        (audit.records, audit.first_seq, audit.last_seq),
+        (11, 1, 11)
+    );
+    assert_eq!(audit.kernel_id, "kernel-a");
+}
+
+#[test]
+fn torn_tail_at_every_byte_of_the_last_record_recovers_to_the_previous_record() {
+    let pristine = log_with(5, options(FsyncPolicy::None));
+    let path = seg(pristine.path(), 1);
+    let (start, end) = *frames(&path).last().unwrap();
+    let full = fs::read(&path).unwrap();
+    for cut in start..end {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(seg(dir.path(), 1), &full[..cut]).unwrap();
+        let (mut wal, report, (_, recs)) =
+            open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+        assert_eq!(
+            recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4],
+            "cut at {cut}"
+        );
+        assert_eq!(report.last_seq, 4);
+        let expected_torn = (cut > start).then(|| TornTail {
+            segment: seg(dir.path(), 1),
+            offset: start as u64,
+            bytes_dropped: (cut - start) as u64,
+            seq: 5,
+        });
+        assert_eq!(report.torn_tail, expected_torn, "cut at {cut}");
+        // The log is usable again: the next record takes seq 5 and the chain verifies.
+        assert_eq!(wal.append(5.0, b"again").unwrap(), 5);
+        wal.close().unwrap();
+        assert_eq!(verify(dir.path()).unwrap().last_seq, 5);
+    }
+}
+
+#[rstest]
+#[case::zero_filled_tail(vec![0u8; 300])]
+#[case::garbage_tail(b"\x07\x00\x00\x00 half a record".to_vec())]
+fn junk_after_the_last_record_is_a_torn_tail(#[case] junk: Vec<u8>) {
+    let dir = log_with(3, options(FsyncPolicy::None));
+    let path = seg(dir.path(), 1);
+    let good_len = fs::metadata(&path).unwrap().len();
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.extend_from_slice(&junk);
+    fs::write(&path, bytes).unwrap();
+    let (_, report, (_, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert_eq!(recs.len(), 3);
+    let torn = report.torn_tail.unwrap();
+    assert_eq!(
+        (torn.offset, torn.bytes_dropped),
+        (good_len, junk.len() as u64)
+    );
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        good_len,
+        "the torn bytes are cut off"
+    );
+}
+
+#[rstest]
+#[case::first_record(0)]
+#[case::middle_record(2)]
+#[case::last_but_one(3)]
+fn damage_before_the_tail_refuses_to_open_naming_segment_and_offset(#[case] record: usize) {
+    let dir = log_with(5, options(FsyncPolicy::None));
+    let path = seg(dir.path(), 1);
+    let (start, end) = frames(&path)[record];
+    flip_byte(&path, (start + end) / 2);
+    let damaged = fs::read(&path).unwrap();
+    let err = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap_err();
+    match &err {
+        WalError::Corrupt {
+            file, offset, seq, ..
+        } => {
+            assert_eq!(
+                (file, *offset, *seq),
+                (&path, start as u64, Some(record as u64 + 1))
+            );
+        }
+        other => panic!("expected Corrupt, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("seg-00000000000000000001.wal")
+            && text.contains(&format!("byte offset {start}")),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        damaged,
+        "refusing changed nothing on disk"
+    );
+}
+
+#[test]
+fn a_log_of_another_kernel_is_refused() {
+    let dir = log_with(2, options(FsyncPolicy::None));
+    let err = open_collect(
+        dir.path(),
+        WalOptions::new("kernel-b").with_fsync(FsyncPolicy::None),
+    )
+    .unwrap_err();
+    assert!(matches!(err, WalError::KernelIdMismatch { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("\"kernel-a\"") && text.contains("\"kernel-b\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn another_format_version_is_refused() {
+    let dir = log_with(2, options(FsyncPolicy::None));
+    let path = seg(dir.path(), 1);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[8..10].copy_from_slice(&7u16.to_le_bytes());
+    fs::write(&path, bytes).unwrap();
+    let err = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WalError::FormatVersion {
+                found: 7,
+                supported: FORMAT_VERSION,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("version 7"), "{err}");
+}
+
+#[test]
+fn a_foreign_file_under_a_segment_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(seg(dir.path(), 1), b"PK\x03\x04 definitely a zip file").unwrap();
+    let err = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap_err();
+    assert!(matches!(err, WalError::NotAWalFile { .. }), "{err}");
+}
+
+#[test]
+fn a_second_writer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    let err = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap_err();
+    assert!(matches!(err, WalError::Locked { .. }), "{err}");
+}
+
+#[rstest]
+#[case::kernel_id_empty(WalOptions::new(""), "kernel_id")]
+#[case::segment_too_small(WalOptions::new("k").with_segment_bytes(10), "segment_bytes")]
+#[case::batch_of_zero(
+    WalOptions::new("k").with_fsync(FsyncPolicy::Batch { max_records: 0, max_delay: Duration::from_millis(1) }),
+    "fsync.max_records"
+)]
+fn bad_options_are_refused_naming_the_field(#[case] opts: WalOptions, #[case] field: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let err = open_collect(dir.path(), opts).unwrap_err();
+    assert!(
+        matches!(err, WalError::InvalidOption { .. }) && err.to_string().contains(field),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}
+
+#[test]
+fn bad_appends_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    wal.append(1.0, b"ok").unwrap();
+    let head = wal.head_hash();
+    for ts in [f64::NAN, f64::INFINITY] {
+        let err = wal.append(ts, b"x").unwrap_err();
+        assert!(err.to_string().contains("timestamp"), "{err}");
+    }
+    assert_eq!((wal.last_seq(), wal.head_hash()), (1, head));
+    assert_eq!(wal.append(2.0, b"next").unwrap(), 2);
+}
+
+#[test]
+fn segments_rotate_by_size_and_replay_across_them() {
+    let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
+    let dir = log_with(200, opts.clone());
+    let segments = fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".wal")
+        })
+        .count();
+    assert!(
+        segments > 10,
+        "expected many 1 KiB segments, found {segments}"
+    );
+    let (_, report, (_, recs)) = open_collect(dir.path(), opts).unwrap();
+    assert_eq!(recs.len(), 200);
+    assert_eq!(report.segments, segments);
+    let audit = verify(dir.path()).unwrap();
+    assert_eq!((audit.records, audit.segments), (200, segments));
+}
+
+#[rstest]
+#[case::one_segment(64 << 20)]
+#[case::small_segments(1024)]
+fn recovery_starts_at_the_newest_checkpoint(#[case] segment_bytes: u64) {
+    let opts = options(FsyncPolicy::None).with_segment_bytes(segment_bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();
+    for i in 1..=100 {
+        wal.append(i as f64, &payload(i)).unwrap();
+        if i == 40 || i == 100 {
+            wal.checkpoint(i, format!("state@{i}").as_bytes()).unwrap();
+        }
+    }
+    for i in 101..=150 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    drop(wal);
+    let (mut wal, report, (ckpt, recs)) = open_collect(dir.path(), opts.clone()).unwrap();
+    assert_eq!(ckpt, Some((100, b"state@100".to_vec())));
+    assert_eq!(
+        recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (101..=150).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (
+            report.checkpoint_seq,
+            report.replayed_records,
+            report.last_seq
+        ),
+        (Some(100), 50, 150)
+    );
+    assert_eq!(recs[0].2, payload(101));
+    // A checkpoint with no record after it replays nothing.
+    wal.checkpoint(150, b"state@150").unwrap();
+    drop(wal);
+    let (_, report, (ckpt, recs)) = open_collect(dir.path(), opts).unwrap();
+    assert_eq!(
+        (ckpt.unwrap().0, recs.len(), report.last_seq),
+        (150, 0, 150)
+    );
+    let audit = verify(dir.path()).unwrap();
+    assert_eq!(
+        (audit.records, audit.checkpoints),
+        (150, 2),
+        "keep_checkpoints = 2"
+    );
+}
+
+#[test]
+fn checkpoint_of_an_empty_log_and_of_a_wrong_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    wal.checkpoint(0, b"initial").unwrap();
+    wal.append(1.0, b"one").unwrap();
+    let err = wal.checkpoint(0, b"stale").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WalError::CheckpointSeq {
+                seq: 0,
+                last_seq: 1
+            }
+        ),
+        "{err}"
+    );
+    drop(wal);
+    let (_, _, (ckpt, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert_eq!(ckpt, Some((0, b"initial".to_vec())));
+    assert_eq!(recs.len(), 1);
+}
+
+#[test]
+fn only_the_newest_checkpoints_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(FsyncPolicy::None);
+    opts.keep_checkpoints = 3;
+    let (mut wal, _, _) = open_collect(dir.path(), opts).unwrap();
+    for i in 1..=6 {
+        wal.append(0.0, b"x").unwrap();
+        wal.checkpoint(i, b"s").unwrap();
+    }
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".ckpt"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![checkpoint_file(4), checkpoint_file(5), checkpoint_file(6)]
+    );
+}
+
+fn checkpoint_file(seq: u64) -> String {
+    super::format::checkpoint_name(seq)
+}
+
+#[test]
+fn a_damaged_checkpoint_is_skipped_and_reported_and_an_older_one_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    for i in 1..=20 {
+        wal.append(0.0, &payload(i)).unwrap();
+        if i % 10 == 0 {
+            wal.checkpoint(i, format!("state@{i}").as_bytes()).unwrap();
+        }
+    }
+    drop(wal);
+    let newest = dir.path().join(checkpoint_file(20));
+    flip_byte(&newest, 60);
+    let (_, report, (ckpt, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert_eq!(ckpt, Some((10, b"state@10".to_vec())));
+    assert_eq!(recs.first().map(|r| r.0), Some(11));
+    assert_eq!(report.skipped_checkpoints.len(), 1);
+    assert_eq!(report.skipped_checkpoints[0].path, newest);
+    // Damage to both: full replay, both reported.
+    flip_byte(&dir.path().join(checkpoint_file(10)), 60);
+    let (_, report, (ckpt, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert!(ckpt.is_none());
+    assert_eq!((recs.len(), report.skipped_checkpoints.len()), (20, 2));
+    // The audit walk does not skip anything: a damaged checkpoint is an error there.
+    assert!(matches!(verify(dir.path()), Err(WalError::Corrupt { .. })));
+}
+
+#[test]
+fn leftover_temporary_files_are_removed_and_reported() {
+    let dir = log_with(3, options(FsyncPolicy::None));
+    let tmp = dir.path().join("ckpt-00000000000000000003.ckpt.tmp");
+    fs::write(&tmp, b"half a checkpoint").unwrap();
+    let (_, report, (ckpt, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert!(ckpt.is_none());
+    assert_eq!(recs.len(), 3);
+    assert_eq!(report.removed_temp_files, vec![tmp.clone()]);
+    assert!(!tmp.exists());
+}
+
+#[test]
+fn a_failing_replay_aborts_open_naming_the_record() {
+    let dir = log_with(5, options(FsyncPolicy::None));
+    let err = Wal::open(dir.path(), options(FsyncPolicy::None), |item| match item {
+        Replay::Record(r) if r.seq == 3 => Err("cannot decode".into()),
+        _ => Ok(()),
+    })
+    .unwrap_err();
+    assert!(matches!(err, WalError::Replay { seq: 3, .. }), "{err}");
+    assert!(err.to_string().contains("cannot decode"));
+}
+
+#[test]
+fn read_only_replay_reports_a_torn_tail_and_leaves_it_on_disk() {
+    let dir = log_with(4, options(FsyncPolicy::None));
+    let path = seg(dir.path(), 1);
+    let (start, end) = *frames(&path).last().unwrap();
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..end - 3]).unwrap();
+    let mut seqs = Vec::new();
+    let report = read_only_replay(dir.path(), |item| {
+        if let Replay::Record(r) = item {
+            seqs.push(r.seq);
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    assert_eq!(report.torn_tail.map(|t| t.offset), Some(start as u64));
+    assert_eq!(fs::metadata(&path).unwrap().len() as usize, end - 3);
+}
+
+// ---- audit walk: tampering is caught and located ----
+
+enum Tamper {
+    EditPayload,
+    EditAndRecomputeChecksum,
+    DeleteRecord,
+    SwapRecords,
+    TruncateInsideLastRecord,
+    TruncateLastRecordUnderCheckpoint,
+    DeleteMiddleSegment,
+    DeleteFirstSegment,
+}
+
+fn recompute_crc(bytes: &mut [u8], start: usize, end: usize) {
+    let crc = crc32fast::hash(&bytes[start + 4..end]);
+    bytes[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[rstest]
+#[case::edit(Tamper::EditPayload, "checksum mismatch", 3)]
+#[case::edit_recompute_crc(Tamper::EditAndRecomputeChecksum, "hash chain broken", 3)]
+#[case::delete(Tamper::DeleteRecord, "1 record(s) removed", 3)]
+#[case::reorder(Tamper::SwapRecords, "found seq 4 where seq 3 was expected", 3)]
+#[case::truncate(Tamper::TruncateInsideLastRecord, "incomplete record", 6)]
+#[case::truncate_boundary(
+    Tamper::TruncateLastRecordUnderCheckpoint,
+    "records removed from the tail",
+    6
+)]
+fn verify_catches_tampering_with_its_position(
+    #[case] tamper: Tamper,
+    #[case] says: &str,
+    #[case] at_seq: u64,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    for i in 1..=6 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    wal.checkpoint(6, b"state").unwrap();
+    drop(wal);
+    let before = verify(dir.path()).unwrap();
+    assert_eq!(
+        (
+            before.records,
+            before.first_seq,
+            before.last_seq,
+            before.checkpoints
+        ),
+        (6, 1, 6, 1)
+    );
+
+    let path = seg(dir.path(), 1);
+    let mut bytes = fs::read(&path).unwrap();
+    let f = frames(&path);
+    let (s3, e3) = f[2];
+    match tamper {
+        Tamper::EditPayload => bytes[e3 - 1] ^= 1,
+        Tamper::EditAndRecomputeChecksum => {
+            bytes[e3 - 1] ^= 1;
+            recompute_crc(&mut bytes, s3, e3);
+        }
+        Tamper::DeleteRecord => {
+            bytes.drain(s3..e3);
+        }
+        Tamper::SwapRecords => {
+            let (s4, e4) = f[3];
+            let third = bytes[s3..e3].to_vec();
+            let fourth = bytes[s4..e4].to_vec();
+            bytes.splice(s3..e4, fourth.into_iter().chain(third));
+        }
+        Tamper::TruncateInsideLastRecord => bytes.truncate(f[5].1 - 1),
+        Tamper::TruncateLastRecordUnderCheckpoint => bytes.truncate(f[5].0),
+        _ => unreachable!(),
+    }
+    fs::write(&path, &bytes).unwrap();
+    let err = verify(dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(says), "{text}");
+    assert!(text.contains(&format!("record seq {at_seq}")), "{text}");
+    match (&tamper, &err) {
+        (Tamper::TruncateLastRecordUnderCheckpoint, WalError::Corrupt { file, .. }) => {
+            assert!(file.to_string_lossy().ends_with(".ckpt"));
+        }
+        (Tamper::TruncateInsideLastRecord, WalError::TornTail { file, offset, .. }) => {
+            assert_eq!((file, *offset), (&path, f[5].0 as u64));
+        }
+        (_, WalError::Corrupt { file, offset, .. }) => {
+            assert_eq!((file, *offset), (&path, s3 as u64))
+        }
+        (_, other) => panic!("unexpected error kind: {other:?}"),
+    }
+}
+
+#[rstest]
+#[case::middle(Tamper::DeleteMiddleSegment, "segment(s) missing")]
+#[case::first(Tamper::DeleteFirstSegment, "segments before it are missing")]
+fn verify_catches_removed_segments(#[case] tamper: Tamper, #[case] says: &str) {
+    let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
+    let dir = log_with(100, opts);
+    let listing = scan::list_dir(dir.path()).unwrap();
+    let victim = match tamper {
+        Tamper::DeleteMiddleSegment => &listing.segments[listing.segments.len() / 2].1,
+        Tamper::DeleteFirstSegment => &listing.segments[0].1,
+        _ => unreachable!(),
+    };
+    fs::remove_file(victim).unwrap();
+    let err = verify(dir.path()).unwrap_err();
+    assert!(err.to_string().contains(says), "{err}");
+}
+
+#[test]
+fn verify_of_an_empty_directory_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(verify(dir.path()), Err(WalError::Empty { .. })));
+}
+
+// ---- properties ----
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(Vec<u8>),
+    Checkpoint,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => proptest::collection::vec(any::<u8>(), 0..120).prop_map(Op::Append),
+        1 => Just(Op::Checkpoint),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Whatever mix of appends, checkpoints and reopens: reopening yields the newest
+    /// checkpoint's state plus exactly the records appended after it, and the audit walk
+    /// counts every record.
+    #[test]
+    fn reopen_returns_what_was_appended(ops in proptest::collection::vec(op(), 1..80), segment_bytes in 1024u64..4096) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = options(FsyncPolicy::None).with_segment_bytes(segment_bytes);
+        let mut all: Vec<Vec<u8>> = Vec::new();
+        let mut last_checkpoint: Option<u64> = None;
+        let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();
+        for op in ops {
+            match op {
+                Op::Append(p) => {
+                    all.push(p.clone());
+                    prop_assert_eq!(wal.append(all.len() as f64, &p).unwrap(), all.len() as u64);
+                }
+                Op::Checkpoint => {
+                    let seq = all.len() as u64;
+                    wal.checkpoint(seq, &seq.to_le_bytes()).unwrap();
+                    last_checkpoint = Some(seq);
+                }
+                Op::Reopen => {
+                    drop(wal);
+                    let (w, report, (ckpt, recs)) = open_collect(dir.path(), opts.clone()).unwrap();
+                    wal = w;
+                    let from = last_checkpoint.unwrap_or(0);
+                    prop_assert_eq!(ckpt.map(|c| c.0), last_checkpoint);
+                    let expected: Vec<(u64, Vec<u8>)> =
+                        all.iter().enumerate().skip(from as usize).map(|(i, p)| (i as u64 + 1, p.clone())).collect();
+                    let got: Vec<(u64, Vec<u8>)> = recs.into_iter().map(|(s, _, p)| (s, p)).collect();
+                    prop_assert_eq!(got, expected);
+                    prop_assert_eq!(report.last_seq, all.len() as u64);
+                }
+            }
+        }
+        drop(wal);
+        let audit = verify(dir.path()).unwrap();
+        prop_assert_eq!(audit.records, all.len() as u64);
+    }
+
+    /// Cutting the single segment at any length keeps exactly the records wholly before the
+    /// cut; everything after is reported as one torn tail.
+    #[test]
+    fn any_truncation_keeps_the_complete_records(n in 1u64..12, cut_frac in 0.0f64..1.0) {
+        let pristine = log_with(n, options(FsyncPolicy::None));
+        let path = seg(pristine.path(), 1);
+        let bytes = fs::read(&path).unwrap();
+        let f = frames(&path);
+        let header_len = f[0].0;
+        let cut = header_len + ((bytes.len() - header_len) as f64 * cut_frac) as usize;
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(seg(dir.path(), 1), &bytes[..cut]).unwrap();
+        let (_, report, (_, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+        let whole = f.iter().filter(|(_, end)| *end <= cut).count();
+        prop_assert_eq!(recs.len(), whole);
+        let boundary = f.iter().any(|(start, _)| *start == cut) || cut == bytes.len() || cut == header_len;
+        prop_assert_eq!(report.torn_tail.is_some(), !boundary);
+    }
+}
