@@ -36,8 +36,9 @@ def binance_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def make_venue(
     exchange: RecordedExchange, clock: ManualClock, binance_keys: None
-) -> Callable[..., CcxtVenue]:
+) -> Iterator[Callable[..., CcxtVenue]]:
     """A CcxtVenue pointed at the recorded exchange, markets loaded from the fixtures."""
+    venues: list[CcxtVenue] = []
 
     def build(market_type: str = "spot", **settings: Any) -> CcxtVenue:
         info = (
@@ -57,7 +58,10 @@ def make_venue(
         }
         options.update(settings)
         venue = CcxtVenue(clock=clock, sleep=clock.sleep, **options)
+        venues.append(venue)
         venue.load_markets()
         return venue
 
-    return build
+    yield build
+    for venue in venues:
+        venue.close()

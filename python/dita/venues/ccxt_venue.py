@@ -268,6 +268,19 @@ class CcxtVenue:
     def _error_text(self, exc: BaseException) -> str:
         return self._redact(f"{type(exc).__name__}: {exc}")
 
+    @_serialized
+    def close(self) -> None:
+        """Close the HTTP session (idle connections to the exchange)."""
+        session = getattr(self._exchange, "session", None)
+        if session is not None:
+            session.close()
+
+    def __enter__(self) -> CcxtVenue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         creds = "set" if self.has_credentials else "missing"
         return (
