@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
+from dita.cli import app
 
 CROSSOVER = "dita.examples.crossover:SmaCrossover"
 DAY3 = 1704240000.0  # 2024-01-03T00:00:00Z, the sample's last day
+runner = CliRunner()
 
 
 def dita_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -91,8 +95,9 @@ def test_status_orders_and_pnl_from_the_projection(hz_member: Any, tmp_path: Pat
     hz = ["--hazelcast", hz_member.address, "--hz-cluster", "dita-runtime"]
     snap = paper_run(tmp_path / "state", "hz-paper", *hz)
 
-    status = dita_cli("status", *hz, "--kernel", "hz-paper", "--json")
-    assert status.returncode == 0, status.stderr
+    # Reading the projection needs no exclusive resource: in-process is enough (and quicker).
+    status = runner.invoke(app, ["status", *hz, "--kernel", "hz-paper", "--json"])
+    assert status.exit_code == 0, status.stderr
     (row,) = json.loads(status.stdout)
     assert row["mode"] == "PAPER" and row["source"].startswith("hazelcast")
     assert row["equity"] == pytest.approx(snap["account"]["equity"])
@@ -100,13 +105,15 @@ def test_status_orders_and_pnl_from_the_projection(hz_member: Any, tmp_path: Pat
     holding = [s for s in snap["slots"] if s["size"] > 0]
     assert row["open_positions"] == len(holding) == snap["account"]["open_positions"]
 
-    orders = dita_cli("orders", *hz, "--json")
-    assert orders.returncode == 0 and isinstance(json.loads(orders.stdout), list)
+    orders = runner.invoke(app, ["orders", *hz, "--kernel", "hz-paper", "--json"])
+    assert orders.exit_code == 0
+    working = [s for s in snap["slots"] if s["fsm_state"] in ("ENTRY_WORKING", "EXIT_WORKING")]
+    assert len(json.loads(orders.stdout)) == len(working)
 
-    pnl_all = json.loads(dita_cli("pnl", *hz, "--kernel", "hz-paper", "--json").stdout)[0]
+    pnl_all = json.loads(runner.invoke(app, ["pnl", *hz, "--kernel", "hz-paper", "--json"]).stdout)[0]
     assert pnl_all["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
-    today = dita_cli("pnl", *hz, "--period", "today")
-    assert today.returncode == 2 and "pass --journal" in today.stderr
+    today = runner.invoke(app, ["pnl", *hz, "--period", "today"])
+    assert today.exit_code == 2 and "pass --journal" in today.stderr
 
-    gone = dita_cli("status", "--hazelcast", "127.0.0.1:1", "--hz-cluster", "nobody")
-    assert gone.returncode == 1 and "cannot read the projection" in gone.stderr
+    gone = runner.invoke(app, ["status", "--hazelcast", "127.0.0.1:1", "--hz-cluster", "nobody"])
+    assert gone.exit_code == 1 and "cannot read the projection" in gone.stderr
