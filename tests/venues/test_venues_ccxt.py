@@ -522,3 +522,50 @@ def test_top_of_book_feeds_a_paper_venue(make_venue: VenueFactory, exchange: Rec
     assert (fill.price, fill.size) == (91000.01, 1.5234)  # only the quoted size at the ask
     with pytest.raises(ValueError, match="'NOPE'"):
         venue.fetch_top_of_book("NOPE")
+
+
+@pytest.mark.parametrize(
+    ("market_type", "prefix", "found"),
+    [
+        ("spot", "/api/v3", "binance/spot_query_timeout_found.json"),
+        ("linear", "/fapi/v1", "binance/usdm_query_market_filled.json"),
+    ],
+)
+def test_execution_status_unknown_answer_is_resolved_not_rejected(
+    make_venue: VenueFactory, exchange: RecordedExchange, market_type: str, prefix: str, found: str
+) -> None:
+    # ccxt maps Binance's -1007 to different exception classes per endpoint family; either
+    # way the order may exist, so it is looked up, never reported rejected.
+    venue = make_venue(market_type)
+    exchange.script("POST", f"{prefix}/order", "binance/error_backend_timeout.json", status=503)
+    exchange.script("GET", f"{prefix}/order", found)
+    trades = "spot_trades_timeout_found.json" if market_type == "spot" else "usdm_user_trades_market.json"
+    exchange.script(
+        "GET", f"{prefix}/myTrades" if market_type == "spot" else f"{prefix}/userTrades", f"binance/{trades}"
+    )
+    asset, size = ("ETHUSDT", 0.5) if market_type == "spot" else ("BTCUSDT", 0.01)
+    events = venue.submit(make_order("u1", asset=asset, size=size))
+    assert kinds(events)[0] == "ORDER_ACK"
+    assert "FILL" in kinds(events) and "REJECT" not in kinds(events)
+    assert sum(e.size for e in events if e.kind == KernelEventKind.FILL) == pytest.approx(size)
+    assert len(exchange.calls("POST", f"{prefix}/order")) == 1
+
+
+def test_unknown_outcome_is_judged_on_binance_codes_whatever_the_exception_class(
+    make_venue: VenueFactory,
+) -> None:
+    import ccxt
+
+    venue = make_venue()
+    # Portfolio-margin endpoints map -1001 and -1007 to plain ExchangeError.
+    unknown = ccxt.ExchangeError(
+        'binance {"code":-1007,"msg":"Timeout waiting for response from backend server."}'
+    )
+    internal = ccxt.ExchangeError('binance {"code": -1001, "msg": "Internal error"}')
+    refused = ccxt.ExchangeError('binance {"code":-2010,"msg":"Account has insufficient balance."}')
+    assert venue._outcome_unknown(unknown) and venue._outcome_unknown(internal)
+    assert not venue._outcome_unknown(refused)
+    assert not venue._outcome_unknown(
+        ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}')
+    )
+    assert venue._outcome_unknown(ccxt.RequestTimeout("binance POST http://127.0.0.1/api/v3/order"))

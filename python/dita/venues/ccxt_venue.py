@@ -44,6 +44,9 @@ log = logging.getLogger("dita.venues.ccxt")
 # Binance's rule for client order ids; ids outside it are replaced by a stable hash.
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
+# Binance codes whose execution status is unknown (the request may have been carried out);
+# ccxt maps them to different exception classes per endpoint family, so match the code.
+_UNKNOWN_OUTCOME_RE = re.compile(r'"code"\s*:\s*-100[0167]\b|execution status unknown', re.IGNORECASE)
 
 # ccxt's market type per setting, and the market kinds fetched by load_markets.
 _CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
@@ -452,24 +455,35 @@ class CcxtVenue:
             # Binance answers 429/418 before processing: the order was not placed.
             self._note_throttle(exc)
             return self._rate_limited(order, "order")
-        except (ccxt.RequestTimeout, ccxt.ExchangeNotAvailable, ccxt.NetworkError) as exc:
+        except ccxt.BaseError as exc:
+            if not self._outcome_unknown(exc):
+                return self._submit_refused(order, exc)
             log.warning(
                 "%s submit of %s outcome unknown: %s", self.name, tracked.client_id, self._error_text(exc)
             )
             tracked.unresolved_since = self._clock()
             self._tracked[order.client_order_id] = tracked
             return self._resolve_submit(tracked, exc)
-        except ccxt.BaseError as exc:
-            return [
-                self._event(
-                    order,
-                    KernelEventKind.REJECT,
-                    VenueOrderStatus.REJECTED,
-                    reason=f"{self.name} refused the order: {self._error_text(exc)}",
-                )
-            ]
         self._tracked[order.client_order_id] = tracked
         return self._order_events(tracked, raw)
+
+    def _outcome_unknown(self, exc: BaseException) -> bool:
+        """Whether the exchange may have carried out a request that raised ``exc``: network
+        failures, timeouts, server errors and Binance's 'execution status unknown' codes."""
+        ccxt = self._ccxt
+        if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
+            return True
+        return bool(_UNKNOWN_OUTCOME_RE.search(str(exc)))
+
+    def _submit_refused(self, order: VenueOrder, exc: BaseException) -> list[VenueEvent]:
+        return [
+            self._event(
+                order,
+                KernelEventKind.REJECT,
+                VenueOrderStatus.REJECTED,
+                reason=f"{self.name} refused the order: {self._error_text(exc)}",
+            )
+        ]
 
     def _precision_refusal(self, order: VenueOrder, symbol: str) -> str:
         """Why the order is off the market's lot or tick ('' when it is on them)."""
@@ -734,16 +748,16 @@ class CcxtVenue:
         except ccxt.OrderNotFound as exc:
             # Usually filled (or canceled) before the cancel arrived: ask what became of it.
             return self._cancel_missed(tracked, exc)
-        except (ccxt.RequestTimeout, ccxt.NetworkError) as exc:
-            found = self._lookup(tracked)
-            if found is not None and found.get("status") != "open":
-                return self._order_events(tracked, found)
-            raise VenueTimeout(
-                f"{self.name}: cancel of {tracked.client_id!r} timed out and the order is still working "
-                f"({self._error_text(exc)}); poll_events reports the outcome",
-                client_order_id=order.client_order_id,
-            ) from None
         except ccxt.BaseError as exc:
+            if self._outcome_unknown(exc):
+                found = self._lookup(tracked)
+                if found is not None and found.get("status") != "open":
+                    return self._order_events(tracked, found)
+                raise VenueTimeout(
+                    f"{self.name}: cancel of {tracked.client_id!r} timed out and the order is still "
+                    f"working ({self._error_text(exc)}); poll_events reports the outcome",
+                    client_order_id=order.client_order_id,
+                ) from None
             tracked.cancel_requested = False
             return [
                 self._event(
