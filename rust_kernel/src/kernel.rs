@@ -96,6 +96,8 @@ pub enum KernelInput {
     SlotMetadata { slot_id: i64, metadata: Metadata },
     SlotExitLegs { slot_id: i64, ratios: Vec<f64> },
     ReplaceSlots(Vec<TradeSlot>),
+    // Appended last so logs written before it still decode (variants are encoded by index).
+    CalibrateFee { price: f64, qty: f64, actual_fee: f64, maker: bool },
 }
 
 /// Dirty keys for the projection, tracked only when a projection is attached.
@@ -301,6 +303,10 @@ impl Kernel {
             }
             KernelInput::ReplaceSlots(slots) => {
                 self.replace_slots(slots.clone())?;
+                self.simple_outcome()
+            }
+            KernelInput::CalibrateFee { price, qty, actual_fee, maker } => {
+                self.calibrate_fee(*price, *qty, *actual_fee, *maker)?;
                 self.simple_outcome()
             }
         })
@@ -1277,8 +1283,10 @@ impl Kernel {
 
     pub fn calibrate_fee(&mut self, price: f64, qty: f64, actual_fee: f64, maker: bool) -> KernelResult<Calibration> {
         let liq = if maker { Liquidity::Maker } else { Liquidity::Taker };
+        // Refused calibrations change nothing, not even the sequence (they are not logged).
+        let calibration = self.fees.calibrate(price, qty, actual_fee, liq)?;
         self.seq += 1;
-        self.fees.calibrate(price, qty, actual_fee, liq)
+        Ok(calibration)
     }
 
     // ----- market data and configuration ---------------------------------------------

@@ -55,6 +55,7 @@
 //! ```
 
 mod format;
+pub mod kernel_log;
 mod scan;
 mod writer;
 
@@ -728,6 +729,20 @@ pub fn read_only_replay(
     };
     let kernel_id = scan::read_segment_header_any(first_path)?.kernel_id;
     recover(dir, &kernel_id, &mut replay, false).map(|(report, _)| report)
+}
+
+/// The kernel id written in the log in `dir`, or `None` when `dir` holds no segment (a new
+/// log). Lets a kernel reopened without an explicit id adopt the id of its log.
+pub fn log_kernel_id(dir: impl AsRef<Path>) -> Result<Option<String>, WalError> {
+    let dir = dir.as_ref();
+    if !dir.exists() {
+        return Ok(None);
+    }
+    let listing = list_dir(dir)?;
+    match listing.segments.first() {
+        Some((_, path)) => Ok(Some(scan::read_segment_header_any(path)?.kernel_id)),
+        None => Ok(None),
+    }
 }
 
 /// Lowercase hex of a 32-byte hash (how hashes are printed by the CLI and reports).

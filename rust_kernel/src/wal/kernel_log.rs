@@ -1,0 +1,195 @@
+//! The kernel's write-ahead log: [`KernelInput`]s encoded with bincode as WAL records and
+//! the whole [`Kernel`] as checkpoint state.
+//!
+//! The caller applies an input to the kernel and then calls [`KernelLog::record`] before
+//! anything of the input leaves the kernel (an order to a venue, an outcome to the caller).
+//! Only inputs the kernel accepted are recorded: a refused input changes nothing (not even
+//! the sequence), so the log's sequence numbers equal the kernel's. Replay applies each
+//! record with [`Kernel::apply`], the same methods the live path calls, and never talks to a
+//! venue: the venue's answers are inputs of their own and are in the log.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{FsyncPolicy, RecoveryReport, Replay, Wal, WalError, WalOptions};
+use crate::kernel::{Kernel, KernelInput};
+
+/// How a kernel's log is kept.
+#[derive(Debug, Clone)]
+pub struct KernelLogOptions {
+    pub fsync: FsyncPolicy,
+    /// A checkpoint is written after this many records (0 = only on request).
+    pub checkpoint_every: u64,
+    pub segment_bytes: u64,
+}
+
+impl Default for KernelLogOptions {
+    fn default() -> Self {
+        KernelLogOptions {
+            fsync: FsyncPolicy::DEFAULT_BATCH,
+            checkpoint_every: 100_000,
+            segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// An open kernel log; see the module documentation.
+pub struct KernelLog {
+    wal: Wal,
+    checkpoint_every: u64,
+    since_checkpoint: u64,
+    buf: Vec<u8>,
+    report: RecoveryReport,
+    new_log: bool,
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Encodes a kernel input as a record payload.
+pub fn encode_input(input: &KernelInput, buf: &mut Vec<u8>) {
+    buf.clear();
+    bincode::serialize_into(&mut *buf, input).expect("kernel inputs always encode");
+}
+
+pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
+    bincode::deserialize(payload).map_err(|e| format!("undecodable kernel input: {e}"))
+}
+
+pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
+    bincode::serialize(kernel).expect("kernel state always encodes")
+}
+
+pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
+    bincode::deserialize(state).map_err(|e| format!("undecodable kernel checkpoint: {e}"))
+}
+
+/// Rebuilds a kernel from a log: `kernel` is the fresh kernel to start from when the log
+/// has no checkpoint. Shared by [`KernelLog::open`] and the read-only replay.
+fn replayer<'k>(
+    kernel_id: &'k str,
+    kernel: &'k mut Kernel,
+) -> impl FnMut(Replay<'_>) -> Result<(), super::ReplayError> + 'k {
+    move |item| {
+        match item {
+            Replay::Checkpoint { seq, state, .. } => {
+                let restored = decode_kernel(state)?;
+                if restored.kernel_id != kernel_id {
+                    return Err(format!(
+                        "checkpoint {seq} holds kernel {:?}, not {kernel_id:?}",
+                        restored.kernel_id
+                    )
+                    .into());
+                }
+                *kernel = restored;
+            }
+            Replay::Record(r) => {
+                let input = decode_input(r.payload)?;
+                kernel
+                    .apply(&input)
+                    .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
+                // Each accepted input advances the kernel by one: a mismatch means replay
+                // diverged from what was recorded, which must not pass unnoticed.
+                if kernel.seq() != r.seq {
+                    return Err(format!(
+                        "replay diverged: kernel is at seq {} after record {}",
+                        kernel.seq(),
+                        r.seq
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KernelLog {
+    /// Opens the log in `dir` and recovers the kernel from it. `fresh` is the kernel to use
+    /// when the log is new (its state becomes checkpoint 0, so the kernel's shape, such as
+    /// `max_slots`, is in the log) or has no usable checkpoint.
+    pub fn open(
+        dir: &Path,
+        fresh: Kernel,
+        options: &KernelLogOptions,
+    ) -> Result<(KernelLog, Kernel), WalError> {
+        let kernel_id = fresh.kernel_id.clone();
+        let wal_options = WalOptions::new(kernel_id.clone())
+            .with_fsync(options.fsync)
+            .with_segment_bytes(options.segment_bytes);
+        let mut kernel = fresh;
+        let (wal, report) = Wal::open(dir, wal_options, replayer(&kernel_id, &mut kernel))?;
+        let new_log = report.last_seq == 0 && report.checkpoint_seq.is_none();
+        let mut log = KernelLog {
+            wal,
+            checkpoint_every: options.checkpoint_every,
+            since_checkpoint: report.replayed_records,
+            buf: Vec::with_capacity(512),
+            report,
+            new_log,
+        };
+        if new_log {
+            log.checkpoint(&kernel)?;
+        }
+        Ok((log, kernel))
+    }
+
+    /// Appends an input the kernel has just accepted; writes a checkpoint when one is due.
+    pub fn record(&mut self, kernel: &Kernel, input: &KernelInput) -> Result<u64, WalError> {
+        encode_input(input, &mut self.buf);
+        let seq = self.wal.append(now_seconds(), &self.buf)?;
+        self.since_checkpoint += 1;
+        if self.checkpoint_every > 0 && self.since_checkpoint >= self.checkpoint_every {
+            self.checkpoint(kernel)?;
+        }
+        Ok(seq)
+    }
+
+    /// Writes a checkpoint of `kernel`, which must reflect every recorded input.
+    pub fn checkpoint(&mut self, kernel: &Kernel) -> Result<(), WalError> {
+        self.wal
+            .checkpoint(self.wal.last_seq(), &encode_kernel(kernel))?;
+        self.since_checkpoint = 0;
+        Ok(())
+    }
+
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    /// What recovery found when the log was opened.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// True when the log held no history before this open.
+    pub fn is_new(&self) -> bool {
+        self.new_log
+    }
+
+    pub fn sync(&self) -> Result<u64, WalError> {
+        self.wal.sync()
+    }
+}
+
+/// Rebuilds the kernel from the log in `dir` without writing anything (no lock, no
+/// truncation): `fresh` builds the starting kernel from the log's kernel id when no
+/// checkpoint is usable.
+pub fn replay_read_only(
+    dir: &Path,
+    fresh: impl FnOnce(&str) -> Result<Kernel, String>,
+) -> Result<(Kernel, RecoveryReport), WalError> {
+    let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
+        dir: dir.to_path_buf(),
+    })?;
+    let mut kernel = fresh(&kernel_id).map_err(|e| WalError::Replay {
+        seq: 0,
+        source: e.into(),
+    })?;
+    let report = super::read_only_replay(dir, replayer(&kernel_id, &mut kernel))?;
+    Ok((kernel, report))
+}
