@@ -5,6 +5,10 @@ rows must equal (no loss, no duplicates, same values)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +23,7 @@ from dita import (
     MockVenueAdapter,
     VenueEvent,
 )
+from dita.journal.clickhouse import ClickHouseJournal
 
 ASSETS = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
 PRICES = {"BTC-USDT": 64_000.0, "ETH-USDT": 3_100.0, "SOL-USDT": 140.0}
@@ -254,3 +259,43 @@ def journal_rows(journal: Any, table: str, kernel_id: str, final: bool = True) -
         {"k": kernel_id},
     )
     return [normalize(table, r) for r in res.rows]
+
+
+def assert_same_rows(journal: ClickHouseJournal, reference: Any, kernel_id: str) -> dict[str, int]:
+    """Every table equals the twin's rows (values, order, count) and holds no physical duplicate."""
+    expected = reference_rows(reference)
+    counts = {}
+    for table in JOURNAL_COLUMNS:
+        got = journal_rows(journal, table, kernel_id)
+        want = [normalize(table, r) for r in expected[table]]
+        if table == "control_changes":  # stamped with the wall clock when applied, per twin
+            got = [r[:2] + r[3:] for r in got]
+            want = [r[:2] + r[3:] for r in want]
+        assert len(got) == len(want), f"{table}: {len(got)} rows in ClickHouse, kernel produced {len(want)}"
+        assert got == want, f"{table}: rows differ from what the kernel produced"
+        physical = journal.query(
+            f"SELECT count(), uniqExact(seq, sub) FROM {table} WHERE kernel_id = {{k:String}}",
+            {"k": kernel_id},
+        ).rows[0]
+        assert physical == [len(want), len(want)], f"{table}: stored copies {physical} for {len(want)} rows"
+        counts[table] = len(want)
+    return counts
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dita.cli", "journal", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    """Wait for a background thread to reach a state (not a speed check: the limit is generous)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.01)

@@ -14,8 +14,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita import ExecutionKernel
 from dita.journal.clickhouse import ClickHouseJournal
-from journal.helpers import reference_rows, twins
-from journal.test_workload import assert_same_rows
+from journal.helpers import assert_same_rows, reference_rows, twins, wait_until
 
 
 class FlakyClient:
@@ -106,6 +105,7 @@ def test_kernel_keeps_trading_while_clickhouse_is_away(tmp_path: Path) -> None:
         flaky = FlakyClient(journal._client, insert_rule=lambda n: None if back.is_set() else "before")
         # The whole workload runs while nothing can be written: process_intent never waited.
         work.run(800)
+        wait_until(lambda: flaky.failures > 0, "the writer to try ClickHouse")
         stats = journal.stats()
         assert stats.written == 0
         assert stats.queued <= 2_000  # the bounded queue held ...

@@ -10,33 +10,11 @@ from typing import Any
 
 import pytest
 
-from dita import JOURNAL_COLUMNS
 from dita.journal.clickhouse import ClickHouseJournal
-from journal.helpers import Workload, journal_rows, normalize, reference_rows, twins
+from journal.helpers import Workload, assert_same_rows, twins
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "journal.md"
 TRADES = 1500
-
-
-def assert_same_rows(journal: ClickHouseJournal, reference: Any, kernel_id: str) -> dict[str, int]:
-    """Every table equals the twin's rows (values, order, count) and holds no physical duplicate."""
-    expected = reference_rows(reference)
-    counts = {}
-    for table in JOURNAL_COLUMNS:
-        got = journal_rows(journal, table, kernel_id)
-        want = [normalize(table, r) for r in expected[table]]
-        if table == "control_changes":  # stamped with the wall clock when applied, per twin
-            got = [r[:2] + r[3:] for r in got]
-            want = [r[:2] + r[3:] for r in want]
-        assert len(got) == len(want), f"{table}: {len(got)} rows in ClickHouse, kernel produced {len(want)}"
-        assert got == want, f"{table}: rows differ from what the kernel produced"
-        physical = journal.query(
-            f"SELECT count(), uniqExact(seq, sub) FROM {table} WHERE kernel_id = {{k:String}}",
-            {"k": kernel_id},
-        ).rows[0]
-        assert physical == [len(want), len(want)], f"{table}: stored copies {physical} for {len(want)} rows"
-        counts[table] = len(want)
-    return counts
 
 
 @pytest.fixture(scope="module")

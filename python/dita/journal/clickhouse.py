@@ -23,6 +23,7 @@ for ClickHouse for as long as it takes.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -73,6 +74,23 @@ class _Chunk:
     drained_at: float
     check_existing: bool = False
     ticket: _Ticket | None = None
+
+
+def _drain(kernel: ExecutionKernel, max_rows: int) -> dict[str, list[tuple[Any, ...]]]:
+    """``kernel.drain_journal`` with the garbage collector held off.
+
+    drain_journal holds the kernel's mutable borrow while it allocates row tuples; a GC pass
+    in there can run Python finalizers, which lets the interpreter switch to the strategy
+    thread, whose next kernel call would then fail with "Already borrowed". Without GC passes
+    the conversion never yields the GIL, so the strategy thread never sees the kernel busy.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return kernel.drain_journal(max_rows)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Aborted(Exception):
@@ -184,6 +202,7 @@ class ClickHouseJournal:
             "already_present": 0,
             "rejected_rows": 0,
             "backfilled": 0,
+            "drain_busy": 0,
         }
         self._last_write_latency = 0.0
 
@@ -464,7 +483,15 @@ class ClickHouseJournal:
                     asked_all = False
                     break
                 try:
-                    batch = kernel.drain_journal(min(self.drain_rows, room))
+                    batch = _drain(kernel, min(self.drain_rows, room))
+                except RuntimeError as exc:
+                    if "borrow" not in str(exc).lower():
+                        raise
+                    # The strategy thread is inside the kernel right now: try again next poll.
+                    with self._cond:
+                        self._counters["drain_busy"] += 1
+                    asked_all = False
+                    continue
                 except Exception as exc:  # keep draining the other kernels; say what broke
                     with self._cond:
                         self._stats.last_error = f"drain_journal({kernel_id}): {exc!r}"

@@ -1,0 +1,131 @@
+"""``dita journal sql``: against a running kernel's embedded journal (through its socket, also
+from another process), against a directory nobody holds, and refusing anything but a query."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dita.cli import app
+from dita.journal.clickhouse import ClickHouseJournal
+from journal.helpers import run_cli, twins
+
+runner = CliRunner()
+COUNT_SQL = "SELECT next_state, count() AS n FROM transitions FINAL GROUP BY next_state ORDER BY next_state"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ClickHouseJournal]]:
+    dsn = f"chdb://{tmp_path_factory.mktemp('cli') / 'journal'}"
+    journal = ClickHouseJournal(dsn, max_delay=0.02)
+    try:
+        work, _ = twins(journal)
+        work.run(60)
+        journal.flush(30)
+        yield dsn, journal
+    finally:
+        journal.close()
+
+
+def _sql(*args: str) -> Any:
+    return runner.invoke(app, ["journal", "sql", *args])
+
+
+def test_table_output_through_the_owners_socket(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, journal = live
+    expected = journal.query(COUNT_SQL).rows
+    result = _sql("--dsn", dsn, COUNT_SQL)
+    assert result.exit_code == 0, result.output
+    for stage, n in expected:
+        assert stage in result.output and str(n) in result.output
+    assert f"{len(expected)} row(s)" in result.output
+
+
+def test_csv_and_json_formats(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, journal = live
+    expected = journal.query(COUNT_SQL).rows
+    out = _sql("--dsn", dsn, "--format", "csv", COUNT_SQL)
+    assert out.exit_code == 0, out.output
+    rows = list(csv.reader(io.StringIO(out.output)))
+    assert rows[0] == ["next_state", "n"] and [[r[0], int(r[1])] for r in rows[1:]] == expected
+    out = _sql("--dsn", dsn, "-f", "json", COUNT_SQL)
+    assert json.loads(out.output) == [{"next_state": s, "n": n} for s, n in expected]
+
+
+def test_query_parameters(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, journal = live
+    want = journal.query("SELECT count() FROM transitions FINAL WHERE slot_id = 3").rows[0][0]
+    out = _sql(
+        "--dsn",
+        dsn,
+        "-f",
+        "json",
+        "-p",
+        "slot=3",
+        "SELECT count() AS n FROM transitions FINAL WHERE slot_id = {slot:Int64}",
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"n": want}] and want > 0
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE fills",
+        "INSERT INTO fills SELECT * FROM fills",
+        "SELECT 1; DROP TABLE fills",
+        "ALTER TABLE fills DELETE WHERE 1",
+    ],
+)
+def test_anything_but_a_query_is_refused(live: tuple[str, ClickHouseJournal], sql: str) -> None:
+    dsn, journal = live
+    before = journal.query("SELECT count() FROM fills").rows
+    out = _sql("--dsn", dsn, sql)
+    assert out.exit_code == 2
+    assert "refused" in out.output or "one statement at a time" in out.output
+    assert journal.query("SELECT count() FROM fills").rows == before
+
+
+def test_clickhouse_refuses_writes_that_look_like_queries(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    # A table function that writes passes the statement check; readonly=1 stops it.
+    out = _sql("--dsn", dsn, "SELECT * FROM file('/etc/hostname', 'LineAsString')")
+    assert out.exit_code == 1 and "readonly" in out.output.lower()
+
+
+def test_bad_arguments(live: tuple[str, ClickHouseJournal], tmp_path: Path) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "--format", "xml", "SELECT 1")
+    assert out.exit_code == 2 and "--format must be one of table, csv, json, got 'xml'" in out.output
+    out = _sql("--dsn", dsn, "-p", "novalue", "SELECT 1")
+    assert out.exit_code == 2 and "--param 'novalue' must be NAME=VALUE" in out.output
+    out = _sql("--dsn", "postgres://x/y", "SELECT 1")
+    assert out.exit_code == 2 and "scheme 'postgres'" in out.output
+    out = _sql("--dsn", f"chdb://{tmp_path / 'nothing'}", "SELECT 1")
+    assert out.exit_code == 1 and "no journal at" in out.output
+    out = _sql("--dsn", dsn, "SELECT no_such_column FROM fills")
+    assert out.exit_code == 1 and "no_such_column" in out.output
+
+
+def test_info(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, journal = live
+    out = runner.invoke(app, ["journal", "info", "--dsn", dsn, "-f", "json"])
+    assert out.exit_code == 0, out.output
+    info = {r["table"]: r for r in json.loads(out.output)}
+    fills = journal.query("SELECT count() FROM fills FINAL").rows[0][0]
+    assert info["fills"]["rows"] == fills and info["fills"]["schema_version"] == 3
+
+
+def test_another_process_queries_the_running_kernels_journal(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, journal = live
+    expected = journal.query(COUNT_SQL).rows
+    done = run_cli("sql", "-f", "json", COUNT_SQL, env={"DITA_JOURNAL_DSN": dsn})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"next_state": s, "n": n} for s, n in expected]

@@ -1,0 +1,232 @@
+"""The journal's surface: verbosity gating as written, settings refused by name, attach rules,
+one query socket shared by the journals of a directory, and the HTTP DSN path."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel, KernelIntent
+from dita.journal import Journal
+from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.query import query_via_socket
+from journal.helpers import Side, Workload, venue
+
+
+def _counts(journal: ClickHouseJournal, kernel_id: str) -> dict[str, int]:
+    rows = journal.query(
+        "SELECT 'transitions', count() FROM transitions WHERE kernel_id = {k:String} UNION ALL "
+        "SELECT 'closing', count() FROM transitions WHERE kernel_id = {k:String} AND next_state = 'CLOSED' "
+        "UNION ALL SELECT 'intents', count() FROM intents WHERE kernel_id = {k:String} UNION ALL "
+        "SELECT 'venue_events', count() FROM venue_events WHERE kernel_id = {k:String} UNION ALL "
+        "SELECT 'fills', count() FROM fills WHERE kernel_id = {k:String} UNION ALL "
+        "SELECT 'control_changes', count() FROM control_changes WHERE kernel_id = {k:String}",
+        {"k": kernel_id},
+    ).rows
+    return {name: n for name, n in rows}
+
+
+def _run(journal: ClickHouseJournal, kernel_id: str, trades: int = 40, **control: Any) -> None:
+    kernel = ExecutionKernel(max_slots=4, venue=venue(), journal=journal, kernel_id=kernel_id)
+    if control:
+        kernel.update_control(**control, source="test")
+    Workload([Side(kernel, kernel.venue)], max_slots=4).run(trades)
+    journal.flush(30)
+
+
+def test_it_is_a_journal(journal: ClickHouseJournal) -> None:
+    assert isinstance(journal, Journal)
+
+
+def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> None:
+    _run(journal, "quiet", verbosity="QUIET")
+    _run(journal, "normal", verbosity="NORMAL")
+    _run(journal, "debug", verbosity="DEBUG")
+    _run(journal, "off", debug_clickhouse_enabled=False)
+    quiet, normal, debug, off = (_counts(journal, k) for k in ("quiet", "normal", "debug", "off"))
+    # QUIET: fills and closes only; NORMAL adds every transition and intent; DEBUG venue events.
+    assert quiet["fills"] == normal["fills"] == debug["fills"] > 0
+    assert quiet["transitions"] == quiet["closing"] == normal["closing"] > 0
+    assert quiet["intents"] == 0 and normal["intents"] > 0
+    assert normal["transitions"] > quiet["transitions"]
+    assert normal["venue_events"] == 0 and debug["venue_events"] > 0
+    assert sum(v for k, v in off.items() if k != "control_changes") == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_rows": 0}, "batch_rows must be a positive number, got 0"),
+        ({"batch_rows": 1.5}, "batch_rows must be a positive integer, got 1.5"),
+        ({"max_delay": -1}, "max_delay must be a positive number, got -1"),
+        ({"queue_rows": True}, "queue_rows must be a positive number, got True"),
+        (
+            {"retry_initial": 2.0, "retry_max": 1.0},
+            r"retry_max \(1.0\) must not be below retry_initial \(2.0\)",
+        ),
+        ({"dsn": "ftp://x/y"}, "scheme 'ftp'"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
+    kwargs.setdefault("dsn", f"chdb://{tmp_path / 'j'}")
+    with pytest.raises(ValueError, match=message):
+        ClickHouseJournal(**kwargs)
+    assert not (tmp_path / "j").exists()  # refused before anything was created
+
+
+def test_a_kernel_id_is_attached_once_and_not_after_close(journal_dsn: str) -> None:
+    journal = ClickHouseJournal(journal_dsn)
+    ExecutionKernel(max_slots=2, journal=journal, kernel_id="one")
+    with pytest.raises(ValueError, match="kernel_id 'one' is already attached"):
+        ExecutionKernel(max_slots=2, journal=journal, kernel_id="one")
+    journal.close()
+    with pytest.raises(RuntimeError, match="ClickHouseJournal is closed"):
+        ExecutionKernel(max_slots=2, journal=journal, kernel_id="two")
+
+
+def test_detach_writes_the_kernels_rows_and_stops_recording(journal: ClickHouseJournal) -> None:
+    kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="leaving")
+    kernel.process_intent(
+        KernelIntent(
+            intent_id="i1",
+            trade_id="t1",
+            slot_id=0,
+            asset="BTC-USDT",
+            side="LONG",
+            action="ENTER",
+            reference_price=100.0,
+            target_size=1.0,
+        )
+    )
+    journal.detach(kernel)
+    assert journal.query("SELECT count() FROM intents WHERE kernel_id = 'leaving'").rows == [[1]]
+    assert kernel.stats()["journal_queued"] == 0
+    kernel.process_intent(
+        KernelIntent(
+            intent_id="i2",
+            trade_id="t2",
+            slot_id=1,
+            asset="BTC-USDT",
+            side="LONG",
+            action="ENTER",
+            reference_price=100.0,
+            target_size=1.0,
+        )
+    )
+    assert kernel.stats()["journal_queued"] == 0  # outbox off: nothing piles up
+
+
+def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> None:
+    a = ClickHouseJournal(journal_dsn)
+    b = ClickHouseJournal(journal_dsn.replace("journal", "journal") + "?database=desk_b")
+    try:
+        assert a.query_address == b.query_address is not None
+        ExecutionKernel(max_slots=2, journal=b, kernel_id="in-b")
+        b.flush(10)
+        assert (
+            query_via_socket(a.query_address, "desk_b", "SELECT count() FROM control_changes").rows[0][0] >= 0
+        )
+        a.close()
+        # b still serves after a released its use of the socket.
+        assert b.query("SELECT 1").rows == [[1]]
+        assert query_via_socket(b.query_address or "", "desk_b", "SELECT 2").rows == [[2]]
+    finally:
+        a.close()
+        b.close()
+
+
+def _reachable(url: str) -> bool:
+    try:
+        base = url.split("@")[-1] if "@" in url else url.split("://", 1)[1]
+        scheme = url.split("://", 1)[0]
+        with urllib.request.urlopen(f"{scheme}://{base.split('/')[0]}/ping", timeout=2) as r:
+            return bool(r.status == 200)
+    except Exception:
+        return False
+
+
+HTTP_URL = os.environ.get("DITA_CLICKHOUSE_URL", "")
+
+
+@pytest.mark.skipif(not HTTP_URL, reason="DITA_CLICKHOUSE_URL is not set: the HTTP DSN path was NOT tested")
+def test_http_dsn_path_against_a_server() -> None:
+    if not _reachable(HTTP_URL):
+        pytest.skip(
+            f"DITA_CLICKHOUSE_URL={HTTP_URL.split('@')[-1]} does not answer /ping: HTTP DSN path NOT tested"
+        )
+    import uuid
+
+    db = "dita_test_" + uuid.uuid4().hex[:8]
+    base = HTTP_URL.rstrip("/").rsplit("/", 1)[0] if HTTP_URL.count("/") > 2 else HTTP_URL
+    journal = ClickHouseJournal(f"{base}/{db}", max_delay=0.02)
+    try:
+        _run(journal, "http-kernel", trades=30)
+        counts = _counts(journal, "http-kernel")
+        assert counts["fills"] > 0 and counts["transitions"] > 0
+        assert journal.query_address is None  # servers are queried directly
+    finally:
+        journal._client.command(f"DROP DATABASE IF EXISTS {db}")
+        journal.close()
+
+
+def test_draining_never_makes_the_strategy_thread_see_the_kernel_busy(tmp_path: Path) -> None:
+    """drain_journal runs in the journal's thread and holds the kernel's borrow while it builds
+    row tuples. A GC pass in there runs Python finalizers, which can hand the GIL to the strategy
+    thread mid-borrow: its next kernel call then raised "Already borrowed". The journal drains
+    with GC passes held off; this checks no GC pass ever starts inside drain_journal."""
+    import gc
+    import threading
+
+    inside = threading.local()
+    passes_inside: list[str] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and getattr(inside, "draining", False):
+            passes_inside.append(threading.current_thread().name)
+
+    journal = ClickHouseJournal(
+        f"chdb://{tmp_path / 'j'}", max_delay=0.01, poll_interval=0.001, drain_rows=50
+    )
+    gc.callbacks.append(on_gc)
+    try:
+        kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="busy")
+        native_drain = kernel.drain_journal
+
+        def drain(max_rows: int = 10_000) -> Any:
+            inside.draining = True
+            try:
+                return native_drain(max_rows)
+            finally:
+                inside.draining = False
+
+        kernel.drain_journal = drain  # type: ignore[method-assign]
+        for n in range(2_000):
+            junk = [[] for _ in range(200)]  # cyclic garbage: GC passes keep coming
+            for x in junk:
+                x.append(x)
+            del junk
+            slot = n % 4
+            for action in ("ENTER", "EXIT"):
+                kernel.process_intent(
+                    KernelIntent(
+                        intent_id=f"{action}{n}",
+                        trade_id=f"t{n}",
+                        slot_id=slot,
+                        asset="BTC-USDT",
+                        side="LONG",
+                        action=action,
+                        reference_price=100.0,
+                        target_size=1.0,
+                    )
+                )
+            kernel.mark_price("BTC-USDT", 100.0 + n % 7)
+        journal.flush(60)
+        assert journal.query("SELECT count() FROM intents WHERE kernel_id = 'busy'").rows == [[4_000]]
+        assert passes_inside == []
+    finally:
+        gc.callbacks.remove(on_gc)
+        journal.close()
