@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import random
+import select
+import subprocess
 from typing import Any
 
 import pytest
 
-from gateway.helpers import run_stdio
+from gateway.helpers import DITA, run_stdio
 
 ORDER_FIELDS = {"client_id", "status", "action", "slot_id", "filled_qty", "avg_price"}
 
@@ -253,3 +255,39 @@ def test_hundred_thousand_lines() -> None:
     assert events[-1]["lines"] == len(lines)
     rejected = [e for e in events if e["type"] == "order_update" and e["status"] == "REJECTED"]
     assert rejected == []
+
+
+def test_interactive_client_gets_answers_before_eof() -> None:
+    """Each command is answered (flushed) as soon as it is read, not when stdin closes."""
+    proc = subprocess.Popen(
+        [*DITA, "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0
+    )  # unbuffered: select() must see every byte that was not read yet
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def next_event() -> dict[str, Any]:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no answer from dita stdio"
+        event: dict[str, Any] = json.loads(proc.stdout.readline())
+        return event
+
+    try:
+        assert next_event()["type"] == "engine_started"
+        proc.stdin.write(b"QUERY ACCOUNT\n")
+        proc.stdin.flush()
+        answer = next_event()
+        assert answer["type"] == "query_received" and answer["query"] == "ACCOUNT"
+        proc.stdin.write(b"ORDER BUY BTC 1 100 i1\n")
+        proc.stdin.flush()
+        assert [next_event()["type"] for _ in range(5)] == [
+            "order_received", "order_update", "fill", "order_update", "account",
+        ]  # fmt: skip
+        proc.stdin.close()
+        assert next_event()["type"] == "engine_stopped"
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        if not proc.stdin.closed:
+            proc.stdin.close()
