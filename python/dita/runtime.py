@@ -255,7 +255,8 @@ class TradingRuntime:
         for asset, item in self._last.items():
             price = item.close if isinstance(item, Bar) else (item.bid + item.ask) / 2.0
             if marked.get(asset) != price:
-                self.kernel.mark_price(asset, price)
+                # Stamped with the data's time, so a replay records the same inputs every run.
+                self.kernel.mark_price(asset, price, item.ts)
                 marked[asset] = price
 
     def _sync_venues(self) -> None:
