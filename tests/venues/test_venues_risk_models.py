@@ -125,3 +125,27 @@ def test_order_and_price_violations_say_why() -> None:
     assert limits.order_violation(0.002, 0.0) == ""  # no price: notional is not judged
     assert limits.price_violation(100.5) == ""
     assert "tick_size" in limits.price_violation(100.25)
+
+
+def test_the_kernel_takes_the_dumps_as_they_are() -> None:
+    from dita import ExecutionKernel
+
+    kernel = ExecutionKernel(max_slots=1)
+    limits = RiskLimits(
+        max_leverage=3,
+        max_notional_per_asset=10_000,
+        max_notional_total=25_000,
+        max_order_rate=5,
+        regime="BULL",
+        edge_freeze_threshold_bps=-2.5,
+        require_source_run_in_live=False,
+    )
+    kernel.set_risk_limits(limits.model_dump())
+    assert kernel.risk_limits() == limits.model_dump()
+    kernel.set_risk_limits(RiskLimits().model_dump())
+    assert kernel.risk_limits() == RiskLimits().model_dump()
+
+    market = MarketLimits(lot_step=0.001, tick_size=0.1, min_qty=0.001, min_notional=100)
+    kernel.set_market_limits("BTCUSDT", market.model_dump())
+    assert kernel.market_limits("BTCUSDT") == market.model_dump()
+    assert MarketLimits.model_validate(kernel.market_limits("BTCUSDT")) == market
