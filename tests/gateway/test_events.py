@@ -40,6 +40,8 @@ def test_fan_out_resume_and_reset() -> None:
         assert b.subscribe(last_event_id=4).replay == []
         for i in range(5):
             b.publish("slot", {"slot_id": i})  # ids 5..9; history keeps 5..9
+        restarted = b.subscribe(last_event_id=500)  # an id from before a server restart
+        assert len(restarted.replay) == 1 and restarted.replay[0].startswith(b"event: reset")
         late = b.subscribe(last_event_id=1)
         assert late.replay[0].startswith(b"event: reset")
         assert [f.split(b"\n", 1)[0] for f in late.replay[1:]] == [f"id: {i}".encode() for i in range(5, 10)]

@@ -85,15 +85,22 @@ class Broadcaster:
     def subscribe(self, last_event_id: int | None = None) -> Subscriber:
         """Register a client. With ``last_event_id`` it first gets every event after it."""
         replay: list[bytes] = []
-        if last_event_id is not None and last_event_id < self.last_id:
+        if last_event_id is not None and last_event_id > self.last_id:
+            # An id this server never gave out: it restarted, and the client's state is stale.
+            replay.append(self._reset(last_event_id, self.last_id + 1))
+        elif last_event_id is not None and last_event_id < self.last_id:
             oldest = self._history[0][0] if self._history else self.last_id + 1
             if last_event_id + 1 < oldest:
-                reset = {"type": "reset", "last_event_id": last_event_id, "oldest_available": oldest}
-                replay.append(f"event: reset\ndata: {encode_json(reset)}\n\n".encode())
+                replay.append(self._reset(last_event_id, oldest))
             replay.extend(frame for eid, frame in self._history if eid > last_event_id)
         sub = Subscriber(replay, self.client_buffer)
         self._subscribers.add(sub)
         return sub
+
+    @staticmethod
+    def _reset(last_event_id: int, oldest: int) -> bytes:
+        reset = {"type": "reset", "last_event_id": last_event_id, "oldest_available": oldest}
+        return f"event: reset\ndata: {encode_json(reset)}\n\n".encode()
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subscribers.discard(sub)
