@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import API_KEY, API_SECRET, ManualClock
+from venue_helpers import API_KEY, API_SECRET, CLIENT_TIMEOUT_MS, ManualClock
 
 from dita.venues import CcxtVenue
 
@@ -52,7 +52,7 @@ def make_venue(
             "base_url": exchange.url,
             "api_key_env": "DITA_TEST_BINANCE_KEY",
             "secret_env": "DITA_TEST_BINANCE_SECRET",
-            "timeout_ms": 400,
+            "timeout_ms": CLIENT_TIMEOUT_MS,
             "rate_limit_ms": 1,
             "resolve_delay_ms": 0,
         }

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import API_KEY, API_SECRET, ManualClock, make_order
+from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, make_order
 
 from dita import KernelEventKind, VenueOrderStatus
 from dita.risk import MarketLimits
@@ -265,8 +265,8 @@ def test_timed_out_submit_is_resolved_by_client_order_id(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
     venue = make_venue()
-    # The exchange takes the order but the answer arrives after the client's 0.4 s timeout.
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json", delay=1.5)
+    # The exchange takes the order but its answer never arrives before the client's timeout.
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json", delay=HOLD)
     exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_found.json")
     exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_timeout_found.json")
     order = make_order("s6-entry-1", asset="ETHUSDT", size=0.5, reference_price=3030.0)
@@ -285,7 +285,7 @@ def test_timed_out_submit_still_unknown_raises_venue_timeout_then_poll_finds_it(
     make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
 ) -> None:
     venue = make_venue(resolve_attempts=2)
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=1.5)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
     for _ in range(2):
         exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
     order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
@@ -309,7 +309,7 @@ def test_order_the_exchange_never_got_is_rejected_only_after_the_grace_period(
     make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
 ) -> None:
     venue = make_venue(resolve_attempts=1, unknown_order_grace_s=30.0)
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=1.5)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
     exchange.script(
         "GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400, repeat=True
     )
@@ -335,7 +335,7 @@ def test_keys_never_appear_in_repr_events_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     venue = make_venue(resolve_attempts=1)
     assert "credentials=set" in repr(venue)
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=1.5)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
     exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
     exchange.script("POST", "/api/v3/order", "binance/error_insufficient_balance.json", status=400)
     texts = [repr(venue)]
@@ -490,7 +490,7 @@ def test_timed_out_cancel_of_a_working_order_raises_then_poll_reports_the_cancel
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
     order = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
     venue.submit(order)
-    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json", delay=1.5)
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json", delay=HOLD)
     exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_new_2.json")
     with pytest.raises(VenueTimeout) as raised:
         venue.cancel(order)

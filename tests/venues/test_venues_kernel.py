@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import API_KEY, API_SECRET, ManualClock
+from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock
 
 from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, MockVenueAdapter, TradeStage
 from dita.risk import RiskLimits
@@ -192,7 +192,7 @@ def test_ccxt_timeout_keeps_the_order_in_flight_until_the_venue_reports(
     kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
     kernel.set_journal_enabled(True)
     kernel.update_control(verbosity="DEBUG")
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json", delay=1.5)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json", delay=HOLD)
     for _ in range(2):
         exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
     outcome = kernel.process_intent(enter("i1", 0.5, 3030.0, asset="ETHUSDT"))

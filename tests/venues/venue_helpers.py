@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dita import VenueOrder
 
+# The client's HTTP timeout in the recorded-exchange tests: far above a local answer even on a
+# loaded machine, so only the answers held back on purpose (HOLD) time out.
+CLIENT_TIMEOUT_MS = 1500
+# Hold an answer until the server closes: the client always times out first.
+HOLD = 120.0
+
 API_KEY = "test-api-key-7f3a9c"
 API_SECRET = "test-api-secret-d41e02"
 
