@@ -222,7 +222,10 @@ class HazelcastProjection:
     """Projects attached kernels into Hazelcast maps from one background publisher thread.
 
     ``interval`` is the publishing period in seconds: the staleness of a healthy projection
-    is at most about one interval plus the write time. ``stats()`` reports it.
+    is at most about one interval plus the write time. ``max_duty`` caps the share of CPU
+    time the publisher thread takes (it waits ``busy * (1 - max_duty) / max_duty`` after a
+    cycle that kept it busy), so heavy churn raises staleness instead of slowing the
+    strategy. ``stats()`` reports staleness.
     """
 
     def __init__(
@@ -232,6 +235,7 @@ class HazelcastProjection:
         *,
         interval: float = 0.05,
         heartbeat: float = 5.0,
+        max_duty: float = 0.1,
         invocation_timeout: float = 5.0,
     ) -> None:
         if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.001 <= interval <= 60:
@@ -240,7 +244,10 @@ class HazelcastProjection:
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
         if isinstance(heartbeat, bool) or not isinstance(heartbeat, int | float) or not heartbeat > 0:
             raise ValueError(f"heartbeat must be a positive number of seconds, got {heartbeat!r}")
+        if isinstance(max_duty, bool) or not isinstance(max_duty, int | float) or not 0 < max_duty <= 1:
+            raise ValueError(f"max_duty must be a fraction in (0, 1], got {max_duty!r}")
         self.interval = float(interval)
+        self.max_duty = float(max_duty)
         self.heartbeat = float(heartbeat)
         self._account_written: dict[str, float] = {}  # monotonic time of each kernel's last account write
         self._lock = threading.Lock()
@@ -261,6 +268,7 @@ class HazelcastProjection:
         self._resyncs = 0
         self._errors = 0
         self._busy = 0
+        self._cpu = 0.0  # CPU seconds the publisher thread has used
         self._last_error = ""
         self._last_ok_drain: dict[str, float] = {}  # monotonic start of the last published drain
         self._staleness: deque[float] = deque(maxlen=8192)
@@ -323,15 +331,22 @@ class HazelcastProjection:
     # --- publishing ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        pause = self.interval
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(pause)
             self._wake.clear()
             if self._stop.is_set():
                 break
+            cpu = time.thread_time()
             try:
                 self._cycle()
             except Exception as exc:  # the publisher must outlive anything a cycle throws
                 self._record_error(exc)
+            # The publisher shares the interpreter with the strategy: cap its share so a burst
+            # of dirty slots costs staleness (reported) rather than strategy throughput.
+            busy = time.thread_time() - cpu
+            self._cpu += busy
+            pause = max(self.interval, busy * (1.0 - self.max_duty) / self.max_duty)
 
     def _record_error(self, exc: BaseException) -> None:
         with self._lock:
@@ -496,6 +511,7 @@ class HazelcastProjection:
                 "resyncs": self._resyncs,
                 "errors": self._errors,
                 "kernel_busy": self._busy,
+                "publisher_cpu_s": self._cpu,
                 "last_error": self._last_error,
                 "pending_resync": sorted(self._resync),
                 "mapping_error": self._mapping_error,
@@ -510,6 +526,7 @@ class HazelcastProjection:
         with self._lock:
             self._staleness.clear()
             self._updates = self._writes = self._errors = 0
+            self._cpu = 0.0
 
 
 def _percentile(sorted_samples: Sequence[float], q: float) -> float:
