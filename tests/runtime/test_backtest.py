@@ -102,3 +102,26 @@ def test_metrics_match_an_independent_pandas_computation(two_months: Path, tmp_p
     # Exposure: the position column is the net size held at each bar's close.
     position = pd.read_csv(out / "equity.csv")["position"]
     assert m["exposure_pct"] == pytest.approx((position != 0).mean() * 100)
+
+
+def test_a_blown_account_stops_opening_trades(sample_bars: MarketData) -> None:
+    # 1 BTC a trade on a 1,000 balance with 1 % fees: the account is gone within a few trades.
+    strategy = SmaCrossover({"fast": 3, "slow": 8, "trade_size": 1.0})
+    cfg = BacktestConfig(balance=1_000, fee_rate=0.01, volume_share=1.0)
+    result = run_backtest(strategy, sample_bars, cfg)
+    info = result.run_info
+    assert info["halted_equity"] <= 0
+    halted_at = info["halted_at"]
+    assert all(t.entry_time <= halted_at for t in result.trades)  # no entry after the halt
+    assert result.strategy_status[0]["refused"] > 0  # the strategy's later entries were refused
+    # The next cross after the halt closed what was open; nothing has been opened since.
+    assert result.account["open_positions"] == 0 and result.open_trades == 0
+    flat = result.equity[info["halted_row"] + 60 :]
+    assert flat.max() == flat.min()  # no position, no fees: the equity stops moving
+    unguarded = run_backtest(
+        SmaCrossover({"fast": 3, "slow": 8, "trade_size": 1.0}),
+        sample_bars,
+        cfg.model_copy(update={"halt_when_bust": False}),
+    )
+    assert "halted_at" not in unguarded.run_info
+    assert unguarded.metrics.trades > result.metrics.trades

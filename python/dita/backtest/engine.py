@@ -46,6 +46,10 @@ class BacktestConfig(BaseModel):
         default=0.1, gt=0, le=1, description="largest share of a bar's volume to take"
     )
     max_slots: int = Field(default=16, ge=1, le=100_000, description="kernel trade slots")
+    halt_when_bust: bool = Field(
+        default=True,
+        description="halt entries once equity reaches zero, as an exchange stops a blown account",
+    )
 
 
 @dataclass
@@ -187,6 +191,20 @@ def run_backtest(
     recorder = _Recorder(kernel)
     recorder.fallback_fee_rate = cfg.fee_rate
     runtime.fill_listeners.append(recorder.on_fill)
+    halted: dict[str, Any] = {}
+    if cfg.halt_when_bust:
+
+        def halt_when_bust(event: VenueEvent, row: int) -> None:
+            if halted:
+                return
+            runtime.sync_marks()
+            equity = float(kernel.account()["equity"])
+            if equity <= 0:
+                # Exits stay allowed (HALTED refuses entries only), so positions can still close.
+                kernel.update_control(mode="HALTED", source="backtest")
+                halted.update({"halted_at": event.timestamp, "halted_equity": equity, "halted_row": row})
+
+        runtime.fill_listeners.append(halt_when_bust)
     runtime.add_strategy(strategy)
 
     started = time.perf_counter()
@@ -227,6 +245,7 @@ def run_backtest(
         "open_trades_at_end": len(recorder.by_trade),
         "fills": len(recorder.rows),
         "elapsed_s": round(elapsed, 3),
+        **halted,
     }
     return BacktestResult(
         metrics=metrics,
