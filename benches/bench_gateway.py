@@ -203,6 +203,8 @@ def main() -> int:
     ap.add_argument("--slots", type=int, default=16)
     ap.add_argument("--stdio-lines", type=int, default=100_000, help="0 skips the stdio run")
     args = ap.parse_args()
+    # Whole ENTER/EXIT pairs per worker, so every phase starts with every slot free.
+    args.intents = max(2 * args.concurrency, args.intents - args.intents % (2 * args.concurrency))
     stdio_failed = bench_stdio(args.stdio_lines) if args.stdio_lines else 0
     port = free_port()
     env = {**os.environ, "DITA_GATEWAY_TOKEN": TOKEN}
@@ -222,8 +224,11 @@ def main() -> int:
                 time.sleep(0.1)
         proc = psutil.Process(server.pid)
         rss_start = proc.memory_info().rss
+        cpu0 = sum(proc.cpu_times()[:2])
         base = asyncio.run(phase(port, 0, args.intents, args.concurrency, args.slots))
+        cpu1 = sum(proc.cpu_times()[:2])
         load = asyncio.run(phase(port, args.clients, args.intents, args.concurrency, args.slots))
+        cpu2 = sum(proc.cpu_times()[:2])
         rss_end = proc.memory_info().rss
     finally:
         server.terminate()
@@ -232,9 +237,11 @@ def main() -> int:
     print(f"gateway loopback load: {args.intents} intents per phase, concurrency {args.concurrency}")
     # Client and server share this machine's cores: a busy machine lowers every figure.
     print(f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    print(f"  baseline (0 SSE clients):  {base['rps']:8.0f} requests/s")
+    print(f"  baseline (0 SSE clients):  {base['rps']:8.0f} requests/s"
+          f"  (server CPU {(cpu1 - cpu0) / args.intents * 1e3:.2f} ms per request)")  # fmt: skip
     print(f"  with {args.clients:3d} SSE clients:     {load['rps']:8.0f} requests/s"
-          f"  (ratio to baseline {load['rps'] / base['rps']:.2f})")  # fmt: skip
+          f"  (ratio to baseline {load['rps'] / base['rps']:.2f};"
+          f" server CPU {(cpu2 - cpu1) / args.intents * 1e3:.2f} ms per request incl. fan-out)")  # fmt: skip
     print(f"  events delivered:          {load['events']} ({load['events'] / load['seconds']:.0f}/s)")
     print(f"  fan-out latency:           p50 {load['p50'] * 1e3:.2f} ms  p99 {load['p99'] * 1e3:.2f} ms")
     print(f"  server RSS:                {rss_start / 2**20:.1f} MiB -> {rss_end / 2**20:.1f} MiB")
