@@ -485,7 +485,7 @@ impl Kernel {
 
     fn new_order(&mut self, intent: &Intent, sid: usize, side: OrderSide, qty: f64, is_entry: bool, m: &MarketLimits) -> VenueOrder {
         self.order_counter += 1;
-        let client_order_id = id(&format!("{}-{}", self.kernel_id, self.order_counter));
+        let client_order_id = counter_id(&self.kernel_id, "-", self.order_counter);
         let price = match intent.order_type {
             OrderType::Market => intent.reference_price,
             OrderType::Limit => round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell),

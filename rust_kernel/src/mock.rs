@@ -111,7 +111,8 @@ impl MockVenue {
 
     fn event(&mut self, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
         self.event_seq += 1;
-        let mut ev = VenueEvent::new(&format!("{}-e{}", self.config.name, self.event_seq), kind, &order.client_order_id);
+        let mut ev = VenueEvent::new("", kind, &order.client_order_id);
+        ev.event_id = counter_id(&self.config.name, "-e", self.event_seq);
         ev.trade_id = order.trade_id.clone();
         ev.slot_id = order.slot_id as i64;
         ev.venue_order_id = order.venue_order_id.clone();
@@ -132,7 +133,7 @@ impl MockVenue {
         *self.positions.entry(order.asset.clone()).or_insert(0.0) += signed;
         let mut ev = self.event(KernelEventKind::Fill, order);
         self.fill_seq += 1;
-        ev.fill_id = id(&format!("{}-t{}", self.config.name, self.fill_seq));
+        ev.fill_id = counter_id(&self.config.name, "-t", self.fill_seq);
         ev.price = price;
         ev.size = qty;
         ev.filled_size = order.filled_size;
@@ -165,7 +166,7 @@ impl MockVenue {
         }
         self.order_seq += 1;
         let mut o = order.clone();
-        o.venue_order_id = id(&format!("{}-{}", self.config.name, self.order_seq));
+        o.venue_order_id = counter_id(&self.config.name, "-", self.order_seq);
         o.status = VenueOrderStatus::Acknowledged;
         let mut events = Vec::with_capacity(2);
         events.push(self.event(KernelEventKind::OrderAck, &o));

@@ -167,6 +167,7 @@ pub fn metadata_to_py<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'
 pub fn detail_to_py(py: Python<'_>, v: &Detail) -> PyResult<Py<PyAny>> {
     match v {
         Detail::Str(s) => s.into_py_any(py),
+        Detail::Id(s) => (&**s).into_py_any(py),
         Detail::Static(s) => s.into_py_any(py),
         Detail::F64(f) => f.into_py_any(py),
         Detail::I64(i) => i.into_py_any(py),

@@ -5,9 +5,10 @@ mod convert;
 mod errors;
 mod mock;
 mod objects;
+mod wal;
 
 use crate::journal::{Row, RowData};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, KernelInput};
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::risk::ConfigValue;
 use crate::types::*;
@@ -30,6 +31,8 @@ enum VenueHandle {
 pub struct PyKernel {
     core: Kernel,
     venue: VenueHandle,
+    /// The write-ahead log, when the kernel was opened with `wal_dir`.
+    wal: Option<wal::WalState>,
 }
 
 static KERNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -159,7 +162,7 @@ impl PyKernel {
         let submitted = out.submit.take();
         if let Some(order) = &submitted {
             match self.venue_call(py, "submit", order)? {
-                Ok(events) => self.feed(events, out),
+                Ok(events) => self.feed(events, out)?,
                 Err(msg) => {
                     out.severity = out.severity.max(KernelSeverity::Error);
                     out.details.push(("submit_outcome", Detail::Static("unknown")));
@@ -171,7 +174,7 @@ impl PyKernel {
         while !cancels.is_empty() {
             for order in std::mem::take(&mut cancels) {
                 match self.venue_call(py, "cancel", &order)? {
-                    Ok(events) => self.feed(events, out),
+                    Ok(events) => self.feed(events, out)?,
                     Err(msg) => {
                         out.severity = out.severity.max(KernelSeverity::Error);
                         out.details.push(("cancel_outcome", Detail::Static("unknown")));
@@ -184,12 +187,15 @@ impl PyKernel {
         Ok(submitted)
     }
 
-    fn feed(&mut self, events: Vec<VenueEvent>, out: &mut KernelOutcome) {
+    fn feed(&mut self, events: Vec<VenueEvent>, out: &mut KernelOutcome) -> PyResult<()> {
         for ev in events {
+            let seq = self.core.seq();
             let follow = self.core.on_venue_event(&ev);
+            self.wal_record(seq, || KernelInput::VenueEvent(ev.clone()))?;
             out.emitted_events.push(ev);
             out.absorb(follow);
         }
+        Ok(())
     }
 
     fn outcome(&mut self, py: Python<'_>, mut out: KernelOutcome) -> PyResult<PyOutcome> {
@@ -276,6 +282,7 @@ impl PyKernel {
         kernel_id: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let max_slots_arg = max_slots;
         let max_slots = match max_slots {
             None => 10,
             Some(v) if v.is_none() => 10,
@@ -293,12 +300,14 @@ impl PyKernel {
                 n as usize
             }
         };
+        let explicit_max_slots = max_slots_arg.is_some_and(|v| !v.is_none());
         let kernel_id = match kernel_id {
-            Some(v) if !v.is_none() => str_arg(v, "kernel_id")?,
-            _ => default_kernel_id(),
+            Some(v) if !v.is_none() => Some(str_arg(v, "kernel_id")?),
+            _ => None,
         };
-        let mut core = Kernel::new(&kernel_id, max_slots)?;
         let mut journal_capacity = None;
+        let mut seed_capital = None;
+        let mut wal_args = wal::WalArgs::default();
         if let Some(kw) = kwargs {
             for (k, v) in kw.iter() {
                 let key = str_arg(&k, "keyword")?;
@@ -310,11 +319,39 @@ impl PyKernel {
                         }
                         journal_capacity = Some(n as usize);
                     }
-                    "seed_capital" => core.set_seed_capital(float_arg(&v, "seed_capital")?)?,
+                    "seed_capital" => {
+                        let c = float_arg(&v, "seed_capital")?;
+                        crate::error::check_number("seed_capital", c, 0.0)?;
+                        seed_capital = Some(c);
+                    }
+                    other if wal_args.take(other, &v)? => {}
                     other => {
                         return Err(PyTypeError::new_err(format!("ExecutionKernel got an unexpected keyword argument {other:?}")))
                     }
                 }
+            }
+        }
+        wal_args.check()?;
+        // A kernel reopened on its log without an id takes the log's id.
+        let kernel_id = match kernel_id {
+            Some(k) => k,
+            None => wal_args.existing_kernel_id()?.unwrap_or_else(default_kernel_id),
+        };
+        // Recovery runs before anything else touches the kernel.
+        let (mut core, mut wal) = wal_args.open(Kernel::new(&kernel_id, max_slots)?)?;
+        if explicit_max_slots && core.max_slots() != max_slots {
+            return Err(PyValueError::new_err(format!(
+                "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",
+                wal_args.dir().map(|d| d.display().to_string()).unwrap_or_default(),
+                core.max_slots()
+            )));
+        }
+        // Seed capital from the constructor applies to a new kernel; a recovered kernel keeps
+        // the capital its log recorded (change it with set_seed_capital).
+        if let Some(c) = seed_capital.filter(|_| wal.as_ref().is_none_or(|w| w.log.is_new())) {
+            core.set_seed_capital(c)?;
+            if let Some(w) = wal.as_mut() {
+                w.log.record(&core, &KernelInput::SeedCapital(c)).map_err(wal::wal_err)?;
             }
         }
         if let Some(c) = journal_capacity {
@@ -340,7 +377,7 @@ impl PyKernel {
                 }
             },
         };
-        Ok(PyKernel { core, venue })
+        Ok(PyKernel { core, venue, wal })
     }
 
     #[getter]
@@ -372,7 +409,10 @@ impl PyKernel {
                 intent.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
+        self.wal_guard()?;
+        let seq = self.core.seq();
         let out = self.core.process_intent(&intent.get().inner);
+        self.wal_record(seq, || KernelInput::Intent(intent.get().inner.clone()))?;
         self.outcome(py, out)
     }
 
@@ -384,7 +424,10 @@ impl PyKernel {
                 event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
+        self.wal_guard()?;
+        let seq = self.core.seq();
         let out = self.core.on_venue_event(&event.get().inner);
+        self.wal_record(seq, || KernelInput::VenueEvent(event.get().inner.clone()))?;
         self.outcome(py, out)
     }
 
@@ -395,7 +438,10 @@ impl PyKernel {
                 event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
+        self.wal_guard()?;
+        let seq = self.core.seq();
         let out = self.core.on_account_event(&event.get().inner);
+        self.wal_record(seq, || KernelInput::AccountEvent(event.get().inner.clone()))?;
         Ok(PyOutcome { inner: out, order: None })
     }
 
@@ -404,7 +450,11 @@ impl PyKernel {
     #[pyo3(signature = (asset, price, timestamp=None))]
     fn mark_price(&mut self, asset: &str, price: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<usize> {
         let price = float_arg(price, "price")?;
-        Ok(self.core.mark_price(asset, price, time_or_now(timestamp))?)
+        self.wal_guard()?;
+        let (seq, ts) = (self.core.seq(), time_or_now(timestamp));
+        let n = self.core.mark_price(asset, price, ts)?;
+        self.wal_record(seq, || KernelInput::MarkPrice { asset: id(asset), price, ts })?;
+        Ok(n)
     }
 
     /// The measured edge of `asset` in basis points; below the risk limit's threshold the
@@ -412,7 +462,10 @@ impl PyKernel {
     #[pyo3(signature = (asset, edge_bps, timestamp=None))]
     fn on_edge_update(&mut self, py: Python<'_>, asset: &str, edge_bps: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<PyOutcome> {
         let edge = float_arg(edge_bps, "edge_bps")?;
-        let out = self.core.on_edge_update(asset, edge, time_or_now(timestamp))?;
+        self.wal_guard()?;
+        let (seq, ts) = (self.core.seq(), time_or_now(timestamp));
+        let out = self.core.on_edge_update(asset, edge, ts)?;
+        self.wal_record(seq, || KernelInput::EdgeUpdate { asset: id(asset), edge_bps: edge, ts })?;
         self.outcome(py, out)
     }
 
@@ -432,11 +485,17 @@ impl PyKernel {
 
     fn set_slot_metadata(&mut self, slot_id: i64, metadata: &Bound<'_, PyAny>) -> PyResult<()> {
         let meta = metadata_arg(Some(metadata), "metadata")?;
-        Ok(self.core.set_slot_metadata(slot_id, meta)?)
+        self.wal_guard()?;
+        let (seq, logged) = (self.core.seq(), self.wal.is_some().then(|| meta.clone()));
+        self.core.set_slot_metadata(slot_id, meta)?;
+        self.wal_record(seq, || KernelInput::SlotMetadata { slot_id, metadata: logged.unwrap_or_default() })
     }
 
     fn set_slot_exit_leg_ratios(&mut self, slot_id: i64, ratios: Vec<f64>) -> PyResult<()> {
-        Ok(self.core.set_slot_exit_legs(slot_id, &ratios)?)
+        self.wal_guard()?;
+        let seq = self.core.seq();
+        self.core.set_slot_exit_legs(slot_id, &ratios)?;
+        self.wal_record(seq, || KernelInput::SlotExitLegs { slot_id, ratios })
     }
 
     /// Replaces every slot from saved slot dicts (as `slots()` returns them). All are
@@ -450,20 +509,29 @@ impl PyKernel {
         for (i, item) in items.iter().enumerate() {
             parsed.push(slot_from_py(item, i)?);
         }
+        self.wal_guard()?;
+        let (seq, logged) = (self.core.seq(), self.wal.is_some().then(|| parsed.clone()));
         self.core.replace_slots(parsed)?;
+        self.wal_record(seq, || KernelInput::ReplaceSlots(logged.unwrap_or_default()))?;
         Ok(self.core.open_positions())
     }
 
     fn set_seed_capital(&mut self, capital: &Bound<'_, PyAny>) -> PyResult<()> {
         let c = float_arg(capital, "capital")?;
-        Ok(self.core.set_seed_capital(c)?)
+        self.wal_guard()?;
+        let seq = self.core.seq();
+        self.core.set_seed_capital(c)?;
+        self.wal_record(seq, || KernelInput::SeedCapital(c))
     }
 
     /// Updates exchange fields (taker_rate, maker_rate, lot_step, tick_size, min_notional,
     /// funding_interval_secs). Every value is checked before anything changes.
     fn set_exchange_config(&mut self, config: &Bound<'_, PyAny>) -> PyResult<()> {
         let fields = number_fields(config, "exchange config")?;
-        Ok(self.core.set_exchange_config(&fields)?)
+        self.wal_guard()?;
+        let seq = self.core.seq();
+        self.core.set_exchange_config(&fields)?;
+        self.wal_record(seq, || KernelInput::ExchangeConfig(fields))
     }
 
     fn exchange_config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -481,7 +549,10 @@ impl PyKernel {
     /// Per-asset precision and floors from the venue: lot_step, tick_size, min_qty, min_notional.
     fn set_market_limits(&mut self, asset: &str, limits: &Bound<'_, PyAny>) -> PyResult<()> {
         let fields = number_fields(limits, "market limits")?;
-        Ok(self.core.set_market_limits(asset, &fields)?)
+        self.wal_guard()?;
+        let seq = self.core.seq();
+        self.core.set_market_limits(asset, &fields)?;
+        self.wal_record(seq, || KernelInput::MarketLimits { asset: id(asset), fields })
     }
 
     fn market_limits<'py>(&self, py: Python<'py>, asset: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
@@ -504,8 +575,10 @@ impl PyKernel {
             updates.push((key, value));
         }
         let next = self.core.risk_updates(&updates)?;
+        self.wal_guard()?;
+        let (seq, logged) = (self.core.seq(), self.wal.is_some().then(|| next.clone()));
         self.core.set_risk_limits(next);
-        Ok(())
+        self.wal_record(seq, || KernelInput::RiskLimits(logged.unwrap_or_default()))
     }
 
     fn risk_limits<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -523,7 +596,11 @@ impl PyKernel {
 
     #[pyo3(signature = (price, qty, actual_fee, maker=false))]
     fn calibrate_fee<'py>(&mut self, py: Python<'py>, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>, actual_fee: &Bound<'_, PyAny>, maker: bool) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.core.calibrate_fee(float_arg(price, "price")?, float_arg(qty, "qty")?, float_arg(actual_fee, "actual_fee")?, maker)?;
+        let (price, qty, actual_fee) = (float_arg(price, "price")?, float_arg(qty, "qty")?, float_arg(actual_fee, "actual_fee")?);
+        self.wal_guard()?;
+        let seq = self.core.seq();
+        let c = self.core.calibrate_fee(price, qty, actual_fee, maker)?;
+        self.wal_record(seq, || KernelInput::CalibrateFee { price, qty, actual_fee, maker })?;
         let d = PyDict::new(py);
         d.set_item("expected_fee", c.expected_fee)?;
         d.set_item("actual_fee", c.actual_fee)?;
@@ -560,12 +637,30 @@ impl PyKernel {
                     .is_true(),
             ),
         };
-        self.core.update_control(mode, verbosity, debug, source, now());
+        self.wal_guard()?;
+        let (seq, ts) = (self.core.seq(), now());
+        self.core.update_control(mode, verbosity, debug, source, ts);
+        self.wal_record(seq, || KernelInput::Control { mode, verbosity, debug, source: source.to_string(), ts })?;
         self.control_dict(py)
     }
 
     fn control<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.control_dict(py)
+    }
+
+    /// The write-ahead log's state and what recovery found, or None without `wal_dir`.
+    fn wal_info<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.wal_info_dict(py)
+    }
+
+    /// Syncs every recorded input to stable storage; returns the durable seq (None without a log).
+    fn wal_sync(&self) -> PyResult<Option<u64>> {
+        self.wal_sync_now()
+    }
+
+    /// Writes a checkpoint of the whole kernel now; returns its seq (None without a log).
+    fn wal_checkpoint(&mut self) -> PyResult<Option<u64>> {
+        self.wal_checkpoint_now()
     }
 
     fn account<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -750,5 +845,8 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySlot>()?;
     m.add_class::<PyMockVenue>()?;
     m.add_class::<PyKernel>()?;
+    m.add("WalError", m.py().get_type::<wal::WalError>())?;
+    m.add_function(wrap_pyfunction!(wal::wal_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(wal::wal_replay, m)?)?;
     Ok(())
 }

@@ -1,0 +1,114 @@
+//! One full trade cycle in pure Rust: ENTER -> ACK -> FILL -> EXIT -> ACK -> FILL.
+//! Target: <= 1 us per cycle. Printed with a same-run ratio between feeding prebuilt venue
+//! events and letting the native mock venue produce them (what the Python path does).
+
+use criterion::{criterion_group, Criterion};
+use dita_kernel::mock::{MockConfig, MockVenue};
+use dita_kernel::*;
+use std::hint::black_box;
+use std::time::Instant;
+
+fn intents(n: usize) -> Vec<(Intent, Intent)> {
+    (0..n)
+        .map(|i| {
+            let mut e = Intent::new(&format!("e{i}"), &format!("t{i}"), 0, "BTCUSDT", TradeSide::Long, KernelCommandType::Enter, 100.0, 1.0);
+            e.timestamp = i as f64;
+            let mut x = Intent::new(&format!("x{i}"), "", 0, "BTCUSDT", TradeSide::Long, KernelCommandType::Exit, 101.0, 0.0);
+            x.timestamp = i as f64;
+            (e, x)
+        })
+        .collect()
+}
+
+/// Kernel + prebuilt events: measures the kernel alone.
+fn cycle_prebuilt(k: &mut Kernel, e: &Intent, x: &Intent, n: usize, evs: &mut Vec<VenueEvent>) {
+    for intent in [e, x] {
+        let out = k.process_intent(intent);
+        let order = out.submit.expect("accepted");
+        evs.clear();
+        let mut ack = VenueEvent::new(&format!("a{n}{}", order.is_entry), KernelEventKind::OrderAck, &order.client_order_id);
+        ack.venue_order_id = order.client_order_id.clone();
+        let mut fill = VenueEvent::new(&format!("f{n}{}", order.is_entry), KernelEventKind::Fill, &order.client_order_id);
+        fill.price = order.reference_price;
+        fill.size = order.size;
+        evs.push(ack);
+        evs.push(fill);
+        for ev in evs.iter() {
+            black_box(k.on_venue_event(ev));
+        }
+    }
+}
+
+fn cycle_mock(k: &mut Kernel, venue: &mut MockVenue, e: &Intent, x: &Intent) {
+    for intent in [e, x] {
+        let out = k.process_intent(intent);
+        let order = out.submit.expect("accepted");
+        for ev in venue.submit(&order) {
+            black_box(k.on_venue_event(&ev));
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let cycles = intents(200_000);
+    let mut g = c.benchmark_group("kernel_cycle");
+    g.bench_function("enter_ack_fill_exit_ack_fill/prebuilt_events", |b| {
+        let mut k = Kernel::new("bench", 10).unwrap();
+        let mut i = 0usize;
+        let mut evs = Vec::with_capacity(2);
+        b.iter(|| {
+            let (e, x) = &cycles[i % cycles.len()];
+            i += 1;
+            if i % cycles.len() == 0 {
+                k = Kernel::new("bench", 10).unwrap();
+            }
+            cycle_prebuilt(&mut k, e, x, i, &mut evs);
+        })
+    });
+    g.bench_function("enter_ack_fill_exit_ack_fill/native_mock_venue", |b| {
+        let mut k = Kernel::new("bench", 10).unwrap();
+        let mut v = MockVenue::new(MockConfig::default()).unwrap();
+        let mut i = 0usize;
+        b.iter(|| {
+            let (e, x) = &cycles[i % cycles.len()];
+            i += 1;
+            if i % cycles.len() == 0 {
+                k = Kernel::new("bench", 10).unwrap();
+            }
+            cycle_mock(&mut k, &mut v, e, x);
+        })
+    });
+    g.finish();
+}
+
+/// A plain timed run of the same two workloads, printed with the ratio and the target.
+fn summary() {
+    let n = 200_000;
+    let cycles = intents(n);
+    let mut k = Kernel::new("bench", 10).unwrap();
+    let mut evs = Vec::with_capacity(2);
+    let t = Instant::now();
+    for (i, (e, x)) in cycles.iter().enumerate() {
+        cycle_prebuilt(&mut k, e, x, i, &mut evs);
+    }
+    let prebuilt = t.elapsed().as_nanos() as f64 / n as f64;
+    let mut k = Kernel::new("bench", 10).unwrap();
+    let mut v = MockVenue::new(MockConfig::default()).unwrap();
+    let t = Instant::now();
+    for (e, x) in &cycles {
+        cycle_mock(&mut k, &mut v, e, x);
+    }
+    let mock = t.elapsed().as_nanos() as f64 / n as f64;
+    println!("\nkernel_cycle summary ({n} cycles, same run)");
+    println!("  full cycle, prebuilt events : {prebuilt:8.1} ns/cycle  (target <= 1000 ns: {:.2}x of budget)", prebuilt / 1000.0);
+    println!("  full cycle, native mock     : {mock:8.1} ns/cycle  (target <= 1000 ns: {:.2}x of budget)", mock / 1000.0);
+    println!("  mock venue / prebuilt ratio : {:.2}x", mock / prebuilt);
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary();
+}

@@ -1,0 +1,251 @@
+//! Write-ahead log in the bindings: the constructor options (`wal_dir`, `fsync`,
+//! `wal_checkpoint_every`, `wal_segment_bytes`), the record step every state-changing method
+//! takes after the core accepted an input and before anything leaves the kernel, and the
+//! audit and read-only replay functions behind `dita audit verify` and `dita wal replay`.
+
+use std::path::PathBuf;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use super::mock::PyMockVenue;
+use super::{PyKernel, VenueHandle};
+use crate::kernel::{Kernel, KernelInput};
+use crate::wal::kernel_log::{replay_read_only, KernelLog, KernelLogOptions};
+use crate::wal::{self, hash_hex, FsyncPolicy, RecoveryReport};
+
+create_exception!(
+    _kernel,
+    WalError,
+    PyException,
+    "The write-ahead log is damaged, belongs to another kernel or version, or failed to write."
+);
+
+/// The log of one kernel, and the reason it stopped accepting input if a write failed.
+pub(super) struct WalState {
+    pub(super) log: KernelLog,
+    dir: PathBuf,
+    fsync: FsyncPolicy,
+    poisoned: Option<String>,
+}
+
+pub(super) fn wal_err(e: wal::WalError) -> PyErr {
+    match e {
+        wal::WalError::InvalidOption { .. } | wal::WalError::InvalidAppend(_) => PyValueError::new_err(e.to_string()),
+        wal::WalError::Io { .. } => PyOSError::new_err(e.to_string()),
+        other => WalError::new_err(other.to_string()),
+    }
+}
+
+/// The WAL keyword arguments of `ExecutionKernel(...)`, parsed before anything is opened.
+#[derive(Default)]
+pub(super) struct WalArgs {
+    dir: Option<PathBuf>,
+    fsync: Option<FsyncPolicy>,
+    checkpoint_every: Option<u64>,
+    segment_bytes: Option<u64>,
+}
+
+fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
+    let n: i64 = v
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("invalid {field}: expected int, got {}", type_name(v))))?;
+    if n < min as i64 {
+        return Err(PyValueError::new_err(format!("invalid {field}: {n} (must be at least {min})")));
+    }
+    Ok(n as u64)
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+}
+
+impl WalArgs {
+    /// Takes the keyword if it is one of the WAL's; returns false for any other keyword.
+    pub(super) fn take(&mut self, key: &str, v: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match key {
+            "wal_dir" => {
+                if !v.is_none() {
+                    let path: PathBuf = v.extract().map_err(|_| {
+                        PyTypeError::new_err(format!("invalid wal_dir: expected a path, got {}", type_name(v)))
+                    })?;
+                    self.dir = Some(path);
+                }
+            }
+            "fsync" => {
+                let name: String = v
+                    .extract()
+                    .map_err(|_| PyTypeError::new_err(format!("invalid fsync: expected str, got {}", type_name(v))))?;
+                self.fsync = Some(FsyncPolicy::parse(&name).map_err(wal_err)?);
+            }
+            "wal_checkpoint_every" => self.checkpoint_every = Some(positive_int(v, "wal_checkpoint_every", 0)?),
+            "wal_segment_bytes" => self.segment_bytes = Some(positive_int(v, "wal_segment_bytes", 1024)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(super) fn dir(&self) -> Option<&PathBuf> {
+        self.dir.as_ref()
+    }
+
+    /// Refuses WAL settings given without a `wal_dir` (they would silently do nothing).
+    pub(super) fn check(&self) -> PyResult<()> {
+        if self.dir.is_none() {
+            let given = [
+                ("fsync", self.fsync.is_some()),
+                ("wal_checkpoint_every", self.checkpoint_every.is_some()),
+                ("wal_segment_bytes", self.segment_bytes.is_some()),
+            ];
+            if let Some((name, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(PyValueError::new_err(format!("invalid {name}: it needs wal_dir (no write-ahead log)")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The kernel id of an existing log in `wal_dir` (a kernel reopened without an id takes it).
+    pub(super) fn existing_kernel_id(&self) -> PyResult<Option<String>> {
+        match &self.dir {
+            Some(dir) => wal::log_kernel_id(dir).map_err(wal_err),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens the log and recovers the kernel; `fresh` is used for a new log.
+    pub(super) fn open(&self, fresh: Kernel) -> PyResult<(Kernel, Option<WalState>)> {
+        let Some(dir) = &self.dir else { return Ok((fresh, None)) };
+        let defaults = KernelLogOptions::default();
+        let options = KernelLogOptions {
+            fsync: self.fsync.unwrap_or(defaults.fsync),
+            checkpoint_every: self.checkpoint_every.unwrap_or(defaults.checkpoint_every),
+            segment_bytes: self.segment_bytes.unwrap_or(defaults.segment_bytes),
+        };
+        let (log, kernel) = KernelLog::open(dir, fresh, &options).map_err(wal_err)?;
+        Ok((kernel, Some(WalState { log, dir: dir.clone(), fsync: options.fsync, poisoned: None })))
+    }
+}
+
+impl PyKernel {
+    /// Refuses input once a log write failed: memory may hold an input the log does not.
+    #[inline]
+    pub(super) fn wal_guard(&self) -> PyResult<()> {
+        match self.wal.as_ref().and_then(|w| w.poisoned.as_ref()) {
+            Some(reason) => Err(WalError::new_err(format!(
+                "the kernel refuses input because its write-ahead log failed ({reason}); restart it to recover \
+                 from the log"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the input the core has just applied, if it changed the kernel (advanced its
+    /// sequence). Called before the outcome is returned or anything is sent to a venue.
+    #[inline]
+    pub(super) fn wal_record(&mut self, seq_before: u64, input: impl FnOnce() -> KernelInput) -> PyResult<()> {
+        let Some(state) = self.wal.as_mut() else { return Ok(()) };
+        if self.core.seq() == seq_before {
+            return Ok(());
+        }
+        match state.log.record(&self.core, &input()) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                state.poisoned = Some(e.to_string());
+                Err(wal_err(e))
+            }
+        }
+    }
+
+    pub(super) fn wal_info_dict<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(state) = &self.wal else { return Ok(None) };
+        let w = state.log.wal();
+        let d = PyDict::new(py);
+        d.set_item("dir", state.dir.to_string_lossy().into_owned())?;
+        d.set_item("fsync", state.fsync.name())?;
+        d.set_item("last_seq", w.last_seq())?;
+        d.set_item("durable_seq", w.durable_seq())?;
+        d.set_item("written_seq", w.written_seq())?;
+        d.set_item("head_hash", w.head_hash_hex())?;
+        d.set_item("poisoned", state.poisoned.clone())?;
+        d.set_item("recovery", recovery_dict(py, state.log.recovery())?)?;
+        Ok(Some(d))
+    }
+
+    pub(super) fn wal_sync_now(&self) -> PyResult<Option<u64>> {
+        match &self.wal {
+            Some(state) => state.log.sync().map(Some).map_err(wal_err),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn wal_checkpoint_now(&mut self) -> PyResult<Option<u64>> {
+        self.wal_guard()?;
+        let Some(state) = self.wal.as_mut() else { return Ok(None) };
+        state.log.checkpoint(&self.core).map_err(wal_err)?;
+        Ok(Some(state.log.wal().last_seq()))
+    }
+}
+
+fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("checkpoint_seq", r.checkpoint_seq)?;
+    d.set_item("replayed_records", r.replayed_records)?;
+    d.set_item("last_seq", r.last_seq)?;
+    d.set_item("head_hash", r.head_hash_hex())?;
+    d.set_item("segments", r.segments)?;
+    let torn = match &r.torn_tail {
+        Some(t) => {
+            let td = PyDict::new(py);
+            td.set_item("segment", t.segment.to_string_lossy().into_owned())?;
+            td.set_item("offset", t.offset)?;
+            td.set_item("bytes_dropped", t.bytes_dropped)?;
+            td.set_item("seq", t.seq)?;
+            Some(td)
+        }
+        None => None,
+    };
+    d.set_item("torn_tail", torn)?;
+    let skipped = PyList::empty(py);
+    for s in &r.skipped_checkpoints {
+        let sd = PyDict::new(py);
+        sd.set_item("path", s.path.to_string_lossy().into_owned())?;
+        sd.set_item("reason", &s.reason)?;
+        skipped.append(sd)?;
+    }
+    d.set_item("skipped_checkpoints", skipped)?;
+    let removed: Vec<String> = r.removed_temp_files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    d.set_item("removed_temp_files", removed)?;
+    Ok(d)
+}
+
+/// Walks the log in `path` and checks every record, the hash chain and the checkpoints.
+/// Returns kernel_id, records, first_seq, last_seq, head_hash, segments and checkpoints;
+/// raises `WalError` naming the file, byte offset and record of the first problem.
+#[pyfunction]
+pub(super) fn wal_verify<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let report = py.detach(|| wal::verify(&path)).map_err(wal_err)?;
+    let d = PyDict::new(py);
+    d.set_item("kernel_id", &report.kernel_id)?;
+    d.set_item("records", report.records)?;
+    d.set_item("first_seq", report.first_seq)?;
+    d.set_item("last_seq", report.last_seq)?;
+    d.set_item("head_hash", hash_hex(&report.head_hash))?;
+    d.set_item("segments", report.segments)?;
+    d.set_item("checkpoints", report.checkpoints)?;
+    Ok(d)
+}
+
+/// Rebuilds the kernel recorded in `path` without writing to the log (no lock, a torn tail
+/// is reported, not cut). Returns `(kernel, recovery)`: a `KernelCore` with the recovered
+/// state, the default mock venue and no log, and the recovery report as a dict.
+#[pyfunction]
+pub(super) fn wal_replay<'py>(py: Python<'py>, path: PathBuf) -> PyResult<(Py<PyKernel>, Bound<'py, PyDict>)> {
+    let (core, report) = py
+        .detach(|| replay_read_only(&path, |kernel_id| Kernel::new(kernel_id, 10).map_err(|e| e.to_string())))
+        .map_err(wal_err)?;
+    let venue = Py::new(py, PyMockVenue { inner: crate::mock::MockVenue::new(Default::default())? })?;
+    let kernel = Py::new(py, PyKernel { core, venue: VenueHandle::Mock(venue), wal: None })?;
+    Ok((kernel, recovery_dict(py, &report)?))
+}

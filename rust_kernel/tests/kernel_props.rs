@@ -1,0 +1,302 @@
+//! Property and scenario tests of the kernel core (no interpreter needed).
+
+use dita_kernel::journal::RowData;
+use dita_kernel::kernel::{Kernel, KernelInput};
+use dita_kernel::mock::{MockConfig, MockVenue};
+use dita_kernel::*;
+use proptest::prelude::*;
+
+fn intent(n: u64, action: KernelCommandType, slot: i64, side: TradeSide, price: f64, size: f64) -> Intent {
+    let mut i = Intent::new(&format!("i{n}"), &format!("t{slot}-{n}"), slot, "BTC", side, action, price, size);
+    i.timestamp = n as f64;
+    if action != KernelCommandType::Enter {
+        i.trade_id = id("");
+    }
+    i
+}
+
+/// Runs an intent through the kernel and the venue the way the bindings do, recording every
+/// input so a second kernel can replay them.
+struct Harness {
+    k: Kernel,
+    venue: MockVenue,
+    inputs: Vec<KernelInput>,
+}
+
+impl Harness {
+    fn new(cfg: MockConfig) -> Self {
+        let mut k = Kernel::new("prop", 4).unwrap();
+        k.set_journal_enabled(true);
+        k.update_control(None, Some(Verbosity::Quiet), None, "test", 0.0);
+        let inputs = vec![KernelInput::Control {
+            mode: None,
+            verbosity: Some(Verbosity::Quiet),
+            debug: None,
+            source: "test".into(),
+            ts: 0.0,
+        }];
+        Harness { k, venue: MockVenue::new(cfg).unwrap(), inputs }
+    }
+
+    fn feed(&mut self, events: Vec<VenueEvent>) -> Vec<VenueEvent> {
+        for e in &events {
+            self.inputs.push(KernelInput::VenueEvent(e.clone()));
+            self.k.on_venue_event(e);
+        }
+        events
+    }
+
+    fn intent(&mut self, i: Intent) -> KernelOutcome {
+        self.inputs.push(KernelInput::Intent(i.clone()));
+        let out = self.k.process_intent(&i);
+        if let Some(o) = &out.submit {
+            let evs = self.venue.submit(o);
+            self.feed(evs);
+        }
+        for c in out.cancels.clone() {
+            let evs = self.venue.cancel(&c);
+            self.feed(evs);
+        }
+        out
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Enter { slot: i64, short: bool, size: f64, price: f64 },
+    Exit { slot: i64, size: f64, price: f64 },
+    Cancel { slot: i64 },
+    FillResting { pick: usize, price: f64 },
+    Mark { price: f64 },
+    Funding { amount: f64 },
+    Settle { pick: usize, fee: f64 },
+    Replay { pick: usize },
+    Garbage { kind: u8, qty: f64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let price = 50.0f64..150.0;
+    prop_oneof![
+        (0i64..5, any::<bool>(), 0.0f64..3.0, price.clone()).prop_map(|(slot, short, size, price)| Op::Enter { slot, short, size, price }),
+        (0i64..4, 0.0f64..3.0, price.clone()).prop_map(|(slot, size, price)| Op::Exit { slot, size, price }),
+        (0i64..4).prop_map(|slot| Op::Cancel { slot }),
+        (0usize..8, price.clone()).prop_map(|(pick, price)| Op::FillResting { pick, price }),
+        price.clone().prop_map(|price| Op::Mark { price }),
+        (-5.0f64..5.0).prop_map(|amount| Op::Funding { amount }),
+        (0usize..64, 0.0f64..1.0).prop_map(|(pick, fee)| Op::Settle { pick, fee }),
+        (0usize..256).prop_map(|pick| Op::Replay { pick }),
+        (0u8..6, -1.0f64..5.0).prop_map(|(kind, qty)| Op::Garbage { kind, qty }),
+    ]
+}
+
+fn observable(k: &Kernel) -> (Vec<TradeSlot>, dita_kernel::account::Account, f64) {
+    (k.slots().to_vec(), k.account.clone(), k.total_committed_notional())
+}
+
+fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
+    let k = &h.k;
+    for s in k.slots() {
+        assert!(s.size >= 0.0, "negative size in slot {}", s.slot_id);
+        for o in [&s.active_entry_order, &s.active_exit_order].into_iter().flatten() {
+            assert!(o.filled_size <= o.size * (1.0 + 1e-9) + 1e-9, "filled {} > ordered {}", o.filled_size, o.size);
+        }
+        if s.fsm_state == TradeStage::Closed || s.fsm_state == TradeStage::Idle {
+            assert!(s.size <= 1e-9, "a free slot holds {}", s.size);
+        }
+    }
+    for row in h.k.outbox.drain(usize::MAX) {
+        if let RowData::Fill(f) = row.data {
+            fills.0 += f.realized_pnl;
+            fills.1 += f.fee;
+        }
+    }
+    let a = &h.k.account;
+    assert!((a.k_realized_pnl - fills.0).abs() < 1e-6, "realized {} != sum of fills {}", a.k_realized_pnl, fills.0);
+    let expected = a.seed_capital + a.k_realized_pnl - a.k_fees_paid + a.k_funding_net;
+    assert!((a.k_capital() - expected).abs() < 1e-9);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_sequences_keep_the_invariants(
+        ops in proptest::collection::vec(op(), 1..120),
+        fill_rate in 0.0f64..=1.0,
+        partial in 0.0f64..0.6,
+        reject in 0.0f64..0.2,
+    ) {
+        let cfg = MockConfig { seed: 7, fill_rate, partial_fill_rate: partial, reject_rate: reject, ..Default::default() };
+        let mut h = Harness::new(cfg);
+        h.k.set_seed_capital(1_000.0).unwrap();
+        h.inputs.push(KernelInput::SeedCapital(1_000.0));
+        let mut seen_events: Vec<VenueEvent> = Vec::new();
+        let mut fills = (0.0, 0.0);
+        let mut settled_fees = 0.0f64;
+        for (n, op) in ops.into_iter().enumerate() {
+            let n = n as u64 + 1;
+            match op {
+                Op::Enter { slot, short, size, price } => {
+                    let side = if short { TradeSide::Short } else { TradeSide::Long };
+                    h.intent(intent(n, KernelCommandType::Enter, slot, side, price, size));
+                }
+                Op::Exit { slot, size, price } => {
+                    h.intent(intent(n, KernelCommandType::Exit, slot, TradeSide::Long, price, size));
+                }
+                Op::Cancel { slot } => {
+                    h.intent(intent(n, KernelCommandType::Cancel, slot, TradeSide::Long, 100.0, 0.0));
+                }
+                Op::FillResting { pick, price } => {
+                    let ids: Vec<String> = h.venue.open_orders().map(|o| o.client_order_id.to_string()).collect();
+                    if !ids.is_empty() {
+                        let evs = h.venue.fill_open_order(&ids[pick % ids.len()], Some(price)).unwrap();
+                        seen_events.extend(h.feed(evs));
+                    }
+                }
+                Op::Mark { price } => {
+                    h.inputs.push(KernelInput::MarkPrice { asset: id("BTC"), price, ts: n as f64 });
+                    h.k.mark_price("BTC", price, n as f64).unwrap();
+                }
+                Op::Funding { amount } => {
+                    let mut e = AccountEvent::new(&format!("f{n}"), AccountEventKind::FundingFee);
+                    e.amount = amount;
+                    h.inputs.push(KernelInput::AccountEvent(e.clone()));
+                    h.k.on_account_event(&e);
+                }
+                Op::Settle { pick, fee } => {
+                    // Settle a fill the mock reported, by its fill id.
+                    let fill_ids: Vec<Id> = seen_events.iter().filter(|e| !e.fill_id.is_empty()).map(|e| e.fill_id.clone()).collect();
+                    if !fill_ids.is_empty() {
+                        let mut e = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
+                        e.fill_id = fill_ids[pick % fill_ids.len()].clone();
+                        e.fee = fee;
+                        h.inputs.push(KernelInput::AccountEvent(e.clone()));
+                        let before = h.k.account.k_fees_paid;
+                        let out = h.k.on_account_event(&e);
+                        if out.accepted {
+                            settled_fees += h.k.account.k_fees_paid - before;
+                        }
+                    }
+                }
+                Op::Replay { pick } => {
+                    // A venue resends something it already said: nothing may change.
+                    if !seen_events.is_empty() {
+                        let e = seen_events[pick % seen_events.len()].clone();
+                        let before = observable(&h.k);
+                        h.inputs.push(KernelInput::VenueEvent(e.clone()));
+                        let out = h.k.on_venue_event(&e);
+                        prop_assert!(!out.accepted, "a resent event was applied: {:?}", out);
+                        prop_assert_eq!(before, observable(&h.k));
+                    }
+                }
+                Op::Garbage { kind, qty } => {
+                    // Events the venue should never send: unknown orders, overfills, NaN.
+                    let target = h.k.open_orders().first().map(|o| o.client_order_id.clone()).unwrap_or_else(|| id("nope"));
+                    let mut e = VenueEvent::new(&format!("g{n}"), KernelEventKind::Fill, &target);
+                    match kind {
+                        0 => e.venue_client_id = id("unknown-order"),
+                        1 => { e.size = 1e9; e.price = 100.0; }
+                        2 => { e.size = f64::NAN; e.price = 100.0; }
+                        3 => { e.size = qty; e.price = -1.0; }
+                        4 => { e.kind = KernelEventKind::OrderAck; }
+                        _ => { e.kind = KernelEventKind::CancelReject; }
+                    }
+                    let before = observable(&h.k);
+                    h.inputs.push(KernelInput::VenueEvent(e.clone()));
+                    let out = h.k.on_venue_event(&e);
+                    if kind <= 3 {
+                        prop_assert!(!out.accepted);
+                        prop_assert_eq!(before, observable(&h.k));
+                    }
+                }
+            }
+            check_invariants(&mut h, &mut fills);
+        }
+        // Fees in the account are the per-fill fees plus what settlement corrected.
+        prop_assert!((h.k.account.k_fees_paid - (fills.1 + settled_fees)).abs() < 1e-6);
+
+        // Replay == live: the recorded inputs rebuild exactly the same state.
+        let mut replayed = Kernel::new("prop", 4).unwrap();
+        for input in &h.inputs {
+            let _ = replayed.apply(input);
+        }
+        prop_assert_eq!(observable(&h.k), observable(&replayed));
+        prop_assert_eq!(h.k.seq(), replayed.seq());
+    }
+}
+
+#[test]
+fn partial_fills_make_a_volume_weighted_entry_and_exit_legs_follow_ratios() {
+    let mut h = Harness::new(MockConfig { fill_rate: 0.0, ..Default::default() });
+    let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 2.0);
+    enter.exit_leg_ratios = vec![0.25, 0.75];
+    h.intent(enter);
+    assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::EntryWorking);
+    let coid = h.k.slot(0).unwrap().active_entry_order.as_ref().unwrap().client_order_id.clone();
+    let mut f1 = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
+    f1.price = 100.0;
+    f1.size = 0.5;
+    assert!(h.k.on_venue_event(&f1).accepted);
+    assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::EntryWorking);
+    let mut f2 = VenueEvent::new("f2", KernelEventKind::Fill, &coid);
+    f2.price = 104.0;
+    f2.size = 1.5;
+    assert!(h.k.on_venue_event(&f2).accepted);
+    let s = h.k.slot(0).unwrap();
+    assert_eq!(s.fsm_state, TradeStage::PositionOpen);
+    assert!((s.entry_price - 103.0).abs() < 1e-12);
+    assert_eq!(s.initial_size, 2.0);
+
+    // First leg: a quarter of the initial size.
+    h.venue = MockVenue::new(MockConfig::default()).unwrap();
+    h.intent(intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 110.0, 0.0));
+    let s = h.k.slot(0).unwrap();
+    assert_eq!(s.fsm_state, TradeStage::PositionOpen);
+    assert!((s.size - 1.5).abs() < 1e-12);
+    assert!((s.realized_pnl - 0.5 * 7.0).abs() < 1e-9);
+    // Last leg: whatever remains.
+    h.intent(intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 90.0, 0.0));
+    let s = h.k.slot(0).unwrap();
+    assert_eq!(s.fsm_state, TradeStage::Closed);
+    assert!((s.realized_pnl - (3.5 - 1.5 * 13.0)).abs() < 1e-9);
+    assert!(s.closed);
+    assert_eq!(h.k.free_slot(), Some(0));
+}
+
+#[test]
+fn short_pnl_and_fees_reach_the_account() {
+    let mut h = Harness::new(MockConfig::default());
+    h.k.set_seed_capital(1000.0).unwrap();
+    h.intent(intent(1, KernelCommandType::Enter, 1, TradeSide::Short, 200.0, 1.0));
+    h.intent(intent(2, KernelCommandType::Exit, 1, TradeSide::Short, 180.0, 0.0));
+    let a = &h.k.account;
+    assert!((a.k_realized_pnl - 20.0).abs() < 1e-12);
+    let fees = 200.0 * 0.0005 + 180.0 * 0.0005;
+    assert!((a.k_fees_paid - fees).abs() < 1e-12);
+    assert!((a.k_capital() - (1000.0 + 20.0 - fees)).abs() < 1e-9);
+}
+
+#[test]
+fn overfill_is_refused_and_leaves_state_intact() {
+    let mut h = Harness::new(MockConfig { fill_rate: 0.0, ..Default::default() });
+    h.intent(intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0));
+    let coid = h.k.slot(0).unwrap().active_entry_order.as_ref().unwrap().client_order_id.clone();
+    let before = observable(&h.k);
+    let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
+    f.price = 100.0;
+    f.size = 1.5;
+    let out = h.k.on_venue_event(&f);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::Overfill);
+    assert_eq!(before, observable(&h.k));
+}
+
+#[test]
+fn nothing_per_call_scales_with_max_slots() {
+    // A kernel with a million slots answers free_slot and mark_price from its indexes.
+    let mut k = Kernel::new("big", 1_000_000).unwrap();
+    assert_eq!(k.free_slot(), Some(0));
+    assert_eq!(k.mark_price("BTC", 100.0, 0.0).unwrap(), 0);
+    let out = k.process_intent(&intent(1, KernelCommandType::Enter, 999_999, TradeSide::Long, 100.0, 1.0));
+    assert!(out.accepted);
+    assert_eq!(k.free_slot(), Some(0));
+}
