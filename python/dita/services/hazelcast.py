@@ -281,7 +281,10 @@ class HazelcastMember:
 
     def pid(self) -> int | None:
         """The member's pid when it is running, else None."""
-        if self._proc is not None and self._proc.poll() is not None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                # Our own child: alive, even in the instant before it has exec'd java.
+                return self._proc.pid
             self._proc = None
         try:
             pid = int(self.pid_file.read_text().strip())
