@@ -218,6 +218,9 @@ class RequestTimer:
 # --- server-sent events ------------------------------------------------------------------
 
 
+_SSE_BATCH = 64
+
+
 class EventStreamResponse(Response):
     """Streams a subscriber's frames until the client leaves or is dropped for lagging."""
 
@@ -249,11 +252,18 @@ class EventStreamResponse(Response):
                     for frame in sub.replay:
                         await send({"type": "http.response.body", "body": frame, "more_body": True})
                     sub.replay = []
+                    queue = sub.queue
                     while True:
                         try:
-                            frame = await asyncio.wait_for(sub.queue.get(), timeout=self.keepalive)
+                            frame = await asyncio.wait_for(queue.get(), timeout=self.keepalive)
                         except TimeoutError:
                             frame = b": keepalive\n\n"
+                        if not queue.empty():
+                            # One write for a burst (an intent publishes several events at once).
+                            frames = [frame]
+                            while not queue.empty() and len(frames) < _SSE_BATCH:
+                                frames.append(queue.get_nowait())
+                            frame = b"".join(frames)
                         await send({"type": "http.response.body", "body": frame, "more_body": True})
 
                 async def watch_disconnect() -> None:
