@@ -117,3 +117,58 @@ def test_status_orders_and_pnl_from_the_projection(hz_member: Any, tmp_path: Pat
 
     gone = runner.invoke(app, ["status", "--hazelcast", "127.0.0.1:1", "--hz-cluster", "nobody"])
     assert gone.exit_code == 1 and "cannot read the projection" in gone.stderr
+
+
+def test_status_of_a_running_paper_kernel_and_its_interrupt(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from dita.cli import main; main()",
+            "paper",
+            "--strategy",
+            CROSSOVER,
+            "--data",
+            "sample",
+            "--speed",
+            "600",  # ten minutes of bars per second: the 3-day sample would take over 7 minutes
+            "--status-every",
+            "0.2",
+            "--state-dir",
+            str(state),
+            "--kernel-id",
+            "live-one",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        path = state / "live-one.json"
+        deadline = time.monotonic() + 120
+        rows = []
+        while time.monotonic() < deadline:
+            if path.exists():
+                result = runner.invoke(app, ["status", "--state-dir", str(state), "--json"])
+                rows = json.loads(result.stdout) if result.exit_code == 0 else []
+                if rows and rows[0]["running"] and rows[0]["data_time"]:
+                    break
+            time.sleep(0.2)
+        assert rows and rows[0]["running"] is True
+        assert rows[0]["strategies"][0]["status"] == "RUNNING"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "interrupted" in out
+    snap = json.loads(path.read_text())
+    assert snap["running"] is False and 0 < snap["rows"] < 4320  # stopped part way
+    (after,) = json.loads(runner.invoke(app, ["status", "--state-dir", str(state), "--json"]).stdout)
+    assert after["running"] is False and after["strategies"][0]["status"] == "STOPPED"
