@@ -90,10 +90,12 @@ class ExecutionKernel(KernelCore):
         self.set_slot_exit_leg_ratios(slot_id, ratios)
 
     def close(self) -> None:
-        """Flush and detach the journal, projection and control plane."""
+        """Flush and detach the journal, projection and control plane; sync the write-ahead log."""
         for component in (self.journal, self.projection, self.control_plane):
             if component is not None:
                 component.close()
+        # Under fsync="batch"/"none" the newest inputs may still be buffered: make them durable.
+        self.wal_sync()
 
     def __enter__(self) -> ExecutionKernel:
         return self

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "status",
     "services",
     "control",
+    "wal",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,113 @@
+"""``dita audit verify PATH`` and ``dita wal replay PATH``: the write-ahead log as an audit
+ledger and as the recovery source, read without writing to it (see docs/wal.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dita.cli._common import fail, out_console
+
+__all__ = ["register"]
+
+LogPath = Annotated[Path, typer.Argument(help="Directory of the write-ahead log (the kernel's wal_dir)")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+# Exit code when the log fails the audit: a damaged, edited, removed or reordered record.
+AUDIT_FAILED = 1
+
+
+def _require_dir(path: Path) -> None:
+    if not path.is_dir():
+        fail(f"no write-ahead log directory at {path}")
+
+
+def verify(
+    path: LogPath,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="Head hash recorded earlier: a log cut at a record boundary no longer ends there"),
+    ] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Walk the hash chain: record count, first and last seq, head hash; the position of any damage."""
+    from dita._kernel import WalError, wal_verify
+
+    _require_dir(path)
+    try:
+        report = wal_verify(path)
+    except WalError as exc:
+        if json_out:
+            typer.echo(json.dumps({"ok": False, "path": str(path), "error": str(exc)}))
+        else:
+            typer.echo(f"AUDIT FAILED: {exc}", err=True)
+        raise typer.Exit(AUDIT_FAILED) from None
+    problem = None
+    if expect_head is not None and report["head_hash"] != expect_head.strip().lower():
+        problem = (
+            f"head hash {report['head_hash']} at seq {report['last_seq']} is not the expected {expect_head}: "
+            "records were removed from the end or the log was rewritten"
+        )
+    if json_out:
+        typer.echo(json.dumps({"ok": problem is None, "path": str(path), **report, "error": problem}))
+    else:
+        console = out_console()
+        console.print(f"kernel     {report['kernel_id']}")
+        console.print(f"records    {report['records']}")
+        console.print(f"first seq  {report['first_seq']}")
+        console.print(f"last seq   {report['last_seq']}")
+        console.print(f"head hash  {report['head_hash']}")
+        console.print(f"segments   {report['segments']}  checkpoints matched {report['checkpoints']}")
+        if problem is None:
+            console.print("chain OK")
+        else:
+            typer.echo(f"AUDIT FAILED: {problem}", err=True)
+    if problem is not None:
+        raise typer.Exit(AUDIT_FAILED)
+
+
+def replay(path: LogPath, json_out: JsonOut = False) -> None:
+    """Rebuild the kernel from its log (newest checkpoint + later records) and print its snapshot."""
+    from dita._kernel import WalError, wal_replay
+
+    _require_dir(path)
+    try:
+        kernel, recovery = wal_replay(path)
+    except WalError as exc:
+        fail(f"cannot replay {path}: {exc}", code=AUDIT_FAILED)
+    snapshot = kernel.snapshot()
+    if json_out:
+        typer.echo(json.dumps({"recovery": recovery, "snapshot": snapshot}, default=str))
+        return
+    console = out_console()
+    start = recovery["checkpoint_seq"]
+    origin = "the start of the log" if start is None else f"checkpoint {start}"
+    console.print(
+        f"kernel {snapshot['kernel_id']} recovered at seq {recovery['last_seq']}: "
+        f"{origin} + {recovery['replayed_records']} records"
+    )
+    _warn_recovery(recovery)
+    typer.echo(json.dumps(snapshot, indent=2, sort_keys=True, default=str))
+
+
+def _warn_recovery(recovery: dict[str, Any]) -> None:
+    torn = recovery.get("torn_tail")
+    if torn:
+        typer.echo(
+            f"warning: torn record at {torn['segment']} byte offset {torn['offset']} (seq {torn['seq']}, "
+            f"{torn['bytes_dropped']} bytes) ignored; opening the kernel on this log cuts it off",
+            err=True,
+        )
+    for skipped in recovery.get("skipped_checkpoints", []):
+        typer.echo(f"warning: checkpoint {skipped['path']} skipped: {skipped['reason']}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    audit = typer.Typer(help="Audit the write-ahead log's hash chain.", no_args_is_help=True)
+    audit.command("verify")(verify)
+    app.add_typer(audit, name="audit")
+    wal = typer.Typer(help="Read a kernel's write-ahead log.", no_args_is_help=True)
+    wal.command("replay")(replay)
+    app.add_typer(wal, name="wal")
