@@ -135,3 +135,40 @@ def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
     cfg.write_text('[gateway]\ntoken = "short"\n')
     res = subprocess.run([*DITA, "serve", "--config", str(cfg)], capture_output=True, timeout=120)
     assert res.returncode == 2 and "token" in res.stderr.decode()
+
+
+def test_projection_lag_is_exported_with_a_real_hazelcast_member(tmp_path: Path) -> None:
+    from dita.services.hazelcast import HazelcastMember, fetch_jars
+    from dita.services.hazelcast import free_port as hz_port
+
+    fetch_jars()
+    member = HazelcastMember(port=hz_port(), cluster_name="dita-gw-test", state_dir=tmp_path / "hz")
+    member.start()
+    try:
+        args = ("--hazelcast", member.address, "--kernel-id", "k-hz")
+        with serve(
+            *args,
+            env={
+                "DITA_GATEWAY_TOKEN": "hz-token-0123456789abcdef",
+                "DITA_GATEWAY_HAZELCAST_CLUSTER": "dita-gw-test",
+            },
+        ) as (_, url):
+            body = {
+                "action": "ENTER",
+                "asset": "BTC",
+                "side": "LONG",
+                "target_size": 1,
+                "reference_price": 10,
+            }
+            headers = {"authorization": "Bearer hz-token-0123456789abcdef"}
+            assert httpx.post(url + "/v1/intents", json=body, headers=headers).json()["accepted"]
+
+            def exported() -> bool:
+                text = httpx.get(url + "/metrics").text
+                return bool(re.search(r"^dita_projection_lag_seconds \S+$", text, re.M))
+
+            wait_until(exported, timeout=60, interval=0.2)
+            text = httpx.get(url + "/metrics").text
+            assert re.search(r"^dita_projection_errors 0\.0$", text, re.M)
+    finally:
+        member.stop()
