@@ -362,6 +362,9 @@ class VenueOrder:
         reduce_only: bool = False,
         reference_price: float = 0.0,
         timestamp: float | None = None,
+        filled_size: float = 0.0,
+        avg_fill_price: float = 0.0,
+        status: VenueOrderStatus | str | None = None,
     ) -> None: ...
     @property
     def client_order_id(self) -> str: ...

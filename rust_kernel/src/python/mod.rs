@@ -716,9 +716,15 @@ impl PyKernel {
     }
 
     /// Takes up to `max_rows` journal rows: `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order.
+    /// When the kernel is busy in another thread (inside a Python venue call) nothing is
+    /// taken this time; the rows stay queued for the next call.
     #[pyo3(signature = (max_rows=10000))]
-    fn drain_journal<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Bound<'py, PyDict>> {
-        let rows = self.core.outbox.drain(max_rows);
+    fn drain_journal<'py>(slf: &Bound<'py, Self>, max_rows: usize) -> PyResult<Bound<'py, PyDict>> {
+        let py = slf.py();
+        let rows = match slf.try_borrow_mut() {
+            Ok(mut k) => k.core.outbox.drain(max_rows),
+            Err(_) => Vec::new(),
+        };
         let d = PyDict::new(py);
         for t in crate::journal::TABLES {
             d.set_item(t, PyList::empty(py))?;
@@ -735,8 +741,12 @@ impl PyKernel {
     }
 
     /// Slots, account and control changed since the last call (for a projection publisher).
-    fn drain_dirty(&mut self) -> (Vec<usize>, bool, bool) {
-        self.core.dirty.drain()
+    /// Empty when the kernel is busy in another thread; the keys stay dirty until next time.
+    fn drain_dirty(slf: &Bound<'_, Self>) -> (Vec<usize>, bool, bool) {
+        match slf.try_borrow_mut() {
+            Ok(mut k) => k.core.dirty.drain(),
+            Err(_) => (Vec::new(), false, false),
+        }
     }
 
     fn __repr__(&self) -> String {

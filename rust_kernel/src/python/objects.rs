@@ -495,7 +495,8 @@ pub struct PyVenueOrder {
 impl PyVenueOrder {
     #[new]
     #[pyo3(signature = (client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *,
-        venue_order_id="", reduce_only=false, reference_price=0.0, timestamp=None))]
+        venue_order_id="", reduce_only=false, reference_price=0.0, timestamp=None, filled_size=0.0,
+        avg_fill_price=0.0, status=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         client_order_id: &str,
@@ -510,6 +511,9 @@ impl PyVenueOrder {
         reduce_only: bool,
         reference_price: f64,
         timestamp: Option<f64>,
+        filled_size: f64,
+        avg_fill_price: f64,
+        status: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         Ok(PyVenueOrder {
             inner: VenueOrder {
@@ -523,9 +527,9 @@ impl PyVenueOrder {
                 price,
                 reference_price: if reference_price > 0.0 { reference_price } else { price },
                 size,
-                filled_size: 0.0,
-                avg_fill_price: 0.0,
-                status: VenueOrderStatus::New,
+                filled_size,
+                avg_fill_price,
+                status: opt_enum_arg(status, "status")?.unwrap_or(VenueOrderStatus::New),
                 reduce_only,
                 cancel_requested: false,
                 created_at: time_or_now(timestamp),

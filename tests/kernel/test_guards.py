@@ -1,0 +1,383 @@
+"""Boundary guards: every diagnostic reachable, bad input refused and changing nothing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kernel_helpers import intent
+
+from dita import (
+    AccountEvent,
+    ExecutionKernel,
+    KernelDiagnosticCode,
+    KernelIntent,
+    MockVenueAdapter,
+    TradeStage,
+    VenueEvent,
+)
+
+D = KernelDiagnosticCode
+
+
+def state_of(k: ExecutionKernel) -> dict[str, Any]:
+    snap = k.snapshot()
+    snap["control"].pop("updated_seq")
+    return snap
+
+
+def test_every_diagnostic_code_is_reachable() -> None:
+    seen: dict[KernelDiagnosticCode, Any] = {}
+
+    def record(out: Any) -> None:
+        seen.setdefault(out.diagnostic_code, out)
+
+    k = ExecutionKernel(max_slots=2, kernel_id="diag")
+    record(k.process_intent(intent("ENTER", 0)))  # OK
+    record(k.process_intent(intent("ENTER", 7)))  # INVALID_SLOT_ID
+    record(k.process_intent(intent("ENTER", 1, reference_price=math.nan)))  # INVALID_INTENT
+    record(k.process_intent(intent("ENTER", 0)))  # SLOT_BUSY
+    record(k.process_intent(intent("EXIT", 1)))  # NO_POSITION
+    dup = intent("ENTER", 1)
+    k.process_intent(dup)
+    record(k.process_intent(dup))  # DUPLICATE_INTENT
+    record(k.process_intent(intent("CANCEL", 1)))  # INVALID_TRANSITION (nothing working)
+    k.set_exchange_config({"min_notional": 5.0})
+    k2 = ExecutionKernel(max_slots=1)
+    k2.set_exchange_config({"min_notional": 5.0})
+    record(k2.process_intent(intent("ENTER", 0, reference_price=1.0, target_size=1.0)))  # BELOW_MIN_NOTIONAL
+    k2.update_control(mode="HALTED")
+    record(k2.process_intent(intent("ENTER", 0, reference_price=100.0)))  # MODE_BLOCKED
+    k3 = ExecutionKernel(max_slots=1)
+    k3.set_risk_limits({"max_leverage": 2.0})
+    record(k3.process_intent(intent("ENTER", 0, leverage=3.0)))  # RISK_REJECTED
+    k4 = ExecutionKernel(max_slots=1, venue=MockVenueAdapter(rate_limit_rate=1.0))
+    record(k4.process_intent(intent("ENTER", 0)))  # RATE_LIMITED
+    k5 = ExecutionKernel(max_slots=1, venue=MockVenueAdapter(fill_rate=0.0))
+    coid = k5.process_intent(intent("ENTER", 0)).order.client_order_id
+    fill = VenueEvent("f", "t0", 0, "FILL", price=100.0, size=0.4, venue_client_id=coid)
+    k5.on_venue_event(fill)
+    record(k5.on_venue_event(fill))  # DUPLICATE_EVENT
+    record(k5.on_venue_event(VenueEvent("g", "t0", 0, "FILL", price=100.0, size=5.0, venue_client_id=coid)))  # OVERFILL
+    record(k5.on_venue_event(VenueEvent("h", "t", 0, "ORDER_ACK", venue_client_id="ghost")))  # UNKNOWN_ORDER
+    assert set(seen) == set(D.__dict__[n] for n in (
+        "OK", "INVALID_SLOT_ID", "INVALID_INTENT", "SLOT_BUSY", "NO_POSITION", "DUPLICATE_INTENT",
+        "DUPLICATE_EVENT", "UNKNOWN_ORDER", "INVALID_TRANSITION", "OVERFILL", "RATE_LIMITED", "MODE_BLOCKED",
+        "RISK_REJECTED", "BELOW_MIN_NOTIONAL",
+    ))
+    for code, out in seen.items():
+        if code != D.OK:
+            assert not out.accepted, code
+            assert out.details, f"{code.name} gave no details"
+    assert seen[D.INVALID_SLOT_ID].details == {"field": "slot_id", "value": 7, "max_slots": 2}
+    assert seen[D.INVALID_INTENT].details["field"] == "reference_price"
+    assert seen[D.INVALID_INTENT].details["value"] == "NaN"
+    assert seen[D.DUPLICATE_INTENT].details["field"] == "intent_id"
+    assert seen[D.BELOW_MIN_NOTIONAL].details["reason"] == "below floor"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reference_price", math.nan),
+        ("reference_price", math.inf),
+        ("reference_price", -1.0),
+        ("reference_price", 0.0),
+        ("target_size", -1.0),
+        ("target_size", math.nan),
+        ("target_size", 0.0),
+        ("leverage", -2.0),
+        ("leverage", math.inf),
+        ("limit_price", -5.0),
+        ("timestamp", math.nan),
+        ("exit_leg_ratios", (0.7, 0.7)),
+        ("exit_leg_ratios", ()),
+        ("exit_leg_ratios", (math.nan,)),
+        ("trade_id", ""),
+        ("asset", ""),
+        ("intent_id", ""),
+        ("side", "FLAT"),
+    ],
+)
+def test_bad_intent_values_are_refused_and_change_nothing(kernel: ExecutionKernel, field: str, value: Any) -> None:
+    before = state_of(kernel)
+    out = kernel.process_intent(intent("ENTER", 0, **{field: value}))
+    assert not out.accepted
+    assert out.diagnostic_code == D.INVALID_INTENT
+    assert out.details["field"] == field
+    assert state_of(kernel) == before
+    # A refused intent id is not burnt: the corrected intent with the same id goes through.
+    fixed = intent("ENTER", 0)
+    assert kernel.process_intent(fixed).accepted
+
+
+def test_limit_without_price_is_refused(kernel: ExecutionKernel) -> None:
+    out = kernel.process_intent(intent("ENTER", 0, order_type="LIMIT", limit_price=0.0))
+    assert out.diagnostic_code == D.INVALID_INTENT and out.details["field"] == "limit_price"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"side": "UP"}, ValueError, "invalid side: unknown TradeSide \"UP\""),
+        ({"order_type": "STOP"}, ValueError, "invalid order_type"),
+        ({"side": 3}, TypeError, "invalid side"),
+        ({"reference_price": "100"}, TypeError, "reference_price"),
+        ({"slot_id": "0"}, TypeError, "slot_id"),
+        ({"slot_id": 1.5}, TypeError, "slot_id"),
+        ({"metadata": {"a": [1]}}, TypeError, r'metadata\["a"\]: values must be'),
+        ({"metadata": {1: "x"}}, TypeError, "keys must be str"),
+        ({"metadata": "x"}, TypeError, "metadata"),
+        ({"exit_leg_ratios": "0.5"}, TypeError, "exit_leg_ratios"),
+        ({"intent_id": None}, TypeError, "intent_id"),
+    ],
+)
+def test_wrong_types_and_unknown_enums_raise_naming_the_field(kwargs: dict[str, Any], exc: type, match: str) -> None:
+    with pytest.raises(exc, match=match):
+        intent("ENTER", 0, **kwargs)
+
+
+def test_enum_values_and_names_are_interchangeable() -> None:
+    from dita import KernelCommandType, TradeSide
+
+    a = intent(KernelCommandType.ENTER, 0, side=TradeSide.SHORT)
+    b = intent("ENTER", 0, side="SHORT")
+    assert a.side == b.side == TradeSide.SHORT and a.action == b.action == KernelCommandType.ENTER
+    with pytest.raises(ValueError, match='invalid action: unknown KernelCommandType "BUY"'):
+        intent("BUY", 0)
+    assert TradeSide.parse("LONG") == TradeSide.LONG and TradeSide.LONG.name == "LONG"
+    with pytest.raises(ValueError, match="expected one of LONG, SHORT, FLAT"):
+        TradeSide.parse("long")
+
+
+def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ignore[no-untyped-def]
+    kernel, _ = resting
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    before = state_of(kernel)
+    for field, kw in [
+        ("price", {"price": math.nan, "size": 1.0}),
+        ("size", {"price": 100.0, "size": -1.0}),
+        ("size", {"price": 100.0, "size": math.inf}),
+        ("price", {"price": -100.0, "size": 0.5}),
+        ("event_id", {"price": 100.0, "size": 0.5, "event_id": ""}),
+    ]:
+        ev_id = kw.pop("event_id", f"bad-{field}")
+        out = kernel.on_venue_event(VenueEvent(ev_id, "t0", 0, "FILL", venue_client_id=coid, **kw))
+        assert not out.accepted and out.details["field"] == field, out
+    out = kernel.on_venue_event(VenueEvent("wrong-slot", "t0", 3, "FILL", price=1.0, size=1.0, venue_client_id=coid))
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and out.details["field"] == "slot_id"
+    for ev in [
+        AccountEvent("", "FUNDING_FEE", amount=1.0),
+        AccountEvent("a1", "FUNDING_FEE", amount=math.nan),
+        AccountEvent("a2", "ACCOUNT_UPDATE", used_margin=-1.0),
+        AccountEvent("a3", "ACCOUNT_UPDATE"),
+        AccountEvent("a4", "FILL_SETTLED", fee=1.0),
+    ]:
+        out = kernel.on_account_event(ev)
+        assert not out.accepted and "field" in out.details, out
+    assert state_of(kernel) == before
+    with pytest.raises(ValueError, match="unknown AccountEventKind"):
+        AccountEvent("x", "DEPOSIT")
+    with pytest.raises(TypeError, match="on_venue_event expects a VenueEvent"):
+        kernel.on_venue_event({"kind": "FILL"})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="process_intent expects a KernelIntent"):
+        kernel.process_intent("ENTER")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("config", "exc", "match"),
+    [
+        ({"taker_rate": -0.001}, ValueError, "taker_rate: -0.001"),
+        ({"maker_rate": math.nan}, ValueError, "maker_rate: NaN"),
+        ({"lot_step": math.inf}, ValueError, "lot_step"),
+        ({"funding_interval_secs": 0}, ValueError, "funding_interval_secs"),
+        ({"taker_rate": "0.1"}, TypeError, "taker_rate"),
+        ({"min_notional": True}, TypeError, "min_notional"),
+        ({"tick": 0.1}, ValueError, "unknown field \"tick\""),
+        ({"taker_rate": 0.001, "maker_rate": -1}, ValueError, "maker_rate"),
+    ],
+)
+def test_exchange_config_is_validated_field_by_field(kernel: ExecutionKernel, config: dict[str, Any], exc: type, match: str) -> None:
+    before = kernel.exchange_config()
+    with pytest.raises(exc, match=match):
+        kernel.set_exchange_config(config)
+    assert kernel.exchange_config() == before
+
+
+def test_other_configuration_errors() -> None:
+    with pytest.raises(ValueError, match="max_slots: 0"):
+        ExecutionKernel(max_slots=0)
+    with pytest.raises(TypeError, match="max_slots"):
+        ExecutionKernel(max_slots="10")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="kernel_id"):
+        ExecutionKernel(kernel_id="has space")
+    with pytest.raises(TypeError, match='unexpected keyword argument "wall_dir"'):
+        ExecutionKernel(wall_dir="/tmp/x")
+    with pytest.raises(ValueError, match="fill_rate: 1.5"):
+        MockVenueAdapter(fill_rate=1.5)
+    k = ExecutionKernel(max_slots=1)
+    with pytest.raises(ValueError, match="capital: -1"):
+        k.set_seed_capital(-1.0)
+    with pytest.raises(ValueError, match="price"):
+        k.mark_price("BTCUSDT", math.nan)
+    with pytest.raises(ValueError, match='unknown ControlMode "PANIC"'):
+        k.update_control(mode="PANIC")
+    with pytest.raises(TypeError, match="debug_clickhouse_enabled"):
+        k.update_control(debug_clickhouse_enabled="yes")
+    with pytest.raises(ValueError, match="regime"):
+        k.set_risk_limits({"regime": "SIDEWAYS"})
+    with pytest.raises(ValueError, match="max_order_rate"):
+        k.set_risk_limits({"max_leverage": 3.0, "max_order_rate": -1})
+    assert k.risk_limits()["max_leverage"] is None  # all-or-nothing
+    with pytest.raises(ValueError, match="unknown field"):
+        k.set_market_limits("BTCUSDT", {"lot": 0.1})
+
+
+def test_halted_refuses_entries_but_exits_and_cancels_work(kernel: ExecutionKernel, resting) -> None:  # type: ignore[no-untyped-def]
+    kernel.process_intent(intent("ENTER", 0))
+    kernel.update_control(mode="HALTED")
+    out = kernel.process_intent(intent("ENTER", 1))
+    assert out.diagnostic_code == D.MODE_BLOCKED and out.details["mode"] == "HALTED"
+    assert kernel.process_intent(intent("EXIT", 0)).state == TradeStage.CLOSED
+    rk, _ = resting
+    rk.process_intent(intent("ENTER", 0))
+    rk.update_control(mode="REDUCE_ONLY")
+    assert rk.process_intent(intent("ENTER", 1)).diagnostic_code == D.MODE_BLOCKED
+    assert rk.process_intent(intent("CANCEL", 0)).state == TradeStage.IDLE
+    rk.update_control(mode="PAPER")
+    assert rk.process_intent(intent("ENTER", 1)).accepted
+
+
+def test_risk_rules_allow_just_under_and_refuse_just_over() -> None:
+    def fresh(**limits: Any) -> ExecutionKernel:
+        k = ExecutionKernel(max_slots=4)
+        k.set_risk_limits(limits)
+        return k
+
+    k = fresh(max_leverage=3.0)
+    assert k.process_intent(intent("ENTER", 0, leverage=3.0)).accepted
+    out = k.process_intent(intent("ENTER", 1, leverage=3.01))
+    assert out.diagnostic_code == D.RISK_REJECTED
+    assert out.details == {"rule": "max_leverage", "limit": 3.0, "value": 3.01}
+
+    k = fresh(max_notional_per_asset=250.0)
+    assert k.process_intent(intent("ENTER", 0, target_size=1.5)).accepted  # 150
+    assert k.process_intent(intent("ENTER", 1, target_size=1.0)).accepted  # 250: at the limit
+    out = k.process_intent(intent("ENTER", 2, target_size=0.01))
+    assert out.details["rule"] == "max_notional_per_asset" and out.details["value"] == pytest.approx(251.0)
+    assert k.process_intent(intent("ENTER", 2, asset="ETHUSDT", target_size=1.0)).accepted
+    k.process_intent(intent("EXIT", 0))  # closing frees the commitment
+    assert k.process_intent(intent("ENTER", 0, target_size=1.5)).accepted
+
+    k = fresh(max_notional_total=300.0)
+    assert k.process_intent(intent("ENTER", 0, target_size=2.0)).accepted
+    assert k.process_intent(intent("ENTER", 1, asset="ETHUSDT", target_size=1.0)).accepted
+    out = k.process_intent(intent("ENTER", 2, asset="SOLUSDT", target_size=0.01))
+    assert out.details["rule"] == "max_notional_total"
+
+    k = fresh(max_order_rate=3.0)
+    t = 1_800_000_000.0
+    for i, slot in enumerate((0, 1, 2)):
+        assert k.process_intent(intent("ENTER", slot, timestamp=t + i * 0.1)).accepted
+    out = k.process_intent(intent("ENTER", 3, timestamp=t + 0.5))
+    assert out.details == {"rule": "max_order_rate", "limit": 3.0, "value": 4.0}
+    assert k.process_intent(intent("ENTER", 3, timestamp=t + 1.05)).accepted  # the window slid
+
+    k = fresh(regime="BEAR")
+    out = k.process_intent(intent("ENTER", 0, side="LONG"))
+    assert out.details["rule"] == "regime_parity" and out.details["field"] == "metadata.override"
+    assert k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": True})).accepted
+    assert k.process_intent(intent("ENTER", 1, side="SHORT")).accepted
+    assert k.process_intent(intent("ENTER", 2, side="LONG", order_type="LIMIT", limit_price=99.0)).accepted
+
+    k = fresh()
+    k.update_control(mode="LIVE")
+    out = k.process_intent(intent("ENTER", 0))
+    assert out.details["rule"] == "provenance" and out.details["field"] == "metadata.source_run"
+    assert k.process_intent(intent("ENTER", 0, metadata={"source_run": "run-42"})).accepted
+
+
+def test_edge_freeze_cancels_every_working_order(resting) -> None:  # type: ignore[no-untyped-def]
+    kernel, venue = resting
+    kernel.set_risk_limits({"edge_freeze_threshold_bps": 1.5})
+    for slot in range(3):
+        kernel.process_intent(intent("ENTER", slot, order_type="LIMIT", limit_price=99.0))
+    assert len(venue.open_orders()) == 3
+    assert not kernel.on_edge_update("BTCUSDT", 2.0).transitions
+    out = kernel.on_edge_update("BTCUSDT", 1.2)
+    assert out.details["frozen"] is True
+    assert len([t for t in out.transitions if t.trigger == "CANCEL_ACK"]) == 3
+    assert venue.open_orders() == []
+    assert all(kernel.slot(s).fsm_state == TradeStage.IDLE for s in range(3))
+    ctl = kernel.control()
+    assert ctl["frozen"] and ctl["freeze_asset"] == "BTCUSDT" and ctl["freeze_events"] == 1
+    assert "below threshold" in ctl["freeze_reason"]
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.diagnostic_code == D.RISK_REJECTED and out.details["rule"] == "edge_freeze"
+    kernel.on_edge_update("BTCUSDT", 1.6)
+    assert not kernel.control()["frozen"]
+    assert kernel.process_intent(intent("ENTER", 0)).accepted
+
+
+def test_lot_and_tick_rounding_min_notional_and_dust(resting) -> None:  # type: ignore[no-untyped-def]
+    kernel, _ = resting
+    kernel.set_market_limits("BTCUSDT", {"lot_step": 0.1, "tick_size": 0.5, "min_qty": 0.2, "min_notional": 10.0})
+    out = kernel.process_intent(intent("ENTER", 0, target_size=0.1 + 0.2))  # the float trap: 0.30000000000000004
+    assert out.order.size == 0.3 and out.details["rounded_size"] == 0.3
+    out = kernel.process_intent(intent("ENTER", 1, target_size=0.29999))
+    assert out.order.size == 0.2
+    out = kernel.process_intent(intent("ENTER", 2, target_size=1.0, order_type="LIMIT", limit_price=100.37))
+    assert out.order.price == 100.0  # buys round down
+    out = kernel.process_intent(intent("ENTER", 3, side="SHORT", target_size=1.0, order_type="LIMIT", limit_price=100.37))
+    assert out.order.price == 100.5  # sells round up
+    k = ExecutionKernel(max_slots=2)
+    k.set_market_limits("BTCUSDT", {"lot_step": 0.1, "min_qty": 0.2, "min_notional": 10.0})
+    out = k.process_intent(intent("ENTER", 0, reference_price=30.0, target_size=0.3))  # 9 < 10
+    assert out.diagnostic_code == D.BELOW_MIN_NOTIONAL and not out.accepted
+    assert out.details["notional"] == pytest.approx(9.0) and k.slot(0).fsm_state == TradeStage.IDLE
+    assert k.process_intent(intent("ENTER", 0, reference_price=30.0, target_size=0.15)).details["qty"] == 0.1
+    # Exiting 0.9 of 1.0 would leave 0.1, below min_qty: the whole position goes instead.
+    k.process_intent(intent("ENTER", 1, reference_price=100.0, target_size=1.0))
+    out = k.process_intent(intent("EXIT", 1, reference_price=100.0, target_size=0.9))
+    assert out.state == TradeStage.CLOSED
+    assert out.details["dust_avoided"] == pytest.approx(0.1)
+    assert "closing the whole position" in out.details["reason"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    action=st.sampled_from(["ENTER", "EXIT", "CANCEL"]),
+    slot=st.integers(min_value=-3, max_value=6),
+    side=st.sampled_from(["LONG", "SHORT", "FLAT"]),
+    price=st.floats(allow_nan=True, allow_infinity=True, width=64),
+    size=st.floats(allow_nan=True, allow_infinity=True, width=64),
+    leverage=st.floats(min_value=-5, max_value=200, allow_nan=False),
+    order_type=st.sampled_from(["MARKET", "LIMIT"]),
+    limit=st.floats(min_value=-10, max_value=1e6, allow_nan=False),
+    legs=st.lists(st.floats(min_value=-0.5, max_value=1.5, allow_nan=False), min_size=0, max_size=4),
+)
+def test_random_intents_never_raise_and_keep_the_state_consistent(
+    action: str, slot: int, side: str, price: float, size: float, leverage: float, order_type: str, limit: float,
+    legs: list[float],
+) -> None:
+    k = ExecutionKernel(max_slots=4, venue=MockVenueAdapter(seed=3, partial_fill_rate=0.3, fill_rate=0.8))
+    k.set_seed_capital(1000.0)
+    k.process_intent(intent("ENTER", 1, target_size=1.0))
+    i = KernelIntent(
+        "h1", "t", slot, "BTCUSDT", side, action, price, size, leverage=leverage, exit_leg_ratios=legs or (1.0,),
+        order_type=order_type, limit_price=limit, timestamp=1.0,
+    )
+    out = k.process_intent(i)
+    assert out.diagnostic_code.name in D.__dict__
+    if not out.accepted:
+        assert out.details
+    for s in k.slots():
+        assert s["size"] >= 0
+        for o in (s["active_entry_order"], s["active_exit_order"]):
+            if o:
+                assert o["filled_size"] <= o["size"] + 1e-9
+    acct = k.account()
+    assert acct["capital"] == pytest.approx(1000.0 + acct["k_realized_pnl"] - acct["k_fees_paid"] + acct["k_funding_net"])

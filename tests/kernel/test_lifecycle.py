@@ -1,0 +1,326 @@
+"""The kernel end to end through its Python surface: lifecycle, PnL, fees, account."""
+
+from __future__ import annotations
+
+import pytest
+from kernel_helpers import intent
+
+from dita import (
+    AccountEvent,
+    ExecutionKernel,
+    KernelDiagnosticCode,
+    KernelEventKind,
+    MockVenueAdapter,
+    TradeStage,
+    VenueEvent,
+)
+
+D = KernelDiagnosticCode
+
+
+def test_enter_and_exit_round_trip_with_the_default_mock(kernel: ExecutionKernel) -> None:
+    out = kernel.process_intent(intent("ENTER", 0, reference_price=100.0, target_size=2.0))
+    assert out.accepted and out.diagnostic_code == D.OK
+    assert out.state == TradeStage.POSITION_OPEN
+    assert [t.next_state for t in out.transitions] == [
+        TradeStage.ORDER_REQUESTED,
+        TradeStage.ORDER_SENT,
+        TradeStage.ENTRY_WORKING,
+        TradeStage.POSITION_OPEN,
+    ]
+    assert [e.kind for e in out.emitted_events] == [KernelEventKind.ORDER_ACK, KernelEventKind.FILL]
+    assert out.order is not None and out.order.size == 2.0
+    out = kernel.process_intent(intent("EXIT", 0, reference_price=110.0))
+    assert out.state == TradeStage.CLOSED
+    slot = kernel.slot(0)
+    assert slot.closed and slot.size == 0.0
+    assert slot.realized_pnl == pytest.approx(20.0)
+    fees = (200.0 + 220.0) * 0.0005
+    assert slot.fees_paid == pytest.approx(fees)
+    acct = kernel.account()
+    assert acct["realized_pnl"] == pytest.approx(20.0)
+    assert acct["capital"] == pytest.approx(10_000 + 20 - fees)
+    assert kernel.free_slot() == 0  # a CLOSED slot is free for the next ENTER
+
+
+def test_short_pnl_and_mark_price(kernel: ExecutionKernel) -> None:
+    kernel.process_intent(intent("ENTER", 1, side="SHORT", asset="ETHUSDT", reference_price=3000.0, target_size=2.0))
+    assert kernel.mark_price("ETHUSDT", 2900.0) == 1
+    assert kernel.mark_price("BTCUSDT", 1.0) == 0
+    assert kernel.slot(1).unrealized_pnl == pytest.approx(200.0)
+    assert kernel.account()["unrealized_pnl"] == pytest.approx(200.0)
+    kernel.process_intent(intent("EXIT", 1, side="SHORT", asset="ETHUSDT", reference_price=3100.0))
+    assert kernel.slot(1).realized_pnl == pytest.approx(-200.0)
+    assert kernel.slot(1).unrealized_pnl == 0.0
+
+
+def test_partial_fills_accumulate_a_volume_weighted_entry(resting) -> None:  # type: ignore[no-untyped-def]
+    kernel, venue = resting
+    out = kernel.process_intent(intent("ENTER", 0, target_size=3.0, order_type="LIMIT", limit_price=100.0))
+    assert out.state == TradeStage.ENTRY_WORKING
+    coid = out.order.client_order_id
+    for n, (px, qty) in enumerate([(100.0, 1.0), (103.0, 2.0)]):
+        ev = VenueEvent(f"f{n}", "t0", 0, "FILL", price=px, size=qty, venue_client_id=coid, fill_id=f"tr{n}")
+        kernel.on_venue_event(ev)
+    s = kernel.slot(0)
+    assert s.fsm_state == TradeStage.POSITION_OPEN
+    assert s.entry_price == pytest.approx(102.0)
+    assert s.size == 3.0 and s.initial_size == 3.0
+    # A limit entry rests, so both fills pay the maker rate.
+    assert s.fees_paid == pytest.approx((100.0 + 206.0) * 0.0002)
+    assert venue.open_orders()  # the venue still thinks it rests: the kernel trusts the fills
+
+
+def test_exit_legs_follow_ratios_and_target_size_overrides(kernel: ExecutionKernel) -> None:
+    kernel.process_intent(intent("ENTER", 0, target_size=4.0, exit_leg_ratios=(0.25, 0.25, 0.5)))
+    kernel.process_intent(intent("EXIT", 0, reference_price=101.0))
+    assert kernel.slot(0).size == pytest.approx(3.0)
+    assert kernel.slot(0).active_leg_index == 1
+    kernel.process_intent(intent("EXIT", 0, reference_price=102.0, target_size=0.5))
+    assert kernel.slot(0).size == pytest.approx(2.5)
+    out = kernel.process_intent(intent("EXIT", 0, reference_price=103.0, target_size=100.0))
+    assert out.state == TradeStage.CLOSED
+    assert out.details["clamped_target_size"] == 100.0
+    assert kernel.slot(0).realized_pnl == pytest.approx(1 * 1 + 0.5 * 2 + 2.5 * 3)
+
+
+def test_fill_after_cancel_request_is_applied_and_cancel_reject_restores(resting) -> None:  # type: ignore[no-untyped-def]
+    kernel, venue = resting
+    out = kernel.process_intent(intent("ENTER", 0, target_size=2.0))
+    coid = out.order.client_order_id
+    venue.forget_order(coid)  # the venue will answer the cancel with a reject
+    out = kernel.process_intent(intent("CANCEL", 0))
+    assert out.accepted
+    assert [t.trigger for t in out.transitions] == ["CANCEL_REQUESTED", "CANCEL_REJECT"]
+    assert out.state == TradeStage.ENTRY_WORKING
+    order = kernel.slot(0).active_entry_order
+    assert order is not None and not order.cancel_requested
+
+
+def test_a_fill_racing_a_cancel_request_is_applied() -> None:
+    class AsyncVenue:
+        """Acknowledges at once, answers cancels later (like a websocket venue)."""
+
+        name = "async"
+
+        def submit(self, order):  # type: ignore[no-untyped-def]
+            return [VenueEvent("ack", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=order.client_order_id)]
+
+        def cancel(self, order):  # type: ignore[no-untyped-def]
+            return []
+
+    k = ExecutionKernel(max_slots=1, venue=AsyncVenue())
+    coid = k.process_intent(intent("ENTER", 0, target_size=2.0)).order.client_order_id
+    assert k.process_intent(intent("CANCEL", 0)).state == TradeStage.ENTRY_WORKING
+    assert k.slot(0).active_entry_order.cancel_requested
+    fill = VenueEvent("late", "t0", 0, "FILL", price=100.0, size=0.5, venue_client_id=coid)
+    assert k.on_venue_event(fill).accepted
+    assert k.slot(0).size == 0.5
+    out = k.on_venue_event(VenueEvent("cx", "t0", 0, "CANCEL_ACK", venue_client_id=coid))
+    assert out.state == TradeStage.POSITION_OPEN  # an entry canceled after a partial fill keeps it
+    assert k.slot(0).size == 0.5 and k.slot(0).active_entry_order is None
+
+
+def test_duplicate_events_and_fills_change_nothing(resting) -> None:  # type: ignore[no-untyped-def]
+    kernel, _ = resting
+    out = kernel.process_intent(intent("ENTER", 0, target_size=2.0))
+    coid = out.order.client_order_id
+    fill = VenueEvent("f1", "t0", 0, "FILL", price=100.0, size=1.0, venue_client_id=coid, fill_id="T1")
+    assert kernel.on_venue_event(fill).accepted
+    before = kernel.snapshot()
+    again = kernel.on_venue_event(fill)
+    assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
+    same_trade = VenueEvent("f1-resent", "t0", 0, "FILL", price=100.0, size=1.0, venue_client_id=coid, fill_id="T1")
+    out = kernel.on_venue_event(same_trade)
+    assert out.diagnostic_code == D.DUPLICATE_EVENT and out.details["field"] == "fill_id"
+    stale = VenueEvent("f-cum", "t0", 0, "FILL", price=100.0, filled_size=1.0, venue_client_id=coid)
+    assert kernel.on_venue_event(stale).diagnostic_code == D.DUPLICATE_EVENT
+    after = kernel.snapshot()
+    assert before["slots"] == after["slots"] and before["account"] == after["account"]
+
+
+def test_overfill_is_refused_and_state_is_intact(resting) -> None:  # type: ignore[no-untyped-def]
+    kernel, _ = resting
+    out = kernel.process_intent(intent("ENTER", 0, target_size=1.0))
+    coid = out.order.client_order_id
+    before = kernel.snapshot()
+    bad = VenueEvent("f1", "t0", 0, "FILL", price=100.0, size=1.5, venue_client_id=coid)
+    out = kernel.on_venue_event(bad)
+    assert out.diagnostic_code == D.OVERFILL and out.severity.name == "CRITICAL"
+    assert out.details["fill_qty"] == 1.5 and out.details["order_size"] == 1.0
+    assert kernel.snapshot()["slots"] == before["slots"]
+
+
+def test_unknown_and_late_events_are_reported(kernel: ExecutionKernel) -> None:
+    out = kernel.on_venue_event(VenueEvent("x", "t", 0, "FILL", price=1.0, size=1.0, venue_client_id="nobody"))
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and out.details["venue_client_id"] == "nobody"
+    done = kernel.process_intent(intent("ENTER", 0))
+    coid = done.order.client_order_id
+    late_ack = VenueEvent("late-ack", "t0", 0, "ORDER_ACK", venue_client_id=coid)
+    out = kernel.on_venue_event(late_ack)
+    assert out.diagnostic_code == D.INVALID_TRANSITION and out.severity.name == "INFO"
+    late_fill = VenueEvent("late-fill", "t0", 0, "FILL", price=1.0, size=1.0, venue_client_id=coid)
+    out = kernel.on_venue_event(late_fill)
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity.name == "CRITICAL"
+
+
+def test_rejects_and_rate_limits_free_the_slot() -> None:
+    k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(reject_rate=1.0))
+    out = k.process_intent(intent("ENTER", 0))
+    assert out.state == TradeStage.IDLE and k.free_slot() == 0
+    assert out.emitted_events[0].kind == KernelEventKind.REJECT
+    k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(rate_limit_rate=1.0, retry_after=2.5))
+    out = k.process_intent(intent("ENTER", 0))
+    assert not out.accepted and out.diagnostic_code == D.RATE_LIMITED
+    assert out.details["retry_after"] == 2.5
+    assert k.slot(0).fsm_state == TradeStage.IDLE
+
+
+def test_fee_calibration_statuses(kernel: ExecutionKernel) -> None:
+    c = kernel.calibrate_fee(100.0, 1.0, 0.05)
+    assert c["expected_fee"] == pytest.approx(0.05)
+    assert c["calibration_status"] == "OK" and c["calibration_samples"] == 1
+    assert kernel.calibrate_fee(100.0, 1.0, 0.0515)["calibration_status"] == "WARN"
+    c = kernel.calibrate_fee(100.0, 1.0, 0.06)
+    assert c["calibration_status"] == "ERROR"
+    assert c["deviation_pct"] == pytest.approx(20.0)
+    assert 1.0 < c["calibration_ratio"] < 1.2
+    with pytest.raises(ValueError, match="price"):
+        kernel.calibrate_fee(float("nan"), 1.0, 0.1)
+    with pytest.raises(TypeError, match="qty"):
+        kernel.calibrate_fee(100.0, "1", 0.1)  # type: ignore[arg-type]
+
+
+def test_fill_settled_replaces_the_predicted_fee(kernel: ExecutionKernel) -> None:
+    out = kernel.process_intent(intent("ENTER", 0, reference_price=100.0, target_size=10.0))
+    fill = out.emitted_events[-1]
+    predicted = 1000.0 * 0.0005
+    assert kernel.account()["k_fees_paid"] == pytest.approx(predicted)
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(predicted)
+    settled = kernel.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id=fill.fill_id, fee=0.6))
+    assert settled.accepted and settled.details["calibration_status"] == "ERROR"
+    acct = kernel.account()
+    assert acct["k_fees_paid"] == pytest.approx(0.6)
+    assert acct["k_unsettled_fees"] == pytest.approx(0.0)
+    assert kernel.slot(0).fees_paid == pytest.approx(0.6)
+    again = kernel.on_account_event(AccountEvent("s2", "FILL_SETTLED", fill_id=fill.fill_id, fee=0.6))
+    assert again.diagnostic_code == D.UNKNOWN_ORDER
+    dup = kernel.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id=fill.fill_id, fee=0.6))
+    assert dup.diagnostic_code == D.DUPLICATE_EVENT
+
+
+def test_k_and_e_reconcile(kernel: ExecutionKernel) -> None:
+    seq0 = kernel.account()["event_seq"]
+    kernel.on_account_event(AccountEvent("fund", "FUNDING_FEE", amount=-3.0))
+    acct = kernel.account()
+    assert acct["k_funding_net"] == -3.0 and acct["capital"] == pytest.approx(9_997.0)
+    assert acct["reconcile_status"] == "OK" and acct["available_capital"] == pytest.approx(9_997.0)
+    kernel.on_account_event(AccountEvent("u1", "ACCOUNT_UPDATE", wallet_balance=9_997.2, available_margin=9_000.0))
+    acct = kernel.account()
+    assert acct["reconcile_status"] == "OK" and acct["available_capital"] == 9_000.0
+    kernel.on_account_event(AccountEvent("u2", "ACCOUNT_UPDATE", wallet_balance=10_047.0))
+    acct = kernel.account()
+    assert acct["reconcile_status"] == "WARN"
+    assert acct["reconcile_delta"] == pytest.approx(50.0)
+    assert "E is above K by 50.00" in acct["reconcile_explanation"]
+    kernel.on_account_event(AccountEvent("u3", "ACCOUNT_UPDATE", wallet_balance=8_000.0))
+    assert kernel.account()["reconcile_status"] == "MISMATCH"
+    assert kernel.account()["event_seq"] == seq0 + 4
+
+
+def test_slot_view_writes_through_and_refuses_owned_fields(kernel: ExecutionKernel) -> None:
+    view = kernel.slot(2)
+    view.metadata = {"note": "watch", "n": 3}
+    assert kernel.slot_state(2).metadata == {"note": "watch", "n": 3}
+    view.exit_leg_ratios = (0.5, 0.5)
+    assert kernel.slot(2).exit_leg_ratios == (0.5, 0.5)
+    with pytest.raises(AttributeError, match="owned by the kernel"):
+        view.size = 5.0
+    with pytest.raises(ValueError, match="exit_leg_ratios"):
+        view.exit_leg_ratios = (0.8, 0.8)
+    with pytest.raises(TypeError, match="metadata"):
+        view.metadata = {"nested": {"x": 1}}
+    assert kernel.slot(2).exit_leg_ratios == (0.5, 0.5)
+    with pytest.raises(IndexError, match="slot_id 9"):
+        kernel.slot(9)
+
+
+def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel) -> None:
+    kernel.process_intent(intent("ENTER", 1, target_size=2.0))
+    saved = kernel.slots()
+    fresh = ExecutionKernel(max_slots=4)
+    broken = [dict(s) for s in saved]
+    broken[3]["size"] = float("nan")
+    with pytest.raises(ValueError, match=r"slots\[3\]\.size"):
+        fresh.reconcile_from_slots(broken)
+    assert fresh.slot(1).fsm_state == TradeStage.IDLE  # nothing changed
+    inconsistent = [dict(s) for s in saved]
+    inconsistent[0]["fsm_state"] = "POSITION_OPEN"
+    with pytest.raises(ValueError, match="fsm_state"):
+        fresh.reconcile_from_slots(inconsistent)
+    assert fresh.reconcile_from_slots(saved) == 1
+    assert fresh.slots() == saved
+    fresh.mark_price("BTCUSDT", 110.0)
+    assert fresh.slot(1).unrealized_pnl == pytest.approx(20.0)
+    assert fresh.process_intent(intent("EXIT", 1, reference_price=110.0)).state == TradeStage.CLOSED
+
+
+def test_snapshot_field_names(kernel: ExecutionKernel) -> None:
+    snap = kernel.snapshot()
+    assert set(snap) >= {"kernel_id", "control", "slots", "account"}
+    slot_fields = {
+        "slot_id", "trade_id", "asset", "side", "entry_price", "size", "initial_size", "leverage", "entry_time",
+        "unrealized_pnl", "realized_pnl", "fees_paid", "closed", "exit_leg_ratios", "active_leg_index",
+        "active_entry_order", "active_exit_order", "fsm_state", "close_reason", "last_event_time", "metadata",
+    }
+    assert slot_fields <= set(snap["slots"][0])
+    account_fields = {
+        "capital", "equity", "realized_pnl", "unrealized_pnl", "open_positions", "open_notional", "leverage",
+        "k_capital", "k_realized_pnl", "k_fees_paid", "k_funding_net", "e_wallet_balance", "e_available_margin",
+        "e_used_margin", "e_maint_margin", "available_capital", "reconcile_status", "reconcile_delta",
+        "reconcile_explanation", "event_seq",
+    }
+    assert account_fields <= set(snap["account"])
+    assert {"mode", "verbosity", "debug_clickhouse_enabled"} <= set(snap["control"])
+    assert len(snap["slots"]) == 4
+
+
+def test_python_venue_adapters_and_unknown_submit_outcomes() -> None:
+    class Flaky:
+        name = "flaky"
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def submit(self, order):  # type: ignore[no-untyped-def]
+            self.sent.append(order.client_order_id)
+            raise TimeoutError("no answer in 5s")
+
+        def cancel(self, order):  # type: ignore[no-untyped-def]
+            return [VenueEvent("c", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=order.client_order_id)]
+
+    venue = Flaky()
+    k = ExecutionKernel(max_slots=1, venue=venue)
+    out = k.process_intent(intent("ENTER", 0))
+    # Not treated as rejected: the order stays in flight until the venue says what happened.
+    assert out.accepted and out.state == TradeStage.ORDER_SENT
+    assert out.details["submit_outcome"] == "unknown" and "TimeoutError" in out.details["venue_error"]
+    assert out.severity.name == "ERROR"
+    ack = VenueEvent("a", "t0", 0, "ORDER_ACK", venue_client_id=venue.sent[0])
+    assert k.on_venue_event(ack).state == TradeStage.ENTRY_WORKING
+    assert k.process_intent(intent("CANCEL", 0)).state == TradeStage.IDLE
+
+    class Broken:
+        name = "broken"
+
+        def submit(self, order):  # type: ignore[no-untyped-def]
+            return ["not an event"]
+
+        def cancel(self, order):  # type: ignore[no-untyped-def]
+            return []
+
+    k = ExecutionKernel(max_slots=1, venue=Broken())
+    with pytest.raises(TypeError, match="VenueEvent"):
+        k.process_intent(intent("ENTER", 0))
+    with pytest.raises(TypeError, match="submit"):
+        ExecutionKernel(venue=object())
