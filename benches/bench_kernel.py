@@ -10,11 +10,14 @@ Figures (issue 2):
      as a strategy would; the figure to hold against NautilusTrader, whose strategy builds
      each order inside its timed run as well.
 2. NautilusTrader orders/s for the same workload (one market order per quote tick,
-   alternating buy and sell, risk engine on, logging bypassed), measured in this process,
-   and the ratio dita / NautilusTrader (target >= 100x).
+   alternating buy and sell, risk engine on, logging bypassed), measured in this process
+   in chunks interleaved with the dita repeats, and the ratio dita / NautilusTrader
+   (target >= 100x).
 3. per-order cost with max_slots=10,000 vs max_slots=10 (target within 1.2x): ENTER on
    every slot in turn, then EXIT on every slot, so the large kernel holds up to 10,000 open
-   positions at once and any per-call cost proportional to the slot count would show.
+   positions at once and any per-call cost proportional to the slot count would show. The
+   same ratio with all the work on slot 0 separates such a cost from the cache footprint of
+   touching 10,000 slots in turn.
 4. resident memory growth (RSS) over 1,000,000 orders after a warm-up, in a fresh
    interpreter (target < 20 MB).
 
@@ -55,6 +58,7 @@ LABEL_RATIO_IN_LOOP = "ratio dita/NautilusTrader, built in loop"
 LABEL_COST_SMALL = "per-order cost, max_slots=10"
 LABEL_COST_LARGE = "per-order cost, max_slots=10000"
 LABEL_COST_RATIO = "ratio cost max_slots=10000 / max_slots=10"
+LABEL_COST_RATIO_SLOT0 = "ratio cost max_slots=10000 / 10, slot 0 only"
 LABEL_RSS = "RSS growth over the memory run"
 
 TARGET_ORDERS_PER_SECOND = 200_000.0
@@ -204,23 +208,58 @@ def check_round_trip() -> None:
         )
 
 
-def throughput_prebuilt(s: Settings) -> Rate:
-    timings = []
-    for _ in range(s.repeats):
-        kernel = ExecutionKernel(max_slots=10)
-        warm = alternating_intents(0, 2_000)
-        run_prebuilt(kernel, warm)
-        timings.append(run_prebuilt(kernel, alternating_intents(len(warm), s.throughput_orders)))
-    return Rate.of(timings)
+def prebuilt_repeat(s: Settings) -> Timing:
+    kernel = ExecutionKernel(max_slots=10)
+    warm = alternating_intents(0, 2_000)
+    run_prebuilt(kernel, warm)
+    return run_prebuilt(kernel, alternating_intents(len(warm), s.throughput_orders))
 
 
-def throughput_in_loop(s: Settings) -> Rate:
-    timings = []
+def in_loop_repeat(s: Settings) -> Timing:
+    kernel = ExecutionKernel(max_slots=10)
+    run_built_in_loop(kernel, 0, 2_000)
+    return run_built_in_loop(kernel, 2_000, s.throughput_orders)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    prebuilt: Rate
+    in_loop: Rate
+    nautilus: Rate | None  # None when the comparison was skipped
+    nautilus_fills: int
+    skipped_because: str
+
+
+def throughput(s: Settings, with_nautilus: bool) -> Throughput:
+    """dita and NautilusTrader throughput, their repeats interleaved.
+
+    Each round runs dita (prebuilt), dita (built in loop) and a 1/repeats share of the
+    NautilusTrader orders back to back, so a change in machine load during the run lands on
+    both sides of the ratio instead of on whichever happened to run later.
+    """
+    baseline: Any = None
+    why = "--skip-nautilus given"
+    if with_nautilus:
+        baseline, why = import_nautilus_baseline()
+    chunk = max(1, s.nautilus_orders // s.repeats)
+    if baseline is not None:
+        baseline.run_nautilus_orders(min(200, chunk))  # warm-up: first-call costs
+    prebuilt, in_loop, nautilus = [], [], []
+    fills = 0
     for _ in range(s.repeats):
-        kernel = ExecutionKernel(max_slots=10)
-        run_built_in_loop(kernel, 0, 2_000)
-        timings.append(run_built_in_loop(kernel, 2_000, s.throughput_orders))
-    return Rate.of(timings)
+        prebuilt.append(prebuilt_repeat(s))
+        in_loop.append(in_loop_repeat(s))
+        if baseline is not None:
+            run = baseline.run_nautilus_orders(chunk)
+            fills += run.fills
+            nautilus.append(Timing(run.items, run.seconds, run.cpu_seconds))
+    return Throughput(
+        prebuilt=Rate.of(prebuilt),
+        in_loop=Rate.of(in_loop),
+        nautilus=Rate.of(nautilus) if nautilus else None,
+        nautilus_fills=fills,
+        skipped_because="" if nautilus else why,
+    )
 
 
 def slot_cost_run(max_slots: int, s: Settings) -> Timing:
@@ -230,18 +269,36 @@ def slot_cost_run(max_slots: int, s: Settings) -> Timing:
     return run_prebuilt(kernel, spread_intents(10_000_000, s.slot_orders, max_slots))
 
 
-def slot_costs(s: Settings) -> tuple[Rate, Rate]:
-    """Rates for max_slots=10 and for the large kernel, repeats interleaved.
+def slot_zero_run(max_slots: int, s: Settings) -> Timing:
+    """One timed run of ENTER/EXIT on slot 0 only of a ``max_slots`` kernel."""
+    kernel = ExecutionKernel(max_slots=max_slots)
+    run_prebuilt(kernel, alternating_intents(0, 2_000))
+    return run_prebuilt(kernel, alternating_intents(2_000, s.slot_orders))
 
-    Interleaving (small, large, small, large, ...) keeps a drift in machine load from
-    landing on one side of the ratio.
+
+@dataclass(frozen=True)
+class SlotCosts:
+    spread_small: Rate
+    spread_large: Rate
+    zero_small: Rate
+    zero_large: Rate
+
+
+def slot_costs(s: Settings) -> SlotCosts:
+    """Rates of 10-slot and large kernels, work spread over all slots and on slot 0 only.
+
+    Spread is the judged comparison: with up to max_slots positions open it shows any cost
+    that grows with the slot count or the open positions. Slot 0 only tells such a cost
+    apart from the memory footprint of touching thousands of slots in turn. Repeats are
+    interleaved so a drift in machine load does not land on one side of a ratio.
     """
-    small: list[Timing] = []
-    large: list[Timing] = []
+    runs: dict[str, list[Timing]] = {"ss": [], "sl": [], "zs": [], "zl": []}
     for _ in range(s.repeats):
-        small.append(slot_cost_run(10, s))
-        large.append(slot_cost_run(s.large_slots, s))
-    return Rate.of(small), Rate.of(large)
+        runs["ss"].append(slot_cost_run(10, s))
+        runs["sl"].append(slot_cost_run(s.large_slots, s))
+        runs["zs"].append(slot_zero_run(10, s))
+        runs["zl"].append(slot_zero_run(s.large_slots, s))
+    return SlotCosts(*(Rate.of(runs[k]) for k in ("ss", "sl", "zs", "zl")))
 
 
 def rss_bytes() -> int:
@@ -278,15 +335,14 @@ def rss_growth_in_fresh_process(quick: bool) -> tuple[float, float, float]:
     return float(growth), float(before), float(after)
 
 
-def nautilus_run(n_orders: int) -> tuple[Any, str]:
-    """NautilusTrader's run of ``n_orders`` (a NautilusRun), or None and why it was skipped."""
+def import_nautilus_baseline() -> tuple[Any, str]:
+    """The nautilus_baseline module, or None and why it cannot be used."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     try:
         import nautilus_baseline
     except ImportError as exc:
         return None, f"nautilus_trader is not importable ({exc}); install the bench extra"
-    nautilus_baseline.run_nautilus_orders(min(200, n_orders))  # warm-up: imports, first-call costs
-    return nautilus_baseline.run_nautilus_orders(n_orders), ""
+    return nautilus_baseline, ""
 
 
 def verdict(ok: bool, quick: bool) -> str:
@@ -334,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check_round_trip()
 
-    prebuilt = throughput_prebuilt(s)
+    t = throughput(s, with_nautilus=not args.skip_nautilus)
+    prebuilt, in_loop, nautilus = t.prebuilt, t.in_loop, t.nautilus
     figures["orders_per_second_prebuilt"] = prebuilt.wall
     figures["orders_per_cpu_second_prebuilt"] = prebuilt.cpu
     ok = prebuilt.wall >= TARGET_ORDERS_PER_SECOND
@@ -343,33 +400,70 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{prebuilt.wall:,.0f}",
         f"{prebuilt.note()}; target >= {TARGET_ORDERS_PER_SECOND:,.0f} {verdict(ok, q)}",
     )
-    in_loop = throughput_in_loop(s)
     figures["orders_per_second_in_loop"] = in_loop.wall
     figures["orders_per_cpu_second_in_loop"] = in_loop.cpu
     line(LABEL_IN_LOOP, f"{in_loop.wall:,.0f}", in_loop.note())
+    if nautilus is None:
+        figures["nautilus_orders_per_second"] = None
+        line(LABEL_NAUTILUS, "comparison skipped", t.skipped_because)
+        line(LABEL_RATIO_HEADLINE, "comparison skipped")
+        line(LABEL_RATIO_IN_LOOP, "comparison skipped")
+    else:
+        figures["nautilus_orders_per_second"] = nautilus.wall
+        figures["nautilus_orders_per_cpu_second"] = nautilus.cpu
+        ratio, ratio_loop = prebuilt.wall / nautilus.wall, in_loop.wall / nautilus.wall
+        figures["ratio_vs_nautilus_prebuilt"] = ratio
+        figures["ratio_vs_nautilus_in_loop"] = ratio_loop
+        line(
+            LABEL_NAUTILUS,
+            f"{nautilus.wall:,.0f}",
+            f"{nautilus.note()}; one market order per quote tick, all "
+            f"{t.nautilus_fills:,} filled, risk engine on, logging bypassed, timed engine.run() only",
+        )
+        line(
+            LABEL_RATIO_HEADLINE,
+            f"{ratio:,.0f}x",
+            f"by CPU time {prebuilt.cpu / nautilus.cpu:,.0f}x; target >= "
+            f"{TARGET_NAUTILUS_RATIO:.0f}x {verdict(ratio >= TARGET_NAUTILUS_RATIO, q)}",
+        )
+        line(LABEL_RATIO_IN_LOOP, f"{ratio_loop:,.0f}x", f"by CPU time {in_loop.cpu / nautilus.cpu:,.0f}x")
 
-    small, large = slot_costs(s)
+    costs = slot_costs(s)
+    small, large = costs.spread_small, costs.spread_large
     small_us, large_us = 1e6 / small.wall, 1e6 / large.wall
     cost_ratio, cost_ratio_cpu = small.wall / large.wall, small.cpu / large.cpu
+    zero_ratio, zero_ratio_cpu = (
+        costs.zero_small.wall / costs.zero_large.wall,
+        costs.zero_small.cpu / costs.zero_large.cpu,
+    )
     figures.update(cost_us_small=small_us, cost_us_large=large_us, cost_ratio=cost_ratio)
-    figures["cost_ratio_cpu"] = cost_ratio_cpu
+    figures.update(
+        cost_ratio_cpu=cost_ratio_cpu, cost_ratio_slot0=zero_ratio, cost_ratio_slot0_cpu=zero_ratio_cpu
+    )
     line(
         LABEL_COST_SMALL,
         f"{small_us:.3f} us",
-        f"{small.orders:,} orders over 10 slots, median of {small.repeats}; "
+        f"{small.orders:,} orders spread over 10 slots, median of {small.repeats}; "
         f"by CPU time {1e6 / small.cpu:.3f} us",
     )
     line(
         LABEL_COST_LARGE,
         f"{large_us:.3f} us",
-        f"{large.orders:,} orders over {s.large_slots:,} slots (up to {s.large_slots:,} open at once); "
-        f"by CPU time {1e6 / large.cpu:.3f} us",
+        f"{large.orders:,} orders spread over {s.large_slots:,} slots (up to {s.large_slots:,} open at "
+        f"once); by CPU time {1e6 / large.cpu:.3f} us",
     )
     line(
         LABEL_COST_RATIO,
         f"{cost_ratio:.2f}x",
         f"by CPU time {cost_ratio_cpu:.2f}x; target <= {TARGET_SLOT_COST_RATIO}x "
         f"{verdict(cost_ratio <= TARGET_SLOT_COST_RATIO, q)}",
+    )
+    line(
+        LABEL_COST_RATIO_SLOT0,
+        f"{zero_ratio:.2f}x",
+        f"by CPU time {zero_ratio_cpu:.2f}x; {1e6 / costs.zero_large.wall:.3f} us vs "
+        f"{1e6 / costs.zero_small.wall:.3f} us per order; a per-call cost proportional to max_slots "
+        "would show here",
     )
 
     growth, before, after = rss_growth_in_fresh_process(args.quick)
@@ -381,41 +475,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(RSS {before:.1f} -> {after:.1f} MB); target < {TARGET_RSS_GROWTH_MB:.0f} MB "
         f"{verdict(growth < TARGET_RSS_GROWTH_MB, q)}",
     )
-
-    # NautilusTrader last, so its imports and garbage cannot slow the dita figures above.
-    if args.skip_nautilus:
-        nautilus, why = None, "--skip-nautilus given"
-    else:
-        nautilus, why = nautilus_run(s.nautilus_orders)
-    if nautilus is None:
-        figures["nautilus_orders_per_second"] = None
-        line(LABEL_NAUTILUS, "comparison skipped", why)
-        line(LABEL_RATIO_HEADLINE, "comparison skipped")
-        line(LABEL_RATIO_IN_LOOP, "comparison skipped")
-    else:
-        figures["nautilus_orders_per_second"] = nautilus.per_second
-        figures["nautilus_orders_per_cpu_second"] = nautilus.per_cpu_second
-        ratio, ratio_loop = prebuilt.wall / nautilus.per_second, in_loop.wall / nautilus.per_second
-        figures["ratio_vs_nautilus_prebuilt"] = ratio
-        figures["ratio_vs_nautilus_in_loop"] = ratio_loop
-        line(
-            LABEL_NAUTILUS,
-            f"{nautilus.per_second:,.0f}",
-            f"{nautilus.items:,} market orders, one per quote tick, all {nautilus.fills:,} filled; "
-            "risk engine on, logging bypassed; timed engine.run() only; "
-            f"by CPU time {nautilus.per_cpu_second:,.0f}",
-        )
-        line(
-            LABEL_RATIO_HEADLINE,
-            f"{ratio:,.0f}x",
-            f"by CPU time {prebuilt.cpu / nautilus.per_cpu_second:,.0f}x; target >= "
-            f"{TARGET_NAUTILUS_RATIO:.0f}x {verdict(ratio >= TARGET_NAUTILUS_RATIO, q)}",
-        )
-        line(
-            LABEL_RATIO_IN_LOOP,
-            f"{ratio_loop:,.0f}x",
-            f"by CPU time {in_loop.cpu / nautilus.per_cpu_second:,.0f}x",
-        )
 
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")

@@ -25,6 +25,7 @@ FIGURE_LABELS = (
     "per-order cost, max_slots=10",
     "per-order cost, max_slots=10000",
     "ratio cost max_slots=10000 / max_slots=10",
+    "ratio cost max_slots=10000 / 10, slot 0 only",
     "RSS growth over the memory run",
 )
 NAUTILUS_INSTALLED = importlib.util.find_spec("nautilus_trader") is not None
@@ -61,6 +62,7 @@ def test_quick_run_prints_every_figure(tmp_path: Path) -> None:
         "cost_us_small",
         "cost_us_large",
         "cost_ratio",
+        "cost_ratio_slot0",
     ):
         assert math.isfinite(figures[key]) and figures[key] > 0, (key, figures[key])
     assert math.isfinite(figures["rss_growth_mb"])
