@@ -72,3 +72,7 @@ def test_bad_settings_are_refused() -> None:
 
 def test_frames_are_strict_json() -> None:
     assert encode_json({"x": math.nan, "y": math.inf, "z": 1.5}) == '{"x":null,"y":null,"z":1.5}'
+    # Integers past 64 bits (a client can send them) still encode, as do non-finite floats beside them.
+    assert (
+        encode_json({"big": 10**30, "x": [math.nan]}) == '{"big":1000000000000000000000000000000,"x":[null]}'
+    )

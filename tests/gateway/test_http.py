@@ -187,6 +187,7 @@ def test_resting_order_shows_in_orders_and_cancels() -> None:
         ({"action": "ENTER", "side": "LONG", "target_size": 1}, "asset"),
         ({"action": "ENTER", "asset": "BTC", "target_size": 1}, "side"),
         ({"action": "EXIT"}, "slot_id"),
+        ({"action": "EXIT", "slot_id": 10**30}, "slot_id"),
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "exit_leg_ratios": [0.5, 2]}, "exit_leg_ratios"),
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": [1]}}, "metadata"),
     ],

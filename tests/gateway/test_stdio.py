@@ -142,6 +142,7 @@ GARBAGE = [  # (line, error code or None when the line is skipped, field named)
     ("{broken json", "INVALID_JSON", "line"),
     ('{"cmd":"ORDER","side":"BUY"}', "MISSING_FIELD", "symbol"),
     ('{"cmd":"CANCEL","client_id":"x","y":1}', "UNKNOWN_FIELD", "y"),
+    ('{"cmd":"CANCEL","client_id":1000000000000000000000000000000}', "INVALID_FIELD", "client_id"),
     ("CANCEL never-sent", "UNKNOWN_CLIENT_ID", "client_id"),
     ("QUERY never-sent", "UNKNOWN_CLIENT_ID", "client_id"),
     ("\x00\x01\x02", "UNKNOWN_COMMAND", "command"),

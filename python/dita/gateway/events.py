@@ -13,6 +13,8 @@ caller is never held up by a client.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,8 +29,22 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def encode_json_bytes(obj: Any) -> bytes:
-    """Compact strict JSON (orjson: non-finite floats become null, unknown types their str)."""
-    return orjson.dumps(obj, default=str, option=_JSON_OPTIONS)
+    """Compact strict JSON: non-finite floats become null, unknown types their str."""
+    try:
+        return orjson.dumps(obj, default=str, option=_JSON_OPTIONS)
+    except TypeError:
+        # orjson stops at integers beyond 64 bits (a client can send one); json does not.
+        return json.dumps(_finite(obj), default=str, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def encode_json(obj: Any) -> str:
