@@ -3,7 +3,7 @@
 Figures (issue 5), each with a baseline measured in the same run:
 
 1. ``process_intent`` throughput with a HazelcastProjection attached (publisher running,
-   default 50 ms interval) against the in-memory projection; ENTER and EXIT alternate over
+   default 100 ms interval) against the in-memory projection; ENTER and EXIT alternate over
    64 slots with the default mock venue, so every intent dirties a slot and the account.
    Ratio in-memory / Hazelcast = the overhead factor (target <= 1.2x).
 2. Updates per second the publisher sustains: 2,000 open slots re-marked continuously, so

@@ -82,6 +82,8 @@ def test_bad_settings_are_refused_naming_the_value() -> None:
         HazelcastProjection(["127.0.0.1:1"], interval=-1)
     with pytest.raises(ValueError, match=r"heartbeat .* got 0"):
         HazelcastProjection(["127.0.0.1:1"], heartbeat=0)
+    with pytest.raises(ValueError, match=r"max_duty must be a fraction in \(0, 1\], got 1.5"):
+        HazelcastProjection(["127.0.0.1:1"], max_duty=1.5)
     with pytest.raises(ValueError, match=r"host:port, got 'nohost'"):
         cluster_settings("nohost")
     with pytest.raises(ValueError, match=r"host:port, got 'h:99999'"):

@@ -30,6 +30,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 with warnings.catch_warnings():
@@ -37,7 +38,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
     from hazelcast.client import HazelcastClient
     from hazelcast.core import HazelcastJsonValue
-    from hazelcast.future import Future
+    from hazelcast.future import Future, combine_futures
     from hazelcast.lifecycle import LifecycleState
     from hazelcast.proxy.map import BlockingMap, Map
 
@@ -218,6 +219,18 @@ def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
         client.sql.execute(statement).result()
 
 
+@dataclass(frozen=True)
+class _Written:
+    """What one cycle sent for one kernel, booked when the cluster confirms it."""
+
+    kernel_id: str
+    drained_at: float
+    updates: int
+    writes: int
+    full: bool
+    account: bool
+
+
 class HazelcastProjection:
     """Projects attached kernels into Hazelcast maps from one background publisher thread.
 
@@ -233,7 +246,7 @@ class HazelcastProjection:
         cluster_members: str | Sequence[str] | None = None,
         cluster_name: str | None = None,
         *,
-        interval: float = 0.05,
+        interval: float = 0.1,
         heartbeat: float = 5.0,
         max_duty: float = 0.1,
         invocation_timeout: float = 5.0,
@@ -268,6 +281,7 @@ class HazelcastProjection:
         self._resyncs = 0
         self._errors = 0
         self._busy = 0
+        self._inflight = False
         self._cpu = 0.0  # CPU seconds the publisher thread has used
         self._last_error = ""
         self._last_ok_drain: dict[str, float] = {}  # monotonic start of the last published drain
@@ -354,6 +368,8 @@ class HazelcastProjection:
             first = not self._last_error
             self._last_error = f"{type(exc).__name__}: {exc}"
             self._resync.update(self._kernels)
+        if self._stop.is_set():
+            return  # writes cut short by our own shutdown
         log = _log.warning if first else _log.debug
         log("hazelcast projection write failed (%s); will resync", self._last_error)
 
@@ -361,20 +377,63 @@ class HazelcastProjection:
         with self._lock:
             kernels = list(self._kernels.items())
             connected = self._connected
+            inflight = self._inflight
         if not connected:
             with self._cycle_done:
                 self._cycles += 1
                 self._cycle_done.notify_all()
             return
+        if inflight:
+            return  # the last cycle's writes are still out; the kernels keep coalescing meanwhile
         if self._maps is None:
             get_map = self._client.get_map
             self._maps = (get_map(SLOTS_MAP), get_map(ACCOUNTS_MAP), get_map(CONTROL_MAP))
         if kernels and not self._mappings_made and time.monotonic() >= self._mappings_retry_at:
             self._make_mappings(kernels[0][1])
         ok = True
+        futures: list[Future[Any]] = []
+        written: list[_Written] = []
         for kid, kernel in kernels:
-            ok = self._publish_kernel(kid, kernel) and ok
+            issued = self._publish_kernel(kid, kernel)
+            if issued is None:
+                ok = False
+                continue
+            futures.extend(issued[0])
+            written.append(issued[1])
+        if not futures:
+            self._finish_cycle(ok, written)
+            return
+        with self._lock:
+            self._inflight = True
+        # Completion is handled on the client's I/O thread, so the publisher does not have to be
+        # scheduled again just to collect replies (each hand-off of the GIL costs the strategy).
+        combine_futures(futures).add_done_callback(lambda done: self._on_written(done, ok, written))
+
+    def _on_written(self, done: Future[Any], ok: bool, written: list[_Written]) -> None:
+        with self._lock:
+            self._inflight = False
+        exc = done.exception()
+        if exc is not None:
+            self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
+            with self._cycle_done:
+                self._cycles += 1
+                self._cycle_done.notify_all()
+            return
+        self._finish_cycle(ok, written)
+
+    def _finish_cycle(self, ok: bool, written: list[_Written]) -> None:
+        done = time.monotonic()
         with self._cycle_done:
+            for w in written:
+                if w.account:
+                    self._account_written[w.kernel_id] = w.drained_at
+                previous = self._last_ok_drain.get(w.kernel_id, w.drained_at)
+                self._last_ok_drain[w.kernel_id] = w.drained_at
+                # A change made just after the previous drain became visible only now.
+                self._staleness.append(done - previous)
+                self._updates += w.updates
+                self._writes += w.writes
+                self._resyncs += w.full
             self._cycles += 1
             if ok:
                 self._ok_cycles += 1
@@ -396,7 +455,8 @@ class HazelcastProjection:
             self._mappings_made = True
             self._mapping_error = ""
 
-    def _publish_kernel(self, kid: str, kernel: ExecutionKernel) -> bool:
+    def _publish_kernel(self, kid: str, kernel: ExecutionKernel) -> tuple[list[Future[Any]], _Written] | None:
+        """Drain one kernel and send its writes; None when it could not be drained this time."""
         # ``kid`` is cached: even reading kernel.kernel_id fails while another thread is inside it.
         with self._lock:
             full = kid in self._resync
@@ -413,7 +473,7 @@ class HazelcastProjection:
             with self._lock:
                 self._resync.add(kid)
                 self._busy += 1
-            return False
+            return None
         now = time.time()
         assert self._maps is not None
         slots_map, accounts_map, control_map = self._maps
@@ -434,24 +494,11 @@ class HazelcastProjection:
                 control["kernel_id"] = kid
                 control["projected_at"] = now
                 futures.append(control_map.set(kid, to_json_value(control)))
-            for future in futures:
-                future.result()
         except Exception as exc:
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
-            return False
-        done = time.monotonic()
-        if account is not None:
-            self._account_written[kid] = drained_at
-        with self._lock:
-            previous = self._last_ok_drain.get(kid, drained_at)
-            self._last_ok_drain[kid] = drained_at
-            # A change made just after the previous drain became visible only now.
-            self._staleness.append(done - previous)
-            self._updates += len(slots) + (account is not None) + (control is not None)
-            self._writes += len(futures)
-            if full:
-                self._resyncs += 1
-        return True
+            return None
+        updates = len(slots) + (account is not None) + (control is not None)
+        return futures, _Written(kid, drained_at, updates, len(futures), full, account is not None)
 
     def sync(self, timeout: float | None = 10.0) -> bool:
         """Publish every dirty key now; True when a full cycle succeeded within ``timeout``."""
