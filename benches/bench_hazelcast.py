@@ -254,7 +254,7 @@ def main() -> int:
 
     def body(members: list[str], cluster: str) -> None:
         mem, hz, ratio, hz_stats = throughput(
-            members, cluster, 20_000 if quick else 100_000, 2 if quick else 10
+            members, cluster, 20_000 if quick else 60_000, 2 if quick else 16
         )
         print("1. process_intent throughput (medians over back-to-back pairs)")
         show("in-memory projection (baseline)", f"{mem:,.0f} intents/s")
