@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (e, x) = &cycles[i % cycles.len()];
             i += 1;
-            if i % cycles.len() == 0 {
+            if i.is_multiple_of(cycles.len()) {
                 k = Kernel::new("bench", 10).unwrap();
             }
             cycle_prebuilt(&mut k, e, x, i, &mut evs);
@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (e, x) = &cycles[i % cycles.len()];
             i += 1;
-            if i % cycles.len() == 0 {
+            if i.is_multiple_of(cycles.len()) {
                 k = Kernel::new("bench", 10).unwrap();
             }
             cycle_mock(&mut k, &mut v, e, x);

@@ -357,7 +357,9 @@ impl Kernel {
         KernelOutcome::refused(intent.slot_id, trade, state, code, severity, details, seq)
     }
 
-    /// Field checks shared by every command; returns the slot index.
+    /// Field checks shared by every command; returns the slot index. The refusal is the
+    /// large variant on purpose: it is the answer, built once, on the cold path.
+    #[allow(clippy::result_large_err)]
     fn check_intent(&self, intent: &Intent, seq: u64) -> Result<usize, KernelOutcome> {
         use KernelDiagnosticCode as D;
         let bad = |field: &'static str, value: Detail, reason: &'static str| {
@@ -395,6 +397,7 @@ impl Kernel {
         Ok(intent.slot_id as usize)
     }
 
+    #[allow(clippy::result_large_err)]
     fn check_order_prices(&self, intent: &Intent, seq: u64) -> Result<(), KernelOutcome> {
         let bad = |field: &'static str, value: f64, reason: &'static str| {
             let mut d = detail_field(field, value);
@@ -412,10 +415,10 @@ impl Kernel {
 
     fn mode_blocks(&self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
         let mode = self.control.mode;
-        let blocked = match (intent.action, mode) {
-            (KernelCommandType::Enter, ControlMode::Halted | ControlMode::ReduceOnly) => true,
-            _ => false,
-        };
+        let blocked = matches!(
+            (intent.action, mode),
+            (KernelCommandType::Enter, ControlMode::Halted | ControlMode::ReduceOnly)
+        );
         if blocked {
             let d = vec![
                 ("rule", Detail::Static("trading_state")),
@@ -511,6 +514,7 @@ impl Kernel {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn transition(
         &mut self,
         out: &mut KernelOutcome,

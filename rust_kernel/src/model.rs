@@ -28,6 +28,7 @@ pub struct Intent {
 
 impl Intent {
     /// An intent with the constructor's defaults; tests and benches fill in the rest.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         intent_id: &str,
         trade_id: &str,

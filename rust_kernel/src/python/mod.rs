@@ -271,7 +271,7 @@ impl PyKernel {
     #[new]
     #[pyo3(signature = (max_slots=None, venue=None, journal=None, projection=None, control_plane=None,
         kernel_id=None, **kwargs))]
-    #[allow(unused_variables)]
+    #[allow(unused_variables, clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         max_slots: Option<&Bound<'_, PyAny>>,
