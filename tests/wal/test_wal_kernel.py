@@ -1,0 +1,181 @@
+"""ExecutionKernel with a write-ahead log: recovery reproduces the snapshot, checkpoints bound
+replay, damage and foreign logs are refused with their position, bad settings change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from wal_workload import KERNEL_ID, make_kernel, run
+
+from dita import ExecutionKernel, KernelIntent
+from dita._kernel import WalError, wal_verify
+
+
+def _feed(kernel: ExecutionKernel, seed: int, steps: int) -> None:
+    for _ in run(kernel, seed, steps):
+        pass
+
+
+def _segments(wal_dir: Path) -> list[Path]:
+    return sorted(wal_dir.glob("seg-*.wal"))
+
+
+@pytest.mark.parametrize("fsync", ["always", "batch", "none"])
+def test_reopened_kernel_has_the_same_snapshot(tmp_path: Path, fsync: str) -> None:
+    steps = 60 if fsync == "always" else 800
+    kernel = make_kernel(tmp_path, fsync=fsync)
+    _feed(kernel, seed=7, steps=steps)
+    kernel.calibrate_fee(100.0, 1.0, 0.06)
+    kernel.update_control(mode="REDUCE_ONLY", source="ops")
+    kernel.set_slot_metadata(0, {"note": "kept"})
+    expected, seq = kernel.snapshot(), kernel.seq
+    kernel.close()
+    del kernel
+    again = make_kernel(tmp_path, fsync=fsync)
+    assert again.seq == seq
+    assert again.snapshot() == expected
+    info = again.wal_info()
+    assert info is not None and info["last_seq"] == seq and info["recovery"]["torn_tail"] is None
+
+
+def test_a_kernel_without_wal_dir_has_no_log(tmp_path: Path) -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    assert kernel.wal_info() is None
+    assert kernel.wal_sync() is None
+    assert kernel.wal_checkpoint() is None
+
+
+def test_log_sequence_equals_kernel_sequence_and_refusals_are_not_recorded(tmp_path: Path) -> None:
+    kernel = make_kernel(tmp_path, fsync="none")
+    _feed(kernel, seed=3, steps=50)
+    with pytest.raises(ValueError, match="price"):
+        kernel.mark_price("BTC", -5.0)
+    with pytest.raises(ValueError, match="capital"):
+        kernel.set_seed_capital(float("nan"))
+    info = kernel.wal_info()
+    assert info is not None and info["last_seq"] == kernel.seq == 51
+    kernel.close()
+    assert wal_verify(tmp_path)["records"] == 51
+
+
+def test_recovery_starts_at_the_newest_checkpoint(tmp_path: Path) -> None:
+    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=40)
+    _feed(kernel, seed=5, steps=300)
+    expected = kernel.snapshot()
+    kernel.close()
+    del kernel
+    again = make_kernel(tmp_path)
+    info = again.wal_info()
+    assert info is not None
+    recovery = info["recovery"]
+    assert recovery["checkpoint_seq"] is not None and recovery["checkpoint_seq"] >= 301 - 40
+    assert recovery["replayed_records"] < 40
+    assert again.snapshot() == expected
+
+
+def test_manual_checkpoint_leaves_nothing_to_replay(tmp_path: Path) -> None:
+    kernel = make_kernel(tmp_path, fsync="batch", wal_checkpoint_every=0)
+    _feed(kernel, seed=9, steps=120)
+    assert kernel.wal_checkpoint() == kernel.seq
+    expected = kernel.snapshot()
+    del kernel
+    again = make_kernel(tmp_path)
+    info = again.wal_info()
+    assert info is not None and info["recovery"]["replayed_records"] == 0
+    assert again.snapshot() == expected
+
+
+def test_reopen_without_kernel_id_takes_the_logs_and_keeps_its_capital(tmp_path: Path) -> None:
+    kernel = make_kernel(tmp_path, fsync="none")
+    _feed(kernel, seed=4, steps=30)
+    expected = kernel.snapshot()
+    kernel.close()
+    del kernel
+    again = ExecutionKernel(wal_dir=str(tmp_path), seed_capital=1.0)
+    assert again.kernel_id == KERNEL_ID
+    assert again.max_slots == 6
+    # The constructor's seed capital applies to new kernels only; the log's history wins.
+    assert again.snapshot() == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "says"),
+    [
+        ({"fsync": "sometimes"}, ValueError, 'invalid fsync "sometimes"'),
+        ({"fsync": 1}, TypeError, "fsync"),
+        ({"wal_checkpoint_every": -1}, ValueError, "wal_checkpoint_every: -1"),
+        ({"wal_segment_bytes": 10}, ValueError, "wal_segment_bytes: 10"),
+        ({"wal_dir": 42}, TypeError, "wal_dir"),
+        ({"seed_capital": float("inf")}, ValueError, "seed_capital"),
+    ],
+)
+def test_bad_wal_settings_are_refused_and_create_nothing(
+    tmp_path: Path, kwargs: dict[str, Any], error: type[Exception], says: str
+) -> None:
+    wal_dir = tmp_path / "wal"
+    args: dict[str, Any] = {"wal_dir": str(wal_dir), **kwargs}
+    with pytest.raises(error, match=says.replace("(", r"\(")):
+        ExecutionKernel(max_slots=2, kernel_id="k", **args)
+    assert not wal_dir.exists()
+
+
+def test_wal_settings_without_wal_dir_are_refused() -> None:
+    with pytest.raises(ValueError, match="fsync: it needs wal_dir"):
+        ExecutionKernel(max_slots=2, fsync="always")
+
+
+def test_a_log_of_another_kernel_is_refused(tmp_path: Path) -> None:
+    make_kernel(tmp_path, fsync="none").close()
+    with pytest.raises(WalError, match=f'belongs to kernel id "{KERNEL_ID}", not "intruder"'):
+        ExecutionKernel(max_slots=6, kernel_id="intruder", wal_dir=str(tmp_path))
+
+
+def test_another_slot_count_is_refused(tmp_path: Path) -> None:
+    make_kernel(tmp_path, fsync="none").close()
+    with pytest.raises(ValueError, match=r"max_slots: 3 .*holds a kernel with 6 slots"):
+        ExecutionKernel(max_slots=3, wal_dir=str(tmp_path))
+
+
+def test_a_second_kernel_on_the_same_log_is_refused(tmp_path: Path) -> None:
+    first = make_kernel(tmp_path, fsync="none")
+    with pytest.raises(WalError, match="locked by another writer"):
+        make_kernel(tmp_path, fsync="none")
+    first.process_intent(KernelIntent("x", "t", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0))
+
+
+def test_a_torn_tail_is_cut_and_reported(tmp_path: Path) -> None:
+    kernel = make_kernel(tmp_path, fsync="always")
+    _feed(kernel, seed=6, steps=25)
+    expected = kernel.snapshot()
+    del kernel
+    segment = _segments(tmp_path)[-1]
+    good = segment.stat().st_size
+    with segment.open("ab") as f:
+        f.write(b"\x50\x00\x00\x00 a record cut short by a power failure")
+    again = make_kernel(tmp_path)
+    info = again.wal_info()
+    assert info is not None
+    torn = info["recovery"]["torn_tail"]
+    assert torn == {"segment": str(segment), "offset": good, "bytes_dropped": 42, "seq": 27}
+    assert again.snapshot() == expected
+    assert segment.stat().st_size == good
+
+
+def test_damage_inside_the_log_refuses_to_open_naming_segment_and_offset(tmp_path: Path) -> None:
+    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
+    _feed(kernel, seed=8, steps=40)
+    kernel.close()
+    del kernel
+    segment = _segments(tmp_path)[-1]
+    data = bytearray(segment.read_bytes())
+    offset = len(data) // 2
+    data[offset] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    with pytest.raises(WalError) as refused:
+        make_kernel(tmp_path)
+    message = str(refused.value)
+    assert segment.name in message and "byte offset" in message and "record seq" in message
+    # Refusing changed nothing on disk.
+    assert segment.read_bytes() == bytes(data)
