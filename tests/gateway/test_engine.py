@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 from dita import ExecutionKernel, MockVenueAdapter
+from dita.gateway.engine import OrderEngine
+from dita.gateway.protocol import parse_line
 from dita.gateway.stdio import run_stdio
 
 
@@ -82,3 +84,30 @@ def test_halted_kernel_refuses_orders_with_the_kernels_diagnostic() -> None:
     update = next(e for e in events if e["type"] == "order_update")
     assert update["status"] == "REJECTED" and update["diagnostic"] == "MODE_BLOCKED"
     assert update["details"]["mode"] == "HALTED"
+
+
+def test_second_close_while_an_exit_rests_is_refused_not_a_new_short() -> None:
+    venue = MockVenueAdapter(fill_rate=0.0)  # every order rests until filled by hand
+    kernel = ExecutionKernel(max_slots=3, venue=venue)
+    events: list[tuple[str, dict[str, Any]]] = []
+    engine = OrderEngine(kernel, lambda kind, fields: events.append((kind, fields)))
+
+    def send(line: str) -> dict[str, Any]:
+        command = parse_line(line)
+        assert command is not None
+        engine.handle(command)
+        return next(f for k, f in reversed(events) if k == "order_update")
+
+    send("ORDER BUY BTC 1 100 a1")
+    (entry,) = kernel.open_orders()
+    for event in venue.fill_open_order(entry.client_order_id):
+        assert kernel.on_venue_event(event).accepted
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+
+    closing = send("ORDER SELL BTC 1 110 a2")  # rests: the exit stays working
+    assert closing["status"] == "ACKNOWLEDGED" and closing["action"] == "EXIT" and closing["slot_id"] == 0
+    assert kernel.slot_state(0).fsm_state.name in ("EXIT_SENT", "EXIT_WORKING")
+
+    again = send("ORDER SELL BTC 1 110 a3")
+    assert again["status"] == "REJECTED" and again["diagnostic"] == "EXIT_WORKING"
+    assert kernel.slot_state(1).fsm_state.name == "IDLE"  # no SHORT was opened

@@ -41,6 +41,7 @@ Emit = Callable[[str, dict[str, Any]], None]
 """Receives (event type, fields); the writer adds ``seq`` and ``ts``."""
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
+_EXITING = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING)
 
 _STATUS_BY_KIND = {
     KernelEventKind.ORDER_ACK: "ACKNOWLEDGED",
@@ -135,7 +136,7 @@ class OrderEngine:
                 value=cmd.client_id,
             )
             return
-        position = self._opposite_position(cmd)
+        position, exiting = self._opposite_position(cmd)
         rec = OrderRecord(
             client_id=cmd.client_id,
             side=cmd.side,
@@ -161,6 +162,15 @@ class OrderEngine:
                 "slot_id": rec.slot_id,
             },
         )
+        if position is None and exiting is not None:
+            # Opening the other side while this side is still being closed is rarely meant.
+            self._refuse(
+                rec,
+                "EXIT_WORKING",
+                f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {exiting}"
+                " already has an exit working; wait for it or cancel it first",
+            )
+            return
         reference = cmd.price if cmd.price is not None else self._last_price.get(cmd.symbol)
         if reference is None:
             self._refuse(
@@ -220,26 +230,34 @@ class OrderEngine:
             self._positions.setdefault(cmd.symbol, {})[rec.slot_id] = intent.side.name
         self._apply(rec, outcome, fees_before)
 
-    def _opposite_position(self, cmd: OrderCommand) -> tuple[int, str, str, float, float] | None:
-        """(slot_id, trade_id, side, size, fees so far) of the oldest open position ``cmd`` closes."""
+    def _opposite_position(
+        self, cmd: OrderCommand
+    ) -> tuple[tuple[int, str, str, float, float] | None, int | None]:
+        """The oldest open position ``cmd`` closes, as (slot_id, trade_id, side, size, fees so
+        far), and else the slot of an opposite position whose exit is already working."""
         slots = self._positions.get(cmd.symbol)
         if not slots:
-            return None
+            return None, None
         wanted = "LONG" if cmd.side == "SELL" else "SHORT"
         stale: list[int] = []
         found: tuple[int, str, str, float, float] | None = None
-        for slot_id, side in slots.items():
+        exiting: int | None = None
+        for slot_id in slots:
             state = self.kernel.slot_state(slot_id)
             stage = state.fsm_state
             if stage in (TradeStage.IDLE, TradeStage.CLOSED) or state.asset != cmd.symbol:
                 stale.append(slot_id)
                 continue
-            if side == wanted and stage == TradeStage.POSITION_OPEN and state.size > 0.0:
-                found = (slot_id, state.trade_id, side, state.size, state.fees_paid)
+            if state.side.name != wanted or state.size <= 0.0:
+                continue
+            if stage == TradeStage.POSITION_OPEN:
+                found = (slot_id, state.trade_id, wanted, state.size, state.fees_paid)
                 break
+            if stage in _EXITING and exiting is None:
+                exiting = slot_id
         for slot_id in stale:
             del slots[slot_id]
-        return found
+        return found, exiting
 
     # --- CANCEL --------------------------------------------------------------------------
 
