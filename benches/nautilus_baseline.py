@@ -154,7 +154,7 @@ class _AlternatingMarketConfig(StrategyConfig, frozen=True, kw_only=True):
     log_commands: bool = False
 
 
-class _AlternatingMarketOrders(Strategy):
+class _AlternatingMarketOrders(Strategy):  # type: ignore[misc]  # Cython base, no stubs
     """One market order per quote tick, buy then sell then buy, counting fills."""
 
     def __init__(self, config: _AlternatingMarketConfig) -> None:
@@ -239,7 +239,7 @@ class _SmaCrossConfig(StrategyConfig, frozen=True, kw_only=True):
     log_commands: bool = False
 
 
-class _SmaCross(Strategy):
+class _SmaCross(Strategy):  # type: ignore[misc]  # Cython base, no stubs
     """Long on a cross up of the fast SMA over the slow SMA of closes, flat on a cross down.
 
     Same rule as dita's ``SmaCrossover`` with ``allow_short=False``: "above" means
@@ -315,7 +315,7 @@ def _bar_rows(bars: Any) -> Iterable[tuple[int, float, float, float, float, floa
 
 def _to_ns(ts: Any) -> int:
     if hasattr(ts, "timestamp"):  # datetime / pandas Timestamp
-        return round(ts.timestamp() * NS_PER_SECOND)
+        return round(float(ts.timestamp()) * NS_PER_SECOND)
     if isinstance(ts, int) and ts > 10**15:
         return ts
     return round(float(ts) * NS_PER_SECOND)

@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_bad_order_count_is_refused_naming_the_value() -> None:
 
 
 @pytest.fixture(scope="module")
-def nautilus_baseline():  # type: ignore[no-untyped-def]
+def nautilus_baseline() -> ModuleType:
     pytest.importorskip("nautilus_trader")
     sys.path.insert(0, str(BENCHES))
     try:
@@ -116,7 +117,7 @@ def reference_crossover_orders(closes: list[float], fast: int, slow: int) -> int
     return orders
 
 
-def test_nautilus_crossover_trades_like_the_reference(nautilus_baseline) -> None:  # type: ignore[no-untyped-def]
+def test_nautilus_crossover_trades_like_the_reference(nautilus_baseline: ModuleType) -> None:
     # A sawtooth of closes crosses many times, so a wrong rule shows as a wrong count.
     closes = [100.0 + 5.0 * math.sin(i / 7.0) + 0.01 * i for i in range(400)]
     bars = {
@@ -134,12 +135,12 @@ def test_nautilus_crossover_trades_like_the_reference(nautilus_baseline) -> None
     assert run.fills == expected
 
 
-def test_nautilus_order_flow_fills_every_order(nautilus_baseline) -> None:  # type: ignore[no-untyped-def]
+def test_nautilus_order_flow_fills_every_order(nautilus_baseline: ModuleType) -> None:
     run = nautilus_baseline.run_nautilus_orders(50)
     assert (run.items, run.fills) == (50, 50)
 
 
-def test_nautilus_baseline_refuses_bad_input(nautilus_baseline) -> None:  # type: ignore[no-untyped-def]
+def test_nautilus_baseline_refuses_bad_input(nautilus_baseline: ModuleType) -> None:
     with pytest.raises(ValueError, match="n_orders must be at least 1, got 0"):
         nautilus_baseline.run_nautilus_orders(0)
     with pytest.raises(ValueError, match=r"need 0 < fast < slow, got fast=30 slow=10"):
