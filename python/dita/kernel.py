@@ -26,6 +26,8 @@ class SlotView:
     """
 
     __slots__ = ("_kernel", "slot_id")
+    _kernel: KernelCore
+    slot_id: int
 
     def __init__(self, kernel: KernelCore, slot_id: int) -> None:
         object.__setattr__(self, "_kernel", kernel)
@@ -50,7 +52,9 @@ class SlotView:
 
     def __repr__(self) -> str:
         s = self.state()
-        return f"SlotView(slot_id={s.slot_id}, fsm_state={s.fsm_state.name}, asset={s.asset!r}, size={s.size})"
+        return (
+            f"SlotView(slot_id={s.slot_id}, fsm_state={s.fsm_state.name}, asset={s.asset!r}, size={s.size})"
+        )
 
 
 class ExecutionKernel(KernelCore):

@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from kernel_helpers import intent
 
 from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
+
 
 @pytest.fixture
 def mk() -> Callable[..., KernelIntent]:

@@ -61,13 +61,29 @@ def test_every_diagnostic_code_is_reachable() -> None:
     fill = VenueEvent("f", "t0", 0, "FILL", price=100.0, size=0.4, venue_client_id=coid)
     k5.on_venue_event(fill)
     record(k5.on_venue_event(fill))  # DUPLICATE_EVENT
-    record(k5.on_venue_event(VenueEvent("g", "t0", 0, "FILL", price=100.0, size=5.0, venue_client_id=coid)))  # OVERFILL
+    record(
+        k5.on_venue_event(VenueEvent("g", "t0", 0, "FILL", price=100.0, size=5.0, venue_client_id=coid))
+    )  # OVERFILL
     record(k5.on_venue_event(VenueEvent("h", "t", 0, "ORDER_ACK", venue_client_id="ghost")))  # UNKNOWN_ORDER
-    assert set(seen) == set(D.__dict__[n] for n in (
-        "OK", "INVALID_SLOT_ID", "INVALID_INTENT", "SLOT_BUSY", "NO_POSITION", "DUPLICATE_INTENT",
-        "DUPLICATE_EVENT", "UNKNOWN_ORDER", "INVALID_TRANSITION", "OVERFILL", "RATE_LIMITED", "MODE_BLOCKED",
-        "RISK_REJECTED", "BELOW_MIN_NOTIONAL",
-    ))
+    assert set(seen) == set(
+        D.__dict__[n]
+        for n in (
+            "OK",
+            "INVALID_SLOT_ID",
+            "INVALID_INTENT",
+            "SLOT_BUSY",
+            "NO_POSITION",
+            "DUPLICATE_INTENT",
+            "DUPLICATE_EVENT",
+            "UNKNOWN_ORDER",
+            "INVALID_TRANSITION",
+            "OVERFILL",
+            "RATE_LIMITED",
+            "MODE_BLOCKED",
+            "RISK_REJECTED",
+            "BELOW_MIN_NOTIONAL",
+        )
+    )
     for code, out in seen.items():
         if code != D.OK:
             assert not out.accepted, code
@@ -102,7 +118,9 @@ def test_every_diagnostic_code_is_reachable() -> None:
         ("side", "FLAT"),
     ],
 )
-def test_bad_intent_values_are_refused_and_change_nothing(kernel: ExecutionKernel, field: str, value: Any) -> None:
+def test_bad_intent_values_are_refused_and_change_nothing(
+    kernel: ExecutionKernel, field: str, value: Any
+) -> None:
     before = state_of(kernel)
     out = kernel.process_intent(intent("ENTER", 0, **{field: value}))
     assert not out.accepted
@@ -122,7 +140,7 @@ def test_limit_without_price_is_refused(kernel: ExecutionKernel) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"side": "UP"}, ValueError, "invalid side: unknown TradeSide \"UP\""),
+        ({"side": "UP"}, ValueError, 'invalid side: unknown TradeSide "UP"'),
         ({"order_type": "STOP"}, ValueError, "invalid order_type"),
         ({"side": 3}, TypeError, "invalid side"),
         ({"reference_price": "100"}, TypeError, "reference_price"),
@@ -135,7 +153,9 @@ def test_limit_without_price_is_refused(kernel: ExecutionKernel) -> None:
         ({"intent_id": None}, TypeError, "intent_id"),
     ],
 )
-def test_wrong_types_and_unknown_enums_raise_naming_the_field(kwargs: dict[str, Any], exc: type, match: str) -> None:
+def test_wrong_types_and_unknown_enums_raise_naming_the_field(
+    kwargs: dict[str, Any], exc: type, match: str
+) -> None:
     with pytest.raises(exc, match=match):
         intent("ENTER", 0, **kwargs)
 
@@ -167,7 +187,9 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
         ev_id = kw.pop("event_id", f"bad-{field}")
         out = kernel.on_venue_event(VenueEvent(ev_id, "t0", 0, "FILL", venue_client_id=coid, **kw))
         assert not out.accepted and out.details["field"] == field, out
-    out = kernel.on_venue_event(VenueEvent("wrong-slot", "t0", 3, "FILL", price=1.0, size=1.0, venue_client_id=coid))
+    out = kernel.on_venue_event(
+        VenueEvent("wrong-slot", "t0", 3, "FILL", price=1.0, size=1.0, venue_client_id=coid)
+    )
     assert out.diagnostic_code == D.UNKNOWN_ORDER and out.details["field"] == "slot_id"
     for ev in [
         AccountEvent("", "FUNDING_FEE", amount=1.0),
@@ -196,11 +218,13 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
         ({"funding_interval_secs": 0}, ValueError, "funding_interval_secs"),
         ({"taker_rate": "0.1"}, TypeError, "taker_rate"),
         ({"min_notional": True}, TypeError, "min_notional"),
-        ({"tick": 0.1}, ValueError, "unknown field \"tick\""),
+        ({"tick": 0.1}, ValueError, 'unknown field "tick"'),
         ({"taker_rate": 0.001, "maker_rate": -1}, ValueError, "maker_rate"),
     ],
 )
-def test_exchange_config_is_validated_field_by_field(kernel: ExecutionKernel, config: dict[str, Any], exc: type, match: str) -> None:
+def test_exchange_config_is_validated_field_by_field(
+    kernel: ExecutionKernel, config: dict[str, Any], exc: type, match: str
+) -> None:
     before = kernel.exchange_config()
     with pytest.raises(exc, match=match):
         kernel.set_exchange_config(config)
@@ -216,7 +240,7 @@ def test_other_configuration_errors() -> None:
         ExecutionKernel(kernel_id="has space")
     with pytest.raises(TypeError, match='unexpected keyword argument "wall_dir"'):
         ExecutionKernel(wall_dir="/tmp/x")
-    with pytest.raises(ValueError, match="fill_rate: 1.5"):
+    with pytest.raises(ValueError, match=r"fill_rate: 1\.5"):
         MockVenueAdapter(fill_rate=1.5)
     k = ExecutionKernel(max_slots=1)
     with pytest.raises(ValueError, match="capital: -1"):
@@ -324,14 +348,20 @@ def test_edge_freeze_cancels_every_working_order(resting) -> None:  # type: igno
 
 def test_lot_and_tick_rounding_min_notional_and_dust(resting) -> None:  # type: ignore[no-untyped-def]
     kernel, _ = resting
-    kernel.set_market_limits("BTCUSDT", {"lot_step": 0.1, "tick_size": 0.5, "min_qty": 0.2, "min_notional": 10.0})
-    out = kernel.process_intent(intent("ENTER", 0, target_size=0.1 + 0.2))  # the float trap: 0.30000000000000004
+    kernel.set_market_limits(
+        "BTCUSDT", {"lot_step": 0.1, "tick_size": 0.5, "min_qty": 0.2, "min_notional": 10.0}
+    )
+    out = kernel.process_intent(
+        intent("ENTER", 0, target_size=0.1 + 0.2)
+    )  # the float trap: 0.30000000000000004
     assert out.order.size == 0.3 and out.details["rounded_size"] == 0.3
     out = kernel.process_intent(intent("ENTER", 1, target_size=0.29999))
     assert out.order.size == 0.2
     out = kernel.process_intent(intent("ENTER", 2, target_size=1.0, order_type="LIMIT", limit_price=100.37))
     assert out.order.price == 100.0  # buys round down
-    out = kernel.process_intent(intent("ENTER", 3, side="SHORT", target_size=1.0, order_type="LIMIT", limit_price=100.37))
+    out = kernel.process_intent(
+        intent("ENTER", 3, side="SHORT", target_size=1.0, order_type="LIMIT", limit_price=100.37)
+    )
     assert out.order.price == 100.5  # sells round up
     k = ExecutionKernel(max_slots=2)
     k.set_market_limits("BTCUSDT", {"lot_step": 0.1, "min_qty": 0.2, "min_notional": 10.0})
@@ -360,15 +390,33 @@ def test_lot_and_tick_rounding_min_notional_and_dust(resting) -> None:  # type: 
     legs=st.lists(st.floats(min_value=-0.5, max_value=1.5, allow_nan=False), min_size=0, max_size=4),
 )
 def test_random_intents_never_raise_and_keep_the_state_consistent(
-    action: str, slot: int, side: str, price: float, size: float, leverage: float, order_type: str, limit: float,
+    action: str,
+    slot: int,
+    side: str,
+    price: float,
+    size: float,
+    leverage: float,
+    order_type: str,
+    limit: float,
     legs: list[float],
 ) -> None:
     k = ExecutionKernel(max_slots=4, venue=MockVenueAdapter(seed=3, partial_fill_rate=0.3, fill_rate=0.8))
     k.set_seed_capital(1000.0)
     k.process_intent(intent("ENTER", 1, target_size=1.0))
     i = KernelIntent(
-        "h1", "t", slot, "BTCUSDT", side, action, price, size, leverage=leverage, exit_leg_ratios=legs or (1.0,),
-        order_type=order_type, limit_price=limit, timestamp=1.0,
+        "h1",
+        "t",
+        slot,
+        "BTCUSDT",
+        side,
+        action,
+        price,
+        size,
+        leverage=leverage,
+        exit_leg_ratios=legs or (1.0,),
+        order_type=order_type,
+        limit_price=limit,
+        timestamp=1.0,
     )
     out = k.process_intent(i)
     assert out.diagnostic_code.name in D.__dict__
@@ -380,4 +428,6 @@ def test_random_intents_never_raise_and_keep_the_state_consistent(
             if o:
                 assert o["filled_size"] <= o["size"] + 1e-9
     acct = k.account()
-    assert acct["capital"] == pytest.approx(1000.0 + acct["k_realized_pnl"] - acct["k_fees_paid"] + acct["k_funding_net"])
+    assert acct["capital"] == pytest.approx(
+        1000.0 + acct["k_realized_pnl"] - acct["k_fees_paid"] + acct["k_funding_net"]
+    )

@@ -44,7 +44,9 @@ def test_enter_and_exit_round_trip_with_the_default_mock(kernel: ExecutionKernel
 
 
 def test_short_pnl_and_mark_price(kernel: ExecutionKernel) -> None:
-    kernel.process_intent(intent("ENTER", 1, side="SHORT", asset="ETHUSDT", reference_price=3000.0, target_size=2.0))
+    kernel.process_intent(
+        intent("ENTER", 1, side="SHORT", asset="ETHUSDT", reference_price=3000.0, target_size=2.0)
+    )
     assert kernel.mark_price("ETHUSDT", 2900.0) == 1
     assert kernel.mark_price("BTCUSDT", 1.0) == 0
     assert kernel.slot(1).unrealized_pnl == pytest.approx(200.0)
@@ -104,7 +106,11 @@ def test_a_fill_racing_a_cancel_request_is_applied() -> None:
         name = "async"
 
         def submit(self, order):  # type: ignore[no-untyped-def]
-            return [VenueEvent("ack", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=order.client_order_id)]
+            return [
+                VenueEvent(
+                    "ack", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=order.client_order_id
+                )
+            ]
 
         def cancel(self, order):  # type: ignore[no-untyped-def]
             return []
@@ -130,7 +136,9 @@ def test_duplicate_events_and_fills_change_nothing(resting) -> None:  # type: ig
     before = kernel.snapshot()
     again = kernel.on_venue_event(fill)
     assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
-    same_trade = VenueEvent("f1-resent", "t0", 0, "FILL", price=100.0, size=1.0, venue_client_id=coid, fill_id="T1")
+    same_trade = VenueEvent(
+        "f1-resent", "t0", 0, "FILL", price=100.0, size=1.0, venue_client_id=coid, fill_id="T1"
+    )
     out = kernel.on_venue_event(same_trade)
     assert out.diagnostic_code == D.DUPLICATE_EVENT and out.details["field"] == "fill_id"
     stale = VenueEvent("f-cum", "t0", 0, "FILL", price=100.0, filled_size=1.0, venue_client_id=coid)
@@ -152,7 +160,9 @@ def test_overfill_is_refused_and_state_is_intact(resting) -> None:  # type: igno
 
 
 def test_unknown_and_late_events_are_reported(kernel: ExecutionKernel) -> None:
-    out = kernel.on_venue_event(VenueEvent("x", "t", 0, "FILL", price=1.0, size=1.0, venue_client_id="nobody"))
+    out = kernel.on_venue_event(
+        VenueEvent("x", "t", 0, "FILL", price=1.0, size=1.0, venue_client_id="nobody")
+    )
     assert out.diagnostic_code == D.UNKNOWN_ORDER and out.details["venue_client_id"] == "nobody"
     done = kernel.process_intent(intent("ENTER", 0))
     coid = done.order.client_order_id
@@ -215,7 +225,9 @@ def test_k_and_e_reconcile(kernel: ExecutionKernel) -> None:
     acct = kernel.account()
     assert acct["k_funding_net"] == -3.0 and acct["capital"] == pytest.approx(9_997.0)
     assert acct["reconcile_status"] == "OK" and acct["available_capital"] == pytest.approx(9_997.0)
-    kernel.on_account_event(AccountEvent("u1", "ACCOUNT_UPDATE", wallet_balance=9_997.2, available_margin=9_000.0))
+    kernel.on_account_event(
+        AccountEvent("u1", "ACCOUNT_UPDATE", wallet_balance=9_997.2, available_margin=9_000.0)
+    )
     acct = kernel.account()
     assert acct["reconcile_status"] == "OK" and acct["available_capital"] == 9_000.0
     kernel.on_account_event(AccountEvent("u2", "ACCOUNT_UPDATE", wallet_balance=10_047.0))
@@ -269,16 +281,50 @@ def test_snapshot_field_names(kernel: ExecutionKernel) -> None:
     snap = kernel.snapshot()
     assert set(snap) >= {"kernel_id", "control", "slots", "account"}
     slot_fields = {
-        "slot_id", "trade_id", "asset", "side", "entry_price", "size", "initial_size", "leverage", "entry_time",
-        "unrealized_pnl", "realized_pnl", "fees_paid", "closed", "exit_leg_ratios", "active_leg_index",
-        "active_entry_order", "active_exit_order", "fsm_state", "close_reason", "last_event_time", "metadata",
+        "slot_id",
+        "trade_id",
+        "asset",
+        "side",
+        "entry_price",
+        "size",
+        "initial_size",
+        "leverage",
+        "entry_time",
+        "unrealized_pnl",
+        "realized_pnl",
+        "fees_paid",
+        "closed",
+        "exit_leg_ratios",
+        "active_leg_index",
+        "active_entry_order",
+        "active_exit_order",
+        "fsm_state",
+        "close_reason",
+        "last_event_time",
+        "metadata",
     }
     assert slot_fields <= set(snap["slots"][0])
     account_fields = {
-        "capital", "equity", "realized_pnl", "unrealized_pnl", "open_positions", "open_notional", "leverage",
-        "k_capital", "k_realized_pnl", "k_fees_paid", "k_funding_net", "e_wallet_balance", "e_available_margin",
-        "e_used_margin", "e_maint_margin", "available_capital", "reconcile_status", "reconcile_delta",
-        "reconcile_explanation", "event_seq",
+        "capital",
+        "equity",
+        "realized_pnl",
+        "unrealized_pnl",
+        "open_positions",
+        "open_notional",
+        "leverage",
+        "k_capital",
+        "k_realized_pnl",
+        "k_fees_paid",
+        "k_funding_net",
+        "e_wallet_balance",
+        "e_available_margin",
+        "e_used_margin",
+        "e_maint_margin",
+        "available_capital",
+        "reconcile_status",
+        "reconcile_delta",
+        "reconcile_explanation",
+        "event_seq",
     }
     assert account_fields <= set(snap["account"])
     assert {"mode", "verbosity", "debug_clickhouse_enabled"} <= set(snap["control"])
@@ -297,7 +343,11 @@ def test_python_venue_adapters_and_unknown_submit_outcomes() -> None:
             raise TimeoutError("no answer in 5s")
 
         def cancel(self, order):  # type: ignore[no-untyped-def]
-            return [VenueEvent("c", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=order.client_order_id)]
+            return [
+                VenueEvent(
+                    "c", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=order.client_order_id
+                )
+            ]
 
     venue = Flaky()
     k = ExecutionKernel(max_slots=1, venue=venue)

@@ -60,16 +60,27 @@ class InMemoryControlPlane:
         debug_clickhouse_enabled: bool | None = None,
     ) -> dict[str, Any]:
         key = kernel_id or GLOBAL
-        change = {
-            k: v
-            for k, v in (
-                ("mode", mode),
-                ("verbosity", verbosity),
-                ("debug_clickhouse_enabled", debug_clickhouse_enabled),
+        change: dict[str, Any] = {}
+        # Validated here too, so a bad value is refused even before any kernel is attached.
+        if mode is not None:
+            change["mode"] = mode if isinstance(mode, ControlMode) else ControlMode.parse(mode)
+        if verbosity is not None:
+            change["verbosity"] = (
+                verbosity if isinstance(verbosity, Verbosity) else Verbosity.parse(verbosity)
             )
-            if v is not None
-        }
-        targets = list(self._kernels.values()) if key == GLOBAL else [self._kernels[key]] if key in self._kernels else []
+        if debug_clickhouse_enabled is not None:
+            if not isinstance(debug_clickhouse_enabled, bool):
+                raise TypeError(
+                    f"invalid debug_clickhouse_enabled: expected bool, got {debug_clickhouse_enabled!r}"
+                )
+            change["debug_clickhouse_enabled"] = debug_clickhouse_enabled
+        targets = (
+            list(self._kernels.values())
+            if key == GLOBAL
+            else [self._kernels[key]]
+            if key in self._kernels
+            else []
+        )
         for kernel in targets:
             kernel.update_control(**change, source="control-plane")  # validates before storing
         self.entries.setdefault(key, {}).update(change)

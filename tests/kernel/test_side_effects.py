@@ -1,0 +1,111 @@
+"""Journal outbox gating, projection coalescing and the in-memory control plane."""
+
+from __future__ import annotations
+
+import pytest
+from kernel_helpers import intent
+
+from dita import (
+    JOURNAL_COLUMNS,
+    AccountEvent,
+    ControlMode,
+    ExecutionKernel,
+    InMemoryControlPlane,
+    InMemoryJournal,
+    InMemoryProjection,
+    KernelDiagnosticCode,
+)
+
+
+def run_workload(k: ExecutionKernel) -> None:
+    k.process_intent(intent("ENTER", 0, target_size=2.0))
+    k.process_intent(intent("ENTER", 0))  # refused: SLOT_BUSY
+    k.process_intent(intent("EXIT", 0, reference_price=101.0))
+    k.on_account_event(AccountEvent("fund-1", "FUNDING_FEE", amount=-0.5))
+
+
+def journal_for(verbosity: str, debug: bool = True) -> InMemoryJournal:
+    journal = InMemoryJournal()
+    k = ExecutionKernel(max_slots=2, journal=journal, kernel_id=f"j-{verbosity}-{debug}")
+    k.update_control(verbosity=verbosity, debug_clickhouse_enabled=debug)
+    run_workload(k)
+    return journal
+
+
+def test_journal_rows_follow_verbosity() -> None:
+    normal = journal_for("NORMAL")
+    assert [r["action"] for r in normal.rows("intents")] == ["ENTER", "ENTER", "EXIT"]
+    assert [r["diagnostic_code"] for r in normal.rows("intents")] == ["OK", "SLOT_BUSY", "OK"]
+    assert len(normal.rows("transitions")) == 8
+    fills = normal.rows("fills")
+    assert [(f["leg"], f["qty"], f["price"]) for f in fills] == [("ENTRY", 2.0, 100.0), ("EXIT", 2.0, 101.0)]
+    assert fills[1]["realized_pnl"] == pytest.approx(2.0)
+    assert normal.rows("venue_events") == []
+    assert normal.rows("account_events")[0]["amount"] == -0.5
+    for table, cols in JOURNAL_COLUMNS.items():
+        for row in normal.rows(table):
+            assert list(row) == [*cols, "kernel_id"]
+
+    quiet = journal_for("QUIET")
+    assert quiet.rows("intents") == []
+    assert [t["next_state"] for t in quiet.rows("transitions")] == ["CLOSED"]  # closes are kept
+    assert len(quiet.rows("fills")) == 2 and len(quiet.rows("account_events")) == 1
+
+    debug = journal_for("DEBUG")
+    assert [e["kind"] for e in debug.rows("venue_events")] == ["ORDER_ACK", "FILL", "ORDER_ACK", "FILL"]
+
+    off = journal_for("DEBUG", debug=False)
+    assert all(off.rows(t) == [] for t in JOURNAL_COLUMNS if t != "control_changes")
+
+
+def test_journal_rows_are_keyed_by_seq_and_sub() -> None:
+    journal = journal_for("DEBUG")
+    for table in JOURNAL_COLUMNS:
+        keys = [(r["seq"], r["sub"]) for r in journal.rows(table)]
+        assert len(keys) == len(set(keys)), table
+    seqs = [r["seq"] for r in journal.rows("intents")]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+
+
+def test_journal_outbox_is_bounded_and_counts_what_it_dropped() -> None:
+    k = ExecutionKernel(max_slots=1, journal_capacity=10)
+    k.set_journal_enabled(True)
+    for _ in range(5):
+        k.process_intent(intent("ENTER", 0))
+        k.process_intent(intent("EXIT", 0))
+    stats = k.stats()
+    assert stats["journal_queued"] == 10
+    assert stats["journal_dropped"] == stats["journal_queued_total"] - 10 > 0
+
+
+def test_projection_coalesces_a_burst_into_one_write_per_key() -> None:
+    projection = InMemoryProjection()
+    k = ExecutionKernel(max_slots=1000, projection=projection, kernel_id="proj")
+    writes0 = projection.writes
+    k.process_intent(intent("ENTER", 7, target_size=1.0))
+    for i in range(10_000):
+        k.mark_price("BTCUSDT", 100.0 + i % 7)
+    projection.flush()
+    assert projection.writes - writes0 == 2  # slot 7 and the account, once each
+    assert projection.slots["proj:7"] == k.slot_dict(7)
+    assert projection.accounts["proj"]["open_positions"] == 1
+    projection.flush()
+    assert projection.writes - writes0 == 2  # nothing dirty, nothing written
+
+
+def test_control_plane_applies_changes_and_validates_them() -> None:
+    plane = InMemoryControlPlane()
+    a = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="a")
+    b = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="b")
+    plane.set(mode="HALTED")
+    assert a.control()["mode"] == "HALTED" and b.control()["mode"] == "HALTED"
+    assert a.process_intent(intent("ENTER", 0)).diagnostic_code == KernelDiagnosticCode.MODE_BLOCKED
+    plane.set("b", mode="PAPER")
+    assert b.process_intent(intent("ENTER", 0)).accepted
+    with pytest.raises(ValueError, match="PANIC"):
+        plane.set(mode="PANIC")
+    with pytest.raises(TypeError, match="debug_clickhouse_enabled"):
+        plane.set(debug_clickhouse_enabled="no")  # type: ignore[arg-type]
+    assert plane.entries["*"] == {"mode": ControlMode.HALTED}  # the refused changes left no trace
+    late = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="late")
+    assert late.control()["mode"] == "HALTED"  # a kernel attached later gets the current state
