@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.helpers import ARTIFACTS, TOKEN, LiveServer, enter, start_server
+from gateway.helpers import ARTIFACTS, AUTH, TOKEN, LiveServer, enter, start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Running as root in a container: no sandbox; and nothing that phones home.
@@ -74,6 +74,12 @@ def test_operator_page_follows_the_kernel(server: LiveServer, browser_page: obje
     expect(page.locator("#slot-0 td.stage")).to_have_text("POSITION_OPEN")
     expect(page.locator("#slot-0")).to_contain_text("BTCUSDT")
     expect(page.locator("#feed li[data-type='outcome']").first).to_contain_text("accepted")
+    # A mark moves the slot's unrealized PnL on the page: 0.5 BTC long from 50,000, marked 51,000.
+    mark = server.client.post("/v1/marks", json={"asset": "BTCUSDT", "price": 51_000}, headers=AUTH)
+    assert mark.status_code == 200
+    expect(page.locator("#slot-0 td").nth(6)).to_have_text("51000.00")
+    expect(page.locator("#slot-0 td").nth(7)).to_have_text("500.00")
+    expect(page.locator("#unrealized")).to_have_text("500.00")
     page.screenshot(path=str(ARTIFACTS / "01-slot-opened.png"), full_page=True)
 
     # Mode switch: nothing is sent until the operator confirms.
