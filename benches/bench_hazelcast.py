@@ -123,11 +123,16 @@ def publisher_rate(members: list[str], cluster: str, seconds: float) -> tuple[fl
     projection.sync(timeout=60)
     stop = threading.Event()
 
+    refused = [0]
+
     def remark() -> None:
         price = 100.0
         while not stop.is_set():
             price += 0.01
-            kernel.mark_price("AAA", price)  # dirties all 2,000 slots
+            try:
+                kernel.mark_price("AAA", price)  # dirties all 2,000 slots
+            except RuntimeError:
+                refused[0] += 1  # the kernel was borrowed by the publisher thread: must stay 0
             time.sleep(0.0005)
 
     marker = threading.Thread(target=remark)
@@ -139,6 +144,8 @@ def publisher_rate(members: list[str], cluster: str, seconds: float) -> tuple[fl
     stop.set()
     marker.join()
     kernel.close()
+    if refused[0]:
+        print(f"  !! the strategy thread got {refused[0]} 'Already borrowed' errors from the kernel")
 
     memory = InMemoryProjection()
     kernel = ExecutionKernel(max_slots=slots, projection=memory)

@@ -32,6 +32,7 @@ from dita.projection.hazelcast import (  # imports the client with its 3.11 warn
     Map,
     cluster_settings,
     connect_client,
+    kernel_reads,
     to_json_value,
 )
 
@@ -295,12 +296,13 @@ class HazelcastControlPlane:
             if not change:
                 return
             try:
-                current = kernel.control()
-                # Only real changes reach the kernel: each one is a journaled control change.
-                differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
-                if differing:
-                    source = "hazelcast:" + ",".join(sorted(k for k in (GLOBAL, kid) if k in self._entries))
-                    kernel.update_control(**differing, source=source)
+                with kernel_reads():
+                    current = kernel.control()
+                    # Only real changes reach the kernel: each one is a journaled control change.
+                    differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
+                    if differing:
+                        keys = sorted(k for k in (GLOBAL, kid) if k in self._entries)
+                        kernel.update_control(**differing, source="hazelcast:" + ",".join(keys))
             except RuntimeError:
                 # The kernel is inside a call on another thread (a Python venue runs): not applied
                 # yet, so the worker retries it in a moment instead of dropping a HALTED.

@@ -21,6 +21,8 @@ the maps.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import math
@@ -29,7 +31,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +66,7 @@ __all__ = [
     "cluster_settings",
     "connect_client",
     "create_mappings",
+    "kernel_reads",
     "to_json_value",
 ]
 
@@ -117,6 +120,28 @@ def _quiet_reactor() -> None:
 
 
 _quiet_reactor()
+
+
+GUARD_KERNEL_READS = True
+
+
+@contextlib.contextmanager
+def kernel_reads() -> Iterator[None]:
+    """Hold off the garbage collector while this thread reads a kernel from off the hot path.
+
+    A native kernel call borrows the kernel; if the interpreter switched threads in the middle
+    of one, the strategy's next call would fail with "Already borrowed". Native code only lets
+    go of the GIL when Python code runs, and the one way Python code runs inside these reads
+    is a collection triggered by their allocations running finalizers, so none may start.
+    """
+    if not GUARD_KERNEL_READS or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def cluster_settings(
@@ -494,10 +519,11 @@ class HazelcastProjection:
             self._resync.discard(kid)
         drained_at = time.monotonic()
         try:
-            slots, account, control = publish_dirty(kernel, full=full)
-            if account is None and drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat:
-                # A periodic rewrite keeps projected_at fresh: ops tell a live idle kernel from a dead one.
-                account = kernel.account()
+            with kernel_reads():
+                slots, account, control = publish_dirty(kernel, full=full)
+                if account is None and drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat:
+                    # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead one.
+                    account = kernel.account()
         except RuntimeError:
             # The kernel is mid-call in another thread (its venue is Python code): try again
             # next cycle, in full since part of the dirty set may already have been drained.
