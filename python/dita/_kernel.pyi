@@ -5,7 +5,9 @@ Kept by hand; ``make lint`` runs mypy's stubtest against the built module so it 
 
 from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import Any, ClassVar, final
+from typing import Any, ClassVar, Self, final
+
+from typing_extensions import disjoint_base
 
 __version__: str
 JOURNAL_COLUMNS: dict[str, tuple[str, ...]]
@@ -174,12 +176,13 @@ class AccountEventKind:
 class KernelIntent:
     """A strategy's request to ENTER, EXIT or CANCEL on one slot.
 
-    Enum arguments take the native enum or its name. Numbers are taken as given; the kernel
+    Enum arguments take the native enum or its name. ``exit_leg_ratios`` defaults to
+    ``(1.0,)`` (one leg), ``order_type`` to MARKET. Numbers are taken as given; the kernel
     refuses non-finite or negative ones with INVALID_INTENT when the intent is processed.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         intent_id: str,
         trade_id: str,
         slot_id: int,
@@ -189,13 +192,13 @@ class KernelIntent:
         reference_price: float,
         target_size: float,
         leverage: float = 1.0,
-        exit_leg_ratios: Sequence[float] = (1.0,),
-        order_type: OrderType | str = "MARKET",
+        exit_leg_ratios: Sequence[float] | None = None,
+        order_type: OrderType | str | None = None,
         limit_price: float = 0.0,
         reason: str = "",
         metadata: Mapping[str, MetaValue] | None = None,
         timestamp: float | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def intent_id(self) -> str: ...
     @property
@@ -237,8 +240,8 @@ class VenueEvent:
     ``fill_id`` (the venue's trade id) deduplicates fills that arrive twice under new event ids.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         event_id: str,
         trade_id: str,
         slot_id: int,
@@ -259,7 +262,7 @@ class VenueEvent:
         fill_id: str = "",
         fee: float | None = None,
         retry_after: float = 0.0,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def event_id(self) -> str: ...
     @property
@@ -304,8 +307,8 @@ class VenueEvent:
 class AccountEvent:
     """An exchange-side account fact: a settled fill fee, a balance update or a funding payment."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         event_id: str,
         kind: AccountEventKind | str,
         *,
@@ -318,7 +321,7 @@ class AccountEvent:
         used_margin: float | None = None,
         maint_margin: float | None = None,
         timestamp: float | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def event_id(self) -> str: ...
     @property
@@ -347,8 +350,8 @@ class AccountEvent:
 class VenueOrder:
     """An order the kernel handed (or will hand) to a venue."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         client_order_id: str,
         slot_id: int,
         trade_id: str,
@@ -365,7 +368,7 @@ class VenueOrder:
         filled_size: float = 0.0,
         avg_fill_price: float = 0.0,
         status: VenueOrderStatus | str | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def client_order_id(self) -> str: ...
     @property
@@ -498,6 +501,7 @@ class TradeSlot:
     def metadata(self) -> dict[str, MetaValue]: ...
     def to_dict(self) -> dict[str, Any]: ...
 
+@disjoint_base
 class MockVenueAdapter:
     """Deterministic, seeded in-process venue. Default: acknowledge and fill at once.
 
@@ -505,8 +509,8 @@ class MockVenueAdapter:
     """
 
     name: str
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         seed: int = 0,
         fill_rate: float = 1.0,
@@ -517,22 +521,24 @@ class MockVenueAdapter:
         retry_after: float = 1.0,
         latency_ms: float = 0.0,
         name: str = "mock",
-    ) -> None: ...
+    ) -> Self: ...
     def submit(self, order: VenueOrder) -> list[VenueEvent]: ...
     def cancel(self, order: VenueOrder) -> list[VenueEvent]: ...
     def open_orders(self) -> list[VenueOrder]: ...
     def positions(self) -> dict[str, float]: ...
     def fill_open_order(self, client_order_id: str, price: float | None = None) -> list[VenueEvent]: ...
-    def forget_order(self, client_order_id: str) -> None: ...
+    def order_status(self, client_order_id: str) -> VenueOrder | None: ...
+    def forget_order(self, client_order_id: str) -> bool: ...
     @property
     def submitted(self) -> int: ...
 
+@disjoint_base
 class KernelCore:
     """The native kernel. ``dita.ExecutionKernel`` subclasses it; use that."""
 
     def __new__(
         cls,
-        max_slots: int = 10,
+        max_slots: int | None = None,
         venue: Any = None,
         journal: Any = None,
         projection: Any = None,

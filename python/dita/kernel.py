@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelCore, TradeSlot
+from dita.reconcile import ReconciliationReport, reconcile_with_venue
 
 if TYPE_CHECKING:
     from dita._kernel import MetaValue
@@ -92,6 +93,11 @@ class ExecutionKernel(KernelCore):
 
     def set_exit_legs(self, slot_id: int, ratios: Sequence[float]) -> None:
         self.set_slot_exit_leg_ratios(slot_id, ratios)
+
+    def reconcile_with_venue(self, *, cancel_unknown: bool = True) -> ReconciliationReport:
+        """Compare working orders and positions with the venue and resolve the differences
+        into explicit events (see ``dita.reconcile``). Run it after a restart on a WAL."""
+        return reconcile_with_venue(self, cancel_unknown=cancel_unknown)
 
     def close(self) -> None:
         """Flush and detach the journal, projection and control plane; sync the write-ahead log."""

@@ -90,8 +90,14 @@ pub struct MockVenue {
     fill_seq: u64,
     pub submitted: u64,
     open: BTreeMap<Id, VenueOrder>,
+    /// Orders that ended (filled or canceled), newest last, for `order_status` lookups.
+    finished: AHashMap<Id, VenueOrder>,
+    finished_order: std::collections::VecDeque<Id>,
     positions: AHashMap<Id, f64>,
 }
+
+/// How many ended orders the mock remembers for `order_status`.
+pub const MOCK_FINISHED_MEMORY: usize = 10_000;
 
 impl MockVenue {
     pub fn new(config: MockConfig) -> KernelResult<Self> {
@@ -105,6 +111,8 @@ impl MockVenue {
             fill_seq: 0,
             submitted: 0,
             open: BTreeMap::new(),
+            finished: AHashMap::new(),
+            finished_order: std::collections::VecDeque::new(),
             positions: AHashMap::new(),
         })
     }
@@ -124,6 +132,7 @@ impl MockVenue {
     }
 
     fn fill_event(&mut self, order: &mut VenueOrder, qty: f64, price: f64) -> VenueEvent {
+        order.avg_fill_price = (order.avg_fill_price * order.filled_size + price * qty) / (order.filled_size + qty);
         order.filled_size += qty;
         let done = order.size - order.filled_size <= 1e-12;
         if done {
@@ -180,16 +189,38 @@ impl MockVenue {
         }
         if o.filled_size < o.size {
             self.open.insert(o.client_order_id.clone(), o);
+        } else {
+            o.status = VenueOrderStatus::Filled;
+            self.remember_finished(o);
         }
         events
     }
 
+    fn remember_finished(&mut self, order: VenueOrder) {
+        let key = order.client_order_id.clone();
+        if self.finished.insert(key.clone(), order).is_none() {
+            self.finished_order.push_back(key);
+        }
+        while self.finished_order.len() > MOCK_FINISHED_MEMORY {
+            if let Some(old) = self.finished_order.pop_front() {
+                self.finished.remove(&old);
+            }
+        }
+    }
+
+    /// The venue's view of an order, open or recently ended; None if it never arrived.
+    pub fn order_status(&self, client_order_id: &str) -> Option<&VenueOrder> {
+        self.open.get(client_order_id).or_else(|| self.finished.get(client_order_id))
+    }
+
     pub fn cancel(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {
         match self.open.remove(&order.client_order_id) {
-            Some(o) => {
+            Some(mut o) => {
                 let mut ev = self.event(KernelEventKind::CancelAck, &o);
                 ev.filled_size = o.filled_size;
                 ev.remaining_size = 0.0;
+                o.status = VenueOrderStatus::Canceled;
+                self.remember_finished(o);
                 vec![ev]
             }
             None => {
@@ -211,7 +242,10 @@ impl MockVenue {
             return Err(KernelError::invalid("price", price, "must be a finite positive number"));
         }
         let qty = o.size - o.filled_size;
-        Ok(vec![self.fill_event(&mut o, qty, price)])
+        let ev = self.fill_event(&mut o, qty, price);
+        o.status = VenueOrderStatus::Filled;
+        self.remember_finished(o);
+        Ok(vec![ev])
     }
 
     /// Drops an order from the venue's book silently (simulates a venue that lost it).

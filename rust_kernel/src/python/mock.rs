@@ -18,7 +18,7 @@ pub fn events_to_py(py: Python<'_>, events: Vec<crate::model::VenueEvent>) -> Py
 impl PyMockVenue {
     #[new]
     #[pyo3(signature = (*, seed=0, fill_rate=1.0, reject_rate=0.0, partial_fill_rate=0.0, partial_fill_ratio=0.5,
-        rate_limit_rate=0.0, retry_after=1.0, latency_ms=0.0, name="mock".to_string()))]
+        rate_limit_rate=0.0, retry_after=1.0, latency_ms=0.0, name="mock"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         seed: u64,
@@ -29,7 +29,7 @@ impl PyMockVenue {
         rate_limit_rate: f64,
         retry_after: f64,
         latency_ms: f64,
-        name: String,
+        name: &str,
     ) -> PyResult<Self> {
         let config = MockConfig {
             seed,
@@ -40,7 +40,7 @@ impl PyMockVenue {
             rate_limit_rate,
             retry_after,
             latency_ms,
-            name,
+            name: name.to_string(),
         };
         Ok(PyMockVenue { inner: MockVenue::new(config)? })
     }
@@ -66,6 +66,12 @@ impl PyMockVenue {
     #[pyo3(signature = (client_order_id, price=None))]
     fn fill_open_order(&mut self, py: Python<'_>, client_order_id: &str, price: Option<f64>) -> PyResult<Vec<Py<PyVenueEvent>>> {
         events_to_py(py, self.inner.fill_open_order(client_order_id, price)?)
+    }
+
+    /// The venue's view of an order, open or recently ended (filled, canceled); None if the
+    /// venue never received it. Reconciliation after a restart asks this.
+    fn order_status(&self, py: Python<'_>, client_order_id: &str) -> PyResult<Option<Py<PyVenueOrder>>> {
+        self.inner.order_status(client_order_id).map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
     }
 
     fn forget_order(&mut self, client_order_id: &str) -> bool {

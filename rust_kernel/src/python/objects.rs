@@ -74,7 +74,7 @@ pub struct PyIntent {
 impl PyIntent {
     #[new]
     #[pyo3(signature = (intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size,
-        leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=String::new(),
+        leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason="",
         metadata=None, timestamp=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -90,7 +90,7 @@ impl PyIntent {
         exit_leg_ratios: Option<Vec<f64>>,
         order_type: Option<&Bound<'_, PyAny>>,
         limit_price: f64,
-        reason: String,
+        reason: &str,
         metadata: Option<&Bound<'_, PyAny>>,
         timestamp: Option<f64>,
     ) -> PyResult<Self> {
@@ -108,7 +108,7 @@ impl PyIntent {
                 exit_leg_ratios: exit_leg_ratios.unwrap_or_else(|| vec![1.0]),
                 order_type: opt_enum_arg(order_type, "order_type")?.unwrap_or(OrderType::Market),
                 limit_price,
-                reason,
+                reason: reason.to_string(),
                 metadata: metadata_arg(metadata, "metadata")?,
                 timestamp: time_or_now(timestamp),
             },
@@ -217,7 +217,7 @@ pub struct PyVenueEvent {
 impl PyVenueEvent {
     #[new]
     #[pyo3(signature = (event_id, trade_id, slot_id, kind, status=None, venue_order_id="", venue_client_id="",
-        side=None, asset="", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=String::new(),
+        side=None, asset="", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason="",
         metadata=None, timestamp=None, *, fill_id="", fee=None, retry_after=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -234,7 +234,7 @@ impl PyVenueEvent {
         size: f64,
         filled_size: f64,
         remaining_size: f64,
-        reason: String,
+        reason: &str,
         metadata: Option<&Bound<'_, PyAny>>,
         timestamp: Option<f64>,
         fill_id: &str,
@@ -257,7 +257,7 @@ impl PyVenueEvent {
                 size,
                 filled_size,
                 remaining_size,
-                reason,
+                reason: reason.to_string(),
                 metadata: metadata_arg(metadata, "metadata")?,
                 timestamp: time_or_now(timestamp),
                 fill_id: id(fill_id),

@@ -1,0 +1,166 @@
+"""Reconciliation with the venue after a restart (or whenever an operator asks).
+
+After a kernel is rebuilt from its write-ahead log it may disagree with the venue: a fill
+happened while the process was down, a submit timed out and did (or did not) reach the
+venue, or the venue holds an order the kernel never recorded. Each difference becomes an
+explicit event fed through ``kernel.on_venue_event`` (so the log records it) or an explicit
+action at the venue, and all of it is returned as a report. Nothing is assumed: an order
+whose fate the venue cannot tell stays in flight and is listed as unresolved.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dita._kernel import KernelDiagnosticCode, TradeStage, VenueEvent, VenueOrder, VenueOrderStatus
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+__all__ = ["ReconciliationReport", "reconcile_with_venue"]
+
+QTY_EPS = 1e-9
+# Terminal venue statuses and the event that tells the kernel about each.
+_ENDINGS = {
+    VenueOrderStatus.CANCELED: "CANCEL_ACK",
+    VenueOrderStatus.REJECTED: "REJECT",
+    VenueOrderStatus.EXPIRED: "EXPIRED",
+}
+
+
+@dataclass
+class ReconciliationReport:
+    """What reconciliation found and did. Every list item is a dict naming the order."""
+
+    acknowledged: list[dict[str, Any]] = field(default_factory=list)
+    missed_fills: list[dict[str, Any]] = field(default_factory=list)
+    ended_at_venue: list[dict[str, Any]] = field(default_factory=list)
+    lost_submits: list[dict[str, Any]] = field(default_factory=list)
+    unknown_at_venue_canceled: list[dict[str, Any]] = field(default_factory=list)
+    unknown_at_venue_left: list[dict[str, Any]] = field(default_factory=list)
+    unresolved: list[dict[str, Any]] = field(default_factory=list)
+    position_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    events_applied: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """True when kernel and venue agreed and nothing had to be done."""
+        return not any(v for k, v in asdict(self).items() if k != "events_applied")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "clean": self.clean}
+
+
+def _event(order: VenueOrder, kind: str, seq: int, **kw: Any) -> VenueEvent:
+    return VenueEvent(
+        f"reconcile:{order.client_order_id}:{kind}:{seq}",
+        order.trade_id,
+        order.slot_id,
+        kind,
+        venue_order_id=kw.pop("venue_order_id", order.venue_order_id),
+        venue_client_id=order.client_order_id,
+        side=order.side,
+        asset=order.asset,
+        reason=kw.pop("reason", "reconciliation after restart"),
+        metadata={"source": "reconciliation"},
+        timestamp=time.time(),
+        **kw,
+    )
+
+
+def _kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
+    net: dict[str, float] = {}
+    for s in kernel.slots():
+        if s["size"] > QTY_EPS:
+            sign = 1.0 if s["side"] == "LONG" else -1.0
+            net[s["asset"]] = net.get(s["asset"], 0.0) + sign * s["size"]
+    return net
+
+
+def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True) -> ReconciliationReport:
+    """Compare the kernel's working orders and positions with the venue's and resolve the
+    differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
+    kernel cannot manage an order it does not own); otherwise they are only reported."""
+    venue = kernel.venue
+    report = ReconciliationReport()
+    venue_open = {o.client_order_id: o for o in venue.open_orders()}
+    lookup = getattr(venue, "order_status", None)
+    n = 0
+
+    def apply(ev: VenueEvent) -> None:
+        nonlocal n
+        n += 1
+        out = kernel.on_venue_event(ev)
+        if not out.accepted and out.diagnostic_code != KernelDiagnosticCode.RATE_LIMITED:
+            raise RuntimeError(
+                f"reconciliation event {ev.event_id} was refused: {out.diagnostic_code.name} {out.details}"
+            )
+        report.events_applied += 1
+
+    for mine in kernel.open_orders():
+        coid = mine.client_order_id
+        theirs = venue_open.get(coid)
+        if theirs is None and lookup is not None:
+            theirs = lookup(coid)
+        item = {"client_order_id": coid, "slot_id": mine.slot_id, "asset": mine.asset}
+        if theirs is None:
+            if lookup is None:
+                report.unresolved.append({**item, "reason": "venue cannot look up orders by client id"})
+            else:
+                # The venue never received it: the submit was lost, so it ends here.
+                apply(_event(mine, "REJECT", n, reason="not at the venue after restart (submit lost)"))
+                report.lost_submits.append(item)
+            continue
+        stage = kernel.slot_state(mine.slot_id).fsm_state
+        if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
+            apply(_event(mine, "ORDER_ACK", n, venue_order_id=theirs.venue_order_id))
+            report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
+        missed = theirs.filled_size - mine.filled_size
+        if missed > QTY_EPS:
+            # Price of the part the kernel missed, from the venue's average over the whole order.
+            paid = theirs.avg_fill_price * theirs.filled_size - mine.avg_fill_price * mine.filled_size
+            price = paid / missed
+            if not price > 0:
+                price = theirs.avg_fill_price or theirs.price or mine.reference_price
+            apply(
+                _event(
+                    mine,
+                    "FILL",
+                    n,
+                    venue_order_id=theirs.venue_order_id,
+                    price=price,
+                    size=missed,
+                    filled_size=theirs.filled_size,
+                    remaining_size=max(theirs.size - theirs.filled_size, 0.0),
+                    fill_id=f"reconcile:{coid}:{theirs.filled_size:.12g}",
+                )
+            )
+            report.missed_fills.append({**item, "qty": missed, "price": price})
+        ending = _ENDINGS.get(theirs.status)
+        still_working = any(o.client_order_id == coid for o in kernel.open_orders())
+        if ending is not None and still_working:
+            apply(_event(mine, ending, n, venue_order_id=theirs.venue_order_id))
+            report.ended_at_venue.append({**item, "status": theirs.status.name})
+
+    # Anything the venue holds that the kernel does not track (including its own ids lost with
+    # an unsynced log tail) is an order nobody manages.
+    known = {o.client_order_id for o in kernel.open_orders()}
+    for coid, theirs in venue_open.items():
+        if coid in known:
+            continue
+        item = {"client_order_id": coid, "asset": theirs.asset, "size": theirs.size, "side": theirs.side.name}
+        if cancel_unknown:
+            venue.cancel(theirs)
+            report.unknown_at_venue_canceled.append(item)
+        else:
+            report.unknown_at_venue_left.append(item)
+
+    theirs_pos = {a: q for a, q in venue.positions().items() if abs(q) > QTY_EPS}
+    mine_pos = _kernel_positions(kernel)
+    for asset in sorted(set(theirs_pos) | set(mine_pos)):
+        v, k = theirs_pos.get(asset, 0.0), mine_pos.get(asset, 0.0)
+        if abs(v - k) > QTY_EPS * max(1.0, abs(v)):
+            report.position_mismatches.append({"asset": asset, "venue": v, "kernel": k, "difference": v - k})
+    return report

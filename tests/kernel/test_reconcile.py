@@ -1,0 +1,120 @@
+"""Reconciliation with the venue: orders and fills the kernel never saw become explicit events."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+from kernel_helpers import intent
+
+from dita import ExecutionKernel, MockVenueAdapter, TradeStage, VenueOrder
+
+
+def open_kernel(wal: Path, venue: Any) -> ExecutionKernel:
+    return ExecutionKernel(max_slots=4, venue=venue, kernel_id="rec", wal_dir=str(wal), fsync="always")
+
+
+def release(holder: list[ExecutionKernel]) -> None:
+    """Drops the only reference to a kernel, as a process exit would, freeing its log."""
+    holder.pop().close()
+    gc.collect()
+
+
+def test_a_fill_that_happened_while_down_is_recovered_and_logged(tmp_path: Path) -> None:
+    venue = MockVenueAdapter(fill_rate=0.0)
+    held = [open_kernel(tmp_path, venue)]
+    out = held[0].process_intent(intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=99.0))
+    coid = out.order.client_order_id
+    # The venue fills the order, but the process is gone before it hears about it.
+    venue.fill_open_order(coid, 98.5)
+    release(held)
+    kernel = open_kernel(tmp_path, venue)
+    assert kernel.slot(0).fsm_state == TradeStage.ENTRY_WORKING
+    report = kernel.reconcile_with_venue()
+    assert [f["client_order_id"] for f in report.missed_fills] == [coid]
+    assert report.missed_fills[0]["qty"] == 2.0 and report.missed_fills[0]["price"] == 98.5
+    assert report.position_mismatches == [] and not report.clean
+    s = kernel.slot_state(0)  # a copy: a live SlotView would keep the kernel (and its log) open
+    assert s.fsm_state == TradeStage.POSITION_OPEN and s.size == 2.0 and s.entry_price == 98.5
+    # The resolution went through the log: a second restart needs no reconciliation.
+    held = [kernel]
+    del kernel
+    release(held)
+    kernel = open_kernel(tmp_path, venue)
+    assert kernel.slot(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.reconcile_with_venue().clean
+
+
+def test_orders_only_the_venue_knows_are_canceled_or_reported(tmp_path: Path) -> None:
+    venue = MockVenueAdapter(fill_rate=0.0)
+    kernel = open_kernel(tmp_path, venue)
+    stray = VenueOrder("someone-else-1", 0, "t?", "BTCUSDT", "BUY", "LIMIT", 90.0, 1.0)
+    venue.submit(stray)
+    report = kernel.reconcile_with_venue(cancel_unknown=False)
+    assert [o["client_order_id"] for o in report.unknown_at_venue_left] == ["someone-else-1"]
+    assert venue.open_orders()
+    report = kernel.reconcile_with_venue()
+    assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["someone-else-1"]
+    assert venue.open_orders() == []
+
+
+class TimesOut:
+    """Places the order at the inner venue (or not) and then times out, like a lost reply."""
+
+    name = "times-out"
+
+    def __init__(self, inner: MockVenueAdapter, *, reaches_venue: bool) -> None:
+        self.inner = inner
+        self.reaches_venue = reaches_venue
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        if self.reaches_venue:
+            self.inner.submit(order)
+        raise TimeoutError("no reply within 5 s")
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        return self.inner.cancel(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return self.inner.open_orders()
+
+    def positions(self) -> dict[str, float]:
+        return self.inner.positions()
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        return self.inner.order_status(client_order_id)
+
+
+def test_a_timed_out_submit_that_reached_the_venue_is_acknowledged_and_filled(tmp_path: Path) -> None:
+    venue = TimesOut(MockVenueAdapter(), reaches_venue=True)
+    kernel = open_kernel(tmp_path, venue)
+    out = kernel.process_intent(intent("ENTER", 1, target_size=3.0))
+    assert out.state == TradeStage.ORDER_SENT and out.details["submit_outcome"] == "unknown"
+    report = kernel.reconcile_with_venue()
+    assert [a["client_order_id"] for a in report.acknowledged] == [out.order.client_order_id]
+    assert report.missed_fills[0]["qty"] == 3.0
+    assert kernel.slot(1).fsm_state == TradeStage.POSITION_OPEN
+    assert report.position_mismatches == []
+
+
+def test_a_timed_out_submit_that_never_arrived_ends_and_frees_the_slot(tmp_path: Path) -> None:
+    venue = TimesOut(MockVenueAdapter(), reaches_venue=False)
+    kernel = open_kernel(tmp_path, venue)
+    out = kernel.process_intent(intent("ENTER", 2))
+    assert out.state == TradeStage.ORDER_SENT
+    report = kernel.reconcile_with_venue()
+    assert [x["client_order_id"] for x in report.lost_submits] == [out.order.client_order_id]
+    assert kernel.slot(2).fsm_state == TradeStage.IDLE and kernel.free_slot() == 0
+
+
+def test_position_differences_are_reported_not_guessed(tmp_path: Path) -> None:
+    venue = MockVenueAdapter()
+    kernel = open_kernel(tmp_path, venue)
+    kernel.process_intent(intent("ENTER", 0, target_size=1.0))
+    venue.submit(VenueOrder("manual-1", 0, "manual", "BTCUSDT", "BUY", "MARKET", 100.0, 0.5))
+    report = kernel.reconcile_with_venue()
+    assert report.position_mismatches == [
+        {"asset": "BTCUSDT", "venue": 1.5, "kernel": 1.0, "difference": 0.5}
+    ]
+    assert kernel.slot(0).size == 1.0  # the kernel's own books are not rewritten from a guess
