@@ -329,7 +329,6 @@ class HazelcastProjection:
         self._mappings_retry_at = 0.0
         self._mapping_error = ""
         self._connected = False
-        self._was_connected = False
         self._cycles = 0
         self._ok_cycles = 0
         self._updates = 0
@@ -384,10 +383,12 @@ class HazelcastProjection:
         with self._lock:
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
+        # Tracking starts before the first (full) publish, so no change can fall in between.
+        kernel.set_projection_enabled(True)
+        with self._lock:
             self._kernels[kid] = kernel
             self._resync.add(kid)
             self._last_ok_drain.setdefault(kid, time.monotonic())
-        kernel.set_projection_enabled(True)
         self._wake.set()
 
     def detach(self, kernel: ExecutionKernel) -> None:
