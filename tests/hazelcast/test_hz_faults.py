@@ -49,7 +49,10 @@ def test_member_stopped_mid_run_and_restarted(member_factory: Any, kernel_id: st
         down_until = time.monotonic() + 1.0
         while time.monotonic() < down_until:
             mixed_workload(kernel, rounds=20, seed=int(down_until))
-        assert projection.stats()["connected"] is False
+        down = projection.stats()
+        assert down["connected"] is False
+        # Staleness is reported as growing: nothing has reached the cluster for over a second.
+        assert down["staleness_s"] >= 1.0
         status = plane.status()
         assert status["connected"] is False and status["holding_last_known_state"] is True
         assert kernel.control()["verbosity"] == "DEBUG"  # the last known state holds
