@@ -50,6 +50,7 @@ bench: venv
 	$(MAKE) build EXTRAS=dev,bench
 	cargo bench --manifest-path rust_kernel/Cargo.toml --bench kernel_cycle -- --noplot
 	$(PY) benches/bench_kernel.py
+	$(PY) benches/bench_risk.py
 	$(PY) benches/bench_venues.py
 	$(PY) benches/bench_gateway.py
 	$(PY) benches/bench_backtest.py
