@@ -10,12 +10,16 @@ BENCH = Path(__file__).resolve().parents[2] / "benches" / "bench_risk.py"
 
 
 def test_quick_run_prints_every_figure() -> None:
-    done = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     for label in ("rules off", "all rules on", "overhead (off / on)", "target <= 1.1x"):
         assert label in done.stdout
 
 
 def test_bad_arguments_are_refused() -> None:
-    done = subprocess.run([sys.executable, str(BENCH), "--orders", "1"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--orders", "1"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "--orders" in done.stderr
