@@ -209,6 +209,12 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
         result = _cli("control", "set", *where)
         assert result.exit_code == 2 and "nothing to set" in result.output
         assert "*" not in json.loads(_cli("control", "show", "--json", *where).output)["entries"]
+        # --wait fails (exit 4) when the named kernel never shows the change.
+        result = _cli(
+            "control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-gone", "--wait", "0.3", *where
+        )
+        assert result.exit_code == 4
+        assert f"not applied within 0.3s by: {kernel_id}-gone" in result.output
     finally:
         kernel.close()
 
