@@ -178,6 +178,15 @@ def test_unreachable_cluster_keeps_the_local_state_and_says_so(kernel_id: str) -
         kernel.close()
 
 
+def test_bad_control_plane_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"attach_timeout must be between 0 and 300 seconds, got -1"):
+        HazelcastControlPlane(["127.0.0.1:1"], attach_timeout=-1)
+    with pytest.raises(ValueError, match=r"updated_by must name who writes entries, got ''"):
+        HazelcastControlPlane(["127.0.0.1:1"], updated_by="")
+    with pytest.raises(ValueError, match=r"host:port, got 'localhost'"):
+        HazelcastControlPlane(["localhost"])
+
+
 def _cli(*args: str) -> Any:
     app = typer.Typer()
     control_cli.register(app)

@@ -171,9 +171,14 @@ class HazelcastControlPlane:
         attach_timeout: float = 3.0,
         updated_by: str = "dita",
     ) -> None:
+        is_number = isinstance(attach_timeout, int | float) and not isinstance(attach_timeout, bool)
+        if not is_number or not 0 <= attach_timeout <= 300:
+            raise ValueError(f"attach_timeout must be between 0 and 300 seconds, got {attach_timeout!r}")
+        if not isinstance(updated_by, str) or not updated_by.strip():
+            raise ValueError(f"updated_by must name who writes entries, got {updated_by!r}")
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
-        self.attach_timeout = attach_timeout
+        self.attach_timeout = float(attach_timeout)
         self.updated_by = updated_by
         self._lock = threading.RLock()
         self._kernels: dict[str, ExecutionKernel] = {}
