@@ -54,6 +54,7 @@ bench: venv
 	$(PY) benches/bench_venues.py
 	$(PY) benches/bench_gateway.py
 	$(PY) benches/bench_backtest.py
+	$(PY) benches/bench_journal.py
 
 lint: build
 	cargo fmt --manifest-path rust_kernel/Cargo.toml --check
