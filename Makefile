@@ -49,12 +49,14 @@ test: rust-test py-test
 bench: venv
 	$(MAKE) build EXTRAS=dev,bench
 	cargo bench --manifest-path rust_kernel/Cargo.toml --bench kernel_cycle -- --noplot
+	cargo bench --manifest-path rust_kernel/Cargo.toml --bench wal -- --noplot
 	$(PY) benches/bench_kernel.py
 	$(PY) benches/bench_risk.py
 	$(PY) benches/bench_venues.py
 	$(PY) benches/bench_gateway.py
 	$(PY) benches/bench_backtest.py
 	$(PY) benches/bench_journal.py
+	$(PY) benches/bench_wal.py
 
 lint: build
 	cargo fmt --manifest-path rust_kernel/Cargo.toml --check

@@ -398,3 +398,46 @@ fn a_new_log_records_the_kernel_shape_and_a_reopen_keeps_it() {
     assert!(!log.is_new());
     assert_eq!(k.max_slots(), 7);
 }
+
+#[test]
+fn borrowed_inputs_encode_exactly_like_kernel_inputs() {
+    use dita_kernel::wal::kernel_log::{decode_input, encode_input, InputRef};
+    let mut intent = Intent::new(
+        "i",
+        "t",
+        1,
+        "BTC",
+        TradeSide::Short,
+        KernelCommandType::Enter,
+        99.5,
+        2.0,
+    );
+    intent
+        .metadata
+        .insert("k".into(), MetaValue::Str("v".into()));
+    let mut event = VenueEvent::new("e", KernelEventKind::Fill, &id("c-1"));
+    event.fill_id = id("f-1");
+    event.fee = Some(0.25);
+    let mut account = AccountEvent::new("a", AccountEventKind::AccountUpdate);
+    account.wallet_balance = Some(1234.5);
+    let encode_ref = |input: InputRef<'_>| bincode::serialize(&input).unwrap();
+    let mut buf = Vec::new();
+    for (by_ref, owned) in [
+        (
+            encode_ref(InputRef::Intent(&intent)),
+            KernelInput::Intent(intent.clone()),
+        ),
+        (
+            encode_ref(InputRef::VenueEvent(&event)),
+            KernelInput::VenueEvent(event.clone()),
+        ),
+        (
+            encode_ref(InputRef::AccountEvent(&account)),
+            KernelInput::AccountEvent(account.clone()),
+        ),
+    ] {
+        encode_input(&owned, &mut buf);
+        assert_eq!(by_ref, buf);
+        assert_eq!(decode_input(&by_ref).unwrap(), owned);
+    }
+}

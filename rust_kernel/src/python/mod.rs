@@ -9,6 +9,7 @@ mod wal;
 
 use crate::journal::{Row, RowData};
 use crate::kernel::{Kernel, KernelInput};
+use crate::wal::kernel_log::InputRef;
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::risk::ConfigValue;
 use crate::types::*;
@@ -191,7 +192,7 @@ impl PyKernel {
         for ev in events {
             let seq = self.core.seq();
             let follow = self.core.on_venue_event(&ev);
-            self.wal_record(seq, || KernelInput::VenueEvent(ev.clone()))?;
+            self.wal_record_ref(seq, InputRef::VenueEvent(&ev))?;
             out.emitted_events.push(ev);
             out.absorb(follow);
         }
@@ -412,7 +413,7 @@ impl PyKernel {
         self.wal_guard()?;
         let seq = self.core.seq();
         let out = self.core.process_intent(&intent.get().inner);
-        self.wal_record(seq, || KernelInput::Intent(intent.get().inner.clone()))?;
+        self.wal_record_ref(seq, InputRef::Intent(&intent.get().inner))?;
         self.outcome(py, out)
     }
 
@@ -427,7 +428,7 @@ impl PyKernel {
         self.wal_guard()?;
         let seq = self.core.seq();
         let out = self.core.on_venue_event(&event.get().inner);
-        self.wal_record(seq, || KernelInput::VenueEvent(event.get().inner.clone()))?;
+        self.wal_record_ref(seq, InputRef::VenueEvent(&event.get().inner))?;
         self.outcome(py, out)
     }
 
@@ -441,7 +442,7 @@ impl PyKernel {
         self.wal_guard()?;
         let seq = self.core.seq();
         let out = self.core.on_account_event(&event.get().inner);
-        self.wal_record(seq, || KernelInput::AccountEvent(event.get().inner.clone()))?;
+        self.wal_record_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
         Ok(PyOutcome { inner: out, order: None })
     }
 
@@ -654,7 +655,7 @@ impl PyKernel {
     }
 
     /// Syncs every recorded input to stable storage; returns the durable seq (None without a log).
-    fn wal_sync(&self) -> PyResult<Option<u64>> {
+    fn wal_sync(&mut self) -> PyResult<Option<u64>> {
         self.wal_sync_now()
     }
 

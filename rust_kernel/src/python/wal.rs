@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyList};
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
-use crate::wal::kernel_log::{replay_read_only, KernelLog, KernelLogOptions};
+use crate::wal::kernel_log::{replay_read_only, InputRef, KernelLog, KernelLogOptions};
 use crate::wal::{self, hash_hex, FsyncPolicy, RecoveryReport};
 
 create_exception!(
@@ -33,7 +33,9 @@ pub(super) struct WalState {
 
 pub(super) fn wal_err(e: wal::WalError) -> PyErr {
     match e {
-        wal::WalError::InvalidOption { .. } | wal::WalError::InvalidAppend(_) => PyValueError::new_err(e.to_string()),
+        wal::WalError::InvalidOption { .. } | wal::WalError::InvalidAppend(_) => {
+            PyValueError::new_err(e.to_string())
+        }
         wal::WalError::Io { .. } => PyOSError::new_err(e.to_string()),
         other => WalError::new_err(other.to_string()),
     }
@@ -49,17 +51,25 @@ pub(super) struct WalArgs {
 }
 
 fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
-    let n: i64 = v
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("invalid {field}: expected int, got {}", type_name(v))))?;
+    let n: i64 = v.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "invalid {field}: expected int, got {}",
+            type_name(v)
+        ))
+    })?;
     if n < min as i64 {
-        return Err(PyValueError::new_err(format!("invalid {field}: {n} (must be at least {min})")));
+        return Err(PyValueError::new_err(format!(
+            "invalid {field}: {n} (must be at least {min})"
+        )));
     }
     Ok(n as u64)
 }
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
-    v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
 }
 
 impl WalArgs {
@@ -69,19 +79,29 @@ impl WalArgs {
             "wal_dir" => {
                 if !v.is_none() {
                     let path: PathBuf = v.extract().map_err(|_| {
-                        PyTypeError::new_err(format!("invalid wal_dir: expected a path, got {}", type_name(v)))
+                        PyTypeError::new_err(format!(
+                            "invalid wal_dir: expected a path, got {}",
+                            type_name(v)
+                        ))
                     })?;
                     self.dir = Some(path);
                 }
             }
             "fsync" => {
-                let name: String = v
-                    .extract()
-                    .map_err(|_| PyTypeError::new_err(format!("invalid fsync: expected str, got {}", type_name(v))))?;
+                let name: String = v.extract().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "invalid fsync: expected str, got {}",
+                        type_name(v)
+                    ))
+                })?;
                 self.fsync = Some(FsyncPolicy::parse(&name).map_err(wal_err)?);
             }
-            "wal_checkpoint_every" => self.checkpoint_every = Some(positive_int(v, "wal_checkpoint_every", 0)?),
-            "wal_segment_bytes" => self.segment_bytes = Some(positive_int(v, "wal_segment_bytes", 1024)?),
+            "wal_checkpoint_every" => {
+                self.checkpoint_every = Some(positive_int(v, "wal_checkpoint_every", 0)?)
+            }
+            "wal_segment_bytes" => {
+                self.segment_bytes = Some(positive_int(v, "wal_segment_bytes", 1024)?)
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -100,7 +120,9 @@ impl WalArgs {
                 ("wal_segment_bytes", self.segment_bytes.is_some()),
             ];
             if let Some((name, _)) = given.iter().find(|(_, set)| *set) {
-                return Err(PyValueError::new_err(format!("invalid {name}: it needs wal_dir (no write-ahead log)")));
+                return Err(PyValueError::new_err(format!(
+                    "invalid {name}: it needs wal_dir (no write-ahead log)"
+                )));
             }
         }
         Ok(())
@@ -116,7 +138,9 @@ impl WalArgs {
 
     /// Opens the log and recovers the kernel; `fresh` is used for a new log.
     pub(super) fn open(&self, fresh: Kernel) -> PyResult<(Kernel, Option<WalState>)> {
-        let Some(dir) = &self.dir else { return Ok((fresh, None)) };
+        let Some(dir) = &self.dir else {
+            return Ok((fresh, None));
+        };
         let defaults = KernelLogOptions::default();
         let options = KernelLogOptions {
             fsync: self.fsync.unwrap_or(defaults.fsync),
@@ -124,7 +148,15 @@ impl WalArgs {
             segment_bytes: self.segment_bytes.unwrap_or(defaults.segment_bytes),
         };
         let (log, kernel) = KernelLog::open(dir, fresh, &options).map_err(wal_err)?;
-        Ok((kernel, Some(WalState { log, dir: dir.clone(), fsync: options.fsync, poisoned: None })))
+        Ok((
+            kernel,
+            Some(WalState {
+                log,
+                dir: dir.clone(),
+                fsync: options.fsync,
+                poisoned: None,
+            }),
+        ))
     }
 }
 
@@ -144,8 +176,14 @@ impl PyKernel {
     /// Records the input the core has just applied, if it changed the kernel (advanced its
     /// sequence). Called before the outcome is returned or anything is sent to a venue.
     #[inline]
-    pub(super) fn wal_record(&mut self, seq_before: u64, input: impl FnOnce() -> KernelInput) -> PyResult<()> {
-        let Some(state) = self.wal.as_mut() else { return Ok(()) };
+    pub(super) fn wal_record(
+        &mut self,
+        seq_before: u64,
+        input: impl FnOnce() -> KernelInput,
+    ) -> PyResult<()> {
+        let Some(state) = self.wal.as_mut() else {
+            return Ok(());
+        };
         if self.core.seq() == seq_before {
             return Ok(());
         }
@@ -158,8 +196,31 @@ impl PyKernel {
         }
     }
 
-    pub(super) fn wal_info_dict<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Some(state) = &self.wal else { return Ok(None) };
+    /// [`PyKernel::wal_record`] for the hot inputs, encoded from a borrow (no clone).
+    #[inline]
+    pub(super) fn wal_record_ref(&mut self, seq_before: u64, input: InputRef<'_>) -> PyResult<()> {
+        let Some(state) = self.wal.as_mut() else {
+            return Ok(());
+        };
+        if self.core.seq() == seq_before {
+            return Ok(());
+        }
+        match state.log.record_ref(&self.core, input) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                state.poisoned = Some(e.to_string());
+                Err(wal_err(e))
+            }
+        }
+    }
+
+    pub(super) fn wal_info_dict<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(state) = &self.wal else {
+            return Ok(None);
+        };
         let w = state.log.wal();
         let d = PyDict::new(py);
         d.set_item("dir", state.dir.to_string_lossy().into_owned())?;
@@ -173,8 +234,8 @@ impl PyKernel {
         Ok(Some(d))
     }
 
-    pub(super) fn wal_sync_now(&self) -> PyResult<Option<u64>> {
-        match &self.wal {
+    pub(super) fn wal_sync_now(&mut self) -> PyResult<Option<u64>> {
+        match &mut self.wal {
             Some(state) => state.log.sync().map(Some).map_err(wal_err),
             None => Ok(None),
         }
@@ -182,7 +243,9 @@ impl PyKernel {
 
     pub(super) fn wal_checkpoint_now(&mut self) -> PyResult<Option<u64>> {
         self.wal_guard()?;
-        let Some(state) = self.wal.as_mut() else { return Ok(None) };
+        let Some(state) = self.wal.as_mut() else {
+            return Ok(None);
+        };
         state.log.checkpoint(&self.core).map_err(wal_err)?;
         Ok(Some(state.log.wal().last_seq()))
     }
@@ -215,7 +278,11 @@ fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py
         skipped.append(sd)?;
     }
     d.set_item("skipped_checkpoints", skipped)?;
-    let removed: Vec<String> = r.removed_temp_files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let removed: Vec<String> = r
+        .removed_temp_files
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     d.set_item("removed_temp_files", removed)?;
     Ok(d)
 }
@@ -241,11 +308,30 @@ pub(super) fn wal_verify<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<
 /// is reported, not cut). Returns `(kernel, recovery)`: a `KernelCore` with the recovered
 /// state, the default mock venue and no log, and the recovery report as a dict.
 #[pyfunction]
-pub(super) fn wal_replay<'py>(py: Python<'py>, path: PathBuf) -> PyResult<(Py<PyKernel>, Bound<'py, PyDict>)> {
+pub(super) fn wal_replay<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+) -> PyResult<(Py<PyKernel>, Bound<'py, PyDict>)> {
     let (core, report) = py
-        .detach(|| replay_read_only(&path, |kernel_id| Kernel::new(kernel_id, 10).map_err(|e| e.to_string())))
+        .detach(|| {
+            replay_read_only(&path, |kernel_id| {
+                Kernel::new(kernel_id, 10).map_err(|e| e.to_string())
+            })
+        })
         .map_err(wal_err)?;
-    let venue = Py::new(py, PyMockVenue { inner: crate::mock::MockVenue::new(Default::default())? })?;
-    let kernel = Py::new(py, PyKernel { core, venue: VenueHandle::Mock(venue), wal: None })?;
+    let venue = Py::new(
+        py,
+        PyMockVenue {
+            inner: crate::mock::MockVenue::new(Default::default())?,
+        },
+    )?;
+    let kernel = Py::new(
+        py,
+        PyKernel {
+            core,
+            venue: VenueHandle::Mock(venue),
+            wal: None,
+        },
+    )?;
     Ok((kernel, recovery_dict(py, &report)?))
 }

@@ -70,19 +70,46 @@ pub(crate) fn parse_numbered(name: &str, prefix: &str, suffix: &str) -> Option<u
     digits.parse().ok()
 }
 
-/// Appends one frame for `(seq, ts, hash, payload)` to `buf`.
+/// Appends a frame for `(seq, ts, payload)` with its checksum and hash left empty; the
+/// appender stays cheap and [`seal_frames`] fills them in, in order, before the bytes are
+/// written (on the flusher thread under `batch` and `none`).
 #[inline]
-pub(crate) fn encode_frame(buf: &mut Vec<u8>, seq: u64, ts: f64, hash: &Hash, payload: &[u8]) {
-    let start = buf.len();
+pub(crate) fn encode_unsealed_frame(buf: &mut Vec<u8>, seq: u64, ts: f64, payload: &[u8]) {
     buf.reserve(FRAME_HEADER_BYTES + payload.len());
     buf.extend_from_slice(&[0u8; 4]);
     buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     buf.extend_from_slice(&seq.to_le_bytes());
     buf.extend_from_slice(&ts.to_bits().to_le_bytes());
-    buf.extend_from_slice(hash);
+    buf.extend_from_slice(&[0u8; 32]);
     buf.extend_from_slice(payload);
-    let crc = crc32fast::hash(&buf[start + 4..]);
-    buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Fills in hash and checksum of the unsealed frames in `frames` (whole frames, back to
+/// back), chaining from `prev`; returns the last hash.
+pub(crate) fn seal_frames(frames: &mut [u8], mut prev: Hash) -> Hash {
+    let mut at = 0;
+    while at < frames.len() {
+        let len = u32_at(frames, at + 4) as usize;
+        let end = at + FRAME_HEADER_BYTES + len;
+        let seq = u64_at(frames, at + 8);
+        let ts = f64::from_bits(u64_at(frames, at + 16));
+        let hash = chain_hash(&prev, seq, ts, &frames[at + FRAME_HEADER_BYTES..end]);
+        frames[at + 24..at + 56].copy_from_slice(&hash);
+        let crc = crc32fast::hash(&frames[at + 4..end]);
+        frames[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+        prev = hash;
+        at = end;
+    }
+    prev
+}
+
+/// Length, sequence and hash of the sealed frame starting at `frames[at]`.
+#[inline]
+pub(crate) fn sealed_frame_info(frames: &[u8], at: usize) -> (usize, u64, Hash) {
+    let len = FRAME_HEADER_BYTES + u32_at(frames, at + 4) as usize;
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&frames[at + 24..at + 56]);
+    (len, u64_at(frames, at + 8), hash)
 }
 
 /// One frame read from a segment, checksum already verified.

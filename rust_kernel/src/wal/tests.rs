@@ -776,3 +776,49 @@ proptest! {
         prop_assert_eq!(report.torn_tail.is_some(), !boundary);
     }
 }
+
+#[test]
+fn a_background_checkpoint_is_used_on_reopen_and_appends_go_on_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(FsyncPolicy::DEFAULT_BATCH).with_segment_bytes(2048);
+    let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();
+    for i in 1..=50 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    let err = wal
+        .checkpoint_in_background(49, b"stale".to_vec())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WalError::CheckpointSeq {
+                seq: 49,
+                last_seq: 50
+            }
+        ),
+        "{err}"
+    );
+    wal.checkpoint_in_background(50, b"state@50".to_vec())
+        .unwrap();
+    for i in 51..=80 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    let path = wal
+        .finish_checkpoint()
+        .unwrap()
+        .expect("a checkpoint was pending");
+    assert!(path.ends_with(checkpoint_file(50)));
+    assert!(
+        wal.durable_seq() >= 50,
+        "the log is synced before the checkpoint vouches for it"
+    );
+    drop(wal);
+    let (_, report, (ckpt, recs)) = open_collect(dir.path(), opts).unwrap();
+    assert_eq!(ckpt, Some((50, b"state@50".to_vec())));
+    assert_eq!(
+        recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (51..=80).collect::<Vec<_>>()
+    );
+    assert_eq!(report.last_seq, 80);
+    assert_eq!(verify(dir.path()).unwrap().checkpoints, 1);
+}

@@ -8,8 +8,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::format::{
-    chain_hash, checkpoint_name, encode_checkpoint, encode_frame, encode_segment_header,
-    genesis_hash, hex, parse_numbered, segment_name, Hash, FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES,
+    checkpoint_name, encode_checkpoint, encode_segment_header, encode_unsealed_frame, genesis_hash,
+    hex, parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, MAX_PAYLOAD_BYTES,
 };
 use super::scan::io_err;
 use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
@@ -20,24 +20,29 @@ pub struct Wal {
     flusher: Option<JoinHandle<()>>,
     dir: PathBuf,
     options: WalOptions,
+    /// A checkpoint being written by `checkpoint_in_background`.
+    pending_checkpoint: Option<JoinHandle<Result<PathBuf, WalError>>>,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
     _lock: File,
 }
 
+/// Two locks so appends never wait for hashing or the disk: `state` (taken by every
+/// append, held for a memcpy) holds the buffer of unsealed frames; `io` (taken by whoever
+/// writes) seals a buffer taken from `state`, writes it, syncs and rotates segments. Lock
+/// order is always `io` then `state`.
 struct Shared {
     state: Mutex<State>,
+    io: Mutex<Io>,
     wake: Condvar,
+    segment_bytes: u64,
+    kernel_id: String,
+    dir: PathBuf,
 }
 
 struct State {
-    file: Arc<File>,
-    segment_first_seq: u64,
-    segment_path: PathBuf,
-    /// Bytes of the current segment, written and buffered.
-    segment_len: u64,
+    /// Frames appended and not yet handed to the I/O side, checksum and hash still empty.
     buf: Vec<u8>,
     last_seq: u64,
-    head_hash: Hash,
     /// Highest seq handed to the OS (survives a process crash).
     written_seq: u64,
     /// Highest seq synced to stable storage (survives a power cut).
@@ -48,6 +53,19 @@ struct State {
     shutdown: bool,
 }
 
+struct Io {
+    file: File,
+    segment_first_seq: u64,
+    segment_path: PathBuf,
+    /// Bytes written to the current segment.
+    segment_len: u64,
+    /// Chain hash of the last written record.
+    head_hash: Hash,
+    written_seq: u64,
+    /// The buffer handed back to `state` at the next swap (keeps its capacity).
+    spare: Vec<u8>,
+}
+
 impl State {
     fn check_usable(&self) -> Result<(), WalError> {
         match &self.failed {
@@ -55,63 +73,141 @@ impl State {
             None => Ok(()),
         }
     }
-
-    /// Hands buffered records to the OS. An error poisons the log.
-    fn flush(&mut self) -> Result<(), WalError> {
-        self.check_usable()?;
-        if !self.buf.is_empty() {
-            let result = (&*self.file).write_all(&self.buf);
-            self.buf.clear();
-            if let Err(e) = result {
-                return Err(self.poison(&self.segment_path.clone(), "write", e));
-            }
-        }
-        self.written_seq = self.last_seq;
-        Ok(())
-    }
-
-    fn poison(&mut self, path: &Path, op: &'static str, e: std::io::Error) -> WalError {
-        let err = WalError::Io {
-            path: path.to_path_buf(),
-            op,
-            source: e,
-        };
-        self.failed = Some(err.to_string());
-        err
-    }
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    // A panic while holding the lock leaves plain data behind; keep going with it.
+    // A panic while holding a lock leaves plain data behind; keep going with it.
     shared.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Flush and fdatasync, without holding the lock during the sync so appends continue.
-fn commit<'a>(
-    shared: &'a Shared,
-    mut st: MutexGuard<'a, State>,
-) -> (MutexGuard<'a, State>, Result<u64, WalError>) {
-    if let Err(e) = st.flush() {
-        return (st, Err(e));
+fn lock_io(shared: &Shared) -> MutexGuard<'_, Io> {
+    shared.io.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn poison(shared: &Shared, path: &Path, op: &'static str, e: std::io::Error) -> WalError {
+    let err = WalError::Io {
+        path: path.to_path_buf(),
+        op,
+        source: e,
+    };
+    lock(shared).failed = Some(err.to_string());
+    err
+}
+
+/// Takes what is buffered, seals it (hash chain and checksums, in order), writes it and
+/// rotates the segment once it reached `segment_bytes`. Returns the written seq.
+fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
+    let (mut chunk, upto) = {
+        let mut st = lock(shared);
+        st.check_usable()?;
+        if st.buf.is_empty() {
+            return Ok(io.written_seq);
+        }
+        let spare = std::mem::take(&mut io.spare);
+        (std::mem::replace(&mut st.buf, spare), st.last_seq)
+    };
+    seal_frames(&mut chunk, io.head_hash);
+    // Write segment by segment: a segment ends with the record that makes it reach
+    // `segment_bytes`, whatever the size of the buffered chunk.
+    let mut at = 0;
+    let mut result = Ok(());
+    while at < chunk.len() {
+        let mut end = at;
+        let (mut seq, mut hash) = (io.written_seq, io.head_hash);
+        while end < chunk.len() {
+            let (len, s, h) = sealed_frame_info(&chunk, end);
+            (end, seq, hash) = (end + len, s, h);
+            if io.segment_len + (end - at) as u64 >= shared.segment_bytes {
+                break;
+            }
+        }
+        if let Err(e) = (&io.file).write_all(&chunk[at..end]) {
+            result = Err(poison(shared, &io.segment_path, "write", e));
+            break;
+        }
+        io.segment_len += (end - at) as u64;
+        (io.written_seq, io.head_hash) = (seq, hash);
+        at = end;
+        if io.segment_len >= shared.segment_bytes {
+            if let Err(e) = rotate(shared, io) {
+                result = Err(e);
+                break;
+            }
+        }
     }
-    let file = Arc::clone(&st.file);
-    let path = st.segment_path.clone();
-    let upto = st.written_seq;
-    st.unsynced = 0;
-    drop(st);
-    let synced = file.sync_data();
-    let mut st = lock(shared);
-    match synced {
-        Ok(()) => {
-            st.durable_seq = st.durable_seq.max(upto);
-            let durable = st.durable_seq;
-            (st, Ok(durable))
+    chunk.clear();
+    io.spare = chunk;
+    result?;
+    lock(shared).written_seq = upto;
+    Ok(upto)
+}
+
+/// Seals the current segment (sync) and starts the next one at `written_seq + 1`.
+fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {
+    if let Err(e) = io.file.sync_data() {
+        return Err(poison(shared, &io.segment_path, "fdatasync", e));
+    }
+    mark_durable(shared, io.written_seq);
+    let first_seq = io.written_seq + 1;
+    let header = encode_segment_header(&shared.kernel_id, first_seq, &io.head_hash);
+    let created = write_atomically(&shared.dir, &segment_name(first_seq), &header).and_then(|p| {
+        let f = open_append(&p)?;
+        Ok((p, f))
+    });
+    match created {
+        Ok((p, f)) => {
+            io.file = f;
+            io.segment_path = p;
+            io.segment_first_seq = first_seq;
+            io.segment_len = header.len() as u64;
+            Ok(())
         }
         Err(e) => {
-            let err = st.poison(&path, "fdatasync", e);
-            (st, Err(err))
+            lock(shared).failed = Some(e.to_string());
+            Err(e)
         }
     }
+}
+
+fn mark_durable(shared: &Shared, upto: u64) -> u64 {
+    let mut st = lock(shared);
+    st.durable_seq = st.durable_seq.max(upto);
+    st.durable_seq
+}
+
+/// Flush and fdatasync (group commit). Appends continue meanwhile: they only need `state`.
+fn commit(shared: &Shared) -> Result<u64, WalError> {
+    let mut io = lock_io(shared);
+    lock(shared).unsynced = 0;
+    let upto = flush_io(shared, &mut io)?;
+    if let Err(e) = io.file.sync_data() {
+        return Err(poison(shared, &io.segment_path, "fdatasync", e));
+    }
+    Ok(mark_durable(shared, upto))
+}
+
+/// Removes all but the newest `keep` checkpoint files.
+fn prune_checkpoints(dir: &Path, keep: usize) -> Result<(), WalError> {
+    let mut found: Vec<(u64, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir, "list directory"))? {
+        let entry = entry.map_err(io_err(dir, "list directory"))?;
+        if let Some(seq) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| parse_numbered(n, "ckpt-", ".ckpt"))
+        {
+            found.push((seq, entry.path()));
+        }
+    }
+    found.sort();
+    let excess = found.len().saturating_sub(keep);
+    for (_, path) in found.iter().take(excess) {
+        fs::remove_file(path).map_err(io_err(path, "remove old checkpoint"))?;
+    }
+    if excess > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), WalError> {
@@ -190,22 +286,30 @@ impl Wal {
         };
         let file = open_append(&segment_path)?;
         let state = State {
-            file: Arc::new(file),
-            segment_first_seq,
-            segment_path,
-            segment_len,
             buf: Vec::with_capacity(options.write_buffer_bytes + 4096),
             last_seq: report.last_seq,
-            head_hash: report.head_hash,
             written_seq: report.last_seq,
             durable_seq: report.last_seq,
             unsynced: 0,
             failed: None,
             shutdown: false,
         };
+        let io = Io {
+            file,
+            segment_first_seq,
+            segment_path,
+            segment_len,
+            head_hash: report.head_hash,
+            written_seq: report.last_seq,
+            spare: Vec::with_capacity(options.write_buffer_bytes + 4096),
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            io: Mutex::new(io),
             wake: Condvar::new(),
+            segment_bytes: options.segment_bytes,
+            kernel_id: options.kernel_id.clone(),
+            dir: dir.clone(),
         });
         let flusher = match options.fsync {
             FsyncPolicy::Always => None,
@@ -226,6 +330,7 @@ impl Wal {
                 flusher,
                 dir,
                 options,
+                pending_checkpoint: None,
                 _lock: lock_file,
             },
             report,
@@ -250,73 +355,35 @@ impl Wal {
         let mut st = lock(shared);
         st.check_usable()?;
         let seq = st.last_seq + 1;
-        let hash = chain_hash(&st.head_hash, seq, timestamp, payload);
-        encode_frame(&mut st.buf, seq, timestamp, &hash, payload);
-        st.segment_len += (FRAME_HEADER_BYTES + payload.len()) as u64;
+        encode_unsealed_frame(&mut st.buf, seq, timestamp, payload);
         st.last_seq = seq;
-        st.head_hash = hash;
         st.unsynced = st.unsynced.saturating_add(1);
+        let full = st.buf.len() >= self.options.write_buffer_bytes;
         match self.options.fsync {
             FsyncPolicy::Always => {
-                st.flush()?;
-                let path = st.segment_path.clone();
-                if let Err(e) = st.file.sync_data() {
-                    return Err(st.poison(&path, "fdatasync", e));
-                }
-                st.durable_seq = seq;
-                st.unsynced = 0;
+                drop(st);
+                commit(shared)?;
             }
-            // Group commit happens on the flusher thread so the appender never waits for
-            // the disk; crossing the count wakes it early (once per batch, not per record).
+            // Group commit (sealing, write and sync) happens on the flusher thread so the
+            // appender never waits for hashing or the disk; crossing the count wakes it
+            // early (once per batch, not per record).
             FsyncPolicy::Batch { max_records, .. } if st.unsynced == max_records => {
-                st.flush()?;
+                drop(st);
                 shared.wake.notify_one();
             }
-            _ if st.buf.len() >= self.options.write_buffer_bytes => st.flush()?,
+            _ if full => {
+                drop(st);
+                flush_io(shared, &mut lock_io(shared))?;
+            }
             _ => {}
         }
-        if st.segment_len >= self.options.segment_bytes {
-            self.rotate(&mut st)?;
-        }
         Ok(seq)
-    }
-
-    /// Seals the current segment (flush + sync) and starts the next one.
-    fn rotate(&self, st: &mut MutexGuard<'_, State>) -> Result<(), WalError> {
-        st.flush()?;
-        let path = st.segment_path.clone();
-        if let Err(e) = st.file.sync_data() {
-            return Err(st.poison(&path, "fdatasync", e));
-        }
-        st.durable_seq = st.last_seq;
-        st.unsynced = 0;
-        let first_seq = st.last_seq + 1;
-        let header = encode_segment_header(&self.options.kernel_id, first_seq, &st.head_hash);
-        let created =
-            write_atomically(&self.dir, &segment_name(first_seq), &header).and_then(|p| {
-                let f = open_append(&p)?;
-                Ok((p, f))
-            });
-        match created {
-            Ok((p, f)) => {
-                st.file = Arc::new(f);
-                st.segment_path = p;
-                st.segment_first_seq = first_seq;
-                st.segment_len = header.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                st.failed = Some(e.to_string());
-                Err(e)
-            }
-        }
     }
 
     /// Flushes and syncs everything appended so far, whatever the policy; returns the
     /// durable sequence number.
     pub fn sync(&self) -> Result<u64, WalError> {
-        let st = lock(&self.shared);
-        commit(&self.shared, st).1
+        commit(&self.shared)
     }
 
     /// Writes a checkpoint: `state` must be the caller's state after record `seq`, which
@@ -324,54 +391,94 @@ impl Wal {
     /// vouches for records that could still be lost. Older checkpoints beyond
     /// `keep_checkpoints` are removed. Returns the checkpoint file's path.
     pub fn checkpoint(&mut self, seq: u64, state: &[u8]) -> Result<PathBuf, WalError> {
-        let st = lock(&self.shared);
-        st.check_usable()?;
-        if seq != st.last_seq {
-            return Err(WalError::CheckpointSeq {
-                seq,
-                last_seq: st.last_seq,
-            });
+        self.finish_checkpoint()?;
+        {
+            let st = lock(&self.shared);
+            st.check_usable()?;
+            if seq != st.last_seq {
+                return Err(WalError::CheckpointSeq {
+                    seq,
+                    last_seq: st.last_seq,
+                });
+            }
         }
-        let (st, synced) = commit(&self.shared, st);
-        synced?;
-        // `&mut self` means no append ran since the commit: the buffer is empty and the next
-        // record starts at the current end of the current segment.
-        let bytes = encode_checkpoint(
-            &self.options.kernel_id,
-            seq,
-            &st.head_hash,
-            st.segment_first_seq,
-            st.segment_len,
-            now_seconds(),
-            state,
-        );
-        drop(st);
+        commit(&self.shared)?;
+        // `&mut self` means no append ran since the commit: everything is written and the
+        // next record starts at the current end of the current segment.
+        let bytes = {
+            let io = lock_io(&self.shared);
+            encode_checkpoint(
+                &self.options.kernel_id,
+                seq,
+                &io.head_hash,
+                io.segment_first_seq,
+                io.segment_len,
+                now_seconds(),
+                state,
+            )
+        };
         let path = write_atomically(&self.dir, &checkpoint_name(seq), &bytes)?;
-        self.prune_checkpoints()?;
+        prune_checkpoints(&self.dir, self.options.keep_checkpoints)?;
         Ok(path)
     }
 
-    fn prune_checkpoints(&self) -> Result<(), WalError> {
-        let mut found: Vec<(u64, PathBuf)> = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir, "list directory"))? {
-            let entry = entry.map_err(io_err(&self.dir, "list directory"))?;
-            if let Some(seq) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| parse_numbered(n, "ckpt-", ".ckpt"))
-            {
-                found.push((seq, entry.path()));
+    /// Like [`Wal::checkpoint`], but the sync of the log and the checkpoint file are written
+    /// on a background thread so appends go on: a periodic checkpoint of a large state does
+    /// not stall the caller. Returns the error of the previous background checkpoint, if
+    /// it failed; [`Wal::finish_checkpoint`] waits for the current one.
+    pub fn checkpoint_in_background(&mut self, seq: u64, state: Vec<u8>) -> Result<(), WalError> {
+        self.finish_checkpoint()?;
+        {
+            let st = lock(&self.shared);
+            st.check_usable()?;
+            if seq != st.last_seq {
+                return Err(WalError::CheckpointSeq {
+                    seq,
+                    last_seq: st.last_seq,
+                });
             }
         }
-        found.sort();
-        let excess = found.len().saturating_sub(self.options.keep_checkpoints);
-        for (_, path) in found.iter().take(excess) {
-            fs::remove_file(path).map_err(io_err(path, "remove old checkpoint"))?;
-        }
-        if excess > 0 {
-            sync_dir(&self.dir)?;
-        }
+        // Written (not yet synced) so the position of the next record and the head hash
+        // are final; the background thread syncs before the checkpoint vouches for them.
+        let (first, offset, hash) = {
+            let mut io = lock_io(&self.shared);
+            flush_io(&self.shared, &mut io)?;
+            (io.segment_first_seq, io.segment_len, io.head_hash)
+        };
+        let shared = Arc::clone(&self.shared);
+        let (dir, kernel_id, keep) = (
+            self.dir.clone(),
+            self.options.kernel_id.clone(),
+            self.options.keep_checkpoints,
+        );
+        let handle = thread::Builder::new()
+            .name("dita-wal-checkpoint".into())
+            .spawn(move || {
+                commit(&shared)?;
+                let bytes =
+                    encode_checkpoint(&kernel_id, seq, &hash, first, offset, now_seconds(), &state);
+                let path = write_atomically(&dir, &checkpoint_name(seq), &bytes)?;
+                prune_checkpoints(&dir, keep)?;
+                Ok(path)
+            })
+            .map_err(|e| WalError::Io {
+                path: self.dir.clone(),
+                op: "spawn checkpoint thread",
+                source: e,
+            })?;
+        self.pending_checkpoint = Some(handle);
         Ok(())
+    }
+
+    /// Waits for a background checkpoint to be on disk; returns its path or its error.
+    pub fn finish_checkpoint(&mut self) -> Result<Option<PathBuf>, WalError> {
+        match self.pending_checkpoint.take() {
+            Some(handle) => match handle.join() {
+                Ok(result) => result.map(Some),
+                Err(_) => Err(WalError::Poisoned("the checkpoint thread panicked".into())),
+            },
+            None => Ok(None),
+        }
     }
 
     /// Sequence number of the last appended record (0 for an empty log).
@@ -389,9 +496,12 @@ impl Wal {
         lock(&self.shared).written_seq
     }
 
-    /// Chain hash of the last record (the genesis hash for an empty log).
+    /// Chain hash of the last appended record (the genesis hash for an empty log). Hands
+    /// buffered records to the OS first: hashes are computed when records are written.
     pub fn head_hash(&self) -> [u8; 32] {
-        lock(&self.shared).head_hash
+        let mut io = lock_io(&self.shared);
+        let _ = flush_io(&self.shared, &mut io);
+        io.head_hash
     }
 
     pub fn head_hash_hex(&self) -> String {
@@ -409,6 +519,7 @@ impl Wal {
     /// Stops the background thread and syncs what is left; reports the error `Drop` hides.
     pub fn close(mut self) -> Result<u64, WalError> {
         self.stop_flusher();
+        self.finish_checkpoint()?;
         self.sync()
     }
 
@@ -424,6 +535,7 @@ impl Wal {
 impl Drop for Wal {
     fn drop(&mut self) {
         self.stop_flusher();
+        let _ = self.finish_checkpoint();
         let _ = self.sync();
     }
 }
@@ -449,35 +561,37 @@ fn spawn_flusher(
     let shared = Arc::clone(shared);
     thread::Builder::new()
         .name("dita-wal-flush".into())
-        .spawn(move || {
-            let mut st = lock(&shared);
-            loop {
+        .spawn(move || loop {
+            {
+                let st = lock(&shared);
                 if st.shutdown {
                     return;
                 }
-                // A full batch reported before this thread got to wait must not wait a whole interval.
-                if !(sync && st.unsynced >= max_records) {
-                    st = shared
+                // A full batch reported before this thread got to wait must not wait an interval.
+                let st = if sync && st.unsynced >= max_records {
+                    st
+                } else {
+                    shared
                         .wake
                         .wait_timeout(st, interval)
                         .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                }
-                if st.shutdown || st.failed.is_some() {
+                        .0
+                };
+                let pending = if sync {
+                    st.durable_seq < st.last_seq
+                } else {
+                    st.written_seq < st.last_seq
+                };
+                if st.shutdown || st.failed.is_some() || !pending {
                     continue;
                 }
-                if sync {
-                    // Keep committing while a full batch piled up during the last sync.
-                    while st.durable_seq < st.last_seq && st.failed.is_none() && !st.shutdown {
-                        st = commit(&shared, st).0;
-                        if st.unsynced < max_records {
-                            break;
-                        }
-                    }
-                } else if st.written_seq < st.last_seq {
-                    let _ = st.flush();
-                }
             }
+            // Errors poison the log; the next append reports them.
+            let _ = if sync {
+                commit(&shared)
+            } else {
+                flush_io(&shared, &mut lock_io(&shared))
+            };
         })
         .map_err(|e| WalError::Io {
             path: PathBuf::from("<thread>"),
