@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dita.services import pid_alive
+
 __all__ = [
     "PERIODS",
     "default_state_dir",
@@ -51,16 +53,6 @@ def write_state_file(state_dir: Path, snapshot: dict[str, Any]) -> Path:
     return path
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
     """Every kernel snapshot in ``state_dir``; ``running`` is re-checked against the pid."""
     if not state_dir.is_dir():
@@ -73,7 +65,7 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             continue  # a file being replaced or not ours
         if not isinstance(snap, dict) or "kernel_id" not in snap:
             continue
-        if snap.get("running") and not _pid_alive(int(snap.get("pid", 0) or 0)):
+        if snap.get("running") and not pid_alive(int(snap.get("pid", 0) or 0)):
             snap["running"] = False
             snap["note"] = "process is gone (last state shown)"
         snap["source"] = str(path)

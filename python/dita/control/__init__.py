@@ -14,10 +14,42 @@ from dita._kernel import ControlMode, Verbosity
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
-__all__ = ["GLOBAL", "ControlPlane", "InMemoryControlPlane"]
+__all__ = ["GLOBAL", "ControlPlane", "InMemoryControlPlane", "normalize_change"]
 
 GLOBAL = "*"
 """Kernel id of the entry that applies to every kernel without an entry of its own."""
+
+
+def _enum_name(field: str, value: Any, enum: Any) -> str:
+    name = getattr(value, "name", value)
+    if not isinstance(name, str):
+        raise ValueError(f"{field} must be a name such as {enum.__name__} names, got {value!r}")
+    try:
+        parsed: str = enum.parse(name.upper()).name
+    except Exception:
+        choices = ", ".join(n for n in dir(enum) if n.isupper())
+        raise ValueError(f"{field} must be one of {choices}, got {value!r}") from None
+    return parsed
+
+
+def normalize_change(
+    mode: ControlMode | str | None = None,
+    verbosity: Verbosity | str | None = None,
+    debug_clickhouse_enabled: bool | None = None,
+) -> dict[str, Any]:
+    """Validate a control change; ValueError names the field and the value. Unset fields are left out."""
+    change: dict[str, Any] = {}
+    if mode is not None:
+        change["mode"] = _enum_name("mode", mode, ControlMode)
+    if verbosity is not None:
+        change["verbosity"] = _enum_name("verbosity", verbosity, Verbosity)
+    if debug_clickhouse_enabled is not None:
+        if not isinstance(debug_clickhouse_enabled, bool):
+            raise ValueError(
+                f"debug_clickhouse_enabled must be true or false, got {debug_clickhouse_enabled!r}"
+            )
+        change["debug_clickhouse_enabled"] = debug_clickhouse_enabled
+    return change
 
 
 @runtime_checkable
@@ -60,20 +92,8 @@ class InMemoryControlPlane:
         debug_clickhouse_enabled: bool | None = None,
     ) -> dict[str, Any]:
         key = kernel_id or GLOBAL
-        change: dict[str, Any] = {}
         # Validated here too, so a bad value is refused even before any kernel is attached.
-        if mode is not None:
-            change["mode"] = mode if isinstance(mode, ControlMode) else ControlMode.parse(mode)
-        if verbosity is not None:
-            change["verbosity"] = (
-                verbosity if isinstance(verbosity, Verbosity) else Verbosity.parse(verbosity)
-            )
-        if debug_clickhouse_enabled is not None:
-            if not isinstance(debug_clickhouse_enabled, bool):
-                raise TypeError(
-                    f"invalid debug_clickhouse_enabled: expected bool, got {debug_clickhouse_enabled!r}"
-                )
-            change["debug_clickhouse_enabled"] = debug_clickhouse_enabled
+        change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         targets = (
             list(self._kernels.values())
             if key == GLOBAL

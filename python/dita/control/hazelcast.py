@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
-from dita.control import GLOBAL
+from dita.control import GLOBAL, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
     BlockingMap,
     HazelcastClient,
@@ -57,38 +57,6 @@ _log = logging.getLogger(__name__)
 
 class ControlPlaneUnavailable(RuntimeError):
     """The control plane's cluster could not be reached to read or write an entry."""
-
-
-def _enum_name(field: str, value: Any, enum: Any) -> str:
-    name = getattr(value, "name", value)
-    if not isinstance(name, str):
-        raise ValueError(f"{field} must be a name such as {enum.__name__} names, got {value!r}")
-    try:
-        parsed: str = enum.parse(name.upper()).name
-    except Exception:
-        choices = ", ".join(n for n in dir(enum) if n.isupper())
-        raise ValueError(f"{field} must be one of {choices}, got {value!r}") from None
-    return parsed
-
-
-def normalize_change(
-    mode: ControlMode | str | None = None,
-    verbosity: Verbosity | str | None = None,
-    debug_clickhouse_enabled: bool | None = None,
-) -> dict[str, Any]:
-    """Validate a control change; ValueError names the field and the value. Unset fields are left out."""
-    change: dict[str, Any] = {}
-    if mode is not None:
-        change["mode"] = _enum_name("mode", mode, ControlMode)
-    if verbosity is not None:
-        change["verbosity"] = _enum_name("verbosity", verbosity, Verbosity)
-    if debug_clickhouse_enabled is not None:
-        if not isinstance(debug_clickhouse_enabled, bool):
-            raise ValueError(
-                f"debug_clickhouse_enabled must be true or false, got {debug_clickhouse_enabled!r}"
-            )
-        change["debug_clickhouse_enabled"] = debug_clickhouse_enabled
-    return change
 
 
 def _validate_kernel_id(kernel_id: str | None) -> str:

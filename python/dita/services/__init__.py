@@ -5,3 +5,23 @@ with the machine's Java on 127.0.0.1 (``python -m dita.services.hazelcast fetch|
 status``, or ``dita services hazelcast ...``). Nothing here is used by a kernel at run time,
 so the package imports nothing eagerly.
 """
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (a zombie, exited but not yet collected, is not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dita.services import pid_alive
+
 __all__ = [
     "DEFAULT_CLUSTER_NAME",
     "DEFAULT_HOST",
@@ -159,27 +161,12 @@ def client_can_connect(address: str, cluster_name: str, timeout: float = 5.0) ->
     return True
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError):
-        # A zombie has exited; only its parent has not collected it yet.
-        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
-
-
 def _is_member_process(pid: int) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")
     try:
         return MAIN_CLASS in cmdline.read_bytes().decode(errors="replace")
     except OSError:
-        return _pid_alive(pid)  # no /proc: trust the pid file
+        return pid_alive(pid)  # no /proc: trust the pid file
 
 
 @dataclass
@@ -290,7 +277,7 @@ class HazelcastMember:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _pid_alive(pid) and _is_member_process(pid):
+        if pid_alive(pid) and _is_member_process(pid):
             return pid
         return None
 
@@ -392,7 +379,7 @@ class HazelcastMember:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self._proc.wait(timeout=0.1)
                     return True
-            elif not _pid_alive(pid):
+            elif not pid_alive(pid):
                 return True
             else:
                 time.sleep(0.1)
