@@ -43,6 +43,9 @@ LABEL_OFF = "process_intent/s, journaling off"
 LABEL_NORMAL = "process_intent/s, journaling NORMAL"
 LABEL_OVERHEAD = "overhead off/NORMAL (target <= 1.2x)"
 LABEL_CATCHUP = "ClickHouse catch-up after the NORMAL loop"
+LABEL_BUDGET = "process_intent/s, journaling NORMAL, gil_budget=0.1"
+LABEL_BUDGET_OVERHEAD = "overhead off/NORMAL with gil_budget=0.1 (target <= 1.2x)"
+LABEL_BUDGET_CATCHUP = "ClickHouse catch-up after the gil_budget=0.1 loop"
 LABEL_END_TO_END = "intents/s incl. catch-up, NORMAL"
 LABEL_LAG_P50 = "lag transition -> queryable row p50"
 LABEL_LAG_P99 = "lag transition -> queryable row p99"
@@ -140,11 +143,10 @@ def bench_sustained(report: Report, root: Path, trades: int) -> None:
 
 
 def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None:
-    print("2. process_intent with journaling off / NORMAL", flush=True)
+    print("2. process_intent with journaling off / NORMAL / NORMAL with a GIL budget", flush=True)
     batch_size = 2 * pairs
     off: list[float] = []
-    normal: list[float] = []
-    catchup: list[float] = []
+    runs: dict[float | None, tuple[list[float], list[float]]] = {None: ([], []), 0.1: ([], [])}
     rows_per_intent = 0.0
     dsn = f"chdb://{root / 'journal'}"
     journal = ClickHouseJournal(dsn, serve_sql=False)
@@ -152,31 +154,38 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
         for r in range(repeats):
             k_off = ExecutionKernel(max_slots=16, kernel_id=f"off-{r}")
             off.append(batch_size / run_loop(k_off, intents(pairs, 16)))
-            k_on = ExecutionKernel(max_slots=16, kernel_id=f"normal-{r}", journal_capacity=5_000_000)
-            k_on.update_control(verbosity="NORMAL", source="bench")
-            journal.attach(k_on)
-            work = intents(pairs, 16)
-            before = journal.stats().written
-            loop = run_loop(k_on, work)
-            normal.append(batch_size / loop)
-            t = time.perf_counter()
-            journal.flush(600)
-            catchup.append(time.perf_counter() - t)
-            written = journal.stats().written - before
-            rows_per_intent = written / batch_size
-            assert k_on.stats()["journal_dropped"] == 0
-            journal.detach(k_on)
+            for budget, (speeds, catchups) in runs.items():
+                journal.gil_budget = budget
+                k_on = ExecutionKernel(
+                    max_slots=16, kernel_id=f"normal-{budget}-{r}", journal_capacity=5_000_000
+                )
+                k_on.update_control(verbosity="NORMAL", source="bench")
+                journal.attach(k_on)
+                work = intents(pairs, 16)
+                before = journal.stats().written
+                speeds.append(batch_size / run_loop(k_on, work))
+                t = time.perf_counter()
+                journal.flush(600)
+                catchups.append(time.perf_counter() - t)
+                rows_per_intent = (journal.stats().written - before) / batch_size
+                assert k_on.stats()["journal_dropped"] == 0
+                journal.detach(k_on)
     finally:
         journal.close()
-    best_off, best_normal = max(off), max(normal)
+    best_off = max(off)
+    best_normal, best_budget = max(runs[None][0]), max(runs[0.1][0])
     report.add(LABEL_OFF, best_off, "intents/s", fmt_rate(best_off))
     report.add(LABEL_NORMAL, best_normal, "intents/s", fmt_rate(best_normal))
     report.add(LABEL_OVERHEAD, best_off / best_normal, "x")
     report.add(LABEL_ROWS_PER_INTENT, rows_per_intent, "rows")
-    med_catchup = statistics.median(catchup)
+    med_catchup = statistics.median(runs[None][1])
     report.add(LABEL_CATCHUP, med_catchup, "s", f"{med_catchup:.2f}")
     end_to_end = batch_size / (batch_size / best_normal + med_catchup)
     report.add(LABEL_END_TO_END, end_to_end, "intents/s", fmt_rate(end_to_end))
+    report.add(LABEL_BUDGET, best_budget, "intents/s", fmt_rate(best_budget))
+    report.add(LABEL_BUDGET_OVERHEAD, best_off / best_budget, "x")
+    budget_catchup = statistics.median(runs[0.1][1])
+    report.add(LABEL_BUDGET_CATCHUP, budget_catchup, "s", f"{budget_catchup:.2f}")
 
 
 def bench_lag(report: Report, root: Path, samples: int, rate: float) -> None:

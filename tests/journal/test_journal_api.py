@@ -14,7 +14,7 @@ from dita import ExecutionKernel, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.query import query_via_socket
-from journal.helpers import Side, Workload, venue
+from journal.helpers import Side, Workload, assert_same_rows, twins, venue
 
 
 def _counts(journal: ClickHouseJournal, kernel_id: str) -> dict[str, int]:
@@ -69,6 +69,8 @@ def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> N
             r"retry_max \(1.0\) must not be below retry_initial \(2.0\)",
         ),
         ({"dsn": "ftp://x/y"}, "scheme 'ftp'"),
+        ({"gil_budget": 0}, r"gil_budget must be in \(0, 1\] or None, got 0"),
+        ({"gil_budget": 1.5}, r"gil_budget must be in \(0, 1\] or None, got 1.5"),
     ],
 )
 def test_bad_settings_are_refused_by_name(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
@@ -229,4 +231,15 @@ def test_draining_never_makes_the_strategy_thread_see_the_kernel_busy(tmp_path: 
         assert passes_inside == []
     finally:
         gc.callbacks.remove(on_gc)
+        journal.close()
+
+
+def test_a_gil_budget_delays_writing_but_loses_nothing(tmp_path: Path) -> None:
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=0.01, gil_budget=0.05)
+    try:
+        work, reference = twins(journal, kernel_id="budget")
+        work.run(300)
+        journal.flush(120)  # a flush lifts the budget
+        assert_same_rows(journal, reference, "budget")
+    finally:
         journal.close()

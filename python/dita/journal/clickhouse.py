@@ -122,6 +122,10 @@ class ClickHouseJournal:
     in the kernels' outboxes. Retries back off from ``retry_initial`` to ``retry_max``
     seconds. ``close()`` waits up to ``close_timeout`` seconds for ClickHouse.
 
+    ``gil_budget`` (None: unlimited): the share of wall time the journal's two threads may
+    spend on the CPU together, so a strategy bursting faster than the journal can write keeps
+    its speed while rows wait in the kernel's outbox; ``flush()`` and ``close()`` lift it.
+
     ``serve_sql`` (embedded journals only): serve read-only SQL on a Unix socket in the
     journal directory so ``dita journal sql`` can query while this process holds chDB's lock.
     """
@@ -139,6 +143,7 @@ class ClickHouseJournal:
         retry_max: float = 5.0,
         close_timeout: float = 30.0,
         serve_sql: bool = True,
+        gil_budget: float | None = None,
     ) -> None:
         for name, value, integer in (
             ("batch_rows", batch_rows, True),
@@ -151,6 +156,10 @@ class ClickHouseJournal:
             ("close_timeout", close_timeout, False),
         ):
             _positive(name, value, integer)
+        if gil_budget is not None and (
+            isinstance(gil_budget, bool) or not isinstance(gil_budget, int | float) or not 0 < gil_budget <= 1
+        ):
+            raise ValueError(f"ClickHouseJournal gil_budget must be in (0, 1] or None, got {gil_budget!r}")
         if retry_max < retry_initial:
             raise ValueError(
                 f"ClickHouseJournal retry_max ({retry_max!r}) must not be below "
@@ -165,6 +174,7 @@ class ClickHouseJournal:
         self.retry_initial = float(retry_initial)
         self.retry_max = float(retry_max)
         self.close_timeout = float(close_timeout)
+        self.gil_budget = None if gil_budget is None else float(gil_budget)
 
         self._client = self._open_writer_client()
         self._server: QueryServer | None = None
@@ -463,6 +473,12 @@ class ClickHouseJournal:
                 self._cond.wait(min(left, 0.5))
         return True
 
+    def _yield_gil(self, cpu_seconds: float) -> None:
+        """Sleep so this thread's CPU time stays within half the GIL budget (two threads share it)."""
+        if self.gil_budget is None or cpu_seconds <= 0 or self._flushers:
+            return
+        self._abort.wait(min(1.0, cpu_seconds * (2.0 / self.gil_budget - 1.0)))
+
     def _enqueue_locked(self, chunk: _Chunk) -> None:
         self._queue.append(chunk)
         self._pending_rows += len(chunk.rows)
@@ -482,6 +498,7 @@ class ClickHouseJournal:
                 if room <= 0:
                     asked_all = False
                     break
+                cpu = time.thread_time()
                 try:
                     batch = _drain(kernel, min(self.drain_rows, room))
                 except RuntimeError as exc:
@@ -507,6 +524,7 @@ class ClickHouseJournal:
                     self._counters["drained"] += drained
                     if drained:
                         self._cond.notify_all()
+                self._yield_gil(time.thread_time() - cpu)
             with self._cond:
                 if not drained and asked_all and flush_gen > self._flush_done:
                     # Every kernel said "empty" after the flush was asked for: everything up to
@@ -573,7 +591,9 @@ class ClickHouseJournal:
             outcome = BackfillResult()
             for start in range(0, len(rows), self.batch_rows):
                 part = rows[start : start + self.batch_rows]
+                cpu = time.thread_time()
                 res = self._write_batch(kernel_id, table, part, ticket is not None, chunks[0].drained_at)
+                self._yield_gil(time.thread_time() - cpu)
                 outcome.written += res.written
                 outcome.already_present += res.already_present
                 outcome.rejected += res.rejected
