@@ -14,7 +14,7 @@ from dita import ExecutionKernel, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.query import query_via_socket
-from journal.helpers import Side, Workload, assert_same_rows, twins, venue
+from journal.helpers import Side, Workload, assert_same_rows, twins, venue, wait_until
 
 
 def _counts(journal: ClickHouseJournal, kernel_id: str) -> dict[str, int]:
@@ -243,3 +243,28 @@ def test_a_gil_budget_delays_writing_but_loses_nothing(tmp_path: Path) -> None:
         assert_same_rows(journal, reference, "budget")
     finally:
         journal.close()
+
+
+def test_an_unreachable_server_does_not_stop_the_kernel(caplog: pytest.LogCaptureFixture) -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    journal = ClickHouseJournal("http://127.0.0.1:9/dita", max_delay=0.01, retry_max=0.05, close_timeout=0.5)
+    kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="offline")
+    out = kernel.process_intent(
+        KernelIntent(
+            intent_id="i1",
+            trade_id="t1",
+            slot_id=0,
+            asset="BTC-USDT",
+            side="LONG",
+            action="ENTER",
+            reference_price=100.0,
+            target_size=1.0,
+        )
+    )
+    assert out.accepted
+    wait_until(lambda: journal.stats().retries > 0, "the writer to retry the connection")
+    stats = journal.stats()
+    assert stats.written == 0 and stats.queued > 0 and stats.extra["connected"] is False
+    assert "ClickHouse at http://127.0.0.1:9/dita is unreachable" in stats.last_error
+    journal.close()  # gives up after close_timeout; the rows are reported, not silently lost
+    assert "closing journal with rows unwritten" in caplog.text

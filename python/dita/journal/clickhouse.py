@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from clickhouse_connect.driver.exceptions import OperationalError
+
 from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
@@ -91,6 +93,10 @@ def _drain(kernel: ExecutionKernel, max_rows: int) -> dict[str, list[tuple[Any, 
     finally:
         if was_enabled:
             gc.enable()
+
+
+class _Unreachable(OperationalError):
+    """A ClickHouse server that cannot be reached right now (the writer keeps trying)."""
 
 
 class _Aborted(Exception):
@@ -176,7 +182,15 @@ class ClickHouseJournal:
         self.close_timeout = float(close_timeout)
         self.gil_budget = None if gil_budget is None else float(gil_budget)
 
-        self._client = self._open_writer_client()
+        self._stats = JournalStats()
+        self._client: Any = None
+        try:
+            self._client = self._open_writer_client()
+        except _Unreachable as exc:
+            # A server that is down must not stop the kernel from starting: the writer keeps
+            # trying to connect (and migrate) while rows wait in the queue and the outbox.
+            self._stats.last_error = str(exc)
+            log.warning("%s; the journal will keep trying", exc)
         self._server: QueryServer | None = None
         self._reader: Any = None
         self._reader_lock = threading.Lock()
@@ -184,7 +198,8 @@ class ClickHouseJournal:
             if serve_sql and self.target.kind == "chdb":
                 self._server = QueryServer.acquire(self.target)
         except BaseException:
-            self._client.close()
+            if self._client is not None:
+                self._client.close()
             raise
 
         self._cond = threading.Condition()
@@ -204,7 +219,6 @@ class ClickHouseJournal:
         self._closed = False
         self._hwm: dict[tuple[str, str], int] = {}
         self._rejected: deque[dict[str, Any]] = deque(maxlen=_REJECTED_KEPT)
-        self._stats = JournalStats()
         self._written_by_table: dict[str, int] = dict.fromkeys(TABLE_COLUMNS, 0)
         self._counters = {
             "drained": 0,
@@ -240,10 +254,17 @@ class ClickHouseJournal:
                     f"cannot open the embedded journal at {self.target.path}: {exc} "
                     "(one process can host one chDB directory at a time)"
                 ) from exc
+            if isinstance(exc, OperationalError):
+                raise _Unreachable(f"ClickHouse at {self.target.display} is unreachable: {exc}") from exc
             raise
         try:
             migrate(client, self.target.database)
             client.database = self.target.database
+        except OperationalError as exc:
+            client.close()
+            if self.target.kind == "chdb":
+                raise
+            raise _Unreachable(f"ClickHouse at {self.target.display} is unreachable: {exc}") from exc
         except BaseException:
             client.close()
             raise
@@ -341,7 +362,8 @@ class ClickHouseJournal:
             self._server.release()
         if self._reader is not None:
             self._reader.close()
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> ClickHouseJournal:
         return self
@@ -365,6 +387,7 @@ class ClickHouseJournal:
                 "last_write_latency_s": self._last_write_latency,
                 "kernels": [kid for kid, _ in kernels],
                 "target": self.target.display,
+                "connected": self._client is not None,
             }
         dropped = 0
         for _, kernel in kernels:
@@ -654,6 +677,8 @@ class ClickHouseJournal:
             attempt = 0
             while True:
                 try:
+                    if self._client is None:
+                        self._client = self._open_writer_client()
                     if not must_check and part[0][0] <= self._hwm_for(kernel_id, table):
                         must_check = True  # rows from before a restart: some may be stored already
                     todo = part
@@ -707,6 +732,8 @@ class ClickHouseJournal:
         return result
 
     def _remigrate(self) -> None:
+        if self._client is None:
+            return
         try:
             migrate(self._client, self.target.database)
         except Exception as exc:  # the retry loop reports the insert error; this is best effort
