@@ -16,11 +16,12 @@ use crate::types::*;
 use convert::*;
 use mock::PyMockVenue;
 use objects::*;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Where orders go: the native mock (no Python on the path) or any Python adapter.
 enum VenueHandle {
@@ -109,18 +110,58 @@ fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple>> {
     })
 }
 
-impl PyKernel {
-    fn venue_object(&self, py: Python<'_>) -> Py<PyAny> {
-        match &self.venue {
-            VenueHandle::Mock(m) => m.clone_ref(py).into_any(),
-            VenueHandle::Python(o) => o.clone_ref(py),
+
+/// How long a call waits for the kernel when another thread is inside it.
+const BUSY_LIMIT: Duration = Duration::from_secs(10);
+
+/// The kernel for writing. Another thread may be inside the kernel running Python code (a
+/// garbage-collector pass while it builds a dict, say); that thread needs the GIL to finish,
+/// so this releases the GIL and retries instead of failing with "Already borrowed".
+fn wait_mut<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRefMut<'py, PyKernel>> {
+    if let Ok(k) = slf.try_borrow_mut() {
+        return Ok(k);
+    }
+    let start = Instant::now();
+    loop {
+        slf.py().detach(|| std::thread::sleep(Duration::from_micros(50)));
+        if let Ok(k) = slf.try_borrow_mut() {
+            return Ok(k);
+        }
+        if start.elapsed() > BUSY_LIMIT {
+            return Err(PyRuntimeError::new_err("kernel busy in another call for 10 s (is a thread stuck inside it?)"));
+        }
+    }
+}
+
+/// The kernel for reading; waits like `wait_mut`.
+fn wait_ref<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRef<'py, PyKernel>> {
+    if let Ok(k) = slf.try_borrow() {
+        return Ok(k);
+    }
+    let start = Instant::now();
+    loop {
+        slf.py().detach(|| std::thread::sleep(Duration::from_micros(50)));
+        if let Ok(k) = slf.try_borrow() {
+            return Ok(k);
+        }
+        if start.elapsed() > BUSY_LIMIT {
+            return Err(PyRuntimeError::new_err("kernel busy in another call for 10 s (is a thread stuck inside it?)"));
+        }
+    }
+}
+
+impl VenueHandle {
+    fn clone_ref(&self, py: Python<'_>) -> VenueHandle {
+        match self {
+            VenueHandle::Mock(m) => VenueHandle::Mock(m.clone_ref(py)),
+            VenueHandle::Python(o) => VenueHandle::Python(o.clone_ref(py)),
         }
     }
 
-    /// Hands an order to the venue. `Ok(None)` means the venue raised: the outcome of the
-    /// submit is unknown and the order stays in flight until the venue reports on it.
-    fn venue_call(&self, py: Python<'_>, method: &str, order: &VenueOrder) -> PyResult<Result<Vec<VenueEvent>, String>> {
-        match &self.venue {
+    /// Hands an order to the venue. `Ok(Err(..))` means the venue raised: the outcome is
+    /// unknown and the order stays in flight until the venue reports on it.
+    fn call(&self, py: Python<'_>, method: &str, order: &VenueOrder) -> PyResult<Result<Vec<VenueEvent>, String>> {
+        match self {
             VenueHandle::Mock(m) => {
                 let mut mv = m.borrow_mut(py);
                 Ok(Ok(if method == "submit" { mv.inner.submit(order) } else { mv.inner.cancel(order) }))
@@ -156,14 +197,30 @@ impl PyKernel {
             }
         }
     }
+}
+
+impl PyKernel {
+    fn venue_object(&self, py: Python<'_>) -> Py<PyAny> {
+        match &self.venue {
+            VenueHandle::Mock(m) => m.clone_ref(py).into_any(),
+            VenueHandle::Python(o) => o.clone_ref(py),
+        }
+    }
 
     /// Sends what an outcome asks for (a submit, cancels) and folds the venue's synchronous
-    /// answers back in, each as its own input.
-    fn dispatch(&mut self, py: Python<'_>, out: &mut KernelOutcome) -> PyResult<Option<VenueOrder>> {
+    /// answers back in, each as its own input. No borrow of the kernel is held while the
+    /// venue runs, so other threads can read the kernel and a venue may call back into it.
+    fn finish(slf: &Bound<'_, Self>, mut out: KernelOutcome) -> PyResult<PyOutcome> {
+        let py = slf.py();
         let submitted = out.submit.take();
+        let cancels = std::mem::take(&mut out.cancels);
+        if submitted.is_none() && cancels.is_empty() {
+            return Ok(PyOutcome { inner: out, order: None });
+        }
+        let venue = wait_ref(slf)?.venue.clone_ref(py);
         if let Some(order) = &submitted {
-            match self.venue_call(py, "submit", order)? {
-                Ok(events) => self.feed(events, out)?,
+            match venue.call(py, "submit", order)? {
+                Ok(events) => wait_mut(slf)?.feed(events, &mut out)?,
                 Err(msg) => {
                     out.severity = out.severity.max(KernelSeverity::Error);
                     out.details.push(("submit_outcome", Detail::Static("unknown")));
@@ -171,11 +228,12 @@ impl PyKernel {
                 }
             }
         }
-        let mut cancels = std::mem::take(&mut out.cancels);
+        let mut cancels = cancels;
+        cancels.append(&mut out.cancels);
         while !cancels.is_empty() {
             for order in std::mem::take(&mut cancels) {
-                match self.venue_call(py, "cancel", &order)? {
-                    Ok(events) => self.feed(events, out)?,
+                match venue.call(py, "cancel", &order)? {
+                    Ok(events) => wait_mut(slf)?.feed(events, &mut out)?,
                     Err(msg) => {
                         out.severity = out.severity.max(KernelSeverity::Error);
                         out.details.push(("cancel_outcome", Detail::Static("unknown")));
@@ -185,7 +243,7 @@ impl PyKernel {
             }
             cancels.append(&mut out.cancels);
         }
-        Ok(submitted)
+        Ok(PyOutcome { inner: out, order: submitted })
     }
 
     fn feed(&mut self, events: Vec<VenueEvent>, out: &mut KernelOutcome) -> PyResult<()> {
@@ -199,10 +257,6 @@ impl PyKernel {
         Ok(())
     }
 
-    fn outcome(&mut self, py: Python<'_>, mut out: KernelOutcome) -> PyResult<PyOutcome> {
-        let order = self.dispatch(py, &mut out)?;
-        Ok(PyOutcome { inner: out, order })
-    }
 
     fn account_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let k = &self.core;
@@ -382,126 +436,150 @@ impl PyKernel {
     }
 
     #[getter]
-    fn kernel_id(&self) -> &str {
-        &self.core.kernel_id
+    fn kernel_id(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let this = wait_ref(slf)?;
+        Ok(this.core.kernel_id.clone())
     }
 
     #[getter]
-    fn max_slots(&self) -> usize {
-        self.core.max_slots()
+    fn max_slots(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        let this = wait_ref(slf)?;
+        Ok(this.core.max_slots())
     }
 
     #[getter]
-    fn venue(&self, py: Python<'_>) -> Py<PyAny> {
-        self.venue_object(py)
+    fn venue(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let this = wait_ref(slf)?;
+        Ok(this.venue_object(py))
     }
 
     #[getter]
-    fn seq(&self) -> u64 {
-        self.core.seq()
+    fn seq(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        let this = wait_ref(slf)?;
+        Ok(this.core.seq())
     }
 
     /// Decides on an intent and, if accepted, hands the order to the venue; the venue's
     /// synchronous answers are applied before this returns.
-    fn process_intent(&mut self, py: Python<'_>, intent: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+    fn process_intent(slf: &Bound<'_, Self>, intent: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
         let intent = intent.cast::<PyIntent>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "process_intent expects a KernelIntent, got {}",
                 intent.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        let out = self.core.process_intent(&intent.get().inner);
-        self.wal_record_ref(seq, InputRef::Intent(&intent.get().inner))?;
-        self.outcome(py, out)
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        let out = this.core.process_intent(&intent.get().inner);
+        this.wal_record_ref(seq, InputRef::Intent(&intent.get().inner))?;
+        {
+            drop(this);
+            Self::finish(slf, out)
+        }
     }
 
     /// Applies an event a venue reported (asynchronously, e.g. a fill from a stream).
-    fn on_venue_event(&mut self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+    fn on_venue_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
         let event = event.cast::<PyVenueEvent>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "on_venue_event expects a VenueEvent, got {}",
                 event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        let out = self.core.on_venue_event(&event.get().inner);
-        self.wal_record_ref(seq, InputRef::VenueEvent(&event.get().inner))?;
-        self.outcome(py, out)
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        let out = this.core.on_venue_event(&event.get().inner);
+        this.wal_record_ref(seq, InputRef::VenueEvent(&event.get().inner))?;
+        {
+            drop(this);
+            Self::finish(slf, out)
+        }
     }
 
-    fn on_account_event(&mut self, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+    fn on_account_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
         let event = event.cast::<PyAccountEvent>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "on_account_event expects an AccountEvent, got {}",
                 event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        let out = self.core.on_account_event(&event.get().inner);
-        self.wal_record_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        let out = this.core.on_account_event(&event.get().inner);
+        this.wal_record_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
         Ok(PyOutcome { inner: out, order: None })
     }
 
     /// Marks `asset` at `price`: unrealized PnL of its open slots follows. Returns how
     /// many slots were updated.
     #[pyo3(signature = (asset, price, timestamp=None))]
-    fn mark_price(&mut self, asset: &str, price: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<usize> {
+    fn mark_price(slf: &Bound<'_, Self>, asset: &str, price: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<usize> {
+        let mut this = wait_mut(slf)?;
         let price = float_arg(price, "price")?;
-        self.wal_guard()?;
-        let (seq, ts) = (self.core.seq(), time_or_now(timestamp));
-        let n = self.core.mark_price(asset, price, ts)?;
-        self.wal_record(seq, || KernelInput::MarkPrice { asset: id(asset), price, ts })?;
+        this.wal_guard()?;
+        let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
+        let n = this.core.mark_price(asset, price, ts)?;
+        this.wal_record(seq, || KernelInput::MarkPrice { asset: id(asset), price, ts })?;
         Ok(n)
     }
 
     /// The measured edge of `asset` in basis points; below the risk limit's threshold the
     /// kernel freezes entries and cancels every working order.
     #[pyo3(signature = (asset, edge_bps, timestamp=None))]
-    fn on_edge_update(&mut self, py: Python<'_>, asset: &str, edge_bps: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<PyOutcome> {
+    fn on_edge_update(slf: &Bound<'_, Self>, asset: &str, edge_bps: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
         let edge = float_arg(edge_bps, "edge_bps")?;
-        self.wal_guard()?;
-        let (seq, ts) = (self.core.seq(), time_or_now(timestamp));
-        let out = self.core.on_edge_update(asset, edge, ts)?;
-        self.wal_record(seq, || KernelInput::EdgeUpdate { asset: id(asset), edge_bps: edge, ts })?;
-        self.outcome(py, out)
+        this.wal_guard()?;
+        let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
+        let out = this.core.on_edge_update(asset, edge, ts)?;
+        this.wal_record(seq, || KernelInput::EdgeUpdate { asset: id(asset), edge_bps: edge, ts })?;
+        {
+            drop(this);
+            Self::finish(slf, out)
+        }
     }
 
-    fn free_slot(&self) -> Option<usize> {
-        self.core.free_slot()
+    fn free_slot(slf: &Bound<'_, Self>) -> PyResult<Option<usize>> {
+        let this = wait_ref(slf)?;
+        Ok(this.core.free_slot())
     }
 
-    fn slot_state(&self, slot_id: i64) -> PyResult<PySlot> {
-        Ok(PySlot { inner: self.slot_ref(slot_id)?.clone() })
+    fn slot_state(slf: &Bound<'_, Self>, slot_id: i64) -> PyResult<PySlot> {
+        let this = wait_ref(slf)?;
+        Ok(PySlot { inner: this.slot_ref(slot_id)?.clone() })
     }
 
-    fn slot_dict<'py>(&self, py: Python<'py>, slot_id: i64) -> PyResult<Bound<'py, PyDict>> {
-        let d = slot_dict(py, self.slot_ref(slot_id)?)?;
-        d.set_item("kernel_id", &self.core.kernel_id)?;
+    fn slot_dict<'py>(slf: &Bound<'_, Self>, py: Python<'py>, slot_id: i64) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        let d = slot_dict(py, this.slot_ref(slot_id)?)?;
+        d.set_item("kernel_id", &this.core.kernel_id)?;
         Ok(d)
     }
 
-    fn set_slot_metadata(&mut self, slot_id: i64, metadata: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_slot_metadata(slf: &Bound<'_, Self>, slot_id: i64, metadata: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
         let meta = metadata_arg(Some(metadata), "metadata")?;
-        self.wal_guard()?;
-        let (seq, logged) = (self.core.seq(), self.wal.is_some().then(|| meta.clone()));
-        self.core.set_slot_metadata(slot_id, meta)?;
-        self.wal_record(seq, || KernelInput::SlotMetadata { slot_id, metadata: logged.unwrap_or_default() })
+        this.wal_guard()?;
+        let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| meta.clone()));
+        this.core.set_slot_metadata(slot_id, meta)?;
+        this.wal_record(seq, || KernelInput::SlotMetadata { slot_id, metadata: logged.unwrap_or_default() })
     }
 
-    fn set_slot_exit_leg_ratios(&mut self, slot_id: i64, ratios: Vec<f64>) -> PyResult<()> {
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        self.core.set_slot_exit_legs(slot_id, &ratios)?;
-        self.wal_record(seq, || KernelInput::SlotExitLegs { slot_id, ratios })
+    fn set_slot_exit_leg_ratios(slf: &Bound<'_, Self>, slot_id: i64, ratios: Vec<f64>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        this.core.set_slot_exit_legs(slot_id, &ratios)?;
+        this.wal_record(seq, || KernelInput::SlotExitLegs { slot_id, ratios })
     }
 
     /// Replaces every slot from saved slot dicts (as `slots()` returns them). All are
     /// validated first; on any error nothing changes. Returns the number of open positions.
-    fn reconcile_from_slots(&mut self, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
+    fn reconcile_from_slots(slf: &Bound<'_, Self>, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let mut this = wait_mut(slf)?;
         let items: Vec<Bound<'_, PyAny>> = slots
             .try_iter()
             .map_err(|_| PyTypeError::new_err("reconcile_from_slots expects a list of slot dicts"))?
@@ -510,33 +588,36 @@ impl PyKernel {
         for (i, item) in items.iter().enumerate() {
             parsed.push(slot_from_py(item, i)?);
         }
-        self.wal_guard()?;
-        let (seq, logged) = (self.core.seq(), self.wal.is_some().then(|| parsed.clone()));
-        self.core.replace_slots(parsed)?;
-        self.wal_record(seq, || KernelInput::ReplaceSlots(logged.unwrap_or_default()))?;
-        Ok(self.core.open_positions())
+        this.wal_guard()?;
+        let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| parsed.clone()));
+        this.core.replace_slots(parsed)?;
+        this.wal_record(seq, || KernelInput::ReplaceSlots(logged.unwrap_or_default()))?;
+        Ok(this.core.open_positions())
     }
 
-    fn set_seed_capital(&mut self, capital: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_seed_capital(slf: &Bound<'_, Self>, capital: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
         let c = float_arg(capital, "capital")?;
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        self.core.set_seed_capital(c)?;
-        self.wal_record(seq, || KernelInput::SeedCapital(c))
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        this.core.set_seed_capital(c)?;
+        this.wal_record(seq, || KernelInput::SeedCapital(c))
     }
 
     /// Updates exchange fields (taker_rate, maker_rate, lot_step, tick_size, min_notional,
     /// funding_interval_secs). Every value is checked before anything changes.
-    fn set_exchange_config(&mut self, config: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_exchange_config(slf: &Bound<'_, Self>, config: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
         let fields = number_fields(config, "exchange config")?;
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        self.core.set_exchange_config(&fields)?;
-        self.wal_record(seq, || KernelInput::ExchangeConfig(fields))
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        this.core.set_exchange_config(&fields)?;
+        this.wal_record(seq, || KernelInput::ExchangeConfig(fields))
     }
 
-    fn exchange_config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = &self.core.fees.config;
+    fn exchange_config<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        let c = &this.core.fees.config;
         let d = PyDict::new(py);
         d.set_item("taker_rate", c.taker_rate)?;
         d.set_item("maker_rate", c.maker_rate)?;
@@ -548,16 +629,18 @@ impl PyKernel {
     }
 
     /// Per-asset precision and floors from the venue: lot_step, tick_size, min_qty, min_notional.
-    fn set_market_limits(&mut self, asset: &str, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_market_limits(slf: &Bound<'_, Self>, asset: &str, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
         let fields = number_fields(limits, "market limits")?;
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        self.core.set_market_limits(asset, &fields)?;
-        self.wal_record(seq, || KernelInput::MarketLimits { asset: id(asset), fields })
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        this.core.set_market_limits(asset, &fields)?;
+        this.wal_record(seq, || KernelInput::MarketLimits { asset: id(asset), fields })
     }
 
-    fn market_limits<'py>(&self, py: Python<'py>, asset: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Some(m) = self.core.market_limits(asset) else { return Ok(None) };
+    fn market_limits<'py>(slf: &Bound<'_, Self>, py: Python<'py>, asset: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let this = wait_ref(slf)?;
+        let Some(m) = this.core.market_limits(asset) else { return Ok(None) };
         let d = PyDict::new(py);
         d.set_item("lot_step", m.lot_step)?;
         d.set_item("tick_size", m.tick_size)?;
@@ -567,7 +650,8 @@ impl PyKernel {
     }
 
     /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
-    fn set_risk_limits(&mut self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_risk_limits(slf: &Bound<'_, Self>, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
         let dict = limits.cast::<PyDict>().map_err(|_| PyTypeError::new_err("risk limits must be a dict"))?;
         let mut updates = Vec::with_capacity(dict.len());
         for (k, v) in dict.iter() {
@@ -575,15 +659,16 @@ impl PyKernel {
             let value = config_value(&v, &key)?;
             updates.push((key, value));
         }
-        let next = self.core.risk_updates(&updates)?;
-        self.wal_guard()?;
-        let (seq, logged) = (self.core.seq(), self.wal.is_some().then(|| next.clone()));
-        self.core.set_risk_limits(next);
-        self.wal_record(seq, || KernelInput::RiskLimits(logged.unwrap_or_default()))
+        let next = this.core.risk_updates(&updates)?;
+        this.wal_guard()?;
+        let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| next.clone()));
+        this.core.set_risk_limits(next);
+        this.wal_record(seq, || KernelInput::RiskLimits(logged.unwrap_or_default()))
     }
 
-    fn risk_limits<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let r = &self.core.risk;
+    fn risk_limits<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        let r = &this.core.risk;
         let d = PyDict::new(py);
         d.set_item("max_leverage", r.max_leverage)?;
         d.set_item("max_notional_per_asset", r.max_notional_per_asset)?;
@@ -596,12 +681,13 @@ impl PyKernel {
     }
 
     #[pyo3(signature = (price, qty, actual_fee, maker=false))]
-    fn calibrate_fee<'py>(&mut self, py: Python<'py>, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>, actual_fee: &Bound<'_, PyAny>, maker: bool) -> PyResult<Bound<'py, PyDict>> {
+    fn calibrate_fee<'py>(slf: &Bound<'_, Self>, py: Python<'py>, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>, actual_fee: &Bound<'_, PyAny>, maker: bool) -> PyResult<Bound<'py, PyDict>> {
+        let mut this = wait_mut(slf)?;
         let (price, qty, actual_fee) = (float_arg(price, "price")?, float_arg(qty, "qty")?, float_arg(actual_fee, "actual_fee")?);
-        self.wal_guard()?;
-        let seq = self.core.seq();
-        let c = self.core.calibrate_fee(price, qty, actual_fee, maker)?;
-        self.wal_record(seq, || KernelInput::CalibrateFee { price, qty, actual_fee, maker })?;
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        let c = this.core.calibrate_fee(price, qty, actual_fee, maker)?;
+        this.wal_record(seq, || KernelInput::CalibrateFee { price, qty, actual_fee, maker })?;
         let d = PyDict::new(py);
         d.set_item("expected_fee", c.expected_fee)?;
         d.set_item("actual_fee", c.actual_fee)?;
@@ -645,57 +731,66 @@ impl PyKernel {
         self.control_dict(py)
     }
 
-    fn control<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.control_dict(py)
+    fn control<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        this.control_dict(py)
     }
 
     /// The write-ahead log's state and what recovery found, or None without `wal_dir`.
-    fn wal_info<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        self.wal_info_dict(py)
+    fn wal_info<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let this = wait_ref(slf)?;
+        this.wal_info_dict(py)
     }
 
     /// Syncs every recorded input to stable storage; returns the durable seq (None without a log).
-    fn wal_sync(&mut self) -> PyResult<Option<u64>> {
-        self.wal_sync_now()
+    fn wal_sync(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
+        let mut this = wait_mut(slf)?;
+        this.wal_sync_now()
     }
 
     /// Writes a checkpoint of the whole kernel now; returns its seq (None without a log).
-    fn wal_checkpoint(&mut self) -> PyResult<Option<u64>> {
-        self.wal_checkpoint_now()
+    fn wal_checkpoint(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
+        let mut this = wait_mut(slf)?;
+        this.wal_checkpoint_now()
     }
 
-    fn account<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.account_dict(py)
+    fn account<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        this.account_dict(py)
     }
 
-    fn slots<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn slots<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let this = wait_ref(slf)?;
         let list = PyList::empty(py);
-        for s in self.core.slots() {
+        for s in this.core.slots() {
             list.append(slot_dict(py, s)?)?;
         }
         Ok(list)
     }
 
-    fn open_orders(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
-        self.core.open_orders().into_iter().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).collect()
+    fn open_orders(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+        let this = wait_ref(slf)?;
+        this.core.open_orders().into_iter().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).collect()
     }
 
     /// The whole state: control, slots and account, with the original field names.
-    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn snapshot<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
         let d = PyDict::new(py);
-        d.set_item("kernel_id", &self.core.kernel_id)?;
-        d.set_item("max_slots", self.core.max_slots())?;
-        d.set_item("control", self.control_dict(py)?)?;
-        d.set_item("slots", self.slots(py)?)?;
-        d.set_item("account", self.account_dict(py)?)?;
-        d.set_item("exchange_config", self.exchange_config(py)?)?;
+        d.set_item("kernel_id", &this.core.kernel_id)?;
+        d.set_item("max_slots", this.core.max_slots())?;
+        d.set_item("control", this.control_dict(py)?)?;
+        d.set_item("slots", Self::slots(slf, py)?)?;
+        d.set_item("account", this.account_dict(py)?)?;
+        d.set_item("exchange_config", Self::exchange_config(slf, py)?)?;
         Ok(d)
     }
 
-    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = &self.core.counters;
+    fn stats<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        let c = &this.core.counters;
         let d = PyDict::new(py);
-        d.set_item("seq", self.core.seq())?;
+        d.set_item("seq", this.core.seq())?;
         d.set_item("intents", c.intents)?;
         d.set_item("intents_accepted", c.intents_accepted)?;
         d.set_item("intents_refused", c.intents_refused)?;
@@ -705,15 +800,17 @@ impl PyKernel {
         d.set_item("orders_submitted", c.orders_submitted)?;
         d.set_item("cancels_requested", c.cancels_requested)?;
         d.set_item("account_events", c.account_events)?;
-        d.set_item("open_orders", self.core.open_orders().len())?;
-        d.set_item("journal_queued", self.core.outbox.rows.len())?;
-        d.set_item("journal_queued_total", self.core.outbox.queued_total)?;
-        d.set_item("journal_dropped", self.core.outbox.dropped)?;
+        d.set_item("open_orders", this.core.open_orders().len())?;
+        d.set_item("journal_queued", this.core.outbox.rows.len())?;
+        d.set_item("journal_queued_total", this.core.outbox.queued_total)?;
+        d.set_item("journal_dropped", this.core.outbox.dropped)?;
         Ok(d)
     }
 
-    fn set_journal_enabled(&mut self, enabled: bool) {
-        self.core.set_journal_enabled(enabled);
+    fn set_journal_enabled(slf: &Bound<'_, Self>, enabled: bool) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        this.core.set_journal_enabled(enabled);
+        Ok(())
     }
 
     /// Takes up to `max_rows` journal rows: `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order.
@@ -737,8 +834,10 @@ impl PyKernel {
         Ok(d)
     }
 
-    fn set_projection_enabled(&mut self, enabled: bool) {
-        self.core.set_projection_enabled(enabled);
+    fn set_projection_enabled(slf: &Bound<'_, Self>, enabled: bool) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        this.core.set_projection_enabled(enabled);
+        Ok(())
     }
 
     /// Slots, account and control changed since the last call (for a projection publisher).
@@ -750,14 +849,15 @@ impl PyKernel {
         }
     }
 
-    fn __repr__(&self) -> String {
-        format!(
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let this = wait_ref(slf)?;
+        Ok(format!(
             "ExecutionKernel(kernel_id={:?}, max_slots={}, open_positions={}, mode={})",
-            self.core.kernel_id,
-            self.core.max_slots(),
-            self.core.open_positions(),
-            self.core.control.mode
-        )
+            this.core.kernel_id,
+            this.core.max_slots(),
+            this.core.open_positions(),
+            this.core.control.mode
+        ))
     }
 }
 
