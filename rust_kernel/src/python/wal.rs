@@ -17,7 +17,7 @@ use crate::wal::kernel_log::{replay_read_only, InputRef, KernelLog, KernelLogOpt
 use crate::wal::{self, hash_hex, FsyncPolicy, RecoveryReport};
 
 create_exception!(
-    _kernel,
+    dita._kernel,
     WalError,
     PyException,
     "The write-ahead log is damaged, belongs to another kernel or version, or failed to write."
