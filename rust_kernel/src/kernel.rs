@@ -139,8 +139,10 @@ pub struct Kernel {
     open_count: usize,
     by_client_id: AHashMap<Id, usize>,
     by_venue_id: AHashMap<Id, usize>,
-    finished_orders: RecentSet<Id>,
-    intents_seen: RecentSet<Id>,
+    /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
+    finished_orders: RecentSet<u64>,
+    /// Fingerprints of recently accepted intent ids.
+    intents_seen: RecentSet<u64>,
     account_events_seen: RecentSet<Id>,
     unsettled: AHashMap<Id, UnsettledFill>,
     unsettled_order: VecDeque<Id>,
@@ -331,7 +333,7 @@ impl Kernel {
         };
         if out.accepted {
             self.counters.intents_accepted += 1;
-            self.intents_seen.insert(intent.intent_id.clone());
+            self.intents_seen.insert(fingerprint(&intent.intent_id));
         } else {
             self.counters.intents_refused += 1;
         }
@@ -390,7 +392,7 @@ impl Kernel {
                 return bad(field, Detail::F64(v), "must not be negative");
             }
         }
-        if self.intents_seen.contains(&intent.intent_id) {
+        if self.intents_seen.contains(&fingerprint(&intent.intent_id)) {
             let d = detail_field("intent_id", &intent.intent_id);
             return Err(self.refuse(intent, Some(intent.slot_id as usize), D::DuplicateIntent, KernelSeverity::Warning, d, seq));
         }
@@ -849,7 +851,8 @@ impl Kernel {
         let sid = match self.by_client_id.get(&ev.venue_client_id).or_else(|| self.by_venue_id.get(&ev.venue_order_id)) {
             Some(&s) => s,
             None => {
-                let known = self.finished_orders.contains(&ev.venue_client_id) || self.finished_orders.contains(&ev.venue_order_id);
+                let known = self.finished_orders.contains(&fingerprint(&ev.venue_client_id))
+                    || (!ev.venue_order_id.is_empty() && self.finished_orders.contains(&fingerprint(&ev.venue_order_id)));
                 let mut d = vec![
                     ("venue_client_id", (&ev.venue_client_id).into()),
                     ("venue_order_id", (&ev.venue_order_id).into()),
@@ -1122,10 +1125,10 @@ impl Kernel {
             if !o.venue_order_id.is_empty() {
                 let v = o.venue_order_id.clone();
                 self.by_venue_id.remove(&v);
-                self.finished_orders.insert(v);
+                self.finished_orders.insert(fingerprint(&v));
             }
         }
-        self.finished_orders.insert(client_order_id.clone());
+        self.finished_orders.insert(fingerprint(client_order_id));
     }
 
     fn update_open_index(&mut self, sid: usize, asset: &Id, holds: bool) {
