@@ -10,6 +10,18 @@ import pytest
 
 from dita.journal.clickhouse import ClickHouseJournal
 
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak runs of this suite are off unless asked for with ``-m soak``."""
+    if "soak" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="soak run: select with -m soak")
+    for item in items:
+        if item.get_closest_marker("soak") and _HERE in Path(str(item.path)).parents:
+            item.add_marker(skip)
+
 
 @pytest.fixture
 def journal_dsn(tmp_path: Path) -> str:

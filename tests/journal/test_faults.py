@@ -240,3 +240,23 @@ def test_bad_backfill_input_is_refused_and_writes_nothing(
     assert journal.query("SELECT count() FROM control_changes").rows == [[0]]
     with pytest.raises(ValueError, match="kernel_id must be a non-empty string"):
         journal.backfill("", ok)
+
+
+@pytest.mark.soak
+def test_soak_long_run_with_faults_throughout(tmp_path: Path) -> None:
+    """The short fault test at scale: 20,000 trades, faults of every kind all along."""
+    journal = _journal(tmp_path / "j", batch_rows=2_000)
+    try:
+        work, reference = twins(journal)
+        flaky = FlakyClient(
+            journal._client,
+            insert_rule=lambda n: "before" if n % 7 == 0 else "after" if n % 11 == 0 else None,
+            query_rule=lambda n: n % 13 == 0,
+        )
+        work.run(20_000)
+        journal.flush(600)
+        flaky.restore()
+        assert flaky.failures > 20
+        assert_same_rows(journal, reference, "desk-1")
+    finally:
+        journal.close()

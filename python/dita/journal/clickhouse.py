@@ -142,7 +142,7 @@ class ClickHouseJournal:
         *,
         batch_rows: int = 20_000,
         max_delay: float = 0.1,
-        queue_rows: int = 200_000,
+        queue_rows: int = 100_000,
         drain_rows: int = 10_000,
         poll_interval: float = 0.02,
         retry_initial: float = 0.05,
