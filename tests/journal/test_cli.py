@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from dita.cli import app
 from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.schema import LATEST_VERSION
 from journal.helpers import run_cli, twins
 
 runner = CliRunner()
@@ -120,7 +121,7 @@ def test_info(live: tuple[str, ClickHouseJournal]) -> None:
     assert out.exit_code == 0, out.output
     info = {r["table"]: r for r in json.loads(out.output)}
     fills = journal.query("SELECT count() FROM fills FINAL").rows[0][0]
-    assert info["fills"]["rows"] == fills and info["fills"]["schema_version"] == 3
+    assert info["fills"]["rows"] == fills and info["fills"]["schema_version"] == LATEST_VERSION
 
 
 def test_another_process_queries_the_running_kernels_journal(live: tuple[str, ClickHouseJournal]) -> None:

@@ -37,7 +37,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
-from dita.journal.schema import TABLE_COLUMNS, check_kernel_columns, migrate, quote_ident
+from dita.journal.schema import PROGRESS_TABLE, TABLE_COLUMNS, check_kernel_columns, migrate, quote_ident
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -218,6 +218,7 @@ class ClickHouseJournal:
         self._abort = threading.Event()
         self._closed = False
         self._hwm: dict[tuple[str, str], int] = {}
+        self._settled_seq: dict[str, int] = {}
         self._rejected: deque[dict[str, Any]] = deque(maxlen=_REJECTED_KEPT)
         self._written_by_table: dict[str, int] = dict.fromkeys(TABLE_COLUMNS, 0)
         self._counters = {
@@ -388,6 +389,7 @@ class ClickHouseJournal:
                 "kernels": [kid for kid, _ in kernels],
                 "target": self.target.display,
                 "connected": self._client is not None,
+                "settled_seq": dict(self._settled_seq),
             }
         dropped = 0
         for _, kernel in kernels:
@@ -594,12 +596,52 @@ class ClickHouseJournal:
                     self._inflight_since = None
                     self._cond.notify_all()
                 return
+            self._record_progress(take)
             with self._cond:
                 n = sum(len(c.rows) for c in take)
                 self._settled_total += n
                 self._pending_rows -= n
                 self._inflight_since = None
                 self._cond.notify_all()
+
+    def _record_progress(self, take: list[_Chunk]) -> None:
+        """Store, per kernel, the seq below which every drained row is now in ClickHouse.
+
+        The outbox hands rows out in seq order and takes are written in order, so once a take
+        is stored every row before its last seq is; that seq itself may have rows still in
+        the outbox. Best effort: a failure here only leaves an older (safe) value.
+        """
+        last: dict[str, int] = {}
+        for chunk in take:
+            if chunk.ticket is None:
+                top = max(r[0] for r in chunk.rows)
+                last[chunk.kernel_id] = max(last.get(chunk.kernel_id, 0), top)
+        if not last or self._client is None:
+            return
+        rows = [(kid, seq - 1) for kid, seq in last.items() if seq > 1]
+        try:
+            if rows:
+                self._client.insert(
+                    PROGRESS_TABLE,
+                    rows,
+                    column_names=["kernel_id", "settled_seq"],
+                    column_type_names=["LowCardinality(String)", "UInt64"],
+                )
+                with self._cond:
+                    self._settled_seq.update(dict(rows))
+        except Exception as exc:  # advisory: the rows themselves are stored
+            log.debug("could not record journal progress: %r", exc)
+
+    def gap_start(self, kernel_id: str) -> int:
+        """The first seq whose rows may be missing for ``kernel_id``: resend from here.
+
+        Every row of the kernel with a lower seq is stored (rows the kernel's outbox dropped
+        when it overflowed excepted: see ``stats().dropped``). 1 when nothing is recorded.
+        """
+        res = self.query(
+            f"SELECT max(settled_seq) FROM {PROGRESS_TABLE} WHERE kernel_id = {{k:String}}", {"k": kernel_id}
+        )
+        return int(res.rows[0][0] or 0) + 1
 
     def _write_take(self, take: list[_Chunk]) -> None:
         # Group by (kernel, table, backfill call) keeping drain order; one insert per group and

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
+    "PROGRESS_TABLE",
     "TABLE_COLUMNS",
     "TABLE_ORDER_BY",
     "VERSION_TABLE",
@@ -252,12 +253,27 @@ FROM {db}.`transitions` FINAL"""
     ]
 
 
+PROGRESS_TABLE = "journal_progress"
+
+
+def _v4(db: str) -> list[str]:
+    # Per kernel, the sequence below which every row the kernel produced is stored: where a
+    # WAL resend after a crash has to start. The highest value wins.
+    return [
+        f"CREATE TABLE IF NOT EXISTS {db}.`{PROGRESS_TABLE}` (\n"
+        "    kernel_id LowCardinality(String),\n    settled_seq UInt64,\n"
+        "    updated_at DateTime64(3, 'UTC') DEFAULT now64(3)\n"
+        ") ENGINE = ReplacingMergeTree(settled_seq) ORDER BY kernel_id"
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "journal tables: transitions, intents, venue_events, fills, account_events, control_changes", _v1
     ),
     Migration(2, "ingested_at column; seq and trade_id skip indexes", _v2),
     Migration(3, "slot_timeline view", _v3),
+    Migration(4, "journal_progress: where each kernel's stored rows end", _v4),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
