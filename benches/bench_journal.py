@@ -41,6 +41,8 @@ LABEL_RAW = "bare clickhouse-connect insert rows/s (same rows, prebuilt columns)
 LABEL_SUSTAINED_RATIO = "ratio journal / bare insert"
 LABEL_OFF = "process_intent/s, journaling off"
 LABEL_NORMAL = "process_intent/s, journaling NORMAL"
+LABEL_OUTBOX = "process_intent/s, outbox on at NORMAL, nobody draining (the kernel's own share)"
+LABEL_OUTBOX_OVERHEAD = "overhead off/outbox-only: the floor under any journal"
 LABEL_OVERHEAD = "overhead off/NORMAL (target <= 1.2x)"
 LABEL_CATCHUP = "ClickHouse catch-up after the NORMAL loop"
 LABEL_BUDGET = "process_intent/s, journaling NORMAL, gil_budget=0.1"
@@ -146,6 +148,7 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
     print("2. process_intent with journaling off / NORMAL / NORMAL with a GIL budget", flush=True)
     batch_size = 2 * pairs
     off: list[float] = []
+    outbox: list[float] = []
     runs: dict[float | None, tuple[list[float], list[float]]] = {None: ([], []), 0.1: ([], [])}
     rows_per_intent = 0.0
     dsn = f"chdb://{root / 'journal'}"
@@ -154,6 +157,12 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
         for r in range(repeats):
             k_off = ExecutionKernel(max_slots=16, kernel_id=f"off-{r}")
             off.append(batch_size / run_loop(k_off, intents(pairs, 16)))
+            # The kernel filling its outbox with no journal thread at all: what row capture in
+            # the hot path costs by itself.
+            k_box = ExecutionKernel(max_slots=16, kernel_id=f"outbox-{r}", journal_capacity=5_000_000)
+            k_box.set_journal_enabled(True)
+            outbox.append(batch_size / run_loop(k_box, intents(pairs, 16)))
+            del k_box
             for budget, (speeds, catchups) in runs.items():
                 journal.gil_budget = budget
                 k_on = ExecutionKernel(
@@ -177,6 +186,8 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
     report.add(LABEL_OFF, best_off, "intents/s", fmt_rate(best_off))
     report.add(LABEL_NORMAL, best_normal, "intents/s", fmt_rate(best_normal))
     report.add(LABEL_OVERHEAD, best_off / best_normal, "x")
+    report.add(LABEL_OUTBOX, max(outbox), "intents/s", fmt_rate(max(outbox)))
+    report.add(LABEL_OUTBOX_OVERHEAD, best_off / max(outbox), "x")
     report.add(LABEL_ROWS_PER_INTENT, rows_per_intent, "rows")
     med_catchup = statistics.median(runs[None][1])
     report.add(LABEL_CATCHUP, med_catchup, "s", f"{med_catchup:.2f}")
