@@ -1415,6 +1415,11 @@ impl Kernel {
         self.outbox.verbosity = self.control.verbosity;
     }
 
+    /// Whether a journal is attached (the control plane may still hold journaling off).
+    pub fn journal_attached(&self) -> bool {
+        self.journal_attached
+    }
+
     pub fn set_journal_enabled(&mut self, enabled: bool) {
         self.journal_attached = enabled;
         self.sync_outbox_gate();

@@ -392,8 +392,15 @@ impl PyKernel {
             Some(k) => k,
             None => wal_args.existing_kernel_id()?.unwrap_or_else(default_kernel_id),
         };
-        // Recovery runs before anything else touches the kernel.
-        let (mut core, mut wal) = wal_args.open(Kernel::new(&kernel_id, max_slots)?)?;
+        // Recovery runs before anything else touches the kernel. With a journal passed in,
+        // the replayed records' rows go to its outbox, so a restart fills the journal's gap
+        // (the journal recognises the rows it already has).
+        let mut fresh = Kernel::new(&kernel_id, max_slots)?;
+        if let Some(c) = journal_capacity {
+            fresh.outbox.capacity = c;
+        }
+        fresh.set_journal_enabled(journal.is_some_and(|j| !j.is_none()));
+        let (mut core, mut wal) = wal_args.open(fresh)?;
         if explicit_max_slots && core.max_slots() != max_slots {
             return Err(PyValueError::new_err(format!(
                 "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",

@@ -100,7 +100,12 @@ fn replayer<'k>(
                     )
                     .into());
                 }
+                // The outbox is not part of the state: a journal attached before recovery keeps
+                // receiving the rows of the records replayed after this checkpoint.
+                let (journaling, capacity) = (kernel.journal_attached(), kernel.outbox.capacity);
                 *kernel = restored;
+                kernel.outbox.capacity = capacity;
+                kernel.set_journal_enabled(journaling);
             }
             Replay::Record(r) => {
                 let input = decode_input(r.payload)?;
