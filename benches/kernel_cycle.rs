@@ -11,9 +11,27 @@ use std::time::Instant;
 fn intents(n: usize) -> Vec<(Intent, Intent)> {
     (0..n)
         .map(|i| {
-            let mut e = Intent::new(&format!("e{i}"), &format!("t{i}"), 0, "BTCUSDT", TradeSide::Long, KernelCommandType::Enter, 100.0, 1.0);
+            let mut e = Intent::new(
+                &format!("e{i}"),
+                &format!("t{i}"),
+                0,
+                "BTCUSDT",
+                TradeSide::Long,
+                KernelCommandType::Enter,
+                100.0,
+                1.0,
+            );
             e.timestamp = i as f64;
-            let mut x = Intent::new(&format!("x{i}"), "", 0, "BTCUSDT", TradeSide::Long, KernelCommandType::Exit, 101.0, 0.0);
+            let mut x = Intent::new(
+                &format!("x{i}"),
+                "",
+                0,
+                "BTCUSDT",
+                TradeSide::Long,
+                KernelCommandType::Exit,
+                101.0,
+                0.0,
+            );
             x.timestamp = i as f64;
             (e, x)
         })
@@ -26,9 +44,17 @@ fn cycle_prebuilt(k: &mut Kernel, e: &Intent, x: &Intent, n: usize, evs: &mut Ve
         let out = k.process_intent(intent);
         let order = out.submit.expect("accepted");
         evs.clear();
-        let mut ack = VenueEvent::new(&format!("a{n}{}", order.is_entry), KernelEventKind::OrderAck, &order.client_order_id);
+        let mut ack = VenueEvent::new(
+            &format!("a{n}{}", order.is_entry),
+            KernelEventKind::OrderAck,
+            &order.client_order_id,
+        );
         ack.venue_order_id = order.client_order_id.clone();
-        let mut fill = VenueEvent::new(&format!("f{n}{}", order.is_entry), KernelEventKind::Fill, &order.client_order_id);
+        let mut fill = VenueEvent::new(
+            &format!("f{n}{}", order.is_entry),
+            KernelEventKind::Fill,
+            &order.client_order_id,
+        );
         fill.price = order.reference_price;
         fill.size = order.size;
         evs.push(ack);

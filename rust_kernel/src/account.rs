@@ -58,7 +58,9 @@ impl Account {
 
     /// Capital the kernel may plan with: the exchange's figure once it has reported one.
     pub fn available_capital(&self) -> f64 {
-        self.e_available_margin.or(self.e_wallet_balance).unwrap_or_else(|| self.k_capital())
+        self.e_available_margin
+            .or(self.e_wallet_balance)
+            .unwrap_or_else(|| self.k_capital())
     }
 
     pub fn bump(&mut self, ts: f64) {
@@ -88,9 +90,16 @@ impl Account {
             ReconcileStatus::Mismatch
         };
         let explanation = match status {
-            ReconcileStatus::Ok => format!("K and E agree within {:.2} ({pct:.3}% of capital)", delta.abs()),
+            ReconcileStatus::Ok => format!(
+                "K and E agree within {:.2} ({pct:.3}% of capital)",
+                delta.abs()
+            ),
             _ => {
-                let direction = if delta > 0.0 { "E is above K" } else { "E is below K" };
+                let direction = if delta > 0.0 {
+                    "E is above K"
+                } else {
+                    "E is below K"
+                };
                 let mut text = format!("{direction} by {:.2} ({pct:.3}% of capital)", delta.abs());
                 if self.k_unsettled_fees > 0.0 && delta > 0.0 {
                     text.push_str(&format!(
@@ -105,7 +114,11 @@ impl Account {
                 text
             }
         };
-        Reconciliation { status, delta, explanation }
+        Reconciliation {
+            status,
+            delta,
+            explanation,
+        }
     }
 }
 
@@ -115,7 +128,10 @@ mod tests {
 
     #[test]
     fn k_capital_identity_and_available_capital() {
-        let mut a = Account { seed_capital: 1000.0, ..Default::default() };
+        let mut a = Account {
+            seed_capital: 1000.0,
+            ..Default::default()
+        };
         a.k_realized_pnl = 50.0;
         a.k_fees_paid = 2.0;
         a.k_funding_net = -1.0;
@@ -129,7 +145,10 @@ mod tests {
 
     #[test]
     fn reconcile_grades() {
-        let mut a = Account { seed_capital: 10_000.0, ..Default::default() };
+        let mut a = Account {
+            seed_capital: 10_000.0,
+            ..Default::default()
+        };
         assert_eq!(a.reconcile().status, ReconcileStatus::Ok);
         a.e_wallet_balance = Some(10_001.0);
         assert_eq!(a.reconcile().status, ReconcileStatus::Ok);
@@ -137,7 +156,11 @@ mod tests {
         let r = a.reconcile();
         assert_eq!(r.status, ReconcileStatus::Warn);
         assert_eq!(r.delta, 50.0);
-        assert!(r.explanation.contains("E is above K by 50.00"), "{}", r.explanation);
+        assert!(
+            r.explanation.contains("E is above K by 50.00"),
+            "{}",
+            r.explanation
+        );
         a.e_wallet_balance = Some(9_000.0);
         assert_eq!(a.reconcile().status, ReconcileStatus::Mismatch);
     }

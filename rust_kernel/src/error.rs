@@ -7,9 +7,16 @@ use thiserror::Error;
 pub enum KernelError {
     /// A value that is the wrong kind of thing or out of range; names the field and value.
     #[error("invalid {field}: {value} ({reason})")]
-    InvalidValue { field: String, value: String, reason: &'static str },
+    InvalidValue {
+        field: String,
+        value: String,
+        reason: &'static str,
+    },
     #[error("unknown field {field:?} in {context}")]
-    UnknownField { field: String, context: &'static str },
+    UnknownField {
+        field: String,
+        context: &'static str,
+    },
     #[error("slot_id {slot_id} out of range (kernel has {max_slots} slots: 0..{max_slots})")]
     SlotOutOfRange { slot_id: i64, max_slots: usize },
     #[error("{0}")]
@@ -18,7 +25,11 @@ pub enum KernelError {
 
 impl KernelError {
     pub fn invalid(field: &str, value: impl std::fmt::Display, reason: &'static str) -> Self {
-        KernelError::InvalidValue { field: field.to_string(), value: value.to_string(), reason }
+        KernelError::InvalidValue {
+            field: field.to_string(),
+            value: value.to_string(),
+            reason,
+        }
     }
 }
 
@@ -27,13 +38,21 @@ pub type KernelResult<T> = Result<T, KernelError>;
 /// Checks that a number is finite and at least `min` (inclusive), naming the field if not.
 pub fn check_number(field: &str, value: f64, min: f64) -> KernelResult<f64> {
     if !value.is_finite() {
-        return Err(KernelError::invalid(field, value, "must be a finite number"));
+        return Err(KernelError::invalid(
+            field,
+            value,
+            "must be a finite number",
+        ));
     }
     if value < min {
         return Err(KernelError::invalid(
             field,
             value,
-            if min == 0.0 { "must not be negative" } else { "below the allowed minimum" },
+            if min == 0.0 {
+                "must not be negative"
+            } else {
+                "below the allowed minimum"
+            },
         ));
     }
     Ok(value)

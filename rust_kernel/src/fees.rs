@@ -28,8 +28,14 @@ impl Default for ExchangeConfig {
     }
 }
 
-pub const EXCHANGE_CONFIG_FIELDS: [&str; 6] =
-    ["taker_rate", "maker_rate", "lot_step", "tick_size", "min_notional", "funding_interval_secs"];
+pub const EXCHANGE_CONFIG_FIELDS: [&str; 6] = [
+    "taker_rate",
+    "maker_rate",
+    "lot_step",
+    "tick_size",
+    "min_notional",
+    "funding_interval_secs",
+];
 
 impl ExchangeConfig {
     /// A copy with `updates` applied; every value checked before anything changes.
@@ -43,15 +49,28 @@ impl ExchangeConfig {
                 "tick_size" => &mut next.tick_size,
                 "min_notional" => &mut next.min_notional,
                 "funding_interval_secs" => &mut next.funding_interval_secs,
-                _ => return Err(KernelError::UnknownField { field: field.clone(), context: "exchange config" }),
+                _ => {
+                    return Err(KernelError::UnknownField {
+                        field: field.clone(),
+                        context: "exchange config",
+                    })
+                }
             };
             *slot = check_number(field, *value, 0.0)?;
         }
         if next.taker_rate >= 0.1 {
-            return Err(KernelError::invalid("taker_rate", next.taker_rate, "must be a fraction below 0.1"));
+            return Err(KernelError::invalid(
+                "taker_rate",
+                next.taker_rate,
+                "must be a fraction below 0.1",
+            ));
         }
         if next.maker_rate >= 0.1 {
-            return Err(KernelError::invalid("maker_rate", next.maker_rate, "must be a fraction below 0.1"));
+            return Err(KernelError::invalid(
+                "maker_rate",
+                next.maker_rate,
+                "must be a fraction below 0.1",
+            ));
         }
         if next.funding_interval_secs <= 0.0 {
             return Err(KernelError::invalid(
@@ -119,7 +138,11 @@ pub struct FeeModel {
 
 impl Default for FeeModel {
     fn default() -> Self {
-        FeeModel { config: ExchangeConfig::default(), calibration_ratio: 1.0, calibration_samples: 0 }
+        FeeModel {
+            config: ExchangeConfig::default(),
+            calibration_ratio: 1.0,
+            calibration_samples: 0,
+        }
     }
 }
 
@@ -139,11 +162,21 @@ impl FeeModel {
 
     /// Compares a charged fee with the model's uncalibrated expectation and folds the
     /// ratio into the calibration.
-    pub fn calibrate(&mut self, price: f64, qty: f64, actual_fee: f64, liquidity: Liquidity) -> KernelResult<Calibration> {
+    pub fn calibrate(
+        &mut self,
+        price: f64,
+        qty: f64,
+        actual_fee: f64,
+        liquidity: Liquidity,
+    ) -> KernelResult<Calibration> {
         check_number("price", price, 0.0)?;
         check_number("qty", qty, 0.0)?;
         if !actual_fee.is_finite() {
-            return Err(KernelError::invalid("actual_fee", actual_fee, "must be a finite number"));
+            return Err(KernelError::invalid(
+                "actual_fee",
+                actual_fee,
+                "must be a finite number",
+            ));
         }
         let expected_fee = price * qty * self.rate(liquidity);
         if expected_fee <= 0.0 {
@@ -202,7 +235,11 @@ pub fn round_price_to_tick(price: f64, tick: f64, round_up: bool) -> f64 {
         return price;
     }
     let q = price / tick;
-    let steps = if round_up { (q - 1e-9).ceil() } else { (q + 1e-9).floor() };
+    let steps = if round_up {
+        (q - 1e-9).ceil()
+    } else {
+        (q + 1e-9).floor()
+    };
     let scale = 10f64.powi(decimals_of(tick));
     (steps * tick * scale).round() / scale
 }
@@ -234,7 +271,9 @@ mod tests {
         let c = m.calibrate(100.0, 1.0, 0.06, Liquidity::Taker).unwrap();
         assert_eq!(c.calibration_status, CalibrationStatus::Error);
         assert!(c.calibration_ratio > 1.0 && c.calibration_ratio < 1.2);
-        assert!((m.predict(100.0, 1.0, Liquidity::Taker) - 0.05 * c.calibration_ratio).abs() < 1e-12);
+        assert!(
+            (m.predict(100.0, 1.0, Liquidity::Taker) - 0.05 * c.calibration_ratio).abs() < 1e-12
+        );
     }
 
     #[test]
@@ -242,14 +281,18 @@ mod tests {
         let mut m = FeeModel::default();
         assert!(m.calibrate(f64::NAN, 1.0, 0.1, Liquidity::Taker).is_err());
         assert!(m.calibrate(100.0, -1.0, 0.1, Liquidity::Taker).is_err());
-        assert!(m.calibrate(100.0, 1.0, f64::INFINITY, Liquidity::Taker).is_err());
+        assert!(m
+            .calibrate(100.0, 1.0, f64::INFINITY, Liquidity::Taker)
+            .is_err());
         assert_eq!(m.calibration_samples, 0);
     }
 
     #[test]
     fn config_updates_are_all_or_nothing() {
         let c = ExchangeConfig::default();
-        let err = c.with_updates(&[("taker_rate".into(), 0.001), ("maker_rate".into(), -1.0)]).unwrap_err();
+        let err = c
+            .with_updates(&[("taker_rate".into(), 0.001), ("maker_rate".into(), -1.0)])
+            .unwrap_err();
         assert!(err.to_string().contains("maker_rate"));
         assert!(c.with_updates(&[("bogus".into(), 1.0)]).is_err());
         let n = c.with_updates(&[("lot_step".into(), 0.001)]).unwrap();

@@ -94,7 +94,9 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
             }
         }
         (ExitSent | ExitWorking, CancelRequest | CancelReject) => stage,
-        (ExitRequested | ExitSent | ExitWorking, CancelAck | Reject | Expired | RateLimited) => PositionOpen,
+        (ExitRequested | ExitSent | ExitWorking, CancelAck | Reject | Expired | RateLimited) => {
+            PositionOpen
+        }
         _ => return None,
     };
     Some(next)
@@ -105,8 +107,12 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    const HELD: Ctx = Ctx { holds_position: true };
-    const FLAT: Ctx = Ctx { holds_position: false };
+    const HELD: Ctx = Ctx {
+        holds_position: true,
+    };
+    const FLAT: Ctx = Ctx {
+        holds_position: false,
+    };
 
     #[rstest]
     #[case(Idle, Enter, FLAT, OrderRequested)]
@@ -143,7 +149,12 @@ mod tests {
     #[case(ExitSent, RateLimited, HELD, PositionOpen)]
     #[case(ExitWorking, CancelAck, HELD, PositionOpen)]
     #[case(ExitWorking, Expired, HELD, PositionOpen)]
-    fn legal_transitions(#[case] from: TradeStage, #[case] t: Trigger, #[case] ctx: Ctx, #[case] to: TradeStage) {
+    fn legal_transitions(
+        #[case] from: TradeStage,
+        #[case] t: Trigger,
+        #[case] ctx: Ctx,
+        #[case] to: TradeStage,
+    ) {
         assert_eq!(next_stage(from, t, ctx), Some(to));
     }
 
@@ -175,7 +186,17 @@ mod tests {
     #[test]
     fn every_pair_is_decided_without_panic() {
         let triggers = [
-            Enter, Exit, Submit, CancelRequest, Ack, PartialFill, Fill, CancelAck, CancelReject, Reject, Expired,
+            Enter,
+            Exit,
+            Submit,
+            CancelRequest,
+            Ack,
+            PartialFill,
+            Fill,
+            CancelAck,
+            CancelReject,
+            Reject,
+            Expired,
             RateLimited,
         ];
         let mut legal = 0;

@@ -86,18 +86,46 @@ pub enum KernelInput {
     Intent(Intent),
     VenueEvent(VenueEvent),
     AccountEvent(AccountEvent),
-    MarkPrice { asset: Id, price: f64, ts: f64 },
-    EdgeUpdate { asset: Id, edge_bps: f64, ts: f64 },
-    Control { mode: Option<ControlMode>, verbosity: Option<Verbosity>, debug: Option<bool>, source: String, ts: f64 },
+    MarkPrice {
+        asset: Id,
+        price: f64,
+        ts: f64,
+    },
+    EdgeUpdate {
+        asset: Id,
+        edge_bps: f64,
+        ts: f64,
+    },
+    Control {
+        mode: Option<ControlMode>,
+        verbosity: Option<Verbosity>,
+        debug: Option<bool>,
+        source: String,
+        ts: f64,
+    },
     ExchangeConfig(Vec<(String, f64)>),
     SeedCapital(f64),
-    MarketLimits { asset: Id, fields: Vec<(String, f64)> },
+    MarketLimits {
+        asset: Id,
+        fields: Vec<(String, f64)>,
+    },
     RiskLimits(RiskLimits),
-    SlotMetadata { slot_id: i64, metadata: Metadata },
-    SlotExitLegs { slot_id: i64, ratios: Vec<f64> },
+    SlotMetadata {
+        slot_id: i64,
+        metadata: Metadata,
+    },
+    SlotExitLegs {
+        slot_id: i64,
+        ratios: Vec<f64>,
+    },
     ReplaceSlots(Vec<TradeSlot>),
     // Appended last so logs written before it still decode (variants are encoded by index).
-    CalibrateFee { price: f64, qty: f64, actual_fee: f64, maker: bool },
+    CalibrateFee {
+        price: f64,
+        qty: f64,
+        actual_fee: f64,
+        maker: bool,
+    },
 }
 
 /// Dirty keys for the projection, tracked only when a projection is attached.
@@ -172,9 +200,14 @@ fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
 impl Kernel {
     pub fn new(kernel_id: &str, max_slots: usize) -> KernelResult<Kernel> {
         if max_slots == 0 || max_slots > 1_000_000 {
-            return Err(KernelError::invalid("max_slots", max_slots, "must be between 1 and 1,000,000"));
+            return Err(KernelError::invalid(
+                "max_slots",
+                max_slots,
+                "must be between 1 and 1,000,000",
+            ));
         }
-        if kernel_id.is_empty() || kernel_id.len() > 200 || kernel_id.contains(char::is_whitespace) {
+        if kernel_id.is_empty() || kernel_id.len() > 200 || kernel_id.contains(char::is_whitespace)
+        {
             return Err(KernelError::invalid(
                 "kernel_id",
                 format!("{kernel_id:?}"),
@@ -243,7 +276,9 @@ impl Kernel {
         let mut ids: Vec<usize> = self.by_client_id.values().copied().collect();
         ids.sort_unstable();
         ids.dedup();
-        ids.iter().filter_map(|&i| self.slots[i].active_order()).collect()
+        ids.iter()
+            .filter_map(|&i| self.slots[i].active_order())
+            .collect()
     }
 
     /// Sum of unrealized PnL and notional over open slots (O(open slots)).
@@ -254,7 +289,11 @@ impl Kernel {
             for &i in set {
                 let s = &self.slots[i];
                 upnl += s.unrealized_pnl;
-                let px = if s.mark_price > 0.0 { s.mark_price } else { s.entry_price };
+                let px = if s.mark_price > 0.0 {
+                    s.mark_price
+                } else {
+                    s.entry_price
+                };
                 notional += s.size * px;
             }
         }
@@ -274,8 +313,18 @@ impl Kernel {
                 self.mark_price(asset, *price, *ts)?;
                 self.simple_outcome()
             }
-            KernelInput::EdgeUpdate { asset, edge_bps, ts } => self.on_edge_update(asset, *edge_bps, *ts)?,
-            KernelInput::Control { mode, verbosity, debug, source, ts } => {
+            KernelInput::EdgeUpdate {
+                asset,
+                edge_bps,
+                ts,
+            } => self.on_edge_update(asset, *edge_bps, *ts)?,
+            KernelInput::Control {
+                mode,
+                verbosity,
+                debug,
+                source,
+                ts,
+            } => {
                 self.update_control(*mode, *verbosity, *debug, source, *ts);
                 self.simple_outcome()
             }
@@ -307,7 +356,12 @@ impl Kernel {
                 self.replace_slots(slots.clone())?;
                 self.simple_outcome()
             }
-            KernelInput::CalibrateFee { price, qty, actual_fee, maker } => {
+            KernelInput::CalibrateFee {
+                price,
+                qty,
+                actual_fee,
+                maker,
+            } => {
                 self.calibrate_fee(*price, *qty, *actual_fee, *maker)?;
                 self.simple_outcome()
             }
@@ -367,7 +421,14 @@ impl Kernel {
         let bad = |field: &'static str, value: Detail, reason: &'static str| {
             let mut d = vec![("field", Detail::Static(field)), ("value", value)];
             d.push(("reason", Detail::Static(reason)));
-            Err(self.refuse(intent, None, D::InvalidIntent, KernelSeverity::Error, d, seq))
+            Err(self.refuse(
+                intent,
+                None,
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            ))
         };
         if intent.intent_id.is_empty() {
             return bad("intent_id", Detail::Static(""), "must not be empty");
@@ -375,7 +436,14 @@ impl Kernel {
         if intent.slot_id < 0 || intent.slot_id as usize >= self.slots.len() {
             let mut d = detail_field("slot_id", intent.slot_id);
             d.push(("max_slots", self.slots.len().into()));
-            return Err(self.refuse(intent, None, D::InvalidSlotId, KernelSeverity::Error, d, seq));
+            return Err(self.refuse(
+                intent,
+                None,
+                D::InvalidSlotId,
+                KernelSeverity::Error,
+                d,
+                seq,
+            ));
         }
         let numbers = [
             ("reference_price", intent.reference_price),
@@ -386,7 +454,11 @@ impl Kernel {
         ];
         for (field, v) in numbers {
             if !v.is_finite() {
-                return bad(field, Detail::Str(format!("{v}")), "must be a finite number");
+                return bad(
+                    field,
+                    Detail::Str(format!("{v}")),
+                    "must be a finite number",
+                );
             }
             if v < 0.0 {
                 return bad(field, Detail::F64(v), "must not be negative");
@@ -394,7 +466,14 @@ impl Kernel {
         }
         if self.intents_seen.contains(&fingerprint(&intent.intent_id)) {
             let d = detail_field("intent_id", &intent.intent_id);
-            return Err(self.refuse(intent, Some(intent.slot_id as usize), D::DuplicateIntent, KernelSeverity::Warning, d, seq));
+            return Err(self.refuse(
+                intent,
+                Some(intent.slot_id as usize),
+                D::DuplicateIntent,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            ));
         }
         Ok(intent.slot_id as usize)
     }
@@ -404,13 +483,28 @@ impl Kernel {
         let bad = |field: &'static str, value: f64, reason: &'static str| {
             let mut d = detail_field(field, value);
             d.push(("reason", Detail::Static(reason)));
-            Err(self.refuse(intent, None, KernelDiagnosticCode::InvalidIntent, KernelSeverity::Error, d, seq))
+            Err(self.refuse(
+                intent,
+                None,
+                KernelDiagnosticCode::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            ))
         };
         if intent.reference_price <= 0.0 {
-            return bad("reference_price", intent.reference_price, "must be positive");
+            return bad(
+                "reference_price",
+                intent.reference_price,
+                "must be positive",
+            );
         }
         if intent.order_type == OrderType::Limit && intent.limit_price <= 0.0 {
-            return bad("limit_price", intent.limit_price, "must be positive for a LIMIT order");
+            return bad(
+                "limit_price",
+                intent.limit_price,
+                "must be positive for a LIMIT order",
+            );
         }
         Ok(())
     }
@@ -419,7 +513,10 @@ impl Kernel {
         let mode = self.control.mode;
         let blocked = matches!(
             (intent.action, mode),
-            (KernelCommandType::Enter, ControlMode::Halted | ControlMode::ReduceOnly)
+            (
+                KernelCommandType::Enter,
+                ControlMode::Halted | ControlMode::ReduceOnly
+            )
         );
         if blocked {
             let d = vec![
@@ -427,7 +524,14 @@ impl Kernel {
                 ("mode", Detail::Static(mode.name())),
                 ("action", Detail::Static(intent.action.name())),
             ];
-            return Some(self.refuse(intent, Some(sid), KernelDiagnosticCode::ModeBlocked, KernelSeverity::Warning, d, seq));
+            return Some(self.refuse(
+                intent,
+                Some(sid),
+                KernelDiagnosticCode::ModeBlocked,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            ));
         }
         if mode == ControlMode::Live
             && self.risk.require_source_run_in_live
@@ -440,21 +544,54 @@ impl Kernel {
                 ("value", Detail::Static("missing")),
                 ("mode", Detail::Static("LIVE")),
             ];
-            return Some(self.refuse(intent, Some(sid), KernelDiagnosticCode::RiskRejected, KernelSeverity::Warning, d, seq));
+            return Some(self.refuse(
+                intent,
+                Some(sid),
+                KernelDiagnosticCode::RiskRejected,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            ));
         }
         None
     }
 
-    fn risk_refusal(&self, intent: &Intent, sid: usize, rule: &'static str, limit: f64, value: f64, seq: u64) -> KernelOutcome {
-        let d = vec![("rule", Detail::Static(rule)), ("limit", Detail::F64(limit)), ("value", Detail::F64(value))];
-        self.refuse(intent, Some(sid), KernelDiagnosticCode::RiskRejected, KernelSeverity::Warning, d, seq)
+    fn risk_refusal(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        rule: &'static str,
+        limit: f64,
+        value: f64,
+        seq: u64,
+    ) -> KernelOutcome {
+        let d = vec![
+            ("rule", Detail::Static(rule)),
+            ("limit", Detail::F64(limit)),
+            ("value", Detail::F64(value)),
+        ];
+        self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::RiskRejected,
+            KernelSeverity::Warning,
+            d,
+            seq,
+        )
     }
 
     fn check_rate(&mut self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
         if let Some(max_rate) = self.risk.max_order_rate {
             let n = self.rate.count(intent.timestamp) as f64;
             if n + 1.0 > max_rate {
-                return Some(self.risk_refusal(intent, sid, "max_order_rate", max_rate, n + 1.0, seq));
+                return Some(self.risk_refusal(
+                    intent,
+                    sid,
+                    "max_order_rate",
+                    max_rate,
+                    n + 1.0,
+                    seq,
+                ));
             }
         }
         None
@@ -476,7 +613,15 @@ impl Kernel {
         qty <= QTY_EPS || qty + QTY_EPS < m.min_qty || qty * price + 1e-9 < m.min_notional
     }
 
-    fn below_floor_outcome(&self, intent: &Intent, sid: usize, m: &MarketLimits, qty: f64, price: f64, seq: u64) -> KernelOutcome {
+    fn below_floor_outcome(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        m: &MarketLimits,
+        qty: f64,
+        price: f64,
+        seq: u64,
+    ) -> KernelOutcome {
         let d = vec![
             ("reason", Detail::Static("below floor")),
             ("qty", Detail::F64(qty)),
@@ -485,15 +630,32 @@ impl Kernel {
             ("min_notional", Detail::F64(m.min_notional)),
             ("lot_step", Detail::F64(m.lot_step)),
         ];
-        self.refuse(intent, Some(sid), KernelDiagnosticCode::BelowMinNotional, KernelSeverity::Info, d, seq)
+        self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::BelowMinNotional,
+            KernelSeverity::Info,
+            d,
+            seq,
+        )
     }
 
-    fn new_order(&mut self, intent: &Intent, sid: usize, side: OrderSide, qty: f64, is_entry: bool, m: &MarketLimits) -> VenueOrder {
+    fn new_order(
+        &mut self,
+        intent: &Intent,
+        sid: usize,
+        side: OrderSide,
+        qty: f64,
+        is_entry: bool,
+        m: &MarketLimits,
+    ) -> VenueOrder {
         self.order_counter += 1;
         let client_order_id = counter_id(&self.kernel_id, "-", self.order_counter);
         let price = match intent.order_type {
             OrderType::Market => intent.reference_price,
-            OrderType::Limit => round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell),
+            OrderType::Limit => {
+                round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell)
+            }
         };
         VenueOrder {
             client_order_id,
@@ -567,26 +729,62 @@ impl Kernel {
             Err(o) => return o,
         };
         let bad = |k: &Kernel, field: &'static str, value: Detail, reason: &'static str| {
-            let d = vec![("field", Detail::Static(field)), ("value", value), ("reason", Detail::Static(reason))];
-            k.refuse(intent, None, D::InvalidIntent, KernelSeverity::Error, d, seq)
+            let d = vec![
+                ("field", Detail::Static(field)),
+                ("value", value),
+                ("reason", Detail::Static(reason)),
+            ];
+            k.refuse(
+                intent,
+                None,
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            )
         };
         if intent.trade_id.is_empty() {
-            return bad(self, "trade_id", Detail::Static(""), "ENTER needs a trade id");
+            return bad(
+                self,
+                "trade_id",
+                Detail::Static(""),
+                "ENTER needs a trade id",
+            );
         }
         if intent.asset.is_empty() {
             return bad(self, "asset", Detail::Static(""), "ENTER needs an asset");
         }
         if intent.side == TradeSide::Flat {
-            return bad(self, "side", Detail::Static("FLAT"), "ENTER needs LONG or SHORT");
+            return bad(
+                self,
+                "side",
+                Detail::Static("FLAT"),
+                "ENTER needs LONG or SHORT",
+            );
         }
         if intent.target_size <= 0.0 {
-            return bad(self, "target_size", Detail::F64(intent.target_size), "ENTER needs a positive size");
+            return bad(
+                self,
+                "target_size",
+                Detail::F64(intent.target_size),
+                "ENTER needs a positive size",
+            );
         }
         if intent.leverage <= 0.0 {
-            return bad(self, "leverage", Detail::F64(intent.leverage), "must be positive");
+            return bad(
+                self,
+                "leverage",
+                Detail::F64(intent.leverage),
+                "must be positive",
+            );
         }
         if let Err(msg) = validate_leg_ratios(&intent.exit_leg_ratios) {
-            return bad(self, "exit_leg_ratios", Detail::Str(format!("{:?}", intent.exit_leg_ratios)), msg);
+            return bad(
+                self,
+                "exit_leg_ratios",
+                Detail::Str(format!("{:?}", intent.exit_leg_ratios)),
+                msg,
+            );
         }
         if let Err(o) = self.check_order_prices(intent, seq) {
             return o;
@@ -601,14 +799,28 @@ impl Kernel {
                 ("fsm_state", Detail::Static(stage.name())),
                 ("trade_id", (&self.slots[sid].trade_id).into()),
             ];
-            return self.refuse(intent, Some(sid), D::SlotBusy, KernelSeverity::Warning, d, seq);
+            return self.refuse(
+                intent,
+                Some(sid),
+                D::SlotBusy,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            );
         }
         // Risk guard.
         if self.control.frozen {
             let mut d = vec![("rule", Detail::Static("edge_freeze"))];
             d.push(("reason", Detail::Str(self.control.freeze_reason.clone())));
             d.push(("asset", Detail::Str(self.control.freeze_asset.clone())));
-            return self.refuse(intent, Some(sid), D::RiskRejected, KernelSeverity::Warning, d, seq);
+            return self.refuse(
+                intent,
+                Some(sid),
+                D::RiskRejected,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            );
         }
         if let Some(max) = self.risk.max_leverage {
             if intent.leverage > max {
@@ -623,14 +835,32 @@ impl Kernel {
         };
         let notional = qty * price;
         if let Some(max) = self.risk.max_notional_per_asset {
-            let have = self.asset_notional.get(&intent.asset).copied().unwrap_or(0.0);
+            let have = self
+                .asset_notional
+                .get(&intent.asset)
+                .copied()
+                .unwrap_or(0.0);
             if have + notional > max + 1e-9 {
-                return self.risk_refusal(intent, sid, "max_notional_per_asset", max, have + notional, seq);
+                return self.risk_refusal(
+                    intent,
+                    sid,
+                    "max_notional_per_asset",
+                    max,
+                    have + notional,
+                    seq,
+                );
             }
         }
         if let Some(max) = self.risk.max_notional_total {
             if self.total_notional + notional > max + 1e-9 {
-                return self.risk_refusal(intent, sid, "max_notional_total", max, self.total_notional + notional, seq);
+                return self.risk_refusal(
+                    intent,
+                    sid,
+                    "max_notional_total",
+                    max,
+                    self.total_notional + notional,
+                    seq,
+                );
             }
         }
         if intent.order_type == OrderType::Market {
@@ -650,7 +880,14 @@ impl Kernel {
                     ("side", Detail::Static(intent.side.name())),
                     ("field", Detail::Static("metadata.override")),
                 ];
-                return self.refuse(intent, Some(sid), D::RiskRejected, KernelSeverity::Warning, d, seq);
+                return self.refuse(
+                    intent,
+                    Some(sid),
+                    D::RiskRejected,
+                    KernelSeverity::Warning,
+                    d,
+                    seq,
+                );
             }
         }
         if let Some(o) = self.check_rate(intent, sid, seq) {
@@ -676,9 +913,30 @@ impl Kernel {
         let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
         let mut out = KernelOutcome::ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
         let no_event = id("");
-        self.transition(&mut out, sid, Trigger::Enter, Ctx::default(), intent.timestamp, &intent.intent_id, &no_event, Vec::new());
-        let d = vec![("client_order_id", (&order.client_order_id).into()), ("qty", Detail::F64(qty))];
-        self.transition(&mut out, sid, Trigger::Submit, Ctx::default(), intent.timestamp, &intent.intent_id, &no_event, d);
+        self.transition(
+            &mut out,
+            sid,
+            Trigger::Enter,
+            Ctx::default(),
+            intent.timestamp,
+            &intent.intent_id,
+            &no_event,
+            Vec::new(),
+        );
+        let d = vec![
+            ("client_order_id", (&order.client_order_id).into()),
+            ("qty", Detail::F64(qty)),
+        ];
+        self.transition(
+            &mut out,
+            sid,
+            Trigger::Submit,
+            Ctx::default(),
+            intent.timestamp,
+            &intent.intent_id,
+            &no_event,
+            d,
+        );
         if qty != intent.target_size {
             out.details.push(("rounded_size", Detail::F64(qty)));
         }
@@ -705,26 +963,57 @@ impl Kernel {
         }
         let slot = &self.slots[sid];
         let stage = slot.fsm_state;
-        if next_stage(stage, Trigger::Exit, Ctx { holds_position: true }).is_none() {
+        if next_stage(
+            stage,
+            Trigger::Exit,
+            Ctx {
+                holds_position: true,
+            },
+        )
+        .is_none()
+        {
             let (code, why) = if fsm::is_free(stage) {
                 (D::NoPosition, "the slot holds no position")
-            } else if matches!(stage, TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking) {
+            } else if matches!(
+                stage,
+                TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking
+            ) {
                 (D::SlotBusy, "an exit is already working")
             } else {
-                (D::InvalidTransition, "the entry is still working; cancel it first")
+                (
+                    D::InvalidTransition,
+                    "the entry is still working; cancel it first",
+                )
             };
-            let d = vec![("fsm_state", Detail::Static(stage.name())), ("reason", Detail::Static(why))];
+            let d = vec![
+                ("fsm_state", Detail::Static(stage.name())),
+                ("reason", Detail::Static(why)),
+            ];
             return self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq);
         }
         if !intent.trade_id.is_empty() && intent.trade_id != slot.trade_id {
             let mut d = detail_field("trade_id", &intent.trade_id);
             d.push(("slot_trade_id", (&slot.trade_id).into()));
-            return self.refuse(intent, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+            return self.refuse(
+                intent,
+                Some(sid),
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            );
         }
         if !intent.asset.is_empty() && intent.asset != slot.asset {
             let mut d = detail_field("asset", &intent.asset);
             d.push(("slot_asset", (&slot.asset).into()));
-            return self.refuse(intent, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+            return self.refuse(
+                intent,
+                Some(sid),
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            );
         }
         let size = slot.size;
         let mut details: Details = Vec::new();
@@ -743,12 +1032,21 @@ impl Kernel {
             OrderType::Market => intent.reference_price,
             OrderType::Limit => intent.limit_price,
         };
-        let mut qty = if (leg_qty - size).abs() <= QTY_EPS { size } else { round_down_to_step(leg_qty, m.lot_step) };
+        let mut qty = if (leg_qty - size).abs() <= QTY_EPS {
+            size
+        } else {
+            round_down_to_step(leg_qty, m.lot_step)
+        };
         let rest = size - qty;
         if rest > QTY_EPS && (Self::below_floor(&m, round_down_to_step(rest, m.lot_step), price)) {
             // What would remain could never be sold: close all of it now.
             details.push(("dust_avoided", Detail::F64(rest)));
-            details.push(("reason", Detail::Static("remaining size below the venue's floor; closing the whole position")));
+            details.push((
+                "reason",
+                Detail::Static(
+                    "remaining size below the venue's floor; closing the whole position",
+                ),
+            ));
             qty = size;
         }
         if Self::below_floor(&m, qty, price) {
@@ -762,10 +1060,33 @@ impl Kernel {
         let order = self.new_order(intent, sid, side, qty, false, &m);
         let mut out = KernelOutcome::ok(intent.slot_id, trade_id, stage, seq);
         let no_event = id("");
-        let held = Ctx { holds_position: true };
-        self.transition(&mut out, sid, Trigger::Exit, held, intent.timestamp, &intent.intent_id, &no_event, Vec::new());
-        let d = vec![("client_order_id", (&order.client_order_id).into()), ("qty", Detail::F64(qty))];
-        self.transition(&mut out, sid, Trigger::Submit, held, intent.timestamp, &intent.intent_id, &no_event, d);
+        let held = Ctx {
+            holds_position: true,
+        };
+        self.transition(
+            &mut out,
+            sid,
+            Trigger::Exit,
+            held,
+            intent.timestamp,
+            &intent.intent_id,
+            &no_event,
+            Vec::new(),
+        );
+        let d = vec![
+            ("client_order_id", (&order.client_order_id).into()),
+            ("qty", Detail::F64(qty)),
+        ];
+        self.transition(
+            &mut out,
+            sid,
+            Trigger::Submit,
+            held,
+            intent.timestamp,
+            &intent.intent_id,
+            &no_event,
+            d,
+        );
         self.rate.record(intent.timestamp);
         self.by_client_id.insert(order.client_order_id.clone(), sid);
         let slot = &mut self.slots[sid];
@@ -784,8 +1105,18 @@ impl Kernel {
         };
         let stage = self.slots[sid].fsm_state;
         if !fsm::CANCELLABLE.contains(&stage) || self.slots[sid].active_order().is_none() {
-            let d = vec![("fsm_state", Detail::Static(stage.name())), ("reason", Detail::Static("no working order to cancel"))];
-            return self.refuse(intent, Some(sid), KernelDiagnosticCode::InvalidTransition, KernelSeverity::Warning, d, seq);
+            let d = vec![
+                ("fsm_state", Detail::Static(stage.name())),
+                ("reason", Detail::Static("no working order to cancel")),
+            ];
+            return self.refuse(
+                intent,
+                Some(sid),
+                KernelDiagnosticCode::InvalidTransition,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            );
         }
         let trade_id = self.slots[sid].trade_id.clone();
         let order = {
@@ -794,9 +1125,20 @@ impl Kernel {
             o.clone()
         };
         let mut out = KernelOutcome::ok(intent.slot_id, trade_id, stage, seq);
-        let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
+        let ctx = Ctx {
+            holds_position: self.slots[sid].size > QTY_EPS,
+        };
         let d = vec![("client_order_id", (&order.client_order_id).into())];
-        self.transition(&mut out, sid, Trigger::CancelRequest, ctx, intent.timestamp, &intent.intent_id, &id(""), d);
+        self.transition(
+            &mut out,
+            sid,
+            Trigger::CancelRequest,
+            ctx,
+            intent.timestamp,
+            &intent.intent_id,
+            &id(""),
+            d,
+        );
         self.counters.cancels_requested += 1;
         out.cancels.push(order);
         out
@@ -817,7 +1159,15 @@ impl Kernel {
         out
     }
 
-    fn event_refusal(&self, ev: &VenueEvent, sid: Option<usize>, code: KernelDiagnosticCode, sev: KernelSeverity, details: Details, seq: u64) -> KernelOutcome {
+    fn event_refusal(
+        &self,
+        ev: &VenueEvent,
+        sid: Option<usize>,
+        code: KernelDiagnosticCode,
+        sev: KernelSeverity,
+        details: Details,
+        seq: u64,
+    ) -> KernelOutcome {
         let (state, trade, slot_id) = match sid.and_then(|i| self.slots.get(i)) {
             Some(s) => (s.fsm_state, s.trade_id.clone(), s.slot_id as i64),
             None => (TradeStage::Idle, ev.trade_id.clone(), ev.slot_id),
@@ -844,15 +1194,34 @@ impl Kernel {
         for (field, v) in numbers {
             if !v.is_finite() || (v < 0.0 && field != "fee") {
                 let mut d = detail_field(field, Detail::Str(format!("{v}")));
-                d.push(("reason", Detail::Static("must be a finite, non-negative number")));
-                return self.event_refusal(ev, None, D::InvalidIntent, KernelSeverity::Error, d, seq);
+                d.push((
+                    "reason",
+                    Detail::Static("must be a finite, non-negative number"),
+                ));
+                return self.event_refusal(
+                    ev,
+                    None,
+                    D::InvalidIntent,
+                    KernelSeverity::Error,
+                    d,
+                    seq,
+                );
             }
         }
-        let sid = match self.by_client_id.get(&ev.venue_client_id).or_else(|| self.by_venue_id.get(&ev.venue_order_id)) {
+        let sid = match self
+            .by_client_id
+            .get(&ev.venue_client_id)
+            .or_else(|| self.by_venue_id.get(&ev.venue_order_id))
+        {
             Some(&s) => s,
             None => {
-                let known = self.finished_orders.contains(&fingerprint(&ev.venue_client_id))
-                    || (!ev.venue_order_id.is_empty() && self.finished_orders.contains(&fingerprint(&ev.venue_order_id)));
+                let known = self
+                    .finished_orders
+                    .contains(&fingerprint(&ev.venue_client_id))
+                    || (!ev.venue_order_id.is_empty()
+                        && self
+                            .finished_orders
+                            .contains(&fingerprint(&ev.venue_order_id)));
                 let mut d = vec![
                     ("venue_client_id", (&ev.venue_client_id).into()),
                     ("venue_order_id", (&ev.venue_order_id).into()),
@@ -862,43 +1231,116 @@ impl Kernel {
                     if ev.kind == K::Fill {
                         // A fill for an order the kernel already closed out is money moving
                         // that the slots do not show: loud, and left for reconciliation.
-                        d.push(("reason", Detail::Static("fill for an order that already ended; reconcile with the venue")));
-                        return self.event_refusal(ev, None, D::UnknownOrder, KernelSeverity::Critical, d, seq);
+                        d.push((
+                            "reason",
+                            Detail::Static(
+                                "fill for an order that already ended; reconcile with the venue",
+                            ),
+                        ));
+                        return self.event_refusal(
+                            ev,
+                            None,
+                            D::UnknownOrder,
+                            KernelSeverity::Critical,
+                            d,
+                            seq,
+                        );
                     }
-                    d.push(("reason", Detail::Static("late event for an order that already ended")));
-                    return self.event_refusal(ev, None, D::InvalidTransition, KernelSeverity::Info, d, seq);
+                    d.push((
+                        "reason",
+                        Detail::Static("late event for an order that already ended"),
+                    ));
+                    return self.event_refusal(
+                        ev,
+                        None,
+                        D::InvalidTransition,
+                        KernelSeverity::Info,
+                        d,
+                        seq,
+                    );
                 }
-                return self.event_refusal(ev, None, D::UnknownOrder, KernelSeverity::Warning, d, seq);
+                return self.event_refusal(
+                    ev,
+                    None,
+                    D::UnknownOrder,
+                    KernelSeverity::Warning,
+                    d,
+                    seq,
+                );
             }
         };
         if ev.slot_id >= 0 && ev.slot_id as usize != sid {
             let mut d = detail_field("slot_id", ev.slot_id);
             d.push(("order_slot_id", Detail::I64(sid as i64)));
-            return self.event_refusal(ev, Some(sid), D::UnknownOrder, KernelSeverity::Error, d, seq);
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::UnknownOrder,
+                KernelSeverity::Error,
+                d,
+                seq,
+            );
         }
         if self.slots[sid].seen_events.contains(&ev.event_id) {
             let d = detail_field("event_id", &ev.event_id);
-            return self.event_refusal(ev, Some(sid), D::DuplicateEvent, KernelSeverity::Info, d, seq);
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::DuplicateEvent,
+                KernelSeverity::Info,
+                d,
+                seq,
+            );
         }
-        if ev.kind == K::Fill && !ev.fill_id.is_empty() && self.slots[sid].seen_fills.contains(&ev.fill_id) {
+        if ev.kind == K::Fill
+            && !ev.fill_id.is_empty()
+            && self.slots[sid].seen_fills.contains(&ev.fill_id)
+        {
             let d = detail_field("fill_id", &ev.fill_id);
-            return self.event_refusal(ev, Some(sid), D::DuplicateEvent, KernelSeverity::Info, d, seq);
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::DuplicateEvent,
+                KernelSeverity::Info,
+                d,
+                seq,
+            );
         }
         let out = match ev.kind {
             K::Fill => self.apply_fill(ev, sid, seq),
             K::OrderAck => self.apply_ack(ev, sid, seq),
             K::CancelReject => {
-                let order = self.slots[sid].active_order_mut().expect("indexed orders are active");
+                let order = self.slots[sid]
+                    .active_order_mut()
+                    .expect("indexed orders are active");
                 order.cancel_requested = false;
-                let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
-                let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state, seq);
+                let ctx = Ctx {
+                    holds_position: self.slots[sid].size > QTY_EPS,
+                };
+                let mut out = KernelOutcome::ok(
+                    sid as i64,
+                    self.slots[sid].trade_id.clone(),
+                    self.slots[sid].fsm_state,
+                    seq,
+                );
                 let d = vec![("reason", Detail::Str(ev.reason.clone()))];
-                if !self.transition(&mut out, sid, Trigger::CancelReject, ctx, ev.timestamp, &id(""), &ev.event_id, d) {
+                if !self.transition(
+                    &mut out,
+                    sid,
+                    Trigger::CancelReject,
+                    ctx,
+                    ev.timestamp,
+                    &id(""),
+                    &ev.event_id,
+                    d,
+                ) {
                     return self.stage_refusal(ev, sid, seq);
                 }
                 out
             }
-            K::CancelAck | K::Reject | K::Expired | K::RateLimited => self.apply_order_end(ev, sid, seq),
+            K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
+                self.apply_order_end(ev, sid, seq)
+            }
         };
         if out.accepted || out.diagnostic_code == D::RateLimited {
             let slot = &mut self.slots[sid];
@@ -912,21 +1354,44 @@ impl Kernel {
 
     fn stage_refusal(&self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
         let d = vec![
-            ("fsm_state", Detail::Static(self.slots[sid].fsm_state.name())),
+            (
+                "fsm_state",
+                Detail::Static(self.slots[sid].fsm_state.name()),
+            ),
             ("kind", Detail::Static(ev.kind.name())),
             ("event_id", (&ev.event_id).into()),
         ];
-        self.event_refusal(ev, Some(sid), KernelDiagnosticCode::InvalidTransition, KernelSeverity::Warning, d, seq)
+        self.event_refusal(
+            ev,
+            Some(sid),
+            KernelDiagnosticCode::InvalidTransition,
+            KernelSeverity::Warning,
+            d,
+            seq,
+        )
     }
 
     fn apply_ack(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
         let stage = self.slots[sid].fsm_state;
-        let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
+        let ctx = Ctx {
+            holds_position: self.slots[sid].size > QTY_EPS,
+        };
         let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), stage, seq);
-        if !self.transition(&mut out, sid, Trigger::Ack, ctx, ev.timestamp, &id(""), &ev.event_id, Vec::new()) {
+        if !self.transition(
+            &mut out,
+            sid,
+            Trigger::Ack,
+            ctx,
+            ev.timestamp,
+            &id(""),
+            &ev.event_id,
+            Vec::new(),
+        ) {
             return self.stage_refusal(ev, sid, seq);
         }
-        let order = self.slots[sid].active_order_mut().expect("indexed orders are active");
+        let order = self.slots[sid]
+            .active_order_mut()
+            .expect("indexed orders are active");
         order.status = VenueOrderStatus::Acknowledged;
         if !ev.venue_order_id.is_empty() {
             order.venue_order_id = ev.venue_order_id.clone();
@@ -937,22 +1402,53 @@ impl Kernel {
 
     fn apply_fill(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
         use KernelDiagnosticCode as D;
-        let order = self.slots[sid].active_order().expect("indexed orders are active").clone();
-        let qty = if ev.size > 0.0 { ev.size } else { ev.filled_size - order.filled_size };
+        let order = self.slots[sid]
+            .active_order()
+            .expect("indexed orders are active")
+            .clone();
+        let qty = if ev.size > 0.0 {
+            ev.size
+        } else {
+            ev.filled_size - order.filled_size
+        };
         if ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0 {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
-            return self.event_refusal(ev, Some(sid), D::DuplicateEvent, KernelSeverity::Info, d, seq);
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::DuplicateEvent,
+                KernelSeverity::Info,
+                d,
+                seq,
+            );
         }
         if qty <= QTY_EPS {
             let mut d = detail_field("size", ev.size);
-            d.push(("reason", Detail::Static("a fill needs a positive size or a larger cumulative filled_size")));
-            return self.event_refusal(ev, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+            d.push((
+                "reason",
+                Detail::Static("a fill needs a positive size or a larger cumulative filled_size"),
+            ));
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            );
         }
         if ev.price <= 0.0 {
             let mut d = detail_field("price", ev.price);
             d.push(("reason", Detail::Static("a fill needs a positive price")));
-            return self.event_refusal(ev, Some(sid), D::InvalidIntent, KernelSeverity::Error, d, seq);
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            );
         }
         if order.filled_size + qty > order.size * (1.0 + 1e-9) + QTY_EPS {
             let d = vec![
@@ -961,7 +1457,14 @@ impl Kernel {
                 ("fill_qty", Detail::F64(qty)),
                 ("client_order_id", (&order.client_order_id).into()),
             ];
-            return self.event_refusal(ev, Some(sid), D::Overfill, KernelSeverity::Critical, d, seq);
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::Overfill,
+                KernelSeverity::Critical,
+                d,
+                seq,
+            );
         }
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
@@ -991,13 +1494,21 @@ impl Kernel {
             }
         }
         slot.fees_paid += fee;
-        let mark = if slot.mark_price > 0.0 { slot.mark_price } else { ev.price };
+        let mark = if slot.mark_price > 0.0 {
+            slot.mark_price
+        } else {
+            ev.price
+        };
         slot.unrealized_pnl = slot.side.sign() * (mark - slot.entry_price) * slot.size;
         {
             let o = slot.active_order_mut().expect("active");
             o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
             o.filled_size = new_filled;
-            o.status = if complete { VenueOrderStatus::Filled } else { VenueOrderStatus::PartiallyFilled };
+            o.status = if complete {
+                VenueOrderStatus::Filled
+            } else {
+                VenueOrderStatus::PartiallyFilled
+            };
             if !ev.venue_order_id.is_empty() && o.venue_order_id.is_empty() {
                 o.venue_order_id = ev.venue_order_id.clone();
             }
@@ -1010,35 +1521,65 @@ impl Kernel {
         self.account.bump(ts);
         self.dirty.account = true;
         self.counters.fills += 1;
-        let fill_key = if ev.fill_id.is_empty() { ev.event_id.clone() } else { ev.fill_id.clone() };
+        let fill_key = if ev.fill_id.is_empty() {
+            ev.event_id.clone()
+        } else {
+            ev.fill_id.clone()
+        };
         if ev.fee.is_none() {
-            self.remember_unsettled(fill_key.clone(), UnsettledFill {
-                slot_id: sid,
-                trade_id: trade_id.clone(),
-                predicted_fee: fee,
-                price: ev.price,
-                qty,
-                liquidity_maker: liquidity == Liquidity::Maker,
-            });
+            self.remember_unsettled(
+                fill_key.clone(),
+                UnsettledFill {
+                    slot_id: sid,
+                    trade_id: trade_id.clone(),
+                    predicted_fee: fee,
+                    price: ev.price,
+                    qty,
+                    liquidity_maker: liquidity == Liquidity::Maker,
+                },
+            );
         }
         self.update_open_index(sid, &asset, holds);
         if order.is_entry {
             // Commitment follows the filled size plus what is still working, at the entry reference.
-            let working = if complete { 0.0 } else { order.size - new_filled };
-            self.set_committed(sid, (self.slots[sid].size + working) * order.reference_price);
+            let working = if complete {
+                0.0
+            } else {
+                order.size - new_filled
+            };
+            self.set_committed(
+                sid,
+                (self.slots[sid].size + working) * order.reference_price,
+            );
         } else {
             self.set_committed(sid, self.slots[sid].size * self.slots[sid].entry_price);
         }
 
-        let mut out = KernelOutcome::ok(sid as i64, trade_id.clone(), self.slots[sid].fsm_state, seq);
-        let trigger = if complete { Trigger::Fill } else { Trigger::PartialFill };
+        let mut out =
+            KernelOutcome::ok(sid as i64, trade_id.clone(), self.slots[sid].fsm_state, seq);
+        let trigger = if complete {
+            Trigger::Fill
+        } else {
+            Trigger::PartialFill
+        };
         let d = vec![
             ("fill_qty", Detail::F64(qty)),
             ("fill_price", Detail::F64(ev.price)),
             ("filled_size", Detail::F64(new_filled)),
             ("order_size", Detail::F64(order.size)),
         ];
-        let moved = self.transition(&mut out, sid, trigger, Ctx { holds_position: holds }, ts, &id(""), &ev.event_id, d);
+        let moved = self.transition(
+            &mut out,
+            sid,
+            trigger,
+            Ctx {
+                holds_position: holds,
+            },
+            ts,
+            &id(""),
+            &ev.event_id,
+            d,
+        );
         debug_assert!(moved, "fill on a slot whose order is active must be legal");
         if complete {
             self.finish_order(sid, &order.client_order_id);
@@ -1051,8 +1592,11 @@ impl Kernel {
                 if slot.fsm_state == TradeStage::Closed {
                     slot.closed = true;
                     slot.unrealized_pnl = 0.0;
-                    slot.close_reason =
-                        if slot.exit_reason.is_empty() { "exit_filled".to_string() } else { slot.exit_reason.clone() };
+                    slot.close_reason = if slot.exit_reason.is_empty() {
+                        "exit_filled".to_string()
+                    } else {
+                        slot.exit_reason.clone()
+                    };
                 }
             }
         }
@@ -1064,7 +1608,11 @@ impl Kernel {
                 event_id: ev.event_id.clone(),
                 fill_id: fill_key,
                 client_order_id: order.client_order_id.clone(),
-                venue_order_id: if ev.venue_order_id.is_empty() { order.venue_order_id.clone() } else { ev.venue_order_id.clone() },
+                venue_order_id: if ev.venue_order_id.is_empty() {
+                    order.venue_order_id.clone()
+                } else {
+                    ev.venue_order_id.clone()
+                },
                 asset,
                 side: order.side,
                 is_entry: order.is_entry,
@@ -1087,14 +1635,36 @@ impl Kernel {
             K::Expired => Trigger::Expired,
             _ => Trigger::RateLimited,
         };
-        let order = self.slots[sid].active_order().expect("indexed orders are active").clone();
+        let order = self.slots[sid]
+            .active_order()
+            .expect("indexed orders are active")
+            .clone();
         let holds = self.slots[sid].size > QTY_EPS;
-        let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state, seq);
-        let mut d = vec![("filled_size", Detail::F64(order.filled_size)), ("order_size", Detail::F64(order.size))];
+        let mut out = KernelOutcome::ok(
+            sid as i64,
+            self.slots[sid].trade_id.clone(),
+            self.slots[sid].fsm_state,
+            seq,
+        );
+        let mut d = vec![
+            ("filled_size", Detail::F64(order.filled_size)),
+            ("order_size", Detail::F64(order.size)),
+        ];
         if !ev.reason.is_empty() {
             d.push(("reason", Detail::Str(ev.reason.clone())));
         }
-        if !self.transition(&mut out, sid, trigger, Ctx { holds_position: holds }, ev.timestamp, &id(""), &ev.event_id, d) {
+        if !self.transition(
+            &mut out,
+            sid,
+            trigger,
+            Ctx {
+                holds_position: holds,
+            },
+            ev.timestamp,
+            &id(""),
+            &ev.event_id,
+            d,
+        ) {
             return self.stage_refusal(ev, sid, seq);
         }
         self.finish_order(sid, &order.client_order_id);
@@ -1113,8 +1683,10 @@ impl Kernel {
             out.accepted = false;
             out.diagnostic_code = KernelDiagnosticCode::RateLimited;
             out.severity = KernelSeverity::Warning;
-            out.details.push(("retry_after", Detail::F64(ev.retry_after)));
-            out.details.push(("client_order_id", (&order.client_order_id).into()));
+            out.details
+                .push(("retry_after", Detail::F64(ev.retry_after)));
+            out.details
+                .push(("client_order_id", (&order.client_order_id).into()));
         }
         out
     }
@@ -1133,7 +1705,11 @@ impl Kernel {
 
     fn update_open_index(&mut self, sid: usize, asset: &Id, holds: bool) {
         let set = self.open_by_asset.entry(asset.clone()).or_default();
-        let changed = if holds { set.insert(sid) } else { set.remove(&sid) };
+        let changed = if holds {
+            set.insert(sid)
+        } else {
+            set.remove(&sid)
+        };
         if changed {
             if holds {
                 self.open_count += 1;
@@ -1207,9 +1783,14 @@ impl Kernel {
 
     fn account_event(&mut self, ev: &AccountEvent, seq: u64) -> KernelOutcome {
         use KernelDiagnosticCode as D;
-        let refuse = |code, sev, d| KernelOutcome::refused(-1, id(""), TradeStage::Idle, code, sev, d, seq);
+        let refuse =
+            |code, sev, d| KernelOutcome::refused(-1, id(""), TradeStage::Idle, code, sev, d, seq);
         if ev.event_id.is_empty() {
-            return refuse(D::InvalidIntent, KernelSeverity::Error, detail_field("event_id", Detail::Static("")));
+            return refuse(
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                detail_field("event_id", Detail::Static("")),
+            );
         }
         let checks = [
             ("amount", Some(ev.amount), false),
@@ -1224,23 +1805,43 @@ impl Kernel {
             if let Some(v) = v {
                 if !v.is_finite() || (non_negative && v < 0.0) {
                     let mut d = detail_field(field, Detail::Str(format!("{v}")));
-                    d.push(("reason", Detail::Static(if non_negative { "must be a finite, non-negative number" } else { "must be a finite number" })));
+                    d.push((
+                        "reason",
+                        Detail::Static(if non_negative {
+                            "must be a finite, non-negative number"
+                        } else {
+                            "must be a finite number"
+                        }),
+                    ));
                     return refuse(D::InvalidIntent, KernelSeverity::Error, d);
                 }
             }
         }
         if self.account_events_seen.contains(&ev.event_id) {
-            return refuse(D::DuplicateEvent, KernelSeverity::Info, detail_field("event_id", &ev.event_id));
+            return refuse(
+                D::DuplicateEvent,
+                KernelSeverity::Info,
+                detail_field("event_id", &ev.event_id),
+            );
         }
         let mut out = KernelOutcome::ok(-1, id(""), TradeStage::Idle, seq);
         match ev.kind {
             AccountEventKind::FillSettled => {
                 if ev.fill_id.is_empty() {
-                    return refuse(D::InvalidIntent, KernelSeverity::Error, detail_field("fill_id", Detail::Static("")));
+                    return refuse(
+                        D::InvalidIntent,
+                        KernelSeverity::Error,
+                        detail_field("fill_id", Detail::Static("")),
+                    );
                 }
                 let Some(f) = self.unsettled.remove(&ev.fill_id) else {
                     let mut d = detail_field("fill_id", &ev.fill_id);
-                    d.push(("reason", Detail::Static("no unsettled fill with this id (unknown or already settled)")));
+                    d.push((
+                        "reason",
+                        Detail::Static(
+                            "no unsettled fill with this id (unknown or already settled)",
+                        ),
+                    ));
                     return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
                 };
                 if let Some(pos) = self.unsettled_order.iter().position(|k| *k == ev.fill_id) {
@@ -1255,21 +1856,37 @@ impl Kernel {
                         self.dirty.slot(f.slot_id);
                     }
                 }
-                let liq = if f.liquidity_maker { Liquidity::Maker } else { Liquidity::Taker };
-                out.details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
+                let liq = if f.liquidity_maker {
+                    Liquidity::Maker
+                } else {
+                    Liquidity::Taker
+                };
+                out.details
+                    .push(("predicted_fee", Detail::F64(f.predicted_fee)));
                 out.details.push(("actual_fee", Detail::F64(ev.fee)));
                 if let Ok(c) = self.fees.calibrate(f.price, f.qty, ev.fee, liq) {
-                    out.details.push(("calibration_status", Detail::Static(c.calibration_status.name())));
-                    out.details.push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
+                    out.details.push((
+                        "calibration_status",
+                        Detail::Static(c.calibration_status.name()),
+                    ));
+                    out.details
+                        .push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
                 }
             }
             AccountEventKind::FundingFee => {
                 self.account.k_funding_net += ev.amount;
             }
             AccountEventKind::AccountUpdate => {
-                if ev.wallet_balance.is_none() && ev.available_margin.is_none() && ev.used_margin.is_none() && ev.maint_margin.is_none() {
+                if ev.wallet_balance.is_none()
+                    && ev.available_margin.is_none()
+                    && ev.used_margin.is_none()
+                    && ev.maint_margin.is_none()
+                {
                     let mut d = detail_field("wallet_balance", Detail::Static("None"));
-                    d.push(("reason", Detail::Static("ACCOUNT_UPDATE carries no balance or margin figure")));
+                    d.push((
+                        "reason",
+                        Detail::Static("ACCOUNT_UPDATE carries no balance or margin figure"),
+                    ));
                     return refuse(D::InvalidIntent, KernelSeverity::Error, d);
                 }
                 let a = &mut self.account;
@@ -1283,13 +1900,24 @@ impl Kernel {
         self.account.bump(ev.timestamp);
         self.dirty.account = true;
         let r = self.account.reconcile();
-        out.details.push(("reconcile_status", Detail::Static(r.status.name())));
+        out.details
+            .push(("reconcile_status", Detail::Static(r.status.name())));
         out.details.push(("reconcile_delta", Detail::F64(r.delta)));
         out
     }
 
-    pub fn calibrate_fee(&mut self, price: f64, qty: f64, actual_fee: f64, maker: bool) -> KernelResult<Calibration> {
-        let liq = if maker { Liquidity::Maker } else { Liquidity::Taker };
+    pub fn calibrate_fee(
+        &mut self,
+        price: f64,
+        qty: f64,
+        actual_fee: f64,
+        maker: bool,
+    ) -> KernelResult<Calibration> {
+        let liq = if maker {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        };
         // Refused calibrations change nothing, not even the sequence (they are not logged).
         let calibration = self.fees.calibrate(price, qty, actual_fee, liq)?;
         self.seq += 1;
@@ -1303,7 +1931,11 @@ impl Kernel {
             return Err(KernelError::invalid("asset", "''", "must not be empty"));
         }
         if !price.is_finite() || price <= 0.0 {
-            return Err(KernelError::invalid("price", price, "must be a finite positive number"));
+            return Err(KernelError::invalid(
+                "price",
+                price,
+                "must be a finite positive number",
+            ));
         }
         self.seq += 1;
         let Some(set) = self.open_by_asset.get(asset) else {
@@ -1326,9 +1958,18 @@ impl Kernel {
 
     /// The measured edge of `asset` changed. Below the configured threshold the kernel
     /// freezes (entries refused) and asks to cancel every working order.
-    pub fn on_edge_update(&mut self, asset: &str, edge_bps: f64, _ts: f64) -> KernelResult<KernelOutcome> {
+    pub fn on_edge_update(
+        &mut self,
+        asset: &str,
+        edge_bps: f64,
+        _ts: f64,
+    ) -> KernelResult<KernelOutcome> {
         if !edge_bps.is_finite() {
-            return Err(KernelError::invalid("edge_bps", edge_bps, "must be a finite number"));
+            return Err(KernelError::invalid(
+                "edge_bps",
+                edge_bps,
+                "must be a finite number",
+            ));
         }
         self.seq += 1;
         let mut out = self.simple_outcome();
@@ -1339,7 +1980,8 @@ impl Kernel {
             if !self.control.frozen {
                 self.control.frozen = true;
                 self.control.freeze_events += 1;
-                self.control.freeze_reason = format!("edge {edge_bps:.4} bps below threshold {threshold:.4} bps");
+                self.control.freeze_reason =
+                    format!("edge {edge_bps:.4} bps below threshold {threshold:.4} bps");
                 self.control.freeze_asset = asset.to_string();
                 self.dirty.control = true;
                 out.details.push(("frozen", Detail::Bool(true)));
@@ -1353,15 +1995,28 @@ impl Kernel {
                 if !fsm::CANCELLABLE.contains(&stage) {
                     continue;
                 }
-                let Some(o) = self.slots[sid].active_order_mut() else { continue };
+                let Some(o) = self.slots[sid].active_order_mut() else {
+                    continue;
+                };
                 if o.cancel_requested {
                     continue;
                 }
                 o.cancel_requested = true;
                 let order = o.clone();
-                let ctx = Ctx { holds_position: self.slots[sid].size > QTY_EPS };
+                let ctx = Ctx {
+                    holds_position: self.slots[sid].size > QTY_EPS,
+                };
                 let d = vec![("reason", Detail::Static("edge_freeze"))];
-                self.transition(&mut out, sid, Trigger::CancelRequest, ctx, _ts, &id(""), &id(""), d);
+                self.transition(
+                    &mut out,
+                    sid,
+                    Trigger::CancelRequest,
+                    ctx,
+                    _ts,
+                    &id(""),
+                    &id(""),
+                    d,
+                );
                 self.counters.cancels_requested += 1;
                 out.cancels.push(order);
             }
@@ -1427,7 +2082,11 @@ impl Kernel {
 
     pub fn set_projection_enabled(&mut self, enabled: bool) {
         let n = self.slots.len();
-        self.dirty = Dirty { enabled, flags: vec![false; if enabled { n } else { 0 }], ..Dirty::default() };
+        self.dirty = Dirty {
+            enabled,
+            flags: vec![false; if enabled { n } else { 0 }],
+            ..Dirty::default()
+        };
         if enabled {
             self.dirty.account = true;
             self.dirty.control = true;
@@ -1471,7 +2130,10 @@ impl Kernel {
 
     fn slot_index(&self, slot_id: i64) -> KernelResult<usize> {
         if slot_id < 0 || slot_id as usize >= self.slots.len() {
-            return Err(KernelError::SlotOutOfRange { slot_id, max_slots: self.slots.len() });
+            return Err(KernelError::SlotOutOfRange {
+                slot_id,
+                max_slots: self.slots.len(),
+            });
         }
         Ok(slot_id as usize)
     }
@@ -1486,7 +2148,8 @@ impl Kernel {
 
     pub fn set_slot_exit_legs(&mut self, slot_id: i64, ratios: &[f64]) -> KernelResult<()> {
         let sid = self.slot_index(slot_id)?;
-        validate_leg_ratios(ratios).map_err(|why| KernelError::invalid("exit_leg_ratios", format!("{ratios:?}"), why))?;
+        validate_leg_ratios(ratios)
+            .map_err(|why| KernelError::invalid("exit_leg_ratios", format!("{ratios:?}"), why))?;
         let slot = &self.slots[sid];
         if ratios.len() <= slot.active_leg_index && !fsm::is_free(slot.fsm_state) {
             return Err(KernelError::invalid(
@@ -1505,34 +2168,77 @@ impl Kernel {
     /// indexes are rebuilt from the new slots. Nothing changes if any slot is invalid.
     pub fn replace_slots(&mut self, slots: Vec<TradeSlot>) -> KernelResult<()> {
         if slots.len() != self.slots.len() {
-            return Err(KernelError::invalid("slots", slots.len(), "must hold exactly max_slots slots"));
+            return Err(KernelError::invalid(
+                "slots",
+                slots.len(),
+                "must hold exactly max_slots slots",
+            ));
         }
         for (i, s) in slots.iter().enumerate() {
             let field = |f: &str| format!("slots[{i}].{f}");
             if s.slot_id != i {
-                return Err(KernelError::invalid(&field("slot_id"), s.slot_id, "must equal the slot's position"));
+                return Err(KernelError::invalid(
+                    &field("slot_id"),
+                    s.slot_id,
+                    "must equal the slot's position",
+                ));
             }
-            for (name, v) in [("entry_price", s.entry_price), ("size", s.size), ("initial_size", s.initial_size), ("leverage", s.leverage), ("fees_paid", s.fees_paid)] {
+            for (name, v) in [
+                ("entry_price", s.entry_price),
+                ("size", s.size),
+                ("initial_size", s.initial_size),
+                ("leverage", s.leverage),
+                ("fees_paid", s.fees_paid),
+            ] {
                 check_number(&field(name), v, 0.0)?;
             }
-            for (name, v) in [("realized_pnl", s.realized_pnl), ("unrealized_pnl", s.unrealized_pnl)] {
+            for (name, v) in [
+                ("realized_pnl", s.realized_pnl),
+                ("unrealized_pnl", s.unrealized_pnl),
+            ] {
                 if !v.is_finite() {
-                    return Err(KernelError::invalid(&field(name), v, "must be a finite number"));
+                    return Err(KernelError::invalid(
+                        &field(name),
+                        v,
+                        "must be a finite number",
+                    ));
                 }
             }
-            validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| KernelError::invalid(&field("exit_leg_ratios"), format!("{:?}", s.exit_leg_ratios), why))?;
+            validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
+                KernelError::invalid(
+                    &field("exit_leg_ratios"),
+                    format!("{:?}", s.exit_leg_ratios),
+                    why,
+                )
+            })?;
             let holds = s.size > QTY_EPS;
             let consistent = match s.fsm_state {
-                TradeStage::Idle | TradeStage::Closed => !holds && s.active_entry_order.is_none() && s.active_exit_order.is_none(),
-                TradeStage::PositionOpen => holds && s.active_entry_order.is_none() && s.active_exit_order.is_none(),
-                TradeStage::OrderRequested | TradeStage::OrderSent | TradeStage::EntryWorking => s.active_entry_order.is_some(),
-                TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking => holds && s.active_exit_order.is_some(),
+                TradeStage::Idle | TradeStage::Closed => {
+                    !holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
+                }
+                TradeStage::PositionOpen => {
+                    holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
+                }
+                TradeStage::OrderRequested | TradeStage::OrderSent | TradeStage::EntryWorking => {
+                    s.active_entry_order.is_some()
+                }
+                TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking => {
+                    holds && s.active_exit_order.is_some()
+                }
             };
             if !consistent {
-                return Err(KernelError::invalid(&field("fsm_state"), s.fsm_state, "does not match the slot's size and orders"));
+                return Err(KernelError::invalid(
+                    &field("fsm_state"),
+                    s.fsm_state,
+                    "does not match the slot's size and orders",
+                ));
             }
             if holds && (s.side == TradeSide::Flat || s.asset.is_empty()) {
-                return Err(KernelError::invalid(&field("side"), s.side, "a slot with a position needs a side and an asset"));
+                return Err(KernelError::invalid(
+                    &field("side"),
+                    s.side,
+                    "a slot with a position needs a side and an asset",
+                ));
             }
         }
         self.seq += 1;
@@ -1552,11 +2258,14 @@ impl Kernel {
             if holds {
                 self.update_open_index(i, &asset, true);
             }
-            let orders: Vec<(Id, Id)> = [&self.slots[i].active_entry_order, &self.slots[i].active_exit_order]
-                .into_iter()
-                .flatten()
-                .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
-                .collect();
+            let orders: Vec<(Id, Id)> = [
+                &self.slots[i].active_entry_order,
+                &self.slots[i].active_exit_order,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
+            .collect();
             for (c, v) in orders {
                 self.by_client_id.insert(c, i);
                 if !v.is_empty() {
@@ -1564,7 +2273,11 @@ impl Kernel {
                 }
             }
             let s = &self.slots[i];
-            let working = s.active_entry_order.as_ref().map(|o| o.remaining() * o.reference_price).unwrap_or(0.0);
+            let working = s
+                .active_entry_order
+                .as_ref()
+                .map(|o| o.remaining() * o.reference_price)
+                .unwrap_or(0.0);
             let n = s.size * s.entry_price + working;
             self.slots[i].committed_notional = 0.0;
             self.set_committed(i, n);

@@ -47,13 +47,24 @@ impl MockConfig {
             ("rate_limit_rate", self.rate_limit_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(KernelError::invalid(field, v, "must be a probability between 0 and 1"));
+                return Err(KernelError::invalid(
+                    field,
+                    v,
+                    "must be a probability between 0 and 1",
+                ));
             }
         }
         if !(self.partial_fill_ratio > 0.0 && self.partial_fill_ratio < 1.0) {
-            return Err(KernelError::invalid("partial_fill_ratio", self.partial_fill_ratio, "must be between 0 and 1 (exclusive)"));
+            return Err(KernelError::invalid(
+                "partial_fill_ratio",
+                self.partial_fill_ratio,
+                "must be between 0 and 1 (exclusive)",
+            ));
         }
-        for (field, v) in [("retry_after", self.retry_after), ("latency_ms", self.latency_ms)] {
+        for (field, v) in [
+            ("retry_after", self.retry_after),
+            ("latency_ms", self.latency_ms),
+        ] {
             crate::error::check_number(field, v, 0.0)?;
         }
         if self.name.is_empty() {
@@ -132,13 +143,18 @@ impl MockVenue {
     }
 
     fn fill_event(&mut self, order: &mut VenueOrder, qty: f64, price: f64) -> VenueEvent {
-        order.avg_fill_price = (order.avg_fill_price * order.filled_size + price * qty) / (order.filled_size + qty);
+        order.avg_fill_price =
+            (order.avg_fill_price * order.filled_size + price * qty) / (order.filled_size + qty);
         order.filled_size += qty;
         let done = order.size - order.filled_size <= 1e-12;
         if done {
             order.filled_size = order.size;
         }
-        let signed = if order.side == OrderSide::Buy { qty } else { -qty };
+        let signed = if order.side == OrderSide::Buy {
+            qty
+        } else {
+            -qty
+        };
         *self.positions.entry(order.asset.clone()).or_insert(0.0) += signed;
         let mut ev = self.event(KernelEventKind::Fill, order);
         self.fill_seq += 1;
@@ -147,7 +163,11 @@ impl MockVenue {
         ev.size = qty;
         ev.filled_size = order.filled_size;
         ev.remaining_size = order.size - order.filled_size;
-        ev.status = if done { VenueOrderStatus::Filled } else { VenueOrderStatus::PartiallyFilled };
+        ev.status = if done {
+            VenueOrderStatus::Filled
+        } else {
+            VenueOrderStatus::PartiallyFilled
+        };
         ev
     }
 
@@ -161,7 +181,12 @@ impl MockVenue {
     pub fn submit(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {
         self.submitted += 1;
         let c = &self.config;
-        let (rl, rj, fr, pr) = (c.rate_limit_rate, c.reject_rate, c.fill_rate, c.partial_fill_rate);
+        let (rl, rj, fr, pr) = (
+            c.rate_limit_rate,
+            c.reject_rate,
+            c.fill_rate,
+            c.partial_fill_rate,
+        );
         if rl > 0.0 && self.rng.unit() < rl {
             let mut ev = self.event(KernelEventKind::RateLimited, order);
             ev.retry_after = self.config.retry_after;
@@ -182,7 +207,11 @@ impl MockVenue {
         let fills = fr >= 1.0 || self.rng.unit() < fr;
         if fills {
             let partial = pr > 0.0 && self.rng.unit() < pr;
-            let qty = if partial { o.size * self.config.partial_fill_ratio } else { o.size };
+            let qty = if partial {
+                o.size * self.config.partial_fill_ratio
+            } else {
+                o.size
+            };
             let price = Self::fill_price(&o);
             let ev = self.fill_event(&mut o, qty, price);
             events.push(ev);
@@ -210,7 +239,9 @@ impl MockVenue {
 
     /// The venue's view of an order, open or recently ended; None if it never arrived.
     pub fn order_status(&self, client_order_id: &str) -> Option<&VenueOrder> {
-        self.open.get(client_order_id).or_else(|| self.finished.get(client_order_id))
+        self.open
+            .get(client_order_id)
+            .or_else(|| self.finished.get(client_order_id))
     }
 
     pub fn cancel(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {
@@ -232,14 +263,26 @@ impl MockVenue {
     }
 
     /// Fills what remains of a resting order (tests and simulations drive this).
-    pub fn fill_open_order(&mut self, client_order_id: &str, price: Option<f64>) -> KernelResult<Vec<VenueEvent>> {
+    pub fn fill_open_order(
+        &mut self,
+        client_order_id: &str,
+        price: Option<f64>,
+    ) -> KernelResult<Vec<VenueEvent>> {
         let Some(mut o) = self.open.remove(client_order_id) else {
-            return Err(KernelError::invalid("client_order_id", client_order_id, "is not an open order at this venue"));
+            return Err(KernelError::invalid(
+                "client_order_id",
+                client_order_id,
+                "is not an open order at this venue",
+            ));
         };
         let price = price.unwrap_or_else(|| Self::fill_price(&o));
         if !price.is_finite() || price <= 0.0 {
             self.open.insert(o.client_order_id.clone(), o);
-            return Err(KernelError::invalid("price", price, "must be a finite positive number"));
+            return Err(KernelError::invalid(
+                "price",
+                price,
+                "must be a finite positive number",
+            ));
         }
         let qty = o.size - o.filled_size;
         let ev = self.fill_event(&mut o, qty, price);

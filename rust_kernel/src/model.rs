@@ -181,7 +181,11 @@ pub struct RecentSet<K: Eq + Hash + Clone> {
 
 impl<K: Eq + Hash + Clone> RecentSet<K> {
     pub fn new(capacity: usize) -> Self {
-        RecentSet { order: VecDeque::new(), members: HashSet::default(), capacity: capacity.max(1) }
+        RecentSet {
+            order: VecDeque::new(),
+            members: HashSet::default(),
+            capacity: capacity.max(1),
+        }
     }
 
     pub fn contains(&self, k: &K) -> bool {
@@ -290,7 +294,9 @@ impl TradeSlot {
     }
 
     pub fn active_order(&self) -> Option<&VenueOrder> {
-        self.active_entry_order.as_ref().or(self.active_exit_order.as_ref())
+        self.active_entry_order
+            .as_ref()
+            .or(self.active_exit_order.as_ref())
     }
 
     pub fn active_order_mut(&mut self) -> Option<&mut VenueOrder> {
@@ -382,7 +388,10 @@ impl KernelOutcome {
         } else if !follow.accepted && self.diagnostic_code == KernelDiagnosticCode::Ok {
             // The venue's answer could not be applied: surface it, the intent stands.
             self.severity = self.severity.max(follow.severity);
-            self.details.push(("venue_event_refused", Detail::Static(follow.diagnostic_code.name())));
+            self.details.push((
+                "venue_event_refused",
+                Detail::Static(follow.diagnostic_code.name()),
+            ));
             self.details.extend(follow.details);
         }
         self.cancels.extend(follow.cancels);

@@ -77,17 +77,32 @@ impl RiskLimits {
             let f = field.as_str();
             match (f, value) {
                 (
-                    "max_leverage" | "max_notional_per_asset" | "max_notional_total" | "max_order_rate",
+                    "max_leverage"
+                    | "max_notional_per_asset"
+                    | "max_notional_total"
+                    | "max_order_rate",
                     ConfigValue::Off,
                 ) => *next.limit_mut(f) = None,
-                ("max_leverage" | "max_notional_per_asset" | "max_notional_total" | "max_order_rate", ConfigValue::Num(v)) => {
+                (
+                    "max_leverage"
+                    | "max_notional_per_asset"
+                    | "max_notional_total"
+                    | "max_order_rate",
+                    ConfigValue::Num(v),
+                ) => {
                     check_number(f, *v, 0.0)?;
                     if *v <= 0.0 {
-                        return Err(KernelError::invalid(f, v, "must be positive (use None to turn the rule off)"));
+                        return Err(KernelError::invalid(
+                            f,
+                            v,
+                            "must be positive (use None to turn the rule off)",
+                        ));
                     }
                     *next.limit_mut(f) = Some(*v);
                 }
-                ("edge_freeze_threshold_bps", ConfigValue::Off) => next.edge_freeze_threshold_bps = None,
+                ("edge_freeze_threshold_bps", ConfigValue::Off) => {
+                    next.edge_freeze_threshold_bps = None
+                }
                 ("edge_freeze_threshold_bps", ConfigValue::Num(v)) => {
                     if !v.is_finite() {
                         return Err(KernelError::invalid(f, v, "must be a finite number"));
@@ -95,17 +110,36 @@ impl RiskLimits {
                     next.edge_freeze_threshold_bps = Some(*v);
                 }
                 ("regime", ConfigValue::Text(s)) => {
-                    next.regime = Regime::parse(s)
-                        .ok_or_else(|| KernelError::invalid("regime", s, "must be NEUTRAL, BULL or BEAR"))?;
+                    next.regime = Regime::parse(s).ok_or_else(|| {
+                        KernelError::invalid("regime", s, "must be NEUTRAL, BULL or BEAR")
+                    })?;
                 }
                 ("regime", ConfigValue::Off) => next.regime = Regime::Neutral,
-                ("require_source_run_in_live", ConfigValue::Flag(b)) => next.require_source_run_in_live = *b,
+                ("require_source_run_in_live", ConfigValue::Flag(b)) => {
+                    next.require_source_run_in_live = *b
+                }
                 (
-                    "max_leverage" | "max_notional_per_asset" | "max_notional_total" | "max_order_rate"
-                    | "edge_freeze_threshold_bps" | "regime" | "require_source_run_in_live",
+                    "max_leverage"
+                    | "max_notional_per_asset"
+                    | "max_notional_total"
+                    | "max_order_rate"
+                    | "edge_freeze_threshold_bps"
+                    | "regime"
+                    | "require_source_run_in_live",
                     v,
-                ) => return Err(KernelError::invalid(f, format!("{v:?}"), "has the wrong type")),
-                _ => return Err(KernelError::UnknownField { field: field.clone(), context: "risk limits" }),
+                ) => {
+                    return Err(KernelError::invalid(
+                        f,
+                        format!("{v:?}"),
+                        "has the wrong type",
+                    ))
+                }
+                _ => {
+                    return Err(KernelError::UnknownField {
+                        field: field.clone(),
+                        context: "risk limits",
+                    })
+                }
             }
         }
         Ok(next)
@@ -139,7 +173,12 @@ impl MarketLimits {
                 "tick_size" => &mut m.tick_size,
                 "min_qty" => &mut m.min_qty,
                 "min_notional" => &mut m.min_notional,
-                _ => return Err(KernelError::UnknownField { field: field.clone(), context: "market limits" }),
+                _ => {
+                    return Err(KernelError::UnknownField {
+                        field: field.clone(),
+                        context: "market limits",
+                    })
+                }
             };
             *slot = check_number(field, *value, 0.0)?;
         }
@@ -183,12 +222,21 @@ mod tests {
     fn risk_updates_validate_before_applying() {
         let r = RiskLimits::default();
         let err = r
-            .with_updates(&[("max_leverage".into(), ConfigValue::Num(5.0)), ("max_order_rate".into(), ConfigValue::Num(-1.0))])
+            .with_updates(&[
+                ("max_leverage".into(), ConfigValue::Num(5.0)),
+                ("max_order_rate".into(), ConfigValue::Num(-1.0)),
+            ])
             .unwrap_err();
         assert!(err.to_string().contains("max_order_rate"), "{err}");
-        assert!(r.with_updates(&[("regime".into(), ConfigValue::Text("SIDEWAYS".into()))]).is_err());
-        assert!(r.with_updates(&[("nope".into(), ConfigValue::Off)]).is_err());
-        let n = r.with_updates(&[("regime".into(), ConfigValue::Text("bear".into()))]).unwrap();
+        assert!(r
+            .with_updates(&[("regime".into(), ConfigValue::Text("SIDEWAYS".into()))])
+            .is_err());
+        assert!(r
+            .with_updates(&[("nope".into(), ConfigValue::Off)])
+            .is_err());
+        let n = r
+            .with_updates(&[("regime".into(), ConfigValue::Text("bear".into()))])
+            .unwrap();
         assert_eq!(n.regime, Regime::Bear);
     }
 

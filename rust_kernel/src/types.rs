@@ -392,7 +392,10 @@ mod tests {
     #[test]
     fn counter_ids() {
         assert_eq!(&*counter_id("k", "-", 0), "k-0");
-        assert_eq!(&*counter_id("mock", "-e", 18446744073709551615), "mock-e18446744073709551615");
+        assert_eq!(
+            &*counter_id("mock", "-e", 18446744073709551615),
+            "mock-e18446744073709551615"
+        );
         let long = "x".repeat(200);
         assert_eq!(&*counter_id(&long, "-", 7), format!("{long}-7"));
         assert!(std::sync::Arc::ptr_eq(&id(""), &id("")));
@@ -400,8 +403,15 @@ mod tests {
 
     #[test]
     fn details_render_as_json() {
-        let d: Details = vec![("field", "reference_price".into()), ("value", f64::NAN.into()), ("n", 3i64.into())];
-        assert_eq!(details_json(&d), r#"{"field":"reference_price","value":"NaN","n":3}"#);
+        let d: Details = vec![
+            ("field", "reference_price".into()),
+            ("value", f64::NAN.into()),
+            ("n", 3i64.into()),
+        ];
+        assert_eq!(
+            details_json(&d),
+            r#"{"field":"reference_price","value":"NaN","n":3}"#
+        );
         let mut m = Metadata::new();
         m.insert("q\"".into(), MetaValue::Str("a\nb".into()));
         assert_eq!(metadata_json(&m), r#"{"q\"":"a\nb"}"#);

@@ -6,8 +6,24 @@ use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::*;
 use proptest::prelude::*;
 
-fn intent(n: u64, action: KernelCommandType, slot: i64, side: TradeSide, price: f64, size: f64) -> Intent {
-    let mut i = Intent::new(&format!("i{n}"), &format!("t{slot}-{n}"), slot, "BTC", side, action, price, size);
+fn intent(
+    n: u64,
+    action: KernelCommandType,
+    slot: i64,
+    side: TradeSide,
+    price: f64,
+    size: f64,
+) -> Intent {
+    let mut i = Intent::new(
+        &format!("i{n}"),
+        &format!("t{slot}-{n}"),
+        slot,
+        "BTC",
+        side,
+        action,
+        price,
+        size,
+    );
     i.timestamp = n as f64;
     if action != KernelCommandType::Enter {
         i.trade_id = id("");
@@ -35,7 +51,11 @@ impl Harness {
             source: "test".into(),
             ts: 0.0,
         }];
-        Harness { k, venue: MockVenue::new(cfg).unwrap(), inputs }
+        Harness {
+            k,
+            venue: MockVenue::new(cfg).unwrap(),
+            inputs,
+        }
     }
 
     fn feed(&mut self, events: Vec<VenueEvent>) -> Vec<VenueEvent> {
@@ -63,22 +83,59 @@ impl Harness {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Enter { slot: i64, short: bool, size: f64, price: f64 },
-    Exit { slot: i64, size: f64, price: f64 },
-    Cancel { slot: i64 },
-    FillResting { pick: usize, price: f64 },
-    Mark { price: f64 },
-    Funding { amount: f64 },
-    Settle { pick: usize, fee: f64 },
-    Replay { pick: usize },
-    Garbage { kind: u8, qty: f64 },
+    Enter {
+        slot: i64,
+        short: bool,
+        size: f64,
+        price: f64,
+    },
+    Exit {
+        slot: i64,
+        size: f64,
+        price: f64,
+    },
+    Cancel {
+        slot: i64,
+    },
+    FillResting {
+        pick: usize,
+        price: f64,
+    },
+    Mark {
+        price: f64,
+    },
+    Funding {
+        amount: f64,
+    },
+    Settle {
+        pick: usize,
+        fee: f64,
+    },
+    Replay {
+        pick: usize,
+    },
+    Garbage {
+        kind: u8,
+        qty: f64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let price = 50.0f64..150.0;
     prop_oneof![
-        (0i64..5, any::<bool>(), 0.0f64..3.0, price.clone()).prop_map(|(slot, short, size, price)| Op::Enter { slot, short, size, price }),
-        (0i64..4, 0.0f64..3.0, price.clone()).prop_map(|(slot, size, price)| Op::Exit { slot, size, price }),
+        (0i64..5, any::<bool>(), 0.0f64..3.0, price.clone()).prop_map(
+            |(slot, short, size, price)| Op::Enter {
+                slot,
+                short,
+                size,
+                price
+            }
+        ),
+        (0i64..4, 0.0f64..3.0, price.clone()).prop_map(|(slot, size, price)| Op::Exit {
+            slot,
+            size,
+            price
+        }),
         (0i64..4).prop_map(|slot| Op::Cancel { slot }),
         (0usize..8, price.clone()).prop_map(|(pick, price)| Op::FillResting { pick, price }),
         price.clone().prop_map(|price| Op::Mark { price }),
@@ -90,15 +147,27 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn observable(k: &Kernel) -> (Vec<TradeSlot>, dita_kernel::account::Account, f64) {
-    (k.slots().to_vec(), k.account.clone(), k.total_committed_notional())
+    (
+        k.slots().to_vec(),
+        k.account.clone(),
+        k.total_committed_notional(),
+    )
 }
 
 fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     let k = &h.k;
     for s in k.slots() {
         assert!(s.size >= 0.0, "negative size in slot {}", s.slot_id);
-        for o in [&s.active_entry_order, &s.active_exit_order].into_iter().flatten() {
-            assert!(o.filled_size <= o.size * (1.0 + 1e-9) + 1e-9, "filled {} > ordered {}", o.filled_size, o.size);
+        for o in [&s.active_entry_order, &s.active_exit_order]
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                o.filled_size <= o.size * (1.0 + 1e-9) + 1e-9,
+                "filled {} > ordered {}",
+                o.filled_size,
+                o.size
+            );
         }
         if s.fsm_state == TradeStage::Closed || s.fsm_state == TradeStage::Idle {
             assert!(s.size <= 1e-9, "a free slot holds {}", s.size);
@@ -111,7 +180,12 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
         }
     }
     let a = &h.k.account;
-    assert!((a.k_realized_pnl - fills.0).abs() < 1e-6, "realized {} != sum of fills {}", a.k_realized_pnl, fills.0);
+    assert!(
+        (a.k_realized_pnl - fills.0).abs() < 1e-6,
+        "realized {} != sum of fills {}",
+        a.k_realized_pnl,
+        fills.0
+    );
     let expected = a.seed_capital + a.k_realized_pnl - a.k_fees_paid + a.k_funding_net;
     assert!((a.k_capital() - expected).abs() < 1e-9);
 }
@@ -227,12 +301,22 @@ proptest! {
 
 #[test]
 fn partial_fills_make_a_volume_weighted_entry_and_exit_legs_follow_ratios() {
-    let mut h = Harness::new(MockConfig { fill_rate: 0.0, ..Default::default() });
+    let mut h = Harness::new(MockConfig {
+        fill_rate: 0.0,
+        ..Default::default()
+    });
     let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 2.0);
     enter.exit_leg_ratios = vec![0.25, 0.75];
     h.intent(enter);
     assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::EntryWorking);
-    let coid = h.k.slot(0).unwrap().active_entry_order.as_ref().unwrap().client_order_id.clone();
+    let coid =
+        h.k.slot(0)
+            .unwrap()
+            .active_entry_order
+            .as_ref()
+            .unwrap()
+            .client_order_id
+            .clone();
     let mut f1 = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
     f1.price = 100.0;
     f1.size = 0.5;
@@ -249,13 +333,27 @@ fn partial_fills_make_a_volume_weighted_entry_and_exit_legs_follow_ratios() {
 
     // First leg: a quarter of the initial size.
     h.venue = MockVenue::new(MockConfig::default()).unwrap();
-    h.intent(intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 110.0, 0.0));
+    h.intent(intent(
+        2,
+        KernelCommandType::Exit,
+        0,
+        TradeSide::Long,
+        110.0,
+        0.0,
+    ));
     let s = h.k.slot(0).unwrap();
     assert_eq!(s.fsm_state, TradeStage::PositionOpen);
     assert!((s.size - 1.5).abs() < 1e-12);
     assert!((s.realized_pnl - 0.5 * 7.0).abs() < 1e-9);
     // Last leg: whatever remains.
-    h.intent(intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 90.0, 0.0));
+    h.intent(intent(
+        3,
+        KernelCommandType::Exit,
+        0,
+        TradeSide::Long,
+        90.0,
+        0.0,
+    ));
     let s = h.k.slot(0).unwrap();
     assert_eq!(s.fsm_state, TradeStage::Closed);
     assert!((s.realized_pnl - (3.5 - 1.5 * 13.0)).abs() < 1e-9);
@@ -267,8 +365,22 @@ fn partial_fills_make_a_volume_weighted_entry_and_exit_legs_follow_ratios() {
 fn short_pnl_and_fees_reach_the_account() {
     let mut h = Harness::new(MockConfig::default());
     h.k.set_seed_capital(1000.0).unwrap();
-    h.intent(intent(1, KernelCommandType::Enter, 1, TradeSide::Short, 200.0, 1.0));
-    h.intent(intent(2, KernelCommandType::Exit, 1, TradeSide::Short, 180.0, 0.0));
+    h.intent(intent(
+        1,
+        KernelCommandType::Enter,
+        1,
+        TradeSide::Short,
+        200.0,
+        1.0,
+    ));
+    h.intent(intent(
+        2,
+        KernelCommandType::Exit,
+        1,
+        TradeSide::Short,
+        180.0,
+        0.0,
+    ));
     let a = &h.k.account;
     assert!((a.k_realized_pnl - 20.0).abs() < 1e-12);
     let fees = 200.0 * 0.0005 + 180.0 * 0.0005;
@@ -278,9 +390,26 @@ fn short_pnl_and_fees_reach_the_account() {
 
 #[test]
 fn overfill_is_refused_and_leaves_state_intact() {
-    let mut h = Harness::new(MockConfig { fill_rate: 0.0, ..Default::default() });
-    h.intent(intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0));
-    let coid = h.k.slot(0).unwrap().active_entry_order.as_ref().unwrap().client_order_id.clone();
+    let mut h = Harness::new(MockConfig {
+        fill_rate: 0.0,
+        ..Default::default()
+    });
+    h.intent(intent(
+        1,
+        KernelCommandType::Enter,
+        0,
+        TradeSide::Long,
+        100.0,
+        1.0,
+    ));
+    let coid =
+        h.k.slot(0)
+            .unwrap()
+            .active_entry_order
+            .as_ref()
+            .unwrap()
+            .client_order_id
+            .clone();
     let before = observable(&h.k);
     let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
     f.price = 100.0;
@@ -296,7 +425,14 @@ fn nothing_per_call_scales_with_max_slots() {
     let mut k = Kernel::new("big", 1_000_000).unwrap();
     assert_eq!(k.free_slot(), Some(0));
     assert_eq!(k.mark_price("BTC", 100.0, 0.0).unwrap(), 0);
-    let out = k.process_intent(&intent(1, KernelCommandType::Enter, 999_999, TradeSide::Long, 100.0, 1.0));
+    let out = k.process_intent(&intent(
+        1,
+        KernelCommandType::Enter,
+        999_999,
+        TradeSide::Long,
+        100.0,
+        1.0,
+    ));
     assert!(out.accepted);
     assert_eq!(k.free_slot(), Some(0));
 }

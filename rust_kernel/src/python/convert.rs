@@ -8,7 +8,10 @@ use pyo3::IntoPyObjectExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 pub fn time_or_now(ts: Option<f64>) -> f64 {
@@ -86,12 +89,18 @@ pub fn enum_arg<T: NamedEnum>(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<T
         PyTypeError::new_err(format!(
             "invalid {field}: expected {} or its name as str, got {}",
             T::TYPE_NAME,
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })
 }
 
-pub fn opt_enum_arg<T: NamedEnum>(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<T>> {
+pub fn opt_enum_arg<T: NamedEnum>(
+    obj: Option<&Bound<'_, PyAny>>,
+    field: &str,
+) -> PyResult<Option<T>> {
     match obj {
         None => Ok(None),
         Some(o) if o.is_none() => Ok(None),
@@ -101,10 +110,15 @@ pub fn opt_enum_arg<T: NamedEnum>(obj: Option<&Bound<'_, PyAny>>, field: &str) -
 
 /// A float argument: int or float (not bool, not str), named on error.
 pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
-    if obj.is_instance_of::<PyBool>() || !(obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>()) {
+    if obj.is_instance_of::<PyBool>()
+        || !(obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>())
+    {
         return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, got {} {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default(),
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             obj.repr().map(|r| r.to_string()).unwrap_or_default()
         )));
     }
@@ -120,31 +134,40 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
     let dict = obj.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
             "invalid {field}: expected a dict of str to str/int/float/bool/None, got {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })?;
     for (k, v) in dict.iter() {
-        let key: String = k
-            .extract()
-            .map_err(|_| PyTypeError::new_err(format!("invalid {field}: keys must be str, got {}", k.repr().map(|r| r.to_string()).unwrap_or_default())))?;
-        let value = if v.is_none() {
-            MetaValue::Null
-        } else if let Ok(b) = v.cast::<PyBool>() {
-            MetaValue::Bool(b.is_true())
-        } else if v.is_instance_of::<PyInt>() {
-            MetaValue::Int(v.extract::<i64>().map_err(|_| {
-                PyValueError::new_err(format!("invalid {field}[{key:?}]: integer does not fit in 64 bits"))
-            })?)
-        } else if v.is_instance_of::<PyFloat>() {
-            MetaValue::Float(v.extract::<f64>()?)
-        } else if let Ok(s) = v.cast::<PyString>() {
-            MetaValue::Str(s.to_str()?.to_string())
-        } else {
-            return Err(PyTypeError::new_err(format!(
+        let key: String = k.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "invalid {field}: keys must be str, got {}",
+                k.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let value =
+            if v.is_none() {
+                MetaValue::Null
+            } else if let Ok(b) = v.cast::<PyBool>() {
+                MetaValue::Bool(b.is_true())
+            } else if v.is_instance_of::<PyInt>() {
+                MetaValue::Int(v.extract::<i64>().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "invalid {field}[{key:?}]: integer does not fit in 64 bits"
+                    ))
+                })?)
+            } else if v.is_instance_of::<PyFloat>() {
+                MetaValue::Float(v.extract::<f64>()?)
+            } else if let Ok(s) = v.cast::<PyString>() {
+                MetaValue::Str(s.to_str()?.to_string())
+            } else {
+                return Err(PyTypeError::new_err(format!(
                 "invalid {field}[{key:?}]: values must be str, int, float, bool or None, got {}",
                 v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             )));
-        };
+            };
         out.insert(key, value);
     }
     Ok(out)
@@ -175,7 +198,10 @@ pub fn detail_to_py(py: Python<'_>, v: &Detail) -> PyResult<Py<PyAny>> {
     }
 }
 
-pub fn details_to_py<'py>(py: Python<'py>, details: &[(&'static str, Detail)]) -> PyResult<Bound<'py, PyDict>> {
+pub fn details_to_py<'py>(
+    py: Python<'py>,
+    details: &[(&'static str, Detail)],
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for (k, v) in details {
         d.set_item(*k, detail_to_py(py, v)?)?;
@@ -187,7 +213,10 @@ pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     obj.extract::<String>().map_err(|_| {
         PyTypeError::new_err(format!(
             "invalid {field}: expected str, got {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })
 }

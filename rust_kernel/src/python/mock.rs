@@ -10,8 +10,14 @@ pub struct PyMockVenue {
     pub inner: MockVenue,
 }
 
-pub fn events_to_py(py: Python<'_>, events: Vec<crate::model::VenueEvent>) -> PyResult<Vec<Py<PyVenueEvent>>> {
-    events.into_iter().map(|e| Py::new(py, PyVenueEvent { inner: e })).collect()
+pub fn events_to_py(
+    py: Python<'_>,
+    events: Vec<crate::model::VenueEvent>,
+) -> PyResult<Vec<Py<PyVenueEvent>>> {
+    events
+        .into_iter()
+        .map(|e| Py::new(py, PyVenueEvent { inner: e }))
+        .collect()
 }
 
 #[pymethods]
@@ -42,7 +48,9 @@ impl PyMockVenue {
             latency_ms,
             name: name.to_string(),
         };
-        Ok(PyMockVenue { inner: MockVenue::new(config)? })
+        Ok(PyMockVenue {
+            inner: MockVenue::new(config)?,
+        })
     }
 
     #[getter]
@@ -55,23 +63,43 @@ impl PyMockVenue {
         self.inner.submitted
     }
 
-    fn submit(&mut self, py: Python<'_>, order: PyRef<'_, PyVenueOrder>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+    fn submit(
+        &mut self,
+        py: Python<'_>,
+        order: PyRef<'_, PyVenueOrder>,
+    ) -> PyResult<Vec<Py<PyVenueEvent>>> {
         events_to_py(py, self.inner.submit(&order.inner))
     }
 
-    fn cancel(&mut self, py: Python<'_>, order: PyRef<'_, PyVenueOrder>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+    fn cancel(
+        &mut self,
+        py: Python<'_>,
+        order: PyRef<'_, PyVenueOrder>,
+    ) -> PyResult<Vec<Py<PyVenueEvent>>> {
         events_to_py(py, self.inner.cancel(&order.inner))
     }
 
     #[pyo3(signature = (client_order_id, price=None))]
-    fn fill_open_order(&mut self, py: Python<'_>, client_order_id: &str, price: Option<f64>) -> PyResult<Vec<Py<PyVenueEvent>>> {
+    fn fill_open_order(
+        &mut self,
+        py: Python<'_>,
+        client_order_id: &str,
+        price: Option<f64>,
+    ) -> PyResult<Vec<Py<PyVenueEvent>>> {
         events_to_py(py, self.inner.fill_open_order(client_order_id, price)?)
     }
 
     /// The venue's view of an order, open or recently ended (filled, canceled); None if the
     /// venue never received it. Reconciliation after a restart asks this.
-    fn order_status(&self, py: Python<'_>, client_order_id: &str) -> PyResult<Option<Py<PyVenueOrder>>> {
-        self.inner.order_status(client_order_id).map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
+    fn order_status(
+        &self,
+        py: Python<'_>,
+        client_order_id: &str,
+    ) -> PyResult<Option<Py<PyVenueOrder>>> {
+        self.inner
+            .order_status(client_order_id)
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .transpose()
     }
 
     fn forget_order(&mut self, client_order_id: &str) -> bool {
@@ -79,7 +107,10 @@ impl PyMockVenue {
     }
 
     fn open_orders(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
-        self.inner.open_orders().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).collect()
+        self.inner
+            .open_orders()
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .collect()
     }
 
     fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

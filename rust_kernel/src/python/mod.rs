@@ -9,10 +9,10 @@ mod wal;
 
 use crate::journal::{Row, RowData};
 use crate::kernel::{Kernel, KernelInput};
-use crate::wal::kernel_log::InputRef;
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::risk::ConfigValue;
 use crate::types::*;
+use crate::wal::kernel_log::InputRef;
 use convert::*;
 use mock::PyMockVenue;
 use objects::*;
@@ -57,16 +57,19 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     } else {
         Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, str, bool or None, got {}",
-            v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            v.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         )))
     }
 }
 
 /// `{name: number}` from a mapping, each value checked to be a real number (not bool/str).
 fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, f64)>> {
-    let dict = config
-        .cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err(format!("{what} must be a dict of field name to number")))?;
+    let dict = config.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be a dict of field name to number"))
+    })?;
     let mut out = Vec::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let key = str_arg(&k, &format!("{what} key"))?;
@@ -84,16 +87,22 @@ macro_rules! tuple {
 fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple>> {
     let (seq, sub) = (row.seq, row.sub);
     Ok(match &row.data {
-        RowData::Fill(f) => tuple!(py; seq, sub, f.ts, &*f.trade_id, f.slot_id, &*f.event_id, &*f.fill_id,
+        RowData::Fill(f) => {
+            tuple!(py; seq, sub, f.ts, &*f.trade_id, f.slot_id, &*f.event_id, &*f.fill_id,
             &*f.client_order_id, &*f.venue_order_id, &*f.asset, f.side.name(),
-            if f.is_entry { "ENTRY" } else { "EXIT" }, f.price, f.qty, f.fee, f.liquidity, f.realized_pnl),
-        RowData::Account(a) => tuple!(py; seq, sub, a.ts, &*a.event_id, a.kind.name(), &*a.asset, a.amount, a.fee,
+            if f.is_entry { "ENTRY" } else { "EXIT" }, f.price, f.qty, f.fee, f.liquidity, f.realized_pnl)
+        }
+        RowData::Account(a) => {
+            tuple!(py; seq, sub, a.ts, &*a.event_id, a.kind.name(), &*a.asset, a.amount, a.fee,
             &*a.fill_id, a.wallet_balance, a.available_margin, a.used_margin, a.maint_margin, a.k_capital,
-            a.reconcile_status, a.reconcile_delta),
+            a.reconcile_status, a.reconcile_delta)
+        }
         RowData::Control(c) => tuple!(py; seq, sub, c.ts, c.mode.name(), c.verbosity.name(),
             c.debug_clickhouse_enabled, &c.source),
-        RowData::Transition(t) => tuple!(py; seq, sub, t.timestamp, &*t.trade_id, t.slot_id, t.prev_state.name(),
-            t.next_state.name(), t.trigger, &*t.intent_id, &*t.event_id, details_json(&t.details)),
+        RowData::Transition(t) => {
+            tuple!(py; seq, sub, t.timestamp, &*t.trade_id, t.slot_id, t.prev_state.name(),
+            t.next_state.name(), t.trigger, &*t.intent_id, &*t.event_id, details_json(&t.details))
+        }
         RowData::Intent(r) => {
             let i = &r.intent;
             tuple!(py; seq, sub, i.timestamp, &*i.intent_id, &*i.trade_id, i.slot_id, &*i.asset, i.side.name(),
@@ -110,7 +119,6 @@ fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple>> {
     })
 }
 
-
 /// How long a call waits for the kernel when another thread is inside it.
 const BUSY_LIMIT: Duration = Duration::from_secs(10);
 
@@ -123,12 +131,15 @@ fn wait_mut<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRefMut<'py, PyKernel>
     }
     let start = Instant::now();
     loop {
-        slf.py().detach(|| std::thread::sleep(Duration::from_micros(50)));
+        slf.py()
+            .detach(|| std::thread::sleep(Duration::from_micros(50)));
         if let Ok(k) = slf.try_borrow_mut() {
             return Ok(k);
         }
         if start.elapsed() > BUSY_LIMIT {
-            return Err(PyRuntimeError::new_err("kernel busy in another call for 10 s (is a thread stuck inside it?)"));
+            return Err(PyRuntimeError::new_err(
+                "kernel busy in another call for 10 s (is a thread stuck inside it?)",
+            ));
         }
     }
 }
@@ -140,12 +151,15 @@ fn wait_ref<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRef<'py, PyKernel>> {
     }
     let start = Instant::now();
     loop {
-        slf.py().detach(|| std::thread::sleep(Duration::from_micros(50)));
+        slf.py()
+            .detach(|| std::thread::sleep(Duration::from_micros(50)));
         if let Ok(k) = slf.try_borrow() {
             return Ok(k);
         }
         if start.elapsed() > BUSY_LIMIT {
-            return Err(PyRuntimeError::new_err("kernel busy in another call for 10 s (is a thread stuck inside it?)"));
+            return Err(PyRuntimeError::new_err(
+                "kernel busy in another call for 10 s (is a thread stuck inside it?)",
+            ));
         }
     }
 }
@@ -160,14 +174,28 @@ impl VenueHandle {
 
     /// Hands an order to the venue. `Ok(Err(..))` means the venue raised: the outcome is
     /// unknown and the order stays in flight until the venue reports on it.
-    fn call(&self, py: Python<'_>, method: &str, order: &VenueOrder) -> PyResult<Result<Vec<VenueEvent>, String>> {
+    fn call(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        order: &VenueOrder,
+    ) -> PyResult<Result<Vec<VenueEvent>, String>> {
         match self {
             VenueHandle::Mock(m) => {
                 let mut mv = m.borrow_mut(py);
-                Ok(Ok(if method == "submit" { mv.inner.submit(order) } else { mv.inner.cancel(order) }))
+                Ok(Ok(if method == "submit" {
+                    mv.inner.submit(order)
+                } else {
+                    mv.inner.cancel(order)
+                }))
             }
             VenueHandle::Python(obj) => {
-                let arg = Py::new(py, PyVenueOrder { inner: order.clone() })?;
+                let arg = Py::new(
+                    py,
+                    PyVenueOrder {
+                        inner: order.clone(),
+                    },
+                )?;
                 match obj.bind(py).call_method1(method, (arg,)) {
                     Ok(result) => {
                         if result.is_none() {
@@ -179,7 +207,10 @@ impl VenueHandle {
                             let ev = item.cast::<PyVenueEvent>().map_err(|_| {
                                 PyTypeError::new_err(format!(
                                     "venue {method}() must return VenueEvent objects, got {}",
-                                    item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                                    item.get_type()
+                                        .name()
+                                        .map(|n| n.to_string())
+                                        .unwrap_or_default()
                                 ))
                             })?;
                             events.push(ev.get().inner.clone());
@@ -187,7 +218,9 @@ impl VenueHandle {
                         Ok(Ok(events))
                     }
                     Err(e) => {
-                        if e.is_instance_of::<PyTypeError>(py) && !e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py) {
+                        if e.is_instance_of::<PyTypeError>(py)
+                            && !e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py)
+                        {
                             // A broken adapter is a programming error, not a venue outcome.
                             return Err(e);
                         }
@@ -215,7 +248,10 @@ impl PyKernel {
         let submitted = out.submit.take();
         let cancels = std::mem::take(&mut out.cancels);
         if submitted.is_none() && cancels.is_empty() {
-            return Ok(PyOutcome { inner: out, order: None });
+            return Ok(PyOutcome {
+                inner: out,
+                order: None,
+            });
         }
         let venue = wait_ref(slf)?.venue.clone_ref(py);
         if let Some(order) = &submitted {
@@ -223,7 +259,8 @@ impl PyKernel {
                 Ok(events) => wait_mut(slf)?.feed(events, &mut out)?,
                 Err(msg) => {
                     out.severity = out.severity.max(KernelSeverity::Error);
-                    out.details.push(("submit_outcome", Detail::Static("unknown")));
+                    out.details
+                        .push(("submit_outcome", Detail::Static("unknown")));
                     out.details.push(("venue_error", Detail::Str(msg)));
                 }
             }
@@ -236,14 +273,18 @@ impl PyKernel {
                     Ok(events) => wait_mut(slf)?.feed(events, &mut out)?,
                     Err(msg) => {
                         out.severity = out.severity.max(KernelSeverity::Error);
-                        out.details.push(("cancel_outcome", Detail::Static("unknown")));
+                        out.details
+                            .push(("cancel_outcome", Detail::Static("unknown")));
                         out.details.push(("venue_error", Detail::Str(msg)));
                     }
                 }
             }
             cancels.append(&mut out.cancels);
         }
-        Ok(PyOutcome { inner: out, order: submitted })
+        Ok(PyOutcome {
+            inner: out,
+            order: submitted,
+        })
     }
 
     fn feed(&mut self, events: Vec<VenueEvent>, out: &mut KernelOutcome) -> PyResult<()> {
@@ -256,7 +297,6 @@ impl PyKernel {
         }
         Ok(())
     }
-
 
     fn account_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let k = &self.core;
@@ -273,7 +313,10 @@ impl PyKernel {
         d.set_item("unrealized_pnl", upnl)?;
         d.set_item("open_positions", k.open_positions())?;
         d.set_item("open_notional", notional)?;
-        d.set_item("leverage", if equity > 0.0 { notional / equity } else { 0.0 })?;
+        d.set_item(
+            "leverage",
+            if equity > 0.0 { notional / equity } else { 0.0 },
+        )?;
         d.set_item("available_capital", a.available_capital())?;
         d.set_item("seed_capital", a.seed_capital)?;
         d.set_item("k_capital", capital)?;
@@ -313,11 +356,19 @@ impl PyKernel {
 
     fn slot_ref(&self, slot_id: i64) -> PyResult<&crate::model::TradeSlot> {
         if slot_id < 0 {
-            return Err(crate::error::KernelError::SlotOutOfRange { slot_id, max_slots: self.core.max_slots() }.into());
+            return Err(crate::error::KernelError::SlotOutOfRange {
+                slot_id,
+                max_slots: self.core.max_slots(),
+            }
+            .into());
         }
-        self.core
-            .slot(slot_id as usize)
-            .ok_or_else(|| crate::error::KernelError::SlotOutOfRange { slot_id, max_slots: self.core.max_slots() }.into())
+        self.core.slot(slot_id as usize).ok_or_else(|| {
+            crate::error::KernelError::SlotOutOfRange {
+                slot_id,
+                max_slots: self.core.max_slots(),
+            }
+            .into()
+        })
     }
 }
 
@@ -345,12 +396,17 @@ impl PyKernel {
                 if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
                     return Err(PyTypeError::new_err(format!(
                         "invalid max_slots: expected int, got {}",
-                        v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                        v.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
                     )));
                 }
                 let n: i64 = v.extract()?;
                 if n < 1 {
-                    return Err(PyValueError::new_err(format!("invalid max_slots: {n} (must be at least 1)")));
+                    return Err(PyValueError::new_err(format!(
+                        "invalid max_slots: {n} (must be at least 1)"
+                    )));
                 }
                 n as usize
             }
@@ -368,9 +424,13 @@ impl PyKernel {
                 let key = str_arg(&k, "keyword")?;
                 match key.as_str() {
                     "journal_capacity" => {
-                        let n: i64 = v.extract().map_err(|_| PyTypeError::new_err("invalid journal_capacity: expected int"))?;
+                        let n: i64 = v.extract().map_err(|_| {
+                            PyTypeError::new_err("invalid journal_capacity: expected int")
+                        })?;
                         if n < 1 {
-                            return Err(PyValueError::new_err(format!("invalid journal_capacity: {n} (must be at least 1)")));
+                            return Err(PyValueError::new_err(format!(
+                                "invalid journal_capacity: {n} (must be at least 1)"
+                            )));
                         }
                         journal_capacity = Some(n as usize);
                     }
@@ -381,7 +441,9 @@ impl PyKernel {
                     }
                     other if wal_args.take(other, &v)? => {}
                     other => {
-                        return Err(PyTypeError::new_err(format!("ExecutionKernel got an unexpected keyword argument {other:?}")))
+                        return Err(PyTypeError::new_err(format!(
+                            "ExecutionKernel got an unexpected keyword argument {other:?}"
+                        )))
                     }
                 }
             }
@@ -390,7 +452,9 @@ impl PyKernel {
         // A kernel reopened on its log without an id takes the log's id.
         let kernel_id = match kernel_id {
             Some(k) => k,
-            None => wal_args.existing_kernel_id()?.unwrap_or_else(default_kernel_id),
+            None => wal_args
+                .existing_kernel_id()?
+                .unwrap_or_else(default_kernel_id),
         };
         // Recovery runs before anything else touches the kernel. With a journal passed in,
         // the replayed records' rows go to its outbox, so a restart fills the journal's gap
@@ -413,17 +477,27 @@ impl PyKernel {
         if let Some(c) = seed_capital.filter(|_| wal.as_ref().is_none_or(|w| w.log.is_new())) {
             core.set_seed_capital(c)?;
             if let Some(w) = wal.as_mut() {
-                w.log.record(&core, &KernelInput::SeedCapital(c)).map_err(wal::wal_err)?;
+                w.log
+                    .record(&core, &KernelInput::SeedCapital(c))
+                    .map_err(wal::wal_err)?;
             }
         }
         if let Some(c) = journal_capacity {
             core.outbox.capacity = c;
         }
         let venue = match venue {
-            None => VenueHandle::Mock(Py::new(py, PyMockVenue { inner: crate::mock::MockVenue::new(Default::default())? })?),
-            Some(v) if v.is_none() => {
-                VenueHandle::Mock(Py::new(py, PyMockVenue { inner: crate::mock::MockVenue::new(Default::default())? })?)
-            }
+            None => VenueHandle::Mock(Py::new(
+                py,
+                PyMockVenue {
+                    inner: crate::mock::MockVenue::new(Default::default())?,
+                },
+            )?),
+            Some(v) if v.is_none() => VenueHandle::Mock(Py::new(
+                py,
+                PyMockVenue {
+                    inner: crate::mock::MockVenue::new(Default::default())?,
+                },
+            )?),
             Some(v) => match v.cast::<PyMockVenue>() {
                 Ok(m) => VenueHandle::Mock(m.clone().unbind()),
                 Err(_) => {
@@ -473,7 +547,11 @@ impl PyKernel {
         let intent = intent.cast::<PyIntent>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "process_intent expects a KernelIntent, got {}",
-                intent.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                intent
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         })?;
         this.wal_guard()?;
@@ -492,7 +570,11 @@ impl PyKernel {
         let event = event.cast::<PyVenueEvent>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "on_venue_event expects a VenueEvent, got {}",
-                event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                event
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         })?;
         this.wal_guard()?;
@@ -510,39 +592,64 @@ impl PyKernel {
         let event = event.cast::<PyAccountEvent>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "on_account_event expects an AccountEvent, got {}",
-                event.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                event
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         })?;
         this.wal_guard()?;
         let seq = this.core.seq();
         let out = this.core.on_account_event(&event.get().inner);
         this.wal_record_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
-        Ok(PyOutcome { inner: out, order: None })
+        Ok(PyOutcome {
+            inner: out,
+            order: None,
+        })
     }
 
     /// Marks `asset` at `price`: unrealized PnL of its open slots follows. Returns how
     /// many slots were updated.
     #[pyo3(signature = (asset, price, timestamp=None))]
-    fn mark_price(slf: &Bound<'_, Self>, asset: &str, price: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<usize> {
+    fn mark_price(
+        slf: &Bound<'_, Self>,
+        asset: &str,
+        price: &Bound<'_, PyAny>,
+        timestamp: Option<f64>,
+    ) -> PyResult<usize> {
         let mut this = wait_mut(slf)?;
         let price = float_arg(price, "price")?;
         this.wal_guard()?;
         let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
         let n = this.core.mark_price(asset, price, ts)?;
-        this.wal_record(seq, || KernelInput::MarkPrice { asset: id(asset), price, ts })?;
+        this.wal_record(seq, || KernelInput::MarkPrice {
+            asset: id(asset),
+            price,
+            ts,
+        })?;
         Ok(n)
     }
 
     /// The measured edge of `asset` in basis points; below the risk limit's threshold the
     /// kernel freezes entries and cancels every working order.
     #[pyo3(signature = (asset, edge_bps, timestamp=None))]
-    fn on_edge_update(slf: &Bound<'_, Self>, asset: &str, edge_bps: &Bound<'_, PyAny>, timestamp: Option<f64>) -> PyResult<PyOutcome> {
+    fn on_edge_update(
+        slf: &Bound<'_, Self>,
+        asset: &str,
+        edge_bps: &Bound<'_, PyAny>,
+        timestamp: Option<f64>,
+    ) -> PyResult<PyOutcome> {
         let mut this = wait_mut(slf)?;
         let edge = float_arg(edge_bps, "edge_bps")?;
         this.wal_guard()?;
         let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
         let out = this.core.on_edge_update(asset, edge, ts)?;
-        this.wal_record(seq, || KernelInput::EdgeUpdate { asset: id(asset), edge_bps: edge, ts })?;
+        this.wal_record(seq, || KernelInput::EdgeUpdate {
+            asset: id(asset),
+            edge_bps: edge,
+            ts,
+        })?;
         {
             drop(this);
             Self::finish(slf, out)
@@ -556,26 +663,43 @@ impl PyKernel {
 
     fn slot_state(slf: &Bound<'_, Self>, slot_id: i64) -> PyResult<PySlot> {
         let this = wait_ref(slf)?;
-        Ok(PySlot { inner: this.slot_ref(slot_id)?.clone() })
+        Ok(PySlot {
+            inner: this.slot_ref(slot_id)?.clone(),
+        })
     }
 
-    fn slot_dict<'py>(slf: &Bound<'_, Self>, py: Python<'py>, slot_id: i64) -> PyResult<Bound<'py, PyDict>> {
+    fn slot_dict<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+        slot_id: i64,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
         let d = slot_dict(py, this.slot_ref(slot_id)?)?;
         d.set_item("kernel_id", &this.core.kernel_id)?;
         Ok(d)
     }
 
-    fn set_slot_metadata(slf: &Bound<'_, Self>, slot_id: i64, metadata: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_slot_metadata(
+        slf: &Bound<'_, Self>,
+        slot_id: i64,
+        metadata: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
         let meta = metadata_arg(Some(metadata), "metadata")?;
         this.wal_guard()?;
         let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| meta.clone()));
         this.core.set_slot_metadata(slot_id, meta)?;
-        this.wal_record(seq, || KernelInput::SlotMetadata { slot_id, metadata: logged.unwrap_or_default() })
+        this.wal_record(seq, || KernelInput::SlotMetadata {
+            slot_id,
+            metadata: logged.unwrap_or_default(),
+        })
     }
 
-    fn set_slot_exit_leg_ratios(slf: &Bound<'_, Self>, slot_id: i64, ratios: Vec<f64>) -> PyResult<()> {
+    fn set_slot_exit_leg_ratios(
+        slf: &Bound<'_, Self>,
+        slot_id: i64,
+        ratios: Vec<f64>,
+    ) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
         this.wal_guard()?;
         let seq = this.core.seq();
@@ -598,7 +722,9 @@ impl PyKernel {
         this.wal_guard()?;
         let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| parsed.clone()));
         this.core.replace_slots(parsed)?;
-        this.wal_record(seq, || KernelInput::ReplaceSlots(logged.unwrap_or_default()))?;
+        this.wal_record(seq, || {
+            KernelInput::ReplaceSlots(logged.unwrap_or_default())
+        })?;
         Ok(this.core.open_positions())
     }
 
@@ -622,7 +748,10 @@ impl PyKernel {
         this.wal_record(seq, || KernelInput::ExchangeConfig(fields))
     }
 
-    fn exchange_config<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn exchange_config<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
         let c = &this.core.fees.config;
         let d = PyDict::new(py);
@@ -636,18 +765,31 @@ impl PyKernel {
     }
 
     /// Per-asset precision and floors from the venue: lot_step, tick_size, min_qty, min_notional.
-    fn set_market_limits(slf: &Bound<'_, Self>, asset: &str, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_market_limits(
+        slf: &Bound<'_, Self>,
+        asset: &str,
+        limits: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
         let fields = number_fields(limits, "market limits")?;
         this.wal_guard()?;
         let seq = this.core.seq();
         this.core.set_market_limits(asset, &fields)?;
-        this.wal_record(seq, || KernelInput::MarketLimits { asset: id(asset), fields })
+        this.wal_record(seq, || KernelInput::MarketLimits {
+            asset: id(asset),
+            fields,
+        })
     }
 
-    fn market_limits<'py>(slf: &Bound<'_, Self>, py: Python<'py>, asset: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+    fn market_limits<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+        asset: &str,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let this = wait_ref(slf)?;
-        let Some(m) = this.core.market_limits(asset) else { return Ok(None) };
+        let Some(m) = this.core.market_limits(asset) else {
+            return Ok(None);
+        };
         let d = PyDict::new(py);
         d.set_item("lot_step", m.lot_step)?;
         d.set_item("tick_size", m.tick_size)?;
@@ -659,7 +801,9 @@ impl PyKernel {
     /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
     fn set_risk_limits(slf: &Bound<'_, Self>, limits: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
-        let dict = limits.cast::<PyDict>().map_err(|_| PyTypeError::new_err("risk limits must be a dict"))?;
+        let dict = limits
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("risk limits must be a dict"))?;
         let mut updates = Vec::with_capacity(dict.len());
         for (k, v) in dict.iter() {
             let key = str_arg(&k, "risk limits key")?;
@@ -688,13 +832,29 @@ impl PyKernel {
     }
 
     #[pyo3(signature = (price, qty, actual_fee, maker=false))]
-    fn calibrate_fee<'py>(slf: &Bound<'_, Self>, py: Python<'py>, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>, actual_fee: &Bound<'_, PyAny>, maker: bool) -> PyResult<Bound<'py, PyDict>> {
+    fn calibrate_fee<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        actual_fee: &Bound<'_, PyAny>,
+        maker: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let mut this = wait_mut(slf)?;
-        let (price, qty, actual_fee) = (float_arg(price, "price")?, float_arg(qty, "qty")?, float_arg(actual_fee, "actual_fee")?);
+        let (price, qty, actual_fee) = (
+            float_arg(price, "price")?,
+            float_arg(qty, "qty")?,
+            float_arg(actual_fee, "actual_fee")?,
+        );
         this.wal_guard()?;
         let seq = this.core.seq();
         let c = this.core.calibrate_fee(price, qty, actual_fee, maker)?;
-        this.wal_record(seq, || KernelInput::CalibrateFee { price, qty, actual_fee, maker })?;
+        this.wal_record(seq, || KernelInput::CalibrateFee {
+            price,
+            qty,
+            actual_fee,
+            maker,
+        })?;
         let d = PyDict::new(py);
         d.set_item("expected_fee", c.expected_fee)?;
         d.set_item("actual_fee", c.actual_fee)?;
@@ -734,7 +894,13 @@ impl PyKernel {
         self.wal_guard()?;
         let (seq, ts) = (self.core.seq(), now());
         self.core.update_control(mode, verbosity, debug, source, ts);
-        self.wal_record(seq, || KernelInput::Control { mode, verbosity, debug, source: source.to_string(), ts })?;
+        self.wal_record(seq, || KernelInput::Control {
+            mode,
+            verbosity,
+            debug,
+            source: source.to_string(),
+            ts,
+        })?;
         self.control_dict(py)
     }
 
@@ -744,7 +910,10 @@ impl PyKernel {
     }
 
     /// The write-ahead log's state and what recovery found, or None without `wal_dir`.
-    fn wal_info<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    fn wal_info<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let this = wait_ref(slf)?;
         this.wal_info_dict(py)
     }
@@ -777,7 +946,11 @@ impl PyKernel {
 
     fn open_orders(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
         let this = wait_ref(slf)?;
-        this.core.open_orders().into_iter().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).collect()
+        this.core
+            .open_orders()
+            .into_iter()
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .collect()
     }
 
     /// The whole state: control, slots and account, with the original field names.
@@ -835,7 +1008,9 @@ impl PyKernel {
             d.set_item(t, PyList::empty(py))?;
         }
         for row in &rows {
-            let list = d.get_item(row.data.table())?.expect("tables were inserted above");
+            let list = d
+                .get_item(row.data.table())?
+                .expect("tables were inserted above");
             list.cast::<PyList>()?.append(row_to_py(py, row)?)?;
         }
         Ok(d)
@@ -871,10 +1046,13 @@ impl PyKernel {
 /// A slot from its dict form (as `slots()` writes it), every field checked and named.
 fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::TradeSlot> {
     use crate::model::TradeSlot;
-    let d = obj.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("slots[{index}] must be a dict")))?;
+    let d = obj
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err(format!("slots[{index}] must be a dict")))?;
     let field = |name: &str| format!("slots[{index}].{name}");
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
-        d.get_item(name)?.ok_or_else(|| PyValueError::new_err(format!("missing {}", field(name))))
+        d.get_item(name)?
+            .ok_or_else(|| PyValueError::new_err(format!("missing {}", field(name))))
     };
     let num = |name: &str| -> PyResult<f64> { float_arg(&get(name)?, &field(name)) };
     let order = |name: &str| -> PyResult<Option<VenueOrder>> {
@@ -882,12 +1060,17 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
         if v.is_none() {
             return Ok(None);
         }
-        let od = v.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("{} must be a dict or None", field(name))))?;
+        let od = v
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err(format!("{} must be a dict or None", field(name))))?;
         let oget = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-            od.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("missing {}.{k}", field(name))))
+            od.get_item(k)?
+                .ok_or_else(|| PyValueError::new_err(format!("missing {}.{k}", field(name))))
         };
-        let onum = |k: &str| -> PyResult<f64> { float_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
-        let ostr = |k: &str| -> PyResult<String> { str_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let onum =
+            |k: &str| -> PyResult<f64> { float_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let ostr =
+            |k: &str| -> PyResult<String> { str_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
         Ok(Some(VenueOrder {
             client_order_id: id(&ostr("client_order_id")?),
             venue_order_id: id(&ostr("venue_order_id")?),
@@ -908,9 +1091,14 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             is_entry: name == "active_entry_order",
         }))
     };
-    let slot_id: i64 = get("slot_id")?.extract().map_err(|_| PyTypeError::new_err(format!("{} must be an int", field("slot_id"))))?;
+    let slot_id: i64 = get("slot_id")?
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("{} must be an int", field("slot_id"))))?;
     if slot_id != index as i64 {
-        return Err(PyValueError::new_err(format!("invalid {}: {slot_id} (must equal its position {index})", field("slot_id"))));
+        return Err(PyValueError::new_err(format!(
+            "invalid {}: {slot_id} (must equal its position {index})",
+            field("slot_id")
+        )));
     }
     let mut s = TradeSlot::new(index);
     s.trade_id = id(&str_arg(&get("trade_id")?, &field("trade_id"))?);
@@ -925,14 +1113,28 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     s.realized_pnl = num("realized_pnl")?;
     s.fees_paid = num("fees_paid")?;
     s.closed = get("closed")?.is_truthy()?;
-    s.exit_leg_ratios = get("exit_leg_ratios")?.extract().map_err(|_| PyTypeError::new_err(format!("{} must be a list of numbers", field("exit_leg_ratios"))))?;
-    s.active_leg_index = get("active_leg_index")?.extract().map_err(|_| PyTypeError::new_err(format!("{} must be a non-negative int", field("active_leg_index"))))?;
+    s.exit_leg_ratios = get("exit_leg_ratios")?.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{} must be a list of numbers",
+            field("exit_leg_ratios")
+        ))
+    })?;
+    s.active_leg_index = get("active_leg_index")?.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{} must be a non-negative int",
+            field("active_leg_index")
+        ))
+    })?;
     s.active_entry_order = order("active_entry_order")?;
     s.active_exit_order = order("active_exit_order")?;
     s.fsm_state = enum_arg(&get("fsm_state")?, &field("fsm_state"))?;
     s.close_reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
     s.last_event_time = num("last_event_time")?;
-    s.mark_price = if d.contains("mark_price")? { num("mark_price")? } else { 0.0 };
+    s.mark_price = if d.contains("mark_price")? {
+        num("mark_price")?
+    } else {
+        0.0
+    };
     s.metadata = metadata_arg(d.get_item("metadata")?.as_ref(), &field("metadata"))?;
     Ok(s)
 }

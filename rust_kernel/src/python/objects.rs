@@ -525,7 +525,11 @@ impl PyVenueOrder {
                 side: enum_arg(side, "side")?,
                 order_type: enum_arg(order_type, "order_type")?,
                 price,
-                reference_price: if reference_price > 0.0 { reference_price } else { price },
+                reference_price: if reference_price > 0.0 {
+                    reference_price
+                } else {
+                    price
+                },
                 size,
                 filled_size,
                 avg_fill_price,
@@ -611,7 +615,14 @@ impl PyVenueOrder {
         let o = &self.inner;
         format!(
             "VenueOrder(client_order_id={:?}, {} {} {} {} @ {}, filled={}, status={})",
-            &*o.client_order_id, o.side, o.order_type, o.size, &*o.asset, o.price, o.filled_size, o.status
+            &*o.client_order_id,
+            o.side,
+            o.order_type,
+            o.size,
+            &*o.asset,
+            o.price,
+            o.filled_size,
+            o.status
         )
     }
 }
@@ -679,7 +690,10 @@ impl PyTransition {
 
     fn __repr__(&self) -> String {
         let t = &self.inner;
-        format!("KernelTransition(slot {}: {} -> {} on {})", t.slot_id, t.prev_state, t.next_state, t.trigger)
+        format!(
+            "KernelTransition(slot {}: {} -> {} on {})",
+            t.slot_id, t.prev_state, t.next_state, t.trigger
+        )
     }
 }
 
@@ -719,15 +733,26 @@ impl PyOutcome {
     }
     #[getter]
     fn transitions(&self, py: Python<'_>) -> PyResult<Vec<Py<PyTransition>>> {
-        self.inner.transitions.iter().map(|t| Py::new(py, PyTransition { inner: t.clone() })).collect()
+        self.inner
+            .transitions
+            .iter()
+            .map(|t| Py::new(py, PyTransition { inner: t.clone() }))
+            .collect()
     }
     #[getter]
     fn emitted_events(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        self.inner.emitted_events.iter().map(|e| Py::new(py, PyVenueEvent { inner: e.clone() })).collect()
+        self.inner
+            .emitted_events
+            .iter()
+            .map(|e| Py::new(py, PyVenueEvent { inner: e.clone() }))
+            .collect()
     }
     #[getter]
     fn order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
-        self.order.as_ref().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
+        self.order
+            .as_ref()
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .transpose()
     }
     #[getter]
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -846,11 +871,19 @@ impl PySlot {
     }
     #[getter]
     fn active_entry_order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
-        self.inner.active_entry_order.as_ref().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
+        self.inner
+            .active_entry_order
+            .as_ref()
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .transpose()
     }
     #[getter]
     fn active_exit_order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
-        self.inner.active_exit_order.as_ref().map(|o| Py::new(py, PyVenueOrder { inner: o.clone() })).transpose()
+        self.inner
+            .active_exit_order
+            .as_ref()
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .transpose()
     }
     #[getter]
     fn fsm_state(&self) -> TradeStage {
