@@ -899,7 +899,7 @@ impl Kernel {
 
         // Accepted: the slot starts a new trade.
         let slot = &mut self.slots[sid];
-        let prev_seen = std::mem::replace(&mut slot.seen_events, RecentSet::new(SLOT_SEEN_EVENTS));
+        let prev_seen = std::mem::take(&mut slot.seen_events);
         *slot = TradeSlot::new(sid);
         slot.seen_events = prev_seen;
         slot.fsm_state = stage;
@@ -1281,7 +1281,10 @@ impl Kernel {
                 seq,
             );
         }
-        if self.slots[sid].seen_events.contains(&ev.event_id) {
+        if self.slots[sid]
+            .seen_events
+            .contains(fingerprint(&ev.event_id))
+        {
             let d = detail_field("event_id", &ev.event_id);
             return self.event_refusal(
                 ev,
@@ -1294,7 +1297,9 @@ impl Kernel {
         }
         if ev.kind == K::Fill
             && !ev.fill_id.is_empty()
-            && self.slots[sid].seen_fills.contains(&ev.fill_id)
+            && self.slots[sid]
+                .seen_fills
+                .contains(fingerprint(&ev.fill_id))
         {
             let d = detail_field("fill_id", &ev.fill_id);
             return self.event_refusal(
@@ -1344,9 +1349,9 @@ impl Kernel {
         };
         if out.accepted || out.diagnostic_code == D::RateLimited {
             let slot = &mut self.slots[sid];
-            slot.seen_events.insert(ev.event_id.clone());
+            slot.seen_events.insert(fingerprint(&ev.event_id));
             if ev.kind == K::Fill && !ev.fill_id.is_empty() {
-                slot.seen_fills.insert(ev.fill_id.clone());
+                slot.seen_fills.insert(fingerprint(&ev.fill_id));
             }
         }
         out

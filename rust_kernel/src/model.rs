@@ -229,6 +229,41 @@ impl<K: Eq + Hash + Clone> PartialEq for RecentSet<K> {
 /// How many event ids a slot remembers for duplicate detection.
 pub const SLOT_SEEN_EVENTS: usize = 64;
 
+/// The last few fingerprints (see `types::fingerprint`) in one small contiguous buffer:
+/// per-slot idempotency memory that costs one allocation per slot, ever, and a short scan.
+/// Thousands of slots stay cache-friendly, where a hash set per slot did not.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecentRing {
+    items: Vec<u64>,
+    next: usize,
+}
+
+impl RecentRing {
+    pub fn contains(&self, fp: u64) -> bool {
+        self.items.contains(&fp)
+    }
+
+    pub fn insert(&mut self, fp: u64) {
+        if self.items.len() < SLOT_SEEN_EVENTS {
+            if self.items.capacity() == 0 {
+                self.items.reserve_exact(SLOT_SEEN_EVENTS);
+            }
+            self.items.push(fp);
+        } else {
+            self.items[self.next] = fp;
+            self.next = (self.next + 1) % SLOT_SEEN_EVENTS;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TradeSlot {
     pub slot_id: usize,
@@ -255,8 +290,8 @@ pub struct TradeSlot {
     pub mark_price: f64,
     /// Notional this slot commits (position plus unfilled entry) at the entry reference price.
     pub committed_notional: f64,
-    pub seen_events: RecentSet<Id>,
-    pub seen_fills: RecentSet<Id>,
+    pub seen_events: RecentRing,
+    pub seen_fills: RecentRing,
     /// The reason given by the EXIT intent working now; becomes close_reason on close.
     pub exit_reason: String,
 }
@@ -287,8 +322,8 @@ impl TradeSlot {
             metadata: Metadata::new(),
             mark_price: 0.0,
             committed_notional: 0.0,
-            seen_events: RecentSet::new(SLOT_SEEN_EVENTS),
-            seen_fills: RecentSet::new(SLOT_SEEN_EVENTS),
+            seen_events: RecentRing::default(),
+            seen_fills: RecentRing::default(),
             exit_reason: String::new(),
         }
     }
@@ -395,5 +430,21 @@ impl KernelOutcome {
             self.details.extend(follow.details);
         }
         self.cancels.extend(follow.cancels);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ring_forgets_the_oldest_beyond_its_size() {
+        let mut r = RecentRing::default();
+        for i in 0..(SLOT_SEEN_EVENTS as u64 + 10) {
+            r.insert(i);
+        }
+        assert_eq!(r.len(), SLOT_SEEN_EVENTS);
+        assert!(!r.contains(0) && !r.contains(9));
+        assert!(r.contains(10) && r.contains(SLOT_SEEN_EVENTS as u64 + 9));
     }
 }
