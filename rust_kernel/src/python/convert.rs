@@ -14,6 +14,23 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The Python type name of `obj`, for error messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+/// `obj` as the native class `T`, or a TypeError "`expects`, got <type>".
+pub fn expect_native<'a, 'py, T: pyo3::type_object::PyTypeCheck>(
+    obj: &'a Bound<'py, PyAny>,
+    expects: &str,
+) -> PyResult<&'a Bound<'py, T>> {
+    obj.cast::<T>()
+        .map_err(|_| PyTypeError::new_err(format!("{expects}, got {}", type_name(obj))))
+}
+
 pub fn time_or_now(ts: Option<f64>) -> f64 {
     ts.unwrap_or_else(now)
 }
@@ -89,10 +106,7 @@ pub fn enum_arg<T: NamedEnum>(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<T
         PyTypeError::new_err(format!(
             "invalid {field}: expected {} or its name as str, got {}",
             T::TYPE_NAME,
-            obj.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            type_name(obj)
         ))
     })
 }
@@ -115,10 +129,7 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
     {
         return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, got {} {}",
-            obj.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default(),
+            type_name(obj),
             obj.repr().map(|r| r.to_string()).unwrap_or_default()
         )));
     }
@@ -134,10 +145,7 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
     let dict = obj.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
             "invalid {field}: expected a dict of str to str/int/float/bool/None, got {}",
-            obj.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            type_name(obj)
         ))
     })?;
     for (k, v) in dict.iter() {
@@ -147,27 +155,26 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
                 k.repr().map(|r| r.to_string()).unwrap_or_default()
             ))
         })?;
-        let value =
-            if v.is_none() {
-                MetaValue::Null
-            } else if let Ok(b) = v.cast::<PyBool>() {
-                MetaValue::Bool(b.is_true())
-            } else if v.is_instance_of::<PyInt>() {
-                MetaValue::Int(v.extract::<i64>().map_err(|_| {
-                    PyValueError::new_err(format!(
-                        "invalid {field}[{key:?}]: integer does not fit in 64 bits"
-                    ))
-                })?)
-            } else if v.is_instance_of::<PyFloat>() {
-                MetaValue::Float(v.extract::<f64>()?)
-            } else if let Ok(s) = v.cast::<PyString>() {
-                MetaValue::Str(s.to_str()?.to_string())
-            } else {
-                return Err(PyTypeError::new_err(format!(
+        let value = if v.is_none() {
+            MetaValue::Null
+        } else if let Ok(b) = v.cast::<PyBool>() {
+            MetaValue::Bool(b.is_true())
+        } else if v.is_instance_of::<PyInt>() {
+            MetaValue::Int(v.extract::<i64>().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "invalid {field}[{key:?}]: integer does not fit in 64 bits"
+                ))
+            })?)
+        } else if v.is_instance_of::<PyFloat>() {
+            MetaValue::Float(v.extract::<f64>()?)
+        } else if let Ok(s) = v.cast::<PyString>() {
+            MetaValue::Str(s.to_str()?.to_string())
+        } else {
+            return Err(PyTypeError::new_err(format!(
                 "invalid {field}[{key:?}]: values must be str, int, float, bool or None, got {}",
-                v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                type_name(&v)
             )));
-            };
+        };
         out.insert(key, value);
     }
     Ok(out)
@@ -213,10 +220,7 @@ pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     obj.extract::<String>().map_err(|_| {
         PyTypeError::new_err(format!(
             "invalid {field}: expected str, got {}",
-            obj.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            type_name(obj)
         ))
     })
 }

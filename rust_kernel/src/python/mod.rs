@@ -57,10 +57,7 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     } else {
         Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, str, bool or None, got {}",
-            v.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            type_name(v)
         )))
     }
 }
@@ -126,34 +123,23 @@ const BUSY_LIMIT: Duration = Duration::from_secs(10);
 /// garbage-collector pass while it builds a dict, say); that thread needs the GIL to finish,
 /// so this releases the GIL and retries instead of failing with "Already borrowed".
 fn wait_mut<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRefMut<'py, PyKernel>> {
-    if let Ok(k) = slf.try_borrow_mut() {
-        return Ok(k);
-    }
-    let start = Instant::now();
-    loop {
-        slf.py()
-            .detach(|| std::thread::sleep(Duration::from_micros(50)));
-        if let Ok(k) = slf.try_borrow_mut() {
-            return Ok(k);
-        }
-        if start.elapsed() > BUSY_LIMIT {
-            return Err(PyRuntimeError::new_err(
-                "kernel busy in another call for 10 s (is a thread stuck inside it?)",
-            ));
-        }
-    }
+    wait_for(slf.py(), || slf.try_borrow_mut().ok())
 }
 
 /// The kernel for reading; waits like `wait_mut`.
 fn wait_ref<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRef<'py, PyKernel>> {
-    if let Ok(k) = slf.try_borrow() {
+    wait_for(slf.py(), || slf.try_borrow().ok())
+}
+
+/// Retries `take` with the GIL released between attempts, up to `BUSY_LIMIT`.
+fn wait_for<T>(py: Python<'_>, mut take: impl FnMut() -> Option<T>) -> PyResult<T> {
+    if let Some(k) = take() {
         return Ok(k);
     }
     let start = Instant::now();
     loop {
-        slf.py()
-            .detach(|| std::thread::sleep(Duration::from_micros(50)));
-        if let Ok(k) = slf.try_borrow() {
+        py.detach(|| std::thread::sleep(Duration::from_micros(50)));
+        if let Some(k) = take() {
             return Ok(k);
         }
         if start.elapsed() > BUSY_LIMIT {
@@ -207,10 +193,7 @@ impl VenueHandle {
                             let ev = item.cast::<PyVenueEvent>().map_err(|_| {
                                 PyTypeError::new_err(format!(
                                     "venue {method}() must return VenueEvent objects, got {}",
-                                    item.get_type()
-                                        .name()
-                                        .map(|n| n.to_string())
-                                        .unwrap_or_default()
+                                    type_name(&item)
                                 ))
                             })?;
                             events.push(ev.get().inner.clone());
@@ -396,10 +379,7 @@ impl PyKernel {
                 if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
                     return Err(PyTypeError::new_err(format!(
                         "invalid max_slots: expected int, got {}",
-                        v.get_type()
-                            .name()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default()
+                        type_name(v)
                     )));
                 }
                 let n: i64 = v.extract()?;
@@ -544,16 +524,7 @@ impl PyKernel {
     /// synchronous answers are applied before this returns.
     fn process_intent(slf: &Bound<'_, Self>, intent: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
         let mut this = wait_mut(slf)?;
-        let intent = intent.cast::<PyIntent>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "process_intent expects a KernelIntent, got {}",
-                intent
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
+        let intent = expect_native::<PyIntent>(intent, "process_intent expects a KernelIntent")?;
         this.wal_guard()?;
         let seq = this.core.seq();
         let out = this.core.process_intent(&intent.get().inner);
@@ -567,16 +538,7 @@ impl PyKernel {
     /// Applies an event a venue reported (asynchronously, e.g. a fill from a stream).
     fn on_venue_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
         let mut this = wait_mut(slf)?;
-        let event = event.cast::<PyVenueEvent>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "on_venue_event expects a VenueEvent, got {}",
-                event
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
+        let event = expect_native::<PyVenueEvent>(event, "on_venue_event expects a VenueEvent")?;
         this.wal_guard()?;
         let seq = this.core.seq();
         let out = this.core.on_venue_event(&event.get().inner);
@@ -589,16 +551,8 @@ impl PyKernel {
 
     fn on_account_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
         let mut this = wait_mut(slf)?;
-        let event = event.cast::<PyAccountEvent>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "on_account_event expects an AccountEvent, got {}",
-                event
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
+        let event =
+            expect_native::<PyAccountEvent>(event, "on_account_event expects an AccountEvent")?;
         this.wal_guard()?;
         let seq = this.core.seq();
         let out = this.core.on_account_event(&event.get().inner);

@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use super::convert::type_name;
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
@@ -63,13 +64,6 @@ fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
         )));
     }
     Ok(n as u64)
-}
-
-fn type_name(v: &Bound<'_, PyAny>) -> String {
-    v.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_default()
 }
 
 impl WalArgs {
