@@ -912,40 +912,11 @@ impl Kernel {
         slot.metadata = intent.metadata.clone();
         let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
         let mut out = KernelOutcome::ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
-        let no_event = id("");
-        self.transition(
-            &mut out,
-            sid,
-            Trigger::Enter,
-            Ctx::default(),
-            intent.timestamp,
-            &intent.intent_id,
-            &no_event,
-            Vec::new(),
-        );
-        let d = vec![
-            ("client_order_id", (&order.client_order_id).into()),
-            ("qty", Detail::F64(qty)),
-        ];
-        self.transition(
-            &mut out,
-            sid,
-            Trigger::Submit,
-            Ctx::default(),
-            intent.timestamp,
-            &intent.intent_id,
-            &no_event,
-            d,
-        );
+        self.send_order(&mut out, sid, Trigger::Enter, Ctx::default(), intent, order);
         if qty != intent.target_size {
             out.details.push(("rounded_size", Detail::F64(qty)));
         }
         self.set_committed(sid, notional);
-        self.rate.record(intent.timestamp);
-        self.by_client_id.insert(order.client_order_id.clone(), sid);
-        self.slots[sid].active_entry_order = Some(order.clone());
-        self.counters.orders_submitted += 1;
-        out.submit = Some(order);
         out
     }
 
@@ -1059,15 +1030,33 @@ impl Kernel {
         }
         let order = self.new_order(intent, sid, side, qty, false, &m);
         let mut out = KernelOutcome::ok(intent.slot_id, trade_id, stage, seq);
-        let no_event = id("");
         let held = Ctx {
             holds_position: true,
         };
+        self.send_order(&mut out, sid, Trigger::Exit, held, intent, order);
+        self.slots[sid].exit_reason = intent.reason.clone();
+        out.details.extend(details);
+        out
+    }
+
+    /// An accepted ENTER or EXIT goes out: the request and submit transitions, then the
+    /// order is registered (rate window, order index, the slot's active order) and put in
+    /// `out.submit` for the caller to hand to the venue.
+    fn send_order(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        request: Trigger,
+        ctx: Ctx,
+        intent: &Intent,
+        order: VenueOrder,
+    ) {
+        let no_event = id("");
         self.transition(
-            &mut out,
+            out,
             sid,
-            Trigger::Exit,
-            held,
+            request,
+            ctx,
             intent.timestamp,
             &intent.intent_id,
             &no_event,
@@ -1075,13 +1064,13 @@ impl Kernel {
         );
         let d = vec![
             ("client_order_id", (&order.client_order_id).into()),
-            ("qty", Detail::F64(qty)),
+            ("qty", Detail::F64(order.size)),
         ];
         self.transition(
-            &mut out,
+            out,
             sid,
             Trigger::Submit,
-            held,
+            ctx,
             intent.timestamp,
             &intent.intent_id,
             &no_event,
@@ -1090,12 +1079,13 @@ impl Kernel {
         self.rate.record(intent.timestamp);
         self.by_client_id.insert(order.client_order_id.clone(), sid);
         let slot = &mut self.slots[sid];
-        slot.exit_reason = intent.reason.clone();
-        slot.active_exit_order = Some(order.clone());
+        if order.is_entry {
+            slot.active_entry_order = Some(order.clone());
+        } else {
+            slot.active_exit_order = Some(order.clone());
+        }
         self.counters.orders_submitted += 1;
-        out.details.extend(details);
         out.submit = Some(order);
-        out
     }
 
     fn cancel(&mut self, intent: &Intent, seq: u64) -> KernelOutcome {
