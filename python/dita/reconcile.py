@@ -79,6 +79,15 @@ def _kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
     return net
 
 
+def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> bool:
+    """Whether the slot still has this order working (a missed fill may have completed it)."""
+    slot = kernel.slot_state(slot_id)
+    return any(
+        o is not None and o.client_order_id == client_order_id
+        for o in (slot.active_entry_order, slot.active_exit_order)
+    )
+
+
 def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True) -> ReconciliationReport:
     """Compare the kernel's working orders and positions with the venue's and resolve the
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
@@ -139,8 +148,7 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             )
             report.missed_fills.append({**item, "qty": missed, "price": price})
         ending = _ENDINGS.get(theirs.status)
-        still_working = any(o.client_order_id == coid for o in kernel.open_orders())
-        if ending is not None and still_working:
+        if ending is not None and _still_working(kernel, mine.slot_id, coid):
             apply(_event(mine, ending, n, venue_order_id=theirs.venue_order_id))
             report.ended_at_venue.append({**item, "status": theirs.status.name})
 

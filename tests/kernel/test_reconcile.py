@@ -118,3 +118,16 @@ def test_position_differences_are_reported_not_guessed(tmp_path: Path) -> None:
         {"asset": "BTCUSDT", "venue": 1.5, "kernel": 1.0, "difference": 0.5}
     ]
     assert kernel.slot(0).size == 1.0  # the kernel's own books are not rewritten from a guess
+
+
+def test_an_order_canceled_at_the_venue_while_away_ends_in_the_kernel(tmp_path: Path) -> None:
+    venue = MockVenueAdapter(fill_rate=0.0)
+    kernel = open_kernel(tmp_path, venue)
+    out = kernel.process_intent(intent("ENTER", 3, target_size=2.0, order_type="LIMIT", limit_price=99.0))
+    coid = out.order.client_order_id
+    venue.cancel(out.order)  # canceled at the venue; the kernel never heard
+    report = kernel.reconcile_with_venue()
+    assert [e["client_order_id"] for e in report.ended_at_venue] == [coid]
+    assert report.ended_at_venue[0]["status"] == "CANCELED"
+    assert kernel.slot_state(3).fsm_state == TradeStage.IDLE
+    assert kernel.reconcile_with_venue().clean
