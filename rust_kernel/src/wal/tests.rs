@@ -182,6 +182,33 @@ fn batch_policy_commits_pending_records_after_max_delay() {
 }
 
 #[test]
+fn a_full_write_buffer_reaches_the_os_before_the_batch_is_due_without_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = FsyncPolicy::Batch {
+        max_records: 1_000_000,
+        max_delay: Duration::from_secs(3600),
+    };
+    let mut opts = options(policy);
+    opts.write_buffer_bytes = 1024;
+    let (mut wal, _, _) = open_collect(dir.path(), opts).unwrap();
+    // 20 frames of 156 bytes fill the 1 KiB buffer but stay far below the backlog at which
+    // the appender would write them itself, so only the flusher can have written them.
+    for _ in 0..20 {
+        wal.append(0.0, &[7u8; 100]).unwrap();
+    }
+    wait_until(
+        || wal.written_seq() >= 6,
+        "the flusher never wrote the full buffer",
+    );
+    assert_eq!(
+        wal.durable_seq(),
+        0,
+        "a full buffer is written, not synced, before the batch is due"
+    );
+    assert_eq!(wal.sync().unwrap(), 20);
+}
+
+#[test]
 fn none_policy_hands_records_to_the_os_in_the_background() {
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::format::{
     checkpoint_name, encode_checkpoint, encode_segment_header, encode_unsealed_frame, genesis_hash,
@@ -13,6 +13,10 @@ use super::format::{
 };
 use super::scan::io_err;
 use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
+
+/// How many `write_buffer_bytes` of records may wait for the flusher before the appender
+/// writes them itself.
+const BACKLOG_BUFFERS: usize = 16;
 
 /// An open log with its single writer. See the module documentation.
 pub struct Wal {
@@ -49,6 +53,8 @@ struct State {
     durable_seq: u64,
     /// Records appended since the last sync (batch group commit counter).
     unsynced: u32,
+    /// The buffer reached `write_buffer_bytes` and the flusher was woken to write it.
+    flush_requested: bool,
     failed: Option<String>,
     shutdown: bool,
 }
@@ -104,6 +110,7 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
             return Ok(io.written_seq);
         }
         let spare = std::mem::take(&mut io.spare);
+        st.flush_requested = false;
         (std::mem::replace(&mut st.buf, spare), st.last_seq)
     };
     seal_frames(&mut chunk, io.head_hash);
@@ -291,6 +298,7 @@ impl Wal {
             written_seq: report.last_seq,
             durable_seq: report.last_seq,
             unsynced: 0,
+            flush_requested: false,
             failed: None,
             shutdown: false,
         };
@@ -371,9 +379,17 @@ impl Wal {
                 drop(st);
                 shared.wake.notify_one();
             }
-            _ if full => {
+            // A full buffer is the flusher's to write (woken once, when it first fills);
+            // the appender writes it itself only when the flusher has fallen this far
+            // behind, which bounds the memory buffered records take.
+            _ if st.buf.len() >= self.options.write_buffer_bytes * BACKLOG_BUFFERS => {
                 drop(st);
                 flush_io(shared, &mut lock_io(shared))?;
+            }
+            _ if full && !st.flush_requested => {
+                st.flush_requested = true;
+                drop(st);
+                shared.wake.notify_one();
             }
             _ => {}
         }
@@ -551,7 +567,8 @@ impl std::fmt::Debug for Wal {
 
 /// Background group commit: every `interval` (or when the appender reports a full batch),
 /// whatever was appended since the last pass is handed to the OS and, when `sync` (the
-/// batch policy), synced.
+/// batch policy), synced. A buffer that filled up before then is written without a sync,
+/// so the appender never does the sealing and writing itself under a steady load.
 fn spawn_flusher(
     shared: &Arc<Shared>,
     interval: Duration,
@@ -561,37 +578,52 @@ fn spawn_flusher(
     let shared = Arc::clone(shared);
     thread::Builder::new()
         .name("dita-wal-flush".into())
-        .spawn(move || loop {
-            {
-                let st = lock(&shared);
-                if st.shutdown {
-                    return;
-                }
-                // A full batch reported before this thread got to wait must not wait an interval.
-                let st = if sync && st.unsynced >= max_records {
-                    st
-                } else {
-                    shared
-                        .wake
-                        .wait_timeout(st, interval)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
+        .spawn(move || {
+            let mut last_pass = Instant::now();
+            loop {
+                let sync_now = {
+                    let st = lock(&shared);
+                    if st.shutdown {
+                        return;
+                    }
+                    // Work reported before this thread got to wait must not wait an interval.
+                    let batch_full = sync && st.unsynced >= max_records;
+                    let st = if (batch_full || st.flush_requested) && st.failed.is_none() {
+                        st
+                    } else {
+                        let left = interval.saturating_sub(last_pass.elapsed());
+                        shared
+                            .wake
+                            .wait_timeout(st, left)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
+                    };
+                    let due =
+                        last_pass.elapsed() >= interval || (sync && st.unsynced >= max_records);
+                    let pending = if sync && due {
+                        st.durable_seq < st.last_seq
+                    } else {
+                        st.written_seq < st.last_seq
+                    };
+                    if st.shutdown || st.failed.is_some() || !pending {
+                        if due {
+                            last_pass = Instant::now();
+                        }
+                        continue;
+                    }
+                    sync && due
                 };
-                let pending = if sync {
-                    st.durable_seq < st.last_seq
+                // Errors poison the log; the next append reports them.
+                let _ = if sync_now {
+                    last_pass = Instant::now();
+                    commit(&shared)
                 } else {
-                    st.written_seq < st.last_seq
+                    if !sync {
+                        last_pass = Instant::now();
+                    }
+                    flush_io(&shared, &mut lock_io(&shared))
                 };
-                if st.shutdown || st.failed.is_some() || !pending {
-                    continue;
-                }
             }
-            // Errors poison the log; the next append reports them.
-            let _ = if sync {
-                commit(&shared)
-            } else {
-                flush_io(&shared, &mut lock_io(&shared))
-            };
         })
         .map_err(|e| WalError::Io {
             path: PathBuf::from("<thread>"),
