@@ -6,21 +6,18 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use smol_str::SmolStr;
 
-/// Shared, immutable identifier text (trade, intent, order and event ids): cloning is a
-/// reference-count bump, so ids can travel into transitions and journal rows for free.
-pub type Id = Arc<str>;
+/// Immutable identifier text (trade, intent, order and event ids). Ids up to 23 bytes (the
+/// kernel's own order ids, venues' event and fill ids) live inline: making, cloning and
+/// dropping one never touches the allocator. Longer ids are shared, so a clone is a
+/// reference-count bump either way and ids travel into transitions and journal rows for free.
+pub type Id = SmolStr;
 
-static EMPTY_ID: std::sync::LazyLock<Id> = std::sync::LazyLock::new(|| Arc::from(""));
-
-/// An id from text; the empty id is shared, so "no id" costs no allocation.
+/// An id from text.
+#[inline]
 pub fn id(s: &str) -> Id {
-    if s.is_empty() {
-        EMPTY_ID.clone()
-    } else {
-        Arc::from(s)
-    }
+    SmolStr::new(s)
 }
 
 /// A 64-bit FNV-1a fingerprint of an id: stable across machines and versions (checkpoints
@@ -54,14 +51,14 @@ pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
     let parts = [prefix.as_bytes(), sep.as_bytes(), &digits[i..]];
     let len: usize = parts.iter().map(|p| p.len()).sum();
     if len > buf.len() {
-        return Arc::from(format!("{prefix}{sep}{n}"));
+        return SmolStr::new(format!("{prefix}{sep}{n}"));
     }
     let mut at = 0;
     for p in parts {
         buf[at..at + p.len()].copy_from_slice(p);
         at += p.len();
     }
-    Arc::from(std::str::from_utf8(&buf[..len]).expect("ascii digits after utf-8 text"))
+    SmolStr::new(std::str::from_utf8(&buf[..len]).expect("ascii digits after utf-8 text"))
 }
 
 macro_rules! named_enum {
@@ -398,7 +395,7 @@ mod tests {
         );
         let long = "x".repeat(200);
         assert_eq!(&*counter_id(&long, "-", 7), format!("{long}-7"));
-        assert!(std::sync::Arc::ptr_eq(&id(""), &id("")));
+        assert!(!id("k-18446744073709551615").is_heap_allocated());
     }
 
     #[test]
