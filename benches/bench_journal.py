@@ -8,10 +8,10 @@
    alone, and separately the time ClickHouse then needs to catch up.
 3. End-to-end lag from a transition to a queryable row (p50, p99): intents at a steady pace,
    each followed by polling ClickHouse for its transition.
-4. Where the journal's GIL time goes, per row: ``drain_journal`` (native conversion into
-   tuples, GIL held), clickhouse-connect's Native encoding (Python, GIL held), and the share
-   of the GIL a Python thread keeps while chDB ingests pre-encoded bytes (``raw_insert``):
-   the figures behind the native change proposed for the <= 1.2x target.
+4. Where the journal's time goes, per row: ``drain_journal_blocks`` (taking the rows out of
+   the kernel: the only part that holds the kernel and the GIL), the kernel's Native block
+   encoding (GIL released), chDB ingesting those blocks through ``raw_insert``, and the share
+   of its speed a Python thread keeps meanwhile.
 
 ``python benches/bench_journal.py`` (about a minute) or ``--quick`` (a smoke run).
 """
@@ -32,7 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dita import JOURNAL_COLUMNS, ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, KernelIntent
+from dita._kernel import JournalBlock
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.schema import TABLE_COLUMNS, migrate
 
@@ -53,10 +54,10 @@ LABEL_LAG_P50 = "lag transition -> queryable row p50"
 LABEL_LAG_P99 = "lag transition -> queryable row p99"
 LABEL_ROWS_PER_INTENT = "journal rows per intent at NORMAL"
 LABEL_HOT_US = "process_intent cost, journaling off"
-LABEL_DRAIN_US = "drain_journal cost per row (GIL held)"
-LABEL_ENCODE_US = "clickhouse-connect Native encoding per row (GIL held)"
-LABEL_PREDICTED = "predicted overhead if the journal kept pace (1 + rows*(drain+encode)/hot)"
-LABEL_RAW_INGEST = "chDB raw_insert rows/s of pre-encoded Native bytes"
+LABEL_DRAIN_US = "drain_journal_blocks cost per row (kernel and GIL held)"
+LABEL_ENCODE_US = "Native block encoding per row (in the kernel, GIL released)"
+LABEL_PREDICTED = "GIL-held journal work per intent / process_intent cost (1 + rows*drain/hot)"
+LABEL_RAW_INGEST = "chDB raw_insert rows/s of the kernel's Native blocks"
 LABEL_GIL_SHARE = "Python thread speed during raw_insert vs idle (CPU contention, GIL is released)"
 
 ASSET = "BTCUSDT"
@@ -255,7 +256,7 @@ def _gil_share(action: Callable[[], None]) -> tuple[float, float]:
 
 
 def bench_gil(report: Report, root: Path, pairs: int) -> None:
-    print("4. GIL time per journal row", flush=True)
+    print("4. journal work per row", flush=True)
     n = 2 * pairs
     # A fresh kernel per run: replaying the same intent ids would only measure DUPLICATE_INTENT.
     hot_us = min(run_loop(ExecutionKernel(max_slots=16), intents(pairs, 16)) for _ in range(3)) / n * 1e6
@@ -265,53 +266,37 @@ def bench_gil(report: Report, root: Path, pairs: int) -> None:
     run_loop(kernel, intents(pairs, 16))
     rows = kernel.stats()["journal_queued"]
     t = time.perf_counter()
-    drained: dict[str, list[tuple[Any, ...]]] = {table: [] for table in JOURNAL_COLUMNS}
+    blocks: list[JournalBlock] = []
     while True:
-        part = kernel.drain_journal(10_000)
-        if not any(part.values()):
+        part = kernel.drain_journal_blocks(10_000)
+        assert part is not None, "nobody else is inside the kernel"
+        if not part:
             break
-        for table, table_rows in part.items():
-            drained[table].extend(table_rows)
+        blocks.extend(part)
     drain_us = (time.perf_counter() - t) / rows * 1e6
+    t = time.perf_counter()
+    encoded = [(block.table, block.encode()) for block in blocks]
+    encode_us = (time.perf_counter() - t) / rows * 1e6
 
     journal = ClickHouseJournal(f"chdb://{root / 'journal'}", serve_sql=False)
     try:
         client = journal._client
-        blocks: list[tuple[str, list[str], bytes, int]] = []
-        t = time.perf_counter()
-        for table, table_rows in drained.items():
-            if not table_rows:
-                continue
-            names = [c for c, _ in TABLE_COLUMNS[table]]
-            ctx = client.create_insert_context(
-                table,
-                column_names=names,
-                column_type_names=[c for _, c in TABLE_COLUMNS[table]],
-                data=journal._columns_for("gil", table_rows),
-                column_oriented=True,
-            )
-            block = b"".join(client._transform.build_insert(ctx))
-            block = block[
-                block.index(b"FORMAT Native\n") + len(b"FORMAT Native\n") :
-            ]  # the HTTP query prefix
-            blocks.append((table, names, block, len(table_rows)))
-        encode_us = (time.perf_counter() - t) / rows * 1e6
 
         def ingest() -> None:
-            for table, _names, block, _ in blocks:
-                client.raw_insert(table, None, insert_block=block, fmt="Native")
+            for table, data in encoded:
+                names = [c for c, _ in TABLE_COLUMNS[table]]
+                client.raw_insert(table, names, insert_block=data, fmt="Native")
 
         dt, share = _gil_share(ingest)
-        assert journal.query("SELECT count() FROM transitions WHERE kernel_id = 'gil'").rows[0][0] == len(
-            drained["transitions"]
-        )
+        stored = journal.query("SELECT count() FROM transitions WHERE kernel_id = 'gil'").rows[0][0]
+        assert stored == sum(len(b) for b in blocks if b.table == "transitions")
     finally:
         journal.close()
     rows_per_intent = rows / n
     report.add(LABEL_HOT_US, hot_us, "us/intent", f"{hot_us:.2f}")
-    report.add(LABEL_DRAIN_US, drain_us, "us/row", f"{drain_us:.2f}")
-    report.add(LABEL_ENCODE_US, encode_us, "us/row", f"{encode_us:.2f}")
-    report.add(LABEL_PREDICTED, 1 + rows_per_intent * (drain_us + encode_us) / hot_us, "x")
+    report.add(LABEL_DRAIN_US, drain_us, "us/row", f"{drain_us:.3f}")
+    report.add(LABEL_ENCODE_US, encode_us, "us/row", f"{encode_us:.3f}")
+    report.add(LABEL_PREDICTED, 1 + rows_per_intent * drain_us / hot_us, "x")
     report.add(LABEL_RAW_INGEST, rows / dt, "rows/s", fmt_rate(rows / dt))
     report.add(LABEL_GIL_SHARE, share, "")
 

@@ -4,9 +4,9 @@
 //! classes (the attribute is compiled out otherwise, so the core stays free of PyO3).
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 use std::collections::BTreeMap;
 use std::fmt;
-use smol_str::SmolStr;
 
 /// Immutable identifier text (trade, intent, order and event ids). Ids up to 23 bytes (the
 /// kernel's own order ids, venues' event and fill ids) live inline: making, cloning and

@@ -21,7 +21,8 @@ class FlakyClient:
     """Wraps the journal's clickhouse-connect client: calls fail by a rule.
 
     ``insert_rule(n)`` returns None (pass), "before" (fail without sending) or "after" (send,
-    then fail as if the answer was lost on the way back).
+    then fail as if the answer was lost on the way back). It counts and rules both ways of
+    inserting: ``insert`` (column data) and ``raw_insert`` (the kernel's Native blocks).
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class FlakyClient:
     ) -> None:
         self._client = client
         self._real_insert = client.insert
+        self._real_raw_insert = client.raw_insert
         self._real_query = client.query
         self.insert_rule = insert_rule
         self.query_rule = query_rule
@@ -39,19 +41,26 @@ class FlakyClient:
         self.queries = 0
         self.failures = 0
         client.insert = self.insert
+        client.raw_insert = self.raw_insert
         client.query = self.query
 
-    def insert(self, *args: Any, **kwargs: Any) -> Any:
+    def _ruled(self, real: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.inserts += 1
         rule = self.insert_rule(self.inserts)
         if rule == "before":
             self.failures += 1
             raise OperationalError("injected: connection refused")
-        result = self._real_insert(*args, **kwargs)
+        result = real(*args, **kwargs)
         if rule == "after":
             self.failures += 1
             raise OperationalError("injected: connection reset after the insert was sent")
         return result
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ruled(self._real_insert, *args, **kwargs)
+
+    def raw_insert(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ruled(self._real_raw_insert, *args, **kwargs)
 
     def query(self, *args: Any, **kwargs: Any) -> Any:
         self.queries += 1
@@ -62,6 +71,7 @@ class FlakyClient:
 
     def restore(self) -> None:
         self._client.insert = self._real_insert
+        self._client.raw_insert = self._real_raw_insert
         self._client.query = self._real_query
 
 

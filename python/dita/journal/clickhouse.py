@@ -3,10 +3,14 @@
 Two background threads keep ClickHouse off the hot path:
 
 - the *drainer* moves rows from each attached kernel's native outbox
-  (``kernel.drain_journal``) into a bounded queue; when the queue is full it stops draining
-  and rows wait in the kernel's own bounded outbox, so ``process_intent`` never waits;
+  (``kernel.drain_journal_blocks``, one ``JournalBlock`` per table) into a bounded queue;
+  when the queue is full it stops draining and rows wait in the kernel's own bounded
+  outbox, so ``process_intent`` never waits;
 - the *writer* batches queued rows per (kernel, table) by size and time and inserts them
   with clickhouse-connect, retrying with exponential backoff while ClickHouse is away.
+  Drained rows never become Python objects: the kernel encodes each batch as a ClickHouse
+  ``Native`` block with the GIL released and the writer hands the bytes to ``raw_insert``.
+  Rows handed to :meth:`ClickHouseJournal.backfill` go through the ordinary column insert.
 
 No loss, no duplicates: a batch is only dropped from the queue once ClickHouse accepted it.
 Retries carry an ``insert_deduplication_token`` and check which ``(kernel_id, seq, sub)``
@@ -23,17 +27,17 @@ for ClickHouse for as long as it takes.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from dita._kernel import JournalBlock
 from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
@@ -68,31 +72,70 @@ class _Ticket:
     done: threading.Event = field(default_factory=threading.Event)
 
 
+class _Rows(Protocol):
+    """Rows of one (kernel, table) in seq order: a native ``JournalBlock`` (drained from a
+    kernel, sent as a ClickHouse Native block) or :class:`_TupleRows` (a backfill)."""
+
+    def __len__(self) -> int: ...
+    @property
+    def first_key(self) -> tuple[int, int] | None: ...
+    @property
+    def last_key(self) -> tuple[int, int] | None: ...
+    @property
+    def seq_range(self) -> tuple[int, int] | None: ...
+    def slice(self, start: int, stop: int) -> _Rows: ...
+    def without(self, keys: set[tuple[int, int]]) -> _Rows: ...
+    def tuples(self) -> list[tuple[Any, ...]]: ...
+
+
+class _TupleRows:
+    """Rows as tuples in ``JOURNAL_COLUMNS`` order, with the interface of ``JournalBlock``."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def first_key(self) -> tuple[int, int] | None:
+        return (self.rows[0][0], self.rows[0][1]) if self.rows else None
+
+    @property
+    def last_key(self) -> tuple[int, int] | None:
+        return (self.rows[-1][0], self.rows[-1][1]) if self.rows else None
+
+    @property
+    def seq_range(self) -> tuple[int, int] | None:
+        seqs = [r[0] for r in self.rows]
+        return (min(seqs), max(seqs)) if seqs else None
+
+    def slice(self, start: int, stop: int) -> _TupleRows:
+        return _TupleRows(self.rows[start:stop])
+
+    def without(self, keys: set[tuple[int, int]]) -> _TupleRows:
+        return _TupleRows([r for r in self.rows if (r[0], r[1]) not in keys])
+
+    def tuples(self) -> list[tuple[Any, ...]]:
+        return list(self.rows)
+
+
+def _concat(parts: list[_Rows]) -> _Rows:
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, JournalBlock) for p in parts):
+        return JournalBlock.concat(parts)
+    return _TupleRows([row for p in parts for row in p.tuples()])
+
+
 @dataclass
 class _Chunk:
     kernel_id: str
     table: str
-    rows: list[tuple[Any, ...]]
+    rows: _Rows
     drained_at: float
     check_existing: bool = False
     ticket: _Ticket | None = None
-
-
-def _drain(kernel: ExecutionKernel, max_rows: int) -> dict[str, list[tuple[Any, ...]]]:
-    """``kernel.drain_journal`` with the garbage collector held off.
-
-    drain_journal holds the kernel's mutable borrow while it allocates row tuples; a GC pass
-    in there can run Python finalizers, which lets the interpreter switch to the strategy
-    thread, whose next kernel call would then fail with "Already borrowed". Without GC passes
-    the conversion never yields the GIL, so the strategy thread never sees the kernel busy.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return kernel.drain_journal(max_rows)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Unreachable(OperationalError):
@@ -446,7 +489,7 @@ class ClickHouseJournal:
             now = time.monotonic()
             for table, table_rows in chunks:
                 self._enqueue_locked(
-                    _Chunk(kernel_id, table, table_rows, now, check_existing=True, ticket=ticket)
+                    _Chunk(kernel_id, table, _TupleRows(table_rows), now, check_existing=True, ticket=ticket)
                 )
             self._flushers += 1  # write now rather than after max_delay
             self._cond.notify_all()
@@ -525,27 +568,25 @@ class ClickHouseJournal:
                     break
                 cpu = time.thread_time()
                 try:
-                    batch = _drain(kernel, min(self.drain_rows, room))
-                except RuntimeError as exc:
-                    if "borrow" not in str(exc).lower():
-                        raise
+                    # Native rows, grouped per table with the GIL released.
+                    blocks = kernel.drain_journal_blocks(min(self.drain_rows, room))
+                except Exception as exc:  # keep draining the other kernels; say what broke
+                    with self._cond:
+                        self._stats.last_error = f"drain_journal_blocks({kernel_id}): {exc!r}"
+                    log.warning("drain_journal_blocks failed for kernel %s: %r", kernel_id, exc)
+                    continue
+                if blocks is None:
                     # The strategy thread is inside the kernel right now: try again next poll.
                     with self._cond:
                         self._counters["drain_busy"] += 1
                     asked_all = False
                     continue
-                except Exception as exc:  # keep draining the other kernels; say what broke
-                    with self._cond:
-                        self._stats.last_error = f"drain_journal({kernel_id}): {exc!r}"
-                    log.warning("drain_journal failed for kernel %s: %r", kernel_id, exc)
-                    continue
                 now = time.monotonic()
                 with self._cond:
-                    for table, rows in batch.items():
-                        if rows:
-                            self._enqueue_locked(_Chunk(kernel_id, table, list(rows), now))
-                            drained += len(rows)
-                            room -= len(rows)
+                    for block in blocks:
+                        self._enqueue_locked(_Chunk(kernel_id, block.table, block, now))
+                        drained += len(block)
+                        room -= len(block)
                     self._counters["drained"] += drained
                     if drained:
                         self._cond.notify_all()
@@ -613,9 +654,9 @@ class ClickHouseJournal:
         """
         last: dict[str, int] = {}
         for chunk in take:
-            if chunk.ticket is None:
-                top = max(r[0] for r in chunk.rows)
-                last[chunk.kernel_id] = max(last.get(chunk.kernel_id, 0), top)
+            seqs = chunk.rows.seq_range
+            if chunk.ticket is None and seqs is not None:
+                last[chunk.kernel_id] = max(last.get(chunk.kernel_id, 0), seqs[1])
         if not last or self._client is None:
             return
         rows = [(kid, seq - 1) for kid, seq in last.items() if seq > 1]
@@ -651,11 +692,11 @@ class ClickHouseJournal:
         for chunk in take:
             groups.setdefault((chunk.kernel_id, chunk.table, id(chunk.ticket)), []).append(chunk)
         for (kernel_id, table, _), chunks in groups.items():
-            rows = [row for c in chunks for row in c.rows]
+            rows = _concat([c.rows for c in chunks])
             ticket = chunks[0].ticket
             outcome = BackfillResult()
             for start in range(0, len(rows), self.batch_rows):
-                part = rows[start : start + self.batch_rows]
+                part = rows.slice(start, start + self.batch_rows)
                 cpu = time.thread_time()
                 res = self._write_batch(kernel_id, table, part, ticket is not None, chunks[0].drained_at)
                 self._yield_gil(time.thread_time() - cpu)
@@ -681,11 +722,11 @@ class ClickHouseJournal:
             self._hwm[key] = int(res.result_rows[0][0] or 0)
         return self._hwm[key]
 
-    def _existing_keys(
-        self, kernel_id: str, table: str, rows: Sequence[tuple[Any, ...]]
-    ) -> set[tuple[int, int]]:
-        lo = min(r[0] for r in rows)
-        hi = max(r[0] for r in rows)
+    def _existing_keys(self, kernel_id: str, table: str, rows: _Rows) -> set[tuple[int, int]]:
+        seqs = rows.seq_range
+        if seqs is None:
+            return set()
+        lo, hi = seqs
         res = self._client.query(
             f"SELECT seq, sub FROM {quote_ident(table)} "
             "WHERE kernel_id = {k:String} AND seq BETWEEN {lo:UInt64} AND {hi:UInt64}",
@@ -704,16 +745,33 @@ class ClickHouseJournal:
         if self._abort.wait(delay):
             raise _Aborted
 
+    def _insert(self, kernel_id: str, table: str, rows: _Rows, token: str) -> None:
+        names = [n for n, _ in TABLE_COLUMNS[table]]
+        settings = {"insert_deduplication_token": token}
+        if isinstance(rows, JournalBlock):
+            # Native bytes made by the kernel with the GIL released; ClickHouse converts the
+            # String columns into the tables' LowCardinality ones.
+            self._client.raw_insert(
+                table, column_names=names, insert_block=rows.encode(), settings=settings, fmt="Native"
+            )
+            return
+        self._client.insert(
+            table,
+            self._columns_for(kernel_id, rows.tuples()),
+            column_names=names,
+            column_type_names=[t for _, t in TABLE_COLUMNS[table]],
+            column_oriented=True,
+            settings=settings,
+        )
+
     def _write_batch(
-        self, kernel_id: str, table: str, rows: list[tuple[Any, ...]], check: bool, drained_at: float
+        self, kernel_id: str, table: str, rows: _Rows, check: bool, drained_at: float
     ) -> BackfillResult:
         """Insert ``rows`` until ClickHouse takes them; returns what was written or skipped."""
         from clickhouse_connect.driver.exceptions import ClickHouseError
 
         result = BackfillResult()
-        work: list[tuple[list[tuple[Any, ...]], bool]] = [(rows, check)]
-        names = [n for n, _ in TABLE_COLUMNS[table]]
-        types = [t for _, t in TABLE_COLUMNS[table]]
+        work: list[tuple[_Rows, bool]] = [(rows, check)]
         while work:
             part, must_check = work.pop()
             attempt = 0
@@ -721,23 +779,18 @@ class ClickHouseJournal:
                 try:
                     if self._client is None:
                         self._client = self._open_writer_client()
-                    if not must_check and part[0][0] <= self._hwm_for(kernel_id, table):
+                    first_key = part.first_key
+                    if not must_check and first_key and first_key[0] <= self._hwm_for(kernel_id, table):
                         must_check = True  # rows from before a restart: some may be stored already
                     todo = part
                     if must_check:
                         present = self._existing_keys(kernel_id, table, part)
-                        todo = [r for r in part if (r[0], r[1]) not in present]
+                        todo = part.without(present) if present else part
                         result.already_present += len(part) - len(todo)
-                    if todo:
-                        first, last = todo[0], todo[-1]
-                        token = f"{kernel_id}/{table}/{first[0]}.{first[1]}/{last[0]}.{last[1]}/{len(todo)}"
-                        self._client.insert(
-                            table,
-                            self._columns_for(kernel_id, todo),
-                            column_names=names,
-                            column_type_names=types,
-                            column_oriented=True,
-                            settings={"insert_deduplication_token": token},
+                    if len(todo):
+                        (s0, u0), (s1, u1) = todo.first_key or (0, 0), todo.last_key or (0, 0)
+                        self._insert(
+                            kernel_id, table, todo, f"{kernel_id}/{table}/{s0}.{u0}/{s1}.{u1}/{len(todo)}"
                         )
                     result.written += len(todo)
                     with self._cond:
@@ -753,13 +806,13 @@ class ClickHouseJournal:
                         self._stats.last_error = f"{table}: {type(exc).__name__}: {exc}"
                     if _is_encoding_error(exc):
                         if len(part) == 1:
-                            self._reject(kernel_id, table, part[0], exc)
+                            self._reject(kernel_id, table, part.tuples()[0], exc)
                             result.rejected += 1
                             break
                         mid = len(part) // 2
                         # Halves go back on the stack: nothing of this part was sent.
-                        work.append((part[mid:], True))
-                        work.append((part[:mid], True))
+                        work.append((part.slice(mid, len(part)), True))
+                        work.append((part.slice(0, mid), True))
                         break
                     if isinstance(exc, ClickHouseError) and (
                         "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc)

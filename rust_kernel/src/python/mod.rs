@@ -3,23 +3,23 @@
 
 mod convert;
 mod errors;
+mod journal;
 mod mock;
 mod objects;
 mod wal;
 
-use crate::journal::{Row, RowData};
 use crate::kernel::{Kernel, KernelInput};
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::risk::ConfigValue;
 use crate::types::*;
 use crate::wal::kernel_log::InputRef;
 use convert::*;
+use journal::{blocks_of, journal_columns, journal_wire_types, row_to_py, PyJournalBlock};
 use mock::PyMockVenue;
 use objects::*;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use pyo3::IntoPyObjectExt;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -73,47 +73,6 @@ fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String,
         out.push((key.clone(), float_arg(&v, &key)?));
     }
     Ok(out)
-}
-
-macro_rules! tuple {
-    ($py:expr; $($v:expr),+ $(,)?) => {
-        PyTuple::new($py, [$($v.into_py_any($py)?),+])?
-    };
-}
-
-fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple>> {
-    let (seq, sub) = (row.seq, row.sub);
-    Ok(match &row.data {
-        RowData::Fill(f) => {
-            tuple!(py; seq, sub, f.ts, &*f.trade_id, f.slot_id, &*f.event_id, &*f.fill_id,
-            &*f.client_order_id, &*f.venue_order_id, &*f.asset, f.side.name(),
-            if f.is_entry { "ENTRY" } else { "EXIT" }, f.price, f.qty, f.fee, f.liquidity, f.realized_pnl)
-        }
-        RowData::Account(a) => {
-            tuple!(py; seq, sub, a.ts, &*a.event_id, a.kind.name(), &*a.asset, a.amount, a.fee,
-            &*a.fill_id, a.wallet_balance, a.available_margin, a.used_margin, a.maint_margin, a.k_capital,
-            a.reconcile_status, a.reconcile_delta)
-        }
-        RowData::Control(c) => tuple!(py; seq, sub, c.ts, c.mode.name(), c.verbosity.name(),
-            c.debug_clickhouse_enabled, &c.source),
-        RowData::Transition(t) => {
-            tuple!(py; seq, sub, t.timestamp, &*t.trade_id, t.slot_id, t.prev_state.name(),
-            t.next_state.name(), t.trigger, &*t.intent_id, &*t.event_id, details_json(&t.details))
-        }
-        RowData::Intent(r) => {
-            let i = &r.intent;
-            tuple!(py; seq, sub, i.timestamp, &*i.intent_id, &*i.trade_id, i.slot_id, &*i.asset, i.side.name(),
-                i.action.name(), i.order_type.name(), i.reference_price, i.target_size, i.limit_price, i.leverage,
-                &i.reason, r.accepted, r.code.name(), r.severity.name(), details_json(&r.details))
-        }
-        RowData::VenueEvent(r) => {
-            let e = &r.event;
-            tuple!(py; seq, sub, e.timestamp, &*e.event_id, &*e.trade_id, e.slot_id, e.kind.name(), e.status.name(),
-                &*e.venue_order_id, &*e.venue_client_id, e.side.map(|s| s.name()).unwrap_or(""), &*e.asset, e.price,
-                e.size, e.filled_size, e.remaining_size, &e.reason, r.accepted, r.code.name(),
-                metadata_json(&e.metadata))
-        }
-    })
 }
 
 /// How long a call waits for the kernel when another thread is inside it.
@@ -935,7 +894,7 @@ impl PyKernel {
         d.set_item("cancels_requested", c.cancels_requested)?;
         d.set_item("account_events", c.account_events)?;
         d.set_item("open_orders", this.core.open_orders().len())?;
-        d.set_item("journal_queued", this.core.outbox.rows.len())?;
+        d.set_item("journal_queued", this.core.outbox.len())?;
         d.set_item("journal_queued_total", this.core.outbox.queued_total)?;
         d.set_item("journal_dropped", this.core.outbox.dropped)?;
         Ok(d)
@@ -968,6 +927,23 @@ impl PyKernel {
             list.cast::<PyList>()?.append(row_to_py(py, row)?)?;
         }
         Ok(d)
+    }
+
+    /// Takes up to `max_rows` journal rows as one `JournalBlock` per table (rows stay native
+    /// and are encoded later with the GIL released). None when another thread is inside the
+    /// kernel right now: nothing was taken, the rows wait for the next call.
+    #[pyo3(signature = (max_rows=100000))]
+    fn drain_journal_blocks(slf: &Bound<'_, Self>, max_rows: usize) -> Option<Vec<PyJournalBlock>> {
+        let mut k = slf.try_borrow_mut().ok()?;
+        let k = &mut k.core;
+        if k.outbox.is_empty() {
+            return Some(Vec::new());
+        }
+        Some(blocks_of(
+            &k.kernel_id,
+            k.outbox.drain_tables(max_rows),
+            &k.outbox.recycler,
+        ))
     }
 
     fn set_projection_enabled(slf: &Bound<'_, Self>, enabled: bool) -> PyResult<()> {
@@ -1098,6 +1074,7 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
 fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("JOURNAL_COLUMNS", journal_columns(m.py())?)?;
+    m.add("JOURNAL_WIRE_TYPES", journal_wire_types(m.py())?)?;
     m.add_class::<TradeStage>()?;
     m.add_class::<KernelCommandType>()?;
     m.add_class::<TradeSide>()?;
@@ -1119,6 +1096,7 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySlot>()?;
     m.add_class::<PyMockVenue>()?;
     m.add_class::<PyKernel>()?;
+    m.add_class::<PyJournalBlock>()?;
     m.add("WalError", m.py().get_type::<wal::WalError>())?;
     m.add_function(wrap_pyfunction!(wal::wal_verify, m)?)?;
     m.add_function(wrap_pyfunction!(wal::wal_replay, m)?)?;

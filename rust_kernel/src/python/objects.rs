@@ -1,7 +1,6 @@
 //! Native Python classes for the kernel's data: built once at the boundary, read lazily.
 
 use super::convert::*;
-use crate::journal::columns;
 use crate::model::*;
 use crate::types::*;
 use pyo3::prelude::*;
@@ -917,12 +916,4 @@ impl PySlot {
             s.slot_id, s.fsm_state, &*s.asset, s.side, s.size, s.entry_price
         )
     }
-}
-
-pub fn journal_columns<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for t in crate::journal::TABLES {
-        d.set_item(t, PyTuple::new(py, columns(t))?)?;
-    }
-    Ok(d)
 }

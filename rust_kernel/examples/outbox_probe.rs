@@ -1,0 +1,69 @@
+//! The cost of journal row capture in the kernel's hot path: full cycles through the native
+//! mock with the outbox off and on (drained every 10,000 rows on the same thread).
+use dita_kernel::mock::{MockConfig, MockVenue};
+use dita_kernel::*;
+use std::time::Instant;
+
+fn run(n: usize, journal: bool) -> f64 {
+    let mut k = Kernel::new("probe", 16).unwrap();
+    k.set_journal_enabled(journal);
+    let mut v = MockVenue::new(MockConfig::default()).unwrap();
+    let intents: Vec<(Intent, Intent)> = (0..n)
+        .map(|i| {
+            let mk = |action, px, tag: &str| {
+                let mut it = Intent::new(
+                    &format!("{tag}{i}"),
+                    &format!("t{i}"),
+                    (i % 16) as i64,
+                    "BTCUSDT",
+                    TradeSide::Long,
+                    action,
+                    px,
+                    1.0,
+                );
+                it.timestamp = i as f64;
+                it
+            };
+            (
+                mk(KernelCommandType::Enter, 100.0, "e"),
+                mk(KernelCommandType::Exit, 101.0, "x"),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    let mut drained = 0;
+    for (e, x) in &intents {
+        for it in [e, x] {
+            let out = k.process_intent(it);
+            let order = out.submit.expect("accepted");
+            for ev in v.submit(&order) {
+                std::hint::black_box(k.on_venue_event(&ev));
+            }
+        }
+        if k.outbox.len() >= 10_000 {
+            drained += k.outbox.drain(usize::MAX).len();
+        }
+    }
+    std::hint::black_box(drained);
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200_000);
+    if let Some(mode) = std::env::args().nth(2) {
+        let ns = run(n, mode == "on");
+        println!("{mode}: {ns:.0} ns/cycle");
+        return;
+    }
+    for _ in 0..3 {
+        let off = run(n, false);
+        let on = run(n, true);
+        println!(
+            "ns/cycle: outbox off {off:.0}, on {on:.0}, ratio {:.2}x",
+            on / off
+        );
+    }
+}

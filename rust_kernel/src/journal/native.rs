@@ -1,0 +1,283 @@
+//! Journal rows as ClickHouse `Native` blocks, so a writer hands ClickHouse bytes instead of
+//! building Python values row by row.
+//!
+//! A block is `varint(columns) varint(rows)` followed, per column, by its name, its type and
+//! the column's values: fixed-width numbers little-endian, strings as `varint(len) bytes`,
+//! `Nullable(T)` as one null-flag byte per row and then the values (a zero for a null).
+//! Several blocks back to back are one insert. Types are the wire types of `journal.rs`.
+
+use super::{columns, wire_types, Row, Value};
+
+fn varint(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn string(out: &mut Vec<u8>, s: &str) {
+    varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// DateTime64(6) microseconds; ties to even, like Python's `round`, so both writing paths
+/// store the same instant.
+pub fn micros(ts: f64) -> i64 {
+    (ts * 1_000_000.0).round_ties_even() as i64
+}
+
+/// One column being filled: values, plus null flags for a `Nullable` column.
+#[derive(Default)]
+struct Column {
+    nulls: Vec<u8>,
+    data: Vec<u8>,
+}
+
+impl Column {
+    fn push(&mut self, v: Value<'_>) {
+        let d = &mut self.data;
+        match v {
+            Value::U64(x) => d.extend_from_slice(&x.to_le_bytes()),
+            Value::U32(x) => d.extend_from_slice(&x.to_le_bytes()),
+            Value::I64(x) => d.extend_from_slice(&x.to_le_bytes()),
+            Value::F64(x) => d.extend_from_slice(&x.to_le_bytes()),
+            Value::OptF64(x) => {
+                self.nulls.push(u8::from(x.is_none()));
+                d.extend_from_slice(&x.unwrap_or(0.0).to_le_bytes());
+            }
+            Value::Bool(x) => d.push(u8::from(x)),
+            Value::Ts(x) => d.extend_from_slice(&micros(x).to_le_bytes()),
+            Value::Str(x) => string(d, x),
+            Value::Text(x) => string(d, &x),
+        }
+    }
+}
+
+/// Why rows could not be encoded as one block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// Rows of two tables were handed over together.
+    MixedTables {
+        first: &'static str,
+        other: &'static str,
+    },
+}
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncodeError::MixedTables { first, other } => {
+                write!(
+                    f,
+                    "a Native block holds one table: got {first} and {other} rows"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// Appends one Native block of `rows` (all of one table) to `out`, `kernel_id` as its first
+/// column. Nothing is appended for no rows.
+pub fn encode_block(out: &mut Vec<u8>, kernel_id: &str, rows: &[Row]) -> Result<(), EncodeError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let table = first.data.table();
+    let names = columns(table);
+    let types = wire_types(table).expect("every row names a journal table");
+    let mut cols: Vec<Column> = (0..names.len()).map(|_| Column::default()).collect();
+    for row in rows {
+        let other = row.data.table();
+        if other != table {
+            return Err(EncodeError::MixedTables {
+                first: table,
+                other,
+            });
+        }
+        let mut at = 0;
+        row.visit(&mut |v| {
+            cols[at].push(v);
+            at += 1;
+        });
+        debug_assert_eq!(at, names.len(), "{table} row visits every column");
+    }
+    let payload: usize = cols.iter().map(|c| c.nulls.len() + c.data.len()).sum();
+    out.reserve(payload + rows.len() * (kernel_id.len() + 1) + 64 * names.len());
+    varint(out, names.len() as u64 + 1);
+    varint(out, rows.len() as u64);
+    string(out, "kernel_id");
+    string(out, "String");
+    for _ in rows {
+        string(out, kernel_id);
+    }
+    for ((name, ty), col) in names.iter().zip(types).zip(&cols) {
+        string(out, name);
+        string(out, ty);
+        out.extend_from_slice(&col.nulls);
+        out.extend_from_slice(&col.data);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{AccountRow, ControlRow, RowData};
+    use crate::types::*;
+
+    /// Reads a block back: (columns, rows, [(name, type, raw column bytes)]), knowing the
+    /// widths of the types the journal sends.
+    fn read_block(b: &[u8]) -> (u64, u64, Vec<(String, String, Vec<u8>)>) {
+        fn read_varint(b: &[u8], at: &mut usize) -> u64 {
+            let (mut n, mut shift) = (0u64, 0);
+            loop {
+                let byte = b[*at];
+                *at += 1;
+                n |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    return n;
+                }
+                shift += 7;
+            }
+        }
+        fn read_str(b: &[u8], at: &mut usize) -> String {
+            let len = read_varint(b, at) as usize;
+            let s = std::str::from_utf8(&b[*at..*at + len]).unwrap().to_string();
+            *at += len;
+            s
+        }
+        let mut at = 0;
+        let ncols = read_varint(b, &mut at);
+        let nrows = read_varint(b, &mut at);
+        let mut cols = Vec::new();
+        for _ in 0..ncols {
+            let name = read_str(b, &mut at);
+            let ty = read_str(b, &mut at);
+            let start = at;
+            let width = |t: &str| match t {
+                "UInt64" | "Int64" | "Float64" | "DateTime64(6, 'UTC')" => Some(8),
+                "UInt32" => Some(4),
+                "Bool" => Some(1),
+                _ => None,
+            };
+            match (
+                ty.strip_prefix("Nullable(")
+                    .and_then(|t| t.strip_suffix(')')),
+                width(&ty),
+            ) {
+                (Some(inner), _) => at += nrows as usize * (1 + width(inner).unwrap()),
+                (None, Some(w)) => at += nrows as usize * w,
+                (None, None) => {
+                    for _ in 0..nrows {
+                        read_str(b, &mut at);
+                    }
+                }
+            }
+            cols.push((name, ty, b[start..at].to_vec()));
+        }
+        assert_eq!(at, b.len(), "the block has no trailing bytes");
+        (ncols, nrows, cols)
+    }
+
+    fn account_row(seq: u64, wallet: Option<f64>) -> Row {
+        Row {
+            seq,
+            sub: 0,
+            data: RowData::Account(AccountRow {
+                ts: 1.5,
+                event_id: id("ev-é"),
+                kind: AccountEventKind::AccountUpdate,
+                asset: id(""),
+                amount: 2.0,
+                fee: 0.0,
+                fill_id: id(""),
+                wallet_balance: wallet,
+                available_margin: None,
+                used_margin: None,
+                maint_margin: None,
+                k_capital: 10.0,
+                reconcile_status: "OK",
+                reconcile_delta: 0.0,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_block_carries_every_column_with_its_wire_type_and_values() {
+        let rows = [account_row(7, Some(3.25)), account_row(8, None)];
+        let mut out = Vec::new();
+        encode_block(&mut out, "k-1", &rows).unwrap();
+        let (ncols, nrows, cols) = read_block(&out);
+        assert_eq!((ncols, nrows), (1 + ACCOUNT_COLUMNS_LEN as u64, 2));
+        assert_eq!(cols[0].0, "kernel_id");
+        assert_eq!(cols[0].2, b"\x03k-1\x03k-1");
+        let names: Vec<&str> = cols[1..].iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(names, crate::journal::ACCOUNT_COLUMNS);
+        let types: Vec<&str> = cols[1..].iter().map(|c| c.1.as_str()).collect();
+        assert_eq!(types, crate::journal::ACCOUNT_TYPES);
+        let seq = &cols[1].2;
+        assert_eq!(seq[..8], 7u64.to_le_bytes());
+        assert_eq!(seq[8..], 8u64.to_le_bytes());
+        assert_eq!(
+            cols[3].2[..8],
+            1_500_000i64.to_le_bytes(),
+            "ts in microseconds"
+        );
+        assert_eq!(
+            cols[4].2,
+            "\x05ev-é\x05ev-é".as_bytes(),
+            "utf-8 byte length, not chars"
+        );
+        let wallet = &cols[10].2;
+        assert_eq!(&wallet[..2], &[0, 1], "null flags come first");
+        assert_eq!(wallet[2..10], 3.25f64.to_le_bytes());
+        assert_eq!(wallet[10..], 0f64.to_le_bytes());
+    }
+
+    const ACCOUNT_COLUMNS_LEN: usize = 16;
+
+    #[test]
+    fn rows_of_two_tables_are_refused() {
+        let control = Row {
+            seq: 1,
+            sub: 0,
+            data: RowData::Control(ControlRow {
+                ts: 0.0,
+                mode: ControlMode::Paper,
+                verbosity: Verbosity::Normal,
+                debug_clickhouse_enabled: true,
+                source: "t".into(),
+            }),
+        };
+        let mut out = Vec::new();
+        let err = encode_block(&mut out, "k", &[account_row(1, None), control]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("account_events and control_changes"),
+            "{err}"
+        );
+        assert!(out.is_empty(), "nothing is written for a refused block");
+    }
+
+    #[test]
+    fn micros_round_half_to_even_like_python() {
+        assert_eq!(micros(0.0000025), 2);
+        assert_eq!(micros(0.0000035), 4);
+        assert_eq!(micros(1_700_000_000.123456), 1_700_000_000_123_456);
+    }
+
+    #[test]
+    fn long_strings_get_multi_byte_lengths() {
+        let mut out = Vec::new();
+        string(&mut out, &"x".repeat(300));
+        assert_eq!(&out[..2], &[0xac, 0x02]);
+        assert_eq!(out.len(), 302);
+    }
+}
