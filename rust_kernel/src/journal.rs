@@ -1,9 +1,17 @@
 //! The journal outbox: rows the kernel leaves for a journal writer to drain, gated by
-//! verbosity. Nothing here does I/O; the hot path only pushes onto a bounded queue.
+//! verbosity. Nothing here does I/O; the hot path only appends to a bounded buffer.
+//!
+//! A row is stored the way the journal will read it, packed back to back in one byte buffer
+//! per table ([`RowBuf`]): `seq u64 | sub u32` and then the table's columns (see the
+//! `*_KINDS` lists) as fixed-width little-endian numbers, `varint length + bytes` strings and
+//! details as a small self-describing blob. Capturing a row is a few short copies, with no
+//! allocation and nothing to drop later; whoever writes the journal reads the values back
+//! with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native blocks).
+//! The `record_*` methods are the only writers: each lists its table's values in column
+//! order, and a test reads every table back against them.
 
 use crate::model::{Intent, KernelOutcome, KernelTransition, VenueEvent};
 use crate::types::*;
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 pub mod native;
@@ -187,6 +195,7 @@ pub fn wire_types(table: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// A fill as the journal records it (built by the kernel when it applies the fill).
 #[derive(Clone, Debug)]
 pub struct FillRow {
     pub ts: f64,
@@ -233,79 +242,46 @@ pub struct ControlRow {
     pub source: String,
 }
 
-/// The fields of an intent the journal keeps (not its legs or metadata, which it never
-/// writes), so capturing one costs no allocation beyond a non-empty reason.
-#[derive(Clone, Debug)]
-pub struct IntentRow {
-    pub ts: f64,
-    pub intent_id: Id,
-    pub trade_id: Id,
-    pub slot_id: i64,
-    pub asset: Id,
-    pub side: TradeSide,
-    pub action: KernelCommandType,
-    pub order_type: OrderType,
-    pub reference_price: f64,
-    pub target_size: f64,
-    pub limit_price: f64,
-    pub leverage: f64,
-    pub reason: String,
-    pub accepted: bool,
-    pub code: KernelDiagnosticCode,
-    pub severity: KernelSeverity,
-    pub details: Details,
+pub const FILLS: usize = 0;
+pub const ACCOUNT_EVENTS: usize = 1;
+pub const CONTROL_CHANGES: usize = 2;
+pub const TRANSITIONS: usize = 3;
+pub const INTENTS: usize = 4;
+pub const VENUE_EVENTS: usize = 5;
+
+/// Details in a row buffer: `u32 length` of what follows, then `varint(count)` and per entry
+/// the key as a string, a tag byte and the value.
+#[derive(Clone, Copy, Debug)]
+pub enum DetailsRef<'a> {
+    Live(&'a [(&'static str, Detail)]),
+    Stored(&'a [u8]),
 }
 
-#[derive(Clone, Debug)]
-pub struct VenueEventRow {
-    pub event: VenueEvent,
-    pub accepted: bool,
-    pub code: KernelDiagnosticCode,
-}
-
-#[derive(Clone, Debug)]
-pub enum RowData {
-    Fill(FillRow),
-    Account(AccountRow),
-    Control(ControlRow),
-    Transition(KernelTransition),
-    Intent(IntentRow),
-    VenueEvent(Box<VenueEventRow>),
-}
-
-impl RowData {
-    pub fn table(&self) -> &'static str {
-        match self {
-            RowData::Fill(_) => "fills",
-            RowData::Account(_) => "account_events",
-            RowData::Control(_) => "control_changes",
-            RowData::Transition(_) => "transitions",
-            RowData::Intent(_) => "intents",
-            RowData::VenueEvent(_) => "venue_events",
+impl DetailsRef<'_> {
+    /// The details as the journal's JSON text.
+    pub fn to_json(&self) -> String {
+        match *self {
+            DetailsRef::Live(d) => details_json(d),
+            DetailsRef::Stored(mut b) => {
+                let n = read_varint(&mut b);
+                details_json_from((0..n).map(move |_| {
+                    let key = read_str(&mut b);
+                    let tag = take(&mut b, 1)[0];
+                    let value = match tag {
+                        0 => DetailRef::Str(read_str(&mut b)),
+                        1 => DetailRef::F64(f64::from_le_bytes(take8(&mut b))),
+                        2 => DetailRef::I64(i64::from_le_bytes(take8(&mut b))),
+                        _ => DetailRef::Bool(take(&mut b, 1)[0] != 0),
+                    };
+                    (key, value)
+                }))
+            }
         }
     }
-
-    pub fn table_index(&self) -> usize {
-        match self {
-            RowData::Fill(_) => 0,
-            RowData::Account(_) => 1,
-            RowData::Control(_) => 2,
-            RowData::Transition(_) => 3,
-            RowData::Intent(_) => 4,
-            RowData::VenueEvent(_) => 5,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Row {
-    pub seq: u64,
-    pub sub: u32,
-    pub data: RowData,
 }
 
 /// One column value of a row, typed as the journal writes it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Value<'a> {
     U64(u64),
     U32(u32),
@@ -316,119 +292,352 @@ pub enum Value<'a> {
     /// Seconds since the epoch (written as DateTime64(6) microseconds).
     Ts(f64),
     Str(&'a str),
-    /// Text made for the journal (JSON of details or metadata).
-    Text(String),
+    /// Rendered as a JSON object (a `String` column).
+    Details(DetailsRef<'a>),
 }
 
-impl Row {
-    /// Hands `out` the row's values in column order (`columns(self.data.table())`): the one
-    /// place that says what a journal row holds, for both Python tuples and Native blocks.
-    pub fn visit<'a>(&'a self, out: &mut impl FnMut(Value<'a>)) {
-        use Value::*;
-        out(U64(self.seq));
-        out(U32(self.sub));
-        match &self.data {
-            RowData::Fill(f) => {
-                out(Ts(f.ts));
-                out(Str(&f.trade_id));
-                out(I64(f.slot_id as i64));
-                out(Str(&f.event_id));
-                out(Str(&f.fill_id));
-                out(Str(&f.client_order_id));
-                out(Str(&f.venue_order_id));
-                out(Str(&f.asset));
-                out(Str(f.side.name()));
-                out(Str(if f.is_entry { "ENTRY" } else { "EXIT" }));
-                out(F64(f.price));
-                out(F64(f.qty));
-                out(F64(f.fee));
-                out(Str(f.liquidity));
-                out(F64(f.realized_pnl));
+/// How a column is stored in a row buffer; the `*_KINDS` lists follow the column lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    U64,
+    U32,
+    I64,
+    F64,
+    OptF64,
+    Bool,
+    Ts,
+    Str,
+    Details,
+}
+
+use Kind as K;
+const FILL_KINDS: &[Kind] = &[
+    K::U64,
+    K::U32,
+    K::Ts,
+    K::Str,
+    K::I64,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::F64,
+    K::F64,
+    K::F64,
+    K::Str,
+    K::F64,
+];
+const ACCOUNT_KINDS: &[Kind] = &[
+    K::U64,
+    K::U32,
+    K::Ts,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::F64,
+    K::F64,
+    K::Str,
+    K::OptF64,
+    K::OptF64,
+    K::OptF64,
+    K::OptF64,
+    K::F64,
+    K::Str,
+    K::F64,
+];
+const CONTROL_KINDS: &[Kind] = &[K::U64, K::U32, K::Ts, K::Str, K::Str, K::Bool, K::Str];
+const TRANSITION_KINDS: &[Kind] = &[
+    K::U64,
+    K::U32,
+    K::Ts,
+    K::Str,
+    K::I64,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Details,
+];
+const INTENT_KINDS: &[Kind] = &[
+    K::U64,
+    K::U32,
+    K::Ts,
+    K::Str,
+    K::Str,
+    K::I64,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::F64,
+    K::F64,
+    K::F64,
+    K::F64,
+    K::Str,
+    K::Bool,
+    K::Str,
+    K::Str,
+    K::Details,
+];
+const VENUE_EVENT_KINDS: &[Kind] = &[
+    K::U64,
+    K::U32,
+    K::Ts,
+    K::Str,
+    K::Str,
+    K::I64,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::F64,
+    K::F64,
+    K::F64,
+    K::F64,
+    K::Str,
+    K::Bool,
+    K::Str,
+    K::Str,
+];
+const KINDS: [&[Kind]; 6] = [
+    FILL_KINDS,
+    ACCOUNT_KINDS,
+    CONTROL_KINDS,
+    TRANSITION_KINDS,
+    INTENT_KINDS,
+    VENUE_EVENT_KINDS,
+];
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+#[inline]
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> &'a [u8] {
+    let (head, rest) = b.split_at(n);
+    *b = rest;
+    head
+}
+
+fn take8(b: &mut &[u8]) -> [u8; 8] {
+    take(b, 8).try_into().expect("8 bytes")
+}
+
+fn read_varint(b: &mut &[u8]) -> u64 {
+    let (mut n, mut shift) = (0u64, 0);
+    loop {
+        let byte = take(b, 1)[0];
+        n |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+fn read_str<'a>(b: &mut &'a [u8]) -> &'a str {
+    let len = read_varint(b) as usize;
+    // Only `put_str` writes these bytes, from a &str.
+    std::str::from_utf8(take(b, len)).expect("row buffers hold the utf-8 they were given")
+}
+
+fn put_details(out: &mut Vec<u8>, details: &[(&'static str, Detail)]) {
+    // Length first (fixed width, filled in at the end), so a reader can skip the blob.
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    put_varint(out, details.len() as u64);
+    for (k, v) in details {
+        put_str(out, k);
+        match v.as_ref() {
+            DetailRef::Str(s) => {
+                out.push(0);
+                put_str(out, s);
             }
-            RowData::Account(a) => {
-                out(Ts(a.ts));
-                out(Str(&a.event_id));
-                out(Str(a.kind.name()));
-                out(Str(&a.asset));
-                out(F64(a.amount));
-                out(F64(a.fee));
-                out(Str(&a.fill_id));
-                out(OptF64(a.wallet_balance));
-                out(OptF64(a.available_margin));
-                out(OptF64(a.used_margin));
-                out(OptF64(a.maint_margin));
-                out(F64(a.k_capital));
-                out(Str(a.reconcile_status));
-                out(F64(a.reconcile_delta));
+            DetailRef::F64(x) => {
+                out.push(1);
+                out.extend_from_slice(&x.to_le_bytes());
             }
-            RowData::Control(c) => {
-                out(Ts(c.ts));
-                out(Str(c.mode.name()));
-                out(Str(c.verbosity.name()));
-                out(Bool(c.debug_clickhouse_enabled));
-                out(Str(&c.source));
+            DetailRef::I64(x) => {
+                out.push(2);
+                out.extend_from_slice(&x.to_le_bytes());
             }
-            RowData::Transition(t) => {
-                out(Ts(t.timestamp));
-                out(Str(&t.trade_id));
-                out(I64(t.slot_id as i64));
-                out(Str(t.prev_state.name()));
-                out(Str(t.next_state.name()));
-                out(Str(t.trigger));
-                out(Str(&t.intent_id));
-                out(Str(&t.event_id));
-                out(Text(details_json(&t.details)));
-            }
-            RowData::Intent(r) => {
-                out(Ts(r.ts));
-                out(Str(&r.intent_id));
-                out(Str(&r.trade_id));
-                out(I64(r.slot_id));
-                out(Str(&r.asset));
-                out(Str(r.side.name()));
-                out(Str(r.action.name()));
-                out(Str(r.order_type.name()));
-                out(F64(r.reference_price));
-                out(F64(r.target_size));
-                out(F64(r.limit_price));
-                out(F64(r.leverage));
-                out(Str(&r.reason));
-                out(Bool(r.accepted));
-                out(Str(r.code.name()));
-                out(Str(r.severity.name()));
-                out(Text(details_json(&r.details)));
-            }
-            RowData::VenueEvent(r) => {
-                let e = &r.event;
-                out(Ts(e.timestamp));
-                out(Str(&e.event_id));
-                out(Str(&e.trade_id));
-                out(I64(e.slot_id));
-                out(Str(e.kind.name()));
-                out(Str(e.status.name()));
-                out(Str(&e.venue_order_id));
-                out(Str(&e.venue_client_id));
-                out(Str(e.side.map(|s| s.name()).unwrap_or("")));
-                out(Str(&e.asset));
-                out(F64(e.price));
-                out(F64(e.size));
-                out(F64(e.filled_size));
-                out(F64(e.remaining_size));
-                out(Str(&e.reason));
-                out(Bool(r.accepted));
-                out(Str(r.code.name()));
-                out(Text(metadata_json(&e.metadata)));
+            DetailRef::Bool(x) => {
+                out.push(3);
+                out.push(u8::from(x));
             }
         }
+    }
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Rows of one table, packed back to back (see the module documentation).
+#[derive(Clone, Debug, Default)]
+pub struct RowBuf {
+    bytes: Vec<u8>,
+    /// Where each row starts in `bytes`.
+    starts: Vec<usize>,
+}
+
+impl RowBuf {
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    fn row(&self, i: usize) -> &[u8] {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.bytes.len());
+        &self.bytes[self.starts[i]..end]
+    }
+
+    /// `(seq, sub)` of row `i`.
+    pub fn key(&self, i: usize) -> (u64, u32) {
+        let r = self.row(i);
+        (
+            u64::from_le_bytes(r[..8].try_into().expect("8 bytes")),
+            u32::from_le_bytes(r[8..12].try_into().expect("4 bytes")),
+        )
+    }
+
+    pub fn seq(&self, i: usize) -> u64 {
+        self.key(i).0
+    }
+
+    /// Hands `out` the values of row `i` of `table` in column order.
+    pub fn visit<'a>(&'a self, table: usize, i: usize, out: &mut impl FnMut(Value<'a>)) {
+        let mut b = self.row(i);
+        for kind in KINDS[table] {
+            let v = match kind {
+                Kind::U64 => Value::U64(u64::from_le_bytes(take8(&mut b))),
+                Kind::U32 => Value::U32(u32::from_le_bytes(
+                    take(&mut b, 4).try_into().expect("4 bytes"),
+                )),
+                Kind::I64 => Value::I64(i64::from_le_bytes(take8(&mut b))),
+                Kind::F64 => Value::F64(f64::from_le_bytes(take8(&mut b))),
+                Kind::Ts => Value::Ts(f64::from_le_bytes(take8(&mut b))),
+                Kind::OptF64 => {
+                    let present = take(&mut b, 1)[0] != 0;
+                    let x = f64::from_le_bytes(take8(&mut b));
+                    Value::OptF64(present.then_some(x))
+                }
+                Kind::Bool => Value::Bool(take(&mut b, 1)[0] != 0),
+                Kind::Str => Value::Str(read_str(&mut b)),
+                Kind::Details => {
+                    let len = u32::from_le_bytes(take(&mut b, 4).try_into().expect("4 bytes"));
+                    Value::Details(DetailsRef::Stored(take(&mut b, len as usize)))
+                }
+            };
+            out(v);
+        }
+    }
+
+    /// Appends row `i` of `other`.
+    pub fn push_from(&mut self, other: &RowBuf, i: usize) {
+        self.starts.push(self.bytes.len());
+        self.bytes.extend_from_slice(other.row(i));
+    }
+
+    /// Rows `from..to` as a buffer of their own.
+    pub fn copy_range(&self, from: usize, to: usize) -> RowBuf {
+        let mut out = RowBuf::default();
+        if from < to {
+            let base = self.starts[from];
+            let end = self.starts.get(to).copied().unwrap_or(self.bytes.len());
+            out.bytes.extend_from_slice(&self.bytes[base..end]);
+            out.starts
+                .extend(self.starts[from..to].iter().map(|s| s - base));
+        }
+        out
+    }
+
+    /// Forgets the first `n` rows.
+    fn discard_front(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let base = self.starts.get(n).copied().unwrap_or(self.bytes.len());
+        self.bytes.drain(..base);
+        self.starts.drain(..n);
+        for s in &mut self.starts {
+            *s -= base;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.starts.clear();
+    }
+
+    /// Starts a row of `(seq, sub)`; the caller appends its values.
+    fn begin(&mut self, seq: u64, sub: u32) -> &mut Vec<u8> {
+        // Room for a typical row at once, so its values never wait on a regrowth.
+        self.bytes.reserve(256);
+        self.starts.push(self.bytes.len());
+        self.bytes.extend_from_slice(&seq.to_le_bytes());
+        self.bytes.extend_from_slice(&sub.to_le_bytes());
+        &mut self.bytes
+    }
+}
+
+/// Appends values to a row being written, in column order.
+struct RowWriter<'a>(&'a mut Vec<u8>);
+
+impl RowWriter<'_> {
+    #[inline]
+    fn f64(&mut self, x: f64) -> &mut Self {
+        self.0.extend_from_slice(&x.to_le_bytes());
+        self
+    }
+    #[inline]
+    fn i64(&mut self, x: i64) -> &mut Self {
+        self.0.extend_from_slice(&x.to_le_bytes());
+        self
+    }
+    #[inline]
+    fn opt(&mut self, x: Option<f64>) -> &mut Self {
+        self.0.push(u8::from(x.is_some()));
+        self.f64(x.unwrap_or(0.0))
+    }
+    #[inline]
+    fn bool(&mut self, x: bool) -> &mut Self {
+        self.0.push(u8::from(x));
+        self
+    }
+    #[inline]
+    fn str(&mut self, s: &str) -> &mut Self {
+        put_str(self.0, s);
+        self
+    }
+    fn details(&mut self, d: &[(&'static str, Detail)]) -> &mut Self {
+        put_details(self.0, d);
+        self
     }
 }
 
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 1_000_000;
 
 /// Emptied row buffers handed back by whoever drained them, so the outbox refills memory that
-/// is already mapped instead of growing a fresh queue (page faults, copies) after each drain.
+/// is already mapped instead of growing fresh buffers (page faults, copies) after each drain.
 #[derive(Debug, Default)]
-pub struct Recycler(Arc<Mutex<Vec<Vec<Row>>>>);
+pub struct Recycler(Arc<Mutex<Vec<RowBuf>>>);
 
 /// Buffers kept for reuse at most: a drain takes one per table; a second set covers the
 /// blocks still being written.
@@ -447,8 +656,8 @@ impl Recycler {
         Recycler(Arc::clone(&self.0))
     }
 
-    /// Takes back a buffer whose rows were moved out.
-    pub fn give(&self, mut buffer: Vec<Row>) {
+    /// Takes back a buffer whose rows were written.
+    pub fn give(&self, mut buffer: RowBuf) {
         buffer.clear();
         let mut pool = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < RECYCLED_BUFFERS {
@@ -456,19 +665,21 @@ impl Recycler {
         }
     }
 
-    fn take(&self) -> Option<Vec<Row>> {
+    fn take(&self) -> Option<RowBuf> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 }
 
-/// Rows waiting for a journal, one queue per table (in `TABLES` order), each in seq order.
+/// Rows waiting for a journal, one buffer per table (in `TABLES` order), each in seq order.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     pub enabled: bool,
     pub verbosity: Verbosity,
     /// Rows held at most; beyond it the oldest row is dropped and counted.
     pub capacity: usize,
-    tables: [VecDeque<Row>; 6],
+    tables: [RowBuf; 6],
+    /// Rows at the front of each table dropped for capacity, still in the buffer.
+    dropped_front: [usize; 6],
     len: usize,
     pub dropped: u64,
     pub queued_total: u64,
@@ -484,6 +695,7 @@ impl Default for Outbox {
             verbosity: Verbosity::Normal,
             capacity: DEFAULT_JOURNAL_CAPACITY,
             tables: Default::default(),
+            dropped_front: [0; 6],
             len: 0,
             dropped: 0,
             queued_total: 0,
@@ -500,20 +712,20 @@ impl Outbox {
         self.enabled && self.verbosity >= level
     }
 
-    pub fn push(&mut self, seq: u64, data: RowData) {
+    /// Starts a row of `table` for input `seq`: numbers it within the input, makes room.
+    fn begin(&mut self, table: usize, seq: u64) -> RowWriter<'_> {
         if seq != self.cur_seq {
             self.cur_seq = seq;
             self.subs = [0; 6];
         }
-        let t = data.table_index();
-        let sub = self.subs[t];
-        self.subs[t] += 1;
+        let sub = self.subs[table];
+        self.subs[table] += 1;
         if self.len >= self.capacity {
             self.drop_oldest();
         }
         self.queued_total += 1;
         self.len += 1;
-        self.tables[t].push_back(Row { seq, sub, data });
+        RowWriter(self.tables[table].begin(seq, sub))
     }
 
     /// Rows waiting, over all tables.
@@ -526,102 +738,107 @@ impl Outbox {
     }
 
     fn drop_oldest(&mut self) {
-        let oldest = (0..self.tables.len())
-            .filter_map(|t| self.tables[t].front().map(|r| (r.seq, t)))
+        let oldest = (0..6)
+            .filter(|&t| self.dropped_front[t] < self.tables[t].len())
+            .map(|t| (self.tables[t].seq(self.dropped_front[t]), t))
             .min();
         if let Some((_, t)) = oldest {
-            self.tables[t].pop_front();
+            self.dropped_front[t] += 1;
             self.len -= 1;
             self.dropped += 1;
         }
     }
 
-    /// How many rows have a seq below `cut`.
-    fn count_below(&self, cut: u64) -> usize {
-        self.tables
-            .iter()
-            .map(|q| q.partition_point(|r| r.seq < cut))
-            .sum()
+    /// How many live rows of `table` have a seq below `cut`.
+    fn count_below(&self, table: usize, cut: u64) -> usize {
+        let (buf, front) = (&self.tables[table], self.dropped_front[table]);
+        let (mut lo, mut hi) = (front, buf.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if buf.seq(mid) < cut {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo - front
     }
 
     /// Takes the oldest rows, per table in `TABLES` order: every row below some seq, and at
     /// most `max_rows` of them unless the oldest seq alone has more (it is never split, so a
     /// drain always ends on a whole input: whoever stores drains in order knows every row
-    /// below the last seq it stored is stored). Taking everything swaps the queues for
-    /// recycled buffers, so draining costs the kernel no copying.
-    pub fn drain_tables(&mut self, max_rows: usize) -> [Vec<Row>; 6] {
+    /// below the last seq it stored is stored). Taking everything swaps the buffers for
+    /// recycled ones, so draining costs the kernel no copying.
+    pub fn drain_tables(&mut self, max_rows: usize) -> [RowBuf; 6] {
+        for t in 0..6 {
+            let n = std::mem::take(&mut self.dropped_front[t]);
+            self.tables[t].discard_front(n);
+        }
         if self.len <= max_rows {
             self.len = 0;
             return std::array::from_fn(|t| {
-                let next = self.recycler.take().map(VecDeque::from).unwrap_or_default();
-                Vec::from(std::mem::replace(&mut self.tables[t], next))
+                let next = self.recycler.take().unwrap_or_default();
+                std::mem::replace(&mut self.tables[t], next)
             });
         }
+        let live = |b: &RowBuf| !b.is_empty();
         let first = self
             .tables
             .iter()
-            .filter_map(|q| q.front())
-            .map(|r| r.seq)
+            .filter(|b| live(b))
+            .map(|b| b.seq(0))
             .min();
         let last = self
             .tables
             .iter()
-            .filter_map(|q| q.back())
-            .map(|r| r.seq)
+            .filter(|b| live(b))
+            .map(|b| b.seq(b.len() - 1))
             .max();
         let (Some(first), Some(last)) = (first, last) else {
             return Default::default();
         };
+        let below = |o: &Self, cut: u64| (0..6).map(|t| o.count_below(t, cut)).sum::<usize>();
         // The highest cut with at most max_rows rows below it (at least the oldest seq).
         let (mut lo, mut hi) = (first + 1, last + 1);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            if self.count_below(mid) <= max_rows {
+            if below(self, mid) <= max_rows {
                 lo = mid;
             } else {
                 hi = mid - 1;
             }
         }
-        let cut = lo;
         let out = std::array::from_fn(|t| {
-            let q = &mut self.tables[t];
-            let n = q.partition_point(|r| r.seq < cut);
-            q.drain(..n).collect::<Vec<Row>>()
+            let n = self.count_below(t, lo);
+            let taken = self.tables[t].copy_range(0, n);
+            self.tables[t].discard_front(n);
+            taken
         });
-        self.len = self.tables.iter().map(VecDeque::len).sum();
+        self.len = self.tables.iter().map(RowBuf::len).sum();
         out
-    }
-
-    /// [`Outbox::drain_tables`] as one list (table by table).
-    pub fn drain(&mut self, max_rows: usize) -> Vec<Row> {
-        self.drain_tables(max_rows).into_iter().flatten().collect()
     }
 
     /// Records an intent and the transitions it caused, as verbosity allows.
     pub fn record_intent(&mut self, intent: &Intent, out: &KernelOutcome) {
         if self.wants(Verbosity::Normal) {
-            self.push(
-                out.seq,
-                RowData::Intent(IntentRow {
-                    ts: intent.timestamp,
-                    intent_id: intent.intent_id.clone(),
-                    trade_id: intent.trade_id.clone(),
-                    slot_id: intent.slot_id,
-                    asset: intent.asset.clone(),
-                    side: intent.side,
-                    action: intent.action,
-                    order_type: intent.order_type,
-                    reference_price: intent.reference_price,
-                    target_size: intent.target_size,
-                    limit_price: intent.limit_price,
-                    leverage: intent.leverage,
-                    reason: intent.reason.clone(),
-                    accepted: out.accepted,
-                    code: out.diagnostic_code,
-                    severity: out.severity,
-                    details: out.details.clone(),
-                }),
-            );
+            self.begin(INTENTS, out.seq)
+                .f64(intent.timestamp)
+                .str(&intent.intent_id)
+                .str(&intent.trade_id)
+                .i64(intent.slot_id)
+                .str(&intent.asset)
+                .str(intent.side.name())
+                .str(intent.action.name())
+                .str(intent.order_type.name())
+                .f64(intent.reference_price)
+                .f64(intent.target_size)
+                .f64(intent.limit_price)
+                .f64(intent.leverage)
+                .str(&intent.reason)
+                .bool(out.accepted)
+                .str(out.diagnostic_code.name())
+                .str(out.severity.name())
+                .details(&out.details);
         }
         self.record_transitions(out);
     }
@@ -634,23 +851,93 @@ impl Outbox {
         let all = self.verbosity >= Verbosity::Normal;
         for t in &out.transitions {
             if all || t.next_state == TradeStage::Closed {
-                self.push(out.seq, RowData::Transition(t.clone()));
+                self.record_transition(out.seq, t);
             }
         }
     }
 
+    fn record_transition(&mut self, seq: u64, t: &KernelTransition) {
+        self.begin(TRANSITIONS, seq)
+            .f64(t.timestamp)
+            .str(&t.trade_id)
+            .i64(t.slot_id as i64)
+            .str(t.prev_state.name())
+            .str(t.next_state.name())
+            .str(t.trigger)
+            .str(&t.intent_id)
+            .str(&t.event_id)
+            .details(&t.details);
+    }
+
     pub fn record_venue_event(&mut self, ev: &VenueEvent, out: &KernelOutcome) {
         if self.wants(Verbosity::Debug) {
-            self.push(
-                out.seq,
-                RowData::VenueEvent(Box::new(VenueEventRow {
-                    event: ev.clone(),
-                    accepted: out.accepted,
-                    code: out.diagnostic_code,
-                })),
-            );
+            self.begin(VENUE_EVENTS, out.seq)
+                .f64(ev.timestamp)
+                .str(&ev.event_id)
+                .str(&ev.trade_id)
+                .i64(ev.slot_id)
+                .str(ev.kind.name())
+                .str(ev.status.name())
+                .str(&ev.venue_order_id)
+                .str(&ev.venue_client_id)
+                .str(ev.side.map(|s| s.name()).unwrap_or(""))
+                .str(&ev.asset)
+                .f64(ev.price)
+                .f64(ev.size)
+                .f64(ev.filled_size)
+                .f64(ev.remaining_size)
+                .str(&ev.reason)
+                .bool(out.accepted)
+                .str(out.diagnostic_code.name())
+                .str(&metadata_json(&ev.metadata));
         }
         self.record_transitions(out);
+    }
+
+    pub fn record_fill(&mut self, seq: u64, f: &FillRow) {
+        self.begin(FILLS, seq)
+            .f64(f.ts)
+            .str(&f.trade_id)
+            .i64(f.slot_id as i64)
+            .str(&f.event_id)
+            .str(&f.fill_id)
+            .str(&f.client_order_id)
+            .str(&f.venue_order_id)
+            .str(&f.asset)
+            .str(f.side.name())
+            .str(if f.is_entry { "ENTRY" } else { "EXIT" })
+            .f64(f.price)
+            .f64(f.qty)
+            .f64(f.fee)
+            .str(f.liquidity)
+            .f64(f.realized_pnl);
+    }
+
+    pub fn record_account(&mut self, seq: u64, a: &AccountRow) {
+        self.begin(ACCOUNT_EVENTS, seq)
+            .f64(a.ts)
+            .str(&a.event_id)
+            .str(a.kind.name())
+            .str(&a.asset)
+            .f64(a.amount)
+            .f64(a.fee)
+            .str(&a.fill_id)
+            .opt(a.wallet_balance)
+            .opt(a.available_margin)
+            .opt(a.used_margin)
+            .opt(a.maint_margin)
+            .f64(a.k_capital)
+            .str(a.reconcile_status)
+            .f64(a.reconcile_delta);
+    }
+
+    pub fn record_control(&mut self, seq: u64, c: &ControlRow) {
+        self.begin(CONTROL_CHANGES, seq)
+            .f64(c.ts)
+            .str(c.mode.name())
+            .str(c.verbosity.name())
+            .bool(c.debug_clickhouse_enabled)
+            .str(&c.source);
     }
 }
 
@@ -658,19 +945,22 @@ impl Outbox {
 mod tests {
     use super::*;
 
-    fn control(ts: f64) -> RowData {
-        RowData::Control(ControlRow {
-            ts,
-            mode: ControlMode::Paper,
-            verbosity: Verbosity::Normal,
-            debug_clickhouse_enabled: true,
-            source: String::new(),
-        })
+    fn control(o: &mut Outbox, seq: u64) {
+        o.record_control(
+            seq,
+            &ControlRow {
+                ts: seq as f64,
+                mode: ControlMode::Paper,
+                verbosity: Verbosity::Normal,
+                debug_clickhouse_enabled: true,
+                source: String::new(),
+            },
+        );
     }
 
-    fn transition() -> RowData {
-        RowData::Transition(KernelTransition {
-            timestamp: 0.0,
+    fn transition(o: &mut Outbox, seq: u64) {
+        let t = KernelTransition {
+            timestamp: 0.5,
             trade_id: id("t"),
             slot_id: 0,
             prev_state: TradeStage::Idle,
@@ -678,24 +968,46 @@ mod tests {
             trigger: "ENTER",
             intent_id: id("i"),
             event_id: id(""),
-            details: Vec::new(),
-        })
+            details: vec![("qty", Detail::F64(0.25))],
+        };
+        o.record_transition(seq, &t);
     }
 
     /// seq 1..=n, each with one control row and `per_seq - 1` transitions.
     fn outbox(n: u64, per_seq: usize) -> Outbox {
         let mut o = Outbox::default();
         for seq in 1..=n {
-            o.push(seq, control(seq as f64));
+            control(&mut o, seq);
             for _ in 1..per_seq {
-                o.push(seq, transition());
+                transition(&mut o, seq);
             }
         }
         o
     }
 
-    fn keys(rows: &[Row]) -> Vec<(u64, u32)> {
-        rows.iter().map(|r| (r.seq, r.sub)).collect()
+    fn keys(b: &RowBuf) -> Vec<(u64, u32)> {
+        (0..b.len()).map(|i| b.key(i)).collect()
+    }
+
+    fn seqs(tables: &[RowBuf; 6]) -> Vec<u64> {
+        let mut s: Vec<u64> = tables
+            .iter()
+            .flat_map(|b| (0..b.len()).map(|i| b.seq(i)))
+            .collect();
+        s.sort();
+        s
+    }
+
+    /// Every value of row `i` as text, for comparisons.
+    fn values(b: &RowBuf, table: usize, i: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        b.visit(table, i, &mut |v| {
+            out.push(match v {
+                Value::Details(d) => d.to_json(),
+                other => format!("{other:?}"),
+            })
+        });
+        out
     }
 
     #[test]
@@ -703,33 +1015,114 @@ mod tests {
         let mut o = outbox(3, 3);
         let tables = o.drain_tables(100);
         assert!(o.is_empty());
+        assert_eq!(keys(&tables[CONTROL_CHANGES]), [(1, 0), (2, 0), (3, 0)]);
         assert_eq!(
-            keys(&tables[2]),
-            [(1, 0), (2, 0), (3, 0)],
-            "control_changes"
-        );
-        assert_eq!(
-            keys(&tables[3]),
+            keys(&tables[TRANSITIONS]),
             [(1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (3, 1)],
-            "transitions, numbered per table within a seq"
+            "numbered per table within a seq"
         );
-        assert!(tables[0].is_empty() && tables[4].is_empty());
+        assert!(tables[FILLS].is_empty() && tables[INTENTS].is_empty());
+    }
+
+    #[test]
+    fn rows_read_back_as_written() {
+        let mut o = Outbox::default();
+        transition(&mut o, 7);
+        o.record_account(
+            8,
+            &AccountRow {
+                ts: 1.5,
+                event_id: id("ev-é"),
+                kind: AccountEventKind::AccountUpdate,
+                asset: id("BTC"),
+                amount: 2.0,
+                fee: 0.1,
+                fill_id: id(""),
+                wallet_balance: Some(3.25),
+                available_margin: None,
+                used_margin: None,
+                maint_margin: Some(0.0),
+                k_capital: 10.0,
+                reconcile_status: "OK",
+                reconcile_delta: -0.5,
+            },
+        );
+        let t = o.drain_tables(usize::MAX);
+        let tr = values(&t[TRANSITIONS], TRANSITIONS, 0);
+        assert_eq!(tr.len(), TRANSITION_COLUMNS.len());
+        assert_eq!(tr[0], "U64(7)");
+        assert_eq!(tr[2], "Ts(0.5)");
+        assert_eq!(tr[3], "Str(\"t\")");
+        assert_eq!(tr[5], "Str(\"IDLE\")");
+        assert_eq!(tr[10], "{\"qty\":0.25}");
+        let ac = values(&t[ACCOUNT_EVENTS], ACCOUNT_EVENTS, 0);
+        assert_eq!(ac.len(), ACCOUNT_COLUMNS.len());
+        assert_eq!(ac[3], "Str(\"ev-é\")");
+        assert_eq!(ac[9], "OptF64(Some(3.25))");
+        assert_eq!(ac[10], "OptF64(None)");
+        assert_eq!(ac[12], "OptF64(Some(0.0))");
+        assert_eq!(ac[15], "F64(-0.5)");
+    }
+
+    #[test]
+    fn every_table_reads_back_its_own_columns() {
+        use crate::kernel::Kernel;
+        let mut k = Kernel::new("k", 2).unwrap();
+        k.set_journal_enabled(true);
+        k.update_control(None, Some(Verbosity::Debug), None, "test", 1.0);
+        let mut it = Intent::new(
+            "e1",
+            "t1",
+            0,
+            "BTC",
+            TradeSide::Long,
+            KernelCommandType::Enter,
+            100.0,
+            1.0,
+        );
+        it.reason = "why \"not\"".into();
+        let out = k.process_intent(&it);
+        let order = out.submit.expect("accepted");
+        let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+        fill.price = 100.0;
+        fill.size = 1.0;
+        fill.metadata
+            .insert("venue".into(), MetaValue::Str("x".into()));
+        assert!(k.on_venue_event(&fill).accepted);
+        let tables = k.outbox.drain_tables(usize::MAX);
+        for (t, buf) in tables.iter().enumerate() {
+            if t == ACCOUNT_EVENTS {
+                continue;
+            }
+            assert!(!buf.is_empty(), "{} has rows", TABLES[t]);
+            for i in 0..buf.len() {
+                assert_eq!(
+                    values(buf, t, i).len(),
+                    columns(TABLES[t]).len(),
+                    "{}",
+                    TABLES[t]
+                );
+            }
+        }
+        let intent = values(&tables[INTENTS], INTENTS, 0);
+        assert_eq!(intent[3], "Str(\"e1\")");
+        assert_eq!(intent[14], "Str(\"why \\\"not\\\"\")");
+        let ev = values(&tables[VENUE_EVENTS], VENUE_EVENTS, 0);
+        assert_eq!(ev[19], "Str(\"{\\\"venue\\\":\\\"x\\\"}\")");
     }
 
     #[test]
     fn a_partial_drain_ends_on_a_whole_seq() {
         let mut o = outbox(10, 3);
         // 7 rows allowed: seqs 1 and 2 (6 rows); seq 3 would make 9.
-        let taken: Vec<Row> = o.drain_tables(7).into_iter().flatten().collect();
-        let mut seqs: Vec<u64> = taken.iter().map(|r| r.seq).collect();
-        seqs.sort();
-        assert_eq!(seqs, [1, 1, 1, 2, 2, 2]);
+        let taken = o.drain_tables(7);
+        assert_eq!(seqs(&taken), [1, 1, 1, 2, 2, 2]);
         assert_eq!(o.len(), 24);
         // Fewer rows allowed than the oldest seq holds: that seq still goes out whole.
-        let taken = o.drain(2);
-        assert_eq!(taken.len(), 3);
-        assert!(taken.iter().all(|r| r.seq == 3));
+        let taken = o.drain_tables(2);
+        assert_eq!(seqs(&taken), [3, 3, 3]);
         assert_eq!(o.len(), 21);
+        assert_eq!(seqs(&o.drain_tables(usize::MAX)).first(), Some(&4));
     }
 
     #[test]
@@ -738,31 +1131,32 @@ mod tests {
             capacity: 4,
             ..Outbox::default()
         };
-        o.push(1, transition());
-        o.push(2, control(2.0));
-        o.push(3, transition());
-        o.push(4, control(4.0));
-        o.push(5, control(5.0));
+        transition(&mut o, 1);
+        control(&mut o, 2);
+        transition(&mut o, 3);
+        control(&mut o, 4);
+        control(&mut o, 5);
         assert_eq!((o.len(), o.dropped, o.queued_total), (4, 1, 5));
-        let rows = o.drain(100);
-        let mut seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
-        seqs.sort();
-        assert_eq!(seqs, [2, 3, 4, 5], "seq 1 (a transition) was the oldest");
+        assert_eq!(
+            seqs(&o.drain_tables(100)),
+            [2, 3, 4, 5],
+            "seq 1 was the oldest"
+        );
     }
 
     #[test]
     fn drained_buffers_come_back_for_the_next_rows() {
         let mut o = outbox(100, 2);
         let tables = o.drain_tables(usize::MAX);
-        let capacity = tables[3].capacity();
+        let capacity = tables[TRANSITIONS].bytes.capacity();
         for t in tables {
             o.recycler.give(t);
         }
-        o.push(101, transition());
-        o.drain_tables(usize::MAX);
+        o.drain_tables(usize::MAX); // nothing to take; the tables continue in recycled buffers
+        transition(&mut o, 101);
         assert!(
-            o.tables.iter().any(|q| q.capacity() >= capacity),
-            "a queue continues in a recycled buffer"
+            o.tables.iter().any(|b| b.bytes.capacity() >= capacity),
+            "a table continues in a recycled buffer"
         );
     }
 }

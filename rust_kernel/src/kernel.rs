@@ -9,7 +9,7 @@ use crate::account::Account;
 use crate::error::{check_number, KernelError, KernelResult};
 use crate::fees::{round_down_to_step, round_price_to_tick, Calibration, FeeModel, Liquidity};
 use crate::fsm::{self, next_stage, Ctx, Trigger};
-use crate::journal::{AccountRow, ControlRow, FillRow, Outbox, RowData};
+use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
 use crate::model::*;
 use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits};
 use crate::types::*;
@@ -1617,7 +1617,7 @@ impl Kernel {
                 liquidity: liquidity.name(),
                 realized_pnl: realized,
             };
-            self.outbox.push(seq, RowData::Fill(row));
+            self.outbox.record_fill(seq, &row);
         }
         out
     }
@@ -1771,7 +1771,7 @@ impl Kernel {
                 reconcile_status: r.status.name(),
                 reconcile_delta: r.delta,
             };
-            self.outbox.push(seq, RowData::Account(row));
+            self.outbox.record_account(seq, &row);
         }
         out
     }
@@ -2056,7 +2056,7 @@ impl Kernel {
                 debug_clickhouse_enabled: self.control.debug_clickhouse_enabled,
                 source: source.to_string(),
             };
-            self.outbox.push(seq, RowData::Control(row));
+            self.outbox.record_control(seq, &row);
         }
     }
 

@@ -301,24 +301,49 @@ impl fmt::Display for Detail {
 /// Ordered key/value details; small, so a Vec beats a map.
 pub type Details = Vec<(&'static str, Detail)>;
 
+/// A detail value by reference: what journal rows store and render.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DetailRef<'a> {
+    Str(&'a str),
+    F64(f64),
+    I64(i64),
+    Bool(bool),
+}
+
+impl Detail {
+    pub fn as_ref(&self) -> DetailRef<'_> {
+        match self {
+            Detail::Str(s) => DetailRef::Str(s),
+            Detail::Id(s) => DetailRef::Str(s),
+            Detail::Static(s) => DetailRef::Str(s),
+            Detail::F64(x) => DetailRef::F64(*x),
+            Detail::I64(x) => DetailRef::I64(*x),
+            Detail::Bool(x) => DetailRef::Bool(*x),
+        }
+    }
+}
+
 /// Render details as a JSON object (journal rows); keys are identifiers, values escaped.
 pub fn details_json(details: &[(&'static str, Detail)]) -> String {
-    let mut out = String::with_capacity(16 + details.len() * 24);
+    details_json_from(details.iter().map(|(k, v)| (*k, v.as_ref())))
+}
+
+/// [`details_json`] for details read back from a journal row.
+pub fn details_json_from<'a>(details: impl Iterator<Item = (&'a str, DetailRef<'a>)>) -> String {
+    let mut out = String::with_capacity(64);
     out.push('{');
-    for (i, (k, v)) in details.iter().enumerate() {
+    for (i, (k, v)) in details.enumerate() {
         if i > 0 {
             out.push(',');
         }
         json_string(&mut out, k);
         out.push(':');
         match v {
-            Detail::Str(s) => json_string(&mut out, s),
-            Detail::Id(s) => json_string(&mut out, s),
-            Detail::Static(s) => json_string(&mut out, s),
-            Detail::F64(x) if x.is_finite() => out.push_str(&format!("{x}")),
-            Detail::F64(x) => json_string(&mut out, &format!("{x}")),
-            Detail::I64(x) => out.push_str(&x.to_string()),
-            Detail::Bool(x) => out.push_str(if *x { "true" } else { "false" }),
+            DetailRef::Str(s) => json_string(&mut out, s),
+            DetailRef::F64(x) if x.is_finite() => out.push_str(&format!("{x}")),
+            DetailRef::F64(x) => json_string(&mut out, &format!("{x}")),
+            DetailRef::I64(x) => out.push_str(&x.to_string()),
+            DetailRef::Bool(x) => out.push_str(if x { "true" } else { "false" }),
         }
     }
     out.push('}');

@@ -1,6 +1,6 @@
 //! Property and scenario tests of the kernel core (no interpreter needed).
 
-use dita_kernel::journal::RowData;
+use dita_kernel::journal::{self, Value, FILL_COLUMNS};
 use dita_kernel::kernel::{Kernel, KernelInput};
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::*;
@@ -173,11 +173,21 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
             assert!(s.size <= 1e-9, "a free slot holds {}", s.size);
         }
     }
-    for row in h.k.outbox.drain(usize::MAX) {
-        if let RowData::Fill(f) = row.data {
-            fills.0 += f.realized_pnl;
-            fills.1 += f.fee;
-        }
+    let fill_rows = &h.k.outbox.drain_tables(usize::MAX)[journal::FILLS];
+    let column = |name: &str| FILL_COLUMNS.iter().position(|c| *c == name).unwrap();
+    let (pnl_at, fee_at) = (column("realized_pnl"), column("fee"));
+    for i in 0..fill_rows.len() {
+        let mut at = 0;
+        fill_rows.visit(journal::FILLS, i, &mut |v| {
+            if let Value::F64(x) = v {
+                if at == pnl_at {
+                    fills.0 += x;
+                } else if at == fee_at {
+                    fills.1 += x;
+                }
+            }
+            at += 1;
+        });
     }
     let a = &h.k.account;
     assert!(

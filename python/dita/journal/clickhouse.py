@@ -167,8 +167,10 @@ class ClickHouseJournal:
     ``$DITA_JOURNAL_DSN``) or ``http(s)://user:password@host:port/database``.
 
     Batching: a batch is written when ``batch_rows`` rows are waiting or the oldest has waited
-    ``max_delay`` seconds. ``queue_rows`` bounds the rows held in Python; beyond it rows wait
-    in the kernels' outboxes. Retries back off from ``retry_initial`` to ``retry_max``
+    ``max_delay`` seconds. ``queue_rows`` bounds the rows taken from the kernels and not yet
+    written; beyond it rows wait in the kernels' outboxes. ``drain_rows`` bounds one take
+    (a take of everything the outbox holds is a buffer swap; a smaller one copies rows while
+    it holds the kernel, so keep it at least as large as the rows a poll interval brings). Retries back off from ``retry_initial`` to ``retry_max``
     seconds. ``close()`` waits up to ``close_timeout`` seconds for ClickHouse.
 
     ``gil_budget`` (None: unlimited): the share of wall time the journal's two threads may
@@ -186,7 +188,7 @@ class ClickHouseJournal:
         batch_rows: int = 20_000,
         max_delay: float = 0.1,
         queue_rows: int = 100_000,
-        drain_rows: int = 10_000,
+        drain_rows: int = 100_000,
         poll_interval: float = 0.02,
         retry_initial: float = 0.05,
         retry_max: float = 5.0,

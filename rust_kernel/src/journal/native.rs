@@ -6,7 +6,7 @@
 //! `Nullable(T)` as one null-flag byte per row and then the values (a zero for a null).
 //! Several blocks back to back are one insert. Types are the wire types of `journal.rs`.
 
-use super::{columns, wire_types, Row, Value};
+use super::{columns, wire_types, RowBuf, Value, TABLES};
 
 fn varint(out: &mut Vec<u8>, mut n: u64) {
     loop {
@@ -53,68 +53,45 @@ impl Column {
             Value::Bool(x) => d.push(u8::from(x)),
             Value::Ts(x) => d.extend_from_slice(&micros(x).to_le_bytes()),
             Value::Str(x) => string(d, x),
-            Value::Text(x) => string(d, &x),
+            Value::Details(x) => string(d, &x.to_json()),
         }
     }
 }
 
-/// Why rows could not be encoded as one block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EncodeError {
-    /// Rows of two tables were handed over together.
-    MixedTables {
-        first: &'static str,
-        other: &'static str,
-    },
-}
-
-impl std::fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EncodeError::MixedTables { first, other } => {
-                write!(
-                    f,
-                    "a Native block holds one table: got {first} and {other} rows"
-                )
-            }
-        }
+/// Appends one Native block of rows `from..to` of `rows` (of table `TABLES[table]`) to
+/// `out`, `kernel_id` as its first column. Nothing is appended for no rows.
+pub fn encode_block(
+    out: &mut Vec<u8>,
+    kernel_id: &str,
+    table: usize,
+    rows: &RowBuf,
+    from: usize,
+    to: usize,
+) {
+    let to = to.min(rows.len());
+    if from >= to {
+        return;
     }
-}
-
-impl std::error::Error for EncodeError {}
-
-/// Appends one Native block of `rows` (all of one table) to `out`, `kernel_id` as its first
-/// column. Nothing is appended for no rows.
-pub fn encode_block(out: &mut Vec<u8>, kernel_id: &str, rows: &[Row]) -> Result<(), EncodeError> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
-    let table = first.data.table();
-    let names = columns(table);
-    let types = wire_types(table).expect("every row names a journal table");
+    let name = TABLES[table];
+    let names = columns(name);
+    let types = wire_types(name).expect("every table has wire types");
     let mut cols: Vec<Column> = (0..names.len()).map(|_| Column::default()).collect();
-    for row in rows {
-        let other = row.data.table();
-        if other != table {
-            return Err(EncodeError::MixedTables {
-                first: table,
-                other,
-            });
-        }
+    for i in from..to {
         let mut at = 0;
-        row.visit(&mut |v| {
+        rows.visit(table, i, &mut |v| {
             cols[at].push(v);
             at += 1;
         });
-        debug_assert_eq!(at, names.len(), "{table} row visits every column");
+        debug_assert_eq!(at, names.len(), "{name} row visits every column");
     }
+    let n = to - from;
     let payload: usize = cols.iter().map(|c| c.nulls.len() + c.data.len()).sum();
-    out.reserve(payload + rows.len() * (kernel_id.len() + 1) + 64 * names.len());
+    out.reserve(payload + n * (kernel_id.len() + 1) + 64 * names.len());
     varint(out, names.len() as u64 + 1);
-    varint(out, rows.len() as u64);
+    varint(out, n as u64);
     string(out, "kernel_id");
     string(out, "String");
-    for _ in rows {
+    for _ in 0..n {
         string(out, kernel_id);
     }
     for ((name, ty), col) in names.iter().zip(types).zip(&cols) {
@@ -123,13 +100,12 @@ pub fn encode_block(out: &mut Vec<u8>, kernel_id: &str, rows: &[Row]) -> Result<
         out.extend_from_slice(&col.nulls);
         out.extend_from_slice(&col.data);
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{AccountRow, ControlRow, RowData};
+    use crate::journal::{AccountRow, Outbox, ACCOUNT_COLUMNS, ACCOUNT_EVENTS, ACCOUNT_TYPES};
     use crate::types::*;
 
     /// Reads a block back: (columns, rows, [(name, type, raw column bytes)]), knowing the
@@ -186,42 +162,46 @@ mod tests {
         (ncols, nrows, cols)
     }
 
-    fn account_row(seq: u64, wallet: Option<f64>) -> Row {
-        Row {
-            seq,
-            sub: 0,
-            data: RowData::Account(AccountRow {
-                ts: 1.5,
-                event_id: id("ev-é"),
-                kind: AccountEventKind::AccountUpdate,
-                asset: id(""),
-                amount: 2.0,
-                fee: 0.0,
-                fill_id: id(""),
-                wallet_balance: wallet,
-                available_margin: None,
-                used_margin: None,
-                maint_margin: None,
-                k_capital: 10.0,
-                reconcile_status: "OK",
-                reconcile_delta: 0.0,
-            }),
+    fn accounts(wallets: &[Option<f64>]) -> RowBuf {
+        let mut o = Outbox::default();
+        for (i, wallet) in wallets.iter().enumerate() {
+            o.record_account(
+                7 + i as u64,
+                &AccountRow {
+                    ts: 1.5,
+                    event_id: id("ev-é"),
+                    kind: AccountEventKind::AccountUpdate,
+                    asset: id(""),
+                    amount: 2.0,
+                    fee: 0.0,
+                    fill_id: id(""),
+                    wallet_balance: *wallet,
+                    available_margin: None,
+                    used_margin: None,
+                    maint_margin: None,
+                    k_capital: 10.0,
+                    reconcile_status: "OK",
+                    reconcile_delta: 0.0,
+                },
+            );
         }
+        let [_, rows, ..] = o.drain_tables(usize::MAX);
+        rows
     }
 
     #[test]
     fn a_block_carries_every_column_with_its_wire_type_and_values() {
-        let rows = [account_row(7, Some(3.25)), account_row(8, None)];
+        let rows = accounts(&[Some(3.25), None]);
         let mut out = Vec::new();
-        encode_block(&mut out, "k-1", &rows).unwrap();
+        encode_block(&mut out, "k-1", ACCOUNT_EVENTS, &rows, 0, 2);
         let (ncols, nrows, cols) = read_block(&out);
-        assert_eq!((ncols, nrows), (1 + ACCOUNT_COLUMNS_LEN as u64, 2));
+        assert_eq!((ncols, nrows), (1 + ACCOUNT_COLUMNS.len() as u64, 2));
         assert_eq!(cols[0].0, "kernel_id");
         assert_eq!(cols[0].2, b"\x03k-1\x03k-1");
         let names: Vec<&str> = cols[1..].iter().map(|c| c.0.as_str()).collect();
-        assert_eq!(names, crate::journal::ACCOUNT_COLUMNS);
+        assert_eq!(names, ACCOUNT_COLUMNS);
         let types: Vec<&str> = cols[1..].iter().map(|c| c.1.as_str()).collect();
-        assert_eq!(types, crate::journal::ACCOUNT_TYPES);
+        assert_eq!(types, ACCOUNT_TYPES);
         let seq = &cols[1].2;
         assert_eq!(seq[..8], 7u64.to_le_bytes());
         assert_eq!(seq[8..], 8u64.to_le_bytes());
@@ -241,29 +221,17 @@ mod tests {
         assert_eq!(wallet[10..], 0f64.to_le_bytes());
     }
 
-    const ACCOUNT_COLUMNS_LEN: usize = 16;
-
     #[test]
-    fn rows_of_two_tables_are_refused() {
-        let control = Row {
-            seq: 1,
-            sub: 0,
-            data: RowData::Control(ControlRow {
-                ts: 0.0,
-                mode: ControlMode::Paper,
-                verbosity: Verbosity::Normal,
-                debug_clickhouse_enabled: true,
-                source: "t".into(),
-            }),
-        };
+    fn a_range_of_rows_and_no_rows() {
+        let rows = accounts(&[Some(1.0), Some(2.0), Some(3.0)]);
         let mut out = Vec::new();
-        let err = encode_block(&mut out, "k", &[account_row(1, None), control]).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("account_events and control_changes"),
-            "{err}"
-        );
-        assert!(out.is_empty(), "nothing is written for a refused block");
+        encode_block(&mut out, "k", ACCOUNT_EVENTS, &rows, 1, 3);
+        let (_, nrows, cols) = read_block(&out);
+        assert_eq!(nrows, 2);
+        assert_eq!(cols[1].2[..8], 8u64.to_le_bytes());
+        let mut none = Vec::new();
+        encode_block(&mut none, "k", ACCOUNT_EVENTS, &rows, 2, 2);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Journal rows for Python: tuples (`drain_journal`, for in-memory journals and tests) and
-//! `JournalBlock`s (`drain_journal_blocks`), rows kept native and encoded into ClickHouse
-//! Native bytes with the GIL released, which is how the ClickHouse journal writes.
+//! `JournalBlock`s (`drain_journal_blocks`), rows kept in the kernel's packed buffers and
+//! encoded into ClickHouse Native bytes with the GIL released, which is how the ClickHouse
+//! journal writes.
 
 use crate::journal::native::encode_block;
-use crate::journal::{columns, wire_types, Recycler, Row, Value, TABLES};
+use crate::journal::{columns, wire_types, Recycler, RowBuf, Value, TABLES};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
@@ -11,11 +12,17 @@ use pyo3::IntoPyObjectExt;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// A row as a tuple in `JOURNAL_COLUMNS` order (times as float seconds).
-pub fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple>> {
+/// Row `i` of `rows` (table index `table`) as a tuple in `JOURNAL_COLUMNS` order (times as
+/// float seconds, details as JSON text).
+pub fn row_to_py<'py>(
+    py: Python<'py>,
+    table: usize,
+    rows: &RowBuf,
+    i: usize,
+) -> PyResult<Bound<'py, PyTuple>> {
     let mut items: Vec<Py<PyAny>> = Vec::with_capacity(24);
     let mut err = None;
-    row.visit(&mut |v| {
+    rows.visit(table, i, &mut |v| {
         let item = match v {
             Value::U64(x) => x.into_py_any(py),
             Value::U32(x) => x.into_py_any(py),
@@ -24,7 +31,7 @@ pub fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple
             Value::OptF64(x) => x.into_py_any(py),
             Value::Bool(x) => x.into_py_any(py),
             Value::Str(x) => x.into_py_any(py),
-            Value::Text(x) => x.into_py_any(py),
+            Value::Details(x) => x.to_json().into_py_any(py),
         };
         match item {
             Ok(o) => items.push(o),
@@ -37,13 +44,26 @@ pub fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyTuple
     PyTuple::new(py, items)
 }
 
+/// `{table: [row tuple, ...]}` for every table, from drained buffers.
+pub fn tables_to_py<'py>(py: Python<'py>, tables: &[RowBuf; 6]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (t, rows) in tables.iter().enumerate() {
+        let list = PyList::empty(py);
+        for i in 0..rows.len() {
+            list.append(row_to_py(py, t, rows, i)?)?;
+        }
+        d.set_item(TABLES[t], list)?;
+    }
+    Ok(d)
+}
+
 /// Rows of one table from one kernel, in the order the kernel produced them. Slices share
 /// the rows; `encode()` turns them into one ClickHouse Native block.
 #[pyclass(name = "JournalBlock", module = "dita._kernel", frozen)]
 pub struct PyJournalBlock {
     kernel_id: Arc<str>,
-    table: &'static str,
-    rows: Arc<Vec<Row>>,
+    table: usize,
+    rows: Arc<RowBuf>,
     start: usize,
     end: usize,
     /// Where the row buffer goes back once the last block sharing it is gone.
@@ -59,12 +79,7 @@ impl Drop for PyJournalBlock {
 }
 
 impl PyJournalBlock {
-    fn new(
-        kernel_id: Arc<str>,
-        table: &'static str,
-        rows: Vec<Row>,
-        recycler: Option<Recycler>,
-    ) -> Self {
+    fn new(kernel_id: Arc<str>, table: usize, rows: RowBuf, recycler: Option<Recycler>) -> Self {
         let end = rows.len();
         PyJournalBlock {
             kernel_id,
@@ -76,42 +91,37 @@ impl PyJournalBlock {
         }
     }
 
-    fn rows(&self) -> &[Row] {
-        &self.rows[self.start..self.end]
-    }
-
-    fn key(row: Option<&Row>) -> Option<(u64, u32)> {
-        row.map(|r| (r.seq, r.sub))
+    fn key(&self, i: usize) -> Option<(u64, u32)> {
+        (self.start..self.end)
+            .contains(&i)
+            .then(|| self.rows.key(i))
     }
 }
 
-/// One block per table that has rows; their buffers go back to the outbox's `recycler`
-/// once written.
-pub fn blocks_of(
-    kernel_id: &str,
-    tables: [Vec<Row>; 6],
-    recycler: &Recycler,
-) -> Vec<PyJournalBlock> {
+/// One block per table that has rows; their buffers go back to `recycler` once written.
+pub fn blocks_of(kernel_id: &str, tables: [RowBuf; 6], recycler: &Recycler) -> Vec<PyJournalBlock> {
     let kernel_id: Arc<str> = Arc::from(kernel_id);
-    tables
-        .into_iter()
-        .filter_map(|rows| {
-            let table = rows.first()?.data.table();
-            Some(PyJournalBlock::new(
+    let mut out = Vec::new();
+    for (t, rows) in tables.into_iter().enumerate() {
+        if rows.is_empty() {
+            recycler.give(rows);
+        } else {
+            out.push(PyJournalBlock::new(
                 Arc::clone(&kernel_id),
-                table,
+                t,
                 rows,
                 Some(recycler.share()),
-            ))
-        })
-        .collect()
+            ));
+        }
+    }
+    out
 }
 
 #[pymethods]
 impl PyJournalBlock {
     #[getter]
     fn table(&self) -> &'static str {
-        self.table
+        TABLES[self.table]
     }
 
     #[getter]
@@ -126,19 +136,19 @@ impl PyJournalBlock {
     /// `(seq, sub)` of the first row; None for an empty block.
     #[getter]
     fn first_key(&self) -> Option<(u64, u32)> {
-        Self::key(self.rows().first())
+        self.key(self.start)
     }
 
     /// `(seq, sub)` of the last row; None for an empty block.
     #[getter]
     fn last_key(&self) -> Option<(u64, u32)> {
-        Self::key(self.rows().last())
+        self.end.checked_sub(1).and_then(|i| self.key(i))
     }
 
     /// Lowest and highest seq in the block; None for an empty block.
     #[getter]
     fn seq_range(&self) -> Option<(u64, u64)> {
-        let mut seqs = self.rows().iter().map(|r| r.seq);
+        let mut seqs = (self.start..self.end).map(|i| self.rows.seq(i));
         let first = seqs.next()?;
         Some(seqs.fold((first, first), |(lo, hi), s| (lo.min(s), hi.max(s))))
     }
@@ -160,12 +170,12 @@ impl PyJournalBlock {
 
     /// The rows whose `(seq, sub)` is not in `keys`, as a new block.
     fn without(&self, keys: HashSet<(u64, u32)>) -> PyJournalBlock {
-        let rows = self
-            .rows()
-            .iter()
-            .filter(|r| !keys.contains(&(r.seq, r.sub)))
-            .cloned()
-            .collect();
+        let mut rows = RowBuf::default();
+        for i in self.start..self.end {
+            if !keys.contains(&self.rows.key(i)) {
+                rows.push_from(&self.rows, i);
+            }
+        }
         PyJournalBlock::new(Arc::clone(&self.kernel_id), self.table, rows, None)
     }
 
@@ -186,11 +196,11 @@ impl PyJournalBlock {
             if b.table != first.table || b.kernel_id != first.kernel_id {
                 return Err(PyValueError::new_err(format!(
                     "JournalBlock.concat: blocks differ: {}/{} and {}/{}",
-                    first.kernel_id, first.table, b.kernel_id, b.table
+                    first.kernel_id, TABLES[first.table], b.kernel_id, TABLES[b.table]
                 )));
             }
         }
-        let parts: Vec<(Arc<Vec<Row>>, usize, usize)> = blocks
+        let parts: Vec<(Arc<RowBuf>, usize, usize)> = blocks
             .iter()
             .map(|b| {
                 let b = b.get();
@@ -198,9 +208,11 @@ impl PyJournalBlock {
             })
             .collect();
         let rows = py.detach(move || {
-            let mut rows = Vec::with_capacity(parts.iter().map(|(_, a, b)| b - a).sum());
+            let mut rows = RowBuf::default();
             for (r, a, b) in &parts {
-                rows.extend_from_slice(&r[*a..*b]);
+                for i in *a..*b {
+                    rows.push_from(r, i);
+                }
             }
             rows
         });
@@ -214,23 +226,22 @@ impl PyJournalBlock {
 
     /// The rows as one ClickHouse Native block (kernel_id first), for
     /// `client.raw_insert(table, fmt="Native")`. Encoded with the GIL released.
-    fn encode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    fn encode<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let (rows, kernel_id) = (Arc::clone(&self.rows), Arc::clone(&self.kernel_id));
-        let (start, end) = (self.start, self.end);
-        let bytes = py
-            .detach(move || {
-                let mut out = Vec::new();
-                encode_block(&mut out, &kernel_id, &rows[start..end]).map(|_| out)
-            })
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(PyBytes::new(py, &bytes))
+        let (table, start, end) = (self.table, self.start, self.end);
+        let bytes = py.detach(move || {
+            let mut out = Vec::new();
+            encode_block(&mut out, &kernel_id, table, &rows, start, end);
+            out
+        });
+        PyBytes::new(py, &bytes)
     }
 
     /// The rows as tuples in `JOURNAL_COLUMNS` order, as `drain_journal` gives them.
     fn tuples<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for row in self.rows() {
-            list.append(row_to_py(py, row)?)?;
+        for i in self.start..self.end {
+            list.append(row_to_py(py, self.table, &self.rows, i)?)?;
         }
         Ok(list)
     }
@@ -239,7 +250,7 @@ impl PyJournalBlock {
         format!(
             "JournalBlock(kernel_id={:?}, table={:?}, rows={})",
             &*self.kernel_id,
-            self.table,
+            TABLES[self.table],
             self.end - self.start
         )
     }

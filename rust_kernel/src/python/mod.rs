@@ -14,7 +14,7 @@ use crate::risk::ConfigValue;
 use crate::types::*;
 use crate::wal::kernel_log::InputRef;
 use convert::*;
-use journal::{blocks_of, journal_columns, journal_wire_types, row_to_py, PyJournalBlock};
+use journal::{blocks_of, journal_columns, journal_wire_types, tables_to_py, PyJournalBlock};
 use mock::PyMockVenue;
 use objects::*;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -912,21 +912,11 @@ impl PyKernel {
     #[pyo3(signature = (max_rows=10000))]
     fn drain_journal<'py>(slf: &Bound<'py, Self>, max_rows: usize) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
-        let rows = match slf.try_borrow_mut() {
-            Ok(mut k) => k.core.outbox.drain(max_rows),
-            Err(_) => Vec::new(),
+        let tables = match slf.try_borrow_mut() {
+            Ok(mut k) => k.core.outbox.drain_tables(max_rows),
+            Err(_) => Default::default(),
         };
-        let d = PyDict::new(py);
-        for t in crate::journal::TABLES {
-            d.set_item(t, PyList::empty(py))?;
-        }
-        for row in &rows {
-            let list = d
-                .get_item(row.data.table())?
-                .expect("tables were inserted above");
-            list.cast::<PyList>()?.append(row_to_py(py, row)?)?;
-        }
-        Ok(d)
+        tables_to_py(py, &tables)
     }
 
     /// Takes up to `max_rows` journal rows as one `JournalBlock` per table (rows stay native
