@@ -299,6 +299,8 @@ pub enum Value<'a> {
 /// How a column is stored in a row buffer; the `*_KINDS` lists follow the column lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// One byte indexing these names (an enum's `code()`): read back as the name.
+    Code(&'static [&'static str]),
     U64,
     U32,
     I64,
@@ -311,6 +313,9 @@ pub enum Kind {
 }
 
 use Kind as K;
+/// The `leg` column of a fill: `is_entry` as a code.
+const LEGS: &[&str] = &["EXIT", "ENTRY"];
+const STAGE: Kind = K::Code(TradeStage::NAMES);
 const FILL_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
@@ -322,8 +327,8 @@ const FILL_KINDS: &[Kind] = &[
     K::Str,
     K::Str,
     K::Str,
-    K::Str,
-    K::Str,
+    K::Code(OrderSide::NAMES),
+    K::Code(LEGS),
     K::F64,
     K::F64,
     K::F64,
@@ -335,7 +340,7 @@ const ACCOUNT_KINDS: &[Kind] = &[
     K::U32,
     K::Ts,
     K::Str,
-    K::Str,
+    K::Code(AccountEventKind::NAMES),
     K::Str,
     K::F64,
     K::F64,
@@ -355,8 +360,8 @@ const TRANSITION_KINDS: &[Kind] = &[
     K::Ts,
     K::Str,
     K::I64,
-    K::Str,
-    K::Str,
+    STAGE,
+    STAGE,
     K::Str,
     K::Str,
     K::Str,
@@ -370,17 +375,17 @@ const INTENT_KINDS: &[Kind] = &[
     K::Str,
     K::I64,
     K::Str,
-    K::Str,
-    K::Str,
-    K::Str,
+    K::Code(TradeSide::NAMES),
+    K::Code(KernelCommandType::NAMES),
+    K::Code(OrderType::NAMES),
     K::F64,
     K::F64,
     K::F64,
     K::F64,
     K::Str,
     K::Bool,
-    K::Str,
-    K::Str,
+    K::Code(KernelDiagnosticCode::NAMES),
+    K::Code(KernelSeverity::NAMES),
     K::Details,
 ];
 const VENUE_EVENT_KINDS: &[Kind] = &[
@@ -526,6 +531,7 @@ impl RowBuf {
         let mut b = self.row(i);
         for kind in KINDS[table] {
             let v = match kind {
+                Kind::Code(names) => Value::Str(names[take(&mut b, 1)[0] as usize]),
                 Kind::U64 => Value::U64(u64::from_le_bytes(take8(&mut b))),
                 Kind::U32 => Value::U32(u32::from_le_bytes(
                     take(&mut b, 4).try_into().expect("4 bytes"),
@@ -601,6 +607,11 @@ impl RowBuf {
 struct RowWriter<'a>(&'a mut Vec<u8>);
 
 impl RowWriter<'_> {
+    #[inline]
+    fn code(&mut self, c: u8) -> &mut Self {
+        self.0.push(c);
+        self
+    }
     #[inline]
     fn f64(&mut self, x: f64) -> &mut Self {
         self.0.extend_from_slice(&x.to_le_bytes());
@@ -827,17 +838,17 @@ impl Outbox {
                 .str(&intent.trade_id)
                 .i64(intent.slot_id)
                 .str(&intent.asset)
-                .str(intent.side.name())
-                .str(intent.action.name())
-                .str(intent.order_type.name())
+                .code(intent.side.code())
+                .code(intent.action.code())
+                .code(intent.order_type.code())
                 .f64(intent.reference_price)
                 .f64(intent.target_size)
                 .f64(intent.limit_price)
                 .f64(intent.leverage)
                 .str(&intent.reason)
                 .bool(out.accepted)
-                .str(out.diagnostic_code.name())
-                .str(out.severity.name())
+                .code(out.diagnostic_code.code())
+                .code(out.severity.code())
                 .details(&out.details);
         }
         self.record_transitions(out);
@@ -861,8 +872,8 @@ impl Outbox {
             .f64(t.timestamp)
             .str(&t.trade_id)
             .i64(t.slot_id as i64)
-            .str(t.prev_state.name())
-            .str(t.next_state.name())
+            .code(t.prev_state.code())
+            .code(t.next_state.code())
             .str(t.trigger)
             .str(&t.intent_id)
             .str(&t.event_id)
@@ -904,8 +915,8 @@ impl Outbox {
             .str(&f.client_order_id)
             .str(&f.venue_order_id)
             .str(&f.asset)
-            .str(f.side.name())
-            .str(if f.is_entry { "ENTRY" } else { "EXIT" })
+            .code(f.side.code())
+            .code(u8::from(f.is_entry))
             .f64(f.price)
             .f64(f.qty)
             .f64(f.fee)
@@ -917,7 +928,7 @@ impl Outbox {
         self.begin(ACCOUNT_EVENTS, seq)
             .f64(a.ts)
             .str(&a.event_id)
-            .str(a.kind.name())
+            .code(a.kind.code())
             .str(&a.asset)
             .f64(a.amount)
             .f64(a.fee)

@@ -80,6 +80,14 @@ macro_rules! named_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The names in declaration order: `NAMES[x.code() as usize] == x.name()`.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The variant's position in `ALL` (journal rows store this byte, not the name).
+            #[inline]
+            pub fn code(self) -> u8 {
+                self as u8
+            }
 
             pub fn name(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
@@ -395,6 +403,10 @@ mod tests {
     fn names_round_trip() {
         for s in TradeStage::ALL {
             assert_eq!(TradeStage::parse(s.name()), Some(*s));
+            assert_eq!(TradeStage::NAMES[s.code() as usize], s.name());
+        }
+        for c in KernelDiagnosticCode::ALL {
+            assert_eq!(KernelDiagnosticCode::NAMES[c.code() as usize], c.name());
         }
         for c in KernelDiagnosticCode::ALL {
             assert_eq!(KernelDiagnosticCode::parse(c.name()), Some(*c));
