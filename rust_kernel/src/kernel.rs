@@ -168,9 +168,9 @@ pub struct Kernel {
     by_client_id: AHashMap<Id, usize>,
     by_venue_id: AHashMap<Id, usize>,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
-    finished_orders: RecentSet<u64>,
+    finished_orders: FingerprintSet,
     /// Fingerprints of recently accepted intent ids.
-    intents_seen: RecentSet<u64>,
+    intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
     unsettled: AHashMap<Id, UnsettledFill>,
     unsettled_order: VecDeque<Id>,
@@ -222,8 +222,8 @@ impl Kernel {
             open_count: 0,
             by_client_id: AHashMap::new(),
             by_venue_id: AHashMap::new(),
-            finished_orders: RecentSet::new(FINISHED_ORDER_MEMORY),
-            intents_seen: RecentSet::new(INTENT_MEMORY),
+            finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
+            intents_seen: FingerprintSet::new(INTENT_MEMORY),
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
             unsettled: AHashMap::new(),
             unsettled_order: VecDeque::new(),
@@ -1839,9 +1839,8 @@ impl Kernel {
                     ));
                     return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
                 };
-                if let Some(pos) = self.unsettled_order.iter().position(|k| *k == ev.fill_id) {
-                    self.unsettled_order.remove(pos);
-                }
+                // Its key stays in `unsettled_order` and is skipped when it comes up for
+                // eviction: finding it there would scan up to 100,000 keys per settlement.
                 let diff = ev.fee - f.predicted_fee;
                 self.account.k_fees_paid += diff;
                 self.account.k_unsettled_fees -= f.predicted_fee;

@@ -226,6 +226,172 @@ impl<K: Eq + Hash + Clone> PartialEq for RecentSet<K> {
     }
 }
 
+/// A bounded memory of recent 64-bit fingerprints (see `types::fingerprint`) with FIFO
+/// eviction: the kernel-wide idempotency memories (100,000 intents, 50,000 orders), touched
+/// on every intent and order. Open addressing with linear probing in one flat table, so a
+/// lookup, an insert and an eviction each touch about one cache line, where a hash set plus
+/// an order queue touched three or four. Serialized exactly like `RecentSet<u64>` (insertion
+/// order, members, capacity), so checkpoints written before it still load.
+#[derive(Clone, Debug)]
+pub struct FingerprintSet {
+    /// Fingerprints in insertion order (a ring once full); `head` is the oldest.
+    ring: Vec<u64>,
+    head: usize,
+    /// The table: `EMPTY` or a stored key; its length is a power of two, at least twice the
+    /// capacity, so probes stay short.
+    slots: Vec<u64>,
+    capacity: usize,
+}
+
+/// A fingerprint of 0 is stored as 1 (the table's empty marker is 0); the odds that this
+/// merges two live ids are those of any other 64-bit collision.
+const EMPTY: u64 = 0;
+
+#[inline]
+fn stored(fp: u64) -> u64 {
+    fp.max(1)
+}
+
+impl FingerprintSet {
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        FingerprintSet {
+            ring: Vec::new(),
+            head: 0,
+            slots: Vec::new(),
+            capacity,
+        }
+    }
+
+    fn table_len(&self) -> usize {
+        (self.capacity * 2).next_power_of_two().max(8)
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        // Fibonacci hashing: the top bits of the product index the table.
+        let bits = self.slots.len().trailing_zeros();
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    #[inline]
+    fn find(&self, key: u64) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            match self.slots[i] {
+                EMPTY => return (i, false),
+                k if k == key => return (i, true),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    pub fn contains(&self, fp: &u64) -> bool {
+        !self.slots.is_empty() && self.find(stored(*fp)).1
+    }
+
+    /// Remembers `fp`; returns false if it was already known.
+    pub fn insert(&mut self, fp: u64) -> bool {
+        if self.slots.is_empty() {
+            self.slots = vec![EMPTY; self.table_len()];
+        }
+        let key = stored(fp);
+        let (at, found) = self.find(key);
+        if found {
+            return false;
+        }
+        self.slots[at] = key;
+        if self.ring.len() < self.capacity {
+            self.ring.push(key);
+        } else {
+            let oldest = std::mem::replace(&mut self.ring[self.head], key);
+            self.head = (self.head + 1) % self.capacity;
+            self.remove(oldest);
+        }
+        true
+    }
+
+    /// Takes `key` out of the table, shifting later entries of its probe run back.
+    fn remove(&mut self, key: u64) {
+        let (mut hole, found) = self.find(key);
+        if !found {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hole;
+        loop {
+            i = (i + 1) & mask;
+            let k = self.slots[i];
+            if k == EMPTY {
+                break;
+            }
+            let home = self.home(k);
+            // `k` may fill the hole when its home is not in (hole, i] (cyclically).
+            let between = if hole <= i {
+                hole < home && home <= i
+            } else {
+                hole < home || home <= i
+            };
+            if !between {
+                self.slots[hole] = k;
+                hole = i;
+            }
+        }
+        self.slots[hole] = EMPTY;
+    }
+
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Oldest first.
+    fn in_order(&self) -> impl Iterator<Item = &u64> {
+        self.ring[self.head..].iter().chain(&self.ring[..self.head])
+    }
+}
+
+impl PartialEq for FingerprintSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.capacity == other.capacity && self.in_order().eq(other.in_order())
+    }
+}
+
+impl Serialize for FingerprintSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let order: Vec<u64> = self.in_order().copied().collect();
+        let mut st = s.serialize_struct("RecentSet", 3)?;
+        st.serialize_field("order", &order)?;
+        st.serialize_field("members", &order)?;
+        st.serialize_field("capacity", &self.capacity)?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for FingerprintSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Stored {
+            order: Vec<u64>,
+            #[allow(dead_code)]
+            members: Vec<u64>,
+            capacity: usize,
+        }
+        let st = Stored::deserialize(d)?;
+        let mut set = FingerprintSet::new(st.capacity);
+        for fp in st.order {
+            set.insert(fp);
+        }
+        Ok(set)
+    }
+}
+
 /// How many event ids a slot remembers for duplicate detection.
 pub const SLOT_SEEN_EVENTS: usize = 64;
 
@@ -436,6 +602,57 @@ impl KernelOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprint_set_forgets_the_oldest_beyond_its_capacity() {
+        let mut f = FingerprintSet::new(100);
+        for i in 0..1000u64 {
+            assert!(f.insert(i * 7919));
+            assert!(!f.insert(i * 7919), "a repeat is known");
+        }
+        assert_eq!(f.len(), 100);
+        assert!(!f.contains(&0) && !f.contains(&(899 * 7919)));
+        assert!((900..1000u64).all(|i| f.contains(&(i * 7919))));
+        let mut model = RecentSet::new(100);
+        for i in 0..1000u64 {
+            model.insert(i * 7919);
+        }
+        for i in 0..1000u64 {
+            assert_eq!(f.contains(&(i * 7919)), model.contains(&(i * 7919)), "{i}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_set_survives_colliding_probe_runs() {
+        // Keys that share home slots force long probe runs and backward shifts on eviction.
+        let mut f = FingerprintSet::new(64);
+        let keys: Vec<u64> = (1..=5000u64).map(|i| i << 58 | i).collect();
+        for (n, k) in keys.iter().enumerate() {
+            f.insert(*k);
+            let live = &keys[n.saturating_sub(63)..=n];
+            assert!(live.iter().all(|k| f.contains(k)), "after {n}");
+            if n >= 64 {
+                assert!(!f.contains(&keys[n - 64]));
+            }
+        }
+    }
+
+    #[test]
+    fn fingerprint_set_encodes_like_the_recent_set_it_replaced() {
+        let mut old = RecentSet::new(3);
+        let mut new = FingerprintSet::new(3);
+        for fp in [5u64, 9, 2, 7] {
+            old.insert(fp);
+            new.insert(fp);
+        }
+        let back: FingerprintSet =
+            bincode::deserialize(&bincode::serialize(&old).unwrap()).unwrap();
+        assert_eq!(back, new);
+        let again: FingerprintSet =
+            bincode::deserialize(&bincode::serialize(&new).unwrap()).unwrap();
+        assert_eq!(again, new);
+        assert!(again.contains(&2) && !again.contains(&5));
+    }
 
     #[test]
     fn recent_ring_forgets_the_oldest_beyond_its_size() {
