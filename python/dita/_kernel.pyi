@@ -533,7 +533,7 @@ class MockVenueAdapter:
     @property
     def submitted(self) -> int: ...
 
-@disjoint_base
+@final
 class JournalBlock:
     """Rows of one journal table from one kernel, kept native; ``encode()`` gives a
     ClickHouse Native block (``kernel_id`` first), encoded with the GIL released."""
@@ -557,6 +557,7 @@ class JournalBlock:
     def tuples(self) -> list[tuple[Any, ...]]: ...
     def __repr__(self) -> str: ...
 
+@disjoint_base
 class KernelCore:
     """The native kernel. ``dita.ExecutionKernel`` subclasses it; use that."""
 

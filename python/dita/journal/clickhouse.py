@@ -123,8 +123,9 @@ class _TupleRows:
 def _concat(parts: list[_Rows]) -> _Rows:
     if len(parts) == 1:
         return parts[0]
-    if all(isinstance(p, JournalBlock) for p in parts):
-        return JournalBlock.concat(parts)
+    blocks = [p for p in parts if isinstance(p, JournalBlock)]
+    if len(blocks) == len(parts):
+        return JournalBlock.concat(blocks)
     return _TupleRows([row for p in parts for row in p.tuples()])
 
 
@@ -170,8 +171,9 @@ class ClickHouseJournal:
     ``max_delay`` seconds. ``queue_rows`` bounds the rows taken from the kernels and not yet
     written; beyond it rows wait in the kernels' outboxes. ``drain_rows`` bounds one take
     (a take of everything the outbox holds is a buffer swap; a smaller one copies rows while
-    it holds the kernel, so keep it at least as large as the rows a poll interval brings). Retries back off from ``retry_initial`` to ``retry_max``
-    seconds. ``close()`` waits up to ``close_timeout`` seconds for ClickHouse.
+    it holds the kernel, so keep it at least as large as the rows a poll interval brings).
+    Retries back off from ``retry_initial`` to ``retry_max`` seconds. ``close()`` waits up to
+    ``close_timeout`` seconds for ClickHouse.
 
     ``gil_budget`` (None: unlimited): the share of wall time the journal's two threads may
     spend on the CPU together, so a strategy bursting faster than the journal can write keeps

@@ -110,7 +110,10 @@ mod tests {
 
     /// Reads a block back: (columns, rows, [(name, type, raw column bytes)]), knowing the
     /// widths of the types the journal sends.
-    fn read_block(b: &[u8]) -> (u64, u64, Vec<(String, String, Vec<u8>)>) {
+    /// (name, type, raw bytes) of one column.
+    type ColumnBytes = (String, String, Vec<u8>);
+
+    fn read_block(b: &[u8]) -> (u64, u64, Vec<ColumnBytes>) {
         fn read_varint(b: &[u8], at: &mut usize) -> u64 {
             let (mut n, mut shift) = (0u64, 0);
             loop {
