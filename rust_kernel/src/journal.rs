@@ -645,6 +645,9 @@ impl RowWriter<'_> {
 
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 1_000_000;
 
+/// Dropped rows a table accumulates at least before they are freed.
+const COMPACT_AFTER: usize = 64;
+
 /// Emptied row buffers handed back by whoever drained them, so the outbox refills memory that
 /// is already mapped instead of growing fresh buffers (page faults, copies) after each drain.
 #[derive(Debug, Default)]
@@ -757,6 +760,13 @@ impl Outbox {
             self.dropped_front[t] += 1;
             self.len -= 1;
             self.dropped += 1;
+            // Free dropped rows once they are half the table (amortised O(1) per row), so a
+            // full outbox that nobody drains stays within about twice its capacity.
+            let front = self.dropped_front[t];
+            if front >= COMPACT_AFTER && front * 2 >= self.tables[t].len() {
+                self.tables[t].discard_front(front);
+                self.dropped_front[t] = 0;
+            }
         }
     }
 
@@ -1153,6 +1163,25 @@ mod tests {
             [2, 3, 4, 5],
             "seq 1 was the oldest"
         );
+    }
+
+    #[test]
+    fn a_full_outbox_nobody_drains_stays_within_twice_its_capacity() {
+        let mut o = Outbox {
+            capacity: 100,
+            ..Outbox::default()
+        };
+        for seq in 1..=20_000 {
+            transition(&mut o, seq);
+        }
+        assert_eq!((o.len(), o.dropped), (100, 19_900));
+        assert!(
+            o.tables[TRANSITIONS].len() <= 2 * 100 + COMPACT_AFTER,
+            "{} rows held for 100 live",
+            o.tables[TRANSITIONS].len()
+        );
+        let left = o.drain_tables(usize::MAX);
+        assert_eq!(seqs(&left), (19_901..=20_000).collect::<Vec<u64>>());
     }
 
     #[test]

@@ -174,6 +174,11 @@ pub struct Kernel {
     account_events_seen: RecentSet<Id>,
     unsettled: AHashMap<Id, UnsettledFill>,
     unsettled_order: VecDeque<Id>,
+    /// Keys in `unsettled_order` whose fill was settled: their place is skipped at eviction
+    /// (taking them out of the queue would scan it). Not in checkpoints: after a restart an
+    /// old place only finds its fill gone.
+    #[serde(skip)]
+    settled_in_order: ahash::AHashSet<Id>,
     pub fees: FeeModel,
     pub account: Account,
     pub control: Control,
@@ -227,6 +232,7 @@ impl Kernel {
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
             unsettled: AHashMap::new(),
             unsettled_order: VecDeque::new(),
+            settled_in_order: Default::default(),
             fees: FeeModel::default(),
             account: Account::default(),
             control: Control::default(),
@@ -1737,12 +1743,20 @@ impl Kernel {
         if self.unsettled.insert(key.clone(), fill).is_none() {
             self.unsettled_order.push_back(key);
         }
-        while self.unsettled_order.len() > UNSETTLED_FILL_MEMORY {
-            if let Some(old) = self.unsettled_order.pop_front() {
-                // Too old to be settled by the exchange any more: the prediction stands.
-                if let Some(f) = self.unsettled.remove(&old) {
-                    self.account.k_unsettled_fees -= f.predicted_fee;
-                }
+        // At most UNSETTLED_FILL_MEMORY fills wait, and the queue (with the places of settled
+        // fills) holds at most twice that.
+        while self.unsettled.len() > UNSETTLED_FILL_MEMORY
+            || self.unsettled_order.len() > 2 * UNSETTLED_FILL_MEMORY
+        {
+            let Some(old) = self.unsettled_order.pop_front() else {
+                break;
+            };
+            if self.settled_in_order.remove(&old) {
+                continue; // the place of a settled fill (the same key may wait further back)
+            }
+            // Too old to be settled by the exchange any more: the prediction stands.
+            if let Some(f) = self.unsettled.remove(&old) {
+                self.account.k_unsettled_fees -= f.predicted_fee;
             }
         }
     }
@@ -1839,8 +1853,7 @@ impl Kernel {
                     ));
                     return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
                 };
-                // Its key stays in `unsettled_order` and is skipped when it comes up for
-                // eviction: finding it there would scan up to 100,000 keys per settlement.
+                self.settled_in_order.insert(ev.fill_id.clone());
                 let diff = ev.fee - f.predicted_fee;
                 self.account.k_fees_paid += diff;
                 self.account.k_unsettled_fees -= f.predicted_fee;

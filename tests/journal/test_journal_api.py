@@ -292,3 +292,21 @@ def test_an_unreachable_server_does_not_stop_the_kernel(caplog: pytest.LogCaptur
     assert "ClickHouse at http://127.0.0.1:9/dita is unreachable" in stats.last_error
     journal.close()  # gives up after close_timeout; the rows are reported, not silently lost
     assert "closing journal with rows unwritten" in caplog.text
+
+
+def test_a_refused_intent_with_a_time_that_is_not_a_number_is_stored_with_its_reason(
+    journal: ClickHouseJournal,
+) -> None:
+    kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="nan-time")
+    out = kernel.process_intent(
+        KernelIntent("bad-ts", "T1", 0, "BTC-USDT", "LONG", "ENTER", 100.0, 1.0, timestamp=float("nan"))
+    )
+    assert not out.accepted and out.details["field"] == "timestamp"
+    journal.flush(60)
+    rows = journal.query(
+        "SELECT toUnixTimestamp64Micro(ts), diagnostic_code, details FROM intents "
+        "WHERE kernel_id = 'nan-time' AND intent_id = 'bad-ts'"
+    ).rows
+    assert rows == [
+        [0, "INVALID_INTENT", '{"field":"timestamp","value":"NaN","reason":"must be a finite number"}']
+    ]

@@ -28,6 +28,7 @@ for ClickHouse for as long as it takes.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -740,8 +741,10 @@ class ClickHouseJournal:
 
     def _columns_for(self, kernel_id: str, rows: Sequence[tuple[Any, ...]]) -> list[Sequence[Any]]:
         cols: list[Sequence[Any]] = [[kernel_id] * len(rows), *zip(*rows, strict=True)]
-        # DateTime64(6) takes integer microseconds; the kernel gives float epoch seconds.
-        cols[_TS_INDEX + 1] = [round(t * 1_000_000) for t in cols[_TS_INDEX + 1]]
+        # DateTime64(6) takes integer microseconds; the kernel gives float epoch seconds. A time
+        # that is not finite (a refused input's; its details name it) is stored as the epoch,
+        # as the kernel's Native blocks do.
+        cols[_TS_INDEX + 1] = [round(t * 1_000_000) if math.isfinite(t) else 0 for t in cols[_TS_INDEX + 1]]
         return cols
 
     def _backoff(self, attempt: int) -> None:

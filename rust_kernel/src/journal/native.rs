@@ -26,9 +26,14 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// DateTime64(6) microseconds; ties to even, like Python's `round`, so both writing paths
-/// store the same instant.
+/// store the same instant. A time that is not a finite number (only a refused input carries
+/// one; its row's details name the bad value) is stored as the epoch, 1970-01-01.
 pub fn micros(ts: f64) -> i64 {
-    (ts * 1_000_000.0).round_ties_even() as i64
+    if ts.is_finite() {
+        (ts * 1_000_000.0).round_ties_even() as i64
+    } else {
+        0
+    }
 }
 
 /// One column being filled: values, plus null flags for a `Nullable` column.
@@ -242,6 +247,14 @@ mod tests {
         assert_eq!(micros(0.0000025), 2);
         assert_eq!(micros(0.0000035), 4);
         assert_eq!(micros(1_700_000_000.123456), 1_700_000_000_123_456);
+        assert_eq!(
+            [
+                micros(f64::NAN),
+                micros(f64::INFINITY),
+                micros(-f64::INFINITY)
+            ],
+            [0; 3]
+        );
     }
 
     #[test]

@@ -587,7 +587,12 @@ fn spawn_flusher(
                         return;
                     }
                     // Work reported before this thread got to wait must not wait an interval.
-                    let batch_full = sync && st.unsynced >= max_records;
+                    // A sync by someone else may have made everything durable without
+                    // resetting the count: then there is nothing to hurry for.
+                    let full = |st: &State| {
+                        sync && st.unsynced >= max_records && st.durable_seq < st.last_seq
+                    };
+                    let batch_full = full(&st);
                     let st = if (batch_full || st.flush_requested) && st.failed.is_none() {
                         st
                     } else {
@@ -598,8 +603,7 @@ fn spawn_flusher(
                             .unwrap_or_else(|p| p.into_inner())
                             .0
                     };
-                    let due =
-                        last_pass.elapsed() >= interval || (sync && st.unsynced >= max_records);
+                    let due = last_pass.elapsed() >= interval || full(&st);
                     let pending = if sync && due {
                         st.durable_seq < st.last_seq
                     } else {
