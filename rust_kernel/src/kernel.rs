@@ -15,7 +15,7 @@ use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits};
 use crate::types::*;
 use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// Quantities closer than this are equal (fills arrive as floats from venues).
 pub const QTY_EPS: f64 = 1e-9;
@@ -162,8 +162,8 @@ impl Dirty {
 pub struct Kernel {
     pub kernel_id: String,
     slots: Vec<TradeSlot>,
-    free: BTreeSet<usize>,
-    open_by_asset: AHashMap<Id, BTreeSet<usize>>,
+    free: SlotSet,
+    open_by_asset: AHashMap<Id, SlotSet>,
     open_count: usize,
     by_client_id: AHashMap<Id, usize>,
     by_venue_id: AHashMap<Id, usize>,
@@ -265,7 +265,7 @@ impl Kernel {
         &self.slots
     }
     pub fn free_slot(&self) -> Option<usize> {
-        self.free.first().copied()
+        self.free.first()
     }
     pub fn open_positions(&self) -> usize {
         self.open_count
@@ -292,7 +292,7 @@ impl Kernel {
         let mut upnl = 0.0;
         let mut notional = 0.0;
         for set in self.open_by_asset.values() {
-            for &i in set {
+            for i in set.iter() {
                 let s = &self.slots[i];
                 upnl += s.unrealized_pnl;
                 let px = if s.mark_price > 0.0 {
@@ -708,7 +708,7 @@ impl Kernel {
         let was_free = fsm::is_free(prev);
         let is_free = fsm::is_free(next);
         if was_free && !is_free {
-            self.free.remove(&sid);
+            self.free.remove(sid);
         } else if !was_free && is_free {
             self.free.insert(sid);
         }
@@ -905,9 +905,14 @@ impl Kernel {
 
         // Accepted: the slot starts a new trade.
         let slot = &mut self.slots[sid];
+        // Event ids stay remembered across trades; fill ids start afresh (keeping the
+        // ring's allocation).
         let prev_seen = std::mem::take(&mut slot.seen_events);
+        let mut fills = std::mem::take(&mut slot.seen_fills);
+        fills.clear();
         *slot = TradeSlot::new(sid);
         slot.seen_events = prev_seen;
+        slot.seen_fills = fills;
         slot.fsm_state = stage;
         slot.trade_id = intent.trade_id.clone();
         slot.asset = intent.asset.clone();
@@ -1709,7 +1714,7 @@ impl Kernel {
         let changed = if holds {
             set.insert(sid)
         } else {
-            set.remove(&sid)
+            set.remove(sid)
         };
         if changed {
             if holds {
@@ -1949,7 +1954,7 @@ impl Kernel {
             return Ok(0);
         };
         let mut n = 0;
-        for &i in set {
+        for i in set.iter() {
             let s = &mut self.slots[i];
             s.mark_price = price;
             s.unrealized_pnl = s.side.sign() * (price - s.entry_price) * s.size;
