@@ -513,7 +513,7 @@ pub const SLOT_SEEN_EVENTS: usize = 64;
 
 /// The last few fingerprints (see `types::fingerprint`) of one slot: per-slot idempotency
 /// memory that costs one allocation per slot, ever. Beside each fingerprint it keeps a
-/// one-byte tag (its top byte) in a 64-byte array, so a lookup reads one cache line of tags
+/// one-byte tag (see `tag`) in a 64-byte array, so a lookup reads one cache line of tags
 /// and touches a fingerprint only when its tag matches: with thousands of slots, most of
 /// them cold, a lookup costs one or two cache misses instead of eight.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -537,9 +537,11 @@ struct RingRepr {
     next: usize,
 }
 
+/// A fingerprint's tag: the top byte after a multiplicative mix (FNV-1a leaves the top
+/// byte nearly the same for ids that differ only at the end, like "mock-e1001"/"mock-e1002").
 #[inline]
 fn tag(fp: u64) -> u8 {
-    (fp >> 56) as u8
+    (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
 }
 
 impl RecentRing {
@@ -547,8 +549,24 @@ impl RecentRing {
         let Some(d) = &self.data else {
             return false;
         };
-        let t = tag(fp);
-        (0..self.len).any(|i| d.tags[i] == t && d.items[i] == fp)
+        // Eight tags per step (SWAR): a byte of `x` is zero where the tag matches. The test
+        // below flags every such byte (and, rarely, a byte above one), and each flagged
+        // position is confirmed against the full fingerprint.
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let want = u64::from(tag(fp)) * ONES;
+        for (w, chunk) in d.tags.chunks_exact(8).enumerate() {
+            let x = u64::from_le_bytes(chunk.try_into().expect("8 tags")) ^ want;
+            let mut zero = x.wrapping_sub(ONES) & !x & HIGHS;
+            while zero != 0 {
+                let i = w * 8 + (zero.trailing_zeros() / 8) as usize;
+                if i < self.len && d.items[i] == fp {
+                    return true;
+                }
+                zero &= zero - 1;
+            }
+        }
+        false
     }
 
     pub fn insert(&mut self, fp: u64) {
@@ -892,6 +910,19 @@ mod tests {
         );
         let back: SlotSet = bincode::deserialize(&bytes).unwrap();
         assert_eq!(back, set);
+    }
+
+    #[test]
+    fn recent_ring_tags_spread_ids_that_differ_only_at_the_end() {
+        let fps: Vec<u64> = (1000..1064).map(|i| fingerprint(&format!("mock-e{i}"))).collect();
+        let tags: std::collections::HashSet<u8> = fps.iter().map(|&fp| tag(fp)).collect();
+        assert!(tags.len() > 40, "only {} distinct tags for 64 ids", tags.len());
+        let mut r = RecentRing::default();
+        for &fp in &fps[..40] {
+            r.insert(fp);
+        }
+        assert!(fps[..40].iter().all(|&fp| r.contains(fp)));
+        assert!(fps[40..].iter().all(|&fp| !r.contains(fp)));
     }
 
     #[test]
