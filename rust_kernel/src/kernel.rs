@@ -905,22 +905,20 @@ impl Kernel {
 
         // Accepted: the slot starts a new trade.
         let slot = &mut self.slots[sid];
-        // Event ids stay remembered across trades; fill ids start afresh (keeping the
-        // ring's allocation).
+        // Event ids stay remembered across trades; everything else starts afresh.
         let prev_seen = std::mem::take(&mut slot.seen_events);
-        let mut fills = std::mem::take(&mut slot.seen_fills);
-        fills.clear();
-        *slot = TradeSlot::new(sid);
+        slot.reset();
         slot.seen_events = prev_seen;
-        slot.seen_fills = fills;
         slot.fsm_state = stage;
         slot.trade_id = intent.trade_id.clone();
         slot.asset = intent.asset.clone();
         slot.side = intent.side;
         slot.leverage = intent.leverage;
         slot.entry_time = intent.timestamp;
-        slot.exit_leg_ratios = intent.exit_leg_ratios.clone();
-        slot.metadata = intent.metadata.clone();
+        slot.exit_leg_ratios.clear();
+        slot.exit_leg_ratios
+            .extend_from_slice(&intent.exit_leg_ratios);
+        slot.metadata.clone_from(&intent.metadata);
         let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
         let mut out = KernelOutcome::ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
         self.send_order(&mut out, sid, Trigger::Enter, Ctx::default(), intent, order);
