@@ -1,5 +1,7 @@
 //! Runs N full cycles through the native mock venue; for instruction-count profiling
 //! (valgrind --tool=callgrind), which is stable on a loaded machine.
+mod common;
+
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::*;
 
@@ -15,22 +17,8 @@ fn main() {
             (KernelCommandType::Enter, 100.0),
             (KernelCommandType::Exit, 101.0),
         ] {
-            let mut it = Intent::new(
-                &format!("{action}{i}"),
-                &format!("t{i}"),
-                0,
-                "BTCUSDT",
-                TradeSide::Long,
-                action,
-                px,
-                1.0,
-            );
-            it.timestamp = i as f64;
-            let out = k.process_intent(&it);
-            let order = out.submit.expect("accepted");
-            for ev in v.submit(&order) {
-                std::hint::black_box(k.on_venue_event(&ev));
-            }
+            let it = common::intent(action.name(), i, 0, action, px);
+            common::through_mock(&mut k, &mut v, &it, |_, _| {});
         }
     }
     println!("seq {}", k.seq());

@@ -1,5 +1,7 @@
 //! The cost of journal row capture in the kernel's hot path: full cycles through the native
 //! mock with the outbox off and on (drained every 10,000 rows on the same thread).
+mod common;
+
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::*;
 use std::time::Instant;
@@ -8,37 +10,12 @@ fn run(n: usize, journal: bool) -> f64 {
     let mut k = Kernel::new("probe", 16).unwrap();
     k.set_journal_enabled(journal);
     let mut v = MockVenue::new(MockConfig::default()).unwrap();
-    let intents: Vec<(Intent, Intent)> = (0..n)
-        .map(|i| {
-            let mk = |action, px, tag: &str| {
-                let mut it = Intent::new(
-                    &format!("{tag}{i}"),
-                    &format!("t{i}"),
-                    (i % 16) as i64,
-                    "BTCUSDT",
-                    TradeSide::Long,
-                    action,
-                    px,
-                    1.0,
-                );
-                it.timestamp = i as f64;
-                it
-            };
-            (
-                mk(KernelCommandType::Enter, 100.0, "e"),
-                mk(KernelCommandType::Exit, 101.0, "x"),
-            )
-        })
-        .collect();
+    let intents = common::trade_pairs(n, 16);
     let t = Instant::now();
     let mut drained = 0;
     for (e, x) in &intents {
         for it in [e, x] {
-            let out = k.process_intent(it);
-            let order = out.submit.expect("accepted");
-            for ev in v.submit(&order) {
-                std::hint::black_box(k.on_venue_event(&ev));
-            }
+            common::through_mock(&mut k, &mut v, it, |_, _| {});
         }
         if k.outbox.len() >= 10_000 {
             for t in k.outbox.drain_tables(usize::MAX) {

@@ -1,6 +1,8 @@
 //! Per-order cost with the work spread over every slot: ENTER on slots 0..n, then EXIT on
 //! them, through the native mock, for a small and a large `max_slots` in the same run (the
 //! Rust side of bench_kernel.py's slot-scaling figure).
+mod common;
+
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::*;
 use std::time::Instant;
@@ -16,29 +18,13 @@ fn run(max_slots: usize, orders: usize) -> f64 {
             (KernelCommandType::Exit, "x"),
         ] {
             for s in 0..max_slots {
-                let n = r * max_slots + s;
-                let mut it = Intent::new(
-                    &format!("{tag}{n}"),
-                    &format!("t{n}"),
-                    s as i64,
-                    "BTCUSDT",
-                    TradeSide::Long,
-                    action,
-                    100.0,
-                    1.0,
-                );
-                it.timestamp = n as f64;
-                intents.push(it);
+                intents.push(common::intent(tag, r * max_slots + s, s, action, 100.0));
             }
         }
     }
     let t = Instant::now();
     for it in &intents {
-        let out = k.process_intent(it);
-        let order = out.submit.expect("accepted");
-        for ev in v.submit(&order) {
-            std::hint::black_box(k.on_venue_event(&ev));
-        }
+        common::through_mock(&mut k, &mut v, it, |_, _| {});
     }
     t.elapsed().as_nanos() as f64 / intents.len() as f64
 }

@@ -1,7 +1,9 @@
 //! The write-ahead log's cost on the hot path: full cycles through the native mock with each
 //! input recorded (fsync=batch) and without a log.
+mod common;
+
 use dita_kernel::mock::{MockConfig, MockVenue};
-use dita_kernel::wal::kernel_log::{InputRef, KernelLog, KernelLogOptions};
+use dita_kernel::wal::kernel_log::{KernelLog, KernelLogOptions};
 use dita_kernel::*;
 use std::time::Instant;
 
@@ -15,42 +17,15 @@ fn run(n: usize, log: bool) -> f64 {
         (None, fresh)
     };
     let mut v = MockVenue::new(MockConfig::default()).unwrap();
-    let intents: Vec<(Intent, Intent)> = (0..n)
-        .map(|i| {
-            let mk = |action, px, tag: &str| {
-                let mut it = Intent::new(
-                    &format!("{tag}{i}"),
-                    &format!("t{i}"),
-                    (i % 16) as i64,
-                    "BTCUSDT",
-                    TradeSide::Long,
-                    action,
-                    px,
-                    1.0,
-                );
-                it.timestamp = i as f64;
-                it
-            };
-            (
-                mk(KernelCommandType::Enter, 100.0, "e"),
-                mk(KernelCommandType::Exit, 101.0, "x"),
-            )
-        })
-        .collect();
+    let intents = common::trade_pairs(n, 16);
     let t = Instant::now();
     for (e, x) in &intents {
         for it in [e, x] {
-            let out = k.process_intent(it);
-            if let Some(w) = wal.as_mut() {
-                w.record_ref(&k, InputRef::Intent(it)).unwrap();
-            }
-            let order = out.submit.expect("accepted");
-            for ev in v.submit(&order) {
-                std::hint::black_box(k.on_venue_event(&ev));
+            common::through_mock(&mut k, &mut v, it, |k, input| {
                 if let Some(w) = wal.as_mut() {
-                    w.record_ref(&k, InputRef::VenueEvent(&ev)).unwrap();
+                    w.record_ref(k, input).unwrap();
                 }
-            }
+            });
         }
     }
     if let Some(w) = wal.as_mut() {
