@@ -6,24 +6,8 @@
 //! `Nullable(T)` as one null-flag byte per row and then the values (a zero for a null).
 //! Several blocks back to back are one insert. Types are the wire types of `journal.rs`.
 
-use super::{columns, wire_types, RowBuf, Value, TABLES};
-
-fn varint(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn string(out: &mut Vec<u8>, s: &str) {
-    varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
+// The row buffers write lengths and strings exactly as the Native format wants them.
+use super::{columns, put_str as string, put_varint as varint, wire_types, RowBuf, Value, TABLES};
 
 /// DateTime64(6) microseconds; ties to even, like Python's `round`, so both writing paths
 /// store the same instant. A time that is not a finite number (only a refused input carries
@@ -118,33 +102,16 @@ mod tests {
     /// (name, type, raw bytes) of one column.
     type ColumnBytes = (String, String, Vec<u8>);
 
-    fn read_block(b: &[u8]) -> (u64, u64, Vec<ColumnBytes>) {
-        fn read_varint(b: &[u8], at: &mut usize) -> u64 {
-            let (mut n, mut shift) = (0u64, 0);
-            loop {
-                let byte = b[*at];
-                *at += 1;
-                n |= u64::from(byte & 0x7f) << shift;
-                if byte & 0x80 == 0 {
-                    return n;
-                }
-                shift += 7;
-            }
-        }
-        fn read_str(b: &[u8], at: &mut usize) -> String {
-            let len = read_varint(b, at) as usize;
-            let s = std::str::from_utf8(&b[*at..*at + len]).unwrap().to_string();
-            *at += len;
-            s
-        }
-        let mut at = 0;
-        let ncols = read_varint(b, &mut at);
-        let nrows = read_varint(b, &mut at);
+    fn read_block(block: &[u8]) -> (u64, u64, Vec<ColumnBytes>) {
+        use crate::journal::{read_str, read_varint, take};
+        let mut b = block;
+        let ncols = read_varint(&mut b);
+        let nrows = read_varint(&mut b);
         let mut cols = Vec::new();
         for _ in 0..ncols {
-            let name = read_str(b, &mut at);
-            let ty = read_str(b, &mut at);
-            let start = at;
+            let name = read_str(&mut b).to_string();
+            let ty = read_str(&mut b).to_string();
+            let before = b;
             let width = |t: &str| match t {
                 "UInt64" | "Int64" | "Float64" | "DateTime64(6, 'UTC')" => Some(8),
                 "UInt32" => Some(4),
@@ -156,17 +123,21 @@ mod tests {
                     .and_then(|t| t.strip_suffix(')')),
                 width(&ty),
             ) {
-                (Some(inner), _) => at += nrows as usize * (1 + width(inner).unwrap()),
-                (None, Some(w)) => at += nrows as usize * w,
+                (Some(inner), _) => {
+                    take(&mut b, nrows as usize * (1 + width(inner).unwrap()));
+                }
+                (None, Some(w)) => {
+                    take(&mut b, nrows as usize * w);
+                }
                 (None, None) => {
                     for _ in 0..nrows {
-                        read_str(b, &mut at);
+                        read_str(&mut b);
                     }
                 }
             }
-            cols.push((name, ty, b[start..at].to_vec()));
+            cols.push((name, ty, before[..before.len() - b.len()].to_vec()));
         }
-        assert_eq!(at, b.len(), "the block has no trailing bytes");
+        assert!(b.is_empty(), "the block has no trailing bytes");
         (ncols, nrows, cols)
     }
 
