@@ -484,11 +484,7 @@ impl SlotSet {
 
 impl From<Vec<usize>> for SlotSet {
     fn from(members: Vec<usize>) -> Self {
-        let mut set = SlotSet::default();
-        for i in members {
-            set.insert(i);
-        }
-        set
+        members.into_iter().collect()
     }
 }
 

@@ -906,7 +906,8 @@ impl PyKernel {
         Ok(())
     }
 
-    /// Takes up to `max_rows` journal rows: `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order.
+    /// Takes the oldest journal rows, `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order: at
+    /// most `max_rows`, unless the oldest input alone has more (an input's rows stay together).
     /// When the kernel is busy in another thread (inside a Python venue call) nothing is
     /// taken this time; the rows stay queued for the next call.
     #[pyo3(signature = (max_rows=10000))]
@@ -919,9 +920,9 @@ impl PyKernel {
         tables_to_py(py, &tables)
     }
 
-    /// Takes up to `max_rows` journal rows as one `JournalBlock` per table (rows stay native
-    /// and are encoded later with the GIL released). None when another thread is inside the
-    /// kernel right now: nothing was taken, the rows wait for the next call.
+    /// Takes the oldest journal rows (as `drain_journal` counts them) as one `JournalBlock` per
+    /// table; rows stay native and are encoded later with the GIL released. None when another
+    /// thread is inside the kernel right now: nothing was taken, the rows wait for next time.
     #[pyo3(signature = (max_rows=100000))]
     fn drain_journal_blocks(slf: &Bound<'_, Self>, max_rows: usize) -> Option<Vec<PyJournalBlock>> {
         let mut k = slf.try_borrow_mut().ok()?;
