@@ -384,6 +384,12 @@ impl Kernel {
     }
 
     pub fn process_intent(&mut self, intent: &Intent) -> KernelOutcome {
+        if let Some(slot) = usize::try_from(intent.slot_id)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+        {
+            slot.prefetch();
+        }
         let seq = self.next_seq();
         self.counters.intents += 1;
         let out = match intent.action {

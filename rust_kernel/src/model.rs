@@ -526,6 +526,24 @@ struct RingData {
     items: [u64; SLOT_SEEN_EVENTS],
 }
 
+/// A hint to the CPU to start loading every cache line of `value`; it changes nothing
+/// observable (a prefetch never faults), and is nothing on other architectures.
+#[inline]
+pub fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let base = (value as *const T).cast::<i8>();
+        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+            // SAFETY: `sse` is part of the x86_64 baseline, and a prefetch reads nothing the
+            // program can observe; the address is inside `value`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// How a ring is stored in checkpoints (the layout it always had).
 #[derive(Serialize, Deserialize)]
 struct RingRepr {
@@ -541,6 +559,15 @@ fn tag(fp: u64) -> u8 {
 }
 
 impl RecentRing {
+    /// Starts loading what the next check and insert read: the tags and the next place
+    /// (see [`prefetch`]).
+    pub fn prefetch(&self) {
+        if let Some(d) = &self.data {
+            prefetch(&d.tags);
+            prefetch(&d.items[self.next]);
+        }
+    }
+
     pub fn contains(&self, fp: u64) -> bool {
         let Some(d) = &self.data else {
             return false;
@@ -700,6 +727,18 @@ impl TradeSlot {
     /// Makes this slot equal to `TradeSlot::new(self.slot_id)` while keeping its allocations
     /// (texts, legs, the fill memory): a new trade on a slot costs no allocation and no walk
     /// of the old trade's data.
+    /// Starts loading the slot's memory before the kernel reads it: its own cache lines and
+    /// its memories' tags. A slot not touched for a while (with many slots, most are) then
+    /// costs about one memory round trip instead of one per line as the code walks it.
+    pub fn prefetch(&self) {
+        prefetch(self);
+        if let Some(first) = self.exit_leg_ratios.first() {
+            prefetch(first);
+        }
+        self.seen_events.prefetch();
+        self.seen_fills.prefetch();
+    }
+
     pub fn reset(&mut self) {
         let TradeSlot {
             slot_id: _,
