@@ -18,9 +18,9 @@ fn run(n: usize, journal: bool) -> f64 {
             common::through_mock(&mut k, &mut v, it, |_, _| {});
         }
         if k.outbox.len() >= 10_000 {
-            for t in k.outbox.drain_tables(usize::MAX) {
-                drained += t.len();
-                k.outbox.recycler.give(t); // as the journal's blocks do once written
+            for (t, rows) in k.outbox.drain_tables(usize::MAX).into_iter().enumerate() {
+                drained += rows.len();
+                k.outbox.recycler.give(t, rows); // as the journal's blocks do once written
             }
         }
     }

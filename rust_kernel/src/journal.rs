@@ -5,7 +5,7 @@
 //! per table ([`RowBuf`]): `seq u64 | sub u32` and then the table's columns (see the
 //! `*_KINDS` lists) as fixed-width little-endian numbers, `varint length + bytes` strings,
 //! program-text names (triggers, detail keys) as a reference to the text, and details as a
-//! small self-describing blob. Capturing a row is a few short copies, with no
+//! small self-describing blob. Id columns are `Id` clones kept beside the bytes. Capturing a row is a few short copies, with no
 //! allocation and nothing to drop later; whoever writes the journal reads the values back
 //! with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native blocks).
 //! The `record_*` methods are the only writers: each lists its table's values in column
@@ -313,6 +313,8 @@ pub enum Kind {
     Str,
     /// A `&'static str` by reference (see [`put_static`]): names that are program text.
     Static,
+    /// An `Id`, kept beside the row's bytes (see [`RowBuf`]).
+    Id,
     Details,
 }
 
@@ -324,13 +326,13 @@ const FILL_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Str,
+    K::Id,
     K::I64,
-    K::Str,
-    K::Str,
-    K::Str,
-    K::Str,
-    K::Str,
+    K::Id,
+    K::Id,
+    K::Id,
+    K::Id,
+    K::Id,
     K::Code(OrderSide::NAMES),
     K::Code(LEGS),
     K::F64,
@@ -343,12 +345,12 @@ const ACCOUNT_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Str,
+    K::Id,
     K::Code(AccountEventKind::NAMES),
-    K::Str,
+    K::Id,
     K::F64,
     K::F64,
-    K::Str,
+    K::Id,
     K::OptF64,
     K::OptF64,
     K::OptF64,
@@ -362,23 +364,23 @@ const TRANSITION_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Str,
+    K::Id,
     K::I64,
     STAGE,
     STAGE,
     K::Static,
-    K::Str,
-    K::Str,
+    K::Id,
+    K::Id,
     K::Details,
 ];
 const INTENT_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Str,
-    K::Str,
+    K::Id,
+    K::Id,
     K::I64,
-    K::Str,
+    K::Id,
     K::Code(TradeSide::NAMES),
     K::Code(KernelCommandType::NAMES),
     K::Code(OrderType::NAMES),
@@ -396,22 +398,22 @@ const VENUE_EVENT_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Str,
-    K::Str,
+    K::Id,
+    K::Id,
     K::I64,
-    K::Str,
-    K::Str,
-    K::Str,
-    K::Str,
-    K::Str,
-    K::Str,
+    K::Static,
+    K::Static,
+    K::Id,
+    K::Id,
+    K::Static,
+    K::Id,
     K::F64,
     K::F64,
     K::F64,
     K::F64,
     K::Str,
     K::Bool,
-    K::Str,
+    K::Static,
     K::Str,
 ];
 const KINDS: [&[Kind]; 6] = [
@@ -519,12 +521,21 @@ fn put_details(out: &mut Vec<u8>, details: &[(&'static str, Detail)]) {
     out[at..at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
-/// Rows of one table, packed back to back (see the module documentation).
+/// Where a row starts: in the bytes, and in the ids.
+#[derive(Clone, Copy, Debug)]
+struct Start {
+    byte: usize,
+    id: usize,
+}
+
+/// Rows of one table, packed back to back (see the module documentation). Id columns are
+/// kept as `Id` values beside the bytes: cloning a short id copies it without looking at
+/// its text, which is cheaper than writing that text out.
 #[derive(Clone, Debug, Default)]
 pub struct RowBuf {
     bytes: Vec<u8>,
-    /// Where each row starts in `bytes`.
-    starts: Vec<usize>,
+    ids: Vec<Id>,
+    starts: Vec<Start>,
 }
 
 impl RowBuf {
@@ -536,14 +547,25 @@ impl RowBuf {
         self.starts.is_empty()
     }
 
-    fn row(&self, i: usize) -> &[u8] {
-        let end = self.starts.get(i + 1).copied().unwrap_or(self.bytes.len());
-        &self.bytes[self.starts[i]..end]
+    /// The end of row `i`, which is where the next one starts.
+    fn end(&self, i: usize) -> Start {
+        self.starts.get(i + 1).copied().unwrap_or(Start {
+            byte: self.bytes.len(),
+            id: self.ids.len(),
+        })
+    }
+
+    fn row(&self, i: usize) -> (&[u8], &[Id]) {
+        let (start, end) = (self.starts[i], self.end(i));
+        (
+            &self.bytes[start.byte..end.byte],
+            &self.ids[start.id..end.id],
+        )
     }
 
     /// `(seq, sub)` of row `i`.
     pub fn key(&self, i: usize) -> (u64, u32) {
-        let r = self.row(i);
+        let r = &self.bytes[self.starts[i].byte..];
         (
             u64::from_le_bytes(r[..8].try_into().expect("8 bytes")),
             u32::from_le_bytes(r[8..12].try_into().expect("4 bytes")),
@@ -556,7 +578,8 @@ impl RowBuf {
 
     /// Hands `out` the values of row `i` of `table` in column order.
     pub fn visit<'a>(&'a self, table: usize, i: usize, out: &mut impl FnMut(Value<'a>)) {
-        let mut b = self.row(i);
+        let (mut b, ids) = self.row(i);
+        let mut ids = ids.iter();
         for kind in KINDS[table] {
             let v = match kind {
                 Kind::Code(names) => Value::Str(names[take(&mut b, 1)[0] as usize]),
@@ -575,6 +598,7 @@ impl RowBuf {
                 Kind::Bool => Value::Bool(take(&mut b, 1)[0] != 0),
                 Kind::Str => Value::Str(read_str(&mut b)),
                 Kind::Static => Value::Str(read_static(&mut b)),
+                Kind::Id => Value::Str(ids.next().expect("a row holds its ids")),
                 Kind::Details => {
                     let len = u32::from_le_bytes(take(&mut b, 4).try_into().expect("4 bytes"));
                     Value::Details(DetailsRef::Stored(take(&mut b, len as usize)))
@@ -586,19 +610,28 @@ impl RowBuf {
 
     /// Appends row `i` of `other`.
     pub fn push_from(&mut self, other: &RowBuf, i: usize) {
-        self.starts.push(self.bytes.len());
-        self.bytes.extend_from_slice(other.row(i));
+        let (bytes, ids) = other.row(i);
+        self.starts.push(Start {
+            byte: self.bytes.len(),
+            id: self.ids.len(),
+        });
+        self.bytes.extend_from_slice(bytes);
+        self.ids.extend_from_slice(ids);
     }
 
     /// Rows `from..to` as a buffer of their own.
     pub fn copy_range(&self, from: usize, to: usize) -> RowBuf {
         let mut out = RowBuf::default();
         if from < to {
-            let base = self.starts[from];
-            let end = self.starts.get(to).copied().unwrap_or(self.bytes.len());
-            out.bytes.extend_from_slice(&self.bytes[base..end]);
+            let (base, end) = (self.starts[from], self.end(to - 1));
+            out.bytes
+                .extend_from_slice(&self.bytes[base.byte..end.byte]);
+            out.ids.extend_from_slice(&self.ids[base.id..end.id]);
             out.starts
-                .extend(self.starts[from..to].iter().map(|s| s - base));
+                .extend(self.starts[from..to].iter().map(|s| Start {
+                    byte: s.byte - base.byte,
+                    id: s.id - base.id,
+                }));
         }
         out
     }
@@ -608,32 +641,41 @@ impl RowBuf {
         if n == 0 {
             return;
         }
-        let base = self.starts.get(n).copied().unwrap_or(self.bytes.len());
-        self.bytes.drain(..base);
+        let base = self.end(n - 1);
+        self.bytes.drain(..base.byte);
+        self.ids.drain(..base.id);
         self.starts.drain(..n);
         for s in &mut self.starts {
-            *s -= base;
+            s.byte -= base.byte;
+            s.id -= base.id;
         }
     }
 
     fn clear(&mut self) {
         self.bytes.clear();
+        self.ids.clear();
         self.starts.clear();
     }
 
     /// Starts a row of `(seq, sub)`; the caller appends its values.
-    fn begin(&mut self, seq: u64, sub: u32) -> &mut Vec<u8> {
+    fn begin(&mut self, seq: u64, sub: u32) -> RowWriter<'_> {
         // Room for a typical row at once, so its values never wait on a regrowth.
         self.bytes.reserve(256);
-        self.starts.push(self.bytes.len());
-        self.bytes.extend_from_slice(&seq.to_le_bytes());
-        self.bytes.extend_from_slice(&sub.to_le_bytes());
-        &mut self.bytes
+        self.ids.reserve(8);
+        self.starts.push(Start {
+            byte: self.bytes.len(),
+            id: self.ids.len(),
+        });
+        let mut key = [0u8; 12];
+        key[..8].copy_from_slice(&seq.to_le_bytes());
+        key[8..].copy_from_slice(&sub.to_le_bytes());
+        self.bytes.extend_from_slice(&key);
+        RowWriter(&mut self.bytes, &mut self.ids)
     }
 }
 
 /// Appends values to a row being written, in column order.
-struct RowWriter<'a>(&'a mut Vec<u8>);
+struct RowWriter<'a>(&'a mut Vec<u8>, &'a mut Vec<Id>);
 
 impl RowWriter<'_> {
     #[inline]
@@ -667,6 +709,11 @@ impl RowWriter<'_> {
         self
     }
     #[inline]
+    fn id(&mut self, s: &Id) -> &mut Self {
+        self.1.push(s.clone());
+        self
+    }
+    #[inline]
     fn stat(&mut self, s: &'static str) -> &mut Self {
         put_static(self.0, s);
         self
@@ -684,12 +731,14 @@ const COMPACT_AFTER: usize = 64;
 
 /// Emptied row buffers handed back by whoever drained them, so the outbox refills memory that
 /// is already mapped instead of growing fresh buffers (page faults, copies) after each drain.
+/// Each table has a pool of its own: a table gets back buffers grown to its own rows, not a
+/// small one from a quiet table that it would have to regrow.
 #[derive(Debug, Default)]
-pub struct Recycler(Arc<Mutex<Vec<RowBuf>>>);
+pub struct Recycler(Arc<Mutex<[Vec<RowBuf>; 6]>>);
 
-/// Buffers kept for reuse at most: a drain takes one per table; a second set covers the
-/// blocks still being written.
-const RECYCLED_BUFFERS: usize = 12;
+/// Buffers kept for reuse per table at most: a drain takes one; a second covers the block
+/// still being written.
+const RECYCLED_BUFFERS: usize = 2;
 
 impl Clone for Recycler {
     /// A cloned outbox gets a pool of its own.
@@ -704,17 +753,17 @@ impl Recycler {
         Recycler(Arc::clone(&self.0))
     }
 
-    /// Takes back a buffer whose rows were written.
-    pub fn give(&self, mut buffer: RowBuf) {
+    /// Takes back a buffer of `table` (an index into `TABLES`) whose rows were written.
+    pub fn give(&self, table: usize, mut buffer: RowBuf) {
         buffer.clear();
-        let mut pool = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < RECYCLED_BUFFERS {
+        let mut pools = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pool) = pools.get_mut(table).filter(|p| p.len() < RECYCLED_BUFFERS) {
             pool.push(buffer);
         }
     }
 
-    fn take(&self) -> Option<RowBuf> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    fn take(&self, table: usize) -> Option<RowBuf> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())[table].pop()
     }
 }
 
@@ -773,7 +822,7 @@ impl Outbox {
         }
         self.queued_total += 1;
         self.len += 1;
-        RowWriter(self.tables[table].begin(seq, sub))
+        self.tables[table].begin(seq, sub)
     }
 
     /// Rows waiting, over all tables.
@@ -785,6 +834,9 @@ impl Outbox {
         self.len == 0
     }
 
+    /// Only when the outbox is full: kept out of line so `begin` stays small.
+    #[cold]
+    #[inline(never)]
     fn drop_oldest(&mut self) {
         let oldest = (0..6)
             .filter(|&t| self.dropped_front[t] < self.tables[t].len())
@@ -832,7 +884,7 @@ impl Outbox {
         if self.len <= max_rows {
             self.len = 0;
             return std::array::from_fn(|t| {
-                let next = self.recycler.take().unwrap_or_default();
+                let next = self.recycler.take(t).unwrap_or_default();
                 std::mem::replace(&mut self.tables[t], next)
             });
         }
@@ -878,10 +930,10 @@ impl Outbox {
         if self.wants(Verbosity::Normal) {
             self.begin(INTENTS, out.seq)
                 .f64(intent.timestamp)
-                .str(&intent.intent_id)
-                .str(&intent.trade_id)
+                .id(&intent.intent_id)
+                .id(&intent.trade_id)
                 .i64(intent.slot_id)
-                .str(&intent.asset)
+                .id(&intent.asset)
                 .code(intent.side.code())
                 .code(intent.action.code())
                 .code(intent.order_type.code())
@@ -914,13 +966,13 @@ impl Outbox {
     fn record_transition(&mut self, seq: u64, t: &KernelTransition) {
         self.begin(TRANSITIONS, seq)
             .f64(t.timestamp)
-            .str(&t.trade_id)
+            .id(&t.trade_id)
             .i64(t.slot_id as i64)
             .code(t.prev_state.code())
             .code(t.next_state.code())
             .stat(t.trigger)
-            .str(&t.intent_id)
-            .str(&t.event_id)
+            .id(&t.intent_id)
+            .id(&t.event_id)
             .details(&t.details);
     }
 
@@ -928,22 +980,22 @@ impl Outbox {
         if self.wants(Verbosity::Debug) {
             self.begin(VENUE_EVENTS, out.seq)
                 .f64(ev.timestamp)
-                .str(&ev.event_id)
-                .str(&ev.trade_id)
+                .id(&ev.event_id)
+                .id(&ev.trade_id)
                 .i64(ev.slot_id)
-                .str(ev.kind.name())
-                .str(ev.status.name())
-                .str(&ev.venue_order_id)
-                .str(&ev.venue_client_id)
-                .str(ev.side.map(|s| s.name()).unwrap_or(""))
-                .str(&ev.asset)
+                .stat(ev.kind.name())
+                .stat(ev.status.name())
+                .id(&ev.venue_order_id)
+                .id(&ev.venue_client_id)
+                .stat(ev.side.map(|s| s.name()).unwrap_or(""))
+                .id(&ev.asset)
                 .f64(ev.price)
                 .f64(ev.size)
                 .f64(ev.filled_size)
                 .f64(ev.remaining_size)
                 .str(&ev.reason)
                 .bool(out.accepted)
-                .str(out.diagnostic_code.name())
+                .stat(out.diagnostic_code.name())
                 .str(&metadata_json(&ev.metadata));
         }
         self.record_transitions(out);
@@ -952,13 +1004,13 @@ impl Outbox {
     pub fn record_fill(&mut self, seq: u64, f: &FillRow) {
         self.begin(FILLS, seq)
             .f64(f.ts)
-            .str(&f.trade_id)
+            .id(&f.trade_id)
             .i64(f.slot_id as i64)
-            .str(&f.event_id)
-            .str(&f.fill_id)
-            .str(&f.client_order_id)
-            .str(&f.venue_order_id)
-            .str(&f.asset)
+            .id(&f.event_id)
+            .id(&f.fill_id)
+            .id(&f.client_order_id)
+            .id(&f.venue_order_id)
+            .id(&f.asset)
             .code(f.side.code())
             .code(u8::from(f.is_entry))
             .f64(f.price)
@@ -971,12 +1023,12 @@ impl Outbox {
     pub fn record_account(&mut self, seq: u64, a: &AccountRow) {
         self.begin(ACCOUNT_EVENTS, seq)
             .f64(a.ts)
-            .str(&a.event_id)
+            .id(&a.event_id)
             .code(a.kind.code())
-            .str(&a.asset)
+            .id(&a.asset)
             .f64(a.amount)
             .f64(a.fee)
-            .str(&a.fill_id)
+            .id(&a.fill_id)
             .opt(a.wallet_balance)
             .opt(a.available_margin)
             .opt(a.used_margin)
@@ -1235,14 +1287,16 @@ mod tests {
         let mut o = outbox(100, 2);
         let tables = o.drain_tables(usize::MAX);
         let capacity = tables[TRANSITIONS].bytes.capacity();
-        for t in tables {
-            o.recycler.give(t);
+        assert!(capacity > tables[FILLS].bytes.capacity());
+        for (t, rows) in tables.into_iter().enumerate() {
+            o.recycler.give(t, rows);
         }
         o.drain_tables(usize::MAX); // nothing to take; the tables continue in recycled buffers
         transition(&mut o, 101);
-        assert!(
-            o.tables.iter().any(|b| b.bytes.capacity() >= capacity),
-            "a table continues in a recycled buffer"
+        assert_eq!(
+            o.tables[TRANSITIONS].bytes.capacity(),
+            capacity,
+            "a table continues in its own recycled buffer"
         );
     }
 }

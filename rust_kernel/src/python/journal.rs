@@ -73,7 +73,7 @@ pub struct PyJournalBlock {
 impl Drop for PyJournalBlock {
     fn drop(&mut self) {
         if let (Some(recycler), Some(rows)) = (&self.recycler, Arc::get_mut(&mut self.rows)) {
-            recycler.give(std::mem::take(rows));
+            recycler.give(self.table, std::mem::take(rows));
         }
     }
 }
@@ -104,7 +104,7 @@ pub fn blocks_of(kernel_id: &str, tables: [RowBuf; 6], recycler: &Recycler) -> V
     let mut out = Vec::new();
     for (t, rows) in tables.into_iter().enumerate() {
         if rows.is_empty() {
-            recycler.give(rows);
+            recycler.give(t, rows);
         } else {
             out.push(PyJournalBlock::new(
                 Arc::clone(&kernel_id),
