@@ -5,13 +5,13 @@
 //! per table ([`RowBuf`]): `seq u64 | sub u32` and then the table's columns (see the
 //! `*_KINDS` lists) as fixed-width little-endian numbers, `varint length + bytes` strings,
 //! program-text names (triggers, detail keys) as a reference to the text, and details as a
-//! small self-describing blob. Id columns are `Id` clones kept beside the bytes. Capturing a row is a few short copies, with no
+//! small self-describing blob. Capturing a row is a few short copies, with no
 //! allocation and nothing to drop later; whoever writes the journal reads the values back
 //! with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native blocks).
 //! The `record_*` methods are the only writers: each lists its table's values in column
 //! order, and a test reads every table back against them.
 
-use crate::model::{Intent, KernelOutcome, KernelTransition, VenueEvent};
+use crate::model::{prefetch_bytes, Intent, KernelOutcome, KernelTransition, VenueEvent};
 use crate::types::*;
 use std::sync::{Arc, Mutex};
 
@@ -313,8 +313,6 @@ pub enum Kind {
     Str,
     /// A `&'static str` by reference (see [`put_static`]): names that are program text.
     Static,
-    /// An `Id`, kept beside the row's bytes (see [`RowBuf`]).
-    Id,
     Details,
 }
 
@@ -326,13 +324,13 @@ const FILL_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Id,
+    K::Str,
     K::I64,
-    K::Id,
-    K::Id,
-    K::Id,
-    K::Id,
-    K::Id,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
     K::Code(OrderSide::NAMES),
     K::Code(LEGS),
     K::F64,
@@ -345,12 +343,12 @@ const ACCOUNT_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Id,
+    K::Str,
     K::Code(AccountEventKind::NAMES),
-    K::Id,
+    K::Str,
     K::F64,
     K::F64,
-    K::Id,
+    K::Str,
     K::OptF64,
     K::OptF64,
     K::OptF64,
@@ -364,23 +362,23 @@ const TRANSITION_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Id,
+    K::Str,
     K::I64,
     STAGE,
     STAGE,
     K::Static,
-    K::Id,
-    K::Id,
+    K::Str,
+    K::Str,
     K::Details,
 ];
 const INTENT_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Id,
-    K::Id,
+    K::Str,
+    K::Str,
     K::I64,
-    K::Id,
+    K::Str,
     K::Code(TradeSide::NAMES),
     K::Code(KernelCommandType::NAMES),
     K::Code(OrderType::NAMES),
@@ -398,22 +396,22 @@ const VENUE_EVENT_KINDS: &[Kind] = &[
     K::U64,
     K::U32,
     K::Ts,
-    K::Id,
-    K::Id,
+    K::Str,
+    K::Str,
     K::I64,
-    K::Static,
-    K::Static,
-    K::Id,
-    K::Id,
-    K::Static,
-    K::Id,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
+    K::Str,
     K::F64,
     K::F64,
     K::F64,
     K::F64,
     K::Str,
     K::Bool,
-    K::Static,
+    K::Str,
     K::Str,
 ];
 const KINDS: [&[Kind]; 6] = [
@@ -521,21 +519,15 @@ fn put_details(out: &mut Vec<u8>, details: &[(&'static str, Detail)]) {
     out[at..at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
-/// Where a row starts: in the bytes, and in the ids.
-#[derive(Clone, Copy, Debug)]
-struct Start {
-    byte: usize,
-    id: usize,
-}
+/// How far ahead of the end of a row buffer [`RowBuf::begin`] prefetches, in bytes.
+const ROW_AHEAD: usize = 512;
 
-/// Rows of one table, packed back to back (see the module documentation). Id columns are
-/// kept as `Id` values beside the bytes: cloning a short id copies it without looking at
-/// its text, which is cheaper than writing that text out.
+/// Rows of one table, packed back to back (see the module documentation).
 #[derive(Clone, Debug, Default)]
 pub struct RowBuf {
     bytes: Vec<u8>,
-    ids: Vec<Id>,
-    starts: Vec<Start>,
+    /// Where each row starts in `bytes`.
+    starts: Vec<usize>,
 }
 
 impl RowBuf {
@@ -547,25 +539,14 @@ impl RowBuf {
         self.starts.is_empty()
     }
 
-    /// The end of row `i`, which is where the next one starts.
-    fn end(&self, i: usize) -> Start {
-        self.starts.get(i + 1).copied().unwrap_or(Start {
-            byte: self.bytes.len(),
-            id: self.ids.len(),
-        })
-    }
-
-    fn row(&self, i: usize) -> (&[u8], &[Id]) {
-        let (start, end) = (self.starts[i], self.end(i));
-        (
-            &self.bytes[start.byte..end.byte],
-            &self.ids[start.id..end.id],
-        )
+    fn row(&self, i: usize) -> &[u8] {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.bytes.len());
+        &self.bytes[self.starts[i]..end]
     }
 
     /// `(seq, sub)` of row `i`.
     pub fn key(&self, i: usize) -> (u64, u32) {
-        let r = &self.bytes[self.starts[i].byte..];
+        let r = self.row(i);
         (
             u64::from_le_bytes(r[..8].try_into().expect("8 bytes")),
             u32::from_le_bytes(r[8..12].try_into().expect("4 bytes")),
@@ -578,8 +559,7 @@ impl RowBuf {
 
     /// Hands `out` the values of row `i` of `table` in column order.
     pub fn visit<'a>(&'a self, table: usize, i: usize, out: &mut impl FnMut(Value<'a>)) {
-        let (mut b, ids) = self.row(i);
-        let mut ids = ids.iter();
+        let mut b = self.row(i);
         for kind in KINDS[table] {
             let v = match kind {
                 Kind::Code(names) => Value::Str(names[take(&mut b, 1)[0] as usize]),
@@ -598,7 +578,6 @@ impl RowBuf {
                 Kind::Bool => Value::Bool(take(&mut b, 1)[0] != 0),
                 Kind::Str => Value::Str(read_str(&mut b)),
                 Kind::Static => Value::Str(read_static(&mut b)),
-                Kind::Id => Value::Str(ids.next().expect("a row holds its ids")),
                 Kind::Details => {
                     let len = u32::from_le_bytes(take(&mut b, 4).try_into().expect("4 bytes"));
                     Value::Details(DetailsRef::Stored(take(&mut b, len as usize)))
@@ -610,28 +589,19 @@ impl RowBuf {
 
     /// Appends row `i` of `other`.
     pub fn push_from(&mut self, other: &RowBuf, i: usize) {
-        let (bytes, ids) = other.row(i);
-        self.starts.push(Start {
-            byte: self.bytes.len(),
-            id: self.ids.len(),
-        });
-        self.bytes.extend_from_slice(bytes);
-        self.ids.extend_from_slice(ids);
+        self.starts.push(self.bytes.len());
+        self.bytes.extend_from_slice(other.row(i));
     }
 
     /// Rows `from..to` as a buffer of their own.
     pub fn copy_range(&self, from: usize, to: usize) -> RowBuf {
         let mut out = RowBuf::default();
         if from < to {
-            let (base, end) = (self.starts[from], self.end(to - 1));
-            out.bytes
-                .extend_from_slice(&self.bytes[base.byte..end.byte]);
-            out.ids.extend_from_slice(&self.ids[base.id..end.id]);
+            let base = self.starts[from];
+            let end = self.starts.get(to).copied().unwrap_or(self.bytes.len());
+            out.bytes.extend_from_slice(&self.bytes[base..end]);
             out.starts
-                .extend(self.starts[from..to].iter().map(|s| Start {
-                    byte: s.byte - base.byte,
-                    id: s.id - base.id,
-                }));
+                .extend(self.starts[from..to].iter().map(|s| s - base));
         }
         out
     }
@@ -641,41 +611,38 @@ impl RowBuf {
         if n == 0 {
             return;
         }
-        let base = self.end(n - 1);
-        self.bytes.drain(..base.byte);
-        self.ids.drain(..base.id);
+        let base = self.starts.get(n).copied().unwrap_or(self.bytes.len());
+        self.bytes.drain(..base);
         self.starts.drain(..n);
         for s in &mut self.starts {
-            s.byte -= base.byte;
-            s.id -= base.id;
+            *s -= base;
         }
     }
 
     fn clear(&mut self) {
         self.bytes.clear();
-        self.ids.clear();
         self.starts.clear();
     }
 
     /// Starts a row of `(seq, sub)`; the caller appends its values.
-    fn begin(&mut self, seq: u64, sub: u32) -> RowWriter<'_> {
+    fn begin(&mut self, seq: u64, sub: u32) -> &mut Vec<u8> {
         // Room for a typical row at once, so its values never wait on a regrowth.
         self.bytes.reserve(256);
-        self.ids.reserve(8);
-        self.starts.push(Start {
-            byte: self.bytes.len(),
-            id: self.ids.len(),
-        });
-        let mut key = [0u8; 12];
-        key[..8].copy_from_slice(&seq.to_le_bytes());
-        key[8..].copy_from_slice(&sub.to_le_bytes());
-        self.bytes.extend_from_slice(&key);
-        RowWriter(&mut self.bytes, &mut self.ids)
+        // The buffers are written once, front to back, far too much to stay in cache: each
+        // new cache line would stall the writer on a load from memory. Asking for the lines a
+        // few rows ahead lets those loads overlap with the kernel's work instead.
+        let (bytes, starts) = (self.bytes.len(), self.starts.len());
+        prefetch_bytes(self.bytes.as_ptr().wrapping_add(bytes + ROW_AHEAD), 128);
+        prefetch_bytes(self.starts.as_ptr().wrapping_add(starts + 8).cast(), 64);
+        self.starts.push(self.bytes.len());
+        self.bytes.extend_from_slice(&seq.to_le_bytes());
+        self.bytes.extend_from_slice(&sub.to_le_bytes());
+        &mut self.bytes
     }
 }
 
 /// Appends values to a row being written, in column order.
-struct RowWriter<'a>(&'a mut Vec<u8>, &'a mut Vec<Id>);
+struct RowWriter<'a>(&'a mut Vec<u8>);
 
 impl RowWriter<'_> {
     #[inline]
@@ -706,11 +673,6 @@ impl RowWriter<'_> {
     #[inline]
     fn str(&mut self, s: &str) -> &mut Self {
         put_str(self.0, s);
-        self
-    }
-    #[inline]
-    fn id(&mut self, s: &Id) -> &mut Self {
-        self.1.push(s.clone());
         self
     }
     #[inline]
@@ -822,7 +784,7 @@ impl Outbox {
         }
         self.queued_total += 1;
         self.len += 1;
-        self.tables[table].begin(seq, sub)
+        RowWriter(self.tables[table].begin(seq, sub))
     }
 
     /// Rows waiting, over all tables.
@@ -930,10 +892,10 @@ impl Outbox {
         if self.wants(Verbosity::Normal) {
             self.begin(INTENTS, out.seq)
                 .f64(intent.timestamp)
-                .id(&intent.intent_id)
-                .id(&intent.trade_id)
+                .str(&intent.intent_id)
+                .str(&intent.trade_id)
                 .i64(intent.slot_id)
-                .id(&intent.asset)
+                .str(&intent.asset)
                 .code(intent.side.code())
                 .code(intent.action.code())
                 .code(intent.order_type.code())
@@ -966,13 +928,13 @@ impl Outbox {
     fn record_transition(&mut self, seq: u64, t: &KernelTransition) {
         self.begin(TRANSITIONS, seq)
             .f64(t.timestamp)
-            .id(&t.trade_id)
+            .str(&t.trade_id)
             .i64(t.slot_id as i64)
             .code(t.prev_state.code())
             .code(t.next_state.code())
             .stat(t.trigger)
-            .id(&t.intent_id)
-            .id(&t.event_id)
+            .str(&t.intent_id)
+            .str(&t.event_id)
             .details(&t.details);
     }
 
@@ -980,22 +942,22 @@ impl Outbox {
         if self.wants(Verbosity::Debug) {
             self.begin(VENUE_EVENTS, out.seq)
                 .f64(ev.timestamp)
-                .id(&ev.event_id)
-                .id(&ev.trade_id)
+                .str(&ev.event_id)
+                .str(&ev.trade_id)
                 .i64(ev.slot_id)
-                .stat(ev.kind.name())
-                .stat(ev.status.name())
-                .id(&ev.venue_order_id)
-                .id(&ev.venue_client_id)
-                .stat(ev.side.map(|s| s.name()).unwrap_or(""))
-                .id(&ev.asset)
+                .str(ev.kind.name())
+                .str(ev.status.name())
+                .str(&ev.venue_order_id)
+                .str(&ev.venue_client_id)
+                .str(ev.side.map(|s| s.name()).unwrap_or(""))
+                .str(&ev.asset)
                 .f64(ev.price)
                 .f64(ev.size)
                 .f64(ev.filled_size)
                 .f64(ev.remaining_size)
                 .str(&ev.reason)
                 .bool(out.accepted)
-                .stat(out.diagnostic_code.name())
+                .str(out.diagnostic_code.name())
                 .str(&metadata_json(&ev.metadata));
         }
         self.record_transitions(out);
@@ -1004,13 +966,13 @@ impl Outbox {
     pub fn record_fill(&mut self, seq: u64, f: &FillRow) {
         self.begin(FILLS, seq)
             .f64(f.ts)
-            .id(&f.trade_id)
+            .str(&f.trade_id)
             .i64(f.slot_id as i64)
-            .id(&f.event_id)
-            .id(&f.fill_id)
-            .id(&f.client_order_id)
-            .id(&f.venue_order_id)
-            .id(&f.asset)
+            .str(&f.event_id)
+            .str(&f.fill_id)
+            .str(&f.client_order_id)
+            .str(&f.venue_order_id)
+            .str(&f.asset)
             .code(f.side.code())
             .code(u8::from(f.is_entry))
             .f64(f.price)
@@ -1023,12 +985,12 @@ impl Outbox {
     pub fn record_account(&mut self, seq: u64, a: &AccountRow) {
         self.begin(ACCOUNT_EVENTS, seq)
             .f64(a.ts)
-            .id(&a.event_id)
+            .str(&a.event_id)
             .code(a.kind.code())
-            .id(&a.asset)
+            .str(&a.asset)
             .f64(a.amount)
             .f64(a.fee)
-            .id(&a.fill_id)
+            .str(&a.fill_id)
             .opt(a.wallet_balance)
             .opt(a.available_margin)
             .opt(a.used_margin)

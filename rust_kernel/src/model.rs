@@ -530,18 +530,24 @@ struct RingData {
 /// observable (a prefetch never faults), and is nothing on other architectures.
 #[inline]
 pub fn prefetch<T>(value: &T) {
+    prefetch_bytes((value as *const T).cast(), std::mem::size_of::<T>());
+}
+
+/// [`prefetch`] for the `len` bytes at `start`, which need not be valid memory: a prefetch
+/// of an address the program does not own is dropped by the CPU.
+#[inline]
+pub fn prefetch_bytes(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let base = (value as *const T).cast::<i8>();
-        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+        for offset in (0..len).step_by(64) {
             // SAFETY: `sse` is part of the x86_64 baseline, and a prefetch reads nothing the
-            // program can observe; the address is inside `value`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(offset)) };
+            // program can observe and never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset).cast()) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = (start, len);
 }
 
 /// How a ring is stored in checkpoints (the layout it always had).

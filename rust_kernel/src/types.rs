@@ -47,18 +47,12 @@ pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
             break;
         }
     }
-    let mut buf = [0u8; 128];
-    let parts = [prefix.as_bytes(), sep.as_bytes(), &digits[i..]];
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    if len > buf.len() {
-        return SmolStr::new(format!("{prefix}{sep}{n}"));
-    }
-    let mut at = 0;
-    for p in parts {
-        buf[at..at + p.len()].copy_from_slice(p);
-        at += p.len();
-    }
-    SmolStr::new(std::str::from_utf8(&buf[..len]).expect("ascii digits after utf-8 text"))
+    // Built in place: inline (no allocation) while it fits, like any short id.
+    let mut out = smol_str::SmolStrBuilder::new();
+    out.push_str(prefix);
+    out.push_str(sep);
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ascii digits"));
+    out.finish()
 }
 
 macro_rules! named_enum {
