@@ -47,12 +47,18 @@ pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
             break;
         }
     }
-    // Built in place: inline (no allocation) while it fits, like any short id.
-    let mut out = smol_str::SmolStrBuilder::new();
-    out.push_str(prefix);
-    out.push_str(sep);
-    out.push_str(std::str::from_utf8(&digits[i..]).expect("ascii digits"));
-    out.finish()
+    let digits = &digits[i..];
+    let len = prefix.len() + sep.len() + digits.len();
+    if len > 23 {
+        return SmolStr::new(format!("{prefix}{sep}{n}"));
+    }
+    let mut buf = [0u8; 23];
+    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    buf[prefix.len()..prefix.len() + sep.len()].copy_from_slice(sep.as_bytes());
+    buf[len - digits.len()..len].copy_from_slice(digits);
+    // SAFETY: two `str`s followed by ASCII digits: valid UTF-8 (checking it again cost as
+    // much as the rest of this function).
+    SmolStr::new(unsafe { std::str::from_utf8_unchecked(&buf[..len]) })
 }
 
 macro_rules! named_enum {
@@ -427,6 +433,16 @@ mod tests {
         let long = "x".repeat(200);
         assert_eq!(&*counter_id(&long, "-", 7), format!("{long}-7"));
         assert!(!id("k-18446744073709551615").is_heap_allocated());
+        // Exactly the inline limit, one over it, and multi-byte text in the prefix.
+        assert_eq!(
+            &*counter_id("abcdefghij", "-e", 12345678901),
+            "abcdefghij-e12345678901"
+        );
+        assert_eq!(
+            &*counter_id("abcdefghij", "-e", 123456789012),
+            "abcdefghij-e123456789012"
+        );
+        assert_eq!(&*counter_id("κ", "-", 42), "κ-42");
     }
 
     #[test]
