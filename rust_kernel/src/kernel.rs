@@ -390,6 +390,8 @@ impl Kernel {
         {
             slot.prefetch();
         }
+        self.intents_seen
+            .prefetch_insert(&[fingerprint(&intent.intent_id)]);
         let seq = self.next_seq();
         self.counters.intents += 1;
         let out = match intent.action {
@@ -1152,6 +1154,13 @@ impl Kernel {
     // ----- venue events --------------------------------------------------------------
 
     pub fn on_venue_event(&mut self, ev: &VenueEvent) -> KernelOutcome {
+        if ev.kind == KernelEventKind::Fill {
+            // A fill may finish its order, which remembers the order's ids.
+            self.finished_orders.prefetch_insert(&[
+                fingerprint(&ev.venue_client_id),
+                fingerprint(&ev.venue_order_id),
+            ]);
+        }
         let seq = self.next_seq();
         self.counters.venue_events += 1;
         let out = self.venue_event(ev, seq);

@@ -292,6 +292,24 @@ impl FingerprintSet {
         !self.slots.is_empty() && self.find(stored(*fp)).1
     }
 
+    /// Starts loading what inserting `fps` will touch (see [`prefetch`]): the table lines
+    /// of each and of the oldest entries they will push out. The table is far larger than
+    /// the cache, so each of those is otherwise a wait on memory in the middle of an input.
+    pub fn prefetch_insert(&self, fps: &[u64]) {
+        if self.slots.is_empty() {
+            return;
+        }
+        for &fp in fps {
+            prefetch(&self.slots[self.home(stored(fp))]);
+        }
+        if self.ring.len() == self.capacity {
+            for k in 0..fps.len() {
+                let oldest = self.ring[(self.head + k) % self.capacity];
+                prefetch(&self.slots[self.home(oldest)]);
+            }
+        }
+    }
+
     /// Remembers `fp`; returns false if it was already known.
     pub fn insert(&mut self, fp: u64) -> bool {
         if self.slots.is_empty() {
