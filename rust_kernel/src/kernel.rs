@@ -57,6 +57,25 @@ impl Default for Control {
     }
 }
 
+/// How checkpoints store the unsettled fills: the two fields the kernel had before
+/// `FifoMap` (live fills by id, and the queue of their places).
+#[derive(Deserialize)]
+struct UnsettledRepr {
+    unsettled: AHashMap<Id, UnsettledFill>,
+    unsettled_order: VecDeque<Id>,
+}
+
+fn unsettled_from_checkpoint<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<FifoMap<UnsettledFill>, D::Error> {
+    let r = UnsettledRepr::deserialize(d)?;
+    Ok(FifoMap::from_parts(
+        r.unsettled,
+        r.unsettled_order,
+        UNSETTLED_FILL_MEMORY,
+    ))
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UnsettledFill {
     pub slot_id: usize,
@@ -172,13 +191,9 @@ pub struct Kernel {
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
-    unsettled: AHashMap<Id, UnsettledFill>,
-    unsettled_order: VecDeque<Id>,
-    /// Keys in `unsettled_order` whose fill was settled: their place is skipped at eviction
-    /// (taking them out of the queue would scan it). Not in checkpoints: after a restart an
-    /// old place only finds its fill gone.
-    #[serde(skip)]
-    settled_in_order: ahash::AHashSet<Id>,
+    /// Predicted fees waiting for the exchange's FILL_SETTLED, by fill id, oldest first.
+    #[serde(deserialize_with = "unsettled_from_checkpoint")]
+    unsettled: FifoMap<UnsettledFill>,
     pub fees: FeeModel,
     pub account: Account,
     pub control: Control,
@@ -230,9 +245,7 @@ impl Kernel {
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
             intents_seen: FingerprintSet::new(INTENT_MEMORY),
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
-            unsettled: AHashMap::new(),
-            unsettled_order: VecDeque::new(),
-            settled_in_order: Default::default(),
+            unsettled: FifoMap::new(UNSETTLED_FILL_MEMORY),
             fees: FeeModel::default(),
             account: Account::default(),
             control: Control::default(),
@@ -1155,11 +1168,20 @@ impl Kernel {
 
     pub fn on_venue_event(&mut self, ev: &VenueEvent) -> KernelOutcome {
         if ev.kind == KernelEventKind::Fill {
-            // A fill may finish its order, which remembers the order's ids.
+            // A fill may finish its order, which remembers the order's ids, and its predicted
+            // fee waits for settlement under its fill id.
             self.finished_orders.prefetch_insert(&[
                 fingerprint(&ev.venue_client_id),
                 fingerprint(&ev.venue_order_id),
             ]);
+            if ev.fee.is_none() {
+                let key = if ev.fill_id.is_empty() {
+                    &ev.event_id
+                } else {
+                    &ev.fill_id
+                };
+                self.unsettled.prefetch_insert(key);
+            }
         }
         let seq = self.next_seq();
         self.counters.venue_events += 1;
@@ -1758,24 +1780,10 @@ impl Kernel {
 
     fn remember_unsettled(&mut self, key: Id, fill: UnsettledFill) {
         self.account.k_unsettled_fees += fill.predicted_fee;
-        if self.unsettled.insert(key.clone(), fill).is_none() {
-            self.unsettled_order.push_back(key);
-        }
-        // At most UNSETTLED_FILL_MEMORY fills wait, and the queue (with the places of settled
-        // fills) holds at most twice that.
-        while self.unsettled.len() > UNSETTLED_FILL_MEMORY
-            || self.unsettled_order.len() > 2 * UNSETTLED_FILL_MEMORY
-        {
-            let Some(old) = self.unsettled_order.pop_front() else {
-                break;
-            };
-            if self.settled_in_order.remove(&old) {
-                continue; // the place of a settled fill (the same key may wait further back)
-            }
-            // Too old to be settled by the exchange any more: the prediction stands.
-            if let Some(f) = self.unsettled.remove(&old) {
-                self.account.k_unsettled_fees -= f.predicted_fee;
-            }
+        self.unsettled.insert(key, fill);
+        // Too old to be settled by the exchange any more: the prediction stands.
+        while let Some(f) = self.unsettled.pop_over_capacity() {
+            self.account.k_unsettled_fees -= f.predicted_fee;
         }
     }
 
@@ -1861,7 +1869,7 @@ impl Kernel {
                         detail_field("fill_id", Detail::Static("")),
                     );
                 }
-                let Some(f) = self.unsettled.remove(&ev.fill_id) else {
+                let Some(f) = self.unsettled.take(&ev.fill_id) else {
                     let mut d = detail_field("fill_id", &ev.fill_id);
                     d.push((
                         "reason",
@@ -1871,7 +1879,6 @@ impl Kernel {
                     ));
                     return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
                 };
-                self.settled_in_order.insert(ev.fill_id.clone());
                 let diff = ev.fee - f.predicted_fee;
                 self.account.k_fees_paid += diff;
                 self.account.k_unsettled_fees -= f.predicted_fee;

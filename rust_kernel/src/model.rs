@@ -226,20 +226,96 @@ impl<K: Eq + Hash + Clone> PartialEq for RecentSet<K> {
     }
 }
 
+/// Linear-probing slots of `u64` entries in one flat power-of-two table, `EMPTY` (0) marking
+/// a free slot. What an entry means, and the hash it was placed by, is up to the owner; the
+/// kernel-wide memories below keep their entries here so that a lookup, an insert and an
+/// eviction each touch about one cache line.
+#[derive(Clone, Debug, Default)]
+struct ProbeTable {
+    slots: Vec<u64>,
+}
+
+impl ProbeTable {
+    /// A table for up to `capacity` entries: at least twice that, so probe runs stay short.
+    fn for_capacity(capacity: usize) -> Self {
+        ProbeTable {
+            slots: vec![EMPTY; (capacity * 2).next_power_of_two().max(8)],
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        // Fibonacci hashing: the top bits of the product index the table.
+        let bits = self.slots.len().trailing_zeros();
+        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// From `hash`'s home on: the slot of the first entry `is` accepts, or the empty slot
+    /// where such an entry would go.
+    #[inline]
+    fn find(&self, hash: u64, mut is: impl FnMut(u64) -> bool) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(hash);
+        loop {
+            match self.slots[i] {
+                EMPTY => return (i, false),
+                e if is(e) => return (i, true),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Empties slot `hole`, shifting later entries of its probe run back; `hash_of` gives the
+    /// hash each entry was placed by.
+    fn remove_at(&mut self, mut hole: usize, hash_of: impl Fn(u64) -> u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = hole;
+        loop {
+            i = (i + 1) & mask;
+            let e = self.slots[i];
+            if e == EMPTY {
+                break;
+            }
+            let home = self.home(hash_of(e));
+            // `e` may fill the hole when its home is not in (hole, i] (cyclically).
+            let between = if hole <= i {
+                hole < home && home <= i
+            } else {
+                hole < home || home <= i
+            };
+            if !between {
+                self.slots[hole] = e;
+                hole = i;
+            }
+        }
+        self.slots[hole] = EMPTY;
+    }
+
+    /// Starts loading the line where a lookup of `hash` begins (see [`prefetch`]).
+    #[inline]
+    fn prefetch(&self, hash: u64) {
+        if !self.is_empty() {
+            prefetch(&self.slots[self.home(hash)]);
+        }
+    }
+}
+
 /// A bounded memory of recent 64-bit fingerprints (see `types::fingerprint`) with FIFO
 /// eviction: the kernel-wide idempotency memories (100,000 intents, 50,000 orders), touched
-/// on every intent and order. Open addressing with linear probing in one flat table, so a
-/// lookup, an insert and an eviction each touch about one cache line, where a hash set plus
-/// an order queue touched three or four. Serialized exactly like `RecentSet<u64>` (insertion
-/// order, members, capacity), so checkpoints written before it still load.
+/// on every intent and order, kept in a [`ProbeTable`]. Serialized exactly like
+/// `RecentSet<u64>` (insertion order, members, capacity), so checkpoints written before it
+/// still load.
 #[derive(Clone, Debug)]
 pub struct FingerprintSet {
     /// Fingerprints in insertion order (a ring once full); `head` is the oldest.
     ring: Vec<u64>,
     head: usize,
-    /// The table: `EMPTY` or a stored key; its length is a power of two, at least twice the
-    /// capacity, so probes stay short.
-    slots: Vec<u64>,
+    /// Each stored key (see `stored`), placed by its own value.
+    table: ProbeTable,
     capacity: usize,
 }
 
@@ -254,110 +330,56 @@ fn stored(fp: u64) -> u64 {
 
 impl FingerprintSet {
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
         FingerprintSet {
             ring: Vec::new(),
             head: 0,
-            slots: Vec::new(),
-            capacity,
-        }
-    }
-
-    fn table_len(&self) -> usize {
-        (self.capacity * 2).next_power_of_two().max(8)
-    }
-
-    #[inline]
-    fn home(&self, key: u64) -> usize {
-        // Fibonacci hashing: the top bits of the product index the table.
-        let bits = self.slots.len().trailing_zeros();
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
-    }
-
-    /// The slot holding `key`, or the empty slot where it would go.
-    #[inline]
-    fn find(&self, key: u64) -> (usize, bool) {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            match self.slots[i] {
-                EMPTY => return (i, false),
-                k if k == key => return (i, true),
-                _ => i = (i + 1) & mask,
-            }
+            table: ProbeTable::default(),
+            capacity: capacity.max(1),
         }
     }
 
     pub fn contains(&self, fp: &u64) -> bool {
-        !self.slots.is_empty() && self.find(stored(*fp)).1
+        let key = stored(*fp);
+        !self.table.is_empty() && self.table.find(key, |e| e == key).1
     }
 
     /// Starts loading what inserting `fps` will touch (see [`prefetch`]): the table lines
     /// of each and of the oldest entries they will push out. The table is far larger than
     /// the cache, so each of those is otherwise a wait on memory in the middle of an input.
     pub fn prefetch_insert(&self, fps: &[u64]) {
-        if self.slots.is_empty() {
-            return;
-        }
         for &fp in fps {
-            prefetch(&self.slots[self.home(stored(fp))]);
+            self.table.prefetch(stored(fp));
         }
         if self.ring.len() == self.capacity {
             for k in 0..fps.len() {
-                let oldest = self.ring[(self.head + k) % self.capacity];
-                prefetch(&self.slots[self.home(oldest)]);
+                self.table
+                    .prefetch(self.ring[(self.head + k) % self.capacity]);
             }
         }
     }
 
     /// Remembers `fp`; returns false if it was already known.
     pub fn insert(&mut self, fp: u64) -> bool {
-        if self.slots.is_empty() {
-            self.slots = vec![EMPTY; self.table_len()];
+        if self.table.is_empty() {
+            self.table = ProbeTable::for_capacity(self.capacity);
         }
         let key = stored(fp);
-        let (at, found) = self.find(key);
+        let (at, found) = self.table.find(key, |e| e == key);
         if found {
             return false;
         }
-        self.slots[at] = key;
+        self.table.slots[at] = key;
         if self.ring.len() < self.capacity {
             self.ring.push(key);
         } else {
             let oldest = std::mem::replace(&mut self.ring[self.head], key);
             self.head = (self.head + 1) % self.capacity;
-            self.remove(oldest);
+            let (at, found) = self.table.find(oldest, |e| e == oldest);
+            if found {
+                self.table.remove_at(at, |e| e);
+            }
         }
         true
-    }
-
-    /// Takes `key` out of the table, shifting later entries of its probe run back.
-    fn remove(&mut self, key: u64) {
-        let (mut hole, found) = self.find(key);
-        if !found {
-            return;
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = hole;
-        loop {
-            i = (i + 1) & mask;
-            let k = self.slots[i];
-            if k == EMPTY {
-                break;
-            }
-            let home = self.home(k);
-            // `k` may fill the hole when its home is not in (hole, i] (cyclically).
-            let between = if hole <= i {
-                hole < home && home <= i
-            } else {
-                hole < home || home <= i
-            };
-            if !between {
-                self.slots[hole] = k;
-                hole = i;
-            }
-        }
-        self.slots[hole] = EMPTY;
     }
 
     pub fn len(&self) -> usize {
@@ -407,6 +429,227 @@ impl<'de> Deserialize<'de> for FingerprintSet {
             set.insert(fp);
         }
         Ok(set)
+    }
+}
+
+/// Values by id, oldest first, for the kernel's fees waiting for the exchange's settlement:
+/// at most `capacity` values are live, and the queue keeps at most twice that many places (a
+/// value taken out early leaves its place behind until the place reaches the front). The
+/// oldest value goes when either bound is passed. Kept in a [`ProbeTable`] by the id's
+/// fingerprint, with the id checked on every match, so it is exact; an insert can be
+/// prefetched before the input needs it. Stored in checkpoints as the map of live values
+/// and the queue of places' ids, the two fields it replaced.
+#[derive(Clone, Debug)]
+pub struct FifoMap<V> {
+    places: VecDeque<Place<V>>,
+    /// The position (counted since the map was made) of `places[0]`.
+    front: u64,
+    /// Entries: `position + 1` of a place whose value is live, placed by the id's hash.
+    table: ProbeTable,
+    live: usize,
+    capacity: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Place<V> {
+    id: Id,
+    hash: u64,
+    value: Option<V>,
+}
+
+impl<V> FifoMap<V> {
+    pub fn new(capacity: usize) -> Self {
+        FifoMap {
+            places: VecDeque::new(),
+            front: 0,
+            table: ProbeTable::default(),
+            live: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Live values.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    fn place(&self, entry: u64) -> &Place<V> {
+        &self.places[(entry - 1 - self.front) as usize]
+    }
+
+    /// The table slot of `id`'s live value.
+    fn find(&self, id: &Id, hash: u64) -> (usize, bool) {
+        if self.table.is_empty() {
+            return (0, false);
+        }
+        self.table.find(hash, |e| {
+            self.place(e).hash == hash && self.place(e).id == *id
+        })
+    }
+
+    pub fn get(&self, id: &Id) -> Option<&V> {
+        let (at, found) = self.find(id, stored(fingerprint(id)));
+        found.then(|| self.place(self.table.slots[at]).value.as_ref())?
+    }
+
+    /// Starts loading what inserting `id` will touch (see [`prefetch`]): its table line and,
+    /// when the insert will push the oldest value out, that one's.
+    pub fn prefetch_insert(&self, id: &Id) {
+        self.table.prefetch(stored(fingerprint(id)));
+        if self.live >= self.capacity || self.places.len() >= 2 * self.capacity {
+            if let Some(oldest) = self.places.front().filter(|p| p.value.is_some()) {
+                self.table.prefetch(oldest.hash);
+            }
+        }
+    }
+
+    /// Puts `value` under `id`: in place if `id` is live (its place in the queue kept),
+    /// else at the back. Returns the value it replaced. Call `pop_over_capacity` after.
+    pub fn insert(&mut self, id: Id, value: V) -> Option<V> {
+        if self.table.is_empty() {
+            self.table = ProbeTable::for_capacity(2 * self.capacity);
+        }
+        let hash = stored(fingerprint(&id));
+        let (at, found) = self.find(&id, hash);
+        if found {
+            let i = (self.table.slots[at] - 1 - self.front) as usize;
+            return self.places[i].value.replace(value);
+        }
+        self.table.slots[at] = self.front + self.places.len() as u64 + 1;
+        self.places.push_back(Place {
+            id,
+            hash,
+            value: Some(value),
+        });
+        self.live += 1;
+        None
+    }
+
+    /// While a bound is passed: drops the oldest places, returning the next live value it
+    /// pushes out (None once both bounds hold).
+    pub fn pop_over_capacity(&mut self) -> Option<V> {
+        while self.live > self.capacity || self.places.len() > 2 * self.capacity {
+            let place = self.places.front()?;
+            if place.value.is_some() {
+                let (id, hash) = (place.id.clone(), place.hash);
+                let value = self.take_found(&id, hash);
+                self.places.pop_front();
+                self.front += 1;
+                return value;
+            }
+            self.places.pop_front();
+            self.front += 1;
+        }
+        None
+    }
+
+    /// Takes `id`'s value out; its place stays in the queue until it reaches the front.
+    pub fn take(&mut self, id: &Id) -> Option<V> {
+        self.take_found(id, stored(fingerprint(id)))
+    }
+
+    fn take_found(&mut self, id: &Id, hash: u64) -> Option<V> {
+        let (at, found) = self.find(id, hash);
+        if !found {
+            return None;
+        }
+        let i = (self.table.slots[at] - 1 - self.front) as usize;
+        let front = self.front;
+        let places = &self.places;
+        self.table
+            .remove_at(at, |e| places[(e - 1 - front) as usize].hash);
+        self.live -= 1;
+        self.places[i].value.take()
+    }
+
+    /// Live values, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&Id, &V)> {
+        self.places
+            .iter()
+            .filter_map(|p| p.value.as_ref().map(|v| (&p.id, v)))
+    }
+}
+
+impl<V: PartialEq> PartialEq for FifoMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.capacity == other.capacity
+            && self.places.len() == other.places.len()
+            && self
+                .places
+                .iter()
+                .zip(&other.places)
+                .all(|(a, b)| a.id == b.id && a.value == b.value)
+    }
+}
+
+impl<V: Serialize> Serialize for FifoMap<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Live<'a, V>(&'a FifoMap<V>);
+        impl<V: Serialize> Serialize for Live<'_, V> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                // The length up front: bincode cannot write a map without it.
+                let mut m = s.serialize_map(Some(self.0.live))?;
+                for (id, v) in self.0.iter() {
+                    m.serialize_entry(id, v)?;
+                }
+                m.end()
+            }
+        }
+        let order: Vec<&Id> = self.places.iter().map(|p| &p.id).collect();
+        let mut st = s.serialize_struct("FifoMap", 2)?;
+        st.serialize_field("unsettled", &Live(self))?;
+        st.serialize_field("unsettled_order", &order)?;
+        st.end()
+    }
+}
+
+impl<V> FifoMap<V> {
+    /// From checkpoint fields: live values by id and the queue of places. A live value's
+    /// place is the last one with its id (a value put under a live id keeps its place, so
+    /// any earlier place of that id was taken out); every other place was taken out. The
+    /// capacity is not stored: it is the kernel's constant.
+    pub fn from_parts(
+        mut values: ahash::AHashMap<Id, V>,
+        order: VecDeque<Id>,
+        capacity: usize,
+    ) -> Self {
+        let mut last: ahash::AHashMap<&Id, usize> = ahash::AHashMap::new();
+        for (i, id) in order.iter().enumerate() {
+            if values.contains_key(id) {
+                last.insert(id, i);
+            }
+        }
+        let mut live_at = vec![false; order.len()];
+        for &i in last.values() {
+            live_at[i] = true;
+        }
+        drop(last);
+        let mut map = FifoMap::new(capacity);
+        for (id, live) in order.into_iter().zip(live_at) {
+            match live.then(|| values.remove(&id)).flatten() {
+                Some(v) => {
+                    map.insert(id, v);
+                }
+                None => {
+                    let hash = stored(fingerprint(&id));
+                    map.places.push_back(Place {
+                        id,
+                        hash,
+                        value: None,
+                    });
+                }
+            }
+        }
+        for (id, v) in values {
+            map.insert(id, v); // not in the queue (not written so): at the back
+        }
+        map
     }
 }
 
@@ -960,6 +1203,101 @@ mod tests {
             if n >= 64 {
                 assert!(!f.contains(&keys[n - 64]));
             }
+        }
+    }
+
+    /// The kernel's unsettled fills as they were before `FifoMap` (a map, the queue of places,
+    /// and the places of values taken out early, skipped at eviction), with one fix: taken
+    /// places are counted, where the old set forgot a second take of the same id and then
+    /// evicted that id's next value at its old place.
+    #[derive(Default)]
+    struct OldUnsettled {
+        map: ahash::AHashMap<Id, u32>,
+        order: VecDeque<Id>,
+        taken: ahash::AHashMap<Id, usize>,
+    }
+
+    impl OldUnsettled {
+        fn insert(&mut self, cap: usize, id: Id, v: u32) -> Vec<u32> {
+            if self.map.insert(id.clone(), v).is_none() {
+                self.order.push_back(id);
+            }
+            let mut out = Vec::new();
+            while self.map.len() > cap || self.order.len() > 2 * cap {
+                let Some(old) = self.order.pop_front() else {
+                    break;
+                };
+                if let Some(n) = self.taken.get_mut(&old).filter(|n| **n > 0) {
+                    *n -= 1;
+                    continue;
+                }
+                out.extend(self.map.remove(&old));
+            }
+            out
+        }
+
+        fn take(&mut self, id: &Id) -> Option<u32> {
+            let v = self.map.remove(id)?;
+            *self.taken.entry(id.clone()).or_default() += 1;
+            Some(v)
+        }
+    }
+
+    proptest::proptest! {
+        /// Same values, same evictions, same answers as the structure it replaced, for any
+        /// mix of inserts (repeats included) and early takes, across its bounds.
+        #[test]
+        fn fifo_map_behaves_like_the_map_and_queue_it_replaced(
+            ops in proptest::collection::vec((0u8..3, 0u8..24, 0u32..1000), 1..400)
+        ) {
+            let cap = 5;
+            let mut new = FifoMap::new(cap);
+            let mut old = OldUnsettled::default();
+            for (op, key, v) in ops {
+                let k = id(&format!("f{key}"));
+                if op < 2 {
+                    new.insert(k.clone(), v);
+                    let mut pushed = Vec::new();
+                    while let Some(x) = new.pop_over_capacity() {
+                        pushed.push(x);
+                    }
+                    proptest::prop_assert_eq!(pushed, old.insert(cap, k, v));
+                } else {
+                    proptest::prop_assert_eq!(new.take(&k), old.take(&k));
+                }
+                proptest::prop_assert_eq!(new.len(), old.map.len());
+                for (k, v) in &old.map {
+                    proptest::prop_assert_eq!(new.get(k), Some(v));
+                }
+            }
+            // Checkpoints: the old two fields, and back.
+            let bytes = bincode::serialize(&new).unwrap();
+            let (map, order): (ahash::AHashMap<Id, u32>, VecDeque<Id>) =
+                bincode::deserialize(&bytes).unwrap();
+            proptest::prop_assert_eq!(&map, &old.map);
+            let back = FifoMap::from_parts(map, order, cap);
+            proptest::prop_assert!(back == new);
+        }
+    }
+
+    #[test]
+    fn fifo_map_survives_colliding_probe_runs() {
+        // Many ids in a small table: long probe runs, backward shifts on every take.
+        let (cap, mut m, mut old) = (64, FifoMap::new(64), OldUnsettled::default());
+        for i in 0..5000u32 {
+            let k = id(&format!("fill-{i}"));
+            m.insert(k.clone(), i);
+            let mut pushed = Vec::new();
+            while let Some(x) = m.pop_over_capacity() {
+                pushed.push(x);
+            }
+            assert_eq!(pushed, old.insert(cap, k, i));
+            if i % 3 == 0 {
+                let earlier = id(&format!("fill-{}", i / 2));
+                assert_eq!(m.take(&earlier), old.take(&earlier), "{i}");
+            }
+            assert!(m.len() <= cap);
+            assert!(old.map.iter().all(|(k, v)| m.get(k) == Some(v)));
         }
     }
 
