@@ -3,9 +3,8 @@
 //!
 //! A row is stored the way the journal will read it, packed back to back in one byte buffer
 //! per table ([`RowBuf`]): `seq u64 | sub u32` and then the table's columns (see the
-//! `*_KINDS` lists) as fixed-width little-endian numbers, `varint length + bytes` strings,
-//! program-text names (triggers, detail keys) as a reference to the text, and details as a
-//! small self-describing blob. Capturing a row is a few short copies, with no
+//! `*_KINDS` lists) as fixed-width little-endian numbers, `varint length + bytes` strings and
+//! details as a small self-describing blob. Capturing a row is a few short copies, with no
 //! allocation and nothing to drop later; whoever writes the journal reads the values back
 //! with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native blocks).
 //! The `record_*` methods are the only writers: each lists its table's values in column
@@ -251,7 +250,7 @@ pub const INTENTS: usize = 4;
 pub const VENUE_EVENTS: usize = 5;
 
 /// Details in a row buffer: `u32 length` of what follows, then `varint(count)` and per entry
-/// the key (program text, stored by reference), a tag byte and the value.
+/// the key as a string, a tag byte and the value.
 #[derive(Clone, Copy, Debug)]
 pub enum DetailsRef<'a> {
     Live(&'a [(&'static str, Detail)]),
@@ -266,14 +265,13 @@ impl DetailsRef<'_> {
             DetailsRef::Stored(mut b) => {
                 let n = read_varint(&mut b);
                 details_json_from((0..n).map(move |_| {
-                    let key = read_static(&mut b);
+                    let key = read_str(&mut b);
                     let tag = take(&mut b, 1)[0];
                     let value = match tag {
                         0 => DetailRef::Str(read_str(&mut b)),
                         1 => DetailRef::F64(f64::from_le_bytes(take8(&mut b))),
                         2 => DetailRef::I64(i64::from_le_bytes(take8(&mut b))),
-                        3 => DetailRef::Bool(take(&mut b, 1)[0] != 0),
-                        _ => DetailRef::Str(read_static(&mut b)),
+                        _ => DetailRef::Bool(take(&mut b, 1)[0] != 0),
                     };
                     (key, value)
                 }))
@@ -311,8 +309,6 @@ pub enum Kind {
     Bool,
     Ts,
     Str,
-    /// A `&'static str` by reference (see [`put_static`]): names that are program text.
-    Static,
     Details,
 }
 
@@ -336,7 +332,7 @@ const FILL_KINDS: &[Kind] = &[
     K::F64,
     K::F64,
     K::F64,
-    K::Static,
+    K::Str,
     K::F64,
 ];
 const ACCOUNT_KINDS: &[Kind] = &[
@@ -354,7 +350,7 @@ const ACCOUNT_KINDS: &[Kind] = &[
     K::OptF64,
     K::OptF64,
     K::F64,
-    K::Static,
+    K::Str,
     K::F64,
 ];
 const CONTROL_KINDS: &[Kind] = &[K::U64, K::U32, K::Ts, K::Str, K::Str, K::Bool, K::Str];
@@ -366,7 +362,7 @@ const TRANSITION_KINDS: &[Kind] = &[
     K::I64,
     STAGE,
     STAGE,
-    K::Static,
+    K::Str,
     K::Str,
     K::Str,
     K::Details,
@@ -437,26 +433,6 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Writes a `&'static str` as its address and length, without copying the text: row
-/// buffers are read only in the process that wrote them (they are never serialized), where
-/// program text lives for as long as the process.
-#[inline]
-fn put_static(out: &mut Vec<u8>, s: &'static str) {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(s.as_ptr().expose_provenance() as u64).to_le_bytes());
-    b[8..].copy_from_slice(&(s.len() as u64).to_le_bytes());
-    out.extend_from_slice(&b);
-}
-
-fn read_static(b: &mut &[u8]) -> &'static str {
-    let addr = u64::from_le_bytes(take8(b)) as usize;
-    let len = u64::from_le_bytes(take8(b)) as usize;
-    let ptr = std::ptr::with_exposed_provenance::<u8>(addr);
-    // SAFETY: only `put_static` writes these 16 bytes, from a `&'static str` of this process
-    // (see there), so they name `len` bytes of valid UTF-8 that are never freed.
-    unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len)) }
-}
-
 fn take<'a>(b: &mut &'a [u8], n: usize) -> &'a [u8] {
     let (head, rest) = b.split_at(n);
     *b = rest;
@@ -491,28 +467,20 @@ fn put_details(out: &mut Vec<u8>, details: &[(&'static str, Detail)]) {
     out.extend_from_slice(&[0; 4]);
     put_varint(out, details.len() as u64);
     for (k, v) in details {
-        put_static(out, k);
+        put_str(out, k);
         let tagged = |tag: u8, x: [u8; 8]| {
             let mut b = [tag; 9];
             b[1..].copy_from_slice(&x);
             b
         };
-        match v {
-            Detail::Str(s) => {
+        match v.as_ref() {
+            DetailRef::Str(s) => {
                 out.push(0);
                 put_str(out, s);
             }
-            Detail::Id(s) => {
-                out.push(0);
-                put_str(out, s);
-            }
-            Detail::F64(x) => out.extend_from_slice(&tagged(1, x.to_le_bytes())),
-            Detail::I64(x) => out.extend_from_slice(&tagged(2, x.to_le_bytes())),
-            Detail::Bool(x) => out.extend_from_slice(&[3, u8::from(*x)]),
-            Detail::Static(s) => {
-                out.push(4);
-                put_static(out, s);
-            }
+            DetailRef::F64(x) => out.extend_from_slice(&tagged(1, x.to_le_bytes())),
+            DetailRef::I64(x) => out.extend_from_slice(&tagged(2, x.to_le_bytes())),
+            DetailRef::Bool(x) => out.extend_from_slice(&[3, u8::from(x)]),
         }
     }
     let len = (out.len() - at - 4) as u32;
@@ -577,7 +545,6 @@ impl RowBuf {
                 }
                 Kind::Bool => Value::Bool(take(&mut b, 1)[0] != 0),
                 Kind::Str => Value::Str(read_str(&mut b)),
-                Kind::Static => Value::Str(read_static(&mut b)),
                 Kind::Details => {
                     let len = u32::from_le_bytes(take(&mut b, 4).try_into().expect("4 bytes"));
                     Value::Details(DetailsRef::Stored(take(&mut b, len as usize)))
@@ -673,11 +640,6 @@ impl RowWriter<'_> {
     #[inline]
     fn str(&mut self, s: &str) -> &mut Self {
         put_str(self.0, s);
-        self
-    }
-    #[inline]
-    fn stat(&mut self, s: &'static str) -> &mut Self {
-        put_static(self.0, s);
         self
     }
     fn details(&mut self, d: &[(&'static str, Detail)]) -> &mut Self {
@@ -932,7 +894,7 @@ impl Outbox {
             .i64(t.slot_id as i64)
             .code(t.prev_state.code())
             .code(t.next_state.code())
-            .stat(t.trigger)
+            .str(t.trigger)
             .str(&t.intent_id)
             .str(&t.event_id)
             .details(&t.details);
@@ -978,7 +940,7 @@ impl Outbox {
             .f64(f.price)
             .f64(f.qty)
             .f64(f.fee)
-            .stat(f.liquidity)
+            .str(f.liquidity)
             .f64(f.realized_pnl);
     }
 
@@ -996,7 +958,7 @@ impl Outbox {
             .opt(a.used_margin)
             .opt(a.maint_margin)
             .f64(a.k_capital)
-            .stat(a.reconcile_status)
+            .str(a.reconcile_status)
             .f64(a.reconcile_delta);
     }
 
@@ -1130,7 +1092,7 @@ mod tests {
         assert_eq!(tr[2], "Ts(0.5)");
         assert_eq!(tr[3], "Str(\"t\")");
         assert_eq!(tr[5], "Str(\"IDLE\")");
-        assert_eq!(tr[7], "Str(\"ENTER\")", "a trigger is stored by reference");
+        assert_eq!(tr[7], "Str(\"ENTER\")");
         assert_eq!(
             tr[10],
             r#"{"qty":0.25,"n":-3,"ok":true,"why":"stale","id":"c-é","text":"a\"b"}"#
