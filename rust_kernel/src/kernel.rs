@@ -1780,7 +1780,10 @@ impl Kernel {
 
     fn remember_unsettled(&mut self, key: Id, fill: UnsettledFill) {
         self.account.k_unsettled_fees += fill.predicted_fee;
-        self.unsettled.insert(key, fill);
+        if let Some(replaced) = self.unsettled.insert(key, fill) {
+            // The same fill id again while its fee still waits: only the newest counts.
+            self.account.k_unsettled_fees -= replaced.predicted_fee;
+        }
         // Too old to be settled by the exchange any more: the prediction stands.
         while let Some(f) = self.unsettled.pop_over_capacity() {
             self.account.k_unsettled_fees -= f.predicted_fee;

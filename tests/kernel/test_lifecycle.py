@@ -147,6 +147,25 @@ def test_duplicate_events_and_fills_change_nothing(resting) -> None:  # type: ig
     assert before["slots"] == after["slots"] and before["account"] == after["account"]
 
 
+def test_a_fill_id_seen_again_while_its_fee_waits_counts_once(resting) -> None:  # type: ignore[no-untyped-def]
+    """Two orders (on two slots, so neither slot's fill memory refuses it) whose venue fills
+    both carry trade id T1: one predicted fee waits under T1, and settling it leaves none."""
+    kernel, _ = resting
+    for slot, size in ((0, 1.0), (1, 3.0)):
+        coid = kernel.process_intent(
+            intent("ENTER", slot, trade_id=f"t{slot}", target_size=size)
+        ).order.client_order_id
+        fill = VenueEvent(
+            f"f{slot}", f"t{slot}", slot, "FILL", price=100.0, size=size, venue_client_id=coid, fill_id="T1"
+        )
+        assert kernel.on_venue_event(fill).accepted
+    newest = 300.0 * 0.0005
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(newest)
+    settled = kernel.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id="T1", fee=newest))
+    assert settled.accepted
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
+
+
 def test_overfill_is_refused_and_state_is_intact(resting) -> None:  # type: ignore[no-untyped-def]
     kernel, _ = resting
     out = kernel.process_intent(intent("ENTER", 0, target_size=1.0))
