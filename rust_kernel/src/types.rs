@@ -434,14 +434,12 @@ mod tests {
         assert_eq!(&*counter_id(&long, "-", 7), format!("{long}-7"));
         assert!(!id("k-18446744073709551615").is_heap_allocated());
         // Exactly the inline limit, one over it, and multi-byte text in the prefix.
-        assert_eq!(
-            &*counter_id("abcdefghij", "-e", 12345678901),
-            "abcdefghij-e12345678901"
-        );
-        assert_eq!(
-            &*counter_id("abcdefghij", "-e", 123456789012),
-            "abcdefghij-e123456789012"
-        );
+        let at_limit = counter_id("abcdefghij", "-e", 12345678901);
+        assert_eq!(&*at_limit, "abcdefghij-e12345678901");
+        assert!(!at_limit.is_heap_allocated(), "23 bytes fit inline");
+        let over = counter_id("abcdefghij", "-e", 123456789012);
+        assert_eq!(&*over, "abcdefghij-e123456789012");
+        assert!(over.is_heap_allocated());
         assert_eq!(&*counter_id("κ", "-", 42), "κ-42");
     }
 
