@@ -403,8 +403,8 @@ impl Kernel {
         {
             slot.prefetch();
         }
-        self.intents_seen
-            .prefetch_insert(&[fingerprint(&intent.intent_id)]);
+        let intent_fp = fingerprint(&intent.intent_id);
+        self.intents_seen.prefetch_insert(&[intent_fp]);
         let seq = self.next_seq();
         self.counters.intents += 1;
         let out = match intent.action {
@@ -414,7 +414,7 @@ impl Kernel {
         };
         if out.accepted {
             self.counters.intents_accepted += 1;
-            self.intents_seen.insert(fingerprint(&intent.intent_id));
+            self.intents_seen.insert(intent_fp);
         } else {
             self.counters.intents_refused += 1;
         }
@@ -1175,12 +1175,7 @@ impl Kernel {
                 fingerprint(&ev.venue_order_id),
             ]);
             if ev.fee.is_none() {
-                let key = if ev.fill_id.is_empty() {
-                    &ev.event_id
-                } else {
-                    &ev.fill_id
-                };
-                self.unsettled.prefetch_insert(key);
+                self.unsettled.prefetch_insert(ev.fill_key());
             }
         }
         let seq = self.next_seq();
@@ -1562,11 +1557,7 @@ impl Kernel {
         self.account.bump(ts);
         self.dirty.account = true;
         self.counters.fills += 1;
-        let fill_key = if ev.fill_id.is_empty() {
-            ev.event_id.clone()
-        } else {
-            ev.fill_id.clone()
-        };
+        let fill_key = ev.fill_key().clone();
         if ev.fee.is_none() {
             self.remember_unsettled(
                 fill_key.clone(),

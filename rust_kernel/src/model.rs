@@ -107,6 +107,15 @@ impl VenueEvent {
             retry_after: 0.0,
         }
     }
+
+    /// The id a fill is known by: the venue's trade id, or the event id when it gives none.
+    pub fn fill_key(&self) -> &Id {
+        if self.fill_id.is_empty() {
+            &self.event_id
+        } else {
+            &self.fill_id
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
