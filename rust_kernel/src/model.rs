@@ -235,6 +235,10 @@ impl<K: Eq + Hash + Clone> PartialEq for RecentSet<K> {
     }
 }
 
+/// 2^64 divided by the golden ratio: multiplying by it spreads a key's bits into the top
+/// bits, which is where `ProbeTable::home` and `tag` take theirs from.
+const FIBONACCI_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// Linear-probing slots of `u64` entries in one flat power-of-two table, `EMPTY` (0) marking
 /// a free slot. What an entry means, and the hash it was placed by, is up to the owner; the
 /// kernel-wide memories below keep their entries here so that a lookup, an insert and an
@@ -260,7 +264,7 @@ impl ProbeTable {
     fn home(&self, hash: u64) -> usize {
         // Fibonacci hashing: the top bits of the product index the table.
         let bits = self.slots.len().trailing_zeros();
-        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+        (hash.wrapping_mul(FIBONACCI_MIX) >> (64 - bits)) as usize
     }
 
     /// From `hash`'s home on: the slot of the first entry `is` accepts, or the empty slot
@@ -486,8 +490,13 @@ impl<V> FifoMap<V> {
         self.live == 0
     }
 
+    /// Where in `places` the place of table entry `entry` is.
+    fn index(front: u64, entry: u64) -> usize {
+        (entry - 1 - front) as usize
+    }
+
     fn place(&self, entry: u64) -> &Place<V> {
-        &self.places[(entry - 1 - self.front) as usize]
+        &self.places[Self::index(self.front, entry)]
     }
 
     /// The table slot of `id`'s live value.
@@ -520,12 +529,13 @@ impl<V> FifoMap<V> {
     /// else at the back. Returns the value it replaced. Call `pop_over_capacity` after.
     pub fn insert(&mut self, id: Id, value: V) -> Option<V> {
         if self.table.is_empty() {
-            self.table = ProbeTable::for_capacity(2 * self.capacity);
+            // The table holds live values only: at most `capacity`, one more until popped.
+            self.table = ProbeTable::for_capacity(self.capacity + 1);
         }
         let hash = stored(fingerprint(&id));
         let (at, found) = self.find(&id, hash);
         if found {
-            let i = (self.table.slots[at] - 1 - self.front) as usize;
+            let i = Self::index(self.front, self.table.slots[at]);
             return self.places[i].value.replace(value);
         }
         self.table.slots[at] = self.front + self.places.len() as u64 + 1;
@@ -543,34 +553,36 @@ impl<V> FifoMap<V> {
     pub fn pop_over_capacity(&mut self) -> Option<V> {
         while self.live > self.capacity || self.places.len() > 2 * self.capacity {
             let place = self.places.front()?;
-            if place.value.is_some() {
-                let (id, hash) = (place.id.clone(), place.hash);
-                let value = self.take_found(&id, hash);
-                self.places.pop_front();
-                self.front += 1;
-                return value;
-            }
+            let value = if place.value.is_some() {
+                // The front place's table entry is its position, `front + 1`.
+                let entry = self.front + 1;
+                let (at, found) = self.table.find(place.hash, |e| e == entry);
+                debug_assert!(found, "a live place has its table entry");
+                self.take_at(at)
+            } else {
+                None
+            };
             self.places.pop_front();
             self.front += 1;
+            if value.is_some() {
+                return value;
+            }
         }
         None
     }
 
     /// Takes `id`'s value out; its place stays in the queue until it reaches the front.
     pub fn take(&mut self, id: &Id) -> Option<V> {
-        self.take_found(id, stored(fingerprint(id)))
+        let (at, found) = self.find(id, stored(fingerprint(id)));
+        found.then(|| self.take_at(at))?
     }
 
-    fn take_found(&mut self, id: &Id, hash: u64) -> Option<V> {
-        let (at, found) = self.find(id, hash);
-        if !found {
-            return None;
-        }
-        let i = (self.table.slots[at] - 1 - self.front) as usize;
-        let front = self.front;
-        let places = &self.places;
+    /// Takes out the value of the place that table slot `at` names, and the slot with it.
+    fn take_at(&mut self, at: usize) -> Option<V> {
+        let (front, places) = (self.front, &self.places);
+        let i = Self::index(front, self.table.slots[at]);
         self.table
-            .remove_at(at, |e| places[(e - 1 - front) as usize].hash);
+            .remove_at(at, |e| places[Self::index(front, e)].hash);
         self.live -= 1;
         self.places[i].value.take()
     }
@@ -841,7 +853,7 @@ struct RingRepr {
 /// byte nearly the same for ids that differ only at the end, like "mock-e1001"/"mock-e1002").
 #[inline]
 fn tag(fp: u64) -> u8 {
-    (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+    (fp.wrapping_mul(FIBONACCI_MIX) >> 56) as u8
 }
 
 impl RecentRing {
