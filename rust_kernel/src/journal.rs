@@ -252,31 +252,24 @@ pub const VENUE_EVENTS: usize = 5;
 /// Details in a row buffer: `u32 length` of what follows, then `varint(count)` and per entry
 /// the key as a string, a tag byte and the value.
 #[derive(Clone, Copy, Debug)]
-pub enum DetailsRef<'a> {
-    Live(&'a [(&'static str, Detail)]),
-    Stored(&'a [u8]),
-}
+pub struct DetailsRef<'a>(&'a [u8]);
 
 impl DetailsRef<'_> {
     /// The details as the journal's JSON text.
     pub fn to_json(&self) -> String {
-        match *self {
-            DetailsRef::Live(d) => details_json(d),
-            DetailsRef::Stored(mut b) => {
-                let n = read_varint(&mut b);
-                details_json_from((0..n).map(move |_| {
-                    let key = read_str(&mut b);
-                    let tag = take(&mut b, 1)[0];
-                    let value = match tag {
-                        0 => DetailRef::Str(read_str(&mut b)),
-                        1 => DetailRef::F64(f64::from_le_bytes(take8(&mut b))),
-                        2 => DetailRef::I64(i64::from_le_bytes(take8(&mut b))),
-                        _ => DetailRef::Bool(take(&mut b, 1)[0] != 0),
-                    };
-                    (key, value)
-                }))
-            }
-        }
+        let mut b = self.0;
+        let n = read_varint(&mut b);
+        details_json_from((0..n).map(move |_| {
+            let key = read_str(&mut b);
+            let tag = take(&mut b, 1)[0];
+            let value = match tag {
+                0 => DetailRef::Str(read_str(&mut b)),
+                1 => DetailRef::F64(f64::from_le_bytes(take8(&mut b))),
+                2 => DetailRef::I64(i64::from_le_bytes(take8(&mut b))),
+                _ => DetailRef::Bool(take(&mut b, 1)[0] != 0),
+            };
+            (key, value)
+        }))
     }
 }
 
@@ -443,6 +436,10 @@ fn take8(b: &mut &[u8]) -> [u8; 8] {
     take(b, 8).try_into().expect("8 bytes")
 }
 
+fn take4(b: &mut &[u8]) -> [u8; 4] {
+    take(b, 4).try_into().expect("4 bytes")
+}
+
 fn read_varint(b: &mut &[u8]) -> u64 {
     let (mut n, mut shift) = (0u64, 0);
     loop {
@@ -532,9 +529,7 @@ impl RowBuf {
             let v = match kind {
                 Kind::Code(names) => Value::Str(names[take(&mut b, 1)[0] as usize]),
                 Kind::U64 => Value::U64(u64::from_le_bytes(take8(&mut b))),
-                Kind::U32 => Value::U32(u32::from_le_bytes(
-                    take(&mut b, 4).try_into().expect("4 bytes"),
-                )),
+                Kind::U32 => Value::U32(u32::from_le_bytes(take4(&mut b))),
                 Kind::I64 => Value::I64(i64::from_le_bytes(take8(&mut b))),
                 Kind::F64 => Value::F64(f64::from_le_bytes(take8(&mut b))),
                 Kind::Ts => Value::Ts(f64::from_le_bytes(take8(&mut b))),
@@ -546,8 +541,8 @@ impl RowBuf {
                 Kind::Bool => Value::Bool(take(&mut b, 1)[0] != 0),
                 Kind::Str => Value::Str(read_str(&mut b)),
                 Kind::Details => {
-                    let len = u32::from_le_bytes(take(&mut b, 4).try_into().expect("4 bytes"));
-                    Value::Details(DetailsRef::Stored(take(&mut b, len as usize)))
+                    let len = u32::from_le_bytes(take4(&mut b));
+                    Value::Details(DetailsRef(take(&mut b, len as usize)))
                 }
             };
             out(v);

@@ -49,10 +49,10 @@ pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
     }
     let digits = &digits[i..];
     let len = prefix.len() + sep.len() + digits.len();
-    if len > 23 {
+    if len > SmolStr::INLINE_CAP {
         return SmolStr::new(format!("{prefix}{sep}{n}"));
     }
-    let mut buf = [0u8; 23];
+    let mut buf = [0u8; SmolStr::INLINE_CAP];
     buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
     buf[prefix.len()..prefix.len() + sep.len()].copy_from_slice(sep.as_bytes());
     buf[len - digits.len()..len].copy_from_slice(digits);
