@@ -239,6 +239,11 @@ impl<K: Eq + Hash + Clone> PartialEq for RecentSet<K> {
 /// bits, which is where `ProbeTable::home` and `tag` take theirs from.
 const FIBONACCI_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 
+#[inline]
+fn mixed(hash: u64) -> u64 {
+    hash.wrapping_mul(FIBONACCI_MIX)
+}
+
 /// Linear-probing slots of `u64` entries in one flat power-of-two table, `EMPTY` (0) marking
 /// a free slot. What an entry means, and the hash it was placed by, is up to the owner; the
 /// kernel-wide memories below keep their entries here so that a lookup, an insert and an
@@ -262,9 +267,14 @@ impl ProbeTable {
 
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        // Fibonacci hashing: the top bits of the product index the table.
+        self.home_of_mixed(mixed(hash))
+    }
+
+    /// Fibonacci hashing: the top bits of the mixed hash index the table.
+    #[inline]
+    fn home_of_mixed(&self, mixed: u64) -> usize {
         let bits = self.slots.len().trailing_zeros();
-        (hash.wrapping_mul(FIBONACCI_MIX) >> (64 - bits)) as usize
+        (mixed >> (64 - bits)) as usize
     }
 
     /// From `hash`'s home on: the slot of the first entry `is` accepts, or the empty slot
@@ -282,9 +292,9 @@ impl ProbeTable {
         }
     }
 
-    /// Empties slot `hole`, shifting later entries of its probe run back; `hash_of` gives the
-    /// hash each entry was placed by.
-    fn remove_at(&mut self, mut hole: usize, hash_of: impl Fn(u64) -> u64) {
+    /// Empties slot `hole`, shifting later entries of its probe run back; `mixed_of` gives
+    /// the mixed hash (see [`mixed`]) each entry was placed by, or at least its top 32 bits.
+    fn remove_at(&mut self, mut hole: usize, mixed_of: impl Fn(u64) -> u64) {
         let mask = self.slots.len() - 1;
         let mut i = hole;
         loop {
@@ -293,7 +303,7 @@ impl ProbeTable {
             if e == EMPTY {
                 break;
             }
-            let home = self.home(hash_of(e));
+            let home = self.home_of_mixed(mixed_of(e));
             // `e` may fill the hole when its home is not in (hole, i] (cyclically).
             let between = if hole <= i {
                 hole < home && home <= i
@@ -389,7 +399,7 @@ impl FingerprintSet {
             self.head = (self.head + 1) % self.capacity;
             let (at, found) = self.table.find(oldest, |e| e == oldest);
             if found {
-                self.table.remove_at(at, |e| e);
+                self.table.remove_at(at, mixed);
             }
         }
         true
@@ -452,12 +462,16 @@ impl<'de> Deserialize<'de> for FingerprintSet {
 /// fingerprint, with the id checked on every match, so it is exact; an insert can be
 /// prefetched before the input needs it. Stored in checkpoints as the map of live values
 /// and the queue of places' ids, the two fields it replaced.
+///
+/// A table entry carries the top 32 bits of its id's mixed hash beside its place's position,
+/// so probing past other entries, and shifting them back on removal, never reads a place:
+/// the places are far larger than the table and each read of one is a wait on memory.
 #[derive(Clone, Debug)]
 pub struct FifoMap<V> {
     places: VecDeque<Place<V>>,
     /// The position (counted since the map was made) of `places[0]`.
     front: u64,
-    /// Entries: `position + 1` of a place whose value is live, placed by the id's hash.
+    /// Entries of live values (see [`FifoMap::entry`]), placed by the id's hash.
     table: ProbeTable,
     live: usize,
     capacity: usize,
@@ -470,14 +484,29 @@ struct Place<V> {
     value: Option<V>,
 }
 
+/// The high half of an entry: the top bits of the mixed hash, which also give its home.
+const ENTRY_TAG: u64 = 0xFFFF_FFFF_0000_0000;
+/// Set in every entry, so that none is `EMPTY`.
+const ENTRY_USED: u64 = 1 << 31;
+/// The low 31 bits of a place's position. Only differences between live positions are ever
+/// read from them, and those stay below `2 * capacity + 1`, so positions may wrap.
+const ENTRY_POSITION: u64 = ENTRY_USED - 1;
+/// Keeps `2 * capacity + 1` positions below `ENTRY_POSITION` and the table's index within
+/// the tag's 32 bits.
+const FIFO_MAP_MAX_CAPACITY: usize = 1 << 28;
+/// How many places ahead of the front are kept loading, so that pushing out the oldest, one
+/// per insert once full, finds its place in cache.
+const FRONT_AHEAD: usize = 8;
+
 impl<V> FifoMap<V> {
+    /// At most 2^28 values (the kernel keeps 100,000).
     pub fn new(capacity: usize) -> Self {
         FifoMap {
             places: VecDeque::new(),
             front: 0,
             table: ProbeTable::default(),
             live: 0,
-            capacity: capacity.max(1),
+            capacity: capacity.clamp(1, FIFO_MAP_MAX_CAPACITY),
         }
     }
 
@@ -490,9 +519,16 @@ impl<V> FifoMap<V> {
         self.live == 0
     }
 
+    /// The table entry of a place with id hash `hash` at `position`.
+    #[inline]
+    fn entry(hash: u64, position: u64) -> u64 {
+        (mixed(hash) & ENTRY_TAG) | ENTRY_USED | (position & ENTRY_POSITION)
+    }
+
     /// Where in `places` the place of table entry `entry` is.
+    #[inline]
     fn index(front: u64, entry: u64) -> usize {
-        (entry - 1 - front) as usize
+        ((entry.wrapping_sub(front)) & ENTRY_POSITION) as usize
     }
 
     fn place(&self, entry: u64) -> &Place<V> {
@@ -504,8 +540,9 @@ impl<V> FifoMap<V> {
         if self.table.is_empty() {
             return (0, false);
         }
+        let tag = mixed(hash) & ENTRY_TAG;
         self.table.find(hash, |e| {
-            self.place(e).hash == hash && self.place(e).id == *id
+            e & ENTRY_TAG == tag && self.place(e).hash == hash && self.place(e).id == *id
         })
     }
 
@@ -538,7 +575,8 @@ impl<V> FifoMap<V> {
             let i = Self::index(self.front, self.table.slots[at]);
             return self.places[i].value.replace(value);
         }
-        self.table.slots[at] = self.front + self.places.len() as u64 + 1;
+        let position = self.front + self.places.len() as u64;
+        self.table.slots[at] = Self::entry(hash, position);
         self.places.push_back(Place {
             id,
             hash,
@@ -552,10 +590,12 @@ impl<V> FifoMap<V> {
     /// pushes out (None once both bounds hold).
     pub fn pop_over_capacity(&mut self) -> Option<V> {
         while self.live > self.capacity || self.places.len() > 2 * self.capacity {
+            if let Some(ahead) = self.places.get(FRONT_AHEAD) {
+                prefetch(ahead);
+            }
             let place = self.places.front()?;
             let value = if place.value.is_some() {
-                // The front place's table entry is its position, `front + 1`.
-                let entry = self.front + 1;
+                let entry = Self::entry(place.hash, self.front);
                 let (at, found) = self.table.find(place.hash, |e| e == entry);
                 debug_assert!(found, "a live place has its table entry");
                 self.take_at(at)
@@ -579,10 +619,8 @@ impl<V> FifoMap<V> {
 
     /// Takes out the value of the place that table slot `at` names, and the slot with it.
     fn take_at(&mut self, at: usize) -> Option<V> {
-        let (front, places) = (self.front, &self.places);
-        let i = Self::index(front, self.table.slots[at]);
-        self.table
-            .remove_at(at, |e| places[Self::index(front, e)].hash);
+        let i = Self::index(self.front, self.table.slots[at]);
+        self.table.remove_at(at, |e| e & ENTRY_TAG);
         self.live -= 1;
         self.places[i].value.take()
     }
@@ -1320,8 +1358,20 @@ mod tests {
 
     #[test]
     fn fifo_map_survives_colliding_probe_runs() {
+        fifo_map_against_the_old_one_from(0);
+    }
+
+    #[test]
+    fn fifo_map_positions_wrap_in_their_entries() {
+        // Entries keep 31 bits of a position: start just before they wrap.
+        fifo_map_against_the_old_one_from(ENTRY_POSITION - 700);
+        fifo_map_against_the_old_one_from(u64::from(u32::MAX) - 700);
+    }
+
+    fn fifo_map_against_the_old_one_from(front: u64) {
         // Many ids in a small table: long probe runs, backward shifts on every take.
         let (cap, mut m, mut old) = (64, FifoMap::new(64), OldUnsettled::default());
+        m.front = front;
         for i in 0..5000u32 {
             let k = id(&format!("fill-{i}"));
             m.insert(k.clone(), i);

@@ -50,3 +50,36 @@ pub fn through_mock(
         taken(k, InputRef::VenueEvent(&ev));
     }
 }
+
+/// Venue event ids for cycle `i`: (entry ack, entry fill, exit ack, exit fill).
+#[allow(dead_code)]
+pub fn event_ids(n: usize) -> Vec<[Id; 4]> {
+    (0..n)
+        .map(|i| {
+            [
+                format!("ae{i}"),
+                format!("fe{i}"),
+                format!("ax{i}"),
+                format!("fx{i}"),
+            ]
+            .map(|s| id(&s))
+        })
+        .collect()
+}
+
+/// Applies `intent`, then an ack and a full fill of its order with the given event ids
+/// (built beforehand, as the criterion bench's first figure does).
+#[allow(dead_code)]
+pub fn through_prebuilt(k: &mut Kernel, intent: &Intent, ids: &[Id]) {
+    let out = k.process_intent(intent);
+    let order = out.submit.expect("accepted");
+    let mut ack = VenueEvent::new("", KernelEventKind::OrderAck, &order.client_order_id);
+    ack.event_id = ids[0].clone();
+    ack.venue_order_id = order.client_order_id.clone();
+    let mut fill = VenueEvent::new("", KernelEventKind::Fill, &order.client_order_id);
+    fill.event_id = ids[1].clone();
+    fill.price = order.reference_price;
+    fill.size = order.size;
+    std::hint::black_box(k.on_venue_event(&ack));
+    std::hint::black_box(k.on_venue_event(&fill));
+}
