@@ -655,8 +655,8 @@ const COMPACT_AFTER: usize = 64;
 #[derive(Debug, Default)]
 pub struct Recycler(Arc<Mutex<[Vec<RowBuf>; 6]>>);
 
-/// Buffers kept for reuse per table at most: a drain takes one; a second covers the block
-/// still being written.
+/// Buffers kept for reuse per table at most: a drain takes one; a second covers the rows
+/// of the previous drain, still being copied out.
 const RECYCLED_BUFFERS: usize = 2;
 
 impl Clone for Recycler {

@@ -170,7 +170,9 @@ class ClickHouseJournal:
 
     Batching: a batch is written when ``batch_rows`` rows are waiting or the oldest has waited
     ``max_delay`` seconds. ``queue_rows`` bounds the rows taken from the kernels and not yet
-    written; beyond it rows wait in the kernels' outboxes. ``drain_rows`` bounds one take
+    written (about 120 bytes each); beyond it rows wait in the kernels' outboxes. The queue is
+    where a burst waits while ClickHouse catches up, so the strategy thread keeps writing its
+    rows into warm, recycled buffers. ``drain_rows`` bounds one take
     (a take of everything the outbox holds is a buffer swap; a smaller one copies rows while
     it holds the kernel, so keep it at least as large as the rows a poll interval brings).
     Retries back off from ``retry_initial`` to ``retry_max`` seconds. ``close()`` waits up to
@@ -190,7 +192,7 @@ class ClickHouseJournal:
         *,
         batch_rows: int = 20_000,
         max_delay: float = 0.1,
-        queue_rows: int = 100_000,
+        queue_rows: int = 1_000_000,
         drain_rows: int = 100_000,
         poll_interval: float = 0.02,
         retry_initial: float = 0.05,

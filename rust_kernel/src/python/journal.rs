@@ -66,20 +66,10 @@ pub struct PyJournalBlock {
     rows: Arc<RowBuf>,
     start: usize,
     end: usize,
-    /// Where the row buffer goes back once the last block sharing it is gone.
-    recycler: Option<Recycler>,
-}
-
-impl Drop for PyJournalBlock {
-    fn drop(&mut self) {
-        if let (Some(recycler), Some(rows)) = (&self.recycler, Arc::get_mut(&mut self.rows)) {
-            recycler.give(self.table, std::mem::take(rows));
-        }
-    }
 }
 
 impl PyJournalBlock {
-    fn new(kernel_id: Arc<str>, table: usize, rows: RowBuf, recycler: Option<Recycler>) -> Self {
+    fn new(kernel_id: Arc<str>, table: usize, rows: RowBuf) -> Self {
         let end = rows.len();
         PyJournalBlock {
             kernel_id,
@@ -87,7 +77,6 @@ impl PyJournalBlock {
             rows: Arc::new(rows),
             start: 0,
             end,
-            recycler,
         }
     }
 
@@ -98,21 +87,20 @@ impl PyJournalBlock {
     }
 }
 
-/// One block per table that has rows; their buffers go back to `recycler` once written.
+/// One block per table that has rows, each holding a copy of its rows; the kernel's buffers
+/// go straight back to `recycler`. A block lives until the writer has stored it, a tenth of
+/// a second or more, while the kernel drains every few milliseconds: were the blocks to keep
+/// the kernel's buffers, the strategy thread would write its rows into fresh memory after
+/// nearly every drain and wait on a page fault for every new page of it. The copy is made
+/// on the drainer's thread, at memory speed.
 pub fn blocks_of(kernel_id: &str, tables: [RowBuf; 6], recycler: &Recycler) -> Vec<PyJournalBlock> {
     let kernel_id: Arc<str> = Arc::from(kernel_id);
     let mut out = Vec::new();
     for (t, rows) in tables.into_iter().enumerate() {
-        if rows.is_empty() {
-            recycler.give(t, rows);
-        } else {
-            out.push(PyJournalBlock::new(
-                Arc::clone(&kernel_id),
-                t,
-                rows,
-                Some(recycler.share()),
-            ));
+        if !rows.is_empty() {
+            out.push(PyJournalBlock::new(Arc::clone(&kernel_id), t, rows.clone()));
         }
+        recycler.give(t, rows);
     }
     out
 }
@@ -164,7 +152,6 @@ impl PyJournalBlock {
             rows: Arc::clone(&self.rows),
             start: self.start + a,
             end: self.start + a.max(b),
-            recycler: self.recycler.as_ref().map(Recycler::share),
         }
     }
 
@@ -176,7 +163,7 @@ impl PyJournalBlock {
                 rows.push_from(&self.rows, i);
             }
         }
-        PyJournalBlock::new(Arc::clone(&self.kernel_id), self.table, rows, None)
+        PyJournalBlock::new(Arc::clone(&self.kernel_id), self.table, rows)
     }
 
     /// One block of all `blocks` in order; they must share kernel and table.
@@ -220,7 +207,6 @@ impl PyJournalBlock {
             Arc::clone(&first.kernel_id),
             first.table,
             rows,
-            None,
         ))
     }
 

@@ -925,16 +925,21 @@ impl PyKernel {
     /// thread is inside the kernel right now: nothing was taken, the rows wait for next time.
     #[pyo3(signature = (max_rows=100000))]
     fn drain_journal_blocks(slf: &Bound<'_, Self>, max_rows: usize) -> Option<Vec<PyJournalBlock>> {
-        let mut k = slf.try_borrow_mut().ok()?;
-        let k = &mut k.core;
-        if k.outbox.is_empty() {
-            return Some(Vec::new());
-        }
-        Some(blocks_of(
-            &k.kernel_id,
-            k.outbox.drain_tables(max_rows),
-            &k.outbox.recycler,
-        ))
+        let (kernel_id, tables, recycler) = {
+            let mut k = slf.try_borrow_mut().ok()?;
+            let k = &mut k.core;
+            if k.outbox.is_empty() {
+                return Some(Vec::new());
+            }
+            let tables = k.outbox.drain_tables(max_rows);
+            (k.kernel_id.clone(), tables, k.outbox.recycler.share())
+        };
+        // The copy out of the kernel's buffers happens here, with the kernel free again and
+        // the GIL released.
+        Some(
+            slf.py()
+                .detach(move || blocks_of(&kernel_id, tables, &recycler)),
+        )
     }
 
     fn set_projection_enabled(slf: &Bound<'_, Self>, enabled: bool) -> PyResult<()> {
