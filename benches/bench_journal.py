@@ -13,9 +13,9 @@
 3. End-to-end lag from a transition to a queryable row (p50, p99): intents at a steady pace,
    each followed by polling ClickHouse for its transition.
 4. Where the journal's time goes, per row: ``drain_journal_blocks`` (taking the rows out of
-   the kernel: a buffer swap with the kernel and the GIL held, then a copy without them), the kernel's Native block
-   encoding (GIL released), chDB ingesting those blocks through ``raw_insert``, and the share
-   of its speed a Python thread keeps meanwhile.
+   the kernel: a buffer swap with the kernel and the GIL held, then a copy without them),
+   the kernel's Native block encoding (GIL released), chDB ingesting those blocks through
+   ``raw_insert``, and the share of its speed a Python thread keeps meanwhile.
 
 ``python benches/bench_journal.py`` (about a minute) or ``--quick`` (a smoke run).
 """
