@@ -384,8 +384,10 @@ fn newest_checkpoint(
     checkpoints: &[(u64, PathBuf)],
     kernel_id: &str,
     skipped: &mut Vec<SkippedCheckpoint>,
+    before: Option<u64>,
 ) -> Result<Option<format::CheckpointFile>, WalError> {
-    for (named_seq, path) in checkpoints.iter().rev() {
+    let usable = |seq: &u64| before.is_none_or(|b| *seq < b);
+    for (named_seq, path) in checkpoints.iter().rev().filter(|(seq, _)| usable(seq)) {
         let bytes = fs::read(path).map_err(io_err(path, "read checkpoint"))?;
         match decode_checkpoint(&bytes, path, kernel_id) {
             Ok(c) if c.seq == *named_seq => return Ok(Some(c)),
@@ -409,13 +411,26 @@ fn newest_checkpoint(
 /// Where appends continue after recovery: segment path, its first seq, its length in bytes.
 pub(crate) type WriteTail = (PathBuf, u64, u64);
 
+/// Which part of a log a replay covers.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReplaySpan {
+    /// Start from the newest checkpoint below this seq (from the log's start if none is);
+    /// `None`: the newest checkpoint.
+    pub before: Option<u64>,
+    /// Stop once the segment holding this seq is walked (the callback sees the rest of that
+    /// segment); `None`: the end of the log.
+    pub until: Option<u64>,
+}
+
 /// Recovery: checks headers, picks the checkpoint, replays, cuts a torn tail. Returns the
-/// report and where the writer continues (segment path, its first seq, its length).
+/// report and where the writer continues (segment path, its first seq, its length); no
+/// tail when the replay stopped early at `span.until`.
 pub(crate) fn recover(
     dir: &Path,
     kernel_id: &str,
     replay: &mut dyn FnMut(Replay<'_>) -> Result<(), ReplayError>,
     repair: bool,
+    span: ReplaySpan,
 ) -> Result<(RecoveryReport, Option<WriteTail>), WalError> {
     let mut report = RecoveryReport::default();
     let listing = list_dir(dir)?;
@@ -435,6 +450,7 @@ pub(crate) fn recover(
         &listing.checkpoints,
         kernel_id,
         &mut report.skipped_checkpoints,
+        span.before,
     )?;
 
     if segments.is_empty() {
@@ -576,6 +592,11 @@ pub(crate) fn recover(
             report.last_seq = cursor.next_seq - 1;
             report.head_hash = cursor.prev_hash;
             return Ok((report, Some((path.clone(), header.first_seq, end as u64))));
+        }
+        if span.until.is_some_and(|until| cursor.next_seq > until) {
+            report.last_seq = cursor.next_seq - 1;
+            report.head_hash = cursor.prev_hash;
+            return Ok((report, None));
         }
         index += 1;
         offset = headers[index].len;
@@ -729,7 +750,33 @@ pub fn read_only_replay(
         });
     };
     let kernel_id = scan::read_segment_header_any(first_path)?.kernel_id;
-    recover(dir, &kernel_id, &mut replay, false).map(|(report, _)| report)
+    recover(dir, &kernel_id, &mut replay, false, ReplaySpan::default()).map(|(report, _)| report)
+}
+
+/// Like [`read_only_replay`], for the records `from_seq..=to_seq`: starts from the newest
+/// checkpoint below `from_seq` (checkpoints at or after it hold state the records change),
+/// or from the log's first record when none is left, and stops after the segment holding
+/// `to_seq`. The callback sees the records before `from_seq` that rebuild the state, and
+/// may see a few after `to_seq`.
+pub fn read_only_replay_span(
+    dir: impl AsRef<Path>,
+    from_seq: u64,
+    to_seq: u64,
+    mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+) -> Result<RecoveryReport, WalError> {
+    let dir = dir.as_ref();
+    let listing = list_dir(dir)?;
+    let Some((_, first_path)) = listing.segments.first() else {
+        return Err(WalError::Empty {
+            dir: dir.to_path_buf(),
+        });
+    };
+    let kernel_id = scan::read_segment_header_any(first_path)?.kernel_id;
+    let span = ReplaySpan {
+        before: Some(from_seq),
+        until: Some(to_seq),
+    };
+    recover(dir, &kernel_id, &mut replay, false, span).map(|(report, _)| report)
 }
 
 /// The kernel id written in the log in `dir`, or `None` when `dir` holds no segment (a new

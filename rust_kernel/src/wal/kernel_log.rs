@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::{FsyncPolicy, RecoveryReport, Replay, Wal, WalError, WalOptions};
+use crate::journal::RowBuf;
 use crate::kernel::{Kernel, KernelInput};
 use crate::model::{AccountEvent, Intent, VenueEvent};
 
@@ -91,41 +92,104 @@ fn replayer<'k>(
 ) -> impl FnMut(Replay<'_>) -> Result<(), super::ReplayError> + 'k {
     move |item| {
         match item {
-            Replay::Checkpoint { seq, state, .. } => {
-                let restored = decode_kernel(state)?;
-                if restored.kernel_id != kernel_id {
-                    return Err(format!(
-                        "checkpoint {seq} holds kernel {:?}, not {kernel_id:?}",
-                        restored.kernel_id
-                    )
-                    .into());
-                }
-                // The outbox is not part of the state: a journal attached before recovery keeps
-                // receiving the rows of the records replayed after this checkpoint.
-                let (journaling, capacity) = (kernel.journal_attached(), kernel.outbox.capacity);
-                *kernel = restored;
-                kernel.outbox.capacity = capacity;
-                kernel.set_journal_enabled(journaling);
-            }
+            Replay::Checkpoint { seq, state, .. } => restore(kernel_id, kernel, seq, state)?,
+            Replay::Record(r) => apply_record(kernel, r.seq, r.payload)?,
+        }
+        Ok(())
+    }
+}
+
+/// Replaces `kernel` with checkpoint `seq`'s state.
+fn restore(
+    kernel_id: &str,
+    kernel: &mut Kernel,
+    seq: u64,
+    state: &[u8],
+) -> Result<(), super::ReplayError> {
+    let restored = decode_kernel(state)?;
+    if restored.kernel_id != kernel_id {
+        return Err(format!(
+            "checkpoint {seq} holds kernel {:?}, not {kernel_id:?}",
+            restored.kernel_id
+        )
+        .into());
+    }
+    // The outbox is not part of the state: a journal attached before recovery keeps
+    // receiving the rows of the records replayed after this checkpoint.
+    let (journaling, capacity) = (kernel.journal_attached(), kernel.outbox.capacity);
+    *kernel = restored;
+    kernel.outbox.capacity = capacity;
+    kernel.set_journal_enabled(journaling);
+    Ok(())
+}
+
+/// Applies record `seq`, checking that the kernel lands on the same seq.
+fn apply_record(kernel: &mut Kernel, seq: u64, payload: &[u8]) -> Result<(), super::ReplayError> {
+    let input = decode_input(payload)?;
+    kernel
+        .apply(&input)
+        .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
+    // Each accepted input advances the kernel by one: a mismatch means replay diverged
+    // from what was recorded, which must not pass unnoticed.
+    if kernel.seq() != seq {
+        return Err(format!(
+            "replay diverged: kernel is at seq {} after record {seq}",
+            kernel.seq()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The journal rows of the records `from_seq..=to_seq` of the log in `dir`, derived again by
+/// replaying them (read-only: no lock, nothing written): from the newest checkpoint below
+/// `from_seq`, or from the log's first record with the kernel `fresh` builds from the log's
+/// kernel id. The rows are those the kernel's outbox made when the records were first
+/// applied: same `(seq, sub)`, same values, at the verbosity in force then. `sink` gets them
+/// whenever `chunk_rows` are waiting, and once at the end. Returns the report of the
+/// replay; its `last_seq` is where the replay stopped.
+pub fn journal_rows_read_only(
+    dir: &Path,
+    from_seq: u64,
+    to_seq: u64,
+    fresh: impl FnOnce(&str) -> Result<Kernel, String>,
+    chunk_rows: usize,
+    mut sink: impl FnMut([RowBuf; 6]) -> Result<(), String>,
+) -> Result<RecoveryReport, WalError> {
+    let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
+        dir: dir.to_path_buf(),
+    })?;
+    let mut kernel = fresh(&kernel_id).map_err(|e| WalError::Replay {
+        seq: 0,
+        source: e.into(),
+    })?;
+    kernel.set_journal_enabled(false);
+    let chunk_rows = chunk_rows.max(1);
+    // Room for a chunk plus the rows of the input that passes it.
+    kernel.outbox.capacity = chunk_rows.saturating_mul(2).max(chunk_rows + 10_000);
+    let report = super::read_only_replay_span(dir, from_seq, to_seq, |item| {
+        match item {
+            Replay::Checkpoint { seq, state, .. } => restore(&kernel_id, &mut kernel, seq, state)?,
+            Replay::Record(r) if r.seq > to_seq => {}
             Replay::Record(r) => {
-                let input = decode_input(r.payload)?;
-                kernel
-                    .apply(&input)
-                    .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
-                // Each accepted input advances the kernel by one: a mismatch means replay
-                // diverged from what was recorded, which must not pass unnoticed.
-                if kernel.seq() != r.seq {
-                    return Err(format!(
-                        "replay diverged: kernel is at seq {} after record {}",
-                        kernel.seq(),
-                        r.seq
-                    )
-                    .into());
+                if r.seq == from_seq {
+                    kernel.set_journal_enabled(true);
+                }
+                apply_record(&mut kernel, r.seq, r.payload)?;
+                if kernel.outbox.len() >= chunk_rows {
+                    sink(kernel.outbox.drain_tables(usize::MAX))?;
                 }
             }
         }
         Ok(())
+    })?;
+    if !kernel.outbox.is_empty() {
+        sink(kernel.outbox.drain_tables(usize::MAX)).map_err(|e| WalError::Replay {
+            seq: report.last_seq,
+            source: e.into(),
+        })?;
     }
+    Ok(report)
 }
 
 impl KernelLog {

@@ -281,7 +281,13 @@ impl Wal {
             }
         }
 
-        let (report, tail) = recover(&dir, &options.kernel_id, &mut replay, true)?;
+        let (report, tail) = recover(
+            &dir,
+            &options.kernel_id,
+            &mut replay,
+            true,
+            super::ReplaySpan::default(),
+        )?;
         let (segment_path, segment_first_seq, segment_len) = match tail {
             Some(tail) => tail,
             None => {
