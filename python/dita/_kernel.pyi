@@ -3,7 +3,7 @@
 Kept by hand; ``make lint`` runs mypy's stubtest against the built module so it stays honest.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import Any, ClassVar, Self, final
 
@@ -620,6 +620,16 @@ class KernelCore:
     def set_journal_enabled(self, enabled: bool) -> None: ...
     def drain_journal(self, max_rows: int = 10000) -> dict[str, list[tuple[Any, ...]]]: ...
     def drain_journal_blocks(self, max_rows: int = 100000) -> list[JournalBlock] | None: ...
+    # The journal rows of the log's records from_seq..=to_seq (default: the newest), derived
+    # again by a read-only replay, handed to ``sink`` in chunks; returns the number of rows.
+    def wal_journal_blocks(
+        self,
+        from_seq: int,
+        to_seq: int | None = None,
+        *,
+        sink: Callable[[list[JournalBlock]], object],
+        chunk_rows: int = 100000,
+    ) -> int: ...
     def set_projection_enabled(self, enabled: bool) -> None: ...
     def drain_dirty(self) -> tuple[list[int], bool, bool]: ...
     # Write-ahead log (``wal_dir=PATH, fsync="always"|"batch"|"none"`` keywords of the constructor,

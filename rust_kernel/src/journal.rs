@@ -757,11 +757,7 @@ impl Outbox {
     #[cold]
     #[inline(never)]
     fn drop_oldest(&mut self) {
-        let oldest = (0..6)
-            .filter(|&t| self.dropped_front[t] < self.tables[t].len())
-            .map(|t| (self.tables[t].seq(self.dropped_front[t]), t))
-            .min();
-        if let Some((_, t)) = oldest {
+        if let Some((_, t)) = self.oldest() {
             self.dropped_front[t] += 1;
             self.len -= 1;
             self.dropped += 1;
@@ -773,6 +769,19 @@ impl Outbox {
                 self.dropped_front[t] = 0;
             }
         }
+    }
+
+    /// The oldest row held (rows dropped for capacity are not held): its seq and table.
+    fn oldest(&self) -> Option<(u64, usize)> {
+        (0..6)
+            .filter(|&t| self.dropped_front[t] < self.tables[t].len())
+            .map(|t| (self.tables[t].seq(self.dropped_front[t]), t))
+            .min()
+    }
+
+    /// The seq of the oldest row held.
+    pub fn first_seq(&self) -> Option<u64> {
+        self.oldest().map(|(seq, _)| seq)
     }
 
     /// How many live rows of `table` have a seq below `cut`.
@@ -1175,11 +1184,13 @@ mod tests {
         control(&mut o, 4);
         control(&mut o, 5);
         assert_eq!((o.len(), o.dropped, o.queued_total), (4, 1, 5));
+        assert_eq!(o.first_seq(), Some(2), "a dropped row is not held");
         assert_eq!(
             seqs(&o.drain_tables(100)),
             [2, 3, 4, 5],
             "seq 1 was the oldest"
         );
+        assert_eq!(o.first_seq(), None);
     }
 
     #[test]

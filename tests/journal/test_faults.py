@@ -4,6 +4,7 @@ the tables end up holding exactly the rows the kernel produced: none lost, none 
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,9 +13,9 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from dita import JOURNAL_COLUMNS, ExecutionKernel
+from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal
 from dita.journal.clickhouse import ClickHouseJournal
-from journal.helpers import assert_same_rows, reference_rows, twins, wait_until
+from journal.helpers import Side, Workload, assert_same_rows, reference_rows, twins, venue, wait_until
 
 
 class FlakyClient:
@@ -281,3 +282,54 @@ def test_soak_long_run_with_faults_throughout(tmp_path: Path) -> None:
         assert_same_rows(journal, reference, "desk-1")
     finally:
         journal.close()
+
+
+def _wal_twins(journal: Any, wal_dir: Path) -> tuple[Workload, InMemoryJournal]:
+    """``twins``, with the journaled kernel on a write-ahead log."""
+    reference = InMemoryJournal()
+    sides = []
+    for j, wal in ((journal, {"wal_dir": str(wal_dir), "fsync": "none"}), (reference, {})):
+        v = venue()
+        k = ExecutionKernel(max_slots=8, venue=v, journal=j, kernel_id="desk-1", seed_capital=10_000.0, **wal)
+        sides.append(Side(k, v))
+    return Workload(sides, 8), reference
+
+
+@pytest.mark.parametrize("wal_fill", [True, False])
+def test_a_restart_fills_a_gap_from_before_the_newest_checkpoint(tmp_path: Path, wal_fill: bool) -> None:
+    """ClickHouse stops taking rows; the kernel goes on, writes a checkpoint, goes on and dies.
+    Its restart replays only the records after that checkpoint, so the rows of the records
+    before it come from the log again: with ``wal_fill`` every row is stored exactly once,
+    without it the gap stays (which is what the fill is for)."""
+    path, wal_dir = tmp_path / "j", tmp_path / "wal"
+    first = _journal(path, close_timeout=0.5)
+    work, reference = _wal_twins(first, wal_dir)
+    work.run(200)
+    first.flush(60)
+    FlakyClient(first._client, insert_rule=lambda n: "before")
+    work.run(300, start=200)  # these rows never reach ClickHouse
+    checkpoint = work.main.wal_checkpoint()
+    assert checkpoint is not None and checkpoint > first.gap_start("desk-1")
+    work.run(50, start=500)
+    work.main.wal_sync()
+    first.close()
+    assert first.stats().queued > 0
+    del work.sides[0]  # the process dies: the kernel and its lock on the log go
+    gc.collect()
+
+    second = _journal(path, wal_fill=wal_fill)
+    try:
+        restarted = ExecutionKernel(venue=venue(), journal=second, wal_dir=str(wal_dir), fsync="none")
+        assert restarted.wal_info()["recovery"]["checkpoint_seq"] == checkpoint
+        second.flush(120)
+        stats = second.stats()
+        if wal_fill:
+            assert stats.extra["wal_filled"] > 0
+            assert_same_rows(second, reference, "desk-1")
+        else:
+            assert stats.extra["wal_filled"] == 0
+            with pytest.raises(AssertionError, match="rows in ClickHouse"):
+                assert_same_rows(second, reference, "desk-1")
+        restarted.close()
+    finally:
+        second.close()

@@ -184,6 +184,11 @@ class ClickHouseJournal:
 
     ``serve_sql`` (embedded journals only): serve read-only SQL on a Unix socket in the
     journal directory so ``dita journal sql`` can query while this process holds chDB's lock.
+
+    ``wal_fill``: when a kernel with a write-ahead log is attached, find where its rows in
+    ClickHouse stop (:meth:`gap_start`) and derive the missing rows of its earlier records again
+    from the log, in the background (``stats().extra["wal_filled"]``); :meth:`flush` waits
+    for it. Rows the kernel's outbox still holds are left to the drainer.
     """
 
     def __init__(
@@ -200,6 +205,7 @@ class ClickHouseJournal:
         close_timeout: float = 30.0,
         serve_sql: bool = True,
         gil_budget: float | None = None,
+        wal_fill: bool = True,
     ) -> None:
         for name, value, integer in (
             ("batch_rows", batch_rows, True),
@@ -231,6 +237,7 @@ class ClickHouseJournal:
         self.retry_max = float(retry_max)
         self.close_timeout = float(close_timeout)
         self.gil_budget = None if gil_budget is None else float(gil_budget)
+        self.wal_fill = bool(wal_fill)
 
         self._stats = JournalStats()
         self._client: Any = None
@@ -278,7 +285,11 @@ class ClickHouseJournal:
             "rejected_rows": 0,
             "backfilled": 0,
             "drain_busy": 0,
+            "wal_filled": 0,
         }
+        # Kernels whose earlier rows are being derived again from their WAL, with the first
+        # seq of the fill: their progress is not recorded past it until the fill is stored.
+        self._filling: dict[str, int] = {}
         self._last_write_latency = 0.0
 
         self._writer = threading.Thread(target=self._writer_loop, name="dita-journal-writer", daemon=True)
@@ -343,6 +354,84 @@ class ClickHouseJournal:
             kernel.set_journal_enabled(True)
             self._kernels.append((kernel_id, kernel))
             self._cond.notify_all()
+        if self.wal_fill:
+            self._start_wal_fill(kernel)
+
+    def _start_wal_fill(self, kernel: ExecutionKernel) -> None:
+        """Derive from the kernel's WAL the rows of records before those its outbox holds."""
+        info = kernel.wal_info()
+        if info is None:
+            return
+        # Read after the outbox was turned on: an input taken in between has rows in both
+        # places (written once), never in neither.
+        first_held = kernel.stats().get("journal_first_seq")
+        to_seq = int(first_held) - 1 if first_held is not None else int(info["last_seq"])
+        if to_seq < 1:
+            return
+        kernel_id = kernel.kernel_id
+        with self._cond:
+            self._filling[kernel_id] = 1
+        threading.Thread(
+            target=self._wal_fill,
+            args=(kernel, to_seq),
+            name=f"dita-journal-wal-fill-{kernel_id}",
+            daemon=True,
+        ).start()
+
+    def _wal_fill(self, kernel: ExecutionKernel, to_seq: int) -> None:
+        kernel_id = kernel.kernel_id
+        tickets: list[_Ticket] = []
+        try:
+            attempt = 0
+            while True:
+                try:
+                    gap = self.gap_start(kernel_id)
+                    break
+                except Exception as exc:  # ClickHouse away: keep trying, like the writer
+                    with self._cond:
+                        self._stats.last_error = f"wal fill of {kernel_id}: gap_start: {exc!r}"
+                    self._backoff(attempt)
+                    attempt += 1
+            if gap > to_seq:
+                return
+            with self._cond:
+                self._filling[kernel_id] = gap
+            log.info(
+                "journal: deriving the rows of %s records %d..%d again from its WAL", kernel_id, gap, to_seq
+            )
+
+            def sink(blocks: list[JournalBlock]) -> None:
+                ticket = _Ticket(remaining=sum(len(b) for b in blocks))
+                with self._cond:
+                    while self._pending_rows >= self.queue_rows and not self._stopping:
+                        self._cond.wait(self.poll_interval)
+                    if self._stopping:
+                        raise _Aborted
+                    now = time.monotonic()
+                    for block in blocks:
+                        self._enqueue_locked(
+                            _Chunk(kernel_id, block.table, block, now, check_existing=True, ticket=ticket)
+                        )
+                    self._cond.notify_all()
+                tickets.append(ticket)
+
+            rows = kernel.wal_journal_blocks(gap, to_seq, sink=sink)
+            while not all(t.done.wait(0.1) for t in tickets):
+                if self._abort.is_set():
+                    raise _Aborted
+            with self._cond:
+                self._counters["wal_filled"] += sum(t.result.written for t in tickets)
+            log.info("journal: %s rows of %s derived again from its WAL", rows, kernel_id)
+        except _Aborted:
+            log.warning("journal closed before the WAL fill of %s finished", kernel_id)
+        except Exception as exc:
+            with self._cond:
+                self._stats.last_error = f"wal fill of {kernel_id}: {exc!r}"
+            log.warning("could not fill the journal of %s from its WAL: %r", kernel_id, exc)
+        finally:
+            with self._cond:
+                self._filling.pop(kernel_id, None)
+                self._cond.notify_all()
 
     def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
         """Write what ``kernel`` produced so far, then stop recording it."""
@@ -381,6 +470,11 @@ class ClickHouseJournal:
                         f"journal flush timed out after {timeout}s: {self._pending_rows} rows still waiting "
                         f"for ClickHouse ({self.target.display}); last error: {self._stats.last_error!r}"
                     )
+                if not self._wait_locked(lambda: not self._filling or not self._writer.is_alive(), deadline):
+                    raise TimeoutError(
+                        f"journal flush timed out after {timeout}s while deriving rows again from the WAL "
+                        f"of {', '.join(self._filling)}; last error: {self._stats.last_error!r}"
+                    )
             finally:
                 self._flushers -= 1
 
@@ -395,7 +489,8 @@ class ClickHouseJournal:
         try:
             self.flush(self.close_timeout)
         except TimeoutError as exc:
-            log.warning("closing journal with rows unwritten: %s", exc)
+            # The text only: a logged exception keeps this frame, and the kernels in it, alive.
+            log.warning("closing journal with rows unwritten: %s", str(exc))
         with self._cond:
             self._closed = True
             self._stopping = True
@@ -660,9 +755,12 @@ class ClickHouseJournal:
         the outbox. Best effort: a failure here only leaves an older (safe) value.
         """
         last: dict[str, int] = {}
+        with self._cond:
+            # Below a WAL fill's rows nothing is vouched for until the fill is stored.
+            filling = set(self._filling)
         for chunk in take:
             seqs = chunk.rows.seq_range
-            if chunk.ticket is None and seqs is not None:
+            if chunk.ticket is None and seqs is not None and chunk.kernel_id not in filling:
                 last[chunk.kernel_id] = max(last.get(chunk.kernel_id, 0), seqs[1])
         if not last or self._client is None:
             return

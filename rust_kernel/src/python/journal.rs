@@ -87,20 +87,32 @@ impl PyJournalBlock {
     }
 }
 
-/// One block per table that has rows, each holding a copy of its rows; the kernel's buffers
-/// go straight back to `recycler`. A block lives until the writer has stored it, a tenth of
-/// a second or more, while the kernel drains every few milliseconds: were the blocks to keep
-/// the kernel's buffers, the strategy thread would write its rows into fresh memory after
-/// nearly every drain and wait on a page fault for every new page of it. The copy is made
-/// on the drainer's thread, at memory speed.
-pub fn blocks_of(kernel_id: &str, tables: [RowBuf; 6], recycler: &Recycler) -> Vec<PyJournalBlock> {
+/// One block per table that has rows. With a `recycler` (a drain of a live kernel) each
+/// block holds a copy of its rows and the kernel's buffers go straight back to it: a block
+/// lives until the writer has stored it, a tenth of a second or more, while the kernel
+/// drains every few milliseconds; were the blocks to keep the kernel's buffers, the
+/// strategy thread would write its rows into fresh memory after nearly every drain and wait
+/// on a page fault for every new page of it. The copy is made on the drainer's thread, at
+/// memory speed. Without one the blocks take the buffers.
+pub fn blocks_of(
+    kernel_id: &str,
+    tables: [RowBuf; 6],
+    recycler: Option<&Recycler>,
+) -> Vec<PyJournalBlock> {
     let kernel_id: Arc<str> = Arc::from(kernel_id);
     let mut out = Vec::new();
     for (t, rows) in tables.into_iter().enumerate() {
-        if !rows.is_empty() {
-            out.push(PyJournalBlock::new(Arc::clone(&kernel_id), t, rows.clone()));
+        let block = |rows| PyJournalBlock::new(Arc::clone(&kernel_id), t, rows);
+        match recycler {
+            Some(recycler) => {
+                if !rows.is_empty() {
+                    out.push(block(rows.clone()));
+                }
+                recycler.give(t, rows);
+            }
+            None if rows.is_empty() => {}
+            None => out.push(block(rows)),
         }
-        recycler.give(t, rows);
     }
     out
 }
@@ -117,7 +129,7 @@ impl PyJournalBlock {
         &self.kernel_id
     }
 
-    fn __len__(&self) -> usize {
+    pub(super) fn __len__(&self) -> usize {
         self.end - self.start
     }
 

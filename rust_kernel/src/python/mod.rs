@@ -897,6 +897,7 @@ impl PyKernel {
         d.set_item("journal_queued", this.core.outbox.len())?;
         d.set_item("journal_queued_total", this.core.outbox.queued_total)?;
         d.set_item("journal_dropped", this.core.outbox.dropped)?;
+        d.set_item("journal_first_seq", this.core.outbox.first_seq())?;
         Ok(d)
     }
 
@@ -938,8 +939,86 @@ impl PyKernel {
         // the GIL released.
         Some(
             slf.py()
-                .detach(move || blocks_of(&kernel_id, tables, &recycler)),
+                .detach(move || blocks_of(&kernel_id, tables, Some(&recycler))),
         )
+    }
+
+    /// The journal rows of the log's records `from_seq..=to_seq` (default: the newest
+    /// record), derived again by a read-only replay of the log, with the GIL released and the
+    /// kernel free meanwhile; `sink(blocks)` gets them in chunks of about `chunk_rows` rows.
+    /// Returns the number of rows. What a journal resends when ClickHouse misses rows that
+    /// the outbox no longer holds (docs/journal.md, "Resending from the WAL").
+    #[pyo3(signature = (from_seq, to_seq=None, *, sink, chunk_rows=100_000))]
+    fn wal_journal_blocks(
+        slf: &Bound<'_, Self>,
+        from_seq: i64,
+        to_seq: Option<i64>,
+        sink: Bound<'_, PyAny>,
+        chunk_rows: i64,
+    ) -> PyResult<u64> {
+        let py = slf.py();
+        let (dir, kernel_id, max_slots, last) = {
+            let mut this = wait_mut(slf)?;
+            let Some(last) = this.wal_sync_now()? else {
+                return Err(PyValueError::new_err(
+                    "wal_journal_blocks needs a kernel with a write-ahead log (ExecutionKernel(wal_dir=...))",
+                ));
+            };
+            let dir = this.wal.as_ref().map(|w| w.dir.clone()).unwrap_or_default();
+            (
+                dir,
+                this.core.kernel_id.clone(),
+                this.core.max_slots(),
+                last,
+            )
+        };
+        let to = to_seq.unwrap_or(last as i64);
+        if from_seq < 1 || from_seq as u64 > last {
+            return Err(PyValueError::new_err(format!(
+                "invalid from_seq: {from_seq} (the log holds records 1..={last})"
+            )));
+        }
+        if to < from_seq || to as u64 > last {
+            return Err(PyValueError::new_err(format!(
+                "invalid to_seq: {to} (must be from from_seq {from_seq} to the log's last record {last})"
+            )));
+        }
+        if chunk_rows < 1 {
+            return Err(PyValueError::new_err(format!(
+                "invalid chunk_rows: {chunk_rows} (must be at least 1)"
+            )));
+        }
+        if !sink.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "wal_journal_blocks sink must be callable, got {}",
+                type_name(&sink)
+            )));
+        }
+        let sink = sink.unbind();
+        let mut rows = 0u64;
+        let mut failed: Option<PyErr> = None;
+        let replayed = py.detach(|| {
+            crate::wal::kernel_log::journal_rows_read_only(
+                &dir,
+                from_seq as u64,
+                to as u64,
+                |kid| Kernel::new(kid, max_slots).map_err(|e| e.to_string()),
+                chunk_rows as usize,
+                |tables| {
+                    let blocks = blocks_of(&kernel_id, tables, None);
+                    rows += blocks.iter().map(|b| b.__len__() as u64).sum::<u64>();
+                    Python::attach(|py| sink.call1(py, (blocks,)).map(|_| ())).map_err(|e| {
+                        failed = Some(e);
+                        "the sink raised".to_string()
+                    })
+                },
+            )
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        replayed.map_err(wal::wal_err)?;
+        Ok(rows)
     }
 
     fn set_projection_enabled(slf: &Bound<'_, Self>, enabled: bool) -> PyResult<()> {

@@ -27,7 +27,7 @@ create_exception!(
 /// The log of one kernel, and the reason it stopped accepting input if a write failed.
 pub(super) struct WalState {
     pub(super) log: KernelLog,
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     fsync: FsyncPolicy,
     poisoned: Option<String>,
 }
