@@ -756,18 +756,27 @@ impl Outbox {
     /// Only when the outbox is full: kept out of line so `begin` stays small.
     #[cold]
     #[inline(never)]
+    /// Drops every row of the oldest input held, so that what is left (and what a journal
+    /// later finds missing) always starts on a whole input; never the input being recorded.
     fn drop_oldest(&mut self) {
-        if let Some((_, t)) = self.oldest() {
-            self.dropped_front[t] += 1;
-            self.len -= 1;
-            self.dropped += 1;
+        let Some((oldest, _)) = self.oldest().filter(|&(seq, _)| seq != self.cur_seq) else {
+            return;
+        };
+        for t in 0..6 {
+            let table = &self.tables[t];
+            let mut front = self.dropped_front[t];
+            while front < table.len() && table.seq(front) == oldest {
+                front += 1;
+                self.len -= 1;
+                self.dropped += 1;
+            }
             // Free dropped rows once they are half the table (amortised O(1) per row), so a
             // full outbox that nobody drains stays within about twice its capacity.
-            let front = self.dropped_front[t];
-            if front >= COMPACT_AFTER && front * 2 >= self.tables[t].len() {
+            if front >= COMPACT_AFTER && front * 2 >= table.len() {
                 self.tables[t].discard_front(front);
-                self.dropped_front[t] = 0;
+                front = 0;
             }
+            self.dropped_front[t] = front;
         }
     }
 
@@ -805,16 +814,23 @@ impl Outbox {
     /// below the last seq it stored is stored). Taking everything swaps the buffers for
     /// recycled ones, so draining costs the kernel no copying.
     pub fn drain_tables(&mut self, max_rows: usize) -> [RowBuf; 6] {
+        self.take_rows(max_rows).0
+    }
+
+    /// [`Outbox::drain_tables`], also saying whether the buffers were swapped (they are the
+    /// outbox's own, to be given back to its recycler) rather than the rows copied out.
+    pub fn take_rows(&mut self, max_rows: usize) -> ([RowBuf; 6], bool) {
         for t in 0..6 {
             let n = std::mem::take(&mut self.dropped_front[t]);
             self.tables[t].discard_front(n);
         }
         if self.len <= max_rows {
             self.len = 0;
-            return std::array::from_fn(|t| {
+            let swapped = std::array::from_fn(|t| {
                 let next = self.recycler.take(t).unwrap_or_default();
                 std::mem::replace(&mut self.tables[t], next)
             });
+            return (swapped, true);
         }
         let live = |b: &RowBuf| !b.is_empty();
         let first = self
@@ -830,7 +846,7 @@ impl Outbox {
             .map(|b| b.seq(b.len() - 1))
             .max();
         let (Some(first), Some(last)) = (first, last) else {
-            return Default::default();
+            return (Default::default(), false);
         };
         let below = |o: &Self, cut: u64| (0..6).map(|t| o.count_below(t, cut)).sum::<usize>();
         // The highest cut with at most max_rows rows below it (at least the oldest seq).
@@ -850,7 +866,7 @@ impl Outbox {
             taken
         });
         self.len = self.tables.iter().map(RowBuf::len).sum();
-        out
+        (out, false)
     }
 
     /// Records an intent and the transitions it caused, as verbosity allows.
@@ -1191,6 +1207,27 @@ mod tests {
             "seq 1 was the oldest"
         );
         assert_eq!(o.first_seq(), None);
+    }
+
+    #[test]
+    fn a_full_outbox_drops_whole_inputs_but_never_the_one_being_recorded() {
+        let mut o = Outbox {
+            capacity: 4,
+            ..Outbox::default()
+        };
+        for _ in 0..3 {
+            transition(&mut o, 1);
+        }
+        control(&mut o, 2);
+        control(&mut o, 3); // full: all three rows of input 1 go
+        assert_eq!((o.len(), o.dropped, o.first_seq()), (2, 3, Some(2)));
+        for _ in 0..5 {
+            transition(&mut o, 4); // input 4 pushes out 2 and 3, then outgrows the capacity
+        }
+        assert_eq!((o.len(), o.dropped, o.first_seq()), (5, 5, Some(4)));
+        control(&mut o, 5);
+        assert_eq!((o.len(), o.dropped), (1, 10));
+        assert_eq!(seqs(&o.drain_tables(100)), [5]);
     }
 
     #[test]

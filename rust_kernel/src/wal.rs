@@ -388,7 +388,19 @@ fn newest_checkpoint(
 ) -> Result<Option<format::CheckpointFile>, WalError> {
     let usable = |seq: &u64| before.is_none_or(|b| *seq < b);
     for (named_seq, path) in checkpoints.iter().rev().filter(|(seq, _)| usable(seq)) {
-        let bytes = fs::read(path).map_err(io_err(path, "read checkpoint"))?;
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            // Listed, then gone: a writer pruning old checkpoints while a read-only replay
+            // looks (only the newest two are kept). An older one, or the log's start, serves.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                skipped.push(SkippedCheckpoint {
+                    path: path.clone(),
+                    reason: "removed while the log was being read".into(),
+                });
+                continue;
+            }
+            Err(e) => return Err(io_err(path, "read checkpoint")(e)),
+        };
         match decode_checkpoint(&bytes, path, kernel_id) {
             Ok(c) if c.seq == *named_seq => return Ok(Some(c)),
             Ok(c) => skipped.push(SkippedCheckpoint {

@@ -295,13 +295,10 @@ def _wal_twins(journal: Any, wal_dir: Path) -> tuple[Workload, InMemoryJournal]:
     return Workload(sides, 8), reference
 
 
-@pytest.mark.parametrize("wal_fill", [True, False])
-def test_a_restart_fills_a_gap_from_before_the_newest_checkpoint(tmp_path: Path, wal_fill: bool) -> None:
-    """ClickHouse stops taking rows; the kernel goes on, writes a checkpoint, goes on and dies.
-    Its restart replays only the records after that checkpoint, so the rows of the records
-    before it come from the log again: with ``wal_fill`` every row is stored exactly once,
-    without it the gap stays (which is what the fill is for)."""
-    path, wal_dir = tmp_path / "j", tmp_path / "wal"
+def _crash_past_a_checkpoint(path: Path, wal_dir: Path) -> tuple[Workload, InMemoryJournal, int]:
+    """ClickHouse stops taking rows; the kernel goes on, writes a checkpoint, goes on and dies
+    (its journal with it). Returns the twin left (on an InMemoryJournal, not on the log), its
+    journal and the checkpoint's seq."""
     first = _journal(path, close_timeout=0.5)
     work, reference = _wal_twins(first, wal_dir)
     work.run(200)
@@ -316,7 +313,16 @@ def test_a_restart_fills_a_gap_from_before_the_newest_checkpoint(tmp_path: Path,
     assert first.stats().queued > 0
     del work.sides[0]  # the process dies: the kernel and its lock on the log go
     gc.collect()
+    return work, reference, checkpoint
 
+
+@pytest.mark.parametrize("wal_fill", [True, False])
+def test_a_restart_fills_a_gap_from_before_the_newest_checkpoint(tmp_path: Path, wal_fill: bool) -> None:
+    """The restart replays only the records after the checkpoint, so the rows of the records
+    before it come from the log again: with ``wal_fill`` every row is stored exactly once,
+    without it the gap stays (which is what the fill is for)."""
+    path, wal_dir = tmp_path / "j", tmp_path / "wal"
+    _, reference, checkpoint = _crash_past_a_checkpoint(path, wal_dir)
     second = _journal(path, wal_fill=wal_fill)
     try:
         restarted = ExecutionKernel(venue=venue(), journal=second, wal_dir=str(wal_dir), fsync="none")
@@ -333,3 +339,43 @@ def test_a_restart_fills_a_gap_from_before_the_newest_checkpoint(tmp_path: Path,
         restarted.close()
     finally:
         second.close()
+
+
+def test_a_failed_fill_keeps_the_gap_for_the_next_start(tmp_path: Path) -> None:
+    """When the rows cannot be derived again, the journal says so and records no progress for
+    the kernel past the gap, although newer rows are stored: the next journal fills it."""
+    path, wal_dir = tmp_path / "j", tmp_path / "wal"
+    work, reference, _ = _crash_past_a_checkpoint(path, wal_dir)
+    second = _journal(path)
+    restarted = ExecutionKernel(venue=venue(), wal_dir=str(wal_dir), fsync="none")
+
+    def unreadable(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("log unreadable")
+
+    restarted.wal_journal_blocks = unreadable  # type: ignore[method-assign]
+    try:
+        gap = second.gap_start("desk-1")
+        second.attach(restarted)
+        for kernel in (restarted, work.main):  # a newer row, stored above the gap
+            kernel.update_control(verbosity="NORMAL", source="test")
+        second.flush(60)
+        stats = second.stats()
+        assert stats.extra["wal_fill_failed"] == 1 and "log unreadable" in stats.last_error
+        assert stats.written > 0
+        assert second.gap_start("desk-1") == gap
+        second.detach(restarted)
+    finally:
+        second.close()
+    del restarted.wal_journal_blocks
+    third = _journal(path)
+    try:
+        third.attach(restarted)
+        third.flush(120)
+        assert third.stats().extra["wal_filled"] > 0
+        for kernel in (restarted, work.main):  # the next batch records the filled span as stored
+            kernel.update_control(verbosity="NORMAL", source="test")
+        third.flush(60)
+        assert_same_rows(third, reference, "desk-1")
+        assert third.gap_start("desk-1") == restarted.wal_info()["last_seq"]
+    finally:
+        third.close()

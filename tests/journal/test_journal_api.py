@@ -71,6 +71,7 @@ def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> N
         ({"dsn": "ftp://x/y"}, "scheme 'ftp'"),
         ({"gil_budget": 0}, r"gil_budget must be in \(0, 1\] or None, got 0"),
         ({"gil_budget": 1.5}, r"gil_budget must be in \(0, 1\] or None, got 1.5"),
+        ({"wal_fill": "yes"}, "wal_fill must be True or False, got 'yes'"),
     ],
 )
 def test_bad_settings_are_refused_by_name(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:

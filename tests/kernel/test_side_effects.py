@@ -73,8 +73,9 @@ def test_journal_outbox_is_bounded_and_counts_what_it_dropped() -> None:
         k.process_intent(intent("ENTER", 0))
         k.process_intent(intent("EXIT", 0))
     stats = k.stats()
-    assert stats["journal_queued"] == 10
-    assert stats["journal_dropped"] == stats["journal_queued_total"] - 10 > 0
+    # Whole inputs are dropped, so somewhat fewer than the capacity may be left.
+    assert 5 <= stats["journal_queued"] <= 10
+    assert stats["journal_dropped"] == stats["journal_queued_total"] - stats["journal_queued"] > 0
 
 
 def test_projection_coalesces_a_burst_into_one_write_per_key() -> None:

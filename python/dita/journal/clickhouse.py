@@ -172,9 +172,10 @@ class ClickHouseJournal:
     ``max_delay`` seconds. ``queue_rows`` bounds the rows taken from the kernels and not yet
     written (about 120 bytes each); beyond it rows wait in the kernels' outboxes. The queue is
     where a burst waits while ClickHouse catches up, so the strategy thread keeps writing its
-    rows into warm, recycled buffers. ``drain_rows`` bounds one take
-    (a take of everything the outbox holds is a buffer swap; a smaller one copies rows while
-    it holds the kernel, so keep it at least as large as the rows a poll interval brings).
+    rows into warm, recycled buffers. ``drain_rows`` bounds one take (a take of everything the
+    outbox holds is a buffer swap, and the rows are copied out after the kernel is free again;
+    a smaller one copies rows while it holds the kernel, so keep it at least as large as the
+    rows a poll interval brings).
     Retries back off from ``retry_initial`` to ``retry_max`` seconds. ``close()`` waits up to
     ``close_timeout`` seconds for ClickHouse.
 
@@ -222,6 +223,8 @@ class ClickHouseJournal:
             isinstance(gil_budget, bool) or not isinstance(gil_budget, int | float) or not 0 < gil_budget <= 1
         ):
             raise ValueError(f"ClickHouseJournal gil_budget must be in (0, 1] or None, got {gil_budget!r}")
+        if not isinstance(wal_fill, bool):
+            raise ValueError(f"ClickHouseJournal wal_fill must be True or False, got {wal_fill!r}")
         if retry_max < retry_initial:
             raise ValueError(
                 f"ClickHouseJournal retry_max ({retry_max!r}) must not be below "
@@ -237,7 +240,7 @@ class ClickHouseJournal:
         self.retry_max = float(retry_max)
         self.close_timeout = float(close_timeout)
         self.gil_budget = None if gil_budget is None else float(gil_budget)
-        self.wal_fill = bool(wal_fill)
+        self.wal_fill = wal_fill
 
         self._stats = JournalStats()
         self._client: Any = None
@@ -286,10 +289,15 @@ class ClickHouseJournal:
             "backfilled": 0,
             "drain_busy": 0,
             "wal_filled": 0,
+            "wal_fill_failed": 0,
         }
-        # Kernels whose earlier rows are being derived again from their WAL, with the first
-        # seq of the fill: their progress is not recorded past it until the fill is stored.
-        self._filling: dict[str, int] = {}
+        # Kernels whose earlier rows are being derived again from their WAL (flush waits for
+        # them), and kernels whose progress is not recorded until such a fill is stored: from
+        # attach on, and for good when the fill failed, so a later start looks again.
+        self._filling: set[str] = set()
+        self._progress_held: set[str] = set()
+        # The last seq a finished fill stored, recorded as progress with the next batch.
+        self._progress_floor: dict[str, int] = {}
         self._last_write_latency = 0.0
 
         self._writer = threading.Thread(target=self._writer_loop, name="dita-journal-writer", daemon=True)
@@ -348,40 +356,49 @@ class ClickHouseJournal:
             check_kernel_columns(dict(JOURNAL_COLUMNS))
             self._columns_checked = True
         kernel_id = kernel.kernel_id
+        fill = self.wal_fill and kernel.wal_info() is not None
         with self._cond:
             if any(kid == kernel_id for kid, _ in self._kernels):
                 raise ValueError(f"a kernel with kernel_id {kernel_id!r} is already attached to this journal")
             kernel.set_journal_enabled(True)
+            if fill:
+                # Before the drainer sees the kernel: no progress is recorded past a gap the
+                # fill has not looked at yet.
+                self._filling.add(kernel_id)
+                self._progress_held.add(kernel_id)
             self._kernels.append((kernel_id, kernel))
             self._cond.notify_all()
-        if self.wal_fill:
+        if fill:
             self._start_wal_fill(kernel)
 
     def _start_wal_fill(self, kernel: ExecutionKernel) -> None:
         """Derive from the kernel's WAL the rows of records before those its outbox holds."""
         info = kernel.wal_info()
-        if info is None:
+        if info is None:  # checked by attach; a kernel does not lose its log
+            with self._cond:
+                self._filling.discard(kernel.kernel_id)
+                self._progress_held.discard(kernel.kernel_id)
             return
         # Read after the outbox was turned on: an input taken in between has rows in both
-        # places (written once), never in neither.
+        # places (written once), never in neither. The outbox drops whole inputs, so the
+        # oldest it holds is complete.
         first_held = kernel.stats().get("journal_first_seq")
         to_seq = int(first_held) - 1 if first_held is not None else int(info["last_seq"])
-        if to_seq < 1:
-            return
-        kernel_id = kernel.kernel_id
-        with self._cond:
-            self._filling[kernel_id] = 1
         threading.Thread(
             target=self._wal_fill,
             args=(kernel, to_seq),
-            name=f"dita-journal-wal-fill-{kernel_id}",
+            name=f"dita-journal-wal-fill-{kernel.kernel_id}",
             daemon=True,
         ).start()
 
     def _wal_fill(self, kernel: ExecutionKernel, to_seq: int) -> None:
         kernel_id = kernel.kernel_id
         tickets: list[_Ticket] = []
+        stored = False
         try:
+            if to_seq < 1:
+                stored = True
+                return
             attempt = 0
             while True:
                 try:
@@ -393,9 +410,9 @@ class ClickHouseJournal:
                     self._backoff(attempt)
                     attempt += 1
             if gap > to_seq:
+                stored = True
                 return
-            with self._cond:
-                self._filling[kernel_id] = gap
+            to_seq_stored = to_seq
             log.info(
                 "journal: deriving the rows of %s records %d..%d again from its WAL", kernel_id, gap, to_seq
             )
@@ -403,7 +420,8 @@ class ClickHouseJournal:
             def sink(blocks: list[JournalBlock]) -> None:
                 ticket = _Ticket(remaining=sum(len(b) for b in blocks))
                 with self._cond:
-                    while self._pending_rows >= self.queue_rows and not self._stopping:
+                    # Half the queue at most: the live rows keep room to drain meanwhile.
+                    while self._pending_rows >= self.queue_rows // 2 and not self._stopping:
                         self._cond.wait(self.poll_interval)
                     if self._stopping:
                         raise _Aborted
@@ -421,6 +439,8 @@ class ClickHouseJournal:
                     raise _Aborted
             with self._cond:
                 self._counters["wal_filled"] += sum(t.result.written for t in tickets)
+                self._progress_floor[kernel_id] = to_seq_stored
+            stored = True
             log.info("journal: %s rows of %s derived again from its WAL", rows, kernel_id)
         except _Aborted:
             log.warning("journal closed before the WAL fill of %s finished", kernel_id)
@@ -430,7 +450,12 @@ class ClickHouseJournal:
             log.warning("could not fill the journal of %s from its WAL: %r", kernel_id, exc)
         finally:
             with self._cond:
-                self._filling.pop(kernel_id, None)
+                self._filling.discard(kernel_id)
+                if stored:
+                    self._progress_held.discard(kernel_id)
+                else:
+                    # Progress stays where the gap starts, so the next start fills it.
+                    self._counters["wal_fill_failed"] += 1
                 self._cond.notify_all()
 
     def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
@@ -757,11 +782,16 @@ class ClickHouseJournal:
         last: dict[str, int] = {}
         with self._cond:
             # Below a WAL fill's rows nothing is vouched for until the fill is stored.
-            filling = set(self._filling)
+            held = set(self._progress_held)
+            floors = {k: v for k, v in self._progress_floor.items() if k not in held}
+            for k in floors:
+                del self._progress_floor[k]
         for chunk in take:
             seqs = chunk.rows.seq_range
-            if chunk.ticket is None and seqs is not None and chunk.kernel_id not in filling:
+            if chunk.ticket is None and seqs is not None and chunk.kernel_id not in held:
                 last[chunk.kernel_id] = max(last.get(chunk.kernel_id, 0), seqs[1])
+        for kernel_id, stored_to in floors.items():  # everything up to it is stored
+            last[kernel_id] = max(last.get(kernel_id, 0), stored_to + 1)
         if not last or self._client is None:
             return
         rows = [(kid, seq - 1) for kid, seq in last.items() if seq > 1]

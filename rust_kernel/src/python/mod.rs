@@ -932,14 +932,15 @@ impl PyKernel {
             if k.outbox.is_empty() {
                 return Some(Vec::new());
             }
-            let tables = k.outbox.drain_tables(max_rows);
-            (k.kernel_id.clone(), tables, k.outbox.recycler.share())
+            let (tables, swapped) = k.outbox.take_rows(max_rows);
+            let recycler = swapped.then(|| k.outbox.recycler.share());
+            (k.kernel_id.clone(), tables, recycler)
         };
-        // The copy out of the kernel's buffers happens here, with the kernel free again and
-        // the GIL released.
+        // Swapped buffers are copied out here, with the kernel free again and the GIL
+        // released, and go back to the kernel; rows a partial take copied are the blocks'.
         Some(
             slf.py()
-                .detach(move || blocks_of(&kernel_id, tables, Some(&recycler))),
+                .detach(move || blocks_of(&kernel_id, tables, recycler.as_ref())),
         )
     }
 
@@ -956,44 +957,49 @@ impl PyKernel {
         sink: Bound<'_, PyAny>,
         chunk_rows: i64,
     ) -> PyResult<u64> {
-        let py = slf.py();
-        let (dir, kernel_id, max_slots, last) = {
-            let mut this = wait_mut(slf)?;
-            let Some(last) = this.wal_sync_now()? else {
-                return Err(PyValueError::new_err(
-                    "wal_journal_blocks needs a kernel with a write-ahead log (ExecutionKernel(wal_dir=...))",
-                ));
-            };
-            let dir = this.wal.as_ref().map(|w| w.dir.clone()).unwrap_or_default();
-            (
-                dir,
-                this.core.kernel_id.clone(),
-                this.core.max_slots(),
-                last,
-            )
-        };
-        let to = to_seq.unwrap_or(last as i64);
-        if from_seq < 1 || from_seq as u64 > last {
-            return Err(PyValueError::new_err(format!(
-                "invalid from_seq: {from_seq} (the log holds records 1..={last})"
-            )));
-        }
-        if to < from_seq || to as u64 > last {
-            return Err(PyValueError::new_err(format!(
-                "invalid to_seq: {to} (must be from from_seq {from_seq} to the log's last record {last})"
-            )));
-        }
-        if chunk_rows < 1 {
-            return Err(PyValueError::new_err(format!(
-                "invalid chunk_rows: {chunk_rows} (must be at least 1)"
-            )));
-        }
         if !sink.is_callable() {
             return Err(PyTypeError::new_err(format!(
                 "wal_journal_blocks sink must be callable, got {}",
                 type_name(&sink)
             )));
         }
+        let py = slf.py();
+        let (dir, kernel_id, max_slots, to) = {
+            let mut this = wait_mut(slf)?;
+            let Some(state) = this.wal.as_ref() else {
+                return Err(PyValueError::new_err(
+                    "wal_journal_blocks needs a kernel with a write-ahead log (ExecutionKernel(wal_dir=...))",
+                ));
+            };
+            let (last, written) = (state.log.wal().last_seq(), state.log.wal().written_seq());
+            let dir = state.dir.clone();
+            let holds = if last == 0 {
+                "the log holds no records yet".to_string()
+            } else {
+                format!("the log holds records 1..={last}")
+            };
+            if from_seq < 1 || from_seq as u64 > last {
+                return Err(PyValueError::new_err(format!(
+                    "invalid from_seq: {from_seq} ({holds})"
+                )));
+            }
+            let to = to_seq.unwrap_or(last as i64);
+            if to < from_seq || to as u64 > last {
+                return Err(PyValueError::new_err(format!(
+                    "invalid to_seq: {to} (must be from from_seq {from_seq} to the log's last record {last})"
+                )));
+            }
+            if chunk_rows < 1 {
+                return Err(PyValueError::new_err(format!(
+                    "invalid chunk_rows: {chunk_rows} (must be at least 1)"
+                )));
+            }
+            // The replay reads the files: records still in the writer's buffer must reach them.
+            if written < to as u64 {
+                this.wal_sync_now()?;
+            }
+            (dir, this.core.kernel_id.clone(), this.core.max_slots(), to)
+        };
         let sink = sink.unbind();
         let mut rows = 0u64;
         let mut failed: Option<PyErr> = None;

@@ -165,10 +165,11 @@ pub fn journal_rows_read_only(
     })?;
     kernel.set_journal_enabled(false);
     let chunk_rows = chunk_rows.max(1);
-    // Room for a chunk plus the rows of the input that passes it.
-    kernel.outbox.capacity = chunk_rows.saturating_mul(2).max(chunk_rows + 10_000);
+    // Never drops a row: it is drained as soon as a chunk is full.
+    kernel.outbox.capacity = usize::MAX;
     let report = super::read_only_replay_span(dir, from_seq, to_seq, |item| {
         match item {
+            // `restore` keeps the outbox's capacity.
             Replay::Checkpoint { seq, state, .. } => restore(&kernel_id, &mut kernel, seq, state)?,
             Replay::Record(r) if r.seq > to_seq => {}
             Replay::Record(r) => {
