@@ -698,6 +698,9 @@ pub struct Outbox {
     dropped_front: [usize; 6],
     len: usize,
     pub dropped: u64,
+    /// The oldest input whose rows were dropped since [`Outbox::restart`]: a journal must
+    /// not vouch for rows from there on.
+    pub first_dropped_seq: Option<u64>,
     pub queued_total: u64,
     cur_seq: u64,
     subs: [u32; 6],
@@ -714,6 +717,7 @@ impl Default for Outbox {
             dropped_front: [0; 6],
             len: 0,
             dropped: 0,
+            first_dropped_seq: None,
             queued_total: 0,
             cur_seq: 0,
             subs: [0; 6],
@@ -762,6 +766,7 @@ impl Outbox {
         let Some((oldest, _)) = self.oldest().filter(|&(seq, _)| seq != self.cur_seq) else {
             return;
         };
+        self.first_dropped_seq.get_or_insert(oldest);
         for t in 0..6 {
             let table = &self.tables[t];
             let mut front = self.dropped_front[t];
@@ -778,6 +783,15 @@ impl Outbox {
             }
             self.dropped_front[t] = front;
         }
+    }
+
+    /// Forgets every row held and every drop counted since the last restart: for a journal
+    /// that derives the rows up to now from the write-ahead log instead. The buffers are kept.
+    pub fn restart(&mut self) {
+        for (t, rows) in self.take_rows(usize::MAX).0.into_iter().enumerate() {
+            self.recycler.give(t, rows);
+        }
+        self.first_dropped_seq = None;
     }
 
     /// The oldest row held (rows dropped for capacity are not held): its seq and table.
@@ -1221,13 +1235,39 @@ mod tests {
         control(&mut o, 2);
         control(&mut o, 3); // full: all three rows of input 1 go
         assert_eq!((o.len(), o.dropped, o.first_seq()), (2, 3, Some(2)));
+        assert_eq!(o.first_dropped_seq, Some(1));
         for _ in 0..5 {
             transition(&mut o, 4); // input 4 pushes out 2 and 3, then outgrows the capacity
         }
         assert_eq!((o.len(), o.dropped, o.first_seq()), (5, 5, Some(4)));
         control(&mut o, 5);
         assert_eq!((o.len(), o.dropped), (1, 10));
+        assert_eq!(
+            o.first_dropped_seq,
+            Some(1),
+            "the oldest drop is what a journal needs"
+        );
         assert_eq!(seqs(&o.drain_tables(100)), [5]);
+        control(&mut o, 6);
+        o.restart();
+        assert_eq!(
+            (o.len(), o.first_seq(), o.first_dropped_seq),
+            (0, None, None)
+        );
+        control(&mut o, 7);
+        assert_eq!(seqs(&o.drain_tables(100)), [7]);
+    }
+
+    #[test]
+    fn a_whole_take_swaps_buffers_and_a_partial_one_copies() {
+        let mut o = Outbox::default();
+        for seq in 1..=4 {
+            transition(&mut o, seq);
+        }
+        let (taken, swapped) = o.take_rows(2);
+        assert_eq!((seqs(&taken), swapped), (vec![1, 2], false));
+        let (taken, swapped) = o.take_rows(100);
+        assert_eq!((seqs(&taken), swapped), (vec![3, 4], true));
     }
 
     #[test]

@@ -296,8 +296,10 @@ class ClickHouseJournal:
         # attach on, and for good when the fill failed, so a later start looks again.
         self._filling: set[str] = set()
         self._progress_held: set[str] = set()
-        # The last seq a finished fill stored, recorded as progress with the next batch.
+        # The last seq a finished fill stored, recorded as progress by the writer.
         self._progress_floor: dict[str, int] = {}
+        # Per kernel, the oldest input whose rows its outbox dropped while attached here.
+        self._dropped_from: dict[str, int] = {}
         self._last_write_latency = 0.0
 
         self._writer = threading.Thread(target=self._writer_loop, name="dita-journal-writer", daemon=True)
@@ -360,30 +362,23 @@ class ClickHouseJournal:
         with self._cond:
             if any(kid == kernel_id for kid, _ in self._kernels):
                 raise ValueError(f"a kernel with kernel_id {kernel_id!r} is already attached to this journal")
-            kernel.set_journal_enabled(True)
+            to_seq = 0
             if fill:
-                # Before the drainer sees the kernel: no progress is recorded past a gap the
-                # fill has not looked at yet.
+                # Rows of every input up to to_seq come from the log, whatever the outbox held
+                # (rows left from an earlier journal, replayed ones, none); later ones from the
+                # outbox. No progress is recorded past a gap the fill has not looked at yet.
+                to_seq = kernel.journal_restart()
                 self._filling.add(kernel_id)
                 self._progress_held.add(kernel_id)
+            else:
+                kernel.set_journal_enabled(True)
             self._kernels.append((kernel_id, kernel))
             self._cond.notify_all()
         if fill:
-            self._start_wal_fill(kernel)
+            self._start_wal_fill(kernel, to_seq)
 
-    def _start_wal_fill(self, kernel: ExecutionKernel) -> None:
-        """Derive from the kernel's WAL the rows of records before those its outbox holds."""
-        info = kernel.wal_info()
-        if info is None:  # checked by attach; a kernel does not lose its log
-            with self._cond:
-                self._filling.discard(kernel.kernel_id)
-                self._progress_held.discard(kernel.kernel_id)
-            return
-        # Read after the outbox was turned on: an input taken in between has rows in both
-        # places (written once), never in neither. The outbox drops whole inputs, so the
-        # oldest it holds is complete.
-        first_held = kernel.stats().get("journal_first_seq")
-        to_seq = int(first_held) - 1 if first_held is not None else int(info["last_seq"])
+    def _start_wal_fill(self, kernel: ExecutionKernel, to_seq: int) -> None:
+        """Derive the rows of the kernel's records up to ``to_seq`` from its WAL."""
         threading.Thread(
             target=self._wal_fill,
             args=(kernel, to_seq),
@@ -417,11 +412,13 @@ class ClickHouseJournal:
                 "journal: deriving the rows of %s records %d..%d again from its WAL", kernel_id, gap, to_seq
             )
 
+            # Half the queue at most: the live rows keep room to drain meanwhile.
+            share = max(1, self.queue_rows // 2)
+
             def sink(blocks: list[JournalBlock]) -> None:
                 ticket = _Ticket(remaining=sum(len(b) for b in blocks))
                 with self._cond:
-                    # Half the queue at most: the live rows keep room to drain meanwhile.
-                    while self._pending_rows >= self.queue_rows // 2 and not self._stopping:
+                    while self._pending_rows >= share and not self._stopping:
                         self._cond.wait(self.poll_interval)
                     if self._stopping:
                         raise _Aborted
@@ -433,7 +430,7 @@ class ClickHouseJournal:
                     self._cond.notify_all()
                 tickets.append(ticket)
 
-            rows = kernel.wal_journal_blocks(gap, to_seq, sink=sink)
+            rows = kernel.wal_journal_blocks(gap, to_seq, sink=sink, chunk_rows=min(share, self.drain_rows))
             while not all(t.done.wait(0.1) for t in tickets):
                 if self._abort.is_set():
                     raise _Aborted
@@ -495,7 +492,10 @@ class ClickHouseJournal:
                         f"journal flush timed out after {timeout}s: {self._pending_rows} rows still waiting "
                         f"for ClickHouse ({self.target.display}); last error: {self._stats.last_error!r}"
                     )
-                if not self._wait_locked(lambda: not self._filling or not self._writer.is_alive(), deadline):
+                if not self._wait_locked(
+                    lambda: not (self._filling or self._floor_due_locked()) or not self._writer.is_alive(),
+                    deadline,
+                ):
                     raise TimeoutError(
                         f"journal flush timed out after {timeout}s while deriving rows again from the WAL "
                         f"of {', '.join(self._filling)}; last error: {self._stats.last_error!r}"
@@ -734,9 +734,13 @@ class ClickHouseJournal:
                 elif self._flush_requested == flush_gen:
                     self._cond.wait(self.poll_interval)
 
+    def _floor_due_locked(self) -> bool:
+        return any(k not in self._progress_held for k in self._progress_floor)
+
     def _writer_ready_locked(self) -> bool:
         if not self._queue:
-            return False
+            # A finished fill's span is recorded as progress even when no batch follows.
+            return self._floor_due_locked()
         if self._stopping or self._flushers or self._pending_rows >= self.batch_rows:
             return True
         return time.monotonic() - self._queue[0].drained_at >= self.max_delay
@@ -753,7 +757,11 @@ class ClickHouseJournal:
                     self._cond.wait(wait)
                 take = list(self._queue)
                 self._queue.clear()
-                self._inflight_since = take[0].drained_at
+                if take:
+                    self._inflight_since = take[0].drained_at
+            if not take:  # only a finished fill's span to record
+                self._record_progress(take)
+                continue
             try:
                 self._write_take(take)
             except _Aborted:
@@ -786,12 +794,29 @@ class ClickHouseJournal:
             floors = {k: v for k, v in self._progress_floor.items() if k not in held}
             for k in floors:
                 del self._progress_floor[k]
+            kernels = list(self._kernels)
+        # Nor from the oldest input an outbox dropped for lack of room: the next start derives
+        # its rows from the WAL.
+        for kernel_id, kernel in kernels:
+            try:
+                dropped_from = kernel.stats().get("journal_first_dropped_seq")
+            except Exception:  # a kernel being torn down: its earlier answer stands
+                continue
+            if dropped_from is not None:
+                with self._cond:
+                    known = self._dropped_from.get(kernel_id, dropped_from)
+                    self._dropped_from[kernel_id] = min(known, int(dropped_from))
+        with self._cond:
+            dropped_from_all = dict(self._dropped_from)
         for chunk in take:
             seqs = chunk.rows.seq_range
             if chunk.ticket is None and seqs is not None and chunk.kernel_id not in held:
                 last[chunk.kernel_id] = max(last.get(chunk.kernel_id, 0), seqs[1])
         for kernel_id, stored_to in floors.items():  # everything up to it is stored
             last[kernel_id] = max(last.get(kernel_id, 0), stored_to + 1)
+        for kernel_id, seq in dropped_from_all.items():
+            if kernel_id in last:
+                last[kernel_id] = min(last[kernel_id], seq)
         if not last or self._client is None:
             return
         rows = [(kid, seq - 1) for kid, seq in last.items() if seq > 1]

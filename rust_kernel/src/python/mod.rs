@@ -898,6 +898,10 @@ impl PyKernel {
         d.set_item("journal_queued_total", this.core.outbox.queued_total)?;
         d.set_item("journal_dropped", this.core.outbox.dropped)?;
         d.set_item("journal_first_seq", this.core.outbox.first_seq())?;
+        d.set_item(
+            "journal_first_dropped_seq",
+            this.core.outbox.first_dropped_seq,
+        )?;
         Ok(d)
     }
 
@@ -905,6 +909,17 @@ impl PyKernel {
         let mut this = wait_mut(slf)?;
         this.core.set_journal_enabled(enabled);
         Ok(())
+    }
+
+    /// Turns the journal outbox on with no rows held and no drops counted, and returns the
+    /// kernel's seq: every later input's rows go to the outbox, and a journal derives the
+    /// rows up to it from the write-ahead log (`wal_journal_blocks`). One call, so no input
+    /// falls between the two.
+    fn journal_restart(slf: &Bound<'_, Self>) -> PyResult<u64> {
+        let mut this = wait_mut(slf)?;
+        this.core.outbox.restart();
+        this.core.set_journal_enabled(true);
+        Ok(this.core.seq())
     }
 
     /// Takes the oldest journal rows, `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order: at

@@ -849,3 +849,20 @@ fn a_background_checkpoint_is_used_on_reopen_and_appends_go_on_meanwhile() {
     assert_eq!(report.last_seq, 80);
     assert_eq!(verify(dir.path()).unwrap().checkpoints, 1);
 }
+
+#[test]
+fn a_checkpoint_removed_after_the_listing_is_skipped() {
+    // A live writer prunes old checkpoints while a read-only replay looks at the directory.
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join(checkpoint_file(5));
+    let mut skipped = Vec::new();
+    let found = newest_checkpoint(&[(5, gone.clone())], "k", &mut skipped, None).unwrap();
+    assert!(found.is_none());
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].path, gone);
+    assert!(
+        skipped[0].reason.contains("removed"),
+        "{}",
+        skipped[0].reason
+    );
+}
