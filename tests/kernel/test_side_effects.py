@@ -76,6 +76,14 @@ def test_journal_outbox_is_bounded_and_counts_what_it_dropped() -> None:
     # Whole inputs are dropped, so somewhat fewer than the capacity may be left.
     assert 5 <= stats["journal_queued"] <= 10
     assert stats["journal_dropped"] == stats["journal_queued_total"] - stats["journal_queued"] > 0
+    # The oldest input dropped, and the oldest still held, which comes after it.
+    assert k.journal_drop_mark() == (True, stats["journal_first_dropped_seq"])
+    assert 1 <= stats["journal_first_dropped_seq"] < stats["journal_first_seq"]
+    seq = k.journal_restart()
+    assert k.journal_drop_mark() == (True, None)
+    assert (k.stats()["journal_queued"], k.stats()["journal_first_seq"]) == (0, None)
+    k.process_intent(intent("ENTER", 0))
+    assert k.stats()["journal_first_seq"] == seq + 1
 
 
 def test_projection_coalesces_a_burst_into_one_write_per_key() -> None:

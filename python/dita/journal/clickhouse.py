@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from dita._kernel import JournalBlock
+from dita._kernel import JournalBlock, WalError
 from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
@@ -186,10 +186,12 @@ class ClickHouseJournal:
     ``serve_sql`` (embedded journals only): serve read-only SQL on a Unix socket in the
     journal directory so ``dita journal sql`` can query while this process holds chDB's lock.
 
-    ``wal_fill``: when a kernel with a write-ahead log is attached, find where its rows in
-    ClickHouse stop (:meth:`gap_start`) and derive the missing rows of its earlier records again
-    from the log, in the background (``stats().extra["wal_filled"]``); :meth:`flush` waits
-    for it. Rows the kernel's outbox still holds are left to the drainer.
+    ``wal_fill``: when a kernel with a write-ahead log is attached, its outbox starts afresh
+    (``kernel.journal_restart()``: rows it still held are let go) and the rows of every
+    record from where its rows in ClickHouse stop (:meth:`gap_start`) up to that moment are
+    derived again from the log, in the background (``stats().extra["wal_filled"]``);
+    :meth:`flush` waits for them. Such a kernel's progress also stops before any input its
+    outbox later drops for lack of room, so the next attach derives those rows too.
     """
 
     def __init__(
@@ -296,8 +298,12 @@ class ClickHouseJournal:
         # attach on, and for good when the fill failed, so a later start looks again.
         self._filling: set[str] = set()
         self._progress_held: set[str] = set()
-        # The last seq a finished fill stored, recorded as progress by the writer.
+        # The last seq a finished fill stored, recorded as progress by the writer (at once,
+        # and with the next batch if that failed).
         self._progress_floor: dict[str, int] = {}
+        self._floor_retry: dict[str, int] = {}
+        # Kernels attached with a WAL fill: their progress also stops at a dropped input.
+        self._fillable: set[str] = set()
         # Per kernel, the oldest input whose rows its outbox dropped while attached here.
         self._dropped_from: dict[str, int] = {}
         self._last_write_latency = 0.0
@@ -367,9 +373,15 @@ class ClickHouseJournal:
                 # Rows of every input up to to_seq come from the log, whatever the outbox held
                 # (rows left from an earlier journal, replayed ones, none); later ones from the
                 # outbox. No progress is recorded past a gap the fill has not looked at yet.
-                to_seq = kernel.journal_restart()
+                try:
+                    to_seq = kernel.journal_restart()
+                except WalError as exc:
+                    log.warning("no WAL fill for %s: %s", kernel_id, exc)
+                    fill = False
+            if fill:
                 self._filling.add(kernel_id)
                 self._progress_held.add(kernel_id)
+                self._fillable.add(kernel_id)
             else:
                 kernel.set_journal_enabled(True)
             self._kernels.append((kernel_id, kernel))
@@ -437,6 +449,8 @@ class ClickHouseJournal:
             with self._cond:
                 self._counters["wal_filled"] += sum(t.result.written for t in tickets)
                 self._progress_floor[kernel_id] = to_seq_stored
+                if self._dropped_from.get(kernel_id, to_seq_stored + 1) <= to_seq_stored:
+                    del self._dropped_from[kernel_id]  # those rows are stored now
             stored = True
             log.info("journal: %s rows of %s derived again from its WAL", rows, kernel_id)
         except _Aborted:
@@ -785,43 +799,47 @@ class ClickHouseJournal:
 
         The outbox hands rows out in seq order and takes are written in order, so once a take
         is stored every row before its last seq is; that seq itself may have rows still in
-        the outbox. Best effort: a failure here only leaves an older (safe) value.
+        the outbox. Not for a kernel whose WAL fill is not stored yet, nor, for a kernel that
+        is filled from its WAL, past the oldest input its outbox dropped for lack of room
+        (the next attach derives those rows again). Best effort: a failure here only leaves
+        an older (safe) value.
         """
         last: dict[str, int] = {}
         with self._cond:
-            # Below a WAL fill's rows nothing is vouched for until the fill is stored.
             held = set(self._progress_held)
             floors = {k: v for k, v in self._progress_floor.items() if k not in held}
             for k in floors:
                 del self._progress_floor[k]
-            kernels = list(self._kernels)
-        # Nor from the oldest input an outbox dropped for lack of room: the next start derives
-        # its rows from the WAL.
-        for kernel_id, kernel in kernels:
-            try:
-                dropped_from = kernel.stats().get("journal_first_dropped_seq")
-            except Exception:  # a kernel being torn down: its earlier answer stands
-                continue
-            if dropped_from is not None:
+            if take:  # spans whose recording failed before go with a real batch
+                for k, v in self._floor_retry.items():
+                    floors.setdefault(k, v)
+                self._floor_retry.clear()
+            fillable = [(kid, k) for kid, k in self._kernels if kid in self._fillable]
+        unknown: set[str] = set()
+        for kernel_id, kernel in fillable:
+            known, dropped_from = kernel.journal_drop_mark()
+            if not known:  # busy right now: vouch for nothing of it this time
+                unknown.add(kernel_id)
+            elif dropped_from is not None:
                 with self._cond:
-                    known = self._dropped_from.get(kernel_id, dropped_from)
-                    self._dropped_from[kernel_id] = min(known, int(dropped_from))
+                    earlier = self._dropped_from.get(kernel_id, dropped_from)
+                    self._dropped_from[kernel_id] = min(earlier, dropped_from)
         with self._cond:
             dropped_from_all = dict(self._dropped_from)
         for chunk in take:
             seqs = chunk.rows.seq_range
-            if chunk.ticket is None and seqs is not None and chunk.kernel_id not in held:
+            if chunk.ticket is None and seqs is not None and chunk.kernel_id not in held | unknown:
                 last[chunk.kernel_id] = max(last.get(chunk.kernel_id, 0), seqs[1])
         for kernel_id, stored_to in floors.items():  # everything up to it is stored
             last[kernel_id] = max(last.get(kernel_id, 0), stored_to + 1)
         for kernel_id, seq in dropped_from_all.items():
             if kernel_id in last:
                 last[kernel_id] = min(last[kernel_id], seq)
-        if not last or self._client is None:
-            return
         rows = [(kid, seq - 1) for kid, seq in last.items() if seq > 1]
         try:
             if rows:
+                if self._client is None:
+                    raise _Unreachable("not connected")
                 self._client.insert(
                     PROGRESS_TABLE,
                     rows,
@@ -832,12 +850,16 @@ class ClickHouseJournal:
                     self._settled_seq.update(dict(rows))
         except Exception as exc:  # advisory: the rows themselves are stored
             log.debug("could not record journal progress: %r", exc)
+            with self._cond:
+                for kernel_id, stored_to in floors.items():
+                    self._floor_retry[kernel_id] = max(self._floor_retry.get(kernel_id, 0), stored_to)
 
     def gap_start(self, kernel_id: str) -> int:
         """The first seq whose rows may be missing for ``kernel_id``: resend from here.
 
-        Every row of the kernel with a lower seq is stored (rows the kernel's outbox dropped
-        when it overflowed excepted: see ``stats().dropped``). 1 when nothing is recorded.
+        Every row of the kernel with a lower seq is stored; for a kernel attached without a WAL
+        fill, rows its outbox dropped when it overflowed excepted (``stats().dropped``). 1 when
+        nothing is recorded.
         """
         res = self.query(
             f"SELECT max(settled_seq) FROM {PROGRESS_TABLE} WHERE kernel_id = {{k:String}}", {"k": kernel_id}

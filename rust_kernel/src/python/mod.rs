@@ -911,15 +911,27 @@ impl PyKernel {
         Ok(())
     }
 
-    /// Turns the journal outbox on with no rows held and no drops counted, and returns the
-    /// kernel's seq: every later input's rows go to the outbox, and a journal derives the
-    /// rows up to it from the write-ahead log (`wal_journal_blocks`). One call, so no input
-    /// falls between the two.
+    /// Turns the journal outbox on with no rows held and its mark of dropped inputs cleared,
+    /// and returns the kernel's seq: every later input's rows go to the outbox, and a journal
+    /// derives the rows up to it from the write-ahead log (`wal_journal_blocks`). One call,
+    /// so no input falls between the two. Refused (WalError) while the log has failed: the
+    /// records the rows would come from may not be in it.
     fn journal_restart(slf: &Bound<'_, Self>) -> PyResult<u64> {
         let mut this = wait_mut(slf)?;
+        this.wal_guard()?;
         this.core.outbox.restart();
         this.core.set_journal_enabled(true);
         Ok(this.core.seq())
+    }
+
+    /// `(True, seq)`: the oldest input whose journal rows the outbox dropped for lack of
+    /// room since `journal_restart` (None: none). `(False, None)` when the kernel is busy
+    /// in another thread right now (it never waits).
+    fn journal_drop_mark(slf: &Bound<'_, Self>) -> (bool, Option<u64>) {
+        match slf.try_borrow() {
+            Ok(k) => (true, k.core.outbox.first_dropped_seq),
+            Err(_) => (false, None),
+        }
     }
 
     /// Takes the oldest journal rows, `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order: at
