@@ -5,6 +5,8 @@ the tables end up holding exactly the rows the kernel produced: none lost, none 
 from __future__ import annotations
 
 import gc
+import logging
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal
+from dita._kernel import WalError
 from dita.journal.clickhouse import ClickHouseJournal
 from journal.helpers import Side, Workload, assert_same_rows, reference_rows, twins, venue, wait_until
 
@@ -460,3 +463,36 @@ def test_rows_the_outbox_dropped_are_not_vouched_for_and_come_back_from_the_wal(
         assert first.gap_start("desk-1") == work.main.wal_info()["last_seq"] + 1
     finally:
         first.close()
+
+
+def test_a_kernel_whose_log_failed_is_attached_without_a_fill(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log that cannot take a new segment fails the kernel's log; the rows it would come
+    from may be missing, so there is no fill, and the journal says so."""
+    wal = tmp_path / "wal"
+    v = venue()
+    kernel = ExecutionKernel(
+        max_slots=8, venue=v, kernel_id="desk-1", wal_dir=str(wal), fsync="always", wal_segment_bytes=1024
+    )
+    if subprocess.run(["chattr", "+i", str(wal)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here, so no log can be made to fail: NOT tested")
+    try:
+        with pytest.raises((WalError, OSError), match="Operation not permitted"):
+            Workload([Side(kernel, v)], 8).run(200)
+        assert kernel.wal_info()["poisoned"]
+        queued = kernel.stats()["journal_queued"]
+        with pytest.raises(WalError, match="write-ahead log failed"):
+            kernel.journal_restart()
+        assert kernel.stats()["journal_queued"] == queued  # refused, nothing let go
+        journal = _journal(tmp_path / "j")
+        try:
+            with caplog.at_level(logging.WARNING, logger="dita.journal.clickhouse"):
+                journal.attach(kernel)
+            assert "no WAL fill for desk-1" in caplog.text
+            journal.flush(30)
+            assert journal.stats().extra["wal_filled"] == 0
+        finally:
+            journal.close()
+    finally:
+        subprocess.run(["chattr", "-i", str(wal)], check=True)
