@@ -304,6 +304,7 @@ class ClickHouseJournal:
         self._floor_retry: dict[str, int] = {}
         # Kernels attached with a WAL fill: their progress also stops at a dropped input.
         self._fillable: set[str] = set()
+        self._fill_threads: list[threading.Thread] = []
         # Per kernel, the oldest input whose rows its outbox dropped while attached here.
         self._dropped_from: dict[str, int] = {}
         self._last_write_latency = 0.0
@@ -391,12 +392,15 @@ class ClickHouseJournal:
 
     def _start_wal_fill(self, kernel: ExecutionKernel, to_seq: int) -> None:
         """Derive the rows of the kernel's records up to ``to_seq`` from its WAL."""
-        threading.Thread(
+        thread = threading.Thread(
             target=self._wal_fill,
             args=(kernel, to_seq),
             name=f"dita-journal-wal-fill-{kernel.kernel_id}",
             daemon=True,
-        ).start()
+        )
+        with self._cond:
+            self._fill_threads = [t for t in self._fill_threads if t.is_alive()] + [thread]
+        thread.start()
 
     def _wal_fill(self, kernel: ExecutionKernel, to_seq: int) -> None:
         kernel_id = kernel.kernel_id
@@ -408,6 +412,8 @@ class ClickHouseJournal:
                 return
             attempt = 0
             while True:
+                if self._abort.is_set():  # closed before the fill began
+                    raise _Aborted
                 try:
                     gap = self.gap_start(kernel_id)
                     break
@@ -537,6 +543,13 @@ class ClickHouseJournal:
         self._abort.set()
         self._drainer.join(timeout=10)
         self._writer.join(timeout=10)
+        with self._cond:
+            fills = list(self._fill_threads)
+        for thread in fills:
+            # A fill stops at its next chunk; one still replaying is left to finish alone.
+            thread.join(timeout=10)
+            if thread.is_alive():
+                log.warning("journal closed while %s is still reading its WAL", thread.name)
         for _, kernel in self._kernels:
             try:
                 kernel.set_journal_enabled(False)
