@@ -752,7 +752,7 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<AuditReport, WalError> {
 /// tail is reported in the returned [`RecoveryReport`] but left on disk.
 pub fn read_only_replay(
     dir: impl AsRef<Path>,
-    mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+    replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
 ) -> Result<RecoveryReport, WalError> {
     let dir = dir.as_ref();
     let listing = list_dir(dir)?;
@@ -762,33 +762,19 @@ pub fn read_only_replay(
         });
     };
     let kernel_id = scan::read_segment_header_any(first_path)?.kernel_id;
-    recover(dir, &kernel_id, &mut replay, false, ReplaySpan::default()).map(|(report, _)| report)
+    read_only_span(dir, &kernel_id, ReplaySpan::default(), replay)
 }
 
-/// Like [`read_only_replay`], for the records `from_seq..=to_seq`: starts from the newest
-/// checkpoint below `from_seq` (checkpoints at or after it hold state the records change),
-/// or from the log's first record when none is left, and stops after the segment holding
-/// `to_seq`. The callback sees the records before `from_seq` that rebuild the state, and
-/// may see a few after `to_seq`.
-pub fn read_only_replay_span(
-    dir: impl AsRef<Path>,
-    from_seq: u64,
-    to_seq: u64,
+/// [`read_only_replay`] of the log of `kernel_id` in `dir` over `span` (see [`ReplaySpan`]):
+/// with `before: Some(from_seq)` the callback also sees the records before `from_seq` that
+/// rebuild the state, and with `until` it may see a few records past it.
+pub(crate) fn read_only_span(
+    dir: &Path,
+    kernel_id: &str,
+    span: ReplaySpan,
     mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
 ) -> Result<RecoveryReport, WalError> {
-    let dir = dir.as_ref();
-    let listing = list_dir(dir)?;
-    let Some((_, first_path)) = listing.segments.first() else {
-        return Err(WalError::Empty {
-            dir: dir.to_path_buf(),
-        });
-    };
-    let kernel_id = scan::read_segment_header_any(first_path)?.kernel_id;
-    let span = ReplaySpan {
-        before: Some(from_seq),
-        until: Some(to_seq),
-    };
-    recover(dir, &kernel_id, &mut replay, false, span).map(|(report, _)| report)
+    recover(dir, kernel_id, &mut replay, false, span).map(|(report, _)| report)
 }
 
 /// The kernel id written in the log in `dir`, or `None` when `dir` holds no segment (a new

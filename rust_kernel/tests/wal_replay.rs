@@ -296,7 +296,23 @@ fn run(live: &mut Live, n: u64, op: Op) {
 }
 
 fn workload(dir: &Path, ops: Vec<Op>, checkpoint_every: u64, cfg: MockConfig) -> Observable {
-    let (log, k) = open(dir, checkpoint_every);
+    observable(&run_live(dir, ops, checkpoint_every, cfg, false).k)
+}
+
+/// A new kernel and log in `dir` after seed capital and `ops`; with `journal`, its outbox
+/// holds the journal rows of every input (none dropped).
+fn run_live(
+    dir: &Path,
+    ops: Vec<Op>,
+    checkpoint_every: u64,
+    cfg: MockConfig,
+    journal: bool,
+) -> Live {
+    let (log, mut k) = open(dir, checkpoint_every);
+    if journal {
+        k.set_journal_enabled(true);
+        k.outbox.capacity = usize::MAX;
+    }
     let mut live = Live {
         k,
         log,
@@ -311,7 +327,7 @@ fn workload(dir: &Path, ops: Vec<Op>, checkpoint_every: u64, cfg: MockConfig) ->
         live.k.seq(),
         "log and kernel sequences agree"
     );
-    observable(&live.k)
+    live
 }
 
 proptest! {
@@ -473,14 +489,8 @@ proptest! {
         chunk_rows in 1usize..50,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let (log, mut k) = open(dir.path(), checkpoint_every);
-        k.set_journal_enabled(true);
-        k.outbox.capacity = 10_000_000;
-        let mut live = Live { k, log, venue: MockVenue::new(MockConfig { seed: 3, partial_fill_rate: 0.3, ..Default::default() }).unwrap() };
-        live.input(KernelInput::SeedCapital(1_000.0));
-        for (n, op) in ops.into_iter().enumerate() {
-            run(&mut live, n as u64 + 1, op);
-        }
+        let cfg = MockConfig { seed: 3, partial_fill_rate: 0.3, ..Default::default() };
+        let mut live = run_live(dir.path(), ops, checkpoint_every, cfg, true);
         let last = live.k.seq();
         let made_live = rows_of(live.k.outbox.drain_tables(usize::MAX));
         drop(live);

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::{FsyncPolicy, RecoveryReport, Replay, Wal, WalError, WalOptions};
+use super::{FsyncPolicy, RecoveryReport, Replay, ReplaySpan, Wal, WalError, WalOptions};
 use crate::journal::RowBuf;
 use crate::kernel::{Kernel, KernelInput};
 use crate::model::{AccountEvent, Intent, VenueEvent};
@@ -156,18 +156,17 @@ pub fn journal_rows_read_only(
     chunk_rows: usize,
     mut sink: impl FnMut([RowBuf; 6]) -> Result<(), String>,
 ) -> Result<RecoveryReport, WalError> {
-    let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
-        dir: dir.to_path_buf(),
-    })?;
-    let mut kernel = fresh(&kernel_id).map_err(|e| WalError::Replay {
-        seq: 0,
-        source: e.into(),
-    })?;
+    let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
     kernel.set_journal_enabled(false);
     let chunk_rows = chunk_rows.max(1);
     // Never drops a row: it is drained as soon as a chunk is full.
     kernel.outbox.capacity = usize::MAX;
-    let report = super::read_only_replay_span(dir, from_seq, to_seq, |item| {
+    // Checkpoints at or after `from_seq` hold state its records change.
+    let span = ReplaySpan {
+        before: Some(from_seq),
+        until: Some(to_seq),
+    };
+    let report = super::read_only_span(dir, &kernel_id, span, |item| {
         match item {
             // `restore` keeps the outbox's capacity.
             Replay::Checkpoint { seq, state, .. } => restore(&kernel_id, &mut kernel, seq, state)?,
@@ -284,13 +283,23 @@ pub fn replay_read_only(
     dir: &Path,
     fresh: impl FnOnce(&str) -> Result<Kernel, String>,
 ) -> Result<(Kernel, RecoveryReport), WalError> {
+    let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
+    let span = ReplaySpan::default();
+    let report = super::read_only_span(dir, &kernel_id, span, replayer(&kernel_id, &mut kernel))?;
+    Ok((kernel, report))
+}
+
+/// The id of the log in `dir` and the kernel `fresh` builds for it, to replay into.
+fn scratch_kernel(
+    dir: &Path,
+    fresh: impl FnOnce(&str) -> Result<Kernel, String>,
+) -> Result<(String, Kernel), WalError> {
     let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
         dir: dir.to_path_buf(),
     })?;
-    let mut kernel = fresh(&kernel_id).map_err(|e| WalError::Replay {
+    let kernel = fresh(&kernel_id).map_err(|e| WalError::Replay {
         seq: 0,
         source: e.into(),
     })?;
-    let report = super::read_only_replay(dir, replayer(&kernel_id, &mut kernel))?;
-    Ok((kernel, report))
+    Ok((kernel_id, kernel))
 }
