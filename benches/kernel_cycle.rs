@@ -2,10 +2,13 @@
 //! Target: <= 1 us per cycle. Printed with a same-run ratio between feeding prebuilt venue
 //! events and letting the native mock venue produce them (what the Python path does).
 
+// The ids and the event steps are the probes' (rust_kernel/examples/cycle_probe.rs).
+#[path = "../rust_kernel/examples/common/mod.rs"]
+mod common;
+
 use criterion::{criterion_group, Criterion};
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::*;
-use std::hint::black_box;
 use std::time::Instant;
 
 fn intents(n: usize) -> Vec<(Intent, Intent)> {
@@ -38,67 +41,25 @@ fn intents(n: usize) -> Vec<(Intent, Intent)> {
         .collect()
 }
 
-/// Venue event ids for cycle `n`: (entry ack, entry fill, exit ack, exit fill), made before
-/// the clock starts so the timed loop measures the kernel, not string formatting.
-fn event_ids(n: usize) -> Vec<[Id; 4]> {
-    (0..n)
-        .map(|i| {
-            [
-                format!("ae{i}"),
-                format!("fe{i}"),
-                format!("ax{i}"),
-                format!("fx{i}"),
-            ]
-            .map(|s| id(&s))
-        })
-        .collect()
-}
-
-/// Kernel + prebuilt events: measures the kernel alone.
-fn cycle_prebuilt(
-    k: &mut Kernel,
-    e: &Intent,
-    x: &Intent,
-    ids: &[Id; 4],
-    evs: &mut Vec<VenueEvent>,
-) {
-    for (leg, intent) in [e, x].into_iter().enumerate() {
-        let out = k.process_intent(intent);
-        let order = out.submit.expect("accepted");
-        evs.clear();
-        let mut ack = VenueEvent::new("", KernelEventKind::OrderAck, &order.client_order_id);
-        ack.event_id = ids[2 * leg].clone();
-        ack.venue_order_id = order.client_order_id.clone();
-        let mut fill = VenueEvent::new("", KernelEventKind::Fill, &order.client_order_id);
-        fill.event_id = ids[2 * leg + 1].clone();
-        fill.price = order.reference_price;
-        fill.size = order.size;
-        evs.push(ack);
-        evs.push(fill);
-        for ev in evs.iter() {
-            black_box(k.on_venue_event(ev));
-        }
-    }
+/// Kernel + prebuilt events (ids made before the clock starts): the kernel alone.
+fn cycle_prebuilt(k: &mut Kernel, e: &Intent, x: &Intent, ids: &[Id; 4]) {
+    common::through_prebuilt(k, e, &ids[..2]);
+    common::through_prebuilt(k, x, &ids[2..]);
 }
 
 fn cycle_mock(k: &mut Kernel, venue: &mut MockVenue, e: &Intent, x: &Intent) {
     for intent in [e, x] {
-        let out = k.process_intent(intent);
-        let order = out.submit.expect("accepted");
-        for ev in venue.submit(&order) {
-            black_box(k.on_venue_event(&ev));
-        }
+        common::through_mock(k, venue, intent, |_, _| {});
     }
 }
 
 fn bench(c: &mut Criterion) {
     let cycles = intents(200_000);
-    let ids = event_ids(cycles.len());
+    let ids = common::event_ids(cycles.len());
     let mut g = c.benchmark_group("kernel_cycle");
     g.bench_function("enter_ack_fill_exit_ack_fill/prebuilt_events", |b| {
         let mut k = Kernel::new("bench", 10).unwrap();
         let mut i = 0usize;
-        let mut evs = Vec::with_capacity(2);
         b.iter(|| {
             let (e, x) = &cycles[i % cycles.len()];
             let ids = &ids[i % cycles.len()];
@@ -106,7 +67,7 @@ fn bench(c: &mut Criterion) {
             if i.is_multiple_of(cycles.len()) {
                 k = Kernel::new("bench", 10).unwrap();
             }
-            cycle_prebuilt(&mut k, e, x, ids, &mut evs);
+            cycle_prebuilt(&mut k, e, x, ids);
         })
     });
     g.bench_function("enter_ack_fill_exit_ack_fill/native_mock_venue", |b| {
@@ -129,12 +90,11 @@ fn bench(c: &mut Criterion) {
 fn summary() {
     let n = 200_000;
     let cycles = intents(n);
-    let ids = event_ids(n);
+    let ids = common::event_ids(n);
     let mut k = Kernel::new("bench", 10).unwrap();
-    let mut evs = Vec::with_capacity(2);
     let t = Instant::now();
     for ((e, x), ids) in cycles.iter().zip(&ids) {
-        cycle_prebuilt(&mut k, e, x, ids, &mut evs);
+        cycle_prebuilt(&mut k, e, x, ids);
     }
     let prebuilt = t.elapsed().as_nanos() as f64 / n as f64;
     let mut k = Kernel::new("bench", 10).unwrap();

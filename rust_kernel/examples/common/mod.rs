@@ -1,11 +1,13 @@
-//! What the probes share: building ENTER/EXIT intents before the clock starts, and taking
-//! one intent through the kernel and the native mock venue.
+//! What the probes and the criterion bench share: building ENTER/EXIT intents and venue
+//! event ids before the clock starts, and taking one intent through the kernel, with the
+//! native mock venue or with prebuilt events.
 
 use dita_kernel::mock::MockVenue;
 use dita_kernel::wal::kernel_log::InputRef;
 use dita_kernel::*;
 
 /// An intent on `slot` numbered `n` (ids `<tag><n>`, trade `t<n>`, time `n`).
+#[allow(dead_code)] // not every probe uses every helper
 pub fn intent(tag: &str, n: usize, slot: usize, action: KernelCommandType, px: f64) -> Intent {
     let mut it = Intent::new(
         &format!("{tag}{n}"),
