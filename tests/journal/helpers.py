@@ -212,14 +212,17 @@ class Workload:
                 self.on_step(self)
 
 
-def twins(journal: Any, kernel_id: str = "desk-1", max_slots: int = 8) -> tuple[Workload, InMemoryJournal]:
-    """A kernel on ``journal`` and a twin on an InMemoryJournal, driven in lockstep."""
+def twins(
+    journal: Any, kernel_id: str = "desk-1", max_slots: int = 8, **options: Any
+) -> tuple[Workload, InMemoryJournal]:
+    """A kernel on ``journal`` (None: no journal yet) and a twin on an InMemoryJournal, driven
+    in lockstep; ``options`` (a write-ahead log, say) are the first kernel's only."""
     reference = InMemoryJournal()
     sides = []
-    for j in (journal, reference):
+    for j, extra in ((journal, options), (reference, {})):
         v = venue()
         k = ExecutionKernel(
-            max_slots=max_slots, venue=v, journal=j, kernel_id=kernel_id, seed_capital=10_000.0
+            max_slots=max_slots, venue=v, journal=j, kernel_id=kernel_id, seed_capital=10_000.0, **extra
         )
         sides.append(Side(k, v))
     return Workload(sides, max_slots), reference

@@ -287,15 +287,11 @@ def test_soak_long_run_with_faults_throughout(tmp_path: Path) -> None:
         journal.close()
 
 
-def _wal_twins(journal: Any, wal_dir: Path) -> tuple[Workload, InMemoryJournal]:
-    """``twins``, with the journaled kernel on a write-ahead log."""
-    reference = InMemoryJournal()
-    sides = []
-    for j, wal in ((journal, {"wal_dir": str(wal_dir), "fsync": "none"}), (reference, {})):
-        v = venue()
-        k = ExecutionKernel(max_slots=8, venue=v, journal=j, kernel_id="desk-1", seed_capital=10_000.0, **wal)
-        sides.append(Side(k, v))
-    return Workload(sides, 8), reference
+def _assert_filled_once(journal: ClickHouseJournal, reference: InMemoryJournal) -> None:
+    """Flushed: rows were derived from the WAL, and every row is stored exactly once."""
+    journal.flush(120)
+    assert journal.stats().extra["wal_filled"] > 0
+    assert_same_rows(journal, reference, "desk-1")
 
 
 def _crash_past_a_checkpoint(path: Path, wal_dir: Path) -> tuple[Workload, InMemoryJournal, int]:
@@ -303,7 +299,7 @@ def _crash_past_a_checkpoint(path: Path, wal_dir: Path) -> tuple[Workload, InMem
     (its journal with it). Returns the twin left (on an InMemoryJournal, not on the log), its
     journal and the checkpoint's seq."""
     first = _journal(path, close_timeout=0.5)
-    work, reference = _wal_twins(first, wal_dir)
+    work, reference = twins(first, wal_dir=str(wal_dir), fsync="none")
     work.run(200)
     first.flush(60)
     FlakyClient(first._client, insert_rule=lambda n: "before")
@@ -373,33 +369,18 @@ def test_a_failed_fill_keeps_the_gap_for_the_next_start(tmp_path: Path) -> None:
     third = _journal(path)
     try:
         third.attach(restarted)
-        third.flush(120)
-        assert third.stats().extra["wal_filled"] > 0
-        assert_same_rows(third, reference, "desk-1")
+        _assert_filled_once(third, reference)
         # The filled span is recorded as stored, though no live batch followed.
         assert third.gap_start("desk-1") == restarted.wal_info()["last_seq"] + 1
     finally:
         third.close()
 
 
-def _wal_side(wal_dir: Path, **kw: Any) -> tuple[Workload, InMemoryJournal]:
-    """A kernel on a WAL and no journal yet, driven in lockstep with an InMemoryJournal twin."""
-    reference = InMemoryJournal()
-    v, rv = venue(), venue()
-    k = ExecutionKernel(
-        max_slots=8, venue=v, kernel_id="desk-1", seed_capital=10_000.0, wal_dir=str(wal_dir), **kw
-    )
-    twin = ExecutionKernel(
-        max_slots=8, venue=rv, journal=reference, kernel_id="desk-1", seed_capital=10_000.0
-    )
-    return Workload([Side(k, v), Side(twin, rv)], 8), reference
-
-
 def test_rows_left_behind_and_inputs_while_detached_come_from_the_wal(tmp_path: Path) -> None:
     """A journal closes with rows it could not write still in the kernel's outbox; the kernel
     trades on with no journal; a new journal attached later stores every row once."""
     path = tmp_path / "j"
-    work, reference = _wal_side(tmp_path / "wal", fsync="none")
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
     first = _journal(path, close_timeout=0.5, queue_rows=100, drain_rows=100)
     first.attach(work.main)
     work.run(100)
@@ -413,9 +394,7 @@ def test_rows_left_behind_and_inputs_while_detached_come_from_the_wal(tmp_path: 
     try:
         second.attach(work.main)
         work.run(50, start=300)  # and live rows meanwhile
-        second.flush(120)
-        assert second.stats().extra["wal_filled"] > 0
-        assert_same_rows(second, reference, "desk-1")
+        _assert_filled_once(second, reference)
     finally:
         second.close()
 
@@ -423,14 +402,12 @@ def test_rows_left_behind_and_inputs_while_detached_come_from_the_wal(tmp_path: 
 def test_a_fill_through_a_tiny_queue(tmp_path: Path) -> None:
     """A kernel that never had a journal gets all its rows through a two-row queue."""
     path = tmp_path / "j"
-    work, reference = _wal_side(tmp_path / "wal", fsync="none")
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
     work.run(40)
     journal = _journal(path, queue_rows=2, drain_rows=2)
     try:
         journal.attach(work.main)
-        journal.flush(120)
-        assert journal.stats().extra["wal_filled"] > 0
-        assert_same_rows(journal, reference, "desk-1")
+        _assert_filled_once(journal, reference)
     finally:
         journal.close()
 
@@ -440,7 +417,7 @@ def test_rows_the_outbox_dropped_are_not_vouched_for_and_come_back_from_the_wal(
     oldest inputs' rows are dropped. Once ClickHouse is back, progress stays below the first
     dropped input, so the next attach derives those rows again."""
     path = tmp_path / "j"
-    work, reference = _wal_side(tmp_path / "wal", fsync="none", journal_capacity=300)
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
     first = _journal(path, queue_rows=200, drain_rows=100)
     first.attach(work.main)
     work.run(50)
