@@ -425,7 +425,6 @@ class ClickHouseJournal:
             if gap > to_seq:
                 stored = True
                 return
-            to_seq_stored = to_seq
             log.info(
                 "journal: deriving the rows of %s records %d..%d again from its WAL", kernel_id, gap, to_seq
             )
@@ -454,8 +453,8 @@ class ClickHouseJournal:
                     raise _Aborted
             with self._cond:
                 self._counters["wal_filled"] += sum(t.result.written for t in tickets)
-                self._progress_floor[kernel_id] = to_seq_stored
-                if self._dropped_from.get(kernel_id, to_seq_stored + 1) <= to_seq_stored:
+                self._progress_floor[kernel_id] = to_seq
+                if self._dropped_from.get(kernel_id, to_seq + 1) <= to_seq:
                     del self._dropped_from[kernel_id]  # those rows are stored now
             stored = True
             log.info("journal: %s rows of %s derived again from its WAL", rows, kernel_id)
@@ -829,15 +828,17 @@ class ClickHouseJournal:
                 self._floor_retry.clear()
             fillable = [(kid, k) for kid, k in self._kernels if kid in self._fillable]
         unknown: set[str] = set()
+        marks: dict[str, int] = {}
         for kernel_id, kernel in fillable:
             known, dropped_from = kernel.journal_drop_mark()
             if not known:  # busy right now: vouch for nothing of it this time
                 unknown.add(kernel_id)
             elif dropped_from is not None:
-                with self._cond:
-                    earlier = self._dropped_from.get(kernel_id, dropped_from)
-                    self._dropped_from[kernel_id] = min(earlier, dropped_from)
+                marks[kernel_id] = dropped_from
         with self._cond:
+            for kernel_id, dropped_from in marks.items():
+                earlier = self._dropped_from.get(kernel_id, dropped_from)
+                self._dropped_from[kernel_id] = min(earlier, dropped_from)
             dropped_from_all = dict(self._dropped_from)
         for chunk in take:
             seqs = chunk.rows.seq_range
