@@ -625,6 +625,10 @@ class KernelCore:
     def journal_restart(self) -> int: ...
     # (True, oldest input whose rows the outbox dropped, or None); (False, None) when busy.
     def journal_drop_mark(self) -> tuple[bool, int | None]: ...
+    # Clears the mark of dropped inputs and returns the kernel's seq S (rows of inputs up to S
+    # come from the write-ahead log; their drops are not marked again). None when busy;
+    # WalError while the log has failed.
+    def journal_clear_drop_mark(self) -> int | None: ...
     # The journal rows of the log's records from_seq..=to_seq (default: the newest), derived
     # again by a read-only replay, handed to ``sink`` in chunks; returns the number of rows.
     def wal_journal_blocks(

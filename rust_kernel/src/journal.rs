@@ -701,6 +701,9 @@ pub struct Outbox {
     /// The oldest input whose rows were dropped since [`Outbox::restart`]: a journal must
     /// not vouch for rows from there on.
     pub first_dropped_seq: Option<u64>,
+    /// Inputs up to here are being derived again from the write-ahead log (see
+    /// [`Outbox::clear_drop_mark`]): dropping their rows now loses nothing, so it is not marked.
+    covered_through: u64,
     pub queued_total: u64,
     cur_seq: u64,
     subs: [u32; 6],
@@ -718,6 +721,7 @@ impl Default for Outbox {
             len: 0,
             dropped: 0,
             first_dropped_seq: None,
+            covered_through: 0,
             queued_total: 0,
             cur_seq: 0,
             subs: [0; 6],
@@ -766,7 +770,9 @@ impl Outbox {
         let Some((oldest, _)) = self.oldest().filter(|&(seq, _)| seq != self.cur_seq) else {
             return;
         };
-        self.first_dropped_seq.get_or_insert(oldest);
+        if oldest > self.covered_through {
+            self.first_dropped_seq.get_or_insert(oldest);
+        }
         for t in 0..6 {
             let table = &self.tables[t];
             let mut front = self.dropped_front[t];
@@ -792,6 +798,14 @@ impl Outbox {
             self.recycler.give(t, rows);
         }
         self.first_dropped_seq = None;
+    }
+
+    /// Forgets the mark of dropped inputs for a journal that derives the rows of every input
+    /// up to `through` from the write-ahead log, rows still held included: dropping those
+    /// later is not marked either. Drops of later inputs are marked as before.
+    pub fn clear_drop_mark(&mut self, through: u64) {
+        self.first_dropped_seq = None;
+        self.covered_through = self.covered_through.max(through);
     }
 
     /// The oldest row held (rows dropped for capacity are not held): its seq and table.
@@ -1256,6 +1270,28 @@ mod tests {
         );
         control(&mut o, 7);
         assert_eq!(seqs(&o.drain_tables(100)), [7]);
+    }
+
+    #[test]
+    fn a_cleared_drop_mark_stays_clear_for_the_inputs_it_covers() {
+        let mut o = Outbox {
+            capacity: 2,
+            ..Outbox::default()
+        };
+        for seq in 1..=3 {
+            control(&mut o, seq); // input 1 dropped
+        }
+        assert_eq!(o.first_dropped_seq, Some(1));
+        o.clear_drop_mark(3); // rows of 1..=3 come from the log now
+        assert_eq!(o.first_dropped_seq, None);
+        control(&mut o, 4); // drops input 2: covered, not marked
+        assert_eq!((o.first_dropped_seq, o.first_seq()), (None, Some(3)));
+        control(&mut o, 5); // drops 3, covered
+        control(&mut o, 6); // drops 4: not covered
+        assert_eq!((o.dropped, o.first_dropped_seq), (4, Some(4)));
+        o.clear_drop_mark(2); // an older span never lowers what is covered
+        control(&mut o, 7); // drops 5
+        assert_eq!(o.first_dropped_seq, Some(5));
     }
 
     #[test]

@@ -412,24 +412,83 @@ def test_a_fill_through_a_tiny_queue(tmp_path: Path) -> None:
         journal.close()
 
 
-def test_rows_the_outbox_dropped_are_not_vouched_for_and_come_back_from_the_wal(tmp_path: Path) -> None:
-    """ClickHouse stops; the journal's queue and then the kernel's outbox fill up and the
-    oldest inputs' rows are dropped. Once ClickHouse is back, progress stays below the first
-    dropped input, so the next attach derives those rows again."""
-    path = tmp_path / "j"
-    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
-    first = _journal(path, queue_rows=200, drain_rows=100)
-    first.attach(work.main)
+def _overflow_while_clickhouse_is_away(journal: ClickHouseJournal, work: Workload) -> int:
+    """50 pairs stored, then 200 while every insert fails (the queue and the outbox fill up
+    and the oldest inputs' rows are dropped), then ClickHouse back and 20 more; returns the
+    first dropped input."""
+    journal.attach(work.main)
     work.run(50)
-    first.flush(60)
-    flaky = FlakyClient(first._client, insert_rule=lambda n: "before")
+    journal.flush(60)
+    flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
     work.run(200, start=50)
     dropped_from = work.main.stats()["journal_first_dropped_seq"]
     assert dropped_from is not None and work.main.stats()["journal_dropped"] > 0
     flaky.restore()
     work.run(20, start=250)
+    return dropped_from
+
+
+def test_rows_the_outbox_dropped_come_back_from_the_wal_while_the_journal_runs(tmp_path: Path) -> None:
+    """Once ClickHouse stores rows again, the rows the outbox dropped while it was away are
+    derived again from the WAL, with the kernel attached and trading: no restart needed."""
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    try:
+        _overflow_while_clickhouse_is_away(journal, work)
+        journal.flush(120)
+        # Inputs after the refill's span still come from the outbox, once.
+        work.run(10, start=270)
+        journal.flush(120)
+        assert_same_rows(journal, reference, "desk-1")
+        assert journal.stats().extra["wal_refills"] >= 1
+        assert work.main.stats()["journal_first_dropped_seq"] is None
+        # Progress is past the dropped span (live rows vouch for all but the newest input).
+        assert journal.gap_start("desk-1") >= work.main.wal_info()["last_seq"]
+        assert journal.stats().extra["wal_fill_failed"] == 0
+    finally:
+        journal.close()
+
+
+def test_a_failed_refill_keeps_progress_below_the_drop_and_is_tried_again(tmp_path: Path) -> None:
+    """While the log cannot be read, refills fail: progress stays below the first dropped
+    input. Once it can, the refill after the next stored batch brings every row once."""
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    real = work.main.wal_journal_blocks
+    broken = [True]
+
+    def wal_journal_blocks(*args: Any, **kwargs: Any) -> int:
+        if broken[0]:
+            raise OSError("injected: log unreadable")
+        return real(*args, **kwargs)
+
+    work.main.wal_journal_blocks = wal_journal_blocks
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    try:
+        dropped_from = _overflow_while_clickhouse_is_away(journal, work)
+        journal.flush(120)
+        stats = journal.stats()
+        assert stats.extra["wal_fill_failed"] >= 1 and "log unreadable" in stats.last_error
+        assert journal.gap_start("desk-1") <= dropped_from
+        broken[0] = False
+        work.run(10, start=270)  # a stored batch: the refill is tried again
+        journal.flush(120)
+        assert_same_rows(journal, reference, "desk-1")
+        assert journal.gap_start("desk-1") >= work.main.wal_info()["last_seq"]
+    finally:
+        journal.close()
+        del work.main.wal_journal_blocks
+
+
+def test_rows_the_outbox_dropped_are_not_vouched_for_and_come_back_from_the_wal(tmp_path: Path) -> None:
+    """As above with ``refill_dropped=False``: progress stays below the first dropped input
+    once ClickHouse is back, so the next attach derives those rows again."""
+    path = tmp_path / "j"
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    first = _journal(path, queue_rows=200, drain_rows=100, refill_dropped=False)
+    dropped_from = _overflow_while_clickhouse_is_away(first, work)
     try:
         first.flush(120)
+        assert first.stats().extra["wal_refills"] == 0
         assert first.gap_start("desk-1") <= dropped_from
         # Attached again, to the same journal: the fill covers the dropped inputs, and the
         # progress mark moves past them.

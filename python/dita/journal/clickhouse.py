@@ -191,7 +191,10 @@ class ClickHouseJournal:
     record from where its rows in ClickHouse stop (:meth:`gap_start`) up to that moment are
     derived again from the log, in the background (``stats().extra["wal_filled"]``);
     :meth:`flush` waits for them. Such a kernel's progress also stops before any input its
-    outbox later drops for lack of room, so the next attach derives those rows too.
+    outbox later drops for lack of room (ClickHouse away longer than the queue and the outbox
+    can hold). ``refill_dropped``: once ClickHouse stores rows again, those are derived again
+    from the log too, while the kernel keeps trading (``extra["wal_refills"]``); without it,
+    the next attach does it.
     """
 
     def __init__(
@@ -209,6 +212,7 @@ class ClickHouseJournal:
         serve_sql: bool = True,
         gil_budget: float | None = None,
         wal_fill: bool = True,
+        refill_dropped: bool = True,
     ) -> None:
         for name, value, integer in (
             ("batch_rows", batch_rows, True),
@@ -225,8 +229,9 @@ class ClickHouseJournal:
             isinstance(gil_budget, bool) or not isinstance(gil_budget, int | float) or not 0 < gil_budget <= 1
         ):
             raise ValueError(f"ClickHouseJournal gil_budget must be in (0, 1] or None, got {gil_budget!r}")
-        if not isinstance(wal_fill, bool):
-            raise ValueError(f"ClickHouseJournal wal_fill must be True or False, got {wal_fill!r}")
+        for name, flag in (("wal_fill", wal_fill), ("refill_dropped", refill_dropped)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"ClickHouseJournal {name} must be True or False, got {flag!r}")
         if retry_max < retry_initial:
             raise ValueError(
                 f"ClickHouseJournal retry_max ({retry_max!r}) must not be below "
@@ -243,6 +248,7 @@ class ClickHouseJournal:
         self.close_timeout = float(close_timeout)
         self.gil_budget = None if gil_budget is None else float(gil_budget)
         self.wal_fill = wal_fill
+        self.refill_dropped = refill_dropped
 
         self._stats = JournalStats()
         self._client: Any = None
@@ -292,6 +298,7 @@ class ClickHouseJournal:
             "drain_busy": 0,
             "wal_filled": 0,
             "wal_fill_failed": 0,
+            "wal_refills": 0,
         }
         # Kernels whose earlier rows are being derived again from their WAL (flush waits for
         # them), and kernels whose progress is not recorded until such a fill is stored: from
@@ -307,6 +314,8 @@ class ClickHouseJournal:
         self._fill_threads: list[threading.Thread] = []
         # Per kernel, the oldest input whose rows its outbox dropped while attached here.
         self._dropped_from: dict[str, int] = {}
+        # Per kernel, no refill of dropped rows before this time.monotonic() (after a failure).
+        self._refill_after: dict[str, float] = {}
         self._last_write_latency = 0.0
 
         self._writer = threading.Thread(target=self._writer_loop, name="dita-journal-writer", daemon=True)
@@ -390,11 +399,11 @@ class ClickHouseJournal:
         if fill:
             self._start_wal_fill(kernel, to_seq)
 
-    def _start_wal_fill(self, kernel: ExecutionKernel, to_seq: int) -> None:
+    def _start_wal_fill(self, kernel: ExecutionKernel, to_seq: int, refill: bool = False) -> None:
         """Derive the rows of the kernel's records up to ``to_seq`` from its WAL."""
         thread = threading.Thread(
             target=self._wal_fill,
-            args=(kernel, to_seq),
+            args=(kernel, to_seq, refill),
             name=f"dita-journal-wal-fill-{kernel.kernel_id}",
             daemon=True,
         )
@@ -402,7 +411,9 @@ class ClickHouseJournal:
             self._fill_threads = [t for t in self._fill_threads if t.is_alive()] + [thread]
         thread.start()
 
-    def _wal_fill(self, kernel: ExecutionKernel, to_seq: int) -> None:
+    def _wal_fill(self, kernel: ExecutionKernel, to_seq: int, refill: bool = False) -> None:
+        """The fill at attach (progress held until it is stored), or with ``refill`` the one
+        for dropped rows (progress is capped at the oldest dropped input until it is stored)."""
         kernel_id = kernel.kernel_id
         tickets: list[_Ticket] = []
         stored = False
@@ -470,9 +481,51 @@ class ClickHouseJournal:
                 if stored:
                     self._progress_held.discard(kernel_id)
                 else:
-                    # Progress stays where the gap starts, so the next start fills it.
+                    # Progress stays where the gap starts (held, or capped at the dropped
+                    # input), so the next start fills it; a refill is tried again later.
                     self._counters["wal_fill_failed"] += 1
+                    if refill:
+                        self._refill_after[kernel_id] = time.monotonic() + self.retry_max
                 self._cond.notify_all()
+
+    def _refill_dropped(self) -> None:
+        """Start deriving again from the WAL the rows a kernel's outbox dropped while ClickHouse
+        was away: called by the writer once ClickHouse has stored a batch again."""
+        if not self.refill_dropped:
+            return
+        now = time.monotonic()
+        with self._cond:
+            if self._stopping:
+                return
+            due = [
+                (kernel_id, kernel)
+                for kernel_id, kernel in self._kernels
+                if kernel_id in self._dropped_from
+                and kernel_id in self._fillable
+                and kernel_id not in self._filling
+                and self._refill_after.get(kernel_id, 0.0) <= now
+            ]
+            self._filling.update(kernel_id for kernel_id, _ in due)
+        for kernel_id, kernel in due:
+            started = False
+            try:
+                # Every input up to to_seq comes from the log now; the mark is cleared in the
+                # same call, so a later drop marks only a later input.
+                to_seq = kernel.journal_clear_drop_mark()
+                if to_seq is not None:  # None: the kernel is busy, try after the next batch
+                    with self._cond:
+                        self._counters["wal_refills"] += 1
+                    self._start_wal_fill(kernel, to_seq, refill=True)
+                    started = True
+            except WalError as exc:  # its log failed: the rows are not there to derive
+                log.warning("no WAL refill of dropped rows for %s: %s", kernel_id, exc)
+                with self._cond:
+                    self._refill_after[kernel_id] = math.inf
+            finally:
+                if not started:
+                    with self._cond:
+                        self._filling.discard(kernel_id)
+                        self._cond.notify_all()
 
     def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
         """Write what ``kernel`` produced so far, then stop recording it."""
@@ -799,6 +852,7 @@ class ClickHouseJournal:
                     self._cond.notify_all()
                 return
             self._record_progress(take)
+            self._refill_dropped()  # before the batch counts as settled, so flush() waits for it
             with self._cond:
                 n = sum(len(c.rows) for c in take)
                 self._settled_total += n
@@ -813,7 +867,7 @@ class ClickHouseJournal:
         is stored every row before its last seq is; that seq itself may have rows still in
         the outbox. Not for a kernel whose WAL fill is not stored yet, nor, for a kernel that
         is filled from its WAL, past the oldest input its outbox dropped for lack of room
-        (the next attach derives those rows again). Best effort: a failure here only leaves
+        (a refill, or the next attach, derives those rows again). Best effort: a failure here only leaves
         an older (safe) value.
         """
         last: dict[str, int] = {}

@@ -934,6 +934,21 @@ impl PyKernel {
         }
     }
 
+    /// Clears the mark of dropped inputs and returns the kernel's seq S, for a journal that
+    /// derives the rows of every input up to S from the write-ahead log (`wal_journal_blocks`)
+    /// while the outbox keeps the rows it holds; drops of inputs up to S are not marked
+    /// again. None when the kernel is busy in another thread right now (it never waits).
+    /// Refused (WalError) while the log has failed, and then nothing is cleared.
+    fn journal_clear_drop_mark(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
+        let Ok(mut this) = slf.try_borrow_mut() else {
+            return Ok(None);
+        };
+        this.wal_guard()?;
+        let seq = this.core.seq();
+        this.core.outbox.clear_drop_mark(seq);
+        Ok(Some(seq))
+    }
+
     /// Takes the oldest journal rows, `{table: [row tuple, ...]}` in JOURNAL_COLUMNS order: at
     /// most `max_rows`, unless the oldest input alone has more (an input's rows stay together).
     /// When the kernel is busy in another thread (inside a Python venue call) nothing is
