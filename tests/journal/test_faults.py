@@ -399,6 +399,26 @@ def test_rows_left_behind_and_inputs_while_detached_come_from_the_wal(tmp_path: 
         second.close()
 
 
+def test_close_stops_a_fill_that_waits_for_clickhouse(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ClickHouse takes nothing, so a fill waits for room in a two-row queue; close() gives
+    up on it and returns with the fill's thread finished, the gap left for the next start."""
+    work, _ = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
+    work.run(40)
+    journal = _journal(tmp_path / "j", queue_rows=2, drain_rows=2, close_timeout=0.2)
+    FlakyClient(journal._client, insert_rule=lambda n: "before")
+    journal.attach(work.main)
+    wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
+    fills = list(journal._fill_threads)
+    assert fills and all(t.is_alive() for t in fills)
+    with caplog.at_level(logging.WARNING, logger="dita.journal.clickhouse"):
+        journal.close()
+    assert not any(t.is_alive() for t in fills)
+    assert "journal closed before the WAL fill of desk-1 finished" in caplog.text
+    assert journal.stats().extra["wal_fill_failed"] == 1
+
+
 def test_a_fill_through_a_tiny_queue(tmp_path: Path) -> None:
     """A kernel that never had a journal gets all its rows through a two-row queue."""
     path = tmp_path / "j"
