@@ -339,23 +339,48 @@ pub fn details_json(details: &[(&'static str, Detail)]) -> String {
 /// [`details_json`] for details read back from a journal row.
 pub fn details_json_from<'a>(details: impl Iterator<Item = (&'a str, DetailRef<'a>)>) -> String {
     let mut out = String::with_capacity(64);
+    write_details_json(&mut out, details);
+    out
+}
+
+/// Appends the JSON object of `details` to `out` (what [`details_json`] returns), without
+/// allocating: the journal's writer renders one per transition row.
+pub fn write_details_json<'a>(
+    out: &mut String,
+    details: impl Iterator<Item = (&'a str, DetailRef<'a>)>,
+) {
     out.push('{');
     for (i, (k, v)) in details.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        json_string(&mut out, k);
+        json_string(out, k);
         out.push(':');
         match v {
-            DetailRef::Str(s) => json_string(&mut out, s),
-            DetailRef::F64(x) if x.is_finite() => out.push_str(&format!("{x}")),
-            DetailRef::F64(x) => json_string(&mut out, &format!("{x}")),
-            DetailRef::I64(x) => out.push_str(&x.to_string()),
+            DetailRef::Str(s) => json_string(out, s),
+            DetailRef::F64(x) => json_f64(out, x),
+            DetailRef::I64(x) => write_display(out, x),
             DetailRef::Bool(x) => out.push_str(if x { "true" } else { "false" }),
         }
     }
     out.push('}');
-    out
+}
+
+fn write_display(out: &mut String, x: impl fmt::Display) {
+    use std::fmt::Write;
+    write!(out, "{x}").expect("writing to a String cannot fail");
+}
+
+/// A finite number as a JSON number; NaN and the infinities (only refused inputs carry them)
+/// as strings, since JSON has no such numbers.
+fn json_f64(out: &mut String, x: f64) {
+    if x.is_finite() {
+        write_display(out, x);
+    } else {
+        out.push('"');
+        write_display(out, x);
+        out.push('"');
+    }
 }
 
 pub fn metadata_json(meta: &Metadata) -> String {
@@ -369,9 +394,8 @@ pub fn metadata_json(meta: &Metadata) -> String {
         match v {
             MetaValue::Null => out.push_str("null"),
             MetaValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            MetaValue::Int(x) => out.push_str(&x.to_string()),
-            MetaValue::Float(x) if x.is_finite() => out.push_str(&format!("{x}")),
-            MetaValue::Float(x) => json_string(&mut out, &format!("{x}")),
+            MetaValue::Int(x) => write_display(&mut out, x),
+            MetaValue::Float(x) => json_f64(&mut out, *x),
             MetaValue::Str(s) => json_string(&mut out, s),
         }
     }
@@ -381,6 +405,12 @@ pub fn metadata_json(meta: &Metadata) -> String {
 
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Ids, keys and names: nothing to escape.
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

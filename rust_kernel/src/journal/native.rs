@@ -28,7 +28,13 @@ struct Column {
 }
 
 impl Column {
-    fn push(&mut self, v: Value<'_>) {
+    fn clear(&mut self) {
+        self.nulls.clear();
+        self.data.clear();
+    }
+
+    /// `json`: scratch for rendering details, kept between rows.
+    fn push(&mut self, v: Value<'_>, json: &mut String) {
         let d = &mut self.data;
         match v {
             Value::U64(x) => d.extend_from_slice(&x.to_le_bytes()),
@@ -42,7 +48,11 @@ impl Column {
             Value::Bool(x) => d.push(u8::from(x)),
             Value::Ts(x) => d.extend_from_slice(&micros(x).to_le_bytes()),
             Value::Str(x) => string(d, x),
-            Value::Details(x) => string(d, &x.to_json()),
+            Value::Details(x) => {
+                json.clear();
+                x.write_json(json);
+                string(d, json);
+            }
         }
     }
 }
@@ -64,16 +74,37 @@ pub fn encode_block(
     let name = TABLES[table];
     let names = columns(name);
     let types = wire_types(name).expect("every table has wire types");
-    let mut cols: Vec<Column> = (0..names.len()).map(|_| Column::default()).collect();
-    for i in from..to {
-        let mut at = 0;
-        rows.visit(table, i, &mut |v| {
-            cols[at].push(v);
-            at += 1;
-        });
-        debug_assert_eq!(at, names.len(), "{name} row visits every column");
-    }
-    let n = to - from;
+    SCRATCH.with_borrow_mut(|(cols, json)| {
+        // The columns of the last block, emptied: a writer encoding block after block
+        // refills memory it already has instead of growing fresh buffers every time.
+        cols.resize_with(names.len().max(cols.len()), Column::default);
+        let cols = &mut cols[..names.len()];
+        cols.iter_mut().for_each(Column::clear);
+        for i in from..to {
+            let mut at = 0;
+            rows.visit(table, i, &mut |v| {
+                cols[at].push(v, json);
+                at += 1;
+            });
+            debug_assert_eq!(at, names.len(), "{name} row visits every column");
+        }
+        write_block(out, kernel_id, names, types, cols, to - from);
+    });
+}
+
+thread_local! {
+    /// Per thread: the column buffers and the JSON scratch of the last block encoded.
+    static SCRATCH: std::cell::RefCell<(Vec<Column>, String)> = Default::default();
+}
+
+fn write_block(
+    out: &mut Vec<u8>,
+    kernel_id: &str,
+    names: &[&str],
+    types: &[&str],
+    cols: &[Column],
+    n: usize,
+) {
     let payload: usize = cols.iter().map(|c| c.nulls.len() + c.data.len()).sum();
     out.reserve(payload + n * (kernel_id.len() + 1) + 64 * names.len());
     varint(out, names.len() as u64 + 1);
@@ -83,7 +114,7 @@ pub fn encode_block(
     for _ in 0..n {
         string(out, kernel_id);
     }
-    for ((name, ty), col) in names.iter().zip(types).zip(&cols) {
+    for ((name, ty), col) in names.iter().zip(types).zip(cols) {
         string(out, name);
         string(out, ty);
         out.extend_from_slice(&col.nulls);

@@ -227,12 +227,18 @@ impl PyJournalBlock {
     fn encode<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let (rows, kernel_id) = (Arc::clone(&self.rows), Arc::clone(&self.kernel_id));
         let (table, start, end) = (self.table, self.start, self.end);
-        let bytes = py.detach(move || {
-            let mut out = Vec::new();
-            encode_block(&mut out, &kernel_id, table, &rows, start, end);
-            out
+        // Into the writer thread's own buffer, reused from block to block (no fresh pages to
+        // fault in and give back each time); copied once into the bytes object.
+        thread_local! {
+            static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        py.detach(|| {
+            BLOCK.with_borrow_mut(|out| {
+                out.clear();
+                encode_block(out, &kernel_id, table, &rows, start, end);
+            })
         });
-        PyBytes::new(py, &bytes)
+        BLOCK.with_borrow(|out| PyBytes::new(py, out))
     }
 
     /// The rows as tuples in `JOURNAL_COLUMNS` order, as `drain_journal` gives them.
