@@ -4,6 +4,8 @@ one query socket shared by the journals of a directory, and the HTTP DSN path.""
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,11 @@ def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> N
         ({"gil_budget": 0}, r"gil_budget must be in \(0, 1\] or None, got 0"),
         ({"gil_budget": 1.5}, r"gil_budget must be in \(0, 1\] or None, got 1.5"),
         ({"wal_fill": "yes"}, "wal_fill must be True or False, got 'yes'"),
+        ({"refill_dropped": 1}, "refill_dropped must be True or False, got 1"),
+        ({"nice": -1}, "nice must be an int from 0 to 19 or None, got -1"),
+        ({"nice": 20}, "nice must be an int from 0 to 19 or None, got 20"),
+        ({"nice": True}, "nice must be an int from 0 to 19 or None, got True"),
+        ({"nice": 5.0}, "nice must be an int from 0 to 19 or None, got 5.0"),
     ],
 )
 def test_bad_settings_are_refused_by_name(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
@@ -266,6 +273,33 @@ def test_a_gil_budget_delays_writing_but_loses_nothing(tmp_path: Path) -> None:
         work.run(300)
         journal.flush(120)  # a flush lifts the budget
         assert_same_rows(journal, reference, "budget")
+    finally:
+        journal.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread nice values are Linux's")
+@pytest.mark.parametrize("nice", [7, None])
+def test_the_journal_and_its_chdb_threads_run_at_its_nice_value(tmp_path: Path, nice: int | None) -> None:
+    """Its own threads, the threads running its inserts, and chDB's merges yield the CPU to
+    the strategy's threads; ``nice=None`` leaves them at the process's priority."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=0.01, nice=nice)
+    try:
+        work, reference = twins(journal, kernel_id="nice", wal_dir=str(tmp_path / "wal"), fsync="none")
+        work.run(50)
+        journal.flush(60)
+        assert_same_rows(journal, reference, "nice")
+        ours = [t for t in threading.enumerate() if t.name in ("dita-journal-writer", "dita-journal-drainer")]
+        assert len(ours) == 2
+        want = base if nice is None else max(nice, base)
+        assert {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in ours} == {want}
+        assert threading.main_thread().native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id) == base
+        inserts, merges = journal._client.query(
+            "SELECT getSetting('os_threads_nice_value_query'), (SELECT value FROM system.server_settings"
+            " WHERE name = 'os_threads_nice_value_merge_mutate')"
+        ).result_rows[0]
+        assert (int(inserts), int(merges)) == ((0, 0) if nice is None else (nice, nice))
     finally:
         journal.close()
 

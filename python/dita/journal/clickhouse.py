@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -195,6 +197,12 @@ class ClickHouseJournal:
     can hold). ``refill_dropped``: once ClickHouse stores rows again, those are derived again
     from the log too, while the kernel keeps trading (``extra["wal_refills"]``); without it,
     the next attach does it.
+
+    ``nice`` (Linux; None: leave priorities alone): the CPU priority, as a nice value from 0
+    to 19, of the journal's drainer, writer and WAL fill threads and of the threads an
+    embedded chDB runs for it (inserts, merges), so that on a busy machine they yield the CPU
+    to the strategy's threads; rows wait in the queue meanwhile. The merge setting is taken
+    when this journal is the first in the process to open the chDB directory.
     """
 
     def __init__(
@@ -213,6 +221,7 @@ class ClickHouseJournal:
         gil_budget: float | None = None,
         wal_fill: bool = True,
         refill_dropped: bool = True,
+        nice: int | None = 10,
     ) -> None:
         for name, value, integer in (
             ("batch_rows", batch_rows, True),
@@ -232,6 +241,8 @@ class ClickHouseJournal:
         for name, flag in (("wal_fill", wal_fill), ("refill_dropped", refill_dropped)):
             if not isinstance(flag, bool):
                 raise ValueError(f"ClickHouseJournal {name} must be True or False, got {flag!r}")
+        if nice is not None and (isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19):
+            raise ValueError(f"ClickHouseJournal nice must be an int from 0 to 19 or None, got {nice!r}")
         if retry_max < retry_initial:
             raise ValueError(
                 f"ClickHouseJournal retry_max ({retry_max!r}) must not be below "
@@ -249,6 +260,7 @@ class ClickHouseJournal:
         self.gil_budget = None if gil_budget is None else float(gil_budget)
         self.wal_fill = wal_fill
         self.refill_dropped = refill_dropped
+        self.nice = nice
 
         self._stats = JournalStats()
         self._client: Any = None
@@ -329,8 +341,14 @@ class ClickHouseJournal:
         if self.target.kind == "chdb":
             assert self.target.path is not None
             self.target.path.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, Any] | None = None
+        chdb_options: dict[str, Any] | None = None
+        if self.nice is not None and self.target.kind == "chdb":
+            # Threads of our own engine: those running the writer's inserts, and its merges.
+            settings = {"os_threads_nice_value_query": self.nice}
+            chdb_options = {"os_threads_nice_value_merge_mutate": self.nice}
         try:
-            client = self.target.connect()
+            client = self.target.connect(settings=settings, chdb_options=chdb_options)
         except Exception as exc:
             if self.target.kind == "chdb" and "lock" in str(exc).lower():
                 raise RuntimeError(
@@ -414,6 +432,7 @@ class ClickHouseJournal:
     def _wal_fill(self, kernel: ExecutionKernel, to_seq: int, refill: bool = False) -> None:
         """The fill at attach (progress held until it is stored), or with ``refill`` the one
         for dropped rows (progress is capped at the oldest dropped input until it is stored)."""
+        self._lower_priority()
         kernel_id = kernel.kernel_id
         tickets: list[_Ticket] = []
         stored = False
@@ -758,7 +777,20 @@ class ClickHouseJournal:
         self._pending_rows += len(chunk.rows)
         self._enqueued_total += len(chunk.rows)
 
+    def _lower_priority(self) -> None:
+        """Give the calling thread (one of the journal's) the journal's ``nice`` value; again
+        after chDB ran a query on it (chDB resets the nice value of a thread it ran a query on)."""
+        if self.nice is None or not sys.platform.startswith("linux"):
+            return
+        try:
+            # On Linux a nice value belongs to a thread, named by its native id.
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, max(self.nice, os.getpriority(os.PRIO_PROCESS, tid)))
+        except OSError as exc:  # not permitted here: run at the priority given
+            log.debug("could not lower the priority of %s: %r", threading.current_thread().name, exc)
+
     def _drainer_loop(self) -> None:
+        self._lower_priority()
         while True:
             with self._cond:
                 if self._stopping:
@@ -825,6 +857,7 @@ class ClickHouseJournal:
         return time.monotonic() - self._queue[0].drained_at >= self.max_delay
 
     def _writer_loop(self) -> None:
+        self._lower_priority()
         while True:
             with self._cond:
                 while not self._writer_ready_locked():
@@ -840,6 +873,7 @@ class ClickHouseJournal:
                     self._inflight_since = take[0].drained_at
             if not take:  # only a finished fill's span to record
                 self._record_progress(take)
+                self._lower_priority()
                 continue
             try:
                 self._write_take(take)
@@ -852,6 +886,7 @@ class ClickHouseJournal:
                     self._cond.notify_all()
                 return
             self._record_progress(take)
+            self._lower_priority()  # as after an insert: chDB reset it
             self._refill_dropped()  # before the batch counts as settled, so flush() waits for it
             with self._cond:
                 n = sum(len(c.rows) for c in take)
@@ -1000,21 +1035,26 @@ class ClickHouseJournal:
     def _insert(self, kernel_id: str, table: str, rows: _Rows, token: str) -> None:
         names = [n for n, _ in TABLE_COLUMNS[table]]
         settings = {"insert_deduplication_token": token}
-        if isinstance(rows, JournalBlock):
-            # Native bytes made by the kernel with the GIL released; ClickHouse converts the
-            # String columns into the tables' LowCardinality ones.
-            self._client.raw_insert(
-                table, column_names=names, insert_block=rows.encode(), settings=settings, fmt="Native"
+        try:
+            if isinstance(rows, JournalBlock):
+                # Native bytes made by the kernel with the GIL released; ClickHouse converts the
+                # String columns into the tables' LowCardinality ones.
+                self._client.raw_insert(
+                    table, column_names=names, insert_block=rows.encode(), settings=settings, fmt="Native"
+                )
+                return
+            self._client.insert(
+                table,
+                self._columns_for(kernel_id, rows.tuples()),
+                column_names=names,
+                column_type_names=[t for _, t in TABLE_COLUMNS[table]],
+                column_oriented=True,
+                settings=settings,
             )
-            return
-        self._client.insert(
-            table,
-            self._columns_for(kernel_id, rows.tuples()),
-            column_names=names,
-            column_type_names=[t for _, t in TABLE_COLUMNS[table]],
-            column_oriented=True,
-            settings=settings,
-        )
+        finally:
+            # chDB ran the insert on this thread too, at the journal's nice value, and set the
+            # thread back to nice 0 when it was done.
+            self._lower_priority()
 
     def _write_batch(
         self, kernel_id: str, table: str, rows: _Rows, check: bool, drained_at: float

@@ -67,12 +67,20 @@ class JournalTarget:
         digest = hashlib.sha1(str(self.path).encode()).hexdigest()[:20]
         return f"\0dita-journal-{digest}"
 
-    def connect(self, *, settings: dict[str, Any] | None = None) -> Any:
-        """A new clickhouse-connect client (no database selected: it may not exist yet)."""
+    def connect(
+        self, *, settings: dict[str, Any] | None = None, chdb_options: dict[str, Any] | None = None
+    ) -> Any:
+        """A new clickhouse-connect client (no database selected: it may not exist yet).
+
+        ``chdb_options``: server settings for an embedded engine, taken by the first client
+        that opens it in this process (later ones share that engine as it is).
+        """
         import clickhouse_connect
 
         if self.kind == "chdb":
-            return clickhouse_connect.get_client(interface="chdb", path=str(self.path), settings=settings)
+            return clickhouse_connect.get_client(
+                interface="chdb", path=str(self.path), settings=settings, chdb_options=chdb_options
+            )
         return clickhouse_connect.get_client(
             interface=self.scheme,
             host=self.host,
