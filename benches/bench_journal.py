@@ -4,8 +4,10 @@
    against a bare clickhouse-connect insert of the same rows already in column form.
 2. ``process_intent`` throughput with journaling at NORMAL against journaling off (target
    overhead <= 1.2x): ENTER/EXIT pairs on the default mock venue (instant fills), prebuilt
-   intents. The journal drains and writes concurrently; the figure is the strategy loop
-   alone, and separately the time ClickHouse then needs to catch up. Two capture-only
+   intents; also with a GIL budget, and with the journal's and chDB's threads left at the
+   strategy's priority (``nice=None``) instead of nice 10. The journal drains and writes
+   concurrently; the figure is the strategy loop alone, and separately the time ClickHouse
+   then needs to catch up. Two capture-only
    figures split the overhead: the outbox filling with nobody draining (its buffers grow
    into fresh pages), and drained on the strategy thread every 1,000 intents (recycled
    buffers, no writer thread, the drain's copy included): what is left over NORMAL is the
@@ -55,6 +57,9 @@ LABEL_CATCHUP = "ClickHouse catch-up after the NORMAL loop"
 LABEL_BUDGET = "process_intent/s, journaling NORMAL, gil_budget=0.1"
 LABEL_BUDGET_OVERHEAD = "overhead off/NORMAL with gil_budget=0.1 (target <= 1.2x)"
 LABEL_BUDGET_CATCHUP = "ClickHouse catch-up after the gil_budget=0.1 loop"
+LABEL_PLAIN = "process_intent/s, journaling NORMAL, nice=None (journal threads at full priority)"
+LABEL_PLAIN_OVERHEAD = "overhead off/NORMAL with nice=None"
+LABEL_NICE_GAIN = "median NORMAL speed, nice=10 (default) / nice=None"
 LABEL_END_TO_END = "intents/s incl. catch-up, NORMAL"
 LABEL_LAG_P50 = "lag transition -> queryable row p50"
 LABEL_LAG_P99 = "lag transition -> queryable row p99"
@@ -168,35 +173,41 @@ def bench_sustained(report: Report, root: Path, trades: int) -> None:
 
 
 def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None:
-    print("2. process_intent with journaling off / NORMAL / NORMAL with a GIL budget", flush=True)
+    print("2. process_intent with journaling off / NORMAL / with a GIL budget / with nice=None", flush=True)
     batch_size = 2 * pairs
     off: list[float] = []
     outbox: list[float] = []
     drained: list[float] = []
-    runs: dict[float | None, tuple[list[float], list[float]]] = {None: ([], []), 0.1: ([], [])}
+    # The journal as configured by default (its threads and chDB's at nice 10), with a GIL
+    # budget, and with every thread at the strategy's priority (nice=None). A journal per run:
+    # chDB takes its merge priority when the directory is opened.
+    configs: dict[str, dict[str, Any]] = {
+        "normal": {},
+        "budget": {"gil_budget": 0.1},
+        "plain": {"nice": None},
+    }
+    runs: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in configs}
     rows_per_intent = 0.0
     dsn = f"chdb://{root / 'journal'}"
-    journal = ClickHouseJournal(dsn, serve_sql=False)
-    try:
-        for r in range(repeats):
-            k_off = ExecutionKernel(max_slots=16, kernel_id=f"off-{r}")
-            off.append(batch_size / run_loop(k_off, intents(pairs, 16)))
-            # The kernel filling its outbox with no journal thread at all: row capture in the
-            # hot path, plus the page faults of buffers that only grow.
-            k_box = ExecutionKernel(max_slots=16, kernel_id=f"outbox-{r}", journal_capacity=5_000_000)
-            k_box.set_journal_enabled(True)
-            outbox.append(batch_size / run_loop(k_box, intents(pairs, 16)))
-            del k_box
-            k_drained = ExecutionKernel(max_slots=16, kernel_id=f"drained-{r}")
-            k_drained.set_journal_enabled(True)
-            drained.append(batch_size / run_loop_draining(k_drained, intents(pairs, 16)))
-            assert k_drained.stats()["journal_dropped"] == 0
-            del k_drained
-            for budget, (speeds, catchups) in runs.items():
-                journal.gil_budget = budget
-                k_on = ExecutionKernel(
-                    max_slots=16, kernel_id=f"normal-{budget}-{r}", journal_capacity=5_000_000
-                )
+    for r in range(repeats):
+        k_off = ExecutionKernel(max_slots=16, kernel_id=f"off-{r}")
+        off.append(batch_size / run_loop(k_off, intents(pairs, 16)))
+        # The kernel filling its outbox with no journal thread at all: row capture in the
+        # hot path, plus the page faults of buffers that only grow.
+        k_box = ExecutionKernel(max_slots=16, kernel_id=f"outbox-{r}", journal_capacity=5_000_000)
+        k_box.set_journal_enabled(True)
+        outbox.append(batch_size / run_loop(k_box, intents(pairs, 16)))
+        del k_box
+        k_drained = ExecutionKernel(max_slots=16, kernel_id=f"drained-{r}")
+        k_drained.set_journal_enabled(True)
+        drained.append(batch_size / run_loop_draining(k_drained, intents(pairs, 16)))
+        assert k_drained.stats()["journal_dropped"] == 0
+        del k_drained
+        for name, options in configs.items():
+            speeds, catchups = runs[name]
+            journal = ClickHouseJournal(dsn, serve_sql=False, **options)
+            try:
+                k_on = ExecutionKernel(max_slots=16, kernel_id=f"{name}-{r}", journal_capacity=5_000_000)
                 k_on.update_control(verbosity="NORMAL", source="bench")
                 journal.attach(k_on)
                 work = intents(pairs, 16)
@@ -207,11 +218,10 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
                 catchups.append(time.perf_counter() - t)
                 rows_per_intent = (journal.stats().written - before) / batch_size
                 assert k_on.stats()["journal_dropped"] == 0
-                journal.detach(k_on)
-    finally:
-        journal.close()
+            finally:
+                journal.close()
     best_off = max(off)
-    best_normal, best_budget = max(runs[None][0]), max(runs[0.1][0])
+    best_normal, best_budget, best_plain = (max(runs[name][0]) for name in ("normal", "budget", "plain"))
     report.add(LABEL_OFF, best_off, "intents/s", fmt_rate(best_off))
     report.add(LABEL_NORMAL, best_normal, "intents/s", fmt_rate(best_normal))
     report.add(LABEL_OVERHEAD, best_off / best_normal, "x")
@@ -220,14 +230,18 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
     report.add(LABEL_DRAINED, max(drained), "intents/s", fmt_rate(max(drained)))
     report.add(LABEL_DRAINED_OVERHEAD, best_off / max(drained), "x")
     report.add(LABEL_ROWS_PER_INTENT, rows_per_intent, "rows")
-    med_catchup = statistics.median(runs[None][1])
+    med_catchup = statistics.median(runs["normal"][1])
     report.add(LABEL_CATCHUP, med_catchup, "s", f"{med_catchup:.2f}")
     end_to_end = batch_size / (batch_size / best_normal + med_catchup)
     report.add(LABEL_END_TO_END, end_to_end, "intents/s", fmt_rate(end_to_end))
     report.add(LABEL_BUDGET, best_budget, "intents/s", fmt_rate(best_budget))
     report.add(LABEL_BUDGET_OVERHEAD, best_off / best_budget, "x")
-    budget_catchup = statistics.median(runs[0.1][1])
+    budget_catchup = statistics.median(runs["budget"][1])
     report.add(LABEL_BUDGET_CATCHUP, budget_catchup, "s", f"{budget_catchup:.2f}")
+    report.add(LABEL_PLAIN, best_plain, "intents/s", fmt_rate(best_plain))
+    report.add(LABEL_PLAIN_OVERHEAD, best_off / best_plain, "x")
+    median_ratio = statistics.median(runs["plain"][0]) / statistics.median(runs["normal"][0])
+    report.add(LABEL_NICE_GAIN, 1 / median_ratio, "x")
 
 
 def bench_lag(report: Report, root: Path, samples: int, rate: float) -> None:
@@ -339,7 +353,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, figures not meaningful")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    trades, pairs, repeats, samples = (2_000, 2_000, 1, 20) if args.quick else (60_000, 50_000, 3, 400)
+    trades, pairs, repeats, samples = (2_000, 2_000, 1, 20) if args.quick else (60_000, 50_000, 5, 400)
     print(f"bench_journal: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)")
     report = Report()
     # One chDB directory per process: each part uses its own database-free journal dir in turn.
