@@ -432,11 +432,14 @@ def test_a_fill_through_a_tiny_queue(tmp_path: Path) -> None:
         journal.close()
 
 
-def _overflow_while_clickhouse_is_away(journal: ClickHouseJournal, work: Workload) -> int:
+def _overflow_while_clickhouse_is_away(
+    journal: ClickHouseJournal, work: Workload, attach: bool = True
+) -> int:
     """50 pairs stored, then 200 while every insert fails (the queue and the outbox fill up
     and the oldest inputs' rows are dropped), then ClickHouse back and 20 more; returns the
     first dropped input."""
-    journal.attach(work.main)
+    if attach:
+        journal.attach(work.main)
     work.run(50)
     journal.flush(60)
     flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
@@ -469,12 +472,62 @@ def test_rows_the_outbox_dropped_come_back_from_the_wal_while_the_journal_runs(t
         journal.close()
 
 
+def test_a_refill_that_overtakes_the_drainer_stores_no_row_twice(tmp_path: Path) -> None:
+    """One input dropped: the refill soon reaches rows the outbox still holds. The drainer
+    cannot take them while the refill runs (the strategy is inside the kernel), so the refill
+    stores them first; drained later, they are found stored and not written again."""
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    real_drain = work.main.drain_journal_blocks
+
+    def drain_journal_blocks(*args: Any, **kwargs: Any) -> Any:
+        return None if journal._filling else real_drain(*args, **kwargs)
+
+    work.main.drain_journal_blocks = drain_journal_blocks
+    try:
+        journal.attach(work.main)
+        work.run(50)
+        journal.flush(60)
+        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        trades = 50
+        while not work.main.stats()["journal_dropped"]:
+            work.run(1, start=trades)
+            trades += 1
+        flaky.restore()
+        journal.flush(120)
+        assert journal.stats().extra["wal_refills"] >= 1
+        assert_same_rows(journal, reference, "desk-1")
+    finally:
+        journal.close()
+        del work.main.drain_journal_blocks
+
+
+def test_inputs_dropped_during_the_attach_fill_are_refilled_before_flush_returns(tmp_path: Path) -> None:
+    """While the attach fill waits for ClickHouse, live rows overflow the outbox. The refill
+    for them starts once the fill is done, with no batch to follow, and flush() waits for it."""
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    work.run(300)  # a long span for the attach fill
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    try:
+        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        journal.attach(work.main)
+        wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
+        work.run(100, start=300)
+        assert work.main.stats()["journal_dropped"] > 0
+        flaky.restore()
+        journal.flush(120)
+        assert_same_rows(journal, reference, "desk-1")
+        assert journal.stats().extra["wal_refills"] >= 1
+    finally:
+        journal.close()
+
+
 def test_a_failed_refill_keeps_progress_below_the_drop_and_is_tried_again(tmp_path: Path) -> None:
     """While the log cannot be read, refills fail: progress stays below the first dropped
-    input. Once it can, the refill after the next stored batch brings every row once."""
+    input. Once it can, a later try brings every row once."""
     work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
     real = work.main.wal_journal_blocks
-    broken = [True]
+    broken = [False]  # the attach fill reads the log; the refills do not, until repaired
 
     def wal_journal_blocks(*args: Any, **kwargs: Any) -> int:
         if broken[0]:
@@ -484,13 +537,18 @@ def test_a_failed_refill_keeps_progress_below_the_drop_and_is_tried_again(tmp_pa
     work.main.wal_journal_blocks = wal_journal_blocks
     journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
     try:
-        dropped_from = _overflow_while_clickhouse_is_away(journal, work)
+        journal.attach(work.main)
+        journal.flush(60)
+        broken[0] = True
+        dropped_from = _overflow_while_clickhouse_is_away(journal, work, attach=False)
         journal.flush(120)
         stats = journal.stats()
         assert stats.extra["wal_fill_failed"] >= 1 and "log unreadable" in stats.last_error
+        assert stats.extra["dropped_not_refilled"] == ["desk-1"]
         assert journal.gap_start("desk-1") <= dropped_from
         broken[0] = False
-        work.run(10, start=270)  # a stored batch: the refill is tried again
+        wait_until(lambda: not journal.stats().extra["dropped_not_refilled"], "the refill once the log reads")
+        work.run(10, start=270)
         journal.flush(120)
         assert_same_rows(journal, reference, "desk-1")
         assert journal.gap_start("desk-1") >= work.main.wal_info()["last_seq"]

@@ -33,7 +33,7 @@ import os
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -148,6 +148,10 @@ class _Unreachable(OperationalError):
 
 class _Aborted(Exception):
     """The journal is closing and gave up waiting for ClickHouse."""
+
+
+# Per journal thread: the nice value it started with (see ClickHouseJournal._lower_priority).
+_thread_nice = threading.local()
 
 
 def _is_encoding_error(exc: BaseException) -> bool:
@@ -315,7 +319,7 @@ class ClickHouseJournal:
         # Kernels whose earlier rows are being derived again from their WAL (flush waits for
         # them), and kernels whose progress is not recorded until such a fill is stored: from
         # attach on, and for good when the fill failed, so a later start looks again.
-        self._filling: set[str] = set()
+        self._filling: Counter[str] = Counter()
         self._progress_held: set[str] = set()
         # The last seq a finished fill stored, recorded as progress by the writer (at once,
         # and with the next batch if that failed).
@@ -326,8 +330,13 @@ class ClickHouseJournal:
         self._fill_threads: list[threading.Thread] = []
         # Per kernel, the oldest input whose rows its outbox dropped while attached here.
         self._dropped_from: dict[str, int] = {}
-        # Per kernel, no refill of dropped rows before this time.monotonic() (after a failure).
+        # Per kernel, no refill of dropped rows before this time.monotonic() (the kernel was
+        # busy, or the last refill failed: then the failures in a row, for the backoff).
         self._refill_after: dict[str, float] = {}
+        self._refill_failures: Counter[str] = Counter()
+        # Per kernel, drained rows up to this seq are checked key by key before they are
+        # written: a refill derives them too, and may have stored them first.
+        self._check_through: dict[str, int] = {}
         self._last_write_latency = 0.0
 
         self._writer = threading.Thread(target=self._writer_loop, name="dita-journal-writer", daemon=True)
@@ -341,14 +350,11 @@ class ClickHouseJournal:
         if self.target.kind == "chdb":
             assert self.target.path is not None
             self.target.path.mkdir(parents=True, exist_ok=True)
-        settings: dict[str, Any] | None = None
-        chdb_options: dict[str, Any] | None = None
-        if self.nice is not None and self.target.kind == "chdb":
-            # Threads of our own engine: those running the writer's inserts, and its merges.
-            settings = {"os_threads_nice_value_query": self.nice}
-            chdb_options = {"os_threads_nice_value_merge_mutate": self.nice}
+        niced = self.nice is not None and self.target.kind == "chdb"
+        # Threads of our own engine that merge parts, taken when the engine is opened.
+        chdb_options = {"os_threads_nice_value_merge_mutate": self.nice} if niced else None
         try:
-            client = self.target.connect(settings=settings, chdb_options=chdb_options)
+            client = self.target.connect(chdb_options=chdb_options)
         except Exception as exc:
             if self.target.kind == "chdb" and "lock" in str(exc).lower():
                 raise RuntimeError(
@@ -366,6 +372,10 @@ class ClickHouseJournal:
         try:
             migrate(client, self.target.database)
             client.database = self.target.database
+            if niced:
+                # The threads running the writer's inserts. Set only now: chDB puts a thread it
+                # ran such a query on back to nice 0, and this may be the caller's thread.
+                client.set_client_setting("os_threads_nice_value_query", self.nice)
         except OperationalError as exc:
             client.close()
             if self.target.kind == "chdb":
@@ -406,8 +416,10 @@ class ClickHouseJournal:
                 except WalError as exc:
                     log.warning("no WAL fill for %s: %s", kernel_id, exc)
                     fill = False
+            for per_kernel in (self._dropped_from, self._refill_after, self._refill_failures):
+                per_kernel.pop(kernel_id, None)  # from an earlier attach: this one starts afresh
             if fill:
-                self._filling.add(kernel_id)
+                self._filling[kernel_id] += 1
                 self._progress_held.add(kernel_id)
                 self._fillable.add(kernel_id)
             else:
@@ -452,7 +464,9 @@ class ClickHouseJournal:
                         self._stats.last_error = f"wal fill of {kernel_id}: gap_start: {exc!r}"
                     self._backoff(attempt)
                     attempt += 1
-            if gap > to_seq:
+            if gap > to_seq:  # ClickHouse says it has all of them already
+                with self._cond:
+                    self._lift_drop_mark_locked(kernel_id, to_seq)
                 stored = True
                 return
             log.info(
@@ -484,8 +498,7 @@ class ClickHouseJournal:
             with self._cond:
                 self._counters["wal_filled"] += sum(t.result.written for t in tickets)
                 self._progress_floor[kernel_id] = to_seq
-                if self._dropped_from.get(kernel_id, to_seq + 1) <= to_seq:
-                    del self._dropped_from[kernel_id]  # those rows are stored now
+                self._lift_drop_mark_locked(kernel_id, to_seq)
             stored = True
             log.info("journal: %s rows of %s derived again from its WAL", rows, kernel_id)
         except _Aborted:
@@ -496,54 +509,94 @@ class ClickHouseJournal:
             log.warning("could not fill the journal of %s from its WAL: %r", kernel_id, exc)
         finally:
             with self._cond:
-                self._filling.discard(kernel_id)
-                if stored:
+                self._filling[kernel_id] -= 1
+                if self._filling[kernel_id] <= 0:
+                    del self._filling[kernel_id]
+                if stored and refill:
+                    self._refill_failures.pop(kernel_id, None)
+                elif stored:
                     self._progress_held.discard(kernel_id)
                 else:
                     # Progress stays where the gap starts (held, or capped at the dropped
-                    # input), so the next start fills it; a refill is tried again later.
+                    # input), so the next start fills it; a refill is tried again, later
+                    # each time it fails (a log that stays unreadable is not replayed
+                    # every few seconds forever).
                     self._counters["wal_fill_failed"] += 1
                     if refill:
-                        self._refill_after[kernel_id] = time.monotonic() + self.retry_max
-                self._cond.notify_all()
+                        self._refill_failures[kernel_id] += 1
+                        backoff = self.retry_max * 2 ** min(self._refill_failures[kernel_id] - 1, 6)
+                        self._refill_after[kernel_id] = time.monotonic() + backoff
+                self._cond.notify_all()  # the writer looks for a refill due; flush() for the end
+
+    def _lift_drop_mark_locked(self, kernel_id: str, stored_through: int) -> None:
+        """Rows of every input up to ``stored_through`` are stored: a drop among them no longer
+        holds progress back (a later drop is read from the kernel again)."""
+        if self._dropped_from.get(kernel_id, stored_through + 1) <= stored_through:
+            del self._dropped_from[kernel_id]
+
+    def _refills_due_locked(self, now: float) -> list[tuple[str, ExecutionKernel]]:
+        """Attached kernels whose outbox dropped rows that no refill is deriving yet."""
+        if not self.refill_dropped or self._stopping:
+            return []
+        return [
+            (kernel_id, kernel)
+            for kernel_id, kernel in self._kernels
+            if kernel_id in self._dropped_from
+            and kernel_id in self._fillable
+            and not self._filling[kernel_id]
+            and self._refill_after.get(kernel_id, 0.0) <= now
+        ]
+
+    def _refill_waiting_locked(self) -> bool:
+        """A refill flush() waits for: due, or put off only because the kernel was busy (not
+        one put off after failing: that may take long, like a failed attach fill)."""
+        return self.refill_dropped and any(
+            kid in self._dropped_from and kid in self._fillable and not self._refill_failures[kid]
+            for kid, _ in self._kernels
+        )
 
     def _refill_dropped(self) -> None:
         """Start deriving again from the WAL the rows a kernel's outbox dropped while ClickHouse
-        was away: called by the writer once ClickHouse has stored a batch again."""
-        if not self.refill_dropped:
-            return
-        now = time.monotonic()
+        was away. The writer calls it between batches: a drop is known once a stored batch
+        read the kernel's mark, so this starts when ClickHouse takes rows again."""
         with self._cond:
-            if self._stopping:
-                return
-            due = [
-                (kernel_id, kernel)
-                for kernel_id, kernel in self._kernels
-                if kernel_id in self._dropped_from
-                and kernel_id in self._fillable
-                and kernel_id not in self._filling
-                and self._refill_after.get(kernel_id, 0.0) <= now
-            ]
-            self._filling.update(kernel_id for kernel_id, _ in due)
+            due = self._refills_due_locked(time.monotonic())
+            for kernel_id, _ in due:
+                self._filling[kernel_id] += 1
         for kernel_id, kernel in due:
             started = False
             try:
                 # Every input up to to_seq comes from the log now; the mark is cleared in the
                 # same call, so a later drop marks only a later input.
                 to_seq = kernel.journal_clear_drop_mark()
-                if to_seq is not None:  # None: the kernel is busy, try after the next batch
+                if to_seq is None:  # the kernel is busy right now: shortly
                     with self._cond:
-                        self._counters["wal_refills"] += 1
-                    self._start_wal_fill(kernel, to_seq, refill=True)
-                    started = True
+                        self._refill_after[kernel_id] = time.monotonic() + self.poll_interval
+                    continue
+                with self._cond:
+                    self._counters["wal_refills"] += 1
+                    # Rows up to to_seq still in the outbox are drained later, maybe after the
+                    # refill stored them: they get the key check, so none is stored twice.
+                    self._check_through[kernel_id] = max(self._check_through.get(kernel_id, 0), to_seq)
+                self._start_wal_fill(kernel, to_seq, refill=True)
+                started = True
             except WalError as exc:  # its log failed: the rows are not there to derive
                 log.warning("no WAL refill of dropped rows for %s: %s", kernel_id, exc)
                 with self._cond:
                     self._refill_after[kernel_id] = math.inf
+                    self._refill_failures[kernel_id] += 1
+            except Exception as exc:  # best effort, like recording progress: keep writing
+                log.warning("could not start a WAL refill for %s: %r", kernel_id, exc)
+                with self._cond:
+                    self._stats.last_error = f"wal refill of {kernel_id}: {exc!r}"
+                    self._refill_failures[kernel_id] += 1
+                    self._refill_after[kernel_id] = time.monotonic() + self.retry_max
             finally:
                 if not started:
                     with self._cond:
-                        self._filling.discard(kernel_id)
+                        self._filling[kernel_id] -= 1
+                        if self._filling[kernel_id] <= 0:
+                            del self._filling[kernel_id]
                         self._cond.notify_all()
 
     def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
@@ -551,6 +604,9 @@ class ClickHouseJournal:
         self.flush(timeout)
         with self._cond:
             self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
+            # A refill started since the flush ends on its own; its kernel's marks go.
+            for per_kernel in (self._dropped_from, self._refill_after, self._refill_failures):
+                per_kernel.pop(kernel.kernel_id, None)
         kernel.set_journal_enabled(False)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -584,12 +640,16 @@ class ClickHouseJournal:
                         f"for ClickHouse ({self.target.display}); last error: {self._stats.last_error!r}"
                     )
                 if not self._wait_locked(
-                    lambda: not (self._filling or self._floor_due_locked()) or not self._writer.is_alive(),
+                    lambda: (
+                        not (self._filling or self._floor_due_locked() or self._refill_waiting_locked())
+                        or not self._writer.is_alive()
+                    ),
                     deadline,
                 ):
                     raise TimeoutError(
                         f"journal flush timed out after {timeout}s while deriving rows again from the WAL "
-                        f"of {', '.join(self._filling)}; last error: {self._stats.last_error!r}"
+                        f"of {', '.join(self._filling) or 'a kernel whose outbox dropped rows'}; "
+                        f"last error: {self._stats.last_error!r}"
                     )
             finally:
                 self._flushers -= 1
@@ -658,6 +718,8 @@ class ClickHouseJournal:
                 "target": self.target.display,
                 "connected": self._client is not None,
                 "settled_seq": dict(self._settled_seq),
+                # Kernels whose outbox dropped rows not derived again from the WAL yet.
+                "dropped_not_refilled": sorted(kid for kid, _ in kernels if kid in self._dropped_from),
             }
         dropped = 0
         for _, kernel in kernels:
@@ -778,14 +840,19 @@ class ClickHouseJournal:
         self._enqueued_total += len(chunk.rows)
 
     def _lower_priority(self) -> None:
-        """Give the calling thread (one of the journal's) the journal's ``nice`` value; again
-        after chDB ran a query on it (chDB resets the nice value of a thread it ran a query on)."""
+        """Give the calling thread (one of the journal's) the journal's ``nice`` value, or keep
+        the one it started with if that is lower still; again after chDB ran a query on it
+        (with the right to raise priorities, chDB puts such a thread back to nice 0)."""
         if self.nice is None or not sys.platform.startswith("linux"):
             return
         try:
             # On Linux a nice value belongs to a thread, named by its native id.
             tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, max(self.nice, os.getpriority(os.PRIO_PROCESS, tid)))
+            if not hasattr(_thread_nice, "start"):
+                _thread_nice.start = os.getpriority(os.PRIO_PROCESS, tid)
+            want = max(self.nice, _thread_nice.start)
+            if os.getpriority(os.PRIO_PROCESS, tid) != want:
+                os.setpriority(os.PRIO_PROCESS, tid, want)
         except OSError as exc:  # not permitted here: run at the priority given
             log.debug("could not lower the priority of %s: %r", threading.current_thread().name, exc)
 
@@ -850,8 +917,9 @@ class ClickHouseJournal:
 
     def _writer_ready_locked(self) -> bool:
         if not self._queue:
-            # A finished fill's span is recorded as progress even when no batch follows.
-            return self._floor_due_locked()
+            # A finished fill's span is recorded as progress even when no batch follows, and
+            # a refill that came due starts.
+            return self._floor_due_locked() or bool(self._refills_due_locked(time.monotonic()))
         if self._stopping or self._flushers or self._pending_rows >= self.batch_rows:
             return True
         return time.monotonic() - self._queue[0].drained_at >= self.max_delay
@@ -863,17 +931,24 @@ class ClickHouseJournal:
                 while not self._writer_ready_locked():
                     if self._stopping and not self._queue:
                         return
+                    now = time.monotonic()
                     wait = self.max_delay
                     if self._queue:
-                        wait = max(0.001, self.max_delay - (time.monotonic() - self._queue[0].drained_at))
-                    self._cond.wait(wait)
+                        wait = max(0.001, self.max_delay - (now - self._queue[0].drained_at))
+                    later = [
+                        self._refill_after[kid] - now
+                        for kid, _ in self._kernels
+                        if kid in self._dropped_from and kid in self._refill_after
+                    ]
+                    self._cond.wait(max(0.001, min([wait, *later])))
                 take = list(self._queue)
                 self._queue.clear()
                 if take:
                     self._inflight_since = take[0].drained_at
-            if not take:  # only a finished fill's span to record
+            if not take:  # only a finished fill's span to record, or a refill to start
                 self._record_progress(take)
                 self._lower_priority()
+                self._refill_dropped()
                 continue
             try:
                 self._write_take(take)
@@ -1072,6 +1147,8 @@ class ClickHouseJournal:
                     if self._client is None:
                         self._client = self._open_writer_client()
                     first_key = part.first_key
+                    if not must_check and first_key and first_key[0] <= self._check_through.get(kernel_id, 0):
+                        must_check = True  # rows a refill derives too: it may have stored them
                     if not must_check and first_key and first_key[0] <= self._hwm_for(kernel_id, table):
                         must_check = True  # rows from before a restart: some may be stored already
                     todo = part
