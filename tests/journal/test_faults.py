@@ -522,6 +522,31 @@ def test_inputs_dropped_during_the_attach_fill_are_refilled_before_flush_returns
         journal.close()
 
 
+def test_a_drop_mark_a_busy_kernel_hid_is_read_again_before_flush_returns(tmp_path: Path) -> None:
+    """Each time a batch is stored, the kernel is busy (inside a venue call) when the writer
+    asks for its drop mark. The writer asks again between polls, and flush() waits until it
+    has the answer and the refill it calls for."""
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    real = work.main.journal_drop_mark
+    hidden = [False]
+
+    def journal_drop_mark() -> tuple[bool, int | None]:
+        # Busy whenever the answer would come with a batch (rows still waiting to settle).
+        return (False, None) if hidden[0] and journal._pending_rows > 0 else real()
+
+    work.main.journal_drop_mark = journal_drop_mark
+    try:
+        hidden[0] = True
+        _overflow_while_clickhouse_is_away(journal, work)
+        journal.flush(120)
+        assert_same_rows(journal, reference, "desk-1")
+        assert journal.stats().extra["wal_refills"] >= 1
+    finally:
+        journal.close()
+        del work.main.journal_drop_mark
+
+
 def test_a_failed_refill_keeps_progress_below_the_drop_and_is_tried_again(tmp_path: Path) -> None:
     """While the log cannot be read, refills fail: progress stays below the first dropped
     input. Once it can, a later try brings every row once."""

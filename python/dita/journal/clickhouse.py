@@ -330,6 +330,13 @@ class ClickHouseJournal:
         self._fill_threads: list[threading.Thread] = []
         # Per kernel, the oldest input whose rows its outbox dropped while attached here.
         self._dropped_from: dict[str, int] = {}
+        # Per kernel, every drop mark seen that no fill has covered yet (a mark read during a
+        # refill lies above its span and outlives it); _dropped_from is their minimum.
+        self._dropped_marks: dict[str, set[int]] = {}
+        # Fillable kernels whose mark could not be read after their last batch (busy): read
+        # again from poll to poll, and flush() waits until it was.
+        self._marks_unread: set[str] = set()
+        self._marks_retry_at = 0.0
         # Per kernel, no refill of dropped rows before this time.monotonic() (the kernel was
         # busy, or the last refill failed: then the failures in a row, for the backoff).
         self._refill_after: dict[str, float] = {}
@@ -351,8 +358,10 @@ class ClickHouseJournal:
             assert self.target.path is not None
             self.target.path.mkdir(parents=True, exist_ok=True)
         niced = self.nice is not None and self.target.kind == "chdb"
+        # Not above the process's own nice value (a higher priority than the strategy's).
+        nice = max(self.nice or 0, os.getpriority(os.PRIO_PROCESS, 0))
         # Threads of our own engine that merge parts, taken when the engine is opened.
-        chdb_options = {"os_threads_nice_value_merge_mutate": self.nice} if niced else None
+        chdb_options = {"os_threads_nice_value_merge_mutate": nice} if niced else None
         try:
             client = self.target.connect(chdb_options=chdb_options)
         except Exception as exc:
@@ -375,7 +384,7 @@ class ClickHouseJournal:
             if niced:
                 # The threads running the writer's inserts. Set only now: chDB puts a thread it
                 # ran such a query on back to nice 0, and this may be the caller's thread.
-                client.set_client_setting("os_threads_nice_value_query", self.nice)
+                client.set_client_setting("os_threads_nice_value_query", nice)
         except OperationalError as exc:
             client.close()
             if self.target.kind == "chdb":
@@ -416,13 +425,14 @@ class ClickHouseJournal:
                 except WalError as exc:
                     log.warning("no WAL fill for %s: %s", kernel_id, exc)
                     fill = False
-            for per_kernel in (self._dropped_from, self._refill_after, self._refill_failures):
-                per_kernel.pop(kernel_id, None)  # from an earlier attach: this one starts afresh
+            self._forget_kernel_locked(kernel_id)  # from an earlier attach: this one starts afresh
             if fill:
                 self._filling[kernel_id] += 1
                 self._progress_held.add(kernel_id)
                 self._fillable.add(kernel_id)
             else:
+                self._fillable.discard(kernel_id)
+                self._progress_held.discard(kernel_id)
                 kernel.set_journal_enabled(True)
             self._kernels.append((kernel_id, kernel))
             self._cond.notify_all()
@@ -528,11 +538,33 @@ class ClickHouseJournal:
                         self._refill_after[kernel_id] = time.monotonic() + backoff
                 self._cond.notify_all()  # the writer looks for a refill due; flush() for the end
 
+    def _forget_kernel_locked(self, kernel_id: str) -> None:
+        """Drop what this journal knows about a kernel's dropped rows and refills."""
+        for per_kernel in (
+            self._dropped_from,
+            self._dropped_marks,
+            self._refill_after,
+            self._refill_failures,
+        ):
+            per_kernel.pop(kernel_id, None)
+        self._marks_unread.discard(kernel_id)
+
+    def _note_drop_locked(self, kernel_id: str, mark: int) -> None:
+        """The kernel's outbox dropped the rows of input ``mark`` (and maybe later ones)."""
+        marks = self._dropped_marks.setdefault(kernel_id, set())
+        marks.add(mark)
+        self._dropped_from[kernel_id] = min(marks)
+
     def _lift_drop_mark_locked(self, kernel_id: str, stored_through: int) -> None:
-        """Rows of every input up to ``stored_through`` are stored: a drop among them no longer
-        holds progress back (a later drop is read from the kernel again)."""
-        if self._dropped_from.get(kernel_id, stored_through + 1) <= stored_through:
-            del self._dropped_from[kernel_id]
+        """Rows of every input up to ``stored_through`` are stored: drops among them no longer
+        hold progress back; a drop of a later input still does."""
+        marks = {m for m in self._dropped_marks.get(kernel_id, ()) if m > stored_through}
+        if marks:
+            self._dropped_marks[kernel_id] = marks
+            self._dropped_from[kernel_id] = min(marks)
+        else:
+            self._dropped_marks.pop(kernel_id, None)
+            self._dropped_from.pop(kernel_id, None)
 
     def _refills_due_locked(self, now: float) -> list[tuple[str, ExecutionKernel]]:
         """Attached kernels whose outbox dropped rows that no refill is deriving yet."""
@@ -551,7 +583,8 @@ class ClickHouseJournal:
         """A refill flush() waits for: due, or put off only because the kernel was busy (not
         one put off after failing: that may take long, like a failed attach fill)."""
         return self.refill_dropped and any(
-            kid in self._dropped_from and kid in self._fillable and not self._refill_failures[kid]
+            (kid in self._dropped_from and kid in self._fillable and not self._refill_failures[kid])
+            or kid in self._marks_unread
             for kid, _ in self._kernels
         )
 
@@ -575,6 +608,7 @@ class ClickHouseJournal:
                     continue
                 with self._cond:
                     self._counters["wal_refills"] += 1
+                    self._refill_after.pop(kernel_id, None)
                     # Rows up to to_seq still in the outbox are drained later, maybe after the
                     # refill stored them: they get the key check, so none is stored twice.
                     self._check_through[kernel_id] = max(self._check_through.get(kernel_id, 0), to_seq)
@@ -605,8 +639,7 @@ class ClickHouseJournal:
         with self._cond:
             self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
             # A refill started since the flush ends on its own; its kernel's marks go.
-            for per_kernel in (self._dropped_from, self._refill_after, self._refill_failures):
-                per_kernel.pop(kernel.kernel_id, None)
+            self._forget_kernel_locked(kernel.kernel_id)
         kernel.set_journal_enabled(False)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -919,7 +952,12 @@ class ClickHouseJournal:
         if not self._queue:
             # A finished fill's span is recorded as progress even when no batch follows, and
             # a refill that came due starts.
-            return self._floor_due_locked() or bool(self._refills_due_locked(time.monotonic()))
+            now = time.monotonic()
+            return (
+                self._floor_due_locked()
+                or bool(self._refills_due_locked(now))
+                or bool(self._marks_unread and now >= self._marks_retry_at)
+            )
         if self._stopping or self._flushers or self._pending_rows >= self.batch_rows:
             return True
         return time.monotonic() - self._queue[0].drained_at >= self.max_delay
@@ -935,17 +973,25 @@ class ClickHouseJournal:
                     wait = self.max_delay
                     if self._queue:
                         wait = max(0.001, self.max_delay - (now - self._queue[0].drained_at))
-                    later = [
-                        self._refill_after[kid] - now
-                        for kid, _ in self._kernels
-                        if kid in self._dropped_from and kid in self._refill_after
-                    ]
-                    self._cond.wait(max(0.001, min([wait, *later])))
+                    if not self._queue:  # nothing to write: wake for a refill or a mark to read
+                        later = [
+                            self._refill_after[kid] - now
+                            for kid, _ in self._kernels
+                            if kid in self._dropped_from
+                            and kid in self._fillable
+                            and not self._filling[kid]
+                            and self._refill_after.get(kid, 0.0) > now
+                            and self.refill_dropped
+                        ]
+                        if self._marks_unread:
+                            later.append(self._marks_retry_at - now)
+                        wait = min([wait, *later])
+                    self._cond.wait(max(0.001, wait))
                 take = list(self._queue)
                 self._queue.clear()
                 if take:
                     self._inflight_since = take[0].drained_at
-            if not take:  # only a finished fill's span to record, or a refill to start
+            if not take:  # a finished fill's span to record, a mark to read, a refill to start
                 self._record_progress(take)
                 self._lower_priority()
                 self._refill_dropped()
@@ -1001,9 +1047,11 @@ class ClickHouseJournal:
                 marks[kernel_id] = dropped_from
         with self._cond:
             for kernel_id, dropped_from in marks.items():
-                earlier = self._dropped_from.get(kernel_id, dropped_from)
-                self._dropped_from[kernel_id] = min(earlier, dropped_from)
+                self._note_drop_locked(kernel_id, dropped_from)
             dropped_from_all = dict(self._dropped_from)
+            # A busy kernel's mark is read again at the next poll, batch or not.
+            self._marks_unread = unknown | (self._marks_unread - {kid for kid, _ in fillable})
+            self._marks_retry_at = time.monotonic() + self.poll_interval
         for chunk in take:
             seqs = chunk.rows.seq_range
             if chunk.ticket is None and seqs is not None and chunk.kernel_id not in held | unknown:
@@ -1110,26 +1158,21 @@ class ClickHouseJournal:
     def _insert(self, kernel_id: str, table: str, rows: _Rows, token: str) -> None:
         names = [n for n, _ in TABLE_COLUMNS[table]]
         settings = {"insert_deduplication_token": token}
-        try:
-            if isinstance(rows, JournalBlock):
-                # Native bytes made by the kernel with the GIL released; ClickHouse converts the
-                # String columns into the tables' LowCardinality ones.
-                self._client.raw_insert(
-                    table, column_names=names, insert_block=rows.encode(), settings=settings, fmt="Native"
-                )
-                return
-            self._client.insert(
-                table,
-                self._columns_for(kernel_id, rows.tuples()),
-                column_names=names,
-                column_type_names=[t for _, t in TABLE_COLUMNS[table]],
-                column_oriented=True,
-                settings=settings,
+        if isinstance(rows, JournalBlock):
+            # Native bytes made by the kernel with the GIL released; ClickHouse converts the
+            # String columns into the tables' LowCardinality ones.
+            self._client.raw_insert(
+                table, column_names=names, insert_block=rows.encode(), settings=settings, fmt="Native"
             )
-        finally:
-            # chDB ran the insert on this thread too, at the journal's nice value, and set the
-            # thread back to nice 0 when it was done.
-            self._lower_priority()
+            return
+        self._client.insert(
+            table,
+            self._columns_for(kernel_id, rows.tuples()),
+            column_names=names,
+            column_type_names=[t for _, t in TABLE_COLUMNS[table]],
+            column_oriented=True,
+            settings=settings,
+        )
 
     def _write_batch(
         self, kernel_id: str, table: str, rows: _Rows, check: bool, drained_at: float
@@ -1193,6 +1236,10 @@ class ClickHouseJournal:
                         self._stats.retries += 1
                     self._backoff(attempt)
                     attempt += 1
+                finally:
+                    # chDB ran queries and inserts on this thread at the journal's nice value,
+                    # and set it back to nice 0 after each one.
+                    self._lower_priority()
         return result
 
     def _remigrate(self) -> None:
