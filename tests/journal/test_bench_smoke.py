@@ -29,3 +29,30 @@ def test_bench_journal_quick_prints_every_figure(tmp_path: Path) -> None:
     for label, figure in figures.items():
         assert label in done.stdout
         assert math.isfinite(figure["value"]) and figure["value"] > 0, label
+
+
+INTERFERENCE = BENCH.parent / "journal_interference.py"
+
+
+def test_journal_interference_runs_every_variant_asked_for() -> None:
+    done = subprocess.run(
+        [sys.executable, str(INTERFERENCE), "--rounds", "1", "--pairs", "300", "--variants", "full,no-write"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    medians = [line.split() for line in done.stdout.splitlines() if line.startswith("  ") and "(n=3," in line]
+    assert [m[0] for m in medians] == ["full", "no-write"]
+    for m in medians:
+        assert math.isfinite(float(m[1].rstrip("x"))) and float(m[1].rstrip("x")) > 0
+
+
+def test_journal_interference_refuses_an_unknown_variant() -> None:
+    done = subprocess.run(
+        [sys.executable, str(INTERFERENCE), "--variants", "full,fast"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "fast" in done.stderr
