@@ -280,8 +280,9 @@ def test_a_gil_budget_delays_writing_but_loses_nothing(tmp_path: Path) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread nice values are Linux's")
 @pytest.mark.parametrize("nice", [7, None])
 def test_the_journal_and_its_chdb_threads_run_at_its_nice_value(tmp_path: Path, nice: int | None) -> None:
-    """Its own threads, the threads running its inserts, and chDB's merges yield the CPU to
-    the strategy's threads; ``nice=None`` leaves them at the process's priority."""
+    """Its own threads, the threads running its inserts, chDB's merges and the operators'
+    queries it serves yield the CPU to the strategy's threads; ``nice=None`` leaves them at
+    the process's priority."""
     base = os.getpriority(os.PRIO_PROCESS, 0)
     journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=0.01, nice=nice)
     try:
@@ -289,8 +290,9 @@ def test_the_journal_and_its_chdb_threads_run_at_its_nice_value(tmp_path: Path, 
         work.run(50)
         journal.flush(60)
         assert_same_rows(journal, reference, "nice")
-        ours = [t for t in threading.enumerate() if t.name in ("dita-journal-writer", "dita-journal-drainer")]
-        assert len(ours) == 2
+        names = ("dita-journal-writer", "dita-journal-drainer", "dita-journal-sql")
+        ours = [t for t in threading.enumerate() if t.name in names]
+        assert len(ours) == 3
         want = base if nice is None else max(nice, base)
         assert {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in ours} == {want}
         assert threading.main_thread().native_id is not None
@@ -299,7 +301,13 @@ def test_the_journal_and_its_chdb_threads_run_at_its_nice_value(tmp_path: Path, 
             "SELECT getSetting('os_threads_nice_value_query'), (SELECT value FROM system.server_settings"
             " WHERE name = 'os_threads_nice_value_merge_mutate')"
         ).result_rows[0]
-        assert (int(inserts), int(merges)) == ((0, 0) if nice is None else (nice, nice))
+        assert (int(inserts), int(merges)) == ((0, 0) if nice is None else (want, want))
+        served = query_via_socket(
+            journal.target.socket_address,
+            journal.target.database,
+            "SELECT getSetting('os_threads_nice_value_query')",
+        )
+        assert int(served.rows[0][0]) == (0 if nice is None else want)
     finally:
         journal.close()
 

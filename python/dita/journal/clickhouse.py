@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 import threading
 import time
 from collections import Counter, deque
@@ -43,6 +42,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from dita._kernel import JournalBlock, WalError
 from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
+from dita.journal.priority import lower_thread_priority
 from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
 from dita.journal.schema import PROGRESS_TABLE, TABLE_COLUMNS, check_kernel_columns, migrate, quote_ident
 
@@ -148,10 +148,6 @@ class _Unreachable(OperationalError):
 
 class _Aborted(Exception):
     """The journal is closing and gave up waiting for ClickHouse."""
-
-
-# Per journal thread: the nice value it started with (see ClickHouseJournal._lower_priority).
-_thread_nice = threading.local()
 
 
 def _is_encoding_error(exc: BaseException) -> bool:
@@ -280,7 +276,7 @@ class ClickHouseJournal:
         self._reader_lock = threading.Lock()
         try:
             if serve_sql and self.target.kind == "chdb":
-                self._server = QueryServer.acquire(self.target)
+                self._server = QueryServer.acquire(self.target, nice=self.nice)
         except BaseException:
             if self._client is not None:
                 self._client.close()
@@ -873,21 +869,9 @@ class ClickHouseJournal:
         self._enqueued_total += len(chunk.rows)
 
     def _lower_priority(self) -> None:
-        """Give the calling thread (one of the journal's) the journal's ``nice`` value, or keep
-        the one it started with if that is lower still; again after chDB ran a query on it
-        (with the right to raise priorities, chDB puts such a thread back to nice 0)."""
-        if self.nice is None or not sys.platform.startswith("linux"):
-            return
-        try:
-            # On Linux a nice value belongs to a thread, named by its native id.
-            tid = threading.get_native_id()
-            if not hasattr(_thread_nice, "start"):
-                _thread_nice.start = os.getpriority(os.PRIO_PROCESS, tid)
-            want = max(self.nice, _thread_nice.start)
-            if os.getpriority(os.PRIO_PROCESS, tid) != want:
-                os.setpriority(os.PRIO_PROCESS, tid, want)
-        except OSError as exc:  # not permitted here: run at the priority given
-            log.debug("could not lower the priority of %s: %r", threading.current_thread().name, exc)
+        """Give the calling thread (one of the journal's) the journal's ``nice`` value; again
+        after chDB ran a query on it (see :mod:`dita.journal.priority`)."""
+        lower_thread_priority(self.nice)
 
     def _drainer_loop(self) -> None:
         self._lower_priority()

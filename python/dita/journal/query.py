@@ -28,6 +28,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any, ClassVar
 
 from dita.journal.dsn import JournalTarget
+from dita.journal.priority import lower_thread_priority
 
 __all__ = [
     "QueryResult",
@@ -153,9 +154,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def open_read_only_client(target: JournalTarget) -> Any:
-    """A client on ``target`` that ClickHouse itself keeps read-only, in the journal database."""
-    client = target.connect(settings=dict(READ_ONLY_SETTINGS))
+def open_read_only_client(target: JournalTarget, nice: int | None = None) -> Any:
+    """A client on ``target`` that ClickHouse itself keeps read-only, in the journal database.
+
+    ``nice``: the nice value of the chDB threads running its queries (for the journal owner's
+    SQL server, whose threads are its own: chDB may put the calling thread back to nice 0).
+    """
+    settings = dict(READ_ONLY_SETTINGS)
+    if nice is not None and target.kind == "chdb":
+        settings = {"os_threads_nice_value_query": max(nice, os.getpriority(os.PRIO_PROCESS, 0)), **settings}
+    client = target.connect(settings=settings)
     try:
         exists = client.query(
             "SELECT count() FROM system.databases WHERE name = {db:String}",
@@ -198,7 +206,10 @@ class _Handler(socketserver.StreamRequestHandler):
             database = request.get("database")
             if not isinstance(database, str):
                 raise ValueError("request must name its 'database'")
-            res = self.server.owner.run(database, request["sql"], params)
+            owner = self.server.owner
+            lower_thread_priority(owner.nice)  # started by the serving thread: already is
+            res = owner.run(database, request["sql"], params, served=True)
+            lower_thread_priority(owner.nice)  # again, as chDB may have reset it
             reply: dict[str, Any] = {"columns": res.columns, "types": res.types, "rows": res.rows}
         except ReadOnlyViolation as exc:
             reply = {"error": str(exc), "kind": "read_only"}
@@ -226,11 +237,12 @@ class QueryServer:
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
-    def acquire(cls, target: JournalTarget) -> QueryServer:
+    def acquire(cls, target: JournalTarget, nice: int | None = None) -> QueryServer:
+        """The directory's server, started by the first journal (with its ``nice``)."""
         with cls._registry_lock:
             server = cls._registry.get(target.socket_address)
             if server is None:
-                server = cls(target)
+                server = cls(target, nice)
                 cls._registry[server.address] = server
             server._users += 1
             return server
@@ -243,11 +255,15 @@ class QueryServer:
             self._registry.pop(self.address, None)
         self.close()
 
-    def __init__(self, target: JournalTarget) -> None:
+    def __init__(self, target: JournalTarget, nice: int | None = None) -> None:
         self.target = target
+        # Operators' queries yield the CPU to the strategy like the journal's writing does:
+        # the serving thread (and the thread per request it starts, which inherits its nice
+        # value) and chDB's threads for the query.
+        self.nice = nice
         self.address = target.socket_address
         self._users = 0
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, bool], Any] = {}
         self._lock = threading.Lock()
         if not self.address.startswith("\0"):
             # A socket file left by a crashed owner: the chDB lock we hold proves it is stale.
@@ -255,21 +271,26 @@ class QueryServer:
                 os.unlink(self.address)
         self._server = _SocketServer(self.address, _Handler)
         self._server.owner = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="dita-journal-sql",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._serve, name="dita-journal-sql", daemon=True)
         self._thread.start()
 
-    def run(self, database: str, sql: str, parameters: dict[str, Any]) -> QueryResult:
+    def _serve(self) -> None:
+        lower_thread_priority(self.nice)
+        self._server.serve_forever(poll_interval=0.2)
+
+    def run(self, database: str, sql: str, parameters: dict[str, Any], served: bool = False) -> QueryResult:
+        """``served``: for a client on the socket, on one of this server's threads; then chDB
+        runs it at the server's nice value. Otherwise (the owner's own ``journal.query()``, on
+        the caller's thread) priorities are left alone: chDB may reset a thread it ran a
+        niced query on to nice 0, and the caller's thread is not ours to change."""
         check_read_only(sql)
         with self._lock:
-            client = self._clients.get(database)
+            key = (database, served)
+            client = self._clients.get(key)
             if client is None:
-                client = open_read_only_client(replace(self.target, database=database))
-                self._clients[database] = client
+                nice = self.nice if served else None
+                client = open_read_only_client(replace(self.target, database=database), nice)
+                self._clients[key] = client
             return execute(client, sql, parameters)
 
     def close(self) -> None:
