@@ -324,10 +324,9 @@ class ClickHouseJournal:
         # Kernels attached with a WAL fill: their progress also stops at a dropped input.
         self._fillable: set[str] = set()
         self._fill_threads: list[threading.Thread] = []
-        # Per kernel, the oldest input whose rows its outbox dropped while attached here.
-        self._dropped_from: dict[str, int] = {}
-        # Per kernel, every drop mark seen that no fill has covered yet (a mark read during a
-        # refill lies above its span and outlives it); _dropped_from is their minimum.
+        # Per kernel, every drop mark seen while attached here that no fill has covered yet
+        # (a mark read during a refill lies above its span and outlives it); the smallest is
+        # the oldest input whose rows are missing. Never an empty set.
         self._dropped_marks: dict[str, set[int]] = {}
         # Fillable kernels whose mark could not be read after their last batch (busy): read
         # again from poll to poll, and flush() waits until it was.
@@ -515,9 +514,7 @@ class ClickHouseJournal:
             log.warning("could not fill the journal of %s from its WAL: %r", kernel_id, exc)
         finally:
             with self._cond:
-                self._filling[kernel_id] -= 1
-                if self._filling[kernel_id] <= 0:
-                    del self._filling[kernel_id]
+                self._fill_ended_locked(kernel_id)
                 if stored and refill:
                     self._refill_failures.pop(kernel_id, None)
                 elif stored:
@@ -534,22 +531,21 @@ class ClickHouseJournal:
                         self._refill_after[kernel_id] = time.monotonic() + backoff
                 self._cond.notify_all()  # the writer looks for a refill due; flush() for the end
 
+    def _fill_ended_locked(self, kernel_id: str) -> None:
+        """One fill of the kernel counted in ``_filling`` is over (or never began)."""
+        self._filling[kernel_id] -= 1
+        if self._filling[kernel_id] <= 0:
+            del self._filling[kernel_id]
+
     def _forget_kernel_locked(self, kernel_id: str) -> None:
         """Drop what this journal knows about a kernel's dropped rows and refills."""
-        for per_kernel in (
-            self._dropped_from,
-            self._dropped_marks,
-            self._refill_after,
-            self._refill_failures,
-        ):
+        for per_kernel in (self._dropped_marks, self._refill_after, self._refill_failures):
             per_kernel.pop(kernel_id, None)
         self._marks_unread.discard(kernel_id)
 
     def _note_drop_locked(self, kernel_id: str, mark: int) -> None:
         """The kernel's outbox dropped the rows of input ``mark`` (and maybe later ones)."""
-        marks = self._dropped_marks.setdefault(kernel_id, set())
-        marks.add(mark)
-        self._dropped_from[kernel_id] = min(marks)
+        self._dropped_marks.setdefault(kernel_id, set()).add(mark)
 
     def _lift_drop_mark_locked(self, kernel_id: str, stored_through: int) -> None:
         """Rows of every input up to ``stored_through`` are stored: drops among them no longer
@@ -557,29 +553,32 @@ class ClickHouseJournal:
         marks = {m for m in self._dropped_marks.get(kernel_id, ()) if m > stored_through}
         if marks:
             self._dropped_marks[kernel_id] = marks
-            self._dropped_from[kernel_id] = min(marks)
         else:
             self._dropped_marks.pop(kernel_id, None)
-            self._dropped_from.pop(kernel_id, None)
 
-    def _refills_due_locked(self, now: float) -> list[tuple[str, ExecutionKernel]]:
+    def _refills_pending_locked(self) -> list[tuple[str, ExecutionKernel]]:
         """Attached kernels whose outbox dropped rows that no refill is deriving yet."""
         if not self.refill_dropped or self._stopping:
             return []
         return [
             (kernel_id, kernel)
             for kernel_id, kernel in self._kernels
-            if kernel_id in self._dropped_from
+            if kernel_id in self._dropped_marks
             and kernel_id in self._fillable
             and not self._filling[kernel_id]
-            and self._refill_after.get(kernel_id, 0.0) <= now
+        ]
+
+    def _refills_due_locked(self, now: float) -> list[tuple[str, ExecutionKernel]]:
+        """Pending refills not put off past ``now`` (the kernel was busy, or one failed)."""
+        return [
+            (kid, k) for kid, k in self._refills_pending_locked() if self._refill_after.get(kid, 0.0) <= now
         ]
 
     def _refill_waiting_locked(self) -> bool:
         """A refill flush() waits for: due, or put off only because the kernel was busy (not
         one put off after failing: that may take long, like a failed attach fill)."""
         return self.refill_dropped and any(
-            (kid in self._dropped_from and kid in self._fillable and not self._refill_failures[kid])
+            (kid in self._dropped_marks and kid in self._fillable and not self._refill_failures[kid])
             or kid in self._marks_unread
             for kid, _ in self._kernels
         )
@@ -624,9 +623,7 @@ class ClickHouseJournal:
             finally:
                 if not started:
                     with self._cond:
-                        self._filling[kernel_id] -= 1
-                        if self._filling[kernel_id] <= 0:
-                            del self._filling[kernel_id]
+                        self._fill_ended_locked(kernel_id)
                         self._cond.notify_all()
 
     def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
@@ -748,7 +745,7 @@ class ClickHouseJournal:
                 "connected": self._client is not None,
                 "settled_seq": dict(self._settled_seq),
                 # Kernels whose outbox dropped rows not derived again from the WAL yet.
-                "dropped_not_refilled": sorted(kid for kid, _ in kernels if kid in self._dropped_from),
+                "dropped_not_refilled": sorted(kid for kid, _ in kernels if kid in self._dropped_marks),
             }
         dropped = 0
         for _, kernel in kernels:
@@ -960,12 +957,8 @@ class ClickHouseJournal:
                     if not self._queue:  # nothing to write: wake for a refill or a mark to read
                         later = [
                             self._refill_after[kid] - now
-                            for kid, _ in self._kernels
-                            if kid in self._dropped_from
-                            and kid in self._fillable
-                            and not self._filling[kid]
-                            and self._refill_after.get(kid, 0.0) > now
-                            and self.refill_dropped
+                            for kid, _ in self._refills_pending_locked()
+                            if self._refill_after.get(kid, 0.0) > now
                         ]
                         if self._marks_unread:
                             later.append(self._marks_retry_at - now)
@@ -975,11 +968,7 @@ class ClickHouseJournal:
                 self._queue.clear()
                 if take:
                     self._inflight_since = take[0].drained_at
-            if not take:  # a finished fill's span to record, a mark to read, a refill to start
-                self._record_progress(take)
-                self._lower_priority()
-                self._refill_dropped()
-                continue
+            # With no take: a finished fill's span to record, a mark to read, a refill to start.
             try:
                 self._write_take(take)
             except _Aborted:
@@ -993,6 +982,8 @@ class ClickHouseJournal:
             self._record_progress(take)
             self._lower_priority()  # as after an insert: chDB reset it
             self._refill_dropped()  # before the batch counts as settled, so flush() waits for it
+            if not take:
+                continue
             with self._cond:
                 n = sum(len(c.rows) for c in take)
                 self._settled_total += n
@@ -1032,7 +1023,7 @@ class ClickHouseJournal:
         with self._cond:
             for kernel_id, dropped_from in marks.items():
                 self._note_drop_locked(kernel_id, dropped_from)
-            dropped_from_all = dict(self._dropped_from)
+            dropped_from_all = {kid: min(marks) for kid, marks in self._dropped_marks.items()}
             # A busy kernel's mark is read again at the next poll, batch or not.
             self._marks_unread = unknown | (self._marks_unread - {kid for kid, _ in fillable})
             self._marks_retry_at = time.monotonic() + self.poll_interval
@@ -1079,7 +1070,7 @@ class ClickHouseJournal:
     def _write_take(self, take: list[_Chunk]) -> None:
         # Group by (kernel, table, backfill call) keeping drain order; one insert per group and
         # batch_rows. Backfill rows get the key check; drained rows get it only below the
-        # high-water mark found at startup.
+        # high-water mark found at startup, or up to where a refill derives rows too.
         groups: dict[tuple[str, str, int], list[_Chunk]] = {}
         for chunk in take:
             groups.setdefault((chunk.kernel_id, chunk.table, id(chunk.ticket)), []).append(chunk)

@@ -225,7 +225,7 @@ impl PyJournalBlock {
     /// The rows as one ClickHouse Native block (kernel_id first), for
     /// `client.raw_insert(table, fmt="Native")`. Encoded with the GIL released.
     fn encode<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let (rows, kernel_id) = (Arc::clone(&self.rows), Arc::clone(&self.kernel_id));
+        let (rows, kernel_id) = (&self.rows, &self.kernel_id);
         let (table, start, end) = (self.table, self.start, self.end);
         // Into the writer thread's own buffer, reused from block to block (no fresh pages to
         // fault in and give back each time); copied once into the bytes object.
@@ -235,7 +235,7 @@ impl PyJournalBlock {
         py.detach(|| {
             BLOCK.with_borrow_mut(|out| {
                 out.clear();
-                encode_block(out, &kernel_id, table, &rows, start, end);
+                encode_block(out, kernel_id, table, rows, start, end);
             })
         });
         BLOCK.with_borrow(|out| PyBytes::new(py, out))
