@@ -6,6 +6,7 @@
 use crate::journal::native::encode_block;
 use crate::journal::{columns, wire_types, Recycler, RowBuf, Value, TABLES};
 use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -224,7 +225,7 @@ impl PyJournalBlock {
 
     /// The rows as one ClickHouse Native block (kernel_id first), for
     /// `client.raw_insert(table, fmt="Native")`. Encoded with the GIL released.
-    fn encode<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+    fn encode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let (rows, kernel_id) = (&self.rows, &self.kernel_id);
         let (table, start, end) = (self.table, self.start, self.end);
         // Into the writer thread's own buffer, reused from block to block (no fresh pages to
@@ -238,7 +239,7 @@ impl PyJournalBlock {
                 encode_block(out, kernel_id, table, rows, start, end);
             })
         });
-        BLOCK.with_borrow(|out| PyBytes::new(py, out))
+        BLOCK.with_borrow(|out| bytes_without_gil(py, out))
     }
 
     /// The rows as tuples in `JOURNAL_COLUMNS` order, as `drain_journal` gives them.
@@ -257,6 +258,32 @@ impl PyJournalBlock {
             TABLES[self.table],
             self.end - self.start
         )
+    }
+}
+
+/// `data` as a new bytes object, copied with the GIL released: a block is megabytes, and
+/// copying it (and faulting in the object's fresh pages) with the GIL held stalled the
+/// strategy's thread for as long.
+fn bytes_without_gil<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let len = ffi::Py_ssize_t::try_from(data.len()).map_err(|_| {
+        PyValueError::new_err(format!(
+            "journal block of {} bytes is too large",
+            data.len()
+        ))
+    })?;
+    // SAFETY: with a null source, PyBytes_FromStringAndSize returns a new bytes object whose
+    // `len` bytes are uninitialised (or null on failure, turned into the Python error); for
+    // `len` 0 it is the shared empty object, and nothing is written into it. Until it is
+    // returned, only this function holds the new object: no other thread, with or without
+    // the GIL, can see its buffer while it is filled, and every byte is written before it is
+    // handed out. Bytes objects are immutable afterwards, as Python expects.
+    unsafe {
+        let ptr = ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
+        let bytes = Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>();
+        let buf =
+            std::slice::from_raw_parts_mut(ffi::PyBytes_AsString(ptr).cast::<u8>(), data.len());
+        py.detach(|| buf.copy_from_slice(data));
+        Ok(bytes)
     }
 }
 
