@@ -3,11 +3,13 @@ the script itself prints same-run ratios when run in full)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parents[2] / "benches" / "bench_journal.py"
 
@@ -56,3 +58,46 @@ def test_journal_interference_refuses_an_unknown_variant() -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "fast" in done.stderr
+
+
+def _interference_module() -> Any:
+    spec = importlib.util.spec_from_file_location("journal_interference", INTERFERENCE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sched_breakdown_splits_the_strategy_threads_lost_time_by_thread() -> None:
+    """`--sched` reads perf's sched_switch/sched_waking lines: time blocked until a thread woke
+    the strategy thread (and the wait after that wake-up), and time preempted, per thread."""
+    events = [
+        # Blocked 300 us until the drainer wakes it, then 100 us until it runs.
+        "  python  100 [000] 10.000000: sched:sched_switch: prev_comm=python prev_pid=100 "
+        "prev_prio=120 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120",
+        "  python  201 [001] 10.000300: sched:sched_waking: comm=python pid=100 prio=120 target_cpu=000",
+        # A wake-up of another thread whose pid starts the same is not the strategy's.
+        "  python  202 [001] 10.000350: sched:sched_waking: comm=python pid=1000 prio=120 target_cpu=001",
+        "  swapper/0  0 [000] 10.000400: sched:sched_switch: prev_comm=swapper/0 prev_pid=0 "
+        "prev_prio=120 prev_state=R ==> next_comm=python next_pid=100 next_prio=120",
+        # Preempted 2 ms by a chDB thread.
+        "  python  100 [000] 10.100000: sched:sched_switch: prev_comm=python prev_pid=100 "
+        "prev_prio=120 prev_state=R+ ==> next_comm=ThreadPool next_pid=300 next_prio=130",
+        "  ThreadPool  300 [000] 10.102000: sched:sched_switch: prev_comm=ThreadPool prev_pid=300 "
+        "prev_prio=130 prev_state=S ==> next_comm=python next_pid=100 next_prio=120",
+        # Outside the loop: not counted.
+        "  python  100 [000] 11.000000: sched:sched_switch: prev_comm=python prev_pid=100 "
+        "prev_prio=120 prev_state=R ==> next_comm=ThreadPool next_pid=300 next_prio=130",
+        "  ThreadPool  300 [000] 11.500000: sched:sched_switch: prev_comm=ThreadPool prev_pid=300 "
+        "prev_prio=130 prev_state=S ==> next_comm=python next_pid=100 next_prio=120",
+        "not a sched line",
+    ]
+    names = {100: "MainThread", 201: "dita-journal-drainer", 202: "dita-journal-writer"}
+    got = _interference_module().sched_breakdown(events, 100, names, [(9.5, 10.5)])
+    assert got["loop_s"] == 1.0
+    assert set(got["blocked"]) == {"dita-journal-drainer"}
+    n, asleep, late = got["blocked"]["dita-journal-drainer"]
+    assert n == 1 and math.isclose(asleep, 0.0003, abs_tol=1e-9) and math.isclose(late, 0.0001, abs_tol=1e-9)
+    assert set(got["preempted"]) == {"ThreadPool"}
+    n, lost = got["preempted"]["ThreadPool"]
+    assert n == 1 and math.isclose(lost, 0.002, abs_tol=1e-9)
