@@ -8,6 +8,7 @@ import gc
 import logging
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -417,6 +418,30 @@ def test_close_stops_a_fill_that_waits_for_clickhouse(
     assert not any(t.is_alive() for t in fills)
     assert "journal closed before the WAL fill of desk-1 finished" in caplog.text
     assert journal.stats().extra["wal_fill_failed"] == 1
+
+
+def test_close_waits_for_a_fill_thread_that_is_still_ending(tmp_path: Path) -> None:
+    """close() joins the fill threads: one that takes a while to end after it stopped (here
+    half a second) has ended when close() returns, so nothing of the journal's still runs."""
+    work, _ = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
+    work.run(40)
+    journal = _journal(tmp_path / "j", queue_rows=2, drain_rows=2, close_timeout=0.2)
+    fill = journal._wal_fill
+
+    def slow_to_end(*args: Any, **kwargs: Any) -> None:
+        try:
+            fill(*args, **kwargs)
+        finally:
+            time.sleep(0.5)
+
+    journal._wal_fill = slow_to_end  # type: ignore[method-assign]
+    FlakyClient(journal._client, insert_rule=lambda n: "before")
+    journal.attach(work.main)
+    wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
+    fills = list(journal._fill_threads)
+    assert fills and all(t.is_alive() for t in fills)
+    journal.close()
+    assert not any(t.is_alive() for t in fills)
 
 
 def test_a_fill_through_a_tiny_queue(tmp_path: Path) -> None:
