@@ -89,7 +89,23 @@ pub fn encode_block(
             debug_assert_eq!(at, names.len(), "{name} row visits every column");
         }
         write_block(out, kernel_id, names, types, cols, to - from);
+        for c in cols.iter_mut() {
+            trim_scratch(&mut c.data);
+            trim_scratch(&mut c.nulls);
+        }
     });
+}
+
+/// Scratch memory a thread keeps between blocks, per buffer: enough for the blocks a journal
+/// writes (a few MB at its default batch size); what one huge block grew beyond it is freed.
+pub const SCRATCH_KEPT: usize = 16 << 20;
+
+/// Frees `buf` once it holds more than [`SCRATCH_KEPT`]: a writer that once encoded a huge
+/// block (a WAL fill's chunk, a large `batch_rows`) does not keep that memory for good.
+pub fn trim_scratch(buf: &mut Vec<u8>) {
+    if buf.capacity() > SCRATCH_KEPT {
+        *buf = Vec::new();
+    }
 }
 
 thread_local! {
@@ -173,13 +189,17 @@ mod tests {
     }
 
     fn accounts(wallets: &[Option<f64>]) -> RowBuf {
+        accounts_of(wallets, "ev-é")
+    }
+
+    fn accounts_of(wallets: &[Option<f64>], event_id: &str) -> RowBuf {
         let mut o = Outbox::default();
         for (i, wallet) in wallets.iter().enumerate() {
             o.record_account(
                 7 + i as u64,
                 &AccountRow {
                     ts: 1.5,
-                    event_id: id("ev-é"),
+                    event_id: id(event_id),
                     kind: AccountEventKind::AccountUpdate,
                     asset: id(""),
                     amount: 2.0,
@@ -257,6 +277,37 @@ mod tests {
             ],
             [0; 3]
         );
+    }
+
+    #[test]
+    fn a_huge_block_does_not_stay_in_the_threads_scratch() {
+        let scratch =
+            || SCRATCH.with_borrow(|(cols, _)| cols.iter().map(|c| c.data.capacity()).max());
+        let huge = accounts_of(&[None; 9], &"x".repeat(SCRATCH_KEPT / 8));
+        let mut out = Vec::new();
+        encode_block(&mut out, "k", ACCOUNT_EVENTS, &huge, 0, huge.len());
+        assert!(
+            out.len() > SCRATCH_KEPT,
+            "one column alone is over the limit"
+        );
+        assert!(scratch().is_some_and(|c| c <= SCRATCH_KEPT));
+        let mut small = Vec::new();
+        encode_block(
+            &mut small,
+            "k",
+            ACCOUNT_EVENTS,
+            &accounts(&[Some(1.0)]),
+            0,
+            1,
+        );
+        assert_eq!(
+            read_block(&small).1,
+            1,
+            "the next block is encoded as usual"
+        );
+        let mut kept = vec![0u8; 100];
+        trim_scratch(&mut kept);
+        assert_eq!(kept.len(), 100, "scratch within the limit is kept as it is");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! encoded into ClickHouse Native bytes with the GIL released, which is how the ClickHouse
 //! journal writes.
 
-use crate::journal::native::encode_block;
+use crate::journal::native::{encode_block, trim_scratch};
 use crate::journal::{columns, wire_types, Recycler, RowBuf, Value, TABLES};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
@@ -229,7 +229,8 @@ impl PyJournalBlock {
         let (rows, kernel_id) = (&self.rows, &self.kernel_id);
         let (table, start, end) = (self.table, self.start, self.end);
         // Into the writer thread's own buffer, reused from block to block (no fresh pages to
-        // fault in and give back each time); copied once into the bytes object.
+        // fault in and give back each time, unless one was huge); copied once into the bytes
+        // object.
         thread_local! {
             static BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -239,7 +240,9 @@ impl PyJournalBlock {
                 encode_block(out, kernel_id, table, rows, start, end);
             })
         });
-        BLOCK.with_borrow(|out| bytes_without_gil(py, out))
+        let bytes = BLOCK.with_borrow(|out| bytes_without_gil(py, out));
+        BLOCK.with_borrow_mut(trim_scratch);
+        bytes
     }
 
     /// The rows as tuples in `JOURNAL_COLUMNS` order, as `drain_journal` gives them.
