@@ -243,6 +243,39 @@ def test_a_row_that_cannot_be_encoded_is_set_aside_and_the_rest_written(tmp_path
 
 
 @pytest.mark.parametrize(
+    "failure",
+    [OSError(28, "No space left on device"), MemoryError(), RuntimeError("engine hiccup")],
+    ids=["disk-full", "memory", "runtime"],
+)
+def test_a_failure_the_rows_did_not_cause_is_retried_not_set_aside(
+    tmp_path: Path, failure: BaseException
+) -> None:
+    """Only a value its column cannot take sets rows aside; a full temp disk, a memory
+    shortage or an engine error is retried until ClickHouse takes the rows."""
+    journal = _journal(tmp_path / "j", retry_initial=0.01, retry_max=0.05)
+    real = journal._client.raw_insert
+    calls = [0]
+
+    def failing_twice(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= 2:
+            raise failure
+        return real(*args, **kwargs)
+
+    journal._client.raw_insert = failing_twice
+    try:
+        work, reference = twins(journal)
+        work.run(30)
+        journal.flush(30)
+        assert calls[0] > 2
+        assert journal.rejected_rows() == [] and journal.stats().extra["rejected_rows"] == 0
+        assert journal.stats().retries >= 2
+        assert_same_rows(journal, reference, "desk-1")
+    finally:
+        journal.close()
+
+
+@pytest.mark.parametrize(
     ("rows", "message"),
     [
         ({"orders": [()]}, "backfill table 'orders' is not a journal table"),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import struct
 import threading
 import time
 from collections import Counter, deque
@@ -151,10 +152,17 @@ class _Aborted(Exception):
 
 
 def _is_encoding_error(exc: BaseException) -> bool:
-    """True for errors raised while encoding rows (deterministic), not by an unreachable server."""
+    """True for errors the rows themselves cause (a value its column cannot take: the same
+    every time), so the batch is split to set the bad rows aside. Anything else (the server,
+    the network, a full disk, memory) is retried with backoff: rows are never set aside for
+    a failure that may pass."""
     from clickhouse_connect.driver.exceptions import ClickHouseError, DataError
 
-    return not isinstance(exc, ClickHouseError) or isinstance(exc, DataError)
+    if isinstance(exc, DataError):
+        return True
+    return isinstance(exc, ValueError | TypeError | OverflowError | struct.error) and not isinstance(
+        exc, ClickHouseError
+    )
 
 
 def _positive(name: str, value: float, integer: bool = False) -> None:
