@@ -16,10 +16,13 @@ and the CPU time of the busiest threads (from /proc, Linux). A diagnosis, not a 
 
 ``--sched`` (Linux, root, ``perf`` with the kernel's sched tracepoints) also records every
 context switch during the loops and prints, per variant, the share of the NORMAL loop the
-strategy thread did not run: blocked (waiting for the GIL, by the thread that handed it
-back), runnable but not yet running after that hand-back, and preempted (by the thread that
-took its CPU). The rest of the overhead is the strategy thread's own extra work (capture)
-and running slower beside the journal's (caches, memory).
+strategy thread did not run: blocked (asleep; in this loop that is waiting for the GIL),
+by the thread that woke it (the one handing the GIL back; a timer's wake-up names whatever
+thread the interrupt found running), runnable but not yet running after that wake-up, and
+preempted (by the thread that took its CPU). The rest of the overhead is the strategy
+thread's own extra work (capture) and running slower beside the journal's (caches, memory).
+perf itself takes CPU: overheads measured with ``--sched`` are not comparable with runs
+without it.
 """
 
 from __future__ import annotations
@@ -124,19 +127,23 @@ def sched_breakdown(
 ) -> dict[str, Any]:
     """How the strategy thread (``main_tid``) lost time inside ``windows`` (CLOCK_MONOTONIC
     seconds), from ``perf script`` lines of sched_switch and sched_waking events: blocked
-    (per thread that woke it), runnable after the wake-up, preempted (per thread that ran)."""
+    (per thread that woke it; "?" when no wake-up was seen), runnable after the wake-up,
+    preempted (per thread that ran). A switch-out inside a window counts up to the window's
+    end. Raises ValueError when no line is a sched_switch this parser reads (another perf
+    output format), rather than report that nothing was lost."""
 
     def name(tid: int, comm: str) -> str:
         return names.get(tid, comm)
 
-    def inside(t: float) -> bool:
-        return any(a <= t <= b for a, b in windows)
+    def window_end(t: float) -> float | None:
+        return next((b for a, b in windows if a <= t <= b), None)
 
     blocked: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0])
     preempted: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
     out_at: float | None = None
     out_state = next_name = waker = ""
     woken_at: float | None = None
+    switches = 0
     for line in events:
         m = _SCHED_EVENT.match(line)
         if m is None:
@@ -145,21 +152,25 @@ def sched_breakdown(
         if event == "sched_waking" and out_at is not None and re.search(rf"\bpid={main_tid}\b", rest):
             woken_at, waker = t, name(tid, comm)
         elif event == "sched_switch" and (sw := _SWITCH.search(rest)):
+            switches += 1
             prev, state, nxt = int(sw.group(2)), sw.group(3), int(sw.group(5))
             if prev == main_tid:
                 out_at, out_state, next_name, woken_at = t, state, name(nxt, sw.group(4)), None
             elif nxt == main_tid and out_at is not None:
-                if inside(out_at):
+                if (end := window_end(out_at)) is not None:
+                    back = min(t, end)
                     if out_state.startswith("R"):
                         preempted[next_name][0] += 1
-                        preempted[next_name][1] += t - out_at
+                        preempted[next_name][1] += back - out_at
                     else:
-                        woke = woken_at if woken_at is not None else t
+                        woke = min(woken_at, end) if woken_at is not None else back
                         row = blocked[waker if woken_at is not None else "?"]
                         row[0] += 1
                         row[1] += woke - out_at
-                        row[2] += t - woke
+                        row[2] += back - woke
                 out_at = None
+    if events and not switches:
+        raise ValueError("no sched_switch line in the perf script output could be read")
     return {
         "loop_s": sum(b - a for a, b in windows),
         "blocked": dict(blocked),
@@ -192,7 +203,9 @@ def _sched_of_run(stdout: str, data: Path) -> dict[str, Any]:
         elif line.startswith("WINDOW "):
             _, a, b = line.split()
             windows.append((float(a), float(b)))
-    main_tid = next(tid for tid, n in names.items() if n == "MainThread")
+    main_tid = next((tid for tid, n in names.items() if n == "MainThread"), None)
+    if main_tid is None or not windows:
+        raise ValueError("the child printed no THREADS/WINDOW lines: nothing to break down")
     script = subprocess.run(
         ["perf", "script", "-i", str(data), "-F", "comm,tid,cpu,time,event,trace"],
         capture_output=True, text=True, check=True,
@@ -216,7 +229,7 @@ def _print_sched(variant: str, runs: list[dict[str, Any]]) -> None:
             count["preempted " + who] += n
 
     def pct(x: float) -> str:
-        return f"{100 * x / loop:.1f}%"
+        return f"{100 * x / loop:.1f}%" if loop > 0 else "-"
 
     total = sum(blocked.values()) + latency + sum(preempted.values())
     print(f"  {variant:<10} strategy thread not running: {pct(total)} of {loop:.2f} s of NORMAL loops")
@@ -279,6 +292,7 @@ def main() -> int:
             f"  (n={len(values)}, {min(values):.2f}-{max(values):.2f})"
         )
     if args.sched:
+        print("(the loops above ran under perf record, which takes CPU itself)")
         print("where the strategy thread's time went in the NORMAL loops (perf sched tracepoints):")
         for variant, runs in scheds.items():
             _print_sched(variant, runs)

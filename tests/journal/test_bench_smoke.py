@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benches" / "bench_journal.py"
 
 
@@ -85,6 +87,16 @@ def test_sched_breakdown_splits_the_strategy_threads_lost_time_by_thread() -> No
         "prev_prio=120 prev_state=R+ ==> next_comm=ThreadPool next_pid=300 next_prio=130",
         "  ThreadPool  300 [000] 10.102000: sched:sched_switch: prev_comm=ThreadPool prev_pid=300 "
         "prev_prio=130 prev_state=S ==> next_comm=python next_pid=100 next_prio=120",
+        # Asleep in D with no wake-up seen: counted as blocked by "?".
+        "  python  100 [000] 10.200000: sched:sched_switch: prev_comm=python prev_pid=100 "
+        "prev_prio=120 prev_state=D ==> next_comm=swapper/0 next_pid=0 next_prio=120",
+        "  swapper/0  0 [000] 10.200050: sched:sched_switch: prev_comm=swapper/0 prev_pid=0 "
+        "prev_prio=120 prev_state=R ==> next_comm=python next_pid=100 next_prio=120",
+        # Preempted across the loop's end: counted up to the end only.
+        "  python  100 [000] 10.499000: sched:sched_switch: prev_comm=python prev_pid=100 "
+        "prev_prio=120 prev_state=R ==> next_comm=Thread Pool next_pid=301 next_prio=130",
+        "  Thread Pool  301 [000] 10.600000: sched:sched_switch: prev_comm=Thread Pool prev_pid=301 "
+        "prev_prio=130 prev_state=S ==> next_comm=python next_pid=100 next_prio=120",
         # Outside the loop: not counted.
         "  python  100 [000] 11.000000: sched:sched_switch: prev_comm=python prev_pid=100 "
         "prev_prio=120 prev_state=R ==> next_comm=ThreadPool next_pid=300 next_prio=130",
@@ -95,9 +107,22 @@ def test_sched_breakdown_splits_the_strategy_threads_lost_time_by_thread() -> No
     names = {100: "MainThread", 201: "dita-journal-drainer", 202: "dita-journal-writer"}
     got = _interference_module().sched_breakdown(events, 100, names, [(9.5, 10.5)])
     assert got["loop_s"] == 1.0
-    assert set(got["blocked"]) == {"dita-journal-drainer"}
+    assert set(got["blocked"]) == {"dita-journal-drainer", "?"}
     n, asleep, late = got["blocked"]["dita-journal-drainer"]
     assert n == 1 and math.isclose(asleep, 0.0003, abs_tol=1e-9) and math.isclose(late, 0.0001, abs_tol=1e-9)
-    assert set(got["preempted"]) == {"ThreadPool"}
+    n, asleep, late = got["blocked"]["?"]
+    assert n == 1 and math.isclose(asleep, 0.00005, abs_tol=1e-9) and late == 0
+    assert set(got["preempted"]) == {"ThreadPool", "Thread Pool"}
     n, lost = got["preempted"]["ThreadPool"]
     assert n == 1 and math.isclose(lost, 0.002, abs_tol=1e-9)
+    n, lost = got["preempted"]["Thread Pool"]
+    assert n == 1 and math.isclose(lost, 0.001, abs_tol=1e-9)
+
+
+def test_sched_breakdown_refuses_output_it_cannot_read() -> None:
+    """Another perf output format must not read as "the strategy thread lost nothing"."""
+    other_format = [
+        "  python  100 [000] 10.000000: sched:sched_switch: python:100 [120] S ==> swapper/0:0 [120]"
+    ]
+    with pytest.raises(ValueError, match="sched_switch"):
+        _interference_module().sched_breakdown(other_format, 100, {}, [(9.5, 10.5)])

@@ -455,26 +455,30 @@ def test_close_stops_a_fill_that_waits_for_clickhouse(
 
 def test_close_waits_for_a_fill_thread_that_is_still_ending(tmp_path: Path) -> None:
     """close() joins the fill threads: one that takes a while to end after it stopped (here
-    half a second) has ended when close() returns, so nothing of the journal's still runs."""
+    two seconds, far longer than close() takes otherwise) has ended when close() returns."""
     work, _ = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
     work.run(40)
     journal = _journal(tmp_path / "j", queue_rows=2, drain_rows=2, close_timeout=0.2)
     fill = journal._wal_fill
+    ended = threading.Event()
 
     def slow_to_end(*args: Any, **kwargs: Any) -> None:
         try:
             fill(*args, **kwargs)
         finally:
-            time.sleep(0.5)
+            time.sleep(2.0)
+            ended.set()
 
     journal._wal_fill = slow_to_end  # type: ignore[method-assign]
-    FlakyClient(journal._client, insert_rule=lambda n: "before")
-    journal.attach(work.main)
-    wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
-    fills = list(journal._fill_threads)
-    assert fills and all(t.is_alive() for t in fills)
-    journal.close()
-    assert not any(t.is_alive() for t in fills)
+    try:
+        FlakyClient(journal._client, insert_rule=lambda n: "before")
+        journal.attach(work.main)
+        wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
+        assert not ended.is_set()
+        journal.close()
+        assert ended.is_set()
+    finally:
+        journal.close()
 
 
 def test_a_fill_through_a_tiny_queue(tmp_path: Path) -> None:

@@ -89,19 +89,27 @@ pub fn encode_block(
             debug_assert_eq!(at, names.len(), "{name} row visits every column");
         }
         write_block(out, kernel_id, names, types, cols, to - from);
-        for c in cols.iter_mut() {
-            trim_scratch(&mut c.data);
-            trim_scratch(&mut c.nulls);
+    });
+    SCRATCH.with_borrow_mut(|(cols, json)| {
+        let held: usize = cols
+            .iter()
+            .map(|c| c.data.capacity() + c.nulls.capacity())
+            .sum();
+        if held + json.capacity() > SCRATCH_KEPT {
+            *cols = Vec::new();
+            *json = String::new();
         }
     });
 }
 
-/// Scratch memory a thread keeps between blocks, per buffer: enough for the blocks a journal
-/// writes (a few MB at its default batch size); what one huge block grew beyond it is freed.
+/// Scratch memory a thread keeps between blocks: enough for the blocks a journal writes (a
+/// few MB at its default `batch_rows`), for the column buffers together and for the encoded
+/// block's buffer; what a huge block (a large `batch_rows`, very long rows) grew beyond it
+/// is freed after that block.
 pub const SCRATCH_KEPT: usize = 16 << 20;
 
-/// Frees `buf` once it holds more than [`SCRATCH_KEPT`]: a writer that once encoded a huge
-/// block (a WAL fill's chunk, a large `batch_rows`) does not keep that memory for good.
+/// Frees `buf` once it holds more than [`SCRATCH_KEPT`], so a thread that once encoded a
+/// huge block does not keep that memory for good.
 pub fn trim_scratch(buf: &mut Vec<u8>) {
     if buf.capacity() > SCRATCH_KEPT {
         *buf = Vec::new();
@@ -281,16 +289,21 @@ mod tests {
 
     #[test]
     fn a_huge_block_does_not_stay_in_the_threads_scratch() {
-        let scratch =
-            || SCRATCH.with_borrow(|(cols, _)| cols.iter().map(|c| c.data.capacity()).max());
+        let held = || {
+            SCRATCH.with_borrow(|(cols, json)| {
+                let columns: usize = cols
+                    .iter()
+                    .map(|c| c.data.capacity() + c.nulls.capacity())
+                    .sum();
+                columns + json.capacity()
+            })
+        };
+        // Nine rows of 2 MB event ids: 18 MB in one column, over the limit.
         let huge = accounts_of(&[None; 9], &"x".repeat(SCRATCH_KEPT / 8));
         let mut out = Vec::new();
         encode_block(&mut out, "k", ACCOUNT_EVENTS, &huge, 0, huge.len());
-        assert!(
-            out.len() > SCRATCH_KEPT,
-            "one column alone is over the limit"
-        );
-        assert!(scratch().is_some_and(|c| c <= SCRATCH_KEPT));
+        assert!(out.len() > SCRATCH_KEPT, "the block is over the limit");
+        assert!(held() <= SCRATCH_KEPT, "{} bytes of scratch kept", held());
         let mut small = Vec::new();
         encode_block(
             &mut small,
@@ -305,9 +318,20 @@ mod tests {
             1,
             "the next block is encoded as usual"
         );
+        assert!(
+            held() > 0,
+            "a block within the limit keeps its scratch for the next one"
+        );
         let mut kept = vec![0u8; 100];
         trim_scratch(&mut kept);
-        assert_eq!(kept.len(), 100, "scratch within the limit is kept as it is");
+        assert_eq!(
+            kept.capacity(),
+            100,
+            "a buffer within the limit is kept as it is"
+        );
+        let mut freed = Vec::<u8>::with_capacity(SCRATCH_KEPT + 1);
+        trim_scratch(&mut freed);
+        assert_eq!(freed.capacity(), 0, "a buffer over the limit is freed");
     }
 
     #[test]

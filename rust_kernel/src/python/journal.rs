@@ -268,12 +268,8 @@ impl PyJournalBlock {
 /// copying it (and faulting in the object's fresh pages) with the GIL held stalled the
 /// strategy's thread for as long.
 fn bytes_without_gil<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let len = ffi::Py_ssize_t::try_from(data.len()).map_err(|_| {
-        PyValueError::new_err(format!(
-            "journal block of {} bytes is too large",
-            data.len()
-        ))
-    })?;
+    // A slice's length never exceeds isize::MAX.
+    let len = data.len() as ffi::Py_ssize_t;
     // SAFETY: with a null source, PyBytes_FromStringAndSize returns a new bytes object whose
     // `len` bytes are uninitialised (or null on failure, turned into the Python error); for
     // `len` 0 it is the shared empty object, and nothing is written into it. Until it is
