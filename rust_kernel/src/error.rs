@@ -35,7 +35,28 @@ impl KernelError {
 
 pub type KernelResult<T> = Result<T, KernelError>;
 
-/// Checks that a number is finite and at least `min` (inclusive), naming the field if not.
+/// The largest magnitude the kernel takes for a price, size, amount, fee or limit: far
+/// beyond any real market, and small enough that products and sums of such numbers (a
+/// notional, a fee, an account's running totals) stay finite.
+pub const MAX_MAGNITUDE: f64 = 1e15;
+
+/// Why a number over [`MAX_MAGNITUDE`] is refused.
+pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
+
+/// Checks that a timestamp (epoch seconds) is a finite number.
+pub fn check_timestamp(ts: f64) -> KernelResult<f64> {
+    if !ts.is_finite() {
+        return Err(KernelError::invalid(
+            "timestamp",
+            ts,
+            "must be a finite number",
+        ));
+    }
+    Ok(ts)
+}
+
+/// Checks that a number is finite, at most [`MAX_MAGNITUDE`] in magnitude and at least `min`
+/// (inclusive), naming the field if not.
 pub fn check_number(field: &str, value: f64, min: f64) -> KernelResult<f64> {
     if !value.is_finite() {
         return Err(KernelError::invalid(
@@ -43,6 +64,9 @@ pub fn check_number(field: &str, value: f64, min: f64) -> KernelResult<f64> {
             value,
             "must be a finite number",
         ));
+    }
+    if value.abs() > MAX_MAGNITUDE {
+        return Err(KernelError::invalid(field, format!("{value:e}"), TOO_LARGE));
     }
     if value < min {
         return Err(KernelError::invalid(

@@ -1,7 +1,7 @@
 //! Exchange configuration and the fee model: predict each fill's fee, learn from the fees
 //! the exchange actually charged.
 
-use crate::error::{check_number, KernelError, KernelResult};
+use crate::error::{check_number, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -171,13 +171,7 @@ impl FeeModel {
     ) -> KernelResult<Calibration> {
         check_number("price", price, 0.0)?;
         check_number("qty", qty, 0.0)?;
-        if !actual_fee.is_finite() {
-            return Err(KernelError::invalid(
-                "actual_fee",
-                actual_fee,
-                "must be a finite number",
-            ));
-        }
+        check_number("actual_fee", actual_fee, -MAX_MAGNITUDE)?;
         let expected_fee = price * qty * self.rate(liquidity);
         if expected_fee <= 0.0 {
             return Err(KernelError::invalid(

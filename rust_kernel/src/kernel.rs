@@ -6,7 +6,9 @@
 //! O(max_slots) per call: free and open slots and orders are indexed.
 
 use crate::account::Account;
-use crate::error::{check_number, KernelError, KernelResult};
+use crate::error::{
+    check_number, check_timestamp, KernelError, KernelResult, MAX_MAGNITUDE, TOO_LARGE,
+};
 use crate::fees::{round_down_to_step, round_price_to_tick, Calibration, FeeModel, Liquidity};
 use crate::fsm::{self, next_stage, Ctx, Trigger};
 use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
@@ -489,6 +491,9 @@ impl Kernel {
             }
             if v < 0.0 {
                 return bad(field, Detail::F64(v), "must not be negative");
+            }
+            if v > MAX_MAGNITUDE {
+                return bad(field, Detail::F64(v), TOO_LARGE);
             }
         }
         if self.intents_seen.contains(&fingerprint(&intent.intent_id)) {
@@ -1223,11 +1228,21 @@ impl Kernel {
             ("fee", ev.fee.unwrap_or(0.0)),
         ];
         for (field, v) in numbers {
-            if !v.is_finite() || (v < 0.0 && field != "fee") {
-                let mut d = detail_field(field, Detail::Str(format!("{v}")));
+            let bad = !v.is_finite() || (v < 0.0 && field != "fee");
+            if bad || v.abs() > MAX_MAGNITUDE {
+                let shown = if bad {
+                    format!("{v}")
+                } else {
+                    format!("{v:e}")
+                };
+                let mut d = detail_field(field, Detail::Str(shown));
                 d.push((
                     "reason",
-                    Detail::Static("must be a finite, non-negative number"),
+                    Detail::Static(if bad {
+                        "must be a finite, non-negative number"
+                    } else {
+                        TOO_LARGE
+                    }),
                 ));
                 return self.event_refusal(
                     ev,
@@ -1832,11 +1847,19 @@ impl Kernel {
         ];
         for (field, v, non_negative) in checks {
             if let Some(v) = v {
-                if !v.is_finite() || (non_negative && v < 0.0) {
-                    let mut d = detail_field(field, Detail::Str(format!("{v}")));
+                let bad = !v.is_finite() || (non_negative && v < 0.0);
+                if bad || v.abs() > MAX_MAGNITUDE {
+                    let shown = if bad {
+                        format!("{v}")
+                    } else {
+                        format!("{v:e}")
+                    };
+                    let mut d = detail_field(field, Detail::Str(shown));
                     d.push((
                         "reason",
-                        Detail::Static(if non_negative {
+                        Detail::Static(if !bad {
+                            TOO_LARGE
+                        } else if non_negative {
                             "must be a finite, non-negative number"
                         } else {
                             "must be a finite number"
@@ -1952,7 +1975,7 @@ impl Kernel {
 
     // ----- market data and configuration ---------------------------------------------
 
-    pub fn mark_price(&mut self, asset: &str, price: f64, _ts: f64) -> KernelResult<usize> {
+    pub fn mark_price(&mut self, asset: &str, price: f64, ts: f64) -> KernelResult<usize> {
         if asset.is_empty() {
             return Err(KernelError::invalid("asset", "''", "must not be empty"));
         }
@@ -1963,6 +1986,8 @@ impl Kernel {
                 "must be a finite positive number",
             ));
         }
+        check_number("price", price, 0.0)?;
+        check_timestamp(ts)?;
         self.seq += 1;
         let Some(set) = self.open_by_asset.get(asset) else {
             return Ok(0);
@@ -1988,15 +2013,10 @@ impl Kernel {
         &mut self,
         asset: &str,
         edge_bps: f64,
-        _ts: f64,
+        ts: f64,
     ) -> KernelResult<KernelOutcome> {
-        if !edge_bps.is_finite() {
-            return Err(KernelError::invalid(
-                "edge_bps",
-                edge_bps,
-                "must be a finite number",
-            ));
-        }
+        check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;
+        check_timestamp(ts)?;
         self.seq += 1;
         let mut out = self.simple_outcome();
         let Some(threshold) = self.risk.edge_freeze_threshold_bps else {
@@ -2038,7 +2058,7 @@ impl Kernel {
                     sid,
                     Trigger::CancelRequest,
                     ctx,
-                    _ts,
+                    ts,
                     &id(""),
                     &id(""),
                     d,
@@ -2200,6 +2220,7 @@ impl Kernel {
                 "must hold exactly max_slots slots",
             ));
         }
+        let mut seen_orders = std::collections::HashSet::new();
         for (i, s) in slots.iter().enumerate() {
             let field = |f: &str| format!("slots[{i}].{f}");
             if s.slot_id != i {
@@ -2237,6 +2258,66 @@ impl Kernel {
                     why,
                 )
             })?;
+            if s.active_leg_index > s.exit_leg_ratios.len() {
+                return Err(KernelError::invalid(
+                    &field("active_leg_index"),
+                    s.active_leg_index,
+                    "must not be past the slot's exit legs",
+                ));
+            }
+            check_number(&field("mark_price"), s.mark_price, 0.0)?;
+            check_number(&field("committed_notional"), s.committed_notional, 0.0)?;
+            for (name, t) in [
+                ("entry_time", s.entry_time),
+                ("last_event_time", s.last_event_time),
+            ] {
+                check_timestamp(t).map_err(|_| {
+                    KernelError::invalid(&field(name), t, "must be a finite number")
+                })?;
+            }
+            for (which, order) in [
+                ("active_entry_order", &s.active_entry_order),
+                ("active_exit_order", &s.active_exit_order),
+            ] {
+                let Some(o) = order else { continue };
+                let field = |f: &str| format!("slots[{i}].{which}.{f}");
+                if o.client_order_id.is_empty() {
+                    return Err(KernelError::invalid(
+                        &field("client_order_id"),
+                        "''",
+                        "must not be empty",
+                    ));
+                }
+                if !seen_orders.insert(o.client_order_id.clone()) {
+                    return Err(KernelError::invalid(
+                        &field("client_order_id"),
+                        &o.client_order_id,
+                        "is the order of another slot too",
+                    ));
+                }
+                for (name, v) in [
+                    ("price", o.price),
+                    ("reference_price", o.reference_price),
+                    ("filled_size", o.filled_size),
+                    ("avg_fill_price", o.avg_fill_price),
+                ] {
+                    check_number(&field(name), v, 0.0)?;
+                }
+                if check_number(&field("size"), o.size, 0.0)? <= 0.0 {
+                    return Err(KernelError::invalid(
+                        &field("size"),
+                        o.size,
+                        "must be positive",
+                    ));
+                }
+                check_timestamp(o.created_at).map_err(|_| {
+                    KernelError::invalid(
+                        &field("created_at"),
+                        o.created_at,
+                        "must be a finite number",
+                    )
+                })?;
+            }
             let holds = s.size > QTY_EPS;
             let consistent = match s.fsm_state {
                 TradeStage::Idle | TradeStage::Closed => {

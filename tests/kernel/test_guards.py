@@ -109,6 +109,10 @@ def test_every_diagnostic_code_is_reachable() -> None:
         ("leverage", math.inf),
         ("limit_price", -5.0),
         ("timestamp", math.nan),
+        # Finite but beyond any market: a notional or fee of these would overflow.
+        ("reference_price", 1e160),
+        ("target_size", 1e16),
+        ("leverage", 1e300),
         ("exit_leg_ratios", (0.7, 0.7)),
         ("exit_leg_ratios", ()),
         ("exit_leg_ratios", (math.nan,)),
@@ -182,6 +186,8 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
         ("size", {"price": 100.0, "size": -1.0}),
         ("size", {"price": 100.0, "size": math.inf}),
         ("price", {"price": -100.0, "size": 0.5}),
+        ("size", {"price": 100.0, "size": 1e300}),
+        ("fee", {"price": 100.0, "size": 0.5, "fee": -1e308}),
         ("event_id", {"price": 100.0, "size": 0.5, "event_id": ""}),
     ]:
         ev_id = kw.pop("event_id", f"bad-{field}")
@@ -197,6 +203,8 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
         AccountEvent("a2", "ACCOUNT_UPDATE", used_margin=-1.0),
         AccountEvent("a3", "ACCOUNT_UPDATE"),
         AccountEvent("a4", "FILL_SETTLED", fee=1.0),
+        AccountEvent("a5", "FUNDING_FEE", amount=1e308),
+        AccountEvent("a6", "ACCOUNT_UPDATE", wallet_balance=-1e200),
     ]:
         out = kernel.on_account_event(ev)
         assert not out.accepted and "field" in out.details, out
@@ -247,6 +255,17 @@ def test_other_configuration_errors() -> None:
         k.set_seed_capital(-1.0)
     with pytest.raises(ValueError, match="price"):
         k.mark_price("BTCUSDT", math.nan)
+    with pytest.raises(ValueError, match="price: 1e20"):
+        k.mark_price("BTCUSDT", 1e20)
+    with pytest.raises(ValueError, match="timestamp: NaN"):
+        k.mark_price("BTCUSDT", 100.0, timestamp=math.nan)
+    with pytest.raises(ValueError, match="timestamp: inf"):
+        k.on_edge_update("BTCUSDT", 1.0, timestamp=math.inf)
+    with pytest.raises(ValueError, match="actual_fee"):
+        k.calibrate_fee(100.0, 1.0, 1e300)
+    with pytest.raises(ValueError, match="price: 1e300"):
+        k.calibrate_fee(1e300, 1e300, 1.0)
+    assert k.seq == 0, "nothing refused moved the kernel on"
     with pytest.raises(ValueError, match='unknown ControlMode "PANIC"'):
         k.update_control(mode="PANIC")
     with pytest.raises(TypeError, match="debug_clickhouse_enabled"):

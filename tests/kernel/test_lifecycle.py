@@ -289,11 +289,55 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
     inconsistent[0]["fsm_state"] = "POSITION_OPEN"
     with pytest.raises(ValueError, match="fsm_state"):
         fresh.reconcile_from_slots(inconsistent)
+    for slot, key, value, field in [
+        # Loaded as is, this index wrapped around and panicked at the next exit.
+        (1, "active_leg_index", 2**64 - 1, "active_leg_index"),
+        (1, "mark_price", float("nan"), "mark_price"),
+        (1, "last_event_time", float("inf"), "last_event_time"),
+        (1, "entry_time", float("nan"), "entry_time"),
+        (1, "entry_price", 1e300, "entry_price"),
+    ]:
+        bad = [dict(s) for s in saved]
+        bad[slot][key] = value
+        with pytest.raises(ValueError, match=rf"slots\[{slot}\]\.{field}"):
+            fresh.reconcile_from_slots(bad)
+    assert fresh.seq == 0 and fresh.slot(1).fsm_state == TradeStage.IDLE
     assert fresh.reconcile_from_slots(saved) == 1
     assert fresh.slots() == saved
     fresh.mark_price("BTCUSDT", 110.0)
     assert fresh.slot(1).unrealized_pnl == pytest.approx(20.0)
     assert fresh.process_intent(intent("EXIT", 1, reference_price=110.0)).state == TradeStage.CLOSED
+
+
+def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # type: ignore[no-untyped-def]
+    """A working order read back must be a real one: an id, finite sizes and prices, and no
+    order in two slots."""
+    kernel, _ = resting
+    kernel.process_intent(intent("ENTER", 0))
+    kernel.process_intent(intent("ENTER", 1))
+    saved = [dict(s) for s in kernel.slots()]
+    first, second = saved[0]["active_entry_order"], saved[1]["active_entry_order"]
+    assert first is not None and second is not None, "the resting venue leaves both working"
+    fresh = ExecutionKernel(max_slots=4)
+    for key, value in [
+        ("size", float("nan")),
+        ("size", 0.0),
+        ("price", -5.0),
+        ("reference_price", float("inf")),
+        ("client_order_id", ""),
+        ("created_at", float("nan")),
+    ]:
+        bad = [dict(s) for s in saved]
+        bad[0]["active_entry_order"] = {**first, key: value}
+        with pytest.raises(ValueError, match=rf"slots\[0\]\.active_entry_order\.{key}"):
+            fresh.reconcile_from_slots(bad)
+    twin = [dict(s) for s in saved]
+    twin[1]["active_entry_order"] = {**second, "client_order_id": first["client_order_id"]}
+    with pytest.raises(ValueError, match="another slot"):
+        fresh.reconcile_from_slots(twin)
+    assert fresh.seq == 0
+    fresh.reconcile_from_slots(saved)
+    assert fresh.slots() == kernel.slots()
 
 
 def test_snapshot_field_names(kernel: ExecutionKernel) -> None:
