@@ -180,7 +180,8 @@ def test_restart_and_replay_refill_the_gap_without_duplicates(tmp_path: Path) ->
         missing = produced - stored
         assert missing and {k for k in produced if k[1] < gap} <= stored
         assert gap <= min(k[1] for k in missing)
-        replay, reference = twins(second)
+        replay, reference = twins(None)
+        second.attach(replay.main, replay=True)  # a deliberate re-run of the same inputs
         replay.run(600)  # same kernel id, same inputs, same (seq, sub) and values
         second.flush(120)
         stats = second.stats()
@@ -188,6 +189,36 @@ def test_restart_and_replay_refill_the_gap_without_duplicates(tmp_path: Path) ->
         assert_same_rows(second, reference, "desk-1")
     finally:
         second.close()
+
+
+def test_a_kernel_id_reused_without_a_wal_is_refused_not_silently_skipped(tmp_path: Path) -> None:
+    """Without a WAL a kernel's seq starts at 1 each run: a second run under the same
+    kernel_id would have its rows taken for the first run's and skipped. attach() refuses it,
+    naming the id and the stored seq, and attaches nothing; another id, or replay=True for a
+    deliberate re-run, goes through."""
+    path = tmp_path / "j"
+    first = _journal(path)
+    work, _ = twins(first)
+    work.run(20)
+    first.flush(30)
+    first.close()
+    journal = _journal(path)
+    try:
+        again, _ = twins(None)
+        with pytest.raises(ValueError, match=r"kernel_id 'desk-1' already has journal rows up to seq \d+"):
+            journal.attach(again.main)
+        assert journal._kernels == []
+        again.run(3)
+        assert again.main.stats()["journal_queued_total"] == 0, "its outbox was not turned on"
+        other, reference = twins(None, kernel_id="desk-2")
+        journal.attach(other.main)
+        other.run(5)
+        journal.flush(30)
+        assert_same_rows(journal, reference, "desk-2")
+        with pytest.raises(ValueError, match="replay must be True or False, got 'yes'"):
+            journal.attach(again.main, replay="yes")  # type: ignore[arg-type]
+    finally:
+        journal.close()
 
 
 def test_backfill_writes_the_gap_once(tmp_path: Path) -> None:

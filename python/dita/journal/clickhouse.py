@@ -404,8 +404,17 @@ class ClickHouseJournal:
 
     # ------------------------------------------------------------------ protocol
 
-    def attach(self, kernel: ExecutionKernel) -> None:
-        """Turn the kernel's outbox on and start draining it."""
+    def attach(self, kernel: ExecutionKernel, *, replay: bool = False) -> None:
+        """Turn the kernel's outbox on and start draining it.
+
+        A kernel without a write-ahead log starts at seq 1 each run, so under a kernel_id that
+        already has rows its new rows would take stored rows' keys: that is refused
+        (ValueError). ``replay=True`` says the kernel is deliberately fed the same inputs as
+        the stored run again (a deterministic re-run): rows already stored are then
+        recognised by their keys and skipped.
+        """
+        if not isinstance(replay, bool):
+            raise ValueError(f"ClickHouseJournal.attach replay must be True or False, got {replay!r}")
         if self._closed:
             raise RuntimeError("ClickHouseJournal is closed; open a new one to attach kernels")
         if not self._columns_checked:
@@ -414,7 +423,10 @@ class ClickHouseJournal:
             check_kernel_columns(dict(JOURNAL_COLUMNS))
             self._columns_checked = True
         kernel_id = kernel.kernel_id
-        fill = self.wal_fill and kernel.wal_info() is not None
+        has_wal = kernel.wal_info() is not None
+        if not has_wal and not replay:
+            self._check_new_seqs(kernel)
+        fill = self.wal_fill and has_wal
         with self._cond:
             if any(kid == kernel_id for kid, _ in self._kernels):
                 raise ValueError(f"a kernel with kernel_id {kernel_id!r} is already attached to this journal")
@@ -441,6 +453,35 @@ class ClickHouseJournal:
             self._cond.notify_all()
         if fill:
             self._start_wal_fill(kernel, to_seq)
+
+    def _check_new_seqs(self, kernel: ExecutionKernel) -> None:
+        """Refuse a kernel without a WAL whose next rows would take keys already stored.
+
+        Without a WAL a kernel's seq starts again at 1 each run. Under a kernel_id that
+        already has rows, its new rows would carry the keys of stored ones: a key check
+        would take them for resends and skip them, and ClickHouse would merge them
+        (``FINAL``, dedup tokens). Silently losing rows is worse than refusing.
+        """
+        kernel_id = kernel.kernel_id
+        union = " UNION ALL ".join(
+            f"SELECT max(seq) AS s FROM {quote_ident(t)} WHERE kernel_id = {{k:String}}"
+            for t in TABLE_COLUMNS
+        )
+        try:
+            stored = int(self.query(f"SELECT max(s) FROM ({union})", {"k": kernel_id}).rows[0][0] or 0)
+        except Exception as exc:  # unreachable now: the writer keeps going, the check cannot
+            log.warning(
+                "could not check the journal for rows of kernel_id %r before attaching it: %s", kernel_id, exc
+            )
+            return
+        if stored > kernel.seq:
+            raise ValueError(
+                f"kernel_id {kernel_id!r} already has journal rows up to seq {stored}, and this kernel "
+                f"(without a write-ahead log) is at seq {kernel.seq}: its new rows would take the keys "
+                "of stored ones and be lost. Give each run its own kernel_id, give the kernel a "
+                "wal_dir so its seq carries on from run to run, or attach with replay=True if it "
+                "is fed the stored run's inputs again."
+            )
 
     def _start_wal_fill(self, kernel: ExecutionKernel, to_seq: int, refill: bool = False) -> None:
         """Derive the rows of the kernel's records up to ``to_seq`` from its WAL."""
