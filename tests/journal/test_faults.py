@@ -18,7 +18,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal
 from dita._kernel import WalError
-from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.clickhouse import BackfillResult, ClickHouseJournal
 from journal.helpers import Side, Workload, assert_same_rows, reference_rows, twins, venue, wait_until
 
 
@@ -219,6 +219,61 @@ def test_a_kernel_id_reused_without_a_wal_is_refused_not_silently_skipped(tmp_pa
             journal.attach(again.main, replay="yes")  # type: ignore[arg-type]
     finally:
         journal.close()
+
+
+class _Boom(BaseException):
+    """What a Rust panic raises in Python: not an Exception."""
+
+
+def test_a_journal_thread_that_dies_is_reported_not_silent(tmp_path: Path) -> None:
+    """If the writer thread ends on an exception (a bug, a panic), flush() and backfill()
+    raise naming it and the rows left, stats() says so, and close() still closes."""
+    journal = _journal(tmp_path / "j")
+    work, reference = twins(journal)
+
+    def die(take: Any) -> None:
+        raise _Boom("a panic in the writer")
+
+    journal._write_take = die  # type: ignore[method-assign]
+    work.run(10)
+    wait_until(lambda: "writer" in journal.stats().extra["threads_died"], "the writer to die")
+    died = r"journal thread died: writer \(_Boom: a panic in the writer\); \d+ rows not written"
+    with pytest.raises(RuntimeError, match=died):
+        journal.flush(10)
+    assert "writer thread died" in journal.stats().last_error
+    row = reference_rows(reference)["fills"][0]
+    with pytest.raises(RuntimeError, match=died):
+        journal.backfill("desk-1", {"fills": [(10_000_001, *row[1:])]}, timeout=5)
+    journal.close()  # logs the rows left, releases ClickHouse
+    assert not journal._writer.is_alive()
+
+
+def test_a_backfill_waiting_when_close_gives_up_gets_an_error(tmp_path: Path) -> None:
+    """A backfill() with no timeout, waiting for ClickHouse while close() gives up on it, is
+    answered (RuntimeError naming the rows not written) instead of waiting for good."""
+    journal = _journal(tmp_path / "j", close_timeout=0.3)
+    work, reference = twins(journal)
+    work.run(10)
+    journal.flush(30)
+    rows = reference_rows(reference)["fills"][:1]
+    resent = [(10_000_001, *rows[0][1:])]
+    FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing now
+    outcome: list[BaseException | BackfillResult] = []
+
+    def call() -> None:
+        try:
+            outcome.append(journal.backfill("desk-1", {"fills": resent}, timeout=None))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    wait_until(lambda: journal.stats().queued > 0 or journal.stats().retries > 0, "the backfill to wait")
+    journal.close()
+    caller.join(timeout=15)
+    assert not caller.is_alive(), "backfill() still waiting after close()"
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError), outcome
+    assert "closed before ClickHouse took them" in str(outcome[0])
 
 
 def test_backfill_writes_the_gap_once(tmp_path: Path) -> None:

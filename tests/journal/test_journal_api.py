@@ -3,6 +3,7 @@ one query socket shared by the journals of a directory, and the HTTP DSN path.""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -79,6 +80,14 @@ def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> N
         ({"nice": 20}, "nice must be an int from 0 to 19 or None, got 20"),
         ({"nice": True}, "nice must be an int from 0 to 19 or None, got True"),
         ({"nice": 5.0}, "nice must be an int from 0 to 19 or None, got 5.0"),
+        # A wait this long makes the thread's wait raise: the thread would die.
+        ({"max_delay": math.inf}, "max_delay must be a finite number of seconds up to .*, got inf"),
+        (
+            {"poll_interval": 1e10},
+            "poll_interval must be a finite number of seconds up to .*, got 10000000000.0",
+        ),
+        ({"retry_initial": math.inf, "retry_max": math.inf}, "retry_initial must be a finite number"),
+        ({"close_timeout": math.nan}, "close_timeout must be a positive number, got nan"),
     ],
 )
 def test_bad_settings_are_refused_by_name(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:

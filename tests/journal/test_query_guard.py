@@ -140,3 +140,20 @@ def test_http_dsn_parts() -> None:
 def test_bad_dsns_are_refused_naming_the_value(dsn: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_dsn(dsn)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "message"),
+    [
+        ("ftp://desk:s3cret@h/db", r"'ftp://desk:\*\*\*@h/db' has scheme 'ftp'"),
+        ("http://desk:s3cret@h:notaport/db", r"'http://desk:\*\*\*@h:notaport/db' has an invalid port"),
+        ("http://desk:s3cret@h:8123/bad.name", r"'http://desk:\*\*\*@h:8123/bad.name' names database"),
+        ("https://desk:s3cret@h:8443/db?x=1", r"'https://desk:\*\*\*@h:8443/db\?x=1' has parameters"),
+        ("http://desk@h:notaport/db", r"'http://desk@h:notaport/db' has an invalid port"),
+    ],
+)
+def test_a_refused_dsn_never_shows_its_password(dsn: str, message: str) -> None:
+    """Errors end up in logs and terminals: the password is masked, the rest shown."""
+    with pytest.raises(ValueError, match=message) as refused:
+        parse_dsn(dsn)
+    assert "s3cret" not in str(refused.value)

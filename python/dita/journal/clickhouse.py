@@ -33,8 +33,9 @@ import os
 import struct
 import threading
 import time
+import traceback
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -74,6 +75,8 @@ class _Ticket:
     remaining: int
     result: BackfillResult = field(default_factory=BackfillResult)
     done: threading.Event = field(default_factory=threading.Event)
+    # Set when the writer stopped (closed, or died) with rows of this call unwritten.
+    failed: str | None = None
 
 
 class _Rows(Protocol):
@@ -170,6 +173,13 @@ def _positive(name: str, value: float, integer: bool = False) -> None:
         raise ValueError(f"ClickHouseJournal {name} must be a positive number, got {value!r}")
     if integer and not isinstance(value, int):
         raise ValueError(f"ClickHouseJournal {name} must be a positive integer, got {value!r}")
+    if not integer and not value <= threading.TIMEOUT_MAX:
+        # Seconds a thread waits for: an infinite or larger wait makes the wait raise and the
+        # thread die.
+        raise ValueError(
+            f"ClickHouseJournal {name} must be a finite number of seconds up to "
+            f"{threading.TIMEOUT_MAX:g}, got {value!r}"
+        )
 
 
 class ClickHouseJournal:
@@ -349,8 +359,17 @@ class ClickHouseJournal:
         self._check_through: dict[str, int] = {}
         self._last_write_latency = 0.0
 
-        self._writer = threading.Thread(target=self._writer_loop, name="dita-journal-writer", daemon=True)
-        self._drainer = threading.Thread(target=self._drainer_loop, name="dita-journal-drainer", daemon=True)
+        self._died: dict[str, str] = {}  # thread -> the exception that ended it
+        self._taken: list[_Chunk] = []  # the writer's batch in hand
+        self._writer = threading.Thread(
+            target=self._guarded, args=("writer", self._writer_loop), name="dita-journal-writer", daemon=True
+        )
+        self._drainer = threading.Thread(
+            target=self._guarded,
+            args=("drainer", self._drainer_loop),
+            name="dita-journal-drainer",
+            daemon=True,
+        )
         self._writer.start()
         self._drainer.start()
 
@@ -693,6 +712,7 @@ class ClickHouseJournal:
         with self._cond:
             if self._closed and not self._writer.is_alive():
                 return
+            self._raise_if_a_thread_died_locked()
             self._flushers += 1
             try:
                 self._flush_requested += 1
@@ -726,6 +746,8 @@ class ClickHouseJournal:
                         f"of {', '.join(self._filling) or 'a kernel whose outbox dropped rows'}; "
                         f"last error: {self._stats.last_error!r}"
                     )
+                if not self._closed:
+                    self._raise_if_a_thread_died_locked()
             finally:
                 self._flushers -= 1
 
@@ -739,7 +761,7 @@ class ClickHouseJournal:
             return
         try:
             self.flush(self.close_timeout)
-        except TimeoutError as exc:
+        except (TimeoutError, RuntimeError) as exc:
             # The text only: a logged exception keeps this frame, and the kernels in it, alive.
             log.warning("closing journal with rows unwritten: %s", str(exc))
         with self._cond:
@@ -795,6 +817,8 @@ class ClickHouseJournal:
                 "settled_seq": dict(self._settled_seq),
                 # Kernels whose outbox dropped rows not derived again from the WAL yet.
                 "dropped_not_refilled": sorted(kid for kid, _ in kernels if kid in self._dropped_marks),
+                # Journal threads ended by an exception: nothing is written or drained any more.
+                "threads_died": dict(self._died),
             }
         dropped = 0
         for _, kernel in kernels:
@@ -848,6 +872,7 @@ class ClickHouseJournal:
         with self._cond:
             if self._closed:
                 raise RuntimeError("ClickHouseJournal is closed")
+            self._raise_if_a_thread_died_locked()
             now = time.monotonic()
             for table, table_rows in chunks:
                 self._enqueue_locked(
@@ -865,6 +890,11 @@ class ClickHouseJournal:
         finally:
             with self._cond:
                 self._flushers -= 1
+        if ticket.failed is not None:
+            raise RuntimeError(
+                f"backfill of {total} rows did not finish: {ticket.failed} "
+                f"({ticket.remaining} rows not written; written so far: {ticket.result})"
+            )
         with self._cond:
             self._counters["backfilled"] += ticket.result.written
         return ticket.result
@@ -919,6 +949,38 @@ class ClickHouseJournal:
         after chDB ran a query on it (see :mod:`dita.journal.priority`)."""
         lower_thread_priority(self.nice)
 
+    def _guarded(self, name: str, loop: Callable[[], None]) -> None:
+        """Run a journal thread's loop; if anything ends it (a bug, a Rust panic), say so in
+        stats() and make flush() raise, instead of the journal stopping in silence."""
+        try:
+            loop()
+        except BaseException as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            # The text only: a logged exception keeps the thread's frames, and kernels, alive.
+            log.error("journal %s thread died: %s\n%s", name, text, traceback.format_exc())
+            with self._cond:
+                self._died[name] = text
+                self._stats.last_error = f"journal {name} thread died: {text}"
+                if name == "writer":
+                    self._fail_tickets_locked(f"the journal's writer thread died ({text})", self._taken)
+                self._cond.notify_all()
+
+    def _fail_tickets_locked(self, why: str, taken: Iterable[_Chunk] = ()) -> None:
+        """The writer stopped: backfill calls waiting for queued (or ``taken``) rows get an
+        answer."""
+        for chunk in [*taken, *self._queue]:
+            if chunk.ticket is not None and not chunk.ticket.done.is_set():
+                chunk.ticket.failed = why
+                chunk.ticket.done.set()
+
+    def _raise_if_a_thread_died_locked(self) -> None:
+        if self._died:
+            which = ", ".join(f"{name} ({why})" for name, why in self._died.items())
+            raise RuntimeError(
+                f"journal thread died: {which}; {self._pending_rows} rows not written, and attached "
+                "kernels' outboxes are no longer drained: close this journal and open a new one"
+            )
+
     def _drainer_loop(self) -> None:
         self._lower_priority()
         while True:
@@ -939,7 +1001,9 @@ class ClickHouseJournal:
                     # Native rows, grouped per table with the GIL released.
                     blocks = kernel.drain_journal_blocks(min(self.drain_rows, room))
                 except Exception as exc:  # keep draining the other kernels; say what broke
+                    asked_all = False  # a flush must not take this kernel for empty
                     with self._cond:
+                        self._counters["drain_failed"] += 1
                         self._stats.last_error = f"drain_journal_blocks({kernel_id}): {exc!r}"
                     log.warning("drain_journal_blocks failed for kernel %s: %r", kernel_id, exc)
                     continue
@@ -1015,6 +1079,7 @@ class ClickHouseJournal:
                     self._cond.wait(max(0.001, wait))
                 take = list(self._queue)
                 self._queue.clear()
+                self._taken = take
                 if take:
                     self._inflight_since = take[0].drained_at
             # With no take: a finished fill's span to record, a mark to read, a refill to start.
@@ -1025,6 +1090,7 @@ class ClickHouseJournal:
                     self._stats.last_error = (
                         f"closed with {self._pending_rows} rows unwritten: {self._stats.last_error}"
                     )
+                    self._fail_tickets_locked("the journal was closed before ClickHouse took them", take)
                     self._inflight_since = None
                     self._cond.notify_all()
                 return

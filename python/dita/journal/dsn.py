@@ -119,20 +119,21 @@ def parse_dsn(dsn: str) -> JournalTarget:
         _check_database(dsn, database)
         return JournalTarget(kind="chdb", database=database, path=Path(os.path.realpath(unquote(location))))
     parsed = urlparse(dsn)
+    shown = _without_password(dsn)  # errors can end up in logs: never the password
     if parsed.scheme not in ("http", "https"):
         raise ValueError(
-            f"journal dsn {dsn!r} has scheme {parsed.scheme!r}; use chdb://<dir> or http(s)://user:pw@host:port/db"
+            f"journal dsn {shown!r} has scheme {parsed.scheme!r}; use chdb://<dir> or http(s)://user:pw@host:port/db"
         )
     if not parsed.hostname:
-        raise ValueError(f"journal dsn {dsn!r} names no host")
+        raise ValueError(f"journal dsn {shown!r} names no host")
     if parsed.params or parsed.query or parsed.fragment:
-        raise ValueError(f"journal dsn {dsn!r} has parameters after the database; none are supported")
+        raise ValueError(f"journal dsn {shown!r} has parameters after the database; none are supported")
     try:
         port = parsed.port
     except ValueError as exc:
-        raise ValueError(f"journal dsn {dsn!r} has an invalid port: {exc}") from None
+        raise ValueError(f"journal dsn {shown!r} has an invalid port: {exc}") from None
     database = unquote(parsed.path.strip("/")) or DEFAULT_DATABASE
-    _check_database(dsn, database)
+    _check_database(shown, database)
     return JournalTarget(
         kind="http",
         database=database,
@@ -142,6 +143,19 @@ def parse_dsn(dsn: str) -> JournalTarget:
         username=unquote(parsed.username or ""),
         password=unquote(parsed.password or ""),
     )
+
+
+def _without_password(dsn: str) -> str:
+    """``dsn`` with the password of its ``user:password@`` part (if any) replaced by ***."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        return dsn
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return dsn
+    userinfo, _, host = authority.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}{slash}{path}"
 
 
 def _check_database(dsn: str, database: str) -> None:
