@@ -437,3 +437,20 @@ def test_python_venue_adapters_and_unknown_submit_outcomes() -> None:
         k.process_intent(intent("ENTER", 0))
     with pytest.raises(TypeError, match="submit"):
         ExecutionKernel(venue=object())
+
+
+def test_reconcile_from_slots_reads_the_callers_iterable_before_taking_the_kernel(
+    kernel: ExecutionKernel,
+) -> None:
+    """The slots' iterable may run Python that calls the kernel: it must find it free."""
+    saved = kernel.slots()
+    before = kernel.seq
+    seen: list[int] = []
+
+    def slots():  # type: ignore[no-untyped-def]
+        seen.append(kernel.seq)  # a call into the kernel while its slots are read
+        kernel.update_control(source="reconcile-check")
+        yield from saved
+
+    assert kernel.reconcile_from_slots(slots()) == 0
+    assert seen == [before] and kernel.control()["source"] == "reconcile-check"

@@ -179,3 +179,54 @@ def test_damage_inside_the_log_refuses_to_open_naming_segment_and_offset(tmp_pat
     assert segment.name in message and "byte offset" in message and "record seq" in message
     # Refusing changed nothing on disk.
     assert segment.read_bytes() == bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "message"),
+    [
+        ({"venue": 5}, TypeError, "invalid venue: int has no submit"),
+        ({"journal": object()}, TypeError, "invalid journal: object has no attach"),
+        ({"projection": "hz"}, TypeError, "invalid projection: str has no attach"),
+    ],
+)
+def test_a_refused_constructor_leaves_no_log_behind(
+    tmp_path: Path, kwargs: dict[str, Any], exc: type[Exception], message: str
+) -> None:
+    """Everything is checked before the log is opened: a retry must not recover a log the
+    refused call left, with that call's settings instead of its own."""
+    log = tmp_path / "wal"
+    with pytest.raises(exc, match=message):
+        ExecutionKernel(max_slots=3, wal_dir=str(log), seed_capital=1000.0, **kwargs)
+    assert not log.exists() or not any(log.iterdir())
+    again = ExecutionKernel(max_slots=5, wal_dir=str(log), seed_capital=5000.0)
+    assert again.max_slots == 5 and again.account()["seed_capital"] == 5000.0
+
+
+def test_input_too_large_to_log_is_refused_before_it_is_applied(tmp_path: Path) -> None:
+    """An input the log could not hold would be applied and then stop the kernel for good:
+    text over 1 MiB, metadata over 4 MiB and over 1024 exit legs are refused at once."""
+    k = ExecutionKernel(max_slots=2, kernel_id="kw", wal_dir=str(tmp_path))
+    big = "x" * ((1 << 20) + 1)
+    with pytest.raises(ValueError, match=r"invalid reason: 1048577 bytes long \(at most 1048576\)"):
+        KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, reason=big)
+    with pytest.raises(ValueError, match="invalid intent_id: 1048577 bytes"):
+        KernelIntent(big, "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0)
+    with pytest.raises(ValueError, match="invalid metadata: more than 4194304 bytes"):
+        KernelIntent(
+            "i1",
+            "t1",
+            0,
+            "BTC",
+            "LONG",
+            "ENTER",
+            100.0,
+            1.0,
+            metadata={str(i): "y" * 100_000 for i in range(50)},
+        )
+    with pytest.raises(ValueError, match=r"invalid exit_leg_ratios: 2000 legs \(at most 1024\)"):
+        KernelIntent("i1", "t1", 0, "BTC", "LONG", "EXIT", 100.0, 1.0, exit_leg_ratios=[0.0001] * 2000)
+    with pytest.raises(ValueError, match="invalid source: 1048577 bytes"):
+        k.update_control(mode="HALTED", source=big)
+    assert k.seq == 0 and k.control()["mode"] != "HALTED"
+    out = k.process_intent(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, reason="x" * 1000))
+    assert out.accepted and k.seq >= 1, "the log still takes input"

@@ -136,8 +136,43 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
     obj.extract::<f64>()
 }
 
+/// The longest text one id, reason or source may be, in bytes. Every input goes into one
+/// write-ahead log record (64 MiB at most) after the kernel applied it; input that could
+/// not be logged would be applied and then stop the kernel. These bounds keep any input far
+/// below that, and are far above any real id or message.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
+/// The most exit legs one trade may have.
+pub const MAX_EXIT_LEGS: usize = 1024;
+
+/// `ratios`, refused (naming `field` and the count) when more than [`MAX_EXIT_LEGS`].
+pub fn legs(ratios: Vec<f64>, field: &str) -> PyResult<Vec<f64>> {
+    if ratios.len() > MAX_EXIT_LEGS {
+        return Err(PyValueError::new_err(format!(
+            "invalid {field}: {} legs (at most {MAX_EXIT_LEGS})",
+            ratios.len()
+        )));
+    }
+    Ok(ratios)
+}
+
+/// The most bytes of keys and text values one metadata dict may hold.
+pub const MAX_METADATA_BYTES: usize = 4 << 20;
+
+/// `value`, refused (naming `field` and the length) when longer than [`MAX_TEXT_BYTES`].
+pub fn text<'a>(value: &'a str, field: &str) -> PyResult<&'a str> {
+    if value.len() > MAX_TEXT_BYTES {
+        return Err(PyValueError::new_err(format!(
+            "invalid {field}: {} bytes long (at most {MAX_TEXT_BYTES})",
+            value.len()
+        )));
+    }
+    Ok(value)
+}
+
 pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Metadata> {
     let mut out = Metadata::new();
+    let mut size = 0;
     let Some(obj) = obj else { return Ok(out) };
     if obj.is_none() {
         return Ok(out);
@@ -175,6 +210,17 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
                 type_name(&v)
             )));
         };
+        size += key.len()
+            + if let MetaValue::Str(s) = &value {
+                s.len()
+            } else {
+                8
+            };
+        if size > MAX_METADATA_BYTES {
+            return Err(PyValueError::new_err(format!(
+                "invalid {field}: more than {MAX_METADATA_BYTES} bytes of keys and values"
+            )));
+        }
         out.insert(key, value);
     }
     Ok(out)

@@ -395,34 +395,21 @@ impl PyKernel {
                 .existing_kernel_id()?
                 .unwrap_or_else(default_kernel_id),
         };
-        // Recovery runs before anything else touches the kernel. With a journal passed in,
-        // the replayed records' rows go to its outbox, so a restart fills the journal's gap
-        // (the journal recognises the rows it already has).
-        let mut fresh = Kernel::new(&kernel_id, max_slots)?;
-        if let Some(c) = journal_capacity {
-            fresh.outbox.capacity = c;
-        }
-        fresh.set_journal_enabled(journal.is_some_and(|j| !j.is_none()));
-        let (mut core, mut wal) = wal_args.open(fresh)?;
-        if explicit_max_slots && core.max_slots() != max_slots {
-            return Err(PyValueError::new_err(format!(
-                "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",
-                wal_args.dir().map(|d| d.display().to_string()).unwrap_or_default(),
-                core.max_slots()
-            )));
-        }
-        // Seed capital from the constructor applies to a new kernel; a recovered kernel keeps
-        // the capital its log recorded (change it with set_seed_capital).
-        if let Some(c) = seed_capital.filter(|_| wal.as_ref().is_none_or(|w| w.log.is_new())) {
-            core.set_seed_capital(c)?;
-            if let Some(w) = wal.as_mut() {
-                w.log
-                    .record(&core, &KernelInput::SeedCapital(c))
-                    .map_err(wal::wal_err)?;
+        // Everything is checked before the write-ahead log is opened: a refused call must
+        // leave no log behind (a retry would recover it and ignore its own arguments).
+        for (name, component) in [
+            ("journal", journal),
+            ("projection", projection),
+            ("control_plane", control_plane),
+        ] {
+            if let Some(c) = component.filter(|c| !c.is_none()) {
+                if !c.getattr("attach").is_ok_and(|a| a.is_callable()) {
+                    return Err(PyTypeError::new_err(format!(
+                        "invalid {name}: {} has no attach() method",
+                        c.get_type().name()?
+                    )));
+                }
             }
-        }
-        if let Some(c) = journal_capacity {
-            core.outbox.capacity = c;
         }
         let venue = match venue {
             None => VenueHandle::Mock(Py::new(
@@ -452,6 +439,35 @@ impl PyKernel {
                 }
             },
         };
+        // Recovery runs before anything else touches the kernel. With a journal passed in,
+        // the replayed records' rows go to its outbox, so a restart fills the journal's gap
+        // (the journal recognises the rows it already has).
+        let mut fresh = Kernel::new(&kernel_id, max_slots)?;
+        if let Some(c) = journal_capacity {
+            fresh.outbox.capacity = c;
+        }
+        fresh.set_journal_enabled(journal.is_some_and(|j| !j.is_none()));
+        let (mut core, mut wal) = wal_args.open(fresh)?;
+        if explicit_max_slots && core.max_slots() != max_slots {
+            return Err(PyValueError::new_err(format!(
+                "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",
+                wal_args.dir().map(|d| d.display().to_string()).unwrap_or_default(),
+                core.max_slots()
+            )));
+        }
+        // Seed capital from the constructor applies to a new kernel; a recovered kernel keeps
+        // the capital its log recorded (change it with set_seed_capital).
+        if let Some(c) = seed_capital.filter(|_| wal.as_ref().is_none_or(|w| w.log.is_new())) {
+            core.set_seed_capital(c)?;
+            if let Some(w) = wal.as_mut() {
+                w.log
+                    .record(&core, &KernelInput::SeedCapital(c))
+                    .map_err(wal::wal_err)?;
+            }
+        }
+        if let Some(c) = journal_capacity {
+            core.outbox.capacity = c;
+        }
         Ok(PyKernel { core, venue, wal })
     }
 
@@ -613,6 +629,7 @@ impl PyKernel {
         slot_id: i64,
         ratios: Vec<f64>,
     ) -> PyResult<()> {
+        let ratios = legs(ratios, "ratios")?;
         let mut this = wait_mut(slf)?;
         this.wal_guard()?;
         let seq = this.core.seq();
@@ -623,7 +640,8 @@ impl PyKernel {
     /// Replaces every slot from saved slot dicts (as `slots()` returns them). All are
     /// validated first; on any error nothing changes. Returns the number of open positions.
     fn reconcile_from_slots(slf: &Bound<'_, Self>, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let mut this = wait_mut(slf)?;
+        // The caller's iterable and dicts are read before the kernel is taken: their Python
+        // code may call into this kernel (or another thread may), which must not find it held.
         let items: Vec<Bound<'_, PyAny>> = slots
             .try_iter()
             .map_err(|_| PyTypeError::new_err("reconcile_from_slots expects a list of slot dicts"))?
@@ -632,6 +650,7 @@ impl PyKernel {
         for (i, item) in items.iter().enumerate() {
             parsed.push(slot_from_py(item, i)?);
         }
+        let mut this = wait_mut(slf)?;
         this.wal_guard()?;
         let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| parsed.clone()));
         this.core.replace_slots(parsed)?;
@@ -790,6 +809,7 @@ impl PyKernel {
     ) -> PyResult<Bound<'py, PyDict>> {
         let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
         let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
+        let source = text(source, "source")?;
         let debug = match debug_clickhouse_enabled {
             None => None,
             Some(v) if v.is_none() => None,
