@@ -69,6 +69,18 @@ pub enum ConfigValue {
     Off,
 }
 
+impl ConfigValue {
+    /// The value as the caller wrote it, for an error message.
+    fn shown(&self) -> String {
+        match self {
+            ConfigValue::Num(x) => format!("{x}"),
+            ConfigValue::Text(s) => format!("{s:?}"),
+            ConfigValue::Flag(b) => if *b { "True" } else { "False" }.to_string(),
+            ConfigValue::Off => "None".to_string(),
+        }
+    }
+}
+
 impl RiskLimits {
     /// A copy with `updates` applied; all values are checked before anything changes.
     pub fn with_updates(&self, updates: &[(String, ConfigValue)]) -> KernelResult<RiskLimits> {
@@ -127,13 +139,7 @@ impl RiskLimits {
                     | "regime"
                     | "require_source_run_in_live",
                     v,
-                ) => {
-                    return Err(KernelError::invalid(
-                        f,
-                        format!("{v:?}"),
-                        "has the wrong type",
-                    ))
-                }
+                ) => return Err(KernelError::invalid(f, v.shown(), "has the wrong type")),
                 _ => {
                     return Err(KernelError::UnknownField {
                         field: field.clone(),

@@ -248,6 +248,8 @@ def test_other_configuration_errors() -> None:
         ExecutionKernel(kernel_id="has space")
     with pytest.raises(TypeError, match='unexpected keyword argument "wall_dir"'):
         ExecutionKernel(wall_dir="/tmp/x")
+    with pytest.raises(TypeError, match="invalid journal_capacity: expected int, got bool"):
+        ExecutionKernel(journal_capacity=True)
     with pytest.raises(ValueError, match=r"fill_rate: 1\.5"):
         MockVenueAdapter(fill_rate=1.5)
     k = ExecutionKernel(max_slots=1)
@@ -272,6 +274,8 @@ def test_other_configuration_errors() -> None:
         k.update_control(debug_clickhouse_enabled="yes")
     with pytest.raises(ValueError, match="regime"):
         k.set_risk_limits({"regime": "SIDEWAYS"})
+    with pytest.raises(ValueError, match=r'invalid max_leverage: "5" \(has the wrong type\)'):
+        k.set_risk_limits({"max_leverage": "5"})
     with pytest.raises(ValueError, match="max_order_rate"):
         k.set_risk_limits({"max_leverage": 3.0, "max_order_rate": -1})
     assert k.risk_limits()["max_leverage"] is None  # all-or-nothing

@@ -107,6 +107,7 @@ def test_reopen_without_kernel_id_takes_the_logs_and_keeps_its_capital(tmp_path:
         ({"fsync": 1}, TypeError, "fsync"),
         ({"wal_checkpoint_every": -1}, ValueError, "wal_checkpoint_every: -1"),
         ({"wal_segment_bytes": 10}, ValueError, "wal_segment_bytes: 10"),
+        ({"wal_checkpoint_every": True}, TypeError, "wal_checkpoint_every: expected int, got bool"),
         ({"wal_dir": 42}, TypeError, "wal_dir"),
         ({"seed_capital": float("inf")}, ValueError, "seed_capital"),
     ],

@@ -363,15 +363,8 @@ impl PyKernel {
                 let key = str_arg(&k, "keyword")?;
                 match key.as_str() {
                     "journal_capacity" => {
-                        let n: i64 = v.extract().map_err(|_| {
-                            PyTypeError::new_err("invalid journal_capacity: expected int")
-                        })?;
-                        if n < 1 {
-                            return Err(PyValueError::new_err(format!(
-                                "invalid journal_capacity: {n} (must be at least 1)"
-                            )));
-                        }
-                        journal_capacity = Some(n as usize);
+                        journal_capacity =
+                            Some(wal::positive_int(&v, "journal_capacity", 1)? as usize);
                     }
                     "seed_capital" => {
                         let c = float_arg(&v, "seed_capital")?;

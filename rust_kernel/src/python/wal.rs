@@ -51,7 +51,13 @@ pub(super) struct WalArgs {
     segment_bytes: Option<u64>,
 }
 
-fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
+/// An int of at least `min` (not a bool, which Python counts as an int), naming `field`.
+pub(super) fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "invalid {field}: expected int, got bool"
+        )));
+    }
     let n: i64 = v.extract().map_err(|_| {
         PyTypeError::new_err(format!(
             "invalid {field}: expected int, got {}",
