@@ -276,6 +276,30 @@ def test_a_backfill_waiting_when_close_gives_up_gets_an_error(tmp_path: Path) ->
     assert "closed before ClickHouse took them" in str(outcome[0])
 
 
+def test_progress_that_cannot_be_recorded_is_counted_and_named(tmp_path: Path) -> None:
+    """Progress is advisory (the rows are stored), but when it cannot be recorded gap_start()
+    stops moving: stats() says so instead of a debug log line only."""
+    journal = _journal(tmp_path / "j")
+    real = journal._client.insert
+
+    def no_progress(table: str, *args: Any, **kwargs: Any) -> Any:
+        if "progress" in table:
+            raise OperationalError("injected: progress table unavailable")
+        return real(table, *args, **kwargs)
+
+    journal._client.insert = no_progress
+    try:
+        work, reference = twins(journal)
+        work.run(20)
+        journal.flush(30)
+        stats = journal.stats()
+        assert stats.extra["progress_failed"] > 0
+        assert "recording progress: OperationalError: injected" in stats.last_error
+        assert_same_rows(journal, reference, "desk-1")
+    finally:
+        journal.close()
+
+
 def test_backfill_writes_the_gap_once(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
     try:

@@ -326,6 +326,8 @@ class ClickHouseJournal:
             "rejected_rows": 0,
             "backfilled": 0,
             "drain_busy": 0,
+            "drain_failed": 0,
+            "progress_failed": 0,
             "wal_filled": 0,
             "wal_fill_failed": 0,
             "wal_refills": 0,
@@ -695,13 +697,17 @@ class ClickHouseJournal:
                         self._cond.notify_all()
 
     def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
-        """Write what ``kernel`` produced so far, then stop recording it."""
+        """Stop recording ``kernel``, then write everything it recorded.
+
+        Recording stops first: rows a still-trading kernel made while the flush ran would
+        otherwise stay in its outbox, never drained.
+        """
+        kernel.set_journal_enabled(False)
         self.flush(timeout)
         with self._cond:
             self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
             # A refill started since the flush ends on its own; its kernel's marks go.
             self._forget_kernel_locked(kernel.kernel_id)
-        kernel.set_journal_enabled(False)
 
     def flush(self, timeout: float | None = None) -> None:
         """Drain every attached kernel and wait until ClickHouse holds all of it.
@@ -1167,6 +1173,9 @@ class ClickHouseJournal:
         except Exception as exc:  # advisory: the rows themselves are stored
             log.debug("could not record journal progress: %r", exc)
             with self._cond:
+                # gap_start() stays where it was: say why.
+                self._counters["progress_failed"] += 1
+                self._stats.last_error = f"recording progress: {type(exc).__name__}: {exc}"
                 for kernel_id, stored_to in floors.items():
                     self._floor_retry[kernel_id] = max(self._floor_retry.get(kernel_id, 0), stored_to)
 
