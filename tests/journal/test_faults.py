@@ -300,6 +300,41 @@ def test_progress_that_cannot_be_recorded_is_counted_and_named(tmp_path: Path) -
         journal.close()
 
 
+@pytest.mark.parametrize("table", ["fills", "transitions", "journal_progress"])
+def test_a_table_dropped_by_hand_is_created_again_and_writing_goes_on(tmp_path: Path, table: str) -> None:
+    """The schema's version says the table exists, so migrating again alone did nothing and
+    the writer retried for good; the missing table is now made again at the current schema
+    and later rows land in it."""
+    journal = _journal(tmp_path / "j", retry_initial=0.01, retry_max=0.05)
+    try:
+        work, reference = twins(journal)
+        work.run(10)
+        journal.flush(30)
+        journal._client.command(f"DROP TABLE dita.`{table}`")
+        work.run(10, start=10)
+        journal.flush(60)
+        assert journal.stats().extra["tables_restored"] >= 1
+        columns = {
+            r[0]
+            for r in journal.query(
+                f"SELECT name FROM system.columns WHERE database = 'dita' AND table = '{table}'"
+            ).rows
+        }
+        assert columns, f"{table} exists again"
+        if table != "journal_progress":
+            assert "ingested_at" in columns, "at the current schema, later migrations included"
+            later = reference_rows(reference)[table]
+            later_seqs = {r[0] for r in later if r[0] > 0} - {r[0] for r in later[: len(later) // 2]}
+            stored = {r[0] for r in journal.query(f"SELECT seq FROM {table} WHERE kernel_id = 'desk-1'").rows}
+            assert later_seqs and max(later_seqs) in stored
+        else:
+            work.run(5, start=20)  # the next stored batch records its progress again
+            journal.flush(30)
+            assert journal.gap_start("desk-1") > 1, "progress is recorded again"
+    finally:
+        journal.close()
+
+
 def test_backfill_writes_the_gap_once(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
     try:

@@ -46,7 +46,14 @@ from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.priority import lower_thread_priority
 from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
-from dita.journal.schema import PROGRESS_TABLE, TABLE_COLUMNS, check_kernel_columns, migrate, quote_ident
+from dita.journal.schema import (
+    PROGRESS_TABLE,
+    TABLE_COLUMNS,
+    check_kernel_columns,
+    migrate,
+    quote_ident,
+    restore_missing_tables,
+)
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -328,6 +335,7 @@ class ClickHouseJournal:
             "drain_busy": 0,
             "drain_failed": 0,
             "progress_failed": 0,
+            "tables_restored": 0,
             "wal_filled": 0,
             "wal_fill_failed": 0,
             "wal_refills": 0,
@@ -1172,6 +1180,8 @@ class ClickHouseJournal:
                     self._settled_seq.update(dict(rows))
         except Exception as exc:  # advisory: the rows themselves are stored
             log.debug("could not record journal progress: %r", exc)
+            if "UNKNOWN_TABLE" in str(exc):
+                self._remigrate()  # the progress table was dropped: made again for next time
             with self._cond:
                 # gap_start() stays where it was: say why.
                 self._counters["progress_failed"] += 1
@@ -1346,6 +1356,11 @@ class ClickHouseJournal:
             return
         try:
             migrate(self._client, self.target.database)
+            restored = restore_missing_tables(self._client, self.target.database)
+            if restored:
+                log.warning("journal tables %s were missing and were created again", ", ".join(restored))
+                with self._cond:
+                    self._counters["tables_restored"] += len(restored)
         except Exception as exc:  # the retry loop reports the insert error; this is best effort
             log.warning("re-creating journal tables failed: %r", exc)
 

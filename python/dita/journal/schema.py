@@ -338,6 +338,33 @@ def migrate(client: SqlClient, database: str, target: int | None = None) -> list
     return applied
 
 
+def restore_missing_tables(client: SqlClient, database: str) -> list[str]:
+    """Create again, at the schema version applied, every journal table that is missing
+    although the version table says it was made (dropped by hand); returns their names.
+
+    ``migrate`` only applies versions after the recorded one, so without this a dropped
+    table stayed missing and the writer retried its rows for good. Only the applied
+    migrations' statements that name a missing table run again (all are idempotent).
+    """
+    db = quote_ident(database)
+    have = {
+        row[0]
+        for row in client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
+        ).result_rows
+    }
+    version = current_version(client, database)
+    made = [m for m in MIGRATIONS if m.version <= version]
+    missing = [t for t in (*TABLE_COLUMNS, PROGRESS_TABLE) if t not in have]
+    if version < 4:
+        missing = [t for t in missing if t != PROGRESS_TABLE]  # not made yet: migrate's job
+    for m in made:
+        for stmt in m.statements(db):
+            if any(f"{db}.`{t}`" in stmt for t in missing):
+                client.command(stmt, settings={"mutations_sync": 1})
+    return missing
+
+
 def check_kernel_columns(kernel_columns: dict[str, tuple[str, ...]]) -> None:
     """Refuse a kernel whose outbox layout differs from this schema, naming the difference.
 
