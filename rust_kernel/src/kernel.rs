@@ -7,7 +7,7 @@
 
 use crate::account::Account;
 use crate::error::{
-    check_number, check_timestamp, KernelError, KernelResult, MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_timestamp, strict, KernelError, KernelResult, MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{round_down_to_step, round_price_to_tick, Calibration, FeeModel, Liquidity};
 use crate::fsm::{self, next_stage, Ctx, Trigger};
@@ -492,7 +492,8 @@ impl Kernel {
             if v < 0.0 {
                 return bad(field, Detail::F64(v), "must not be negative");
             }
-            if v > MAX_MAGNITUDE {
+            // Times are epoch seconds, but a caller's milliseconds must not read as nonsense.
+            if v > MAX_MAGNITUDE && field != "timestamp" && strict() {
                 return bad(field, Detail::F64(v), TOO_LARGE);
             }
         }
@@ -1229,7 +1230,7 @@ impl Kernel {
         ];
         for (field, v) in numbers {
             let bad = !v.is_finite() || (v < 0.0 && field != "fee");
-            if bad || v.abs() > MAX_MAGNITUDE {
+            if bad || (v.abs() > MAX_MAGNITUDE && field != "timestamp" && strict()) {
                 let shown = if bad {
                     format!("{v}")
                 } else {
@@ -1848,7 +1849,7 @@ impl Kernel {
         for (field, v, non_negative) in checks {
             if let Some(v) = v {
                 let bad = !v.is_finite() || (non_negative && v < 0.0);
-                if bad || v.abs() > MAX_MAGNITUDE {
+                if bad || (v.abs() > MAX_MAGNITUDE && field != "timestamp" && strict()) {
                     let shown = if bad {
                         format!("{v}")
                     } else {
@@ -2258,6 +2259,9 @@ impl Kernel {
                     why,
                 )
             })?;
+            if !strict() {
+                continue; // a logged ReplaceSlots was accepted with the rules of its time
+            }
             if s.active_leg_index > s.exit_leg_ratios.len() {
                 return Err(KernelError::invalid(
                     &field("active_leg_index"),

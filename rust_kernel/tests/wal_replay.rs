@@ -516,3 +516,28 @@ proptest! {
         prop_assert_eq!(chunks, expected);
     }
 }
+
+#[test]
+fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_with() {
+    // An older kernel took market data with a price beyond today's bound and a time that is
+    // not a number, and logged it. New input like it is refused; the log must still open.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let old = KernelInput::MarkPrice {
+        asset: "BTCUSDT".into(),
+        price: 1e20,
+        ts: f64::NAN,
+    };
+    assert!(k.apply(&old).is_err(), "refused as new input");
+    dita_kernel::error::replaying(|| k.apply(&old)).unwrap();
+    log.record(&k, &old).unwrap();
+    let seq = k.seq();
+    drop(log);
+    let (_, recovered) = open(dir.path(), 0);
+    assert_eq!(recovered.seq(), seq);
+    let mut fresh = Kernel::new("replay", 4).unwrap();
+    assert!(
+        fresh.apply(&old).is_err(),
+        "and still refused as new input afterwards"
+    );
+}

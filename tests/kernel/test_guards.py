@@ -268,6 +268,8 @@ def test_other_configuration_errors() -> None:
     with pytest.raises(ValueError, match="price: 1e300"):
         k.calibrate_fee(1e300, 1e300, 1.0)
     assert k.seq == 0, "nothing refused moved the kernel on"
+    k.mark_price("BTCUSDT", 100.0, timestamp=1.7e15)  # microseconds are not nonsense
+    assert k.seq == 1
     with pytest.raises(ValueError, match='unknown ControlMode "PANIC"'):
         k.update_control(mode="PANIC")
     with pytest.raises(TypeError, match="debug_clickhouse_enabled"):

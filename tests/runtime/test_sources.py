@@ -172,3 +172,18 @@ def test_status_of_a_running_paper_kernel_and_its_interrupt(tmp_path: Path) -> N
     assert snap["running"] is False and 0 < snap["rows"] < 4320  # stopped part way
     (after,) = json.loads(runner.invoke(app, ["status", "--state-dir", str(state), "--json"]).stdout)
     assert after["running"] is False and after["strategies"][0]["status"] == "STOPPED"
+
+
+def test_a_second_paper_run_under_the_same_id_is_refused_clearly(tmp_path: Path) -> None:
+    """Without a write-ahead log a run's seq starts at 1: the journal would take the second
+    run's rows for the first's. The CLI says so and exits 2, no traceback; another id runs."""
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    paper_run(tmp_path / "state", "desk", "--journal", dsn)
+    again = dita_cli(
+        "paper", "--strategy", CROSSOVER, "--data", "sample", "--max-speed",
+        "--state-dir", str(tmp_path / "state"), "--kernel-id", "desk", "--journal", dsn,
+    )  # fmt: skip
+    assert again.returncode == 2, again.stderr
+    assert "cannot start the paper session: kernel_id 'desk' already has journal rows" in again.stderr
+    assert "Traceback" not in again.stderr
+    paper_run(tmp_path / "state", "desk-2", "--journal", dsn)

@@ -228,6 +228,12 @@ def test_input_too_large_to_log_is_refused_before_it_is_applied(tmp_path: Path) 
         KernelIntent("i1", "t1", 0, "BTC", "LONG", "EXIT", 100.0, 1.0, exit_leg_ratios=[0.0001] * 2000)
     with pytest.raises(ValueError, match="invalid source: 1048577 bytes"):
         k.update_control(mode="HALTED", source=big)
+    with pytest.raises(ValueError, match="invalid asset: 1048577 bytes"):
+        k.mark_price(big, 100.0)
+    with pytest.raises(ValueError, match="invalid asset: 1048577 bytes"):
+        k.on_edge_update(big, 1.0)
+    with pytest.raises(ValueError, match="invalid asset: 1048577 bytes"):
+        k.set_market_limits(big, {"lot_step": 0.1})
     assert k.seq == 0 and k.control()["mode"] != "HALTED"
     out = k.process_intent(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, reason="x" * 1000))
     assert out.accepted and k.seq >= 1, "the log still takes input"

@@ -161,7 +161,13 @@ def paper(
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,
     params: Annotated[str | None, typer.Option(help="Strategy parameters as a JSON object")] = None,
-    kernel_id: Annotated[str, typer.Option(help="Kernel id (names the state file)")] = "paper",
+    kernel_id: Annotated[
+        str,
+        typer.Option(
+            help="Kernel id (names the state file; with --journal one per run: "
+            "a journal refuses an id it already has rows of)"
+        ),
+    ] = "paper",
     state_dir: Annotated[
         Path | None, typer.Option(help="Where the state file goes (default var/run)")
     ] = None,
@@ -232,17 +238,22 @@ def paper(
         from dita.projection.hazelcast import HazelcastProjection
 
         proj = HazelcastProjection([m.strip() for m in hazelcast.split(",") if m.strip()], hz_cluster)
-    session = PaperSession(
-        strat,
-        balance=balance,
-        fee_rate=fee_rate,
-        slippage_bps=slippage_bps,
-        kernel_id=kernel_id,
-        state_dir=state_dir or default_state_dir(),
-        clock=clock,
-        journal=jr,
-        projection=proj,
-    )
+    try:
+        session = PaperSession(
+            strat,
+            balance=balance,
+            fee_rate=fee_rate,
+            slippage_bps=slippage_bps,
+            kernel_id=kernel_id,
+            state_dir=state_dir or default_state_dir(),
+            clock=clock,
+            journal=jr,
+            projection=proj,
+        )
+    except ValueError as exc:  # e.g. a journal that already has this kernel id's rows
+        if jr is not None:
+            jr.close()
+        fail(f"cannot start the paper session: {exc}")
     console = out_console()
     deadline = time.monotonic() + duration if duration else None
     last = 0.0

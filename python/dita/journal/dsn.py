@@ -130,8 +130,8 @@ def parse_dsn(dsn: str) -> JournalTarget:
         raise ValueError(f"journal dsn {shown!r} has parameters after the database; none are supported")
     try:
         port = parsed.port
-    except ValueError as exc:
-        raise ValueError(f"journal dsn {shown!r} has an invalid port: {exc}") from None
+    except ValueError:
+        raise ValueError(f"journal dsn {shown!r} has an invalid port") from None
     database = unquote(parsed.path.strip("/")) or DEFAULT_DATABASE
     _check_database(shown, database)
     return JournalTarget(
@@ -146,16 +146,16 @@ def parse_dsn(dsn: str) -> JournalTarget:
 
 
 def _without_password(dsn: str) -> str:
-    """``dsn`` with the password of its ``user:password@`` part (if any) replaced by ***."""
+    """``dsn`` with the password of its ``user:password@`` part (if any) replaced by ***.
+
+    The userinfo ends at the last ``@``: a password may hold characters (``/``, ``?``) that
+    would end the host part for a URL parser."""
     scheme, sep, rest = dsn.partition("://")
-    if not sep:
+    at = rest.rfind("@")
+    if not sep or at < 0:
         return dsn
-    authority, slash, path = rest.partition("/")
-    if "@" not in authority:
-        return dsn
-    userinfo, _, host = authority.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}{slash}{path}"
+    user, colon, _ = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
 
 
 def _check_database(dsn: str, database: str) -> None:

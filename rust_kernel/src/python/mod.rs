@@ -540,6 +540,7 @@ impl PyKernel {
         price: &Bound<'_, PyAny>,
         timestamp: Option<f64>,
     ) -> PyResult<usize> {
+        let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
         let price = float_arg(price, "price")?;
         this.wal_guard()?;
@@ -562,6 +563,7 @@ impl PyKernel {
         edge_bps: &Bound<'_, PyAny>,
         timestamp: Option<f64>,
     ) -> PyResult<PyOutcome> {
+        let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
         let edge = float_arg(edge_bps, "edge_bps")?;
         this.wal_guard()?;
@@ -695,6 +697,7 @@ impl PyKernel {
         asset: &str,
         limits: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
+        let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
         let fields = number_fields(limits, "market limits")?;
         this.wal_guard()?;

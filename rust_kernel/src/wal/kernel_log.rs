@@ -126,8 +126,7 @@ fn restore(
 /// Applies record `seq`, checking that the kernel lands on the same seq.
 fn apply_record(kernel: &mut Kernel, seq: u64, payload: &[u8]) -> Result<(), super::ReplayError> {
     let input = decode_input(payload)?;
-    kernel
-        .apply(&input)
+    crate::error::replaying(|| kernel.apply(&input))
         .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
     // Each accepted input advances the kernel by one: a mismatch means replay diverged
     // from what was recorded, which must not pass unnoticed.
