@@ -67,16 +67,30 @@ pub fn strict() -> bool {
     !REPLAYING.get()
 }
 
-/// Checks that a timestamp (epoch seconds) is a finite number.
-pub fn check_timestamp(ts: f64) -> KernelResult<f64> {
+/// Checks that a time (epoch seconds) is a finite number, naming the field if not.
+pub fn check_timestamp(field: &str, ts: f64) -> KernelResult<f64> {
     if !ts.is_finite() && strict() {
-        return Err(KernelError::invalid(
-            "timestamp",
-            ts,
-            "must be a finite number",
-        ));
+        return Err(KernelError::invalid(field, ts, "must be a finite number"));
     }
     Ok(ts)
+}
+
+/// Whether `value` of `field` is beyond [`MAX_MAGNITUDE`] for new input. Times are epoch
+/// seconds, but a caller's milliseconds must not read as nonsense: they are not bounded.
+pub fn too_large(field: &str, value: f64) -> bool {
+    value.abs() > MAX_MAGNITUDE && field != "timestamp" && strict()
+}
+
+/// [`check_number`] for each `(name, value)`, the field named `field(name)`.
+pub fn check_numbers(
+    field: impl Fn(&str) -> String,
+    values: &[(&str, f64)],
+    min: f64,
+) -> KernelResult<()> {
+    for &(name, value) in values {
+        check_number(&field(name), value, min)?;
+    }
+    Ok(())
 }
 
 /// Checks that a number is finite, at most [`MAX_MAGNITUDE`] in magnitude and at least `min`
@@ -89,7 +103,7 @@ pub fn check_number(field: &str, value: f64, min: f64) -> KernelResult<f64> {
             "must be a finite number",
         ));
     }
-    if value.abs() > MAX_MAGNITUDE && strict() {
+    if too_large(field, value) {
         return Err(KernelError::invalid(field, format!("{value:e}"), TOO_LARGE));
     }
     if value < min {

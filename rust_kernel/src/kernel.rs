@@ -7,7 +7,8 @@
 
 use crate::account::Account;
 use crate::error::{
-    check_number, check_timestamp, strict, KernelError, KernelResult, MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, strict, too_large, KernelError, KernelResult,
+    MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{round_down_to_step, round_price_to_tick, Calibration, FeeModel, Liquidity};
 use crate::fsm::{self, next_stage, Ctx, Trigger};
@@ -492,8 +493,7 @@ impl Kernel {
             if v < 0.0 {
                 return bad(field, Detail::F64(v), "must not be negative");
             }
-            // Times are epoch seconds, but a caller's milliseconds must not read as nonsense.
-            if v > MAX_MAGNITUDE && field != "timestamp" && strict() {
+            if too_large(field, v) {
                 return bad(field, Detail::F64(v), TOO_LARGE);
             }
         }
@@ -1230,7 +1230,7 @@ impl Kernel {
         ];
         for (field, v) in numbers {
             let bad = !v.is_finite() || (v < 0.0 && field != "fee");
-            if bad || (v.abs() > MAX_MAGNITUDE && field != "timestamp" && strict()) {
+            if bad || too_large(field, v) {
                 let shown = if bad {
                     format!("{v}")
                 } else {
@@ -1849,7 +1849,7 @@ impl Kernel {
         for (field, v, non_negative) in checks {
             if let Some(v) = v {
                 let bad = !v.is_finite() || (non_negative && v < 0.0);
-                if bad || (v.abs() > MAX_MAGNITUDE && field != "timestamp" && strict()) {
+                if bad || too_large(field, v) {
                     let shown = if bad {
                         format!("{v}")
                     } else {
@@ -1988,7 +1988,7 @@ impl Kernel {
             ));
         }
         check_number("price", price, 0.0)?;
-        check_timestamp(ts)?;
+        check_timestamp("timestamp", ts)?;
         self.seq += 1;
         let Some(set) = self.open_by_asset.get(asset) else {
             return Ok(0);
@@ -2017,7 +2017,7 @@ impl Kernel {
         ts: f64,
     ) -> KernelResult<KernelOutcome> {
         check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;
-        check_timestamp(ts)?;
+        check_timestamp("timestamp", ts)?;
         self.seq += 1;
         let mut out = self.simple_outcome();
         let Some(threshold) = self.risk.edge_freeze_threshold_bps else {
@@ -2231,15 +2231,17 @@ impl Kernel {
                     "must equal the slot's position",
                 ));
             }
-            for (name, v) in [
-                ("entry_price", s.entry_price),
-                ("size", s.size),
-                ("initial_size", s.initial_size),
-                ("leverage", s.leverage),
-                ("fees_paid", s.fees_paid),
-            ] {
-                check_number(&field(name), v, 0.0)?;
-            }
+            check_numbers(
+                field,
+                &[
+                    ("entry_price", s.entry_price),
+                    ("size", s.size),
+                    ("initial_size", s.initial_size),
+                    ("leverage", s.leverage),
+                    ("fees_paid", s.fees_paid),
+                ],
+                0.0,
+            )?;
             for (name, v) in [
                 ("realized_pnl", s.realized_pnl),
                 ("unrealized_pnl", s.unrealized_pnl),
@@ -2259,68 +2261,10 @@ impl Kernel {
                     why,
                 )
             })?;
-            if !strict() {
-                continue; // a logged ReplaceSlots was accepted with the rules of its time
-            }
-            if s.active_leg_index > s.exit_leg_ratios.len() {
-                return Err(KernelError::invalid(
-                    &field("active_leg_index"),
-                    s.active_leg_index,
-                    "must not be past the slot's exit legs",
-                ));
-            }
-            check_number(&field("mark_price"), s.mark_price, 0.0)?;
-            check_number(&field("committed_notional"), s.committed_notional, 0.0)?;
-            for (name, t) in [
-                ("entry_time", s.entry_time),
-                ("last_event_time", s.last_event_time),
-            ] {
-                check_timestamp(t).map_err(|_| {
-                    KernelError::invalid(&field(name), t, "must be a finite number")
-                })?;
-            }
-            for (which, order) in [
-                ("active_entry_order", &s.active_entry_order),
-                ("active_exit_order", &s.active_exit_order),
-            ] {
-                let Some(o) = order else { continue };
-                let field = |f: &str| format!("slots[{i}].{which}.{f}");
-                if o.client_order_id.is_empty() {
-                    return Err(KernelError::invalid(
-                        &field("client_order_id"),
-                        "''",
-                        "must not be empty",
-                    ));
-                }
-                if !seen_orders.insert(o.client_order_id.clone()) {
-                    return Err(KernelError::invalid(
-                        &field("client_order_id"),
-                        &o.client_order_id,
-                        "is the order of another slot too",
-                    ));
-                }
-                for (name, v) in [
-                    ("price", o.price),
-                    ("reference_price", o.reference_price),
-                    ("filled_size", o.filled_size),
-                    ("avg_fill_price", o.avg_fill_price),
-                ] {
-                    check_number(&field(name), v, 0.0)?;
-                }
-                if check_number(&field("size"), o.size, 0.0)? <= 0.0 {
-                    return Err(KernelError::invalid(
-                        &field("size"),
-                        o.size,
-                        "must be positive",
-                    ));
-                }
-                check_timestamp(o.created_at).map_err(|_| {
-                    KernelError::invalid(
-                        &field("created_at"),
-                        o.created_at,
-                        "must be a finite number",
-                    )
-                })?;
+            if strict() {
+                // Newer than some logs: a logged ReplaceSlots replays under the rules it was
+                // written with (see `error::replaying`).
+                check_loaded_slot(i, s, &mut seen_orders)?;
             }
             let holds = s.size > QTY_EPS;
             let consistent = match s.fsm_state {
@@ -2415,6 +2359,74 @@ pub fn validate_leg_ratios(ratios: &[f64]) -> Result<(), &'static str> {
     }
     if sum > 1.0 + 1e-9 {
         return Err("legs must not add up to more than 1");
+    }
+    Ok(())
+}
+
+/// The checks of a loaded slot (`replace_slots`) that came after some logs were written:
+/// the exit-leg index within the slot's legs, finite times and mark price, and each working
+/// order with an id of its own (across `seen`), a positive size, finite prices and time.
+fn check_loaded_slot(
+    i: usize,
+    s: &TradeSlot,
+    seen: &mut std::collections::HashSet<Id>,
+) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{f}");
+    if s.active_leg_index > s.exit_leg_ratios.len() {
+        return Err(KernelError::invalid(
+            &field("active_leg_index"),
+            s.active_leg_index,
+            "must not be past the slot's exit legs",
+        ));
+    }
+    check_numbers(
+        field,
+        &[
+            ("mark_price", s.mark_price),
+            ("committed_notional", s.committed_notional),
+        ],
+        0.0,
+    )?;
+    check_timestamp(&field("entry_time"), s.entry_time)?;
+    check_timestamp(&field("last_event_time"), s.last_event_time)?;
+    for (which, order) in [
+        ("active_entry_order", &s.active_entry_order),
+        ("active_exit_order", &s.active_exit_order),
+    ] {
+        let Some(o) = order else { continue };
+        let field = |f: &str| format!("slots[{i}].{which}.{f}");
+        if o.client_order_id.is_empty() {
+            return Err(KernelError::invalid(
+                &field("client_order_id"),
+                "''",
+                "must not be empty",
+            ));
+        }
+        if !seen.insert(o.client_order_id.clone()) {
+            return Err(KernelError::invalid(
+                &field("client_order_id"),
+                &o.client_order_id,
+                "is the order of another slot too",
+            ));
+        }
+        check_numbers(
+            field,
+            &[
+                ("price", o.price),
+                ("reference_price", o.reference_price),
+                ("filled_size", o.filled_size),
+                ("avg_fill_price", o.avg_fill_price),
+            ],
+            0.0,
+        )?;
+        if check_number(&field("size"), o.size, 0.0)? <= 0.0 {
+            return Err(KernelError::invalid(
+                &field("size"),
+                o.size,
+                "must be positive",
+            ));
+        }
+        check_timestamp(&field("created_at"), o.created_at)?;
     }
     Ok(())
 }

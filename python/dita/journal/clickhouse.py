@@ -1180,8 +1180,7 @@ class ClickHouseJournal:
                     self._settled_seq.update(dict(rows))
         except Exception as exc:  # advisory: the rows themselves are stored
             log.debug("could not record journal progress: %r", exc)
-            if "UNKNOWN_TABLE" in str(exc):
-                self._remigrate()  # the progress table was dropped: made again for next time
+            self._remigrate_if_missing(exc)  # a dropped progress table is made again for next time
             with self._cond:
                 # gap_start() stays where it was: say why.
                 self._counters["progress_failed"] += 1
@@ -1287,7 +1286,6 @@ class ClickHouseJournal:
         self, kernel_id: str, table: str, rows: _Rows, check: bool, drained_at: float
     ) -> BackfillResult:
         """Insert ``rows`` until ClickHouse takes them; returns what was written or skipped."""
-        from clickhouse_connect.driver.exceptions import ClickHouseError
 
         result = BackfillResult()
         work: list[tuple[_Rows, bool]] = [(rows, check)]
@@ -1335,10 +1333,7 @@ class ClickHouseJournal:
                         work.append((part.slice(mid, len(part)), True))
                         work.append((part.slice(0, mid), True))
                         break
-                    if isinstance(exc, ClickHouseError) and (
-                        "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc)
-                    ):
-                        self._remigrate()
+                    self._remigrate_if_missing(exc)
                     # The attempt may have landed before the error reached us: check keys next time.
                     must_check = True
                     with self._cond:
@@ -1350,6 +1345,15 @@ class ClickHouseJournal:
                     # and set it back to nice 0 after each one.
                     self._lower_priority()
         return result
+
+    def _remigrate_if_missing(self, exc: BaseException) -> None:
+        """After ClickHouse said a journal table or the database is missing: make them again."""
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        if isinstance(exc, ClickHouseError) and (
+            "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc)
+        ):
+            self._remigrate()
 
     def _remigrate(self) -> None:
         if self._client is None:

@@ -90,16 +90,20 @@ pub fn encode_block(
         }
         write_block(out, kernel_id, names, types, cols, to - from);
     });
-    SCRATCH.with_borrow_mut(|(cols, json)| {
-        let held: usize = cols
-            .iter()
-            .map(|c| c.data.capacity() + c.nulls.capacity())
-            .sum();
-        if held + json.capacity() > SCRATCH_KEPT {
-            *cols = Vec::new();
-            *json = String::new();
+    SCRATCH.with_borrow_mut(|scratch| {
+        if held(scratch) > SCRATCH_KEPT {
+            *scratch = Default::default();
         }
     });
+}
+
+/// Bytes of memory the column buffers and the JSON scratch hold.
+fn held((cols, json): &(Vec<Column>, String)) -> usize {
+    let columns: usize = cols
+        .iter()
+        .map(|c| c.data.capacity() + c.nulls.capacity())
+        .sum();
+    columns + json.capacity()
 }
 
 /// Scratch memory a thread keeps between blocks: enough for the blocks a journal writes (a
@@ -289,15 +293,7 @@ mod tests {
 
     #[test]
     fn a_huge_block_does_not_stay_in_the_threads_scratch() {
-        let held = || {
-            SCRATCH.with_borrow(|(cols, json)| {
-                let columns: usize = cols
-                    .iter()
-                    .map(|c| c.data.capacity() + c.nulls.capacity())
-                    .sum();
-                columns + json.capacity()
-            })
-        };
+        let held = || SCRATCH.with_borrow(held);
         // Nine rows of 2 MB event ids: 18 MB in one column, over the limit.
         let huge = accounts_of(&[None; 9], &"x".repeat(SCRATCH_KEPT / 8));
         let mut out = Vec::new();
