@@ -349,7 +349,9 @@ class AccountEvent:
 
 @final
 class VenueOrder:
-    """An order the kernel handed (or will hand) to a venue."""
+    """An order the kernel handed (or will hand) to a venue. Prices, sizes and the time must
+    be finite and not negative, and ``filled_size`` at most ``size`` (ValueError naming the
+    field); the client id and size may be empty or 0 for an order someone else placed."""
 
     def __new__(
         cls,

@@ -2365,7 +2365,8 @@ pub fn validate_leg_ratios(ratios: &[f64]) -> Result<(), &'static str> {
 
 /// The checks of a loaded slot (`replace_slots`) that came after some logs were written:
 /// the exit-leg index within the slot's legs, finite times and mark price, and each working
-/// order with an id of its own (across `seen`), a positive size, finite prices and time.
+/// order with an id of its own (across `seen`), a positive size, its numbers as
+/// [`VenueOrder::check`] takes them.
 fn check_loaded_slot(
     i: usize,
     s: &TradeSlot,
@@ -2395,11 +2396,19 @@ fn check_loaded_slot(
     ] {
         let Some(o) = order else { continue };
         let field = |f: &str| format!("slots[{i}].{which}.{f}");
+        o.check(field)?;
         if o.client_order_id.is_empty() {
             return Err(KernelError::invalid(
                 &field("client_order_id"),
                 "''",
                 "must not be empty",
+            ));
+        }
+        if o.size <= 0.0 {
+            return Err(KernelError::invalid(
+                &field("size"),
+                o.size,
+                "must be positive",
             ));
         }
         if !seen.insert(o.client_order_id.clone()) {
@@ -2409,24 +2418,6 @@ fn check_loaded_slot(
                 "is the order of another slot too",
             ));
         }
-        check_numbers(
-            field,
-            &[
-                ("price", o.price),
-                ("reference_price", o.reference_price),
-                ("filled_size", o.filled_size),
-                ("avg_fill_price", o.avg_fill_price),
-            ],
-            0.0,
-        )?;
-        if check_number(&field("size"), o.size, 0.0)? <= 0.0 {
-            return Err(KernelError::invalid(
-                &field("size"),
-                o.size,
-                "must be positive",
-            ));
-        }
-        check_timestamp(&field("created_at"), o.created_at)?;
     }
     Ok(())
 }

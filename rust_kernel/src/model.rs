@@ -1,6 +1,8 @@
 //! The data the kernel takes in and hands out: intents, venue and account events, orders,
 //! slots, transitions and outcomes.
 
+use crate::error::{check_numbers, check_timestamp, KernelError, KernelResult};
+use crate::kernel::QTY_EPS;
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
@@ -177,6 +179,32 @@ pub struct VenueOrder {
 impl VenueOrder {
     pub fn remaining(&self) -> f64 {
         (self.size - self.filled_size).max(0.0)
+    }
+
+    /// Checks an order's numbers when it comes from outside the kernel (a caller's
+    /// `VenueOrder`, a loaded slot's working order), each field named `field(name)`: finite,
+    /// non-negative prices and size, no more filled than the size, a finite time.
+    pub fn check(&self, field: impl Fn(&str) -> String) -> KernelResult<()> {
+        check_numbers(
+            &field,
+            &[
+                ("price", self.price),
+                ("reference_price", self.reference_price),
+                ("size", self.size),
+                ("filled_size", self.filled_size),
+                ("avg_fill_price", self.avg_fill_price),
+            ],
+            0.0,
+        )?;
+        if self.filled_size > self.size * (1.0 + 1e-9) + QTY_EPS {
+            return Err(KernelError::invalid(
+                &field("filled_size"),
+                self.filled_size,
+                "must not be more than the order's size",
+            ));
+        }
+        check_timestamp(&field("created_at"), self.created_at)?;
+        Ok(())
     }
 }
 

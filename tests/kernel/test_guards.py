@@ -164,6 +164,32 @@ def test_wrong_types_and_unknown_enums_raise_naming_the_field(
         intent("ENTER", 0, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"price": float("nan")}, r"invalid price: NaN \(must be a finite number\)"),
+        ({"size": -1.0}, r"invalid size: -1 \(must not be negative\)"),
+        ({"reference_price": float("inf")}, "invalid reference_price: inf"),
+        ({"filled_size": 2.0}, r"invalid filled_size: 2 \(must not be more than the order's size\)"),
+        ({"avg_fill_price": -0.5}, "invalid avg_fill_price: -0.5"),
+        ({"price": 1e16}, "invalid price: 1e16 .must be at most 1e15"),
+        ({"timestamp": float("nan")}, "invalid timestamp: NaN"),
+    ],
+)
+def test_a_venue_order_with_bad_numbers_is_refused_naming_the_field(
+    kwargs: dict[str, Any], match: str
+) -> None:
+    """Orders a caller builds (for a venue adapter, or a venue's open orders) are checked as the
+    kernel's own inputs are; an order placed by someone else may have no client id or size."""
+    from dita._kernel import VenueOrder
+
+    args = {"price": 100.0, "size": 1.0} | kwargs
+    with pytest.raises(ValueError, match=match):
+        VenueOrder("c1", 0, "t1", "BTCUSDT", "BUY", "LIMIT", args.pop("price"), args.pop("size"), **args)
+    stray = VenueOrder("", 0, "", "BTCUSDT", "SELL", "MARKET", 0.0, 0.0)
+    assert stray.client_order_id == "" and stray.size == 0.0
+
+
 def test_enum_values_and_names_are_interchangeable() -> None:
     from dita import KernelCommandType, TradeSide
 

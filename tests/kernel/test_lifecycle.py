@@ -310,8 +310,8 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
 
 
 def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # type: ignore[no-untyped-def]
-    """A working order read back must be a real one: an id, finite sizes and prices, and no
-    order in two slots."""
+    """A working order read back must be a real one: an id, finite sizes and prices, no more
+    filled than its size, and no order in two slots."""
     kernel, _ = resting
     kernel.process_intent(intent("ENTER", 0))
     kernel.process_intent(intent("ENTER", 1))
@@ -326,6 +326,7 @@ def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # ty
         ("reference_price", float("inf")),
         ("client_order_id", ""),
         ("created_at", float("nan")),
+        ("filled_size", first["size"] * 2),
     ]:
         bad = [dict(s) for s in saved]
         bad[0]["active_entry_order"] = {**first, key: value}

@@ -44,9 +44,12 @@ def test_shadow_without_a_price_rejects_and_cancel_has_nothing_to_cancel() -> No
     venue = ShadowVenue()
     events = venue.submit(make_order("o1", size=1.0))
     assert kinds(events) == ["REJECT"] and "reference price" in events[0].reason
-    for size, price in ((float("nan"), 10.0), (1.0, float("inf")), (-1.0, 10.0)):
+    for size, price in ((0.0, 10.0), (1.0, 0.0)):
         bad = venue.submit(make_order("o-bad", size=size, reference_price=price))
         assert kinds(bad) == ["REJECT"] and repr(size) in bad[0].reason
+    for size, price in ((float("nan"), 10.0), (1.0, float("inf")), (-1.0, 10.0)):
+        with pytest.raises(ValueError, match=r"invalid (size|reference_price)"):
+            make_order("o-bad", size=size, reference_price=price)
     assert venue.positions() == {} and venue.balances() == {"USDT": 0.0}
     order = make_order("o2", size=1.0, reference_price=10.0)
     venue.submit(order)

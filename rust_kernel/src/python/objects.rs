@@ -517,31 +517,35 @@ impl PyVenueOrder {
         avg_fill_price: f64,
         status: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        Ok(PyVenueOrder {
-            inner: VenueOrder {
-                client_order_id: id(text(client_order_id, "client_order_id")?),
-                venue_order_id: id(text(venue_order_id, "venue_order_id")?),
-                slot_id,
-                trade_id: id(text(trade_id, "trade_id")?),
-                asset: id(text(asset, "asset")?),
-                side: enum_arg(side, "side")?,
-                order_type: enum_arg(order_type, "order_type")?,
-                price,
-                reference_price: if reference_price > 0.0 {
-                    reference_price
-                } else {
-                    price
-                },
-                size,
-                filled_size,
-                avg_fill_price,
-                status: opt_enum_arg(status, "status")?.unwrap_or(VenueOrderStatus::New),
-                reduce_only,
-                cancel_requested: false,
-                created_at: time_or_now(timestamp),
-                is_entry: !reduce_only,
+        let inner = VenueOrder {
+            client_order_id: id(text(client_order_id, "client_order_id")?),
+            venue_order_id: id(text(venue_order_id, "venue_order_id")?),
+            slot_id,
+            trade_id: id(text(trade_id, "trade_id")?),
+            asset: id(text(asset, "asset")?),
+            side: enum_arg(side, "side")?,
+            order_type: enum_arg(order_type, "order_type")?,
+            price,
+            reference_price: if reference_price > 0.0 {
+                reference_price
+            } else {
+                price
             },
-        })
+            size,
+            filled_size,
+            avg_fill_price,
+            status: opt_enum_arg(status, "status")?.unwrap_or(VenueOrderStatus::New),
+            reduce_only,
+            cancel_requested: false,
+            created_at: time_or_now(timestamp),
+            is_entry: !reduce_only,
+        };
+        // Named as this constructor's arguments: the order's time is its `timestamp`.
+        inner.check(|f| match f {
+            "created_at" => "timestamp".to_string(),
+            f => f.to_string(),
+        })?;
+        Ok(PyVenueOrder { inner })
     }
 
     #[getter]
