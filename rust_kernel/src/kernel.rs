@@ -216,6 +216,12 @@ pub struct Kernel {
     journal_attached: bool,
 }
 
+/// The key a fill without a fill id is remembered by: the venue's running total after it
+/// (a fill id's fingerprint could equal it only by a 2^-64 chance).
+fn running_total_key(filled_size: f64) -> u64 {
+    filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
+}
+
 fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
     vec![("field", Detail::Static(field)), ("value", value.into())]
 }
@@ -1328,6 +1334,16 @@ impl Kernel {
                 seq,
             );
         }
+        if let Some(d) = self.disagreement(ev, sid) {
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::UnknownOrder,
+                KernelSeverity::Error,
+                d,
+                seq,
+            );
+        }
         if self.slots[sid]
             .seen_events
             .contains(fingerprint(&ev.event_id))
@@ -1362,10 +1378,6 @@ impl Kernel {
             K::Fill => self.apply_fill(ev, sid, seq),
             K::OrderAck => self.apply_ack(ev, sid, seq),
             K::CancelReject => {
-                let order = self.slots[sid]
-                    .active_order_mut()
-                    .expect("indexed orders are active");
-                order.cancel_requested = false;
                 let ctx = Ctx {
                     holds_position: self.slots[sid].size > QTY_EPS,
                 };
@@ -1388,6 +1400,10 @@ impl Kernel {
                 ) {
                     return self.stage_refusal(ev, sid, seq);
                 }
+                self.slots[sid]
+                    .active_order_mut()
+                    .expect("indexed orders are active")
+                    .cancel_requested = false;
                 out
             }
             K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
@@ -1402,6 +1418,39 @@ impl Kernel {
             }
         }
         out
+    }
+
+    /// What in `ev` contradicts the order it names (its trade, asset or side), if anything:
+    /// an event meant for another order must not move this one. Empty fields say nothing.
+    fn disagreement(&self, ev: &VenueEvent, sid: usize) -> Option<Details> {
+        let order = self.slots[sid].active_order()?;
+        let (field, value, own) = if !ev.trade_id.is_empty() && ev.trade_id != order.trade_id {
+            (
+                "trade_id",
+                Detail::from(&ev.trade_id),
+                Detail::from(&order.trade_id),
+            )
+        } else if !ev.asset.is_empty() && ev.asset != order.asset {
+            ("asset", Detail::from(&ev.asset), Detail::from(&order.asset))
+        } else if ev.side.is_some_and(|side| side != order.side) {
+            (
+                "side",
+                Detail::Static(ev.side.map_or("", |s| s.name())),
+                Detail::Static(order.side.name()),
+            )
+        } else {
+            return None;
+        };
+        Some(vec![
+            ("field", Detail::Static(field)),
+            ("value", value),
+            ("order_value", own),
+            ("client_order_id", (&order.client_order_id).into()),
+            (
+                "reason",
+                Detail::Static("the event does not match the order it names"),
+            ),
+        ])
     }
 
     fn stage_refusal(&self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
@@ -1423,7 +1472,33 @@ impl Kernel {
         )
     }
 
+    /// A refusal when `venue_order_id` already names a working order of another slot: taking
+    /// it would send that order's fills here.
+    fn venue_id_taken(&self, ev: &VenueEvent, sid: usize, seq: u64) -> Option<KernelOutcome> {
+        let &other = self.by_venue_id.get(&ev.venue_order_id)?;
+        if other == sid || ev.venue_order_id.is_empty() {
+            return None;
+        }
+        let mut d = detail_field("venue_order_id", &ev.venue_order_id);
+        d.push(("other_slot_id", Detail::I64(other as i64)));
+        d.push((
+            "reason",
+            Detail::Static("the venue order id is another working order's"),
+        ));
+        Some(self.event_refusal(
+            ev,
+            Some(sid),
+            KernelDiagnosticCode::UnknownOrder,
+            KernelSeverity::Critical,
+            d,
+            seq,
+        ))
+    }
+
     fn apply_ack(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
+            return refused;
+        }
         let stage = self.slots[sid].fsm_state;
         let ctx = Ctx {
             holds_position: self.slots[sid].size > QTY_EPS,
@@ -1463,7 +1538,15 @@ impl Kernel {
         } else {
             ev.filled_size - order.filled_size
         };
-        if ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0 {
+        // A fill with no fill id is known by the venue's running total after it, when it gives
+        // one: the same total again is the same fill resent under a new event id, while a
+        // total below what is known is an earlier fill arriving late, and counts.
+        let total_key = (ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
+            .then(|| running_total_key(ev.filled_size));
+        let resent = total_key.is_some_and(|k| self.slots[sid].seen_fills.contains(k));
+        let stale =
+            ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0;
+        if stale || resent {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
             return self.event_refusal(
@@ -1520,6 +1603,33 @@ impl Kernel {
         }
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
+        let trigger = if complete {
+            Trigger::Fill
+        } else {
+            Trigger::PartialFill
+        };
+        let slot = &self.slots[sid];
+        let holds = if order.is_entry {
+            slot.size + qty > QTY_EPS
+        } else {
+            slot.size - qty > QTY_EPS
+        };
+        if next_stage(
+            slot.fsm_state,
+            trigger,
+            Ctx {
+                holds_position: holds,
+            },
+        )
+        .is_none()
+        {
+            return self.stage_refusal(ev, sid, seq);
+        }
+        if !ev.venue_order_id.is_empty() && order.venue_order_id.is_empty() {
+            if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
+                return refused;
+            }
+        }
         let liquidity = match ev.metadata.get("liquidity") {
             Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
             Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("taker") => Liquidity::Taker,
@@ -1562,10 +1672,13 @@ impl Kernel {
                 VenueOrderStatus::PartiallyFilled
             };
             if !ev.venue_order_id.is_empty() && o.venue_order_id.is_empty() {
+                // A fill before the ack is how the kernel learns the venue's id: later events
+                // may name the order by it alone.
                 o.venue_order_id = ev.venue_order_id.clone();
+                self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
             }
         }
-        let holds = slot.size > QTY_EPS;
+        debug_assert_eq!(holds, slot.size > QTY_EPS);
         let asset = slot.asset.clone();
         let trade_id = slot.trade_id.clone();
         self.account.k_realized_pnl += realized;
@@ -1603,13 +1716,20 @@ impl Kernel {
             self.set_committed(sid, self.slots[sid].size * self.slots[sid].entry_price);
         }
 
+        if let Some(k) = total_key {
+            self.slots[sid].seen_fills.insert(k);
+        }
         let mut out =
             KernelOutcome::ok(sid as i64, trade_id.clone(), self.slots[sid].fsm_state, seq);
-        let trigger = if complete {
-            Trigger::Fill
-        } else {
-            Trigger::PartialFill
-        };
+        if ev.size > 0.0 && ev.filled_size > new_filled + QTY_EPS.max(order.size * 1e-9) {
+            // The venue counts more filled than the kernel has been told of: a fill is missing
+            // (or still on its way). Applied as given, and said loudly.
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("venue_filled_size", Detail::F64(ev.filled_size)));
+            out.details
+                .push(("unreported_qty", Detail::F64(ev.filled_size - new_filled)));
+        }
         let d = vec![
             ("fill_qty", Detail::F64(qty)),
             ("fill_price", Detail::F64(ev.price)),
@@ -1628,7 +1748,10 @@ impl Kernel {
             &ev.event_id,
             d,
         );
-        debug_assert!(moved, "fill on a slot whose order is active must be legal");
+        debug_assert!(
+            moved,
+            "checked above with the same stage, trigger and context"
+        );
         if complete {
             self.finish_order(sid, &order.client_order_id);
             let slot = &mut self.slots[sid];
@@ -1726,6 +1849,24 @@ impl Kernel {
             self.set_committed(sid, n);
         } else {
             slot.active_exit_order = None;
+        }
+        if ev.filled_size > order.filled_size + QTY_EPS.max(order.size * 1e-9) {
+            // The order ended at the venue with more filled than the kernel was told of: the
+            // missing fill will be refused when it comes (the order is over), so the position
+            // is off until reconciliation. Said as loudly as such a fill's refusal.
+            out.severity = KernelSeverity::Critical;
+            out.details
+                .push(("venue_filled_size", Detail::F64(ev.filled_size)));
+            out.details.push((
+                "unreported_qty",
+                Detail::F64(ev.filled_size - order.filled_size),
+            ));
+            out.details.push((
+                "reason",
+                Detail::Static(
+                    "the venue filled more than the kernel was told; reconcile with the venue",
+                ),
+            ));
         }
         if ev.kind == K::RateLimited {
             out.accepted = false;
@@ -2221,7 +2362,10 @@ impl Kernel {
                 "must hold exactly max_slots slots",
             ));
         }
-        let mut seen_orders = std::collections::HashSet::new();
+        let mut seen_orders = [
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        ];
         for (i, s) in slots.iter().enumerate() {
             let field = |f: &str| format!("slots[{i}].{f}");
             if s.slot_id != i {
@@ -2364,13 +2508,15 @@ pub fn validate_leg_ratios(ratios: &[f64]) -> Result<(), &'static str> {
 }
 
 /// The checks of a loaded slot (`replace_slots`) that came after some logs were written:
-/// the exit-leg index within the slot's legs, finite times and mark price, and each working
-/// order with an id of its own (across `seen`), a positive size, its numbers as
-/// [`VenueOrder::check`] takes them.
+/// the exit-leg index within the slot's legs, finite times and mark price, a stage that
+/// outlives a call, a position with a price and no more than its initial size, and each
+/// working order a real one of this slot: an id of its own and a venue id of its own (across
+/// `seen`), a positive size, its numbers as [`VenueOrder::check`] takes them, the slot's trade
+/// and asset, the side its role needs, and an exit no larger than the position.
 fn check_loaded_slot(
     i: usize,
     s: &TradeSlot,
-    seen: &mut std::collections::HashSet<Id>,
+    seen: &mut [std::collections::HashSet<Id>; 2],
 ) -> KernelResult<()> {
     let field = |f: &str| format!("slots[{i}].{f}");
     if s.active_leg_index > s.exit_leg_ratios.len() {
@@ -2390,9 +2536,56 @@ fn check_loaded_slot(
     )?;
     check_timestamp(&field("entry_time"), s.entry_time)?;
     check_timestamp(&field("last_event_time"), s.last_event_time)?;
-    for (which, order) in [
-        ("active_entry_order", &s.active_entry_order),
-        ("active_exit_order", &s.active_exit_order),
+    if matches!(
+        s.fsm_state,
+        TradeStage::OrderRequested | TradeStage::ExitRequested
+    ) {
+        return Err(KernelError::invalid(
+            &field("fsm_state"),
+            s.fsm_state,
+            "exists only inside one call; a saved slot is never in it",
+        ));
+    }
+    let holds = s.size > QTY_EPS;
+    if holds && s.entry_price <= 0.0 {
+        return Err(KernelError::invalid(
+            &field("entry_price"),
+            s.entry_price,
+            "a slot with a position needs a positive entry price",
+        ));
+    }
+    if s.size > s.initial_size * (1.0 + 1e-9) + QTY_EPS {
+        return Err(KernelError::invalid(
+            &field("initial_size"),
+            s.initial_size,
+            "must not be below the slot's size",
+        ));
+    }
+    if s.closed && !matches!(s.fsm_state, TradeStage::Closed | TradeStage::Idle) {
+        return Err(KernelError::invalid(
+            &field("closed"),
+            true,
+            "a slot with a position or a working order is not closed",
+        ));
+    }
+    if s.active_entry_order.is_some() && s.active_exit_order.is_some() {
+        return Err(KernelError::invalid(
+            &field("active_exit_order"),
+            "an order",
+            "a slot works an entry or an exit, not both",
+        ));
+    }
+    for (which, order, side) in [
+        (
+            "active_entry_order",
+            &s.active_entry_order,
+            s.side.entry_order_side(),
+        ),
+        (
+            "active_exit_order",
+            &s.active_exit_order,
+            s.side.exit_order_side(),
+        ),
     ] {
         let Some(o) = order else { continue };
         let field = |f: &str| format!("slots[{i}].{which}.{f}");
@@ -2411,12 +2604,43 @@ fn check_loaded_slot(
                 "must be positive",
             ));
         }
-        if !seen.insert(o.client_order_id.clone()) {
+        for (name, value, own) in [
+            ("trade_id", &o.trade_id, &s.trade_id),
+            ("asset", &o.asset, &s.asset),
+        ] {
+            if value != own {
+                return Err(KernelError::invalid(
+                    &field(name),
+                    value,
+                    "must be the slot's",
+                ));
+            }
+        }
+        if s.side != TradeSide::Flat && o.side != side {
             return Err(KernelError::invalid(
-                &field("client_order_id"),
-                &o.client_order_id,
-                "is the order of another slot too",
+                &field("side"),
+                o.side,
+                "must be the side this order's role takes for the slot's side",
             ));
+        }
+        if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {
+            return Err(KernelError::invalid(
+                &field("size"),
+                o.size,
+                "an exit must not sell more than the position it closes",
+            ));
+        }
+        for (set, key, what) in [
+            (0, &o.client_order_id, "client_order_id"),
+            (1, &o.venue_order_id, "venue_order_id"),
+        ] {
+            if !key.is_empty() && !seen[set].insert(key.clone()) {
+                return Err(KernelError::invalid(
+                    &field(what),
+                    key,
+                    "is the order of another slot too",
+                ));
+            }
         }
     }
     Ok(())

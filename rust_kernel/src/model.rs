@@ -1243,10 +1243,17 @@ impl KernelOutcome {
 
     /// Folds the outcome of a follow-up input (a venue's synchronous answer) into this one.
     pub fn absorb(&mut self, follow: KernelOutcome) {
-        self.transitions.extend(follow.transitions);
-        if follow.slot_id == self.slot_id {
-            self.state = follow.state;
+        // The stage moves with the follow-up's transitions of this slot; a refused follow-up
+        // moved nothing, whatever stage its refusal names.
+        if let Some(t) = follow
+            .transitions
+            .iter()
+            .rev()
+            .find(|t| t.slot_id as i64 == self.slot_id)
+        {
+            self.state = t.next_state;
         }
+        self.transitions.extend(follow.transitions);
         if follow.diagnostic_code == KernelDiagnosticCode::RateLimited {
             self.accepted = false;
             self.diagnostic_code = KernelDiagnosticCode::RateLimited;

@@ -341,6 +341,50 @@ def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # ty
     assert fresh.slots() == kernel.slots()
 
 
+def test_reconcile_from_slots_refuses_slots_the_kernel_could_not_have_left(resting) -> None:  # type: ignore[no-untyped-def]
+    """Each of these loaded once and then misapplied a venue's fill (an exit fill taken as an
+    entry fill, PnL realized on more than the position, a fill moving no stage): a saved slot
+    must be one the kernel itself could have written."""
+    kernel, venue = resting
+    kernel.process_intent(intent("ENTER", 0))
+    for event in venue.fill_open_order(kernel.slot_state(0).active_entry_order.client_order_id):
+        kernel.on_venue_event(event)
+    kernel.process_intent(intent("EXIT", 0))
+    kernel.process_intent(intent("ENTER", 1))
+    saved = [dict(s) for s in kernel.slots()]
+    assert saved[0]["fsm_state"] == "EXIT_WORKING" and saved[1]["fsm_state"] == "ENTRY_WORKING"
+    exit_order, entry_order = saved[0]["active_exit_order"], saved[1]["active_entry_order"]
+
+    def broken(slot: int, **changes: object) -> list[dict]:
+        slots = [dict(s) for s in saved]
+        slots[slot] = {**slots[slot], **changes}
+        return slots
+
+    cases = [
+        (broken(1, fsm_state="ORDER_REQUESTED"), r"slots\[1\]\.fsm_state: ORDER_REQUESTED .exists only"),
+        (broken(0, fsm_state="EXIT_REQUESTED"), r"slots\[0\]\.fsm_state: EXIT_REQUESTED"),
+        (broken(0, active_entry_order={**exit_order, "client_order_id": "e-2", "side": "BUY"}), "not both"),
+        (broken(0, active_exit_order={**exit_order, "size": 5.0}), r"exit_order\.size: 5 .an exit must"),
+        (broken(0, active_exit_order={**exit_order, "side": "BUY"}), r"active_exit_order\.side: BUY"),
+        (broken(0, active_exit_order={**exit_order, "asset": "ETHUSDT"}), r"exit_order\.asset: ETHUSDT"),
+        (broken(1, active_entry_order={**entry_order, "trade_id": "other"}), r"active_entry_order\.trade_id"),
+        (broken(0, entry_price=0.0), r"slots\[0\]\.entry_price: 0 "),
+        (broken(0, initial_size=0.5), r"slots\[0\]\.initial_size: 0\.5 "),
+        (broken(0, closed=True), r"slots\[0\]\.closed"),
+        (
+            broken(1, active_entry_order={**entry_order, "venue_order_id": exit_order["venue_order_id"]}),
+            r"slots\[1\]\.active_entry_order\.venue_order_id: .* another slot",
+        ),
+    ]
+    fresh = ExecutionKernel(max_slots=4)
+    for slots, match in cases:
+        with pytest.raises(ValueError, match=match):
+            fresh.reconcile_from_slots(slots)
+    assert fresh.seq == 0 and fresh.slots() == ExecutionKernel(max_slots=4).slots()
+    fresh.reconcile_from_slots(saved)
+    assert fresh.slots() == kernel.slots()
+
+
 def test_snapshot_field_names(kernel: ExecutionKernel) -> None:
     snap = kernel.snapshot()
     assert set(snap) >= {"kernel_id", "control", "slots", "account"}

@@ -124,14 +124,17 @@ impl VenueHandle {
         py: Python<'_>,
         method: &str,
         order: &VenueOrder,
-    ) -> PyResult<Result<Vec<VenueEvent>, String>> {
+    ) -> PyResult<Result<Answer, String>> {
         match self {
             VenueHandle::Mock(m) => {
                 let mut mv = m.borrow_mut(py);
-                Ok(Ok(if method == "submit" {
-                    mv.inner.submit(order)
-                } else {
-                    mv.inner.cancel(order)
+                Ok(Ok(Answer {
+                    events: if method == "submit" {
+                        mv.inner.submit(order)
+                    } else {
+                        mv.inner.cancel(order)
+                    },
+                    broken: None,
                 }))
             }
             VenueHandle::Python(obj) => {
@@ -142,23 +145,7 @@ impl VenueHandle {
                     },
                 )?;
                 match obj.bind(py).call_method1(method, (arg,)) {
-                    Ok(result) => {
-                        if result.is_none() {
-                            return Ok(Ok(Vec::new()));
-                        }
-                        let mut events = Vec::new();
-                        for item in result.try_iter()? {
-                            let item = item?;
-                            let ev = item.cast::<PyVenueEvent>().map_err(|_| {
-                                PyTypeError::new_err(format!(
-                                    "venue {method}() must return VenueEvent objects, got {}",
-                                    type_name(&item)
-                                ))
-                            })?;
-                            events.push(ev.get().inner.clone());
-                        }
-                        Ok(Ok(events))
-                    }
+                    Ok(result) => Ok(Ok(Answer::read(py, method, &result))),
                     Err(e) => {
                         if e.is_instance_of::<PyTypeError>(py)
                             && !e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py)
@@ -170,6 +157,69 @@ impl VenueHandle {
                     }
                 }
             }
+        }
+    }
+}
+
+/// What a venue answered to a submit or cancel: the events it gave, and what was wrong with
+/// the rest of its answer, if anything (an item that is not a `VenueEvent`, an iterator that
+/// raised part-way). The events before the fault are applied all the same: they may be fills.
+struct Answer {
+    events: Vec<VenueEvent>,
+    broken: Option<String>,
+}
+
+impl Answer {
+    fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> Answer {
+        let mut events = Vec::new();
+        if result.is_none() {
+            return Answer {
+                events,
+                broken: None,
+            };
+        }
+        let iter = match result.try_iter() {
+            Ok(iter) => iter,
+            Err(_) => {
+                let broken = format!(
+                    "venue {method}() must return VenueEvent objects, got {}",
+                    type_name(result)
+                );
+                return Answer {
+                    events,
+                    broken: Some(broken),
+                };
+            }
+        };
+        for item in iter {
+            let broken = match item {
+                Ok(item) => match item.cast::<PyVenueEvent>() {
+                    Ok(ev) => {
+                        events.push(ev.get().inner.clone());
+                        continue;
+                    }
+                    Err(_) => format!(
+                        "venue {method}() must return VenueEvent objects, got {}",
+                        type_name(&item)
+                    ),
+                },
+                Err(e) => format!(
+                    "venue {method}() answer raised part-way: {}: {}",
+                    e.get_type(py)
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    e.value(py)
+                ),
+            };
+            return Answer {
+                events,
+                broken: Some(broken),
+            };
+        }
+        Answer {
+            events,
+            broken: None,
         }
     }
 }
@@ -198,7 +248,7 @@ impl PyKernel {
         let venue = wait_ref(slf)?.venue.clone_ref(py);
         if let Some(order) = &submitted {
             match venue.call(py, "submit", order)? {
-                Ok(events) => wait_mut(slf)?.feed(events, &mut out)?,
+                Ok(answer) => wait_mut(slf)?.feed(answer, &mut out)?,
                 Err(msg) => {
                     out.severity = out.severity.max(KernelSeverity::Error);
                     out.details
@@ -212,7 +262,7 @@ impl PyKernel {
         while !cancels.is_empty() {
             for order in std::mem::take(&mut cancels) {
                 match venue.call(py, "cancel", &order)? {
-                    Ok(events) => wait_mut(slf)?.feed(events, &mut out)?,
+                    Ok(answer) => wait_mut(slf)?.feed(answer, &mut out)?,
                     Err(msg) => {
                         out.severity = out.severity.max(KernelSeverity::Error);
                         out.details
@@ -229,13 +279,20 @@ impl PyKernel {
         })
     }
 
-    fn feed(&mut self, events: Vec<VenueEvent>, out: &mut KernelOutcome) -> PyResult<()> {
-        for ev in events {
+    fn feed(&mut self, answer: Answer, out: &mut KernelOutcome) -> PyResult<()> {
+        for ev in answer.events {
             let seq = self.core.seq();
             let follow = self.core.on_venue_event(&ev);
             self.wal_record_ref(seq, InputRef::VenueEvent(&ev))?;
             out.emitted_events.push(ev);
             out.absorb(follow);
+        }
+        if let Some(broken) = answer.broken {
+            // The intent stands and what the venue did say is applied: raising here would
+            // lose the outcome (and its order) after the kernel took both.
+            out.severity = out.severity.max(KernelSeverity::Error);
+            out.details
+                .push(("venue_answer_error", Detail::Str(broken)));
         }
         Ok(())
     }

@@ -1,0 +1,169 @@
+"""Venues that misbehave: fills resent, reordered or reported only in a running total, ids
+learned out of order or claimed twice, events that contradict their order. Each case is fed
+by hand through a venue that answers nothing by itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kernel_helpers import intent
+
+from dita import ExecutionKernel, KernelDiagnosticCode, KernelSeverity, TradeStage, VenueEvent
+
+D = KernelDiagnosticCode
+
+
+class SilentVenue:
+    """Takes every order and answers nothing: the test plays the venue."""
+
+    name = "silent"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+@pytest.fixture
+def kernel() -> ExecutionKernel:
+    k = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="misbehave")
+    k.set_seed_capital(10_000.0)
+    return k
+
+
+def entry(kernel: ExecutionKernel, slot: int = 0) -> str:
+    out = kernel.process_intent(intent("ENTER", slot))
+    assert out.accepted and out.state == TradeStage.ORDER_SENT
+    order = kernel.slot_state(slot).active_entry_order
+    assert order is not None
+    return order.client_order_id
+
+
+def event(kind: str, event_id: str, client_id: str = "", trade_id: str = "", **kw: Any) -> VenueEvent:
+    return VenueEvent(
+        event_id, trade_id, -1, kind, venue_client_id=client_id, timestamp=1_700_000_100.0, **kw
+    )
+
+
+def fill(event_id: str, client_id: str, size: float, total: float = 0.0, **kw: Any) -> VenueEvent:
+    return event("FILL", event_id, client_id, price=100.0, size=size, filled_size=total, **kw)
+
+
+def test_a_fill_resent_under_a_new_event_id_is_known_by_its_running_total(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 0.5, total=0.5)).accepted
+    before = kernel.snapshot()
+    again = kernel.on_venue_event(fill("f1-resent", coid, 0.5, total=0.5))
+    assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
+    assert kernel.snapshot() == before
+    assert kernel.slot_state(0).size == pytest.approx(0.5)
+
+
+def test_fills_arriving_out_of_order_all_count(kernel: ExecutionKernel) -> None:
+    """A running total below what is known is an earlier fill arriving late, not a resend."""
+    coid = entry(kernel)
+    late_second = kernel.on_venue_event(fill("f2", coid, 0.3, total=0.5))
+    assert late_second.accepted and late_second.severity == KernelSeverity.WARNING
+    assert late_second.details["unreported_qty"] == pytest.approx(0.2)
+    first = kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2))
+    assert first.accepted and first.severity == KernelSeverity.INFO
+    assert kernel.slot_state(0).size == pytest.approx(0.5)
+    last = kernel.on_venue_event(fill("f3", coid, 0.5, total=1.0))
+    assert last.accepted and last.state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+
+
+def test_a_fill_before_the_ack_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 0.4, venue_order_id="V1")).accepted
+    late_ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
+    assert late_ack.diagnostic_code == D.INVALID_TRANSITION
+    by_venue_id = kernel.on_venue_event(fill("f2", "", 0.6, venue_order_id="V1"))
+    assert by_venue_id.accepted and by_venue_id.state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+
+
+def test_an_ack_claiming_another_orders_venue_id_is_refused(kernel: ExecutionKernel) -> None:
+    first, second = entry(kernel, 0), entry(kernel, 1)
+    assert kernel.on_venue_event(event("ORDER_ACK", "a1", first, venue_order_id="X")).accepted
+    before = kernel.snapshot()
+    twin = kernel.on_venue_event(event("ORDER_ACK", "a2", second, venue_order_id="X"))
+    assert twin.diagnostic_code == D.UNKNOWN_ORDER and twin.severity == KernelSeverity.CRITICAL
+    assert twin.details["other_slot_id"] == 0
+    assert kernel.snapshot() == before
+    assert kernel.on_venue_event(fill("f1", "", 1.0, venue_order_id="X")).accepted
+    assert kernel.slot_state(0).size == 1.0 and kernel.slot_state(1).size == 0.0
+
+
+def test_an_order_ending_with_more_filled_than_reported_is_said_loudly(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(event("ORDER_ACK", "a1", coid))
+    kernel.on_venue_event(fill("f1", coid, 0.5))
+    ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.8))
+    assert ended.accepted and ended.state == TradeStage.POSITION_OPEN
+    assert ended.severity == KernelSeverity.CRITICAL
+    assert ended.details["unreported_qty"] == pytest.approx(0.3)
+    assert "reconcile" in ended.details["reason"]
+    quiet = kernel.on_venue_event(event("CANCEL_ACK", "c2", entry(kernel, 1), filled_size=0.0))
+    assert quiet.accepted and quiet.severity == KernelSeverity.INFO
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("trade_id", "someone-else"), ("asset", "ETHUSDT"), ("side", "SELL")],
+)
+def test_an_event_contradicting_its_order_changes_nothing(
+    kernel: ExecutionKernel, field: str, value: str
+) -> None:
+    coid = entry(kernel)
+    before = kernel.snapshot()
+    out = kernel.on_venue_event(fill("f1", coid, 1.0, **{field: value}))
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity == KernelSeverity.ERROR
+    assert out.details["field"] == field and out.details["value"] == value
+    assert kernel.snapshot() == before
+    matching = kernel.on_venue_event(fill("f2", coid, 1.0, trade_id="t0", asset="BTCUSDT", side="BUY"))
+    assert matching.accepted and kernel.slot_state(0).size == 1.0
+
+
+def test_a_refused_answer_in_a_venues_reply_does_not_change_the_reported_stage() -> None:
+    class StrayAnswer(SilentVenue):
+        def submit(self, order: Any) -> list[VenueEvent]:
+            ack = event("ORDER_ACK", "a1", order.client_order_id)
+            stray = VenueEvent(
+                "s1", "", order.slot_id, "FILL", venue_client_id="an-old-order", price=100.0, size=1.0
+            )
+            return [ack, stray]
+
+    kernel = ExecutionKernel(max_slots=2, venue=StrayAnswer(), kernel_id="stray")
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    assert out.state == TradeStage.ENTRY_WORKING
+    assert out.details["venue_event_refused"] == "UNKNOWN_ORDER"
+
+
+@pytest.mark.parametrize("fault", ["not an event", "raises part-way"])
+def test_a_venue_answer_broken_part_way_keeps_the_events_before_the_fault(fault: str) -> None:
+    """The intent was taken and the venue did fill: the fill counts, the fault is reported in
+    the outcome, and the caller gets its outcome instead of an exception."""
+
+    class BrokenAnswer(SilentVenue):
+        def submit(self, order: Any) -> Any:
+            done = fill("f1", order.client_order_id, order.size, total=order.size)
+            if fault == "not an event":
+                return [done, None]
+
+            def answer() -> Any:
+                yield done
+                raise RuntimeError("socket closed")
+
+            return answer()
+
+    kernel = ExecutionKernel(max_slots=2, venue=BrokenAnswer(), kernel_id="broken")
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.accepted and out.state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == 1.0
+    assert out.severity == KernelSeverity.ERROR
+    expected = "got NoneType" if fault == "not an event" else "raised part-way: RuntimeError: socket closed"
+    assert expected in out.details["venue_answer_error"]
