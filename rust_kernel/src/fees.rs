@@ -124,10 +124,18 @@ pub struct Calibration {
     pub calibration_status: CalibrationStatus,
     pub calibration_ratio: f64,
     pub calibration_samples: u64,
+    /// Whether this sample moved the calibration (see [`CALIBRATION_BAND`]).
+    pub learned: bool,
 }
 
 /// Weight of the newest sample in the calibration ratio's moving average.
 const CALIBRATION_ALPHA: f64 = 0.2;
+
+/// The charged/expected ratios the calibration learns from: a free promotion (0) up to three
+/// times the configured rate. A sample outside (a rebate against a positive rate, a fee in
+/// another currency, a hundredfold charge) is reported as an ERROR and learned from not at
+/// all: one outlier must not rescale every later estimate.
+pub const CALIBRATION_BAND: (f64, f64) = (0.0, 3.0);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeeModel {
@@ -182,12 +190,15 @@ impl FeeModel {
         }
         let ratio = actual_fee / expected_fee;
         let deviation_pct = (ratio - 1.0) * 100.0;
-        self.calibration_ratio = if self.calibration_samples == 0 {
-            ratio
-        } else {
-            CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * self.calibration_ratio
-        };
-        self.calibration_samples += 1;
+        let learned = (CALIBRATION_BAND.0..=CALIBRATION_BAND.1).contains(&ratio);
+        if learned {
+            self.calibration_ratio = if self.calibration_samples == 0 {
+                ratio
+            } else {
+                CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * self.calibration_ratio
+            };
+            self.calibration_samples += 1;
+        }
         let abs = deviation_pct.abs();
         let calibration_status = if abs < 1.0 {
             CalibrationStatus::Ok
@@ -204,6 +215,7 @@ impl FeeModel {
             calibration_status,
             calibration_ratio: self.calibration_ratio,
             calibration_samples: self.calibration_samples,
+            learned,
         })
     }
 }
@@ -268,6 +280,23 @@ mod tests {
         assert!(
             (m.predict(100.0, 1.0, Liquidity::Taker) - 0.05 * c.calibration_ratio).abs() < 1e-12
         );
+    }
+
+    #[rstest]
+    #[case::hundredfold(5.0)]
+    #[case::rebate_against_a_positive_rate(-0.02)]
+    #[case::just_over_the_band(0.05 * CALIBRATION_BAND.1 * 1.001)]
+    fn an_outlier_fee_is_reported_not_learned(#[case] charged: f64) {
+        let mut m = FeeModel::default();
+        m.calibrate(100.0, 1.0, 0.045, Liquidity::Taker).unwrap();
+        let before = m.clone();
+        let c = m.calibrate(100.0, 1.0, charged, Liquidity::Taker).unwrap();
+        assert!(!c.learned);
+        assert_eq!(c.calibration_status, CalibrationStatus::Error);
+        assert_eq!(m, before, "an outlier moves nothing");
+        assert!((m.predict(100.0, 1.0, Liquidity::Taker) - 0.045).abs() < 1e-12);
+        let c = m.calibrate(100.0, 1.0, 0.0, Liquidity::Taker).unwrap();
+        assert!(c.learned, "a fee-free promotion is a real rate");
     }
 
     #[test]

@@ -2062,6 +2062,10 @@ impl Kernel {
                     ));
                     out.details
                         .push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
+                    if !c.learned {
+                        out.details
+                            .push(("calibration_learned", Detail::Bool(false)));
+                    }
                 }
             }
             AccountEventKind::FundingFee => {

@@ -238,6 +238,22 @@ def test_fill_settled_replaces_the_predicted_fee(kernel: ExecutionKernel) -> Non
     assert dup.diagnostic_code == D.DUPLICATE_EVENT
 
 
+def test_an_outlier_settled_fee_is_charged_but_not_learned(kernel: ExecutionKernel) -> None:
+    """The exchange's fee is what was charged; but a hundredfold one (or a rebate against a
+    positive rate) must not rescale the estimate of every later fill."""
+    out = kernel.process_intent(intent("ENTER", 0, reference_price=100.0, target_size=1.0))
+    fill = out.emitted_events[-1]
+    settled = kernel.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id=fill.fill_id, fee=5.0))
+    assert settled.accepted and settled.details["calibration_status"] == "ERROR"
+    assert settled.details["calibration_learned"] is False
+    assert kernel.account()["k_fees_paid"] == pytest.approx(5.0)
+    assert kernel.account()["fee_calibration_samples"] == 0
+    rebate = kernel.calibrate_fee(100.0, 1.0, -0.02)
+    assert not rebate["calibration_learned"] and rebate["calibration_samples"] == 0
+    kernel.process_intent(intent("EXIT", 0, reference_price=100.0))
+    assert kernel.slot(0).fees_paid == pytest.approx(5.0 + 0.05)
+
+
 def test_k_and_e_reconcile(kernel: ExecutionKernel) -> None:
     seq0 = kernel.account()["event_seq"]
     kernel.on_account_event(AccountEvent("fund", "FUNDING_FEE", amount=-3.0))
@@ -478,8 +494,9 @@ def test_python_venue_adapters_and_unknown_submit_outcomes() -> None:
             return []
 
     k = ExecutionKernel(max_slots=1, venue=Broken())
-    with pytest.raises(TypeError, match="VenueEvent"):
-        k.process_intent(intent("ENTER", 0))
+    out = k.process_intent(intent("ENTER", 0))
+    assert out.accepted and out.state == TradeStage.ORDER_SENT and out.severity.name == "ERROR"
+    assert "must return VenueEvent objects, got str" in out.details["venue_answer_error"]
     with pytest.raises(TypeError, match="submit"):
         ExecutionKernel(venue=object())
 

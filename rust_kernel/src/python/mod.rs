@@ -848,6 +848,7 @@ impl PyKernel {
         d.set_item("calibration_status", c.calibration_status.name())?;
         d.set_item("calibration_ratio", c.calibration_ratio)?;
         d.set_item("calibration_samples", c.calibration_samples)?;
+        d.set_item("calibration_learned", c.learned)?;
         Ok(d)
     }
 
