@@ -100,12 +100,15 @@ class ExecutionKernel(KernelCore):
         return reconcile_with_venue(self, cancel_unknown=cancel_unknown)
 
     def close(self) -> None:
-        """Flush and detach the journal, projection and control plane; sync the write-ahead log."""
+        """Flush and detach the journal, projection and control plane; sync and release the
+        write-ahead log. The kernel takes no input afterwards (reads still work); closing
+        twice is harmless."""
         for component in (self.journal, self.projection, self.control_plane):
             if component is not None:
                 component.close()
-        # Under fsync="batch"/"none" the newest inputs may still be buffered: make them durable.
-        self.wal_sync()
+        # Under fsync="batch"/"none" the newest inputs may still be buffered: make them durable,
+        # then stop the log's thread and drop its lock so the wal_dir can be opened again.
+        self.close_core()
 
     def __enter__(self) -> ExecutionKernel:
         return self

@@ -109,6 +109,9 @@ def test_reopen_without_kernel_id_takes_the_logs_and_keeps_its_capital(tmp_path:
         ({"wal_segment_bytes": 10}, ValueError, "wal_segment_bytes: 10"),
         ({"wal_checkpoint_every": True}, TypeError, "wal_checkpoint_every: expected int, got bool"),
         ({"wal_dir": 42}, TypeError, "wal_dir"),
+        ({"wal_dir": ""}, ValueError, "invalid wal_dir: '' (must name a directory"),
+        ({"wal_segment_bytes": 2**70}, ValueError, f"invalid wal_segment_bytes: {2**70} (must be at most"),
+        ({"wal_checkpoint_every": 1.5}, TypeError, "wal_checkpoint_every: expected int, got float"),
         ({"seed_capital": float("inf")}, ValueError, "seed_capital"),
     ],
 )
@@ -120,6 +123,37 @@ def test_bad_wal_settings_are_refused_and_create_nothing(
     with pytest.raises(error, match=says.replace("(", r"\(")):
         ExecutionKernel(max_slots=2, kernel_id="k", **args)
     assert not wal_dir.exists()
+
+
+def test_an_empty_or_file_wal_dir_is_refused_and_nothing_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="invalid wal_dir: ''"):
+        ExecutionKernel(max_slots=2, wal_dir="")
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match=r"invalid wal_dir: .*not-a-dir \(exists and is not a directory\)"):
+        ExecutionKernel(max_slots=2, wal_dir=str(a_file))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-dir"]
+
+
+def test_close_releases_the_log_and_refuses_later_input(tmp_path: Path) -> None:
+    """After close() the same wal_dir opens again at once (its lock is released, its thread
+    stopped), and the closed kernel refuses input instead of applying what it can no longer log."""
+    first = make_kernel(tmp_path, fsync="batch")
+    first.mark_price("BTC", 100.0)
+    seq = first.seq
+    first.close()
+    first.close()
+    with pytest.raises(RuntimeError, match="is closed: it takes no more input"):
+        first.mark_price("BTC", 101.0)
+    with pytest.raises(RuntimeError, match="is closed"):
+        first.process_intent(KernelIntent("x", "t", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0))
+    assert first.seq == seq and first.snapshot()["kernel_id"] == KERNEL_ID
+    again = ExecutionKernel(max_slots=6, wal_dir=str(tmp_path))
+    assert again.seq == seq and again.snapshot() == first.snapshot()
+    again.close()
 
 
 def test_wal_settings_without_wal_dir_are_refused() -> None:

@@ -35,6 +35,8 @@ pub struct PyKernel {
     venue: VenueHandle,
     /// The write-ahead log, when the kernel was opened with `wal_dir`.
     wal: Option<wal::WalState>,
+    /// Set by `close_core`: every later input is refused.
+    closed: bool,
 }
 
 static KERNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -518,7 +520,12 @@ impl PyKernel {
         if let Some(c) = journal_capacity {
             core.outbox.capacity = c;
         }
-        Ok(PyKernel { core, venue, wal })
+        Ok(PyKernel {
+            core,
+            venue,
+            wal,
+            closed: false,
+        })
     }
 
     #[getter]
@@ -909,6 +916,17 @@ impl PyKernel {
     fn wal_sync(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         let mut this = wait_mut(slf)?;
         this.wal_sync_now()
+    }
+
+    /// Ends the kernel's input: refuses every later input (reads still work), syncs the
+    /// write-ahead log, stops its thread and releases its lock, so the same `wal_dir` can be
+    /// opened again at once. Returns the durable seq (None without a log). Idempotent.
+    fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
+        let mut this = wait_mut(slf)?;
+        this.closed = true;
+        let synced = this.wal_sync_now();
+        drop(this.wal.take());
+        synced
     }
 
     /// Writes a checkpoint of the whole kernel now; returns its seq (None without a log).

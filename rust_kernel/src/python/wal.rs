@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -58,10 +58,17 @@ pub(super) fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyRes
             "invalid {field}: expected int, got bool"
         )));
     }
-    let n: i64 = v.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
+    if !v.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected int, got {}",
             type_name(v)
+        )));
+    }
+    let n: i64 = v.extract().map_err(|_| {
+        PyValueError::new_err(format!(
+            "invalid {field}: {} (must be at most {})",
+            v.repr().map(|r| r.to_string()).unwrap_or_default(),
+            i64::MAX
         ))
     })?;
     if n < min as i64 {
@@ -84,6 +91,17 @@ impl WalArgs {
                             type_name(v)
                         ))
                     })?;
+                    if path.as_os_str().is_empty() {
+                        return Err(PyValueError::new_err(
+                            "invalid wal_dir: '' (must name a directory; None for no log)",
+                        ));
+                    }
+                    if path.exists() && !path.is_dir() {
+                        return Err(PyValueError::new_err(format!(
+                            "invalid wal_dir: {} (exists and is not a directory)",
+                            path.display()
+                        )));
+                    }
                     self.dir = Some(path);
                 }
             }
@@ -161,9 +179,16 @@ impl WalArgs {
 }
 
 impl PyKernel {
-    /// Refuses input once a log write failed: memory may hold an input the log does not.
+    /// Refuses input once the kernel is closed, or once a log write failed: memory may hold
+    /// an input the log does not.
     #[inline]
     pub(super) fn wal_guard(&self) -> PyResult<()> {
+        if self.closed {
+            return Err(PyRuntimeError::new_err(format!(
+                "kernel {:?} is closed: it takes no more input (open a new one on its wal_dir)",
+                self.core.kernel_id
+            )));
+        }
         match self.wal.as_ref().and_then(|w| w.poisoned.as_ref()) {
             Some(reason) => Err(WalError::new_err(format!(
                 "the kernel refuses input because its write-ahead log failed ({reason}); restart it to recover \
@@ -331,6 +356,7 @@ pub(super) fn wal_replay<'py>(
             core,
             venue: VenueHandle::Mock(venue),
             wal: None,
+            closed: false,
         },
     )?;
     Ok((kernel, recovery_dict(py, &report)?))
