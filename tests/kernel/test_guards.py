@@ -150,6 +150,8 @@ def test_limit_without_price_is_refused(kernel: ExecutionKernel) -> None:
         ({"reference_price": "100"}, TypeError, "reference_price"),
         ({"slot_id": "0"}, TypeError, "slot_id"),
         ({"slot_id": 1.5}, TypeError, "slot_id"),
+        ({"slot_id": True}, TypeError, "invalid slot_id: expected int, got bool"),
+        ({"slot_id": 2**63}, ValueError, r"invalid slot_id: 9223372036854775808 \(out of range\)"),
         ({"metadata": {"a": [1]}}, TypeError, r'metadata\["a"\]: values must be'),
         ({"metadata": {1: "x"}}, TypeError, "keys must be str"),
         ({"metadata": "x"}, TypeError, "metadata"),
@@ -188,6 +190,20 @@ def test_a_venue_order_with_bad_numbers_is_refused_naming_the_field(
         VenueOrder("c1", 0, "t1", "BTCUSDT", "BUY", "LIMIT", args.pop("price"), args.pop("size"), **args)
     stray = VenueOrder("", 0, "", "BTCUSDT", "SELL", "MARKET", 0.0, 0.0)
     assert stray.client_order_id == "" and stray.size == 0.0
+
+
+def test_ints_beyond_64_bits_are_refused_naming_the_argument(kernel: ExecutionKernel) -> None:
+    """PyO3 names an argument of the wrong type, not an int too large for it."""
+    from dita import MockVenueAdapter, VenueEvent
+
+    with pytest.raises(ValueError, match="invalid slot_id: -9223372036854775809"):
+        VenueEvent("e", "", -(2**63) - 1, "FILL")
+    with pytest.raises(ValueError, match="invalid slot_id: 18446744073709551616"):
+        kernel.slot_state(2**64)
+    with pytest.raises(ValueError, match=r"invalid seed: -1 \(must not be negative\)"):
+        MockVenueAdapter(seed=-1)
+    with pytest.raises(ValueError, match=r"invalid price: 1000000000.*\.\.\. \(must be at most 1e15"):
+        kernel.mark_price("BTCUSDT", 10**400)
 
 
 def test_enum_values_and_names_are_interchangeable() -> None:

@@ -133,7 +133,61 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
             obj.repr().map(|r| r.to_string()).unwrap_or_default()
         )));
     }
-    obj.extract::<f64>()
+    obj.extract::<f64>().map_err(|_| {
+        PyValueError::new_err(format!(
+            "invalid {field}: {} (must be at most 1e15 in magnitude)",
+            short_repr(obj)
+        ))
+    })
+}
+
+/// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
+pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "invalid {field}: expected int, got {} {}",
+            type_name(obj),
+            short_repr(obj)
+        )));
+    }
+    obj.extract::<i64>().map_err(|_| {
+        PyValueError::new_err(format!(
+            "invalid {field}: {} (out of range)",
+            short_repr(obj)
+        ))
+    })
+}
+
+/// `slot_id` arguments (`#[pyo3(from_py_with = slot_id_arg)]`): PyO3 names the argument of
+/// a wrong type but not of an int too large, so the field is named here.
+pub fn slot_id_arg(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    int_arg(obj, "slot_id")
+}
+
+/// A non-negative int argument (a slot index, a seed), named on error.
+pub fn count_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<u64> {
+    let v = int_arg(obj, field)?;
+    u64::try_from(v)
+        .map_err(|_| PyValueError::new_err(format!("invalid {field}: {v} (must not be negative)")))
+}
+
+/// A `VenueOrder`'s `slot_id`: an index.
+pub fn slot_index_arg(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    Ok(count_arg(obj, "slot_id")? as usize)
+}
+
+/// The mock venue's `seed`.
+pub fn seed_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    count_arg(obj, "seed")
+}
+
+/// A value's repr for an error message, cut at 80 characters (an int may have thousands).
+fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+    let r = obj.repr().map(|r| r.to_string()).unwrap_or_default();
+    match r.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}...", &r[..cut]),
+        None => r,
+    }
 }
 
 /// The longest text one id, reason or source may be, in bytes. Every input goes into one

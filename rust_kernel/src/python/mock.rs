@@ -1,5 +1,6 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
+use super::convert::seed_arg;
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
 use pyo3::prelude::*;
@@ -27,7 +28,7 @@ impl PyMockVenue {
         rate_limit_rate=0.0, retry_after=1.0, latency_ms=0.0, name="mock"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        seed: u64,
+        #[pyo3(from_py_with = seed_arg)] seed: u64,
         fill_rate: f64,
         reject_rate: f64,
         partial_fill_rate: f64,

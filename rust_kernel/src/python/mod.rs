@@ -649,7 +649,10 @@ impl PyKernel {
         Ok(this.core.free_slot())
     }
 
-    fn slot_state(slf: &Bound<'_, Self>, slot_id: i64) -> PyResult<PySlot> {
+    fn slot_state(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
+    ) -> PyResult<PySlot> {
         let this = wait_ref(slf)?;
         Ok(PySlot {
             inner: this.slot_ref(slot_id)?.clone(),
@@ -659,7 +662,7 @@ impl PyKernel {
     fn slot_dict<'py>(
         slf: &Bound<'_, Self>,
         py: Python<'py>,
-        slot_id: i64,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
         let d = slot_dict(py, this.slot_ref(slot_id)?)?;
@@ -669,7 +672,7 @@ impl PyKernel {
 
     fn set_slot_metadata(
         slf: &Bound<'_, Self>,
-        slot_id: i64,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         metadata: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
@@ -685,7 +688,7 @@ impl PyKernel {
 
     fn set_slot_exit_leg_ratios(
         slf: &Bound<'_, Self>,
-        slot_id: i64,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         ratios: Vec<f64>,
     ) -> PyResult<()> {
         let ratios = legs(ratios, "ratios")?;

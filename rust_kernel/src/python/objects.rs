@@ -79,7 +79,7 @@ impl PyIntent {
     fn new(
         intent_id: &str,
         trade_id: &str,
-        slot_id: i64,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         asset: &str,
         side: &Bound<'_, PyAny>,
         action: &Bound<'_, PyAny>,
@@ -225,7 +225,7 @@ impl PyVenueEvent {
     fn new(
         event_id: &str,
         trade_id: &str,
-        slot_id: i64,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         kind: &Bound<'_, PyAny>,
         status: Option<&Bound<'_, PyAny>>,
         venue_order_id: &str,
@@ -502,7 +502,7 @@ impl PyVenueOrder {
     #[allow(clippy::too_many_arguments)]
     fn new(
         client_order_id: &str,
-        slot_id: usize,
+        #[pyo3(from_py_with = slot_index_arg)] slot_id: usize,
         trade_id: &str,
         asset: &str,
         side: &Bound<'_, PyAny>,
