@@ -172,3 +172,19 @@ def test_projection_lag_is_exported_with_a_real_hazelcast_member(tmp_path: Path)
             assert re.search(r"^dita_projection_errors 0\.0$", text, re.M)
     finally:
         member.stop()
+
+
+def test_stdio_refuses_a_bad_kernel_id_or_seed_capital_like_serve() -> None:
+    for args, message in (
+        (["--kernel-id", ""], 'cannot start the kernel: invalid kernel_id: ""'),
+        (["--kernel-id", "a b"], 'cannot start the kernel: invalid kernel_id: "a b"'),
+        (["--seed-capital", "inf"], "--seed-capital=inf must be zero or more and finite"),
+    ):
+        res = subprocess.run([*DITA, "stdio", *args], input=b"", capture_output=True, timeout=120)
+        stderr = res.stderr.decode()
+        assert res.returncode == 2, stderr
+        assert f"error: {message}" in stderr and "Traceback" not in stderr
+        assert res.stdout == b""  # no engine_started: nothing ran
+    res = subprocess.run([*DITA, "serve", "--kernel-id", "a b"], capture_output=True, timeout=120)
+    assert res.returncode == 2
+    assert 'error: cannot start the kernel: invalid kernel_id: "a b"' in res.stderr.decode()

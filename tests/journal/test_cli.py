@@ -130,3 +130,27 @@ def test_another_process_queries_the_running_kernels_journal(live: tuple[str, Cl
     done = run_cli("sql", "-f", "json", COUNT_SQL, env={"DITA_JOURNAL_DSN": dsn})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [{"next_state": s, "n": n} for s, n in expected]
+
+
+def test_a_result_cut_at_the_row_cap_is_reported(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    cut = _sql("--dsn", dsn, "-f", "csv", "SELECT number FROM system.numbers LIMIT 1500000")
+    assert cut.exit_code == 0, cut.output
+    assert 1_000_000 < len(cut.stdout.splitlines()) - 1 < 1_500_000
+    assert "warning: the result stopped at the 1,000,000-row cap: rows may be missing" in cut.stderr
+    whole = _sql("--dsn", dsn, "-f", "csv", "SELECT number FROM system.numbers LIMIT 1000000")
+    assert whole.exit_code == 0 and len(whole.stdout.splitlines()) - 1 == 1_000_000
+    assert whole.stderr == ""
+
+
+def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    from dita.cli.journal import _print
+    from dita.journal.query import QueryResult
+
+    _print(QueryResult(["n"], ["UInt64"], [[1], [2]], truncated=True), "table")
+    out, err = capsys.readouterr()
+    assert "2 row(s) (the result stopped at the 1,000,000-row cap" in out.replace("\n", " ")
+    assert "warning:" in err
+    _print(QueryResult(["n"], ["UInt64"], [[1], [2]]), "table")
+    out, err = capsys.readouterr()
+    assert "2 row(s)\n" in out and "cap" not in out and err == ""

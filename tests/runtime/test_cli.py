@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -349,3 +350,242 @@ def test_paper_refuses_bad_arguments(tmp_path: Path) -> None:
     assert both.exit_code == 2 and "exactly one of --data" in both.stderr
     speed = runner.invoke(app, ["paper", "--strategy", CROSSOVER, "--data", "sample", "--speed", "0"])
     assert speed.exit_code == 2 and "--speed=0.0 must be positive" in speed.stderr
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [("a-file", "is a file; give a directory"), ("/proc/dita-report", "cannot create the directory")],
+)
+def test_backtest_refuses_an_unusable_out_before_the_run(tmp_path: Path, out: str, message: str) -> None:
+    target = tmp_path / out if not out.startswith("/") else Path(out)
+    if out == "a-file":
+        target.write_text("keep me")
+    args = ["backtest", "--strategy", CROSSOVER, "--data", "sample", "--out", str(target), "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"--out {target}" in result.stderr and message in result.stderr
+    assert result.stdout == ""  # refused before the replay: no results table
+    if out == "a-file":
+        assert target.read_text() == "keep me"
+
+
+def test_backtest_names_columns_that_differ_only_in_case(tmp_path: Path) -> None:
+    data = tmp_path / "BTCUSDT.csv"
+    data.write_text("ts,Close,open,high,low,close,volume\n1,5,1,1,1,1,1\n61,5,1,1,1,1,1\n")
+    args = ["backtest", "--strategy", CROSSOVER, "--data", str(data), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "columns 'Close', 'close' are all column 'close'" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+PAPER = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--max-speed"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--speed", "nan"], "--speed=nan must be positive and finite"),
+        (["--speed", "inf"], "--speed=inf must be positive and finite"),
+        (["--status-every", "nan"], "--status-every=nan must be positive and finite"),
+        (["--status-every", "0"], "--status-every=0.0 must be positive"),
+        (["--duration", "0"], "--duration=0.0 must be positive and finite"),
+        (["--duration", "-1"], "--duration=-1.0 must be positive and finite"),
+        (["--duration", "nan"], "--duration=nan must be positive and finite"),
+        (["--fee-rate", "-1"], "--fee-rate=-1.0: Input should be greater than or equal to 0"),
+        (["--balance", "nan"], "--balance=nan"),
+        (["--slippage-bps", "-2"], "--slippage-bps=-2.0"),
+    ],
+)
+def test_paper_refuses_bad_numbers(tmp_path: Path, extra: list[str], message: str) -> None:
+    state = tmp_path / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), *extra])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "PaperSettings" not in result.stderr and "maker_rate" not in result.stderr
+    assert not state.exists()  # nothing started
+
+
+def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    args = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--speed", "60", "--duration", "0.5"]
+    result = runner.invoke(app, [*args, "--state-dir", str(state), "--kernel-id", "short"])
+    assert result.exit_code == 0, result.output
+    assert 0 < json.loads((state / "short.json").read_text())["rows"] < 4320
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--journal", "foo://x"], "--journal: journal dsn 'foo://x' has scheme 'foo'"),
+        (["--journal", "chdb://"], "--journal: journal dsn 'chdb://' names no directory"),
+        (["--journal", "chdb://{file}"], "--journal: cannot open the journal: [Errno 17] File exists"),
+        (["--hazelcast", ","], "--hazelcast ',': cluster members must list at least one host:port"),
+        (["--hazelcast", "localhost"], "--hazelcast 'localhost': cluster member must be host:port"),
+    ],
+)
+def test_paper_refuses_a_bad_journal_or_cluster(tmp_path: Path, extra: list[str], message: str) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    state = tmp_path / "state"
+    args = [*PAPER, "--state-dir", str(state), *(e.replace("{file}", str(a_file)) for e in extra)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert message in result.stderr
+    assert not state.exists()
+
+
+def test_paper_says_when_the_cluster_cannot_be_reached(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--hazelcast", "127.0.0.1:1"])
+    assert result.exit_code == 3, result.output
+    assert "cannot reach Hazelcast cluster 'dita' at 127.0.0.1:1" in result.stderr
+    assert not state.exists()
+
+
+STATE_WRITE_FAILS = """
+import json, sys
+from dita.cli import _state, main
+from dita.kernel import ExecutionKernel
+
+real_write, real_close, calls, stats_path = _state.write_state_file, ExecutionKernel.close, [], sys.argv[1]
+
+def write_then_fail(state_dir, snapshot):
+    calls.append(1)
+    if len(calls) > 1:
+        raise OSError(28, "No space left on device")
+    return real_write(state_dir, snapshot)
+
+def close_and_count(self):
+    real_close(self)
+    with open(stats_path, "w") as f:
+        json.dump(self.stats(), f)
+
+_state.write_state_file = write_then_fail
+ExecutionKernel.close = close_and_count
+sys.argv = ["dita", *sys.argv[2:]]
+main()
+"""
+
+
+def test_paper_closes_the_journal_when_the_state_file_cannot_be_written(tmp_path: Path) -> None:
+    """The state file fails after its first write (a full disk): the run stops, the kernel
+    and its journal are closed all the same, every row reaches ClickHouse, exit 1."""
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    stats = tmp_path / "kernel-stats.json"
+    paper = [*PAPER, "--status-every", "0.05", "--state-dir", str(tmp_path / "state")]
+    paper += ["--kernel-id", "full-disk", "--journal", dsn, "--param", "fast=2", "--param", "slow=3"]
+    proc = subprocess.run(
+        [sys.executable, "-c", STATE_WRITE_FAILS, str(stats), *paper],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "error: cannot write the state file in" in proc.stderr and "No space left" in proc.stderr
+    written = json.loads(stats.read_text())  # the kernel was closed
+    assert written["journal_queued"] == written["journal_dropped"] == 0
+    tables = ("transitions", "intents", "venue_events", "fills", "account_events", "control_changes")
+    counts = " + ".join(f"(SELECT count() FROM {t} FINAL WHERE kernel_id = 'full-disk')" for t in tables)
+    rows = dita_cli("journal", "sql", "--dsn", dsn, "-f", "csv", f"SELECT {counts} AS n")
+    assert rows.returncode == 0, rows.stderr
+    assert int(rows.stdout.splitlines()[1]) == written["journal_queued_total"] > 0
+
+
+def test_paper_reports_journal_rows_left_unwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dita.cli import paper as paper_cli
+
+    monkeypatch.setattr(paper_cli, "JOURNAL_WAIT_S", 4.0)
+    state = tmp_path / "state"
+    args = [*PAPER, "--state-dir", str(state), "--kernel-id", "no-server"]
+    result = runner.invoke(app, [*args, "--journal", "http://u:pw@127.0.0.1:1/db"])
+    assert result.exit_code == 1, result.output
+    assert "waiting for the journal http://u@127.0.0.1:1/db:" in result.stderr
+    assert "journal rows were not written to http://u@127.0.0.1:1/db" in result.stderr
+    assert "pw" not in result.stderr.replace("pw@", "")  # no password in the messages
+    assert json.loads((state / "no-server.json").read_text())["running"] is False
+
+
+def test_pnl_periods_count_fills_beyond_the_kept_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state file lists the newest fills only; older ones are kept as day totals, so a
+    period still sums every fill in it."""
+    from dita.cli import paper as paper_cli
+
+    monkeypatch.setattr(paper_cli, "KEPT_FILLS", 20)
+    state = tmp_path / "state"
+    args = [
+        *PAPER,
+        "--state-dir",
+        str(state),
+        "--kernel-id",
+        "busy",
+        "--param",
+        "fast=2",
+        "--param",
+        "slow=3",
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    snap = json.loads((state / "busy.json").read_text())
+    assert len(snap["fills"]) == 20 and snap["older_fills"]
+    total = 20 + sum(d["fills"] for d in snap["older_fills"].values())
+
+    def pnl(*extra: str) -> dict[str, Any]:
+        result = runner.invoke(app, ["pnl", "--state-dir", str(state), "--json", *extra])
+        assert result.exit_code == 0, result.output
+        row: dict[str, Any] = json.loads(result.stdout)[0]
+        return row
+
+    everything, month = pnl("--period", "all"), pnl("--period", "month")
+    assert everything["fills"] == month["fills"] == total > 20
+    assert month["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
+    assert month["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
+    days = [pnl("--period", "today", "--at", f"2024-01-0{d}T23:59:59Z") for d in (1, 2, 3)]
+    assert sum(d["fills"] for d in days) == total
+    assert sum(d["realized_pnl"] for d in days) == pytest.approx(month["realized_pnl"])
+    # Midway through a day known only as a total, the figures say so.
+    assert "kept as day totals" in pnl("--period", "today", "--at", "2024-01-01T12:00:00Z")["note"]
+
+
+def test_status_refuses_a_state_dir_that_is_not_a_directory(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for command in ("status", "orders", "pnl"):
+        result = runner.invoke(app, [command, "--state-dir", str(a_file)])
+        assert result.exit_code == 2 and f"--state-dir {a_file} is a file" in result.stderr
+        result = runner.invoke(app, [command, "--state-dir", str(tmp_path / "typo")])
+        assert result.exit_code == 2 and "typo: no such directory" in result.stderr
+    from_env = runner.invoke(app, ["status"], env={"DITA_STATE_DIR": str(tmp_path / "typo")})
+    assert from_env.exit_code == 2 and "$DITA_STATE_DIR" in from_env.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["status", "--state-dir", str(empty)])
+    assert result.exit_code == 0 and "no running kernels found" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--days", "0"], "--days=0.0 must be positive and finite"),
+        (["--days", "nan"], "--days=nan must be positive and finite"),
+        (["--days", "0.0001"], "--days=0.0001 is shorter than one bar of --interval=60.0 seconds"),
+        (["--interval", "-60"], "--interval=-60.0 must be positive and finite"),
+        (["--seed", "-1"], "--seed=-1 must be zero or more"),
+    ],
+)
+def test_data_module_refuses_bad_arguments(tmp_path: Path, argv: list[str], message: str) -> None:
+    out = tmp_path / "bars.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dita.data", "--out", str(out), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()

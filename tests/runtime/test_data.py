@@ -119,3 +119,12 @@ def test_unreadable_inputs(tmp_path: Path) -> None:
     other.write_text("{}")
     with pytest.raises(DataError, match="unsupported file type"):
         load_market_data(other)
+
+
+def test_columns_differing_only_in_case_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_text("ts,Close,open,high,low,close,volume\n1,5,1,1,1,1,1\n61,5,1,1,1,1,1\n")
+    with pytest.raises(DataError, match="columns 'Close', 'close' are all column 'close'"):
+        load_market_data(path)
+    path.write_text("ts,open,high,low,close,volume,Note,note\n1,1,1,1,1,1,a,b\n61,1,1,1,1,1,a,b\n")
+    assert len(load_market_data(path)) == 2  # columns the loader does not read may repeat

@@ -77,6 +77,31 @@ def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
     bad = dita_cli("pnl", "--journal", "ftp://nowhere", "--period", "all")
     assert bad.returncode == 2 and "ftp" in bad.stderr
 
+    # An unknown kernel is an error, as with the state files; a known one without fills in
+    # the period gets a zero row.
+    nope = dita_cli("pnl", "--journal", dsn, "--kernel", "nope")
+    assert nope.returncode == 1 and "no kernel 'nope' found" in nope.stderr
+    before = dita_cli(
+        "pnl",
+        "--journal",
+        dsn,
+        "--kernel",
+        "journal-paper",
+        "--period",
+        "today",
+        "--at",
+        "2023-06-01",
+        "--json",
+    )
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout) == [
+        {
+            "kernel_id": "journal-paper", "period": "today", "from": "2023-06-01 00:00:00",
+            "to": "2023-06-01 00:00:00", "fills": 0, "realized_pnl": 0.0, "fees": 0.0,
+            "net_pnl": 0.0, "unrealized_pnl": 0.0,
+        }
+    ]  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def hz_member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:

@@ -169,6 +169,21 @@ def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
+def _refuse_same_name_twice(columns: list[str], path: str) -> None:
+    """Names are read case-insensitively: ``Close`` and ``close`` would be one column twice."""
+    read = {*TIME_COLUMNS, *ASSET_COLUMNS, *BAR_COLUMNS, *QUOTE_COLUMNS}
+    seen: dict[str, list[str]] = {}
+    for name in columns:
+        seen.setdefault(name.lower(), []).append(name)
+    for low, names in seen.items():
+        if low in read and len(names) > 1:
+            raise DataError(
+                f"columns {', '.join(repr(n) for n in names)} are all column {low!r} "
+                "(names are read case-insensitively); keep one",
+                path=path,
+            )
+
+
 def load_market_data(
     path: str | Path,
     *,
@@ -188,6 +203,7 @@ def load_market_data(
     p = Path(path)
     src = str(p)
     table = _read_table(p)
+    _refuse_same_name_twice(table.column_names, src)
     names = {n.lower(): n for n in table.column_names}
     table = table.rename_columns([n.lower() for n in table.column_names])
     if table.num_rows == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -12,7 +13,16 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["fail", "load_strategy", "out_console", "parse_params", "print_table", "stderr"]
+__all__ = [
+    "fail",
+    "fail_options",
+    "load_strategy",
+    "out_console",
+    "parse_params",
+    "print_table",
+    "require_finite",
+    "stderr",
+]
 
 stderr = Console(stderr=True)
 USAGE_ERROR = 2
@@ -27,6 +37,24 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     """Print ``error: message`` on stderr and exit (2: bad arguments or data)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def require_finite(option: str, value: float, *, allow_zero: bool = False, hint: str = "") -> None:
+    """Exit 2 unless ``value`` is finite and above zero (or zero too, with ``allow_zero``).
+
+    NaN compares false with everything, so ``value <= 0`` alone lets it through."""
+    if math.isfinite(value) and (value > 0 or (allow_zero and value == 0)):
+        return
+    fail(f"{option}={value!r} must be {'zero or more' if allow_zero else 'positive'} and finite{hint}")
+
+
+def fail_options(exc: ValidationError) -> NoReturn:
+    """Exit 2 naming each option a settings model refused (its field ``fee_rate`` is ``--fee-rate``)."""
+    problems = []
+    for e in exc.errors():
+        option = "--" + str(e["loc"][0]).replace("_", "-") if e["loc"] else "settings"
+        problems.append(f"{option}={e.get('input')!r}: {e['msg']}")
+    fail("; ".join(problems))
 
 
 def parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any]:

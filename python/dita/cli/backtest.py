@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dita.cli._common import fail, load_strategy, parse_params, print_table, stderr
+from dita.cli._common import fail, fail_options, load_strategy, parse_params, print_table, stderr
 
 __all__ = ["register"]
 
@@ -69,17 +70,22 @@ def backtest(
             volume_share=volume_share,
         )
     except ValidationError as exc:
-        fail(
-            "; ".join(
-                f"--{str(e['loc'][0]).replace('_', '-')}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
-            )
-        )
+        fail_options(exc)
     strat = load_strategy(strategy, parse_params(param or [], params))
     path = SAMPLE_BARS if data == "sample" else Path(data)
     try:
         history = load_market_data(path, start=start, end=end, allow_gaps=allow_gaps)
     except DataError as exc:
         fail(f"bad data: {exc}")
+    # Made before the replay, so a report that cannot be written costs no run.
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; give a directory for the report")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out {out}: cannot create the directory: {exc.strerror or exc}")
+    if not os.access(out, os.W_OK | os.X_OK):
+        fail(f"--out {out}: the directory is not writable")
 
     with Progress(
         TextColumn("backtest"),
@@ -100,15 +106,18 @@ def backtest(
 
         result = run_backtest(strat, history, config, progress=advance)
 
-    paths = write_report(
-        out,
-        metrics=result.metrics,
-        trades=result.trades,
-        ts=result.ts,
-        equity=result.equity,
-        position=result.position,
-        run_info=result.run_info,
-    )
+    try:
+        paths = write_report(
+            out,
+            metrics=result.metrics,
+            trades=result.trades,
+            ts=result.ts,
+            equity=result.equity,
+            position=result.position,
+            run_info=result.run_info,
+        )
+    except OSError as exc:  # e.g. a full disk after the check above
+        fail(f"cannot write the report to {out}: {exc}", code=1)
     failed = [s for s in result.strategy_status if s["status"] == "ERROR"]
     m = result.metrics.to_dict()
     if json_out:

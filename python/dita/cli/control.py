@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import fail
+from dita.cli._common import fail, require_finite
 
 __all__ = ["register"]
 
@@ -137,6 +137,7 @@ def set_(
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
     if kernel is not None and not kernel.strip():
         fail(f"--kernel must be a kernel id, got {kernel!r}")
+    require_finite("--wait", wait, allow_zero=True)
     client = _client(cluster, cluster_name)
     try:
         write_entry(client, kernel, change, updated_by=by)

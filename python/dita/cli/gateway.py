@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from dita.cli._common import fail, require_finite
+
 __all__ = ["register"]
 
 
@@ -19,20 +21,33 @@ def _kernel(
     hazelcast: str | None = None,
     hazelcast_cluster: str = "dita",
 ) -> Any:
+    """The gateway's kernel; a setting the kernel, journal or projection refuses exits 2 with
+    its message, and nothing stays open."""
     from dita.kernel import ExecutionKernel
 
-    jr = proj = None
-    if journal:
-        from dita.journal.clickhouse import ClickHouseJournal
+    jr = proj = kernel = None
+    try:
+        if journal:
+            from dita.journal.clickhouse import ClickHouseJournal
 
-        jr = ClickHouseJournal(journal)
-    if hazelcast:
-        from dita.projection.hazelcast import HazelcastProjection
+            jr = ClickHouseJournal(journal)
+        if hazelcast:
+            from dita.projection.hazelcast import HazelcastProjection
 
-        proj = HazelcastProjection([m.strip() for m in hazelcast.split(",") if m.strip()], hazelcast_cluster)
-    kernel = ExecutionKernel(max_slots=max_slots, kernel_id=kernel_id, journal=jr, projection=proj)
-    if seed_capital is not None:
-        kernel.set_seed_capital(seed_capital)
+            proj = HazelcastProjection(
+                [m.strip() for m in hazelcast.split(",") if m.strip()], hazelcast_cluster
+            )
+        kernel = ExecutionKernel(max_slots=max_slots, kernel_id=kernel_id, journal=jr, projection=proj)
+        if seed_capital is not None:
+            kernel.set_seed_capital(seed_capital)
+    except (ValueError, OSError) as exc:
+        if kernel is not None:
+            kernel.close()
+        else:
+            for sink in (jr, proj):
+                if sink is not None:
+                    sink.close()
+        fail(f"cannot start the kernel: {exc}")
     return kernel
 
 
@@ -44,6 +59,8 @@ def stdio(
     """Drive a kernel over stdin/stdout: commands in, NDJSON events out, until EOF."""
     from dita.gateway.stdio import run_stdio
 
+    if seed_capital is not None:
+        require_finite("--seed-capital", seed_capital, allow_zero=True)
     kernel = _kernel(max_slots, kernel_id, seed_capital)
     try:
         code = run_stdio(kernel, sys.stdin.buffer, sys.stdout.buffer)
@@ -98,18 +115,14 @@ def serve(
         openapi_out.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
         typer.echo(f"wrote {openapi_out}")
         return
-    try:
-        kernel = _kernel(
-            settings.max_slots,
-            settings.kernel_id,
-            settings.seed_capital,
-            settings.journal,
-            settings.hazelcast,
-            settings.hazelcast_cluster,
-        )
-    except (ValueError, OSError) as exc:
-        typer.echo(f"cannot start the kernel: {exc}", err=True)
-        raise typer.Exit(2) from None
+    kernel = _kernel(
+        settings.max_slots,
+        settings.kernel_id,
+        settings.seed_capital,
+        settings.journal,
+        settings.hazelcast,
+        settings.hazelcast_cluster,
+    )
     app = create_app(kernel, settings)
     if settings.token is None:
         typer.echo(f"no token configured; this session's bearer token: {app.state.token}", err=True)

@@ -41,6 +41,15 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def _print(result: Any, fmt: str) -> None:
+    cut = ""
+    if result.truncated:
+        from dita.journal.query import READ_ONLY_SETTINGS
+
+        cut = (
+            f"the result stopped at the {READ_ONLY_SETTINGS['max_result_rows']:,}-row cap: rows may be "
+            "missing; narrow the query (WHERE, LIMIT or an aggregate)"
+        )
+        typer.echo(f"warning: {cut}", err=True)
     if fmt == "json":
         typer.echo(json.dumps(result.records(), indent=2))
     elif fmt == "csv":
@@ -58,7 +67,7 @@ def _print(result: Any, fmt: str) -> None:
             table.add_row(*("NULL" if v is None else str(v) for v in row))
         console = Console(file=sys.stdout, width=max(120, Console().width))
         console.print(table)
-        console.print(f"{len(result.rows)} row(s)")
+        console.print(f"{len(result.rows)} row(s)" + (f" ({cut})" if cut else ""))
 
 
 def _run(dsn: str | None, sql: str, params: dict[str, Any]) -> Any:

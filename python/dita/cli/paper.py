@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,9 +14,13 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from dita.cli._common import fail, load_strategy, out_console, parse_params
+from dita.cli._common import fail, fail_options, load_strategy, out_console, parse_params, require_finite
 
 __all__ = ["PaperSession", "register"]
+
+KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kept as day totals
+JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
+HAZELCAST_CONNECT_S = 5.0  # how long the start waits for the --hazelcast cluster
 
 
 class PaperSession:
@@ -52,6 +57,8 @@ class PaperSession:
         self.runtime.add_strategy(strategy)
         self.state_dir = state_dir
         self.fills: list[dict[str, Any]] = []
+        # Totals per UTC day of the fills no longer kept, so `dita pnl` periods stay whole.
+        self.older_fills: dict[str, dict[str, float]] = {}
         self._realized: dict[str, float] = {}
         self.started = time.time()
 
@@ -72,7 +79,17 @@ class PaperSession:
                 "realized_pnl": realized - before,
             }
         )
-        del self.fills[:-10_000]  # the state file keeps the most recent fills only
+        if len(self.fills) > KEPT_FILLS:
+            for old in self.fills[:-KEPT_FILLS]:
+                day = datetime.fromtimestamp(float(old["ts"]), tz=UTC).strftime("%Y-%m-%d")
+                totals = self.older_fills.setdefault(
+                    day, {"fills": 0, "realized_pnl": 0.0, "fee": 0.0, "last_ts": 0.0}
+                )
+                totals["fills"] += 1
+                totals["realized_pnl"] += float(old["realized_pnl"])
+                totals["fee"] += float(old["fee"])
+                totals["last_ts"] = max(totals["last_ts"], float(old["ts"]))
+            del self.fills[:-KEPT_FILLS]
 
     def snapshot(self, *, running: bool) -> dict[str, Any]:
         self.runtime.sync_marks()
@@ -90,6 +107,7 @@ class PaperSession:
             "slots": slots,
             "strategies": self.runtime.status(),
             "fills": self.fills,
+            "older_fills": self.older_fills,
         }
 
     def save(self, *, running: bool) -> Path:
@@ -104,8 +122,6 @@ def _status_table(session: PaperSession) -> Table:
     table = Table(title=f"paper {snap['kernel_id']}", show_header=False, title_justify="left")
     table.add_column("", style="bold")
     table.add_column("")
-    from datetime import UTC, datetime
-
     table.add_row("time", datetime.fromtimestamp(snap["data_time"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     table.add_row("rows", f"{snap['rows']:,}")
     table.add_row("equity", f"{acct['equity']:,.2f}")
@@ -188,17 +204,28 @@ def paper(
     duration: Annotated[float | None, typer.Option(help="Stop after this many wall seconds")] = None,
 ) -> None:
     """Paper-trade a strategy: real kernel, simulated fills, live status, state for `dita status`."""
+    from pydantic import ValidationError
+
     from dita.backtest.data import DataError, load_market_data
+    from dita.backtest.engine import BacktestConfig
     from dita.cli._state import default_state_dir
     from dita.data import SAMPLE_BARS
     from dita.strategy import Bar, Quote
 
-    if speed <= 0:
-        fail(f"--speed={speed!r} must be positive (use --max-speed for no pacing)")
-    if status_every <= 0:
-        fail(f"--status-every={status_every!r} must be positive")
+    require_finite("--speed", speed, hint=" (use --max-speed for no pacing)")
+    require_finite("--status-every", status_every)
+    if duration is not None:
+        require_finite("--duration", duration, hint=" (leave it out to run until the data ends)")
+    try:
+        # The backtest's money model checks the same three numbers, naming the option.
+        BacktestConfig(balance=balance, fee_rate=fee_rate, slippage_bps=slippage_bps)
+    except ValidationError as exc:
+        fail_options(exc)
     if (data is None) == (ccxt_exchange is None):
         fail("give exactly one of --data (replay) or --ccxt-exchange (live feed)")
+    state = state_dir or default_state_dir()
+    if state.exists() and not state.is_dir():
+        fail(f"--state-dir {state} is a file; give a directory for the state file")
     strat = load_strategy(strategy, parse_params(param or [], params))
     feed: Any
     if data is not None:
@@ -218,8 +245,7 @@ def paper(
     else:
         from dita.venues.ccxt_venue import CcxtVenue
 
-        if poll <= 0:
-            fail(f"--poll={poll!r} must be positive")
+        require_finite("--poll", poll)
         try:
             source = CcxtVenue(exchange=ccxt_exchange, base_url=ccxt_base_url)
             source.load_markets()
@@ -229,15 +255,12 @@ def paper(
         client = source._exchange
         feed = _ccxt_quotes(client, [s.strip() for s in symbols.split(",") if s.strip()], poll)
         clock = "wall"
-    jr = proj = None
-    if journal:
-        from dita.journal.clickhouse import ClickHouseJournal
-
-        jr = ClickHouseJournal(journal)
-    if hazelcast:
-        from dita.projection.hazelcast import HazelcastProjection
-
-        proj = HazelcastProjection([m.strip() for m in hazelcast.split(",") if m.strip()], hz_cluster)
+    jr, proj = _open_sinks(journal, hazelcast, hz_cluster)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _close_sinks(jr, proj)
+        fail(f"--state-dir {state}: cannot create the directory: {exc.strerror or exc}")
     try:
         session = PaperSession(
             strat,
@@ -245,48 +268,163 @@ def paper(
             fee_rate=fee_rate,
             slippage_bps=slippage_bps,
             kernel_id=kernel_id,
-            state_dir=state_dir or default_state_dir(),
+            state_dir=state,
             clock=clock,
             journal=jr,
             projection=proj,
         )
     except ValueError as exc:  # e.g. a journal that already has this kernel id's rows
-        if jr is not None:
-            jr.close()
+        _close_sinks(jr, proj)
         fail(f"cannot start the paper session: {exc}")
     console = out_console()
-    deadline = time.monotonic() + duration if duration else None
+    deadline = time.monotonic() + duration if duration is not None else None
     last = 0.0
+    problems: list[str] = []
     live = Live(_status_table(session), console=console, auto_refresh=False, transient=False)
 
     def tick(_: int) -> None:
         nonlocal last
         now = time.monotonic()
-        if now - last >= status_every:
+        if now - last >= status_every and not problems:
             last = now
-            session.save(running=True)
+            try:
+                session.save(running=True)
+            except OSError as exc:
+                # `dita status` would show a stale run: stop it (the end below still closes
+                # the kernel and its journal).
+                problems.append(f"cannot write the state file in {state}: {exc}; the run was stopped")
+                return
             live.update(_status_table(session), refresh=True)
 
+    def should_stop() -> bool:
+        return bool(problems) or (deadline is not None and time.monotonic() >= deadline)
+
+    path: Path | None = None
     session.runtime.start()
     try:
         with live:
             session.runtime.run(
-                feed,
-                speed=None if max_speed else speed,
-                progress=tick,
-                should_stop=(lambda: time.monotonic() >= deadline) if deadline else None,
+                feed, speed=None if max_speed else speed, progress=tick, should_stop=should_stop
             )
             session.runtime.finish()
             live.update(_status_table(session), refresh=True)
     except KeyboardInterrupt:
         console.print("interrupted")
     finally:
-        session.runtime.stop()
-        path = session.save(running=False)
-        session.kernel.close()
-    console.print(f"state: {path}")
-    if any(s["status"] == "ERROR" for s in session.runtime.status()):
+        try:
+            session.runtime.stop()
+            path = session.save(running=False)
+        except OSError as exc:
+            problems.append(f"cannot write the final state file in {state}: {exc}")
+        finally:
+            _close_kernel(session.kernel, jr, problems)
+    if path is not None:
+        console.print(f"state: {path}")
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems or any(s["status"] == "ERROR" for s in session.runtime.status()):
         raise typer.Exit(1)
+
+
+def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str) -> tuple[Any, Any]:
+    """The journal and projection the options ask for; bad values exit 2, an unreachable
+    cluster 3 (as `dita control` does), with nothing left open."""
+    from dita.journal.dsn import parse_dsn
+    from dita.projection.hazelcast import cluster_settings
+
+    members: tuple[str, ...] = ()
+    if journal is not None:
+        try:
+            parse_dsn(journal)
+        except ValueError as exc:
+            fail(f"--journal: {exc}")
+    if hazelcast is not None:
+        try:
+            members, _ = cluster_settings(hazelcast, hz_cluster)
+        except ValueError as exc:
+            fail(f"--hazelcast {hazelcast!r}: {exc}")
+    proj = None
+    if members:
+        from dita.projection.hazelcast import HazelcastProjection
+
+        proj = HazelcastProjection(members, hz_cluster)
+        deadline = time.monotonic() + HAZELCAST_CONNECT_S
+        while not proj.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not proj.connected:
+            proj.close()
+            fail(
+                f"--hazelcast: cannot reach Hazelcast cluster {hz_cluster!r} at {', '.join(members)} "
+                f"within {HAZELCAST_CONNECT_S:g}s",
+                code=3,
+            )
+    jr = None
+    if journal is not None:
+        from dita.journal.clickhouse import ClickHouseJournal
+
+        try:
+            # close() waits only briefly: _close_kernel has waited already, saying so.
+            jr = ClickHouseJournal(journal, close_timeout=2.0)
+        except (ValueError, OSError) as exc:
+            if proj is not None:
+                proj.close()
+            fail(f"--journal: cannot open the journal: {exc}")
+    return jr, proj
+
+
+def _close_sinks(jr: Any, proj: Any) -> None:
+    for sink in (jr, proj):
+        if sink is not None:
+            sink.close()
+
+
+def _close_kernel(kernel: Any, jr: Any, problems: list[str]) -> None:
+    """Close the kernel (its journal and projection) even when waiting fails; add to
+    ``problems`` the journal rows that were not written (a paper run has no WAL to resend)."""
+    try:
+        if jr is not None:
+            _wait_for_journal(jr)
+    finally:
+        kernel.close()
+    if jr is None:
+        return
+    left = jr.stats()
+    outbox = kernel.stats()
+    unwritten = left.queued + int(outbox["journal_queued"]) + int(outbox["journal_dropped"])
+    if unwritten:
+        problems.append(
+            f"{unwritten:,} journal rows were not written to {jr.target.display} "
+            f"(last error: {left.last_error or 'none'})"
+        )
+
+
+def _wait_for_journal(jr: Any) -> None:
+    """Wait up to JOURNAL_WAIT_S for the journal to write what the run made, saying every few
+    seconds how many rows it waits for (and the journal's error, when it changes)."""
+    deadline = time.monotonic() + JOURNAL_WAIT_S
+    shown_error = ""
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            jr.flush(timeout=max(0.01, min(3.0, remaining)))
+            return
+        except TimeoutError:
+            pass
+        except RuntimeError as exc:  # a journal thread died: waiting will not help
+            typer.echo(f"error: journal: {exc}", err=True)
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        stats = jr.stats()
+        typer.echo(
+            f"waiting for the journal {jr.target.display}: {stats.queued:,} rows to write, "
+            f"giving up in {remaining:.0f}s",
+            err=True,
+        )
+        if stats.last_error and stats.last_error != shown_error:
+            shown_error = stats.last_error
+            typer.echo(f"  journal error: {shown_error}", err=True)
 
 
 def register(app: typer.Typer) -> None:

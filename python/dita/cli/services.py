@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dita.cli._common import fail
+from dita.cli._common import fail, require_finite
 
 __all__ = ["register"]
 
@@ -60,6 +60,7 @@ def start(
     """Start a member (or find it running) and wait until clients can connect."""
     from dita.services.hazelcast import HazelcastMember, ServiceError
 
+    require_finite("--timeout", timeout)
     member = _member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
     try:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dita.cli._common import fail
+from dita.cli._common import fail, fail_options
 
 __all__ = ["register"]
 
@@ -47,11 +47,7 @@ def shadow(
             seed=seed,
         )
     except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            field = "--" + str(e["loc"][0]).replace("_", "-") if e["loc"] else "settings"
-            problems.append(f"{field}={e.get('input')!r}: {e['msg']}")
-        fail("; ".join(problems))
+        fail_options(exc)
     report = run_shadow(settings)
     typer.echo(json.dumps(report, sort_keys=True, indent=2))
     if "error" in report["runtime"]:

@@ -25,7 +25,7 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 def _snapshots(
     state_dir: Path | None, hazelcast: str | None, kernel: str | None, hz_cluster: str = "dita"
 ) -> list[dict[str, Any]]:
-    from dita.cli._state import default_state_dir, read_hazelcast, read_state_files
+    from dita.cli._state import read_hazelcast, read_state_files
 
     if hazelcast:
         members = [m.strip() for m in hazelcast.split(",") if m.strip()]
@@ -34,12 +34,33 @@ def _snapshots(
         except Exception as exc:
             fail(f"cannot read the projection from {hazelcast}: {type(exc).__name__}: {exc}", code=1)
     else:
-        snaps = read_state_files(state_dir or default_state_dir())
+        snaps = read_state_files(_state_dir(state_dir))
     if kernel is not None:
         snaps = [s for s in snaps if s["kernel_id"] == kernel]
         if not snaps:
             fail(f"no kernel {kernel!r} found", code=1)
     return snaps
+
+
+def _state_dir(given: Path | None) -> Path:
+    """The state directory to read. A file, or a directory someone named (--state-dir or
+    $DITA_STATE_DIR) that does not exist, is refused: it would read as "no kernels"."""
+    import os
+
+    from dita.cli._state import default_state_dir
+
+    path = given or default_state_dir()
+    if given is not None:
+        option = "--state-dir"
+    elif "DITA_STATE_DIR" in os.environ:
+        option = "$DITA_STATE_DIR"
+    else:
+        option = "the default state directory"
+    if path.exists() and not path.is_dir():
+        fail(f"{option} {path} is a file, not a directory of state files")
+    if option != "the default state directory" and not path.exists():
+        fail(f"{option} {path}: no such directory")
+    return path
 
 
 def _iso(ts: float | None) -> str:
@@ -188,10 +209,13 @@ def pnl(
             now = at_ts if at_ts is not None else now_for(s)
             start = period_start(period, now)
             acct = s.get("account", {})
+            # Fills older than the ones the state file lists are kept as totals per UTC day.
+            older = s.get("older_fills", {})
+            note = ""
             if start is None:
                 realized = float(acct.get("realized_pnl") or 0.0)
                 fees = float(acct.get("k_fees_paid") or 0.0)
-                count = len(s.get("fills", []))
+                count = len(s.get("fills", [])) + sum(int(d["fills"]) for d in older.values())
             elif hazelcast:
                 fail(
                     "periods other than 'all' need fills: pass --journal DSN "
@@ -199,22 +223,28 @@ def pnl(
                 )
             else:
                 fills = [f for f in s.get("fills", []) if start <= float(f["ts"]) <= now]
-                realized = sum(float(f["realized_pnl"]) for f in fills)
-                fees = sum(float(f["fee"]) for f in fills)
-                count = len(fills)
-            rows.append(
-                {
-                    "kernel_id": s["kernel_id"],
-                    "period": period,
-                    "from": _iso(start) if start is not None else "",
-                    "to": _iso(now),
-                    "fills": count,
-                    "realized_pnl": realized,
-                    "fees": fees,
-                    "net_pnl": realized - fees,
-                    "unrealized_pnl": float(acct.get("unrealized_pnl") or 0.0),
-                }
-            )
+                days = [d for day, d in older.items() if start <= _day_start(day) <= now]
+                realized = sum(float(f["realized_pnl"]) for f in fills) + sum(d["realized_pnl"] for d in days)
+                fees = sum(float(f["fee"]) for f in fills) + sum(d["fee"] for d in days)
+                count = len(fills) + sum(int(d["fills"]) for d in days)
+                if any(float(d["last_ts"]) > now for d in days):
+                    note = (
+                        f"includes fills after {_iso(now)} on that day (older fills are kept as day totals)"
+                    )
+            row = {
+                "kernel_id": s["kernel_id"],
+                "period": period,
+                "from": _iso(start) if start is not None else "",
+                "to": _iso(now),
+                "fills": count,
+                "realized_pnl": realized,
+                "fees": fees,
+                "net_pnl": realized - fees,
+                "unrealized_pnl": float(acct.get("unrealized_pnl") or 0.0),
+            }
+            if note:
+                row["note"] = note
+            rows.append(row)
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True))
         return
@@ -237,6 +267,13 @@ def pnl(
             _money(r["unrealized_pnl"]),
         )
     console.print(table)
+    for r in rows:
+        if r.get("note"):
+            console.print(f"{r['kernel_id']}: {r['note']}")
+
+
+def _day_start(day: str) -> float:
+    return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
 
 
 def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | None) -> list[dict[str, Any]]:
@@ -244,31 +281,40 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
 
     from dita.cli._state import period_start
     from dita.journal.dsn import parse_dsn
-    from dita.journal.query import run_query
 
     try:
         target = parse_dsn(dsn)
     except ValueError as exc:
         fail(str(exc))
+    from dita.journal.schema import TABLE_COLUMNS
+
     now = at_ts if at_ts is not None else time.time()
     start = period_start(period, now)
-    where = ["toUnixTimestamp64Micro(ts) <= %(to)s"]
+    # The period goes in the sums, not the WHERE: a kernel without fills in it still gets its row.
+    in_period = ["toUnixTimestamp64Micro(ts) <= %(to)s"]
     params: dict[str, Any] = {"to": int(now * 1e6)}
     if start is not None:
-        where.append("toUnixTimestamp64Micro(ts) >= %(from)s")
+        in_period.append("toUnixTimestamp64Micro(ts) >= %(from)s")
         params["from"] = int(start * 1e6)
+    cond = " AND ".join(in_period)
+    where = ""
     if kernel is not None:
-        where.append("kernel_id = %(kernel)s")
+        where = "WHERE kernel_id = %(kernel)s"
         params["kernel"] = kernel
     sql = (
-        "SELECT kernel_id, count() AS fills, sum(realized_pnl) AS realized, sum(fee) AS fees "
-        f"FROM {target.database}.fills FINAL WHERE {' AND '.join(where)} "
+        f"SELECT kernel_id, countIf({cond}) AS fills, sumIf(realized_pnl, {cond}) AS realized, "
+        f"sumIf(fee, {cond}) AS fees FROM {target.database}.fills FINAL {where} "
         "GROUP BY kernel_id ORDER BY kernel_id"
     )
-    try:
-        result = run_query(target, sql, params)
-    except Exception as exc:
-        fail(f"journal query failed: {type(exc).__name__}: {exc}", code=1)
+    records = _journal_records(target, sql, params)
+    if kernel is not None and not records:
+        # No fills at all: a kernel the journal knows from its other rows gets a zero row.
+        known = " UNION ALL ".join(
+            f"SELECT kernel_id FROM {target.database}.{table} {where}" for table in TABLE_COLUMNS
+        )
+        if not _journal_records(target, f"SELECT count() AS n FROM ({known})", params)[0]["n"]:
+            fail(f"no kernel {kernel!r} found in the journal {target.display}", code=1)
+        records = [{"kernel_id": kernel, "fills": 0, "realized": 0.0, "fees": 0.0}]
     return [
         {
             "kernel_id": r["kernel_id"],
@@ -281,8 +327,17 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
             "net_pnl": float(r["realized"]) - float(r["fees"]),
             "unrealized_pnl": 0.0,
         }
-        for r in result.records()
+        for r in records
     ]
+
+
+def _journal_records(target: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    from dita.journal.query import run_query
+
+    try:
+        return run_query(target, sql, params).records()
+    except Exception as exc:
+        fail(f"journal query failed: {type(exc).__name__}: {exc}", code=1)
 
 
 def _money(v: Any) -> str:

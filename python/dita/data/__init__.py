@@ -7,6 +7,7 @@ writes a year of one-minute bars; the same seed always gives the same file.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,12 @@ def generate_bars(
     ``volatility`` is the standard deviation of one bar's log return. Prices are rounded to
     0.01 and bars are consistent (low <= open, close <= high).
     """
-    if days <= 0 or interval_s <= 0:
-        raise ValueError(f"days={days} and interval_s={interval_s} must be positive")
+    for name, value in (("days", days), ("interval_s", interval_s)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name}={value!r} must be positive and finite")
     n = round(days * 86_400 / interval_s)
+    if n < 1:
+        raise ValueError(f"days={days!r} is shorter than one bar of interval_s={interval_s!r} seconds")
     rng = np.random.default_rng(seed)
     # Drift regimes of a few hours give the crossover something to follow.
     regime_len = max(1, round(4 * 3600 / interval_s))

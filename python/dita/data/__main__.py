@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from dita.data import generate_bars, write_bars
 
@@ -14,7 +15,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=60.0, help="bar length in seconds")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    path = write_bars(generate_bars(days=args.days, interval_s=args.interval, seed=args.seed), args.out)
+    # parser.error prints the usage and exits 2, before anything is written.
+    for option, value in (("--days", args.days), ("--interval", args.interval)):
+        if not (math.isfinite(value) and value > 0):
+            parser.error(f"{option}={value!r} must be positive and finite")
+    if round(args.days * 86_400 / args.interval) < 1:
+        parser.error(f"--days={args.days!r} is shorter than one bar of --interval={args.interval!r} seconds")
+    if args.seed < 0:
+        parser.error(f"--seed={args.seed!r} must be zero or more")
+    try:
+        path = write_bars(generate_bars(days=args.days, interval_s=args.interval, seed=args.seed), args.out)
+    except OSError as exc:
+        parser.error(f"--out {args.out}: cannot write: {exc.strerror or exc}")
     print(path)
     return 0
 

@@ -64,9 +64,13 @@ class ReadOnlyViolation(ValueError):
 
 @dataclass
 class QueryResult:
+    """``truncated``: the query reached the row cap (``max_result_rows``) and ClickHouse
+    stopped there, so rows may be missing."""
+
     columns: list[str]
     types: list[str]
     rows: list[list[Any]]
+    truncated: bool = False
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -184,10 +188,14 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
     """Check ``sql`` and run it on a read-only client."""
     body = check_read_only(sql)
     result = client.query(body, parameters=parameters or None)
+    rows = [[_jsonable(v) for v in row] for row in result.result_rows]
     return QueryResult(
         columns=list(result.column_names),
         types=[t.name for t in result.column_types],
-        rows=[[_jsonable(v) for v in row] for row in result.result_rows],
+        rows=rows,
+        # result_overflow_mode=break ends the result after the block that passed the cap, so
+        # a cut result is longer than the cap and a whole one never is.
+        truncated=len(rows) > READ_ONLY_SETTINGS["max_result_rows"],
     )
 
 
@@ -210,7 +218,12 @@ class _Handler(socketserver.StreamRequestHandler):
             lower_thread_priority(owner.nice)  # started by the serving thread: already is
             res = owner.run(database, request["sql"], params, served=True)
             lower_thread_priority(owner.nice)  # again, as chDB may have reset it
-            reply: dict[str, Any] = {"columns": res.columns, "types": res.types, "rows": res.rows}
+            reply: dict[str, Any] = {
+                "columns": res.columns,
+                "types": res.types,
+                "rows": res.rows,
+                "truncated": res.truncated,
+            }
         except ReadOnlyViolation as exc:
             reply = {"error": str(exc), "kind": "read_only"}
         except LookupError as exc:
@@ -336,7 +349,12 @@ def query_via_socket(
         if reply.get("kind") == "lookup":
             raise LookupError(reply["error"])
         raise RuntimeError(reply["error"])
-    return QueryResult(columns=reply["columns"], types=reply["types"], rows=reply["rows"])
+    return QueryResult(
+        columns=reply["columns"],
+        types=reply["types"],
+        rows=reply["rows"],
+        truncated=bool(reply.get("truncated", False)),
+    )
 
 
 def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
