@@ -100,11 +100,17 @@ class ExecutionKernel(KernelCore):
         return reconcile_with_venue(self, cancel_unknown=cancel_unknown)
 
     def close(self) -> None:
-        """Flush and detach the journal, projection and control plane; sync and release the
-        write-ahead log. The kernel takes no input afterwards (reads still work); closing
-        twice is harmless."""
+        """Flush and detach the journal, projection and control plane (each closes with the
+        last kernel it serves); sync and release the write-ahead log. The kernel takes no
+        input afterwards (reads still work); closing twice is harmless."""
         for component in (self.journal, self.projection, self.control_plane):
-            if component is not None:
+            if component is None:
+                continue
+            # A component several kernels share (it has release()) stays with the others.
+            release = getattr(component, "release", None)
+            if release is not None:
+                release(self)
+            else:
                 component.close()
         # Under fsync="batch"/"none" the newest inputs may still be buffered: make them durable,
         # then stop the log's thread and drop its lock so the wal_dir can be opened again.

@@ -18,6 +18,7 @@ if it had seen every bar). Kernel marks are deferred the same way, to submits an
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -439,8 +440,8 @@ class TradingRuntime:
         """Replay ``feed`` (bars and quotes in time order). ``speed`` None runs as fast as
         possible; 1.0 keeps the data's pace in wall-clock time, 60 runs a minute per second.
         Returns the number of data points handled."""
-        if speed is not None and speed <= 0:
-            raise ValueError(f"speed={speed!r} must be positive (or None for as fast as possible)")
+        if speed is not None and not (_is_number(speed) and math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed={speed!r} must be a positive number (or None for as fast as possible)")
         start_wall = time.monotonic()
         first_ts: float | None = None
         count = 0
@@ -472,7 +473,12 @@ class TradingRuntime:
         progress: Callable[[int], None] | None = None,
         progress_every: int = 10_000,
     ) -> int:
-        """Replay columnar history (the backtest path): one tuple per row, no feed objects."""
+        """Replay columnar history (the backtest path): one tuple per row, no feed objects.
+        ``kind`` is "bars" or "quotes"; ``progress`` is called every ``progress_every`` rows."""
+        if kind not in ("bars", "quotes"):
+            raise ValueError(f"kind={kind!r} must be 'bars' or 'quotes'")
+        if not (_is_number(progress_every) and isinstance(progress_every, int) and progress_every > 0):
+            raise ValueError(f"progress_every={progress_every!r} must be a positive whole number of rows")
         make: Callable[..., Bar | Quote] = Bar if kind == "bars" else Quote
         handle_one = self.on_bar if kind == "bars" else self.on_quote
         n = len(ts)
@@ -491,6 +497,10 @@ class TradingRuntime:
         """Hand the venues every deferred data point and the kernel the last marks."""
         self._sync_venues()
         self.sync_marks()
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _ts_of(item: Bar | Quote) -> float:

@@ -28,14 +28,25 @@ import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from dita._kernel import KernelIntent, KernelOutcome, TradeSlot, TradeStage
 
 if TYPE_CHECKING:
     from dita.runtime import StrategyContext
 
-__all__ = ["Bar", "Fill", "NoParams", "Quote", "Strategy", "StrategyLoadError", "load_strategy_class"]
+__all__ = [
+    "DATA_KINDS",
+    "Bar",
+    "Fill",
+    "NoParams",
+    "Quote",
+    "Strategy",
+    "StrategyLoadError",
+    "load_strategy_class",
+    "validate_params",
+]
 
 
 class Bar(NamedTuple):
@@ -92,6 +103,9 @@ P = TypeVar("P", bound=BaseModel)
 
 FREE_STAGES = frozenset({"IDLE", "CLOSED"})
 
+DATA_KINDS = ("bars", "quotes")
+"""What a strategy can subscribe to in ``Strategy.data``."""
+
 
 class StrategyLoadError(ValueError):
     """A ``MODULE:CLASS`` reference that does not name a Strategy subclass."""
@@ -101,9 +115,10 @@ class Strategy(Generic[P]):
     """Base class of every strategy. Override the ``on_*`` callbacks you need.
 
     Class attributes: ``Params`` (a pydantic model of the parameters), ``assets`` (assets
-    the strategy wants; empty means every asset in the feed) and ``data`` (``"bars"``,
-    ``"quotes"`` or both). An exception in a callback puts this strategy in ERROR; the
-    runtime keeps running the others.
+    the strategy wants; empty means every asset in the feed) and ``data`` (a tuple of
+    ``"bars"``, ``"quotes"`` or both; anything else is refused when the class is loaded or
+    instantiated). Unknown parameter names are refused (see ``validate_params``). An
+    exception in a callback puts this strategy in ERROR; the runtime keeps running the others.
     """
 
     Params: ClassVar[type[BaseModel]] = NoParams
@@ -111,12 +126,13 @@ class Strategy(Generic[P]):
     data: ClassVar[tuple[str, ...]] = ("bars",)
 
     def __init__(self, params: P | Mapping[str, Any] | None = None, *, name: str | None = None) -> None:
+        type(self).check_subscriptions()
         if isinstance(params, BaseModel):
             if not isinstance(params, self.Params):
                 raise TypeError(f"params must be {self.Params.__name__}, got {type(params).__name__}")
             self.params: P = params
         else:
-            self.params = self.Params.model_validate(dict(params or {}))  # type: ignore[assignment]
+            self.params = validate_params(self.Params, params or {})  # type: ignore[assignment]
         self.name = name or type(self).__name__
         self.fills: list[Fill] = []
         self._ctx: StrategyContext | None = None
@@ -316,6 +332,22 @@ class Strategy(Generic[P]):
             ids.remove(slot_id)
 
     @classmethod
+    def check_subscriptions(cls) -> None:
+        """Refuse a ``data`` that would leave the strategy without data (e.g. ``("bar",)``)."""
+        data = cls.data
+        kinds = " and ".join(map(repr, DATA_KINDS))
+        where = f"{cls.__qualname__}.data = {data!r}"
+        if isinstance(data, str) or not isinstance(data, tuple | list | frozenset | set):
+            raise StrategyLoadError(f"{where} must be a tuple of {kinds}, e.g. ('bars',)")
+        if not data:
+            raise StrategyLoadError(f"{where} subscribes to nothing: give {kinds} or both")
+        bad = [kind for kind in data if kind not in DATA_KINDS]
+        if bad:
+            raise StrategyLoadError(
+                f"{where}: {', '.join(map(repr, bad))} is not a kind of market data; the kinds are {kinds}"
+            )
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         """Parameters (with types, defaults and descriptions) and subscriptions, for people."""
         params = []
@@ -362,7 +394,40 @@ def load_strategy_class(ref: str) -> type[Strategy[Any]]:
         raise StrategyLoadError(f"module {module_name!r} has no attribute {class_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise StrategyLoadError(f"{ref!r} is not a dita.strategy.Strategy subclass")
+    cls.check_subscriptions()
     return cls
+
+
+def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseModel:
+    """``params`` as an instance of ``model``, refusing names the model does not declare.
+
+    A model left at pydantic's default (``extra="ignore"``) would drop a misspelt name and
+    run on the default; only a model that asks for extras (``extra="allow"``) gets them.
+    Raises pydantic's ValidationError naming each unknown parameter and the known ones.
+    """
+    values = dict(params)
+    if model.model_config.get("extra") != "allow":
+        accepted = set(model.model_fields)
+        for field in model.model_fields.values():
+            accepted.update(a for a in (field.alias, field.validation_alias) if isinstance(a, str))
+        unknown = [name for name in values if name not in accepted]
+        if unknown:
+            known = ", ".join(model.model_fields)
+            message = "unknown parameter; the parameters are {known}"
+            if not known:
+                message = "unknown parameter; this strategy takes no parameters"
+            raise ValidationError.from_exception_data(
+                model.__name__,
+                [
+                    {
+                        "type": PydanticCustomError("unknown_parameter", message, {"known": known}),
+                        "loc": (name,),
+                        "input": values[name],
+                    }
+                    for name in unknown
+                ],
+            )
+    return model.model_validate(values)
 
 
 def is_free_stage(stage: TradeStage) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import sys
 import threading
 import urllib.request
@@ -137,6 +138,28 @@ def test_detach_writes_the_kernels_rows_and_stops_recording(journal: ClickHouseJ
         )
     )
     assert kernel.stats()["journal_queued"] == 0  # outbox off: nothing piles up
+
+
+def test_closing_one_kernel_leaves_a_shared_journal_to_the_others(journal: ClickHouseJournal) -> None:
+    """kernel.close() writes that kernel's rows and lets go of it; the journal goes on
+    recording the kernels still open and closes with the last of them."""
+
+    def enter(kernel: ExecutionKernel, n: int) -> None:
+        kernel.process_intent(
+            KernelIntent(f"i{n}", f"t{n}", 0, "BTC-USDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0 + n)
+        )
+
+    first = ExecutionKernel(max_slots=2, journal=journal, kernel_id="first")
+    second = ExecutionKernel(max_slots=2, journal=journal, kernel_id="second")
+    enter(first, 1)
+    first.close()
+    assert journal.query("SELECT count() FROM intents WHERE kernel_id = 'first'").rows == [[1]]
+    enter(second, 2)
+    journal.flush(20)
+    assert journal.query("SELECT count() FROM intents WHERE kernel_id = 'second'").rows == [[1]]
+    second.close()
+    with pytest.raises(RuntimeError, match="ClickHouseJournal is closed"):
+        ExecutionKernel(max_slots=2, journal=journal, kernel_id="third")
 
 
 def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> None:
@@ -362,3 +385,53 @@ def test_a_refused_intent_with_a_time_that_is_not_a_number_is_stored_with_its_re
     assert rows == [
         [0, "INVALID_INTENT", '{"field":"timestamp","value":"NaN","reason":"must be a finite number"}']
     ]
+
+
+_EXITS_WITHOUT_CLOSE = """
+import sys
+from dita import ExecutionKernel, KernelIntent
+from dita.journal.clickhouse import ClickHouseJournal
+
+journal = ClickHouseJournal(sys.argv[1], max_delay=60.0, batch_rows=1_000_000)  # rows wait to exit
+kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="unclosed")
+for i in range(int(sys.argv[2])):
+    kernel.process_intent(KernelIntent(f"e{i}", f"t{i}", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 0.01))
+    kernel.process_intent(KernelIntent(f"x{i}", f"t{i}", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0))
+raise RuntimeError("crash before close()")
+"""
+
+
+def test_a_journal_left_open_is_closed_at_exit_with_its_rows(journal_dsn: str) -> None:
+    trades = 2_000
+    done = subprocess.run(
+        [sys.executable, "-c", _EXITS_WITHOUT_CLOSE, journal_dsn, str(trades)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "crash before close()" in done.stderr
+    assert "was not closed: closing it at exit (kernels ['unclosed']" in done.stderr
+    assert ", 0 not written" in done.stderr
+    assert "FATAL" not in done.stderr
+    with ClickHouseJournal(journal_dsn) as journal:
+        assert journal.query("SELECT count() FROM intents FINAL").rows == [[2 * trades]]
+
+
+def test_the_exit_hook_is_registered_while_the_journal_is_open(
+    journal_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import weakref
+
+    registered: list[Any] = []
+    monkeypatch.setattr("dita.journal.clickhouse.atexit.register", registered.append)
+    monkeypatch.setattr("dita.journal.clickhouse.atexit.unregister", registered.remove)
+    journal = ClickHouseJournal(journal_dsn)
+    (hook,) = registered
+    journal.close()
+    assert registered == []
+    hook()  # a hook that outlives its journal does nothing
+    ref = weakref.ref(journal)
+    del journal
+    gc.collect()
+    assert ref() is None  # the hook never kept the journal alive

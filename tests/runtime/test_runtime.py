@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dita import ExecutionKernel
 from dita.backtest.data import MarketData
@@ -166,7 +166,7 @@ def test_parameters_and_references_are_checked() -> None:
         SmaCrossover({"fast": 30, "slow": 10})
     with pytest.raises(ValidationError, match="trade_size"):
         SmaCrossover({"trade_size": -1})
-    with pytest.raises(ValidationError, match="Extra inputs"):
+    with pytest.raises(ValidationError, match="unknown parameter; the parameters are fast, slow, "):
         SmaCrossover({"fats": 3})
     with pytest.raises(StrategyLoadError, match="must be MODULE:CLASS"):
         load_strategy_class("dita.examples.crossover")
@@ -223,3 +223,83 @@ def test_replay_pacing_follows_the_data_clock(
     assert abs(wall.now() - time.time()) < 5
     with pytest.raises(ValueError, match="clock='exchange'"):
         TradingRuntime(runtime.kernel, [], clock="exchange")
+
+
+@pytest.mark.parametrize("speed", [float("nan"), float("inf"), -1.0, 0, True, "60"])
+def test_a_bad_speed_is_refused_before_anything_runs(sample_bars: MarketData, speed: Any) -> None:
+    runtime, _, _ = make_runtime()
+    counter = Counter(name="s")
+    runtime.add_strategy(counter)
+    runtime.start()
+    with pytest.raises(ValueError, match=f"speed={speed!r} must be a positive number"):
+        runtime.run(bars(sample_bars, 3), speed=speed)
+    assert runtime.data_points == 0 and counter.bars == []
+
+
+@pytest.mark.timeout(10)  # the unchecked loop never ended
+@pytest.mark.parametrize("progress_every", [0, -5, 2.5, True])
+def test_run_columns_refuses_a_bad_progress_step(progress_every: Any) -> None:
+    runtime, _, _ = make_runtime()
+    columns = [[1.0, 1.0]] * 5
+    with pytest.raises(ValueError, match=f"progress_every={progress_every!r} must be a positive"):
+        runtime.run_columns([60.0, 120.0], ["X", "X"], columns, "bars", progress_every=progress_every)
+    with pytest.raises(ValueError, match="kind='bar' must be 'bars' or 'quotes'"):
+        runtime.run_columns([60.0, 120.0], ["X", "X"], columns, "bar")
+    assert runtime.data_points == 0
+    assert runtime.run_columns([60.0, 120.0], ["X", "X"], columns, "bars", progress_every=1) == 2
+
+
+class LaxParams(BaseModel):  # pydantic's default extra="ignore": a typo would be dropped
+    lookback: int = Field(default=20, ge=2)
+    size: float = 0.01
+
+
+class Lax(Counter):
+    Params = LaxParams
+
+
+def test_unknown_parameter_names_are_refused_even_by_a_lax_model() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Lax({"lookbak": 5, "size": 0.5})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("lookbak",) and error["input"] == 5
+    assert error["msg"] == "unknown parameter; the parameters are lookback, size"
+    assert Lax({"lookback": 5}).params.lookback == 5
+    with pytest.raises(ValidationError, match="fast\n  unknown parameter; this strategy takes no parameters"):
+        Counter({"fast": 3})  # NoParams: takes nothing
+
+
+def test_a_model_that_allows_extras_keeps_them() -> None:
+    class Open(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        size: float = 0.01
+
+    class Free(Counter):
+        Params = Open
+
+    assert Free({"note": "x"}).params.model_extra == {"note": "x"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (("bar",), "'bar' is not a kind of market data; the kinds are 'bars' and 'quotes'"),
+        (("bars", "trades"), "'trades' is not a kind of market data"),
+        ("bars", r"must be a tuple of 'bars' and 'quotes', e.g. \('bars',\)"),
+        ((), "subscribes to nothing"),
+    ],
+)
+def test_a_data_subscription_that_cannot_deliver_is_refused(
+    data: Any, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("typo_strategies")
+    typo = type("Typo", (Counter,), {"data": data, "__module__": module.__name__})
+    module.Typo = typo  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    with pytest.raises(StrategyLoadError, match=message):
+        load_strategy_class("typo_strategies:Typo")  # what `dita backtest`/`strategy inspect` call
+    with pytest.raises(StrategyLoadError, match=message):
+        typo()

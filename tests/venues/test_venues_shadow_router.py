@@ -5,9 +5,23 @@ from __future__ import annotations
 import pytest
 from venue_helpers import make_order
 
-from dita import MockVenueAdapter, VenueOrderStatus
+from dita import (
+    ExecutionKernel,
+    KernelIntent,
+    MockVenueAdapter,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+)
 from dita.risk import MarketLimits
-from dita.venues import PaperVenue, ShadowVenue, UnknownVenueError, VenueAdapter, VenueRouter
+from dita.venues import (
+    PaperVenue,
+    ShadowVenue,
+    UnknownVenueError,
+    VenueAdapter,
+    VenueRouter,
+    VenueTimeout,
+)
 
 
 def kinds(events: list) -> list[str]:
@@ -97,6 +111,79 @@ def test_router_routes_orders_by_asset_and_falls_back_to_the_default() -> None:
     assert (paper.submitted, shadow.submitted) == (1, 1)
     assert router.positions() == {"ETHUSDT": 1.0, "BTCUSDT": 1.0}
     assert router.positions_by_venue() == {"shadow": {"BTCUSDT": 1.0}, "paper": {"ETHUSDT": 1.0}}
+
+
+def test_router_cancels_an_order_on_the_venue_that_holds_it_after_a_reroute() -> None:
+    pa, pb = PaperVenue(name="pa"), PaperVenue(name="pb")
+    router = VenueRouter({"pa": pa, "pb": pb}, default="pa")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="reroute")
+    pa.on_quote("BTCUSDT", 99.0, 101.0, 10, 10, 1.0)
+    btc = "BTCUSDT"
+    enter = KernelIntent(
+        "i1", "t1", 0, btc, "LONG", "ENTER", 100.0, 1.0, order_type="LIMIT", limit_price=95.0, timestamp=2.0
+    )
+    assert kernel.process_intent(enter).accepted
+    router.route("BTCUSDT", "pb")  # new orders go to pb; the resting one is still on pa
+    cancel = KernelIntent("i2", "t1", 0, btc, "LONG", "CANCEL", 0.0, 0.0, timestamp=3.0)
+    out = kernel.process_intent(cancel)
+    assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"]
+    assert pa.open_orders() == [] and pb.open_orders() == []
+    for event in pa.on_quote("BTCUSDT", 90.0, 94.0, 10, 10, 4.0):  # would have filled it
+        kernel.on_venue_event(event)
+    assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.slot_state(0).size == 0.0
+
+
+def test_router_learns_where_orders_it_did_not_send_are_from_open_orders() -> None:
+    pa, pb = PaperVenue(name="pa"), PaperVenue(name="pb")
+    resting = make_order("left-over", order_type="LIMIT", price=95.0)
+    pb.submit(resting)  # e.g. sent by the process before a restart
+    router = VenueRouter({"pa": pa, "pb": pb}, default="pa")
+    assert router.venue_name_holding(resting) == "pa"  # knows nothing yet: the routed venue
+    assert [o.client_order_id for o in router.open_orders()] == ["left-over"]
+    assert router.venue_name_holding(resting) == "pb"
+    (ack,) = router.cancel(resting)
+    assert ack.kind.name == "CANCEL_ACK" and pb.open_orders() == []
+
+
+class _TimesOut(PaperVenue):
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        super().submit(order)
+        raise VenueTimeout("no answer in time", client_order_id=order.client_order_id)
+
+
+def test_router_cancels_a_timed_out_submit_where_it_was_sent() -> None:
+    slow, other = _TimesOut(name="slow"), PaperVenue(name="other")
+    router = VenueRouter({"slow": slow, "other": other}, default="slow")
+    order = make_order("maybe", order_type="LIMIT", price=95.0)
+    with pytest.raises(VenueTimeout):
+        router.submit(order)
+    router.route("BTCUSDT", "other")
+    (ack,) = router.cancel(order)
+    assert ack.kind.name == "CANCEL_ACK" and slow.open_orders() == []
+
+
+def test_router_forgets_orders_once_they_end() -> None:
+    shadow, paper = ShadowVenue(), PaperVenue(name="paper", slippage_bps=0)
+    router = VenueRouter({"shadow": shadow, "paper": paper}, default="paper", routes={"ETHUSDT": "shadow"})
+    router.submit(make_order("filled", asset="ETHUSDT", reference_price=50.0))  # filled at once
+    resting = make_order("resting", order_type="LIMIT", price=95.0)
+    router.submit(resting)
+    assert router._order_venue == {"resting": "paper"}
+    router.cancel(resting)
+    assert router._order_venue == {}
+    # Orders that end where the router cannot see it (fills from bars fed to the venue) are
+    # dropped once the venue no longer lists them, so the bookkeeping stays bounded.
+    paper.on_quote("BTCUSDT", 99.0, 101.0, 1e9, 1e9, 1.0)
+    for i in range(5_000):
+        limit = 80.0 if i % 10 == 0 else 95.0  # nine in ten fill on the dip below
+        router.submit(make_order(f"o{i}", order_type="LIMIT", price=limit, size=0.01, timestamp=2.0 + i))
+        paper.on_quote("BTCUSDT", 90.0, 94.0, 1e9, 1e9, 2.5 + i)
+        paper.on_quote("BTCUSDT", 99.0, 101.0, 1e9, 1e9, 2.6 + i)
+    working = {o.client_order_id for o in paper.open_orders()}
+    assert len(working) == 500
+    assert working <= set(router._order_venue)
+    assert len(router._order_venue) <= 2 * 1024  # not the 5,000 sent
+    assert router.venue_name_holding(make_order("o4999", asset="ETHUSDT")) == "paper"
 
 
 def test_router_without_route_or_default_refuses_clearly() -> None:

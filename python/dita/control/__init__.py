@@ -14,7 +14,7 @@ from dita._kernel import ControlMode, Verbosity
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
-__all__ = ["GLOBAL", "ControlPlane", "InMemoryControlPlane", "normalize_change"]
+__all__ = ["GLOBAL", "ControlPlane", "InMemoryControlPlane", "entry_key", "normalize_change"]
 
 GLOBAL = "*"
 """Kernel id of the entry that applies to every kernel without an entry of its own."""
@@ -52,10 +52,28 @@ def normalize_change(
     return change
 
 
+def entry_key(kernel_id: str | None) -> str:
+    """The entry a change for ``kernel_id`` goes to: None is the global entry ``*``.
+
+    An empty kernel id is refused rather than read as global: a blank id from a config or the
+    environment must not un-halt every kernel.
+    """
+    if kernel_id is None:
+        return GLOBAL
+    if not isinstance(kernel_id, str) or not kernel_id.strip():
+        raise ValueError(
+            f"kernel_id must be a non-empty string (or None for every kernel), got {kernel_id!r}"
+        )
+    return kernel_id
+
+
 @runtime_checkable
 class ControlPlane(Protocol):
     def attach(self, kernel: ExecutionKernel) -> None:
         """Apply the current control state to ``kernel`` and keep it applied as it changes."""
+
+    def detach(self, kernel: ExecutionKernel) -> None:
+        """Stop applying changes to ``kernel``; the other attached kernels are untouched."""
 
     def set(
         self,
@@ -67,21 +85,53 @@ class ControlPlane(Protocol):
     ) -> dict[str, Any]:
         """Change the entry of ``kernel_id`` (None: the global entry)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Detach every kernel and release the plane."""
 
 
 class InMemoryControlPlane:
-    """Control for the kernels of one process: a change is applied to them at once."""
+    """Control for the kernels of one process: a change is applied to them at once.
+
+    As in the Hazelcast plane, a kernel runs, field by field, the most recently set value of
+    its own entry and the global one, whether it was attached before or after those sets.
+    """
 
     def __init__(self) -> None:
         self._kernels: dict[str, ExecutionKernel] = {}
         self.entries: dict[str, dict[str, Any]] = {}
+        # Per entry and field, the order in which it was set (a counter, not the clock).
+        self._set_order: dict[str, dict[str, int]] = {}
+        self._sets = 0
 
     def attach(self, kernel: ExecutionKernel) -> None:
-        self._kernels[kernel.kernel_id] = kernel
-        for key in (GLOBAL, kernel.kernel_id):
-            if key in self.entries:
-                kernel.update_control(**self.entries[key], source="control-plane")
+        kid = kernel.kernel_id
+        if kid in self._kernels:
+            raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
+        self._kernels[kid] = kernel
+        change = self._effective(kid)
+        if change:
+            kernel.update_control(**change, source="control-plane")
+
+    def detach(self, kernel: ExecutionKernel) -> None:
+        if self._kernels.get(kernel.kernel_id) is kernel:
+            del self._kernels[kernel.kernel_id]
+
+    def release(self, kernel: ExecutionKernel) -> None:
+        """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
+        last one attached, close. Kernels sharing this plane keep it until the last closes."""
+        self.detach(kernel)
+        if not self._kernels:
+            self.close()
+
+    def _effective(self, kernel_id: str) -> dict[str, Any]:
+        """Per field, the most recently set value of the global entry and ``kernel_id``'s."""
+        latest: dict[str, tuple[int, Any]] = {}
+        for key in (GLOBAL, kernel_id):
+            order = self._set_order.get(key, {})
+            for field, value in self.entries.get(key, {}).items():
+                if field not in latest or order[field] > latest[field][0]:
+                    latest[field] = (order[field], value)
+        return {field: value for field, (_, value) in latest.items()}
 
     def set(
         self,
@@ -91,7 +141,7 @@ class InMemoryControlPlane:
         verbosity: Verbosity | str | None = None,
         debug_clickhouse_enabled: bool | None = None,
     ) -> dict[str, Any]:
-        key = kernel_id or GLOBAL
+        key = entry_key(kernel_id)
         # Validated here too, so a bad value is refused even before any kernel is attached.
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         targets = (
@@ -104,6 +154,10 @@ class InMemoryControlPlane:
         for kernel in targets:
             kernel.update_control(**change, source="control-plane")  # validates before storing
         self.entries.setdefault(key, {}).update(change)
+        order = self._set_order.setdefault(key, {})
+        for field in change:
+            self._sets += 1
+            order[field] = self._sets
         return dict(self.entries[key])
 
     def close(self) -> None:

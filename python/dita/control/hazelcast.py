@@ -313,6 +313,15 @@ class HazelcastControlPlane:
             self._kernels.pop(kernel.kernel_id, None)
             self._applied_at.pop(kernel.kernel_id, None)
 
+    def release(self, kernel: ExecutionKernel) -> None:
+        """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
+        last one attached, close. Kernels sharing this plane keep it until the last closes."""
+        self.detach(kernel)
+        with self._lock:
+            last = not self._kernels
+        if last:
+            self.close()
+
     def set(
         self,
         kernel_id: str | None = None,

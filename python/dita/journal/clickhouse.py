@@ -27,6 +27,8 @@ for ClickHouse for as long as it takes.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import math
 import os
@@ -34,6 +36,7 @@ import struct
 import threading
 import time
 import traceback
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -382,6 +385,10 @@ class ClickHouseJournal:
         )
         self._writer.start()
         self._drainer.start()
+        # The threads are daemons: a process that exits without close() would stop them
+        # mid-write. This hook closes the journal first; it holds only a weak reference.
+        self._exit_hook: Callable[[], None] | None = functools.partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
 
     # ------------------------------------------------------------------ setup
 
@@ -717,6 +724,20 @@ class ClickHouseJournal:
             # A refill started since the flush ends on its own; its kernel's marks go.
             self._forget_kernel_locked(kernel.kernel_id)
 
+    def release(self, kernel: ExecutionKernel) -> None:
+        """What ``ExecutionKernel.close()`` calls: write ``kernel``'s rows and stop recording it
+        (up to ``close_timeout``) and, when it was the last kernel attached, close. Kernels
+        sharing this journal keep it until the last closes."""
+        with self._cond:
+            last = all(k is kernel for _, k in self._kernels)
+        if last:
+            self.close()
+            return
+        try:
+            self.detach(kernel, self.close_timeout)
+        except (TimeoutError, RuntimeError) as exc:
+            log.warning("releasing kernel %s with rows unwritten: %s", kernel.kernel_id, str(exc))
+
     def flush(self, timeout: float | None = None) -> None:
         """Drain every attached kernel and wait until ClickHouse holds all of it.
 
@@ -773,6 +794,9 @@ class ClickHouseJournal:
         """
         if self._closed:
             return
+        hook, self._exit_hook = self._exit_hook, None
+        if hook is not None:
+            atexit.unregister(hook)
         try:
             self.flush(self.close_timeout)
         except (TimeoutError, RuntimeError) as exc:
@@ -1380,6 +1404,33 @@ class ClickHouseJournal:
         with self._cond:
             self._rejected.append(record)
             self._counters["rejected_rows"] += 1
+
+
+def _close_at_exit(ref: weakref.ref[ClickHouseJournal]) -> None:
+    """At interpreter exit, close a journal nobody closed, so the rows it was given are written."""
+    journal = ref()
+    if journal is None or journal._closed:
+        return
+    before = journal.stats()
+    log.warning(
+        "journal %s was not closed: closing it at exit (kernels %s, %d rows queued, up to %ss)",
+        journal.target.display,
+        before.extra["kernels"],
+        before.queued,
+        journal.close_timeout,
+    )
+    try:
+        journal.close()
+    except Exception as exc:
+        log.error("closing journal %s at exit failed: %s", journal.target.display, str(exc))
+        return
+    after = journal.stats()
+    log.warning(
+        "journal %s closed at exit: %d rows written in all, %d not written",
+        journal.target.display,
+        after.written,
+        after.queued,
+    )
 
 
 def attach_all(journal: ClickHouseJournal, kernels: Iterable[ExecutionKernel]) -> None:

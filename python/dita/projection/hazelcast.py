@@ -399,6 +399,15 @@ class HazelcastProjection:
             self._last_ok_drain.pop(kid, None)
         kernel.set_projection_enabled(False)
 
+    def release(self, kernel: ExecutionKernel) -> None:
+        """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
+        last one attached, close. Kernels sharing this projection keep it until the last closes."""
+        self.detach(kernel)
+        with self._lock:
+            last = not self._kernels
+        if last:
+            self.close()
+
     # --- publishing ------------------------------------------------------------------------
 
     def _run(self) -> None:

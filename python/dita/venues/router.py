@@ -1,22 +1,38 @@
 """VenueRouter: names to adapters, assets to venues.
 
-A kernel has one venue; the router is that venue when a strategy trades on several. Each
-asset is routed to one named venue (or the default one), so an order and all of its
-events stay on one venue.
+A kernel has one venue; the router is that venue when a strategy trades on several. A new
+order goes to the venue its asset is routed to (or the default one). An order stays where
+it was submitted: its cancel goes to that venue even after ``route()`` sent the asset
+elsewhere, so an order and all of its events stay on one venue.
+
+The router remembers each order's venue until the order ends: a final event (filled,
+canceled, rejected, expired) that passes through it (``submit``, ``cancel``,
+``poll_events``), or, for orders that end where the router cannot see it (a paper venue
+fed bars directly), the venue no longer listing it in ``open_orders()``, which the router
+asks each time the number of orders it remembers has doubled. ``open_orders()`` also
+teaches it where orders it did not send are (after a restart), so reconciliation cancels
+them on the right venue. An order it knows nothing of is cancelled on the routed venue.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from dita._kernel import VenueEvent, VenueOrder
-from dita.venues import UnknownVenueError, VenueAdapter, VenueEventStream, VenueMarketInfo
+from dita.venues import UnknownVenueError, VenueAdapter, VenueEventStream, VenueMarketInfo, VenueTimeout
 
 if TYPE_CHECKING:
     from dita.risk import MarketLimits
 
 __all__ = ["VenueRouter"]
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
+# Orders remembered before the router first asks the venues which of them still work.
+_CHECK_OPEN_AFTER = 1024
 
 
 class VenueRouter:
@@ -24,8 +40,8 @@ class VenueRouter:
     routes={"ETHUSDT": "binance"})``.
 
     ``router["binance"]`` returns an adapter; an unknown name raises ``UnknownVenueError``
-    naming it and the known ones. As a venue, the router sends each order to the venue its
-    asset is routed to.
+    naming it and the known ones. As a venue, the router sends each new order to the venue
+    its asset is routed to, and its cancel to the venue that holds it.
     """
 
     def __init__(
@@ -40,6 +56,12 @@ class VenueRouter:
         self._venues: dict[str, VenueAdapter] = {}
         self._routes: dict[str, str] = {}
         self._default: str | None = None
+        # Client order id -> the venue holding it, until the order ends (module docstring).
+        self._order_venue: dict[str, str] = {}
+        # Orders whose submit timed out: a venue may not list them yet, so they are kept
+        # until an event about them comes through.
+        self._in_doubt: set[str] = set()
+        self._check_open_at = _CHECK_OPEN_AFTER
         for venue_name, adapter in (venues or {}).items():
             self.add(adapter, name=venue_name)
         if default is not None:
@@ -116,16 +138,69 @@ class VenueRouter:
     # -- the venue protocol ---------------------------------------------------------------
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        return self.venue_for(order.asset).submit(order)
+        venue_name = self.venue_name_for(order.asset)
+        if len(self._order_venue) >= self._check_open_at:
+            self._forget_ended_orders()
+        # Remembered before the call: a submit that times out still has its venue.
+        self._remember(order.client_order_id, venue_name)
+        try:
+            events = self._venues[venue_name].submit(order)
+        except VenueTimeout:
+            if order.client_order_id:
+                self._in_doubt.add(order.client_order_id)
+            raise
+        return self._seen(events)
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
-        return self.venue_for(order.asset).cancel(order)
+        return self._seen(self.venue_holding(order).cancel(order))
+
+    def venue_name_holding(self, order: VenueOrder) -> str:
+        """The name of the venue ``order`` was submitted to (the routed one if unknown)."""
+        return self._order_venue.get(order.client_order_id) or self.venue_name_for(order.asset)
+
+    def venue_holding(self, order: VenueOrder) -> VenueAdapter:
+        return self._venues[self.venue_name_holding(order)]
 
     def open_orders(self) -> list[VenueOrder]:
         orders: list[VenueOrder] = []
-        for adapter in self._venues.values():
-            orders.extend(adapter.open_orders())
+        for venue_name, adapter in self._venues.items():
+            theirs = adapter.open_orders()
+            for order in theirs:
+                self._remember(order.client_order_id, venue_name)
+            orders.extend(theirs)
         return orders
+
+    def _remember(self, client_order_id: str, venue_name: str) -> None:
+        if client_order_id:
+            self._order_venue[client_order_id] = venue_name
+
+    def _seen(self, events: list[VenueEvent]) -> list[VenueEvent]:
+        """Forget the orders whose final event is among ``events``; return them unchanged."""
+        for event in events:
+            self._in_doubt.discard(event.venue_client_id)
+            status = event.status
+            if status is not None and status.name in FINAL_STATUSES:
+                self._order_venue.pop(event.venue_client_id, None)
+        return events
+
+    def _forget_ended_orders(self) -> None:
+        """Drop remembered orders their venue no longer lists as working. The next check
+        comes when the number remembered has doubled, so asking costs little per order."""
+        by_venue: dict[str, list[str]] = {}
+        for client_order_id, venue_name in self._order_venue.items():
+            if client_order_id not in self._in_doubt:
+                by_venue.setdefault(venue_name, []).append(client_order_id)
+        for venue_name, ids in by_venue.items():
+            try:
+                working = {o.client_order_id for o in self._venues[venue_name].open_orders()}
+            except Exception as exc:
+                log.warning("router: venue %r could not list its open orders (%s); kept", venue_name, exc)
+                continue
+            for client_order_id in ids:
+                if client_order_id not in working:
+                    del self._order_venue[client_order_id]
+        self._in_doubt.intersection_update(self._order_venue)
+        self._check_open_at = max(_CHECK_OPEN_AFTER, 2 * len(self._order_venue))
 
     def positions(self) -> dict[str, float]:
         """Position per asset, summed over venues (see ``positions_by_venue`` for the split)."""
@@ -163,7 +238,7 @@ class VenueRouter:
         for adapter in self._venues.values():
             if isinstance(adapter, VenueEventStream):
                 events.extend(adapter.poll_events())
-        return events
+        return self._seen(events)
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
