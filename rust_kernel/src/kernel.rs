@@ -216,10 +216,12 @@ pub struct Kernel {
     journal_attached: bool,
 }
 
-/// The key a fill without a fill id is remembered by: the venue's running total after it
-/// (a fill id's fingerprint could equal it only by a 2^-64 chance).
-fn running_total_key(filled_size: f64) -> u64 {
-    filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
+/// The key a fill without a fill id is remembered by: its order and the venue's running
+/// total after it (the slot's memory spans the trade's orders, whose totals repeat: an exit
+/// of 1 reaches the entry's total of 1). A fill id's fingerprint could equal it only by a
+/// 2^-64 chance.
+fn running_total_key(client_order_id: &str, filled_size: f64) -> u64 {
+    fingerprint(client_order_id).rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
 }
 
 fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
@@ -1542,7 +1544,7 @@ impl Kernel {
         // one: the same total again is the same fill resent under a new event id, while a
         // total below what is known is an earlier fill arriving late, and counts.
         let total_key = (ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
-            .then(|| running_total_key(ev.filled_size));
+            .then(|| running_total_key(&order.client_order_id, ev.filled_size));
         let resent = total_key.is_some_and(|k| self.slots[sid].seen_fills.contains(k));
         let stale =
             ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0;

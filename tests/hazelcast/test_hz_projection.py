@@ -106,6 +106,27 @@ def test_attaching_a_kernel_twice_is_refused_and_changes_nothing(
         kernel.close()
 
 
+def test_closing_kernels_publishes_their_last_state_and_shares_the_projection(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """kernel.close() publishes that kernel's last changes; the projection goes on for the
+    kernels still open, closes with the last, and refuses to be attached to afterwards."""
+    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)  # publishes on sync only
+    first = ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-a")
+    second = ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-b")
+    assert projection.sync(timeout=30)
+    for kernel in (first, second):
+        enter = KernelIntent(f"{kernel.kernel_id}-e", "t", 0, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+        assert kernel.process_intent(enter).state.name == "POSITION_OPEN"
+    first.close()
+    assert projected(hz_client, first.kernel_id)["slots"][0]["fsm_state"] == "POSITION_OPEN"
+    assert projection.stats()["kernels"] == 1
+    second.close()
+    assert projected(hz_client, second.kernel_id)["slots"][0]["fsm_state"] == "POSITION_OPEN"
+    with pytest.raises(RuntimeError, match="HazelcastProjection is closed"):
+        ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-c")
+
+
 def test_unreachable_cluster_never_reaches_the_strategy(kernel_id: str) -> None:
     from dita.services.hazelcast import free_port
 

@@ -162,6 +162,27 @@ def test_closing_one_kernel_leaves_a_shared_journal_to_the_others(journal: Click
         ExecutionKernel(max_slots=2, journal=journal, kernel_id="third")
 
 
+def test_a_detach_that_times_out_still_lets_the_kernel_go(journal: ClickHouseJournal) -> None:
+    """Its rows are still written, all of them; then it goes, freeing its id (and it no
+    longer keeps a shared journal from closing with its last kernel)."""
+    kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="slow-to-leave")
+    for n in range(200):
+        kernel.process_intent(
+            KernelIntent(f"i{n}", f"t{n}", 0, "BTC-USDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0 + n)
+        )
+        kernel.process_intent(
+            KernelIntent(f"x{n}", f"t{n}", 0, "BTC-USDT", "LONG", "EXIT", 100.0, 0.0, timestamp=1.5 + n)
+        )
+    with pytest.raises(TimeoutError):
+        journal.detach(kernel, timeout=1e-6)
+    journal.flush(20)
+    assert journal.query("SELECT count() FROM intents WHERE kernel_id = 'slow-to-leave'").rows == [[400]]
+    assert journal.stats().extra["kernels"] == [] and journal.stats().extra["leaving"] == []
+    again = ExecutionKernel(max_slots=2, kernel_id="slow-to-leave")
+    journal.attach(again, replay=True)  # the id is free again
+    journal.detach(again)
+
+
 def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> None:
     a = ClickHouseJournal(journal_dsn)
     b = ClickHouseJournal(journal_dsn.replace("journal", "journal") + "?database=desk_b")

@@ -167,3 +167,15 @@ def test_a_venue_answer_broken_part_way_keeps_the_events_before_the_fault(fault:
     assert out.severity == KernelSeverity.ERROR
     expected = "got NoneType" if fault == "not an event" else "raised part-way: RuntimeError: socket closed"
     assert expected in out.details["venue_answer_error"]
+
+
+def test_an_exit_whose_running_total_equals_the_entrys_still_closes(kernel: ExecutionKernel) -> None:
+    """Totals repeat across a trade's orders (an exit of 1 reaches the entry's 1): a fill is
+    known by its order and its total together."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).state == TradeStage.POSITION_OPEN
+    kernel.process_intent(intent("EXIT", 0))
+    exit_order = kernel.slot_state(0).active_exit_order
+    assert exit_order is not None
+    closed = kernel.on_venue_event(fill("x1", exit_order.client_order_id, 1.0, total=1.0, side="SELL"))
+    assert closed.accepted and closed.state == TradeStage.CLOSED

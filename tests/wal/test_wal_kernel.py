@@ -271,3 +271,52 @@ def test_input_too_large_to_log_is_refused_before_it_is_applied(tmp_path: Path) 
     assert k.seq == 0 and k.control()["mode"] != "HALTED"
     out = k.process_intent(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, reason="x" * 1000))
     assert out.accepted and k.seq >= 1, "the log still takes input"
+
+
+def test_close_waits_for_a_venue_call_under_way_so_its_fill_is_logged(tmp_path: Path) -> None:
+    """close() from another thread while the venue is answering a submit: the answer (a fill)
+    is applied and logged before the log is released, or a reopened kernel would not know of
+    a position the venue holds."""
+    import threading
+    import time
+
+    from dita import VenueEvent
+
+    answering = threading.Event()
+
+    class SlowVenue:
+        name = "slow"
+
+        def submit(self, order: Any) -> list[VenueEvent]:
+            answering.set()
+            time.sleep(0.5)
+            return [
+                VenueEvent(
+                    "f1",
+                    order.trade_id,
+                    order.slot_id,
+                    "FILL",
+                    venue_client_id=order.client_order_id,
+                    price=100.0,
+                    size=order.size,
+                    filled_size=order.size,
+                    fill_id="F1",
+                    timestamp=2.0,
+                )
+            ]
+
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            return []
+
+    kernel = ExecutionKernel(max_slots=1, venue=SlowVenue(), kernel_id="slow", wal_dir=str(tmp_path))
+    trading = threading.Thread(
+        target=kernel.process_intent,
+        args=(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0),),
+    )
+    trading.start()
+    assert answering.wait(5)
+    kernel.close()
+    trading.join()
+    reopened = ExecutionKernel(max_slots=1, kernel_id="slow", wal_dir=str(tmp_path))
+    assert reopened.slot_state(0).size == 1.0 and reopened.seq == kernel.seq
+    reopened.close()

@@ -294,6 +294,8 @@ class HazelcastControlPlane:
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
+        if self._closing:
+            raise RuntimeError("HazelcastControlPlane is closed: make a new one to attach kernels")
         with self._lock:
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
@@ -316,11 +318,12 @@ class HazelcastControlPlane:
     def release(self, kernel: ExecutionKernel) -> None:
         """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
         last one attached, close. Kernels sharing this plane keep it until the last closes."""
-        self.detach(kernel)
         with self._lock:
-            last = not self._kernels
+            last = all(k is kernel for k in self._kernels.values())
         if last:
             self.close()
+        else:
+            self.detach(kernel)
 
     def set(
         self,

@@ -313,6 +313,9 @@ class ClickHouseJournal:
         self._cond = threading.Condition()
         self._queue: deque[_Chunk] = deque()
         self._kernels: list[tuple[str, ExecutionKernel]] = []
+        # Kernels detached while rows were still in their outboxes: drained until empty, then
+        # dropped by the drainer.
+        self._leaving: set[str] = set()
         self._columns_checked = False
         self._pending_rows = 0  # queued + being written
         self._inflight_since: float | None = None
@@ -464,6 +467,11 @@ class ClickHouseJournal:
             self._check_new_seqs(kernel)
         fill = self.wal_fill and has_wal
         with self._cond:
+            if kernel_id in self._leaving:
+                raise ValueError(
+                    f"a kernel with kernel_id {kernel_id!r} is still leaving this journal: the rows it "
+                    "made are being written (flush() waits for them)"
+                )
             if any(kid == kernel_id for kid, _ in self._kernels):
                 raise ValueError(f"a kernel with kernel_id {kernel_id!r} is already attached to this journal")
             to_seq = 0
@@ -718,18 +726,30 @@ class ClickHouseJournal:
         otherwise stay in its outbox, never drained.
         """
         kernel.set_journal_enabled(False)
-        self.flush(timeout)
+        try:
+            self.flush(timeout)
+        except BaseException:
+            # Rows may still be in its outbox: it stays with the drainer until that is empty
+            # (then it goes), and no longer counts as a kernel this journal serves.
+            with self._cond:
+                if any(k is kernel for _, k in self._kernels):
+                    self._leaving.add(kernel.kernel_id)
+            raise
         with self._cond:
-            self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
-            # A refill started since the flush ends on its own; its kernel's marks go.
-            self._forget_kernel_locked(kernel.kernel_id)
+            self._drop_kernel_locked(kernel)
+
+    def _drop_kernel_locked(self, kernel: ExecutionKernel) -> None:
+        self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
+        self._leaving.discard(kernel.kernel_id)
+        # A refill started since the flush ends on its own; its kernel's marks go.
+        self._forget_kernel_locked(kernel.kernel_id)
 
     def release(self, kernel: ExecutionKernel) -> None:
         """What ``ExecutionKernel.close()`` calls: write ``kernel``'s rows and stop recording it
         (up to ``close_timeout``) and, when it was the last kernel attached, close. Kernels
         sharing this journal keep it until the last closes."""
         with self._cond:
-            last = all(k is kernel for _, k in self._kernels)
+            last = all(k is kernel or kid in self._leaving for kid, k in self._kernels)
         if last:
             self.close()
             return
@@ -850,6 +870,7 @@ class ClickHouseJournal:
                 "written_by_table": dict(self._written_by_table),
                 "last_write_latency_s": self._last_write_latency,
                 "kernels": [kid for kid, _ in kernels],
+                "leaving": sorted(self._leaving),
                 "target": self.target.display,
                 "connected": self._client is not None,
                 "settled_seq": dict(self._settled_seq),
@@ -1053,6 +1074,8 @@ class ClickHouseJournal:
                     continue
                 now = time.monotonic()
                 with self._cond:
+                    if not blocks and kernel_id in self._leaving:
+                        self._drop_kernel_locked(kernel)  # detached, and now empty
                     for block in blocks:
                         self._enqueue_locked(_Chunk(kernel_id, block.table, block, now))
                         drained += len(block)

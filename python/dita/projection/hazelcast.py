@@ -380,6 +380,8 @@ class HazelcastProjection:
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
+        if self._stop.is_set():
+            raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
         with self._lock:
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
@@ -402,11 +404,14 @@ class HazelcastProjection:
     def release(self, kernel: ExecutionKernel) -> None:
         """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
         last one attached, close. Kernels sharing this projection keep it until the last closes."""
-        self.detach(kernel)
         with self._lock:
-            last = not self._kernels
+            last = all(k is kernel for k in self._kernels.values())
         if last:
-            self.close()
+            self.close()  # publishes what is left, this kernel's last changes included
+            return
+        if self._connected:
+            self.sync(timeout=5.0)
+        self.detach(kernel)
 
     # --- publishing ------------------------------------------------------------------------
 

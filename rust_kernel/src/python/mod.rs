@@ -20,7 +20,8 @@ use objects::*;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where orders go: the native mock (no Python on the path) or any Python adapter.
@@ -37,6 +38,18 @@ pub struct PyKernel {
     wal: Option<wal::WalState>,
     /// Set by `close_core`: every later input is refused.
     closed: bool,
+    /// Venue calls under way: taken with the input, ended once the venue's answer is fed
+    /// (and logged). `close_core` waits for none, so no answer outlives the log.
+    venue_calls: Arc<AtomicUsize>,
+}
+
+/// One venue call under way (see `PyKernel::venue_calls`); ends when dropped.
+struct VenueCall(Arc<AtomicUsize>);
+
+impl Drop for VenueCall {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 static KERNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -237,7 +250,11 @@ impl PyKernel {
     /// Sends what an outcome asks for (a submit, cancels) and folds the venue's synchronous
     /// answers back in, each as its own input. No borrow of the kernel is held while the
     /// venue runs, so other threads can read the kernel and a venue may call back into it.
-    fn finish(slf: &Bound<'_, Self>, mut out: KernelOutcome) -> PyResult<PyOutcome> {
+    fn finish(
+        slf: &Bound<'_, Self>,
+        this: PyRefMut<'_, Self>,
+        mut out: KernelOutcome,
+    ) -> PyResult<PyOutcome> {
         let py = slf.py();
         let submitted = out.submit.take();
         let cancels = std::mem::take(&mut out.cancels);
@@ -247,7 +264,12 @@ impl PyKernel {
                 order: None,
             });
         }
-        let venue = wait_ref(slf)?.venue.clone_ref(py);
+        // Counted while the input still holds the kernel, so `close_core` cannot slip in
+        // between the input and its venue call.
+        this.venue_calls.fetch_add(1, Ordering::SeqCst);
+        let _call = VenueCall(this.venue_calls.clone());
+        let venue = this.venue.clone_ref(py);
+        drop(this);
         if let Some(order) = &submitted {
             match venue.call(py, "submit", order)? {
                 Ok(answer) => wait_mut(slf)?.feed(answer, &mut out)?,
@@ -525,6 +547,7 @@ impl PyKernel {
             venue,
             wal,
             closed: false,
+            venue_calls: Arc::default(),
         })
     }
 
@@ -561,10 +584,7 @@ impl PyKernel {
         let seq = this.core.seq();
         let out = this.core.process_intent(&intent.get().inner);
         this.wal_record_ref(seq, InputRef::Intent(&intent.get().inner))?;
-        {
-            drop(this);
-            Self::finish(slf, out)
-        }
+        Self::finish(slf, this, out)
     }
 
     /// Applies an event a venue reported (asynchronously, e.g. a fill from a stream).
@@ -575,10 +595,7 @@ impl PyKernel {
         let seq = this.core.seq();
         let out = this.core.on_venue_event(&event.get().inner);
         this.wal_record_ref(seq, InputRef::VenueEvent(&event.get().inner))?;
-        {
-            drop(this);
-            Self::finish(slf, out)
-        }
+        Self::finish(slf, this, out)
     }
 
     fn on_account_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
@@ -638,10 +655,7 @@ impl PyKernel {
             edge_bps: edge,
             ts,
         })?;
-        {
-            drop(this);
-            Self::finish(slf, out)
-        }
+        Self::finish(slf, this, out)
     }
 
     fn free_slot(slf: &Bound<'_, Self>) -> PyResult<Option<usize>> {
@@ -925,7 +939,12 @@ impl PyKernel {
     /// write-ahead log, stops its thread and releases its lock, so the same `wal_dir` can be
     /// opened again at once. Returns the durable seq (None without a log). Idempotent.
     fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
-        let mut this = wait_mut(slf)?;
+        // A venue call under way has an answer still to apply and log: wait for it.
+        let mut this = wait_for(slf.py(), || {
+            slf.try_borrow_mut()
+                .ok()
+                .filter(|k| k.venue_calls.load(Ordering::SeqCst) == 0)
+        })?;
         this.closed = true;
         let synced = this.wal_sync_now();
         drop(this.wal.take());

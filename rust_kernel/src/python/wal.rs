@@ -357,6 +357,7 @@ pub(super) fn wal_replay<'py>(
             venue: VenueHandle::Mock(venue),
             wal: None,
             closed: false,
+            venue_calls: Default::default(),
         },
     )?;
     Ok((kernel, recovery_dict(py, &report)?))
