@@ -43,28 +43,42 @@ pub const MAX_MAGNITUDE: f64 = 1e15;
 /// Why a number over [`MAX_MAGNITUDE`] is refused.
 pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 
+/// The version of the rules the kernel judges venue events and fees by, written into each
+/// write-ahead log segment (see `wal::WalOptions::rules`). 0: before 2026-11-21. 1: fills
+/// known by order and running total, events contradicting their order and acks claiming
+/// another order's venue id refused, a fill checked against the stage before it changes
+/// anything, outlier fees not learned.
+pub const RULES: u16 = 1;
+
 thread_local! {
-    static REPLAYING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// While a log record is replayed, the rules it was written under.
+    static REPLAY_RULES: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
 }
 
-/// Runs `f` (applying a write-ahead log record) with the bounds added after such a record
-/// may have been written (magnitudes, finite market-data times, loaded slot data) not
-/// applied: a record the kernel accepted when it was written is applied again as it was,
-/// not judged by a later version's rules, or an existing log would no longer open.
-pub fn replaying<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
+/// Runs `f` (applying a write-ahead log record written under `rules`) as it ran then: the
+/// input bounds added since records could be written (magnitudes, finite market-data times,
+/// loaded slot data) are not applied, since a record was accepted when it was written, and
+/// what changed between rules versions is judged by the record's version ([`rules`]), or a
+/// log would no longer open, or would recover to another state than it recorded.
+pub fn replaying<R>(rules: u16, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<u16>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            REPLAYING.set(self.0);
+            REPLAY_RULES.set(self.0);
         }
     }
-    let _restore = Restore(REPLAYING.replace(true));
+    let _restore = Restore(REPLAY_RULES.replace(Some(rules)));
     f()
 }
 
-/// False inside [`replaying`]: the newer bounds are checked only for new input.
+/// False inside [`replaying`]: the newer input bounds are checked only for new input.
 pub fn strict() -> bool {
-    !REPLAYING.get()
+    REPLAY_RULES.get().is_none()
+}
+
+/// The rules version in force: [`RULES`] for new input, the record's inside [`replaying`].
+pub fn rules() -> u16 {
+    REPLAY_RULES.get().unwrap_or(RULES)
 }
 
 /// Checks that a time (epoch seconds) is a finite number, naming the field if not.

@@ -7,8 +7,8 @@
 
 use crate::account::Account;
 use crate::error::{
-    check_number, check_numbers, check_timestamp, strict, too_large, KernelError, KernelResult,
-    MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, rules, strict, too_large, KernelError,
+    KernelResult, MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{round_down_to_step, round_price_to_tick, Calibration, FeeModel, Liquidity};
 use crate::fsm::{self, next_stage, Ctx, Trigger};
@@ -1336,7 +1336,8 @@ impl Kernel {
                 seq,
             );
         }
-        if let Some(d) = self.disagreement(ev, sid) {
+        // Rules 1 on (see `error::RULES`): a log written before replays as it ran.
+        if let Some(d) = (rules() >= 1).then(|| self.disagreement(ev, sid)).flatten() {
             return self.event_refusal(
                 ev,
                 Some(sid),
@@ -1390,6 +1391,13 @@ impl Kernel {
                     seq,
                 );
                 let d = vec![("reason", Detail::Str(ev.reason.clone()))];
+                if rules() == 0 {
+                    // Rules 0 cleared the request even when the stage then refused the event.
+                    self.slots[sid]
+                        .active_order_mut()
+                        .expect("indexed orders are active")
+                        .cancel_requested = false;
+                }
                 if !self.transition(
                     &mut out,
                     sid,
@@ -1477,6 +1485,9 @@ impl Kernel {
     /// A refusal when `venue_order_id` already names a working order of another slot: taking
     /// it would send that order's fills here.
     fn venue_id_taken(&self, ev: &VenueEvent, sid: usize, seq: u64) -> Option<KernelOutcome> {
+        if rules() == 0 {
+            return None;
+        }
         let &other = self.by_venue_id.get(&ev.venue_order_id)?;
         if other == sid || ev.venue_order_id.is_empty() {
             return None;
@@ -1543,8 +1554,10 @@ impl Kernel {
         // A fill with no fill id is known by the venue's running total after it, when it gives
         // one: the same total again is the same fill resent under a new event id, while a
         // total below what is known is an earlier fill arriving late, and counts.
-        let total_key = (ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
-            .then(|| running_total_key(&order.client_order_id, ev.filled_size));
+        let rules = rules();
+        let total_key =
+            (rules >= 1 && ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
+                .then(|| running_total_key(&order.client_order_id, ev.filled_size));
         let resent = total_key.is_some_and(|k| self.slots[sid].seen_fills.contains(k));
         let stale =
             ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0;
@@ -1616,15 +1629,15 @@ impl Kernel {
         } else {
             slot.size - qty > QTY_EPS
         };
-        if next_stage(
+        let legal = next_stage(
             slot.fsm_state,
             trigger,
             Ctx {
                 holds_position: holds,
             },
         )
-        .is_none()
-        {
+        .is_some();
+        if rules >= 1 && !legal {
             return self.stage_refusal(ev, sid, seq);
         }
         if !ev.venue_order_id.is_empty() && order.venue_order_id.is_empty() {
@@ -1677,7 +1690,9 @@ impl Kernel {
                 // A fill before the ack is how the kernel learns the venue's id: later events
                 // may name the order by it alone.
                 o.venue_order_id = ev.venue_order_id.clone();
-                self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
+                if rules >= 1 {
+                    self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
+                }
             }
         }
         debug_assert_eq!(holds, slot.size > QTY_EPS);
@@ -1751,7 +1766,7 @@ impl Kernel {
             d,
         );
         debug_assert!(
-            moved,
+            moved || !legal,
             "checked above with the same stage, trigger and context"
         );
         if complete {

@@ -140,6 +140,10 @@ pub struct WalOptions {
     pub flush_interval: Duration,
     /// How many checkpoint files to keep (the newest ones); at least 1.
     pub keep_checkpoints: usize,
+    /// The writer's rules version, written into each segment it starts and handed back with
+    /// each record on replay; opening a log whose last segment has other rules starts a new
+    /// segment, so no segment mixes records of two versions. Opaque to the log.
+    pub rules: u16,
 }
 
 impl WalOptions {
@@ -151,7 +155,13 @@ impl WalOptions {
             write_buffer_bytes: 256 << 10,
             flush_interval: Duration::from_millis(10),
             keep_checkpoints: 2,
+            rules: 0,
         }
+    }
+
+    pub fn with_rules(mut self, rules: u16) -> WalOptions {
+        self.rules = rules;
+        self
     }
 
     pub fn with_fsync(mut self, fsync: FsyncPolicy) -> WalOptions {
@@ -220,6 +230,8 @@ impl WalOptions {
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
     pub seq: u64,
+    /// The rules version of the segment that holds it ([`WalOptions::rules`] of its writer).
+    pub rules: u16,
     pub timestamp: f64,
     pub hash: [u8; 32],
     pub payload: &'a [u8],
@@ -560,6 +572,7 @@ pub(crate) fn recover(
             report.replayed_records += 1;
             let record = Record {
                 seq: frame.seq,
+                rules: header.rules,
                 timestamp: frame.ts,
                 hash: frame.hash,
                 payload: frame.payload,

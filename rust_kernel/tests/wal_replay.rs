@@ -529,7 +529,7 @@ fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_wit
         ts: f64::NAN,
     };
     assert!(k.apply(&old).is_err(), "refused as new input");
-    dita_kernel::error::replaying(|| k.apply(&old)).unwrap();
+    dita_kernel::error::replaying(dita_kernel::error::RULES, || k.apply(&old)).unwrap();
     log.record(&k, &old).unwrap();
     let seq = k.seq();
     drop(log);
@@ -540,4 +540,109 @@ fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_wit
         fresh.apply(&old).is_err(),
         "and still refused as new input afterwards"
     );
+}
+
+/// Sets the rules version in the header of every segment in `dir` (as a log written before
+/// that version has it), keeping the header's checksum right.
+fn set_segment_rules(dir: &Path, rules: u16) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wal") {
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[10..12].copy_from_slice(&rules.to_le_bytes());
+            let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
+            let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
+            let crc = crc32fast::hash(&bytes[..end]);
+            bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
+}
+
+fn segment_rules(dir: &Path) -> Vec<(String, u16)> {
+    let mut found: Vec<(String, u16)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, u16::from_le_bytes([bytes[10], bytes[11]]))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
+    // Live (rules 1), a fill whose asset contradicts its order is refused; the refusal is
+    // logged all the same (it advanced seq). Under rules 0 that fill was applied: a segment
+    // marked rules 0 must replay it so, and one marked rules 1 must refuse it again.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mut enter = Intent::new(
+        "e1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Enter,
+        100.0,
+        1.0,
+    );
+    enter.timestamp = 1.0;
+    let order = k
+        .apply(&KernelInput::Intent(enter.clone()))
+        .unwrap()
+        .submit
+        .unwrap();
+    log.record(&k, &KernelInput::Intent(enter)).unwrap();
+    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    fill.asset = id("ETHUSDT");
+    fill.price = 100.0;
+    fill.size = 1.0;
+    let refused = k.apply(&KernelInput::VenueEvent(fill.clone())).unwrap();
+    assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    log.record(&k, &KernelInput::VenueEvent(fill)).unwrap();
+    let seq = k.seq();
+    drop(log);
+
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(
+        (now.seq(), now.slots()[0].size),
+        (seq, 0.0),
+        "rules 1 replays the refusal"
+    );
+    drop(log);
+    assert!(segment_rules(dir.path())
+        .iter()
+        .all(|(_, r)| *r == dita_kernel::error::RULES));
+
+    set_segment_rules(dir.path(), 0);
+    let (mut log, mut then) = open(dir.path(), 0);
+    assert_eq!(
+        (then.seq(), then.slots()[0].size),
+        (seq, 1.0),
+        "rules 0 applied that fill"
+    );
+    // What this build appends goes to a segment of its own rules, and both replay as written.
+    let mark = KernelInput::MarkPrice {
+        asset: "BTCUSDT".into(),
+        price: 101.0,
+        ts: 2.0,
+    };
+    then.apply(&mark).unwrap();
+    log.record(&then, &mark).unwrap();
+    drop(log);
+    let segments = segment_rules(dir.path());
+    assert_eq!(
+        segments.last().unwrap().1,
+        dita_kernel::error::RULES,
+        "{segments:?}"
+    );
+    assert!(segments.iter().any(|(_, r)| *r == 0), "{segments:?}");
+    let (_, again) = open(dir.path(), 0);
+    assert_eq!((again.seq(), again.slots()[0].size), (seq + 1, 1.0));
+    assert_eq!(again.slots()[0].mark_price, 101.0);
 }

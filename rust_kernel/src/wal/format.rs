@@ -2,11 +2,13 @@
 //!
 //! Segment `seg-<first_seq:020>.wal`:
 //! ```text
-//! magic "DITAWAL\0" | version u16 | reserved u16 | kernel_id_len u16 | kernel_id
+//! magic "DITAWAL\0" | version u16 | rules u16 | kernel_id_len u16 | kernel_id
 //! | first_seq u64 | prev_hash [32] | header_crc u32      (crc32 of everything before it)
 //! then frames, back to back:
 //! crc u32 | len u32 | seq u64 | ts f64 | hash [32] | payload [len]
 //! ```
+//! `rules` is the writer's rules version (opaque to the log): what its payloads were judged
+//! by, so a replay can judge them the same way. Logs from before it existed hold 0 there.
 //! `crc` covers `len..payload`; `hash = blake3(prev_hash | seq | ts | payload)` chains every
 //! record to the one before it, and `prev_hash` in the segment header carries the chain
 //! across segment files.
@@ -187,20 +189,21 @@ pub(crate) fn nothing_valid_after(tail: &[u8], after_seq: u64) -> bool {
     })
 }
 
-fn encode_file_header(out: &mut Vec<u8>, magic: &[u8; 8], kernel_id: &str) {
+fn encode_file_header(out: &mut Vec<u8>, magic: &[u8; 8], kernel_id: &str, rules: u16) {
     out.extend_from_slice(magic);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&rules.to_le_bytes());
     out.extend_from_slice(&(kernel_id.len() as u16).to_le_bytes());
     out.extend_from_slice(kernel_id.as_bytes());
 }
 
-/// Reads magic, version and kernel id; returns the kernel id and the offset after it.
+/// Reads magic, version, rules and kernel id; returns the kernel id, the rules and the
+/// offset after them.
 fn decode_file_header(
     bytes: &[u8],
     magic: &[u8; 8],
     path: &Path,
-) -> Result<(String, usize), WalError> {
+) -> Result<(String, u16, usize), WalError> {
     let truncated = |what: &str| WalError::Corrupt {
         file: path.to_path_buf(),
         offset: 0,
@@ -238,20 +241,28 @@ fn decode_file_header(
             seq: None,
             detail: "kernel id is not UTF-8".into(),
         })?;
-    Ok((kernel_id, 14 + id_len))
+    let rules = u16::from_le_bytes([bytes[10], bytes[11]]);
+    Ok((kernel_id, rules, 14 + id_len))
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentHeader {
     pub kernel_id: String,
+    /// The rules version its records were written under (see the module doc).
+    pub rules: u16,
     pub first_seq: u64,
     pub prev_hash: Hash,
     pub len: usize,
 }
 
-pub(crate) fn encode_segment_header(kernel_id: &str, first_seq: u64, prev_hash: &Hash) -> Vec<u8> {
+pub(crate) fn encode_segment_header(
+    kernel_id: &str,
+    first_seq: u64,
+    prev_hash: &Hash,
+    rules: u16,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + kernel_id.len());
-    encode_file_header(&mut out, &SEGMENT_MAGIC, kernel_id);
+    encode_file_header(&mut out, &SEGMENT_MAGIC, kernel_id, rules);
     out.extend_from_slice(&first_seq.to_le_bytes());
     out.extend_from_slice(prev_hash);
     let crc = crc32fast::hash(&out);
@@ -260,7 +271,7 @@ pub(crate) fn encode_segment_header(kernel_id: &str, first_seq: u64, prev_hash: 
 }
 
 pub(crate) fn decode_segment_header(bytes: &[u8], path: &Path) -> Result<SegmentHeader, WalError> {
-    let (kernel_id, at) = decode_file_header(bytes, &SEGMENT_MAGIC, path)?;
+    let (kernel_id, rules, at) = decode_file_header(bytes, &SEGMENT_MAGIC, path)?;
     let end = at + 8 + 32 + 4;
     if bytes.len() < end {
         return Err(WalError::Corrupt {
@@ -289,6 +300,7 @@ pub(crate) fn decode_segment_header(bytes: &[u8], path: &Path) -> Result<Segment
     prev_hash.copy_from_slice(&bytes[at + 8..at + 40]);
     Ok(SegmentHeader {
         kernel_id,
+        rules,
         first_seq: u64_at(bytes, at),
         prev_hash,
         len: end,
@@ -318,7 +330,7 @@ pub(crate) fn encode_checkpoint(
     state: &[u8],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + kernel_id.len() + state.len());
-    encode_file_header(&mut out, &CHECKPOINT_MAGIC, kernel_id);
+    encode_file_header(&mut out, &CHECKPOINT_MAGIC, kernel_id, 0);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(head_hash);
     out.extend_from_slice(&segment_first_seq.to_le_bytes());
@@ -342,7 +354,7 @@ pub(crate) fn decode_checkpoint(
         seq: None,
         detail,
     };
-    let (found_id, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
+    let (found_id, _, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
     if found_id != kernel_id {
         return Err(WalError::KernelIdMismatch {
             file: path.to_path_buf(),

@@ -93,7 +93,7 @@ fn replayer<'k>(
     move |item| {
         match item {
             Replay::Checkpoint { seq, state, .. } => restore(kernel_id, kernel, seq, state)?,
-            Replay::Record(r) => apply_record(kernel, r.seq, r.payload)?,
+            Replay::Record(r) => apply_record(kernel, r.seq, r.rules, r.payload)?,
         }
         Ok(())
     }
@@ -124,9 +124,14 @@ fn restore(
 }
 
 /// Applies record `seq`, checking that the kernel lands on the same seq.
-fn apply_record(kernel: &mut Kernel, seq: u64, payload: &[u8]) -> Result<(), super::ReplayError> {
+fn apply_record(
+    kernel: &mut Kernel,
+    seq: u64,
+    rules: u16,
+    payload: &[u8],
+) -> Result<(), super::ReplayError> {
     let input = decode_input(payload)?;
-    crate::error::replaying(|| kernel.apply(&input))
+    crate::error::replaying(rules, || kernel.apply(&input))
         .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
     // Each accepted input advances the kernel by one: a mismatch means replay diverged
     // from what was recorded, which must not pass unnoticed.
@@ -174,7 +179,7 @@ pub fn journal_rows_read_only(
                 if r.seq == from_seq {
                     kernel.set_journal_enabled(true);
                 }
-                apply_record(&mut kernel, r.seq, r.payload)?;
+                apply_record(&mut kernel, r.seq, r.rules, r.payload)?;
                 if kernel.outbox.len() >= chunk_rows {
                     sink(kernel.outbox.drain_tables(usize::MAX))?;
                 }
@@ -202,6 +207,7 @@ impl KernelLog {
     ) -> Result<(KernelLog, Kernel), WalError> {
         let kernel_id = fresh.kernel_id.clone();
         let wal_options = WalOptions::new(kernel_id.clone())
+            .with_rules(crate::error::RULES)
             .with_fsync(options.fsync)
             .with_segment_bytes(options.segment_bytes);
         let mut kernel = fresh;

@@ -11,7 +11,7 @@ use super::format::{
     checkpoint_name, encode_checkpoint, encode_segment_header, encode_unsealed_frame, genesis_hash,
     hex, parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, MAX_PAYLOAD_BYTES,
 };
-use super::scan::io_err;
+use super::scan::{io_err, read_segment_header_any};
 use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 
 /// How many `write_buffer_bytes` of records may wait for the flusher before the appender
@@ -41,6 +41,7 @@ struct Shared {
     segment_bytes: u64,
     kernel_id: String,
     dir: PathBuf,
+    rules: u16,
 }
 
 struct State {
@@ -156,7 +157,7 @@ fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {
     }
     mark_durable(shared, io.written_seq);
     let first_seq = io.written_seq + 1;
-    let header = encode_segment_header(&shared.kernel_id, first_seq, &io.head_hash);
+    let header = encode_segment_header(&shared.kernel_id, first_seq, &io.head_hash, shared.rules);
     let created = write_atomically(&shared.dir, &segment_name(first_seq), &header).and_then(|p| {
         let f = open_append(&p)?;
         Ok((p, f))
@@ -288,13 +289,27 @@ impl Wal {
             true,
             super::ReplaySpan::default(),
         )?;
+        let tail = match tail {
+            Some((path, _, _)) if read_segment_header_any(&path)?.rules != options.rules => {
+                // Records of these rules go to a segment of their own (an empty tail segment
+                // is replaced: it has the same name).
+                None
+            }
+            tail => tail,
+        };
         let (segment_path, segment_first_seq, segment_len) = match tail {
             Some(tail) => tail,
             None => {
+                let first_seq = report.last_seq + 1;
+                let prev_hash = if report.last_seq == 0 {
+                    genesis_hash(&options.kernel_id)
+                } else {
+                    report.head_hash
+                };
                 let header =
-                    encode_segment_header(&options.kernel_id, 1, &genesis_hash(&options.kernel_id));
-                let path = write_atomically(&dir, &segment_name(1), &header)?;
-                (path, 1, header.len() as u64)
+                    encode_segment_header(&options.kernel_id, first_seq, &prev_hash, options.rules);
+                let path = write_atomically(&dir, &segment_name(first_seq), &header)?;
+                (path, first_seq, header.len() as u64)
             }
         };
         let file = open_append(&segment_path)?;
@@ -324,6 +339,7 @@ impl Wal {
             segment_bytes: options.segment_bytes,
             kernel_id: options.kernel_id.clone(),
             dir: dir.clone(),
+            rules: options.rules,
         });
         let flusher = match options.fsync {
             FsyncPolicy::Always => None,
