@@ -333,7 +333,19 @@ class Strategy(Generic[P]):
 
     @classmethod
     def check_subscriptions(cls) -> None:
-        """Refuse a ``data`` that would leave the strategy without data (e.g. ``("bar",)``)."""
+        """Refuse a ``data`` that would leave the strategy without data (e.g. ``("bar",)``), and
+        ``assets`` that are not a collection of names (a bare ``"BTCUSDT"`` would match
+        ``"BTC"`` as a substring)."""
+        assets = cls.assets
+        if isinstance(assets, str) or not isinstance(assets, tuple | list | frozenset | set):
+            raise StrategyLoadError(
+                f"{cls.__qualname__}.assets = {assets!r} must be a tuple of asset names, e.g. ('BTCUSDT',)"
+            )
+        blank = [a for a in assets if not isinstance(a, str) or not a.strip()]
+        if blank:
+            raise StrategyLoadError(
+                f"{cls.__qualname__}.assets = {assets!r}: {blank[0]!r} is not an asset name"
+            )
         data = cls.data
         kinds = " and ".join(map(repr, DATA_KINDS))
         where = f"{cls.__qualname__}.data = {data!r}"

@@ -281,6 +281,22 @@ def test_a_model_that_allows_extras_keeps_them() -> None:
 
 
 @pytest.mark.parametrize(
+    ("assets", "message"),
+    [
+        ("BTCUSDT", r"assets = 'BTCUSDT' must be a tuple of asset names, e.g. \('BTCUSDT',\)"),
+        (("BTCUSDT", ""), "'' is not an asset name"),
+    ],
+)
+def test_assets_that_are_not_a_collection_of_names_are_refused(
+    assets: Any, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare string matched every asset that is a substring of it ("BTC" in "BTCUSDT")."""
+    typo = type("Typo", (Counter,), {"assets": assets})
+    with pytest.raises(StrategyLoadError, match=message):
+        typo()
+
+
+@pytest.mark.parametrize(
     ("data", "message"),
     [
         (("bar",), "'bar' is not a kind of market data; the kinds are 'bars' and 'quotes'"),
