@@ -647,8 +647,10 @@ class KernelCore:
     # plus ``wal_checkpoint_every`` and ``wal_segment_bytes``). None when there is no log.
     def wal_info(self) -> dict[str, Any] | None: ...
     def wal_sync(self) -> int | None: ...
+    def stop_input(self) -> None:
+        """Refuse every later input, once the venue calls under way are applied."""
     def close_core(self) -> int | None:
-        """Refuse every later input, sync the write-ahead log and release it (thread, lock)."""
+        """stop_input(), then sync the write-ahead log and release it (thread, lock)."""
     def wal_checkpoint(self) -> int | None: ...
 
 class WalError(Exception):

@@ -100,21 +100,28 @@ class ExecutionKernel(KernelCore):
         return reconcile_with_venue(self, cancel_unknown=cancel_unknown)
 
     def close(self) -> None:
-        """Flush and detach the journal, projection and control plane (each closes with the
-        last kernel it serves); sync and release the write-ahead log. The kernel takes no
-        input afterwards (reads still work); closing twice is harmless."""
-        for component in (self.journal, self.projection, self.control_plane):
-            if component is None:
-                continue
-            # A component several kernels share (it has release()) stays with the others.
-            release = getattr(component, "release", None)
-            if release is not None:
-                release(self)
-            else:
-                component.close()
-        # Under fsync="batch"/"none" the newest inputs may still be buffered: make them durable,
-        # then stop the log's thread and drop its lock so the wal_dir can be opened again.
-        self.close_core()
+        """Stop taking input, flush and detach the control plane, journal and projection (each
+        closes with the last kernel it serves), then sync and release the write-ahead log.
+
+        Input stops first, once the venue calls under way have had their answers applied, so
+        those answers reach the journal and projection too. Reads still work afterwards;
+        closing twice is harmless; closing from inside this kernel's own venue call raises
+        RuntimeError and changes nothing."""
+        self.stop_input()
+        try:
+            for component in (self.control_plane, self.journal, self.projection):
+                if component is None:
+                    continue
+                # A component several kernels share (it has release()) stays with the others.
+                release = getattr(component, "release", None)
+                if release is not None:
+                    release(self)
+                else:
+                    component.close()
+        finally:
+            # Under fsync="batch"/"none" the newest inputs may still be buffered: make them
+            # durable, then stop the log's thread and drop its lock so the wal_dir opens again.
+            self.close_core()
 
     def __enter__(self) -> ExecutionKernel:
         return self

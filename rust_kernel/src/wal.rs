@@ -341,7 +341,7 @@ pub enum WalError {
         found: String,
         expected: String,
     },
-    #[error("{} has write-ahead log format version {found}; this build reads version {supported}", .file.display())]
+    #[error("{} has write-ahead log format version {found}; this build reads versions 1 to {supported}", .file.display())]
     FormatVersion {
         file: PathBuf,
         found: u16,

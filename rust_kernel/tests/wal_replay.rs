@@ -543,13 +543,16 @@ fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_wit
 }
 
 /// Sets the rules version in the header of every segment in `dir` (as a log written before
-/// that version has it), keeping the header's checksum right.
+/// that version has it, in format version 1 for rules 0), keeping the header's checksum right.
 fn set_segment_rules(dir: &Path, rules: u16) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "wal") {
             let mut bytes = std::fs::read(&path).unwrap();
             bytes[10..12].copy_from_slice(&rules.to_le_bytes());
+            if rules == 0 {
+                bytes[8..10].copy_from_slice(&1u16.to_le_bytes()); // what such builds wrote
+            }
             let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
             let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
             let crc = crc32fast::hash(&bytes[..end]);
@@ -645,4 +648,29 @@ fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
     let (_, again) = open(dir.path(), 0);
     assert_eq!((again.seq(), again.slots()[0].size), (seq + 1, 1.0));
     assert_eq!(again.slots()[0].mark_price, 101.0);
+}
+
+#[test]
+fn a_record_of_newer_rules_than_this_build_is_refused() {
+    // Rolled back past the build that wrote it, a log must not replay its records under
+    // older rules (to a state the log never had): it is refused, naming the versions.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mark = KernelInput::MarkPrice {
+        asset: "BTCUSDT".into(),
+        price: 101.0,
+        ts: 2.0,
+    };
+    k.apply(&mark).unwrap();
+    log.record(&k, &mark).unwrap();
+    drop(log);
+    set_segment_rules(dir.path(), dita_kernel::error::RULES + 1);
+    let err = KernelLog::open(dir.path(), Kernel::new("replay", 4).unwrap(), &options(0))
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("newer than this build's") && text.contains("rules version 2"),
+        "{text}"
+    );
 }

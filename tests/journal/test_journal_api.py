@@ -162,6 +162,34 @@ def test_closing_one_kernel_leaves_a_shared_journal_to_the_others(journal: Click
         ExecutionKernel(max_slots=2, journal=journal, kernel_id="third")
 
 
+def test_kernels_closing_at_the_same_time_still_close_their_shared_journal(journal_dsn: str) -> None:
+    """Each release used to see the other kernel still attached: both only detached, and the
+    journal (its threads, chDB) stayed open."""
+    import threading
+
+    for round_ in range(3):
+        journal = ClickHouseJournal(f"{journal_dsn}-{round_}", max_delay=0.02, close_timeout=20)
+        kernels = [ExecutionKernel(max_slots=2, journal=journal, kernel_id=f"k{i}") for i in range(2)]
+        for kernel in kernels:
+            kernel.process_intent(
+                KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0)
+            )
+        together = threading.Barrier(2)
+
+        def close(kernel: ExecutionKernel, together: threading.Barrier) -> None:
+            together.wait()
+            kernel.close()
+
+        threads = [threading.Thread(target=close, args=(k, together)) for k in kernels]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with pytest.raises(RuntimeError, match="ClickHouseJournal is closed"):
+            ExecutionKernel(max_slots=2, journal=journal, kernel_id="late")
+        journal.close()
+
+
 def test_a_detach_that_times_out_still_lets_the_kernel_go(journal: ClickHouseJournal) -> None:
     """Its rows are still written, all of them; then it goes, freeing its id (and it no
     longer keeps a shared journal from closing with its last kernel)."""

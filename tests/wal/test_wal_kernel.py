@@ -11,6 +11,7 @@ from wal_workload import KERNEL_ID, make_kernel, run
 
 from dita import ExecutionKernel, KernelIntent
 from dita._kernel import WalError, wal_verify
+from dita.journal import InMemoryJournal
 
 
 def _feed(kernel: ExecutionKernel, seed: int, steps: int) -> None:
@@ -308,7 +309,10 @@ def test_close_waits_for_a_venue_call_under_way_so_its_fill_is_logged(tmp_path: 
         def cancel(self, order: Any) -> list[VenueEvent]:
             return []
 
-    kernel = ExecutionKernel(max_slots=1, venue=SlowVenue(), kernel_id="slow", wal_dir=str(tmp_path))
+    journal = InMemoryJournal()
+    kernel = ExecutionKernel(
+        max_slots=1, venue=SlowVenue(), kernel_id="slow", wal_dir=str(tmp_path), journal=journal
+    )
     trading = threading.Thread(
         target=kernel.process_intent,
         args=(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0),),
@@ -317,6 +321,45 @@ def test_close_waits_for_a_venue_call_under_way_so_its_fill_is_logged(tmp_path: 
     assert answering.wait(5)
     kernel.close()
     trading.join()
+    assert [row["fill_id"] for row in journal.rows("fills")] == ["F1"], "the journal has the answer too"
     reopened = ExecutionKernel(max_slots=1, kernel_id="slow", wal_dir=str(tmp_path))
     assert reopened.slot_state(0).size == 1.0 and reopened.seq == kernel.seq
     reopened.close()
+
+
+def test_closing_a_kernel_from_inside_its_own_venue_call_is_refused_at_once(tmp_path: Path) -> None:
+    """That call cannot end before close() returns: waiting for it would hang; the kernel
+    stays open and is closed after the call."""
+    import time
+
+    from dita import VenueEvent
+
+    seen: list[str] = []
+
+    class ClosingVenue:
+        name = "closing"
+        kernel: ExecutionKernel
+
+        def submit(self, order: Any) -> list[VenueEvent]:
+            started = time.monotonic()
+            try:
+                self.kernel.close()
+            except RuntimeError as exc:
+                seen.append(f"{exc} after {time.monotonic() - started:.1f}s")
+            return []
+
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            return []
+
+    venue = ClosingVenue()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="closing", wal_dir=str(tmp_path))
+    venue.kernel = kernel
+    out = kernel.process_intent(
+        KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0)
+    )
+    assert out.accepted and len(seen) == 1
+    assert "from inside this kernel's own venue call" in seen[0] and seen[0].endswith("after 0.0s")
+    kernel.mark_price("BTC", 101.0)  # still open
+    kernel.close()
+    with pytest.raises(RuntimeError, match="is closed"):
+        kernel.mark_price("BTC", 102.0)

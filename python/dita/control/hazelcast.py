@@ -311,19 +311,21 @@ class HazelcastControlPlane:
             )
 
     def detach(self, kernel: ExecutionKernel) -> None:
+        self._detach(kernel)
+
+    def _detach(self, kernel: ExecutionKernel) -> bool:
+        """Removes ``kernel``; True if no kernel is left (decided with the removal, so two
+        kernels released at once cannot both see the other and leave the plane open)."""
         with self._lock:
             self._kernels.pop(kernel.kernel_id, None)
             self._applied_at.pop(kernel.kernel_id, None)
+            return not self._kernels
 
     def release(self, kernel: ExecutionKernel) -> None:
         """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
         last one attached, close. Kernels sharing this plane keep it until the last closes."""
-        with self._lock:
-            last = all(k is kernel for k in self._kernels.values())
-        if last:
+        if self._detach(kernel):
             self.close()
-        else:
-            self.detach(kernel)
 
     def set(
         self,

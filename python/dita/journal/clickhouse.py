@@ -749,7 +749,11 @@ class ClickHouseJournal:
         (up to ``close_timeout``) and, when it was the last kernel attached, close. Kernels
         sharing this journal keep it until the last closes."""
         with self._cond:
-            last = all(k is kernel or kid in self._leaving for kid, k in self._kernels)
+            # Marked leaving in the same step as the check, so two kernels released at once
+            # cannot both see the other and leave the journal open.
+            if any(k is kernel for _, k in self._kernels):
+                self._leaving.add(kernel.kernel_id)
+            last = all(kid in self._leaving for kid, _ in self._kernels)
         if last:
             self.close()
             return

@@ -394,24 +394,28 @@ class HazelcastProjection:
         self._wake.set()
 
     def detach(self, kernel: ExecutionKernel) -> None:
+        self._detach(kernel)
+
+    def _detach(self, kernel: ExecutionKernel) -> bool:
+        """Removes ``kernel``; True if no kernel is left (decided with the removal, so two
+        kernels released at once cannot both see the other and leave the projection open)."""
         kid = kernel.kernel_id
         with self._lock:
             self._kernels.pop(kid, None)
             self._resync.discard(kid)
             self._last_ok_drain.pop(kid, None)
+            empty = not self._kernels
         kernel.set_projection_enabled(False)
+        return empty
 
     def release(self, kernel: ExecutionKernel) -> None:
-        """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
-        last one attached, close. Kernels sharing this projection keep it until the last closes."""
-        with self._lock:
-            last = all(k is kernel for k in self._kernels.values())
-        if last:
-            self.close()  # publishes what is left, this kernel's last changes included
-            return
+        """What ``ExecutionKernel.close()`` calls: publish ``kernel``'s last changes, stop
+        serving it and, when it was the last one attached, close. Kernels sharing this
+        projection keep it until the last closes."""
         if self._connected:
             self.sync(timeout=5.0)
-        self.detach(kernel)
+        if self._detach(kernel):
+            self.close()
 
     # --- publishing ------------------------------------------------------------------------
 

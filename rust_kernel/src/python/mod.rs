@@ -43,11 +43,26 @@ pub struct PyKernel {
     venue_calls: Arc<AtomicUsize>,
 }
 
+thread_local! {
+    /// The kernels (by their `venue_calls` counter's address) whose venue this thread is
+    /// inside: closing such a kernel from its own venue call cannot wait for that call.
+    static IN_VENUE_CALL: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// One venue call under way (see `PyKernel::venue_calls`); ends when dropped.
 struct VenueCall(Arc<AtomicUsize>);
 
+impl VenueCall {
+    fn start(calls: &Arc<AtomicUsize>) -> VenueCall {
+        calls.fetch_add(1, Ordering::SeqCst);
+        IN_VENUE_CALL.with_borrow_mut(|v| v.push(Arc::as_ptr(calls) as usize));
+        VenueCall(calls.clone())
+    }
+}
+
 impl Drop for VenueCall {
     fn drop(&mut self) {
+        IN_VENUE_CALL.with_borrow_mut(|v| v.pop());
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -240,6 +255,26 @@ impl Answer {
 }
 
 impl PyKernel {
+    /// The kernel, held, with input stopped (see `stop_input`).
+    fn stopped<'py>(slf: &Bound<'py, Self>) -> PyResult<PyRefMut<'py, Self>> {
+        let calls = wait_ref(slf)?.venue_calls.clone();
+        let mine = Arc::as_ptr(&calls) as usize;
+        if IN_VENUE_CALL.with_borrow(|v| v.contains(&mine)) {
+            return Err(PyRuntimeError::new_err(
+                "close() was called from inside this kernel's own venue call (submit/cancel): \
+                 its answer is not applied yet; close the kernel after the call returns",
+            ));
+        }
+        // A venue call under way has an answer still to apply and log: wait for it.
+        let mut this = wait_for(slf.py(), || {
+            slf.try_borrow_mut()
+                .ok()
+                .filter(|k| k.venue_calls.load(Ordering::SeqCst) == 0)
+        })?;
+        this.closed = true;
+        Ok(this)
+    }
+
     fn venue_object(&self, py: Python<'_>) -> Py<PyAny> {
         match &self.venue {
             VenueHandle::Mock(m) => m.clone_ref(py).into_any(),
@@ -266,8 +301,7 @@ impl PyKernel {
         }
         // Counted while the input still holds the kernel, so `close_core` cannot slip in
         // between the input and its venue call.
-        this.venue_calls.fetch_add(1, Ordering::SeqCst);
-        let _call = VenueCall(this.venue_calls.clone());
+        let _call = VenueCall::start(&this.venue_calls);
         let venue = this.venue.clone_ref(py);
         drop(this);
         if let Some(order) = &submitted {
@@ -935,17 +969,18 @@ impl PyKernel {
         this.wal_sync_now()
     }
 
-    /// Ends the kernel's input: refuses every later input (reads still work), syncs the
-    /// write-ahead log, stops its thread and releases its lock, so the same `wal_dir` can be
-    /// opened again at once. Returns the durable seq (None without a log). Idempotent.
+    /// Refuses every later input (reads still work), once the venue calls under way have
+    /// had their answers applied and logged. Refused (RuntimeError, nothing changes) from
+    /// inside this kernel's own venue call, which could never end first. Idempotent.
+    fn stop_input(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::stopped(slf).map(drop)
+    }
+
+    /// Ends the kernel: `stop_input`, then syncs the write-ahead log, stops its thread and
+    /// releases its lock, so the same `wal_dir` can be opened again at once. Returns the
+    /// durable seq (None without a log). Idempotent.
     fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
-        // A venue call under way has an answer still to apply and log: wait for it.
-        let mut this = wait_for(slf.py(), || {
-            slf.try_borrow_mut()
-                .ok()
-                .filter(|k| k.venue_calls.load(Ordering::SeqCst) == 0)
-        })?;
-        this.closed = true;
+        let mut this = Self::stopped(slf)?;
         let synced = this.wal_sync_now();
         drop(this.wal.take());
         synced

@@ -26,8 +26,13 @@ use super::WalError;
 
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"DITAWAL\0";
 pub(crate) const CHECKPOINT_MAGIC: [u8; 8] = *b"DITACKP\0";
-/// Format version written into every segment and checkpoint; other versions are refused.
-pub const FORMAT_VERSION: u16 = 1;
+/// Format version written into every segment and checkpoint. 2 added the rules version to
+/// the header: a build that reads only 1 refuses such files rather than append records
+/// judged by older rules to a segment that says otherwise. Versions outside
+/// [`OLDEST_FORMAT_VERSION`]..=this are refused.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version read; its files hold 0 where the rules version now is.
+pub const OLDEST_FORMAT_VERSION: u16 = 1;
 /// Bytes of a frame before its payload: crc, len, seq, ts, hash.
 pub const FRAME_HEADER_BYTES: usize = 4 + 4 + 8 + 8 + 32;
 /// Largest payload accepted; a larger length field in a file is damage, not data.
@@ -223,7 +228,7 @@ fn decode_file_header(
         });
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(WalError::FormatVersion {
             file: path.to_path_buf(),
             found: version,

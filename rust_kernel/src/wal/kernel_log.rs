@@ -130,6 +130,14 @@ fn apply_record(
     rules: u16,
     payload: &[u8],
 ) -> Result<(), super::ReplayError> {
+    if rules > crate::error::RULES {
+        return Err(format!(
+            "record {seq} was written under rules version {rules}, newer than this build's {}: \
+             open this log with that build or a newer one",
+            crate::error::RULES
+        )
+        .into());
+    }
     let input = decode_input(payload)?;
     crate::error::replaying(rules, || kernel.apply(&input))
         .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
