@@ -545,14 +545,17 @@ fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_wit
 /// Sets the rules version in the header of every segment in `dir` (as a log written before
 /// that version has it, in format version 1 for rules 0), keeping the header's checksum right.
 fn set_segment_rules(dir: &Path, rules: u16) {
+    let version = if rules == 0 { 1 } else { 2 }; // what such builds wrote
+    set_segment_header(dir, version, rules);
+}
+
+fn set_segment_header(dir: &Path, version: u16, rules: u16) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "wal") {
             let mut bytes = std::fs::read(&path).unwrap();
+            bytes[8..10].copy_from_slice(&version.to_le_bytes());
             bytes[10..12].copy_from_slice(&rules.to_le_bytes());
-            if rules == 0 {
-                bytes[8..10].copy_from_slice(&1u16.to_le_bytes()); // what such builds wrote
-            }
             let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
             let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
             let crc = crc32fast::hash(&bytes[..end]);
@@ -563,14 +566,23 @@ fn set_segment_rules(dir: &Path, rules: u16) {
 }
 
 fn segment_rules(dir: &Path) -> Vec<(String, u16)> {
-    let mut found: Vec<(String, u16)> = std::fs::read_dir(dir)
+    segment_headers(dir)
+        .into_iter()
+        .map(|(name, _, rules)| (name, rules))
+        .collect()
+}
+
+/// `(file name, format version, rules version)` of each segment, oldest first.
+fn segment_headers(dir: &Path) -> Vec<(String, u16, u16)> {
+    let mut found: Vec<(String, u16, u16)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "wal"))
         .map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, u16::from_le_bytes([bytes[10], bytes[11]]))
+            let at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+            (name, at(8), at(10))
         })
         .collect();
     found.sort();
@@ -673,4 +685,35 @@ fn a_record_of_newer_rules_than_this_build_is_refused() {
         text.contains("newer than this build's") && text.contains("rules version 2"),
         "{text}"
     );
+}
+
+#[test]
+fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
+    // A format-1 segment that says rules 1 (written by a build between the two changes) would
+    // stay readable by builds that know no rules: this build's records go to a new segment.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mark = |price: f64| KernelInput::MarkPrice {
+        asset: "BTCUSDT".into(),
+        price,
+        ts: 2.0,
+    };
+    k.apply(&mark(101.0)).unwrap();
+    log.record(&k, &mark(101.0)).unwrap();
+    drop(log);
+    set_segment_header(dir.path(), 1, dita_kernel::error::RULES);
+    let (mut log, mut k) = open(dir.path(), 0);
+    k.apply(&mark(102.0)).unwrap();
+    log.record(&k, &mark(102.0)).unwrap();
+    drop(log);
+    let headers = segment_headers(dir.path());
+    assert_eq!(headers.first().unwrap().1, 1, "{headers:?}");
+    assert_eq!(
+        headers.last().unwrap().1,
+        dita_kernel::wal::FORMAT_VERSION,
+        "{headers:?}"
+    );
+    let (_, again) = open(dir.path(), 0);
+    assert_eq!(again.slots()[0].mark_price, 0.0); // no position: marks touch no slot
+    assert_eq!(again.seq(), k.seq());
 }

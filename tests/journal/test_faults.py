@@ -679,6 +679,29 @@ def test_rows_the_outbox_dropped_come_back_from_the_wal_while_the_journal_runs(t
         journal.close()
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_kernel_closed_right_after_its_outbox_dropped_rows_still_gets_them_refilled(
+    tmp_path: Path, shared: bool
+) -> None:
+    """close() stops input first; the journal's refill of the dropped rows must still run
+    (its bookkeeping is not input), and, with the journal shared, the releasing kernel must
+    stay served until the refill is done, or progress is recorded past the gap for good."""
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    work, reference = twins(journal, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    other = ExecutionKernel(max_slots=2, journal=journal, kernel_id="other") if shared else None
+    try:
+        _overflow_while_clickhouse_is_away(journal, work, attach=False)
+        work.main.close()  # the kernel's own journal: released by its close()
+        if shared:
+            journal.flush(120)
+        assert_same_rows(journal, reference, "desk-1")
+        assert journal.gap_start("desk-1") >= work.main.seq
+    finally:
+        if other is not None:
+            other.close()
+        journal.close()
+
+
 def test_a_refill_that_overtakes_the_drainer_stores_no_row_twice(tmp_path: Path) -> None:
     """One input dropped: the refill soon reaches rows the outbox still holds. The drainer
     cannot take them while the refill runs (the strategy is inside the kernel), so the refill

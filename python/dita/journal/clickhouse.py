@@ -316,6 +316,9 @@ class ClickHouseJournal:
         # Kernels detached while rows were still in their outboxes: drained until empty, then
         # dropped by the drainer.
         self._leaving: set[str] = set()
+        # Kernels being released (kernel.close()): still served in full, refills included,
+        # but no longer counted when another release asks whether it is the last.
+        self._releasing: set[str] = set()
         self._columns_checked = False
         self._pending_rows = 0  # queued + being written
         self._inflight_since: float | None = None
@@ -467,7 +470,7 @@ class ClickHouseJournal:
             self._check_new_seqs(kernel)
         fill = self.wal_fill and has_wal
         with self._cond:
-            if kernel_id in self._leaving:
+            if kernel_id in self._leaving or kernel_id in self._releasing:
                 raise ValueError(
                     f"a kernel with kernel_id {kernel_id!r} is still leaving this journal: the rows it "
                     "made are being written (flush() waits for them)"
@@ -741,6 +744,7 @@ class ClickHouseJournal:
     def _drop_kernel_locked(self, kernel: ExecutionKernel) -> None:
         self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
         self._leaving.discard(kernel.kernel_id)
+        self._releasing.discard(kernel.kernel_id)
         # A refill started since the flush ends on its own; its kernel's marks go.
         self._forget_kernel_locked(kernel.kernel_id)
 
@@ -749,11 +753,12 @@ class ClickHouseJournal:
         (up to ``close_timeout``) and, when it was the last kernel attached, close. Kernels
         sharing this journal keep it until the last closes."""
         with self._cond:
-            # Marked leaving in the same step as the check, so two kernels released at once
-            # cannot both see the other and leave the journal open.
+            # Marked in the same step as the check, so two kernels released at once cannot
+            # both see the other and leave the journal open.
             if any(k is kernel for _, k in self._kernels):
-                self._leaving.add(kernel.kernel_id)
-            last = all(kid in self._leaving for kid, _ in self._kernels)
+                self._releasing.add(kernel.kernel_id)
+            gone = self._releasing | self._leaving
+            last = all(kid in gone for kid, _ in self._kernels)
         if last:
             self.close()
             return
@@ -847,9 +852,11 @@ class ClickHouseJournal:
                 log.debug("could not disable a kernel's journal outbox", exc_info=True)
         self._kernels.clear()
         if self._server is not None:
-            self._server.release()
+            server, self._server = self._server, None
+            server.release()
         if self._reader is not None:
             self._reader.close()
+            self._reader = None
         if self._client is not None:
             self._client.close()
 
@@ -971,9 +978,18 @@ class ClickHouseJournal:
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
         """Run one read-only query (SELECT/WITH/SHOW/DESCRIBE/EXISTS) on this journal."""
-        if self._server is not None:
-            return self._server.run(self.database, sql, parameters or {})
+        server = self._server
+        if server is not None:
+            return server.run(self.database, sql, parameters or {})
         with self._reader_lock:
+            if self._closed:
+                # Nothing would close a reader opened now: this one lives for the query (an
+                # embedded engine left open keeps the process from opening another directory).
+                reader = open_read_only_client(self.target)
+                try:
+                    return execute(reader, sql, parameters)
+                finally:
+                    reader.close()
             if self._reader is None:
                 self._reader = open_read_only_client(self.target)
             return execute(self._reader, sql, parameters)

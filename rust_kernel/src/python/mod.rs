@@ -62,7 +62,14 @@ impl VenueCall {
 
 impl Drop for VenueCall {
     fn drop(&mut self) {
-        IN_VENUE_CALL.with_borrow_mut(|v| v.pop());
+        // Its own entry, not the last: calls of two kernels may end out of order on one
+        // thread (greenlets switching around blocking I/O).
+        let mine = Arc::as_ptr(&self.0) as usize;
+        IN_VENUE_CALL.with_borrow_mut(|v| {
+            if let Some(i) = v.iter().rposition(|&a| a == mine) {
+                v.remove(i);
+            }
+        });
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -1067,7 +1074,7 @@ impl PyKernel {
     /// records the rows would come from may not be in it.
     fn journal_restart(slf: &Bound<'_, Self>) -> PyResult<u64> {
         let mut this = wait_mut(slf)?;
-        this.wal_guard()?;
+        this.log_guard()?;
         this.core.outbox.restart();
         this.core.set_journal_enabled(true);
         Ok(this.core.seq())
@@ -1092,7 +1099,7 @@ impl PyKernel {
         let Ok(mut this) = slf.try_borrow_mut() else {
             return Ok(None);
         };
-        this.wal_guard()?;
+        this.log_guard()?;
         let seq = this.core.seq();
         this.core.outbox.clear_drop_mark(seq);
         Ok(Some(seq))

@@ -189,6 +189,13 @@ impl PyKernel {
                 self.core.kernel_id
             )));
         }
+        self.log_guard()
+    }
+
+    /// Refuses once a log write failed. The journal's own bookkeeping (its drop marks) needs
+    /// only this: a closing kernel still hands its journal what it recorded.
+    #[inline]
+    pub(super) fn log_guard(&self) -> PyResult<()> {
         match self.wal.as_ref().and_then(|w| w.poisoned.as_ref()) {
             Some(reason) => Err(WalError::new_err(format!(
                 "the kernel refuses input because its write-ahead log failed ({reason}); restart it to recover \

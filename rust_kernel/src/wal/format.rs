@@ -202,13 +202,13 @@ fn encode_file_header(out: &mut Vec<u8>, magic: &[u8; 8], kernel_id: &str, rules
     out.extend_from_slice(kernel_id.as_bytes());
 }
 
-/// Reads magic, version, rules and kernel id; returns the kernel id, the rules and the
-/// offset after them.
+/// Reads magic, version, rules and kernel id; returns the kernel id, the version, the rules
+/// and the offset after them.
 fn decode_file_header(
     bytes: &[u8],
     magic: &[u8; 8],
     path: &Path,
-) -> Result<(String, u16, usize), WalError> {
+) -> Result<(String, u16, u16, usize), WalError> {
     let truncated = |what: &str| WalError::Corrupt {
         file: path.to_path_buf(),
         offset: 0,
@@ -247,12 +247,14 @@ fn decode_file_header(
             detail: "kernel id is not UTF-8".into(),
         })?;
     let rules = u16::from_le_bytes([bytes[10], bytes[11]]);
-    Ok((kernel_id, rules, 14 + id_len))
+    Ok((kernel_id, version, rules, 14 + id_len))
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentHeader {
     pub kernel_id: String,
+    /// The format version it was written in.
+    pub version: u16,
     /// The rules version its records were written under (see the module doc).
     pub rules: u16,
     pub first_seq: u64,
@@ -276,7 +278,7 @@ pub(crate) fn encode_segment_header(
 }
 
 pub(crate) fn decode_segment_header(bytes: &[u8], path: &Path) -> Result<SegmentHeader, WalError> {
-    let (kernel_id, rules, at) = decode_file_header(bytes, &SEGMENT_MAGIC, path)?;
+    let (kernel_id, version, rules, at) = decode_file_header(bytes, &SEGMENT_MAGIC, path)?;
     let end = at + 8 + 32 + 4;
     if bytes.len() < end {
         return Err(WalError::Corrupt {
@@ -305,6 +307,7 @@ pub(crate) fn decode_segment_header(bytes: &[u8], path: &Path) -> Result<Segment
     prev_hash.copy_from_slice(&bytes[at + 8..at + 40]);
     Ok(SegmentHeader {
         kernel_id,
+        version,
         rules,
         first_seq: u64_at(bytes, at),
         prev_hash,
@@ -359,7 +362,7 @@ pub(crate) fn decode_checkpoint(
         seq: None,
         detail,
     };
-    let (found_id, _, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
+    let (found_id, _, _, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
     if found_id != kernel_id {
         return Err(WalError::KernelIdMismatch {
             file: path.to_path_buf(),

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::format::{
     checkpoint_name, encode_checkpoint, encode_segment_header, encode_unsealed_frame, genesis_hash,
-    hex, parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, MAX_PAYLOAD_BYTES,
+    hex, parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, FORMAT_VERSION,
+    MAX_PAYLOAD_BYTES,
 };
 use super::scan::{io_err, read_segment_header_any};
 use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
@@ -290,12 +291,14 @@ impl Wal {
             super::ReplaySpan::default(),
         )?;
         let tail = match tail {
-            Some((path, _, _)) if read_segment_header_any(&path)?.rules != options.rules => {
-                // Records of these rules go to a segment of their own (an empty tail segment
-                // is replaced: it has the same name).
-                None
+            Some(tail) => {
+                let header = read_segment_header_any(&tail.0)?;
+                // Records of these rules go to a segment of their own, in this format (which
+                // builds that know no rules refuse); an empty tail segment is replaced: it
+                // has the same name.
+                (header.rules == options.rules && header.version == FORMAT_VERSION).then_some(tail)
             }
-            tail => tail,
+            None => None,
         };
         let (segment_path, segment_first_seq, segment_len) = match tail {
             Some(tail) => tail,
