@@ -127,6 +127,27 @@ def test_closing_kernels_publishes_their_last_state_and_shares_the_projection(
         ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-c")
 
 
+def test_a_projection_closed_while_a_kernel_attaches_refuses_it(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """close() landing between attach()'s check and its registration must not leave the
+    kernel registered with a projection that will never publish it."""
+    projection = _projection(hz_member)
+    kernel = ExecutionKernel(max_slots=2, kernel_id=kernel_id)
+    enable = kernel.set_projection_enabled
+
+    def closing_meanwhile(on: bool) -> None:
+        if on:
+            projection.close()
+        enable(on)
+
+    kernel.set_projection_enabled = closing_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="HazelcastProjection is closed"):
+        projection.attach(kernel)
+    assert projection.stats()["kernels"] == 0
+    kernel.close()
+
+
 def test_unreachable_cluster_never_reaches_the_strategy(kernel_id: str) -> None:
     from dita.services.hazelcast import free_port
 

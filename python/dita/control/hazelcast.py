@@ -294,9 +294,11 @@ class HazelcastControlPlane:
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
-        if self._closing:
-            raise RuntimeError("HazelcastControlPlane is closed: make a new one to attach kernels")
         with self._lock:
+            # Under the lock: a close() racing this either finds the kernel (and lets it go
+            # with the others) or is seen here.
+            if self._closing:
+                raise RuntimeError("HazelcastControlPlane is closed: make a new one to attach kernels")
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
             self._kernels[kid] = kernel
@@ -376,9 +378,10 @@ class HazelcastControlPlane:
         }
 
     def close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
         self._wake.set()
         if self._worker is not threading.current_thread():
             self._worker.join(timeout=5.0)

@@ -388,9 +388,14 @@ class HazelcastProjection:
         # Tracking starts before the first (full) publish, so no change can fall in between.
         kernel.set_projection_enabled(True)
         with self._lock:
-            self._kernels[kid] = kernel
-            self._resync.add(kid)
-            self._last_ok_drain.setdefault(kid, time.monotonic())
+            closed = self._stop.is_set()  # closed meanwhile: it would never be served
+            if not closed:
+                self._kernels[kid] = kernel
+                self._resync.add(kid)
+                self._last_ok_drain.setdefault(kid, time.monotonic())
+        if closed:
+            kernel.set_projection_enabled(False)
+            raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
         self._wake.set()
 
     def detach(self, kernel: ExecutionKernel) -> None:
