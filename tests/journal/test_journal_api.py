@@ -484,3 +484,90 @@ def test_the_exit_hook_is_registered_while_the_journal_is_open(
     del journal
     gc.collect()
     assert ref() is None  # the hook never kept the journal alive
+
+
+def test_a_query_racing_close_leaves_no_reader_open(
+    journal_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every reader a query opens is closed, whichever of query() and close() gets in first: a
+    reader left open keeps the embedded engine (and the process) on this directory."""
+    import threading
+    import time
+
+    import dita.journal.clickhouse as module
+
+    opened: list[Any] = []
+    closed: list[Any] = []
+    real_open = module.open_read_only_client
+
+    class Counted:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._client, name)
+
+        def close(self) -> None:
+            closed.append(self)
+            self._client.close()
+
+    def slow_open(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)  # a slow connect: close() runs meanwhile
+        reader = Counted(real_open(*args, **kwargs))
+        opened.append(reader)
+        return reader
+
+    monkeypatch.setattr(module, "open_read_only_client", slow_open)
+    journal = ClickHouseJournal(journal_dsn, serve_sql=False)
+    results: list[Any] = []
+    query = threading.Thread(target=lambda: results.append(journal.query("SELECT 1").rows))
+    query.start()
+    time.sleep(0.05)
+    journal.close()
+    query.join()
+    assert results == [[[1]]]
+    assert len(opened) >= 1 and len(closed) == len(opened)
+    assert journal.query("SELECT 2").rows == [[2]]  # after close: a reader of its own
+    assert len(closed) == len(opened)
+
+
+def test_a_query_that_took_the_server_just_before_close_opens_no_client_there(journal_dsn: str) -> None:
+    """A client opened on a closed server would never be closed (the engine stays open)."""
+    from dita.journal.query import ServerClosed
+
+    journal = ClickHouseJournal(journal_dsn)
+    server = journal._server
+    assert server is not None
+    journal.close()
+    with pytest.raises(ServerClosed, match="closed"):
+        server.run("dita", "SELECT 1", {})
+    assert server._clients == {}
+    assert journal.query("SELECT 1").rows == [[1]]
+
+
+def test_a_closed_kernel_keeps_its_drop_marks(tmp_path: Path) -> None:
+    """Once close() let the log go, a drop mark cleared could never be refilled from it."""
+    kernel = ExecutionKernel(max_slots=2, kernel_id="gone", wal_dir=str(tmp_path / "wal"))
+    kernel.close()
+    with pytest.raises(RuntimeError, match="write-ahead log was released"):
+        kernel.journal_clear_drop_mark()
+    with pytest.raises(RuntimeError, match="write-ahead log was released"):
+        kernel.journal_restart()
+
+
+def test_a_detach_whose_kernel_refuses_to_stop_recording_still_lets_it_go(
+    journal: ClickHouseJournal,
+) -> None:
+    kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="stubborn")
+    enable = kernel.set_journal_enabled
+
+    def busy(on: bool) -> None:
+        if not on:
+            raise RuntimeError("kernel busy in another call for 10 s")
+        enable(on)
+
+    kernel.set_journal_enabled = busy  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="busy"):
+        journal.detach(kernel)
+    journal.flush(20)
+    assert journal.stats().extra["kernels"] == [] and journal.stats().extra["leaving"] == []

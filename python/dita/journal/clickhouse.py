@@ -48,7 +48,7 @@ from dita._kernel import JournalBlock, WalError
 from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.priority import lower_thread_priority
-from dita.journal.query import QueryResult, QueryServer, execute, open_read_only_client
+from dita.journal.query import QueryResult, QueryServer, ServerClosed, execute, open_read_only_client
 from dita.journal.schema import (
     PROGRESS_TABLE,
     TABLE_COLUMNS,
@@ -302,6 +302,7 @@ class ClickHouseJournal:
         self._server: QueryServer | None = None
         self._reader: Any = None
         self._reader_lock = threading.Lock()
+        self._close_lock = threading.RLock()
         try:
             if serve_sql and self.target.kind == "chdb":
                 self._server = QueryServer.acquire(self.target, nice=self.nice)
@@ -728,8 +729,8 @@ class ClickHouseJournal:
         Recording stops first: rows a still-trading kernel made while the flush ran would
         otherwise stay in its outbox, never drained.
         """
-        kernel.set_journal_enabled(False)
         try:
+            kernel.set_journal_enabled(False)
             self.flush(timeout)
         except BaseException:
             # Rows may still be in its outbox: it stays with the drainer until that is empty
@@ -819,8 +820,13 @@ class ClickHouseJournal:
         """Flush (up to ``close_timeout``), stop the threads and release ClickHouse.
 
         Rows ClickHouse did not take in time stay counted in ``stats().queued`` and are
-        logged; with a WAL they can be resent with :meth:`backfill` later.
+        logged; with a WAL they can be resent with :meth:`backfill` later. A second call
+        waits for the first to finish.
         """
+        with self._close_lock:
+            self._close_once()
+
+    def _close_once(self) -> None:
         if self._closed:
             return
         hook, self._exit_hook = self._exit_hook, None
@@ -851,12 +857,15 @@ class ClickHouseJournal:
             except Exception:  # a kernel being torn down must not stop the journal from closing
                 log.debug("could not disable a kernel's journal outbox", exc_info=True)
         self._kernels.clear()
-        if self._server is not None:
+        # Taken under the reader's lock: a query that got in first has stored its reader by
+        # now, and one that comes later sees the journal closed and opens its own.
+        with self._reader_lock:
             server, self._server = self._server, None
+            reader, self._reader = self._reader, None
+        if server is not None:
             server.release()
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        if reader is not None:
+            reader.close()
         if self._client is not None:
             self._client.close()
 
@@ -980,7 +989,10 @@ class ClickHouseJournal:
         """Run one read-only query (SELECT/WITH/SHOW/DESCRIBE/EXISTS) on this journal."""
         server = self._server
         if server is not None:
-            return server.run(self.database, sql, parameters or {})
+            try:
+                return server.run(self.database, sql, parameters or {})
+            except ServerClosed:
+                pass  # this journal closed meanwhile: a reader of the query's own, below
         with self._reader_lock:
             if self._closed:
                 # Nothing would close a reader opened now: this one lives for the query (an

@@ -34,6 +34,7 @@ __all__ = [
     "QueryResult",
     "QueryServer",
     "ReadOnlyViolation",
+    "ServerClosed",
     "check_read_only",
     "execute",
     "open_read_only_client",
@@ -238,6 +239,10 @@ class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     owner: QueryServer
 
 
+class ServerClosed(RuntimeError):
+    """The query server was closed (its last journal let go of it) before the query ran."""
+
+
 class QueryServer:
     """Serves read-only SQL on an embedded journal directory's Unix socket.
 
@@ -278,6 +283,7 @@ class QueryServer:
         self._users = 0
         self._clients: dict[tuple[str, bool], Any] = {}
         self._lock = threading.Lock()
+        self._closed = False
         if not self.address.startswith("\0"):
             # A socket file left by a crashed owner: the chDB lock we hold proves it is stale.
             with contextlib.suppress(FileNotFoundError):
@@ -298,6 +304,8 @@ class QueryServer:
         niced query on to nice 0, and the caller's thread is not ours to change."""
         check_read_only(sql)
         with self._lock:
+            if self._closed:  # a client opened now would keep the engine open for good
+                raise ServerClosed(f"the query server of {self.address!r} is closed")
             key = (database, served)
             client = self._clients.get(key)
             if client is None:
@@ -314,6 +322,7 @@ class QueryServer:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.address)
         with self._lock:
+            self._closed = True
             for client in self._clients.values():
                 client.close()
             self._clients.clear()

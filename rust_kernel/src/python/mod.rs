@@ -36,8 +36,10 @@ pub struct PyKernel {
     venue: VenueHandle,
     /// The write-ahead log, when the kernel was opened with `wal_dir`.
     wal: Option<wal::WalState>,
-    /// Set by `close_core`: every later input is refused.
+    /// Set by `stop_input`: every later input is refused.
     closed: bool,
+    /// Set by `close_core`: the log is gone, and with it what the journal's refills need.
+    log_released: bool,
     /// Venue calls under way: taken with the input, ended once the venue's answer is fed
     /// (and logged). `close_core` waits for none, so no answer outlives the log.
     venue_calls: Arc<AtomicUsize>,
@@ -588,6 +590,7 @@ impl PyKernel {
             venue,
             wal,
             closed: false,
+            log_released: false,
             venue_calls: Arc::default(),
         })
     }
@@ -990,6 +993,7 @@ impl PyKernel {
         let mut this = Self::stopped(slf)?;
         let synced = this.wal_sync_now();
         drop(this.wal.take());
+        this.log_released = true;
         synced
     }
 

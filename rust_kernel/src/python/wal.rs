@@ -192,10 +192,17 @@ impl PyKernel {
         self.log_guard()
     }
 
-    /// Refuses once a log write failed. The journal's own bookkeeping (its drop marks) needs
-    /// only this: a closing kernel still hands its journal what it recorded.
+    /// Refuses once a log write failed, or once `close_core` let the log go (a drop mark
+    /// cleared then could not be refilled from it). The journal's own bookkeeping needs only
+    /// this: a kernel whose input stopped still hands its journal what it recorded.
     #[inline]
     pub(super) fn log_guard(&self) -> PyResult<()> {
+        if self.log_released {
+            return Err(PyRuntimeError::new_err(format!(
+                "kernel {:?} is closed: its write-ahead log was released",
+                self.core.kernel_id
+            )));
+        }
         match self.wal.as_ref().and_then(|w| w.poisoned.as_ref()) {
             Some(reason) => Err(WalError::new_err(format!(
                 "the kernel refuses input because its write-ahead log failed ({reason}); restart it to recover \
@@ -364,6 +371,7 @@ pub(super) fn wal_replay<'py>(
             venue: VenueHandle::Mock(venue),
             wal: None,
             closed: false,
+            log_released: false,
             venue_calls: Default::default(),
         },
     )?;
