@@ -228,6 +228,31 @@ fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
     vec![("field", Detail::Static(field)), ("value", value.into())]
 }
 
+/// The details refusing `v` of an event's `field`, if it is not finite, negative where
+/// `non_negative`, or beyond [`MAX_MAGNITUDE`]; `bad_reason` says what it must be.
+fn number_refusal(
+    field: &'static str,
+    v: f64,
+    non_negative: bool,
+    bad_reason: &'static str,
+) -> Option<Details> {
+    let bad = !v.is_finite() || (non_negative && v < 0.0);
+    if !bad && !too_large(field, v) {
+        return None;
+    }
+    let shown = if bad {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    };
+    let mut d = detail_field(field, Detail::Str(shown));
+    d.push((
+        "reason",
+        Detail::Static(if bad { bad_reason } else { TOO_LARGE }),
+    ));
+    Some(d)
+}
+
 impl Kernel {
     pub fn new(kernel_id: &str, max_slots: usize) -> KernelResult<Kernel> {
         if max_slots == 0 || max_slots > 1_000_000 {
@@ -1237,22 +1262,9 @@ impl Kernel {
             ("fee", ev.fee.unwrap_or(0.0)),
         ];
         for (field, v) in numbers {
-            let bad = !v.is_finite() || (v < 0.0 && field != "fee");
-            if bad || too_large(field, v) {
-                let shown = if bad {
-                    format!("{v}")
-                } else {
-                    format!("{v:e}")
-                };
-                let mut d = detail_field(field, Detail::Str(shown));
-                d.push((
-                    "reason",
-                    Detail::Static(if bad {
-                        "must be a finite, non-negative number"
-                    } else {
-                        TOO_LARGE
-                    }),
-                ));
+            // A fee may be negative (a rebate); the reason names the rule of the rest.
+            let reason = "must be a finite, non-negative number";
+            if let Some(d) = number_refusal(field, v, field != "fee", reason) {
                 return self.event_refusal(
                     ev,
                     None,
@@ -2005,27 +2017,13 @@ impl Kernel {
             ("maint_margin", ev.maint_margin, true),
         ];
         for (field, v, non_negative) in checks {
-            if let Some(v) = v {
-                let bad = !v.is_finite() || (non_negative && v < 0.0);
-                if bad || too_large(field, v) {
-                    let shown = if bad {
-                        format!("{v}")
-                    } else {
-                        format!("{v:e}")
-                    };
-                    let mut d = detail_field(field, Detail::Str(shown));
-                    d.push((
-                        "reason",
-                        Detail::Static(if !bad {
-                            TOO_LARGE
-                        } else if non_negative {
-                            "must be a finite, non-negative number"
-                        } else {
-                            "must be a finite number"
-                        }),
-                    ));
-                    return refuse(D::InvalidIntent, KernelSeverity::Error, d);
-                }
+            let reason = if non_negative {
+                "must be a finite, non-negative number"
+            } else {
+                "must be a finite number"
+            };
+            if let Some(d) = v.and_then(|v| number_refusal(field, v, non_negative, reason)) {
+                return refuse(D::InvalidIntent, KernelSeverity::Error, d);
             }
         }
         if self.account_events_seen.contains(&ev.event_id) {

@@ -433,7 +433,15 @@ fn newest_checkpoint(
 }
 
 /// Where appends continue after recovery: segment path, its first seq, its length in bytes.
-pub(crate) type WriteTail = (PathBuf, u64, u64);
+/// Where the writer continues: the last segment, its first seq, its length, and the format
+/// and rules versions in its header (it continues there only if both are its own).
+pub(crate) struct WriteTail {
+    pub path: PathBuf,
+    pub first_seq: u64,
+    pub len: u64,
+    pub version: u16,
+    pub rules: u16,
+}
 
 /// Which part of a log a replay covers.
 #[derive(Debug, Clone, Copy, Default)]
@@ -616,7 +624,14 @@ pub(crate) fn recover(
         if last {
             report.last_seq = cursor.next_seq - 1;
             report.head_hash = cursor.prev_hash;
-            return Ok((report, Some((path.clone(), header.first_seq, end as u64))));
+            let tail = WriteTail {
+                path: path.clone(),
+                first_seq: header.first_seq,
+                len: end as u64,
+                version: header.version,
+                rules: header.rules,
+            };
+            return Ok((report, Some(tail)));
         }
         if span.until.is_some_and(|until| cursor.next_seq > until) {
             report.last_seq = cursor.next_seq - 1;

@@ -135,14 +135,16 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
     }
     obj.extract::<f64>().map_err(|_| {
         PyValueError::new_err(format!(
-            "invalid {field}: {} (must be at most 1e15 in magnitude)",
-            short_repr(obj)
+            "invalid {field}: {} ({})",
+            short_repr(obj),
+            crate::error::TOO_LARGE
         ))
     })
 }
 
-/// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
-pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
+/// Refuses anything but an int (a bool, which Python counts as one, included), naming `field`
+/// and the value.
+pub fn expect_int(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
         return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected int, got {} {}",
@@ -150,6 +152,12 @@ pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
             short_repr(obj)
         )));
     }
+    Ok(())
+}
+
+/// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
+pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
+    expect_int(obj, field)?;
     obj.extract::<i64>().map_err(|_| {
         PyValueError::new_err(format!(
             "invalid {field}: {} (out of range)",

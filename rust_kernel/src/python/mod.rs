@@ -211,63 +211,48 @@ struct Answer {
 impl Answer {
     fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> Answer {
         let mut events = Vec::new();
+        let broken = Self::collect(py, method, result, &mut events).err();
+        Answer { events, broken }
+    }
+
+    /// Takes the answer's events into `events` up to the first fault, which it returns.
+    fn collect(
+        py: Python<'_>,
+        method: &str,
+        result: &Bound<'_, PyAny>,
+        events: &mut Vec<VenueEvent>,
+    ) -> Result<(), String> {
         if result.is_none() {
-            return Answer {
-                events,
-                broken: None,
-            };
+            return Ok(());
         }
-        let iter = match result.try_iter() {
-            Ok(iter) => iter,
-            Err(_) => {
-                let broken = format!(
-                    "venue {method}() must return VenueEvent objects, got {}",
-                    type_name(result)
-                );
-                return Answer {
-                    events,
-                    broken: Some(broken),
-                };
-            }
+        let wrong = |obj: &Bound<'_, PyAny>| {
+            format!(
+                "venue {method}() must return VenueEvent objects, got {}",
+                type_name(obj)
+            )
         };
-        for item in iter {
-            let broken = match item {
-                Ok(item) => match item.cast::<PyVenueEvent>() {
-                    Ok(ev) => {
-                        events.push(ev.get().inner.clone());
-                        continue;
-                    }
-                    Err(_) => format!(
-                        "venue {method}() must return VenueEvent objects, got {}",
-                        type_name(&item)
-                    ),
-                },
-                Err(e) => format!(
+        for item in result.try_iter().map_err(|_| wrong(result))? {
+            let item = item.map_err(|e| {
+                format!(
                     "venue {method}() answer raised part-way: {}: {}",
                     e.get_type(py)
                         .name()
                         .map(|n| n.to_string())
                         .unwrap_or_default(),
                     e.value(py)
-                ),
-            };
-            return Answer {
-                events,
-                broken: Some(broken),
-            };
+                )
+            })?;
+            let ev = item.cast::<PyVenueEvent>().map_err(|_| wrong(&item))?;
+            events.push(ev.get().inner.clone());
         }
-        Answer {
-            events,
-            broken: None,
-        }
+        Ok(())
     }
 }
 
 impl PyKernel {
     /// The kernel, held, with input stopped (see `stop_input`).
     fn stopped<'py>(slf: &Bound<'py, Self>) -> PyResult<PyRefMut<'py, Self>> {
-        let calls = wait_ref(slf)?.venue_calls.clone();
-        let mine = Arc::as_ptr(&calls) as usize;
+        let mine = Arc::as_ptr(&wait_ref(slf)?.venue_calls) as usize;
         if IN_VENUE_CALL.with_borrow(|v| v.contains(&mine)) {
             return Err(PyRuntimeError::new_err(
                 "close() was called from inside this kernel's own venue call (submit/cancel): \

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTypeError, PyVa
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::convert::type_name;
+use super::convert::{expect_int, type_name};
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
@@ -53,17 +53,7 @@ pub(super) struct WalArgs {
 
 /// An int of at least `min` (not a bool, which Python counts as an int), naming `field`.
 pub(super) fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
-    if v.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected int, got bool"
-        )));
-    }
-    if !v.is_instance_of::<pyo3::types::PyInt>() {
-        return Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected int, got {}",
-            type_name(v)
-        )));
-    }
+    expect_int(v, field)?;
     let n: i64 = v.extract().map_err(|_| {
         PyValueError::new_err(format!(
             "invalid {field}: {} (must be at most {})",

@@ -8,11 +8,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::format::{
-    checkpoint_name, encode_checkpoint, encode_segment_header, encode_unsealed_frame, genesis_hash,
-    hex, parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, FORMAT_VERSION,
+    checkpoint_name, encode_checkpoint, encode_segment_header, encode_unsealed_frame, hex,
+    parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, FORMAT_VERSION,
     MAX_PAYLOAD_BYTES,
 };
-use super::scan::{io_err, read_segment_header_any};
+use super::scan::io_err;
 use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 
 /// How many `write_buffer_bytes` of records may wait for the flusher before the appender
@@ -290,27 +290,20 @@ impl Wal {
             true,
             super::ReplaySpan::default(),
         )?;
-        let tail = match tail {
-            Some(tail) => {
-                let header = read_segment_header_any(&tail.0)?;
-                // Records of these rules go to a segment of their own, in this format (which
-                // builds that know no rules refuse); an empty tail segment is replaced: it
-                // has the same name.
-                (header.rules == options.rules && header.version == FORMAT_VERSION).then_some(tail)
-            }
-            None => None,
-        };
+        // Records of these rules go to a segment of their own, in this format (which builds
+        // that know no rules refuse); an empty tail segment is replaced: it has the same name.
+        let tail = tail.filter(|t| t.rules == options.rules && t.version == FORMAT_VERSION);
         let (segment_path, segment_first_seq, segment_len) = match tail {
-            Some(tail) => tail,
+            Some(t) => (t.path, t.first_seq, t.len),
             None => {
+                // A new log's head hash is the kernel id's genesis hash.
                 let first_seq = report.last_seq + 1;
-                let prev_hash = if report.last_seq == 0 {
-                    genesis_hash(&options.kernel_id)
-                } else {
-                    report.head_hash
-                };
-                let header =
-                    encode_segment_header(&options.kernel_id, first_seq, &prev_hash, options.rules);
+                let header = encode_segment_header(
+                    &options.kernel_id,
+                    first_seq,
+                    &report.head_hash,
+                    options.rules,
+                );
                 let path = write_atomically(&dir, &segment_name(first_seq), &header)?;
                 (path, first_seq, header.len() as u64)
             }
