@@ -337,7 +337,7 @@ class Strategy(Generic[P]):
         ``assets`` that are not a collection of names (a bare ``"BTCUSDT"`` would match
         ``"BTC"`` as a substring)."""
         assets = cls.assets
-        if isinstance(assets, str) or not isinstance(assets, tuple | list | frozenset | set):
+        if not _is_collection(assets):
             raise StrategyLoadError(
                 f"{cls.__qualname__}.assets = {assets!r} must be a tuple of asset names, e.g. ('BTCUSDT',)"
             )
@@ -349,7 +349,7 @@ class Strategy(Generic[P]):
         data = cls.data
         kinds = " and ".join(map(repr, DATA_KINDS))
         where = f"{cls.__qualname__}.data = {data!r}"
-        if isinstance(data, str) or not isinstance(data, tuple | list | frozenset | set):
+        if not _is_collection(data):
             raise StrategyLoadError(f"{where} must be a tuple of {kinds}, e.g. ('bars',)")
         if not data:
             raise StrategyLoadError(f"{where} subscribes to nothing: give {kinds} or both")
@@ -408,6 +408,11 @@ def load_strategy_class(ref: str) -> type[Strategy[Any]]:
         raise StrategyLoadError(f"{ref!r} is not a dita.strategy.Strategy subclass")
     cls.check_subscriptions()
     return cls
+
+
+def _is_collection(value: object) -> bool:
+    """A tuple, list or set of names; a bare string is not one (``in`` matches substrings)."""
+    return isinstance(value, tuple | list | frozenset | set)
 
 
 def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseModel:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 __all__ = [
+    "close_all",
     "fail",
     "fail_options",
     "load_strategy",
@@ -37,6 +38,13 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     """Print ``error: message`` on stderr and exit (2: bad arguments or data)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def close_all(*resources: Any) -> None:
+    """Close each resource given (None stands for one that was not opened)."""
+    for resource in resources:
+        if resource is not None:
+            resource.close()
 
 
 def require_finite(option: str, value: float, *, allow_zero: bool = False, hint: str = "") -> None:

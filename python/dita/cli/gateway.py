@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import fail, require_finite
+from dita.cli._common import close_all, fail, require_finite
 
 __all__ = ["register"]
 
@@ -44,9 +44,7 @@ def _kernel(
         if kernel is not None:
             kernel.close()
         else:
-            for sink in (jr, proj):
-                if sink is not None:
-                    sink.close()
+            close_all(jr, proj)
         fail(f"cannot start the kernel: {exc}")
     return kernel
 

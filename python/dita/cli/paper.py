@@ -14,7 +14,15 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from dita.cli._common import fail, fail_options, load_strategy, out_console, parse_params, require_finite
+from dita.cli._common import (
+    close_all,
+    fail,
+    fail_options,
+    load_strategy,
+    out_console,
+    parse_params,
+    require_finite,
+)
 
 __all__ = ["PaperSession", "register"]
 
@@ -259,7 +267,7 @@ def paper(
     try:
         state.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _close_sinks(jr, proj)
+        close_all(jr, proj)
         fail(f"--state-dir {state}: cannot create the directory: {exc.strerror or exc}")
     try:
         session = PaperSession(
@@ -274,7 +282,7 @@ def paper(
             projection=proj,
         )
     except ValueError as exc:  # e.g. a journal that already has this kernel id's rows
-        _close_sinks(jr, proj)
+        close_all(jr, proj)
         fail(f"cannot start the paper session: {exc}")
     console = out_console()
     deadline = time.monotonic() + duration if duration is not None else None
@@ -366,16 +374,9 @@ def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str) -> 
             # close() waits only briefly: _close_kernel has waited already, saying so.
             jr = ClickHouseJournal(journal, close_timeout=2.0)
         except (ValueError, OSError) as exc:
-            if proj is not None:
-                proj.close()
+            close_all(proj)
             fail(f"--journal: cannot open the journal: {exc}")
     return jr, proj
-
-
-def _close_sinks(jr: Any, proj: Any) -> None:
-    for sink in (jr, proj):
-        if sink is not None:
-            sink.close()
 
 
 def _close_kernel(kernel: Any, jr: Any, problems: list[str]) -> None:

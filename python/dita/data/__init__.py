@@ -25,6 +25,19 @@ DEFAULT_START = 1_704_067_200.0  # 2024-01-01T00:00:00Z
 _REFERENCE_PRICES = {"BTC": 42_000.0, "ETH": 2_300.0, "SOL": 100.0, "BNB": 310.0, "XRP": 0.6}
 
 
+def bar_span_problem(
+    days: float, interval_s: float, *, days_name: str = "days", interval_name: str = "interval_s"
+) -> str | None:
+    """Why ``days`` of bars ``interval_s`` seconds apart cannot be made, naming the values as
+    ``days_name`` and ``interval_name`` (None: they can)."""
+    for name, value in ((days_name, days), (interval_name, interval_s)):
+        if not (math.isfinite(value) and value > 0):
+            return f"{name}={value!r} must be positive and finite"
+    if round(days * 86_400 / interval_s) < 1:
+        return f"{days_name}={days!r} is shorter than one bar of {interval_name}={interval_s!r} seconds"
+    return None
+
+
 def generate_bars(
     *,
     days: float = 1.0,
@@ -39,12 +52,10 @@ def generate_bars(
     ``volatility`` is the standard deviation of one bar's log return. Prices are rounded to
     0.01 and bars are consistent (low <= open, close <= high).
     """
-    for name, value in (("days", days), ("interval_s", interval_s)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name}={value!r} must be positive and finite")
+    problem = bar_span_problem(days, interval_s)
+    if problem:
+        raise ValueError(problem)
     n = round(days * 86_400 / interval_s)
-    if n < 1:
-        raise ValueError(f"days={days!r} is shorter than one bar of interval_s={interval_s!r} seconds")
     rng = np.random.default_rng(seed)
     # Drift regimes of a few hours give the crossover something to follow.
     regime_len = max(1, round(4 * 3600 / interval_s))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import math
 
-from dita.data import generate_bars, write_bars
+from dita.data import bar_span_problem, generate_bars, write_bars
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,11 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     # parser.error prints the usage and exits 2, before anything is written.
-    for option, value in (("--days", args.days), ("--interval", args.interval)):
-        if not (math.isfinite(value) and value > 0):
-            parser.error(f"{option}={value!r} must be positive and finite")
-    if round(args.days * 86_400 / args.interval) < 1:
-        parser.error(f"--days={args.days!r} is shorter than one bar of --interval={args.interval!r} seconds")
+    problem = bar_span_problem(args.days, args.interval, days_name="--days", interval_name="--interval")
+    if problem:
+        parser.error(problem)
     if args.seed < 0:
         parser.error(f"--seed={args.seed!r} must be zero or more")
     try:

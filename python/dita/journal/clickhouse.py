@@ -48,7 +48,14 @@ from dita._kernel import JournalBlock, WalError
 from dita.journal import JournalStats
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.priority import lower_thread_priority
-from dita.journal.query import QueryResult, QueryServer, ServerClosed, execute, open_read_only_client
+from dita.journal.query import (
+    QueryResult,
+    QueryServer,
+    ServerClosed,
+    execute,
+    open_read_only_client,
+    run_query,
+)
 from dita.journal.schema import (
     PROGRESS_TABLE,
     TABLE_COLUMNS,
@@ -994,17 +1001,13 @@ class ClickHouseJournal:
             except ServerClosed:
                 pass  # this journal closed meanwhile: a reader of the query's own, below
         with self._reader_lock:
-            if self._closed:
-                # Nothing would close a reader opened now: this one lives for the query (an
-                # embedded engine left open keeps the process from opening another directory).
-                reader = open_read_only_client(self.target)
-                try:
-                    return execute(reader, sql, parameters)
-                finally:
-                    reader.close()
-            if self._reader is None:
-                self._reader = open_read_only_client(self.target)
-            return execute(self._reader, sql, parameters)
+            if not self._closed:
+                if self._reader is None:
+                    self._reader = open_read_only_client(self.target)
+                return execute(self._reader, sql, parameters)
+        # Closed: nothing would close a reader kept now (an embedded engine left open keeps the
+        # process from opening another directory), so one lives for this query only.
+        return run_query(self.target, sql, parameters)
 
     @property
     def query_address(self) -> str | None:
