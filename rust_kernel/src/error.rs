@@ -47,8 +47,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// write-ahead log segment (see `wal::WalOptions::rules`). 0: before 2026-11-21. 1: fills
 /// known by order and running total, events contradicting their order and acks claiming
 /// another order's venue id refused, a fill checked against the stage before it changes
-/// anything, outlier fees not learned.
-pub const RULES: u16 = 1;
+/// anything, outlier fees not learned. 2: a fill for an order that ended unfilled or
+/// part-filled (a fill racing its cancel) applied while the slot still holds its trade.
+pub const RULES: u16 = 2;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -19,6 +19,8 @@ pub enum Trigger {
     Reject,
     Expired,
     RateLimited,
+    /// A fill the venue sent after its order ended (`Kernel::apply_late_fill`).
+    LateFill,
 }
 
 impl Trigger {
@@ -36,6 +38,7 @@ impl Trigger {
             Trigger::Reject => "REJECT",
             Trigger::Expired => "EXPIRED",
             Trigger::RateLimited => "RATE_LIMITED",
+            Trigger::LateFill => "LATE_FILL",
         }
     }
 }
@@ -97,6 +100,17 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
         (ExitRequested | ExitSent | ExitWorking, CancelAck | Reject | Expired | RateLimited) => {
             PositionOpen
         }
+        // A fill sent after its order ended: an entry's opens the position again or adds to
+        // it, an exit's takes from a position no exit is working on and may close the trade.
+        (Idle, LateFill) if held => PositionOpen,
+        (PositionOpen, LateFill) => {
+            if held {
+                PositionOpen
+            } else {
+                Closed
+            }
+        }
+        (ExitRequested | ExitSent | ExitWorking, LateFill) if held => stage,
         _ => return None,
     };
     Some(next)
@@ -149,6 +163,12 @@ mod tests {
     #[case(ExitSent, RateLimited, HELD, PositionOpen)]
     #[case(ExitWorking, CancelAck, HELD, PositionOpen)]
     #[case(ExitWorking, Expired, HELD, PositionOpen)]
+    #[case(Idle, LateFill, HELD, PositionOpen)]
+    #[case(PositionOpen, LateFill, HELD, PositionOpen)]
+    #[case(PositionOpen, LateFill, FLAT, Closed)]
+    #[case(ExitRequested, LateFill, HELD, ExitRequested)]
+    #[case(ExitSent, LateFill, HELD, ExitSent)]
+    #[case(ExitWorking, LateFill, HELD, ExitWorking)]
     fn legal_transitions(
         #[case] from: TradeStage,
         #[case] t: Trigger,
@@ -178,6 +198,10 @@ mod tests {
     #[case(ExitWorking, Ack)]
     #[case(ExitWorking, Enter)]
     #[case(ExitWorking, Exit)]
+    #[case(Closed, LateFill)]
+    #[case(OrderRequested, LateFill)]
+    #[case(OrderSent, LateFill)]
+    #[case(EntryWorking, LateFill)]
     fn illegal_transitions_are_refused(#[case] from: TradeStage, #[case] t: Trigger) {
         assert_eq!(next_stage(from, t, HELD), None);
         assert_eq!(next_stage(from, t, FLAT), None);
@@ -198,6 +222,7 @@ mod tests {
             Reject,
             Expired,
             RateLimited,
+            LateFill,
         ];
         let mut legal = 0;
         for s in TradeStage::ALL {
@@ -210,6 +235,6 @@ mod tests {
             }
         }
         // The table has a fixed size; a change to it should be deliberate.
-        assert_eq!(legal, 94);
+        assert_eq!(legal, 100);
     }
 }

@@ -180,6 +180,68 @@ impl Dirty {
     }
 }
 
+/// The last order that ended on each slot without filling (a cancel ack, reject, expiry or
+/// rate limit), by slot and by its client and venue ids: a venue may still send a fill for
+/// it (a fill racing the cancel), and that fill is money moving, to be applied, not lost.
+/// At most one per slot; a newer one replaces it. Not part of the serde state (checkpoints
+/// carry it after the kernel's bytes, so older checkpoints still load).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EndedOrders {
+    by_slot: AHashMap<usize, VenueOrder>,
+    by_id: AHashMap<Id, usize>,
+}
+
+impl EndedOrders {
+    fn keep(&mut self, sid: usize, order: VenueOrder) {
+        if let Some(old) = self.by_slot.remove(&sid) {
+            self.forget_ids(sid, &old);
+        }
+        self.by_id.insert(order.client_order_id.clone(), sid);
+        if !order.venue_order_id.is_empty() {
+            self.by_id.insert(order.venue_order_id.clone(), sid);
+        }
+        self.by_slot.insert(sid, order);
+    }
+
+    fn forget_ids(&mut self, sid: usize, order: &VenueOrder) {
+        for i in [&order.client_order_id, &order.venue_order_id] {
+            if self.by_id.get(i) == Some(&sid) {
+                self.by_id.remove(i);
+            }
+        }
+    }
+
+    /// The slot whose ended order has this client id (or, failing that, venue id).
+    fn slot_of(&self, client_order_id: &Id, venue_order_id: &Id) -> Option<usize> {
+        let named = |i: &Id| {
+            let sid = *self.by_id.get(i)?;
+            let o = &self.by_slot[&sid];
+            (!i.is_empty() && (o.client_order_id == *i || o.venue_order_id == *i)).then_some(sid)
+        };
+        named(client_order_id).or_else(|| named(venue_order_id))
+    }
+
+    fn order(&self, sid: usize) -> Option<&VenueOrder> {
+        self.by_slot.get(&sid)
+    }
+
+    fn order_mut(&mut self, sid: usize) -> Option<&mut VenueOrder> {
+        self.by_slot.get_mut(&sid)
+    }
+
+    fn clear(&mut self) {
+        self.by_slot.clear();
+        self.by_id.clear();
+    }
+
+    /// Slot order, for a checkpoint.
+    fn to_vec(&self) -> Vec<(usize, VenueOrder)> {
+        let mut v: Vec<_> = self.by_slot.iter().map(|(&i, o)| (i, o.clone())).collect();
+        v.sort_unstable_by_key(|(i, _)| *i);
+        v
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Kernel {
     pub kernel_id: String,
@@ -191,6 +253,8 @@ pub struct Kernel {
     by_venue_id: AHashMap<Id, usize>,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
     finished_orders: FingerprintSet,
+    #[serde(skip)]
+    ended: EndedOrders,
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
@@ -227,6 +291,40 @@ fn running_total_key(client_order_id: &str, filled_size: f64) -> u64 {
 fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
     vec![("field", Detail::Static(field)), ("value", value.into())]
 }
+
+/// What booking a fill charged and made, for its journal row.
+struct Booked {
+    fee: f64,
+    realized: f64,
+    liquidity: Liquidity,
+    fill_key: Id,
+}
+
+/// The transition details of a fill.
+fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Details {
+    vec![
+        ("fill_qty", Detail::F64(qty)),
+        ("fill_price", Detail::F64(price)),
+        ("filled_size", Detail::F64(filled)),
+        ("order_size", Detail::F64(order_size)),
+    ]
+}
+
+/// Marks a slot that a fill moved to CLOSED as closed, with its reason.
+fn close_if_closed(slot: &mut TradeSlot) {
+    if slot.fsm_state == TradeStage::Closed && !slot.closed {
+        slot.closed = true;
+        slot.unrealized_pnl = 0.0;
+        slot.close_reason = if slot.exit_reason.is_empty() {
+            "exit_filled".to_string()
+        } else {
+            slot.exit_reason.clone()
+        };
+    }
+}
+
+/// Why a fill for an order the kernel no longer holds is refused.
+const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile with the venue";
 
 /// The details refusing `v` of an event's `field`, if it is not finite, negative where
 /// `non_negative`, or beyond [`MAX_MAGNITUDE`]; `bad_reason` says what it must be.
@@ -279,6 +377,7 @@ impl Kernel {
             by_client_id: AHashMap::new(),
             by_venue_id: AHashMap::new(),
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
+            ended: EndedOrders::default(),
             intents_seen: FingerprintSet::new(INTENT_MEMORY),
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
             unsettled: FifoMap::new(UNSETTLED_FILL_MEMORY),
@@ -300,6 +399,21 @@ impl Kernel {
     }
 
     // ----- reading -------------------------------------------------------------------
+
+    /// The orders that ended unfilled and may still get a late fill, for a checkpoint.
+    pub(crate) fn ended_orders(&self) -> Vec<(usize, VenueOrder)> {
+        self.ended.to_vec()
+    }
+
+    /// Restores [`Kernel::ended_orders`] from a checkpoint.
+    pub(crate) fn restore_ended_orders(&mut self, orders: Vec<(usize, VenueOrder)>) {
+        self.ended.clear();
+        for (sid, order) in orders {
+            if sid < self.slots.len() {
+                self.ended.keep(sid, order);
+            }
+        }
+    }
 
     pub fn max_slots(&self) -> usize {
         self.slots.len()
@@ -1275,66 +1389,23 @@ impl Kernel {
                 );
             }
         }
-        let sid = match self
+        let active = self
             .by_client_id
             .get(&ev.venue_client_id)
             .or_else(|| self.by_venue_id.get(&ev.venue_order_id))
+            .copied();
+        // Rules 2 on: an order that ended unfilled is still known by its slot (`EndedOrders`).
+        let ended = || {
+            (rules() >= 2)
+                .then(|| self.ended.slot_of(&ev.venue_client_id, &ev.venue_order_id))
+                .flatten()
+        };
+        let (sid, late) = match active
+            .map(|s| (s, false))
+            .or_else(|| ended().map(|s| (s, true)))
         {
-            Some(&s) => s,
-            None => {
-                let known = self
-                    .finished_orders
-                    .contains(&fingerprint(&ev.venue_client_id))
-                    || (!ev.venue_order_id.is_empty()
-                        && self
-                            .finished_orders
-                            .contains(&fingerprint(&ev.venue_order_id)));
-                let mut d = vec![
-                    ("venue_client_id", (&ev.venue_client_id).into()),
-                    ("venue_order_id", (&ev.venue_order_id).into()),
-                    ("kind", Detail::Static(ev.kind.name())),
-                ];
-                if known {
-                    if ev.kind == K::Fill {
-                        // A fill for an order the kernel already closed out is money moving
-                        // that the slots do not show: loud, and left for reconciliation.
-                        d.push((
-                            "reason",
-                            Detail::Static(
-                                "fill for an order that already ended; reconcile with the venue",
-                            ),
-                        ));
-                        return self.event_refusal(
-                            ev,
-                            None,
-                            D::UnknownOrder,
-                            KernelSeverity::Critical,
-                            d,
-                            seq,
-                        );
-                    }
-                    d.push((
-                        "reason",
-                        Detail::Static("late event for an order that already ended"),
-                    ));
-                    return self.event_refusal(
-                        ev,
-                        None,
-                        D::InvalidTransition,
-                        KernelSeverity::Info,
-                        d,
-                        seq,
-                    );
-                }
-                return self.event_refusal(
-                    ev,
-                    None,
-                    D::UnknownOrder,
-                    KernelSeverity::Warning,
-                    d,
-                    seq,
-                );
-            }
+            Some(found) => found,
+            None => return self.unknown_order(ev, seq),
         };
         if ev.slot_id >= 0 && ev.slot_id as usize != sid {
             let mut d = detail_field("slot_id", ev.slot_id);
@@ -1348,8 +1419,16 @@ impl Kernel {
                 seq,
             );
         }
+        let order = if late {
+            self.ended.order(sid)
+        } else {
+            self.slots[sid].active_order()
+        };
         // Rules 1 on (see `error::RULES`): a log written before replays as it ran.
-        if let Some(d) = (rules() >= 1).then(|| self.disagreement(ev, sid)).flatten() {
+        if let Some(d) = (rules() >= 1)
+            .then(|| order.and_then(|o| Self::disagreement(ev, o)))
+            .flatten()
+        {
             return self.event_refusal(
                 ev,
                 Some(sid),
@@ -1390,6 +1469,8 @@ impl Kernel {
             );
         }
         let out = match ev.kind {
+            K::Fill if late => self.apply_late_fill(ev, sid, seq),
+            _ if late => self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END),
             K::Fill => self.apply_fill(ev, sid, seq),
             K::OrderAck => self.apply_ack(ev, sid, seq),
             K::CancelReject => {
@@ -1442,10 +1523,68 @@ impl Kernel {
         out
     }
 
+    /// The refusal of an event naming no order the kernel knows of. An order that ended
+    /// long ago (or, under rules before 2, at all) is known by its ids' fingerprints.
+    fn unknown_order(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
+        let known = self
+            .finished_orders
+            .contains(&fingerprint(&ev.venue_client_id))
+            || (!ev.venue_order_id.is_empty()
+                && self
+                    .finished_orders
+                    .contains(&fingerprint(&ev.venue_order_id)));
+        if known {
+            return self.ended_order_refusal(ev, None, seq, FILL_AFTER_END);
+        }
+        let d = vec![
+            ("venue_client_id", (&ev.venue_client_id).into()),
+            ("venue_order_id", (&ev.venue_order_id).into()),
+            ("kind", Detail::Static(ev.kind.name())),
+        ];
+        self.event_refusal(
+            ev,
+            None,
+            KernelDiagnosticCode::UnknownOrder,
+            KernelSeverity::Warning,
+            d,
+            seq,
+        )
+    }
+
+    /// The refusal of an event for an order that already ended. A fill that cannot be
+    /// applied (`fill_reason` says why) is loud: money moved that the slots do not show.
+    fn ended_order_refusal(
+        &self,
+        ev: &VenueEvent,
+        sid: Option<usize>,
+        seq: u64,
+        fill_reason: &'static str,
+    ) -> KernelOutcome {
+        let mut d = vec![
+            ("venue_client_id", (&ev.venue_client_id).into()),
+            ("venue_order_id", (&ev.venue_order_id).into()),
+            ("kind", Detail::Static(ev.kind.name())),
+        ];
+        let (code, sev, reason) = if ev.kind == KernelEventKind::Fill {
+            (
+                KernelDiagnosticCode::UnknownOrder,
+                KernelSeverity::Critical,
+                fill_reason,
+            )
+        } else {
+            (
+                KernelDiagnosticCode::InvalidTransition,
+                KernelSeverity::Info,
+                "late event for an order that already ended",
+            )
+        };
+        d.push(("reason", Detail::Static(reason)));
+        self.event_refusal(ev, sid, code, sev, d, seq)
+    }
+
     /// What in `ev` contradicts the order it names (its trade, asset or side), if anything:
     /// an event meant for another order must not move this one. Empty fields say nothing.
-    fn disagreement(&self, ev: &VenueEvent, sid: usize) -> Option<Details> {
-        let order = self.slots[sid].active_order()?;
+    fn disagreement(ev: &VenueEvent, order: &VenueOrder) -> Option<Details> {
         let (field, value, own) = if !ev.trade_id.is_empty() && ev.trade_id != order.trade_id {
             (
                 "trade_id",
@@ -1552,12 +1691,18 @@ impl Kernel {
         out
     }
 
-    fn apply_fill(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+    /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
+    /// running total, that total's key; or the refusal of a fill that is a resend, empty,
+    /// priceless or more than the order has left.
+    #[allow(clippy::result_large_err)] // the refusal is the outcome returned anyway
+    fn fill_size(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        seq: u64,
+    ) -> Result<(f64, Option<u64>), KernelOutcome> {
         use KernelDiagnosticCode as D;
-        let order = self.slots[sid]
-            .active_order()
-            .expect("indexed orders are active")
-            .clone();
         let qty = if ev.size > 0.0 {
             ev.size
         } else {
@@ -1566,24 +1711,17 @@ impl Kernel {
         // A fill with no fill id is known by the venue's running total after it, when it gives
         // one: the same total again is the same fill resent under a new event id, while a
         // total below what is known is an earlier fill arriving late, and counts.
-        let rules = rules();
         let total_key =
-            (rules >= 1 && ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
+            (rules() >= 1 && ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
                 .then(|| running_total_key(&order.client_order_id, ev.filled_size));
         let resent = total_key.is_some_and(|k| self.slots[sid].seen_fills.contains(k));
         let stale =
             ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0;
+        let refuse = |code, sev, d| self.event_refusal(ev, Some(sid), code, sev, d, seq);
         if stale || resent {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
-            return self.event_refusal(
-                ev,
-                Some(sid),
-                D::DuplicateEvent,
-                KernelSeverity::Info,
-                d,
-                seq,
-            );
+            return Err(refuse(D::DuplicateEvent, KernelSeverity::Info, d));
         }
         if qty <= QTY_EPS {
             let mut d = detail_field("size", ev.size);
@@ -1591,26 +1729,12 @@ impl Kernel {
                 "reason",
                 Detail::Static("a fill needs a positive size or a larger cumulative filled_size"),
             ));
-            return self.event_refusal(
-                ev,
-                Some(sid),
-                D::InvalidIntent,
-                KernelSeverity::Error,
-                d,
-                seq,
-            );
+            return Err(refuse(D::InvalidIntent, KernelSeverity::Error, d));
         }
         if ev.price <= 0.0 {
             let mut d = detail_field("price", ev.price);
             d.push(("reason", Detail::Static("a fill needs a positive price")));
-            return self.event_refusal(
-                ev,
-                Some(sid),
-                D::InvalidIntent,
-                KernelSeverity::Error,
-                d,
-                seq,
-            );
+            return Err(refuse(D::InvalidIntent, KernelSeverity::Error, d));
         }
         if order.filled_size + qty > order.size * (1.0 + 1e-9) + QTY_EPS {
             let d = vec![
@@ -1619,15 +1743,122 @@ impl Kernel {
                 ("fill_qty", Detail::F64(qty)),
                 ("client_order_id", (&order.client_order_id).into()),
             ];
-            return self.event_refusal(
-                ev,
-                Some(sid),
-                D::Overfill,
-                KernelSeverity::Critical,
-                d,
-                seq,
+            return Err(refuse(D::Overfill, KernelSeverity::Critical, d));
+        }
+        Ok((qty, total_key))
+    }
+
+    /// Books `qty` of `order` at `ev.price` on slot `sid`: the position, its PnL and fees,
+    /// the account, the fee waiting for settlement and the index of open slots.
+    fn book_fill(&mut self, ev: &VenueEvent, sid: usize, order: &VenueOrder, qty: f64) -> Booked {
+        let liquidity = match ev.metadata.get("liquidity") {
+            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
+            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("taker") => Liquidity::Taker,
+            _ if order.order_type == OrderType::Limit => Liquidity::Maker,
+            _ => Liquidity::Taker,
+        };
+        let predicted = self.fees.predict(ev.price, qty, liquidity);
+        let fee = ev.fee.unwrap_or(predicted);
+
+        let slot = &mut self.slots[sid];
+        let mut realized = 0.0;
+        if order.is_entry {
+            let total = slot.size + qty;
+            slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
+            slot.size = total;
+            slot.initial_size = total;
+        } else {
+            realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
+            slot.realized_pnl += realized;
+            slot.size -= qty;
+            if slot.size <= QTY_EPS {
+                slot.size = 0.0;
+            }
+        }
+        slot.fees_paid += fee;
+        let mark = if slot.mark_price > 0.0 {
+            slot.mark_price
+        } else {
+            ev.price
+        };
+        slot.unrealized_pnl = slot.side.sign() * (mark - slot.entry_price) * slot.size;
+        let holds = slot.size > QTY_EPS;
+        let asset = slot.asset.clone();
+        self.account.k_realized_pnl += realized;
+        self.account.k_fees_paid += fee;
+        self.account.bump(ev.timestamp);
+        self.dirty.account = true;
+        self.counters.fills += 1;
+        let fill_key = ev.fill_key().clone();
+        if ev.fee.is_none() {
+            self.remember_unsettled(
+                fill_key.clone(),
+                UnsettledFill {
+                    slot_id: sid,
+                    trade_id: order.trade_id.clone(),
+                    predicted_fee: fee,
+                    price: ev.price,
+                    qty,
+                    liquidity_maker: liquidity == Liquidity::Maker,
+                },
             );
         }
+        self.update_open_index(sid, &asset, holds);
+        Booked {
+            fee,
+            realized,
+            liquidity,
+            fill_key,
+        }
+    }
+
+    /// The journal's row for a fill of `order` booked as `b`.
+    fn record_fill_row(
+        &mut self,
+        seq: u64,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        b: Booked,
+    ) {
+        if !self.outbox.enabled {
+            return;
+        }
+        let row = FillRow {
+            ts: ev.timestamp,
+            trade_id: order.trade_id.clone(),
+            slot_id: sid,
+            event_id: ev.event_id.clone(),
+            fill_id: b.fill_key,
+            client_order_id: order.client_order_id.clone(),
+            venue_order_id: if ev.venue_order_id.is_empty() {
+                order.venue_order_id.clone()
+            } else {
+                ev.venue_order_id.clone()
+            },
+            asset: order.asset.clone(),
+            side: order.side,
+            is_entry: order.is_entry,
+            price: ev.price,
+            qty,
+            fee: b.fee,
+            liquidity: b.liquidity.name(),
+            realized_pnl: b.realized,
+        };
+        self.outbox.record_fill(seq, &row);
+    }
+
+    fn apply_fill(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let order = self.slots[sid]
+            .active_order()
+            .expect("indexed orders are active")
+            .clone();
+        let (qty, total_key) = match self.fill_size(ev, sid, &order, seq) {
+            Ok(sized) => sized,
+            Err(refused) => return refused,
+        };
+        let rules = rules();
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
         let trigger = if complete {
@@ -1657,39 +1888,9 @@ impl Kernel {
                 return refused;
             }
         }
-        let liquidity = match ev.metadata.get("liquidity") {
-            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
-            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("taker") => Liquidity::Taker,
-            _ if order.order_type == OrderType::Limit => Liquidity::Maker,
-            _ => Liquidity::Taker,
-        };
-        let predicted = self.fees.predict(ev.price, qty, liquidity);
-        let fee = ev.fee.unwrap_or(predicted);
-        let ts = ev.timestamp;
-
-        let slot = &mut self.slots[sid];
-        let mut realized = 0.0;
-        if order.is_entry {
-            let total = slot.size + qty;
-            slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
-            slot.size = total;
-            slot.initial_size = total;
-        } else {
-            realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
-            slot.realized_pnl += realized;
-            slot.size -= qty;
-            if slot.size <= QTY_EPS {
-                slot.size = 0.0;
-            }
-        }
-        slot.fees_paid += fee;
-        let mark = if slot.mark_price > 0.0 {
-            slot.mark_price
-        } else {
-            ev.price
-        };
-        slot.unrealized_pnl = slot.side.sign() * (mark - slot.entry_price) * slot.size;
+        let booked = self.book_fill(ev, sid, &order, qty);
         {
+            let slot = &mut self.slots[sid];
             let o = slot.active_order_mut().expect("active");
             o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
             o.filled_size = new_filled;
@@ -1707,29 +1908,7 @@ impl Kernel {
                 }
             }
         }
-        debug_assert_eq!(holds, slot.size > QTY_EPS);
-        let asset = slot.asset.clone();
-        let trade_id = slot.trade_id.clone();
-        self.account.k_realized_pnl += realized;
-        self.account.k_fees_paid += fee;
-        self.account.bump(ts);
-        self.dirty.account = true;
-        self.counters.fills += 1;
-        let fill_key = ev.fill_key().clone();
-        if ev.fee.is_none() {
-            self.remember_unsettled(
-                fill_key.clone(),
-                UnsettledFill {
-                    slot_id: sid,
-                    trade_id: trade_id.clone(),
-                    predicted_fee: fee,
-                    price: ev.price,
-                    qty,
-                    liquidity_maker: liquidity == Liquidity::Maker,
-                },
-            );
-        }
-        self.update_open_index(sid, &asset, holds);
+        debug_assert_eq!(holds, self.slots[sid].size > QTY_EPS);
         if order.is_entry {
             // Commitment follows the filled size plus what is still working, at the entry reference.
             let working = if complete {
@@ -1748,8 +1927,12 @@ impl Kernel {
         if let Some(k) = total_key {
             self.slots[sid].seen_fills.insert(k);
         }
-        let mut out =
-            KernelOutcome::ok(sid as i64, trade_id.clone(), self.slots[sid].fsm_state, seq);
+        let mut out = KernelOutcome::ok(
+            sid as i64,
+            order.trade_id.clone(),
+            self.slots[sid].fsm_state,
+            seq,
+        );
         if ev.size > 0.0 && ev.filled_size > new_filled + QTY_EPS.max(order.size * 1e-9) {
             // The venue counts more filled than the kernel has been told of: a fill is missing
             // (or still on its way). Applied as given, and said loudly.
@@ -1759,12 +1942,6 @@ impl Kernel {
             out.details
                 .push(("unreported_qty", Detail::F64(ev.filled_size - new_filled)));
         }
-        let d = vec![
-            ("fill_qty", Detail::F64(qty)),
-            ("fill_price", Detail::F64(ev.price)),
-            ("filled_size", Detail::F64(new_filled)),
-            ("order_size", Detail::F64(order.size)),
-        ];
         let moved = self.transition(
             &mut out,
             sid,
@@ -1772,10 +1949,10 @@ impl Kernel {
             Ctx {
                 holds_position: holds,
             },
-            ts,
+            ev.timestamp,
             &id(""),
             &ev.event_id,
-            d,
+            fill_details(qty, ev.price, new_filled, order.size),
         );
         debug_assert!(
             moved || !legal,
@@ -1789,41 +1966,102 @@ impl Kernel {
             } else {
                 slot.active_exit_order = None;
                 slot.active_leg_index += 1;
-                if slot.fsm_state == TradeStage::Closed {
-                    slot.closed = true;
-                    slot.unrealized_pnl = 0.0;
-                    slot.close_reason = if slot.exit_reason.is_empty() {
-                        "exit_filled".to_string()
-                    } else {
-                        slot.exit_reason.clone()
-                    };
-                }
+                close_if_closed(slot);
             }
         }
-        if self.outbox.enabled {
-            let row = FillRow {
-                ts,
-                trade_id,
-                slot_id: sid,
-                event_id: ev.event_id.clone(),
-                fill_id: fill_key,
-                client_order_id: order.client_order_id.clone(),
-                venue_order_id: if ev.venue_order_id.is_empty() {
-                    order.venue_order_id.clone()
-                } else {
-                    ev.venue_order_id.clone()
-                },
-                asset,
-                side: order.side,
-                is_entry: order.is_entry,
-                price: ev.price,
-                qty,
-                fee,
-                liquidity: liquidity.name(),
-                realized_pnl: realized,
-            };
-            self.outbox.record_fill(seq, &row);
+        self.record_fill_row(seq, ev, sid, &order, qty, booked);
+        out
+    }
+
+    /// A fill for the order that ended on slot `sid` (see `EndedOrders`): the venue filled
+    /// it before the end it reported, or reported the end first. Applied while the slot still
+    /// holds the order's trade and the position can take it: an entry's fill opens the
+    /// position again (from IDLE) or adds to it; an exit's takes from a position no other
+    /// exit is working on, and may close the trade. Otherwise refused, CRITICAL, for
+    /// reconciliation.
+    fn apply_late_fill(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let order = self
+            .ended
+            .order(sid)
+            .expect("ended orders are indexed")
+            .clone();
+        let (qty, total_key) = match self.fill_size(ev, sid, &order, seq) {
+            Ok(sized) => sized,
+            Err(refused) => return refused,
+        };
+        let slot = &self.slots[sid];
+        let holds = if order.is_entry {
+            slot.size + qty > QTY_EPS
+        } else {
+            slot.size - qty > QTY_EPS
+        };
+        let ctx = Ctx {
+            holds_position: holds,
+        };
+        let why_not = if slot.trade_id != order.trade_id {
+            Some("fill for an order that ended; the slot has taken another trade since; reconcile with the venue")
+        } else if !order.is_entry && qty > slot.size + QTY_EPS.max(slot.size * 1e-9) {
+            Some("exit fill for an order that ended, larger than the position; reconcile with the venue")
+        } else if next_stage(slot.fsm_state, Trigger::LateFill, ctx).is_none()
+            || (!order.is_entry && slot.fsm_state != TradeStage::PositionOpen)
+        {
+            Some("fill for an order that ended, in a stage that cannot take it; reconcile with the venue")
+        } else {
+            None
+        };
+        if let Some(reason) = why_not {
+            return self.ended_order_refusal(ev, Some(sid), seq, reason);
         }
+        if order.is_entry && slot.size <= QTY_EPS {
+            // The entry ended unfilled and left the slot FLAT; this fill opens its side again.
+            self.slots[sid].side = match order.side {
+                OrderSide::Sell => TradeSide::Short,
+                OrderSide::Buy => TradeSide::Long,
+            };
+        }
+        let booked = self.book_fill(ev, sid, &order, qty);
+        let new_filled = order.filled_size + qty;
+        if let Some(o) = self.ended.order_mut(sid) {
+            o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
+            o.filled_size = new_filled;
+        }
+        let slot = &self.slots[sid];
+        let committed = if order.is_entry {
+            slot.size * order.reference_price
+        } else {
+            slot.size * slot.entry_price
+        };
+        self.set_committed(sid, committed);
+        if let Some(k) = total_key {
+            self.slots[sid].seen_fills.insert(k);
+        }
+        let mut out = KernelOutcome::ok(
+            sid as i64,
+            order.trade_id.clone(),
+            self.slots[sid].fsm_state,
+            seq,
+        );
+        // Applied, and said: the position changed after its order was reported over.
+        out.severity = KernelSeverity::Warning;
+        out.details.push(("late_fill", Detail::Bool(true)));
+        out.details
+            .push(("client_order_id", (&order.client_order_id).into()));
+        let moved = self.transition(
+            &mut out,
+            sid,
+            Trigger::LateFill,
+            ctx,
+            ev.timestamp,
+            &id(""),
+            &ev.event_id,
+            fill_details(qty, ev.price, new_filled, order.size),
+        );
+        debug_assert!(
+            moved,
+            "checked above with the same stage, trigger and context"
+        );
+        close_if_closed(&mut self.slots[sid]);
+        self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out
     }
 
@@ -1868,6 +2106,19 @@ impl Kernel {
             return self.stage_refusal(ev, sid, seq);
         }
         self.finish_order(sid, &order.client_order_id);
+        if rules() >= 2 {
+            // A fill may still come for it (see `apply_late_fill`).
+            let mut ended = order.clone();
+            ended.status = match ev.kind {
+                K::CancelAck => VenueOrderStatus::Canceled,
+                K::Expired => VenueOrderStatus::Expired,
+                _ => VenueOrderStatus::Rejected,
+            };
+            if ended.venue_order_id.is_empty() && !ev.venue_order_id.is_empty() {
+                ended.venue_order_id = ev.venue_order_id.clone();
+            }
+            self.ended.keep(sid, ended);
+        }
         let slot = &mut self.slots[sid];
         if order.is_entry {
             slot.active_entry_order = None;
@@ -1881,21 +2132,28 @@ impl Kernel {
         }
         if ev.filled_size > order.filled_size + QTY_EPS.max(order.size * 1e-9) {
             // The order ended at the venue with more filled than the kernel was told of: the
-            // missing fill will be refused when it comes (the order is over), so the position
-            // is off until reconciliation. Said as loudly as such a fill's refusal.
-            out.severity = KernelSeverity::Critical;
+            // position is off until the missing fill comes. Under rules 2 it is applied when
+            // it comes (`apply_late_fill`); before, it was refused, which left the position
+            // off until reconciliation, and this was as loud as that refusal.
+            let (severity, reason) = if rules() >= 2 {
+                (
+                    KernelSeverity::Warning,
+                    "the venue filled more than the kernel was told; the missing fill is applied when it comes",
+                )
+            } else {
+                (
+                    KernelSeverity::Critical,
+                    "the venue filled more than the kernel was told; reconcile with the venue",
+                )
+            };
+            out.severity = severity;
             out.details
                 .push(("venue_filled_size", Detail::F64(ev.filled_size)));
             out.details.push((
                 "unreported_qty",
                 Detail::F64(ev.filled_size - order.filled_size),
             ));
-            out.details.push((
-                "reason",
-                Detail::Static(
-                    "the venue filled more than the kernel was told; reconcile with the venue",
-                ),
-            ));
+            out.details.push(("reason", Detail::Static(reason)));
         }
         if ev.kind == K::RateLimited {
             out.accepted = false;
@@ -2466,6 +2724,7 @@ impl Kernel {
         self.open_count = 0;
         self.by_client_id.clear();
         self.by_venue_id.clear();
+        self.ended.clear();
         self.asset_notional.clear();
         self.total_notional = 0.0;
         for i in 0..self.slots.len() {

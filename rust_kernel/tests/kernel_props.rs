@@ -37,6 +37,8 @@ struct Harness {
     k: Kernel,
     venue: MockVenue,
     inputs: Vec<KernelInput>,
+    /// Every order the kernel sent, for fills a venue sends after the order ended.
+    sent: Vec<VenueOrder>,
 }
 
 impl Harness {
@@ -55,6 +57,7 @@ impl Harness {
             k,
             venue: MockVenue::new(cfg).unwrap(),
             inputs,
+            sent: Vec::new(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Harness {
         self.inputs.push(KernelInput::Intent(i.clone()));
         let out = self.k.process_intent(&i);
         if let Some(o) = &out.submit {
+            self.sent.push(o.clone());
             let evs = self.venue.submit(o);
             self.feed(evs);
         }
@@ -118,6 +122,12 @@ enum Op {
         kind: u8,
         qty: f64,
     },
+    /// A fill for any order sent so far, working or ended (a venue's late fill).
+    FillAny {
+        pick: usize,
+        size: f64,
+        price: f64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -143,6 +153,11 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..64, 0.0f64..1.0).prop_map(|(pick, fee)| Op::Settle { pick, fee }),
         (0usize..256).prop_map(|pick| Op::Replay { pick }),
         (0u8..6, -1.0f64..5.0).prop_map(|(kind, qty)| Op::Garbage { kind, qty }),
+        (0usize..64, 0.05f64..2.0, price.clone()).prop_map(|(pick, size, price)| Op::FillAny {
+            pick,
+            size,
+            price
+        }),
     ]
 }
 
@@ -271,6 +286,16 @@ proptest! {
                         let out = h.k.on_venue_event(&e);
                         prop_assert!(!out.accepted, "a resent event was applied: {:?}", out);
                         prop_assert_eq!(before, observable(&h.k));
+                    }
+                }
+                Op::FillAny { pick, size, price } => {
+                    if !h.sent.is_empty() {
+                        let o = h.sent[h.sent.len() - 1 - pick % h.sent.len()].clone();
+                        let mut e = VenueEvent::new(&format!("late{n}"), KernelEventKind::Fill, &o.client_order_id);
+                        e.price = price;
+                        e.size = size.min(o.size);
+                        e.fill_id = id(&format!("lf{n}"));
+                        seen_events.extend(h.feed(vec![e]));
                     }
                 }
                 Op::Garbage { kind, qty } => {

@@ -20,6 +20,8 @@ struct Live {
     k: Kernel,
     log: KernelLog,
     venue: MockVenue,
+    /// Every order the kernel sent, for fills the venue sends late (after the order ended).
+    sent: Vec<VenueOrder>,
 }
 
 impl Live {
@@ -31,6 +33,7 @@ impl Live {
         }
         let out = out?;
         if let Some(order) = &out.submit {
+            self.sent.push(order.clone());
             let events = self.venue.submit(order);
             self.events(events);
         }
@@ -116,6 +119,12 @@ enum Op {
         pick: usize,
         price: f64,
     },
+    /// A fill for any order sent so far, working or ended (a venue's late fill).
+    FillAny {
+        pick: usize,
+        size: f64,
+        price: f64,
+    },
     Mark {
         price: f64,
     },
@@ -146,6 +155,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0i64..4, 0.1f64..3.0, price.clone()).prop_map(|(slot, size, price)| Op::Exit { slot, size, price }),
         2 => (0i64..4).prop_map(|slot| Op::Cancel { slot }),
         3 => (0usize..8, price.clone()).prop_map(|(pick, price)| Op::FillResting { pick, price }),
+        2 => (0usize..64, 0.05f64..2.0, price.clone()).prop_map(|(pick, size, price)| Op::FillAny { pick, size, price }),
         2 => price.clone().prop_map(|price| Op::Mark { price }),
         1 => (-5.0f64..5.0).prop_map(|amount| Op::Funding { amount }),
         1 => (900.0f64..1100.0).prop_map(|wallet| Op::Balance { wallet }),
@@ -229,6 +239,20 @@ fn run(live: &mut Live, n: u64, op: Op) {
                     .fill_open_order(&ids[pick % ids.len()], Some(price))
                     .unwrap();
                 live.events(events);
+            }
+        }
+        Op::FillAny { pick, size, price } => {
+            if !live.sent.is_empty() {
+                let order = &live.sent[live.sent.len() - 1 - pick % live.sent.len()];
+                let mut fill = VenueEvent::new(
+                    &format!("late{n}"),
+                    KernelEventKind::Fill,
+                    &order.client_order_id,
+                );
+                fill.price = price;
+                fill.size = size.min(order.size);
+                fill.timestamp = ts;
+                live.input(KernelInput::VenueEvent(fill));
             }
         }
         Op::Mark { price } => {
@@ -317,6 +341,7 @@ fn run_live(
         k,
         log,
         venue: MockVenue::new(cfg).unwrap(),
+        sent: Vec::new(),
     };
     live.input(KernelInput::SeedCapital(1_000.0));
     for (n, op) in ops.into_iter().enumerate() {
@@ -681,8 +706,9 @@ fn a_record_of_newer_rules_than_this_build_is_refused() {
         .err()
         .expect("refused");
     let text = err.to_string();
+    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
     assert!(
-        text.contains("newer than this build's") && text.contains("rules version 2"),
+        text.contains("newer than this build's") && text.contains(&named),
         "{text}"
     );
 }
@@ -716,4 +742,62 @@ fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
     let (_, again) = open(dir.path(), 0);
     assert_eq!(again.slots()[0].mark_price, 0.0); // no position: marks touch no slot
     assert_eq!(again.seq(), k.seq());
+}
+
+#[test]
+fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
+    // Live (rules 2), a fill the venue sends after acknowledging the cancel of its order is
+    // applied. Rules 1 refused it (the order was over): a segment marked rules 1 must replay
+    // the refusal, one of this build's rules the fill.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mut record = |k: &mut Kernel, input: KernelInput| {
+        let out = k.apply(&input).unwrap();
+        log.record(k, &input).unwrap();
+        out
+    };
+    let mut enter = Intent::new(
+        "e1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Enter,
+        100.0,
+        1.0,
+    );
+    enter.timestamp = 1.0;
+    let order = record(&mut k, KernelInput::Intent(enter)).submit.unwrap();
+    let coid = order.client_order_id.clone();
+    let ended = record(
+        &mut k,
+        KernelInput::VenueEvent(VenueEvent::new("c1", KernelEventKind::CancelAck, &coid)),
+    );
+    assert_eq!(ended.state, TradeStage::Idle);
+    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
+    fill.price = 100.0;
+    fill.size = 1.0;
+    let late = record(&mut k, KernelInput::VenueEvent(fill));
+    assert!(late.accepted, "{late:?}");
+    assert_eq!(
+        (late.state, k.slots()[0].size),
+        (TradeStage::PositionOpen, 1.0)
+    );
+    let seq = k.seq();
+    drop(log);
+
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(
+        (now.seq(), now.slots()[0].size),
+        (seq, 1.0),
+        "rules 2 replays the fill"
+    );
+    drop(log);
+    set_segment_rules(dir.path(), 1);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(
+        (then.seq(), then.slots()[0].size, then.slots()[0].fsm_state),
+        (seq, 0.0, TradeStage::Idle),
+        "rules 1 refused that fill"
+    );
 }

@@ -47,8 +47,10 @@ def event(kind: str, event_id: str, client_id: str = "", trade_id: str = "", **k
     )
 
 
-def fill(event_id: str, client_id: str, size: float, total: float = 0.0, **kw: Any) -> VenueEvent:
-    return event("FILL", event_id, client_id, price=100.0, size=size, filled_size=total, **kw)
+def fill(
+    event_id: str, client_id: str, size: float, total: float = 0.0, price: float = 100.0, **kw: Any
+) -> VenueEvent:
+    return event("FILL", event_id, client_id, price=price, size=size, filled_size=total, **kw)
 
 
 def test_a_fill_resent_under_a_new_event_id_is_known_by_its_running_total(kernel: ExecutionKernel) -> None:
@@ -97,17 +99,114 @@ def test_an_ack_claiming_another_orders_venue_id_is_refused(kernel: ExecutionKer
     assert kernel.slot_state(0).size == 1.0 and kernel.slot_state(1).size == 0.0
 
 
-def test_an_order_ending_with_more_filled_than_reported_is_said_loudly(kernel: ExecutionKernel) -> None:
+def test_an_order_ending_with_more_filled_than_reported_is_said_and_the_missing_fill_counts(
+    kernel: ExecutionKernel,
+) -> None:
     coid = entry(kernel)
     kernel.on_venue_event(event("ORDER_ACK", "a1", coid))
     kernel.on_venue_event(fill("f1", coid, 0.5))
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.8))
     assert ended.accepted and ended.state == TradeStage.POSITION_OPEN
-    assert ended.severity == KernelSeverity.CRITICAL
+    assert ended.severity == KernelSeverity.WARNING
     assert ended.details["unreported_qty"] == pytest.approx(0.3)
-    assert "reconcile" in ended.details["reason"]
+    assert "applied when it comes" in ended.details["reason"]
+    missing = kernel.on_venue_event(fill("f2", coid, 0.3, total=0.8))
+    assert missing.accepted and missing.details["late_fill"] is True
+    assert kernel.slot_state(0).size == pytest.approx(0.8)
     quiet = kernel.on_venue_event(event("CANCEL_ACK", "c2", entry(kernel, 1), filled_size=0.0))
     assert quiet.accepted and quiet.severity == KernelSeverity.INFO
+
+
+def test_a_fill_after_its_entrys_cancel_ack_opens_the_position(kernel: ExecutionKernel) -> None:
+    """The venue acknowledged the cancel, then reported the fill that beat it: the money
+    moved, so the position opens, with its fee, and the trade goes on normally."""
+    coid = entry(kernel)
+    kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
+    kernel.process_intent(intent("CANCEL", 0))
+    canceled = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
+    assert canceled.state == TradeStage.IDLE and kernel.slot_state(0).side.name == "FLAT"
+    late = kernel.on_venue_event(fill("f1", "", 1.0, venue_order_id="V1"))
+    assert late.accepted and late.state == TradeStage.POSITION_OPEN
+    assert late.severity == KernelSeverity.WARNING and late.details["client_order_id"] == coid
+    (move,) = late.transitions
+    assert (move.prev_state, move.next_state, move.trigger) == (
+        TradeStage.IDLE,
+        TradeStage.POSITION_OPEN,
+        "LATE_FILL",
+    )
+    slot = kernel.slot_state(0)
+    assert (slot.size, slot.entry_price, slot.side.name, slot.trade_id) == (1.0, 100.0, "LONG", "t0")
+    assert slot.fees_paid > 0 and kernel.snapshot()["account"]["k_fees_paid"] == slot.fees_paid
+    assert kernel.free_slot() == 1
+    kernel.process_intent(intent("EXIT", 0))
+    exit_order = kernel.slot_state(0).active_exit_order
+    assert exit_order is not None
+    closed = kernel.on_venue_event(fill("x1", exit_order.client_order_id, 1.0, price=101.0))
+    assert closed.state == TradeStage.CLOSED
+    assert kernel.slot_state(0).realized_pnl == pytest.approx(1.0)
+
+
+def test_a_fill_after_a_part_filled_entry_ended_adds_to_the_position(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 0.4))
+    kernel.on_venue_event(event("EXPIRED", "x1", coid))
+    late = kernel.on_venue_event(fill("f2", coid, 0.6, price=110.0))
+    assert late.accepted and late.state == TradeStage.POSITION_OPEN
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(1.0) and slot.entry_price == pytest.approx(106.0)
+    assert kernel.on_venue_event(fill("f2", coid, 0.6)).diagnostic_code == D.DUPLICATE_EVENT
+    over = kernel.on_venue_event(fill("f3", coid, 0.1))
+    assert over.diagnostic_code == D.OVERFILL and kernel.slot_state(0).size == pytest.approx(1.0)
+    again = kernel.on_venue_event(event("CANCEL_ACK", "c9", coid))
+    assert again.diagnostic_code == D.INVALID_TRANSITION and again.severity == KernelSeverity.INFO
+
+
+def test_a_fill_after_its_exits_cancel_ack_takes_from_the_position_and_may_close(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 1.0))
+    kernel.process_intent(intent("EXIT", 0))
+    exit_order = kernel.slot_state(0).active_exit_order
+    assert exit_order is not None
+    xid = exit_order.client_order_id
+    kernel.on_venue_event(fill("x1", xid, 0.3, price=102.0))
+    assert kernel.on_venue_event(event("CANCEL_ACK", "c1", xid)).state == TradeStage.POSITION_OPEN
+    part = kernel.on_venue_event(fill("x2", xid, 0.2, price=102.0))
+    assert part.accepted and part.state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(0.5)
+    rest = kernel.on_venue_event(fill("x3", xid, 0.5, price=102.0))
+    assert rest.accepted and rest.state == TradeStage.CLOSED
+    slot = kernel.slot_state(0)
+    assert slot.closed and slot.size == 0.0 and slot.realized_pnl == pytest.approx(2.0)
+    assert kernel.snapshot()["account"]["open_positions"] == 0 and kernel.free_slot() == 0
+
+
+def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
+    kernel: ExecutionKernel,
+) -> None:
+    # An exit's late fill while another exit works: that exit is sized for the position.
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 1.0))
+    kernel.process_intent(intent("EXIT", 0))
+    first = kernel.slot_state(0).active_exit_order
+    assert first is not None
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", first.client_order_id))
+    kernel.process_intent(intent("EXIT", 0))
+    before = kernel.snapshot()
+    out = kernel.on_venue_event(fill("x1", first.client_order_id, 0.5))
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity == KernelSeverity.CRITICAL
+    assert "cannot take it" in out.details["reason"]
+    assert kernel.snapshot() == before
+    # An entry's late fill once the slot holds another trade.
+    other = entry(kernel, 1)
+    kernel.on_venue_event(event("REJECT", "r1", other))
+    kernel.process_intent(intent("ENTER", 1, trade_id="t-next"))
+    before = kernel.snapshot()
+    out = kernel.on_venue_event(fill("f9", other, 1.0))
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity == KernelSeverity.CRITICAL
+    assert "another trade" in out.details["reason"]
+    assert kernel.snapshot() == before
 
 
 @pytest.mark.parametrize(

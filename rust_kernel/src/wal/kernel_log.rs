@@ -76,12 +76,24 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
     bincode::deserialize(payload).map_err(|e| format!("undecodable kernel input: {e}"))
 }
 
+/// A checkpoint: the kernel's serde state, then the orders that ended and may still get a
+/// late fill (added after rules 1; a checkpoint written before ends with the kernel).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
-    bincode::serialize(kernel).expect("kernel state always encodes")
+    let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
+    bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
+    out
 }
 
 pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
-    bincode::deserialize(state).map_err(|e| format!("undecodable kernel checkpoint: {e}"))
+    let bad = |e: bincode::Error| format!("undecodable kernel checkpoint: {e}");
+    let mut rest = state;
+    let mut kernel: Kernel = bincode::deserialize_from(&mut rest).map_err(bad)?;
+    if !rest.is_empty() {
+        let ended: Vec<(usize, crate::model::VenueOrder)> =
+            bincode::deserialize_from(&mut rest).map_err(bad)?;
+        kernel.restore_ended_orders(ended);
+    }
+    Ok(kernel)
 }
 
 /// Rebuilds a kernel from a log: `kernel` is the fresh kernel to start from when the log
