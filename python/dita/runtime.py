@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
+# How many freed trades keep their owner for a late fill (the kernel keeps one ended order
+# per slot, so more than a few thousand slots' worth is never needed).
+RELEASED_MEMORY = 10_000
 FILL = KernelEventKind.FILL
 
 FillListener = Callable[[VenueEvent, int], None]
@@ -151,6 +154,9 @@ class TradingRuntime:
         self._intent_seq = 0
         self._trade_seq = 0
         self._owner: dict[str, StrategyHandle] = {}
+        # Owners of trades that freed their slot, newest last: a venue may still send a fill
+        # for a trade's ended order, which the kernel applies (it reopens the position).
+        self._released: dict[str, StrategyHandle] = {}
         self._working: set[str] = set()
         # Latest bar or quote per asset (the mark), and those the venues have not seen yet.
         self._last: dict[str, Bar | Quote] = {}
@@ -347,6 +353,12 @@ class TradingRuntime:
             handle = self._owner.get(event.trade_id)
             slot = kernel.slot_state(event.slot_id)
             free = slot.fsm_state.name in FREE_STAGES
+            if handle is None and kind == FILL and not free and slot.trade_id == event.trade_id:
+                # A late fill gave a freed trade its position back: its strategy holds it again.
+                handle = self._released.pop(event.trade_id, None)
+                if handle is not None:
+                    self._owner[event.trade_id] = handle
+                    handle.strategy._track_open(event.asset, event.slot_id)
             if kind == FILL:
                 self.stats["fills"] += 1
                 for listener in self.fill_listeners:
@@ -357,6 +369,9 @@ class TradingRuntime:
             if free:
                 strategy._track_free(event.asset, event.slot_id)
                 self._owner.pop(event.trade_id, None)
+                self._released[event.trade_id] = handle
+                if len(self._released) > RELEASED_MEMORY:
+                    del self._released[next(iter(self._released))]
             if kind == FILL:
                 handle.fills += 1
                 side = event.side.name if event.side is not None else ""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dita import ExecutionKernel
+from dita import ExecutionKernel, VenueEvent
 from dita.backtest.data import MarketData
 from dita.backtest.engine import BacktestConfig, run_backtest
 from dita.examples.crossover import SmaCrossover
@@ -97,6 +97,71 @@ def test_one_failing_strategy_leaves_the_others_running(sample_bars: MarketData)
     assert good.stopped and not bad.stopped  # on_stop is for strategies that did not fail
     assert runtime.handles["good"].status is StrategyStatus.STOPPED
     assert runtime.handles["bad"].status is StrategyStatus.ERROR
+
+
+class ExpiresThenFills:
+    """A venue that reports its first order expired and then, with the next bar, the fill
+    that beat the expiry; every later order fills at once."""
+
+    name = "racing"
+
+    def __init__(self) -> None:
+        self.first: Any = None
+        self.late_sent = False
+
+    def _fill(self, order: Any, event_id: str, price: float, ts: float) -> VenueEvent:
+        return VenueEvent(
+            event_id,
+            order.trade_id,
+            order.slot_id,
+            "FILL",
+            venue_client_id=order.client_order_id,
+            side=order.side,
+            asset=order.asset,
+            price=price,
+            size=order.size,
+            filled_size=order.size,
+            timestamp=ts,
+        )
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        if self.first is None:
+            self.first = order
+            ended = VenueEvent(
+                "x1", order.trade_id, order.slot_id, "EXPIRED", venue_client_id=order.client_order_id
+            )
+            return [ended]
+        return [self._fill(order, f"f-{order.client_order_id}", order.price, order.created_at)]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def on_bar(self, asset: str, o: float, h: float, low: float, c: float, v: float, ts: float) -> Any:
+        if self.first is None or self.late_sent:
+            return []
+        self.late_sent = True
+        return [self._fill(self.first, "late-1", self.first.price, ts)]
+
+
+def test_a_late_fill_gives_the_position_back_to_the_strategy_that_owned_the_trade(
+    sample_bars: MarketData,
+) -> None:
+    venue = ExpiresThenFills()
+    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="rt-late")
+    kernel.set_seed_capital(10_000.0)
+    # Every bar reaches the venue (deferred, a bar waits for a working order to need it).
+    runtime = TradingRuntime(kernel, [venue], defer_venue_data=False)
+    s = BuyOnce(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    feed = bars(sample_bars, 12, "AAA")
+    runtime.run(feed[:2])
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    assert [f.side for f in s.my_fills] == ["BUY"] and not s.my_fills[0].closed
+    runtime.run(feed[2:])
+    # The strategy's close on the tenth bar found the position the late fill opened.
+    assert [f.side for f in s.my_fills] == ["BUY", "SELL"] and s.my_fills[-1].closed
+    assert kernel.slot_state(0).fsm_state.name == "CLOSED"
 
 
 def test_pause_resume_and_illegal_moves(sample_bars: MarketData) -> None:
