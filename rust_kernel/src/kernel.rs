@@ -328,7 +328,22 @@ const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile wi
 
 /// The details refusing `v` of an event's `field`, if it is not finite, negative where
 /// `non_negative`, or beyond [`MAX_MAGNITUDE`]; `bad_reason` says what it must be.
+#[inline]
 fn number_refusal(
+    field: &'static str,
+    v: f64,
+    non_negative: bool,
+    bad_reason: &'static str,
+) -> Option<Details> {
+    // Every event checks several numbers: the common case decides without looking at names.
+    if v.is_finite() && !(non_negative && v < 0.0) && v.abs() <= MAX_MAGNITUDE {
+        return None;
+    }
+    number_refusal_details(field, v, non_negative, bad_reason)
+}
+
+#[cold]
+fn number_refusal_details(
     field: &'static str,
     v: f64,
     non_negative: bool,
@@ -1366,19 +1381,19 @@ impl Kernel {
             let d = detail_field("event_id", Detail::Static(""));
             return self.event_refusal(ev, None, D::InvalidIntent, KernelSeverity::Error, d, seq);
         }
+        // A fee may be negative (a rebate); the reason names the rule of the rest.
         let numbers = [
-            ("price", ev.price),
-            ("size", ev.size),
-            ("filled_size", ev.filled_size),
-            ("remaining_size", ev.remaining_size),
-            ("retry_after", ev.retry_after),
-            ("timestamp", ev.timestamp),
-            ("fee", ev.fee.unwrap_or(0.0)),
+            ("price", ev.price, true),
+            ("size", ev.size, true),
+            ("filled_size", ev.filled_size, true),
+            ("remaining_size", ev.remaining_size, true),
+            ("retry_after", ev.retry_after, true),
+            ("timestamp", ev.timestamp, true),
+            ("fee", ev.fee.unwrap_or(0.0), false),
         ];
-        for (field, v) in numbers {
-            // A fee may be negative (a rebate); the reason names the rule of the rest.
+        for (field, v, non_negative) in numbers {
             let reason = "must be a finite, non-negative number";
-            if let Some(d) = number_refusal(field, v, field != "fee", reason) {
+            if let Some(d) = number_refusal(field, v, non_negative, reason) {
                 return self.event_refusal(
                     ev,
                     None,
