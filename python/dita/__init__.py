@@ -7,6 +7,7 @@ Strategy code imports everything it needs from here::
 
 from dita._kernel import (
     JOURNAL_COLUMNS,
+    TERMINAL_ORDER_STATUSES,
     AccountEvent,
     AccountEventKind,
     ControlMode,
@@ -38,6 +39,7 @@ from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueAdapter, VenueR
 
 __all__ = [
     "JOURNAL_COLUMNS",
+    "TERMINAL_ORDER_STATUSES",
     "AccountEvent",
     "AccountEventKind",
     "CcxtVenue",

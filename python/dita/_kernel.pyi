@@ -12,6 +12,7 @@ from typing_extensions import disjoint_base
 __version__: str
 JOURNAL_COLUMNS: dict[str, tuple[str, ...]]
 JOURNAL_WIRE_TYPES: dict[str, tuple[str, ...]]
+TERMINAL_ORDER_STATUSES: frozenset[str]
 
 MetaValue = str | int | float | bool | None
 

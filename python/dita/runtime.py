@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
 
@@ -38,7 +39,6 @@ __all__ = [
     "TradingRuntime",
 ]
 
-TERMINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 # How many freed trades keep their owner for a late fill (the kernel keeps one ended order
 # per slot, so more than a few thousand slots' worth is never needed).
 RELEASED_MEMORY = 10_000

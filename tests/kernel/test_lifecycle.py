@@ -516,3 +516,15 @@ def test_reconcile_from_slots_reads_the_callers_iterable_before_taking_the_kerne
 
     assert kernel.reconcile_from_slots(slots()) == 0
     assert seen == [before] and kernel.control()["source"] == "reconcile-check"
+
+
+def test_the_terminal_order_statuses_are_the_kernels_one_definition() -> None:
+    import dita
+    from dita.gateway import engine
+    from dita.runtime import TERMINAL_STATUSES
+    from dita.venues import router
+
+    assert dita.TERMINAL_ORDER_STATUSES == {"FILLED", "CANCELED", "REJECTED", "EXPIRED"}
+    assert all(dita.VenueOrderStatus.parse(name).name == name for name in dita.TERMINAL_ORDER_STATUSES)
+    for used in (TERMINAL_STATUSES, router.FINAL_STATUSES, engine.TERMINAL):
+        assert used is dita.TERMINAL_ORDER_STATUSES

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL
 from dita._kernel import (
     KernelCommandType,
     KernelEventKind,
@@ -40,7 +41,6 @@ __all__ = ["TERMINAL", "Emit", "OrderEngine", "OrderRecord"]
 Emit = Callable[[str, dict[str, Any]], None]
 """Receives (event type, fields); the writer adds ``seq`` and ``ts``."""
 
-TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 _EXITING = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING)
 
 _STATUS_BY_KIND = {

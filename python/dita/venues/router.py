@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
 from dita._kernel import VenueEvent, VenueOrder
 from dita.venues import UnknownVenueError, VenueAdapter, VenueEventStream, VenueMarketInfo, VenueTimeout
 
@@ -30,7 +31,6 @@ __all__ = ["VenueRouter"]
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 # Orders remembered before the router first asks the venues which of them still work.
 _CHECK_OPEN_AFTER = 1024
 

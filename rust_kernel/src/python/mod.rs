@@ -1343,6 +1343,17 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("JOURNAL_COLUMNS", journal_columns(m.py())?)?;
     m.add("JOURNAL_WIRE_TYPES", journal_wire_types(m.py())?)?;
+    // The order statuses after which a venue sends nothing more for the order by rule (a
+    // late fill can still come; the kernel applies it): the one definition Python uses.
+    let terminal: Vec<&str> = VenueOrderStatus::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.name())
+        .collect();
+    m.add(
+        "TERMINAL_ORDER_STATUSES",
+        pyo3::types::PyFrozenSet::new(m.py(), &terminal)?,
+    )?;
     m.add_class::<TradeStage>()?;
     m.add_class::<KernelCommandType>()?;
     m.add_class::<TradeSide>()?;
