@@ -149,7 +149,12 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             report.missed_fills.append({**item, "qty": missed, "price": price})
         ending = _ENDINGS.get(theirs.status)
         if ending is not None and _still_working(kernel, mine.slot_id, coid):
-            apply(_event(mine, ending, n, venue_order_id=theirs.venue_order_id))
+            # With the venue's final filled size: a report of a fill booked above, arriving
+            # late from the venue's stream, is then known as one (the order is full).
+            ending_event = _event(
+                mine, ending, n, venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
+            )
+            apply(ending_event)
             report.ended_at_venue.append({**item, "status": theirs.status.name})
 
     # Anything the venue holds that the kernel does not track (including its own ids lost with

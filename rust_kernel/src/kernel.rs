@@ -180,66 +180,107 @@ impl Dirty {
     }
 }
 
-/// The last order that ended on each slot without filling (a cancel ack, reject, expiry or
-/// rate limit), by slot and by its client and venue ids: a venue may still send a fill for
-/// it (a fill racing the cancel), and that fill is money moving, to be applied, not lost.
-/// At most one per slot; a newer one replaces it. Not part of the serde state (checkpoints
-/// carry it after the kernel's bytes, so older checkpoints still load).
-#[derive(Clone, Debug, Default)]
+/// Which kept order: its slot, and whether it is the slot's entry (else its exit).
+pub(crate) type KeptKey = (usize, bool);
+
+/// An order kept after it ended (see [`EndedOrders`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Kept {
+    order: VenueOrder,
+    /// The cumulative filled size the venue reported with the end, when it said (above 0):
+    /// late fills may bring the order up to it and no further.
+    final_filled: Option<f64>,
+    /// Fingerprints of the fills already applied to the order (the slot's memory when it
+    /// ended, then each late fill): a fill resent later is known even once the slot's own
+    /// memory has moved on.
+    fills: RecentRing,
+    /// The slot's exit leg when the order ended: a late fill completing an exit advances the
+    /// leg only if no other exit was sent since.
+    leg: usize,
+}
+
+/// Per slot, the last entry and the last exit order that ended without filling completely
+/// (a cancel ack, an expiry, or a reject after part of it filled), by slot and by their
+/// client and venue ids: a venue may still send a fill for it (a fill racing the cancel),
+/// and that fill is money moving, to be applied, not lost. Orders that never reached the
+/// venue (rate limited, rejected unfilled) are not kept. Forgotten when the slot starts a
+/// new trade. Not part of the serde state: a checkpoint carries it after the kernel's
+/// bytes, so older checkpoints still load.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct EndedOrders {
-    by_slot: AHashMap<usize, VenueOrder>,
-    by_id: AHashMap<Id, usize>,
+    by_key: AHashMap<KeptKey, Kept>,
+    /// Client and venue ids to their order. A venue id two kept orders claim names neither.
+    by_id: AHashMap<Id, KeptKey>,
 }
 
 impl EndedOrders {
-    fn keep(&mut self, sid: usize, order: VenueOrder) {
-        if let Some(old) = self.by_slot.remove(&sid) {
-            self.forget_ids(sid, &old);
-        }
-        self.by_id.insert(order.client_order_id.clone(), sid);
-        if !order.venue_order_id.is_empty() {
-            self.by_id.insert(order.venue_order_id.clone(), sid);
-        }
-        self.by_slot.insert(sid, order);
+    fn keep(&mut self, key: KeptKey, kept: Kept) {
+        self.forget(key);
+        self.by_id.insert(kept.order.client_order_id.clone(), key);
+        let venue_id = kept.order.venue_order_id.clone();
+        self.by_key.insert(key, kept);
+        self.index_venue_id(key, &venue_id);
     }
 
-    fn forget_ids(&mut self, sid: usize, order: &VenueOrder) {
-        for i in [&order.client_order_id, &order.venue_order_id] {
-            if self.by_id.get(i) == Some(&sid) {
-                self.by_id.remove(i);
+    /// Routes `venue_id` to `key`, unless another kept order claims it: then to neither.
+    fn index_venue_id(&mut self, key: KeptKey, venue_id: &Id) {
+        if venue_id.is_empty() {
+            return;
+        }
+        match self.by_id.get(venue_id) {
+            Some(&other) if other != key => {
+                self.by_id.remove(venue_id);
+            }
+            _ => {
+                self.by_id.insert(venue_id.clone(), key);
             }
         }
     }
 
-    /// The slot whose ended order has this client id (or, failing that, venue id).
-    fn slot_of(&self, client_order_id: &Id, venue_order_id: &Id) -> Option<usize> {
-        let named = |i: &Id| {
-            let sid = *self.by_id.get(i)?;
-            let o = &self.by_slot[&sid];
-            (!i.is_empty() && (o.client_order_id == *i || o.venue_order_id == *i)).then_some(sid)
-        };
-        named(client_order_id).or_else(|| named(venue_order_id))
+    fn forget(&mut self, key: KeptKey) {
+        if let Some(old) = self.by_key.remove(&key) {
+            for i in [&old.order.client_order_id, &old.order.venue_order_id] {
+                if self.by_id.get(i) == Some(&key) {
+                    self.by_id.remove(i);
+                }
+            }
+        }
     }
 
-    fn order(&self, sid: usize) -> Option<&VenueOrder> {
-        self.by_slot.get(&sid)
+    /// Forgets the slot's kept orders (it starts a new trade).
+    fn forget_slot(&mut self, sid: usize) {
+        if !self.by_key.is_empty() {
+            self.forget((sid, true));
+            self.forget((sid, false));
+        }
     }
 
-    fn order_mut(&mut self, sid: usize) -> Option<&mut VenueOrder> {
-        self.by_slot.get_mut(&sid)
+    fn named(&self, id: &Id) -> Option<KeptKey> {
+        if self.by_id.is_empty() || id.is_empty() {
+            return None;
+        }
+        self.by_id.get(id).copied()
+    }
+
+    fn get(&self, key: KeptKey) -> Option<&Kept> {
+        self.by_key.get(&key)
+    }
+
+    fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
+        self.by_key.get_mut(&key)
     }
 
     fn clear(&mut self) {
-        self.by_slot.clear();
+        self.by_key.clear();
         self.by_id.clear();
     }
+}
 
-    /// Slot order, for a checkpoint.
-    fn to_vec(&self) -> Vec<(usize, VenueOrder)> {
-        let mut v: Vec<_> = self.by_slot.iter().map(|(&i, o)| (i, o.clone())).collect();
-        v.sort_unstable_by_key(|(i, _)| *i);
-        v
-    }
+/// [`EndedOrders`] as a checkpoint stores it, in a fixed order.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EndedRepr {
+    kept: Vec<(KeptKey, Kept)>,
+    ids: Vec<(Id, KeptKey)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -415,19 +456,35 @@ impl Kernel {
 
     // ----- reading -------------------------------------------------------------------
 
-    /// The orders that ended unfilled and may still get a late fill, for a checkpoint.
-    pub(crate) fn ended_orders(&self) -> Vec<(usize, VenueOrder)> {
-        self.ended.to_vec()
+    /// The orders kept for late fills, for a checkpoint.
+    pub(crate) fn ended_orders(&self) -> EndedRepr {
+        let mut kept: Vec<_> = self
+            .ended
+            .by_key
+            .iter()
+            .map(|(&k, v)| (k, v.clone()))
+            .collect();
+        kept.sort_unstable_by_key(|(k, _)| *k);
+        let mut ids: Vec<_> = self
+            .ended
+            .by_id
+            .iter()
+            .map(|(i, &k)| (i.clone(), k))
+            .collect();
+        ids.sort_unstable();
+        EndedRepr { kept, ids }
     }
 
     /// Restores [`Kernel::ended_orders`] from a checkpoint.
-    pub(crate) fn restore_ended_orders(&mut self, orders: Vec<(usize, VenueOrder)>) {
-        self.ended.clear();
-        for (sid, order) in orders {
-            if sid < self.slots.len() {
-                self.ended.keep(sid, order);
-            }
+    pub(crate) fn restore_ended_orders(&mut self, repr: EndedRepr) -> Result<(), String> {
+        let n = self.slots.len();
+        let bad = |k: &KeptKey| k.0 >= n;
+        if repr.kept.iter().any(|(k, _)| bad(k)) || repr.ids.iter().any(|(_, k)| bad(k)) {
+            return Err(format!("a kept order names a slot beyond the kernel's {n}"));
         }
+        self.ended.by_key = repr.kept.into_iter().collect();
+        self.ended.by_id = repr.ids.into_iter().collect();
+        Ok(())
     }
 
     pub fn max_slots(&self) -> usize {
@@ -1092,7 +1149,8 @@ impl Kernel {
             return self.below_floor_outcome(intent, sid, &m, qty, price, seq);
         }
 
-        // Accepted: the slot starts a new trade.
+        // Accepted: the slot starts a new trade; a late fill of the last one is refused now.
+        self.ended.forget_slot(sid);
         let slot = &mut self.slots[sid];
         // Event ids stay remembered across trades; everything else starts afresh.
         let prev_seen = std::mem::take(&mut slot.seen_events);
@@ -1404,23 +1462,19 @@ impl Kernel {
                 );
             }
         }
-        let active = self
-            .by_client_id
-            .get(&ev.venue_client_id)
-            .or_else(|| self.by_venue_id.get(&ev.venue_order_id))
-            .copied();
-        // Rules 2 on: an order that ended unfilled is still known by its slot (`EndedOrders`).
-        let ended = || {
-            (rules() >= 2)
-                .then(|| self.ended.slot_of(&ev.venue_client_id, &ev.venue_order_id))
-                .flatten()
+        // The kernel's own client ids first: a venue id may be reused by a venue. Under rules
+        // 2 on, an order that ended is still known (`EndedOrders`).
+        let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
+        let kept = |i: &Id| (rules() >= 2).then(|| self.ended.named(i)).flatten();
+        let found = match self.by_client_id.get(c) {
+            Some(&sid) => Some((sid, None)),
+            None => kept(c)
+                .map(|k| (k.0, Some(k)))
+                .or_else(|| self.by_venue_id.get(v).map(|&sid| (sid, None)))
+                .or_else(|| kept(v).map(|k| (k.0, Some(k)))),
         };
-        let (sid, late) = match active
-            .map(|s| (s, false))
-            .or_else(|| ended().map(|s| (s, true)))
-        {
-            Some(found) => found,
-            None => return self.unknown_order(ev, seq),
+        let Some((sid, late)) = found else {
+            return self.unknown_order(ev, seq);
         };
         if ev.slot_id >= 0 && ev.slot_id as usize != sid {
             let mut d = detail_field("slot_id", ev.slot_id);
@@ -1434,10 +1488,9 @@ impl Kernel {
                 seq,
             );
         }
-        let order = if late {
-            self.ended.order(sid)
-        } else {
-            self.slots[sid].active_order()
+        let order = match late {
+            Some(key) => self.ended.get(key).map(|k| &k.order),
+            None => self.slots[sid].active_order(),
         };
         // Rules 1 on (see `error::RULES`): a log written before replays as it ran.
         if let Some(d) = (rules() >= 1)
@@ -1484,9 +1537,13 @@ impl Kernel {
             );
         }
         let out = match ev.kind {
-            K::Fill if late => self.apply_late_fill(ev, sid, seq),
-            _ if late => self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END),
-            K::Fill => self.apply_fill(ev, sid, seq),
+            _ if late.is_some() && ev.kind != K::Fill => {
+                self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END)
+            }
+            K::Fill => match late {
+                Some(key) => self.apply_late_fill(ev, key, seq),
+                None => self.apply_fill(ev, sid, seq),
+            },
             K::OrderAck => self.apply_ack(ev, sid, seq),
             K::CancelReject => {
                 let ctx = Ctx {
@@ -1715,6 +1772,7 @@ impl Kernel {
         ev: &VenueEvent,
         sid: usize,
         order: &VenueOrder,
+        also_seen: Option<&RecentRing>,
         seq: u64,
     ) -> Result<(f64, Option<u64>), KernelOutcome> {
         use KernelDiagnosticCode as D;
@@ -1729,7 +1787,12 @@ impl Kernel {
         let total_key =
             (rules() >= 1 && ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
                 .then(|| running_total_key(&order.client_order_id, ev.filled_size));
-        let resent = total_key.is_some_and(|k| self.slots[sid].seen_fills.contains(k));
+        let seen = |k: u64| {
+            self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
+        };
+        let resent = total_key.is_some_and(seen)
+            || (!ev.fill_id.is_empty()
+                && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
         let stale =
             ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0;
         let refuse = |code, sev, d| self.event_refusal(ev, Some(sid), code, sev, d, seq);
@@ -1810,7 +1873,7 @@ impl Kernel {
                 fill_key.clone(),
                 UnsettledFill {
                     slot_id: sid,
-                    trade_id: order.trade_id.clone(),
+                    trade_id: self.slots[sid].trade_id.clone(),
                     predicted_fee: fee,
                     price: ev.price,
                     qty,
@@ -1840,9 +1903,10 @@ impl Kernel {
         if !self.outbox.enabled {
             return;
         }
+        let slot = &self.slots[sid];
         let row = FillRow {
             ts: ev.timestamp,
-            trade_id: order.trade_id.clone(),
+            trade_id: slot.trade_id.clone(),
             slot_id: sid,
             event_id: ev.event_id.clone(),
             fill_id: b.fill_key,
@@ -1852,7 +1916,7 @@ impl Kernel {
             } else {
                 ev.venue_order_id.clone()
             },
-            asset: order.asset.clone(),
+            asset: slot.asset.clone(),
             side: order.side,
             is_entry: order.is_entry,
             price: ev.price,
@@ -1869,7 +1933,7 @@ impl Kernel {
             .active_order()
             .expect("indexed orders are active")
             .clone();
-        let (qty, total_key) = match self.fill_size(ev, sid, &order, seq) {
+        let (qty, total_key) = match self.fill_size(ev, sid, &order, None, seq) {
             Ok(sized) => sized,
             Err(refused) => return refused,
         };
@@ -1944,7 +2008,7 @@ impl Kernel {
         }
         let mut out = KernelOutcome::ok(
             sid as i64,
-            order.trade_id.clone(),
+            self.slots[sid].trade_id.clone(),
             self.slots[sid].fsm_state,
             seq,
         );
@@ -1988,22 +2052,49 @@ impl Kernel {
         out
     }
 
-    /// A fill for the order that ended on slot `sid` (see `EndedOrders`): the venue filled
-    /// it before the end it reported, or reported the end first. Applied while the slot still
+    /// A fill for an order kept after it ended (see `EndedOrders`): the venue filled it
+    /// before the end it reported, or reported the end first. Applied while the slot still
     /// holds the order's trade and the position can take it: an entry's fill opens the
     /// position again (from IDLE) or adds to it; an exit's takes from a position no other
-    /// exit is working on, and may close the trade. Otherwise refused, CRITICAL, for
-    /// reconciliation.
-    fn apply_late_fill(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
-        let order = self
-            .ended
-            .order(sid)
-            .expect("ended orders are indexed")
-            .clone();
-        let (qty, total_key) = match self.fill_size(ev, sid, &order, seq) {
+    /// exit is working on, and may close the trade. No further than the venue said had
+    /// filled when the order ended, when it said. Otherwise refused, for reconciliation.
+    fn apply_late_fill(&mut self, ev: &VenueEvent, key: KeptKey, seq: u64) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let sid = key.0;
+        let kept = self.ended.get(key).expect("kept orders are indexed");
+        let order = kept.order.clone();
+        let (qty, total_key) = match self.fill_size(ev, sid, &order, Some(&kept.fills), seq) {
             Ok(sized) => sized,
             Err(refused) => return refused,
         };
+        let new_filled = order.filled_size + qty;
+        if let Some(total) = kept.final_filled {
+            if new_filled > total * (1.0 + 1e-9) + QTY_EPS {
+                // The venue said how much had filled when the order ended: what is booked
+                // already accounts for it (a resend, or a fill a reconciliation booked), or
+                // this fill goes beyond it.
+                let booked_all = order.filled_size >= total - QTY_EPS.max(total * 1e-9);
+                let mut d = detail_field("fill_qty", qty);
+                d.push(("filled_size", Detail::F64(order.filled_size)));
+                d.push(("venue_final_filled_size", Detail::F64(total)));
+                d.push(("client_order_id", (&order.client_order_id).into()));
+                let (code, sev, reason) = if booked_all {
+                    (
+                        D::DuplicateEvent,
+                        KernelSeverity::Warning,
+                        "the venue's final filled size for the ended order is booked already",
+                    )
+                } else {
+                    (
+                        D::Overfill,
+                        KernelSeverity::Critical,
+                        "beyond the filled size the venue reported when the order ended",
+                    )
+                };
+                d.push(("reason", Detail::Static(reason)));
+                return self.event_refusal(ev, Some(sid), code, sev, d, seq);
+            }
+        }
         let slot = &self.slots[sid];
         let holds = if order.is_entry {
             slot.size + qty > QTY_EPS
@@ -2027,6 +2118,29 @@ impl Kernel {
         if let Some(reason) = why_not {
             return self.ended_order_refusal(ev, Some(sid), seq, reason);
         }
+        let learns_venue_id = !ev.venue_order_id.is_empty() && order.venue_order_id.is_empty();
+        if learns_venue_id {
+            let taken = self.by_venue_id.contains_key(&ev.venue_order_id)
+                || self
+                    .ended
+                    .named(&ev.venue_order_id)
+                    .is_some_and(|k| k != key);
+            if taken {
+                let mut d = detail_field("venue_order_id", &ev.venue_order_id);
+                d.push((
+                    "reason",
+                    Detail::Static("the venue order id is another order's"),
+                ));
+                return self.event_refusal(
+                    ev,
+                    Some(sid),
+                    D::UnknownOrder,
+                    KernelSeverity::Critical,
+                    d,
+                    seq,
+                );
+            }
+        }
         if order.is_entry && slot.size <= QTY_EPS {
             // The entry ended unfilled and left the slot FLAT; this fill opens its side again.
             self.slots[sid].side = match order.side {
@@ -2035,10 +2149,31 @@ impl Kernel {
             };
         }
         let booked = self.book_fill(ev, sid, &order, qty);
-        let new_filled = order.filled_size + qty;
-        if let Some(o) = self.ended.order_mut(sid) {
+        let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
+        let leg_done = {
+            let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+            let o = &mut kept.order;
             o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
             o.filled_size = new_filled;
+            if !ev.fill_id.is_empty() {
+                kept.fills.insert(fingerprint(&ev.fill_id));
+            }
+            if let Some(k) = total_key {
+                kept.fills.insert(k);
+            }
+            if learns_venue_id {
+                o.venue_order_id = ev.venue_order_id.clone();
+            }
+            !order.is_entry && complete && kept.leg == self.slots[sid].active_leg_index
+        };
+        if learns_venue_id {
+            // Later events may name the order by it alone, and it is known once forgotten.
+            self.ended.index_venue_id(key, &ev.venue_order_id);
+            self.finished_orders.insert(fingerprint(&ev.venue_order_id));
+        }
+        if leg_done {
+            // The leg the order was for is done, as if its last fill had come before the end.
+            self.slots[sid].active_leg_index += 1;
         }
         let slot = &self.slots[sid];
         let committed = if order.is_entry {
@@ -2052,7 +2187,7 @@ impl Kernel {
         }
         let mut out = KernelOutcome::ok(
             sid as i64,
-            order.trade_id.clone(),
+            self.slots[sid].trade_id.clone(),
             self.slots[sid].fsm_state,
             seq,
         );
@@ -2121,18 +2256,42 @@ impl Kernel {
             return self.stage_refusal(ev, sid, seq);
         }
         self.finish_order(sid, &order.client_order_id);
-        if rules() >= 2 {
-            // A fill may still come for it (see `apply_late_fill`).
+        // Under rules 2 on, an order that was at the venue is kept: a fill may still come
+        // for it (see `apply_late_fill`). One rate limited or rejected unfilled never traded.
+        let reached_venue = match ev.kind {
+            K::CancelAck | K::Expired => true,
+            K::Reject => order.filled_size > 0.0 || ev.filled_size > 0.0,
+            _ => false,
+        };
+        let kept = rules() >= 2 && reached_venue;
+        if kept {
             let mut ended = order.clone();
             ended.status = match ev.kind {
                 K::CancelAck => VenueOrderStatus::Canceled,
                 K::Expired => VenueOrderStatus::Expired,
                 _ => VenueOrderStatus::Rejected,
             };
-            if ended.venue_order_id.is_empty() && !ev.venue_order_id.is_empty() {
+            let key = (sid, order.is_entry);
+            let learned = ended.venue_order_id.is_empty()
+                && !ev.venue_order_id.is_empty()
+                && !self.by_venue_id.contains_key(&ev.venue_order_id)
+                && self
+                    .ended
+                    .named(&ev.venue_order_id)
+                    .is_none_or(|k| k == key);
+            if learned {
                 ended.venue_order_id = ev.venue_order_id.clone();
+                self.finished_orders.insert(fingerprint(&ev.venue_order_id));
             }
-            self.ended.keep(sid, ended);
+            self.ended.keep(
+                key,
+                Kept {
+                    order: ended,
+                    final_filled: (ev.filled_size > 0.0).then_some(ev.filled_size),
+                    fills: self.slots[sid].seen_fills.clone(),
+                    leg: self.slots[sid].active_leg_index,
+                },
+            );
         }
         let slot = &mut self.slots[sid];
         if order.is_entry {
@@ -2150,7 +2309,7 @@ impl Kernel {
             // position is off until the missing fill comes. Under rules 2 it is applied when
             // it comes (`apply_late_fill`); before, it was refused, which left the position
             // off until reconciliation, and this was as loud as that refusal.
-            let (severity, reason) = if rules() >= 2 {
+            let (severity, reason) = if kept {
                 (
                     KernelSeverity::Warning,
                     "the venue filled more than the kernel was told; the missing fill is applied when it comes",

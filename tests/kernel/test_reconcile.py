@@ -8,7 +8,7 @@ from typing import Any
 
 from kernel_helpers import intent
 
-from dita import ExecutionKernel, MockVenueAdapter, TradeStage, VenueOrder
+from dita import ExecutionKernel, KernelDiagnosticCode, MockVenueAdapter, TradeStage, VenueEvent, VenueOrder
 
 
 def open_kernel(wal: Path, venue: Any) -> ExecutionKernel:
@@ -131,3 +131,51 @@ def test_an_order_canceled_at_the_venue_while_away_ends_in_the_kernel(tmp_path: 
     assert report.ended_at_venue[0]["status"] == "CANCELED"
     assert kernel.slot_state(3).fsm_state == TradeStage.IDLE
     assert kernel.reconcile_with_venue().clean
+
+
+class CanceledWhileDown:
+    """A venue that filled half of the kernel's order and then canceled the rest while the
+    process was down, and still has the fill's execution report queued for the stream."""
+
+    name = "canceled-while-down"
+
+    def __init__(self) -> None:
+        self.orders: dict[str, VenueOrder] = {}
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        return []
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        return []
+
+    def open_orders(self) -> list[VenueOrder]:
+        return []
+
+    def positions(self) -> dict[str, float]:
+        return {"BTCUSDT": 0.5}
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        return self.orders.get(client_order_id)
+
+
+def test_the_venues_report_of_a_fill_reconciliation_booked_is_not_booked_again(tmp_path: Path) -> None:
+    venue = CanceledWhileDown()
+    held = [open_kernel(tmp_path, venue)]
+    coid = held[0].process_intent(intent("ENTER", 0)).order.client_order_id
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        venue_order_id="V1", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    release(held)
+    kernel = open_kernel(tmp_path, venue)
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills[0]["qty"] == 0.5 and report.ended_at_venue
+    assert kernel.slot_state(0).size == 0.5 and report.position_mismatches == []
+    queued = VenueEvent(
+        "exec-1", "t0", 0, "FILL", venue_client_id=coid, venue_order_id="V1",
+        price=100.0, size=0.5, filled_size=0.5, fill_id="F1",
+    )  # fmt: skip
+    out = kernel.on_venue_event(queued)
+    assert out.diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT and not out.accepted
+    assert kernel.slot_state(0).size == 0.5
+    kernel.close()

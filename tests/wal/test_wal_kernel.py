@@ -363,3 +363,58 @@ def test_closing_a_kernel_from_inside_its_own_venue_call_is_refused_at_once(tmp_
     kernel.close()
     with pytest.raises(RuntimeError, match="is closed"):
         kernel.mark_price("BTC", 102.0)
+
+
+class _Silent:
+    name = "silent"
+
+    def submit(self, order: Any) -> list[Any]:
+        return []
+
+    def cancel(self, order: Any) -> list[Any]:
+        return []
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_orders_kept_for_late_fills_survive_a_restart_as_they_were(tmp_path: Path, checkpoint: bool) -> None:
+    """An entry canceled with nothing filled, one canceled part-filled, and two ended orders
+    sharing a venue id: after a restart from the log (or a checkpoint) late fills route and
+    are refused exactly as they would have been live."""
+    from dita import VenueEvent
+
+    def event(kind: str, event_id: str, coid: str, **kw: Any) -> VenueEvent:
+        return VenueEvent(event_id, "", -1, kind, venue_client_id=coid, timestamp=1_700_000_100.0, **kw)
+
+    def open_kernel() -> ExecutionKernel:
+        return ExecutionKernel(max_slots=3, venue=_Silent(), kernel_id="late", wal_dir=tmp_path, fsync="none")
+
+    kernel = open_kernel()
+    coids = []
+    for slot in range(3):
+        kernel.process_intent(
+            KernelIntent(f"e{slot}", f"t{slot}", slot, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+        )
+        order = kernel.slot_state(slot).active_entry_order
+        assert order is not None
+        coids.append(order.client_order_id)
+    kernel.on_venue_event(event("FILL", "f0", coids[0], price=100.0, size=0.3, fill_id="F0"))
+    kernel.on_venue_event(event("CANCEL_ACK", "c0", coids[0]))
+    for slot in (1, 2):  # the venue reuses V once the first order is over
+        kernel.on_venue_event(event("ORDER_ACK", f"a{slot}", coids[slot], venue_order_id="V"))
+        kernel.on_venue_event(event("CANCEL_ACK", f"c{slot}", coids[slot]))
+    if checkpoint:
+        kernel.wal_checkpoint()
+    kernel.close()
+
+    again = open_kernel()
+    same_event = again.on_venue_event(event("FILL", "f0", coids[0], price=100.0, size=0.3))
+    assert same_event.diagnostic_code.name == "DUPLICATE_EVENT"
+    resent = again.on_venue_event(event("FILL", "f0b", coids[0], price=100.0, size=0.3, fill_id="F0"))
+    assert resent.diagnostic_code.name == "DUPLICATE_EVENT"
+    assert again.on_venue_event(event("FILL", "f1", coids[0], price=100.0, size=0.7)).accepted
+    shared = again.on_venue_event(event("FILL", "f2", "", venue_order_id="V", price=100.0, size=1.0))
+    assert shared.diagnostic_code.name == "UNKNOWN_ORDER" and not shared.accepted
+    late = again.on_venue_event(event("FILL", "f3", coids[2], price=100.0, size=1.0))
+    assert late.accepted and late.state.name == "POSITION_OPEN"
+    assert [again.slot_state(i).size for i in range(3)] == [1.0, 0.0, 1.0]
+    again.close()

@@ -89,9 +89,10 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let mut rest = state;
     let mut kernel: Kernel = bincode::deserialize_from(&mut rest).map_err(bad)?;
     if !rest.is_empty() {
-        let ended: Vec<(usize, crate::model::VenueOrder)> =
-            bincode::deserialize_from(&mut rest).map_err(bad)?;
-        kernel.restore_ended_orders(ended);
+        let ended: crate::kernel::EndedRepr = bincode::deserialize_from(&mut rest).map_err(bad)?;
+        kernel
+            .restore_ended_orders(ended)
+            .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
     }
     Ok(kernel)
 }
