@@ -331,6 +331,10 @@ class TradingRuntime:
                 continue
             seen.add(event.event_id)
             self._after_events([event], set())
+            if outcome.details.get("late_fill"):
+                # A fill of an order that already ended: it leaves nothing working, whatever
+                # status the venue tagged it with.
+                self._working.discard(event.venue_client_id)
             # The kernel may act on its own (e.g. send the next exit leg): follow that too.
             follow = [e for e in outcome.emitted_events if e.event_id not in seen]
             if follow:

@@ -206,43 +206,50 @@ pub(crate) struct Kept {
 /// venue (rate limited, rejected unfilled) are not kept. Forgotten when the slot starts a
 /// new trade. Not part of the serde state: a checkpoint carries it after the kernel's
 /// bytes, so older checkpoints still load.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct EndedOrders {
     by_key: AHashMap<KeptKey, Kept>,
-    /// Client and venue ids to their order. A venue id two kept orders claim names neither.
-    by_id: AHashMap<Id, KeptKey>,
+    /// The kernel's own (unique) client ids to their kept order.
+    by_client_id: AHashMap<Id, KeptKey>,
+    /// Venue ids to the kept orders that carry them: an id two claim (a venue reusing ids)
+    /// names neither, until all but one are forgotten.
+    by_venue_id: AHashMap<Id, Vec<KeptKey>>,
+    /// For orders working or kept, the venue's filled size a reconciliation booked: every
+    /// venue fill up to it is accounted for (see `Kernel::covered_by_reconciliation`).
+    reconciled: AHashMap<Id, f64>,
 }
 
 impl EndedOrders {
     fn keep(&mut self, key: KeptKey, kept: Kept) {
         self.forget(key);
-        self.by_id.insert(kept.order.client_order_id.clone(), key);
+        self.by_client_id
+            .insert(kept.order.client_order_id.clone(), key);
         let venue_id = kept.order.venue_order_id.clone();
         self.by_key.insert(key, kept);
-        self.index_venue_id(key, &venue_id);
+        self.claim_venue_id(key, &venue_id);
     }
 
-    /// Routes `venue_id` to `key`, unless another kept order claims it: then to neither.
-    fn index_venue_id(&mut self, key: KeptKey, venue_id: &Id) {
-        if venue_id.is_empty() {
-            return;
-        }
-        match self.by_id.get(venue_id) {
-            Some(&other) if other != key => {
-                self.by_id.remove(venue_id);
-            }
-            _ => {
-                self.by_id.insert(venue_id.clone(), key);
+    fn claim_venue_id(&mut self, key: KeptKey, venue_id: &Id) {
+        if !venue_id.is_empty() {
+            let claims = self.by_venue_id.entry(venue_id.clone()).or_default();
+            if !claims.contains(&key) {
+                claims.push(key);
             }
         }
     }
 
     fn forget(&mut self, key: KeptKey) {
-        if let Some(old) = self.by_key.remove(&key) {
-            for i in [&old.order.client_order_id, &old.order.venue_order_id] {
-                if self.by_id.get(i) == Some(&key) {
-                    self.by_id.remove(i);
-                }
+        let Some(old) = self.by_key.remove(&key) else {
+            return;
+        };
+        let coid = &old.order.client_order_id;
+        self.by_client_id.remove(coid);
+        self.reconciled.remove(coid);
+        let v = &old.order.venue_order_id;
+        if let Some(claims) = self.by_venue_id.get_mut(v) {
+            claims.retain(|k| *k != key);
+            if claims.is_empty() {
+                self.by_venue_id.remove(v);
             }
         }
     }
@@ -255,11 +262,29 @@ impl EndedOrders {
         }
     }
 
-    fn named(&self, id: &Id) -> Option<KeptKey> {
-        if self.by_id.is_empty() || id.is_empty() {
+    fn by_client(&self, id: &Id) -> Option<KeptKey> {
+        if self.by_client_id.is_empty() || id.is_empty() {
             return None;
         }
-        self.by_id.get(id).copied()
+        self.by_client_id.get(id).copied()
+    }
+
+    /// The kept order a venue id names: the one order that carries it.
+    fn by_venue(&self, id: &Id) -> Option<KeptKey> {
+        if self.by_venue_id.is_empty() || id.is_empty() {
+            return None;
+        }
+        match self.by_venue_id.get(id)?.as_slice() {
+            [key] => Some(*key),
+            _ => None,
+        }
+    }
+
+    /// Whether a kept order other than `key` carries venue id `id`.
+    fn venue_id_claimed(&self, id: &Id, key: Option<KeptKey>) -> bool {
+        self.by_venue_id
+            .get(id)
+            .is_some_and(|claims| claims.iter().any(|k| Some(*k) != key))
     }
 
     fn get(&self, key: KeptKey) -> Option<&Kept> {
@@ -271,16 +296,16 @@ impl EndedOrders {
     }
 
     fn clear(&mut self) {
-        self.by_key.clear();
-        self.by_id.clear();
+        *self = EndedOrders::default();
     }
 }
 
-/// [`EndedOrders`] as a checkpoint stores it, in a fixed order.
+/// [`EndedOrders`] as a checkpoint stores it, in a fixed order (the id indexes follow from
+/// the orders).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct EndedRepr {
     kept: Vec<(KeptKey, Kept)>,
-    ids: Vec<(Id, KeptKey)>,
+    reconciled: Vec<(Id, f64)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -362,6 +387,11 @@ fn close_if_closed(slot: &mut TradeSlot) {
             slot.exit_reason.clone()
         };
     }
+}
+
+/// Whether a fill is one a reconciliation with the venue made (its metadata says so).
+fn is_reconciliation(ev: &VenueEvent) -> bool {
+    matches!(ev.metadata.get("source"), Some(MetaValue::Str(s)) if s == "reconciliation")
 }
 
 /// Why a fill for an order the kernel no longer holds is refused.
@@ -465,25 +495,30 @@ impl Kernel {
             .map(|(&k, v)| (k, v.clone()))
             .collect();
         kept.sort_unstable_by_key(|(k, _)| *k);
-        let mut ids: Vec<_> = self
+        let mut reconciled: Vec<_> = self
             .ended
-            .by_id
+            .reconciled
             .iter()
-            .map(|(i, &k)| (i.clone(), k))
+            .map(|(i, &t)| (i.clone(), t))
             .collect();
-        ids.sort_unstable();
-        EndedRepr { kept, ids }
+        reconciled.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        EndedRepr { kept, reconciled }
     }
 
     /// Restores [`Kernel::ended_orders`] from a checkpoint.
     pub(crate) fn restore_ended_orders(&mut self, repr: EndedRepr) -> Result<(), String> {
         let n = self.slots.len();
-        let bad = |k: &KeptKey| k.0 >= n;
-        if repr.kept.iter().any(|(k, _)| bad(k)) || repr.ids.iter().any(|(_, k)| bad(k)) {
-            return Err(format!("a kept order names a slot beyond the kernel's {n}"));
+        if let Some((k, _)) = repr.kept.iter().find(|(k, _)| k.0 >= n) {
+            return Err(format!(
+                "a kept order names slot {}, beyond the kernel's {n}",
+                k.0
+            ));
         }
-        self.ended.by_key = repr.kept.into_iter().collect();
-        self.ended.by_id = repr.ids.into_iter().collect();
+        self.ended.clear();
+        for (key, kept) in repr.kept {
+            self.ended.keep(key, kept);
+        }
+        self.ended.reconciled = repr.reconciled.into_iter().collect();
         Ok(())
     }
 
@@ -1465,13 +1500,20 @@ impl Kernel {
         // The kernel's own client ids first: a venue id may be reused by a venue. Under rules
         // 2 on, an order that ended is still known (`EndedOrders`).
         let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
-        let kept = |i: &Id| (rules() >= 2).then(|| self.ended.named(i)).flatten();
+        let rules2 = rules() >= 2;
         let found = match self.by_client_id.get(c) {
             Some(&sid) => Some((sid, None)),
-            None => kept(c)
+            None => rules2
+                .then(|| self.ended.by_client(c))
+                .flatten()
                 .map(|k| (k.0, Some(k)))
                 .or_else(|| self.by_venue_id.get(v).map(|&sid| (sid, None)))
-                .or_else(|| kept(v).map(|k| (k.0, Some(k)))),
+                .or_else(|| {
+                    rules2
+                        .then(|| self.ended.by_venue(v))
+                        .flatten()
+                        .map(|k| (k.0, Some(k)))
+                }),
         };
         let Some((sid, late)) = found else {
             return self.unknown_order(ev, seq);
@@ -1796,6 +1838,15 @@ impl Kernel {
         let stale =
             ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0;
         let refuse = |code, sev, d| self.event_refusal(ev, Some(sid), code, sev, d, seq);
+        if let Some(upto) = self.covered_by_reconciliation(ev, order) {
+            let mut d = detail_field("filled_size", ev.filled_size);
+            d.push(("reconciled_filled_size", Detail::F64(upto)));
+            d.push((
+                "reason",
+                Detail::Static("a reconciliation booked the venue's fills up to this total"),
+            ));
+            return Err(refuse(D::DuplicateEvent, KernelSeverity::Warning, d));
+        }
         if stale || resent {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
@@ -1826,6 +1877,33 @@ impl Kernel {
         Ok((qty, total_key))
     }
 
+    /// Whether `ev`, a venue fill of `order` giving its running total, is one a
+    /// reconciliation booked already (rules 2 on): a fill whose metadata says `source:
+    /// reconciliation` books every venue fill up to its `filled_size` at once, under its own
+    /// id, so the venue's reports of those fills may still come, under theirs. The total
+    /// such a fill covers, if `ev` is within it. A report without a running total cannot be
+    /// told from a new fill.
+    fn covered_by_reconciliation(&self, ev: &VenueEvent, order: &VenueOrder) -> Option<f64> {
+        if self.ended.reconciled.is_empty() || ev.filled_size <= 0.0 || rules() < 2 {
+            return None;
+        }
+        let upto = *self.ended.reconciled.get(&order.client_order_id)?;
+        let within = ev.filled_size <= upto + QTY_EPS.max(upto * 1e-9);
+        (within && !is_reconciliation(ev)).then_some(upto)
+    }
+
+    /// Notes what a reconciliation fill of `order` covers (see `covered_by_reconciliation`).
+    fn note_reconciliation(&mut self, ev: &VenueEvent, order: &VenueOrder) {
+        if rules() >= 2 && ev.filled_size > 0.0 && is_reconciliation(ev) {
+            let upto = self
+                .ended
+                .reconciled
+                .entry(order.client_order_id.clone())
+                .or_insert(0.0);
+            *upto = upto.max(ev.filled_size);
+        }
+    }
+
     /// Books `qty` of `order` at `ev.price` on slot `sid`: the position, its PnL and fees,
     /// the account, the fee waiting for settlement and the index of open slots.
     fn book_fill(&mut self, ev: &VenueEvent, sid: usize, order: &VenueOrder, qty: f64) -> Booked {
@@ -1837,6 +1915,7 @@ impl Kernel {
         };
         let predicted = self.fees.predict(ev.price, qty, liquidity);
         let fee = ev.fee.unwrap_or(predicted);
+        self.note_reconciliation(ev, order);
 
         let slot = &mut self.slots[sid];
         let mut realized = 0.0;
@@ -1844,7 +1923,12 @@ impl Kernel {
             let total = slot.size + qty;
             slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
             slot.size = total;
-            slot.initial_size = total;
+            // What the entry filled in all: a late fill may come after exits took some.
+            if rules() >= 2 {
+                slot.initial_size += qty;
+            } else {
+                slot.initial_size = total;
+            }
         } else {
             realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
             slot.realized_pnl += realized;
@@ -2039,6 +2123,9 @@ impl Kernel {
         );
         if complete {
             self.finish_order(sid, &order.client_order_id);
+            if !self.ended.reconciled.is_empty() {
+                self.ended.reconciled.remove(&order.client_order_id);
+            }
             let slot = &mut self.slots[sid];
             if order.is_entry {
                 slot.active_entry_order = None;
@@ -2069,11 +2156,13 @@ impl Kernel {
         };
         let new_filled = order.filled_size + qty;
         if let Some(total) = kept.final_filled {
-            if new_filled > total * (1.0 + 1e-9) + QTY_EPS {
-                // The venue said how much had filled when the order ended: what is booked
-                // already accounts for it (a resend, or a fill a reconciliation booked), or
-                // this fill goes beyond it.
-                let booked_all = order.filled_size >= total - QTY_EPS.max(total * 1e-9);
+            let tol = QTY_EPS.max(total * 1e-9);
+            if new_filled > total + tol {
+                // The venue said how much had filled when the order ended. When all of that
+                // is booked and the fill's own running total says no more, it is one booked
+                // already (a resend under a new id, or a fill a reconciliation booked); else
+                // the venue contradicts its end.
+                let booked_all = order.filled_size >= total - tol && ev.filled_size <= total + tol;
                 let mut d = detail_field("fill_qty", qty);
                 d.push(("filled_size", Detail::F64(order.filled_size)));
                 d.push(("venue_final_filled_size", Detail::F64(total)));
@@ -2121,10 +2210,7 @@ impl Kernel {
         let learns_venue_id = !ev.venue_order_id.is_empty() && order.venue_order_id.is_empty();
         if learns_venue_id {
             let taken = self.by_venue_id.contains_key(&ev.venue_order_id)
-                || self
-                    .ended
-                    .named(&ev.venue_order_id)
-                    .is_some_and(|k| k != key);
+                || self.ended.venue_id_claimed(&ev.venue_order_id, Some(key));
             if taken {
                 let mut d = detail_field("venue_order_id", &ev.venue_order_id);
                 d.push((
@@ -2168,7 +2254,7 @@ impl Kernel {
         };
         if learns_venue_id {
             // Later events may name the order by it alone, and it is known once forgotten.
-            self.ended.index_venue_id(key, &ev.venue_order_id);
+            self.ended.claim_venue_id(key, &ev.venue_order_id);
             self.finished_orders.insert(fingerprint(&ev.venue_order_id));
         }
         if leg_done {
@@ -2275,23 +2361,37 @@ impl Kernel {
             let learned = ended.venue_order_id.is_empty()
                 && !ev.venue_order_id.is_empty()
                 && !self.by_venue_id.contains_key(&ev.venue_order_id)
-                && self
-                    .ended
-                    .named(&ev.venue_order_id)
-                    .is_none_or(|k| k == key);
+                && !self.ended.venue_id_claimed(&ev.venue_order_id, Some(key));
             if learned {
                 ended.venue_order_id = ev.venue_order_id.clone();
                 self.finished_orders.insert(fingerprint(&ev.venue_order_id));
+            }
+            // The venue's filled size at the end bounds late fills, unless it says less than
+            // the kernel booked from the venue's own fills: then it is no bound, and said.
+            let tol = QTY_EPS.max(order.size * 1e-9);
+            let short = ev.filled_size > 0.0 && ev.filled_size < order.filled_size - tol;
+            if short {
+                out.severity = KernelSeverity::Warning;
+                out.details
+                    .push(("venue_filled_size", Detail::F64(ev.filled_size)));
+                out.details.push((
+                    "reason",
+                    Detail::Static(
+                        "the venue reports less filled than the kernel booked from its fills",
+                    ),
+                ));
             }
             self.ended.keep(
                 key,
                 Kept {
                     order: ended,
-                    final_filled: (ev.filled_size > 0.0).then_some(ev.filled_size),
+                    final_filled: (ev.filled_size > 0.0 && !short).then_some(ev.filled_size),
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
                 },
             );
+        } else if !self.ended.reconciled.is_empty() {
+            self.ended.reconciled.remove(&order.client_order_id);
         }
         let slot = &mut self.slots[sid];
         if order.is_entry {

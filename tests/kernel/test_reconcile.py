@@ -6,6 +6,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kernel_helpers import intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, MockVenueAdapter, TradeStage, VenueEvent, VenueOrder
@@ -179,3 +180,41 @@ def test_the_venues_report_of_a_fill_reconciliation_booked_is_not_booked_again(t
     assert out.diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT and not out.accepted
     assert kernel.slot_state(0).size == 0.5
     kernel.close()
+
+
+class FilledWhileUnheard(CanceledWhileDown):
+    """The venue filled half of a working order; the kernel has not heard of it yet."""
+
+    def open_orders(self) -> list[VenueOrder]:
+        return list(self.orders.values())
+
+
+def test_a_fill_reconciliation_booked_is_known_whatever_the_order_does_next(tmp_path: Path) -> None:
+    """Reconciliation books the venue's fills up to their total under its own fill id; the
+    venue's own report may still come, under its id, before or after the order ends."""
+    for report_after_cancel in (False, True):
+        venue = FilledWhileUnheard()
+        kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"rw{int(report_after_cancel)}")
+        coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+        kernel.on_venue_event(
+            VenueEvent("a1", "t0", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="V1")
+        )
+        venue.orders[coid] = VenueOrder(
+            coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+            venue_order_id="V1", filled_size=0.5, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+        )  # fmt: skip
+        assert kernel.reconcile_with_venue().missed_fills[0]["qty"] == 0.5
+        if report_after_cancel:  # an end that does not say how much filled
+            kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid))
+        report = VenueEvent(
+            "exec-1", "t0", 0, "FILL", venue_client_id=coid, venue_order_id="V1",
+            price=100.0, size=0.5, filled_size=0.5, fill_id="F1",
+        )  # fmt: skip
+        out = kernel.on_venue_event(report)
+        assert out.diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT, report_after_cancel
+        assert kernel.slot_state(0).size == 0.5
+        # A fill past what reconciliation booked is new money.
+        more = VenueEvent(
+            "exec-2", "t0", 0, "FILL", venue_client_id=coid, price=100.0, size=0.2, filled_size=0.7
+        )
+        assert kernel.on_venue_event(more).accepted and kernel.slot_state(0).size == pytest.approx(0.7)

@@ -405,3 +405,56 @@ def test_a_late_fill_completing_an_exit_leg_advances_the_leg_as_a_timely_one_wou
     exit_order_id(kernel)
     second_leg = kernel.slot_state(0).active_exit_order
     assert second_leg is not None and second_leg.size == pytest.approx(0.3)
+
+
+def test_a_venue_id_stays_ambiguous_while_more_than_one_ended_order_claims_it() -> None:
+    k = ExecutionKernel(max_slots=3, venue=SilentVenue(), kernel_id="ambiguous")
+    coids = []
+    for slot in range(3):  # the venue reuses V for each order once the one before is over
+        coid = entry(k, slot)
+        k.on_venue_event(event("ORDER_ACK", f"a{slot}", coid, venue_order_id="V"))
+        k.on_venue_event(event("CANCEL_ACK", f"c{slot}", coid))
+        coids.append(coid)
+    before = k.snapshot()
+    out = k.on_venue_event(fill("f1", "", 1.0, venue_order_id="V"))
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and k.snapshot() == before
+    # New trades on two of the slots forget their ended orders: V names the last one left.
+    for slot in (0, 1):
+        k.process_intent(intent("ENTER", slot, trade_id=f"next{slot}"))
+    assert k.on_venue_event(fill("f2", "", 1.0, venue_order_id="V")).accepted
+    assert k.slot_state(2).size == 1.0
+
+
+def test_an_end_reporting_less_than_booked_is_said_and_bounds_nothing(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 0.4, fill_id="F1"))
+    ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.25))
+    assert ended.accepted and ended.severity == KernelSeverity.WARNING
+    assert ended.details["venue_filled_size"] == 0.25
+    # A consistent end bounds late fills; one whose own running total goes past it is money
+    # the venue's end did not count: loud.
+    other = entry(kernel, 1)
+    kernel.on_venue_event(fill("g1", other, 0.4, fill_id="G1"))
+    kernel.on_venue_event(event("CANCEL_ACK", "c2", other, filled_size=0.4))
+    before = kernel.snapshot()
+    beyond = kernel.on_venue_event(fill("g2", other, 0.3, total=0.7, fill_id="G2"))
+    assert beyond.diagnostic_code == D.OVERFILL and beyond.severity == KernelSeverity.CRITICAL
+    assert kernel.snapshot() == before
+
+
+def test_a_late_entry_fill_after_an_exit_leg_keeps_the_legs_of_what_was_entered(
+    kernel: ExecutionKernel,
+) -> None:
+    kernel.process_intent(intent("ENTER", 0, exit_leg_ratios=(0.25, 0.25, 0.5)))
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None
+    kernel.on_venue_event(fill("f1", order.client_order_id, 0.5))
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", order.client_order_id))
+    first_leg = exit_order_id(kernel)
+    kernel.on_venue_event(fill("x1", first_leg, 0.125))
+    assert kernel.on_venue_event(fill("f2", order.client_order_id, 0.5)).accepted
+    slot = kernel.slot_state(0)
+    assert slot.initial_size == pytest.approx(1.0) and slot.size == pytest.approx(0.875)
+    exit_order_id(kernel)
+    second_leg = kernel.slot_state(0).active_exit_order
+    assert second_leg is not None and second_leg.size == pytest.approx(0.25)

@@ -105,22 +105,24 @@ class ExpiresThenFills:
 
     name = "racing"
 
-    def __init__(self) -> None:
+    def __init__(self, late_share: float = 1.0) -> None:
         self.first: Any = None
         self.late_sent = False
+        self.late_share = late_share
 
-    def _fill(self, order: Any, event_id: str, price: float, ts: float) -> VenueEvent:
+    def _fill(self, order: Any, event_id: str, price: float, ts: float, share: float = 1.0) -> VenueEvent:
         return VenueEvent(
             event_id,
             order.trade_id,
             order.slot_id,
             "FILL",
+            status="FILLED" if share == 1.0 else "PARTIALLY_FILLED",
             venue_client_id=order.client_order_id,
             side=order.side,
             asset=order.asset,
             price=price,
-            size=order.size,
-            filled_size=order.size,
+            size=order.size * share,
+            filled_size=order.size * share,
             timestamp=ts,
         )
 
@@ -140,13 +142,14 @@ class ExpiresThenFills:
         if self.first is None or self.late_sent:
             return []
         self.late_sent = True
-        return [self._fill(self.first, "late-1", self.first.price, ts)]
+        return [self._fill(self.first, "late-1", self.first.price, ts, self.late_share)]
 
 
+@pytest.mark.parametrize("late_share", [1.0, 0.5])
 def test_a_late_fill_gives_the_position_back_to_the_strategy_that_owned_the_trade(
-    sample_bars: MarketData,
+    sample_bars: MarketData, late_share: float
 ) -> None:
-    venue = ExpiresThenFills()
+    venue = ExpiresThenFills(late_share)
     kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="rt-late")
     kernel.set_seed_capital(10_000.0)
     # Every bar reaches the venue (deferred, a bar waits for a working order to need it).
@@ -158,6 +161,8 @@ def test_a_late_fill_gives_the_position_back_to_the_strategy_that_owned_the_trad
     runtime.run(feed[:2])
     assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
     assert [f.side for f in s.my_fills] == ["BUY"] and not s.my_fills[0].closed
+    # Whatever status the venue tagged it with, a fill of an ended order leaves nothing working.
+    assert runtime.working_orders == 0
     runtime.run(feed[2:])
     # The strategy's close on the tenth bar found the position the late fill opened.
     assert [f.side for f in s.my_fills] == ["BUY", "SELL"] and s.my_fills[-1].closed
