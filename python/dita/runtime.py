@@ -331,14 +331,21 @@ class TradingRuntime:
                 continue
             seen.add(event.event_id)
             self._after_events([event], set())
-            if outcome.details.get("late_fill"):
-                # A fill of an order that already ended: it leaves nothing working, whatever
-                # status the venue tagged it with.
-                self._working.discard(event.venue_client_id)
             # The kernel may act on its own (e.g. send the next exit leg): follow that too.
             follow = [e for e in outcome.emitted_events if e.event_id not in seen]
             if follow:
                 self._after_events(follow, seen)
+
+    def _kernel_works(self, event: VenueEvent) -> bool:
+        """Whether the order ``event`` names is one the kernel still works: a fill or ack the
+        venue sends after the order ended (a fill racing a cancel) says "partially filled" of
+        an order that is over. Asked once per order the runtime has not seen working."""
+        if not 0 <= event.slot_id < self.kernel.max_slots:
+            return True  # the event does not say where: as the venue says
+        slot = self.kernel.slot_state(event.slot_id)
+        coid = event.venue_client_id
+        working = (slot.active_entry_order, slot.active_exit_order)
+        return any(o is not None and o.client_order_id == coid for o in working)
 
     def _after_events(self, events: list[VenueEvent], seen: set[str]) -> None:
         kernel = self.kernel
@@ -349,7 +356,12 @@ class TradingRuntime:
             status = event.status.name if event.status is not None else ""
             if status in TERMINAL_STATUSES:
                 self._working.discard(event.venue_client_id)
-            elif status in ("ACKNOWLEDGED", "PARTIALLY_FILLED", "NEW") and event.venue_client_id:
+            elif (
+                status in ("ACKNOWLEDGED", "PARTIALLY_FILLED", "NEW")
+                and event.venue_client_id
+                and event.venue_client_id not in self._working
+                and self._kernel_works(event)
+            ):
                 self._working.add(event.venue_client_id)
             kind = event.kind
             if kind != FILL and status not in TERMINAL_STATUSES:

@@ -183,6 +183,10 @@ impl Dirty {
 /// Which kept order: its slot, and whether it is the slot's entry (else its exit).
 pub(crate) type KeptKey = (usize, bool);
 
+/// A claimant of a venue id that is no kept order: an order that carried the id and
+/// finished without being kept, while kept orders carried it too.
+const GONE: KeptKey = (usize::MAX, false);
+
 /// An order kept after it ended (see [`EndedOrders`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Kept {
@@ -248,8 +252,22 @@ impl EndedOrders {
         let v = &old.order.venue_order_id;
         if let Some(claims) = self.by_venue_id.get_mut(v) {
             claims.retain(|k| *k != key);
-            if claims.is_empty() {
+            if claims.iter().all(|k| *k == GONE) {
                 self.by_venue_id.remove(v);
+            }
+        }
+    }
+
+    /// An order that carried `venue_id` finished without being kept: if kept orders carry
+    /// the id too, it stays shared, and names none of them (a fill naming only it may be
+    /// that order's, resent).
+    fn finished_elsewhere(&mut self, venue_id: &Id) {
+        if self.by_venue_id.is_empty() || venue_id.is_empty() {
+            return;
+        }
+        if let Some(claims) = self.by_venue_id.get_mut(venue_id) {
+            if !claims.contains(&GONE) {
+                claims.push(GONE);
             }
         }
     }
@@ -275,7 +293,7 @@ impl EndedOrders {
             return None;
         }
         match self.by_venue_id.get(id)?.as_slice() {
-            [key] => Some(*key),
+            [key] if *key != GONE => Some(*key),
             _ => None,
         }
     }
@@ -306,6 +324,8 @@ impl EndedOrders {
 pub(crate) struct EndedRepr {
     kept: Vec<(KeptKey, Kept)>,
     reconciled: Vec<(Id, f64)>,
+    /// Venue ids with a claimant that is no kept order (see `EndedOrders::finished_elsewhere`).
+    shared: Vec<Id>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -502,7 +522,19 @@ impl Kernel {
             .map(|(i, &t)| (i.clone(), t))
             .collect();
         reconciled.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        EndedRepr { kept, reconciled }
+        let mut shared: Vec<Id> = self
+            .ended
+            .by_venue_id
+            .iter()
+            .filter(|(_, claims)| claims.contains(&GONE))
+            .map(|(v, _)| v.clone())
+            .collect();
+        shared.sort_unstable();
+        EndedRepr {
+            kept,
+            reconciled,
+            shared,
+        }
     }
 
     /// Restores [`Kernel::ended_orders`] from a checkpoint.
@@ -517,6 +549,9 @@ impl Kernel {
         self.ended.clear();
         for (key, kept) in repr.kept {
             self.ended.keep(key, kept);
+        }
+        for v in &repr.shared {
+            self.ended.finished_elsewhere(v);
         }
         self.ended.reconciled = repr.reconciled.into_iter().collect();
         Ok(())
@@ -2123,8 +2158,30 @@ impl Kernel {
         );
         if complete {
             self.finish_order(sid, &order.client_order_id);
-            if !self.ended.reconciled.is_empty() {
-                self.ended.reconciled.remove(&order.client_order_id);
+            let reconciled = !self.ended.reconciled.is_empty()
+                && self.ended.reconciled.contains_key(&order.client_order_id);
+            if !reconciled {
+                if !self.ended.by_venue_id.is_empty() {
+                    let o = self.slots[sid].active_order().expect("still the slot's");
+                    let venue_id = o.venue_order_id.clone();
+                    self.ended.finished_elsewhere(&venue_id);
+                }
+            } else {
+                // A reconciliation booked part of it: the venue's own reports of those fills
+                // may still come, and are known as such (`covered_by_reconciliation`) while
+                // the order is kept, full (a further fill is an overfill).
+                let mut done = self.slots[sid]
+                    .active_order()
+                    .expect("the filled order is still the slot's")
+                    .clone();
+                done.status = VenueOrderStatus::Filled;
+                let kept = Kept {
+                    order: done,
+                    final_filled: Some(new_filled),
+                    fills: self.slots[sid].seen_fills.clone(),
+                    leg: self.slots[sid].active_leg_index + usize::from(!order.is_entry),
+                };
+                self.ended.keep((sid, order.is_entry), kept);
             }
             let slot = &mut self.slots[sid];
             if order.is_entry {
@@ -2390,8 +2447,11 @@ impl Kernel {
                     leg: self.slots[sid].active_leg_index,
                 },
             );
-        } else if !self.ended.reconciled.is_empty() {
-            self.ended.reconciled.remove(&order.client_order_id);
+        } else {
+            self.ended.finished_elsewhere(&order.venue_order_id);
+            if !self.ended.reconciled.is_empty() {
+                self.ended.reconciled.remove(&order.client_order_id);
+            }
         }
         let slot = &mut self.slots[sid];
         if order.is_entry {
@@ -3111,6 +3171,16 @@ fn check_loaded_slot(
             &field("initial_size"),
             s.initial_size,
             "must not be below the slot's size",
+        ));
+    }
+    if s.active_entry_order.is_some()
+        && (s.initial_size - s.size).abs() > QTY_EPS.max(s.size * 1e-9)
+    {
+        // While its entry works a trade has exited nothing: all it holds is what it entered.
+        return Err(KernelError::invalid(
+            &field("initial_size"),
+            s.initial_size,
+            "must equal the slot's size while its entry order works",
         ));
     }
     if s.closed && !matches!(s.fsm_state, TradeStage::Closed | TradeStage::Idle) {

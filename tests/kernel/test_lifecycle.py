@@ -386,6 +386,7 @@ def test_reconcile_from_slots_refuses_slots_the_kernel_could_not_have_left(resti
         (broken(1, active_entry_order={**entry_order, "trade_id": "other"}), r"active_entry_order\.trade_id"),
         (broken(0, entry_price=0.0), r"slots\[0\]\.entry_price: 0 "),
         (broken(0, initial_size=0.5), r"slots\[0\]\.initial_size: 0\.5 "),
+        (broken(1, size=0.4, entry_price=100.0, initial_size=1.0), r"slots\[1\]\.initial_size: 1 .must"),
         (broken(0, closed=True), r"slots\[0\]\.closed"),
         (
             broken(1, active_entry_order={**entry_order, "venue_order_id": exit_order["venue_order_id"]}),

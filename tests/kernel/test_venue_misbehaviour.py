@@ -458,3 +458,17 @@ def test_a_late_entry_fill_after_an_exit_leg_keeps_the_legs_of_what_was_entered(
     exit_order_id(kernel)
     second_leg = kernel.slot_state(0).active_exit_order
     assert second_leg is not None and second_leg.size == pytest.approx(0.25)
+
+
+def test_a_venue_id_a_filled_order_shared_with_an_ended_one_names_neither(kernel: ExecutionKernel) -> None:
+    ended = entry(kernel, 0)
+    kernel.on_venue_event(event("ORDER_ACK", "a1", ended, venue_order_id="V"))
+    kernel.on_venue_event(fill("f1", ended, 0.4))
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", ended))
+    filled = entry(kernel, 1)  # the venue reuses V
+    kernel.on_venue_event(event("ORDER_ACK", "a2", filled, venue_order_id="V"))
+    kernel.on_venue_event(fill("f2", filled, 1.0, total=1.0))
+    before = kernel.snapshot()
+    resent = kernel.on_venue_event(fill("f2-again", "", 0.0, total=1.0, venue_order_id="V"))
+    assert resent.diagnostic_code == D.UNKNOWN_ORDER and resent.severity == KernelSeverity.CRITICAL
+    assert kernel.snapshot() == before

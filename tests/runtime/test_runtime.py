@@ -145,6 +145,44 @@ class ExpiresThenFills:
         return [self._fill(self.first, "late-1", self.first.price, ts, self.late_share)]
 
 
+class AnswersTheCancelWithTheFillThatRacedIt:
+    """Acknowledges every order; answers a cancel with the cancel ack and then the half fill
+    that beat it (reported after the ack, as "partially filled")."""
+
+    name = "racing-cancel"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [VenueEvent(f"a-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid, half = order.client_order_id, order.size / 2
+        common = {"venue_client_id": coid, "side": order.side, "asset": order.asset}
+        return [
+            VenueEvent(f"c-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", status="CANCELED", **common),
+            VenueEvent(
+                f"f-{coid}", order.trade_id, order.slot_id, "FILL", status="PARTIALLY_FILLED",
+                price=order.price, size=half, filled_size=half, **common,
+            ),
+        ]  # fmt: skip
+
+    def on_bar(self, *args: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_an_order_a_late_fill_names_is_not_counted_working_again(sample_bars: MarketData) -> None:
+    venue = AnswersTheCancelWithTheFillThatRacedIt()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-race")
+    runtime = TradingRuntime(kernel, [venue])
+    s = BuyOnce(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    feed = bars(sample_bars, 10, "AAA")
+    runtime.run(feed)  # bar 1 buys (it rests), bar 10 closes: cancel, racing fill, then the exit
+    assert kernel.slot_state(0).size == pytest.approx(0.005)
+    assert runtime.working_orders == len(kernel.open_orders()) == 1
+
+
 @pytest.mark.parametrize("late_share", [1.0, 0.5])
 def test_a_late_fill_gives_the_position_back_to_the_strategy_that_owned_the_trade(
     sample_bars: MarketData, late_share: float
