@@ -180,12 +180,14 @@ impl Dirty {
     }
 }
 
-/// Which kept order: its slot, and whether it is the slot's entry (else its exit).
-pub(crate) type KeptKey = (usize, bool);
+/// Which kept order: its slot, whether it is the slot's entry (else its exit), and whether
+/// it filled completely (kept only so the venue's reports of fills a reconciliation booked
+/// are known as such: any other fill of it is an overfill).
+pub(crate) type KeptKey = (usize, bool, bool);
 
 /// A claimant of a venue id that is no kept order: an order that carried the id and
 /// finished without being kept, while kept orders carried it too.
-const GONE: KeptKey = (usize::MAX, false);
+const GONE: KeptKey = (usize::MAX, false, false);
 
 /// An order kept after it ended (see [`EndedOrders`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -275,8 +277,14 @@ impl EndedOrders {
     /// Forgets the slot's kept orders (it starts a new trade).
     fn forget_slot(&mut self, sid: usize) {
         if !self.by_key.is_empty() {
-            self.forget((sid, true));
-            self.forget((sid, false));
+            for key in [
+                (sid, true, false),
+                (sid, false, false),
+                (sid, true, true),
+                (sid, false, true),
+            ] {
+                self.forget(key);
+            }
         }
     }
 
@@ -1538,17 +1546,23 @@ impl Kernel {
         let rules2 = rules() >= 2;
         let found = match self.by_client_id.get(c) {
             Some(&sid) => Some((sid, None)),
-            None => rules2
-                .then(|| self.ended.by_client(c))
-                .flatten()
-                .map(|k| (k.0, Some(k)))
-                .or_else(|| self.by_venue_id.get(v).map(|&sid| (sid, None)))
-                .or_else(|| {
+            None => match rules2.then(|| self.ended.by_client(c)).flatten() {
+                Some(k) => Some((k.0, Some(k))),
+                // The kernel's own id of an order it no longer holds: the venue id must not
+                // route the event to another order that carried it.
+                None if rules2
+                    && !c.is_empty()
+                    && self.finished_orders.contains(&fingerprint(c)) =>
+                {
+                    None
+                }
+                None => self.by_venue_id.get(v).map(|&sid| (sid, None)).or_else(|| {
                     rules2
                         .then(|| self.ended.by_venue(v))
                         .flatten()
                         .map(|k| (k.0, Some(k)))
                 }),
+            },
         };
         let Some((sid, late)) = found else {
             return self.unknown_order(ev, seq);
@@ -1927,6 +1941,12 @@ impl Kernel {
         (within && !is_reconciliation(ev)).then_some(upto)
     }
 
+    /// Whether an order that finished before carried venue id `v` (the venue reused it):
+    /// an order kept with it then shares it, and it names none of them.
+    fn venue_id_finished_before(&self, v: &Id) -> bool {
+        !v.is_empty() && self.finished_orders.contains(&fingerprint(v))
+    }
+
     /// Notes what a reconciliation fill of `order` covers (see `covered_by_reconciliation`).
     fn note_reconciliation(&mut self, ev: &VenueEvent, order: &VenueOrder) {
         if rules() >= 2 && ev.filled_size > 0.0 && is_reconciliation(ev) {
@@ -2157,31 +2177,45 @@ impl Kernel {
             "checked above with the same stage, trigger and context"
         );
         if complete {
-            self.finish_order(sid, &order.client_order_id);
             let reconciled = !self.ended.reconciled.is_empty()
                 && self.ended.reconciled.contains_key(&order.client_order_id);
-            if !reconciled {
-                if !self.ended.by_venue_id.is_empty() {
-                    let o = self.slots[sid].active_order().expect("still the slot's");
-                    let venue_id = o.venue_order_id.clone();
-                    self.ended.finished_elsewhere(&venue_id);
-                }
-            } else {
-                // A reconciliation booked part of it: the venue's own reports of those fills
-                // may still come, and are known as such (`covered_by_reconciliation`) while
-                // the order is kept, full (a further fill is an overfill).
-                let mut done = self.slots[sid]
+            // Its venue id, when kept orders (or this one, kept) may share it.
+            let venue_id = (reconciled || !self.ended.by_venue_id.is_empty()).then(|| {
+                let o = self.slots[sid]
                     .active_order()
-                    .expect("the filled order is still the slot's")
+                    .expect("the filled order is the slot's");
+                o.venue_order_id.clone()
+            });
+            // A reconciliation booked part of it: the venue's own reports of those fills may
+            // still come, and are known as such (`covered_by_reconciliation`) while the order
+            // is kept, full (any other fill of it is an overfill).
+            let done = reconciled.then(|| {
+                let mut o = self.slots[sid]
+                    .active_order()
+                    .expect("the filled order is the slot's")
                     .clone();
-                done.status = VenueOrderStatus::Filled;
-                let kept = Kept {
-                    order: done,
+                o.status = VenueOrderStatus::Filled;
+                Kept {
+                    order: o,
                     final_filled: Some(new_filled),
                     fills: self.slots[sid].seen_fills.clone(),
-                    leg: self.slots[sid].active_leg_index + usize::from(!order.is_entry),
-                };
-                self.ended.keep((sid, order.is_entry), kept);
+                    leg: self.slots[sid].active_leg_index,
+                }
+            });
+            let shared = venue_id
+                .as_ref()
+                .is_some_and(|v| reconciled && self.venue_id_finished_before(v));
+            self.finish_order(sid, &order.client_order_id);
+            if let Some(v) = &venue_id {
+                match done {
+                    Some(kept) => {
+                        self.ended.keep((sid, order.is_entry, true), kept);
+                        if shared {
+                            self.ended.finished_elsewhere(v);
+                        }
+                    }
+                    None => self.ended.finished_elsewhere(v),
+                }
             }
             let slot = &mut self.slots[sid];
             if order.is_entry {
@@ -2211,6 +2245,23 @@ impl Kernel {
             Ok(sized) => sized,
             Err(refused) => return refused,
         };
+        if key.2 {
+            // Kept only for reports of fills a reconciliation booked; anything else is more
+            // than the order's size, however small.
+            let mut d = detail_field("fill_qty", qty);
+            d.push(("filled_size", Detail::F64(order.filled_size)));
+            d.push(("order_size", Detail::F64(order.size)));
+            d.push(("client_order_id", (&order.client_order_id).into()));
+            d.push(("reason", Detail::Static("the order filled completely")));
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::Overfill,
+                KernelSeverity::Critical,
+                d,
+                seq,
+            );
+        }
         let new_filled = order.filled_size + qty;
         if let Some(total) = kept.final_filled {
             let tol = QTY_EPS.max(total * 1e-9);
@@ -2310,9 +2361,14 @@ impl Kernel {
             !order.is_entry && complete && kept.leg == self.slots[sid].active_leg_index
         };
         if learns_venue_id {
-            // Later events may name the order by it alone, and it is known once forgotten.
+            // Later events may name the order by it alone, and it is known once forgotten,
+            // unless an order that finished before carried it too.
+            let reused = self.venue_id_finished_before(&ev.venue_order_id);
             self.ended.claim_venue_id(key, &ev.venue_order_id);
             self.finished_orders.insert(fingerprint(&ev.venue_order_id));
+            if reused {
+                self.ended.finished_elsewhere(&ev.venue_order_id);
+            }
         }
         if leg_done {
             // The leg the order was for is done, as if its last fill had come before the end.
@@ -2398,6 +2454,14 @@ impl Kernel {
         ) {
             return self.stage_refusal(ev, sid, seq);
         }
+        // Whether another order finished with the venue id this one will be kept with.
+        let rules2 = rules() >= 2;
+        let kept_venue_id = if order.venue_order_id.is_empty() {
+            &ev.venue_order_id
+        } else {
+            &order.venue_order_id
+        };
+        let reused = rules2 && self.venue_id_finished_before(kept_venue_id);
         self.finish_order(sid, &order.client_order_id);
         // Under rules 2 on, an order that was at the venue is kept: a fill may still come
         // for it (see `apply_late_fill`). One rate limited or rejected unfilled never traded.
@@ -2406,7 +2470,7 @@ impl Kernel {
             K::Reject => order.filled_size > 0.0 || ev.filled_size > 0.0,
             _ => false,
         };
-        let kept = rules() >= 2 && reached_venue;
+        let kept = rules2 && reached_venue;
         if kept {
             let mut ended = order.clone();
             ended.status = match ev.kind {
@@ -2414,7 +2478,7 @@ impl Kernel {
                 K::Expired => VenueOrderStatus::Expired,
                 _ => VenueOrderStatus::Rejected,
             };
-            let key = (sid, order.is_entry);
+            let key = (sid, order.is_entry, false);
             let learned = ended.venue_order_id.is_empty()
                 && !ev.venue_order_id.is_empty()
                 && !self.by_venue_id.contains_key(&ev.venue_order_id)
@@ -2423,6 +2487,7 @@ impl Kernel {
                 ended.venue_order_id = ev.venue_order_id.clone();
                 self.finished_orders.insert(fingerprint(&ev.venue_order_id));
             }
+            let learned_or_own = learned || !order.venue_order_id.is_empty();
             // The venue's filled size at the end bounds late fills, unless it says less than
             // the kernel booked from the venue's own fills: then it is no bound, and said.
             let tol = QTY_EPS.max(order.size * 1e-9);
@@ -2447,6 +2512,9 @@ impl Kernel {
                     leg: self.slots[sid].active_leg_index,
                 },
             );
+            if reused && learned_or_own {
+                self.ended.finished_elsewhere(kept_venue_id);
+            }
         } else {
             self.ended.finished_elsewhere(&order.venue_order_id);
             if !self.ended.reconciled.is_empty() {
@@ -3058,7 +3126,7 @@ impl Kernel {
         self.open_count = 0;
         self.by_client_id.clear();
         self.by_venue_id.clear();
-        self.ended.clear();
+        let ended = std::mem::take(&mut self.ended);
         self.asset_notional.clear();
         self.total_notional = 0.0;
         for i in 0..self.slots.len() {
@@ -3094,7 +3162,39 @@ impl Kernel {
             self.set_committed(i, n);
             self.dirty.slot(i);
         }
+        self.retain_ended(ended);
         Ok(())
+    }
+
+    /// After slots are loaded: what the kernel knew of ended orders and reconciled fills is
+    /// kept where the loaded slot still holds the same trade of the same asset (an operator
+    /// correcting one slot must not make the others forget a fill that may still come, or
+    /// one a reconciliation booked), and dropped elsewhere.
+    fn retain_ended(&mut self, old: EndedOrders) {
+        let shared: Vec<&Id> = old
+            .by_venue_id
+            .iter()
+            .filter(|(_, claims)| claims.contains(&GONE))
+            .map(|(v, _)| v)
+            .collect();
+        for (key, kept) in &old.by_key {
+            let slot = &self.slots[key.0];
+            let o = &kept.order;
+            if slot.trade_id == o.trade_id
+                && slot.asset == o.asset
+                && !self.by_client_id.contains_key(&o.client_order_id)
+            {
+                self.ended.keep(*key, kept.clone());
+            }
+        }
+        for v in shared {
+            self.ended.finished_elsewhere(v);
+        }
+        for (coid, upto) in &old.reconciled {
+            if self.by_client_id.contains_key(coid) || self.ended.by_client(coid).is_some() {
+                self.ended.reconciled.insert(coid.clone(), *upto);
+            }
+        }
     }
 }
 

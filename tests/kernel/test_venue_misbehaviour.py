@@ -407,7 +407,7 @@ def test_a_late_fill_completing_an_exit_leg_advances_the_leg_as_a_timely_one_wou
     assert second_leg is not None and second_leg.size == pytest.approx(0.3)
 
 
-def test_a_venue_id_stays_ambiguous_while_more_than_one_ended_order_claims_it() -> None:
+def test_a_venue_id_several_orders_carried_names_none_of_them() -> None:
     k = ExecutionKernel(max_slots=3, venue=SilentVenue(), kernel_id="ambiguous")
     coids = []
     for slot in range(3):  # the venue reuses V for each order once the one before is over
@@ -418,10 +418,12 @@ def test_a_venue_id_stays_ambiguous_while_more_than_one_ended_order_claims_it() 
     before = k.snapshot()
     out = k.on_venue_event(fill("f1", "", 1.0, venue_order_id="V"))
     assert out.diagnostic_code == D.UNKNOWN_ORDER and k.snapshot() == before
-    # New trades on two of the slots forget their ended orders: V names the last one left.
+    # New trades on two of the slots forget their ended orders, but those orders carried V
+    # too: a fill naming only V may still be theirs, resent. By its client id it routes.
     for slot in (0, 1):
         k.process_intent(intent("ENTER", slot, trade_id=f"next{slot}"))
-    assert k.on_venue_event(fill("f2", "", 1.0, venue_order_id="V")).accepted
+    assert k.on_venue_event(fill("f2", "", 1.0, venue_order_id="V")).diagnostic_code == D.UNKNOWN_ORDER
+    assert k.on_venue_event(fill("f3", coids[2], 1.0, venue_order_id="V")).accepted
     assert k.slot_state(2).size == 1.0
 
 
@@ -472,3 +474,68 @@ def test_a_venue_id_a_filled_order_shared_with_an_ended_one_names_neither(kernel
     resent = kernel.on_venue_event(fill("f2-again", "", 0.0, total=1.0, venue_order_id="V"))
     assert resent.diagnostic_code == D.UNKNOWN_ORDER and resent.severity == KernelSeverity.CRITICAL
     assert kernel.snapshot() == before
+
+
+def test_a_venue_id_a_finished_order_carried_names_no_order_kept_later(kernel: ExecutionKernel) -> None:
+    """The same as when the ended order came first: which order ended first must not matter."""
+    filled = entry(kernel, 1)
+    kernel.on_venue_event(event("ORDER_ACK", "a1", filled, venue_order_id="V"))
+    kernel.on_venue_event(fill("f1", filled, 1.0, total=1.0, fill_id="F1"))
+    ended = entry(kernel, 0)  # the venue reuses V
+    kernel.on_venue_event(event("ORDER_ACK", "a2", ended, venue_order_id="V"))
+    kernel.on_venue_event(fill("f2", ended, 0.4))
+    kernel.on_venue_event(event("CANCEL_ACK", "c2", ended))
+    before = kernel.snapshot()
+    by_venue_id = kernel.on_venue_event(fill("f1-again", "", 0.0, total=1.0, venue_order_id="V"))
+    assert by_venue_id.diagnostic_code == D.UNKNOWN_ORDER and by_venue_id.severity == KernelSeverity.CRITICAL
+    # Naming the filled order by the kernel's own id, the venue id does not reroute it either.
+    named = kernel.on_venue_event(fill("f1-named", filled, 1.0, total=1.0, venue_order_id="V", fill_id="F9"))
+    assert named.diagnostic_code == D.UNKNOWN_ORDER and named.severity == KernelSeverity.CRITICAL
+    assert kernel.snapshot() == before
+    assert kernel.on_venue_event(fill("f3", ended, 0.6)).accepted  # by its own client id
+
+
+def test_an_order_a_reconciliation_filled_is_kept_beside_the_exit_that_raced_its_cancel(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 1.0))
+    raced = exit_order_id(kernel, target_size=0.25)
+    kernel.on_venue_event(fill("x1", raced, 0.1))
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", raced))
+    reconciled = exit_order_id(kernel, target_size=0.25)
+    booked = kernel.on_venue_event(
+        VenueEvent(
+            "r1", "", -1, "FILL", venue_client_id=reconciled, price=100.0, size=0.25, filled_size=0.25,
+            fill_id="reconcile:r1", metadata={"source": "reconciliation"},
+        )
+    )  # fmt: skip
+    assert booked.accepted and kernel.slot_state(0).size == pytest.approx(0.65)
+    late = kernel.on_venue_event(fill("x2", raced, 0.05))
+    assert late.accepted and late.details["late_fill"] is True
+    assert kernel.slot_state(0).size == pytest.approx(0.6)
+    # The venue's own report of the reconciled fill is known; anything more is an overfill.
+    report = kernel.on_venue_event(fill("x3", reconciled, 0.25, total=0.25, fill_id="X3"))
+    assert report.diagnostic_code == D.DUPLICATE_EVENT
+    dust = kernel.on_venue_event(fill("x4", reconciled, 2e-9))
+    assert dust.diagnostic_code == D.OVERFILL and kernel.slot_state(0).active_leg_index == 1
+
+
+def test_reloading_the_kernels_own_slots_keeps_what_it_knew_of_ended_and_reconciled_orders(
+    kernel: ExecutionKernel,
+) -> None:
+    ended = entry(kernel, 0)
+    kernel.on_venue_event(fill("f1", ended, 0.4))
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", ended))
+    working = entry(kernel, 1)
+    kernel.on_venue_event(
+        VenueEvent(
+            "r1", "", -1, "FILL", venue_client_id=working, price=100.0, size=0.5, filled_size=0.5,
+            fill_id="reconcile:r1", metadata={"source": "reconciliation"},
+        )
+    )  # fmt: skip
+    kernel.reconcile_from_slots(kernel.slots())
+    report = kernel.on_venue_event(fill("w1", working, 0.5, total=0.5, fill_id="W1"))
+    assert report.diagnostic_code == D.DUPLICATE_EVENT
+    assert kernel.on_venue_event(fill("f2", ended, 0.6)).accepted
+    assert (kernel.slot_state(0).size, kernel.slot_state(1).size) == (pytest.approx(1.0), 0.5)
