@@ -317,6 +317,23 @@ impl EndedOrders {
         self.by_key.get(&key)
     }
 
+    /// What the venue said had filled of the slot's kept orders, at their end, that it has
+    /// not sent yet, if any: the slot is waiting for money that moved.
+    fn awaited(&self, sid: usize) -> Option<f64> {
+        if self.by_key.is_empty() {
+            return None;
+        }
+        let owed: f64 = [(sid, true, false), (sid, false, false)]
+            .iter()
+            .filter_map(|k| self.by_key.get(k))
+            .filter_map(|k| {
+                let due = k.final_filled? - k.order.filled_size;
+                (due > QTY_EPS.max(k.order.size * 1e-9)).then_some(due)
+            })
+            .sum();
+        (owed > 0.0).then_some(owed)
+    }
+
     fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
         self.by_key.get_mut(&key)
     }
@@ -1123,6 +1140,9 @@ impl Kernel {
             return o;
         }
         let stage = self.slots[sid].fsm_state;
+        if let Some(owed) = self.ended.awaited(sid) {
+            return self.awaiting_refusal(intent, sid, owed, seq);
+        }
         if !fsm::is_free(stage) {
             let d = vec![
                 ("slot_id", Detail::I64(sid as i64)),
@@ -1268,6 +1288,9 @@ impl Kernel {
         }
         let slot = &self.slots[sid];
         let stage = slot.fsm_state;
+        if let Some(owed) = self.ended.awaited(sid) {
+            return self.awaiting_refusal(intent, sid, owed, seq);
+        }
         if next_stage(
             stage,
             Trigger::Exit,
@@ -1697,6 +1720,16 @@ impl Kernel {
                     .finished_orders
                     .contains(&fingerprint(&ev.venue_order_id)));
         if known {
+            if let Some((sid, d)) = self.resent_to_named_slot(ev) {
+                return self.event_refusal(
+                    ev,
+                    Some(sid),
+                    KernelDiagnosticCode::DuplicateEvent,
+                    KernelSeverity::Info,
+                    d,
+                    seq,
+                );
+            }
             return self.ended_order_refusal(ev, None, seq, FILL_AFTER_END);
         }
         let d = vec![
@@ -1712,6 +1745,26 @@ impl Kernel {
             d,
             seq,
         )
+    }
+
+    /// For an event of an order the kernel no longer holds that names its slot (rules 2 on):
+    /// the details of a resend, when the slot remembers its event or fill id (a venue
+    /// replaying recent reports on reconnect is not money moving).
+    fn resent_to_named_slot(&self, ev: &VenueEvent) -> Option<(usize, Details)> {
+        if rules() < 2 {
+            return None;
+        }
+        let sid = usize::try_from(ev.slot_id)
+            .ok()
+            .filter(|&i| i < self.slots.len())?;
+        let slot = &self.slots[sid];
+        if slot.seen_events.contains(fingerprint(&ev.event_id)) {
+            return Some((sid, detail_field("event_id", &ev.event_id)));
+        }
+        let fill_seen = ev.kind == KernelEventKind::Fill
+            && !ev.fill_id.is_empty()
+            && slot.seen_fills.contains(fingerprint(&ev.fill_id));
+        fill_seen.then(|| (sid, detail_field("fill_id", &ev.fill_id)))
     }
 
     /// The refusal of an event for an order that already ended. A fill that cannot be
@@ -1939,6 +1992,44 @@ impl Kernel {
         let upto = *self.ended.reconciled.get(&order.client_order_id)?;
         let within = ev.filled_size <= upto + QTY_EPS.max(upto * 1e-9);
         (within && !is_reconciliation(ev)).then_some(upto)
+    }
+
+    /// Offers slot `sid` as free only if its stage is free and it waits for no fill the
+    /// venue said happened (`EndedOrders::awaited`): a strategy asking for a free slot must
+    /// not get one whose next trade would forget the order that fill is for.
+    fn sync_free(&mut self, sid: usize) {
+        if fsm::is_free(self.slots[sid].fsm_state) {
+            if self.ended.awaited(sid).is_some() {
+                self.free.remove(sid);
+            } else {
+                self.free.insert(sid);
+            }
+        }
+    }
+
+    /// The refusal of a new order on a slot waiting for fills the venue said happened (see
+    /// `EndedOrders::awaited`): entered or exited now, the slot would be sized on a position
+    /// the venue does not hold, and a new trade would forget the order the fill is for.
+    fn awaiting_refusal(&self, intent: &Intent, sid: usize, owed: f64, seq: u64) -> KernelOutcome {
+        let d = vec![
+            ("slot_id", Detail::I64(sid as i64)),
+            ("awaited_fill_qty", Detail::F64(owed)),
+            (
+                "reason",
+                Detail::Static(
+                    "the venue reported fills of the slot's last order that have not come; \
+                     wait for them, or reconcile_from_slots",
+                ),
+            ),
+        ];
+        self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::SlotBusy,
+            KernelSeverity::Warning,
+            d,
+            seq,
+        )
     }
 
     /// Whether an order that finished before carried venue id `v` (the venue reused it):
@@ -2410,6 +2501,7 @@ impl Kernel {
             "checked above with the same stage, trigger and context"
         );
         close_if_closed(&mut self.slots[sid]);
+        self.sync_free(sid);
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out
     }
@@ -2515,6 +2607,7 @@ impl Kernel {
             if reused && learned_or_own {
                 self.ended.finished_elsewhere(kept_venue_id);
             }
+            self.sync_free(sid);
         } else {
             self.ended.finished_elsewhere(&order.venue_order_id);
             if !self.ended.reconciled.is_empty() {
@@ -2540,7 +2633,7 @@ impl Kernel {
             let (severity, reason) = if kept {
                 (
                     KernelSeverity::Warning,
-                    "the venue filled more than the kernel was told; the missing fill is applied when it comes",
+                    "the venue filled more than the kernel was told; the missing fill is applied when it comes, and the slot takes no new order until then",
                 )
             } else {
                 (
@@ -3184,7 +3277,14 @@ impl Kernel {
                 && slot.asset == o.asset
                 && !self.by_client_id.contains_key(&o.client_order_id)
             {
-                self.ended.keep(*key, kept.clone());
+                // The loaded slots are the operator's word on what filled: nothing the venue
+                // reported at the end is awaited any more (a fill up to it that comes is one
+                // the slots count already).
+                let mut kept = kept.clone();
+                if let Some(total) = kept.final_filled {
+                    kept.order.filled_size = kept.order.filled_size.max(total);
+                }
+                self.ended.keep(*key, kept);
             }
         }
         for v in shared {

@@ -539,3 +539,47 @@ def test_reloading_the_kernels_own_slots_keeps_what_it_knew_of_ended_and_reconci
     assert report.diagnostic_code == D.DUPLICATE_EVENT
     assert kernel.on_venue_event(fill("f2", ended, 0.6)).accepted
     assert (kernel.slot_state(0).size, kernel.slot_state(1).size) == (pytest.approx(1.0), 0.5)
+
+
+def test_a_slot_waiting_for_a_fill_the_venue_reported_takes_no_new_order(kernel: ExecutionKernel) -> None:
+    """Cancel and re-enter (or re-price an exit) while the fill that raced the cancel is
+    still on its way: the cancel's answer said how much filled, so the slot waits for it
+    instead of forgetting the order or sizing an exit on a position the venue does not hold."""
+    coid = entry(kernel)
+    kernel.process_intent(intent("CANCEL", 0))
+    ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
+    assert ended.state == TradeStage.IDLE and ended.details["unreported_qty"] == pytest.approx(0.4)
+    assert kernel.free_slot() == 1  # slot 0 is not offered
+    before = kernel.snapshot()
+    for action in ("ENTER", "EXIT"):
+        refused = kernel.process_intent(intent(action, 0, trade_id="t-next"))
+        assert refused.diagnostic_code == D.SLOT_BUSY
+        assert refused.details["awaited_fill_qty"] == pytest.approx(0.4)
+    assert kernel.snapshot() == before
+    assert kernel.on_venue_event(fill("f1", coid, 0.4)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.4)
+    xid = exit_order_id(kernel)  # nothing is awaited any more
+    kernel.on_venue_event(fill("x1", xid, 0.4))
+    assert kernel.slot_state(0).fsm_state == TradeStage.CLOSED and kernel.free_slot() == 0
+
+
+def test_reloading_the_slots_settles_a_fill_the_slot_waited_for(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
+    assert kernel.free_slot() == 1
+    kernel.reconcile_from_slots(kernel.slots())  # the operator's word: nothing more filled
+    assert kernel.free_slot() == 0
+    late = kernel.on_venue_event(fill("f1", coid, 0.4))
+    assert late.diagnostic_code == D.DUPLICATE_EVENT and kernel.slot_state(0).size == 0.0
+
+
+def test_a_fill_of_a_filled_order_resent_to_its_slot_is_a_duplicate(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 1.0, fill_id="F1"))
+    before = kernel.snapshot()
+    again = VenueEvent(
+        "f1-replayed", "", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0, fill_id="F1"
+    )
+    out = kernel.on_venue_event(again)
+    assert out.diagnostic_code == D.DUPLICATE_EVENT and out.severity == KernelSeverity.INFO
+    assert kernel.snapshot() == before

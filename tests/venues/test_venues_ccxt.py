@@ -132,6 +132,35 @@ def test_cancel_after_partial_fill_reports_the_fill_then_the_cancel(
     assert venue.poll_events() == []
 
 
+@pytest.mark.parametrize("trade_list", ["lagging", "throttled"])
+def test_a_cancel_whose_fill_the_trade_list_does_not_show_yet_says_so_and_polls_for_it(
+    make_venue: VenueFactory, exchange: RecordedExchange, trade_list: str
+) -> None:
+    """The cancel answer counts 0.005 executed, but the trade list has not caught up (or is
+    throttled): the end carries the exchange's filled size, so the kernel knows a fill is on
+    its way, and the order stays polled until its trade shows."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    order = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
+    venue.submit(order)
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    if trade_list == "lagging":
+        exchange.script("GET", "/api/v3/myTrades", payload=[])
+    else:
+        exchange.script(
+            "GET", "/api/v3/myTrades", "binance/error_too_many_requests.json", status=429,
+            headers={"Retry-After": "0"},
+        )  # fmt: skip
+    events = venue.cancel(order)
+    assert kinds(events) == ["CANCEL_ACK"]
+    assert events[0].filled_size == pytest.approx(0.005)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    later = venue.poll_events()
+    assert kinds(later) == ["FILL"] and later[0].size == pytest.approx(0.005)
+    assert venue.poll_events() == []  # reported once, and no longer polled
+
+
 def test_cancel_of_an_order_filled_meanwhile_reports_the_fills_and_a_cancel_reject(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

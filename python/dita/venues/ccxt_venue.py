@@ -155,6 +155,9 @@ class _Tracked:
     cancel_requested: bool = False
     # Set when a submit timed out and the order has not been found yet.
     unresolved_since: float | None = None
+    # When the end (cancel, expiry) was reported while the exchange counted more filled than
+    # its trade list showed yet: the order is polled for those trades until they come.
+    ended_at: float | None = None
     fill_ids: list[str] = field(default_factory=list)
 
 
@@ -581,8 +584,25 @@ class CcxtVenue:
         ):
             trades.extend(self._fetch_trades(tracked))
         events.extend(self._fill_events(tracked, trades, timestamp))
+        if status in ("canceled", "expired"):
+            # The exchange's own filled size goes with the end, so the kernel knows a fill is
+            # still to come when the trade list lags; the order stays polled until it does.
+            behind = exchange_filled > tracked.filled + order.size * 1e-9
+            if tracked.ended_at is not None:
+                waited = self._clock() - tracked.ended_at
+                tracked.terminal = not behind or waited >= self.settings.unknown_order_grace_s
+                if tracked.terminal and behind:
+                    log.warning(
+                        "%s: %s ended with %s filled, but its trades show %s after %.1fs; "
+                        "reconcile with the exchange",
+                        self.name, tracked.client_id, exchange_filled, tracked.filled, waited,
+                    )  # fmt: skip
+                return events
+            tracked.terminal = not behind
+            if behind:
+                tracked.ended_at = self._clock()
+            end_filled = max(tracked.filled, exchange_filled)
         if status == "canceled":
-            tracked.terminal = True
             kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
             events.append(
                 self._events.make(
@@ -591,13 +611,12 @@ class CcxtVenue:
                     VenueOrderStatus.CANCELED if tracked.cancel_requested else VenueOrderStatus.EXPIRED,
                     venue_order_id=tracked.venue_order_id,
                     timestamp=timestamp,
-                    filled_size=tracked.filled,
+                    filled_size=end_filled,
                     event_id=f"{self.name}:{kind.name.lower()}:{tracked.venue_order_id}",
                     reason="" if tracked.cancel_requested else f"{self.name} canceled the order",
                 )
             )
         elif status == "expired":
-            tracked.terminal = True
             events.append(
                 self._events.make(
                     order,
@@ -605,7 +624,7 @@ class CcxtVenue:
                     VenueOrderStatus.EXPIRED,
                     venue_order_id=tracked.venue_order_id,
                     timestamp=timestamp,
-                    filled_size=tracked.filled,
+                    filled_size=end_filled,
                     event_id=f"{self.name}:expired:{tracked.venue_order_id}",
                     reason=f"{self.name} expired the order",
                 )
