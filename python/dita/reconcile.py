@@ -41,6 +41,7 @@ class ReconciliationReport:
     unknown_at_venue_canceled: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_left: list[dict[str, Any]] = field(default_factory=list)
     unresolved: list[dict[str, Any]] = field(default_factory=list)
+    awaited_settled: list[dict[str, Any]] = field(default_factory=list)
     position_mismatches: list[dict[str, Any]] = field(default_factory=list)
     events_applied: int = 0
 
@@ -108,6 +109,31 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             )
         report.events_applied += 1
 
+    def book_missed(mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]) -> None:
+        """A FILL for what the venue filled beyond what the kernel booked, if anything."""
+        missed = theirs.filled_size - mine.filled_size
+        if missed <= QTY_EPS:
+            return
+        # Price of the part the kernel missed, from the venue's average over the whole order.
+        paid = theirs.avg_fill_price * theirs.filled_size - mine.avg_fill_price * mine.filled_size
+        price = paid / missed
+        if not price > 0:
+            price = theirs.avg_fill_price or theirs.price or mine.reference_price
+        apply(
+            _event(
+                mine,
+                "FILL",
+                n,
+                venue_order_id=theirs.venue_order_id,
+                price=price,
+                size=missed,
+                filled_size=theirs.filled_size,
+                remaining_size=max(theirs.size - theirs.filled_size, 0.0),
+                fill_id=f"reconcile:{mine.client_order_id}:{theirs.filled_size:.12g}",
+            )
+        )
+        report.missed_fills.append({**item, "qty": missed, "price": price})
+
     for mine in kernel.open_orders():
         coid = mine.client_order_id
         theirs = venue_open.get(coid)
@@ -126,27 +152,7 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
             apply(_event(mine, "ORDER_ACK", n, venue_order_id=theirs.venue_order_id))
             report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
-        missed = theirs.filled_size - mine.filled_size
-        if missed > QTY_EPS:
-            # Price of the part the kernel missed, from the venue's average over the whole order.
-            paid = theirs.avg_fill_price * theirs.filled_size - mine.avg_fill_price * mine.filled_size
-            price = paid / missed
-            if not price > 0:
-                price = theirs.avg_fill_price or theirs.price or mine.reference_price
-            apply(
-                _event(
-                    mine,
-                    "FILL",
-                    n,
-                    venue_order_id=theirs.venue_order_id,
-                    price=price,
-                    size=missed,
-                    filled_size=theirs.filled_size,
-                    remaining_size=max(theirs.size - theirs.filled_size, 0.0),
-                    fill_id=f"reconcile:{coid}:{theirs.filled_size:.12g}",
-                )
-            )
-            report.missed_fills.append({**item, "qty": missed, "price": price})
+        book_missed(mine, theirs, item)
         ending = _ENDINGS.get(theirs.status)
         if ending is not None and _still_working(kernel, mine.slot_id, coid):
             # With the venue's final filled size: a report of a fill booked above, arriving
@@ -156,6 +162,28 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             )
             apply(ending_event)
             report.ended_at_venue.append({**item, "status": theirs.status.name})
+
+    # Orders that ended with the venue counting more filled than it sent: their slots wait for
+    # those fills. The venue's order status books what it filled and settles the wait.
+    for mine in kernel.awaited_orders():
+        coid = mine.client_order_id
+        item = {"client_order_id": coid, "slot_id": mine.slot_id, "asset": mine.asset}
+        theirs = venue_open.get(coid) or (lookup(coid) if lookup is not None else None)
+        if theirs is None:
+            report.unresolved.append(
+                {**item, "reason": "the slot waits for fills of this ended order; the venue cannot say"}
+            )
+            continue
+        try:
+            book_missed(mine, theirs, item)
+            ending = _ENDINGS.get(theirs.status, "CANCEL_ACK")
+            apply(
+                _event(mine, ending, n, venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size)
+            )
+        except RuntimeError as exc:
+            report.unresolved.append({**item, "reason": str(exc)})
+            continue
+        report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
 
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.

@@ -320,18 +320,18 @@ impl EndedOrders {
     /// What the venue said had filled of the slot's kept orders, at their end, that it has
     /// not sent yet, if any: the slot is waiting for money that moved.
     fn awaited(&self, sid: usize) -> Option<f64> {
+        let owed = self.owed(sid, true).unwrap_or(0.0) + self.owed(sid, false).unwrap_or(0.0);
+        (owed > 0.0).then_some(owed)
+    }
+
+    /// What is owed of the slot's kept entry (or exit) order, if anything (see `awaited`).
+    fn owed(&self, sid: usize, is_entry: bool) -> Option<f64> {
         if self.by_key.is_empty() {
             return None;
         }
-        let owed: f64 = [(sid, true, false), (sid, false, false)]
-            .iter()
-            .filter_map(|k| self.by_key.get(k))
-            .filter_map(|k| {
-                let due = k.final_filled? - k.order.filled_size;
-                (due > QTY_EPS.max(k.order.size * 1e-9)).then_some(due)
-            })
-            .sum();
-        (owed > 0.0).then_some(owed)
+        let k = self.by_key.get(&(sid, is_entry, false))?;
+        let due = k.final_filled? - k.order.filled_size;
+        (due > QTY_EPS.max(k.order.size * 1e-9)).then_some(due)
     }
 
     fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
@@ -530,6 +530,20 @@ impl Kernel {
     }
 
     // ----- reading -------------------------------------------------------------------
+
+    /// Orders that ended with the venue reporting more filled than it has sent (their
+    /// slots wait for those fills), with what is booked of each.
+    pub fn awaited_orders(&self) -> Vec<&VenueOrder> {
+        let mut v: Vec<_> = self
+            .ended
+            .by_key
+            .iter()
+            .filter(|(k, _)| !k.2 && self.ended.owed(k.0, k.1).is_some())
+            .map(|(k, kept)| (*k, &kept.order))
+            .collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v.into_iter().map(|(_, o)| o).collect()
+    }
 
     /// The orders kept for late fills, for a checkpoint.
     pub(crate) fn ended_orders(&self) -> EndedRepr {
@@ -1288,7 +1302,9 @@ impl Kernel {
         }
         let slot = &self.slots[sid];
         let stage = slot.fsm_state;
-        if let Some(owed) = self.ended.awaited(sid) {
+        // Only an exit owed blocks a new exit: with an entry owed, the kernel's position is
+        // below the venue's, and exiting it reduces risk (the entry's fill still comes).
+        if let Some(owed) = self.ended.owed(sid, false) {
             return self.awaiting_refusal(intent, sid, owed, seq);
         }
         if next_stage(
@@ -1651,6 +1667,9 @@ impl Kernel {
             );
         }
         let out = match ev.kind {
+            K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
+                self.settle_awaited(ev, late.expect("checked"), seq)
+            }
             _ if late.is_some() && ev.kind != K::Fill => {
                 self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END)
             }
@@ -1994,6 +2013,35 @@ impl Kernel {
         (within && !is_reconciliation(ev)).then_some(upto)
     }
 
+    /// A reconciliation's end of an order kept after it ended (rules 2 on): the venue's
+    /// order status gives its filled size now, which becomes what late fills may reach. Below
+    /// the end's figure (the end was wrong, or the fills it counted are booked), it ends the
+    /// slot's wait for them.
+    fn settle_awaited(&mut self, ev: &VenueEvent, key: KeptKey, seq: u64) -> KernelOutcome {
+        let sid = key.0;
+        let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+        let booked = kept.order.filled_size;
+        let total = ev.filled_size.max(booked).min(kept.order.size);
+        let before = kept.final_filled;
+        kept.final_filled = Some(total);
+        self.sync_free(sid);
+        self.dirty.slot(sid);
+        let mut out = KernelOutcome::ok(
+            sid as i64,
+            self.slots[sid].trade_id.clone(),
+            self.slots[sid].fsm_state,
+            seq,
+        );
+        out.details.push(("venue_filled_size", Detail::F64(total)));
+        if let Some(b) = before {
+            out.details
+                .push(("previous_final_filled_size", Detail::F64(b)));
+        }
+        out.details
+            .push(("awaited_fill_qty", Detail::F64((total - booked).max(0.0))));
+        out
+    }
+
     /// Offers slot `sid` as free only if its stage is free and it waits for no fill the
     /// venue said happened (`EndedOrders::awaited`): a strategy asking for a free slot must
     /// not get one whose next trade would forget the order that fill is for.
@@ -2018,7 +2066,7 @@ impl Kernel {
                 "reason",
                 Detail::Static(
                     "the venue reported fills of the slot's last order that have not come; \
-                     wait for them, or reconcile_from_slots",
+                     wait for them, or reconcile_with_venue",
                 ),
             ),
         ];
@@ -2584,22 +2632,27 @@ impl Kernel {
             // the kernel booked from the venue's own fills: then it is no bound, and said.
             let tol = QTY_EPS.max(order.size * 1e-9);
             let short = ev.filled_size > 0.0 && ev.filled_size < order.filled_size - tol;
-            if short {
+            // More than the order's size cannot have filled: the bound is the size.
+            let over = ev.filled_size > order.size + tol;
+            let odd = if over {
+                Some("the venue reports more filled than the order's size")
+            } else if short {
+                Some("the venue reports less filled than the kernel booked from its fills")
+            } else {
+                None
+            };
+            if let Some(reason) = odd {
                 out.severity = KernelSeverity::Warning;
                 out.details
                     .push(("venue_filled_size", Detail::F64(ev.filled_size)));
-                out.details.push((
-                    "reason",
-                    Detail::Static(
-                        "the venue reports less filled than the kernel booked from its fills",
-                    ),
-                ));
+                out.details.push(("reason", Detail::Static(reason)));
             }
             self.ended.keep(
                 key,
                 Kept {
                     order: ended,
-                    final_filled: (ev.filled_size > 0.0 && !short).then_some(ev.filled_size),
+                    final_filled: (ev.filled_size > 0.0 && !short)
+                        .then_some(ev.filled_size.min(order.size)),
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
                 },
@@ -3277,14 +3330,8 @@ impl Kernel {
                 && slot.asset == o.asset
                 && !self.by_client_id.contains_key(&o.client_order_id)
             {
-                // The loaded slots are the operator's word on what filled: nothing the venue
-                // reported at the end is awaited any more (a fill up to it that comes is one
-                // the slots count already).
-                let mut kept = kept.clone();
-                if let Some(total) = kept.final_filled {
-                    kept.order.filled_size = kept.order.filled_size.max(total);
-                }
-                self.ended.keep(*key, kept);
+                self.ended.keep(*key, kept.clone());
+                self.sync_free(key.0);
             }
         }
         for v in shared {

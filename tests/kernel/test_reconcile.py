@@ -221,3 +221,26 @@ def test_a_fill_reconciliation_booked_is_known_whatever_the_order_does_next(tmp_
             "exec-2", "t0", 0, "FILL", venue_client_id=coid, price=100.0, size=0.2, filled_size=0.7
         )
         assert kernel.on_venue_event(more).accepted and kernel.slot_state(0).size == pytest.approx(0.7)
+
+
+class EndedOrders(CanceledWhileDown):
+    """Knows the status of orders that ended (what reconciliation asks about a waited order)."""
+
+
+def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -> None:
+    """An order ended with the venue counting 0.4 filled that it never sent: the venue's
+    order status books the fill (or, saying nothing filled, settles the wait)."""
+    for venue_filled in (0.4, 0.0):
+        venue = EndedOrders()
+        kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"aw{int(venue_filled * 10)}")
+        coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+        kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+        assert kernel.free_slot() == 1
+        venue.orders[coid] = VenueOrder(
+            coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+            filled_size=venue_filled, avg_fill_price=100.0, status="CANCELED",
+        )  # fmt: skip
+        report = kernel.reconcile_with_venue()
+        assert [a["client_order_id"] for a in report.awaited_settled] == [coid]
+        assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == venue_filled
+        assert kernel.free_slot() == (1 if venue_filled else 0)

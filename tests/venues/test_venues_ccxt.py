@@ -14,7 +14,7 @@ import pytest
 from recorded_exchange import RecordedExchange
 from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, make_order
 
-from dita import KernelEventKind, VenueOrderStatus
+from dita import KernelEventKind, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
 from dita.venues import CcxtVenue, PaperVenue, VenueTimeout
 
@@ -112,14 +112,23 @@ def test_resting_limit_partial_then_full_fill_deduplicated_by_trade_id(
     assert len(exchange.calls("GET", "/api/v3/order")) == 2
 
 
-def test_cancel_after_partial_fill_reports_the_fill_then_the_cancel(
+def _resting_order_canceled_part_filled(
     make_venue: VenueFactory, exchange: RecordedExchange
-) -> None:
+) -> tuple[CcxtVenue, VenueOrder]:
+    """A resting limit order, and the exchange's answer to its cancel: canceled, 0.005 of 0.02
+    executed."""
     venue = make_venue()
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
     order = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
     venue.submit(order)
     exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    return venue, order
+
+
+def test_cancel_after_partial_fill_reports_the_fill_then_the_cancel(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
     exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
     events = venue.cancel(order)
 
@@ -139,11 +148,7 @@ def test_a_cancel_whose_fill_the_trade_list_does_not_show_yet_says_so_and_polls_
     """The cancel answer counts 0.005 executed, but the trade list has not caught up (or is
     throttled): the end carries the exchange's filled size, so the kernel knows a fill is on
     its way, and the order stays polled until its trade shows."""
-    venue = make_venue()
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
-    order = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
-    venue.submit(order)
-    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
     if trade_list == "lagging":
         exchange.script("GET", "/api/v3/myTrades", payload=[])
     else:
@@ -159,6 +164,24 @@ def test_a_cancel_whose_fill_the_trade_list_does_not_show_yet_says_so_and_polls_
     later = venue.poll_events()
     assert kinds(later) == ["FILL"] and later[0].size == pytest.approx(0.005)
     assert venue.poll_events() == []  # reported once, and no longer polled
+
+
+def test_an_ended_order_whose_trades_cannot_be_asked_for_is_polled_no_longer_than_the_grace(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
+    exchange.script("GET", "/api/v3/myTrades", payload=[])
+    assert kinds(venue.cancel(order)) == ["CANCEL_ACK"]
+    exchange.script(
+        "GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400, repeat=True
+    )
+    asked = []
+    for _ in range(5):
+        clock.advance(20.0)  # the grace is 30 s
+        assert venue.poll_events() == []
+        asked.append(len(exchange.calls("GET", "/api/v3/order")))
+    # Asked at 20 s and at 40 s (past the grace: given up), then no more.
+    assert asked[0] < asked[1] == asked[4]
 
 
 def test_cancel_of_an_order_filled_meanwhile_reports_the_fills_and_a_cancel_reject(

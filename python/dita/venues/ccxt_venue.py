@@ -843,6 +843,15 @@ class CcxtVenue:
                 log.warning(
                     "%s status of %s unavailable: %s", self.name, tracked.client_id, self._error_text(exc)
                 )
+                ended_at = tracked.ended_at
+                if ended_at is not None and self._clock() - ended_at >= self.settings.unknown_order_grace_s:
+                    # Over, and its missing trades cannot be asked for: stop asking.
+                    tracked.terminal = True
+                    log.warning(
+                        "%s: %s ended with more filled than its trades showed; gave up asking; "
+                        "reconcile with the exchange",
+                        self.name, tracked.client_id,
+                    )  # fmt: skip
                 continue
             events.extend(self._order_events(tracked, raw))
         for client_order_id in [k for k, t in self._tracked.items() if t.terminal]:

@@ -1003,12 +1003,13 @@ impl PyKernel {
     }
 
     fn open_orders(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
-        let this = wait_ref(slf)?;
-        this.core
-            .open_orders()
-            .into_iter()
-            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
-            .collect()
+        orders_to_py(py, wait_ref(slf)?.core.open_orders())
+    }
+
+    /// Orders that ended with the venue reporting more filled than it sent; their slots
+    /// wait for those fills (`reconcile_with_venue` books or settles them).
+    fn awaited_orders(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+        orders_to_py(py, wait_ref(slf)?.core.awaited_orders())
     }
 
     /// The whole state: control, slots and account, with the original field names.
@@ -1335,6 +1336,14 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     };
     s.metadata = metadata_arg(d.get_item("metadata")?.as_ref(), &field("metadata"))?;
     Ok(s)
+}
+
+/// Copies of kernel orders as Python objects.
+fn orders_to_py(py: Python<'_>, orders: Vec<&VenueOrder>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+    orders
+        .into_iter()
+        .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+        .collect()
 }
 
 #[pymodule]
