@@ -165,7 +165,8 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
 
     # Orders that ended with the venue counting more filled than it sent: their slots wait for
     # those fills. The venue's order status books what it filled and settles the wait.
-    for mine in kernel.awaited_orders():
+    awaited = kernel.awaited_orders()
+    for mine in awaited:
         coid = mine.client_order_id
         item = {"client_order_id": coid, "slot_id": mine.slot_id, "asset": mine.asset}
         theirs = venue_open.get(coid) or (lookup(coid) if lookup is not None else None)
@@ -174,12 +175,20 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
                 {**item, "reason": "the slot waits for fills of this ended order; the venue cannot say"}
             )
             continue
+        ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
+        if ending is None:
+            # The kernel was told the order ended; the venue says it works (or filled): its
+            # fills will come as they happen, so nothing is settled here.
+            report.unresolved.append(
+                {**item, "reason": f"the order ended for the kernel but the venue says {theirs.status.name}"}
+            )
+            continue
         try:
-            book_missed(mine, theirs, item)
-            ending = _ENDINGS.get(theirs.status, "CANCEL_ACK")
+            # The venue's figure first (it may be above the end's), then what it filled.
             apply(
                 _event(mine, ending, n, venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size)
             )
+            book_missed(mine, theirs, item)
         except RuntimeError as exc:
             report.unresolved.append({**item, "reason": str(exc)})
             continue
@@ -187,7 +196,7 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
 
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.
-    known = {o.client_order_id for o in kernel.open_orders()}
+    known = {o.client_order_id for o in kernel.open_orders()} | {o.client_order_id for o in awaited}
     for coid, theirs in venue_open.items():
         if coid in known:
             continue

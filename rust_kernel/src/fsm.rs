@@ -100,9 +100,10 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
         (ExitRequested | ExitSent | ExitWorking, CancelAck | Reject | Expired | RateLimited) => {
             PositionOpen
         }
-        // A fill sent after its order ended: an entry's opens the position again or adds to
-        // it, an exit's takes from a position no exit is working on and may close the trade.
-        (Idle, LateFill) if held => PositionOpen,
+        // A fill sent after its order ended: an entry's opens the position again (even of a
+        // trade an exit closed meanwhile) or adds to it, an exit's takes from a position no
+        // exit is working on and may close the trade.
+        (Idle | Closed, LateFill) if held => PositionOpen,
         (PositionOpen, LateFill) => {
             if held {
                 PositionOpen
@@ -164,6 +165,7 @@ mod tests {
     #[case(ExitWorking, CancelAck, HELD, PositionOpen)]
     #[case(ExitWorking, Expired, HELD, PositionOpen)]
     #[case(Idle, LateFill, HELD, PositionOpen)]
+    #[case(Closed, LateFill, HELD, PositionOpen)]
     #[case(PositionOpen, LateFill, HELD, PositionOpen)]
     #[case(PositionOpen, LateFill, FLAT, Closed)]
     #[case(ExitRequested, LateFill, HELD, ExitRequested)]
@@ -198,7 +200,6 @@ mod tests {
     #[case(ExitWorking, Ack)]
     #[case(ExitWorking, Enter)]
     #[case(ExitWorking, Exit)]
-    #[case(Closed, LateFill)]
     #[case(OrderRequested, LateFill)]
     #[case(OrderSent, LateFill)]
     #[case(EntryWorking, LateFill)]
@@ -235,6 +236,6 @@ mod tests {
             }
         }
         // The table has a fixed size; a change to it should be deliberate.
-        assert_eq!(legal, 100);
+        assert_eq!(legal, 101);
     }
 }

@@ -2364,6 +2364,10 @@ impl Kernel {
                 slot.active_leg_index += 1;
                 close_if_closed(slot);
             }
+            if !self.ended.by_key.is_empty() {
+                // A trade closed while a fill of its entry is owed is not free yet.
+                self.sync_free(sid);
+            }
         }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out
@@ -2548,7 +2552,13 @@ impl Kernel {
             moved,
             "checked above with the same stage, trigger and context"
         );
-        close_if_closed(&mut self.slots[sid]);
+        let slot = &mut self.slots[sid];
+        if slot.closed && slot.fsm_state != TradeStage::Closed {
+            // An entry's fill reopened a trade an exit had closed meanwhile.
+            slot.closed = false;
+            slot.close_reason.clear();
+        }
+        close_if_closed(slot);
         self.sync_free(sid);
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out
@@ -3266,6 +3276,11 @@ impl Kernel {
             }
         }
         self.seq += 1;
+        let held_before: Vec<(f64, f64)> = self
+            .slots
+            .iter()
+            .map(|s| (s.size, s.initial_size))
+            .collect();
         self.slots = slots;
         self.free.clear();
         self.open_by_asset.clear();
@@ -3308,7 +3323,7 @@ impl Kernel {
             self.set_committed(i, n);
             self.dirty.slot(i);
         }
-        self.retain_ended(ended);
+        self.retain_ended(ended, &held_before);
         Ok(())
     }
 
@@ -3316,7 +3331,11 @@ impl Kernel {
     /// kept where the loaded slot still holds the same trade of the same asset (an operator
     /// correcting one slot must not make the others forget a fill that may still come, or
     /// one a reconciliation booked), and dropped elsewhere.
-    fn retain_ended(&mut self, old: EndedOrders) {
+    ///
+    /// A slot loaded with another size than it had tells what filled: the fills its kept
+    /// orders wait for count as included (a fill up to the venue's figure that then comes is
+    /// a duplicate). A slot loaded as it was keeps waiting.
+    fn retain_ended(&mut self, old: EndedOrders, held_before: &[(f64, f64)]) {
         let shared: Vec<&Id> = old
             .by_venue_id
             .iter()
@@ -3330,7 +3349,15 @@ impl Kernel {
                 && slot.asset == o.asset
                 && !self.by_client_id.contains_key(&o.client_order_id)
             {
-                self.ended.keep(*key, kept.clone());
+                let mut kept = kept.clone();
+                let now = (slot.size, slot.initial_size);
+                let changed = held_before.get(key.0).is_some_and(|b| {
+                    (b.0 - now.0).abs() > QTY_EPS || (b.1 - now.1).abs() > QTY_EPS
+                });
+                if let (true, Some(total)) = (changed, kept.final_filled) {
+                    kept.order.filled_size = kept.order.filled_size.max(total);
+                }
+                self.ended.keep(*key, kept);
                 self.sync_free(key.0);
             }
         }

@@ -230,7 +230,7 @@ class EndedOrders(CanceledWhileDown):
 def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -> None:
     """An order ended with the venue counting 0.4 filled that it never sent: the venue's
     order status books the fill (or, saying nothing filled, settles the wait)."""
-    for venue_filled in (0.4, 0.0):
+    for venue_filled in (0.4, 0.0, 0.6):  # as the end said, nothing after all, more than it said
         venue = EndedOrders()
         kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"aw{int(venue_filled * 10)}")
         coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
@@ -244,3 +244,18 @@ def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -
         assert [a["client_order_id"] for a in report.awaited_settled] == [coid]
         assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == venue_filled
         assert kernel.free_slot() == (1 if venue_filled else 0)
+
+
+def test_an_awaited_order_the_venue_says_still_works_is_left_unresolved(tmp_path: Path) -> None:
+    venue = EndedOrders()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-working")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    before = kernel.snapshot()
+    report = kernel.reconcile_with_venue(cancel_unknown=False)
+    assert report.awaited_settled == [] and report.unknown_at_venue_left == []
+    assert "PARTIALLY_FILLED" in report.unresolved[0]["reason"] and kernel.snapshot() == before

@@ -600,3 +600,31 @@ def test_a_fill_of_a_filled_order_resent_to_its_slot_is_a_duplicate(kernel: Exec
     out = kernel.on_venue_event(again)
     assert out.diagnostic_code == D.DUPLICATE_EVENT and out.severity == KernelSeverity.INFO
     assert kernel.snapshot() == before
+
+
+def test_an_owed_entry_fill_reopens_a_trade_an_exit_closed_meanwhile(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 0.2))
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.5))
+    xid = exit_order_id(kernel)  # an entry owed does not block an exit
+    assert kernel.on_venue_event(fill("x1", xid, 0.2, price=101.0)).state == TradeStage.CLOSED
+    assert kernel.free_slot() == 1  # closed, but a fill of its entry is owed
+    late = kernel.on_venue_event(fill("f2", coid, 0.3))
+    assert late.accepted and late.state == TradeStage.POSITION_OPEN
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(0.3) and not slot.closed and slot.realized_pnl == pytest.approx(0.2)
+    assert kernel.awaited_orders() == [] and kernel.process_intent(intent("EXIT", 0)).accepted
+
+
+def test_reloading_a_slot_with_another_size_counts_the_awaited_fill_as_included(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
+    slots = kernel.slots()
+    slots[0] = {**slots[0], "size": 0.4, "initial_size": 0.4, "entry_price": 100.0, "side": "LONG"}
+    slots[0]["fsm_state"] = "POSITION_OPEN"
+    kernel.reconcile_from_slots(slots)  # the operator loads what the venue holds
+    assert kernel.awaited_orders() == []
+    late = kernel.on_venue_event(fill("f1", coid, 0.4))
+    assert late.diagnostic_code == D.DUPLICATE_EVENT and kernel.slot_state(0).size == pytest.approx(0.4)
