@@ -2408,6 +2408,27 @@ impl Kernel {
         let new_filled = order.filled_size + qty;
         if let Some(total) = kept.final_filled {
             let tol = QTY_EPS.max(total * 1e-9);
+            if ev.filled_size > total + tol && !is_reconciliation(ev) {
+                // The fill's own running total contradicts the end: it must not fill the gap
+                // the end left for the fills it counted (they would then read as resends).
+                let mut d = detail_field("filled_size", ev.filled_size);
+                d.push(("venue_final_filled_size", Detail::F64(total)));
+                d.push(("client_order_id", (&order.client_order_id).into()));
+                d.push((
+                    "reason",
+                    Detail::Static(
+                        "the fill's running total is beyond what the venue said had filled when the order ended; reconcile with the venue",
+                    ),
+                ));
+                return self.event_refusal(
+                    ev,
+                    Some(sid),
+                    D::Overfill,
+                    KernelSeverity::Critical,
+                    d,
+                    seq,
+                );
+            }
             if new_filled > total + tol {
                 // The venue said how much had filled when the order ended. When all of that
                 // is booked and the fill's own running total says no more, it is one booked
@@ -3354,8 +3375,11 @@ impl Kernel {
                 let changed = held_before.get(key.0).is_some_and(|b| {
                     (b.0 - now.0).abs() > QTY_EPS || (b.1 - now.1).abs() > QTY_EPS
                 });
-                if let (true, Some(total)) = (changed, kept.final_filled) {
+                if changed {
+                    // Without a figure from the venue, what the slot holds now is the bound.
+                    let total = kept.final_filled.unwrap_or(kept.order.filled_size);
                     kept.order.filled_size = kept.order.filled_size.max(total);
+                    kept.final_filled = Some(total);
                 }
                 self.ended.keep(*key, kept);
                 self.sync_free(key.0);

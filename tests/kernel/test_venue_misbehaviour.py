@@ -628,3 +628,31 @@ def test_reloading_a_slot_with_another_size_counts_the_awaited_fill_as_included(
     assert kernel.awaited_orders() == []
     late = kernel.on_venue_event(fill("f1", coid, 0.4))
     assert late.diagnostic_code == D.DUPLICATE_EVENT and kernel.slot_state(0).size == pytest.approx(0.4)
+
+
+def test_a_fill_whose_running_total_passes_the_end_does_not_fill_the_gap_it_left(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2))
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
+    before = kernel.snapshot()
+    beyond = kernel.on_venue_event(fill("f3", coid, 0.1, total=0.5))
+    assert beyond.diagnostic_code == D.OVERFILL and beyond.severity == KernelSeverity.CRITICAL
+    assert kernel.snapshot() == before
+    for n, total in ((2, 0.3), (3, 0.4)):  # the owed fills, as the venue reports them
+        assert kernel.on_venue_event(fill(f"f{n}-owed", coid, 0.1, total=total)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.4) and kernel.awaited_orders() == []
+
+
+def test_reloading_a_slot_with_another_size_bounds_an_order_ended_without_a_figure(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 0.2))
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))  # no filled size given
+    slots = kernel.slots()
+    slots[0] = {**slots[0], "size": 0.5, "initial_size": 0.5}
+    kernel.reconcile_from_slots(slots)  # the venue's position, the in-flight 0.3 included
+    late = kernel.on_venue_event(fill("f2", coid, 0.3))
+    assert not late.accepted and kernel.slot_state(0).size == pytest.approx(0.5)
