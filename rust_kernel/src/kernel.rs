@@ -2373,6 +2373,22 @@ impl Kernel {
         out
     }
 
+    /// The OVERFILL refusal of a fill of kept `order`, with `details` and why.
+    fn kept_overfill(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        mut details: Details,
+        reason: &'static str,
+        seq: u64,
+    ) -> KernelOutcome {
+        details.push(("client_order_id", (&order.client_order_id).into()));
+        details.push(("reason", Detail::Static(reason)));
+        let (code, sev) = (KernelDiagnosticCode::Overfill, KernelSeverity::Critical);
+        self.event_refusal(ev, Some(sid), code, sev, details, seq)
+    }
+
     /// A fill for an order kept after it ended (see `EndedOrders`): the venue filled it
     /// before the end it reported, or reported the end first. Applied while the slot still
     /// holds the order's trade and the position can take it: an entry's fill opens the
@@ -2394,16 +2410,7 @@ impl Kernel {
             let mut d = detail_field("fill_qty", qty);
             d.push(("filled_size", Detail::F64(order.filled_size)));
             d.push(("order_size", Detail::F64(order.size)));
-            d.push(("client_order_id", (&order.client_order_id).into()));
-            d.push(("reason", Detail::Static("the order filled completely")));
-            return self.event_refusal(
-                ev,
-                Some(sid),
-                D::Overfill,
-                KernelSeverity::Critical,
-                d,
-                seq,
-            );
+            return self.kept_overfill(ev, sid, &order, d, "the order filled completely", seq);
         }
         let new_filled = order.filled_size + qty;
         if let Some(total) = kept.final_filled {
@@ -2413,21 +2420,9 @@ impl Kernel {
                 // the end left for the fills it counted (they would then read as resends).
                 let mut d = detail_field("filled_size", ev.filled_size);
                 d.push(("venue_final_filled_size", Detail::F64(total)));
-                d.push(("client_order_id", (&order.client_order_id).into()));
-                d.push((
-                    "reason",
-                    Detail::Static(
-                        "the fill's running total is beyond what the venue said had filled when the order ended; reconcile with the venue",
-                    ),
-                ));
-                return self.event_refusal(
-                    ev,
-                    Some(sid),
-                    D::Overfill,
-                    KernelSeverity::Critical,
-                    d,
-                    seq,
-                );
+                let why = "the fill's running total is beyond what the venue said had filled \
+                           when the order ended; reconcile with the venue";
+                return self.kept_overfill(ev, sid, &order, d, why, seq);
             }
             if new_filled > total + tol {
                 // The venue said how much had filled when the order ended. When all of that
