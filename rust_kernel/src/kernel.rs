@@ -2168,6 +2168,31 @@ impl Kernel {
         }
     }
 
+    /// What follows a fill booked on slot `sid`: the slot's commitment (an entry's filled
+    /// size plus `working`, what is still working, at the entry reference; an exit's position
+    /// at its entry price), the fill's running-total key remembered, and the outcome to tell.
+    fn after_fill(
+        &mut self,
+        sid: usize,
+        order: &VenueOrder,
+        working: f64,
+        total_key: Option<u64>,
+        seq: u64,
+    ) -> KernelOutcome {
+        let slot = &self.slots[sid];
+        let committed = if order.is_entry {
+            (slot.size + working) * order.reference_price
+        } else {
+            slot.size * slot.entry_price
+        };
+        self.set_committed(sid, committed);
+        let slot = &mut self.slots[sid];
+        if let Some(k) = total_key {
+            slot.seen_fills.insert(k);
+        }
+        KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq)
+    }
+
     /// The journal's row for a fill of `order` booked as `b`.
     fn record_fill_row(
         &mut self,
@@ -2266,30 +2291,12 @@ impl Kernel {
             }
         }
         debug_assert_eq!(holds, self.slots[sid].size > QTY_EPS);
-        if order.is_entry {
-            // Commitment follows the filled size plus what is still working, at the entry reference.
-            let working = if complete {
-                0.0
-            } else {
-                order.size - new_filled
-            };
-            self.set_committed(
-                sid,
-                (self.slots[sid].size + working) * order.reference_price,
-            );
+        let working = if complete {
+            0.0
         } else {
-            self.set_committed(sid, self.slots[sid].size * self.slots[sid].entry_price);
-        }
-
-        if let Some(k) = total_key {
-            self.slots[sid].seen_fills.insert(k);
-        }
-        let mut out = KernelOutcome::ok(
-            sid as i64,
-            self.slots[sid].trade_id.clone(),
-            self.slots[sid].fsm_state,
-            seq,
-        );
+            order.size - new_filled
+        };
+        let mut out = self.after_fill(sid, &order, working, total_key, seq);
         if ev.size > 0.0 && ev.filled_size > new_filled + QTY_EPS.max(order.size * 1e-9) {
             // The venue counts more filled than the kernel has been told of: a fill is missing
             // (or still on its way). Applied as given, and said loudly.
@@ -2533,22 +2540,7 @@ impl Kernel {
             // The leg the order was for is done, as if its last fill had come before the end.
             self.slots[sid].active_leg_index += 1;
         }
-        let slot = &self.slots[sid];
-        let committed = if order.is_entry {
-            slot.size * order.reference_price
-        } else {
-            slot.size * slot.entry_price
-        };
-        self.set_committed(sid, committed);
-        if let Some(k) = total_key {
-            self.slots[sid].seen_fills.insert(k);
-        }
-        let mut out = KernelOutcome::ok(
-            sid as i64,
-            self.slots[sid].trade_id.clone(),
-            self.slots[sid].fsm_state,
-            seq,
-        );
+        let mut out = self.after_fill(sid, &order, 0.0, total_key, seq);
         // Applied, and said: the position changed after its order was reported over.
         out.severity = KernelSeverity::Warning;
         out.details.push(("late_fill", Detail::Bool(true)));
