@@ -614,13 +614,15 @@ fn segment_headers(dir: &Path) -> Vec<(String, u16, u16)> {
     found
 }
 
-#[test]
-fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
-    // Live (rules 1), a fill whose asset contradicts its order is refused; the refusal is
-    // logged all the same (it advanced seq). Under rules 0 that fill was applied: a segment
-    // marked rules 0 must replay it so, and one marked rules 1 must refuse it again.
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open(dir.path(), 0);
+/// Applies `input` live and records it, as the bindings do; its outcome.
+fn record(log: &mut KernelLog, k: &mut Kernel, input: KernelInput) -> KernelOutcome {
+    let out = k.apply(&input).unwrap();
+    log.record(k, &input).unwrap();
+    out
+}
+
+/// An ENTER of 1 BTCUSDT long on slot 0 (trade t1), applied and recorded; its order.
+fn enter_recorded(log: &mut KernelLog, k: &mut Kernel) -> VenueOrder {
     let mut enter = Intent::new(
         "e1",
         "t1",
@@ -632,19 +634,23 @@ fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
         1.0,
     );
     enter.timestamp = 1.0;
-    let order = k
-        .apply(&KernelInput::Intent(enter.clone()))
-        .unwrap()
-        .submit
-        .unwrap();
-    log.record(&k, &KernelInput::Intent(enter)).unwrap();
+    record(log, k, KernelInput::Intent(enter)).submit.unwrap()
+}
+
+#[test]
+fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
+    // Live (rules 1), a fill whose asset contradicts its order is refused; the refusal is
+    // logged all the same (it advanced seq). Under rules 0 that fill was applied: a segment
+    // marked rules 0 must replay it so, and one marked rules 1 must refuse it again.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let order = enter_recorded(&mut log, &mut k);
     let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
     fill.asset = id("ETHUSDT");
     fill.price = 100.0;
     fill.size = 1.0;
-    let refused = k.apply(&KernelInput::VenueEvent(fill.clone())).unwrap();
+    let refused = record(&mut log, &mut k, KernelInput::VenueEvent(fill));
     assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-    log.record(&k, &KernelInput::VenueEvent(fill)).unwrap();
     let seq = k.seq();
     drop(log);
 
@@ -751,25 +757,9 @@ fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
     // the refusal, one of this build's rules the fill.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
-    let mut record = |k: &mut Kernel, input: KernelInput| {
-        let out = k.apply(&input).unwrap();
-        log.record(k, &input).unwrap();
-        out
-    };
-    let mut enter = Intent::new(
-        "e1",
-        "t1",
-        0,
-        "BTCUSDT",
-        TradeSide::Long,
-        KernelCommandType::Enter,
-        100.0,
-        1.0,
-    );
-    enter.timestamp = 1.0;
-    let order = record(&mut k, KernelInput::Intent(enter)).submit.unwrap();
-    let coid = order.client_order_id.clone();
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
     let ended = record(
+        &mut log,
         &mut k,
         KernelInput::VenueEvent(VenueEvent::new("c1", KernelEventKind::CancelAck, &coid)),
     );
@@ -777,7 +767,7 @@ fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
     let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
     fill.price = 100.0;
     fill.size = 1.0;
-    let late = record(&mut k, KernelInput::VenueEvent(fill));
+    let late = record(&mut log, &mut k, KernelInput::VenueEvent(fill));
     assert!(late.accepted, "{late:?}");
     assert_eq!(
         (late.state, k.slots()[0].size),

@@ -53,6 +53,14 @@ def fill(
     return event("FILL", event_id, client_id, price=price, size=size, filled_size=total, **kw)
 
 
+def exit_order_id(kernel: ExecutionKernel, slot: int = 0, **kw: Any) -> str:
+    out = kernel.process_intent(intent("EXIT", slot, **kw))
+    assert out.accepted, out.details
+    order = kernel.slot_state(slot).active_exit_order
+    assert order is not None
+    return order.client_order_id
+
+
 def test_a_fill_resent_under_a_new_event_id_is_known_by_its_running_total(kernel: ExecutionKernel) -> None:
     coid = entry(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 0.5, total=0.5)).accepted
@@ -138,10 +146,7 @@ def test_a_fill_after_its_entrys_cancel_ack_opens_the_position(kernel: Execution
     assert (slot.size, slot.entry_price, slot.side.name, slot.trade_id) == (1.0, 100.0, "LONG", "t0")
     assert slot.fees_paid > 0 and kernel.snapshot()["account"]["k_fees_paid"] == slot.fees_paid
     assert kernel.free_slot() == 1
-    kernel.process_intent(intent("EXIT", 0))
-    exit_order = kernel.slot_state(0).active_exit_order
-    assert exit_order is not None
-    closed = kernel.on_venue_event(fill("x1", exit_order.client_order_id, 1.0, price=101.0))
+    closed = kernel.on_venue_event(fill("x1", exit_order_id(kernel), 1.0, price=101.0))
     assert closed.state == TradeStage.CLOSED
     assert kernel.slot_state(0).realized_pnl == pytest.approx(1.0)
 
@@ -166,10 +171,7 @@ def test_a_fill_after_its_exits_cancel_ack_takes_from_the_position_and_may_close
 ) -> None:
     coid = entry(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
-    kernel.process_intent(intent("EXIT", 0))
-    exit_order = kernel.slot_state(0).active_exit_order
-    assert exit_order is not None
-    xid = exit_order.client_order_id
+    xid = exit_order_id(kernel)
     kernel.on_venue_event(fill("x1", xid, 0.3, price=102.0))
     assert kernel.on_venue_event(event("CANCEL_ACK", "c1", xid)).state == TradeStage.POSITION_OPEN
     part = kernel.on_venue_event(fill("x2", xid, 0.2, price=102.0))
@@ -188,13 +190,11 @@ def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
     # An exit's late fill while another exit works: that exit is sized for the position.
     coid = entry(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
-    kernel.process_intent(intent("EXIT", 0))
-    first = kernel.slot_state(0).active_exit_order
-    assert first is not None
-    kernel.on_venue_event(event("CANCEL_ACK", "c1", first.client_order_id))
+    first = exit_order_id(kernel)
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", first))
     kernel.process_intent(intent("EXIT", 0))
     before = kernel.snapshot()
-    out = kernel.on_venue_event(fill("x1", first.client_order_id, 0.5))
+    out = kernel.on_venue_event(fill("x1", first, 0.5))
     assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity == KernelSeverity.CRITICAL
     assert "cannot take it" in out.details["reason"]
     assert kernel.snapshot() == before
@@ -273,19 +273,8 @@ def test_an_exit_whose_running_total_equals_the_entrys_still_closes(kernel: Exec
     known by its order and its total together."""
     coid = entry(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).state == TradeStage.POSITION_OPEN
-    kernel.process_intent(intent("EXIT", 0))
-    exit_order = kernel.slot_state(0).active_exit_order
-    assert exit_order is not None
-    closed = kernel.on_venue_event(fill("x1", exit_order.client_order_id, 1.0, total=1.0, side="SELL"))
+    closed = kernel.on_venue_event(fill("x1", exit_order_id(kernel), 1.0, total=1.0, side="SELL"))
     assert closed.accepted and closed.state == TradeStage.CLOSED
-
-
-def exit_order_id(kernel: ExecutionKernel, slot: int = 0, **kw: Any) -> str:
-    out = kernel.process_intent(intent("EXIT", slot, **kw))
-    assert out.accepted, out.details
-    order = kernel.slot_state(slot).active_exit_order
-    assert order is not None
-    return order.client_order_id
 
 
 def test_a_fill_of_an_earlier_trade_is_refused_even_under_the_same_trade_id(kernel: ExecutionKernel) -> None:

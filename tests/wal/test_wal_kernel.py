@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wal_workload import KERNEL_ID, make_kernel, run
+from wal_workload import KERNEL_ID, HeldVenue, make_kernel, run
 
 from dita import ExecutionKernel, KernelIntent
 from dita._kernel import WalError, wal_verify
@@ -365,16 +365,6 @@ def test_closing_a_kernel_from_inside_its_own_venue_call_is_refused_at_once(tmp_
         kernel.mark_price("BTC", 102.0)
 
 
-class _Silent:
-    name = "silent"
-
-    def submit(self, order: Any) -> list[Any]:
-        return []
-
-    def cancel(self, order: Any) -> list[Any]:
-        return []
-
-
 @pytest.mark.parametrize("checkpoint", [False, True])
 def test_orders_kept_for_late_fills_survive_a_restart_as_they_were(tmp_path: Path, checkpoint: bool) -> None:
     """An entry canceled with nothing filled, one canceled part-filled, and two ended orders
@@ -386,7 +376,9 @@ def test_orders_kept_for_late_fills_survive_a_restart_as_they_were(tmp_path: Pat
         return VenueEvent(event_id, "", -1, kind, venue_client_id=coid, timestamp=1_700_000_100.0, **kw)
 
     def open_kernel() -> ExecutionKernel:
-        return ExecutionKernel(max_slots=3, venue=_Silent(), kernel_id="late", wal_dir=tmp_path, fsync="none")
+        return ExecutionKernel(
+            max_slots=3, venue=HeldVenue(), kernel_id="late", wal_dir=tmp_path, fsync="none"
+        )
 
     kernel = open_kernel()
     coids = []
