@@ -434,6 +434,15 @@ fn close_if_closed(slot: &mut TradeSlot) {
     }
 }
 
+/// The details of an event naming an order the kernel does not hold: how it named it.
+fn order_named(ev: &VenueEvent) -> Details {
+    vec![
+        ("venue_client_id", (&ev.venue_client_id).into()),
+        ("venue_order_id", (&ev.venue_order_id).into()),
+        ("kind", Detail::Static(ev.kind.name())),
+    ]
+}
+
 /// Whether a fill is one a reconciliation with the venue made (its metadata says so).
 fn is_reconciliation(ev: &VenueEvent) -> bool {
     matches!(ev.metadata.get("source"), Some(MetaValue::Str(s)) if s == "reconciliation")
@@ -1751,17 +1760,12 @@ impl Kernel {
             }
             return self.ended_order_refusal(ev, None, seq, FILL_AFTER_END);
         }
-        let d = vec![
-            ("venue_client_id", (&ev.venue_client_id).into()),
-            ("venue_order_id", (&ev.venue_order_id).into()),
-            ("kind", Detail::Static(ev.kind.name())),
-        ];
         self.event_refusal(
             ev,
             None,
             KernelDiagnosticCode::UnknownOrder,
             KernelSeverity::Warning,
-            d,
+            order_named(ev),
             seq,
         )
     }
@@ -1795,11 +1799,7 @@ impl Kernel {
         seq: u64,
         fill_reason: &'static str,
     ) -> KernelOutcome {
-        let mut d = vec![
-            ("venue_client_id", (&ev.venue_client_id).into()),
-            ("venue_order_id", (&ev.venue_order_id).into()),
-            ("kind", Detail::Static(ev.kind.name())),
-        ];
+        let mut d = order_named(ev);
         let (code, sev, reason) = if ev.kind == KernelEventKind::Fill {
             (
                 KernelDiagnosticCode::UnknownOrder,
