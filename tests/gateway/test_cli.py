@@ -188,3 +188,21 @@ def test_stdio_refuses_a_bad_kernel_id_or_seed_capital_like_serve() -> None:
     res = subprocess.run([*DITA, "serve", "--kernel-id", "a b"], capture_output=True, timeout=120)
     assert res.returncode == 2
     assert 'error: cannot start the kernel: invalid kernel_id: "a b"' in res.stderr.decode()
+
+
+def test_serve_refuses_a_hazelcast_cluster_it_cannot_reach_or_name() -> None:
+    """A gateway projecting nowhere would leave operators blind: it does not start."""
+    port = str(free_port())
+    res = subprocess.run(
+        [*DITA, "serve", "--port", port, "--hazelcast", "127.0.0.1:1"], capture_output=True, timeout=120
+    )
+    stderr = res.stderr.decode()
+    assert res.returncode == 3, stderr
+    assert "cannot reach Hazelcast cluster 'dita' at 127.0.0.1:1" in stderr and "Traceback" not in stderr
+    assert "dita gateway for kernel" not in stderr  # never served
+    res = subprocess.run(
+        [*DITA, "serve", "--port", port, "--hazelcast", "no-port"], capture_output=True, timeout=120
+    )
+    stderr = res.stderr.decode()
+    assert res.returncode == 2, stderr
+    assert "cluster member must be host:port, got 'no-port'" in stderr and "Traceback" not in stderr

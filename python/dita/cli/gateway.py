@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import close_all, fail, require_finite
+from dita.cli._common import close_all, fail, open_projection, require_finite
 
 __all__ = ["register"]
 
@@ -22,21 +22,17 @@ def _kernel(
     hazelcast_cluster: str = "dita",
 ) -> Any:
     """The gateway's kernel; a setting the kernel, journal or projection refuses exits 2 with
-    its message, and nothing stays open."""
+    its message, a Hazelcast cluster it cannot reach 3, and nothing stays open."""
     from dita.kernel import ExecutionKernel
 
-    jr = proj = kernel = None
+    # The cluster first: waiting for it holds no journal open.
+    proj = open_projection(hazelcast, hazelcast_cluster) if hazelcast else None
+    jr = kernel = None
     try:
         if journal:
             from dita.journal.clickhouse import ClickHouseJournal
 
             jr = ClickHouseJournal(journal)
-        if hazelcast:
-            from dita.projection.hazelcast import HazelcastProjection
-
-            proj = HazelcastProjection(
-                [m.strip() for m in hazelcast.split(",") if m.strip()], hazelcast_cluster
-            )
         kernel = ExecutionKernel(max_slots=max_slots, kernel_id=kernel_id, journal=jr, projection=proj)
         if seed_capital is not None:
             kernel.set_seed_capital(seed_capital)

@@ -19,6 +19,7 @@ from dita.cli._common import (
     fail,
     fail_options,
     load_strategy,
+    open_projection,
     out_console,
     parse_params,
     require_finite,
@@ -28,7 +29,6 @@ __all__ = ["PaperSession", "register"]
 
 KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kept as day totals
 JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
-HAZELCAST_CONNECT_S = 5.0  # how long the start waits for the --hazelcast cluster
 
 
 class PaperSession:
@@ -338,34 +338,13 @@ def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str) -> 
     """The journal and projection the options ask for; bad values exit 2, an unreachable
     cluster 3 (as `dita control` does), with nothing left open."""
     from dita.journal.dsn import parse_dsn
-    from dita.projection.hazelcast import cluster_settings
 
-    members: tuple[str, ...] = ()
     if journal is not None:
         try:
             parse_dsn(journal)
         except ValueError as exc:
             fail(f"--journal: {exc}")
-    if hazelcast is not None:
-        try:
-            members, _ = cluster_settings(hazelcast, hz_cluster)
-        except ValueError as exc:
-            fail(f"--hazelcast {hazelcast!r}: {exc}")
-    proj = None
-    if members:
-        from dita.projection.hazelcast import HazelcastProjection
-
-        proj = HazelcastProjection(members, hz_cluster)
-        deadline = time.monotonic() + HAZELCAST_CONNECT_S
-        while not proj.connected and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not proj.connected:
-            proj.close()
-            fail(
-                f"--hazelcast: cannot reach Hazelcast cluster {hz_cluster!r} at {', '.join(members)} "
-                f"within {HAZELCAST_CONNECT_S:g}s",
-                code=3,
-            )
+    proj = open_projection(hazelcast, hz_cluster) if hazelcast is not None else None
     jr = None
     if journal is not None:
         from dita.journal.clickhouse import ClickHouseJournal
