@@ -48,8 +48,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// known by order and running total, events contradicting their order and acks claiming
 /// another order's venue id refused, a fill checked against the stage before it changes
 /// anything, outlier fees not learned. 2: a fill for an order that ended unfilled or
-/// part-filled (a fill racing its cancel) applied while the slot still holds its trade.
-pub const RULES: u16 = 2;
+/// part-filled (a fill racing its cancel) applied while the slot still holds its trade. 3: a
+/// venue id the venue replaced with another no longer routes events; client ids never
+/// repeat one that loaded slots carry.
+pub const RULES: u16 = 3;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -1010,6 +1010,17 @@ impl Kernel {
         )
     }
 
+    /// The counter of a client id this kernel's id makes (`<kernel_id>-<n>`, see `new_order`).
+    fn own_counter(&self, client_order_id: &str) -> Option<u64> {
+        let digits = client_order_id
+            .strip_prefix(self.kernel_id.as_str())?
+            .strip_prefix('-')?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
     fn new_order(
         &mut self,
         intent: &Intent,
@@ -1019,7 +1030,8 @@ impl Kernel {
         is_entry: bool,
         m: &MarketLimits,
     ) -> VenueOrder {
-        self.order_counter += 1;
+        // Wrapping: a loaded slot may carry an id with the largest counter (`own_counter`).
+        self.order_counter = self.order_counter.wrapping_add(1);
         let client_order_id = counter_id(&self.kernel_id, "-", self.order_counter);
         let price = match intent.order_type {
             OrderType::Market => intent.reference_price,
@@ -1604,12 +1616,15 @@ impl Kernel {
                 {
                     None
                 }
-                None => self.by_venue_id.get(v).map(|&sid| (sid, None)).or_else(|| {
-                    rules2
-                        .then(|| self.ended.by_venue(v))
-                        .flatten()
-                        .map(|k| (k.0, Some(k)))
-                }),
+                None => self
+                    .working_by_venue_id(v)
+                    .map(|sid| (sid, None))
+                    .or_else(|| {
+                        rules2
+                            .then(|| self.ended.by_venue(v))
+                            .flatten()
+                            .map(|k| (k.0, Some(k)))
+                    }),
             },
         };
         let Some((sid, late)) = found else {
@@ -1868,13 +1883,26 @@ impl Kernel {
         )
     }
 
+    /// The slot of the working order the venue knows as `venue_id`. Rules 3 on, only if that
+    /// order still carries the id: an index entry it outlived must not hand the event to the
+    /// slot's next order, or to a slot without one.
+    fn working_by_venue_id(&self, venue_id: &Id) -> Option<usize> {
+        let &sid = self.by_venue_id.get(venue_id)?;
+        let carried = || {
+            self.slots[sid]
+                .active_order()
+                .is_some_and(|o| o.venue_order_id == *venue_id)
+        };
+        (rules() < 3 || carried()).then_some(sid)
+    }
+
     /// A refusal when `venue_order_id` already names a working order of another slot: taking
     /// it would send that order's fills here.
     fn venue_id_taken(&self, ev: &VenueEvent, sid: usize, seq: u64) -> Option<KernelOutcome> {
         if rules() == 0 {
             return None;
         }
-        let &other = self.by_venue_id.get(&ev.venue_order_id)?;
+        let other = self.working_by_venue_id(&ev.venue_order_id)?;
         if other == sid || ev.venue_order_id.is_empty() {
             return None;
         }
@@ -1920,7 +1948,16 @@ impl Kernel {
             .expect("indexed orders are active");
         order.status = VenueOrderStatus::Acknowledged;
         if !ev.venue_order_id.is_empty() {
-            order.venue_order_id = ev.venue_order_id.clone();
+            let before = std::mem::replace(&mut order.venue_order_id, ev.venue_order_id.clone());
+            // Rules 3 on: the id the venue replaced stops naming this slot, so an event that
+            // names it later finds no order instead of this slot's next one (or none at all).
+            if rules() >= 3
+                && !before.is_empty()
+                && before != ev.venue_order_id
+                && self.by_venue_id.get(&before) == Some(&sid)
+            {
+                self.by_venue_id.remove(&before);
+            }
             self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
         out
@@ -2955,6 +2992,7 @@ impl Kernel {
         // Refused calibrations change nothing, not even the sequence (they are not logged).
         let calibration = self.fees.calibrate(price, qty, actual_fee, liq)?;
         self.seq += 1;
+        self.dirty.account = true; // the account shows the calibration
         Ok(calibration)
     }
 
@@ -3225,22 +3263,19 @@ impl Kernel {
                     ("size", s.size),
                     ("initial_size", s.initial_size),
                     ("leverage", s.leverage),
-                    ("fees_paid", s.fees_paid),
                 ],
                 0.0,
             )?;
-            for (name, v) in [
-                ("realized_pnl", s.realized_pnl),
-                ("unrealized_pnl", s.unrealized_pnl),
-            ] {
-                if !v.is_finite() {
-                    return Err(KernelError::invalid(
-                        &field(name),
-                        v,
-                        "must be a finite number",
-                    ));
-                }
-            }
+            // Signed (a trade paid in maker rebates has negative fees), finite and bounded.
+            check_numbers(
+                field,
+                &[
+                    ("realized_pnl", s.realized_pnl),
+                    ("unrealized_pnl", s.unrealized_pnl),
+                    ("fees_paid", s.fees_paid),
+                ],
+                f64::NEG_INFINITY,
+            )?;
             validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
                 KernelError::invalid(
                     &field("exit_leg_ratios"),
@@ -3315,6 +3350,12 @@ impl Kernel {
             .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
             .collect();
             for (c, v) in orders {
+                // Rules 3 on: the next orders' ids follow the loaded ones this kernel's id
+                // made (a fresh kernel of the same id reloading its saved slots would issue
+                // them again, and one order's fills would book on another slot).
+                if let Some(n) = self.own_counter(&c).filter(|_| rules() >= 3) {
+                    self.order_counter = self.order_counter.max(n);
+                }
                 self.by_client_id.insert(c, i);
                 if !v.is_empty() {
                     self.by_venue_id.insert(v, i);
@@ -3332,6 +3373,8 @@ impl Kernel {
             self.dirty.slot(i);
         }
         self.retain_ended(ended, &held_before);
+        // The account shows the open positions, their notional and unrealized PnL.
+        self.dirty.account = true;
         Ok(())
     }
 
@@ -3482,6 +3525,28 @@ fn check_loaded_slot(
             "a slot works an entry or an exit, not both",
         ));
     }
+    let works = s.active_entry_order.is_some() || s.active_exit_order.is_some();
+    if works && s.side == TradeSide::Flat {
+        return Err(KernelError::invalid(
+            &field("side"),
+            s.side,
+            "a slot working an order needs a LONG or SHORT side",
+        ));
+    }
+    if (works || holds) && s.trade_id.is_empty() {
+        return Err(KernelError::invalid(
+            &field("trade_id"),
+            "''",
+            "a slot with a position or a working order needs its trade's id",
+        ));
+    }
+    if (works || holds) && s.leverage <= 0.0 {
+        return Err(KernelError::invalid(
+            &field("leverage"),
+            s.leverage,
+            "must be positive for a slot with a position or a working order",
+        ));
+    }
     for (which, order, side) in [
         (
             "active_entry_order",
@@ -3523,11 +3588,47 @@ fn check_loaded_slot(
                 ));
             }
         }
-        if s.side != TradeSide::Flat && o.side != side {
+        if o.side != side {
             return Err(KernelError::invalid(
                 &field("side"),
                 o.side,
                 "must be the side this order's role takes for the slot's side",
+            ));
+        }
+        if o.is_entry != (which == "active_entry_order") {
+            return Err(KernelError::invalid(
+                &field("is_entry"),
+                o.is_entry,
+                "must say the order's role in the slot",
+            ));
+        }
+        if o.reduce_only == o.is_entry {
+            return Err(KernelError::invalid(
+                &field("reduce_only"),
+                o.reduce_only,
+                "an entry never reduces and an exit always does",
+            ));
+        }
+        if o.order_type == OrderType::Limit && o.price <= 0.0 {
+            return Err(KernelError::invalid(
+                &field("price"),
+                o.price,
+                "a LIMIT order needs a positive price",
+            ));
+        }
+        if o.status.is_terminal() {
+            return Err(KernelError::invalid(
+                &field("status"),
+                o.status.name(),
+                "a working order has not ended",
+            ));
+        }
+        if o.is_entry && (o.filled_size - s.size).abs() > QTY_EPS.max(s.size * 1e-9) {
+            // While its entry works, all a trade holds is what that entry filled.
+            return Err(KernelError::invalid(
+                &field("filled_size"),
+                o.filled_size,
+                "must equal the slot's size while the entry works",
             ));
         }
         if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {

@@ -791,3 +791,55 @@ fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
         "rules 1 refused that fill"
     );
 }
+
+#[test]
+fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
+    // Live (rules 3), loading a slot whose working order is `replay-5` numbers the next
+    // order `replay-6`, so no id is issued twice. Rules 2 counted on from the kernel's own
+    // counter (`replay-1`): a segment marked so must replay that id.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mut donor = Kernel::new("replay", 4).unwrap();
+    let mut enter = Intent::new(
+        "e1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Enter,
+        100.0,
+        1.0,
+    );
+    enter.timestamp = 1.0;
+    donor.process_intent(&enter);
+    let mut slots = donor.slots().to_vec();
+    slots[0]
+        .active_entry_order
+        .as_mut()
+        .unwrap()
+        .client_order_id = "replay-5".into();
+    record(&mut log, &mut k, KernelInput::ReplaceSlots(slots));
+    let mut next = enter.clone();
+    (next.intent_id, next.trade_id, next.slot_id) = ("e2".into(), "t2".into(), 1);
+    let sent = record(&mut log, &mut k, KernelInput::Intent(next))
+        .submit
+        .unwrap();
+    assert_eq!(sent.client_order_id, "replay-6");
+    drop(log);
+    let id_on_slot_1 = |k: &Kernel| {
+        k.slots()[1]
+            .active_entry_order
+            .as_ref()
+            .map(|o| o.client_order_id.to_string())
+    };
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(id_on_slot_1(&now).as_deref(), Some("replay-6"));
+    drop(log);
+    set_segment_rules(dir.path(), 2);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(
+        id_on_slot_1(&then).as_deref(),
+        Some("replay-1"),
+        "rules 2 reissued it"
+    );
+}

@@ -14,6 +14,7 @@ from dita import (
     TradeStage,
     VenueEvent,
 )
+from dita.projection import InMemoryProjection
 
 D = KernelDiagnosticCode
 
@@ -392,6 +393,30 @@ def test_reconcile_from_slots_refuses_slots_the_kernel_could_not_have_left(resti
             broken(1, active_entry_order={**entry_order, "venue_order_id": exit_order["venue_order_id"]}),
             r"slots\[1\]\.active_entry_order\.venue_order_id: .* another slot",
         ),
+        # Each of these loaded once, and then a fill opened a FLAT position (no PnL ever), an
+        # account showed infinite equity, a position had no leverage or trade, a canceled
+        # order took fills, or a position appeared that nothing filled.
+        (broken(1, side="FLAT"), r"slots\[1\]\.side: FLAT .a slot working an order"),
+        (broken(0, unrealized_pnl=1.7e308), r"slots\[0\]\.unrealized_pnl: 1\.7e308 .must be at most 1e15"),
+        (broken(0, realized_pnl=-1e16), r"slots\[0\]\.realized_pnl: -1e16"),
+        (broken(0, leverage=0.0), r"slots\[0\]\.leverage: 0 .must be positive"),
+        (broken(0, trade_id=""), r"slots\[0\]\.trade_id: '' "),
+        (
+            broken(1, active_entry_order={**entry_order, "status": "CANCELED"}),
+            r"entry_order\.status: CANCELED",
+        ),
+        (
+            broken(1, active_entry_order={**entry_order, "filled_size": 0.5}),
+            r"entry_order\.filled_size: 0\.5",
+        ),
+        (
+            broken(1, active_entry_order={**entry_order, "reduce_only": True}),
+            r"entry_order\.reduce_only: true",
+        ),
+        (
+            broken(1, active_entry_order={**entry_order, "order_type": "LIMIT", "price": 0.0}),
+            r"entry_order\.price: 0 .a LIMIT order needs a positive price",
+        ),
     ]
     fresh = ExecutionKernel(max_slots=4)
     for slots, match in cases:
@@ -400,6 +425,63 @@ def test_reconcile_from_slots_refuses_slots_the_kernel_could_not_have_left(resti
     assert fresh.seq == 0 and fresh.slots() == ExecutionKernel(max_slots=4).slots()
     fresh.reconcile_from_slots(saved)
     assert fresh.slots() == kernel.slots()
+
+
+def test_a_kernel_reloading_its_own_slots_never_reissues_their_order_ids(resting) -> None:  # type: ignore[no-untyped-def]
+    """A fresh kernel of the same id, loaded from saved slots, once issued `rest-1` again: the
+    saved order's fills then booked on the new order's slot."""
+    kernel, _ = resting
+    kernel.process_intent(intent("ENTER", 0))
+    saved = kernel.slots()
+    assert saved[0]["active_entry_order"]["client_order_id"] == "rest-1"
+    fresh = ExecutionKernel(max_slots=4, venue=MockVenueAdapter(fill_rate=0.0), kernel_id="rest")
+    fresh.reconcile_from_slots(saved)
+    out = fresh.process_intent(intent("ENTER", 1, asset="ETHUSDT", side="SHORT"))
+    assert out.accepted and out.order.client_order_id == "rest-2"
+    assert sorted(o.client_order_id for o in fresh.open_orders()) == ["rest-1", "rest-2"]
+    fill = VenueEvent("f1", "", -1, "FILL", venue_client_id="rest-1", price=100.0, size=1.0, filled_size=1.0)
+    assert fresh.on_venue_event(fill).state == TradeStage.POSITION_OPEN
+    assert fresh.slot_state(0).size == 1.0 and fresh.slot_state(1).size == 0.0
+
+
+def test_the_kernels_own_slots_load_back_with_rebates_paid() -> None:
+    """A maker rebate leaves a slot's fees negative; loading its own slots refused that."""
+    venue = MockVenueAdapter(fill_rate=0.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rebate")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    rebate = VenueEvent("f1", "", -1, "FILL", venue_client_id=coid, price=100.0, size=1.0, fee=-0.01)
+    assert kernel.on_venue_event(rebate).accepted
+    assert kernel.slot_state(0).fees_paid == pytest.approx(-0.01)
+    saved = kernel.slots()
+    assert kernel.reconcile_from_slots(saved) == 1
+    assert kernel.slots() == saved
+
+
+def test_the_projected_account_follows_fee_calibration_and_loaded_slots() -> None:
+    projection = InMemoryProjection()
+    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id="proj")
+    kernel.process_intent(intent("ENTER", 0))
+    projection.flush()
+    kernel.calibrate_fee(100.0, 1.0, 0.06)
+    projection.flush()
+    assert (
+        projection.accounts["proj"]["fee_calibration_samples"]
+        == kernel.account()["fee_calibration_samples"]
+        == 1
+    )
+    slots = [dict(s) for s in kernel.slots()]
+    slots[1].update(
+        fsm_state="POSITION_OPEN",
+        trade_id="t9",
+        asset="ETH",
+        side="SHORT",
+        size=2.0,
+        initial_size=2.0,
+        entry_price=50.0,
+    )
+    kernel.reconcile_from_slots(slots)
+    projection.flush()
+    assert projection.accounts["proj"]["open_positions"] == kernel.account()["open_positions"] == 2
 
 
 def test_snapshot_field_names(kernel: ExecutionKernel) -> None:

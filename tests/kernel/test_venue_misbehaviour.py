@@ -107,6 +107,26 @@ def test_an_ack_claiming_another_orders_venue_id_is_refused(kernel: ExecutionKer
     assert kernel.slot_state(0).size == 1.0 and kernel.slot_state(1).size == 0.0
 
 
+def test_a_venue_id_the_venue_replaced_no_longer_routes_events(kernel: ExecutionKernel) -> None:
+    """A loaded order carrying venue id V1, acknowledged as V2: events naming V1 once panicked
+    (the index still sent them to the slot after the order was gone)."""
+    coid = entry(kernel)
+    saved = [dict(s) for s in kernel.slots()]
+    saved[0]["active_entry_order"] = {**saved[0]["active_entry_order"], "venue_order_id": "V1"}
+    kernel.reconcile_from_slots(saved)
+    assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V2")).accepted
+    while_working = kernel.on_venue_event(fill("f0", "", 0.5, venue_order_id="V1"))
+    assert while_working.diagnostic_code == D.UNKNOWN_ORDER
+    assert kernel.on_venue_event(fill("f1", coid, 1.0)).state == TradeStage.POSITION_OPEN
+    coid2 = entry(kernel, 1)  # the next order must not be reached through V1 either
+    before = kernel.snapshot()
+    for n, kind in enumerate(["FILL", "CANCEL_ACK", "CANCEL_REJECT", "ORDER_ACK"]):
+        out = kernel.on_venue_event(event(kind, f"stale-{n}", venue_order_id="V1", price=100.0, size=0.5))
+        assert out.diagnostic_code == D.UNKNOWN_ORDER and not out.accepted, kind
+    assert kernel.snapshot() == before
+    assert kernel.on_venue_event(event("ORDER_ACK", "a2", coid2, venue_order_id="V1")).accepted
+
+
 def test_an_order_ending_with_more_filled_than_reported_is_said_and_the_missing_fill_counts(
     kernel: ExecutionKernel,
 ) -> None:
