@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -204,6 +205,66 @@ def test_ints_beyond_64_bits_are_refused_naming_the_argument(kernel: ExecutionKe
         MockVenueAdapter(seed=-1)
     with pytest.raises(ValueError, match=r"invalid price: 1000000000.*\.\.\. \(must be at most 1e15"):
         kernel.mark_price("BTCUSDT", 10**400)
+
+
+HUGE = 10**400  # an int no float can hold: PyO3 alone raised a bare OverflowError for it
+
+
+def _order(**kw: Any) -> Any:
+    from dita._kernel import VenueOrder
+
+    args = {"price": 100.0, "size": 1.0} | kw
+    return VenueOrder("c1", 0, "t1", "BTCUSDT", "BUY", "LIMIT", args.pop("price"), args.pop("size"), **args)
+
+
+def _slots_with(k: ExecutionKernel, **kw: Any) -> int:
+    slots = k.slots()
+    slots[0] |= kw
+    return k.reconcile_from_slots(slots)
+
+
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        *[
+            (f, lambda k, f=f: intent("ENTER", 0, **{f: HUGE}))
+            for f in ("reference_price", "target_size", "leverage", "limit_price", "timestamp")
+        ],
+        ("exit_leg_ratios[1]", lambda k: intent("ENTER", 0, exit_leg_ratios=(0.5, HUGE))),
+        *[
+            (f, lambda k, f=f: VenueEvent("e", "t0", 0, "FILL", **{f: HUGE}))
+            for f in ("price", "size", "filled_size", "remaining_size", "timestamp", "fee", "retry_after")
+        ],
+        *[
+            (f, lambda k, f=f: AccountEvent("a", "ACCOUNT_UPDATE", **{f: HUGE}))
+            for f in ("amount", "fee", "wallet_balance", "available_margin", "used_margin", "maint_margin")
+        ],
+        ("timestamp", lambda k: AccountEvent("a", "FUNDING_FEE", timestamp=HUGE)),
+        *[
+            (f, lambda k, f=f: _order(**{f: HUGE}))
+            for f in ("price", "size", "reference_price", "timestamp", "filled_size", "avg_fill_price")
+        ],
+        ("fill_rate", lambda k: MockVenueAdapter(fill_rate=HUGE)),
+        ("latency_ms", lambda k: MockVenueAdapter(latency_ms=HUGE)),
+        ("price", lambda k: MockVenueAdapter().fill_open_order("c1", HUGE)),
+        ("timestamp", lambda k: k.mark_price("BTCUSDT", 100.0, timestamp=HUGE)),
+        ("timestamp", lambda k: k.on_edge_update("BTCUSDT", 1.0, timestamp=HUGE)),
+        ("capital", lambda k: k.set_seed_capital(HUGE)),
+        ("taker_rate", lambda k: k.set_exchange_config({"taker_rate": HUGE})),
+        ("max_leverage", lambda k: k.set_risk_limits({"max_leverage": HUGE})),
+        ("ratios[0]", lambda k: k.set_slot_exit_leg_ratios(0, [HUGE])),
+        ("slots[0].exit_leg_ratios[0]", lambda k: _slots_with(k, exit_leg_ratios=[HUGE])),
+    ],
+)
+def test_an_int_too_large_for_a_float_is_refused_naming_the_field_and_value(
+    kernel: ExecutionKernel, field: str, call: Any
+) -> None:
+    kernel.process_intent(intent("ENTER", 0))
+    before, seq = state_of(kernel), kernel.seq
+    reason = "must be a finite number" if field == "timestamp" else "must be at most 1e15"
+    with pytest.raises(ValueError, match=rf"^invalid {re.escape(field)}: 1000000000+\.\.\. \({reason}"):
+        call(kernel)
+    assert state_of(kernel) == before and kernel.seq == seq
 
 
 def test_enum_values_and_names_are_interchangeable() -> None:

@@ -1,7 +1,7 @@
 //! Argument conversion at the boundary: enums by value or name, metadata, details, time.
 
 use crate::types::*;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 use pyo3::IntoPyObjectExt;
@@ -133,14 +133,114 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
             obj.repr().map(|r| r.to_string()).unwrap_or_default()
         )));
     }
-    obj.extract::<f64>().map_err(|_| {
-        PyValueError::new_err(format!(
-            "invalid {field}: {} ({})",
-            short_repr(obj),
+    obj.extract::<f64>()
+        .map_err(|_| too_large(obj, field, crate::error::TOO_LARGE))
+}
+
+/// The ValueError for `obj`, a number of `field` too large for a float, and why.
+fn too_large(obj: &Bound<'_, PyAny>, field: &str, reason: &str) -> PyErr {
+    PyValueError::new_err(format!("invalid {field}: {} ({reason})", short_repr(obj)))
+}
+
+/// A float argument as PyO3 takes one (any real number; its TypeError names the argument),
+/// except that an int too large for a float, a bare OverflowError from PyO3, is a ValueError
+/// naming `field` and the value: a time must be a finite number, any other number is bounded.
+fn real_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
+    obj.extract::<f64>().map_err(|e| {
+        if !e.is_instance_of::<PyOverflowError>(obj.py()) {
+            return e;
+        }
+        let reason = if field == "timestamp" {
+            "must be a finite number"
+        } else {
             crate::error::TOO_LARGE
-        ))
+        };
+        too_large(obj, field, reason)
     })
 }
+
+fn opt_real_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<f64>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    real_arg(obj, field).map(Some)
+}
+
+/// A list of floats as PyO3 takes one; an int too large for a float is named by its place.
+fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
+    obj.extract::<Vec<f64>>()
+        .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))
+}
+
+/// When `e`, the error of reading `obj` as a list of floats, is an int too large for a float:
+/// the ValueError naming that int and its place in `field`.
+pub fn list_overflow(obj: &Bound<'_, PyAny>, field: &str, e: &PyErr) -> Option<PyErr> {
+    if !e.is_instance_of::<PyOverflowError>(obj.py()) {
+        return None;
+    }
+    // A sequence (PyO3 reads no other as a list), so it can be walked again for the culprit.
+    let items = obj.try_iter().ok()?;
+    let (i, v) = items
+        .flatten()
+        .enumerate()
+        .find(|(_, v)| v.extract::<f64>().is_err())?;
+    let field = format!("{field}[{i}]");
+    Some(too_large(&v, &field, crate::error::TOO_LARGE))
+}
+
+fn opt_real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<Vec<f64>>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    real_list_arg(obj, field).map(Some)
+}
+
+/// Extractors for `#[pyo3(from_py_with = ...)]`, one per argument: PyO3 hands an extractor
+/// the value, not the argument's name.
+macro_rules! named_extractors {
+    ($module:ident -> $t:ty = $extract:ident($($name:ident),+ $(,)?)) => {
+        pub mod $module {
+            use pyo3::prelude::*;
+            $(
+                pub fn $name(obj: &Bound<'_, PyAny>) -> PyResult<$t> {
+                    super::$extract(obj, stringify!($name))
+                }
+            )+
+        }
+    };
+}
+
+named_extractors!(real -> f64 = real_arg(
+    reference_price,
+    target_size,
+    leverage,
+    limit_price,
+    price,
+    size,
+    filled_size,
+    remaining_size,
+    retry_after,
+    amount,
+    fee,
+    avg_fill_price,
+    fill_rate,
+    reject_rate,
+    partial_fill_rate,
+    partial_fill_ratio,
+    rate_limit_rate,
+    latency_ms,
+));
+named_extractors!(opt_real -> Option<f64> = opt_real_arg(
+    timestamp,
+    fee,
+    price,
+    wallet_balance,
+    available_margin,
+    used_margin,
+    maint_margin,
+));
+named_extractors!(real_list -> Vec<f64> = real_list_arg(ratios));
+named_extractors!(opt_real_list -> Option<Vec<f64>> = opt_real_list_arg(exit_leg_ratios));
 
 /// Refuses anything but an int (a bool, which Python counts as one, included), naming `field`
 /// and the value.

@@ -1,6 +1,6 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
-use super::convert::seed_arg;
+use super::convert::{opt_real, real, seed_arg};
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
 use pyo3::prelude::*;
@@ -29,13 +29,13 @@ impl PyMockVenue {
     #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = seed_arg)] seed: u64,
-        fill_rate: f64,
-        reject_rate: f64,
-        partial_fill_rate: f64,
-        partial_fill_ratio: f64,
-        rate_limit_rate: f64,
-        retry_after: f64,
-        latency_ms: f64,
+        #[pyo3(from_py_with = real::fill_rate)] fill_rate: f64,
+        #[pyo3(from_py_with = real::reject_rate)] reject_rate: f64,
+        #[pyo3(from_py_with = real::partial_fill_rate)] partial_fill_rate: f64,
+        #[pyo3(from_py_with = real::partial_fill_ratio)] partial_fill_ratio: f64,
+        #[pyo3(from_py_with = real::rate_limit_rate)] rate_limit_rate: f64,
+        #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
+        #[pyo3(from_py_with = real::latency_ms)] latency_ms: f64,
         name: &str,
     ) -> PyResult<Self> {
         let config = MockConfig {
@@ -85,7 +85,7 @@ impl PyMockVenue {
         &mut self,
         py: Python<'_>,
         client_order_id: &str,
-        price: Option<f64>,
+        #[pyo3(from_py_with = opt_real::price)] price: Option<f64>,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
         events_to_py(py, self.inner.fill_open_order(client_order_id, price)?)
     }

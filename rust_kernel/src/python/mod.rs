@@ -90,7 +90,7 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     } else if let Ok(b) = v.cast::<PyBool>() {
         Ok(ConfigValue::Flag(b.is_true()))
     } else if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
-        Ok(ConfigValue::Num(v.extract()?))
+        Ok(ConfigValue::Num(float_arg(v, field)?))
     } else if let Ok(s) = v.cast::<PyString>() {
         Ok(ConfigValue::Text(s.to_str()?.to_string()))
     } else {
@@ -648,7 +648,7 @@ impl PyKernel {
         slf: &Bound<'_, Self>,
         asset: &str,
         price: &Bound<'_, PyAny>,
-        timestamp: Option<f64>,
+        #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<usize> {
         let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
@@ -671,7 +671,7 @@ impl PyKernel {
         slf: &Bound<'_, Self>,
         asset: &str,
         edge_bps: &Bound<'_, PyAny>,
-        timestamp: Option<f64>,
+        #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<PyOutcome> {
         let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
@@ -732,7 +732,7 @@ impl PyKernel {
     fn set_slot_exit_leg_ratios(
         slf: &Bound<'_, Self>,
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
-        ratios: Vec<f64>,
+        #[pyo3(from_py_with = real_list::ratios)] ratios: Vec<f64>,
     ) -> PyResult<()> {
         let ratios = legs(ratios, "ratios")?;
         let mut this = wait_mut(slf)?;
@@ -1312,11 +1312,14 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     s.realized_pnl = num("realized_pnl")?;
     s.fees_paid = num("fees_paid")?;
     s.closed = get("closed")?.is_truthy()?;
-    s.exit_leg_ratios = get("exit_leg_ratios")?.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{} must be a list of numbers",
-            field("exit_leg_ratios")
-        ))
+    let legs = get("exit_leg_ratios")?;
+    s.exit_leg_ratios = legs.extract().map_err(|e| {
+        list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
+            PyTypeError::new_err(format!(
+                "{} must be a list of numbers",
+                field("exit_leg_ratios")
+            ))
+        })
     })?;
     s.active_leg_index = get("active_leg_index")?.extract().map_err(|_| {
         PyTypeError::new_err(format!(
