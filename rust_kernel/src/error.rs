@@ -50,7 +50,8 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// anything, outlier fees not learned. 2: a fill for an order that ended unfilled or
 /// part-filled (a fill racing its cancel) applied while the slot still holds its trade. 3: a
 /// venue id the venue replaced with another no longer routes events; client ids never
-/// repeat one that loaded slots carry.
+/// repeat one that loaded slots carry; a slot's exit-leg index stops at the number of its
+/// legs.
 pub const RULES: u16 = 3;
 
 thread_local! {

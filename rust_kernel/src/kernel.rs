@@ -434,6 +434,17 @@ fn close_if_closed(slot: &mut TradeSlot) {
     }
 }
 
+/// Under rules 3 on, an exit-leg index past the slot's legs stops at their number (all done):
+/// exits of an explicit size can complete more exits than a trade has legs, and legs set on
+/// a free slot can be fewer than it completed, but `reconcile_from_slots` must load the
+/// slot as the kernel shows it. Before, the index counted on, and a log written then replays
+/// so: a later `set_slot_exit_legs` (what it accepts, and the leg the next exit takes) reads it.
+fn bound_leg_index(slot: &mut TradeSlot) {
+    if rules() >= 3 {
+        slot.active_leg_index = slot.active_leg_index.min(slot.exit_leg_ratios.len());
+    }
+}
+
 /// The details of an event naming an order the kernel does not hold: how it named it.
 fn order_named(ev: &VenueEvent) -> Details {
     vec![
@@ -2406,6 +2417,7 @@ impl Kernel {
             } else {
                 slot.active_exit_order = None;
                 slot.active_leg_index += 1;
+                bound_leg_index(slot);
                 close_if_closed(slot);
             }
             if !self.ended.by_key.is_empty() {
@@ -2576,6 +2588,7 @@ impl Kernel {
         if leg_done {
             // The leg the order was for is done, as if its last fill had come before the end.
             self.slots[sid].active_leg_index += 1;
+            bound_leg_index(&mut self.slots[sid]);
         }
         let mut out = self.after_fill(sid, &order, 0.0, total_key, seq);
         // Applied, and said: the position changed after its order was reported over.
@@ -3229,6 +3242,7 @@ impl Kernel {
         }
         self.seq += 1;
         self.slots[sid].exit_leg_ratios = ratios.to_vec();
+        bound_leg_index(&mut self.slots[sid]);
         self.dirty.slot(sid);
         Ok(())
     }

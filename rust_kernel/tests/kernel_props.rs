@@ -173,6 +173,12 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     let k = &h.k;
     for s in k.slots() {
         assert!(s.size >= 0.0, "negative size in slot {}", s.slot_id);
+        // Exits of an explicit size can outnumber the legs; a slot must still load as shown.
+        assert!(
+            s.active_leg_index <= s.exit_leg_ratios.len(),
+            "slot {} is past its exit legs",
+            s.slot_id
+        );
         for o in [&s.active_entry_order, &s.active_exit_order]
             .into_iter()
             .flatten()

@@ -843,3 +843,85 @@ fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
         "rules 2 reissued it"
     );
 }
+
+/// `action` of `size` (for an EXIT, 0 takes the next leg) on slot 0, trade t1 of BTCUSDT
+/// long with one exit leg, applied and recorded, and its order filled in full; its size.
+fn filled_recorded(
+    log: &mut KernelLog,
+    k: &mut Kernel,
+    n: u64,
+    action: KernelCommandType,
+    size: f64,
+) -> f64 {
+    let mut intent = Intent::new(
+        &format!("i{n}"),
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        action,
+        100.0,
+        size,
+    );
+    intent.timestamp = n as f64;
+    let out = record(log, k, KernelInput::Intent(intent));
+    let order = out.submit.expect("an order");
+    let mut fill = VenueEvent::new(
+        &format!("f{n}"),
+        KernelEventKind::Fill,
+        &order.client_order_id,
+    );
+    fill.price = 100.0;
+    fill.size = order.size;
+    assert!(record(log, k, KernelInput::VenueEvent(fill)).accepted);
+    order.size
+}
+
+#[test]
+fn an_exit_leg_index_past_the_legs_replays_under_the_rules_of_its_segment() {
+    // Live (rules 3), exits of an explicit size can complete more exits than the trade has
+    // legs; the index stops at the number of legs, so the slot the kernel shows loads again.
+    // Under rules 2 it counted on, and legs set later read it: after 3 exits of a one-leg
+    // trade, 4 legs made the next exit the last (all that remained), where now it is leg 2
+    // (a quarter). A segment marked rules 2 must replay that exit as it was sized then.
+    use KernelCommandType::{Enter, Exit};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    filled_recorded(&mut log, &mut k, 1, Enter, 3.0);
+    for n in 2..5 {
+        filled_recorded(&mut log, &mut k, n, Exit, 0.5);
+    }
+    assert_eq!(k.slots()[0].active_leg_index, 1, "at most the one leg");
+    k.clone()
+        .replace_slots(k.slots().to_vec())
+        .expect("the kernel's own slots load");
+    record(
+        &mut log,
+        &mut k,
+        KernelInput::SlotExitLegs {
+            slot_id: 0,
+            ratios: vec![0.25; 4],
+        },
+    );
+    let leg = filled_recorded(&mut log, &mut k, 5, Exit, 0.0);
+    assert_eq!(leg, 0.75, "leg 2 of 4: a quarter of the initial 3");
+    let (seq, size) = (k.seq(), k.slots()[0].size);
+    drop(log);
+
+    let (log, now) = open(dir.path(), 0);
+    let s = &now.slots()[0];
+    assert_eq!((now.seq(), s.size, s.active_leg_index), (seq, size, 2));
+    drop(log);
+    set_segment_rules(dir.path(), 2);
+    let (_, then) = open(dir.path(), 0);
+    let s = &then.slots()[0];
+    let exit = s
+        .active_exit_order
+        .as_ref()
+        .expect("the last exit still works");
+    assert_eq!(
+        (then.seq(), exit.size, exit.filled_size, s.active_leg_index),
+        (seq, 1.5, 0.75, 3),
+        "under rules 2, the exit after 3 of 4 legs was for all that remained"
+    );
+}

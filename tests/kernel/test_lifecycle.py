@@ -326,6 +326,27 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
     assert fresh.process_intent(intent("EXIT", 1, reference_price=110.0)).state == TradeStage.CLOSED
 
 
+@pytest.mark.parametrize("legs", [(1.0,), (0.5, 0.5)])
+def test_slots_with_more_exits_than_legs_load_as_the_kernel_shows_them(
+    kernel: ExecutionKernel, legs: tuple[float, ...]
+) -> None:
+    """Exits of an explicit size can outnumber the exit legs, and legs set on a closed slot
+    can be fewer than it exited: the leg index stops at the number of legs (all done)."""
+    kernel.process_intent(intent("ENTER", 0, target_size=3.0, exit_leg_ratios=legs))
+    for _ in range(4):
+        assert kernel.process_intent(intent("EXIT", 0, target_size=0.5)).accepted
+    assert kernel.slot(0).size == pytest.approx(1.0)
+    assert kernel.slot(0).active_leg_index == len(legs)
+    saved = kernel.slots()
+    assert kernel.reconcile_from_slots(saved) == 1
+    assert kernel.slots() == saved
+    # Every leg is done: an EXIT of no size takes what remains.
+    assert kernel.process_intent(intent("EXIT", 0)).state == TradeStage.CLOSED
+    kernel.set_slot_exit_leg_ratios(0, [1.0])
+    assert kernel.slot(0).active_leg_index == 1
+    assert kernel.reconcile_from_slots(kernel.slots()) == 0
+
+
 def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # type: ignore[no-untyped-def]
     """A working order read back must be a real one: an id, finite sizes and prices, no more
     filled than its size, and no order in two slots."""
