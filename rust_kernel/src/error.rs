@@ -51,7 +51,8 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// part-filled (a fill racing its cancel) applied while the slot still holds its trade. 3: a
 /// venue id the venue replaced with another no longer routes events; client ids never
 /// repeat one that loaded slots carry; a slot's exit-leg index stops at the number of its
-/// legs.
+/// legs; lot steps and ticks of 1e-9 or finer keep their decimals, and a LIMIT buy below
+/// one tick is refused.
 pub const RULES: u16 = 3;
 
 thread_local! {

@@ -228,11 +228,8 @@ pub fn round_down_to_step(qty: f64, step: f64) -> f64 {
         return qty;
     }
     let steps = (qty / step + 1e-9).floor();
-    let rounded = steps * step;
     // Re-derive through the step's decimals so results print cleanly (0.30000000000000004 -> 0.3).
-    let decimals = decimals_of(step);
-    let scale = 10f64.powi(decimals);
-    (rounded * scale).round() / scale
+    at_decimals(steps * step, decimals_of(step))
 }
 
 /// Rounds a price to the tick: down for buys, up for sells, so a limit never crosses further
@@ -247,24 +244,71 @@ pub fn round_price_to_tick(price: f64, tick: f64, round_up: bool) -> f64 {
     } else {
         (q + 1e-9).floor()
     };
-    let scale = 10f64.powi(decimals_of(tick));
-    (steps * tick * scale).round() / scale
+    at_decimals(steps * tick, decimals_of(tick))
 }
 
-fn decimals_of(step: f64) -> i32 {
-    let mut d = 0;
-    let mut s = step;
-    while d < 12 && (s - s.round()).abs() > 1e-9 {
-        s *= 10.0;
-        d += 1;
+/// The decimals of a lot step or tick, to print results cleanly by: None when it has more
+/// than [`MAX_DECIMALS`] (a result is then left as computed).
+fn decimals_of(step: f64) -> Option<i32> {
+    if rules() < 3 {
+        // Rules 2 and before: an absolute tolerance, which took a step of 1e-9 or finer for
+        // a whole number (sizes and prices were rounded to units).
+        let (mut d, mut s) = (0, step);
+        while d < 12 && (s - s.round()).abs() > 1e-9 {
+            s *= 10.0;
+            d += 1;
+        }
+        return Some(d);
     }
-    d
+    let mut s = step;
+    for d in 0..=MAX_DECIMALS {
+        if s.round() != 0.0 && ((s - s.round()) / s).abs() < 1e-9 {
+            return Some(d);
+        }
+        s *= 10.0;
+    }
+    None
+}
+
+/// The most decimals [`decimals_of`] looks for.
+const MAX_DECIMALS: i32 = 15;
+
+/// `x` at `decimals` (see [`decimals_of`]), or as it is without them.
+fn at_decimals(x: f64, decimals: Option<i32>) -> f64 {
+    match decimals {
+        Some(d) => {
+            let scale = 10f64.powi(d);
+            (x * scale).round() / scale
+        }
+        None => x,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn steps_and_ticks_finer_than_a_billionth_keep_their_decimals() {
+        // An absolute tolerance once took these steps for whole numbers: 2.7 became 3.0.
+        assert_eq!(round_down_to_step(2.7, 1e-9), 2.7);
+        assert_eq!(round_down_to_step(0.3, 1e-10), 0.3);
+        assert_eq!(round_price_to_tick(0.00001234, 1e-9, false), 0.00001234);
+        assert_eq!(round_down_to_step(0.30000000000000004, 0.1), 0.3);
+        assert_eq!(round_down_to_step(7.0, 2.5), 5.0);
+        let tiny = round_down_to_step(3e-19, 1e-20); // more decimals than looked for: as computed
+        assert!((tiny - 3e-19).abs() < 1e-30, "{tiny}");
+        assert_eq!(round_price_to_tick(100.0, 1000.0, false), 0.0);
+        assert_eq!(round_price_to_tick(100.0, 1000.0, true), 1000.0);
+        crate::error::replaying(2, || {
+            assert_eq!(
+                round_down_to_step(2.7, 1e-9),
+                3.0,
+                "rules 2 rounded to units"
+            );
+        });
+    }
 
     #[test]
     fn calibration_status_thresholds() {

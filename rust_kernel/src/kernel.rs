@@ -990,6 +990,39 @@ impl Kernel {
         }
     }
 
+    /// Rules 3 on, the refusal of a LIMIT intent whose price the venue's tick takes to zero
+    /// (a buy below one tick): sent, it was an order at price 0.
+    fn limit_off_tick(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        m: &MarketLimits,
+        side: OrderSide,
+        seq: u64,
+    ) -> Option<KernelOutcome> {
+        if intent.order_type != OrderType::Limit || rules() < 3 {
+            return None;
+        }
+        let price = round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell);
+        if price > 0.0 {
+            return None;
+        }
+        let mut d = detail_field("limit_price", intent.limit_price);
+        d.push(("tick_size", Detail::F64(m.tick_size)));
+        d.push((
+            "reason",
+            Detail::Static("the venue's tick takes this price to zero"),
+        ));
+        Some(self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::InvalidIntent,
+            KernelSeverity::Error,
+            d,
+            seq,
+        ))
+    }
+
     fn below_floor(m: &MarketLimits, qty: f64, price: f64) -> bool {
         qty <= QTY_EPS || qty + QTY_EPS < m.min_qty || qty * price + 1e-9 < m.min_notional
     }
@@ -1286,6 +1319,9 @@ impl Kernel {
                 );
             }
         }
+        if let Some(o) = self.limit_off_tick(intent, sid, &m, intent.side.entry_order_side(), seq) {
+            return o;
+        }
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return o;
         }
@@ -1430,6 +1466,9 @@ impl Kernel {
         }
         let side = slot.side.exit_order_side();
         let trade_id = slot.trade_id.clone();
+        if let Some(o) = self.limit_off_tick(intent, sid, &m, side, seq) {
+            return o;
+        }
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return o;
         }

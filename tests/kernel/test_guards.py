@@ -205,6 +205,8 @@ def test_ints_beyond_64_bits_are_refused_naming_the_argument(kernel: ExecutionKe
         MockVenueAdapter(seed=-1)
     with pytest.raises(ValueError, match=r"invalid price: 1000000000.*\.\.\. \(must be at most 1e15"):
         kernel.mark_price("BTCUSDT", 10**400)
+    with pytest.raises(ValueError, match=r"invalid max_slots: 1000000000.*\(out of range\)"):
+        ExecutionKernel(max_slots=10**400)
 
 
 HUGE = 10**400  # an int no float can hold: PyO3 alone raised a bare OverflowError for it
@@ -503,6 +505,25 @@ def test_lot_and_tick_rounding_min_notional_and_dust(resting) -> None:  # type: 
     assert out.state == TradeStage.CLOSED
     assert out.details["dust_avoided"] == pytest.approx(0.1)
     assert "closing the whole position" in out.details["reason"]
+
+
+def test_steps_finer_than_a_billionth_and_limits_below_a_tick(resting) -> None:  # type: ignore[no-untyped-def]
+    """A lot step of 1e-9 once rounded 2.7 up to 3.0 (above the target); a LIMIT buy below one
+    tick was sent at price 0."""
+    kernel, _ = resting
+    kernel.set_market_limits("BTCUSDT", {"lot_step": 1e-9, "tick_size": 1e-9})
+    out = kernel.process_intent(intent("ENTER", 0, target_size=2.7))
+    assert out.accepted and out.order.size == 2.7
+    out = kernel.process_intent(intent("ENTER", 1, order_type="LIMIT", limit_price=0.00001234))
+    assert out.accepted and out.order.price == 0.00001234
+    kernel.set_market_limits("BTCUSDT", {"tick_size": 1000.0})
+    before = kernel.snapshot()
+    out = kernel.process_intent(intent("ENTER", 2, order_type="LIMIT", limit_price=100.0))
+    assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
+    assert out.details["field"] == "limit_price" and out.details["value"] == 100.0
+    assert out.details["tick_size"] == 1000.0 and kernel.snapshot() == before
+    sell = kernel.process_intent(intent("ENTER", 2, side="SHORT", order_type="LIMIT", limit_price=100.0))
+    assert sell.accepted and sell.order.price == 1000.0  # sells round up: never to zero
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -444,13 +444,7 @@ impl PyKernel {
             None => 10,
             Some(v) if v.is_none() => 10,
             Some(v) => {
-                if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
-                    return Err(PyTypeError::new_err(format!(
-                        "invalid max_slots: expected int, got {}",
-                        type_name(v)
-                    )));
-                }
-                let n: i64 = v.extract()?;
+                let n = int_arg(v, "max_slots")?;
                 if n < 1 {
                     return Err(PyValueError::new_err(format!(
                         "invalid max_slots: {n} (must be at least 1)"
