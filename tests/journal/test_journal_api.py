@@ -436,6 +436,40 @@ def test_a_refused_intent_with_a_time_that_is_not_a_number_is_stored_with_its_re
     ]
 
 
+def test_a_time_beyond_the_columns_range_is_stored_at_its_end_and_the_table_stays_readable(
+    journal: ClickHouseJournal,
+) -> None:
+    """Epoch milliseconds passed as seconds once made every query touching the row fail
+    (ClickHouse and its clients cannot read a DateTime64 that far out)."""
+    kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="ms-time")
+    for n, ts in enumerate((1_790_000_000_000.0, -1e12, 1_790_000_000.5)):
+        kernel.process_intent(
+            KernelIntent(f"i{n}", f"T{n}", n % 2, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=ts)
+        )
+        kernel.process_intent(
+            KernelIntent(f"x{n}", f"T{n}", n % 2, "BTC", "LONG", "EXIT", 100.0, 0.0, timestamp=ts)
+        )
+    journal.flush(60)
+    rows = journal.query(
+        "SELECT intent_id, toString(ts) FROM intents WHERE kernel_id = 'ms-time' ORDER BY seq"
+    ).rows
+    assert rows == [
+        ["i0", "2299-12-31 23:59:59.999999"],
+        ["x0", "2299-12-31 23:59:59.999999"],
+        ["i1", "1900-01-01 00:00:00.000000"],
+        ["x1", "1900-01-01 00:00:00.000000"],
+        ["i2", "2026-09-21 14:13:20.500000"],
+        ["x2", "2026-09-21 14:13:20.500000"],
+    ]
+    assert len(journal.query("SELECT * FROM transitions FINAL WHERE kernel_id = 'ms-time'").rows) > 0
+    # Backfilled tuples take the same way (clickhouse-connect's column insert).
+    raw = journal_rows_raw(journal, "intents", "ms-time")
+    result = journal.backfill("ms-tuples", {"intents": [tuple(r[:2]) + (1e13,) + tuple(r[3:]) for r in raw]})
+    assert result.written == len(raw)
+    stored = journal.query("SELECT DISTINCT toString(ts) FROM intents WHERE kernel_id = 'ms-tuples'").rows
+    assert stored == [["2299-12-31 23:59:59.999999"]]
+
+
 _EXITS_WITHOUT_CLOSE = """
 import sys
 from dita import ExecutionKernel, KernelIntent

@@ -199,6 +199,18 @@ def _positive(name: str, value: float, integer: bool = False) -> None:
         )
 
 
+# DateTime64's range, 1900-01-01 to 2299-12-31 23:59:59.999999, in microseconds: beyond it
+# ClickHouse and its clients can no longer read a row back (micros() in journal/native.rs).
+_TS_MIN_MICROS = -2_208_988_800_000_000
+_TS_MAX_MICROS = 10_413_791_999_999_999
+
+
+def _ts_micros(t: float) -> int:
+    if not math.isfinite(t):
+        return 0
+    return min(max(round(t * 1_000_000), _TS_MIN_MICROS), _TS_MAX_MICROS)
+
+
 class ClickHouseJournal:
     """A journal writing kernel outbox rows to ClickHouse through clickhouse-connect.
 
@@ -1336,8 +1348,8 @@ class ClickHouseJournal:
         cols: list[Sequence[Any]] = [[kernel_id] * len(rows), *zip(*rows, strict=True)]
         # DateTime64(6) takes integer microseconds; the kernel gives float epoch seconds. A time
         # that is not finite (a refused input's; its details name it) is stored as the epoch,
-        # as the kernel's Native blocks do.
-        cols[_TS_INDEX + 1] = [round(t * 1_000_000) if math.isfinite(t) else 0 for t in cols[_TS_INDEX + 1]]
+        # one beyond the column's range at its nearer end, as the kernel's Native blocks do.
+        cols[_TS_INDEX + 1] = [_ts_micros(t) for t in cols[_TS_INDEX + 1]]
         return cols
 
     def _backoff(self, attempt: int) -> None:

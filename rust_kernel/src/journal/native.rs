@@ -11,14 +11,20 @@ use super::{columns, put_str as string, put_varint as varint, wire_types, RowBuf
 
 /// DateTime64(6) microseconds; ties to even, like Python's `round`, so both writing paths
 /// store the same instant. A time that is not a finite number (only a refused input carries
-/// one; its row's details name the bad value) is stored as the epoch, 1970-01-01.
+/// one; its row's details name the bad value) is stored as the epoch, 1970-01-01. A time
+/// outside the column's range (epoch milliseconds passed as seconds, say) is stored at the
+/// nearer end of it: beyond, ClickHouse and its clients could no longer read the table.
 pub fn micros(ts: f64) -> i64 {
     if ts.is_finite() {
-        (ts * 1_000_000.0).round_ties_even() as i64
+        ((ts * 1_000_000.0).round_ties_even() as i64).clamp(TS_MIN_MICROS, TS_MAX_MICROS)
     } else {
         0
     }
 }
+
+/// DateTime64's range, 1900-01-01 00:00:00 to 2299-12-31 23:59:59.999999, in microseconds.
+pub const TS_MIN_MICROS: i64 = -2_208_988_800_000_000;
+pub const TS_MAX_MICROS: i64 = 10_413_791_999_999_999;
 
 /// One column being filled: values, plus null flags for a `Nullable` column.
 #[derive(Default)]
@@ -278,6 +284,9 @@ mod tests {
 
     #[test]
     fn micros_round_half_to_even_like_python() {
+        assert_eq!(micros(1.79e12), TS_MAX_MICROS, "milliseconds as seconds: the end of range");
+        assert_eq!(micros(1e300), TS_MAX_MICROS);
+        assert_eq!(micros(-1e12), TS_MIN_MICROS);
         assert_eq!(micros(0.0000025), 2);
         assert_eq!(micros(0.0000035), 4);
         assert_eq!(micros(1_700_000_000.123456), 1_700_000_000_123_456);
