@@ -410,3 +410,23 @@ def test_orders_kept_for_late_fills_survive_a_restart_as_they_were(tmp_path: Pat
     assert late.accepted and late.state.name == "POSITION_OPEN"
     assert [again.slot_state(i).size for i in range(3)] == [1.0, 0.0, 1.0]
     again.close()
+
+
+def test_slots_too_large_for_one_log_record_are_refused_before_they_apply(tmp_path: Path) -> None:
+    """Applied first, such slots could not be logged and the kernel would stop for good."""
+    kernel = ExecutionKernel(max_slots=17, kernel_id="big", wal_dir=str(tmp_path))
+    slots = kernel.slots()
+    for s in slots:
+        s["metadata"] = {"note": "x" * ((4 << 20) - 100)}  # within the 4 MiB a metadata dict may hold
+    before = (kernel.seq, kernel.slots())
+    with pytest.raises(
+        ValueError, match=r"invalid slots: \d+ bytes as one write-ahead log record \(at most 67108864"
+    ):
+        kernel.reconcile_from_slots(slots)
+    assert (kernel.seq, kernel.slots()) == before
+    slots[0]["metadata"] = {"note": "fits"}
+    for s in slots[1:]:
+        s["metadata"] = {}
+    assert kernel.reconcile_from_slots(slots) == 0  # the kernel and its log go on
+    assert kernel.wal_sync() == kernel.seq
+    kernel.close()

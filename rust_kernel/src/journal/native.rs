@@ -284,7 +284,11 @@ mod tests {
 
     #[test]
     fn micros_round_half_to_even_like_python() {
-        assert_eq!(micros(1.79e12), TS_MAX_MICROS, "milliseconds as seconds: the end of range");
+        assert_eq!(
+            micros(1.79e12),
+            TS_MAX_MICROS,
+            "milliseconds as seconds: the end of range"
+        );
         assert_eq!(micros(1e300), TS_MAX_MICROS);
         assert_eq!(micros(-1e12), TS_MIN_MICROS);
         assert_eq!(micros(0.0000025), 2);

@@ -12,7 +12,8 @@ use crate::kernel::{Kernel, KernelInput};
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::risk::ConfigValue;
 use crate::types::*;
-use crate::wal::kernel_log::InputRef;
+use crate::wal::kernel_log::{too_large_to_log, InputRef};
+use crate::wal::MAX_PAYLOAD_BYTES;
 use convert::*;
 use journal::{blocks_of, journal_columns, journal_wire_types, tables_to_py, PyJournalBlock};
 use mock::PyMockVenue;
@@ -751,11 +752,20 @@ impl PyKernel {
         }
         let mut this = wait_mut(slf)?;
         this.wal_guard()?;
-        let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| parsed.clone()));
+        let seq = this.core.seq();
+        let logged = this
+            .wal
+            .is_some()
+            .then(|| KernelInput::ReplaceSlots(parsed.clone()));
+        if let Some(n) = logged.as_ref().and_then(too_large_to_log) {
+            return Err(PyValueError::new_err(format!(
+                "invalid slots: {n} bytes as one write-ahead log record (at most {} bytes; \
+                 load less metadata)",
+                MAX_PAYLOAD_BYTES
+            )));
+        }
         this.core.replace_slots(parsed)?;
-        this.wal_record(seq, || {
-            KernelInput::ReplaceSlots(logged.unwrap_or_default())
-        })?;
+        this.wal_record(seq, || logged.expect("made for the log"))?;
         Ok(this.core.open_positions())
     }
 

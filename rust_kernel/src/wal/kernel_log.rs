@@ -72,6 +72,13 @@ pub fn encode_input(input: &KernelInput, buf: &mut Vec<u8>) {
     bincode::serialize_into(&mut *buf, input).expect("kernel inputs always encode");
 }
 
+/// The size of `input` as a record, when that is more than a record may hold: applied, such
+/// an input could not be logged, and the kernel would stop for good.
+pub fn too_large_to_log(input: &KernelInput) -> Option<u64> {
+    let n = bincode::serialized_size(input).expect("kernel inputs always encode");
+    (n > super::format::MAX_PAYLOAD_BYTES as u64).then_some(n)
+}
+
 pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
     bincode::deserialize(payload).map_err(|e| format!("undecodable kernel input: {e}"))
 }
