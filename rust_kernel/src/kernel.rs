@@ -1397,10 +1397,9 @@ impl Kernel {
                     "the entry is still working; cancel it first",
                 )
             };
-            let d = vec![
-                ("fsm_state", Detail::Static(stage.name())),
-                ("reason", Detail::Static(why)),
-            ];
+            let mut d = detail_field("slot_id", sid as i64);
+            d.push(("fsm_state", Detail::Static(stage.name())));
+            d.push(("reason", Detail::Static(why)));
             return self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq);
         }
         if !intent.trade_id.is_empty() && intent.trade_id != slot.trade_id {

@@ -93,6 +93,7 @@ def test_every_diagnostic_code_is_reachable() -> None:
     assert seen[D.INVALID_INTENT].details["field"] == "reference_price"
     assert seen[D.INVALID_INTENT].details["value"] == "NaN"
     assert seen[D.DUPLICATE_INTENT].details["field"] == "intent_id"
+    assert seen[D.NO_POSITION].details["field"] == "slot_id" and seen[D.NO_POSITION].details["value"] == 1
     assert seen[D.BELOW_MIN_NOTIONAL].details["reason"] == "below floor"
 
 
