@@ -227,7 +227,7 @@ pub fn round_down_to_step(qty: f64, step: f64) -> f64 {
     if step <= 0.0 {
         return qty;
     }
-    let steps = (qty / step + 1e-9).floor();
+    let steps = whole_steps(qty / step, false);
     // Re-derive through the step's decimals so results print cleanly (0.30000000000000004 -> 0.3).
     at_decimals(steps * step, decimals_of(step))
 }
@@ -238,13 +238,27 @@ pub fn round_price_to_tick(price: f64, tick: f64, round_up: bool) -> f64 {
     if tick <= 0.0 {
         return price;
     }
-    let q = price / tick;
-    let steps = if round_up {
-        (q - 1e-9).ceil()
+    at_decimals(
+        whole_steps(price / tick, round_up) * tick,
+        decimals_of(tick),
+    )
+}
+
+/// The whole number of steps in a quotient `q`, down (or up): a quotient within float error
+/// of a whole number is that number, so a value on the grid stays where it is.
+fn whole_steps(q: f64, up: bool) -> f64 {
+    // Rules 2 and before: an absolute tolerance, smaller than the float error of a quotient
+    // above about 1e7 (a lot step of 1e-8 and a size of 2.3: one step less).
+    let tolerance = if rules() < 3 {
+        1e-9
     } else {
-        (q + 1e-9).floor()
+        (q.abs() * 1e-12).max(1e-9) // a few thousand units of the float's last place
     };
-    at_decimals(steps * tick, decimals_of(tick))
+    if up {
+        (q - tolerance).ceil()
+    } else {
+        (q + tolerance).floor()
+    }
 }
 
 /// The decimals of a lot step or tick, to print results cleanly by: None when it has more
@@ -299,6 +313,21 @@ mod tests {
         assert_eq!(round_down_to_step(7.0, 2.5), 5.0);
         let tiny = round_down_to_step(3e-19, 1e-20); // more decimals than looked for: as computed
         assert!((tiny - 3e-19).abs() < 1e-30, "{tiny}");
+        // On the grid stays on the grid, however many steps (the quotient's own error once
+        // took one step off: 2.3 at 1e-8 became 2.29999999).
+        for (x, step) in [
+            (2.3, 1e-8),
+            (1.0, 1e-9),
+            (0.5, 1e-9),
+            (0.32899658, 1e-8),
+            (39.9, 1e-9),
+        ] {
+            assert_eq!(round_down_to_step(x, step), x, "{x} at {step}");
+            assert_eq!(round_price_to_tick(x, step, false), x, "{x} at {step}");
+            assert_eq!(round_price_to_tick(x, step, true), x, "{x} at {step}");
+        }
+        assert_eq!(round_down_to_step(2.300000014, 1e-8), 2.30000001);
+        assert_eq!(round_price_to_tick(2.300000014, 1e-8, true), 2.30000002);
         assert_eq!(round_price_to_tick(100.0, 1000.0, false), 0.0);
         assert_eq!(round_price_to_tick(100.0, 1000.0, true), 1000.0);
         crate::error::replaying(2, || {

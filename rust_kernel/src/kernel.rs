@@ -3287,13 +3287,20 @@ impl Kernel {
 
     /// Replaces every slot with `slots` (a saved state), after checking all of them; the
     /// indexes are rebuilt from the new slots. Nothing changes if any slot is invalid.
-    pub fn replace_slots(&mut self, slots: Vec<TradeSlot>) -> KernelResult<()> {
+    pub fn replace_slots(&mut self, mut slots: Vec<TradeSlot>) -> KernelResult<()> {
         if slots.len() != self.slots.len() {
             return Err(KernelError::invalid(
                 "slots",
                 slots.len(),
                 "must hold exactly max_slots slots",
             ));
+        }
+        if rules() >= 3 {
+            // An exit-leg index past the legs means every leg is done (older rules counted
+            // on with exits of an explicit size; a kernel recovered from such a log shows it).
+            for s in &mut slots {
+                s.active_leg_index = s.active_leg_index.min(s.exit_leg_ratios.len());
+            }
         }
         let mut seen_orders = [
             std::collections::HashSet::new(),
@@ -3362,11 +3369,18 @@ impl Kernel {
                     "does not match the slot's size and orders",
                 ));
             }
-            if holds && (s.side == TradeSide::Flat || s.asset.is_empty()) {
+            if holds && s.asset.is_empty() {
+                return Err(KernelError::invalid(
+                    &field("asset"),
+                    "''",
+                    "a slot with a position needs an asset",
+                ));
+            }
+            if holds && s.side == TradeSide::Flat {
                 return Err(KernelError::invalid(
                     &field("side"),
                     s.side,
-                    "a slot with a position needs a side and an asset",
+                    "a slot with a position needs a side",
                 ));
             }
         }
@@ -3500,24 +3514,19 @@ pub fn validate_leg_ratios(ratios: &[f64]) -> Result<(), &'static str> {
 }
 
 /// The checks of a loaded slot (`replace_slots`) that came after some logs were written:
-/// the exit-leg index within the slot's legs, finite times and mark price, a stage that
-/// outlives a call, a position with a price and no more than its initial size, and each
-/// working order a real one of this slot: an id of its own and a venue id of its own (across
-/// `seen`), a positive size, its numbers as [`VenueOrder::check`] takes them, the slot's trade
-/// and asset, the side its role needs, and an exit no larger than the position.
+/// finite times and mark price, a stage that outlives a call, a position with a price and no
+/// more than its initial size, a side, an asset, a trade id and a leverage wherever a
+/// position is held or an order works, and each working order a real one of this slot: an
+/// id of its own and a venue id of its own (across `seen`), a positive size, its numbers as
+/// [`VenueOrder::check`] takes them, the slot's trade and asset, the side and `reduce_only`
+/// its role needs, a status that has not ended, a LIMIT price above zero, an entry filled as
+/// far as the slot holds, and an exit no larger than the position.
 fn check_loaded_slot(
     i: usize,
     s: &TradeSlot,
     seen: &mut [std::collections::HashSet<Id>; 2],
 ) -> KernelResult<()> {
     let field = |f: &str| format!("slots[{i}].{f}");
-    if s.active_leg_index > s.exit_leg_ratios.len() {
-        return Err(KernelError::invalid(
-            &field("active_leg_index"),
-            s.active_leg_index,
-            "must not be past the slot's exit legs",
-        ));
-    }
     check_numbers(
         field,
         &[
@@ -3583,6 +3592,13 @@ fn check_loaded_slot(
             &field("side"),
             s.side,
             "a slot working an order needs a LONG or SHORT side",
+        ));
+    }
+    if works && s.asset.is_empty() {
+        return Err(KernelError::invalid(
+            &field("asset"),
+            "''",
+            "a slot working an order needs an asset",
         ));
     }
     if (works || holds) && s.trade_id.is_empty() {

@@ -515,6 +515,12 @@ def test_steps_finer_than_a_billionth_and_limits_below_a_tick(resting) -> None: 
     kernel.set_market_limits("BTCUSDT", {"lot_step": 1e-9, "tick_size": 1e-9})
     out = kernel.process_intent(intent("ENTER", 0, target_size=2.7))
     assert out.accepted and out.order.size == 2.7
+    k = ExecutionKernel(max_slots=3)
+    k.set_market_limits("BTCUSDT", {"lot_step": 1e-8, "tick_size": 1e-8})
+    # On the grid stays on it: the quotient's float error once took a step off (2.29999999).
+    assert k.process_intent(intent("ENTER", 0, target_size=2.3)).order.size == 2.3
+    buy = k.process_intent(intent("ENTER", 1, order_type="LIMIT", limit_price=0.32899658))
+    assert buy.order.price == 0.32899658
     out = kernel.process_intent(intent("ENTER", 1, order_type="LIMIT", limit_price=0.00001234))
     assert out.accepted and out.order.price == 0.00001234
     kernel.set_market_limits("BTCUSDT", {"tick_size": 1000.0})

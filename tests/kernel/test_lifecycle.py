@@ -307,8 +307,6 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
     with pytest.raises(ValueError, match="fsm_state"):
         fresh.reconcile_from_slots(inconsistent)
     for slot, key, value, field in [
-        # Loaded as is, this index wrapped around and panicked at the next exit.
-        (1, "active_leg_index", 2**64 - 1, "active_leg_index"),
         (1, "mark_price", float("nan"), "mark_price"),
         (1, "last_event_time", float("inf"), "last_event_time"),
         (1, "entry_time", float("nan"), "entry_time"),
@@ -319,6 +317,12 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
         with pytest.raises(ValueError, match=rf"slots\[{slot}\]\.{field}"):
             fresh.reconcile_from_slots(bad)
     assert fresh.seq == 0 and fresh.slot(1).fsm_state == TradeStage.IDLE
+    # An index past the legs (an older kernel counted on) reads as every leg done; loaded as
+    # is, this one wrapped around and panicked at the next exit.
+    past = [dict(s) for s in saved]
+    past[1]["active_leg_index"] = 2**64 - 1
+    assert fresh.reconcile_from_slots(past) == 1
+    assert fresh.slot(1).active_leg_index == len(saved[1]["exit_leg_ratios"])
     assert fresh.reconcile_from_slots(saved) == 1
     assert fresh.slots() == saved
     fresh.mark_price("BTCUSDT", 110.0)
