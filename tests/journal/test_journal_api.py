@@ -464,7 +464,7 @@ def test_a_time_beyond_the_columns_range_is_stored_at_its_end_and_the_table_stay
     assert len(journal.query("SELECT * FROM transitions FINAL WHERE kernel_id = 'ms-time'").rows) > 0
     # Backfilled tuples take the same way (clickhouse-connect's column insert).
     raw = journal_rows_raw(journal, "intents", "ms-time")
-    result = journal.backfill("ms-tuples", {"intents": [tuple(r[:2]) + (1e13,) + tuple(r[3:]) for r in raw]})
+    result = journal.backfill("ms-tuples", {"intents": [(*r[:2], 1e13, *r[3:]) for r in raw]})
     assert result.written == len(raw)
     stored = journal.query("SELECT DISTINCT toString(ts) FROM intents WHERE kernel_id = 'ms-tuples'").rows
     assert stored == [["2299-12-31 23:59:59.999999"]]
