@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 from dita.cli import app
 from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.dsn import parse_dsn
+from dita.journal.query import ReadOnlyViolation, open_read_only_client, query_via_socket
 from dita.journal.schema import LATEST_VERSION
 from journal.helpers import run_cli, twins
 
@@ -95,10 +97,38 @@ def test_anything_but_a_query_is_refused(live: tuple[str, ClickHouseJournal], sq
 
 
 def test_clickhouse_refuses_writes_that_look_like_queries(live: tuple[str, ClickHouseJournal]) -> None:
+    """The second fence: a table function that writes, past the statement check, is still
+    refused by readonly=1."""
     dsn, _ = live
-    # A table function that writes passes the statement check; readonly=1 stops it.
-    out = _sql("--dsn", dsn, "SELECT * FROM file('/etc/hostname', 'LineAsString')")
-    assert out.exit_code == 1 and "readonly" in out.output.lower()
+    client = open_read_only_client(parse_dsn(dsn))
+    try:
+        with pytest.raises(Exception, match="READONLY"):
+            client.query("INSERT INTO FUNCTION file('/tmp/dita-never-written', 'CSV') SELECT 1")
+        with pytest.raises(Exception, match="READONLY"):
+            client.query("SELECT * FROM file('/etc/hostname', 'LineAsString')")
+    finally:
+        client.close()
+
+
+def test_files_are_neither_written_nor_read_through_the_owner(
+    live: tuple[str, ClickHouseJournal], tmp_path: Path
+) -> None:
+    """INTO OUTFILE and file() would run in the owner's process, which readonly=1 does not
+    stop: the CLI refuses them, and so does the owner for a client that skips the CLI."""
+    dsn, journal = live
+    victim = tmp_path / "seg-00000001.wal"
+    victim.write_bytes(b"the kernel's log")
+    for sql in (f"SELECT 'x' INTO OUTFILE '{victim}' TRUNCATE", f"SELECT file('{victim}') AS stolen"):
+        out = _sql("--dsn", dsn, sql)
+        assert out.exit_code == 2 and "is refused" in out.output, out.output
+        with pytest.raises(ReadOnlyViolation, match="is refused"):
+            query_via_socket(str(journal.query_address), journal.database, sql)
+        with pytest.raises(ReadOnlyViolation, match="is refused"):
+            journal.query(sql)
+    assert victim.read_bytes() == b"the kernel's log"
+    done = run_cli("sql", "--dsn", dsn, f"SELECT 'x' INTO OUTFILE '{victim}' APPEND")
+    assert done.returncode == 2 and "INTO OUTFILE is refused" in done.stderr
+    assert victim.read_bytes() == b"the kernel's log"
 
 
 def test_bad_arguments(live: tuple[str, ClickHouseJournal], tmp_path: Path) -> None:

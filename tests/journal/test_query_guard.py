@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
-from dita.journal.query import ReadOnlyViolation, check_read_only
+from dita.journal.query import REFUSED_FUNCTIONS, ReadOnlyViolation, check_read_only, open_read_only_client
 
 WRITES = (
     "INSERT",
@@ -89,6 +92,216 @@ def test_comments_do_not_hide_a_write() -> None:
 def test_refused_whatever_follows(keyword: str, tail: str, prefix: str) -> None:
     with pytest.raises(ReadOnlyViolation):
         check_read_only(f"{prefix}{keyword} {tail}")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 'x' INTO OUTFILE '/tmp/wal/seg-1.wal' TRUNCATE",
+        "SELECT 'x' INTO OUTFILE '/tmp/x' APPEND",
+        "select 1 into /* c */ outfile '/tmp/x'",
+        "WITH t AS (SELECT 1) SELECT * FROM t INTO OUTFILE '/tmp/x' AND STDOUT",
+        "SHOW TABLES INTO OUTFILE '/tmp/x'",
+    ],
+)
+def test_into_outfile_is_refused(sql: str) -> None:
+    """chDB writes an OUTFILE itself, in the journal owner's process: readonly=1 lets it."""
+    with pytest.raises(ReadOnlyViolation, match="INTO OUTFILE is refused: a journal query writes no files"):
+        check_read_only(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "name"),
+    [
+        ("SELECT substring(file('/etc/shadow'), 1, 5)", "file"),
+        ("SELECT `file`('/etc/shadow')", "file"),
+        ("SELECT \"fi\\le\" ('/etc/shadow')", "file"),
+        ("SELECT FILE ('/etc/shadow')", "FILE"),
+        ("SELECT file /* c */ ('/etc/shadow')", "file"),
+        ("SELECT file\u00a0('/etc/shadow')", "file"),  # ClickHouse takes U+00A0 for space
+        ("SELECT arrayMap(p -> file(p), ['/etc/shadow'])", "file"),
+        # What ClickHouse reads as a string or comment is read as one here too, and nothing more.
+        ("SELECT $$'$$, file('/etc/shadow'), $$'$$", "file"),
+        ("SELECT 1$$'$$, file('/etc/shadow'), $$'$$", "file"),
+        ("SELECT 1 /* /* */ ' */ , file('/etc/shadow') --'", "file"),
+        ("SELECT 1 // '\n, file('/etc/shadow') --'", "file"),
+        ("SELECT \u2018'\u2019, file('/etc/shadow'), \u2018'\u2019", "file"),
+        ("SELECT 1 AS \u201c\"\u201d, file('/etc/shadow'), '\"'", "file"),
+        ("SELECT * FROM url('http://10.0.0.1/x', 'CSV', 'a String')", "url"),
+        ("SELECT * FROM s3('http://10.0.0.1/b/x.csv')", "s3"),
+        ("SELECT * FROM remote('10.0.0.1', system.one)", "remote"),
+        ("SELECT * FROM cluster('c', system.one)", "cluster"),
+        ("SELECT * FROM Python(df)", "Python"),
+        ("SELECT * FROM eval('SELECT 1')", "eval"),
+        ("SELECT aiGenerate('say hi')", "aiGenerate"),
+        (
+            "SELECT * FROM numbers(1) WHERE 1 IN (SELECT 1 FROM executable('id', 'CSV', 'a String'))",
+            "executable",
+        ),
+    ],
+)
+def test_functions_that_reach_files_the_network_or_programs_are_refused(sql: str, name: str) -> None:
+    with pytest.raises(ReadOnlyViolation, match=f"^{name}\\(\\) is refused: it reaches files, the network"):
+        check_read_only(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 'into outfile' AS s",
+        "SELECT reason FROM intents WHERE reason = 'file(x) INTO OUTFILE y'",
+        'SELECT `into outfile`, "file(" FROM t',
+        "SELECT $$ file('/etc/shadow') $$ AS s",
+        "SELECT $tag$ INTO OUTFILE $tag$ AS s",
+        "SELECT 1 -- INTO OUTFILE '/tmp/x'",
+        "SELECT 1 # file('/etc/shadow')",
+        "SELECT 1 /* file('/etc/shadow') /* nested */ */",
+        "SELECT 'it''s file(1)', 'a\\'file(2)'",
+        "SELECT \u2018file('/etc/shadow')\u2019 AS s",
+        "SELECT files, file_count, profile(1) FROM t",
+        "SELECT count() FROM numbers(10)",
+    ],
+)
+def test_strings_comments_and_other_names_may_say_anything(sql: str) -> None:
+    assert check_read_only(sql)
+
+
+def test_a_heredoc_tag_clickhouse_versions_read_differently_is_refused() -> None:
+    """Older ClickHouse takes $q'$ ... $q'$ for a string, chDB 26.9 for code and a string."""
+    with pytest.raises(ReadOnlyViolation, match=r"the heredoc tag \"\$q'\$\" is refused"):
+        check_read_only("SELECT $q'$'$q'$, file('/etc/shadow')")
+    assert check_read_only("SELECT $q_1$'$q_1$ AS s")
+
+
+def test_comments_are_not_run() -> None:
+    """What runs is what was checked: the query without its comments."""
+    assert check_read_only("SELECT 1 /* a /* b */ c */ + 2 -- d\n") == "SELECT 1   + 2"
+
+
+@pytest.fixture(scope="module")
+def marked_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+    """A read-only client on a real chDB engine, and a file whose text must never come back."""
+    root = tmp_path_factory.mktemp("guard")
+    marker = root / "marker"
+    marker.write_text("dita-marker-7f3a")
+    journal = ClickHouseJournal(f"chdb://{root / 'journal'}", serve_sql=False)
+    client = open_read_only_client(journal.target)
+    try:
+        yield client, str(marker)
+    finally:
+        client.close()
+        journal.close()
+
+
+# Table functions that read only what the server already holds, or make rows up.
+_LOCAL_TABLE_FUNCTIONS = {
+    "dictionary",
+    "format",
+    "fuzzJSON",
+    "fuzzQuery",
+    "generateRandom",
+    "generateSeries",
+    "generate_series",
+    "input",
+    "loop",
+    "merge",
+    "null",
+    "numbers",
+    "numbers_mt",
+    "primes",
+    "values",
+    "view",
+    "viewExplain",
+    "viewIfPermitted",
+    "zeros",
+    "zeros_mt",
+    "SQLStandardValues",
+}
+_LOCAL_TABLE_FUNCTION_FAMILIES = ("mergeTree", "prometheusQuery", "timeSeries")
+
+
+def test_every_table_function_of_the_installed_chdb_is_known(marked_engine: tuple[Any, str]) -> None:
+    """A chDB upgrade that brings a table function goes through this list first."""
+    client, _ = marked_engine
+    names = [r[0] for r in client.query("SELECT name FROM system.table_functions").result_rows]
+    unknown = [
+        n
+        for n in names
+        if n.lower() not in REFUSED_FUNCTIONS
+        and n not in _LOCAL_TABLE_FUNCTIONS
+        and not n.startswith(_LOCAL_TABLE_FUNCTION_FAMILIES)
+    ]
+    assert not unknown, f"classify these table functions as local or refused: {unknown}"
+    assert {"file", "url", "s3", "remote", "python"} <= {n.lower() for n in names}
+
+
+def test_every_ai_function_is_refused(marked_engine: tuple[Any, str]) -> None:
+    """They call out to a model provider over the network."""
+    client, _ = marked_engine
+    names = client.query(
+        "SELECT name FROM system.functions WHERE categories = 'AI' OR lower(alias_to) LIKE 'ai%'"
+    ).result_rows
+    assert names and all(n.lower() in REFUSED_FUNCTIONS for (n,) in names), names
+
+
+@st.composite
+def _select(draw: st.DrawFn, call: str, made: bool) -> str:
+    """A SELECT ClickHouse runs: numbers, strings, heredocs, quoted aliases and comments, each
+    holding a little of anything (quotes, dollars, comment marks, ``call``); with ``made``,
+    ``call`` is made among them too."""
+
+    def text() -> str:
+        pieces = ["'", '"', "`", "\u2018", "\u2019", "\u201c", "$$", "$", "$a$", "--", "/*", "*/", "//", "#"]
+        pieces += ["\\", "\n", " ", "a", call]
+        return "".join(draw(st.lists(st.sampled_from(pieces), min_size=1, max_size=4)))
+
+    def element() -> str:
+        kind = draw(st.sampled_from(["heredoc", "string", "curly", "alias", "comment", "number"]))
+        if kind == "heredoc":
+            tag = draw(st.sampled_from(["$$", "$a$", "$_1$"]))
+            body = text().replace("$", "")  # no '$' inside: the heredoc ends at its tag
+            return tag + body + tag
+        if kind == "string":
+            escaped = draw(st.sampled_from(["\\'", "''"]))
+            return "'" + text().replace("\\", "\\\\").replace("'", escaped) + "'"
+        if kind == "curly":  # no escapes: it ends at the first closing quote
+            return "\u2018n" + text().replace("\u2019", "") + "\u2019"
+        if kind == "alias":  # a name: never empty
+            quoted = "`n" + text().replace("`", "").replace("\\", "") + "`"
+            curly = "\u201cn" + text().replace("\u201d", "") + "\u201d"
+            return "1 AS " + draw(st.sampled_from(["a$$", quoted, curly]))
+        if kind == "comment":
+            lead = draw(st.sampled_from(["/*", "--", "//", "# ", "#!"]))
+            if lead == "/*":  # nested once
+                inner = text().replace("/*", "").replace("*/", "").rstrip("/*")
+                return f"/*{inner}/*{inner}*/ */ 1"
+            return f"{lead}{text().replace(chr(10), '')}\n1"
+        return "1"
+
+    exprs = draw(st.lists(st.builds(element), min_size=1, max_size=4))
+    if made:
+        exprs.insert(draw(st.integers(0, len(exprs))), call)
+    return "SELECT " + ", ".join(exprs)
+
+
+@settings(max_examples=400)
+@given(_select("file('/etc/shadow')", made=True))
+def test_a_call_among_strings_heredocs_and_comments_is_found(sql: str) -> None:
+    """Quotes, dollars and comment marks inside the text around it never hide the call."""
+    with pytest.raises(ReadOnlyViolation, match=r"^file\(\) is refused"):
+        check_read_only(sql)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_call_inside_text_is_let_through_and_stays_text(
+    marked_engine: tuple[Any, str], data: st.DataObject
+) -> None:
+    """What the check takes for text ClickHouse takes for text too: the query runs, and the
+    file named in its strings, heredocs and comments is never read."""
+    client, marker = marked_engine
+    body = check_read_only(data.draw(_select(f"file('{marker}')", made=False)))
+    assert "dita-marker" not in repr(client.query(body).result_rows)
 
 
 def test_chdb_dsn_takes_the_whole_rest_as_directory(tmp_path: Path) -> None:

@@ -6,9 +6,12 @@ read-only queries on a Unix socket next to the data (:class:`QueryServer`); the 
 to it (:func:`run_query`) and opens the directory itself only when nobody holds it.
 
 Two fences keep it read-only: :func:`check_read_only` refuses anything but a single query
-statement with a message saying so, and every query runs on a client opened with
-``readonly=1``, so ClickHouse itself refuses writes, DDL, setting changes and table
-functions even if a statement slipped past the first check.
+statement, ``INTO OUTFILE`` and calls of functions that reach files, the network or other
+processes (:data:`REFUSED_FUNCTIONS`), with a message saying so; and every query runs on a
+client opened with ``readonly=1``, so ClickHouse itself refuses writes, DDL, setting changes
+and most table functions even if a statement slipped past the first check. The first fence
+matters in its own right: chDB runs a query in the owner's process, where ``readonly=1``
+stops neither ``INTO OUTFILE`` nor the scalar ``file()``.
 """
 
 from __future__ import annotations
@@ -77,70 +80,240 @@ class QueryResult:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def _strip_sql(sql: str) -> tuple[str, bool]:
-    """Remove comments; say whether a second statement follows a ';' (outside quotes)."""
-    out: list[str] = []
+# Functions that reach beyond the journal's tables from the process running the query (the
+# kernel's, for an embedded journal): files, the network, other programs, the host's Python
+# objects. Table functions among them are refused by readonly=1 too, except cluster(),
+# clusterAllReplicas() and eval(); the scalar ones (file() above all) are not. Compared
+# case-insensitively; tests check every table function of the installed chDB is here or in
+# their list of local ones, and every AI function is here.
+REFUSED_FUNCTIONS = frozenset(
+    name.lower()
+    for name in (
+        # scalar
+        "file",
+        "hasColumnInTable",
+        "catboostEvaluate",
+        "modelEvaluate",
+        "aiClassify",
+        "aiEmbed",
+        "aiExtract",
+        "aiFilter",
+        "aiGenerate",
+        "aiRedact",
+        "aiSimilarity",
+        "aiTranslate",
+        # table
+        "arrowFlight",
+        "arrowstream",
+        "azureBlobStorage",
+        "azureBlobStorageCluster",
+        "bigquery",
+        "cluster",
+        "clusterAllReplicas",
+        "cosn",
+        "deltaLake",
+        "deltaLakeAzure",
+        "deltaLakeAzureCluster",
+        "deltaLakeCluster",
+        "deltaLakeLocal",
+        "deltaLakeS3",
+        "deltaLakeS3Cluster",
+        "eval",
+        "executable",
+        "fileCluster",
+        "filesystem",
+        "gcs",
+        "hdfs",
+        "hdfsCluster",
+        "hudi",
+        "hudiCluster",
+        "iceberg",
+        "icebergAzure",
+        "icebergAzureCluster",
+        "icebergCluster",
+        "icebergHDFS",
+        "icebergHDFSCluster",
+        "icebergLocal",
+        "icebergLocalCluster",
+        "icebergS3",
+        "icebergS3Cluster",
+        "jdbc",
+        "mongodb",
+        "mysql",
+        "odbc",
+        "oss",
+        "paimon",
+        "paimonAzure",
+        "paimonAzureCluster",
+        "paimonCluster",
+        "paimonHDFS",
+        "paimonHDFSCluster",
+        "paimonLocal",
+        "paimonS3",
+        "paimonS3Cluster",
+        "postgresql",
+        "python",
+        "redis",
+        "remote",
+        "remoteSecure",
+        "s3",
+        "s3Cluster",
+        "sqlite",
+        "url",
+        "urlCluster",
+        "ytsaurus",
+    )
+)
+
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+# The last two open a string and a name closed by U+2019 and U+201D (ClickHouse 23.x on).
+_QUOTES = "'\"`\u2018\u201c"
+
+
+def _lex(sql: str) -> list[tuple[str, str]]:
+    """Split ``sql`` into (kind, text) tokens the way ClickHouse's lexer does where it matters:
+    kind is "space", "comment", "string" (quoted or heredoc), "ident" (quoted), "word" or
+    "punct" (one character).
+
+    Comments nest (``/* /* */ */``); ``--``, ``//``, ``# `` and ``#!`` run to the end of the
+    line; strings end at an unescaped quote (``\\`` escapes, a doubled quote continues them);
+    curly quotes (U+2018 to U+2019, U+201C to U+201D) hold a string and a name, without
+    escapes; ``$tag$ ... $tag$`` is a string. A string or comment left open runs to the end
+    (ClickHouse refuses such a query). Other characters outside ASCII count as space:
+    ClickHouse takes them for space or refuses the query. Raises :class:`ReadOnlyViolation`
+    for a heredoc whose tag is not letters, digits and _ (``$q'$ ... $q'$``): ClickHouse
+    versions read that either way.
+    """
+    out: list[tuple[str, str]] = []
     i, n = 0, len(sql)
-    ended = False
-    extra = False
     while i < n:
         c = sql[i]
-        if (c == "-" and sql.startswith("--", i)) or c == "#":
-            j = sql.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        if c == "/" and sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            out.append(" ")
-            continue
-        if c in "'\"`":
+        if c in _QUOTES:
             j = i + 1
-            while j < n:
-                if sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == c:
-                    break
+            if c in "\u2018\u201c":
+                j = sql.find("\u2019" if c == "\u2018" else "\u201d", j)
+                j = n if j < 0 else j + 1
+            else:
+                while j < n:
+                    if sql[j] == "\\":
+                        j += 2
+                    elif sql[j] == c:
+                        if not sql.startswith(c, j + 1):
+                            break
+                        j += 2  # a doubled quote
+                    else:
+                        j += 1
+                j = min(j + 1, n)
+            out.append(("string" if c in "'\u2018" else "ident", sql[i:j]))
+        elif c.isspace() or not c.isascii():
+            j = i + 1
+            while j < n and (sql[j].isspace() or not sql[j].isascii()) and sql[j] not in _QUOTES:
                 j += 1
-            if not ended:
-                out.append(sql[i : j + 1])
-            elif sql[i : j + 1].strip():
-                extra = True
-            i = j + 1
-            continue
-        if c == ";":
-            ended = True
-            i += 1
-            continue
-        if ended:
-            if not c.isspace():
-                extra = True
+            out.append(("space", sql[i:j]))
+        elif sql.startswith(("--", "//", "# ", "#!"), i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            out.append(("comment", sql[i:j]))
+        elif sql.startswith("/*", i):
+            depth, j = 1, i + 2
+            while depth and j < n:
+                if sql.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif sql.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            out.append(("comment", sql[i:j]))
+        elif c == "$" and (heredoc := _heredoc(sql, i)):
+            j = i + len(heredoc)
+            out.append(("string", heredoc))
+        elif c in _WORD_CHARS or (c == "$" and i + 1 < n and sql[i + 1] in _WORD_CHARS):
+            # A word may hold '$' after its start; one that starts as a number may hold '.' and
+            # not '$' (ClickHouse ends the number there, and a '$' may open a heredoc).
+            more = _WORD_CHARS | ({"."} if c.isdigit() else {"$"})
+            j = i + 1
+            while j < n and sql[j] in more:
+                j += 1
+            out.append(("word", sql[i:j]))
         else:
-            out.append(c)
-        i += 1
-    return "".join(out).strip(), extra
+            j = i + 1
+            out.append(("punct", c))
+        i = j
+    return out
+
+
+def _heredoc(sql: str, i: int) -> str:
+    """The heredoc string starting at ``sql[i] == "$"``, or "" when there is none: ``$tag$``
+    up to the next ``$tag$``, as ClickHouse reads it."""
+    close = sql.find("$", i + 1)
+    if close < 0:
+        return ""
+    tag = sql[i : close + 1]
+    end = sql.find(tag, close + 1)
+    if end < 0:
+        return ""
+    if not set(tag[1:-1]) <= _WORD_CHARS:
+        # Older ClickHouse takes any tag, chDB 26.9 letters, digits and _ only: the text
+        # would be a string to one and code to the other.
+        raise ReadOnlyViolation(
+            f"the heredoc tag {tag!r} is refused: use $$ or a tag of letters, digits and _ only"
+        )
+    return sql[i : end + len(tag)]
+
+
+def _significant(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [t for t in tokens if t[0] not in ("space", "comment")]
 
 
 def check_read_only(sql: str) -> str:
     """Return ``sql`` without comments or a trailing ';' if it is one read-only query.
 
-    Raises :class:`ReadOnlyViolation` naming the statement kind otherwise.
+    Raises :class:`ReadOnlyViolation` naming what is refused otherwise: another statement
+    kind, a second statement, ``INTO OUTFILE``, or a call of a function that reaches files,
+    the network or other processes (:data:`REFUSED_FUNCTIONS`).
     """
     if not isinstance(sql, str):
         raise ReadOnlyViolation(f"the journal query must be SQL text, got {type(sql).__name__}")
-    body, extra = _strip_sql(sql)
-    if not body:
-        raise ReadOnlyViolation("the journal query is empty")
-    if extra:
+    tokens = _lex(sql)
+    end = next((k for k, t in enumerate(tokens) if t == ("punct", ";")), len(tokens))
+    if any(t != ("punct", ";") for t in _significant(tokens[end:])):
         raise ReadOnlyViolation("the journal runs one statement at a time; remove everything after the ';'")
-    first = body.split(None, 1)[0].lstrip("(").upper()
+    statement = tokens[:end]
+    # Comments go: what runs is exactly what was checked.
+    body = "".join(" " if kind == "comment" else text for kind, text in statement).strip()
+    words = _significant(statement)
+    if not words:
+        raise ReadOnlyViolation("the journal query is empty")
+    first = next((t for t in words if t != ("punct", "(")), words[-1])[1].upper()
     if first not in ALLOWED_STATEMENTS:
         raise ReadOnlyViolation(
             f"the journal is read-only here: {first} statements are refused; "
             "only SELECT (or WITH ... SELECT, SHOW, DESCRIBE, EXISTS) queries run"
         )
+    _check_clauses(words)
     return body
+
+
+def _check_clauses(words: list[tuple[str, str]]) -> None:
+    """Refuse INTO OUTFILE and calls of :data:`REFUSED_FUNCTIONS` among the statement's
+    significant tokens (a string is one token, so its text never counts)."""
+    for k, (kind, text) in enumerate(words):
+        if kind == "word" and text.upper() == "OUTFILE":
+            # chDB writes the file itself, in the owner's process, whatever readonly says.
+            raise ReadOnlyViolation(
+                "INTO OUTFILE is refused: a journal query writes no files; print the rows with "
+                "dita journal sql --format csv (or json) and redirect its output"
+            )
+        called = k + 1 < len(words) and words[k + 1] == ("punct", "(")
+        if not called or kind not in ("word", "ident"):
+            continue
+        # A quoted name calls a function too (`file`('x')); escapes and quotes do not hide it.
+        name = text if kind == "word" else text[1:-1].replace("\\", "").replace(text[0], "")
+        if name.lower() in REFUSED_FUNCTIONS:
+            raise ReadOnlyViolation(
+                f"{name}() is refused: it reaches files, the network or other processes from the "
+                "journal owner's process; journal queries read the journal's tables only"
+            )
 
 
 def _jsonable(value: Any) -> Any:
