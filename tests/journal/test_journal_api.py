@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.request
 from pathlib import Path
@@ -228,6 +231,51 @@ def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> N
     finally:
         a.close()
         b.close()
+
+
+_AS_NOBODY = """
+import os, sys
+from dita.journal.query import query_via_socket
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+try:
+    print(query_via_socket(bytes.fromhex(sys.argv[1]).decode(), "dita", "SELECT 1 AS one").rows)
+except PermissionError as exc:
+    print("PermissionError:", exc)
+"""
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="no SO_PEERCRED here (not Linux): NOT tested")
+@pytest.mark.parametrize("kind", ["abstract", "file"])
+def test_the_query_socket_answers_only_its_owner_and_root(kind: str) -> None:
+    """An abstract socket (a long journal path) has no permissions at all, and a socket file
+    may be left open to all by the umask: the owner checks who is asking, on both."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can run a client as another uid (65534): NOT tested")
+    base = Path(tempfile.mkdtemp(prefix="dita-peer-"))
+    base.chmod(0o755)  # others may reach the socket file: the uid check alone stands in their way
+    path = base / ("x" * 60) / ("y" * 60) if kind == "abstract" else base / "j"
+    journal = ClickHouseJournal(f"chdb://{path}")
+    try:
+        address = str(journal.query_address)
+        assert address.startswith("\0") == (kind == "abstract")
+        if kind == "file":
+            os.chmod(address, 0o777)
+        assert query_via_socket(address, "dita", "SELECT 1 AS one").rows == [[1]]  # the owner
+        done = subprocess.run(
+            [sys.executable, "-c", _AS_NOBODY, address.encode().hex()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == (
+            "PermissionError: the journal's query socket answers its owner (uid 0) and root only, "
+            "not uid 65534"
+        )
+        assert journal.query("SELECT 2").rows == [[2]]  # and it goes on serving
+    finally:
+        journal.close()
+        shutil.rmtree(base)
 
 
 def _reachable(url: str) -> bool:

@@ -57,7 +57,8 @@ class JournalTarget:
         """Where the owner of an embedded journal serves read-only SQL (a Unix socket).
 
         Inside the chDB directory when the path fits in sun_path, else a Linux abstract
-        socket named after the directory, so owner and CLI always agree on it.
+        socket named after the directory, so owner and CLI always agree on it. An abstract
+        socket has no file permissions: the owner answers only its own uid and root.
         """
         if self.path is None:
             raise ValueError(f"journal {self.display} is a server; it has no local query socket")

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import socketserver
+import struct
 import threading
 import uuid
 from dataclasses import dataclass, replace
@@ -373,10 +374,31 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
     )
 
 
+def _refused_peer(connection: socket.socket) -> str | None:
+    """Why the process on the other end of ``connection`` may not query, or None.
+
+    Only the owner's uid and root may. An abstract socket (a journal path too long for a
+    socket file) has no file permissions at all, and a socket file's depend on the umask,
+    so the peer's credentials decide, for every kind."""
+    if not hasattr(socket, "SO_PEERCRED"):  # not Linux: no abstract sockets, only files
+        return None
+    creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    owner = os.geteuid()
+    if uid in (owner, 0):
+        return None
+    return f"the journal's query socket answers its owner (uid {owner}) and root only, not uid {uid}"
+
+
 class _Handler(socketserver.StreamRequestHandler):
     server: _SocketServer
 
     def handle(self) -> None:
+        refused = _refused_peer(self.connection)
+        if refused is not None:
+            log.warning("refused a query on %r: %s", self.server.owner.address, refused)
+            self.wfile.write(json.dumps({"error": refused, "kind": "permission"}).encode() + b"\n")
+            return
         line = self.rfile.readline(_MAX_REQUEST_BYTES)
         try:
             request = json.loads(line)
@@ -417,7 +439,8 @@ class ServerClosed(RuntimeError):
 
 
 class QueryServer:
-    """Serves read-only SQL on an embedded journal directory's Unix socket.
+    """Serves read-only SQL on an embedded journal directory's Unix socket, to processes of
+    its own uid and root only.
 
     One per directory and process (chDB hosts one engine per process, so every journal on
     that directory in this process shares it): :meth:`acquire` and :meth:`release` count
@@ -508,7 +531,8 @@ def query_via_socket(
     parameters: dict[str, Any] | None = None,
     timeout: float = 130.0,
 ) -> QueryResult:
-    """Ask a journal owner for ``sql``. Raises ConnectionError when no owner listens."""
+    """Ask a journal owner for ``sql``. Raises ConnectionError when no owner listens,
+    PermissionError when it does not answer this process's uid."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -530,6 +554,8 @@ def query_via_socket(
             raise ReadOnlyViolation(reply["error"])
         if reply.get("kind") == "lookup":
             raise LookupError(reply["error"])
+        if reply.get("kind") == "permission":
+            raise PermissionError(reply["error"])
         raise RuntimeError(reply["error"])
     return QueryResult(
         columns=reply["columns"],
