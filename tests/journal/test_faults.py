@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import subprocess
 import threading
 import time
@@ -217,6 +218,43 @@ def test_a_kernel_id_reused_without_a_wal_is_refused_not_silently_skipped(tmp_pa
         assert_same_rows(journal, reference, "desk-2")
         with pytest.raises(ValueError, match="replay must be True or False, got 'yes'"):
             journal.attach(again.main, replay="yes")  # type: ignore[arg-type]
+    finally:
+        journal.close()
+
+
+def test_a_new_or_lost_wal_under_a_kernel_id_with_rows_is_refused(tmp_path: Path) -> None:
+    """A kernel on a fresh log (another wal_dir, or its log lost) starts at seq 1 again: under
+    a kernel_id with stored rows, its rows would be skipped as resends. attach() refuses it,
+    naming the id, the stored seq, the log and its seq; the log the rows came from carries on."""
+    path = tmp_path / "j"
+    first = _journal(path)
+    work, _ = twins(first, wal_dir=str(tmp_path / "wal-1"))
+    work.run(20)
+    work.main.close()  # and the journal with it
+    journal = _journal(path)
+    try:
+        again, _ = twins(None, wal_dir=str(tmp_path / "wal-2"))
+        with pytest.raises(
+            ValueError,
+            match=r"kernel_id 'desk-1' already has journal rows up to seq \d+, and this kernel's "
+            rf"write-ahead log \({re.escape(str(tmp_path / 'wal-2'))}\) ends at seq 1: a new or lost log",
+        ):
+            journal.attach(again.main)
+        assert journal._kernels == []
+        again.run(3)
+        assert again.main.stats()["journal_queued_total"] == 0, "its outbox was not turned on"
+        again.main.close()
+        v = venue()
+        resumed = ExecutionKernel(max_slots=8, venue=v, kernel_id="desk-1", wal_dir=str(tmp_path / "wal-1"))
+        journal.attach(resumed)  # the same log, at or above every stored row
+        Workload([Side(resumed, v)], 8).run(5, start=20)
+        journal.flush(30)
+        stored = journal.query(
+            "SELECT intent_id FROM intents FINAL WHERE intent_id LIKE 'enter-2_' ORDER BY 1"
+        )
+        assert [r[0] for r in stored.rows] == [f"enter-{i}" for i in range(20, 25)]
+        journal.detach(resumed)
+        resumed.close()
     finally:
         journal.close()
 

@@ -469,11 +469,12 @@ class ClickHouseJournal:
     def attach(self, kernel: ExecutionKernel, *, replay: bool = False) -> None:
         """Turn the kernel's outbox on and start draining it.
 
-        A kernel without a write-ahead log starts at seq 1 each run, so under a kernel_id that
-        already has rows its new rows would take stored rows' keys: that is refused
-        (ValueError). ``replay=True`` says the kernel is deliberately fed the same inputs as
-        the stored run again (a deterministic re-run): rows already stored are then
-        recognised by their keys and skipped.
+        A kernel without a write-ahead log starts at seq 1 each run, and one on a new or lost
+        log starts again too, so under a kernel_id that already has rows above its seq its
+        new rows would take stored rows' keys: that is refused (ValueError). ``replay=True``
+        says the kernel is deliberately fed the same inputs as the stored run again (a
+        deterministic re-run): rows already stored are then recognised by their keys and
+        skipped.
         """
         if not isinstance(replay, bool):
             raise ValueError(f"ClickHouseJournal.attach replay must be True or False, got {replay!r}")
@@ -485,10 +486,10 @@ class ClickHouseJournal:
             check_kernel_columns(dict(JOURNAL_COLUMNS))
             self._columns_checked = True
         kernel_id = kernel.kernel_id
-        has_wal = kernel.wal_info() is not None
-        if not has_wal and not replay:
-            self._check_new_seqs(kernel)
-        fill = self.wal_fill and has_wal
+        wal = kernel.wal_info()
+        if not replay:
+            self._check_new_seqs(kernel, wal)
+        fill = self.wal_fill and wal is not None
         with self._cond:
             if kernel_id in self._leaving or kernel_id in self._releasing:
                 raise ValueError(
@@ -521,13 +522,15 @@ class ClickHouseJournal:
         if fill:
             self._start_wal_fill(kernel, to_seq)
 
-    def _check_new_seqs(self, kernel: ExecutionKernel) -> None:
-        """Refuse a kernel without a WAL whose next rows would take keys already stored.
+    def _check_new_seqs(self, kernel: ExecutionKernel, wal: dict[str, Any] | None) -> None:
+        """Refuse a kernel whose next rows would take keys already stored.
 
-        Without a WAL a kernel's seq starts again at 1 each run. Under a kernel_id that
-        already has rows, its new rows would carry the keys of stored ones: a key check
-        would take them for resends and skip them, and ClickHouse would merge them
-        (``FINAL``, dedup tokens). Silently losing rows is worse than refusing.
+        Without a WAL a kernel's seq starts again at 1 each run; with a new or lost WAL
+        (another wal_dir, a wiped one) it starts again too. Under a kernel_id that already
+        has rows, its new rows would carry the keys of stored ones: a key check would take
+        them for resends and skip them, and ClickHouse would merge them (``FINAL``, dedup
+        tokens). Silently losing rows is worse than refusing. A kernel carrying on from the
+        log the stored rows came from is at or above them.
         """
         kernel_id = kernel.kernel_id
         union = " UNION ALL ".join(
@@ -541,7 +544,9 @@ class ClickHouseJournal:
                 "could not check the journal for rows of kernel_id %r before attaching it: %s", kernel_id, exc
             )
             return
-        if stored > kernel.seq:
+        if stored <= kernel.seq:
+            return
+        if wal is None:
             raise ValueError(
                 f"kernel_id {kernel_id!r} already has journal rows up to seq {stored}, and this kernel "
                 f"(without a write-ahead log) is at seq {kernel.seq}: its new rows would take the keys "
@@ -549,6 +554,13 @@ class ClickHouseJournal:
                 "wal_dir so its seq carries on from run to run, or attach with replay=True if it "
                 "is fed the stored run's inputs again."
             )
+        raise ValueError(
+            f"kernel_id {kernel_id!r} already has journal rows up to seq {stored}, and this kernel's "
+            f"write-ahead log ({wal['dir']}) ends at seq {kernel.seq}: a new or lost log, whose new "
+            "rows would take the keys of stored ones and be lost. Start the kernel on the log the "
+            "stored rows came from, give it its own kernel_id, or attach with replay=True if it is "
+            "fed the stored run's inputs again."
+        )
 
     def _start_wal_fill(self, kernel: ExecutionKernel, to_seq: int, refill: bool = False) -> None:
         """Derive the rows of the kernel's records up to ``to_seq`` from its WAL."""
