@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.query import query_via_socket
@@ -212,6 +212,35 @@ def test_a_detach_that_times_out_still_lets_the_kernel_go(journal: ClickHouseJou
     again = ExecutionKernel(max_slots=2, kernel_id="slow-to-leave")
     journal.attach(again, replay=True)  # the id is free again
     journal.detach(again)
+
+
+def test_a_kernel_is_recorded_by_one_journal_at_a_time(tmp_path: Path) -> None:
+    """Two journals draining one outbox would each store a part of the rows: a second attach
+    is refused, naming the kernel and the journal it has, until the first lets it go."""
+    a = ClickHouseJournal(f"chdb://{tmp_path / 'j'}?database=desk_a", max_delay=0.02)
+    b = ClickHouseJournal(f"chdb://{tmp_path / 'j'}?database=desk_b", max_delay=0.02)
+    try:
+        work, reference = twins(a, kernel_id="k2")
+        with pytest.raises(
+            ValueError, match=r"kernel 'k2' already has a journal attached \(chdb://.*desk_a\)"
+        ):
+            b.attach(work.main)
+        with pytest.raises(ValueError, match="kernel 'k2' already has a journal attached"):
+            InMemoryJournal().attach(work.main)
+        assert b.stats().extra["kernels"] == []
+        work.run(40)
+        a.flush(30)
+        assert_same_rows(a, reference, "k2")  # every row, in the one journal
+        a.detach(work.main)
+        b.attach(work.main)  # free again
+        b.detach(work.main)
+        with pytest.raises(
+            ValueError, match=r"kernel 'k2' already has a journal attached \(InMemoryJournal\)"
+        ):
+            b.attach(work.sides[1].kernel)  # the twin, on the reference journal
+    finally:
+        a.close()
+        b.close()
 
 
 def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> None:
@@ -520,7 +549,7 @@ def test_a_time_beyond_the_columns_range_is_stored_at_its_end_and_the_table_stay
 
 _EXITS_WITHOUT_CLOSE = """
 import sys
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal.clickhouse import ClickHouseJournal
 
 journal = ClickHouseJournal(sys.argv[1], max_delay=60.0, batch_rows=1_000_000)  # rows wait to exit

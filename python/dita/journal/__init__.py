@@ -9,15 +9,17 @@ so a re-sent batch is recognisable and never counted twice.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
-__all__ = ["InMemoryJournal", "Journal", "JournalStats"]
+__all__ = ["InMemoryJournal", "Journal", "JournalStats", "sole_journal"]
 
 
 @dataclass
@@ -50,6 +52,33 @@ class Journal(Protocol):
     def stats(self) -> JournalStats: ...
 
 
+# Every journal of this package that ever attached a kernel, weakly: attach() asks them
+# whether one of them records the kernel already.
+_journals: weakref.WeakSet[Any] = weakref.WeakSet()
+_journals_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def sole_journal(kernel: Any, journal: Any) -> Iterator[None]:
+    """Hold while ``journal`` attaches ``kernel``: refuses (ValueError naming the kernel_id and
+    the other journal) a kernel another open journal records, and keeps a second attach
+    elsewhere out until this one is done.
+
+    A kernel has one outbox: two journals would each drain a part of it and each store only
+    part of the rows. Journals taking part answer ``records(kernel)``.
+    """
+    with _journals_lock:
+        for other in list(_journals):
+            if other is not journal and other.records(kernel):
+                where = getattr(getattr(other, "target", None), "display", None) or type(other).__name__
+                raise ValueError(
+                    f"kernel {kernel.kernel_id!r} already has a journal attached ({where}): its rows go "
+                    "to one journal; detach it from that one first"
+                )
+        _journals.add(journal)
+        yield
+
+
 class InMemoryJournal:
     """Keeps rows in Python lists, per table. For tests and the embedded demo.
 
@@ -66,9 +95,14 @@ class InMemoryJournal:
     def attach(self, kernel: ExecutionKernel) -> None:
         from dita._kernel import JOURNAL_COLUMNS
 
-        self._columns = JOURNAL_COLUMNS.__getitem__
-        kernel.set_journal_enabled(True)
-        self._kernels.append(kernel)
+        with sole_journal(kernel, self):
+            self._columns = JOURNAL_COLUMNS.__getitem__
+            kernel.set_journal_enabled(True)
+            self._kernels.append(kernel)
+
+    def records(self, kernel: ExecutionKernel) -> bool:
+        """Whether ``kernel`` is attached here (until :meth:`close`)."""
+        return any(k is kernel for k in self._kernels)
 
     def flush(self, timeout: float | None = None) -> None:
         with self._lock:

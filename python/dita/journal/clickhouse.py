@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita._kernel import JournalBlock, WalError
-from dita.journal import JournalStats
+from dita.journal import JournalStats, sole_journal
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.priority import lower_thread_priority
 from dita.journal.query import (
@@ -474,7 +474,8 @@ class ClickHouseJournal:
         new rows would take stored rows' keys: that is refused (ValueError). ``replay=True``
         says the kernel is deliberately fed the same inputs as the stored run again (a
         deterministic re-run): rows already stored are then recognised by their keys and
-        skipped.
+        skipped. A kernel another journal records (until that one detaches it or closes) is
+        refused too (ValueError): each would drain a part of the kernel's one outbox.
         """
         if not isinstance(replay, bool):
             raise ValueError(f"ClickHouseJournal.attach replay must be True or False, got {replay!r}")
@@ -485,6 +486,15 @@ class ClickHouseJournal:
 
             check_kernel_columns(dict(JOURNAL_COLUMNS))
             self._columns_checked = True
+        with sole_journal(kernel, self):
+            self._attach(kernel, replay)
+
+    def records(self, kernel: ExecutionKernel) -> bool:
+        """Whether ``kernel`` is attached here, or still leaving (its rows being written)."""
+        with self._cond:
+            return any(k is kernel for _, k in self._kernels)
+
+    def _attach(self, kernel: ExecutionKernel, replay: bool) -> None:
         kernel_id = kernel.kernel_id
         wal = kernel.wal_info()
         if not replay:
