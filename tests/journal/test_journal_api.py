@@ -20,7 +20,7 @@ import pytest
 from dita import ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
-from dita.journal.query import query_via_socket
+from dita.journal.query import READ_ONLY_SETTINGS, query_via_socket
 from journal.helpers import Side, Workload, assert_same_rows, twins, venue, wait_until
 
 
@@ -243,6 +243,23 @@ def test_a_kernel_is_recorded_by_one_journal_at_a_time(tmp_path: Path) -> None:
         b.close()
 
 
+def test_a_query_over_the_memory_cap_is_refused_and_the_owner_keeps_answering(
+    journal: ClickHouseJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator's query runs in the kernel's process: it may use max_memory_usage (1 GiB by
+    default; 64 MiB here, set before the first query opens the clients), no more."""
+    assert READ_ONLY_SETTINGS["max_memory_usage"] == 1 << 30
+    monkeypatch.setitem(READ_ONLY_SETTINGS, "max_memory_usage", 64 << 20)
+    greedy = "SELECT length(groupArray(number)) AS n FROM numbers(20000000)"  # about 160 MB
+    refused = r"^the query needed more memory than a journal query may use \(64 MiB, max_memory_usage"
+    with pytest.raises(RuntimeError, match=refused):
+        journal.query(greedy)
+    with pytest.raises(RuntimeError, match="the query needed more memory than a journal query may use"):
+        query_via_socket(str(journal.query_address), journal.database, greedy)
+    assert journal.query("SELECT length(groupArray(number)) FROM numbers(1000)").rows == [[1000]]
+    assert query_via_socket(str(journal.query_address), journal.database, "SELECT 1").rows == [[1]]
+
+
 def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> None:
     a = ClickHouseJournal(journal_dsn)
     b = ClickHouseJournal(journal_dsn.replace("journal", "journal") + "?database=desk_b")
@@ -264,7 +281,7 @@ def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> N
 
 _AS_NOBODY = """
 import os, sys
-from dita.journal.query import query_via_socket
+from dita.journal.query import READ_ONLY_SETTINGS, query_via_socket
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 try:
     print(query_via_socket(bytes.fromhex(sys.argv[1]).decode(), "dita", "SELECT 1 AS one").rows)

@@ -51,12 +51,14 @@ log = logging.getLogger(__name__)
 ALLOWED_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS")
 
 # Applied to every operator query: ClickHouse's own read-only mode, and bounds so a careless
-# query cannot starve the kernel's process of memory or time. readonly goes last because it
-# also forbids changing settings afterwards.
+# query cannot starve the kernel's process (where an embedded journal runs it) of memory or
+# time. A client takes them when it is opened, at its first query: change them before that.
+# readonly goes last because it also forbids changing settings afterwards.
 READ_ONLY_SETTINGS: dict[str, Any] = {
     "max_result_rows": 1_000_000,
     "result_overflow_mode": "break",
     "max_execution_time": 120,
+    "max_memory_usage": 1 << 30,
     "readonly": 1,
 }
 
@@ -362,7 +364,17 @@ def open_read_only_client(target: JournalTarget, nice: int | None = None) -> Any
 def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
     """Check ``sql`` and run it on a read-only client."""
     body = check_read_only(sql)
-    result = client.query(body, parameters=parameters or None)
+    try:
+        result = client.query(body, parameters=parameters or None)
+    except Exception as exc:
+        if "MEMORY_LIMIT_EXCEEDED" not in str(exc):
+            raise
+        cap = READ_ONLY_SETTINGS["max_memory_usage"]
+        raise RuntimeError(
+            f"the query needed more memory than a journal query may use ({cap / 2**20:,.0f} MiB, "
+            "max_memory_usage in dita.journal.query.READ_ONLY_SETTINGS): narrow it (WHERE, LIMIT, "
+            f"fewer rows per group); ClickHouse said: {str(exc).splitlines()[0]}"
+        ) from exc
     rows = [[_jsonable(v) for v in row] for row in result.result_rows]
     return QueryResult(
         columns=list(result.column_names),
