@@ -184,3 +184,16 @@ def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[
     _print(QueryResult(["n"], ["UInt64"], [[1], [2]]), "table")
     out, err = capsys.readouterr()
     assert "2 row(s)\n" in out and "cap" not in out and err == ""
+
+
+def test_the_table_prints_journal_strings_exactly(capsys: pytest.CaptureFixture[str]) -> None:
+    """Strings a strategy wrote (reasons, ids) are text, not Rich markup or emoji codes."""
+    from dita.cli.journal import _print
+    from dita.journal.query import QueryResult
+
+    reasons = ["signal [bold]x[/bold] fired", "stop [/sl] hit", "ok :warning:", None]
+    _print(QueryResult(["[b]reason[/b]"], ["String"], [[r] for r in reasons]), "table")
+    out, err = capsys.readouterr()
+    assert err == ""
+    for text in ("[b]reason[/b]", "signal [bold]x[/bold] fired", "stop [/sl] hit", "ok :warning:", "NULL"):
+        assert text in out

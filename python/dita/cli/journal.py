@@ -59,12 +59,14 @@ def _print(result: Any, fmt: str) -> None:
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
+        # Text, not str: Rich would read a journal string's "[bold]" or ":x:" as markup.
         table = Table(show_lines=False, title_justify="left")
         for name in result.columns:
-            table.add_column(name, overflow="fold")
+            table.add_column(Text(name), overflow="fold")
         for row in result.rows:
-            table.add_row(*("NULL" if v is None else str(v) for v in row))
+            table.add_row(*(Text("NULL" if v is None else str(v)) for v in row))
         console = Console(file=sys.stdout, width=max(120, Console().width))
         console.print(table)
         console.print(f"{len(result.rows)} row(s)" + (f" ({cut})" if cut else ""))
