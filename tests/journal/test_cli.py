@@ -197,3 +197,22 @@ def test_the_table_prints_journal_strings_exactly(capsys: pytest.CaptureFixture[
     assert err == ""
     for text in ("[b]reason[/b]", "signal [bold]x[/bold] fired", "stop [/sl] hit", "ok :warning:", "NULL"):
         assert text in out
+
+
+def test_json_prints_numbers_json_has_not_as_null(capsys: pytest.CaptureFixture[str]) -> None:
+    """NaN and infinities (a refused intent's price, say) would make the output invalid JSON."""
+    from dita.cli.journal import _print
+    from dita.journal.query import QueryResult
+
+    nan, inf = float("nan"), float("inf")
+    rows = [[nan, [inf, 1.5], {"k": -inf}], [2.5, [], {}]]
+    _print(QueryResult(["price", "prices", "by"], ["Float64", "Array(Float64)", "Map"], rows), "json")
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    out = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert out == [
+        {"price": None, "prices": [None, 1.5], "by": {"k": None}},
+        {"price": 2.5, "prices": [], "by": {}},
+    ]
