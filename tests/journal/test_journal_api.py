@@ -80,6 +80,8 @@ def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> N
         ({"gil_budget": 1.5}, r"gil_budget must be in \(0, 1\] or None, got 1.5"),
         ({"wal_fill": "yes"}, "wal_fill must be True or False, got 'yes'"),
         ({"refill_dropped": 1}, "refill_dropped must be True or False, got 1"),
+        ({"serve_sql": "no"}, "serve_sql must be True or False, got 'no'"),
+        ({"serve_sql": None}, "serve_sql must be True or False, got None"),
         ({"nice": -1}, "nice must be an int from 0 to 19 or None, got -1"),
         ({"nice": 20}, "nice must be an int from 0 to 19 or None, got 20"),
         ({"nice": True}, "nice must be an int from 0 to 19 or None, got True"),

@@ -285,7 +285,11 @@ class ClickHouseJournal:
             isinstance(gil_budget, bool) or not isinstance(gil_budget, int | float) or not 0 < gil_budget <= 1
         ):
             raise ValueError(f"ClickHouseJournal gil_budget must be in (0, 1] or None, got {gil_budget!r}")
-        for name, flag in (("wal_fill", wal_fill), ("refill_dropped", refill_dropped)):
+        for name, flag in (
+            ("serve_sql", serve_sql),
+            ("wal_fill", wal_fill),
+            ("refill_dropped", refill_dropped),
+        ):
             if not isinstance(flag, bool):
                 raise ValueError(f"ClickHouseJournal {name} must be True or False, got {flag!r}")
         if nice is not None and (isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19):
