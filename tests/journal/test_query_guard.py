@@ -345,6 +345,8 @@ def test_http_dsn_parts() -> None:
         ("mysql://h/db", "scheme 'mysql'"),
         ("http:///db", "names no host"),
         ("http://h:notaport/db", "invalid port"),
+        ("http://h:0/db", r"'http://h:0/db' has port 0; name the server's port"),
+        ("https://h:00/db", r"'https://h:00/db' has port 0"),
         ("http://h:8123/bad.name", "database 'bad.name'"),
         ("http://h:8123/db;x", "parameters after the database"),
         ("http://h:8123/db?compress=1", "parameters after the database"),
@@ -363,6 +365,7 @@ def test_bad_dsns_are_refused_naming_the_value(dsn: str, message: str) -> None:
         ("http://desk:s3cret@h:8123/bad.name", r"'http://desk:\*\*\*@h:8123/bad.name' names database"),
         ("https://desk:s3cret@h:8443/db?x=1", r"'https://desk:\*\*\*@h:8443/db\?x=1' has parameters"),
         ("http://desk@h:notaport/db", r"'http://desk@h:notaport/db' has an invalid port"),
+        ("http://desk:s3cret@h:0/db", r"'http://desk:\*\*\*@h:0/db' has port 0"),
         # A '/' in the password ends the host for a URL parser; the mask still covers it.
         ("http://desk:pa/ss@h:8123/db", r"'http://desk:\*\*\*@h:8123/db' has an invalid port"),
     ],

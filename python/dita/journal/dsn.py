@@ -49,7 +49,7 @@ class JournalTarget:
         if self.kind == "chdb":
             return f"chdb://{self.path}?database={self.database}"
         user = f"{self.username}@" if self.username else ""
-        port = f":{self.port}" if self.port else ""
+        port = f":{self.port}" if self.port is not None else ""
         return f"{self.scheme}://{user}{self.host}{port}/{self.database}"
 
     @property
@@ -85,7 +85,7 @@ class JournalTarget:
         return clickhouse_connect.get_client(
             interface=self.scheme,
             host=self.host,
-            port=self.port or (8443 if self.scheme == "https" else 8123),
+            port=self.port if self.port is not None else (8443 if self.scheme == "https" else 8123),
             username=self.username or "default",
             password=self.password,
             settings=settings,
@@ -133,6 +133,11 @@ def parse_dsn(dsn: str) -> JournalTarget:
         port = parsed.port
     except ValueError:
         raise ValueError(f"journal dsn {shown!r} has an invalid port") from None
+    if port == 0:  # no server listens there; taken for "no port" it would reach 8123
+        raise ValueError(
+            f"journal dsn {shown!r} has port 0; name the server's port, or leave it out for "
+            "8123 (http) or 8443 (https)"
+        )
     database = unquote(parsed.path.strip("/")) or DEFAULT_DATABASE
     _check_database(shown, database)
     return JournalTarget(
