@@ -262,6 +262,18 @@ def test_a_query_over_the_memory_cap_is_refused_and_the_owner_keeps_answering(
     assert query_via_socket(str(journal.query_address), journal.database, "SELECT 1").rows == [[1]]
 
 
+def test_a_second_directory_refused_in_one_process_is_not_made(
+    journal: ClickHouseJournal, tmp_path: Path
+) -> None:
+    """chDB hosts one directory per process: a journal on another is refused, and leaves no
+    directory behind; the first journal goes on."""
+    other = tmp_path / "other" / "journal"
+    with pytest.raises(RuntimeError, match=f"cannot open the embedded journal at {other}"):
+        ClickHouseJournal(f"chdb://{other}")
+    assert not (tmp_path / "other").exists()
+    assert journal.query("SELECT 1").rows == [[1]]
+
+
 def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> None:
     a = ClickHouseJournal(journal_dsn)
     b = ClickHouseJournal(journal_dsn.replace("journal", "journal") + "?database=desk_b")

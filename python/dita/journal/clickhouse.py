@@ -28,6 +28,7 @@ for ClickHouse for as long as it takes.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import logging
 import math
@@ -40,6 +41,7 @@ import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clickhouse_connect.driver.exceptions import OperationalError
@@ -423,8 +425,10 @@ class ClickHouseJournal:
     # ------------------------------------------------------------------ setup
 
     def _open_writer_client(self) -> Any:
+        made: list[Path] = []  # directories made here for an embedded journal, deepest first
         if self.target.kind == "chdb":
             assert self.target.path is not None
+            made = [p for p in (self.target.path, *self.target.path.parents) if not p.exists()]
             self.target.path.mkdir(parents=True, exist_ok=True)
         niced = self.nice is not None and self.target.kind == "chdb"
         # Not above the process's own nice value (a higher priority than the strategy's).
@@ -434,6 +438,10 @@ class ClickHouseJournal:
         try:
             client = self.target.connect(chdb_options=chdb_options)
         except Exception as exc:
+            # A directory chDB refused (this process hosts another) is not left behind.
+            for directory in made:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
             if self.target.kind == "chdb" and "lock" in str(exc).lower():
                 raise RuntimeError(
                     f"journal directory {self.target.path} is held by another process (chDB allows one "
