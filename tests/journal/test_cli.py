@@ -216,3 +216,11 @@ def test_json_prints_numbers_json_has_not_as_null(capsys: pytest.CaptureFixture[
         {"price": None, "prices": [None, 1.5], "by": {"k": None}},
         {"price": 2.5, "prices": [], "by": {}},
     ]
+
+
+def test_a_format_clause_is_refused_with_the_option_to_use(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "SELECT 1 FORMAT CSV")
+    assert out.exit_code == 2
+    assert "FORMAT CSV is refused" in out.output and "--format table, csv or json" in out.output
+    assert "Native" not in out.output

@@ -173,6 +173,38 @@ def test_a_heredoc_tag_clickhouse_versions_read_differently_is_refused() -> None
     assert check_read_only("SELECT $q_1$'$q_1$ AS s")
 
 
+@pytest.mark.parametrize(
+    ("sql", "clause"),
+    [
+        ("SELECT 1 FORMAT CSV", "CSV"),
+        ("select 1 format JSONEachRow;", "JSONEachRow"),
+        ("(SELECT 1) UNION ALL (SELECT 2) FORMAT /* c */ `TSV`", "`TSV`"),
+        ("SHOW TABLES FORMAT Vertical", "Vertical"),
+    ],
+)
+def test_a_format_clause_is_refused_naming_the_option_to_use(sql: str, clause: str) -> None:
+    """The client asks for its own format after the query: a second one would fail with an
+    error quoting a FORMAT Native nobody wrote."""
+    with pytest.raises(
+        ReadOnlyViolation, match=f"^FORMAT {clause} is refused: .*--format table, csv or json"
+    ):
+        check_read_only(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT format('{} {}', 'a', 'b') AS f",
+        "SELECT 1 AS format",
+        "SELECT `format` FROM (SELECT 1 AS format)",
+        "SELECT * FROM (SELECT 1 AS x) WHERE x IN (SELECT 1)",
+    ],
+)
+def test_format_as_a_function_or_a_name_runs(marked_engine: tuple[Any, str], sql: str) -> None:
+    client, _ = marked_engine
+    assert client.query(check_read_only(sql)).result_rows
+
+
 def test_comments_are_not_run() -> None:
     """What runs is what was checked: the query without its comments."""
     assert check_read_only("SELECT 1 /* a /* b */ c */ + 2 -- d\n") == "SELECT 1   + 2"

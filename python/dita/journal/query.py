@@ -272,8 +272,9 @@ def check_read_only(sql: str) -> str:
     """Return ``sql`` without comments or a trailing ';' if it is one read-only query.
 
     Raises :class:`ReadOnlyViolation` naming what is refused otherwise: another statement
-    kind, a second statement, ``INTO OUTFILE``, or a call of a function that reaches files,
-    the network or other processes (:data:`REFUSED_FUNCTIONS`).
+    kind, a second statement, ``INTO OUTFILE``, a ``FORMAT`` clause (the client picks the
+    format), or a call of a function that reaches files, the network or other processes
+    (:data:`REFUSED_FUNCTIONS`).
     """
     if not isinstance(sql, str):
         raise ReadOnlyViolation(f"the journal query must be SQL text, got {type(sql).__name__}")
@@ -298,17 +299,35 @@ def check_read_only(sql: str) -> str:
 
 
 def _check_clauses(words: list[tuple[str, str]]) -> None:
-    """Refuse INTO OUTFILE and calls of :data:`REFUSED_FUNCTIONS` among the statement's
-    significant tokens (a string is one token, so its text never counts)."""
+    """Refuse INTO OUTFILE, a FORMAT clause and calls of :data:`REFUSED_FUNCTIONS` among the
+    statement's significant tokens (a string is one token, so its text never counts)."""
+    depth = 0
     for k, (kind, text) in enumerate(words):
+        after = words[k + 1] if k + 1 < len(words) else ("", "")
+        if kind == "punct":
+            depth += {"(": 1, ")": -1}.get(text, 0)
+            continue
         if kind == "word" and text.upper() == "OUTFILE":
             # chDB writes the file itself, in the owner's process, whatever readonly says.
             raise ReadOnlyViolation(
                 "INTO OUTFILE is refused: a journal query writes no files; print the rows with "
                 "dita journal sql --format csv (or json) and redirect its output"
             )
-        called = k + 1 < len(words) and words[k + 1] == ("punct", "(")
-        if not called or kind not in ("word", "ident"):
+        if (
+            kind == "word"
+            and text.upper() == "FORMAT"
+            and depth == 0
+            and after[0] in ("word", "ident")
+            and (k == 0 or words[k - 1][1].upper() != "AS")
+        ):
+            # The client asks for its own format (Native) after the query: a second one is a
+            # syntax error that would quote a FORMAT clause the operator never wrote.
+            raise ReadOnlyViolation(
+                f"FORMAT {after[1]} is refused: the journal picks the format results travel in; "
+                "choose how they print with dita journal sql --format table, csv or json "
+                "(a column named format: write it `format`)"
+            )
+        if after != ("punct", "(") or kind not in ("word", "ident"):
             continue
         # A quoted name calls a function too (`file`('x')); escapes and quotes do not hide it.
         name = text if kind == "word" else text[1:-1].replace("\\", "").replace(text[0], "")
