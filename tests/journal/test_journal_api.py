@@ -230,6 +230,7 @@ def test_a_kernel_is_recorded_by_one_journal_at_a_time(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="kernel 'k2' already has a journal attached"):
             InMemoryJournal().attach(work.main)
         assert b.stats().extra["kernels"] == []
+        b.detach(work.main)  # not b's to stop: a goes on recording it
         work.run(40)
         a.flush(30)
         assert_same_rows(a, reference, "k2")  # every row, in the one journal

@@ -780,8 +780,11 @@ class ClickHouseJournal:
         """Stop recording ``kernel``, then write everything it recorded.
 
         Recording stops first: rows a still-trading kernel made while the flush ran would
-        otherwise stay in its outbox, never drained.
+        otherwise stay in its outbox, never drained. A kernel this journal does not record is
+        left alone: its outbox may be another journal's.
         """
+        if not self.records(kernel):
+            return
         try:
             kernel.set_journal_enabled(False)
             self.flush(timeout)
