@@ -199,6 +199,19 @@ def test_the_table_prints_journal_strings_exactly(capsys: pytest.CaptureFixture[
         assert text in out
 
 
+def test_the_table_shows_control_characters_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    """A CR, backspace or tab in a journal string once vanished or split the cell, and an ESC
+    reached the terminal (which acts on it)."""
+    from dita.cli.journal import _print
+    from dita.journal.query import QueryResult
+
+    _print(QueryResult(["s\tt"], ["String"], [["x\ry"], ["e\bf"], ["a\tb"], ["q\x1b]0;pwned\x07z"]]), "table")
+    out, _ = capsys.readouterr()
+    assert "\x1b" not in out and "\r" not in out and "\b" not in out
+    for shown in ("x\\ry", "e\\x08f", "a\\tb", "q\\x1b]0;pwned\\x07z", "s\\tt"):
+        assert shown in out, shown
+
+
 def test_json_prints_numbers_json_has_not_as_null(capsys: pytest.CaptureFixture[str]) -> None:
     """NaN and infinities (a refused intent's price, say) would make the output invalid JSON."""
     from dita.cli.journal import _print

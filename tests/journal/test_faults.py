@@ -259,6 +259,32 @@ def test_a_new_or_lost_wal_under_a_kernel_id_with_rows_is_refused(tmp_path: Path
         journal.close()
 
 
+def test_a_kernel_on_a_new_wal_refused_by_its_journal_leaves_no_log(tmp_path: Path) -> None:
+    """Given the journal in its constructor, such a kernel is refused before its log exists: a
+    log left behind was bound to the refused kernel_id (a retry under a new id then failed)."""
+    path = tmp_path / "j"
+    first = _journal(path)
+    work, _ = twins(first, wal_dir=str(tmp_path / "wal-1"))
+    work.run(5)
+    work.main.close()
+    journal = _journal(path)
+    try:
+        fresh = tmp_path / "wal-2"
+        with pytest.raises(ValueError, match=r"kernel_id 'desk-1' already has journal rows up to seq \d+"):
+            ExecutionKernel(
+                max_slots=8, venue=venue(), journal=journal, kernel_id="desk-1", wal_dir=str(fresh)
+            )
+        assert not fresh.exists() or not any(fresh.iterdir())
+        other = ExecutionKernel(
+            max_slots=8, venue=venue(), journal=journal, kernel_id="desk-2", wal_dir=str(fresh)
+        )
+        assert other.kernel_id == "desk-2"
+        journal.detach(other)
+        other.close()
+    finally:
+        journal.close()
+
+
 class _Boom(BaseException):
     """What a Rust panic raises in Python: not an Exception."""
 

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
-from dita.journal.query import REFUSED_FUNCTIONS, ReadOnlyViolation, check_read_only, open_read_only_client
+from dita.journal.query import (
+    REFUSED_FUNCTIONS,
+    ReadOnlyViolation,
+    check_bound,
+    check_read_only,
+    open_read_only_client,
+)
 
 WRITES = (
     "INSERT",
@@ -407,3 +413,45 @@ def test_a_refused_dsn_never_shows_its_password(dsn: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as refused:
         parse_dsn(dsn)
     assert "s3cret" not in str(refused.value) and "pa/ss" not in str(refused.value)
+
+
+def test_a_quoted_function_name_with_escapes_is_refused() -> None:
+    """ClickHouse decodes escapes in quoted names: `fi\\x6ce` is file()."""
+    for sql in ("SELECT \"fi\\x6ce\"('/etc/hostname')", "SELECT `fi\\x6ce`('/etc/hostname')"):
+        with pytest.raises(ReadOnlyViolation, match="quoted function name with escapes"):
+            check_read_only(sql)
+    assert check_read_only("SELECT `a\\tb` FROM intents") == "SELECT `a\\tb` FROM intents"  # not a call
+
+
+def test_parameters_bind_only_through_placeholders() -> None:
+    """Without a placeholder clickhouse-connect %-formats values into the text: a value could
+    close a string the check read as inert (here: to read a file)."""
+    sneaky = "SELECT 'a%(q).1s, file($$/etc/hostname$$) AS leak, %(q).1s' AS s"
+    with pytest.raises(ReadOnlyViolation, match=r"only through \{name:Type\} placeholders"):
+        check_bound(check_read_only(sneaky), {"q": "z"})
+    with pytest.raises(ReadOnlyViolation, match="must not be bytes"):
+        check_bound("SELECT {k:String}", {"k": b"x"})
+    check_bound("SELECT count() FROM intents WHERE kernel_id = {k:String} AND reason LIKE 'x%'", {"k": "a"})
+
+
+def test_the_query_socket_reads_a_uid_above_two_to_the_31_as_unsigned(tmp_path: Path) -> None:
+    """uid_t is unsigned: read as a signed int, an owner of uid 3000000000 was refused its own
+    socket as uid -1294967296."""
+    import os
+    import socket
+
+    from dita.journal.query import _refused_peer
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to take a uid above 2**31 in a child process")
+    pid = os.fork()
+    if pid == 0:  # the child: become the high uid, ask about a socket to itself
+        code = 1
+        try:
+            os.setuid(3_000_000_000)
+            a, _b = socket.socketpair(socket.AF_UNIX)
+            code = 0 if _refused_peer(a) is None else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -73,15 +73,23 @@ def _print(result: Any, fmt: str) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        # Text, not str: Rich would read a journal string's "[bold]" or ":x:" as markup.
+        # Text, not str: Rich would read a journal string's "[bold]" or ":x:" as markup. Control
+        # characters are shown escaped: a terminal would act on them (or Rich drop them).
         table = Table(show_lines=False, title_justify="left")
         for name in result.columns:
-            table.add_column(Text(name), overflow="fold")
+            table.add_column(Text(_visible(name)), overflow="fold")
         for row in result.rows:
-            table.add_row(*(Text("NULL" if v is None else str(v)) for v in row))
+            table.add_row(*(Text("NULL" if v is None else _visible(str(v))) for v in row))
         console = Console(file=sys.stdout, width=max(120, Console().width))
         console.print(table)
         console.print(f"{len(result.rows)} row(s)" + (f" ({cut})" if cut else ""))
+
+
+def _visible(text: str) -> str:
+    """``text`` with control characters (tab, CR, ESC, ...) written as escapes, like repr."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _run(dsn: str | None, sql: str, params: dict[str, Any]) -> Any:

@@ -555,18 +555,8 @@ class ClickHouseJournal:
         log the stored rows came from is at or above them.
         """
         kernel_id = kernel.kernel_id
-        union = " UNION ALL ".join(
-            f"SELECT max(seq) AS s FROM {quote_ident(t)} WHERE kernel_id = {{k:String}}"
-            for t in TABLE_COLUMNS
-        )
-        try:
-            stored = int(self.query(f"SELECT max(s) FROM ({union})", {"k": kernel_id}).rows[0][0] or 0)
-        except Exception as exc:  # unreachable now: the writer keeps going, the check cannot
-            log.warning(
-                "could not check the journal for rows of kernel_id %r before attaching it: %s", kernel_id, exc
-            )
-            return
-        if stored <= kernel.seq:
+        stored = self._stored_seq(kernel_id)
+        if stored is None or stored <= kernel.seq:
             return
         if wal is None:
             raise ValueError(
@@ -576,9 +566,35 @@ class ClickHouseJournal:
                 "wal_dir so its seq carries on from run to run, or attach with replay=True if it "
                 "is fed the stored run's inputs again."
             )
-        raise ValueError(
+        raise self._new_log_refusal(kernel_id, stored, wal["dir"], kernel.seq)
+
+    def refuse_new_log(self, kernel_id: str, first_seq: int) -> None:
+        """Raise the refusal ``attach`` would give a kernel on a new write-ahead log, whose seq
+        starts at ``first_seq``, under ``kernel_id``. ``ExecutionKernel`` asks before it makes
+        the log, so the refusal leaves no log behind."""
+        stored = self._stored_seq(kernel_id)
+        if stored is not None and stored > first_seq:
+            raise self._new_log_refusal(kernel_id, stored, "a new one", first_seq)
+
+    def _stored_seq(self, kernel_id: str) -> int | None:
+        """The highest seq stored for ``kernel_id`` (0: none), or None when it cannot be read."""
+        union = " UNION ALL ".join(
+            f"SELECT max(seq) AS s FROM {quote_ident(t)} WHERE kernel_id = {{k:String}}"
+            for t in TABLE_COLUMNS
+        )
+        try:
+            return int(self.query(f"SELECT max(s) FROM ({union})", {"k": kernel_id}).rows[0][0] or 0)
+        except Exception as exc:  # unreachable now: the writer keeps going, the check cannot
+            log.warning(
+                "could not check the journal for rows of kernel_id %r before attaching it: %s", kernel_id, exc
+            )
+            return None
+
+    @staticmethod
+    def _new_log_refusal(kernel_id: str, stored: int, wal_dir: str, seq: int) -> ValueError:
+        return ValueError(
             f"kernel_id {kernel_id!r} already has journal rows up to seq {stored}, and this kernel's "
-            f"write-ahead log ({wal['dir']}) ends at seq {kernel.seq}: a new or lost log, whose new "
+            f"write-ahead log ({wal_dir}) ends at seq {seq}: a new or lost log, whose new "
             "rows would take the keys of stored ones and be lost. Start the kernel on the log the "
             "stored rows came from, give it its own kernel_id, or attach with replay=True if it is "
             "fed the stored run's inputs again."

@@ -329,8 +329,14 @@ def _check_clauses(words: list[tuple[str, str]]) -> None:
             )
         if after != ("punct", "(") or kind not in ("word", "ident"):
             continue
-        # A quoted name calls a function too (`file`('x')); escapes and quotes do not hide it.
-        name = text if kind == "word" else text[1:-1].replace("\\", "").replace(text[0], "")
+        # A quoted name calls a function too (`file`('x')). ClickHouse decodes escapes in it
+        # (`fi\x6ce` is file): a quoted function name with any is refused outright.
+        if kind == "ident" and "\\" in text:
+            raise ReadOnlyViolation(
+                f"{text}() is refused: a quoted function name with escapes may name any function; "
+                "write the name plainly"
+            )
+        name = text if kind == "word" else text[1:-1].replace(text[0], "")
         if name.lower() in REFUSED_FUNCTIONS:
             raise ReadOnlyViolation(
                 f"{name}() is refused: it reaches files, the network or other processes from the "
@@ -380,9 +386,33 @@ def open_read_only_client(target: JournalTarget, nice: int | None = None) -> Any
     return client
 
 
+def check_bound(body: str, parameters: dict[str, Any]) -> None:
+    """Refuse ``parameters`` that would change the text of the checked query ``body``.
+
+    Without a ``{name:Type}`` placeholder clickhouse-connect formats the parameters into the
+    text itself (Python ``%``-formatting over all of it, strings included), so a value could
+    close a string the check read as inert and run what follows. Only server-side binding
+    leaves the text as checked."""
+    from clickhouse_connect.driver.binding import bind_query
+
+    plain = isinstance(parameters, dict) and all(isinstance(k, str) and k.isidentifier() for k in parameters)
+    if not plain:
+        raise ReadOnlyViolation("query parameters must be a dict of plain names (letters, digits, _)")
+    if any(isinstance(v, bytes | bytearray | memoryview) for v in parameters.values()):
+        raise ReadOnlyViolation("query parameters must not be bytes: bound into the text, they change it")
+    if bind_query(body, parameters)[0] != body.rstrip(";"):
+        raise ReadOnlyViolation(
+            "query parameters are bound only through {name:Type} placeholders in the query "
+            "(e.g. WHERE kernel_id = {k:String}); this query has none for them"
+        )
+
+
 def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
-    """Check ``sql`` and run it on a read-only client."""
+    """Check ``sql`` (and that ``parameters`` bind on the server) and run it on a read-only
+    client."""
     body = check_read_only(sql)
+    if parameters:
+        check_bound(body, parameters)
     try:
         result = client.query(body, parameters=parameters or None)
     except Exception as exc:
@@ -413,8 +443,9 @@ def _refused_peer(connection: socket.socket) -> str | None:
     so the peer's credentials decide, for every kind."""
     if not hasattr(socket, "SO_PEERCRED"):  # not Linux: no abstract sockets, only files
         return None
-    creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _, uid, _ = struct.unpack("3i", creds)
+    # struct ucred: pid_t (signed), uid_t and gid_t (unsigned: a uid may pass 2**31).
+    creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("iII"))
+    _, uid, _ = struct.unpack("iII", creds)
     owner = os.geteuid()
     if uid in (owner, 0):
         return None

@@ -544,6 +544,16 @@ impl PyKernel {
             fresh.outbox.capacity = c;
         }
         fresh.set_journal_enabled(journal.is_some_and(|j| !j.is_none()));
+        // A journal that already holds rows of this kernel id would refuse a kernel on a new
+        // log at attach() (its rows would take stored keys): it is asked before the log is
+        // made, so that refusal leaves no log behind either.
+        if let Some(j) = journal.filter(|j| !j.is_none()) {
+            let new_log = wal_args.dir().is_some() && wal_args.existing_kernel_id()?.is_none();
+            if new_log && j.hasattr("refuse_new_log")? {
+                let first_seq = u64::from(seed_capital.is_some());
+                j.call_method1("refuse_new_log", (&kernel_id, first_seq))?;
+            }
+        }
         let (mut core, mut wal) = wal_args.open(fresh)?;
         if explicit_max_slots && core.max_slots() != max_slots {
             return Err(PyValueError::new_err(format!(
