@@ -291,16 +291,18 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     now = at_ts if at_ts is not None else time.time()
     start = period_start(period, now)
     # The period goes in the sums, not the WHERE: a kernel without fills in it still gets its row.
-    in_period = ["toUnixTimestamp64Micro(ts) <= %(to)s"]
+    # Parameters bind on the server ({name:Type}): the journal refuses text formatted in.
+    in_period = ["toUnixTimestamp64Micro(ts) <= {to:Int64}"]
     params: dict[str, Any] = {"to": int(now * 1e6)}
     if start is not None:
-        in_period.append("toUnixTimestamp64Micro(ts) >= %(from)s")
+        in_period.append("toUnixTimestamp64Micro(ts) >= {from:Int64}")
         params["from"] = int(start * 1e6)
     cond = " AND ".join(in_period)
     where = ""
+    named: dict[str, Any] = {}
     if kernel is not None:
-        where = "WHERE kernel_id = %(kernel)s"
-        params["kernel"] = kernel
+        where = "WHERE kernel_id = {kernel:String}"
+        params["kernel"] = named["kernel"] = kernel
     sql = (
         f"SELECT kernel_id, countIf({cond}) AS fills, sumIf(realized_pnl, {cond}) AS realized, "
         f"sumIf(fee, {cond}) AS fees FROM {target.database}.fills FINAL {where} "
@@ -312,7 +314,7 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
         known = " UNION ALL ".join(
             f"SELECT kernel_id FROM {target.database}.{table} {where}" for table in TABLE_COLUMNS
         )
-        if not _journal_records(target, f"SELECT count() AS n FROM ({known})", params)[0]["n"]:
+        if not _journal_records(target, f"SELECT count() AS n FROM ({known})", named)[0]["n"]:
             fail(f"no kernel {kernel!r} found in the journal {target.display}", code=1)
         records = [{"kernel_id": kernel, "fills": 0, "realized": 0.0, "fees": 0.0}]
     return [
