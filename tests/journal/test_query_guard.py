@@ -414,16 +414,34 @@ def test_a_refused_dsn_never_shows_its_password(dsn: str, message: str) -> None:
     assert "s3cret" not in str(refused.value) and "pa/ss" not in str(refused.value)
 
 
-def test_a_quoted_function_name_with_escapes_is_refused() -> None:
-    """ClickHouse decodes escapes in quoted names: `fi\\x6ce` is file()."""
+def test_a_quoted_name_with_escapes_is_refused() -> None:
+    """ClickHouse decodes escapes in quoted names: `fi\\x6ce` is file(), with or without a '('
+    after it (APPLY takes a bare name)."""
     for sql in (
         "SELECT \"fi\\x6ce\"('/etc/hostname')",
         "SELECT `fi\\x6ce`('/etc/hostname')",
         "SELECT \"fi\\le\" ('/etc/shadow')",
+        "SELECT * APPLY(`fi\\x6ce`) FROM (SELECT '/etc/hostname' AS p)",
     ):
-        with pytest.raises(ReadOnlyViolation, match="quoted function name with escapes"):
+        with pytest.raises(ReadOnlyViolation, match="a quoted name with escapes may name any function"):
             check_read_only(sql)
-    assert check_read_only("SELECT `a\\tb` FROM intents") == "SELECT `a\\tb` FROM intents"  # not a call
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * APPLY(file) FROM (SELECT '/etc/hostname' AS p)",
+        "SELECT * APPLY file FROM (SELECT {p:String} AS p)",
+        "SELECT COLUMNS('p') APPLY(`file`) FROM (SELECT '/etc/hostname' AS p)",
+        "SELECT 1 AS url",
+        "SELECT 1x.file('/etc/hostname')",
+    ],
+)
+def test_a_refused_name_is_refused_without_a_call(sql: str) -> None:
+    """`* APPLY file` calls file() on each column with no '(' after the name: a refused name
+    is refused wherever it stands (a column or alias of that name too)."""
+    with pytest.raises(ReadOnlyViolation, match=r"^(file|url|1x\.file)(\(\))? is refused: it reaches files"):
+        check_read_only(sql)
 
 
 def test_parameters_bind_only_through_placeholders() -> None:

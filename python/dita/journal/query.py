@@ -327,20 +327,23 @@ def _check_clauses(words: list[tuple[str, str]]) -> None:
                 "choose how they print with dita journal sql --format table, csv or json "
                 "(a column named format: write it `format`)"
             )
-        if after != ("punct", "(") or kind not in ("word", "ident"):
+        if kind not in ("word", "ident"):
             continue
-        # A quoted name calls a function too (`file`('x')). ClickHouse decodes escapes in it
-        # (`fi\x6ce` is file): a quoted function name with any is refused outright.
-        if kind == "ident" and "\\" in text:
+        # A name calls a function without a '(' after it too (`* APPLY file`), and a quoted
+        # name is a name (`file`('x')), whose escapes ClickHouse decodes (`fi\x6ce` is file):
+        # a refused name is refused wherever it stands, and so is any quoted name with an escape.
+        if kind == "ident" and text[0] in '"`' and "\\" in text:  # curly-quoted names have no escapes
             raise ReadOnlyViolation(
-                f"{text}() is refused: a quoted function name with escapes may name any function; "
-                "write the name plainly"
+                f"{text} is refused: a quoted name with escapes may name any function; write the name plainly"
             )
         name = text if kind == "word" else text[1:-1].replace(text[0], "")
-        if name.lower() in REFUSED_FUNCTIONS:
+        # Each part of a dotted name too (`1x.file` lexes as one word here).
+        if any(part.lower() in REFUSED_FUNCTIONS for part in name.split(".")):
+            call = "()" if after == ("punct", "(") else ""
             raise ReadOnlyViolation(
-                f"{name}() is refused: it reaches files, the network or other processes from the "
-                "journal owner's process; journal queries read the journal's tables only"
+                f"{name}{call} is refused: it reaches files, the network or other processes from "
+                "the journal owner's process; journal queries read the journal's tables only "
+                "(a column or alias of that name: rename it)"
             )
 
 
