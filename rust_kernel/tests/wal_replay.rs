@@ -621,8 +621,8 @@ fn record(log: &mut KernelLog, k: &mut Kernel, input: KernelInput) -> KernelOutc
     out
 }
 
-/// An ENTER of 1 BTCUSDT long on slot 0 (trade t1), applied and recorded; its order.
-fn enter_recorded(log: &mut KernelLog, k: &mut Kernel) -> VenueOrder {
+/// An ENTER of 1 BTCUSDT long on slot 0 (trade t1, intent e1) at time 1.
+fn enter_t1() -> Intent {
     let mut enter = Intent::new(
         "e1",
         "t1",
@@ -634,7 +634,14 @@ fn enter_recorded(log: &mut KernelLog, k: &mut Kernel) -> VenueOrder {
         1.0,
     );
     enter.timestamp = 1.0;
-    record(log, k, KernelInput::Intent(enter)).submit.unwrap()
+    enter
+}
+
+/// [`enter_t1`] applied and recorded; its order.
+fn enter_recorded(log: &mut KernelLog, k: &mut Kernel) -> VenueOrder {
+    record(log, k, KernelInput::Intent(enter_t1()))
+        .submit
+        .unwrap()
 }
 
 #[test]
@@ -800,17 +807,7 @@ fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let mut donor = Kernel::new("replay", 4).unwrap();
-    let mut enter = Intent::new(
-        "e1",
-        "t1",
-        0,
-        "BTCUSDT",
-        TradeSide::Long,
-        KernelCommandType::Enter,
-        100.0,
-        1.0,
-    );
-    enter.timestamp = 1.0;
+    let enter = enter_t1();
     donor.process_intent(&enter);
     let mut slots = donor.slots().to_vec();
     slots[0]
