@@ -486,11 +486,10 @@ impl PyKernel {
         }
         wal_args.check()?;
         // A kernel reopened on its log without an id takes the log's id.
+        let existing_log_id = wal_args.existing_kernel_id()?;
         let kernel_id = match kernel_id {
             Some(k) => k,
-            None => wal_args
-                .existing_kernel_id()?
-                .unwrap_or_else(default_kernel_id),
+            None => existing_log_id.clone().unwrap_or_else(default_kernel_id),
         };
         // Everything is checked before the write-ahead log is opened: a refused call must
         // leave no log behind (a retry would recover it and ignore its own arguments).
@@ -548,7 +547,7 @@ impl PyKernel {
         // log at attach() (its rows would take stored keys): it is asked before the log is
         // made, so that refusal leaves no log behind either.
         if let Some(j) = journal.filter(|j| !j.is_none()) {
-            let new_log = wal_args.dir().is_some() && wal_args.existing_kernel_id()?.is_none();
+            let new_log = wal_args.dir().is_some() && existing_log_id.is_none();
             if new_log && j.hasattr("refuse_new_log")? {
                 let first_seq = u64::from(seed_capital.is_some());
                 j.call_method1("refuse_new_log", (&kernel_id, first_seq))?;
