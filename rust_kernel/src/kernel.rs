@@ -3295,13 +3295,9 @@ impl Kernel {
                 "must hold exactly max_slots slots",
             ));
         }
-        if rules() >= 3 {
-            // An exit-leg index past the legs means every leg is done (older rules counted
-            // on with exits of an explicit size; a kernel recovered from such a log shows it).
-            for s in &mut slots {
-                s.active_leg_index = s.active_leg_index.min(s.exit_leg_ratios.len());
-            }
-        }
+        // An exit-leg index past the legs means every leg is done (older rules counted on
+        // with exits of an explicit size; a kernel recovered from such a log shows it).
+        slots.iter_mut().for_each(bound_leg_index);
         let mut seen_orders = [
             std::collections::HashSet::new(),
             std::collections::HashSet::new(),
