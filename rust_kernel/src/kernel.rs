@@ -551,6 +551,12 @@ impl Kernel {
 
     // ----- reading -------------------------------------------------------------------
 
+    /// What slot `sid` waits for of fills the venue said happened on orders that ended (0
+    /// when nothing): while above 0 the slot takes no new ENTER and is not offered as free.
+    pub fn awaited_fill_qty(&self, sid: usize) -> f64 {
+        self.ended.awaited(sid).unwrap_or(0.0)
+    }
+
     /// Orders that ended with the venue reporting more filled than it has sent (their
     /// slots wait for those fills), with what is booked of each.
     pub fn awaited_orders(&self) -> Vec<&VenueOrder> {

@@ -560,6 +560,9 @@ def test_a_slot_waiting_for_a_fill_the_venue_reported_takes_no_new_order(kernel:
     assert ended.state == TradeStage.IDLE and ended.details["unreported_qty"] == pytest.approx(0.4)
     assert kernel.free_slot() == 1  # slot 0 is not offered
     assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+    # Operators see the wait where they see the slot (slots(), snapshot(), the projections).
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4)
+    assert [s["awaited_fill_qty"] for s in kernel.snapshot()["slots"]] == [pytest.approx(0.4), 0.0]
     before = kernel.snapshot()
     refused = kernel.process_intent(intent("ENTER", 0, trade_id="t-next"))
     assert refused.diagnostic_code == D.SLOT_BUSY and refused.details["awaited_fill_qty"] == pytest.approx(
@@ -568,11 +571,13 @@ def test_a_slot_waiting_for_a_fill_the_venue_reported_takes_no_new_order(kernel:
     assert kernel.snapshot() == before
     assert kernel.on_venue_event(fill("f1", coid, 0.4)).accepted
     assert kernel.slot_state(0).size == pytest.approx(0.4) and kernel.awaited_orders() == []
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == 0.0
     # An exit owed blocks a new exit; an entry owed does not (exiting reduces risk).
     xid = exit_order_id(kernel, target_size=0.1)
     kernel.on_venue_event(event("CANCEL_ACK", "c2", xid, filled_size=0.1))
     busy = kernel.process_intent(intent("EXIT", 0))
     assert busy.diagnostic_code == D.SLOT_BUSY and busy.details["awaited_fill_qty"] == pytest.approx(0.1)
+    assert kernel.slots()[0]["awaited_fill_qty"] == pytest.approx(0.1)
     assert kernel.on_venue_event(fill("x1", xid, 0.1)).accepted
     other = entry(kernel, 1)
     kernel.on_venue_event(fill("g1", other, 0.2))

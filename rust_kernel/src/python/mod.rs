@@ -350,6 +350,18 @@ impl PyKernel {
         Ok(())
     }
 
+    /// A slot's dict as `slots()` and the projections show it: its own fields plus what it
+    /// waits for of fills the venue said happened (`awaited_fill_qty`; not read on load).
+    fn slot_view<'py>(
+        &self,
+        py: Python<'py>,
+        s: &crate::model::TradeSlot,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let d = slot_dict(py, s)?;
+        d.set_item("awaited_fill_qty", self.core.awaited_fill_qty(s.slot_id))?;
+        Ok(d)
+    }
+
     fn account_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let k = &self.core;
         let a = &k.account;
@@ -712,7 +724,7 @@ impl PyKernel {
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
-        let d = slot_dict(py, this.slot_ref(slot_id)?)?;
+        let d = this.slot_view(py, this.slot_ref(slot_id)?)?;
         d.set_item("kernel_id", &this.core.kernel_id)?;
         Ok(d)
     }
@@ -1010,7 +1022,7 @@ impl PyKernel {
         let this = wait_ref(slf)?;
         let list = PyList::empty(py);
         for s in this.core.slots() {
-            list.append(slot_dict(py, s)?)?;
+            list.append(this.slot_view(py, s)?)?;
         }
         Ok(list)
     }
