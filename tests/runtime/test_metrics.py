@@ -102,3 +102,12 @@ def test_mismatched_inputs_are_refused() -> None:
         compute_metrics(ts=np.zeros(2), equity=np.ones(3), balance=1.0, trades=[])
     with pytest.raises(ValueError, match="balance=-5"):
         compute_metrics(ts=np.zeros(1), equity=np.ones(1), balance=-5.0, trades=[])
+
+
+def test_cagr_of_a_short_profitable_run_is_none_not_a_crash() -> None:
+    # 1 % in six minutes compounds past the largest float over a year: (1.01) ** 87,600.
+    ts = np.arange(6) * 60.0
+    equity = np.array([1000.0, 1002.0, 1004.0, 1006.0, 1008.0, 1010.0])
+    m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=60.0)
+    assert m.cagr is None and m.calmar is None
+    assert m.total_pnl == pytest.approx(10.0)

@@ -12,7 +12,8 @@ Definitions (so the numbers can be checked by hand):
   downside deviation = sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day,
   so a year is 365 days. Fewer than two periods, or no dispersion, gives ``None``.
 - ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span; ``calmar`` = cagr /
-  (max_drawdown_pct / 100).
+  (max_drawdown_pct / 100); both ``None`` when the annualised figure is beyond a float
+  (a short run with a gain).
 - Trades (net of fees): ``win_rate`` = trades with net PnL > 0 / trades * 100;
   ``profit_factor`` = gross profit / |gross loss| (``None`` without a losing trade);
   ``expectancy`` = win share * average win + loss share * average loss (a loss is negative),
@@ -158,7 +159,10 @@ def compute_metrics(
     cagr = calmar = None
     if span > 0 and final > 0:
         years = span / (YEAR_DAYS * DAY)
-        cagr = (final / balance) ** (1.0 / years) - 1.0 if years > 0 else None
+        try:
+            cagr = (final / balance) ** (1.0 / years) - 1.0 if years > 0 else None
+        except OverflowError:  # a gain over minutes compounds past the largest float over a year
+            cagr = None
         if cagr is not None and not math.isfinite(cagr):
             cagr = None
         if cagr is not None and max_dd_pct > 0:
