@@ -128,3 +128,47 @@ def test_columns_differing_only_in_case_are_named(tmp_path: Path) -> None:
         load_market_data(path)
     path.write_text("ts,open,high,low,close,volume,Note,note\n1,1,1,1,1,1,a,b\n61,1,1,1,1,1,a,b\n")
     assert len(load_market_data(path)) == 2  # columns the loader does not read may repeat
+
+
+@pytest.mark.parametrize(
+    ("bad", "row"),
+    [
+        ("inf", 3),  # a time column of ISO text: epoch-second text is parsed by float()
+        ("1e999", 3),
+    ],
+)
+def test_times_that_are_not_finite_or_out_of_range_are_refused(tmp_path: Path, bad: str, row: int) -> None:
+    rows = [*good_rows(2), f"{bad},100,101,99,100.5,3"]
+    with pytest.raises(DataError, match=f"row {row}: timestamp"):
+        load_market_data(bars_csv(tmp_path, rows), allow_gaps=True)
+
+
+def test_numeric_times_beyond_the_calendar_are_refused(tmp_path: Path) -> None:
+    rows = [f"{k}e300,100,101,99,100.5,3" for k in (1, 2, 3)]
+    with pytest.raises(DataError, match="row 1: timestamp"):
+        load_market_data(bars_csv(tmp_path, rows))
+
+
+def test_timestamps_past_2262_load(tmp_path: Path) -> None:
+    # pyarrow reads the column as timestamps, which do not fit in int64 nanoseconds.
+    rows = ["9999-12-31T23:58:00Z,100,101,99,100.5,3", "9999-12-31T23:59:00Z,100,101,99,100.5,3"]
+    data = load_market_data(bars_csv(tmp_path, rows))
+    assert data.ts[1] - data.ts[0] == 60.0
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "1e300"])
+def test_window_bounds_must_be_finite_times(value: str) -> None:
+    with pytest.raises(ValueError, match=f"--from={value!r}"):
+        parse_time(value, "--from")
+
+
+def test_an_empty_asset_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        "timestamp,asset,open,high,low,close,volume\n"
+        "2024-01-01T00:00:00Z,BTC,100,101,99,100,1\n"
+        "2024-01-01T00:00:00Z,,100,101,99,100,1\n"
+        "2024-01-01T00:01:00Z,BTC,100,101,99,100,1\n"
+    )
+    with pytest.raises(DataError, match="row 2: asset is empty"):
+        load_market_data(path)

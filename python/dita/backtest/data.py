@@ -92,13 +92,32 @@ class MarketData:
         )
 
 
+# Times a report can print: 1900-01-01 up to the end of 9999 (datetime's last year).
+EARLIEST_TIME = -2_208_988_800.0
+LATEST_TIME = 253_402_300_799.0
+
+
+def _time_problem(value: float) -> str | None:
+    """Why ``value`` (epoch seconds) is not a time history can have (None: it is one)."""
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if not EARLIEST_TIME <= value <= LATEST_TIME:
+        return "is outside the years 1900-9999"
+    return None
+
+
 def parse_time(value: str, field: str = "time") -> float:
     """An ISO date or datetime (UTC unless it says otherwise), or epoch seconds, as epoch seconds."""
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        problem = _time_problem(seconds)
+        if problem:
+            raise ValueError(f"{field}={value!r} {problem} (give an ISO date/datetime or epoch seconds)")
+        return seconds
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -128,11 +147,13 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
     if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
         if pa.types.is_date(typ):
             col = col.cast(pa.timestamp("s"))
-        ns = pc.cast(col.cast(pa.timestamp("ns")), pa.int64())
-        nulls = _first_null(ns)
+        # In the column's own unit: nanoseconds since 1970 end in 2262, before a date column does.
+        per_second = _UNITS_PER_SECOND[col.type.unit]
+        raw = pc.cast(col, pa.int64())
+        nulls = _first_null(raw)
         if nulls is not None:
             raise DataError(f"{name} is empty", path=path, row=nulls + 1)
-        return np.asarray(ns.to_numpy(), dtype=np.int64).astype(np.float64) / 1e9
+        return np.asarray(raw.to_numpy(), dtype=np.int64).astype(np.float64) / per_second
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         values = col.to_pylist()
         out = np.empty(len(values), dtype=np.float64)
@@ -153,6 +174,9 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
         scale = 1e9 if big > 1e17 else 1e6 if big > 1e14 else 1e3 if big > 1e11 else 1.0
         return arr / scale
     raise DataError(f"column {name!r} has type {typ}, expected a time", path=path)
+
+
+_UNITS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 
 
 def _first_null(arr: pa.ChunkedArray | pa.Array) -> int | None:
@@ -227,6 +251,14 @@ def load_market_data(
         )
 
     ts = _time_column_to_seconds(table.column(time_name), time_name, src)
+    outside = np.flatnonzero(~np.isfinite(ts) | (ts < EARLIEST_TIME) | (ts > LATEST_TIME))
+    if outside.size:
+        i = int(outside[0])
+        raise DataError(
+            f"{time_name} {_time_problem(float(ts[i]))} (read as {float(ts[i]):g} s since 1970)",
+            path=src,
+            row=i + 1,
+        )
     asset_name = next((c for c in ASSET_COLUMNS if c in names), None)
     if asset_name is not None:
         raw = table.column(asset_name).cast(pa.string())
@@ -234,6 +266,9 @@ def load_market_data(
         if null_row is not None:
             raise DataError(f"{asset_name} is empty", path=src, row=null_row + 1)
         assets: list[str] = [str(a) for a in raw.to_pylist()]
+        blank = next((i for i, a in enumerate(assets) if not a.strip()), None)
+        if blank is not None:
+            raise DataError(f"{asset_name} is empty", path=src, row=blank + 1)
     else:
         default = asset or p.name.split(".")[0].split("_")[0].upper() or "ASSET"
         assets = [default] * table.num_rows
