@@ -575,6 +575,11 @@ def test_status_refuses_a_state_dir_that_is_not_a_directory(tmp_path: Path) -> N
         (["--days", "0.0001"], "--days=0.0001 is shorter than one bar of --interval=60.0 seconds"),
         (["--interval", "-60"], "--interval=-60.0 must be positive and finite"),
         (["--seed", "-1"], "--seed=-1 must be zero or more"),
+        # Past the largest float the bar count is infinite (round() raised OverflowError).
+        (["--days", "1e308"], "--days=1e+308 with --interval=60.0 makes more than 10,000,000 bars"),
+        (["--interval", "1e-310"], "makes more than 10,000,000 bars"),
+        # Would allocate gigabytes and die with MemoryError (or the OOM killer).
+        (["--days", "100000"], "--days=100000.0 with --interval=60.0 makes more than 10,000,000 bars"),
     ],
 )
 def test_data_module_refuses_bad_arguments(tmp_path: Path, argv: list[str], message: str) -> None:

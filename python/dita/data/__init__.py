@@ -21,6 +21,8 @@ SAMPLE_BARS = Path(__file__).with_name("btcusdt_1m_sample.csv")
 """Three days of one-minute bars from ``generate_bars(days=3, seed=7)``."""
 
 DEFAULT_START = 1_704_067_200.0  # 2024-01-01T00:00:00Z
+# Nineteen years of one-minute bars: more would hold gigabytes of arrays in memory at once.
+MAX_BARS = 10_000_000
 # Rough early-2024 prices, so synthetic quotes for well-known symbols look familiar.
 _REFERENCE_PRICES = {"BTC": 42_000.0, "ETH": 2_300.0, "SOL": 100.0, "BNB": 310.0, "XRP": 0.6}
 
@@ -33,7 +35,13 @@ def bar_span_problem(
     for name, value in ((days_name, days), (interval_name, interval_s)):
         if not (math.isfinite(value) and value > 0):
             return f"{name}={value!r} must be positive and finite"
-    if round(days * 86_400 / interval_s) < 1:
+    bars = days * 86_400 / interval_s  # inf when the quotient passes the largest float
+    if bars > MAX_BARS:
+        return (
+            f"{days_name}={days!r} with {interval_name}={interval_s!r} makes more than {MAX_BARS:,} bars "
+            "(each takes about 100 bytes while it is made); write a shorter span"
+        )
+    if round(bars) < 1:
         return f"{days_name}={days!r} is shorter than one bar of {interval_name}={interval_s!r} seconds"
     return None
 
