@@ -594,3 +594,35 @@ def test_data_module_refuses_bad_arguments(tmp_path: Path, argv: list[str], mess
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_backtest_and_paper_refuse_data_the_strategy_does_not_take(tmp_path: Path) -> None:
+    # SmaCrossover takes bars: on quotes it would see no data and report 0 trades as a success.
+    quotes = tmp_path / "BTCUSDT_quotes.csv"
+    quotes.write_text("timestamp,bid,ask\n2024-01-01T00:00:00Z,100,101\n2024-01-01T00:01:00Z,100,101\n")
+    out = tmp_path / "o"
+    args = ["backtest", "--strategy", CROSSOVER, "--data", str(quotes), "--out", str(out), "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "takes bars" in result.stderr and "holds quotes" in result.stderr
+    assert not out.exists()
+    state = tmp_path / "state"
+    args = ["paper", "--strategy", CROSSOVER, "--data", str(quotes), "--max-speed", "--state-dir", str(state)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "takes bars" in result.stderr and not state.exists()
+
+
+def test_a_strategy_whose_assets_are_not_in_the_data_is_refused() -> None:
+    from dita.backtest.data import load_market_data
+    from dita.cli._common import feed_problem
+    from dita.data import SAMPLE_BARS
+    from dita.examples.crossover import SmaCrossover
+
+    class EthOnly(SmaCrossover):
+        assets = ("ETHUSDT",)
+
+    data = load_market_data(SAMPLE_BARS)
+    problem = feed_problem(EthOnly(), data.kind, data.assets)
+    assert problem is not None and "ETHUSDT" in problem and "BTCUSDT" in problem
+    assert feed_problem(SmaCrossover(), data.kind, data.assets) is None

@@ -18,6 +18,7 @@ __all__ = [
     "close_all",
     "fail",
     "fail_options",
+    "feed_problem",
     "load_strategy",
     "open_projection",
     "out_console",
@@ -132,6 +133,18 @@ def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
             for e in exc.errors()
         )
         fail(f"invalid parameters for {ref}: {problems}")
+
+
+def feed_problem(strategy: Any, kind: str, assets: Sequence[str]) -> str | None:
+    """Why ``strategy`` would see none of a file of ``kind`` ("bars"/"quotes") rows for
+    ``assets`` (None: it sees some). A replay it never hears of ends as a run without trades."""
+    name = type(strategy).__qualname__
+    if kind not in strategy.data:
+        return f"{name} takes {' and '.join(strategy.data)} but --data holds {kind}"
+    wanted = tuple(strategy.assets)
+    if wanted and not set(wanted) & set(assets):
+        return f"{name} trades {', '.join(wanted)} but --data holds {', '.join(sorted(assets))}"
+    return None
 
 
 def print_table(title: str, rows: Sequence[tuple[str, Any]], console: Console | None = None) -> None:

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from dita.cli._common import fail, fail_options, load_strategy, parse_params, print_table, stderr
+from dita.cli._common import (
+    fail,
+    fail_options,
+    feed_problem,
+    load_strategy,
+    parse_params,
+    print_table,
+    stderr,
+)
 
 __all__ = ["register"]
 
@@ -77,6 +85,9 @@ def backtest(
         history = load_market_data(path, start=start, end=end, allow_gaps=allow_gaps)
     except DataError as exc:
         fail(f"bad data: {exc}")
+    problem = feed_problem(strat, history.kind, history.assets)
+    if problem:
+        fail(problem)
     # Made before the replay, so a report that cannot be written costs no run.
     if out.exists() and not out.is_dir():
         fail(f"--out {out} is a file; give a directory for the report")

@@ -18,6 +18,7 @@ from dita.cli._common import (
     close_all,
     fail,
     fail_options,
+    feed_problem,
     load_strategy,
     open_projection,
     out_console,
@@ -241,6 +242,9 @@ def paper(
             history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data))
         except DataError as exc:
             fail(f"bad data: {exc}")
+        problem = feed_problem(strat, history.kind, history.assets)
+        if problem:
+            fail(problem)
         names = (
             ("open", "high", "low", "close", "volume")
             if history.kind == "bars"
