@@ -626,3 +626,10 @@ def test_a_strategy_whose_assets_are_not_in_the_data_is_refused() -> None:
     problem = feed_problem(EthOnly(), data.kind, data.assets)
     assert problem is not None and "ETHUSDT" in problem and "BTCUSDT" in problem
     assert feed_problem(SmaCrossover(), data.kind, data.assets) is None
+
+
+def test_status_skips_a_state_file_with_a_pid_that_is_not_a_number(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text('{"kernel_id": "x", "running": true, "pid": "abc"}')
+    result = runner.invoke(app, ["status", "--state-dir", str(tmp_path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 0 and "no running kernels found" in result.stdout

@@ -65,7 +65,10 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             continue  # a file being replaced or not ours
         if not isinstance(snap, dict) or "kernel_id" not in snap:
             continue
-        if snap.get("running") and not pid_alive(int(snap.get("pid", 0) or 0)):
+        pid = snap.get("pid", 0) or 0
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            continue  # not a file `dita paper` wrote: its pid is a whole number
+        if snap.get("running") and not pid_alive(pid):
             snap["running"] = False
             snap["note"] = "process is gone (last state shown)"
         snap["source"] = str(path)
