@@ -227,6 +227,7 @@ def run_backtest(
         trades=recorder.trades,
         in_position=in_position,
         bar_interval=data.interval,
+        fees_paid=float(sum(recorder.fees)),
     )
     account = kernel.account()
     info: dict[str, Any] = {

@@ -19,6 +19,9 @@ Definitions (so the numbers can be checked by hand):
   ``expectancy`` = win share * average win + loss share * average loss (a loss is negative),
   the PnL a trade is expected to add; ``average_trade`` is the mean net PnL.
 - ``exposure_pct`` = share of bars that ended with a position open * 100.
+- ``total_fees`` = every fee paid in the run (``fees_paid``, the fills' fees, when given:
+  a trade still open at the end paid its entry's; else the closed trades' fees), so that
+  ``total_pnl`` is net of exactly it.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ def compute_metrics(
     in_position: npt.NDArray[np.bool_] | None = None,
     bar_interval: float = 0.0,
     period_s: float = DAY,
+    fees_paid: float | None = None,
 ) -> Metrics:
     """Every metric of a run; see the module docstring for the definitions."""
     if len(ts) != len(equity):
@@ -205,7 +209,7 @@ def compute_metrics(
         average_loss=avg_loss,
         largest_win=float(wins.max()) if len(wins) else None,
         largest_loss=float(losses.min()) if len(losses) else None,
-        total_fees=float(sum(t.fees for t in trades)),
+        total_fees=float(sum(t.fees for t in trades) if fees_paid is None else fees_paid),
         exposure_pct=exposure,
         bars=len(equity),
         start=float(ts[0]) if len(ts) else 0.0,
