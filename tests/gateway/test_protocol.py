@@ -59,6 +59,8 @@ def test_blank_and_comment_lines_are_skipped(line: str) -> None:
 
 
 _ORDER = '{"cmd":"ORDER","side":"BUY","symbol":"B",'
+_CUT_1E400 = "1" + "0" * 60 + "..."
+_CUT_MINUS_9S = "-" + "9" * 60 + "..."
 
 
 @pytest.mark.parametrize(
@@ -90,6 +92,9 @@ _ORDER = '{"cmd":"ORDER","side":"BUY","symbol":"B",'
         (_ORDER + '"client_id":"c"}', "MISSING_FIELD", "qty", None),
         (_ORDER + '"qty":true,"client_id":"c"}', "INVALID_FIELD", "qty", True),
         (_ORDER + '"qty":NaN,"client_id":"c"}', "INVALID_FIELD", "qty", "nan"),
+        # Past float's range: float(int) raises OverflowError, which must not end the session.
+        (_ORDER + '"qty":1' + "0" * 400 + ',"client_id":"c"}', "INVALID_FIELD", "qty", _CUT_1E400),
+        ('{"cmd":"MARK","symbol":"B","price":-' + "9" * 400 + "}", "INVALID_FIELD", "price", _CUT_MINUS_9S),
         (_ORDER + '"qty":1,"price":[1],"client_id":"c"}', "INVALID_FIELD", "price", "[1]"),
         (_ORDER + '"qty":1,"client_id":5}', "INVALID_FIELD", "client_id", 5),
         ('{"cmd":"QUERY"}', "MISSING_FIELD", "what", None),

@@ -269,8 +269,11 @@ def _positive(name: str, value: Any, hint: str = "") -> float:
     number: float | None = None
     if isinstance(value, bool):
         number = None
-    elif isinstance(value, int | float):
-        number = float(value)
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, int):
+        # A JSON integer past float's range: refused like any other bad number, not an OverflowError.
+        number = float(value) if abs(value) < 2**1024 else None
     elif isinstance(value, str):
         try:
             number = float(value)
@@ -288,7 +291,7 @@ def _positive(name: str, value: Any, hint: str = "") -> float:
 
 def _printable(value: Any) -> str | int | float | bool | None:
     """The offending value as it goes into an error event: JSON-safe and short."""
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
