@@ -190,6 +190,8 @@ def test_resting_order_shows_in_orders_and_cancels() -> None:
         ({"action": "EXIT", "slot_id": 10**30}, "slot_id"),
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "exit_leg_ratios": [0.5, 2]}, "exit_leg_ratios"),
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": [1]}}, "metadata"),
+        # The kernel keeps metadata integers in 64 bits; a bigger one must be a 422, not a 500.
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": 2**63}}, "metadata"),
     ],
 )
 def test_bad_intent_is_422_naming_the_field(live: LiveServer, body: dict[str, Any], field: str) -> None:

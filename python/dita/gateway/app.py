@@ -92,6 +92,8 @@ class IntentRequest(BaseModel):
                 raise ValueError(f"metadata key {key[:64]!r}: keys are at most 64 and strings 256 characters")
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"metadata key {key!r}: numbers must be finite")
+            if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:
+                raise ValueError(f"metadata key {key!r}: integers must fit in 64 bits, got {item}")
         return value
 
 
