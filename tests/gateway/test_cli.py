@@ -206,3 +206,37 @@ def test_serve_refuses_a_hazelcast_cluster_it_cannot_reach_or_name() -> None:
     stderr = res.stderr.decode()
     assert res.returncode == 2, stderr
     assert "cluster member must be host:port, got 'no-port'" in stderr and "Traceback" not in stderr
+
+
+def test_serve_with_hazelcast_obeys_the_cluster_control_plane(tmp_path: Path) -> None:
+    """`dita control set --mode HALTED` halts every kernel, the gateway's too: a kernel that
+    projects into the cluster but ignores its control plane would trade on through a halt."""
+    from dita.control.hazelcast import write_entry
+    from dita.projection.hazelcast import connect_client
+    from dita.services.hazelcast import HazelcastMember, fetch_jars
+    from dita.services.hazelcast import free_port as hz_port
+
+    fetch_jars()
+    member = HazelcastMember(port=hz_port(), cluster_name="dita-gw-cp", state_dir=tmp_path / "hz")
+    member.start()
+    token = "cp-token-0123456789abcdef"
+    headers = {"authorization": f"Bearer {token}"}
+    enter = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 10}
+    try:
+        env = {"DITA_GATEWAY_TOKEN": token, "DITA_GATEWAY_HAZELCAST_CLUSTER": "dita-gw-cp"}
+        with serve("--hazelcast", member.address, "--kernel-id", "k-gw-cp", env=env) as (_, url):
+            client = connect_client([member.address], "dita-gw-cp", block=True, connect_timeout=30)
+            try:
+                write_entry(client, None, {"mode": "HALTED"}, updated_by="test")
+                wait_until(lambda: httpx.get(url + "/v1/control").json()["mode"] == "HALTED", timeout=10)
+                out = httpx.post(url + "/v1/intents", json=enter, headers=headers).json()
+                assert not out["accepted"] and out["diagnostic_code"] == "MODE_BLOCKED"
+                # PUT /v1/control goes through the plane (the kernel's own entry) and answers
+                # with the state the kernel then runs, not the one it ran before.
+                res = httpx.put(url + "/v1/control", json={"mode": "PAPER"}, headers=headers)
+                assert res.status_code == 200 and res.json()["mode"] == "PAPER", res.text
+                assert httpx.post(url + "/v1/intents", json=enter, headers=headers).json()["accepted"]
+            finally:
+                client.shutdown()
+    finally:
+        member.stop()

@@ -22,25 +22,34 @@ def _kernel(
     hazelcast_cluster: str = "dita",
 ) -> Any:
     """The gateway's kernel; a setting the kernel, journal or projection refuses exits 2 with
-    its message, a Hazelcast cluster it cannot reach 3, and nothing stays open."""
+    its message, a Hazelcast cluster it cannot reach 3, and nothing stays open.
+
+    With ``hazelcast`` the kernel also takes its control state from the cluster's control
+    plane, so `dita control set --mode HALTED` halts it like every other kernel."""
     from dita.kernel import ExecutionKernel
 
     # The cluster first: waiting for it holds no journal open.
     proj = open_projection(hazelcast, hazelcast_cluster) if hazelcast else None
-    jr = kernel = None
+    jr = kernel = plane = None
     try:
+        if proj is not None:
+            from dita.control.hazelcast import HazelcastControlPlane
+
+            plane = HazelcastControlPlane(proj.cluster_members, proj.cluster_name, updated_by="dita-serve")
         if journal:
             from dita.journal.clickhouse import ClickHouseJournal
 
             jr = ClickHouseJournal(journal)
-        kernel = ExecutionKernel(max_slots=max_slots, kernel_id=kernel_id, journal=jr, projection=proj)
+        kernel = ExecutionKernel(
+            max_slots=max_slots, kernel_id=kernel_id, journal=jr, projection=proj, control_plane=plane
+        )
         if seed_capital is not None:
             kernel.set_seed_capital(seed_capital)
     except (ValueError, OSError) as exc:
         if kernel is not None:
             kernel.close()
         else:
-            close_all(jr, proj)
+            close_all(plane, jr, proj)
         fail(f"cannot start the kernel: {exc}")
     return kernel
 

@@ -221,6 +221,7 @@ class RequestTimer:
 
 
 _SSE_BATCH = 64
+_CONTROL_APPLY_S = 2.0  # how long PUT /v1/control waits for a cluster control plane to apply a change
 
 
 class EventStreamResponse(Response):
@@ -432,7 +433,17 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             )  # fmt: skip
         plane = getattr(kernel, "control_plane", None)
         if plane is not None:
-            plane.set(kernel.kernel_id, **fields)
+            # A cluster plane writes over the network (off the event loop) and its listener
+            # applies the change a moment later: wait for it, so the answer is what the kernel runs.
+            try:
+                await anyio.to_thread.run_sync(lambda: plane.set(kernel.kernel_id, **fields))
+            except RuntimeError as exc:  # ControlPlaneUnavailable: nothing was set
+                raise HTTPException(503, f"control plane unavailable, nothing changed: {exc}") from None
+            deadline = time.monotonic() + _CONTROL_APPLY_S
+            while time.monotonic() < deadline and any(
+                kernel.control().get(name) != value for name, value in fields.items()
+            ):
+                await asyncio.sleep(0.01)
         else:
             kernel.update_control(**fields, source="gateway")
         metrics.control_changes.inc()
