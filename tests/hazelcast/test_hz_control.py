@@ -288,3 +288,30 @@ def test_halt_arriving_while_the_kernel_is_mid_call_is_applied_not_dropped(
     finally:
         venue.release.set()
         kernel.close()
+
+
+def test_cli_global_wait_skips_kernels_whose_projection_is_dead(member_factory: Any) -> None:
+    """Projected entries outlive their kernel (a crash cannot remove them): a global
+    `set --wait` must wait for the live kernels, not fail for ever on one gone an hour ago."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, connect_client
+
+    member = member_factory("dita-wait-dead")
+    member.start()
+    where = ("--cluster", member.address, "--cluster-name", member.cluster_name)
+    client = connect_client([member.address], member.cluster_name, block=True, connect_timeout=30)
+    gone = time.time() - 3600
+    for name, value in ((CONTROL_MAP, {"mode": "PAPER"}), (ACCOUNTS_MAP, {"equity": 0.0})):
+        client.get_map(name).blocking().set("k-dead", to_json_value({**value, "projected_at": gone}))
+    projection = HazelcastProjection([member.address], member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(
+        max_slots=2, projection=projection, control_plane=_plane(member), kernel_id="k-live"
+    )
+    try:
+        assert projection.sync(timeout=20)
+        result = _cli("control", "set", "--mode", "HALTED", "--wait", "10", *where)
+        assert result.exit_code == 0, result.output
+        assert "applied by: k-live" in result.output and "k-dead" in result.output  # named as skipped
+        assert mode(kernel) == "HALTED"
+    finally:
+        kernel.close()
+        client.shutdown()

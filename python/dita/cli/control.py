@@ -149,19 +149,30 @@ def set_(
 
 
 def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait: float) -> None:
-    from dita.projection.hazelcast import CONTROL_MAP, read_map
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, LIVE_WITHIN_S, live_kernels, read_map
 
     deadline = time.monotonic() + wait
     pending: list[str] = []
+    gone: list[str] = []
     while True:
         applied = read_map(client, CONTROL_MAP)
-        targets = [kernel] if kernel else sorted(applied)
+        if kernel:
+            targets = [kernel]
+        else:
+            # Entries outlive their kernel: one that stopped projecting cannot apply anything.
+            live = live_kernels(read_map(client, ACCOUNTS_MAP))
+            targets = sorted(k for k in applied if k in live)
+            gone = sorted(k for k in applied if k not in live)
         pending = [
             k for k in targets if k not in applied or any(applied[k].get(f) != v for f, v in change.items())
         ]
         if not pending or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
+    if gone:
+        typer.echo(
+            f"not waited for (no projection for over {LIVE_WITHIN_S:g}s, taken for gone): {', '.join(gone)}"
+        )
     if pending:
         fail(f"not applied within {wait:g}s by: {', '.join(pending)}", code=4)
     typer.echo(f"applied by: {', '.join(targets) or '(no kernels projected)'}")

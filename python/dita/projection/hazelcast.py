@@ -67,6 +67,7 @@ __all__ = [
     "connect_client",
     "create_mappings",
     "kernel_reads",
+    "live_kernels",
     "to_json_value",
 ]
 
@@ -679,6 +680,25 @@ def _decode(value: Any) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(value)
         return loaded
     raise TypeError(f"unexpected value type in a dita map: {type(value).__name__}")
+
+
+LIVE_WITHIN_S = 30.0
+"""A kernel whose account was last projected longer ago than this is taken for gone: the
+publisher rewrites every account at least every ``heartbeat`` (5 s by default), while the
+entries of a kernel that stopped or crashed stay in the maps."""
+
+
+def live_kernels(
+    accounts: Mapping[str, Mapping[str, Any]], now: float | None = None, within: float = LIVE_WITHIN_S
+) -> set[str]:
+    """The kernel ids among ``accounts`` (``dita_accounts`` entries) projected within ``within`` s."""
+    now = time.time() if now is None else now
+    live = set()
+    for kid, account in accounts.items():
+        at = account.get("projected_at")
+        if isinstance(at, int | float) and not isinstance(at, bool) and now - at <= within:
+            live.add(kid)
+    return live
 
 
 def strip_projection_fields(values: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
