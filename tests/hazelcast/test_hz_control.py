@@ -315,3 +315,19 @@ def test_cli_global_wait_skips_kernels_whose_projection_is_dead(member_factory: 
     finally:
         kernel.close()
         client.shutdown()
+
+
+def test_status_does_not_call_a_gone_kernel_running(hz_member: HazelcastMember, hz_client: Any) -> None:
+    """Its projected entries outlive a stopped or crashed kernel: status must not show it running."""
+    from dita.cli import status as status_cli
+    from dita.projection.hazelcast import ACCOUNTS_MAP
+
+    kid = f"k-gone-{free_port()}"
+    account = {"equity": 5.0, "projected_at": time.time() - 3600}
+    hz_client.get_map(ACCOUNTS_MAP).blocking().set(kid, to_json_value(account))
+    app = typer.Typer()
+    status_cli.register(app)
+    args = ["status", "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
+    result = CliRunner().invoke(app, [*args, "--kernel", kid, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["running"] is False

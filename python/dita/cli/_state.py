@@ -80,7 +80,14 @@ def read_hazelcast(
     members: Sequence[str], cluster_name: str = "dita", timeout: float = 5.0
 ) -> list[dict[str, Any]]:
     """Snapshots of every kernel projected into the cluster's maps."""
-    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, connect_client
+    from dita.projection.hazelcast import (
+        ACCOUNTS_MAP,
+        CONTROL_MAP,
+        LIVE_WITHIN_S,
+        SLOTS_MAP,
+        connect_client,
+        live_kernels,
+    )
 
     client = connect_client(list(members), cluster_name, block=True, connect_timeout=timeout)
     try:
@@ -91,20 +98,24 @@ def read_hazelcast(
             slots.setdefault(key.rsplit(":", 1)[0], []).append(value)
     finally:
         client.shutdown()
+    # The entries of a kernel that stopped or crashed stay in the maps: running means its
+    # account was projected lately (the publisher rewrites it every heartbeat).
+    live = live_kernels(accounts)
     out = []
     for kid in sorted(set(accounts) | set(control) | set(slots)):
-        out.append(
-            {
-                "kernel_id": kid,
-                "account": accounts.get(kid, {}),
-                "control": control.get(kid, {}),
-                "slots": sorted(slots.get(kid, []), key=lambda s: int(s.get("slot_id", 0))),
-                "fills": [],
-                "strategies": [],
-                "running": True,
-                "source": f"hazelcast {','.join(members)}",
-            }
-        )
+        snapshot = {
+            "kernel_id": kid,
+            "account": accounts.get(kid, {}),
+            "control": control.get(kid, {}),
+            "slots": sorted(slots.get(kid, []), key=lambda s: int(s.get("slot_id", 0))),
+            "fills": [],
+            "strategies": [],
+            "running": kid in live,
+            "source": f"hazelcast {','.join(members)}",
+        }
+        if kid not in live:
+            snapshot["note"] = f"not projected for over {LIVE_WITHIN_S:g}s (last state shown)"
+        out.append(snapshot)
     return out
 
 
