@@ -291,9 +291,10 @@ def test_429_without_retry_after_waits_the_default(
     assert events[0].retry_after == pytest.approx(3.0)
 
 
-def test_throttled_cancel_is_rate_limited_not_rejected(
+def test_throttled_cancel_is_a_cancel_reject_with_the_retry_time(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
+    """Not RATE_LIMITED: for the kernel that ends the order, which still works at the exchange."""
     venue = make_venue()
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
     order = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
@@ -306,8 +307,9 @@ def test_throttled_cancel_is_rate_limited_not_rejected(
         headers={"Retry-After": "2"},
     )
     events = venue.cancel(order)
-    assert kinds(events) == ["RATE_LIMITED"]
+    assert kinds(events) == ["CANCEL_REJECT"]
     assert events[0].retry_after == pytest.approx(2.0)
+    assert "still works" in events[0].reason
 
 
 # -- timeouts ------------------------------------------------------------------------------

@@ -315,3 +315,34 @@ def test_native_mock_partial_fill_reaches_the_position() -> None:
     slot = kernel.slot_state(0)
     assert slot.size == pytest.approx(4.0)
     assert slot.fsm_state == TradeStage.POSITION_OPEN
+
+
+def test_ccxt_throttled_cancel_keeps_the_order_working_and_its_fills_reach_the_slot(
+    spot_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """A 429 on a cancel means the cancel was not carried out: the order still works at the
+    exchange. The kernel must keep it, or the fills it gets later are for an unknown order."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted, outcome.to_dict()
+    exchange.script(
+        "DELETE", "/api/v3/order", "binance/error_too_many_requests.json", status=429,
+        headers={"Retry-After": "2"},
+    )  # fmt: skip
+    outcome = kernel.process_intent(cancel("c1", ts=2.0))
+    (answer,) = outcome.emitted_events
+    assert answer.kind.name == "CANCEL_REJECT" and answer.retry_after == pytest.approx(2.0)
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.ENTRY_WORKING
+    assert slot.active_entry_order is not None and not slot.active_entry_order.cancel_requested
+    # While throttled the adapter answers the cancel itself, with the same meaning.
+    (again,) = kernel.process_intent(cancel("c2", ts=2.5)).emitted_events
+    assert again.kind.name == "CANCEL_REJECT"
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+    clock.advance(2.0)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    feed(kernel, spot_venue.poll_events())
+    assert kernel.slot_state(0).size == pytest.approx(0.008)

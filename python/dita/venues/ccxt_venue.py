@@ -378,7 +378,7 @@ class CcxtVenue:
             retry_after=retry_after,
         )
 
-    def _rate_limited(self, order: VenueOrder, what: str, filled: float = 0.0) -> list[VenueEvent]:
+    def _rate_limited(self, order: VenueOrder) -> list[VenueEvent]:
         wait = max(self._blocked_until - self._clock(), 0.0)
         return [
             self._event(
@@ -386,9 +386,25 @@ class CcxtVenue:
                 KernelEventKind.RATE_LIMITED,
                 order.status,
                 venue_order_id=order.venue_order_id,
-                reason=f"{self.name} is throttling requests; {what} not sent, retry in {wait:.3f}s",
+                reason=f"{self.name} is throttling requests; order not sent, retry in {wait:.3f}s",
                 retry_after=wait,
-                filled=filled,
+            )
+        ]
+
+    def _cancel_throttled(self, tracked: _Tracked) -> list[VenueEvent]:
+        # A CANCEL_REJECT, not RATE_LIMITED: the kernel ends an order on RATE_LIMITED (its
+        # submit was refused), while here the order still works at the exchange.
+        wait = max(self._blocked_until - self._clock(), 0.0)
+        return [
+            self._event(
+                tracked.order,
+                KernelEventKind.CANCEL_REJECT,
+                tracked.order.status,
+                venue_order_id=tracked.venue_order_id,
+                reason=f"{self.name} is throttling requests; cancel not sent, the order still works; "
+                f"retry in {wait:.3f}s",
+                retry_after=wait,
+                filled=tracked.filled,
             )
         ]
 
@@ -415,7 +431,7 @@ class CcxtVenue:
         self.submitted += 1
         ccxt = self._ccxt
         if self._throttled():
-            return self._rate_limited(order, "order")
+            return self._rate_limited(order)
         try:
             symbol = self._symbol(order.asset)
         except RuntimeError as exc:
@@ -457,7 +473,7 @@ class CcxtVenue:
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             # Binance answers 429/418 before processing: the order was not placed.
             self._note_throttle(exc)
-            return self._rate_limited(order, "order")
+            return self._rate_limited(order)
         except ccxt.BaseError as exc:
             if not self._outcome_unknown(exc):
                 return self._submit_refused(order, exc)
@@ -755,7 +771,7 @@ class CcxtVenue:
             )
             self._tracked[order.client_order_id] = tracked
         if self._throttled():
-            return self._rate_limited(order, "cancel", tracked.filled)
+            return self._cancel_throttled(tracked)
         tracked.cancel_requested = True
         params = {} if tracked.venue_order_id else {"clientOrderId": tracked.client_id}
         try:
@@ -763,7 +779,7 @@ class CcxtVenue:
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             self._note_throttle(exc)
             tracked.cancel_requested = False
-            return self._rate_limited(order, "cancel", tracked.filled)
+            return self._cancel_throttled(tracked)
         except ccxt.OrderNotFound as exc:
             # Usually filled (or canceled) before the cancel arrived: ask what became of it.
             return self._cancel_missed(tracked, exc)
