@@ -346,3 +346,24 @@ def test_ccxt_throttled_cancel_keeps_the_order_working_and_its_fills_reach_the_s
     exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
     feed(kernel, spot_venue.poll_events())
     assert kernel.slot_state(0).size == pytest.approx(0.008)
+
+
+def test_ccxt_reconciliation_books_a_partial_fill_the_kernel_missed(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """The exchange's open orders carry what each order executed: a fill the kernel missed
+    (the process was down, the poll never ran) is found by reconciliation."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted and outcome.order is not None, outcome.to_dict()
+    (working,) = exchange.fixture("binance/spot_open_orders.json")  # 0.008 of 0.02 executed
+    working["clientOrderId"] = CcxtVenue.venue_client_id(outcome.order.client_order_id)
+    exchange.script("GET", "/api/v3/openOrders", payload=[working])
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
+
+    report = kernel.reconcile_with_venue()
+    assert [(m["qty"], m["price"]) for m in report.missed_fills] == [(pytest.approx(0.008), 90000.0)]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.ENTRY_WORKING
+    assert slot.size == pytest.approx(0.008)

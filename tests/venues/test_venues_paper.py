@@ -401,3 +401,15 @@ def test_bar_fills_never_exceed_the_volume_share_or_the_orders(bars: list[tuple[
             assert kinds(events) == ["ORDER_ACK"]  # bars: nothing fills before the next bar
     for client, total in filled.items():
         assert total <= sizes[client] * (1 + 1e-9)
+
+
+def test_open_orders_carry_what_each_order_filled() -> None:
+    """Reconciliation books a fill the kernel missed from ``open_orders()``: a partly filled
+    order must say how much it filled, at what price, and that it is partly filled."""
+    venue = PaperVenue(slippage_bps=0.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 1.0, 0.25, 1.0)
+    venue.submit(make_order("o1", size=1.0))
+    (working,) = venue.open_orders()
+    assert working.filled_size == pytest.approx(0.25)
+    assert working.avg_fill_price == pytest.approx(100.0)
+    assert working.status == VenueOrderStatus.PARTIALLY_FILLED

@@ -949,6 +949,14 @@ class CcxtVenue:
         for raw in raws:
             known = by_client.get(str(raw.get("clientOrderId") or ""))
             market = self._exchange.market(raw["symbol"])
+            size = float(raw.get("amount") or 0.0)
+            # What the order executed so far: reconciliation books a fill the kernel missed
+            # from it (the exchange never counts more than the order's size).
+            filled = float(raw.get("filled") or 0.0)
+            filled = min(filled, size) if size > 0 else filled
+            average = float(raw.get("average") or 0.0)
+            if not average > 0 and filled > 0:
+                average = float(raw.get("cost") or 0.0) / filled
             orders.append(
                 VenueOrder(
                     known.order.client_order_id if known else str(raw.get("clientOrderId") or ""),
@@ -958,10 +966,13 @@ class CcxtVenue:
                     "BUY" if raw.get("side") == "buy" else "SELL",
                     "LIMIT" if raw.get("type") == "limit" else "MARKET",
                     float(raw.get("price") or 0.0),
-                    float(raw.get("amount") or 0.0),
+                    max(size, filled),
                     venue_order_id=str(raw.get("id") or ""),
                     reduce_only=bool(raw.get("reduceOnly")),
                     timestamp=float(raw["timestamp"]) / 1000.0 if raw.get("timestamp") else None,
+                    filled_size=filled,
+                    avg_fill_price=average,
+                    status=VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED,
                 )
             )
         return orders

@@ -76,6 +76,8 @@ class _Working:
     venue_order_id: str
     active_at: float
     filled: float = 0.0
+    # Sum of price x size over the fills, for the average fill price open_orders() reports.
+    filled_cost: float = 0.0
     fills: int = 0
     # Set once the order has been live through one matching pass: later fills are maker fills.
     resting: bool = False
@@ -420,6 +422,7 @@ class PaperVenue:
         else:
             working.filled += qty
         working.fills += 1
+        working.filled_cost += price * qty
         fee = price * qty * (self._maker_rate if maker else self._taker_rate)
         delta = qty if working.buy else -qty
         self._positions[order.asset] = self._positions.get(order.asset, 0.0) + delta
@@ -447,6 +450,8 @@ class PaperVenue:
     # -- state ---------------------------------------------------------------------------
 
     def open_orders(self) -> list[VenueOrder]:
+        """Working orders with what they filled so far: reconciliation books a fill the
+        kernel missed from the filled size and average price."""
         return [
             VenueOrder(
                 w.order.client_order_id,
@@ -461,6 +466,9 @@ class PaperVenue:
                 reduce_only=w.order.reduce_only,
                 reference_price=w.order.reference_price,
                 timestamp=w.order.created_at,
+                filled_size=w.filled,
+                avg_fill_price=w.filled_cost / w.filled if w.filled > 0 else 0.0,
+                status=VenueOrderStatus.PARTIALLY_FILLED if w.filled > 0 else VenueOrderStatus.ACKNOWLEDGED,
             )
             for w in self._by_client_id.values()
         ]
