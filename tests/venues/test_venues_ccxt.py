@@ -623,3 +623,61 @@ def test_unknown_outcome_is_judged_on_binance_codes_whatever_the_exception_class
         ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}')
     )
     assert venue._outcome_unknown(ccxt.RequestTimeout("binance POST http://127.0.0.1/api/v3/order"))
+
+
+def test_a_malformed_answer_about_one_order_loses_no_fill_of_another(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """One order's broken trade list (a negative quantity) must not take down the poll: the
+    other order's fill, already counted as reported, would never be reported again."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    first = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    venue.submit(first)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    second = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
+    venue.submit(second)
+
+    broken = exchange.fixture("binance/spot_query_limit_partial.json")
+    broken.update(orderId=28457300, clientOrderId="s3-entry-1", price="89000.00000000")
+    bad_trade = exchange.fixture("binance/spot_trades_limit_partial.json")[0]
+    bad_trade.update(id=4301, orderId=28457300, price="89000.00000000", qty="-0.00800000")
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    exchange.script("GET", "/api/v3/order", payload=broken)
+    exchange.script("GET", "/api/v3/myTrades", payload=[bad_trade])
+    events = venue.poll_events()
+    assert [(e.kind.name, e.fill_id) for e in events] == [("FILL", "BTCUSDT:4101")]
+
+    # The broken order is asked about again; once its trades read right, its fill comes.
+    good_trade = dict(bad_trade, qty="0.00800000")
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/order", payload=broken)
+    exchange.script("GET", "/api/v3/myTrades", payload=[good_trade])
+    later = venue.poll_events()
+    assert [(e.kind.name, e.fill_id, e.size) for e in later] == [("FILL", "BTCUSDT:4301", 0.008)]
+
+
+def test_an_answer_that_raises_while_read_loses_nothing(
+    make_venue: VenueFactory, exchange: RecordedExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever breaks while one order's answer is read (here: its fee), the poll returns the
+    events it has, and that order's fill comes once its answer reads."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    real_quote_fee = venue._quote_fee
+    broken = {"on": True}
+
+    def quote_fee(trade: dict, price: float) -> tuple:
+        if broken["on"]:
+            raise KeyError("fee")
+        return real_quote_fee(trade, price)
+
+    monkeypatch.setattr(venue, "_quote_fee", quote_fee)
+    for _ in range(2):
+        exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+        exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    assert venue.poll_events() == []
+    broken["on"] = False
+    assert [e.fill_id for e in venue.poll_events()] == ["BTCUSDT:4101"]

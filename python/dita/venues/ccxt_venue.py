@@ -52,6 +52,14 @@ _UNKNOWN_OUTCOME_RE = re.compile(r'"code"\s*:\s*-100[0167]\b|execution status un
 _CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
 
 
+def _number(value: Any) -> float:
+    """``value`` as a float; NaN when the exchange sent something that is not a number."""
+    try:
+        return float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return math.nan
+
+
 class TopOfBook(NamedTuple):
     """Best bid and ask, in ``PaperVenue.on_quote``'s argument order: ``paper.on_quote(*top)``."""
 
@@ -565,8 +573,11 @@ class CcxtVenue:
         events: list[VenueEvent] = []
         if raw.get("id") is not None:
             tracked.venue_order_id = str(raw["id"])
-        ts = raw.get("lastUpdateTimestamp") or raw.get("timestamp")
-        timestamp = float(ts) / 1000.0 if ts else self._clock()
+        ts = _number(raw.get("lastUpdateTimestamp") or raw.get("timestamp"))
+        timestamp = ts / 1000.0 if math.isfinite(ts) and ts > 0 else self._clock()
+        # Read before anything is counted as reported (the ack below), so a figure that is
+        # not a number cannot break the answer half-way.
+        exchange_filled = _number(raw.get("filled"))
         status = raw.get("status")
         if status == "rejected":
             tracked.terminal = True
@@ -593,7 +604,6 @@ class CcxtVenue:
                 )
             )
         trades = list(raw.get("trades") or [])
-        exchange_filled = float(raw.get("filled") or 0.0)
         if (
             exchange_filled > tracked.filled + order.size * 1e-9
             and self._trades_total(tracked, trades) < exchange_filled
@@ -684,47 +694,60 @@ class CcxtVenue:
     def _fill_events(
         self, tracked: _Tracked, trades: list[dict[str, Any]], order_ts: float
     ) -> list[VenueEvent]:
+        """Fill events for the trades not reported yet. All are built before any is counted
+        as reported, so a trade that breaks half-way loses none: the next poll asks again."""
         order = tracked.order
-        events: list[VenueEvent] = []
+        made: list[tuple[str, VenueEvent]] = []
+        filled = tracked.filled
         ordered = sorted(
             (t for t in trades if t.get("id") is not None),
             key=lambda t: (t.get("timestamp") or 0, str(t["id"])),
         )
         for trade in ordered:
             fill_key = self._fill_key(tracked, trade)
-            if not self._seen_fills.add(fill_key):
+            if fill_key in self._seen_fills or any(key == fill_key for key, _ in made):
                 continue
-            qty = float(trade.get("amount") or 0.0)
-            price = float(trade.get("price") or 0.0)
-            tracked.filled = min(tracked.filled + qty, order.size)
-            if order.size - tracked.filled <= order.size * 1e-9:
-                tracked.filled = order.size
-            tracked.fill_ids.append(fill_key)
-            done = tracked.filled >= order.size
-            if done:
-                tracked.terminal = True
+            qty, price = _number(trade.get("amount")), _number(trade.get("price"))
+            bad = [n for n, v in (("amount", qty), ("price", price)) if not (v > 0 and math.isfinite(v))]
+            if bad:
+                field_name = bad[0]
+                # Not counted as reported: the exchange's next answer about it may read right.
+                log.warning(
+                    "%s: trade %s of order %s has %s=%r, not a positive number; not reported",
+                    self.name, fill_key, tracked.client_id, field_name, trade.get(field_name),
+                )  # fmt: skip
+                continue
+            filled = min(filled + qty, order.size)
+            if order.size - filled <= order.size * 1e-9:
+                filled = order.size
+            done = filled >= order.size
             ts = trade.get("timestamp")
             fee, fee_note = self._quote_fee(trade, price)
-            events.append(
-                self._events.make(
-                    order,
-                    KernelEventKind.FILL,
-                    VenueOrderStatus.FILLED if done else VenueOrderStatus.PARTIALLY_FILLED,
-                    venue_order_id=tracked.venue_order_id,
-                    timestamp=float(ts) / 1000.0 if ts else order_ts,
-                    price=price,
-                    size=qty,
-                    filled_size=tracked.filled,
-                    fill_id=fill_key,
-                    fee=fee,
-                    event_id=f"{self.name}:fill:{fill_key}",
-                    metadata={
-                        "liquidity": "MAKER" if trade.get("takerOrMaker") == "maker" else "TAKER",
-                        **fee_note,
-                    },
-                )
+            event = self._events.make(
+                order,
+                KernelEventKind.FILL,
+                VenueOrderStatus.FILLED if done else VenueOrderStatus.PARTIALLY_FILLED,
+                venue_order_id=tracked.venue_order_id,
+                timestamp=float(ts) / 1000.0 if ts else order_ts,
+                price=price,
+                size=qty,
+                filled_size=filled,
+                fill_id=fill_key,
+                fee=fee,
+                event_id=f"{self.name}:fill:{fill_key}",
+                metadata={
+                    "liquidity": "MAKER" if trade.get("takerOrMaker") == "maker" else "TAKER",
+                    **fee_note,
+                },
             )
-        return events
+            made.append((fill_key, event))
+        for fill_key, _ in made:
+            self._seen_fills.add(fill_key)
+            tracked.fill_ids.append(fill_key)
+        tracked.filled = filled
+        if filled >= order.size:
+            tracked.terminal = True
+        return [event for _, event in made]
 
     def _quote_fee(self, trade: dict[str, Any], price: float) -> tuple[float | None, dict[str, str | float]]:
         """The trade's fee in the quote currency, or None (with a note) when it was paid in a
@@ -848,7 +871,10 @@ class CcxtVenue:
                 self._tracked.pop(tracked.order.client_order_id, None)
                 continue
             if tracked.unresolved_since is not None:
-                events.extend(self._poll_unresolved(tracked))
+                try:
+                    events.extend(self._poll_unresolved(tracked))
+                except Exception as exc:
+                    self._unreadable(tracked, exc)
                 continue
             try:
                 raw = self._exchange.fetch_order(tracked.venue_order_id, tracked.symbol)
@@ -869,10 +895,21 @@ class CcxtVenue:
                         self.name, tracked.client_id,
                     )  # fmt: skip
                 continue
-            events.extend(self._order_events(tracked, raw))
+            try:
+                events.extend(self._order_events(tracked, raw))
+            except Exception as exc:
+                self._unreadable(tracked, exc)
         for client_order_id in [k for k, t in self._tracked.items() if t.terminal]:
             del self._tracked[client_order_id]
         return events
+
+    def _unreadable(self, tracked: _Tracked, exc: BaseException) -> None:
+        # One order's unreadable answer must not lose the events of the others (their fills
+        # already count as reported): it is logged, and the order asked about again.
+        log.warning(
+            "%s: the answer about %s could not be read (%s); asked again next poll",
+            self.name, tracked.client_id, self._error_text(exc),
+        )  # fmt: skip
 
     def _poll_unresolved(self, tracked: _Tracked) -> list[VenueEvent]:
         found = self._lookup(tracked)
