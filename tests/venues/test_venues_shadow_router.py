@@ -227,3 +227,29 @@ def test_native_mock_and_python_venues_satisfy_the_protocol() -> None:
     router = VenueRouter({"mock": MockVenueAdapter()}, default="mock")
     assert isinstance(router, VenueAdapter)
     assert router.poll_events() == []
+
+
+class _Stream(ShadowVenue):
+    """A venue that reports later: its poll returns what it was given, once, or raises."""
+
+    def __init__(self, name: str, events: list[VenueEvent] | None = None, error: Exception | None = None):
+        super().__init__(name=name)
+        self.pending, self.error = list(events or []), error
+
+    def poll_events(self) -> list[VenueEvent]:
+        if self.error is not None:
+            raise self.error
+        out, self.pending = self.pending, []
+        return out
+
+
+def test_router_poll_keeps_one_venues_events_when_another_venue_fails() -> None:
+    fill = VenueEvent(
+        "a-e1", "t-1", 0, "FILL", "PARTIALLY_FILLED", venue_client_id="o1", asset="BTCUSDT",
+        price=100.0, size=0.5, filled_size=0.5, remaining_size=0.5, fill_id="a-f1",
+    )  # fmt: skip
+    first = _Stream("a", [fill])
+    broken = _Stream("b", error=ConnectionError("websocket closed"))
+    router = VenueRouter({"a": first, "b": broken}, default="a")
+    assert [e.fill_id for e in router.poll_events()] == ["a-f1"]
+    assert first.pending == []  # each event is returned once: had the router raised, it was lost

@@ -234,10 +234,17 @@ class VenueRouter:
         return merged
 
     def poll_events(self) -> list[VenueEvent]:
+        """Every venue's new events. A venue whose poll fails is logged and skipped: raising
+        would lose the events the others already handed over (each is returned once)."""
         events: list[VenueEvent] = []
-        for adapter in self._venues.values():
+        for venue_name, adapter in self._venues.items():
             if isinstance(adapter, VenueEventStream):
-                events.extend(adapter.poll_events())
+                try:
+                    events.extend(adapter.poll_events())
+                except Exception as exc:
+                    log.warning(
+                        "router: venue %r could not be polled (%s: %s)", venue_name, type(exc).__name__, exc
+                    )
         return self._seen(events)
 
     def __repr__(self) -> str:
