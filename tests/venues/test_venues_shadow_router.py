@@ -189,7 +189,23 @@ def test_router_forgets_orders_once_they_end() -> None:
 def test_router_without_route_or_default_refuses_clearly() -> None:
     router = VenueRouter({"shadow": ShadowVenue()})
     with pytest.raises(UnknownVenueError, match=r"'BTCUSDT'.*no default"):
-        router.submit(make_order("o1", size=1.0, reference_price=5.0))
+        router.venue_name_for("BTCUSDT")
+    # As a venue it rejects the order: raising would leave it in flight in the kernel.
+    order = make_order("o1", size=1.0, reference_price=5.0)
+    (reject,) = router.submit(order)
+    assert reject.kind.name == "REJECT" and reject.venue_client_id == "o1"
+    assert "'BTCUSDT'" in reject.reason and "no default" in reject.reason
+    (refused,) = router.cancel(order)
+    assert refused.kind.name == "CANCEL_REJECT" and "'BTCUSDT'" in refused.reason
+
+
+def test_kernel_order_for_an_unrouted_asset_frees_its_slot() -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=VenueRouter({"shadow": ShadowVenue()}))
+    outcome = kernel.process_intent(
+        KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0)
+    )
+    assert [e.kind.name for e in outcome.emitted_events] == ["REJECT"]
+    assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.free_slot() == 0
 
 
 def test_router_refuses_bad_configuration_and_changes_nothing() -> None:

@@ -12,6 +12,7 @@ fed bars directly), the venue no longer listing it in ``open_orders()``, which t
 asks each time the number of orders it remembers has doubled. ``open_orders()`` also
 teaches it where orders it did not send are (after a restart), so reconciliation cancels
 them on the right venue. An order it knows nothing of is cancelled on the routed venue.
+An order for an asset no venue is routed for (and no default) is rejected, naming the asset.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
-from dita._kernel import VenueEvent, VenueOrder
+from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues import UnknownVenueError, VenueAdapter, VenueEventStream, VenueMarketInfo, VenueTimeout
+from dita.venues._events import OrderEvents
 
 if TYPE_CHECKING:
     from dita.risk import MarketLimits
@@ -62,6 +64,7 @@ class VenueRouter:
         # until an event about them comes through.
         self._in_doubt: set[str] = set()
         self._check_open_at = _CHECK_OPEN_AFTER
+        self._events = OrderEvents(name)
         for venue_name, adapter in (venues or {}).items():
             self.add(adapter, name=venue_name)
         if default is not None:
@@ -138,7 +141,12 @@ class VenueRouter:
     # -- the venue protocol ---------------------------------------------------------------
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        venue_name = self.venue_name_for(order.asset)
+        try:
+            venue_name = self.venue_name_for(order.asset)
+        except UnknownVenueError as exc:
+            # Not raised: the kernel keeps an order whose submit raised in flight, and this one
+            # certainly went nowhere, so its slot would wait for an answer that never comes.
+            return [self._refusal(order, KernelEventKind.REJECT, VenueOrderStatus.REJECTED, str(exc))]
         if len(self._order_venue) >= self._check_open_at:
             self._forget_ended_orders()
         # Remembered before the call: a submit that times out still has its venue.
@@ -152,7 +160,24 @@ class VenueRouter:
         return self._seen(events)
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
-        return self._seen(self.venue_holding(order).cancel(order))
+        try:
+            venue = self.venue_holding(order)
+        except UnknownVenueError as exc:
+            return [self._refusal(order, KernelEventKind.CANCEL_REJECT, order.status, str(exc))]
+        return self._seen(venue.cancel(order))
+
+    def _refusal(
+        self, order: VenueOrder, kind: KernelEventKind, status: VenueOrderStatus, reason: str
+    ) -> VenueEvent:
+        return self._events.make(
+            order,
+            kind,
+            status,
+            venue_order_id=order.venue_order_id,
+            timestamp=order.created_at,
+            filled_size=order.filled_size,
+            reason=f"{self.name}: {reason}",
+        )
 
     def venue_name_holding(self, order: VenueOrder) -> str:
         """The name of the venue ``order`` was submitted to (the routed one if unknown)."""
