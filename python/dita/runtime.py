@@ -417,7 +417,17 @@ class TradingRuntime:
     # -- feeds ---------------------------------------------------------------------------
 
     def on_bar(self, bar: Bar) -> None:
-        """One bar: venues first (fills of working orders), then subscribed strategies."""
+        """One bar: venues first (fills of working orders), then subscribed strategies. A bar
+        the venues would refuse (not finite, inconsistent, earlier than the clock) raises
+        ValueError naming the field before anything changes, deferred or not."""
+        ts, low, high, close = bar.ts, bar.low, bar.high, bar.close
+        # One chained comparison per bar; NaN fails every one of them.
+        if not (self._now <= ts < _INF and 0 < low <= bar.open <= high < _INF and low <= close <= high):
+            raise ValueError(_bar_problem(bar, self._now))
+        if not 0 <= bar.volume < _INF:
+            raise ValueError(
+                f"bar for {bar.asset!r} at ts {ts!r}: volume {bar.volume!r} is not a finite number >= 0"
+            )
         asset = bar.asset
         self._now = bar.ts
         self.row += 1
@@ -439,7 +449,15 @@ class TradingRuntime:
                 self._fail(handle, "on_bar", exc)
 
     def on_quote(self, quote: Quote) -> None:
-        """One quote: venues first, then subscribed strategies."""
+        """One quote: venues first, then subscribed strategies. A quote the venues would
+        refuse raises ValueError naming the field before anything changes (see ``on_bar``)."""
+        if not (
+            self._now <= quote.ts < _INF
+            and 0 < quote.bid <= quote.ask < _INF
+            and 0 <= quote.bid_size < _INF
+            and 0 <= quote.ask_size < _INF
+        ):
+            raise ValueError(_quote_problem(quote, self._now))
         asset = quote.asset
         self._now = quote.ts
         self.row += 1
@@ -528,6 +546,42 @@ class TradingRuntime:
         """Hand the venues every deferred data point and the kernel the last marks."""
         self._sync_venues()
         self.sync_marks()
+
+
+_INF = math.inf
+
+
+def _bar_problem(bar: Bar, now: float) -> str:
+    where = f"bar for {bar.asset!r} at ts {bar.ts!r}"
+    if not (math.isfinite(bar.ts) and bar.ts >= 0):
+        return f"{where}: ts must be a finite time >= 0"
+    if bar.ts < now:
+        return f"{where}: ts is earlier than the last data point's ({now!r}); data must be in time order"
+    for name in ("open", "high", "low", "close"):
+        value = getattr(bar, name)
+        if not (math.isfinite(value) and value > 0):
+            return f"{where}: {name} {value!r} is not a finite price above 0"
+    return (
+        f"{where} is inconsistent: high {bar.high!r} and low {bar.low!r} must bound "
+        f"open {bar.open!r} and close {bar.close!r}"
+    )
+
+
+def _quote_problem(quote: Quote, now: float) -> str:
+    where = f"quote for {quote.asset!r} at ts {quote.ts!r}"
+    if not (math.isfinite(quote.ts) and quote.ts >= 0):
+        return f"{where}: ts must be a finite time >= 0"
+    if quote.ts < now:
+        return f"{where}: ts is earlier than the last data point's ({now!r}); data must be in time order"
+    for name in ("bid", "ask"):
+        value = getattr(quote, name)
+        if not (math.isfinite(value) and value > 0):
+            return f"{where}: {name} {value!r} is not a finite price above 0"
+    for name in ("bid_size", "ask_size"):
+        value = getattr(quote, name)
+        if not (math.isfinite(value) and value >= 0):
+            return f"{where}: {name} {value!r} is not a finite size >= 0"
+    return f"{where}: ask {quote.ask!r} is below bid {quote.bid!r} (a crossed quote)"
 
 
 def _is_number(value: object) -> bool:

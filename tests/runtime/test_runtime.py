@@ -427,3 +427,35 @@ def test_a_data_subscription_that_cannot_deliver_is_refused(
         load_strategy_class("typo_strategies:Typo")  # what `dita backtest`/`strategy inspect` call
     with pytest.raises(StrategyLoadError, match=message):
         typo()
+
+
+@pytest.mark.parametrize("defer", [True, False])
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (Bar("BTCUSDT", 60.0, 100.0, 101.0, 99.0, float("nan"), 5.0), "close"),
+        (Bar("BTCUSDT", 60.0, 100.0, 99.0, 101.0, 100.0, 5.0), "high"),  # high below low
+        (Bar("BTCUSDT", 30.0, 100.0, 101.0, 99.0, 100.0, 5.0), "ts"),  # before the last bar
+    ],
+)
+def test_a_bad_bar_is_refused_at_once_naming_the_field_and_changes_nothing(
+    defer: bool, bad: Bar, field: str
+) -> None:
+    """Whether or not an order works (so whether the venue sees the bar now or later), a bad
+    bar is refused when it is handed over, and later orders of the strategy are unharmed."""
+    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-bad")
+    runtime = TradingRuntime(kernel, [venue], defer_venue_data=defer)
+    strategy = Counter(name="c")
+    runtime.add_strategy(strategy)
+    runtime.start()
+    runtime.on_bar(Bar("BTCUSDT", 45.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    with pytest.raises(ValueError, match=field):
+        runtime.on_bar(bad)
+    assert (runtime.row, runtime.now(), strategy.bars[-1].ts) == (0, 45.0, 45.0)
+    runtime.on_bar(Bar("BTCUSDT", 60.0, 100.0, 102.0, 99.0, 101.0, 5.0))
+    outcome = strategy.buy("BTCUSDT", 1.0, price=101.0)
+    assert outcome.accepted, outcome.to_dict()
+    runtime.on_bar(Bar("BTCUSDT", 120.0, 101.0, 103.0, 100.0, 102.0, 5.0))
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+    assert runtime.handles["c"].status is StrategyStatus.RUNNING
