@@ -176,3 +176,40 @@ def test_paper_live_feed_refuses_an_unreachable_exchange(tmp_path: Path) -> None
     )
     assert proc.returncode == 1
     assert "cannot reach binance" in proc.stderr
+
+
+def test_live_ticker_feed_keeps_time_order_across_symbols() -> None:
+    """Each ticker is stamped with its market's last trade, so a quiet market's quote is older
+    than the busy one polled just before it; the paper venue and the runtime refuse data that
+    goes back in time, so the feed must not (and skips a crossed ticker)."""
+    from itertools import islice
+
+    from dita.cli.paper import _ccxt_quotes
+    from dita.runtime import TradingRuntime
+
+    tickers = {
+        "BTC/USDT": [{"bid": 100.0, "ask": 100.5, "timestamp": 1_000_500}],
+        "DOGE/USDT": [
+            {"bid": 0.2, "ask": 0.19, "timestamp": 1_000_600},  # crossed: skipped
+            {"bid": 0.2, "ask": 0.21, "timestamp": 1_000_200},
+        ],
+    }
+
+    class Client:
+        def fetch_ticker(self, symbol: str) -> dict[str, Any]:
+            return tickers[symbol].pop(0) if len(tickers[symbol]) > 1 else tickers[symbol][0]
+
+        def market(self, symbol: str) -> dict[str, Any]:
+            return {"id": symbol.replace("/", "")}
+
+    quotes = list(islice(_ccxt_quotes(Client(), ["BTC/USDT", "DOGE/USDT"], 0.0), 4))
+    assert [q.asset for q in quotes] == ["BTCUSDT", "BTCUSDT", "DOGEUSDT", "BTCUSDT"]
+    assert [q.ts for q in quotes] == sorted(q.ts for q in quotes)
+    assert all(q.bid <= q.ask for q in quotes)
+    runtime = TradingRuntime(_NoKernel(), [])
+    for quote in quotes:
+        runtime.on_quote(quote)
+
+
+class _NoKernel:
+    venue = None

@@ -150,6 +150,7 @@ def _ccxt_quotes(client: Any, symbols: list[str], poll_s: float) -> Iterator[Any
     outlive a dropped connection."""
     from dita.strategy import Quote
 
+    last_ts = 0.0
     while True:
         for sym in symbols:
             try:
@@ -160,10 +161,17 @@ def _ccxt_quotes(client: Any, symbols: list[str], poll_s: float) -> Iterator[Any
             bid, ask = t.get("bid"), t.get("ask")
             if not bid or not ask:
                 continue
+            if float(bid) > float(ask):
+                # The paper venue refuses a crossed book; a momentary one is skipped, not fatal.
+                typer.echo(f"feed: {sym}: crossed ticker (bid {bid} > ask {ask}) skipped", err=True)
+                continue
             market = client.market(sym) if hasattr(client, "market") else {}
+            # A ticker is stamped with its market's last trade: a quiet market's is older than
+            # the quote polled before it, and the venue clock must not go back.
+            last_ts = max(last_ts, float(t.get("timestamp") or time.time() * 1000) / 1000.0)
             yield Quote(
                 str(market.get("id") or sym.replace("/", "")),
-                float(t.get("timestamp") or time.time() * 1000) / 1000.0,
+                last_ts,
                 float(bid),
                 float(ask),
                 float(t.get("bidVolume") or 1.0),
