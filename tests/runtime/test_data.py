@@ -162,6 +162,18 @@ def test_window_bounds_must_be_finite_times(value: str) -> None:
         parse_time(value, "--from")
 
 
+@pytest.mark.parametrize("value", ["1800-01-01", "0001-01-01T00:00:00Z", "9999-12-31T23:00:00-05:00"])
+def test_iso_window_bounds_outside_1900_9999_are_refused(value: str) -> None:
+    # The years are checked on the time, whether it was given as epoch seconds or ISO text.
+    with pytest.raises(ValueError, match=f"--from={value!r} is outside the years 1900-9999"):
+        parse_time(value, "--from")
+
+
+@pytest.mark.parametrize("value", ["1900-01-01", "9999-12-31T23:59:59Z"])
+def test_iso_window_bounds_at_the_ends_of_the_range_load(value: str) -> None:
+    assert isinstance(parse_time(value, "--from"), float)
+
+
 def test_an_empty_asset_name_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "multi.csv"
     path.write_text(

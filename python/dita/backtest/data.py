@@ -124,7 +124,12 @@ def parse_time(value: str, field: str = "time") -> float:
         raise ValueError(f"{field}={value!r} is not an ISO date/datetime or epoch seconds") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    seconds = dt.timestamp()
+    # ISO text reaches back to year 1 (and past 9999 with an offset): hold it to the same years.
+    problem = _time_problem(seconds)
+    if problem:
+        raise ValueError(f"{field}={value!r} {problem} (give an ISO date/datetime or epoch seconds)")
+    return seconds
 
 
 def _read_table(path: Path) -> pa.Table:
