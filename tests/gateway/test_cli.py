@@ -240,3 +240,12 @@ def test_serve_with_hazelcast_obeys_the_cluster_control_plane(tmp_path: Path) ->
                 client.shutdown()
     finally:
         member.stop()
+
+
+def test_serve_help_names_the_config_table() -> None:
+    # Typer renders help as rich markup, where an unescaped "[gateway]" is a style tag and vanishes.
+    out = subprocess.run(
+        [*DITA, "serve", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert out.returncode == 0, out.stderr
+    assert "TOML file with a [gateway] table" in out.stdout

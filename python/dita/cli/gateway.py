@@ -73,7 +73,9 @@ def stdio(
 
 
 def serve(
-    config: Annotated[Path | None, typer.Option(help="TOML file with a [gateway] table", exists=True)] = None,
+    config: Annotated[
+        Path | None, typer.Option(help=r"TOML file with a \[gateway] table", exists=True)
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Listen port (default 8080)")] = None,
     max_slots: Annotated[int | None, typer.Option(min=1, help="Trade slots of the kernel")] = None,
