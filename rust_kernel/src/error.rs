@@ -52,8 +52,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// venue id the venue replaced with another no longer routes events; client ids never
 /// repeat one that loaded slots carry; a slot's exit-leg index stops at the number of its
 /// legs; lot steps and ticks of 1e-9 or finer keep their decimals, and a LIMIT buy below
-/// one tick is refused.
-pub const RULES: u16 = 3;
+/// one tick is refused. 4: a rate limit on an order the venue acknowledged or filled part of
+/// is its cancel throttled: the order keeps working.
+pub const RULES: u16 = 4;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -461,6 +461,12 @@ fn is_reconciliation(ev: &VenueEvent) -> bool {
 
 /// Why a fill for an order the kernel no longer holds is refused.
 const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile with the venue";
+/// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
+const THROTTLED_CANCEL: &str =
+    "the venue holds the order: its cancel was throttled and the order still works";
+/// Why a rate limit on an order the venue holds, with no cancel asked for, is refused.
+const UNASKED_THROTTLE: &str =
+    "a rate limit for an order the venue holds, with no cancel asked for: the order still works";
 
 /// The details refusing `v` of an event's `field`, if it is not finite, negative where
 /// `non_negative`, or beyond [`MAX_MAGNITUDE`]; `bad_reason` says what it must be.
@@ -1757,41 +1763,11 @@ impl Kernel {
                 None => self.apply_fill(ev, sid, seq),
             },
             K::OrderAck => self.apply_ack(ev, sid, seq),
-            K::CancelReject => {
-                let ctx = Ctx {
-                    holds_position: self.slots[sid].size > QTY_EPS,
-                };
-                let mut out = KernelOutcome::ok(
-                    sid as i64,
-                    self.slots[sid].trade_id.clone(),
-                    self.slots[sid].fsm_state,
-                    seq,
-                );
-                let d = vec![("reason", Detail::Str(ev.reason.clone()))];
-                if rules() == 0 {
-                    // Rules 0 cleared the request even when the stage then refused the event.
-                    self.slots[sid]
-                        .active_order_mut()
-                        .expect("indexed orders are active")
-                        .cancel_requested = false;
-                }
-                if !self.transition(
-                    &mut out,
-                    sid,
-                    Trigger::CancelReject,
-                    ctx,
-                    ev.timestamp,
-                    &id(""),
-                    &ev.event_id,
-                    d,
-                ) {
-                    return self.stage_refusal(ev, sid, seq);
-                }
-                self.slots[sid]
-                    .active_order_mut()
-                    .expect("indexed orders are active")
-                    .cancel_requested = false;
-                out
+            K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
+            // Rules 4 on: an order the venue acknowledged or filled is at the venue, and a
+            // rate limit cannot take it back: the throttled request was its cancel.
+            K::RateLimited if rules() >= 4 && self.venue_holds(sid) => {
+                self.throttled_cancel(ev, sid, seq)
             }
             K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
                 self.apply_order_end(ev, sid, seq)
@@ -2663,6 +2639,101 @@ impl Kernel {
         close_if_closed(slot);
         self.sync_free(sid);
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
+        out
+    }
+
+    /// The venue refused a cancel: the order keeps working in the stage it was in.
+    fn apply_cancel_reject(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let ctx = Ctx {
+            holds_position: self.slots[sid].size > QTY_EPS,
+        };
+        let mut out = KernelOutcome::ok(
+            sid as i64,
+            self.slots[sid].trade_id.clone(),
+            self.slots[sid].fsm_state,
+            seq,
+        );
+        let d = vec![("reason", Detail::Str(ev.reason.clone()))];
+        if rules() == 0 {
+            // Rules 0 cleared the request even when the stage then refused the event.
+            self.slots[sid]
+                .active_order_mut()
+                .expect("indexed orders are active")
+                .cancel_requested = false;
+        }
+        if !self.transition(
+            &mut out,
+            sid,
+            Trigger::CancelReject,
+            ctx,
+            ev.timestamp,
+            &id(""),
+            &ev.event_id,
+            d,
+        ) {
+            return self.stage_refusal(ev, sid, seq);
+        }
+        self.slots[sid]
+            .active_order_mut()
+            .expect("indexed orders are active")
+            .cancel_requested = false;
+        out
+    }
+
+    /// Whether the venue has taken slot `sid`'s working order (acknowledged or filled part).
+    fn venue_holds(&self, sid: usize) -> bool {
+        self.slots[sid].active_order().is_some_and(|o| {
+            o.filled_size > QTY_EPS
+                || matches!(
+                    o.status,
+                    VenueOrderStatus::Acknowledged | VenueOrderStatus::PartiallyFilled
+                )
+        })
+    }
+
+    /// A rate limit on an order the venue holds (rules 4 on). With a cancel asked for, the
+    /// cancel was throttled: the order keeps working as after a refused cancel, and the
+    /// outcome says `RATE_LIMITED` with `retry_after` so the caller can ask again later.
+    /// With none asked for, no request of the kernel's was throttled: the event changes
+    /// nothing and is refused (`INVALID_TRANSITION`), so an intent whose answer carried it
+    /// still stands.
+    fn throttled_cancel(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let order = self.slots[sid]
+            .active_order()
+            .expect("indexed orders are active");
+        let client_order_id = order.client_order_id.clone();
+        if !order.cancel_requested {
+            let d = vec![
+                ("kind", Detail::Static(ev.kind.name())),
+                ("event_id", (&ev.event_id).into()),
+                ("client_order_id", (&client_order_id).into()),
+                (
+                    "fsm_state",
+                    Detail::Static(self.slots[sid].fsm_state.name()),
+                ),
+                ("reason", Detail::Static(UNASKED_THROTTLE)),
+            ];
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                KernelDiagnosticCode::InvalidTransition,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            );
+        }
+        let mut out = self.apply_cancel_reject(ev, sid, seq);
+        if out.accepted {
+            out.accepted = false;
+            out.diagnostic_code = KernelDiagnosticCode::RateLimited;
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("retry_after", Detail::F64(ev.retry_after)));
+            out.details
+                .push(("client_order_id", (&client_order_id).into()));
+            out.details
+                .push(("order_kept", Detail::Static(THROTTLED_CANCEL)));
+        }
         out
     }
 

@@ -477,3 +477,36 @@ fn nothing_per_call_scales_with_max_slots() {
     assert!(out.accepted);
     assert_eq!(k.free_slot(), Some(0));
 }
+
+#[test]
+fn a_rate_limit_ends_an_acknowledged_order_only_when_replayed_under_rules_before_4() {
+    use dita_kernel::error::{replaying, RULES};
+    for (rules, ends) in [(3, true), (RULES, false)] {
+        let mut k = Kernel::new("rl", 1).unwrap();
+        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+        let order = k.process_intent(&enter).submit.expect("accepted");
+        let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
+        ack.venue_order_id = id("V1");
+        assert!(k.on_venue_event(&ack).accepted);
+        let cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+        assert!(k.process_intent(&cancel).accepted);
+        let limited = VenueEvent::new("r1", KernelEventKind::RateLimited, &order.client_order_id);
+        let out = replaying(rules, || k.on_venue_event(&limited));
+        assert_eq!(
+            out.diagnostic_code,
+            KernelDiagnosticCode::RateLimited,
+            "rules {rules}"
+        );
+        let stage = k.slots()[0].fsm_state;
+        let kept = k.slots()[0].active_entry_order.is_some();
+        if ends {
+            assert_eq!((stage, kept), (TradeStage::Idle, false), "rules {rules}");
+        } else {
+            assert_eq!(
+                (stage, kept),
+                (TradeStage::EntryWorking, true),
+                "rules {rules}"
+            );
+        }
+    }
+}

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from dita import ExecutionKernel, MockVenueAdapter
+from dita import ExecutionKernel, MockVenueAdapter, VenueEvent
 from dita.gateway.engine import OrderEngine
 from dita.gateway.protocol import parse_line
 from dita.gateway.stdio import run_stdio
@@ -111,3 +111,36 @@ def test_second_close_while_an_exit_rests_is_refused_not_a_new_short() -> None:
     again = send("ORDER SELL BTC 1 110 a3")
     assert again["status"] == "REJECTED" and again["diagnostic"] == "EXIT_WORKING"
     assert kernel.slot_state(1).fsm_state.name == "IDLE"  # no SHORT was opened
+
+
+class ThrottlingVenue:
+    """Acknowledges every order; a throttle after the ack (the venue holds the order) and on
+    every cancel."""
+
+    name = "throttling"
+
+    def _event(self, kind: str, order: Any, tag: str) -> VenueEvent:
+        cid = order.client_order_id
+        return VenueEvent(
+            f"{tag}-{cid}", "", -1, kind, venue_client_id=cid, venue_order_id=f"V-{cid}", retry_after=1.0
+        )
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return [self._event("ORDER_ACK", order, "ack"), self._event("RATE_LIMITED", order, "rl")]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return [self._event("RATE_LIMITED", order, f"crl{order.cancel_requested}")]
+
+
+def test_a_throttle_on_an_order_the_venue_holds_leaves_it_working() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=ThrottlingVenue())
+    events = session(kernel, "ORDER BUY BTC 1 49000 t1\nCANCEL t1\nQUERY t1\n")
+    updates = [e for e in events if e["type"] == "order_update" and e["client_id"] == "t1"]
+    # Neither the throttle after the ack nor the throttled cancel ends the order.
+    assert all(u["status"] == "ACKNOWLEDGED" for u in updates), updates
+    assert updates[-1]["diagnostic"] == "RATE_LIMITED" and updates[-1]["reason"] == "cancel refused"
+    assert next(e for e in events if e["type"] == "query_received")["result"]["status"] == "ACKNOWLEDGED"
+    working = kernel.slot_state(0).active_entry_order
+    assert working is not None and [o.client_order_id for o in kernel.open_orders()] == [
+        working.client_order_id
+    ]

@@ -364,6 +364,69 @@ def test_an_order_that_never_traded_does_not_push_out_the_entry_kept_for_a_late_
     assert kernel.slot_state(0).size == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("taken_by", ["ack", "part_fill"])
+def test_a_rate_limit_on_an_order_the_venue_holds_is_its_cancel_throttled(
+    kernel: ExecutionKernel, taken_by: str
+) -> None:
+    """Once the venue acknowledged the order (or filled part of it), a rate limit cannot
+    take it back: the throttled request was its cancel, and the order keeps working."""
+    coid = entry(kernel)
+    if taken_by == "ack":
+        kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
+        stage = TradeStage.ENTRY_WORKING
+    else:
+        kernel.on_venue_event(fill("f1", coid, 0.4))
+        stage = TradeStage.ENTRY_WORKING
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    assert kernel.slot_state(0).active_entry_order.cancel_requested  # type: ignore[union-attr]
+    throttled = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.5))
+    assert not throttled.accepted and throttled.diagnostic_code == D.RATE_LIMITED
+    assert throttled.severity == KernelSeverity.WARNING and throttled.details["retry_after"] == 1.5
+    assert throttled.details["client_order_id"] == coid and "still works" in throttled.details["order_kept"]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == stage and slot.active_entry_order is not None
+    assert not slot.active_entry_order.cancel_requested  # the cancel may be asked again
+    assert kernel.on_venue_event(event("RATE_LIMITED", "r1", coid)).diagnostic_code == D.DUPLICATE_EVENT
+    # The order's fills still book: nothing of it was forgotten.
+    done = kernel.on_venue_event(fill("f2", coid, 1.0 if taken_by == "ack" else 0.6))
+    assert done.accepted and done.state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+
+
+def test_a_rate_limit_on_an_order_the_venue_holds_with_no_cancel_asked_changes_nothing(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entry(kernel)
+    kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
+    before = kernel.snapshot()
+    out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
+    assert not out.accepted and out.diagnostic_code == D.INVALID_TRANSITION
+    assert out.details["client_order_id"] == coid and "no cancel asked" in out.details["reason"]
+    assert kernel.snapshot() == before
+
+
+def test_an_intent_whose_answer_carries_an_unasked_rate_limit_stands() -> None:
+    class AckThenThrottle(SilentVenue):
+        def submit(self, order: Any) -> list[VenueEvent]:
+            cid = order.client_order_id
+            ack = event("ORDER_ACK", f"a-{cid}", cid, venue_order_id=f"V-{cid}")
+            return [ack, event("RATE_LIMITED", f"r-{cid}", cid, retry_after=1.0)]
+
+    k = ExecutionKernel(max_slots=1, venue=AckThenThrottle(), kernel_id="throttle")
+    k.set_seed_capital(10_000.0)
+    out = k.process_intent(intent("ENTER", 0))
+    assert out.accepted and out.state == TradeStage.ENTRY_WORKING
+    assert out.details["venue_event_refused"] == "INVALID_TRANSITION"
+    assert k.slot_state(0).active_entry_order is not None
+
+
+def test_a_rate_limit_on_a_sent_order_the_venue_never_took_ends_it(kernel: ExecutionKernel) -> None:
+    coid = entry(kernel)
+    out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=2.0))
+    assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
+    assert kernel.slot_state(0).active_entry_order is None and kernel.free_slot() == 0
+
+
 def test_a_late_fill_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) -> None:
     coid = entry(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))

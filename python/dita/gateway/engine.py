@@ -356,17 +356,25 @@ class OrderEngine:
         events = outcome.emitted_events
         stage: str | None = None
         fee_total: float | None = None
+        working: set[str] = set()  # the kernel's ids of the slot's orders still working
         if rec.slot_id is not None:
             # One read of the slot serves every event of this command.
             state = self.kernel.slot_state(rec.slot_id)
             stage = state.fsm_state.name
             fee_total = state.fees_paid - fees_before
+            orders = (state.active_entry_order, state.active_exit_order)
+            working = {o.client_order_id for o in orders if o is not None}
         fills = sum(1 for e in events if e.kind == KernelEventKind.FILL)
         for event in events:
             if event.kind == KernelEventKind.FILL:
                 # The venue's fee when it reports one, else the kernel's prediction for this fill.
                 fee = event.fee if event.fee is not None else fee_total if fills == 1 else None
                 self._fill(rec, event, fee, stage)
+            elif event.kind == KernelEventKind.RATE_LIMITED and event.venue_client_id in working:
+                # The venue held the order, so the kernel kept it: a throttled cancel.
+                rec.diagnostic = "RATE_LIMITED"
+                rec.reason = event.reason or rec.reason
+                self._emit("order_update", self._update_fields(rec, stage=stage))
             else:
                 rec.status = _STATUS_BY_KIND.get(event.kind, rec.status)
                 if event.reason:

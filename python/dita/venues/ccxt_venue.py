@@ -400,8 +400,9 @@ class CcxtVenue:
         ]
 
     def _cancel_throttled(self, tracked: _Tracked) -> list[VenueEvent]:
-        # A CANCEL_REJECT, not RATE_LIMITED: the kernel ends an order on RATE_LIMITED (its
-        # submit was refused), while here the order still works at the exchange.
+        # A CANCEL_REJECT, not RATE_LIMITED: the kernel ends an order it has not seen
+        # acknowledged or filled on RATE_LIMITED (its submit was refused), while here the order
+        # still works at the exchange, acknowledged or not.
         wait = max(self._blocked_until - self._clock(), 0.0)
         return [
             self._event(
