@@ -633,3 +633,13 @@ def test_status_skips_a_state_file_with_a_pid_that_is_not_a_number(tmp_path: Pat
     result = runner.invoke(app, ["status", "--state-dir", str(tmp_path)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 0 and "no running kernels found" in result.stdout
+
+
+def test_backtest_of_data_before_1970_exits_2_naming_the_row(tmp_path: Path) -> None:
+    data = tmp_path / "BTCUSDT_1m.csv"
+    rows = [f"{-315_619_200 + 60 * i},100,101,99,100,10" for i in range(50)]
+    data.write_text("ts,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    args = ["backtest", "--strategy", CROSSOVER, "--data", str(data), "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "row 1" in result.output and "before 1970" in result.output

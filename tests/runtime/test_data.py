@@ -184,3 +184,11 @@ def test_an_empty_asset_name_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match="row 2: asset is empty"):
         load_market_data(path)
+
+
+def test_times_before_1970_are_refused_with_their_row(tmp_path: Path) -> None:
+    # The paper venue and the runtime take no time before 1970: such a row loaded would end
+    # the replay in a traceback instead of a refusal naming the row.
+    rows = ["1960-01-01T00:00:00Z,100,101,99,100.5,3", "1960-01-01T00:01:00Z,100,101,99,100.5,3"]
+    with pytest.raises(DataError, match="row 1: timestamp is before 1970"):
+        load_market_data(bars_csv(tmp_path, rows))

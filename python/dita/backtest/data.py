@@ -256,14 +256,14 @@ def load_market_data(
         )
 
     ts = _time_column_to_seconds(table.column(time_name), time_name, src)
-    outside = np.flatnonzero(~np.isfinite(ts) | (ts < EARLIEST_TIME) | (ts > LATEST_TIME))
+    # Rows start at 1970, not 1900: the paper venue (and so the runtime) takes no earlier
+    # time, and a row it refuses would end the replay in a traceback instead of here.
+    outside = np.flatnonzero(~np.isfinite(ts) | (ts < 0) | (ts > LATEST_TIME))
     if outside.size:
         i = int(outside[0])
-        raise DataError(
-            f"{time_name} {_time_problem(float(ts[i]))} (read as {float(ts[i]):g} s since 1970)",
-            path=src,
-            row=i + 1,
-        )
+        t = float(ts[i])
+        problem = _time_problem(t) or "is before 1970 (the venues take no earlier time)"
+        raise DataError(f"{time_name} {problem} (read as {t:g} s since 1970)", path=src, row=i + 1)
     asset_name = next((c for c in ASSET_COLUMNS if c in names), None)
     if asset_name is not None:
         raw = table.column(asset_name).cast(pa.string())
