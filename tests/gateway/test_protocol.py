@@ -95,6 +95,13 @@ _CUT_MINUS_9S = "-" + "9" * 60 + "..."
         # Past float's range: float(int) raises OverflowError, which must not end the session.
         (_ORDER + '"qty":1' + "0" * 400 + ',"client_id":"c"}', "INVALID_FIELD", "qty", _CUT_1E400),
         ('{"cmd":"MARK","symbol":"B","price":-' + "9" * 400 + "}", "INVALID_FIELD", "price", _CUT_MINUS_9S),
+        # Just under 2**1024 still rounds up to it: float() overflows there too.
+        (
+            _ORDER + f'"qty":{2**1024 - 1},"client_id":"c"}}',
+            "INVALID_FIELD",
+            "qty",
+            str(2**1024 - 1)[:61] + "...",
+        ),
         (_ORDER + '"qty":1,"price":[1],"client_id":"c"}', "INVALID_FIELD", "price", "[1]"),
         (_ORDER + '"qty":1,"client_id":5}', "INVALID_FIELD", "client_id", 5),
         ('{"cmd":"QUERY"}', "MISSING_FIELD", "what", None),

@@ -272,8 +272,12 @@ def _positive(name: str, value: Any, hint: str = "") -> float:
     elif isinstance(value, float):
         number = value
     elif isinstance(value, int):
-        # A JSON integer past float's range: refused like any other bad number, not an OverflowError.
-        number = float(value) if abs(value) < 2**1024 else None
+        # A JSON integer past float's range: refused like any other bad number, not an
+        # OverflowError (which float() also raises just below 2**1024, where it rounds up).
+        try:
+            number = float(value)
+        except OverflowError:
+            number = None
     elif isinstance(value, str):
         try:
             number = float(value)
