@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from venue_helpers import make_order
 
@@ -269,3 +271,20 @@ def test_router_poll_keeps_one_venues_events_when_another_venue_fails() -> None:
     router = VenueRouter({"a": first, "b": broken}, default="a")
     assert [e.fill_id for e in router.poll_events()] == ["a-f1"]
     assert first.pending == []  # each event is returned once: had the router raised, it was lost
+
+
+def test_an_unrouted_order_after_a_restart_on_the_log_still_frees_its_slot(tmp_path: Path) -> None:
+    """The router's REJECT must not reuse an event id the recovered kernel remembers for the
+    slot: a DUPLICATE_EVENT would leave the order in flight and the slot taken for good."""
+    for run in (1, 2):
+        router = VenueRouter({"shadow": ShadowVenue()})
+        kernel = ExecutionKernel(max_slots=1, venue=router, wal_dir=str(tmp_path), kernel_id="k")
+        try:
+            intent = KernelIntent(
+                f"i{run}", f"t{run}", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=run
+            )
+            outcome = kernel.process_intent(intent)
+            assert "venue_event_refused" not in outcome.details, outcome.details
+            assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.free_slot() == 0
+        finally:
+            kernel.close()

@@ -169,6 +169,15 @@ class VenueRouter:
     def _refusal(
         self, order: VenueOrder, kind: KernelEventKind, status: VenueOrderStatus, reason: str
     ) -> VenueEvent:
+        # Named after the order, not a per-process count: a kernel recovered from its log
+        # remembers the ids of the last run, and would refuse "router-e1" again as a duplicate.
+        # One REJECT per order (submit is called once); cancels may be refused more than once.
+        coid = order.client_order_id
+        event_id = (
+            f"{self.name}:reject:{coid}"
+            if kind == KernelEventKind.REJECT
+            else f"{self.name}:cancel_reject:{coid}:{self._events.next_id()}"
+        )
         return self._events.make(
             order,
             kind,
@@ -177,6 +186,7 @@ class VenueRouter:
             timestamp=order.created_at,
             filled_size=order.filled_size,
             reason=f"{self.name}: {reason}",
+            event_id=event_id,
         )
 
     def venue_name_holding(self, order: VenueOrder) -> str:
