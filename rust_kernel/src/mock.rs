@@ -110,6 +110,18 @@ pub struct MockVenue {
 /// How many ended orders the mock remembers for `order_status`.
 pub const MOCK_FINISHED_MEMORY: usize = 10_000;
 
+/// `<venue>-<client order id><sep><n>`: the kernel never repeats a client order id, so the
+/// ids of a venue started afresh beside a kernel recovered from its log never meet the ones
+/// that kernel remembers (with a bare count its first events were refused as duplicates and
+/// their fills lost).
+fn scoped_id(venue: &str, client_order_id: &str, sep: &str, n: u64) -> Id {
+    let mut prefix = String::with_capacity(venue.len() + 1 + client_order_id.len());
+    prefix.push_str(venue);
+    prefix.push('-');
+    prefix.push_str(client_order_id);
+    counter_id(&prefix, sep, n)
+}
+
 impl MockVenue {
     pub fn new(config: MockConfig) -> KernelResult<Self> {
         config.validate()?;
@@ -131,7 +143,12 @@ impl MockVenue {
     fn event(&mut self, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
         self.event_seq += 1;
         let mut ev = VenueEvent::new("", kind, &order.client_order_id);
-        ev.event_id = counter_id(&self.config.name, "-e", self.event_seq);
+        ev.event_id = scoped_id(
+            &self.config.name,
+            &order.client_order_id,
+            "-e",
+            self.event_seq,
+        );
         ev.trade_id = order.trade_id.clone();
         ev.slot_id = order.slot_id as i64;
         ev.venue_order_id = order.venue_order_id.clone();
@@ -158,7 +175,12 @@ impl MockVenue {
         *self.positions.entry(order.asset.clone()).or_insert(0.0) += signed;
         let mut ev = self.event(KernelEventKind::Fill, order);
         self.fill_seq += 1;
-        ev.fill_id = counter_id(&self.config.name, "-t", self.fill_seq);
+        ev.fill_id = scoped_id(
+            &self.config.name,
+            &order.client_order_id,
+            "-t",
+            self.fill_seq,
+        );
         ev.price = price;
         ev.size = qty;
         ev.filled_size = order.filled_size;
@@ -200,7 +222,12 @@ impl MockVenue {
         }
         self.order_seq += 1;
         let mut o = order.clone();
-        o.venue_order_id = counter_id(&self.config.name, "-", self.order_seq);
+        o.venue_order_id = scoped_id(
+            &self.config.name,
+            &order.client_order_id,
+            "-",
+            self.order_seq,
+        );
         o.status = VenueOrderStatus::Acknowledged;
         let mut events = Vec::with_capacity(2);
         events.push(self.event(KernelEventKind::OrderAck, &o));

@@ -82,7 +82,7 @@ def test_shadow_event_ids_are_deterministic() -> None:
         ]
 
     assert run() == run()
-    assert [d["event_id"] for d in run()[:2]] == ["shadow-e1", "shadow-e2"]
+    assert [d["event_id"] for d in run()[:2]] == ["shadow-o0-e1", "shadow-o0-e2"]
 
 
 def test_shadow_settings_are_validated() -> None:

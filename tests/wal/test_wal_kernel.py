@@ -430,3 +430,53 @@ def test_slots_too_large_for_one_log_record_are_refused_before_they_apply(tmp_pa
     assert kernel.reconcile_from_slots(slots) == 0  # the kernel and its log go on
     assert kernel.wal_sync() == kernel.seq
     kernel.close()
+
+
+def _paper() -> Any:
+    from dita.venues.paper import PaperVenue
+
+    return PaperVenue()
+
+
+@pytest.mark.parametrize("venue", [None, _paper], ids=["native-mock", "paper"])
+def test_a_simulated_venue_started_afresh_beside_a_recovered_kernel_loses_no_fill(
+    tmp_path: Path, venue: Any
+) -> None:
+    """The venue counts its ids from 1 again, while the recovered slot remembers the ids of
+    the last run's events: ids naming the order keep them apart, so every fill books."""
+
+    def trade(kernel: ExecutionKernel, v: Any, n: int) -> None:
+        ts = 1_700_000_000.0 + 10 * n
+        for action in ("ENTER", "EXIT"):
+            if v is not None:
+                for ev in v.on_quote("BTCUSDT", 100.0, 100.1, 10.0, 10.0, ts=ts):
+                    assert kernel.on_venue_event(ev).accepted
+            out = kernel.process_intent(
+                KernelIntent(
+                    f"{action}{n}",
+                    f"t{n}",
+                    0,
+                    "BTCUSDT",
+                    "LONG",
+                    action,
+                    100.0,
+                    1.0 if action == "ENTER" else 0.0,
+                    timestamp=ts,
+                )
+            )
+            assert out.accepted and "venue_event_refused" not in out.details, out.details
+            ts += 1
+        if v is not None:
+            for ev in v.on_quote("BTCUSDT", 100.0, 100.1, 10.0, 10.0, ts=ts):
+                assert kernel.on_venue_event(ev).accepted
+        assert kernel.slot_state(0).fsm_state.name == "CLOSED" and kernel.slot_state(0).size == 0.0
+
+    for life in range(2):
+        v = venue() if venue else None
+        kwargs: dict[str, Any] = {"venue": v} if v is not None else {}
+        kernel = ExecutionKernel(max_slots=1, kernel_id="fresh-venue", wal_dir=str(tmp_path), **kwargs)
+        if life == 0:
+            kernel.set_seed_capital(10_000.0)
+        for n in range(3):
+            trade(kernel, v, 3 * life + n)
+        kernel.close()

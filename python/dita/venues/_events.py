@@ -1,8 +1,11 @@
 """Building VenueEvents from orders, shared by the Python venues.
 
-Event ids are deterministic (venue name plus a per-venue sequence or the venue's own ids)
-so two runs over the same input produce the same stream, and a re-sent event is recognised
-by the kernel's idempotency memory.
+Event ids are deterministic (venue name, the order's client id and a per-venue sequence, or
+the venue's own ids) so two runs over the same input produce the same stream, and a re-sent
+event is recognised by the kernel's idempotency memory. The client id is in every id a
+simulated venue makes: the kernel never repeats one, so the ids of a venue started afresh
+beside a kernel recovered from its log never meet those the kernel remembers (with a bare
+count, the new run's first events were refused as duplicates and their fills lost).
 """
 
 from __future__ import annotations
@@ -46,15 +49,21 @@ class BoundedIdSet:
 
 
 class OrderEvents:
-    """Makes the events of one venue, numbering them ``<venue>-e<n>``."""
+    """Makes the events of one venue, naming them ``<venue>-<client order id>-e<n>``."""
 
     def __init__(self, venue_name: str) -> None:
         self.venue_name = venue_name
         self._seq = 0
+        self._order_seq = 0
 
-    def next_id(self) -> str:
+    def next_id(self, client_order_id: str) -> str:
         self._seq += 1
-        return f"{self.venue_name}-e{self._seq}"
+        return f"{self.venue_name}-{client_order_id}-e{self._seq}"
+
+    def venue_order_id(self, client_order_id: str) -> str:
+        """A new order's venue id, ``<venue>-<client order id>-<n>`` (its fills' ids build on it)."""
+        self._order_seq += 1
+        return f"{self.venue_name}-{client_order_id}-{self._order_seq}"
 
     def make(
         self,
@@ -78,7 +87,7 @@ class OrderEvents:
         if status in (VenueOrderStatus.CANCELED, VenueOrderStatus.EXPIRED, VenueOrderStatus.REJECTED):
             remaining = 0.0
         return VenueEvent(
-            event_id if event_id is not None else self.next_id(),
+            event_id if event_id is not None else self.next_id(order.client_order_id),
             order.trade_id,
             order.slot_id,
             kind,

@@ -154,7 +154,6 @@ class PaperVenue:
         self._positions: dict[str, float] = {}
         self._cash = s.starting_balance
         self._fees_paid = 0.0
-        self._order_seq = 0
         self.submitted = 0
 
     # -- clock ---------------------------------------------------------------------------
@@ -180,8 +179,7 @@ class PaperVenue:
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.submitted += 1
         now = self.now(order)
-        self._order_seq += 1
-        venue_order_id = f"{self.name}-{self._order_seq}"
+        venue_order_id = self._events.venue_order_id(order.client_order_id)
         reason = self._refusal(order)
         if reason:
             return [

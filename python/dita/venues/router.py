@@ -176,7 +176,7 @@ class VenueRouter:
         event_id = (
             f"{self.name}:reject:{coid}"
             if kind == KernelEventKind.REJECT
-            else f"{self.name}:cancel_reject:{coid}:{self._events.next_id()}"
+            else self._events.next_id(f"cancel_reject:{coid}")
         )
         return self._events.make(
             order,

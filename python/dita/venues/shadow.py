@@ -48,7 +48,6 @@ class ShadowVenue:
         self._market_limits = dict(market_limits or {})
         self._positions: dict[str, float] = {}
         self._cash = self.settings.starting_balance
-        self._order_seq = 0
         self.submitted = 0
 
     def _now(self, order: VenueOrder) -> float:
@@ -56,8 +55,7 @@ class ShadowVenue:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.submitted += 1
-        self._order_seq += 1
-        venue_order_id = f"{self.name}-{self._order_seq}"
+        venue_order_id = self._events.venue_order_id(order.client_order_id)
         now = self._now(order)
         if order.order_type == OrderType.LIMIT:
             price = order.price
