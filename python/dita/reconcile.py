@@ -54,7 +54,7 @@ class ReconciliationReport:
         return {**asdict(self), "clean": self.clean}
 
 
-def _event(order: VenueOrder, kind: str, seq: int, **kw: Any) -> VenueEvent:
+def _event(order: VenueOrder, kind: str, seq: str, **kw: Any) -> VenueEvent:
     return VenueEvent(
         f"reconcile:{order.client_order_id}:{kind}:{seq}",
         order.trade_id,
@@ -97,7 +97,14 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
     report = ReconciliationReport()
     venue_open = {o.client_order_id: o for o in venue.open_orders()}
     lookup = getattr(venue, "order_status", None)
+    # Event ids carry the kernel's seq at the start: the slots remember the ids of an earlier
+    # reconciliation (also across restarts), and a count from 0 alone repeated them, so the
+    # fills a venue made since the last one were refused as duplicates.
+    run = kernel.seq
     n = 0
+
+    def step() -> str:
+        return f"{run}.{n}"
 
     def apply(ev: VenueEvent) -> None:
         nonlocal n
@@ -123,7 +130,7 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             _event(
                 mine,
                 "FILL",
-                n,
+                step(),
                 venue_order_id=theirs.venue_order_id,
                 price=price,
                 size=missed,
@@ -145,12 +152,12 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
                 report.unresolved.append({**item, "reason": "venue cannot look up orders by client id"})
             else:
                 # The venue never received it: the submit was lost, so it ends here.
-                apply(_event(mine, "REJECT", n, reason="not at the venue after restart (submit lost)"))
+                apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
                 report.lost_submits.append(item)
             continue
         stage = kernel.slot_state(mine.slot_id).fsm_state
         if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
-            apply(_event(mine, "ORDER_ACK", n, venue_order_id=theirs.venue_order_id))
+            apply(_event(mine, "ORDER_ACK", step(), venue_order_id=theirs.venue_order_id))
             report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
         book_missed(mine, theirs, item)
         ending = _ENDINGS.get(theirs.status)
@@ -158,7 +165,7 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             # With the venue's final filled size: a report of a fill booked above, arriving
             # late from the venue's stream, is then known as one (the order is full).
             ending_event = _event(
-                mine, ending, n, venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
+                mine, ending, step(), venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
             )
             apply(ending_event)
             report.ended_at_venue.append({**item, "status": theirs.status.name})
@@ -186,7 +193,9 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         try:
             # The venue's figure first (it may be above the end's), then what it filled.
             apply(
-                _event(mine, ending, n, venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size)
+                _event(
+                    mine, ending, step(), venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
+                )
             )
             book_missed(mine, theirs, item)
         except RuntimeError as exc:
