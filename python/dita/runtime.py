@@ -19,6 +19,7 @@ if it had seen every bar). Kernel marks are deferred the same way, to submits an
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -104,11 +105,11 @@ class StrategyContext:
 
     def next_intent_id(self, strategy: Strategy[Any]) -> str:
         self._runtime._intent_seq += 1
-        return f"{strategy.name}-i{self._runtime._intent_seq}"
+        return f"{strategy.name}-{self._runtime._id_run}i{self._runtime._intent_seq}"
 
     def next_trade_id(self, strategy: Strategy[Any]) -> str:
         self._runtime._trade_seq += 1
-        return f"{strategy.name}-t{self._runtime._trade_seq}"
+        return f"{strategy.name}-{self._runtime._id_run}t{self._runtime._trade_seq}"
 
     def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
         return self._runtime.submit(strategy, intent)
@@ -153,6 +154,13 @@ class TradingRuntime:
         self.ctx = StrategyContext(self)
         self._intent_seq = 0
         self._trade_seq = 0
+        # A kernel that has accepted intents (one recovered from its write-ahead log, say)
+        # remembers their ids and holds their trade ids: this runtime's ids carry the kernel's
+        # seq (``r<seq>-``), which moved past every earlier runtime's. Counting from 1 alone,
+        # a strategy restarted on a recovered kernel had every intent refused as a duplicate.
+        stats = getattr(kernel, "stats", None)
+        used = callable(stats) and bool(stats().get("intents_accepted"))
+        self._id_run = f"r{kernel.seq}-" if used else ""
         self._owner: dict[str, StrategyHandle] = {}
         # Owners of trades that freed their slot, newest last: a venue may still send a fill
         # for a trade's ended order, which the kernel applies (it reopens the position).
@@ -176,8 +184,30 @@ class TradingRuntime:
         strategy._ctx = self.ctx
         handle = StrategyHandle(strategy)
         self.handles[strategy.name] = handle
+        self._adopt(handle)
         self._reindex()
         return handle
+
+    def _adopt(self, handle: StrategyHandle) -> None:
+        """Give the strategy back the trades the kernel holds under its trade ids (a kernel
+        recovered from its write-ahead log): its ``position``/``busy``/``close`` see them and
+        their fills reach it, instead of it opening a second position beside them."""
+        slots = getattr(self.kernel, "slots", None)
+        if not callable(slots):
+            return
+        mine = re.compile(re.escape(handle.name) + r"-(?:r\d+-)?t\d+")
+        for s in slots():
+            trade_id = s.get("trade_id") or ""
+            if s.get("fsm_state") in FREE_STAGES or not mine.fullmatch(trade_id):
+                continue
+            if trade_id in self._owner:
+                continue
+            self._owner[trade_id] = handle
+            handle.strategy._track_open(s["asset"], s["slot_id"])
+            slot = self.kernel.slot_state(s["slot_id"])
+            for order in (slot.active_entry_order, slot.active_exit_order):
+                if order is not None and order.status.name not in TERMINAL_STATUSES:
+                    self._working.add(order.client_order_id)
 
     def start(self) -> None:
         """Call ``on_start`` of every RUNNING strategy."""

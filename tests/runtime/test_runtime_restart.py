@@ -1,0 +1,69 @@
+"""A strategy restarted on a kernel recovered from its write-ahead log: its new intents are
+not taken for the last run's, and it holds the trades it opened before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from dita import ExecutionKernel
+from dita.runtime import TradingRuntime
+from dita.strategy import Bar, Fill, Strategy
+from dita.venues.paper import PaperVenue
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    close: bool = False
+
+
+class InAndOut(Strategy[Plan]):
+    """Buys while flat; with ``close``, closes what it holds."""
+
+    Params = Plan
+
+    def on_start(self) -> None:
+        self.my_fills: list[Fill] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if self.position(bar.asset) > 0:
+            if self.params.close:
+                assert all(o.accepted for o in self.close(bar.asset, price=bar.close))
+        elif not self.busy(bar.asset):
+            out = self.buy(bar.asset, 0.01, price=bar.close)
+            assert out.accepted, out.details
+
+    def on_fill(self, fill: Fill) -> None:
+        self.my_fills.append(fill)
+
+
+def _life(wal: Path, start: float, n: int, close: bool) -> tuple[TradingRuntime, InAndOut, ExecutionKernel]:
+    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="rt-restart", wal_dir=str(wal))
+    if kernel.seq == 0:
+        kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [venue])
+    strategy = InAndOut({"close": close})
+    runtime.add_strategy(strategy)
+    runtime.start()
+    runtime.run([Bar("BTCUSDT", start + 60 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0) for i in range(n)])
+    return runtime, strategy, kernel
+
+
+def test_a_strategy_restarted_on_a_recovered_kernel_trades_on(tmp_path: Path) -> None:
+    runtime, _, kernel = _life(tmp_path, 1_700_000_000.0, 2, close=False)
+    assert runtime.stats["refused"] == 0
+    first = kernel.slot_state(0)
+    assert first.fsm_state.name == "POSITION_OPEN" and first.size == 0.01
+    kernel.close()
+
+    runtime, strategy, kernel = _life(tmp_path, 1_700_001_000.0, 3, close=True)
+    # The held trade is the strategy's: it closes it rather than buying beside it, and the
+    # new run's intent and trade ids are new to the kernel.
+    assert runtime.stats["refused"] == 0, runtime.status()
+    new = kernel.slot_state(0).trade_id
+    assert [(f.trade_id, f.closed) for f in strategy.my_fills] == [(first.trade_id, True), (new, False)]
+    assert kernel.slot_state(0).trade_id != first.trade_id
+    assert kernel.slot_state(0).size == 0.01 and kernel.slot_state(1).fsm_state.name == "IDLE"
+    kernel.close()
