@@ -99,6 +99,8 @@ pub struct MockVenue {
     order_seq: u64,
     event_seq: u64,
     fill_seq: u64,
+    /// The seq of the kernel recovered beside this venue (0: a fresh kernel); see `resume`.
+    session: u64,
     pub submitted: u64,
     open: BTreeMap<Id, VenueOrder>,
     /// Orders that ended (filled or canceled), newest last, for `order_status` lookups.
@@ -110,16 +112,30 @@ pub struct MockVenue {
 /// How many ended orders the mock remembers for `order_status`.
 pub const MOCK_FINISHED_MEMORY: usize = 10_000;
 
-/// `<venue>-<client order id><sep><n>`: the kernel never repeats a client order id, so the
-/// ids of a venue started afresh beside a kernel recovered from its log never meet the ones
-/// that kernel remembers (with a bare count its first events were refused as duplicates and
-/// their fills lost).
-fn scoped_id(venue: &str, client_order_id: &str, sep: &str, n: u64) -> Id {
-    let mut prefix = String::with_capacity(venue.len() + 1 + client_order_id.len());
+/// `<venue>-[s<session>-]<client order id><sep><n>`: the kernel never repeats a client order
+/// id, and a venue serving a kernel recovered from its log at seq `session` (see
+/// `MockVenue::resume`) marks its ids with it, so the ids of a venue started afresh beside
+/// such a kernel never meet the ones that kernel remembers (with a bare count its first events
+/// were refused as duplicates and their fills lost).
+fn scoped_id(venue: &str, session: u64, client_order_id: &str, sep: &str, n: u64) -> Id {
+    let mut prefix = String::with_capacity(venue.len() + 24 + client_order_id.len());
     prefix.push_str(venue);
     prefix.push('-');
+    if session > 0 {
+        prefix.push_str(&counter_id("s", "", session));
+        prefix.push('-');
+    }
     prefix.push_str(client_order_id);
     counter_id(&prefix, sep, n)
+}
+
+impl MockVenue {
+    /// Marks this venue's ids with `seq`, the kernel's seq when it was recovered from its
+    /// log beside this venue: the ids of the kernel's earlier run never come again, even for
+    /// an order both runs answer. 0 (a fresh kernel) leaves them as they are.
+    pub fn resume(&mut self, seq: u64) {
+        self.session = seq;
+    }
 }
 
 impl MockVenue {
@@ -132,6 +148,7 @@ impl MockVenue {
             order_seq: 0,
             event_seq: 0,
             fill_seq: 0,
+            session: 0,
             submitted: 0,
             open: BTreeMap::new(),
             finished: AHashMap::new(),
@@ -145,6 +162,7 @@ impl MockVenue {
         let mut ev = VenueEvent::new("", kind, &order.client_order_id);
         ev.event_id = scoped_id(
             &self.config.name,
+            self.session,
             &order.client_order_id,
             "-e",
             self.event_seq,
@@ -177,6 +195,7 @@ impl MockVenue {
         self.fill_seq += 1;
         ev.fill_id = scoped_id(
             &self.config.name,
+            self.session,
             &order.client_order_id,
             "-t",
             self.fill_seq,
@@ -224,6 +243,7 @@ impl MockVenue {
         let mut o = order.clone();
         o.venue_order_id = scoped_id(
             &self.config.name,
+            self.session,
             &order.client_order_id,
             "-",
             self.order_seq,

@@ -102,6 +102,16 @@ def test_router_maps_names_and_names_the_unknown_one() -> None:
         router["binance"]
 
 
+def test_router_resume_marks_its_own_ids_and_those_of_the_venues_behind_it() -> None:
+    shadow = ShadowVenue(clock=lambda: 7.0)
+    router = VenueRouter({"shadow": shadow}, routes={"BTCUSDT": "shadow"})
+    router.resume(12)
+    ids = [e.event_id for e in router.submit(make_order("o1", size=1.0, reference_price=5))]
+    assert ids == ["shadow-s12-o1-e1", "shadow-s12-o1-e2"]
+    refused = router.submit(make_order("o2", asset="DOGEUSDT", size=1.0, reference_price=5))
+    assert [e.event_id for e in refused] == ["router:reject:o2"]  # named after the order already
+
+
 def test_router_routes_orders_by_asset_and_falls_back_to_the_default() -> None:
     shadow, paper = ShadowVenue(), PaperVenue(slippage_bps=0)
     paper.on_quote("ETHUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)

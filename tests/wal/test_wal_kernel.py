@@ -480,3 +480,47 @@ def test_a_simulated_venue_started_afresh_beside_a_recovered_kernel_loses_no_fil
         for n in range(3):
             trade(kernel, v, 3 * life + n)
         kernel.close()
+
+
+@pytest.mark.parametrize("venue", ["native-mock", "paper"])
+def test_a_recovered_kernel_tells_its_venue_to_mark_its_ids(tmp_path: Path, venue: str) -> None:
+    """An order both runs answer (resting in the first, canceled in the second) would get the
+    same first event id from a venue started afresh: the recovered kernel calls the venue's
+    resume(seq), so the answer carries the seq and is not refused as a duplicate."""
+    from dita import MockVenueAdapter
+    from dita.venues.paper import PaperVenue
+
+    def make() -> Any:
+        if venue == "paper":
+            v = PaperVenue()
+            v.on_quote("BTCUSDT", 100.0, 100.1, 10.0, 10.0, ts=1_700_000_000.0)
+            return v
+        return MockVenueAdapter(fill_rate=0.0)
+
+    def limit(action: str, n: int) -> KernelIntent:
+        return KernelIntent(f"{action}{n}", "t1", 0, "BTCUSDT", "LONG", action, 100.0,
+                            1.0 if action == "ENTER" else 0.0, order_type="LIMIT", limit_price=90.0,
+                            timestamp=1_700_000_001.0 + n)  # fmt: skip
+
+    kernel = ExecutionKernel(max_slots=1, venue=make(), kernel_id="resume", wal_dir=str(tmp_path))
+    kernel.set_seed_capital(10_000.0)
+    first = kernel.process_intent(limit("ENTER", 0))
+    assert first.state.name == "ENTRY_WORKING"
+    seq = kernel.seq
+    kernel.close()
+    again = ExecutionKernel(max_slots=1, venue=make(), kernel_id="resume", wal_dir=str(tmp_path))
+    out = again.process_intent(limit("CANCEL", 1))
+    assert out.accepted and "venue_event_refused" not in out.details, out.details
+    ids = [e.event_id for e in out.emitted_events]
+    assert ids and all(f"-s{seq}-" in i for i in ids)
+    assert not {e.event_id for e in first.emitted_events} & set(ids)
+    again.close()
+
+
+def test_resume_refuses_a_seq_that_is_not_a_count() -> None:
+    from dita.venues.paper import PaperVenue
+
+    venue = PaperVenue()
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ValueError, match=f"seq must be an int >= 0, got {bad!r}"):
+            venue.resume(bad)  # type: ignore[arg-type]

@@ -64,6 +64,10 @@ class VenueAdapter(Protocol):
     def positions(self) -> dict[str, float]:
         """Signed position size per asset (positive long, negative short)."""
 
+    # Optional: ``resume(seq)``. A kernel recovered from its write-ahead log calls it with its
+    # seq when it is built, so a venue naming events with its own counts never repeats an id
+    # of the last run's (the kernel would refuse the answer as a duplicate).
+
 
 @runtime_checkable
 class VenueMarketInfo(Protocol):

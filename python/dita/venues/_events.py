@@ -49,21 +49,32 @@ class BoundedIdSet:
 
 
 class OrderEvents:
-    """Makes the events of one venue, naming them ``<venue>-<client order id>-e<n>``."""
+    """Makes the events of one venue, naming them ``<venue>-[s<seq>-]<client order id>-e<n>``
+    (``s<seq>`` once :meth:`resume` was called)."""
 
     def __init__(self, venue_name: str) -> None:
         self.venue_name = venue_name
         self._seq = 0
         self._order_seq = 0
+        self._prefix = f"{venue_name}-"
+
+    def resume(self, seq: int) -> None:
+        """Mark every later id with ``seq``, the seq of the kernel recovered from its log beside
+        this venue (the kernel calls its venue's ``resume``): an order both runs answer, a
+        cancel of one the last run acknowledged, say, then never gets an id of the last run's."""
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        self._prefix = f"{self.venue_name}-s{seq}-" if seq else f"{self.venue_name}-"
 
     def next_id(self, client_order_id: str) -> str:
         self._seq += 1
-        return f"{self.venue_name}-{client_order_id}-e{self._seq}"
+        return f"{self._prefix}{client_order_id}-e{self._seq}"
 
     def venue_order_id(self, client_order_id: str) -> str:
-        """A new order's venue id, ``<venue>-<client order id>-<n>`` (its fills' ids build on it)."""
+        """A new order's venue id, ``<venue>-[s<seq>-]<client order id>-<n>`` (its fills' ids
+        build on it)."""
         self._order_seq += 1
-        return f"{self.venue_name}-{client_order_id}-{self._order_seq}"
+        return f"{self._prefix}{client_order_id}-{self._order_seq}"
 
     def make(
         self,

@@ -767,6 +767,11 @@ class CcxtVenue:
     # -- cancel --------------------------------------------------------------------------
 
     @_serialized
+    def resume(self, seq: int) -> None:
+        """Mark the ids this adapter makes itself (throttles, refusals) with ``seq``: the
+        kernel recovered from its write-ahead log beside it calls this."""
+        self._events.resume(seq)
+
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         ccxt = self._ccxt
         tracked = self._tracked.get(order.client_order_id)

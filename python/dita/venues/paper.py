@@ -240,6 +240,11 @@ class PaperVenue:
         reason = limits.order_violation(order.size, price)
         return f"venue filter: {reason}" if reason else ""
 
+    def resume(self, seq: int) -> None:
+        """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
+        beside it calls this, so no answer of this run takes an id of the last run's."""
+        self._events.resume(seq)
+
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         now = self.now(order)
         working = self._by_client_id.get(order.client_order_id)

@@ -159,6 +159,15 @@ class VenueRouter:
             raise
         return self._seen(events)
 
+    def resume(self, seq: int) -> None:
+        """Mark the router's ids, and those of every venue behind it that can, with ``seq``
+        (the kernel recovered from its write-ahead log beside it calls this)."""
+        self._events.resume(seq)
+        for venue in self._venues.values():
+            resume = getattr(venue, "resume", None)
+            if callable(resume):
+                resume(seq)
+
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         try:
             venue = self.venue_holding(order)

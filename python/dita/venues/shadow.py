@@ -96,6 +96,11 @@ class ShadowVenue:
         self._cash -= delta * price
         return [ack, fill]
 
+    def resume(self, seq: int) -> None:
+        """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
+        beside it calls this, so no answer of this run takes an id of the last run's."""
+        self._events.resume(seq)
+
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         # Shadow orders fill on submit, so there is never anything left to cancel.
         return [

@@ -103,6 +103,12 @@ impl PyMockVenue {
             .transpose()
     }
 
+    /// Marks this venue's ids with `seq`, the seq of a kernel recovered from its log beside
+    /// it (the kernel calls it), so they never repeat the kernel's earlier run's.
+    fn resume(&mut self, seq: u64) {
+        self.inner.resume(seq);
+    }
+
     fn forget_order(&mut self, client_order_id: &str) -> bool {
         self.inner.forget_order(client_order_id)
     }

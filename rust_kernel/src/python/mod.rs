@@ -573,6 +573,25 @@ impl PyKernel {
                 core.max_slots()
             )));
         }
+        // A kernel recovered from its log remembers its venue's earlier event ids: a venue
+        // that can mark its ids with the seq (the simulated ones, which count from 1 in every
+        // process) is told it, so none of its answers is refused as a duplicate.
+        if let Some(seq) = wal
+            .as_ref()
+            .filter(|w| !w.log.is_new())
+            .map(|_| core.seq())
+            .filter(|&s| s > 0)
+        {
+            match &venue {
+                VenueHandle::Mock(m) => m.borrow_mut(py).inner.resume(seq),
+                VenueHandle::Python(v) => {
+                    let v = v.bind(py);
+                    if v.getattr("resume").is_ok_and(|r| r.is_callable()) {
+                        v.call_method1("resume", (seq,))?;
+                    }
+                }
+            }
+        }
         // Seed capital from the constructor applies to a new kernel; a recovered kernel keeps
         // the capital its log recorded (change it with set_seed_capital).
         if let Some(c) = seed_capital.filter(|_| wal.as_ref().is_none_or(|w| w.log.is_new())) {
