@@ -99,8 +99,8 @@ pub struct MockVenue {
     order_seq: u64,
     event_seq: u64,
     fill_seq: u64,
-    /// The seq of the kernel recovered beside this venue (0: a fresh kernel); see `resume`.
-    session: u64,
+    /// What its ids start with: the venue's name, and `-s<seq>` once `resume` was called.
+    id_prefix: String,
     pub submitted: u64,
     open: BTreeMap<Id, VenueOrder>,
     /// Orders that ended (filled or canceled), newest last, for `order_status` lookups.
@@ -112,29 +112,19 @@ pub struct MockVenue {
 /// How many ended orders the mock remembers for `order_status`.
 pub const MOCK_FINISHED_MEMORY: usize = 10_000;
 
-/// `<venue>-[s<session>-]<client order id><sep><n>`: the kernel never repeats a client order
-/// id, and a venue serving a kernel recovered from its log at seq `session` (see
-/// `MockVenue::resume`) marks its ids with it, so the ids of a venue started afresh beside
-/// such a kernel never meet the ones that kernel remembers (with a bare count its first events
-/// were refused as duplicates and their fills lost).
-fn scoped_id(venue: &str, session: u64, client_order_id: &str, sep: &str, n: u64) -> Id {
-    let mut prefix = String::with_capacity(venue.len() + 24 + client_order_id.len());
-    prefix.push_str(venue);
-    prefix.push('-');
-    if session > 0 {
-        prefix.push_str(&counter_id("s", "", session));
-        prefix.push('-');
-    }
-    prefix.push_str(client_order_id);
-    counter_id(&prefix, sep, n)
-}
-
 impl MockVenue {
-    /// Marks this venue's ids with `seq`, the kernel's seq when it was recovered from its
-    /// log beside this venue: the ids of the kernel's earlier run never come again, even for
-    /// an order both runs answer. 0 (a fresh kernel) leaves them as they are.
+    /// Marks this venue's ids (`<name>-s<seq>-e<n>`) with `seq`, the kernel's seq when it
+    /// was recovered from its log beside this venue (the kernel calls this). A venue started
+    /// afresh counts from 1 again while the recovered kernel remembers the ids of its earlier
+    /// run: unmarked, its first answers were refused as duplicates and their fills lost.
+    /// Every input moves the seq on, so each run that gave the kernel an event is marked
+    /// apart from the next. 0 (a fresh kernel) leaves the ids as they are.
     pub fn resume(&mut self, seq: u64) {
-        self.session = seq;
+        self.id_prefix = if seq == 0 {
+            self.config.name.clone()
+        } else {
+            counter_id(&self.config.name, "-s", seq).to_string()
+        };
     }
 }
 
@@ -142,13 +132,14 @@ impl MockVenue {
     pub fn new(config: MockConfig) -> KernelResult<Self> {
         config.validate()?;
         let rng = SplitMix64(config.seed);
+        let id_prefix = config.name.clone();
         Ok(MockVenue {
             config,
             rng,
             order_seq: 0,
             event_seq: 0,
             fill_seq: 0,
-            session: 0,
+            id_prefix,
             submitted: 0,
             open: BTreeMap::new(),
             finished: AHashMap::new(),
@@ -160,13 +151,7 @@ impl MockVenue {
     fn event(&mut self, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
         self.event_seq += 1;
         let mut ev = VenueEvent::new("", kind, &order.client_order_id);
-        ev.event_id = scoped_id(
-            &self.config.name,
-            self.session,
-            &order.client_order_id,
-            "-e",
-            self.event_seq,
-        );
+        ev.event_id = counter_id(&self.id_prefix, "-e", self.event_seq);
         ev.trade_id = order.trade_id.clone();
         ev.slot_id = order.slot_id as i64;
         ev.venue_order_id = order.venue_order_id.clone();
@@ -193,13 +178,7 @@ impl MockVenue {
         *self.positions.entry(order.asset.clone()).or_insert(0.0) += signed;
         let mut ev = self.event(KernelEventKind::Fill, order);
         self.fill_seq += 1;
-        ev.fill_id = scoped_id(
-            &self.config.name,
-            self.session,
-            &order.client_order_id,
-            "-t",
-            self.fill_seq,
-        );
+        ev.fill_id = counter_id(&self.id_prefix, "-t", self.fill_seq);
         ev.price = price;
         ev.size = qty;
         ev.filled_size = order.filled_size;
@@ -241,13 +220,7 @@ impl MockVenue {
         }
         self.order_seq += 1;
         let mut o = order.clone();
-        o.venue_order_id = scoped_id(
-            &self.config.name,
-            self.session,
-            &order.client_order_id,
-            "-",
-            self.order_seq,
-        );
+        o.venue_order_id = counter_id(&self.id_prefix, "-", self.order_seq);
         o.status = VenueOrderStatus::Acknowledged;
         let mut events = Vec::with_capacity(2);
         events.push(self.event(KernelEventKind::OrderAck, &o));

@@ -82,7 +82,7 @@ def test_shadow_event_ids_are_deterministic() -> None:
         ]
 
     assert run() == run()
-    assert [d["event_id"] for d in run()[:2]] == ["shadow-o0-e1", "shadow-o0-e2"]
+    assert [d["event_id"] for d in run()[:2]] == ["shadow-e1", "shadow-e2"]
 
 
 def test_shadow_settings_are_validated() -> None:
@@ -107,7 +107,7 @@ def test_router_resume_marks_its_own_ids_and_those_of_the_venues_behind_it() -> 
     router = VenueRouter({"shadow": shadow}, routes={"BTCUSDT": "shadow"})
     router.resume(12)
     ids = [e.event_id for e in router.submit(make_order("o1", size=1.0, reference_price=5))]
-    assert ids == ["shadow-s12-o1-e1", "shadow-s12-o1-e2"]
+    assert ids == ["shadow-s12-e1", "shadow-s12-e2"]
     refused = router.submit(make_order("o2", asset="DOGEUSDT", size=1.0, reference_price=5))
     assert [e.event_id for e in refused] == ["router:reject:o2"]  # named after the order already
 

@@ -1,11 +1,11 @@
 """Building VenueEvents from orders, shared by the Python venues.
 
-Event ids are deterministic (venue name, the order's client id and a per-venue sequence, or
-the venue's own ids) so two runs over the same input produce the same stream, and a re-sent
-event is recognised by the kernel's idempotency memory. The client id is in every id a
-simulated venue makes: the kernel never repeats one, so the ids of a venue started afresh
-beside a kernel recovered from its log never meet those the kernel remembers (with a bare
-count, the new run's first events were refused as duplicates and their fills lost).
+Event ids are deterministic (venue name plus a per-venue count, or the venue's own ids) so
+two runs over the same input produce the same stream, and a re-sent event is recognised by
+the kernel's idempotency memory. A kernel recovered from its write-ahead log calls its
+venue's ``resume(seq)``, and the counts are then marked ``s<seq>``: a venue started afresh
+counts from 1 again, and unmarked, its first answers met ids the recovered kernel remembers
+and were refused as duplicates, their fills lost.
 """
 
 from __future__ import annotations
@@ -49,32 +49,31 @@ class BoundedIdSet:
 
 
 class OrderEvents:
-    """Makes the events of one venue, naming them ``<venue>-[s<seq>-]<client order id>-e<n>``
-    (``s<seq>`` once :meth:`resume` was called)."""
+    """Makes the events of one venue, naming them ``<venue>-e<n>`` (``<venue>-s<seq>-e<n>``
+    once :meth:`resume` was called) and its orders ``<venue>-<n>`` alike."""
 
     def __init__(self, venue_name: str) -> None:
         self.venue_name = venue_name
         self._seq = 0
         self._order_seq = 0
-        self._prefix = f"{venue_name}-"
+        self._prefix = venue_name
 
     def resume(self, seq: int) -> None:
         """Mark every later id with ``seq``, the seq of the kernel recovered from its log beside
-        this venue (the kernel calls its venue's ``resume``): an order both runs answer, a
-        cancel of one the last run acknowledged, say, then never gets an id of the last run's."""
+        this venue (the kernel calls its venue's ``resume``). Every input moves the seq on, so
+        each run that gave the kernel an event is marked apart from the next."""
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise ValueError(f"seq must be an int >= 0, got {seq!r}")
-        self._prefix = f"{self.venue_name}-s{seq}-" if seq else f"{self.venue_name}-"
+        self._prefix = f"{self.venue_name}-s{seq}" if seq else self.venue_name
 
-    def next_id(self, client_order_id: str) -> str:
+    def next_id(self) -> str:
         self._seq += 1
-        return f"{self._prefix}{client_order_id}-e{self._seq}"
+        return f"{self._prefix}-e{self._seq}"
 
-    def venue_order_id(self, client_order_id: str) -> str:
-        """A new order's venue id, ``<venue>-[s<seq>-]<client order id>-<n>`` (its fills' ids
-        build on it)."""
+    def venue_order_id(self) -> str:
+        """A new order's venue id (its fills' ids build on it)."""
         self._order_seq += 1
-        return f"{self._prefix}{client_order_id}-{self._order_seq}"
+        return f"{self._prefix}-{self._order_seq}"
 
     def make(
         self,
@@ -98,7 +97,7 @@ class OrderEvents:
         if status in (VenueOrderStatus.CANCELED, VenueOrderStatus.EXPIRED, VenueOrderStatus.REJECTED):
             remaining = 0.0
         return VenueEvent(
-            event_id if event_id is not None else self.next_id(order.client_order_id),
+            event_id if event_id is not None else self.next_id(),
             order.trade_id,
             order.slot_id,
             kind,

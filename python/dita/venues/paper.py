@@ -179,7 +179,7 @@ class PaperVenue:
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.submitted += 1
         now = self.now(order)
-        venue_order_id = self._events.venue_order_id(order.client_order_id)
+        venue_order_id = self._events.venue_order_id()
         reason = self._refusal(order)
         if reason:
             return [

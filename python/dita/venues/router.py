@@ -185,7 +185,7 @@ class VenueRouter:
         event_id = (
             f"{self.name}:reject:{coid}"
             if kind == KernelEventKind.REJECT
-            else self._events.next_id(f"cancel_reject:{coid}")
+            else f"{self.name}:cancel_reject:{coid}:{self._events.next_id()}"
         )
         return self._events.make(
             order,

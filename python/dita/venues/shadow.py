@@ -55,7 +55,7 @@ class ShadowVenue:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.submitted += 1
-        venue_order_id = self._events.venue_order_id(order.client_order_id)
+        venue_order_id = self._events.venue_order_id()
         now = self._now(order)
         if order.order_type == OrderType.LIMIT:
             price = order.price
