@@ -681,3 +681,30 @@ def test_an_answer_that_raises_while_read_loses_nothing(
     assert venue.poll_events() == []
     broken["on"] = False
     assert [e.fill_id for e in venue.poll_events()] == ["BTCUSDT:4101"]
+
+
+def test_cancel_runs_under_the_adapter_lock(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
+    """The kernel's thread cancels while a timer thread may poll: the cancel's exchange call
+    holds the adapter's lock (adding resume() once took the cancel's @_serialized with it)."""
+    import threading
+
+    venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    free_to_others: list[bool] = []
+    send = venue._exchange.cancel_order
+
+    def cancel_order(*args: object, **kwargs: object) -> object:
+        def probe() -> None:
+            got = venue._lock.acquire(blocking=False)
+            if got:
+                venue._lock.release()
+            free_to_others.append(got)
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        prober.join()
+        return send(*args, **kwargs)
+
+    venue._exchange.cancel_order = cancel_order
+    assert kinds(venue.cancel(order)) == ["FILL", "CANCEL_ACK"]
+    assert free_to_others == [False]

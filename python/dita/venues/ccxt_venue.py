@@ -764,14 +764,15 @@ class CcxtVenue:
             return float(cost) * price, {"fee_currency": str(currency), "fee_native": float(cost)}
         return None, {"fee_currency": str(currency), "fee_native": float(cost)}
 
-    # -- cancel --------------------------------------------------------------------------
-
     @_serialized
     def resume(self, seq: int) -> None:
         """Mark the ids this adapter makes itself (throttles, refusals) with ``seq``: the
         kernel recovered from its write-ahead log beside it calls this."""
         self._events.resume(seq)
 
+    # -- cancel --------------------------------------------------------------------------
+
+    @_serialized
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         ccxt = self._ccxt
         tracked = self._tracked.get(order.client_order_id)
