@@ -524,3 +524,54 @@ def test_resume_refuses_a_seq_that_is_not_a_count() -> None:
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(ValueError, match=f"seq must be an int >= 0, got {bad!r}"):
             venue.resume(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "venue",
+    [
+        "shadow",
+        "paper",
+        pytest.param(
+            "native-mock",
+            marks=pytest.mark.xfail(strict=True, reason="MockVenue::resume keeps only the last seq (Rust)"),
+        ),
+    ],
+)
+def test_a_venue_two_recovered_kernels_share_never_repeats_an_id(tmp_path: Path, venue: str) -> None:
+    """Two kernels on one venue each call its resume(seq). When only one of them traded in
+    the last run, the other's seq is the same as then: a venue keeping the last seq it was told
+    marked this run's ids like the last run's, and the kernel that traded refused them."""
+    from dita import MockVenueAdapter
+    from dita.venues import PaperVenue, ShadowVenue
+
+    def make() -> Any:
+        if venue == "paper":
+            v = PaperVenue(slippage_bps=0.0)
+            v.on_quote("BTCUSDT", 100.0, 100.0, 100.0, 100.0, ts=1_700_000_000.0)
+            return v
+        return ShadowVenue() if venue == "shadow" else MockVenueAdapter()
+
+    def life() -> tuple[ExecutionKernel, ExecutionKernel]:
+        shared = make()
+        a, b = (
+            ExecutionKernel(max_slots=2, venue=shared, kernel_id=k, wal_dir=str(tmp_path / k)) for k in "ab"
+        )
+        return a, b
+
+    def intent(n: int, slot: int, action: str) -> KernelIntent:
+        return KernelIntent(f"i{n}", f"t{slot}", slot, "BTCUSDT", "LONG", action, 100.0, 1.0,
+                            timestamp=1_700_000_001.0 + n)  # fmt: skip
+
+    a, b = life()
+    for k in (a, b):
+        k.set_seed_capital(10_000.0)
+        assert k.process_intent(intent(0, 0, "ENTER")).state.name == "POSITION_OPEN"
+        k.close()
+    a, b = life()  # both at the same seq; only a trades
+    assert a.process_intent(intent(1, 1, "ENTER")).state.name == "POSITION_OPEN"
+    a.close(), b.close()
+    a, b = life()
+    out = a.process_intent(intent(2, 1, "EXIT"))
+    assert "venue_event_refused" not in out.details, out.details
+    assert a.slot_state(1).fsm_state.name == "CLOSED"
+    a.close(), b.close()

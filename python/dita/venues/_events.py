@@ -50,7 +50,7 @@ class BoundedIdSet:
 
 class OrderEvents:
     """Makes the events of one venue, naming them ``<venue>-e<n>`` (``<venue>-s<seq>-e<n>``
-    once :meth:`resume` was called) and its orders ``<venue>-<n>`` alike."""
+    once :meth:`resume` was called, one ``-s<seq>`` per call) and its orders ``<venue>-<n>`` alike."""
 
     def __init__(self, venue_name: str) -> None:
         self.venue_name = venue_name
@@ -61,10 +61,13 @@ class OrderEvents:
     def resume(self, seq: int) -> None:
         """Mark every later id with ``seq``, the seq of the kernel recovered from its log beside
         this venue (the kernel calls its venue's ``resume``). Every input moves the seq on, so
-        each run that gave the kernel an event is marked apart from the next."""
+        each run that gave the kernel an event is marked apart from the next. The marks add up:
+        with kernels sharing the venue, keeping only the last one's seq repeated the last run's
+        mark when that kernel had been idle while another traded, and the other refused it all."""
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise ValueError(f"seq must be an int >= 0, got {seq!r}")
-        self._prefix = f"{self.venue_name}-s{seq}" if seq else self.venue_name
+        if seq:
+            self._prefix = f"{self._prefix}-s{seq}"
 
     def next_id(self) -> str:
         self._seq += 1
