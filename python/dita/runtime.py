@@ -44,6 +44,8 @@ __all__ = [
 # per slot, so more than a few thousand slots' worth is never needed).
 RELEASED_MEMORY = 10_000
 FILL = KernelEventKind.FILL
+# How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
+_RESTART_MARK = re.compile(r"-r\d+\Z")
 
 FillListener = Callable[[VenueEvent, int], None]
 """Called with each accepted fill and the index of the data point it happened on."""
@@ -181,6 +183,13 @@ class TradingRuntime:
     def add_strategy(self, strategy: Strategy[Any]) -> StrategyHandle:
         if strategy.name in self.handles:
             raise ValueError(f"a strategy named {strategy.name!r} is already running; give it another name")
+        if _RESTART_MARK.search(strategy.name):
+            # Its ids would read as another strategy's after a restart (``bot-r5-t1`` is ``bot``'s
+            # trade on a kernel restarted at seq 5): adoption would hand its trades to ``bot``.
+            raise ValueError(
+                f"strategy name {strategy.name!r} ends like a restart mark (-r<digits>), which makes "
+                "its trade ids another strategy's after a restart; give it another name"
+            )
         strategy._ctx = self.ctx
         handle = StrategyHandle(strategy)
         self.handles[strategy.name] = handle

@@ -67,3 +67,19 @@ def test_a_strategy_restarted_on_a_recovered_kernel_trades_on(tmp_path: Path) ->
     assert kernel.slot_state(0).trade_id != first.trade_id
     assert kernel.slot_state(0).size == 0.01 and kernel.slot_state(1).fsm_state.name == "IDLE"
     kernel.close()
+
+
+def test_a_name_that_reads_as_another_strategys_restart_mark_is_refused(tmp_path: Path) -> None:
+    """Trade ids are ``<name>-t<n>``, or ``<name>-r<seq>-t<n>`` after a restart: a strategy
+    named ``bot-r5`` trades as ``bot-r5-t1``, which is also what ``bot`` trades as on a kernel
+    restarted at seq 5. Added first on the restarted kernel, ``bot`` took ``bot-r5``'s open
+    trade as its own (its ``busy``/``position``/``close`` acted on it) and ``bot-r5`` lost it."""
+    import pytest
+
+    kernel = ExecutionKernel(max_slots=2, venue=PaperVenue(), kernel_id="names", wal_dir=str(tmp_path))
+    runtime = TradingRuntime(kernel)
+    with pytest.raises(ValueError, match=r"'bot-r5'.*restart mark"):
+        runtime.add_strategy(InAndOut(name="bot-r5"))
+    assert "bot-r5" not in runtime.handles
+    runtime.add_strategy(InAndOut(name="bot-r5x"))  # not a mark: taken
+    kernel.close()
