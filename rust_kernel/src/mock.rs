@@ -118,13 +118,14 @@ impl MockVenue {
     /// afresh counts from 1 again while the recovered kernel remembers the ids of its earlier
     /// run: unmarked, its first answers were refused as duplicates and their fills lost.
     /// Every input moves the seq on, so each run that gave the kernel an event is marked
-    /// apart from the next. 0 (a fresh kernel) leaves the ids as they are.
+    /// apart from the next; each call adds its mark, so a venue several recovered kernels share
+    /// carries all their seqs. 0 (a fresh kernel) leaves the ids as they are.
     pub fn resume(&mut self, seq: u64) {
-        self.id_prefix = if seq == 0 {
-            self.config.name.clone()
-        } else {
-            counter_id(&self.config.name, "-s", seq).to_string()
-        };
+        // The marks add up: with kernels sharing the venue, keeping only the last one's seq
+        // repeated the last run's mark when that kernel idled while another traded.
+        if seq > 0 {
+            self.id_prefix = counter_id(&self.id_prefix, "-s", seq).to_string();
+        }
     }
 }
 

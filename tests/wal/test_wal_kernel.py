@@ -528,14 +528,7 @@ def test_resume_refuses_a_seq_that_is_not_a_count() -> None:
 
 @pytest.mark.parametrize(
     "venue",
-    [
-        "shadow",
-        "paper",
-        pytest.param(
-            "native-mock",
-            marks=pytest.mark.xfail(strict=True, reason="MockVenue::resume keeps only the last seq (Rust)"),
-        ),
-    ],
+    ["shadow", "paper", "native-mock"],
 )
 def test_a_venue_two_recovered_kernels_share_never_repeats_an_id(tmp_path: Path, venue: str) -> None:
     """Two kernels on one venue each call its resume(seq). When only one of them traded in
