@@ -333,9 +333,14 @@ class Strategy(Generic[P]):
 
     @classmethod
     def check_subscriptions(cls) -> None:
-        """Refuse a ``data`` that would leave the strategy without data (e.g. ``("bar",)``), and
-        ``assets`` that are not a collection of names (a bare ``"BTCUSDT"`` would match
-        ``"BTC"`` as a substring)."""
+        """Refuse a ``Params`` that is not a pydantic model, a ``data`` that would leave the
+        strategy without data (e.g. ``("bar",)``), and ``assets`` that are not a collection of
+        names (a bare ``"BTCUSDT"`` would match ``"BTC"`` as a substring)."""
+        params = cls.Params
+        if not (isinstance(params, type) and issubclass(params, BaseModel)):
+            raise StrategyLoadError(
+                f"{cls.__qualname__}.Params = {params!r} must be a pydantic BaseModel subclass"
+            )
         assets = cls.assets
         if not _is_collection(assets):
             raise StrategyLoadError(
@@ -399,8 +404,12 @@ def load_strategy_class(ref: str) -> type[Strategy[Any]]:
         raise StrategyLoadError(f"strategy {ref!r} must be MODULE:CLASS with both parts")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise StrategyLoadError(f"strategy module {module_name!r} cannot be imported: {exc}") from exc
+    except Exception as exc:
+        # The module is the user's code: a syntax error or an exception at import (or a relative
+        # name like ".mod") is bad input to report, not a traceback.
+        raise StrategyLoadError(
+            f"strategy module {module_name!r} cannot be imported: {type(exc).__name__}: {exc}"
+        ) from exc
     cls = getattr(module, class_name, None)
     if cls is None:
         raise StrategyLoadError(f"module {module_name!r} has no attribute {class_name!r}")
