@@ -28,7 +28,7 @@ import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from dita._kernel import KernelIntent, KernelOutcome, TradeSlot, TradeStage
@@ -445,9 +445,7 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
     """
     values = dict(params)
     if model.model_config.get("extra") != "allow":
-        accepted = set(model.model_fields)
-        for field in model.model_fields.values():
-            accepted.update(a for a in (field.alias, field.validation_alias) if isinstance(a, str))
+        accepted = _accepted_names(model)
         unknown = [name for name in values if name not in accepted]
         if unknown:
             known = ", ".join(model.model_fields)
@@ -466,6 +464,29 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
                 ],
             )
     return model.model_validate(values)
+
+
+def _accepted_names(model: type[BaseModel]) -> set[str]:
+    """The input names ``model`` reads: a field's name (unless it has an alias and the model
+    does not validate by name, when pydantic would drop it as an extra) and its aliases."""
+    config = model.model_config
+    by_name = bool(config.get("validate_by_name") or config.get("populate_by_name"))
+    by_alias = config.get("validate_by_alias", True) is not False
+    accepted: set[str] = set()
+    for name, field in model.model_fields.items():
+        alias = field.validation_alias if field.validation_alias is not None else field.alias
+        if alias is None or by_name:
+            accepted.add(name)
+        if alias is None or not by_alias:
+            continue
+        if isinstance(alias, str):
+            accepted.add(alias)
+        else:  # AliasPath or AliasChoices: the first key of each path
+            paths = (
+                [alias.convert_to_aliases()] if isinstance(alias, AliasPath) else alias.convert_to_aliases()
+            )
+            accepted.update(p[0] for p in paths if p and isinstance(p[0], str))
+    return accepted
 
 
 def is_free_stage(stage: TradeStage) -> bool:
