@@ -285,6 +285,10 @@ class TradingRuntime:
         return True
 
     def _fail(self, handle: StrategyHandle, callback: str, exc: BaseException) -> None:
+        if handle.status is StrategyStatus.ERROR:
+            # Keep the error that stopped it: a callback still running (on_bar after a failed
+            # on_fill) then fails on "cannot trade", which says nothing about the cause.
+            return
         handle.status = StrategyStatus.ERROR
         handle.error = f"{type(exc).__name__}: {exc}"
         handle.error_callback = callback
