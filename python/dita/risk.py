@@ -18,9 +18,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
+__all__ = ["KERNEL_MAX", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
 
 Regime = Literal["NEUTRAL", "BULL", "BEAR"]
+# The kernel refuses amounts above this in magnitude (capital, risk limits).
+KERNEL_MAX = 1e15
 
 
 class RiskLimits(BaseModel):
@@ -29,16 +31,25 @@ class RiskLimits(BaseModel):
     # Frozen so a limits object handed to a kernel cannot drift from what the kernel holds.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_leverage: float | None = Field(default=None, gt=0, description="largest leverage an entry may use")
+    max_leverage: float | None = Field(
+        default=None, gt=0, le=KERNEL_MAX, description="largest leverage an entry may use"
+    )
     max_notional_per_asset: float | None = Field(
-        default=None, gt=0, description="largest open plus working notional in one asset, quote currency"
+        default=None,
+        gt=0,
+        le=KERNEL_MAX,
+        description="largest open plus working notional in one asset, quote currency",
     )
     max_notional_total: float | None = Field(
-        default=None, gt=0, description="largest open plus working notional over all assets"
+        default=None,
+        gt=0,
+        le=KERNEL_MAX,
+        description="largest open plus working notional over all assets",
     )
     max_order_rate: float | None = Field(
         default=None,
         gt=0,
+        le=KERNEL_MAX,
         description="orders (entries and exits) per second, sliding one-second window on intent timestamps",
     )
     regime: Regime = Field(
@@ -109,10 +120,16 @@ class MarketLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    lot_step: float = Field(default=0.0, ge=0, description="order sizes are whole multiples of this")
-    tick_size: float = Field(default=0.0, ge=0, description="limit prices are whole multiples of this")
+    lot_step: float = Field(
+        default=0.0, ge=0, le=KERNEL_MAX, description="order sizes are whole multiples of this"
+    )
+    tick_size: float = Field(
+        default=0.0, ge=0, le=KERNEL_MAX, description="limit prices are whole multiples of this"
+    )
     min_qty: float = Field(default=0.0, ge=0, description="smallest order size")
-    min_notional: float = Field(default=0.0, ge=0, description="smallest price * size, quote currency")
+    min_notional: float = Field(
+        default=0.0, ge=0, le=KERNEL_MAX, description="smallest price * size, quote currency"
+    )
 
     def order_violation(self, size: float, price: float) -> str:
         """Why a venue would refuse an order of ``size`` at ``price`` ('' when it would not).

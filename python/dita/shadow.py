@@ -19,7 +19,7 @@ from dita._kernel import KernelIntent, KernelOutcome, MockVenueAdapter, VenueEve
 from dita.data import generate_quotes
 from dita.examples.quoting import TwoSidedQuoter
 from dita.kernel import ExecutionKernel
-from dita.risk import RiskLimits
+from dita.risk import KERNEL_MAX, RiskLimits
 from dita.runtime import TradingRuntime
 from dita.strategy import Quote
 
@@ -41,15 +41,17 @@ class ShadowSettings(BaseModel):
         default=50, ge=1, le=1_000_000, description="quote rounds (one quote per symbol each)"
     )
     max_inv: float = Field(
-        default=10_000.0, gt=0, description="largest open+working notional per symbol, USD"
+        default=10_000.0, gt=0, le=KERNEL_MAX, description="largest open+working notional per symbol, USD"
     )
-    max_total: float = Field(default=50_000.0, gt=0, description="largest open+working notional overall, USD")
+    max_total: float = Field(
+        default=50_000.0, gt=0, le=KERNEL_MAX, description="largest open+working notional overall, USD"
+    )
     edge_threshold: float = Field(default=1.5, description="edge (bps) below which the kernel freezes")
     fill_rate: float = Field(default=0.7, ge=0, le=1, description="chance an order fills at once")
     reject_rate: float = Field(default=0.05, ge=0, le=1, description="chance the venue rejects an order")
     latency_ms: float = Field(default=100.0, ge=0, le=60_000, description="venue latency stamped on events")
     seed: int = Field(default=42, ge=0, le=2**63 - 1, description="seed of the feed and the mock venue")
-    quote_usd: float = Field(default=1_000.0, gt=0, description="notional of each quote, USD")
+    quote_usd: float = Field(default=1_000.0, gt=0, le=KERNEL_MAX, description="notional of each quote, USD")
 
     @field_validator("symbols")
     @classmethod
