@@ -568,3 +568,26 @@ def test_a_venue_two_recovered_kernels_share_never_repeats_an_id(tmp_path: Path,
     assert "venue_event_refused" not in out.details, out.details
     assert a.slot_state(1).fsm_state.name == "CLOSED"
     a.close(), b.close()
+
+@pytest.mark.parametrize("at", [8, 9, 14], ids=["version-lo", "version-hi", "kernel-id"])
+def test_a_checkpoint_whose_header_is_damaged_is_skipped_like_any_damaged_checkpoint(
+    tmp_path: Path, at: int
+) -> None:
+    # A flipped bit in a checkpoint's version or kernel id is damage (its digest says so), not
+    # another version's or kernel's file: it must be skipped, not refuse the whole log.
+    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
+    _feed(kernel, seed=5, steps=30)
+    kernel.wal_checkpoint()
+    kernel.mark_price("BTC", 101.0)
+    expected, seq = kernel.snapshot(), kernel.seq
+    kernel.close()
+    newest = sorted(tmp_path.glob("ckpt-*.ckpt"))[-1]
+    data = bytearray(newest.read_bytes())
+    data[at] ^= 0x5A
+    newest.write_bytes(bytes(data))
+    again = make_kernel(tmp_path)
+    assert again.seq == seq and again.snapshot() == expected
+    info = again.wal_info()
+    assert info is not None
+    assert [s["path"] for s in info["recovery"]["skipped_checkpoints"]] == [str(newest)]
+    again.close()

@@ -362,6 +362,14 @@ pub(crate) fn decode_checkpoint(
         seq: None,
         detail,
     };
+    // The digest (the last 32 bytes, of everything before them) is checked before the header
+    // is read: a flipped bit in the version or kernel id is damage to skip, not another
+    // version's or kernel's file to refuse the log for.
+    if let Some(body_len) = bytes.len().checked_sub(32).filter(|n| *n >= 14) {
+        if blake3::hash(&bytes[..body_len]).as_bytes()[..] != bytes[body_len..] {
+            return Err(corrupt(body_len, "checkpoint digest mismatch".into()));
+        }
+    }
     let (found_id, _, _, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
     if found_id != kernel_id {
         return Err(WalError::KernelIdMismatch {
@@ -390,11 +398,8 @@ pub(crate) fn decode_checkpoint(
             ),
         ));
     };
+    // `end` is the file's length less the digest, checked above.
     let end = end as usize;
-    let digest = blake3::hash(&bytes[..end]);
-    if digest.as_bytes()[..] != bytes[end..end + 32] {
-        return Err(corrupt(end, "checkpoint digest mismatch".into()));
-    }
     let mut head_hash = [0u8; 32];
     head_hash.copy_from_slice(&bytes[at + 8..at + 40]);
     Ok(CheckpointFile {

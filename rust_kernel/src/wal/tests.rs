@@ -532,6 +532,36 @@ fn only_the_newest_checkpoints_are_kept() {
     );
 }
 
+#[test]
+fn a_checkpoint_with_a_damaged_version_or_kernel_id_is_skipped_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    for i in 1..=20 {
+        wal.append(0.0, &payload(i)).unwrap();
+        if i % 10 == 0 {
+            wal.checkpoint(i, format!("state@{i}").as_bytes()).unwrap();
+        }
+    }
+    drop(wal);
+    let newest = dir.path().join(checkpoint_file(20));
+    let original = fs::read(&newest).unwrap();
+    // magic, format version, kernel id
+    for at in [0, 8, 9, 14] {
+        fs::write(&newest, &original).unwrap();
+        flip_byte(&newest, at);
+        let (_, report, (ckpt, _)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+        assert_eq!(ckpt.map(|c| c.0), Some(10), "byte {at}");
+        assert_eq!(report.skipped_checkpoints.len(), 1, "byte {at}");
+        assert!(
+            report.skipped_checkpoints[0]
+                .reason
+                .contains("digest mismatch"),
+            "byte {at}: {}",
+            report.skipped_checkpoints[0].reason
+        );
+    }
+}
+
 fn checkpoint_file(seq: u64) -> String {
     super::format::checkpoint_name(seq)
 }
