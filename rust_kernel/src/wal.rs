@@ -20,7 +20,8 @@
 //!   record, with the chain hash and the byte position of the next record. [`Wal::open`]
 //!   hands the newest valid checkpoint to the caller and replays only the records after
 //!   it, reading from that position: recovery time depends on the records since the last
-//!   checkpoint, not on the age of the log. The newest `keep_checkpoints` are kept.
+//!   checkpoint, not on the age of the log. The newest `keep_checkpoints` are kept, and
+//!   the one at seq 0 (the state the log starts from, which the records alone do not hold).
 //!   **Segments covered by a checkpoint are kept**: the log is also the audit ledger and
 //!   [`verify`] walks it from record 1; archiving old segments is an operator's decision.
 //! - **Damage.** A torn record at the tail of the last segment (a write cut short by a

@@ -569,6 +569,7 @@ def test_a_venue_two_recovered_kernels_share_never_repeats_an_id(tmp_path: Path,
     assert a.slot_state(1).fsm_state.name == "CLOSED"
     a.close(), b.close()
 
+
 @pytest.mark.parametrize("at", [8, 9, 14], ids=["version-lo", "version-hi", "kernel-id"])
 def test_a_checkpoint_whose_header_is_damaged_is_skipped_like_any_damaged_checkpoint(
     tmp_path: Path, at: int
@@ -590,4 +591,26 @@ def test_a_checkpoint_whose_header_is_damaged_is_skipped_like_any_damaged_checkp
     info = again.wal_info()
     assert info is not None
     assert [s["path"] for s in info["recovery"]["skipped_checkpoints"]] == [str(newest)]
+    again.close()
+
+
+def test_whole_log_replay_after_damaged_checkpoints_keeps_the_logs_slot_count(tmp_path: Path) -> None:
+    # The log's first checkpoint (seq 0) is the only place its kernel's shape is written: when
+    # every later checkpoint is damaged, recovery replays the whole log from it, not from a
+    # kernel built from the constructor's defaults.
+    kernel = ExecutionKernel(max_slots=3, kernel_id="shape", wal_dir=str(tmp_path), fsync="none")
+    for price in (100.0, 101.0, 102.0):
+        kernel.mark_price("BTC", price)
+        kernel.wal_checkpoint()
+    kernel.mark_price("BTC", 103.0)
+    expected, seq = kernel.snapshot(), kernel.seq
+    kernel.close()
+    for checkpoint in tmp_path.glob("ckpt-*.ckpt"):
+        if not checkpoint.name.endswith("0" * 20 + ".ckpt"):
+            data = bytearray(checkpoint.read_bytes())
+            data[-1] ^= 0x01
+            checkpoint.write_bytes(bytes(data))
+    again = ExecutionKernel(kernel_id="shape", wal_dir=str(tmp_path))
+    assert again.max_slots == 3
+    assert again.seq == seq and again.snapshot() == expected
     again.close()

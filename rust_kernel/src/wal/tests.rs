@@ -533,6 +533,34 @@ fn only_the_newest_checkpoints_are_kept() {
 }
 
 #[test]
+fn the_checkpoint_at_seq_0_is_kept_beside_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    wal.checkpoint(0, b"initial").unwrap();
+    for i in 1..=4 {
+        wal.append(0.0, b"x").unwrap();
+        wal.checkpoint(i, b"s").unwrap();
+    }
+    drop(wal);
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".ckpt"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![checkpoint_file(0), checkpoint_file(3), checkpoint_file(4)]
+    );
+    // Both newer ones damaged: the whole log replays from the state it started with.
+    flip_byte(&dir.path().join(checkpoint_file(3)), 60);
+    flip_byte(&dir.path().join(checkpoint_file(4)), 60);
+    let (_, report, (ckpt, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert_eq!(ckpt, Some((0, b"initial".to_vec())));
+    assert_eq!((recs.len(), report.skipped_checkpoints.len()), (4, 2));
+}
+
+#[test]
 fn a_checkpoint_with_a_damaged_version_or_kernel_id_is_skipped_not_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();

@@ -195,7 +195,9 @@ fn commit(shared: &Shared) -> Result<u64, WalError> {
     Ok(mark_durable(shared, upto))
 }
 
-/// Removes all but the newest `keep` checkpoint files.
+/// Removes all but the newest `keep` checkpoint files, and the one at seq 0 (the state the
+/// log starts from): the records alone do not hold it, so a replay of the whole log, when
+/// every newer checkpoint is damaged, starts there rather than from a guess.
 fn prune_checkpoints(dir: &Path, keep: usize) -> Result<(), WalError> {
     let mut found: Vec<(u64, PathBuf)> = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir, "list directory"))? {
@@ -204,6 +206,7 @@ fn prune_checkpoints(dir: &Path, keep: usize) -> Result<(), WalError> {
             .file_name()
             .to_str()
             .and_then(|n| parse_numbered(n, "ckpt-", ".ckpt"))
+            .filter(|seq| *seq > 0)
         {
             found.push((seq, entry.path()));
         }
