@@ -185,3 +185,14 @@ def test_replay_of_a_damaged_log_fails_with_the_position(wal_dir: Path) -> None:
     result = CliRunner().invoke(app, ["wal", "replay", str(wal_dir)])
     assert result.exit_code == 1
     assert f"byte offset {frames[2][0]}" in result.output and "record seq 3" in result.output
+
+
+def test_an_unreadable_segment_fails_the_audit_and_the_replay_without_a_traceback(wal_dir: Path) -> None:
+    segment = _segment(wal_dir)
+    segment.unlink()
+    segment.mkdir()  # read(2) fails: EISDIR, as an I/O error or a permission would
+    for args, says in ((["audit", "verify"], "AUDIT FAILED"), (["wal", "replay"], "cannot replay")):
+        result = CliRunner().invoke(app, [*args, str(wal_dir)])
+        assert result.exit_code == 1
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert says in result.output and segment.name in result.output

@@ -38,7 +38,7 @@ def verify(
     _require_dir(path)
     try:
         report = wal_verify(path)
-    except WalError as exc:
+    except (WalError, OSError) as exc:  # OSError: a file of the log cannot be read
         if json_out:
             typer.echo(json.dumps({"ok": False, "path": str(path), "error": str(exc)}))
         else:
@@ -75,7 +75,7 @@ def replay(path: LogPath, json_out: JsonOut = False) -> None:
     _require_dir(path)
     try:
         kernel, recovery = wal_replay(path)
-    except WalError as exc:
+    except (WalError, OSError) as exc:  # OSError: a file of the log cannot be read
         fail(f"cannot replay {path}: {exc}", code=AUDIT_FAILED)
     snapshot = kernel.snapshot()
     if json_out:
