@@ -61,12 +61,19 @@ impl Harness {
         }
     }
 
+    /// Applies the venue's events and returns those the kernel took. A refused one is not
+    /// remembered, so the same event sent again later may apply once the slot can take it
+    /// (a late fill of a canceled exit while another exit worked, say): only events that
+    /// applied are replayed as resends that must change nothing.
     fn feed(&mut self, events: Vec<VenueEvent>) -> Vec<VenueEvent> {
-        for e in &events {
+        let mut applied = Vec::with_capacity(events.len());
+        for e in events {
             self.inputs.push(KernelInput::VenueEvent(e.clone()));
-            self.k.on_venue_event(e);
+            if self.k.on_venue_event(&e).accepted {
+                applied.push(e);
+            }
         }
-        events
+        applied
     }
 
     fn intent(&mut self, i: Intent) -> KernelOutcome {

@@ -229,6 +229,27 @@ def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
     assert kernel.snapshot() == before
 
 
+def test_a_late_fill_refused_while_another_exit_worked_books_once_when_sent_again(
+    kernel: ExecutionKernel,
+) -> None:
+    """Refused, the fill was not remembered: sent again once the other exit has filled, it
+    books (the venue did fill it), and a third time it is a duplicate."""
+    coid = entry(kernel)
+    kernel.on_venue_event(fill("f1", coid, 1.0))
+    first = exit_order_id(kernel)
+    kernel.on_venue_event(event("CANCEL_ACK", "c1", first))
+    second = exit_order_id(kernel, target_size=0.2)
+    late = fill("x1", first, 0.05)
+    assert kernel.on_venue_event(late).diagnostic_code == D.UNKNOWN_ORDER
+    assert kernel.on_venue_event(fill("x2", second, 0.2)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.8)
+    again = kernel.on_venue_event(late)
+    assert again.accepted and again.details["late_fill"] is True
+    assert kernel.slot_state(0).size == pytest.approx(0.75)
+    assert kernel.on_venue_event(late).diagnostic_code == D.DUPLICATE_EVENT
+    assert kernel.slot_state(0).size == pytest.approx(0.75)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("trade_id", "someone-else"), ("asset", "ETHUSDT"), ("side", "SELL")],
