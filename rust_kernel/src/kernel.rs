@@ -468,6 +468,18 @@ const THROTTLED_CANCEL: &str =
 const UNASKED_THROTTLE: &str =
     "a rate limit for an order the venue holds, with no cancel asked for: the order still works";
 
+/// Marks `out` as the venue's rate limit on order `client_order_id`: not carried out
+/// (`accepted=false`), `RATE_LIMITED` WARNING with the venue's `retry_after`.
+fn rate_limited(out: &mut KernelOutcome, ev: &VenueEvent, client_order_id: &Id) {
+    out.accepted = false;
+    out.diagnostic_code = KernelDiagnosticCode::RateLimited;
+    out.severity = KernelSeverity::Warning;
+    out.details
+        .push(("retry_after", Detail::F64(ev.retry_after)));
+    out.details
+        .push(("client_order_id", client_order_id.into()));
+}
+
 /// The details refusing `v` of an event's `field`, if it is not finite, negative where
 /// `non_negative`, or beyond [`MAX_MAGNITUDE`]; `bad_reason` says what it must be.
 #[inline]
@@ -2724,13 +2736,7 @@ impl Kernel {
         }
         let mut out = self.apply_cancel_reject(ev, sid, seq);
         if out.accepted {
-            out.accepted = false;
-            out.diagnostic_code = KernelDiagnosticCode::RateLimited;
-            out.severity = KernelSeverity::Warning;
-            out.details
-                .push(("retry_after", Detail::F64(ev.retry_after)));
-            out.details
-                .push(("client_order_id", (&client_order_id).into()));
+            rate_limited(&mut out, ev, &client_order_id);
             out.details
                 .push(("order_kept", Detail::Static(THROTTLED_CANCEL)));
         }
@@ -2887,13 +2893,7 @@ impl Kernel {
             out.details.push(("reason", Detail::Static(reason)));
         }
         if ev.kind == K::RateLimited {
-            out.accepted = false;
-            out.diagnostic_code = KernelDiagnosticCode::RateLimited;
-            out.severity = KernelSeverity::Warning;
-            out.details
-                .push(("retry_after", Detail::F64(ev.retry_after)));
-            out.details
-                .push(("client_order_id", (&order.client_order_id).into()));
+            rate_limited(&mut out, ev, &order.client_order_id);
         }
         out
     }
