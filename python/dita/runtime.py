@@ -594,16 +594,24 @@ class TradingRuntime:
 _INF = math.inf
 
 
-def _bar_problem(bar: Bar, now: float) -> str:
-    where = f"bar for {bar.asset!r} at ts {bar.ts!r}"
-    if not (math.isfinite(bar.ts) and bar.ts >= 0):
+def _time_or_price_problem(where: str, item: Bar | Quote, now: float, prices: tuple[str, ...]) -> str | None:
+    """What is wrong with a data point's time or prices, if anything (shared by bars and quotes)."""
+    if not (math.isfinite(item.ts) and item.ts >= 0):
         return f"{where}: ts must be a finite time >= 0"
-    if bar.ts < now:
+    if item.ts < now:
         return f"{where}: ts is earlier than the last data point's ({now!r}); data must be in time order"
-    for name in ("open", "high", "low", "close"):
-        value = getattr(bar, name)
+    for name in prices:
+        value = getattr(item, name)
         if not (math.isfinite(value) and value > 0):
             return f"{where}: {name} {value!r} is not a finite price above 0"
+    return None
+
+
+def _bar_problem(bar: Bar, now: float) -> str:
+    where = f"bar for {bar.asset!r} at ts {bar.ts!r}"
+    problem = _time_or_price_problem(where, bar, now, ("open", "high", "low", "close"))
+    if problem:
+        return problem
     return (
         f"{where} is inconsistent: high {bar.high!r} and low {bar.low!r} must bound "
         f"open {bar.open!r} and close {bar.close!r}"
@@ -612,14 +620,9 @@ def _bar_problem(bar: Bar, now: float) -> str:
 
 def _quote_problem(quote: Quote, now: float) -> str:
     where = f"quote for {quote.asset!r} at ts {quote.ts!r}"
-    if not (math.isfinite(quote.ts) and quote.ts >= 0):
-        return f"{where}: ts must be a finite time >= 0"
-    if quote.ts < now:
-        return f"{where}: ts is earlier than the last data point's ({now!r}); data must be in time order"
-    for name in ("bid", "ask"):
-        value = getattr(quote, name)
-        if not (math.isfinite(value) and value > 0):
-            return f"{where}: {name} {value!r} is not a finite price above 0"
+    problem = _time_or_price_problem(where, quote, now, ("bid", "ask"))
+    if problem:
+        return problem
     for name in ("bid_size", "ask_size"):
         value = getattr(quote, name)
         if not (math.isfinite(value) and value >= 0):
