@@ -1,12 +1,12 @@
-"""Intent builder shared by the kernel tests (imported by module name: pytest puts this
-directory on sys.path)."""
+"""Intent builder and a silent venue shared by the kernel tests (imported by module name:
+pytest puts this directory on sys.path)."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from dita import KernelIntent
+from dita import KernelIntent, VenueEvent
 
 _ids = itertools.count(1)
 
@@ -27,3 +27,15 @@ def intent(action: Any, slot: int = 0, **kw: Any) -> KernelIntent:
     }
     fields.update(kw)
     return KernelIntent(**fields)
+
+
+class SilentVenue:
+    """Takes every order and answers nothing: the test plays the venue."""
+
+    name = "silent"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []

@@ -8,21 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kernel_helpers import intent
+from kernel_helpers import SilentVenue, intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, VenueEvent, VenueOrder
 
 D = KernelDiagnosticCode
-
-
-class SilentVenue:
-    name = "silent"
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        return []
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
 
 
 def fill(event_id: str, client_id: str, size: float, total: float, **kw: Any) -> VenueEvent:

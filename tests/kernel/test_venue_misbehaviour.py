@@ -7,23 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kernel_helpers import intent
+from kernel_helpers import SilentVenue, intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, KernelSeverity, TradeStage, VenueEvent
 
 D = KernelDiagnosticCode
-
-
-class SilentVenue:
-    """Takes every order and answers nothing: the test plays the venue."""
-
-    name = "silent"
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        return []
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
 
 
 @pytest.fixture
