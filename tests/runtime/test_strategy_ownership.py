@@ -20,8 +20,8 @@ class Idle(Strategy[Any]):
         self.seen.append(fill)
 
 
-def two_strategies() -> tuple[TradingRuntime, Idle, Idle]:
-    kernel = ExecutionKernel(max_slots=4, venue=MockVenueAdapter(), kernel_id="rev-own")
+def two_strategies(venue: MockVenueAdapter | None = None) -> tuple[TradingRuntime, Idle, Idle]:
+    kernel = ExecutionKernel(max_slots=4, venue=venue or MockVenueAdapter(), kernel_id="rev-own")
     kernel.set_seed_capital(100_000.0)
     runtime = TradingRuntime(kernel, [])
     a, b = Idle(name="a"), Idle(name="b")
@@ -47,14 +47,8 @@ def test_a_strategy_cannot_exit_another_strategys_trade() -> None:
 
 
 def test_a_strategy_cannot_cancel_another_strategys_working_order() -> None:
-    kernel = ExecutionKernel(max_slots=4, venue=MockVenueAdapter(fill_rate=0.0), kernel_id="rev-own2")
-    kernel.set_seed_capital(100_000.0)
-    runtime = TradingRuntime(kernel, [])
-    a, b = Idle(name="a"), Idle(name="b")
-    runtime.add_strategy(a)
-    runtime.add_strategy(b)
-    runtime.start()
-    runtime.on_bar(BAR)
+    runtime, a, b = two_strategies(MockVenueAdapter(fill_rate=0.0))
+    kernel = runtime.kernel
     assert b.buy("AAA", 1.0, price=100.0, limit=99.0).accepted
     slot_id = b.slots()[0].slot_id
     out = a.cancel(slot_id)
