@@ -562,15 +562,7 @@ fn the_checkpoint_at_seq_0_is_kept_beside_the_newest() {
 
 #[test]
 fn a_checkpoint_with_a_damaged_version_or_kernel_id_is_skipped_not_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
-    for i in 1..=20 {
-        wal.append(0.0, &payload(i)).unwrap();
-        if i % 10 == 0 {
-            wal.checkpoint(i, format!("state@{i}").as_bytes()).unwrap();
-        }
-    }
-    drop(wal);
+    let dir = log_with_checkpoints_at_10_and_20();
     let newest = dir.path().join(checkpoint_file(20));
     let original = fs::read(&newest).unwrap();
     // magic, format version, kernel id
@@ -590,12 +582,8 @@ fn a_checkpoint_with_a_damaged_version_or_kernel_id_is_skipped_not_refused() {
     }
 }
 
-fn checkpoint_file(seq: u64) -> String {
-    super::format::checkpoint_name(seq)
-}
-
-#[test]
-fn a_damaged_checkpoint_is_skipped_and_reported_and_an_older_one_used() {
+/// A closed log of 20 records with checkpoints `state@10` and `state@20`.
+fn log_with_checkpoints_at_10_and_20() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
     for i in 1..=20 {
@@ -604,7 +592,16 @@ fn a_damaged_checkpoint_is_skipped_and_reported_and_an_older_one_used() {
             wal.checkpoint(i, format!("state@{i}").as_bytes()).unwrap();
         }
     }
-    drop(wal);
+    dir
+}
+
+fn checkpoint_file(seq: u64) -> String {
+    super::format::checkpoint_name(seq)
+}
+
+#[test]
+fn a_damaged_checkpoint_is_skipped_and_reported_and_an_older_one_used() {
+    let dir = log_with_checkpoints_at_10_and_20();
     let newest = dir.path().join(checkpoint_file(20));
     flip_byte(&newest, 60);
     let (_, report, (ckpt, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
