@@ -53,8 +53,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// repeat one that loaded slots carry; a slot's exit-leg index stops at the number of its
 /// legs; lot steps and ticks of 1e-9 or finer keep their decimals, and a LIMIT buy below
 /// one tick is refused. 4: a rate limit on an order the venue acknowledged or filled part of
-/// is its cancel throttled: the order keeps working.
-pub const RULES: u16 = 4;
+/// is its cancel throttled: the order keeps working. 5: a fill that would take an order's
+/// booked size past the highest running total the venue's reports of it stated, while its
+/// own total is within it, is a duplicate (the reports already count it).
+pub const RULES: u16 = 5;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -366,6 +366,12 @@ pub struct Kernel {
     finished_orders: FingerprintSet,
     #[serde(skip)]
     ended: EndedOrders,
+    /// Per slot, `[entry, exit]`: the highest running total (`filled_size`) a venue report
+    /// of the slot's working order stated, for orders sent under rules 5 on ([`UNTRACKED`]
+    /// otherwise). Booked fills never pass it (`reported_total_passed`). Not part of the
+    /// serde state: a checkpoint carries it after the ended orders, so older ones still load.
+    #[serde(skip)]
+    reported: Vec<[f64; 2]>,
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
@@ -395,6 +401,10 @@ pub struct Kernel {
 /// total after it (the slot's memory spans the trade's orders, whose totals repeat: an exit
 /// of 1 reaches the entry's total of 1). A fill id's fingerprint could equal it only by a
 /// 2^-64 chance.
+/// A slot's entry in `Kernel::reported` for an order the venue's totals are not followed for
+/// (sent under rules before 5, loaded, or none working).
+const UNTRACKED: f64 = -1.0;
+
 fn running_total_key(client_order_id: &str, filled_size: f64) -> u64 {
     fingerprint(client_order_id).rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
 }
@@ -547,6 +557,7 @@ impl Kernel {
             by_venue_id: AHashMap::new(),
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
             ended: EndedOrders::default(),
+            reported: vec![[UNTRACKED; 2]; max_slots],
             intents_seen: FingerprintSet::new(INTENT_MEMORY),
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
             unsettled: FifoMap::new(UNSETTLED_FILL_MEMORY),
@@ -1545,6 +1556,11 @@ impl Kernel {
         );
         self.rate.record(intent.timestamp);
         self.by_client_id.insert(order.client_order_id.clone(), sid);
+        self.set_reported(
+            sid,
+            order.is_entry,
+            if rules() >= 5 { 0.0 } else { UNTRACKED },
+        );
         let slot = &mut self.slots[sid];
         if order.is_entry {
             slot.active_entry_order = Some(order.clone());
@@ -2093,6 +2109,49 @@ impl Kernel {
         (within && !is_reconciliation(ev)).then_some(upto)
     }
 
+    /// The highest running total the venue stated for `order`, the slot's working order,
+    /// when booking `qty` more of it would pass that total although `ev`'s own running total
+    /// is within it (rules 5 on): the reports already count the fill. It is a fill resent
+    /// once the slot's memory of fill ids has moved on (after 64 later fills), or one a
+    /// total-only report (`size` 0) already covered. None while booked fills stay within
+    /// what the venue stated, when `ev` gives no running total, and for orders whose totals
+    /// are not followed (`UNTRACKED`): there booking beyond it is not known to be wrong.
+    fn reported_total_passed(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+    ) -> Option<f64> {
+        if ev.filled_size <= 0.0 || rules() < 5 {
+            return None;
+        }
+        let stated = *self.reported.get(sid)?.get(usize::from(!order.is_entry))?;
+        let within = |x: f64| x <= stated + QTY_EPS.max(stated * 1e-9);
+        (stated > 0.0
+            && within(ev.filled_size)
+            && within(order.filled_size)
+            && !within(order.filled_size + qty))
+        .then_some(stated)
+    }
+
+    /// The running total the venue stated for slot `sid`'s working entry (or exit), when its
+    /// totals are followed.
+    fn reported_mut(&mut self, sid: usize, is_entry: bool) -> Option<&mut f64> {
+        self.reported
+            .get_mut(sid)
+            .map(|r| &mut r[usize::from(!is_entry)])
+            .filter(|r| **r >= 0.0)
+    }
+
+    fn set_reported(&mut self, sid: usize, is_entry: bool, value: f64) {
+        if self.reported.len() != self.slots.len() {
+            // A kernel made from serde state alone (the checkpoint's tail sizes it).
+            self.reported.resize(self.slots.len(), [UNTRACKED; 2]);
+        }
+        self.reported[sid][usize::from(!is_entry)] = value;
+    }
+
     /// A reconciliation's end of an order kept after it ended (rules 2 on): the venue's
     /// order status gives its filled size now, which becomes what late fills may reach. Below
     /// the end's figure (the end was wrong, or the fills it counted are booked), it ends the
@@ -2320,6 +2379,23 @@ impl Kernel {
             Ok(sized) => sized,
             Err(refused) => return refused,
         };
+        if let Some(stated) = self.reported_total_passed(ev, sid, &order, qty) {
+            let mut d = detail_field("filled_size", ev.filled_size);
+            d.push(("order_filled_size", Detail::F64(order.filled_size)));
+            d.push(("reported_filled_size", Detail::F64(stated)));
+            d.push((
+                "reason",
+                Detail::Static("the venue's reports already count this fill: booking it would pass the highest running total they stated"),
+            ));
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                KernelDiagnosticCode::DuplicateEvent,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            );
+        }
         let rules = rules();
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
@@ -2351,6 +2427,9 @@ impl Kernel {
             }
         }
         let booked = self.book_fill(ev, sid, &order, qty);
+        if let Some(r) = self.reported_mut(sid, order.is_entry) {
+            *r = r.max(ev.filled_size);
+        }
         {
             let slot = &mut self.slots[sid];
             let o = slot.active_order_mut().expect("active");
@@ -3463,6 +3542,7 @@ impl Kernel {
             .iter()
             .map(|s| (s.size, s.initial_size))
             .collect();
+        self.retain_reported(&slots);
         self.slots = slots;
         self.free.clear();
         self.open_by_asset.clear();
@@ -3514,6 +3594,61 @@ impl Kernel {
         self.retain_ended(ended, &held_before);
         // The account shows the open positions, their notional and unrealized PnL.
         self.dirty.account = true;
+        Ok(())
+    }
+
+    /// Before `slots` are loaded: the venue's stated totals are followed on for a working
+    /// order the loaded slot holds unchanged (same client id, same filled size); any other
+    /// loaded order's are unknown.
+    fn retain_reported(&mut self, slots: &[TradeSlot]) {
+        let mut reported = vec![[UNTRACKED; 2]; slots.len()];
+        for (i, (old, new)) in self.slots.iter().zip(slots).enumerate() {
+            let pairs = [
+                (&old.active_entry_order, &new.active_entry_order),
+                (&old.active_exit_order, &new.active_exit_order),
+            ];
+            for (leg, pair) in pairs.into_iter().enumerate() {
+                if let (Some(a), Some(b)) = pair {
+                    let same = a.client_order_id == b.client_order_id
+                        && (a.filled_size - b.filled_size).abs() <= QTY_EPS;
+                    if same {
+                        reported[i][leg] = self.reported.get(i).map_or(UNTRACKED, |r| r[leg]);
+                    }
+                }
+            }
+        }
+        self.reported = reported;
+    }
+
+    /// The venue's stated totals a checkpoint carries: `(slot, is_entry, total)` for the
+    /// working orders whose totals are followed.
+    pub(crate) fn reported_totals(&self) -> Vec<(usize, bool, f64)> {
+        let mut out = Vec::new();
+        for (sid, r) in self.reported.iter().enumerate() {
+            for (leg, &total) in r.iter().enumerate() {
+                if total >= 0.0 {
+                    out.push((sid, leg == 0, total));
+                }
+            }
+        }
+        out
+    }
+
+    /// Restores [`Kernel::reported_totals`] from a checkpoint (none from an older one).
+    pub(crate) fn restore_reported_totals(
+        &mut self,
+        totals: Vec<(usize, bool, f64)>,
+    ) -> Result<(), String> {
+        let n = self.slots.len();
+        self.reported = vec![[UNTRACKED; 2]; n];
+        for (sid, is_entry, total) in totals {
+            if sid >= n || !total.is_finite() || total < 0.0 {
+                return Err(format!(
+                    "a reported fill total ({total}) names slot {sid} of the kernel's {n}"
+                ));
+            }
+            self.reported[sid][usize::from(!is_entry)] = total;
+        }
         Ok(())
     }
 

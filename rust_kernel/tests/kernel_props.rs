@@ -517,3 +517,94 @@ fn a_rate_limit_ends_an_acknowledged_order_only_when_replayed_under_rules_before
         }
     }
 }
+
+/// An entry of 100 filled 1 at a time (running totals 1..70, fill ids F1..F70), then the
+/// first fill resent as it was: its ids are out of the slot's 64-entry memory. The outcome
+/// of the resend and the slot's size after it; `between` may replace the kernel before it.
+fn resend_after_70_fills(
+    k: &mut Kernel,
+    between: impl FnOnce(&mut Kernel),
+) -> (KernelDiagnosticCode, f64) {
+    let enter = intent(
+        1,
+        KernelCommandType::Enter,
+        0,
+        TradeSide::Long,
+        100.0,
+        100.0,
+    );
+    let order = k.process_intent(&enter).submit.expect("accepted");
+    let fill = |n: u32| {
+        let mut f = VenueEvent::new(
+            &format!("e{n}"),
+            KernelEventKind::Fill,
+            &order.client_order_id,
+        );
+        f.fill_id = id(&format!("F{n}"));
+        f.price = 100.0;
+        f.size = 1.0;
+        f.filled_size = f64::from(n);
+        f
+    };
+    for n in 1..=70 {
+        assert!(k.on_venue_event(&fill(n)).accepted, "fill {n}");
+    }
+    between(k);
+    let out = k.on_venue_event(&fill(1));
+    (out.diagnostic_code, k.slots()[0].size)
+}
+
+#[test]
+fn a_fill_past_the_venues_stated_total_is_a_duplicate_from_rules_5_on() {
+    use dita_kernel::error::replaying;
+    // An older log's records replay as they ran: the resend was booked (71 against 70).
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let old = replaying(4, || resend_after_70_fills(&mut k, |_| {}));
+    assert_eq!(old, (KernelDiagnosticCode::Ok, 71.0));
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let now = resend_after_70_fills(&mut k, |_| {});
+    assert_eq!(now, (KernelDiagnosticCode::DuplicateEvent, 70.0));
+}
+
+#[test]
+fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without() {
+    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+    // Recovered from a checkpoint: the total the venue stated still bounds the order.
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let out = resend_after_70_fills(&mut k, |k| {
+        *k = decode_kernel(&encode_kernel(k)).unwrap();
+    });
+    assert_eq!(out, (KernelDiagnosticCode::DuplicateEvent, 70.0));
+    // A checkpoint written before rules 5 ends with the ended orders: it loads, and the
+    // order's totals are unknown, so the resend is booked as that kernel would have.
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let out = resend_after_70_fills(&mut k, |k| {
+        let state = encode_kernel(k);
+        let tail = bincode::serialized_size(&vec![(0usize, true, 70.0f64)]).unwrap() as usize;
+        *k = decode_kernel(&state[..state.len() - tail]).unwrap();
+    });
+    assert_eq!(out, (KernelDiagnosticCode::Ok, 71.0));
+}
+
+#[test]
+fn loaded_slots_keep_the_venues_stated_total_only_for_an_order_they_hold_unchanged() {
+    // The slots loaded back as they are: the bound stays.
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let out = resend_after_70_fills(&mut k, |k| {
+        let slots = k.slots().to_vec();
+        k.replace_slots(slots).unwrap();
+    });
+    assert_eq!(out, (KernelDiagnosticCode::DuplicateEvent, 70.0));
+    // An operator loading the order with another filled size: what the venue stated no
+    // longer bounds it (the kernel cannot tell which of the two is right).
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let out = resend_after_70_fills(&mut k, |k| {
+        let mut slots = k.slots().to_vec();
+        let o = slots[0].active_entry_order.as_mut().unwrap();
+        o.filled_size = 69.5;
+        slots[0].size = 69.5;
+        slots[0].initial_size = 69.5;
+        k.replace_slots(slots).unwrap();
+    });
+    assert_eq!(out, (KernelDiagnosticCode::Ok, 70.5));
+}

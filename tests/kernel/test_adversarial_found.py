@@ -1,7 +1,7 @@
 """Defects found by adversarial testing (an honest venue whose reports arrive reordered or
-resent). Each test states what docs/kernel.md promises; the strict xfails are the known gaps
-docs/kernel.md lists, and fail the suite the day they pass. The reconciliation case is fixed
-(its ids carry the kernel's seq) and stays as a regression test."""
+resent). Each test states what docs/kernel.md promises; all are fixed and stay as regression
+tests: the reconciliation case (its ids carry the kernel's seq) and the two fills booked
+twice (rules 5: booked fills never pass the highest running total the venue stated)."""
 
 from __future__ import annotations
 
@@ -37,44 +37,59 @@ def entry(kernel: ExecutionKernel, **kw: Any) -> str:
     return order.client_order_id
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a cumulative-only fill and the earlier fill it covers are both booked"
-)
-def test_a_cumulative_only_fill_then_the_earlier_fill_it_covers_books_it_twice() -> None:
-    """docs/kernel.md: "if `size` is 0 the quantity is the growth of `filled_size`" and "fills
-    out of order (a running total below what is known) | each applied: an earlier fill
-    arriving late". The venue filled 0.2 (total 0.2) then 0.2 (total 0.4); the second report
-    comes first with only its running total (size 0), so the kernel books the growth 0.0 ->
-    0.4, which already includes the first fill. The first fill then arrives and is booked
-    again: the slot holds 0.6 while the venue says the order's total is 0.4 (a fill booked
-    twice). When the same reports complete the order, the late one is refused instead, so
-    the kernel is not even consistent with itself."""
+def test_a_fill_a_cumulative_only_report_already_covered_is_a_duplicate() -> None:
+    """docs/kernel.md: "if `size` is 0 the quantity is the growth of `filled_size`", and a
+    fill that would take the order's booked size past the highest running total the venue
+    stated, its own total within it, is DUPLICATE_EVENT (rules 5). The venue filled 0.2
+    (total 0.2) then 0.2 (total 0.4); the second report comes first with only its running
+    total (size 0), so the kernel books the growth 0.0 -> 0.4, which includes the first
+    fill. The first fill's own report then arrives: before rules 5 it was booked again (the
+    slot held 0.6 against the venue's 0.4)."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-size0")
     coid = entry(kernel)
     assert kernel.on_venue_event(fill("e2", coid, 0.0, 0.4, fill_id="F2")).accepted
-    kernel.on_venue_event(fill("e1", coid, 0.2, 0.2, fill_id="F1"))
-    assert kernel.slot_state(0).size == pytest.approx(0.4)  # got 0.6
+    before = kernel.snapshot()
+    late = kernel.on_venue_event(fill("e1", coid, 0.2, 0.2, fill_id="F1"))
+    assert late.diagnostic_code == D.DUPLICATE_EVENT
+    assert late.details["reported_filled_size"] == pytest.approx(0.4)
+    assert kernel.slot_state(0).size == pytest.approx(0.4)
+    assert kernel.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True, reason="running-total identity forgotten after 64 fills: a resend is booked again"
-)
-def test_a_fill_resent_after_64_later_fills_of_its_order_is_booked_twice() -> None:
+def test_a_fill_resent_after_64_later_fills_of_its_order_is_a_duplicate() -> None:
     """docs/kernel.md: "the same event twice (same `event_id`) | DUPLICATE_EVENT, nothing
-    changes", "the same fill under a new event id, no `fill_id`, with its running
-    `filled_size` | DUPLICATE_EVENT: the running total after a fill is its identity". The
-    docs bound only the event-id and fill-id memories (64 per slot), not the running-total
-    identity. After 70 fills of 1 (totals 1..70) a venue replays the first one, identical
-    (same event id, fill id and total 1.0): it is applied as "an earlier fill arriving late",
-    and the order's booked total becomes 71, above the 70 the venue ever reported."""
+    changes". The slot remembers the last 64 event and fill ids; after 70 fills of 1 (totals
+    1..70) a venue replays the first one, identical (same event id, fill id and total 1.0).
+    Its ids are forgotten, but booking it would take the order past the 70 the venue ever
+    stated: DUPLICATE_EVENT (rules 5). Before, it was booked as an earlier fill arriving late
+    (71 against the venue's 70)."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-64")
     coid = entry(kernel, target_size=1000.0)
     for i in range(1, 71):
         assert kernel.on_venue_event(fill(f"e{i}", coid, 1.0, float(i), fill_id=f"F{i}")).accepted
     before = kernel.snapshot()
     replay = kernel.on_venue_event(fill("e1", coid, 1.0, 1.0, fill_id="F1"))
-    assert replay.diagnostic_code == D.DUPLICATE_EVENT  # got OK
-    assert kernel.snapshot() == before  # slot size 71.0 against the venue's 70
+    assert replay.diagnostic_code == D.DUPLICATE_EVENT
+    assert kernel.snapshot() == before
+
+
+def test_an_earlier_fill_arriving_late_within_the_stated_total_is_still_booked() -> None:
+    """The bound is what the venue stated, not what was booked: fills 0.2 (total 0.2) and 0.2
+    (total 0.4) whose reports come in reverse order are both booked, and a third report of
+    the first fill under a new event id is then the duplicate."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-late")
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("e2", coid, 0.2, 0.4)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.2)
+    late = kernel.on_venue_event(fill("e1", coid, 0.2, 0.2))
+    assert late.accepted and late.diagnostic_code == D.OK
+    assert kernel.slot_state(0).size == pytest.approx(0.4)
+    again = kernel.on_venue_event(fill("e1-resent", coid, 0.2, 0.2))
+    assert again.diagnostic_code == D.DUPLICATE_EVENT
+    assert kernel.slot_state(0).size == pytest.approx(0.4)
+    # Fills past the stated total (the venue's total grows) are booked as before.
+    assert kernel.on_venue_event(fill("e3", coid, 0.3, 0.7)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.7)
 
 
 class StatusVenue(SilentVenue):
