@@ -141,19 +141,31 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         )
         report.missed_fills.append({**item, "qty": missed, "price": price})
 
+    def find(coid: str) -> tuple[VenueOrder | None, str]:
+        """The venue's order (its open orders first, then ``order_status``), or why it cannot say."""
+        theirs = venue_open.get(coid)
+        if theirs is not None:
+            return theirs, ""
+        if lookup is None:
+            return None, "venue cannot look up orders by client id"
+        try:
+            return lookup(coid), ""
+        except Exception as exc:
+            # Not "no such order": the venue could not be asked (unreachable, throttled), and
+            # the order may be working there, so it stays as it is.
+            return None, f"the venue could not look the order up: {type(exc).__name__}: {exc}"
+
     for mine in kernel.open_orders():
         coid = mine.client_order_id
-        theirs = venue_open.get(coid)
-        if theirs is None and lookup is not None:
-            theirs = lookup(coid)
+        theirs, cannot_say = find(coid)
         item = {"client_order_id": coid, "slot_id": mine.slot_id, "asset": mine.asset}
+        if cannot_say:
+            report.unresolved.append({**item, "reason": cannot_say})
+            continue
         if theirs is None:
-            if lookup is None:
-                report.unresolved.append({**item, "reason": "venue cannot look up orders by client id"})
-            else:
-                # The venue never received it: the submit was lost, so it ends here.
-                apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
-                report.lost_submits.append(item)
+            # The venue never received it: the submit was lost, so it ends here.
+            apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
+            report.lost_submits.append(item)
             continue
         stage = kernel.slot_state(mine.slot_id).fsm_state
         if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
@@ -176,11 +188,11 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
     for mine in awaited:
         coid = mine.client_order_id
         item = {"client_order_id": coid, "slot_id": mine.slot_id, "asset": mine.asset}
-        theirs = venue_open.get(coid) or (lookup(coid) if lookup is not None else None)
+        theirs, cannot_say = find(coid)
         if theirs is None:
-            report.unresolved.append(
-                {**item, "reason": "the slot waits for fills of this ended order; the venue cannot say"}
-            )
+            why = cannot_say or "the venue has no such order"
+            reason = f"the slot waits for fills of this ended order; {why}"
+            report.unresolved.append({**item, "reason": reason})
             continue
         ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
         if ending is None:

@@ -259,3 +259,45 @@ def test_an_awaited_order_the_venue_says_still_works_is_left_unresolved(tmp_path
     report = kernel.reconcile_with_venue(cancel_unknown=False)
     assert report.awaited_settled == [] and report.unknown_at_venue_left == []
     assert "PARTIALLY_FILLED" in report.unresolved[0]["reason"] and kernel.snapshot() == before
+
+
+class CannotAsk(CanceledWhileDown):
+    """Knows some orders; asking about the others fails, as an unreachable exchange does."""
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        if client_order_id in self.orders:
+            return self.orders[client_order_id]
+        raise ConnectionError(f"no answer about {client_order_id}")
+
+
+def test_an_order_the_venue_cannot_be_asked_about_is_left_unresolved_and_the_rest_done(
+    tmp_path: Path,
+) -> None:
+    """A failed lookup is not "no such order": ending the order as a lost submit would drop an
+    order that may be working, and raising half-way would leave the others half-reconciled."""
+    venue = CannotAsk()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cannot-ask")
+    asked = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    known = kernel.process_intent(intent("ENTER", 1)).order.client_order_id
+    venue.orders[known] = VenueOrder(
+        known, 1, "t1", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        venue_order_id="V2", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == asked and f"no answer about {asked}" in left["reason"]
+    assert report.lost_submits == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT
+    assert [e["client_order_id"] for e in report.ended_at_venue] == [known]
+    assert kernel.slot_state(1).size == 0.5
+
+
+def test_an_awaited_order_the_venue_cannot_be_asked_about_is_left_unresolved(tmp_path: Path) -> None:
+    venue = CannotAsk()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-cannot-ask")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+    before = kernel.snapshot()
+    report = kernel.reconcile_with_venue()
+    assert f"no answer about {coid}" in report.unresolved[0]["reason"] and kernel.snapshot() == before
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
