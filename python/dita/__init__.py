@@ -35,7 +35,15 @@ from dita.journal import InMemoryJournal
 from dita.kernel import ExecutionKernel, SlotView
 from dita.projection import InMemoryProjection
 from dita.risk import MarketLimits, RiskLimits
-from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueAdapter, VenueRouter, VenueTimeout
+from dita.venues import (
+    CcxtVenue,
+    PaperVenue,
+    ShadowVenue,
+    VenueAdapter,
+    VenueRouter,
+    VenueTimeout,
+    VenueUnavailable,
+)
 
 __all__ = [
     "JOURNAL_COLUMNS",
@@ -72,6 +80,7 @@ __all__ = [
     "VenueOrderStatus",
     "VenueRouter",
     "VenueTimeout",
+    "VenueUnavailable",
     "Verbosity",
     "__version__",
 ]

@@ -16,7 +16,7 @@ from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, make_order
 
 from dita import KernelEventKind, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
-from dita.venues import CcxtVenue, PaperVenue, VenueTimeout
+from dita.venues import CcxtVenue, PaperVenue, VenueTimeout, VenueUnavailable
 
 VenueFactory = Callable[..., CcxtVenue]
 
@@ -378,6 +378,102 @@ def test_order_the_exchange_never_got_is_rejected_only_after_the_grace_period(
     assert "s7-entry-1" in events[0].reason and "never reached" in events[0].reason
     assert venue.unresolved_orders() == []
     assert venue.poll_events() == []
+
+
+# -- order status (reconciliation) ---------------------------------------------------------
+
+
+def not_found(exchange: RecordedExchange, times: int) -> None:
+    for _ in range(times):
+        exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+
+
+def asked(exchange: RecordedExchange) -> list[tuple[str, str]]:
+    return [
+        (c.params["symbol"], c.params["origClientOrderId"]) for c in exchange.calls("GET", "/api/v3/order")
+    ]
+
+
+def test_order_status_after_a_restart_searches_the_markets_under_the_exchange_client_id(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """A fresh adapter has no record of the order, so it does not know its market: it asks
+    each market it serves for the id the order was sent under, until one has it."""
+    venue = make_venue()
+    long_id = "strategy-alpha/slot-3/trade-000123/entry-leg-0"
+    sent_as = CcxtVenue.venue_client_id(long_id)
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled.update(symbol="ETHUSDT", clientOrderId=sent_as, price="3000.00", cummulativeQuoteQty="60.00")
+    not_found(exchange, 2)
+    exchange.script("GET", "/api/v3/order", payload=filled)
+
+    found = venue.order_status(long_id)
+    assert asked(exchange) == [("BTCUSDT", sent_as), ("DOGEUSDT", sent_as), ("ETHUSDT", sent_as)]
+    assert found is not None
+    assert (found.client_order_id, found.asset, found.status) == (long_id, "ETHUSDT", VenueOrderStatus.FILLED)
+    assert (found.filled_size, found.avg_fill_price) == (pytest.approx(0.02), pytest.approx(3000.0))
+    assert found.venue_order_id == "28457200"
+
+
+def test_order_status_is_none_only_when_every_market_says_no_such_order(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    not_found(exchange, 3)
+    assert venue.order_status("k-9") is None
+    assert [symbol for symbol, _ in asked(exchange)] == ["BTCUSDT", "DOGEUSDT", "ETHUSDT"]
+
+
+def test_order_status_of_an_order_sent_in_this_process_asks_its_market_only(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    venue.submit(make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02, slot_id=2))
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+
+    found = venue.order_status("s3-entry-1")
+    assert asked(exchange) == [("BTCUSDT", "s3-entry-1")]
+    assert found is not None and (found.slot_id, found.trade_id) == (2, "t-1")
+    assert found.status == VenueOrderStatus.CANCELED
+    assert (found.filled_size, found.avg_fill_price) == (pytest.approx(0.005), pytest.approx(89000.0))
+
+
+@pytest.mark.parametrize(
+    ("status", "fixture", "match"),
+    [
+        (429, "binance/error_too_many_requests.json", "throttled"),
+        (503, "binance/error_backend_timeout.json", "failed"),
+    ],
+)
+def test_order_status_raises_when_a_market_cannot_be_asked_never_none(
+    make_venue: VenueFactory, exchange: RecordedExchange, status: int, fixture: str, match: str
+) -> None:
+    """None would tell reconciliation the order never reached the exchange, and it would end
+    an order that may be working there."""
+    venue = make_venue()
+    not_found(exchange, 1)
+    exchange.script("GET", "/api/v3/order", fixture, status=status, headers={"Retry-After": "3"})
+    with pytest.raises(VenueUnavailable, match=match) as raised:
+        venue.order_status("k-9")
+    assert "k-9" in str(raised.value) and API_KEY not in str(raised.value)
+    assert isinstance(raised.value, RuntimeError)
+    assert len(asked(exchange)) == 2  # the last market is not asked: None could not follow
+
+
+def test_order_status_sends_nothing_while_the_exchange_is_throttling(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue = make_venue()
+    exchange.script(
+        "GET", "/api/v3/order", "binance/error_too_many_requests.json", status=429,
+        headers={"Retry-After": "5"},
+    )  # fmt: skip
+    with pytest.raises(VenueUnavailable):
+        venue.order_status("k-9")
+    with pytest.raises(VenueUnavailable, match=r"not sent.*retry in 5\.000s"):
+        venue.order_status("k-9")
+    assert len(asked(exchange)) == 1
 
 
 # -- credentials ---------------------------------------------------------------------------

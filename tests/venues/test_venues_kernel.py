@@ -4,7 +4,9 @@ reports, throttling is a rate-limit edge, and venue market rules reach the kerne
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from recorded_exchange import RecordedExchange
@@ -367,3 +369,94 @@ def test_ccxt_reconciliation_books_a_partial_fill_the_kernel_missed(
     slot = kernel.slot_state(0)
     assert slot.fsm_state == TradeStage.ENTRY_WORKING
     assert slot.size == pytest.approx(0.008)
+
+
+# -- reconciliation after a restart, through ccxt's order status ----------------------------
+
+
+def placed_then_down(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, wal: Path, placed: str
+) -> tuple[ExecutionKernel, str]:
+    """A kernel on a log places a resting limit entry (``placed``, the exchange's answer) and
+    the process goes down; returns the restarted kernel, on a fresh adapter with no record of
+    the order, and the order's client id."""
+    first = ExecutionKernel(max_slots=1, venue=make_venue(), kernel_id="k", wal_dir=str(wal), fsync="always")
+    exchange.script("POST", "/api/v3/order", placed)
+    outcome = first.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted and outcome.order is not None, outcome.to_dict()
+    client_order_id = outcome.order.client_order_id
+    first.close()
+    del first
+    gc.collect()
+    kernel = ExecutionKernel(max_slots=1, venue=make_venue(), kernel_id="k", wal_dir=str(wal), fsync="always")
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    return kernel, client_order_id
+
+
+def account_holding(exchange: RecordedExchange, btc: str) -> None:
+    account = exchange.fixture("binance/spot_account.json")
+    account["balances"][0]["free"] = btc
+    exchange.script("GET", "/api/v3/account", payload=account)
+
+
+def test_ccxt_reconciliation_books_an_order_that_filled_while_down_once_and_ends_it(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    kernel, coid = placed_then_down(make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json")
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")  # BTCUSDT: asked first
+    account_holding(exchange, "0.02000000")
+
+    report = kernel.reconcile_with_venue()
+    assert [(m["client_order_id"], m["qty"], m["price"]) for m in report.missed_fills] == [
+        (coid, pytest.approx(0.02), pytest.approx(90000.0))
+    ]
+    assert report.lost_submits == [] and report.unresolved == [] and report.position_mismatches == []
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert (slot.size, slot.entry_price) == (pytest.approx(0.02), pytest.approx(90000.0))
+    assert kernel.open_orders() == []
+
+    # Booked once: the order is over, so a second reconciliation has nothing to ask or book.
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    account_holding(exchange, "0.02000000")
+    assert kernel.reconcile_with_venue().clean
+    assert kernel.slot_state(0).size == pytest.approx(0.02)
+    assert len(exchange.calls("GET", "/api/v3/order")) == 1
+
+
+def test_ccxt_reconciliation_books_the_partial_fill_of_an_order_canceled_while_down(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    kernel, coid = placed_then_down(make_venue, exchange, tmp_path, "binance/spot_order_limit_new_2.json")
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")  # 0.005 of 0.02
+    account_holding(exchange, "0.00500000")
+
+    report = kernel.reconcile_with_venue()
+    assert [(m["qty"], m["price"]) for m in report.missed_fills] == [(pytest.approx(0.005), 89000.0)]
+    assert [(e["client_order_id"], e["status"]) for e in report.ended_at_venue] == [(coid, "CANCELED")]
+    assert report.position_mismatches == []
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.005)
+    assert kernel.open_orders() == []
+
+
+def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_changes_nothing(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    """The exchange lists its open orders but then cannot be asked about the order: it may
+    have filled, or still work, so it is neither ended as a lost submit nor booked."""
+    kernel, coid = placed_then_down(make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json")
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    exchange.script("GET", "/api/v3/order", "binance/error_backend_timeout.json", status=503)
+    account_holding(exchange, "0.00000000")
+    before, seq = kernel.snapshot(), kernel.seq
+
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and "VenueUnavailable" in left["reason"]
+    assert API_KEY not in left["reason"]
+    assert report.lost_submits == [] and report.missed_fills == [] and report.events_applied == 0
+    assert kernel.snapshot() == before and kernel.seq == seq
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING

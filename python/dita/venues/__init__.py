@@ -29,6 +29,7 @@ __all__ = [
     "VenueMarketInfo",
     "VenueRouter",
     "VenueTimeout",
+    "VenueUnavailable",
     "describe",
 ]
 
@@ -44,6 +45,11 @@ class VenueTimeout(Exception):
     def __init__(self, message: str, *, client_order_id: str = "") -> None:
         super().__init__(message)
         self.client_order_id = client_order_id
+
+
+class VenueUnavailable(RuntimeError):
+    """A question the venue could not be asked or did not answer (unreachable, throttling, an
+    error answer). Nothing was learned: in particular it is not "no such order"."""
 
 
 @runtime_checkable
@@ -64,6 +70,9 @@ class VenueAdapter(Protocol):
     def positions(self) -> dict[str, float]:
         """Signed position size per asset (positive long, negative short)."""
 
+    # Optional: ``order_status(client_order_id) -> VenueOrder | None``, the venue's order by the
+    # kernel's client id (None: the venue never received it; raises ``VenueUnavailable`` when it
+    # cannot say), with which reconciliation learns what became of an order it no longer lists.
     # Optional: ``resume(seq)``. A kernel recovered from its write-ahead log calls it with its
     # seq when it is built, so a venue naming events with its own counts never repeats an id
     # of the last run's (the kernel would refuse the answer as a duplicate).

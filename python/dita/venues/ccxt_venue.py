@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
-from dita.venues import VenueTimeout
+from dita.venues import VenueTimeout, VenueUnavailable
 from dita.venues._events import BoundedIdSet, OrderEvents
 
 __all__ = ["CcxtSettings", "CcxtVenue", "TopOfBook"]
@@ -50,6 +50,13 @@ _UNKNOWN_OUTCOME_RE = re.compile(r'"code"\s*:\s*-100[0167]\b|execution status un
 
 # ccxt's market type per setting, and the market kinds fetched by load_markets.
 _CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
+# ccxt's order status -> the venue's, for the ones that are over; the rest still work.
+_ENDED_STATUSES = {
+    "closed": VenueOrderStatus.FILLED,
+    "canceled": VenueOrderStatus.CANCELED,
+    "expired": VenueOrderStatus.EXPIRED,
+    "rejected": VenueOrderStatus.REJECTED,
+}
 
 
 def _number(value: Any) -> float:
@@ -551,20 +558,37 @@ class CcxtVenue:
 
     def _lookup(self, tracked: _Tracked) -> dict[str, Any] | None:
         """The order as the exchange has it, found by client id; None when unknown or unreachable."""
-        ccxt = self._ccxt
         try:
-            found: dict[str, Any] = self._exchange.fetch_order(
-                None, tracked.symbol, {"clientOrderId": tracked.client_id}
+            return self._find(tracked.client_id, tracked.symbol)
+        except VenueUnavailable as exc:
+            log.warning("%s", exc)
+            return None
+
+    def _find(self, client_id: str, symbol: str) -> dict[str, Any] | None:
+        """The order sent as ``client_id`` in ``symbol``, as the exchange has it; None only when
+        the exchange says it has no such order. Raises ``VenueUnavailable`` when it could not be
+        asked (throttled, unreachable, an error answer)."""
+        ccxt = self._ccxt
+        if self._throttled():
+            wait = self._blocked_until - self._clock()
+            raise VenueUnavailable(
+                f"{self.name}: lookup of {client_id!r} not sent, the exchange is throttling "
+                f"(retry in {wait:.3f}s)"
             )
+        try:
+            found: dict[str, Any] = self._exchange.fetch_order(None, symbol, {"clientOrderId": client_id})
             return found
         except ccxt.OrderNotFound:
             return None
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             self._note_throttle(exc)
-            return None
+            raise VenueUnavailable(
+                f"{self.name}: lookup of {client_id!r} throttled: {self._error_text(exc)}"
+            ) from None
         except ccxt.BaseError as exc:
-            log.warning("%s lookup of %s failed: %s", self.name, tracked.client_id, self._error_text(exc))
-            return None
+            raise VenueUnavailable(
+                f"{self.name}: lookup of {client_id!r} in {symbol} failed: {self._error_text(exc)}"
+            ) from None
 
     # -- mapping exchange answers to events ----------------------------------------------
 
@@ -991,35 +1015,75 @@ class CcxtVenue:
         by_client = {t.client_id: t for t in self._tracked.values()}
         orders: list[VenueOrder] = []
         for raw in raws:
-            known = by_client.get(str(raw.get("clientOrderId") or ""))
-            market = self._exchange.market(raw["symbol"])
-            size = float(raw.get("amount") or 0.0)
-            # What the order executed so far: reconciliation books a fill the kernel missed
-            # from it (the exchange never counts more than the order's size).
-            filled = float(raw.get("filled") or 0.0)
-            filled = min(filled, size) if size > 0 else filled
-            average = float(raw.get("average") or 0.0)
-            if not average > 0 and filled > 0:
-                average = float(raw.get("cost") or 0.0) / filled
-            orders.append(
-                VenueOrder(
-                    known.order.client_order_id if known else str(raw.get("clientOrderId") or ""),
-                    known.order.slot_id if known else 0,
-                    known.order.trade_id if known else "",
-                    known.order.asset if known else str(market["id"]),
-                    "BUY" if raw.get("side") == "buy" else "SELL",
-                    "LIMIT" if raw.get("type") == "limit" else "MARKET",
-                    float(raw.get("price") or 0.0),
-                    max(size, filled),
-                    venue_order_id=str(raw.get("id") or ""),
-                    reduce_only=bool(raw.get("reduceOnly")),
-                    timestamp=float(raw["timestamp"]) / 1000.0 if raw.get("timestamp") else None,
-                    filled_size=filled,
-                    avg_fill_price=average,
-                    status=VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED,
-                )
-            )
+            exchange_id = str(raw.get("clientOrderId") or "")
+            known = by_client.get(exchange_id)
+            client_order_id = known.order.client_order_id if known else exchange_id
+            orders.append(self._venue_order(raw, client_order_id, known))
         return orders
+
+    def _venue_order(self, raw: dict[str, Any], client_order_id: str, known: _Tracked | None) -> VenueOrder:
+        """``raw`` (a ccxt order) as a ``VenueOrder``; orders this adapter did not send (or sent
+        before a restart) carry slot 0 and an empty trade id."""
+        market = self._exchange.market(raw["symbol"])
+        size = float(raw.get("amount") or 0.0)
+        # What the order executed so far: reconciliation books a fill the kernel missed from it
+        # (the exchange never counts more than the order's size).
+        filled = float(raw.get("filled") or 0.0)
+        filled = min(filled, size) if size > 0 else filled
+        average = float(raw.get("average") or 0.0)
+        if not average > 0 and filled > 0:
+            average = float(raw.get("cost") or 0.0) / filled
+        status = _ENDED_STATUSES.get(str(raw.get("status"))) or (
+            VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED
+        )
+        return VenueOrder(
+            client_order_id,
+            known.order.slot_id if known else 0,
+            known.order.trade_id if known else "",
+            known.order.asset if known else str(market["id"]),
+            "BUY" if raw.get("side") == "buy" else "SELL",
+            "LIMIT" if raw.get("type") == "limit" else "MARKET",
+            float(raw.get("price") or 0.0),
+            max(size, filled),
+            venue_order_id=str(raw.get("id") or ""),
+            reduce_only=bool(raw.get("reduceOnly")),
+            timestamp=float(raw["timestamp"]) / 1000.0 if raw.get("timestamp") else None,
+            filled_size=filled,
+            avg_fill_price=average,
+            status=status,
+        )
+
+    @_serialized
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        """The exchange's order sent for the kernel's ``client_order_id`` (the exchange knows it
+        as ``venue_client_id(client_order_id)``), with its status, filled size, average fill
+        price and exchange id: reconciliation asks it about an order no longer open. None only
+        when the exchange says it has no such order in any market this venue serves.
+
+        The exchange is asked per market. An order this adapter sent (or canceled) in this
+        process is asked for in its market. One it has no record of (sent before a restart)
+        could be in any market it serves, so each is asked, those it traded in this process
+        first, until one has it: one request per market, and only all of them saying "no such
+        order" is None. Raises ``VenueUnavailable``, never returns None, when a market could
+        not be asked (throttled, unreachable): the order may be there."""
+        client_id = self.venue_client_id(client_order_id)
+        tracked = self._tracked.get(client_order_id)
+        symbols = [tracked.symbol] if tracked is not None else self._markets_to_search()
+        for symbol in symbols:
+            raw = self._find(client_id, symbol)
+            if raw is not None:
+                order = self._venue_order(raw, client_order_id, tracked)
+                # Its market counts as traded: spot positions() reports the balances of those.
+                self._assets_traded.add(str(self._exchange.market(raw["symbol"])["id"]))
+                return order
+        return None
+
+    def _markets_to_search(self) -> list[str]:
+        """The symbols of the markets this venue serves, those traded in this process first."""
+        self.load_markets()
+        served = sorted(set(self._asset_symbols.values()))
+        traded = {self._asset_symbols[a] for a in self._assets_traded if a in self._asset_symbols}
+        return sorted(traded) + [symbol for symbol in served if symbol not in traded]
 
     @_serialized
     def positions(self) -> dict[str, float]:
