@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from recorded_exchange import RecordedExchange
@@ -14,7 +15,7 @@ from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock
 
 from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, MockVenueAdapter, TradeStage
 from dita.risk import RiskLimits
-from dita.venues import CcxtVenue, PaperVenue, ShadowVenue
+from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueRouter
 
 
 def enter(
@@ -375,11 +376,15 @@ def test_ccxt_reconciliation_books_a_partial_fill_the_kernel_missed(
 
 
 def placed_then_down(
-    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, wal: Path, placed: str
+    make_venue: Callable[..., CcxtVenue],
+    exchange: RecordedExchange,
+    wal: Path,
+    placed: str,
+    restart_on: Callable[[CcxtVenue], Any] = lambda venue: venue,
 ) -> tuple[ExecutionKernel, str]:
     """A kernel on a log places a resting limit entry (``placed``, the exchange's answer) and
     the process goes down; returns the restarted kernel, on a fresh adapter with no record of
-    the order, and the order's client id."""
+    the order (behind ``restart_on``), and the order's client id."""
     first = ExecutionKernel(max_slots=1, venue=make_venue(), kernel_id="k", wal_dir=str(wal), fsync="always")
     exchange.script("POST", "/api/v3/order", placed)
     outcome = first.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
@@ -388,7 +393,8 @@ def placed_then_down(
     first.close()
     del first
     gc.collect()
-    kernel = ExecutionKernel(max_slots=1, venue=make_venue(), kernel_id="k", wal_dir=str(wal), fsync="always")
+    venue = restart_on(make_venue())
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k", wal_dir=str(wal), fsync="always")
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     return kernel, client_order_id
 
@@ -460,3 +466,25 @@ def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_
     assert report.lost_submits == [] and report.missed_fills == [] and report.events_applied == 0
     assert kernel.snapshot() == before and kernel.seq == seq
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_ccxt_reconciliation_through_a_router_asks_the_venue_that_has_the_order(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    """After a restart the router does not know where the order is: the paper venue cannot
+    look it up, the exchange can and has it, so its fill is booked."""
+
+    def behind_a_router(venue: CcxtVenue) -> VenueRouter:
+        return VenueRouter({"paper": PaperVenue(name="paper"), "binance": venue}, default="binance")
+
+    kernel, coid = placed_then_down(
+        make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json", restart_on=behind_a_router
+    )
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
+    account_holding(exchange, "0.02000000")
+
+    report = kernel.reconcile_with_venue()
+    assert [(m["client_order_id"], m["qty"]) for m in report.missed_fills] == [(coid, pytest.approx(0.02))]
+    assert report.unresolved == [] and report.position_mismatches == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN

@@ -23,6 +23,7 @@ from dita.venues import (
     VenueAdapter,
     VenueRouter,
     VenueTimeout,
+    VenueUnavailable,
 )
 
 
@@ -298,3 +299,51 @@ def test_an_unrouted_order_after_a_restart_on_the_log_still_frees_its_slot(tmp_p
             assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.free_slot() == 0
         finally:
             kernel.close()
+
+
+# -- router: order status ------------------------------------------------------------------
+
+
+class _Asked(MockVenueAdapter):
+    """The native mock, counting the order_status questions it is asked."""
+
+    def __new__(cls, name: str) -> _Asked:
+        venue = super().__new__(cls, fill_rate=0.0, name=name)
+        venue.asked = []
+        return venue
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        self.asked.append(client_order_id)
+        return super().order_status(client_order_id)
+
+
+def test_router_asks_the_venue_holding_the_order_for_its_status() -> None:
+    va, vb = _Asked("va"), _Asked("vb")
+    router = VenueRouter({"va": va, "vb": vb}, default="va", routes={"ETHUSDT": "vb"})
+    router.submit(make_order("on-b", asset="ETHUSDT", order_type="LIMIT", price=95.0))
+    vb.fill_open_order("on-b", 95.0)
+    found = router.order_status("on-b")
+    assert found is not None and found.status == VenueOrderStatus.FILLED and found.filled_size == 1.0
+    assert (va.asked, vb.asked) == ([], ["on-b"])
+
+
+def test_router_after_a_restart_asks_each_venue_in_turn_and_learns_where_the_order_is() -> None:
+    va, vb = _Asked("va"), _Asked("vb")
+    resting = make_order("left-over", order_type="LIMIT", price=95.0)
+    vb.submit(resting)  # sent by the process before the restart
+    router = VenueRouter({"va": va, "vb": vb}, default="va")
+    found = router.order_status("left-over")
+    assert found is not None and found.client_order_id == "left-over"
+    assert (va.asked, vb.asked) == (["left-over"], ["left-over"])
+    assert router.venue_name_holding(resting) == "vb"
+    assert router.order_status("never-sent") is None  # every venue says so
+
+
+def test_router_order_status_is_never_none_while_a_venue_that_may_hold_it_cannot_say() -> None:
+    """A paper venue cannot look orders up: the order may be there, so the router raises
+    instead of saying the order was never received (reconciliation would end it)."""
+    router = VenueRouter({"paper": PaperVenue(name="paper"), "mock": _Asked("mock")}, default="mock")
+    with pytest.raises(VenueUnavailable, match="'paper' cannot look up orders by client id"):
+        router.order_status("somewhere")
+    router.submit(make_order("on-mock", order_type="LIMIT", price=95.0))
+    assert router.order_status("on-mock") is not None  # its venue is known: paper is not asked

@@ -12,6 +12,8 @@ fed bars directly), the venue no longer listing it in ``open_orders()``, which t
 asks each time the number of orders it remembers has doubled. ``open_orders()`` also
 teaches it where orders it did not send are (after a restart), so reconciliation cancels
 them on the right venue. An order it knows nothing of is cancelled on the routed venue.
+``order_status`` asks the venue holding the order, or, not knowing it (after a restart), each
+venue in turn.
 An order for an asset no venue is routed for (and no default) is rejected, naming the asset.
 """
 
@@ -23,7 +25,14 @@ from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.venues import UnknownVenueError, VenueAdapter, VenueEventStream, VenueMarketInfo, VenueTimeout
+from dita.venues import (
+    UnknownVenueError,
+    VenueAdapter,
+    VenueEventStream,
+    VenueMarketInfo,
+    VenueTimeout,
+    VenueUnavailable,
+)
 from dita.venues._events import OrderEvents
 
 if TYPE_CHECKING:
@@ -213,6 +222,36 @@ class VenueRouter:
                 self._remember(order.client_order_id, venue_name)
             orders.extend(theirs)
         return orders
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        """The order as the venue holding it has it, for reconciliation; each venue in turn
+        when the router does not know which (after a restart). None only when every venue
+        asked says it has no such order. Raises ``VenueUnavailable`` when one that may hold it
+        cannot say (it has no ``order_status``, or its own raised): None would end an order
+        that may be working there."""
+        owner = self._order_venue.get(client_order_id)
+        cannot_say: list[str] = []
+        for venue_name in [owner] if owner is not None else list(self._venues):
+            lookup = getattr(self._venues[venue_name], "order_status", None)
+            if not callable(lookup):
+                cannot_say.append(f"{venue_name!r} cannot look up orders by client id")
+                continue
+            try:
+                found: VenueOrder | None = lookup(client_order_id)
+            except Exception as exc:
+                cannot_say.append(f"{venue_name!r}: {type(exc).__name__}: {exc}")
+                continue
+            if found is not None:
+                if found.status.name in FINAL_STATUSES:
+                    self._order_venue.pop(client_order_id, None)
+                else:
+                    self._remember(client_order_id, venue_name)
+                return found
+        if cannot_say:
+            raise VenueUnavailable(
+                f"{self.name}: status of {client_order_id!r} unknown: {'; '.join(cannot_say)}"
+            )
+        return None
 
     def _remember(self, client_order_id: str, venue_name: str) -> None:
         if client_order_id:
