@@ -141,15 +141,24 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         )
         report.missed_fills.append({**item, "qty": missed, "price": price})
 
+    # The venue ids of the kernel's orders: a venue order listed under a client id the venue
+    # cannot map back to the kernel's (an id sent hashed, before a restart) is still the
+    # kernel's own when its venue id is one of these, and not an order nobody manages.
+    owned_venue_ids: set[str] = set()
+
     def find(coid: str) -> tuple[VenueOrder | None, str]:
         """The venue's order (its open orders first, then ``order_status``), or why it cannot say."""
         theirs = venue_open.get(coid)
         if theirs is not None:
+            owned_venue_ids.add(theirs.venue_order_id)
             return theirs, ""
         if lookup is None:
             return None, "venue cannot look up orders by client id"
         try:
-            return lookup(coid), ""
+            theirs = lookup(coid)
+            if theirs is not None:
+                owned_venue_ids.add(theirs.venue_order_id)
+            return theirs, ""
         except Exception as exc:
             # Not "no such order": the venue could not be asked (unreachable, throttled), and
             # the order may be working there, so it stays as it is.
@@ -218,8 +227,10 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.
     known = {o.client_order_id for o in kernel.open_orders()} | {o.client_order_id for o in awaited}
+    owned_venue_ids.update(o.venue_order_id for o in kernel.open_orders())
+    owned_venue_ids.discard("")
     for coid, theirs in venue_open.items():
-        if coid in known:
+        if coid in known or theirs.venue_order_id in owned_venue_ids:
             continue
         item = {"client_order_id": coid, "asset": theirs.asset, "size": theirs.size, "side": theirs.side.name}
         if cancel_unknown:

@@ -381,11 +381,14 @@ def placed_then_down(
     wal: Path,
     placed: str,
     restart_on: Callable[[CcxtVenue], Any] = lambda venue: venue,
+    kernel_id: str = "k",
 ) -> tuple[ExecutionKernel, str]:
     """A kernel on a log places a resting limit entry (``placed``, the exchange's answer) and
     the process goes down; returns the restarted kernel, on a fresh adapter with no record of
     the order (behind ``restart_on``), and the order's client id."""
-    first = ExecutionKernel(max_slots=1, venue=make_venue(), kernel_id="k", wal_dir=str(wal), fsync="always")
+    first = ExecutionKernel(
+        max_slots=1, venue=make_venue(), kernel_id=kernel_id, wal_dir=str(wal), fsync="always"
+    )
     exchange.script("POST", "/api/v3/order", placed)
     outcome = first.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
     assert outcome.accepted and outcome.order is not None, outcome.to_dict()
@@ -394,7 +397,7 @@ def placed_then_down(
     del first
     gc.collect()
     venue = restart_on(make_venue())
-    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k", wal_dir=str(wal), fsync="always")
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id=kernel_id, wal_dir=str(wal), fsync="always")
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     return kernel, client_order_id
 
@@ -446,6 +449,32 @@ def test_ccxt_reconciliation_books_the_partial_fill_of_an_order_canceled_while_d
     slot = kernel.slot_state(0)
     assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.005)
     assert kernel.open_orders() == []
+
+
+def test_ccxt_reconciliation_after_a_restart_keeps_a_working_order_sent_under_a_hashed_client_id(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    """A kernel id too long for the exchange's client ids: its orders go out under a hash of
+    the kernel's id, which a restarted adapter cannot map back, so the exchange's open order
+    looks like nobody's. The order status (asked by the hash) shows it is the kernel's own:
+    it is neither canceled as unknown nor left unmanaged."""
+    kernel, coid = placed_then_down(
+        make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json", kernel_id="k" * 40
+    )
+    hashed = CcxtVenue.venue_client_id(coid)
+    assert hashed != coid
+    (working,) = exchange.fixture("binance/spot_open_orders.json")  # 0.008 of 0.02 executed
+    working["clientOrderId"] = hashed
+    exchange.script("GET", "/api/v3/openOrders", payload=[working])
+    exchange.script("GET", "/api/v3/order", payload=working)
+    account_holding(exchange, "0.00800000")
+
+    report = kernel.reconcile_with_venue()
+    assert report.unknown_at_venue_canceled == [] and report.unknown_at_venue_left == []
+    assert exchange.calls("DELETE", "/api/v3/order") == []
+    assert [m["client_order_id"] for m in report.missed_fills] == [coid]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.ENTRY_WORKING and slot.size == pytest.approx(0.008)
 
 
 def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_changes_nothing(
