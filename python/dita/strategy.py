@@ -267,10 +267,8 @@ class Strategy(Generic[P]):
         slot = self.ctx.kernel.slot_state(slot_id)
         intent = KernelIntent(
             self.ctx.next_intent_id(self),
-            slot.trade_id,
-            # The kernel cancels whatever works in a slot: another strategy's order is refused
-            # here as INVALID_SLOT_ID (as an entry with no free slot is).
-            slot_id if self._holds(slot) else -1,
+            self._own_trade_id(slot),
+            slot_id,
             slot.asset,
             slot.side,
             "CANCEL",
@@ -327,8 +325,9 @@ class Strategy(Generic[P]):
         return is_free_stage(slot.fsm_state) or slot.slot_id in self._open_slots.get(slot.asset, ())
 
     def _own_trade_id(self, slot: TradeSlot) -> str:
-        """The trade id to exit ``slot`` with: an id the kernel refuses (INVALID_INTENT on
-        ``trade_id``) when the trade is another strategy's, whose own id the kernel would take."""
+        """The trade id to exit or cancel ``slot`` with: an id the kernel refuses
+        (INVALID_INTENT on ``trade_id``) when the trade is another strategy's, whose own id
+        the kernel would take."""
         return slot.trade_id if self._holds(slot) else f"{self.name}-no-trade-in-slot-{slot.slot_id}"
 
     # -- bookkeeping the runtime calls ---------------------------------------------------

@@ -55,7 +55,8 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// one tick is refused. 4: a rate limit on an order the venue acknowledged or filled part of
 /// is its cancel throttled: the order keeps working. 5: a fill that would take an order's
 /// booked size past the highest running total the venue's reports of it stated, while its
-/// own total is within it, is a duplicate (the reports already count it).
+/// own total is within it, is a duplicate (the reports already count it); a CANCEL naming
+/// another trade than the slot's is refused, as an EXIT was.
 pub const RULES: u16 = 5;
 
 thread_local! {

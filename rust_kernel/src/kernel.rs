@@ -1437,17 +1437,8 @@ impl Kernel {
             d.push(("reason", Detail::Static(why)));
             return self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq);
         }
-        if !intent.trade_id.is_empty() && intent.trade_id != slot.trade_id {
-            let mut d = detail_field("trade_id", &intent.trade_id);
-            d.push(("slot_trade_id", (&slot.trade_id).into()));
-            return self.refuse(
-                intent,
-                Some(sid),
-                D::InvalidIntent,
-                KernelSeverity::Error,
-                d,
-                seq,
-            );
+        if let Some(refused) = self.other_trade(intent, sid, seq) {
+            return refused;
         }
         if !intent.asset.is_empty() && intent.asset != slot.asset {
             let mut d = detail_field("asset", &intent.asset);
@@ -1571,6 +1562,26 @@ impl Kernel {
         out.submit = Some(order);
     }
 
+    /// The refusal of an EXIT or (rules 5 on) a CANCEL naming another trade than the one
+    /// slot `sid` holds: a strategy's stale or foreign slot id must not close or cancel
+    /// what another trade opened. An empty trade id names the slot's trade.
+    fn other_trade(&self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
+        let slot = &self.slots[sid];
+        if intent.trade_id.is_empty() || intent.trade_id == slot.trade_id {
+            return None;
+        }
+        let mut d = detail_field("trade_id", &intent.trade_id);
+        d.push(("slot_trade_id", (&slot.trade_id).into()));
+        Some(self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::InvalidIntent,
+            KernelSeverity::Error,
+            d,
+            seq,
+        ))
+    }
+
     fn cancel(&mut self, intent: &Intent, seq: u64) -> KernelOutcome {
         let sid = match self.check_intent(intent, seq) {
             Ok(s) => s,
@@ -1590,6 +1601,11 @@ impl Kernel {
                 d,
                 seq,
             );
+        }
+        if rules() >= 5 {
+            if let Some(refused) = self.other_trade(intent, sid, seq) {
+                return refused;
+            }
         }
         let trade_id = self.slots[sid].trade_id.clone();
         let order = {

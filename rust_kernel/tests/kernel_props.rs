@@ -608,3 +608,34 @@ fn loaded_slots_keep_the_venues_stated_total_only_for_an_order_they_hold_unchang
     });
     assert_eq!(out, (KernelDiagnosticCode::Ok, 70.5));
 }
+
+#[test]
+fn a_cancel_naming_another_trade_is_refused_from_rules_5_on() {
+    use dita_kernel::error::replaying;
+    for (rules, refused) in [(4, false), (dita_kernel::error::RULES, true)] {
+        let mut k = Kernel::new("cx", 1).unwrap();
+        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+        assert!(k.process_intent(&enter).accepted);
+        let mut cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+        cancel.trade_id = id("someone-elses-trade");
+        let out = replaying(rules, || k.process_intent(&cancel));
+        let asked = k.slots()[0]
+            .active_entry_order
+            .as_ref()
+            .unwrap()
+            .cancel_requested;
+        if refused {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+            assert!(out.cancels.is_empty() && !asked, "rules {rules}");
+        } else {
+            assert!(
+                out.accepted && out.cancels.len() == 1 && asked,
+                "rules {rules}"
+            );
+        }
+        // The slot's own trade id (or none) still cancels.
+        let mut own = intent(3, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+        own.trade_id = k.slots()[0].trade_id.clone();
+        assert!(k.process_intent(&own).accepted, "rules {rules}");
+    }
+}

@@ -52,6 +52,7 @@ def test_a_strategy_cannot_cancel_another_strategys_working_order() -> None:
     assert b.buy("AAA", 1.0, price=100.0, limit=99.0).accepted
     slot_id = b.slots()[0].slot_id
     out = a.cancel(slot_id)
-    assert not out.accepted and out.diagnostic_code.name == "INVALID_SLOT_ID"
+    assert not out.accepted and out.diagnostic_code.name == "INVALID_INTENT"
+    assert out.details["field"] == "trade_id"
     assert kernel.slot_state(slot_id).fsm_state.name == "ENTRY_WORKING"
     assert b.busy("AAA")
