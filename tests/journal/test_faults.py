@@ -192,6 +192,29 @@ def test_restart_and_replay_refill_the_gap_without_duplicates(tmp_path: Path) ->
         second.close()
 
 
+def test_a_rerun_attached_to_the_journal_that_stored_the_first_run_writes_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """replay=True in the same journal object: the first run's rows are recognised and skipped,
+    although this journal read the kernel_id's high-water mark (nothing stored) for that run."""
+    journal = _journal(tmp_path / "j")
+    try:
+        work, reference = twins(journal, kernel_id="rerun")
+        work.run(30)
+        journal.flush(60)
+        written = journal.stats().written
+        journal.detach(work.main)
+        again, _ = twins(None, kernel_id="rerun")
+        journal.attach(again.main, replay=True)
+        again.run(30)  # the same inputs: the same (seq, sub) and values
+        journal.flush(60)
+        stats = journal.stats()
+        assert (stats.written, stats.extra["already_present"]) == (written, written)
+        assert_same_rows(journal, reference, "rerun")
+    finally:
+        journal.close()
+
+
 def test_a_kernel_id_reused_without_a_wal_is_refused_not_silently_skipped(tmp_path: Path) -> None:
     """Without a WAL a kernel's seq starts at 1 each run: a second run under the same
     kernel_id would have its rows taken for the first run's and skipped. attach() refuses it,

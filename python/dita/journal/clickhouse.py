@@ -531,6 +531,10 @@ class ClickHouseJournal:
                     log.warning("no WAL fill for %s: %s", kernel_id, exc)
                     fill = False
             self._forget_kernel_locked(kernel_id)  # from an earlier attach: this one starts afresh
+            # High-water marks read for an earlier run of this kernel_id here leave out the
+            # rows stored since: a re-run's rows must be checked against those too.
+            for table in TABLE_COLUMNS:
+                self._hwm.pop((kernel_id, table), None)
             if fill:
                 self._filling[kernel_id] += 1
                 self._progress_held.add(kernel_id)
