@@ -335,6 +335,33 @@ def test_a_journal_thread_that_dies_is_reported_not_silent(tmp_path: Path) -> No
     assert not journal._writer.is_alive()
 
 
+def test_rows_stored_before_close_gave_up_are_not_counted_as_unwritten(tmp_path: Path) -> None:
+    """close() gives up while one table's insert keeps failing: stats().queued counts the rows
+    ClickHouse does not have, not the other tables' rows of the same batch it stored."""
+    journal = _journal(tmp_path / "j", close_timeout=0.3, batch_rows=100_000, max_delay=0.5)
+    client = journal._client
+    real_raw_insert = client.raw_insert
+
+    def raw_insert(table: str, *args: Any, **kwargs: Any) -> Any:
+        if table == "intents":
+            raise OperationalError("injected: intents unreachable")
+        return real_raw_insert(table, *args, **kwargs)
+
+    client.raw_insert = raw_insert
+    work, reference = twins(journal)
+    work.run(20)
+    wait_until(lambda: journal.stats().retries > 0, "the intents insert to fail")
+    journal.close()
+    stats = journal.stats()
+    stored = sum(
+        journal.query(f"SELECT count() FROM {table} WHERE kernel_id = 'desk-1'").rows[0][0]
+        for table in JOURNAL_COLUMNS
+    )
+    produced = sum(len(rows) for rows in reference_rows(reference).values())
+    assert stats.written == stored > 0
+    assert stats.queued == produced - stored == len(reference_rows(reference)["intents"])
+
+
 def test_a_backfill_waiting_when_close_gives_up_gets_an_error(tmp_path: Path) -> None:
     """A backfill() with no timeout, waiting for ClickHouse while close() gives up on it, is
     answered (RuntimeError naming the rows not written) instead of waiting for good."""

@@ -406,6 +406,7 @@ class ClickHouseJournal:
 
         self._died: dict[str, str] = {}  # thread -> the exception that ended it
         self._taken: list[_Chunk] = []  # the writer's batch in hand
+        self._take_settled = 0  # rows of that batch stored (or set aside) so far
         self._writer = threading.Thread(
             target=self._guarded, args=("writer", self._writer_loop), name="dita-journal-writer", daemon=True
         )
@@ -1126,6 +1127,10 @@ class ClickHouseJournal:
                 self._stats.last_error = f"journal {name} thread died: {text}"
                 if name == "writer":
                     self._fail_tickets_locked(f"the journal's writer thread died ({text})", self._taken)
+                    # Rows of its batch stored before it died are not among the rows left.
+                    self._pending_rows -= self._take_settled
+                    self._settled_total += self._take_settled
+                    self._take_settled = 0
                 self._cond.notify_all()
 
     def _fail_tickets_locked(self, why: str, taken: Iterable[_Chunk] = ()) -> None:
@@ -1252,6 +1257,9 @@ class ClickHouseJournal:
                 self._write_take(take)
             except _Aborted:
                 with self._cond:
+                    # Parts of the take stored before the close gave up are no longer queued.
+                    self._pending_rows -= self._take_settled
+                    self._settled_total += self._take_settled
                     self._stats.last_error = (
                         f"closed with {self._pending_rows} rows unwritten: {self._stats.last_error}"
                     )
@@ -1268,6 +1276,7 @@ class ClickHouseJournal:
                 n = sum(len(c.rows) for c in take)
                 self._settled_total += n
                 self._pending_rows -= n
+                self._take_settled = 0
                 self._inflight_since = None
                 self._cond.notify_all()
 
@@ -1358,26 +1367,26 @@ class ClickHouseJournal:
         groups: dict[tuple[str, str, int], list[_Chunk]] = {}
         for chunk in take:
             groups.setdefault((chunk.kernel_id, chunk.table, id(chunk.ticket)), []).append(chunk)
+        self._take_settled = 0
         for (kernel_id, table, _), chunks in groups.items():
             rows = _concat([c.rows for c in chunks])
             ticket = chunks[0].ticket
-            outcome = BackfillResult()
             for start in range(0, len(rows), self.batch_rows):
                 part = rows.slice(start, start + self.batch_rows)
                 cpu = time.thread_time()
                 res = self._write_batch(kernel_id, table, part, ticket is not None, chunks[0].drained_at)
                 self._yield_gil(time.thread_time() - cpu)
-                outcome.written += res.written
-                outcome.already_present += res.already_present
-                outcome.rejected += res.rejected
-            if ticket is not None:
-                with self._cond:
-                    ticket.result.written += outcome.written
-                    ticket.result.already_present += outcome.already_present
-                    ticket.result.rejected += outcome.rejected
-                    ticket.remaining -= len(rows)
-                    if ticket.remaining <= 0:
-                        ticket.done.set()
+                # Counted as each part is done: a close that gives up later in the take must
+                # not report these rows as unwritten.
+                self._take_settled += len(part)
+                if ticket is not None:
+                    with self._cond:
+                        ticket.result.written += res.written
+                        ticket.result.already_present += res.already_present
+                        ticket.result.rejected += res.rejected
+                        ticket.remaining -= len(part)
+                        if ticket.remaining <= 0:
+                            ticket.done.set()
 
     def _hwm_for(self, kernel_id: str, table: str) -> int:
         key = (kernel_id, table)
