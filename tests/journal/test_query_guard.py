@@ -387,6 +387,9 @@ def test_http_dsn_parts() -> None:
         ("http://h:8123/bad.name", "database 'bad.name'"),
         ("http://h:8123/db;x", "parameters after the database"),
         ("http://h:8123/db?compress=1", "parameters after the database"),
+        ("chdb:///tmp/x?database=a&database=b", r"names database more than once \['a', 'b'\]"),
+        ("chdb:///tmp/x\0y", r"'chdb:///tmp/x\\x00y' names a directory with a NUL character"),
+        ("http://[::1/db", r"'http://\[::1/db' is not a valid URL \(Invalid IPv6 URL\)"),
     ],
 )
 def test_bad_dsns_are_refused_naming_the_value(dsn: str, message: str) -> None:
@@ -405,6 +408,7 @@ def test_bad_dsns_are_refused_naming_the_value(dsn: str, message: str) -> None:
         ("http://desk:s3cret@h:0/db", r"'http://desk:\*\*\*@h:0/db' has port 0"),
         # A '/' in the password ends the host for a URL parser; the mask still covers it.
         ("http://desk:pa/ss@h:8123/db", r"'http://desk:\*\*\*@h:8123/db' has an invalid port"),
+        ("http://desk:s3cret@[::1/db", r"'http://desk:\*\*\*@\[::1/db' is not a valid URL"),
     ],
 )
 def test_a_refused_dsn_never_shows_its_password(dsn: str, message: str) -> None:

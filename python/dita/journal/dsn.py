@@ -116,11 +116,19 @@ def parse_dsn(dsn: str) -> JournalTarget:
             raise ValueError(
                 f"journal dsn {dsn!r} has unknown parameter(s) {sorted(unknown)}; only 'database'"
             )
+        if len(params.get("database", ())) > 1:  # which one was meant? not the first by chance
+            raise ValueError(f"journal dsn {dsn!r} names database more than once {params['database']}")
         database = params.get("database", [DEFAULT_DATABASE])[0]
         _check_database(dsn, database)
-        return JournalTarget(kind="chdb", database=database, path=Path(os.path.realpath(unquote(location))))
-    parsed = urlparse(dsn)
+        directory = unquote(location)
+        if "\0" in directory:
+            raise ValueError(f"journal dsn {dsn!r} names a directory with a NUL character")
+        return JournalTarget(kind="chdb", database=database, path=Path(os.path.realpath(directory)))
     shown = _without_password(dsn)  # errors can end up in logs: never the password
+    try:
+        parsed = urlparse(dsn)
+    except ValueError as exc:  # an unclosed '[' of an IPv6 host, say: name the DSN
+        raise ValueError(f"journal dsn {shown!r} is not a valid URL ({exc})") from None
     if parsed.scheme not in ("http", "https"):
         raise ValueError(
             f"journal dsn {shown!r} has scheme {parsed.scheme!r}; use chdb://<dir> or http(s)://user:pw@host:port/db"
