@@ -137,6 +137,11 @@ def test_bad_arguments(live: tuple[str, ClickHouseJournal], tmp_path: Path) -> N
     assert out.exit_code == 2 and "--format must be one of table, csv, json, got 'xml'" in out.output
     out = _sql("--dsn", dsn, "-p", "novalue", "SELECT 1")
     assert out.exit_code == 2 and "--param 'novalue' must be NAME=VALUE" in out.output
+    out = _sql("--dsn", dsn, "-p", "kernel-id=desk-1", "SELECT {kernel-id:String}")
+    assert out.exit_code == 2
+    assert "--param 'kernel-id=desk-1': NAME must be letters, digits and _" in out.output
+    out = _sql("--dsn", dsn, "-p", "slot=3", "-p", "slot=4", "SELECT {slot:Int64}")
+    assert out.exit_code == 2 and "--param slot is given twice ('3' and '4')" in out.output
     out = _sql("--dsn", "postgres://x/y", "SELECT 1")
     assert out.exit_code == 2 and "scheme 'postgres'" in out.output
     out = _sql("--dsn", f"chdb://{tmp_path / 'nothing'}", "SELECT 1")
