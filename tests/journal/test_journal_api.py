@@ -527,6 +527,48 @@ def test_an_unreachable_server_does_not_stop_the_kernel(caplog: pytest.LogCaptur
     assert "closing journal with rows unwritten" in caplog.text
 
 
+def test_a_batch_spanning_years_of_months_is_written(tmp_path: Path) -> None:
+    """Tables are partitioned by month; ClickHouse refuses an insert touching more than 100
+    partitions unless told otherwise, which once held the writer (and every row behind it)
+    for good: a kernel replaying ten years of history, a backfill of a long gap."""
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=0.5, retry_max=0.05)
+    try:
+        kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="decade")
+        month = 31 * 86_400.0
+        for n in range(130):  # refused (no such slot), and journaled with their times
+            at = 1.3e9 + n * month
+            kernel.process_intent(
+                KernelIntent(f"i{n}", f"T{n}", 9, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=at)
+            )
+        margins = (None, None, None, None)
+        resent = [
+            (
+                10_000 + n,
+                0,
+                1.3e9 + n * month,
+                "E",
+                "ACCOUNT_UPDATE",
+                "USDT",
+                0.0,
+                0.0,
+                "",
+                *margins,
+                1.0,
+                "OK",
+                0.0,
+            )
+            for n in range(130)
+        ]
+        assert journal.backfill("decade", {"account_events": resent}, timeout=30).written == 130
+        journal.flush(30)
+        months = journal.query(
+            "SELECT count(), uniqExact(toYYYYMM(ts)) FROM intents WHERE kernel_id = 'decade'"
+        ).rows
+        assert months == [[130, 130]] and journal.stats().failed == 0
+    finally:
+        journal.close()
+
+
 def test_a_refused_intent_with_a_time_that_is_not_a_number_is_stored_with_its_reason(
     journal: ClickHouseJournal,
 ) -> None:

@@ -1425,7 +1425,9 @@ class ClickHouseJournal:
 
     def _insert(self, kernel_id: str, table: str, rows: _Rows, token: str) -> None:
         names = [n for n, _ in TABLE_COLUMNS[table]]
-        settings = {"insert_deduplication_token": token}
+        # Tables are partitioned by month: a batch spanning more than 100 months (history
+        # replayed, a long gap resent) is refused by default, and the retry would never end.
+        settings = {"insert_deduplication_token": token, "max_partitions_per_insert_block": 0}
         if isinstance(rows, JournalBlock):
             # Native bytes made by the kernel with the GIL released; ClickHouse converts the
             # String columns into the tables' LowCardinality ones.
