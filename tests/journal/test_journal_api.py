@@ -20,7 +20,7 @@ import pytest
 from dita import ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
-from dita.journal.query import READ_ONLY_SETTINGS, query_via_socket
+from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
 from journal.helpers import Side, Workload, assert_same_rows, twins, venue, wait_until
 
 
@@ -294,9 +294,31 @@ def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> N
         b.close()
 
 
+def test_an_operators_slow_query_does_not_hold_up_the_owners_own_queries(journal: ClickHouseJournal) -> None:
+    """attach() (its seq check) and a WAL fill (gap_start) query the journal in the owner's
+    process: they do not wait for an operator's query on the socket, up to 120 s long."""
+    slow = "SELECT count() FROM numbers(5) WHERE sleepEachRow(0.5) = 0"  # 2.5 s
+    address = journal.query_address or ""
+    answered: list[Any] = []
+    operator = threading.Thread(target=lambda: answered.append(query_via_socket(address, "dita", slow).rows))
+    operator.start()
+    # Watched on a client of its own: the owner's query() is what is under test.
+    watcher = open_read_only_client(journal.target)
+    running = "SELECT count() FROM system.processes WHERE query LIKE '%sleepEachRow(0.5) = 0%'"
+    try:
+        wait_until(lambda: watcher.query(running).result_rows[0][0] > 1, "the operator's query to run")
+    finally:
+        watcher.close()
+    assert journal.gap_start("desk-9") == 1
+    ExecutionKernel(max_slots=2, journal=journal, kernel_id="desk-9")
+    assert operator.is_alive(), "the owner's queries waited for the operator's"
+    operator.join(30)
+    assert answered == [[[5]]]
+
+
 _AS_NOBODY = """
 import os, sys
-from dita.journal.query import READ_ONLY_SETTINGS, query_via_socket
+from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 try:
     print(query_via_socket(bytes.fromhex(sys.argv[1]).decode(), "dita", "SELECT 1 AS one").rows)

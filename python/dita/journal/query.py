@@ -543,6 +543,7 @@ class QueryServer:
         self.address = target.socket_address
         self._users = 0
         self._clients: dict[tuple[str, bool], Any] = {}
+        self._client_locks: dict[tuple[str, bool], threading.Lock] = {}
         self._lock = threading.Lock()
         self._closed = False
         if not self.address.startswith("\0"):
@@ -564,15 +565,26 @@ class QueryServer:
         the caller's thread) priorities are left alone: chDB may reset a thread it ran a
         niced query on to nice 0, and the caller's thread is not ours to change."""
         check_read_only(sql)
+        key = (database, served)
         with self._lock:
             if self._closed:  # a client opened now would keep the engine open for good
                 raise ServerClosed(f"the query server of {self.address!r} is closed")
-            key = (database, served)
-            client = self._clients.get(key)
+            in_use = self._client_locks.setdefault(key, threading.Lock())
+        # Each client runs one query at a time, under its own lock: the owner's queries (attach's
+        # seq check, a WAL fill's gap_start) do not wait for an operator's, up to 120 s long.
+        with in_use:
+            with self._lock:
+                if self._closed:
+                    raise ServerClosed(f"the query server of {self.address!r} is closed")
+                client = self._clients.get(key)
             if client is None:
                 nice = self.nice if served else None
                 client = open_read_only_client(replace(self.target, database=database), nice)
-                self._clients[key] = client
+                with self._lock:
+                    if self._closed:  # closed while this one opened: it would stay open
+                        client.close()
+                        raise ServerClosed(f"the query server of {self.address!r} is closed")
+                    self._clients[key] = client
             return execute(client, sql, parameters)
 
     def close(self) -> None:
@@ -584,9 +596,11 @@ class QueryServer:
                 os.unlink(self.address)
         with self._lock:
             self._closed = True
-            for client in self._clients.values():
-                client.close()
+            clients = list(self._clients.items())
             self._clients.clear()
+        for key, client in clients:
+            with self._client_locks[key]:  # a query still running on it ends first
+                client.close()
 
 
 def query_via_socket(
