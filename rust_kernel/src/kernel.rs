@@ -397,14 +397,14 @@ pub struct Kernel {
     journal_attached: bool,
 }
 
+/// A slot's entry in `Kernel::reported` for an order the venue's totals are not followed for
+/// (sent under rules before 5, loaded changed, or with a fill booked without a running total).
+const UNTRACKED: f64 = -1.0;
+
 /// The key a fill without a fill id is remembered by: its order and the venue's running
 /// total after it (the slot's memory spans the trade's orders, whose totals repeat: an exit
 /// of 1 reaches the entry's total of 1). A fill id's fingerprint could equal it only by a
 /// 2^-64 chance.
-/// A slot's entry in `Kernel::reported` for an order the venue's totals are not followed for
-/// (sent under rules before 5, loaded, or none working).
-const UNTRACKED: f64 = -1.0;
-
 fn running_total_key(client_order_id: &str, filled_size: f64) -> u64 {
     fingerprint(client_order_id).rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
 }
@@ -2131,7 +2131,8 @@ impl Kernel {
     /// once the slot's memory of fill ids has moved on (after 64 later fills), or one a
     /// total-only report (`size` 0) already covered. None while booked fills stay within
     /// what the venue stated, when `ev` gives no running total, and for orders whose totals
-    /// are not followed (`UNTRACKED`): there booking beyond it is not known to be wrong.
+    /// are not followed (`UNTRACKED`, also once a fill of the order was booked without a
+    /// running total): there booking beyond it is not known to be wrong.
     fn reported_total_passed(
         &self,
         ev: &VenueEvent,
@@ -2444,7 +2445,13 @@ impl Kernel {
         }
         let booked = self.book_fill(ev, sid, &order, qty);
         if let Some(r) = self.reported_mut(sid, order.is_entry) {
-            *r = r.max(ev.filled_size);
+            // A fill booked without a running total may lie beyond every total stated (a
+            // later fill): from then on an earlier fill cannot be told from a resend.
+            *r = if ev.filled_size > 0.0 {
+                r.max(ev.filled_size)
+            } else {
+                UNTRACKED
+            };
         }
         {
             let slot = &mut self.slots[sid];

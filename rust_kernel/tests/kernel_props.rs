@@ -639,3 +639,30 @@ fn a_cancel_naming_another_trade_is_refused_from_rules_5_on() {
         assert!(k.process_intent(&own).accepted, "rules {rules}");
     }
 }
+
+#[test]
+fn a_fill_booked_without_a_running_total_does_not_make_an_earlier_fill_a_duplicate() {
+    // The venue filled 3 (total 3), 3 (total 6) and 3 (its report giving no running total);
+    // the reports arrive second, third, first. The first is a new fill: the 6 the venue
+    // stated does not count the third, which was booked without a total.
+    let mut k = Kernel::new("mixed", 1).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 10.0);
+    let order = k.process_intent(&enter).submit.expect("accepted");
+    let fill = |n: u32, filled_size: f64| {
+        let mut f = VenueEvent::new(
+            &format!("e{n}"),
+            KernelEventKind::Fill,
+            &order.client_order_id,
+        );
+        f.fill_id = id(&format!("F{n}"));
+        f.price = 100.0;
+        f.size = 3.0;
+        f.filled_size = filled_size;
+        f
+    };
+    assert!(k.on_venue_event(&fill(2, 6.0)).accepted);
+    assert!(k.on_venue_event(&fill(3, 0.0)).accepted);
+    let out = k.on_venue_event(&fill(1, 3.0));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::Ok);
+    assert_eq!(k.slots()[0].size, 9.0);
+}
