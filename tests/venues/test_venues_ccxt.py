@@ -380,6 +380,22 @@ def test_order_the_exchange_never_got_is_rejected_only_after_the_grace_period(
     assert venue.poll_events() == []
 
 
+def test_a_timed_out_submit_the_exchange_cannot_be_asked_about_is_not_taken_as_never_sent(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Only the exchange saying "no such order" ends a timed-out submit: while it cannot be
+    asked (a backend error), the order may be working there, so nothing is reported."""
+    venue = make_venue(resolve_attempts=1, unknown_order_grace_s=30.0)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
+    exchange.script("GET", "/api/v3/order", "binance/error_backend_timeout.json", status=503, repeat=True)
+    order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    with pytest.raises(VenueTimeout):
+        venue.submit(order)
+    clock.advance(31.0)
+    assert venue.poll_events() == []
+    assert venue.unresolved_orders() == ["s7-entry-1"]
+
+
 # -- order status (reconciliation) ---------------------------------------------------------
 
 

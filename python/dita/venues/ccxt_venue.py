@@ -943,7 +943,12 @@ class CcxtVenue:
         )  # fmt: skip
 
     def _poll_unresolved(self, tracked: _Tracked) -> list[VenueEvent]:
-        found = self._lookup(tracked)
+        try:
+            found = self._find(tracked.client_id, tracked.symbol)
+        except VenueUnavailable as exc:
+            # Not "no such order": the order may be working, so it is asked about again.
+            log.warning("%s", exc)
+            return []
         if found is not None:
             tracked.unresolved_since = None
             return self._order_events(tracked, found)
@@ -951,7 +956,7 @@ class CcxtVenue:
         waited = self._clock() - since
         if self._throttled() or waited < self.settings.unknown_order_grace_s:
             return []
-        # The exchange has said "no such order" for the whole grace period: it never arrived.
+        # The exchange says "no such order" after the whole grace period: it never arrived.
         tracked.terminal = True
         return [
             self._event(
