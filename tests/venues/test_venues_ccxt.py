@@ -396,6 +396,35 @@ def test_a_timed_out_submit_the_exchange_cannot_be_asked_about_is_not_taken_as_n
     assert venue.unresolved_orders() == ["s7-entry-1"]
 
 
+def test_an_unreachable_exchange_never_counts_as_no_such_order_for_a_timed_out_submit(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Only "no such order" answers run the grace: a lookup that got no answer says nothing,
+    and rejecting an order that may be working at the exchange would lose its fills."""
+    venue = make_venue(resolve_attempts=1, unknown_order_grace_s=30.0)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
+    exchange.script("GET", "/api/v3/order", "binance/error_backend_timeout.json", status=503)
+    order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    with pytest.raises(VenueTimeout):
+        venue.submit(order)
+    clock.advance(31.0)  # unreachable for the whole grace, and still
+    exchange.script("GET", "/api/v3/order", "binance/error_backend_timeout.json", status=503)
+    assert venue.poll_events() == []
+    clock.advance(10.0)  # the first "no such order": the grace starts here
+    not_found(exchange, 1)
+    assert venue.poll_events() == []
+    clock.advance(29.0)
+    not_found(exchange, 1)
+    assert venue.poll_events() == []
+    assert venue.unresolved_orders() == ["s7-entry-1"]
+    clock.advance(2.0)
+    not_found(exchange, 1)
+    events = venue.poll_events()
+    assert kinds(events) == ["REJECT"] and "for 31.0s" in events[0].reason
+    assert venue.unresolved_orders() == []
+    assert len(exchange.calls("GET", "/api/v3/order")) == 5
+
+
 # -- order status (reconciliation) ---------------------------------------------------------
 
 

@@ -127,7 +127,8 @@ class CcxtSettings(BaseModel):
         default=30.0,
         gt=0,
         description="after a timed-out submit, how long the venue must keep saying 'no such order' "
-        "before the order is reported rejected",
+        "(from its first such answer; lookups it did not answer do not count) before the order is "
+        "reported rejected",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="extra ccxt options")
 
@@ -170,6 +171,9 @@ class _Tracked:
     cancel_requested: bool = False
     # Set when a submit timed out and the order has not been found yet.
     unresolved_since: float | None = None
+    # When the exchange first answered "no such order" about it: the grace runs from then, as
+    # a lookup that got no answer (unreachable, throttled) says nothing about the order.
+    not_found_since: float | None = None
     # When the end (cancel, expiry) was reported while the exchange counted more filled than
     # its trade list showed yet: the order is polled for those trades until they come.
     ended_at: float | None = None
@@ -546,10 +550,15 @@ class CcxtVenue:
         for attempt in range(self.settings.resolve_attempts):
             if attempt:
                 self._sleep(self.settings.resolve_delay_ms / 1000.0)
-            found = self._lookup(tracked)
+            try:
+                found = self._find(tracked.client_id, tracked.symbol)
+            except VenueUnavailable as unanswered:
+                log.warning("%s", unanswered)
+                continue
             if found is not None:
                 tracked.unresolved_since = None
                 return self._order_events(tracked, found)
+            self._not_found(tracked)
         raise VenueTimeout(
             f"{self.name}: submit of {tracked.client_id!r} timed out and the order was not found yet "
             f"({self._error_text(exc)}); poll_events keeps looking",
@@ -942,19 +951,25 @@ class CcxtVenue:
             self.name, tracked.client_id, self._error_text(exc),
         )  # fmt: skip
 
+    def _not_found(self, tracked: _Tracked) -> float:
+        """Note a "no such order" answer about a timed-out submit; seconds since the first."""
+        now = self._clock()
+        if tracked.not_found_since is None:
+            tracked.not_found_since = now
+        return now - tracked.not_found_since
+
     def _poll_unresolved(self, tracked: _Tracked) -> list[VenueEvent]:
         try:
             found = self._find(tracked.client_id, tracked.symbol)
         except VenueUnavailable as exc:
-            # Not "no such order": the order may be working, so it is asked about again.
+            # No answer is not "no such order": the order may be working, so it stays unresolved.
             log.warning("%s", exc)
             return []
         if found is not None:
             tracked.unresolved_since = None
             return self._order_events(tracked, found)
-        since = tracked.unresolved_since or self._clock()
-        waited = self._clock() - since
-        if self._throttled() or waited < self.settings.unknown_order_grace_s:
+        waited = self._not_found(tracked)
+        if waited < self.settings.unknown_order_grace_s:
             return []
         # The exchange says "no such order" after the whole grace period: it never arrived.
         tracked.terminal = True
@@ -963,8 +978,8 @@ class CcxtVenue:
                 tracked.order,
                 KernelEventKind.REJECT,
                 VenueOrderStatus.REJECTED,
-                reason=f"{self.name} has no order with client id {tracked.client_id!r} "
-                f"{waited:.1f}s after the submit timed out: it never reached the exchange",
+                reason=f"{self.name} has answered it has no order with client id {tracked.client_id!r} "
+                f"for {waited:.1f}s since the submit timed out: it never reached the exchange",
             )
         ]
 
