@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelDiagnosticCode, TradeStage, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.venues import VenueUnavailable, describe
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -43,6 +44,9 @@ class ReconciliationReport:
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     awaited_settled: list[dict[str, Any]] = field(default_factory=list)
     position_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    # Why the venue's positions could not be read ("" when they were compared): by then the
+    # events above are applied, so the report says so rather than raising and losing them.
+    positions_unchecked: str = ""
     events_applied: int = 0
 
     @property
@@ -92,10 +96,18 @@ def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) 
 def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True) -> ReconciliationReport:
     """Compare the kernel's working orders and positions with the venue's and resolve the
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
-    kernel cannot manage an order it does not own); otherwise they are only reported."""
+    kernel cannot manage an order it does not own); otherwise they are only reported.
+    Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed)."""
     venue = kernel.venue
     report = ReconciliationReport()
-    venue_open = {o.client_order_id: o for o in venue.open_orders()}
+    try:
+        listed = venue.open_orders()
+    except Exception as exc:
+        raise VenueUnavailable(
+            f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
+            f"could not be listed: {type(exc).__name__}: {exc}"
+        ) from exc
+    venue_open = {o.client_order_id: o for o in listed}
     lookup = getattr(venue, "order_status", None)
     # Event ids carry the kernel's seq at the start: the slots remember the ids of an earlier
     # reconciliation (also across restarts), and a count from 0 alone repeated them, so the
@@ -239,7 +251,12 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         else:
             report.unknown_at_venue_left.append(item)
 
-    theirs_pos = {a: q for a, q in venue.positions().items() if abs(q) > QTY_EPS}
+    try:
+        venue_positions = venue.positions()
+    except Exception as exc:
+        report.positions_unchecked = f"the venue's positions could not be read: {type(exc).__name__}: {exc}"
+        return report
+    theirs_pos = {a: q for a, q in venue_positions.items() if abs(q) > QTY_EPS}
     mine_pos = _kernel_positions(kernel)
     for asset in sorted(set(theirs_pos) | set(mine_pos)):
         v, k = theirs_pos.get(asset, 0.0), mine_pos.get(asset, 0.0)

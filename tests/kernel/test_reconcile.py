@@ -10,6 +10,7 @@ import pytest
 from kernel_helpers import intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, MockVenueAdapter, TradeStage, VenueEvent, VenueOrder
+from dita.venues import VenueUnavailable
 
 
 def open_kernel(wal: Path, venue: Any) -> ExecutionKernel:
@@ -301,3 +302,56 @@ def test_an_awaited_order_the_venue_cannot_be_asked_about_is_left_unresolved(tmp
     report = kernel.reconcile_with_venue()
     assert f"no answer about {coid}" in report.unresolved[0]["reason"] and kernel.snapshot() == before
     assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+
+
+class PositionsUnreadable(CanceledWhileDown):
+    """Answers about orders, then throttles the positions query at the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions_fail = True
+
+    def positions(self) -> dict[str, float]:
+        if self.positions_fail:
+            raise RuntimeError("fetch_positions throttled: retry in 2.000s")
+        return super().positions()
+
+
+def test_positions_that_cannot_be_read_land_in_the_report_with_what_was_done(tmp_path: Path) -> None:
+    """By the positions query the events are applied (and logged): raising there lost the
+    report of what was done, so the failure is reported beside it instead."""
+    venue = PositionsUnreadable()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="pos-unreadable")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        venue_order_id="V1", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills[0]["qty"] == 0.5 and report.ended_at_venue and report.events_applied == 3
+    assert "RuntimeError: fetch_positions throttled" in report.positions_unchecked
+    assert report.position_mismatches == [] and not report.clean
+    assert report.to_dict()["positions_unchecked"] == report.positions_unchecked
+    assert kernel.slot_state(0).size == 0.5
+    venue.positions_fail = False
+    again = kernel.reconcile_with_venue()
+    assert again.clean and again.positions_unchecked == ""
+
+
+class CannotList(CanceledWhileDown):
+    name = "cannot-list"
+
+    def open_orders(self) -> list[VenueOrder]:
+        raise ConnectionError("connection refused")
+
+
+def test_open_orders_that_cannot_be_listed_stop_reconciliation_naming_venue_and_cause(
+    tmp_path: Path,
+) -> None:
+    venue = CannotList()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cannot-list")
+    kernel.process_intent(intent("ENTER", 0))
+    before = kernel.snapshot()
+    with pytest.raises(VenueUnavailable, match=r"cannot-list.*ConnectionError: connection refused"):
+        kernel.reconcile_with_venue()
+    assert kernel.snapshot() == before
