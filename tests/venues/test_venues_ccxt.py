@@ -484,6 +484,37 @@ def test_order_status_of_an_order_sent_in_this_process_asks_its_market_only(
     assert (found.filled_size, found.avg_fill_price) == (pytest.approx(0.005), pytest.approx(89000.0))
 
 
+def test_order_status_after_a_restart_searches_only_the_markets_setting(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """On an exchange with thousands of markets, one request per market is throttled long
+    before it finds the order: ``markets`` bounds the search, those traded here first."""
+    venue = make_venue(markets=["DOGEUSDT", "BTC/USDT"])
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    venue.submit(make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02, slot_id=2))
+    not_found(exchange, 2)
+    assert venue.order_status("k-9") is None
+    assert [symbol for symbol, _ in asked(exchange)] == ["BTCUSDT", "DOGEUSDT"]
+
+
+def test_a_submit_outside_the_markets_setting_is_refused_before_sending(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """order_status would not look for it there after a restart, and its None would end it."""
+    venue = make_venue(markets=["BTCUSDT"])
+    events = venue.submit(make_order("s1-entry-1", asset="ETHUSDT", size=0.5))
+    assert kinds(events) == ["REJECT"]
+    assert "'ETHUSDT'" in events[0].reason and "markets" in events[0].reason
+    assert exchange.calls("POST", "/api/v3/order") == []
+
+
+def test_an_unknown_market_in_the_markets_setting_is_refused_at_construction(
+    make_venue: VenueFactory,
+) -> None:
+    with pytest.raises(ValueError, match=r"markets.*'NOPE/USDT'"):
+        make_venue(markets=["BTCUSDT", "NOPE/USDT"])
+
+
 @pytest.mark.parametrize(
     ("status", "fixture", "match"),
     [
@@ -575,6 +606,7 @@ def test_missing_keys_refuse_orders_naming_the_variables(
         ({"timeout_ms": 0}, "timeout_ms"),
         ({"resolve_attempts": 0}, "resolve_attempts"),
         ({"unknown_order_grace_s": -1}, "unknown_order_grace_s"),
+        ({"markets": []}, "markets"),
         ({"api_keys": "x"}, "api_keys"),
     ],
 )

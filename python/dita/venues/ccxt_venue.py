@@ -130,6 +130,13 @@ class CcxtSettings(BaseModel):
         "(from its first such answer; lookups it did not answer do not count) before the order is "
         "reported rejected",
     )
+    markets: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="the markets (ids or ccxt symbols) this venue trades: orders for others are "
+        "refused, and order_status after a restart searches only these; None: every market of the "
+        "market_type. Checked against the exchange's markets at construction",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="extra ccxt options")
 
 
@@ -182,7 +189,7 @@ class _Tracked:
 
 class CcxtVenue:
     """``CcxtVenue(exchange="binance", market_type="spot", api_key_env=..., secret_env=...,
-    sandbox=False, base_url=None, timeout_ms=10000, ...)``; see ``CcxtSettings``.
+    sandbox=False, base_url=None, timeout_ms=10000, markets=None, ...)``; see ``CcxtSettings``.
 
     Assets are the exchange's market ids (``BTCUSDT``) or ccxt symbols (``BTC/USDT``,
     ``BTC/USDT:USDT``). Markets load on first use or with ``load_markets()``.
@@ -255,6 +262,23 @@ class CcxtVenue:
         self._blocked_until = 0.0
         self._assets_traded: set[str] = set()
         self.submitted = 0
+        # The symbols of the markets setting, in its order; None: every market served.
+        self._trade_symbols: list[str] | None = None
+        if s.markets is not None:
+            self._trade_symbols = self._checked_markets(s.markets)
+
+    def _checked_markets(self, markets: list[str]) -> list[str]:
+        """The symbols of ``markets``; a market the exchange does not have is refused now, not
+        at the first order (this loads the markets)."""
+        self.load_markets()
+        unknown = [m for m in markets if m not in self._asset_symbols]
+        if unknown:
+            self.close()
+            raise ValueError(
+                f"markets: {', '.join(map(repr, unknown))} not among {self.name}'s markets "
+                "(give market ids like 'BTCUSDT' or ccxt symbols like 'BTC/USDT')"
+            )
+        return list(dict.fromkeys(self._asset_symbols[m] for m in markets))
 
     # -- configuration -------------------------------------------------------------------
 
@@ -463,6 +487,16 @@ class CcxtVenue:
                     KernelEventKind.REJECT,
                     VenueOrderStatus.REJECTED,
                     reason=f"unknown asset {order.asset!r} on {self.name}",
+                )
+            ]
+        if self._trade_symbols is not None and symbol not in self._trade_symbols:
+            # order_status would not look for it there after a restart, and its None would end it.
+            return [
+                self._event(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    reason=f"{order.asset!r} is not among {self.name}'s markets setting",
                 )
             ]
         refusal = self._precision_refusal(order, symbol)
@@ -1078,14 +1112,15 @@ class CcxtVenue:
         """The exchange's order sent for the kernel's ``client_order_id`` (the exchange knows it
         as ``venue_client_id(client_order_id)``), with its status, filled size, average fill
         price and exchange id: reconciliation asks it about an order no longer open. None only
-        when the exchange says it has no such order in any market this venue serves.
+        when the exchange says it has no such order in any market this venue trades.
 
         The exchange is asked per market. An order this adapter sent (or canceled) in this
         process is asked for in its market. One it has no record of (sent before a restart)
-        could be in any market it serves, so each is asked, those it traded in this process
-        first, until one has it: one request per market, and only all of them saying "no such
-        order" is None. Raises ``VenueUnavailable``, never returns None, when a market could
-        not be asked (throttled, unreachable): the order may be there."""
+        could be in any market it trades (the ``markets`` setting, else every market it
+        serves), so each is asked, those it traded in this process first, until one has it:
+        one request per market, and only all of them saying "no such order" is None. Raises
+        ``VenueUnavailable``, never returns None, when a market could not be asked (throttled,
+        unreachable): the order may be there."""
         client_id = self.venue_client_id(client_order_id)
         tracked = self._tracked.get(client_order_id)
         symbols = [tracked.symbol] if tracked is not None else self._markets_to_search()
@@ -1099,9 +1134,10 @@ class CcxtVenue:
         return None
 
     def _markets_to_search(self) -> list[str]:
-        """The symbols of the markets this venue serves, those traded in this process first."""
+        """The symbols of the markets this venue trades (the markets setting, else every one it
+        serves), those traded in this process first."""
         self.load_markets()
-        served = sorted(set(self._asset_symbols.values()))
+        served = self._trade_symbols or sorted(set(self._asset_symbols.values()))
         traded = {self._asset_symbols[a] for a in self._assets_traded if a in self._asset_symbols}
         return sorted(traded) + [symbol for symbol in served if symbol not in traded]
 
