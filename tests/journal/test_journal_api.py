@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -778,3 +779,27 @@ def test_a_detach_whose_kernel_refuses_to_stop_recording_still_lets_it_go(
         journal.detach(kernel)
     journal.flush(20)
     assert journal.stats().extra["kernels"] == [] and journal.stats().extra["leaving"] == []
+
+
+@pytest.mark.parametrize("timeout", ["5", math.nan, -1, True, math.inf, 1e10])
+def test_a_bad_timeout_is_refused_by_name_before_anything_is_done(
+    journal: ClickHouseJournal, timeout: Any
+) -> None:
+    """A string, NaN, a negative number, a bool or a wait no thread can take: a ValueError
+    naming the method, ``timeout`` and the value, not a bare TypeError or a wait that fails later."""
+    kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="timed")
+    message = rf"timeout must be None or a number of seconds from 0 to .*, got {re.escape(repr(timeout))}"
+    with pytest.raises(ValueError, match=r"ClickHouseJournal\.flush " + message):
+        journal.flush(timeout)
+    with pytest.raises(ValueError, match=r"ClickHouseJournal\.detach " + message):
+        journal.detach(kernel, timeout)
+    assert journal.records(kernel) and journal.stats().extra["leaving"] == []  # still recorded
+    row = (1, 0, 1.0, "LIVE", "NORMAL", True, "test")
+    with pytest.raises(ValueError, match=r"ClickHouseJournal\.backfill " + message):
+        journal.backfill("timed-backfill", {"control_changes": [row]}, timeout)
+    assert journal.stats().queued == 0  # nothing was queued
+    with pytest.raises(ValueError, match=r"query_via_socket timeout must be a positive number of seconds"):
+        query_via_socket(journal.query_address or "", journal.database, "SELECT 1", timeout=timeout)
+    journal.detach(kernel, 20)
+    stored = journal.query("SELECT count() FROM control_changes WHERE kernel_id = 'timed-backfill'")
+    assert stored.rows == [[0]]

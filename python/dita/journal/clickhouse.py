@@ -201,6 +201,22 @@ def _positive(name: str, value: float, integer: bool = False) -> None:
         )
 
 
+def _check_timeout(method: str, timeout: object) -> None:
+    """A caller's ``timeout``: None (no limit) or seconds a wait can take. Checked before the
+    call does anything: a bad one found later would leave it half done."""
+    if timeout is None:
+        return
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 <= timeout <= threading.TIMEOUT_MAX
+    ):
+        raise ValueError(
+            f"ClickHouseJournal.{method} timeout must be None or a number of seconds from 0 to "
+            f"{threading.TIMEOUT_MAX:g}, got {timeout!r}"
+        )
+
+
 # DateTime64's range, 1900-01-01 to 2299-12-31 23:59:59.999999, in microseconds: beyond it
 # ClickHouse and its clients can no longer read a row back (micros() in journal/native.rs).
 _TS_MIN_MICROS = -2_208_988_800_000_000
@@ -804,6 +820,7 @@ class ClickHouseJournal:
         otherwise stay in its outbox, never drained. A kernel this journal does not record is
         left alone: its outbox may be another journal's.
         """
+        _check_timeout("detach", timeout)
         if not self.records(kernel):
             return
         try:
@@ -850,6 +867,7 @@ class ClickHouseJournal:
 
         Raises TimeoutError (naming the rows still waiting) when ``timeout`` passes first.
         """
+        _check_timeout("flush", timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             if self._closed and not self._writer.is_alive():
@@ -995,6 +1013,7 @@ class ClickHouseJournal:
         Idempotent on ``(kernel_id, seq, sub)``: rows already in ClickHouse are counted in
         ``already_present`` and not written again. Blocks until done or ``timeout``.
         """
+        _check_timeout("backfill", timeout)
         if not isinstance(kernel_id, str) or not kernel_id:
             raise ValueError(f"backfill kernel_id must be a non-empty string, got {kernel_id!r}")
         if not isinstance(rows, Mapping):

@@ -612,6 +612,15 @@ def query_via_socket(
 ) -> QueryResult:
     """Ask a journal owner for ``sql``. Raises ConnectionError when no owner listens,
     PermissionError when it does not answer this process's uid."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= threading.TIMEOUT_MAX
+    ):
+        raise ValueError(
+            f"query_via_socket timeout must be a positive number of seconds up to "
+            f"{threading.TIMEOUT_MAX:g}, got {timeout!r}"
+        )
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
