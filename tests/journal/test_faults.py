@@ -362,6 +362,24 @@ def test_rows_stored_before_close_gave_up_are_not_counted_as_unwritten(tmp_path:
     assert stats.queued == produced - stored == len(reference_rows(reference)["intents"])
 
 
+def test_flush_after_a_close_that_gave_up_says_how_many_rows_were_left(tmp_path: Path) -> None:
+    """flush() on a closed journal cannot write anything: with rows left unwritten it says so
+    instead of returning as if they were stored; with none left it returns."""
+    journal = _journal(tmp_path / "j", close_timeout=0.3)
+    FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
+    work, _ = twins(journal)
+    work.run(10)
+    wait_until(lambda: journal.stats().retries > 0, "the writer to try ClickHouse")
+    journal.close()
+    left = journal.stats().queued
+    assert left > 0
+    with pytest.raises(RuntimeError, match=rf"journal is closed with {left} rows unwritten.*injected"):
+        journal.flush()
+    clean = _journal(tmp_path / "clean")
+    clean.close()
+    clean.flush()  # nothing was left: nothing to report
+
+
 def test_a_backfill_waiting_when_close_gives_up_gets_an_error(tmp_path: Path) -> None:
     """A backfill() with no timeout, waiting for ClickHouse while close() gives up on it, is
     answered (RuntimeError naming the rows not written) instead of waiting for good."""

@@ -865,12 +865,20 @@ class ClickHouseJournal:
     def flush(self, timeout: float | None = None) -> None:
         """Drain every attached kernel and wait until ClickHouse holds all of it.
 
-        Raises TimeoutError (naming the rows still waiting) when ``timeout`` passes first.
+        Raises TimeoutError (naming the rows still waiting) when ``timeout`` passes first. On a
+        closed journal nothing is written any more: it raises RuntimeError naming the rows
+        close() left unwritten, and returns when there are none.
         """
         _check_timeout("flush", timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             if self._closed and not self._writer.is_alive():
+                if self._pending_rows:
+                    raise RuntimeError(
+                        f"the journal is closed with {self._pending_rows} rows unwritten: ClickHouse "
+                        f"({self.target.display}) did not take them before close() gave up; "
+                        f"last error: {self._stats.last_error!r}"
+                    )
                 return
             self._raise_if_a_thread_died_locked()
             self._flushers += 1
