@@ -152,6 +152,27 @@ def test_outbox_overflow_is_reported_as_dropped(tmp_path: Path) -> None:
         journal.close()
 
 
+def test_dropped_rows_stay_counted_after_their_kernel_leaves(tmp_path: Path) -> None:
+    """stats().dropped is a running total over the journal's life: it does not fall when the
+    kernel that dropped the rows detaches or the journal closes, nor count them twice when
+    that kernel is attached again."""
+    journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100)
+    try:
+        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="small", journal_capacity=50)
+        Workload([Side(kernel, venue())], max_slots=4).run(100)
+        dropped = kernel.stats()["journal_dropped"]
+        assert journal.stats().dropped == dropped > 0
+        flaky.restore()
+        journal.detach(kernel, 60)
+        assert journal.stats().dropped == dropped
+        journal.attach(kernel)
+        assert journal.stats().dropped == dropped
+    finally:
+        journal.close()
+    assert journal.stats().dropped == dropped
+
+
 def test_restart_and_replay_refill_the_gap_without_duplicates(tmp_path: Path) -> None:
     """A journal stops with rows unwritten; a restarted kernel replays the same inputs (as it
     would from its WAL) and the new journal writes only what is missing."""

@@ -201,6 +201,16 @@ def _positive(name: str, value: float, integer: bool = False) -> None:
         )
 
 
+def _outbox_dropped(kernel: ExecutionKernel) -> int | None:
+    """The rows ``kernel``'s outbox has dropped for lack of room in its life, or None when its
+    stats cannot be read."""
+    try:
+        return int(kernel.stats().get("journal_dropped", 0))
+    except Exception:
+        log.debug("kernel stats unavailable", exc_info=True)
+        return None
+
+
 def _check_timeout(method: str, timeout: object) -> None:
     """A caller's ``timeout``: None (no limit) or seconds a wait can take. Checked before the
     call does anything: a bad one found later would leave it half done."""
@@ -419,6 +429,11 @@ class ClickHouseJournal:
         # written: a refill derives them too, and may have stored them first.
         self._check_through: dict[str, int] = {}
         self._last_write_latency = 0.0
+        # stats().dropped, a running total: per attached kernel its outbox's drop count when it
+        # was attached and the latest one read; the drops of kernels that have left.
+        self._dropped_at_attach: dict[str, int] = {}
+        self._dropped_read: dict[str, int] = {}
+        self._dropped_by_gone = 0
 
         self._died: dict[str, str] = {}  # thread -> the exception that ended it
         self._taken: list[_Chunk] = []  # the writer's batch in hand
@@ -529,6 +544,7 @@ class ClickHouseJournal:
         if not replay:
             self._check_new_seqs(kernel, wal)
         fill = self.wal_fill and wal is not None
+        dropped_before = _outbox_dropped(kernel) or 0  # drops before this attach are not ours
         with self._cond:
             if kernel_id in self._leaving or kernel_id in self._releasing:
                 raise ValueError(
@@ -561,6 +577,7 @@ class ClickHouseJournal:
                 self._progress_held.discard(kernel_id)
                 kernel.set_journal_enabled(True)
             self._kernels.append((kernel_id, kernel))
+            self._dropped_at_attach[kernel_id] = self._dropped_read[kernel_id] = dropped_before
             self._cond.notify_all()
         if fill:
             self._start_wal_fill(kernel, to_seq)
@@ -825,6 +842,7 @@ class ClickHouseJournal:
             return
         try:
             kernel.set_journal_enabled(False)
+            self._read_dropped(kernel)  # its last drops: the outbox takes no more rows now
             self.flush(timeout)
         except BaseException:
             # Rows may still be in its outbox: it stays with the drainer until that is empty
@@ -837,6 +855,8 @@ class ClickHouseJournal:
             self._drop_kernel_locked(kernel)
 
     def _drop_kernel_locked(self, kernel: ExecutionKernel) -> None:
+        if any(k is kernel for _, k in self._kernels):
+            self._count_dropped_of_gone_locked(kernel.kernel_id)
         self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
         self._leaving.discard(kernel.kernel_id)
         self._releasing.discard(kernel.kernel_id)
@@ -959,7 +979,11 @@ class ClickHouseJournal:
                 kernel.set_journal_enabled(False)
             except Exception:  # a kernel being torn down must not stop the journal from closing
                 log.debug("could not disable a kernel's journal outbox", exc_info=True)
-        self._kernels.clear()
+            self._read_dropped(kernel)
+        with self._cond:
+            for kernel_id, _ in self._kernels:
+                self._count_dropped_of_gone_locked(kernel_id)
+            self._kernels.clear()
         # Taken under the reader's lock: a query that got in first has stored its reader by
         # now, and one that comes later sees the journal closed and opens its own.
         with self._reader_lock:
@@ -1002,14 +1026,28 @@ class ClickHouseJournal:
                 # Journal threads ended by an exception: nothing is written or drained any more.
                 "threads_died": dict(self._died),
             }
-        dropped = 0
         for _, kernel in kernels:
-            try:
-                dropped += int(kernel.stats().get("journal_dropped", 0))
-            except Exception:
-                log.debug("kernel stats unavailable", exc_info=True)
-        s.dropped = dropped
+            self._read_dropped(kernel)
+        with self._cond:  # the kernels attached now, and those gone meanwhile, each counted once
+            s.dropped = self._dropped_by_gone + sum(
+                max(0, self._dropped_read[kid] - base) for kid, base in self._dropped_at_attach.items()
+            )
         return s
+
+    def _read_dropped(self, kernel: ExecutionKernel) -> int | None:
+        """Read the rows ``kernel``'s outbox has dropped in all (not holding the lock: a busy
+        kernel makes the read wait) and keep it for when the kernel leaves."""
+        now = _outbox_dropped(kernel)
+        if now is not None:
+            with self._cond:
+                if kernel.kernel_id in self._dropped_at_attach:
+                    self._dropped_read[kernel.kernel_id] = max(self._dropped_read[kernel.kernel_id], now)
+        return now
+
+    def _count_dropped_of_gone_locked(self, kernel_id: str) -> None:
+        """An attached kernel leaves: what its outbox dropped while here stays counted."""
+        base = self._dropped_at_attach.pop(kernel_id, 0)
+        self._dropped_by_gone += max(0, self._dropped_read.pop(kernel_id, base) - base)
 
     # ------------------------------------------------------------------ resend
 
