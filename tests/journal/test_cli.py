@@ -242,3 +242,25 @@ def test_a_format_clause_is_refused_with_the_option_to_use(live: tuple[str, Clic
     assert out.exit_code == 2
     assert "FORMAT CSV is refused" in out.output and "--format table, csv or json" in out.output
     assert "Native" not in out.output
+
+
+def test_a_request_over_the_sockets_limit_is_refused_naming_the_limit_and_its_size(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    """Not cut off at the limit and answered with a JSON decode error (or a broken pipe that
+    sends the CLI to open a directory the owner holds): the owner reads it out and says why."""
+    dsn, journal = live
+    address = journal.query_address or ""
+    sql = "SELECT 1 -- " + "x" * (2 << 20)
+    size = len(json.dumps({"sql": sql, "parameters": {}, "database": journal.database}))
+    with pytest.raises(RuntimeError, match=rf"request is {size:,} bytes, over the 1,048,576-byte limit"):
+        query_via_socket(address, journal.database, sql)
+    assert query_via_socket(address, journal.database, "SELECT 1 AS one").rows == [[1]]  # still serving
+    # One argument holds 128 KiB at most: the CLI's request grows past the limit by its parameters.
+    names = [f"p{i}" for i in range(10)]
+    params = [arg for name in names for arg in ("-p", f"{name}={'x' * 110_000}")]
+    query = "SELECT " + " + ".join(f"length({{{name}:String}})" for name in names)
+    out = run_cli("sql", "--dsn", dsn, *params, query)
+    assert out.returncode == 1, out.stderr
+    assert "over the 1,048,576-byte limit of the journal's query socket" in out.stderr
+    assert "shorten the query or its parameters" in out.stderr

@@ -465,6 +465,16 @@ class _Handler(socketserver.StreamRequestHandler):
             self.wfile.write(json.dumps({"error": refused, "kind": "permission"}).encode() + b"\n")
             return
         line = self.rfile.readline(_MAX_REQUEST_BYTES)
+        if len(line) == _MAX_REQUEST_BYTES and not line.endswith(b"\n"):
+            # Read to its end: answered while still sending, the client would see a broken
+            # pipe instead of this.
+            size = len(line) + self._skip_line()
+            error = (
+                f"the request is {size:,} bytes, over the {_MAX_REQUEST_BYTES:,}-byte limit of the "
+                "journal's query socket: shorten the query or its parameters"
+            )
+            self.wfile.write(json.dumps({"error": error, "kind": "too_large"}).encode() + b"\n")
+            return
         try:
             request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("sql"), str):
@@ -492,6 +502,15 @@ class _Handler(socketserver.StreamRequestHandler):
         except Exception as exc:  # reported to the operator; the server keeps serving
             reply = {"error": str(exc), "kind": type(exc).__name__}
         self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+    def _skip_line(self) -> int:
+        """Read the rest of the request line; returns its bytes, the newline left out."""
+        size = 0
+        while chunk := self.rfile.readline(1 << 16):
+            if chunk.endswith(b"\n"):
+                return size + len(chunk) - 1
+            size += len(chunk)
+        return size
 
 
 class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
