@@ -264,3 +264,21 @@ def test_a_request_over_the_sockets_limit_is_refused_naming_the_limit_and_its_si
     assert out.returncode == 1, out.stderr
     assert "over the 1,048,576-byte limit of the journal's query socket" in out.stderr
     assert "shorten the query or its parameters" in out.stderr
+
+
+def test_an_empty_result_keeps_its_columns(live: tuple[str, ClickHouseJournal]) -> None:
+    """ClickHouse sends no block for zero rows, so the column names come from DESCRIBE: csv
+    still prints its header, and json an empty list."""
+    dsn, journal = live
+    sql = "SELECT seq, ts, next_state AS stage FROM transitions WHERE kernel_id = {k:String} ORDER BY seq"
+    some = journal.query(sql, {"k": "desk-1"})
+    none = journal.query(sql, {"k": "nobody"})
+    assert some.rows and not none.rows
+    assert (none.columns, none.types) == (some.columns, some.types)
+    assert none.types == ["UInt64", "DateTime64(6, 'UTC')", "LowCardinality(String)"]
+    assert none.columns == ["seq", "ts", "stage"]
+    out = _sql("--dsn", dsn, "-f", "csv", "-p", "k=nobody", sql)
+    assert out.exit_code == 0, out.output
+    assert out.output == "seq,ts,stage\n"
+    out = _sql("--dsn", dsn, "-f", "json", "-p", "k=nobody", sql)
+    assert json.loads(out.output) == []

@@ -288,7 +288,7 @@ def check_read_only(sql: str) -> str:
     words = _significant(statement)
     if not words:
         raise ReadOnlyViolation("the journal query is empty")
-    first = next((t for t in words if t != ("punct", "(")), words[-1])[1].upper()
+    first = _statement_kind(words)
     if first not in ALLOWED_STATEMENTS:
         raise ReadOnlyViolation(
             f"the journal is read-only here: {first} statements are refused; "
@@ -296,6 +296,11 @@ def check_read_only(sql: str) -> str:
         )
     _check_clauses(words)
     return body
+
+
+def _statement_kind(words: list[tuple[str, str]]) -> str:
+    """The statement's first word, upper case (SELECT, WITH, SHOW, ...), past any '('."""
+    return next((t for t in words if t != ("punct", "(")), words[-1])[1].upper()
 
 
 def _check_clauses(words: list[tuple[str, str]]) -> None:
@@ -428,9 +433,18 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
             f"fewer rows per group); ClickHouse said: {str(exc).splitlines()[0]}"
         ) from exc
     rows = [[_jsonable(v) for v in row] for row in result.result_rows]
+    columns, types = list(result.column_names), [t.name for t in result.column_types]
+    if not rows and not columns and _statement_kind(_significant(_lex(body))) in ("SELECT", "WITH"):
+        # ClickHouse sends no block for zero rows, so no names either: DESCRIBE gives them
+        # without running the query again.
+        try:
+            described = client.query(f"DESCRIBE ({body})", parameters=parameters or None).result_rows
+            columns, types = [str(r[0]) for r in described], [str(r[1]) for r in described]
+        except Exception as exc:  # the query itself answered: its rows, no names
+            log.debug("could not describe an empty result's columns: %r", exc)
     return QueryResult(
-        columns=list(result.column_names),
-        types=[t.name for t in result.column_types],
+        columns=columns,
+        types=types,
         rows=rows,
         # result_overflow_mode=break ends the result after the block that passed the cap, so
         # a cut result is longer than the cap and a whole one never is.
