@@ -41,6 +41,8 @@ class ReconciliationReport:
     lost_submits: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_canceled: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_left: list[dict[str, Any]] = field(default_factory=list)
+    # Unknown orders whose cancel raised (with the reason): they may still work at the venue.
+    unknown_at_venue_cancel_failed: list[dict[str, Any]] = field(default_factory=list)
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     awaited_settled: list[dict[str, Any]] = field(default_factory=list)
     position_mismatches: list[dict[str, Any]] = field(default_factory=list)
@@ -246,7 +248,14 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             continue
         item = {"client_order_id": coid, "asset": theirs.asset, "size": theirs.size, "side": theirs.side.name}
         if cancel_unknown:
-            venue.cancel(theirs)
+            try:
+                venue.cancel(theirs)
+            except Exception as exc:
+                # Any adapter's error (a ccxt cancel times out or is throttled): the events above
+                # are applied, so it is reported with them, and the other unknown orders are tried.
+                reason = f"the cancel failed: {type(exc).__name__}: {exc}"
+                report.unknown_at_venue_cancel_failed.append({**item, "reason": reason})
+                continue
             report.unknown_at_venue_canceled.append(item)
         else:
             report.unknown_at_venue_left.append(item)

@@ -10,7 +10,7 @@ import pytest
 from kernel_helpers import intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, MockVenueAdapter, TradeStage, VenueEvent, VenueOrder
-from dita.venues import VenueUnavailable
+from dita.venues import VenueTimeout, VenueUnavailable
 
 
 def open_kernel(wal: Path, venue: Any) -> ExecutionKernel:
@@ -336,6 +336,50 @@ def test_positions_that_cannot_be_read_land_in_the_report_with_what_was_done(tmp
     venue.positions_fail = False
     again = kernel.reconcile_with_venue()
     assert again.clean and again.positions_unchecked == ""
+
+
+class CancelTimesOut(CanceledWhileDown):
+    """Holds two orders nobody manages; the cancel of one times out, as a ccxt cancel can."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strays = [
+            VenueOrder("stray-1", 0, "t?", "BTCUSDT", "BUY", "LIMIT", 90.0, 1.0, venue_order_id="S1"),
+            VenueOrder("stray-2", 0, "t?", "BTCUSDT", "SELL", "LIMIT", 110.0, 2.0, venue_order_id="S2"),
+        ]
+        self.canceled: list[str] = []
+
+    def open_orders(self) -> list[VenueOrder]:
+        return list(self.strays)
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        if order.client_order_id == "stray-1":
+            raise VenueTimeout("cancel of 'stray-1' timed out and the order is still working")
+        self.canceled.append(order.client_order_id)
+        return []
+
+
+def test_a_failed_cancel_of_an_unknown_order_lands_in_the_report_and_the_rest_are_canceled(
+    tmp_path: Path,
+) -> None:
+    """By the unknown orders the kernel's events are applied (and logged): a cancel that
+    raised there lost the report of them and left the other unknown orders alone."""
+    venue = CancelTimesOut()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-fails")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        venue_order_id="V1", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills[0]["qty"] == 0.5 and report.events_applied == 3
+    (failed,) = report.unknown_at_venue_cancel_failed
+    assert failed["client_order_id"] == "stray-1"
+    assert "VenueTimeout: cancel of 'stray-1' timed out" in failed["reason"]
+    assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["stray-2"]
+    assert venue.canceled == ["stray-2"]
+    assert report.positions_unchecked == "" and report.position_mismatches == [] and not report.clean
+    assert report.to_dict()["unknown_at_venue_cancel_failed"] == [failed]
 
 
 class CannotList(CanceledWhileDown):
