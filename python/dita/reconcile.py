@@ -60,6 +60,19 @@ class ReconciliationReport:
         return {**asdict(self), "clean": self.clean}
 
 
+class _Refused(Exception):
+    """The kernel refused a reconciliation event: an outcome (nothing changed), so it leaves
+    that order unresolved with the diagnostic rather than stopping the reconciliation."""
+
+    def __init__(self, event_id: str, code: KernelDiagnosticCode, details: dict[str, Any]) -> None:
+        super().__init__(f"reconciliation event {event_id} was refused: {code.name} {details}")
+        self.code = code
+        self.details = details
+
+    def unresolved(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "reason": str(self), "diagnostic_code": self.code.name, "details": self.details}
+
+
 def _event(order: VenueOrder, kind: str, seq: str, **kw: Any) -> VenueEvent:
     return VenueEvent(
         f"reconcile:{order.client_order_id}:{kind}:{seq}",
@@ -99,7 +112,9 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
     """Compare the kernel's working orders and positions with the venue's and resolve the
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
     kernel cannot manage an order it does not own); otherwise they are only reported.
-    Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed)."""
+    Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
+    once it starts changing things, what fails later (a lookup, a refused event, a cancel, the
+    positions) is in the report."""
     venue = kernel.venue
     report = ReconciliationReport()
     try:
@@ -125,9 +140,7 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         n += 1
         out = kernel.on_venue_event(ev)
         if not out.accepted and out.diagnostic_code != KernelDiagnosticCode.RATE_LIMITED:
-            raise RuntimeError(
-                f"reconciliation event {ev.event_id} was refused: {out.diagnostic_code.name} {out.details}"
-            )
+            raise _Refused(ev.event_id, out.diagnostic_code, out.details)
         report.events_applied += 1
 
     def book_missed(mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]) -> None:
@@ -185,25 +198,30 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         if cannot_say:
             report.unresolved.append({**item, "reason": cannot_say})
             continue
-        if theirs is None:
-            # The venue never received it: the submit was lost, so it ends here.
-            apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
-            report.lost_submits.append(item)
-            continue
-        stage = kernel.slot_state(mine.slot_id).fsm_state
-        if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
-            apply(_event(mine, "ORDER_ACK", step(), venue_order_id=theirs.venue_order_id))
-            report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
-        book_missed(mine, theirs, item)
-        ending = _ENDINGS.get(theirs.status)
-        if ending is not None and _still_working(kernel, mine.slot_id, coid):
-            # With the venue's final filled size: a report of a fill booked above, arriving
-            # late from the venue's stream, is then known as one (the order is full).
-            ending_event = _event(
-                mine, ending, step(), venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
-            )
-            apply(ending_event)
-            report.ended_at_venue.append({**item, "status": theirs.status.name})
+        # A refusal stops this order's events where it came (the rest would build on it) and
+        # touches no other slot, so the other orders are still reconciled.
+        try:
+            if theirs is None:
+                # The venue never received it: the submit was lost, so it ends here.
+                apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
+                report.lost_submits.append(item)
+                continue
+            stage = kernel.slot_state(mine.slot_id).fsm_state
+            if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
+                apply(_event(mine, "ORDER_ACK", step(), venue_order_id=theirs.venue_order_id))
+                report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
+            book_missed(mine, theirs, item)
+            ending = _ENDINGS.get(theirs.status)
+            if ending is not None and _still_working(kernel, mine.slot_id, coid):
+                # With the venue's final filled size: a report of a fill booked above, arriving
+                # late from the venue's stream, is then known as one (the order is full).
+                ending_event = _event(
+                    mine, ending, step(), venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
+                )
+                apply(ending_event)
+                report.ended_at_venue.append({**item, "status": theirs.status.name})
+        except _Refused as refused:
+            report.unresolved.append(refused.unresolved(item))
 
     # Orders that ended with the venue counting more filled than it sent: their slots wait for
     # those fills. The venue's order status books what it filled and settles the wait.
@@ -233,8 +251,8 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
                 )
             )
             book_missed(mine, theirs, item)
-        except RuntimeError as exc:
-            report.unresolved.append({**item, "reason": str(exc)})
+        except _Refused as refused:
+            report.unresolved.append(refused.unresolved(item))
             continue
         report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
 

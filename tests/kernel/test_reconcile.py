@@ -382,6 +382,61 @@ def test_a_failed_cancel_of_an_unknown_order_lands_in_the_report_and_the_rest_ar
     assert report.to_dict()["unknown_at_venue_cancel_failed"] == [failed]
 
 
+class OverfilledAtVenue(CanceledWhileDown):
+    """Says one order filled beyond the kernel's size for it (the kernel refuses that fill) and
+    the other filled half and was canceled; both are listed as open, as a venue that lags would."""
+
+    def open_orders(self) -> list[VenueOrder]:
+        return list(self.orders.values())
+
+
+def test_a_refused_reconciliation_event_leaves_its_order_unresolved_and_the_rest_done(
+    tmp_path: Path,
+) -> None:
+    """The kernel refuses what the venue says of one order (a fill beyond its size): that order
+    stays as it is, unresolved with the kernel's diagnostic, and is not canceled as unknown;
+    the other order, whose slot the refusal does not touch, is still reconciled."""
+    venue = OverfilledAtVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="refused")
+    over = kernel.process_intent(intent("ENTER", 0)).order
+    fine = kernel.process_intent(intent("ENTER", 1)).order
+    venue.orders[over.client_order_id] = VenueOrder(
+        over.client_order_id, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, over.size * 2,
+        venue_order_id="V1", filled_size=over.size * 1.5, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    venue.orders[fine.client_order_id] = VenueOrder(
+        fine.client_order_id, 1, "t1", "BTCUSDT", "BUY", "MARKET", 100.0, fine.size,
+        venue_order_id="V2", filled_size=fine.size / 2, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == over.client_order_id and left["diagnostic_code"] == "OVERFILL"
+    assert "was refused: OVERFILL" in left["reason"] and left["details"]["fill_qty"] == over.size * 1.5
+    assert kernel.slot_state(0).size == 0.0 and kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    assert [m["client_order_id"] for m in report.missed_fills] == [fine.client_order_id]
+    assert [e["client_order_id"] for e in report.ended_at_venue] == [fine.client_order_id]
+    assert kernel.slot_state(1).size == pytest.approx(fine.size / 2)
+    assert report.unknown_at_venue_canceled == [] and not report.clean
+
+
+def test_a_refused_event_for_an_awaited_order_leaves_its_wait_and_names_the_diagnostic(
+    tmp_path: Path,
+) -> None:
+    venue = EndedOrders()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-refused")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 2.0,
+        filled_size=1.5, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["diagnostic_code"] == "OVERFILL" and "was refused: OVERFILL" in left["reason"]
+    assert report.awaited_settled == [] and kernel.slot_state(0).size == 0.0
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+
+
 class CannotList(CanceledWhileDown):
     name = "cannot-list"
 
