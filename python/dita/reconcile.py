@@ -11,6 +11,7 @@ whose fate the venue cannot tell stays in flight and is listed as unresolved.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,20 @@ def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) 
         o is not None and o.client_order_id == client_order_id
         for o in (slot.active_entry_order, slot.active_exit_order)
     )
+
+
+def _cancel_refused(answer: Iterable[VenueEvent]) -> str:
+    """Why a venue's answer to a cancel says the order was not canceled (a CANCEL_REJECT, a
+    REJECT or a rate limit, and no CANCEL_ACK or EXPIRED beside it); "" when it was, or when
+    the venue answers later (no events)."""
+    kinds = {ev.kind.name: ev for ev in answer}
+    if "CANCEL_ACK" in kinds or "EXPIRED" in kinds:
+        return ""
+    for kind in ("CANCEL_REJECT", "REJECT", "RATE_LIMITED"):
+        if kind in kinds:
+            why = kinds[kind].reason
+            return f"the venue answered the cancel with {kind}" + (f": {why}" if why else "")
+    return ""
 
 
 def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True) -> ReconciliationReport:
@@ -267,12 +282,16 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         item = {"client_order_id": coid, "asset": theirs.asset, "size": theirs.size, "side": theirs.side.name}
         if cancel_unknown:
             try:
-                venue.cancel(theirs)
+                answer = venue.cancel(theirs)
             except Exception as exc:
                 # Any adapter's error (a ccxt cancel times out or is throttled): the events above
                 # are applied, so it is reported with them, and the other unknown orders are tried.
                 reason = f"the cancel failed: {type(exc).__name__}: {exc}"
                 report.unknown_at_venue_cancel_failed.append({**item, "reason": reason})
+                continue
+            refused = _cancel_refused(answer or [])
+            if refused:
+                report.unknown_at_venue_cancel_failed.append({**item, "reason": refused})
                 continue
             report.unknown_at_venue_canceled.append(item)
         else:

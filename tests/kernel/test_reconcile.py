@@ -382,6 +382,29 @@ def test_a_failed_cancel_of_an_unknown_order_lands_in_the_report_and_the_rest_ar
     assert report.to_dict()["unknown_at_venue_cancel_failed"] == [failed]
 
 
+class CancelRefused(CancelTimesOut):
+    """Answers the cancel of one unknown order with CANCEL_REJECT (it filled meanwhile, or the
+    venue throttles), as a ccxt cancel does instead of raising, and acknowledges the other's."""
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        kind = "CANCEL_REJECT" if order.client_order_id == "stray-1" else "CANCEL_ACK"
+        self.canceled.append(order.client_order_id)
+        reason = "order already filled" if kind == "CANCEL_REJECT" else ""
+        return [VenueEvent(f"c-{order.client_order_id}", "", -1, kind, venue_client_id=order.client_order_id,
+                           reason=reason)]  # fmt: skip
+
+
+def test_an_unknown_order_whose_cancel_the_venue_refuses_is_not_reported_canceled() -> None:
+    venue = CancelRefused()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-refused")
+    report = kernel.reconcile_with_venue()
+    (failed,) = report.unknown_at_venue_cancel_failed
+    assert failed["client_order_id"] == "stray-1"
+    assert failed["reason"] == "the venue answered the cancel with CANCEL_REJECT: order already filled"
+    assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["stray-2"]
+    assert not report.clean
+
+
 class OverfilledAtVenue(CanceledWhileDown):
     """Says one order filled beyond the kernel's size for it (the kernel refuses that fill) and
     the other filled half and was canceled; both are listed as open, as a venue that lags would."""
