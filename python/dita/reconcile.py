@@ -289,9 +289,9 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
                 reason = f"the cancel failed: {type(exc).__name__}: {exc}"
                 report.unknown_at_venue_cancel_failed.append({**item, "reason": reason})
                 continue
-            refused = _cancel_refused(answer or [])
-            if refused:
-                report.unknown_at_venue_cancel_failed.append({**item, "reason": refused})
+            why_not = _cancel_refused(answer or [])
+            if why_not:
+                report.unknown_at_venue_cancel_failed.append({**item, "reason": why_not})
                 continue
             report.unknown_at_venue_canceled.append(item)
         else:
