@@ -266,6 +266,21 @@ def test_a_request_over_the_sockets_limit_is_refused_naming_the_limit_and_its_si
     assert "shorten the query or its parameters" in out.stderr
 
 
+def test_a_request_of_exactly_the_sockets_limit_is_answered(live: tuple[str, ClickHouseJournal]) -> None:
+    """The limit is the request's size: one of 1,048,576 bytes (its newline not counted) is
+    served, and only a longer one is refused, not told it is over a limit it equals."""
+    _, journal = live
+    address = journal.query_address or ""
+
+    def request_of(size: int) -> dict[str, str]:
+        base = len(json.dumps({"sql": "SELECT 1", "parameters": {"p": ""}, "database": journal.database}))
+        return {"p": "x" * (size - base)}
+
+    assert query_via_socket(address, journal.database, "SELECT 1", request_of(1 << 20)).rows == [[1]]
+    with pytest.raises(RuntimeError, match=r"request is 1,048,577 bytes, over the 1,048,576-byte limit"):
+        query_via_socket(address, journal.database, "SELECT 1", request_of((1 << 20) + 1))
+
+
 def test_an_empty_result_keeps_its_columns(live: tuple[str, ClickHouseJournal]) -> None:
     """ClickHouse sends no block for zero rows, so the column names come from DESCRIBE: csv
     still prints its header, and json an empty list."""

@@ -478,8 +478,9 @@ class _Handler(socketserver.StreamRequestHandler):
             log.warning("refused a query on %r: %s", self.server.owner.address, refused)
             self.wfile.write(json.dumps({"error": refused, "kind": "permission"}).encode() + b"\n")
             return
-        line = self.rfile.readline(_MAX_REQUEST_BYTES)
-        if len(line) == _MAX_REQUEST_BYTES and not line.endswith(b"\n"):
+        # One byte more than the limit: a request of exactly the limit still ends in its newline.
+        line = self.rfile.readline(_MAX_REQUEST_BYTES + 1)
+        if len(line) > _MAX_REQUEST_BYTES and not line.endswith(b"\n"):
             # Read to its end: answered while still sending, the client would see a broken
             # pipe instead of this.
             size = len(line) + self._skip_line()
