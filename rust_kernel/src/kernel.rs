@@ -2394,24 +2394,25 @@ impl Kernel {
             .clone();
         let (qty, total_key) = match self.fill_size(ev, sid, &order, None, seq) {
             Ok(sized) => sized,
+            // A resend the venue's totals count is one however little the order has left.
+            Err(refused)
+                if refused.diagnostic_code == KernelDiagnosticCode::Overfill
+                    && ev.filled_size <= order.size * (1.0 + 1e-9) + QTY_EPS =>
+            {
+                let qty = if ev.size > 0.0 {
+                    ev.size
+                } else {
+                    ev.filled_size - order.filled_size
+                };
+                return match self.reported_total_passed(ev, sid, &order, qty) {
+                    Some(stated) => self.reported_total_refusal(ev, sid, &order, stated, seq),
+                    None => refused,
+                };
+            }
             Err(refused) => return refused,
         };
         if let Some(stated) = self.reported_total_passed(ev, sid, &order, qty) {
-            let mut d = detail_field("filled_size", ev.filled_size);
-            d.push(("order_filled_size", Detail::F64(order.filled_size)));
-            d.push(("reported_filled_size", Detail::F64(stated)));
-            d.push((
-                "reason",
-                Detail::Static("the venue's reports already count this fill: booking it would pass the highest running total they stated"),
-            ));
-            return self.event_refusal(
-                ev,
-                Some(sid),
-                KernelDiagnosticCode::DuplicateEvent,
-                KernelSeverity::Warning,
-                d,
-                seq,
-            );
+            return self.reported_total_refusal(ev, sid, &order, stated, seq);
         }
         let rules = rules();
         let new_filled = order.filled_size + qty;
@@ -2561,6 +2562,33 @@ impl Kernel {
         }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out
+    }
+
+    /// The DUPLICATE_EVENT refusal of a fill of working `order` that would pass `stated`,
+    /// the highest running total the venue's reports of it stated.
+    fn reported_total_refusal(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        stated: f64,
+        seq: u64,
+    ) -> KernelOutcome {
+        let mut d = detail_field("filled_size", ev.filled_size);
+        d.push(("order_filled_size", Detail::F64(order.filled_size)));
+        d.push(("reported_filled_size", Detail::F64(stated)));
+        d.push((
+            "reason",
+            Detail::Static("the venue's reports already count this fill: booking it would pass the highest running total they stated"),
+        ));
+        self.event_refusal(
+            ev,
+            Some(sid),
+            KernelDiagnosticCode::DuplicateEvent,
+            KernelSeverity::Warning,
+            d,
+            seq,
+        )
     }
 
     /// The OVERFILL refusal of a fill of kept `order`, with `details` and why.
