@@ -53,10 +53,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// repeat one that loaded slots carry; a slot's exit-leg index stops at the number of its
 /// legs; lot steps and ticks of 1e-9 or finer keep their decimals, and a LIMIT buy below
 /// one tick is refused. 4: a rate limit on an order the venue acknowledged or filled part of
-/// is its cancel throttled: the order keeps working. 5: a fill that would take an order's
-/// booked size past the highest running total the venue's reports of it stated, while its
-/// own total is within it, is a duplicate (the reports already count it); a CANCEL naming
-/// another trade than the slot's is refused, as an EXIT was.
+/// is its cancel throttled: the order keeps working. 5: a working order's fills are booked
+/// by what its reports' running totals cover (`kernel::Covered`), so each is booked once
+/// however it is resent or reordered; a CANCEL naming another trade than the slot's is
+/// refused, as an EXIT was.
 pub const RULES: u16 = 5;
 
 thread_local! {

@@ -366,12 +366,12 @@ pub struct Kernel {
     finished_orders: FingerprintSet,
     #[serde(skip)]
     ended: EndedOrders,
-    /// Per slot, `[entry, exit]`: the highest running total (`filled_size`) a venue report
-    /// of the slot's working order stated, for orders sent under rules 5 on ([`UNTRACKED`]
-    /// otherwise). Booked fills never pass it (`reported_total_passed`). Not part of the
-    /// serde state: a checkpoint carries it after the ended orders, so older ones still load.
+    /// Per slot, `[entry, exit]`: what the venue's reports of the slot's working order
+    /// account for ([`Covered`]), for orders sent under rules 5 on (None otherwise, and once
+    /// a fill of the order was booked without a place in them). Not part of the serde
+    /// state: a checkpoint carries it after the ended orders, so older ones still load.
     #[serde(skip)]
-    reported: Vec<[f64; 2]>,
+    covered: Vec<[Option<Covered>; 2]>,
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
@@ -397,9 +397,76 @@ pub struct Kernel {
     journal_attached: bool,
 }
 
-/// A slot's entry in `Kernel::reported` for an order the venue's totals are not followed for
-/// (sent under rules before 5, loaded changed, or with a fill booked without a running total).
-const UNTRACKED: f64 = -1.0;
+/// The parts of an order's filled quantity the venue's fill reports account for, as
+/// disjoint intervals `(from, to]` of its running total, in order (rules 5 on). A report with
+/// the fill's size and the running total after it stands for `(total - size, total]`; one
+/// with the running total only (or a reconciliation's) for `(0, total]`: every fill up to
+/// there. A report is booked for the part of its interval nothing covered yet, so a fill
+/// reported twice, in whichever form and however late, is booked once, and one reported
+/// late, out of order, still counts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Covered(Vec<(f64, f64)>);
+
+/// How a checkpoint stores a working order's [`Covered`]: its slot, whether it is the entry,
+/// and the intervals.
+pub(crate) type CoveredRepr = (usize, bool, Vec<(f64, f64)>);
+
+/// Where a fill report lies in what is covered: its interval, and what of it is not covered.
+struct Placed {
+    from: f64,
+    to: f64,
+    free: f64,
+}
+
+impl Covered {
+    /// `ev`'s interval and its uncovered part; None when the report gives no running total,
+    /// or a size above it (such a report has no place, and is booked as before rules 5).
+    fn place(&self, ev: &VenueEvent) -> Option<Placed> {
+        let to = ev.filled_size;
+        if to <= 0.0 {
+            return None;
+        }
+        let per_fill = ev.size > 0.0 && !is_reconciliation(ev);
+        let from = if per_fill { to - ev.size } else { 0.0 };
+        if from < -QTY_EPS.max(to * 1e-9) {
+            return None;
+        }
+        let from = from.max(0.0);
+        let taken: f64 = self
+            .0
+            .iter()
+            .map(|&(a, b)| (b.min(to) - a.max(from)).max(0.0))
+            .sum();
+        let free = (to - from - taken).max(0.0);
+        // A fill nothing covered books its own size, not the difference of two totals.
+        let free = if per_fill && (free - ev.size).abs() <= QTY_EPS.max(to * 1e-9) {
+            ev.size
+        } else {
+            free
+        };
+        Some(Placed { from, to, free })
+    }
+
+    fn insert(&mut self, from: f64, to: f64) {
+        let eps = QTY_EPS.max(to * 1e-9);
+        let (mut from, mut to) = (from, to);
+        self.0.retain(|&(a, b)| {
+            let apart = b < from - eps || a > to + eps;
+            if !apart {
+                from = from.min(a);
+                to = to.max(b);
+            }
+            apart
+        });
+        let at = self.0.partition_point(|&(a, _)| a < from);
+        self.0.insert(at, (from, to));
+    }
+
+    /// The highest running total a report stated.
+    fn reach(&self) -> f64 {
+        self.0.last().map_or(0.0, |&(_, b)| b)
+    }
+}
 
 /// The key a fill without a fill id is remembered by: its order and the venue's running
 /// total after it (the slot's memory spans the trade's orders, whose totals repeat: an exit
@@ -557,7 +624,7 @@ impl Kernel {
             by_venue_id: AHashMap::new(),
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
             ended: EndedOrders::default(),
-            reported: vec![[UNTRACKED; 2]; max_slots],
+            covered: vec![[None, None]; max_slots],
             intents_seen: FingerprintSet::new(INTENT_MEMORY),
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
             unsettled: FifoMap::new(UNSETTLED_FILL_MEMORY),
@@ -1547,11 +1614,7 @@ impl Kernel {
         );
         self.rate.record(intent.timestamp);
         self.by_client_id.insert(order.client_order_id.clone(), sid);
-        self.set_reported(
-            sid,
-            order.is_entry,
-            if rules() >= 5 { 0.0 } else { UNTRACKED },
-        );
+        self.set_covered(sid, order.is_entry, (rules() >= 5).then(Covered::default));
         let slot = &mut self.slots[sid];
         if order.is_entry {
             slot.active_entry_order = Some(order.clone());
@@ -2049,12 +2112,19 @@ impl Kernel {
         order: &VenueOrder,
         also_seen: Option<&RecentRing>,
         seq: u64,
-    ) -> Result<(f64, Option<u64>), KernelOutcome> {
+    ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
         use KernelDiagnosticCode as D;
-        let qty = if ev.size > 0.0 {
-            ev.size
-        } else {
-            ev.filled_size - order.filled_size
+        // A working order followed under rules 5 books what its reports' intervals do not
+        // cover yet (`Covered`): resends, late fills and total-only reports in any order.
+        let placed = also_seen
+            .is_none()
+            .then(|| self.covered_of(sid, order.is_entry))
+            .flatten()
+            .and_then(|c| c.place(ev).map(|p| (p, c.reach())));
+        let qty = match &placed {
+            Some((p, _)) => p.free,
+            None if ev.size > 0.0 => ev.size,
+            None => ev.filled_size - order.filled_size,
         };
         // A fill with no fill id is known by the venue's running total after it, when it gives
         // one: the same total again is the same fill resent under a new event id, while a
@@ -2068,8 +2138,10 @@ impl Kernel {
         let resent = total_key.is_some_and(seen)
             || (!ev.fill_id.is_empty()
                 && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
-        let stale =
-            ev.filled_size > 0.0 && ev.filled_size <= order.filled_size + QTY_EPS && ev.size <= 0.0;
+        let stale = placed.is_none()
+            && ev.filled_size > 0.0
+            && ev.filled_size <= order.filled_size + QTY_EPS
+            && ev.size <= 0.0;
         let refuse = |code, sev, d| self.event_refusal(ev, Some(sid), code, sev, d, seq);
         if let Some(upto) = self.covered_by_reconciliation(ev, order) {
             let mut d = detail_field("filled_size", ev.filled_size);
@@ -2084,6 +2156,16 @@ impl Kernel {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
             return Err(refuse(D::DuplicateEvent, KernelSeverity::Info, d));
+        }
+        if let Some((_, reach)) = placed.as_ref().filter(|(p, _)| p.free <= QTY_EPS) {
+            let mut d = detail_field("filled_size", ev.filled_size);
+            d.push(("order_filled_size", Detail::F64(order.filled_size)));
+            d.push(("reported_filled_size", Detail::F64(*reach)));
+            d.push((
+                "reason",
+                Detail::Static("the venue's reports already count this fill"),
+            ));
+            return Err(refuse(D::DuplicateEvent, KernelSeverity::Warning, d));
         }
         if qty <= QTY_EPS {
             let mut d = detail_field("size", ev.size);
@@ -2107,7 +2189,7 @@ impl Kernel {
             ];
             return Err(refuse(D::Overfill, KernelSeverity::Critical, d));
         }
-        Ok((qty, total_key))
+        Ok((qty, total_key, placed.map(|(p, _)| p)))
     }
 
     /// Whether `ev`, a venue fill of `order` giving its running total, is one a
@@ -2125,48 +2207,21 @@ impl Kernel {
         (within && !is_reconciliation(ev)).then_some(upto)
     }
 
-    /// The highest running total the venue stated for `order`, the slot's working order,
-    /// when booking `qty` more of it would pass that total although `ev`'s own running total
-    /// is within it (rules 5 on): the reports already count the fill. It is a fill resent
-    /// once the slot's memory of fill ids has moved on (after 64 later fills), or one a
-    /// total-only report (`size` 0) already covered. None while booked fills stay within
-    /// what the venue stated, when `ev` gives no running total, and for orders whose totals
-    /// are not followed (`UNTRACKED`, also once a fill of the order was booked without a
-    /// running total): there booking beyond it is not known to be wrong.
-    fn reported_total_passed(
-        &self,
-        ev: &VenueEvent,
-        sid: usize,
-        order: &VenueOrder,
-        qty: f64,
-    ) -> Option<f64> {
-        if ev.filled_size <= 0.0 || rules() < 5 {
+    /// What the venue's reports of slot `sid`'s working entry (or exit) account for, when it
+    /// is followed (rules 5 on).
+    fn covered_of(&self, sid: usize, is_entry: bool) -> Option<&Covered> {
+        if rules() < 5 {
             return None;
         }
-        let stated = *self.reported.get(sid)?.get(usize::from(!order.is_entry))?;
-        let within = |x: f64| x <= stated + QTY_EPS.max(stated * 1e-9);
-        (stated > 0.0
-            && within(ev.filled_size)
-            && within(order.filled_size)
-            && !within(order.filled_size + qty))
-        .then_some(stated)
+        self.covered.get(sid)?[usize::from(!is_entry)].as_ref()
     }
 
-    /// The running total the venue stated for slot `sid`'s working entry (or exit), when its
-    /// totals are followed.
-    fn reported_mut(&mut self, sid: usize, is_entry: bool) -> Option<&mut f64> {
-        self.reported
-            .get_mut(sid)
-            .map(|r| &mut r[usize::from(!is_entry)])
-            .filter(|r| **r >= 0.0)
-    }
-
-    fn set_reported(&mut self, sid: usize, is_entry: bool, value: f64) {
-        if self.reported.len() != self.slots.len() {
+    fn set_covered(&mut self, sid: usize, is_entry: bool, value: Option<Covered>) {
+        if self.covered.len() != self.slots.len() {
             // A kernel made from serde state alone (the checkpoint's tail sizes it).
-            self.reported.resize(self.slots.len(), [UNTRACKED; 2]);
+            self.covered.resize(self.slots.len(), [None, None]);
         }
-        self.reported[sid][usize::from(!is_entry)] = value;
+        self.covered[sid][usize::from(!is_entry)] = value;
     }
 
     /// A reconciliation's end of an order kept after it ended (rules 2 on): the venue's
@@ -2392,28 +2447,10 @@ impl Kernel {
             .active_order()
             .expect("indexed orders are active")
             .clone();
-        let (qty, total_key) = match self.fill_size(ev, sid, &order, None, seq) {
+        let (qty, total_key, placed) = match self.fill_size(ev, sid, &order, None, seq) {
             Ok(sized) => sized,
-            // A resend the venue's totals count is one however little the order has left.
-            Err(refused)
-                if refused.diagnostic_code == KernelDiagnosticCode::Overfill
-                    && ev.filled_size <= order.size * (1.0 + 1e-9) + QTY_EPS =>
-            {
-                let qty = if ev.size > 0.0 {
-                    ev.size
-                } else {
-                    ev.filled_size - order.filled_size
-                };
-                return match self.reported_total_passed(ev, sid, &order, qty) {
-                    Some(stated) => self.reported_total_refusal(ev, sid, &order, stated, seq),
-                    None => refused,
-                };
-            }
             Err(refused) => return refused,
         };
-        if let Some(stated) = self.reported_total_passed(ev, sid, &order, qty) {
-            return self.reported_total_refusal(ev, sid, &order, stated, seq);
-        }
         let rules = rules();
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
@@ -2445,14 +2482,15 @@ impl Kernel {
             }
         }
         let booked = self.book_fill(ev, sid, &order, qty);
-        if let Some(r) = self.reported_mut(sid, order.is_entry) {
-            // A fill booked without a running total may lie beyond every total stated (a
-            // later fill): from then on an earlier fill cannot be told from a resend.
-            *r = if ev.filled_size > 0.0 {
-                r.max(ev.filled_size)
-            } else {
-                UNTRACKED
-            };
+        if let Some(legs) = self.covered.get_mut(sid) {
+            let leg = &mut legs[usize::from(!order.is_entry)];
+            match (leg.as_mut(), placed) {
+                (Some(c), Some(p)) => c.insert(p.from, p.to),
+                // A fill booked without a place (no running total) may be any of the order's:
+                // from then on an earlier fill cannot be told from a resend.
+                (Some(_), None) => *leg = None,
+                (None, _) => {}
+            }
         }
         {
             let slot = &mut self.slots[sid];
@@ -2564,33 +2602,6 @@ impl Kernel {
         out
     }
 
-    /// The DUPLICATE_EVENT refusal of a fill of working `order` that would pass `stated`,
-    /// the highest running total the venue's reports of it stated.
-    fn reported_total_refusal(
-        &self,
-        ev: &VenueEvent,
-        sid: usize,
-        order: &VenueOrder,
-        stated: f64,
-        seq: u64,
-    ) -> KernelOutcome {
-        let mut d = detail_field("filled_size", ev.filled_size);
-        d.push(("order_filled_size", Detail::F64(order.filled_size)));
-        d.push(("reported_filled_size", Detail::F64(stated)));
-        d.push((
-            "reason",
-            Detail::Static("the venue's reports already count this fill: booking it would pass the highest running total they stated"),
-        ));
-        self.event_refusal(
-            ev,
-            Some(sid),
-            KernelDiagnosticCode::DuplicateEvent,
-            KernelSeverity::Warning,
-            d,
-            seq,
-        )
-    }
-
     /// The OVERFILL refusal of a fill of kept `order`, with `details` and why.
     fn kept_overfill(
         &self,
@@ -2618,7 +2629,7 @@ impl Kernel {
         let sid = key.0;
         let kept = self.ended.get(key).expect("kept orders are indexed");
         let order = kept.order.clone();
-        let (qty, total_key) = match self.fill_size(ev, sid, &order, Some(&kept.fills), seq) {
+        let (qty, total_key, _) = match self.fill_size(ev, sid, &order, Some(&kept.fills), seq) {
             Ok(sized) => sized,
             Err(refused) => return refused,
         };
@@ -3593,7 +3604,7 @@ impl Kernel {
             .iter()
             .map(|s| (s.size, s.initial_size))
             .collect();
-        self.retain_reported(&slots);
+        self.retain_covered(&slots);
         self.slots = slots;
         self.free.clear();
         self.open_by_asset.clear();
@@ -3648,11 +3659,11 @@ impl Kernel {
         Ok(())
     }
 
-    /// Before `slots` are loaded: the venue's stated totals are followed on for a working
-    /// order the loaded slot holds unchanged (same client id, same filled size); any other
-    /// loaded order's are unknown.
-    fn retain_reported(&mut self, slots: &[TradeSlot]) {
-        let mut reported = vec![[UNTRACKED; 2]; slots.len()];
+    /// Before `slots` are loaded: what the venue's reports covered is followed on for a
+    /// working order the loaded slot holds unchanged (same client id, same filled size); any
+    /// other loaded order's is unknown.
+    fn retain_covered(&mut self, slots: &[TradeSlot]) {
+        let mut covered = vec![[None, None]; slots.len()];
         for (i, (old, new)) in self.slots.iter().zip(slots).enumerate() {
             let pairs = [
                 (&old.active_entry_order, &new.active_entry_order),
@@ -3663,42 +3674,46 @@ impl Kernel {
                     let same = a.client_order_id == b.client_order_id
                         && (a.filled_size - b.filled_size).abs() <= QTY_EPS;
                     if same {
-                        reported[i][leg] = self.reported.get(i).map_or(UNTRACKED, |r| r[leg]);
+                        covered[i][leg] = self.covered.get_mut(i).and_then(|c| c[leg].take());
                     }
                 }
             }
         }
-        self.reported = reported;
+        self.covered = covered;
     }
 
-    /// The venue's stated totals a checkpoint carries: `(slot, is_entry, total)` for the
-    /// working orders whose totals are followed.
-    pub(crate) fn reported_totals(&self) -> Vec<(usize, bool, f64)> {
+    /// What the venue's reports covered, as a checkpoint carries it: `(slot, is_entry,
+    /// intervals)` for the working orders followed.
+    pub(crate) fn covered_fills(&self) -> Vec<CoveredRepr> {
         let mut out = Vec::new();
-        for (sid, r) in self.reported.iter().enumerate() {
-            for (leg, &total) in r.iter().enumerate() {
-                if total >= 0.0 {
-                    out.push((sid, leg == 0, total));
+        for (sid, legs) in self.covered.iter().enumerate() {
+            for (leg, c) in legs.iter().enumerate() {
+                if let Some(c) = c {
+                    out.push((sid, leg == 0, c.0.clone()));
                 }
             }
         }
         out
     }
 
-    /// Restores [`Kernel::reported_totals`] from a checkpoint (none from an older one).
-    pub(crate) fn restore_reported_totals(
+    /// Restores [`Kernel::covered_fills`] from a checkpoint (none from an older one).
+    pub(crate) fn restore_covered_fills(
         &mut self,
-        totals: Vec<(usize, bool, f64)>,
+        covered: Vec<CoveredRepr>,
     ) -> Result<(), String> {
         let n = self.slots.len();
-        self.reported = vec![[UNTRACKED; 2]; n];
-        for (sid, is_entry, total) in totals {
-            if sid >= n || !total.is_finite() || total < 0.0 {
+        self.covered = vec![[None, None]; n];
+        for (sid, is_entry, intervals) in covered {
+            let ordered = intervals
+                .iter()
+                .all(|&(a, b)| a.is_finite() && b.is_finite() && 0.0 <= a && a < b)
+                && intervals.windows(2).all(|w| w[0].1 < w[1].0);
+            if sid >= n || !ordered {
                 return Err(format!(
-                    "a reported fill total ({total}) names slot {sid} of the kernel's {n}"
+                    "covered fill intervals {intervals:?} of slot {sid} (of the kernel's {n}) are not in order"
                 ));
             }
-            self.reported[sid][usize::from(!is_entry)] = total;
+            self.covered[sid][usize::from(!is_entry)] = Some(Covered(intervals));
         }
         Ok(())
     }

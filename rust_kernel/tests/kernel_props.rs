@@ -580,7 +580,8 @@ fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without(
     let mut k = Kernel::new("stated", 1).unwrap();
     let out = resend_after_70_fills(&mut k, |k| {
         let state = encode_kernel(k);
-        let tail = bincode::serialized_size(&vec![(0usize, true, 70.0f64)]).unwrap() as usize;
+        let covered = vec![(0usize, true, vec![(0.0f64, 70.0f64)])];
+        let tail = bincode::serialized_size(&covered).unwrap() as usize;
         *k = decode_kernel(&state[..state.len() - tail]).unwrap();
     });
     assert_eq!(out, (KernelDiagnosticCode::Ok, 71.0));

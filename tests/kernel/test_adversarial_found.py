@@ -1,7 +1,8 @@
 """Defects found by adversarial testing (an honest venue whose reports arrive reordered or
 resent). Each test states what docs/kernel.md promises; all are fixed and stay as regression
 tests: the reconciliation case (its ids carry the kernel's seq) and the two fills booked
-twice (rules 5: booked fills never pass the highest running total the venue stated)."""
+twice (rules 5: a working order's fills are booked by what its reports' running totals
+cover, each once)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,8 @@ def entry(kernel: ExecutionKernel, **kw: Any) -> str:
 
 
 def test_a_fill_a_cumulative_only_report_already_covered_is_a_duplicate() -> None:
-    """docs/kernel.md: "if `size` is 0 the quantity is the growth of `filled_size`", and a
-    fill that would take the order's booked size past the highest running total the venue
-    stated, its own total within it, is DUPLICATE_EVENT (rules 5). The venue filled 0.2
+    """docs/kernel.md: a total-only report stands for every fill up to its total, and a fill
+    whose report lies where earlier reports cover is DUPLICATE_EVENT (rules 5). The venue filled 0.2
     (total 0.2) then 0.2 (total 0.4); the second report comes first with only its running
     total (size 0), so the kernel books the growth 0.0 -> 0.4, which includes the first
     fill. The first fill's own report then arrives: before rules 5 it was booked again (the
@@ -60,8 +60,8 @@ def test_a_fill_resent_after_64_later_fills_of_its_order_is_a_duplicate() -> Non
     """docs/kernel.md: "the same event twice (same `event_id`) | DUPLICATE_EVENT, nothing
     changes". The slot remembers the last 64 event and fill ids; after 70 fills of 1 (totals
     1..70) a venue replays the first one, identical (same event id, fill id and total 1.0).
-    Its ids are forgotten, but booking it would take the order past the 70 the venue ever
-    stated: DUPLICATE_EVENT (rules 5). Before, it was booked as an earlier fill arriving late
+    Its ids are forgotten, but its running total places it where the first report did:
+    DUPLICATE_EVENT (rules 5). Before, it was booked as an earlier fill arriving late
     (71 against the venue's 70)."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-64")
     coid = entry(kernel, target_size=1000.0)
@@ -74,7 +74,7 @@ def test_a_fill_resent_after_64_later_fills_of_its_order_is_a_duplicate() -> Non
 
 
 def test_an_earlier_fill_arriving_late_within_the_stated_total_is_still_booked() -> None:
-    """The bound is what the venue stated, not what was booked: fills 0.2 (total 0.2) and 0.2
+    """What counts is what the reports cover, not what was booked: fills 0.2 (total 0.2) and 0.2
     (total 0.4) whose reports come in reverse order are both booked, and a third report of
     the first fill under a new event id is then the duplicate."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-late")

@@ -85,12 +85,12 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 
 /// A checkpoint: the kernel's serde state, then the orders that ended and may still get a
 /// late fill (added after rules 1; a checkpoint written before ends with the kernel), then
-/// the running totals the venue stated for working orders (added with rules 5; a
-/// checkpoint written before ends with the ended orders).
+/// what the venue's fill reports of working orders covered (added with rules 5; a checkpoint
+/// written before ends with the ended orders).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
-    bincode::serialize_into(&mut out, &kernel.reported_totals()).expect("totals always encode");
+    bincode::serialize_into(&mut out, &kernel.covered_fills()).expect("intervals always encode");
     out
 }
 
@@ -98,18 +98,18 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let bad = |e: bincode::Error| format!("undecodable kernel checkpoint: {e}");
     let mut rest = state;
     let mut kernel: Kernel = bincode::deserialize_from(&mut rest).map_err(bad)?;
-    let mut totals = Vec::new();
+    let mut covered = Vec::new();
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = bincode::deserialize_from(&mut rest).map_err(bad)?;
         kernel
             .restore_ended_orders(ended)
             .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
         if !rest.is_empty() {
-            totals = bincode::deserialize_from(&mut rest).map_err(bad)?;
+            covered = bincode::deserialize_from(&mut rest).map_err(bad)?;
         }
     }
     kernel
-        .restore_reported_totals(totals)
+        .restore_covered_fills(covered)
         .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
     Ok(kernel)
 }
