@@ -6,7 +6,8 @@
 //! later). What the kernel promises depends on what the venue's reports carry and on how far
 //! the slot's 64-entry memories reach, so each style of venue is its own property. The
 //! hand-written tests at the end are counterexamples the properties found before rules 5
-//! followed what each order's reports cover (`Covered` in kernel.rs).
+//! followed what each order's reports cover (`Covered` in kernel.rs); the ignored one is
+//! where the promise does not hold (an order kept after it ended is not followed).
 
 use dita_kernel::*;
 use proptest::prelude::*;
@@ -501,4 +502,49 @@ fn a_fill_reported_late_is_not_refused_for_a_resend_booked_in_its_place() {
     let got = feed(&mut k, &events);
     assert_eq!(got[65], (Booked, 67.0));
     assert_eq!(&got[66..], [(Dup, 67.0), (Booked, 69.0)]);
+}
+
+#[test]
+#[ignore = "finding: a kept order's fills are not followed by what its reports cover; a resend without its fill id is booked, and the real fill refused as an overfill"]
+fn a_kept_orders_fill_resent_without_its_fill_id_is_a_duplicate_by_its_running_total() {
+    // Fills of 1, 2 and 3 (running totals 1, 3, 6) on an order of 10; the first and third are
+    // reported, then the order is canceled and its cancel ack says 6 filled: it is kept for
+    // the 2 owed. The first fill is resent under a new event id without its fill id, then
+    // the second fill's report comes. While the order worked, its reports' intervals made
+    // the resend a duplicate; kept, it is booked (5), and the real fill is refused as an
+    // OVERFILL (CRITICAL) against the 6 the cancel ack stated: 5 booked of 6.
+    let (mut k, o) = entry_of(10.0);
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &o);
+    ack.venue_order_id = id("V1");
+    assert!(k.on_venue_event(&ack).accepted);
+    let got = feed(
+        &mut k,
+        &[
+            fill(&o, "e1", "F1", 1.0, 1.0),
+            fill(&o, "e3", "F3", 3.0, 6.0),
+        ],
+    );
+    assert_eq!(got, [(Booked, 1.0), (Booked, 4.0)]);
+    let cancel = Intent::new(
+        "cancel",
+        "trade",
+        0,
+        "BTC",
+        TradeSide::Long,
+        KernelCommandType::Cancel,
+        100.0,
+        0.0,
+    );
+    assert!(k.process_intent(&cancel).accepted);
+    let mut canceled = VenueEvent::new("c1", KernelEventKind::CancelAck, &o);
+    canceled.filled_size = 6.0;
+    assert!(k.on_venue_event(&canceled).accepted);
+    let got = feed(
+        &mut k,
+        &[
+            fill(&o, "e1-resent", "", 1.0, 1.0),
+            fill(&o, "e2", "F2", 2.0, 3.0),
+        ],
+    );
+    assert_eq!(got, [(Dup, 4.0), (Booked, 6.0)]);
 }
