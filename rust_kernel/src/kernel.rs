@@ -223,6 +223,9 @@ pub(crate) struct EndedOrders {
     /// For orders working or kept, the venue's filled size a reconciliation booked: every
     /// venue fill up to it is accounted for (see `Kernel::covered_by_reconciliation`).
     reconciled: AHashMap<Id, f64>,
+    /// For kept orders followed under rules 5, what their reports covered when they ended,
+    /// and since (see [`Covered`]). Carried in a checkpoint's tail, not in [`EndedRepr`].
+    covered: AHashMap<KeptKey, Covered>,
 }
 
 impl EndedOrders {
@@ -251,6 +254,7 @@ impl EndedOrders {
         let coid = &old.order.client_order_id;
         self.by_client_id.remove(coid);
         self.reconciled.remove(coid);
+        self.covered.remove(&key);
         let v = &old.order.venue_order_id;
         if let Some(claims) = self.by_venue_id.get_mut(v) {
             claims.retain(|k| *k != key);
@@ -407,9 +411,12 @@ pub struct Kernel {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Covered(Vec<(f64, f64)>);
 
-/// How a checkpoint stores a working order's [`Covered`]: its slot, whether it is the entry,
-/// and the intervals.
-pub(crate) type CoveredRepr = (usize, bool, Vec<(f64, f64)>);
+/// How a checkpoint stores what the reports of followed orders covered: per working order its
+/// slot, whether it is the entry, and the intervals; per kept order its key and the intervals.
+pub(crate) type CoveredRepr = (
+    Vec<(usize, bool, Vec<(f64, f64)>)>,
+    Vec<(KeptKey, Vec<(f64, f64)>)>,
+);
 
 /// Where a fill report lies in what is covered: its interval, and what of it is not covered.
 struct Placed {
@@ -2105,21 +2112,21 @@ impl Kernel {
     /// running total, that total's key; or the refusal of a fill that is a resend, empty,
     /// priceless or more than the order has left.
     #[allow(clippy::result_large_err)] // the refusal is the outcome returned anyway
+    #[allow(clippy::too_many_arguments)]
     fn fill_size(
         &self,
         ev: &VenueEvent,
         sid: usize,
         order: &VenueOrder,
         also_seen: Option<&RecentRing>,
+        covered: Option<&Covered>,
         seq: u64,
     ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
         use KernelDiagnosticCode as D;
-        // A working order followed under rules 5 books what its reports' intervals do not
-        // cover yet (`Covered`): resends, late fills and total-only reports in any order.
-        let placed = also_seen
-            .is_none()
-            .then(|| self.covered_of(sid, order.is_entry))
-            .flatten()
+        // An order followed under rules 5 (`covered`) books what its reports' intervals do
+        // not cover yet (`Covered`): resends, late fills and total-only reports in any order.
+        let placed = covered
+            .filter(|_| rules() >= 5)
             .and_then(|c| c.place(ev).map(|p| (p, c.reach())));
         let qty = match &placed {
             Some((p, _)) => p.free,
@@ -2214,6 +2221,19 @@ impl Kernel {
             return None;
         }
         self.covered.get(sid)?[usize::from(!is_entry)].as_ref()
+    }
+
+    /// Keeps an order that ended (see [`EndedOrders`]), with what its reports covered while
+    /// it worked, so its late fills are followed as its working fills were.
+    fn keep_order(&mut self, key: KeptKey, kept: Kept) {
+        let covered = self
+            .covered
+            .get_mut(key.0)
+            .and_then(|legs| legs[usize::from(!key.1)].take());
+        self.ended.keep(key, kept);
+        if let Some(c) = covered {
+            self.ended.covered.insert(key, c);
+        }
     }
 
     fn set_covered(&mut self, sid: usize, is_entry: bool, value: Option<Covered>) {
@@ -2447,7 +2467,8 @@ impl Kernel {
             .active_order()
             .expect("indexed orders are active")
             .clone();
-        let (qty, total_key, placed) = match self.fill_size(ev, sid, &order, None, seq) {
+        let covered = self.covered_of(sid, order.is_entry);
+        let (qty, total_key, placed) = match self.fill_size(ev, sid, &order, None, covered, seq) {
             Ok(sized) => sized,
             Err(refused) => return refused,
         };
@@ -2576,7 +2597,7 @@ impl Kernel {
             if let Some(v) = &venue_id {
                 match done {
                     Some(kept) => {
-                        self.ended.keep((sid, order.is_entry, true), kept);
+                        self.keep_order((sid, order.is_entry, true), kept);
                         if shared {
                             self.ended.finished_elsewhere(v);
                         }
@@ -2629,7 +2650,9 @@ impl Kernel {
         let sid = key.0;
         let kept = self.ended.get(key).expect("kept orders are indexed");
         let order = kept.order.clone();
-        let (qty, total_key, _) = match self.fill_size(ev, sid, &order, Some(&kept.fills), seq) {
+        let covered = self.ended.covered.get(&key);
+        let fills = Some(&kept.fills);
+        let (qty, total_key, placed) = match self.fill_size(ev, sid, &order, fills, covered, seq) {
             Ok(sized) => sized,
             Err(refused) => return refused,
         };
@@ -2748,6 +2771,20 @@ impl Kernel {
             }
             !order.is_entry && complete && kept.leg == self.slots[sid].active_leg_index
         };
+        if self.ended.covered.contains_key(&key) {
+            match placed {
+                Some(p) => self
+                    .ended
+                    .covered
+                    .get_mut(&key)
+                    .expect("checked above")
+                    .insert(p.from, p.to),
+                // Booked without a place: from then on the order is judged as before rules 5.
+                None => {
+                    self.ended.covered.remove(&key);
+                }
+            }
+        }
         if learns_venue_id {
             // Later events may name the order by it alone, and it is known once forgotten,
             // unless an order that finished before carried it too.
@@ -2977,7 +3014,7 @@ impl Kernel {
                     .push(("venue_filled_size", Detail::F64(ev.filled_size)));
                 out.details.push(("reason", Detail::Static(reason)));
             }
-            self.ended.keep(
+            self.keep_order(
                 key,
                 Kept {
                     order: ended,
@@ -3684,36 +3721,53 @@ impl Kernel {
 
     /// What the venue's reports covered, as a checkpoint carries it: `(slot, is_entry,
     /// intervals)` for the working orders followed.
-    pub(crate) fn covered_fills(&self) -> Vec<CoveredRepr> {
-        let mut out = Vec::new();
+    pub(crate) fn covered_fills(&self) -> CoveredRepr {
+        let mut working = Vec::new();
         for (sid, legs) in self.covered.iter().enumerate() {
             for (leg, c) in legs.iter().enumerate() {
                 if let Some(c) = c {
-                    out.push((sid, leg == 0, c.0.clone()));
+                    working.push((sid, leg == 0, c.0.clone()));
                 }
             }
         }
-        out
+        let mut kept: Vec<_> = self
+            .ended
+            .covered
+            .iter()
+            .map(|(&k, c)| (k, c.0.clone()))
+            .collect();
+        kept.sort_unstable_by_key(|(k, _)| *k);
+        (working, kept)
     }
 
     /// Restores [`Kernel::covered_fills`] from a checkpoint (none from an older one).
     pub(crate) fn restore_covered_fills(
         &mut self,
-        covered: Vec<CoveredRepr>,
+        (working, kept): CoveredRepr,
     ) -> Result<(), String> {
         let n = self.slots.len();
-        self.covered = vec![[None, None]; n];
-        for (sid, is_entry, intervals) in covered {
-            let ordered = intervals
-                .iter()
+        let ordered = |v: &[(f64, f64)]| {
+            v.iter()
                 .all(|&(a, b)| a.is_finite() && b.is_finite() && 0.0 <= a && a < b)
-                && intervals.windows(2).all(|w| w[0].1 < w[1].0);
-            if sid >= n || !ordered {
+                && v.windows(2).all(|w| w[0].1 < w[1].0)
+        };
+        self.covered = vec![[None, None]; n];
+        for (sid, is_entry, intervals) in working {
+            if sid >= n || !ordered(&intervals) {
                 return Err(format!(
                     "covered fill intervals {intervals:?} of slot {sid} (of the kernel's {n}) are not in order"
                 ));
             }
             self.covered[sid][usize::from(!is_entry)] = Some(Covered(intervals));
+        }
+        self.ended.covered.clear();
+        for (key, intervals) in kept {
+            if self.ended.get(key).is_none() || !ordered(&intervals) {
+                return Err(format!(
+                    "covered fill intervals {intervals:?} name no kept order {key:?}, or are not in order"
+                ));
+            }
+            self.ended.covered.insert(key, Covered(intervals));
         }
         Ok(())
     }
@@ -3752,6 +3806,9 @@ impl Kernel {
                     kept.final_filled = Some(total);
                 }
                 self.ended.keep(*key, kept);
+                if let Some(c) = old.covered.get(key).filter(|_| !changed) {
+                    self.ended.covered.insert(*key, c.clone());
+                }
                 self.sync_free(key.0);
             }
         }

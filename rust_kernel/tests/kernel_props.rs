@@ -580,7 +580,10 @@ fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without(
     let mut k = Kernel::new("stated", 1).unwrap();
     let out = resend_after_70_fills(&mut k, |k| {
         let state = encode_kernel(k);
-        let covered = vec![(0usize, true, vec![(0.0f64, 70.0f64)])];
+        let covered = (
+            vec![(0usize, true, vec![(0.0f64, 70.0f64)])],
+            Vec::<((usize, bool, bool), Vec<(f64, f64)>)>::new(),
+        );
         let tail = bincode::serialized_size(&covered).unwrap() as usize;
         *k = decode_kernel(&state[..state.len() - tail]).unwrap();
     });

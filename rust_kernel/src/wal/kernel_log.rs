@@ -98,7 +98,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let bad = |e: bincode::Error| format!("undecodable kernel checkpoint: {e}");
     let mut rest = state;
     let mut kernel: Kernel = bincode::deserialize_from(&mut rest).map_err(bad)?;
-    let mut covered = Vec::new();
+    let mut covered: crate::kernel::CoveredRepr = Default::default();
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = bincode::deserialize_from(&mut rest).map_err(bad)?;
         kernel
