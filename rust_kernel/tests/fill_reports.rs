@@ -4,10 +4,13 @@
 //! to three times (the report itself resent, or the fill reported again under a new event
 //! id), the reports shuffled (or each fill's first report in the venue's order, resends
 //! later). What the kernel promises depends on what the venue's reports carry and on how far
-//! the slot's 64-entry memories reach, so each style of venue is its own property. The
-//! hand-written tests at the end are counterexamples the properties found before rules 5
-//! followed what each order's reports cover (`Covered` in kernel.rs), the last one for an
-//! order kept after it ended (it carries what its reports covered while it worked).
+//! the slot's 64-entry memories reach, so each style of venue is its own property. Each
+//! style is checked again with the order canceled part-way (only the fills before the cancel
+//! happen; their reports after the cancel ack are late fills of the kept order) and a
+//! checkpoint round trip at a random point. The hand-written tests at the end are
+//! counterexamples the properties found before rules 5 followed what each order's reports
+//! cover (`Covered` in kernel.rs), the last one for an order kept after it ended (it carries
+//! what its reports covered while it worked).
 
 use dita_kernel::*;
 use proptest::prelude::*;
@@ -111,7 +114,7 @@ impl Plan {
     }
 
     fn true_total(&self) -> f64 {
-        self.total_after(self.fills.len() - 1)
+        self.size(self.fills.iter().sum())
     }
 
     /// Each real fill at its own price, so a fill booked in another's place shows.
@@ -218,12 +221,35 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
+/// What reaches the kernel, in turn.
+#[derive(Clone, Debug)]
+enum Step {
+    Report(Report),
+    /// The strategy cancels the entry; the venue answers with the fills that happened so far
+    /// (a cancel ack with their total, or a cancel reject when they filled the order). A
+    /// venue that does not `state_total` acks with `filled_size` 0: no figure.
+    Cancel {
+        state_total: bool,
+    },
+    /// The kernel is written to a checkpoint and loaded from it.
+    Checkpoint,
+}
+
 /// Sends the entry, then the plan's reports in order. At every step: an honest report is
 /// booked (OK) or refused as a resend (DUPLICATE_EVENT; UNKNOWN_ORDER once the order is
 /// completely filled and gone, as docs/kernel.md says of a fill for an order that filled),
 /// a refusal changes nothing, and the booked size never passes what the venue filled.
 /// Returns the kernel after the last report.
 fn deliver(plan: &Plan) -> Result<Kernel, TestCaseError> {
+    let steps: Vec<Step> = plan.deliveries.iter().cloned().map(Step::Report).collect();
+    deliver_steps(plan, &steps)
+}
+
+/// [`deliver`] with the plan's reports, a cancel and checkpoints in the order `steps` gives.
+/// `plan.fills` are the fills that happened. After the order ended, its reports are late
+/// fills, each booked (OK) or refused as a resend (DUPLICATE_EVENT), nothing else.
+fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
+    use KernelDiagnosticCode as D;
     let mut k = Kernel::new("honest", 1).unwrap();
     let order_size = plan.size(plan.order_lots);
     let mut enter = Intent::new(
@@ -240,27 +266,85 @@ fn deliver(plan: &Plan) -> Result<Kernel, TestCaseError> {
     let order = k.process_intent(&enter).submit.expect("the entry goes out");
     prop_assert!(close(order.size, order_size));
     let true_total = plan.true_total();
-    for (n, r) in plan.deliveries.iter().enumerate() {
-        let before = booked(&k);
-        let was_complete = k.slots()[0].active_entry_order.is_none();
-        let out = k.on_venue_event(&event(plan, &order.client_order_id, r));
-        let code = out.diagnostic_code;
-        let allowed = code == KernelDiagnosticCode::Ok
-            || code == KernelDiagnosticCode::DuplicateEvent
-            || (was_complete && code == KernelDiagnosticCode::UnknownOrder);
-        prop_assert!(allowed, "report {n} {r:?} refused as {code:?}: {out:?}");
-        if !out.accepted {
-            prop_assert_eq!(
-                before,
-                booked(&k),
-                "report {} {:?} refused but changed",
-                n,
-                r
-            );
+    let mut ended = false;
+    for (n, step) in steps.iter().enumerate() {
+        let before = k.slots()[0].clone();
+        let awaited_before = k.awaited_fill_qty(0);
+        let was_complete = !ended && before.active_entry_order.is_none();
+        match step {
+            Step::Report(r) => {
+                let out = k.on_venue_event(&event(plan, &order.client_order_id, r));
+                let code = out.diagnostic_code;
+                let allowed = code == D::Ok
+                    || code == D::DuplicateEvent
+                    || (was_complete && code == D::UnknownOrder);
+                prop_assert!(allowed, "step {n} {r:?} refused as {code:?}: {out:?}");
+                if !out.accepted {
+                    prop_assert_eq!(
+                        &before,
+                        &k.slots()[0],
+                        "step {} {:?} refused but changed",
+                        n,
+                        r
+                    );
+                    prop_assert_eq!(awaited_before, k.awaited_fill_qty(0));
+                }
+            }
+            Step::Cancel { state_total } => {
+                let cancel = Intent::new(
+                    "cancel",
+                    "trade",
+                    0,
+                    "BTC",
+                    TradeSide::Long,
+                    KernelCommandType::Cancel,
+                    100.0,
+                    0.0,
+                );
+                let out = k.process_intent(&cancel);
+                if was_complete {
+                    // Every fill is booked and the order is gone: nothing to cancel.
+                    prop_assert!(!out.accepted, "step {n}: cancel of a filled order: {out:?}");
+                    continue;
+                }
+                prop_assert!(out.accepted, "step {n}: cancel refused: {out:?}");
+                let answer = if close(true_total, order_size) {
+                    // The venue filled it all before the cancel reached it.
+                    VenueEvent::new(
+                        "cancel-reject",
+                        KernelEventKind::CancelReject,
+                        &order.client_order_id,
+                    )
+                } else {
+                    ended = true;
+                    let mut ack = VenueEvent::new(
+                        "cancel-ack",
+                        KernelEventKind::CancelAck,
+                        &order.client_order_id,
+                    );
+                    if *state_total {
+                        ack.filled_size = true_total;
+                    }
+                    ack
+                };
+                let out = k.on_venue_event(&answer);
+                prop_assert!(out.accepted, "step {n}: {answer:?} refused: {out:?}");
+            }
+            Step::Checkpoint => {
+                use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+                k = decode_kernel(&encode_kernel(&k)).map_err(TestCaseError::fail)?;
+                prop_assert_eq!(
+                    &before,
+                    &k.slots()[0],
+                    "step {}: the checkpoint changed the slot",
+                    n
+                );
+                prop_assert_eq!(awaited_before, k.awaited_fill_qty(0));
+            }
         }
         prop_assert!(
             booked(&k) <= true_total + 1e-9,
-            "report {n} {r:?}: booked {} > filled {true_total}",
+            "step {n} {step:?}: booked {} > filled {true_total}",
             booked(&k)
         );
     }
@@ -286,6 +370,70 @@ fn booked_exactly_once(plan: &Plan, check_price: bool) -> Result<(), TestCaseErr
             plan.true_entry_price()
         );
     }
+    Ok(())
+}
+
+/// A plan whose order ends part-way: only the first fills of it happen (the rest never do),
+/// the strategy cancels at a random point of the delivery and the venue acknowledges the
+/// cancel with the total that happened (or, half the time, with no figure), so the reports
+/// after the ack are late fills of a kept order. Half the time the kernel goes through a checkpoint at another random point.
+#[derive(Clone, Debug)]
+struct Ending {
+    /// The fills that happened and their reports.
+    plan: Plan,
+    steps: Vec<Step>,
+}
+
+fn ending(venue: Venue) -> impl Strategy<Value = Ending> {
+    plan(venue)
+        .prop_flat_map(|plan| {
+            let k = plan.fills.len();
+            let at = || any::<prop::sample::Index>();
+            (Just(plan), 0..=k, at(), at(), any::<bool>(), any::<bool>())
+        })
+        .prop_map(
+            |(mut plan, happened, cancel_at, checkpoint_at, checkpoint, state_total)| {
+                plan.fills.truncate(happened);
+                plan.deliveries.retain(|r| r.fill < happened);
+                let mut steps: Vec<Step> =
+                    plan.deliveries.iter().cloned().map(Step::Report).collect();
+                steps.insert(
+                    cancel_at.index(steps.len() + 1),
+                    Step::Cancel { state_total },
+                );
+                if checkpoint {
+                    steps.insert(checkpoint_at.index(steps.len() + 1), Step::Checkpoint);
+                }
+                Ending { plan, steps }
+            },
+        )
+}
+
+/// Delivers an ending plan and checks that every fill that happened was booked once, before
+/// the cancel or as a late fill, and that the kernel waits for nothing more.
+fn ended_booked_exactly_once(e: &Ending, check_price: bool) -> Result<(), TestCaseError> {
+    let k = deliver_steps(&e.plan, &e.steps)?;
+    let s = &k.slots()[0];
+    let filled = e.plan.true_total();
+    prop_assert!(
+        close(s.size, filled),
+        "booked {} != filled {}",
+        s.size,
+        filled
+    );
+    if check_price && filled > 0.0 {
+        prop_assert!(
+            close(s.entry_price, e.plan.true_entry_price()),
+            "entry price {} != the fills' {} (a fill booked in another's place)",
+            s.entry_price,
+            e.plan.true_entry_price()
+        );
+    }
+    prop_assert!(
+        k.awaited_fill_qty(0) <= 1e-9,
+        "still awaits {} with every fill booked",
+        k.awaited_fill_qty(0)
+    );
     Ok(())
 }
 
@@ -351,6 +499,70 @@ proptest! {
         plan in plan(Venue { delivery: Delivery::OriginalsInOrder, ..Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80) }),
     ) {
         booked_exactly_once(&plan, false)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+
+    // The same venues with the order canceled part-way: the reports of the fills that
+    // happened come before and after the cancel ack, those after it as late fills of the kept
+    // order, which carries what its reports covered (rules 5).
+
+    /// (a) ended: per-fill reports with running totals, no fill ids.
+    #[test]
+    fn running_totals_book_each_fill_once_when_the_order_ends(
+        e in ending(Venue::new(PER_FILL, FillIds::Never, 64)),
+    ) {
+        ended_booked_exactly_once(&e, true)?;
+    }
+
+    /// (a) ended, with fill ids.
+    #[test]
+    fn running_totals_with_fill_ids_book_each_fill_once_when_the_order_ends(
+        e in ending(Venue::new(PER_FILL, FillIds::Always, 64)),
+    ) {
+        ended_booked_exactly_once(&e, true)?;
+    }
+
+    /// (a) ended, past the slot's memory, fill ids on some reports.
+    #[test]
+    fn running_totals_book_each_fill_once_past_the_memory_when_the_order_ends(
+        e in ending(Venue::new(PER_FILL, FillIds::PerReport, 80)),
+    ) {
+        ended_booked_exactly_once(&e, true)?;
+    }
+
+    /// (b) ended: running totals only.
+    #[test]
+    fn totals_only_book_the_highest_total_when_the_order_ends(
+        e in ending(Venue::new(TOTAL_ONLY, FillIds::PerReport, 80)),
+    ) {
+        ended_booked_exactly_once(&e, false)?;
+    }
+
+    /// (c) ended: per-fill and total-only reports mixed, past the memory, in any order.
+    #[test]
+    fn per_fill_and_total_only_reports_book_each_fill_once_when_the_order_ends(
+        e in ending(Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80)),
+    ) {
+        ended_booked_exactly_once(&e, false)?;
+    }
+
+    /// (d) ended: fill ids without running totals, within the 64-entry memory.
+    #[test]
+    fn fill_ids_without_totals_book_each_fill_once_when_the_order_ends(
+        e in ending(Venue::new(NO_TOTAL, FillIds::Always, 64)),
+    ) {
+        ended_booked_exactly_once(&e, true)?;
+    }
+
+    /// (c) ended, each fill's original report in the venue's order.
+    #[test]
+    fn per_fill_and_total_only_reports_in_order_book_each_fill_once_when_the_order_ends(
+        e in ending(Venue { delivery: Delivery::OriginalsInOrder, ..Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80) }),
+    ) {
+        ended_booked_exactly_once(&e, false)?;
     }
 }
 
