@@ -18,6 +18,7 @@ use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits};
 use crate::types::*;
 use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
 /// Quantities closer than this are equal (fills arrive as floats from venues).
@@ -467,6 +468,20 @@ impl Covered {
         });
         let at = self.0.partition_point(|&(a, _)| a < from);
         self.0.insert(at, (from, to));
+    }
+
+    /// After a fill of the followed order was booked: its report's interval is covered now.
+    /// False when it was booked without a place (no running total): it may be any of the
+    /// order's fills, so from then on an earlier fill cannot be told from a resend, and the
+    /// order is no longer followed.
+    fn booked(&mut self, placed: Option<Placed>) -> bool {
+        match placed {
+            Some(p) => {
+                self.insert(p.from, p.to);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The highest running total a report stated.
@@ -2215,11 +2230,8 @@ impl Kernel {
     }
 
     /// What the venue's reports of slot `sid`'s working entry (or exit) account for, when it
-    /// is followed (rules 5 on).
+    /// is followed (`fill_size` reads it under rules 5 on only).
     fn covered_of(&self, sid: usize, is_entry: bool) -> Option<&Covered> {
-        if rules() < 5 {
-            return None;
-        }
         self.covered.get(sid)?[usize::from(!is_entry)].as_ref()
     }
 
@@ -2505,12 +2517,8 @@ impl Kernel {
         let booked = self.book_fill(ev, sid, &order, qty);
         if let Some(legs) = self.covered.get_mut(sid) {
             let leg = &mut legs[usize::from(!order.is_entry)];
-            match (leg.as_mut(), placed) {
-                (Some(c), Some(p)) => c.insert(p.from, p.to),
-                // A fill booked without a place (no running total) may be any of the order's:
-                // from then on an earlier fill cannot be told from a resend.
-                (Some(_), None) => *leg = None,
-                (None, _) => {}
+            if leg.as_mut().is_some_and(|c| !c.booked(placed)) {
+                *leg = None;
             }
         }
         {
@@ -2771,18 +2779,9 @@ impl Kernel {
             }
             !order.is_entry && complete && kept.leg == self.slots[sid].active_leg_index
         };
-        if self.ended.covered.contains_key(&key) {
-            match placed {
-                Some(p) => self
-                    .ended
-                    .covered
-                    .get_mut(&key)
-                    .expect("checked above")
-                    .insert(p.from, p.to),
-                // Booked without a place: from then on the order is judged as before rules 5.
-                None => {
-                    self.ended.covered.remove(&key);
-                }
+        if let Entry::Occupied(mut c) = self.ended.covered.entry(key) {
+            if !c.get_mut().booked(placed) {
+                c.remove();
             }
         }
         if learns_venue_id {
