@@ -518,6 +518,21 @@ fn a_rate_limit_ends_an_acknowledged_order_only_when_replayed_under_rules_before
     }
 }
 
+/// Fill number `n` of `order` at 100: event id `e<n>`, fill id `F<n>`, `size`, and the venue's
+/// running total after it (`filled_size`, 0 for none).
+fn numbered_fill(order: &VenueOrder, n: u32, size: f64, filled_size: f64) -> VenueEvent {
+    let mut f = VenueEvent::new(
+        &format!("e{n}"),
+        KernelEventKind::Fill,
+        &order.client_order_id,
+    );
+    f.fill_id = id(&format!("F{n}"));
+    f.price = 100.0;
+    f.size = size;
+    f.filled_size = filled_size;
+    f
+}
+
 /// An entry of 100 filled 1 at a time (running totals 1..70, fill ids F1..F70), then the
 /// first fill resent as it was: its ids are out of the slot's 64-entry memory. The outcome
 /// of the resend and the slot's size after it; `between` may replace the kernel before it.
@@ -534,18 +549,7 @@ fn resend_after_70_fills(
         100.0,
     );
     let order = k.process_intent(&enter).submit.expect("accepted");
-    let fill = |n: u32| {
-        let mut f = VenueEvent::new(
-            &format!("e{n}"),
-            KernelEventKind::Fill,
-            &order.client_order_id,
-        );
-        f.fill_id = id(&format!("F{n}"));
-        f.price = 100.0;
-        f.size = 1.0;
-        f.filled_size = f64::from(n);
-        f
-    };
+    let fill = |n: u32| numbered_fill(&order, n, 1.0, f64::from(n));
     for n in 1..=70 {
         assert!(k.on_venue_event(&fill(n)).accepted, "fill {n}");
     }
@@ -652,18 +656,7 @@ fn a_fill_booked_without_a_running_total_does_not_make_an_earlier_fill_a_duplica
     let mut k = Kernel::new("mixed", 1).unwrap();
     let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 10.0);
     let order = k.process_intent(&enter).submit.expect("accepted");
-    let fill = |n: u32, filled_size: f64| {
-        let mut f = VenueEvent::new(
-            &format!("e{n}"),
-            KernelEventKind::Fill,
-            &order.client_order_id,
-        );
-        f.fill_id = id(&format!("F{n}"));
-        f.price = 100.0;
-        f.size = 3.0;
-        f.filled_size = filled_size;
-        f
-    };
+    let fill = |n: u32, filled_size: f64| numbered_fill(&order, n, 3.0, filled_size);
     assert!(k.on_venue_event(&fill(2, 6.0)).accepted);
     assert!(k.on_venue_event(&fill(3, 0.0)).accepted);
     let out = k.on_venue_event(&fill(1, 3.0));

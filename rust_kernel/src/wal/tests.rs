@@ -520,16 +520,22 @@ fn only_the_newest_checkpoints_are_kept() {
         wal.append(0.0, b"x").unwrap();
         wal.checkpoint(i, b"s").unwrap();
     }
-    let mut names: Vec<String> = fs::read_dir(dir.path())
+    let names = checkpoint_names(dir.path());
+    assert_eq!(
+        names,
+        vec![checkpoint_file(4), checkpoint_file(5), checkpoint_file(6)]
+    );
+}
+
+/// The checkpoint files in `dir`, sorted.
+fn checkpoint_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".ckpt"))
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        vec![checkpoint_file(4), checkpoint_file(5), checkpoint_file(6)]
-    );
+    names
 }
 
 #[test]
@@ -542,12 +548,7 @@ fn the_checkpoint_at_seq_0_is_kept_beside_the_newest() {
         wal.checkpoint(i, b"s").unwrap();
     }
     drop(wal);
-    let mut names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".ckpt"))
-        .collect();
-    names.sort();
+    let names = checkpoint_names(dir.path());
     assert_eq!(
         names,
         vec![checkpoint_file(0), checkpoint_file(3), checkpoint_file(4)]
