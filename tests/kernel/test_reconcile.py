@@ -228,14 +228,21 @@ class EndedOrders(CanceledWhileDown):
     """Knows the status of orders that ended (what reconciliation asks about a waited order)."""
 
 
+def awaiting(venue: Any, kernel_id: str) -> tuple[ExecutionKernel, str]:
+    """A kernel whose entry in slot 0 ended with the venue counting 0.4 filled that it never
+    sent: the slot waits for that fill. The kernel and the order's client id."""
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=kernel_id)
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+    return kernel, coid
+
+
 def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -> None:
     """An order ended with the venue counting 0.4 filled that it never sent: the venue's
     order status books the fill (or, saying nothing filled, settles the wait)."""
     for venue_filled in (0.4, 0.0, 0.6):  # as the end said, nothing after all, more than it said
         venue = EndedOrders()
-        kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"aw{int(venue_filled * 10)}")
-        coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
-        kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+        kernel, coid = awaiting(venue, f"aw{int(venue_filled * 10)}")
         assert kernel.free_slot() == 1
         venue.orders[coid] = VenueOrder(
             coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
@@ -249,9 +256,7 @@ def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -
 
 def test_an_awaited_order_the_venue_says_still_works_is_left_unresolved(tmp_path: Path) -> None:
     venue = EndedOrders()
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-working")
-    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
-    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+    kernel, coid = awaiting(venue, "aw-working")
     venue.orders[coid] = VenueOrder(
         coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
         filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",
@@ -295,9 +300,7 @@ def test_an_order_the_venue_cannot_be_asked_about_is_left_unresolved_and_the_res
 
 def test_an_awaited_order_the_venue_cannot_be_asked_about_is_left_unresolved(tmp_path: Path) -> None:
     venue = CannotAsk()
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-cannot-ask")
-    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
-    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+    kernel, coid = awaiting(venue, "aw-cannot-ask")
     before = kernel.snapshot()
     report = kernel.reconcile_with_venue()
     assert f"no answer about {coid}" in report.unresolved[0]["reason"] and kernel.snapshot() == before
@@ -446,9 +449,7 @@ def test_a_refused_event_for_an_awaited_order_leaves_its_wait_and_names_the_diag
     tmp_path: Path,
 ) -> None:
     venue = EndedOrders()
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-refused")
-    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
-    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4))
+    kernel, coid = awaiting(venue, "aw-refused")
     venue.orders[coid] = VenueOrder(
         coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 2.0,
         filled_size=1.5, avg_fill_price=100.0, status="CANCELED",
