@@ -42,7 +42,8 @@ class ReconciliationReport:
     lost_submits: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_canceled: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_left: list[dict[str, Any]] = field(default_factory=list)
-    # Unknown orders whose cancel raised (with the reason): they may still work at the venue.
+    # Unknown orders whose cancel raised or the venue refused (with the reason): they may
+    # still work at the venue.
     unknown_at_venue_cancel_failed: list[dict[str, Any]] = field(default_factory=list)
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     awaited_settled: list[dict[str, Any]] = field(default_factory=list)
@@ -273,8 +274,9 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
 
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.
-    known = {o.client_order_id for o in kernel.open_orders()} | {o.client_order_id for o in awaited}
-    owned_venue_ids.update(o.venue_order_id for o in kernel.open_orders())
+    still_open = kernel.open_orders()
+    known = {o.client_order_id for o in still_open} | {o.client_order_id for o in awaited}
+    owned_venue_ids.update(o.venue_order_id for o in still_open)
     owned_venue_ids.discard("")
     for coid, theirs in venue_open.items():
         if coid in known or theirs.venue_order_id in owned_venue_ids:
