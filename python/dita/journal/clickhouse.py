@@ -55,6 +55,7 @@ from dita.journal.query import (
     QueryServer,
     ServerClosed,
     execute,
+    is_wait_seconds,
     open_read_only_client,
     run_query,
 )
@@ -214,13 +215,7 @@ def _outbox_dropped(kernel: ExecutionKernel) -> int | None:
 def _check_timeout(method: str, timeout: object) -> None:
     """A caller's ``timeout``: None (no limit) or seconds a wait can take. Checked before the
     call does anything: a bad one found later would leave it half done."""
-    if timeout is None:
-        return
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 <= timeout <= threading.TIMEOUT_MAX
-    ):
+    if timeout is not None and not is_wait_seconds(timeout, zero=True):
         raise ValueError(
             f"ClickHouseJournal.{method} timeout must be None or a number of seconds from 0 to "
             f"{threading.TIMEOUT_MAX:g}, got {timeout!r}"

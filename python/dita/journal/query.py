@@ -637,6 +637,15 @@ class QueryServer:
                 client.close()
 
 
+def is_wait_seconds(value: object, *, zero: bool = False) -> bool:
+    """Whether ``value`` is a number of seconds a thread can wait for: a real number (not a
+    bool), above 0 (from 0 with ``zero``), at most ``threading.TIMEOUT_MAX`` (a longer or
+    infinite wait makes the wait itself raise)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return (0 <= value if zero else 0 < value) and value <= threading.TIMEOUT_MAX
+
+
 def query_via_socket(
     address: str,
     database: str,
@@ -646,11 +655,7 @@ def query_via_socket(
 ) -> QueryResult:
     """Ask a journal owner for ``sql``. Raises ConnectionError when no owner listens,
     PermissionError when it does not answer this process's uid."""
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout <= threading.TIMEOUT_MAX
-    ):
+    if not is_wait_seconds(timeout):
         raise ValueError(
             f"query_via_socket timeout must be a positive number of seconds up to "
             f"{threading.TIMEOUT_MAX:g}, got {timeout!r}"
