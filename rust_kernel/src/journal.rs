@@ -195,17 +195,18 @@ pub fn wire_types(table: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// A fill as the journal records it (built by the kernel when it applies the fill).
+/// A fill as the journal records it (built by the kernel when it applies the fill, from
+/// what it holds: the ids are borrowed, not cloned).
 #[derive(Clone, Debug)]
-pub struct FillRow {
+pub struct FillRow<'a> {
     pub ts: f64,
-    pub trade_id: Id,
+    pub trade_id: &'a str,
     pub slot_id: usize,
-    pub event_id: Id,
-    pub fill_id: Id,
-    pub client_order_id: Id,
-    pub venue_order_id: Id,
-    pub asset: Id,
+    pub event_id: &'a str,
+    pub fill_id: &'a str,
+    pub client_order_id: &'a str,
+    pub venue_order_id: &'a str,
+    pub asset: &'a str,
     pub side: OrderSide,
     pub is_entry: bool,
     pub price: f64,
@@ -430,10 +431,74 @@ fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-#[inline]
+#[inline(always)]
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
+    let b = s.as_bytes();
+    if b.len() <= SHORT_STR {
+        put_short_str(out, b);
+    } else {
+        put_long_str(out, b);
+    }
+}
+
+#[inline(never)]
+fn put_long_str(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Strings up to this long are appended by [`put_short_str`].
+const SHORT_STR: usize = 32;
+
+/// Appends a string of at most [`SHORT_STR`] bytes (its length fits the one-byte varint)
+/// straight into the buffer's spare capacity, without a call to `memcpy`: ids, assets and
+/// detail keys are short, and a general copy of a few bytes costs the hot path more than the
+/// copy itself.
+#[inline(always)]
+fn put_short_str(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len();
+    assert!(n <= SHORT_STR);
+    out.reserve(1 + SHORT_STR);
+    let len = out.len();
+    // SAFETY: `reserve` left room for 1 + SHORT_STR >= 1 + n bytes past `len`; `copy_short`
+    // reads `b`'s n bytes and writes n bytes from `dst + 1`; `set_len` covers exactly the
+    // 1 + n bytes written.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        dst.write(n as u8);
+        copy_short(b.as_ptr(), dst.add(1), n);
+        out.set_len(len + 1 + n);
+    }
+}
+
+/// Copies `n <= 32` bytes as at most two overlapping moves of the widest size that fits
+/// (the first and the last 16, 8 or 4 bytes; single bytes below 4).
+///
+/// # Safety
+/// `src` must be readable and `dst` writable for `n` bytes, and they must not overlap.
+#[inline(always)]
+unsafe fn copy_short(src: *const u8, dst: *mut u8, n: usize) {
+    unsafe fn two<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
+        let w = std::mem::size_of::<T>();
+        let (head, tail) = (
+            src.cast::<T>().read_unaligned(),
+            src.add(n - w).cast::<T>().read_unaligned(),
+        );
+        dst.cast::<T>().write_unaligned(head);
+        dst.add(n - w).cast::<T>().write_unaligned(tail);
+    }
+    match n {
+        16.. => two::<[u64; 2]>(src, dst, n),
+        8.. => two::<u64>(src, dst, n),
+        4.. => two::<u32>(src, dst, n),
+        1.. => {
+            let (first, mid, last) = (*src, *src.add(n / 2), *src.add(n - 1));
+            *dst = first;
+            *dst.add(n / 2) = mid;
+            *dst.add(n - 1) = last;
+        }
+        0 => {}
+    }
 }
 
 fn take<'a>(b: &mut &'a [u8], n: usize) -> &'a [u8] {
@@ -1010,13 +1075,13 @@ impl Outbox {
     pub fn record_fill(&mut self, seq: u64, f: &FillRow) {
         self.begin(FILLS, seq)
             .f64(f.ts)
-            .str(&f.trade_id)
+            .str(f.trade_id)
             .i64(f.slot_id as i64)
-            .str(&f.event_id)
-            .str(&f.fill_id)
-            .str(&f.client_order_id)
-            .str(&f.venue_order_id)
-            .str(&f.asset)
+            .str(f.event_id)
+            .str(f.fill_id)
+            .str(f.client_order_id)
+            .str(f.venue_order_id)
+            .str(f.asset)
             .code(f.side.code())
             .code(u8::from(f.is_entry))
             .f64(f.price)
@@ -1128,6 +1193,26 @@ mod tests {
             })
         });
         out
+    }
+
+    #[test]
+    fn strings_of_every_length_read_back_as_written() {
+        // Each length around the short copy's widths, and past it to the general path.
+        let text: String = "aé-0123456789abcdefghijklmnopqrstuvwxyz".chars().collect();
+        let mut out = vec![0xAA; 3]; // not at the start of the buffer
+        let mut written = Vec::new();
+        for end in 0..=text.len() {
+            if let Some(s) = text.get(..end) {
+                put_str(&mut out, s);
+                written.push(s);
+            }
+        }
+        assert!(written.iter().any(|s| s.len() > SHORT_STR));
+        let mut b = &out[3..];
+        for s in written {
+            assert_eq!(read_str(&mut b), s, "{} bytes", s.len());
+        }
+        assert!(b.is_empty(), "nothing written past the strings");
     }
 
     #[test]

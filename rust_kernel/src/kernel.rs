@@ -2452,17 +2452,17 @@ impl Kernel {
         let slot = &self.slots[sid];
         let row = FillRow {
             ts: ev.timestamp,
-            trade_id: slot.trade_id.clone(),
+            trade_id: &slot.trade_id,
             slot_id: sid,
-            event_id: ev.event_id.clone(),
-            fill_id: b.fill_key,
-            client_order_id: order.client_order_id.clone(),
+            event_id: &ev.event_id,
+            fill_id: &b.fill_key,
+            client_order_id: &order.client_order_id,
             venue_order_id: if ev.venue_order_id.is_empty() {
-                order.venue_order_id.clone()
+                &order.venue_order_id
             } else {
-                ev.venue_order_id.clone()
+                &ev.venue_order_id
             },
-            asset: slot.asset.clone(),
+            asset: &slot.asset,
             side: order.side,
             is_entry: order.is_entry,
             price: ev.price,
