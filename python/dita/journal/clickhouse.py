@@ -241,7 +241,8 @@ class ClickHouseJournal:
     ``$DITA_JOURNAL_DSN``) or ``http(s)://user:password@host:port/database``.
 
     Batching: a batch is written when ``batch_rows`` rows are waiting or the oldest has waited
-    ``max_delay`` seconds. ``queue_rows`` bounds the rows taken from the kernels and not yet
+    ``max_delay`` seconds (at a steady pace the delay decides; ``batch_rows`` bounds a
+    burst's inserts, and ClickHouse spends much less per row on large ones). ``queue_rows`` bounds the rows taken from the kernels and not yet
     written (about 120 bytes each); beyond it rows wait in the kernels' outboxes. The queue is
     where a burst waits while ClickHouse catches up, so the strategy thread keeps writing its
     rows into warm, recycled buffers. ``drain_rows`` bounds one take (a take of everything the
@@ -279,7 +280,7 @@ class ClickHouseJournal:
         self,
         dsn: str | None = None,
         *,
-        batch_rows: int = 20_000,
+        batch_rows: int = 100_000,
         max_delay: float = 0.1,
         queue_rows: int = 1_000_000,
         drain_rows: int = 100_000,
