@@ -1,6 +1,6 @@
 //! The cost of journal row capture in the kernel's hot path: full cycles through the native
 //! mock with the outbox off, on (drained every 10,000 rows on the same thread, as a journal
-//! thread would) and on but never drained (the buffers grow into fresh pages).
+//! thread would) and on but never drained (new segments in fresh pages).
 mod common;
 
 use dita_kernel::mock::{MockConfig, MockVenue};
@@ -22,9 +22,9 @@ fn run(n: usize, journal: bool, drain_every: Option<usize>) -> f64 {
             common::through_mock(&mut k, &mut v, it, |_, _| {});
         }
         if drain_every.is_some_and(|d| k.outbox.len() >= d) {
-            for (t, rows) in k.outbox.drain_tables(usize::MAX).into_iter().enumerate() {
-                drained += rows.len();
-                k.outbox.recycler.give(t, rows); // as the journal's blocks do once written
+            for segments in k.outbox.take_rows(usize::MAX) {
+                drained += segments.iter().map(|s| s.len()).sum::<usize>();
+                k.outbox.pool.give(segments); // as the journal's drain does once copied
             }
         }
     }

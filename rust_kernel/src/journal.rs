@@ -1,18 +1,21 @@
 //! The journal outbox: rows the kernel leaves for a journal writer to drain, gated by
 //! verbosity. Nothing here does I/O; the hot path only appends to a bounded buffer.
 //!
-//! A row is stored the way the journal will read it, packed back to back in one byte buffer
-//! per table ([`RowBuf`]): `seq u64 | sub u32` and then the table's columns (see the
-//! `*_KINDS` lists) as fixed-width little-endian numbers, `varint length + bytes` strings and
-//! details as a small self-describing blob. Capturing a row is a few short copies, with no
-//! allocation and nothing to drop later; whoever writes the journal reads the values back
-//! with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native blocks).
+//! A row is stored the way the journal will read it, packed back to back in a byte buffer
+//! ([`RowBuf`]; in the [`Outbox`], fixed-size segments of each table): `seq u64 | sub u32`
+//! and then the table's columns (see the `*_KINDS` lists) as fixed-width little-endian
+//! numbers, `varint length + bytes` strings and details as a small self-describing blob.
+//! Capturing a row is a few short copies, with nothing to allocate (but a segment from a
+//! pool every few thousand rows) and nothing to drop later; whoever writes the journal reads
+//! the values back with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native
+//! blocks).
 //! The `record_*` methods are the only writers: each lists its table's values in column
 //! order, and a test reads every table back against them.
 
 use crate::model::{prefetch_bytes, Intent, KernelOutcome, KernelTransition, VenueEvent};
 use crate::types::*;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Mutex;
 
 pub mod native;
 
@@ -569,18 +572,56 @@ fn put_details(out: &mut Vec<u8>, details: &[(&'static str, Detail)]) {
 /// How far ahead of the end of a row buffer [`RowBuf::begin`] prefetches, in bytes.
 const ROW_AHEAD: usize = 512;
 
-/// Rows of one table, packed back to back (see the module documentation).
+/// Rows of one table, packed back to back (see the module documentation). In an outbox, one
+/// segment of a table's rows (see [`Outbox`]).
 #[derive(Clone, Debug, Default)]
 pub struct RowBuf {
     bytes: Vec<u8>,
     /// Where each row starts in `bytes`.
     starts: Vec<usize>,
-    /// Rows before it were taken (`discard_front`) and wait to be freed together: row `i` is
-    /// `starts[head + i]`.
+    /// Rows before it were taken or dropped (`discard_front`); their memory goes when the
+    /// whole segment does. Row `i` is `starts[head + i]`.
     head: usize,
 }
 
+/// Bytes of rows an outbox segment is made for.
+pub const SEGMENT_BYTES: usize = 256 << 10;
+
+/// Rows an outbox segment is made for: rows of 64 bytes or more (every table's but the
+/// shortest control rows) fill its bytes first.
+const SEGMENT_ROWS: usize = SEGMENT_BYTES / 64;
+
+/// Room a segment must have left for a row to start in it. Rows are about 40 to 200 bytes;
+/// only one with long strings or details outgrows it, and then regrows its segment.
+const ROW_ROOM: usize = 1 << 10;
+
 impl RowBuf {
+    /// An empty outbox segment, its memory allocated but not yet touched.
+    fn segment() -> RowBuf {
+        RowBuf {
+            bytes: Vec::with_capacity(SEGMENT_BYTES),
+            starts: Vec::with_capacity(SEGMENT_ROWS),
+            head: 0,
+        }
+    }
+
+    /// Whether a segment has the sizes it was made with (it was never regrown), so the pool
+    /// may hand it out again.
+    fn is_segment(&self) -> bool {
+        self.bytes.capacity() == SEGMENT_BYTES && self.starts.capacity() == SEGMENT_ROWS
+    }
+
+    /// Whether the next row can start here without the buffers growing (unless the row
+    /// outgrows `ROW_ROOM`). Measured against the sizes of a segment, so a segment regrown
+    /// by a long row takes no more rows, and against the capacities, so neither does a
+    /// cloned one (a clone has no room to spare).
+    #[inline]
+    fn has_room(&self) -> bool {
+        let bytes = self.bytes.capacity().min(SEGMENT_BYTES);
+        let rows = self.starts.capacity().min(SEGMENT_ROWS);
+        self.bytes.len() + ROW_ROOM <= bytes && self.starts.len() < rows
+    }
+
     pub fn len(&self) -> usize {
         self.starts.len() - self.head
     }
@@ -606,6 +647,25 @@ impl RowBuf {
 
     pub fn seq(&self, i: usize) -> u64 {
         self.key(i).0
+    }
+
+    /// The seq of the last row; None when there are no rows.
+    fn last_seq(&self) -> Option<u64> {
+        self.len().checked_sub(1).map(|i| self.seq(i))
+    }
+
+    /// How many rows have a seq below `cut` (rows are in seq order).
+    fn count_below(&self, cut: u64) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.seq(mid) < cut {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Hands `out` the values of row `i` of `table` in column order.
@@ -641,42 +701,37 @@ impl RowBuf {
         self.bytes.extend_from_slice(other.row(i));
     }
 
-    /// Rows `from..to` as a buffer of their own.
-    pub fn copy_range(&self, from: usize, to: usize) -> RowBuf {
-        let mut out = RowBuf::default();
-        let (from, to) = (self.head + from, self.head + to);
+    /// Appends rows `from..to` of `other`.
+    fn extend_from(&mut self, other: &RowBuf, from: usize, to: usize) {
+        let (from, to) = (other.head + from, other.head + to);
         if from < to {
-            let base = self.starts[from];
-            let end = self.starts.get(to).copied().unwrap_or(self.bytes.len());
-            out.bytes.extend_from_slice(&self.bytes[base..end]);
-            out.starts
-                .extend(self.starts[from..to].iter().map(|s| s - base));
+            let base = other.starts[from];
+            let end = other.starts.get(to).copied().unwrap_or(other.bytes.len());
+            let at = self.bytes.len();
+            self.bytes.extend_from_slice(&other.bytes[base..end]);
+            self.starts
+                .extend(other.starts[from..to].iter().map(|s| s - base + at));
+        }
+    }
+
+    /// The rows of `parts`, in order, as one buffer.
+    pub fn concat(parts: &[RowBuf]) -> RowBuf {
+        let live = |p: &RowBuf| p.bytes.len() - p.starts.get(p.head).copied().unwrap_or(0);
+        let mut out = RowBuf {
+            bytes: Vec::with_capacity(parts.iter().map(live).sum()),
+            starts: Vec::with_capacity(parts.iter().map(RowBuf::len).sum()),
+            head: 0,
+        };
+        for p in parts {
+            out.extend_from(p, 0, p.len());
         }
         out
     }
 
-    /// Forgets the first `n` rows. The kernel is borrowed (and the GIL held) meanwhile, so
-    /// this must not cost what the buffer holds: a journal behind takes a little at a time
-    /// from an outbox of millions of rows. The rows are only passed over, and freed (the
-    /// rest moved to the front) once they are at least as many as the rows left, so each
-    /// row is moved at most once per row taken after it.
+    /// Forgets the first `n` rows; their memory stays until the segment is emptied.
     fn discard_front(&mut self, n: usize) {
-        if n == 0 {
-            return;
-        }
         self.head += n;
         debug_assert!(self.head <= self.starts.len());
-        if self.head >= self.starts.len() {
-            self.clear();
-        } else if 2 * self.head >= self.starts.len() {
-            let base = self.starts[self.head];
-            self.bytes.drain(..base);
-            self.starts.drain(..self.head);
-            for s in &mut self.starts {
-                *s -= base;
-            }
-            self.head = 0;
-        }
     }
 
     fn clear(&mut self) {
@@ -744,57 +799,78 @@ impl RowWriter<'_> {
 
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 1_000_000;
 
-/// Dropped rows a table accumulates at least before they are freed.
-const COMPACT_AFTER: usize = 64;
-
-/// Emptied row buffers handed back by whoever drained them, so the outbox refills memory that
-/// is already mapped instead of growing fresh buffers (page faults, copies) after each drain.
-/// Each table has a pool of its own: a table gets back buffers grown to its own rows, not a
-/// small one from a quiet table that it would have to regrow.
+/// Segments whose rows were taken, for outboxes to write their next rows into: memory that
+/// is already mapped (and, handed out last in first out, often still in cache) instead of
+/// fresh pages to fault in. One pool serves the process ([`SEGMENT_POOL`]): the drainer of
+/// any kernel gives segments back, and a new kernel starts in the segments of earlier ones.
 #[derive(Debug, Default)]
-pub struct Recycler(Arc<Mutex<[Vec<RowBuf>; 6]>>);
+pub struct SegmentPool(Mutex<Vec<RowBuf>>);
 
-/// Buffers kept for reuse per table at most: a drain takes one; a second covers the rows
-/// of the previous drain, still being copied out.
-const RECYCLED_BUFFERS: usize = 2;
+/// Segments a pool keeps at most. Idle, a pool at its cap holds 64 segments of 256 KiB of
+/// bytes and 32 KiB of row starts, 18 MiB; a draining kernel has at most a few of them out
+/// at a time (6 being written, those of the last drain being copied), so more only help
+/// after a backlog, when a drain hands back more than the cap and the rest is freed.
+const POOLED_SEGMENTS: usize = 64;
 
-impl Clone for Recycler {
-    /// A cloned outbox gets a pool of its own.
-    fn clone(&self) -> Self {
-        Recycler::default()
-    }
-}
+/// The process's pool, where every outbox takes its segments from unless given another.
+pub static SEGMENT_POOL: SegmentPool = SegmentPool::new();
 
-impl Recycler {
-    /// A handle on the same pool (for a drainer on another thread).
-    pub fn share(&self) -> Recycler {
-        Recycler(Arc::clone(&self.0))
+impl SegmentPool {
+    pub const fn new() -> SegmentPool {
+        SegmentPool(Mutex::new(Vec::new()))
     }
 
-    /// Takes back a buffer of `table` (an index into `TABLES`) whose rows were written.
-    pub fn give(&self, table: usize, mut buffer: RowBuf) {
-        buffer.clear();
-        let mut pools = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pool) = pools.get_mut(table).filter(|p| p.len() < RECYCLED_BUFFERS) {
-            pool.push(buffer);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<RowBuf>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An empty segment: the one given back last, or a new one.
+    fn take(&self) -> RowBuf {
+        let pooled = self.lock().pop();
+        pooled.unwrap_or_else(RowBuf::segment)
+    }
+
+    /// Takes back segments whose rows were read. Buffers that are no segment (copies, or a
+    /// segment a long row regrew) and those beyond the cap are freed, after the lock.
+    pub fn give(&self, segments: impl IntoIterator<Item = RowBuf>) {
+        let mut freed = Vec::new();
+        let mut pool = self.lock();
+        for mut s in segments {
+            if s.is_segment() && pool.len() < POOLED_SEGMENTS {
+                s.clear();
+                pool.push(s);
+            } else {
+                freed.push(s);
+            }
         }
+        drop(pool);
+        drop(freed);
     }
 
-    fn take(&self, table: usize) -> Option<RowBuf> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())[table].pop()
+    /// Segments held, for tests.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.lock().len()
     }
 }
 
-/// Rows waiting for a journal, one buffer per table (in `TABLES` order), each in seq order.
+/// Rows waiting for a journal. Each table (in `TABLES` order) is a queue of segments, oldest
+/// first, its rows in seq order, and its rows are written into the last one. A segment is a
+/// [`RowBuf`] of fixed size ([`SEGMENT_BYTES`]) and is never regrown: once it has less than
+/// `ROW_ROOM` (1 KiB) left, or its row starts are used up, the next row starts a new
+/// segment from the pool. Rows never span segments; a row longer than the room left (long
+/// strings or details) grows its segment, which then takes no more rows. A take hands out
+/// whole segments; rows dropped for capacity are passed over, and a segment they empty goes
+/// back to the pool, so an outbox nobody drains holds its capacity's rows plus at most the
+/// passed-over front of one segment per table.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     pub enabled: bool,
     pub verbosity: Verbosity,
     /// Rows held at most; beyond it the oldest row is dropped and counted.
     pub capacity: usize,
-    tables: [RowBuf; 6],
-    /// Rows at the front of each table dropped for capacity, still in the buffer.
-    dropped_front: [usize; 6],
+    /// Every segment holds rows: one emptied goes back to the pool.
+    tables: [VecDeque<RowBuf>; 6],
     len: usize,
     pub dropped: u64,
     /// The oldest input whose rows were dropped since [`Outbox::restart`]: a journal must
@@ -806,7 +882,8 @@ pub struct Outbox {
     pub queued_total: u64,
     cur_seq: u64,
     subs: [u32; 6],
-    pub recycler: Recycler,
+    /// Where new segments come from and where a drainer gives taken ones back.
+    pub pool: &'static SegmentPool,
 }
 
 impl Default for Outbox {
@@ -816,7 +893,6 @@ impl Default for Outbox {
             verbosity: Verbosity::Normal,
             capacity: DEFAULT_JOURNAL_CAPACITY,
             tables: Default::default(),
-            dropped_front: [0; 6],
             len: 0,
             dropped: 0,
             first_dropped_seq: None,
@@ -824,7 +900,7 @@ impl Default for Outbox {
             queued_total: 0,
             cur_seq: 0,
             subs: [0; 6],
-            recycler: Recycler::default(),
+            pool: &SEGMENT_POOL,
         }
     }
 }
@@ -848,7 +924,18 @@ impl Outbox {
         }
         self.queued_total += 1;
         self.len += 1;
-        RowWriter(self.tables[table].begin(seq, sub))
+        if !self.tables[table].back().is_some_and(RowBuf::has_room) {
+            self.open_segment(table);
+        }
+        let segment = self.tables[table].back_mut().expect("a segment with room");
+        RowWriter(segment.begin(seq, sub))
+    }
+
+    /// Once a segment's worth of rows: kept out of line so `begin` stays small.
+    #[cold]
+    #[inline(never)]
+    fn open_segment(&mut self, table: usize) {
+        self.tables[table].push_back(self.pool.take());
     }
 
     /// Rows waiting, over all tables.
@@ -866,35 +953,34 @@ impl Outbox {
     /// Drops every row of the oldest input held, so that what is left (and what a journal
     /// later finds missing) always starts on a whole input; never the input being recorded.
     fn drop_oldest(&mut self) {
-        let Some((oldest, _)) = self.oldest().filter(|&(seq, _)| seq != self.cur_seq) else {
+        let Some(oldest) = self.first_seq().filter(|&seq| seq != self.cur_seq) else {
             return;
         };
         if oldest > self.covered_through {
             self.first_dropped_seq.get_or_insert(oldest);
         }
-        for t in 0..6 {
-            let table = &self.tables[t];
-            let mut front = self.dropped_front[t];
-            while front < table.len() && table.seq(front) == oldest {
-                front += 1;
-                self.len -= 1;
-                self.dropped += 1;
+        for segments in &mut self.tables {
+            // An input's rows may run over into the next segments.
+            while let Some(front) = segments.front_mut() {
+                // Every row held is of `oldest` or later.
+                let n = front.count_below(oldest + 1);
+                front.discard_front(n);
+                self.len -= n;
+                self.dropped += n as u64;
+                if !front.is_empty() {
+                    break;
+                }
+                self.pool.give(segments.pop_front());
             }
-            // Free dropped rows once they are half the table (amortised O(1) per row), so a
-            // full outbox that nobody drains stays within about twice its capacity.
-            if front >= COMPACT_AFTER && front * 2 >= table.len() {
-                self.tables[t].discard_front(front);
-                front = 0;
-            }
-            self.dropped_front[t] = front;
         }
     }
 
     /// Forgets every row held and every drop counted since the last restart: for a journal
-    /// that derives the rows up to now from the write-ahead log instead. The buffers are kept.
+    /// that derives the rows up to now from the write-ahead log instead. The segments go
+    /// back to the pool.
     pub fn restart(&mut self) {
-        for (t, rows) in self.take_rows(usize::MAX).0.into_iter().enumerate() {
-            self.recycler.give(t, rows);
+        for segments in self.take_rows(usize::MAX) {
+            self.pool.give(segments);
         }
         self.first_dropped_seq = None;
     }
@@ -907,73 +993,55 @@ impl Outbox {
         self.covered_through = self.covered_through.max(through);
     }
 
-    /// The oldest row held (rows dropped for capacity are not held): its seq and table.
-    fn oldest(&self) -> Option<(u64, usize)> {
-        (0..6)
-            .filter(|&t| self.dropped_front[t] < self.tables[t].len())
-            .map(|t| (self.tables[t].seq(self.dropped_front[t]), t))
+    /// The seq of the oldest row held (rows dropped for capacity are not held).
+    pub fn first_seq(&self) -> Option<u64> {
+        self.tables
+            .iter()
+            .filter_map(|segments| segments.front())
+            .map(|s| s.seq(0))
             .min()
     }
 
-    /// The seq of the oldest row held.
-    pub fn first_seq(&self) -> Option<u64> {
-        self.oldest().map(|(seq, _)| seq)
-    }
-
-    /// How many live rows of `table` have a seq below `cut`.
+    /// How many rows of `table` have a seq below `cut`.
     fn count_below(&self, table: usize, cut: u64) -> usize {
-        let (buf, front) = (&self.tables[table], self.dropped_front[table]);
-        let (mut lo, mut hi) = (front, buf.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if buf.seq(mid) < cut {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo - front
+        let segments = &self.tables[table];
+        let whole = segments.partition_point(|s| s.last_seq().is_some_and(|last| last < cut));
+        let rows: usize = segments.range(..whole).map(RowBuf::len).sum();
+        rows + segments.get(whole).map_or(0, |s| s.count_below(cut))
     }
 
     /// Takes the oldest rows, per table in `TABLES` order: every row below some seq, and at
     /// most `max_rows` of them unless the oldest seq alone has more (it is never split, so a
     /// drain always ends on a whole input: whoever stores drains in order knows every row
-    /// below the last seq it stored is stored). Taking everything swaps the buffers for
-    /// recycled ones, so draining costs the kernel no copying.
+    /// below the last seq it stored is stored). Concatenated into one buffer per table; the
+    /// segments go back to the pool.
     pub fn drain_tables(&mut self, max_rows: usize) -> [RowBuf; 6] {
-        self.take_rows(max_rows).0
+        let pool = self.pool;
+        self.take_rows(max_rows).map(|segments| {
+            let rows = RowBuf::concat(&segments);
+            pool.give(segments);
+            rows
+        })
     }
 
-    /// [`Outbox::drain_tables`], also saying whether the buffers were swapped (they are the
-    /// outbox's own, to be given back to its recycler) rather than the rows copied out.
-    pub fn take_rows(&mut self, max_rows: usize) -> ([RowBuf; 6], bool) {
-        for t in 0..6 {
-            let n = std::mem::take(&mut self.dropped_front[t]);
-            self.tables[t].discard_front(n);
-        }
+    /// The rows [`Outbox::drain_tables`] takes, as each table's segments in order, to be given
+    /// back to [`Outbox::pool`] once read. Taking everything hands out every segment, so the
+    /// kernel copies nothing. A partial take hands out the segments below the cut and copies
+    /// the rows below it out of the one the cut falls in: a copy of at most a segment, however
+    /// many rows are taken.
+    pub fn take_rows(&mut self, max_rows: usize) -> [Vec<RowBuf>; 6] {
         if self.len <= max_rows {
             self.len = 0;
-            let swapped = std::array::from_fn(|t| {
-                let next = self.recycler.take(t).unwrap_or_default();
-                std::mem::replace(&mut self.tables[t], next)
-            });
-            return (swapped, true);
+            return self.tables.each_mut().map(|s| Vec::from(std::mem::take(s)));
         }
-        let live = |b: &RowBuf| !b.is_empty();
-        let first = self
-            .tables
-            .iter()
-            .filter(|b| live(b))
-            .map(|b| b.seq(0))
-            .min();
+        let first = self.first_seq();
         let last = self
             .tables
             .iter()
-            .filter(|b| live(b))
-            .map(|b| b.seq(b.len() - 1))
+            .filter_map(|segments| segments.back().and_then(RowBuf::last_seq))
             .max();
         let (Some(first), Some(last)) = (first, last) else {
-            return (Default::default(), false);
+            return Default::default();
         };
         let below = |o: &Self, cut: u64| (0..6).map(|t| o.count_below(t, cut)).sum::<usize>();
         // The highest cut with at most max_rows rows below it (at least the oldest seq).
@@ -986,14 +1054,27 @@ impl Outbox {
                 hi = mid - 1;
             }
         }
-        let out = std::array::from_fn(|t| {
-            let n = self.count_below(t, lo);
-            let taken = self.tables[t].copy_range(0, n);
-            self.tables[t].discard_front(n);
-            taken
-        });
-        self.len = self.tables.iter().map(RowBuf::len).sum();
-        (out, false)
+        let taken = std::array::from_fn(|t| self.take_below(t, lo));
+        self.len -= taken.iter().flatten().map(RowBuf::len).sum::<usize>();
+        taken
+    }
+
+    /// The rows of `table` below `cut`: the segments wholly below it, and a copy of the rows
+    /// below it in the segment it falls in, which keeps the rest.
+    fn take_below(&mut self, table: usize, cut: u64) -> Vec<RowBuf> {
+        let segments = &mut self.tables[table];
+        let whole = segments.partition_point(|s| s.last_seq().is_some_and(|last| last < cut));
+        let mut taken: Vec<RowBuf> = segments.drain(..whole).collect();
+        if let Some(front) = segments.front_mut() {
+            let n = front.count_below(cut);
+            if n > 0 {
+                let mut part = self.pool.take();
+                part.extend_from(front, 0, n);
+                front.discard_front(n);
+                taken.push(part);
+            }
+        }
+        taken
     }
 
     /// Records an intent and the transitions it caused, as verbosity allows.
@@ -1174,9 +1255,10 @@ mod tests {
         (0..b.len()).map(|i| b.key(i)).collect()
     }
 
-    fn seqs(tables: &[RowBuf; 6]) -> Vec<u64> {
-        let mut s: Vec<u64> = tables
-            .iter()
+    /// The seqs of the rows of `bufs` (drained tables, or taken segments flattened), sorted.
+    fn seqs<'a>(bufs: impl IntoIterator<Item = &'a RowBuf>) -> Vec<u64> {
+        let mut s: Vec<u64> = bufs
+            .into_iter()
             .flat_map(|b| (0..b.len()).map(|i| b.seq(i)))
             .collect();
         s.sort();
@@ -1413,82 +1495,319 @@ mod tests {
         assert_eq!(o.first_dropped_seq, Some(5));
     }
 
-    #[test]
-    fn a_whole_take_swaps_buffers_and_a_partial_one_copies() {
-        let mut o = Outbox::default();
-        for seq in 1..=4 {
-            transition(&mut o, seq);
+    /// An outbox with a pool of its own, so what a test sees in it is its own doing.
+    fn own_pool(capacity: usize) -> Outbox {
+        Outbox {
+            capacity,
+            pool: Box::leak(Box::new(SegmentPool::new())),
+            ..Outbox::default()
         }
-        let (taken, swapped) = o.take_rows(2);
-        assert_eq!((seqs(&taken), swapped), (vec![1, 2], false));
-        let (taken, swapped) = o.take_rows(100);
-        assert_eq!((seqs(&taken), swapped), (vec![3, 4], true));
+    }
+
+    /// Records one transition per seq, from `seq + 1` on, until the transitions span
+    /// `segments` segments; returns the last seq recorded.
+    fn fill_segments(o: &mut Outbox, mut seq: u64, segments: usize) -> u64 {
+        while o.tables[TRANSITIONS].len() < segments {
+            seq += 1;
+            transition(o, seq);
+        }
+        seq
+    }
+
+    /// Where each segment of `table` keeps its bytes.
+    fn addresses(o: &Outbox, table: usize) -> Vec<*const u8> {
+        o.tables[table].iter().map(|s| s.bytes.as_ptr()).collect()
+    }
+
+    #[test]
+    fn a_full_segment_is_never_regrown_the_next_row_starts_a_new_one() {
+        let mut o = own_pool(usize::MAX);
+        // Every segment keeps the memory it started with while its rows are added.
+        let mut seen: Vec<*const u8> = Vec::new();
+        let mut seq = 0;
+        while o.tables[TRANSITIONS].len() < 4 {
+            seq += 1;
+            transition(&mut o, seq);
+            let segments = &o.tables[TRANSITIONS];
+            let back = segments.back().unwrap();
+            assert!(back.is_segment(), "row {seq}: the sizes it was made with");
+            match seen.get(segments.len() - 1) {
+                Some(&at) => assert_eq!(back.bytes.as_ptr(), at, "row {seq} moved its segment"),
+                None => seen.push(back.bytes.as_ptr()),
+            }
+        }
+        assert_eq!(addresses(&o, TRANSITIONS), seen);
+        for full in o.tables[TRANSITIONS].range(..3) {
+            assert!(
+                full.bytes.len() + ROW_ROOM > SEGMENT_BYTES,
+                "a segment is left only when full: {} bytes",
+                full.bytes.len()
+            );
+        }
+        // Short rows run out of row starts first: the segment ends there, bytes to spare.
+        let mut seq = 0;
+        while o.tables[CONTROL_CHANGES].len() < 2 {
+            seq += 1;
+            control(&mut o, seq);
+        }
+        let first = &o.tables[CONTROL_CHANGES][0];
+        assert_eq!(first.len(), SEGMENT_ROWS);
+        assert!(first.is_segment() && first.bytes.len() + ROW_ROOM <= SEGMENT_BYTES);
+        let all = o.drain_tables(usize::MAX);
+        assert_eq!(
+            all[TRANSITIONS].len() + all[CONTROL_CHANGES].len(),
+            o.queued_total as usize
+        );
+        assert_eq!(seqs(&all).len(), o.queued_total as usize);
+    }
+
+    #[test]
+    fn a_whole_take_hands_out_the_segments_and_a_partial_one_copies_at_most_one() {
+        let mut o = own_pool(usize::MAX);
+        let last = fill_segments(&mut o, 0, 4);
+        let at = addresses(&o, TRANSITIONS);
+        let lens: Vec<usize> = o.tables[TRANSITIONS].iter().map(RowBuf::len).collect();
+        // The cut falls in the middle of the third segment.
+        let max_rows = lens[0] + lens[1] + lens[2] / 2;
+        let taken = o.take_rows(max_rows);
+        let part = &taken[TRANSITIONS];
+        assert_eq!(part.len(), 3);
+        assert_eq!(
+            [part[0].bytes.as_ptr(), part[1].bytes.as_ptr()],
+            [at[0], at[1]],
+            "the segments below the cut go out as they are"
+        );
+        assert_ne!(
+            part[2].bytes.as_ptr(),
+            at[2],
+            "the rows below the cut are a copy"
+        );
+        assert_eq!(part[2].len(), lens[2] / 2);
+        assert_eq!(
+            seqs(taken.iter().flatten()),
+            (1..=max_rows as u64).collect::<Vec<u64>>()
+        );
+        // The segment the cut fell in keeps the rest of its rows where they are.
+        assert_eq!(addresses(&o, TRANSITIONS), at[2..]);
+        assert_eq!(o.tables[TRANSITIONS][0].len(), lens[2] - lens[2] / 2);
+        assert_eq!(o.len(), lens[2] - lens[2] / 2 + lens[3]);
+        assert_eq!(o.first_seq(), Some(max_rows as u64 + 1));
+        // Taking everything hands out every segment, copying nothing.
+        let rest = o.take_rows(usize::MAX);
+        let rest_at: Vec<*const u8> = rest[TRANSITIONS].iter().map(|s| s.bytes.as_ptr()).collect();
+        assert_eq!(rest_at, at[2..]);
+        assert_eq!(
+            seqs(rest.iter().flatten()),
+            (max_rows as u64 + 1..=last).collect::<Vec<u64>>()
+        );
+        assert!(o.is_empty() && o.tables.iter().all(VecDeque::is_empty));
+    }
+
+    #[test]
+    fn a_take_never_splits_an_input_whose_rows_span_segments() {
+        let mut o = own_pool(usize::MAX);
+        // Inputs 1..=before fill the first segment; the next one's rows fill the second
+        // and run into the third, where one more input follows.
+        let spanning = fill_segments(&mut o, 0, 2);
+        let before = spanning - 1;
+        control(&mut o, spanning);
+        while o.tables[TRANSITIONS].len() < 3 {
+            transition(&mut o, spanning);
+        }
+        let spanning_rows = o.len() - before as usize;
+        transition(&mut o, spanning + 1);
+        // Allowed all but one row of the spanning input: the take ends before it.
+        let taken = o.take_rows(before as usize + spanning_rows - 1);
+        assert_eq!(
+            seqs(taken.iter().flatten()),
+            (1..=before).collect::<Vec<u64>>()
+        );
+        assert_eq!(o.first_seq(), Some(spanning));
+        // Allowed fewer rows than it alone has: it goes out whole, over both segments.
+        let taken = o.take_rows(1);
+        assert_eq!(seqs(taken.iter().flatten()), vec![spanning; spanning_rows]);
+        assert_eq!(
+            taken[TRANSITIONS].len(),
+            2,
+            "the second segment whole, a copy of the third's first row"
+        );
+        assert_eq!(taken[TRANSITIONS][1].len(), 1);
+        assert_eq!((o.len(), o.first_seq()), (1, Some(spanning + 1)));
     }
 
     #[test]
     fn small_takes_from_a_large_outbox_pass_over_rows_instead_of_moving_the_rest() {
-        let mut o = Outbox::default();
-        for seq in 1..=1_000 {
-            transition(&mut o, seq);
-        }
-        let start = o.tables[TRANSITIONS].bytes.as_ptr();
-        let held = o.tables[TRANSITIONS].bytes.len();
+        let mut o = own_pool(usize::MAX);
+        let last = fill_segments(&mut o, 0, 3);
+        let at = addresses(&o, TRANSITIONS);
         let mut seen = Vec::new();
-        // A journal behind takes 10 rows at a time: nothing is moved until the rows taken
-        // are as many as the rows left.
-        for _ in 0..49 {
-            let (taken, swapped) = o.take_rows(10);
-            assert!(!swapped);
-            seen.extend(seqs(&taken));
-            assert_eq!(o.tables[TRANSITIONS].bytes.as_ptr(), start);
-            assert_eq!(o.tables[TRANSITIONS].bytes.len(), held);
+        // A journal behind takes 10 rows at a time: each take copies those rows, at most
+        // two segments' worth of them, and every row left stays where it was written.
+        while !o.is_empty() {
+            let taken = o.take_rows(10);
+            assert!(taken[TRANSITIONS].len() <= 2);
+            seen.extend(seqs(taken.iter().flatten()));
+            let left = addresses(&o, TRANSITIONS);
+            assert_eq!(left, at[at.len() - left.len()..]);
         }
-        assert_eq!(o.len(), 510);
-        // The 50th take frees the 500 rows taken: the 500 left move to the front once.
-        seen.extend(seqs(&o.take_rows(10).0));
-        assert_eq!(o.tables[TRANSITIONS].len(), 500);
-        assert!(o.tables[TRANSITIONS].bytes.len() <= held / 2 + 1);
-        // Rows come out whole, once, in order, whatever was freed in between.
-        transition(&mut o, 1_001);
-        seen.extend(seqs(&o.take_rows(usize::MAX).0));
-        assert_eq!(seen, (1..=1_001).collect::<Vec<u64>>());
-        assert!(o.is_empty());
+        // Rows come out whole, once, in order, whatever was handed out in between.
+        assert_eq!(seen, (1..=last).collect::<Vec<u64>>());
+        transition(&mut o, last + 1);
+        assert_eq!(seqs(&o.drain_tables(usize::MAX)), [last + 1]);
     }
 
     #[test]
-    fn a_full_outbox_nobody_drains_stays_within_twice_its_capacity() {
-        let mut o = Outbox {
-            capacity: 100,
-            ..Outbox::default()
-        };
-        for seq in 1..=20_000 {
+    fn a_full_outbox_nobody_drains_holds_its_capacity_and_a_segment_per_table() {
+        let mut o = own_pool(5_000);
+        let mut most = 0;
+        for seq in 1..=40_000 {
             transition(&mut o, seq);
+            // Rows still in memory, live or passed over.
+            let held: usize = o.tables[TRANSITIONS].iter().map(|s| s.starts.len()).sum();
+            most = most.max(held);
         }
-        assert_eq!((o.len(), o.dropped), (100, 19_900));
+        assert_eq!((o.len(), o.dropped), (5_000, 35_000));
+        let per_segment = o.tables[TRANSITIONS][0].starts.len();
         assert!(
-            o.tables[TRANSITIONS].len() <= 2 * 100 + COMPACT_AFTER,
-            "{} rows held for 100 live",
-            o.tables[TRANSITIONS].len()
+            most <= 5_000 + per_segment,
+            "{most} rows held for 5,000 live, {per_segment} a segment"
         );
         let left = o.drain_tables(usize::MAX);
-        assert_eq!(seqs(&left), (19_901..=20_000).collect::<Vec<u64>>());
+        assert_eq!(seqs(&left), (35_001..=40_000).collect::<Vec<u64>>());
     }
 
     #[test]
-    fn drained_buffers_come_back_for_the_next_rows() {
-        let mut o = outbox(100, 2);
-        let tables = o.drain_tables(usize::MAX);
-        let capacity = tables[TRANSITIONS].bytes.capacity();
-        assert!(capacity > tables[FILLS].bytes.capacity());
-        for (t, rows) in tables.into_iter().enumerate() {
-            o.recycler.give(t, rows);
+    fn a_segment_emptied_by_drops_goes_back_to_the_pool_for_the_next_rows() {
+        let per_segment = fill_segments(&mut own_pool(usize::MAX), 0, 2) - 1;
+        let capacity = per_segment / 2;
+        let mut o = own_pool(capacity as usize);
+        // Full from input `capacity` on: each input drops the oldest. The first segment
+        // now holds only its last row; the second has room.
+        let mut seq = per_segment + capacity - 1;
+        for s in 1..=seq {
+            transition(&mut o, s);
         }
-        o.drain_tables(usize::MAX); // nothing to take; the tables continue in recycled buffers
-        transition(&mut o, 101);
+        let at = addresses(&o, TRANSITIONS);
+        assert_eq!((at.len(), o.tables[TRANSITIONS][0].len()), (2, 1));
+        assert_eq!(o.pool.held(), 0);
+        seq += 1;
+        transition(&mut o, seq);
+        assert_eq!(o.dropped, per_segment);
+        assert_eq!(o.pool.held(), 1, "the emptied segment");
+        assert_eq!(addresses(&o, TRANSITIONS), at[1..]);
+        // When the second is full, the table goes on in the first one's memory.
+        let last = fill_segments(&mut o, seq, 2);
+        assert_eq!(addresses(&o, TRANSITIONS), [at[1], at[0]]);
+        assert_eq!(o.pool.held(), 0);
+        assert_eq!(o.first_seq(), Some(last - capacity + 1));
         assert_eq!(
-            o.tables[TRANSITIONS].bytes.capacity(),
-            capacity,
-            "a table continues in its own recycled buffer"
+            seqs(&o.drain_tables(usize::MAX)),
+            (last - capacity + 1..=last).collect::<Vec<u64>>()
         );
+        // A table's only segment goes back too, emptied by a row of another table.
+        let mut one = own_pool(2);
+        control(&mut one, 1);
+        transition(&mut one, 2);
+        transition(&mut one, 3);
+        assert_eq!((one.dropped, one.pool.held()), (1, 1));
+        assert!(one.tables[CONTROL_CHANGES].is_empty());
+        assert_eq!(one.first_seq(), Some(2));
+    }
+
+    #[test]
+    fn a_row_larger_than_its_segments_room_regrows_it_once_and_ends_it() {
+        let mut o = own_pool(usize::MAX);
+        transition(&mut o, 1);
+        control(&mut o, 1);
+        let source = "x".repeat(SEGMENT_BYTES + 100);
+        o.record_control(
+            2,
+            &ControlRow {
+                ts: 2.0,
+                mode: ControlMode::Paper,
+                verbosity: Verbosity::Normal,
+                debug_clickhouse_enabled: true,
+                source: source.clone(),
+            },
+        );
+        control(&mut o, 3);
+        control(&mut o, 4);
+        let segments = &o.tables[CONTROL_CHANGES];
+        assert_eq!(
+            segments.iter().map(RowBuf::len).collect::<Vec<_>>(),
+            [2, 2],
+            "the rows after it start a new segment"
+        );
+        assert!(
+            !segments[0].is_segment(),
+            "it regrew the segment it started in"
+        );
+        assert!(segments[1].is_segment());
+        assert_eq!(
+            values(&segments[0], CONTROL_CHANGES, 1)[6],
+            format!("Str({source:?})")
+        );
+        // A take whose cut falls after it hands its segment out as it is.
+        let big = segments[0].bytes.as_ptr();
+        let taken = o.take_rows(3);
+        assert_eq!(seqs(taken.iter().flatten()), [1, 1, 2]);
+        assert_eq!(taken[CONTROL_CHANGES].len(), 1);
+        assert_eq!(taken[CONTROL_CHANGES][0].bytes.as_ptr(), big);
+        assert_eq!(seqs(o.take_rows(usize::MAX).iter().flatten()), [3, 4]);
+        // Given back, the regrown segment is freed rather than kept at its size.
+        for segments in taken {
+            o.pool.give(segments);
+        }
+        assert_eq!(
+            o.pool.held(),
+            1,
+            "the transitions' segment, not the regrown one"
+        );
+    }
+
+    #[test]
+    fn a_cloned_outbox_goes_on_in_a_segment_of_its_own() {
+        let mut o = own_pool(usize::MAX);
+        transition(&mut o, 1);
+        let mut copy = o.clone();
+        transition(&mut copy, 2);
+        let segments = &copy.tables[TRANSITIONS];
+        assert_eq!(
+            segments.len(),
+            2,
+            "the clone's copy of a segment has no room to spare"
+        );
+        assert!(segments[1].is_segment());
+        assert_eq!(seqs(&copy.drain_tables(usize::MAX)), [1, 2]);
+        assert_eq!(seqs(&o.drain_tables(usize::MAX)), [1]);
+    }
+
+    #[test]
+    fn drained_segments_come_back_for_the_next_kernels_rows() {
+        let mut o = own_pool(usize::MAX);
+        fill_segments(&mut o, 0, 2);
+        let at = addresses(&o, TRANSITIONS);
+        for segments in o.take_rows(usize::MAX) {
+            o.pool.give(segments);
+        }
+        assert_eq!(o.pool.held(), 2);
+        // A new outbox on the same pool writes into the memory drained from the first.
+        let mut next = Outbox {
+            pool: o.pool,
+            ..Outbox::default()
+        };
+        control(&mut next, 1);
+        transition(&mut next, 1);
+        let reused = [
+            addresses(&next, CONTROL_CHANGES)[0],
+            addresses(&next, TRANSITIONS)[0],
+        ];
+        assert_eq!(reused, [at[1], at[0]], "the last given back goes out first");
+        assert_eq!(o.pool.held(), 0);
+        // The pool keeps up to its cap, and only segments.
+        o.pool
+            .give((0..POOLED_SEGMENTS + 6).map(|_| RowBuf::segment()));
+        o.pool.give([RowBuf::concat(&[])]);
+        assert_eq!(o.pool.held(), POOLED_SEGMENTS);
     }
 }

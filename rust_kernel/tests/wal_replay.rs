@@ -486,14 +486,16 @@ fn borrowed_inputs_encode_exactly_like_kernel_inputs() {
 }
 
 /// Journal rows as comparable values: (table, seq, sub, the row's values printed).
-fn rows_of(tables: [dita_kernel::journal::RowBuf; 6]) -> Vec<(usize, u64, u32, String)> {
+fn rows_of(tables: [Vec<dita_kernel::journal::RowBuf>; 6]) -> Vec<(usize, u64, u32, String)> {
     let mut out = Vec::new();
-    for (t, rows) in tables.iter().enumerate() {
-        for i in 0..rows.len() {
-            let mut values = Vec::new();
-            rows.visit(t, i, &mut |v| values.push(format!("{v:?}")));
-            let (seq, sub) = rows.key(i);
-            out.push((t, seq, sub, values.join("|")));
+    for (t, segments) in tables.iter().enumerate() {
+        for rows in segments {
+            for i in 0..rows.len() {
+                let mut values = Vec::new();
+                rows.visit(t, i, &mut |v| values.push(format!("{v:?}")));
+                let (seq, sub) = rows.key(i);
+                out.push((t, seq, sub, values.join("|")));
+            }
         }
     }
     out.sort();
@@ -517,7 +519,7 @@ proptest! {
         let cfg = MockConfig { seed: 3, partial_fill_rate: 0.3, ..Default::default() };
         let mut live = run_live(dir.path(), ops, checkpoint_every, cfg, true);
         let last = live.k.seq();
-        let made_live = rows_of(live.k.outbox.drain_tables(usize::MAX));
+        let made_live = rows_of(live.k.outbox.take_rows(usize::MAX));
         drop(live);
         let a = 1 + (span.0 * last as f64) as u64;
         let b = 1 + (span.1 * last as f64) as u64;

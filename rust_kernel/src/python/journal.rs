@@ -4,7 +4,7 @@
 //! journal writes.
 
 use crate::journal::native::{encode_block, trim_scratch};
-use crate::journal::{columns, wire_types, Recycler, RowBuf, Value, TABLES};
+use crate::journal::{columns, wire_types, RowBuf, SegmentPool, Value, TABLES};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -45,13 +45,18 @@ pub fn row_to_py<'py>(
     PyTuple::new(py, items)
 }
 
-/// `{table: [row tuple, ...]}` for every table, from drained buffers.
-pub fn tables_to_py<'py>(py: Python<'py>, tables: &[RowBuf; 6]) -> PyResult<Bound<'py, PyDict>> {
+/// `{table: [row tuple, ...]}` for every table, from each table's segments in order.
+pub fn tables_to_py<'py>(
+    py: Python<'py>,
+    tables: &[Vec<RowBuf>; 6],
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    for (t, rows) in tables.iter().enumerate() {
+    for (t, segments) in tables.iter().enumerate() {
         let list = PyList::empty(py);
-        for i in 0..rows.len() {
-            list.append(row_to_py(py, t, rows, i)?)?;
+        for rows in segments {
+            for i in 0..rows.len() {
+                list.append(row_to_py(py, t, rows, i)?)?;
+            }
         }
         d.set_item(TABLES[t], list)?;
     }
@@ -88,31 +93,24 @@ impl PyJournalBlock {
     }
 }
 
-/// One block per table that has rows. With a `recycler` (a drain of a live kernel) each
-/// block holds a copy of its rows and the kernel's buffers go straight back to it: a block
-/// lives until the writer has stored it, a tenth of a second or more, while the kernel
-/// drains every few milliseconds; were the blocks to keep the kernel's buffers, the
-/// strategy thread would write its rows into fresh memory after nearly every drain and wait
-/// on a page fault for every new page of it. The copy is made on the drainer's thread, at
-/// memory speed. Without one the blocks take the buffers.
+/// One block per table that has rows, each the concatenation of the table's segments (see
+/// `Outbox::take_rows`), which go back to `pool` at once: a block lives until the writer
+/// has stored it, a tenth of a second or more, while the kernel drains every few
+/// milliseconds; were the blocks to keep the segments, the strategy thread would write its
+/// rows into fresh memory after nearly every drain and wait on a page fault for every new
+/// page of it. Made on the drainer's thread, with the GIL released, at memory speed.
 pub fn blocks_of(
     kernel_id: &str,
-    tables: [RowBuf; 6],
-    recycler: Option<&Recycler>,
+    tables: [Vec<RowBuf>; 6],
+    pool: &SegmentPool,
 ) -> Vec<PyJournalBlock> {
     let kernel_id: Arc<str> = Arc::from(kernel_id);
     let mut out = Vec::new();
-    for (t, rows) in tables.into_iter().enumerate() {
-        let block = |rows| PyJournalBlock::new(Arc::clone(&kernel_id), t, rows);
-        match recycler {
-            Some(recycler) => {
-                if !rows.is_empty() {
-                    out.push(block(rows.clone()));
-                }
-                recycler.give(t, rows);
-            }
-            None if rows.is_empty() => {}
-            None => out.push(block(rows)),
+    for (t, segments) in tables.into_iter().enumerate() {
+        let rows = RowBuf::concat(&segments);
+        pool.give(segments);
+        if !rows.is_empty() {
+            out.push(PyJournalBlock::new(Arc::clone(&kernel_id), t, rows));
         }
     }
     out

@@ -8,6 +8,7 @@ mod mock;
 mod objects;
 mod wal;
 
+use crate::journal::SEGMENT_POOL;
 use crate::kernel::{Kernel, KernelInput};
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::risk::ConfigValue;
@@ -1146,11 +1147,15 @@ impl PyKernel {
     #[pyo3(signature = (max_rows=10000))]
     fn drain_journal<'py>(slf: &Bound<'py, Self>, max_rows: usize) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
-        let tables = match slf.try_borrow_mut() {
-            Ok(mut k) => k.core.outbox.drain_tables(max_rows),
-            Err(_) => Default::default(),
+        let (tables, pool) = match slf.try_borrow_mut() {
+            Ok(mut k) => (k.core.outbox.take_rows(max_rows), k.core.outbox.pool),
+            Err(_) => return tables_to_py(py, &Default::default()),
         };
-        tables_to_py(py, &tables)
+        let rows = tables_to_py(py, &tables);
+        for segments in tables {
+            pool.give(segments);
+        }
+        rows
     }
 
     /// Takes the oldest journal rows (as `drain_journal` counts them) as one `JournalBlock` per
@@ -1158,22 +1163,18 @@ impl PyKernel {
     /// thread is inside the kernel right now: nothing was taken, the rows wait for next time.
     #[pyo3(signature = (max_rows=100000))]
     fn drain_journal_blocks(slf: &Bound<'_, Self>, max_rows: usize) -> Option<Vec<PyJournalBlock>> {
-        let (kernel_id, tables, recycler) = {
+        let (kernel_id, tables, pool) = {
             let mut k = slf.try_borrow_mut().ok()?;
             let k = &mut k.core;
             if k.outbox.is_empty() {
                 return Some(Vec::new());
             }
-            let (tables, swapped) = k.outbox.take_rows(max_rows);
-            let recycler = swapped.then(|| k.outbox.recycler.share());
-            (k.kernel_id.clone(), tables, recycler)
+            let tables = k.outbox.take_rows(max_rows);
+            (k.kernel_id.clone(), tables, k.outbox.pool)
         };
-        // Swapped buffers are copied out here, with the kernel free again and the GIL
-        // released, and go back to the kernel; rows a partial take copied are the blocks'.
-        Some(
-            slf.py()
-                .detach(move || blocks_of(&kernel_id, tables, recycler.as_ref())),
-        )
+        // The segments taken are copied into the blocks here, with the kernel free again and
+        // the GIL released, and go back to the pool for the kernel's next rows.
+        Some(slf.py().detach(move || blocks_of(&kernel_id, tables, pool)))
     }
 
     /// The journal rows of the log's records `from_seq..=to_seq` (default: the newest
@@ -1243,7 +1244,9 @@ impl PyKernel {
                 |kid| Kernel::new(kid, max_slots).map_err(|e| e.to_string()),
                 chunk_rows as usize,
                 |tables| {
-                    let blocks = blocks_of(&kernel_id, tables, None);
+                    // The replay's kernel, built here or from a checkpoint, writes into the
+                    // process's pool.
+                    let blocks = blocks_of(&kernel_id, tables, &SEGMENT_POOL);
                     rows += blocks.iter().map(|b| b.__len__() as u64).sum::<u64>();
                     Python::attach(|py| sink.call1(py, (blocks,)).map(|_| ())).map_err(|e| {
                         failed = Some(e);

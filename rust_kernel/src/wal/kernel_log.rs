@@ -188,15 +188,16 @@ fn apply_record(
 /// `from_seq`, or from the log's first record with the kernel `fresh` builds from the log's
 /// kernel id. The rows are those the kernel's outbox made when the records were first
 /// applied: same `(seq, sub)`, same values, at the verbosity in force then. `sink` gets them
-/// whenever `chunk_rows` are waiting, and once at the end. Returns the report of the
-/// replay; its `last_seq` is where the replay stopped.
+/// whenever `chunk_rows` are waiting, and once at the end, as `Outbox::take_rows` hands them
+/// out (segments of the process's `SEGMENT_POOL`, for the sink to give back). Returns the
+/// report of the replay; its `last_seq` is where the replay stopped.
 pub fn journal_rows_read_only(
     dir: &Path,
     from_seq: u64,
     to_seq: u64,
     fresh: impl FnOnce(&str) -> Result<Kernel, String>,
     chunk_rows: usize,
-    mut sink: impl FnMut([RowBuf; 6]) -> Result<(), String>,
+    mut sink: impl FnMut([Vec<RowBuf>; 6]) -> Result<(), String>,
 ) -> Result<RecoveryReport, WalError> {
     let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
     kernel.set_journal_enabled(false);
@@ -219,14 +220,14 @@ pub fn journal_rows_read_only(
                 }
                 apply_record(&mut kernel, r.seq, r.rules, r.payload)?;
                 if kernel.outbox.len() >= chunk_rows {
-                    sink(kernel.outbox.drain_tables(usize::MAX))?;
+                    sink(kernel.outbox.take_rows(usize::MAX))?;
                 }
             }
         }
         Ok(())
     })?;
     if !kernel.outbox.is_empty() {
-        sink(kernel.outbox.drain_tables(usize::MAX)).map_err(|e| WalError::Replay {
+        sink(kernel.outbox.take_rows(usize::MAX)).map_err(|e| WalError::Replay {
             seq: report.last_seq,
             source: e.into(),
         })?;
