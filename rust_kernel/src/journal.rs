@@ -14,7 +14,6 @@
 
 use crate::model::{prefetch_bytes, Intent, KernelOutcome, KernelTransition, VenueEvent};
 use crate::types::*;
-use std::collections::VecDeque;
 use std::sync::Mutex;
 
 pub mod native;
@@ -806,10 +805,11 @@ pub const DEFAULT_JOURNAL_CAPACITY: usize = 1_000_000;
 #[derive(Debug, Default)]
 pub struct SegmentPool(Mutex<Vec<RowBuf>>);
 
-/// Segments a pool keeps at most. Idle, a pool at its cap holds 64 segments of 256 KiB of
-/// bytes and 32 KiB of row starts, 18 MiB; a draining kernel has at most a few of them out
-/// at a time (6 being written, those of the last drain being copied), so more only help
-/// after a backlog, when a drain hands back more than the cap and the rest is freed.
+/// Segments a pool keeps at most; those given back beyond it are freed. Idle, a pool at its
+/// cap holds 64 segments of 256 KiB of bytes and 32 KiB of row starts: 18 MiB. A kernel
+/// drained every few milliseconds has a few out at a time (one per table being written,
+/// those of the last drain being copied); 64 also cover a drainer about 140,000 rows (of
+/// 120 bytes) behind.
 const POOLED_SEGMENTS: usize = 64;
 
 /// The process's pool, where every outbox takes its segments from unless given another.
@@ -854,6 +854,11 @@ impl SegmentPool {
     }
 }
 
+/// How many of a table's first segments (in seq order) hold only rows below `cut`.
+fn wholly_below(segments: &[RowBuf], cut: u64) -> usize {
+    segments.partition_point(|s| s.last_seq().is_some_and(|last| last < cut))
+}
+
 /// Rows waiting for a journal. Each table (in `TABLES` order) is a queue of segments, oldest
 /// first, its rows in seq order, and its rows are written into the last one. A segment is a
 /// [`RowBuf`] of fixed size ([`SEGMENT_BYTES`]) and is never regrown: once it has less than
@@ -870,7 +875,7 @@ pub struct Outbox {
     /// Rows held at most; beyond it the oldest row is dropped and counted.
     pub capacity: usize,
     /// Every segment holds rows: one emptied goes back to the pool.
-    tables: [VecDeque<RowBuf>; 6],
+    tables: [Vec<RowBuf>; 6],
     len: usize,
     pub dropped: u64,
     /// The oldest input whose rows were dropped since [`Outbox::restart`]: a journal must
@@ -924,10 +929,10 @@ impl Outbox {
         }
         self.queued_total += 1;
         self.len += 1;
-        if !self.tables[table].back().is_some_and(RowBuf::has_room) {
+        if !self.tables[table].last().is_some_and(RowBuf::has_room) {
             self.open_segment(table);
         }
-        let segment = self.tables[table].back_mut().expect("a segment with room");
+        let segment = self.tables[table].last_mut().expect("a segment with room");
         RowWriter(segment.begin(seq, sub))
     }
 
@@ -935,7 +940,7 @@ impl Outbox {
     #[cold]
     #[inline(never)]
     fn open_segment(&mut self, table: usize) {
-        self.tables[table].push_back(self.pool.take());
+        self.tables[table].push(self.pool.take());
     }
 
     /// Rows waiting, over all tables.
@@ -961,7 +966,7 @@ impl Outbox {
         }
         for segments in &mut self.tables {
             // An input's rows may run over into the next segments.
-            while let Some(front) = segments.front_mut() {
+            while let Some(front) = segments.first_mut() {
                 // Every row held is of `oldest` or later.
                 let n = front.count_below(oldest + 1);
                 front.discard_front(n);
@@ -970,7 +975,8 @@ impl Outbox {
                 if !front.is_empty() {
                     break;
                 }
-                self.pool.give(segments.pop_front());
+                // A few hundred segments at most to move, once per segment's worth of rows.
+                self.pool.give([segments.remove(0)]);
             }
         }
     }
@@ -997,7 +1003,7 @@ impl Outbox {
     pub fn first_seq(&self) -> Option<u64> {
         self.tables
             .iter()
-            .filter_map(|segments| segments.front())
+            .filter_map(|segments| segments.first())
             .map(|s| s.seq(0))
             .min()
     }
@@ -1005,8 +1011,8 @@ impl Outbox {
     /// How many rows of `table` have a seq below `cut`.
     fn count_below(&self, table: usize, cut: u64) -> usize {
         let segments = &self.tables[table];
-        let whole = segments.partition_point(|s| s.last_seq().is_some_and(|last| last < cut));
-        let rows: usize = segments.range(..whole).map(RowBuf::len).sum();
+        let whole = wholly_below(segments, cut);
+        let rows: usize = segments[..whole].iter().map(RowBuf::len).sum();
         rows + segments.get(whole).map_or(0, |s| s.count_below(cut))
     }
 
@@ -1032,13 +1038,15 @@ impl Outbox {
     pub fn take_rows(&mut self, max_rows: usize) -> [Vec<RowBuf>; 6] {
         if self.len <= max_rows {
             self.len = 0;
-            return self.tables.each_mut().map(|s| Vec::from(std::mem::take(s)));
+            // Into new lists, allocated here: the strategy thread's next segments go into the
+            // outbox's own.
+            return self.tables.each_mut().map(|s| s.split_off(0));
         }
         let first = self.first_seq();
         let last = self
             .tables
             .iter()
-            .filter_map(|segments| segments.back().and_then(RowBuf::last_seq))
+            .filter_map(|segments| segments.last().and_then(RowBuf::last_seq))
             .max();
         let (Some(first), Some(last)) = (first, last) else {
             return Default::default();
@@ -1063,9 +1071,9 @@ impl Outbox {
     /// below it in the segment it falls in, which keeps the rest.
     fn take_below(&mut self, table: usize, cut: u64) -> Vec<RowBuf> {
         let segments = &mut self.tables[table];
-        let whole = segments.partition_point(|s| s.last_seq().is_some_and(|last| last < cut));
+        let whole = wholly_below(segments, cut);
         let mut taken: Vec<RowBuf> = segments.drain(..whole).collect();
-        if let Some(front) = segments.front_mut() {
+        if let Some(front) = segments.first_mut() {
             let n = front.count_below(cut);
             if n > 0 {
                 let mut part = self.pool.take();
@@ -1529,7 +1537,7 @@ mod tests {
             seq += 1;
             transition(&mut o, seq);
             let segments = &o.tables[TRANSITIONS];
-            let back = segments.back().unwrap();
+            let back = segments.last().unwrap();
             assert!(back.is_segment(), "row {seq}: the sizes it was made with");
             match seen.get(segments.len() - 1) {
                 Some(&at) => assert_eq!(back.bytes.as_ptr(), at, "row {seq} moved its segment"),
@@ -1537,7 +1545,7 @@ mod tests {
             }
         }
         assert_eq!(addresses(&o, TRANSITIONS), seen);
-        for full in o.tables[TRANSITIONS].range(..3) {
+        for full in &o.tables[TRANSITIONS][..3] {
             assert!(
                 full.bytes.len() + ROW_ROOM > SEGMENT_BYTES,
                 "a segment is left only when full: {} bytes",
@@ -1600,7 +1608,7 @@ mod tests {
             seqs(rest.iter().flatten()),
             (max_rows as u64 + 1..=last).collect::<Vec<u64>>()
         );
-        assert!(o.is_empty() && o.tables.iter().all(VecDeque::is_empty));
+        assert!(o.is_empty() && o.tables.iter().all(Vec::is_empty));
     }
 
     #[test]
