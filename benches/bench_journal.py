@@ -8,16 +8,16 @@
    strategy's priority (``nice=None``) instead of nice 10. The journal drains and writes
    concurrently; the figure is the strategy loop alone, and separately the time ClickHouse
    then needs to catch up. Two capture-only
-   figures split the overhead: the outbox filling with nobody draining (its buffers grow
-   into fresh pages), and drained on the strategy thread every 1,000 intents (recycled
-   buffers, no writer thread, the drain's copy included): what is left over NORMAL is the
+   figures split the overhead: the outbox filling with nobody draining (its new segments
+   in fresh pages), and drained on the strategy thread every 1,000 intents (segments from
+   the pool, no writer thread, the drain's copy included): what is left over NORMAL is the
    journal's threads competing for the CPU, its caches and the GIL.
 3. End-to-end lag from a transition to a queryable row (p50, p99): intents at a steady pace,
    each followed by polling ClickHouse for its transition.
 4. Where the journal's time goes, per row: ``drain_journal_blocks`` (taking the rows out of
-   the kernel: a buffer swap with the kernel and the GIL held, then a copy without them),
-   the kernel's Native block encoding (GIL released), chDB ingesting those blocks through
-   ``raw_insert``, and the share of its speed a Python thread keeps meanwhile.
+   the kernel: its segments handed out with the kernel and the GIL held, then a copy
+   without them), the kernel's Native block encoding (GIL released), chDB ingesting those
+   blocks through ``raw_insert``, and the share of its speed a Python thread keeps meanwhile.
 
 ``python benches/bench_journal.py`` (about a minute) or ``--quick`` (a smoke run).
 """
@@ -65,7 +65,7 @@ LABEL_LAG_P50 = "lag transition -> queryable row p50"
 LABEL_LAG_P99 = "lag transition -> queryable row p99"
 LABEL_ROWS_PER_INTENT = "journal rows per intent at NORMAL"
 LABEL_HOT_US = "process_intent cost, journaling off"
-LABEL_DRAIN_US = "drain_journal_blocks cost per row (swap with the GIL held, then a copy without)"
+LABEL_DRAIN_US = "drain_journal_blocks cost per row (take with the GIL held, then a copy without)"
 LABEL_ENCODE_US = "Native block encoding per row (in the kernel, GIL released)"
 LABEL_PREDICTED = "drain work per intent / process_intent cost, at most (1 + rows*drain/hot)"
 LABEL_RAW_INGEST = "chDB raw_insert rows/s of the kernel's Native blocks"
@@ -95,7 +95,7 @@ def run_loop(kernel: ExecutionKernel, batch: list[KernelIntent]) -> float:
 
 def run_loop_draining(kernel: ExecutionKernel, batch: list[KernelIntent], every: int = 1_000) -> float:
     """``run_loop``, taking the rows out every ``every`` intents on the same thread and dropping
-    the blocks unwritten: the kernel's capture with its buffers recycled, without a writer
+    the blocks unwritten: the kernel's capture with its segments recycled, without a writer
     competing. The drain's copy of the rows, which a journal makes on its drainer thread, is
     made here on the strategy thread; small drains keep it cheap and in cache."""
     process = kernel.process_intent

@@ -245,10 +245,10 @@ class ClickHouseJournal:
     burst's inserts, and ClickHouse spends much less per row on large ones). ``queue_rows`` bounds the rows taken from the kernels and not yet
     written (about 120 bytes each); beyond it rows wait in the kernels' outboxes. The queue is
     where a burst waits while ClickHouse catches up, so the strategy thread keeps writing its
-    rows into warm, recycled buffers. ``drain_rows`` bounds one take (a take of everything the
-    outbox holds is a buffer swap, and the rows are copied out after the kernel is free again;
-    a smaller one copies rows while it holds the kernel, so keep it at least as large as the
-    rows a poll interval brings).
+    rows into warm, recycled segments. ``drain_rows`` bounds one take (a take of everything the
+    outbox holds hands out its segments, and the rows are copied out after the kernel is free
+    again; a smaller one also copies, while it holds the kernel, the rows below its cut in one
+    segment, so keep it at least as large as the rows a poll interval brings).
     Retries back off from ``retry_initial`` to ``retry_max`` seconds. ``close()`` waits up to
     ``close_timeout`` seconds for ClickHouse.
 
