@@ -242,8 +242,9 @@ class ClickHouseJournal:
 
     Batching: a batch is written when ``batch_rows`` rows are waiting or the oldest has waited
     ``max_delay`` seconds (at a steady pace the delay decides; ``batch_rows`` bounds a
-    burst's inserts, and ClickHouse spends much less per row on large ones). ``queue_rows`` bounds the rows taken from the kernels and not yet
-    written (about 120 bytes each); beyond it rows wait in the kernels' outboxes. The queue is
+    burst's inserts, and ClickHouse spends much less per row on large ones). ``queue_rows``
+    bounds the rows taken from the kernels and not yet written (about 120 bytes each);
+    beyond it rows wait in the kernels' outboxes. The queue is
     where a burst waits while ClickHouse catches up, so the strategy thread keeps writing its
     rows into warm, recycled segments. ``drain_rows`` bounds one take (a take of everything the
     outbox holds hands out its segments, and the rows are copied out after the kernel is free
