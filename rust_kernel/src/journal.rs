@@ -17,6 +17,8 @@ use crate::types::*;
 use std::sync::Mutex;
 
 pub mod native;
+#[cfg(test)]
+mod outbox_props;
 
 pub const TABLES: [&str; 6] = [
     "fills",
@@ -1225,7 +1227,7 @@ mod tests {
         );
     }
 
-    fn transition(o: &mut Outbox, seq: u64) {
+    pub(super) fn transition(o: &mut Outbox, seq: u64) {
         let t = KernelTransition {
             timestamp: 0.5,
             trade_id: id("t"),
@@ -1504,7 +1506,7 @@ mod tests {
     }
 
     /// An outbox with a pool of its own, so what a test sees in it is its own doing.
-    fn own_pool(capacity: usize) -> Outbox {
+    pub(super) fn own_pool(capacity: usize) -> Outbox {
         Outbox {
             capacity,
             pool: Box::leak(Box::new(SegmentPool::new())),
