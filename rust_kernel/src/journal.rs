@@ -1010,12 +1010,12 @@ impl Outbox {
             .min()
     }
 
-    /// How many rows of `table` have a seq below `cut`.
-    fn count_below(&self, table: usize, cut: u64) -> usize {
+    /// How many rows of `table` have a seq below `cut`; `before[i]` is the number of rows
+    /// in the table's segments before segment `i` (and, last, all of them).
+    fn count_below(&self, table: usize, cut: u64, before: &[usize]) -> usize {
         let segments = &self.tables[table];
         let whole = wholly_below(segments, cut);
-        let rows: usize = segments[..whole].iter().map(RowBuf::len).sum();
-        rows + segments.get(whole).map_or(0, |s| s.count_below(cut))
+        before[whole] + segments.get(whole).map_or(0, |s| s.count_below(cut))
     }
 
     /// Takes the oldest rows, per table in `TABLES` order: every row below some seq, and at
@@ -1053,7 +1053,21 @@ impl Outbox {
         let (Some(first), Some(last)) = (first, last) else {
             return Default::default();
         };
-        let below = |o: &Self, cut: u64| (0..6).map(|t| o.count_below(t, cut)).sum::<usize>();
+        // Rows before each segment, counted once: each step of the search below is then a
+        // search among the segments and in one of them, not a sum over a backlog's hundreds.
+        let before = self.tables.each_ref().map(|segments| {
+            let mut at = Vec::with_capacity(segments.len() + 1);
+            at.push(0);
+            for s in segments {
+                at.push(at[at.len() - 1] + s.len());
+            }
+            at
+        });
+        let below = |o: &Self, cut: u64| {
+            (0..6)
+                .map(|t| o.count_below(t, cut, &before[t]))
+                .sum::<usize>()
+        };
         // The highest cut with at most max_rows rows below it (at least the oldest seq).
         let (mut lo, mut hi) = (first + 1, last + 1);
         while lo < hi {
