@@ -781,6 +781,47 @@ def test_a_detach_whose_kernel_refuses_to_stop_recording_still_lets_it_go(
     assert journal.stats().extra["kernels"] == [] and journal.stats().extra["leaving"] == []
 
 
+def _in_memory_with_rows(n_intents: int) -> InMemoryJournal:
+    """An InMemoryJournal holding (and keeping alive) a kernel with the rows of ``n_intents``
+    ENTER intents waiting in its outbox."""
+    journal = InMemoryJournal()
+    kernel = ExecutionKernel(max_slots=2, kernel_id="mem", journal_capacity=1_000_000)
+    journal.attach(kernel)
+    for n in range(n_intents):
+        kernel.process_intent(
+            KernelIntent(f"i{n}", f"t{n}", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0 + n)
+        )
+    return journal
+
+
+@pytest.mark.parametrize("timeout", ["5", math.nan, -1, True, math.inf, 1e10])
+def test_in_memory_flush_refuses_a_bad_timeout_by_name_and_takes_nothing(timeout: Any) -> None:
+    journal = _in_memory_with_rows(3)
+    with pytest.raises(
+        ValueError,
+        match=r"InMemoryJournal\.flush timeout must be None or a number of seconds from 0 to .*, got "
+        + re.escape(repr(timeout)),
+    ):
+        journal.flush(timeout)
+    assert journal.stats().written == 0  # nothing was taken out of the outbox
+    assert [r["intent_id"] for r in journal.rows("intents")] == ["i0", "i1", "i2"]
+
+
+def test_in_memory_flush_stops_at_its_timeout_and_loses_nothing() -> None:
+    """More rows than one drain takes (100,000): flush(0) takes one batch, keeps it and says
+    the outbox still had rows; the next flush takes the rest."""
+    journal = _in_memory_with_rows(120_000)  # a row each (most are refused: slots busy)
+    with pytest.raises(TimeoutError, match=r"kernel mem's outbox still had rows after 0 s"):
+        journal.flush(0)
+    taken = journal.stats().written
+    assert 0 < taken <= 100_000
+    journal.flush(5)
+    assert journal.stats().written > taken
+    intents = [r["intent_id"] for r in journal.rows("intents")]
+    assert intents == [f"i{n}" for n in range(120_000)]  # every row once, in order
+    journal.flush(0)  # nothing left: no timeout
+
+
 @pytest.mark.parametrize("timeout", ["5", math.nan, -1, True, math.inf, 1e10])
 def test_a_bad_timeout_is_refused_by_name_before_anything_is_done(
     journal: ClickHouseJournal, timeout: Any

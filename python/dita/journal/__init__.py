@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -105,21 +106,48 @@ class InMemoryJournal:
         return any(k is kernel for k in self._kernels)
 
     def flush(self, timeout: float | None = None) -> None:
-        with self._lock:
+        """Drain every attached kernel into the tables, in the caller's thread.
+
+        Raises TimeoutError when ``timeout`` seconds pass with rows still in an outbox (a
+        strategy thread writing rows as fast as they are taken keeps a flush going); the rows
+        taken until then are kept, and the next flush goes on from there.
+        """
+        from dita.journal.query import is_wait_seconds
+
+        if timeout is not None and not is_wait_seconds(timeout, zero=True):
+            raise ValueError(
+                "InMemoryJournal.flush timeout must be None or a number of seconds from 0 to "
+                f"{threading.TIMEOUT_MAX:g}, got {timeout!r}"
+            )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError(f"InMemoryJournal.flush: another flush held the journal for {timeout} s")
+        try:
             for kernel in self._kernels:
                 while True:
+                    late = deadline is not None and time.monotonic() >= deadline
                     batch = kernel.drain_journal(100_000)
                     if not any(batch.values()):
                         break
-                    for table, rows in batch.items():
-                        assert self._columns is not None
-                        cols = self._columns(table)
-                        out = self._tables.setdefault(table, [])
-                        for row in rows:
-                            rec = dict(zip(cols, row, strict=True))
-                            rec["kernel_id"] = kernel.kernel_id
-                            out.append(rec)
-                        self._stats.written += len(rows)
+                    self._store(kernel, batch)  # rows taken are kept, late or not
+                    if late:
+                        raise TimeoutError(
+                            f"InMemoryJournal.flush: kernel {kernel.kernel_id}'s outbox still had rows "
+                            f"after {timeout} s ({self._stats.written} rows written so far)"
+                        )
+        finally:
+            self._lock.release()
+
+    def _store(self, kernel: ExecutionKernel, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        assert self._columns is not None
+        for table, rows in batch.items():
+            cols = self._columns(table)
+            out = self._tables.setdefault(table, [])
+            for row in rows:
+                rec = dict(zip(cols, row, strict=True))
+                rec["kernel_id"] = kernel.kernel_id
+                out.append(rec)
+            self._stats.written += len(rows)
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         """Every row written to ``table`` so far, oldest first (flushes first)."""
