@@ -437,133 +437,77 @@ fn ended_booked_exactly_once(e: &Ending, check_price: bool) -> Result<(), TestCa
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+/// Two properties for each venue below, under its two names: every fill booked exactly once
+/// while the order works, and the same with the order canceled part-way (the reports of the
+/// fills that happened come before and after the cancel ack, those after it as late fills of
+/// the kept order, which carries what its reports covered: rules 5). `$check_price` as in
+/// [`booked_exactly_once`].
+macro_rules! booked_once_at {
+    ($( $(#[$doc:meta])* $working:ident, $ended:ident: $venue:expr, $check_price:expr; )*) => {
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+            $(
+                $(#[$doc])*
+                #[test]
+                fn $working(plan in plan($venue)) {
+                    booked_exactly_once(&plan, $check_price)?;
+                }
 
+                $(#[$doc])*
+                #[test]
+                fn $ended(e in ending($venue)) {
+                    ended_booked_exactly_once(&e, $check_price)?;
+                }
+            )*
+        }
+    };
+}
+
+booked_once_at! {
     /// (a) Per-fill reports with running totals and no fill ids: the running total after a
     /// fill is its identity, remembered for the last 64 fills (every fill, here).
-    #[test]
-    fn running_totals_book_each_fill_once(plan in plan(Venue::new(PER_FILL, FillIds::Never, 64))) {
-        booked_exactly_once(&plan, true)?;
-    }
+    running_totals_book_each_fill_once,
+    running_totals_book_each_fill_once_when_the_order_ends:
+        Venue::new(PER_FILL, FillIds::Never, 64), true;
 
     /// (a) with fill ids: a resend is known by its fill id, remembered for the last 64.
-    #[test]
-    fn running_totals_with_fill_ids_book_each_fill_once(
-        plan in plan(Venue::new(PER_FILL, FillIds::Always, 64)),
-    ) {
-        booked_exactly_once(&plan, true)?;
-    }
+    running_totals_with_fill_ids_book_each_fill_once,
+    running_totals_with_fill_ids_book_each_fill_once_when_the_order_ends:
+        Venue::new(PER_FILL, FillIds::Always, 64), true;
 
     /// (a) past the slot's memory, reports in any order: a resend whose ids the slot forgot
     /// (or that carries a fill id its original did not) lies where its fill's first report
     /// did, so it is a duplicate (rules 5).
-    #[test]
-    fn running_totals_book_each_fill_once_past_the_memory(
-        plan in plan(Venue::new(PER_FILL, FillIds::PerReport, 80)),
-    ) {
-        booked_exactly_once(&plan, true)?;
-    }
+    running_totals_book_each_fill_once_past_the_memory,
+    running_totals_book_each_fill_once_past_the_memory_when_the_order_ends:
+        Venue::new(PER_FILL, FillIds::PerReport, 80), true;
 
     /// (b) Running totals only: each report books the growth of the total over what is
     /// booked; a total not above it is stale.
-    #[test]
-    fn totals_only_book_the_highest_total(plan in plan(Venue::new(TOTAL_ONLY, FillIds::PerReport, 80))) {
-        booked_exactly_once(&plan, false)?;
-    }
+    totals_only_book_the_highest_total,
+    totals_only_book_the_highest_total_when_the_order_ends:
+        Venue::new(TOTAL_ONLY, FillIds::PerReport, 80), false;
 
     /// (c) Per-fill reports with running totals mixed with total-only reports, past the
     /// memory, in any order: a fill a total-only report covered is a duplicate when its own
     /// report comes, and a total-only report books what no report covered yet (rules 5).
-    #[test]
-    fn per_fill_and_total_only_reports_book_each_fill_once(
-        plan in plan(Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80)),
-    ) {
-        booked_exactly_once(&plan, false)?;
-    }
+    per_fill_and_total_only_reports_book_each_fill_once,
+    per_fill_and_total_only_reports_book_each_fill_once_when_the_order_ends:
+        Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80), false;
 
     /// (d) Per-fill reports with fill ids and no running totals: a resend is known by its
     /// fill id while the slot remembers it (the last 64 fill ids), so at most 64 fills. A
     /// report with neither a fill id nor a running total cannot be told from a new fill and
     /// is not generated.
-    #[test]
-    fn fill_ids_without_totals_book_each_fill_once(
-        plan in plan(Venue::new(NO_TOTAL, FillIds::Always, 64)),
-    ) {
-        booked_exactly_once(&plan, true)?;
-    }
+    fill_ids_without_totals_book_each_fill_once,
+    fill_ids_without_totals_book_each_fill_once_when_the_order_ends:
+        Venue::new(NO_TOTAL, FillIds::Always, 64), true;
 
-    /// The same in the venue's order, each fill's resends anywhere after it.
-    #[test]
-    fn per_fill_and_total_only_reports_in_order_book_each_fill_once(
-        plan in plan(Venue { delivery: Delivery::OriginalsInOrder, ..Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80) }),
-    ) {
-        booked_exactly_once(&plan, false)?;
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
-
-    // The same venues with the order canceled part-way: the reports of the fills that
-    // happened come before and after the cancel ack, those after it as late fills of the kept
-    // order, which carries what its reports covered (rules 5).
-
-    /// (a) ended: per-fill reports with running totals, no fill ids.
-    #[test]
-    fn running_totals_book_each_fill_once_when_the_order_ends(
-        e in ending(Venue::new(PER_FILL, FillIds::Never, 64)),
-    ) {
-        ended_booked_exactly_once(&e, true)?;
-    }
-
-    /// (a) ended, with fill ids.
-    #[test]
-    fn running_totals_with_fill_ids_book_each_fill_once_when_the_order_ends(
-        e in ending(Venue::new(PER_FILL, FillIds::Always, 64)),
-    ) {
-        ended_booked_exactly_once(&e, true)?;
-    }
-
-    /// (a) ended, past the slot's memory, fill ids on some reports.
-    #[test]
-    fn running_totals_book_each_fill_once_past_the_memory_when_the_order_ends(
-        e in ending(Venue::new(PER_FILL, FillIds::PerReport, 80)),
-    ) {
-        ended_booked_exactly_once(&e, true)?;
-    }
-
-    /// (b) ended: running totals only.
-    #[test]
-    fn totals_only_book_the_highest_total_when_the_order_ends(
-        e in ending(Venue::new(TOTAL_ONLY, FillIds::PerReport, 80)),
-    ) {
-        ended_booked_exactly_once(&e, false)?;
-    }
-
-    /// (c) ended: per-fill and total-only reports mixed, past the memory, in any order.
-    #[test]
-    fn per_fill_and_total_only_reports_book_each_fill_once_when_the_order_ends(
-        e in ending(Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80)),
-    ) {
-        ended_booked_exactly_once(&e, false)?;
-    }
-
-    /// (d) ended: fill ids without running totals, within the 64-entry memory.
-    #[test]
-    fn fill_ids_without_totals_book_each_fill_once_when_the_order_ends(
-        e in ending(Venue::new(NO_TOTAL, FillIds::Always, 64)),
-    ) {
-        ended_booked_exactly_once(&e, true)?;
-    }
-
-    /// (c) ended, each fill's original report in the venue's order.
-    #[test]
-    fn per_fill_and_total_only_reports_in_order_book_each_fill_once_when_the_order_ends(
-        e in ending(Venue { delivery: Delivery::OriginalsInOrder, ..Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80) }),
-    ) {
-        ended_booked_exactly_once(&e, false)?;
-    }
+    /// (c) with each fill's original report in the venue's order, its resends anywhere after it.
+    per_fill_and_total_only_reports_in_order_book_each_fill_once,
+    per_fill_and_total_only_reports_in_order_book_each_fill_once_when_the_order_ends:
+        Venue { delivery: Delivery::OriginalsInOrder, ..Venue::new(PER_FILL_OR_TOTAL, FillIds::PerReport, 80) },
+        false;
 }
 
 /// A fresh kernel with one entry of `size` sent; its client order id.
