@@ -160,14 +160,19 @@ class CanceledWhileDown:
         return self.orders.get(client_order_id)
 
 
+def canceled_half_filled(venue: Any, coid: str, slot: int = 0, venue_order_id: str = "V1") -> None:
+    """The venue holds the entry ``coid`` of ``slot`` as canceled after filling 0.5 of it at 100."""
+    venue.orders[coid] = VenueOrder(
+        coid, slot, f"t{slot}", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        venue_order_id=venue_order_id, filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+
+
 def test_the_venues_report_of_a_fill_reconciliation_booked_is_not_booked_again(tmp_path: Path) -> None:
     venue = CanceledWhileDown()
     held = [open_kernel(tmp_path, venue)]
     coid = held[0].process_intent(intent("ENTER", 0)).order.client_order_id
-    venue.orders[coid] = VenueOrder(
-        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
-        venue_order_id="V1", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
-    )  # fmt: skip
+    canceled_half_filled(venue, coid)
     release(held)
     kernel = open_kernel(tmp_path, venue)
     report = kernel.reconcile_with_venue()
@@ -285,10 +290,7 @@ def test_an_order_the_venue_cannot_be_asked_about_is_left_unresolved_and_the_res
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cannot-ask")
     asked = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
     known = kernel.process_intent(intent("ENTER", 1)).order.client_order_id
-    venue.orders[known] = VenueOrder(
-        known, 1, "t1", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
-        venue_order_id="V2", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
-    )  # fmt: skip
+    canceled_half_filled(venue, known, slot=1, venue_order_id="V2")
     report = kernel.reconcile_with_venue()
     (left,) = report.unresolved
     assert left["client_order_id"] == asked and f"no answer about {asked}" in left["reason"]
@@ -326,10 +328,7 @@ def test_positions_that_cannot_be_read_land_in_the_report_with_what_was_done(tmp
     venue = PositionsUnreadable()
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="pos-unreadable")
     coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
-    venue.orders[coid] = VenueOrder(
-        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
-        venue_order_id="V1", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
-    )  # fmt: skip
+    canceled_half_filled(venue, coid)
     report = kernel.reconcile_with_venue()
     assert report.missed_fills[0]["qty"] == 0.5 and report.ended_at_venue and report.events_applied == 3
     assert "RuntimeError: fetch_positions throttled" in report.positions_unchecked
@@ -370,10 +369,7 @@ def test_a_failed_cancel_of_an_unknown_order_lands_in_the_report_and_the_rest_ar
     venue = CancelTimesOut()
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-fails")
     coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
-    venue.orders[coid] = VenueOrder(
-        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
-        venue_order_id="V1", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
-    )  # fmt: skip
+    canceled_half_filled(venue, coid)
     report = kernel.reconcile_with_venue()
     assert report.missed_fills[0]["qty"] == 0.5 and report.events_applied == 3
     (failed,) = report.unknown_at_venue_cancel_failed
