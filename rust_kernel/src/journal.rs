@@ -849,6 +849,14 @@ impl SegmentPool {
         drop(freed);
     }
 
+    /// The rows of a table's `segments` (as a take hands them out) as one buffer; the
+    /// segments come back here.
+    pub fn join(&self, segments: Vec<RowBuf>) -> RowBuf {
+        let rows = RowBuf::concat(&segments);
+        self.give(segments);
+        rows
+    }
+
     /// Segments held, for tests.
     #[cfg(test)]
     fn held(&self) -> usize {
@@ -1025,11 +1033,7 @@ impl Outbox {
     /// segments go back to the pool.
     pub fn drain_tables(&mut self, max_rows: usize) -> [RowBuf; 6] {
         let pool = self.pool;
-        self.take_rows(max_rows).map(|segments| {
-            let rows = RowBuf::concat(&segments);
-            pool.give(segments);
-            rows
-        })
+        self.take_rows(max_rows).map(|segments| pool.join(segments))
     }
 
     /// The rows [`Outbox::drain_tables`] takes, as each table's segments in order, to be given

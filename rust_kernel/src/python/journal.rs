@@ -107,8 +107,7 @@ pub fn blocks_of(
     let kernel_id: Arc<str> = Arc::from(kernel_id);
     let mut out = Vec::new();
     for (t, segments) in tables.into_iter().enumerate() {
-        let rows = RowBuf::concat(&segments);
-        pool.give(segments);
+        let rows = pool.join(segments);
         if !rows.is_empty() {
             out.push(PyJournalBlock::new(Arc::clone(&kernel_id), t, rows));
         }
