@@ -4,14 +4,17 @@
    against a bare clickhouse-connect insert of the same rows already in column form.
 2. ``process_intent`` throughput with journaling at NORMAL against journaling off (target
    overhead <= 1.2x): ENTER/EXIT pairs on the default mock venue (instant fills), prebuilt
-   intents; also with a GIL budget, and with the journal's and chDB's threads left at the
-   strategy's priority (``nice=None``) instead of nice 10. The journal drains and writes
+   intents; also with a GIL budget, without the default burst hold (``burst_hold=None``:
+   batches written while the burst lasts), and with the journal's and chDB's threads left at
+   the strategy's priority (``nice=None``) instead of nice 10. The journal drains and writes
    concurrently; the figure is the strategy loop alone, and separately the time ClickHouse
    then needs to catch up. Two capture-only
    figures split the overhead: the outbox filling with nobody draining (its new segments
    in fresh pages), and drained on the strategy thread every 1,000 intents (segments from
    the pool, no writer thread, the drain's copy included): what is left over NORMAL is the
    journal's threads competing for the CPU, its caches and the GIL.
+   The loop (100,000 intents, about 0.25 s) is shorter than the default hold (0.5 s), so
+   the same is also run as a burst four times as long, which the hold covers only in part.
 3. End-to-end lag from a transition to a queryable row (p50, p99): intents at a steady pace,
    each followed by polling ClickHouse for its transition.
 4. Where the journal's time goes, per row: ``drain_journal_blocks`` (taking the rows out of
@@ -57,6 +60,12 @@ LABEL_CATCHUP = "ClickHouse catch-up after the NORMAL loop"
 LABEL_BUDGET = "process_intent/s, journaling NORMAL, gil_budget=0.1"
 LABEL_BUDGET_OVERHEAD = "overhead off/NORMAL with gil_budget=0.1 (target <= 1.2x)"
 LABEL_BUDGET_CATCHUP = "ClickHouse catch-up after the gil_budget=0.1 loop"
+LABEL_NOHOLD = "process_intent/s, journaling NORMAL, burst_hold=None (batches written during the burst)"
+LABEL_NOHOLD_OVERHEAD = "overhead off/NORMAL with burst_hold=None"
+LABEL_LONG_OFF = "process_intent/s, journaling off, a burst 4x as long"
+LABEL_LONG_NORMAL = "process_intent/s, journaling NORMAL, a burst 4x as long (past the hold)"
+LABEL_LONG_OVERHEAD = "overhead off/NORMAL, a burst 4x as long (past the hold)"
+LABEL_LONG_CATCHUP = "ClickHouse catch-up after the long NORMAL burst"
 LABEL_PLAIN = "process_intent/s, journaling NORMAL, nice=None (journal threads at full priority)"
 LABEL_PLAIN_OVERHEAD = "overhead off/NORMAL with nice=None"
 LABEL_NICE_GAIN = "median NORMAL speed, nice=10 (default) / nice=None"
@@ -184,6 +193,7 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
     configs: dict[str, dict[str, Any]] = {
         "normal": {},
         "budget": {"gil_budget": 0.1},
+        "nohold": {"burst_hold": None},
         "plain": {"nice": None},
     }
     runs: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in configs}
@@ -238,10 +248,43 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
     report.add(LABEL_BUDGET_OVERHEAD, best_off / best_budget, "x")
     budget_catchup = statistics.median(runs["budget"][1])
     report.add(LABEL_BUDGET_CATCHUP, budget_catchup, "s", f"{budget_catchup:.2f}")
+    best_nohold = max(runs["nohold"][0])
+    report.add(LABEL_NOHOLD, best_nohold, "intents/s", fmt_rate(best_nohold))
+    report.add(LABEL_NOHOLD_OVERHEAD, best_off / best_nohold, "x")
     report.add(LABEL_PLAIN, best_plain, "intents/s", fmt_rate(best_plain))
     report.add(LABEL_PLAIN_OVERHEAD, best_off / best_plain, "x")
     median_ratio = statistics.median(runs["plain"][0]) / statistics.median(runs["normal"][0])
     report.add(LABEL_NICE_GAIN, 1 / median_ratio, "x")
+
+
+def bench_long_burst(report: Report, root: Path, pairs: int, repeats: int) -> None:
+    print("2b. a burst four times as long, journaling off / NORMAL (default hold)", flush=True)
+    batch_size = 2 * pairs
+    off: list[float] = []
+    normal: list[float] = []
+    catchups: list[float] = []
+    dsn = f"chdb://{root / 'journal'}"
+    for r in range(repeats):
+        k_off = ExecutionKernel(max_slots=16, kernel_id=f"long-off-{r}")
+        off.append(batch_size / run_loop(k_off, intents(pairs, 16)))
+        del k_off
+        journal = ClickHouseJournal(dsn, serve_sql=False)
+        try:
+            k_on = ExecutionKernel(max_slots=16, kernel_id=f"long-{r}", journal_capacity=5_000_000)
+            k_on.update_control(verbosity="NORMAL", source="bench")
+            journal.attach(k_on)
+            normal.append(batch_size / run_loop(k_on, intents(pairs, 16)))
+            t = time.perf_counter()
+            journal.flush(600)
+            catchups.append(time.perf_counter() - t)
+            assert k_on.stats()["journal_dropped"] == 0
+        finally:
+            journal.close()
+    report.add(LABEL_LONG_OFF, max(off), "intents/s", fmt_rate(max(off)))
+    report.add(LABEL_LONG_NORMAL, max(normal), "intents/s", fmt_rate(max(normal)))
+    report.add(LABEL_LONG_OVERHEAD, max(off) / max(normal), "x")
+    catchup = statistics.median(catchups)
+    report.add(LABEL_LONG_CATCHUP, catchup, "s", f"{catchup:.2f}")
 
 
 def bench_lag(report: Report, root: Path, samples: int, rate: float) -> None:
@@ -357,13 +400,15 @@ def main() -> int:
     print(f"bench_journal: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)")
     report = Report()
     # One chDB directory per process: each part uses its own database-free journal dir in turn.
-    for part in ("sustained", "overhead", "lag", "gil"):
+    for part in ("sustained", "overhead", "long", "lag", "gil"):
         root = Path(tempfile.mkdtemp(prefix=f"dita-bench-journal-{part}-"))
         try:
             if part == "sustained":
                 bench_sustained(report, root, trades)
             elif part == "overhead":
                 bench_overhead(report, root, pairs, repeats)
+            elif part == "long":
+                bench_long_burst(report, root, 4 * pairs, max(1, repeats // 2))
             elif part == "lag":
                 bench_lag(report, root, samples, rate=200.0)
             else:

@@ -12,13 +12,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, InMemoryJournal, KernelIntent
+from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
@@ -79,6 +80,10 @@ def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> N
         ({"dsn": "ftp://x/y"}, "scheme 'ftp'"),
         ({"gil_budget": 0}, r"gil_budget must be in \(0, 1\] or None, got 0"),
         ({"gil_budget": 1.5}, r"gil_budget must be in \(0, 1\] or None, got 1.5"),
+        ({"burst_hold": 0}, "burst_hold must be a positive number, got 0"),
+        ({"burst_hold": True}, "burst_hold must be a positive number, got True"),
+        ({"burst_hold": "1"}, "burst_hold must be a positive number, got '1'"),
+        ({"burst_hold": math.inf}, "burst_hold must be a finite number of seconds up to .*, got inf"),
         ({"wal_fill": "yes"}, "wal_fill must be True or False, got 'yes'"),
         ({"refill_dropped": 1}, "refill_dropped must be True or False, got 1"),
         ({"serve_sql": "no"}, "serve_sql must be True or False, got 'no'"),
@@ -486,6 +491,72 @@ def test_a_gil_budget_delays_writing_but_loses_nothing(tmp_path: Path) -> None:
         work.run(300)
         journal.flush(120)  # a flush lifts the budget
         assert_same_rows(journal, reference, "budget")
+    finally:
+        journal.close()
+
+
+def _burst(work: Any, until: Any, limit: float = 20.0) -> float:
+    """Trade as fast as the workload goes until ``until()`` holds or ``limit`` seconds pass;
+    the seconds it took."""
+    t0 = time.monotonic()
+    while not until() and time.monotonic() - t0 < limit:
+        work.run(10, start=work.step)
+    return time.monotonic() - t0
+
+
+def _rows_in(reference: InMemoryJournal) -> int:
+    return sum(len(reference.rows(table)) for table in JOURNAL_COLUMNS)
+
+
+# A burst: 200 rows (batch_rows) within a second (max_delay) is one; the workload makes far more.
+_BURSTY = {"batch_rows": 200, "max_delay": 1.0, "poll_interval": 0.005}
+
+
+def test_a_burst_is_held_until_it_ends(tmp_path: Path) -> None:
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", burst_hold=60.0, **_BURSTY)
+    try:
+        work, reference = twins(journal, kernel_id="burst")
+        _burst(work, lambda: journal.stats().extra["drained"] >= 2_000)
+        _burst(work, lambda: False, limit=0.5)
+        assert journal.stats().extra["drained"] >= 2_000
+        assert journal.stats().written == 0  # without the hold: batches of 200 all along
+        # No flush: once no rows come for max_delay, the burst is over and the rows go.
+        rows = _rows_in(reference)
+        wait_until(lambda: journal.stats().written == rows, "the rows after the burst", timeout=30)
+        assert_same_rows(journal, reference, "burst")
+    finally:
+        journal.close()
+
+
+def test_a_flush_does_not_wait_for_a_burst_hold(tmp_path: Path) -> None:
+    # An hour's hold of a burst that lasts an hour (200 rows within max_delay): only the flush
+    # lifting it gets the rows written.
+    hour = {**_BURSTY, "max_delay": 3_600.0}
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", burst_hold=3_600.0, **hour)
+    try:
+        work, reference = twins(journal, kernel_id="flushed")
+        _burst(work, lambda: journal.stats().extra["drained"] >= 2_000)
+        assert journal.stats().written == 0
+        journal.flush(60)
+        assert journal.stats().written == _rows_in(reference)
+        assert_same_rows(journal, reference, "flushed")
+    finally:
+        journal.close()
+
+
+@pytest.mark.parametrize("hold", [0.3, None])
+def test_a_burst_longer_than_the_hold_is_written_while_it_lasts(tmp_path: Path, hold: float | None) -> None:
+    t0 = time.monotonic()  # before the first row is drained: the hold counts from there
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", burst_hold=hold, **_BURSTY)
+    try:
+        work, reference = twins(journal, kernel_id="long")
+        _burst(work, lambda: journal.stats().written > 0)
+        first_write = time.monotonic() - t0
+        assert journal.stats().written > 0, "nothing written during a 20 s burst"
+        if hold is not None:
+            assert first_write >= hold
+        journal.flush(60)
+        assert_same_rows(journal, reference, "long")
     finally:
         journal.close()
 

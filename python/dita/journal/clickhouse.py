@@ -253,6 +253,14 @@ class ClickHouseJournal:
     Retries back off from ``retry_initial`` to ``retry_max`` seconds. ``close()`` waits up to
     ``close_timeout`` seconds for ClickHouse.
 
+    ``burst_hold`` (None: never): while a burst lasts (the drainer took at least ``batch_rows``
+    rows within the last ``max_delay``, faster than ClickHouse stores them), batches wait until
+    the oldest queued row is ``burst_hold`` seconds old, the burst ends or the queue is full,
+    so ClickHouse's ingest does not run beside the strategy's burst on a small machine. A hold
+    only starts once the writer has caught up (the oldest queued row younger than
+    ``burst_hold``), so it never caps what the journal writes under sustained load; a burst's
+    rows reach ClickHouse up to ``burst_hold`` later. ``flush()`` and ``close()`` lift it.
+
     ``gil_budget`` (None: unlimited): the share of wall time the journal's two threads may
     spend on the CPU together, so a strategy bursting faster than the journal can write keeps
     its speed while rows wait in the kernel's outbox; ``flush()`` and ``close()`` lift it.
@@ -291,6 +299,7 @@ class ClickHouseJournal:
         close_timeout: float = 30.0,
         serve_sql: bool = True,
         gil_budget: float | None = None,
+        burst_hold: float | None = 0.5,
         wal_fill: bool = True,
         refill_dropped: bool = True,
         nice: int | None = 10,
@@ -306,6 +315,8 @@ class ClickHouseJournal:
             ("close_timeout", close_timeout, False),
         ):
             _positive(name, value, integer)
+        if burst_hold is not None:
+            _positive("burst_hold", burst_hold)
         if gil_budget is not None and (
             isinstance(gil_budget, bool) or not isinstance(gil_budget, int | float) or not 0 < gil_budget <= 1
         ):
@@ -334,6 +345,7 @@ class ClickHouseJournal:
         self.retry_max = float(retry_max)
         self.close_timeout = float(close_timeout)
         self.gil_budget = None if gil_budget is None else float(gil_budget)
+        self.burst_hold = None if burst_hold is None else float(burst_hold)
         self.wal_fill = wal_fill
         self.refill_dropped = refill_dropped
         self.nice = nice
@@ -361,6 +373,9 @@ class ClickHouseJournal:
 
         self._cond = threading.Condition()
         self._queue: deque[_Chunk] = deque()
+        # (monotonic time, rows) of the drainer's takes within the last max_delay: a burst's
+        # measure (see burst_hold).
+        self._recent_drains: deque[tuple[float, int]] = deque()
         self._kernels: list[tuple[str, ExecutionKernel]] = []
         # Kernels detached while rows were still in their outboxes: drained until empty, then
         # dropped by the drainer.
@@ -1253,6 +1268,7 @@ class ClickHouseJournal:
                         room -= len(block)
                     self._counters["drained"] += drained
                     if drained:
+                        self._note_drain_locked(now, drained)
                         self._cond.notify_all()
                 self._yield_gil(time.thread_time() - cpu)
             with self._cond:
@@ -1284,9 +1300,32 @@ class ClickHouseJournal:
                 or bool(self._refills_due_locked(now))
                 or bool(self._marks_unread and now >= self._marks_retry_at)
             )
-        if self._stopping or self._flushers or self._pending_rows >= self.batch_rows:
+        if self._stopping or self._flushers:
             return True
-        return time.monotonic() - self._queue[0].drained_at >= self.max_delay
+        now = time.monotonic()
+        if self._hold_left_locked(now) > 0:
+            return False
+        return self._pending_rows >= self.batch_rows or now - self._queue[0].drained_at >= self.max_delay
+
+    def _hold_left_locked(self, now: float) -> float:
+        """Seconds the queued rows still wait for a burst (``burst_hold``); 0 when not held."""
+        if self.burst_hold is None or not self._queue or self._pending_rows >= self.queue_rows:
+            return 0.0
+        left = self.burst_hold - (now - self._queue[0].drained_at)
+        if left <= 0:
+            return 0.0
+        self._note_drain_locked(now, 0)
+        if sum(rows for _, rows in self._recent_drains) < self.batch_rows:
+            return 0.0
+        return left
+
+    def _note_drain_locked(self, now: float, rows: int) -> None:
+        """Remember a take of ``rows`` (none: only forget takes older than ``max_delay``)."""
+        recent = self._recent_drains
+        while recent and recent[0][0] < now - self.max_delay:
+            recent.popleft()
+        if rows:
+            recent.append((now, rows))
 
     def _writer_loop(self) -> None:
         self._lower_priority()
@@ -1297,7 +1336,10 @@ class ClickHouseJournal:
                         return
                     now = time.monotonic()
                     wait = self.max_delay
-                    if self._queue:
+                    held = self._hold_left_locked(now)
+                    if held:  # look again when the burst may have ended, or when the hold does
+                        wait = min(self.poll_interval, held)
+                    elif self._queue:
                         wait = max(0.001, self.max_delay - (now - self._queue[0].drained_at))
                     if not self._queue:  # nothing to write: wake for a refill or a mark to read
                         later = [
