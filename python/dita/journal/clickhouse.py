@@ -1269,7 +1269,11 @@ class ClickHouseJournal:
                     self._counters["drained"] += drained
                     if drained:
                         self._note_drain_locked(now, drained)
-                        self._cond.notify_all()
+                        # A writer holding a burst looks again each poll_interval by itself
+                        # (waking it per take costs the strategy a GIL hand-back); a flush
+                        # or close lifts the hold and never waits on this.
+                        if not self._hold_left_locked(now):
+                            self._cond.notify_all()
                 self._yield_gil(time.thread_time() - cpu)
             with self._cond:
                 if not drained and asked_all and flush_gen > self._flush_done:
@@ -1309,7 +1313,9 @@ class ClickHouseJournal:
 
     def _hold_left_locked(self, now: float) -> float:
         """Seconds the queued rows still wait for a burst (``burst_hold``); 0 when not held."""
-        if self.burst_hold is None or not self._queue or self._pending_rows >= self.queue_rows:
+        if self.burst_hold is None or self._stopping or self._flushers or not self._queue:
+            return 0.0
+        if self._pending_rows >= self.queue_rows:
             return 0.0
         left = self.burst_hold - (now - self._queue[0].drained_at)
         if left <= 0:
