@@ -144,46 +144,35 @@ pub fn columns(table: &str) -> &'static [&'static str] {
 }
 
 /// The ClickHouse type each column is sent as in a Native block, aligned with the column
-/// lists above (`kernel_id`, sent first as `String`, excluded). The tables declare enums as
-/// `LowCardinality(String)`; ClickHouse converts a `String` column into them on insert, so
-/// the wire types are the table types without `LowCardinality` (and, for always-present
-/// strings, without `Nullable`). A test checks them against the schema.
+/// lists above (`kernel_id`, sent first as `native::KERNEL_ID_TYPE`, excluded): the table's
+/// own type, so ClickHouse stores the block without converting it. Enums are
+/// `LowCardinality(String)` (sent as a per-block dictionary and row indexes, see `native`);
+/// `status` and `side` of venue events are `LowCardinality(Nullable(String))` although the
+/// kernel never sends a NULL there (a missing side is ""). A test checks them against the
+/// schema.
 const TS: &str = "DateTime64(6, 'UTC')";
+const LC: &str = "LowCardinality(String)";
+const LC_NULL: &str = "LowCardinality(Nullable(String))";
+const OPT_F64: &str = "Nullable(Float64)";
 pub const FILL_TYPES: &[&str] = &[
-    "UInt64", "UInt32", TS, "String", "Int64", "String", "String", "String", "String", "String",
-    "String", "String", "Float64", "Float64", "Float64", "String", "Float64",
+    "UInt64", "UInt32", TS, "String", "Int64", "String", "String", "String", "String", LC, LC, LC,
+    "Float64", "Float64", "Float64", LC, "Float64",
 ];
 pub const ACCOUNT_TYPES: &[&str] = &[
-    "UInt64",
-    "UInt32",
-    TS,
-    "String",
-    "String",
-    "String",
-    "Float64",
-    "Float64",
-    "String",
-    "Nullable(Float64)",
-    "Nullable(Float64)",
-    "Nullable(Float64)",
-    "Nullable(Float64)",
-    "Float64",
-    "String",
-    "Float64",
+    "UInt64", "UInt32", TS, "String", LC, LC, "Float64", "Float64", "String", OPT_F64, OPT_F64,
+    OPT_F64, OPT_F64, "Float64", LC, "Float64",
 ];
-pub const CONTROL_TYPES: &[&str] = &["UInt64", "UInt32", TS, "String", "String", "Bool", "String"];
+pub const CONTROL_TYPES: &[&str] = &["UInt64", "UInt32", TS, LC, LC, "Bool", LC];
 pub const TRANSITION_TYPES: &[&str] = &[
-    "UInt64", "UInt32", TS, "String", "Int64", "String", "String", "String", "String", "String",
-    "String",
+    "UInt64", "UInt32", TS, "String", "Int64", LC, LC, LC, "String", "String", "String",
 ];
 pub const INTENT_TYPES: &[&str] = &[
-    "UInt64", "UInt32", TS, "String", "String", "Int64", "String", "String", "String", "String",
-    "Float64", "Float64", "Float64", "Float64", "String", "Bool", "String", "String", "String",
+    "UInt64", "UInt32", TS, "String", "String", "Int64", LC, LC, LC, LC, "Float64", "Float64",
+    "Float64", "Float64", "String", "Bool", LC, LC, "String",
 ];
 pub const VENUE_EVENT_TYPES: &[&str] = &[
-    "UInt64", "UInt32", TS, "String", "String", "Int64", "String", "String", "String", "String",
-    "String", "String", "Float64", "Float64", "Float64", "Float64", "String", "Bool", "String",
-    "String",
+    "UInt64", "UInt32", TS, "String", "String", "Int64", LC, LC_NULL, "String", "String", LC_NULL,
+    LC, "Float64", "Float64", "Float64", "Float64", "String", "Bool", LC, "String",
 ];
 
 /// Wire types of a table's columns (see [`FILL_TYPES`]); `None` for an unknown table.

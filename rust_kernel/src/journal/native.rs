@@ -4,10 +4,17 @@
 //! A block is `varint(columns) varint(rows)` followed, per column, by its name, its type and
 //! the column's values: fixed-width numbers little-endian, strings as `varint(len) bytes`,
 //! `Nullable(T)` as one null-flag byte per row and then the values (a zero for a null).
+//! `LowCardinality(String)` and `LowCardinality(Nullable(String))` columns (`kernel_id` and
+//! the enum-like ones) go as the tables store them, so ClickHouse has nothing to convert:
+//! `u64 1` (keys serialization version: dictionaries with additional keys), then for the
+//! block `u64` index type (key width 0..=2 for UInt8/16/32, with the HasAdditionalKeys and
+//! NeedUpdateDictionary flags), `u64` dictionary size, the dictionary's values as strings
+//! (for `Nullable`, index 0 is the null slot, sent as ""), `u64` rows and each row's index.
 //! Several blocks back to back are one insert. Types are the wire types of `journal.rs`.
 
 // The row buffers write lengths and strings exactly as the Native format wants them.
 use super::{columns, put_str as string, put_varint as varint, wire_types, RowBuf, Value, TABLES};
+use super::{LC, LC_NULL};
 
 /// DateTime64(6) microseconds; ties to even, like Python's `round`, so both writing paths
 /// store the same instant. A time that is not a finite number (only a refused input carries
@@ -26,23 +33,32 @@ pub fn micros(ts: f64) -> i64 {
 pub const TS_MIN_MICROS: i64 = -2_208_988_800_000_000;
 pub const TS_MAX_MICROS: i64 = 10_413_791_999_999_999;
 
-/// One column being filled: values, plus null flags for a `Nullable` column.
+/// One column being filled: values, plus null flags for a `Nullable` column. For a
+/// `LowCardinality` one, `data` holds each row's index into the block's dictionary.
 #[derive(Default)]
 struct Column {
     nulls: Vec<u8>,
     data: Vec<u8>,
+    lowcard: bool,
+    dict: Dictionary,
 }
 
 impl Column {
-    fn clear(&mut self) {
+    /// Empties the column for a block that sends it as `ty`.
+    fn start(&mut self, ty: &str) {
         self.nulls.clear();
         self.data.clear();
+        self.lowcard = ty.starts_with("LowCardinality(");
+        if self.lowcard {
+            self.dict.start(ty == LC_NULL);
+        }
     }
 
     /// `json`: scratch for rendering details, kept between rows.
     fn push(&mut self, v: Value<'_>, json: &mut String) {
         let d = &mut self.data;
         match v {
+            Value::Str(x) if self.lowcard => self.dict.push_index(d, x),
             Value::U64(x) => d.extend_from_slice(&x.to_le_bytes()),
             Value::U32(x) => d.extend_from_slice(&x.to_le_bytes()),
             Value::I64(x) => d.extend_from_slice(&x.to_le_bytes()),
@@ -60,6 +76,131 @@ impl Column {
                 string(d, json);
             }
         }
+    }
+
+    fn held(&self) -> usize {
+        self.data.capacity() + self.nulls.capacity() + self.dict.held()
+    }
+}
+
+/// A `LowCardinality` column's dictionary for one block: each distinct value once, in the
+/// order first seen, found again through a small hash table. The journal's enum columns
+/// hold a handful of values per block, so this stays a few cache lines.
+#[derive(Default)]
+struct Dictionary {
+    /// The values as the block sends them, `varint(len) bytes` back to back.
+    keys: Vec<u8>,
+    /// Where each value's bytes (past its length) are in `keys`: (start, len).
+    spans: Vec<(u32, u32)>,
+    /// Open addressing, a power of two long and at most half full: index + 1 of the value
+    /// hashed there, 0 for an empty slot.
+    slots: Vec<u32>,
+    /// Leading entries no value is looked up as: the null slot of a `Nullable` dictionary.
+    reserved: usize,
+    /// Bytes per row index: 1, 2 or 4 (ClickHouse's UInt8, UInt16, UInt32 keys).
+    width: usize,
+}
+
+/// Fixed seeds: the table lives for one block, so nobody can pick values to collide.
+const HASH: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
+
+/// Slots of a dictionary's hash table at the start of a block.
+const FIRST_SLOTS: usize = 32;
+
+impl Dictionary {
+    fn start(&mut self, nullable: bool) {
+        self.keys.clear();
+        self.spans.clear();
+        self.slots.clear();
+        self.slots.resize(FIRST_SLOTS, 0);
+        self.width = 1;
+        self.reserved = 0;
+        if nullable {
+            // ClickHouse reads index 0 of a Nullable dictionary as NULL whatever it holds; the
+            // kernel sends no NULLs, so no row points there ("" has an index of its own).
+            string(&mut self.keys, "");
+            self.spans.push((1, 0));
+            self.reserved = 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn value(&self, i: usize) -> &[u8] {
+        let (start, len) = self.spans[i];
+        &self.keys[start as usize..(start + len) as usize]
+    }
+
+    /// Appends the index of `v` (added to the dictionary if new) to `indexes`, at the
+    /// dictionary's width, widening the indexes already there when a new value outgrows it
+    /// (new indexes come one at a time, so once is enough).
+    fn push_index(&mut self, indexes: &mut Vec<u8>, v: &str) {
+        let i = self.index_of(v.as_bytes());
+        if i >> (8 * self.width) != 0 {
+            widen(indexes, self.width);
+            self.width *= 2;
+        }
+        match self.width {
+            1 => indexes.push(i as u8),
+            2 => indexes.extend_from_slice(&(i as u16).to_le_bytes()),
+            _ => indexes.extend_from_slice(&(i as u32).to_le_bytes()),
+        }
+    }
+
+    fn index_of(&mut self, v: &[u8]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = HASH.hash_one(v) as usize & mask;
+        loop {
+            match self.slots[at] {
+                0 => break,
+                i if self.value(i as usize - 1) == v => return i as usize - 1,
+                _ => at = (at + 1) & mask,
+            }
+        }
+        let i = self.spans.len();
+        self.slots[at] = i as u32 + 1;
+        string(
+            &mut self.keys,
+            std::str::from_utf8(v).expect("a &str's bytes"),
+        );
+        self.spans
+            .push(((self.keys.len() - v.len()) as u32, v.len() as u32));
+        if 2 * (self.len() - self.reserved) > self.slots.len() {
+            self.grow();
+        }
+        i
+    }
+
+    /// Doubles the hash table and places every value again.
+    fn grow(&mut self) {
+        let size = 2 * self.slots.len();
+        self.slots.clear();
+        self.slots.resize(size, 0);
+        for i in self.reserved..self.len() {
+            let mut at = HASH.hash_one(self.value(i)) as usize & (size - 1);
+            while self.slots[at] != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            self.slots[at] = i as u32 + 1;
+        }
+    }
+
+    fn held(&self) -> usize {
+        self.keys.capacity() + 8 * self.spans.capacity() + 4 * self.slots.capacity()
+    }
+}
+
+/// Rewrites little-endian indexes `width` bytes wide as twice as wide.
+fn widen(indexes: &mut Vec<u8>, width: usize) {
+    let n = indexes.len() / width;
+    indexes.resize(2 * n * width, 0);
+    // From the back, so no index is overwritten before it is moved.
+    for i in (0..n).rev() {
+        let mut wide = [0u8; 8];
+        wide[..width].copy_from_slice(&indexes[i * width..(i + 1) * width]);
+        indexes[2 * i * width..2 * (i + 1) * width].copy_from_slice(&wide[..2 * width]);
     }
 }
 
@@ -85,7 +226,9 @@ pub fn encode_block(
         // refills memory it already has instead of growing fresh buffers every time.
         cols.resize_with(names.len().max(cols.len()), Column::default);
         let cols = &mut cols[..names.len()];
-        cols.iter_mut().for_each(Column::clear);
+        for (col, ty) in cols.iter_mut().zip(types) {
+            col.start(ty);
+        }
         for i in from..to {
             let mut at = 0;
             rows.visit(table, i, &mut |v| {
@@ -103,13 +246,9 @@ pub fn encode_block(
     });
 }
 
-/// Bytes of memory the column buffers and the JSON scratch hold.
+/// Bytes of memory the column buffers (dictionaries included) and the JSON scratch hold.
 fn held((cols, json): &(Vec<Column>, String)) -> usize {
-    let columns: usize = cols
-        .iter()
-        .map(|c| c.data.capacity() + c.nulls.capacity())
-        .sum();
-    columns + json.capacity()
+    cols.iter().map(Column::held).sum::<usize>() + json.capacity()
 }
 
 /// Scratch memory a thread keeps between blocks: enough for the blocks a journal writes (a
@@ -139,20 +278,47 @@ fn write_block(
     cols: &[Column],
     n: usize,
 ) {
-    let payload: usize = cols.iter().map(|c| c.nulls.len() + c.data.len()).sum();
-    out.reserve(payload + n * (kernel_id.len() + 1) + 64 * names.len());
+    let payload: usize = cols
+        .iter()
+        .map(|c| c.nulls.len() + c.data.len() + c.dict.keys.len())
+        .sum();
+    out.reserve(payload + n + kernel_id.len() + 64 * names.len());
     varint(out, names.len() as u64 + 1);
     varint(out, n as u64);
+    // kernel_id: one value for the whole block, so a one-entry dictionary and a zero a row.
     string(out, "kernel_id");
-    string(out, "String");
-    for _ in 0..n {
-        string(out, kernel_id);
-    }
+    string(out, KERNEL_ID_TYPE);
+    lowcard_head(out, 1, 1);
+    string(out, kernel_id);
+    out.extend_from_slice(&(n as u64).to_le_bytes());
+    out.resize(out.len() + n, 0);
     for ((name, ty), col) in names.iter().zip(types).zip(cols) {
         string(out, name);
         string(out, ty);
+        if col.lowcard {
+            lowcard_head(out, col.dict.width, col.dict.len());
+            out.extend_from_slice(&col.dict.keys);
+            out.extend_from_slice(&(n as u64).to_le_bytes());
+        }
         out.extend_from_slice(&col.nulls);
         out.extend_from_slice(&col.data);
+    }
+}
+
+/// How the `kernel_id` column is sent, as the tables store it.
+pub const KERNEL_ID_TYPE: &str = LC;
+
+/// What comes before a `LowCardinality` column's dictionary values in a block: the keys
+/// serialization version (1: each block brings its own dictionary, ClickHouse's
+/// SharedDictionariesWithAdditionalKeys), the index type (the width of the row indexes,
+/// 0..=2 for UInt8/16/32, and the flags saying the dictionary comes with the block) and the
+/// dictionary's size.
+fn lowcard_head(out: &mut Vec<u8>, width: usize, keys: usize) {
+    const HAS_ADDITIONAL_KEYS: u64 = 1 << 9;
+    const NEED_UPDATE_DICTIONARY: u64 = 1 << 10;
+    let index_type = width.trailing_zeros() as u64 | HAS_ADDITIONAL_KEYS | NEED_UPDATE_DICTIONARY;
+    for word in [1, index_type, keys as u64] {
+        out.extend_from_slice(&word.to_le_bytes());
     }
 }
 
@@ -162,11 +328,11 @@ mod tests {
     use crate::journal::{AccountRow, Outbox, ACCOUNT_COLUMNS, ACCOUNT_EVENTS, ACCOUNT_TYPES};
     use crate::types::*;
 
-    /// Reads a block back: (columns, rows, [(name, type, raw column bytes)]), knowing the
-    /// widths of the types the journal sends.
     /// (name, type, raw bytes) of one column.
     type ColumnBytes = (String, String, Vec<u8>);
 
+    /// Reads a block back: (columns, rows, [(name, type, raw column bytes)]), knowing the
+    /// widths of the types the journal sends.
     fn read_block(block: &[u8]) -> (u64, u64, Vec<ColumnBytes>) {
         use crate::journal::{read_str, read_varint, take};
         let mut b = block;
@@ -188,6 +354,10 @@ mod tests {
                     .and_then(|t| t.strip_suffix(')')),
                 width(&ty),
             ) {
+                _ if ty.starts_with("LowCardinality(") => {
+                    let (_, values) = lowcard(&mut b);
+                    assert_eq!(values.len() as u64, nrows);
+                }
                 (Some(inner), _) => {
                     take(&mut b, nrows as usize * (1 + width(inner).unwrap()));
                 }
@@ -206,24 +376,62 @@ mod tests {
         (ncols, nrows, cols)
     }
 
+    /// Reads a `LowCardinality` column: (index width in bytes, each row's dictionary index
+    /// and value).
+    fn lowcard(b: &mut &[u8]) -> (usize, Vec<(u64, String)>) {
+        use crate::journal::{read_str, take, take8};
+        let mut word = || u64::from_le_bytes(take8(b));
+        assert_eq!(word(), 1, "keys serialization version");
+        let index_type = word();
+        assert_eq!(index_type >> 8, 0b110, "additional keys, update dictionary");
+        let width = 1usize << (index_type & 0xff);
+        let keys = word();
+        let dict: Vec<String> = (0..keys).map(|_| read_str(b).to_string()).collect();
+        let rows = u64::from_le_bytes(take8(b));
+        let values = (0..rows)
+            .map(|_| {
+                let mut i = [0u8; 8];
+                i[..width].copy_from_slice(take(b, width));
+                let i = u64::from_le_bytes(i);
+                (i, dict[i as usize].clone())
+            })
+            .collect();
+        (width, values)
+    }
+
+    fn lowcard_column(col: &ColumnBytes) -> (usize, Vec<(u64, String)>) {
+        let mut b = &col.2[..];
+        let out = lowcard(&mut b);
+        assert!(b.is_empty());
+        out
+    }
+
     fn accounts(wallets: &[Option<f64>]) -> RowBuf {
         accounts_of(wallets, "ev-é")
     }
 
     fn accounts_of(wallets: &[Option<f64>], event_id: &str) -> RowBuf {
+        account_rows(wallets.iter().map(|w| (*w, "")), event_id)
+    }
+
+    /// Account rows of (wallet balance, asset).
+    fn account_rows<'a>(
+        rows: impl Iterator<Item = (Option<f64>, &'a str)>,
+        event_id: &str,
+    ) -> RowBuf {
         let mut o = Outbox::default();
-        for (i, wallet) in wallets.iter().enumerate() {
+        for (i, (wallet, asset)) in rows.enumerate() {
             o.record_account(
                 7 + i as u64,
                 &AccountRow {
                     ts: 1.5,
                     event_id: id(event_id),
                     kind: AccountEventKind::AccountUpdate,
-                    asset: id(""),
+                    asset: id(asset),
                     amount: 2.0,
                     fee: 0.0,
                     fill_id: id(""),
-                    wallet_balance: *wallet,
+                    wallet_balance: wallet,
                     available_margin: None,
                     used_margin: None,
                     maint_margin: None,
@@ -237,6 +445,76 @@ mod tests {
         rows
     }
 
+    /// Encodes account rows with these assets and reads the asset column back.
+    fn assets_sent(assets: &[String]) -> (usize, Vec<(u64, String)>) {
+        let rows = account_rows(assets.iter().map(|a| (None, a.as_str())), "e");
+        let mut out = Vec::new();
+        encode_block(&mut out, "k", ACCOUNT_EVENTS, &rows, 0, rows.len());
+        let (_, _, cols) = read_block(&out);
+        assert_eq!(cols[6].0, "asset");
+        lowcard_column(&cols[6])
+    }
+
+    #[rstest::rstest]
+    #[case::a_handful(4, 1)]
+    #[case::all_byte_indexes(256, 1)]
+    #[case::one_past_byte_indexes(257, 2)]
+    #[case::one_past_two_byte_indexes(65_537, 4)]
+    fn a_dictionary_widens_its_indexes_as_values_outgrow_them(
+        #[case] distinct: usize,
+        #[case] width: usize,
+    ) {
+        // Every value twice, the second round in reverse: rows find the indexes given before.
+        let names: Vec<String> = (0..distinct).map(|i| format!("A{i}")).collect();
+        let assets: Vec<String> = names.iter().chain(names.iter().rev()).cloned().collect();
+        let (sent_width, sent) = assets_sent(&assets);
+        assert_eq!(sent_width, width);
+        let values: Vec<&String> = sent.iter().map(|(_, v)| v).collect();
+        assert_eq!(values, assets.iter().collect::<Vec<_>>());
+        let first: Vec<u64> = sent[..distinct].iter().map(|(i, _)| *i).collect();
+        assert_eq!(
+            first,
+            (0..distinct as u64).collect::<Vec<_>>(),
+            "in order first seen"
+        );
+    }
+
+    #[test]
+    fn a_nullable_dictionary_keeps_index_zero_for_null_and_gives_the_empty_string_its_own() {
+        let mut d = Dictionary::default();
+        d.start(true);
+        let mut indexes = Vec::new();
+        for v in ["BUY", "", "SELL", "", "BUY"] {
+            d.push_index(&mut indexes, v);
+        }
+        assert_eq!(indexes, [1, 2, 3, 2, 1]);
+        assert_eq!(d.len(), 4);
+        assert_eq!(d.keys, b"\x00\x03BUY\x00\x04SELL");
+        d.start(false);
+        indexes.clear();
+        for v in ["", "BUY", ""] {
+            d.push_index(&mut indexes, v);
+        }
+        assert_eq!(
+            indexes,
+            [0, 1, 0],
+            "without Nullable, \"\" is a value like any other"
+        );
+    }
+
+    #[test]
+    fn a_block_after_a_wide_one_starts_a_fresh_dictionary() {
+        let many: Vec<String> = (0..300).map(|i| format!("A{i}")).collect();
+        assert_eq!(assets_sent(&many).0, 2);
+        let few = ["BTC", "ETH", "BTC"].map(String::from);
+        let (width, sent) = assets_sent(&few);
+        assert_eq!(width, 1);
+        assert_eq!(
+            sent,
+            [(0, "BTC"), (1, "ETH"), (0, "BTC")].map(|(i, v)| (i, v.to_string()))
+        );
+    }
+
     #[test]
     fn a_block_carries_every_column_with_its_wire_type_and_values() {
         let rows = accounts(&[Some(3.25), None]);
@@ -245,7 +523,12 @@ mod tests {
         let (ncols, nrows, cols) = read_block(&out);
         assert_eq!((ncols, nrows), (1 + ACCOUNT_COLUMNS.len() as u64, 2));
         assert_eq!(cols[0].0, "kernel_id");
-        assert_eq!(cols[0].2, b"\x03k-1\x03k-1");
+        assert_eq!(cols[0].1, "LowCardinality(String)");
+        assert_eq!(
+            lowcard_column(&cols[0]),
+            (1, vec![(0, "k-1".into()), (0, "k-1".into())]),
+            "one dictionary entry, one index a row"
+        );
         let names: Vec<&str> = cols[1..].iter().map(|c| c.0.as_str()).collect();
         assert_eq!(names, ACCOUNT_COLUMNS);
         let types: Vec<&str> = cols[1..].iter().map(|c| c.1.as_str()).collect();
