@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent
+from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent, VenueEvent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
@@ -472,6 +472,48 @@ def test_native_blocks_and_backfilled_tuples_store_the_same_rows(tmp_path: Path)
         journal.close()
 
 
+def test_lowcardinality_columns_with_many_values_and_nulls_in_one_block_read_back_exactly(
+    tmp_path: Path,
+) -> None:
+    """Enum-like columns go as LowCardinality dictionaries, one per block. Blocks with more
+    distinct values than one-byte (256) and two-byte (65,536) indexes hold read back as sent;
+    NULL margins sit next to them; a venue event without a side keeps "" in the Nullable
+    side column, not the dictionary's NULL slot."""
+    # Rows wait for flush(): each table goes in as one block.
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=60.0, batch_rows=1_000_000)
+    try:
+        work, reference = twins(journal, kernel_id="many-values", max_slots=2)
+        work.control(verbosity="DEBUG")
+        for i in range(65_600):  # refused (no slot 9), journaled with their assets
+            work.intent(
+                intent_id=f"i{i}",
+                trade_id=f"T{i}",
+                slot_id=9,
+                asset=f"A{i}",
+                side="LONG",
+                action="ENTER",
+                reference_price=100.0,
+                target_size=1.0,
+            )
+        for i in range(300):
+            work.account(event_id=f"e{i}", kind="FUNDING_FEE", asset=f"C{i}", amount=-0.01)
+            ev = VenueEvent(f"v{i}", f"T{i}", 0, "ORDER_ACK", asset=f"V{i}", timestamp=work.tick())
+            work.feed(lambda _, ev=ev: [ev])
+        journal.flush(120)
+        counts = assert_same_rows(journal, reference, "many-values")
+        assert counts["intents"] == 65_600 and counts["account_events"] == 300
+        distinct = journal.query(
+            "SELECT (SELECT uniqExact(asset) FROM intents), (SELECT uniqExact(asset) FROM account_events), "
+            "(SELECT uniqExact(asset) FROM venue_events), (SELECT countIf(isNull(wallet_balance)) "
+            "FROM account_events), (SELECT countIf(side = '') FROM venue_events), "
+            "(SELECT countIf(isNull(side) OR isNull(status)) FROM venue_events)"
+        ).rows
+        assert distinct == [[65_600, 300, 300, 300, 300, 0]]
+        assert journal.stats().failed == 0
+    finally:
+        journal.close()
+
+
 def journal_rows_raw(journal: ClickHouseJournal, table: str, kernel_id: str) -> list[list[Any]]:
     """Rows of ``table`` as the kernel drains them (ts as float seconds), from ClickHouse."""
     from dita import JOURNAL_COLUMNS
@@ -717,7 +759,7 @@ def test_a_time_beyond_the_columns_range_is_stored_at_its_end_and_the_table_stay
 
 _EXITS_WITHOUT_CLOSE = """
 import sys
-from dita import ExecutionKernel, InMemoryJournal, KernelIntent
+from dita import ExecutionKernel, InMemoryJournal, KernelIntent, VenueEvent
 from dita.journal.clickhouse import ClickHouseJournal
 
 journal = ClickHouseJournal(sys.argv[1], max_delay=60.0, batch_rows=1_000_000)  # rows wait to exit
