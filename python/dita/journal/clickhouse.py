@@ -1539,8 +1539,8 @@ class ClickHouseJournal:
         # replayed, a long gap resent) is refused by default, and the retry would never end.
         settings = {"insert_deduplication_token": token, "max_partitions_per_insert_block": 0}
         if isinstance(rows, JournalBlock):
-            # Native bytes made by the kernel with the GIL released; ClickHouse converts the
-            # String columns into the tables' LowCardinality ones.
+            # Native bytes made by the kernel with the GIL released, every column in its
+            # table's type (LowCardinality ones as per-block dictionaries): nothing to convert.
             self._client.raw_insert(
                 table, column_names=names, insert_block=rows.encode(), settings=settings, fmt="Native"
             )
