@@ -101,7 +101,8 @@ struct Dictionary {
     width: usize,
 }
 
-/// Fixed seeds: the table lives for one block, so nobody can pick values to collide.
+/// Fixed seeds, so a block encodes the same every time; values that collide only make the
+/// probes of one block's table longer.
 const HASH: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
 
 /// Slots of a dictionary's hash table at the start of a block.
@@ -137,7 +138,7 @@ impl Dictionary {
     /// dictionary's width, widening the indexes already there when a new value outgrows it
     /// (new indexes come one at a time, so once is enough).
     fn push_index(&mut self, indexes: &mut Vec<u8>, v: &str) {
-        let i = self.index_of(v.as_bytes());
+        let i = self.index_of(v);
         if i >> (8 * self.width) != 0 {
             widen(indexes, self.width);
             self.width *= 2;
@@ -149,22 +150,19 @@ impl Dictionary {
         }
     }
 
-    fn index_of(&mut self, v: &[u8]) -> usize {
+    fn index_of(&mut self, v: &str) -> usize {
         let mask = self.slots.len() - 1;
-        let mut at = HASH.hash_one(v) as usize & mask;
+        let mut at = HASH.hash_one(v.as_bytes()) as usize & mask;
         loop {
             match self.slots[at] {
                 0 => break,
-                i if self.value(i as usize - 1) == v => return i as usize - 1,
+                i if self.value(i as usize - 1) == v.as_bytes() => return i as usize - 1,
                 _ => at = (at + 1) & mask,
             }
         }
         let i = self.spans.len();
         self.slots[at] = i as u32 + 1;
-        string(
-            &mut self.keys,
-            std::str::from_utf8(v).expect("a &str's bytes"),
-        );
+        string(&mut self.keys, v);
         self.spans
             .push(((self.keys.len() - v.len()) as u32, v.len() as u32));
         if 2 * (self.len() - self.reserved) > self.slots.len() {
