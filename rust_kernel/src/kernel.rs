@@ -1767,27 +1767,20 @@ impl Kernel {
             let d = detail_field("event_id", Detail::Static(""));
             return self.event_refusal(ev, None, D::InvalidIntent, KernelSeverity::Error, d, seq);
         }
-        // A fee may be negative (a rebate); the reason names the rule of the rest.
-        let numbers = [
-            ("price", ev.price, true),
-            ("size", ev.size, true),
-            ("filled_size", ev.filled_size, true),
-            ("remaining_size", ev.remaining_size, true),
-            ("retry_after", ev.retry_after, true),
-            ("timestamp", ev.timestamp, true),
-            ("fee", ev.fee.unwrap_or(0.0), false),
-        ];
-        for (field, v, non_negative) in numbers {
-            let reason = "must be a finite, non-negative number";
-            if let Some(d) = number_refusal(field, v, non_negative, reason) {
-                return self.event_refusal(
-                    ev,
-                    None,
-                    D::InvalidIntent,
-                    KernelSeverity::Error,
-                    d,
-                    seq,
-                );
+        // Every event's numbers are checked: the common case (all within bounds) decides
+        // all seven at once, and only an event failing it walks them to name the first.
+        let in_bounds = |v: f64| (0.0..=MAX_MAGNITUDE).contains(&v);
+        let fee = ev.fee.unwrap_or(0.0);
+        if !(in_bounds(ev.price)
+            & in_bounds(ev.size)
+            & in_bounds(ev.filled_size)
+            & in_bounds(ev.remaining_size)
+            & in_bounds(ev.retry_after)
+            & in_bounds(ev.timestamp)
+            & (fee.abs() <= MAX_MAGNITUDE))
+        {
+            if let Some(refused) = self.number_refusal_of(ev, seq) {
+                return refused;
             }
         }
         // The kernel's own client ids first: a venue id may be reused by a venue. Under rules
@@ -1910,6 +1903,37 @@ impl Kernel {
             }
         }
         out
+    }
+
+    /// The refusal of `ev` for its first number out of bounds, if any (what
+    /// `venue_event` checks when not all of them are plainly within bounds).
+    #[cold]
+    fn number_refusal_of(&self, ev: &VenueEvent, seq: u64) -> Option<KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        // A fee may be negative (a rebate); the reason names the rule of the rest.
+        let numbers = [
+            ("price", ev.price, true),
+            ("size", ev.size, true),
+            ("filled_size", ev.filled_size, true),
+            ("remaining_size", ev.remaining_size, true),
+            ("retry_after", ev.retry_after, true),
+            ("timestamp", ev.timestamp, true),
+            ("fee", ev.fee.unwrap_or(0.0), false),
+        ];
+        for (field, v, non_negative) in numbers {
+            let reason = "must be a finite, non-negative number";
+            if let Some(d) = number_refusal(field, v, non_negative, reason) {
+                return Some(self.event_refusal(
+                    ev,
+                    None,
+                    D::InvalidIntent,
+                    KernelSeverity::Error,
+                    d,
+                    seq,
+                ));
+            }
+        }
+        None
     }
 
     /// The refusal of an event naming no order the kernel knows of. An order that ended
