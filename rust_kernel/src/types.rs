@@ -25,10 +25,21 @@ pub fn id(s: &str) -> Id {
 /// Two ids colliding in a window of 100,000 has odds near 3e-10; the cost of a collision is
 /// one refused intent (DUPLICATE_INTENT) or a late event reported as late, never a lost fill.
 pub fn fingerprint(s: &str) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.as_bytes() {
+    // Eight bytes a step, each still folded in turn (the same value as byte by byte): a
+    // venue event fingerprints three or four ids, and the loop's own counting was half the
+    // cost of a byte.
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        for b in c {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(PRIME);
+        }
+    }
+    for b in chunks.remainder() {
         h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h = h.wrapping_mul(PRIME);
     }
     h
 }
@@ -443,6 +454,21 @@ mod tests {
         }
         assert_eq!(KernelDiagnosticCode::ALL.len(), 14);
         assert_eq!(TradeStage::parse("idle"), None);
+    }
+
+    #[test]
+    fn fingerprints_fold_every_byte_in_turn() {
+        // The plain FNV-1a loop, against the one taking eight bytes a step, at every length
+        // around the step.
+        let plain = |s: &str| {
+            s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            })
+        };
+        let text = "kernel-0123456789-κ-abcdefghijklmnopqrstuvwxyz";
+        for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            assert_eq!(fingerprint(&text[..end]), plain(&text[..end]), "{end}");
+        }
     }
 
     #[test]
