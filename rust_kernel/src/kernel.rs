@@ -1843,10 +1843,11 @@ impl Kernel {
                 seq,
             );
         }
-        if self.slots[sid]
-            .seen_events
-            .contains(fingerprint(&ev.event_id))
-        {
+        // Looked up here and remembered below: fingerprinted once.
+        let event_fp = fingerprint(&ev.event_id);
+        let fill_fp =
+            (ev.kind == K::Fill && !ev.fill_id.is_empty()).then(|| fingerprint(&ev.fill_id));
+        if self.slots[sid].seen_events.contains(event_fp) {
             let d = detail_field("event_id", &ev.event_id);
             return self.event_refusal(
                 ev,
@@ -1857,12 +1858,7 @@ impl Kernel {
                 seq,
             );
         }
-        if ev.kind == K::Fill
-            && !ev.fill_id.is_empty()
-            && self.slots[sid]
-                .seen_fills
-                .contains(fingerprint(&ev.fill_id))
-        {
+        if fill_fp.is_some_and(|fp| self.slots[sid].seen_fills.contains(fp)) {
             let d = detail_field("fill_id", &ev.fill_id);
             return self.event_refusal(
                 ev,
@@ -1897,9 +1893,9 @@ impl Kernel {
         };
         if out.accepted || out.diagnostic_code == D::RateLimited {
             let slot = &mut self.slots[sid];
-            slot.seen_events.insert(fingerprint(&ev.event_id));
-            if ev.kind == K::Fill && !ev.fill_id.is_empty() {
-                slot.seen_fills.insert(fingerprint(&ev.fill_id));
+            slot.seen_events.insert(event_fp);
+            if let Some(fp) = fill_fp {
+                slot.seen_fills.insert(fp);
             }
         }
         out
