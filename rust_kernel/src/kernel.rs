@@ -364,6 +364,10 @@ pub struct Kernel {
     slots: Vec<TradeSlot>,
     free: SlotSet,
     open_by_asset: AHashMap<Id, SlotSet>,
+    /// The last asset's set that emptied, cleared, with its allocations: a trade that
+    /// opens and closes on one asset would otherwise allocate and free a set each time.
+    #[serde(skip)]
+    spare_open_set: SlotSet,
     open_count: usize,
     by_client_id: AHashMap<Id, usize>,
     by_venue_id: AHashMap<Id, usize>,
@@ -525,11 +529,13 @@ fn close_if_closed(slot: &mut TradeSlot) {
     if slot.fsm_state == TradeStage::Closed && !slot.closed {
         slot.closed = true;
         slot.unrealized_pnl = 0.0;
-        slot.close_reason = if slot.exit_reason.is_empty() {
-            "exit_filled".to_string()
+        // Written into the slot's own text: a new trade clears it and keeps its allocation.
+        if slot.exit_reason.is_empty() {
+            slot.close_reason.clear();
+            slot.close_reason.push_str("exit_filled");
         } else {
-            slot.exit_reason.clone()
-        };
+            slot.close_reason.clone_from(&slot.exit_reason);
+        }
     }
 }
 
@@ -641,6 +647,7 @@ impl Kernel {
             slots: (0..max_slots).map(TradeSlot::new).collect(),
             free: (0..max_slots).collect(),
             open_by_asset: AHashMap::new(),
+            spare_open_set: SlotSet::default(),
             open_count: 0,
             by_client_id: AHashMap::new(),
             by_venue_id: AHashMap::new(),
@@ -1610,6 +1617,8 @@ impl Kernel {
         order: VenueOrder,
     ) {
         let no_event = id("");
+        // Both transitions' room at once, not grown from nothing on the first.
+        out.transitions.reserve_exact(2);
         self.transition(
             out,
             sid,
@@ -2111,6 +2120,7 @@ impl Kernel {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
         let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), stage, seq);
+        out.transitions.reserve_exact(1);
         if !self.transition(
             &mut out,
             sid,
@@ -2576,6 +2586,7 @@ impl Kernel {
             out.details
                 .push(("unreported_qty", Detail::F64(ev.filled_size - new_filled)));
         }
+        out.transitions.reserve_exact(1);
         let moved = self.transition(
             &mut out,
             sid,
@@ -3108,7 +3119,11 @@ impl Kernel {
     }
 
     fn update_open_index(&mut self, sid: usize, asset: &Id, holds: bool) {
-        let set = self.open_by_asset.entry(asset.clone()).or_default();
+        let spare = &mut self.spare_open_set;
+        let set = self
+            .open_by_asset
+            .entry(asset.clone())
+            .or_insert_with(|| std::mem::take(spare));
         let changed = if holds {
             set.insert(sid)
         } else {
@@ -3122,7 +3137,10 @@ impl Kernel {
             }
         }
         if set.is_empty() {
-            self.open_by_asset.remove(asset);
+            if let Some(mut emptied) = self.open_by_asset.remove(asset) {
+                emptied.clear();
+                self.spare_open_set = emptied;
+            }
         }
     }
 
