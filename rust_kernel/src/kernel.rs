@@ -564,6 +564,14 @@ fn is_reconciliation(ev: &VenueEvent) -> bool {
     matches!(ev.metadata.get("source"), Some(MetaValue::Str(s)) if s == "reconciliation")
 }
 
+/// The slot a venue event was routed to, and its ids' fingerprints, for the slot's
+/// memories once the event is taken (see `Kernel::venue_event`).
+struct Routed {
+    sid: usize,
+    event_fp: u64,
+    fill_fp: Option<u64>,
+}
+
 /// Why a fill for an order the kernel no longer holds is refused.
 const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile with the venue";
 /// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
@@ -1743,7 +1751,18 @@ impl Kernel {
         }
         let seq = self.next_seq();
         self.counters.venue_events += 1;
-        let out = self.venue_event(ev, seq);
+        let mut routed = None;
+        let out = self.venue_event(ev, seq, &mut routed);
+        // The slot remembers the event (and its fill) once taken, or throttled.
+        if let Some(r) = routed
+            .filter(|_| out.accepted || out.diagnostic_code == KernelDiagnosticCode::RateLimited)
+        {
+            let slot = &mut self.slots[r.sid];
+            slot.seen_events.insert(r.event_fp);
+            if let Some(fp) = r.fill_fp {
+                slot.seen_fills.insert(fp);
+            }
+        }
         if !out.accepted {
             self.counters.venue_events_refused += 1;
         }
@@ -1769,7 +1788,15 @@ impl Kernel {
         KernelOutcome::refused(slot_id, trade, state, code, sev, details, seq)
     }
 
-    fn venue_event(&mut self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
+    /// Judges and applies `ev`; `routed` is set once it names a slot's order and is no
+    /// duplicate (`on_venue_event` remembers it there after). The outcome is the last
+    /// expression of every path: handed on as the callee wrote it, not copied here.
+    fn venue_event(
+        &mut self,
+        ev: &VenueEvent,
+        seq: u64,
+        routed: &mut Option<Routed>,
+    ) -> KernelOutcome {
         use KernelDiagnosticCode as D;
         use KernelEventKind as K;
         if ev.event_id.is_empty() {
@@ -1878,7 +1905,12 @@ impl Kernel {
                 seq,
             );
         }
-        let out = match ev.kind {
+        *routed = Some(Routed {
+            sid,
+            event_fp,
+            fill_fp,
+        });
+        match ev.kind {
             K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
                 self.settle_awaited(ev, late.expect("checked"), seq)
             }
@@ -1899,15 +1931,7 @@ impl Kernel {
             K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
                 self.apply_order_end(ev, sid, seq)
             }
-        };
-        if out.accepted || out.diagnostic_code == D::RateLimited {
-            let slot = &mut self.slots[sid];
-            slot.seen_events.insert(event_fp);
-            if let Some(fp) = fill_fp {
-                slot.seen_fills.insert(fp);
-            }
         }
-        out
     }
 
     /// The refusal of `ev` for its first number out of bounds, if any (what
