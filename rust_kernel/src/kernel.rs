@@ -21,6 +21,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
+/// The kernel's maps by id (client, venue and asset ids; kept-order keys), hashed on every
+/// input. foldhash takes a short id in one multiply where ahash's portable fallback (what a
+/// build without AES target features gets) takes several, and is seeded at random per map
+/// as ahash is: the venue's ids cannot be picked to collide in a way known beforehand.
+type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Quantities closer than this are equal (fills arrive as floats from venues).
 pub const QTY_EPS: f64 = 1e-9;
 /// How many accepted intent ids the kernel remembers to refuse reuse.
@@ -215,18 +221,18 @@ pub(crate) struct Kept {
 /// bytes, so older checkpoints still load.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EndedOrders {
-    by_key: AHashMap<KeptKey, Kept>,
+    by_key: IdMap<KeptKey, Kept>,
     /// The kernel's own (unique) client ids to their kept order.
-    by_client_id: AHashMap<Id, KeptKey>,
+    by_client_id: IdMap<Id, KeptKey>,
     /// Venue ids to the kept orders that carry them: an id two claim (a venue reusing ids)
     /// names neither, until all but one are forgotten.
-    by_venue_id: AHashMap<Id, Vec<KeptKey>>,
+    by_venue_id: IdMap<Id, Vec<KeptKey>>,
     /// For orders working or kept, the venue's filled size a reconciliation booked: every
     /// venue fill up to it is accounted for (see `Kernel::covered_by_reconciliation`).
-    reconciled: AHashMap<Id, f64>,
+    reconciled: IdMap<Id, f64>,
     /// For kept orders followed under rules 5, what their reports covered when they ended,
     /// and since (see [`Covered`]). Carried in a checkpoint's tail, not in [`EndedRepr`].
-    covered: AHashMap<KeptKey, Covered>,
+    covered: IdMap<KeptKey, Covered>,
 }
 
 impl EndedOrders {
@@ -363,14 +369,14 @@ pub struct Kernel {
     pub kernel_id: String,
     slots: Vec<TradeSlot>,
     free: SlotSet,
-    open_by_asset: AHashMap<Id, SlotSet>,
+    open_by_asset: IdMap<Id, SlotSet>,
     /// The last asset's set that emptied, cleared, with its allocations: a trade that
     /// opens and closes on one asset would otherwise allocate and free a set each time.
     #[serde(skip)]
     spare_open_set: SlotSet,
     open_count: usize,
-    by_client_id: AHashMap<Id, usize>,
-    by_venue_id: AHashMap<Id, usize>,
+    by_client_id: IdMap<Id, usize>,
+    by_venue_id: IdMap<Id, usize>,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
     finished_orders: FingerprintSet,
     #[serde(skip)]
@@ -391,8 +397,8 @@ pub struct Kernel {
     pub account: Account,
     pub control: Control,
     pub risk: RiskLimits,
-    market_limits: AHashMap<Id, MarketLimits>,
-    asset_notional: AHashMap<Id, f64>,
+    market_limits: IdMap<Id, MarketLimits>,
+    asset_notional: IdMap<Id, f64>,
     total_notional: f64,
     rate: RateWindow,
     seq: u64,
@@ -654,11 +660,11 @@ impl Kernel {
             kernel_id: kernel_id.to_string(),
             slots: (0..max_slots).map(TradeSlot::new).collect(),
             free: (0..max_slots).collect(),
-            open_by_asset: AHashMap::new(),
+            open_by_asset: IdMap::default(),
             spare_open_set: SlotSet::default(),
             open_count: 0,
-            by_client_id: AHashMap::new(),
-            by_venue_id: AHashMap::new(),
+            by_client_id: IdMap::default(),
+            by_venue_id: IdMap::default(),
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
             ended: EndedOrders::default(),
             covered: vec![[None, None]; max_slots],
@@ -669,8 +675,8 @@ impl Kernel {
             account: Account::default(),
             control: Control::default(),
             risk: RiskLimits::default(),
-            market_limits: AHashMap::new(),
-            asset_notional: AHashMap::new(),
+            market_limits: IdMap::default(),
+            asset_notional: IdMap::default(),
             total_notional: 0.0,
             rate: RateWindow::default(),
             seq: 0,
