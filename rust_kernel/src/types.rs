@@ -17,6 +17,11 @@ pub type Id = SmolStr;
 /// An id from text.
 #[inline]
 pub fn id(s: &str) -> Id {
+    // The empty id (no venue id yet, no event) is made on most inputs; the general path
+    // copies through a buffer and checks for runs of whitespace first.
+    if s.is_empty() {
+        return Id::default();
+    }
     SmolStr::new(s)
 }
 
@@ -69,7 +74,10 @@ pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
     buf[len - digits.len()..len].copy_from_slice(digits);
     // SAFETY: two `str`s followed by ASCII digits: valid UTF-8 (checking it again cost as
     // much as the rest of this function).
-    SmolStr::new(unsafe { std::str::from_utf8_unchecked(&buf[..len]) })
+    let text = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };
+    // Inline for certain (`len` is at most the inline capacity): made directly, without
+    // `SmolStr::new`'s second copy through a buffer and its whitespace check.
+    SmolStr::new_inline(text)
 }
 
 macro_rules! named_enum {
