@@ -3159,16 +3159,33 @@ impl Kernel {
         self.finished_orders.insert(fingerprint(client_order_id));
     }
 
+    /// Puts slot `sid` in (or takes it out of) the open slots of `asset`: one lookup of the
+    /// asset, whether its set is made, changed or emptied.
     fn update_open_index(&mut self, sid: usize, asset: &Id, holds: bool) {
-        let spare = &mut self.spare_open_set;
-        let set = self
-            .open_by_asset
-            .entry(asset.clone())
-            .or_insert_with(|| std::mem::take(spare));
-        let changed = if holds {
-            set.insert(sid)
-        } else {
-            set.remove(sid)
+        let changed = match self.open_by_asset.entry(asset.clone()) {
+            Entry::Occupied(mut e) => {
+                let set = e.get_mut();
+                let changed = if holds {
+                    set.insert(sid)
+                } else {
+                    set.remove(sid)
+                };
+                if set.is_empty() {
+                    let mut emptied = e.remove();
+                    emptied.clear();
+                    self.spare_open_set = emptied;
+                }
+                changed
+            }
+            // No set: no slot of the asset is open, this one included.
+            Entry::Vacant(e) => {
+                if holds {
+                    let mut set = std::mem::take(&mut self.spare_open_set);
+                    set.insert(sid);
+                    e.insert(set);
+                }
+                holds
+            }
         };
         if changed {
             if holds {
@@ -3177,24 +3194,30 @@ impl Kernel {
                 self.open_count -= 1;
             }
         }
-        if set.is_empty() {
-            if let Some(mut emptied) = self.open_by_asset.remove(asset) {
-                emptied.clear();
-                self.spare_open_set = emptied;
-            }
-        }
     }
 
+    /// Sets what slot `sid` commits and the totals by asset and overall; one lookup of the
+    /// asset, whether its total is made, changed or dropped (at zero).
     fn set_committed(&mut self, sid: usize, notional: f64) {
         let slot = &mut self.slots[sid];
         let delta = notional - slot.committed_notional;
         slot.committed_notional = notional;
         if delta != 0.0 {
-            let a = self.asset_notional.entry(slot.asset.clone()).or_insert(0.0);
-            *a = (*a + delta).max(0.0);
-            if *a <= 1e-9 {
-                let asset = slot.asset.clone();
-                self.asset_notional.remove(&asset);
+            match self.asset_notional.entry(slot.asset.clone()) {
+                Entry::Occupied(mut e) => {
+                    let a = (*e.get() + delta).max(0.0);
+                    if a <= 1e-9 {
+                        e.remove();
+                    } else {
+                        *e.get_mut() = a;
+                    }
+                }
+                Entry::Vacant(e) => {
+                    let a = delta.max(0.0);
+                    if a > 1e-9 {
+                        e.insert(a);
+                    }
+                }
             }
             self.total_notional = (self.total_notional + delta).max(0.0);
         }
