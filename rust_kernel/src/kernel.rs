@@ -1260,6 +1260,8 @@ impl Kernel {
         }
     }
 
+    /// Moves slot `sid` by `trigger` and records the transition in `out`, whose stage it
+    /// sets; false, changing nothing, when the table has no such move.
     #[allow(clippy::too_many_arguments)]
     fn transition(
         &mut self,
@@ -1272,11 +1274,39 @@ impl Kernel {
         event_id: &Id,
         details: Details,
     ) -> bool {
+        let moved = self.transition_into(
+            &mut out.transitions,
+            sid,
+            trigger,
+            ctx,
+            ts,
+            intent_id,
+            event_id,
+            details,
+        );
+        if let Some(next) = moved {
+            out.state = next;
+        }
+        moved.is_some()
+    }
+
+    /// [`Kernel::transition`] recorded in `transitions`, for an outcome made after it (see
+    /// `KernelOutcome::ok_with`): the stage the slot moved to, if it moved.
+    #[allow(clippy::too_many_arguments)]
+    fn transition_into(
+        &mut self,
+        transitions: &mut Vec<KernelTransition>,
+        sid: usize,
+        trigger: Trigger,
+        ctx: Ctx,
+        ts: f64,
+        intent_id: &Id,
+        event_id: &Id,
+        details: Details,
+    ) -> Option<TradeStage> {
         let slot = &mut self.slots[sid];
         let prev = slot.fsm_state;
-        let Some(next) = next_stage(prev, trigger, ctx) else {
-            return false;
-        };
+        let next = next_stage(prev, trigger, ctx)?;
         slot.fsm_state = next;
         if ts > slot.last_event_time {
             slot.last_event_time = ts;
@@ -1288,7 +1318,7 @@ impl Kernel {
         } else if !was_free && is_free {
             self.free.insert(sid);
         }
-        out.transitions.push(KernelTransition {
+        transitions.push(KernelTransition {
             timestamp: ts,
             trade_id: slot.trade_id.clone(),
             slot_id: sid,
@@ -1299,9 +1329,8 @@ impl Kernel {
             event_id: event_id.clone(),
             details,
         });
-        out.state = next;
         self.dirty.slot(sid);
-        true
+        Some(next)
     }
 
     fn enter(&mut self, intent: &Intent, seq: u64) -> KernelOutcome {
@@ -2156,14 +2185,13 @@ impl Kernel {
         if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
             return refused;
         }
-        let stage = self.slots[sid].fsm_state;
         let ctx = Ctx {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
-        let mut out = KernelOutcome::ok(sid as i64, self.slots[sid].trade_id.clone(), stage, seq);
-        room_for_transitions(&mut out, 1);
-        if !self.transition(
-            &mut out,
+        let trade_id = self.slots[sid].trade_id.clone();
+        let mut transitions = Vec::with_capacity(1);
+        let Some(state) = self.transition_into(
+            &mut transitions,
             sid,
             Trigger::Ack,
             ctx,
@@ -2171,9 +2199,9 @@ impl Kernel {
             &id(""),
             &ev.event_id,
             Vec::new(),
-        ) {
+        ) else {
             return self.stage_refusal(ev, sid, seq);
-        }
+        };
         let order = self.slots[sid]
             .active_order_mut()
             .expect("indexed orders are active");
@@ -2191,7 +2219,7 @@ impl Kernel {
             }
             self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
-        out
+        KernelOutcome::ok_with(sid as i64, trade_id, state, transitions, seq)
     }
 
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
@@ -2485,14 +2513,7 @@ impl Kernel {
     /// What follows a fill booked on slot `sid`: the slot's commitment (an entry's filled
     /// size plus `working`, what is still working, at the entry reference; an exit's position
     /// at its entry price), the fill's running-total key remembered, and the outcome to tell.
-    fn after_fill(
-        &mut self,
-        sid: usize,
-        order: &VenueOrder,
-        working: f64,
-        total_key: Option<u64>,
-        seq: u64,
-    ) -> KernelOutcome {
+    fn after_fill(&mut self, sid: usize, order: &VenueOrder, working: f64, total_key: Option<u64>) {
         let slot = &self.slots[sid];
         let committed = if order.is_entry {
             (slot.size + working) * order.reference_price
@@ -2500,11 +2521,9 @@ impl Kernel {
             slot.size * slot.entry_price
         };
         self.set_committed(sid, committed);
-        let slot = &mut self.slots[sid];
         if let Some(k) = total_key {
-            slot.seen_fills.insert(k);
+            self.slots[sid].seen_fills.insert(k);
         }
-        KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq)
     }
 
     /// The journal's row for a fill of `order` booked as `b`.
@@ -2617,19 +2636,19 @@ impl Kernel {
         } else {
             order.size - new_filled
         };
-        let mut out = self.after_fill(sid, &order, working, total_key, seq);
+        self.after_fill(sid, &order, working, total_key);
+        let (trade_id, stage) = (self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state);
+        let (mut severity, mut details) = (KernelSeverity::Info, Vec::new());
         if ev.size > 0.0 && ev.filled_size > new_filled + QTY_EPS.max(order.size * 1e-9) {
             // The venue counts more filled than the kernel has been told of: a fill is missing
             // (or still on its way). Applied as given, and said loudly.
-            out.severity = KernelSeverity::Warning;
-            out.details
-                .push(("venue_filled_size", Detail::F64(ev.filled_size)));
-            out.details
-                .push(("unreported_qty", Detail::F64(ev.filled_size - new_filled)));
+            severity = KernelSeverity::Warning;
+            details.push(("venue_filled_size", Detail::F64(ev.filled_size)));
+            details.push(("unreported_qty", Detail::F64(ev.filled_size - new_filled)));
         }
-        room_for_transitions(&mut out, 1);
-        let moved = self.transition(
-            &mut out,
+        let mut transitions = Vec::with_capacity(1);
+        let moved = self.transition_into(
+            &mut transitions,
             sid,
             trigger,
             Ctx {
@@ -2641,7 +2660,7 @@ impl Kernel {
             fill_details(qty, ev.price, new_filled, order.size),
         );
         debug_assert!(
-            moved || !legal,
+            moved.is_some() || !legal,
             "checked above with the same stage, trigger and context"
         );
         if complete {
@@ -2700,7 +2719,13 @@ impl Kernel {
             }
         }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
-        out
+        // Made here, where it is returned (see `KernelOutcome::ok_with`).
+        let state = moved.unwrap_or(stage);
+        KernelOutcome {
+            severity,
+            details,
+            ..KernelOutcome::ok_with(sid as i64, trade_id, state, transitions, seq)
+        }
     }
 
     /// The OVERFILL refusal of a fill of kept `order`, with `details` and why.
@@ -2871,7 +2896,9 @@ impl Kernel {
             self.slots[sid].active_leg_index += 1;
             bound_leg_index(&mut self.slots[sid]);
         }
-        let mut out = self.after_fill(sid, &order, 0.0, total_key, seq);
+        self.after_fill(sid, &order, 0.0, total_key);
+        let slot = &self.slots[sid];
+        let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
         // Applied, and said: the position changed after its order was reported over.
         out.severity = KernelSeverity::Warning;
         out.details.push(("late_fill", Detail::Bool(true)));

@@ -1207,6 +1207,20 @@ pub struct KernelOutcome {
 
 impl KernelOutcome {
     pub fn ok(slot_id: i64, trade_id: Id, state: TradeStage, seq: u64) -> Self {
+        Self::ok_with(slot_id, trade_id, state, Vec::new(), seq)
+    }
+
+    /// [`KernelOutcome::ok`] with its transitions, for a caller to make as the value it
+    /// returns: an outcome made first and filled in after is copied out whole (about 300
+    /// bytes) where it is returned.
+    #[inline(always)]
+    pub(crate) fn ok_with(
+        slot_id: i64,
+        trade_id: Id,
+        state: TradeStage,
+        transitions: Vec<KernelTransition>,
+        seq: u64,
+    ) -> Self {
         KernelOutcome {
             accepted: true,
             slot_id,
@@ -1214,7 +1228,7 @@ impl KernelOutcome {
             state,
             diagnostic_code: KernelDiagnosticCode::Ok,
             severity: KernelSeverity::Info,
-            transitions: Vec::new(),
+            transitions,
             emitted_events: Vec::new(),
             submit: None,
             cancels: Vec::new(),
