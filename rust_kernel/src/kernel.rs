@@ -530,17 +530,6 @@ fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Details {
     ]
 }
 
-/// Room for the `n` transitions an outcome is about to get. A fresh outcome's empty vector
-/// is replaced by one allocated at that size: reserving on it goes through the general
-/// growth path, a few times the work of the allocation itself.
-fn room_for_transitions(out: &mut KernelOutcome, n: usize) {
-    if out.transitions.capacity() == 0 {
-        out.transitions = Vec::with_capacity(n);
-    } else {
-        out.transitions.reserve(n);
-    }
-}
-
 /// Marks a slot that a fill moved to CLOSED as closed, with its reason.
 fn close_if_closed(slot: &mut TradeSlot) {
     if slot.fsm_state == TradeStage::Closed && !slot.closed {
@@ -1532,13 +1521,26 @@ impl Kernel {
             .extend_from_slice(&intent.exit_leg_ratios);
         slot.metadata.clone_from(&intent.metadata);
         let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
-        let mut out = KernelOutcome::ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
-        self.send_order(&mut out, sid, Trigger::Enter, Ctx::default(), intent, order);
+        let (transitions, moved) =
+            self.send_order(sid, Trigger::Enter, Ctx::default(), intent, &order);
+        let mut details = Vec::new();
         if qty != intent.target_size {
-            out.details.push(("rounded_size", Detail::F64(qty)));
+            details.push(("rounded_size", Detail::F64(qty)));
         }
         self.set_committed(sid, notional);
-        out
+        // Made here, where it is returned (see `KernelOutcome::ok_with`).
+        let state = moved.unwrap_or(stage);
+        KernelOutcome {
+            submit: Some(order),
+            details,
+            ..KernelOutcome::ok_with(
+                intent.slot_id,
+                intent.trade_id.clone(),
+                state,
+                transitions,
+                seq,
+            )
+        }
     }
 
     fn exit(&mut self, intent: &Intent, seq: u64) -> KernelOutcome {
@@ -1648,33 +1650,36 @@ impl Kernel {
             return o;
         }
         let order = self.new_order(intent, sid, side, qty, false, &m);
-        let mut out = KernelOutcome::ok(intent.slot_id, trade_id, stage, seq);
         let held = Ctx {
             holds_position: true,
         };
-        self.send_order(&mut out, sid, Trigger::Exit, held, intent, order);
-        self.slots[sid].exit_reason = intent.reason.clone();
-        out.details.extend(details);
-        out
+        let (transitions, moved) = self.send_order(sid, Trigger::Exit, held, intent, &order);
+        self.slots[sid].exit_reason.clone_from(&intent.reason);
+        // Made here, where it is returned (see `KernelOutcome::ok_with`).
+        let state = moved.unwrap_or(stage);
+        KernelOutcome {
+            submit: Some(order),
+            details,
+            ..KernelOutcome::ok_with(intent.slot_id, trade_id, state, transitions, seq)
+        }
     }
 
     /// An accepted ENTER or EXIT goes out: the request and submit transitions, then the
-    /// order is registered (rate window, order index, the slot's active order) and put in
-    /// `out.submit` for the caller to hand to the venue.
+    /// order is registered (rate window, order index, the slot's active order). The
+    /// transitions and the stage they reached (None if none moved) are for the outcome the
+    /// caller makes, with the order in `submit` for it to hand to the venue.
     fn send_order(
         &mut self,
-        out: &mut KernelOutcome,
         sid: usize,
         request: Trigger,
         ctx: Ctx,
         intent: &Intent,
-        order: VenueOrder,
-    ) {
+        order: &VenueOrder,
+    ) -> (Vec<KernelTransition>, Option<TradeStage>) {
         let no_event = id("");
-        // Both transitions' room at once, not grown from nothing on the first.
-        room_for_transitions(out, 2);
-        self.transition(
-            out,
+        let mut transitions = Vec::with_capacity(2);
+        let requested = self.transition_into(
+            &mut transitions,
             sid,
             request,
             ctx,
@@ -1687,8 +1692,8 @@ impl Kernel {
             ("client_order_id", (&order.client_order_id).into()),
             ("qty", Detail::F64(order.size)),
         ];
-        self.transition(
-            out,
+        let submitted = self.transition_into(
+            &mut transitions,
             sid,
             Trigger::Submit,
             ctx,
@@ -1707,7 +1712,7 @@ impl Kernel {
             slot.active_exit_order = Some(order.clone());
         }
         self.counters.orders_submitted += 1;
-        out.submit = Some(order);
+        (transitions, submitted.or(requested))
     }
 
     /// The refusal of an EXIT or (rules 5 on) a CANCEL naming another trade than the one
