@@ -22,9 +22,9 @@ use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
 /// The kernel's maps by id (client, venue and asset ids; kept-order keys), hashed on every
-/// input. foldhash takes a short id in one multiply where ahash's portable fallback (what a
-/// build without AES target features gets) takes several, and is seeded at random per map
-/// as ahash is: the venue's ids cannot be picked to collide in a way known beforehand.
+/// input. foldhash takes an id of up to 16 bytes in two multiplies where ahash's portable
+/// fallback (what a build without AES target features gets) takes four, and is seeded at
+/// random per map as ahash is: a venue's ids cannot be picked to collide beforehand.
 type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Quantities closer than this are equal (fills arrive as floats from venues).
@@ -1930,7 +1930,8 @@ impl Kernel {
                 seq,
             );
         }
-        // Looked up here and remembered below: fingerprinted once.
+        // Looked up here and, once the event is taken, remembered by `on_venue_event`:
+        // fingerprinted once.
         let event_fp = fingerprint(&ev.event_id);
         let fill_fp =
             (ev.kind == K::Fill && !ev.fill_id.is_empty()).then(|| fingerprint(&ev.fill_id));
@@ -2517,7 +2518,7 @@ impl Kernel {
 
     /// What follows a fill booked on slot `sid`: the slot's commitment (an entry's filled
     /// size plus `working`, what is still working, at the entry reference; an exit's position
-    /// at its entry price), the fill's running-total key remembered, and the outcome to tell.
+    /// at its entry price) and the fill's running-total key remembered.
     fn after_fill(&mut self, sid: usize, order: &VenueOrder, working: f64, total_key: Option<u64>) {
         let slot = &self.slots[sid];
         let committed = if order.is_entry {
