@@ -730,19 +730,31 @@ impl RowBuf {
         self.head = 0;
     }
 
-    /// Starts a row of `(seq, sub)`; the caller appends its values.
+    /// Starts a row of `(seq, sub)` in a segment with room for it ([`RowBuf::has_room`]);
+    /// the caller appends its values.
+    #[inline]
     fn begin(&mut self, seq: u64, sub: u32) -> &mut Vec<u8> {
-        // Room for a typical row at once, so its values never wait on a regrowth.
-        self.bytes.reserve(256);
+        assert!(self.has_room(), "a row begins only in a segment with room");
         // The buffers are written once, front to back, far too much to stay in cache: each
         // new cache line would stall the writer on a load from memory. Asking for the lines a
         // few rows ahead lets those loads overlap with the kernel's work instead.
         let (bytes, starts) = (self.bytes.len(), self.starts.len());
         prefetch_bytes(self.bytes.as_ptr().wrapping_add(bytes + ROW_AHEAD), 128);
         prefetch_bytes(self.starts.as_ptr().wrapping_add(starts + 8).cast(), 64);
-        self.starts.push(self.bytes.len());
-        self.bytes.extend_from_slice(&seq.to_le_bytes());
-        self.bytes.extend_from_slice(&sub.to_le_bytes());
+        // SAFETY: `has_room` holds: `starts` has room for one more start (its length is
+        // below its capacity) and `bytes` for ROW_ROOM (1 KiB) more bytes, of which the row's
+        // key takes 12. Each `set_len` covers exactly what was written. The rest of the row
+        // goes through `Vec`'s checked writes.
+        unsafe {
+            self.starts.as_mut_ptr().add(starts).write(bytes);
+            self.starts.set_len(starts + 1);
+            let at = self.bytes.as_mut_ptr().add(bytes);
+            at.cast::<[u8; 8]>().write_unaligned(seq.to_le_bytes());
+            at.add(8)
+                .cast::<[u8; 4]>()
+                .write_unaligned(sub.to_le_bytes());
+            self.bytes.set_len(bytes + 12);
+        }
         &mut self.bytes
     }
 }
