@@ -22,7 +22,7 @@
    without them), the kernel's Native block encoding (GIL released), chDB ingesting those
    blocks through ``raw_insert``, and the share of its speed a Python thread keeps meanwhile.
 
-``python benches/bench_journal.py`` (about a minute) or ``--quick`` (a smoke run).
+``python benches/bench_journal.py`` (about two minutes) or ``--quick`` (a smoke run).
 """
 
 from __future__ import annotations
