@@ -586,6 +586,25 @@ def test_a_flush_does_not_wait_for_a_burst_hold(tmp_path: Path) -> None:
         journal.close()
 
 
+def test_each_kernels_rows_count_once_toward_drained_and_a_burst(tmp_path: Path) -> None:
+    # Two kernels, the busy one drained first: the idle one's empty take must not count the
+    # busy one's rows again (stats' "drained", and the measure a burst hold is decided by).
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=60.0, batch_rows=1_000_000)
+    try:
+        work, _ = twins(journal, kernel_id="busy")
+        idle = ExecutionKernel(max_slots=2, journal=journal, kernel_id="idle")
+        work.run(200)
+        journal.flush(60)
+        written = journal.stats().written
+        assert written > 0
+        assert journal.stats().extra["drained"] == written
+        with journal._cond:  # every take is still within max_delay (60 s)
+            assert sum(rows for _, rows in journal._recent_drains) == written
+        del idle
+    finally:
+        journal.close()
+
+
 @pytest.mark.parametrize("hold", [0.3, None])
 def test_a_burst_longer_than_the_hold_is_written_while_it_lasts(tmp_path: Path, hold: float | None) -> None:
     t0 = time.monotonic()  # before the first row is drained: the hold counts from there

@@ -1259,16 +1259,18 @@ class ClickHouseJournal:
                     asked_all = False
                     continue
                 now = time.monotonic()
+                took = 0  # this kernel's rows: `drained` sums every kernel's of this pass
                 with self._cond:
                     if not blocks and kernel_id in self._leaving:
                         self._drop_kernel_locked(kernel)  # detached, and now empty
                     for block in blocks:
                         self._enqueue_locked(_Chunk(kernel_id, block.table, block, now))
-                        drained += len(block)
-                        room -= len(block)
-                    self._counters["drained"] += drained
-                    if drained:
-                        self._note_drain_locked(now, drained)
+                        took += len(block)
+                    drained += took
+                    room -= took
+                    self._counters["drained"] += took
+                    if took:
+                        self._note_drain_locked(now, took)
                         # A writer holding a burst looks again each poll_interval by itself
                         # (waking it per take costs the strategy a GIL hand-back); a flush
                         # or close lifts the hold and never waits on this.
