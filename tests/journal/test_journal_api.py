@@ -605,6 +605,25 @@ def test_each_kernels_rows_count_once_toward_drained_and_a_burst(tmp_path: Path)
         journal.close()
 
 
+def test_a_held_burst_is_written_when_the_hold_ends_though_max_delay_is_longer(tmp_path: Path) -> None:
+    # The writer went to sleep for max_delay before the burst started; nobody may leave it
+    # there once the hold (shorter than max_delay) is over.
+    hold = 3.0
+    journal = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", burst_hold=hold, **{**_BURSTY, "max_delay": 60.0})
+    try:
+        work, reference = twins(journal, kernel_id="short-hold")
+        t0 = time.monotonic()
+        _burst(work, lambda: journal.stats().extra["drained"] >= 1_000)
+        if time.monotonic() - t0 > hold / 2:
+            pytest.skip("the burst took longer than half the hold on this machine")
+        assert journal.stats().written == 0, "held"
+        rows = _rows_in(reference)
+        # The hold ends 3 s after the first row; max_delay would be 60 s.
+        wait_until(lambda: journal.stats().written == rows, "the held rows", timeout=hold + 12)
+    finally:
+        journal.close()
+
+
 @pytest.mark.parametrize("hold", [0.3, None])
 def test_a_burst_longer_than_the_hold_is_written_while_it_lasts(tmp_path: Path, hold: float | None) -> None:
     t0 = time.monotonic()  # before the first row is drained: the hold counts from there

@@ -259,7 +259,8 @@ class ClickHouseJournal:
     so ClickHouse's ingest does not run beside the strategy's burst on a small machine. A hold
     only starts once the writer has caught up (the oldest queued row younger than
     ``burst_hold``), so it never caps what the journal writes under sustained load; a burst's
-    rows reach ClickHouse up to ``burst_hold`` later. ``flush()`` and ``close()`` lift it.
+    rows reach ClickHouse up to ``burst_hold`` later. ``flush()`` (so ``detach()``), ``backfill()``
+    and ``close()`` lift it.
 
     ``gil_budget`` (None: unlimited): the share of wall time the journal's two threads may
     spend on the CPU together, so a strategy bursting faster than the journal can write keeps
@@ -376,6 +377,9 @@ class ClickHouseJournal:
         # (monotonic time, rows) of the drainer's takes within the last max_delay: a burst's
         # measure (see burst_hold).
         self._recent_drains: deque[tuple[float, int]] = deque()
+        # The writer is writing, or waits at most poll_interval because a burst is held: it
+        # looks at the queue again soon by itself, and the drainer need not wake it per take.
+        self._writer_looks_soon = False
         self._kernels: list[tuple[str, ExecutionKernel]] = []
         # Kernels detached while rows were still in their outboxes: drained until empty, then
         # dropped by the drainer.
@@ -1271,10 +1275,11 @@ class ClickHouseJournal:
                     self._counters["drained"] += took
                     if took:
                         self._note_drain_locked(now, took)
-                        # A writer holding a burst looks again each poll_interval by itself
-                        # (waking it per take costs the strategy a GIL hand-back); a flush
-                        # or close lifts the hold and never waits on this.
-                        if not self._hold_left_locked(now):
+                        # While a burst is held, a writer that looks again each poll_interval
+                        # by itself is not woken per take (each wake costs the strategy a GIL
+                        # hand-back); one asleep for up to max_delay is, or it could sleep
+                        # past the hold's end. A flush or close lifts the hold.
+                        if not (self._writer_looks_soon and self._hold_left_locked(now)):
                             self._cond.notify_all()
                 self._yield_gil(time.thread_time() - cpu)
             with self._cond:
@@ -1345,6 +1350,7 @@ class ClickHouseJournal:
                     now = time.monotonic()
                     wait = self.max_delay
                     held = self._hold_left_locked(now)
+                    self._writer_looks_soon = held > 0
                     if held:  # look again when the burst may have ended, or when the hold does
                         wait = min(self.poll_interval, held)
                     elif self._queue:
@@ -1359,6 +1365,7 @@ class ClickHouseJournal:
                             later.append(self._marks_retry_at - now)
                         wait = min([wait, *later])
                     self._cond.wait(max(0.001, wait))
+                self._writer_looks_soon = True  # writing: it looks at the queue again after
                 take = list(self._queue)
                 self._queue.clear()
                 self._taken = take
