@@ -457,6 +457,7 @@ mod tests {
     #[case::a_handful(4, 1)]
     #[case::all_byte_indexes(256, 1)]
     #[case::one_past_byte_indexes(257, 2)]
+    #[case::all_two_byte_indexes(65_536, 2)]
     #[case::one_past_two_byte_indexes(65_537, 4)]
     fn a_dictionary_widens_its_indexes_as_values_outgrow_them(
         #[case] distinct: usize,
@@ -475,6 +476,41 @@ mod tests {
             (0..distinct as u64).collect::<Vec<_>>(),
             "in order first seen"
         );
+    }
+
+    /// In a `Nullable` dictionary the null slot takes index 0: one value fewer fits each width.
+    #[rstest::rstest]
+    #[case::all_byte_indexes(255, 1)]
+    #[case::one_past_byte_indexes(256, 2)]
+    #[case::all_two_byte_indexes(65_535, 2)]
+    #[case::one_past_two_byte_indexes(65_536, 4)]
+    fn a_nullable_dictionary_widens_one_value_sooner(
+        #[case] distinct: usize,
+        #[case] width: usize,
+    ) {
+        let mut d = Dictionary::default();
+        d.start(true);
+        let mut indexes = Vec::new();
+        let names: Vec<String> = (0..distinct).map(|i| format!("S{i}")).collect();
+        for v in names.iter().chain(names.iter().rev()) {
+            d.push_index(&mut indexes, v);
+        }
+        assert_eq!(d.width, width);
+        assert_eq!(d.len(), distinct + 1, "the null slot and each value once");
+        let read = |k: usize| {
+            let mut i = [0u8; 8];
+            i[..width].copy_from_slice(&indexes[k * width..(k + 1) * width]);
+            u64::from_le_bytes(i)
+        };
+        assert_eq!(indexes.len(), 2 * distinct * width);
+        for k in 0..distinct {
+            assert_eq!(read(k), k as u64 + 1, "first round, row {k}");
+            assert_eq!(
+                read(2 * distinct - 1 - k),
+                k as u64 + 1,
+                "second round, row {k}"
+            );
+        }
     }
 
     #[test]
