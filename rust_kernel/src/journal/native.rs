@@ -139,7 +139,8 @@ impl Dictionary {
     /// (new indexes come one at a time, so once is enough).
     fn push_index(&mut self, indexes: &mut Vec<u8>, v: &str) {
         let i = self.index_of(v);
-        if i >> (8 * self.width) != 0 {
+        // Four-byte indexes are the widest: no shift by a usize's whole width on 32-bit targets.
+        if self.width < 4 && i >> (8 * self.width) != 0 {
             widen(indexes, self.width);
             self.width *= 2;
         }
