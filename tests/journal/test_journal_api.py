@@ -599,7 +599,7 @@ def test_each_kernels_rows_count_once_toward_drained_and_a_burst(tmp_path: Path)
         assert written > 0
         assert journal.stats().extra["drained"] == written
         with journal._cond:  # every take is still within max_delay (60 s)
-            assert sum(rows for _, rows in journal._recent_drains) == written
+            assert journal._recent_rows == sum(rows for _, rows in journal._recent_drains) == written
         del idle
     finally:
         journal.close()
@@ -800,7 +800,7 @@ def test_a_time_beyond_the_columns_range_is_stored_at_its_end_and_the_table_stay
 
 _EXITS_WITHOUT_CLOSE = """
 import sys
-from dita import ExecutionKernel, InMemoryJournal, KernelIntent, VenueEvent
+from dita import ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal.clickhouse import ClickHouseJournal
 
 journal = ClickHouseJournal(sys.argv[1], max_delay=60.0, batch_rows=1_000_000)  # rows wait to exit

@@ -377,6 +377,7 @@ class ClickHouseJournal:
         # (monotonic time, rows) of the drainer's takes within the last max_delay: a burst's
         # measure (see burst_hold).
         self._recent_drains: deque[tuple[float, int]] = deque()
+        self._recent_rows = 0  # their rows' sum
         # The writer is writing, or waits at most poll_interval because a burst is held: it
         # looks at the queue again soon by itself, and the drainer need not wake it per take.
         self._writer_looks_soon = False
@@ -1319,7 +1320,8 @@ class ClickHouseJournal:
         return self._pending_rows >= self.batch_rows or now - self._queue[0].drained_at >= self.max_delay
 
     def _hold_left_locked(self, now: float) -> float:
-        """Seconds the queued rows still wait for a burst (``burst_hold``); 0 when not held."""
+        """Seconds the queued rows still wait for a burst (``burst_hold``); 0 when not held.
+        Forgets the takes that have left the burst's window on the way."""
         if self.burst_hold is None or self._stopping or self._flushers or not self._queue:
             return 0.0
         if self._pending_rows >= self.queue_rows:
@@ -1328,7 +1330,7 @@ class ClickHouseJournal:
         if left <= 0:
             return 0.0
         self._note_drain_locked(now, 0)
-        if sum(rows for _, rows in self._recent_drains) < self.batch_rows:
+        if self._recent_rows < self.batch_rows:
             return 0.0
         return left
 
@@ -1336,9 +1338,10 @@ class ClickHouseJournal:
         """Remember a take of ``rows`` (none: only forget takes older than ``max_delay``)."""
         recent = self._recent_drains
         while recent and recent[0][0] < now - self.max_delay:
-            recent.popleft()
+            self._recent_rows -= recent.popleft()[1]
         if rows:
             recent.append((now, rows))
+            self._recent_rows += rows
 
     def _writer_loop(self) -> None:
         self._lower_priority()
