@@ -123,3 +123,25 @@ def test_the_kernels_native_blocks_send_every_column_as_its_table_stores_it() ->
         assert list(JOURNAL_COLUMNS[table]) == names, table
         # Exactly the table's types, LowCardinality included: ClickHouse converts nothing.
         assert list(JOURNAL_WIRE_TYPES[table]) == [t for _, t in cols[1:]], table
+
+
+def test_a_native_block_sends_kernel_id_as_its_tables_store_it() -> None:
+    from dita import ExecutionKernel, KernelIntent
+
+    kernel = ExecutionKernel(max_slots=1, kernel_id="desk-9")
+    kernel.set_journal_enabled(True)
+    kernel.process_intent(
+        KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", reference_price=100.0, target_size=1.0)
+    )
+    blocks = kernel.drain_journal_blocks()
+    assert blocks
+    for block in blocks:
+        data = block.encode()
+        # varint columns, varint rows (both under 128 here), then the first column: kernel_id.
+        at = 2
+        names = []
+        for _ in range(2):
+            n = data[at]
+            names.append(data[at + 1 : at + 1 + n].decode())
+            at += 1 + n
+        assert names == ["kernel_id", schema.TABLE_COLUMNS[block.table][0][1]], block.table
