@@ -599,6 +599,19 @@ fn rate_limited(out: &mut KernelOutcome, ev: &VenueEvent, client_order_id: &Id) 
         .push(("client_order_id", client_order_id.into()));
 }
 
+/// Whether `v` is a finite number, not negative where `non_negative`, within
+/// [`MAX_MAGNITUDE`]: the common case, decided without looking at field names. A number
+/// failing it goes to [`number_refusal_details`], which names the field (and has the last
+/// word on what is too large).
+#[inline(always)]
+fn in_bounds(v: f64, non_negative: bool) -> bool {
+    if non_negative {
+        (0.0..=MAX_MAGNITUDE).contains(&v)
+    } else {
+        v.abs() <= MAX_MAGNITUDE
+    }
+}
+
 /// The details refusing `v` of an event's `field`, if it is not finite, negative where
 /// `non_negative`, or beyond [`MAX_MAGNITUDE`]; `bad_reason` says what it must be.
 #[inline]
@@ -608,8 +621,7 @@ fn number_refusal(
     non_negative: bool,
     bad_reason: &'static str,
 ) -> Option<Details> {
-    // Every event checks several numbers: the common case decides without looking at names.
-    if v.is_finite() && !(non_negative && v < 0.0) && v.abs() <= MAX_MAGNITUDE {
+    if in_bounds(v, non_negative) {
         return None;
     }
     number_refusal_details(field, v, non_negative, bad_reason)
@@ -1856,15 +1868,14 @@ impl Kernel {
         }
         // Every event's numbers are checked: the common case (all within bounds) decides
         // all seven at once, and only an event failing it walks them to name the first.
-        let in_bounds = |v: f64| (0.0..=MAX_MAGNITUDE).contains(&v);
-        let fee = ev.fee.unwrap_or(0.0);
-        if !(in_bounds(ev.price)
-            & in_bounds(ev.size)
-            & in_bounds(ev.filled_size)
-            & in_bounds(ev.remaining_size)
-            & in_bounds(ev.retry_after)
-            & in_bounds(ev.timestamp)
-            & (fee.abs() <= MAX_MAGNITUDE))
+        // A fee may be negative (a rebate).
+        if !(in_bounds(ev.price, true)
+            & in_bounds(ev.size, true)
+            & in_bounds(ev.filled_size, true)
+            & in_bounds(ev.remaining_size, true)
+            & in_bounds(ev.retry_after, true)
+            & in_bounds(ev.timestamp, true)
+            & in_bounds(ev.fee.unwrap_or(0.0), false))
         {
             if let Some(refused) = self.number_refusal_of(ev, seq) {
                 return refused;
