@@ -181,14 +181,39 @@ def bench_sustained(report: Report, root: Path, trades: int) -> None:
     report.add(LABEL_SUSTAINED_RATIO, sustained / raw, "x")
 
 
+def run_normal(dsn: str, kernel_id: str, pairs: int, **options: Any) -> tuple[float, float, float]:
+    """A loop of ``pairs`` ENTER/EXIT pairs at NORMAL on a fresh journal with ``options``:
+    (intents/s of the loop, seconds ClickHouse then took to catch up, rows per intent)."""
+    journal = ClickHouseJournal(dsn, serve_sql=False, **options)
+    try:
+        kernel = ExecutionKernel(max_slots=16, kernel_id=kernel_id, journal_capacity=5_000_000)
+        kernel.update_control(verbosity="NORMAL", source="bench")
+        journal.attach(kernel)
+        work = intents(pairs, 16)
+        before = journal.stats().written
+        speed = 2 * pairs / run_loop(kernel, work)
+        t = time.perf_counter()
+        journal.flush(600)
+        catchup = time.perf_counter() - t
+        assert kernel.stats()["journal_dropped"] == 0
+        return speed, catchup, (journal.stats().written - before) / (2 * pairs)
+    finally:
+        journal.close()
+
+
 def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None:
-    print("2. process_intent with journaling off / NORMAL / with a GIL budget / with nice=None", flush=True)
+    print(
+        "2. process_intent with journaling off / NORMAL / with a GIL budget / without the burst hold"
+        " / with nice=None",
+        flush=True,
+    )
     batch_size = 2 * pairs
     off: list[float] = []
     outbox: list[float] = []
     drained: list[float] = []
-    # The journal as configured by default (its threads and chDB's at nice 10), with a GIL
-    # budget, and with every thread at the strategy's priority (nice=None). A journal per run:
+    # The journal as configured by default (its threads and chDB's at nice 10, a burst's
+    # batches held), with a GIL budget, without the hold, and with every thread at the
+    # strategy's priority (nice=None). A journal per run:
     # chDB takes its merge priority when the directory is opened.
     configs: dict[str, dict[str, Any]] = {
         "normal": {},
@@ -214,22 +239,9 @@ def bench_overhead(report: Report, root: Path, pairs: int, repeats: int) -> None
         assert k_drained.stats()["journal_dropped"] == 0
         del k_drained
         for name, options in configs.items():
-            speeds, catchups = runs[name]
-            journal = ClickHouseJournal(dsn, serve_sql=False, **options)
-            try:
-                k_on = ExecutionKernel(max_slots=16, kernel_id=f"{name}-{r}", journal_capacity=5_000_000)
-                k_on.update_control(verbosity="NORMAL", source="bench")
-                journal.attach(k_on)
-                work = intents(pairs, 16)
-                before = journal.stats().written
-                speeds.append(batch_size / run_loop(k_on, work))
-                t = time.perf_counter()
-                journal.flush(600)
-                catchups.append(time.perf_counter() - t)
-                rows_per_intent = (journal.stats().written - before) / batch_size
-                assert k_on.stats()["journal_dropped"] == 0
-            finally:
-                journal.close()
+            speed, catchup, rows_per_intent = run_normal(dsn, f"{name}-{r}", pairs, **options)
+            runs[name][0].append(speed)
+            runs[name][1].append(catchup)
     best_off = max(off)
     best_normal, best_budget, best_plain = (max(runs[name][0]) for name in ("normal", "budget", "plain"))
     report.add(LABEL_OFF, best_off, "intents/s", fmt_rate(best_off))
@@ -268,18 +280,9 @@ def bench_long_burst(report: Report, root: Path, pairs: int, repeats: int) -> No
         k_off = ExecutionKernel(max_slots=16, kernel_id=f"long-off-{r}")
         off.append(batch_size / run_loop(k_off, intents(pairs, 16)))
         del k_off
-        journal = ClickHouseJournal(dsn, serve_sql=False)
-        try:
-            k_on = ExecutionKernel(max_slots=16, kernel_id=f"long-{r}", journal_capacity=5_000_000)
-            k_on.update_control(verbosity="NORMAL", source="bench")
-            journal.attach(k_on)
-            normal.append(batch_size / run_loop(k_on, intents(pairs, 16)))
-            t = time.perf_counter()
-            journal.flush(600)
-            catchups.append(time.perf_counter() - t)
-            assert k_on.stats()["journal_dropped"] == 0
-        finally:
-            journal.close()
+        speed, catchup, _ = run_normal(dsn, f"long-{r}", pairs)
+        normal.append(speed)
+        catchups.append(catchup)
     report.add(LABEL_LONG_OFF, max(off), "intents/s", fmt_rate(max(off)))
     report.add(LABEL_LONG_NORMAL, max(normal), "intents/s", fmt_rate(max(normal)))
     report.add(LABEL_LONG_OVERHEAD, max(off) / max(normal), "x")
