@@ -9,10 +9,10 @@
 //! pool every few thousand rows) and nothing to drop later; whoever writes the journal reads
 //! the values back with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native
 //! blocks).
-//! The `record_*` methods are the only writers: each lists its table's values in column
-//! order, and a test reads every table back against them.
+//! The `record_*` methods are the only writers, each through its table's [`Row`], which
+//! lists the values in column order; a test reads every table back against them.
 
-use crate::model::{prefetch_bytes, Intent, KernelOutcome, KernelTransition, VenueEvent};
+use crate::model::{prefetch_line, Intent, KernelOutcome, KernelTransition, VenueEvent};
 use crate::types::*;
 use std::sync::Mutex;
 
@@ -533,32 +533,6 @@ fn read_str<'a>(b: &mut &'a [u8]) -> &'a str {
     std::str::from_utf8(bytes).expect("row buffers hold the utf-8 they were given")
 }
 
-fn put_details(out: &mut Vec<u8>, details: &[(&'static str, Detail)]) {
-    // Length first (fixed width, filled in at the end), so a reader can skip the blob.
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    put_varint(out, details.len() as u64);
-    for (k, v) in details {
-        put_str(out, k);
-        let tagged = |tag: u8, x: [u8; 8]| {
-            let mut b = [tag; 9];
-            b[1..].copy_from_slice(&x);
-            b
-        };
-        match v.as_ref() {
-            DetailRef::Str(s) => {
-                out.push(0);
-                put_str(out, s);
-            }
-            DetailRef::F64(x) => out.extend_from_slice(&tagged(1, x.to_le_bytes())),
-            DetailRef::I64(x) => out.extend_from_slice(&tagged(2, x.to_le_bytes())),
-            DetailRef::Bool(x) => out.extend_from_slice(&[3, u8::from(x)]),
-        }
-    }
-    let len = (out.len() - at - 4) as u32;
-    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
-}
-
 /// How far ahead of the end of a row buffer [`RowBuf::begin`] prefetches, in bytes.
 const ROW_AHEAD: usize = 512;
 
@@ -731,20 +705,22 @@ impl RowBuf {
     }
 
     /// Starts a row of `(seq, sub)` in a segment with room for it ([`RowBuf::has_room`]);
-    /// the caller appends its values.
+    /// the caller writes its values.
     #[inline]
-    fn begin(&mut self, seq: u64, sub: u32) -> &mut Vec<u8> {
+    fn begin(&mut self, seq: u64, sub: u32) -> RowWriter<'_> {
         assert!(self.has_room(), "a row begins only in a segment with room");
         // The buffers are written once, front to back, far too much to stay in cache: each
         // new cache line would stall the writer on a load from memory. Asking for the lines a
-        // few rows ahead lets those loads overlap with the kernel's work instead.
+        // few rows ahead lets those loads overlap with the kernel's work instead. Rows are
+        // about 100 bytes: two lines a row keep ahead of them.
         let (bytes, starts) = (self.bytes.len(), self.starts.len());
-        prefetch_bytes(self.bytes.as_ptr().wrapping_add(bytes + ROW_AHEAD), 128);
-        prefetch_bytes(self.starts.as_ptr().wrapping_add(starts + 8).cast(), 64);
+        let ahead = self.bytes.as_ptr().wrapping_add(bytes + ROW_AHEAD);
+        prefetch_line(ahead);
+        prefetch_line(ahead.wrapping_add(64));
+        prefetch_line(self.starts.as_ptr().wrapping_add(starts + 8).cast());
         // SAFETY: `has_room` holds: `starts` has room for one more start (its length is
         // below its capacity) and `bytes` for ROW_ROOM (1 KiB) more bytes, of which the row's
-        // key takes 12. Each `set_len` covers exactly what was written. The rest of the row
-        // goes through `Vec`'s checked writes.
+        // key takes 12. Each `set_len` covers exactly what was written.
         unsafe {
             self.starts.as_mut_ptr().add(starts).write(bytes);
             self.starts.set_len(starts + 1);
@@ -755,47 +731,192 @@ impl RowBuf {
                 .write_unaligned(sub.to_le_bytes());
             self.bytes.set_len(bytes + 12);
         }
-        &mut self.bytes
+        RowWriter::new(&mut self.bytes)
     }
 }
 
-/// Appends values to a row being written, in column order.
-struct RowWriter<'a>(&'a mut Vec<u8>);
+/// One row of a table: the values its columns take after `seq` and `sub`, in column order.
+trait Row {
+    const TABLE: usize;
+    fn values(&self, row: &mut RowWriter);
+}
 
-impl RowWriter<'_> {
-    #[inline]
+/// Appends a row's values to its buffer through a cursor into the buffer's spare capacity.
+/// A value costs a compare of two pointers and a store: the cursor lives in registers (the
+/// `record_*` path is inlined into one function, and the out-of-line calls take and return
+/// pointers by value), where `Vec::push` would load, check and store the buffer's length
+/// at every value. The length is set once, when the writer is dropped.
+struct RowWriter<'a> {
+    bytes: &'a mut Vec<u8>,
+    /// The next byte to write, in `bytes`' allocation.
+    at: *mut u8,
+    /// The end of `bytes`' allocation.
+    end: *mut u8,
+}
+
+impl<'a> RowWriter<'a> {
+    #[inline(always)]
+    fn new(bytes: &'a mut Vec<u8>) -> Self {
+        let (at, end) = spare(bytes);
+        RowWriter { bytes, at, end }
+    }
+
+    /// Makes sure `n` more bytes fit: in a segment, which starts each row with
+    /// [`ROW_ROOM`] to spare, only a row with long strings or many details has to grow.
+    #[inline(always)]
+    fn room(&mut self, n: usize) {
+        if self.end.addr() - self.at.addr() < n {
+            (self.at, self.end) = grow(self.bytes, self.at, n);
+        }
+    }
+
+    /// Writes `N` bytes.
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, b: [u8; N]) -> &mut Self {
+        self.room(N);
+        // SAFETY: `room` made sure of N writable bytes at `at`, in the allocation.
+        unsafe {
+            self.at.cast::<[u8; N]>().write_unaligned(b);
+            self.at = self.at.add(N);
+        }
+        self
+    }
+
+    #[inline(always)]
     fn code(&mut self, c: u8) -> &mut Self {
-        self.0.push(c);
-        self
+        self.put([c])
     }
-    #[inline]
-    fn f64(&mut self, x: f64) -> &mut Self {
-        self.0.extend_from_slice(&x.to_le_bytes());
-        self
-    }
-    #[inline]
-    fn i64(&mut self, x: i64) -> &mut Self {
-        self.0.extend_from_slice(&x.to_le_bytes());
-        self
-    }
-    #[inline]
-    fn opt(&mut self, x: Option<f64>) -> &mut Self {
-        self.0.push(u8::from(x.is_some()));
-        self.f64(x.unwrap_or(0.0))
-    }
-    #[inline]
+
+    #[inline(always)]
     fn bool(&mut self, x: bool) -> &mut Self {
-        self.0.push(u8::from(x));
-        self
+        self.put([u8::from(x)])
     }
-    #[inline]
+
+    #[inline(always)]
+    fn f64(&mut self, x: f64) -> &mut Self {
+        self.put(x.to_le_bytes())
+    }
+
+    #[inline(always)]
+    fn i64(&mut self, x: i64) -> &mut Self {
+        self.put(x.to_le_bytes())
+    }
+
+    #[inline(always)]
+    fn opt(&mut self, x: Option<f64>) -> &mut Self {
+        self.put([u8::from(x.is_some())]).f64(x.unwrap_or(0.0))
+    }
+
+    /// A string as its varint length and its bytes (as [`put_str`] writes it). Ids, assets
+    /// and detail keys are short: a few moves, not a call to `memcpy`.
+    #[inline(always)]
     fn str(&mut self, s: &str) -> &mut Self {
-        put_str(self.0, s);
+        let b = s.as_bytes();
+        let n = b.len();
+        if n <= SHORT_STR {
+            self.room(1 + SHORT_STR);
+            // SAFETY: `room` made sure of 1 + SHORT_STR >= 1 + n writable bytes at `at`; a
+            // row's buffer never overlaps a string handed to it.
+            unsafe {
+                self.at.write(n as u8);
+                copy_short(b.as_ptr(), self.at.add(1), n);
+                self.at = self.at.add(1 + n);
+            }
+        } else {
+            self.room(10 + n);
+            // SAFETY: `room` made sure of 10 + n bytes at `at`; a row's buffer never overlaps
+            // a string handed to it.
+            self.at = unsafe { write_long_str(self.at, b) };
+        }
         self
     }
+
+    /// Details as a blob: its length in 4 bytes (so a reader can skip it), the count as a
+    /// varint, then each key and a tagged value.
+    #[inline(always)]
     fn details(&mut self, d: &[(&'static str, Detail)]) -> &mut Self {
-        put_details(self.0, d);
+        self.put([0; 4]);
+        let start = self.at.addr() - self.bytes.as_ptr().addr();
+        self.room(10);
+        // SAFETY: `room` made sure of the varint's at most 10 bytes.
+        self.at = unsafe { put_varint_at(self.at, d.len() as u64) };
+        for (k, v) in d {
+            self.str(k);
+            match v.as_ref() {
+                DetailRef::Str(s) => self.code(0).str(s),
+                DetailRef::F64(x) => self.code(1).f64(x),
+                DetailRef::I64(x) => self.code(2).i64(x),
+                DetailRef::Bool(x) => self.code(3).bool(x),
+            };
+        }
+        let blob = (self.at.addr() - self.bytes.as_ptr().addr() - start) as u32;
+        // SAFETY: the 4 bytes before `start` were written above; the buffer may have grown
+        // since, so they are found from its start now.
+        unsafe {
+            let slot = self.bytes.as_mut_ptr().add(start - 4);
+            slot.cast::<[u8; 4]>().write_unaligned(blob.to_le_bytes());
+        }
         self
+    }
+}
+
+impl Drop for RowWriter<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let len = self.at.addr() - self.bytes.as_ptr().addr();
+        // SAFETY: every byte up to `at` was written, by this writer or before it, and `at`
+        // is within the allocation.
+        unsafe { self.bytes.set_len(len) };
+    }
+}
+
+/// Where `bytes`' spare capacity starts and ends.
+#[inline(always)]
+fn spare(bytes: &mut Vec<u8>) -> (*mut u8, *mut u8) {
+    let (len, cap) = (bytes.len(), bytes.capacity());
+    let base = bytes.as_mut_ptr();
+    // SAFETY: `len` and `cap` are offsets within, or one past, the allocation.
+    unsafe { (base.add(len), base.add(cap)) }
+}
+
+/// Grows `bytes`, written up to `at`, to fit `n` more bytes; returns its spare capacity.
+#[cold]
+#[inline(never)]
+fn grow(bytes: &mut Vec<u8>, at: *mut u8, n: usize) -> (*mut u8, *mut u8) {
+    let len = at.addr() - bytes.as_ptr().addr();
+    // SAFETY: the bytes up to `at` were written.
+    unsafe { bytes.set_len(len) };
+    bytes.reserve(n);
+    spare(bytes)
+}
+
+/// Writes `n` as a varint at `at`; returns the end of what it wrote.
+///
+/// # Safety
+/// `at` must be writable for 10 bytes.
+#[inline(always)]
+unsafe fn put_varint_at(mut at: *mut u8, mut n: u64) -> *mut u8 {
+    while n >= 0x80 {
+        at.write((n as u8) | 0x80);
+        at = at.add(1);
+        n >>= 7;
+    }
+    at.write(n as u8);
+    at.add(1)
+}
+
+/// Writes a string longer than [`SHORT_STR`] at `at`: its varint length and its bytes;
+/// returns the end of what it wrote.
+///
+/// # Safety
+/// `at` must be writable for 10 + `b.len()` bytes, none of them in `b`.
+#[inline(never)]
+unsafe fn write_long_str(at: *mut u8, b: &[u8]) -> *mut u8 {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let at = put_varint_at(at, b.len() as u64);
+        std::ptr::copy_nonoverlapping(b.as_ptr(), at, b.len());
+        at.add(b.len())
     }
 }
 
@@ -944,7 +1065,7 @@ impl Outbox {
             self.open_segment(table);
         }
         let segment = self.tables[table].last_mut().expect("a segment with room");
-        RowWriter(segment.begin(seq, sub))
+        segment.begin(seq, sub)
     }
 
     /// Once a segment's worth of rows: kept out of line so `begin` stays small.
@@ -1109,24 +1230,7 @@ impl Outbox {
     /// Records an intent and the transitions it caused, as verbosity allows.
     pub fn record_intent(&mut self, intent: &Intent, out: &KernelOutcome) {
         if self.wants(Verbosity::Normal) {
-            self.begin(INTENTS, out.seq)
-                .f64(intent.timestamp)
-                .str(&intent.intent_id)
-                .str(&intent.trade_id)
-                .i64(intent.slot_id)
-                .str(&intent.asset)
-                .code(intent.side.code())
-                .code(intent.action.code())
-                .code(intent.order_type.code())
-                .f64(intent.reference_price)
-                .f64(intent.target_size)
-                .f64(intent.limit_price)
-                .f64(intent.leverage)
-                .str(&intent.reason)
-                .bool(out.accepted)
-                .code(out.diagnostic_code.code())
-                .code(out.severity.code())
-                .details(&out.details);
+            self.record(out.seq, &IntentRow { intent, out });
         }
         self.record_transitions(out);
     }
@@ -1139,93 +1243,165 @@ impl Outbox {
         let all = self.verbosity >= Verbosity::Normal;
         for t in &out.transitions {
             if all || t.next_state == TradeStage::Closed {
-                self.record_transition(out.seq, t);
+                self.record(out.seq, t);
             }
         }
     }
 
-    fn record_transition(&mut self, seq: u64, t: &KernelTransition) {
-        self.begin(TRANSITIONS, seq)
-            .f64(t.timestamp)
-            .str(&t.trade_id)
-            .i64(t.slot_id as i64)
-            .code(t.prev_state.code())
-            .code(t.next_state.code())
-            .str(t.trigger)
-            .str(&t.intent_id)
-            .str(&t.event_id)
-            .details(&t.details);
-    }
-
     pub fn record_venue_event(&mut self, ev: &VenueEvent, out: &KernelOutcome) {
         if self.wants(Verbosity::Debug) {
-            self.begin(VENUE_EVENTS, out.seq)
-                .f64(ev.timestamp)
-                .str(&ev.event_id)
-                .str(&ev.trade_id)
-                .i64(ev.slot_id)
-                .str(ev.kind.name())
-                .str(ev.status.name())
-                .str(&ev.venue_order_id)
-                .str(&ev.venue_client_id)
-                .str(ev.side.map(|s| s.name()).unwrap_or(""))
-                .str(&ev.asset)
-                .f64(ev.price)
-                .f64(ev.size)
-                .f64(ev.filled_size)
-                .f64(ev.remaining_size)
-                .str(&ev.reason)
-                .bool(out.accepted)
-                .str(out.diagnostic_code.name())
-                .str(&metadata_json(&ev.metadata));
+            let metadata = metadata_json(&ev.metadata);
+            self.record(out.seq, &VenueEventRow { ev, out, metadata });
         }
         self.record_transitions(out);
     }
 
     pub fn record_fill(&mut self, seq: u64, f: &FillRow) {
-        self.begin(FILLS, seq)
-            .f64(f.ts)
-            .str(f.trade_id)
-            .i64(f.slot_id as i64)
-            .str(f.event_id)
-            .str(f.fill_id)
-            .str(f.client_order_id)
-            .str(f.venue_order_id)
-            .str(f.asset)
-            .code(f.side.code())
-            .code(u8::from(f.is_entry))
-            .f64(f.price)
-            .f64(f.qty)
-            .f64(f.fee)
-            .str(f.liquidity)
-            .f64(f.realized_pnl);
+        self.record(seq, f);
     }
 
     pub fn record_account(&mut self, seq: u64, a: &AccountRow) {
-        self.begin(ACCOUNT_EVENTS, seq)
-            .f64(a.ts)
-            .str(&a.event_id)
-            .code(a.kind.code())
-            .str(&a.asset)
-            .f64(a.amount)
-            .f64(a.fee)
-            .str(&a.fill_id)
-            .opt(a.wallet_balance)
-            .opt(a.available_margin)
-            .opt(a.used_margin)
-            .opt(a.maint_margin)
-            .f64(a.k_capital)
-            .str(a.reconcile_status)
-            .f64(a.reconcile_delta);
+        self.record(seq, a);
     }
 
     pub fn record_control(&mut self, seq: u64, c: &ControlRow) {
-        self.begin(CONTROL_CHANGES, seq)
-            .f64(c.ts)
-            .str(c.mode.name())
-            .str(c.verbosity.name())
-            .bool(c.debug_clickhouse_enabled)
-            .str(&c.source);
+        self.record(seq, c);
+    }
+
+    /// Appends `row` for input `seq`.
+    #[inline(always)]
+    fn record<R: Row>(&mut self, seq: u64, row: &R) {
+        row.values(&mut self.begin(R::TABLE, seq));
+    }
+}
+
+struct IntentRow<'a> {
+    intent: &'a Intent,
+    out: &'a KernelOutcome,
+}
+
+impl Row for IntentRow<'_> {
+    const TABLE: usize = INTENTS;
+    #[inline(always)]
+    fn values(&self, row: &mut RowWriter) {
+        let (intent, out) = (self.intent, self.out);
+        row.f64(intent.timestamp)
+            .str(&intent.intent_id)
+            .str(&intent.trade_id)
+            .i64(intent.slot_id)
+            .str(&intent.asset)
+            .code(intent.side.code())
+            .code(intent.action.code())
+            .code(intent.order_type.code())
+            .f64(intent.reference_price)
+            .f64(intent.target_size)
+            .f64(intent.limit_price)
+            .f64(intent.leverage)
+            .str(&intent.reason)
+            .bool(out.accepted)
+            .code(out.diagnostic_code.code())
+            .code(out.severity.code())
+            .details(&out.details);
+    }
+}
+
+impl Row for KernelTransition {
+    const TABLE: usize = TRANSITIONS;
+    #[inline(always)]
+    fn values(&self, row: &mut RowWriter) {
+        row.f64(self.timestamp)
+            .str(&self.trade_id)
+            .i64(self.slot_id as i64)
+            .code(self.prev_state.code())
+            .code(self.next_state.code())
+            .str(self.trigger)
+            .str(&self.intent_id)
+            .str(&self.event_id)
+            .details(&self.details);
+    }
+}
+
+struct VenueEventRow<'a> {
+    ev: &'a VenueEvent,
+    out: &'a KernelOutcome,
+    metadata: String,
+}
+
+impl Row for VenueEventRow<'_> {
+    const TABLE: usize = VENUE_EVENTS;
+    fn values(&self, row: &mut RowWriter) {
+        let (ev, out) = (self.ev, self.out);
+        row.f64(ev.timestamp)
+            .str(&ev.event_id)
+            .str(&ev.trade_id)
+            .i64(ev.slot_id)
+            .str(ev.kind.name())
+            .str(ev.status.name())
+            .str(&ev.venue_order_id)
+            .str(&ev.venue_client_id)
+            .str(ev.side.map(|s| s.name()).unwrap_or(""))
+            .str(&ev.asset)
+            .f64(ev.price)
+            .f64(ev.size)
+            .f64(ev.filled_size)
+            .f64(ev.remaining_size)
+            .str(&ev.reason)
+            .bool(out.accepted)
+            .str(out.diagnostic_code.name())
+            .str(&self.metadata);
+    }
+}
+
+impl Row for FillRow<'_> {
+    const TABLE: usize = FILLS;
+    #[inline(always)]
+    fn values(&self, row: &mut RowWriter) {
+        row.f64(self.ts)
+            .str(self.trade_id)
+            .i64(self.slot_id as i64)
+            .str(self.event_id)
+            .str(self.fill_id)
+            .str(self.client_order_id)
+            .str(self.venue_order_id)
+            .str(self.asset)
+            .code(self.side.code())
+            .code(u8::from(self.is_entry))
+            .f64(self.price)
+            .f64(self.qty)
+            .f64(self.fee)
+            .str(self.liquidity)
+            .f64(self.realized_pnl);
+    }
+}
+
+impl Row for AccountRow {
+    const TABLE: usize = ACCOUNT_EVENTS;
+    fn values(&self, row: &mut RowWriter) {
+        row.f64(self.ts)
+            .str(&self.event_id)
+            .code(self.kind.code())
+            .str(&self.asset)
+            .f64(self.amount)
+            .f64(self.fee)
+            .str(&self.fill_id)
+            .opt(self.wallet_balance)
+            .opt(self.available_margin)
+            .opt(self.used_margin)
+            .opt(self.maint_margin)
+            .f64(self.k_capital)
+            .str(self.reconcile_status)
+            .f64(self.reconcile_delta);
+    }
+}
+
+impl Row for ControlRow {
+    const TABLE: usize = CONTROL_CHANGES;
+    fn values(&self, row: &mut RowWriter) {
+        row.f64(self.ts)
+            .str(self.mode.name())
+            .str(self.verbosity.name())
+            .bool(self.debug_clickhouse_enabled)
+            .str(&self.source);
     }
 }
 
@@ -1265,7 +1441,7 @@ mod tests {
                 ("text", Detail::Str("a\"b".into())),
             ],
         };
-        o.record_transition(seq, &t);
+        o.record(seq, &t);
     }
 
     /// seq 1..=n, each with one control row and `per_seq - 1` transitions.
@@ -1324,6 +1500,39 @@ mod tests {
             assert_eq!(read_str(&mut b), s, "{} bytes", s.len());
         }
         assert!(b.is_empty(), "nothing written past the strings");
+        // A row writer writes the same bytes, growing its buffer on the way (it starts with
+        // no spare capacity at all).
+        let mut rows = out[..3].to_vec();
+        rows.shrink_to_fit();
+        for end in 0..=text.len() {
+            if let Some(s) = text.get(..end) {
+                RowWriter::new(&mut rows).str(s);
+            }
+        }
+        assert_eq!(rows, out);
+    }
+
+    #[test]
+    fn details_read_back_as_written_when_the_buffer_grows_inside_them() {
+        let long = "é".repeat(40);
+        let details: Details = vec![
+            ("qty", Detail::F64(0.25)),
+            ("why", Detail::Str(long.clone())),
+            ("n", Detail::I64(-3)),
+            ("ok", Detail::Bool(true)),
+            ("id", Detail::Id(id(&long))),
+        ];
+        for spare in [0, 7, 30, 90, 1000] {
+            let mut bytes = Vec::with_capacity(5 + spare);
+            bytes.extend_from_slice(&[1, 2, 3, 4, 5]);
+            RowWriter::new(&mut bytes).code(9).details(&details).code(8);
+            assert_eq!(bytes[..6], [1, 2, 3, 4, 5, 9], "{spare} spare bytes");
+            let mut b = &bytes[6..];
+            let len = u32::from_le_bytes(take4(&mut b)) as usize;
+            assert_eq!(len, b.len() - 1, "the blob's length, {spare} spare bytes");
+            assert_eq!(DetailsRef(&b[..len]).to_json(), details_json(&details));
+            assert_eq!(b[len..], [8]);
+        }
     }
 
     #[test]

@@ -889,23 +889,29 @@ pub fn prefetch<T>(value: &T) {
 /// of an address the program does not own is dropped by the CPU.
 #[inline]
 pub fn prefetch_bytes(start: *const u8, len: usize) {
+    if len == 0 {
+        return;
+    }
+    // Every line the range touches: from the start of its first line to its last byte.
+    let skew = start.addr() % 64;
+    let first = start.wrapping_sub(skew);
+    for offset in (0..skew + len).step_by(64) {
+        prefetch_line(first.wrapping_add(offset));
+    }
+}
+
+/// [`prefetch_bytes`] for the one cache line that holds `at`.
+#[inline(always)]
+pub fn prefetch_line(at: *const u8) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        if len == 0 {
-            return;
-        }
-        // Every line the range touches: from the start of its first line to its last byte.
-        let skew = start.addr() % 64;
-        let first = start.wrapping_sub(skew);
-        for offset in (0..skew + len).step_by(64) {
-            // SAFETY: `sse` is part of the x86_64 baseline, and a prefetch reads nothing the
-            // program can observe and never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(offset).cast()) };
-        }
+        // SAFETY: `sse` is part of the x86_64 baseline, and a prefetch reads nothing the
+        // program can observe and never faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast()) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (start, len);
+    let _ = at;
 }
 
 /// How a ring is stored in checkpoints (the layout it always had).
