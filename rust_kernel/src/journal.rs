@@ -742,7 +742,7 @@ trait Row {
 }
 
 /// Appends a row's values to its buffer through a cursor into the buffer's spare capacity.
-/// A value costs a compare of two pointers and a store: the cursor lives in registers (the
+/// A value costs a comparison of two addresses and a store: the cursor lives in registers (the
 /// `record_*` path is inlined into one function, and the out-of-line calls take and return
 /// pointers by value), where `Vec::push` would load, check and store the buffer's length
 /// at every value. The length is set once, when the writer is dropped.
@@ -750,23 +750,33 @@ struct RowWriter<'a> {
     bytes: &'a mut Vec<u8>,
     /// The next byte to write, in `bytes`' allocation.
     at: *mut u8,
-    /// The end of `bytes`' allocation.
-    end: *mut u8,
+    /// The address [`SLACK`] bytes before the end of `bytes`' allocation (or 0): while `at`
+    /// is not past it, any value of up to `SLACK` bytes fits, which one comparison tells.
+    limit: usize,
 }
+
+/// Bytes a value may take and still be checked by one comparison with `RowWriter::limit`:
+/// every value but a long string or the details' varint and blob.
+const SLACK: usize = 64;
 
 impl<'a> RowWriter<'a> {
     #[inline(always)]
     fn new(bytes: &'a mut Vec<u8>) -> Self {
-        let (at, end) = spare(bytes);
-        RowWriter { bytes, at, end }
+        let (at, limit) = spare(bytes);
+        RowWriter { bytes, at, limit }
     }
 
     /// Makes sure `n` more bytes fit: in a segment, which starts each row with
     /// [`ROW_ROOM`] to spare, only a row with long strings or many details has to grow.
     #[inline(always)]
     fn room(&mut self, n: usize) {
-        if self.end.addr() - self.at.addr() < n {
-            (self.at, self.end) = grow(self.bytes, self.at, n);
+        let fits = if n <= SLACK {
+            self.at.addr() <= self.limit
+        } else {
+            self.at.addr() + n <= self.limit + SLACK
+        };
+        if !fits {
+            (self.at, self.limit) = grow(self.bytes, self.at, n);
         }
     }
 
@@ -870,23 +880,26 @@ impl Drop for RowWriter<'_> {
     }
 }
 
-/// Where `bytes`' spare capacity starts and ends.
+/// Where `bytes`' spare capacity starts, and the address [`SLACK`] bytes before its end
+/// (`RowWriter::limit`).
 #[inline(always)]
-fn spare(bytes: &mut Vec<u8>) -> (*mut u8, *mut u8) {
+fn spare(bytes: &mut Vec<u8>) -> (*mut u8, usize) {
     let (len, cap) = (bytes.len(), bytes.capacity());
     let base = bytes.as_mut_ptr();
-    // SAFETY: `len` and `cap` are offsets within, or one past, the allocation.
-    unsafe { (base.add(len), base.add(cap)) }
+    // SAFETY: `len` is an offset within, or one past, the allocation.
+    let at = unsafe { base.add(len) };
+    (at, (base.addr() + cap).saturating_sub(SLACK))
 }
 
-/// Grows `bytes`, written up to `at`, to fit `n` more bytes; returns its spare capacity.
+/// Grows `bytes`, written up to `at`, to fit `n` more bytes (and at least [`SLACK`]);
+/// returns its spare capacity as [`spare`] does.
 #[cold]
 #[inline(never)]
-fn grow(bytes: &mut Vec<u8>, at: *mut u8, n: usize) -> (*mut u8, *mut u8) {
+fn grow(bytes: &mut Vec<u8>, at: *mut u8, n: usize) -> (*mut u8, usize) {
     let len = at.addr() - bytes.as_ptr().addr();
     // SAFETY: the bytes up to `at` were written.
     unsafe { bytes.set_len(len) };
-    bytes.reserve(n);
+    bytes.reserve(n.max(SLACK));
     spare(bytes)
 }
 
@@ -1522,7 +1535,7 @@ mod tests {
             ("ok", Detail::Bool(true)),
             ("id", Detail::Id(id(&long))),
         ];
-        for spare in [0, 7, 30, 90, 1000] {
+        for spare in [0, 7, 30, SLACK - 1, SLACK, SLACK + 1, 90, 1000] {
             let mut bytes = Vec::with_capacity(5 + spare);
             bytes.extend_from_slice(&[1, 2, 3, 4, 5]);
             RowWriter::new(&mut bytes).code(9).details(&details).code(8);
