@@ -707,7 +707,7 @@ impl RowBuf {
     /// Starts a row of `(seq, sub)` in a segment with room for it ([`RowBuf::has_room`]);
     /// the caller writes its values.
     #[inline]
-    fn begin(&mut self, seq: u64, sub: u32) -> RowWriter<'_> {
+    fn begin(&mut self, seq: u64, sub: u32) -> &mut Vec<u8> {
         assert!(self.has_room(), "a row begins only in a segment with room");
         // The buffers are written once, front to back, far too much to stay in cache: each
         // new cache line would stall the writer on a load from memory. Asking for the lines a
@@ -731,7 +731,7 @@ impl RowBuf {
                 .write_unaligned(sub.to_le_bytes());
             self.bytes.set_len(bytes + 12);
         }
-        RowWriter::new(&mut self.bytes)
+        &mut self.bytes
     }
 }
 
@@ -1062,7 +1062,7 @@ impl Outbox {
     }
 
     /// Starts a row of `table` for input `seq`: numbers it within the input, makes room.
-    fn begin(&mut self, table: usize, seq: u64) -> RowWriter<'_> {
+    fn begin(&mut self, table: usize, seq: u64) -> &mut Vec<u8> {
         if seq != self.cur_seq {
             self.cur_seq = seq;
             self.subs = [0; 6];
@@ -1284,7 +1284,8 @@ impl Outbox {
     /// Appends `row` for input `seq`.
     #[inline(always)]
     fn record<R: Row>(&mut self, seq: u64, row: &R) {
-        row.values(&mut self.begin(R::TABLE, seq));
+        // A writer made here, not returned by `begin`, stays in registers.
+        row.values(&mut RowWriter::new(self.begin(R::TABLE, seq)));
     }
 }
 
