@@ -704,11 +704,13 @@ impl RowBuf {
         self.head = 0;
     }
 
-    /// Starts a row of `(seq, sub)` in a segment with room for it ([`RowBuf::has_room`]);
-    /// the caller writes its values.
+    /// Starts a row of `(seq, sub)` if the segment has room for it ([`RowBuf::has_room`]):
+    /// then the caller writes its values after this key, and it is true.
     #[inline]
-    fn begin(&mut self, seq: u64, sub: u32) -> &mut Vec<u8> {
-        assert!(self.has_room(), "a row begins only in a segment with room");
+    fn start_row(&mut self, seq: u64, sub: u32) -> bool {
+        if !self.has_room() {
+            return false;
+        }
         // The buffers are written once, front to back, far too much to stay in cache: each
         // new cache line would stall the writer on a load from memory. Asking for the lines a
         // few rows ahead lets those loads overlap with the kernel's work instead. Rows are
@@ -731,7 +733,7 @@ impl RowBuf {
                 .write_unaligned(sub.to_le_bytes());
             self.bytes.set_len(bytes + 12);
         }
-        &mut self.bytes
+        true
     }
 }
 
@@ -1074,18 +1076,22 @@ impl Outbox {
         }
         self.queued_total += 1;
         self.len += 1;
-        if !self.tables[table].last().is_some_and(RowBuf::has_room) {
-            self.open_segment(table);
+        let segments = &mut self.tables[table];
+        if !segments.last_mut().is_some_and(|s| s.start_row(seq, sub)) {
+            self.open_segment(table, seq, sub);
         }
-        let segment = self.tables[table].last_mut().expect("a segment with room");
-        segment.begin(seq, sub)
+        let segment = self.tables[table].last_mut().expect("the row's segment");
+        &mut segment.bytes
     }
 
-    /// Once a segment's worth of rows: kept out of line so `begin` stays small.
+    /// Starts the row in a new segment, once a segment's worth of rows: kept out of line so
+    /// `begin` stays small.
     #[cold]
     #[inline(never)]
-    fn open_segment(&mut self, table: usize) {
-        self.tables[table].push(self.pool.take());
+    fn open_segment(&mut self, table: usize, seq: u64, sub: u32) {
+        let mut segment = self.pool.take();
+        assert!(segment.start_row(seq, sub), "a new segment has room");
+        self.tables[table].push(segment);
     }
 
     /// Rows waiting, over all tables.
