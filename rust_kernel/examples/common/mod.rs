@@ -38,6 +38,8 @@ pub fn trade_pairs(n: usize, slots: usize) -> Vec<(Intent, Intent)> {
 
 /// Applies `intent`, hands its order to the venue and applies the venue's answers; `taken`
 /// sees each input right after the kernel took it (where a write-ahead log records it).
+// Never inlined, so callgrind can collect it alone (`--toggle-collect`), as through_prebuilt.
+#[inline(never)]
 pub fn through_mock(
     k: &mut Kernel,
     v: &mut MockVenue,
