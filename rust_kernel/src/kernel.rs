@@ -1292,8 +1292,11 @@ impl Kernel {
     }
 
     /// [`Kernel::transition`] recorded in `transitions`, for an outcome made after it (see
-    /// `KernelOutcome::ok_with`): the stage the slot moved to, if it moved.
+    /// `KernelOutcome::ok_with`): the stage the slot moved to, if it moved. Inlined into its
+    /// few callers: most pass a constant trigger, so the table lookup folds to a check or
+    /// two, and the transition and its details are built in place instead of moved in.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn transition_into(
         &mut self,
         transitions: &mut Vec<KernelTransition>,
