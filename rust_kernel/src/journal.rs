@@ -1452,7 +1452,7 @@ mod tests {
             trigger: "ENTER",
             intent_id: id("i"),
             event_id: id(""),
-            details: vec![
+            details: smallvec::smallvec![
                 ("qty", Detail::F64(0.25)),
                 ("n", Detail::I64(-3)),
                 ("ok", Detail::Bool(true)),

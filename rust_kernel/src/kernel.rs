@@ -18,6 +18,7 @@ use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits};
 use crate::types::*;
 use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
+use smallvec::smallvec;
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
@@ -521,8 +522,8 @@ struct Booked {
 }
 
 /// The transition details of a fill.
-fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Details {
-    vec![
+fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> TransitionDetails {
+    smallvec![
         ("fill_qty", Detail::F64(qty)),
         ("fill_price", Detail::F64(price)),
         ("filled_size", Detail::F64(filled)),
@@ -1273,7 +1274,7 @@ impl Kernel {
         ts: f64,
         intent_id: &Id,
         event_id: &Id,
-        details: Details,
+        details: TransitionDetails,
     ) -> bool {
         let moved = self.transition_into(
             &mut out.transitions,
@@ -1306,7 +1307,7 @@ impl Kernel {
         ts: f64,
         intent_id: &Id,
         event_id: &Id,
-        details: Details,
+        details: TransitionDetails,
     ) -> Option<TradeStage> {
         let slot = &mut self.slots[sid];
         let prev = slot.fsm_state;
@@ -1701,9 +1702,9 @@ impl Kernel {
             intent.timestamp,
             &intent.intent_id,
             &no_event,
-            Vec::new(),
+            TransitionDetails::new(),
         );
-        let d = vec![
+        let d = smallvec![
             ("client_order_id", (&order.client_order_id).into()),
             ("qty", Detail::F64(order.size)),
         ];
@@ -1785,7 +1786,7 @@ impl Kernel {
         let ctx = Ctx {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
-        let d = vec![("client_order_id", (&order.client_order_id).into())];
+        let d = smallvec![("client_order_id", (&order.client_order_id).into())];
         self.transition(
             &mut out,
             sid,
@@ -2218,7 +2219,7 @@ impl Kernel {
             ev.timestamp,
             &id(""),
             &ev.event_id,
-            Vec::new(),
+            TransitionDetails::new(),
         ) else {
             return self.stage_refusal(ev, sid, seq);
         };
@@ -2961,7 +2962,7 @@ impl Kernel {
             self.slots[sid].fsm_state,
             seq,
         );
-        let d = vec![("reason", Detail::Str(ev.reason.clone()))];
+        let d = smallvec![("reason", Detail::Str(ev.reason.clone()))];
         if rules() == 0 {
             // Rules 0 cleared the request even when the stage then refused the event.
             self.slots[sid]
@@ -3058,7 +3059,7 @@ impl Kernel {
             self.slots[sid].fsm_state,
             seq,
         );
-        let mut d = vec![
+        let mut d = smallvec![
             ("filled_size", Detail::F64(order.filled_size)),
             ("order_size", Detail::F64(order.size)),
         ];
@@ -3529,7 +3530,7 @@ impl Kernel {
                 let ctx = Ctx {
                     holds_position: self.slots[sid].size > QTY_EPS,
                 };
-                let d = vec![("reason", Detail::Static("edge_freeze"))];
+                let d = smallvec![("reason", Detail::Static("edge_freeze"))];
                 self.transition(
                     &mut out,
                     sid,

@@ -1220,7 +1220,7 @@ pub struct KernelTransition {
     pub trigger: &'static str,
     pub intent_id: Id,
     pub event_id: Id,
-    pub details: Details,
+    pub details: TransitionDetails,
 }
 
 /// The answer to every input: whether it was taken, what changed and, if not, why.

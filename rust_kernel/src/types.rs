@@ -346,6 +346,12 @@ impl fmt::Display for Detail {
 /// Ordered key/value details; small, so a Vec beats a map.
 pub type Details = Vec<(&'static str, Detail)>;
 
+/// A transition's details, inline up to four (a fill's; a submit's are two): an order's
+/// submit and fill carry some, and each was an allocation. An outcome's own [`Details`]
+/// stay a Vec: they are empty on the hot path, and an outcome is moved whole through every
+/// return, where inline room would be copied each time.
+pub type TransitionDetails = smallvec::SmallVec<[(&'static str, Detail); 4]>;
+
 /// A detail value by reference: what journal rows store and render.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum DetailRef<'a> {
