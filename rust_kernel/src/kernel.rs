@@ -1720,7 +1720,7 @@ impl Kernel {
         );
         self.rate.record(intent.timestamp);
         self.by_client_id.insert(order.client_order_id.clone(), sid);
-        self.set_covered(sid, order.is_entry, (rules() >= 5).then(Covered::default));
+        self.follow_new_order(sid, order.is_entry);
         let slot = &mut self.slots[sid];
         if order.is_entry {
             slot.active_entry_order = Some(order.clone());
@@ -2368,12 +2368,20 @@ impl Kernel {
         }
     }
 
-    fn set_covered(&mut self, sid: usize, is_entry: bool, value: Option<Covered>) {
+    /// Slot `sid`'s new working entry (or exit) is followed from nothing covered, under
+    /// rules 5 on (see [`Covered`]). The slot's last order's intervals are cleared in place:
+    /// a new set each order was an allocation for its first fill report.
+    fn follow_new_order(&mut self, sid: usize, is_entry: bool) {
         if self.covered.len() != self.slots.len() {
             // A kernel made from serde state alone (the checkpoint's tail sizes it).
             self.covered.resize(self.slots.len(), [None, None]);
         }
-        self.covered[sid][usize::from(!is_entry)] = value;
+        let followed = rules() >= 5;
+        let leg = &mut self.covered[sid][usize::from(!is_entry)];
+        match leg {
+            Some(c) if followed => c.0.clear(),
+            _ => *leg = followed.then(Covered::default),
+        }
     }
 
     /// A reconciliation's end of an order kept after it ended (rules 2 on): the venue's
