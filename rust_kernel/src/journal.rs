@@ -9,8 +9,8 @@
 //! pool every few thousand rows) and nothing to drop later; whoever writes the journal reads
 //! the values back with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native
 //! blocks).
-//! The `record_*` methods are the only writers, each through its table's [`Row`], which
-//! lists the values in column order; a test reads every table back against them.
+//! The `record_*` methods are the only writers, each through its table's `Row`, which lists
+//! the values in column order; a test reads every table back against them.
 
 use crate::model::{prefetch_line, Intent, KernelOutcome, KernelTransition, VenueEvent};
 use crate::types::*;
@@ -19,6 +19,8 @@ use std::sync::Mutex;
 pub mod native;
 #[cfg(test)]
 mod outbox_props;
+#[cfg(test)]
+mod writer_props;
 
 pub const TABLES: [&str; 6] = [
     "fills",
@@ -529,11 +531,11 @@ fn read_str<'a>(b: &mut &'a [u8]) -> &'a str {
         // eighth of its encoding.
         return unsafe { std::str::from_utf8_unchecked(bytes) };
     }
-    // Only `put_str` writes these bytes, from a &str.
+    // Only `put_str` and `RowWriter::str` write these bytes, from a &str.
     std::str::from_utf8(bytes).expect("row buffers hold the utf-8 they were given")
 }
 
-/// How far ahead of the end of a row buffer [`RowBuf::begin`] prefetches, in bytes.
+/// How far ahead of the end of a row buffer [`RowBuf::start_row`] prefetches, in bytes.
 const ROW_AHEAD: usize = 512;
 
 /// Rows of one table, packed back to back (see the module documentation). In an outbox, one
@@ -744,10 +746,11 @@ trait Row {
 }
 
 /// Appends a row's values to its buffer through a cursor into the buffer's spare capacity.
-/// A value costs a comparison of two addresses and a store: the cursor lives in registers (the
-/// `record_*` path is inlined into one function, and the out-of-line calls take and return
-/// pointers by value), where `Vec::push` would load, check and store the buffer's length
-/// at every value. The length is set once, when the writer is dropped.
+/// A value costs a comparison of two addresses and a store: the cursor lives in registers
+/// (the hot tables' `record_*` paths are inlined into one function each, and the
+/// out-of-line calls take and return pointers by value), where `Vec::push` would load,
+/// check and store the buffer's length at every value. The length is set once, when the
+/// writer is dropped.
 struct RowWriter<'a> {
     bytes: &'a mut Vec<u8>,
     /// The next byte to write, in `bytes`' allocation.
@@ -758,7 +761,7 @@ struct RowWriter<'a> {
 }
 
 /// Bytes a value may take and still be checked by one comparison with `RowWriter::limit`:
-/// every value but a long string or the details' varint and blob.
+/// every value but a long string.
 const SLACK: usize = 64;
 
 impl<'a> RowWriter<'a> {
@@ -775,7 +778,11 @@ impl<'a> RowWriter<'a> {
         let fits = if n <= SLACK {
             self.at.addr() <= self.limit
         } else {
-            self.at.addr() + n <= self.limit + SLACK
+            // `limit + SLACK` is the end of the allocation, or (when `limit` saturated at 0,
+            // for an allocation ending below address 64) past it, where nothing over SLACK
+            // bytes fits anyway; `at` never passes it, and the subtraction cannot overflow
+            // as `at + n` could.
+            n <= self.limit + SLACK - self.at.addr()
         };
         if !fits {
             (self.at, self.limit) = grow(self.bytes, self.at, n);
@@ -861,7 +868,8 @@ impl<'a> RowWriter<'a> {
                 DetailRef::Bool(x) => self.code(3).bool(x),
             };
         }
-        let blob = (self.at.addr() - self.bytes.as_ptr().addr() - start) as u32;
+        let blob = u32::try_from(self.at.addr() - self.bytes.as_ptr().addr() - start)
+            .expect("details under 4 GiB");
         // SAFETY: the 4 bytes before `start` were written above; the buffer may have grown
         // since, so they are found from its start now.
         unsafe {
@@ -1521,15 +1529,18 @@ mod tests {
         }
         assert!(b.is_empty(), "nothing written past the strings");
         // A row writer writes the same bytes, growing its buffer on the way (it starts with
-        // no spare capacity at all).
+        // no spare capacity at all; the second one with no allocation either).
         let mut rows = out[..3].to_vec();
         rows.shrink_to_fit();
+        let mut fresh = Vec::new();
         for end in 0..=text.len() {
             if let Some(s) = text.get(..end) {
                 RowWriter::new(&mut rows).str(s);
+                RowWriter::new(&mut fresh).str(s);
             }
         }
         assert_eq!(rows, out);
+        assert_eq!(fresh, out[3..]);
     }
 
     #[test]

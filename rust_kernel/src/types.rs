@@ -529,9 +529,28 @@ mod tests {
         assert_eq!(&*over, "abcdefghij-e123456789012");
         assert!(over.is_heap_allocated());
         assert_eq!(&*counter_id("κ", "-", 42), "κ-42");
-        for n in [1, 9, 10, 99, 100, 101, 12345, 1_000_000, u64::MAX / 7] {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            12345,
+            1_000_000,
+            u64::MAX / 7,
+            u64::MAX,
+        ] {
             assert_eq!(&*counter_id("p", "-e", n), format!("p-e{n}"));
         }
+        // u64::MAX has 20 digits: 23 bytes in all still fit inline, 24 do not.
+        let at_limit = counter_id("abc", "", u64::MAX);
+        assert_eq!(&*at_limit, format!("abc{}", u64::MAX));
+        assert!(!at_limit.is_heap_allocated());
+        let past = counter_id("abcd", "", u64::MAX);
+        assert_eq!(&*past, format!("abcd{}", u64::MAX));
+        assert!(past.is_heap_allocated());
     }
 
     #[test]
