@@ -9,8 +9,8 @@
 //! pool every few thousand rows) and nothing to drop later; whoever writes the journal reads
 //! the values back with [`RowBuf::visit`] (into Python tuples, or into ClickHouse Native
 //! blocks).
-//! The `record_*` methods are the only writers, each through its table's `Row`, which lists
-//! the values in column order; a test reads every table back against them.
+//! The `record_*` methods are the only writers: each lists its table's values in column
+//! order, and a test reads every table back against them.
 
 use crate::model::{prefetch_line, Intent, KernelOutcome, KernelTransition, VenueEvent};
 use crate::types::*;
@@ -739,12 +739,6 @@ impl RowBuf {
     }
 }
 
-/// One row of a table: the values its columns take after `seq` and `sub`, in column order.
-trait Row {
-    const TABLE: usize;
-    fn values(&self, row: &mut RowWriter);
-}
-
 /// Appends a row's values to its buffer through a cursor into the buffer's spare capacity.
 /// A value costs a comparison of two addresses and a store: the cursor lives in registers
 /// (the hot tables' `record_*` paths are inlined into one function each, and the
@@ -1257,7 +1251,24 @@ impl Outbox {
     /// Records an intent and the transitions it caused, as verbosity allows.
     pub fn record_intent(&mut self, intent: &Intent, out: &KernelOutcome) {
         if self.wants(Verbosity::Normal) {
-            self.record(out.seq, &IntentRow { intent, out });
+            self.row(INTENTS, out.seq)
+                .f64(intent.timestamp)
+                .str(&intent.intent_id)
+                .str(&intent.trade_id)
+                .i64(intent.slot_id)
+                .str(&intent.asset)
+                .code(intent.side.code())
+                .code(intent.action.code())
+                .code(intent.order_type.code())
+                .f64(intent.reference_price)
+                .f64(intent.target_size)
+                .f64(intent.limit_price)
+                .f64(intent.leverage)
+                .str(&intent.reason)
+                .bool(out.accepted)
+                .code(out.diagnostic_code.code())
+                .code(out.severity.code())
+                .details(&out.details);
         }
         self.record_transitions(out);
     }
@@ -1270,166 +1281,102 @@ impl Outbox {
         let all = self.verbosity >= Verbosity::Normal;
         for t in &out.transitions {
             if all || t.next_state == TradeStage::Closed {
-                self.record(out.seq, t);
+                self.record_transition(out.seq, t);
             }
         }
+    }
+
+    #[inline(always)]
+    fn record_transition(&mut self, seq: u64, t: &KernelTransition) {
+        self.row(TRANSITIONS, seq)
+            .f64(t.timestamp)
+            .str(&t.trade_id)
+            .i64(t.slot_id as i64)
+            .code(t.prev_state.code())
+            .code(t.next_state.code())
+            .str(t.trigger)
+            .str(&t.intent_id)
+            .str(&t.event_id)
+            .details(&t.details);
     }
 
     pub fn record_venue_event(&mut self, ev: &VenueEvent, out: &KernelOutcome) {
         if self.wants(Verbosity::Debug) {
             let metadata = metadata_json(&ev.metadata);
-            self.record(out.seq, &VenueEventRow { ev, out, metadata });
+            self.row(VENUE_EVENTS, out.seq)
+                .f64(ev.timestamp)
+                .str(&ev.event_id)
+                .str(&ev.trade_id)
+                .i64(ev.slot_id)
+                .str(ev.kind.name())
+                .str(ev.status.name())
+                .str(&ev.venue_order_id)
+                .str(&ev.venue_client_id)
+                .str(ev.side.map(|s| s.name()).unwrap_or(""))
+                .str(&ev.asset)
+                .f64(ev.price)
+                .f64(ev.size)
+                .f64(ev.filled_size)
+                .f64(ev.remaining_size)
+                .str(&ev.reason)
+                .bool(out.accepted)
+                .str(out.diagnostic_code.name())
+                .str(&metadata);
         }
         self.record_transitions(out);
     }
 
     pub fn record_fill(&mut self, seq: u64, f: &FillRow) {
-        self.record(seq, f);
+        self.row(FILLS, seq)
+            .f64(f.ts)
+            .str(f.trade_id)
+            .i64(f.slot_id as i64)
+            .str(f.event_id)
+            .str(f.fill_id)
+            .str(f.client_order_id)
+            .str(f.venue_order_id)
+            .str(f.asset)
+            .code(f.side.code())
+            .code(u8::from(f.is_entry))
+            .f64(f.price)
+            .f64(f.qty)
+            .f64(f.fee)
+            .str(f.liquidity)
+            .f64(f.realized_pnl);
     }
 
     pub fn record_account(&mut self, seq: u64, a: &AccountRow) {
-        self.record(seq, a);
+        self.row(ACCOUNT_EVENTS, seq)
+            .f64(a.ts)
+            .str(&a.event_id)
+            .code(a.kind.code())
+            .str(&a.asset)
+            .f64(a.amount)
+            .f64(a.fee)
+            .str(&a.fill_id)
+            .opt(a.wallet_balance)
+            .opt(a.available_margin)
+            .opt(a.used_margin)
+            .opt(a.maint_margin)
+            .f64(a.k_capital)
+            .str(a.reconcile_status)
+            .f64(a.reconcile_delta);
     }
 
     pub fn record_control(&mut self, seq: u64, c: &ControlRow) {
-        self.record(seq, c);
+        self.row(CONTROL_CHANGES, seq)
+            .f64(c.ts)
+            .str(c.mode.name())
+            .str(c.verbosity.name())
+            .bool(c.debug_clickhouse_enabled)
+            .str(&c.source);
     }
 
-    /// Appends `row` for input `seq`.
+    /// A writer for a new row of `table` for input `seq`, made in the caller (always
+    /// inlined), so it stays in registers; `begin`, out of line, hands over the buffer.
     #[inline(always)]
-    fn record<R: Row>(&mut self, seq: u64, row: &R) {
-        // A writer made here, not returned by `begin`, stays in registers.
-        row.values(&mut RowWriter::new(self.begin(R::TABLE, seq)));
-    }
-}
-
-struct IntentRow<'a> {
-    intent: &'a Intent,
-    out: &'a KernelOutcome,
-}
-
-impl Row for IntentRow<'_> {
-    const TABLE: usize = INTENTS;
-    #[inline(always)]
-    fn values(&self, row: &mut RowWriter) {
-        let (intent, out) = (self.intent, self.out);
-        row.f64(intent.timestamp)
-            .str(&intent.intent_id)
-            .str(&intent.trade_id)
-            .i64(intent.slot_id)
-            .str(&intent.asset)
-            .code(intent.side.code())
-            .code(intent.action.code())
-            .code(intent.order_type.code())
-            .f64(intent.reference_price)
-            .f64(intent.target_size)
-            .f64(intent.limit_price)
-            .f64(intent.leverage)
-            .str(&intent.reason)
-            .bool(out.accepted)
-            .code(out.diagnostic_code.code())
-            .code(out.severity.code())
-            .details(&out.details);
-    }
-}
-
-impl Row for KernelTransition {
-    const TABLE: usize = TRANSITIONS;
-    #[inline(always)]
-    fn values(&self, row: &mut RowWriter) {
-        row.f64(self.timestamp)
-            .str(&self.trade_id)
-            .i64(self.slot_id as i64)
-            .code(self.prev_state.code())
-            .code(self.next_state.code())
-            .str(self.trigger)
-            .str(&self.intent_id)
-            .str(&self.event_id)
-            .details(&self.details);
-    }
-}
-
-struct VenueEventRow<'a> {
-    ev: &'a VenueEvent,
-    out: &'a KernelOutcome,
-    metadata: String,
-}
-
-impl Row for VenueEventRow<'_> {
-    const TABLE: usize = VENUE_EVENTS;
-    fn values(&self, row: &mut RowWriter) {
-        let (ev, out) = (self.ev, self.out);
-        row.f64(ev.timestamp)
-            .str(&ev.event_id)
-            .str(&ev.trade_id)
-            .i64(ev.slot_id)
-            .str(ev.kind.name())
-            .str(ev.status.name())
-            .str(&ev.venue_order_id)
-            .str(&ev.venue_client_id)
-            .str(ev.side.map(|s| s.name()).unwrap_or(""))
-            .str(&ev.asset)
-            .f64(ev.price)
-            .f64(ev.size)
-            .f64(ev.filled_size)
-            .f64(ev.remaining_size)
-            .str(&ev.reason)
-            .bool(out.accepted)
-            .str(out.diagnostic_code.name())
-            .str(&self.metadata);
-    }
-}
-
-impl Row for FillRow<'_> {
-    const TABLE: usize = FILLS;
-    #[inline(always)]
-    fn values(&self, row: &mut RowWriter) {
-        row.f64(self.ts)
-            .str(self.trade_id)
-            .i64(self.slot_id as i64)
-            .str(self.event_id)
-            .str(self.fill_id)
-            .str(self.client_order_id)
-            .str(self.venue_order_id)
-            .str(self.asset)
-            .code(self.side.code())
-            .code(u8::from(self.is_entry))
-            .f64(self.price)
-            .f64(self.qty)
-            .f64(self.fee)
-            .str(self.liquidity)
-            .f64(self.realized_pnl);
-    }
-}
-
-impl Row for AccountRow {
-    const TABLE: usize = ACCOUNT_EVENTS;
-    fn values(&self, row: &mut RowWriter) {
-        row.f64(self.ts)
-            .str(&self.event_id)
-            .code(self.kind.code())
-            .str(&self.asset)
-            .f64(self.amount)
-            .f64(self.fee)
-            .str(&self.fill_id)
-            .opt(self.wallet_balance)
-            .opt(self.available_margin)
-            .opt(self.used_margin)
-            .opt(self.maint_margin)
-            .f64(self.k_capital)
-            .str(self.reconcile_status)
-            .f64(self.reconcile_delta);
-    }
-}
-
-impl Row for ControlRow {
-    const TABLE: usize = CONTROL_CHANGES;
-    fn values(&self, row: &mut RowWriter) {
-        row.f64(self.ts)
-            .str(self.mode.name())
-            .str(self.verbosity.name())
-            .bool(self.debug_clickhouse_enabled)
-            .str(&self.source);
+    fn row(&mut self, table: usize, seq: u64) -> RowWriter<'_> {
+        RowWriter::new(self.begin(table, seq))
     }
 }
 
@@ -1469,7 +1416,7 @@ mod tests {
                 ("text", Detail::Str("a\"b".into())),
             ],
         };
-        o.record(seq, &t);
+        o.record_transition(seq, &t);
     }
 
     /// seq 1..=n, each with one control row and `per_seq - 1` transitions.
