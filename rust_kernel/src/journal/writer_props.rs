@@ -1,4 +1,5 @@
-//! The row writer against a reference that appends each value with `Vec`'s checked writes:
+//! The row writer against a reference that appends each value with `Vec`'s checked writes
+//! (written here on its own: `put_str` and `put_varint` are the writer too):
 //! random rows of every kind of value (short and long strings, non-ASCII, details with long
 //! values) into buffers with random contents and spare capacity, including none at all. The
 //! writer's unchecked stores must give the same bytes, and the same length, every time.
@@ -64,6 +65,19 @@ fn write(row: &mut RowWriter, v: &Value) {
     };
 }
 
+fn ref_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn ref_str(out: &mut Vec<u8>, s: &str) {
+    ref_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
 /// What the writer must append for `v`: the row format of the module documentation.
 fn reference(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -74,16 +88,16 @@ fn reference(out: &mut Vec<u8>, v: &Value) {
             out.push(u8::from(x.is_some()));
             out.extend_from_slice(&x.unwrap_or(0.0).to_le_bytes());
         }
-        Value::Str(s) => put_str(out, s),
+        Value::Str(s) => ref_str(out, s),
         Value::Details(d) => {
             let mut blob = Vec::new();
-            put_varint(&mut blob, d.len() as u64);
+            ref_varint(&mut blob, d.len() as u64);
             for (k, v) in d {
-                put_str(&mut blob, KEYS[*k]);
+                ref_str(&mut blob, KEYS[*k]);
                 match v.as_ref() {
                     DetailRef::Str(s) => {
                         blob.push(0);
-                        put_str(&mut blob, s);
+                        ref_str(&mut blob, s);
                     }
                     DetailRef::F64(x) => {
                         blob.push(1);
