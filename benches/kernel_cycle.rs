@@ -42,9 +42,24 @@ fn intents(n: usize) -> Vec<(Intent, Intent)> {
 }
 
 /// Kernel + prebuilt events (ids made before the clock starts): the kernel alone.
-fn cycle_prebuilt(k: &mut Kernel, e: &Intent, x: &Intent, ids: &[Id; 4]) {
-    common::through_prebuilt(k, e, &ids[..2]);
-    common::through_prebuilt(k, x, &ids[2..]);
+fn cycle_prebuilt(
+    k: &mut Kernel,
+    e: &Intent,
+    x: &Intent,
+    ids: &[Id; 4],
+    answers: &mut common::Answers,
+) {
+    common::through_prebuilt(k, e, &ids[..2], answers);
+    common::through_prebuilt(k, x, &ids[2..], answers);
+}
+
+/// Every intent and event of `n` cycles was taken: the figures are of the work asked for.
+fn check_taken(k: &Kernel, n: usize) {
+    assert_eq!(
+        k.counters.intents_refused + k.counters.venue_events_refused,
+        0
+    );
+    assert_eq!(k.counters.fills, 2 * n as u64);
 }
 
 fn cycle_mock(k: &mut Kernel, venue: &mut MockVenue, e: &Intent, x: &Intent) {
@@ -59,6 +74,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("kernel_cycle");
     g.bench_function("enter_ack_fill_exit_ack_fill/prebuilt_events", |b| {
         let mut k = Kernel::new("bench", 10).unwrap();
+        let mut answers = common::Answers::new();
         let mut i = 0usize;
         b.iter(|| {
             let (e, x) = &cycles[i % cycles.len()];
@@ -67,7 +83,7 @@ fn bench(c: &mut Criterion) {
             if i.is_multiple_of(cycles.len()) {
                 k = Kernel::new("bench", 10).unwrap();
             }
-            cycle_prebuilt(&mut k, e, x, ids);
+            cycle_prebuilt(&mut k, e, x, ids, &mut answers);
         })
     });
     g.bench_function("enter_ack_fill_exit_ack_fill/native_mock_venue", |b| {
@@ -92,11 +108,13 @@ fn summary() {
     let cycles = intents(n);
     let ids = common::event_ids(n);
     let mut k = Kernel::new("bench", 10).unwrap();
+    let mut answers = common::Answers::new();
     let t = Instant::now();
     for ((e, x), ids) in cycles.iter().zip(&ids) {
-        cycle_prebuilt(&mut k, e, x, ids);
+        cycle_prebuilt(&mut k, e, x, ids, &mut answers);
     }
     let prebuilt = t.elapsed().as_nanos() as f64 / n as f64;
+    check_taken(&k, n);
     let mut k = Kernel::new("bench", 10).unwrap();
     let mut v = MockVenue::new(MockConfig::default()).unwrap();
     let t = Instant::now();
@@ -104,6 +122,7 @@ fn summary() {
         cycle_mock(&mut k, &mut v, e, x);
     }
     let mock = t.elapsed().as_nanos() as f64 / n as f64;
+    check_taken(&k, n);
     println!("\nkernel_cycle summary ({n} cycles, same run)");
     println!("  full cycle, prebuilt events : {prebuilt:8.1} ns/cycle  (target <= 1000 ns: {:.2}x of budget)", prebuilt / 1000.0);
     println!("  full cycle, native mock     : {mock:8.1} ns/cycle  (target <= 1000 ns: {:.2}x of budget)", mock / 1000.0);

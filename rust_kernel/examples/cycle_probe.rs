@@ -23,16 +23,22 @@ fn main() {
     };
     let mut k = Kernel::new("probe", 10).unwrap();
     let mut v = MockVenue::new(MockConfig::default()).unwrap();
+    let mut answers = common::Answers::new();
     let t = std::time::Instant::now();
     for (i, (e, x)) in pairs.iter().enumerate() {
         if prebuilt {
-            common::through_prebuilt(&mut k, e, &ids[i][..2]);
-            common::through_prebuilt(&mut k, x, &ids[i][2..]);
+            common::through_prebuilt(&mut k, e, &ids[i][..2], &mut answers);
+            common::through_prebuilt(&mut k, x, &ids[i][2..], &mut answers);
         } else {
             common::through_mock(&mut k, &mut v, e, |_, _| {});
             common::through_mock(&mut k, &mut v, x, |_, _| {});
         }
     }
     eprintln!("{:.1} ns/cycle", t.elapsed().as_nanos() as f64 / n as f64);
+    assert_eq!(
+        k.counters.intents_refused + k.counters.venue_events_refused,
+        0
+    );
+    assert_eq!(k.counters.fills, 2 * n as u64);
     println!("seq {}", k.seq());
 }
