@@ -17,6 +17,7 @@ from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, make_order
 from dita import KernelEventKind, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
 from dita.venues import CcxtVenue, PaperVenue, VenueTimeout, VenueUnavailable
+from dita.venues.ccxt_venue import market_limits
 
 VenueFactory = Callable[..., CcxtVenue]
 
@@ -36,6 +37,33 @@ def test_load_markets_gives_market_limits_from_binance_filters(make_venue: Venue
         lot_step=0.00001, tick_size=0.01, min_qty=0.00001, min_notional=5.0
     )
     assert limits["DOGEUSDT"] == MarketLimits(lot_step=1.0, tick_size=0.00001, min_qty=1.0, min_notional=1.0)
+
+
+@pytest.mark.parametrize(
+    ("mode", "lot_step", "tick_size"),
+    [("TICK_SIZE", 0.001, 0.5), ("DECIMAL_PLACES", 1e-3, 1e-1), ("SIGNIFICANT_DIGITS", 0.0, 0.0)],
+)
+def test_market_precision_is_read_by_the_exchanges_precision_mode(
+    mode: str, lot_step: float, tick_size: float
+) -> None:
+    import ccxt
+
+    # The same numbers mean a step, decimal places or significant digits by the mode. Read
+    # as steps, digit counts (3 and 1 here) would round every size down to a multiple of 3.
+    precision = {"amount": 0.001, "price": 0.5} if mode == "TICK_SIZE" else {"amount": 3, "price": 1}
+    market = {"precision": precision, "limits": {"amount": {"min": 0.002}, "cost": {"min": 5}}}
+    limits = market_limits(market, getattr(ccxt, mode), ccxt)
+    assert limits == MarketLimits(lot_step=lot_step, tick_size=tick_size, min_qty=0.002, min_notional=5.0)
+
+
+def test_markets_of_a_significant_digits_exchange_leave_rounding_to_it(make_venue: VenueFactory) -> None:
+    import ccxt
+
+    venue = make_venue()
+    venue._exchange.precisionMode = ccxt.SIGNIFICANT_DIGITS  # as bitfinex and bithumb
+    limits = venue.load_markets(reload=True)
+    assert limits["BTCUSDT"].lot_step == 0.0 and limits["BTCUSDT"].tick_size == 0.0
+    assert limits["BTCUSDT"].min_qty == 0.00001 and limits["BTCUSDT"].min_notional == 5.0
 
 
 def test_usdm_markets_use_min_notional_filter(make_venue: VenueFactory) -> None:

@@ -187,6 +187,36 @@ class _Tracked:
     fill_ids: list[str] = field(default_factory=list)
 
 
+def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> MarketLimits:
+    """A ccxt market's trading rules. ccxt states a market's precision as a step
+    (``TICK_SIZE``, most exchanges), a number of decimal places (``DECIMAL_PLACES``) or of
+    significant digits (``SIGNIFICANT_DIGITS``: bitfinex, bithumb); the last has no fixed
+    step, so the kernel rounds nothing there and the exchange's own rounding is checked at
+    submit. Read as a step, a count of digits would round 0.3 BTC down to nothing (or 12 to
+    10 with a precision of 5)."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+
+    def number(value: Any) -> float:
+        return float(value) if value is not None else 0.0
+
+    def step(value: Any) -> float:
+        if value is None:
+            return 0.0
+        if precision_mode == ccxt.TICK_SIZE:
+            return float(value)
+        if precision_mode == ccxt.DECIMAL_PLACES:
+            return 10.0 ** -int(value)
+        return 0.0
+
+    return MarketLimits(
+        lot_step=step(precision.get("amount")),
+        tick_size=step(precision.get("price")),
+        min_qty=number((limits.get("amount") or {}).get("min")),
+        min_notional=number((limits.get("cost") or {}).get("min")),
+    )
+
+
 class CcxtVenue:
     """``CcxtVenue(exchange="binance", market_type="spot", api_key_env=..., secret_env=...,
     sandbox=False, base_url=None, timeout_ms=10000, markets=None, ...)``; see ``CcxtSettings``.
@@ -358,25 +388,10 @@ class CcxtVenue:
             market_id = str(market["id"])
             symbols[market_id] = symbol
             symbols[symbol] = symbol
-            limits[market_id] = self._market_limits(market)
+            limits[market_id] = market_limits(market, self._exchange.precisionMode, self._ccxt)
         self._asset_symbols = symbols
         self._limits = limits
         return dict(limits)
-
-    @staticmethod
-    def _market_limits(market: dict[str, Any]) -> MarketLimits:
-        precision = market.get("precision") or {}
-        market_limits = market.get("limits") or {}
-
-        def number(value: Any) -> float:
-            return float(value) if value is not None else 0.0
-
-        return MarketLimits(
-            lot_step=number(precision.get("amount")),
-            tick_size=number(precision.get("price")),
-            min_qty=number((market_limits.get("amount") or {}).get("min")),
-            min_notional=number((market_limits.get("cost") or {}).get("min")),
-        )
 
     def market_metadata(self) -> dict[str, MarketLimits]:
         return self.load_markets()
