@@ -355,18 +355,199 @@ impl ProbeTable {
     }
 }
 
+/// Linear-probing slots of `u32` entries, half the size of a [`ProbeTable`]'s, so that the
+/// kernel-wide memories' tables, looked up at a random place for every new key, stay in the
+/// core's own cache far more often than tables of `u64`s did. An entry names its key by a
+/// position (an index into the owner's ring or queue, where the full key is) and filters it
+/// by how far it sits from its home slot and by a few more bits of its mixed hash (its tag):
+/// a lookup reads a key only for an entry with the same home and tag, about one in a few
+/// thousand for a key that is not there. An entry is
+///
+///   tag (the bits left) | 1 + distance from home, 30 and over as 31 (5 bits) | position
+///
+/// so no entry is `EMPTY` (0). Removal shifts later entries of the run back, which needs each
+/// one's home: its distance gives it, unless that is 30 or more (a run of that length is
+/// rare), when the owner's `mixed_of` is asked for the key's mixed hash.
+#[derive(Clone, Debug, Default)]
+struct CompactTable {
+    slots: Vec<u32>,
+    /// The table's index bits: the top ones of a mixed hash are its home.
+    index_bits: u32,
+    /// Bits of an entry's position.
+    position_bits: u32,
+    /// Where an entry's tag goes; the tag is the mixed hash's bits just below the home's.
+    tag_mask: u32,
+    /// Where its tag and distance go: the fields a lookup compares.
+    filter_mask: u32,
+}
+
+const DISTANCE_BITS: u32 = 5;
+/// The distance field of an entry 30 or more slots from its home.
+const FAR: u32 = (1 << DISTANCE_BITS) - 1;
+
+impl CompactTable {
+    /// A table for up to `capacity` entries (at least twice that many slots, so probe runs
+    /// stay short) whose positions are below `positions`, at most 2^27.
+    fn new(capacity: usize, positions: usize) -> Self {
+        let len = (capacity * 2).next_power_of_two().max(8);
+        let position_bits = positions.next_power_of_two().trailing_zeros();
+        debug_assert!(position_bits + DISTANCE_BITS <= 32);
+        let tag_mask = u32::MAX
+            .checked_shl(position_bits + DISTANCE_BITS)
+            .unwrap_or(0);
+        CompactTable {
+            slots: vec![0; len],
+            index_bits: len.trailing_zeros(),
+            position_bits,
+            tag_mask,
+            filter_mask: tag_mask | FAR << position_bits,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    #[inline]
+    fn home(&self, mixed: u64) -> usize {
+        (mixed >> (64 - self.index_bits)) as usize
+    }
+
+    #[inline]
+    fn tag(&self, mixed: u64) -> u32 {
+        ((mixed << self.index_bits) >> 32) as u32 & self.tag_mask
+    }
+
+    #[inline]
+    fn position_mask(&self) -> u32 {
+        (1 << self.position_bits) - 1
+    }
+
+    /// The position of entry `e`.
+    #[inline]
+    fn position(&self, e: u32) -> u32 {
+        e & self.position_mask()
+    }
+
+    /// The distance field for an entry `distance` slots from its home.
+    #[inline]
+    fn distance_field(&self, distance: usize) -> u32 {
+        (distance.min(FAR as usize - 1) as u32 + 1) << self.position_bits
+    }
+
+    /// From the home of the key with mixed hash `mixed` on: the slot of the first entry
+    /// with its home and tag that `is` accepts, or the empty slot where it would go. Also
+    /// the tag and distance an entry in that slot has (see `put`).
+    #[inline]
+    fn find(&self, mixed: u64, mut is: impl FnMut(u32) -> bool) -> Probe {
+        let mask = self.slots.len() - 1;
+        let one = 1 << self.position_bits;
+        let far = FAR << self.position_bits;
+        let mut want = self.tag(mixed) | one;
+        let mut i = self.home(mixed);
+        loop {
+            let e = self.slots[i];
+            if e == EMPTY32 {
+                return Probe {
+                    at: i,
+                    found: false,
+                    fields: want,
+                };
+            }
+            if e & self.filter_mask == want && is(e) {
+                return Probe {
+                    at: i,
+                    found: true,
+                    fields: want,
+                };
+            }
+            i = (i + 1) & mask;
+            if want & far != far {
+                want += one;
+            }
+        }
+    }
+
+    /// Fills the empty slot `probe` found with an entry naming `position`.
+    #[inline]
+    fn put(&mut self, probe: Probe, position: u32) {
+        self.slots[probe.at] = probe.fields | position;
+    }
+
+    /// Empties slot `hole`, shifting later entries of its probe run back; `mixed_of` gives
+    /// the mixed hash (see [`mixed`]) of an entry's key, asked for only when the entry is
+    /// too far from its home for the entry to tell.
+    fn remove_at(&mut self, mut hole: usize, mixed_of: impl Fn(u32) -> u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = hole;
+        loop {
+            i = (i + 1) & mask;
+            let e = self.slots[i];
+            if e == EMPTY32 {
+                break;
+            }
+            let field = (e >> self.position_bits) & FAR;
+            let home = if field < FAR {
+                i.wrapping_sub(field as usize - 1) & mask
+            } else {
+                self.home(mixed_of(e))
+            };
+            // `e` may fill the hole when its home is not in (hole, i] (cyclically).
+            let between = if hole <= i {
+                hole < home && home <= i
+            } else {
+                hole < home || home <= i
+            };
+            if !between {
+                let distance = hole.wrapping_sub(home) & mask;
+                self.slots[hole] = e & !(FAR << self.position_bits) | self.distance_field(distance);
+                hole = i;
+            }
+        }
+        self.slots[hole] = EMPTY32;
+    }
+
+    /// Starts loading the line where a lookup of the key with mixed hash `mixed` begins.
+    #[inline]
+    fn prefetch(&self, mixed: u64) {
+        if !self.is_empty() {
+            prefetch(&self.slots[self.home(mixed)]);
+        }
+    }
+
+    /// For tests: keeps only `bits` bits of each tag (none at 0), so that keys of one home
+    /// are told apart only by reading them.
+    #[cfg(test)]
+    fn narrow_tags(&mut self, bits: u32) {
+        self.tag_mask &= !(u32::MAX.checked_shr(bits).unwrap_or(0));
+    }
+}
+
+const EMPTY32: u32 = 0;
+
+/// What [`CompactTable::find`] found: a slot, whether it holds the key, and the tag and
+/// distance fields of an entry for the key in that slot.
+#[derive(Clone, Copy)]
+struct Probe {
+    at: usize,
+    found: bool,
+    fields: u32,
+}
+
 /// A bounded memory of recent 64-bit fingerprints (see `types::fingerprint`) with FIFO
 /// eviction: the kernel-wide idempotency memories (100,000 intents, 50,000 orders), touched
-/// on every intent and order, kept in a [`ProbeTable`]. Serialized exactly like
-/// `RecentSet<u64>` (insertion order, members, capacity), so checkpoints written before it
-/// still load.
+/// on every intent and order. The fingerprints sit in a ring in insertion order; a
+/// [`CompactTable`] finds them by their ring index, so the only place a lookup reads at
+/// random is a table of 4-byte entries, and pushing out the oldest finds its entry by that
+/// index without reading any fingerprint. Serialized exactly like `RecentSet<u64>`
+/// (insertion order, members, capacity), so checkpoints written before it still load.
 #[derive(Clone, Debug)]
 pub struct FingerprintSet {
     /// Fingerprints in insertion order (a ring once full); `head` is the oldest.
     ring: Vec<u64>,
     head: usize,
-    /// Each stored key (see `stored`), placed by its own value.
-    table: ProbeTable,
+    /// An entry for each fingerprint in the ring, placed by its value, naming its index.
+    table: CompactTable,
     capacity: usize,
 }
 
@@ -379,32 +560,43 @@ fn stored(fp: u64) -> u64 {
     fp.max(1)
 }
 
+/// The most fingerprints a [`FingerprintSet`] keeps: ring indices must fit a table entry
+/// beside its tag and distance (the kernel keeps 100,000).
+const FINGERPRINT_SET_MAX_CAPACITY: usize = 1 << 27;
+
 impl FingerprintSet {
+    /// At most 2^27 fingerprints.
     pub fn new(capacity: usize) -> Self {
         FingerprintSet {
             ring: Vec::new(),
             head: 0,
-            table: ProbeTable::default(),
-            capacity: capacity.max(1),
+            table: CompactTable::default(),
+            capacity: capacity.clamp(1, FINGERPRINT_SET_MAX_CAPACITY),
         }
     }
 
+    /// The table slot of `key`, or the empty slot where it would go.
+    #[inline]
+    fn find(&self, key: u64) -> Probe {
+        let ring = &self.ring;
+        let table = &self.table;
+        table.find(mixed(key), |e| ring[table.position(e) as usize] == key)
+    }
+
     pub fn contains(&self, fp: &u64) -> bool {
-        let key = stored(*fp);
-        !self.table.is_empty() && self.table.find(key, |e| e == key).1
+        !self.table.is_empty() && self.find(stored(*fp)).found
     }
 
     /// Starts loading what inserting `fps` will touch (see [`prefetch`]): the table lines
-    /// of each and of the oldest entries they will push out. The table is far larger than
-    /// the cache, so each of those is otherwise a wait on memory in the middle of an input.
+    /// of each and of the oldest entries they will push out.
     pub fn prefetch_insert(&self, fps: &[u64]) {
         for &fp in fps {
-            self.table.prefetch(stored(fp));
+            self.table.prefetch(mixed(stored(fp)));
         }
         if self.ring.len() == self.capacity {
             for k in 0..fps.len() {
                 self.table
-                    .prefetch(self.ring[(self.head + k) % self.capacity]);
+                    .prefetch(mixed(self.ring[(self.head + k) % self.capacity]));
             }
         }
     }
@@ -412,24 +604,35 @@ impl FingerprintSet {
     /// Remembers `fp`; returns false if it was already known.
     pub fn insert(&mut self, fp: u64) -> bool {
         if self.table.is_empty() {
-            self.table = ProbeTable::for_capacity(self.capacity);
+            self.table = CompactTable::new(self.capacity, self.capacity);
         }
         let key = stored(fp);
-        let (at, found) = self.table.find(key, |e| e == key);
-        if found {
+        let mut probe = self.find(key);
+        if probe.found {
             return false;
         }
-        self.table.slots[at] = key;
-        if self.ring.len() < self.capacity {
+        let position = if self.ring.len() < self.capacity {
             self.ring.push(key);
+            self.ring.len() - 1
         } else {
-            let oldest = std::mem::replace(&mut self.ring[self.head], key);
+            // The oldest goes first, found by its index: its entry is the one naming the
+            // index the new fingerprint takes over. Removing it may shift entries back into
+            // the slot found for the new one, so that is looked for again (a line in cache).
+            let oldest = self.head;
+            let gone = self.table.find(mixed(self.ring[oldest]), |e| {
+                e & self.table.position_mask() == oldest as u32
+            });
+            debug_assert!(gone.found, "every fingerprint in the ring has its entry");
+            let ring = &self.ring;
+            let positions = self.table.position_mask();
+            self.table
+                .remove_at(gone.at, |e| mixed(ring[(e & positions) as usize]));
+            probe = self.table.find(mixed(key), |_| false);
+            self.ring[oldest] = key;
             self.head = (self.head + 1) % self.capacity;
-            let (at, found) = self.table.find(oldest, |e| e == oldest);
-            if found {
-                self.table.remove_at(at, mixed);
-            }
-        }
+            oldest
+        };
+        self.table.put(probe, position as u32);
         true
     }
 
@@ -444,6 +647,15 @@ impl FingerprintSet {
     /// Oldest first.
     fn in_order(&self) -> impl Iterator<Item = &u64> {
         self.ring[self.head..].iter().chain(&self.ring[..self.head])
+    }
+
+    /// For tests: a set whose table keeps only `bits` bits of each tag.
+    #[cfg(test)]
+    fn with_narrow_tags(capacity: usize, bits: u32) -> Self {
+        let mut set = FingerprintSet::new(capacity);
+        set.table = CompactTable::new(set.capacity, set.capacity);
+        set.table.narrow_tags(bits);
+        set
     }
 }
 
@@ -1357,6 +1569,75 @@ mod tests {
             if n >= 64 {
                 assert!(!f.contains(&keys[n - 64]));
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The same answers as a queue and a set, for any mix of inserts (repeats included)
+        /// and lookups, across its capacity and round and round its ring. Keys are few, so
+        /// they repeat and share homes in a small table, and tags are cut to `tag_bits`
+        /// (none at 0), so keys of one home are often told apart only by the full key.
+        #[test]
+        fn fingerprint_set_behaves_like_a_queue_and_a_set(
+            cap in 1usize..12,
+            tag_bits in 0u32..4,
+            ops in proptest::collection::vec((proptest::bool::ANY, 0u64..40), 1..600)
+        ) {
+            let mut set = FingerprintSet::with_narrow_tags(cap, tag_bits);
+            let (mut order, mut members) = (VecDeque::new(), std::collections::HashSet::new());
+            // Spread over the 64 bits, and 0 among them (stored as 1, a key of its own here).
+            let key = |k: u64| if k == 0 { 0 } else { k.wrapping_mul(0x2545_F491_4F6C_DD1D) };
+            for (insert, k) in ops {
+                let fp = key(k);
+                if insert {
+                    let new = members.insert(stored(fp));
+                    if new {
+                        order.push_back(stored(fp));
+                        if order.len() > cap {
+                            members.remove(&order.pop_front().unwrap());
+                        }
+                    }
+                    proptest::prop_assert_eq!(set.insert(fp), new);
+                } else {
+                    proptest::prop_assert_eq!(set.contains(&fp), members.contains(&stored(fp)));
+                }
+                proptest::prop_assert_eq!(set.len(), order.len());
+                for k in 0..40 {
+                    let fp = key(k);
+                    proptest::prop_assert_eq!(set.contains(&fp), members.contains(&stored(fp)));
+                }
+            }
+            proptest::prop_assert!(set.in_order().eq(order.iter()));
+            let back: FingerprintSet =
+                bincode::deserialize(&bincode::serialize(&set).unwrap()).unwrap();
+            proptest::prop_assert!(back == set);
+            for k in 0..40 {
+                proptest::prop_assert_eq!(back.contains(&key(k)), set.contains(&key(k)));
+            }
+        }
+    }
+
+    /// Fingerprints that all have home slot 0 in a table of `slots` slots.
+    fn one_home(slots: usize, n: usize) -> Vec<u64> {
+        let bits = slots.trailing_zeros();
+        (1u64..)
+            .filter(|k| mixed(*k) >> (64 - bits) == 0)
+            .take(n)
+            .collect()
+    }
+
+    #[test]
+    fn fingerprint_set_tells_apart_keys_far_from_their_home() {
+        // 64 keys of one home fill a run of 64 slots: beyond 30 from home an entry no longer
+        // knows its distance, and lookups and backward shifts read the key instead.
+        let mut f = FingerprintSet::new(64);
+        let keys = one_home(128, 400);
+        for (n, k) in keys.iter().enumerate() {
+            assert!(f.insert(*k));
+            assert!(!f.insert(*k));
+            let live = &keys[n.saturating_sub(63)..=n];
+            assert!(live.iter().all(|k| f.contains(k)), "after {n}");
+            assert!(keys[..n.saturating_sub(63)].iter().all(|k| !f.contains(k)));
         }
     }
 
