@@ -274,8 +274,9 @@ fn mixed(hash: u64) -> u64 {
 
 /// Linear-probing slots of `u64` entries in one flat power-of-two table, `EMPTY` (0) marking
 /// a free slot. What an entry means, and the hash it was placed by, is up to the owner; the
-/// kernel-wide memories below keep their entries here so that a lookup, an insert and an
-/// eviction each touch about one cache line.
+/// unsettled fills' [`FifoMap`] keeps its entries here so that a lookup, an insert and an
+/// eviction each touch about one cache line (the fingerprint memories use the half-size
+/// [`CompactTable`]).
 #[derive(Clone, Debug, Default)]
 struct ProbeTable {
     slots: Vec<u64>,
