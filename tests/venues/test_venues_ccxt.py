@@ -66,6 +66,31 @@ def test_markets_of_a_significant_digits_exchange_leave_rounding_to_it(make_venu
     assert limits["BTCUSDT"].min_qty == 0.00001 and limits["BTCUSDT"].min_notional == 5.0
 
 
+def test_futures_markets_counted_in_contracts_are_not_traded(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue("linear")
+    # As on OKX, where a BTC swap contract is 0.01 BTC: ccxt's amounts there are contracts,
+    # and a size in base units sent as one would be an order a hundred times too small.
+    load = venue._exchange.load_markets
+
+    def with_contracts(reload: bool = False, params: dict | None = None) -> dict:
+        markets = load(reload)
+        for market in markets.values():
+            if market["id"] == "ETHUSDT":
+                market["contractSize"] = 0.01
+        return markets
+
+    venue._exchange.load_markets = with_contracts
+    assert set(venue.load_markets(reload=True)) == {"BTCUSDT"}
+    [refused] = venue.submit(make_order("s1-entry-1", asset="ETHUSDT", size=1.0, reference_price=3000.0))
+    assert refused.kind == KernelEventKind.REJECT and refused.status == VenueOrderStatus.REJECTED
+    assert "contracts of 0.01 base units" in refused.reason
+    assert exchange.calls("POST", "/fapi/v1/order") == []
+    with pytest.raises(ValueError, match=r"markets: 'ETH/USDT:USDT' on .* contracts of 0\.01"):
+        venue._checked_markets(["BTCUSDT", "ETH/USDT:USDT"])
+
+
 def test_usdm_markets_use_min_notional_filter(make_venue: VenueFactory) -> None:
     venue = make_venue("linear")
     limits = venue.market_metadata()

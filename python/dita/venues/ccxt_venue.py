@@ -289,6 +289,8 @@ class CcxtVenue:
         self._seen_fills = BoundedIdSet()
         self._asset_symbols: dict[str, str] = {}
         self._limits: dict[str, MarketLimits] = {}
+        # Futures markets left out for their contract size (see load_markets), by id and symbol.
+        self._contract_markets: dict[str, float] = {}
         self._blocked_until = 0.0
         self._assets_traded: set[str] = set()
         self.submitted = 0
@@ -301,6 +303,10 @@ class CcxtVenue:
         """The symbols of ``markets``; a market the exchange does not have is refused now, not
         at the first order (this loads the markets)."""
         self.load_markets()
+        refused = [self._contract_refusal(m) for m in markets if m in self._contract_markets]
+        if refused:
+            self.close()
+            raise ValueError(f"markets: {refused[0]}")
         unknown = [m for m in markets if m not in self._asset_symbols]
         if unknown:
             self.close()
@@ -371,7 +377,10 @@ class CcxtVenue:
 
     @_serialized
     def load_markets(self, reload: bool = False) -> dict[str, MarketLimits]:
-        """Load the exchange's markets; returns each market id's trading rules."""
+        """Load the exchange's markets; returns each market id's trading rules. A futures
+        market whose contract is not one unit of the base currency (OKX's BTC swap is 0.01
+        BTC) is left out: ccxt counts its amounts in contracts, and the kernel's sizes are
+        base units, so an order would go out at the wrong size."""
         if self._asset_symbols and not reload:
             return dict(self._limits)
         try:
@@ -382,16 +391,32 @@ class CcxtVenue:
         want_spot = self.settings.market_type == "spot"
         symbols: dict[str, str] = {}
         limits: dict[str, MarketLimits] = {}
+        contracts: dict[str, float] = {}
         for symbol, market in markets.items():
             if bool(market.get("spot")) != want_spot or (not want_spot and not market.get("linear")):
                 continue
             market_id = str(market["id"])
+            contract_size = 1.0 if want_spot else float(market.get("contractSize") or 1.0)
+            if contract_size != 1.0:
+                contracts[market_id] = contracts[symbol] = contract_size
+                continue
             symbols[market_id] = symbol
             symbols[symbol] = symbol
             limits[market_id] = market_limits(market, self._exchange.precisionMode, self._ccxt)
         self._asset_symbols = symbols
         self._limits = limits
+        self._contract_markets = contracts
         return dict(limits)
+
+    def _contract_refusal(self, market: str) -> str:
+        """Why ``market`` is not traded here when its contract is not one base unit ('' else)."""
+        size = self._contract_markets.get(market)
+        if size is None:
+            return ""
+        return (
+            f"{market!r} on {self.name} is traded in contracts of {size!r} base units; dita's sizes "
+            "are base units, so only markets with a contract size of 1 are traded"
+        )
 
     def market_metadata(self) -> dict[str, MarketLimits]:
         return self.load_markets()
@@ -501,7 +526,8 @@ class CcxtVenue:
                     order,
                     KernelEventKind.REJECT,
                     VenueOrderStatus.REJECTED,
-                    reason=f"unknown asset {order.asset!r} on {self.name}",
+                    reason=self._contract_refusal(order.asset)
+                    or f"unknown asset {order.asset!r} on {self.name}",
                 )
             ]
         if self._trade_symbols is not None and symbol not in self._trade_symbols:
