@@ -8,6 +8,7 @@ request nobody scripted.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 import pytest
@@ -666,6 +667,62 @@ def test_missing_keys_refuse_orders_naming_the_variables(
 def test_bad_settings_are_refused_naming_the_field(settings: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         CcxtVenue(**settings)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        # ccxt resends a request that failed on the network: a resent order is a second order.
+        ({"maxRetriesOnFailure": 2}, "maxRetriesOnFailure=2"),
+        # ccxt would send a spot market buy's size as the cost to spend in quote currency.
+        ({"createMarketBuyOrderRequiresPrice": False}, "createMarketBuyOrderRequiresPrice=False"),
+        (
+            {"createOrder": {"createMarketBuyOrderRequiresPrice": False}},
+            "createOrder.createMarketBuyOrderRequiresPrice=False",
+        ),
+        ({"tgtCcy": "quote_ccy"}, "tgtCcy='quote_ccy'"),
+    ],
+)
+def test_options_that_would_resend_orders_or_size_them_in_quote_are_refused(
+    options: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ValueError, match=r"options[\s\S]*" + re.escape(named)):
+        CcxtVenue(options=options)
+
+
+_BYBIT_SPOT = {
+    "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
+    "quoteId": "USDT", "spot": True, "type": "spot", "active": True, "contract": False,
+    "precision": {"amount": 0.000001, "price": 0.01},
+    "limits": {"amount": {"min": 0.000048}, "cost": {"min": 1.0}}, "info": {},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("unified", [False, True])
+def test_a_spot_market_buy_is_never_sent_with_its_size_as_a_cost(
+    binance_keys: None, clock: ManualClock, unified: bool
+) -> None:
+    """Bybit's classic accounts take a spot market buy's qty as USDT to spend, and ccxt sends
+    the amount as that qty by default there: 0.015 BTC would buy 0.015 USDT of BTC."""
+    keys = {"api_key_env": "DITA_TEST_BINANCE_KEY", "secret_env": "DITA_TEST_BINANCE_SECRET"}
+    venue = CcxtVenue(exchange="bybit", clock=clock, **keys)
+    venue._exchange.set_markets([dict(_BYBIT_SPOT)])
+    venue._exchange.is_unified_enabled = lambda params=None: [False, unified]
+    sent: list[dict] = []
+
+    def order_create(request: dict, params: dict | None = None) -> dict:
+        sent.append(request)
+        return {"retCode": 0, "result": {"orderId": "1", "orderLinkId": request.get("orderLinkId")}}
+
+    venue._exchange.privatePostV5OrderCreate = order_create
+    events = venue.submit(make_order("s1-entry-1", asset="BTCUSDT", size=0.015, reference_price=91000.0))
+    if unified:
+        # Unified accounts take the amount in base units when told so, as ccxt does.
+        assert kinds(events) == ["ORDER_ACK"]
+        assert (sent[0]["qty"], sent[0]["marketUnit"]) == ("0.015", "baseCoin")
+    else:
+        assert kinds(events) == ["REJECT"] and sent == []
+        assert "cost to spend in quote currency" in events[0].reason and "limit order" in events[0].reason
 
 
 def test_unknown_exchange_and_bad_base_url_are_refused() -> None:

@@ -12,6 +12,8 @@ What this adapter guarantees, because each is a way live bots lose money:
   itself), and ccxt's own request pacing stays on.
 - Sizes and prices that are not already on the market's lot and tick are refused here
   instead of being truncated silently by ccxt into a different order.
+- A spot market buy goes out sized in base units or not at all, never with its size read as
+  the quote currency to spend; user options that would allow that, or resend orders, are refused.
 - API keys come from environment variables and are scrubbed from every message this adapter
   produces (events, exceptions, logs); ``repr`` only says whether credentials are set.
 """
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
@@ -56,6 +58,21 @@ _ENDED_STATUSES = {
     "canceled": VenueOrderStatus.CANCELED,
     "expired": VenueOrderStatus.EXPIRED,
     "rejected": VenueOrderStatus.REJECTED,
+}
+
+
+# ccxt options the adapter's guarantees rest on, and why a user's value for them is refused.
+# ccxt reads each at the top of its options and inside a method's (``{"createOrder": {...}}``).
+_RESEND = "ccxt would resend a request that failed on the network, and a resent order is a second order"
+_COST = (
+    "ccxt would send a spot market buy's amount as the cost to spend in quote currency, and "
+    "dita's sizes are base units"
+)
+_UNSAFE_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "maxRetriesOnFailure": (lambda v: v not in (None, 0), _RESEND),
+    "createMarketBuyOrderRequiresPrice": (lambda v: v is not None and not v, _COST),
+    "defaultCreateMarketBuyOrderRequiresPrice": (lambda v: v is not None and not v, _COST),
+    "tgtCcy": (lambda v: v == "quote_ccy", _COST),  # OKX's unit of a spot market buy's amount
 }
 
 
@@ -137,7 +154,26 @@ class CcxtSettings(BaseModel):
         "refused, and order_status after a restart searches only these; None: every market of the "
         "market_type. Checked against the exchange's markets at construction",
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="extra ccxt options")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra ccxt options; those that would resend orders or read a market buy's "
+        "amount as a cost are refused",
+    )
+
+    @field_validator("options")
+    @classmethod
+    def _safe_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        places = list(options.items()) + [
+            (f"{k}.{name}", value)
+            for k, nested in options.items()
+            if isinstance(nested, dict)
+            for name, value in nested.items()
+        ]
+        for key, value in places:
+            unsafe = _UNSAFE_OPTIONS.get(key.rsplit(".", 1)[-1])
+            if unsafe is not None and unsafe[0](value):
+                raise ValueError(f"{key}={value!r} refused: {unsafe[1]}")
+        return options
 
 
 class _RedactingFilter(logging.Filter):
@@ -278,6 +314,7 @@ class CcxtVenue:
         wire_log.filters = [_RedactingFilter(self._redact)]
         self._exchange.logger = wire_log
         _guard_http_log()
+        self._require_market_buy_price()
         if s.rate_limit_ms is not None:
             self._exchange.rateLimit = s.rate_limit_ms
         if s.sandbox:
@@ -317,6 +354,17 @@ class CcxtVenue:
         return list(dict.fromkeys(self._asset_symbols[m] for m in markets))
 
     # -- configuration -------------------------------------------------------------------
+
+    def _require_market_buy_price(self) -> None:
+        """Make ccxt refuse, not send, a spot market buy whose amount the exchange would take as
+        the cost to spend. Some exchanges default to sending it (Bybit's classic accounts: 0.015
+        BTC goes out as 0.015 USDT); with this option set, ccxt raises InvalidOrder instead, and
+        exchanges that take the amount in base units (Binance, Bybit's unified accounts) ignore it."""
+        options = self._exchange.options
+        options["createMarketBuyOrderRequiresPrice"] = True
+        for nested in options.values():
+            if isinstance(nested, dict) and "createMarketBuyOrderRequiresPrice" in nested:
+                nested["createMarketBuyOrderRequiresPrice"] = True
 
     @staticmethod
     def _env(variable: str) -> str:
@@ -590,14 +638,14 @@ class CcxtVenue:
         return bool(_UNKNOWN_OUTCOME_RE.search(str(exc)))
 
     def _submit_refused(self, order: VenueOrder, exc: BaseException) -> list[VenueEvent]:
-        return [
-            self._event(
-                order,
-                KernelEventKind.REJECT,
-                VenueOrderStatus.REJECTED,
-                reason=f"{self.name} refused the order: {self._error_text(exc)}",
+        reason = f"{self.name} refused the order: {self._error_text(exc)}"
+        if "createMarketBuyOrderRequiresPrice" in str(exc):
+            # ccxt's advice (set the option to false) would send the size as a cost: not taken.
+            reason = (
+                f"{self.name} takes a spot market buy's amount as the cost to spend in quote "
+                f"currency, and dita's sizes are base units: send a limit order ({self._error_text(exc)})"
             )
-        ]
+        return [self._event(order, KernelEventKind.REJECT, VenueOrderStatus.REJECTED, reason=reason)]
 
     def _precision_refusal(self, order: VenueOrder, symbol: str) -> str:
         """Why the order is off the market's lot or tick ('' when it is on them)."""
