@@ -786,6 +786,44 @@ def test_usdm_market_order_fills_found_by_polling_and_reduce_only_exit(
     assert venue.balances()["USDT"] == pytest.approx(10000.7965)
 
 
+def test_usdm_positions_net_the_long_and_short_sides_of_a_hedge_mode_account(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """In hedge mode Binance lists a market's long and short separately: the net position is
+    their sum, not whichever the list gave last."""
+    venue = make_venue("linear")
+    btc_both, eth_both = exchange.fixture("binance/usdm_position_risk.json")
+    long = dict(btc_both, positionSide="LONG", positionAmt="0.010", notional="910.50000000")
+    short = dict(btc_both, positionSide="SHORT", positionAmt="-0.004", notional="-364.20000000")
+    exchange.script("GET", "/fapi/v1/leverageBracket", "binance/usdm_leverage_bracket.json")
+    exchange.script("GET", "/fapi/v3/positionRisk", payload=[long, short, eth_both])
+    positions = venue.positions()
+    assert positions == {"BTCUSDT": pytest.approx(0.006), "ETHUSDT": -0.5}
+
+
+@pytest.mark.parametrize(
+    ("position", "expected"),
+    [
+        ({"contracts": 0.5, "side": "short"}, -0.5),
+        ({"contracts": -0.5, "side": "short"}, -0.5),  # contracts are unsigned; some read them signed
+        ({"contracts": -0.5, "side": None}, -0.5),
+        ({"contracts": 0.5, "side": None}, "side=None"),
+        ({"contracts": 0.5, "side": "both"}, "side='both'"),
+    ],
+)
+def test_a_position_is_signed_by_its_side_and_one_without_a_side_is_an_error(
+    make_venue: VenueFactory, position: dict, expected: float | str
+) -> None:
+    venue = make_venue("linear")
+    venue._exchange.fetch_positions = lambda *args: [{"symbol": "BTC/USDT:USDT", **position}]
+    if isinstance(expected, str):
+        # Taken as long, a short would be reported with the wrong sign.
+        with pytest.raises(RuntimeError, match=r"BTCUSDT.*" + re.escape(expected)):
+            venue.positions()
+    else:
+        assert venue.positions() == {"BTCUSDT": expected}
+
+
 def test_long_client_ids_are_mapped_to_a_stable_exchange_id(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

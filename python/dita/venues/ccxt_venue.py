@@ -1232,8 +1232,9 @@ class CcxtVenue:
 
     @_serialized
     def positions(self) -> dict[str, float]:
-        """Signed position per market id. Futures: the exchange's positions. Spot: the
-        total base-currency balance of each market this adapter has traded."""
+        """Signed position per market id. Futures: the exchange's positions, a market's long and
+        short netted (a hedge-mode account lists them apart). Spot: the total base-currency
+        balance of each market this adapter has traded."""
         self.load_markets()
         if self.settings.market_type == "linear":
             result: dict[str, float] = {}
@@ -1242,9 +1243,18 @@ class CcxtVenue:
                 if contracts == 0.0:
                     continue
                 market = self._exchange.market(position["symbol"])
-                size = contracts * float(market.get("contractSize") or 1.0)
-                result[str(market["id"])] = -size if position.get("side") == "short" else size
-            return result
+                market_id = str(market["id"])
+                # ccxt's contracts are unsigned and its side says which way; without a side, a
+                # negative count (signed, as some exchanges give it) is short.
+                side = position.get("side")
+                if side not in ("long", "short") and contracts > 0:
+                    raise RuntimeError(
+                        f"{self.name}: the {market_id} position has side={side!r} and "
+                        f"contracts={contracts!r}: whether it is long or short is unknown"
+                    )
+                size = abs(contracts) * float(market.get("contractSize") or 1.0)
+                result[market_id] = result.get(market_id, 0.0) + (size if side == "long" else -size)
+            return {market_id: size for market_id, size in result.items() if size != 0.0}
         totals = self.balances()
         spot: dict[str, float] = {}
         for asset in sorted(self._assets_traded):
