@@ -879,6 +879,31 @@ def test_timed_out_cancel_of_a_working_order_raises_then_poll_reports_the_cancel
     assert len(exchange.calls("DELETE", "/api/v3/order")) == 1
 
 
+def test_an_order_known_only_by_its_client_id_is_polled_by_it(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """After a restart the kernel may cancel an order it never saw acknowledged (no exchange id).
+    When that cancel times out, the order is polled by its client id: asked for by an empty
+    exchange id, Binance refuses every poll (-1102) and the cancel was never reported."""
+    venue = make_venue()
+    order = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
+    assert order.venue_order_id == ""
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json", delay=HOLD)
+    exchange.script("GET", "/api/v3/order", "binance/error_backend_timeout.json", status=503)
+    with pytest.raises(VenueTimeout):
+        venue.cancel(order)
+    assert exchange.calls("DELETE", "/api/v3/order")[0].params["origClientOrderId"] == "s3-entry-1"
+
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    events = venue.poll_events()
+    polled = exchange.calls("GET", "/api/v3/order")[-1].params
+    assert polled.get("origClientOrderId") == "s3-entry-1" and "orderId" not in polled
+    assert kinds(events) == ["FILL", "CANCEL_ACK"]
+    assert events[1].venue_order_id == "28457300"
+    assert exchange.calls("GET", "/api/v3/myTrades")[0].params["orderId"] == "28457300"
+
+
 def test_top_of_book_feeds_a_paper_venue(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
     venue = make_venue()
     exchange.script("GET", "/api/v3/depth", "binance/spot_depth.json")

@@ -1039,8 +1039,11 @@ class CcxtVenue:
                 except Exception as exc:
                     self._unreadable(tracked, exc)
                 continue
+            # An order canceled after a restart before its ack has no exchange id yet: asked for
+            # by an empty one, the exchange would refuse every poll (Binance: -1102).
+            by_client = {} if tracked.venue_order_id else {"clientOrderId": tracked.client_id}
             try:
-                raw = self._exchange.fetch_order(tracked.venue_order_id, tracked.symbol)
+                raw = self._exchange.fetch_order(tracked.venue_order_id or None, tracked.symbol, by_client)
             except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
                 self._note_throttle(exc)
                 break
