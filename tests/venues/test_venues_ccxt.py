@@ -166,6 +166,20 @@ def test_resting_limit_partial_then_full_fill_deduplicated_by_trade_id(
     assert len(exchange.calls("GET", "/api/v3/order")) == 2
 
 
+def test_a_fee_of_zero_is_zero_in_any_currency(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
+    """A zero commission in BNB (a zero-fee market with BNB fees on) needs no price: left to the
+    kernel's model, it would be charged a fee the exchange never took."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    trade = exchange.fixture("binance/spot_trades_limit_partial.json")[0]
+    trade.update(commission="0.00000000", commissionAsset="BNB")
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", payload=[trade])
+    [fill] = venue.poll_events()
+    assert fill.fee == 0.0
+
+
 def _resting_order_canceled_part_filled(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> tuple[CcxtVenue, VenueOrder]:

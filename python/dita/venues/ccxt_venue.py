@@ -907,12 +907,16 @@ class CcxtVenue:
         return [event for _, event in made]
 
     def _quote_fee(self, trade: dict[str, Any], price: float) -> tuple[float | None, dict[str, str | float]]:
-        """The trade's fee in the quote currency, or None (with a note) when it was paid in a
-        third currency (BNB, say) the adapter cannot price; the kernel then predicts it."""
+        """The trade's fee in the quote currency, or None (with a note) when a fee other than
+        zero was paid in a third currency (BNB, say) the adapter cannot price; the kernel then
+        predicts it."""
         fee = trade.get("fee") or {}
         cost, currency = fee.get("cost"), fee.get("currency")
         if cost is None:
             return None, {}
+        if float(cost) == 0.0:
+            # Nothing to price, whatever the currency: left to the model, it would be charged.
+            return 0.0, {}
         market = self._exchange.market(trade["symbol"]) if trade.get("symbol") else {}
         if currency == market.get("quote") or currency == market.get("settle"):
             return float(cost), {}
