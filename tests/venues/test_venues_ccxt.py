@@ -739,6 +739,48 @@ def test_a_spot_market_buy_is_never_sent_with_its_size_as_a_cost(
         assert "cost to spend in quote currency" in events[0].reason and "limit order" in events[0].reason
 
 
+@pytest.mark.parametrize(
+    ("exchange", "client_order_id", "same"),
+    [
+        ("binance", "k1-7", True),
+        ("binance", "k1/7.a:b", True),
+        ("bybit", "k1-7_a", True),
+        ("bybit", "k1/7", False),  # Bybit takes letters, digits, - and _ only
+        ("okx", "k17", True),
+        ("okx", "k1-7", False),  # OKX takes letters and digits only: every kernel id is hashed
+        ("okx", "a" * 33, False),
+        ("kraken", "k1-7", True),  # the rest: Binance's rule
+    ],
+)
+def test_client_order_ids_follow_each_exchanges_rule(exchange: str, client_order_id: str, same: bool) -> None:
+    rule = {"okx": r"[A-Za-z0-9]{1,32}", "bybit": r"[A-Za-z0-9_-]{1,36}"}.get(
+        exchange, r"[.A-Z:/a-z0-9_-]{1,36}"
+    )
+    sent = CcxtVenue.venue_client_id(client_order_id, exchange)
+    assert (sent == client_order_id) == same
+    assert re.fullmatch(rule, sent), sent
+    # Stable, so a restart looks the order up under the same id.
+    assert sent == CcxtVenue.venue_client_id(client_order_id, exchange)
+
+
+def test_an_okx_order_goes_out_under_an_id_okx_takes(binance_keys: None, clock: ManualClock) -> None:
+    keys = {"api_key_env": "DITA_TEST_BINANCE_KEY", "secret_env": "DITA_TEST_BINANCE_SECRET"}
+    venue = CcxtVenue(exchange="okx", clock=clock, password_env="DITA_TEST_BINANCE_KEY", **keys)
+    venue._exchange.set_markets([dict(_BYBIT_SPOT, id="BTC-USDT", baseId="BTC", quoteId="USDT")])
+    sent: list[dict] = []
+
+    def place(request: list[dict], params: dict | None = None) -> dict:
+        sent.extend(request)  # ccxt 4.5 places one OKX order as a batch of one
+        return {"code": "0", "data": [{"ordId": "1", "clOrdId": request[0]["clOrdId"], "sCode": "0"}]}
+
+    venue._exchange.privatePostTradeBatchOrders = place
+    order = make_order("s1-entry-1", asset="BTC-USDT", order_type="LIMIT", price=90000.0, size=0.015)
+    events = venue.submit(order)
+    assert kinds(events) == ["ORDER_ACK"], events
+    assert sent[0]["clOrdId"] == CcxtVenue.venue_client_id("s1-entry-1", "okx")
+    assert re.fullmatch(r"[A-Za-z0-9]{1,32}", sent[0]["clOrdId"])
+
+
 def test_unknown_exchange_and_bad_base_url_are_refused() -> None:
     with pytest.raises(ValueError, match="'nosuchexchange'"):
         CcxtVenue(exchange="nosuchexchange")

@@ -45,6 +45,14 @@ log = logging.getLogger("dita.venues.ccxt")
 
 # Binance's rule for client order ids; ids outside it are replaced by a stable hash.
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+# Exchanges whose client order ids follow other rules than Binance's (above, used for the
+# rest): OKX takes letters and digits only, up to 32; Bybit letters, digits, - and _, up to 36.
+# A kernel id (`<kernel_id>-<n>`) breaks OKX's rule, so there every order goes out under the
+# stable hash, in letters and digits.
+_CLIENT_ID_RULES = {
+    "okx": (re.compile(r"^[A-Za-z0-9]{1,32}$"), "dita", 28),
+    "bybit": (re.compile(r"^[A-Za-z0-9_-]{1,36}$"), "dita-", 31),
+}
 _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 # Binance codes whose execution status is unknown (the request may have been carried out);
 # ccxt maps them to different exception classes per endpoint family, so match the code.
@@ -479,12 +487,14 @@ class CcxtVenue:
     # -- identifiers and events -----------------------------------------------------------
 
     @staticmethod
-    def venue_client_id(client_order_id: str) -> str:
-        """The client order id sent to the exchange: the kernel's when the exchange accepts
-        it, else a stable hash of it (so a restart finds the same order again)."""
-        if _CLIENT_ID_RE.match(client_order_id):
+    def venue_client_id(client_order_id: str, exchange: str = "binance") -> str:
+        """The client order id sent to ``exchange`` (a ccxt exchange id): the kernel's when the
+        exchange accepts it, else a stable hash of it (so a restart finds the same order
+        again)."""
+        rule, prefix, digits = _CLIENT_ID_RULES.get(exchange, (_CLIENT_ID_RE, "dita-", 31))
+        if rule.match(client_order_id):
             return client_order_id
-        return "dita-" + hashlib.sha256(client_order_id.encode()).hexdigest()[:31]
+        return prefix + hashlib.sha256(client_order_id.encode()).hexdigest()[:digits]
 
     def _event(
         self,
@@ -602,7 +612,10 @@ class CcxtVenue:
                 )
             ]
         tracked = _Tracked(
-            order, self.venue_client_id(order.client_order_id), symbol, self._market_id(symbol)
+            order,
+            self.venue_client_id(order.client_order_id, self.settings.exchange),
+            symbol,
+            self._market_id(symbol),
         )
         params: dict[str, Any] = {"clientOrderId": tracked.client_id}
         if order.reduce_only and self.settings.market_type == "linear":
@@ -952,7 +965,7 @@ class CcxtVenue:
             # An order from before a restart: cancel it by its client id.
             tracked = _Tracked(
                 order,
-                self.venue_client_id(order.client_order_id),
+                self.venue_client_id(order.client_order_id, self.settings.exchange),
                 symbol,
                 self._market_id(symbol),
                 venue_order_id=order.venue_order_id,
@@ -1217,7 +1230,7 @@ class CcxtVenue:
         one request per market, and only all of them saying "no such order" is None. Raises
         ``VenueUnavailable``, never returns None, when a market could not be asked (throttled,
         unreachable): the order may be there."""
-        client_id = self.venue_client_id(client_order_id)
+        client_id = self.venue_client_id(client_order_id, self.settings.exchange)
         tracked = self._tracked.get(client_order_id)
         symbols = [tracked.symbol] if tracked is not None else self._markets_to_search()
         for symbol in symbols:
