@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from venue_helpers import make_order
@@ -282,6 +283,45 @@ def test_router_poll_keeps_one_venues_events_when_another_venue_fails() -> None:
     router = VenueRouter({"a": first, "b": broken}, default="a")
     assert [e.fill_id for e in router.poll_events()] == ["a-f1"]
     assert first.pending == []  # each event is returned once: had the router raised, it was lost
+
+
+class _BrokenAnswer(ShadowVenue):
+    """Answers a submit with the shadow venue's ACK and FILL, in a broken form: a list with an
+    item that is not an event after them, a generator, or a generator that raises after them."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__(name="broken")
+        self.form = form
+
+    def submit(self, order: VenueOrder) -> Any:
+        events = super().submit(order)
+        if self.form == "stray item":
+            return [*events, None]
+        if self.form == "generator":
+            return (e for e in events)
+
+        def dropped() -> Any:
+            yield from events
+            raise ConnectionError("connection reset while reading the answer")
+
+        return dropped()
+
+
+@pytest.mark.parametrize("form", ["stray item", "generator", "raises part-way"])
+def test_router_hands_the_kernel_a_broken_answer_as_the_venue_gave_it(form: str) -> None:
+    """The kernel applies the events before a fault in a venue's answer (and reports the
+    fault); the router must not lose them on the way: the fill would never be booked."""
+    outcomes = {}
+    for via_router in (False, True):
+        venue = _BrokenAnswer(form)
+        routed = VenueRouter({"b": venue}, default="b") if via_router else venue
+        kernel = ExecutionKernel(max_slots=1, venue=routed)
+        intent = KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0)
+        out = kernel.process_intent(intent)
+        slot = kernel.slot_state(0)
+        outcomes[via_router] = (slot.fsm_state.name, slot.size, out.details.get("venue_answer_error"))
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[True][:2] == ("POSITION_OPEN", 1.0)
 
 
 def test_an_unrouted_order_after_a_restart_on_the_log_still_frees_its_slot(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ An order for an asset no venue is routed for (and no default) is rejected, namin
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
@@ -257,13 +257,30 @@ class VenueRouter:
         if client_order_id:
             self._order_venue[client_order_id] = venue_name
 
-    def _seen(self, events: list[VenueEvent]) -> list[VenueEvent]:
-        """Forget the orders whose final event is among ``events``; return them unchanged."""
+    def _seen(self, answer: Iterable[VenueEvent]) -> list[VenueEvent]:
+        """Forget the orders whose final event is among ``answer``; return its items as the
+        venue gave them. The kernel applies the events of a broken answer up to the fault and
+        reports it, so a fault must reach the kernel where it was, not before: an item that is
+        not an event is passed on, and an answer that raised part-way is passed on as its
+        events followed by the same error. A generator would otherwise reach the kernel empty,
+        and any fault as a raised submit, losing the fills before it."""
+        events: list[VenueEvent] = []
+        fault: Exception | None = None
+        try:
+            for event in answer:
+                events.append(event)
+        except Exception as exc:
+            fault = exc
         for event in events:
+            if not isinstance(event, VenueEvent):
+                continue
             self._in_doubt.discard(event.venue_client_id)
             status = event.status
             if status is not None and status.name in FINAL_STATUSES:
                 self._order_venue.pop(event.venue_client_id, None)
+        if fault is not None:
+            # Not a list, but what the venue gave: the kernel reads any iterable answer.
+            return _then_raise(events, fault)  # type: ignore[return-value]
         return events
 
     def _forget_ended_orders(self) -> None:
@@ -332,3 +349,9 @@ class VenueRouter:
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
+
+
+def _then_raise(events: list[VenueEvent], fault: Exception) -> Iterator[VenueEvent]:
+    """The events of an answer that broke part-way, then its error, as the venue gave them."""
+    yield from events
+    raise fault
