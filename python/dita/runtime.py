@@ -316,15 +316,17 @@ class TradingRuntime:
         # In time order: the dict keeps each asset's first insertion position, not its latest time.
         pending = sorted(self._pending.values(), key=_ts_of)
         self._pending.clear()
+        errors: list[Exception] = []
         for item in pending:
             if isinstance(item, Bar):
                 args = (item.asset, item.open, item.high, item.low, item.close, item.volume, item.ts)
                 for venue in self.bar_venues:
-                    self._absorb_events(venue.on_bar(*args))
+                    self._absorb_events(venue.on_bar(*args), errors)
             else:
                 qargs = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
                 for venue in self.quote_venues:
-                    self._absorb_events(venue.on_quote(*qargs))
+                    self._absorb_events(venue.on_quote(*qargs), errors)
+        _raise_first(errors)
 
     # -- orders and fills ----------------------------------------------------------------
 
@@ -339,11 +341,16 @@ class TradingRuntime:
         handle.intents += 1
         self.stats["intents"] += 1
         outcome: KernelOutcome = self.kernel.process_intent(intent)
+        # A listener that raises is raised once the runtime has booked the intent: raised at
+        # once, the trade the kernel took had no owner (its fills reached no strategy) and its
+        # order did not count as working (the venues were no longer handed the data).
+        errors: list[Exception] = []
         for listener in self.intent_listeners:
-            listener(intent, outcome)
+            _tell(errors, listener, intent, outcome)
         if not outcome.accepted:
             handle.refused += 1
             self.stats["refused"] += 1
+            _raise_first(errors)
             return outcome
         if intent.action.name == "ENTER":
             self._owner[intent.trade_id] = handle
@@ -351,7 +358,11 @@ class TradingRuntime:
         order = outcome.order
         if order is not None and order.status.name not in TERMINAL_STATUSES:
             self._working.add(order.client_order_id)
-        self._after_events(outcome.emitted_events, set())
+        try:
+            self._after_events(outcome.emitted_events, set())
+        except Exception as exc:
+            errors.append(exc)
+        _raise_first(errors)
         return outcome
 
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
@@ -362,22 +373,28 @@ class TradingRuntime:
         self._after_events(outcome.emitted_events, set())
         return outcome
 
-    def _absorb_events(self, events: list[VenueEvent]) -> None:
-        """Feed events a venue reported later (fills of working orders) to the kernel."""
+    def _absorb_events(self, events: list[VenueEvent], errors: list[Exception]) -> None:
+        """Feed events a venue reported later (fills of working orders) to the kernel. The
+        venue hands each event over once, so an error on the way (a listener's, the kernel's)
+        is added to ``errors`` for the caller to raise, and the events after it are still
+        fed: raised at once, they were never booked, though the venue counts them filled."""
         if not events:
             return
         seen: set[str] = set()
         for event in events:
             self.stats["venue_events"] += 1
-            outcome = self.kernel.on_venue_event(event)
-            if not outcome.accepted:
-                continue
-            seen.add(event.event_id)
-            self._after_events([event], set())
-            # The kernel may act on its own (e.g. send the next exit leg): follow that too.
-            follow = [e for e in outcome.emitted_events if e.event_id not in seen]
-            if follow:
-                self._after_events(follow, seen)
+            try:
+                outcome = self.kernel.on_venue_event(event)
+                if not outcome.accepted:
+                    continue
+                seen.add(event.event_id)
+                self._after_events([event], set())
+                # The kernel may act on its own (e.g. send the next exit leg): follow that too.
+                follow = [e for e in outcome.emitted_events if e.event_id not in seen]
+                if follow:
+                    self._after_events(follow, seen)
+            except Exception as exc:
+                errors.append(exc)
 
     def _kernel_works(self, event: VenueEvent) -> bool:
         """Whether the order ``event`` names is one the kernel still works: a fill or ack the
@@ -391,11 +408,15 @@ class TradingRuntime:
         return any(o is not None and o.client_order_id == coid for o in working)
 
     def _after_events(self, events: list[VenueEvent], seen: set[str]) -> None:
+        """Route ``events`` the kernel took to the listeners and the strategies owning their
+        trades. A listener that raises is raised after all of them are routed: at once, the
+        strategies did not hear of the rest (a fill, a freed slot)."""
         kernel = self.kernel
+        errors: list[Exception] = []
         for event in events:
             seen.add(event.event_id)
             for on_event in self.event_listeners:
-                on_event(event)
+                _tell(errors, on_event, event)
             status = event.status.name if event.status is not None else ""
             if status in TERMINAL_STATUSES:
                 self._working.discard(event.venue_client_id)
@@ -421,7 +442,7 @@ class TradingRuntime:
             if kind == FILL:
                 self.stats["fills"] += 1
                 for listener in self.fill_listeners:
-                    listener(event, self.row)
+                    _tell(errors, listener, event, self.row)
             if handle is None:
                 continue
             strategy = handle.strategy
@@ -448,6 +469,7 @@ class TradingRuntime:
                 strategy.fills.append(fill)
                 if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):
                     self._call(handle, "on_fill", fill)
+        _raise_first(errors)
 
     @property
     def data_points(self) -> int:
@@ -478,8 +500,10 @@ class TradingRuntime:
         if self._working or not self.defer_venue_data:
             self._sync_venues()
             args = (asset, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ts)
+            errors: list[Exception] = []
             for venue in self.bar_venues:
-                self._absorb_events(venue.on_bar(*args))
+                self._absorb_events(venue.on_bar(*args), errors)
+            _raise_first(errors)
         else:
             self._pending[asset] = bar
         handlers = self._bar_handlers.get(asset)
@@ -508,8 +532,10 @@ class TradingRuntime:
         if self._working or not self.defer_venue_data:
             self._sync_venues()
             args = (asset, quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.ts)
+            errors: list[Exception] = []
             for venue in self.quote_venues:
-                self._absorb_events(venue.on_quote(*args))
+                self._absorb_events(venue.on_quote(*args), errors)
+            _raise_first(errors)
         else:
             self._pending[asset] = quote
         handlers = self._quote_handlers.get(asset)
@@ -628,6 +654,20 @@ def _quote_problem(quote: Quote, now: float) -> str:
         if not (math.isfinite(value) and value >= 0):
             return f"{where}: {name} {value!r} is not a finite size >= 0"
     return f"{where}: ask {quote.ask!r} is below bid {quote.bid!r} (a crossed quote)"
+
+
+def _tell(errors: list[Exception], listener: Callable[..., None], *args: Any) -> None:
+    """Call a listener; what it raises is added to ``errors`` (see ``_raise_first``)."""
+    try:
+        listener(*args)
+    except Exception as exc:
+        errors.append(exc)
+
+
+def _raise_first(errors: list[Exception]) -> None:
+    """Raise the first error a step collected once the step is done (the rest followed it)."""
+    if errors:
+        raise errors[0]
 
 
 def _is_number(value: object) -> bool:

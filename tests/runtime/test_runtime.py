@@ -459,3 +459,59 @@ def test_a_bad_bar_is_refused_at_once_naming_the_field_and_changes_nothing(
     runtime.on_bar(Bar("BTCUSDT", 120.0, 101.0, 103.0, 100.0, 102.0, 5.0))
     assert kernel.slot_state(0).size == pytest.approx(1.0)
     assert runtime.handles["c"].status is StrategyStatus.RUNNING
+
+
+class TwoRestingBuys(Counter):
+    """Rests two limit buys below the first bar; a dip fills both on one bar."""
+
+    def on_bar(self, bar: Bar) -> None:
+        super().on_bar(bar)
+        if len(self.bars) == 1:
+            for limit in (95.0, 94.0):
+                assert self.buy(bar.asset, 0.01, price=bar.close, limit=limit).accepted
+
+
+def test_a_listener_that_raises_loses_none_of_the_venues_events() -> None:
+    """A venue's answer to a bar is fed to the kernel event by event: a listener raising on
+    the first fill must not keep the second from the kernel (the venue counts it filled, and
+    nothing would ever report it again), nor its fill from the strategy that owns the trade."""
+    runtime, kernel, _ = make_runtime()
+    s = TwoRestingBuys(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    heard: list[str] = []
+
+    def flaky(event: VenueEvent, row: int) -> None:
+        heard.append(event.venue_client_id)
+        if len(heard) == 1:
+            raise OSError("disk full while recording the fill")
+
+    runtime.fill_listeners.append(flaky)
+    runtime.on_bar(Bar("AAA", 1.0, 100.0, 100.0, 100.0, 100.0, 50.0))
+    assert runtime.working_orders == 2
+    with pytest.raises(OSError, match="disk full"):
+        runtime.on_bar(Bar("AAA", 2.0, 100.0, 100.0, 90.0, 99.0, 50.0))
+    assert [kernel.slot_state(i).size for i in (0, 1)] == [0.01, 0.01]
+    assert len(heard) == 2 and runtime.working_orders == 0
+    assert s.position("AAA") == pytest.approx(0.02) and len(s.fills) == 2
+
+
+def test_an_intent_listener_that_raises_leaves_the_trade_with_its_strategy() -> None:
+    """The kernel took the entry before the listener raised: the runtime still books its owner
+    and its working order, so the venues get the data that fills it and the fill reaches the
+    strategy (in ERROR now, it still holds the position)."""
+    runtime, kernel, _ = make_runtime()
+    s = TwoRestingBuys(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+
+    def flaky(intent: Any, outcome: Any) -> None:
+        raise OSError("disk full while recording the intent")
+
+    runtime.intent_listeners.append(flaky)
+    runtime.on_bar(Bar("AAA", 1.0, 100.0, 100.0, 100.0, 100.0, 50.0))
+    assert s.busy("AAA") and runtime.working_orders == 1 == len(kernel.open_orders())
+    assert runtime.status()[0]["status"] == "ERROR" and "disk full" in runtime.status()[0]["error"]
+    runtime.on_bar(Bar("AAA", 2.0, 100.0, 100.0, 90.0, 99.0, 50.0))
+    assert kernel.slot_state(0).size == 0.01 and s.position("AAA") == pytest.approx(0.01)
+    assert [f.slot_id for f in s.fills] == [0]
