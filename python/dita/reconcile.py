@@ -236,6 +236,15 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
                 )
                 apply(ending_event)
                 report.ended_at_venue.append({**item, "status": theirs.status.name})
+            elif theirs.status == VenueOrderStatus.FILLED and _still_working(kernel, mine.slot_id, coid):
+                # Over at the venue, yet counted short of the order (an exchange reporting a
+                # closed order without its filled size): no end or fill is guessed, but the
+                # report must not call kernel and venue in agreement.
+                reason = (
+                    f"the venue says FILLED with {theirs.filled_size!r} of {mine.size!r} filled; "
+                    "the order works on in the kernel (nothing is guessed)"
+                )
+                report.unresolved.append({**item, "reason": reason})
         except _Refused as refused:
             report.unresolved.append(refused.unresolved(item))
 

@@ -474,3 +474,24 @@ def test_open_orders_that_cannot_be_listed_stop_reconciliation_naming_venue_and_
     with pytest.raises(VenueUnavailable, match=r"cannot-list.*ConnectionError: connection refused"):
         kernel.reconcile_with_venue()
     assert kernel.snapshot() == before
+
+
+@pytest.mark.parametrize("venue_filled", [0.0, 0.4])
+def test_an_order_the_venue_says_filled_short_of_its_size_is_left_unresolved(venue_filled: float) -> None:
+    """An exchange may report an order closed without its filled size (or with less than the
+    order): the venue says the order is over, the kernel's order works on. Nothing is guessed
+    (what the venue counts is booked), but the report must not call the two in agreement."""
+    venue = EndedOrders()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"short{int(venue_filled * 10)}")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("a1", "t0", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="V1"))
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, venue_order_id="V1",
+        filled_size=venue_filled, avg_fill_price=100.0 if venue_filled else 0.0, status="FILLED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and not report.clean
+    assert f"FILLED with {venue_filled!r} of 1.0 filled" in left["reason"]
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    assert kernel.slot_state(0).size == venue_filled
