@@ -200,16 +200,21 @@ class TradingRuntime:
     def _adopt(self, handle: StrategyHandle) -> None:
         """Give the strategy back the trades the kernel holds under its trade ids (a kernel
         recovered from its write-ahead log): its ``position``/``busy``/``close`` see them and
-        their fills reach it, instead of it opening a second position beside them."""
+        their fills reach it, instead of it opening a second position beside them. A freed
+        slot's trade is remembered as released: a late fill of its ended order reopens it,
+        and without its owner that position was nobody's (the strategy never closed it)."""
         slots = getattr(self.kernel, "slots", None)
         if not callable(slots):
             return
         mine = re.compile(re.escape(handle.name) + r"-(?:r\d+-)?t\d+")
         for s in slots():
             trade_id = s.get("trade_id") or ""
-            if s.get("fsm_state") in FREE_STAGES or not mine.fullmatch(trade_id):
+            if not mine.fullmatch(trade_id) or trade_id in self._owner:
                 continue
-            if trade_id in self._owner:
+            if s.get("fsm_state") in FREE_STAGES:
+                self._released[trade_id] = handle
+                if len(self._released) > RELEASED_MEMORY:
+                    del self._released[next(iter(self._released))]
                 continue
             self._owner[trade_id] = handle
             handle.strategy._track_open(s["asset"], s["slot_id"])

@@ -4,6 +4,7 @@ reach the strategy that owns the trade, and deferring venue data changes nothing
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -515,3 +516,31 @@ def test_an_intent_listener_that_raises_leaves_the_trade_with_its_strategy() -> 
     runtime.on_bar(Bar("AAA", 2.0, 100.0, 100.0, 90.0, 99.0, 50.0))
     assert kernel.slot_state(0).size == 0.01 and s.position("AAA") == pytest.approx(0.01)
     assert [f.slot_id for f in s.fills] == [0]
+
+
+def test_a_late_fill_after_a_restart_gives_the_position_back_to_the_strategy(
+    sample_bars: MarketData, tmp_path: Path
+) -> None:
+    """The runtime keeps the owners of freed trades for their late fills; a runtime over a
+    kernel recovered from its log must know them too, or the position a late fill reopens is
+    nobody's: the strategy neither sees it nor closes it."""
+    venue = ExpiresThenFills()
+    feed = bars(sample_bars, 2, "AAA")
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-late-restart", wal_dir=str(tmp_path))
+    runtime = TradingRuntime(kernel, [venue], defer_venue_data=False)
+    runtime.add_strategy(BuyOnce(name="s"))
+    runtime.start()
+    runtime.on_bar(feed[0])  # the entry expires: the slot is free, the trade kept for a late fill
+    assert kernel.slot_state(0).fsm_state.name == "IDLE"
+    kernel.close()
+
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-late-restart", wal_dir=str(tmp_path))
+    runtime = TradingRuntime(kernel, [venue], defer_venue_data=False)
+    s = Counter(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    runtime.on_bar(feed[1])  # the fill that beat the expiry
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    assert s.busy("AAA") and s.position("AAA") == pytest.approx(kernel.slot_state(0).size)
+    assert [f.trade_id for f in s.fills] == [kernel.slot_state(0).trade_id]
+    kernel.close()
