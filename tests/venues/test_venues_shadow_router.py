@@ -176,6 +176,34 @@ def test_router_cancels_a_timed_out_submit_where_it_was_sent() -> None:
     assert ack.kind.name == "CANCEL_ACK" and slow.open_orders() == []
 
 
+class _LosesTheAnswer(PaperVenue):
+    """Places the order, then loses the answer (a reset connection, not a timeout), and lists
+    its open orders late: the order is not among them yet."""
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        super().submit(order)
+        raise ConnectionError("connection reset while reading the answer")
+
+    def open_orders(self) -> list[VenueOrder]:
+        return []
+
+
+def test_router_keeps_any_submit_that_raised_on_the_venue_it_went_to() -> None:
+    """The kernel keeps an order whose submit raised in flight, whatever it raised: the router
+    must not forget where it went because the venue's list does not show it yet, or its cancel
+    goes to another venue and the order works on where it is."""
+    lossy, other = _LosesTheAnswer(name="lossy"), PaperVenue(name="other")
+    router = VenueRouter({"lossy": lossy, "other": other}, default="lossy")
+    order = make_order("maybe", order_type="LIMIT", price=95.0)
+    with pytest.raises(ConnectionError):
+        router.submit(order)
+    router._forget_ended_orders()  # what a long run does each time the memory has doubled
+    router.route("BTCUSDT", "other")
+    assert router.venue_name_holding(order) == "lossy"
+    (ack,) = router.cancel(order)
+    assert ack.kind.name == "CANCEL_ACK" and PaperVenue.open_orders(lossy) == []
+
+
 def test_router_forgets_orders_once_they_end() -> None:
     shadow, paper = ShadowVenue(), PaperVenue(name="paper", slippage_bps=0)
     router = VenueRouter({"shadow": shadow, "paper": paper}, default="paper", routes={"ETHUSDT": "shadow"})
