@@ -272,6 +272,20 @@ fn mixed(hash: u64) -> u64 {
     hash.wrapping_mul(FIBONACCI_MIX)
 }
 
+/// Whether the entry in slot `i`, whose home slot is `home`, may move back into the empty
+/// slot `hole` as a removal closes up a linear-probing run: unless its home lies in
+/// `(hole, i]`, taken cyclically, moving it keeps it reachable from its home. Both tables'
+/// backward shift asks this.
+#[inline]
+fn may_fill_hole(hole: usize, home: usize, i: usize) -> bool {
+    let between = if hole <= i {
+        hole < home && home <= i
+    } else {
+        hole < home || home <= i
+    };
+    !between
+}
+
 /// Linear-probing slots of `u64` entries in one flat power-of-two table, `EMPTY` (0) marking
 /// a free slot. What an entry means, and the hash it was placed by, is up to the owner; the
 /// unsettled fills' [`FifoMap`] keeps its entries here so that a lookup, an insert and an
@@ -333,13 +347,7 @@ impl ProbeTable {
                 break;
             }
             let home = self.home_of_mixed(mixed_of(e));
-            // `e` may fill the hole when its home is not in (hole, i] (cyclically).
-            let between = if hole <= i {
-                hole < home && home <= i
-            } else {
-                hole < home || home <= i
-            };
-            if !between {
+            if may_fill_hole(hole, home, i) {
                 self.slots[hole] = e;
                 hole = i;
             }
@@ -493,13 +501,7 @@ impl CompactTable {
             } else {
                 self.home(mixed_of(e))
             };
-            // `e` may fill the hole when its home is not in (hole, i] (cyclically).
-            let between = if hole <= i {
-                hole < home && home <= i
-            } else {
-                hole < home || home <= i
-            };
-            if !between {
+            if may_fill_hole(hole, home, i) {
                 let distance = hole.wrapping_sub(home) & mask;
                 self.slots[hole] = e & !(FAR << self.position_bits) | self.distance_field(distance);
                 hole = i;
