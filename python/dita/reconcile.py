@@ -10,10 +10,12 @@ whose fate the venue cannot tell stays in flight and is listed as unresolved.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from dita._kernel import KernelDiagnosticCode, TradeStage, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues import VenueUnavailable, describe
@@ -75,6 +77,64 @@ class _Refused(Exception):
         return {**item, "reason": str(self), "diagnostic_code": self.code.name, "details": self.details}
 
 
+class _Malformed(Exception):
+    """The venue's answer about an order has a figure reconciliation cannot use. Checked before
+    any event for that order is applied, so that order is left exactly as it was, unresolved
+    with the field and the value, and the other orders are still reconciled."""
+
+    def __init__(self, field: str, value: Any, why: str) -> None:
+        super().__init__(f"{field}={value!r} ({why})")
+        self.details = {"field": field, "value": repr(value), "reason": why}
+
+    def unresolved(self, item: dict[str, Any]) -> dict[str, Any]:
+        reason = (
+            f"the venue's answer about {item['client_order_id']!r} is malformed: {self}; "
+            "nothing was changed for this order"
+        )
+        return {**item, "reason": reason, "details": self.details}
+
+
+def _finite(value: object) -> TypeGuard[float]:
+    """A real number (not a bool, not text) that is finite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# The venue's figures of an order that reconciliation turns into fills and ends.
+_FIGURES = ("size", "filled_size", "avg_fill_price", "price")
+
+
+def _check_answer(theirs: Any) -> None:
+    """Raise ``_Malformed`` naming the first field of the venue's order that is unusable: a
+    status that is not a ``VenueOrderStatus``, a figure that is not a finite number >= 0. A
+    native ``VenueOrder`` always passes; a Python adapter may hand back anything."""
+    status = getattr(theirs, "status", None)
+    if not isinstance(status, VenueOrderStatus):
+        raise _Malformed("status", status, "not a VenueOrderStatus")
+    for name in _FIGURES:
+        value = getattr(theirs, name, None)
+        if not _finite(value) or value < 0:
+            raise _Malformed(name, value, "must be a finite, non-negative number")
+    if not isinstance(getattr(theirs, "venue_order_id", None), str):
+        raise _Malformed("venue_order_id", getattr(theirs, "venue_order_id", None), "must be a string")
+
+
+def _missed_fill(mine: VenueOrder, theirs: VenueOrder) -> tuple[float, float] | None:
+    """The size and price of what the venue filled beyond what the kernel booked (None when
+    nothing). Raises ``_Malformed`` when the venue filled more without any usable price, so
+    nothing is applied for the order rather than its end without its fill."""
+    missed = theirs.filled_size - mine.filled_size
+    if missed <= QTY_EPS:
+        return None
+    # Price of the part the kernel missed, from the venue's average over the whole order.
+    paid = theirs.avg_fill_price * theirs.filled_size - mine.avg_fill_price * mine.filled_size
+    price = paid / missed
+    if not (price > 0 and math.isfinite(price)):
+        price = theirs.avg_fill_price or theirs.price or mine.reference_price
+    if not price > 0:
+        raise _Malformed("avg_fill_price", theirs.avg_fill_price, f"{missed!r} filled without a price")
+    return missed, price
+
+
 def _event(order: VenueOrder, kind: str, seq: str, **kw: Any) -> VenueEvent:
     return VenueEvent(
         f"reconcile:{order.client_order_id}:{kind}:{seq}",
@@ -129,8 +189,8 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
     kernel cannot manage an order it does not own); otherwise they are only reported.
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
-    once it starts changing things, what fails later (a lookup, a refused event, a cancel, the
-    positions) is in the report."""
+    once it starts changing things, what fails later (a lookup, a malformed answer, a refused
+    event, a cancel, the positions) is in the report."""
     venue = kernel.venue
     report = ReconciliationReport()
     try:
@@ -159,16 +219,13 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             raise _Refused(ev.event_id, out.diagnostic_code, out.details)
         report.events_applied += 1
 
-    def book_missed(mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]) -> None:
-        """A FILL for what the venue filled beyond what the kernel booked, if anything."""
-        missed = theirs.filled_size - mine.filled_size
-        if missed <= QTY_EPS:
+    def book_missed(
+        mine: VenueOrder, theirs: VenueOrder, fill: tuple[float, float] | None, item: dict[str, Any]
+    ) -> None:
+        """A FILL for what the venue filled beyond what the kernel booked (``_missed_fill``)."""
+        if fill is None:
             return
-        # Price of the part the kernel missed, from the venue's average over the whole order.
-        paid = theirs.avg_fill_price * theirs.filled_size - mine.avg_fill_price * mine.filled_size
-        price = paid / missed
-        if not price > 0:
-            price = theirs.avg_fill_price or theirs.price or mine.reference_price
+        missed, price = fill
         apply(
             _event(
                 mine,
@@ -189,18 +246,24 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
     # kernel's own when its venue id is one of these, and not an order nobody manages.
     owned_venue_ids: set[str] = set()
 
+    def own(theirs: VenueOrder) -> None:
+        # A malformed id is not taken (nor raised on): ``_check_answer`` names it.
+        venue_order_id = getattr(theirs, "venue_order_id", None)
+        if isinstance(venue_order_id, str):
+            owned_venue_ids.add(venue_order_id)
+
     def find(coid: str) -> tuple[VenueOrder | None, str]:
         """The venue's order (its open orders first, then ``order_status``), or why it cannot say."""
         theirs = venue_open.get(coid)
         if theirs is not None:
-            owned_venue_ids.add(theirs.venue_order_id)
+            own(theirs)
             return theirs, ""
         if lookup is None:
             return None, "venue cannot look up orders by client id"
         try:
             theirs = lookup(coid)
             if theirs is not None:
-                owned_venue_ids.add(theirs.venue_order_id)
+                own(theirs)
             return theirs, ""
         except Exception as exc:
             # Not "no such order": the venue could not be asked (unreachable, throttled), and
@@ -215,18 +278,21 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             report.unresolved.append({**item, "reason": cannot_say})
             continue
         # A refusal stops this order's events where it came (the rest would build on it) and
-        # touches no other slot, so the other orders are still reconciled.
+        # touches no other slot, so the other orders are still reconciled. A malformed answer
+        # is found before the first event, so it changes nothing for its order.
         try:
             if theirs is None:
                 # The venue never received it: the submit was lost, so it ends here.
                 apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
                 report.lost_submits.append(item)
                 continue
+            _check_answer(theirs)
+            fill = _missed_fill(mine, theirs)
             stage = kernel.slot_state(mine.slot_id).fsm_state
             if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
                 apply(_event(mine, "ORDER_ACK", step(), venue_order_id=theirs.venue_order_id))
                 report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
-            book_missed(mine, theirs, item)
+            book_missed(mine, theirs, fill, item)
             ending = _ENDINGS.get(theirs.status)
             if ending is not None and _still_working(kernel, mine.slot_id, coid):
                 # With the venue's final filled size: a report of a fill booked above, arriving
@@ -245,8 +311,8 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
                     "the order works on in the kernel (nothing is guessed)"
                 )
                 report.unresolved.append({**item, "reason": reason})
-        except _Refused as refused:
-            report.unresolved.append(refused.unresolved(item))
+        except (_Refused, _Malformed) as left:
+            report.unresolved.append(left.unresolved(item))
 
     # Orders that ended with the venue counting more filled than it sent: their slots wait for
     # those fills. The venue's order status books what it filled and settles the wait.
@@ -259,6 +325,12 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             why = cannot_say or "the venue has no such order"
             reason = f"the slot waits for fills of this ended order; {why}"
             report.unresolved.append({**item, "reason": reason})
+            continue
+        try:
+            _check_answer(theirs)
+            fill = _missed_fill(mine, theirs)
+        except _Malformed as malformed:
+            report.unresolved.append(malformed.unresolved(item))
             continue
         ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
         if ending is None:
@@ -275,7 +347,7 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
                     mine, ending, step(), venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
                 )
             )
-            book_missed(mine, theirs, item)
+            book_missed(mine, theirs, fill, item)
         except _Refused as refused:
             report.unresolved.append(refused.unresolved(item))
             continue

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import gc
+import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from kernel_helpers import intent
 
-from dita import ExecutionKernel, KernelDiagnosticCode, MockVenueAdapter, TradeStage, VenueEvent, VenueOrder
+from dita import (
+    ExecutionKernel,
+    KernelDiagnosticCode,
+    MockVenueAdapter,
+    TradeStage,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+)
 from dita.venues import VenueTimeout, VenueUnavailable
 
 
@@ -495,3 +505,74 @@ def test_an_order_the_venue_says_filled_short_of_its_size_is_left_unresolved(ven
     assert f"FILLED with {venue_filled!r} of 1.0 filled" in left["reason"]
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     assert kernel.slot_state(0).size == venue_filled
+
+
+def malformed(order: VenueOrder, **figures: Any) -> SimpleNamespace:
+    """The venue's answer about ``order`` as a Python adapter may build it (not a native
+    ``VenueOrder``, which validates itself): canceled after filling half, unless ``figures``
+    say otherwise."""
+    fields: dict[str, Any] = {
+        "client_order_id": order.client_order_id, "venue_order_id": "VX", "slot_id": order.slot_id,
+        "trade_id": order.trade_id, "asset": order.asset, "side": order.side, "price": 100.0,
+        "size": order.size, "filled_size": order.size / 2, "avg_fill_price": 100.0,
+        "status": VenueOrderStatus.CANCELED,
+    }  # fmt: skip
+    return SimpleNamespace(**{**fields, **figures})
+
+
+BAD_FIGURES = [
+    ("filled_size", None),
+    ("filled_size", "0.5"),
+    ("filled_size", math.nan),
+    ("filled_size", -1.0),
+    ("avg_fill_price", math.inf),
+    ("status", "CANCELED"),
+    ("status", None),
+    ("venue_order_id", ["VX"]),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_FIGURES)
+def test_a_malformed_venue_answer_changes_nothing_for_its_order_and_the_rest_is_reconciled(
+    field: str, value: Any
+) -> None:
+    """Checked before the first event: raising mid-run (a None or text figure) left the orders
+    before it reconciled and the rest not, with no report; a NaN or negative figure left the
+    order acknowledged and then refused; a status that is not one booked the fill and said
+    nothing. Now that one order is left as it was, named with the field and the value."""
+    venue = EndedOrders()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="malformed")
+    fine = kernel.process_intent(intent("ENTER", 0)).order
+    bad = kernel.process_intent(intent("ENTER", 1)).order
+    canceled_half_filled(venue, fine.client_order_id)
+    venue.orders[bad.client_order_id] = malformed(bad, **{field: value})  # type: ignore[assignment]
+    before = kernel.slot_dict(1)
+    report = kernel.reconcile_with_venue()
+    assert kernel.slot_dict(1) == before and kernel.slot_state(1).fsm_state == TradeStage.ORDER_SENT
+    (left,) = report.unresolved
+    assert left["client_order_id"] == bad.client_order_id
+    assert left["details"]["field"] == field and left["details"]["value"] == repr(value)
+    assert f"{field}={value!r}" in left["reason"] and "nothing was changed" in left["reason"]
+    assert [m["client_order_id"] for m in report.missed_fills] == [fine.client_order_id]
+    assert [e["client_order_id"] for e in report.ended_at_venue] == [fine.client_order_id]
+    assert kernel.slot_state(0).size == 0.5 and report.events_applied == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("filled_size", None), ("filled_size", "0.5"), ("avg_fill_price", math.inf), ("status", "CANCELED")],
+)
+def test_a_malformed_answer_about_an_awaited_order_leaves_its_wait_as_it_was(field: str, value: Any) -> None:
+    """A figure that is not a number or a status that is not one raised out of the reconciliation
+    (after the other orders' events); an unusable price settled the wait at the venue's figure,
+    then had its fill refused. (A NaN or negative filled size was already refused unapplied.)"""
+    venue = EndedOrders()
+    kernel, coid = awaiting(venue, "aw-malformed")
+    (order,) = kernel.awaited_orders()
+    venue.orders[coid] = malformed(order, **{field: value})  # type: ignore[assignment]
+    before = kernel.slot_dict(0)
+    report = kernel.reconcile_with_venue()
+    assert kernel.slot_dict(0) == before and report.awaited_settled == []
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and left["details"]["field"] == field
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
