@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -170,11 +169,19 @@ def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) 
     )
 
 
-def _cancel_refused(answer: Iterable[VenueEvent]) -> str:
-    """Why a venue's answer to a cancel says the order was not canceled (a CANCEL_REJECT, a
+def _cancel_refused(answer: Any) -> str:
+    """Why a venue's answer to a cancel does not show the order canceled (a CANCEL_REJECT, a
     REJECT or a rate limit, and no CANCEL_ACK or EXPIRED beside it); "" when it was, or when
-    the venue answers later (no events)."""
-    kinds = {ev.kind.name: ev for ev in answer}
+    the venue answers later (no events). An answer that raised part-way or holds an item that is
+    not an event says nothing for certain, so the order may still work: that is the reason."""
+    try:
+        events = list(answer or ())
+    except Exception as exc:
+        return f"the venue's answer to the cancel broke off: {type(exc).__name__}: {exc}"
+    for event in events:
+        if not isinstance(event, VenueEvent):
+            return f"the venue's answer to the cancel is malformed: it holds {event!r}, not a VenueEvent"
+    kinds = {ev.kind.name: ev for ev in events}
     if "CANCEL_ACK" in kinds or "EXPIRED" in kinds:
         return ""
     for kind in ("CANCEL_REJECT", "REJECT", "RATE_LIMITED"):
@@ -362,7 +369,8 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
     for coid, theirs in venue_open.items():
         if coid in known or theirs.venue_order_id in owned_venue_ids:
             continue
-        item = {"client_order_id": coid, "asset": theirs.asset, "size": theirs.size, "side": theirs.side.name}
+        side = getattr(theirs.side, "name", theirs.side)  # an adapter may give a plain "BUY"
+        item = {"client_order_id": coid, "asset": theirs.asset, "size": theirs.size, "side": side}
         if cancel_unknown:
             try:
                 answer = venue.cancel(theirs)

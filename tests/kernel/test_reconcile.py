@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -576,3 +577,54 @@ def test_a_malformed_answer_about_an_awaited_order_leaves_its_wait_as_it_was(fie
     (left,) = report.unresolved
     assert left["client_order_id"] == coid and left["details"]["field"] == field
     assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+
+
+class CancelAnswersBroken(CancelTimesOut):
+    """Answers the cancels of unknown orders badly: with an item that is not an event, with an
+    answer that raises after its ack (as a router hands one on), and well for the last one,
+    which it lists as a Python adapter may (a plain side)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strays.append(
+            SimpleNamespace(
+                client_order_id="stray-3", venue_order_id="S3", asset="BTCUSDT", side="SELL", size=3.0
+            )
+        )  # type: ignore[arg-type]
+
+    def cancel(self, order: VenueOrder) -> Any:
+        coid = order.client_order_id
+        self.canceled.append(coid)
+        ack = VenueEvent(f"c-{coid}", "", -1, "CANCEL_ACK", venue_client_id=coid)
+        if coid == "stray-1":
+            return [None]
+        if coid == "stray-2":
+            return self.ack_then_fail(ack)
+        return [ack]
+
+    @staticmethod
+    def ack_then_fail(ack: VenueEvent) -> Iterator[VenueEvent]:
+        yield ack
+        raise ConnectionError("connection reset mid-answer")
+
+
+def test_a_malformed_cancel_answer_for_an_unknown_order_lands_in_the_report_and_the_rest_go_on() -> None:
+    """By the unknown orders the kernel's events are applied (and logged): an answer item that
+    is not an event raised AttributeError there, losing the report of them and leaving the
+    other unknown orders alone. Such an answer does not show the order canceled."""
+    venue = CancelAnswersBroken()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-malformed")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    canceled_half_filled(venue, coid)
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills[0]["qty"] == 0.5 and report.events_applied == 3
+    assert venue.canceled == ["stray-1", "stray-2", "stray-3"]
+    failed = {f["client_order_id"]: f["reason"] for f in report.unknown_at_venue_cancel_failed}
+    assert failed == {
+        "stray-1": "the venue's answer to the cancel is malformed: it holds None, not a VenueEvent",
+        "stray-2": "the venue's answer to the cancel broke off: ConnectionError: connection reset mid-answer",
+    }
+    assert report.unknown_at_venue_canceled == [
+        {"client_order_id": "stray-3", "asset": "BTCUSDT", "size": 3.0, "side": "SELL"}
+    ]
+    assert report.positions_unchecked == "" and report.position_mismatches == [] and not report.clean
