@@ -389,10 +389,18 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
             report.unknown_at_venue_left.append(item)
 
     try:
-        venue_positions = venue.positions()
+        venue_positions = dict(venue.positions())
     except Exception as exc:
         report.positions_unchecked = f"the venue's positions could not be read: {type(exc).__name__}: {exc}"
         return report
+    for asset, qty in venue_positions.items():
+        # A NaN would pass for no position (and match a flat kernel); text or None would raise
+        # here, after every event above is applied, and lose the report of them.
+        if not _finite(qty):
+            report.positions_unchecked = (
+                f"the venue's positions are malformed: {asset!r} is {qty!r}, not a finite number"
+            )
+            return report
     theirs_pos = {a: q for a, q in venue_positions.items() if abs(q) > QTY_EPS}
     mine_pos = _kernel_positions(kernel)
     for asset in sorted(set(theirs_pos) | set(mine_pos)):

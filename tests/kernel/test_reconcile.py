@@ -628,3 +628,36 @@ def test_a_malformed_cancel_answer_for_an_unknown_order_lands_in_the_report_and_
         {"client_order_id": "stray-3", "asset": "BTCUSDT", "size": 3.0, "side": "SELL"}
     ]
     assert report.positions_unchecked == "" and report.position_mismatches == [] and not report.clean
+
+
+class PositionsMalformed(CanceledWhileDown):
+    """Answers about orders, then gives positions a Python adapter may get wrong."""
+
+    def __init__(self, positions: Any) -> None:
+        super().__init__()
+        self.answer = positions
+
+    def positions(self) -> Any:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("positions", "unchecked"),
+    [
+        ({"BTCUSDT": None}, "the venue's positions are malformed: 'BTCUSDT' is None, not a finite number"),
+        ({"BTCUSDT": math.nan}, "the venue's positions are malformed: 'BTCUSDT' is nan, not a finite number"),
+        (None, "the venue's positions could not be read: TypeError: "),
+    ],
+)
+def test_malformed_positions_land_in_the_report_with_what_was_done(positions: Any, unchecked: str) -> None:
+    """By the positions every event is applied (and logged): a figure that is not a number (or
+    no dict at all) raised there and lost the report of them, and a NaN was read as no
+    position, so a flat kernel was called in agreement and an open one compared with 0."""
+    venue = PositionsMalformed(positions)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="pos-malformed")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    canceled_half_filled(venue, coid)
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills[0]["qty"] == 0.5 and report.events_applied == 3
+    assert report.positions_unchecked.startswith(unchecked)
+    assert report.position_mismatches == [] and not report.clean
