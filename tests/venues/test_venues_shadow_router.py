@@ -204,6 +204,76 @@ def test_router_keeps_any_submit_that_raised_on_the_venue_it_went_to() -> None:
     assert ack.kind.name == "CANCEL_ACK" and PaperVenue.open_orders(lossy) == []
 
 
+class _DropsSubmits:
+    """Raises on each submit, as a reset connection can: the order of a trade named "placed"
+    reached the venue (which lists its orders late), the others never did. Otherwise the
+    native mock, whose ``order_status`` says it never received those."""
+
+    name = "drops"
+
+    def __init__(self) -> None:
+        self.inner = MockVenueAdapter(fill_rate=0.0)
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        if order.trade_id == "placed":
+            self.inner.submit(order)
+        raise ConnectionError("connection reset while the order went out")
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return self.inner.cancel(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return []  # not yet
+
+    def positions(self) -> dict[str, float]:
+        return self.inner.positions()
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        return self.inner.order_status(client_order_id)
+
+
+def test_router_lets_go_of_lost_submits_once_reconciliation_ends_them() -> None:
+    """A submit that raised stays in doubt until the venue shows it knows the order. One that
+    never reached it is never shown, so each such submit stayed remembered for good, though
+    reconciliation (the venue saying it never received it) had ended it in the kernel. One
+    the venue has, working but not listed yet, is kept: it may still fill."""
+    router = VenueRouter({"drops": _DropsSubmits()}, default="drops")
+    kernel = ExecutionKernel(max_slots=5, venue=router)
+
+    def enter(slot: int, trade_id: str) -> str:
+        intent = KernelIntent(f"i-{trade_id}", trade_id, slot, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+        outcome = kernel.process_intent(intent)
+        assert outcome.details["submit_outcome"] == "unknown"
+        return outcome.order.client_order_id
+
+    placed = enter(4, "placed")
+    for run in range(3):
+        for slot in range(4):
+            enter(slot, f"t{run}-{slot}")
+        report = kernel.reconcile_with_venue()
+        assert len(report.lost_submits) == 4 and kernel.free_slot() == 0
+        assert [a["client_order_id"] for a in report.acknowledged] == ([placed] if run == 0 else [])
+    router._forget_ended_orders()  # what a long run does each time the memory has doubled
+    assert router._in_doubt == {placed} and router._order_venue == {placed: "drops"}
+
+
+def test_router_lets_go_of_a_raised_submit_the_venue_listed_once_it_ends_unseen() -> None:
+    """Placed, though its submit raised, then filled where the router cannot see it (a paper
+    venue fed quotes directly): once the venue has listed the order it is in doubt no more,
+    and forgotten when no longer listed. Before, it stayed remembered for good."""
+    paper = _TimesOut(name="slow", slippage_bps=0)
+    router = VenueRouter({"slow": paper}, default="slow")
+    order = make_order("maybe", order_type="LIMIT", price=95.0)
+    with pytest.raises(VenueTimeout):
+        router.submit(order)
+    router._forget_ended_orders()
+    assert router._order_venue == {"maybe": "slow"} and router._in_doubt == set()
+    paper.on_quote("BTCUSDT", 90.0, 94.0, 1e9, 1e9, 2.0)  # fills below the limit
+    assert paper.open_orders() == []
+    router._forget_ended_orders()
+    assert router._order_venue == {}
+
+
 def test_router_forgets_orders_once_they_end() -> None:
     shadow, paper = ShadowVenue(), PaperVenue(name="paper", slippage_bps=0)
     router = VenueRouter({"shadow": shadow, "paper": paper}, default="paper", routes={"ETHUSDT": "shadow"})

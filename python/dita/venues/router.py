@@ -9,7 +9,11 @@ The router remembers each order's venue until the order ends: a final event (fil
 canceled, rejected, expired) that passes through it (``submit``, ``cancel``,
 ``poll_events``), or, for orders that end where the router cannot see it (a paper venue
 fed bars directly), the venue no longer listing it in ``open_orders()``, which the router
-asks each time the number of orders it remembers has doubled. ``open_orders()`` also
+asks each time the number of orders it remembers has doubled. An order whose submit raised
+may be listed late, so its absence does not count until the venue shows it knows the order
+(an event about it, a list that shows it, an ``order_status`` saying it ended) or
+``order_status`` says the venue never received it (reconciliation then ends it in the
+kernel); until then it is kept, as the kernel keeps it in flight. ``open_orders()`` also
 teaches it where orders it did not send are (after a restart), so reconciliation cancels
 them on the right venue. An order it knows nothing of is cancelled on the routed venue.
 ``order_status`` asks the venue holding the order, or, not knowing it (after a restart), each
@@ -68,8 +72,9 @@ class VenueRouter:
         self._default: str | None = None
         # Client order id -> the venue holding it, until the order ends (module docstring).
         self._order_venue: dict[str, str] = {}
-        # Orders whose submit timed out: a venue may not list them yet, so they are kept
-        # until an event about them comes through.
+        # Orders whose submit raised: a venue may not list them yet, so they are kept until
+        # the venue shows it knows them (an event about them, listing them, its order status
+        # saying they ended) or says it never received them (``order_status`` giving None).
         self._in_doubt: set[str] = set()
         self._check_open_at = _CHECK_OPEN_AFTER
         self._events = OrderEvents(name)
@@ -246,13 +251,18 @@ class VenueRouter:
             if found is not None:
                 if found.status.name in FINAL_STATUSES:
                     self._order_venue.pop(client_order_id, None)
+                    self._in_doubt.discard(client_order_id)
                 else:
+                    # Still in doubt if it was: working, yet not listed, is the lag it guards.
                     self._remember(client_order_id, venue_name)
                 return found
         if cannot_say:
             raise VenueUnavailable(
                 f"{self.name}: status of {client_order_id!r} unknown: {'; '.join(cannot_say)}"
             )
+        # The venue says it never received it (reconciliation ends it as a lost submit): it is
+        # in doubt no more, and its venue is forgotten once that venue does not list it.
+        self._in_doubt.discard(client_order_id)
         return None
 
     def _remember(self, client_order_id: str, venue_name: str) -> None:
@@ -290,8 +300,7 @@ class VenueRouter:
         comes when the number remembered has doubled, so asking costs little per order."""
         by_venue: dict[str, list[str]] = {}
         for client_order_id, venue_name in self._order_venue.items():
-            if client_order_id not in self._in_doubt:
-                by_venue.setdefault(venue_name, []).append(client_order_id)
+            by_venue.setdefault(venue_name, []).append(client_order_id)
         for venue_name, ids in by_venue.items():
             try:
                 working = {o.client_order_id for o in self._venues[venue_name].open_orders()}
@@ -299,7 +308,10 @@ class VenueRouter:
                 log.warning("router: venue %r could not list its open orders (%s); kept", venue_name, exc)
                 continue
             for client_order_id in ids:
-                if client_order_id not in working:
+                if client_order_id in working:
+                    # Listed, so the venue has it: a later list without it means it ended.
+                    self._in_doubt.discard(client_order_id)
+                elif client_order_id not in self._in_doubt:
                     del self._order_venue[client_order_id]
         self._in_doubt.intersection_update(self._order_venue)
         self._check_open_at = max(_CHECK_OPEN_AFTER, 2 * len(self._order_venue))
