@@ -274,6 +274,36 @@ def test_router_lets_go_of_a_raised_submit_the_venue_listed_once_it_ends_unseen(
     assert router._order_venue == {}
 
 
+class _RefusesCancelsItDoesNotShow(_LosesTheAnswer):
+    """Also refuses the cancel of an order it does not list yet, as an exchange answers "unknown
+    order" for one it has not registered."""
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [
+            VenueEvent(
+                f"cr-{coid}", order.trade_id, 0, "CANCEL_REJECT", venue_client_id=coid, reason="unknown order"
+            )
+        ]
+
+
+def test_router_keeps_a_raised_submit_in_doubt_when_the_venue_refuses_its_cancel() -> None:
+    """A cancel refused as "unknown order" does not show the venue lacks the order (it may list
+    it late): taking any event for proof, the router forgot the order's venue at the next check,
+    and after a reroute its cancel went to the other venue while it worked on, free to fill."""
+    lossy, other = _RefusesCancelsItDoesNotShow(name="lossy"), PaperVenue(name="other")
+    router = VenueRouter({"lossy": lossy, "other": other}, default="lossy")
+    order = make_order("maybe", order_type="LIMIT", price=95.0)
+    with pytest.raises(ConnectionError):
+        router.submit(order)
+    (refused,) = router.cancel(order)
+    assert refused.kind.name == "CANCEL_REJECT"
+    router._forget_ended_orders()
+    router.route("BTCUSDT", "other")
+    assert router.venue_name_holding(order) == "lossy"
+    assert [o.client_order_id for o in PaperVenue.open_orders(lossy)] == ["maybe"]
+
+
 def test_router_forgets_orders_once_they_end() -> None:
     shadow, paper = ShadowVenue(), PaperVenue(name="paper", slippage_bps=0)
     router = VenueRouter({"shadow": shadow, "paper": paper}, default="paper", routes={"ETHUSDT": "shadow"})

@@ -11,13 +11,13 @@ canceled, rejected, expired) that passes through it (``submit``, ``cancel``,
 fed bars directly), the venue no longer listing it in ``open_orders()``, which the router
 asks each time the number of orders it remembers has doubled. An order whose submit raised
 may be listed late, so its absence does not count until the venue shows it knows the order
-(an event about it, a list that shows it, an ``order_status`` saying it ended) or
-``order_status`` says the venue never received it (reconciliation then ends it in the
-kernel); until then it is kept, as the kernel keeps it in flight. ``open_orders()`` also
-teaches it where orders it did not send are (after a restart), so reconciliation cancels
-them on the right venue. An order it knows nothing of is cancelled on the routed venue.
-``order_status`` asks the venue holding the order, or, not knowing it (after a restart), each
-venue in turn.
+(an event about it other than a refused cancel or a rate limit, a list that shows it, an
+``order_status`` saying it ended) or ``order_status`` says the venue never received it
+(reconciliation then ends it in the kernel); until then it is kept, as the kernel keeps it
+in flight. ``open_orders()`` also teaches it where orders it did not send are (after a
+restart), so reconciliation cancels them on the right venue. An order it knows nothing of
+is cancelled on the routed venue. ``order_status`` asks the venue holding the order, or, not
+knowing it (after a restart), each venue in turn.
 An order for an asset no venue is routed for (and no default) is rejected, naming the asset.
 """
 
@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 # Orders remembered before the router first asks the venues which of them still work.
 _CHECK_OPEN_AFTER = 1024
+# Events that do not show the venue holds the order: a venue that does not list an order
+# yet refuses its cancel as unknown, so neither ends the doubt about a submit that raised.
+_NOT_PROOF_OF_ORDER = (KernelEventKind.CANCEL_REJECT, KernelEventKind.RATE_LIMITED)
 
 
 class VenueRouter:
@@ -286,7 +289,8 @@ class VenueRouter:
         for event in events:
             if not isinstance(event, VenueEvent):
                 continue
-            self._in_doubt.discard(event.venue_client_id)
+            if event.kind not in _NOT_PROOF_OF_ORDER:
+                self._in_doubt.discard(event.venue_client_id)
             status = event.status
             if status is not None and status.name in FINAL_STATUSES:
                 self._order_venue.pop(event.venue_client_id, None)
