@@ -13,10 +13,18 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from dita._kernel import KernelDiagnosticCode, TradeStage, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._kernel import (
+    KernelDiagnosticCode,
+    KernelOutcome,
+    TradeStage,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+)
 from dita.venues import VenueUnavailable, describe
 
 if TYPE_CHECKING:
@@ -191,10 +199,17 @@ def _cancel_refused(answer: Any) -> str:
     return ""
 
 
-def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True) -> ReconciliationReport:
+def reconcile_with_venue(
+    kernel: ExecutionKernel,
+    *,
+    cancel_unknown: bool = True,
+    on_applied: Callable[[VenueEvent, KernelOutcome], None] | None = None,
+) -> ReconciliationReport:
     """Compare the kernel's working orders and positions with the venue's and resolve the
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
     kernel cannot manage an order it does not own); otherwise they are only reported.
+    ``on_applied`` is called with each event the kernel took and its outcome, in order (a
+    runtime routes them to its strategies); it must not raise.
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
     once it starts changing things, what fails later (a lookup, a malformed answer, a refused
     event, a cancel, the positions) is in the report."""
@@ -225,6 +240,8 @@ def reconcile_with_venue(kernel: ExecutionKernel, *, cancel_unknown: bool = True
         if not out.accepted and out.diagnostic_code != KernelDiagnosticCode.RATE_LIMITED:
             raise _Refused(ev.event_id, out.diagnostic_code, out.details)
         report.events_applied += 1
+        if on_applied is not None and out.accepted:
+            on_applied(ev, out)
 
     def book_missed(
         mine: VenueOrder, theirs: VenueOrder, fill: tuple[float, float] | None, item: dict[str, Any]

@@ -28,6 +28,7 @@ from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
+from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
 
 __all__ = [
@@ -390,16 +391,45 @@ class TradingRuntime:
             self.stats["venue_events"] += 1
             try:
                 outcome = self.kernel.on_venue_event(event)
-                if not outcome.accepted:
-                    continue
-                seen.add(event.event_id)
-                self._after_events([event], set())
-                # The kernel may act on its own (e.g. send the next exit leg): follow that too.
-                follow = [e for e in outcome.emitted_events if e.event_id not in seen]
-                if follow:
-                    self._after_events(follow, seen)
+                if outcome.accepted:
+                    self._route_taken(event, outcome, seen)
             except Exception as exc:
                 errors.append(exc)
+
+    def _route_taken(self, event: VenueEvent, outcome: KernelOutcome, seen: set[str]) -> None:
+        """Route an event the kernel took, and what the kernel did of its own on it (e.g. sent
+        the next exit leg), to the listeners and the strategies."""
+        seen.add(event.event_id)
+        self._after_events([event], set())
+        follow = [e for e in outcome.emitted_events if e.event_id not in seen]
+        if follow:
+            self._after_events(follow, seen)
+
+    def reconcile_with_venue(self, *, cancel_unknown: bool = True) -> ReconciliationReport:
+        """Reconcile the kernel with its venue (``dita.reconcile``) while this runtime runs: the
+        events reconciliation applies (a missed fill, an order's end, a lost submit's REJECT)
+        reach the listeners and the strategies owning their trades, as a venue's own events
+        do. Called on the kernel directly, they did not: a strategy whose lost submit was
+        ended stayed busy for good, and a missed fill never reached its ``on_fill``.
+
+        The venues are handed the deferred market data first, so they answer as of now.
+        Raises what ``reconcile_with_venue`` raises (nothing changed); an error routing an
+        event is raised once every event is routed."""
+        self._sync_venues()
+        taken: list[tuple[VenueEvent, KernelOutcome]] = []
+        report = reconcile_with_venue(
+            self.kernel, cancel_unknown=cancel_unknown, on_applied=lambda ev, out: taken.append((ev, out))
+        )
+        errors: list[Exception] = []
+        seen: set[str] = set()
+        for event, outcome in taken:
+            self.stats["venue_events"] += 1
+            try:
+                self._route_taken(event, outcome, seen)
+            except Exception as exc:
+                errors.append(exc)
+        _raise_first(errors)
+        return report
 
     def _kernel_works(self, event: VenueEvent) -> bool:
         """Whether the order ``event`` names is one the kernel still works: a fill or ack the

@@ -1,0 +1,102 @@
+"""Reconciliation while a runtime runs: what it applies reaches the strategies owning the trades."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from dita import ExecutionKernel, MockVenueAdapter, TradeStage, VenueOrder
+from dita.runtime import TradingRuntime
+from dita.strategy import Bar, Fill, Strategy
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BuysWhenFlat(Strategy[NoParams]):
+    Params = NoParams
+
+    def on_start(self) -> None:
+        self.my_fills: list[Fill] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset):
+            assert self.buy(bar.asset, 0.5, price=bar.close).accepted
+
+    def on_fill(self, fill: Fill) -> None:
+        self.my_fills.append(fill)
+
+
+class LosesReplies:
+    """Places each order at the inner mock (or not) and then times out, as a lost reply."""
+
+    name = "loses-replies"
+
+    def __init__(self, *, reaches_venue: bool) -> None:
+        self.inner = MockVenueAdapter()
+        self.reaches_venue = reaches_venue
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        if self.reaches_venue:
+            self.inner.submit(order)
+        raise TimeoutError("no reply within 5 s")
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        return self.inner.cancel(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return self.inner.open_orders()
+
+    def positions(self) -> dict[str, float]:
+        return self.inner.positions()
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        return self.inner.order_status(client_order_id)
+
+
+def _bar(i: int) -> Bar:
+    return Bar("BTCUSDT", 1_700_000_000.0 + 60 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0)
+
+
+def _running(venue: LosesReplies) -> tuple[TradingRuntime, BuysWhenFlat, ExecutionKernel]:
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-rec")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel)
+    strategy = BuysWhenFlat()
+    runtime.add_strategy(strategy)
+    runtime.start()
+    runtime.run([_bar(0)])
+    assert kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT and strategy.busy("BTCUSDT")
+    return runtime, strategy, kernel
+
+
+def test_a_lost_submit_ended_by_reconciliation_frees_its_strategy() -> None:
+    venue = LosesReplies(reaches_venue=False)
+    runtime, strategy, kernel = _running(venue)
+    report = runtime.reconcile_with_venue()
+    assert len(report.lost_submits) == 1
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
+    # The strategy heard its order end: it is free to trade again, and does.
+    assert not strategy.busy("BTCUSDT")
+    venue.reaches_venue = True
+    runtime.run([_bar(1)])
+    assert runtime.stats["refused"] == 0 and strategy.busy("BTCUSDT")
+
+
+def test_a_fill_booked_by_reconciliation_reaches_its_strategy() -> None:
+    venue = LosesReplies(reaches_venue=True)
+    runtime, strategy, kernel = _running(venue)
+    heard: list[str] = []
+    runtime.event_listeners.append(lambda ev: heard.append(ev.kind.name))
+    report = runtime.reconcile_with_venue()
+    assert len(report.missed_fills) == 1 and report.missed_fills[0]["qty"] == 0.5
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert [(f.size, f.price, f.closed) for f in strategy.my_fills] == [(0.5, 100.0, False)]
+    assert strategy.position("BTCUSDT") == 0.5
+    assert heard == ["ORDER_ACK", "FILL"]
+    assert runtime.stats["fills"] == 1
+    # Nothing left to do: a second run applies nothing and tells nobody anything.
+    assert runtime.reconcile_with_venue().events_applied == 0
+    assert len(strategy.my_fills) == 1
