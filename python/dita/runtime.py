@@ -448,7 +448,11 @@ class TradingRuntime:
         strategies did not hear of the rest (a fill, a freed slot)."""
         kernel = self.kernel
         errors: list[Exception] = []
-        for event in events:
+        # The slot is read after the kernel took every event of the batch: when one answer
+        # fills an exit in several trades, each fill finds the trade over. Its owner is kept
+        # for the batch's later fills, and only the last fill says it closed the trade.
+        freed: dict[str, StrategyHandle] = {}
+        for i, event in enumerate(events):
             seen.add(event.event_id)
             for on_event in self.event_listeners:
                 _tell(errors, on_event, event)
@@ -465,7 +469,7 @@ class TradingRuntime:
             kind = event.kind
             if kind != FILL and status not in TERMINAL_STATUSES:
                 continue
-            handle = self._owner.get(event.trade_id)
+            handle = self._owner.get(event.trade_id) or freed.get(event.trade_id)
             slot = kernel.slot_state(event.slot_id)
             free = slot.fsm_state.name in FREE_STAGES
             if handle is None and kind == FILL and not free and slot.trade_id == event.trade_id:
@@ -484,12 +488,15 @@ class TradingRuntime:
             if free:
                 strategy._track_free(event.asset, event.slot_id)
                 self._owner.pop(event.trade_id, None)
+                freed[event.trade_id] = handle
                 self._released[event.trade_id] = handle
                 if len(self._released) > RELEASED_MEMORY:
                     del self._released[next(iter(self._released))]
             if kind == FILL:
                 handle.fills += 1
                 side = event.side.name if event.side is not None else ""
+                later = events[i + 1 :]
+                closed = free and not any(e.kind == FILL and e.trade_id == event.trade_id for e in later)
                 fill = Fill(
                     event.trade_id,
                     event.slot_id,
@@ -499,7 +506,7 @@ class TradingRuntime:
                     event.size,
                     event.fee,
                     event.timestamp,
-                    free,
+                    closed,
                 )
                 strategy.fills.append(fill)
                 if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):

@@ -544,3 +544,52 @@ def test_a_late_fill_after_a_restart_gives_the_position_back_to_the_strategy(
     assert s.busy("AAA") and s.position("AAA") == pytest.approx(kernel.slot_state(0).size)
     assert [f.trade_id for f in s.fills] == [kernel.slot_state(0).trade_id]
     kernel.close()
+
+
+class FillsInTwoTrades:
+    """Fills every order at once in two trades of half its size each, both in the submit's
+    answer (a market order sweeping two price levels, as a live exchange reports it)."""
+
+    name = "two-trades"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        coid, half = order.client_order_id, order.size / 2
+        common = {"venue_client_id": coid, "side": order.side, "asset": order.asset, "venue_order_id": "v"}
+        return [
+            VenueEvent(f"a-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", **common),
+            VenueEvent(
+                f"f1-{coid}", order.trade_id, order.slot_id, "FILL", status="PARTIALLY_FILLED",
+                price=100.0, size=half, filled_size=half, fill_id=f"{coid}-1", **common,
+            ),
+            VenueEvent(
+                f"f2-{coid}", order.trade_id, order.slot_id, "FILL", status="FILLED",
+                price=101.0, size=half, filled_size=order.size, fill_id=f"{coid}-2", **common,
+            ),
+        ]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_every_fill_of_an_exit_filled_in_several_trades_at_once_reaches_the_strategy() -> None:
+    """The runtime reads the slot after the kernel took the whole answer: the exit's first fill
+    already saw the slot closed and let the trade go, so its second fill reached no strategy,
+    and the first claimed to close a trade it left half open."""
+    kernel = ExecutionKernel(max_slots=2, venue=FillsInTwoTrades(), kernel_id="rt-two-trades")
+    kernel.set_seed_capital(100_000.0)
+    runtime = TradingRuntime(kernel, [])
+    s = Counter(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    runtime.on_bar(Bar("AAA", 60.0, 100.0, 101.0, 99.0, 100.0, 50.0))
+    assert s.buy("AAA", 1.0, price=100.0).accepted
+    assert all(o.accepted for o in s.close("AAA", price=100.0))
+    assert kernel.slot_state(0).fsm_state.name == "CLOSED"
+    assert [(f.side, f.size, f.closed) for f in s.fills] == [
+        ("BUY", 0.5, False),
+        ("BUY", 0.5, False),
+        ("SELL", 0.5, False),
+        ("SELL", 0.5, True),
+    ]
+    assert runtime.handles["s"].fills == runtime.stats["fills"] == 4
+    assert not s.busy("AAA") and s.position("AAA") == 0.0
