@@ -148,6 +148,46 @@ def test_edge_freeze_cancels_every_working_paper_order() -> None:
     assert venue.submitted == 3
 
 
+def test_a_paper_order_of_the_last_run_ends_at_reconciliation_after_a_restart(tmp_path: Path) -> None:
+    """A paper venue's book lives in memory: beside a kernel recovered from its log, a fresh
+    venue holds none of the last run's orders, and they can never fill. Reconciliation left
+    such an order unresolved (the venue could not be asked about it), its cancel was refused
+    as unknown, and it worked on in the kernel for good, its slot taken."""
+    venue = PaperVenue(slippage_bps=0)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="paper-restart", wal_dir=str(tmp_path))
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    outcome = kernel.process_intent(enter("i1", 2.0, 99.0, order_type="LIMIT", limit_price=98.0))
+    assert outcome.accepted, outcome.to_dict()
+    feed(kernel, venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 0.5, ts=2.0))
+    kernel.close()
+
+    venue = PaperVenue(slippage_bps=0)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="paper-restart", wal_dir=str(tmp_path))
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    report = kernel.reconcile_with_venue()
+    assert report.unresolved == [] and [o["slot_id"] for o in report.lost_submits] == [0]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.5)
+    assert kernel.open_orders() == []
+    kernel.close()
+
+
+def test_reconciliation_books_the_paper_fills_the_kernel_was_not_given() -> None:
+    """The venue hands each event over once: fills its caller dropped are still in the
+    venue's record of the order, and reconciliation books them and ends the order."""
+    venue = PaperVenue(slippage_bps=0)
+    kernel = ExecutionKernel(max_slots=1, venue=venue)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    assert kernel.process_intent(enter("i1", 2.0, 99.0, order_type="LIMIT", limit_price=98.0)).accepted
+    venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 5.0, ts=2.0)  # filled in full; the events are lost
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    report = kernel.reconcile_with_venue()
+    assert [f["qty"] for f in report.missed_fills] == [pytest.approx(2.0)] and report.unresolved == []
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(2.0)
+    assert slot.entry_price == pytest.approx(98.0)
+
+
 # -- shadow --------------------------------------------------------------------------------
 
 

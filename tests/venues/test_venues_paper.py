@@ -413,3 +413,25 @@ def test_open_orders_carry_what_each_order_filled() -> None:
     assert working.filled_size == pytest.approx(0.25)
     assert working.avg_fill_price == pytest.approx(100.0)
     assert working.status == VenueOrderStatus.PARTIALLY_FILLED
+
+
+def test_order_status_tells_working_ended_and_unknown_orders_apart() -> None:
+    """What reconciliation asks about an order the venue no longer lists: None only for an
+    order this venue never held (one of an earlier run's, after a restart)."""
+    venue = PaperVenue(slippage_bps=0.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 0.25, 1.0)
+    venue.submit(make_order("filled", size=1.0))
+    working = venue.order_status("filled")
+    assert working is not None and working.status == VenueOrderStatus.PARTIALLY_FILLED
+    assert (working.filled_size, working.avg_fill_price) == (0.25, 100.0)
+    venue.on_quote("BTCUSDT", 100.0, 102.0, 5.0, 5.0, 2.0)
+    filled = venue.order_status("filled")
+    assert filled is not None and filled.status == VenueOrderStatus.FILLED
+    assert filled.filled_size == 1.0 and filled.avg_fill_price == pytest.approx(101.5)
+    assert filled.venue_order_id == "paper-1"
+    resting = make_order("canceled", order_type="LIMIT", price=90.0, size=1.0)
+    venue.submit(resting)
+    venue.cancel(resting)
+    canceled = venue.order_status("canceled")
+    assert canceled is not None and canceled.status == VenueOrderStatus.CANCELED
+    assert venue.order_status("never-sent") is None

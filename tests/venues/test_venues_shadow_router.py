@@ -508,10 +508,10 @@ def test_router_after_a_restart_asks_each_venue_in_turn_and_learns_where_the_ord
 
 
 def test_router_order_status_is_never_none_while_a_venue_that_may_hold_it_cannot_say() -> None:
-    """A paper venue cannot look orders up: the order may be there, so the router raises
+    """A shadow venue cannot look orders up: the order may be there, so the router raises
     instead of saying the order was never received (reconciliation would end it)."""
-    router = VenueRouter({"paper": PaperVenue(name="paper"), "mock": _Asked("mock")}, default="mock")
-    with pytest.raises(VenueUnavailable, match="'paper' cannot look up orders by client id"):
+    router = VenueRouter({"shadow": ShadowVenue(name="shadow"), "mock": _Asked("mock")}, default="mock")
+    with pytest.raises(VenueUnavailable, match="'shadow' cannot look up orders by client id"):
         router.order_status("somewhere")
     router.submit(make_order("on-mock", order_type="LIMIT", price=95.0))
     assert router.order_status("on-mock") is not None  # its venue is known: paper is not asked

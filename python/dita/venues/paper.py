@@ -27,6 +27,7 @@ kernel; ``submit`` and ``cancel`` return their own events synchronously.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -38,6 +39,10 @@ from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents
 
 __all__ = ["PaperSettings", "PaperVenue"]
+
+# How many ended orders ``order_status`` remembers (reconciliation asks about orders the
+# kernel still works, which ended recently if at all).
+ENDED_MEMORY = 10_000
 
 
 class PaperSettings(BaseModel):
@@ -151,6 +156,8 @@ class PaperVenue:
         self._bar_assets: set[str] = set()
         self._working: dict[str, dict[str, _Working]] = {}
         self._by_client_id: dict[str, _Working] = {}
+        # Orders that ended here (filled, canceled, expired), newest last, for order_status.
+        self._ended: OrderedDict[str, tuple[_Working, VenueOrderStatus]] = OrderedDict()
         self._positions: dict[str, float] = {}
         self._cash = s.starting_balance
         self._fees_paid = 0.0
@@ -268,7 +275,7 @@ class PaperVenue:
         return [self._cancel_now(working, now)]
 
     def _cancel_now(self, working: _Working, now: float) -> VenueEvent:
-        self._remove(working)
+        self._remove(working, VenueOrderStatus.CANCELED)
         return self._events.make(
             working.order,
             KernelEventKind.CANCEL_ACK,
@@ -278,11 +285,15 @@ class PaperVenue:
             filled_size=working.filled,
         )
 
-    def _remove(self, working: _Working) -> None:
-        self._by_client_id.pop(working.order.client_order_id, None)
+    def _remove(self, working: _Working, status: VenueOrderStatus) -> None:
+        client_order_id = working.order.client_order_id
+        self._by_client_id.pop(client_order_id, None)
         per_asset = self._working.get(working.order.asset)
         if per_asset is not None:
-            per_asset.pop(working.order.client_order_id, None)
+            per_asset.pop(client_order_id, None)
+        self._ended[client_order_id] = (working, status)
+        if len(self._ended) > ENDED_MEMORY:
+            self._ended.popitem(last=False)
 
     # -- market data ---------------------------------------------------------------------
 
@@ -401,7 +412,7 @@ class PaperVenue:
         if working.remaining <= 0:
             return
         if self._expire_remainder and working.market:
-            self._remove(working)
+            self._remove(working, VenueOrderStatus.EXPIRED)
             events.append(
                 self._events.make(
                     working.order,
@@ -433,7 +444,7 @@ class PaperVenue:
         self._fees_paid += fee
         done = working.remaining <= 0
         if done:
-            self._remove(working)
+            self._remove(working, VenueOrderStatus.FILLED)
         events.append(
             self._events.make(
                 order,
@@ -455,26 +466,40 @@ class PaperVenue:
     def open_orders(self) -> list[VenueOrder]:
         """Working orders with what they filled so far: reconciliation books a fill the
         kernel missed from the filled size and average price."""
-        return [
-            VenueOrder(
-                w.order.client_order_id,
-                w.order.slot_id,
-                w.order.trade_id,
-                w.order.asset,
-                w.order.side,
-                w.order.order_type,
-                w.order.price,
-                w.order.size,
-                venue_order_id=w.venue_order_id,
-                reduce_only=w.order.reduce_only,
-                reference_price=w.order.reference_price,
-                timestamp=w.order.created_at,
-                filled_size=w.filled,
-                avg_fill_price=w.filled_cost / w.filled if w.filled > 0 else 0.0,
-                status=VenueOrderStatus.PARTIALLY_FILLED if w.filled > 0 else VenueOrderStatus.ACKNOWLEDGED,
-            )
-            for w in self._by_client_id.values()
-        ]
+        return [self._venue_order(w, None) for w in self._by_client_id.values()]
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        """The order as this venue knows it: working, or ended here (FILLED, CANCELED,
+        EXPIRED, among the last ``ENDED_MEMORY``), with what it filled. None when this venue
+        never held it, as after a restart the last run's orders: the venue that held them is
+        gone and they can never fill, so reconciliation ends them in the kernel."""
+        working = self._by_client_id.get(client_order_id)
+        if working is not None:
+            return self._venue_order(working, None)
+        ended = self._ended.get(client_order_id)
+        return None if ended is None else self._venue_order(*ended)
+
+    @staticmethod
+    def _venue_order(w: _Working, status: VenueOrderStatus | None) -> VenueOrder:
+        if status is None:
+            status = VenueOrderStatus.PARTIALLY_FILLED if w.filled > 0 else VenueOrderStatus.ACKNOWLEDGED
+        return VenueOrder(
+            w.order.client_order_id,
+            w.order.slot_id,
+            w.order.trade_id,
+            w.order.asset,
+            w.order.side,
+            w.order.order_type,
+            w.order.price,
+            w.order.size,
+            venue_order_id=w.venue_order_id,
+            reduce_only=w.order.reduce_only,
+            reference_price=w.order.reference_price,
+            timestamp=w.order.created_at,
+            filled_size=w.filled,
+            avg_fill_price=w.filled_cost / w.filled if w.filled > 0 else 0.0,
+            status=status,
+        )
 
     def working_size(self, client_order_id: str) -> tuple[float, float] | None:
         """``(filled, remaining)`` of a working order, None when it is not working."""
