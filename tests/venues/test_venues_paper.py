@@ -198,6 +198,29 @@ def test_cancel_with_latency_lets_fills_in_the_window_happen_first() -> None:
     assert done[0].filled_size == 0.3 and done[0].status == VenueOrderStatus.CANCELED
 
 
+@pytest.mark.parametrize("data", ["quote", "bar"])
+def test_a_cancel_takes_effect_once_its_latency_passed_whatever_asset_moves_the_clock(data: str) -> None:
+    """The venue clock is the last data point of any asset. A cancel waited for the next data
+    of its own order's asset: in a market gone quiet (or whose feed stopped) the order stayed
+    working for good, and asking again changed nothing."""
+    venue = PaperVenue(latency_ms=100)
+    venue.on_quote("BBB", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    order = make_order("o1", asset="BBB", order_type="LIMIT", price=98.0, size=1.0)
+    venue.submit(order)
+    assert venue.cancel(order) == []
+
+    def tick(ts: float) -> list[Any]:
+        if data == "quote":
+            return venue.on_quote("AAA", 9.0, 10.0, 5.0, 5.0, ts=ts)
+        return venue.on_bar("AAA", 10.0, 10.0, 9.0, 9.5, 5.0, ts=ts)
+
+    assert tick(1.05) == []  # the cancel is still on its way
+    done = tick(1.1)
+    assert [(e.kind.name, e.venue_client_id, e.timestamp) for e in done] == [("CANCEL_ACK", "o1", 1.1)]
+    assert venue.open_orders() == [] and tick(2.0) == []
+    assert venue.on_quote("BBB", 97.0, 98.0, 5.0, 5.0, ts=3.0) == []  # nothing left to fill
+
+
 def test_cancel_without_latency_is_immediate_and_unknown_orders_are_cancel_rejected() -> None:
     venue = PaperVenue()
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)

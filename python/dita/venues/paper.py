@@ -156,6 +156,8 @@ class PaperVenue:
         self._bar_assets: set[str] = set()
         self._working: dict[str, dict[str, _Working]] = {}
         self._by_client_id: dict[str, _Working] = {}
+        # Orders whose cancel is on its way (latency), in the order the cancels were asked.
+        self._canceling: dict[str, _Working] = {}
         # Orders that ended here (filled, canceled, expired), newest last, for order_status.
         self._ended: OrderedDict[str, tuple[_Working, VenueOrderStatus]] = OrderedDict()
         self._positions: dict[str, float] = {}
@@ -271,6 +273,7 @@ class PaperVenue:
             # The cancel reaches the venue later; fills before then still happen.
             if working.cancel_at is None:
                 working.cancel_at = now + self._latency
+                self._canceling[order.client_order_id] = working
             return []
         return [self._cancel_now(working, now)]
 
@@ -288,6 +291,7 @@ class PaperVenue:
     def _remove(self, working: _Working, status: VenueOrderStatus) -> None:
         client_order_id = working.order.client_order_id
         self._by_client_id.pop(client_order_id, None)
+        self._canceling.pop(client_order_id, None)
         per_asset = self._working.get(working.order.asset)
         if per_asset is not None:
             per_asset.pop(client_order_id, None)
@@ -313,11 +317,9 @@ class PaperVenue:
         available = _Quote(bid, ask, bid_size, ask_size)
         self._quotes[asset] = available
         self._bar_assets.discard(asset)
-        events: list[VenueEvent] = []
+        events = self._cancels_due(ts) if self._canceling else []
         for working in list(self._working.get(asset, {}).values()):
-            if working.cancel_at is not None and working.cancel_at <= ts:
-                events.append(self._cancel_now(working, ts))
-            elif working.active_at <= ts:
+            if working.active_at <= ts:
                 self._match_quote(working, available, ts, events)
         return events
 
@@ -337,17 +339,22 @@ class PaperVenue:
             )
         ts = self._advance(ts)
         self._now = ts
-        events: list[VenueEvent] = []
+        events = self._cancels_due(ts) if self._canceling else []
         capacity = volume * self.settings.bar_volume_share
         for working in list(self._working.get(asset, {}).values()):
-            if working.cancel_at is not None and working.cancel_at <= ts:
-                events.append(self._cancel_now(working, ts))
-            elif working.active_at <= ts:
+            if working.active_at <= ts:
                 capacity -= self._match_bar(working, open_, high, low, capacity, ts, events)
         # Until the next quote, the bar's close is the market; market orders wait for a bar.
         self._quotes[asset] = _Quote(close, close, 0.0, 0.0)
         self._bar_assets.add(asset)
         return events
+
+    def _cancels_due(self, ts: float) -> list[VenueEvent]:
+        """Acknowledge the cancels whose latency has passed by ``ts``, whatever asset the data
+        is for: the venue acts at its clock, not at the next data of the order's market (a
+        quiet market, or one whose feed stopped, kept such an order working for good)."""
+        due = [w for w in self._canceling.values() if w.cancel_at is not None and w.cancel_at <= ts]
+        return [self._cancel_now(working, ts) for working in due]
 
     # -- matching ------------------------------------------------------------------------
 
