@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
-from dita._kernel import KernelIntent, KernelOutcome, TradeSlot, TradeStage
+from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage, VenueOrder
 
 if TYPE_CHECKING:
     from dita.runtime import StrategyContext
@@ -225,7 +225,8 @@ class Strategy(Generic[P]):
 
     def close(self, asset: str, *, price: float, reason: str = "") -> list[KernelOutcome]:
         """Exit every open trade of this strategy in ``asset`` with market orders;
-        cancels entries that are still working."""
+        cancels entries that are still working, and limit exits (a take-profit resting
+        above the market leaves the trade open), which a market exit then replaces."""
         outcomes = []
         kernel = self.ctx.kernel
         for sid in list(self._open_slots.get(asset, ())):
@@ -233,9 +234,12 @@ class Strategy(Generic[P]):
             stage = slot.fsm_state.name
             if stage == "POSITION_OPEN":
                 outcomes.append(self.exit(sid, price=price, reason=reason))
-            elif stage in ("ORDER_SENT", "ENTRY_WORKING"):
+            elif stage in ("ORDER_SENT", "ENTRY_WORKING") or (
+                stage in ("EXIT_SENT", "EXIT_WORKING") and _is_limit(slot.active_exit_order)
+            ):
                 outcomes.append(self.cancel(sid, reason=reason))
-                # A partly filled entry is a position once its cancel is acknowledged.
+                # A partly filled entry is a position once its cancel is acknowledged, and so
+                # is what a canceled exit left.
                 after = kernel.slot_state(sid)
                 if after.fsm_state.name == "POSITION_OPEN" and after.trade_id == slot.trade_id:
                     outcomes.append(self.exit(sid, price=price, reason=reason))
@@ -486,6 +490,10 @@ def _accepted_names(model: type[BaseModel]) -> set[str]:
             )
             accepted.update(p[0] for p in paths if p and isinstance(p[0], str))
     return accepted
+
+
+def _is_limit(order: VenueOrder | None) -> bool:
+    return order is not None and order.order_type == OrderType.LIMIT
 
 
 def is_free_stage(stage: TradeStage) -> bool:

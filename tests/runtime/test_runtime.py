@@ -16,7 +16,7 @@ from dita.backtest.data import MarketData
 from dita.backtest.engine import BacktestConfig, run_backtest
 from dita.examples.crossover import SmaCrossover
 from dita.runtime import StrategyStatus, TradingRuntime
-from dita.strategy import Bar, Fill, Strategy, StrategyLoadError, load_strategy_class
+from dita.strategy import Bar, Fill, Quote, Strategy, StrategyLoadError, load_strategy_class
 from dita.venues.paper import PaperVenue
 
 
@@ -593,3 +593,33 @@ def test_every_fill_of_an_exit_filled_in_several_trades_at_once_reaches_the_stra
     ]
     assert runtime.handles["s"].fills == runtime.stats["fills"] == 4
     assert not s.busy("AAA") and s.position("AAA") == 0.0
+
+
+class Quiet(Strategy[Any]):
+    data = ("quotes",)
+
+
+def test_close_replaces_a_resting_limit_exit_with_a_market_exit() -> None:
+    """A trade whose take-profit limit rests (partly filled here) is still open: ``close`` left
+    it so and returned nothing, the position stayed on however the market went."""
+    venue = PaperVenue(slippage_bps=0.0, taker_rate=0.0, maker_rate=0.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-close-tp")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [venue])
+    s = Quiet(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    runtime.on_quote(Quote("AAA", 1.0, 99.0, 100.0, 5.0, 5.0))
+    assert s.buy("AAA", 1.0, price=100.0).accepted
+    assert s.exit(0, price=100.0, limit=101.0).accepted
+    runtime.on_quote(Quote("AAA", 2.0, 101.0, 102.0, 0.4, 5.0))  # the take-profit fills 0.4
+    assert kernel.slot_state(0).fsm_state.name == "EXIT_WORKING" and s.position("AAA") == pytest.approx(0.6)
+
+    outcomes = s.close("AAA", price=101.0)
+    assert [o.accepted for o in outcomes] == [True, True]  # the cancel, then the market exit
+    assert outcomes[1].order is not None and outcomes[1].order.order_type.name == "MARKET"
+    runtime.on_quote(Quote("AAA", 3.0, 100.5, 101.5, 5.0, 5.0))  # the market exit takes the bid
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state.name == "CLOSED" and not s.busy("AAA") and s.position("AAA") == 0.0
+    assert [(f.side, f.price, f.size) for f in s.fills[1:]] == [("SELL", 101.0, 0.4), ("SELL", 100.5, 0.6)]
+    assert venue.positions() == {} and venue.open_orders() == []
