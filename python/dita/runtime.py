@@ -19,6 +19,7 @@ if it had seen every bar). Kernel marks are deferred the same way, to submits an
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -311,8 +312,9 @@ class TradingRuntime:
         for asset, item in self._last.items():
             price = item.close if isinstance(item, Bar) else (item.bid + item.ask) / 2.0
             if marked.get(asset) != price:
-                # Stamped with the data's time, so a replay records the same inputs every run.
-                self.kernel.mark_price(asset, price, item.ts)
+                # Stamped with the data's time, so a replay records the same inputs every run;
+                # as floats, which is all the kernel takes (data may hold numpy float32s).
+                self.kernel.mark_price(asset, float(price), float(item.ts))
                 marked[asset] = price
 
     def _sync_venues(self) -> None:
@@ -525,17 +527,23 @@ class TradingRuntime:
 
     def on_bar(self, bar: Bar) -> None:
         """One bar: venues first (fills of working orders), then subscribed strategies. A bar
-        the venues would refuse (not finite, inconsistent, earlier than the clock) raises
-        ValueError naming the field before anything changes, deferred or not."""
-        ts, low, high, close = bar.ts, bar.low, bar.high, bar.close
-        # One chained comparison per bar; NaN fails every one of them.
-        if not (self._now <= ts < _INF and 0 < low <= bar.open <= high < _INF and low <= close <= high):
-            raise ValueError(_bar_problem(bar, self._now))
-        if not 0 <= bar.volume < _INF:
-            raise ValueError(
-                f"bar for {bar.asset!r} at ts {ts!r}: volume {bar.volume!r} is not a finite number >= 0"
+        the venues would refuse (no asset name, not numbers, not finite, inconsistent, earlier
+        than the clock) raises ValueError naming the field before anything changes, deferred or
+        not."""
+        asset, ts, low, high, close = bar.asset, bar.ts, bar.low, bar.high, bar.close
+        # One chained comparison per bar; NaN fails every one of them, a value that is not a
+        # number raises (the venues refuse both).
+        try:
+            sound = (
+                self._now <= ts < _INF
+                and 0 < low <= bar.open <= high < _INF
+                and low <= close <= high
+                and 0 <= bar.volume < _INF
             )
-        asset = bar.asset
+        except TypeError:
+            sound = False
+        if not (sound and isinstance(asset, str) and asset):
+            raise ValueError(_bar_problem(bar, self._now))
         self._now = bar.ts
         self.row += 1
         self._last[asset] = bar
@@ -560,14 +568,18 @@ class TradingRuntime:
     def on_quote(self, quote: Quote) -> None:
         """One quote: venues first, then subscribed strategies. A quote the venues would
         refuse raises ValueError naming the field before anything changes (see ``on_bar``)."""
-        if not (
-            self._now <= quote.ts < _INF
-            and 0 < quote.bid <= quote.ask < _INF
-            and 0 <= quote.bid_size < _INF
-            and 0 <= quote.ask_size < _INF
-        ):
-            raise ValueError(_quote_problem(quote, self._now))
         asset = quote.asset
+        try:
+            sound = (
+                self._now <= quote.ts < _INF
+                and 0 < quote.bid <= quote.ask < _INF
+                and 0 <= quote.bid_size < _INF
+                and 0 <= quote.ask_size < _INF
+            )
+        except TypeError:
+            sound = False
+        if not (sound and isinstance(asset, str) and asset):
+            raise ValueError(_quote_problem(quote, self._now))
         self._now = quote.ts
         self.row += 1
         self._last[asset] = quote
@@ -662,8 +674,17 @@ class TradingRuntime:
 _INF = math.inf
 
 
-def _time_or_price_problem(where: str, item: Bar | Quote, now: float, prices: tuple[str, ...]) -> str | None:
-    """What is wrong with a data point's time or prices, if anything (shared by bars and quotes)."""
+def _time_or_price_problem(
+    where: str, item: Bar | Quote, now: float, prices: tuple[str, ...], sizes: tuple[str, ...]
+) -> str | None:
+    """What is wrong with a data point's asset, its numbers' types, its time or its prices, if
+    anything (shared by bars and quotes)."""
+    if not (isinstance(item.asset, str) and item.asset):
+        return f"{where}: asset {item.asset!r} is not an asset name (a non-empty string)"
+    for name in ("ts", *prices, *sizes):
+        value = getattr(item, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return f"{where}: {name} {value!r} is not a number"
     if not (math.isfinite(item.ts) and item.ts >= 0):
         return f"{where}: ts must be a finite time >= 0"
     if item.ts < now:
@@ -677,9 +698,11 @@ def _time_or_price_problem(where: str, item: Bar | Quote, now: float, prices: tu
 
 def _bar_problem(bar: Bar, now: float) -> str:
     where = f"bar for {bar.asset!r} at ts {bar.ts!r}"
-    problem = _time_or_price_problem(where, bar, now, ("open", "high", "low", "close"))
+    problem = _time_or_price_problem(where, bar, now, ("open", "high", "low", "close"), ("volume",))
     if problem:
         return problem
+    if not (math.isfinite(bar.volume) and bar.volume >= 0):
+        return f"{where}: volume {bar.volume!r} is not a finite number >= 0"
     return (
         f"{where} is inconsistent: high {bar.high!r} and low {bar.low!r} must bound "
         f"open {bar.open!r} and close {bar.close!r}"
@@ -688,7 +711,7 @@ def _bar_problem(bar: Bar, now: float) -> str:
 
 def _quote_problem(quote: Quote, now: float) -> str:
     where = f"quote for {quote.asset!r} at ts {quote.ts!r}"
-    problem = _time_or_price_problem(where, quote, now, ("bid", "ask"))
+    problem = _time_or_price_problem(where, quote, now, ("bid", "ask"), ("bid_size", "ask_size"))
     if problem:
         return problem
     for name in ("bid_size", "ask_size"):

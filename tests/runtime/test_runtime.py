@@ -437,6 +437,10 @@ def test_a_data_subscription_that_cannot_deliver_is_refused(
         (Bar("BTCUSDT", 60.0, 100.0, 101.0, 99.0, float("nan"), 5.0), "close"),
         (Bar("BTCUSDT", 60.0, 100.0, 99.0, 101.0, 100.0, 5.0), "high"),  # high below low
         (Bar("BTCUSDT", 30.0, 100.0, 101.0, 99.0, 100.0, 5.0), "ts"),  # before the last bar
+        # The paper venue refuses these too: deferred, the strategy's next order raised.
+        (Bar("", 60.0, 100.0, 101.0, 99.0, 100.0, 5.0), "asset '' is not an asset name"),
+        (Bar(None, 60.0, 100.0, 101.0, 99.0, 100.0, 5.0), "asset None is not"),  # type: ignore[arg-type]
+        (Bar("BTCUSDT", 60.0, "100", 101.0, 99.0, 100.0, 5.0), "open '100' is not a number"),  # type: ignore[arg-type]
     ],
 )
 def test_a_bad_bar_is_refused_at_once_naming_the_field_and_changes_nothing(
@@ -623,3 +627,42 @@ def test_close_replaces_a_resting_limit_exit_with_a_market_exit() -> None:
     assert slot.fsm_state.name == "CLOSED" and not s.busy("AAA") and s.position("AAA") == 0.0
     assert [(f.side, f.price, f.size) for f in s.fills[1:]] == [("SELL", 101.0, 0.4), ("SELL", 100.5, 0.6)]
     assert venue.positions() == {} and venue.open_orders() == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (Quote("", 60.0, 99.0, 100.0, 1.0, 1.0), "asset '' is not an asset name"),
+        (Quote("BTCUSDT", 60.0, 99.0, 100.0, None, 1.0), "bid_size None is not a number"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_quote_the_paper_venue_would_refuse_is_refused_at_once(bad: Quote, message: str) -> None:
+    venue = PaperVenue(slippage_bps=0.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-bad-quote")
+    runtime = TradingRuntime(kernel, [venue])
+    s = Quiet(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    runtime.on_quote(Quote("BTCUSDT", 45.0, 99.0, 100.0, 5.0, 5.0))
+    with pytest.raises(ValueError, match=message):
+        runtime.on_quote(bad)
+    assert (runtime.row, runtime.now()) == (0, 45.0)
+    assert s.buy("BTCUSDT", 1.0, price=100.0).accepted
+    assert kernel.slot_state(0).size == 1.0
+
+
+def test_float32_market_data_reaches_the_paper_venue() -> None:
+    """Prices from a float32 column passed the runtime's checks, and the paper venue refused
+    them as not numbers only when the strategy's next order handed the data over: the order
+    raised, for a bar given earlier, and that bar never reached the venue."""
+    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-float32")
+    runtime = TradingRuntime(kernel, [venue])
+    s = Counter(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    f = np.float32
+    runtime.on_bar(Bar("BTCUSDT", 60.0, f(100.0), f(101.0), f(99.0), f(100.0), f(5.0)))
+    assert s.buy("BTCUSDT", 1.0, price=100.0).accepted
+    runtime.on_bar(Bar("BTCUSDT", 120.0, f(101.0), f(103.0), f(100.0), f(102.0), f(5.0)))
+    assert kernel.slot_state(0).size == 1.0 and [f.price for f in s.fills] == [101.0]

@@ -297,6 +297,20 @@ def test_bad_bars_are_refused_naming_the_values() -> None:
         venue.on_bar("BTCUSDT", "100", 101.0, 99.0, 100.5, 1.0, ts=1.0)  # type: ignore[arg-type]
 
 
+def test_numpy_numbers_are_numbers() -> None:
+    """Prices from a float32 column are prices: refusing them as "not a number" broke the
+    order that next handed such data to the venue."""
+    import numpy as np
+
+    f = np.float32
+    venue = PaperVenue(slippage_bps=0)
+    venue.on_quote("BTCUSDT", f(99.0), f(100.0), f(5.0), f(5.0), ts=f(1.0))
+    venue.on_bar("ETHUSDT", f(10.0), f(11.0), f(9.0), f(10.5), np.int64(7), ts=np.float64(2.0))
+    assert [(e.price, e.size) for e in fills(venue.submit(make_order("o1", size=1.0)))] == [(100.0, 1.0)]
+    with pytest.raises(TypeError, match="bid must be a number, got True"):
+        venue.on_quote("BTCUSDT", True, f(100.0), f(5.0), f(5.0), ts=3.0)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("settings", "field"),
     [

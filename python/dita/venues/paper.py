@@ -27,6 +27,7 @@ kernel; ``submit`` and ``cancel`` return their own events synchronously.
 from __future__ import annotations
 
 import math
+import numbers
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -105,7 +106,8 @@ class _Working:
 
 
 def _finite(field: str, value: float, *, positive: bool = False) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    # Any real number (a numpy float32 from a float32 column too); a bool or text is a mistake.
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{field} must be a number, got {value!r}")
     number = float(value)
     if not math.isfinite(number):
