@@ -393,19 +393,16 @@ class TradingRuntime:
             self.stats["venue_events"] += 1
             try:
                 outcome = self.kernel.on_venue_event(event)
-                if outcome.accepted:
-                    self._route_taken(event, outcome, seen)
+                if not outcome.accepted:
+                    continue
+                seen.add(event.event_id)
+                self._after_events([event], set())
+                # The kernel may act on its own (e.g. send the next exit leg): follow that too.
+                follow = [e for e in outcome.emitted_events if e.event_id not in seen]
+                if follow:
+                    self._after_events(follow, seen)
             except Exception as exc:
                 errors.append(exc)
-
-    def _route_taken(self, event: VenueEvent, outcome: KernelOutcome, seen: set[str]) -> None:
-        """Route an event the kernel took, and what the kernel did of its own on it (e.g. sent
-        the next exit leg), to the listeners and the strategies."""
-        seen.add(event.event_id)
-        self._after_events([event], set())
-        follow = [e for e in outcome.emitted_events if e.event_id not in seen]
-        if follow:
-            self._after_events(follow, seen)
 
     def reconcile_with_venue(self, *, cancel_unknown: bool = True) -> ReconciliationReport:
         """Reconcile the kernel with its venue (``dita.reconcile``) while this runtime runs: the
@@ -415,22 +412,24 @@ class TradingRuntime:
         ended stayed busy for good, and a missed fill never reached its ``on_fill``.
 
         The venues are handed the deferred market data first, so they answer as of now.
-        Raises what ``reconcile_with_venue`` raises (nothing changed); an error routing an
-        event is raised once every event is routed."""
+        Raises what ``reconcile_with_venue`` raises (nothing changed); a listener's error is
+        raised once every event is routed."""
         self._sync_venues()
         taken: list[tuple[VenueEvent, KernelOutcome]] = []
         report = reconcile_with_venue(
             self.kernel, cancel_unknown=cancel_unknown, on_applied=lambda ev, out: taken.append((ev, out))
         )
-        errors: list[Exception] = []
-        seen: set[str] = set()
+        # One batch, in the order taken, with what the kernel did of its own on each: the
+        # slots are read after all of it, as for a submit's answer (see _after_events).
+        batch: list[VenueEvent] = []
+        ids: set[str] = set()
         for event, outcome in taken:
-            self.stats["venue_events"] += 1
-            try:
-                self._route_taken(event, outcome, seen)
-            except Exception as exc:
-                errors.append(exc)
-        _raise_first(errors)
+            for ev in (event, *outcome.emitted_events):
+                if ev.event_id not in ids:
+                    ids.add(ev.event_id)
+                    batch.append(ev)
+        self.stats["venue_events"] += len(taken)
+        self._after_events(batch, set())
         return report
 
     def _kernel_works(self, event: VenueEvent) -> bool:

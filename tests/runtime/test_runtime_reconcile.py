@@ -100,3 +100,18 @@ def test_a_fill_booked_by_reconciliation_reaches_its_strategy() -> None:
     # Nothing left to do: a second run applies nothing and tells nobody anything.
     assert runtime.reconcile_with_venue().events_applied == 0
     assert len(strategy.my_fills) == 1
+
+
+def test_an_exit_fill_booked_by_reconciliation_closes_the_strategys_trade() -> None:
+    venue = LosesReplies(reaches_venue=True)
+    runtime, strategy, kernel = _running(venue)
+    runtime.reconcile_with_venue()
+    assert strategy.position("BTCUSDT") == 0.5
+    # The exit reaches the venue and fills there; its reply is lost too.
+    assert all(o.accepted for o in strategy.close("BTCUSDT", price=101.0))
+    assert kernel.slot_state(0).fsm_state == TradeStage.EXIT_SENT
+    report = runtime.reconcile_with_venue()
+    assert len(report.missed_fills) == 1
+    assert kernel.slot_state(0).fsm_state.name in ("CLOSED", "IDLE")
+    assert [(f.side, f.closed) for f in strategy.my_fills] == [("BUY", False), ("SELL", True)]
+    assert strategy.position("BTCUSDT") == 0.0 and not strategy.busy("BTCUSDT")
