@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -249,3 +250,29 @@ def test_serve_help_names_the_config_table() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "TOML file with a [gateway] table" in out.stdout
+
+
+def test_sigterm_closes_the_kernel_before_the_process_ends(tmp_path: Path) -> None:
+    """uvicorn re-raises the SIGTERM it handled once it has stopped; the kernel (its journal,
+    projection and log) must be closed by then, or the rows it still holds are lost."""
+    from dita.journal.dsn import parse_dsn
+
+    journal = tmp_path / "j"
+    sock = parse_dsn(f"chdb://{journal}").socket_address
+    assert not sock.startswith("\0"), "path too long for a socket file: the test could not tell"
+    env = {"DITA_GATEWAY_TOKEN": "sigterm-token-0123456789"}
+    with serve("--journal", f"chdb://{journal}", env=env) as (proc, url):
+        body = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 10}
+        headers = {"authorization": "Bearer sigterm-token-0123456789"}
+        assert httpx.post(url + "/v1/intents", json=body, headers=headers).json()["accepted"]
+        assert os.path.exists(sock)  # the open journal serves SQL on it
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read().decode()
+    # close() removes the query socket; a process killed before it leaves the socket behind.
+    assert not os.path.exists(sock)
+    query = ["journal", "sql", "SELECT count() AS n FROM intents", "--dsn", f"chdb://{journal}", "-f", "json"]
+    res = subprocess.run([*DITA, *query], capture_output=True, timeout=120)
+    assert res.returncode == 0, res.stderr.decode()
+    assert json.loads(res.stdout)[0]["n"] == 1

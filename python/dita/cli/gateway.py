@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -96,8 +97,6 @@ def serve(
     """
     import json
 
-    import uvicorn
-
     from dita.gateway.app import create_app
     from dita.gateway.config import load_settings
 
@@ -134,10 +133,29 @@ def serve(
     typer.echo(
         f"dita gateway for kernel {kernel.kernel_id} on http://{settings.host}:{settings.port}/", err=True
     )
+    _run(app, kernel, settings.host, settings.port)
+
+
+def _run(app: Any, kernel: Any, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM, then close the kernel before the process ends."""
+    import uvicorn
+
+    class GatewayServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            # uvicorn then re-raises the signal it caught, which ends the process before any
+            # `finally` runs: close the kernel (journal rows, projection, log) here.
+            kernel.close()
+
+    server = GatewayServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="off")
+        server.run()
+    except KeyboardInterrupt:  # the re-raised Ctrl-C, after the shutdown above
+        pass
     finally:
-        kernel.close()
+        kernel.close()  # also when the start failed; closing twice is harmless
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run: it has said why (port taken, unknown host)
 
 
 def register(app: typer.Typer) -> None:
