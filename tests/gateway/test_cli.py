@@ -276,3 +276,20 @@ def test_sigterm_closes_the_kernel_before_the_process_ends(tmp_path: Path) -> No
     res = subprocess.run([*DITA, *query], capture_output=True, timeout=120)
     assert res.returncode == 0, res.stderr.decode()
     assert json.loads(res.stdout)[0]["n"] == 1
+
+
+def test_sigterm_ends_open_event_streams() -> None:
+    """The operator page keeps /v1/events open for good: a stop must end the stream, not
+    wait for it (uvicorn waits for every response to finish, and this one never does)."""
+    with serve() as (proc, url):
+        try:
+            with httpx.stream("GET", url + "/v1/events", timeout=30) as stream:
+                lines = stream.iter_lines()
+                assert next(lines).startswith("retry:")
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+                assert list(lines) == [""]  # the rest of the stream: it ended cleanly
+        finally:
+            if proc.poll() is None:  # still waiting for the stream: do not leave it behind
+                proc.kill()
+                proc.wait()

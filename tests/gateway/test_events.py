@@ -59,8 +59,22 @@ def test_slow_client_is_dropped_and_its_buffer_freed() -> None:
             b.publish("slot", {"slot_id": i, "pad": "x" * 1000})
             frames_of(fast.queue)  # the fast client keeps up
             assert slow.queue.qsize() <= 4  # never more than the buffer
-        assert slow.dropped and slow.overflow.is_set() and slow.queue.empty()
+        assert slow.dropped and slow.stop.is_set() and slow.queue.empty()
         assert not fast.dropped and b.clients == 1 and drops == [1] and b.dropped_clients == 1
+
+    asyncio.run(scenario())
+
+
+def test_close_ends_every_stream_now_and_later() -> None:
+    async def scenario() -> None:
+        b = Broadcaster(history=10, client_buffer=4)
+        subs = [b.subscribe(), b.subscribe()]
+        b.close()
+        assert all(s.stop.is_set() and not s.dropped for s in subs) and b.clients == 0
+        late = b.subscribe()
+        assert late.stop.is_set() and b.clients == 0
+        b.publish("slot", {"slot_id": 0})  # kept for nobody, refused by nobody
+        assert all(s.queue.empty() for s in [*subs, late])
 
     asyncio.run(scenario())
 

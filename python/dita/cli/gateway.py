@@ -142,6 +142,8 @@ def _run(app: Any, kernel: Any, host: str, port: int) -> None:
 
     class GatewayServer(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn waits for every response to finish, and an event stream never does.
+            app.state.broadcaster.close()
             await super().shutdown(sockets)
             # uvicorn then re-raises the signal it caught, which ends the process before any
             # `finally` runs: close the kernel (journal rows, projection, log) here.

@@ -274,14 +274,20 @@ class EventStreamResponse(Response):
                         pass
                     tg.cancel_scope.cancel()
 
-                async def watch_overflow() -> None:
-                    # Dropped for lagging: stop even if pump() is stuck on a full socket.
-                    await sub.overflow.wait()
+                async def watch_stop() -> None:
+                    # Dropped for lagging (stop even if pump() is stuck on a full socket), or
+                    # the server is stopping.
+                    await sub.stop.wait()
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(watch_disconnect)
-                tg.start_soon(watch_overflow)
+                tg.start_soon(watch_stop)
                 await pump()
+            if not sub.dropped:
+                # End the response, so the server can close the connection; a client that
+                # stopped reading gets a moment, not a say in when the server stops.
+                with anyio.move_on_after(1.0):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             self.broadcaster.unsubscribe(sub)
             self.metrics.sse_clients.dec()

@@ -5,6 +5,7 @@ A short history lets a client that reconnects with ``Last-Event-ID`` pick up whe
 off; one that fell further behind than the history gets a ``reset`` event and should
 reload its state. A client whose buffer fills (it reads slower than events arrive) is
 dropped and disconnected, so a slow reader costs at most ``client_buffer`` frames.
+``close()`` ends every stream when the server stops.
 
 Everything runs on the event loop thread: ``publish`` never awaits, so the kernel's
 caller is never held up by a client.
@@ -52,14 +53,15 @@ def encode_json(obj: Any) -> str:
 
 
 class Subscriber:
-    """One connected client: its pending frames and whether it was dropped for lagging."""
+    """One connected client: its pending frames, and whether its stream must end (``stop``):
+    dropped for lagging (``dropped``) or the server is stopping."""
 
-    __slots__ = ("dropped", "overflow", "queue", "replay")
+    __slots__ = ("dropped", "queue", "replay", "stop")
 
     def __init__(self, replay: list[bytes], client_buffer: int) -> None:
         self.replay = replay
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=client_buffer)
-        self.overflow = asyncio.Event()
+        self.stop = asyncio.Event()
         self.dropped = False
 
 
@@ -79,6 +81,7 @@ class Broadcaster:
         self._subscribers: set[Subscriber] = set()
         self._on_drop = on_drop
         self.dropped_clients = 0
+        self.closed = False
 
     @property
     def clients(self) -> int:
@@ -110,7 +113,10 @@ class Broadcaster:
                 replay.append(self._reset(last_event_id, oldest))
             replay.extend(frame for eid, frame in self._history if eid > last_event_id)
         sub = Subscriber(replay, self.client_buffer)
-        self._subscribers.add(sub)
+        if self.closed:
+            sub.stop.set()
+        else:
+            self._subscribers.add(sub)
         return sub
 
     @staticmethod
@@ -121,13 +127,21 @@ class Broadcaster:
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subscribers.discard(sub)
 
+    def close(self) -> None:
+        """End every stream, now and later: the server is stopping, and a stream never ends
+        by itself (the server would wait for it for ever)."""
+        self.closed = True
+        for sub in list(self._subscribers):
+            self._subscribers.discard(sub)
+            sub.stop.set()
+
     def _drop(self, sub: Subscriber) -> None:
         # Free the frames at once: the client may never read again.
         self._subscribers.discard(sub)
         sub.dropped = True
         while not sub.queue.empty():
             sub.queue.get_nowait()
-        sub.overflow.set()
+        sub.stop.set()
         self.dropped_clients += 1
         if self._on_drop is not None:
             self._on_drop()
