@@ -215,6 +215,25 @@ def test_body_that_is_not_json_is_422(live: LiveServer) -> None:
     assert res.status_code == 422 and "price" in res.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"action": "ENTER", "asset": "\xff"}', "not UTF-8 (bad byte at offset 30)"),
+        (b'{"metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (b'{"target_size": ' + b"9" * 5000 + b"}", "Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_unreadable_json_body_is_422_like_any_bad_json(live: LiveServer, body: bytes, reason: str) -> None:
+    """json.loads raises on these past JSONDecodeError; FastAPI answered them with a bare 400."""
+    for path in ("/v1/intents", "/v1/slots/0/cancel", "/v1/marks"):
+        res = live.client.post(path, content=body, headers=JSON_AUTH)
+        assert res.status_code == 422, res.text
+        payload = res.json()
+        assert [(e["loc"], e["type"]) for e in payload["detail"]] == [(["body"], "json_invalid")]
+        assert payload["message"].startswith(f"body is not valid JSON: {reason}"), payload["message"]
+    assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
+
+
 def test_body_size_limit(live: LiveServer) -> None:
     limit = live.app.state.settings.max_body_bytes
     big = {"action": "ENTER", "asset": "BTC", "side": "LONG", "reason": "x" * (limit + 10)}

@@ -20,10 +20,12 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, KernelOutcome, TradeSide
 from dita.gateway.config import GatewaySettings
@@ -344,6 +346,19 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         message = "; ".join(_describe(e) for e in errors)
         return SafeJSONResponse({"detail": errors, "message": message}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, ValueError | RecursionError):
+            # FastAPI answers a body json.loads() raised on past JSONDecodeError (not UTF-8,
+            # nested too deeply, an integer too long) with a bare 400: it is a body that is
+            # not JSON like any other.
+            error = {"loc": ("body",), "msg": "JSON decode error", "type": "json_invalid"}
+            return await _invalid(
+                request, RequestValidationError([{**error, "ctx": {"error": _unreadable(cause)}}])
+            )
+        return await http_exception_handler(request, exc)
+
     def slot_or_404(slot_id: int) -> dict[str, Any]:
         if not 0 <= slot_id < kernel.max_slots:
             raise HTTPException(
@@ -564,6 +579,14 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
 def _field_error(field: str, msg: str, where: str = "body") -> RequestValidationError:
     return RequestValidationError([{"loc": (where, field), "msg": msg, "type": "value_error"}])
+
+
+def _unreadable(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 (bad byte at offset {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(";")[0]  # the int digit limit's message ends with a hint for Python code
 
 
 def _describe(error: dict[str, Any]) -> str:
