@@ -144,3 +144,16 @@ def test_a_throttle_on_an_order_the_venue_holds_leaves_it_working() -> None:
     assert working is not None and [o.client_order_id for o in kernel.open_orders()] == [
         working.client_order_id
     ]
+
+
+def test_a_mark_the_kernel_refuses_is_a_field_error_and_prices_nothing() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    events = session(kernel, "MARK BTC 1e16\nORDER BUY BTC 1 MKT m1\n")
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert (error["code"], error["field"], error["value"]) == ("INVALID_FIELD", "price", 1e16)
+    assert error["line"] == 1
+    assert "at most 1e15" in error["message"]
+    # The market order finds no price: the refused mark did not become the reference.
+    update = next(e for e in events if e["type"] == "order_update")
+    assert update["status"] == "REJECTED" and update["diagnostic"] == "NO_REFERENCE_PRICE"
+    assert not [e for e in events if e["type"] == "account"]

@@ -333,8 +333,13 @@ class OrderEngine:
         self._emit("query_received", {"query": target, "result": result})
 
     def _mark(self, cmd: MarkCommand) -> None:
+        try:
+            self.kernel.mark_price(cmd.symbol, cmd.price)
+        except ValueError as exc:
+            # The kernel bounds prices (at most 1e15): bad input, not an engine fault.
+            self.error("INVALID_FIELD", f"MARK refused: {exc}", field="price", value=cmd.price)
+            return
         self._last_price[cmd.symbol] = cmd.price
-        self.kernel.mark_price(cmd.symbol, cmd.price)
         self._emit("account", {"symbol": cmd.symbol, "mark_price": cmd.price, **self.kernel.account()})
 
     # --- outcomes ------------------------------------------------------------------------
