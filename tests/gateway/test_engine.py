@@ -157,3 +157,26 @@ def test_a_mark_the_kernel_refuses_is_a_field_error_and_prices_nothing() -> None
     update = next(e for e in events if e["type"] == "order_update")
     assert update["status"] == "REJECTED" and update["diagnostic"] == "NO_REFERENCE_PRICE"
     assert not [e for e in events if e["type"] == "account"]
+
+
+def test_a_refused_priced_order_does_not_price_later_market_orders() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    updates: dict[str, dict[str, Any]] = {}
+    engine = OrderEngine(
+        kernel, lambda kind, f: updates.update({f["client_id"]: f} if kind == "order_update" else {})
+    )
+
+    def send(line: str) -> str:
+        command = parse_line(line)
+        assert command is not None
+        engine.handle(command)
+        return str(updates[line.split()[-1]]["diagnostic"])
+
+    assert send("ORDER BUY BTC 1 1e16 p1") == "INVALID_INTENT"  # over the kernel's price bound
+    kernel.update_control(mode="HALTED")
+    assert send("ORDER BUY ETH 1 3000 p2") == "MODE_BLOCKED"
+    kernel.update_control(mode="PAPER")
+    # Neither refused price became the reference: no price is known for either symbol.
+    assert send("ORDER BUY BTC 1 MKT m1") == "NO_REFERENCE_PRICE"
+    assert send("ORDER BUY ETH 1 MKT m2") == "NO_REFERENCE_PRICE"
+    assert {s["fsm_state"] for s in kernel.slots()} == {"IDLE"}

@@ -179,8 +179,6 @@ class OrderEngine:
                 f"no price known for {cmd.symbol}: send a priced order or MARK {cmd.symbol} <PRICE> first",
             )
             return
-        if cmd.price is not None:
-            self._last_price[cmd.symbol] = cmd.price
         order_type = OrderType.MARKET if cmd.price is None else OrderType.LIMIT
         limit_price = cmd.price if cmd.price is not None else 0.0
         if position is not None:
@@ -226,8 +224,12 @@ class OrderEngine:
                 reason="stdio",
             )
         outcome = self.kernel.process_intent(intent)
-        if outcome.accepted and rec.action == "ENTER" and rec.slot_id is not None:
-            self._positions.setdefault(cmd.symbol, {})[rec.slot_id] = intent.side.name
+        if outcome.accepted:
+            # Only a price the kernel took prices later MKT orders: a refused order changes nothing.
+            if cmd.price is not None:
+                self._last_price[cmd.symbol] = cmd.price
+            if rec.action == "ENTER" and rec.slot_id is not None:
+                self._positions.setdefault(cmd.symbol, {})[rec.slot_id] = intent.side.name
         self._apply(rec, outcome, fees_before)
 
     def _opposite_position(
