@@ -406,6 +406,17 @@ def test_paper_refuses_bad_numbers(tmp_path: Path, extra: list[str], message: st
     assert not state.exists()  # nothing started
 
 
+@pytest.mark.parametrize("kernel_id", ["../escaped", "a/b"])
+def test_paper_refuses_a_kernel_id_that_is_no_file_name(tmp_path: Path, kernel_id: str) -> None:
+    """The id names the state file: with a / in it the file went outside --state-dir, or
+    nowhere, stopping the run once it had started trading."""
+    state = tmp_path / "runs" / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--kernel-id", kernel_id])
+    assert result.exit_code == 2, result.output
+    assert f"--kernel-id {kernel_id!r}" in result.stderr and "'/'" in result.stderr
+    assert list(tmp_path.rglob("*")) == []  # nothing started, nothing written
+
+
 def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
     state = tmp_path / "state"
     args = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--speed", "60", "--duration", "0.5"]

@@ -240,6 +240,8 @@ def paper(
         fail_options(exc)
     if (data is None) == (ccxt_exchange is None):
         fail("give exactly one of --data (replay) or --ccxt-exchange (live feed)")
+    if "/" in kernel_id:
+        fail(f"--kernel-id {kernel_id!r} names the state file <id>.json: it must not contain '/'")
     state = state_dir or default_state_dir()
     if state.exists() and not state.is_dir():
         fail(f"--state-dir {state} is a file; give a directory for the state file")
