@@ -646,6 +646,44 @@ def test_status_skips_a_state_file_with_a_pid_that_is_not_a_number(tmp_path: Pat
     assert result.exit_code == 0 and "no running kernels found" in result.stdout
 
 
+GOOD_STATE = {
+    "kernel_id": "good", "pid": 1, "running": False, "clock": "data", "data_time": 1704300000.0,
+    "account": {"equity": 10.0, "realized_pnl": 1.0, "k_fees_paid": 0.5}, "control": {"mode": "PAPER"},
+    "slots": [{"fsm_state": "POSITION_OPEN", "size": 1.0,
+               "active_exit_order": {"client_order_id": "o1", "status": "NEW", "size": 1.0, "price": 5.0}}],
+    "strategies": [{"name": "S", "status": "RUNNING", "error": ""}],
+    "fills": [{"ts": 1704290000.0, "realized_pnl": 1.0, "fee": 0.5}],
+    "older_fills": {"2024-01-02": {"fills": 1, "realized_pnl": 0.0, "fee": 0.0, "last_ts": 1704200000.0}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"account": []},
+        {"control": 5},
+        {"control": {"mode": 5}},
+        {"slots": "x"},
+        {"slots": [{"fsm_state": "POSITION_OPEN", "size": "zz"}]},
+        {"slots": [{"fsm_state": "POSITION_OPEN", "active_entry_order": {"status": "NEW", "size": "zz"}}]},
+        {"strategies": [1]},
+        {"fills": [{"ts": "x", "realized_pnl": 0.0, "fee": 0.0}]},
+        {"older_fills": {"yesterday": {"fills": 1, "realized_pnl": 0.0, "fee": 0.0, "last_ts": 0.0}}},
+        {"data_time": "x"},
+        {"kernel_id": 5},
+    ],
+)
+def test_status_skips_a_state_file_dita_paper_did_not_write(tmp_path: Path, change: dict[str, Any]) -> None:
+    """Like the pid check above: a JSON file in the state directory with a kernel_id but
+    other fields of the wrong shape is not a kernel's state, not a reason for a traceback."""
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    (tmp_path / "bad.json").write_text(json.dumps({**GOOD_STATE, "kernel_id": "bad", **change}))
+    for command in (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", "--period", "today"]):
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
+        assert result.exception is None, (command, result.exception)
+        assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
+
+
 def test_backtest_of_data_before_1970_exits_2_naming_the_row(tmp_path: Path) -> None:
     data = tmp_path / "BTCUSDT_1m.csv"
     rows = [f"{-315_619_200 + 60 * i},100,101,99,100,10" for i in range(50)]

@@ -15,7 +15,9 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from dita.services import pid_alive
 
@@ -37,6 +39,74 @@ ACTIVE_STAGES = (
     "EXIT_SENT",
     "EXIT_WORKING",
 )
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Order(_Shape):
+    size: float = 0.0
+    filled_size: float = 0.0
+    price: float | None = None
+
+
+class _Slot(_Shape):
+    fsm_state: str | None = None
+    size: float | None = None
+    active_entry_order: _Order | None = None
+    active_exit_order: _Order | None = None
+
+
+class _Account(_Shape):
+    equity: float | None = None
+    capital: float | None = None
+    realized_pnl: float | None = None
+    unrealized_pnl: float | None = None
+    k_fees_paid: float | None = None
+
+
+class _Control(_Shape):
+    mode: str = ""
+
+
+class _Strategy(_Shape):
+    name: str
+    status: str
+
+
+class _Fill(_Shape):
+    ts: float
+    realized_pnl: float
+    fee: float
+
+
+class _DayTotals(_Shape):
+    fills: int
+    realized_pnl: float
+    fee: float
+    last_ts: float
+
+
+def _utc_day(day: str) -> str:
+    datetime.strptime(day, "%Y-%m-%d")  # pnl parses it so; a ValueError is a validation error
+    return day
+
+
+_Day = Annotated[str, AfterValidator(_utc_day)]
+
+
+class _StateFile(_Shape):
+    """The fields status, orders and pnl read, in the types `dita paper` writes them."""
+
+    kernel_id: str
+    data_time: float | None = None
+    account: _Account = _Account()
+    control: _Control = _Control()
+    slots: list[_Slot] = []
+    strategies: list[_Strategy] = []
+    fills: list[_Fill] = []
+    older_fills: dict[_Day, _DayTotals] = {}
 
 
 def default_state_dir() -> Path:
@@ -68,6 +138,10 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
         pid = snap.get("pid", 0) or 0
         if not isinstance(pid, int) or isinstance(pid, bool):
             continue  # not a file `dita paper` wrote: its pid is a whole number
+        try:
+            _StateFile.model_validate(snap)
+        except ValidationError:
+            continue  # nor are its other fields of another shape
         if snap.get("running") and not pid_alive(pid):
             snap["running"] = False
             snap["note"] = "process is gone (last state shown)"
