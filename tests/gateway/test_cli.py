@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.helpers import DITA, wait_until
 
@@ -136,6 +137,19 @@ def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
     cfg.write_text('[gateway]\ntoken = "short"\n')
     res = subprocess.run([*DITA, "serve", "--config", str(cfg)], capture_output=True, timeout=120)
     assert res.returncode == 2 and "token" in res.stderr.decode()
+
+
+@pytest.mark.parametrize("how", ["env", "option"])
+def test_an_empty_host_is_refused_not_taken_for_every_interface(how: str) -> None:
+    """asyncio binds host "" on every interface: an empty DITA_GATEWAY_HOST= must not open the
+    gateway to the network."""
+    args = ["--host", ""] if how == "option" else []
+    env = {**os.environ, "DITA_GATEWAY_HOST": ""} if how == "env" else None
+    cmd = [*DITA, "serve", "--port", str(free_port()), *args]
+    res = subprocess.run(cmd, env=env, capture_output=True, timeout=30)
+    stderr = res.stderr.decode()
+    assert res.returncode == 2, stderr
+    assert "host" in stderr and "dita gateway for kernel" not in stderr
 
 
 def test_projection_lag_is_exported_with_a_real_hazelcast_member(tmp_path: Path) -> None:

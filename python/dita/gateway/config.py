@@ -16,7 +16,8 @@ __all__ = ["GatewaySettings", "load_settings"]
 class GatewaySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = "127.0.0.1"
+    # Not empty: asyncio takes "" for every interface, and a blank setting should not open the API up.
+    host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8080, ge=0, le=65535)
     token: str | None = Field(default=None, min_length=16, description="Bearer token for mutating endpoints")
     max_body_bytes: int = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
