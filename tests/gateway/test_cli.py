@@ -64,6 +64,18 @@ def test_openapi_out_writes_the_documented_schema(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == json.loads(DOC.read_text())
 
 
+def test_openapi_out_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    for out, reason in (
+        (tmp_path / "no-dir" / "openapi.json", "No such file or directory"),
+        (tmp_path, "Is a directory"),
+    ):
+        res = subprocess.run([*DITA, "serve", "--openapi-out", str(out)], capture_output=True, timeout=120)
+        stderr = res.stderr.decode()
+        assert res.returncode == 2, stderr
+        assert f"error: --openapi-out {out}: cannot write the schema: {reason}" in stderr
+        assert "Traceback" not in stderr
+
+
 def test_config_file_token_and_limits(tmp_path: Path) -> None:
     token = "from-the-file-0123456789"
     cfg = tmp_path / "gateway.toml"

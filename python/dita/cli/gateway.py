@@ -116,7 +116,10 @@ def serve(
     if openapi_out is not None:
         # The schema does not depend on the kernel: no journal or projection is opened for it.
         app = create_app(_kernel(1, None, None), settings)
-        openapi_out.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
+        try:
+            openapi_out.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            fail(f"--openapi-out {openapi_out}: cannot write the schema: {exc.strerror or exc}")
         typer.echo(f"wrote {openapi_out}")
         return
     kernel = _kernel(
