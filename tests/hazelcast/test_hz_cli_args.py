@@ -3,14 +3,18 @@ or java process: no member is needed (the cluster address below has nobody liste
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from dita.cli import app
+from dita.services.hazelcast import free_port
 
 runner = CliRunner()
+# fetch and start look for Maven before they touch the home.
+NEEDS_MVN = pytest.mark.skipif(shutil.which("mvn") is None, reason="needs Maven on PATH")
 
 
 @pytest.mark.parametrize("wait", ["nan", "-3", "inf"])
@@ -29,3 +33,22 @@ def test_services_start_refuses_a_bad_timeout_before_launching(timeout: str, tmp
     )
     assert result.exit_code == 2, result.output
     assert f"--timeout={float(timeout)!r} must be positive and finite" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stop"],
+        pytest.param(["start", "--timeout", "5"], marks=NEEDS_MVN),
+        pytest.param(["fetch"], marks=NEEDS_MVN),
+    ],
+)
+def test_services_with_a_home_that_is_a_file_say_so_in_one_line(command: list[str], tmp_path: Path) -> None:
+    home = tmp_path / "a-file"
+    home.write_text("")
+    # A port nobody listens on: start gets as far as the home.
+    port = ["--port", str(free_port())] if command[0] != "fetch" else []
+    result = runner.invoke(app, ["services", "hazelcast", *command, *port, "--home", str(home)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert f"error: Hazelcast home {home}: [Errno 20] Not a directory: '{home}/" in result.stderr

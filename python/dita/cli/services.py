@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -29,6 +29,11 @@ HomeOption = Annotated[
 ]
 
 
+def _home_error(home: Path | None, exc: OSError) -> NoReturn:
+    """A home that is a file or cannot be written: one line naming the path, not a traceback."""
+    fail(f"Hazelcast home {home}: {exc}")
+
+
 def _member(port: int, cluster_name: str, home: Path | None) -> object:
     from dita.services.hazelcast import HazelcastMember
 
@@ -41,13 +46,15 @@ def _member(port: int, cluster_name: str, home: Path | None) -> object:
 @hazelcast_app.command("fetch")
 def fetch(home: HomeOption = None) -> None:
     """Fetch the member jars with Maven (once; later calls use the cache)."""
-    from dita.services.hazelcast import ServiceError, fetch_jars
+    from dita.services.hazelcast import ServiceError, default_home, fetch_jars
 
     try:
         for jar in fetch_jars(home):
             typer.echo(str(jar))
     except ServiceError as exc:
         fail(str(exc))
+    except OSError as exc:
+        _home_error(home or default_home(), exc)
 
 
 @hazelcast_app.command("start")
@@ -67,6 +74,8 @@ def start(
         pid = member.start(timeout=timeout)
     except ServiceError as exc:
         fail(str(exc))
+    except OSError as exc:
+        _home_error(member.home, exc)
     typer.echo(f"Hazelcast member {member.address} (cluster {member.cluster_name}) running, pid {pid}")
 
 
@@ -82,7 +91,11 @@ def stop(
 
     member = _member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
-    if member.stop(kill=kill):
+    try:
+        stopped = member.stop(kill=kill)
+    except OSError as exc:
+        _home_error(member.home, exc)
+    if stopped:
         typer.echo(f"stopped the member on {member.address}")
     else:
         typer.echo(f"no member running on {member.address}")
