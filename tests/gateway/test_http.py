@@ -192,6 +192,9 @@ def test_resting_order_shows_in_orders_and_cancels() -> None:
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": [1]}}, "metadata"),
         # The kernel keeps metadata integers in 64 bits; a bigger one must be a 422, not a 500.
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": 2**63}}, "metadata"),
+        # JSON can spell a lone surrogate ("\ud800"); the kernel takes UTF-8 text only.
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": "\ud800"}}, "metadata"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"\udc80": 1}}, "metadata"),
     ],
 )
 def test_bad_intent_is_422_naming_the_field(live: LiveServer, body: dict[str, Any], field: str) -> None:

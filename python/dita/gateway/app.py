@@ -92,11 +92,22 @@ class IntentRequest(BaseModel):
         for key, item in (value or {}).items():
             if len(key) > 64 or (isinstance(item, str) and len(item) > 256):
                 raise ValueError(f"metadata key {key[:64]!r}: keys are at most 64 and strings 256 characters")
+            if not _is_unicode(key) or (isinstance(item, str) and not _is_unicode(item)):
+                # JSON can escape a lone surrogate ("\ud800"); the kernel takes UTF-8 text only.
+                raise ValueError(f"metadata key {key!r}: text must not hold lone surrogates")
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"metadata key {key!r}: numbers must be finite")
             if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:
                 raise ValueError(f"metadata key {key!r}: integers must fit in 64 bits, got {item}")
         return value
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class CancelRequest(BaseModel):
