@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, make_order
+from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, closed_part_filled, make_order
 
 from dita import KernelEventKind, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
@@ -270,6 +270,67 @@ def test_cancel_of_an_order_filled_meanwhile_reports_the_fills_and_a_cancel_reje
     assert sum(e.size for e in events if e.kind == KernelEventKind.FILL) == pytest.approx(0.02)
     # Looked up by the client order id it was sent with.
     assert exchange.calls("GET", "/api/v3/order")[0].params["origClientOrderId"] == "s2-entry-1"
+
+
+@pytest.mark.parametrize("trade_list", ["listed", "lagging"])
+def test_an_order_the_exchange_closes_part_filled_ends_with_what_it_filled(
+    make_venue: VenueFactory, exchange: RecordedExchange, trade_list: str
+) -> None:
+    """An order ccxt calls closed short of its size ended part filled: its rest never fills.
+    Taken as filled, it was polled for ever and the kernel's order worked on."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    exchange.script("GET", "/api/v3/order", payload=closed_part_filled(exchange))
+    if trade_list == "listed":
+        exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    else:
+        exchange.script("GET", "/api/v3/myTrades", payload=[])
+    events = venue.poll_events()
+    assert kinds(events) == (["FILL", "EXPIRED"] if trade_list == "listed" else ["EXPIRED"])
+    end = events[-1]
+    assert end.status == VenueOrderStatus.EXPIRED and end.filled_size == pytest.approx(0.008)
+    assert "closed the order with 0.008 of 0.02 filled" in end.reason
+    if trade_list == "lagging":
+        # The end told the kernel a fill is owed; the order is asked about until its trade shows.
+        exchange.script("GET", "/api/v3/order", payload=closed_part_filled(exchange))
+        exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+        [fill] = venue.poll_events()
+        assert (fill.kind.name, fill.fill_id, fill.size) == ("FILL", "BTCUSDT:4101", pytest.approx(0.008))
+    asked_before = len(exchange.calls("GET", "/api/v3/order"))
+    assert venue.poll_events() == []  # over: no longer polled
+    assert len(exchange.calls("GET", "/api/v3/order")) == asked_before
+
+
+def test_an_order_closed_without_a_filled_size_is_not_ended_short(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Nothing says how much it filled (ccxt takes such an order as full when it knows the
+    amount): ended with 0, its fills arriving later would be refused as beyond the end's figure."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    answer = {"id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": None, "filled": None}
+    venue._exchange.fetch_order = lambda *args: dict(answer)
+    assert venue.poll_events() == []
+    assert venue.poll_events() == [] and "s2-entry-1" in venue._tracked  # still asked about
+
+
+def test_a_cancel_that_finds_the_order_closed_part_filled_ends_it_without_saying_filled(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    order = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    venue.submit(order)
+    exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+    exchange.script("GET", "/api/v3/order", payload=closed_part_filled(exchange))
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    events = venue.cancel(order)
+    assert kinds(events) == ["FILL", "CANCEL_ACK"]
+    assert events[-1].status == VenueOrderStatus.CANCELED
+    assert events[-1].filled_size == pytest.approx(0.008)
+    assert venue.poll_events() == []
 
 
 def test_exchange_refusal_is_a_reject_naming_the_reason(
@@ -550,6 +611,20 @@ def test_order_status_of_an_order_sent_in_this_process_asks_its_market_only(
     assert found is not None and (found.slot_id, found.trade_id) == (2, "t-1")
     assert found.status == VenueOrderStatus.CANCELED
     assert (found.filled_size, found.avg_fill_price) == (pytest.approx(0.005), pytest.approx(89000.0))
+
+
+def test_order_status_of_an_order_closed_part_filled_is_expired_with_what_it_filled(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Reconciliation books what the venue counts and ends an EXPIRED order; FILLED would
+    leave the kernel's order working for a rest that never fills."""
+    venue = make_venue()
+    exchange.script("GET", "/api/v3/order", payload=closed_part_filled(exchange))
+    found = venue.order_status("s2-entry-1")
+    assert found is not None
+    assert found.status == VenueOrderStatus.EXPIRED
+    assert (found.filled_size, found.size) == (pytest.approx(0.008), pytest.approx(0.02))
+    assert found.avg_fill_price == pytest.approx(90000.0)
 
 
 def test_order_status_after_a_restart_searches_only_the_markets_setting(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock
+from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, closed_part_filled
 
 from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, MockVenueAdapter, TradeStage
 from dita.risk import RiskLimits
@@ -515,6 +515,38 @@ def test_ccxt_reconciliation_after_a_restart_keeps_a_working_order_sent_under_a_
     assert [m["client_order_id"] for m in report.missed_fills] == [coid]
     slot = kernel.slot_state(0)
     assert slot.fsm_state == TradeStage.ENTRY_WORKING and slot.size == pytest.approx(0.008)
+
+
+def test_ccxt_reconciliation_ends_an_order_closed_part_filled_with_what_it_filled(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    kernel, coid = placed_then_down(make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json")
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    exchange.script("GET", "/api/v3/order", payload=closed_part_filled(exchange))
+    account_holding(exchange, "0.00800000")
+
+    report = kernel.reconcile_with_venue()
+    assert [(m["qty"], m["price"]) for m in report.missed_fills] == [(pytest.approx(0.008), 90000.0)]
+    assert [(e["client_order_id"], e["status"]) for e in report.ended_at_venue] == [(coid, "EXPIRED")]
+    assert report.unresolved == [] and report.position_mismatches == []
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.008)
+    assert kernel.open_orders() == [] and kernel.awaited_orders() == []
+
+
+def test_ccxt_an_order_closed_part_filled_leaves_the_slot_with_what_it_filled(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted, outcome.to_dict()
+    exchange.script("GET", "/api/v3/order", payload=closed_part_filled(exchange))
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    feed(kernel, spot_venue.poll_events())
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.008)
+    assert kernel.open_orders() == [] and kernel.awaited_orders() == []
 
 
 def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_changes_nothing(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from recorded_exchange import RecordedExchange
+
 from dita import VenueOrder
 
 # The client's HTTP timeout in the recorded-exchange tests: far above a local answer even on a
@@ -59,3 +63,12 @@ def make_order(
         reference_price=reference_price,
         timestamp=timestamp,
     )
+
+
+def closed_part_filled(exchange: RecordedExchange) -> dict[str, Any]:
+    """The exchange's answer about a resting limit buy of 0.02 BTCUSDT (order 28457200): over,
+    with 0.008 executed. ccxt reads Binance's FILLED as "closed", the status some exchanges give
+    an order whose rest they dropped (an IOC or market remainder); Binance itself says EXPIRED."""
+    closed: dict[str, Any] = exchange.fixture("binance/spot_query_limit_partial.json")
+    closed["status"] = "FILLED"
+    return closed

@@ -60,7 +60,8 @@ _UNKNOWN_OUTCOME_RE = re.compile(r'"code"\s*:\s*-100[0167]\b|execution status un
 
 # ccxt's market type per setting, and the market kinds fetched by load_markets.
 _CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
-# ccxt's order status -> the venue's, for the ones that are over; the rest still work.
+# ccxt's order status -> the venue's, for the ones that are over; the rest still work. A
+# "closed" order whose stated filled size is short of its size ended part filled: EXPIRED.
 _ENDED_STATUSES = {
     "closed": VenueOrderStatus.FILLED,
     "canceled": VenueOrderStatus.CANCELED,
@@ -780,7 +781,16 @@ class CcxtVenue:
         ):
             trades.extend(self._fetch_trades(tracked))
         events.extend(self._fill_events(tracked, trades, timestamp))
-        if status in ("canceled", "expired"):
+        # Some exchanges say "closed" for an order that ended part filled (the rest of an IOC or
+        # market order dropped): over, like an expiry. Only by a filled size the answer states:
+        # ccxt counts a closed order without one as full, and a fill the end left out is refused.
+        closed_short = (
+            status == "closed"
+            and raw.get("filled") is not None
+            and math.isfinite(exchange_filled)
+            and max(tracked.filled, exchange_filled) < order.size * (1 - 1e-9)
+        )
+        if status in ("canceled", "expired") or closed_short:
             # The exchange's own filled size goes with the end, so the kernel knows a fill is
             # still to come when the trade list lags; the order stays polled until it does.
             behind = exchange_filled > tracked.filled + order.size * 1e-9
@@ -798,8 +808,13 @@ class CcxtVenue:
             if behind:
                 tracked.ended_at = self._clock()
             end_filled = max(tracked.filled, exchange_filled)
-        if status == "canceled":
+        if status == "canceled" or closed_short:
             kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
+            ended_by = (
+                f"{self.name} canceled the order"
+                if status == "canceled"
+                else f"{self.name} closed the order with {end_filled!r} of {order.size!r} filled"
+            )
             events.append(
                 self._events.make(
                     order,
@@ -809,7 +824,7 @@ class CcxtVenue:
                     timestamp=timestamp,
                     filled_size=end_filled,
                     event_id=f"{self.name}:{kind.name.lower()}:{tracked.venue_order_id}",
-                    reason="" if tracked.cancel_requested else f"{self.name} canceled the order",
+                    reason="" if tracked.cancel_requested else ended_by,
                 )
             )
         elif status == "expired":
@@ -1023,7 +1038,8 @@ class CcxtVenue:
                 )
             ]
         events = self._order_events(tracked, found)
-        if found.get("status") == "closed":
+        ended = any(e.kind in (KernelEventKind.CANCEL_ACK, KernelEventKind.EXPIRED) for e in events)
+        if found.get("status") == "closed" and not ended:
             tracked.cancel_requested = False
             events.append(
                 self._event(
@@ -1199,6 +1215,9 @@ class CcxtVenue:
         status = _ENDED_STATUSES.get(str(raw.get("status"))) or (
             VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED
         )
+        if status == VenueOrderStatus.FILLED and raw.get("filled") is not None and filled < size * (1 - 1e-9):
+            # Closed short of its size (see _order_events): ended part filled, the rest never fills.
+            status = VenueOrderStatus.EXPIRED
         return VenueOrder(
             client_order_id,
             known.order.slot_id if known else 0,
