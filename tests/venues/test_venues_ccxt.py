@@ -883,6 +883,42 @@ def test_spot_balances_positions_and_open_orders(
     assert (working.price, working.size) == (90000.0, 0.02)
 
 
+def without(payload: dict, *fields: str) -> dict:
+    return {k: v for k, v in payload.items() if k not in fields}
+
+
+def test_an_order_this_adapter_sent_keeps_its_side_and_type_whatever_the_answer_leaves_out(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Read from an answer without them, a buy came back as a MARKET SELL."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    (working,) = exchange.fixture("binance/spot_open_orders.json")
+    exchange.script("GET", "/api/v3/openOrders", payload=[without(working, "side", "type")])
+    exchange.script("GET", "/api/v3/order", payload=without(working, "side", "type"))
+    for order in (*venue.open_orders(), venue.order_status("s2-entry-1")):
+        assert order is not None and order.client_order_id == "s2-entry-1"
+        assert (order.side.name, order.order_type.name) == ("BUY", "LIMIT")
+
+
+@pytest.mark.parametrize("side", [None, "both"])
+def test_an_order_of_unknown_side_nobody_here_sent_is_an_error_naming_it(
+    make_venue: VenueFactory, exchange: RecordedExchange, side: str | None
+) -> None:
+    """Not guessed: taken for a sell, a buy nobody manages was reported (and left) as one."""
+    venue = make_venue()
+    (working,) = exchange.fixture("binance/spot_open_orders.json")
+    answer = without(working, "side") if side is None else dict(working, side=side)
+    exchange.script("GET", "/api/v3/openOrders", payload=[answer])
+    exchange.script("GET", "/api/v3/order", payload=answer)
+    expected = rf"28457200.*s2-entry-1.*side={side!r}"
+    with pytest.raises(RuntimeError, match=expected):
+        venue.open_orders()
+    with pytest.raises(RuntimeError, match=expected):
+        venue.order_status("s2-entry-1")
+
+
 def test_usdm_market_order_fills_found_by_polling_and_reduce_only_exit(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

@@ -15,7 +15,7 @@ from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, closed_part_fi
 
 from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, MockVenueAdapter, TradeStage
 from dita.risk import RiskLimits
-from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueRouter
+from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueRouter, VenueUnavailable
 
 
 def enter(
@@ -567,6 +567,22 @@ def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_
     assert report.lost_submits == [] and report.missed_fills == [] and report.events_applied == 0
     assert kernel.snapshot() == before and kernel.seq == seq
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_ccxt_reconciliation_does_not_start_on_an_open_order_of_unknown_side(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """An order nobody here sent, whose side the exchange leaves out: reconciliation changes
+    nothing and says which order and why, instead of reporting it as a sell."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    (stray,) = exchange.fixture("binance/spot_open_orders.json")
+    del stray["side"]
+    exchange.script("GET", "/api/v3/openOrders", payload=[stray])
+    before, seq = kernel.snapshot(), kernel.seq
+    with pytest.raises(VenueUnavailable, match=r"not started \(nothing changed\).*28457200.*side=None"):
+        kernel.reconcile_with_venue(cancel_unknown=False)
+    assert kernel.snapshot() == before and kernel.seq == seq
+    assert exchange.calls("DELETE", "/api/v3/order") == []
 
 
 def test_ccxt_reconciliation_through_a_router_asks_the_venue_that_has_the_order(

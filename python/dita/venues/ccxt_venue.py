@@ -1218,13 +1218,25 @@ class CcxtVenue:
         if status == VenueOrderStatus.FILLED and raw.get("filled") is not None and filled < size * (1 - 1e-9):
             # Closed short of its size (see _order_events): ended part filled, the rest never fills.
             status = VenueOrderStatus.EXPIRED
+        if known is not None:
+            # The order as sent: an answer leaving its side or type out must not turn a buy around.
+            side, order_type = known.order.side.name, known.order.order_type.name
+        elif raw.get("side") in ("buy", "sell"):
+            side = str(raw["side"]).upper()
+            # Another's type is only shown (it is canceled or listed by id): a stop is not refused.
+            order_type = "LIMIT" if raw.get("type") == "limit" else "MARKET"
+        else:
+            raise RuntimeError(
+                f"{self.name}: order {raw.get('id')!r} (client id {raw.get('clientOrderId')!r}) has "
+                f"side={raw.get('side')!r}: whether it buys or sells is unknown"
+            )
         return VenueOrder(
             client_order_id,
             known.order.slot_id if known else 0,
             known.order.trade_id if known else "",
             known.order.asset if known else str(market["id"]),
-            "BUY" if raw.get("side") == "buy" else "SELL",
-            "LIMIT" if raw.get("type") == "limit" else "MARKET",
+            side,
+            order_type,
             float(raw.get("price") or 0.0),
             max(size, filled),
             venue_order_id=str(raw.get("id") or ""),
