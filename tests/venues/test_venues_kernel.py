@@ -549,6 +549,46 @@ def test_ccxt_an_order_closed_part_filled_leaves_the_slot_with_what_it_filled(
     assert kernel.open_orders() == [] and kernel.awaited_orders() == []
 
 
+@pytest.mark.parametrize("booked", ["0.00800000", "0.00600000"])
+def test_ccxt_a_cancel_after_a_restart_books_only_the_fills_the_kernel_had_not(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path, booked: str
+) -> None:
+    """The restarted adapter has no record of which trades were reported: those within the
+    filled size the kernel hands it with the cancel were booked already. Counted again, the
+    first trade was booked twice (0.02 held for 0.012 bought). A trade booked in part (the
+    exchange once counted less than its trade) books its rest."""
+    kernel, coid = placed_then_down(make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json")
+    (working,) = exchange.fixture("binance/spot_open_orders.json")
+    exchange.script(
+        "GET", "/api/v3/openOrders", payload=[dict(working, clientOrderId=coid, executedQty=booked)]
+    )
+    account_holding(exchange, booked)
+    assert [m["qty"] for m in kernel.reconcile_with_venue().missed_fills] == [pytest.approx(float(booked))]
+
+    # Canceled with 0.012 executed: trade 4101 (0.008, booked above) and 4102 (0.004), new.
+    answer = exchange.fixture("binance/spot_cancel_partial.json")
+    answer.update(
+        orderId=28457200, origClientOrderId=coid, price="90000.00000000", executedQty="0.01200000",
+        cummulativeQuoteQty="1080.00000000",
+    )  # fmt: skip
+    (booked,) = exchange.fixture("binance/spot_trades_limit_partial.json")
+    new = dict(booked, id=4102, qty="0.00400000", quoteQty="360.00000000", time=booked["time"] + 1000)
+    exchange.script("DELETE", "/api/v3/order", payload=answer)
+    exchange.script("GET", "/api/v3/myTrades", payload=[booked, new])
+    outcome = kernel.process_intent(cancel("c1", ts=2.0))
+    assert outcome.accepted, outcome.to_dict()
+    reported = [(e.kind.name, e.fill_id, e.size, e.filled_size) for e in outcome.emitted_events]
+    assert reported[-2:] == [
+        ("FILL", "BTCUSDT:4102", pytest.approx(0.004), pytest.approx(0.012)),
+        ("CANCEL_ACK", "", 0.0, pytest.approx(0.012)),
+    ]
+    if booked == "0.00800000":
+        assert len(reported) == 2  # 4101 is not reported again
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.012)
+    assert kernel.awaited_orders() == []
+
+
 def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_changes_nothing(
     make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
 ) -> None:

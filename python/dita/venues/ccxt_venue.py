@@ -230,6 +230,9 @@ class _Tracked:
     # its trade list showed yet: the order is polled for those trades until they come.
     ended_at: float | None = None
     fill_ids: list[str] = field(default_factory=list)
+    # An order taken over from before a restart: what the kernel had booked of it (its filled
+    # size then) not yet matched to trades. Its oldest trades, up to that, were booked already.
+    booked_unmatched: float = 0.0
 
 
 def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> MarketLimits:
@@ -845,13 +848,14 @@ class CcxtVenue:
         return events
 
     def _trades_total(self, tracked: _Tracked, trades: list[dict[str, Any]]) -> float:
-        """Filled size once ``trades`` are applied (the already reported ones count once)."""
+        """Filled size once ``trades`` are applied (the already reported ones count once, and
+        so do those the kernel booked before a restart, counted in ``tracked.filled``)."""
         new = sum(
             float(t.get("amount") or 0.0)
             for t in trades
             if t.get("id") is not None and self._fill_key(tracked, t) not in self._seen_fills
         )
-        return tracked.filled + new
+        return tracked.filled - tracked.booked_unmatched + new
 
     def _fetch_trades(self, tracked: _Tracked) -> list[dict[str, Any]]:
         ccxt = self._ccxt
@@ -882,8 +886,9 @@ class CcxtVenue:
         """Fill events for the trades not reported yet. All are built before any is counted
         as reported, so a trade that breaks half-way loses none: the next poll asks again."""
         order = tracked.order
-        made: list[tuple[str, VenueEvent]] = []
+        made: list[tuple[str, VenueEvent | None]] = []
         filled = tracked.filled
+        unmatched = tracked.booked_unmatched
         ordered = sorted(
             (t for t in trades if t.get("id") is not None),
             key=lambda t: (t.get("timestamp") or 0, str(t["id"])),
@@ -902,6 +907,16 @@ class CcxtVenue:
                     self.name, fill_key, tracked.client_id, field_name, trade.get(field_name),
                 )  # fmt: skip
                 continue
+            if unmatched > order.size * 1e-9:
+                if qty <= unmatched + order.size * 1e-9:
+                    # Within what the kernel had booked when this adapter took the order over
+                    # (after a restart): reported then, so not again.
+                    unmatched = max(unmatched - qty, 0.0)
+                    made.append((fill_key, None))
+                    continue
+                # Booked in part: its running total ends where it does, so only the rest is new.
+                filled -= unmatched
+                unmatched = 0.0
             filled = min(filled + qty, order.size)
             if order.size - filled <= order.size * 1e-9:
                 filled = order.size
@@ -930,9 +945,10 @@ class CcxtVenue:
             self._seen_fills.add(fill_key)
             tracked.fill_ids.append(fill_key)
         tracked.filled = filled
+        tracked.booked_unmatched = unmatched
         if filled >= order.size:
             tracked.terminal = True
-        return [event for _, event in made]
+        return [event for _, event in made if event is not None]
 
     def _quote_fee(self, trade: dict[str, Any], price: float) -> tuple[float | None, dict[str, str | float]]:
         """The trade's fee in the quote currency, or None (with a note) when a fee other than
@@ -986,6 +1002,7 @@ class CcxtVenue:
                 venue_order_id=order.venue_order_id,
                 filled=order.filled_size,
                 acked=True,
+                booked_unmatched=order.filled_size,
             )
             self._tracked[order.client_order_id] = tracked
         if self._throttled():
