@@ -222,7 +222,9 @@ def reconcile_with_venue(
             f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
             f"could not be listed: {type(exc).__name__}: {exc}"
         ) from exc
-    venue_open = {o.client_order_id: o for o in listed}
+    # For the kernel's orders, by client id; the orders nobody manages are taken from ``listed``,
+    # where several without a client id (placed by hand at some exchanges) are each one.
+    venue_open = {o.client_order_id: o for o in listed if o.client_order_id}
     lookup = getattr(venue, "order_status", None)
     # Event ids carry the kernel's seq at the start: the slots remember the ids of an earlier
     # reconciliation (also across restarts), and a count from 0 alone repeated them, so the
@@ -383,11 +385,18 @@ def reconcile_with_venue(
     known = {o.client_order_id for o in still_open} | {o.client_order_id for o in awaited}
     owned_venue_ids.update(o.venue_order_id for o in still_open)
     owned_venue_ids.discard("")
-    for coid, theirs in venue_open.items():
+    for theirs in listed:
+        coid = theirs.client_order_id
         if coid in known or theirs.venue_order_id in owned_venue_ids:
             continue
         side = getattr(theirs.side, "name", theirs.side)  # an adapter may give a plain "BUY"
-        item = {"client_order_id": coid, "asset": theirs.asset, "size": theirs.size, "side": side}
+        item = {
+            "client_order_id": coid,
+            "venue_order_id": theirs.venue_order_id,
+            "asset": theirs.asset,
+            "size": theirs.size,
+            "side": side,
+        }
         if cancel_unknown:
             try:
                 answer = venue.cancel(theirs)

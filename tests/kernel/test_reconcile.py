@@ -392,6 +392,36 @@ def test_a_failed_cancel_of_an_unknown_order_lands_in_the_report_and_the_rest_ar
     assert report.to_dict()["unknown_at_venue_cancel_failed"] == [failed]
 
 
+class HandPlaced(CancelTimesOut):
+    """Holds two orders placed by hand at an exchange that gives them no client id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strays = [
+            VenueOrder("", 0, "", "BTCUSDT", "BUY", "LIMIT", 90.0, 1.0, venue_order_id="S1"),
+            VenueOrder("", 0, "", "BTCUSDT", "SELL", "LIMIT", 110.0, 2.0, venue_order_id="S2"),
+        ]
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        self.canceled.append(order.venue_order_id)
+        return []
+
+
+@pytest.mark.parametrize("cancel_unknown", [True, False])
+def test_every_unknown_order_without_a_client_id_is_canceled_or_reported(cancel_unknown: bool) -> None:
+    """Taken by their (empty) client id, all but the last such order went unseen: left
+    working at the venue, managed by nobody, and not in the report."""
+    venue = HandPlaced()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="hand-placed")
+    report = kernel.reconcile_with_venue(cancel_unknown=cancel_unknown)
+    listed = report.unknown_at_venue_canceled if cancel_unknown else report.unknown_at_venue_left
+    assert [(o["venue_order_id"], o["side"], o["size"]) for o in listed] == [
+        ("S1", "BUY", 1.0),
+        ("S2", "SELL", 2.0),
+    ]
+    assert venue.canceled == (["S1", "S2"] if cancel_unknown else [])
+
+
 class CancelRefused(CancelTimesOut):
     """Answers the cancel of one unknown order with CANCEL_REJECT (it filled meanwhile, or the
     venue throttles), as a ccxt cancel does instead of raising, and acknowledges the other's."""
