@@ -625,6 +625,30 @@ def test_ccxt_reconciliation_does_not_start_on_an_open_order_of_unknown_side(
     assert exchange.calls("DELETE", "/api/v3/order") == []
 
 
+def test_ccxt_reconciliation_cancels_each_order_placed_by_hand_without_a_client_id(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Some exchanges give an order placed by hand no client id. The adapter kept the first
+    such cancel under the empty id, and canceled that order again in place of the second."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    (working,) = exchange.fixture("binance/spot_open_orders.json")
+    strays = [dict(working, orderId=order_id, clientOrderId="") for order_id in (28457200, 28457201)]
+    exchange.script("GET", "/api/v3/openOrders", payload=strays)
+    for stray in strays:
+        answer = exchange.fixture("binance/spot_cancel_partial.json")
+        answer.update(orderId=stray["orderId"], origClientOrderId="", executedQty="0.00000000")
+        exchange.script("DELETE", "/api/v3/order", payload=answer)
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
+
+    report = kernel.reconcile_with_venue()
+    assert [c.params["orderId"] for c in exchange.calls("DELETE", "/api/v3/order")] == [
+        "28457200",
+        "28457201",
+    ]
+    assert [o["venue_order_id"] for o in report.unknown_at_venue_canceled] == ["28457200", "28457201"]
+    assert report.unknown_at_venue_cancel_failed == []
+
+
 def test_ccxt_reconciliation_through_a_router_asks_the_venue_that_has_the_order(
     make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
 ) -> None:

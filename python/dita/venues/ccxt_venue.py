@@ -979,7 +979,10 @@ class CcxtVenue:
     @_serialized
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         ccxt = self._ccxt
-        tracked = self._tracked.get(order.client_order_id)
+        # An order without a client id (placed by hand: some exchanges give it none) is kept by
+        # its exchange id; under the empty id, the next such cancel would reach this one again.
+        key = order.client_order_id or f"venue:{order.venue_order_id}"
+        tracked = self._tracked.get(key)
         if tracked is None:
             symbol = self._symbol(order.asset)
             if symbol is None:
@@ -1004,7 +1007,7 @@ class CcxtVenue:
                 acked=True,
                 booked_unmatched=order.filled_size,
             )
-            self._tracked[order.client_order_id] = tracked
+            self._tracked[key] = tracked
         if self._throttled():
             return self._cancel_throttled(tracked)
         tracked.cancel_requested = True
@@ -1081,7 +1084,6 @@ class CcxtVenue:
             if self._throttled():
                 break
             if tracked.terminal:
-                self._tracked.pop(tracked.order.client_order_id, None)
                 continue
             if tracked.unresolved_since is not None:
                 try:
