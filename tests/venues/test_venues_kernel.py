@@ -306,6 +306,49 @@ def test_ccxt_partial_fill_then_cancel_leaves_the_filled_position(
     assert slot.fees_paid == pytest.approx(0.089)
 
 
+@pytest.mark.parametrize("filled", [None, float("nan")])
+def test_ccxt_a_cancel_answer_without_a_filled_size_does_not_bound_the_fills_to_come(
+    spot_venue: CcxtVenue, exchange: RecordedExchange, filled: float | None
+) -> None:
+    """Some exchanges answer a cancel "canceled" and nothing more (HTX spot: ccxt then has no
+    filled size). Ended with what the adapter had reported, the order was dropped and a fill
+    it had not polled yet was lost: never asked for, and refused by the kernel as beyond the
+    end's figure. The end now says nothing (0) and the order is asked about until it does."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted, outcome.to_dict()
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    feed(kernel, spot_venue.poll_events())  # trade 4101: 0.008
+
+    # What ccxt makes of HTX's answer to a cancel: the order id, and "canceled" (or a filled
+    # size that is not a number).
+    canceled = {
+        "id": "28457200",
+        "symbol": "BTC/USDT",
+        "status": "canceled",
+        "amount": None,
+        "filled": filled,
+    }
+    spot_venue._exchange.cancel_order = lambda *args: dict(canceled)
+    outcome = kernel.process_intent(cancel("c1", ts=2.0))
+    assert outcome.accepted, outcome.to_dict()
+    (end,) = outcome.emitted_events
+    assert (end.kind.name, end.filled_size) == ("CANCEL_ACK", 0.0)
+
+    # Trade 4102 (0.004) came before the cancel: the exchange now counts 0.012.
+    final = exchange.fixture("binance/spot_query_canceled_2.json")
+    final.update(orderId=28457200, price="90000.00000000", executedQty="0.01200000")
+    (booked,) = exchange.fixture("binance/spot_trades_limit_partial.json")
+    new = dict(booked, id=4102, qty="0.00400000", quoteQty="360.00000000", time=booked["time"] + 1000)
+    exchange.script("GET", "/api/v3/order", payload=final)
+    exchange.script("GET", "/api/v3/myTrades", payload=[booked, new])
+    feed(kernel, spot_venue.poll_events())
+    assert kernel.slot_state(0).size == pytest.approx(0.012)
+    assert spot_venue.poll_events() == []  # over, and no longer asked about
+
+
 def test_ccxt_market_rules_reach_the_kernel_and_tiny_orders_never_leave(
     spot_venue: CcxtVenue, exchange: RecordedExchange
 ) -> None:

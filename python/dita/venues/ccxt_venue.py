@@ -787,30 +787,32 @@ class CcxtVenue:
         # Some exchanges say "closed" for an order that ended part filled (the rest of an IOC or
         # market order dropped): over, like an expiry. Only by a filled size the answer states:
         # ccxt counts a closed order without one as full, and a fill the end left out is refused.
+        stated = raw.get("filled") is not None and math.isfinite(exchange_filled)
         closed_short = (
-            status == "closed"
-            and raw.get("filled") is not None
-            and math.isfinite(exchange_filled)
-            and max(tracked.filled, exchange_filled) < order.size * (1 - 1e-9)
+            status == "closed" and stated and max(tracked.filled, exchange_filled) < order.size * (1 - 1e-9)
         )
         if status in ("canceled", "expired") or closed_short:
             # The exchange's own filled size goes with the end, so the kernel knows a fill is
-            # still to come when the trade list lags; the order stays polled until it does.
+            # still to come when the trade list lags; the order stays polled until it does. An
+            # answer without one (HTX's cancel) ends it with 0, the kernel's "cannot say": any
+            # figure would refuse the fills still to come, so it is asked about until it says.
             behind = exchange_filled > tracked.filled + order.size * 1e-9
+            settled = tracked.filled >= order.size or (stated and not behind)
             if tracked.ended_at is not None:
                 waited = self._clock() - tracked.ended_at
-                tracked.terminal = not behind or waited >= self.settings.unknown_order_grace_s
-                if tracked.terminal and behind:
+                tracked.terminal = settled or waited >= self.settings.unknown_order_grace_s
+                if not settled and tracked.terminal:
                     log.warning(
                         "%s: %s ended with %s filled, but its trades show %s after %.1fs; "
                         "reconcile with the exchange",
-                        self.name, tracked.client_id, exchange_filled, tracked.filled, waited,
+                        self.name, tracked.client_id, exchange_filled if stated else "an unknown size",
+                        tracked.filled, waited,
                     )  # fmt: skip
                 return events
-            tracked.terminal = not behind
-            if behind:
+            tracked.terminal = settled
+            if not settled:
                 tracked.ended_at = self._clock()
-            end_filled = max(tracked.filled, exchange_filled)
+            end_filled = max(tracked.filled, exchange_filled) if stated else 0.0
         if status == "canceled" or closed_short:
             kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
             ended_by = (
