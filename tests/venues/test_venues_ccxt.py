@@ -1196,6 +1196,31 @@ def test_an_answer_that_raises_while_read_loses_nothing(
     assert [e.fill_id for e in venue.poll_events()] == ["BTCUSDT:4101"]
 
 
+def test_an_answer_that_breaks_after_the_ack_leaves_the_ack_to_report(
+    make_venue: VenueFactory, exchange: RecordedExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The submit's answer breaks on a fill (its fee, here): the ack was counted as reported
+    all the same and lost with the answer, so the kernel never heard it from the adapter."""
+    venue = make_venue()
+    real_quote_fee = venue._quote_fee
+    broken = {"on": True}
+
+    def quote_fee(trade: dict, price: float) -> tuple:
+        if broken["on"]:
+            raise KeyError("fee")
+        return real_quote_fee(trade, price)
+
+    monkeypatch.setattr(venue, "_quote_fee", quote_fee)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    with pytest.raises(KeyError):
+        venue.submit(make_order("s1-entry-1", size=0.015, reference_price=91000.0))
+    broken["on"] = False
+    exchange.script("GET", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    events = venue.poll_events()
+    assert kinds(events) == ["ORDER_ACK", "FILL", "FILL"]
+    assert events[0].venue_order_id == "28457101"
+
+
 def test_cancel_runs_under_the_adapter_lock(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
     """The kernel's thread cancels while a timer thread may poll: the cancel's exchange call
     holds the adapter's lock (adding resume() once took the cancel's @_serialized with it)."""

@@ -766,7 +766,6 @@ class CcxtVenue:
                 )
             ]
         if not tracked.acked:
-            tracked.acked = True
             events.append(
                 self._events.make(
                     order,
@@ -784,6 +783,9 @@ class CcxtVenue:
         ):
             trades.extend(self._fetch_trades(tracked))
         events.extend(self._fill_events(tracked, trades, timestamp))
+        # Counted once the answer has read this far: nothing below raises, and an answer that
+        # broke above is read again, ack and all.
+        tracked.acked = True
         # Some exchanges say "closed" for an order that ended part filled (the rest of an IOC or
         # market order dropped): over, like an expiry. Only by a filled size the answer states:
         # ccxt counts a closed order without one as full, and a fill the end left out is refused.
