@@ -655,7 +655,13 @@ def test_a_malformed_cancel_answer_for_an_unknown_order_lands_in_the_report_and_
         "stray-2": "the venue's answer to the cancel broke off: ConnectionError: connection reset mid-answer",
     }
     assert report.unknown_at_venue_canceled == [
-        {"client_order_id": "stray-3", "asset": "BTCUSDT", "size": 3.0, "side": "SELL"}
+        {
+            "client_order_id": "stray-3",
+            "venue_order_id": "S3",
+            "asset": "BTCUSDT",
+            "size": 3.0,
+            "side": "SELL",
+        }
     ]
     assert report.positions_unchecked == "" and report.position_mismatches == [] and not report.clean
 
