@@ -57,6 +57,9 @@ class ReconciliationReport:
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     awaited_settled: list[dict[str, Any]] = field(default_factory=list)
     position_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    # The kernel's working orders the venue could not be told to follow (``watch`` raised):
+    # their fills reach the kernel only at the next reconciliation.
+    unwatched: list[dict[str, Any]] = field(default_factory=list)
     # Why the venue's positions could not be read ("" when they were compared): by then the
     # events above are applied, so the report says so rather than raising and losing them.
     positions_unchecked: str = ""
@@ -140,6 +143,11 @@ def _missed_fill(mine: VenueOrder, theirs: VenueOrder) -> tuple[float, float] | 
     if not price > 0:
         raise _Malformed("avg_fill_price", theirs.avg_fill_price, f"{missed!r} filled without a price")
     return missed, price
+
+
+def _item(mine: VenueOrder) -> dict[str, Any]:
+    """How the report names one of the kernel's orders."""
+    return {"client_order_id": mine.client_order_id, "slot_id": mine.slot_id, "asset": mine.asset}
 
 
 def _event(order: VenueOrder, kind: str, seq: str, **kw: Any) -> VenueEvent:
@@ -299,7 +307,7 @@ def reconcile_with_venue(
     for mine in kernel.open_orders():
         coid = mine.client_order_id
         theirs, cannot_say = find(coid)
-        item = {"client_order_id": coid, "slot_id": mine.slot_id, "asset": mine.asset}
+        item = _item(mine)
         if cannot_say:
             report.unresolved.append({**item, "reason": cannot_say})
             continue
@@ -345,7 +353,7 @@ def reconcile_with_venue(
     awaited = kernel.awaited_orders()
     for mine in awaited:
         coid = mine.client_order_id
-        item = {"client_order_id": coid, "slot_id": mine.slot_id, "asset": mine.asset}
+        item = _item(mine)
         theirs, cannot_say = find(coid)
         if theirs is None:
             why = cannot_say or "the venue has no such order"
@@ -382,6 +390,17 @@ def reconcile_with_venue(
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.
     still_open = kernel.open_orders()
+    # A venue that learns of fills by asking has no record of orders sent before a restart
+    # (a ccxt adapter): told to follow them, it reports their fills and ends as they come.
+    watch = getattr(venue, "watch", None)
+    if callable(watch):
+        for mine in still_open:
+            try:
+                watch(mine)
+            except Exception as exc:
+                report.unwatched.append(
+                    {**_item(mine), "reason": f"the venue cannot follow it: {type(exc).__name__}: {exc}"}
+                )
     known = {o.client_order_id for o in still_open} | {o.client_order_id for o in awaited}
     owned_venue_ids.update(o.venue_order_id for o in still_open)
     owned_venue_ids.discard("")

@@ -697,3 +697,71 @@ def test_malformed_positions_land_in_the_report_with_what_was_done(positions: An
     assert report.missed_fills[0]["qty"] == 0.5 and report.events_applied == 3
     assert report.positions_unchecked.startswith(unchecked)
     assert report.position_mismatches == [] and not report.clean
+
+
+class Follows:
+    """The mock (orders rest), with a ``watch`` that records what it is told to follow, or
+    refuses to."""
+
+    name = "follows"
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        self.inner = MockVenueAdapter(fill_rate=0.0)
+        self.refuse = refuse
+        self.watched: list[str] = []
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        return self.inner.submit(order)
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        return self.inner.cancel(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return self.inner.open_orders()
+
+    def positions(self) -> dict[str, float]:
+        return self.inner.positions()
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        return self.inner.order_status(client_order_id)
+
+    def watch(self, order: VenueOrder) -> None:
+        if self.refuse:
+            raise ValueError(f"cannot follow {order.client_order_id!r}")
+        self.watched.append(order.client_order_id)
+
+
+@pytest.mark.parametrize("behind_router", [False, True])
+def test_the_venue_is_told_to_follow_every_order_the_kernel_still_works(behind_router: bool) -> None:
+    """A venue that learns of fills by asking (a restarted ccxt adapter) has no record of the
+    orders sent before the restart; without being told of them their fills waited for the
+    next reconciliation. Through a router, the venue holding the order is told."""
+    from dita.venues import VenueRouter
+
+    follows = Follows()
+    venue: Any = VenueRouter({"follows": follows}, default="follows") if behind_router else follows
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="follow")
+    out = kernel.process_intent(intent("ENTER", 0, order_type="LIMIT", limit_price=99.0))
+    assert out.accepted and kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    report = kernel.reconcile_with_venue()
+    assert follows.watched == [out.order.client_order_id]
+    assert report.unwatched == [] and report.clean
+
+
+def test_an_order_the_venue_cannot_follow_is_reported_and_nothing_changes() -> None:
+    venue = Follows(refuse=True)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="follow")
+    out = kernel.process_intent(intent("ENTER", 1, order_type="LIMIT", limit_price=99.0))
+    seq = kernel.seq
+    report = kernel.reconcile_with_venue()
+    coid = out.order.client_order_id
+    assert report.unwatched == [
+        {
+            "client_order_id": coid,
+            "slot_id": 1,
+            "asset": "BTCUSDT",
+            "reason": f"the venue cannot follow it: ValueError: cannot follow {coid!r}",
+        }
+    ]
+    assert not report.clean and report.events_applied == 0 and kernel.seq == seq
+    assert kernel.slot_state(1).fsm_state == TradeStage.ENTRY_WORKING

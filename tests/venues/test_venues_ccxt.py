@@ -464,6 +464,41 @@ def test_timed_out_submit_is_resolved_by_client_order_id(
     assert venue.unresolved_orders() == []
 
 
+def test_watch_follows_an_order_never_seen_acknowledged_as_a_timed_out_submit(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """An order the kernel sent before a restart and never saw acknowledged (reconciliation
+    could not ask about it) is asked for by client id: found, its ack and fills come; an
+    exchange that says "no such order" for the whole grace period ends it."""
+    venue = make_venue()
+    found = make_order("s6-entry-1", asset="ETHUSDT", size=0.5, reference_price=3030.0)
+    venue.watch(found)
+    venue.watch(found)  # followed already: left as it is
+    assert venue.unresolved_orders() == ["s6-entry-1"]
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_found.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_timeout_found.json")
+    assert kinds(venue.poll_events()) == ["ORDER_ACK", "FILL"]
+    assert venue.unresolved_orders() == [] and venue.poll_events() == []
+
+    lost = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    venue.watch(lost)
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    assert venue.poll_events() == []
+    clock.advance(venue.settings.unknown_order_grace_s)
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    (end,) = venue.poll_events()
+    assert end.kind == KernelEventKind.REJECT and "never reached the exchange" in end.reason
+
+
+def test_watch_refuses_an_order_it_cannot_follow(make_venue: VenueFactory) -> None:
+    venue = make_venue()
+    with pytest.raises(ValueError, match="unknown asset 'NOPEUSDT'"):
+        venue.watch(make_order("x-1", asset="NOPEUSDT"))
+    with pytest.raises(ValueError, match="without a client order id"):
+        venue.watch(make_order("", asset="BTCUSDT"))
+    assert venue.unresolved_orders() == [] and venue.poll_events() == []
+
+
 def test_timed_out_submit_still_unknown_raises_venue_timeout_then_poll_finds_it(
     make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
 ) -> None:

@@ -632,6 +632,38 @@ def test_ccxt_a_cancel_after_a_restart_books_only_the_fills_the_kernel_had_not(
     assert kernel.awaited_orders() == []
 
 
+def test_ccxt_an_order_from_before_a_restart_is_followed_after_reconciliation(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    """A restarted adapter has no record of the orders the kernel still works. It asked the
+    exchange only about orders it sent (or was asked to cancel), so the rest of this order's
+    fills reached the kernel only at the next reconciliation. Reconciliation now has it follow
+    them; the trade booked by reconciliation is not reported again."""
+    kernel, coid = placed_then_down(make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json")
+    (working,) = exchange.fixture("binance/spot_open_orders.json")  # 0.008 of 0.02 filled
+    exchange.script("GET", "/api/v3/openOrders", payload=[dict(working, clientOrderId=coid)])
+    account_holding(exchange, "0.00800000")
+    report = kernel.reconcile_with_venue()
+    assert [m["qty"] for m in report.missed_fills] == [pytest.approx(0.008)]
+    assert report.unwatched == [] and kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+    # The rest fills: trade 4102 (0.012) after 4101 (0.008, booked above).
+    exchange.script(
+        "GET",
+        "/api/v3/order",
+        payload=dict(exchange.fixture("binance/spot_query_limit_filled.json"), clientOrderId=coid),
+    )
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
+    events = kernel.venue.poll_events()
+    assert [(e.kind.name, e.fill_id, e.size) for e in events if e.kind.name == "FILL"] == [
+        ("FILL", "BTCUSDT:4102", pytest.approx(0.012))
+    ]
+    feed(kernel, events)
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.02)
+    assert kernel.open_orders() == [] and kernel.venue.poll_events() == []
+
+
 def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_changes_nothing(
     make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
 ) -> None:

@@ -73,6 +73,9 @@ class VenueAdapter(Protocol):
     # Optional: ``order_status(client_order_id) -> VenueOrder | None``, the venue's order by the
     # kernel's client id (None: the venue never received it; raises ``VenueUnavailable`` when it
     # cannot say), with which reconciliation learns what became of an order it no longer lists.
+    # Optional: ``watch(order)``: follow an order of the kernel's the venue has no record of (sent
+    # before a restart) in its ``poll_events``; reconciliation calls it for each order the kernel
+    # still works (raising: reported in ``unwatched``).
     # Optional: ``resume(seq)``. A kernel recovered from its write-ahead log calls it with its
     # seq when it is built, so a venue naming events with its own counts never repeats an id
     # of the last run's (the kernel would refuse the answer as a duplicate).

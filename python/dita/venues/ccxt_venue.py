@@ -978,6 +978,46 @@ class CcxtVenue:
         kernel recovered from its write-ahead log beside it calls this."""
         self._events.resume(seq)
 
+    # -- orders from before a restart ----------------------------------------------------
+
+    def _adopt(self, order: VenueOrder, symbol: str) -> _Tracked:
+        """A record of ``order``, one the kernel sent before a restart: what the kernel booked of
+        it (its filled size) counts as reported."""
+        return _Tracked(
+            order,
+            self.venue_client_id(order.client_order_id, self.settings.exchange),
+            symbol,
+            self._market_id(symbol),
+            venue_order_id=order.venue_order_id,
+            filled=order.filled_size,
+            acked=True,
+            booked_unmatched=order.filled_size,
+        )
+
+    @_serialized
+    def watch(self, order: VenueOrder) -> None:
+        """Follow ``order`` in ``poll_events``: one the kernel works that this adapter has no
+        record of (sent before a restart), whose fills and end would otherwise reach the kernel
+        only at the next reconciliation. Reconciliation calls it for each order the kernel
+        still works. An order the kernel never saw acknowledged is asked for by client id, as a
+        timed-out submit is (found: its events; "no such order" for ``unknown_order_grace_s``:
+        REJECT). An order already followed is left as it is; an asset this venue does not trade
+        raises ValueError naming it."""
+        if not order.client_order_id:
+            raise ValueError(f"{self.name}: cannot follow an order without a client order id")
+        if order.client_order_id in self._tracked:
+            return
+        symbol = self._symbol(order.asset)
+        if symbol is None:
+            raise ValueError(
+                f"{self.name}: cannot follow {order.client_order_id!r}: unknown asset {order.asset!r}"
+            )
+        tracked = self._adopt(order, symbol)
+        if order.status == VenueOrderStatus.NEW and not order.venue_order_id:
+            tracked.acked = False
+            tracked.unresolved_since = self._clock()
+        self._tracked[order.client_order_id] = tracked
+
     # -- cancel --------------------------------------------------------------------------
 
     @_serialized
@@ -1001,16 +1041,7 @@ class CcxtVenue:
                     )
                 ]
             # An order from before a restart: cancel it by its client id.
-            tracked = _Tracked(
-                order,
-                self.venue_client_id(order.client_order_id, self.settings.exchange),
-                symbol,
-                self._market_id(symbol),
-                venue_order_id=order.venue_order_id,
-                filled=order.filled_size,
-                acked=True,
-                booked_unmatched=order.filled_size,
-            )
+            tracked = self._adopt(order, symbol)
             self._tracked[key] = tracked
         if self._throttled():
             return self._cancel_throttled(tracked)
@@ -1161,7 +1192,7 @@ class CcxtVenue:
                 KernelEventKind.REJECT,
                 VenueOrderStatus.REJECTED,
                 reason=f"{self.name} has answered it has no order with client id {tracked.client_id!r} "
-                f"for {waited:.1f}s since the submit timed out: it never reached the exchange",
+                f"for {waited:.1f}s: it never reached the exchange",
             )
         ]
 

@@ -268,6 +268,13 @@ class VenueRouter:
         self._in_doubt.discard(client_order_id)
         return None
 
+    def watch(self, order: VenueOrder) -> None:
+        """Have the venue holding ``order`` follow it in its ``poll_events`` (see
+        ``CcxtVenue.watch``); a venue without ``watch`` learns of its orders otherwise."""
+        watch = getattr(self.venue_holding(order), "watch", None)
+        if callable(watch):
+            watch(order)
+
     def _remember(self, client_order_id: str, venue_name: str) -> None:
         if client_order_id:
             self._order_venue[client_order_id] = venue_name
