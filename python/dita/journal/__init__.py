@@ -34,6 +34,9 @@ class JournalStats:
     dropped: int = 0
     lag_seconds: float = 0.0
     last_error: str = ""
+    # Set while the writer is blocked: rows are refused for a reason retrying alone does not
+    # cure (the table's schema, rights, credentials); names the table and the error.
+    blocked: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -22,7 +22,10 @@ are ReplacingMergeTree on those keys, so ``FINAL`` collapses anything that slipp
 
 A row that clickhouse-connect cannot encode (a bug, not an outage) is isolated by bisecting
 its batch and set aside in :meth:`ClickHouseJournal.rejected_rows`; everything else waits
-for ClickHouse for as long as it takes.
+for ClickHouse for as long as it takes. A refusal retrying alone does not cure (the table's
+columns, a table that cannot be made again, the user's rights) blocks the writer: the rows
+are kept and tried again slowly, and ``flush()`` raises :class:`JournalBlockedError` naming
+the table and the error instead of waiting.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ from dita.journal.schema import (
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
-__all__ = ["BackfillResult", "ClickHouseJournal"]
+__all__ = ["BackfillResult", "ClickHouseJournal", "JournalBlockedError"]
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +177,80 @@ class _Aborted(Exception):
     """The journal is closing and gave up waiting for ClickHouse."""
 
 
+class JournalBlockedError(RuntimeError):
+    """ClickHouse refuses the journal's inserts for a reason that retrying alone does not cure
+    (the table's schema, the user's rights, the credentials): raised by ``flush()`` (so
+    ``detach()``) and ``backfill()`` instead of waiting. The rows are kept and written once the
+    cause is fixed; ``stats().blocked`` says what it is."""
+
+
+# ClickHouse errors an insert of the journal's own rows cannot get past by being sent again:
+# the table does not take them (a column missing or of another type, a constraint), it or
+# its database is missing and could not be made again, or the user may not write. Anything
+# else (no answer, a timeout, an overloaded or restarting server, memory, a full disk, a
+# replica gone read-only) is taken to pass. Codes, as the real engine names them (a test
+# asks it): either way rows are kept; this only decides how often to try and how loudly.
+_PERMANENT_ERRORS = {
+    6: "CANNOT_PARSE_TEXT",
+    8: "THERE_IS_NO_COLUMN",
+    10: "NOT_FOUND_COLUMN_IN_BLOCK",
+    16: "NO_SUCH_COLUMN_IN_TABLE",
+    20: "NUMBER_OF_COLUMNS_DOESNT_MATCH",
+    27: "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
+    38: "CANNOT_PARSE_DATE",
+    41: "CANNOT_PARSE_DATETIME",
+    43: "ILLEGAL_TYPE_OF_ARGUMENT",
+    44: "ILLEGAL_COLUMN",
+    47: "UNKNOWN_IDENTIFIER",
+    53: "TYPE_MISMATCH",
+    60: "UNKNOWN_TABLE",
+    70: "CANNOT_CONVERT_TYPE",
+    72: "CANNOT_PARSE_NUMBER",
+    81: "UNKNOWN_DATABASE",
+    117: "INCORRECT_DATA",
+    164: "READONLY",
+    192: "UNKNOWN_USER",
+    193: "WRONG_PASSWORD",
+    194: "REQUIRED_PASSWORD",
+    195: "IP_ADDRESS_NOT_ALLOWED",
+    291: "DATABASE_ACCESS_DENIED",
+    349: "CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN",
+    469: "VIOLATED_CONSTRAINT",
+    497: "ACCESS_DENIED",
+    516: "AUTHENTICATION_FAILED",
+}
+_PERMANENT_NAMES = frozenset(_PERMANENT_ERRORS.values())
+
+
+def _permanent_cause(exc: BaseException) -> str | None:
+    """The ClickHouse error's name when ``exc`` (or an error it was raised from) is one that
+    sending the rows again cannot get past (``_PERMANENT_ERRORS``); None for anything else."""
+    from clickhouse_connect.driver.exceptions import Error
+
+    seen: BaseException | None = exc
+    for _ in range(5):  # an error re-raised "from" the client's (reconnecting) names it as cause
+        if seen is None:
+            return None
+        if isinstance(seen, Error):
+            if seen.code is not None:
+                return _PERMANENT_ERRORS.get(seen.code)
+            if seen.name in _PERMANENT_NAMES:  # no code given, the server's name for it
+                return seen.name
+        seen = seen.__cause__
+    return None
+
+
+@dataclass
+class _Blocked:
+    """The writer's latest attempt failed for a permanent reason (``_permanent_cause``)."""
+
+    table: str
+    cause: str  # the ClickHouse error's name
+    error: str  # "<table>: <type>: <text>", what last_error says
+    since: float  # time.monotonic() of the first such failure in a row
+    attempt: int  # the writer's attempt that failed so most recently
+
+
 def _is_encoding_error(exc: BaseException) -> bool:
     """True for errors the rows themselves cause (a value its column cannot take: the same
     every time), so the batch is split to set the bad rows aside. Anything else (the server,
@@ -250,8 +327,13 @@ class ClickHouseJournal:
     outbox holds hands out its segments, and the rows are copied out after the kernel is free
     again; a smaller one also copies, while it holds the kernel, the rows below its cut in one
     segment, so keep it at least as large as the rows a poll interval brings).
-    Retries back off from ``retry_initial`` to ``retry_max`` seconds. ``close()`` waits up to
-    ``close_timeout`` seconds for ClickHouse.
+    Retries back off from ``retry_initial`` to ``retry_max`` seconds. An insert ClickHouse
+    refuses for a reason retrying does not cure (a table whose columns do not match, a table
+    or database missing that cannot be made again, the user's rights or credentials refused)
+    blocks the writer: its rows stay queued and are tried again every ``retry_blocked``
+    seconds and at each ``flush()``, which raises :class:`JournalBlockedError` instead of
+    waiting; ``stats().blocked`` names the table and the error, and it is logged once as an
+    error. ``close()`` waits up to ``close_timeout`` seconds for ClickHouse (not while blocked).
 
     ``burst_hold`` (None: never): while a burst lasts (the drainer took at least ``batch_rows``
     rows within the last ``max_delay``, faster than ClickHouse stores them), batches wait until
@@ -297,6 +379,7 @@ class ClickHouseJournal:
         poll_interval: float = 0.02,
         retry_initial: float = 0.05,
         retry_max: float = 5.0,
+        retry_blocked: float = 30.0,
         close_timeout: float = 30.0,
         serve_sql: bool = True,
         gil_budget: float | None = None,
@@ -313,6 +396,7 @@ class ClickHouseJournal:
             ("poll_interval", poll_interval, False),
             ("retry_initial", retry_initial, False),
             ("retry_max", retry_max, False),
+            ("retry_blocked", retry_blocked, False),
             ("close_timeout", close_timeout, False),
         ):
             _positive(name, value, integer)
@@ -344,6 +428,7 @@ class ClickHouseJournal:
         self.poll_interval = float(poll_interval)
         self.retry_initial = float(retry_initial)
         self.retry_max = float(retry_max)
+        self.retry_blocked = float(retry_blocked)
         self.close_timeout = float(close_timeout)
         self.gil_budget = None if gil_budget is None else float(gil_budget)
         self.burst_hold = None if burst_hold is None else float(burst_hold)
@@ -372,7 +457,16 @@ class ClickHouseJournal:
                 self._client.close()
             raise
 
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)
+        # A blocked writer waits on this one (the same lock) between its slow retries: woken by
+        # flush(), backfill() and close(), not by every take of the drainer.
+        self._retry_cond = threading.Condition(lock)
+        # The writer's insert attempts so far; the latest attempt a flush() or backfill() wants
+        # followed by a prompt one (a blocked writer then does not wait retry_blocked).
+        self._attempt_no = 0
+        self._retry_wanted = 0
+        self._blocked: _Blocked | None = None
         self._queue: deque[_Chunk] = deque()
         # (monotonic time, rows) of the drainer's takes within the last max_delay: a burst's
         # measure (see burst_hold).
@@ -902,9 +996,12 @@ class ClickHouseJournal:
     def flush(self, timeout: float | None = None) -> None:
         """Drain every attached kernel and wait until ClickHouse holds all of it.
 
-        Raises TimeoutError (naming the rows still waiting) when ``timeout`` passes first. On a
-        closed journal nothing is written any more: it raises RuntimeError naming the rows
-        close() left unwritten, and returns when there are none.
+        Raises TimeoutError (naming the rows still waiting) when ``timeout`` passes first, and
+        JournalBlockedError (naming the table and ClickHouse's error) at once when ClickHouse
+        refuses the rows for a reason retrying alone does not cure; a blocked writer tries
+        again first, so a cause fixed meanwhile is found. Either way the rows are kept and
+        written later. On a closed journal nothing is written any more: it raises RuntimeError
+        naming the rows close() left unwritten, and returns when there are none.
         """
         _check_timeout("flush", timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -923,8 +1020,9 @@ class ClickHouseJournal:
                 self._flush_requested += 1
                 mine = self._flush_requested
                 self._cond.notify_all()
-                if not self._wait_locked(
-                    lambda: self._flush_done >= mine or not self._drainer.is_alive(), deadline
+                after = self._ask_retry_locked()
+                if not self._wait_unblocked_locked(
+                    lambda: self._flush_done >= mine or not self._drainer.is_alive(), deadline, after
                 ):
                     raise TimeoutError(
                         f"journal flush timed out after {timeout}s while draining kernels "
@@ -932,19 +1030,20 @@ class ClickHouseJournal:
                         f"last error: {self._stats.last_error!r})"
                     )
                 target = self._flush_target
-                if not self._wait_locked(
-                    lambda: self._settled_total >= target or not self._writer.is_alive(), deadline
+                if not self._wait_unblocked_locked(
+                    lambda: self._settled_total >= target or not self._writer.is_alive(), deadline, after
                 ):
                     raise TimeoutError(
                         f"journal flush timed out after {timeout}s: {self._pending_rows} rows still waiting "
                         f"for ClickHouse ({self.target.display}); last error: {self._stats.last_error!r}"
                     )
-                if not self._wait_locked(
+                if not self._wait_unblocked_locked(
                     lambda: (
                         not (self._filling or self._floor_due_locked() or self._refill_waiting_locked())
                         or not self._writer.is_alive()
                     ),
                     deadline,
+                    after,
                 ):
                     raise TimeoutError(
                         f"journal flush timed out after {timeout}s while deriving rows again from the WAL "
@@ -960,8 +1059,9 @@ class ClickHouseJournal:
         """Flush (up to ``close_timeout``), stop the threads and release ClickHouse.
 
         Rows ClickHouse did not take in time stay counted in ``stats().queued`` and are
-        logged; with a WAL they can be resent with :meth:`backfill` later. A second call
-        waits for the first to finish.
+        logged; with a WAL they can be resent with :meth:`backfill` later. A journal blocked
+        (see :meth:`flush`) tries once more and closes without waiting out ``close_timeout``.
+        A second call waits for the first to finish.
         """
         with self._close_lock:
             self._close_once()
@@ -982,6 +1082,8 @@ class ClickHouseJournal:
             self._stopping = True
             self._cond.notify_all()
         self._abort.set()
+        with self._retry_cond:
+            self._retry_cond.notify_all()  # a blocked writer waiting to try again
         self._drainer.join(timeout=10)
         self._writer.join(timeout=10)
         with self._cond:
@@ -1024,6 +1126,8 @@ class ClickHouseJournal:
             s = JournalStats(**{k: v for k, v in vars(self._stats).items() if k != "extra"})
             s.queued = self._pending_rows
             now = time.monotonic()
+            blocked = self._blocked
+            s.blocked = blocked.error if blocked is not None else ""
             oldest = [
                 t for t in (self._inflight_since, self._queue[0].drained_at if self._queue else None) if t
             ]
@@ -1042,6 +1146,11 @@ class ClickHouseJournal:
                 "dropped_not_refilled": sorted(kid for kid, _ in kernels if kid in self._dropped_marks),
                 # Journal threads ended by an exception: nothing is written or drained any more.
                 "threads_died": dict(self._died),
+                # What blocks the writer (stats().blocked): its table, ClickHouse's name for the
+                # error and for how long; None and 0.0 while it is not blocked.
+                "blocked_table": blocked.table if blocked is not None else None,
+                "blocked_cause": blocked.cause if blocked is not None else None,
+                "blocked_seconds": now - blocked.since if blocked is not None else 0.0,
             }
         for _, kernel in kernels:
             self._read_dropped(kernel)
@@ -1074,7 +1183,8 @@ class ClickHouseJournal:
         """Write rows re-sent from a WAL (same shape as ``drain_journal``) for ``kernel_id``.
 
         Idempotent on ``(kernel_id, seq, sub)``: rows already in ClickHouse are counted in
-        ``already_present`` and not written again. Blocks until done or ``timeout``.
+        ``already_present`` and not written again. Blocks until done or ``timeout``; raises
+        JournalBlockedError as :meth:`flush` does (the rows stay queued either way).
         """
         _check_timeout("backfill", timeout)
         if not isinstance(kernel_id, str) or not kernel_id:
@@ -1118,13 +1228,16 @@ class ClickHouseJournal:
                 )
             self._flushers += 1  # write now rather than after max_delay
             self._cond.notify_all()
+            after = self._ask_retry_locked()
         try:
-            if not ticket.done.wait(timeout):
-                raise TimeoutError(
-                    f"backfill of {total} rows timed out after {timeout}s "
-                    f"({ticket.remaining} not yet written); "
-                    "they stay queued and will still be written"
-                )
+            deadline = None if timeout is None else time.monotonic() + timeout
+            with self._cond:
+                if not self._wait_unblocked_locked(ticket.done.is_set, deadline, after):
+                    raise TimeoutError(
+                        f"backfill of {total} rows timed out after {timeout}s "
+                        f"({ticket.remaining} not yet written); "
+                        "they stay queued and will still be written"
+                    )
         finally:
             with self._cond:
                 self._flushers -= 1
@@ -1462,7 +1575,10 @@ class ClickHouseJournal:
                     self._settled_seq.update(dict(rows))
         except Exception as exc:  # advisory: the rows themselves are stored
             log.debug("could not record journal progress: %r", exc)
-            self._remigrate_if_missing(exc)  # a dropped progress table is made again for next time
+            # A dropped progress table is made again for next time.
+            _, remake_error = self._remigrate_if_missing(exc)
+            if remake_error:
+                log.warning("re-creating journal tables failed: %s", remake_error)
             with self._cond:
                 # gap_start() stays where it was: say why.
                 self._counters["progress_failed"] += 1
@@ -1509,6 +1625,7 @@ class ClickHouseJournal:
                         ticket.remaining -= len(part)
                         if ticket.remaining <= 0:
                             ticket.done.set()
+                            self._cond.notify_all()  # backfill() waits on the condition
 
     def _hwm_for(self, kernel_id: str, table: str) -> int:
         key = (kernel_id, table)
@@ -1583,7 +1700,11 @@ class ClickHouseJournal:
         while work:
             part, must_check = work.pop()
             attempt = 0
+            remade = False  # tables were made again for this part already
             while True:
+                with self._cond:
+                    self._attempt_no += 1
+                    attempt_no = self._attempt_no
                 try:
                     if self._client is None:
                         self._client = self._open_writer_client()
@@ -1609,11 +1730,21 @@ class ClickHouseJournal:
                         self._counters["batches"] += 1
                         self._counters["already_present"] += len(part) - len(todo)
                         self._last_write_latency = time.monotonic() - drained_at
+                        blocked, self._blocked = self._blocked, None
+                    if blocked is not None:
+                        log.warning(
+                            "journal %s: ClickHouse takes rows again (%s), after %.1f s blocked by: %s",
+                            self.target.display,
+                            table,
+                            time.monotonic() - blocked.since,
+                            blocked.error,
+                        )
                     break
                 except Exception as exc:
+                    error = f"{table}: {type(exc).__name__}: {exc}"
                     with self._cond:
                         self._stats.failed += 1
-                        self._stats.last_error = f"{table}: {type(exc).__name__}: {exc}"
+                        self._stats.last_error = error
                     if _is_encoding_error(exc):
                         if len(part) == 1:
                             self._reject(kernel_id, table, part.tuples()[0], exc)
@@ -1624,12 +1755,21 @@ class ClickHouseJournal:
                         work.append((part.slice(mid, len(part)), True))
                         work.append((part.slice(0, mid), True))
                         break
-                    self._remigrate_if_missing(exc)
+                    made, remake_error = self._remigrate_if_missing(exc)
+                    # A table or database made again is tried at once; missing once more after
+                    # that, it could not be made after all.
+                    cause = None if made and not remade else _permanent_cause(exc)
+                    remade = remade or made
+                    if cause is not None and remake_error:
+                        error = f"{error}; making it again failed: {remake_error}"
                     # The attempt may have landed before the error reached us: check keys next time.
                     must_check = True
-                    with self._cond:
-                        self._stats.retries += 1
-                    self._backoff(attempt)
+                    self._note_failure(table, cause, error, attempt_no)
+                    if cause is None:
+                        delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
+                    else:
+                        delay = self.retry_blocked
+                    self._writer_backoff(delay, attempt_no, prompt=cause is not None)
                     attempt += 1
                 finally:
                     # chDB ran queries and inserts on this thread at the journal's nice value,
@@ -1637,27 +1777,96 @@ class ClickHouseJournal:
                     self._lower_priority()
         return result
 
-    def _remigrate_if_missing(self, exc: BaseException) -> None:
-        """After ClickHouse said a journal table or the database is missing: make them again."""
-        from clickhouse_connect.driver.exceptions import ClickHouseError
+    def _remigrate_if_missing(self, exc: BaseException) -> tuple[bool, str]:
+        """After ClickHouse said a journal table or the database is missing: make them again.
+        Returns whether anything was made, and why making them failed ("" when it did not)."""
+        if _permanent_cause(exc) in ("UNKNOWN_TABLE", "UNKNOWN_DATABASE"):
+            return self._remigrate()
+        return False, ""
 
-        if isinstance(exc, ClickHouseError) and (
-            "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc)
-        ):
-            self._remigrate()
-
-    def _remigrate(self) -> None:
+    def _remigrate(self) -> tuple[bool, str]:
         if self._client is None:
-            return
+            return False, ""
         try:
-            migrate(self._client, self.target.database)
+            applied = migrate(self._client, self.target.database)
             restored = restore_missing_tables(self._client, self.target.database)
             if restored:
                 log.warning("journal tables %s were missing and were created again", ", ".join(restored))
                 with self._cond:
                     self._counters["tables_restored"] += len(restored)
-        except Exception as exc:  # the retry loop reports the insert error; this is best effort
-            log.warning("re-creating journal tables failed: %r", exc)
+            return bool(applied or restored), ""
+        except Exception as exc:  # the insert's error goes on with this one; the caller says it
+            log.debug("re-creating journal tables failed: %r", exc)
+            return False, f"{type(exc).__name__}: {exc}"
+
+    def _note_failure(self, table: str, cause: str | None, error: str, attempt_no: int) -> None:
+        """Count a failed attempt to write; one ClickHouse refuses for a permanent ``cause``
+        blocks the writer (logged as an error when the table or the cause is new)."""
+        with self._cond:
+            self._stats.retries += 1
+            before = self._blocked
+        if cause is None:
+            return  # a failure that may pass: a block stands until an insert goes through
+        again = before is not None and (before.table, before.cause) == (table, cause)
+        if not again:
+            # Logged before it is published: whoever finds the writer blocked finds it logged.
+            with self._cond:
+                rows = self._pending_rows
+            log.error(
+                "journal %s is blocked: ClickHouse refuses inserts into %s (%s), and retrying alone "
+                "will not get them in: %s. %d rows are kept and tried again every %g s and at each "
+                "flush(); fix the cause and they are written",
+                self.target.display,
+                table,
+                cause,
+                error,
+                rows,
+                self.retry_blocked,
+            )
+        with self._cond:
+            since = before.since if before is not None and again else time.monotonic()
+            self._blocked = _Blocked(table, cause, error, since, attempt_no)
+            self._cond.notify_all()
+
+    def _writer_backoff(self, delay: float, attempt_no: int, prompt: bool) -> None:
+        """Wait ``delay`` seconds after the writer's failed attempt ``attempt_no``; a blocked
+        writer (``prompt``) goes on at once when a flush() or backfill() asked for an attempt
+        after that one. Raises _Aborted when the journal closes."""
+        with self._retry_cond:
+            self._retry_cond.wait_for(
+                lambda: self._abort.is_set() or (prompt and self._retry_wanted >= attempt_no), delay
+            )
+        if self._abort.is_set():
+            raise _Aborted
+
+    def _ask_retry_locked(self) -> int:
+        """A blocked writer tries again at once (not after ``retry_blocked``). Returns the
+        attempt after which a blocked writer is blocked for the caller's rows too."""
+        self._retry_wanted = max(self._retry_wanted, self._attempt_no)
+        self._retry_cond.notify_all()
+        return self._attempt_no
+
+    def _wait_unblocked_locked(self, done: Callable[[], bool], deadline: float | None, after: int) -> bool:
+        """``_wait_locked`` for ``done``, raising JournalBlockedError once an attempt after
+        ``after`` left the writer blocked: waiting on would not end while the cause stays."""
+
+        def stuck() -> bool:
+            return self._blocked is not None and self._blocked.attempt > after
+
+        ready = self._wait_locked(lambda: done() or stuck(), deadline)
+        if ready and not done():
+            raise self._blocked_error_locked()
+        return ready
+
+    def _blocked_error_locked(self) -> JournalBlockedError:
+        blocked = self._blocked
+        assert blocked is not None
+        return JournalBlockedError(
+            f"journal writes to {self.target.display} are blocked: ClickHouse refuses inserts into "
+            f"{blocked.table} ({blocked.cause}), and retrying alone will not get them in: "
+            f"{blocked.error}. {self._pending_rows} rows are kept and tried again every "
+            f"{self.retry_blocked:g} s and at each flush(); fix the cause and they are written"
+        )
 
     def _reject(self, kernel_id: str, table: str, row: tuple[Any, ...], exc: BaseException) -> None:
         names = [n for n, _ in TABLE_COLUMNS[table]][1:]
