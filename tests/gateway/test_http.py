@@ -140,6 +140,26 @@ def test_enter_exit_and_refusals(live: LiveServer) -> None:
     assert "dita_kernel_stat" in text
 
 
+@pytest.mark.parametrize("blocked", ["", "fills: DatabaseError: Code: 16. ... (NO_SUCH_COLUMN_IN_TABLE)"])
+def test_metrics_say_when_the_journal_is_blocked(blocked: str) -> None:
+    """An alert can watch one gauge for a journal whose rows ClickHouse refuses for good."""
+    from prometheus_client import generate_latest
+
+    from dita import ExecutionKernel
+    from dita.gateway.metrics import GatewayMetrics
+    from dita.journal import JournalStats
+
+    class Journal:
+        def stats(self) -> JournalStats:
+            return JournalStats(queued=5, blocked=blocked)
+
+    kernel = ExecutionKernel(max_slots=1)
+    kernel.journal = Journal()
+    text = generate_latest(GatewayMetrics(kernel).registry).decode()
+    assert metric(text, "dita_journal_queued_rows") == 5
+    assert f"dita_journal_blocked {1.0 if blocked else 0.0}" in text.splitlines()
+
+
 def test_no_free_slot_is_409(live: LiveServer) -> None:
     for i in range(4):
         assert enter(live.client, asset=f"A{i}")["slot_id"] == i

@@ -89,6 +89,11 @@ class _KernelCollector(Collector):
             yield _gauge("dita_journal_queued_rows", "Rows waiting to be written", js.queued)
             yield _gauge("dita_journal_written_rows", "Rows written so far", js.written)
             yield _gauge("dita_journal_dropped_rows", "Rows dropped by the journal", js.dropped)
+            yield _gauge(
+                "dita_journal_blocked",
+                "1 while ClickHouse refuses the journal's rows for a reason retrying does not cure",
+                1.0 if getattr(js, "blocked", "") else 0.0,
+            )
         projection = getattr(kernel, "projection", None)
         if projection is not None and hasattr(projection, "stats"):
             ps = projection.stats()
