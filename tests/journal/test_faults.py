@@ -518,6 +518,26 @@ def test_backfill_writes_the_gap_once(tmp_path: Path) -> None:
         journal.close()
 
 
+def test_rows_deleted_by_hand_and_sent_again_are_stored_again(tmp_path: Path) -> None:
+    """ClickHouse keeps the deduplication token of each of a table's last 1000 inserts after
+    their rows are deleted. The token was the keys' span alone, so resending deleted rows in
+    the same span was dropped as a duplicate while backfill() counted them written."""
+    journal = _journal(tmp_path / "j")
+    try:
+        work, reference = twins(journal)
+        work.run(5)
+        journal.flush(30)
+        resent = [(10_000_000 + i, *row[1:]) for i, row in enumerate(reference_rows(reference)["fills"], 1)]
+        assert journal.backfill("desk-1", {"fills": resent}, timeout=30).written == len(resent)
+        journal._client.command("DELETE FROM fills WHERE seq > 10000000", settings={"mutations_sync": 1})
+        assert journal.query("SELECT count() FROM fills WHERE seq > 10000000").rows == [[0]]
+        again = journal.backfill("desk-1", {"fills": resent}, timeout=30)
+        assert (again.written, again.already_present) == (len(resent), 0)
+        assert journal.query("SELECT count() FROM fills WHERE seq > 10000000").rows == [[len(resent)]]
+    finally:
+        journal.close()
+
+
 def test_a_row_that_cannot_be_encoded_is_set_aside_and_the_rest_written(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j")
     try:

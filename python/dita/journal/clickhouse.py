@@ -13,11 +13,12 @@ Two background threads keep ClickHouse off the hot path:
   Rows handed to :meth:`ClickHouseJournal.backfill` go through the ordinary column insert.
 
 No loss, no duplicates: a batch is only dropped from the queue once ClickHouse accepted it.
-Retries carry an ``insert_deduplication_token`` and check which ``(kernel_id, seq, sub)``
-keys already landed, so a batch whose first attempt succeeded unseen is not written twice;
-rows drained after a restart at or below the highest ``seq`` already stored, and rows handed
-to :meth:`ClickHouseJournal.backfill` (a WAL resend), get the same key check. The tables
-are ReplacingMergeTree on those keys, so ``FINAL`` collapses anything that slipped through
+Retries carry an ``insert_deduplication_token`` (one per batch sent, the same for its
+retries) and check which ``(kernel_id, seq, sub)`` keys already landed, so a batch whose
+first attempt succeeded unseen is not written twice; rows drained after a restart at or
+below the highest ``seq`` already stored, and rows handed to
+:meth:`ClickHouseJournal.backfill` (a WAL resend), get the same key check. The tables are
+ReplacingMergeTree on those keys, so ``FINAL`` collapses anything that slipped through
 (two writers on one kernel id, say).
 
 A row that clickhouse-connect cannot encode (a bug, not an outage) is isolated by bisecting
@@ -495,6 +496,9 @@ class ClickHouseJournal:
         self._abort = threading.Event()
         self._closed = False
         self._hwm: dict[tuple[str, str], int] = {}
+        # Each batch the writer sends (with its retries) gets its own deduplication token.
+        self._token_prefix = os.urandom(6).hex()
+        self._sends = 0
         self._settled_seq: dict[str, int] = {}
         self._rejected: deque[dict[str, Any]] = deque(maxlen=_REJECTED_KEPT)
         self._written_by_table: dict[str, int] = dict.fromkeys(TABLE_COLUMNS, 0)
@@ -1701,6 +1705,11 @@ class ClickHouseJournal:
             part, must_check = work.pop()
             attempt = 0
             remade = False  # tables were made again for this part already
+            # In the deduplication token: the retries of this part share it, a later send of
+            # the same keys does not. ClickHouse keeps a table's last 1000 tokens also after
+            # their rows are deleted, and would drop rows deleted and sent again as duplicates.
+            self._sends += 1
+            send = f"{self._token_prefix}.{self._sends}"
             while True:
                 with self._cond:
                     self._attempt_no += 1
@@ -1720,9 +1729,8 @@ class ClickHouseJournal:
                         result.already_present += len(part) - len(todo)
                     if len(todo):
                         (s0, u0), (s1, u1) = todo.first_key or (0, 0), todo.last_key or (0, 0)
-                        self._insert(
-                            kernel_id, table, todo, f"{kernel_id}/{table}/{s0}.{u0}/{s1}.{u1}/{len(todo)}"
-                        )
+                        token = f"{kernel_id}/{table}/{s0}.{u0}/{s1}.{u1}/{len(todo)}/{send}"
+                        self._insert(kernel_id, table, todo, token)
                     result.written += len(todo)
                     with self._cond:
                         self._stats.written += len(todo)
