@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -159,6 +160,11 @@ def test_limit_without_price_is_refused(kernel: ExecutionKernel) -> None:
         ({"metadata": "x"}, TypeError, "metadata"),
         ({"exit_leg_ratios": "0.5"}, TypeError, "exit_leg_ratios"),
         ({"intent_id": None}, TypeError, "intent_id"),
+        # A bool is a number to Python: taken, True was a size of 1.0.
+        ({"target_size": True}, TypeError, "invalid target_size: expected a number, got bool True"),
+        ({"reference_price": False}, TypeError, "invalid reference_price: expected a number, got bool"),
+        ({"leverage": np.bool_(True)}, TypeError, "invalid leverage: expected a number, got bool"),
+        ({"exit_leg_ratios": (0.5, True)}, TypeError, r"invalid exit_leg_ratios\[1\]: expected a number"),
     ],
 )
 def test_wrong_types_and_unknown_enums_raise_naming_the_field(

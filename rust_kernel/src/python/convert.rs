@@ -146,6 +146,9 @@ fn too_large(obj: &Bound<'_, PyAny>, field: &str, reason: &str) -> PyErr {
 /// except that an int too large for a float, a bare OverflowError from PyO3, is a ValueError
 /// naming `field` and the value: a time must be a finite number, any other number is bounded.
 fn real_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
+    if !obj.is_exact_instance_of::<PyFloat>() {
+        refuse_bool(obj, field)?;
+    }
     obj.extract::<f64>().map_err(|e| {
         if !e.is_instance_of::<PyOverflowError>(obj.py()) {
             return e;
@@ -166,10 +169,32 @@ fn opt_real_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<f64>> {
     real_arg(obj, field).map(Some)
 }
 
+/// A TypeError naming `field` and the value when `obj` is a bool (Python's or numpy's): a
+/// number PyO3 would take as 1.0 or 0.0, so `buy(size=True)` bought 1.0.
+fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
+    let numpy_bool = || matches!(type_name(obj).as_str(), "bool" | "bool_");
+    if obj.is_instance_of::<PyBool>() || numpy_bool() {
+        return Err(PyTypeError::new_err(format!(
+            "invalid {field}: expected a number, got {} {}",
+            type_name(obj),
+            short_repr(obj)
+        )));
+    }
+    Ok(())
+}
+
 /// A list of floats as PyO3 takes one; an int too large for a float is named by its place.
 fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
-    obj.extract::<Vec<f64>>()
-        .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))
+    let values = obj
+        .extract::<Vec<f64>>()
+        .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))?;
+    // Read as a list, so a sequence: walked again for a bool only when one may be there.
+    if values.iter().any(|v| *v == 0.0 || *v == 1.0) {
+        for (i, item) in obj.try_iter()?.enumerate() {
+            refuse_bool(&item?, &format!("{field}[{i}]"))?;
+        }
+    }
+    Ok(values)
 }
 
 /// When `e`, the error of reading `obj` as a list of floats, is an int too large for a float:
