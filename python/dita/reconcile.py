@@ -260,16 +260,20 @@ def reconcile_with_venue(
         if fill is None:
             return
         missed, price = fill
+        remaining = max(theirs.size - theirs.filled_size, 0.0)
         apply(
             _event(
                 mine,
                 "FILL",
                 step(),
                 venue_order_id=theirs.venue_order_id,
+                # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the
+                # event took an order whose rest works on for over.
+                status=VenueOrderStatus.PARTIALLY_FILLED if remaining > QTY_EPS else VenueOrderStatus.FILLED,
                 price=price,
                 size=missed,
                 filled_size=theirs.filled_size,
-                remaining_size=max(theirs.size - theirs.filled_size, 0.0),
+                remaining_size=remaining,
                 fill_id=f"reconcile:{mine.client_order_id}:{theirs.filled_size:.12g}",
             )
         )

@@ -115,3 +115,32 @@ def test_an_exit_fill_booked_by_reconciliation_closes_the_strategys_trade() -> N
     assert kernel.slot_state(0).fsm_state.name in ("CLOSED", "IDLE")
     assert [(f.side, f.closed) for f in strategy.my_fills] == [("BUY", False), ("SELL", True)]
     assert strategy.position("BTCUSDT") == 0.0 and not strategy.busy("BTCUSDT")
+
+
+class FillsPartOfEachOrder(LosesReplies):
+    """Fills half of each order and rests the rest (its reply lost too), and takes bars: a
+    venue whose resting orders fill on the data the runtime hands it."""
+
+    def __init__(self) -> None:
+        super().__init__(reaches_venue=True)
+        self.inner = MockVenueAdapter(partial_fill_rate=1.0)
+        self.bars: list[float] = []
+
+    def on_bar(self, *bar: Any) -> list[Any]:
+        self.bars.append(bar[-1])
+        return []
+
+
+def test_an_order_reconciliation_part_filled_still_gets_the_market_data() -> None:
+    """Reconciliation's fill of part of an order said FILLED: the runtime took the order for
+    over while the kernel works its rest, and held the next bars back from the venue (no
+    order working), so the rest could not fill on them."""
+    venue = FillsPartOfEachOrder()
+    runtime, strategy, kernel = _running(venue)
+    report = runtime.reconcile_with_venue()
+    assert [m["qty"] for m in report.missed_fills] == [0.25]
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING and len(kernel.open_orders()) == 1
+    assert runtime.working_orders == 1
+    runtime.run([_bar(1)])
+    assert venue.bars == [_bar(0).ts, _bar(1).ts]
+    assert [(f.size, f.closed) for f in strategy.my_fills] == [(0.25, False)]
