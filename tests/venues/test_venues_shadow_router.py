@@ -274,6 +274,22 @@ def test_router_lets_go_of_a_raised_submit_the_venue_listed_once_it_ends_unseen(
     assert router._order_venue == {}
 
 
+def test_router_lets_go_of_a_raised_submit_its_open_orders_listed_once_it_ends_unseen() -> None:
+    """Listed by the router's own ``open_orders`` (reconciliation's list), the order is known
+    to the venue as much as when the router's check lists it: kept in doubt, it stayed
+    remembered for good once it ended where the router cannot see it."""
+    paper = _TimesOut(name="slow", slippage_bps=0)
+    router = VenueRouter({"slow": paper}, default="slow")
+    order = make_order("maybe", order_type="LIMIT", price=95.0)
+    with pytest.raises(VenueTimeout):
+        router.submit(order)
+    assert [o.client_order_id for o in router.open_orders()] == ["maybe"]
+    paper.on_quote("BTCUSDT", 90.0, 94.0, 1e9, 1e9, 2.0)  # fills below the limit
+    assert paper.open_orders() == []
+    router._forget_ended_orders()
+    assert router._order_venue == {} and router._in_doubt == set()
+
+
 class _RefusesCancelsItDoesNotShow(_LosesTheAnswer):
     """Also refuses the cancel of an order it does not list yet, as an exchange answers "unknown
     order" for one it has not registered."""

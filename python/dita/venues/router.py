@@ -230,6 +230,8 @@ class VenueRouter:
             theirs = adapter.open_orders()
             for order in theirs:
                 self._remember(order.client_order_id, venue_name)
+                # Listed, so the venue has it: in doubt no more (as in _forget_ended_orders).
+                self._in_doubt.discard(order.client_order_id)
             orders.extend(theirs)
         return orders
 
