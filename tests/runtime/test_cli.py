@@ -669,6 +669,10 @@ GOOD_STATE = {
         {"strategies": [1]},
         {"fills": [{"ts": "x", "realized_pnl": 0.0, "fee": 0.0}]},
         {"older_fills": {"yesterday": {"fills": 1, "realized_pnl": 0.0, "fee": 0.0, "last_ts": 0.0}}},
+        # Numbers as text: pydantic's lax mode read "1.5" as a number, so the file was taken,
+        # and `pnl` over a period holding that day added the text up (a TypeError traceback).
+        {"older_fills": {"2024-01-02": {"fills": 1, "realized_pnl": "1.5", "fee": 0.0, "last_ts": 0.0}}},
+        {"account": {"equity": "10.0", "realized_pnl": 1.0, "k_fees_paid": 0.5}},
         {"data_time": "x"},
         {"kernel_id": 5},
     ],
@@ -678,7 +682,8 @@ def test_status_skips_a_state_file_dita_paper_did_not_write(tmp_path: Path, chan
     other fields of the wrong shape is not a kernel's state, not a reason for a traceback."""
     (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
     (tmp_path / "bad.json").write_text(json.dumps({**GOOD_STATE, "kernel_id": "bad", **change}))
-    for command in (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", "--period", "today"]):
+    commands = (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", "--period", "today"])
+    for command in (*commands, ["pnl", "--period", "week"]):
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exception is None, (command, result.exception)
         assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command

@@ -42,7 +42,8 @@ ACTIVE_STAGES = (
 
 
 class _Shape(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Strict: lax mode takes "1.5" for a float, and the commands read the file's own values.
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class _Order(_Shape):
