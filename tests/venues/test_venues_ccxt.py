@@ -490,6 +490,31 @@ def test_watch_follows_an_order_never_seen_acknowledged_as_a_timed_out_submit(
     assert end.kind == KernelEventKind.REJECT and "never reached the exchange" in end.reason
 
 
+def test_a_cancel_after_a_restart_of_an_order_never_seen_acknowledged_follows_it_as_watch_does(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """The kernel cancels, before any reconciliation, an order it sent before a restart and
+    never saw acknowledged (its submit timed out): one that never reached the exchange. Taken
+    over as acknowledged, it was polled by client id for ever, each poll a "no such order"
+    and a warning, and never ended; ``watch`` ends such an order after the grace period."""
+    venue = make_venue()
+    lost = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    (refused,) = venue.cancel(lost)
+    assert refused.kind == KernelEventKind.CANCEL_REJECT
+    venue.watch(lost)  # reconciliation: followed already, left as it is
+    assert venue.unresolved_orders() == ["s7-entry-1"]
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    assert venue.poll_events() == []
+    clock.advance(venue.settings.unknown_order_grace_s)
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    (end,) = venue.poll_events()
+    assert end.kind == KernelEventKind.REJECT and "never reached the exchange" in end.reason
+    asked = len(exchange.calls("GET", "/api/v3/order"))
+    assert venue.poll_events() == [] and len(exchange.calls("GET", "/api/v3/order")) == asked
+
+
 def test_watch_refuses_an_order_it_cannot_follow(make_venue: VenueFactory) -> None:
     venue = make_venue()
     with pytest.raises(ValueError, match="unknown asset 'NOPEUSDT'"):
@@ -1101,8 +1126,9 @@ def test_an_order_known_only_by_its_client_id_is_polled_by_it(
     events = venue.poll_events()
     polled = exchange.calls("GET", "/api/v3/order")[-1].params
     assert polled.get("origClientOrderId") == "s3-entry-1" and "orderId" not in polled
-    assert kinds(events) == ["FILL", "CANCEL_ACK"]
-    assert events[1].venue_order_id == "28457300"
+    # Never acknowledged to the kernel: the ack comes first, as for a timed-out submit.
+    assert kinds(events) == ["ORDER_ACK", "FILL", "CANCEL_ACK"]
+    assert events[0].venue_order_id == events[2].venue_order_id == "28457300"
     assert exchange.calls("GET", "/api/v3/myTrades")[0].params["orderId"] == "28457300"
 
 

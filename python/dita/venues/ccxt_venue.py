@@ -981,9 +981,12 @@ class CcxtVenue:
     # -- orders from before a restart ----------------------------------------------------
 
     def _adopt(self, order: VenueOrder, symbol: str) -> _Tracked:
-        """A record of ``order``, one the kernel sent before a restart: what the kernel booked of
-        it (its filled size) counts as reported."""
-        return _Tracked(
+        """A record of ``order``, one the kernel sent before a restart (to follow or to cancel):
+        what the kernel booked of it (its filled size) counts as reported. One the kernel never
+        saw acknowledged is asked for by client id, as a timed-out submit is (found: its events;
+        "no such order" for ``unknown_order_grace_s``: REJECT); taken as acknowledged, one that
+        never reached the exchange was asked about for good."""
+        tracked = _Tracked(
             order,
             self.venue_client_id(order.client_order_id, self.settings.exchange),
             symbol,
@@ -993,6 +996,10 @@ class CcxtVenue:
             acked=True,
             booked_unmatched=order.filled_size,
         )
+        if order.status == VenueOrderStatus.NEW and not order.venue_order_id:
+            tracked.acked = False
+            tracked.unresolved_since = self._clock()
+        return tracked
 
     @_serialized
     def watch(self, order: VenueOrder) -> None:
@@ -1012,11 +1019,7 @@ class CcxtVenue:
             raise ValueError(
                 f"{self.name}: cannot follow {order.client_order_id!r}: unknown asset {order.asset!r}"
             )
-        tracked = self._adopt(order, symbol)
-        if order.status == VenueOrderStatus.NEW and not order.venue_order_id:
-            tracked.acked = False
-            tracked.unresolved_since = self._clock()
-        self._tracked[order.client_order_id] = tracked
+        self._tracked[order.client_order_id] = self._adopt(order, symbol)
 
     # -- cancel --------------------------------------------------------------------------
 
