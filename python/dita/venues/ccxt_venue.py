@@ -1199,8 +1199,11 @@ class CcxtVenue:
             )
         ]
 
+    @_serialized
     def unresolved_orders(self) -> list[str]:
-        """Client order ids of timed-out submits whose outcome is still unknown."""
+        """Client order ids of orders whose fate is still unknown: timed-out submits, and orders
+        from before a restart never seen acknowledged (``watch``, ``cancel``). Under the lock: a
+        poll on another thread changes the records while they are read."""
         return [k for k, t in self._tracked.items() if t.unresolved_since is not None]
 
     # -- market data ---------------------------------------------------------------------
