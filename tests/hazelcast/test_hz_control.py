@@ -331,3 +331,29 @@ def test_status_does_not_call_a_gone_kernel_running(hz_member: HazelcastMember, 
     result = CliRunner().invoke(app, [*args, "--kernel", kid, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["running"] is False
+
+
+def test_an_entry_that_is_not_json_is_logged_and_blocks_nothing(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value typed by hand that is not JSON must not stop a global HALTED from reaching a
+    starting kernel, nor take the listener's connection down, nor stop `set` overwriting it."""
+    from dita.projection.hazelcast import HazelcastJsonValue
+
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    cp_map.put(f"{kernel_id}-typo", HazelcastJsonValue('{"mode": "HALTED"'))
+    write_entry(hz_client, None, {"mode": "HALTED"})
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        assert mode(kernel) == "HALTED"
+        assert plane.status()["in_sync"]
+        assert f"control entry {kernel_id}-typo ignored: not a JSON object" in caplog.text
+        cp_map.put(kernel_id, HazelcastJsonValue("REDUCE_ONLY"))  # the listener sees it
+        assert eventually(lambda: f"control entry {kernel_id} ignored: not a JSON object" in caplog.text)
+        plane.set(kernel_id, mode="LIVE")  # overwrites the bad value
+        assert eventually(lambda: mode(kernel) == "LIVE")
+        status = plane.status()
+        assert status["connected"] and status["in_sync"]
+    finally:
+        kernel.close()

@@ -67,10 +67,18 @@ def _validate_kernel_id(kernel_id: str | None) -> str:
     return kernel_id
 
 
-def _decode(value: Any) -> dict[str, Any]:
-    if isinstance(value, HazelcastJsonValue):
-        value = value.loads()
-    return dict(value) if isinstance(value, dict) else {}
+def _decode(key: str, value: Any) -> dict[str, Any]:
+    """An entry as a dict; a value that is not a JSON object (typed by hand) is logged and read as
+    empty, so it neither stops the other entries from being read nor `set` from overwriting it."""
+    try:
+        decoded = value.loads() if isinstance(value, HazelcastJsonValue) else value
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict):
+        return dict(decoded)
+    shown = value.to_string() if isinstance(value, HazelcastJsonValue) else value
+    _log.error("control entry %s ignored: not a JSON object: %.200r", key, shown)
+    return {}
 
 
 def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Any, float]]:
@@ -107,7 +115,7 @@ def write_entry(
     for _ in range(50):
         now = time.time()
         current = cp_map.get(key)
-        entry = _decode(current) if current is not None else {}
+        entry = _decode(key, current) if current is not None else {}
         for field, value in change.items():
             entry[field] = value
             entry[f"{field}_at"] = now
@@ -220,7 +228,7 @@ class HazelcastControlPlane:
             self._listener_id = cp_map.add_entry_listener(
                 include_value=True, added_func=self._on_entry, updated_func=self._on_entry
             ).result()
-        entries = {str(k): _decode(v) for k, v in cp_map.entry_set().result()}
+        entries = {str(k): _decode(str(k), v) for k, v in cp_map.entry_set().result()}
         with self._lock:
             self._entries = entries
             kernels = list(self._kernels.items())
@@ -236,7 +244,7 @@ class HazelcastControlPlane:
         # Runs on the client's reactor thread: it never touches a kernel (a kernel busy in
         # another thread would raise here and take the connection down); the worker applies.
         key = str(event.key)
-        entry = _decode(event.value)
+        entry = _decode(key, event.value)  # never raises: that would close the client's connection
         with self._lock:
             known = self._entries.get(key, {})
             # A late event must not replace a newer entry already read by a resync.
