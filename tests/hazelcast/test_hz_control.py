@@ -357,3 +357,38 @@ def test_an_entry_that_is_not_json_is_logged_and_blocks_nothing(
         assert status["connected"] and status["in_sync"]
     finally:
         kernel.close()
+
+
+def test_a_change_arriving_while_a_resync_reads_the_entries_is_not_lost(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener can deliver a HALTED after the resync's read has been taken and before it is
+    stored: the older read must not replace it (it would stay lost until the next reconnect)."""
+    from hazelcast.future import ImmediateFuture
+
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    real_get_map = plane._client.get_map
+
+    class ReadThenHalt:
+        def __init__(self, name: str) -> None:
+            self.real = real_get_map(name)
+
+        def entry_set(self) -> Any:
+            read = self.real.entry_set().result()
+            write_entry(hz_client, None, {"mode": "HALTED"})
+            assert eventually(lambda: plane.entries().get("*", {}).get("mode") == "HALTED")
+            return ImmediateFuture(read)
+
+    try:
+        assert mode(kernel) == "PAPER"
+        monkeypatch.setattr(plane._client, "get_map", ReadThenHalt)
+        plane._synced.clear()
+        plane._resync_needed = True  # as after a reconnect
+        plane._wake.set()
+        assert plane.wait_synced(timeout=20)
+        assert eventually(lambda: mode(kernel) == "HALTED", timeout=3)
+        assert plane.entries()["*"]["mode"] == "HALTED"
+    finally:
+        monkeypatch.undo()
+        kernel.close()

@@ -170,6 +170,7 @@ class HazelcastControlPlane:
         self._wake = threading.Event()
         self._resync_needed = False
         self._pending: set[str] = set()  # kernels whose entries changed (or that were busy)
+        self._arrived: dict[str, dict[str, Any]] | None = None  # events during a resync's read
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
         )
@@ -228,10 +229,20 @@ class HazelcastControlPlane:
             self._listener_id = cp_map.add_entry_listener(
                 include_value=True, added_func=self._on_entry, updated_func=self._on_entry
             ).result()
-        entries = {str(k): _decode(str(k), v) for k, v in cp_map.entry_set().result()}
         with self._lock:
-            self._entries = entries
-            kernels = list(self._kernels.items())
+            self._arrived = {}
+        try:
+            entries = {str(k): _decode(str(k), v) for k, v in cp_map.entry_set().result()}
+            with self._lock:
+                # An event that came while the read was out may be newer than the read: keep it.
+                for key, entry in self._arrived.items():
+                    if _stamp(entry) >= _stamp(entries.get(key, {})):
+                        entries[key] = entry
+                self._entries = entries
+                kernels = list(self._kernels.items())
+        finally:
+            with self._lock:
+                self._arrived = None
         for kid, kernel in kernels:
             self._apply(kid, kernel)
         self._disconnected_since = None
@@ -251,6 +262,8 @@ class HazelcastControlPlane:
             if _stamp(entry) < _stamp(known):
                 return
             self._entries[key] = entry
+            if self._arrived is not None:
+                self._arrived[key] = entry
             if key == GLOBAL:
                 self._pending.update(self._kernels)
             elif key in self._kernels:
