@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 
 from dita.backtest.data import MarketData, load_market_data
 from dita.backtest.engine import BacktestConfig, run_backtest
 from dita.backtest.report import ARTEFACTS, write_report
 from dita.examples.crossover import SmaCrossover
+from dita.strategy import Quote, Strategy
+
+
+class _SizeParams(BaseModel):
+    size: float = 1.0
 
 
 def test_equity_from_fills_matches_the_kernel_account(sample_bars: MarketData) -> None:
@@ -122,3 +128,32 @@ def test_a_blown_account_stops_opening_trades(sample_bars: MarketData) -> None:
     )
     assert "halted_at" not in unguarded.run_info
     assert unguarded.metrics.trades > result.metrics.trades
+
+
+class _BuyOnFirstQuote(Strategy[_SizeParams]):
+    Params = _SizeParams
+    data = ("quotes",)
+
+    def on_quote(self, quote: Quote) -> None:
+        if not self.busy(quote.asset) and self.position(quote.asset) == 0:
+            self.buy(quote.asset, self.params.size, price=quote.ask)
+
+
+def test_quotes_without_sizes_fill_an_order_whole_at_the_touch(tmp_path: Path) -> None:
+    # The file says nothing of depth: a size of 1 made up for it filled a market buy of 5 one
+    # unit a quote, at five different asks, and the run's numbers were the made-up depth's.
+    path = tmp_path / "ETHUSDT.csv"
+    path.write_text("ts,bid,ask\n" + "".join(f"{1704067200 + i},{100 + i},{100.5 + i}\n" for i in range(6)))
+    data = load_market_data(path)
+    result = run_backtest(_BuyOnFirstQuote({"size": 5.0}), data, BacktestConfig(fee_rate=0, slippage_bps=0))
+    assert result.run_info["fills"] == 1
+    assert result.position.tolist() == [5.0] * 6
+    # Sizes given in the file still bound the fill.
+    path.write_text(
+        "ts,bid,ask,bid_size,ask_size\n"
+        + "".join(f"{1704067200 + i},{100 + i},{100.5 + i},2,2\n" for i in range(6))
+    )
+    result = run_backtest(
+        _BuyOnFirstQuote({"size": 5.0}), load_market_data(path), BacktestConfig(fee_rate=0, slippage_bps=0)
+    )
+    assert result.position.tolist()[:3] == [2.0, 4.0, 5.0]

@@ -36,6 +36,10 @@ BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 QUOTE_COLUMNS = ("bid", "ask", "bid_size", "ask_size")
 TIME_COLUMNS = ("timestamp", "ts", "time", "datetime", "date", "open_time")
 ASSET_COLUMNS = ("asset", "symbol")
+# The size of a quote side a file gives no size for: its depth is unknown, so an order fills
+# whole at the touch (the kernel takes no order larger than 1e15). A made-up small size would
+# split fills over later quotes at other prices.
+UNKNOWN_DEPTH = 1e15
 
 
 class DataError(ValueError):
@@ -224,7 +228,8 @@ def load_market_data(
     """Read and check ``path`` (CSV or Parquet) and return the rows with ``start <= ts < end``.
 
     Bars need a time column (one of ``timestamp, ts, time, datetime, date, open_time``) and
-    ``open, high, low, close, volume``; quotes need time and ``bid, ask`` (sizes optional).
+    ``open, high, low, close, volume``; quotes need time and ``bid, ask`` (sizes optional: a side
+    without one is ``UNKNOWN_DEPTH`` deep, so orders fill whole at the touch).
     An ``asset`` or ``symbol`` column names the instrument; without one every row is ``asset``
     (default ``"ASSET"``, or the file name's first part such as ``BTCUSDT`` in ``BTCUSDT_1m.csv``).
     Checks run on the whole file, so a bad row outside the window is still reported.
@@ -284,7 +289,7 @@ def load_market_data(
             cols[c] = _float_column(table, c, src)
     else:
         for c in QUOTE_COLUMNS:
-            cols[c] = _float_column(table, c, src) if c in names else np.ones(table.num_rows)
+            cols[c] = _float_column(table, c, src) if c in names else np.full(table.num_rows, UNKNOWN_DEPTH)
 
     price_cols = ("open", "high", "low", "close") if kind == "bars" else ("bid", "ask")
     size_cols = ("volume",) if kind == "bars" else ("bid_size", "ask_size")
