@@ -192,3 +192,20 @@ def test_times_before_1970_are_refused_with_their_row(tmp_path: Path) -> None:
     rows = ["1960-01-01T00:00:00Z,100,101,99,100.5,3", "1960-01-01T00:01:00Z,100,101,99,100.5,3"]
     with pytest.raises(DataError, match="row 1: timestamp is before 1970"):
         load_market_data(bars_csv(tmp_path, rows))
+
+
+def test_a_header_with_spaces_after_the_commas_loads(tmp_path: Path) -> None:
+    # "timestamp, open, high" is a common CSV style; refusing it as "missing column(s) open,
+    # high, ..." named columns the header plainly has. Numbers with such spaces already load.
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        "timestamp, asset, open, high, low, close, volume\n"
+        "1704067200, BTCUSDT, 100, 101, 99, 100.5, 3\n"
+        "1704067260, BTCUSDT, 100, 101, 99, 100.5, 3\n"
+    )
+    data = load_market_data(path)
+    assert data.assets == ["BTCUSDT"]
+    assert data.columns["close"].tolist() == [100.5, 100.5]
+    path.write_text("ts, Close, close, open, high, low, volume\n1,1,1,1,1,1,1\n")
+    with pytest.raises(DataError, match="columns ' Close', ' close' are all column 'close'"):
+        load_market_data(path)

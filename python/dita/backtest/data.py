@@ -202,12 +202,17 @@ def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
+def _column_key(name: str) -> str:
+    """How a column name is read: case and surrounding spaces (``timestamp, open``) aside."""
+    return name.strip().lower()
+
+
 def _refuse_same_name_twice(columns: list[str], path: str) -> None:
     """Names are read case-insensitively: ``Close`` and ``close`` would be one column twice."""
     read = {*TIME_COLUMNS, *ASSET_COLUMNS, *BAR_COLUMNS, *QUOTE_COLUMNS}
     seen: dict[str, list[str]] = {}
     for name in columns:
-        seen.setdefault(name.lower(), []).append(name)
+        seen.setdefault(_column_key(name), []).append(name)
     for low, names in seen.items():
         if low in read and len(names) > 1:
             raise DataError(
@@ -238,8 +243,8 @@ def load_market_data(
     src = str(p)
     table = _read_table(p)
     _refuse_same_name_twice(table.column_names, src)
-    names = {n.lower(): n for n in table.column_names}
-    table = table.rename_columns([n.lower() for n in table.column_names])
+    names = {_column_key(n): n for n in table.column_names}
+    table = table.rename_columns([_column_key(n) for n in table.column_names])
     if table.num_rows == 0:
         raise DataError("no rows", path=src)
 
@@ -275,8 +280,9 @@ def load_market_data(
         null_row = _first_null(raw)
         if null_row is not None:
             raise DataError(f"{asset_name} is empty", path=src, row=null_row + 1)
-        assets: list[str] = [str(a) for a in raw.to_pylist()]
-        blank = next((i for i, a in enumerate(assets) if not a.strip()), None)
+        # Text cells keep the spaces after a comma (numbers lose them): " BTCUSDT" is BTCUSDT.
+        assets: list[str] = [str(a).strip() for a in raw.to_pylist()]
+        blank = next((i for i, a in enumerate(assets) if not a), None)
         if blank is not None:
             raise DataError(f"{asset_name} is empty", path=src, row=blank + 1)
     else:
