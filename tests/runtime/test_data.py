@@ -209,3 +209,19 @@ def test_a_header_with_spaces_after_the_commas_loads(tmp_path: Path) -> None:
     path.write_text("ts, Close, close, open, high, low, volume\n1,1,1,1,1,1,1\n")
     with pytest.raises(DataError, match="columns ' Close', ' close' are all column 'close'"):
         load_market_data(path)
+
+
+@pytest.mark.parametrize("allow_gaps", [False, True])
+def test_epoch_times_in_two_units_are_refused_naming_the_row(tmp_path: Path, allow_gaps: bool) -> None:
+    # Files joined across a provider's switch from ms to us: the unit was told from the
+    # column's largest value, so the ms rows were read as us, in 1970, and (quotes have no
+    # gap check; bars with --allow-gaps) the run replayed them without a word.
+    seconds = [1704067200 + 60 * i for i in range(6)]
+    times = [t * 1000 for t in seconds[:3]] + [t * 1_000_000 for t in seconds[3:]]
+    path = tmp_path / "ETHUSDT.csv"
+    path.write_text("ts,bid,ask\n" + "".join(f"{t},10,10.1\n" for t in times))
+    with pytest.raises(DataError, match="row 4: ts 1704067380000000 reads as epoch us, row 1's as epoch ms"):
+        load_market_data(path, allow_gaps=allow_gaps)
+    path.write_text(HEADER + "".join(f"{t},100,101,99,100.5,3\n" for t in times))
+    with pytest.raises(DataError, match="row 4: timestamp 1704067380000000 reads as epoch us"):
+        load_market_data(path, allow_gaps=allow_gaps)

@@ -179,13 +179,32 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
             raise DataError(f"{name} is NaN or empty", path=path, row=int(bad[0]) + 1)
-        big = float(np.nanmax(np.abs(arr))) if arr.size else 0.0
-        scale = 1e9 if big > 1e17 else 1e6 if big > 1e14 else 1e3 if big > 1e11 else 1.0
-        return arr / scale
+        # Each value's unit by its size; a column must keep one (files joined across a
+        # provider's switch from ms to us would put the ms rows in 1970).
+        if not arr.size:
+            return arr
+        unit = np.searchsorted(_EPOCH_UNIT_ABOVE, np.abs(arr), side="left")
+        mixed = np.flatnonzero(unit != unit[0])
+        if mixed.size:
+            i = int(mixed[0])
+            raise DataError(
+                f"{name} {_show_number(arr[i])} reads as epoch {_EPOCH_UNITS[unit[i]]}, row 1's as epoch "
+                f"{_EPOCH_UNITS[unit[0]]}: give every time in one unit",
+                path=path,
+                row=i + 1,
+            )
+        return arr / _UNITS_PER_SECOND[_EPOCH_UNITS[unit[0]]]
     raise DataError(f"column {name!r} has type {typ}, expected a time", path=path)
 
 
 _UNITS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+# Epoch numbers above 1e11 are ms, above 1e14 us, above 1e17 ns (1e11 s is the year 5138).
+_EPOCH_UNIT_ABOVE = np.array([1e11, 1e14, 1e17])
+_EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+
+def _show_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def _first_null(arr: pa.ChunkedArray | pa.Array) -> int | None:
