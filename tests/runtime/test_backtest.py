@@ -7,12 +7,14 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pydantic import BaseModel
 
 from dita.backtest.data import MarketData, load_market_data
 from dita.backtest.engine import BacktestConfig, run_backtest
+from dita.backtest.metrics import TradeRecord, compute_metrics
 from dita.backtest.report import ARTEFACTS, write_report
 from dita.examples.crossover import SmaCrossover
 from dita.strategy import Quote, Strategy
@@ -157,3 +159,33 @@ def test_quotes_without_sizes_fill_an_order_whole_at_the_touch(tmp_path: Path) -
         _BuyOnFirstQuote({"size": 5.0}), load_market_data(path), BacktestConfig(fee_rate=0, slippage_bps=0)
     )
     assert result.position.tolist()[:3] == [2.0, 4.0, 5.0]
+
+
+def test_the_report_shows_the_prices_of_an_asset_below_a_cent(tmp_path: Path) -> None:
+    # Two decimals printed every price of a sub-cent coin as 0.00 and its trade's PnL as -0.00.
+    # Below 1, four significant digits are shown.
+    ts = np.array([1704067200.0, 1704067260.0])
+    equity = np.array([10_000.0, 9_999.9966])
+    trade = TradeRecord(
+        trade_id="t1",
+        asset="SHIBUSDT",
+        side="LONG",
+        entry_time=ts[0],
+        exit_time=ts[1],
+        entry_price=0.00002134,
+        exit_price=0.00002131,
+        size=300_000.0,
+        gross_pnl=-0.003,
+        fees=0.0004,
+        net_pnl=-0.0034,
+    )
+    metrics = compute_metrics(ts=ts, equity=equity, balance=10_000.0, trades=[trade])
+    info = {"strategy": "m:S", "data": "SHIBUSDT.csv"}
+    position = np.zeros(2)
+    write_report(
+        tmp_path, metrics=metrics, trades=[trade], ts=ts, equity=equity, position=position, run_info=info
+    )
+    page = (tmp_path / "report.html").read_text()
+    row = page[page.index("<td>t1</td>") :].split("</tr>")[0]
+    assert "<td>0.00002134</td><td>0.00002131</td>" in row
+    assert "<td>-0.003400</td>" in row

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +86,13 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}"
     return str(v)
+
+
+def _amount(v: float) -> str:
+    """Two decimals from 1 up; below, four significant digits (a sub-cent price is not 0.00)."""
+    if v == 0 or not math.isfinite(v) or abs(v) >= 1:
+        return f"{v:,.2f}"
+    return f"{v:.{3 - math.floor(math.log10(abs(v)))}f}"
 
 
 METRIC_LABELS: dict[str, str] = {
@@ -191,10 +199,10 @@ def _html(
                 t.side,
                 _iso(t.entry_time),
                 _iso(t.exit_time),
-                f"{t.entry_price:,.2f}",
-                f"{t.exit_price:,.2f}",
+                _amount(t.entry_price),
+                _amount(t.exit_price),
                 f"{t.size:g}",
-                f"{t.net_pnl:,.2f}",
+                _amount(t.net_pnl),
             )
         )
         + "</tr>"
