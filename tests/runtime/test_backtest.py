@@ -189,3 +189,21 @@ def test_the_report_shows_the_prices_of_an_asset_below_a_cent(tmp_path: Path) ->
     row = page[page.index("<td>t1</td>") :].split("</tr>")[0]
     assert "<td>0.00002134</td><td>0.00002131</td>" in row
     assert "<td>-0.003400</td>" in row
+
+
+def test_the_report_of_a_quote_replay_counts_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "ETHUSDT.csv"
+    path.write_text("ts,bid,ask\n" + "".join(f"{1704067200 + i},{100 + i},{100.5 + i}\n" for i in range(3)))
+    result = run_backtest(_BuyOnFirstQuote({"size": 1.0}), load_market_data(path), BacktestConfig())
+    write_report(
+        tmp_path / "out",
+        metrics=result.metrics,
+        trades=result.trades,
+        ts=result.ts,
+        equity=result.equity,
+        position=result.position,
+        run_info=result.run_info,
+    )
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "UTC, 3 quotes</p>" in page  # not "3 bars"
+    assert "<th>Total PnL</th>" in page

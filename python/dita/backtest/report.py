@@ -214,7 +214,9 @@ def _html(
         else ""
     )
     img = base64.b64encode(png).decode("ascii")
-    period = f"{_iso(metrics.start)} to {_iso(metrics.end)} UTC, {metrics.bars:,} bars"
+    # ``metrics.bars`` counts data rows, quotes in a quote replay.
+    unit = "quotes" if run_info.get("kind") == "quotes" else "bars"
+    period = f"{_iso(metrics.start)} to {_iso(metrics.end)} UTC, {metrics.bars:,} {unit}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dita backtest: {html.escape(title)}</title>
 <style>
