@@ -105,7 +105,8 @@ def strip(value: dict[str, Any]) -> dict[str, Any]:
 
 def projected(client: Any, kernel_id: str) -> dict[str, Any]:
     """What the cluster holds for one kernel, in snapshot() shape."""
-    slots = {k: v for k, v in read_map(client, SLOTS_MAP).items() if k.startswith(f"{kernel_id}:")}
+    # By the kernel_id field, not the key: kernel ids may contain ':' ("k1:2" owns "k1:2:0").
+    slots = {k: v for k, v in read_map(client, SLOTS_MAP).items() if v.get("kernel_id") == kernel_id}
     accounts = read_map(client, ACCOUNTS_MAP)
     controls = read_map(client, CONTROL_MAP)
     return {

@@ -9,7 +9,13 @@ from hz_helpers import expected, make_venue, mixed_workload, projected
 
 from dita import ExecutionKernel, KernelIntent
 from dita.projection import Projection
-from dita.projection.hazelcast import HazelcastProjection, cluster_settings
+from dita.projection.hazelcast import (
+    SLOTS_MAP,
+    HazelcastProjection,
+    LifecycleState,
+    cluster_settings,
+    to_json_value,
+)
 from dita.services.hazelcast import HazelcastMember
 
 
@@ -166,3 +172,67 @@ def test_unreachable_cluster_never_reaches_the_strategy(kernel_id: str) -> None:
         assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
     finally:
         kernel.close()  # must not raise either
+
+
+def _open_positions(kernel: ExecutionKernel, slots: range) -> None:
+    for slot_id in slots:
+        tag = f"{kernel.kernel_id}-{slot_id}"
+        enter = KernelIntent(f"{tag}-e", f"{tag}-t", slot_id, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+        assert kernel.process_intent(enter).state.name == "POSITION_OPEN"
+
+
+def test_a_kernel_restarted_with_fewer_slots_leaves_no_stale_slots(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The slots a restarted kernel no longer has leave dita_slots (else their old open
+    positions stay in the operators' queries for good); kernels whose ids share a prefix
+    with it, or extend it past a colon, keep theirs."""
+    neighbours = (f"{kernel_id}0", f"{kernel_id}:1")
+    first = _projection(hz_member, interval=30.0, heartbeat=3600.0)  # publishes on sync only
+    # 12 slots: slot 10 is above the new 4 as a number, below it as a string.
+    kids = (kernel_id, *neighbours)
+    before = [ExecutionKernel(max_slots=12, projection=first, kernel_id=kid) for kid in kids]
+    for kernel in before:
+        _open_positions(kernel, range(12))
+    assert first.sync(timeout=30)
+    neighbour_rows = {kid: projected(hz_client, kid) for kid in neighbours}
+    for kernel in before:
+        kernel.close()
+
+    second = _projection(hz_member, interval=30.0, heartbeat=3600.0)
+    kernel = ExecutionKernel(max_slots=4, projection=second, kernel_id=kernel_id)
+    try:
+        _open_positions(kernel, range(1, 3))
+        assert second.sync(timeout=30)
+        assert projected(hz_client, kernel_id) == expected(kernel.snapshot())
+        # What an operator sees: the open-positions query names only slots the kernel has.
+        with hz_client.sql.execute(
+            "SELECT slot_id FROM dita_slots WHERE fsm_state = 'POSITION_OPEN' AND kernel_id = ? "
+            "ORDER BY slot_id",
+            kernel_id,
+        ).result() as rows:
+            assert [row["slot_id"] for row in rows] == [1, 2]
+        for kid, rows in neighbour_rows.items():
+            assert projected(hz_client, kid) == rows
+            assert len(rows["slot_keys"]) == 12
+    finally:
+        kernel.close()
+
+
+def test_a_reconnect_removes_slots_beyond_max_slots_again(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """Entries beyond max_slots that reach the cluster after the attach (a merge after a
+    split brain) go with the republish on the next connect."""
+    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)
+    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        stale = dict(kernel.slot_dict(0), slot_id=5, kernel_id=kernel_id, fsm_state="POSITION_OPEN")
+        hz_client.get_map(SLOTS_MAP).blocking().set(f"{kernel_id}:5", to_json_value(stale))
+        assert len(projected(hz_client, kernel_id)["slot_keys"]) == 3
+        projection._on_lifecycle(LifecycleState.CONNECTED)  # what the client reports on a reconnect
+        assert projection.sync(timeout=30)
+        assert projected(hz_client, kernel_id) == expected(kernel.snapshot())
+    finally:
+        kernel.close()

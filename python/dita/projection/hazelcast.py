@@ -17,6 +17,11 @@ updates to one slot between two cycles costs one write. When the cluster is away
 publisher stops draining (the kernel's dirty set is bounded by ``max_slots``), and when a
 connection is back it republishes everything, because a restarted cluster may have lost
 the maps.
+
+A kernel id may come back with fewer slots (a restart with a smaller ``max_slots``): on
+attach, and again on each connect, the entries of that kernel id numbered at or above its
+``max_slots`` are removed on the members (``remove_all`` with a predicate on the
+``kernel_id`` and ``slot_id`` fields), else their last state would stay in the map for good.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ with warnings.catch_warnings():
     from hazelcast.core import HazelcastJsonValue
     from hazelcast.future import Future, combine_futures
     from hazelcast.lifecycle import LifecycleState
+    from hazelcast.predicate import Predicate, and_, equal, greater_or_equal
     from hazelcast.proxy.map import BlockingMap, Map
 
     from hazelcast import reactor as _hz_reactor
@@ -263,6 +269,15 @@ _CONTROL_PLANE_DDL = (
 )
 
 
+def slots_beyond(kernel_id: str, max_slots: int) -> Predicate:
+    """The ``dita_slots`` entries of ``kernel_id`` numbered ``max_slots`` and above.
+
+    Matched on the value's fields, not the key: a key prefix would also take the entries of
+    kernel ids that extend this one (``k1`` and ``k10``, or ``k1:2`` whose keys are ``k1:2:N``).
+    """
+    return and_(equal("kernel_id", kernel_id), greater_or_equal("slot_id", max_slots))
+
+
 def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
     """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names."""
     samples = {
@@ -286,6 +301,7 @@ class _Written:
     writes: int
     full: bool
     account: bool
+    pruned: bool  # the removal of the kernel's slots beyond max_slots was among the writes
 
 
 class HazelcastProjection:
@@ -326,6 +342,9 @@ class HazelcastProjection:
         self._cycle_done = threading.Condition(self._lock)
         self._kernels: dict[str, ExecutionKernel] = {}
         self._resync: set[str] = set()
+        # Kernels whose entries beyond max_slots (left by an earlier run with more slots) are
+        # still to be removed; kept until a cycle that removed them has been confirmed.
+        self._prune: set[str] = set()
         self._mappings_made = False
         self._mappings_retry_at = 0.0
         self._mapping_error = ""
@@ -361,6 +380,9 @@ class HazelcastProjection:
             with self._lock:
                 self._connected = True
                 self._resync.update(self._kernels)
+                # The removal may never have reached this cluster (a merge after a split brain
+                # brings back entries the other side removed).
+                self._prune.update(self._kernels)
                 self._mappings_made = False  # a restarted cluster has lost its SQL catalog
                 self._mappings_retry_at = 0.0
             _log.info("hazelcast projection connected to %s; resyncing", self.cluster_members)
@@ -393,6 +415,7 @@ class HazelcastProjection:
             if not closed:
                 self._kernels[kid] = kernel
                 self._resync.add(kid)
+                self._prune.add(kid)
                 self._last_ok_drain.setdefault(kid, time.monotonic())
         if closed:
             kernel.set_projection_enabled(False)
@@ -409,6 +432,7 @@ class HazelcastProjection:
         with self._lock:
             self._kernels.pop(kid, None)
             self._resync.discard(kid)
+            self._prune.discard(kid)
             self._last_ok_drain.pop(kid, None)
             empty = not self._kernels
         kernel.set_projection_enabled(False)
@@ -495,6 +519,7 @@ class HazelcastProjection:
             self._inflight = False
         exc = done.exception()
         if exc is not None:
+            self._retry_prune(w.kernel_id for w in written if w.pruned)
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
             with self._cycle_done:
                 self._cycles += 1
@@ -521,6 +546,10 @@ class HazelcastProjection:
                 self._last_error = ""
             self._cycle_done.notify_all()
 
+    def _retry_prune(self, kernel_ids: Iterable[str]) -> None:
+        with self._lock:
+            self._prune.update(kid for kid in kernel_ids if kid in self._kernels)
+
     def _make_mappings(self, kernel: ExecutionKernel) -> None:
         # SQL is for operators; a cluster without it must not stop the maps from updating.
         try:
@@ -546,6 +575,7 @@ class HazelcastProjection:
         try:
             with kernel_reads():
                 slots, account, control = publish_dirty(kernel, full=full)
+                max_slots = kernel.max_slots
                 if account is None and drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat:
                     # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead one.
                     account = kernel.account()
@@ -556,11 +586,18 @@ class HazelcastProjection:
                 self._resync.add(kid)
                 self._busy += 1
             return None
+        with self._lock:
+            prune = kid in self._prune
+            self._prune.discard(kid)
         now = time.time()
         assert self._maps is not None
         slots_map, accounts_map, control_map = self._maps
         futures: list[Future[Any]] = []
         try:
+            if prune:
+                # On the members, without reading keys; it cannot meet the put_all below,
+                # which writes only slots under max_slots.
+                futures.append(slots_map.remove_all(slots_beyond(kid, max_slots)))
             if slots:
                 values = {}
                 for key, value in slots.items():
@@ -577,10 +614,12 @@ class HazelcastProjection:
                 control["projected_at"] = now
                 futures.append(control_map.set(kid, to_json_value(control)))
         except Exception as exc:
+            if prune:
+                self._retry_prune([kid])
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
             return None
         updates = len(slots) + (account is not None) + (control is not None)
-        return futures, _Written(kid, drained_at, updates, len(futures), full, account is not None)
+        return futures, _Written(kid, drained_at, updates, len(futures), full, account is not None, prune)
 
     def sync(self, timeout: float | None = 10.0) -> bool:
         """Publish every dirty key now; True when a full cycle succeeded within ``timeout``."""
