@@ -1,4 +1,4 @@
-"""Intent builder and a silent venue shared by the kernel tests (imported by module name:
+"""Intent builder and test venues shared by the kernel tests (imported by module name:
 pytest puts this directory on sys.path)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from dita import KernelIntent, VenueEvent
+from dita import KernelIntent, MockVenueAdapter, VenueEvent, VenueOrder
 
 _ids = itertools.count(1)
 
@@ -39,3 +39,43 @@ class SilentVenue:
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         return []
+
+
+class OverMock:
+    """A Python venue over the native mock ``inner``: each method asks it, and a test venue
+    changes only what it plays differently."""
+
+    name = "over-mock"
+
+    def __init__(self, inner: MockVenueAdapter) -> None:
+        self.inner = inner
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        return self.inner.submit(order)
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        return self.inner.cancel(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return self.inner.open_orders()
+
+    def positions(self) -> dict[str, float]:
+        return self.inner.positions()
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        return self.inner.order_status(client_order_id)
+
+
+class TimesOut(OverMock):
+    """Places the order at the inner venue (or not) and then times out, like a lost reply."""
+
+    name = "times-out"
+
+    def __init__(self, inner: MockVenueAdapter, *, reaches_venue: bool) -> None:
+        super().__init__(inner)
+        self.reaches_venue = reaches_venue
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        if self.reaches_venue:
+            self.inner.submit(order)
+        raise TimeoutError("no reply within 5 s")

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kernel_helpers import intent
+from kernel_helpers import OverMock, TimesOut, intent
 
 from dita import (
     ExecutionKernel,
@@ -70,33 +70,6 @@ def test_orders_only_the_venue_knows_are_canceled_or_reported(tmp_path: Path) ->
     report = kernel.reconcile_with_venue()
     assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["someone-else-1"]
     assert venue.open_orders() == []
-
-
-class TimesOut:
-    """Places the order at the inner venue (or not) and then times out, like a lost reply."""
-
-    name = "times-out"
-
-    def __init__(self, inner: MockVenueAdapter, *, reaches_venue: bool) -> None:
-        self.inner = inner
-        self.reaches_venue = reaches_venue
-
-    def submit(self, order: VenueOrder) -> list[Any]:
-        if self.reaches_venue:
-            self.inner.submit(order)
-        raise TimeoutError("no reply within 5 s")
-
-    def cancel(self, order: VenueOrder) -> list[Any]:
-        return self.inner.cancel(order)
-
-    def open_orders(self) -> list[VenueOrder]:
-        return self.inner.open_orders()
-
-    def positions(self) -> dict[str, float]:
-        return self.inner.positions()
-
-    def order_status(self, client_order_id: str) -> VenueOrder | None:
-        return self.inner.order_status(client_order_id)
 
 
 def test_a_timed_out_submit_that_reached_the_venue_is_acknowledged_and_filled(tmp_path: Path) -> None:
@@ -699,31 +672,16 @@ def test_malformed_positions_land_in_the_report_with_what_was_done(positions: An
     assert report.position_mismatches == [] and not report.clean
 
 
-class Follows:
+class Follows(OverMock):
     """The mock (orders rest), with a ``watch`` that records what it is told to follow, or
     refuses to."""
 
     name = "follows"
 
     def __init__(self, *, refuse: bool = False) -> None:
-        self.inner = MockVenueAdapter(fill_rate=0.0)
+        super().__init__(MockVenueAdapter(fill_rate=0.0))
         self.refuse = refuse
         self.watched: list[str] = []
-
-    def submit(self, order: VenueOrder) -> list[Any]:
-        return self.inner.submit(order)
-
-    def cancel(self, order: VenueOrder) -> list[Any]:
-        return self.inner.cancel(order)
-
-    def open_orders(self) -> list[VenueOrder]:
-        return self.inner.open_orders()
-
-    def positions(self) -> dict[str, float]:
-        return self.inner.positions()
-
-    def order_status(self, client_order_id: str) -> VenueOrder | None:
-        return self.inner.order_status(client_order_id)
 
     def watch(self, order: VenueOrder) -> None:
         if self.refuse:

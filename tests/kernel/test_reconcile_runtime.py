@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernel_helpers import TimesOut
 from pydantic import BaseModel, ConfigDict
 
-from dita import ExecutionKernel, MockVenueAdapter, TradeStage, VenueOrder
+from dita import ExecutionKernel, MockVenueAdapter, TradeStage
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
 
@@ -29,38 +30,11 @@ class BuysWhenFlat(Strategy[NoParams]):
         self.my_fills.append(fill)
 
 
-class LosesReplies:
-    """Places each order at the inner mock (or not) and then times out, as a lost reply."""
-
-    name = "loses-replies"
-
-    def __init__(self, *, reaches_venue: bool) -> None:
-        self.inner = MockVenueAdapter()
-        self.reaches_venue = reaches_venue
-
-    def submit(self, order: VenueOrder) -> list[Any]:
-        if self.reaches_venue:
-            self.inner.submit(order)
-        raise TimeoutError("no reply within 5 s")
-
-    def cancel(self, order: VenueOrder) -> list[Any]:
-        return self.inner.cancel(order)
-
-    def open_orders(self) -> list[VenueOrder]:
-        return self.inner.open_orders()
-
-    def positions(self) -> dict[str, float]:
-        return self.inner.positions()
-
-    def order_status(self, client_order_id: str) -> VenueOrder | None:
-        return self.inner.order_status(client_order_id)
-
-
 def _bar(i: int) -> Bar:
     return Bar("BTCUSDT", 1_700_000_000.0 + 60 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0)
 
 
-def _running(venue: LosesReplies) -> tuple[TradingRuntime, BuysWhenFlat, ExecutionKernel]:
+def _running(venue: TimesOut) -> tuple[TradingRuntime, BuysWhenFlat, ExecutionKernel]:
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-rec")
     kernel.set_seed_capital(10_000.0)
     runtime = TradingRuntime(kernel)
@@ -73,7 +47,7 @@ def _running(venue: LosesReplies) -> tuple[TradingRuntime, BuysWhenFlat, Executi
 
 
 def test_a_lost_submit_ended_by_reconciliation_frees_its_strategy() -> None:
-    venue = LosesReplies(reaches_venue=False)
+    venue = TimesOut(MockVenueAdapter(), reaches_venue=False)
     runtime, strategy, kernel = _running(venue)
     report = runtime.reconcile_with_venue()
     assert len(report.lost_submits) == 1
@@ -86,7 +60,7 @@ def test_a_lost_submit_ended_by_reconciliation_frees_its_strategy() -> None:
 
 
 def test_a_fill_booked_by_reconciliation_reaches_its_strategy() -> None:
-    venue = LosesReplies(reaches_venue=True)
+    venue = TimesOut(MockVenueAdapter(), reaches_venue=True)
     runtime, strategy, kernel = _running(venue)
     heard: list[str] = []
     runtime.event_listeners.append(lambda ev: heard.append(ev.kind.name))
@@ -103,7 +77,7 @@ def test_a_fill_booked_by_reconciliation_reaches_its_strategy() -> None:
 
 
 def test_an_exit_fill_booked_by_reconciliation_closes_the_strategys_trade() -> None:
-    venue = LosesReplies(reaches_venue=True)
+    venue = TimesOut(MockVenueAdapter(), reaches_venue=True)
     runtime, strategy, kernel = _running(venue)
     runtime.reconcile_with_venue()
     assert strategy.position("BTCUSDT") == 0.5
@@ -117,13 +91,12 @@ def test_an_exit_fill_booked_by_reconciliation_closes_the_strategys_trade() -> N
     assert strategy.position("BTCUSDT") == 0.0 and not strategy.busy("BTCUSDT")
 
 
-class FillsPartOfEachOrder(LosesReplies):
+class FillsPartOfEachOrder(TimesOut):
     """Fills half of each order and rests the rest (its reply lost too), and takes bars: a
     venue whose resting orders fill on the data the runtime hands it."""
 
     def __init__(self) -> None:
-        super().__init__(reaches_venue=True)
-        self.inner = MockVenueAdapter(partial_fill_rate=1.0)
+        super().__init__(MockVenueAdapter(partial_fill_rate=1.0), reaches_venue=True)
         self.bars: list[float] = []
 
     def on_bar(self, *bar: Any) -> list[Any]:
