@@ -1232,14 +1232,8 @@ def test_a_malformed_answer_about_one_order_loses_no_fill_of_another(
     assert [(e.kind.name, e.fill_id, e.size) for e in later] == [("FILL", "BTCUSDT:4301", 0.008)]
 
 
-def test_an_answer_that_raises_while_read_loses_nothing(
-    make_venue: VenueFactory, exchange: RecordedExchange, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Whatever breaks while one order's answer is read (here: its fee), the poll returns the
-    events it has, and that order's fill comes once its answer reads."""
-    venue = make_venue()
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
-    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+def break_fees(venue: CcxtVenue, monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Makes reading a trade's fee raise until the returned switch's ``"on"`` is set False."""
     real_quote_fee = venue._quote_fee
     broken = {"on": True}
 
@@ -1249,6 +1243,18 @@ def test_an_answer_that_raises_while_read_loses_nothing(
         return real_quote_fee(trade, price)
 
     monkeypatch.setattr(venue, "_quote_fee", quote_fee)
+    return broken
+
+
+def test_an_answer_that_raises_while_read_loses_nothing(
+    make_venue: VenueFactory, exchange: RecordedExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever breaks while one order's answer is read (here: its fee), the poll returns the
+    events it has, and that order's fill comes once its answer reads."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    broken = break_fees(venue, monkeypatch)
     for _ in range(2):
         exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
         exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
@@ -1263,15 +1269,7 @@ def test_an_answer_that_breaks_after_the_ack_leaves_the_ack_to_report(
     """The submit's answer breaks on a fill (its fee, here): the ack was counted as reported
     all the same and lost with the answer, so the kernel never heard it from the adapter."""
     venue = make_venue()
-    real_quote_fee = venue._quote_fee
-    broken = {"on": True}
-
-    def quote_fee(trade: dict, price: float) -> tuple:
-        if broken["on"]:
-            raise KeyError("fee")
-        return real_quote_fee(trade, price)
-
-    monkeypatch.setattr(venue, "_quote_fee", quote_fee)
+    broken = break_fees(venue, monkeypatch)
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     with pytest.raises(KeyError):
         venue.submit(make_order("s1-entry-1", size=0.015, reference_price=91000.0))
