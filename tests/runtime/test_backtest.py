@@ -59,15 +59,7 @@ def test_metrics_match_an_independent_pandas_computation(two_months: Path, tmp_p
     strategy = SmaCrossover({"fast": 20, "slow": 60, "trade_size": 0.02})
     result = run_backtest(strategy, data, BacktestConfig(balance=balance, fee_rate=0.0005))
     out = tmp_path / "run"
-    write_report(
-        out,
-        metrics=result.metrics,
-        trades=result.trades,
-        ts=result.ts,
-        equity=result.equity,
-        position=result.position,
-        run_info=result.run_info,
-    )
+    result.write_report(out)
     assert sorted(p.name for p in out.iterdir()) == sorted(ARTEFACTS)
     m = json.loads((out / "metrics.json").read_text())["metrics"]
     eq = pd.read_csv(out / "equity.csv", parse_dates=["timestamp"]).set_index("timestamp")["equity"]
@@ -195,15 +187,7 @@ def test_the_report_of_a_quote_replay_counts_quotes(tmp_path: Path) -> None:
     path = tmp_path / "ETHUSDT.csv"
     path.write_text("ts,bid,ask\n" + "".join(f"{1704067200 + i},{100 + i},{100.5 + i}\n" for i in range(3)))
     result = run_backtest(_BuyOnFirstQuote({"size": 1.0}), load_market_data(path), BacktestConfig())
-    write_report(
-        tmp_path / "out",
-        metrics=result.metrics,
-        trades=result.trades,
-        ts=result.ts,
-        equity=result.equity,
-        position=result.position,
-        run_info=result.run_info,
-    )
+    result.write_report(tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text()
     assert "UTC, 3 quotes</p>" in page  # not "3 bars"
     assert "<th>Total PnL</th>" in page

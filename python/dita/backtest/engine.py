@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,20 @@ class BacktestResult:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.elapsed_s if self.elapsed_s > 0 else math.inf
+
+    def write_report(self, out: Path) -> dict[str, Path]:
+        """This run's artefacts (``dita.backtest.report.write_report``) in ``out``; their paths."""
+        from dita.backtest.report import write_report  # pyarrow's CSV writer only when reporting
+
+        return write_report(
+            out,
+            metrics=self.metrics,
+            trades=self.trades,
+            ts=self.ts,
+            equity=self.equity,
+            position=self.position,
+            run_info=self.run_info,
+        )
 
 
 class _Recorder:

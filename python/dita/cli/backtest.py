@@ -60,7 +60,6 @@ def backtest(
 
     from dita.backtest.data import DataError, load_market_data, parse_time
     from dita.backtest.engine import BacktestConfig, run_backtest
-    from dita.backtest.report import write_report
     from dita.data import SAMPLE_BARS
 
     try:
@@ -118,15 +117,7 @@ def backtest(
         result = run_backtest(strat, history, config, progress=advance)
 
     try:
-        paths = write_report(
-            out,
-            metrics=result.metrics,
-            trades=result.trades,
-            ts=result.ts,
-            equity=result.equity,
-            position=result.position,
-            run_info=result.run_info,
-        )
+        paths = result.write_report(out)
     except OSError as exc:  # e.g. a full disk after the check above
         fail(f"cannot write the report to {out}: {exc}", code=1)
     failed = [s for s in result.strategy_status if s["status"] == "ERROR"]
