@@ -130,8 +130,10 @@ def _check_answer(theirs: Any) -> None:
 
 def _missed_fill(mine: VenueOrder, theirs: VenueOrder) -> tuple[float, float] | None:
     """The size and price of what the venue filled beyond what the kernel booked (None when
-    nothing). Raises ``_Malformed`` when the venue filled more without any usable price, so
-    nothing is applied for the order rather than its end without its fill."""
+    nothing); the answer is checked first (``_check_answer``). Raises ``_Malformed`` when the
+    answer is malformed or the venue filled more without any usable price, so nothing is
+    applied for the order rather than its end without its fill."""
+    _check_answer(theirs)
     missed = theirs.filled_size - mine.filled_size
     if missed <= QTY_EPS:
         return None
@@ -285,7 +287,7 @@ def reconcile_with_venue(
     owned_venue_ids: set[str] = set()
 
     def own(theirs: VenueOrder) -> None:
-        # A malformed id is not taken (nor raised on): ``_check_answer`` names it.
+        # A malformed id is not taken (nor raised on): ``_missed_fill`` names it.
         venue_order_id = getattr(theirs, "venue_order_id", None)
         if isinstance(venue_order_id, str):
             owned_venue_ids.add(venue_order_id)
@@ -324,7 +326,6 @@ def reconcile_with_venue(
                 apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
                 report.lost_submits.append(item)
                 continue
-            _check_answer(theirs)
             fill = _missed_fill(mine, theirs)
             stage = kernel.slot_state(mine.slot_id).fsm_state
             if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
@@ -365,7 +366,6 @@ def reconcile_with_venue(
             report.unresolved.append({**item, "reason": reason})
             continue
         try:
-            _check_answer(theirs)
             fill = _missed_fill(mine, theirs)
         except _Malformed as malformed:
             report.unresolved.append(malformed.unresolved(item))
