@@ -11,7 +11,6 @@ whose fate the venue cannot tell stays in flight and is listed as unresolved.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from dita._kernel import (
     VenueOrder,
     VenueOrderStatus,
 )
+from dita._numbers import is_real
 from dita.venues import VenueUnavailable, describe
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class _Malformed(Exception):
 
 def _finite(value: object) -> TypeGuard[float]:
     """A real number (not a bool, not text) that is finite."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    return is_real(value) and math.isfinite(value)
 
 
 # The venue's figures of an order that reconciliation turns into fills and ends.

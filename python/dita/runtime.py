@@ -19,7 +19,6 @@ if it had seen every bar). Kernel marks are deferred the same way, to submits an
 from __future__ import annotations
 
 import math
-import numbers
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +28,7 @@ from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
+from dita._numbers import is_real
 from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
 
@@ -682,7 +682,7 @@ def _time_or_price_problem(
         return f"{where}: asset {item.asset!r} is not an asset name (a non-empty string)"
     for name in ("ts", *prices, *sizes):
         value = getattr(item, name)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not is_real(value):
             return f"{where}: {name} {value!r} is not a number"
     if not (math.isfinite(item.ts) and item.ts >= 0):
         return f"{where}: ts must be a finite time >= 0"

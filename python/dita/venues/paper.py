@@ -27,7 +27,6 @@ kernel; ``submit`` and ``cancel`` return their own events synchronously.
 from __future__ import annotations
 
 import math
-import numbers
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._numbers import is_real
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents
 
@@ -106,8 +106,7 @@ class _Working:
 
 
 def _finite(field: str, value: float, *, positive: bool = False) -> float:
-    # Any real number (a numpy float32 from a float32 column too); a bool or text is a mistake.
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+    if not is_real(value):
         raise TypeError(f"{field} must be a number, got {value!r}")
     number = float(value)
     if not math.isfinite(number):
