@@ -1820,17 +1820,8 @@ class ClickHouseJournal:
             # Logged before it is published: whoever finds the writer blocked finds it logged.
             with self._cond:
                 rows = self._pending_rows
-            log.error(
-                "journal %s is blocked: ClickHouse refuses inserts into %s (%s), and retrying alone "
-                "will not get them in: %s. %d rows are kept and tried again every %g s and at each "
-                "flush(); fix the cause and they are written",
-                self.target.display,
-                table,
-                cause,
-                error,
-                rows,
-                self.retry_blocked,
-            )
+            why = self._blocked_text(table, cause, error, rows)
+            log.error("journal %s is blocked: %s", self.target.display, why)
         with self._cond:
             since = before.since if before is not None and again else time.monotonic()
             self._blocked = _Blocked(table, cause, error, since, attempt_no)
@@ -1870,10 +1861,16 @@ class ClickHouseJournal:
         blocked = self._blocked
         assert blocked is not None
         return JournalBlockedError(
-            f"journal writes to {self.target.display} are blocked: ClickHouse refuses inserts into "
-            f"{blocked.table} ({blocked.cause}), and retrying alone will not get them in: "
-            f"{blocked.error}. {self._pending_rows} rows are kept and tried again every "
-            f"{self.retry_blocked:g} s and at each flush(); fix the cause and they are written"
+            f"journal writes to {self.target.display} are blocked: "
+            + self._blocked_text(blocked.table, blocked.cause, blocked.error, self._pending_rows)
+        )
+
+    def _blocked_text(self, table: str, cause: str, error: str, rows: int) -> str:
+        """What blocks the writer and what becomes of the rows: the log and the error say it alike."""
+        return (
+            f"ClickHouse refuses inserts into {table} ({cause}), and retrying alone will not get them "
+            f"in: {error}. {rows} rows are kept and tried again every {self.retry_blocked:g} s and at "
+            "each flush(); fix the cause and they are written"
         )
 
     def _reject(self, kernel_id: str, table: str, row: tuple[Any, ...], exc: BaseException) -> None:
