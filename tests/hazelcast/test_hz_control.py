@@ -392,3 +392,32 @@ def test_a_change_arriving_while_a_resync_reads_the_entries_is_not_lost(
     finally:
         monkeypatch.undo()
         kernel.close()
+
+
+def test_the_latest_write_wins_whatever_the_operators_clocks_say(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator whose clock is behind the one who wrote last must still halt the kernels:
+    stamps are taken from the wall clock only while it is past every stamp they compete with."""
+    import dita.control.hazelcast as control_hz
+
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        # Operator A's clock runs a minute ahead: a global LIVE, then LIVE for this kernel.
+        with monkeypatch.context() as ahead:
+            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
+            write_entry(hz_client, None, {"mode": "LIVE"}, updated_by="operator-a")
+            write_entry(hz_client, kernel_id, {"mode": "LIVE", "verbosity": "DEBUG"}, updated_by="operator-a")
+        assert eventually(lambda: mode(kernel) == "LIVE")
+        # Operator B, on the right time, halts every kernel: a later write, so it wins.
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        # ... and B resumes this kernel alone, in its own entry, after the global HALTED.
+        write_entry(hz_client, kernel_id, {"mode": "REDUCE_ONLY"}, updated_by="operator-b")
+        assert eventually(lambda: mode(kernel) == "REDUCE_ONLY")
+        assert kernel.control()["verbosity"] == "DEBUG"  # a field B did not write stays A's
+        stamps = {k: v["mode_at"] for k, v in plane.entries().items()}
+        assert stamps[kernel_id] > stamps["*"]
+    finally:
+        kernel.close()

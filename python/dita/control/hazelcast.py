@@ -2,9 +2,11 @@
 
 Operators write entries into the map ``dita_control_plane``: key ``*`` (every kernel) or a
 kernel id. An entry holds any of ``mode``, ``verbosity`` and ``debug_clickhouse_enabled``,
-each with the wall-clock time it was set (``mode_at`` ...). A kernel runs, field by field,
+each with the wall-clock time it was set (``mode_at`` ...), or just past the newest stamp it
+competes with when the writer's clock is behind that one. A kernel runs, field by field,
 the most recently set value of its own entry and the global one, so ``set --mode HALTED``
-(global) halts everyone, and a later ``set --kernel K --mode LIVE`` resumes only K.
+(global) halts everyone, and a later ``set --kernel K --mode LIVE`` resumes only K, whatever
+the operators' clocks say.
 
 What each kernel actually runs with is projected separately (map ``dita_control``, written by
 ``HazelcastProjection``), so operators can see a change take effect.
@@ -17,6 +19,7 @@ unreachable the kernel keeps its last known control state, logs that it does, an
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -113,9 +116,9 @@ def write_entry(
     key = _validate_kernel_id(kernel_id)
     cp_map: BlockingMap[str, Any] = client.get_map(CONTROL_PLANE_MAP).blocking()
     for _ in range(50):
-        now = time.time()
         current = cp_map.get(key)
         entry = _decode(key, current) if current is not None else {}
+        now = _stamp_after(_competing_stamps(cp_map, key, change))
         for field, value in change.items():
             entry[field] = value
             entry[f"{field}_at"] = now
@@ -129,6 +132,39 @@ def write_entry(
         elif cp_map.replace_if_same(key, current, new):
             return entry
     raise ControlPlaneUnavailable(f"control entry {key!r} kept changing under us; try again")
+
+
+def _wall_clock() -> float:
+    """This writer's clock (a function of its own so a test can set it apart from the client's)."""
+    return time.time()
+
+
+def _competing_stamps(cp_map: BlockingMap[str, Any], key: str, change: Mapping[str, Any]) -> list[float]:
+    """The stamps a write of ``change`` into entry ``key`` must beat to take effect: the changed
+    fields' stamps in every entry a kernel composes with this one (for the global entry, all
+    of them; for a kernel's entry, its own and the global one)."""
+    keys = None if key == GLOBAL else [GLOBAL, key]
+    if keys is None:
+        raw = dict(cp_map.entry_set())
+    else:
+        raw = {k: v for k in keys if (v := cp_map.get(k)) is not None}
+    stamps = []
+    for k, value in raw.items():
+        entry = _decode(k, value)
+        for field in change:
+            at = entry.get(f"{field}_at")
+            if isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at):
+                stamps.append(float(at))
+    return stamps
+
+
+def _stamp_after(stamps: Sequence[float]) -> float:
+    """The writer's clock, or just past the newest of ``stamps`` when the clock is behind it:
+    the latest write wins whatever the writers' clocks say (a HALTED from an operator whose
+    clock is slow must not be ignored)."""
+    now = _wall_clock()
+    newest = max(stamps, default=-math.inf)
+    return now if now > newest else math.nextafter(newest, math.inf)
 
 
 class HazelcastControlPlane:
