@@ -8,13 +8,12 @@ entries next to what each kernel actually runs with (the ``dita_control`` projec
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import fail, require_finite
+from dita.cli._common import fail, out_console, require_finite
 
 __all__ = ["register"]
 
@@ -73,10 +72,9 @@ def show(
     if as_json:
         typer.echo(json.dumps({"entries": entries, "kernels": applied}, indent=2, sort_keys=True))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=sys.stdout, width=max(120, Console().width))
+    console = out_console()
     table = Table(title="control entries (dita_control_plane; '*' = every kernel)", title_justify="left")
     for column in ("entry", "mode", "verbosity", "debug_clickhouse", "updated (UTC)", "by"):
         table.add_column(column)

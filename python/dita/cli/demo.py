@@ -22,6 +22,7 @@ from dita import (
     KernelOutcome,
     MockVenueAdapter,
 )
+from dita.cli._common import out_console
 
 
 def _show(console: Console, label: str, out: KernelOutcome) -> None:
@@ -148,4 +149,4 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo() -> None:
         """Run a short scripted session through the kernel and print slots and account."""
-        run_demo(Console())
+        run_demo(out_console())

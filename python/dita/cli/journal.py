@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import fail
+from dita.cli._common import fail, out_console
 
 __all__ = ["register"]
 
@@ -74,7 +74,6 @@ def _print(result: Any, fmt: str) -> None:
         writer.writerow(result.columns)
         writer.writerows(["" if v is None else v for v in row] for row in result.rows)
     else:
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
@@ -85,7 +84,7 @@ def _print(result: Any, fmt: str) -> None:
             table.add_column(Text(_visible(name)), overflow="fold")
         for row in result.rows:
             table.add_row(*(Text("NULL" if v is None else _visible(str(v))) for v in row))
-        console = Console(file=sys.stdout, width=max(120, Console().width))
+        console = out_console()
         console.print(table)
         console.print(f"{len(result.rows)} row(s)" + (f" ({cut})" if cut else ""))
 
