@@ -406,8 +406,8 @@ def test_bad_dsns_are_refused_naming_the_value(dsn: str, message: str) -> None:
         ("https://desk:s3cret@h:8443/db?x=1", r"'https://desk:\*\*\*@h:8443/db\?x=1' has parameters"),
         ("http://desk@h:notaport/db", r"'http://desk@h:notaport/db' has an invalid port"),
         ("http://desk:s3cret@h:0/db", r"'http://desk:\*\*\*@h:0/db' has port 0"),
-        # A '/' in the password ends the host for a URL parser; the mask still covers it.
-        ("http://desk:pa/ss@h:8123/db", r"'http://desk:\*\*\*@h:8123/db' has an invalid port"),
+        # A '/' in the password would end the host for a URL parser: refused as such.
+        ("http://desk:pa/ss@h:8123/db", r"'http://desk:\*\*\*@h:8123/db' has '/', '\?', '#', '\[' or '\]'"),
         ("http://desk:s3cret@[::1/db", r"'http://desk:\*\*\*@\[::1/db' is not a valid URL"),
     ],
 )
@@ -416,6 +416,23 @@ def test_a_refused_dsn_never_shows_its_password(dsn: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as refused:
         parse_dsn(dsn)
     assert "s3cret" not in str(refused.value) and "pa/ss" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "password", ["12/s3cret", "s3cret/12", "12?s3cret", "12#s3cret", "12[s3cret", "s3cret]"]
+)
+def test_a_password_with_a_character_that_ends_the_host_is_refused_unseen(password: str) -> None:
+    """Such a password would be cut into a host, port and database, its rest shown in the
+    error as the database: refused as it is, naming the percent-encoding to use instead."""
+    with pytest.raises(ValueError, match=r"percent-encoded \(%2F, %3F, %23, %5B, %5D\)") as refused:
+        parse_dsn(f"http://desk:{password}@h:8123/db")
+    assert "s3cret" not in str(refused.value)
+    assert "'http://desk:***@h:8123/db'" in str(refused.value)
+
+
+def test_a_percent_encoded_password_is_decoded() -> None:
+    t = parse_dsn("http://desk:12%2Fs3%3Fc%23r%5Be%5Dt@h:8123/db")
+    assert (t.username, t.password, t.host, t.port, t.database) == ("desk", "12/s3?c#r[e]t", "h", 8123, "db")
 
 
 def test_a_quoted_name_with_escapes_is_refused() -> None:

@@ -125,6 +125,13 @@ def parse_dsn(dsn: str) -> JournalTarget:
             raise ValueError(f"journal dsn {dsn!r} names a directory with a NUL character")
         return JournalTarget(kind="chdb", database=database, path=Path(os.path.realpath(directory)))
     shown = _without_password(dsn)  # errors can end up in logs: never the password
+    if any(c in _userinfo(dsn) for c in _ENDS_HOST):
+        # A URL parser ends the host part there and reads the rest of the password as the
+        # port and database, which an error would then show.
+        raise ValueError(
+            f"journal dsn {shown!r} has '/', '?', '#', '[' or ']' before its last '@' (the end of "
+            "user:password): in a user or password, write them percent-encoded (%2F, %3F, %23, %5B, %5D)"
+        )
     try:
         parsed = urlparse(dsn)
     except ValueError as exc:  # an unclosed '[' of an IPv6 host, say: name the DSN
@@ -157,6 +164,17 @@ def parse_dsn(dsn: str) -> JournalTarget:
         username=unquote(parsed.username or ""),
         password=unquote(parsed.password or ""),
     )
+
+
+# Characters that end (or, for brackets, change) a URL's host part.
+_ENDS_HOST = "/?#[]"
+
+
+def _userinfo(dsn: str) -> str:
+    """The ``user:password`` part of ``dsn``: up to its last ``@`` (a database holds none)."""
+    _, sep, rest = dsn.partition("://")
+    at = rest.rfind("@")
+    return rest[:at] if sep and at >= 0 else ""
 
 
 def _without_password(dsn: str) -> str:
