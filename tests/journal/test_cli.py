@@ -297,3 +297,28 @@ def test_an_empty_result_keeps_its_columns(live: tuple[str, ClickHouseJournal]) 
     assert out.output == "seq,ts,stage\n"
     out = _sql("--dsn", dsn, "-f", "json", "-p", "k=nobody", sql)
     assert json.loads(out.output) == []
+
+
+def test_a_param_of_an_array_map_or_tuple_type_is_read_as_clickhouse_writes_it(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    """As clickhouse-client's --param_: ['t1','t2'] for an Array(String) placeholder (several
+    trades at once), not a text whose quotes were escaped into one ClickHouse cannot parse."""
+    dsn, journal = live
+    first_two = "SELECT DISTINCT trade_id FROM fills FINAL ORDER BY trade_id LIMIT 2"
+    trades = [r[0] for r in journal.query(first_two).rows]
+    assert len(trades) == 2
+    sql = "SELECT count() AS n FROM fills FINAL WHERE trade_id IN {trades:Array(String)}"
+    want = journal.query(sql, {"trades": trades}).rows[0][0]
+    assert want > 0
+    literal = "[" + ", ".join(f"'{t}'" for t in trades) + "]"
+    out = _sql("--dsn", dsn, "-f", "json", "-p", f"trades={literal}", sql)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"n": want}]
+    sql = "SELECT {m:Map(String, Int64)}['b'] AS b, tupleElement({t:Tuple(String, Int64)}, 1) AS s"
+    out = _sql("--dsn", dsn, "-f", "json", "-p", "m={'a':1,'b':2}", "-p", r"t=('it\'s',3)", sql)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"b": 2, "s": "it's"}]
+    # A String placeholder still takes the text as it is, quotes and backslashes included.
+    out = _sql("--dsn", dsn, "-f", "json", "-p", r"s=['a\b']", "SELECT {s:String} AS s")
+    assert json.loads(out.output) == [{"s": r"['a\b']"}]

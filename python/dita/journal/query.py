@@ -415,12 +415,46 @@ def check_bound(body: str, parameters: dict[str, Any]) -> None:
         )
 
 
+class _Literal:
+    """Text clickhouse-connect passes to the server as it is (its ``str()``), not escaped."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_COMPOSITE_TYPES = ("array", "tuple", "map")
+
+
+def _composite_literals(body: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """``parameters`` with each text value for an Array, Tuple or Map placeholder passed as
+    ClickHouse's own text of the value (``['t1','t2']``), as clickhouse-client's ``--param_``.
+
+    clickhouse-connect escapes a text value's quotes and backslashes for a String placeholder;
+    in a composite one that escaping stands outside any string and ClickHouse cannot parse
+    it. The CLI's ``--param`` values (and any over the query socket from it) are all text."""
+    from clickhouse_connect.driver.binding import external_bind_re
+
+    types: dict[str, str] = {}
+    for name, type_ in external_bind_re.findall(body):
+        types.setdefault(name, type_)
+    out = dict(parameters)
+    for name, value in parameters.items():
+        base = types.get(name, "").partition("(")[0].strip().lower()
+        if isinstance(value, str) and base in _COMPOSITE_TYPES:
+            out[name] = _Literal(value)
+    return out
+
+
 def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
     """Check ``sql`` (and that ``parameters`` bind on the server) and run it on a read-only
     client."""
     body = check_read_only(sql)
     if parameters:
         check_bound(body, parameters)
+        parameters = _composite_literals(body, parameters)
     try:
         result = client.query(body, parameters=parameters or None)
     except Exception as exc:
