@@ -529,26 +529,35 @@ class TradingRuntime:
         the venues would refuse (no asset name, not numbers, not finite, inconsistent, earlier
         than the clock) raises ValueError naming the field before anything changes, deferred or
         not."""
-        asset, ts, low, high, close = bar.asset, bar.ts, bar.low, bar.high, bar.close
-        # One chained comparison per bar; NaN fails every one of them, a value that is not a
-        # number raises (the venues refuse both).
+        asset, ts, open_, high, low, close, volume = bar
+        # One chained comparison per bar; NaN fails every one of them, most values that are not
+        # numbers raise (the venues refuse both). A Decimal compares with floats, so the types
+        # are looked at too: all floats at once, anything else number by number.
         try:
             sound = (
                 self._now <= ts < _INF
-                and 0 < low <= bar.open <= high < _INF
+                and 0 < low <= open_ <= high < _INF
                 and low <= close <= high
-                and 0 <= bar.volume < _INF
+                and 0 <= volume < _INF
             )
         except TypeError:
             sound = False
-        if not (sound and isinstance(asset, str) and asset):
+        if not (
+            sound
+            and isinstance(asset, str)
+            and asset
+            and (
+                float is type(ts) is type(open_) is type(high) is type(low) is type(close) is type(volume)
+                or _numbers_real(bar)
+            )
+        ):
             raise ValueError(_bar_problem(bar, self._now))
-        self._now = bar.ts
+        self._now = ts
         self.row += 1
         self._last[asset] = bar
         if self._working or not self.defer_venue_data:
             self._sync_venues()
-            args = (asset, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ts)
+            args = (asset, open_, high, low, close, volume, ts)
             errors: list[Exception] = []
             for venue in self.bar_venues:
                 self._absorb_events(venue.on_bar(*args), errors)
@@ -567,24 +576,32 @@ class TradingRuntime:
     def on_quote(self, quote: Quote) -> None:
         """One quote: venues first, then subscribed strategies. A quote the venues would
         refuse raises ValueError naming the field before anything changes (see ``on_bar``)."""
-        asset = quote.asset
+        asset, ts, bid, ask, bid_size, ask_size = quote
         try:
             sound = (
-                self._now <= quote.ts < _INF
-                and 0 < quote.bid <= quote.ask < _INF
-                and 0 <= quote.bid_size < _INF
-                and 0 <= quote.ask_size < _INF
+                self._now <= ts < _INF
+                and 0 < bid <= ask < _INF
+                and 0 <= bid_size < _INF
+                and 0 <= ask_size < _INF
             )
         except TypeError:
             sound = False
-        if not (sound and isinstance(asset, str) and asset):
+        if not (
+            sound
+            and isinstance(asset, str)
+            and asset
+            and (
+                float is type(ts) is type(bid) is type(ask) is type(bid_size) is type(ask_size)
+                or _numbers_real(quote)
+            )
+        ):
             raise ValueError(_quote_problem(quote, self._now))
-        self._now = quote.ts
+        self._now = ts
         self.row += 1
         self._last[asset] = quote
         if self._working or not self.defer_venue_data:
             self._sync_venues()
-            args = (asset, quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.ts)
+            args = (asset, bid, ask, bid_size, ask_size, ts)
             errors: list[Exception] = []
             for venue in self.quote_venues:
                 self._absorb_events(venue.on_quote(*args), errors)
@@ -732,6 +749,13 @@ def _raise_first(errors: list[Exception]) -> None:
     """Raise the first error a step collected once the step is done (the rest followed it)."""
     if errors:
         raise errors[0]
+
+
+def _numbers_real(item: Bar | Quote) -> bool:
+    """Whether every number of ``item`` (each field but the asset) is a real number as
+    ``is_real`` says. A Decimal compares with floats, so it passed the range checks, and the
+    venues and the kernel's marks refused it after the runtime had moved its clock on."""
+    return all(is_real(value) for value in item[1:])
 
 
 def _is_number(value: object) -> bool:

@@ -4,6 +4,7 @@ reach the strategy that owns the trade, and deferring venue data changes nothing
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -441,6 +442,16 @@ def test_a_data_subscription_that_cannot_deliver_is_refused(
         (Bar("", 60.0, 100.0, 101.0, 99.0, 100.0, 5.0), "asset '' is not an asset name"),
         (Bar(None, 60.0, 100.0, 101.0, 99.0, 100.0, 5.0), "asset None is not"),  # type: ignore[arg-type]
         (Bar("BTCUSDT", 60.0, "100", 101.0, 99.0, 100.0, 5.0), "open '100' is not a number"),  # type: ignore[arg-type]
+        # A Decimal compares with floats, so it passed the runtime's check; the paper venue
+        # refuses it, after the runtime had moved its clock and handed it to the strategies.
+        (
+            Bar("BTCUSDT", 60.0, Decimal(100), Decimal(101), Decimal(99), Decimal(100), Decimal(5)),  # type: ignore[arg-type]
+            r"open Decimal\('100'\) is not a number",
+        ),
+        (
+            Bar("BTCUSDT", 60.0, 100.0, 101.0, 99.0, 100.0, Decimal(5)),  # type: ignore[arg-type]
+            r"volume Decimal\('5'\) is not a number",
+        ),
     ],
 )
 def test_a_bad_bar_is_refused_at_once_naming_the_field_and_changes_nothing(
@@ -634,6 +645,8 @@ def test_close_replaces_a_resting_limit_exit_with_a_market_exit() -> None:
     [
         (Quote("", 60.0, 99.0, 100.0, 1.0, 1.0), "asset '' is not an asset name"),
         (Quote("BTCUSDT", 60.0, 99.0, 100.0, None, 1.0), "bid_size None is not a number"),  # type: ignore[arg-type]
+        (Quote("BTCUSDT", 60.0, Decimal(99), Decimal(100), 1.0, 1.0), r"bid Decimal\('99'\) is not a number"),  # type: ignore[arg-type]
+        (Quote("BTCUSDT", Decimal(60), 99.0, 100.0, 1.0, 1.0), r"ts Decimal\('60'\) is not a number"),  # type: ignore[arg-type]
     ],
 )
 def test_a_quote_the_paper_venue_would_refuse_is_refused_at_once(bad: Quote, message: str) -> None:
