@@ -421,3 +421,66 @@ def test_the_latest_write_wins_whatever_the_operators_clocks_say(
         assert stamps[kernel_id] > stamps["*"]
     finally:
         kernel.close()
+
+
+def test_a_removed_entry_stops_counting(hz_member: HazelcastMember, hz_client: Any, kernel_id: str) -> None:
+    """An entry removed from the map (or the map cleared) must leave the plane's entries too: a
+    kernel attached afterwards would otherwise start on a HALTED nobody asks for any more."""
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    first = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-a")
+    late = None
+    try:
+        plane.set(mode="HALTED")
+        plane.set(first.kernel_id, verbosity="DEBUG")
+        assert eventually(lambda: set(plane.entries()) == {"*", first.kernel_id})
+        cp_map.remove("*")
+        assert eventually(lambda: set(plane.entries()) == {first.kernel_id})
+        late = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-b")
+        assert mode(late) == "PAPER"  # not the removed HALTED
+        cp_map.clear()
+        assert eventually(lambda: plane.entries() == {})
+        plane.set(mode="REDUCE_ONLY")  # entries written afterwards still arrive
+        assert eventually(lambda: mode(first) == mode(late) == "REDUCE_ONLY")
+    finally:
+        first.close()
+        if late is not None:
+            late.close()
+
+
+def test_a_removal_arriving_while_a_resync_reads_the_entries_is_not_undone(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read taken before a removal must not bring the removed entry back."""
+    from hazelcast.future import ImmediateFuture
+
+    plane = _plane(hz_member)
+    assert plane.wait_synced(timeout=20)
+    plane.set(mode="HALTED")
+    assert eventually(lambda: "*" in plane.entries())
+    real_get_map = plane._client.get_map
+
+    class ReadThenRemove:
+        def __init__(self, name: str) -> None:
+            self.real = real_get_map(name)
+
+        def entry_set(self) -> Any:
+            read = self.real.entry_set().result()
+            hz_client.get_map(CONTROL_PLANE_MAP).blocking().remove("*")
+            assert eventually(lambda: "*" not in plane.entries())
+            return ImmediateFuture(read)
+
+    try:
+        monkeypatch.setattr(plane._client, "get_map", ReadThenRemove)
+        plane._synced.clear()
+        plane._resync_needed = True  # as after a reconnect
+        plane._wake.set()
+        assert plane.wait_synced(timeout=20)
+        monkeypatch.undo()
+        assert plane.entries() == {}
+        kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+        assert mode(kernel) == "PAPER"  # not the removed HALTED
+        kernel.close()
+    finally:
+        monkeypatch.undo()
+        plane.close()

@@ -206,7 +206,8 @@ class HazelcastControlPlane:
         self._wake = threading.Event()
         self._resync_needed = False
         self._pending: set[str] = set()  # kernels whose entries changed (or that were busy)
-        self._arrived: dict[str, dict[str, Any]] | None = None  # events during a resync's read
+        # Events during a resync's read, by key; None: the entry was removed.
+        self._arrived: dict[str, dict[str, Any] | None] | None = None
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
         )
@@ -263,7 +264,15 @@ class HazelcastControlPlane:
         if self._listener_id is None:
             # The client re-registers listeners on its own after a reconnect.
             self._listener_id = cp_map.add_entry_listener(
-                include_value=True, added_func=self._on_entry, updated_func=self._on_entry
+                include_value=True,
+                added_func=self._on_entry,
+                updated_func=self._on_entry,
+                merged_func=self._on_entry,
+                removed_func=self._on_removed,
+                evicted_func=self._on_removed,
+                expired_func=self._on_removed,
+                clear_all_func=self._on_cleared,
+                evict_all_func=self._on_cleared,
             ).result()
         with self._lock:
             self._arrived = {}
@@ -271,9 +280,11 @@ class HazelcastControlPlane:
             entries = {str(k): _decode(str(k), v) for k, v in cp_map.entry_set().result()}
             with self._lock:
                 # An event that came while the read was out may be newer than the read: keep it.
-                for key, entry in self._arrived.items():
-                    if _stamp(entry) >= _stamp(entries.get(key, {})):
-                        entries[key] = entry
+                for key, arrived in self._arrived.items():
+                    if arrived is None:
+                        entries.pop(key, None)  # removed after the read
+                    elif _stamp(arrived) >= _stamp(entries.get(key, {})):
+                        entries[key] = arrived
                 self._entries = entries
                 kernels = list(self._kernels.items())
         finally:
@@ -304,6 +315,23 @@ class HazelcastControlPlane:
                 self._pending.update(self._kernels)
             elif key in self._kernels:
                 self._pending.add(key)
+        self._wake.set()
+
+    def _on_removed(self, event: Any) -> None:
+        # An entry removed (or evicted) no longer counts. Kernels keep what they run: a removal
+        # sets nothing, but a kernel attached later, or a later change, no longer sees it.
+        key = str(event.key)
+        with self._lock:
+            self._entries.pop(key, None)
+            if self._arrived is not None:
+                self._arrived[key] = None
+
+    def _on_cleared(self, event: Any) -> None:
+        with self._lock:
+            self._entries = {}
+            if self._arrived is not None:
+                # A resync's read is out and may predate the clear: read once more after it.
+                self._resync_needed = True
         self._wake.set()
 
     def _apply(self, kid: str, kernel: ExecutionKernel) -> None:
