@@ -52,3 +52,30 @@ def test_services_with_a_home_that_is_a_file_say_so_in_one_line(command: list[st
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)  # a message, not a traceback
     assert f"error: Hazelcast home {home}: [Errno 20] Not a directory: '{home}/" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "orders", "pnl"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hazelcast", "foo"], "--hazelcast 'foo': cluster member must be host:port, got 'foo'"),
+        (
+            ["--hazelcast", "127.0.0.1:99999"],
+            "--hazelcast '127.0.0.1:99999': cluster member must be host:port, got '127.0.0.1:99999'",
+        ),
+        (["--hazelcast", ","], "--hazelcast ',': cluster members must list at least one host:port"),
+        (["--hazelcast", "127.0.0.1:1", "--hz-cluster", " "], "--hz-cluster ' ': cluster name must not be"),
+    ],
+)
+def test_status_commands_refuse_a_bad_cluster_before_connecting(
+    command: str, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, [command, *args])
+    assert result.exit_code == 2, result.output  # 1 would mean it tried the cluster
+    assert f"error: {message}" in result.stderr
+
+
+def test_status_refuses_an_empty_hazelcast_instead_of_reading_state_files(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["status", "--hazelcast", "", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "error: --hazelcast '': cluster members must list at least one host:port" in result.stderr

@@ -27,10 +27,10 @@ def _snapshots(
 ) -> list[dict[str, Any]]:
     from dita.cli._state import read_hazelcast, read_state_files
 
-    if hazelcast:
-        members = [m.strip() for m in hazelcast.split(",") if m.strip()]
+    if hazelcast is not None:
+        members, name = _cluster(hazelcast, hz_cluster)
         try:
-            snaps = read_hazelcast(members, hz_cluster)
+            snaps = read_hazelcast(members, name)
         except Exception as exc:
             fail(f"cannot read the projection from {hazelcast}: {type(exc).__name__}: {exc}", code=1)
     else:
@@ -40,6 +40,21 @@ def _snapshots(
         if not snaps:
             fail(f"no kernel {kernel!r} found", code=1)
     return snaps
+
+
+def _cluster(hazelcast: str, hz_cluster: str) -> tuple[tuple[str, ...], str]:
+    """Members and cluster name, checked before connecting: a typo exits 2 naming the option,
+    not 1 after the connect timeout as if the cluster were down."""
+    from dita.projection.hazelcast import DEFAULT_CLUSTER_NAME, cluster_settings
+
+    try:
+        members, _ = cluster_settings(hazelcast, DEFAULT_CLUSTER_NAME)
+    except ValueError as exc:
+        fail(f"--hazelcast {hazelcast!r}: {exc}")
+    try:
+        return cluster_settings(members, hz_cluster)
+    except ValueError as exc:
+        fail(f"--hz-cluster {hz_cluster!r}: {exc}")
 
 
 def _state_dir(given: Path | None) -> Path:
