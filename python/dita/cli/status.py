@@ -210,6 +210,8 @@ def pnl(
 
     if period not in PERIODS:
         fail(f"--period {period!r} must be one of {', '.join(PERIODS)}")
+    if period != "all" and hazelcast is not None and not journal:
+        fail(f"--period {period!r} needs fills: pass --journal DSN (the projection holds totals only)")
     try:
         at_ts = parse_time(at, "--at") if at else None
     except ValueError as exc:
@@ -231,11 +233,6 @@ def pnl(
                 realized = float(acct.get("realized_pnl") or 0.0)
                 fees = float(acct.get("k_fees_paid") or 0.0)
                 count = len(s.get("fills", [])) + sum(int(d["fills"]) for d in older.values())
-            elif hazelcast:
-                fail(
-                    "periods other than 'all' need fills: pass --journal DSN "
-                    "(the projection holds totals only)"
-                )
             else:
                 fills = [f for f in s.get("fills", []) if start <= float(f["ts"]) <= now]
                 days = [d for day, d in older.items() if start <= _day_start(day) <= now]
