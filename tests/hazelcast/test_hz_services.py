@@ -79,3 +79,27 @@ def test_cli_status_and_stop_without_a_member(tmp_path: Path) -> None:
     assert code == 0 and "no member running" in out
     code, out = _cli("services", "hazelcast", "start", "--port", "0", "--home", str(tmp_path))
     assert code == 2 and "port must be a TCP port between 1 and 65535, got 0" in out
+
+
+def test_a_stale_pid_file_naming_another_member_is_not_taken_for_ours(
+    hz_jars: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pid file outlives its member (a reboot, a SIGKILL) and its pid may since belong to
+    another member: status must not call ours running, nor stop kill the other one."""
+    monkeypatch.chdir(tmp_path)
+    other = HazelcastMember(port=free_port(), cluster_name="other", state_dir=Path("other"))  # relative
+    other.start()
+    try:
+        ours = HazelcastMember(port=free_port(), cluster_name="ours", state_dir=tmp_path / "ours")
+        ours.pid_file.parent.mkdir(parents=True)
+        ours.pid_file.write_text(f"{other.pid()}\n")
+        assert ours.pid() is None
+        assert ours.status(check_client=False)["running"] is False
+        assert ours.stop(timeout=5) is False
+        assert not ours.pid_file.exists()
+        # The other member is still found by its own state dir, however it is spelled.
+        again = HazelcastMember(port=other.port, cluster_name="other", state_dir=tmp_path / "other")
+        assert again.pid() == other.pid()
+        assert again.status()["accepting_clients"] is True
+    finally:
+        other.stop(kill=True)

@@ -161,12 +161,28 @@ def client_can_connect(address: str, cluster_name: str, timeout: float = 5.0) ->
     return True
 
 
-def _is_member_process(pid: int) -> bool:
-    cmdline = Path(f"/proc/{pid}/cmdline")
+_CONFIG_ARG = "-Dhazelcast.config="
+
+
+def _is_member_process(pid: int, config_file: Path) -> bool:
+    """Whether ``pid`` is the member started with ``config_file``. A pid file outlives its member
+    (a reboot, a SIGKILL) and the pid may since name another process, another member included."""
+    proc = Path(f"/proc/{pid}")
     try:
-        return MAIN_CLASS in cmdline.read_bytes().decode(errors="replace")
+        args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return pid_alive(pid)  # no /proc: trust the pid file
+    if MAIN_CLASS not in args:
+        return False
+    given = next((a.removeprefix(_CONFIG_ARG) for a in args if a.startswith(_CONFIG_ARG)), None)
+    if given is None:
+        return False
+    if not os.path.isabs(given):
+        try:  # the member resolves it against its own working directory
+            given = os.path.join(os.readlink(proc / "cwd"), given)
+        except OSError:
+            return False  # another user's process: not one we started
+    return os.path.realpath(given) == os.path.realpath(config_file)
 
 
 @dataclass
@@ -277,7 +293,7 @@ class HazelcastMember:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if pid_alive(pid) and _is_member_process(pid):
+        if pid_alive(pid) and _is_member_process(pid, self.config_file):
             return pid
         return None
 
@@ -313,7 +329,7 @@ class HazelcastMember:
             # One GC thread: the member shares a small machine with the kernels it serves.
             "-XX:+UseSerialGC",
             *_JVM_MODULE_FLAGS,
-            f"-Dhazelcast.config={self.config_file}",
+            f"{_CONFIG_ARG}{self.config_file}",
             "-cp",
             os.pathsep.join(str(j) for j in jars),
             MAIN_CLASS,
