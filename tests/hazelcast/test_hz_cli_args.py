@@ -88,3 +88,17 @@ def test_pnl_refuses_a_period_the_projection_cannot_give_before_connecting(perio
     result = runner.invoke(app, ["pnl", "--period", period, "--hazelcast", "127.0.0.1:1"])
     assert result.exit_code == 2, result.output
     assert f"--period {period!r} needs fills: pass --journal DSN" in result.stderr
+
+
+@pytest.mark.parametrize("action", ["start", "stop"])
+@pytest.mark.parametrize("timeout", ["nan", "0", "-1", "inf"])
+def test_module_entry_refuses_a_bad_timeout_before_launching(
+    action: str, timeout: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dita.services.hazelcast import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([action, "--timeout", timeout, "--port", str(free_port()), "--home", str(tmp_path)])
+    assert exited.value.code == 2
+    assert f"--timeout={float(timeout)!r} must be positive and finite" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # no member was launched

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -428,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        parser.error(f"--timeout={args.timeout!r} must be positive and finite")
     try:
         if args.action == "fetch":
             for jar in fetch_jars(args.home):
