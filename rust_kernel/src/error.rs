@@ -56,8 +56,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// is its cancel throttled: the order keeps working. 5: a working order's fills are booked
 /// by what its reports' running totals cover (`kernel::Covered`), so each is booked once
 /// however it is resent or reordered; a CANCEL naming another trade than the slot's is
-/// refused, as an EXIT was.
-pub const RULES: u16 = 5;
+/// refused, as an EXIT was. 6: an ack arriving after a fill moved its order to working (a
+/// venue reordering its reports) teaches the order's venue id when the order has none yet;
+/// the stage stays.
+pub const RULES: u16 = 6;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

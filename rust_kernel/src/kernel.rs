@@ -2221,7 +2221,7 @@ impl Kernel {
             &ev.event_id,
             TransitionDetails::new(),
         ) else {
-            return self.stage_refusal(ev, sid, seq);
+            return self.late_ack(ev, sid, seq);
         };
         let order = self.slots[sid]
             .active_order_mut()
@@ -2241,6 +2241,41 @@ impl Kernel {
             self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
         KernelOutcome::ok_with(sid as i64, trade_id, state, transitions, seq)
+    }
+
+    /// An ack the slot's stage does not take. Rules 6 on, an ack of a working order that
+    /// carries no venue id yet (a venue reordering its reports: a fill before the ack moved
+    /// the order to working) teaches the kernel the ack's id, so an event naming the order
+    /// by it alone finds it; the stage and status stay as the fill left them. `apply_ack`
+    /// checked that no other working order carries the id. An order that carries an id (a
+    /// fill's, which the venue sent after this ack, or an earlier ack's) keeps it, and the
+    /// ack is refused as before.
+    fn late_ack(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let slot = &self.slots[sid];
+        let learns = !ev.venue_order_id.is_empty()
+            && matches!(
+                slot.fsm_state,
+                TradeStage::EntryWorking | TradeStage::ExitWorking
+            )
+            && slot
+                .active_order()
+                .is_some_and(|o| o.venue_order_id.is_empty())
+            && rules() >= 6;
+        if !learns {
+            return self.stage_refusal(ev, sid, seq);
+        }
+        let order = self.slots[sid].active_order_mut().expect("checked above");
+        order.venue_order_id = ev.venue_order_id.clone();
+        let client_order_id = order.client_order_id.clone();
+        self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
+        let slot = &self.slots[sid];
+        let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
+        out.details = vec![
+            ("late_ack", Detail::Bool(true)),
+            ("venue_order_id", (&ev.venue_order_id).into()),
+            ("client_order_id", (&client_order_id).into()),
+        ];
+        out
     }
 
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's

@@ -663,3 +663,146 @@ fn a_fill_booked_without_a_running_total_does_not_make_an_earlier_fill_a_duplica
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::Ok);
     assert_eq!(k.slots()[0].size, 9.0);
 }
+
+/// A slot's order the venue filled 0.4 of (of 1) before its ack, each report naming it by its
+/// client id alone; then the ack, carrying the venue's id `V1`. Entry or exit (the exit after
+/// the entry filled in full). The order and the ack's outcome.
+fn ack_after_a_part_fill(k: &mut Kernel, exit: bool) -> (VenueOrder, KernelOutcome) {
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    let mut order = k.process_intent(&enter).submit.expect("accepted");
+    if exit {
+        let mut filled = numbered_fill(&order, 1, 1.0, 1.0);
+        filled.event_id = id("entry-fill");
+        filled.fill_id = id("entry-fill");
+        assert!(k.on_venue_event(&filled).accepted);
+        let out = k.process_intent(&intent(
+            2,
+            KernelCommandType::Exit,
+            0,
+            TradeSide::Long,
+            100.0,
+            1.0,
+        ));
+        order = out.submit.expect("exit accepted");
+    }
+    assert!(
+        k.on_venue_event(&numbered_fill(&order, 1, 0.4, 0.4))
+            .accepted
+    );
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
+    ack.venue_order_id = id("V1");
+    let out = k.on_venue_event(&ack);
+    (order, out)
+}
+
+/// The venue id slot 0's working order carries (empty for none).
+fn working_venue_id(k: &Kernel) -> Id {
+    k.slots()[0]
+        .active_order()
+        .expect("working")
+        .venue_order_id
+        .clone()
+}
+
+#[test]
+fn an_ack_after_a_part_fill_teaches_the_venue_id_from_rules_6_on() {
+    use dita_kernel::error::replaying;
+    for exit in [false, true] {
+        let working = if exit {
+            TradeStage::ExitWorking
+        } else {
+            TradeStage::EntryWorking
+        };
+        // Under rules 6 the ack is taken: the stage stays (the fill moved it), the venue id is
+        // learned, and the order's rest, reported by that id alone, books.
+        let mut k = Kernel::new("late-ack", 1).unwrap();
+        let (order, out) = ack_after_a_part_fill(&mut k, exit);
+        assert!(out.accepted, "exit {exit}: {out:?}");
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::Ok);
+        assert!(out.transitions.is_empty(), "exit {exit}");
+        assert_eq!((out.state, k.slots()[0].fsm_state), (working, working));
+        assert_eq!(working_venue_id(&k), id("V1"), "exit {exit}");
+        let status = k.slots()[0].active_order().unwrap().status;
+        assert_eq!(status, VenueOrderStatus::PartiallyFilled, "exit {exit}");
+        let again = k.on_venue_event(&{
+            let mut a = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
+            a.venue_order_id = id("V1");
+            a
+        });
+        assert_eq!(again.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+        let mut rest = numbered_fill(&order, 2, 0.6, 1.0);
+        rest.venue_client_id = id("");
+        rest.venue_order_id = id("V1");
+        let booked = k.on_venue_event(&rest);
+        assert!(booked.accepted, "exit {exit}: {booked:?}");
+        let (stage, size) = (k.slots()[0].fsm_state, k.slots()[0].size);
+        if exit {
+            assert_eq!((stage, size), (TradeStage::Closed, 0.0));
+        } else {
+            assert_eq!((stage, size), (TradeStage::PositionOpen, 1.0));
+        }
+        // A log written under rules 5 replays as it ran: the ack refused, the id never
+        // learned, and the rest, named by it alone, found no order.
+        let mut k = Kernel::new("late-ack", 1).unwrap();
+        replaying(5, || {
+            let (order, out) = ack_after_a_part_fill(&mut k, exit);
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidTransition);
+            assert!(
+                !out.accepted && working_venue_id(&k).is_empty(),
+                "exit {exit}"
+            );
+            let mut rest = numbered_fill(&order, 2, 0.6, 1.0);
+            rest.venue_client_id = id("");
+            rest.venue_order_id = id("V1");
+            let lost = k.on_venue_event(&rest);
+            assert_eq!(lost.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+            assert_eq!(k.slots()[0].fsm_state, working, "exit {exit}");
+        });
+    }
+}
+
+#[test]
+fn a_late_ack_replaces_no_venue_id_a_fill_taught() {
+    // The fill's venue id stays: the ack is older news of the same order.
+    let mut k = Kernel::new("late-ack", 1).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    let order = k.process_intent(&enter).submit.expect("accepted");
+    let mut first = numbered_fill(&order, 1, 0.4, 0.4);
+    first.venue_order_id = id("V1");
+    assert!(k.on_venue_event(&first).accepted);
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
+    ack.venue_order_id = id("V2");
+    let out = k.on_venue_event(&ack);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidTransition);
+    assert!(!out.accepted);
+    assert_eq!(working_venue_id(&k), id("V1"));
+}
+
+#[test]
+fn a_late_ack_takes_no_venue_id_another_working_order_carries() {
+    // Slot 1's order was acknowledged as V9; slot 0's, filled in part, is then acknowledged
+    // (late) as V9 too: refused, and V9 still names slot 1's order.
+    let mut k = Kernel::new("late-ack", 2).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    let order = k.process_intent(&enter).submit.expect("accepted");
+    let other = intent(2, KernelCommandType::Enter, 1, TradeSide::Long, 100.0, 1.0);
+    let other = k.process_intent(&other).submit.expect("accepted");
+    let mut other_ack = VenueEvent::new("a9", KernelEventKind::OrderAck, &other.client_order_id);
+    other_ack.venue_order_id = id("V9");
+    assert!(k.on_venue_event(&other_ack).accepted);
+    assert!(
+        k.on_venue_event(&numbered_fill(&order, 1, 0.4, 0.4))
+            .accepted
+    );
+    let mut stolen = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
+    stolen.venue_order_id = id("V9");
+    let out = k.on_venue_event(&stolen);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    assert_eq!(out.severity, KernelSeverity::Critical);
+    assert!(working_venue_id(&k).is_empty());
+    let mut theirs = numbered_fill(&other, 2, 1.0, 1.0);
+    theirs.venue_client_id = id("");
+    theirs.venue_order_id = id("V9");
+    assert!(k.on_venue_event(&theirs).accepted);
+    assert_eq!((k.slots()[0].size, k.slots()[1].size), (0.4, 1.0));
+}

@@ -802,6 +802,44 @@ fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
 }
 
 #[test]
+fn an_ack_after_a_part_fill_replays_under_the_rules_of_its_segment() {
+    // Live (rules 6), an ack the venue sends after part of its order filled teaches the
+    // order's venue id, and the rest, reported by that id alone, books. Rules 5 refused the
+    // ack, so the rest found no order: a segment marked rules 5 must replay that.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let fill = |event_id: &str, client_id: &str, size: f64, total: f64| {
+        let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &client_id.into());
+        (f.price, f.size, f.filled_size) = (100.0, size, total);
+        f
+    };
+    let part = fill("f1", &coid, 0.4, 0.4);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(part)).accepted);
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &coid);
+    ack.venue_order_id = "V1".into();
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(ack)).accepted);
+    let mut rest = fill("f2", "", 0.6, 1.0);
+    rest.venue_order_id = "V1".into();
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(rest)).accepted);
+    assert_eq!(k.slots()[0].size, 1.0);
+    let seq = k.seq();
+    drop(log);
+
+    let (log, now) = open(dir.path(), 0);
+    let slot = |k: &Kernel| (k.seq(), k.slots()[0].size, k.slots()[0].fsm_state);
+    assert_eq!(slot(&now), (seq, 1.0, TradeStage::PositionOpen));
+    drop(log);
+    set_segment_rules(dir.path(), 5);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(
+        slot(&then),
+        (seq, 0.4, TradeStage::EntryWorking),
+        "rules 5 refused the ack, and the fill named by its venue id alone"
+    );
+}
+
+#[test]
 fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
     // Live (rules 3), loading a slot whose working order is `replay-5` numbers the next
     // order `replay-6`, so no id is issued twice. Rules 2 counted on from the kernel's own

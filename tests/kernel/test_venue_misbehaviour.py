@@ -83,6 +83,30 @@ def test_a_fill_before_the_ack_teaches_the_kernel_the_venue_id(kernel: Execution
     assert kernel.slot_state(0).size == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("leg", ["entry", "exit"])
+def test_an_ack_after_a_part_fill_teaches_the_venue_id(kernel: ExecutionKernel, leg: str) -> None:
+    """The venue reordered its reports: a fill naming the order by its client id alone moved it
+    to working, then came its ack with the venue's id. The ack once was refused and its id
+    never learned, so the order's rest, reported by that id alone, was UNKNOWN_ORDER: a fill
+    lost. The stage stays as the fill left it (rules 6)."""
+    coid = entry(kernel)
+    working = TradeStage.ENTRY_WORKING
+    if leg == "exit":
+        assert kernel.on_venue_event(fill("entry-fill", coid, 1.0, total=1.0)).accepted
+        coid, working = exit_order_id(kernel), TradeStage.EXIT_WORKING
+    assert kernel.on_venue_event(fill("f1", coid, 0.4, total=0.4)).state == working
+    ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
+    assert ack.accepted and ack.diagnostic_code == D.OK and ack.severity == KernelSeverity.INFO
+    assert ack.state == working and not ack.transitions
+    assert ack.details["late_ack"] is True and ack.details["venue_order_id"] == "V1"
+    slot = kernel.slot_state(0)
+    order = slot.active_exit_order if leg == "exit" else slot.active_entry_order
+    assert order is not None and order.venue_order_id == "V1" and slot.fsm_state == working
+    rest = kernel.on_venue_event(fill("f2", "", 0.6, total=1.0, venue_order_id="V1"))
+    assert rest.accepted, rest.details
+    assert kernel.slot_state(0).size == pytest.approx(0.0 if leg == "exit" else 1.0)
+
+
 def test_an_ack_claiming_another_orders_venue_id_is_refused(kernel: ExecutionKernel) -> None:
     first, second = entry(kernel, 0), entry(kernel, 1)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", first, venue_order_id="X")).accepted
