@@ -180,3 +180,36 @@ def test_a_refused_priced_order_does_not_price_later_market_orders() -> None:
     assert send("ORDER BUY BTC 1 MKT m1") == "NO_REFERENCE_PRICE"
     assert send("ORDER BUY ETH 1 MKT m2") == "NO_REFERENCE_PRICE"
     assert {s["fsm_state"] for s in kernel.slots()} == {"IDLE"}
+
+
+class FillBeforeAckVenue:
+    """Reports a part fill of each order before the order's ack, as venues that reorder do."""
+
+    name = "reordering"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        cid = order.client_order_id
+        fill = VenueEvent(
+            f"fill-{cid}",
+            "",
+            -1,
+            "FILL",
+            venue_client_id=cid,
+            price=order.price,
+            size=order.size * 0.4,
+            filled_size=order.size * 0.4,
+        )
+        ack = VenueEvent(f"ack-{cid}", "", -1, "ORDER_ACK", venue_client_id=cid, venue_order_id=f"V-{cid}")
+        return [fill, ack]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_an_ack_after_a_part_fill_does_not_take_the_order_back_to_acknowledged() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=FillBeforeAckVenue())
+    events = session(kernel, "ORDER BUY BTC 10 100 f1\nQUERY f1\n")
+    updates = [e for e in events if e["type"] == "order_update" and e["client_id"] == "f1"]
+    assert updates and all(u["status"] == "PARTIALLY_FILLED" for u in updates), updates
+    query = next(e for e in events if e["type"] == "query_received")["result"]
+    assert query["status"] == "PARTIALLY_FILLED" and query["filled_qty"] == 4.0

@@ -383,7 +383,10 @@ class OrderEngine:
                 rec.reason = event.reason or rec.reason
                 self._emit("order_update", self._update_fields(rec, stage=stage))
             else:
-                rec.status = _STATUS_BY_KIND.get(event.kind, rec.status)
+                # An ack after a fill (a venue reordering its reports) is older news: it does
+                # not take the order back to ACKNOWLEDGED.
+                if not (event.kind == KernelEventKind.ORDER_ACK and rec.filled_qty > 0.0):
+                    rec.status = _STATUS_BY_KIND.get(event.kind, rec.status)
                 if event.reason:
                     rec.reason = event.reason
                 if event.kind == KernelEventKind.RATE_LIMITED:
