@@ -111,3 +111,21 @@ def test_cagr_of_a_short_profitable_run_is_none_not_a_crash() -> None:
     m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=60.0)
     assert m.cagr is None and m.calmar is None
     assert m.total_pnl == pytest.approx(10.0)
+
+
+def test_returns_stop_at_ruin() -> None:
+    # 1000 -> 500 -> -100 is ruin. Going on from a negative equity, -100 -> -200 read as +100 %
+    # (a deeper hole counted as a gain) and -200 -> -50 as -75 %: the ratios mixed those in.
+    ts = np.arange(5) * DAY
+    equity = np.array([500.0, -100.0, -200.0, -50.0, -60.0])
+    r = period_returns(ts, equity, 1000.0)
+    assert r.tolist() == pytest.approx([-0.5, -1.2])
+    m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=DAY)
+    # Returns -0.5, -1.2 (lost 120 % of the capital): mean -0.85, sample sd sqrt(2 * 0.35^2).
+    assert m.sharpe == pytest.approx(-0.85 / math.sqrt(0.245) * math.sqrt(365))
+    # Downside deviation sqrt((0.25 + 1.44) / 2).
+    assert m.sortino == pytest.approx(-0.85 / math.sqrt(0.845) * math.sqrt(365))
+    assert m.cagr is None and m.final_equity == -60.0
+    # An equity of exactly zero is ruin too: nothing to take a return of afterwards.
+    r0 = period_returns(ts[:3], np.array([500.0, 0.0, 0.0]), 1000.0)
+    assert r0.tolist() == pytest.approx([-0.5, -1.0])

@@ -7,10 +7,12 @@ Definitions (so the numbers can be checked by hand):
   equity; ``max_drawdown`` is its largest value and ``max_drawdown_pct`` the largest
   drawdown / peak * 100.
 - Period returns: equity at the last bar of each period (UTC days by default) over the
-  previous period's (the balance for the first). ``sharpe`` = mean / sample std (ddof=1) *
-  sqrt(periods per year); ``sortino`` = mean / downside deviation * sqrt(periods per year),
-  downside deviation = sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day,
-  so a year is 365 days. Fewer than two periods, or no dispersion, gives ``None``.
+  previous period's (the balance for the first), up to the first period ending at or below
+  zero (ruin): a return of a negative equity has its sign flipped, so none is taken after
+  it. ``sharpe`` = mean / sample std (ddof=1) * sqrt(periods per year); ``sortino`` =
+  mean / downside deviation * sqrt(periods per year), downside deviation =
+  sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365
+  days. Fewer than two periods, or no dispersion, gives ``None``.
 - ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span; ``calmar`` = cagr /
   (max_drawdown_pct / 100); both ``None`` when the annualised figure is beyond a float
   (a short run with a gain).
@@ -113,15 +115,19 @@ def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, Flo
 
 
 def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s: float = DAY) -> FloatArray:
-    """Return of each period (UTC-aligned) from its last equity value over the previous one."""
+    """Return of each period (UTC-aligned) from its last equity value over the previous one,
+    up to the first period that ends at or below zero (ruin): a return of a negative equity has
+    its sign flipped (a deeper loss would read as a gain), so none is taken after it."""
     if len(equity) == 0:
         return np.empty(0)
     bucket = np.floor(ts / period_s).astype(np.int64)
     last = np.flatnonzero(np.diff(bucket)) if len(bucket) > 1 else np.empty(0, dtype=np.int64)
     closes = np.concatenate((equity[last], equity[-1:]))
-    prev = np.concatenate(([balance], closes[:-1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(prev != 0, closes / prev - 1.0, 0.0)
+    ruin = np.flatnonzero(closes <= 0)
+    if ruin.size:
+        closes = closes[: ruin[0] + 1]
+    prev = np.concatenate(([balance], closes[:-1]))  # all above zero: the balance is
+    return closes / prev - 1.0
 
 
 def compute_metrics(
