@@ -129,3 +129,24 @@ def test_returns_stop_at_ruin() -> None:
     # An equity of exactly zero is ruin too: nothing to take a return of afterwards.
     r0 = period_returns(ts[:3], np.array([500.0, 0.0, 0.0]), 1000.0)
     assert r0.tolist() == pytest.approx([-0.5, -1.0])
+
+
+def test_cagr_and_calmar_are_left_out_of_a_run_shorter_than_a_year() -> None:
+    # 7 % in three days annualised to (1.07) ** (365 / 3) - 1, about 375,000 %, and a 7 % loss
+    # to -99.9985 %: a short run's return is not annualised (as the GIPS standards say), it
+    # stays in total_pnl_pct.
+    ts = np.arange(3) * DAY
+    for final in (1070.0, 930.0):
+        equity = np.array([1000.0, 950.0, final])
+        m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=DAY)
+        assert m.cagr is None and m.calmar is None
+        assert m.total_pnl_pct == pytest.approx(final / 10 - 100)
+        assert m.sharpe is not None  # Sharpe is annualised from daily returns whatever the span
+    # A day short of a year: still left out. A whole year of daily bars: annualised.
+    ts = np.arange(364) * DAY
+    equity = np.linspace(1000.0, 1100.0, 364)
+    assert compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=DAY).cagr is None
+    ts = np.arange(365) * DAY
+    equity = np.linspace(1000.0, 1100.0, 365)
+    m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=DAY)
+    assert m.cagr == pytest.approx(0.1)

@@ -13,9 +13,12 @@ Definitions (so the numbers can be checked by hand):
   mean / downside deviation * sqrt(periods per year), downside deviation =
   sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365
   days. Fewer than two periods, or no dispersion, gives ``None``.
-- ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span; ``calmar`` = cagr /
-  (max_drawdown_pct / 100); both ``None`` when the annualised figure is beyond a float
-  (a short run with a gain).
+- ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span (last time - first
+  time + one bar); ``calmar`` = cagr / (max_drawdown_pct / 100). Both are ``None`` for a
+  span shorter than a year (365 days), as the GIPS standards do not annualise a return of
+  less than a year: 7 % in three days compounds to about 375,000 % a year, which says
+  nothing (``total_pnl_pct`` is the run's return), and when the final equity is not above
+  zero.
 - Trades (net of fees): ``win_rate`` = trades with net PnL > 0 / trades * 100;
   ``profit_factor`` = gross profit / |gross loss| (``None`` without a losing trade);
   ``expectancy`` = win share * average win + loss share * average loss (a loss is negative),
@@ -166,16 +169,11 @@ def compute_metrics(
             sortino = mean / downside * math.sqrt(per_year)
 
     span = float(ts[-1] - ts[0]) + bar_interval if len(ts) else 0.0
+    years = span / (YEAR_DAYS * DAY)
     cagr = calmar = None
-    if span > 0 and final > 0:
-        years = span / (YEAR_DAYS * DAY)
-        try:
-            cagr = (final / balance) ** (1.0 / years) - 1.0 if years > 0 else None
-        except OverflowError:  # a gain over minutes compounds past the largest float over a year
-            cagr = None
-        if cagr is not None and not math.isfinite(cagr):
-            cagr = None
-        if cagr is not None and max_dd_pct > 0:
+    if years >= 1.0 and final > 0:  # not annualised under a year: 7 % in 3 days is not 375,000 %
+        cagr = (final / balance) ** (1.0 / years) - 1.0
+        if max_dd_pct > 0:
             calmar = cagr / (max_dd_pct / 100.0)
 
     pnl = np.array([t.net_pnl for t in trades], dtype=np.float64)
