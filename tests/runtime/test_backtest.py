@@ -203,3 +203,29 @@ def test_the_report_of_a_quote_replay_counts_quotes(tmp_path: Path) -> None:
     page = (tmp_path / "out" / "report.html").read_text()
     assert "UTC, 3 quotes</p>" in page  # not "3 bars"
     assert "<th>Total PnL</th>" in page
+
+
+class _StopParams(BaseModel):
+    size: float = 1.0
+    stop_pct: float = math.inf  # "no stop": pydantic takes inf unless the model refuses it
+
+
+class _Idle(Strategy[_StopParams]):
+    Params = _StopParams
+    data = ("bars",)
+
+
+def _strict(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def test_metrics_json_stays_strict_json_with_an_infinite_parameter(
+    sample_bars: MarketData, tmp_path: Path
+) -> None:
+    # json.dumps wrote the parameter as Infinity, which strict JSON readers (jq, JSON.parse,
+    # Go, Rust) refuse, so the whole file could not be read.
+    result = run_backtest(_Idle({"stop_pct": math.inf}), sample_bars)
+    result.write_report(tmp_path)
+    doc = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=_strict)
+    assert doc["run"]["params"] == {"size": 1.0, "stop_pct": "inf"}  # still says what was run
+    assert doc["metrics"]["sharpe"] is None and doc["metrics"]["trades"] == 0

@@ -1,5 +1,8 @@
 """Backtest artefacts: metrics.json, trades.csv, equity.csv, equity.png and report.html.
 
+metrics.json is strict JSON: a metric that is not defined is ``null``, a run setting that
+is not finite (a strategy parameter of ``inf``) is the text ``"inf"``.
+
 The HTML report is one file with the picture inlined (base64), so it can be mailed or
 archived without its directory.
 """
@@ -80,6 +83,21 @@ def plot_equity(path: Path, ts: FloatArray, equity: FloatArray, balance: float, 
         plt.close(fig)
 
 
+def _strict_json(v: Any) -> Any:
+    """``v`` with every float that is not finite (a parameter of ``inf``) as text: ``"inf"``.
+
+    JSON has no Infinity or NaN; ``json.dumps`` writes them anyway, and strict readers then
+    refuse the whole file. The text still says what the run was given.
+    """
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, Mapping):
+        return {k: _strict_json(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_strict_json(x) for x in v]
+    return v
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -130,8 +148,8 @@ def write_report(
     """Write every artefact into ``out`` (created if needed) and return their paths by name."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ARTEFACTS}
-    doc = {"metrics": metrics.to_dict(), "run": dict(run_info)}
-    paths["metrics.json"].write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    doc = {"metrics": metrics.to_dict(), "run": _strict_json(dict(run_info))}
+    paths["metrics.json"].write_text(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
     trade_cols: dict[str, list[Any]] = {
         "trade_id": [t.trade_id for t in trades],
