@@ -113,6 +113,26 @@ def test_cagr_of_a_year_of_hourly_bars(tmp_path: Path) -> None:
     assert m.calmar == pytest.approx(cagr / (m.max_drawdown_pct / 100), rel=1e-9)
 
 
+def test_sharpe_of_weekly_bars_is_annualised_by_weeks(tmp_path: Path) -> None:
+    # Each weekly bar fell in its own UTC day, and its week's return was annualised as a day's,
+    # by sqrt(365) instead of sqrt(365 / 7): Sharpe and Sortino came out 2.6 times too large.
+    week = 7 * 86_400.0
+    bars = generate_bars(days=7 * 300, interval_s=week, seed=3, volatility=0.02)
+    data = load_market_data(write_bars(bars, tmp_path / "weekly.parquet"))
+    balance = 1_000.0
+    result = run_backtest(
+        SmaCrossover({"fast": 3, "slow": 8, "trade_size": 0.01}), data, BacktestConfig(balance=balance)
+    )
+    assert len(data) == 300 and result.metrics.trades > 10
+    closes = np.concatenate(([balance], result.equity))
+    rets = closes[1:] / closes[:-1] - 1.0
+    per_year = 365 / 7
+    sharpe = rets.mean() / rets.std(ddof=1) * math.sqrt(per_year)
+    assert result.metrics.sharpe == pytest.approx(sharpe, rel=1e-9)
+    downside = math.sqrt(float(np.mean(np.minimum(rets, 0.0) ** 2)))
+    assert result.metrics.sortino == pytest.approx(rets.mean() / downside * math.sqrt(per_year), rel=1e-9)
+
+
 def test_a_blown_account_stops_opening_trades(sample_bars: MarketData) -> None:
     # 1 BTC a trade on a 1,000 balance with 1 % fees: the account is gone within a few trades.
     strategy = SmaCrossover({"fast": 3, "slow": 8, "trade_size": 1.0})

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import VenueEvent
 from dita.backtest.data import MarketData
-from dita.backtest.metrics import FloatArray, Metrics, TradeRecord, compute_metrics
+from dita.backtest.metrics import DAY, FloatArray, Metrics, TradeRecord, compute_metrics
 from dita.kernel import ExecutionKernel
 from dita.runtime import TradingRuntime
 from dita.strategy import Strategy
@@ -242,6 +242,8 @@ def run_backtest(
         trades=recorder.trades,
         in_position=in_position,
         bar_interval=data.interval,
+        # Daily returns; bars longer than a day (weekly) give one return a bar, annualised as such.
+        period_s=max(DAY, data.interval),
         fees_paid=float(sum(recorder.fees)),
     )
     account = kernel.account()
