@@ -249,3 +249,21 @@ def test_metrics_json_stays_strict_json_with_an_infinite_parameter(
     doc = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=_strict)
     assert doc["run"]["params"] == {"size": 1.0, "stop_pct": "inf"}  # still says what was run
     assert doc["metrics"]["sharpe"] is None and doc["metrics"]["trades"] == 0
+
+
+def test_equity_csv_position_is_size_for_one_asset_and_exposure_for_several(tmp_path: Path) -> None:
+    # One asset: the signed size held after the row's fills. Several assets, whose sizes do not
+    # add up: the gross exposure, sum of |size| x the asset's last price, in quote currency.
+    path = tmp_path / "two.csv"
+    rows = [(1704067200, "AAA", 100, 101), (1704067200, "BBB", 10, 10.5), (1704067201, "AAA", 102, 103)]
+    path.write_text("ts,asset,bid,ask\n" + "".join(f"{t},{a},{b},{k}\n" for t, a, b, k in rows))
+    result = run_backtest(
+        _BuyOnFirstQuote({"size": 2.0}), load_market_data(path), BacktestConfig(fee_rate=0, slippage_bps=0)
+    )
+    assert result.run_info["fills"] == 2
+    exposure = [2 * 100.5, 2 * 100.5 + 2 * 10.25, 2 * 102.5 + 2 * 10.25]  # mids 100.5, 10.25, 102.5
+    assert result.position.tolist() == pytest.approx(exposure)
+    result.write_report(tmp_path / "out")
+    assert pd.read_csv(tmp_path / "out" / "equity.csv")["position"].tolist() == pytest.approx(
+        result.position.tolist()
+    )

@@ -145,7 +145,11 @@ class _Recorder:
         )
 
     def equity_curve(self, data: MarketData, balance: float) -> tuple[FloatArray, FloatArray]:
-        """Equity and net position at the end of every row, from the fills."""
+        """Equity and position at the end of every row (after its fills), from the fills.
+
+        The position is the signed size held for one asset; for several (their sizes do not
+        add up) the gross exposure, sum of |size| x the asset's last price, in quote currency.
+        """
         n = len(data)
         rows = np.asarray(self.rows, dtype=np.int64)
         price = data.mid()
