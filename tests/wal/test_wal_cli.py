@@ -140,6 +140,19 @@ def test_expect_head_catches_a_tail_cut_at_a_record_boundary(tmp_path: Path) -> 
     assert code == 1 and "records were removed from the end" in out
 
 
+@pytest.mark.parametrize("head", ["5f0c", "5f0c…", "", "x" * 64, "ab" * 33])
+def test_a_malformed_expect_head_is_a_usage_error_not_a_failed_audit(wal_dir: Path, head: str) -> None:
+    """Before: a hash cut short when copied (or any other text) failed the audit with exit 1,
+    saying records were removed or the log rewritten, on an intact log."""
+    code, out = _verify(wal_dir, "--expect-head", head)
+    assert code == 2, out
+    assert f"--expect-head must be the 64 hex digits of a head hash, got {head!r}" in out
+    assert "AUDIT FAILED" not in out
+    _, out = _verify(wal_dir, "--json")
+    code, again = _verify(wal_dir, "--expect-head", f" {json.loads(out)['head_hash'].upper()}\n")
+    assert code == 0, again
+
+
 def test_verify_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
     code, out = _verify(tmp_path / "nope")
     assert code == 2 and "no write-ahead log directory" in out

@@ -35,6 +35,12 @@ def verify(
     """Walk the hash chain: record count, first and last seq, head hash; the position of any damage."""
     from dita._kernel import WalError, wal_verify
 
+    expected = None
+    if expect_head is not None:
+        # A hash cut short or mistyped would otherwise fail the audit of an intact log.
+        expected = expect_head.strip().lower()
+        if len(expected) != 64 or not all(c in "0123456789abcdef" for c in expected):
+            fail(f"--expect-head must be the 64 hex digits of a head hash, got {expect_head!r}")
     _require_dir(path)
     try:
         report = wal_verify(path)
@@ -45,7 +51,7 @@ def verify(
             typer.echo(f"AUDIT FAILED: {exc}", err=True)
         raise typer.Exit(AUDIT_FAILED) from None
     problem = None
-    if expect_head is not None and report["head_hash"] != expect_head.strip().lower():
+    if expected is not None and report["head_hash"] != expected:
         problem = (
             f"head hash {report['head_hash']} at seq {report['last_seq']} is not the expected {expect_head}: "
             "records were removed from the end or the log was rewritten"
