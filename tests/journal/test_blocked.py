@@ -265,3 +265,56 @@ def test_the_permanent_errors_are_named_as_clickhouse_names_them(journal: ClickH
         "SELECT c, errorCodeToName(c) FROM (SELECT arrayJoin({c:Array(Int32)}) AS c)", {"c": codes}
     )
     assert {int(c): n for c, n in res.rows} == _PERMANENT_ERRORS
+
+
+def test_a_progress_table_clickhouse_cannot_read_blocks_the_wal_fill_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The WAL fill at attach first reads where the stored rows end from journal_progress.
+    Before: with that table's columns broken the fill asked again every retry_max forever,
+    and flush() waited out its timeout (or, without one, for good: detach() never returned).
+    Now flush() raises at once naming the table and the error; once it is mended every row is
+    stored once."""
+    path = tmp_path / "j"
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
+    first = _journal(path)
+    first.attach(work.main)
+    work.run(10)
+    first.flush(30)
+    first.close()
+    work.run(10, start=10)  # rows of no journal: the next one fills them from the log
+
+    second = _journal(path)
+    try:
+        # A table of that name with other columns (its version column cannot be renamed).
+        for stmt in (
+            "RENAME TABLE dita.journal_progress TO dita.journal_progress_was",
+            "CREATE TABLE dita.journal_progress (kernel_id String, seq UInt64) "
+            "ENGINE = MergeTree ORDER BY kernel_id",
+        ):
+            second._client.command(stmt)
+        caplog.set_level(logging.WARNING, logger="dita.journal.clickhouse")
+        second.attach(work.main)
+        with pytest.raises(JournalBlockedError, match=r"journal_progress \(UNKNOWN_IDENTIFIER\)") as raised:
+            second.flush(30)
+        assert "wal fill of desk-1" in str(raised.value)
+        stats = second.stats()
+        assert (stats.extra["blocked_table"], stats.extra["blocked_cause"]) == (
+            "journal_progress",
+            "UNKNOWN_IDENTIFIER",
+        )
+        assert stats.extra["wal_filled"] == 0
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "journal_progress (UNKNOWN_IDENTIFIER)" in errors[0], errors
+
+        for stmt in (
+            "DROP TABLE dita.journal_progress",
+            "RENAME TABLE dita.journal_progress_was TO dita.journal_progress",
+        ):
+            second._client.command(stmt)
+        second.flush(60)  # the fill tries again at once, not after retry_blocked
+        after = second.stats()
+        assert after.blocked == "" and after.extra["wal_filled"] > 0
+        assert_same_rows(second, reference, "desk-1")
+    finally:
+        second.close()

@@ -776,18 +776,7 @@ class ClickHouseJournal:
             if to_seq < 1:
                 stored = True
                 return
-            attempt = 0
-            while True:
-                if self._abort.is_set():  # closed before the fill began
-                    raise _Aborted
-                try:
-                    gap = self.gap_start(kernel_id)
-                    break
-                except Exception as exc:  # ClickHouse away: keep trying, like the writer
-                    with self._cond:
-                        self._stats.last_error = f"wal fill of {kernel_id}: gap_start: {exc!r}"
-                    self._backoff(attempt)
-                    attempt += 1
+            gap = self._fill_gap_start(kernel_id)
             if gap > to_seq:  # ClickHouse says it has all of them already
                 with self._cond:
                     self._lift_drop_mark_locked(kernel_id, to_seq)
@@ -849,6 +838,54 @@ class ClickHouseJournal:
                         backoff = self.retry_max * 2 ** min(self._refill_failures[kernel_id] - 1, 6)
                         self._refill_after[kernel_id] = time.monotonic() + backoff
                 self._cond.notify_all()  # the writer looks for a refill due; flush() for the end
+
+    def _fill_gap_start(self, kernel_id: str) -> int:
+        """``gap_start`` for a WAL fill, asked until ClickHouse answers. ClickHouse away: asked
+        again like the writer retries. A progress table it cannot read for a permanent reason
+        (other columns, rights) blocks the journal as an insert refused so does: flush() raises
+        JournalBlockedError naming it, and it is asked again every ``retry_blocked`` seconds and
+        at each flush()."""
+        attempt = 0
+        while True:
+            if self._abort.is_set():  # closed before the fill began
+                raise _Aborted
+            with self._cond:
+                self._attempt_no += 1
+                attempt_no = self._attempt_no
+            try:
+                gap = self.gap_start(kernel_id)
+            except Exception as exc:
+                cause = _permanent_cause(exc)
+                with self._cond:
+                    self._stats.last_error = f"wal fill of {kernel_id}: gap_start: {exc!r}"
+                error = f"{PROGRESS_TABLE}: {type(exc).__name__}: {exc} (wal fill of {kernel_id})"
+                self._note_failure(PROGRESS_TABLE, cause, error, attempt_no)
+                if cause is None:
+                    delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
+                else:
+                    delay = self.retry_blocked
+                self._writer_backoff(delay, attempt_no, prompt=cause is not None)
+                attempt += 1
+                continue
+            self._lift_block(PROGRESS_TABLE)
+            return gap
+
+    def _lift_block(self, table: str) -> None:
+        """ClickHouse took ``table``'s rows (or answered for it): a block this lifts is over.
+        One of the progress table is lifted only by that table: rows going into the others say
+        nothing about it, and a WAL fill waits on it."""
+        with self._cond:
+            blocked = self._blocked
+            if blocked is None or (blocked.table == PROGRESS_TABLE and table != PROGRESS_TABLE):
+                return
+            self._blocked = None
+        log.warning(
+            "journal %s: ClickHouse takes rows again (%s), after %.1f s blocked by: %s",
+            self.target.display,
+            table,
+            time.monotonic() - blocked.since,
+            blocked.error,
+        )
 
     def _fill_ended_locked(self, kernel_id: str) -> None:
         """One fill of the kernel counted in ``_filling`` is over (or never began)."""
@@ -1577,6 +1614,7 @@ class ClickHouseJournal:
                 )
                 with self._cond:
                     self._settled_seq.update(dict(rows))
+                self._lift_block(PROGRESS_TABLE)
         except Exception as exc:  # advisory: the rows themselves are stored
             log.debug("could not record journal progress: %r", exc)
             # A dropped progress table is made again for next time.
@@ -1661,11 +1699,6 @@ class ClickHouseJournal:
         cols[_TS_INDEX + 1] = [_ts_micros(t) for t in cols[_TS_INDEX + 1]]
         return cols
 
-    def _backoff(self, attempt: int) -> None:
-        delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
-        if self._abort.wait(delay):
-            raise _Aborted
-
     def _insert(self, kernel_id: str, table: str, rows: _Rows, token: str) -> None:
         names = [n for n, _ in TABLE_COLUMNS[table]]
         # Tables are partitioned by month: a batch spanning more than 100 months (history
@@ -1738,15 +1771,7 @@ class ClickHouseJournal:
                         self._counters["batches"] += 1
                         self._counters["already_present"] += len(part) - len(todo)
                         self._last_write_latency = time.monotonic() - drained_at
-                        blocked, self._blocked = self._blocked, None
-                    if blocked is not None:
-                        log.warning(
-                            "journal %s: ClickHouse takes rows again (%s), after %.1f s blocked by: %s",
-                            self.target.display,
-                            table,
-                            time.monotonic() - blocked.since,
-                            blocked.error,
-                        )
+                    self._lift_block(table)
                     break
                 except Exception as exc:
                     error = f"{table}: {type(exc).__name__}: {exc}"
