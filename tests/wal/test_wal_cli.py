@@ -209,3 +209,34 @@ def test_an_unreadable_segment_fails_the_audit_and_the_replay_without_a_tracebac
         assert result.exit_code == 1
         assert isinstance(result.exception, SystemExit), result.exception
         assert says in result.output and segment.name in result.output
+
+
+def test_replay_of_a_log_without_a_usable_checkpoint_asks_for_the_slot_count(
+    tmp_path: Path, wal_dir: Path
+) -> None:
+    """Before: the replay printed a kernel of 10 slots for a log of 6 whose checkpoints were
+    all damaged, as if that were what it recorded."""
+    lost = tmp_path / "lost"
+    kernel = make_kernel(lost, fsync="none", wal_checkpoint_every=0)
+    for _ in run(kernel, seed=2, steps=10):
+        pass
+    expected = kernel.snapshot()
+    kernel.close()
+    del kernel
+    (checkpoint,) = lost.glob("ckpt-*.ckpt")
+    checkpoint.write_bytes(checkpoint.read_bytes()[:-1])
+    result = CliRunner().invoke(app, ["wal", "replay", str(lost), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "no usable checkpoint" in result.output and "--max-slots" in result.output
+    result = CliRunner().invoke(app, ["wal", "replay", str(lost), "--json", "--max-slots", "6"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["snapshot"]["max_slots"] == 6 and out["recovery"]["checkpoint_seq"] is None
+    assert out["snapshot"] == json.loads(json.dumps(expected, default=str))
+    # A checkpoint usable: one other than the log's is refused, not overridden by the log.
+    result = CliRunner().invoke(app, ["wal", "replay", str(wal_dir), "--max-slots", "5"])
+    assert result.exit_code == 2 and "--max-slots 5: invalid max_slots: 5" in result.output
+    assert "holds a kernel with 6 slots" in result.output
+    for bad in ("0", "-1", "x", "100000000000"):
+        result = CliRunner().invoke(app, ["wal", "replay", str(lost), "--max-slots", bad])
+        assert result.exit_code == 2 and "--max-slots" in result.output, (bad, result.output)

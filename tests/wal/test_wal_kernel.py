@@ -3,6 +3,7 @@ replay, damage and foreign logs are refused with their position, bad settings ch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -613,4 +614,24 @@ def test_whole_log_replay_after_damaged_checkpoints_keeps_the_logs_slot_count(tm
     again = ExecutionKernel(kernel_id="shape", wal_dir=str(tmp_path))
     assert again.max_slots == 3
     assert again.seq == seq and again.snapshot() == expected
+    again.close()
+
+
+def test_a_log_whose_first_checkpoint_is_lost_needs_its_slot_count_given(tmp_path: Path) -> None:
+    # Checkpoint 0 is the only record of the kernel's shape. Before: with it damaged (and no
+    # later checkpoint), a reopen without max_slots replayed the log into a kernel of the
+    # default 10 slots, silently more than the 3 it was made with.
+    kernel = ExecutionKernel(max_slots=3, kernel_id="shape", wal_dir=str(tmp_path), fsync="none")
+    kernel.mark_price("BTC", 100.0)
+    expected, seq = kernel.snapshot(), kernel.seq
+    kernel.close()
+    (first,) = tmp_path.glob("ckpt-*.ckpt")
+    data = bytearray(first.read_bytes())
+    data[-1] ^= 0x01
+    first.write_bytes(bytes(data))
+    with pytest.raises(WalError, match=rf"{re.escape(str(tmp_path))} has no usable checkpoint.*max_slots"):
+        ExecutionKernel(kernel_id="shape", wal_dir=str(tmp_path))
+    assert first.read_bytes() == bytes(data) and len(list(tmp_path.glob("ckpt-*.ckpt"))) == 1
+    again = ExecutionKernel(max_slots=3, wal_dir=str(tmp_path))  # given: replayed into it
+    assert again.max_slots == 3 and again.seq == seq and again.snapshot() == expected
     again.close()

@@ -74,15 +74,29 @@ def verify(
         raise typer.Exit(AUDIT_FAILED)
 
 
-def replay(path: LogPath, json_out: JsonOut = False) -> None:
+def replay(
+    path: LogPath,
+    max_slots: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1_000_000,
+            help="The kernel's slot count, needed only when no checkpoint of the log is usable "
+            "(checkpoint 0 is the only other record of it)",
+        ),
+    ] = None,
+    json_out: JsonOut = False,
+) -> None:
     """Rebuild the kernel from its log (newest checkpoint + later records) and print its snapshot."""
     from dita._kernel import WalError, wal_replay
 
     _require_dir(path)
     try:
-        kernel, recovery = wal_replay(path)
+        kernel, recovery = wal_replay(path, max_slots=max_slots)
     except (WalError, OSError) as exc:  # OSError: a file of the log cannot be read
         fail(f"cannot replay {path}: {exc}", code=AUDIT_FAILED)
+    except ValueError as exc:  # --max-slots other than the log's
+        fail(f"--max-slots {max_slots}: {exc}")
     snapshot = kernel.snapshot()
     if json_out:
         typer.echo(json.dumps({"recovery": recovery, "snapshot": snapshot}, default=str))

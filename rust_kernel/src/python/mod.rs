@@ -567,6 +567,14 @@ impl PyKernel {
             }
         }
         let (mut core, mut wal) = wal_args.open(fresh)?;
+        if let Some(w) = wal
+            .as_ref()
+            .filter(|w| !explicit_max_slots && !w.log.is_new())
+        {
+            if w.log.recovery().checkpoint_seq.is_none() {
+                return Err(wal::no_shape_error(&w.dir, w.log.recovery(), "max_slots"));
+            }
+        }
         if explicit_max_slots && core.max_slots() != max_slots {
             return Err(PyValueError::new_err(format!(
                 "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",

@@ -3,7 +3,7 @@
 //! takes after the core accepted an input and before anything leaves the kernel, and the
 //! audit and read-only replay functions behind `dita audit verify` and `dita wal replay`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
@@ -333,21 +333,60 @@ pub(super) fn wal_verify<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<
     Ok(d)
 }
 
+/// The refusal of a log recovered without a checkpoint when the caller did not say how many
+/// slots its kernel has: checkpoint 0 is the only record of it, and a kernel of the default
+/// count would be replayed into silently.
+pub(super) fn no_shape_error(dir: &Path, report: &RecoveryReport, option: &str) -> PyErr {
+    let skipped = if report.skipped_checkpoints.is_empty() {
+        "none found".to_string()
+    } else {
+        report
+            .skipped_checkpoints
+            .iter()
+            .map(|s| s.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    WalError::new_err(format!(
+        "the write-ahead log in {} has no usable checkpoint ({skipped}), and checkpoint 0 is the \
+         only record of its kernel's slot count: give {option} the kernel was made with",
+        dir.display()
+    ))
+}
+
 /// Rebuilds the kernel recorded in `path` without writing to the log (no lock, a torn tail
 /// is reported, not cut). Returns `(kernel, recovery)`: a `KernelCore` with the recovered
 /// state, the default mock venue and no log, and the recovery report as a dict.
+/// `max_slots`: the slot count of the kernel to replay into when no checkpoint is usable
+/// (refused without it then: the log has no other record of it).
 #[pyfunction]
+#[pyo3(signature = (path, max_slots=None))]
 pub(super) fn wal_replay<'py>(
     py: Python<'py>,
     path: PathBuf,
+    max_slots: Option<usize>,
 ) -> PyResult<(Py<PyKernel>, Bound<'py, PyDict>)> {
     let (core, report) = py
         .detach(|| {
             replay_read_only(&path, |kernel_id| {
-                Kernel::new(kernel_id, 10).map_err(|e| e.to_string())
+                Kernel::new(kernel_id, max_slots.unwrap_or(10)).map_err(|e| e.to_string())
             })
         })
         .map_err(wal_err)?;
+    if report.checkpoint_seq.is_none() && max_slots.is_none() {
+        return Err(no_shape_error(
+            &path,
+            &report,
+            "max_slots (`dita wal replay --max-slots`)",
+        ));
+    }
+    if let Some(n) = max_slots.filter(|&n| n != core.max_slots()) {
+        return Err(PyValueError::new_err(format!(
+            "invalid max_slots: {n} (the write-ahead log in {} holds a kernel with {} slots)",
+            path.display(),
+            core.max_slots()
+        )));
+    }
     let venue = Py::new(
         py,
         PyMockVenue {
