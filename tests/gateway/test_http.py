@@ -215,6 +215,19 @@ def test_resting_order_shows_in_orders_and_cancels() -> None:
         # JSON can spell a lone surrogate ("\ud800"); the kernel takes UTF-8 text only.
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"k": "\ud800"}}, "metadata"),
         ({"action": "ENTER", "asset": "BTC", "side": "LONG", "metadata": {"\udc80": 1}}, "metadata"),
+        # JSON true and false are not numbers: lax parsing read them as 1 and 0 (a trade of size 1).
+        (
+            {"action": "ENTER", "asset": "BTC", "side": "LONG", "reference_price": 100, "target_size": True},
+            "target_size",
+        ),
+        (
+            {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": True},
+            "reference_price",
+        ),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "leverage": True}, "leverage"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "limit_price": False}, "limit_price"),
+        ({"action": "ENTER", "asset": "BTC", "side": "LONG", "exit_leg_ratios": [True]}, "exit_leg_ratios"),
+        ({"action": "ENTER", "slot_id": True, "asset": "BTC", "side": "LONG", "target_size": 1}, "slot_id"),
     ],
 )
 def test_bad_intent_is_422_naming_the_field(live: LiveServer, body: dict[str, Any], field: str) -> None:
@@ -236,6 +249,17 @@ def test_body_that_is_not_json_is_422(live: LiveServer) -> None:
     assert res.status_code == 422 and "at least one" in res.json()["message"]
     res = live.client.post("/v1/marks", json={"asset": "BTC", "price": 0}, headers=AUTH)
     assert res.status_code == 422 and "price" in res.json()["message"]
+
+
+def test_a_boolean_is_not_a_mark_price(live: LiveServer) -> None:
+    """Lax parsing read ``true`` as 1.0 and marked the asset there, revaluing its positions."""
+    enter(live.client, asset="BTCUSDT")
+    before = live.client.get("/v1/account").json()
+    res = live.client.post("/v1/marks", json={"asset": "BTCUSDT", "price": True}, headers=AUTH)
+    assert res.status_code == 422, res.text
+    assert res.json()["detail"][0]["loc"] == ["body", "price"]
+    assert res.json()["message"] == "price: Input should be a number, not true or false (got True)"
+    assert live.client.get("/v1/account").json()["unrealized_pnl"] == before["unrealized_pnl"]
 
 
 @pytest.mark.parametrize(

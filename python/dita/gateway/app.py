@@ -24,7 +24,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, KernelOutcome, TradeSide
@@ -58,6 +59,18 @@ class SafeJSONResponse(Response):
 _FINITE = {"allow_inf_nan": False}
 
 
+def _not_bool(value: Any) -> Any:
+    # Numbers may come as JSON numbers or strings ("1.5", as many exchange APIs send them), but
+    # lax parsing also reads true and false as 1 and 0: a typo would trade a size of 1.
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not true or false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_bool)]
+SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_not_bool)]
+
+
 class IntentRequest(BaseModel):
     """An ENTER, EXIT or CANCEL for one slot. Omitted fields of EXIT and CANCEL are taken from
     the slot (trade_id, asset, side); ENTER without slot_id takes the first free slot."""
@@ -65,17 +78,17 @@ class IntentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
     action: Literal["ENTER", "EXIT", "CANCEL"]
-    slot_id: int | None = Field(default=None, ge=0, le=1_000_000)
+    slot_id: SlotId | None = None
     intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     trade_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     asset: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
     side: Literal["LONG", "SHORT"] | None = None
-    reference_price: float = Field(default=0.0, ge=0.0, le=1e12)
-    target_size: float = Field(default=0.0, ge=0.0, le=1e12)
-    leverage: float = Field(default=1.0, gt=0.0, le=1000.0)
-    exit_leg_ratios: list[float] | None = Field(default=None, min_length=1, max_length=16)
+    reference_price: Number = Field(default=0.0, ge=0.0, le=1e12)
+    target_size: Number = Field(default=0.0, ge=0.0, le=1e12)
+    leverage: Number = Field(default=1.0, gt=0.0, le=1000.0)
+    exit_leg_ratios: list[Number] | None = Field(default=None, min_length=1, max_length=16)
     order_type: Literal["MARKET", "LIMIT"] = "MARKET"
-    limit_price: float = Field(default=0.0, ge=0.0, le=1e12)
+    limit_price: Number = Field(default=0.0, ge=0.0, le=1e12)
     reason: str = Field(default="", max_length=256)
     metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
 
@@ -129,7 +142,7 @@ class MarkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
     asset: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
-    price: float = Field(gt=0.0, le=1e12)
+    price: Number = Field(gt=0.0, le=1e12)
 
 
 # --- middleware --------------------------------------------------------------------------
