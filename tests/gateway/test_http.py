@@ -380,3 +380,28 @@ def test_slow_sse_client_is_dropped_not_buffered() -> None:
         assert ev.event == "control" and ev.data["verbosity"] == "QUIET"
     finally:
         live.stop()
+
+
+def test_event_stream_clients_are_capped() -> None:
+    """Every client costs each publish (made on the kernel's thread) a frame: past
+    ``sse_max_clients`` a new one is refused with 503, and a freed place is taken again."""
+    live = start_server(sse_max_clients=2)
+    try:
+        c = live.client
+        with httpx.Client(base_url=live.url, timeout=10.0) as sse:
+            with sse.stream("GET", "/v1/events"), sse.stream("GET", "/v1/events"):
+                assert wait_until(lambda: c.get("/healthz").json()["sse_clients"] == 2)
+                res = c.get("/v1/events")
+                assert res.status_code == 503, res.text
+                detail = res.json()["detail"]
+                assert detail == "too many event stream clients: the limit is 2 (sse_max_clients)"
+                assert res.headers["retry-after"]
+                assert metric(c.get("/metrics").text, "dita_gateway_sse_refused_clients_total") == 1
+            assert wait_until(lambda: c.get("/healthz").json()["sse_clients"] == 0)
+            with sse.stream("GET", "/v1/events") as stream:
+                lines = stream.iter_lines()
+                c.put("/v1/control", json={"verbosity": "QUIET"}, headers=AUTH)
+                (ev,) = read_sse(lines, 1)
+            assert ev.event == "control"
+    finally:
+        live.stop()

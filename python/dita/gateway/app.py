@@ -574,7 +574,10 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         "/v1/events",
         summary="Server-sent events; reconnect with Last-Event-ID (or ?last_event_id=) to resume",
         response_class=Response,
-        responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            503: {"description": "sse_max_clients streams are open; retry after Retry-After seconds"},
+        },
     )
     async def events(
         last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -593,6 +596,14 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 ) from None
             if resume < 0:
                 raise _field_error("Last-Event-ID", "Last-Event-ID must be >= 0", where="header")
+        if broadcaster.clients >= settings.sse_max_clients:
+            # Each client costs every publish (on the kernel's thread) a frame and holds a buffer.
+            metrics.sse_refused.inc()
+            raise HTTPException(
+                503,
+                f"too many event stream clients: the limit is {settings.sse_max_clients} (sse_max_clients)",
+                headers={"Retry-After": "5"},
+            )
         sub = broadcaster.subscribe(resume)
         return EventStreamResponse(broadcaster, sub, settings.sse_keepalive_seconds, metrics)
 

@@ -27,6 +27,9 @@ class GatewaySettings(BaseModel):
     sse_client_buffer: int = Field(
         default=1_000, ge=1, le=100_000, description="Frames a client may lag before drop"
     )
+    sse_max_clients: int = Field(
+        default=100, ge=1, le=10_000, description="Event stream clients at once; one more gets 503"
+    )
     sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     max_slots: int = Field(default=10, ge=1, le=100_000)
     kernel_id: str | None = None

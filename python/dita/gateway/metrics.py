@@ -59,6 +59,11 @@ class GatewayMetrics:
             "SSE clients disconnected because their buffer filled",
             registry=r,
         )
+        self.sse_refused = Counter(
+            "dita_gateway_sse_refused_clients",
+            "SSE clients refused (503) because sse_max_clients were connected",
+            registry=r,
+        )
         self.control_changes = Counter("dita_gateway_control_changes", "Control changes made", registry=r)
         r.register(_KernelCollector(kernel))
 
