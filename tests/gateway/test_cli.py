@@ -217,6 +217,25 @@ def test_stdio_refuses_a_bad_kernel_id_or_seed_capital_like_serve() -> None:
     assert 'error: cannot start the kernel: invalid kernel_id: "a b"' in res.stderr.decode()
 
 
+def test_a_port_in_use_exits_2_before_anything_opens(tmp_path: Path) -> None:
+    """A listen address that cannot be bound is a setting to change (exit 2), not a cluster
+    away (exit 3, retry later): a supervisor must tell them apart. No journal is opened."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        journal = tmp_path / "journal"
+        res = subprocess.run(
+            [*DITA, "serve", "--port", str(port), "--journal", f"chdb://{journal}"],
+            capture_output=True,
+            timeout=120,
+        )
+    stderr = res.stderr.decode()
+    assert res.returncode == 2, stderr
+    assert f"error: cannot listen on 127.0.0.1:{port}: " in stderr and "Traceback" not in stderr
+    assert "dita gateway for kernel" not in stderr and not journal.exists()
+
+
 def test_serve_refuses_a_hazelcast_cluster_it_cannot_reach_or_name() -> None:
     """A gateway projecting nowhere would leave operators blind: it does not start."""
     port = str(free_port())

@@ -122,25 +122,46 @@ def serve(
             fail(f"--openapi-out {openapi_out}: cannot write the schema: {exc.strerror or exc}")
         typer.echo(f"wrote {openapi_out}")
         return
-    kernel = _kernel(
-        settings.max_slots,
-        settings.kernel_id,
-        settings.seed_capital,
-        settings.journal,
-        settings.hazelcast,
-        settings.hazelcast_cluster,
-    )
+    # The address first: a gateway that cannot listen opens no kernel, journal or cluster.
+    sock = _listen_socket(settings.host, settings.port)
+    try:
+        kernel = _kernel(
+            settings.max_slots,
+            settings.kernel_id,
+            settings.seed_capital,
+            settings.journal,
+            settings.hazelcast,
+            settings.hazelcast_cluster,
+        )
+    except BaseException:
+        sock.close()
+        raise
     app = create_app(kernel, settings)
     if settings.token is None:
         typer.echo(f"no token configured; this session's bearer token: {app.state.token}", err=True)
     typer.echo(
-        f"dita gateway for kernel {kernel.kernel_id} on http://{settings.host}:{settings.port}/", err=True
+        f"dita gateway for kernel {kernel.kernel_id} on http://{settings.host}:{sock.getsockname()[1]}/",
+        err=True,
     )
-    _run(app, kernel, settings.host, settings.port)
+    _run(app, kernel, settings.host, settings.port, sock)
 
 
-def _run(app: Any, kernel: Any, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM, then close the kernel before the process ends."""
+def _listen_socket(host: str, port: int) -> socket.socket:
+    """The bound listening socket; an address that cannot be bound (port taken, unknown host,
+    no permission) exits 2: a setting to change, unlike a cluster away (3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
+
+
+def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket) -> None:
+    """Serve on ``sock`` until SIGINT or SIGTERM, then close the kernel before the process ends."""
     import uvicorn
 
     class GatewayServer(uvicorn.Server):
@@ -154,13 +175,14 @@ def _run(app: Any, kernel: Any, host: str, port: int) -> None:
 
     server = GatewayServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     try:
-        server.run()
+        server.run(sockets=[sock])
     except KeyboardInterrupt:  # the re-raised Ctrl-C, after the shutdown above
         pass
     finally:
         kernel.close()  # also when the start failed; closing twice is harmless
+        sock.close()
     if not server.started:
-        raise typer.Exit(3)  # as uvicorn.run: it has said why (port taken, unknown host)
+        raise typer.Exit(1)  # the address was bound: a failure of its own, which uvicorn has logged
 
 
 def register(app: typer.Typer) -> None:
