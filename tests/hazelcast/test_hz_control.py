@@ -484,3 +484,39 @@ def test_a_removal_arriving_while_a_resync_reads_the_entries_is_not_undone(
     finally:
         monkeypatch.undo()
         plane.close()
+
+
+def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel that ran a field from an entry since removed must still take a later write of
+    it: the removed entry's stamp no longer competes, so a writer whose clock is behind it
+    stamps the write by its own clock. Before, the kernel compared the write with the stamp it
+    last applied, from the removed entry, and ignored it: a global HALTED went unheeded."""
+    import dita.control.hazelcast as control_hz
+
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        # Operator A, whose clock runs a minute ahead, resumes this kernel.
+        with monkeypatch.context() as ahead:
+            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
+            write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="operator-a")
+        assert eventually(lambda: mode(kernel) == "LIVE")
+        cp_map.remove(kernel_id)  # the kernel keeps LIVE: a removal sets nothing
+        assert eventually(lambda: kernel_id not in plane.entries())
+        # Operator B, on the right time, halts every kernel: the latest write.
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        # The same after the whole map is cleared.
+        with monkeypatch.context() as ahead:
+            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 120.0)
+            write_entry(hz_client, kernel_id, {"verbosity": "DEBUG"}, updated_by="operator-a")
+        assert eventually(lambda: kernel.control()["verbosity"] == "DEBUG")
+        cp_map.clear()
+        assert eventually(lambda: plane.entries() == {})
+        write_entry(hz_client, kernel_id, {"verbosity": "QUIET"}, updated_by="operator-b")
+        assert eventually(lambda: kernel.control()["verbosity"] == "QUIET")
+    finally:
+        kernel.close()

@@ -286,6 +286,7 @@ class HazelcastControlPlane:
                     elif _stamp(arrived) >= _stamp(entries.get(key, {})):
                         entries[key] = arrived
                 self._entries = entries
+                self._forget_removed_stamps_locked()  # entries removed while we were away
                 kernels = list(self._kernels.items())
         finally:
             with self._lock:
@@ -323,16 +324,33 @@ class HazelcastControlPlane:
         key = str(event.key)
         with self._lock:
             self._entries.pop(key, None)
+            self._forget_removed_stamps_locked()
             if self._arrived is not None:
                 self._arrived[key] = None
 
     def _on_cleared(self, event: Any) -> None:
         with self._lock:
             self._entries = {}
+            self._forget_removed_stamps_locked()
             if self._arrived is not None:
                 # A resync's read is out and may predate the clear: read once more after it.
                 self._resync_needed = True
         self._wake.set()
+
+    def _forget_removed_stamps_locked(self) -> None:
+        """Lower each kernel's last applied stamps to the newest its entries still hold.
+
+        A writer stamps past the entries in the map only (``_stamp_after``): once the entry a
+        kernel's value came from is removed, a later write from a clock behind that entry's
+        stamp is stamped below what the kernel last applied, and would be ignored (a global
+        HALTED unheeded). Lowered to what the remaining entries hold, nothing is re-applied
+        (a removal sets nothing) and every later write is taken."""
+        for kid, applied in self._applied_at.items():
+            held = effective_control([self._entries[k] for k in (GLOBAL, kid) if k in self._entries])
+            for field, at in applied.items():
+                newest = held[field][1] if field in held else -1.0
+                if at > newest:
+                    applied[field] = newest
 
     def _apply(self, kid: str, kernel: ExecutionKernel) -> None:
         """Apply to ``kernel`` every field set more recently than what it last got from us."""
