@@ -70,3 +70,28 @@ def test_schemathesis_finds_no_server_errors(live: LiveServer) -> None:
                 assert mode == GenerationMode.NEGATIVE
     assert calls > 100
     assert failures == []
+
+
+def test_json_answers_are_documented_as_json_not_strings(live: LiveServer) -> None:
+    """Every JSON endpoint answers an object or a list, and the schema must say so: a client
+    generated from a schema of strings would parse nothing."""
+    paths = live.client.get("/openapi.json").json()["paths"]
+    kinds = {
+        ("get", "/healthz"): "object",
+        ("get", "/v1/slots"): "array",
+        ("get", "/v1/slots/{slot_id}"): "object",
+        ("get", "/v1/orders"): "array",
+        ("get", "/v1/account"): "object",
+        ("get", "/v1/control"): "object",
+        ("put", "/v1/control"): "object",
+        ("post", "/v1/intents"): "object",
+        ("post", "/v1/slots/{slot_id}/cancel"): "object",
+        ("post", "/v1/marks"): "object",
+    }
+    for (method, path), kind in kinds.items():
+        content = paths[path][method]["responses"]["200"]["content"]
+        assert content["application/json"]["schema"]["type"] == kind, (method, path)
+    for path in ("/healthz", "/v1/slots", "/v1/slots/0", "/v1/orders", "/v1/account", "/v1/control"):
+        answer = live.client.get(path)
+        assert answer.headers["content-type"] == "application/json", path
+        assert isinstance(answer.json(), list if path in ("/v1/slots", "/v1/orders") else dict), path

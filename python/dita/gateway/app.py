@@ -22,7 +22,7 @@ import anyio
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -45,8 +45,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MetaValue = str | int | float | bool | None
 
 
-class SafeJSONResponse(Response):
-    """JSON that stays strict when a kernel figure is NaN or infinite (they become null)."""
+class SafeJSONResponse(JSONResponse):
+    """JSON that stays strict when a kernel figure is NaN or infinite (they become null).
+
+    A JSONResponse, so the schema documents each answer's JSON (of a plain Response it says
+    "string")."""
 
     media_type = "application/json"
 
