@@ -101,7 +101,10 @@ def test_enter_exit_and_refusals(live: LiveServer) -> None:
     assert dup.json()["diagnostic_code"] == "DUPLICATE_INTENT"
 
     mark = c.post("/v1/marks", json={"asset": "BTCUSDT", "price": 51_000}, headers=AUTH)
-    assert mark.status_code == 200 and mark.json()["seq"] > 0
+    # The answer counts the open slots the mark revalued; it is no sequence number.
+    assert mark.status_code == 200 and mark.json()["slots_marked"] == 1 and "seq" not in mark.json()
+    elsewhere = c.post("/v1/marks", json={"asset": "ETHUSDT", "price": 3_000}, headers=AUTH)
+    assert elsewhere.status_code == 200 and elsewhere.json()["slots_marked"] == 0
     assert c.get("/v1/slots/0").json()["unrealized_pnl"] == pytest.approx(500.0, rel=0.02)
 
     ex = c.post(

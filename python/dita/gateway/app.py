@@ -563,13 +563,14 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     @app.post("/v1/marks", dependencies=auth, summary="Set an asset's mark price (values open positions)")
     async def post_mark(req: MarkRequest) -> dict[str, Any]:
-        seq = kernel.mark_price(req.asset, req.price)
+        # mark_price returns how many open slots it revalued, not a sequence number.
+        slots_marked = kernel.mark_price(req.asset, req.price)
         account = kernel.account()
         publish("account", account)
         for slot in kernel.slots():
             if slot.get("asset") == req.asset and not slot.get("closed", False):
                 publish("slot", slot)
-        return {"asset": req.asset, "price": req.price, "seq": seq, "account": account}
+        return {"asset": req.asset, "price": req.price, "slots_marked": slots_marked, "account": account}
 
     # --- events --------------------------------------------------------------------------
 
