@@ -71,6 +71,10 @@ def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
     assert everything["fills"] == len(fills)
     assert everything["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
     assert everything["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
+    # The journal holds fills, not marks: the open position's unrealized PnL is unknown there,
+    # not 0 (the run ends holding one).
+    assert snap["account"]["unrealized_pnl"] != 0.0
+    assert everything["unrealized_pnl"] is None
 
     table = dita_cli("pnl", "--journal", dsn, "--period", "week", "--at", "2024-01-03T23:59:00Z")
     assert table.returncode == 0 and "journal-paper" in table.stdout and "2024-01-01 00:00:00" in table.stdout
@@ -98,7 +102,7 @@ def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
         {
             "kernel_id": "journal-paper", "period": "today", "from": "2023-06-01 00:00:00",
             "to": "2023-06-01 00:00:00", "fills": 0, "realized_pnl": 0.0, "fees": 0.0,
-            "net_pnl": 0.0, "unrealized_pnl": 0.0,
+            "net_pnl": 0.0, "unrealized_pnl": None,
         }
     ]  # fmt: skip
 

@@ -339,7 +339,8 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
             "realized_pnl": float(r["realized"]),
             "fees": float(r["fees"]),
             "net_pnl": float(r["realized"]) - float(r["fees"]),
-            "unrealized_pnl": 0.0,
+            # The journal has fills, not marks: an open position's value is unknown here.
+            "unrealized_pnl": None,
         }
         for r in records
     ]
