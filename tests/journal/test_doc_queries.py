@@ -1,0 +1,115 @@
+"""The debugging queries of docs/journal.md answer what they claim on a timeline whose every
+number is known: two slots whose limit entries rest and then fill in parts. A partial fill is
+a transition from ENTRY_WORKING to ENTRY_WORKING: the slot stays in its stage."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, VenueEvent
+from dita.journal.clickhouse import ClickHouseJournal
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "journal.md"
+T = 1_790_000_000.25  # 2026-09-21 14:13:20.25 UTC
+
+
+def _query(number: int) -> str:
+    for section in re.split(r"^### ", DOC.read_text(), flags=re.M)[1:]:
+        if section.startswith(f"{number}. "):
+            return re.findall(r"```sql\n(.*?)```", section, re.S)[0]
+    raise AssertionError(f"no query {number} in {DOC}")
+
+
+@pytest.fixture
+def partial_fills(journal: ClickHouseJournal) -> ClickHouseJournal:
+    """Both slots enter at T and rest in ENTRY_WORKING. Slot 0 fills half at T+1 and the rest
+    at T+3 (POSITION_OPEN); slot 1 fills half at T+2 and is still working."""
+    kernel = ExecutionKernel(
+        max_slots=2, venue=MockVenueAdapter(seed=1, fill_rate=0.0), journal=journal, kernel_id="parts"
+    )
+    kernel.update_control(verbosity="DEBUG", source="test")
+    for slot in (0, 1):
+        kernel.process_intent(
+            KernelIntent(
+                intent_id=f"enter-{slot}",
+                trade_id=f"T{slot}",
+                slot_id=slot,
+                asset="BTC-USDT",
+                side="LONG",
+                action="ENTER",
+                reference_price=100.0,
+                target_size=2.0,
+                order_type="LIMIT",
+                limit_price=99.0,
+                timestamp=T,
+            )
+        )
+        assert kernel.slot_state(slot).fsm_state.name == "ENTRY_WORKING"
+
+    def fill(slot: int, filled: float, at: float) -> None:
+        order = kernel.slot_state(slot).active_entry_order
+        assert order is not None
+        out = kernel.on_venue_event(
+            VenueEvent(
+                f"fill-{slot}-{filled}",
+                f"T{slot}",
+                slot,
+                "FILL",
+                venue_order_id=order.venue_order_id,
+                venue_client_id=order.client_order_id,
+                side="BUY",
+                asset="BTC-USDT",
+                price=99.0,
+                size=1.0,
+                filled_size=filled,
+                remaining_size=2.0 - filled,
+                timestamp=at,
+            )
+        )
+        assert out.accepted, out
+
+    fill(0, 1.0, T + 1)
+    fill(0, 2.0, T + 3)
+    fill(1, 1.0, T + 2)
+    assert [kernel.slot_state(s).fsm_state.name for s in (0, 1)] == ["POSITION_OPEN", "ENTRY_WORKING"]
+    journal.flush(30)
+    return journal
+
+
+def _run(journal: ClickHouseJournal, number: int, **params: Any) -> list[dict[str, Any]]:
+    return journal.query(_query(number), {"kernel": "parts", **params}).records()
+
+
+def test_why_a_slot_left_a_stage_lists_only_transitions_out_of_it(partial_fills: ClickHouseJournal) -> None:
+    # Slot 0's partial fill at 14:13:21 kept it in ENTRY_WORKING: it did not leave.
+    stayed = _run(partial_fills, 1, slot=0, stage="ENTRY_WORKING", at="2026-09-21 14:13:21")
+    assert stayed == []
+    left = _run(partial_fills, 1, slot=0, stage="ENTRY_WORKING", at="2026-09-21 14:13:23")
+    assert [(r["next_state"], r["trigger"], r["venue_kind"]) for r in left] == [
+        ("POSITION_OPEN", "FILL", "FILL")
+    ]
+
+
+def test_slots_not_idle_say_since_when_they_are_in_their_stage(partial_fills: ClickHouseJournal) -> None:
+    rows = {r["slot_id"]: (r["stage"], r["since"]) for r in _run(partial_fills, 5)}
+    # Slot 1 has been ENTRY_WORKING since T, its partial fill at T+2 notwithstanding.
+    assert rows == {
+        0: ("POSITION_OPEN", "2026-09-21T14:13:23.250000"),
+        1: ("ENTRY_WORKING", "2026-09-21T14:13:20.250000"),
+    }
+
+
+def test_time_in_a_stage_runs_from_entering_it_to_leaving_it(partial_fills: ClickHouseJournal) -> None:
+    rows = {r["stage"]: r for r in _run(partial_fills, 10)}
+    # Slot 0 was ENTRY_WORKING from T to T+3 and left it once; slot 1 has not left it.
+    working = rows["ENTRY_WORKING"]
+    assert (working["left_stage"], working["p50_ms"], working["max_ms"]) == (1, 3000.0, 3000.0)
+    assert {s: r["left_stage"] for s, r in rows.items()} == {
+        "ORDER_REQUESTED": 2,
+        "ORDER_SENT": 2,
+        "ENTRY_WORKING": 1,
+    }
