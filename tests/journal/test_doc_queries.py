@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, VenueEvent
+from dita import AccountEvent, ExecutionKernel, KernelIntent, MockVenueAdapter, VenueEvent
 from dita.journal.clickhouse import ClickHouseJournal
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "journal.md"
@@ -25,9 +25,10 @@ def _query(number: int) -> str:
 
 
 @pytest.fixture
-def partial_fills(journal: ClickHouseJournal) -> ClickHouseJournal:
+def partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[str, float]]:
     """Both slots enter at T and rest in ENTRY_WORKING. Slot 0 fills half at T+1 and the rest
-    at T+3 (POSITION_OPEN); slot 1 fills half at T+2 and is still working."""
+    at T+3 (POSITION_OPEN); slot 1 fills half at T+2 and is still working. Also what each
+    trade paid in fees, as the kernel booked them."""
     kernel = ExecutionKernel(
         max_slots=2, venue=MockVenueAdapter(seed=1, fill_rate=0.0), journal=journal, kernel_id="parts"
     )
@@ -76,15 +77,24 @@ def partial_fills(journal: ClickHouseJournal) -> ClickHouseJournal:
     fill(0, 2.0, T + 3)
     fill(1, 1.0, T + 2)
     assert [kernel.slot_state(s).fsm_state.name for s in (0, 1)] == ["POSITION_OPEN", "ENTRY_WORKING"]
+    # The exchange charged 0.5 for slot 0's first fill, whose fee the kernel had predicted,
+    # and nothing for slot 1's: what each slot paid is now the charged fee, not the prediction.
+    for fill_id, fee in (("fill-0-1.0", 0.5), ("fill-1-1.0", 0.0)):
+        settled = kernel.on_account_event(
+            AccountEvent(f"settle-{fill_id}", "FILL_SETTLED", fill_id=fill_id, fee=fee)
+        )
+        assert settled.accepted, settled
     journal.flush(30)
-    return journal
+    return journal, {f"T{s}": kernel.slot_state(s).fees_paid for s in (0, 1)}
 
 
-def _run(journal: ClickHouseJournal, number: int, **params: Any) -> list[dict[str, Any]]:
-    return journal.query(_query(number), {"kernel": "parts", **params}).records()
+def _run(loaded: tuple[ClickHouseJournal, Any], number: int, **params: Any) -> list[dict[str, Any]]:
+    return loaded[0].query(_query(number), {"kernel": "parts", **params}).records()
 
 
-def test_why_a_slot_left_a_stage_lists_only_transitions_out_of_it(partial_fills: ClickHouseJournal) -> None:
+def test_why_a_slot_left_a_stage_lists_only_transitions_out_of_it(
+    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+) -> None:
     # Slot 0's partial fill at 14:13:21 kept it in ENTRY_WORKING: it did not leave.
     stayed = _run(partial_fills, 1, slot=0, stage="ENTRY_WORKING", at="2026-09-21 14:13:21")
     assert stayed == []
@@ -94,7 +104,9 @@ def test_why_a_slot_left_a_stage_lists_only_transitions_out_of_it(partial_fills:
     ]
 
 
-def test_slots_not_idle_say_since_when_they_are_in_their_stage(partial_fills: ClickHouseJournal) -> None:
+def test_slots_not_idle_say_since_when_they_are_in_their_stage(
+    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+) -> None:
     rows = {r["slot_id"]: (r["stage"], r["since"]) for r in _run(partial_fills, 5)}
     # Slot 1 has been ENTRY_WORKING since T, its partial fill at T+2 notwithstanding.
     assert rows == {
@@ -103,7 +115,9 @@ def test_slots_not_idle_say_since_when_they_are_in_their_stage(partial_fills: Cl
     }
 
 
-def test_time_in_a_stage_runs_from_entering_it_to_leaving_it(partial_fills: ClickHouseJournal) -> None:
+def test_time_in_a_stage_runs_from_entering_it_to_leaving_it(
+    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+) -> None:
     rows = {r["stage"]: r for r in _run(partial_fills, 10)}
     # Slot 0 was ENTRY_WORKING from T to T+3 and left it once; slot 1 has not left it.
     working = rows["ENTRY_WORKING"]
@@ -113,3 +127,13 @@ def test_time_in_a_stage_runs_from_entering_it_to_leaving_it(partial_fills: Clic
         "ORDER_SENT": 2,
         "ENTRY_WORKING": 1,
     }
+
+
+def test_fees_per_trade_are_what_the_exchange_charged_once_it_said(
+    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+) -> None:
+    rows = {r["trade_id"]: r for r in _run(partial_fills, 6)}
+    paid = partial_fills[1]
+    assert paid["T0"] > 0.5  # the charged 0.5 and slot 0's second, still predicted, fee
+    assert {t: r["fees"] for t, r in rows.items()} == pytest.approx(paid, rel=1e-12)
+    assert rows["T1"]["fees"] == 0.0 and rows["T1"]["net_pnl"] == 0.0
