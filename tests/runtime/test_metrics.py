@@ -150,3 +150,16 @@ def test_cagr_and_calmar_are_left_out_of_a_run_shorter_than_a_year() -> None:
     equity = np.linspace(1000.0, 1100.0, 365)
     m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=DAY)
     assert m.cagr == pytest.approx(0.1)
+
+
+def test_bars_longer_than_a_day_give_one_return_each_even_of_uneven_length() -> None:
+    # Month-start bars: February is 29 days, so with 31-day periods (the median spacing) it
+    # shared a period with March and two months' return counted as one.
+    import datetime as dt
+
+    starts = [dt.datetime(2020 + m // 12, m % 12 + 1, 1, tzinfo=dt.UTC).timestamp() for m in range(36)]
+    ts = np.array(starts, dtype=np.float64)
+    equity = 1000.0 * 1.01 ** np.arange(1, 37)
+    r = period_returns(ts, equity, 1000.0, period_s=31 * DAY)
+    assert len(r) == 36
+    assert r == pytest.approx(np.full(36, 0.01))

@@ -6,8 +6,9 @@ Definitions (so the numbers can be checked by hand):
 - Drawdown at a bar = running peak of equity (the balance counts as the first peak) minus
   equity; ``max_drawdown`` is its largest value and ``max_drawdown_pct`` the largest
   drawdown / peak * 100.
-- Period returns: equity at the last bar of each period (UTC days by default) over the
-  previous period's (the balance for the first), up to the first period ending at or below
+- Period returns: equity at the last bar of each period (UTC days by default; each bar
+  its own period when ``period_s`` is above a day) over the previous period's (the balance
+  for the first), up to the first period ending at or below
   zero (ruin): a return of a negative equity has its sign flipped, so none is taken after
   it. ``sharpe`` = mean / sample std (ddof=1) * sqrt(periods per year); ``sortino`` =
   mean / downside deviation * sqrt(periods per year), downside deviation =
@@ -123,7 +124,12 @@ def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s:
     its sign flipped (a deeper loss would read as a gain), so none is taken after it."""
     if len(equity) == 0:
         return np.empty(0)
-    bucket = np.floor(ts / period_s).astype(np.int64)
+    if period_s > DAY:
+        # Bars longer than a day are each a period: calendar months are of uneven length, and
+        # fixed windows of their median spacing would put two in one.
+        bucket = np.arange(len(ts), dtype=np.int64)
+    else:
+        bucket = np.floor(ts / period_s).astype(np.int64)
     last = np.flatnonzero(np.diff(bucket)) if len(bucket) > 1 else np.empty(0, dtype=np.int64)
     closes = np.concatenate((equity[last], equity[-1:]))
     ruin = np.flatnonzero(closes <= 0)
