@@ -58,8 +58,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// however it is resent or reordered; a CANCEL naming another trade than the slot's is
 /// refused, as an EXIT was. 6: an ack arriving after a fill moved its order to working (a
 /// venue reordering its reports) teaches the order's venue id when the order has none yet;
-/// the stage stays.
-pub const RULES: u16 = 6;
+/// the stage stays. 7: an exit of the whole position goes out on the lot grid when the
+/// position is within float error of it (`kernel::whole_position`).
+pub const RULES: u16 = 7;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

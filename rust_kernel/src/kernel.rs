@@ -532,6 +532,22 @@ fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Transitio
 }
 
 /// Marks a slot that a fill moved to CLOSED as closed, with its reason.
+/// The size an exit of the whole position `size` sends: from rules 7 on, the lot's multiple
+/// it is within float error of (legs taken off 1.0 leave 0.39999999999999997, which a venue
+/// on a 0.1 lot refuses, so the position could never be closed); a size off the grid by more
+/// (a loaded slot, a lot changed since the entry) goes out as it is.
+fn whole_position(size: f64, lot_step: f64) -> f64 {
+    if rules() < 7 {
+        return size;
+    }
+    let on_grid = round_down_to_step(size, lot_step);
+    if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-9) {
+        on_grid
+    } else {
+        size
+    }
+}
+
 fn close_if_closed(slot: &mut TradeSlot) {
     if slot.fsm_state == TradeStage::Closed && !slot.closed {
         slot.closed = true;
@@ -1637,8 +1653,9 @@ impl Kernel {
             OrderType::Market => intent.reference_price,
             OrderType::Limit => intent.limit_price,
         };
+        let whole = whole_position(size, m.lot_step);
         let mut qty = if (leg_qty - size).abs() <= QTY_EPS {
-            size
+            whole
         } else {
             round_down_to_step(leg_qty, m.lot_step)
         };
@@ -1652,7 +1669,7 @@ impl Kernel {
                     "remaining size below the venue's floor; closing the whole position",
                 ),
             ));
-            qty = size;
+            qty = whole;
         }
         if Self::below_floor(&m, qty, price) {
             return self.below_floor_outcome(intent, sid, &m, qty, price, seq);

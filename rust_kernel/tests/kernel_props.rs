@@ -806,3 +806,49 @@ fn a_late_ack_takes_no_venue_id_another_working_order_carries() {
     assert!(k.on_venue_event(&theirs).accepted);
     assert_eq!((k.slots()[0].size, k.slots()[1].size), (0.4, 1.0));
 }
+
+/// Exit sizes sent for `legs` of a 1.0 position on a 0.1 lot, and the slot's stage after.
+fn exit_leg_sizes(legs: &[f64]) -> (Vec<f64>, TradeStage) {
+    let mut h = Harness::new(MockConfig::default());
+    h.k.set_market_limits("BTC", &[("lot_step".into(), 0.1)])
+        .unwrap();
+    let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    enter.exit_leg_ratios = legs.to_vec();
+    assert!(h.intent(enter).accepted);
+    let mut sizes = Vec::new();
+    for n in 0..legs.len() as u64 {
+        let out = h.intent(intent(
+            2 + n,
+            KernelCommandType::Exit,
+            0,
+            TradeSide::Long,
+            100.0,
+            0.0,
+        ));
+        sizes.push(out.submit.expect("an exit goes out").size);
+    }
+    (sizes, h.k.slot(0).unwrap().fsm_state)
+}
+
+#[test]
+fn the_last_exit_leg_goes_out_on_the_lot_grid_from_rules_7_on() {
+    use dita_kernel::error::replaying;
+    // 1.0 - 0.3 - 0.3 is 0.39999999999999997 in floats: a size a venue on a 0.1 lot refuses
+    // (the paper venue by its decimals, ccxt's amount_to_precision truncates it to 0.3), so
+    // the position could never be closed.
+    for (legs, last) in [
+        (vec![0.3, 0.3, 0.4], 0.4),
+        (vec![0.7, 0.3], 0.3),
+        (vec![0.1; 10], 0.1),
+    ] {
+        let (sizes, stage) = exit_leg_sizes(&legs);
+        assert_eq!(*sizes.last().unwrap(), last, "{legs:?}: {sizes:?}");
+        assert_eq!(stage, TradeStage::Closed, "{legs:?}");
+    }
+    let (sizes, _) = replaying(6, || exit_leg_sizes(&[0.3, 0.3, 0.4]));
+    assert_eq!(
+        sizes,
+        [0.3, 0.3, 1.0 - 0.3 - 0.3],
+        "rules 6 sent what was left"
+    );
+}

@@ -514,6 +514,25 @@ def test_lot_and_tick_rounding_min_notional_and_dust(resting) -> None:  # type: 
     assert "closing the whole position" in out.details["reason"]
 
 
+@pytest.mark.parametrize("legs", [[0.3, 0.3, 0.4], [0.7, 0.3], [0.1] * 10])
+def test_exit_legs_close_the_position_at_a_venue_checking_the_lot(legs: list[float]) -> None:
+    """1.0 - 0.3 - 0.3 is 0.39999999999999997: the last leg once went out at that size, which
+    the venue refused on its 0.1 lot every time, so the position could never be closed."""
+    from dita.risk import MarketLimits
+    from dita.venues.paper import PaperVenue
+
+    limits = MarketLimits(lot_step=0.1, tick_size=0.01)
+    venue = PaperVenue(market_limits={"BTCUSDT": limits}, slippage_bps=0.0)
+    k = ExecutionKernel(max_slots=1, venue=venue)
+    k.set_market_limits("BTCUSDT", limits.model_dump())
+    venue.on_quote("BTCUSDT", 99.9, 100.0, 50.0, 50.0, 1.0)
+    assert k.process_intent(intent("ENTER", 0, target_size=1.0, exit_leg_ratios=legs, timestamp=2.0)).accepted
+    for n, _ in enumerate(legs):
+        out = k.process_intent(intent("EXIT", 0, trade_id="t0", timestamp=3.0 + n))
+        assert out.accepted and not [e.reason for e in out.emitted_events if e.reason]
+    assert k.slot_state(0).fsm_state == TradeStage.CLOSED and k.slot_state(0).size == 0.0
+
+
 def test_steps_finer_than_a_billionth_and_limits_below_a_tick(resting) -> None:  # type: ignore[no-untyped-def]
     """A lot step of 1e-9 once rounded 2.7 up to 3.0 (above the target); a LIMIT buy below one
     tick was sent at price 0."""
