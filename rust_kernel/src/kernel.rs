@@ -1198,7 +1198,12 @@ impl Kernel {
     }
 
     fn below_floor(m: &MarketLimits, qty: f64, price: f64) -> bool {
-        qty <= QTY_EPS || qty + QTY_EPS < m.min_qty || qty * price + 1e-9 < m.min_notional
+        Self::below_min_qty(m, qty) || qty * price + 1e-9 < m.min_notional
+    }
+
+    /// Nothing to send, or less than the venue's minimum quantity.
+    fn below_min_qty(m: &MarketLimits, qty: f64) -> bool {
+        qty <= QTY_EPS || qty + QTY_EPS < m.min_qty
     }
 
     fn below_floor_outcome(
@@ -1671,7 +1676,15 @@ impl Kernel {
             ));
             qty = whole;
         }
-        if Self::below_floor(&m, qty, price) {
+        // Exits are reduce-only, and venues take one closing the whole position below their
+        // minimum notional (rules 7 on): refused, a position whose price fell under it could
+        // never be closed.
+        let below = if rules() >= 7 && qty + QTY_EPS >= size {
+            Self::below_min_qty(&m, qty)
+        } else {
+            Self::below_floor(&m, qty, price)
+        };
+        if below {
             return self.below_floor_outcome(intent, sid, &m, qty, price, seq);
         }
         let side = slot.side.exit_order_side();

@@ -852,3 +852,40 @@ fn the_last_exit_leg_goes_out_on_the_lot_grid_from_rules_7_on() {
         "rules 6 sent what was left"
     );
 }
+
+#[test]
+fn a_whole_position_is_closed_below_min_notional_from_rules_7_on() {
+    use dita_kernel::error::replaying;
+    // The price fell: 0.1 at 40 is 4, under the venue's minimum notional of 5. Exits are
+    // reduce-only, which venues take below the minimum (the paper venue too): refusing it
+    // left a position the kernel could never close.
+    for (rules, closes) in [(6, false), (dita_kernel::error::RULES, true)] {
+        let mut h = Harness::new(MockConfig::default());
+        let limits = [("lot_step".into(), 0.1), ("min_notional".into(), 5.0)];
+        h.k.set_market_limits("BTC", &limits).unwrap();
+        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 0.1);
+        assert!(h.intent(enter).accepted);
+        let exit = intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 40.0, 0.0);
+        let out = replaying(rules, || h.intent(exit));
+        if closes {
+            assert!(out.accepted, "{:?}", out.details);
+            assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::Closed);
+        } else {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+        }
+    }
+    // A part of the position below the minimum is still not sent, and the dust rule still
+    // takes the whole position when the rest would be below it: 0.2 at 40 is 8.
+    let mut h = Harness::new(MockConfig::default());
+    let limits = [("lot_step".into(), 0.1), ("min_notional".into(), 5.0)];
+    h.k.set_market_limits("BTC", &limits).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 0.3);
+    assert!(h.intent(enter).accepted);
+    let part = intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 40.0, 0.1);
+    let out = h.intent(part);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    let part = intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 40.0, 0.2);
+    let out = h.intent(part);
+    assert!(out.accepted, "{:?}", out.details);
+    assert_eq!(out.submit.unwrap().size, 0.3, "the rest, 4, would be dust");
+}
