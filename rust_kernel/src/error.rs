@@ -60,7 +60,8 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// venue reordering its reports) teaches the order's venue id when the order has none yet;
 /// the stage stays. 7: an exit of the whole position goes out on the lot grid when the
 /// position is within float error of it (`kernel::whole_position`), and is not held to the
-/// minimum notional (it is reduce-only).
+/// minimum notional (it is reduce-only); a LIMIT order's notional is judged at its price on
+/// the tick.
 pub const RULES: u16 = 7;
 
 thread_local! {

@@ -1197,6 +1197,19 @@ impl Kernel {
         ))
     }
 
+    /// The price an order's notional is judged at: a MARKET order's reference, a LIMIT
+    /// order's price as it goes out, on the tick (rules 7 on; before, as the intent gave it,
+    /// so a buy the tick took under the minimum notional was sent, and refused by the venue).
+    fn order_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
+        match intent.order_type {
+            OrderType::Market => intent.reference_price,
+            OrderType::Limit if rules() >= 7 => {
+                round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell)
+            }
+            OrderType::Limit => intent.limit_price,
+        }
+    }
+
     fn below_floor(m: &MarketLimits, qty: f64, price: f64) -> bool {
         Self::below_min_qty(m, qty) || qty * price + 1e-9 < m.min_notional
     }
@@ -1469,10 +1482,7 @@ impl Kernel {
         }
         let m = self.limits_for(&intent.asset);
         let qty = round_down_to_step(intent.target_size, m.lot_step);
-        let price = match intent.order_type {
-            OrderType::Market => intent.reference_price,
-            OrderType::Limit => intent.limit_price,
-        };
+        let price = Self::order_price(intent, &m, intent.side.entry_order_side());
         let notional = qty * price;
         if let Some(max) = self.risk.max_notional_per_asset {
             let have = self
@@ -1654,10 +1664,11 @@ impl Kernel {
             size
         };
         let m = self.limits_for(&slot.asset);
-        let price = match intent.order_type {
-            OrderType::Market => intent.reference_price,
-            OrderType::Limit => intent.limit_price,
-        };
+        let side = slot.side.exit_order_side();
+        if let Some(o) = self.limit_off_tick(intent, sid, &m, side, seq) {
+            return o;
+        }
+        let price = Self::order_price(intent, &m, side);
         let whole = whole_position(size, m.lot_step);
         let mut qty = if (leg_qty - size).abs() <= QTY_EPS {
             whole
@@ -1687,11 +1698,7 @@ impl Kernel {
         if below {
             return self.below_floor_outcome(intent, sid, &m, qty, price, seq);
         }
-        let side = slot.side.exit_order_side();
         let trade_id = slot.trade_id.clone();
-        if let Some(o) = self.limit_off_tick(intent, sid, &m, side, seq) {
-            return o;
-        }
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return o;
         }

@@ -889,3 +889,27 @@ fn a_whole_position_is_closed_below_min_notional_from_rules_7_on() {
     assert!(out.accepted, "{:?}", out.details);
     assert_eq!(out.submit.unwrap().size, 0.3, "the rest, 4, would be dust");
 }
+
+#[test]
+fn the_floor_is_judged_at_the_limit_price_sent_from_rules_7_on() {
+    use dita_kernel::error::replaying;
+    // A buy at 100.07 goes out at 100.05 on a 0.05 tick: 1 at 100.05 is below a minimum
+    // notional of 100.06, and the venue refuses it.
+    for (rules, refused) in [(6, false), (dita_kernel::error::RULES, true)] {
+        let mut k = Kernel::new("tick", 1).unwrap();
+        let limits = [("tick_size".into(), 0.05), ("min_notional".into(), 100.06)];
+        k.set_market_limits("BTC", &limits).unwrap();
+        let mut buy = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+        buy.order_type = OrderType::Limit;
+        buy.limit_price = 100.07;
+        let out = replaying(rules, || k.process_intent(&buy));
+        if refused {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+            let notional = out.details.iter().find(|(f, _)| *f == "notional");
+            assert_eq!(notional.unwrap().1, Detail::F64(100.05));
+        } else {
+            assert!(out.accepted);
+            assert_eq!(out.submit.unwrap().price, 100.05);
+        }
+    }
+}
