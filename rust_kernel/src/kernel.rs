@@ -531,7 +531,6 @@ fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Transitio
     ]
 }
 
-/// Marks a slot that a fill moved to CLOSED as closed, with its reason.
 /// The size an exit of the whole position `size` sends: from rules 7 on, the lot's multiple
 /// it is within float error of (legs taken off 1.0 leave 0.39999999999999997, which a venue
 /// on a 0.1 lot refuses, so the position could never be closed); a size off the grid by more
@@ -548,6 +547,7 @@ fn whole_position(size: f64, lot_step: f64) -> f64 {
     }
 }
 
+/// Marks a slot that a fill moved to CLOSED as closed, with its reason.
 fn close_if_closed(slot: &mut TradeSlot) {
     if slot.fsm_state == TradeStage::Closed && !slot.closed {
         slot.closed = true;
