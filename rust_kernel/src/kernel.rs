@@ -534,13 +534,15 @@ fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Transitio
 /// The size an exit of the whole position `size` sends: from rules 7 on, the lot's multiple
 /// it is within float error of (legs taken off 1.0 leave 0.39999999999999997, which a venue
 /// on a 0.1 lot refuses, so the position could never be closed); a size off the grid by more
-/// (a loaded slot, a lot changed since the entry) goes out as it is.
+/// (a loaded slot, a lot changed since the entry) goes out as it is. Float error is a few
+/// hundred units of the size's last place at most: a wider tolerance took one lot more than
+/// the position where rounding to the lot goes a lot up (10000.00000002 on a 1e-8 lot).
 fn whole_position(size: f64, lot_step: f64) -> f64 {
     if rules() < 7 {
         return size;
     }
     let on_grid = round_down_to_step(size, lot_step);
-    if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-9) {
+    if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-13) {
         on_grid
     } else {
         size

@@ -913,3 +913,26 @@ fn the_floor_is_judged_at_the_limit_price_sent_from_rules_7_on() {
         }
     }
 }
+
+#[test]
+fn a_whole_position_exit_never_sends_more_than_the_position() {
+    use dita_kernel::error::replaying;
+    // On a 1e-8 lot (8 lot decimals, as many spot markets have) a size of 10,000 is 1e12
+    // lots, where rounding to the lot takes 10000.00000002 one lot up. The exit once went out
+    // at 10000.00000003: one lot more than held, which a spot venue refuses (the position
+    // could not be closed) and a paper venue books as a short.
+    for rules in [6, dita_kernel::error::RULES] {
+        let mut h = Harness::new(MockConfig::default());
+        h.k.set_market_limits("BTC", &[("lot_step".into(), 1e-8)])
+            .unwrap();
+        let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 0.1, 0.0);
+        enter.target_size = 10_000.000_000_01;
+        assert!(h.intent(enter).accepted);
+        let held = h.k.slot(0).unwrap().size;
+        let exit = intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 0.1, 0.0);
+        let out = replaying(rules, || h.intent(exit));
+        let sent = out.submit.expect("the exit goes out").size;
+        assert_eq!(sent, held, "rules {rules}: held {held}, sent {sent}");
+        assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::Closed);
+    }
+}
