@@ -61,7 +61,8 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// the stage stays. 7: an exit of the whole position goes out on the lot grid when the
 /// position is within float error of it (`kernel::whole_position`), and is not held to the
 /// minimum notional (it is reduce-only); a LIMIT order's notional is judged at its price on
-/// the tick.
+/// the tick; rounding to a lot or tick never moves a size or price by a whole step (from
+/// 1e12 steps on it did: 10,000 on a 1e-8 lot went out as 10000.00000001).
 pub const RULES: u16 = 7;
 
 thread_local! {

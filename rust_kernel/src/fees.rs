@@ -251,8 +251,12 @@ fn whole_steps(q: f64, up: bool) -> f64 {
     // above about 1e7 (a lot step of 1e-8 and a size of 2.3: one step less).
     let tolerance = if rules() < 3 {
         1e-9
-    } else {
+    } else if rules() < 7 {
         (q.abs() * 1e-12).max(1e-9) // a few thousand units of the float's last place
+    } else {
+        // Rules 7 on, at most a hundredth of a step: from 1e12 steps on (10,000 on a 1e-8
+        // lot) the relative tolerance reached a whole step and rounded a size up by one.
+        (q.abs() * 1e-12).clamp(1e-9, 0.01)
     };
     if up {
         (q - tolerance).ceil()

@@ -936,3 +936,33 @@ fn a_whole_position_exit_never_sends_more_than_the_position() {
         assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::Closed);
     }
 }
+
+#[test]
+fn an_order_is_never_rounded_up_to_more_than_asked_from_rules_7_on() {
+    use dita_kernel::error::replaying;
+    // 10,000 on a 1e-8 lot is 1e12 lots, where the rounding's float tolerance (1e-12 of the
+    // quotient) reached a whole lot: the order went out at 10000.00000001, one lot more than
+    // the strategy asked for. Rules 6 and before replay it as it ran.
+    for (rules, want) in [
+        (6, 10_000.000_000_01),
+        (dita_kernel::error::RULES, 10_000.0),
+    ] {
+        let mut h = Harness::new(MockConfig::default());
+        h.k.set_market_limits("BTC", &[("lot_step".into(), 1e-8)])
+            .unwrap();
+        let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 0.1, 0.0);
+        enter.target_size = 10_000.0;
+        let out = replaying(rules, || h.intent(enter));
+        let sent = out.submit.expect("the entry goes out").size;
+        assert_eq!(sent, want, "rules {rules}");
+    }
+    // A size on the grid stays where it is, small or large.
+    for (target, lot) in [
+        (2.3, 1e-8),
+        (0.3, 0.1),
+        (123_456.789, 0.001),
+        (10_000.0, 1e-8),
+    ] {
+        assert_eq!(dita_kernel::fees::round_down_to_step(target, lot), target);
+    }
+}
