@@ -67,6 +67,8 @@ pub const ACCOUNT_COLUMNS: &[&str] = &[
     "k_capital",
     "reconcile_status",
     "reconcile_delta",
+    "accepted",
+    "diagnostic_code",
 ];
 pub const CONTROL_COLUMNS: &[&str] = &[
     "seq",
@@ -162,7 +164,7 @@ pub const FILL_TYPES: &[&str] = &[
 ];
 pub const ACCOUNT_TYPES: &[&str] = &[
     "UInt64", "UInt32", TS, "String", LC, LC, "Float64", "Float64", "String", OPT_F64, OPT_F64,
-    OPT_F64, OPT_F64, "Float64", LC, "Float64",
+    OPT_F64, OPT_F64, "Float64", LC, "Float64", "Bool", LC,
 ];
 pub const CONTROL_TYPES: &[&str] = &["UInt64", "UInt32", TS, LC, LC, "Bool", LC];
 pub const TRANSITION_TYPES: &[&str] = &[
@@ -227,6 +229,10 @@ pub struct AccountRow {
     pub k_capital: f64,
     pub reconcile_status: &'static str,
     pub reconcile_delta: f64,
+    /// Whether the kernel applied the event; a refused one is recorded too (with the
+    /// account as it stands), so the journal shows that the exchange's fact arrived.
+    pub accepted: bool,
+    pub diagnostic_code: KernelDiagnosticCode,
 }
 
 #[derive(Clone, Debug)]
@@ -351,6 +357,8 @@ const ACCOUNT_KINDS: &[Kind] = &[
     K::F64,
     K::Str,
     K::F64,
+    K::Bool,
+    K::Code(KernelDiagnosticCode::NAMES),
 ];
 const CONTROL_KINDS: &[Kind] = &[K::U64, K::U32, K::Ts, K::Str, K::Str, K::Bool, K::Str];
 const TRANSITION_KINDS: &[Kind] = &[
@@ -1336,7 +1344,9 @@ impl Outbox {
             .opt(a.maint_margin)
             .f64(a.k_capital)
             .str(a.reconcile_status)
-            .f64(a.reconcile_delta);
+            .f64(a.reconcile_delta)
+            .bool(a.accepted)
+            .code(a.diagnostic_code.code());
     }
 
     pub fn record_control(&mut self, seq: u64, c: &ControlRow) {
@@ -1526,6 +1536,8 @@ mod tests {
                 k_capital: 10.0,
                 reconcile_status: "OK",
                 reconcile_delta: -0.5,
+                accepted: false,
+                diagnostic_code: KernelDiagnosticCode::UnknownOrder,
             },
         );
         let t = o.drain_tables(usize::MAX);
@@ -1548,6 +1560,80 @@ mod tests {
         assert_eq!(ac[12], "OptF64(Some(0.0))");
         assert_eq!(ac[14], "Str(\"OK\")");
         assert_eq!(ac[15], "F64(-0.5)");
+        assert_eq!(ac[16], "Bool(false)");
+        assert_eq!(ac[17], "Str(\"UNKNOWN_ORDER\")");
+    }
+
+    #[test]
+    fn refused_account_events_are_recorded_with_their_diagnostic() {
+        use crate::kernel::Kernel;
+        use crate::model::AccountEvent;
+        let mut k = Kernel::new("k", 2).unwrap();
+        k.set_journal_enabled(true);
+        k.update_control(None, Some(Verbosity::Quiet), None, "test", 1.0);
+        let _ = k.outbox.drain_tables(usize::MAX);
+        let mut unknown = AccountEvent::new("s1", AccountEventKind::FillSettled);
+        unknown.fill_id = id("no-such-fill");
+        unknown.fee = 0.5;
+        unknown.timestamp = 2.0;
+        let mut funding = AccountEvent::new("f1", AccountEventKind::FundingFee);
+        funding.amount = -0.25;
+        funding.timestamp = 3.0;
+        let mut bad = AccountEvent::new("u1", AccountEventKind::AccountUpdate);
+        bad.wallet_balance = Some(f64::NAN);
+        bad.timestamp = 4.0;
+        let outcomes: Vec<_> = [&unknown, &funding, &funding, &bad]
+            .into_iter()
+            .map(|ev| k.on_account_event(ev))
+            .collect();
+        let accepted: Vec<bool> = outcomes.iter().map(|o| o.accepted).collect();
+        assert_eq!(accepted, [false, true, false, false]);
+        let t = k.outbox.drain_tables(usize::MAX);
+        let rows: Vec<Vec<String>> = (0..t[ACCOUNT_EVENTS].len())
+            .map(|i| values(&t[ACCOUNT_EVENTS], ACCOUNT_EVENTS, i))
+            .collect();
+        let got: Vec<(&str, &str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r[3].as_str(), r[4].as_str(), r[16].as_str(), r[17].as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "Str(\"s1\")",
+                    "Str(\"FILL_SETTLED\")",
+                    "Bool(false)",
+                    "Str(\"UNKNOWN_ORDER\")"
+                ),
+                (
+                    "Str(\"f1\")",
+                    "Str(\"FUNDING_FEE\")",
+                    "Bool(true)",
+                    "Str(\"OK\")"
+                ),
+                (
+                    "Str(\"f1\")",
+                    "Str(\"FUNDING_FEE\")",
+                    "Bool(false)",
+                    "Str(\"DUPLICATE_EVENT\")"
+                ),
+                (
+                    "Str(\"u1\")",
+                    "Str(\"ACCOUNT_UPDATE\")",
+                    "Bool(false)",
+                    "Str(\"INVALID_INTENT\")"
+                ),
+            ]
+        );
+        // Each row has its input's seq, and a refused one carries the account as it stands.
+        let seqs: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        let want: Vec<String> = outcomes.iter().map(|o| format!("U64({})", o.seq)).collect();
+        assert_eq!(seqs, want);
+        assert_eq!(rows[2][13], rows[1][13], "the duplicate changed nothing");
+        assert_eq!(
+            rows[3][9], "OptF64(Some(NaN))",
+            "the refused value as it came"
+        );
     }
 
     #[test]

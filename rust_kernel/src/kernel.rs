@@ -3371,7 +3371,10 @@ impl Kernel {
         let seq = self.next_seq();
         self.counters.account_events += 1;
         let out = self.account_event(ev, seq);
-        if out.accepted && self.outbox.enabled {
+        // Refused events too (a FILL_SETTLED for no unsettled fill, a duplicate, a bad
+        // value): whoever debugs a K/E mismatch sees the exchange's fact arrived and why it
+        // was not applied. The account columns are the account as it stands.
+        if self.outbox.enabled {
             let r = self.account.reconcile();
             let row = AccountRow {
                 ts: ev.timestamp,
@@ -3388,6 +3391,8 @@ impl Kernel {
                 k_capital: self.account.k_capital(),
                 reconcile_status: r.status.name(),
                 reconcile_delta: r.delta,
+                accepted: out.accepted,
+                diagnostic_code: out.diagnostic_code,
             };
             self.outbox.record_account(seq, &row);
         }

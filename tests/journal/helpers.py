@@ -54,6 +54,7 @@ class Workload:
     clock: float = T0
     step: int = 0
     fills_settled: int = 0
+    account_refused: int = 0
     on_step: Callable[[Workload], None] | None = None
 
     @property
@@ -203,6 +204,9 @@ class Workload:
                     used_margin=1_000.0 + i,
                     maint_margin=50.0,
                 )
+            if i % 150 == 75:  # refused, and journaled so: a settlement for no fill the kernel holds
+                self.account(event_id=f"late-{i}", kind="FILL_SETTLED", fill_id=f"gone-{i}", fee=0.25)
+                self.account_refused += 1
             if i % 400 == 100:
                 self.control(verbosity="DEBUG")
             if i % 400 == 300:

@@ -4,6 +4,7 @@ a transition from ENTRY_WORKING to ENTRY_WORKING: the slot stays in its stage.""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ def _query(number: int) -> str:
 
 @pytest.fixture
 def partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[str, float]]:
+    loaded, paid, _ = _partial_fills(journal)
+    return loaded, paid
+
+
+def _partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[str, float], ExecutionKernel]:
     """Both slots enter at T and rest in ENTRY_WORKING. Slot 0 fills half at T+1 and the rest
     at T+3 (POSITION_OPEN); slot 1 fills half at T+2 and is still working. Also what each
     trade paid in fees, as the kernel booked them."""
@@ -85,7 +91,13 @@ def partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[s
         )
         assert settled.accepted, settled
     journal.flush(30)
-    return journal, {f"T{s}": kernel.slot_state(s).fees_paid for s in (0, 1)}
+    return journal, {f"T{s}": kernel.slot_state(s).fees_paid for s in (0, 1)}, kernel
+
+
+def _funding_query() -> str:
+    found: list[str] = re.findall(r"^Funding and the fees.*?```sql\n(.*?)```", DOC.read_text(), re.S | re.M)
+    assert len(found) == 1
+    return found[0]
 
 
 def _run(loaded: tuple[ClickHouseJournal, Any], number: int, **params: Any) -> list[dict[str, Any]]:
@@ -137,3 +149,47 @@ def test_fees_per_trade_are_what_the_exchange_charged_once_it_said(
     assert paid["T0"] > 0.5  # the charged 0.5 and slot 0's second, still predicted, fee
     assert {t: r["fees"] for t, r in rows.items()} == pytest.approx(paid, rel=1e-12)
     assert rows["T1"]["fees"] == 0.0 and rows["T1"]["net_pnl"] == 0.0
+
+
+def test_refused_account_events_are_journaled_and_change_no_answer(journal: ClickHouseJournal) -> None:
+    loaded, paid, kernel = _partial_fills(journal)
+    # The exchange's balance is off the kernel's: query 8 has a row to show.
+    off = kernel.on_account_event(
+        AccountEvent("acct-1", "ACCOUNT_UPDATE", wallet_balance=1.0, timestamp=T + 4)
+    )
+    assert off.accepted, off
+    journal.flush(30)
+    funding = kernel.on_account_event(AccountEvent("fund-1", "FUNDING_FEE", amount=-0.25, timestamp=T + 5))
+    assert funding.accepted, funding
+    journal.flush(30)
+    before = {n: _run((loaded, paid), n) for n in (6, 7, 8)}
+    totals = journal.query(_funding_query(), {"kernel": "parts"}).records()
+    assert totals == [{"funding": -0.25, "fees_settled": 0.5, "refused_events": 0}]
+    assert before[8] and len(before[7]) == 2
+    refused = [
+        # slot 0's first fill again, settled already: the exchange's figure is not booked twice
+        (AccountEvent("settle-again", "FILL_SETTLED", fill_id="fill-0-1.0", fee=9.0), "UNKNOWN_ORDER"),
+        (AccountEvent("settle-ghost", "FILL_SETTLED", fill_id="ghost", fee=9.0), "UNKNOWN_ORDER"),
+        (AccountEvent("settle-fill-0-1.0", "FILL_SETTLED", fill_id="fill-0-2.0", fee=9.0), "DUPLICATE_EVENT"),
+        (AccountEvent("settle-nan", "FILL_SETTLED", fill_id="fill-0-2.0", fee=math.nan), "INVALID_INTENT"),
+        (AccountEvent("fund-inf", "FUNDING_FEE", amount=math.inf), "INVALID_INTENT"),
+        (AccountEvent("acct-bad", "ACCOUNT_UPDATE", wallet_balance=-1e200), "INVALID_INTENT"),
+    ]
+    for ev, code in refused:
+        out = kernel.on_account_event(ev)
+        assert (out.accepted, out.diagnostic_code.name) == (False, code), out
+    journal.flush(30)
+    rows = journal.query(
+        "SELECT event_id, kind, fill_id, accepted, diagnostic_code FROM account_events FINAL "
+        "WHERE kernel_id = 'parts' AND NOT accepted ORDER BY seq"
+    ).rows
+    assert rows == [[ev.event_id, ev.kind.name, ev.fill_id, False, code] for ev, code in refused]
+    accepted = journal.query(
+        "SELECT groupUniqArray(diagnostic_code), count() FROM account_events FINAL "
+        "WHERE kernel_id = 'parts' AND accepted"
+    ).rows
+    assert accepted == [[["OK"], 4]]
+    # The queries that read account events answer as before: a refused event changed nothing.
+    assert {n: _run((loaded, paid), n) for n in (6, 7, 8)} == before
+    totals[0]["refused_events"] = len(refused)
+    assert journal.query(_funding_query(), {"kernel": "parts"}).records() == totals

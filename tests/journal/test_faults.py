@@ -124,7 +124,9 @@ def test_kernel_keeps_trading_while_clickhouse_is_away(tmp_path: Path) -> None:
         wait_until(lambda: flaky.failures > 0, "the writer to try ClickHouse")
         stats = journal.stats()
         assert stats.written == 0
-        assert stats.queued <= 2_000  # the bounded queue held ...
+        # The bounded queue held (a take never splits an input, so the last one may pass the
+        # bound by part of one input's rows) ...
+        assert stats.queued < 2_000 + 20
         assert work.main.stats()["journal_queued"] > 0  # ... and the kernel's outbox kept the rest
         assert stats.retries > 0 and "injected" in stats.last_error
         back.set()

@@ -733,6 +733,8 @@ def test_a_batch_spanning_years_of_months_is_written(tmp_path: Path) -> None:
                 1.0,
                 "OK",
                 0.0,
+                True,
+                "OK",
             )
             for n in range(130)
         ]

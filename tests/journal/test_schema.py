@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dita import AccountEvent, ExecutionKernel
 from dita.journal import schema
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
@@ -79,6 +80,53 @@ def test_migrates_a_version_1_journal_keeping_its_rows(tmp_path: Path) -> None:
     with ClickHouseJournal(dsn) as journal:
         assert _versions(journal) == ALL_VERSIONS
         assert journal.query("SELECT count() FROM journal_schema_version").rows == [[len(ALL_VERSIONS)]]
+
+
+def _described(journal: ClickHouseJournal, table: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in journal.query(f"DESCRIBE TABLE {table}").rows]
+
+
+def test_migrates_a_version_4_journal_to_record_refused_account_events(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'old'}"
+    target = parse_dsn(dsn)
+    assert target.path is not None
+    target.path.mkdir(parents=True)
+    client = target.connect()
+    try:
+        assert schema.migrate(client, "dita", target=4) == [1, 2, 3, 4]
+        columns = [r[0] for r in client.query("DESCRIBE TABLE dita.account_events").result_rows]
+        assert "accepted" not in columns and "diagnostic_code" not in columns
+        # A settlement a version-4 journal stored: it only ever stored accepted ones.
+        client.command(
+            "INSERT INTO dita.account_events (kernel_id, seq, sub, ts, event_id, kind, asset, amount, fee, "
+            "fill_id, k_capital, reconcile_status, reconcile_delta) VALUES ('old-kernel', 7, 0, "
+            "'2026-01-02 10:41:07', 'settle-f1', 'FILL_SETTLED', '', 0, 0.5, 'f1', 100, 'OK', 0)"
+        )
+    finally:
+        client.close()
+
+    with ClickHouseJournal(dsn, max_delay=0.02) as journal:
+        assert _versions(journal) == ALL_VERSIONS
+        # The same columns in the same places as a journal made at the latest version.
+        cols = list(schema.TABLE_COLUMNS["account_events"])
+        described = _described(journal, "account_events")
+        assert described[: len(cols)] == cols and described[len(cols)][0] == "ingested_at"
+        kernel = ExecutionKernel(max_slots=1, journal=journal, kernel_id="new-kernel")
+        out = kernel.on_account_event(AccountEvent("settle-f2", "FILL_SETTLED", fill_id="f2", fee=0.5))
+        assert not out.accepted
+        journal.flush(30)
+        rows = journal.query(
+            "SELECT kernel_id, event_id, fee, accepted, diagnostic_code FROM account_events FINAL "
+            "ORDER BY kernel_id"
+        ).rows
+        assert rows == [
+            ["new-kernel", "settle-f2", 0.5, False, "UNKNOWN_ORDER"],
+            ["old-kernel", "settle-f1", 0.5, True, "OK"],
+        ]
+        # A table dropped by hand comes back at the schema it had, the new columns included.
+        journal._client.command("DROP TABLE dita.account_events")
+        assert schema.restore_missing_tables(journal._client, "dita") == ["account_events"]
+        assert _described(journal, "account_events") == described
 
 
 def test_rerunning_every_migration_statement_is_harmless(journal: ClickHouseJournal) -> None:

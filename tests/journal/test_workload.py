@@ -58,10 +58,12 @@ def test_values_match_the_kernel_state(loaded: Any) -> None:
     ).rows[0]
     account = kernel.account()
     assert pnl == pytest.approx(account["k_realized_pnl"], rel=1e-9, abs=1e-6)
-    settled = journal.query(
-        "SELECT count() FROM account_events FINAL WHERE kind = 'FILL_SETTLED' AND kernel_id = 'desk-1'"
-    ).rows[0][0]
+    settled, refused = journal.query(
+        "SELECT countIf(accepted), countIf(NOT accepted AND diagnostic_code = 'UNKNOWN_ORDER') "
+        "FROM account_events FINAL WHERE kind = 'FILL_SETTLED' AND kernel_id = 'desk-1'"
+    ).rows[0]
     assert settled == work.fills_settled
+    assert refused == work.account_refused > 0
     assert fees > 0
     # Each slot's last journaled stage is the stage the kernel holds now.
     last = dict(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kernel_helpers import intent
 
-from dita import AccountEvent, ExecutionKernel, InMemoryJournal, MockVenueAdapter
+from dita import JOURNAL_COLUMNS, AccountEvent, ExecutionKernel, InMemoryJournal, MockVenueAdapter
 
 
 def workload(kernel: ExecutionKernel, part: int) -> None:
@@ -20,6 +20,14 @@ def workload(kernel: ExecutionKernel, part: int) -> None:
         )
         kernel.process_intent(intent("EXIT", slot, intent_id=f"x{n}", trade_id="", timestamp=1000.5 + n))
     kernel.on_account_event(AccountEvent(f"fund{part}", "FUNDING_FEE", amount=-0.25, timestamp=2000.0 + part))
+    # Refused, and journaled as refused: the exchange settles a fill the kernel does not hold,
+    # and sends the funding again.
+    kernel.on_account_event(
+        AccountEvent(
+            f"settle{part}", "FILL_SETTLED", fill_id="no-such-fill", fee=0.1, timestamp=2000.1 + part
+        )
+    )
+    kernel.on_account_event(AccountEvent(f"fund{part}", "FUNDING_FEE", amount=-0.25, timestamp=2000.2 + part))
 
 
 def keyed(journal: InMemoryJournal) -> dict[tuple[str, int, int], dict[str, Any]]:
@@ -60,6 +68,13 @@ def test_restart_on_the_log_fills_the_journal_gap(tmp_path: Path) -> None:
     combined = {**written, **refilled}
     assert combined.keys() == expected.keys()
     assert combined == expected
+    # The refused account events of the lost part came back as refused.
+    refused = [
+        (r["event_id"], r["diagnostic_code"])
+        for (t, _, _), r in sorted(refilled.items())
+        if t == "account_events" and not r["accepted"]
+    ]
+    assert refused[-2:] == [("settle1", "UNKNOWN_ORDER"), ("fund1", "DUPLICATE_EVENT")]
 
 
 def test_the_log_gives_back_the_rows_made_live_for_any_span(tmp_path: Path) -> None:
@@ -87,6 +102,8 @@ def test_the_log_gives_back_the_rows_made_live_for_any_span(tmp_path: Path) -> N
         assert rows == sum(len(rs) for rs in want.values())
         if to is None:
             assert len(chunks) > 2  # handed over in chunks, not all at once
+            accepted = JOURNAL_COLUMNS["account_events"].index("accepted")
+            assert [r[accepted] for r in got["account_events"]].count(False) == 8  # refused, replayed
 
 
 def test_bad_spans_and_sinks_are_refused_and_change_nothing(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ def run_workload(k: ExecutionKernel) -> None:
     k.process_intent(intent("ENTER", 0))  # refused: SLOT_BUSY
     k.process_intent(intent("EXIT", 0, reference_price=101.0))
     k.on_account_event(AccountEvent("fund-1", "FUNDING_FEE", amount=-0.5))
+    k.on_account_event(AccountEvent("fund-1", "FUNDING_FEE", amount=-0.5))  # refused: a duplicate
 
 
 def journal_for(verbosity: str, debug: bool = True) -> InMemoryJournal:
@@ -40,7 +41,11 @@ def test_journal_rows_follow_verbosity() -> None:
     assert [(f["leg"], f["qty"], f["price"]) for f in fills] == [("ENTRY", 2.0, 100.0), ("EXIT", 2.0, 101.0)]
     assert fills[1]["realized_pnl"] == pytest.approx(2.0)
     assert normal.rows("venue_events") == []
-    assert normal.rows("account_events")[0]["amount"] == -0.5
+    accounts = normal.rows("account_events")
+    assert [(a["amount"], a["accepted"], a["diagnostic_code"]) for a in accounts] == [
+        (-0.5, True, "OK"),
+        (-0.5, False, "DUPLICATE_EVENT"),  # journaled too: the exchange said it again
+    ]
     for table, cols in JOURNAL_COLUMNS.items():
         for row in normal.rows(table):
             assert list(row) == [*cols, "kernel_id"]
@@ -48,7 +53,8 @@ def test_journal_rows_follow_verbosity() -> None:
     quiet = journal_for("QUIET")
     assert quiet.rows("intents") == []
     assert [t["next_state"] for t in quiet.rows("transitions")] == ["CLOSED"]  # closes are kept
-    assert len(quiet.rows("fills")) == 2 and len(quiet.rows("account_events")) == 1
+    assert len(quiet.rows("fills")) == 2
+    assert [a["accepted"] for a in quiet.rows("account_events")] == [True, False]
 
     debug = journal_for("DEBUG")
     assert [e["kind"] for e in debug.rows("venue_events")] == ["ORDER_ACK", "FILL", "ORDER_ACK", "FILL"]

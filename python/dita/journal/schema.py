@@ -140,6 +140,8 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("k_capital", "Float64"),
         ("reconcile_status", _ENUM),
         ("reconcile_delta", "Float64"),
+        ("accepted", "Bool"),
+        ("diagnostic_code", _ENUM),
     ),
     "control_changes": (
         ("kernel_id", _ENUM),
@@ -167,6 +169,13 @@ TABLE_ORDER_BY: dict[str, str] = {
 
 _TRADE_TABLES = ("transitions", "intents", "venue_events", "fills")
 
+# Columns a later migration adds, by table: the migration that made a table leaves them out, so
+# a database at any version has that version's tables (``migrate(target=N)`` included), and
+# the later migration adds them, in place, to old and new databases alike.
+_ADDED_LATER: dict[str, dict[str, int]] = {
+    "account_events": {"accepted": 5, "diagnostic_code": 5},
+}
+
 
 class SqlClient(Protocol):
     """The part of a clickhouse-connect client the migrations use."""
@@ -185,7 +194,8 @@ class Migration:
 
 
 def _create_table(db: str, table: str) -> str:
-    cols = ",\n    ".join(f"`{name}` {ctype}" for name, ctype in TABLE_COLUMNS[table])
+    later = _ADDED_LATER.get(table, {})
+    cols = ",\n    ".join(f"`{name}` {ctype}" for name, ctype in TABLE_COLUMNS[table] if name not in later)
     # non_replicated_deduplication_window makes insert_deduplication_token work on a plain
     # MergeTree (chDB, single servers); replicated tables deduplicate inserts by default.
     return (
@@ -267,6 +277,20 @@ def _v4(db: str) -> list[str]:
     ]
 
 
+def _v5(db: str) -> list[str]:
+    # A refused account event (a FILL_SETTLED for no unsettled fill, a duplicate, a bad value)
+    # is journaled too, marked as intents and venue events are. Rows from before were all
+    # accepted, and an accepted event's code is OK: the defaults say so (constants, so there
+    # is nothing to materialize). AFTER keeps the columns where a new table has them, before
+    # ingested_at.
+    return [
+        f"ALTER TABLE {db}.`account_events` ADD COLUMN IF NOT EXISTS `accepted` Bool DEFAULT true "
+        "AFTER `reconcile_delta`",
+        f"ALTER TABLE {db}.`account_events` ADD COLUMN IF NOT EXISTS `diagnostic_code` {_ENUM} "
+        "DEFAULT 'OK' AFTER `accepted`",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "journal tables: transitions, intents, venue_events, fills, account_events, control_changes", _v1
@@ -274,6 +298,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "ingested_at column; seq and trade_id skip indexes", _v2),
     Migration(3, "slot_timeline view", _v3),
     Migration(4, "journal_progress: where each kernel's stored rows end", _v4),
+    Migration(5, "account_events: accepted and diagnostic_code (refused account events)", _v5),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

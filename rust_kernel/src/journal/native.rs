@@ -437,6 +437,8 @@ mod tests {
                     k_capital: 10.0,
                     reconcile_status: "OK",
                     reconcile_delta: 0.0,
+                    accepted: true,
+                    diagnostic_code: KernelDiagnosticCode::Ok,
                 },
             );
         }
