@@ -17,7 +17,10 @@ pub enum KernelError {
         field: String,
         context: &'static str,
     },
-    #[error("slot_id {slot_id} out of range (kernel has {max_slots} slots: 0..{max_slots})")]
+    #[error(
+        "slot_id {slot_id} out of range (kernel has {max_slots} slots: 0 to {})",
+        .max_slots.saturating_sub(1)
+    )]
     SlotOutOfRange { slot_id: i64, max_slots: usize },
     #[error("{0}")]
     State(String),

@@ -289,7 +289,7 @@ def test_slot_view_writes_through_and_refuses_owned_fields(kernel: ExecutionKern
     with pytest.raises(TypeError, match="metadata"):
         view.metadata = {"nested": {"x": 1}}
     assert kernel.slot(2).exit_leg_ratios == (0.5, 0.5)
-    with pytest.raises(IndexError, match="slot_id 9"):
+    with pytest.raises(IndexError, match=r"slot_id 9 out of range \(kernel has 4 slots: 0 to 3\)"):
         kernel.slot(9)
 
 
