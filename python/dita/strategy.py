@@ -393,7 +393,10 @@ class Strategy(Generic[P]):
                     "description": field.description or "",
                 }
             )
-        doc = inspect.getdoc(cls) or ""
+        # The strategy's own docstring, or its nearest strategy ancestor's: never this base
+        # class's text about itself.
+        own = (c.__doc__ for c in cls.__mro__ if c is not Strategy and issubclass(c, Strategy))
+        doc = inspect.cleandoc(next((d for d in own if d), ""))
         return {
             "class": f"{cls.__module__}:{cls.__qualname__}",
             "summary": doc.splitlines()[0] if doc else "",

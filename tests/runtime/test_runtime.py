@@ -289,6 +289,18 @@ def test_parameters_and_references_are_checked() -> None:
     info = load_strategy_class("dita.examples.crossover:SmaCrossover").describe()
     assert [p["name"] for p in info["params"]] == ["fast", "slow", "trade_size", "allow_short"]
     assert info["data"] == ["bars"] and info["callbacks"] == ["on_bar", "on_start"]
+    assert info["summary"].startswith("Simple moving-average crossover on bar closes")
+
+    class Undocumented(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            pass
+
+    class Derived(SmaCrossover):
+        pass
+
+    # A strategy without a docstring has no summary, not the base class's text about itself.
+    assert Undocumented.describe()["summary"] == ""
+    assert Derived.describe()["summary"] == info["summary"]  # a strategy's own ancestors' counts
 
 
 def test_strategies_on_two_venues_behind_a_router(sample_bars: MarketData) -> None:
