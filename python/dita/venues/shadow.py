@@ -62,7 +62,13 @@ class ShadowVenue:
         else:
             price = order.reference_price if order.reference_price > 0 else order.price
         if not (math.isfinite(price) and price > 0 and math.isfinite(order.size) and order.size > 0):
-            reason = f"shadow venue cannot fill size {order.size!r} at price {price!r} (no reference price)"
+            if not (math.isfinite(order.size) and order.size > 0):
+                missing = f"size is {order.size!r}"
+            elif order.order_type == OrderType.LIMIT:
+                missing = f"limit price is {price!r}"
+            else:
+                missing = f"no reference price ({price!r})"
+            reason = f"shadow venue cannot fill: {missing}"
             return [
                 self._events.make(
                     order,
