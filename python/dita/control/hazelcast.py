@@ -118,7 +118,7 @@ def write_entry(
     for _ in range(50):
         current = cp_map.get(key)
         entry = _decode(key, current) if current is not None else {}
-        now = _stamp_after(_competing_stamps(cp_map, key, change))
+        now = _stamp_after(_competing_stamps(cp_map, key, entry, change))
         for field, value in change.items():
             entry[field] = value
             entry[f"{field}_at"] = now
@@ -139,23 +139,19 @@ def _wall_clock() -> float:
     return time.time()
 
 
-def _competing_stamps(cp_map: BlockingMap[str, Any], key: str, change: Mapping[str, Any]) -> list[float]:
-    """The stamps a write of ``change`` into entry ``key`` must beat to take effect: the changed
-    fields' stamps in every entry a kernel composes with this one (for the global entry, all
-    of them; for a kernel's entry, its own and the global one)."""
-    keys = None if key == GLOBAL else [GLOBAL, key]
-    if keys is None:
-        raw = dict(cp_map.entry_set())
+def _competing_stamps(
+    cp_map: BlockingMap[str, Any], key: str, entry: Mapping[str, Any], change: Mapping[str, Any]
+) -> list[float]:
+    """The stamps a write of ``change`` into ``entry`` (the one under ``key``) must beat to take
+    effect: the changed fields' newest stamps among the entries a kernel composes with it (for
+    the global entry, all of them; for a kernel's entry, the global one)."""
+    if key == GLOBAL:
+        others = [_decode(str(k), v) for k, v in cp_map.entry_set() if str(k) != key]
     else:
-        raw = {k: v for k in keys if (v := cp_map.get(k)) is not None}
-    stamps = []
-    for k, value in raw.items():
-        entry = _decode(k, value)
-        for field in change:
-            at = entry.get(f"{field}_at")
-            if isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at):
-                stamps.append(float(at))
-    return stamps
+        current = cp_map.get(GLOBAL)
+        others = [] if current is None else [_decode(GLOBAL, current)]
+    held = effective_control([entry, *others])
+    return [at for field, (_, at) in held.items() if field in change and math.isfinite(at)]
 
 
 def _stamp_after(stamps: Sequence[float]) -> float:
