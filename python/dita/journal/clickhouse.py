@@ -859,12 +859,7 @@ class ClickHouseJournal:
                 with self._cond:
                     self._stats.last_error = f"wal fill of {kernel_id}: gap_start: {exc!r}"
                 error = f"{PROGRESS_TABLE}: {type(exc).__name__}: {exc} (wal fill of {kernel_id})"
-                self._note_failure(PROGRESS_TABLE, cause, error, attempt_no)
-                if cause is None:
-                    delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
-                else:
-                    delay = self.retry_blocked
-                self._writer_backoff(delay, attempt_no, prompt=cause is not None)
+                self._fail_and_wait(PROGRESS_TABLE, cause, error, attempt_no, attempt)
                 attempt += 1
                 continue
             self._lift_block(PROGRESS_TABLE)
@@ -1797,12 +1792,7 @@ class ClickHouseJournal:
                         error = f"{error}; making it again failed: {remake_error}"
                     # The attempt may have landed before the error reached us: check keys next time.
                     must_check = True
-                    self._note_failure(table, cause, error, attempt_no)
-                    if cause is None:
-                        delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
-                    else:
-                        delay = self.retry_blocked
-                    self._writer_backoff(delay, attempt_no, prompt=cause is not None)
+                    self._fail_and_wait(table, cause, error, attempt_no, attempt)
                     attempt += 1
                 finally:
                     # chDB ran queries and inserts on this thread at the journal's nice value,
@@ -1851,6 +1841,19 @@ class ClickHouseJournal:
             since = before.since if before is not None and again else time.monotonic()
             self._blocked = _Blocked(table, cause, error, since, attempt_no)
             self._cond.notify_all()
+
+    def _fail_and_wait(
+        self, table: str, cause: str | None, error: str, attempt_no: int, attempt: int
+    ) -> None:
+        """Note the writer's failed attempt ``attempt_no`` on ``table`` and wait before the next:
+        the backoff of the ``attempt``-th retry for a failure that may pass, ``retry_blocked``
+        (cut short by a flush() or backfill()) for a permanent ``cause``."""
+        self._note_failure(table, cause, error, attempt_no)
+        if cause is None:
+            delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
+        else:
+            delay = self.retry_blocked
+        self._writer_backoff(delay, attempt_no, prompt=cause is not None)
 
     def _writer_backoff(self, delay: float, attempt_no: int, prompt: bool) -> None:
         """Wait ``delay`` seconds after the writer's failed attempt ``attempt_no``; a blocked
