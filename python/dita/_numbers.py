@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import TypeGuard
+from collections.abc import Mapping
+from typing import Any, TypeGuard
 
 
 def is_real(value: object) -> TypeGuard[float]:
     """Any real number, numpy's included (a float32 column), but not a bool: Python counts
     True as 1, and a flag where a price or size belongs is a mistake."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def finite_json(value: Any, *, as_text: bool = False) -> Any:
+    """``value`` ready for strict JSON, which has no NaN or infinities: each float that is not
+    finite, at any depth, becomes None (null) or, with ``as_text``, its text (``"inf"``, to
+    keep what a run was given); mappings come back as dicts with text keys, sequences as lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value) if as_text else None
+    if isinstance(value, Mapping):
+        return {str(k): finite_json(v, as_text=as_text) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v, as_text=as_text) for v in value]
+    return value

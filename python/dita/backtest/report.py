@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from dita._numbers import finite_json
 from dita.backtest.metrics import FloatArray, Metrics, TradeRecord, drawdown_series
 
 __all__ = ["ARTEFACTS", "plot_equity", "write_report"]
@@ -83,21 +84,6 @@ def plot_equity(path: Path, ts: FloatArray, equity: FloatArray, balance: float, 
         plt.close(fig)
 
 
-def _strict_json(v: Any) -> Any:
-    """``v`` with every float that is not finite (a parameter of ``inf``) as text: ``"inf"``.
-
-    JSON has no Infinity or NaN; ``json.dumps`` writes them anyway, and strict readers then
-    refuse the whole file. The text still says what the run was given.
-    """
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    if isinstance(v, Mapping):
-        return {k: _strict_json(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_strict_json(x) for x in v]
-    return v
-
-
 def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -148,7 +134,7 @@ def write_report(
     """Write every artefact into ``out`` (created if needed) and return their paths by name."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ARTEFACTS}
-    doc = {"metrics": metrics.to_dict(), "run": _strict_json(dict(run_info))}
+    doc = {"metrics": metrics.to_dict(), "run": finite_json(run_info, as_text=True)}
     paths["metrics.json"].write_text(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
     trade_cols: dict[str, list[Any]] = {

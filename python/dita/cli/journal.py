@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import sys
 from typing import Annotated, Any
 
 import typer
 
+from dita._numbers import finite_json
 from dita.cli._common import fail, out_console
 
 __all__ = ["register"]
@@ -46,17 +46,6 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities as None: JSON has no such numbers (null is printed)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
-
-
 def _print(result: Any, fmt: str) -> None:
     cut = ""
     if result.truncated:
@@ -68,7 +57,7 @@ def _print(result: Any, fmt: str) -> None:
         )
         typer.echo(f"warning: {cut}", err=True)
     if fmt == "json":
-        typer.echo(json.dumps(_finite(result.records()), indent=2, allow_nan=False))
+        typer.echo(json.dumps(finite_json(result.records()), indent=2, allow_nan=False))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(result.columns)

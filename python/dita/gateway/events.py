@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+
+from dita._numbers import finite_json
 
 __all__ = ["Broadcaster", "Subscriber", "encode_json", "encode_json_bytes"]
 
@@ -35,17 +36,7 @@ def encode_json_bytes(obj: Any) -> bytes:
         return orjson.dumps(obj, default=str, option=_JSON_OPTIONS)
     except TypeError:
         # orjson stops at integers beyond 64 bits (a client can send one); json does not.
-        return json.dumps(_finite(obj), default=str, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
+        return json.dumps(finite_json(obj), default=str, separators=(",", ":"), allow_nan=False).encode()
 
 
 def encode_json(obj: Any) -> str:

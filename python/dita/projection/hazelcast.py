@@ -52,6 +52,7 @@ with warnings.catch_warnings():
 
     from hazelcast import reactor as _hz_reactor
 
+from dita._numbers import finite_json
 from dita.projection import publish_dirty
 
 if TYPE_CHECKING:
@@ -210,22 +211,12 @@ def connect_client(
     )
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def to_json_value(value: Mapping[str, Any]) -> HazelcastJsonValue:
     """Encode one projected dict; non-finite floats (invalid JSON) become null."""
     try:
         return HazelcastJsonValue(json.dumps(value, allow_nan=False, separators=(",", ":")))
     except ValueError:
-        return HazelcastJsonValue(json.dumps(_finite(value), separators=(",", ":")))
+        return HazelcastJsonValue(json.dumps(finite_json(value), separators=(",", ":")))
 
 
 def _sql_type(name: str, value: Any) -> str | None:
