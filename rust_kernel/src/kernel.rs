@@ -1204,11 +1204,19 @@ impl Kernel {
     /// so a buy the tick took under the minimum notional was sent, and refused by the venue).
     fn order_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
         match intent.order_type {
+            OrderType::Limit if rules() < 7 => intent.limit_price,
+            _ => Self::sent_price(intent, m, side),
+        }
+    }
+
+    /// The price an order for `intent` goes out at: a MARKET order's reference, a LIMIT
+    /// order's limit on the tick (down for buys, up for sells).
+    fn sent_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
+        match intent.order_type {
             OrderType::Market => intent.reference_price,
-            OrderType::Limit if rules() >= 7 => {
+            OrderType::Limit => {
                 round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell)
             }
-            OrderType::Limit => intent.limit_price,
         }
     }
 
@@ -1271,12 +1279,7 @@ impl Kernel {
         // Wrapping: a loaded slot may carry an id with the largest counter (`own_counter`).
         self.order_counter = self.order_counter.wrapping_add(1);
         let client_order_id = counter_id(&self.kernel_id, "-", self.order_counter);
-        let price = match intent.order_type {
-            OrderType::Market => intent.reference_price,
-            OrderType::Limit => {
-                round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell)
-            }
-        };
+        let price = Self::sent_price(intent, m, side);
         VenueOrder {
             client_order_id,
             venue_order_id: id(""),
