@@ -116,6 +116,7 @@ def child(variant: str, pairs: int) -> None:
             )
     finally:
         journal.close()
+        shutil.rmtree(root, ignore_errors=True)  # up to 200 MB of chDB data a run
 
 
 _SCHED_EVENT = re.compile(r"^\s*(.+?)\s+(\d+)\s+\[\d+\]\s+([\d.]+):\s+sched:(\w+):\s+(.*)$")

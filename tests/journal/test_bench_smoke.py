@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,18 +39,20 @@ def test_bench_journal_quick_prints_every_figure(tmp_path: Path) -> None:
 INTERFERENCE = BENCH.parent / "journal_interference.py"
 
 
-def test_journal_interference_runs_every_variant_asked_for() -> None:
+def test_journal_interference_runs_every_variant_asked_for(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(INTERFERENCE), "--rounds", "1", "--pairs", "300", "--variants", "full,no-write"],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     medians = [line.split() for line in done.stdout.splitlines() if line.startswith("  ") and "(n=3," in line]
     assert [m[0] for m in medians] == ["full", "no-write"]
     for m in medians:
         assert math.isfinite(float(m[1].rstrip("x"))) and float(m[1].rstrip("x")) > 0
+    assert list(tmp_path.iterdir()) == []  # each child's journal is removed with it
 
 
 def test_journal_interference_refuses_an_unknown_variant() -> None:
