@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dita.gateway.config import load_settings
 from gateway.helpers import DITA, wait_until
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -149,6 +150,22 @@ def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
     cfg.write_text('[gateway]\ntoken = "short"\n')
     res = subprocess.run([*DITA, "serve", "--config", str(cfg)], capture_output=True, timeout=120)
     assert res.returncode == 2 and "token" in res.stderr.decode()
+
+
+@pytest.mark.parametrize("key", ["max_slots", "port", "seed_capital", "kernel_id"])
+def test_a_boolean_setting_is_refused_not_taken_for_1(tmp_path: Path, key: str) -> None:
+    """TOML `max_slots = true` would validate as 1 slot: no setting is a boolean."""
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(f"[gateway]\n{key} = true\n")
+    with pytest.raises(ValueError, match=rf"\[gateway\] {key} = true: not a boolean setting"):
+        load_settings(cfg)
+    res = subprocess.run(
+        [*DITA, "serve", "--config", str(cfg), "--openapi-out", str(tmp_path / "o.json")],
+        capture_output=True,
+        timeout=120,
+    )
+    assert res.returncode == 2 and f"{key} = true" in res.stderr.decode()
+    assert not (tmp_path / "o.json").exists()
 
 
 @pytest.mark.parametrize("how", ["env", "option"])

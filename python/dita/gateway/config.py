@@ -48,6 +48,10 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
         table = doc.get("gateway", {})
         if not isinstance(table, dict):
             raise ValueError(f"{path}: [gateway] must be a table, got {type(table).__name__}")
+        for key, value in table.items():
+            # No setting is a boolean, and the model would take `max_slots = true` for 1.
+            if isinstance(value, bool):
+                raise ValueError(f"{path}: [gateway] {key} = {str(value).lower()}: not a boolean setting")
         values.update(table)
     for name in GatewaySettings.model_fields:
         env = os.environ.get(f"DITA_GATEWAY_{name.upper()}")
