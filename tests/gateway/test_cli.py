@@ -253,6 +253,36 @@ def test_a_port_in_use_exits_2_before_anything_opens(tmp_path: Path) -> None:
     assert "dita gateway for kernel" not in stderr and not journal.exists()
 
 
+def test_the_start_line_gives_an_ipv6_address_as_a_url_writes_it() -> None:
+    """``http://::1:8080/`` is no URL a browser or curl takes: the address goes in brackets."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here: NOT tested")
+    proc = subprocess.Popen([*DITA, "serve", "--host", "::1", "--port", str(port)], stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        lines = iter(proc.stderr.readline, b"")
+        line = next(line.decode() for line in lines if b"dita gateway for kernel" in line)
+        url = re.search(r" on (\S+)$", line.strip())
+        assert url and url.group(1) == f"http://[::1]:{port}/", line
+        assert httpx.get(url.group(1) + "healthz", timeout=10).json()["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stderr:
+            proc.stderr.close()
+    with socket.socket(socket.AF_INET6) as held:
+        held.bind(("::1", port))
+        held.listen()
+        taken = subprocess.run(
+            [*DITA, "serve", "--host", "::1", "--port", str(port)], capture_output=True, timeout=120
+        )
+    assert taken.returncode == 2 and f"cannot listen on [::1]:{port}: " in taken.stderr.decode()
+
+
 def test_serve_refuses_a_hazelcast_cluster_it_cannot_reach_or_name() -> None:
     """A gateway projecting nowhere would leave operators blind: it does not start."""
     port = str(free_port())

@@ -140,7 +140,8 @@ def serve(
     if settings.token is None:
         typer.echo(f"no token configured; this session's bearer token: {app.state.token}", err=True)
     typer.echo(
-        f"dita gateway for kernel {kernel.kernel_id} on http://{settings.host}:{sock.getsockname()[1]}/",
+        f"dita gateway for kernel {kernel.kernel_id} on "
+        f"http://{_authority(settings.host, sock.getsockname()[1])}/",
         err=True,
     )
     _run(app, kernel, settings.host, settings.port, sock)
@@ -156,8 +157,13 @@ def _listen_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        fail(f"cannot listen on {_authority(host, port)}: {exc.strerror or exc}")
     return sock
+
+
+def _authority(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: an IPv6 address in brackets (``[::1]:8080``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket) -> None:
