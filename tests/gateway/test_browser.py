@@ -108,3 +108,25 @@ def test_operator_page_follows_the_kernel(server: LiveServer, browser_page: obje
     assert outside == []
     for name in ("01-slot-opened.png", "02-confirm-halt.png", "03-entry-refused.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def test_the_page_connects_once_a_refused_stream_has_room(browser_page: object) -> None:
+    """A browser gives up on an event stream answered 503 (sse_max_clients streams open): the
+    page tries again, and once in, shows what changed while it was out."""
+    import httpx
+
+    expect = sync_api.expect
+    page: sync_api.Page = browser_page  # type: ignore[assignment]
+    srv = start_server(max_slots=2, sse_max_clients=1)
+    try:
+        with httpx.Client(timeout=30) as other, other.stream("GET", srv.url + "/v1/events") as held:
+            assert held.status_code == 200
+            page.goto(srv.url + "/")
+            expect(page.locator("#conn")).to_have_text("offline")
+            expect(page.locator("#slot-0 td.stage")).to_have_text("IDLE")
+            assert enter(srv.client, asset="BTCUSDT", intent_id="while-out")["accepted"] is True
+        # The held stream is closed: within the page's retry the page is in, up to date.
+        expect(page.locator("#conn")).to_have_text("connected", timeout=20_000)
+        expect(page.locator("#slot-0 td.stage")).to_have_text("POSITION_OPEN")
+    finally:
+        srv.stop()
