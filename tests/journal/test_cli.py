@@ -142,6 +142,11 @@ def test_bad_arguments(live: tuple[str, ClickHouseJournal], tmp_path: Path) -> N
     assert "--param 'kernel-id=desk-1': NAME must be letters, digits and _" in out.output
     out = _sql("--dsn", dsn, "-p", "slot=3", "-p", "slot=4", "SELECT {slot:Int64}")
     assert out.exit_code == 2 and "--param slot is given twice ('3' and '4')" in out.output
+    out = _sql("--dsn", dsn, "-p", "kernel_id=k1", "SELECT count() FROM fills")
+    assert out.exit_code == 2  # it would have counted every kernel's fills
+    assert "--param kernel_id: the query has no {kernel_id:Type} placeholder" in out.output
+    out = _sql("--dsn", dsn, "-p", "slot=3", "SELECT {slot_id:Int64}")
+    assert out.exit_code == 2 and "--param slot: the query has no {slot:Type}" in out.output
     out = _sql("--dsn", "postgres://x/y", "SELECT 1")
     assert out.exit_code == 2 and "scheme 'postgres'" in out.output
     out = _sql("--dsn", f"chdb://{tmp_path / 'nothing'}", "SELECT 1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from typing import Annotated, Any
 
@@ -116,7 +117,13 @@ def sql_command(
     """Run one read-only query on the journal and print the rows."""
     if fmt not in _FORMATS:
         fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
-    _print(_run(dsn, query, _parse_params(param)), fmt)
+    params = _parse_params(param)
+    for name in params:
+        # ClickHouse ignores a parameter no placeholder names: `-p kernel_id=k1` on a query
+        # without {kernel_id:String} would answer for every kernel.
+        if not re.search(rf"\{{\s*{name}\s*:", query):
+            fail(f"--param {name}: the query has no {{{name}:Type}} placeholder, so it would be ignored")
+    _print(_run(dsn, query, params), fmt)
 
 
 @journal_app.command("info")
