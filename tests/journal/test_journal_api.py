@@ -300,6 +300,31 @@ def test_journals_on_one_directory_share_one_query_socket(journal_dsn: str) -> N
         b.close()
 
 
+def test_typed_parameters_answer_the_same_through_the_owners_socket(journal: ClickHouseJournal) -> None:
+    """A time, a decimal or a list binds as it does on the journal's own client: the socket
+    carries them as ClickHouse writes them, not as JSON (which has no time or decimal)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    sql = (
+        "SELECT {at:DateTime64(6)} AS at, {amount:Decimal(18, 4)} AS amount, "
+        "has({trades:Array(String)}, 't-2') + has({trades:Array(String)}, 'it''s') AS listed, "
+        "{name:String} AS name"
+    )
+    params = {
+        "at": dt.datetime(2026, 11, 20, 10, 41, 7, 250_000, tzinfo=dt.UTC),
+        "amount": Decimal("12.3456"),
+        "trades": ["t-1", "t-2", "it's"],
+        "name": "it's",
+    }
+    direct = journal.query(sql, params)
+    assert journal.query_address is not None
+    served = query_via_socket(journal.query_address, journal.database, sql, params)
+    assert served.rows == direct.rows
+    assert str(direct.rows[0][0]).startswith("2026-11-20") and "10:41:07.25" in str(direct.rows[0][0])
+    assert [str(v) for v in direct.rows[0][1:]] == ["12.3456", "2", "it's"]
+
+
 def test_an_operators_slow_query_does_not_hold_up_the_owners_own_queries(journal: ClickHouseJournal) -> None:
     """attach() (its seq check) and a WAL fill (gap_start) query the journal in the owner's
     process: they do not wait for an operator's query on the socket, up to 120 s long."""

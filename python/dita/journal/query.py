@@ -680,6 +680,22 @@ def is_wait_seconds(value: object, *, zero: bool = False) -> bool:
     return (0 <= value if zero else 0 < value) and value <= threading.TIMEOUT_MAX
 
 
+def _wire_parameters(sql: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """``parameters`` for the JSON request, which has no time or decimal: each value that is
+    not text written as the owner's client would bind it (a DateTime64 placeholder keeps the
+    microseconds); text as it is, since the owner's client escapes it."""
+    from clickhouse_connect.driver.binding import bind_query, format_bind_value
+
+    typed = {name: v for name, v in parameters.items() if not isinstance(v, str)}
+    if not typed:
+        return parameters
+    _, bound = bind_query(sql, typed, dt.UTC)  # times are UTC (docs/journal.md)
+    return {
+        name: v if isinstance(v, str) else bound.get(f"param_{name}", format_bind_value(v))
+        for name, v in parameters.items()
+    }
+
+
 def query_via_socket(
     address: str,
     database: str,
@@ -701,7 +717,7 @@ def query_via_socket(
             sock.connect(address)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ConnectionError(f"no journal owner listens on {address!r}") from exc
-        request = {"sql": sql, "parameters": parameters or {}, "database": database}
+        request = {"sql": sql, "parameters": _wire_parameters(sql, parameters or {}), "database": database}
         sock.sendall(json.dumps(request).encode() + b"\n")
         with sock.makefile("rb") as f:
             line = f.readline()
