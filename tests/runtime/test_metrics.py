@@ -36,6 +36,24 @@ def test_pnl_and_drawdown_by_hand(fixture_metrics) -> None:  # type: ignore[no-u
     # Peaks 1100, 1100, 1100, 1197.9; drawdowns 0, 110, 11, 0: the worst is 110 of 1100 = 10 %.
     assert m.max_drawdown == pytest.approx(110.0)
     assert m.max_drawdown_pct == pytest.approx(10.0)
+    # Under water from the peak of 1100 (bar 0) until 1197.9 (bar 3): three quarters.
+    assert m.max_drawdown_days == pytest.approx(3 * QUARTER / DAY)
+
+
+@pytest.mark.parametrize(
+    ("equity", "days"),
+    [
+        ([1000.0, 1000.0, 1000.0], 0.0),  # never below the balance
+        ([990.0, 995.0, 1000.0, 1001.0], 2.0),  # below the balance from bar 0, back at bar 2
+        ([1010.0, 1000.0, 1020.0, 1015.0, 1014.0, 1013.0], 3.0),  # 2 days (peak on bar 0, back on 2), then 3 not back
+        ([1010.0, 1000.0, 1000.0, 1000.0, 1020.0, 1019.0], 4.0),  # 4 days under 1010, then 1 under 1020
+        ([1100.0, 1050.0, 1099.99, 1100.0], 3.0),  # 1099.99 is still under water
+    ],
+)
+def test_longest_drawdown_by_hand(equity: list[float], days: float) -> None:
+    ts = np.arange(len(equity)) * DAY
+    m = compute_metrics(ts=ts, equity=np.array(equity), balance=1000.0, trades=[], bar_interval=DAY)
+    assert m.max_drawdown_days == pytest.approx(days)
 
 
 def test_risk_ratios_by_hand(fixture_metrics) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,9 @@ Definitions (so the numbers can be checked by hand):
 - ``total_pnl`` = final equity - starting balance; ``total_pnl_pct`` = that / balance * 100.
 - Drawdown at a bar = running peak of equity (the balance counts as the first peak) minus
   equity; ``max_drawdown`` is its largest value and ``max_drawdown_pct`` the largest
-  drawdown / peak * 100.
+  drawdown / peak * 100. ``max_drawdown_days`` is the longest time under water, in days: from
+  the bar that set a peak (the first bar, for the balance) to the first bar back at or above
+  it, or to the last bar when none is.
 - Period returns: equity at the last bar of each period (UTC days by default; each bar
   its own period when ``period_s`` is above a day) over the previous period's (the balance
   for the first), up to the first period ending at or below
@@ -39,7 +41,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DAY", "Metrics", "TradeRecord", "compute_metrics", "drawdown_series", "period_returns"]
+__all__ = [
+    "DAY",
+    "Metrics",
+    "TradeRecord",
+    "compute_metrics",
+    "drawdown_series",
+    "longest_drawdown",
+    "period_returns",
+]
 
 DAY = 86_400.0
 YEAR_DAYS = 365.0
@@ -83,6 +93,7 @@ class Metrics:
     profit_factor: float | None
     max_drawdown: float
     max_drawdown_pct: float
+    max_drawdown_days: float
     sharpe: float | None
     sortino: float | None
     cagr: float | None
@@ -116,6 +127,24 @@ def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, Flo
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(peak > 0, dd / peak, 0.0)
     return dd, frac
+
+
+def longest_drawdown(ts: FloatArray, equity: FloatArray, balance: float) -> float:
+    """The longest time under water, in seconds: from the bar that set a peak (the first bar,
+    for the balance) to the first bar back at or above it, or to the last bar when none is."""
+    n = len(equity)
+    if n == 0:
+        return 0.0
+    dd, _ = drawdown_series(equity, balance)
+    under = np.concatenate(([0], (dd > 0).astype(np.int8), [0]))
+    edges = np.diff(under)
+    starts = np.flatnonzero(edges == 1)  # the first bar of each spell under water
+    ends = np.flatnonzero(edges == -1)  # the bar after its last: back at the peak, or n
+    if not starts.size:
+        return 0.0
+    since = ts[np.maximum(starts - 1, 0)]
+    until = ts[np.minimum(ends, n - 1)]
+    return float((until - since).max())
 
 
 def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s: float = DAY) -> FloatArray:
@@ -209,6 +238,7 @@ def compute_metrics(
         profit_factor=gross_profit / -gross_loss if gross_loss < 0 else None,
         max_drawdown=max_dd,
         max_drawdown_pct=max_dd_pct,
+        max_drawdown_days=longest_drawdown(ts, equity, balance) / DAY,
         sharpe=sharpe,
         sortino=sortino,
         cagr=cagr,

@@ -108,6 +108,7 @@ METRIC_LABELS: dict[str, str] = {
     "profit_factor": "Profit factor",
     "max_drawdown": "Max drawdown",
     "max_drawdown_pct": "Max drawdown %",
+    "max_drawdown_days": "Longest drawdown (days)",
     "sharpe": "Sharpe",
     "sortino": "Sortino",
     "calmar": "Calmar",

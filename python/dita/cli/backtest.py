@@ -141,6 +141,7 @@ def backtest(
                 ("Profit factor", m["profit_factor"]),
                 ("Max drawdown", m["max_drawdown"]),
                 ("Max drawdown %", m["max_drawdown_pct"]),
+                ("Longest drawdown (days)", m["max_drawdown_days"]),
                 ("Sharpe", m["sharpe"]),
                 ("Sortino", m["sortino"]),
                 ("Calmar", m["calmar"]),
