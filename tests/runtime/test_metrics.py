@@ -45,7 +45,10 @@ def test_pnl_and_drawdown_by_hand(fixture_metrics) -> None:  # type: ignore[no-u
     [
         ([1000.0, 1000.0, 1000.0], 0.0),  # never below the balance
         ([990.0, 995.0, 1000.0, 1001.0], 2.0),  # below the balance from bar 0, back at bar 2
-        ([1010.0, 1000.0, 1020.0, 1015.0, 1014.0, 1013.0], 3.0),  # 2 days (peak on bar 0, back on 2), then 3 not back
+        (
+            [1010.0, 1000.0, 1020.0, 1015.0, 1014.0, 1013.0],
+            3.0,
+        ),  # 2 days (peak on bar 0, back on 2), then 3 not back
         ([1010.0, 1000.0, 1000.0, 1000.0, 1020.0, 1019.0], 4.0),  # 4 days under 1010, then 1 under 1020
         ([1100.0, 1050.0, 1099.99, 1100.0], 3.0),  # 1099.99 is still under water
     ],
@@ -181,3 +184,22 @@ def test_bars_longer_than_a_day_give_one_return_each_even_of_uneven_length() -> 
     r = period_returns(ts, equity, 1000.0, period_s=31 * DAY)
     assert len(r) == 36
     assert r == pytest.approx(np.full(36, 0.01))
+
+
+def test_bars_longer_than_a_day_are_annualised_by_how_many_a_year_there_are() -> None:
+    # Month-start bars over three years: 12 a year, though their median spacing (31 days)
+    # would make it 365 / 31 = 11.77 and understate Sharpe and Sortino by 1 %.
+    import datetime as dt
+
+    starts = [dt.datetime(2020 + m // 12, m % 12 + 1, 1, tzinfo=dt.UTC).timestamp() for m in range(37)]
+    ts = np.array(starts, dtype=np.float64)
+    rng = np.random.default_rng(3)
+    equity = 1000.0 * np.cumprod(1 + rng.normal(0.01, 0.03, len(ts)))
+    m = compute_metrics(
+        ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=31 * DAY, period_s=31 * DAY
+    )
+    r = equity / np.concatenate(([1000.0], equity[:-1])) - 1
+    per_year = 36 / ((ts[-1] - ts[0]) / (365 * DAY))  # 36 steps in 1,096 days: 11.99
+    assert m.sharpe == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(per_year), rel=1e-12)
+    downside = math.sqrt(float(np.mean(np.minimum(r, 0) ** 2)))
+    assert m.sortino == pytest.approx(r.mean() / downside * math.sqrt(per_year), rel=1e-12)

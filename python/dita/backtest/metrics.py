@@ -12,7 +12,8 @@ Definitions (so the numbers can be checked by hand):
   its own period when ``period_s`` is above a day) over the previous period's (the balance
   for the first), up to the first period ending at or below
   zero (ruin): a return of a negative equity has its sign flipped, so none is taken after
-  it. ``sharpe`` = mean / sample std (ddof=1) * sqrt(periods per year); ``sortino`` =
+  it. ``sharpe`` = mean / sample std (ddof=1) * sqrt(periods per year: 365 days over the
+  period, or for bars longer than a day the bars a year the data has); ``sortino`` =
   mean / downside deviation * sqrt(periods per year), downside deviation =
   sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365
   days. Fewer than two periods, or no dispersion, gives ``None``.
@@ -193,6 +194,10 @@ def compute_metrics(
 
     r = period_returns(ts, equity, balance, period_s)
     per_year = YEAR_DAYS * DAY / period_s
+    if period_s > DAY and len(ts) >= 2 and ts[-1] > ts[0]:
+        # Each bar is a period: as many a year as there are, not a year over the median
+        # spacing (365 / 31 for month-start bars, not 12).
+        per_year = YEAR_DAYS * DAY * (len(ts) - 1) / float(ts[-1] - ts[0])
     sharpe = sortino = None
     if len(r) >= 2:
         sd = float(np.std(r, ddof=1))
