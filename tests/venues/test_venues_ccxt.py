@@ -302,6 +302,32 @@ def test_an_order_the_exchange_closes_part_filled_ends_with_what_it_filled(
     assert len(exchange.calls("GET", "/api/v3/order")) == asked_before
 
 
+def test_an_order_reported_rejected_after_it_filled_part_keeps_its_fills(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """A rejection that comes with an executed size (an order the exchange dropped after part
+    of it traded) is an end like an expiry: reported as a bare REJECT, its fills were lost."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    rejected = closed_part_filled(exchange)
+    rejected["status"] = "REJECTED"
+    exchange.script("GET", "/api/v3/order", payload=rejected)
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    events = venue.poll_events()
+    assert kinds(events) == ["FILL", "EXPIRED"]
+    assert events[0].size == pytest.approx(0.008)
+    end = events[-1]
+    assert end.status == VenueOrderStatus.EXPIRED and end.filled_size == pytest.approx(0.008)
+    assert "rejected the order after 0.008 of 0.02 filled" in end.reason
+    assert venue.poll_events() == []  # over
+    # Looked up after a restart, it is the same end, with what it filled.
+    exchange.script("GET", "/api/v3/order", payload=rejected)
+    found = venue.order_status("s2-entry-1")
+    assert found is not None and found.status == VenueOrderStatus.EXPIRED
+    assert found.filled_size == pytest.approx(0.008)
+
+
 def test_an_order_closed_without_a_filled_size_is_not_ended_short(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

@@ -753,6 +753,12 @@ class CcxtVenue:
         # not a number cannot break the answer half-way.
         exchange_filled = _number(raw.get("filled"))
         status = raw.get("status")
+        rejected_late = status == "rejected" and (
+            tracked.filled > 0 or (raw.get("filled") is not None and exchange_filled > 0)
+        )
+        if rejected_late:
+            # Dropped after part of it traded: an end like an expiry, whose fills still count.
+            status = "expired"
         if status == "rejected":
             tracked.terminal = True
             return [
@@ -844,7 +850,11 @@ class CcxtVenue:
                     timestamp=timestamp,
                     filled_size=end_filled,
                     event_id=f"{self.name}:expired:{tracked.venue_order_id}",
-                    reason=f"{self.name} expired the order",
+                    reason=(
+                        f"{self.name} rejected the order after {end_filled!r} of {order.size!r} filled"
+                        if rejected_late
+                        else f"{self.name} expired the order"
+                    ),
                 )
             )
         elif status == "closed" and tracked.filled >= order.size * (1 - 1e-9):
@@ -1278,6 +1288,8 @@ class CcxtVenue:
         if status == VenueOrderStatus.FILLED and raw.get("filled") is not None and filled < size * (1 - 1e-9):
             # Closed short of its size (see _order_events): ended part filled, the rest never fills.
             status = VenueOrderStatus.EXPIRED
+        if status == VenueOrderStatus.REJECTED and filled > 0:
+            status = VenueOrderStatus.EXPIRED  # dropped after part of it traded (_order_events)
         if known is not None:
             # The order as sent: an answer leaving its side or type out must not turn a buy around.
             side, order_type = known.order.side.name, known.order.order_type.name
