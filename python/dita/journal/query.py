@@ -684,11 +684,11 @@ def _wire_parameters(sql: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """``parameters`` for the JSON request, which has no time or decimal: each value that is
     not text written as the owner's client would bind it (a DateTime64 placeholder keeps the
     microseconds); text as it is, since the owner's client escapes it."""
-    from clickhouse_connect.driver.binding import bind_query, format_bind_value
-
     typed = {name: v for name, v in parameters.items() if not isinstance(v, str)}
     if not typed:
-        return parameters
+        return parameters  # (and the query needs no ClickHouse client library here)
+    from clickhouse_connect.driver.binding import bind_query, format_bind_value
+
     _, bound = bind_query(sql, typed, dt.UTC)  # times are UTC (docs/journal.md)
     return {
         name: v if isinstance(v, str) else bound.get(f"param_{name}", format_bind_value(v))
