@@ -112,6 +112,7 @@ pub const INTENT_COLUMNS: &[&str] = &[
     "diagnostic_code",
     "severity",
     "details",
+    "metadata",
 ];
 pub const VENUE_EVENT_COLUMNS: &[&str] = &[
     "seq",
@@ -135,6 +136,15 @@ pub const VENUE_EVENT_COLUMNS: &[&str] = &[
     "diagnostic_code",
     "metadata",
 ];
+
+/// An intent's metadata as the journal's JSON text; `{}` without a copy for none (most).
+fn intent_metadata(intent: &Intent) -> std::borrow::Cow<'static, str> {
+    if intent.metadata.is_empty() {
+        "{}".into()
+    } else {
+        metadata_json(&intent.metadata).into()
+    }
+}
 
 pub fn columns(table: &str) -> &'static [&'static str] {
     match table {
@@ -172,7 +182,7 @@ pub const TRANSITION_TYPES: &[&str] = &[
 ];
 pub const INTENT_TYPES: &[&str] = &[
     "UInt64", "UInt32", TS, "String", "String", "Int64", LC, LC, LC, LC, "Float64", "Float64",
-    "Float64", "Float64", "String", "Bool", LC, LC, "String",
+    "Float64", "Float64", "String", "Bool", LC, LC, "String", "String",
 ];
 pub const VENUE_EVENT_TYPES: &[&str] = &[
     "UInt64", "UInt32", TS, "String", "String", "Int64", LC, LC_NULL, "String", "String", LC_NULL,
@@ -394,6 +404,7 @@ const INTENT_KINDS: &[Kind] = &[
     K::Code(KernelDiagnosticCode::NAMES),
     K::Code(KernelSeverity::NAMES),
     K::Details,
+    K::Str,
 ];
 const VENUE_EVENT_KINDS: &[Kind] = &[
     K::U64,
@@ -1252,7 +1263,8 @@ impl Outbox {
                 .bool(out.accepted)
                 .code(out.diagnostic_code.code())
                 .code(out.severity.code())
-                .details(&out.details);
+                .details(&out.details)
+                .str(&intent_metadata(intent));
         }
         self.record_transitions(out);
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dita import AccountEvent, ExecutionKernel
+from dita import AccountEvent, ExecutionKernel, KernelIntent
 from dita.journal import schema
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
@@ -127,6 +127,49 @@ def test_migrates_a_version_4_journal_to_record_refused_account_events(tmp_path:
         journal._client.command("DROP TABLE dita.account_events")
         assert schema.restore_missing_tables(journal._client, "dita") == ["account_events"]
         assert _described(journal, "account_events") == described
+
+
+def test_migrates_a_version_5_journal_to_record_intent_metadata(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'old'}"
+    target = parse_dsn(dsn)
+    assert target.path is not None
+    target.path.mkdir(parents=True)
+    client = target.connect()
+    try:
+        assert schema.migrate(client, "dita", target=5) == [1, 2, 3, 4, 5]
+        columns = [r[0] for r in client.query("DESCRIBE TABLE dita.intents").result_rows]
+        assert "metadata" not in columns
+        client.command(
+            "INSERT INTO dita.intents (kernel_id, seq, sub, ts, intent_id, trade_id, slot_id, asset, side, "
+            "action, order_type, reference_price, target_size, limit_price, leverage, reason, accepted, "
+            "diagnostic_code, severity, details) VALUES ('old-kernel', 3, 0, '2026-01-02 10:41:07', 'i-old', "
+            "'t-old', 0, 'BTCUSDT', 'LONG', 'ENTER', 'MARKET', 100, 1, 0, 1, '', true, 'OK', 'INFO', '{}')"
+        )
+    finally:
+        client.close()
+
+    with ClickHouseJournal(dsn, max_delay=0.02) as journal:
+        assert _versions(journal) == ALL_VERSIONS
+        cols = list(schema.TABLE_COLUMNS["intents"])
+        described = _described(journal, "intents")
+        assert described[: len(cols)] == cols and described[len(cols)][0] == "ingested_at"
+        kernel = ExecutionKernel(max_slots=1, journal=journal, kernel_id="new-kernel")
+        out = kernel.process_intent(
+            KernelIntent(
+                "i-new", "t-new", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0,
+                metadata={"signal": "cross", "fast": 20, "z": 1.5, "live": True, "note": None},
+            )
+        )  # fmt: skip
+        assert out.accepted
+        journal.flush(30)
+        rows = journal.query(
+            "SELECT kernel_id, intent_id, metadata, JSONExtractInt(metadata, 'fast') FROM intents FINAL "
+            "ORDER BY kernel_id"
+        ).rows
+        assert rows == [
+            ["new-kernel", "i-new", '{"fast":20,"live":true,"note":null,"signal":"cross","z":1.5}', 20],
+            ["old-kernel", "i-old", "{}", 0],
+        ]
 
 
 def test_rerunning_every_migration_statement_is_harmless(journal: ClickHouseJournal) -> None:

@@ -78,6 +78,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("diagnostic_code", _ENUM),
         ("severity", _ENUM),
         ("details", "String"),
+        ("metadata", "String"),
     ),
     "venue_events": (
         ("kernel_id", _ENUM),
@@ -174,6 +175,7 @@ _TRADE_TABLES = ("transitions", "intents", "venue_events", "fills")
 # the later migration adds them, in place, to old and new databases alike.
 _ADDED_LATER: dict[str, dict[str, int]] = {
     "account_events": {"accepted": 5, "diagnostic_code": 5},
+    "intents": {"metadata": 6},
 }
 
 
@@ -291,6 +293,15 @@ def _v5(db: str) -> list[str]:
     ]
 
 
+def _v6(db: str) -> list[str]:
+    # What a strategy attached to its intent (the signal that made it enter, say), as
+    # venue_events has its events'. Rows from before had none to show.
+    return [
+        f"ALTER TABLE {db}.`intents` ADD COLUMN IF NOT EXISTS `metadata` String DEFAULT '{{}}' "
+        "AFTER `details`",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "journal tables: transitions, intents, venue_events, fills, account_events, control_changes", _v1
@@ -299,6 +310,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "slot_timeline view", _v3),
     Migration(4, "journal_progress: where each kernel's stored rows end", _v4),
     Migration(5, "account_events: accepted and diagnostic_code (refused account events)", _v5),
+    Migration(6, "intents: metadata", _v6),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
