@@ -172,6 +172,23 @@ def test_zero_volume_bar_fills_nothing() -> None:
     assert venue.working_size("o1") == (0.0, 1.0)
 
 
+def test_an_order_sent_after_one_assets_bar_does_not_fill_on_anothers_bar_of_that_time() -> None:
+    # Bars are stamped with their open time: an order sent after BTC's 120 bar (its close
+    # known) must not fill on ETH's 120 bar, whose open and low are from before the decision.
+    venue = PaperVenue(slippage_bps=0, bar_volume_share=1.0)
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.5, volume=10.0, ts=60.0)
+    venue.on_bar("ETHUSDT", 10.0, 11.0, 9.0, 10.5, volume=10.0, ts=60.0)
+    venue.on_bar("BTCUSDT", 100.0, 110.0, 99.0, 109.0, volume=10.0, ts=120.0)
+    venue.submit(make_order("m1", asset="ETHUSDT", size=1.0))
+    venue.submit(make_order("l1", asset="ETHUSDT", order_type="LIMIT", price=10.0, size=1.0))
+    assert venue.on_bar("ETHUSDT", 10.0, 12.0, 9.5, 11.9, volume=10.0, ts=120.0) == []
+    events = venue.on_bar("ETHUSDT", 12.0, 12.5, 11.8, 12.2, volume=10.0, ts=180.0)
+    assert [(f.venue_client_id, f.price, f.metadata["liquidity"]) for f in fills(events)] == [
+        ("m1", 12.0, "TAKER")
+    ]
+    assert venue.working_size("l1") == (0.0, 1.0)
+
+
 # -- latency and cancels -------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ than live.
 The rules, chosen to err against the strategy:
 
 - The venue clock is the timestamp of the last quote or bar; an order is live from
-  ``submit time + latency`` and only data stamped at or after that can fill it.
+  ``submit time + latency`` and only data stamped at or after that can fill it (bars:
+  stamped after the submit time too, since a bar's stamp is its open).
 - Market orders take the book: buys at the ask, sells at the bid, moved ``slippage_bps``
   against the order, for at most the quoted size. What the quote cannot fill waits for the
   next quotes (``market_remainder="continue"``) or expires (``"expire"``, IOC-like).
@@ -81,6 +82,9 @@ class _Working:
     order: VenueOrder
     venue_order_id: str
     active_at: float
+    # The venue clock when it was sent: a bar stamped then (another asset's, say) opened
+    # before the decision, so only later bars can fill it.
+    sent_at: float
     filled: float = 0.0
     # Sum of price x size over the fills, for the average fill price open_orders() reports.
     filled_cost: float = 0.0
@@ -203,8 +207,9 @@ class PaperVenue:
                 )
             ]
         # Before any market data the order waits for the first quote or bar, whatever its time.
-        active_at = now + self._latency if self._now is not None or self._clock_fn is not None else -math.inf
-        working = _Working(order, venue_order_id, active_at=active_at)
+        known = self._now is not None or self._clock_fn is not None
+        active_at = now + self._latency if known else -math.inf
+        working = _Working(order, venue_order_id, active_at=active_at, sent_at=now if known else -math.inf)
         self._working.setdefault(order.asset, {})[order.client_order_id] = working
         self._by_client_id[order.client_order_id] = working
         events = [
@@ -343,7 +348,9 @@ class PaperVenue:
         events = self._cancels_due(ts) if self._canceling else []
         capacity = volume * self.settings.bar_volume_share
         for working in list(self._working.get(asset, {}).values()):
-            if working.active_at <= ts:
+            # A bar is stamped with its open time: one stamped when the order was sent (another
+            # asset's bar of that time, the order sent after the first one) is all in the past.
+            if working.active_at <= ts and working.sent_at < ts:
                 capacity -= self._match_bar(working, open_, high, low, capacity, ts, events)
         # Until the next quote, the bar's close is the market; market orders wait for a bar.
         self._quotes[asset] = _Quote(close, close, 0.0, 0.0)
