@@ -18,6 +18,7 @@ if it had seen every bar). Kernel marks are deferred the same way, to submits an
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -41,6 +42,8 @@ __all__ = [
     "StrategyStatus",
     "TradingRuntime",
 ]
+
+log = logging.getLogger(__name__)
 
 # How many freed trades keep their owner for a late fill (the kernel keeps one ended order
 # per slot, so more than a few thousand slots' worth is never needed).
@@ -299,6 +302,8 @@ class TradingRuntime:
         handle.status = StrategyStatus.ERROR
         handle.error = f"{type(exc).__name__}: {exc}"
         handle.error_callback = callback
+        # status() keeps the message only; the traceback says which line of the strategy raised.
+        log.error("strategy %r failed in %s: %s", handle.name, callback, handle.error, exc_info=exc)
         self._reindex()
 
     # -- time and marks ------------------------------------------------------------------
