@@ -76,6 +76,8 @@ class StrategyHandle:
     intents: int = 0
     refused: int = 0
     fills: int = 0
+    # on_start was called: it runs once, however many times the runtime is started.
+    started: bool = False
 
     @property
     def name(self) -> str:
@@ -159,6 +161,7 @@ class TradingRuntime:
         self.event_listeners: list[EventListener] = []
         self.intent_listeners: list[IntentListener] = []
         self.ctx = StrategyContext(self)
+        self._started = False
         self._intent_seq = 0
         self._trade_seq = 0
         # A kernel that has accepted intents (one recovered from its write-ahead log, say)
@@ -200,6 +203,9 @@ class TradingRuntime:
         self.handles[strategy.name] = handle
         self._adopt(handle)
         self._reindex()
+        if self._started:
+            # Added to a running runtime: started now, before the next data point reaches it.
+            self._start(handle)
         return handle
 
     def _adopt(self, handle: StrategyHandle) -> None:
@@ -229,16 +235,25 @@ class TradingRuntime:
                     self._working.add(order.client_order_id)
 
     def start(self) -> None:
-        """Call ``on_start`` of every RUNNING strategy."""
+        """Call ``on_start`` of every RUNNING strategy not started yet (once each: calling it
+        again reset a running strategy's state). Strategies added later are started when they
+        are added, a PAUSED one when it is resumed."""
+        self._started = True
         for handle in list(self.handles.values()):
-            if handle.status is StrategyStatus.RUNNING:
-                self._call(handle, "on_start")
+            self._start(handle)
+
+    def _start(self, handle: StrategyHandle) -> None:
+        if handle.status is StrategyStatus.RUNNING and not handle.started:
+            handle.started = True
+            self._call(handle, "on_start")
 
     def pause(self, name: str) -> None:
         self._set_status(name, StrategyStatus.PAUSED, allowed=(StrategyStatus.RUNNING,))
 
     def resume(self, name: str) -> None:
         self._set_status(name, StrategyStatus.RUNNING, allowed=(StrategyStatus.PAUSED,))
+        if self._started:
+            self._start(self.handles[name])
 
     def stop(self, name: str | None = None) -> None:
         """Stop one strategy (or all): ``on_stop`` is called; strategies in ERROR stay there."""
