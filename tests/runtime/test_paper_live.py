@@ -213,3 +213,37 @@ def test_live_ticker_feed_keeps_time_order_across_symbols() -> None:
 
 class _NoKernel:
     venue = None
+
+
+def test_live_ticker_without_sizes_is_deep_as_a_file_without_size_columns() -> None:
+    """A ticker that gives no bid or ask size (many exchanges leave them out) says nothing of
+    the depth: as with a file without size columns, an order fills whole at the touch. Read
+    as 1 unit, a 500 DOGE buy took 1 DOGE per poll, at whatever later quotes said."""
+    from itertools import islice
+
+    from dita import VenueOrder
+    from dita.backtest.data import UNKNOWN_DEPTH
+    from dita.cli.paper import _ccxt_quotes
+    from dita.venues.paper import PaperVenue
+
+    tickers = {
+        "DOGE/USDT": {"bid": 0.2, "ask": 0.21, "timestamp": 1_000_000, "bidVolume": None},
+        "BTC/USDT": {"bid": 100.0, "ask": 100.5, "timestamp": 1_000_000, "bidVolume": 3.0, "askVolume": 0.0},
+    }
+
+    class Client:
+        def fetch_ticker(self, symbol: str) -> dict[str, Any]:
+            return tickers[symbol]
+
+        def market(self, symbol: str) -> dict[str, Any]:
+            return {"id": symbol.replace("/", "")}
+
+    doge, btc = islice(_ccxt_quotes(Client(), ["DOGE/USDT", "BTC/USDT"], 0.0), 2)
+    assert (doge.bid_size, doge.ask_size) == (UNKNOWN_DEPTH, UNKNOWN_DEPTH)
+    # A size given is kept; 0 (a best price always has some size) says as little as none.
+    assert (btc.bid_size, btc.ask_size) == (3.0, UNKNOWN_DEPTH)
+    venue = PaperVenue(slippage_bps=0)
+    venue.on_quote(doge.asset, doge.bid, doge.ask, doge.bid_size, doge.ask_size, doge.ts)
+    order = VenueOrder("o1", 0, "t-1", "DOGEUSDT", "BUY", "MARKET", 0.0, 500.0, timestamp=doge.ts)
+    events = venue.submit(order)
+    assert [(e.kind.name, e.price, e.size) for e in events][1:] == [("FILL", 0.21, 500.0)]

@@ -148,6 +148,7 @@ def _ccxt_quotes(client: Any, symbols: list[str], poll_s: float) -> Iterator[Any
 
     A failed poll is reported on stderr and retried at the next interval: a live feed must
     outlive a dropped connection."""
+    from dita.backtest.data import UNKNOWN_DEPTH
     from dita.strategy import Quote
 
     last_ts = 0.0
@@ -169,13 +170,16 @@ def _ccxt_quotes(client: Any, symbols: list[str], poll_s: float) -> Iterator[Any
             # A ticker is stamped with its market's last trade: a quiet market's is older than
             # the quote polled before it, and the venue clock must not go back.
             last_ts = max(last_ts, float(t.get("timestamp") or time.time() * 1000) / 1000.0)
+            # A size the ticker leaves out (or gives as 0: a best price has some size) is unknown
+            # depth, as in a file without size columns: a made-up 1 unit split an order over
+            # later polls at their prices.
             yield Quote(
                 str(market.get("id") or sym.replace("/", "")),
                 last_ts,
                 float(bid),
                 float(ask),
-                float(t.get("bidVolume") or 1.0),
-                float(t.get("askVolume") or 1.0),
+                float(t.get("bidVolume") or UNKNOWN_DEPTH),
+                float(t.get("askVolume") or UNKNOWN_DEPTH),
             )
         time.sleep(poll_s)
 
