@@ -247,3 +247,59 @@ def test_live_ticker_without_sizes_is_deep_as_a_file_without_size_columns() -> N
     order = VenueOrder("o1", 0, "t-1", "DOGEUSDT", "BUY", "MARKET", 0.0, 500.0, timestamp=doge.ts)
     events = venue.submit(order)
     assert [(e.kind.name, e.price, e.size) for e in events][1:] == [("FILL", 0.21, 500.0)]
+
+
+def _paper_live(fake_binance: FakeBinance, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dita.cli import main; main()",
+            "paper",
+            "--ccxt-exchange",
+            "binance",
+            "--ccxt-base-url",
+            fake_binance.url,
+            "--poll",
+            "0.1",
+            "--duration",
+            "2",
+            "--state-dir",
+            str(tmp_path / "state"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DITA_CCXT_API_KEY": "", "DITA_CCXT_SECRET": ""},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # The live feed is quotes: a strategy on bars heard nothing and the run "succeeded".
+        (
+            ("--strategy", "dita.examples.crossover:SmaCrossover", "--symbols", "BTC/USDT"),
+            "SmaCrossover takes bars but --ccxt-exchange gives quotes",
+        ),
+        # A market the exchange does not have was polled in vain until --duration ended.
+        (
+            ("--strategy", "dita.examples.quoting:TwoSidedQuoter", "--symbols", "BTC/USDT,NOPE/USDT"),
+            "--symbols: 'NOPE/USDT' is not a market of binance",
+        ),
+        (
+            ("--strategy", "dita.examples.quoting:TwoSidedQuoter", "--symbols", " , "),
+            "--symbols ' , ' names no market",
+        ),
+    ],
+)
+def test_paper_live_feed_refuses_a_feed_the_strategy_would_never_see(
+    fake_binance: FakeBinance, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    proc = _paper_live(fake_binance, tmp_path, *args)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert message in proc.stderr
+    assert "/api/v3/ticker/24hr" not in fake_binance.paths
+    assert not (tmp_path / "state").exists()

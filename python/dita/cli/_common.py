@@ -135,15 +135,17 @@ def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
         fail(f"invalid parameters for {ref}: {problems}")
 
 
-def feed_problem(strategy: Any, kind: str, assets: Sequence[str]) -> str | None:
-    """Why ``strategy`` would see none of a file of ``kind`` ("bars"/"quotes") rows for
-    ``assets`` (None: it sees some). A replay it never hears of ends as a run without trades."""
+def feed_problem(strategy: Any, kind: str, assets: Sequence[str], *, source: str = "--data") -> str | None:
+    """Why ``strategy`` would see none of a feed (``source``: a file, a live ticker) of
+    ``kind`` ("bars"/"quotes") rows for ``assets`` (None: it sees some). A replay it never
+    hears of ends as a run without trades."""
     name = type(strategy).__qualname__
+    holds = "holds" if source == "--data" else "gives"
     if kind not in strategy.data:
-        return f"{name} takes {' and '.join(strategy.data)} but --data holds {kind}"
+        return f"{name} takes {' and '.join(strategy.data)} but {source} {holds} {kind}"
     wanted = tuple(strategy.assets)
     if wanted and not set(wanted) & set(assets):
-        return f"{name} trades {', '.join(wanted)} but --data holds {', '.join(sorted(assets))}"
+        return f"{name} trades {', '.join(wanted)} but {source} {holds} {', '.join(sorted(assets))}"
     return None
 
 

@@ -279,7 +279,21 @@ def paper(
             fail(f"cannot reach {ccxt_exchange}: {type(exc).__name__}: {exc}", code=1)
         # The venue's own ccxt client: one place that knows how to point ccxt at an exchange.
         client = source._exchange
-        feed = _ccxt_quotes(client, [s.strip() for s in symbols.split(",") if s.strip()], poll)
+        # Checked before anything starts: a market the exchange does not have was polled in vain
+        # (an error line a poll) and a strategy that hears none of the feed ran without trading.
+        wanted = [s.strip() for s in symbols.split(",") if s.strip()]
+        if not wanted:
+            fail(f"--symbols {symbols!r} names no market; give e.g. BTC/USDT")
+        ids = []
+        for sym in wanted:
+            try:
+                ids.append(str(client.market(sym).get("id") or sym.replace("/", "")))
+            except Exception:
+                fail(f"--symbols: {sym!r} is not a market of {ccxt_exchange}")
+        problem = feed_problem(strat, "quotes", ids, source="--ccxt-exchange")
+        if problem:
+            fail(problem)
+        feed = _ccxt_quotes(client, wanted, poll)
         clock = "wall"
     jr, proj = _open_sinks(journal, hazelcast, hz_cluster)
     try:
