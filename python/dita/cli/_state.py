@@ -183,7 +183,8 @@ def read_hazelcast(
             "account": accounts.get(kid, {}),
             "control": control.get(kid, {}),
             "slots": sorted(slots.get(kid, []), key=lambda s: int(s.get("slot_id", 0))),
-            "fills": [],
+            # The maps hold totals, not fills: how many there were is unknown here (pnl: null).
+            "fills": None,
             "strategies": [],
             "running": kid in live,
             "source": f"hazelcast {','.join(members)}",

@@ -229,10 +229,14 @@ def pnl(
             # Fills older than the ones the state file lists are kept as totals per UTC day.
             older = s.get("older_fills", {})
             note = ""
+            count: int | None
             if start is None:
                 realized = float(acct.get("realized_pnl") or 0.0)
                 fees = float(acct.get("k_fees_paid") or 0.0)
-                count = len(s.get("fills", [])) + sum(int(d["fills"]) for d in older.values())
+                if s.get("fills", []) is None:
+                    count = None  # the projection's totals do not say how many fills made them
+                else:
+                    count = len(s.get("fills", [])) + sum(int(d["fills"]) for d in older.values())
             else:
                 fills = [f for f in s.get("fills", []) if start <= float(f["ts"]) <= now]
                 days = [d for day, d in older.items() if start <= _day_start(day) <= now]
@@ -272,7 +276,7 @@ def pnl(
             r["kernel_id"],
             r["from"],
             r["to"],
-            str(r["fills"]),
+            "" if r["fills"] is None else str(r["fills"]),
             _money(r["realized_pnl"]),
             _money(r["fees"]),
             _money(r["net_pnl"]),

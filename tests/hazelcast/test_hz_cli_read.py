@@ -1,0 +1,45 @@
+"""`dita status`, `orders` and `pnl` reading the projection of a real member."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dita import ExecutionKernel, KernelIntent
+from dita.cli import app
+from dita.projection.hazelcast import HazelcastProjection
+from dita.services.hazelcast import HazelcastMember
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def traded(hz_member: HazelcastMember, kernel_id: str) -> Any:
+    """A kernel with one fill (an open position), projected and still running."""
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
+    kernel.set_seed_capital(1_000.0)
+    enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+    assert kernel.process_intent(enter).state.name == "POSITION_OPEN"
+    assert projection.sync(timeout=30)
+    yield kernel
+    kernel.close()
+
+
+def test_pnl_from_the_projection_does_not_claim_zero_fills(
+    hz_member: HazelcastMember, traded: ExecutionKernel
+) -> None:
+    """The projection holds totals, not fills: their number is unknown there, not 0."""
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
+    result = runner.invoke(app, ["pnl", *hz, "--kernel", traded.kernel_id, "--json"])
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["fees"] == pytest.approx(traded.account()["k_fees_paid"]) and row["fees"] > 0
+    assert row["fills"] is None
+    table = runner.invoke(app, ["pnl", *hz, "--kernel", traded.kernel_id])
+    assert table.exit_code == 0, table.stderr
+    line = next(x for x in table.stdout.splitlines() if traded.kernel_id in x)
+    assert " 0 " not in line and "None" not in line
