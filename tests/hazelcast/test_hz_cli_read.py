@@ -43,3 +43,14 @@ def test_pnl_from_the_projection_does_not_claim_zero_fills(
     assert table.exit_code == 0, table.stderr
     line = next(x for x in table.stdout.splitlines() if traded.kernel_id in x)
     assert " 0 " not in line and "None" not in line
+
+
+def test_a_cluster_name_that_does_not_answer_is_named(
+    hz_member: HazelcastMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member is up but under another name: the error says which name was asked for,
+    not only "Unable to connect to any cluster"."""
+    monkeypatch.delenv("DITA_HAZELCAST_CLUSTER", raising=False)
+    result = runner.invoke(app, ["status", "--hazelcast", hz_member.address])
+    assert result.exit_code == 1, result.output
+    assert f"cluster 'dita' at {hz_member.address}" in result.stderr

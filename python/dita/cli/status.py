@@ -32,7 +32,13 @@ def _snapshots(
         try:
             snaps = read_hazelcast(members, name)
         except Exception as exc:
-            fail(f"cannot read the projection from {hazelcast}: {type(exc).__name__}: {exc}", code=1)
+            # A member that answers under another name reads as "Unable to connect to any
+            # cluster": say which name was asked for.
+            fail(
+                f"cannot read the projection from Hazelcast cluster {name!r} at {', '.join(members)}: "
+                f"{type(exc).__name__}: {exc}",
+                code=1,
+            )
     else:
         snaps = read_state_files(_state_dir(state_dir))
     if kernel is not None:
