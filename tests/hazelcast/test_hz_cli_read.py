@@ -54,3 +54,28 @@ def test_a_cluster_name_that_does_not_answer_is_named(
     result = runner.invoke(app, ["status", "--hazelcast", hz_member.address])
     assert result.exit_code == 1, result.output
     assert f"cluster 'dita' at {hz_member.address}" in result.stderr
+
+
+def test_the_cluster_name_comes_from_the_environment_as_for_the_other_commands(
+    hz_member: HazelcastMember, traded: ExecutionKernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$DITA_HAZELCAST_CLUSTER names the cluster for the projection and `dita control`;
+    status, orders and pnl take it too when --hz-cluster is left out."""
+    monkeypatch.setenv("DITA_HAZELCAST_CLUSTER", hz_member.cluster_name)
+    for command in ("status", "orders", "pnl"):
+        result = runner.invoke(
+            app, [command, "--hazelcast", hz_member.address, "--kernel", traded.kernel_id, "--json"]
+        )
+        assert result.exit_code == 0, (command, result.stderr)
+    # An explicit option still wins over the environment.
+    result = runner.invoke(app, ["status", "--hazelcast", hz_member.address, "--hz-cluster", "other"])
+    assert result.exit_code == 1 and "cluster 'other'" in result.stderr
+
+
+def test_an_empty_cluster_name_in_the_environment_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DITA_HAZELCAST_CLUSTER", " ")
+    result = runner.invoke(app, ["status", "--hazelcast", "127.0.0.1:1"])
+    assert result.exit_code == 2, result.output  # before connecting
+    assert "$DITA_HAZELCAST_CLUSTER: cluster name must not be empty, got ' '" in result.stderr

@@ -17,13 +17,15 @@ __all__ = ["register"]
 
 StateDir = Annotated[Path | None, typer.Option(help="State files of `dita paper` (default var/run)")]
 Hazelcast = Annotated[str | None, typer.Option(help="Read the projection from members host:port,...")]
-HzCluster = Annotated[str, typer.Option(help="Hazelcast cluster name")]
+HzCluster = Annotated[
+    str | None, typer.Option(help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)")
+]
 Kernel = Annotated[str | None, typer.Option(help="Only this kernel id")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 
 
 def _snapshots(
-    state_dir: Path | None, hazelcast: str | None, kernel: str | None, hz_cluster: str = "dita"
+    state_dir: Path | None, hazelcast: str | None, kernel: str | None, hz_cluster: str | None = None
 ) -> list[dict[str, Any]]:
     from dita.cli._state import read_hazelcast, read_state_files
 
@@ -48,9 +50,10 @@ def _snapshots(
     return snaps
 
 
-def _cluster(hazelcast: str, hz_cluster: str) -> tuple[tuple[str, ...], str]:
-    """Members and cluster name, checked before connecting: a typo exits 2 naming the option,
-    not 1 after the connect timeout as if the cluster were down."""
+def _cluster(hazelcast: str, hz_cluster: str | None) -> tuple[tuple[str, ...], str]:
+    """Members and cluster name (None: $DITA_HAZELCAST_CLUSTER, else ``dita``), checked before
+    connecting: a typo exits 2 naming the option, not 1 after the connect timeout as if the
+    cluster were down."""
     from dita.projection.hazelcast import DEFAULT_CLUSTER_NAME, cluster_settings
 
     try:
@@ -60,7 +63,8 @@ def _cluster(hazelcast: str, hz_cluster: str) -> tuple[tuple[str, ...], str]:
     try:
         return cluster_settings(members, hz_cluster)
     except ValueError as exc:
-        fail(f"--hz-cluster {hz_cluster!r}: {exc}")
+        option = f"--hz-cluster {hz_cluster!r}" if hz_cluster is not None else "$DITA_HAZELCAST_CLUSTER"
+        fail(f"{option}: {exc}")
 
 
 def _state_dir(given: Path | None) -> Path:
@@ -93,7 +97,7 @@ def _iso(ts: float | None) -> str:
 def status(
     state_dir: StateDir = None,
     hazelcast: Hazelcast = None,
-    hz_cluster: HzCluster = "dita",
+    hz_cluster: HzCluster = None,
     kernel: Kernel = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -165,7 +169,7 @@ def status(
 def orders(
     state_dir: StateDir = None,
     hazelcast: Hazelcast = None,
-    hz_cluster: HzCluster = "dita",
+    hz_cluster: HzCluster = None,
     kernel: Kernel = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -204,7 +208,7 @@ def pnl(
     period: Annotated[str, typer.Option(help="today, week, month or all (UTC calendar)")] = "all",
     state_dir: StateDir = None,
     hazelcast: Hazelcast = None,
-    hz_cluster: HzCluster = "dita",
+    hz_cluster: HzCluster = None,
     journal: Annotated[str | None, typer.Option(help="Sum fills from this journal DSN instead")] = None,
     kernel: Kernel = None,
     at: Annotated[str | None, typer.Option(help="Evaluate the period at this time (ISO, UTC)")] = None,
