@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -236,3 +237,32 @@ def test_a_reconnect_removes_slots_beyond_max_slots_again(
         assert projected(hz_client, kernel_id) == expected(kernel.snapshot())
     finally:
         kernel.close()
+
+
+def test_the_mapping_samples_are_read_with_the_collector_held_off(hz_client: Any, kernel_id: str) -> None:
+    """create_mappings reads the kernel off the hot path, like a publish: a collection during
+    such a read could run Python code and hand the GIL to the strategy while the kernel is
+    borrowed ("Already borrowed" in the strategy's next call), so none may start."""
+    from dita.projection.hazelcast import create_mappings
+
+    gc_during_reads: list[bool] = []
+
+    class Recording(ExecutionKernel):
+        def slot_dict(self, slot_id: int) -> dict[str, Any]:
+            gc_during_reads.append(gc.isenabled())
+            return super().slot_dict(slot_id)
+
+        def account(self) -> dict[str, Any]:
+            gc_during_reads.append(gc.isenabled())
+            return super().account()
+
+        def control(self) -> dict[str, Any]:
+            gc_during_reads.append(gc.isenabled())
+            return super().control()
+
+    kernel = Recording(max_slots=2, kernel_id=kernel_id)
+    assert gc.isenabled()
+    create_mappings(hz_client, kernel)
+    assert gc_during_reads == [False, False, False]
+    assert gc.isenabled()
+    kernel.close()

@@ -271,11 +271,12 @@ def slots_beyond(kernel_id: str, max_slots: int) -> Predicate:
 
 def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
     """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names."""
-    samples = {
-        SLOTS_MAP: kernel.slot_dict(0),
-        ACCOUNTS_MAP: kernel.account(),
-        CONTROL_MAP: kernel.control(),
-    }
+    with kernel_reads():  # the publisher's thread reads the kernel here too
+        samples = {
+            SLOTS_MAP: kernel.slot_dict(0),
+            ACCOUNTS_MAP: kernel.account(),
+            CONTROL_MAP: kernel.control(),
+        }
     statements = [ddl for name, sample in samples.items() for ddl in mapping_ddl(name, sample)]
     statements.append(_CONTROL_PLANE_DDL)
     for statement in statements:
