@@ -266,3 +266,40 @@ def test_the_mapping_samples_are_read_with_the_collector_held_off(hz_client: Any
     assert gc_during_reads == [False, False, False]
     assert gc.isenabled()
     kernel.close()
+
+
+def test_a_kernel_detached_while_its_writes_are_out_leaves_staleness_alone(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """A kernel closed while a cycle's writes for it are still out must not come back into
+    the staleness bound when they land: staleness_s (the gateway's lag gauge) would grow for
+    good for a kernel no longer there."""
+    import time
+
+    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)  # publishes on sync only
+    keep = ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-keep")
+    detached_at: list[float] = []
+
+    class ClosedMidCycle(ExecutionKernel):
+        def drain_dirty(self) -> tuple[list[int], bool, bool]:
+            drained = super().drain_dirty()
+            if self.projection is not None and not detached_at:
+                # What kernel.close() on the strategy's thread does between this cycle's
+                # drain and the cluster's answer to its writes.
+                self.projection.detach(self)
+                detached_at.append(time.monotonic())
+            return drained
+
+    gone = ClosedMidCycle(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-gone")
+    try:
+        assert projection.sync(timeout=30)
+        assert detached_at and projection.stats()["kernels"] == 1
+        time.sleep(0.2)
+        keep.mark_price("ETH-USD", 3_000.0)
+        assert projection.sync(timeout=30)
+        # Bounded by keep's last publish, which started after the detach.
+        assert projection.stats()["staleness_s"] < time.monotonic() - detached_at[0]
+    finally:
+        gone.projection = None
+        gone.close()
+        keep.close()

@@ -526,7 +526,10 @@ class HazelcastProjection:
                 if w.account:
                     self._account_written[w.kernel_id] = w.drained_at
                 previous = self._last_ok_drain.get(w.kernel_id, w.drained_at)
-                self._last_ok_drain[w.kernel_id] = w.drained_at
+                if w.kernel_id in self._kernels:
+                    # Not for a kernel detached while these writes were out: it would hold
+                    # staleness_s at the age of its last drain for good.
+                    self._last_ok_drain[w.kernel_id] = w.drained_at
                 # A change made just after the previous drain became visible only now.
                 self._staleness.append(done - previous)
                 self._updates += w.updates
