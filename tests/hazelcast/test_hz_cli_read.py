@@ -79,3 +79,19 @@ def test_an_empty_cluster_name_in_the_environment_is_refused_naming_it(
     result = runner.invoke(app, ["status", "--hazelcast", "127.0.0.1:1"])
     assert result.exit_code == 2, result.output  # before connecting
     assert "$DITA_HAZELCAST_CLUSTER: cluster name must not be empty, got ' '" in result.stderr
+
+
+def test_paper_takes_the_cluster_name_from_the_environment_too(
+    hz_member: HazelcastMember, kernel_id: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dita paper --hazelcast` and `dita status --hazelcast` find the same cluster."""
+    monkeypatch.setenv("DITA_HAZELCAST_CLUSTER", hz_member.cluster_name)
+    paper = [
+        "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
+        "--state-dir", str(tmp_path), "--kernel-id", kernel_id, "--hazelcast", hz_member.address,
+    ]  # fmt: skip
+    result = runner.invoke(app, paper)
+    assert result.exit_code == 0, result.stderr
+    status = runner.invoke(app, ["status", "--hazelcast", hz_member.address, "--kernel", kernel_id, "--json"])
+    assert status.exit_code == 0, status.stderr
+    assert json.loads(status.stdout)[0]["kernel_id"] == kernel_id

@@ -52,11 +52,12 @@ def close_all(*resources: Any) -> None:
             resource.close()
 
 
-def open_projection(members: str | Sequence[str], cluster: str, option: str = "--hazelcast") -> Any:
-    """A Hazelcast projection into ``members`` (host:port, comma-separated), connected: a
-    kernel started with a projection nobody can reach would trade with operators blind. Bad
-    members or cluster name exit 2, a cluster not reached within ``HAZELCAST_CONNECT_S`` 3,
-    with nothing left open."""
+def open_projection(members: str | Sequence[str], cluster: str | None, option: str = "--hazelcast") -> Any:
+    """A Hazelcast projection into ``members`` (host:port, comma-separated) of cluster
+    ``cluster`` (None: $DITA_HAZELCAST_CLUSTER, else ``dita``), connected: a kernel started
+    with a projection nobody can reach would trade with operators blind. Bad members or
+    cluster name exit 2, a cluster not reached within ``HAZELCAST_CONNECT_S`` 3, with nothing
+    left open."""
     from dita.projection.hazelcast import HazelcastProjection, cluster_settings
 
     try:

@@ -213,7 +213,9 @@ def paper(
     hazelcast: Annotated[
         str | None, typer.Option(help="Project into Hazelcast members host:port,...")
     ] = None,
-    hz_cluster: Annotated[str, typer.Option(help="Hazelcast cluster name")] = "dita",
+    hz_cluster: Annotated[
+        str | None, typer.Option(help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)")
+    ] = None,
     ccxt_exchange: Annotated[
         str | None, typer.Option(help="Follow a live ccxt ticker instead of --data")
     ] = None,
@@ -366,7 +368,7 @@ def paper(
         raise typer.Exit(1)
 
 
-def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str) -> tuple[Any, Any]:
+def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str | None) -> tuple[Any, Any]:
     """The journal and projection the options ask for; bad values exit 2, an unreachable
     cluster 3 (as `dita control` does), with nothing left open."""
     from dita.journal.dsn import parse_dsn
