@@ -11,6 +11,7 @@ from hz_helpers import expected, make_venue, mixed_workload, projected
 from dita import ExecutionKernel, KernelIntent
 from dita.projection import Projection
 from dita.projection.hazelcast import (
+    LIVE_WITHIN_S,
     SLOTS_MAP,
     HazelcastProjection,
     LifecycleState,
@@ -48,7 +49,7 @@ def test_burst_to_one_slot_costs_one_write(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:
     # A long interval and heartbeat: the publisher runs only when sync() asks it to.
-    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)
+    projection = _projection(hz_member, interval=30.0, heartbeat=15.0)
     kernel = ExecutionKernel(max_slots=4, projection=projection, kernel_id=kernel_id)
     try:
         assert projection.sync(timeout=30)
@@ -89,6 +90,11 @@ def test_bad_settings_are_refused_naming_the_value() -> None:
         HazelcastProjection(["127.0.0.1:1"], interval=-1)
     with pytest.raises(ValueError, match=r"heartbeat .* got 0"):
         HazelcastProjection(["127.0.0.1:1"], heartbeat=0)
+    # Readers take a kernel whose account is older than LIVE_WITHIN_S for gone: a slower
+    # heartbeat would show every idle live kernel as stopped (and `control set --wait` skip it).
+    for slow in (LIVE_WITHIN_S, 60.0, float("inf")):
+        with pytest.raises(ValueError, match=rf"heartbeat must be .* at most 15 s .*, got {slow!r}"):
+            HazelcastProjection(["127.0.0.1:1"], heartbeat=slow)
     with pytest.raises(ValueError, match=r"max_duty must be a fraction in \(0, 1\], got 1.5"):
         HazelcastProjection(["127.0.0.1:1"], max_duty=1.5)
     with pytest.raises(ValueError, match=r"host:port, got 'nohost'"):
@@ -118,7 +124,7 @@ def test_closing_kernels_publishes_their_last_state_and_shares_the_projection(
 ) -> None:
     """kernel.close() publishes that kernel's last changes; the projection goes on for the
     kernels still open, closes with the last, and refuses to be attached to afterwards."""
-    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)  # publishes on sync only
+    projection = _projection(hz_member, interval=30.0, heartbeat=15.0)  # publishes on sync only
     first = ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-a")
     second = ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-b")
     assert projection.sync(timeout=30)
@@ -189,7 +195,7 @@ def test_a_kernel_restarted_with_fewer_slots_leaves_no_stale_slots(
     positions stay in the operators' queries for good); kernels whose ids share a prefix
     with it, or extend it past a colon, keep theirs."""
     neighbours = (f"{kernel_id}0", f"{kernel_id}:1")
-    first = _projection(hz_member, interval=30.0, heartbeat=3600.0)  # publishes on sync only
+    first = _projection(hz_member, interval=30.0, heartbeat=15.0)  # publishes on sync only
     # 12 slots: slot 10 is above the new 4 as a number, below it as a string.
     kids = (kernel_id, *neighbours)
     before = [ExecutionKernel(max_slots=12, projection=first, kernel_id=kid) for kid in kids]
@@ -200,7 +206,7 @@ def test_a_kernel_restarted_with_fewer_slots_leaves_no_stale_slots(
     for kernel in before:
         kernel.close()
 
-    second = _projection(hz_member, interval=30.0, heartbeat=3600.0)
+    second = _projection(hz_member, interval=30.0, heartbeat=15.0)
     kernel = ExecutionKernel(max_slots=4, projection=second, kernel_id=kernel_id)
     try:
         _open_positions(kernel, range(1, 3))
@@ -225,7 +231,7 @@ def test_a_reconnect_removes_slots_beyond_max_slots_again(
 ) -> None:
     """Entries beyond max_slots that reach the cluster after the attach (a merge after a
     split brain) go with the republish on the next connect."""
-    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)
+    projection = _projection(hz_member, interval=30.0, heartbeat=15.0)
     kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
     try:
         assert projection.sync(timeout=30)
@@ -276,7 +282,7 @@ def test_a_kernel_detached_while_its_writes_are_out_leaves_staleness_alone(
     good for a kernel no longer there."""
     import time
 
-    projection = _projection(hz_member, interval=30.0, heartbeat=3600.0)  # publishes on sync only
+    projection = _projection(hz_member, interval=30.0, heartbeat=15.0)  # publishes on sync only
     keep = ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-keep")
     detached_at: list[float] = []
 

@@ -320,8 +320,14 @@ class HazelcastProjection:
             raise ValueError(f"interval must be between 0.001 and 60 seconds, got {interval!r}")
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
-        if isinstance(heartbeat, bool) or not isinstance(heartbeat, int | float) or not heartbeat > 0:
-            raise ValueError(f"heartbeat must be a positive number of seconds, got {heartbeat!r}")
+        # Readers (`dita status`, `dita control set --wait`) take a kernel whose account is older
+        # than LIVE_WITHIN_S for gone: a slower heartbeat would show idle live kernels as stopped.
+        most = LIVE_WITHIN_S / 2
+        if isinstance(heartbeat, bool) or not isinstance(heartbeat, int | float) or not 0 < heartbeat <= most:
+            raise ValueError(
+                f"heartbeat must be a positive number of seconds, at most {most:g} s (a kernel whose "
+                f"account is older than {LIVE_WITHIN_S:g} s is taken for gone), got {heartbeat!r}"
+            )
         if isinstance(max_duty, bool) or not isinstance(max_duty, int | float) or not 0 < max_duty <= 1:
             raise ValueError(f"max_duty must be a fraction in (0, 1], got {max_duty!r}")
         self.interval = float(interval)
