@@ -309,3 +309,37 @@ def test_a_kernel_detached_while_its_writes_are_out_leaves_staleness_alone(
         gone.projection = None
         gone.close()
         keep.close()
+
+
+def test_reads_of_two_threads_keep_the_collector_off_until_both_are_done() -> None:
+    """The publisher and the control plane's listener read kernels from their own threads;
+    when one finishes while the other is still inside a read, the collector must stay off
+    (and come back on once both are done)."""
+    import threading
+
+    from dita.projection.hazelcast import kernel_reads
+
+    assert gc.isenabled()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with kernel_reads():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with kernel_reads():
+            second_in.set()
+            first_out.wait(10)
+            seen.append(gc.isenabled())  # still inside this thread's read
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == [False]
+    assert gc.isenabled()
