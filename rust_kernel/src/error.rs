@@ -65,8 +65,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// position is within float error of it (`kernel::whole_position`), and is not held to the
 /// minimum notional (it is reduce-only); a LIMIT order's notional is judged at its price on
 /// the tick; rounding to a lot or tick never moves a size or price by a whole step (from
-/// 1e12 steps on it did: 10,000 on a 1e-8 lot went out as 10000.00000001).
-pub const RULES: u16 = 7;
+/// 1e12 steps on it did: 10,000 on a 1e-8 lot went out as 10000.00000001). 8: a fill
+/// completing its order within the fill tolerance (a hair over or under what the order had
+/// left) books what the order had left, so the position stays on the order's size.
+pub const RULES: u16 = 8;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

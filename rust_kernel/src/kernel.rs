@@ -521,6 +521,11 @@ struct Booked {
     fill_key: Id,
 }
 
+/// How close to its order's size a fill's running total completes the order.
+fn fill_tolerance(order_size: f64) -> f64 {
+    QTY_EPS.max(order_size * 1e-9)
+}
+
 /// The transition details of a fill.
 fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> TransitionDetails {
     smallvec![
@@ -2408,6 +2413,16 @@ impl Kernel {
             ];
             return Err(refuse(D::Overfill, KernelSeverity::Critical, d));
         }
+        // A fill completing the order within the tolerance above books what the order had
+        // left (rules 8 on): booked as reported, a hair over or under, the position left the
+        // order's size and the lot grid by more than float error, and the next exit of the
+        // whole position went out off the grid, which the venue refuses (`whole_position`).
+        let left = order.size - order.filled_size;
+        let qty = if rules() >= 8 && left > QTY_EPS && left - qty <= fill_tolerance(order.size) {
+            left
+        } else {
+            qty
+        };
         Ok((qty, total_key, placed.map(|(p, _)| p)))
     }
 
@@ -2682,7 +2697,7 @@ impl Kernel {
         };
         let rules = rules();
         let new_filled = order.filled_size + qty;
-        let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
+        let complete = order.size - new_filled <= fill_tolerance(order.size);
         let trigger = if complete {
             Trigger::Fill
         } else {
@@ -2965,7 +2980,7 @@ impl Kernel {
             };
         }
         let booked = self.book_fill(ev, sid, &order, qty);
-        let complete = order.size - new_filled <= QTY_EPS.max(order.size * 1e-9);
+        let complete = order.size - new_filled <= fill_tolerance(order.size);
         let leg_done = {
             let kept = self.ended.get_mut(key).expect("kept orders are indexed");
             let o = &mut kept.order;

@@ -966,3 +966,71 @@ fn an_order_is_never_rounded_up_to_more_than_asked_from_rules_7_on() {
         assert_eq!(dita_kernel::fees::round_down_to_step(target, lot), target);
     }
 }
+
+/// Slot 0 of a kernel on a 0.001 lot holding 1000 BTC from an entry the venue filled with
+/// `entry_fill` (its fill's size and running total), then an exit of `exit_size` (0 for the
+/// whole position) the venue filled with `exit_fill`, all under `rules`; then the size the
+/// next exit of the whole position sends.
+fn next_exit_after_fills(rules: u16, entry_fill: f64, exit_size: f64, exit_fill: f64) -> f64 {
+    use dita_kernel::error::replaying;
+    let mut k = Kernel::new("snap", 1).unwrap();
+    k.set_market_limits("BTC", &[("lot_step".into(), 0.001)])
+        .unwrap();
+    let enter = intent(
+        1,
+        KernelCommandType::Enter,
+        0,
+        TradeSide::Long,
+        100.0,
+        1000.0,
+    );
+    let order = k.process_intent(&enter).submit.expect("accepted");
+    let out = replaying(rules, || {
+        k.on_venue_event(&numbered_fill(&order, 1, entry_fill, entry_fill))
+    });
+    assert!(out.accepted, "{:?}", out.details);
+    assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::PositionOpen);
+    if exit_size > 0.0 {
+        let exit = intent(
+            2,
+            KernelCommandType::Exit,
+            0,
+            TradeSide::Long,
+            100.0,
+            exit_size,
+        );
+        let order = k.process_intent(&exit).submit.expect("exit accepted");
+        let out = replaying(rules, || {
+            k.on_venue_event(&numbered_fill(&order, 2, exit_fill, exit_fill))
+        });
+        assert!(out.accepted, "{:?}", out.details);
+        assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::PositionOpen);
+    }
+    let exit = intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 100.0, 0.0);
+    k.process_intent(&exit).submit.expect("exit accepted").size
+}
+
+#[test]
+fn a_fill_completing_its_order_within_tolerance_books_the_order_size_from_rules_8_on() {
+    // A fill a hair over (or under) what its order has left completes it: it is within the
+    // kernel's tolerance. Booked as reported, the position left the lot grid, further from it
+    // than float error: the next exit of the whole position went out as 1000.0000009 on a
+    // 0.001 lot, which the venue refuses, every time.
+    for (entry_fill, exit_size, exit_fill, left) in [
+        (1_000.000_000_9, 0.0, 0.0, 1000.0),
+        (999.999_999_5, 0.0, 0.0, 1000.0),
+        (1000.0, 500.0, 500.000_000_4, 500.0),
+        (1000.0, 500.0, 499.999_999_6, 500.0),
+    ] {
+        let sent =
+            next_exit_after_fills(dita_kernel::error::RULES, entry_fill, exit_size, exit_fill);
+        assert_eq!(
+            sent, left,
+            "entry filled {entry_fill}, exit of {exit_size} {exit_fill}"
+        );
+        // Rules 7 and before replay the fills booked as reported.
+        let old = next_exit_after_fills(7, entry_fill, exit_size, exit_fill);
+        let booked = entry_fill - if exit_size > 0.0 { exit_fill } else { 0.0 };
+        assert_eq!(old, booked, "rules 7");
+    }
+}
