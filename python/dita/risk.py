@@ -48,9 +48,10 @@ class RiskLimits(BaseModel):
     )
     max_order_rate: float | None = Field(
         default=None,
-        gt=0,
+        ge=1,
         le=KERNEL_MAX,
-        description="orders (entries and exits) per second, sliding one-second window on intent timestamps",
+        description="orders (entries and exits) per second, sliding one-second window on intent "
+        "timestamps; at least 1 (below it every order is refused), a fraction rounds down",
     )
     regime: Regime = Field(
         default="NEUTRAL",

@@ -37,7 +37,8 @@ pub struct RiskLimits {
     pub max_leverage: Option<f64>,
     pub max_notional_per_asset: Option<f64>,
     pub max_notional_total: Option<f64>,
-    /// Orders (entries and exits) per second, counted on intent timestamps.
+    /// Orders (entries and exits) per second, counted on intent timestamps in a sliding
+    /// one-second window: at least 1 (a fraction above it rounds down: 2.5 admits 2).
     pub max_order_rate: Option<f64>,
     pub regime: Regime,
     /// Below this measured edge (basis points) the kernel freezes and cancels working orders.
@@ -108,6 +109,15 @@ impl RiskLimits {
                             f,
                             v,
                             "must be positive (use None to turn the rule off)",
+                        ));
+                    }
+                    if f == "max_order_rate" && *v < 1.0 {
+                        // Counted in a one-second window, a rate below 1 refuses every order.
+                        return Err(KernelError::invalid(
+                            f,
+                            v,
+                            "must be at least 1: orders are counted in a one-second window, \
+                             where a rate below 1 refuses every order",
                         ));
                     }
                     *next.limit_mut(f) = Some(*v);
@@ -244,6 +254,25 @@ mod tests {
             .with_updates(&[("regime".into(), ConfigValue::Text("bear".into()))])
             .unwrap();
         assert_eq!(n.regime, Regime::Bear);
+    }
+
+    #[test]
+    fn an_order_rate_below_one_is_refused_naming_it() {
+        // Orders are counted in a one-second window: at 0.5 a second the first order already
+        // made the count 1 > 0.5, so every order was refused, forever.
+        let r = RiskLimits::default();
+        for v in [0.5, 0.999] {
+            let err = r
+                .with_updates(&[("max_order_rate".into(), ConfigValue::Num(v))])
+                .unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(&format!("max_order_rate: {v}")), "{shown}");
+            assert!(shown.contains("at least 1"), "{shown}");
+        }
+        let n = r
+            .with_updates(&[("max_order_rate".into(), ConfigValue::Num(1.0))])
+            .unwrap();
+        assert_eq!(n.max_order_rate, Some(1.0));
     }
 
     #[test]

@@ -392,6 +392,9 @@ def test_other_configuration_errors() -> None:
         k.set_risk_limits({"max_leverage": "5"})
     with pytest.raises(ValueError, match="max_order_rate"):
         k.set_risk_limits({"max_leverage": 3.0, "max_order_rate": -1})
+    # Counted in a one-second window, 0.5 a second refused every order, forever.
+    with pytest.raises(ValueError, match=r"invalid max_order_rate: 0\.5 \(must be at least 1"):
+        k.set_risk_limits({"max_leverage": 3.0, "max_order_rate": 0.5})
     assert k.risk_limits()["max_leverage"] is None  # all-or-nothing
     with pytest.raises(ValueError, match="unknown field"):
         k.set_market_limits("BTCUSDT", {"lot": 0.1})

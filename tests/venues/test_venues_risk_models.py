@@ -57,6 +57,7 @@ def test_dump_carries_every_set_rule() -> None:
         ("max_leverage", math.nan),
         ("max_notional_total", math.inf),
         ("max_order_rate", 0),
+        ("max_order_rate", 0.5),
         ("regime", "SIDEWAYS"),
         ("regime", "LONG"),
         ("require_source_run_in_live", "maybe"),
