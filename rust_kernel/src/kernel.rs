@@ -30,6 +30,10 @@ type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Quantities closer than this are equal (fills arrive as floats from venues).
 pub const QTY_EPS: f64 = 1e-9;
+
+/// Why an intent's `target_size` at or below [`QTY_EPS`] is refused (rules 8 on).
+const TOO_SMALL: &str = "at or below the smallest size the kernel trades (1e-9)";
+
 /// How many accepted intent ids the kernel remembers to refuse reuse.
 pub const INTENT_MEMORY: usize = 100_000;
 /// How many finished orders are remembered to recognise late events for them.
@@ -1430,6 +1434,16 @@ impl Kernel {
                 "ENTER needs a positive size",
             );
         }
+        // Rules 8 on: a size the kernel takes for nothing (see `below_min_qty`) is the
+        // intent's fault, not the venue's floor, which may not exist.
+        if intent.target_size <= QTY_EPS && rules() >= 8 {
+            return bad(
+                self,
+                "target_size",
+                Detail::F64(intent.target_size),
+                TOO_SMALL,
+            );
+        }
         if intent.leverage <= 0.0 {
             return bad(
                 self,
@@ -1652,6 +1666,18 @@ impl Kernel {
         if !intent.asset.is_empty() && intent.asset != slot.asset {
             let mut d = detail_field("asset", &intent.asset);
             d.push(("slot_asset", (&slot.asset).into()));
+            return self.refuse(
+                intent,
+                Some(sid),
+                D::InvalidIntent,
+                KernelSeverity::Error,
+                d,
+                seq,
+            );
+        }
+        if intent.target_size > 0.0 && intent.target_size <= QTY_EPS && rules() >= 8 {
+            let mut d = detail_field("target_size", intent.target_size);
+            d.push(("reason", Detail::Static(TOO_SMALL)));
             return self.refuse(
                 intent,
                 Some(sid),

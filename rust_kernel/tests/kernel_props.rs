@@ -1034,3 +1034,63 @@ fn a_fill_completing_its_order_within_tolerance_books_the_order_size_from_rules_
         assert_eq!(old, booked, "rules 7");
     }
 }
+
+#[test]
+fn a_size_below_the_kernels_smallest_is_invalid_not_below_the_venues_floor_from_rules_8_on() {
+    use dita_kernel::error::replaying;
+    // 1e-10 is below the smallest size the kernel trades (1e-9): it was refused as
+    // BELOW_MIN_NOTIONAL "below floor", with a minimum quantity and notional of 0 in its
+    // details, sending the user to a venue floor that does not exist.
+    let field = |out: &KernelOutcome| {
+        out.details
+            .iter()
+            .find(|(f, _)| *f == "field")
+            .map(|(_, v)| format!("{v:?}"))
+    };
+    for rules in [7, dita_kernel::error::RULES] {
+        let mut h = Harness::new(MockConfig::default());
+        let enter = intent(
+            1,
+            KernelCommandType::Enter,
+            0,
+            TradeSide::Long,
+            100.0,
+            1e-10,
+        );
+        let out = replaying(rules, || h.intent(enter));
+        assert!(!out.accepted);
+        if rules >= 8 {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+            assert!(
+                field(&out).unwrap().contains("target_size"),
+                "{:?}",
+                out.details
+            );
+        } else {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+        }
+        let enter = intent(2, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+        assert!(h.intent(enter).accepted, "the refusal changed nothing");
+        let exit = intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 100.0, 1e-10);
+        let out = replaying(rules, || h.intent(exit));
+        assert!(!out.accepted);
+        if rules >= 8 {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+            assert!(
+                field(&out).unwrap().contains("target_size"),
+                "{:?}",
+                out.details
+            );
+        } else {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+        }
+        assert_eq!(h.k.slot(0).unwrap().size, 1.0);
+    }
+    // Rounded to nothing by the venue's lot, it is the venue's floor, as before.
+    let mut h = Harness::new(MockConfig::default());
+    h.k.set_market_limits("BTC", &[("lot_step".into(), 0.1)])
+        .unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 0.05);
+    let out = h.intent(enter);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+}

@@ -517,6 +517,19 @@ def test_lot_and_tick_rounding_min_notional_and_dust(resting) -> None:  # type: 
     assert "closing the whole position" in out.details["reason"]
 
 
+def test_a_size_below_the_smallest_the_kernel_trades_is_an_invalid_intent() -> None:
+    """1e-10 was refused as BELOW_MIN_NOTIONAL "below floor" on a market with no floor at all."""
+    k = ExecutionKernel(max_slots=1)
+    out = k.process_intent(intent("ENTER", 0, target_size=1e-10))
+    assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
+    assert out.details["field"] == "target_size" and out.details["value"] == 1e-10
+    assert "smallest size the kernel trades" in out.details["reason"]
+    assert k.process_intent(intent("ENTER", 0, target_size=1.0)).accepted
+    out = k.process_intent(intent("EXIT", 0, target_size=1e-10))
+    assert out.diagnostic_code == D.INVALID_INTENT and out.details["field"] == "target_size"
+    assert k.slot_state(0).size == 1.0
+
+
 @pytest.mark.parametrize("legs", [[0.3, 0.3, 0.4], [0.7, 0.3], [0.1] * 10])
 def test_exit_legs_close_the_position_at_a_venue_checking_the_lot(legs: list[float]) -> None:
     """1.0 - 0.3 - 0.3 is 0.39999999999999997: the last leg once went out at that size, which
