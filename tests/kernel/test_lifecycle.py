@@ -509,6 +509,20 @@ def test_the_projected_account_follows_fee_calibration_and_loaded_slots() -> Non
     assert projection.accounts["proj"]["open_positions"] == kernel.account()["open_positions"] == 2
 
 
+def test_a_blown_account_does_not_read_as_unlevered() -> None:
+    """Equity at or below zero with a position open read leverage 0, as a flat account does."""
+    k = ExecutionKernel(max_slots=1)
+    assert k.account()["leverage"] == 0.0  # nothing open, no capital: unlevered
+    k.set_seed_capital(1000.0)
+    assert k.process_intent(intent("ENTER", 0, target_size=20.0)).accepted
+    k.mark_price("BTCUSDT", 100.0)
+    assert k.account()["leverage"] == pytest.approx(k.account()["open_notional"] / k.account()["equity"])
+    k.mark_price("BTCUSDT", 40.0)  # 20 * -60: the equity is -200
+    account = k.account()
+    assert account["equity"] < 0 and account["open_notional"] > 0
+    assert account["leverage"] is None, "unbounded: no number says it"
+
+
 def test_snapshot_field_names(kernel: ExecutionKernel) -> None:
     snap = kernel.snapshot()
     assert set(snap) >= {"kernel_id", "control", "slots", "account"}

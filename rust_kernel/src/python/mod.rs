@@ -378,10 +378,16 @@ impl PyKernel {
         d.set_item("unrealized_pnl", upnl)?;
         d.set_item("open_positions", k.open_positions())?;
         d.set_item("open_notional", notional)?;
-        d.set_item(
-            "leverage",
-            if equity > 0.0 { notional / equity } else { 0.0 },
-        )?;
+        // Positions against no equity are levered without bound: None, not 0, which reads as
+        // a flat account (and not inf, which is no JSON number for the projections).
+        let leverage = if equity > 0.0 {
+            Some(notional / equity)
+        } else if notional > 0.0 {
+            None
+        } else {
+            Some(0.0)
+        };
+        d.set_item("leverage", leverage)?;
         d.set_item("available_capital", a.available_capital())?;
         d.set_item("seed_capital", a.seed_capital)?;
         d.set_item("k_capital", capital)?;
