@@ -1974,15 +1974,20 @@ impl Kernel {
                 {
                     None
                 }
-                None => self
-                    .working_by_venue_id(v)
-                    .map(|sid| (sid, None))
-                    .or_else(|| {
-                        rules2
-                            .then(|| self.ended.by_venue(v))
-                            .flatten()
-                            .map(|k| (k.0, Some(k)))
-                    }),
+                None => match self.working_by_venue_id(v) {
+                    // Rules 8 on: an order kept for its late fills carries it too (the venue
+                    // reused it): the id names neither, as it names no kept order two carry.
+                    Some(_) if rules() >= 8 && self.ended.venue_id_claimed(v, None) => {
+                        return self.shared_venue_id_refusal(ev, seq);
+                    }
+                    working => working.map(|sid| (sid, None)),
+                }
+                .or_else(|| {
+                    rules2
+                        .then(|| self.ended.by_venue(v))
+                        .flatten()
+                        .map(|k| (k.0, Some(k)))
+                }),
             },
         };
         let Some((sid, late)) = found else {
@@ -2107,6 +2112,29 @@ impl Kernel {
 
     /// The refusal of an event naming no order the kernel knows of. An order that ended
     /// long ago (or, under rules before 2, at all) is known by its ids' fingerprints.
+    /// The refusal of an event naming its order only by a venue id that a working order and
+    /// an order kept for its late fills both carry (rules 8 on): it may be either's, and
+    /// booked on the working order a fill owed to the kept one moves a position the venue
+    /// does not hold, while the kept one's slot waits for it for good.
+    fn shared_venue_id_refusal(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
+        let mut d = order_named(ev);
+        d.push((
+            "reason",
+            Detail::Static(
+                "the venue order id is a working order's and an ended order's the kernel keeps \
+                 for its late fills; name the order by its client id, or reconcile with the venue",
+            ),
+        ));
+        self.event_refusal(
+            ev,
+            None,
+            KernelDiagnosticCode::UnknownOrder,
+            KernelSeverity::Critical,
+            d,
+            seq,
+        )
+    }
+
     fn unknown_order(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
         let known = self
             .finished_orders

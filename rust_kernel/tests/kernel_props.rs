@@ -1094,3 +1094,64 @@ fn a_size_below_the_kernels_smallest_is_invalid_not_below_the_venues_floor_from_
     let out = h.intent(enter);
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
 }
+
+/// Slot 0's entry acknowledged as `V1`, filled 0.4 and canceled with the venue saying 0.6
+/// filled (kept, a fill of 0.2 owed); then slot 1's entry acknowledged with the same `V1`,
+/// all under `rules`. The owed fill, naming its order by `V1` alone, and the kernel.
+fn owed_fill_by_a_venue_id_a_new_order_claims(rules: u16) -> (KernelOutcome, Kernel) {
+    use dita_kernel::error::replaying;
+    let mut k = Kernel::new("reuse", 2).unwrap();
+    replaying(rules, || {
+        let a = k.process_intent(&intent(
+            1,
+            KernelCommandType::Enter,
+            0,
+            TradeSide::Long,
+            100.0,
+            1.0,
+        ));
+        let a = a.submit.expect("accepted");
+        let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &a.client_order_id);
+        ack.venue_order_id = id("V1");
+        assert!(k.on_venue_event(&ack).accepted);
+        assert!(k.on_venue_event(&numbered_fill(&a, 1, 0.4, 0.4)).accepted);
+        let mut cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+        cancel.trade_id = id("t0-1");
+        assert!(k.process_intent(&cancel).accepted);
+        let mut end = VenueEvent::new("c1", KernelEventKind::CancelAck, &a.client_order_id);
+        end.filled_size = 0.6;
+        assert!(k.on_venue_event(&end).accepted);
+        let b = k.process_intent(&intent(
+            3,
+            KernelCommandType::Enter,
+            1,
+            TradeSide::Long,
+            100.0,
+            1.0,
+        ));
+        let b = b.submit.expect("accepted");
+        let mut ack = VenueEvent::new("a2", KernelEventKind::OrderAck, &b.client_order_id);
+        ack.venue_order_id = id("V1");
+        assert!(k.on_venue_event(&ack).accepted, "its client id names it");
+        let mut owed = numbered_fill(&a, 2, 0.2, 0.6);
+        owed.venue_client_id = id("");
+        owed.venue_order_id = id("V1");
+        (k.on_venue_event(&owed), k)
+    })
+}
+
+#[test]
+fn a_venue_id_a_working_and_a_kept_order_carry_names_neither_from_rules_8_on() {
+    // The venue gave slot 1's new order the id of slot 0's canceled order, which still owes a
+    // fill: that fill, naming its order by the id alone, was booked on slot 1's order, a
+    // position slot 1 does not hold, while slot 0 waited for it for good.
+    let (out, k) = owed_fill_by_a_venue_id_a_new_order_claims(dita_kernel::error::RULES);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    assert_eq!(out.severity, KernelSeverity::Critical);
+    assert_eq!(k.slot(1).unwrap().size, 0.0);
+    assert_eq!(k.slot(0).unwrap().size, 0.4);
+    // Rules 7 and before replay it booked on the working order, as it ran.
+    let (out, k) = owed_fill_by_a_venue_id_a_new_order_claims(7);
+    assert!(out.accepted);
+    assert_eq!((out.slot_id, k.slot(1).unwrap().size), (1, 0.2));
+}
