@@ -268,7 +268,15 @@ def test_the_start_line_gives_an_ipv6_address_as_a_url_writes_it() -> None:
         line = next(line.decode() for line in lines if b"dita gateway for kernel" in line)
         url = re.search(r" on (\S+)$", line.strip())
         assert url and url.group(1) == f"http://[::1]:{port}/", line
-        assert httpx.get(url.group(1) + "healthz", timeout=10).json()["status"] == "ok"
+        health = url.group(1) + "healthz"
+
+        def up() -> bool:  # the line comes once the address is bound, before uvicorn listens
+            try:
+                return httpx.get(health, timeout=2).json()["status"] == "ok"
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, timeout=60, interval=0.1)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
