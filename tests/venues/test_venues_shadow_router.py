@@ -99,6 +99,67 @@ def test_shadow_settings_are_validated() -> None:
         ShadowVenue(starting_balance=-1)
 
 
+class _AnswerLost:
+    """A shadow venue whose answer to a submit never reaches the kernel (the process died, or
+    the call timed out, after the venue took the order)."""
+
+    def __init__(self, inner: ShadowVenue) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.inner.submit(order)
+        raise VenueTimeout("no answer", client_order_id=order.client_order_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_shadow_order_status_tells_reconciliation_what_it_filled_or_never_received(
+    tmp_path: Path,
+) -> None:
+    """Without ``order_status`` an order in flight beside a shadow venue stayed unresolved at
+    every reconciliation, and its cancel was refused ("nothing is working"): the slot was taken
+    for good. The venue that filled it says so; a fresh one (after a restart) never held it."""
+    venue = ShadowVenue()
+    kernel = ExecutionKernel(max_slots=1, venue=_AnswerLost(venue), wal_dir=str(tmp_path), kernel_id="sh")
+    enter = KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 2.0, timestamp=1.0)
+    coid = kernel.process_intent(enter).order.client_order_id
+    assert kernel.slot_state(0).fsm_state.name == "ORDER_SENT"
+    filled = venue.order_status(coid)
+    assert filled is not None and filled.status == VenueOrderStatus.FILLED
+    assert (filled.filled_size, filled.avg_fill_price) == (2.0, 100.0)
+    assert venue.order_status("never-sent") is None
+    # The same venue: the fill is booked and kernel and venue agree.
+    report = kernel.reconcile_with_venue()
+    assert [m["client_order_id"] for m in report.missed_fills] == [coid]
+    assert report.unresolved == [] and report.position_mismatches == []
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN" and kernel.slot_state(0).size == 2.0
+    exit_ = KernelIntent("i2", "t1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0, timestamp=2.0)
+    exit_out = kernel.process_intent(exit_)
+    assert exit_out.state.name == "EXIT_SENT"
+    kernel.close()
+    # Restarted beside a fresh shadow venue, which never held the exit: a lost submit, so the
+    # slot takes new orders again.
+    kernel = ExecutionKernel(max_slots=1, venue=ShadowVenue(), wal_dir=str(tmp_path), kernel_id="sh")
+    try:
+        report = kernel.reconcile_with_venue()
+        assert report.unresolved == []
+        assert [x["client_order_id"] for x in report.lost_submits] == [exit_out.order.client_order_id]
+        assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    finally:
+        kernel.close()
+
+
+def test_shadow_order_status_names_a_rejected_order_rejected() -> None:
+    venue = ShadowVenue()
+    order = make_order("o-r", size=1.0)
+    venue.submit(order)
+    rejected = venue.order_status("o-r")
+    assert rejected is not None and rejected.status == VenueOrderStatus.REJECTED
+    assert rejected.filled_size == 0.0
+
+
 # -- router --------------------------------------------------------------------------------
 
 
@@ -530,11 +591,23 @@ def test_router_after_a_restart_asks_each_venue_in_turn_and_learns_where_the_ord
     assert router.order_status("never-sent") is None  # every venue says so
 
 
+class _NoLookup:
+    """A venue that cannot look orders up by client id (no ``order_status``)."""
+
+    name = "blind"
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+
 def test_router_order_status_is_never_none_while_a_venue_that_may_hold_it_cannot_say() -> None:
-    """A shadow venue cannot look orders up: the order may be there, so the router raises
-    instead of saying the order was never received (reconciliation would end it)."""
-    router = VenueRouter({"shadow": ShadowVenue(name="shadow"), "mock": _Asked("mock")}, default="mock")
-    with pytest.raises(VenueUnavailable, match="'shadow' cannot look up orders by client id"):
+    """A venue that cannot look orders up may hold the order, so the router raises instead of
+    saying the order was never received (reconciliation would end it)."""
+    router = VenueRouter({"blind": _NoLookup(), "mock": _Asked("mock")}, default="mock")
+    with pytest.raises(VenueUnavailable, match="'blind' cannot look up orders by client id"):
         router.order_status("somewhere")
     router.submit(make_order("on-mock", order_type="LIMIT", price=95.0))
     assert router.order_status("on-mock") is not None  # its venue is known: paper is not asked

@@ -5,6 +5,7 @@ which is why the next step before live is the paper venue, not this one."""
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +15,9 @@ from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, signed
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
+
+# Orders whose outcome ``order_status`` still tells (the newest ones; as the paper venue's).
+ORDER_MEMORY = 10_000
 
 
 class ShadowSettings(BaseModel):
@@ -48,6 +52,7 @@ class ShadowVenue:
         self._market_limits = dict(market_limits or {})
         self._positions: dict[str, float] = {}
         self._cash = self.settings.starting_balance
+        self._outcomes: OrderedDict[str, VenueOrder] = OrderedDict()
         self.submitted = 0
 
     def _now(self, order: VenueOrder) -> float:
@@ -69,6 +74,7 @@ class ShadowVenue:
             else:
                 missing = f"no reference price ({price!r})"
             reason = f"shadow venue cannot fill: {missing}"
+            self._remember(order, venue_order_id, VenueOrderStatus.REJECTED, 0.0, 0.0)
             return [
                 self._events.make(
                     order,
@@ -100,7 +106,41 @@ class ShadowVenue:
         delta = signed(order.side, order.size)
         self._positions[order.asset] = self._positions.get(order.asset, 0.0) + delta
         self._cash -= delta * price
+        self._remember(order, venue_order_id, VenueOrderStatus.FILLED, order.size, price)
         return [ack, fill]
+
+    def _remember(
+        self, order: VenueOrder, venue_order_id: str, status: VenueOrderStatus, filled: float, price: float
+    ) -> None:
+        if not order.client_order_id:
+            return
+        self._outcomes[order.client_order_id] = VenueOrder(
+            order.client_order_id,
+            order.slot_id,
+            order.trade_id,
+            order.asset,
+            order.side,
+            order.order_type,
+            order.price,
+            order.size,
+            venue_order_id=venue_order_id,
+            reduce_only=order.reduce_only,
+            reference_price=order.reference_price,
+            timestamp=order.created_at,
+            filled_size=filled,
+            avg_fill_price=price,
+            status=status,
+        )
+        self._outcomes.move_to_end(order.client_order_id)
+        if len(self._outcomes) > ORDER_MEMORY:
+            self._outcomes.popitem(last=False)
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        """The order as this venue answered it (FILLED in full, or REJECTED), among the last
+        ``ORDER_MEMORY``; None when this venue never received it, as after a restart the last
+        run's orders: without it an order whose answer was lost stayed in flight in the kernel
+        for good (its cancel refused, nothing working here), and reconciliation ends it."""
+        return self._outcomes.get(client_order_id)
 
     def resume(self, seq: int) -> None:
         """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
