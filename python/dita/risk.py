@@ -127,7 +127,7 @@ class MarketLimits(BaseModel):
     tick_size: float = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="limit prices are whole multiples of this"
     )
-    min_qty: float = Field(default=0.0, ge=0, description="smallest order size")
+    min_qty: float = Field(default=0.0, ge=0, le=KERNEL_MAX, description="smallest order size")
     min_notional: float = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="smallest price * size, quote currency"
     )

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from dita import ExecutionKernel
 from dita.cli import app
-from dita.risk import RiskLimits
+from dita.risk import MarketLimits, RiskLimits
 
 runner = CliRunner()
 
@@ -35,3 +35,14 @@ def test_shadow_refuses_limits_the_kernel_cannot_hold(option: str) -> None:
     assert result.exit_code == 2, result.output
     assert f"{option}=1e+16" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("field", ["lot_step", "tick_size", "min_qty", "min_notional"])
+def test_market_limits_refuse_what_the_kernel_refuses(field: str) -> None:
+    """``min_qty`` had no bound: 1e16 passed the model, then ``set_market_limits`` raised a
+    ValueError (and a paper venue given it refused every order) instead of the model naming it."""
+    with pytest.raises(ValidationError, match=field):
+        MarketLimits(**{field: 1e16})
+    ExecutionKernel(max_slots=1, kernel_id="rev-market").set_market_limits(
+        "BTCUSDT", MarketLimits(**{field: 1e15}).model_dump()
+    )
