@@ -178,13 +178,17 @@ def _kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
     return net
 
 
-def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> bool:
-    """Whether the slot still has this order working (a missed fill may have completed it)."""
+def _working_order(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> VenueOrder | None:
+    """The slot's order by this client id while it works (a missed fill may have completed it)."""
     slot = kernel.slot_state(slot_id)
-    return any(
-        o is not None and o.client_order_id == client_order_id
-        for o in (slot.active_entry_order, slot.active_exit_order)
-    )
+    for o in (slot.active_entry_order, slot.active_exit_order):
+        if o is not None and o.client_order_id == client_order_id:
+            return o
+    return None
+
+
+def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> bool:
+    return _working_order(kernel, slot_id, client_order_id) is not None
 
 
 def _cancel_refused(answer: Any) -> str:
@@ -348,6 +352,17 @@ def reconcile_with_venue(
                 reason = (
                     f"the venue says FILLED with {theirs.filled_size!r} of {mine.size!r} filled; "
                     "the order works on in the kernel (nothing is guessed)"
+                )
+                report.unresolved.append({**item, "reason": reason})
+            elif theirs.status != VenueOrderStatus.FILLED and getattr(
+                _working_order(kernel, mine.slot_id, coid), "cancel_requested", False
+            ):
+                # The kernel asked to cancel (a strategy, the edge freeze) and the venue still
+                # works the order: the cancel may be lost (timed out, or the process died after
+                # asking), and the order may fill. Nothing is resent or guessed; it is named.
+                reason = (
+                    f"a cancel was asked for, yet the venue says {theirs.status.name}: the cancel "
+                    "may be lost and the order may still fill; ask for the cancel again"
                 )
                 report.unresolved.append({**item, "reason": reason})
         except (_Refused, _Malformed) as left:

@@ -723,3 +723,59 @@ def test_an_order_the_venue_cannot_follow_is_reported_and_nothing_changes() -> N
     ]
     assert not report.clean and report.events_applied == 0 and kernel.seq == seq
     assert kernel.slot_state(1).fsm_state == TradeStage.ENTRY_WORKING
+
+
+class CancelLost:
+    """A venue that lists the kernel's order as working and whose cancel never arrives: the
+    call timed out (or the process died right after asking)."""
+
+    name = "cancel-lost"
+
+    def __init__(self) -> None:
+        self.orders: dict[str, VenueOrder] = {}
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        return []
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        raise VenueTimeout("no answer to the cancel", client_order_id=order.client_order_id)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return list(self.orders.values())
+
+    def positions(self) -> dict[str, float]:
+        return {}
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        return self.orders.get(client_order_id)
+
+
+def test_an_order_whose_cancel_the_venue_never_took_is_not_reported_in_agreement(tmp_path: Path) -> None:
+    """The kernel asked to cancel (a strategy, or the edge freeze cancelling every working
+    order) and the cancel was lost: the venue still works the order, which may fill. The report
+    called kernel and venue in agreement; it now names the order, and changes nothing."""
+    venue = CancelLost()
+    held = [open_kernel(tmp_path, venue)]
+    out = held[0].process_intent(intent("ENTER", 0, order_type="LIMIT", limit_price=99.0))
+    coid = out.order.client_order_id
+    held[0].on_venue_event(VenueEvent("a1", "t0", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="V1"))
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 99.0, 1.0, venue_order_id="V1", status="ACKNOWLEDGED"
+    )
+    assert held[0].process_intent(intent("CANCEL", 0)).details["cancel_outcome"] == "unknown"
+    release(held)
+    kernel = open_kernel(tmp_path, venue)
+    assert kernel.slot_state(0).active_entry_order.cancel_requested
+    before = kernel.snapshot()
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and not report.clean
+    assert "cancel" in left["reason"] and "ACKNOWLEDGED" in left["reason"]
+    assert kernel.snapshot() == before
+    # Once the venue has taken the cancel, the order ends as before.
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 99.0, 1.0, venue_order_id="V1", status="CANCELED"
+    )
+    report = kernel.reconcile_with_venue()
+    assert report.unresolved == [] and [e["client_order_id"] for e in report.ended_at_venue] == [coid]
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
