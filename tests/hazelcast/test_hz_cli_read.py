@@ -52,8 +52,8 @@ def test_a_cluster_name_that_does_not_answer_is_named(
     not only "Unable to connect to any cluster"."""
     monkeypatch.delenv("DITA_HAZELCAST_CLUSTER", raising=False)
     result = runner.invoke(app, ["status", "--hazelcast", hz_member.address])
-    assert result.exit_code == 1, result.output
-    assert f"cluster 'dita' at {hz_member.address}" in result.stderr
+    assert result.exit_code == 3, result.output  # unreachable, as for `dita control`
+    assert f"cannot reach Hazelcast cluster 'dita' at {hz_member.address}" in result.stderr
 
 
 def test_the_cluster_name_comes_from_the_environment_as_for_the_other_commands(
@@ -69,7 +69,7 @@ def test_the_cluster_name_comes_from_the_environment_as_for_the_other_commands(
         assert result.exit_code == 0, (command, result.stderr)
     # An explicit option still wins over the environment.
     result = runner.invoke(app, ["status", "--hazelcast", hz_member.address, "--hz-cluster", "other"])
-    assert result.exit_code == 1 and "cluster 'other'" in result.stderr
+    assert result.exit_code == 3 and "cluster 'other'" in result.stderr
 
 
 def test_an_empty_cluster_name_in_the_environment_is_refused_naming_it(

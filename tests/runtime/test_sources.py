@@ -145,7 +145,9 @@ def test_status_orders_and_pnl_from_the_projection(hz_member: Any, tmp_path: Pat
     assert today.exit_code == 2 and "pass --journal" in today.stderr
 
     gone = runner.invoke(app, ["status", "--hazelcast", "127.0.0.1:1", "--hz-cluster", "nobody"])
-    assert gone.exit_code == 1 and "cannot read the projection" in gone.stderr
+    assert gone.exit_code == 3 and "cannot reach Hazelcast cluster 'nobody'" in gone.stderr
+    nope = runner.invoke(app, ["status", *hz, "--kernel", "nope"])
+    assert nope.exit_code == 1 and "no kernel 'nope' found" in nope.stderr  # told apart from 3
 
 
 def test_status_of_a_running_paper_kernel_and_its_interrupt(tmp_path: Path) -> None:

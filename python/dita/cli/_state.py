@@ -154,7 +154,8 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
 def read_hazelcast(
     members: Sequence[str], cluster_name: str = "dita", timeout: float = 5.0
 ) -> list[dict[str, Any]]:
-    """Snapshots of every kernel projected into the cluster's maps."""
+    """Snapshots of every kernel projected into the cluster's maps. Raises ConnectionError
+    when the cluster is not reached within ``timeout`` seconds."""
     from dita.projection.hazelcast import (
         ACCOUNTS_MAP,
         CONTROL_MAP,
@@ -164,7 +165,10 @@ def read_hazelcast(
         live_kernels,
     )
 
-    client = connect_client(list(members), cluster_name, block=True, connect_timeout=timeout)
+    try:
+        client = connect_client(list(members), cluster_name, block=True, connect_timeout=timeout)
+    except Exception as exc:  # the client's own errors: not connected within the timeout
+        raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
     try:
         accounts = _json_entries(client, ACCOUNTS_MAP)
         control = _json_entries(client, CONTROL_MAP)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dita.cli._common import fail, out_console
+from dita.cli._common import UNREACHABLE, fail, out_console
 
 __all__ = ["register"]
 
@@ -31,16 +31,16 @@ def _snapshots(
 
     if hazelcast is not None:
         members, name = _cluster(hazelcast, hz_cluster)
+        where = f"Hazelcast cluster {name!r} at {', '.join(members)}"
         try:
             snaps = read_hazelcast(members, name)
-        except Exception as exc:
+        except ConnectionError as exc:
             # A member that answers under another name reads as "Unable to connect to any
-            # cluster": say which name was asked for.
-            fail(
-                f"cannot read the projection from Hazelcast cluster {name!r} at {', '.join(members)}: "
-                f"{type(exc).__name__}: {exc}",
-                code=1,
-            )
+            # cluster": say which name was asked for. Exit 3, as every command does for a
+            # service it cannot reach, so a script tells it from "no kernel found".
+            fail(f"cannot reach {where}: {exc}", code=UNREACHABLE)
+        except Exception as exc:
+            fail(f"cannot read the projection from {where}: {type(exc).__name__}: {exc}", code=1)
     else:
         snaps = read_state_files(_state_dir(state_dir))
     if kernel is not None:
