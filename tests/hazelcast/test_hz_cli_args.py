@@ -75,6 +75,25 @@ def test_status_commands_refuse_a_bad_cluster_before_connecting(
     assert f"error: {message}" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cluster", "foo"], "--cluster 'foo': cluster member must be host:port, got 'foo'"),
+        (["--cluster", "127.0.0.1:1", "--cluster-name", " "], "--cluster-name ' ': cluster name must not be"),
+    ],
+)
+def test_control_names_the_option_a_bad_cluster_came_from(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = runner.invoke(app, ["control", "show", *args])
+    assert result.exit_code == 2, result.output
+    assert f"error: {message}" in result.stderr
+    monkeypatch.setenv("DITA_HAZELCAST_MEMBERS", "no-port")
+    result = runner.invoke(app, ["control", "show"])
+    assert result.exit_code == 2, result.output
+    assert "error: $DITA_HAZELCAST_MEMBERS: cluster member must be host:port, got 'no-port'" in result.stderr
+
+
 def test_status_refuses_an_empty_hazelcast_instead_of_reading_state_files(tmp_path: Path) -> None:
     result = runner.invoke(app, ["status", "--hazelcast", "", "--state-dir", str(tmp_path)])
     assert result.exit_code == 2, result.output

@@ -433,6 +433,10 @@ def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
         (["--journal", "chdb://{file}"], "--journal: cannot open the journal: [Errno 17] File exists"),
         (["--hazelcast", ","], "--hazelcast ',': cluster members must list at least one host:port"),
         (["--hazelcast", "localhost"], "--hazelcast 'localhost': cluster member must be host:port"),
+        (
+            ["--hazelcast", "127.0.0.1:1", "--hz-cluster", " "],
+            "--hz-cluster ' ': cluster name must not be empty",
+        ),
     ],
 )
 def test_paper_refuses_a_bad_journal_or_cluster(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -16,6 +16,7 @@ from rich.table import Table
 
 __all__ = [
     "close_all",
+    "cluster_options",
     "fail",
     "fail_options",
     "feed_problem",
@@ -52,18 +53,46 @@ def close_all(*resources: Any) -> None:
             resource.close()
 
 
-def open_projection(members: str | Sequence[str], cluster: str | None, option: str = "--hazelcast") -> Any:
+def cluster_options(
+    members: str | Sequence[str] | None,
+    name: str | None,
+    *,
+    members_option: str = "--hazelcast",
+    name_option: str = "--hz-cluster",
+) -> tuple[tuple[str, ...], str]:
+    """Cluster members and name (None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER,
+    else the defaults), checked before connecting: a bad one exits 2 naming the option or
+    variable it came from, not 1 or 3 after the connect timeout as if the cluster were down."""
+    from dita.projection.hazelcast import DEFAULT_CLUSTER_NAME, cluster_settings
+
+    try:
+        addresses, _ = cluster_settings(members, DEFAULT_CLUSTER_NAME)
+    except ValueError as exc:
+        fail(
+            f"{members_option} {members!r}: {exc}"
+            if members is not None
+            else f"$DITA_HAZELCAST_MEMBERS: {exc}"
+        )
+    try:
+        return cluster_settings(addresses, name)
+    except ValueError as exc:
+        fail(f"{name_option} {name!r}: {exc}" if name is not None else f"$DITA_HAZELCAST_CLUSTER: {exc}")
+
+
+def open_projection(
+    members: str | Sequence[str],
+    cluster: str | None,
+    option: str = "--hazelcast",
+    cluster_option: str = "--hz-cluster",
+) -> Any:
     """A Hazelcast projection into ``members`` (host:port, comma-separated) of cluster
     ``cluster`` (None: $DITA_HAZELCAST_CLUSTER, else ``dita``), connected: a kernel started
     with a projection nobody can reach would trade with operators blind. Bad members or
-    cluster name exit 2, a cluster not reached within ``HAZELCAST_CONNECT_S`` 3, with nothing
-    left open."""
-    from dita.projection.hazelcast import HazelcastProjection, cluster_settings
+    cluster name exit 2 (``cluster_options``), a cluster not reached within
+    ``HAZELCAST_CONNECT_S`` 3, with nothing left open."""
+    from dita.projection.hazelcast import HazelcastProjection
 
-    try:
-        addresses, name = cluster_settings(members, cluster)
-    except ValueError as exc:
-        fail(f"{option} {members!r}: {exc}")
+    addresses, name = cluster_options(members, cluster, members_option=option, name_option=cluster_option)
     proj = HazelcastProjection(addresses, name)
     deadline = time.monotonic() + HAZELCAST_CONNECT_S
     while not proj.connected and time.monotonic() < deadline:

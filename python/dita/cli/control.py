@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import fail, out_console, require_finite
+from dita.cli._common import cluster_options, fail, out_console, require_finite
 
 __all__ = ["register"]
 
@@ -34,12 +34,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of 
 
 
 def _client(cluster: str | None, cluster_name: str | None, timeout: float = 5.0) -> Any:
-    from dita.projection.hazelcast import cluster_settings, connect_client
+    from dita.projection.hazelcast import connect_client
 
-    try:
-        members, name = cluster_settings(cluster, cluster_name)
-    except ValueError as exc:
-        fail(str(exc))
+    members, name = cluster_options(
+        cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
+    )
     try:
         return connect_client(members, name, block=True, connect_timeout=timeout)
     except Exception as exc:

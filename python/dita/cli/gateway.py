@@ -30,7 +30,11 @@ def _kernel(
     from dita.kernel import ExecutionKernel
 
     # The cluster first: waiting for it holds no journal open.
-    proj = open_projection(hazelcast, hazelcast_cluster) if hazelcast else None
+    proj = (
+        open_projection(hazelcast, hazelcast_cluster, cluster_option="hazelcast_cluster")
+        if hazelcast
+        else None
+    )
     jr = kernel = plane = None
     try:
         if proj is not None:

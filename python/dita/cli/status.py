@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dita.cli._common import UNREACHABLE, fail, out_console
+from dita.cli._common import UNREACHABLE, cluster_options, fail, out_console
 
 __all__ = ["register"]
 
@@ -30,7 +30,7 @@ def _snapshots(
     from dita.cli._state import read_hazelcast, read_state_files
 
     if hazelcast is not None:
-        members, name = _cluster(hazelcast, hz_cluster)
+        members, name = cluster_options(hazelcast, hz_cluster)
         where = f"Hazelcast cluster {name!r} at {', '.join(members)}"
         try:
             snaps = read_hazelcast(members, name)
@@ -48,23 +48,6 @@ def _snapshots(
         if not snaps:
             fail(f"no kernel {kernel!r} found", code=1)
     return snaps
-
-
-def _cluster(hazelcast: str, hz_cluster: str | None) -> tuple[tuple[str, ...], str]:
-    """Members and cluster name (None: $DITA_HAZELCAST_CLUSTER, else ``dita``), checked before
-    connecting: a typo exits 2 naming the option, not 1 after the connect timeout as if the
-    cluster were down."""
-    from dita.projection.hazelcast import DEFAULT_CLUSTER_NAME, cluster_settings
-
-    try:
-        members, _ = cluster_settings(hazelcast, DEFAULT_CLUSTER_NAME)
-    except ValueError as exc:
-        fail(f"--hazelcast {hazelcast!r}: {exc}")
-    try:
-        return cluster_settings(members, hz_cluster)
-    except ValueError as exc:
-        option = f"--hz-cluster {hz_cluster!r}" if hz_cluster is not None else "$DITA_HAZELCAST_CLUSTER"
-        fail(f"{option}: {exc}")
 
 
 def _state_dir(given: Path | None) -> Path:
