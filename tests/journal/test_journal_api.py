@@ -325,6 +325,23 @@ def test_typed_parameters_answer_the_same_through_the_owners_socket(journal: Cli
     assert [str(v) for v in direct.rows[0][1:]] == ["12.3456", "2", "it's"]
 
 
+def test_null_and_number_parameters_answer_the_same_through_the_owners_socket(
+    journal: ClickHouseJournal,
+) -> None:
+    """None, numbers and booleans travel in JSON as they are: written as bound text, None went
+    as the string \\N, so `IS NULL` read false and a Nullable(Int64) placeholder refused it."""
+    sql = (
+        "SELECT {missing:Nullable(String)} IS NULL AS missing, {count:Nullable(Int64)} AS count, "
+        "{n:UInt32} + 1 AS n, {x:Float64} AS x, {flag:Bool} AS flag"
+    )
+    params = {"missing": None, "count": None, "n": 5, "x": 0.1, "flag": True}
+    direct = journal.query(sql, params)
+    assert journal.query_address is not None
+    served = query_via_socket(journal.query_address, journal.database, sql, params)
+    assert direct.rows == [[1, None, 6, 0.1, True]]
+    assert served.rows == direct.rows
+
+
 def test_an_operators_slow_query_does_not_hold_up_the_owners_own_queries(journal: ClickHouseJournal) -> None:
     """attach() (its seq check) and a WAL fill (gap_start) query the journal in the owner's
     process: they do not wait for an operator's query on the socket, up to 120 s long."""

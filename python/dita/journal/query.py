@@ -680,18 +680,23 @@ def is_wait_seconds(value: object, *, zero: bool = False) -> bool:
     return (0 <= value if zero else 0 < value) and value <= threading.TIMEOUT_MAX
 
 
+# What a JSON request carries as the owner's client would take it.
+_JSON_SCALARS = (str, int, float, type(None))
+
+
 def _wire_parameters(sql: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """``parameters`` for the JSON request, which has no time or decimal: each value that is
-    not text written as the owner's client would bind it (a DateTime64 placeholder keeps the
-    microseconds); text as it is, since the owner's client escapes it."""
-    typed = {name: v for name, v in parameters.items() if not isinstance(v, str)}
+    """``parameters`` for the JSON request, which has no time or decimal: each value JSON
+    cannot carry written as the owner's client would bind it (a DateTime64 placeholder keeps
+    the microseconds); text, numbers, booleans and None as they are, since the owner's client
+    binds them itself (written as text, None was the string \\N, not NULL)."""
+    typed = {name: v for name, v in parameters.items() if not isinstance(v, _JSON_SCALARS)}
     if not typed:
         return parameters  # (and the query needs no ClickHouse client library here)
     from clickhouse_connect.driver.binding import bind_query, format_bind_value
 
     _, bound = bind_query(sql, typed, dt.UTC)  # times are UTC (docs/journal.md)
     return {
-        name: v if isinstance(v, str) else bound.get(f"param_{name}", format_bind_value(v))
+        name: bound.get(f"param_{name}", format_bind_value(v)) if name in typed else v
         for name, v in parameters.items()
     }
 
