@@ -236,3 +236,17 @@ def test_a_native_block_sends_kernel_id_as_its_tables_store_it() -> None:
             names.append(data[at + 1 : at + 1 + n].decode())
             at += 1 + n
         assert names == ["kernel_id", schema.TABLE_COLUMNS[block.table][0][1]], block.table
+
+
+def test_the_architecture_page_lists_every_journal_column() -> None:
+    """docs/architecture.md's table of the outbox's rows names each table's columns in order:
+    the intents row gained `metadata` (schema 6) and the page kept the old list."""
+    import re
+
+    from dita import JOURNAL_COLUMNS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    for table, columns in JOURNAL_COLUMNS.items():
+        row = re.search(rf"^\| `{table}` \|[^|]*\| ([^|]*) \|$", doc, re.M)
+        assert row is not None, f"docs/architecture.md has no row for {table}"
+        assert [c.strip() for c in row.group(1).split(",")] == list(columns), table
