@@ -67,9 +67,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// the tick; rounding to a lot or tick never moves a size or price by a whole step (from
 /// 1e12 steps on it did: 10,000 on a 1e-8 lot went out as 10000.00000001). 8: a fill
 /// completing its order within the fill tolerance (a hair over or under what the order had
-/// left) books what the order had left, so the position stays on the order's size; an
-/// ENTER's or EXIT's `target_size` above 0 but at most `kernel::QTY_EPS` is refused as
-/// INVALID_INTENT naming it (it was BELOW_MIN_NOTIONAL, "below floor", with no floor set);
+/// left, and less than half the asset's lot) books what the order had left, so the position
+/// stays on the order's size; an ENTER's or EXIT's `target_size` above 0 but at most
+/// `kernel::QTY_EPS` is refused as INVALID_INTENT naming it (it was BELOW_MIN_NOTIONAL, "below floor", with no floor set);
 /// a venue id that a working order and an order kept for its late fills both carry names
 /// neither (an event naming its order by it alone went to the working order).
 pub const RULES: u16 = 8;

@@ -2379,6 +2379,16 @@ impl Kernel {
         out
     }
 
+    /// Whether `diff` is less than half a lot of `asset` (any `diff` when no lot is set): off
+    /// the lot grid by less, a size is float noise; by a whole lot, it is what the venue did.
+    fn below_half_a_lot(&self, asset: &str, diff: f64) -> bool {
+        let lot = match self.market_limits.get(asset) {
+            Some(m) => m.lot_step,
+            None => self.fees.config.lot_step,
+        };
+        lot <= 0.0 || diff.abs() < lot / 2.0
+    }
+
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
     /// running total, that total's key; or the refusal of a fill that is a resend, empty,
     /// priceless or more than the order has left.
@@ -2471,12 +2481,14 @@ impl Kernel {
         // left (rules 8 on): booked as reported, a hair over or under, the position left the
         // order's size and the lot grid by more than float error, and the next exit of the
         // whole position went out off the grid, which the venue refuses (`whole_position`).
+        // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
+        // an order of 1e9, and a venue that filled a lot less did not fill it.
         let left = order.size - order.filled_size;
-        let qty = if rules() >= 8 && left > QTY_EPS && left - qty <= fill_tolerance(order.size) {
-            left
-        } else {
-            qty
-        };
+        let snaps = rules() >= 8
+            && left > QTY_EPS
+            && left - qty <= fill_tolerance(order.size)
+            && self.below_half_a_lot(&order.asset, left - qty);
+        let qty = if snaps { left } else { qty };
         Ok((qty, total_key, placed.map(|(p, _)| p)))
     }
 

@@ -1155,3 +1155,28 @@ fn a_venue_id_a_working_and_a_kept_order_carry_names_neither_from_rules_8_on() {
     assert!(out.accepted);
     assert_eq!((out.slot_id, k.slot(1).unwrap().size), (1, 0.2));
 }
+
+#[test]
+fn a_fill_a_whole_lot_short_of_its_order_is_booked_as_reported() {
+    // The completing fill's tolerance (1e-9 of the size) is a whole unit for an order of 1e9
+    // (a meme coin on a lot of 1): a venue that filled 999,999,999 and ended the order had
+    // that booked as 1e9, so the exit of the whole position asked the venue for a unit it
+    // does not hold. Only a difference under half a lot is the float noise snapped away.
+    for (fill, booked) in [
+        (999_999_999.0, 999_999_999.0),
+        (1_000_000_001.0, 1_000_000_001.0),
+        (999_999_999.6, 1e9),
+        (1_000_000_000.4, 1e9),
+    ] {
+        let mut k = Kernel::new("snap-lot", 1).unwrap();
+        k.set_market_limits("BTC", &[("lot_step".into(), 1.0)])
+            .unwrap();
+        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 1.0, 1e9);
+        let order = k.process_intent(&enter).submit.expect("accepted");
+        let out = k.on_venue_event(&numbered_fill(&order, 1, fill, fill));
+        assert!(out.accepted, "{:?}", out.details);
+        let slot = k.slot(0).unwrap();
+        assert_eq!(slot.fsm_state, TradeStage::PositionOpen, "filled {fill}");
+        assert_eq!(slot.size, booked, "filled {fill}");
+    }
+}
