@@ -328,6 +328,22 @@ def test_an_order_reported_rejected_after_it_filled_part_keeps_its_fills(
     assert found.filled_size == pytest.approx(0.008)
 
 
+def test_a_rejection_after_a_fill_that_states_no_size_does_not_say_zero_filled(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    assert kinds(venue.poll_events()) == ["FILL"]  # acked by the submit
+    answer = {"id": "28457200", "symbol": "BTC/USDT", "status": "rejected", "amount": 0.02, "filled": None}
+    venue._exchange.fetch_order = lambda *args: dict(answer)
+    [end] = venue.poll_events()
+    assert end.kind == KernelEventKind.EXPIRED and end.filled_size == 0.0  # 0: cannot say
+    assert end.reason.endswith(" rejected the order after part of it filled"), end.reason
+
+
 def test_an_order_closed_without_a_filled_size_is_not_ended_short(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

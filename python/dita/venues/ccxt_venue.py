@@ -851,7 +851,11 @@ class CcxtVenue:
                     filled_size=end_filled,
                     event_id=f"{self.name}:expired:{tracked.venue_order_id}",
                     reason=(
-                        f"{self.name} rejected the order after {end_filled!r} of {order.size!r} filled"
+                        (
+                            f"{self.name} rejected the order after {end_filled!r} of {order.size!r} filled"
+                            if stated
+                            else f"{self.name} rejected the order after part of it filled"
+                        )
                         if rejected_late
                         else f"{self.name} expired the order"
                     ),
