@@ -2110,8 +2110,6 @@ impl Kernel {
         None
     }
 
-    /// The refusal of an event naming no order the kernel knows of. An order that ended
-    /// long ago (or, under rules before 2, at all) is known by its ids' fingerprints.
     /// The refusal of an event naming its order only by a venue id that a working order and
     /// an order kept for its late fills both carry (rules 8 on): it may be either's, and
     /// booked on the working order a fill owed to the kept one moves a position the venue
@@ -2135,6 +2133,8 @@ impl Kernel {
         )
     }
 
+    /// The refusal of an event naming no order the kernel knows of. An order that ended
+    /// long ago (or, under rules before 2, at all) is known by its ids' fingerprints.
     fn unknown_order(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
         let known = self
             .finished_orders
