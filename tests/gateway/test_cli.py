@@ -294,13 +294,22 @@ def test_the_start_line_gives_an_ipv6_address_as_a_url_writes_it() -> None:
 def test_serve_refuses_a_hazelcast_cluster_it_cannot_reach_or_name() -> None:
     """A gateway projecting nowhere would leave operators blind: it does not start."""
     port = str(free_port())
-    res = subprocess.run(
-        [*DITA, "serve", "--port", port, "--hazelcast", "127.0.0.1:1"], capture_output=True, timeout=120
-    )
+    env = {k: v for k, v in os.environ.items() if "HAZELCAST" not in k}
+    cmd = [*DITA, "serve", "--port", port, "--hazelcast", "127.0.0.1:1"]
+    res = subprocess.run(cmd, capture_output=True, timeout=120, env=env)
     stderr = res.stderr.decode()
     assert res.returncode == 3, stderr
     assert "cannot reach Hazelcast cluster 'dita' at 127.0.0.1:1" in stderr and "Traceback" not in stderr
     assert "dita gateway for kernel" not in stderr  # never served
+    # The cluster name the other commands take from the environment, unless the gateway's own
+    # setting names one.
+    res = subprocess.run(
+        cmd, capture_output=True, timeout=120, env={**env, "DITA_HAZELCAST_CLUSTER": "desk-a"}
+    )
+    assert res.returncode == 3 and "cluster 'desk-a' at 127.0.0.1:1" in res.stderr.decode()
+    own = {**env, "DITA_HAZELCAST_CLUSTER": "desk-a", "DITA_GATEWAY_HAZELCAST_CLUSTER": "desk-b"}
+    res = subprocess.run(cmd, capture_output=True, timeout=120, env=own)
+    assert res.returncode == 3 and "cluster 'desk-b' at 127.0.0.1:1" in res.stderr.decode()
     res = subprocess.run(
         [*DITA, "serve", "--port", port, "--hazelcast", "no-port"], capture_output=True, timeout=120
     )

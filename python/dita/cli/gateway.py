@@ -20,7 +20,7 @@ def _kernel(
     seed_capital: float | None,
     journal: str | None = None,
     hazelcast: str | None = None,
-    hazelcast_cluster: str = "dita",
+    hazelcast_cluster: str | None = None,
 ) -> Any:
     """The gateway's kernel; a setting the kernel, journal or projection refuses exits 2 with
     its message, a Hazelcast cluster it cannot reach 3, and nothing stays open.

@@ -36,7 +36,9 @@ class GatewaySettings(BaseModel):
     seed_capital: float | None = Field(default=None, ge=0)
     journal: str | None = Field(default=None, description="Journal DSN (chdb://DIR or http(s)://...)")
     hazelcast: str | None = Field(default=None, description="Hazelcast members host:port,... for projections")
-    hazelcast_cluster: str = "dita"
+    hazelcast_cluster: str | None = Field(
+        default=None, description="Hazelcast cluster name (unset: $DITA_HAZELCAST_CLUSTER, else dita)"
+    )
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:
