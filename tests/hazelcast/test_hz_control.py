@@ -520,3 +520,47 @@ def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
         assert eventually(lambda: kernel.control()["verbosity"] == "QUIET")
     finally:
         kernel.close()
+
+
+def test_a_paper_run_attached_to_the_cluster_obeys_its_control_plane(
+    hz_member: HazelcastMember, kernel_id: str, tmp_path: Any
+) -> None:
+    """`dita paper --hazelcast` projects into the cluster, so `dita control set --mode HALTED`
+    must halt it like any other kernel there (and `--wait` must see it applied): a run
+    started while its entry says HALTED opens no trade, and the state shows the mode."""
+    plane = _plane(hz_member)
+    try:
+        assert eventually(lambda: plane.status()["connected"])
+        plane.set(kernel_id, mode="HALTED")
+    finally:
+        plane.close()
+    paper = [
+        "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
+        "--state-dir", str(tmp_path), "--kernel-id", kernel_id,
+        "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name,
+    ]  # fmt: skip
+    from dita.cli import app
+
+    result = CliRunner().invoke(app, paper)
+    assert result.exit_code == 0, result.stderr
+    state = json.loads((tmp_path / f"{kernel_id}.json").read_text())
+    assert state["control"]["mode"] == "HALTED"
+    assert state["control"]["source"] == f"hazelcast:{kernel_id}"
+    assert state["fills"] == [] and state["account"]["open_positions"] == 0
+
+
+def test_a_paper_run_keeps_its_paper_label_when_the_cluster_sets_no_mode(
+    hz_member: HazelcastMember, kernel_id: str, tmp_path: Any
+) -> None:
+    paper = [
+        "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
+        "--state-dir", str(tmp_path), "--kernel-id", kernel_id,
+        "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name,
+    ]  # fmt: skip
+    from dita.cli import app
+
+    result = CliRunner().invoke(app, paper)
+    assert result.exit_code == 0, result.stderr
+    state = json.loads((tmp_path / f"{kernel_id}.json").read_text())
+    assert state["control"]["mode"] == "PAPER" and state["control"]["source"] == "dita-paper"
+    assert state["fills"]

@@ -47,6 +47,7 @@ class PaperSession:
         clock: str,
         journal: Any = None,
         projection: Any = None,
+        control_plane: Any = None,
     ) -> None:
         from dita.kernel import ExecutionKernel
         from dita.runtime import TradingRuntime
@@ -61,6 +62,11 @@ class PaperSession:
         self.kernel.set_seed_capital(balance)
         self.kernel.set_exchange_config({"taker_rate": fee_rate, "maker_rate": fee_rate})
         self.kernel.update_control(mode="PAPER", source="dita-paper")
+        if control_plane is not None:
+            # Attached after the PAPER label, so what the cluster sets (a HALTED) wins over it;
+            # the kernel detaches it on close, as one given to its constructor.
+            self.kernel.control_plane = control_plane
+            control_plane.attach(self.kernel)
         self.runtime = TradingRuntime(self.kernel, [self.venue], clock=clock)
         self.runtime.fill_listeners.append(self._on_fill)
         self.runtime.add_strategy(strategy)
@@ -211,7 +217,7 @@ def paper(
     status_every: Annotated[float, typer.Option(help="Seconds between status updates")] = 1.0,
     journal: Annotated[str | None, typer.Option(help="Journal DSN (chdb://DIR or http://...)")] = None,
     hazelcast: Annotated[
-        str | None, typer.Option(help="Project into Hazelcast members host:port,...")
+        str | None, typer.Option(help="Project into (and take the mode from) Hazelcast host:port,...")
     ] = None,
     hz_cluster: Annotated[
         str | None, typer.Option(help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)")
@@ -303,6 +309,13 @@ def paper(
     except OSError as exc:
         close_all(jr, proj)
         fail(f"--state-dir {state}: cannot create the directory: {exc.strerror or exc}")
+    plane = None
+    if proj is not None:
+        from dita.control.hazelcast import HazelcastControlPlane
+
+        # A kernel operators see in the cluster takes its mode from it too, so that
+        # `dita control set --mode HALTED` halts this run like every other kernel.
+        plane = HazelcastControlPlane(proj.cluster_members, proj.cluster_name, updated_by="dita-paper")
     try:
         session = PaperSession(
             strat,
@@ -314,9 +327,10 @@ def paper(
             clock=clock,
             journal=jr,
             projection=proj,
+            control_plane=plane,
         )
     except ValueError as exc:  # e.g. a journal that already has this kernel id's rows
-        close_all(jr, proj)
+        close_all(plane, jr, proj)
         fail(f"cannot start the paper session: {exc}")
     console = out_console()
     deadline = time.monotonic() + duration if duration is not None else None
