@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,29 @@ def test_backtest_window_and_json_output(tmp_path: Path) -> None:
     assert doc["metrics"]["bars"] == 720  # twelve hours of minute bars
     assert doc["metrics"]["start"] == 1704153600.0
     assert doc["strategies"][0]["status"] == "STOPPED"
+
+
+def test_backtest_says_when_a_blown_account_halted_the_run(tmp_path: Path) -> None:
+    # The run stops opening trades once equity reaches zero; the table showed only a loss of
+    # about 100 % and trades ending months early, with nothing saying why.
+    bust = ["--param", "trade_size=1.0", "--param", "fast=3", "--param", "slow=8"]
+    money = ["--balance", "1000", "--fee-rate", "0.01", "--volume-share", "1", "--no-progress"]
+    args = ["backtest", "--strategy", CROSSOVER, "--data", "sample", *bust, *money]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.stderr
+    run = json.loads((tmp_path / "t" / "metrics.json").read_text())["run"]
+    assert run["halted_equity"] <= 0
+    assert (
+        f"halted: equity reached {run['halted_equity']:,.2f} at "
+        f"{datetime.fromtimestamp(run['halted_at'], tz=UTC):%Y-%m-%d %H:%M:%S} UTC: "
+        "no trade opened after it" in " ".join(result.stdout.split())
+    )
+    doc = json.loads(runner.invoke(app, [*args, "--out", str(tmp_path / "j"), "--json"]).stdout)
+    assert doc["halted"] == {k: run[k] for k in ("halted_at", "halted_equity", "halted_row")}
+    plain = ["backtest", "--strategy", CROSSOVER, "--data", "sample", "--no-progress"]
+    calm = runner.invoke(app, [*plain, "--json", "--out", str(tmp_path / "c")])
+    assert calm.exit_code == 0 and json.loads(calm.stdout)["halted"] is None
+    assert "halted" not in runner.invoke(app, [*plain, "--out", str(tmp_path / "d")]).stdout
 
 
 def test_backtest_refuses_bad_data_naming_the_row(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -122,10 +123,15 @@ def backtest(
         fail(f"cannot write the report to {out}: {exc}", code=1)
     failed = [s for s in result.strategy_status if s["status"] == "ERROR"]
     m = result.metrics.to_dict()
+    # A blown account halts entries (halt_when_bust): say so, or the run reads as a strategy
+    # that lost everything and then stopped trading for no reason.
+    info = result.run_info
+    halted = (
+        {k: info[k] for k in ("halted_at", "halted_equity", "halted_row")} if "halted_at" in info else None
+    )
     if json_out:
-        typer.echo(
-            json.dumps({"metrics": m, "out": str(out), "strategies": result.strategy_status}, sort_keys=True)
-        )
+        doc = {"metrics": m, "out": str(out), "strategies": result.strategy_status, "halted": halted}
+        typer.echo(json.dumps(doc, sort_keys=True))
     else:
         typer.echo(
             f"{result.run_info['strategy']} on {Path(history.source).name}: {result.rows:,} rows "
@@ -153,6 +159,12 @@ def backtest(
                 ("Fees", m["total_fees"]),
             ],
         )
+        if halted is not None:
+            at = datetime.fromtimestamp(halted["halted_at"], tz=UTC)
+            typer.echo(
+                f"halted: equity reached {halted['halted_equity']:,.2f} at {at:%Y-%m-%d %H:%M:%S} UTC: "
+                "no trade opened after it, open ones still closed"
+            )
         typer.echo(f"report: {paths['report.html']}")
     for s in failed:
         typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
