@@ -564,3 +564,17 @@ def test_a_paper_run_keeps_its_paper_label_when_the_cluster_sets_no_mode(
     state = json.loads((tmp_path / f"{kernel_id}.json").read_text())
     assert state["control"]["mode"] == "PAPER" and state["control"]["source"] == "dita-paper"
     assert state["fills"]
+
+
+def test_a_new_plane_sets_at_once_as_operations_md_shows(hz_member: HazelcastMember, hz_client: Any) -> None:
+    """`HazelcastControlPlane().set(kernel_id=None, mode="HALTED")` is the documented one-liner:
+    the client connects in the background, and `set` right after construction said the
+    cluster was unreachable and set nothing while the member was up."""
+    plane = _plane(hz_member)
+    try:
+        written = plane.set(mode="HALTED")
+    finally:
+        plane.close()
+    assert written["mode"] == "HALTED"
+    entry = json.loads(hz_client.get_map(CONTROL_PLANE_MAP).blocking().get("*").to_string())
+    assert entry["mode"] == "HALTED"

@@ -193,6 +193,7 @@ class HazelcastControlPlane:
         self._entries: dict[str, dict[str, Any]] = {}  # last known entries by key
         self._applied_at: dict[str, dict[str, float]] = {}  # kernel id -> field -> set_at applied
         self._connected = threading.Event()
+        self._ever_connected = threading.Event()
         self._synced = threading.Event()
         self._closing = False
         self._disconnected_since: float | None = time.time()
@@ -216,6 +217,7 @@ class HazelcastControlPlane:
         # Runs on the client's reactor thread: blocking calls there would deadlock.
         if state == LifecycleState.CONNECTED:
             self._connected.set()
+            self._ever_connected.set()
             self._resync_needed = True
             self._wake.set()
         elif state == LifecycleState.DISCONNECTED:
@@ -436,11 +438,17 @@ class HazelcastControlPlane:
         verbosity: Verbosity | str | None = None,
         debug_clickhouse_enabled: bool | None = None,
     ) -> dict[str, Any]:
-        """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away."""
+        """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away
+        (a new plane first waits up to ``attach_timeout`` for its connection)."""
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         if not change:
             raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
         key = _validate_kernel_id(kernel_id)
+        if not self._ever_connected.is_set():
+            # A new plane's client connects in the background: give it the time attach() gives
+            # it, or `HazelcastControlPlane().set(...)` said "unreachable" with the cluster up.
+            # Once it has been connected, a lost cluster fails at once.
+            self._ever_connected.wait(self.attach_timeout)
         if not self._connected.is_set():
             raise ControlPlaneUnavailable(
                 f"control plane {self.cluster_members} is unreachable; nothing was set"
