@@ -971,7 +971,7 @@ def test_unknown_exchange_and_bad_base_url_are_refused() -> None:
 def test_spot_balances_positions_and_open_orders(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
-    venue = make_venue()
+    venue = make_venue(markets=["BTCUSDT"])
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     venue.submit(make_order("s1-entry-1", size=0.015))
     exchange.script("GET", "/api/v3/account", "binance/spot_account.json", repeat=True)
@@ -983,6 +983,27 @@ def test_spot_balances_positions_and_open_orders(
     assert working.venue_order_id == "28457200"
     assert (working.asset, working.side.name, working.order_type.name) == ("BTCUSDT", "BUY", "LIMIT")
     assert (working.price, working.size) == (90000.0, 0.02)
+
+
+def test_spot_positions_after_a_restart_report_what_the_account_holds(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """A fresh adapter has traded nothing yet; the BTC the account holds is still the
+    BTCUSDT position reconciliation must see, not "none"."""
+    venue = make_venue(markets=["BTCUSDT", "ETHUSDT"])
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
+    assert venue.positions() == {"BTCUSDT": 0.035}
+
+
+def test_spot_positions_without_the_markets_setting_are_an_error_not_none(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Without ``markets`` the adapter cannot tell which market a balance belongs to; an
+    empty answer would tell reconciliation the account is flat."""
+    venue = make_venue()
+    with pytest.raises(RuntimeError, match="markets"):
+        venue.positions()
+    assert exchange.calls("GET", "/api/v3/account") == []
 
 
 def without(payload: dict, *fields: str) -> dict:

@@ -468,9 +468,14 @@ def placed_then_down(
 ) -> tuple[ExecutionKernel, str]:
     """A kernel on a log places a resting limit entry (``placed``, the exchange's answer) and
     the process goes down; returns the restarted kernel, on a fresh adapter with no record of
-    the order (behind ``restart_on``), and the order's client id."""
+    the order (behind ``restart_on``), and the order's client id. Both trade the ``markets``
+    BTCUSDT, so spot positions are answered and compared."""
     first = ExecutionKernel(
-        max_slots=1, venue=make_venue(), kernel_id=kernel_id, wal_dir=str(wal), fsync="always"
+        max_slots=1,
+        venue=make_venue(markets=["BTCUSDT"]),
+        kernel_id=kernel_id,
+        wal_dir=str(wal),
+        fsync="always",
     )
     exchange.script("POST", "/api/v3/order", placed)
     outcome = first.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
@@ -479,7 +484,7 @@ def placed_then_down(
     first.close()
     del first
     gc.collect()
-    venue = restart_on(make_venue())
+    venue = restart_on(make_venue(markets=["BTCUSDT"]))
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id=kernel_id, wal_dir=str(wal), fsync="always")
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     return kernel, client_order_id
@@ -496,7 +501,7 @@ def test_ccxt_reconciliation_books_an_order_that_filled_while_down_once_and_ends
 ) -> None:
     kernel, coid = placed_then_down(make_venue, exchange, tmp_path, "binance/spot_order_limit_new.json")
     exchange.script("GET", "/api/v3/openOrders", payload=[])
-    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")  # BTCUSDT: asked first
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
     account_holding(exchange, "0.02000000")
 
     report = kernel.reconcile_with_venue()

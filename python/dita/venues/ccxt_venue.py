@@ -1344,7 +1344,7 @@ class CcxtVenue:
             raw = self._find(client_id, symbol)
             if raw is not None:
                 order = self._venue_order(raw, client_order_id, tracked)
-                # Its market counts as traded: spot positions() reports the balances of those.
+                # Its market counts as traded: searched first next time.
                 self._assets_traded.add(str(self._exchange.market(raw["symbol"])["id"]))
                 return order
         return None
@@ -1361,7 +1361,8 @@ class CcxtVenue:
     def positions(self) -> dict[str, float]:
         """Signed position per market id. Futures: the exchange's positions, a market's long and
         short netted (a hedge-mode account lists them apart). Spot: the total base-currency
-        balance of each market this adapter has traded."""
+        balance of each market of the ``markets`` setting (without it, RuntimeError: a balance
+        names no market, and the markets traded in this process are none after a restart)."""
         self.load_markets()
         if self.settings.market_type == "linear":
             result: dict[str, float] = {}
@@ -1382,12 +1383,16 @@ class CcxtVenue:
                 size = abs(contracts) * float(market.get("contractSize") or 1.0)
                 result[market_id] = result.get(market_id, 0.0) + (size if side == "long" else -size)
             return {market_id: size for market_id, size in result.items() if size != 0.0}
+        if self._trade_symbols is None:
+            # The markets traded in this process are none after a restart, when reconciliation
+            # asks: a held balance would be reported as no position.
+            raise RuntimeError(
+                f"{self.name}: spot positions are currency balances, and without the markets "
+                "setting which market holds one is unknown; set markets"
+            )
         totals = self.balances()
         spot: dict[str, float] = {}
-        for asset in sorted(self._assets_traded):
-            symbol = self._asset_symbols.get(asset)
-            if symbol is None:
-                continue
+        for symbol in self._trade_symbols:
             market = self._exchange.market(symbol)
             amount = totals.get(str(market["base"]), 0.0)
             if amount:
