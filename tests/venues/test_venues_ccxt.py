@@ -985,6 +985,15 @@ def test_spot_balances_positions_and_open_orders(
     assert (working.price, working.size) == (90000.0, 0.02)
 
 
+def with_btc_usdc(exchange: RecordedExchange) -> None:
+    """Answer the next markets request with BTCUSDC beside the recorded markets: a second
+    market whose base currency is BTC, as most spot exchanges have."""
+    info = exchange.fixture("binance/spot_exchange_info.json")
+    (btc,) = [s for s in info["symbols"] if s["symbol"] == "BTCUSDT"]
+    info["symbols"].append({**btc, "symbol": "BTCUSDC", "quoteAsset": "USDC"})
+    exchange.script("GET", "/api/v3/exchangeInfo", payload=info)
+
+
 def test_spot_positions_after_a_restart_report_what_the_account_holds(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
@@ -1004,6 +1013,25 @@ def test_spot_positions_without_the_markets_setting_are_an_error_not_none(
     with pytest.raises(RuntimeError, match="markets"):
         venue.positions()
     assert exchange.calls("GET", "/api/v3/account") == []
+
+
+def test_spot_markets_sharing_a_base_currency_do_not_each_report_its_balance(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """BTCUSDT and BTCUSDC both hold BTC: the one balance cannot be split by market, and
+    reported as each market's position it would count twice."""
+    with_btc_usdc(exchange)
+    venue = make_venue(markets=["BTCUSDT", "BTCUSDC"])
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    venue.submit(make_order("s1-entry-1", size=0.015))
+    usdc = exchange.fixture("binance/spot_order_market_buy_full.json")
+    usdc.update(symbol="BTCUSDC", clientOrderId="s1-entry-2", orderId=28457102)
+    usdc["fills"] = [{**f, "tradeId": f["tradeId"] + 100} for f in usdc["fills"]]
+    exchange.script("POST", "/api/v3/order", payload=usdc)
+    venue.submit(make_order("s1-entry-2", asset="BTCUSDC", size=0.015))
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json", repeat=True)
+    with pytest.raises(RuntimeError, match=r"BTCUSDC, BTCUSDT.*'BTC'"):
+        venue.positions()
 
 
 def without(payload: dict, *fields: str) -> dict:

@@ -1362,7 +1362,8 @@ class CcxtVenue:
         """Signed position per market id. Futures: the exchange's positions, a market's long and
         short netted (a hedge-mode account lists them apart). Spot: the total base-currency
         balance of each market of the ``markets`` setting (without it, RuntimeError: a balance
-        names no market, and the markets traded in this process are none after a restart)."""
+        names no market, and the markets traded in this process are none after a restart; and
+        RuntimeError when two of those markets share a base currency, BTCUSDT and BTCUSDC)."""
         self.load_markets()
         if self.settings.market_type == "linear":
             result: dict[str, float] = {}
@@ -1390,13 +1391,23 @@ class CcxtVenue:
                 f"{self.name}: spot positions are currency balances, and without the markets "
                 "setting which market holds one is unknown; set markets"
             )
-        totals = self.balances()
-        spot: dict[str, float] = {}
+        by_base: dict[str, list[str]] = {}
         for symbol in self._trade_symbols:
             market = self._exchange.market(symbol)
-            amount = totals.get(str(market["base"]), 0.0)
+            by_base.setdefault(str(market["base"]), []).append(str(market["id"]))
+        for base, market_ids in by_base.items():
+            if len(market_ids) > 1:
+                # One balance, several markets: given to each it would count several times.
+                raise RuntimeError(
+                    f"{self.name}: spot positions of {', '.join(sorted(market_ids))} are all the one "
+                    f"{base!r} balance, which cannot be split by market"
+                )
+        totals = self.balances()
+        spot: dict[str, float] = {}
+        for base, (market_id,) in by_base.items():
+            amount = totals.get(base, 0.0)
             if amount:
-                spot[str(market["id"])] = amount
+                spot[market_id] = amount
         return spot
 
     @_serialized
