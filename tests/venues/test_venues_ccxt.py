@@ -927,10 +927,17 @@ def test_a_spot_market_buy_is_never_sent_with_its_size_as_a_cost(
         ("okx", "k1-7", False),  # OKX takes letters and digits only: every kernel id is hashed
         ("okx", "a" * 33, False),
         ("kraken", "k1-7", True),  # the rest: Binance's rule
+        # The same exchange's other entities (ccxt subclasses: OKX's EEA and US sites, Bybit's
+        # EU and Indonesia ones) take what it takes.
+        ("myokx", "k1-7", False),
+        ("okxus", "k1-7", False),
+        ("bybiteu", "k1/7", False),
+        ("bybitid", "k1/7", False),
     ],
 )
 def test_client_order_ids_follow_each_exchanges_rule(exchange: str, client_order_id: str, same: bool) -> None:
-    rule = {"okx": r"[A-Za-z0-9]{1,32}", "bybit": r"[A-Za-z0-9_-]{1,36}"}.get(
+    okx, bybit = r"[A-Za-z0-9]{1,32}", r"[A-Za-z0-9_-]{1,36}"
+    rule = {"okx": okx, "myokx": okx, "okxus": okx, "bybit": bybit, "bybiteu": bybit, "bybitid": bybit}.get(
         exchange, r"[.A-Z:/a-z0-9_-]{1,36}"
     )
     sent = CcxtVenue.venue_client_id(client_order_id, exchange)
@@ -940,9 +947,12 @@ def test_client_order_ids_follow_each_exchanges_rule(exchange: str, client_order
     assert sent == CcxtVenue.venue_client_id(client_order_id, exchange)
 
 
-def test_an_okx_order_goes_out_under_an_id_okx_takes(binance_keys: None, clock: ManualClock) -> None:
+@pytest.mark.parametrize("okx", ["okx", "myokx"])
+def test_an_okx_order_goes_out_under_an_id_okx_takes(
+    binance_keys: None, clock: ManualClock, okx: str
+) -> None:
     keys = {"api_key_env": "DITA_TEST_BINANCE_KEY", "secret_env": "DITA_TEST_BINANCE_SECRET"}
-    venue = CcxtVenue(exchange="okx", clock=clock, password_env="DITA_TEST_BINANCE_KEY", **keys)
+    venue = CcxtVenue(exchange=okx, clock=clock, password_env="DITA_TEST_BINANCE_KEY", **keys)
     venue._exchange.set_markets([dict(_BYBIT_SPOT, id="BTC-USDT", baseId="BTC", quoteId="USDT")])
     sent: list[dict] = []
 
@@ -954,7 +964,7 @@ def test_an_okx_order_goes_out_under_an_id_okx_takes(binance_keys: None, clock: 
     order = make_order("s1-entry-1", asset="BTC-USDT", order_type="LIMIT", price=90000.0, size=0.015)
     events = venue.submit(order)
     assert kinds(events) == ["ORDER_ACK"], events
-    assert sent[0]["clOrdId"] == CcxtVenue.venue_client_id("s1-entry-1", "okx")
+    assert sent[0]["clOrdId"] == CcxtVenue.venue_client_id("s1-entry-1", okx)
     assert re.fullmatch(r"[A-Za-z0-9]{1,32}", sent[0]["clOrdId"])
 
 

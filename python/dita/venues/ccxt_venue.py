@@ -53,6 +53,21 @@ _CLIENT_ID_RULES = {
     "okx": (re.compile(r"^[A-Za-z0-9]{1,32}$"), "dita", 28),
     "bybit": (re.compile(r"^[A-Za-z0-9_-]{1,36}$"), "dita-", 31),
 }
+
+
+def _client_id_rule(exchange: str) -> tuple[re.Pattern[str], str, int]:
+    """The client order id rule of ``exchange``: its own, or that of the exchange ccxt derives
+    it from (OKX's EEA and US sites ``myokx``, ``okxus``, Bybit's ``bybiteu``, ``bybitid``: the
+    same API under another name)."""
+    import ccxt  # imported by the time an order goes out; only a bare call pays for it
+
+    lineage = [c.__name__ for c in getattr(getattr(ccxt, exchange, None), "__mro__", ())] or [exchange]
+    for name in lineage:
+        if name in _CLIENT_ID_RULES:
+            return _CLIENT_ID_RULES[name]
+    return _CLIENT_ID_RE, "dita-", 31
+
+
 _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 # Binance codes whose execution status is unknown (the request may have been carried out);
 # ccxt maps them to different exception classes per endpoint family, so match the code.
@@ -495,7 +510,7 @@ class CcxtVenue:
         """The client order id sent to ``exchange`` (a ccxt exchange id): the kernel's when the
         exchange accepts it, else a stable hash of it (so a restart finds the same order
         again)."""
-        rule, prefix, digits = _CLIENT_ID_RULES.get(exchange, (_CLIENT_ID_RE, "dita-", 31))
+        rule, prefix, digits = _client_id_rule(exchange)
         if rule.match(client_order_id):
             return client_order_id
         return prefix + hashlib.sha256(client_order_id.encode()).hexdigest()[:digits]
