@@ -933,13 +933,20 @@ def test_a_spot_market_buy_is_never_sent_with_its_size_as_a_cost(
         ("okxus", "k1-7", False),
         ("bybiteu", "k1/7", False),
         ("bybitid", "k1/7", False),
+        # Gate: "t-" then up to 28 of letters, digits, _ - and . (ccxt counts the "t-" in).
+        ("gate", "k1-7", False),
+        ("gate", "trend-7", False),  # not "t-": ccxt would send it unprefixed, and Gate refuse it
+        ("gate", "t-k1-7", True),
+        ("gateeu", "k1-7", False),
     ],
 )
 def test_client_order_ids_follow_each_exchanges_rule(exchange: str, client_order_id: str, same: bool) -> None:
     okx, bybit = r"[A-Za-z0-9]{1,32}", r"[A-Za-z0-9_-]{1,36}"
-    rule = {"okx": okx, "myokx": okx, "okxus": okx, "bybit": bybit, "bybiteu": bybit, "bybitid": bybit}.get(
-        exchange, r"[.A-Z:/a-z0-9_-]{1,36}"
-    )
+    gate = r"t-[A-Za-z0-9_.-]{1,26}"
+    rule = {
+        "okx": okx, "myokx": okx, "okxus": okx, "bybit": bybit, "bybiteu": bybit, "bybitid": bybit,
+        "gate": gate, "gateeu": gate,
+    }.get(exchange, r"[.A-Z:/a-z0-9_-]{1,36}")  # fmt: skip
     sent = CcxtVenue.venue_client_id(client_order_id, exchange)
     assert (sent == client_order_id) == same
     assert re.fullmatch(rule, sent), sent
@@ -966,6 +973,30 @@ def test_an_okx_order_goes_out_under_an_id_okx_takes(
     assert kinds(events) == ["ORDER_ACK"], events
     assert sent[0]["clOrdId"] == CcxtVenue.venue_client_id("s1-entry-1", okx)
     assert re.fullmatch(r"[A-Za-z0-9]{1,32}", sent[0]["clOrdId"])
+
+
+def test_a_gate_order_with_a_long_client_id_goes_out_under_one_gate_takes(
+    binance_keys: None, clock: ManualClock
+) -> None:
+    """Gate takes "t-" and 28 characters at most, and ccxt refuses a longer id before sending:
+    a long kernel id, sent as Binance's 36-character hash, was never placed."""
+    keys = {"api_key_env": "DITA_TEST_BINANCE_KEY", "secret_env": "DITA_TEST_BINANCE_SECRET"}
+    venue = CcxtVenue(exchange="gate", clock=clock, **keys)
+    venue._exchange.set_markets([dict(_BYBIT_SPOT, id="BTC_USDT", margin=False)])
+    venue._exchange.load_unified_status = lambda params=None: None
+    sent: list[dict] = []
+
+    def place(request: dict, params: dict | None = None) -> dict:
+        sent.append(request)
+        return {"id": "1", "text": request["text"], "status": "open", "currency_pair": "BTC_USDT"}
+
+    venue._exchange.privateSpotPostOrders = place
+    long_id = "strategy-alpha/slot-3/trade-000123/entry-leg-0"
+    order = make_order(long_id, asset="BTC_USDT", order_type="LIMIT", price=90000.0, size=0.015)
+    events = venue.submit(order)
+    assert kinds(events) == ["ORDER_ACK"], events
+    assert sent[0]["text"] == CcxtVenue.venue_client_id(long_id, "gate")
+    assert re.fullmatch(r"t-[A-Za-z0-9_.-]{1,26}", sent[0]["text"])
 
 
 def test_unknown_exchange_and_bad_base_url_are_refused() -> None:

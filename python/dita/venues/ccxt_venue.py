@@ -46,19 +46,22 @@ log = logging.getLogger("dita.venues.ccxt")
 # Binance's rule for client order ids; ids outside it are replaced by a stable hash.
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 # Exchanges whose client order ids follow other rules than Binance's (above, used for the
-# rest): OKX takes letters and digits only, up to 32; Bybit letters, digits, - and _, up to 36.
-# A kernel id (`<kernel_id>-<n>`) breaks OKX's rule, so there every order goes out under the
-# stable hash, in letters and digits.
+# rest): OKX takes letters and digits only, up to 32; Bybit letters, digits, - and _, up to 36;
+# Gate "t-" then letters, digits, _ - and ., and ccxt refuses more than 28 in all (it adds the
+# "t-" to an id not starting with "t", so "trend-1" would go out unprefixed and be refused).
+# A kernel id (`<kernel_id>-<n>`) breaks OKX's and Gate's rules, so there every order goes out
+# under the stable hash.
 _CLIENT_ID_RULES = {
     "okx": (re.compile(r"^[A-Za-z0-9]{1,32}$"), "dita", 28),
     "bybit": (re.compile(r"^[A-Za-z0-9_-]{1,36}$"), "dita-", 31),
+    "gate": (re.compile(r"^t-[A-Za-z0-9_.-]{1,26}$"), "t-", 26),
 }
 
 
 def _client_id_rule(exchange: str) -> tuple[re.Pattern[str], str, int]:
     """The client order id rule of ``exchange``: its own, or that of the exchange ccxt derives
     it from (OKX's EEA and US sites ``myokx``, ``okxus``, Bybit's ``bybiteu``, ``bybitid``: the
-    same API under another name)."""
+    same API under another name, and Gate's ``gateeu``)."""
     import ccxt  # imported by the time an order goes out; only a bare call pays for it
 
     lineage = [c.__name__ for c in getattr(getattr(ccxt, exchange, None), "__mro__", ())] or [exchange]
