@@ -825,6 +825,39 @@ def test_keys_never_appear_in_repr_events_errors_or_logs(
     assert signatures and not leaked, leaked
 
 
+def test_keys_read_with_a_trailing_newline_work_and_stay_out_of_the_logs(
+    exchange: RecordedExchange,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A key kept in a file (a mounted secret) often ends with a newline: sent in a header it
+    broke every request, and ccxt's request log showed it escaped ('...\\n'), which the
+    scrubbing of the key as read did not match."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("DITA_TEST_NL_KEY", API_KEY + "\n")
+    monkeypatch.setenv("DITA_TEST_NL_SECRET", API_SECRET + "\r\n")
+    exchange.script("GET", "/api/v3/exchangeInfo", "binance/spot_exchange_info.json", repeat=True)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    venue = CcxtVenue(
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_NL_KEY",
+        secret_env="DITA_TEST_NL_SECRET",
+        clock=clock,
+        rate_limit_ms=1,
+    )
+    try:
+        events = venue.submit(make_order("s1-entry-1", size=0.015))
+    finally:
+        venue.close()
+    assert kinds(events) == ["ORDER_ACK", "FILL", "FILL"], [e.reason for e in events]
+    (sent,) = exchange.calls("POST", "/api/v3/order")
+    assert sent.headers["X-MBX-APIKEY"] == API_KEY
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "X-MBX-APIKEY" in logged
+    assert API_KEY not in logged and API_SECRET not in logged
+
+
 def test_missing_keys_refuse_orders_naming_the_variables(
     exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -398,7 +398,10 @@ class CcxtVenue:
 
     @staticmethod
     def _env(variable: str) -> str:
-        return os.environ.get(variable, "")
+        # Without the whitespace around it: a key kept in a file often ends with a newline,
+        # which breaks every request it signs, and ccxt's request log shows it escaped
+        # ('...\\n'), so scrubbing the value as read would miss it.
+        return os.environ.get(variable, "").strip()
 
     @property
     def has_credentials(self) -> bool:
