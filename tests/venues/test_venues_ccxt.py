@@ -858,6 +858,27 @@ def test_keys_read_with_a_trailing_newline_work_and_stay_out_of_the_logs(
     assert API_KEY not in logged and API_SECRET not in logged
 
 
+def test_a_passphrase_with_a_backslash_stays_out_of_the_logs(
+    make_venue: VenueFactory,
+    exchange: RecordedExchange,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A passphrase (OKX's) may hold any character; ccxt's request log shows the headers as a
+    dict, where a backslash is doubled, past the scrubbing of the value as read."""
+    caplog.set_level(logging.DEBUG)
+    passphrase = "pass\\phrase-5e1d"
+    monkeypatch.setenv("DITA_TEST_PASSPHRASE", passphrase)
+    venue = make_venue(password_env="DITA_TEST_PASSPHRASE")
+    # Binance sends no passphrase: put it in a header, where OKX's goes.
+    venue._exchange.headers = {"OK-ACCESS-PASSPHRASE": venue._exchange.password}
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
+    venue.balances()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "OK-ACCESS-PASSPHRASE" in logged
+    assert "phrase-5e1d" not in logged, logged
+
+
 def test_missing_keys_refuse_orders_naming_the_variables(
     exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

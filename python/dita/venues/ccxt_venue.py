@@ -21,6 +21,7 @@ What this adapter guarantees, because each is a way live bots lose money:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -314,6 +315,11 @@ class CcxtVenue:
             password = self._env(s.password_env)
             if password:
                 self._secrets.append(password)
+        # Each also as ccxt's request log (a dict's repr) and a JSON body show it: a backslash
+        # or quote (a passphrase may hold any) comes out escaped there. Longest first, so a
+        # form is scrubbed whole before a shorter one it contains.
+        forms = {f for v in self._secrets for f in (v, repr(v)[1:-1], json.dumps(v)[1:-1])}
+        self._secrets = sorted(forms, key=len, reverse=True)
         default_type, fetch_types = _CCXT_TYPES[s.market_type]
         config: dict[str, Any] = {
             "enableRateLimit": True,
