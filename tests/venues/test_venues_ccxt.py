@@ -180,6 +180,24 @@ def test_a_fee_of_zero_is_zero_in_any_currency(make_venue: VenueFactory, exchang
     assert fill.fee == 0.0
 
 
+def test_a_fee_in_no_stated_currency_is_not_taken_for_quote(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """A spot market has no settle currency: a fee whose currency the answer leaves out
+    matched that None, and 0.00001 (of BTC, maybe) was booked as 0.00001 USDT."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    trade = exchange.fixture("binance/spot_trades_limit_partial.json")[0]
+    trade.update(commission="0.00001000")
+    del trade["commissionAsset"]
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", payload=[trade])
+    [fill] = venue.poll_events()
+    assert fill.fee is None  # the kernel's model prices it
+    assert fill.metadata["fee_native"] == pytest.approx(0.00001)
+
+
 def _resting_order_canceled_part_filled(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> tuple[CcxtVenue, VenueOrder]:

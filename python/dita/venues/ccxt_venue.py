@@ -997,8 +997,8 @@ class CcxtVenue:
 
     def _quote_fee(self, trade: dict[str, Any], price: float) -> tuple[float | None, dict[str, str | float]]:
         """The trade's fee in the quote currency, or None (with a note) when a fee other than
-        zero was paid in a third currency (BNB, say) the adapter cannot price; the kernel then
-        predicts it."""
+        zero was paid in a third currency (BNB, say) the adapter cannot price, or in one the
+        answer does not name; the kernel then predicts it."""
         fee = trade.get("fee") or {}
         cost, currency = fee.get("cost"), fee.get("currency")
         if cost is None:
@@ -1006,6 +1006,9 @@ class CcxtVenue:
         if float(cost) == 0.0:
             # Nothing to price, whatever the currency: left to the model, it would be charged.
             return 0.0, {}
+        if currency is None:
+            # Not taken for any: a spot market has no settle currency, and None matched it.
+            return None, {"fee_currency": "", "fee_native": float(cost)}
         market = self._exchange.market(trade["symbol"]) if trade.get("symbol") else {}
         if currency == market.get("quote") or currency == market.get("settle"):
             return float(cost), {}
