@@ -1098,12 +1098,12 @@ def test_spot_balances_positions_and_open_orders(
     assert (working.price, working.size) == (90000.0, 0.02)
 
 
-def with_btc_usdc(exchange: RecordedExchange) -> None:
-    """Answer the next markets request with BTCUSDC beside the recorded markets: a second
-    market whose base currency is BTC, as most spot exchanges have."""
+def with_market(exchange: RecordedExchange, base: str, quote: str) -> None:
+    """Answer the next markets request with ``<base><quote>`` beside the recorded markets
+    (BTCUSDC: a second market whose base currency is BTC, as most spot exchanges have)."""
     info = exchange.fixture("binance/spot_exchange_info.json")
     (btc,) = [s for s in info["symbols"] if s["symbol"] == "BTCUSDT"]
-    info["symbols"].append({**btc, "symbol": "BTCUSDC", "quoteAsset": "USDC"})
+    info["symbols"].append({**btc, "symbol": base + quote, "baseAsset": base, "quoteAsset": quote})
     exchange.script("GET", "/api/v3/exchangeInfo", payload=info)
 
 
@@ -1133,7 +1133,7 @@ def test_spot_markets_sharing_a_base_currency_do_not_each_report_its_balance(
 ) -> None:
     """BTCUSDT and BTCUSDC both hold BTC: the one balance cannot be split by market, and
     reported as each market's position it would count twice."""
-    with_btc_usdc(exchange)
+    with_market(exchange, "BTC", "USDC")
     venue = make_venue(markets=["BTCUSDT", "BTCUSDC"])
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     venue.submit(make_order("s1-entry-1", size=0.015))
@@ -1144,6 +1144,18 @@ def test_spot_markets_sharing_a_base_currency_do_not_each_report_its_balance(
     venue.submit(make_order("s1-entry-2", asset="BTCUSDC", size=0.015))
     exchange.script("GET", "/api/v3/account", "binance/spot_account.json", repeat=True)
     with pytest.raises(RuntimeError, match=r"BTCUSDC, BTCUSDT.*'BTC'"):
+        venue.positions()
+
+
+def test_a_spot_market_whose_base_another_market_pays_in_reports_no_position(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """ETHBTC is paid for in BTC: the BTC balance holds what those trades left besides the
+    BTCUSDT position, and read as that position it would be wrong by as much."""
+    with_market(exchange, "ETH", "BTC")
+    venue = make_venue(markets=["BTCUSDT", "ETHBTC"])
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json", repeat=True)
+    with pytest.raises(RuntimeError, match=r"BTCUSDT.*'BTC'.*ETHBTC"):
         venue.positions()
 
 

@@ -1393,7 +1393,8 @@ class CcxtVenue:
         short netted (a hedge-mode account lists them apart). Spot: the total base-currency
         balance of each market of the ``markets`` setting (without it, RuntimeError: a balance
         names no market, and the markets traded in this process are none after a restart; and
-        RuntimeError when two of those markets share a base currency, BTCUSDT and BTCUSDC)."""
+        RuntimeError when two of those markets share a base currency, BTCUSDT and BTCUSDC, or one's
+        base is another's quote, BTCUSDT and ETHBTC)."""
         self.load_markets()
         if self.settings.market_type == "linear":
             result: dict[str, float] = {}
@@ -1422,15 +1423,23 @@ class CcxtVenue:
                 "setting which market holds one is unknown; set markets"
             )
         by_base: dict[str, list[str]] = {}
+        by_quote: dict[str, list[str]] = {}
         for symbol in self._trade_symbols:
             market = self._exchange.market(symbol)
             by_base.setdefault(str(market["base"]), []).append(str(market["id"]))
+            by_quote.setdefault(str(market["quote"]), []).append(str(market["id"]))
         for base, market_ids in by_base.items():
             if len(market_ids) > 1:
                 # One balance, several markets: given to each it would count several times.
                 raise RuntimeError(
                     f"{self.name}: spot positions of {', '.join(sorted(market_ids))} are all the one "
                     f"{base!r} balance, which cannot be split by market"
+                )
+            if base in by_quote:
+                # The balance also holds what the other market's trades paid or got in it.
+                raise RuntimeError(
+                    f"{self.name}: the spot position of {market_ids[0]} is the {base!r} balance, "
+                    f"which {', '.join(sorted(by_quote[base]))} also trades in, so it is not that position"
                 )
         totals = self.balances()
         spot: dict[str, float] = {}
