@@ -302,6 +302,10 @@ pub struct AuditReport {
     pub segments: usize,
     /// Checkpoints whose sequence and hash were matched against the chain.
     pub checkpoints: usize,
+    /// Where the chain passes through the head hash [`verify_expecting`] was given: the seq
+    /// of the record with that hash (0 for the genesis hash of an empty log), or `None` when
+    /// no record has it (or none was given).
+    pub expected_head_seq: Option<u64>,
 }
 
 impl AuditReport {
@@ -662,10 +666,20 @@ fn segment_discontinuity(path: &Path, header: &format::SegmentHeader, cursor: &C
 /// count, first and last sequence and head hash, or the first problem with its position.
 ///
 /// A record removed from the very end leaves a shorter but consistent chain; it is caught
-/// when a checkpoint vouches for a later sequence, or by comparing `head_hash` with a value
-/// recorded earlier. Run it on a log no writer is appending to: a record being written
+/// when a checkpoint vouches for a later sequence, or by looking for a head hash recorded
+/// earlier in the chain ([`verify_expecting`]). Run it on a log no writer is appending to: a record being written
 /// looks like a torn tail.
 pub fn verify(dir: impl AsRef<Path>) -> Result<AuditReport, WalError> {
+    verify_expecting(dir, None)
+}
+
+/// [`verify`], also looking for `expect_head` (a head hash recorded earlier) in the chain: a
+/// log that grew since still passes through it, one cut or rewritten before it does not.
+/// Where it was found is [`AuditReport::expected_head_seq`].
+pub fn verify_expecting(
+    dir: impl AsRef<Path>,
+    expect_head: Option<[u8; 32]>,
+) -> Result<AuditReport, WalError> {
     let dir = dir.as_ref();
     let listing = list_dir(dir)?;
     let Some((first_named, first_path)) = listing.segments.first() else {
@@ -698,6 +712,7 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<AuditReport, WalError> {
     };
     let mut records = 0u64;
     let mut checked = 0usize;
+    let mut expected_head_seq = (expect_head == Some(genesis)).then_some(0);
     let check_checkpoints = |seq: u64, hash: &Hash, checked: &mut usize| -> Result<(), WalError> {
         for c in checkpoints.iter().filter(|c| c.seq == seq) {
             if c.head_hash != *hash {
@@ -727,6 +742,9 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<AuditReport, WalError> {
         }
         let walked = walk_frames(&bytes, header.len, &mut cursor, |frame, _| {
             records += 1;
+            if expect_head == Some(frame.hash) {
+                expected_head_seq = Some(frame.seq);
+            }
             check_checkpoints(frame.seq, &frame.hash, &mut checked)
         })?;
         match walked {
@@ -773,6 +791,7 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<AuditReport, WalError> {
         head_hash: cursor.prev_hash,
         segments: listing.segments.len(),
         checkpoints: checked,
+        expected_head_seq,
     })
 }
 

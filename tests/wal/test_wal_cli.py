@@ -140,6 +140,28 @@ def test_expect_head_catches_a_tail_cut_at_a_record_boundary(tmp_path: Path) -> 
     assert code == 1 and "records were removed from the end" in out
 
 
+def test_expect_head_passes_a_log_that_grew_since_the_head_was_recorded(tmp_path: Path) -> None:
+    """Before: the audit failed a log that merely went on after the recorded head, saying
+    records were removed from the end or the log was rewritten."""
+    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
+    for _ in run(kernel, seed=2, steps=10):
+        pass
+    kernel.close()
+    del kernel
+    _, out = _verify(tmp_path, "--json")
+    earlier = json.loads(out)
+    again = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
+    again.mark_price("BTC", 101.0, timestamp=1_700_000_100.0)
+    again.close()
+    code, out = _verify(tmp_path, "--expect-head", earlier["head_hash"])
+    assert code == 0, out
+    assert f"expected head at seq {earlier['last_seq']} (1 record(s) since)" in out and "chain OK" in out
+    code, out = _verify(tmp_path, "--json", "--expect-head", earlier["head_hash"])
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["expect_head_seq"] == earlier["last_seq"]
+    assert report["last_seq"] == earlier["last_seq"] + 1
+
+
 @pytest.mark.parametrize("head", ["5f0c", "5f0c…", "", "x" * 64, "ab" * 33])
 def test_a_malformed_expect_head_is_a_usage_error_not_a_failed_audit(wal_dir: Path, head: str) -> None:
     """Before: a hash cut short when copied (or any other text) failed the audit with exit 1,

@@ -28,7 +28,10 @@ def verify(
     path: LogPath,
     expect_head: Annotated[
         str | None,
-        typer.Option(help="Head hash recorded earlier: a log cut at a record boundary no longer ends there"),
+        typer.Option(
+            help="Head hash recorded earlier: the chain must still pass through it (a log cut at a "
+            "record boundary before it, or rewritten, does not; one that grew since does)"
+        ),
     ] = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -43,7 +46,7 @@ def verify(
             fail(f"--expect-head must be the 64 hex digits of a head hash, got {expect_head!r}")
     _require_dir(path)
     try:
-        report = wal_verify(path)
+        report = wal_verify(path, expect_head=expected)
     except (WalError, OSError) as exc:  # OSError: a file of the log cannot be read
         if json_out:
             typer.echo(json.dumps({"ok": False, "path": str(path), "error": str(exc)}))
@@ -51,10 +54,11 @@ def verify(
             typer.echo(f"AUDIT FAILED: {exc}", err=True)
         raise typer.Exit(AUDIT_FAILED) from None
     problem = None
-    if expected is not None and report["head_hash"] != expected:
+    found_at = report["expect_head_seq"]
+    if expected is not None and found_at is None:
         problem = (
-            f"head hash {report['head_hash']} at seq {report['last_seq']} is not the expected {expect_head}: "
-            "records were removed from the end or the log was rewritten"
+            f"no record of the log (head hash {report['head_hash']} at seq {report['last_seq']}) has the "
+            f"expected head hash {expected}: records were removed from the end or the log was rewritten"
         )
     if json_out:
         typer.echo(json.dumps({"ok": problem is None, "path": str(path), **report, "error": problem}))
@@ -66,6 +70,9 @@ def verify(
         console.print(f"last seq   {report['last_seq']}")
         console.print(f"head hash  {report['head_hash']}")
         console.print(f"segments   {report['segments']}  checkpoints matched {report['checkpoints']}")
+        if found_at is not None and expected is not None:
+            since = report["last_seq"] - found_at
+            console.print(f"expected head at seq {found_at} ({since} record(s) since)")
         if problem is None:
             console.print("chain OK")
         else:

@@ -317,11 +317,21 @@ fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py
 }
 
 /// Walks the log in `path` and checks every record, the hash chain and the checkpoints.
-/// Returns kernel_id, records, first_seq, last_seq, head_hash, segments and checkpoints;
-/// raises `WalError` naming the file, byte offset and record of the first problem.
+/// Returns kernel_id, records, first_seq, last_seq, head_hash, segments, checkpoints and
+/// expect_head_seq: the seq of the record whose hash is `expect_head` (a head hash recorded
+/// earlier, 64 hex digits), None when no record has it or none was given. Raises `WalError`
+/// naming the file, byte offset and record of the first problem.
 #[pyfunction]
-pub(super) fn wal_verify<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-    let report = py.detach(|| wal::verify(&path)).map_err(wal_err)?;
+#[pyo3(signature = (path, expect_head=None))]
+pub(super) fn wal_verify<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    expect_head: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let expected = expect_head.map(parse_head_hash).transpose()?;
+    let report = py
+        .detach(|| wal::verify_expecting(&path, expected))
+        .map_err(wal_err)?;
     let d = PyDict::new(py);
     d.set_item("kernel_id", &report.kernel_id)?;
     d.set_item("records", report.records)?;
@@ -330,7 +340,26 @@ pub(super) fn wal_verify<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<
     d.set_item("head_hash", hash_hex(&report.head_hash))?;
     d.set_item("segments", report.segments)?;
     d.set_item("checkpoints", report.checkpoints)?;
+    d.set_item("expect_head_seq", report.expected_head_seq)?;
     Ok(d)
+}
+
+/// A head hash as the audit prints it: 64 hex digits (either case, spaces around ignored).
+fn parse_head_hash(text: &str) -> PyResult<[u8; 32]> {
+    let t = text.trim();
+    let bad = || {
+        PyValueError::new_err(format!(
+            "invalid expect_head: {text:?} (must be the 64 hex digits of a head hash)"
+        ))
+    };
+    if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
 }
 
 /// The refusal of a log recovered without a checkpoint when the caller did not say how many

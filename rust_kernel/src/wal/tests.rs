@@ -235,6 +235,34 @@ fn reopened_log_continues_the_chain() {
     assert_eq!(audit.kernel_id, "kernel-a");
 }
 
+/// Before, only a log ending exactly at a head hash recorded earlier passed that check: a
+/// log that grew since failed it as if records had been removed.
+#[test]
+fn a_head_recorded_earlier_is_found_in_a_log_that_grew_and_not_in_one_cut_before_it() {
+    let dir = log_with(10, options(FsyncPolicy::None));
+    let head = verify(dir.path()).unwrap().head_hash;
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    wal.append(11.0, b"eleven").unwrap();
+    wal.close().unwrap();
+    let grown = verify_expecting(dir.path(), Some(head)).unwrap();
+    assert_eq!((grown.last_seq, grown.expected_head_seq), (11, Some(10)));
+    assert_eq!(verify(dir.path()).unwrap().expected_head_seq, None);
+    let genesis = genesis_hash("kernel-a");
+    assert_eq!(
+        verify_expecting(dir.path(), Some(genesis))
+            .unwrap()
+            .expected_head_seq,
+        Some(0)
+    );
+    // Cut back to record 9: consistent in itself, but record 10 with that hash is gone.
+    let path = seg(dir.path(), 1);
+    let cut = frames(&path)[9].0;
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..cut]).unwrap();
+    let short = verify_expecting(dir.path(), Some(head)).unwrap();
+    assert_eq!((short.last_seq, short.expected_head_seq), (9, None));
+}
+
 #[test]
 fn torn_tail_at_every_byte_of_the_last_record_recovers_to_the_previous_record() {
     let pristine = log_with(5, options(FsyncPolicy::None));
