@@ -439,6 +439,8 @@ fn a_new_log_records_the_kernel_shape_and_a_reopen_keeps_it() {
     let (log, k) =
         KernelLog::open(dir.path(), Kernel::new("shape", 3).unwrap(), &options(0)).unwrap();
     assert!(!log.is_new());
+    // ...but it holds no input yet: a constructor's seed capital still applies.
+    assert!(log.held_no_input());
     assert_eq!(k.max_slots(), 7);
 }
 

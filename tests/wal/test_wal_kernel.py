@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wal_workload import KERNEL_ID, HeldVenue, make_kernel, run
+from wal_workload import KERNEL_ID, SEED_CAPITAL, HeldVenue, make_kernel, run
 
 from dita import ExecutionKernel, KernelIntent
 from dita._kernel import WalError, wal_verify
@@ -100,6 +100,28 @@ def test_reopen_without_kernel_id_takes_the_logs_and_keeps_its_capital(tmp_path:
     assert again.max_slots == 6
     # The constructor's seed capital applies to new kernels only; the log's history wins.
     assert again.snapshot() == expected
+
+
+def test_seed_capital_applies_to_a_log_whose_first_record_never_reached_the_disk(tmp_path: Path) -> None:
+    """A process killed right after making its kernel (before the batch commit) leaves
+    checkpoint 0 and no record. Before, the restart counted that as a recovered kernel and
+    dropped the constructor's seed capital: it came back with capital 0."""
+    kernel = make_kernel(tmp_path, fsync="none")
+    kernel.close()
+    del kernel
+    (segment,) = _segments(tmp_path)
+    data = segment.read_bytes()
+    header = 8 + 2 + 2 + 2 + len(KERNEL_ID) + 8 + 32 + 4
+    assert len(data) > header  # the seed capital's record
+    segment.write_bytes(data[:header])
+    again = make_kernel(tmp_path, fsync="none")
+    assert again.seq == 1
+    assert again.account()["seed_capital"] == again.account()["capital"] == SEED_CAPITAL
+    again.close()
+    del again
+    # Logged now: a later reopen recovers it, and a constructor's other figure is ignored.
+    third = ExecutionKernel(wal_dir=str(tmp_path), seed_capital=1.0)
+    assert third.seq == 1 and third.account()["capital"] == SEED_CAPITAL
 
 
 @pytest.mark.parametrize(

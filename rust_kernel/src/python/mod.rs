@@ -607,9 +607,12 @@ impl PyKernel {
                 }
             }
         }
-        // Seed capital from the constructor applies to a new kernel; a recovered kernel keeps
-        // the capital its log recorded (change it with set_seed_capital).
-        if let Some(c) = seed_capital.filter(|_| wal.as_ref().is_none_or(|w| w.log.is_new())) {
+        // Seed capital from the constructor applies to a new kernel, and to one whose log
+        // holds no input yet (its process died before the seed capital's record reached the
+        // disk: it would come back with none); a kernel recovered from inputs keeps the
+        // capital its log recorded (change it with set_seed_capital).
+        if let Some(c) = seed_capital.filter(|_| wal.as_ref().is_none_or(|w| w.log.held_no_input()))
+        {
             core.set_seed_capital(c)?;
             if let Some(w) = wal.as_mut() {
                 w.log

@@ -313,6 +313,13 @@ impl KernelLog {
         self.new_log
     }
 
+    /// True when the log held no input before this open: a new log, or one whose process
+    /// died after writing checkpoint 0 and before its first record reached the disk (under
+    /// `batch` and `none`, up to 10 ms). What a constructor gives a new kernel still applies.
+    pub fn held_no_input(&self) -> bool {
+        self.report.last_seq == 0
+    }
+
     /// Waits for a background checkpoint and syncs every recorded input.
     pub fn sync(&mut self) -> Result<u64, WalError> {
         self.wal.finish_checkpoint()?;
