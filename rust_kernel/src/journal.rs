@@ -682,6 +682,15 @@ impl RowBuf {
         out
     }
 
+    /// Keeps the first `n` rows and forgets the rest.
+    fn truncate_rows(&mut self, n: usize) {
+        let end = self.head + n;
+        if end < self.starts.len() {
+            self.bytes.truncate(self.starts[end]);
+            self.starts.truncate(end);
+        }
+    }
+
     /// Forgets the first `n` rows; their memory stays until the segment is emptied.
     fn discard_front(&mut self, n: usize) {
         self.head += n;
@@ -1145,6 +1154,27 @@ impl Outbox {
     pub fn clear_drop_mark(&mut self, through: u64) {
         self.first_dropped_seq = None;
         self.covered_through = self.covered_through.max(through);
+    }
+
+    /// Forgets the rows of inputs from `seq` on, the newest held: those of an input the
+    /// kernel applied but could not log, which must not reach a journal (a restart does not
+    /// know them, and gives their seq to another input). Returns how many rows went.
+    pub fn discard_from(&mut self, seq: u64) -> usize {
+        let mut gone = 0;
+        for segments in &mut self.tables {
+            while let Some(last) = segments.last_mut() {
+                let keep = last.count_below(seq);
+                gone += last.len() - keep;
+                last.truncate_rows(keep);
+                if !last.is_empty() {
+                    break;
+                }
+                self.pool.give(segments.pop());
+            }
+        }
+        self.len -= gone;
+        self.queued_total -= gone as u64;
+        gone
     }
 
     /// The seq of the oldest row held (rows dropped for capacity are not held).
@@ -1707,6 +1737,29 @@ mod tests {
         assert_eq!(seqs(&taken), [3, 3, 3]);
         assert_eq!(o.len(), 21);
         assert_eq!(seqs(&o.drain_tables(usize::MAX)).first(), Some(&4));
+    }
+
+    #[test]
+    fn discard_from_forgets_the_newest_inputs_rows_across_segments() {
+        let mut o = Outbox {
+            enabled: true,
+            ..Outbox::default()
+        };
+        for seq in 1..=3 {
+            transition(&mut o, seq);
+            control(&mut o, seq);
+        }
+        // Enough rows of seq 4 to run over into further segments.
+        for _ in 0..5000 {
+            transition(&mut o, 4);
+        }
+        control(&mut o, 4);
+        assert!(o.tables[TRANSITIONS].len() > 1);
+        assert_eq!(o.discard_from(4), 5001);
+        assert_eq!((o.len(), o.queued_total), (6, 6));
+        assert_eq!(o.tables[TRANSITIONS].len(), 1);
+        assert_eq!(o.discard_from(9), 0);
+        assert_eq!(seqs(&o.drain_tables(usize::MAX)), [1, 1, 2, 2, 3, 3]);
     }
 
     #[test]

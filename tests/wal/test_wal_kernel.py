@@ -4,14 +4,16 @@ replay, damage and foreign logs are refused with their position, bad settings ch
 from __future__ import annotations
 
 import re
+import resource
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from wal_workload import KERNEL_ID, SEED_CAPITAL, HeldVenue, make_kernel, run
 
-from dita import ExecutionKernel, KernelIntent
-from dita._kernel import WalError, wal_verify
+from dita import AccountEvent, ExecutionKernel, KernelIntent
+from dita._kernel import JOURNAL_COLUMNS, WalError, wal_verify
 from dita.journal import InMemoryJournal
 
 
@@ -122,6 +124,37 @@ def test_seed_capital_applies_to_a_log_whose_first_record_never_reached_the_disk
     # Logged now: a later reopen recovers it, and a constructor's other figure is ignored.
     third = ExecutionKernel(wal_dir=str(tmp_path), seed_capital=1.0)
     assert third.seq == 1 and third.account()["capital"] == SEED_CAPITAL
+
+
+def test_an_input_whose_record_failed_leaves_no_journal_row(tmp_path: Path) -> None:
+    """With fsync="always" an input whose record could not be written raises, and a restart
+    gives its seq to the next input. Before, its journal rows were still handed out: the
+    journal held a row of an input that never happened, under a seq the log does not have
+    (and a ClickHouse journal refused the restarted kernel as "a new or lost log")."""
+    journal = InMemoryJournal()
+    kernel = make_kernel(tmp_path, fsync="always", journal=journal)
+    _feed(kernel, seed=9, steps=20)
+    before = kernel.seq
+    (segment,) = _segments(tmp_path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # Writes past this size fail with EFBIG, as on a full disk: the record is cut short.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (segment.stat().st_size + 8, hard))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            kernel.on_account_event(AccountEvent("fund-x", "FUNDING_FEE", amount=-1.5, timestamp=1.0))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert kernel.seq == before + 1
+    stored = [row for table in JOURNAL_COLUMNS for row in journal.rows(table)]
+    assert stored and max(row["seq"] for row in stored) == before
+    assert not any(row.get("event_id") == "fund-x" for row in journal.rows("account_events"))
+    with pytest.raises(WalError):
+        kernel.close()
+    del kernel
+    again = make_kernel(tmp_path)
+    assert again.seq == before
 
 
 @pytest.mark.parametrize(

@@ -220,6 +220,7 @@ impl PyKernel {
             Ok(_) => Ok(()),
             Err(e) => {
                 state.poisoned = Some(e.to_string());
+                self.core.outbox.discard_from(self.core.seq());
                 Err(wal_err(e))
             }
         }
@@ -238,6 +239,8 @@ impl PyKernel {
             Ok(_) => Ok(()),
             Err(e) => {
                 state.poisoned = Some(e.to_string());
+                // The caller is told the input failed: its journal rows go with it.
+                self.core.outbox.discard_from(self.core.seq());
                 Err(wal_err(e))
             }
         }
