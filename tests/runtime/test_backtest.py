@@ -267,3 +267,26 @@ def test_equity_csv_position_is_size_for_one_asset_and_exposure_for_several(tmp_
     assert pd.read_csv(tmp_path / "out" / "equity.csv")["position"].tolist() == pytest.approx(
         result.position.tolist()
     )
+
+
+def test_a_closed_position_of_a_coin_in_large_sizes_holds_nothing(sample_bars: MarketData) -> None:
+    # A coin priced below a cent trades 1e8 units; partial fills of that size summed leave float
+    # dust (1.5e-8) in a running position, above the 1e-12 that counted as flat. Every row after
+    # the first round trip held "a position": exposure was 99 % for a strategy flat a fifth of it.
+    scale = 1e-9
+    cols = {c: v / scale if c == "volume" else v * scale for c, v in sample_bars.columns.items()}
+    data = MarketData(
+        kind="bars", ts=sample_bars.ts, asset=["SHIBUSDT"] * len(sample_bars), columns=cols,
+        interval=sample_bars.interval,
+    )  # fmt: skip
+    strategy = SmaCrossover({"fast": 3, "slow": 8, "trade_size": 5 / scale, "allow_short": False})
+    result = run_backtest(strategy, data, BacktestConfig(balance=1e6, volume_share=0.02))
+    assert result.metrics.trades > 100 and result.run_info["fills"] > 2 * result.metrics.trades
+    held = np.zeros(len(data), dtype=bool)
+    for t in result.trades:
+        held |= (data.ts >= t.entry_time) & (data.ts < t.exit_time)
+    # Up to the last exit (a trade still open at the end is not in the list).
+    upto = data.ts < result.trades[-1].exit_time
+    assert ((result.position != 0) == held)[upto].all()
+    assert result.metrics.exposure_pct == pytest.approx(np.mean(result.position != 0) * 100)
+    assert result.metrics.exposure_pct < 90

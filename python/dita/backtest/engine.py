@@ -97,6 +97,9 @@ class _Recorder:
         self.qty: list[float] = []  # signed
         self.cash: list[float] = []  # cash change including the fee
         self.fees: list[float] = []
+        # Whether the fill's asset was left without an open trade (see equity_curve).
+        self.flat: list[bool] = []
+        self.open_by_asset: dict[str, set[str]] = {}
         self.by_trade: dict[str, list[tuple[float, float, float, str, float]]] = {}
         self.trades: list[TradeRecord] = []
         self.fallback_fee_rate = 0.0
@@ -112,9 +115,13 @@ class _Recorder:
         self.fees.append(fee)
         fills = self.by_trade.setdefault(event.trade_id, [])
         fills.append((event.timestamp, event.price, event.size, side, fee))
+        open_trades = self.open_by_asset.setdefault(event.asset, set())
+        open_trades.add(event.trade_id)
         slot = self.kernel.slot_state(event.slot_id)
         if slot.fsm_state.name == "CLOSED" and slot.trade_id == event.trade_id:
             self._close(event.trade_id, slot)
+            open_trades.discard(event.trade_id)
+        self.flat.append(not open_trades)
 
     def _close(self, trade_id: str, slot: Any) -> None:
         fills = self.by_trade.pop(trade_id)
@@ -149,6 +156,9 @@ class _Recorder:
 
         The position is the signed size held for one asset; for several (their sizes do not
         add up) the gross exposure, sum of |size| x the asset's last price, in quote currency.
+        It is exactly 0 at every row after which the asset has no open trade: a running sum of
+        the fills keeps float dust (1e-8 of a 1e8-unit coin's partial fills) for good, which
+        an absolute cut-off does not catch, and every later flat row counted as exposed.
         """
         n = len(data)
         rows = np.asarray(self.rows, dtype=np.int64)
@@ -169,10 +179,16 @@ class _Recorder:
             np.maximum.accumulate(idx, out=idx)
             last_px = np.where(idx >= 0, price[np.maximum(idx, 0)], 0.0)
             dq = np.zeros(n)
+            flat = np.ones(n, dtype=bool)
             if len(rows):
                 sel = fill_assets == asset
                 np.add.at(dq, rows[sel], np.asarray(self.qty)[sel])
-            qty = np.cumsum(dq)
+                # Flat or not after each row's last fill of the asset, carried to later rows.
+                at = np.full(n, -1)
+                np.maximum.at(at, rows[sel], np.flatnonzero(sel))
+                np.maximum.accumulate(at, out=at)
+                flat = np.where(at >= 0, np.asarray(self.flat)[np.maximum(at, 0)], True)
+            qty = np.where(flat, 0.0, np.cumsum(dq))
             qty[np.abs(qty) < 1e-12] = 0.0
             equity += qty * last_px
             position += qty if len(assets) == 1 else np.abs(qty) * last_px
