@@ -501,6 +501,9 @@ class TradingRuntime:
                     handle.strategy._track_open(event.asset, event.slot_id)
             if kind == FILL:
                 self.stats["fills"] += 1
+                # The kernel marks a trade only when told a price: one this fill opened (or
+                # grew) has not been, so the asset's next sync marks it, moved price or not.
+                self._marked.pop(event.asset, None)
                 for listener in self.fill_listeners:
                     _tell(errors, listener, event, self.row)
             if handle is None:

@@ -18,7 +18,7 @@ from dita.backtest.metrics import TradeRecord, compute_metrics
 from dita.backtest.report import ARTEFACTS, write_report
 from dita.data import generate_bars, write_bars
 from dita.examples.crossover import SmaCrossover
-from dita.strategy import Quote, Strategy
+from dita.strategy import Bar, Quote, Strategy
 
 
 class _SizeParams(BaseModel):
@@ -290,3 +290,30 @@ def test_a_closed_position_of_a_coin_in_large_sizes_holds_nothing(sample_bars: M
     assert ((result.position != 0) == held)[upto].all()
     assert result.metrics.exposure_pct == pytest.approx(np.mean(result.position != 0) * 100)
     assert result.metrics.exposure_pct < 90
+
+
+class _BuyOnFirstBar(Strategy[_SizeParams]):
+    Params = _SizeParams
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset):
+            self.buy(bar.asset, self.params.size, price=bar.close)
+
+
+def test_a_position_opened_at_an_unchanged_close_is_marked_in_the_kernel(tmp_path: Path) -> None:
+    # Bought at the second bar's open, 95; every close is 100. The runtime marked an asset only
+    # when its price moved since its last mark (taken at the order, before the trade existed),
+    # so the new trade was never marked: the kernel's account, which the bust halt reads,
+    # showed no unrealized PnL while the equity curve showed +5.
+    path = tmp_path / "BTCUSDT.csv"
+    opens = [100, 95, 100, 100]
+    path.write_text(
+        "ts,open,high,low,close,volume\n"
+        + "".join(f"{1704067200 + 60 * i},{o},110,90,100,1000\n" for i, o in enumerate(opens))
+    )
+    cfg = BacktestConfig(fee_rate=0, slippage_bps=0)
+    result = run_backtest(_BuyOnFirstBar(), load_market_data(path), cfg)
+    assert result.equity.tolist() == [10_000, 10_005, 10_005, 10_005]
+    assert result.account["unrealized_pnl"] == pytest.approx(5.0)
+    assert result.account["equity"] == pytest.approx(result.equity[-1])
