@@ -236,3 +236,18 @@ def test_epoch_times_in_two_units_are_refused_naming_the_row(tmp_path: Path, all
     path.write_text(HEADER + "".join(f"{t},100,101,99,100.5,3\n" for t in times))
     with pytest.raises(DataError, match="row 4: timestamp 1704067380000000 reads as epoch us"):
         load_market_data(path, allow_gaps=allow_gaps)
+
+
+def test_bars_without_any_volume_are_refused_naming_the_asset(tmp_path: Path) -> None:
+    # Orders take at most a share of a bar's volume: with none on any bar, no order could fill,
+    # and the run ended with 0 trades and no word of why (OHLC exports often write volume 0).
+    rows = [f"2024-01-01T00:0{i}:00Z,ETHUSDT,100,101,99,100.5,0" for i in range(3)]
+    rows += [f"2024-01-01T00:0{i}:00Z,BTCUSDT,100,101,99,100.5,{i % 2}" for i in range(3)]
+    path = tmp_path / "two.csv"
+    path.write_text("timestamp,asset,open,high,low,close,volume\n" + "".join(r + "\n" for r in sorted(rows)))
+    with pytest.raises(DataError, match="volume is 0 on every ETHUSDT bar") as info:
+        load_market_data(path)
+    assert info.value.row == 2  # ETHUSDT's first row (BTCUSDT sorts first)
+    # Some bars without volume are real (a quiet minute): orders wait for the next one.
+    path.write_text(HEADER + "".join(f"2024-01-01T00:0{i}:00Z,100,101,99,100.5,{i % 2}\n" for i in range(3)))
+    assert len(load_market_data(path)) == 3

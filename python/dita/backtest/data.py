@@ -2,8 +2,9 @@
 
 A backtest on bad data gives numbers that look fine and mean nothing, so every problem
 (missing column, NaN or non-positive price, unsorted or repeated time, a gap in the bar
-series, high below low) is refused with a ``DataError`` naming the row. Rows are numbered
-from 1 for the first data row; for CSV the file line is the row number plus one (header).
+series, high below low, bars of an asset none of which has volume) is refused with a
+``DataError`` naming the row. Rows are numbered from 1 for the first data row; for CSV the
+file line is the row number plus one (header).
 """
 
 from __future__ import annotations
@@ -365,6 +366,13 @@ def load_market_data(
         if dup.size:
             i = int(idx[dup[0] + 1])
             raise DataError(f"repeated time {_iso(ts[i])} for {name}", path=src, row=i + 1)
+        if kind == "bars" and not cols["volume"][idx].any():
+            raise DataError(
+                f"volume is 0 on every {name} bar: an order fills at most a share of a bar's "
+                "volume (volume_share), so none could ever fill; give the bars' traded volume",
+                path=src,
+                row=int(idx[0]) + 1,
+            )
         if kind == "bars" and d.size:
             step = float(np.median(d))
             interval = interval or step
