@@ -71,7 +71,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// stays on the order's size; an ENTER's or EXIT's `target_size` above 0 but at most
 /// `kernel::QTY_EPS` is refused as INVALID_INTENT naming it (it was BELOW_MIN_NOTIONAL, "below floor", with no floor set);
 /// a venue id that a working order and an order kept for its late fills both carry names
-/// neither (an event naming its order by it alone went to the working order).
+/// neither (an event naming its order by it alone went to the working order); a FUNDING_FEE
+/// with a `fee` or a FILL_SETTLED with an `amount` is refused as INVALID_INTENT naming it (the
+/// other field is the one each reads: the figure was taken as 0, funding lost or a fill settled
+/// free, which taught the fee calibration a free rate).
 pub const RULES: u16 = 8;
 
 thread_local! {

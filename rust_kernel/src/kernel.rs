@@ -3513,6 +3513,27 @@ impl Kernel {
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);
             }
         }
+        // Rules 8 on: a FUNDING_FEE's payment is its `amount` and a FILL_SETTLED's charge its
+        // `fee`, each reading only its own. The figure given in the other field was taken as
+        // 0: funding lost, or a fill settled as free that taught the calibration a free rate.
+        let misplaced = match ev.kind {
+            AccountEventKind::FundingFee if ev.fee != 0.0 => Some((
+                "fee",
+                ev.fee,
+                "FUNDING_FEE carries its payment in amount (positive received, negative paid)",
+            )),
+            AccountEventKind::FillSettled if ev.amount != 0.0 => Some((
+                "amount",
+                ev.amount,
+                "FILL_SETTLED carries the fee the exchange charged in fee",
+            )),
+            _ => None,
+        };
+        if let Some((field, value, reason)) = misplaced.filter(|_| rules() >= 8) {
+            let mut d = detail_field(field, value);
+            d.push(("reason", Detail::Static(reason)));
+            return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+        }
         if self.account_events_seen.contains(&ev.event_id) {
             return refuse(
                 D::DuplicateEvent,

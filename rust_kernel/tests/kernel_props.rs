@@ -1180,3 +1180,68 @@ fn a_fill_a_whole_lot_short_of_its_order_is_booked_as_reported() {
         assert_eq!(slot.size, booked, "filled {fill}");
     }
 }
+
+#[test]
+fn an_account_event_naming_its_figure_in_the_other_field_is_refused_from_rules_8_on() {
+    use dita_kernel::error::replaying;
+    // A FUNDING_FEE's payment is its `amount` and a FILL_SETTLED's charge its `fee`; each
+    // read only its own, and took the event: funding given as `fee` was booked as 0, and a
+    // settlement given as `amount` replaced the predicted fee with 0 and taught the
+    // calibration a free rate, so every later fill was predicted free.
+    for rules in [7, dita_kernel::error::RULES] {
+        let mut h = Harness::new(MockConfig::default());
+        h.k.set_seed_capital(1000.0).unwrap();
+        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+        let order = h.k.process_intent(&enter).submit.expect("sent");
+        let answer = h.venue.submit(&order);
+        let fills = h.feed(answer);
+        let fill_id = fills
+            .iter()
+            .find(|e| e.kind == KernelEventKind::Fill)
+            .map(|e| e.fill_key().clone())
+            .expect("the mock fills");
+        let predicted = 100.0 * 0.0005;
+        let before = (h.k.account.clone(), h.k.fees.clone());
+        let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
+        funding.fee = -1.5;
+        let mut settled = AccountEvent::new("settle", AccountEventKind::FillSettled);
+        settled.fill_id = fill_id.clone();
+        settled.amount = 0.04;
+        for (e, field) in [(funding, "fee"), (settled, "amount")] {
+            let out = replaying(rules, || h.k.on_account_event(&e));
+            if rules >= 8 {
+                assert!(!out.accepted, "{field}: {out:?}");
+                assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+                let named = out.details.iter().find(|(f, _)| *f == "field");
+                assert!(
+                    format!("{named:?}").contains(field),
+                    "{field}: {:?}",
+                    out.details
+                );
+            } else {
+                assert!(out.accepted, "rules 7 took it: {out:?}");
+            }
+        }
+        if rules >= 8 {
+            assert_eq!(
+                (h.k.account.k_funding_net, h.k.account.k_fees_paid),
+                (0.0, predicted)
+            );
+            assert_eq!(h.k.fees, before.1, "nothing learned");
+            // Changed nothing: the same ids, corrected, are taken.
+            let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
+            funding.amount = -1.5;
+            assert!(h.k.on_account_event(&funding).accepted);
+            let mut settled = AccountEvent::new("settle", AccountEventKind::FillSettled);
+            settled.fill_id = fill_id;
+            settled.fee = 0.04;
+            assert!(h.k.on_account_event(&settled).accepted);
+            assert!((h.k.account.k_capital() - (1000.0 - 1.5 - 0.04)).abs() < 1e-12);
+        } else {
+            assert_eq!(h.k.account.k_funding_net, 0.0, "the funding was lost");
+            assert_eq!(h.k.account.k_fees_paid, 0.0, "the fee settled as free");
+            assert_eq!(h.k.fees.calibration_ratio, 0.0);
+            assert_ne!(h.k.account, before.0);
+        }
+    }
+}

@@ -320,6 +320,13 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
     ]:
         out = kernel.on_account_event(ev)
         assert not out.accepted and "field" in out.details, out
+    # Each kind reads its own figure: given in the other field it was taken as 0.
+    for ev, field in [
+        (AccountEvent("a7", "FUNDING_FEE", fee=-1.5), "fee"),
+        (AccountEvent("a8", "FILL_SETTLED", fill_id="f1", amount=0.05), "amount"),
+    ]:
+        out = kernel.on_account_event(ev)
+        assert out.diagnostic_code == D.INVALID_INTENT and out.details["field"] == field, out
     assert state_of(kernel) == before
     with pytest.raises(ValueError, match="unknown AccountEventKind"):
         AccountEvent("x", "DEPOSIT")
