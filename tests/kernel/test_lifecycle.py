@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kernel_helpers import intent
+from kernel_helpers import SilentVenue, intent
 
 from dita import (
     AccountEvent,
@@ -274,6 +274,100 @@ def test_k_and_e_reconcile(kernel: ExecutionKernel) -> None:
     kernel.on_account_event(AccountEvent("u3", "ACCOUNT_UPDATE", wallet_balance=8_000.0))
     assert kernel.account()["reconcile_status"] == "MISMATCH"
     assert kernel.account()["event_seq"] == seq0 + 4
+
+
+def test_the_account_adds_up_to_independent_arithmetic() -> None:
+    """Round trips long and short, several entry fills, partial exits, each fee rate and the
+    venue's own fee, settlements, funding and the K/E grades, each against sums made here."""
+    taker, maker = 0.0005, 0.0002
+    k = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="sums")
+    k.set_seed_capital(10_000.0)
+    n = iter(range(1000))
+
+    def fill(slot: int, coid: str, price: float, size: float, filled: float, **kw: object) -> str:
+        i = next(n)
+        trade = str(kw.pop("trade", f"t{slot}"))
+        ev = VenueEvent(
+            f"e{i}", trade, slot, "FILL", price=price, size=size, filled_size=filled,
+            venue_client_id=coid, fill_id=f"F{i}", **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+        assert k.on_venue_event(ev).accepted
+        return ev.fill_id
+
+    def order(*args: object, **kw: object) -> str:
+        out = k.process_intent(intent(*args, **kw))
+        assert out.order is not None, out
+        return out.order.client_order_id
+
+    # LONG: a MARKET entry filled 1 @ 100 and 2 @ 106; a LIMIT exit of 1 @ 110 (maker); the
+    # rest 0.5 @ 95 with the venue's fee and 1.5 @ 97 the venue calls maker.
+    coid = order("ENTER", 0, target_size=3.0)
+    first = fill(0, coid, 100.0, 1.0, 1.0)
+    fill(0, coid, 106.0, 2.0, 3.0)
+    assert k.slot_state(0).entry_price == pytest.approx(104.0)
+    coid = order("EXIT", 0, target_size=1.0, order_type="LIMIT", limit_price=110.0)
+    fill(0, coid, 110.0, 1.0, 1.0)
+    assert k.slot_state(0).realized_pnl == pytest.approx(6.0)
+    coid = order("EXIT", 0, target_size=2.0)
+    fill(0, coid, 95.0, 0.5, 0.5, fee=0.07)
+    fill(0, coid, 97.0, 1.5, 2.0, metadata={"liquidity": "maker"})
+    long_pnl = (110.0 + 95.0 * 0.5 + 97.0 * 1.5) - (100.0 + 106.0 * 2)
+    long_fees = [100.0 * taker, 212.0 * taker, 110.0 * maker, 0.07, 145.5 * maker]
+    s = k.slot_state(0)
+    assert s.closed and s.size == 0.0
+    assert s.realized_pnl == pytest.approx(long_pnl) and s.fees_paid == pytest.approx(sum(long_fees))
+    # SHORT: a LIMIT entry of 2 @ 50 (maker), exits of 1 @ 45 and 1 @ 52 (taker).
+    coid = order("ENTER", 1, side="SHORT", asset="ETH", target_size=2.0, order_type="LIMIT", limit_price=50.0)
+    short_entry = fill(1, coid, 50.0, 2.0, 2.0)
+    fill(1, order("EXIT", 1, asset="ETH", side="SHORT", target_size=1.0), 45.0, 1.0, 1.0)
+    fill(1, order("EXIT", 1, asset="ETH", side="SHORT"), 52.0, 1.0, 1.0)
+    short_pnl = 100.0 - (45.0 + 52.0)
+    short_fees = [100.0 * maker, 45.0 * taker, 52.0 * taker]
+    assert k.slot_state(1).realized_pnl == pytest.approx(short_pnl)
+    fees = sum(long_fees) + sum(short_fees)
+    a = k.account()
+    assert a["k_realized_pnl"] == pytest.approx(long_pnl + short_pnl)
+    assert a["k_fees_paid"] == pytest.approx(fees)
+    assert a["k_unsettled_fees"] == pytest.approx(fees - 0.07), "the venue's own fee waits for nothing"
+    capital = 10_000.0 + long_pnl + short_pnl - fees
+    assert a["capital"] == pytest.approx(capital)
+    # Settled: 0.04 replaces 0.05, once (and teaches the calibration 0.8).
+    assert k.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id=first, fee=0.04)).accepted
+    assert not k.on_account_event(AccountEvent("s2", "FILL_SETTLED", fill_id=first, fee=0.04)).accepted
+    capital += 0.01
+    assert k.account()["capital"] == pytest.approx(capital)
+    assert k.slot_state(0).fees_paid == pytest.approx(sum(long_fees) - 0.01)
+    # A new trade on slot 1, its fee predicted at the calibrated rate; the old trade's entry
+    # settled (a rebate) moves the account, not the new trade's fees.
+    fill(1, order("ENTER", 1, trade_id="t1b", asset="ETH"), 60.0, 1.0, 1.0, trade="t1b")
+    capital -= 60.0 * taker * 0.8
+    assert k.account()["capital"] == pytest.approx(capital)
+    new_trade_fees = k.slot_state(1).fees_paid
+    assert k.on_account_event(AccountEvent("s3", "FILL_SETTLED", fill_id=short_entry, fee=-0.01)).accepted
+    capital += 100.0 * maker + 0.01
+    assert k.account()["capital"] == pytest.approx(capital)
+    assert k.slot_state(1).fees_paid == new_trade_fees
+    # Funding moves K only; E is what the exchange last said.
+    k.on_account_event(AccountEvent("fund1", "FUNDING_FEE", amount=-1.25))
+    k.on_account_event(AccountEvent("fund2", "FUNDING_FEE", amount=0.5))
+    capital -= 0.75
+    a = k.account()
+    assert a["capital"] == pytest.approx(capital) and a["k_funding_net"] == pytest.approx(-0.75)
+    assert a["capital"] == pytest.approx(
+        a["seed_capital"] + a["k_realized_pnl"] - a["k_fees_paid"] + a["k_funding_net"]
+    )
+    ok, mismatch = 0.0005 * capital, 0.01 * capital
+    for i, (delta, status) in enumerate(
+        [(0.0, "OK"), (0.99 * ok, "OK"), (1.01 * ok, "WARN"), (-0.99 * mismatch, "WARN"),
+         (-1.01 * mismatch, "MISMATCH"), (0.0, "OK")]
+    ):  # fmt: skip
+        k.on_account_event(AccountEvent(f"u{i}", "ACCOUNT_UPDATE", wallet_balance=capital + delta))
+        a = k.account()
+        assert (a["reconcile_status"], a["reconcile_delta"]) == (status, pytest.approx(delta)), i
+    k.on_account_event(AccountEvent("fund3", "FUNDING_FEE", amount=-200.0))
+    a = k.account()
+    assert a["reconcile_status"] == "MISMATCH" and a["reconcile_delta"] == pytest.approx(200.0)
+    assert a["reconcile_explanation"].startswith("E is above K by 200.00")
 
 
 def test_slot_view_writes_through_and_refuses_owned_fields(kernel: ExecutionKernel) -> None:
