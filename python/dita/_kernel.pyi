@@ -310,8 +310,9 @@ class AccountEvent:
     """An exchange-side account fact: a settled fill fee, a balance update or a funding payment.
 
     FILL_SETTLED reads ``fill_id`` and ``fee``; FUNDING_FEE reads ``amount`` (positive received,
-    negative paid); ACCOUNT_UPDATE the balance and margin figures. A FILL_SETTLED with an
-    ``amount`` or a FUNDING_FEE with a ``fee`` other than 0 is refused naming it.
+    negative paid); each takes the balance and margin figures it carries, which an
+    ACCOUNT_UPDATE must carry one of. A FILL_SETTLED with an ``amount`` or a FUNDING_FEE with a
+    ``fee`` other than 0 is refused naming it.
     """
 
     def __new__(

@@ -74,7 +74,8 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// neither (an event naming its order by it alone went to the working order); a FUNDING_FEE
 /// with a `fee` or a FILL_SETTLED with an `amount` is refused as INVALID_INTENT naming it (the
 /// other field is the one each reads: the figure was taken as 0, funding lost or a fill settled
-/// free, which taught the fee calibration a free rate).
+/// free, which taught the fee calibration a free rate); the balance and margin figures a
+/// FUNDING_FEE or FILL_SETTLED carries are taken for E (only an ACCOUNT_UPDATE's were).
 pub const RULES: u16 = 8;
 
 thread_local! {

@@ -3607,12 +3607,17 @@ impl Kernel {
                     ));
                     return refuse(D::InvalidIntent, KernelSeverity::Error, d);
                 }
-                let a = &mut self.account;
-                a.e_wallet_balance = ev.wallet_balance.or(a.e_wallet_balance);
-                a.e_available_margin = ev.available_margin.or(a.e_available_margin);
-                a.e_used_margin = ev.used_margin.or(a.e_used_margin);
-                a.e_maint_margin = ev.maint_margin.or(a.e_maint_margin);
             }
+        }
+        // The exchange's figures, whatever the event (rules 8 on): a funding message carries
+        // the balance after it. Before, only an ACCOUNT_UPDATE's were read, and K moved by a
+        // payment that E, left where it was, did not show.
+        if ev.kind == AccountEventKind::AccountUpdate || rules() >= 8 {
+            let a = &mut self.account;
+            a.e_wallet_balance = ev.wallet_balance.or(a.e_wallet_balance);
+            a.e_available_margin = ev.available_margin.or(a.e_available_margin);
+            a.e_used_margin = ev.used_margin.or(a.e_used_margin);
+            a.e_maint_margin = ev.maint_margin.or(a.e_maint_margin);
         }
         self.account_events_seen.insert(ev.event_id.clone());
         self.account.bump(ev.timestamp);

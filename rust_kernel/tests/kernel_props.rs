@@ -1245,3 +1245,34 @@ fn an_account_event_naming_its_figure_in_the_other_field_is_refused_from_rules_8
         }
     }
 }
+
+#[test]
+fn balance_figures_a_funding_or_settlement_carries_are_taken_from_rules_8_on() {
+    use dita_kernel::account::ReconcileStatus;
+    use dita_kernel::error::replaying;
+    // An exchange's funding message carries the wallet balance after it (Binance's
+    // ACCOUNT_UPDATE of reason FUNDING_FEE, say). Only an ACCOUNT_UPDATE's figures were
+    // read: K moved by the payment and E stayed where it was, so the two read apart by it.
+    for rules in [7, dita_kernel::error::RULES] {
+        let mut k = Kernel::new("bal", 1).unwrap();
+        k.set_seed_capital(1000.0).unwrap();
+        let mut e = AccountEvent::new("u", AccountEventKind::AccountUpdate);
+        e.wallet_balance = Some(1000.0);
+        assert!(k.on_account_event(&e).accepted);
+        let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
+        funding.amount = -5.0;
+        funding.wallet_balance = Some(995.0);
+        funding.available_margin = Some(900.0);
+        assert!(replaying(rules, || k.on_account_event(&funding)).accepted);
+        let r = k.account.reconcile();
+        if rules >= 8 {
+            assert_eq!(k.account.e_wallet_balance, Some(995.0));
+            assert_eq!(k.account.e_available_margin, Some(900.0));
+            assert_eq!((r.status, r.delta), (ReconcileStatus::Ok, 0.0));
+        } else {
+            assert_eq!(k.account.e_wallet_balance, Some(1000.0));
+            assert_eq!(k.account.e_available_margin, None);
+            assert_eq!((r.status, r.delta), (ReconcileStatus::Warn, 5.0));
+        }
+    }
+}

@@ -370,6 +370,19 @@ def test_the_account_adds_up_to_independent_arithmetic() -> None:
     assert a["reconcile_explanation"].startswith("E is above K by 200.00")
 
 
+def test_a_funding_payment_carrying_the_balance_moves_k_and_e(kernel: ExecutionKernel) -> None:
+    """An exchange's funding message carries the wallet balance after it: E followed only an
+    ACCOUNT_UPDATE, so K moved by the payment and the two read apart by it."""
+    kernel.on_account_event(AccountEvent("u1", "ACCOUNT_UPDATE", wallet_balance=10_000.0))
+    out = kernel.on_account_event(
+        AccountEvent("fund", "FUNDING_FEE", amount=-60.0, wallet_balance=9_940.0, maint_margin=12.0)
+    )
+    assert out.accepted and out.details["reconcile_status"] == "OK"
+    acct = kernel.account()
+    assert (acct["capital"], acct["e_wallet_balance"], acct["e_maint_margin"]) == (9_940.0, 9_940.0, 12.0)
+    assert (acct["reconcile_status"], acct["reconcile_delta"]) == ("OK", 0.0)
+
+
 def test_slot_view_writes_through_and_refuses_owned_fields(kernel: ExecutionKernel) -> None:
     view = kernel.slot(2)
     view.metadata = {"note": "watch", "n": 3}
