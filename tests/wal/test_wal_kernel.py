@@ -13,7 +13,7 @@ import pytest
 from wal_workload import KERNEL_ID, SEED_CAPITAL, HeldVenue, make_kernel, run
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent
-from dita._kernel import JOURNAL_COLUMNS, WalError, wal_verify
+from dita._kernel import JOURNAL_COLUMNS, WalError, wal_replay, wal_verify
 from dita.journal import InMemoryJournal
 
 
@@ -193,6 +193,24 @@ def test_an_empty_or_file_wal_dir_is_refused_and_nothing_is_created(
     with pytest.raises(ValueError, match=r"invalid wal_dir: .*not-a-dir \(exists and is not a directory\)"):
         ExecutionKernel(max_slots=2, wal_dir=str(a_file))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-dir"]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda p: ExecutionKernel(max_slots=2, kernel_id="k", wal_dir=p), "wal_dir"),
+        (lambda p: ExecutionKernel(max_slots=2, kernel_id="k", wal_dir=Path(p)), "wal_dir"),
+        (lambda p: wal_verify(p), "path"),
+        (lambda p: wal_replay(p, max_slots=2), "path"),
+    ],
+)
+def test_a_path_no_file_name_can_hold_is_refused_naming_it(tmp_path: Path, call: Any, field: str) -> None:
+    """A lone surrogate cannot become a file name: it was a PyO3 panic (PanicException, a
+    BaseException that `except Exception` lets through), not an error naming the argument."""
+    path = str(tmp_path / "wal-\ud800")
+    with pytest.raises(ValueError, match=rf"^invalid {field}: '.*wal-\\ud800' \(not a valid file name"):
+        call(path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_close_releases_the_log_and_refuses_later_input(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTypeError, PyVa
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::convert::{expect_int, type_name};
+use super::convert::{expect_int, path_arg, path_param, type_name};
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
@@ -75,12 +75,7 @@ impl WalArgs {
         match key {
             "wal_dir" => {
                 if !v.is_none() {
-                    let path: PathBuf = v.extract().map_err(|_| {
-                        PyTypeError::new_err(format!(
-                            "invalid wal_dir: expected a path, got {}",
-                            type_name(v)
-                        ))
-                    })?;
+                    let path = path_arg(v, "wal_dir")?;
                     if path.as_os_str().is_empty() {
                         return Err(PyValueError::new_err(
                             "invalid wal_dir: '' (must name a directory; None for no log)",
@@ -328,7 +323,7 @@ fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py
 #[pyo3(signature = (path, expect_head=None))]
 pub(super) fn wal_verify<'py>(
     py: Python<'py>,
-    path: PathBuf,
+    #[pyo3(from_py_with = path_param)] path: PathBuf,
     expect_head: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let expected = expect_head.map(parse_head_hash).transpose()?;
@@ -395,7 +390,7 @@ pub(super) fn no_shape_error(dir: &Path, report: &RecoveryReport, option: &str) 
 #[pyo3(signature = (path, max_slots=None))]
 pub(super) fn wal_replay<'py>(
     py: Python<'py>,
-    path: PathBuf,
+    #[pyo3(from_py_with = path_param)] path: PathBuf,
     max_slots: Option<usize>,
 ) -> PyResult<(Py<PyKernel>, Bound<'py, PyDict>)> {
     let (core, report) = py
