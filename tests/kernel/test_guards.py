@@ -216,6 +216,56 @@ def test_ints_beyond_64_bits_are_refused_naming_the_argument(kernel: ExecutionKe
         ExecutionKernel(max_slots=10**400)
 
 
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda k, w: k.drain_journal(-1), ValueError, r"invalid max_rows: -1 \(must not be negative\)"),
+        (lambda k, w: k.drain_journal(2**64), ValueError, r"invalid max_rows: 18446744073709551616 \(out of"),
+        (lambda k, w: k.drain_journal(True), TypeError, "invalid max_rows: expected int, got bool True"),
+        (
+            lambda k, w: k.drain_journal_blocks(-5),
+            ValueError,
+            r"invalid max_rows: -5 \(must not be negative\)",
+        ),
+        (lambda k, w: MockVenueAdapter().resume(-1), ValueError, r"invalid seq: -1 \(must not be negative\)"),
+        (lambda k, w: MockVenueAdapter().resume(True), TypeError, "invalid seq: expected int, got bool"),
+        (
+            lambda k, w: w.wal_journal_blocks(2**70, sink=print),
+            ValueError,
+            r"invalid from_seq: 1180591620717411303424",
+        ),
+        (
+            lambda k, w: w.wal_journal_blocks(True, sink=print),
+            TypeError,
+            "invalid from_seq: expected int, got bool",
+        ),
+        (
+            lambda k, w: w.wal_journal_blocks(1, -(2**70), sink=print),
+            ValueError,
+            r"invalid to_seq: -1180591620717411303424",
+        ),
+        (
+            lambda k, w: w.wal_journal_blocks(1, sink=print, chunk_rows=2**70),
+            ValueError,
+            r"invalid chunk_rows: 1180591620",
+        ),
+    ],
+)
+def test_counts_of_the_side_effect_methods_are_refused_naming_the_argument(
+    tmp_path: Any, call: Any, exc: type, match: str
+) -> None:
+    """A negative, bool or 64-bit-overflowing count was a bare OverflowError (or taken as 1)."""
+    kernel = ExecutionKernel(max_slots=1, kernel_id="counts")
+    logged = ExecutionKernel(max_slots=1, kernel_id="counts-wal", wal_dir=str(tmp_path / "wal"))
+    logged.mark_price("BTCUSDT", 100.0)
+    kernel.mark_price("BTCUSDT", 100.0)
+    before = state_of(kernel), state_of(logged)
+    with pytest.raises(exc, match=match):
+        call(kernel, logged)
+    assert (state_of(kernel), state_of(logged)) == before
+    logged.close()
+
+
 HUGE = 10**400  # an int no float can hold: PyO3 alone raised a bare OverflowError for it
 
 

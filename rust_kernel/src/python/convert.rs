@@ -304,6 +304,17 @@ pub fn count_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<u64> {
         .map_err(|_| PyValueError::new_err(format!("invalid {field}: {v} (must not be negative)")))
 }
 
+fn opt_int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<i64>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    int_arg(obj, field).map(Some)
+}
+
+named_extractors!(count -> u64 = count_arg(max_rows, seq));
+named_extractors!(int -> i64 = int_arg(from_seq, chunk_rows));
+named_extractors!(opt_int -> Option<i64> = opt_int_arg(to_seq));
+
 /// A `VenueOrder`'s `slot_id`: an index.
 pub fn slot_index_arg(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
     Ok(count_arg(obj, "slot_id")? as usize)

@@ -1,6 +1,6 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
-use super::convert::{opt_real, real, seed_arg};
+use super::convert::{count, opt_real, real, seed_arg};
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
 use pyo3::prelude::*;
@@ -105,7 +105,7 @@ impl PyMockVenue {
 
     /// Marks this venue's ids with `seq`, the seq of a kernel recovered from its log beside
     /// it (the kernel calls it), so they never repeat the kernel's earlier run's.
-    fn resume(&mut self, seq: u64) {
+    fn resume(&mut self, #[pyo3(from_py_with = count::seq)] seq: u64) {
         self.inner.resume(seq);
     }
 

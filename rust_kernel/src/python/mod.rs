@@ -1162,7 +1162,11 @@ impl PyKernel {
     /// When the kernel is busy in another thread (inside a Python venue call) nothing is
     /// taken this time; the rows stay queued for the next call.
     #[pyo3(signature = (max_rows=10000))]
-    fn drain_journal<'py>(slf: &Bound<'py, Self>, max_rows: usize) -> PyResult<Bound<'py, PyDict>> {
+    fn drain_journal<'py>(
+        slf: &Bound<'py, Self>,
+        #[pyo3(from_py_with = count::max_rows)] max_rows: u64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let max_rows = usize::try_from(max_rows).unwrap_or(usize::MAX);
         let py = slf.py();
         let (tables, pool) = match slf.try_borrow_mut() {
             Ok(mut k) => (k.core.outbox.take_rows(max_rows), k.core.outbox.pool),
@@ -1179,7 +1183,11 @@ impl PyKernel {
     /// table; rows stay native and are encoded later with the GIL released. None when another
     /// thread is inside the kernel right now: nothing was taken, the rows wait for next time.
     #[pyo3(signature = (max_rows=100000))]
-    fn drain_journal_blocks(slf: &Bound<'_, Self>, max_rows: usize) -> Option<Vec<PyJournalBlock>> {
+    fn drain_journal_blocks(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = count::max_rows)] max_rows: u64,
+    ) -> Option<Vec<PyJournalBlock>> {
+        let max_rows = usize::try_from(max_rows).unwrap_or(usize::MAX);
         let (kernel_id, tables, pool) = {
             let mut k = slf.try_borrow_mut().ok()?;
             let k = &mut k.core;
@@ -1202,10 +1210,10 @@ impl PyKernel {
     #[pyo3(signature = (from_seq, to_seq=None, *, sink, chunk_rows=100_000))]
     fn wal_journal_blocks(
         slf: &Bound<'_, Self>,
-        from_seq: i64,
-        to_seq: Option<i64>,
+        #[pyo3(from_py_with = int::from_seq)] from_seq: i64,
+        #[pyo3(from_py_with = opt_int::to_seq)] to_seq: Option<i64>,
         sink: Bound<'_, PyAny>,
-        chunk_rows: i64,
+        #[pyo3(from_py_with = int::chunk_rows)] chunk_rows: i64,
     ) -> PyResult<u64> {
         if !sink.is_callable() {
             return Err(PyTypeError::new_err(format!(
