@@ -95,3 +95,28 @@ def test_paper_takes_the_cluster_name_from_the_environment_too(
     status = runner.invoke(app, ["status", "--hazelcast", hz_member.address, "--kernel", kernel_id, "--json"])
     assert status.exit_code == 0, status.stderr
     assert json.loads(status.stdout)[0]["kernel_id"] == kernel_id
+
+
+def test_a_stray_entry_in_a_map_is_skipped_not_fatal(
+    hz_member: HazelcastMember, traded: ExecutionKernel
+) -> None:
+    """A value someone put into the accounts map by hand is not a projection's: status names it
+    and goes on to show every kernel, rather than failing for all of them."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, connect_client
+
+    client = connect_client([hz_member.address], hz_member.cluster_name, block=True, connect_timeout=30)
+    accounts = client.get_map(ACCOUNTS_MAP).blocking()
+    try:
+        accounts.put("by-hand", "not json {")
+        accounts.put("a-list", "[1, 2]")
+        hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
+        result = runner.invoke(app, ["status", *hz, "--json"])
+        assert result.exit_code == 0, result.stderr
+        kernels = {s["kernel_id"] for s in json.loads(result.stdout)}
+        assert traded.kernel_id in kernels and "by-hand" not in kernels and "a-list" not in kernels
+        assert "warning: skipped entry 'by-hand' of dita_accounts: not a JSON object" in result.stderr
+        assert "warning: skipped entry 'a-list' of dita_accounts: not a JSON object" in result.stderr
+    finally:
+        accounts.remove("by-hand")
+        accounts.remove("a-list")
+        client.shutdown()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -200,8 +201,25 @@ def read_hazelcast(
 
 
 def _json_entries(client: Any, map_name: str) -> dict[str, Any]:
+    """The map's entries that are JSON objects, as projections write them. Another value (a
+    string someone put there by hand) is skipped with a warning naming it: one stray entry
+    must not leave operators without the status of every kernel."""
     entries: list[tuple[str, Any]] = list(client.get_map(map_name).blocking().entry_set())
-    return {str(k): json.loads(v.to_string()) for k, v in entries}
+    out: dict[str, Any] = {}
+    for key, raw in entries:
+        try:
+            value = json.loads(raw.to_string() if hasattr(raw, "to_string") else raw)
+        except (TypeError, ValueError):
+            value = None
+        if isinstance(value, dict):
+            out[str(key)] = value
+        else:
+            shown = repr(raw)[:80]
+            print(
+                f"warning: skipped entry {str(key)!r} of {map_name}: not a JSON object ({shown})",
+                file=sys.stderr,
+            )
+    return out
 
 
 def active_slots(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
