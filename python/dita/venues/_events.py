@@ -14,12 +14,36 @@ from collections import OrderedDict
 
 from dita._kernel import KernelEventKind, OrderSide, VenueEvent, VenueOrder, VenueOrderStatus
 
-__all__ = ["BoundedIdSet", "OrderEvents", "signed"]
+__all__ = ["BoundedIdSet", "OrderEvents", "answered", "signed"]
 
 
 def signed(side: OrderSide, size: float) -> float:
     """Position change of a fill: buys add, sells subtract."""
     return size if side == OrderSide.BUY else -size
+
+
+def answered(
+    order: VenueOrder, venue_order_id: str, status: VenueOrderStatus, filled: float, avg_price: float
+) -> VenueOrder:
+    """``order`` as a venue's ``order_status`` answers it: its venue id, status, filled size
+    and average fill price, the rest as it was sent."""
+    return VenueOrder(
+        order.client_order_id,
+        order.slot_id,
+        order.trade_id,
+        order.asset,
+        order.side,
+        order.order_type,
+        order.price,
+        order.size,
+        venue_order_id=venue_order_id,
+        reduce_only=order.reduce_only,
+        reference_price=order.reference_price,
+        timestamp=order.created_at,
+        filled_size=filled,
+        avg_fill_price=avg_price,
+        status=status,
+    )
 
 
 class BoundedIdSet:

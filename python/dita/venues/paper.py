@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import is_real
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents
+from dita.venues._events import OrderEvents, answered
 
 __all__ = ["PaperSettings", "PaperVenue"]
 
@@ -498,23 +498,8 @@ class PaperVenue:
     def _venue_order(w: _Working, status: VenueOrderStatus | None) -> VenueOrder:
         if status is None:
             status = VenueOrderStatus.PARTIALLY_FILLED if w.filled > 0 else VenueOrderStatus.ACKNOWLEDGED
-        return VenueOrder(
-            w.order.client_order_id,
-            w.order.slot_id,
-            w.order.trade_id,
-            w.order.asset,
-            w.order.side,
-            w.order.order_type,
-            w.order.price,
-            w.order.size,
-            venue_order_id=w.venue_order_id,
-            reduce_only=w.order.reduce_only,
-            reference_price=w.order.reference_price,
-            timestamp=w.order.created_at,
-            filled_size=w.filled,
-            avg_fill_price=w.filled_cost / w.filled if w.filled > 0 else 0.0,
-            status=status,
-        )
+        average = w.filled_cost / w.filled if w.filled > 0 else 0.0
+        return answered(w.order, w.venue_order_id, status, w.filled, average)
 
     def working_size(self, client_order_id: str) -> tuple[float, float] | None:
         """``(filled, remaining)`` of a working order, None when it is not working."""

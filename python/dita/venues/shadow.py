@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, signed
+from dita.venues._events import OrderEvents, answered, signed
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
 
@@ -114,23 +114,7 @@ class ShadowVenue:
     ) -> None:
         if not order.client_order_id:
             return
-        self._outcomes[order.client_order_id] = VenueOrder(
-            order.client_order_id,
-            order.slot_id,
-            order.trade_id,
-            order.asset,
-            order.side,
-            order.order_type,
-            order.price,
-            order.size,
-            venue_order_id=venue_order_id,
-            reduce_only=order.reduce_only,
-            reference_price=order.reference_price,
-            timestamp=order.created_at,
-            filled_size=filled,
-            avg_fill_price=price,
-            status=status,
-        )
+        self._outcomes[order.client_order_id] = answered(order, venue_order_id, status, filled, price)
         self._outcomes.move_to_end(order.client_order_id)
         if len(self._outcomes) > ORDER_MEMORY:
             self._outcomes.popitem(last=False)
