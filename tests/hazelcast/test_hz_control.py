@@ -522,6 +522,21 @@ def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
         kernel.close()
 
 
+def _paper_run(hz_member: HazelcastMember, kernel_id: str, tmp_path: Any) -> dict[str, Any]:
+    """`dita paper` over the sample into the member's cluster: the state file it leaves."""
+    from dita.cli import app
+
+    paper = [
+        "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
+        "--state-dir", str(tmp_path), "--kernel-id", kernel_id,
+        "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name,
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, paper)
+    assert result.exit_code == 0, result.stderr
+    state: dict[str, Any] = json.loads((tmp_path / f"{kernel_id}.json").read_text())
+    return state
+
+
 def test_a_paper_run_attached_to_the_cluster_obeys_its_control_plane(
     hz_member: HazelcastMember, kernel_id: str, tmp_path: Any
 ) -> None:
@@ -534,16 +549,7 @@ def test_a_paper_run_attached_to_the_cluster_obeys_its_control_plane(
         plane.set(kernel_id, mode="HALTED")
     finally:
         plane.close()
-    paper = [
-        "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
-        "--state-dir", str(tmp_path), "--kernel-id", kernel_id,
-        "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name,
-    ]  # fmt: skip
-    from dita.cli import app
-
-    result = CliRunner().invoke(app, paper)
-    assert result.exit_code == 0, result.stderr
-    state = json.loads((tmp_path / f"{kernel_id}.json").read_text())
+    state = _paper_run(hz_member, kernel_id, tmp_path)
     assert state["control"]["mode"] == "HALTED"
     assert state["control"]["source"] == f"hazelcast:{kernel_id}"
     assert state["fills"] == [] and state["account"]["open_positions"] == 0
@@ -552,16 +558,7 @@ def test_a_paper_run_attached_to_the_cluster_obeys_its_control_plane(
 def test_a_paper_run_keeps_its_paper_label_when_the_cluster_sets_no_mode(
     hz_member: HazelcastMember, kernel_id: str, tmp_path: Any
 ) -> None:
-    paper = [
-        "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
-        "--state-dir", str(tmp_path), "--kernel-id", kernel_id,
-        "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name,
-    ]  # fmt: skip
-    from dita.cli import app
-
-    result = CliRunner().invoke(app, paper)
-    assert result.exit_code == 0, result.stderr
-    state = json.loads((tmp_path / f"{kernel_id}.json").read_text())
+    state = _paper_run(hz_member, kernel_id, tmp_path)
     assert state["control"]["mode"] == "PAPER" and state["control"]["source"] == "dita-paper"
     assert state["fills"]
 
