@@ -38,24 +38,34 @@ def test_new_journal_creates_every_table_at_the_latest_version(journal: ClickHou
         assert engine[1].startswith("kernel_id") and engine[1].endswith("seq, sub")
 
 
-def test_migrates_a_version_1_journal_keeping_its_rows(tmp_path: Path) -> None:
+def _journal_at(tmp_path: Path, version: int, table: str, insert: str) -> tuple[str, list[str]]:
+    """A chDB journal migrated up to ``version`` only, holding the row ``insert`` writes: its
+    DSN and the columns ``table`` has at that version."""
     dsn = f"chdb://{tmp_path / 'old'}"
     target = parse_dsn(dsn)
     assert target.path is not None
     target.path.mkdir(parents=True)
     client = target.connect()
     try:
-        assert schema.migrate(client, "dita", target=1) == [1]
-        assert schema.current_version(client, "dita") == 1
-        # A row written by a version-1 journal: no ingested_at column exists yet.
-        client.command(
-            "INSERT INTO dita.transitions VALUES ('old-kernel', 7, 0, '2026-01-02 10:41:07.250000', "
-            "'T-old', 3, 'ENTRY_WORKING', 'POSITION_OPEN', 'FILL', '', 'ev-7', '{}')"
-        )
-        columns = [r[0] for r in client.query("DESCRIBE TABLE dita.transitions").result_rows]
-        assert "ingested_at" not in columns
+        assert schema.migrate(client, "dita", target=version) == list(range(1, version + 1))
+        assert schema.current_version(client, "dita") == version
+        client.command(insert)
+        columns = [r[0] for r in client.query(f"DESCRIBE TABLE dita.{table}").result_rows]
     finally:
         client.close()
+    return dsn, columns
+
+
+def test_migrates_a_version_1_journal_keeping_its_rows(tmp_path: Path) -> None:
+    # A row written by a version-1 journal: no ingested_at column exists yet.
+    dsn, columns = _journal_at(
+        tmp_path,
+        1,
+        "transitions",
+        "INSERT INTO dita.transitions VALUES ('old-kernel', 7, 0, '2026-01-02 10:41:07.250000', "
+        "'T-old', 3, 'ENTRY_WORKING', 'POSITION_OPEN', 'FILL', '', 'ev-7', '{}')",
+    )
+    assert "ingested_at" not in columns
 
     with ClickHouseJournal(dsn) as journal:
         assert _versions(journal) == ALL_VERSIONS
@@ -86,31 +96,30 @@ def _described(journal: ClickHouseJournal, table: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in journal.query(f"DESCRIBE TABLE {table}").rows]
 
 
+def _migrated_as_new(journal: ClickHouseJournal, table: str) -> list[tuple[str, str]]:
+    """Checks ``journal`` is at the latest version with ``table``'s columns where a journal
+    made at that version has them (before ``ingested_at``); returns them as described."""
+    assert _versions(journal) == ALL_VERSIONS
+    cols = list(schema.TABLE_COLUMNS[table])
+    described = _described(journal, table)
+    assert described[: len(cols)] == cols and described[len(cols)][0] == "ingested_at"
+    return described
+
+
 def test_migrates_a_version_4_journal_to_record_refused_account_events(tmp_path: Path) -> None:
-    dsn = f"chdb://{tmp_path / 'old'}"
-    target = parse_dsn(dsn)
-    assert target.path is not None
-    target.path.mkdir(parents=True)
-    client = target.connect()
-    try:
-        assert schema.migrate(client, "dita", target=4) == [1, 2, 3, 4]
-        columns = [r[0] for r in client.query("DESCRIBE TABLE dita.account_events").result_rows]
-        assert "accepted" not in columns and "diagnostic_code" not in columns
-        # A settlement a version-4 journal stored: it only ever stored accepted ones.
-        client.command(
-            "INSERT INTO dita.account_events (kernel_id, seq, sub, ts, event_id, kind, asset, amount, fee, "
-            "fill_id, k_capital, reconcile_status, reconcile_delta) VALUES ('old-kernel', 7, 0, "
-            "'2026-01-02 10:41:07', 'settle-f1', 'FILL_SETTLED', '', 0, 0.5, 'f1', 100, 'OK', 0)"
-        )
-    finally:
-        client.close()
+    # A settlement a version-4 journal stored: it only ever stored accepted ones.
+    dsn, columns = _journal_at(
+        tmp_path,
+        4,
+        "account_events",
+        "INSERT INTO dita.account_events (kernel_id, seq, sub, ts, event_id, kind, asset, amount, fee, "
+        "fill_id, k_capital, reconcile_status, reconcile_delta) VALUES ('old-kernel', 7, 0, "
+        "'2026-01-02 10:41:07', 'settle-f1', 'FILL_SETTLED', '', 0, 0.5, 'f1', 100, 'OK', 0)",
+    )
+    assert "accepted" not in columns and "diagnostic_code" not in columns
 
     with ClickHouseJournal(dsn, max_delay=0.02) as journal:
-        assert _versions(journal) == ALL_VERSIONS
-        # The same columns in the same places as a journal made at the latest version.
-        cols = list(schema.TABLE_COLUMNS["account_events"])
-        described = _described(journal, "account_events")
-        assert described[: len(cols)] == cols and described[len(cols)][0] == "ingested_at"
+        described = _migrated_as_new(journal, "account_events")
         kernel = ExecutionKernel(max_slots=1, journal=journal, kernel_id="new-kernel")
         out = kernel.on_account_event(AccountEvent("settle-f2", "FILL_SETTLED", fill_id="f2", fee=0.5))
         assert not out.accepted
@@ -130,29 +139,19 @@ def test_migrates_a_version_4_journal_to_record_refused_account_events(tmp_path:
 
 
 def test_migrates_a_version_5_journal_to_record_intent_metadata(tmp_path: Path) -> None:
-    dsn = f"chdb://{tmp_path / 'old'}"
-    target = parse_dsn(dsn)
-    assert target.path is not None
-    target.path.mkdir(parents=True)
-    client = target.connect()
-    try:
-        assert schema.migrate(client, "dita", target=5) == [1, 2, 3, 4, 5]
-        columns = [r[0] for r in client.query("DESCRIBE TABLE dita.intents").result_rows]
-        assert "metadata" not in columns
-        client.command(
-            "INSERT INTO dita.intents (kernel_id, seq, sub, ts, intent_id, trade_id, slot_id, asset, side, "
-            "action, order_type, reference_price, target_size, limit_price, leverage, reason, accepted, "
-            "diagnostic_code, severity, details) VALUES ('old-kernel', 3, 0, '2026-01-02 10:41:07', 'i-old', "
-            "'t-old', 0, 'BTCUSDT', 'LONG', 'ENTER', 'MARKET', 100, 1, 0, 1, '', true, 'OK', 'INFO', '{}')"
-        )
-    finally:
-        client.close()
+    dsn, columns = _journal_at(
+        tmp_path,
+        5,
+        "intents",
+        "INSERT INTO dita.intents (kernel_id, seq, sub, ts, intent_id, trade_id, slot_id, asset, side, "
+        "action, order_type, reference_price, target_size, limit_price, leverage, reason, accepted, "
+        "diagnostic_code, severity, details) VALUES ('old-kernel', 3, 0, '2026-01-02 10:41:07', 'i-old', "
+        "'t-old', 0, 'BTCUSDT', 'LONG', 'ENTER', 'MARKET', 100, 1, 0, 1, '', true, 'OK', 'INFO', '{}')",
+    )
+    assert "metadata" not in columns
 
     with ClickHouseJournal(dsn, max_delay=0.02) as journal:
-        assert _versions(journal) == ALL_VERSIONS
-        cols = list(schema.TABLE_COLUMNS["intents"])
-        described = _described(journal, "intents")
-        assert described[: len(cols)] == cols and described[len(cols)][0] == "ingested_at"
+        _migrated_as_new(journal, "intents")
         kernel = ExecutionKernel(max_slots=1, journal=journal, kernel_id="new-kernel")
         out = kernel.process_intent(
             KernelIntent(
