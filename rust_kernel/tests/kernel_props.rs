@@ -1041,11 +1041,18 @@ fn a_size_below_the_kernels_smallest_is_invalid_not_below_the_venues_floor_from_
     // 1e-10 is below the smallest size the kernel trades (1e-9): it was refused as
     // BELOW_MIN_NOTIONAL "below floor", with a minimum quantity and notional of 0 in its
     // details, sending the user to a venue floor that does not exist.
-    let field = |out: &KernelOutcome| {
-        out.details
-            .iter()
-            .find(|(f, _)| *f == "field")
-            .map(|(_, v)| format!("{v:?}"))
+    // Refused as the intent's fault naming target_size from rules 8 on, as the venue's
+    // floor before.
+    let refused_as = |out: &KernelOutcome, rules: u16| {
+        assert!(!out.accepted);
+        if rules >= 8 {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+            let field = out.details.iter().find(|(f, _)| *f == "field");
+            let field = field.map(|(_, v)| format!("{v:?}"));
+            assert!(field.unwrap().contains("target_size"), "{:?}", out.details);
+        } else {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+        }
     };
     for rules in [7, dita_kernel::error::RULES] {
         let mut h = Harness::new(MockConfig::default());
@@ -1058,32 +1065,12 @@ fn a_size_below_the_kernels_smallest_is_invalid_not_below_the_venues_floor_from_
             1e-10,
         );
         let out = replaying(rules, || h.intent(enter));
-        assert!(!out.accepted);
-        if rules >= 8 {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
-            assert!(
-                field(&out).unwrap().contains("target_size"),
-                "{:?}",
-                out.details
-            );
-        } else {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-        }
+        refused_as(&out, rules);
         let enter = intent(2, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
         assert!(h.intent(enter).accepted, "the refusal changed nothing");
         let exit = intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 100.0, 1e-10);
         let out = replaying(rules, || h.intent(exit));
-        assert!(!out.accepted);
-        if rules >= 8 {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
-            assert!(
-                field(&out).unwrap().contains("target_size"),
-                "{:?}",
-                out.details
-            );
-        } else {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-        }
+        refused_as(&out, rules);
         assert_eq!(h.k.slot(0).unwrap().size, 1.0);
     }
     // Rounded to nothing by the venue's lot, it is the venue's floor, as before.
