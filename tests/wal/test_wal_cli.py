@@ -8,6 +8,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -123,14 +124,20 @@ def test_verify_reports_tampering_with_its_position(
         assert f"{segment.name} at byte offset {frames[4][0]}" in out
 
 
-def test_expect_head_catches_a_tail_cut_at_a_record_boundary(tmp_path: Path) -> None:
+def _audited_log(tmp_path: Path) -> dict[str, Any]:
+    """A log of ten steps of the workload, closed: its audit report (``--json``)."""
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     for _ in run(kernel, seed=2, steps=10):
         pass
     kernel.close()
     del kernel
     _, out = _verify(tmp_path, "--json")
-    head = json.loads(out)["head_hash"]
+    report: dict[str, Any] = json.loads(out)
+    return report
+
+
+def test_expect_head_catches_a_tail_cut_at_a_record_boundary(tmp_path: Path) -> None:
+    head = _audited_log(tmp_path)["head_hash"]
     segment = _segment(tmp_path)
     data = segment.read_bytes()
     segment.write_bytes(data[: _frames(data)[-1][0]])
@@ -143,13 +150,7 @@ def test_expect_head_catches_a_tail_cut_at_a_record_boundary(tmp_path: Path) -> 
 def test_expect_head_passes_a_log_that_grew_since_the_head_was_recorded(tmp_path: Path) -> None:
     """Before: the audit failed a log that merely went on after the recorded head, saying
     records were removed from the end or the log was rewritten."""
-    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
-    for _ in run(kernel, seed=2, steps=10):
-        pass
-    kernel.close()
-    del kernel
-    _, out = _verify(tmp_path, "--json")
-    earlier = json.loads(out)
+    earlier = _audited_log(tmp_path)
     again = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     again.mark_price("BTC", 101.0, timestamp=1_700_000_100.0)
     again.close()
