@@ -130,13 +130,13 @@ def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, Flo
     return dd, frac
 
 
-def longest_drawdown(ts: FloatArray, equity: FloatArray, balance: float) -> float:
-    """The longest time under water, in seconds: from the bar that set a peak (the first bar,
-    for the balance) to the first bar back at or above it, or to the last bar when none is."""
-    n = len(equity)
+def longest_drawdown(ts: FloatArray, dd: FloatArray) -> float:
+    """The longest time under water, in seconds, from the drawdown at each bar (``dd``, of
+    ``drawdown_series``): from the bar that set a peak (the first bar, for the balance) to the
+    first bar back at or above it, or to the last bar when none is."""
+    n = len(ts)
     if n == 0:
         return 0.0
-    dd, _ = drawdown_series(equity, balance)
     under = np.concatenate(([0], (dd > 0).astype(np.int8), [0]))
     edges = np.diff(under)
     starts = np.flatnonzero(edges == 1)  # the first bar of each spell under water
@@ -243,7 +243,7 @@ def compute_metrics(
         profit_factor=gross_profit / -gross_loss if gross_loss < 0 else None,
         max_drawdown=max_dd,
         max_drawdown_pct=max_dd_pct,
-        max_drawdown_days=longest_drawdown(ts, equity, balance) / DAY,
+        max_drawdown_days=longest_drawdown(ts, dd) / DAY,
         sharpe=sharpe,
         sortino=sortino,
         cagr=cagr,
