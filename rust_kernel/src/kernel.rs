@@ -347,7 +347,7 @@ impl EndedOrders {
         }
         let k = self.by_key.get(&(sid, is_entry, false))?;
         let due = k.final_filled? - k.order.filled_size;
-        (due > QTY_EPS.max(k.order.size * 1e-9)).then_some(due)
+        (due > size_tolerance(k.order.size)).then_some(due)
     }
 
     fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
@@ -451,7 +451,7 @@ impl Covered {
         }
         let per_fill = ev.size > 0.0 && !is_reconciliation(ev);
         let from = if per_fill { to - ev.size } else { 0.0 };
-        if from < -QTY_EPS.max(to * 1e-9) {
+        if from < -size_tolerance(to) {
             return None;
         }
         let from = from.max(0.0);
@@ -462,7 +462,7 @@ impl Covered {
             .sum();
         let free = (to - from - taken).max(0.0);
         // A fill nothing covered books its own size, not the difference of two totals.
-        let free = if per_fill && (free - ev.size).abs() <= QTY_EPS.max(to * 1e-9) {
+        let free = if per_fill && (free - ev.size).abs() <= size_tolerance(to) {
             ev.size
         } else {
             free
@@ -471,7 +471,7 @@ impl Covered {
     }
 
     fn insert(&mut self, from: f64, to: f64) {
-        let eps = QTY_EPS.max(to * 1e-9);
+        let eps = size_tolerance(to);
         let (mut from, mut to) = (from, to);
         self.0.retain(|&(a, b)| {
             let apart = b < from - eps || a > to + eps;
@@ -525,9 +525,12 @@ struct Booked {
     fill_key: Id,
 }
 
-/// How close to its order's size a fill's running total completes the order.
-fn fill_tolerance(order_size: f64) -> f64 {
-    QTY_EPS.max(order_size * 1e-9)
+/// How close two quantities around `size` must be to count as equal (fills arrive as floats
+/// from venues): 1e-9 of it, at least [`QTY_EPS`]. A fill's running total this close to its
+/// order's size completes the order.
+#[inline(always)]
+fn size_tolerance(size: f64) -> f64 {
+    QTY_EPS.max(size * 1e-9)
 }
 
 /// The transition details of a fill.
@@ -2486,7 +2489,7 @@ impl Kernel {
         let left = order.size - order.filled_size;
         let snaps = rules() >= 8
             && left > QTY_EPS
-            && left - qty <= fill_tolerance(order.size)
+            && left - qty <= size_tolerance(order.size)
             && self.below_half_a_lot(&order.asset, left - qty);
         let qty = if snaps { left } else { qty };
         Ok((qty, total_key, placed.map(|(p, _)| p)))
@@ -2503,7 +2506,7 @@ impl Kernel {
             return None;
         }
         let upto = *self.ended.reconciled.get(&order.client_order_id)?;
-        let within = ev.filled_size <= upto + QTY_EPS.max(upto * 1e-9);
+        let within = ev.filled_size <= upto + size_tolerance(upto);
         (within && !is_reconciliation(ev)).then_some(upto)
     }
 
@@ -2763,7 +2766,7 @@ impl Kernel {
         };
         let rules = rules();
         let new_filled = order.filled_size + qty;
-        let complete = order.size - new_filled <= fill_tolerance(order.size);
+        let complete = order.size - new_filled <= size_tolerance(order.size);
         let trigger = if complete {
             Trigger::Fill
         } else {
@@ -2826,7 +2829,7 @@ impl Kernel {
         self.after_fill(sid, &order, working, total_key);
         let (trade_id, stage) = (self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state);
         let (mut severity, mut details) = (KernelSeverity::Info, Vec::new());
-        if ev.size > 0.0 && ev.filled_size > new_filled + QTY_EPS.max(order.size * 1e-9) {
+        if ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(order.size) {
             // The venue counts more filled than the kernel has been told of: a fill is missing
             // (or still on its way). Applied as given, and said loudly.
             severity = KernelSeverity::Warning;
@@ -2958,7 +2961,7 @@ impl Kernel {
         }
         let new_filled = order.filled_size + qty;
         if let Some(total) = kept.final_filled {
-            let tol = QTY_EPS.max(total * 1e-9);
+            let tol = size_tolerance(total);
             if ev.filled_size > total + tol && !is_reconciliation(ev) {
                 // The fill's own running total contradicts the end: it must not fill the gap
                 // the end left for the fills it counted (they would then read as resends).
@@ -3006,7 +3009,7 @@ impl Kernel {
         };
         let why_not = if slot.trade_id != order.trade_id {
             Some("fill for an order that ended; the slot has taken another trade since; reconcile with the venue")
-        } else if !order.is_entry && qty > slot.size + QTY_EPS.max(slot.size * 1e-9) {
+        } else if !order.is_entry && qty > slot.size + size_tolerance(slot.size) {
             Some("exit fill for an order that ended, larger than the position; reconcile with the venue")
         } else if next_stage(slot.fsm_state, Trigger::LateFill, ctx).is_none()
             || (!order.is_entry && slot.fsm_state != TradeStage::PositionOpen)
@@ -3046,7 +3049,7 @@ impl Kernel {
             };
         }
         let booked = self.book_fill(ev, sid, &order, qty);
-        let complete = order.size - new_filled <= fill_tolerance(order.size);
+        let complete = order.size - new_filled <= size_tolerance(order.size);
         let leg_done = {
             let kept = self.ended.get_mut(key).expect("kept orders are indexed");
             let o = &mut kept.order;
@@ -3282,7 +3285,7 @@ impl Kernel {
             let learned_or_own = learned || !order.venue_order_id.is_empty();
             // The venue's filled size at the end bounds late fills, unless it says less than
             // the kernel booked from the venue's own fills: then it is no bound, and said.
-            let tol = QTY_EPS.max(order.size * 1e-9);
+            let tol = size_tolerance(order.size);
             let short = ev.filled_size > 0.0 && ev.filled_size < order.filled_size - tol;
             // More than the order's size cannot have filled: the bound is the size.
             let over = ev.filled_size > order.size + tol;
@@ -3330,7 +3333,7 @@ impl Kernel {
         } else {
             slot.active_exit_order = None;
         }
-        if ev.filled_size > order.filled_size + QTY_EPS.max(order.size * 1e-9) {
+        if ev.filled_size > order.filled_size + size_tolerance(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
             // position is off until the missing fill comes. Under rules 2 it is applied when
             // it comes (`apply_late_fill`); before, it was refused, which left the position
@@ -4239,9 +4242,7 @@ fn check_loaded_slot(
             "must not be below the slot's size",
         ));
     }
-    if s.active_entry_order.is_some()
-        && (s.initial_size - s.size).abs() > QTY_EPS.max(s.size * 1e-9)
-    {
+    if s.active_entry_order.is_some() && (s.initial_size - s.size).abs() > size_tolerance(s.size) {
         // While its entry works a trade has exited nothing: all it holds is what it entered.
         return Err(KernelError::invalid(
             &field("initial_size"),
@@ -4368,7 +4369,7 @@ fn check_loaded_slot(
                 "a working order has not ended",
             ));
         }
-        if o.is_entry && (o.filled_size - s.size).abs() > QTY_EPS.max(s.size * 1e-9) {
+        if o.is_entry && (o.filled_size - s.size).abs() > size_tolerance(s.size) {
             // While its entry works, all a trade holds is what that entry filled.
             return Err(KernelError::invalid(
                 &field("filled_size"),
