@@ -2385,10 +2385,7 @@ impl Kernel {
     /// Whether `diff` is less than half a lot of `asset` (any `diff` when no lot is set): off
     /// the lot grid by less, a size is float noise; by a whole lot, it is what the venue did.
     fn below_half_a_lot(&self, asset: &str, diff: f64) -> bool {
-        let lot = match self.market_limits.get(asset) {
-            Some(m) => m.lot_step,
-            None => self.fees.config.lot_step,
-        };
+        let lot = self.limits_for(asset).lot_step;
         lot <= 0.0 || diff.abs() < lot / 2.0
     }
 
