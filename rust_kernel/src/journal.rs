@@ -137,12 +137,13 @@ pub const VENUE_EVENT_COLUMNS: &[&str] = &[
     "metadata",
 ];
 
-/// An intent's metadata as the journal's JSON text; `{}` without a copy for none (most).
-fn intent_metadata(intent: &Intent) -> std::borrow::Cow<'static, str> {
-    if intent.metadata.is_empty() {
+/// Metadata (an intent's, a venue event's) as the journal's JSON text; `{}` without a copy
+/// for none (most).
+fn metadata_text(meta: &Metadata) -> std::borrow::Cow<'static, str> {
+    if meta.is_empty() {
         "{}".into()
     } else {
-        metadata_json(&intent.metadata).into()
+        metadata_json(meta).into()
     }
 }
 
@@ -1294,7 +1295,7 @@ impl Outbox {
                 .code(out.diagnostic_code.code())
                 .code(out.severity.code())
                 .details(&out.details)
-                .str(&intent_metadata(intent));
+                .str(&metadata_text(&intent.metadata));
         }
         self.record_transitions(out);
     }
@@ -1328,7 +1329,7 @@ impl Outbox {
 
     pub fn record_venue_event(&mut self, ev: &VenueEvent, out: &KernelOutcome) {
         if self.wants(Verbosity::Debug) {
-            let metadata = metadata_json(&ev.metadata);
+            let metadata = metadata_text(&ev.metadata);
             self.row(VENUE_EVENTS, out.seq)
                 .f64(ev.timestamp)
                 .str(&ev.event_id)
