@@ -611,3 +611,16 @@ def test_router_order_status_is_never_none_while_a_venue_that_may_hold_it_cannot
         router.order_status("somewhere")
     router.submit(make_order("on-mock", order_type="LIMIT", price=95.0))
     assert router.order_status("on-mock") is not None  # its venue is known: paper is not asked
+
+
+def test_the_orders_a_venue_keeps_for_order_status_are_its_newest() -> None:
+    from dita.venues._events import RecentOrders
+
+    kept: RecentOrders[int] = RecentOrders(2)
+    kept.put("a", 1)
+    kept.put("b", 2)
+    kept.put("a", 3)  # put again: the newest now
+    kept.put("c", 4)  # one over: the oldest, b, goes
+    assert (kept.get("a"), kept.get("b"), kept.get("c"), len(kept)) == (3, None, 4, 2)
+    with pytest.raises(ValueError, match="capacity must be positive, got 0"):
+        RecentOrders(0)

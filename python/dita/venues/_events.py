@@ -11,10 +11,11 @@ and were refused as duplicates, their fills lost.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Generic, TypeVar
 
 from dita._kernel import KernelEventKind, OrderSide, VenueEvent, VenueOrder, VenueOrderStatus
 
-__all__ = ["BoundedIdSet", "OrderEvents", "answered", "signed"]
+__all__ = ["BoundedIdSet", "OrderEvents", "RecentOrders", "answered", "signed"]
 
 
 def signed(side: OrderSide, size: float) -> float:
@@ -70,6 +71,32 @@ class BoundedIdSet:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+
+T = TypeVar("T")
+
+
+class RecentOrders(Generic[T]):
+    """What a venue keeps of the last ``capacity`` orders it put here, by client order id
+    (the oldest forgotten first), for ``order_status`` to answer after the order ended."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError(f"capacity must be positive, got {capacity!r}")
+        self._capacity = capacity
+        self._items: OrderedDict[str, T] = OrderedDict()
+
+    def put(self, client_order_id: str, item: T) -> None:
+        self._items[client_order_id] = item
+        self._items.move_to_end(client_order_id)
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def get(self, client_order_id: str) -> T | None:
+        return self._items.get(client_order_id)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class OrderEvents:

@@ -28,7 +28,6 @@ kernel; ``submit`` and ``cancel`` return their own events synchronously.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -38,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import is_real
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, answered
+from dita.venues._events import OrderEvents, RecentOrders, answered
 
 __all__ = ["PaperSettings", "PaperVenue"]
 
@@ -164,7 +163,7 @@ class PaperVenue:
         # Orders whose cancel is on its way (latency), in the order the cancels were asked.
         self._canceling: dict[str, _Working] = {}
         # Orders that ended here (filled, canceled, expired), newest last, for order_status.
-        self._ended: OrderedDict[str, tuple[_Working, VenueOrderStatus]] = OrderedDict()
+        self._ended: RecentOrders[tuple[_Working, VenueOrderStatus]] = RecentOrders(ENDED_MEMORY)
         self._positions: dict[str, float] = {}
         self._cash = s.starting_balance
         self._fees_paid = 0.0
@@ -301,9 +300,7 @@ class PaperVenue:
         per_asset = self._working.get(working.order.asset)
         if per_asset is not None:
             per_asset.pop(client_order_id, None)
-        self._ended[client_order_id] = (working, status)
-        if len(self._ended) > ENDED_MEMORY:
-            self._ended.popitem(last=False)
+        self._ended.put(client_order_id, (working, status))
 
     # -- market data ---------------------------------------------------------------------
 

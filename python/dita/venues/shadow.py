@@ -5,14 +5,13 @@ which is why the next step before live is the paper venue, not this one."""
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, answered, signed
+from dita.venues._events import OrderEvents, RecentOrders, answered, signed
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
 
@@ -52,7 +51,7 @@ class ShadowVenue:
         self._market_limits = dict(market_limits or {})
         self._positions: dict[str, float] = {}
         self._cash = self.settings.starting_balance
-        self._outcomes: OrderedDict[str, VenueOrder] = OrderedDict()
+        self._outcomes: RecentOrders[VenueOrder] = RecentOrders(ORDER_MEMORY)
         self.submitted = 0
 
     def _now(self, order: VenueOrder) -> float:
@@ -114,10 +113,7 @@ class ShadowVenue:
     ) -> None:
         if not order.client_order_id:
             return
-        self._outcomes[order.client_order_id] = answered(order, venue_order_id, status, filled, price)
-        self._outcomes.move_to_end(order.client_order_id)
-        if len(self._outcomes) > ORDER_MEMORY:
-            self._outcomes.popitem(last=False)
+        self._outcomes.put(order.client_order_id, answered(order, venue_order_id, status, filled, price))
 
     def order_status(self, client_order_id: str) -> VenueOrder | None:
         """The order as this venue answered it (FILLED in full, or REJECTED), among the last
