@@ -20,6 +20,7 @@ from dita import (
     MockVenueAdapter,
     TradeStage,
     VenueEvent,
+    VenueOrder,
 )
 
 D = KernelDiagnosticCode
@@ -323,6 +324,80 @@ def test_an_int_too_large_for_a_float_is_refused_naming_the_field_and_value(
     reason = "must be a finite number" if field == "timestamp" else "must be at most 1e15"
     with pytest.raises(ValueError, match=rf"^invalid {re.escape(field)}: 1000000000+\.\.\. \({reason}"):
         call(kernel)
+    assert state_of(kernel) == before and kernel.seq == seq
+
+
+BAD_TEXT = "x\ud800"  # a lone surrogate: a Python str no UTF-8 can hold
+ORDER: dict[str, Any] = {
+    "client_order_id": "c1",
+    "slot_id": 0,
+    "trade_id": "t1",
+    "asset": "BTCUSDT",
+    "side": "BUY",
+    "order_type": "LIMIT",
+    "price": 100.0,
+    "size": 1.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        *[
+            (f, lambda k, f=f: intent("ENTER", 0, **{f: BAD_TEXT}))
+            for f in ("intent_id", "trade_id", "asset", "reason")
+        ],
+        *[
+            (
+                f,
+                lambda k, f=f: VenueEvent(
+                    **({"event_id": "e", "trade_id": "t0", "slot_id": 0, "kind": "FILL"} | {f: BAD_TEXT})
+                ),
+            )
+            for f in (
+                "event_id",
+                "trade_id",
+                "venue_order_id",
+                "venue_client_id",
+                "asset",
+                "reason",
+                "fill_id",
+            )
+        ],
+        *[
+            (f, lambda k, f=f: AccountEvent(**({"event_id": "a", "kind": "FUNDING_FEE"} | {f: BAD_TEXT})))
+            for f in ("event_id", "asset", "fill_id")
+        ],
+        *[
+            (f, lambda k, f=f: VenueOrder(**(ORDER | {f: BAD_TEXT})))
+            for f in ("client_order_id", "trade_id", "asset", "venue_order_id")
+        ],
+        ("side", lambda k: intent("ENTER", 0, side=BAD_TEXT)),
+        ('metadata["k"]', lambda k: intent("ENTER", 0, metadata={"k": BAD_TEXT})),
+        ("metadata", lambda k: intent("ENTER", 0, metadata={BAD_TEXT: 1})),
+        ("name", lambda k: MockVenueAdapter(name=BAD_TEXT)),
+        ("client_order_id", lambda k: MockVenueAdapter().fill_open_order(BAD_TEXT)),
+        ("client_order_id", lambda k: MockVenueAdapter().order_status(BAD_TEXT)),
+        ("client_order_id", lambda k: MockVenueAdapter().forget_order(BAD_TEXT)),
+        ("asset", lambda k: k.mark_price(BAD_TEXT, 100.0)),
+        ("asset", lambda k: k.on_edge_update(BAD_TEXT, 1.0)),
+        ("asset", lambda k: k.set_market_limits(BAD_TEXT, {"lot_step": 0.001})),
+        ("asset", lambda k: k.market_limits(BAD_TEXT)),
+        ("source", lambda k: k.update_control(mode="HALTED", source=BAD_TEXT)),
+        ("kernel_id", lambda k: ExecutionKernel(max_slots=1, kernel_id=BAD_TEXT)),
+        ("slots[0].asset", lambda k: _slots_with(k, asset=BAD_TEXT)),
+    ],
+)
+def test_text_no_utf8_can_hold_is_refused_naming_the_field(
+    kernel: ExecutionKernel, field: str, call: Any
+) -> None:
+    """A lone surrogate raised a bare UnicodeEncodeError naming no field (and a slot's text
+    field was "expected str, got str")."""
+    kernel.process_intent(intent("ENTER", 0))
+    before, seq = state_of(kernel), kernel.seq
+    with pytest.raises(ValueError, match=rf"^invalid {re.escape(field)}: .*not valid UTF-8") as raised:
+        call(kernel)
+    assert not isinstance(raised.value, UnicodeError)
     assert state_of(kernel) == before and kernel.seq == seq
 
 

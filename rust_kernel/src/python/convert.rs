@@ -92,7 +92,7 @@ named_enum_py!(
 
 pub fn enum_arg<T: NamedEnum>(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<T> {
     if let Ok(s) = obj.cast::<PyString>() {
-        let text = s.to_str()?;
+        let text = utf8(s, field)?;
         return T::from_name(text).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "invalid {field}: unknown {} {:?}; expected one of {}",
@@ -413,12 +413,15 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
         ))
     })?;
     for (k, v) in dict.iter() {
-        let key: String = k.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "invalid {field}: keys must be str, got {}",
-                k.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        })?;
+        let key = match k.cast::<PyString>() {
+            Ok(k) => utf8(k, field)?.to_string(),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "invalid {field}: keys must be str, got {}",
+                    k.repr().map(|r| r.to_string()).unwrap_or_default()
+                )))
+            }
+        };
         let value = if v.is_none() {
             MetaValue::Null
         } else if let Ok(b) = v.cast::<PyBool>() {
@@ -432,7 +435,7 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
         } else if v.is_instance_of::<PyFloat>() {
             MetaValue::Float(v.extract::<f64>()?)
         } else if let Ok(s) = v.cast::<PyString>() {
-            MetaValue::Str(s.to_str()?.to_string())
+            MetaValue::Str(utf8(s, format_args!("{field}[{key:?}]"))?.to_string())
         } else {
             return Err(PyTypeError::new_err(format!(
                 "invalid {field}[{key:?}]: values must be str, int, float, bool or None, got {}",
@@ -491,11 +494,58 @@ pub fn details_to_py<'py>(
     Ok(d)
 }
 
-pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
-    obj.extract::<String>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "invalid {field}: expected str, got {}",
-            type_name(obj)
+/// `s` as UTF-8, or a ValueError naming `field` and the value when it holds what UTF-8
+/// cannot: a lone surrogate, which PyO3 alone raises as a UnicodeEncodeError naming nothing.
+pub fn utf8<'a>(s: &'a Bound<'_, PyString>, field: impl std::fmt::Display) -> PyResult<&'a str> {
+    s.to_str().map_err(|_| {
+        // The repr escapes the surrogate, so it shows the value as the caller wrote it.
+        let repr = s.repr().map(|r| r.to_string()).unwrap_or_default();
+        let shown = match repr.char_indices().nth(60) {
+            Some((at, _)) => format!("{}...", &repr[..at]),
+            None => repr,
+        };
+        PyValueError::new_err(format!(
+            "invalid {field}: {shown} is not valid UTF-8 (it holds a lone surrogate)"
         ))
     })
 }
+
+pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
+    match obj.cast::<PyString>() {
+        Ok(s) => utf8(s, field).map(str::to_string),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "invalid {field}: expected str, got {}",
+            type_name(obj)
+        ))),
+    }
+}
+
+/// A text argument of an input, borrowed, checked as [`text`] and [`utf8`] check it; for a
+/// `from_py_with` extractor, whose TypeError PyO3 begins with "argument '<field>': ".
+fn text_ref<'a>(obj: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("expected str, got {}", type_name(obj))))?;
+    text(utf8(s, field)?, field)
+}
+
+fn id_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
+    text_ref(obj, field).map(id)
+}
+
+fn text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
+    text_ref(obj, field).map(str::to_string)
+}
+
+// Text arguments, named on error (see `str_ref`): ids, assets and names.
+named_extractors!(ident -> crate::types::Id = id_arg(
+    intent_id,
+    trade_id,
+    asset,
+    event_id,
+    venue_order_id,
+    venue_client_id,
+    fill_id,
+    client_order_id,
+));
+named_extractors!(words -> String = text_arg(reason, source, name));

@@ -1,8 +1,9 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
-use super::convert::{count, opt_real, real, seed_arg};
+use super::convert::{count, ident, opt_real, real, seed_arg, words};
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
+use crate::types::Id;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -25,7 +26,8 @@ pub fn events_to_py(
 impl PyMockVenue {
     #[new]
     #[pyo3(signature = (*, seed=0, fill_rate=1.0, reject_rate=0.0, partial_fill_rate=0.0, partial_fill_ratio=0.5,
-        rate_limit_rate=0.0, retry_after=1.0, latency_ms=0.0, name="mock"))]
+        rate_limit_rate=0.0, retry_after=1.0, latency_ms=0.0, name="mock".to_string()),
+        text_signature = "(*, seed=0, fill_rate=1.0, reject_rate=0.0, partial_fill_rate=0.0, partial_fill_ratio=0.5, rate_limit_rate=0.0, retry_after=1.0, latency_ms=0.0, name=\"mock\")")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = seed_arg)] seed: u64,
@@ -36,7 +38,7 @@ impl PyMockVenue {
         #[pyo3(from_py_with = real::rate_limit_rate)] rate_limit_rate: f64,
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
         #[pyo3(from_py_with = real::latency_ms)] latency_ms: f64,
-        name: &str,
+        #[pyo3(from_py_with = words::name)] name: String,
     ) -> PyResult<Self> {
         let config = MockConfig {
             seed,
@@ -47,7 +49,7 @@ impl PyMockVenue {
             rate_limit_rate,
             retry_after,
             latency_ms,
-            name: name.to_string(),
+            name,
         };
         Ok(PyMockVenue {
             inner: MockVenue::new(config)?,
@@ -84,10 +86,10 @@ impl PyMockVenue {
     fn fill_open_order(
         &mut self,
         py: Python<'_>,
-        client_order_id: &str,
+        #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
         #[pyo3(from_py_with = opt_real::price)] price: Option<f64>,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        events_to_py(py, self.inner.fill_open_order(client_order_id, price)?)
+        events_to_py(py, self.inner.fill_open_order(&client_order_id, price)?)
     }
 
     /// The venue's view of an order, open or recently ended (filled, canceled); None if the
@@ -95,10 +97,10 @@ impl PyMockVenue {
     fn order_status(
         &self,
         py: Python<'_>,
-        client_order_id: &str,
+        #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
     ) -> PyResult<Option<Py<PyVenueOrder>>> {
         self.inner
-            .order_status(client_order_id)
+            .order_status(&client_order_id)
             .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
             .transpose()
     }
@@ -109,8 +111,11 @@ impl PyMockVenue {
         self.inner.resume(seq);
     }
 
-    fn forget_order(&mut self, client_order_id: &str) -> bool {
-        self.inner.forget_order(client_order_id)
+    fn forget_order(
+        &mut self,
+        #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
+    ) -> bool {
+        self.inner.forget_order(&client_order_id)
     }
 
     fn open_orders(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {

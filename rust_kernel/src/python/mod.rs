@@ -94,7 +94,7 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     } else if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
         Ok(ConfigValue::Num(float_arg(v, field)?))
     } else if let Ok(s) = v.cast::<PyString>() {
-        Ok(ConfigValue::Text(s.to_str()?.to_string()))
+        Ok(ConfigValue::Text(utf8(s, field)?.to_string()))
     } else {
         Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, str, bool or None, got {}",
@@ -699,18 +699,17 @@ impl PyKernel {
     #[pyo3(signature = (asset, price, timestamp=None))]
     fn mark_price(
         slf: &Bound<'_, Self>,
-        asset: &str,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
         price: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<usize> {
-        let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
         let price = float_arg(price, "price")?;
         this.wal_guard()?;
         let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
-        let n = this.core.mark_price(asset, price, ts)?;
+        let n = this.core.mark_price(&asset, price, ts)?;
         this.wal_record(seq, || KernelInput::MarkPrice {
-            asset: id(asset),
+            asset: asset.clone(),
             price,
             ts,
         })?;
@@ -722,18 +721,17 @@ impl PyKernel {
     #[pyo3(signature = (asset, edge_bps, timestamp=None))]
     fn on_edge_update(
         slf: &Bound<'_, Self>,
-        asset: &str,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
         edge_bps: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<PyOutcome> {
-        let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
         let edge = float_arg(edge_bps, "edge_bps")?;
         this.wal_guard()?;
         let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
-        let out = this.core.on_edge_update(asset, edge, ts)?;
+        let out = this.core.on_edge_update(&asset, edge, ts)?;
         this.wal_record(seq, || KernelInput::EdgeUpdate {
-            asset: id(asset),
+            asset: asset.clone(),
             edge_bps: edge,
             ts,
         })?;
@@ -866,17 +864,16 @@ impl PyKernel {
     /// Per-asset precision and floors from the venue: lot_step, tick_size, min_qty, min_notional.
     fn set_market_limits(
         slf: &Bound<'_, Self>,
-        asset: &str,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
         limits: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let asset = text(asset, "asset")?;
         let mut this = wait_mut(slf)?;
         let fields = number_fields(limits, "market limits")?;
         this.wal_guard()?;
         let seq = this.core.seq();
-        this.core.set_market_limits(asset, &fields)?;
+        this.core.set_market_limits(&asset, &fields)?;
         this.wal_record(seq, || KernelInput::MarketLimits {
-            asset: id(asset),
+            asset: asset.clone(),
             fields,
         })
     }
@@ -884,10 +881,10 @@ impl PyKernel {
     fn market_limits<'py>(
         slf: &Bound<'_, Self>,
         py: Python<'py>,
-        asset: &str,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let this = wait_ref(slf)?;
-        let Some(m) = this.core.market_limits(asset) else {
+        let Some(m) = this.core.market_limits(&asset) else {
             return Ok(None);
         };
         let d = PyDict::new(py);
@@ -967,18 +964,20 @@ impl PyKernel {
         Ok(d)
     }
 
-    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local"))]
+    // `text_signature`: the defaults as Python shows them; `source`'s default in `signature` is
+    // a Rust value, which it would show as "...".
+    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string()),
+        text_signature = "($self, mode=None, verbosity=None, debug_clickhouse_enabled=None, source=\"local\")")]
     fn update_control<'py>(
         &mut self,
         py: Python<'py>,
         mode: Option<&Bound<'_, PyAny>>,
         verbosity: Option<&Bound<'_, PyAny>>,
         debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
-        source: &str,
+        #[pyo3(from_py_with = words::source)] source: String,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
         let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
-        let source = text(source, "source")?;
         let debug = match debug_clickhouse_enabled {
             None => None,
             Some(v) if v.is_none() => None,
@@ -995,12 +994,13 @@ impl PyKernel {
         };
         self.wal_guard()?;
         let (seq, ts) = (self.core.seq(), now());
-        self.core.update_control(mode, verbosity, debug, source, ts);
+        self.core
+            .update_control(mode, verbosity, debug, &source, ts);
         self.wal_record(seq, || KernelInput::Control {
             mode,
             verbosity,
             debug,
-            source: source.to_string(),
+            source: source.clone(),
             ts,
         })?;
         self.control_dict(py)

@@ -72,15 +72,18 @@ pub struct PyIntent {
 #[pymethods]
 impl PyIntent {
     #[new]
+    // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
+    // `signature` are Rust values, which it would show as "...".
     #[pyo3(signature = (intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size,
-        leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason="",
-        metadata=None, timestamp=None))]
+        leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=String::new(),
+        metadata=None, timestamp=None),
+        text_signature = "(intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size, leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=\"\", metadata=None, timestamp=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        intent_id: &str,
-        trade_id: &str,
+        #[pyo3(from_py_with = ident::intent_id)] intent_id: Id,
+        #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
-        asset: &str,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
         side: &Bound<'_, PyAny>,
         action: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = real::reference_price)] reference_price: f64,
@@ -89,16 +92,16 @@ impl PyIntent {
         #[pyo3(from_py_with = opt_real_list::exit_leg_ratios)] exit_leg_ratios: Option<Vec<f64>>,
         order_type: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = real::limit_price)] limit_price: f64,
-        reason: &str,
+        #[pyo3(from_py_with = words::reason)] reason: String,
         metadata: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<Self> {
         Ok(PyIntent {
             inner: Intent {
-                intent_id: id(text(intent_id, "intent_id")?),
-                trade_id: id(text(trade_id, "trade_id")?),
+                intent_id,
+                trade_id,
                 slot_id,
-                asset: id(text(asset, "asset")?),
+                asset,
                 side: enum_arg(side, "side")?,
                 action: enum_arg(action, "action")?,
                 reference_price,
@@ -110,7 +113,7 @@ impl PyIntent {
                 )?,
                 order_type: opt_enum_arg(order_type, "order_type")?.unwrap_or(OrderType::Market),
                 limit_price,
-                reason: text(reason, "reason")?.to_string(),
+                reason,
                 metadata: metadata_arg(metadata, "metadata")?,
                 timestamp: time_or_now(timestamp),
             },
@@ -218,51 +221,54 @@ pub struct PyVenueEvent {
 #[pymethods]
 impl PyVenueEvent {
     #[new]
-    #[pyo3(signature = (event_id, trade_id, slot_id, kind, status=None, venue_order_id="", venue_client_id="",
-        side=None, asset="", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason="",
-        metadata=None, timestamp=None, *, fill_id="", fee=None, retry_after=0.0))]
+    // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
+    // `signature` are Rust values, which it would show as "...".
+    #[pyo3(signature = (event_id, trade_id, slot_id, kind, status=None, venue_order_id=Id::default(), venue_client_id=Id::default(),
+        side=None, asset=Id::default(), price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=String::new(),
+        metadata=None, timestamp=None, *, fill_id=Id::default(), fee=None, retry_after=0.0),
+        text_signature = "(event_id, trade_id, slot_id, kind, status=None, venue_order_id=\"\", venue_client_id=\"\", side=None, asset=\"\", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=\"\", metadata=None, timestamp=None, *, fill_id=\"\", fee=None, retry_after=0.0)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        event_id: &str,
-        trade_id: &str,
+        #[pyo3(from_py_with = ident::event_id)] event_id: Id,
+        #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         kind: &Bound<'_, PyAny>,
         status: Option<&Bound<'_, PyAny>>,
-        venue_order_id: &str,
-        venue_client_id: &str,
+        #[pyo3(from_py_with = ident::venue_order_id)] venue_order_id: Id,
+        #[pyo3(from_py_with = ident::venue_client_id)] venue_client_id: Id,
         side: Option<&Bound<'_, PyAny>>,
-        asset: &str,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
         #[pyo3(from_py_with = real::price)] price: f64,
         #[pyo3(from_py_with = real::size)] size: f64,
         #[pyo3(from_py_with = real::filled_size)] filled_size: f64,
         #[pyo3(from_py_with = real::remaining_size)] remaining_size: f64,
-        reason: &str,
+        #[pyo3(from_py_with = words::reason)] reason: String,
         metadata: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
-        fill_id: &str,
+        #[pyo3(from_py_with = ident::fill_id)] fill_id: Id,
         #[pyo3(from_py_with = opt_real::fee)] fee: Option<f64>,
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
     ) -> PyResult<Self> {
         let kind: KernelEventKind = enum_arg(kind, "kind")?;
         Ok(PyVenueEvent {
             inner: VenueEvent {
-                event_id: id(text(event_id, "event_id")?),
-                trade_id: id(text(trade_id, "trade_id")?),
+                event_id,
+                trade_id,
                 slot_id,
                 kind,
                 status: opt_enum_arg(status, "status")?.unwrap_or_else(|| kind.implied_status()),
-                venue_order_id: id(text(venue_order_id, "venue_order_id")?),
-                venue_client_id: id(text(venue_client_id, "venue_client_id")?),
+                venue_order_id,
+                venue_client_id,
                 side: opt_enum_arg(side, "side")?,
-                asset: id(text(asset, "asset")?),
+                asset,
                 price,
                 size,
                 filled_size,
                 remaining_size,
-                reason: text(reason, "reason")?.to_string(),
+                reason,
                 metadata: metadata_arg(metadata, "metadata")?,
                 timestamp: time_or_now(timestamp),
-                fill_id: id(text(fill_id, "fill_id")?),
+                fill_id,
                 fee,
                 retry_after,
             },
@@ -390,16 +396,19 @@ pub struct PyAccountEvent {
 #[pymethods]
 impl PyAccountEvent {
     #[new]
-    #[pyo3(signature = (event_id, kind, *, asset="", amount=0.0, fee=0.0, fill_id="", wallet_balance=None,
-        available_margin=None, used_margin=None, maint_margin=None, timestamp=None))]
+    // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
+    // `signature` are Rust values, which it would show as "...".
+    #[pyo3(signature = (event_id, kind, *, asset=Id::default(), amount=0.0, fee=0.0, fill_id=Id::default(), wallet_balance=None,
+        available_margin=None, used_margin=None, maint_margin=None, timestamp=None),
+        text_signature = "(event_id, kind, *, asset=\"\", amount=0.0, fee=0.0, fill_id=\"\", wallet_balance=None, available_margin=None, used_margin=None, maint_margin=None, timestamp=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        event_id: &str,
+        #[pyo3(from_py_with = ident::event_id)] event_id: Id,
         kind: &Bound<'_, PyAny>,
-        asset: &str,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
         #[pyo3(from_py_with = real::amount)] amount: f64,
         #[pyo3(from_py_with = real::fee)] fee: f64,
-        fill_id: &str,
+        #[pyo3(from_py_with = ident::fill_id)] fill_id: Id,
         #[pyo3(from_py_with = opt_real::wallet_balance)] wallet_balance: Option<f64>,
         #[pyo3(from_py_with = opt_real::available_margin)] available_margin: Option<f64>,
         #[pyo3(from_py_with = opt_real::used_margin)] used_margin: Option<f64>,
@@ -408,12 +417,12 @@ impl PyAccountEvent {
     ) -> PyResult<Self> {
         Ok(PyAccountEvent {
             inner: AccountEvent {
-                event_id: id(text(event_id, "event_id")?),
+                event_id,
                 kind: enum_arg(kind, "kind")?,
-                asset: id(text(asset, "asset")?),
+                asset,
                 amount,
                 fee,
-                fill_id: id(text(fill_id, "fill_id")?),
+                fill_id,
                 wallet_balance,
                 available_margin,
                 used_margin,
@@ -496,20 +505,23 @@ pub struct PyVenueOrder {
 #[pymethods]
 impl PyVenueOrder {
     #[new]
+    // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
+    // `signature` are Rust values, which it would show as "...".
     #[pyo3(signature = (client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *,
-        venue_order_id="", reduce_only=false, reference_price=0.0, timestamp=None, filled_size=0.0,
-        avg_fill_price=0.0, status=None))]
+        venue_order_id=Id::default(), reduce_only=false, reference_price=0.0, timestamp=None, filled_size=0.0,
+        avg_fill_price=0.0, status=None),
+        text_signature = "(client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *, venue_order_id=\"\", reduce_only=False, reference_price=0.0, timestamp=None, filled_size=0.0, avg_fill_price=0.0, status=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        client_order_id: &str,
+        #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
         #[pyo3(from_py_with = slot_index_arg)] slot_id: usize,
-        trade_id: &str,
-        asset: &str,
+        #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
         side: &Bound<'_, PyAny>,
         order_type: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = real::price)] price: f64,
         #[pyo3(from_py_with = real::size)] size: f64,
-        venue_order_id: &str,
+        #[pyo3(from_py_with = ident::venue_order_id)] venue_order_id: Id,
         reduce_only: bool,
         #[pyo3(from_py_with = real::reference_price)] reference_price: f64,
         #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
@@ -518,11 +530,11 @@ impl PyVenueOrder {
         status: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let inner = VenueOrder {
-            client_order_id: id(text(client_order_id, "client_order_id")?),
-            venue_order_id: id(text(venue_order_id, "venue_order_id")?),
+            client_order_id,
+            venue_order_id,
             slot_id,
-            trade_id: id(text(trade_id, "trade_id")?),
-            asset: id(text(asset, "asset")?),
+            trade_id,
+            asset,
             side: enum_arg(side, "side")?,
             order_type: enum_arg(order_type, "order_type")?,
             price,
