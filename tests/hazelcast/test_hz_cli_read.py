@@ -120,3 +120,30 @@ def test_a_stray_entry_in_a_map_is_skipped_not_fatal(
         accounts.remove("by-hand")
         accounts.remove("a-list")
         client.shutdown()
+
+
+def test_a_kernel_closed_cleanly_shows_as_stopped_at_once(hz_member: HazelcastMember, kernel_id: str) -> None:
+    """A clean close says so in the projection: status must not call the kernel running for
+    the 30 s its last heartbeat stays fresh, nor `control set --wait` wait for it."""
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(max_slots=1, projection=projection, kernel_id=kernel_id)
+    assert projection.sync(timeout=30)
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name, "--kernel", kernel_id]
+    (before,) = json.loads(runner.invoke(app, ["status", *hz, "--json"]).stdout)
+    assert before["running"] is True
+    kernel.close()
+    result = runner.invoke(app, ["status", *hz, "--json"])
+    assert result.exit_code == 0, result.stderr
+    (after,) = json.loads(result.stdout)
+    assert after["running"] is False
+    table = runner.invoke(app, ["status", *hz])
+    assert "closed at" in table.stdout, table.stdout
+    # A new run under the same id is running again.
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(max_slots=1, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        (again,) = json.loads(runner.invoke(app, ["status", *hz, "--json"]).stdout)
+        assert again["running"] is True
+    finally:
+        kernel.close()

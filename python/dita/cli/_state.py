@@ -162,6 +162,7 @@ def read_hazelcast(
         CONTROL_MAP,
         LIVE_WITHIN_S,
         SLOTS_MAP,
+        closed_at,
         connect_client,
         live_kernels,
     )
@@ -194,7 +195,11 @@ def read_hazelcast(
             "running": kid in live,
             "source": f"hazelcast {','.join(members)}",
         }
-        if kid not in live:
+        closed = closed_at(accounts.get(kid, {}))
+        if closed is not None:
+            at = datetime.fromtimestamp(closed, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            snapshot["note"] = f"closed at {at} (last state shown)"
+        elif kid not in live:
             snapshot["note"] = f"not projected for over {LIVE_WITHIN_S:g}s (last state shown)"
         out.append(snapshot)
     return out

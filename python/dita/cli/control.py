@@ -168,7 +168,8 @@ def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait:
         time.sleep(0.05)
     if gone:
         typer.echo(
-            f"not waited for (no projection for over {LIVE_WITHIN_S:g}s, taken for gone): {', '.join(gone)}"
+            f"not waited for (closed, or no projection for over {LIVE_WITHIN_S:g}s, taken for gone): "
+            f"{', '.join(gone)}"
         )
     if pending:
         fail(f"not applied within {wait:g}s by: {', '.join(pending)}", code=4)

@@ -110,6 +110,8 @@ def status(
                     for x in s.get("strategies", [])
                 ],
                 "source": s.get("source", ""),
+                # Why a kernel is not running (closed, gone quiet, its process gone).
+                "note": s.get("note", ""),
             }
         )
     if json_out:
@@ -147,6 +149,9 @@ def status(
             ", ".join(f"{x['name']}={x['status']}" for x in r["strategies"]),
         )
     console.print(table)
+    for r in rows:
+        if r["note"]:
+            console.print(f"{r['kernel_id']}: {r['note']}", highlight=False)
 
 
 def orders(

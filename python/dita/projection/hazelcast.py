@@ -4,7 +4,8 @@ Maps (values are HazelcastJsonValue holding the dicts of ``snapshot()`` plus ``k
 and ``projected_at``, the publisher's wall-clock time of the write):
 
 - ``dita_slots``    key ``<kernel_id>:<slot_id>``
-- ``dita_accounts`` key ``<kernel_id>``
+- ``dita_accounts`` key ``<kernel_id>``; ``closed_at`` is null while the kernel runs and the
+  time of its clean close afterwards (readers take it for stopped at once)
 - ``dita_control``  key ``<kernel_id>``: the control state the kernel is running with
 
 SQL mappings of the same names expose the scalar fields as columns (``json-flat``); the
@@ -70,6 +71,7 @@ __all__ = [
     "HazelcastProjection",
     "LifecycleState",
     "Map",
+    "closed_at",
     "cluster_settings",
     "connect_client",
     "create_mappings",
@@ -93,6 +95,7 @@ _NESTED_FIELDS = frozenset({"active_entry_order", "active_exit_order", "metadata
 _KNOWN_TYPES: dict[str, str] = {
     "kernel_id": "VARCHAR",
     "projected_at": "DOUBLE",
+    "closed_at": "DOUBLE",
     "slot_id": "BIGINT",
     "e_wallet_balance": "DOUBLE",
     "e_available_margin": "DOUBLE",
@@ -290,7 +293,7 @@ def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
     with kernel_reads():  # the publisher's thread reads the kernel here too
         samples = {
             SLOTS_MAP: kernel.slot_dict(0),
-            ACCOUNTS_MAP: kernel.account(),
+            ACCOUNTS_MAP: {**kernel.account(), "closed_at": None},
             CONTROL_MAP: kernel.control(),
         }
     statements = [ddl for name, sample in samples.items() for ddl in mapping_ddl(name, sample)]
@@ -350,6 +353,9 @@ class HazelcastProjection:
         self.max_duty = float(max_duty)
         self.heartbeat = float(heartbeat)
         self._account_written: dict[str, float] = {}  # monotonic time of each kernel's last account write
+        # Kernels closing cleanly, with the wall-clock time of their close: their last account
+        # write carries it as closed_at, so readers take them for stopped at once.
+        self._closing: dict[str, float] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -448,15 +454,21 @@ class HazelcastProjection:
             self._resync.discard(kid)
             self._prune.discard(kid)
             self._last_ok_drain.pop(kid, None)
+            self._closing.pop(kid, None)
             empty = not self._kernels
         kernel.set_projection_enabled(False)
         return empty
 
     def release(self, kernel: ExecutionKernel) -> None:
-        """What ``ExecutionKernel.close()`` calls: publish ``kernel``'s last changes, stop
-        serving it and, when it was the last one attached, close. Kernels sharing this
-        projection keep it until the last closes."""
+        """What ``ExecutionKernel.close()`` calls: publish ``kernel``'s last changes with its
+        account's ``closed_at`` set (readers take it for stopped, not for running until its
+        heartbeat is stale), stop serving it and, when it was the last one attached, close.
+        Kernels sharing this projection keep it until the last closes."""
         if self._connected:
+            kid = kernel.kernel_id
+            with self._lock:
+                if kid in self._kernels:
+                    self._closing[kid] = time.time()
             self.sync(timeout=5.0)
         if self._detach(kernel):
             self.close()
@@ -588,13 +600,16 @@ class HazelcastProjection:
         with self._lock:
             full = kid in self._resync
             self._resync.discard(kid)
+            closed_at = self._closing.get(kid)
         drained_at = time.monotonic()
         try:
             with kernel_reads():
                 slots, account, control = publish_dirty(kernel, full=full)
                 max_slots = kernel.max_slots
-                if account is None and drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat:
-                    # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead one.
+                due = drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat
+                if account is None and (due or closed_at is not None):
+                    # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead
+                    # one; a closing kernel's last write says it closed.
                     account = kernel.account()
         except RuntimeError:
             # The kernel is mid-call in another thread (its venue is Python code): try again
@@ -625,6 +640,7 @@ class HazelcastProjection:
             if account is not None:
                 account["kernel_id"] = kid
                 account["projected_at"] = now
+                account["closed_at"] = closed_at
                 futures.append(accounts_map.set(kid, to_json_value(account)))
             if control is not None:
                 control["kernel_id"] = kid
@@ -741,22 +757,34 @@ def _decode(value: Any) -> dict[str, Any]:
 LIVE_WITHIN_S = 30.0
 """A kernel whose account was last projected longer ago than this is taken for gone: the
 publisher rewrites every account at least every ``heartbeat`` (5 s by default), while the
-entries of a kernel that stopped or crashed stay in the maps."""
+entries of a kernel that crashed stay in the maps (one closed cleanly says so: ``closed_at``)."""
 
 
 def live_kernels(
     accounts: Mapping[str, Mapping[str, Any]], now: float | None = None, within: float = LIVE_WITHIN_S
 ) -> set[str]:
-    """The kernel ids among ``accounts`` (``dita_accounts`` entries) projected within ``within`` s."""
+    """The kernel ids among ``accounts`` (``dita_accounts`` entries) projected within ``within`` s
+    and not closed (``closed_at`` is set by the last write of a kernel closed cleanly)."""
     now = time.time() if now is None else now
     live = set()
     for kid, account in accounts.items():
         at = account.get("projected_at")
-        if isinstance(at, int | float) and not isinstance(at, bool) and now - at <= within:
+        fresh = isinstance(at, int | float) and not isinstance(at, bool) and now - at <= within
+        if fresh and closed_at(account) is None:
             live.add(kid)
     return live
 
 
+def closed_at(account: Mapping[str, Any]) -> float | None:
+    """When the kernel of a ``dita_accounts`` entry was closed cleanly; None while it runs
+    (or when it stopped without closing: a crash leaves only a heartbeat that grows stale)."""
+    at = account.get("closed_at")
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        return float(at)
+    return None
+
+
 def strip_projection_fields(values: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The projected dicts without the fields the projection adds (to compare with snapshot())."""
-    return [{k: v for k, v in value.items() if k not in ("kernel_id", "projected_at")} for value in values]
+    added = ("kernel_id", "projected_at", "closed_at")
+    return [{k: v for k, v in value.items() if k not in added} for value in values]
