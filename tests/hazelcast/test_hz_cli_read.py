@@ -147,3 +147,27 @@ def test_a_kernel_closed_cleanly_shows_as_stopped_at_once(hz_member: HazelcastMe
         assert again["running"] is True
     finally:
         kernel.close()
+
+
+def test_two_paper_runs_without_a_kernel_id_do_not_share_entries(
+    hz_member: HazelcastMember, tmp_path: Any
+) -> None:
+    """The default kernel id is one per run, printed at start: a second run must not
+    overwrite the first one's slots, account and control entries."""
+    paper = [
+        "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
+        "--state-dir", str(tmp_path), "--hazelcast", hz_member.address,
+        "--hz-cluster", hz_member.cluster_name,
+    ]  # fmt: skip
+    outputs = []
+    for _ in range(2):
+        result = runner.invoke(app, paper)
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout)
+    ids = sorted(p.stem for p in tmp_path.glob("*.json"))
+    assert len(ids) == 2, ids  # one state file each
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
+    for kid in ids:
+        result = runner.invoke(app, ["status", *hz, "--kernel", kid, "--json"])
+        assert result.exit_code == 0, result.stderr
+    assert sorted(out.split("kernel id: ", 1)[1].split()[0] for out in outputs) == ids

@@ -4,6 +4,7 @@ in wall-clock or accelerated time (or a live ccxt ticker), with live status."""
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -205,12 +206,14 @@ def paper(
     ] = None,
     params: Annotated[str | None, typer.Option(help="Strategy parameters as a JSON object")] = None,
     kernel_id: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Kernel id (names the state file; with --journal one per run: "
-            "a journal refuses an id it already has rows of)"
+            help="Kernel id (names the state file and the projection's entries; default: "
+            "paper-<UTC start>-<pid>-<random>, one per run, printed at start; with --journal one per run: "
+            "a journal refuses an id it already has rows of)",
+            show_default=False,
         ),
-    ] = "paper",
+    ] = None,
     state_dir: Annotated[
         Path | None, typer.Option(help="Where the state file goes (default var/run)")
     ] = None,
@@ -252,6 +255,8 @@ def paper(
         fail_options(exc)
     if (data is None) == (ccxt_exchange is None):
         fail("give exactly one of --data (replay) or --ccxt-exchange (live feed)")
+    if kernel_id is None:
+        kernel_id = default_kernel_id()
     if "/" in kernel_id:
         fail(f"--kernel-id {kernel_id!r} names the state file <id>.json: it must not contain '/'")
     state = state_dir or default_state_dir()
@@ -333,6 +338,8 @@ def paper(
         close_all(plane, jr, proj)
         fail(f"cannot start the paper session: {exc}")
     console = out_console()
+    # The id to give `dita status --kernel` and `dita control set --kernel` while this runs.
+    console.print(f"kernel id: {session.kernel.kernel_id}", highlight=False)
     deadline = time.monotonic() + duration if duration is not None else None
     last = 0.0
     problems: list[str] = []
@@ -380,6 +387,14 @@ def paper(
         typer.echo(f"error: {problem}", err=True)
     if problems or any(s["status"] == "ERROR" for s in session.runtime.status()):
         raise typer.Exit(1)
+
+
+def default_kernel_id() -> str:
+    """One id per run: two runs started without --kernel-id must not share state files or the
+    projection's entries (nor a journal's rows). The start time (UTC) and the pid keep apart
+    runs apart and tell them in `dita status`; the random part, runs started in one process
+    within a second, or on two machines with the same pid."""
+    return f"paper-{datetime.now(tz=UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str | None) -> tuple[Any, Any]:
