@@ -522,6 +522,71 @@ def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
         kernel.close()
 
 
+def test_a_write_reaching_a_kernel_before_the_removal_it_followed_is_not_skipped(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries of different keys live in different partitions, whose events the member sends
+    independently: a write made after a removal may reach the kernel first. It was written
+    without the removed entry to compete with, so it is the latest word once the removal is
+    seen; before, the removal lowered the kernel's applied stamp to the write's and the write
+    was never applied (here the kernel stayed HALTED after an operator resumed it)."""
+    import threading
+
+    import dita.control.hazelcast as control_hz
+
+    real_on_removed = HazelcastControlPlane._on_removed
+
+    def late(self: HazelcastControlPlane, event: Any) -> None:
+        # The member's order for two partitions, forced: the removal is delivered last.
+        threading.Timer(0.5, real_on_removed, (self, event)).start()
+
+    monkeypatch.setattr(HazelcastControlPlane, "_on_removed", late)
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        # Operator A, whose clock runs a minute ahead, halts every kernel.
+        with monkeypatch.context() as ahead:
+            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
+            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-a")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        # Operator B, on the right time, lifts it and resumes this kernel.
+        cp_map.remove("*")
+        write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="operator-b")
+        assert eventually(lambda: "*" not in plane.entries())
+        assert eventually(lambda: mode(kernel) == "LIVE", timeout=3.0)
+        # A removal still sets nothing: without a later write the kernel keeps what it runs.
+        cp_map.remove(kernel_id)
+        assert eventually(lambda: kernel_id not in plane.entries())
+        time.sleep(0.2)
+        assert mode(kernel) == "LIVE"
+    finally:
+        kernel.close()
+
+
+def test_a_write_superseded_while_the_entry_it_lost_to_stood_stays_so_after_its_removal(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The other side of the test above: a write stamped below an entry that is still in the
+    map lost to it; removing that entry later sets nothing, so the kernel stays HALTED."""
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-a")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        older = {"kernel_id": kernel_id, "mode": "LIVE", "mode_at": time.time() - 60.0}
+        cp_map.put(kernel_id, to_json_value(older))  # as a write that reached us out of order
+        assert eventually(lambda: kernel_id in plane.entries())
+        time.sleep(0.2)  # the plane looks up "*" in the cluster: still there
+        cp_map.remove("*")
+        assert eventually(lambda: "*" not in plane.entries())
+        time.sleep(0.2)
+        assert mode(kernel) == "HALTED"
+    finally:
+        kernel.close()
+
+
 def _paper_run(hz_member: HazelcastMember, kernel_id: str, tmp_path: Any) -> dict[str, Any]:
     """`dita paper` over the sample into the member's cluster: the state file it leaves."""
     from dita.cli import app

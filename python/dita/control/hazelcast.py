@@ -205,6 +205,12 @@ class HazelcastControlPlane:
         self._pending: set[str] = set()  # kernels whose entries changed (or that were busy)
         # Events during a resync's read, by key; None: the entry was removed.
         self._arrived: dict[str, dict[str, Any] | None] | None = None
+        # Fields of arrived entries stamped below an entry they compete with, as
+        # (key, field) -> (stamp, competing key): the writer did not see that entry, so it was
+        # removed in the cluster and its removal event is still on its way (events of two
+        # partitions come in any order), or it was written after them.
+        self._blocked: dict[tuple[str, str], tuple[float, str]] = {}
+        self._verify: set[str] = set()  # competing keys to look up in the cluster
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
         )
@@ -248,6 +254,10 @@ class HazelcastControlPlane:
                     self._resync_needed = True
                     time.sleep(0.5)
                     self._wake.set()
+            with self._lock:
+                verify, self._verify = self._verify, set()
+            if verify and self._connected.is_set():
+                self._verify_blockers(verify)
             with self._lock:
                 pending, self._pending = self._pending, set()
                 kernels = [(kid, self._kernels[kid]) for kid in pending if kid in self._kernels]
@@ -310,6 +320,7 @@ class HazelcastControlPlane:
             self._entries[key] = entry
             if self._arrived is not None:
                 self._arrived[key] = entry
+            self._record_blocked_locked(key, entry)
             if key == GLOBAL:
                 self._pending.update(self._kernels)
             elif key in self._kernels:
@@ -321,14 +332,74 @@ class HazelcastControlPlane:
         # sets nothing, but a kernel attached later, or a later change, no longer sees it.
         key = str(event.key)
         with self._lock:
-            self._entries.pop(key, None)
-            self._forget_removed_stamps_locked()
+            self._removed_locked(key)
             if self._arrived is not None:
                 self._arrived[key] = None
+        self._wake.set()
+
+    def _removed_locked(self, key: str) -> None:
+        self._entries.pop(key, None)
+        self._forget_removed_stamps_locked()
+        # Writes that arrived before this removal without competing with it were made after it.
+        self._unblock_locked(key)
+
+    def _record_blocked_locked(self, key: str, entry: Mapping[str, Any]) -> None:
+        """Note the fields of ``entry`` stamped below an entry they compete with (see _blocked),
+        and have the worker look that entry up in the cluster."""
+        others = [k for k in self._entries if k != key] if key == GLOBAL else [GLOBAL]
+        for field in CONTROL_FIELDS:
+            self._blocked.pop((key, field), None)
+            at = _field_stamp(entry, field)
+            if at is None:
+                continue  # no stamp: never newer than anything (see effective_control)
+            stamps = [(_field_stamp(self._entries[k], field), k) for k in others if k in self._entries]
+            newer = [(s, k) for s, k in stamps if s is not None and s > at]
+            if newer:
+                by = max(newer)[1]
+                self._blocked[(key, field)] = (at, by)
+                self._verify.add(by)
+
+    def _verify_blockers(self, keys: set[str]) -> None:
+        """Look up in the cluster the entries that blocked a write: one that is gone was removed
+        before the write was made (its removal event is late), so the write is the latest word."""
+        cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
+        for key in keys:
+            try:
+                present = cp_map.contains_key(key).result()
+            except Exception as exc:  # the removal event, when it comes, does the same
+                _log.debug("control plane could not look up entry %s: %s", key, exc)
+                continue
+            with self._lock:
+                if not present:
+                    if key in self._entries:
+                        self._removed_locked(key)
+                    continue
+                # Still there: the writes it blocks were made before it, and stay superseded
+                # when it is removed later (a removal sets nothing).
+                for blocked, (_, by) in list(self._blocked.items()):
+                    if by == key:
+                        del self._blocked[blocked]
+
+    def _unblock_locked(self, removed: str) -> None:
+        """Apply the writes ``removed`` blocked: their kernels take them as new."""
+        for (key, field), (at, by) in list(self._blocked.items()):
+            if by != removed:
+                continue
+            del self._blocked[(key, field)]
+            entry = self._entries.get(key)
+            if entry is None or _field_stamp(entry, field) != at:
+                continue  # replaced since (or removed): the newer state is already in place
+            kid = removed if key == GLOBAL else key  # a global write was blocked for that kernel only
+            applied = self._applied_at.get(kid)
+            if applied is None:
+                continue
+            applied[field] = min(applied.get(field, -1.0), math.nextafter(at, -math.inf))
+            self._pending.add(kid)
 
     def _on_cleared(self, event: Any) -> None:
         with self._lock:
             self._entries = {}
+            self._blocked.clear()
             self._forget_removed_stamps_locked()
             if self._arrived is not None:
                 # A resync's read is out and may predate the clear: read once more after it.
@@ -502,6 +573,16 @@ def _stamp(entry: Mapping[str, Any]) -> float:
     stamps = [entry.get(name) for name in ("updated_at", *(f"{f}_at" for f in CONTROL_FIELDS))]
     numbers = [float(t) for t in stamps if isinstance(t, int | float) and not isinstance(t, bool)]
     return max(numbers, default=0.0)
+
+
+def _field_stamp(entry: Mapping[str, Any], field: str) -> float | None:
+    """When ``field`` of ``entry`` was set; None when the entry lacks it or its stamp."""
+    if field not in entry:
+        return None
+    at = entry.get(f"{field}_at")
+    if isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at) and at > 0:
+        return float(at)
+    return None
 
 
 def _current_value(control: Mapping[str, Any], field: str) -> Any:
