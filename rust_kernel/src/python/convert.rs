@@ -537,7 +537,7 @@ fn text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     text_ref(obj, field).map(str::to_string)
 }
 
-// Text arguments, named on error (see `str_ref`): ids, assets and names.
+// Text arguments, named on error (see `text_ref`): ids, assets and names.
 named_extractors!(ident -> crate::types::Id = id_arg(
     intent_id,
     trade_id,
