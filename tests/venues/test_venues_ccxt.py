@@ -1521,3 +1521,89 @@ def test_cancel_runs_under_the_adapter_lock(make_venue: VenueFactory, exchange: 
     venue._exchange.cancel_order = cancel_order
     assert kinds(venue.cancel(order)) == ["FILL", "CANCEL_ACK"]
     assert free_to_others == [False]
+
+
+# -- an order the exchange says filled, whose trades never show --------------------------
+
+
+def _filled_with_trades_lagging(
+    make_venue: VenueFactory, exchange: RecordedExchange, listed: list, **settings: object
+) -> CcxtVenue:
+    """A resting limit buy of 0.02 the exchange says is filled (0.02 for 1806 USDT: average
+    90300), while its trade list shows only ``listed``, whatever it is asked."""
+    venue = make_venue(**settings)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled["cummulativeQuoteQty"] = "1806.00000000"
+    exchange.script("GET", "/api/v3/order", payload=filled, repeat=True)
+    exchange.script("GET", "/api/v3/myTrades", payload=listed, repeat=True)
+    return venue
+
+
+@pytest.mark.parametrize("listed", ["none", "first"])
+def test_a_filled_order_whose_trades_never_show_is_booked_from_the_order_after_the_wait(
+    make_venue: VenueFactory,
+    exchange: RecordedExchange,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+    listed: str,
+) -> None:
+    """The exchange says the order filled, but its trade list never lists (all of) its trades:
+    it was asked about for ever and the kernel never learnt of the fill. After
+    ``missing_trades_wait_s`` the rest is booked from the order's own filled size and average
+    price (fee unknown: the kernel's model prices it), and the order is asked about no more."""
+    first = exchange.fixture("binance/spot_trades_limit_partial.json")  # 4101: 0.008 at 90000
+    venue = _filled_with_trades_lagging(make_venue, exchange, first if listed == "first" else [])
+    early = venue.poll_events()
+    assert kinds(early) == (["FILL"] if listed == "first" else [])
+    clock.advance(59.0)  # the default wait is 60 s
+    assert venue.poll_events() == []
+    clock.advance(2.0)
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        [fill] = venue.poll_events()
+    assert fill.kind == KernelEventKind.FILL and fill.status == VenueOrderStatus.FILLED
+    rest = 0.012 if listed == "first" else 0.02
+    assert fill.size == pytest.approx(rest) and fill.filled_size == pytest.approx(0.02)
+    # The order's cost less what its listed trade cost: 1806 - 720 for the rest.
+    price = (1806.0 - 720.0) / 0.012 if listed == "first" else 90300.0
+    assert fill.price == pytest.approx(price)
+    assert fill.fee is None
+    assert fill.fill_id == "BTCUSDT:order:28457200"
+    assert fill.metadata["fill_source"] == "order"
+    assert any("booked from the order" in r.getMessage() for r in caplog.records)
+    asked = len(exchange.calls("GET", "/api/v3/order"))
+    clock.advance(60.0)
+    assert venue.poll_events() == []
+    assert len(exchange.calls("GET", "/api/v3/order")) == asked  # no longer asked about
+
+
+def test_the_trades_of_an_order_filled_meanwhile_are_booked_not_the_order(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue = _filled_with_trades_lagging(make_venue, exchange, [], missing_trades_wait_s=5.0)
+    assert venue.poll_events() == []
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
+    clock.advance(4.0)
+    assert venue.poll_events() == []  # the last empty list, answered before the next
+    assert [e.fill_id for e in venue.poll_events()] == ["BTCUSDT:4101", "BTCUSDT:4102"]
+    clock.advance(10.0)
+    assert venue.poll_events() == []
+
+
+def test_a_canceled_order_whose_fill_never_shows_in_the_trades_is_booked_from_the_order(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Canceled with 0.005 executed (445 USDT), the trade list never showing it: after the
+    wait that fill is booked from the order, not given up on with the kernel owed it."""
+    venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
+    exchange.script("GET", "/api/v3/myTrades", payload=[], repeat=True)
+    assert kinds(venue.cancel(order)) == ["CANCEL_ACK"]
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json", repeat=True)
+    clock.advance(30.0)
+    assert venue.poll_events() == []
+    clock.advance(31.0)
+    [fill] = venue.poll_events()
+    assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.005, 0.005)
+    assert fill.price == pytest.approx(89000.0) and fill.fee is None
+    assert venue.poll_events() == []

@@ -750,3 +750,28 @@ def test_ccxt_reconciliation_through_a_router_asks_the_venue_that_has_the_order(
     assert [(m["client_order_id"], m["qty"]) for m in report.missed_fills] == [(coid, pytest.approx(0.02))]
     assert report.unresolved == [] and report.position_mismatches == []
     assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+
+
+def test_ccxt_a_fill_booked_from_the_order_is_not_booked_again_when_its_trades_show(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """The exchange says the order filled and its trades never show: the fill is booked from
+    the order after the wait, once, and the trades listed later are not booked on top."""
+    venue = make_venue(missing_trades_wait_s=5.0)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted, outcome.to_dict()
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json", repeat=True)
+    exchange.script("GET", "/api/v3/myTrades", payload=[], repeat=True)
+    feed(kernel, venue.poll_events())
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    clock.advance(6.0)
+    feed(kernel, venue.poll_events())
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.02) and slot.entry_price == pytest.approx(90000.0)
+    # The trades show at last: nothing is asked about, and nothing is booked again.
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
+    assert venue.poll_events() == []
+    assert kernel.slot_state(0).size == pytest.approx(0.02)

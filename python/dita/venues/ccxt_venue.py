@@ -175,6 +175,14 @@ class CcxtSettings(BaseModel):
         "(from its first such answer; lookups it did not answer do not count) before the order is "
         "reported rejected",
     )
+    missing_trades_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how long an order the exchange says filled more than its trade list shows is "
+        "asked about for those trades; then the rest is booked as one fill from the order's own "
+        "filled size and average price (fee left to the kernel's model) and the order is asked "
+        "about no more",
+    )
     markets: list[str] | None = Field(
         default=None,
         min_length=1,
@@ -249,6 +257,11 @@ class _Tracked:
     # its trade list showed yet: the order is polled for those trades until they come.
     ended_at: float | None = None
     fill_ids: list[str] = field(default_factory=list)
+    # What the fills reported so far cost (size x price): the rest of an order booked from its
+    # own cost (``_fill_from_order``) is priced by what is left of it.
+    booked_cost: float = 0.0
+    # When the exchange first said a closed order filled more than its trade list showed.
+    trades_missing_since: float | None = None
     # An order taken over from before a restart: what the kernel had booked of it (its filled
     # size then) not yet matched to trades. Its oldest trades, up to that, were booked already.
     booked_unmatched: float = 0.0
@@ -835,7 +848,12 @@ class CcxtVenue:
             settled = tracked.filled >= order.size or (stated and not behind)
             if tracked.ended_at is not None:
                 waited = self._clock() - tracked.ended_at
-                tracked.terminal = settled or waited >= self.settings.unknown_order_grace_s
+                if not settled and stated and waited >= self.settings.missing_trades_wait_s:
+                    # The end's own figures stand in for the trades that never showed.
+                    events.extend(self._fill_from_order(tracked, raw, exchange_filled, timestamp, waited))
+                    return events
+                # Without a filled size to book from, it is given up on after the grace.
+                tracked.terminal = settled or (not stated and waited >= self.settings.unknown_order_grace_s)
                 if not settled and tracked.terminal:
                     log.warning(
                         "%s: %s ended with %s filled, but its trades show %s after %.1fs; "
@@ -890,7 +908,72 @@ class CcxtVenue:
             )
         elif status == "closed" and tracked.filled >= order.size * (1 - 1e-9):
             tracked.terminal = True
+        elif status == "closed" and stated:
+            # Filled in full by the exchange's word, its trades not all listed: asked about for
+            # them for a while, then booked from the order (asked for ever, the fill never came).
+            now = self._clock()
+            if tracked.trades_missing_since is None:
+                tracked.trades_missing_since = now
+            waited = now - tracked.trades_missing_since
+            if waited >= self.settings.missing_trades_wait_s:
+                events.extend(self._fill_from_order(tracked, raw, exchange_filled, timestamp, waited))
         return events
+
+    def _fill_from_order(
+        self, tracked: _Tracked, raw: dict[str, Any], exchange_filled: float, timestamp: float, waited: float
+    ) -> list[VenueEvent]:
+        """One fill for what the exchange says ``raw`` (an order that is over) filled beyond the
+        trades reported, priced by the order's cost less theirs, its fee left to the kernel's
+        model; the order is then over here, so its trades, should they show later, are never
+        read and booked a second time. Its fill id is the order's: a resend is a duplicate."""
+        order = tracked.order
+        tracked.terminal = True
+        total = min(exchange_filled, order.size)
+        if order.size - total <= order.size * 1e-9:
+            total = order.size
+        missing = total - tracked.filled
+        if missing <= order.size * 1e-9:
+            return []
+        average = _number(raw.get("average"))
+        cost = _number(raw.get("cost"))
+        if not (math.isfinite(cost) and cost > 0) and math.isfinite(average) and average > 0:
+            cost = average * total
+        price = (cost - tracked.booked_cost) / missing
+        if not (math.isfinite(price) and price > 0):
+            # The trades reported cost more than the order says in all: the average stands in.
+            price = cost / total
+        if not (math.isfinite(price) and price > 0):
+            log.error(
+                "%s: %s filled %r by the exchange's word, but its trades show %r after %.1fs and "
+                "the order gives no price for the rest; gave up asking; reconcile with the exchange",
+                self.name, tracked.client_id, total, tracked.filled, waited,
+            )  # fmt: skip
+            return []
+        fill_id = f"{tracked.market_id}:order:{tracked.venue_order_id}"
+        log.warning(
+            "%s: %s filled %r by the exchange's word, but its trades show %r after %.1fs; the rest "
+            "(%r at %r) booked from the order, its fee left to the kernel's model",
+            self.name, tracked.client_id, total, tracked.filled, waited, missing, price,
+        )  # fmt: skip
+        event = self._events.make(
+            order,
+            KernelEventKind.FILL,
+            VenueOrderStatus.FILLED if total >= order.size else VenueOrderStatus.PARTIALLY_FILLED,
+            venue_order_id=tracked.venue_order_id,
+            timestamp=timestamp,
+            price=price,
+            size=missing,
+            filled_size=total,
+            fill_id=fill_id,
+            fee=None,
+            event_id=f"{self.name}:fill:{fill_id}",
+            metadata={"fill_source": "order"},
+        )
+        self._seen_fills.add(fill_id)
+        tracked.fill_ids.append(fill_id)
+        tracked.filled = total
+        tracked.booked_cost += missing * price
+        return [event]
 
     def _trades_total(self, tracked: _Tracked, trades: list[dict[str, Any]]) -> float:
         """Filled size once ``trades`` are applied (the already reported ones count once, and
@@ -933,6 +1016,7 @@ class CcxtVenue:
         order = tracked.order
         made: list[tuple[str, VenueEvent | None]] = []
         filled = tracked.filled
+        cost = tracked.booked_cost
         unmatched = tracked.booked_unmatched
         ordered = sorted(
             (t for t in trades if t.get("id") is not None),
@@ -986,10 +1070,12 @@ class CcxtVenue:
                 },
             )
             made.append((fill_key, event))
+            cost += qty * price
         for fill_key, _ in made:
             self._seen_fills.add(fill_key)
             tracked.fill_ids.append(fill_key)
         tracked.filled = filled
+        tracked.booked_cost = cost
         tracked.booked_unmatched = unmatched
         if filled >= order.size:
             tracked.terminal = True
@@ -1039,6 +1125,7 @@ class CcxtVenue:
             filled=order.filled_size,
             acked=True,
             booked_unmatched=order.filled_size,
+            booked_cost=order.filled_size * order.avg_fill_price,
         )
         if order.status == VenueOrderStatus.NEW and not order.venue_order_id:
             tracked.acked = False
