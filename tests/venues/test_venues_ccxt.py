@@ -1607,3 +1607,33 @@ def test_a_canceled_order_whose_fill_never_shows_in_the_trades_is_booked_from_th
     assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.005, 0.005)
     assert fill.price == pytest.approx(89000.0) and fill.fee is None
     assert venue.poll_events() == []
+
+
+def test_an_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Binance lists at most 500 trades a request by default (1000 when asked): an order that
+    traded 1200 times lost every trade past the first page. The list is read page by page
+    (``fromId``) until the order's trades are all in."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    partial = exchange.fixture("binance/spot_query_limit_partial.json")
+    partial.update(executedQty="0.01200000", cummulativeQuoteQty="1080.00000000")
+    exchange.script("GET", "/api/v3/order", payload=partial)
+    (trade,) = exchange.fixture("binance/spot_trades_limit_partial.json")
+    trades = [
+        dict(trade, id=5000 + n, qty="0.00001000", quoteQty="0.90000000", commission="0.00018000",
+             time=trade["time"] + n)
+        for n in range(1200)
+    ]  # fmt: skip
+    exchange.script("GET", "/api/v3/myTrades", payload=trades[:1000])
+    exchange.script("GET", "/api/v3/myTrades", payload=trades[1000:])
+    fills = venue.poll_events()
+    assert len(fills) == 1200 and len({f.fill_id for f in fills}) == 1200
+    assert fills[-1].fill_id == "BTCUSDT:6199"
+    assert fills[-1].filled_size == pytest.approx(0.012)
+    assert sum(f.size for f in fills) == pytest.approx(0.012)
+    first, second = exchange.calls("GET", "/api/v3/myTrades")
+    assert first.params["limit"] == "1000" and "fromId" not in first.params
+    assert (second.params["orderId"], second.params["fromId"]) == ("28457200", "6000")

@@ -45,6 +45,8 @@ __all__ = ["CcxtSettings", "CcxtVenue", "TopOfBook"]
 log = logging.getLogger("dita.venues.ccxt")
 
 # Binance's rule for client order ids; ids outside it are replaced by a stable hash.
+# Binance's largest page of an account's trade list (its default is 500).
+_TRADE_PAGE = 1000
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 # Exchanges whose client order ids follow other rules than Binance's (above, used for the
 # rest): OKX takes letters and digits only, up to 32; Bybit letters, digits, - and _, up to 36;
@@ -827,7 +829,7 @@ class CcxtVenue:
             exchange_filled > tracked.filled + order.size * 1e-9
             and self._trades_total(tracked, trades) < exchange_filled
         ):
-            trades.extend(self._fetch_trades(tracked))
+            trades.extend(self._fetch_trades(tracked, exchange_filled))
         events.extend(self._fill_events(tracked, trades, timestamp))
         # Counted once the answer has read this far: nothing below raises, and an answer that
         # broke above is read again, ack and all.
@@ -985,24 +987,59 @@ class CcxtVenue:
         )
         return tracked.filled - tracked.booked_unmatched + new
 
-    def _fetch_trades(self, tracked: _Tracked) -> list[dict[str, Any]]:
+    def _fetch_trades(self, tracked: _Tracked, exchange_filled: float) -> list[dict[str, Any]]:
+        """The order's trades, page by page where the exchange pages by trade id (Binance: 500
+        a request unless asked for up to 1000; an order with more lost the rest), until a page
+        is short, brings nothing new or the trades add up to ``exchange_filled``. A request
+        that fails ends the reading with the pages read so far: their trades are reported, and
+        the next poll reads again (those already reported count once)."""
         ccxt = self._ccxt
         if not tracked.venue_order_id:
             return []
-        try:
-            trades: list[dict[str, Any]] = self._exchange.fetch_my_trades(
-                tracked.symbol, None, None, {"orderId": tracked.venue_order_id}
-            )
-        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-            self._note_throttle(exc)
-            return []
-        except ccxt.BaseError as exc:
-            # The fills are not lost: the next poll asks again.
-            log.warning(
-                "%s trades of %s unavailable: %s", self.name, tracked.venue_order_id, self._error_text(exc)
-            )
-            return []
-        return [t for t in trades if str(t.get("order") or "") == tracked.venue_order_id]
+        paged = self._pages_trades_by_id()
+        limit = _TRADE_PAGE if paged else None
+        params: dict[str, Any] = {"orderId": tracked.venue_order_id}
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            try:
+                page: list[dict[str, Any]] = self._exchange.fetch_my_trades(
+                    tracked.symbol, None, limit, params
+                )
+            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+                self._note_throttle(exc)
+                break
+            except ccxt.BaseError as exc:
+                # The fills are not lost: the next poll asks again.
+                log.warning(
+                    "%s trades of %s unavailable: %s",
+                    self.name,
+                    tracked.venue_order_id,
+                    self._error_text(exc),
+                )
+                break
+            new = [
+                t
+                for t in page
+                if str(t.get("order") or "") == tracked.venue_order_id and str(t.get("id")) not in found
+            ]
+            found.update((str(t.get("id")), t) for t in new)
+            ids = [int(t["id"]) for t in page if str(t.get("id") or "").isdigit()]
+            if (
+                not paged
+                or len(page) < _TRADE_PAGE
+                or not new
+                or not ids
+                or self._trades_total(tracked, list(found.values())) >= exchange_filled
+            ):
+                break
+            params = {"orderId": tracked.venue_order_id, "fromId": max(ids) + 1}
+        return list(found.values())
+
+    def _pages_trades_by_id(self) -> bool:
+        """Whether the exchange is Binance or one ccxt derives from it (its trade list pages
+        by ``fromId``)."""
+        lineage = [c.__name__ for c in type(self._exchange).__mro__]
+        return "binance" in lineage
 
     def _fill_key(self, tracked: _Tracked, trade: dict[str, Any]) -> str:
         # Binance trade ids are unique per market, not across markets.
