@@ -7,13 +7,22 @@ request nobody scripted.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, closed_part_filled, make_order
+from venue_helpers import (
+    API_KEY,
+    API_SECRET,
+    CLIENT_TIMEOUT_MS,
+    HOLD,
+    ManualClock,
+    closed_part_filled,
+    make_order,
+)
 
 from dita import KernelEventKind, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
@@ -1637,3 +1646,113 @@ def test_an_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
     first, second = exchange.calls("GET", "/api/v3/myTrades")
     assert first.params["limit"] == "1000" and "fromId" not in first.params
     assert (second.params["orderId"], second.params["fromId"]) == ("28457200", "6000")
+
+
+# -- Kraken: orders found by client id -----------------------------------------------------
+
+_KRAKEN_PAIRS = {
+    "error": [],
+    "result": {
+        "XXBTZUSD": {
+            "altname": "XBTUSD", "wsname": "XBT/USD", "base": "XXBT", "quote": "ZUSD",
+            "pair_decimals": 1, "lot_decimals": 8, "cost_decimals": 5, "ordermin": "0.0001",
+            "costmin": "0.5", "tick_size": "0.1", "status": "online", "fees": [[0, 0.4]],
+            "fees_maker": [[0, 0.25]], "leverage_buy": [], "leverage_sell": [],
+        }
+    },
+}  # fmt: skip
+_KRAKEN_ASSETS = {
+    "error": [],
+    "result": {
+        "XXBT": {
+            "aclass": "currency",
+            "altname": "XBT",
+            "decimals": 10,
+            "display_decimals": 5,
+            "status": "enabled",
+        },
+        "ZUSD": {
+            "aclass": "currency",
+            "altname": "USD",
+            "decimals": 4,
+            "display_decimals": 2,
+            "status": "enabled",
+        },
+    },
+}
+
+
+def _kraken_order(status: str, cl_ord_id: str) -> dict:
+    return {
+        "refid": None, "userref": 0, "cl_ord_id": cl_ord_id, "status": status, "opentm": 1763679602.1,
+        "starttm": 0, "expiretm": 0, "vol": "0.02000000", "vol_exec": "0.00000000", "cost": "0.00000",
+        "fee": "0.00000", "price": "0.00000", "stopprice": "0.00000", "limitprice": "0.00000",
+        "misc": "", "oflags": "fciq",
+        "descr": {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "90000.0",
+                  "price2": "0", "leverage": "none", "order": "buy 0.02000000 XBTUSD @ limit 90000.0"},
+    }  # fmt: skip
+
+
+@pytest.fixture
+def kraken_venue(
+    exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CcxtVenue]:
+    monkeypatch.setenv("DITA_TEST_KRAKEN_KEY", "kraken-key")
+    monkeypatch.setenv("DITA_TEST_KRAKEN_SECRET", base64.b64encode(b"kraken-secret-0123456789").decode())
+    exchange.script("GET", "/0/public/AssetPairs", payload=_KRAKEN_PAIRS, repeat=True)
+    exchange.script("GET", "/0/public/Assets", payload=_KRAKEN_ASSETS, repeat=True)
+    venue = CcxtVenue(
+        exchange="kraken",
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_KRAKEN_KEY",
+        secret_env="DITA_TEST_KRAKEN_SECRET",
+        timeout_ms=CLIENT_TIMEOUT_MS,
+        rate_limit_ms=1,
+        resolve_delay_ms=0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    venue.load_markets()
+    yield venue
+    venue.close()
+
+
+def test_a_kraken_order_whose_submit_timed_out_is_found_by_its_client_id(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Kraken's order query looks orders up by id or by ``userref`` (an integer), and ccxt sends
+    a client order id there as the ``userref``, with the order id "None": every lookup of a
+    timed-out submit failed, so it was never found (nor ever given up on). Kraken's order lists
+    filter by ``cl_ord_id``, the id the order went out with: the lookup asks those."""
+    exchange.script("POST", "/0/private/AddOrder", payload={"error": ["EService:Unavailable"]}, status=503)
+    exchange.script("POST", "/0/private/OpenOrders", payload={"error": [], "result": {"open": {}}})
+    closed = {"OQCLML-BW3P3-BUCMWZ": _kraken_order("canceled", "s2-entry-1")}
+    exchange.script(
+        "POST", "/0/private/ClosedOrders", payload={"error": [], "result": {"closed": closed, "count": 1}}
+    )
+    events = kraken_venue.submit(
+        make_order("s2-entry-1", asset="XXBTZUSD", order_type="LIMIT", price=90000.0, size=0.02)
+    )
+    assert kinds(events) == ["ORDER_ACK", "EXPIRED"]
+    assert events[0].venue_order_id == "OQCLML-BW3P3-BUCMWZ"
+    assert exchange.calls("POST", "/0/private/QueryOrders") == []
+    for path in ("/0/private/OpenOrders", "/0/private/ClosedOrders"):
+        assert exchange.calls("POST", path)[0].params["cl_ord_id"] == "s2-entry-1"
+    assert exchange.calls("POST", "/0/private/AddOrder")[0].params["cl_ord_id"] == "s2-entry-1"
+
+
+def test_a_kraken_order_of_another_client_id_is_not_taken_for_the_one_asked_for(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    open_ = {"OQCLML-BW3P3-BUCMWZ": _kraken_order("open", "s2-entry-2")}
+    exchange.script("POST", "/0/private/OpenOrders", payload={"error": [], "result": {"open": open_}})
+    exchange.script(
+        "POST", "/0/private/ClosedOrders", payload={"error": [], "result": {"closed": {}, "count": 0}}
+    )
+    assert kraken_venue.order_status("s2-entry-1") is None
+
+
+def test_kraken_client_ids_are_free_text_of_18_at_most_or_a_uuid() -> None:
+    assert CcxtVenue.venue_client_id("trend-1-17", "kraken") == "trend-1-17"
+    hashed = CcxtVenue.venue_client_id("momentum-btc-usd-kernel-1-1234", "kraken")
+    assert re.fullmatch(r"[0-9a-f]{32}", hashed)  # Kraken's short UUID form

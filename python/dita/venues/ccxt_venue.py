@@ -50,6 +50,7 @@ _TRADE_PAGE = 1000
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 # Exchanges whose client order ids follow other rules than Binance's (above, used for the
 # rest): OKX takes letters and digits only, up to 32; Bybit letters, digits, - and _, up to 36;
+# Kraken free text up to 18 or a UUID;
 # Gate "t-" then letters, digits, _ - and ., and ccxt refuses more than 28 in all (it adds the
 # "t-" to an id not starting with "t", so "trend-1" would go out unprefixed and be refused).
 # A kernel id (`<kernel_id>-<n>`) breaks OKX's and Gate's rules, so there every order goes out
@@ -58,6 +59,8 @@ _CLIENT_ID_RULES = {
     "okx": (re.compile(r"^[A-Za-z0-9]{1,32}$"), "dita", 28),
     "bybit": (re.compile(r"^[A-Za-z0-9_-]{1,36}$"), "dita-", 31),
     "gate": (re.compile(r"^t-[A-Za-z0-9_.-]{1,26}$"), "t-", 26),
+    # Kraken's cl_ord_id: free text up to 18, or a UUID (the hash goes out as a short one, 32 hex).
+    "kraken": (re.compile(r"^[A-Za-z0-9_.:/-]{1,18}$"), "", 32),
 }
 
 
@@ -767,8 +770,7 @@ class CcxtVenue:
                 f"(retry in {wait:.3f}s)"
             )
         try:
-            found: dict[str, Any] = self._exchange.fetch_order(None, symbol, {"clientOrderId": client_id})
-            return found
+            return self._fetch_by_client_id(client_id, symbol)
         except ccxt.OrderNotFound:
             return None
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
@@ -780,6 +782,25 @@ class CcxtVenue:
             raise VenueUnavailable(
                 f"{self.name}: lookup of {client_id!r} in {symbol} failed: {self._error_text(exc)}"
             ) from None
+
+    def _fetch_by_client_id(self, client_id: str, symbol: str) -> dict[str, Any]:
+        """The order sent as ``client_id`` in ``symbol``; raises ccxt's ``OrderNotFound`` when the
+        exchange has none. Kraken's order query takes an order id or a ``userref`` (an integer),
+        and ccxt sends a client id there as the ``userref`` with the order id "None", so no
+        order was ever found; its open and closed order lists filter by ``cl_ord_id``."""
+        by_client = {"clientOrderId": client_id}
+        if not self._lists_by_client_id():
+            found: dict[str, Any] = self._exchange.fetch_order(None, symbol, by_client)
+            return found
+        for method in ("fetch_open_orders", "fetch_closed_orders"):
+            for raw in getattr(self._exchange, method)(symbol, None, None, by_client):
+                if str(raw.get("clientOrderId") or "") == client_id:
+                    return dict(raw)
+        raise self._ccxt.OrderNotFound(f"{self.name} lists no order with client id {client_id!r} in {symbol}")
+
+    def _lists_by_client_id(self) -> bool:
+        """Whether the exchange is Kraken's spot API or one ccxt derives from it."""
+        return "kraken" in [c.__name__ for c in type(self._exchange).__mro__]
 
     # -- mapping exchange answers to events ----------------------------------------------
 
@@ -1299,9 +1320,11 @@ class CcxtVenue:
                 continue
             # An order canceled after a restart before its ack has no exchange id yet: asked for
             # by an empty one, the exchange would refuse every poll (Binance: -1102).
-            by_client = {} if tracked.venue_order_id else {"clientOrderId": tracked.client_id}
             try:
-                raw = self._exchange.fetch_order(tracked.venue_order_id or None, tracked.symbol, by_client)
+                if tracked.venue_order_id:
+                    raw = self._exchange.fetch_order(tracked.venue_order_id, tracked.symbol, {})
+                else:
+                    raw = self._fetch_by_client_id(tracked.client_id, tracked.symbol)
             except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
                 self._note_throttle(exc)
                 break
