@@ -261,22 +261,39 @@ def test_a_cancel_whose_fill_the_trade_list_does_not_show_yet_says_so_and_polls_
     assert venue.poll_events() == []  # reported once, and no longer polled
 
 
-def test_an_ended_order_whose_trades_cannot_be_asked_for_is_polled_no_longer_than_the_grace(
-    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+@pytest.mark.parametrize("end", ["states_no_size", "states_0.005"])
+def test_an_ended_order_whose_trades_cannot_be_asked_for_is_polled_no_longer_than_the_wait(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock, end: str
 ) -> None:
+    """The order cannot be asked about after its end. An end that stated no filled size is
+    given up on after the grace; one that stated 0.005 executed (445 USDT) has that fill
+    booked from it after ``missing_trades_wait_s``, not lost."""
     venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
     exchange.script("GET", "/api/v3/myTrades", payload=[])
+    if end == "states_no_size":
+        answer = {"id": "28457300", "symbol": "BTC/USDT", "status": "canceled", "amount": None}
+        answer["filled"] = None
+        venue._exchange.cancel_order = lambda *args: dict(answer)
     assert kinds(venue.cancel(order)) == ["CANCEL_ACK"]
     exchange.script(
         "GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400, repeat=True
     )
-    asked = []
+    asked, events = [], []
     for _ in range(5):
-        clock.advance(20.0)  # the grace is 30 s
-        assert venue.poll_events() == []
+        clock.advance(20.0)  # the grace is 30 s, the wait 60 s
+        events.append(venue.poll_events())
         asked.append(len(exchange.calls("GET", "/api/v3/order")))
-    # Asked at 20 s and at 40 s (past the grace: given up), then no more.
-    assert asked[0] < asked[1] == asked[4]
+    if end == "states_no_size":
+        # Asked at 20 s and at 40 s (past the grace: given up), then no more.
+        assert events == [[]] * 5
+        assert asked[0] < asked[1] == asked[4]
+    else:
+        # Asked at 20, 40 and 60 s, when the fill is booked from the cancel's answer; then no more.
+        assert events[:2] == [[], []] and events[3:] == [[], []]
+        [fill] = events[2]
+        assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.005, 0.005)
+        assert fill.price == pytest.approx(89000.0) and fill.fill_id == "BTCUSDT:order:28457300"
+        assert asked[0] < asked[1] < asked[2] == asked[4]
 
 
 def test_cancel_of_an_order_filled_meanwhile_reports_the_fills_and_a_cancel_reject(

@@ -267,6 +267,9 @@ class _Tracked:
     booked_cost: float = 0.0
     # When the exchange first said a closed order filled more than its trade list showed.
     trades_missing_since: float | None = None
+    # The last answer about an order that is over with more filled than its trades show: the
+    # fill is booked from it after the wait even when the order cannot be asked about by then.
+    owed_answer: dict[str, Any] | None = None
     # An order taken over from before a restart: what the kernel had booked of it (its filled
     # size then) not yet matched to trades. Its oldest trades, up to that, were booked already.
     booked_unmatched: float = 0.0
@@ -869,6 +872,8 @@ class CcxtVenue:
             # figure would refuse the fills still to come, so it is asked about until it says.
             behind = exchange_filled > tracked.filled + order.size * 1e-9
             settled = tracked.filled >= order.size or (stated and not behind)
+            if not settled and stated:
+                tracked.owed_answer = dict(raw)
             if tracked.ended_at is not None:
                 waited = self._clock() - tracked.ended_at
                 if not settled and stated and waited >= self.settings.missing_trades_wait_s:
@@ -937,6 +942,7 @@ class CcxtVenue:
             now = self._clock()
             if tracked.trades_missing_since is None:
                 tracked.trades_missing_since = now
+            tracked.owed_answer = dict(raw)
             waited = now - tracked.trades_missing_since
             if waited >= self.settings.missing_trades_wait_s:
                 events.extend(self._fill_from_order(tracked, raw, exchange_filled, timestamp, waited))
@@ -1333,7 +1339,22 @@ class CcxtVenue:
                     "%s status of %s unavailable: %s", self.name, tracked.client_id, self._error_text(exc)
                 )
                 ended_at = tracked.ended_at
-                if ended_at is not None and self._clock() - ended_at >= self.settings.unknown_order_grace_s:
+                owed, since = (
+                    tracked.owed_answer,
+                    tracked.trades_missing_since if ended_at is None else ended_at,
+                )
+                waited = self._clock() - since if since is not None else 0.0
+                if owed is not None and since is not None and waited >= self.settings.missing_trades_wait_s:
+                    # What the exchange last said it filled stands in for the trades never shown.
+                    try:
+                        owed_filled = _number(owed.get("filled"))
+                        events.extend(
+                            self._fill_from_order(tracked, owed, owed_filled, self._clock(), waited)
+                        )
+                    except Exception as unreadable:
+                        self._unreadable(tracked, unreadable)
+                    continue
+                if owed is None and ended_at is not None and waited >= self.settings.unknown_order_grace_s:
                     # Over, and its missing trades cannot be asked for: stop asking.
                     tracked.terminal = True
                     log.warning(
