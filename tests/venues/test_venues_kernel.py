@@ -775,3 +775,26 @@ def test_ccxt_a_fill_booked_from_the_order_is_not_booked_again_when_its_trades_s
     exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
     assert venue.poll_events() == []
     assert kernel.slot_state(0).size == pytest.approx(0.02)
+
+
+def test_ccxt_a_cancel_owed_a_fill_its_trades_never_show_books_it_from_the_order(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Canceled with 0.005 executed, the trade list never showing it: the kernel, told by the
+    end that a fill is owed, takes the fill booked from the order after the wait."""
+    venue = make_venue(missing_trades_wait_s=5.0)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 89500.0, order_type="LIMIT", limit_price=89000.0))
+    assert outcome.accepted, outcome.to_dict()
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", payload=[], repeat=True)
+    assert kernel.process_intent(cancel("c1", ts=2.0)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.0)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json", repeat=True)
+    clock.advance(6.0)
+    feed(kernel, venue.poll_events())
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.005) and slot.entry_price == pytest.approx(89000.0)
+    assert venue.poll_events() == []
