@@ -44,9 +44,9 @@ __all__ = ["CcxtSettings", "CcxtVenue", "TopOfBook"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
-# Binance's rule for client order ids; ids outside it are replaced by a stable hash.
 # Binance's largest page of an account's trade list (its default is 500).
 _TRADE_PAGE = 1000
+# Binance's rule for client order ids; ids outside it are replaced by a stable hash.
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 # Exchanges whose client order ids follow other rules than Binance's (above, used for the
 # rest): OKX takes letters and digits only, up to 32; Bybit letters, digits, - and _, up to 36;
