@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
@@ -102,6 +102,25 @@ class NoParams(BaseModel):
 P = TypeVar("P", bound=BaseModel)
 
 FREE_STAGES = frozenset({"IDLE", "CLOSED"})
+
+INTENT_FIELDS = frozenset(
+    {
+        "intent_id",
+        "trade_id",
+        "slot_id",
+        "side",
+        "action",
+        "reference_price",
+        "target_size",
+        "leverage",
+        "order_type",
+        "limit_price",
+        "metadata",
+        "timestamp",
+    }
+)
+"""``KernelIntent`` fields ``buy``/``sell`` do not take as keywords: passed as metadata they
+would be ignored by the order, so they are refused."""
 
 DATA_KINDS = ("bars", "quotes")
 """What a strategy can subscribe to in ``Strategy.data``."""
@@ -203,12 +222,16 @@ class Strategy(Generic[P]):
         *,
         price: float,
         limit: float | None = None,
+        exit_leg_ratios: Sequence[float] | None = None,
         reason: str = "",
         **meta: Any,
     ) -> KernelOutcome:
         """Open a long trade of ``size`` in a free slot: a market order referenced at ``price``,
-        or a limit order at ``limit``."""
-        return self._enter(asset, "LONG", size, price, limit, reason, meta)
+        or a limit order at ``limit``. ``exit_leg_ratios`` splits its exit into legs (see
+        ``exit(leg=True)``; default one leg). Other keywords go into the slot's metadata; one
+        that names a ``KernelIntent`` field (``limit_price``, ``leverage``...) is refused
+        (``TypeError``): as metadata it would be ignored by the order."""
+        return self._enter(asset, "LONG", size, price, limit, exit_leg_ratios, reason, meta)
 
     def sell(
         self,
@@ -217,11 +240,12 @@ class Strategy(Generic[P]):
         *,
         price: float,
         limit: float | None = None,
+        exit_leg_ratios: Sequence[float] | None = None,
         reason: str = "",
         **meta: Any,
     ) -> KernelOutcome:
         """Open a short trade of ``size`` in a free slot (see ``buy``)."""
-        return self._enter(asset, "SHORT", size, price, limit, reason, meta)
+        return self._enter(asset, "SHORT", size, price, limit, exit_leg_ratios, reason, meta)
 
     def close(self, asset: str, *, price: float, reason: str = "") -> list[KernelOutcome]:
         """Exit every open trade of this strategy in ``asset`` with market orders;
@@ -246,9 +270,17 @@ class Strategy(Generic[P]):
         return outcomes
 
     def exit(
-        self, slot_id: int, *, price: float, limit: float | None = None, reason: str = ""
+        self,
+        slot_id: int,
+        *,
+        price: float,
+        limit: float | None = None,
+        leg: bool = False,
+        reason: str = "",
     ) -> KernelOutcome:
-        """Exit the open trade in ``slot_id`` (market, or limit at ``limit``)."""
+        """Exit the open trade in ``slot_id`` (market, or limit at ``limit``): all of it, or
+        with ``leg=True`` its next exit leg, sized by the kernel from the trade's
+        ``exit_leg_ratios`` (the last leg takes what remains)."""
         slot = self.ctx.kernel.slot_state(slot_id)
         intent = KernelIntent(
             self.ctx.next_intent_id(self),
@@ -258,7 +290,7 @@ class Strategy(Generic[P]):
             slot.side,
             "EXIT",
             price,
-            slot.size,
+            0.0 if leg else slot.size,
             order_type="MARKET" if limit is None else "LIMIT",
             limit_price=0.0 if limit is None else limit,
             reason=reason or "exit",
@@ -299,9 +331,18 @@ class Strategy(Generic[P]):
         size: float,
         price: float,
         limit: float | None,
+        exit_leg_ratios: Sequence[float] | None,
         reason: str,
         meta: Mapping[str, Any],
     ) -> KernelOutcome:
+        fields = sorted(INTENT_FIELDS.intersection(meta))
+        if fields:
+            raise TypeError(
+                f"{'buy' if side == 'LONG' else 'sell'}() got {', '.join(fields)}: "
+                f"{'an intent field' if len(fields) == 1 else 'intent fields'} the helper does not set "
+                "(it would go into the slot's metadata, not the order); use limit= for a limit "
+                "order, or submit(KernelIntent(...))"
+            )
         ctx = self.ctx
         slot_id = ctx.kernel.free_slot()
         if slot_id is None:
@@ -316,6 +357,7 @@ class Strategy(Generic[P]):
             price,
             size,
             order_type="MARKET" if limit is None else "LIMIT",
+            exit_leg_ratios=exit_leg_ratios,
             limit_price=0.0 if limit is None else limit,
             reason=reason or "enter",
             metadata=dict(meta) or None,
