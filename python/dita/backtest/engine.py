@@ -46,7 +46,9 @@ class BacktestConfig(BaseModel):
     volume_share: float = Field(
         default=0.1, gt=0, le=1, description="largest share of a bar's volume to take"
     )
-    max_slots: int = Field(default=16, ge=1, le=100_000, description="kernel trade slots")
+    max_slots: int = Field(
+        default=64, ge=1, le=100_000, description="kernel trade slots (as many as `dita paper`'s)"
+    )
     halt_when_bust: bool = Field(
         default=True,
         description="halt entries once equity reaches zero, as an exchange stops a blown account",

@@ -43,6 +43,7 @@ def backtest(
     slippage_bps: Annotated[float, typer.Option(help="Taker price moved against each order, bps")] = 2.0,
     latency_ms: Annotated[float, typer.Option(help="Order latency at the paper venue, ms")] = 0.0,
     volume_share: Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")] = 0.1,
+    max_slots: Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")] = 64,
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,
@@ -76,6 +77,7 @@ def backtest(
             slippage_bps=slippage_bps,
             latency_ms=latency_ms,
             volume_share=volume_share,
+            max_slots=max_slots,
         )
     except ValidationError as exc:
         fail_options(exc)

@@ -44,6 +44,7 @@ class PaperSession:
         fee_rate: float,
         slippage_bps: float,
         kernel_id: str,
+        max_slots: int = 64,
         state_dir: Path,
         clock: str,
         journal: Any = None,
@@ -58,7 +59,7 @@ class PaperSession:
             taker_rate=fee_rate, maker_rate=fee_rate, slippage_bps=slippage_bps, starting_balance=balance
         )
         self.kernel = ExecutionKernel(
-            max_slots=64, venue=self.venue, kernel_id=kernel_id, journal=journal, projection=projection
+            max_slots=max_slots, venue=self.venue, kernel_id=kernel_id, journal=journal, projection=projection
         )
         self.kernel.set_seed_capital(balance)
         self.kernel.set_exchange_config({"taker_rate": fee_rate, "maker_rate": fee_rate})
@@ -201,6 +202,7 @@ def paper(
     balance: Annotated[float, typer.Option(help="Starting balance, USDT")] = 10_000.0,
     fee_rate: Annotated[float, typer.Option(help="Fee as a fraction of notional")] = 0.001,
     slippage_bps: Annotated[float, typer.Option(help="Taker slippage, bps")] = 2.0,
+    max_slots: Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")] = 64,
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,
@@ -250,7 +252,7 @@ def paper(
         require_finite("--duration", duration, hint=" (leave it out to run until the data ends)")
     try:
         # The backtest's money model checks the same three numbers, naming the option.
-        BacktestConfig(balance=balance, fee_rate=fee_rate, slippage_bps=slippage_bps)
+        BacktestConfig(balance=balance, fee_rate=fee_rate, slippage_bps=slippage_bps, max_slots=max_slots)
     except ValidationError as exc:
         fail_options(exc)
     if (data is None) == (ccxt_exchange is None):
@@ -327,6 +329,7 @@ def paper(
             balance=balance,
             fee_rate=fee_rate,
             slippage_bps=slippage_bps,
+            max_slots=max_slots,
             kernel_id=kernel_id,
             state_dir=state,
             clock=clock,
