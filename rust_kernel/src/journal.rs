@@ -132,6 +132,9 @@ pub const VENUE_EVENT_COLUMNS: &[&str] = &[
     "filled_size",
     "remaining_size",
     "reason",
+    "fill_id",
+    "fee",
+    "retry_after",
     "accepted",
     "diagnostic_code",
     "metadata",
@@ -187,7 +190,8 @@ pub const INTENT_TYPES: &[&str] = &[
 ];
 pub const VENUE_EVENT_TYPES: &[&str] = &[
     "UInt64", "UInt32", TS, "String", "String", "Int64", LC, LC_NULL, "String", "String", LC_NULL,
-    LC, "Float64", "Float64", "Float64", "Float64", "String", "Bool", LC, "String",
+    LC, "Float64", "Float64", "Float64", "Float64", "String", "String", OPT_F64, "Float64", "Bool",
+    LC, "String",
 ];
 
 /// Wire types of a table's columns (see [`FILL_TYPES`]); `None` for an unknown table.
@@ -425,6 +429,9 @@ const VENUE_EVENT_KINDS: &[Kind] = &[
     K::F64,
     K::F64,
     K::Str,
+    K::Str,
+    K::OptF64,
+    K::F64,
     K::Bool,
     K::Str,
     K::Str,
@@ -1346,6 +1353,9 @@ impl Outbox {
                 .f64(ev.filled_size)
                 .f64(ev.remaining_size)
                 .str(&ev.reason)
+                .str(&ev.fill_id)
+                .opt(ev.fee)
+                .f64(ev.retry_after)
                 .bool(out.accepted)
                 .str(out.diagnostic_code.name())
                 .str(&metadata);
@@ -1701,9 +1711,14 @@ mod tests {
         let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
         fill.price = 100.0;
         fill.size = 1.0;
+        fill.fill_id = id("exec-1");
+        fill.fee = Some(0.02);
         fill.metadata
             .insert("venue".into(), MetaValue::Str("x".into()));
         assert!(k.on_venue_event(&fill).accepted);
+        let mut limited = VenueEvent::new("r1", KernelEventKind::RateLimited, &id("c-9"));
+        limited.retry_after = 2.5;
+        let _ = k.on_venue_event(&limited);
         let tables = k.outbox.drain_tables(usize::MAX);
         for (t, buf) in tables.iter().enumerate() {
             if t == ACCOUNT_EVENTS {
@@ -1723,7 +1738,20 @@ mod tests {
         assert_eq!(intent[3], "Str(\"e1\")");
         assert_eq!(intent[14], "Str(\"why \\\"not\\\"\")");
         let ev = values(&tables[VENUE_EVENTS], VENUE_EVENTS, 0);
-        assert_eq!(ev[19], "Str(\"{\\\"venue\\\":\\\"x\\\"}\")");
+        let col = |name| {
+            columns("venue_events")
+                .iter()
+                .position(|c| *c == name)
+                .unwrap()
+        };
+        assert_eq!(ev[col("fill_id")], "Str(\"exec-1\")");
+        assert_eq!(ev[col("fee")], "OptF64(Some(0.02))");
+        assert_eq!(ev[col("retry_after")], "F64(0.0)");
+        assert_eq!(ev[col("metadata")], "Str(\"{\\\"venue\\\":\\\"x\\\"}\")");
+        let limited = values(&tables[VENUE_EVENTS], VENUE_EVENTS, 1);
+        assert_eq!(limited[col("fill_id")], "Str(\"\")");
+        assert_eq!(limited[col("fee")], "OptF64(None)");
+        assert_eq!(limited[col("retry_after")], "F64(2.5)");
     }
 
     #[test]

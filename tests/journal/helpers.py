@@ -36,6 +36,33 @@ def venue(seed: int = 11) -> MockVenueAdapter:
     return MockVenueAdapter(seed=seed, fill_rate=0.7, partial_fill_rate=0.2, partial_fill_ratio=0.5)
 
 
+class SilentVenue:
+    """Takes every order and answers nothing: the test plays the venue."""
+
+    name = "silent"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def silent_entries(journal: Any, kernel_id: str, slots: int) -> tuple[ExecutionKernel, list[str]]:
+    """A kernel journaling venue events (DEBUG) into ``journal`` with an entry order sent in
+    each of ``slots`` slots and not answered; the kernel and the orders' client ids."""
+    kernel = ExecutionKernel(max_slots=slots, venue=SilentVenue(), journal=journal, kernel_id=kernel_id)
+    kernel.update_control(verbosity="DEBUG", source="test")
+    coids = []
+    for slot in range(slots):
+        intent = KernelIntent(f"e{slot}", f"t{slot}", slot, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+        assert kernel.process_intent(intent).accepted
+        order = kernel.slot_state(slot).active_entry_order
+        assert order is not None
+        coids.append(order.client_order_id)
+    return kernel, coids
+
+
 @dataclass
 class Side:
     """One kernel of a twin pair and what the workload saw happen on it."""

@@ -23,7 +23,7 @@ from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
-from journal.helpers import Side, Workload, assert_same_rows, twins, venue, wait_until
+from journal.helpers import Side, Workload, assert_same_rows, silent_entries, twins, venue, wait_until
 
 
 def _counts(journal: ClickHouseJournal, kernel_id: str) -> dict[str, int]:
@@ -64,6 +64,35 @@ def test_writes_what_the_verbosity_lets_through(journal: ClickHouseJournal) -> N
     assert normal["transitions"] > quiet["transitions"]
     assert normal["venue_events"] == 0 and debug["venue_events"] > 0
     assert sum(v for k, v in off.items() if k != "control_changes") == 0
+
+
+def test_venue_events_keep_the_fill_id_fee_and_retry_after_the_venue_sent(journal: ClickHouseJournal) -> None:
+    """Which fill id a refused duplicate carried, the fee the venue reported (NULL when none)
+    and how long a rate limit asked to wait are in venue_events, as the kernel drained them."""
+    kernel, coids = silent_entries(journal, "venue-fields", 2)
+
+    def fill(event_id: str, **kw: Any) -> VenueEvent:
+        return VenueEvent(event_id, "", -1, "FILL", venue_client_id=coids[0], price=100.0, size=0.4, **kw)
+
+    assert kernel.on_venue_event(fill("f1", fill_id="exec-1", fee=0.02)).accepted
+    again = kernel.on_venue_event(fill("f1-resent", fill_id="exec-1", fee=0.02))
+    assert again.diagnostic_code.name == "DUPLICATE_EVENT"
+    assert kernel.on_venue_event(fill("f2", fill_id="exec-2")).accepted  # no fee reported
+    limited = kernel.on_venue_event(
+        VenueEvent("r1", "", -1, "RATE_LIMITED", venue_client_id=coids[1], retry_after=2.5)
+    )
+    assert limited.diagnostic_code.name == "RATE_LIMITED"
+    journal.flush(30)
+    rows = journal.query(
+        "SELECT event_id, kind, fill_id, fee, retry_after, accepted, diagnostic_code FROM venue_events FINAL "
+        "WHERE kernel_id = 'venue-fields' ORDER BY seq"
+    ).rows
+    assert rows == [
+        ["f1", "FILL", "exec-1", 0.02, 0.0, True, "OK"],
+        ["f1-resent", "FILL", "exec-1", 0.02, 0.0, False, "DUPLICATE_EVENT"],
+        ["f2", "FILL", "exec-2", None, 0.0, True, "OK"],
+        ["r1", "RATE_LIMITED", "", None, 2.5, False, "RATE_LIMITED"],
+    ]
 
 
 @pytest.mark.parametrize(

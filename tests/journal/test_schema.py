@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from dita import AccountEvent, ExecutionKernel, KernelIntent
+from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 from dita.journal import schema
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
+from journal.helpers import silent_entries
 
 ALL_VERSIONS = [m.version for m in schema.MIGRATIONS]
 
@@ -171,6 +172,54 @@ def test_migrates_a_version_5_journal_to_record_intent_metadata(tmp_path: Path) 
         ]
 
 
+def test_migrates_a_version_6_journal_to_record_venue_event_fill_ids_fees_and_retry_after(
+    tmp_path: Path,
+) -> None:
+    dsn, columns = _journal_at(
+        tmp_path,
+        6,
+        "venue_events",
+        "INSERT INTO dita.venue_events (kernel_id, seq, sub, ts, event_id, trade_id, slot_id, kind, status, "
+        "venue_order_id, venue_client_id, side, asset, price, size, filled_size, remaining_size, reason, "
+        "accepted, diagnostic_code, metadata) VALUES ('old-kernel', 4, 0, '2026-01-02 10:41:07', 'f-old', "
+        "'t-old', 0, 'FILL', 'FILLED', 'V1', 'c1', 'BUY', 'BTCUSDT', 100, 1, 1, 0, '', true, 'OK', '{}')",
+    )
+    assert not {"fill_id", "fee", "retry_after"} & set(columns)
+
+    with ClickHouseJournal(dsn, max_delay=0.02) as journal:
+        described = _migrated_as_new(journal, "venue_events")
+        kernel, coids = silent_entries(journal, "new-kernel", 2)
+        fill = VenueEvent(
+            "f-new",
+            "",
+            -1,
+            "FILL",
+            venue_client_id=coids[0],
+            price=100.0,
+            size=1.0,
+            fill_id="exec-9",
+            fee=0.05,
+        )
+        assert kernel.on_venue_event(fill).accepted
+        kernel.on_venue_event(
+            VenueEvent("r-new", "", -1, "RATE_LIMITED", venue_client_id=coids[1], retry_after=3.0)
+        )
+        journal.flush(30)
+        rows = journal.query(
+            "SELECT kernel_id, event_id, fill_id, fee, retry_after FROM venue_events FINAL "
+            "ORDER BY kernel_id, seq"
+        ).rows
+        assert rows == [
+            ["new-kernel", "f-new", "exec-9", 0.05, 0.0],
+            ["new-kernel", "r-new", "", None, 3.0],
+            ["old-kernel", "f-old", "", None, 0.0],
+        ]
+        # A table dropped by hand comes back at the schema it had, the new columns included.
+        journal._client.command("DROP TABLE dita.venue_events")
+        assert schema.restore_missing_tables(journal._client, "dita") == ["venue_events"]
+        assert _described(journal, "venue_events") == described
+
+
 def test_rerunning_every_migration_statement_is_harmless(journal: ClickHouseJournal) -> None:
     # A migration interrupted after its statements but before its version row re-runs them.
     for m in schema.MIGRATIONS:
@@ -189,8 +238,9 @@ def test_a_newer_schema_is_refused(journal: ClickHouseJournal) -> None:
 
 
 def test_bad_migration_target_is_refused(journal: ClickHouseJournal) -> None:
-    with pytest.raises(ValueError, match="target schema version 7"):
-        schema.migrate(journal._client, "dita", target=7)
+    future = schema.LATEST_VERSION + 1
+    with pytest.raises(ValueError, match=f"target schema version {future} is not between 0 and"):
+        schema.migrate(journal._client, "dita", target=future)
 
 
 def test_kernel_column_mismatch_is_named() -> None:
@@ -249,3 +299,18 @@ def test_the_architecture_page_lists_every_journal_column() -> None:
         row = re.search(rf"^\| `{table}` \|[^|]*\| ([^|]*) \|$", doc, re.M)
         assert row is not None, f"docs/architecture.md has no row for {table}"
         assert [c.strip() for c in row.group(1).split(",")] == list(columns), table
+
+
+def test_the_journal_page_lists_every_table_column_and_migration() -> None:
+    """docs/journal.md's schema table names each table's columns after `kernel_id, seq, sub,
+    ts` in order, and its migrations table has a row per version."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "journal.md").read_text()
+    for table, columns in schema.TABLE_COLUMNS.items():
+        row = re.search(rf"^\| `{table}` \| ([^|]*) \| ([^|]*) \|$", doc, re.M)
+        assert row is not None, f"docs/journal.md has no row for {table}"
+        assert row.group(1).strip() == schema.TABLE_ORDER_BY[table], table
+        assert [c.strip() for c in row.group(2).split(",")] == [n for n, _ in columns[4:]], table
+    versions = [int(v) for v in re.findall(r"^\| (\d+) \| ", doc, re.M)]
+    assert versions == ALL_VERSIONS

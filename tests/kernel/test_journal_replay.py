@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import intent
+from kernel_helpers import SilentVenue, intent
 
-from dita import JOURNAL_COLUMNS, AccountEvent, ExecutionKernel, InMemoryJournal, MockVenueAdapter
+from dita import JOURNAL_COLUMNS, AccountEvent, ExecutionKernel, InMemoryJournal, MockVenueAdapter, VenueEvent
 
 
 def workload(kernel: ExecutionKernel, part: int) -> None:
@@ -104,6 +104,52 @@ def test_the_log_gives_back_the_rows_made_live_for_any_span(tmp_path: Path) -> N
             assert len(chunks) > 2  # handed over in chunks, not all at once
             accepted = JOURNAL_COLUMNS["account_events"].index("accepted")
             assert [r[accepted] for r in got["account_events"]].count(False) == 8  # refused, replayed
+
+
+def test_the_log_gives_back_venue_events_with_what_they_carried(tmp_path: Path) -> None:
+    """A venue event's fill id, fee and retry_after come back from the log as they went live,
+    for the fill booked, the duplicate refused and the rate limit alike."""
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="jr", wal_dir=str(tmp_path))
+    kernel.set_journal_enabled(True)
+    kernel.update_control(verbosity="DEBUG", source="test")
+    coids = []
+    for slot in (0, 1):
+        assert kernel.process_intent(intent("ENTER", slot, trade_id=f"t{slot}")).accepted
+        order = kernel.slot_state(slot).active_entry_order
+        assert order is not None
+        coids.append(order.client_order_id)
+    fills = (("f1", "exec-1", 0.02), ("f1-resent", "exec-1", 0.02), ("f2", "exec-2", None))
+    for event_id, fill_id, fee in fills:
+        kernel.on_venue_event(
+            VenueEvent(
+                event_id,
+                "",
+                -1,
+                "FILL",
+                venue_client_id=coids[0],
+                price=100.0,
+                size=0.4,
+                fill_id=fill_id,
+                fee=fee,
+            )
+        )
+    kernel.on_venue_event(VenueEvent("r1", "", -1, "RATE_LIMITED", venue_client_id=coids[1], retry_after=2.5))
+    live = kernel.drain_journal(1_000_000)["venue_events"]
+    chunks: list[list[Any]] = []
+    kernel.wal_journal_blocks(1, sink=chunks.append)
+    replayed = [row for blocks in chunks for b in blocks if b.table == "venue_events" for row in b.tuples()]
+    assert replayed == live
+    cols = JOURNAL_COLUMNS["venue_events"]
+    carried = [
+        tuple(row[cols.index(c)] for c in ("event_id", "fill_id", "fee", "retry_after", "diagnostic_code"))
+        for row in live
+    ]
+    assert carried == [
+        ("f1", "exec-1", 0.02, 0.0, "OK"),
+        ("f1-resent", "exec-1", 0.02, 0.0, "DUPLICATE_EVENT"),
+        ("f2", "exec-2", None, 0.0, "OK"),
+        ("r1", "", None, 2.5, "RATE_LIMITED"),
+    ]
 
 
 def test_bad_spans_and_sinks_are_refused_and_change_nothing(tmp_path: Path) -> None:

@@ -99,6 +99,9 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("filled_size", "Float64"),
         ("remaining_size", "Float64"),
         ("reason", "String"),
+        ("fill_id", _ID),
+        ("fee", "Nullable(Float64)"),
+        ("retry_after", "Float64"),
         ("accepted", "Bool"),
         ("diagnostic_code", _ENUM),
         ("metadata", "String"),
@@ -176,6 +179,7 @@ _TRADE_TABLES = ("transitions", "intents", "venue_events", "fills")
 _ADDED_LATER: dict[str, dict[str, int]] = {
     "account_events": {"accepted": 5, "diagnostic_code": 5},
     "intents": {"metadata": 6},
+    "venue_events": {"fill_id": 7, "fee": 7, "retry_after": 7},
 }
 
 
@@ -302,6 +306,19 @@ def _v6(db: str) -> list[str]:
     ]
 
 
+def _v7(db: str) -> list[str]:
+    # What a venue event carried besides its order's state: the venue's fill id (what makes a
+    # repeated fill report a duplicate), the fee it reported (NULL for none) and the seconds
+    # a RATE_LIMITED asked to wait. Rows from before showed none: '', NULL and 0, constants
+    # with nothing to materialize. AFTER puts them where a new table has them.
+    table = f"ALTER TABLE {db}.`venue_events` ADD COLUMN IF NOT EXISTS"
+    return [
+        f"{table} `fill_id` String DEFAULT '' AFTER `reason`",
+        f"{table} `fee` Nullable(Float64) DEFAULT NULL AFTER `fill_id`",
+        f"{table} `retry_after` Float64 DEFAULT 0 AFTER `fee`",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "journal tables: transitions, intents, venue_events, fills, account_events, control_changes", _v1
@@ -311,6 +328,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "journal_progress: where each kernel's stored rows end", _v4),
     Migration(5, "account_events: accepted and diagnostic_code (refused account events)", _v5),
     Migration(6, "intents: metadata", _v6),
+    Migration(7, "venue_events: fill_id, fee and retry_after", _v7),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
