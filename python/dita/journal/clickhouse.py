@@ -284,7 +284,7 @@ def _outbox_dropped(kernel: ExecutionKernel) -> int | None:
     """The rows ``kernel``'s outbox has dropped for lack of room in its life, or None when its
     stats cannot be read."""
     try:
-        return int(kernel.stats().get("journal_dropped", 0))
+        return int(kernel.stats().get("journal_dropped") or 0)
     except Exception:
         log.debug("kernel stats unavailable", exc_info=True)
         return None
