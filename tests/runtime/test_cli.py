@@ -725,3 +725,12 @@ def test_backtest_of_data_before_1970_exits_2_naming_the_row(tmp_path: Path) -> 
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "row 1" in result.output and "before 1970" in result.output
+
+
+def test_python_m_dita_runs_the_cli_as_the_dita_command_does() -> None:
+    """`python -m dita` was "'dita' is a package and cannot be directly executed"."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dita", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: dita " in done.stdout and "backtest" in done.stdout and "paper" in done.stdout

@@ -37,4 +37,5 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    # Named as the installed command, also when run as `python -m dita` or `-m dita.cli`.
+    app(prog_name="dita")

@@ -1,0 +1,5 @@
+"""``python -m dita``: the ``dita`` command."""
+
+from dita.cli import main
+
+main()
