@@ -1002,6 +1002,14 @@ impl Kernel {
         if intent.slot_id < 0 || intent.slot_id as usize >= self.slots.len() {
             let mut d = detail_field("slot_id", intent.slot_id);
             d.push(("max_slots", self.slots.len().into()));
+            // What a strategy helper's -1 (no free slot) or a typo in the id amounts to.
+            d.push((
+                "reason",
+                Detail::Str(format!(
+                    "no such slot: the kernel has slots 0 to {}",
+                    self.slots.len() - 1
+                )),
+            ));
             return Err(self.refuse(
                 intent,
                 None,

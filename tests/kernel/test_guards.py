@@ -91,7 +91,12 @@ def test_every_diagnostic_code_is_reachable() -> None:
         if code != D.OK:
             assert not out.accepted, code
             assert out.details, f"{code.name} gave no details"
-    assert seen[D.INVALID_SLOT_ID].details == {"field": "slot_id", "value": 7, "max_slots": 2}
+    assert seen[D.INVALID_SLOT_ID].details == {
+        "field": "slot_id",
+        "value": 7,
+        "max_slots": 2,
+        "reason": "no such slot: the kernel has slots 0 to 1",
+    }
     assert seen[D.INVALID_INTENT].details["field"] == "reference_price"
     assert seen[D.INVALID_INTENT].details["value"] == "NaN"
     assert seen[D.DUPLICATE_INTENT].details["field"] == "intent_id"
