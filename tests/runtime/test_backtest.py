@@ -317,3 +317,38 @@ def test_a_position_opened_at_an_unchanged_close_is_marked_in_the_kernel(tmp_pat
     assert result.equity.tolist() == [10_000, 10_005, 10_005, 10_005]
     assert result.account["unrealized_pnl"] == pytest.approx(5.0)
     assert result.account["equity"] == pytest.approx(result.equity[-1])
+
+
+class _BuysAnotherAssetFirst(Strategy[_SizeParams]):
+    """Buys ETHUSDT, which the data does not hold, on the first bar, then the bar's asset."""
+
+    Params = _SizeParams
+    data = ("bars",)
+
+    def on_start(self) -> None:
+        self.outcomes: list = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.outcomes:
+            self.outcomes.append(self.buy("ETHUSDT", 1.0, price=bar.close))
+        elif len(self.outcomes) == 1:
+            self.outcomes.append(self.buy(bar.asset, 1.0, price=bar.close))
+
+
+def test_an_order_for_an_asset_without_data_is_rejected_and_frees_its_slot(tmp_path: Path) -> None:
+    # The venue had no data for ETHUSDT: the order was acknowledged, never filled, and held
+    # its slot in ENTRY_WORKING for the whole run (with one slot, no other trade could open).
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_text(
+        "ts,open,high,low,close,volume\n"
+        + "".join(f"{1704067200 + 60 * i},100,110,90,100,1000\n" for i in range(4))
+    )
+    strategy = _BuysAnotherAssetFirst()
+    result = run_backtest(strategy, load_market_data(path), BacktestConfig(max_slots=1))
+    eth, btc = strategy.outcomes
+    reject = [e for e in eth.emitted_events if e.kind.name == "REJECT"]
+    assert len(reject) == 1 and reject[0].reason == "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
+    assert btc.accepted and result.run_info["fills"] == 1
+    assert not strategy.busy("ETHUSDT")
+    held = [s for s in strategy.ctx.kernel.slots() if s["fsm_state"] not in ("IDLE", "CLOSED")]
+    assert [s["asset"] for s in held] == ["BTCUSDT"]

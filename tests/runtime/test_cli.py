@@ -449,6 +449,50 @@ def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
     assert 0 < json.loads((state / "short.json").read_text())["rows"] < 4320
 
 
+PAPER_STRATEGIES = """
+from typing import Any
+
+from dita.strategy import Bar, Strategy
+
+
+class BuysEth(Strategy[Any]):
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.fills and not self.busy("ETHUSDT") and not hasattr(self, "sent"):
+            self.sent = self.buy("ETHUSDT", 1.0, price=bar.close)
+
+
+class FailsOnBar(Strategy[Any]):
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        raise ValueError("boom")
+"""
+
+
+@pytest.fixture
+def paper_strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The module name of PAPER_STRATEGIES, importable for the test."""
+    (tmp_path / "paper_cli_strategies.py").write_text(PAPER_STRATEGIES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "paper_cli_strategies"
+
+
+def test_paper_rejects_an_order_for_an_asset_the_data_does_not_hold(
+    tmp_path: Path, paper_strategies: str
+) -> None:
+    # The sample holds BTCUSDT only: an ETHUSDT order was acknowledged, never filled, and held
+    # its slot in ENTRY_WORKING until the end. The paper venue now refuses it, freeing the slot.
+    state = tmp_path / "state"
+    args = ["paper", "--strategy", f"{paper_strategies}:BuysEth", "--data", "sample", "--max-speed"]
+    result = runner.invoke(app, [*args, "--state-dir", str(state), "--kernel-id", "eth"])
+    assert result.exit_code == 0, result.output
+    snap = json.loads((state / "eth.json").read_text())
+    assert snap["slots"] == [] and snap["fills"] == []
+    assert snap["strategies"][0]["intents"] == 1
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

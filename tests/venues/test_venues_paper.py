@@ -271,6 +271,21 @@ def test_market_limits_reject_what_the_exchange_would() -> None:
     ]
 
 
+def test_an_order_for_an_asset_the_venue_does_not_list_is_rejected_naming_it() -> None:
+    # Without data for the asset the order could never fill: it sat working for the whole run,
+    # holding a kernel slot. An exchange refuses a symbol it does not list at once.
+    venue = PaperVenue(assets=["BTCUSDT"])
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    events = venue.submit(make_order("o1", asset="ETHUSDT"))
+    assert kinds(events) == ["REJECT"]
+    assert events[0].status == VenueOrderStatus.REJECTED
+    assert events[0].reason == "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
+    assert venue.open_orders() == [] and venue.order_status("o1") is None
+    assert kinds(venue.submit(make_order("o2"))) == ["ORDER_ACK", "FILL"]
+    # Without a list (a venue built by hand, fed whatever comes) every asset is taken.
+    assert kinds(PaperVenue().submit(make_order("o3", asset="ETHUSDT"))) == ["ORDER_ACK"]
+
+
 def test_duplicate_working_client_id_is_rejected() -> None:
     venue = PaperVenue()
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)

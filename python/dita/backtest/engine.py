@@ -217,6 +217,8 @@ def run_backtest(
         bar_volume_share=cfg.volume_share,
         starting_balance=cfg.balance,
         name="paper",
+        # An order for an asset the data does not hold is rejected: nothing could fill it.
+        assets=data.assets,
     )
     kernel = ExecutionKernel(
         max_slots=cfg.max_slots, venue=venue, kernel_id="backtest", **(kernel_options or {})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +45,7 @@ class PaperSession:
         slippage_bps: float,
         kernel_id: str,
         max_slots: int = 64,
+        assets: Iterable[str] | None = None,
         state_dir: Path,
         clock: str,
         journal: Any = None,
@@ -55,8 +56,13 @@ class PaperSession:
         from dita.runtime import TradingRuntime
         from dita.venues.paper import PaperVenue
 
+        # ``assets``: those the feed has; an order for another is rejected (it could never fill).
         self.venue = PaperVenue(
-            taker_rate=fee_rate, maker_rate=fee_rate, slippage_bps=slippage_bps, starting_balance=balance
+            taker_rate=fee_rate,
+            maker_rate=fee_rate,
+            slippage_bps=slippage_bps,
+            starting_balance=balance,
+            assets=assets,
         )
         self.kernel = ExecutionKernel(
             max_slots=max_slots, venue=self.venue, kernel_id=kernel_id, journal=journal, projection=projection
@@ -283,6 +289,7 @@ def paper(
         cols = [history.columns[c].tolist() for c in names]
         feed = (make(*row) for row in zip(history.asset, history.ts.tolist(), *cols, strict=True))
         clock = "data"
+        listed = list(history.assets)
     else:
         from dita.venues.ccxt_venue import CcxtVenue
 
@@ -310,6 +317,7 @@ def paper(
             fail(problem)
         feed = _ccxt_quotes(client, wanted, poll)
         clock = "wall"
+        listed = ids  # the assets the feed's quotes name
     jr, proj = _open_sinks(journal, hazelcast, hz_cluster)
     try:
         state.mkdir(parents=True, exist_ok=True)
@@ -330,6 +338,7 @@ def paper(
             fee_rate=fee_rate,
             slippage_bps=slippage_bps,
             max_slots=max_slots,
+            assets=listed,
             kernel_id=kernel_id,
             state_dir=state,
             clock=clock,

@@ -20,6 +20,9 @@ The rules, chosen to err against the strategy:
 - Fees: ``taker_rate`` or ``maker_rate`` of the fill's notional, reported on each fill.
 - With ``market_limits`` set, orders the exchange would refuse (lot step, tick size,
   minimum size or notional) are rejected as the exchange would.
+- With ``assets`` set (the assets the run has data for), an order for another asset is
+  rejected naming it, as an exchange refuses a symbol it does not list: no data would ever
+  fill it, and it held its kernel slot for the whole run.
 
 The backtester drives it with ``on_quote``/``on_bar`` and feeds the returned events to the
 kernel; ``submit`` and ``cancel`` return their own events synchronously.
@@ -28,7 +31,7 @@ kernel; ``submit`` and ``cancel`` return their own events synchronously.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,6 +47,8 @@ __all__ = ["PaperSettings", "PaperVenue"]
 # How many ended orders ``order_status`` remembers (reconciliation asks about orders the
 # kernel still works, which ended recently if at all).
 ENDED_MEMORY = 10_000
+# How many listed assets a refusal of an unlisted one names.
+LISTED_SHOWN = 10
 
 
 class PaperSettings(BaseModel):
@@ -129,11 +134,12 @@ def _check_asset(asset: object) -> None:
 class PaperVenue:
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
-    starting_balance=0.0, name="paper", market_limits=None)``.
+    starting_balance=0.0, name="paper", market_limits=None, assets=None)``.
 
     Settings are validated by ``PaperSettings`` (an invalid one raises naming the field and
     the value). Feed market data with ``on_quote``/``on_bar``; each returns the events it
-    produced for working orders, oldest order first.
+    produced for working orders, oldest order first. ``assets``: the assets the venue lists
+    (those its feed has); an order for another is rejected. None takes every asset.
     """
 
     def __init__(
@@ -141,9 +147,15 @@ class PaperVenue:
         *,
         market_limits: Mapping[str, MarketLimits] | None = None,
         clock: Callable[[], float] | None = None,
+        assets: Iterable[str] | None = None,
         **settings: object,
     ) -> None:
         self.settings = PaperSettings.model_validate(settings)
+        if isinstance(assets, str):
+            raise TypeError(f"assets must be a collection of asset names, not the string {assets!r}")
+        self._assets = None if assets is None else frozenset(assets)
+        for asset in self._assets or ():
+            _check_asset(asset)
         s = self.settings
         self.name = s.name
         self._taker_rate = s.taker_rate
@@ -235,6 +247,13 @@ class PaperVenue:
             return f"size must be positive and finite, got {order.size!r}"
         if order.order_type == OrderType.LIMIT and (not math.isfinite(order.price) or order.price <= 0):
             return f"limit price must be positive and finite, got {order.price!r}"
+        if self._assets is not None and order.asset not in self._assets:
+            listed = sorted(self._assets)
+            shown = ", ".join(listed[:LISTED_SHOWN])
+            more = f" and {len(listed) - LISTED_SHOWN} more" if len(listed) > LISTED_SHOWN else ""
+            if not listed:
+                return f"unknown asset {order.asset!r}: {self.name} lists no asset"
+            return f"unknown asset {order.asset!r}: {self.name} lists {shown}{more} only"
         limits = self._market_limits.get(order.asset)
         if limits is None:
             return ""
