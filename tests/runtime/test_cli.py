@@ -493,6 +493,19 @@ def test_paper_rejects_an_order_for_an_asset_the_data_does_not_hold(
     assert snap["strategies"][0]["intents"] == 1
 
 
+def test_paper_stops_once_every_strategy_is_in_error(tmp_path: Path, paper_strategies: str) -> None:
+    # It replayed (or waited on the live feed) to the end of the data or --duration, doing
+    # nothing: at --speed 60 the sample's three days took over an hour.
+    state = tmp_path / "state"
+    args = ["paper", "--strategy", f"{paper_strategies}:FailsOnBar", "--data", "sample", "--speed", "60"]
+    result = runner.invoke(app, [*args, "--duration", "30", "--state-dir", str(state), "--kernel-id", "err"])
+    assert result.exit_code == 1, result.output
+    assert "error: strategy FailsOnBar failed in on_bar: ValueError: boom" in result.stderr
+    assert "every strategy is in ERROR: the run was stopped" in result.stderr
+    snap = json.loads((state / "err.json").read_text())
+    assert snap["rows"] == 1 and snap["running"] is False
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -250,6 +250,7 @@ def paper(
     from dita.backtest.engine import BacktestConfig
     from dita.cli._state import default_state_dir
     from dita.data import SAMPLE_BARS
+    from dita.runtime import StrategyStatus
     from dita.strategy import Bar, Quote
 
     require_finite("--speed", speed, hint=" (use --max-speed for no pacing)")
@@ -371,7 +372,13 @@ def paper(
                 return
             live.update(_status_table(session), refresh=True)
 
+    handles = list(session.runtime.handles.values())
+
     def should_stop() -> bool:
+        if not problems and all(h.status is StrategyStatus.ERROR for h in handles):
+            # Nothing would trade again: replaying on (or waiting on the live feed) until the
+            # data or --duration ends did nothing.
+            problems.append("every strategy is in ERROR: the run was stopped")
         return bool(problems) or (deadline is not None and time.monotonic() >= deadline)
 
     path: Path | None = None
@@ -395,9 +402,12 @@ def paper(
             _close_kernel(session.kernel, jr, problems)
     if path is not None:
         console.print(f"state: {path}")
+    failed = [s for s in session.runtime.status() if s["status"] == "ERROR"]
+    for s in failed:
+        typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
     for problem in problems:
         typer.echo(f"error: {problem}", err=True)
-    if problems or any(s["status"] == "ERROR" for s in session.runtime.status()):
+    if problems or failed:
         raise typer.Exit(1)
 
 
