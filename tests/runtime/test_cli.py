@@ -506,6 +506,56 @@ def test_paper_stops_once_every_strategy_is_in_error(tmp_path: Path, paper_strat
     assert snap["rows"] == 1 and snap["running"] is False
 
 
+FILL_OPTIONS = (
+    "balance",
+    "fee_rate",
+    "maker_fee_rate",
+    "slippage_bps",
+    "latency_ms",
+    "volume_share",
+    "max_slots",
+)
+
+
+def test_paper_has_the_backtests_fill_options_with_the_same_defaults_and_help() -> None:
+    # dita paper had no --maker-fee-rate, --latency-ms nor --volume-share: a strategy could not
+    # be rehearsed in paper under the fill model it was backtested with.
+    import typer.main
+
+    from dita.backtest.engine import BacktestConfig
+
+    group: Any = typer.main.get_command(app)
+    options = {
+        name: {p.name: p for p in group.commands[name].params if p.name in FILL_OPTIONS}
+        for name in ("backtest", "paper")
+    }
+    for field in FILL_OPTIONS:
+        backtest, paper = options["backtest"][field], options["paper"].get(field)
+        assert paper is not None, f"dita paper has no --{field.replace('_', '-')}"
+        assert (paper.opts, paper.default, paper.help) == (backtest.opts, backtest.default, backtest.help)
+        assert paper.default == BacktestConfig.model_fields[field].default
+
+
+def test_paper_replay_fills_as_the_backtest_with_the_same_fill_options(tmp_path: Path) -> None:
+    from dita.backtest.data import load_market_data
+    from dita.backtest.engine import BacktestConfig, run_backtest
+    from dita.data import SAMPLE_BARS
+    from dita.examples.crossover import SmaCrossover
+
+    settings = {"fee_rate": 0.0007, "maker_fee_rate": 0.0001, "latency_ms": 90_000.0, "volume_share": 0.02}
+    state = tmp_path / "state"
+    extra = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--kernel-id", "same", *extra])
+    assert result.exit_code == 0, result.output
+    paper = json.loads((state / "same.json").read_text())
+    backtest = run_backtest(SmaCrossover(), load_market_data(SAMPLE_BARS), BacktestConfig(**settings))
+    assert len(paper["fills"]) == backtest.run_info["fills"] > 100
+    for key in ("equity", "realized_pnl", "k_fees_paid"):
+        assert paper["account"][key] == pytest.approx(backtest.account[key], rel=1e-12), key
+    bad = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--volume-share", "2"])
+    assert bad.exit_code == 2 and "--volume-share=2.0: Input should be less than or equal to 1" in bad.stderr
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

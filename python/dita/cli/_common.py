@@ -7,7 +7,7 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -33,6 +33,23 @@ stderr = Console(stderr=True)
 USAGE_ERROR = 2
 UNREACHABLE = 3  # a service the command needs cannot be reached (as `dita control` says)
 HAZELCAST_CONNECT_S = 5.0  # how long a start waits for its --hazelcast cluster
+
+# The options of the simulated fills, defined once so that `dita backtest` and `dita paper`
+# take them under the same names, defaults and meaning (BacktestConfig checks the values;
+# a test holds the defaults to its).
+BalanceOption = Annotated[float, typer.Option(help="Starting balance, quote currency")]
+FeeRateOption = Annotated[float, typer.Option(help="Taker fee as a fraction of notional")]
+MakerFeeRateOption = Annotated[float | None, typer.Option(help="Maker fee (default: --fee-rate)")]
+SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved against each order, bps")]
+LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms")]
+VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]
+MaxSlotsOption = Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")]
+BALANCE = 10_000.0
+FEE_RATE = 0.001
+SLIPPAGE_BPS = 2.0
+LATENCY_MS = 0.0
+VOLUME_SHARE = 0.1
+MAX_SLOTS = 64
 
 
 def out_console() -> Console:

@@ -11,6 +11,19 @@ from typing import Annotated
 import typer
 
 from dita.cli._common import (
+    BALANCE,
+    FEE_RATE,
+    LATENCY_MS,
+    MAX_SLOTS,
+    SLIPPAGE_BPS,
+    VOLUME_SHARE,
+    BalanceOption,
+    FeeRateOption,
+    LatencyMsOption,
+    MakerFeeRateOption,
+    MaxSlotsOption,
+    SlippageBpsOption,
+    VolumeShareOption,
     fail,
     fail_options,
     feed_problem,
@@ -37,13 +50,13 @@ def backtest(
         str | None, typer.Option("--from", help="First time to replay (ISO date/time, UTC)")
     ] = None,
     to: Annotated[str | None, typer.Option(help="Replay up to, not including, this time (ISO, UTC)")] = None,
-    balance: Annotated[float, typer.Option(help="Starting balance, quote currency")] = 10_000.0,
-    fee_rate: Annotated[float, typer.Option(help="Taker fee as a fraction of notional")] = 0.001,
-    maker_fee_rate: Annotated[float | None, typer.Option(help="Maker fee (default: --fee-rate)")] = None,
-    slippage_bps: Annotated[float, typer.Option(help="Taker price moved against each order, bps")] = 2.0,
-    latency_ms: Annotated[float, typer.Option(help="Order latency at the paper venue, ms")] = 0.0,
-    volume_share: Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")] = 0.1,
-    max_slots: Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")] = 64,
+    balance: BalanceOption = BALANCE,
+    fee_rate: FeeRateOption = FEE_RATE,
+    maker_fee_rate: MakerFeeRateOption = None,
+    slippage_bps: SlippageBpsOption = SLIPPAGE_BPS,
+    latency_ms: LatencyMsOption = LATENCY_MS,
+    volume_share: VolumeShareOption = VOLUME_SHARE,
+    max_slots: MaxSlotsOption = MAX_SLOTS,
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,

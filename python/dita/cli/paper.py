@@ -16,6 +16,19 @@ from rich.live import Live
 from rich.table import Table
 
 from dita.cli._common import (
+    BALANCE,
+    FEE_RATE,
+    LATENCY_MS,
+    MAX_SLOTS,
+    SLIPPAGE_BPS,
+    VOLUME_SHARE,
+    BalanceOption,
+    FeeRateOption,
+    LatencyMsOption,
+    MakerFeeRateOption,
+    MaxSlotsOption,
+    SlippageBpsOption,
+    VolumeShareOption,
     close_all,
     fail,
     fail_options,
@@ -44,6 +57,9 @@ class PaperSession:
         fee_rate: float,
         slippage_bps: float,
         kernel_id: str,
+        maker_fee_rate: float | None = None,
+        latency_ms: float = 0.0,
+        volume_share: float = 0.1,
         max_slots: int = 64,
         assets: Iterable[str] | None = None,
         state_dir: Path,
@@ -56,11 +72,15 @@ class PaperSession:
         from dita.runtime import TradingRuntime
         from dita.venues.paper import PaperVenue
 
+        # As run_backtest builds it, so a paper rehearsal fills as the backtest did.
+        maker = fee_rate if maker_fee_rate is None else maker_fee_rate
         # ``assets``: those the feed has; an order for another is rejected (it could never fill).
         self.venue = PaperVenue(
             taker_rate=fee_rate,
-            maker_rate=fee_rate,
+            maker_rate=maker,
             slippage_bps=slippage_bps,
+            latency_ms=latency_ms,
+            bar_volume_share=volume_share,
             starting_balance=balance,
             assets=assets,
         )
@@ -68,7 +88,7 @@ class PaperSession:
             max_slots=max_slots, venue=self.venue, kernel_id=kernel_id, journal=journal, projection=projection
         )
         self.kernel.set_seed_capital(balance)
-        self.kernel.set_exchange_config({"taker_rate": fee_rate, "maker_rate": fee_rate})
+        self.kernel.set_exchange_config({"taker_rate": fee_rate, "maker_rate": maker})
         self.kernel.update_control(mode="PAPER", source="dita-paper")
         if control_plane is not None:
             # Attached after the PAPER label, so what the cluster sets (a HALTED) wins over it;
@@ -205,10 +225,13 @@ def paper(
     ] = None,
     speed: Annotated[float, typer.Option(help="Data seconds per wall second (1 = wall clock)")] = 60.0,
     max_speed: Annotated[bool, typer.Option(help="Replay as fast as possible")] = False,
-    balance: Annotated[float, typer.Option(help="Starting balance, USDT")] = 10_000.0,
-    fee_rate: Annotated[float, typer.Option(help="Fee as a fraction of notional")] = 0.001,
-    slippage_bps: Annotated[float, typer.Option(help="Taker slippage, bps")] = 2.0,
-    max_slots: Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")] = 64,
+    balance: BalanceOption = BALANCE,
+    fee_rate: FeeRateOption = FEE_RATE,
+    maker_fee_rate: MakerFeeRateOption = None,
+    slippage_bps: SlippageBpsOption = SLIPPAGE_BPS,
+    latency_ms: LatencyMsOption = LATENCY_MS,
+    volume_share: VolumeShareOption = VOLUME_SHARE,
+    max_slots: MaxSlotsOption = MAX_SLOTS,
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,
@@ -258,8 +281,16 @@ def paper(
     if duration is not None:
         require_finite("--duration", duration, hint=" (leave it out to run until the data ends)")
     try:
-        # The backtest's money model checks the same three numbers, naming the option.
-        BacktestConfig(balance=balance, fee_rate=fee_rate, slippage_bps=slippage_bps, max_slots=max_slots)
+        # The backtest's money and fill model checks the same options, naming the option.
+        fill_model = BacktestConfig(
+            balance=balance,
+            fee_rate=fee_rate,
+            maker_fee_rate=maker_fee_rate,
+            slippage_bps=slippage_bps,
+            latency_ms=latency_ms,
+            volume_share=volume_share,
+            max_slots=max_slots,
+        )
     except ValidationError as exc:
         fail_options(exc)
     if (data is None) == (ccxt_exchange is None):
@@ -337,7 +368,10 @@ def paper(
             strat,
             balance=balance,
             fee_rate=fee_rate,
+            maker_fee_rate=fill_model.maker_fee_rate,
             slippage_bps=slippage_bps,
+            latency_ms=latency_ms,
+            volume_share=volume_share,
             max_slots=max_slots,
             assets=listed,
             kernel_id=kernel_id,
