@@ -352,3 +352,30 @@ def test_an_order_for_an_asset_without_data_is_rejected_and_frees_its_slot(tmp_p
     assert not strategy.busy("ETHUSDT")
     held = [s for s in strategy.ctx.kernel.slots() if s["fsm_state"] not in ("IDLE", "CLOSED")]
     assert [s["asset"] for s in held] == ["BTCUSDT"]
+
+
+class _LongAndShortOfOneAsset(Strategy[_SizeParams]):
+    """On the first quote of each asset: AAA long 2 and short 1 (two trades), BBB long 2."""
+
+    Params = _SizeParams
+    data = ("quotes",)
+
+    def on_quote(self, quote: Quote) -> None:
+        if self.busy(quote.asset):
+            return
+        self.buy(quote.asset, 2.0, price=quote.ask)
+        if quote.asset == "AAA":
+            self.sell(quote.asset, 1.0, price=quote.bid)
+
+
+def test_equity_csv_position_nets_long_and_short_trades_of_an_asset(tmp_path: Path) -> None:
+    # docs/runtime.md: for several assets, each asset's net size (long and short trades in it
+    # netted, as the venue holds them) x its last price, summed as absolute values.
+    path = tmp_path / "two.csv"
+    rows = [(1704067200, "AAA", 100, 101), (1704067200, "BBB", 10, 10.5), (1704067201, "AAA", 102, 103)]
+    path.write_text("ts,asset,bid,ask\n" + "".join(f"{t},{a},{b},{k}\n" for t, a, b, k in rows))
+    cfg = BacktestConfig(fee_rate=0, slippage_bps=0)
+    result = run_backtest(_LongAndShortOfOneAsset(), load_market_data(path), cfg)
+    assert result.run_info["fills"] == 3
+    exposure = [1 * 100.5, 1 * 100.5 + 2 * 10.25, 1 * 102.5 + 2 * 10.25]  # not 3 x AAA's mid
+    assert result.position.tolist() == pytest.approx(exposure)

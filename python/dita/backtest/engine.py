@@ -157,7 +157,8 @@ class _Recorder:
         """Equity and position at the end of every row (after its fills), from the fills.
 
         The position is the signed size held for one asset; for several (their sizes do not
-        add up) the gross exposure, sum of |size| x the asset's last price, in quote currency.
+        add up) the sum over assets of |net size| x the asset's last price, in quote currency.
+        An asset's long and short trades are netted first, as the venue holds them.
         It is exactly 0 at every row after which the asset has no open trade: a running sum of
         the fills keeps float dust (1e-8 of a 1e8-unit coin's partial fills) for good, which
         an absolute cut-off does not catch, and every later flat row counted as exposed.
