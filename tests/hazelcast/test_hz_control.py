@@ -640,3 +640,43 @@ def test_a_new_plane_sets_at_once_as_operations_md_shows(hz_member: HazelcastMem
     assert written["mode"] == "HALTED"
     entry = json.loads(hz_client.get_map(CONTROL_PLANE_MAP).blocking().get("*").to_string())
     assert entry["mode"] == "HALTED"
+
+
+def test_a_global_write_before_the_removals_of_several_kernel_entries_reaches_every_kernel(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A global write that reaches the plane before the removals of two kernels' entries it
+    followed (stamped below both: its writer's clock is behind) is the latest word for both
+    kernels, not only for the one whose entry was stamped latest."""
+    import threading
+
+    import dita.control.hazelcast as control_hz
+
+    real_on_removed = HazelcastControlPlane._on_removed
+
+    def late(self: HazelcastControlPlane, event: Any) -> None:
+        threading.Timer(0.5, real_on_removed, (self, event)).start()
+
+    monkeypatch.setattr(HazelcastControlPlane, "_on_removed", late)
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    other_id = f"{kernel_id}-b"
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    other = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=other_id)
+    try:
+        # Operator A, whose clock runs a minute ahead, halts both kernels one by one.
+        for kid, ahead_s in ((kernel_id, 60.0), (other_id, 61.0)):
+            with monkeypatch.context() as ahead:
+                ahead.setattr(control_hz, "_wall_clock", lambda a=ahead_s: time.time() + a)
+                write_entry(hz_client, kid, {"mode": "HALTED"}, updated_by="operator-a")
+        assert eventually(lambda: mode(kernel) == "HALTED" and mode(other) == "HALTED")
+        # Operator B, on the right time, lifts both and resumes every kernel.
+        cp_map.remove(kernel_id)
+        cp_map.remove(other_id)
+        write_entry(hz_client, None, {"mode": "LIVE"}, updated_by="operator-b")
+        assert eventually(lambda: kernel_id not in plane.entries() and other_id not in plane.entries())
+        assert eventually(lambda: mode(other) == "LIVE", timeout=3.0)
+        assert eventually(lambda: mode(kernel) == "LIVE", timeout=3.0)
+    finally:
+        kernel.close()
+        other.close()

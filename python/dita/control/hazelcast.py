@@ -206,10 +206,11 @@ class HazelcastControlPlane:
         # Events during a resync's read, by key; None: the entry was removed.
         self._arrived: dict[str, dict[str, Any] | None] | None = None
         # Fields of arrived entries stamped below an entry they compete with, as
-        # (key, field) -> (stamp, competing key): the writer did not see that entry, so it was
+        # (key, field, competing key) -> stamp: the writer did not see that entry, so it was
         # removed in the cluster and its removal event is still on its way (events of two
-        # partitions come in any order), or it was written after them.
-        self._blocked: dict[tuple[str, str], tuple[float, str]] = {}
+        # partitions come in any order), or it was written after them. A global write may
+        # compete with several kernels' entries: one record each, for that kernel.
+        self._blocked: dict[tuple[str, str, str], float] = {}
         self._verify: set[str] = set()  # competing keys to look up in the cluster
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
@@ -348,16 +349,16 @@ class HazelcastControlPlane:
         and have the worker look that entry up in the cluster."""
         others = [k for k in self._entries if k != key] if key == GLOBAL else [GLOBAL]
         for field in CONTROL_FIELDS:
-            self._blocked.pop((key, field), None)
+            for stale in [b for b in self._blocked if b[:2] == (key, field)]:
+                del self._blocked[stale]
             at = _field_stamp(entry, field)
             if at is None:
                 continue  # no stamp: never newer than anything (see effective_control)
             stamps = [(_field_stamp(self._entries[k], field), k) for k in others if k in self._entries]
-            newer = [(s, k) for s, k in stamps if s is not None and s > at]
-            if newer:
-                by = max(newer)[1]
-                self._blocked[(key, field)] = (at, by)
-                self._verify.add(by)
+            for s, by in stamps:
+                if s is not None and s > at:
+                    self._blocked[(key, field, by)] = at
+                    self._verify.add(by)
 
     def _verify_blockers(self, keys: set[str]) -> None:
         """Look up in the cluster the entries that blocked a write: one that is gone was removed
@@ -376,16 +377,15 @@ class HazelcastControlPlane:
                     continue
                 # Still there: the writes it blocks were made before it, and stay superseded
                 # when it is removed later (a removal sets nothing).
-                for blocked, (_, by) in list(self._blocked.items()):
-                    if by == key:
-                        del self._blocked[blocked]
+                for blocked in [b for b in self._blocked if b[2] == key]:
+                    del self._blocked[blocked]
 
     def _unblock_locked(self, removed: str) -> None:
         """Apply the writes ``removed`` blocked: their kernels take them as new."""
-        for (key, field), (at, by) in list(self._blocked.items()):
+        for (key, field, by), at in list(self._blocked.items()):
             if by != removed:
                 continue
-            del self._blocked[(key, field)]
+            del self._blocked[(key, field, by)]
             entry = self._entries.get(key)
             if entry is None or _field_stamp(entry, field) != at:
                 continue  # replaced since (or removed): the newer state is already in place
