@@ -680,3 +680,64 @@ def test_a_global_write_before_the_removals_of_several_kernel_entries_reaches_ev
     finally:
         kernel.close()
         other.close()
+
+
+def test_an_entry_written_again_while_the_plane_looks_it_up_is_kept(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plane looks up the entry a write lost to; the cluster answers it is gone, but by the
+    time the answer is read the entry was written again and its event has come: the lookup
+    must not take that new entry for the removed one (the kernel would ignore a new HALTED)."""
+    import dita.control.hazelcast as control_hz
+
+    real_on_removed = HazelcastControlPlane._on_removed
+    held: list[Any] = []
+    monkeypatch.setattr(HazelcastControlPlane, "_on_removed", lambda self, event: held.append(event))
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    real_get_map = plane._client.get_map
+
+    def write_global_halted() -> None:
+        with monkeypatch.context() as ahead:
+            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 120.0)
+            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-a")
+
+    class Answer:
+        def __init__(self, future: Any) -> None:
+            self.future = future
+
+        def result(self) -> Any:
+            present = self.future.result()
+            if not present and held:
+                # The removal's event comes, then the entry is written again, before the
+                # answer is read.
+                real_on_removed(plane, held.pop())
+                write_global_halted()
+                assert eventually(lambda: plane.entries().get("*", {}).get("mode") == "HALTED")
+            return present
+
+    class Lookups:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def contains_key(self, key: Any) -> Answer:
+            return Answer(self.real.contains_key(key))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    try:
+        with monkeypatch.context() as ahead:
+            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
+            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-a")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        monkeypatch.setattr(plane._client, "get_map", lambda name: Lookups(real_get_map(name)))
+        cp_map.remove("*")
+        write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="operator-b")
+        assert eventually(lambda: not held and "*" in cp_map.key_set())
+        time.sleep(0.3)
+        assert plane.entries().get("*", {}).get("mode") == "HALTED"
+        assert eventually(lambda: mode(kernel) == "HALTED", timeout=3.0)
+    finally:
+        kernel.close()

@@ -365,6 +365,8 @@ class HazelcastControlPlane:
         before the write was made (its removal event is late), so the write is the latest word."""
         cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
         for key in keys:
+            with self._lock:
+                asked = self._entries.get(key)  # the entry the answer is about
             try:
                 present = cp_map.contains_key(key).result()
             except Exception as exc:  # the removal event, when it comes, does the same
@@ -372,7 +374,9 @@ class HazelcastControlPlane:
                 continue
             with self._lock:
                 if not present:
-                    if key in self._entries:
+                    # Only the entry asked about: one written again since (its event came while
+                    # the answer was on its way) is newer than the answer.
+                    if asked is not None and self._entries.get(key) is asked:
                         self._removed_locked(key)
                     continue
                 # Still there: the writes it blocks were made before it, and stay superseded
