@@ -1773,3 +1773,30 @@ def test_kraken_client_ids_are_free_text_of_18_at_most_or_a_uuid() -> None:
     assert CcxtVenue.venue_client_id("trend-1-17", "kraken") == "trend-1-17"
     hashed = CcxtVenue.venue_client_id("momentum-btc-usd-kernel-1-1234", "kraken")
     assert re.fullmatch(r"[0-9a-f]{32}", hashed)  # Kraken's short UUID form
+
+
+def test_the_rest_booked_from_the_order_is_priced_right_after_a_trade_the_kernel_had_booked_in_part(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Taken over after a restart with 0.005 booked at 90000, off a trade boundary: trade 4101
+    (0.008 at 90000) is new only for 0.003 of it. The order says 0.02 filled for 1806; the
+    rest, 0.012, cost 1806 - 720. The 0.005 the kernel had booked was counted in the trades'
+    cost twice, and the rest went to the kernel at 53000."""
+    venue = make_venue()
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.02,
+        venue_order_id="28457200", filled_size=0.005, avg_fill_price=90000.0,
+        status=VenueOrderStatus.PARTIALLY_FILLED,
+    )  # fmt: skip
+    venue.watch(order)
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled["cummulativeQuoteQty"] = "1806.00000000"
+    exchange.script("GET", "/api/v3/order", payload=filled, repeat=True)
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json", repeat=True)
+    [trade] = venue.poll_events()
+    assert (trade.fill_id, trade.filled_size) == ("BTCUSDT:4101", pytest.approx(0.008))
+    clock.advance(61.0)
+    [rest] = venue.poll_events()
+    assert rest.metadata["fill_source"] == "order"
+    assert rest.size == pytest.approx(0.012) and rest.filled_size == pytest.approx(0.02)
+    assert rest.price == pytest.approx((1806.0 - 720.0) / 0.012)

@@ -1091,6 +1091,7 @@ class CcxtVenue:
             if fill_key in self._seen_fills or any(key == fill_key for key, _ in made):
                 continue
             qty, price = _number(trade.get("amount")), _number(trade.get("price"))
+            booked_before = 0.0  # what of it the kernel had booked (its cost is in booked_cost)
             bad = [n for n, v in (("amount", qty), ("price", price)) if not (v > 0 and math.isfinite(v))]
             if bad:
                 field_name = bad[0]
@@ -1109,7 +1110,7 @@ class CcxtVenue:
                     continue
                 # Booked in part: its running total ends where it does, so only the rest is new.
                 filled -= unmatched
-                unmatched = 0.0
+                booked_before, unmatched = unmatched, 0.0
             filled = min(filled + qty, order.size)
             if order.size - filled <= order.size * 1e-9:
                 filled = order.size
@@ -1134,7 +1135,7 @@ class CcxtVenue:
                 },
             )
             made.append((fill_key, event))
-            cost += qty * price
+            cost += (qty - booked_before) * price
         for fill_key, _ in made:
             self._seen_fills.add(fill_key)
             tracked.fill_ids.append(fill_key)
