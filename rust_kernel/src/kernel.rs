@@ -804,6 +804,114 @@ impl Kernel {
         Ok(())
     }
 
+    /// Where `self` and `other` differ as the state a checkpoint holds (everything but the
+    /// outbox, the projection's dirty keys and the journal flag, which are not in it): the
+    /// first part that differs, with the field when it can say, or None when they are equal.
+    /// Maps are compared as maps (their order in memory is random per map), floats bit for
+    /// bit where `==` does not see them equal (a NaN equals itself).
+    pub(crate) fn state_difference(&self, other: &Kernel) -> Option<String> {
+        fn same<T: PartialEq + Serialize>(a: &T, b: &T) -> bool {
+            a == b || bincode::serialize(a).ok() == bincode::serialize(b).ok()
+        }
+        /// `part`, and the field where the two printed values first differ.
+        fn named<T: std::fmt::Debug>(part: String, a: &T, b: &T) -> String {
+            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+            let mut at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+            while !a.is_char_boundary(at) {
+                at -= 1;
+            }
+            let field = a[..at].rfind(": ").map(|end| {
+                let start = a[..end]
+                    .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(0, |i| i + 1);
+                &a[start..end]
+            });
+            match field {
+                Some(f) if !f.is_empty() => format!("{part} ({f})"),
+                _ => part,
+            }
+        }
+        if self.kernel_id != other.kernel_id {
+            return Some("kernel id".into());
+        }
+        if self.slots.len() != other.slots.len() {
+            return Some("slot count".into());
+        }
+        if let Some((i, (a, b))) =
+            (self.slots.iter().zip(&other.slots).enumerate()).find(|(_, (a, b))| !same(*a, *b))
+        {
+            return Some(named(format!("slot {i}"), a, b));
+        }
+        // Structs: the field is named too.
+        macro_rules! structs {
+            ($($field:ident: $part:expr),* $(,)?) => {$(
+                if !same(&self.$field, &other.$field) {
+                    return Some(named($part.to_string(), &self.$field, &other.$field));
+                }
+            )*};
+        }
+        // Numbers, and maps and memories, whose printed order is random or whose entries are
+        // many: the part is named.
+        macro_rules! parts {
+            ($($field:ident: $part:expr),* $(,)?) => {$(
+                if !same(&self.$field, &other.$field) {
+                    return Some($part.to_string());
+                }
+            )*};
+        }
+        parts!(seq: "seq");
+        structs!(
+            account: "account",
+            counters: "counters",
+            fees: "fee model",
+            control: "control",
+            risk: "risk limits",
+            rate: "rate window",
+        );
+        parts!(
+            order_counter: "order counter",
+            total_notional: "total committed notional",
+            asset_notional: "committed notional by asset",
+            market_limits: "market limits",
+            open_count: "open slot count",
+            free: "free slots",
+            open_by_asset: "open slots by asset",
+            by_client_id: "orders by client id",
+            by_venue_id: "orders by venue id",
+            unsettled: "unsettled fills",
+            finished_orders: "finished orders memory",
+            intents_seen: "intent id memory",
+            account_events_seen: "account event id memory",
+        );
+        // The checkpoint's tail, as it is written (sorted, so the bytes compare).
+        let encoded = |k: &Kernel| {
+            (
+                bincode::serialize(&k.ended_orders()).ok(),
+                bincode::serialize(&k.covered_fills()).ok(),
+            )
+        };
+        let (mine, theirs) = (encoded(self), encoded(other));
+        if mine.0 != theirs.0 {
+            return Some("orders kept for late fills".into());
+        }
+        if mine.1 != theirs.1 {
+            return Some("fills covered by the venue's reports".into());
+        }
+        None
+    }
+
+    /// For tests: a kernel state no input leads to.
+    #[cfg(test)]
+    pub(crate) fn tamper_seq(&mut self, by: u64) {
+        self.seq += by;
+    }
+
+    /// For tests: see [`Kernel::tamper_seq`].
+    #[cfg(test)]
+    pub(crate) fn tamper_slot(&mut self, sid: usize, change: impl FnOnce(&mut TradeSlot)) {
+        change(&mut self.slots[sid]);
+    }
+
     pub fn max_slots(&self) -> usize {
         self.slots.len()
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use dita_kernel::kernel::{Kernel, KernelInput};
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::wal::kernel_log::{
-    journal_rows_read_only, replay_read_only, KernelLog, KernelLogOptions,
+    journal_rows_read_only, replay_checkpoints, replay_read_only, KernelLog, KernelLogOptions,
 };
 use dita_kernel::wal::{verify, FsyncPolicy};
 use dita_kernel::*;
@@ -376,6 +376,15 @@ proptest! {
         let (read_only, _) = replay_read_only(dir.path(), |kid| Kernel::new(kid, 4).map_err(|e| e.to_string())).unwrap();
         prop_assert!(observable(&read_only) == live, "read-only replay differs from the live state");
         prop_assert_eq!(verify(dir.path()).unwrap().last_seq, recovered.seq());
+        // Every checkpoint the live kernel wrote equals the replay of the records before it.
+        let checked = replay_checkpoints(dir.path());
+        prop_assert!(checked.is_ok(), "{:?}", checked);
+        let checked = checked.unwrap();
+        let files = std::fs::read_dir(dir.path()).unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".ckpt"))
+            .count();
+        prop_assert_eq!((checked.from_seq, checked.matched.len() + 1), (Some(0), files));
+        prop_assert_eq!(checked.replayed_records, recovered.seq());
     }
 }
 

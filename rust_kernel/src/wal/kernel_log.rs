@@ -235,6 +235,109 @@ pub fn journal_rows_read_only(
     Ok(report)
 }
 
+/// What [`replay_checkpoints`] checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckpointReplay {
+    /// The checkpoint the replay started from: the oldest one (checkpoint 0, the state the
+    /// log starts from, unless it was removed); `None` when the log has no checkpoint.
+    pub from_seq: Option<u64>,
+    /// The later checkpoints, each equal to the replay of the records before it.
+    pub matched: Vec<u64>,
+    /// Records replayed (from `from_seq` to the end of the log).
+    pub replayed_records: u64,
+}
+
+/// Replays the log in `dir` (read-only, no lock) from its oldest checkpoint to its end and
+/// compares each later checkpoint's state with the replayed kernel's at that checkpoint's
+/// seq. A checkpoint that differs is [`WalError::Corrupt`] naming it, its seq and the part
+/// of the state that differs: a well-formed checkpoint with a wrong state (written by a bug,
+/// or left with records replaced and their chain recomputed) passes [`super::verify`], and a
+/// recovery would start from it. The oldest checkpoint is the replay's start, not checked:
+/// checkpoint 0 holds what the constructor made, which no record says. A damaged
+/// checkpoint is an error here too ([`super::verify`] names it first).
+pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
+    let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
+        dir: dir.to_path_buf(),
+    })?;
+    let mut checkpoints = Vec::new();
+    for (_, path) in super::scan::list_dir(dir)?.checkpoints {
+        let bytes = std::fs::read(&path).map_err(super::scan::io_err(&path, "read checkpoint"))?;
+        checkpoints.push(super::format::decode_checkpoint(&bytes, &path, &kernel_id)?);
+    }
+    checkpoints.sort_by_key(|c| c.seq);
+    let Some(first) = checkpoints.first() else {
+        return Ok(CheckpointReplay::default());
+    };
+    let from_seq = first.seq;
+    // Replaced by the oldest checkpoint's state before the first record.
+    let mut kernel = Kernel::new(&kernel_id, 1).map_err(|e| WalError::Replay {
+        seq: 0,
+        source: e.to_string().into(),
+    })?;
+    let mut later = checkpoints[1..].iter().peekable();
+    let mut matched = Vec::new();
+    let mut mismatch = None;
+    let span = ReplaySpan {
+        before: Some(from_seq + 1),
+        until: None,
+    };
+    let replayed = super::read_only_span(dir, &kernel_id, span, |item| {
+        match item {
+            Replay::Checkpoint { seq, state, .. } => restore(&kernel_id, &mut kernel, seq, state)?,
+            Replay::Record(r) => apply_record(&mut kernel, r.seq, r.rules, r.payload)?,
+        }
+        // Each record moves the kernel's seq by one (`apply_record` checks it).
+        if let Some(c) = later.next_if(|c| c.seq == kernel.seq()) {
+            let stored =
+                decode_kernel(&c.state).map_err(|e| format!("checkpoint {}: {e}", c.seq))?;
+            if let Some(part) = stored.state_difference(&kernel) {
+                mismatch = Some(WalError::Corrupt {
+                    file: c.path.clone(),
+                    offset: 0,
+                    seq: Some(c.seq),
+                    detail: format!(
+                        "checkpoint's state differs from the replay of the records from \
+                         checkpoint {from_seq} to its seq: {part}"
+                    ),
+                });
+                return Err("checkpoint differs".into());
+            }
+            matched.push(c.seq);
+        }
+        Ok(())
+    });
+    if let Some(err) = mismatch {
+        return Err(err);
+    }
+    let report = replayed?;
+    if report.checkpoint_seq != Some(from_seq) {
+        return Err(WalError::Replay {
+            seq: from_seq,
+            source: format!(
+                "the replay started from {:?}, not from checkpoint {from_seq}",
+                report.checkpoint_seq
+            )
+            .into(),
+        });
+    }
+    if let Some(c) = later.next() {
+        return Err(WalError::Corrupt {
+            file: c.path.clone(),
+            offset: 0,
+            seq: Some(c.seq),
+            detail: format!(
+                "checkpoint vouches for seq {} but the log ends at seq {}",
+                c.seq, report.last_seq
+            ),
+        });
+    }
+    Ok(CheckpointReplay {
+        from_seq: Some(from_seq),
+        matched,
+        replayed_records: report.replayed_records,
+    })
+}
+
 impl KernelLog {
     /// Opens the log in `dir` and recovers the kernel from it. `fresh` is the kernel to use
     /// when the log is new (its state becomes checkpoint 0, so the kernel's shape, such as

@@ -950,3 +950,194 @@ fn a_checkpoint_removed_after_the_listing_is_skipped() {
         skipped[0].reason
     );
 }
+
+// ----- checkpoint state against the replay of the records before it --------------------
+
+use crate::kernel::{Kernel, KernelInput};
+use crate::mock::MockVenue;
+use crate::model::Intent;
+use crate::types::{KernelCommandType, TradeSide};
+use kernel_log::{encode_kernel, replay_checkpoints, KernelLog, KernelLogOptions};
+
+/// Drives a kernel with a log the way the bindings do: apply, record what advanced seq,
+/// hand orders to the mock venue and its answers back as inputs.
+fn drive(k: &mut Kernel, log: &mut KernelLog, venue: &mut MockVenue, input: KernelInput) {
+    let before = k.seq();
+    let out = k.apply(&input).ok();
+    if k.seq() != before {
+        log.record(k, &input).unwrap();
+    }
+    let Some(out) = out else { return };
+    let mut events = Vec::new();
+    if let Some(order) = &out.submit {
+        events.extend(venue.submit(order));
+    }
+    for order in &out.cancels {
+        events.extend(venue.cancel(order));
+    }
+    for e in events {
+        drive(k, log, venue, KernelInput::VenueEvent(e));
+    }
+}
+
+fn intent(n: u64, slot: i64, command: KernelCommandType, price: f64) -> Intent {
+    let mut i = Intent::new(
+        &format!("i{n}"),
+        &format!("t{}", n / 2),
+        slot,
+        "BTCUSDT",
+        TradeSide::Long,
+        command,
+        price,
+        1.0,
+    );
+    i.timestamp = n as f64;
+    i
+}
+
+/// A closed log of a kernel that entered and left positions, checkpointed every 7 records
+/// (so the newest two and checkpoint 0 are on disk).
+fn kernel_log_with_checkpoints() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let options = KernelLogOptions {
+        fsync: FsyncPolicy::None,
+        checkpoint_every: 7,
+        segment_bytes: 4096,
+    };
+    let (mut log, mut k) =
+        KernelLog::open(dir.path(), Kernel::new("audit", 3).unwrap(), &options).unwrap();
+    let mut venue = MockVenue::new(Default::default()).unwrap();
+    drive(
+        &mut k,
+        &mut log,
+        &mut venue,
+        KernelInput::SeedCapital(10_000.0),
+    );
+    for n in 0..12u64 {
+        let slot = ((n / 2) % 3) as i64;
+        let price = 100.0 + n as f64;
+        let mark = KernelInput::MarkPrice {
+            asset: crate::types::id("BTCUSDT"),
+            price,
+            ts: n as f64,
+        };
+        drive(&mut k, &mut log, &mut venue, mark);
+        let command = if n % 2 == 0 {
+            KernelCommandType::Enter
+        } else {
+            KernelCommandType::Exit
+        };
+        drive(
+            &mut k,
+            &mut log,
+            &mut venue,
+            KernelInput::Intent(intent(n, slot, command, price)),
+        );
+    }
+    assert!(
+        k.counters.fills >= 6 && k.counters.intents_refused == 0,
+        "{:?}",
+        k.counters
+    );
+    log.sync().unwrap();
+    drop(log);
+    dir
+}
+
+/// Rewrites checkpoint `seq` with `change` applied to its state: a well-formed file (valid
+/// digest, chain hash and position) that holds a wrong state.
+fn rewrite_checkpoint_state(dir: &Path, seq: u64, change: impl FnOnce(&mut Kernel)) {
+    let path = dir.join(checkpoint_file(seq));
+    let c = format::decode_checkpoint(&fs::read(&path).unwrap(), &path, "audit").unwrap();
+    let mut k = kernel_log::decode_kernel(&c.state).unwrap();
+    change(&mut k);
+    let bytes = format::encode_checkpoint(
+        "audit",
+        c.seq,
+        &c.head_hash,
+        c.segment_first_seq,
+        c.segment_offset,
+        c.ts,
+        &encode_kernel(&k),
+    );
+    fs::write(&path, bytes).unwrap();
+}
+
+fn checkpoint_seqs(dir: &Path) -> Vec<u64> {
+    let mut seqs: Vec<u64> = list_dir(dir)
+        .unwrap()
+        .checkpoints
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    seqs.sort();
+    seqs
+}
+
+#[test]
+fn the_checkpoints_of_a_kernel_log_equal_the_replay_of_the_records_before_them() {
+    let dir = kernel_log_with_checkpoints();
+    let seqs = checkpoint_seqs(dir.path());
+    assert_eq!(seqs.len(), 3, "checkpoint 0 and the newest two: {seqs:?}");
+    let audit = verify(dir.path()).unwrap();
+    let replayed = replay_checkpoints(dir.path()).unwrap();
+    assert_eq!(replayed.from_seq, Some(0));
+    assert_eq!(replayed.matched, seqs[1..].to_vec());
+    assert_eq!(replayed.replayed_records, audit.last_seq);
+}
+
+#[rstest]
+#[case::account(|k: &mut Kernel| k.account.k_fees_paid += 0.01, "account (k_fees_paid")]
+#[case::counter(|k: &mut Kernel| k.counters.fills += 1, "counters (fills")]
+#[case::seq(|k: &mut Kernel| k.tamper_seq(1), "seq")]
+#[case::slot(|k: &mut Kernel| k.tamper_slot(1, |s| s.realized_pnl += 5.0), "slot 1 (realized_pnl")]
+fn a_well_formed_checkpoint_with_a_wrong_state_fails_the_replay_naming_it_and_the_part(
+    #[case] change: fn(&mut Kernel),
+    #[case] part: &str,
+) {
+    let dir = kernel_log_with_checkpoints();
+    let seqs = checkpoint_seqs(dir.path());
+    let wrong = seqs[1];
+    rewrite_checkpoint_state(dir.path(), wrong, change);
+    // The chain, the digests and the checkpoints' positions all hold: only the replay sees it.
+    verify(dir.path()).unwrap();
+    let err = replay_checkpoints(dir.path()).unwrap_err();
+    let WalError::Corrupt {
+        file, seq, detail, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(*file, dir.path().join(checkpoint_file(wrong)));
+    assert_eq!(*seq, Some(wrong));
+    assert!(detail.contains(part), "{detail}");
+    assert!(detail.contains("differs from the replay"), "{detail}");
+}
+
+#[test]
+fn a_wrong_newest_checkpoint_is_found_after_the_older_ones_match() {
+    let dir = kernel_log_with_checkpoints();
+    let newest = *checkpoint_seqs(dir.path()).last().unwrap();
+    rewrite_checkpoint_state(dir.path(), newest, |k| k.account.seed_capital = 1.0);
+    let err = replay_checkpoints(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, WalError::Corrupt { seq: Some(s), .. } if s == newest),
+        "{err}"
+    );
+    assert!(err.to_string().contains("account (seed_capital"), "{err}");
+}
+
+#[test]
+fn a_difference_inside_a_multibyte_character_names_its_field() {
+    let (mut a, mut b) = (
+        Kernel::new("audit", 2).unwrap(),
+        Kernel::new("audit", 2).unwrap(),
+    );
+    a.tamper_slot(1, |s| s.close_reason = "sortie é".into());
+    b.tamper_slot(1, |s| s.close_reason = "sortie è".into());
+    assert_eq!(a.state_difference(&a.clone()), None);
+    assert_eq!(
+        a.state_difference(&b).as_deref(),
+        Some("slot 1 (close_reason)")
+    );
+}
