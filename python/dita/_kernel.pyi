@@ -665,7 +665,9 @@ class KernelCore:
 class WalError(Exception):
     """The write-ahead log is damaged, belongs to another kernel or version, or failed to write."""
 
-def wal_verify(path: str | PathLike[str], expect_head: str | None = None) -> dict[str, Any]: ...
+def wal_verify(
+    path: str | PathLike[str], expect_head: str | None = None, replay: bool = False
+) -> dict[str, Any]: ...
 def wal_replay(
     path: str | PathLike[str], max_slots: int | None = None
 ) -> tuple[KernelCore, dict[str, Any]]: ...

@@ -263,3 +263,38 @@ def test_replay_of_a_log_without_a_usable_checkpoint_asks_for_the_slot_count(
     for bad in ("0", "-1", "x", "100000000000"):
         result = CliRunner().invoke(app, ["wal", "replay", str(lost), "--max-slots", bad])
         assert result.exit_code == 2 and "--max-slots" in result.output, (bad, result.output)
+
+
+def test_verify_replay_checks_each_checkpoint_against_the_records_before_it(tmp_path: Path) -> None:
+    """Before: the audit matched a checkpoint's seq and chain hash only, never its state."""
+    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=10)
+    for _ in run(kernel, seed=3, steps=40):
+        pass
+    kernel.close()
+    later = sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("ckpt-*.ckpt"))[1:]
+    assert later, "the log has checkpoints after checkpoint 0"
+    code, out = _verify(tmp_path, "--replay")
+    assert code == 0, out
+    matched = ", ".join(map(str, later))
+    assert f"records from checkpoint 0: checkpoints matched {matched}" in out and "chain OK" in out
+    code, out = _verify(tmp_path, "--replay", "--json")
+    replay = json.loads(out)["replay"]
+    assert replay == {"from_checkpoint": 0, "checkpoints_matched": later, "records_replayed": 41}
+    assert json.loads(_verify(tmp_path, "--json")[1])["replay"] is None
+
+
+def test_verify_replay_fails_a_log_this_build_cannot_replay(wal_dir: Path) -> None:
+    """A segment marked with rules newer than the build's (its header's crc recomputed): the
+    chain holds, the replay refuses the first record and the audit fails with exit code 1."""
+    segment = _segment(wal_dir)
+    data = bytearray(segment.read_bytes())
+    struct.pack_into("<H", data, 10, 999)  # after magic (8) and format version (2)
+    header_end = 8 + 2 + 2 + 2 + len(KERNEL_ID) + 8 + 32
+    struct.pack_into("<I", data, header_end, zlib.crc32(bytes(data[:header_end])))
+    segment.write_bytes(bytes(data))
+    assert _verify(wal_dir)[0] == 0
+    code, out = _verify(wal_dir, "--replay")
+    assert code == 1, out
+    assert "AUDIT FAILED" in out and "rules version 999" in out
+    code, out = _verify(wal_dir, "--replay", "--json")
+    assert code == 1 and not json.loads(out)["ok"]

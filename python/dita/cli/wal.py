@@ -33,6 +33,14 @@ def verify(
             "record boundary before it, or rewritten, does not; one that grew since does)"
         ),
     ] = None,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Also replay the records from the oldest checkpoint and check that each later "
+            "checkpoint holds the state they lead to (about the time of a recovery without checkpoint)",
+        ),
+    ] = False,
     json_out: JsonOut = False,
 ) -> None:
     """Walk the hash chain: record count, first and last seq, head hash; the position of any damage."""
@@ -46,7 +54,7 @@ def verify(
             fail(f"--expect-head must be the 64 hex digits of a head hash, got {expect_head!r}")
     _require_dir(path)
     try:
-        report = wal_verify(path, expect_head=expected)
+        report = wal_verify(path, expect_head=expected, replay=replay)
     except (WalError, OSError) as exc:  # OSError: a file of the log cannot be read
         if json_out:
             typer.echo(json.dumps({"ok": False, "path": str(path), "error": str(exc)}))
@@ -70,6 +78,14 @@ def verify(
         console.print(f"last seq   {report['last_seq']}")
         console.print(f"head hash  {report['head_hash']}")
         console.print(f"segments   {report['segments']}  checkpoints matched {report['checkpoints']}")
+        replayed = report["replay"]
+        if replayed is not None:
+            start = replayed["from_checkpoint"]
+            origin = "no checkpoint to start from" if start is None else f"from checkpoint {start}"
+            matched = ", ".join(str(seq) for seq in replayed["checkpoints_matched"]) or "none"
+            console.print(
+                f"replay     {replayed['records_replayed']} records {origin}: checkpoints matched {matched}"
+            )
         if found_at is not None and expected is not None:
             since = report["last_seq"] - found_at
             console.print(f"expected head at seq {found_at} ({since} record(s) since)")

@@ -14,7 +14,9 @@ use super::convert::{expect_int, path_arg, path_param, type_name};
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
-use crate::wal::kernel_log::{replay_read_only, InputRef, KernelLog, KernelLogOptions};
+use crate::wal::kernel_log::{
+    replay_checkpoints, replay_read_only, InputRef, KernelLog, KernelLogOptions,
+};
 use crate::wal::{self, hash_hex, FsyncPolicy, RecoveryReport};
 
 create_exception!(
@@ -317,18 +319,28 @@ fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py
 /// Walks the log in `path` and checks every record, the hash chain and the checkpoints.
 /// Returns kernel_id, records, first_seq, last_seq, head_hash, segments, checkpoints and
 /// expect_head_seq: the seq of the record whose hash is `expect_head` (a head hash recorded
-/// earlier, 64 hex digits), None when no record has it or none was given. Raises `WalError`
-/// naming the file, byte offset and record of the first problem.
+/// earlier, 64 hex digits), None when no record has it or none was given. With `replay`, the
+/// records are also replayed from the oldest checkpoint and each later checkpoint's state is
+/// compared with the replay's: `replay` is then `{from_checkpoint, checkpoints_matched,
+/// records_replayed}` (None without). Raises `WalError` naming the file, byte offset and
+/// record of the first problem (for a checkpoint whose state differs: the checkpoint, its
+/// seq and the part of the state).
 #[pyfunction]
-#[pyo3(signature = (path, expect_head=None))]
+#[pyo3(signature = (path, expect_head=None, replay=false))]
 pub(super) fn wal_verify<'py>(
     py: Python<'py>,
     #[pyo3(from_py_with = path_param)] path: PathBuf,
     expect_head: Option<&str>,
+    replay: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let expected = expect_head.map(parse_head_hash).transpose()?;
-    let report = py
-        .detach(|| wal::verify_expecting(&path, expected))
+    let (report, replayed) = py
+        .detach(|| {
+            let report = wal::verify_expecting(&path, expected)?;
+            // After the walk: a damaged record or checkpoint is named by position first.
+            let replayed = replay.then(|| replay_checkpoints(&path)).transpose()?;
+            Ok((report, replayed))
+        })
         .map_err(wal_err)?;
     let d = PyDict::new(py);
     d.set_item("kernel_id", &report.kernel_id)?;
@@ -339,6 +351,17 @@ pub(super) fn wal_verify<'py>(
     d.set_item("segments", report.segments)?;
     d.set_item("checkpoints", report.checkpoints)?;
     d.set_item("expect_head_seq", report.expected_head_seq)?;
+    let replay = match replayed {
+        Some(r) => {
+            let rd = PyDict::new(py);
+            rd.set_item("from_checkpoint", r.from_seq)?;
+            rd.set_item("checkpoints_matched", r.matched)?;
+            rd.set_item("records_replayed", r.replayed_records)?;
+            Some(rd)
+        }
+        None => None,
+    };
+    d.set_item("replay", replay)?;
     Ok(d)
 }
 
