@@ -831,6 +831,38 @@ impl Kernel {
                 _ => part,
             }
         }
+        // Every field: a new one breaks this until it is compared below or said not to be
+        // part of a checkpoint's state (the scratch set, the side-effect outboxes).
+        let Kernel {
+            kernel_id: _,
+            slots: _,
+            free: _,
+            open_by_asset: _,
+            spare_open_set: _,
+            open_count: _,
+            by_client_id: _,
+            by_venue_id: _,
+            finished_orders: _,
+            ended: _,
+            covered: _,
+            intents_seen: _,
+            account_events_seen: _,
+            unsettled: _,
+            fees: _,
+            account: _,
+            control: _,
+            risk: _,
+            market_limits: _,
+            asset_notional: _,
+            total_notional: _,
+            rate: _,
+            seq: _,
+            order_counter: _,
+            counters: _,
+            outbox: _,
+            dirty: _,
+            journal_attached: _,
+        } = self;
         if self.kernel_id != other.kernel_id {
             return Some("kernel id".into());
         }
