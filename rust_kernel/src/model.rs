@@ -963,8 +963,9 @@ impl<V> FifoMap<V> {
 /// for any realistic `max_slots` and touch one or two words, where a B-tree of 10,000 slots
 /// chased three or four nodes; iteration is in ascending order, as the B-tree's was (sums
 /// over open slots come out bit for bit the same). Stored in checkpoints as the ascending
-/// list of members, exactly like the `BTreeSet<usize>` it replaced.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// list of members, exactly like the `BTreeSet<usize>` it replaced. Two sets are equal when
+/// their members are: words emptied by removals stay allocated in memory, not in a checkpoint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<usize>", into = "Vec<usize>")]
 pub struct SlotSet {
     words: Vec<u64>,
@@ -1048,6 +1049,14 @@ impl SlotSet {
         })
     }
 }
+
+impl PartialEq for SlotSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for SlotSet {}
 
 impl From<Vec<usize>> for SlotSet {
     fn from(members: Vec<usize>) -> Self {
