@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -29,6 +30,8 @@ class FakeBinance:
     def __init__(self) -> None:
         self.paths: list[str] = []
         self.polls = 0
+        # Tickers answered before the exchange goes down (503 to every later one); None: never.
+        self.up_for: int | None = None
         info = EXCHANGE_INFO.read_bytes()
         outer = self
 
@@ -40,6 +43,11 @@ class FakeBinance:
                 outer.paths.append(parts.path)
                 if parts.path == "/api/v3/exchangeInfo":
                     body = info
+                elif parts.path == "/api/v3/ticker/24hr" and outer.down():
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 elif parts.path == "/api/v3/ticker/24hr":
                     body = json.dumps(outer.ticker(dict(parse_qsl(parts.query))["symbol"])).encode()
                 else:
@@ -64,6 +72,12 @@ class FakeBinance:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def down(self) -> bool:
+        if self.up_for is None:
+            return False
+        self.up_for -= 1
+        return self.up_for < 0
 
     def ticker(self, symbol: str) -> dict[str, Any]:
         self.polls += 1
@@ -249,7 +263,16 @@ def test_live_ticker_without_sizes_is_deep_as_a_file_without_size_columns() -> N
     assert [(e.kind.name, e.price, e.size) for e in events][1:] == [("FILL", 0.21, 500.0)]
 
 
-def _paper_live(fake_binance: FakeBinance, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _paper_live(
+    fake_binance: FakeBinance,
+    tmp_path: Path,
+    *args: str,
+    timeout: float = 120,
+    pythonpath: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DITA_CCXT_API_KEY": "", "DITA_CCXT_SECRET": ""}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
     return subprocess.run(
         [
             sys.executable,
@@ -270,8 +293,8 @@ def _paper_live(fake_binance: FakeBinance, tmp_path: Path, *args: str) -> subpro
         ],
         capture_output=True,
         text=True,
-        timeout=120,
-        env={**os.environ, "DITA_CCXT_API_KEY": "", "DITA_CCXT_SECRET": ""},
+        timeout=timeout,
+        env=env,
         check=False,
     )
 
@@ -303,3 +326,96 @@ def test_paper_live_feed_refuses_a_feed_the_strategy_would_never_see(
     assert message in proc.stderr
     assert "/api/v3/ticker/24hr" not in fake_binance.paths
     assert not (tmp_path / "state").exists()
+
+
+def test_paper_live_run_stops_at_duration_while_every_poll_fails(
+    fake_binance: FakeBinance, tmp_path: Path
+) -> None:
+    """--duration was looked at only when the feed yielded a quote: with the exchange down
+    (every poll failing) the run went on until Ctrl-C. It ends as a run whose time is up."""
+    fake_binance.up_for = 0
+    started = time.monotonic()
+    proc = _paper_live(
+        fake_binance, tmp_path, "--strategy", "dita.examples.quoting:TwoSidedQuoter", timeout=30
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 25
+    assert "/api/v3/ticker/24hr" in fake_binance.paths
+    assert "feed: BTC/USDT: ExchangeNotAvailable" in proc.stderr
+    snap = json.loads(next((tmp_path / "state").glob("*.json")).read_text())
+    assert snap["running"] is False and snap["rows"] == 0
+
+
+FAILS_ON_QUOTE = """
+from typing import Any
+
+from dita.strategy import Quote, Strategy
+
+
+class FailsOnQuote(Strategy[Any]):
+    data = ("quotes",)
+
+    def on_quote(self, quote: Quote) -> None:
+        raise ValueError("boom")
+"""
+
+
+def test_paper_live_run_stops_once_every_strategy_is_in_error_while_the_feed_is_down(
+    fake_binance: FakeBinance, tmp_path: Path
+) -> None:
+    """The strategy fails on the first quote, then the exchange goes down: the stop was looked
+    at only on the next quote, which never came, so the run hung with nothing left to trade."""
+    (tmp_path / "live_failing.py").write_text(FAILS_ON_QUOTE)
+    fake_binance.up_for = 1
+    proc = _paper_live(
+        fake_binance,
+        tmp_path,
+        "--strategy",
+        "live_failing:FailsOnQuote",
+        "--duration",
+        "600",
+        timeout=30,
+        pythonpath=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "error: strategy FailsOnQuote failed in on_quote: ValueError: boom" in proc.stderr
+    assert "error: every strategy is in ERROR: the run was stopped" in proc.stderr
+
+
+def test_live_feed_that_fails_every_poll_ends_when_told_and_says_so_once_a_minute(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """While no poll gives a quote the feed looks at the stop conditions at every wait (it
+    sleeps, it does not spin), and says on stderr that it has had nothing for so long, once
+    a minute instead of one line a poll (3,600 an hour at --poll 1)."""
+    from dita.cli.paper import _ccxt_quotes
+
+    now = [1_000.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    class Down:
+        def fetch_ticker(self, symbol: str) -> dict[str, Any]:
+            now[0] += 0.01
+            raise ConnectionError("network is unreachable")
+
+    def should_stop() -> bool:
+        return now[0] >= 1_000.0 + 300
+
+    feed = _ccxt_quotes(Down(), ["BTC/USDT"], 1.0, should_stop=should_stop, clock=lambda: now[0], sleep=sleep)
+    assert list(feed) == []
+    assert now[0] < 1_000.0 + 302  # stopped at the first wait past the deadline
+    assert sleeps and all(0 < s <= 1.0 for s in sleeps)
+    lines = capsys.readouterr().err.splitlines()
+    # The first failure at once, then one line a minute (not ~300, one a poll).
+    assert lines[0] == "feed: BTC/USDT: ConnectionError: network is unreachable"
+    silent = [line for line in lines[1:] if "no quote for" in line]
+    assert 4 <= len(silent) <= 5 and len(lines) == 1 + len(silent), lines
+    assert re.fullmatch(
+        r"feed: BTC/USDT: no quote for 6[01]s \(6\d polls without one; last: "
+        r"ConnectionError: network is unreachable\)",
+        silent[0],
+    ), silent[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,6 +44,8 @@ __all__ = ["PaperSession", "register"]
 
 KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kept as day totals
 JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
+STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
+FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
 
 
 class PaperSession:
@@ -177,29 +179,44 @@ def _status_table(session: PaperSession) -> Table:
     return table
 
 
-def _ccxt_quotes(client: Any, symbols: list[str], poll_s: float) -> Iterator[Any]:
+def _ccxt_quotes(
+    client: Any,
+    symbols: list[str],
+    poll_s: float,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Any]:
     """Live top of book polled from a ccxt exchange client (public endpoints, no keys).
 
     A failed poll is reported on stderr and retried at the next interval: a live feed must
-    outlive a dropped connection."""
+    outlive a dropped connection. The feed ends once ``should_stop`` says so, looked at
+    between polls and while it waits (not only when a quote comes: with the exchange down
+    none does)."""
     from dita.backtest.data import UNKNOWN_DEPTH
     from dita.strategy import Quote
 
     last_ts = 0.0
+    silence = {sym: _Silence(sym) for sym in symbols}
     while True:
         for sym in symbols:
+            if should_stop():
+                return
             try:
                 t = client.fetch_ticker(sym)
             except Exception as exc:
-                typer.echo(f"feed: {sym}: {type(exc).__name__}: {exc}", err=True)
+                silence[sym].no_quote(f"{type(exc).__name__}: {exc}", clock())
                 continue
             bid, ask = t.get("bid"), t.get("ask")
             if not bid or not ask:
+                silence[sym].no_quote("ticker without bid or ask", clock(), tell=False)
                 continue
             if float(bid) > float(ask):
                 # The paper venue refuses a crossed book; a momentary one is skipped, not fatal.
-                typer.echo(f"feed: {sym}: crossed ticker (bid {bid} > ask {ask}) skipped", err=True)
+                silence[sym].no_quote(f"crossed ticker (bid {bid} > ask {ask}) skipped", clock())
                 continue
+            silence[sym].quote(clock())
             market = client.market(sym) if hasattr(client, "market") else {}
             # A ticker is stamped with its market's last trade: a quiet market's is older than
             # the quote polled before it, and the venue clock must not go back.
@@ -215,7 +232,47 @@ def _ccxt_quotes(client: Any, symbols: list[str], poll_s: float) -> Iterator[Any
                 float(t.get("bidVolume") or UNKNOWN_DEPTH),
                 float(t.get("askVolume") or UNKNOWN_DEPTH),
             )
-        time.sleep(poll_s)
+        # In steps of at most STOP_CHECK_S, so a long --poll still stops on time.
+        waited = 0.0
+        while waited < poll_s:
+            if should_stop():
+                return
+            step = min(STOP_CHECK_S, poll_s - waited)
+            sleep(step)
+            waited += step
+
+
+class _Silence:
+    """How long one symbol of the live feed has given no quote: its first problem is said at
+    once, then once every FEED_SILENCE_EVERY_S while it lasts (a line a poll buried the
+    output, and a ticker without a book said nothing at all), and the end of it."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.since: float | None = None  # when the current run of failed polls began
+        self.told = 0.0
+        self.polls = 0
+
+    def no_quote(self, why: str, now: float, *, tell: bool = True) -> None:
+        self.polls += 1
+        if self.since is None:
+            self.since = self.told = now
+            if tell:
+                typer.echo(f"feed: {self.symbol}: {why}", err=True)
+            return
+        if now - self.told >= FEED_SILENCE_EVERY_S:
+            self.told = now
+            typer.echo(
+                f"feed: {self.symbol}: no quote for {now - self.since:.0f}s "
+                f"({self.polls:,} polls without one; last: {why})",
+                err=True,
+            )
+
+    def quote(self, now: float) -> None:
+        if self.since is not None and self.told > self.since:
+            typer.echo(f"feed: {self.symbol}: quotes again after {now - self.since:.0f}s", err=True)
+        self.since = None
+        self.polls = 0
 
 
 def paper(
@@ -303,7 +360,8 @@ def paper(
     if state.exists() and not state.is_dir():
         fail(f"--state-dir {state} is a file; give a directory for the state file")
     strat = load_strategy(strategy, parse_params(param or [], params))
-    feed: Any
+    feed: Any = None
+    live_feed: tuple[Any, list[str]] | None = None
     if data is not None:
         try:
             history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data))
@@ -347,7 +405,7 @@ def paper(
         problem = feed_problem(strat, "quotes", ids, source="--ccxt-exchange")
         if problem:
             fail(problem)
-        feed = _ccxt_quotes(client, wanted, poll)
+        live_feed = (client, wanted)
         clock = "wall"
         listed = ids  # the assets the feed's quotes name
     jr, proj = _open_sinks(journal, hazelcast, hz_cluster)
@@ -414,6 +472,9 @@ def paper(
             # data or --duration ends did nothing.
             problems.append("every strategy is in ERROR: the run was stopped")
         return bool(problems) or (deadline is not None and time.monotonic() >= deadline)
+
+    if live_feed is not None:
+        feed = _ccxt_quotes(*live_feed, poll, should_stop=should_stop)
 
     path: Path | None = None
     session.runtime.start()
