@@ -32,6 +32,8 @@ class FakeBinance:
         self.polls = 0
         # Tickers answered before the exchange goes down (503 to every later one); None: never.
         self.up_for: int | None = None
+        # A quiet market: every ticker is stamped with this last-trade time (ms), not now.
+        self.last_trade_ms: int | None = None
         info = EXCHANGE_INFO.read_bytes()
         outer = self
 
@@ -82,7 +84,7 @@ class FakeBinance:
     def ticker(self, symbol: str) -> dict[str, Any]:
         self.polls += 1
         mid = 60_000.0 + (self.polls % 7 - 3) * 15.0
-        now_ms = int(time.time() * 1000)
+        now_ms = int(time.time() * 1000) if self.last_trade_ms is None else self.last_trade_ms
         return {
             "symbol": symbol,
             "priceChange": "0",
@@ -193,9 +195,10 @@ def test_paper_live_feed_refuses_an_unreachable_exchange(tmp_path: Path) -> None
 
 
 def test_live_ticker_feed_keeps_time_order_across_symbols() -> None:
-    """Each ticker is stamped with its market's last trade, so a quiet market's quote is older
-    than the busy one polled just before it; the paper venue and the runtime refuse data that
-    goes back in time, so the feed must not (and skips a crossed ticker)."""
+    """Each ticker is stamped with its market's last trade, so a quiet market's is older than
+    the busy one polled just before it; the paper venue and the runtime refuse data that goes
+    back in time, so the feed must not (it stamps quotes when received; and skips a crossed
+    ticker)."""
     from itertools import islice
 
     from dita.cli.paper import _ccxt_quotes
@@ -419,3 +422,86 @@ def test_live_feed_that_fails_every_poll_ends_when_told_and_says_so_once_a_minut
         r"ConnectionError: network is unreachable\)",
         silent[0],
     ), silent[0]
+
+
+def test_live_ticker_quotes_are_stamped_with_the_wall_clock_not_the_last_trade() -> None:
+    """A ticker's timestamp is its market's last trade: minutes old on a quiet market, while
+    the book it gives is current. Stamped with it, the venue clock lagged the wall clock, so an
+    order sent with --latency-ms was judged against quotes older than it."""
+    from itertools import islice
+
+    from dita.cli.paper import _ccxt_quotes
+
+    class Client:
+        def fetch_ticker(self, symbol: str) -> dict[str, Any]:
+            return {"bid": 100.0, "ask": 100.5, "timestamp": 1_000_000}  # 1970
+
+        def market(self, symbol: str) -> dict[str, Any]:
+            return {"id": symbol.replace("/", "")}
+
+    before = time.time()
+    quotes = list(islice(_ccxt_quotes(Client(), ["BTC/USDT"], 0.0), 3))
+    after = time.time()
+    assert all(before <= q.ts <= after for q in quotes)
+    assert [q.ts for q in quotes] == sorted(q.ts for q in quotes)
+
+
+def test_paper_live_fills_with_latency_on_a_quiet_market(fake_binance: FakeBinance, tmp_path: Path) -> None:
+    """No trade for ten minutes (every ticker stamped with that last trade) while the book
+    moves: with --latency-ms the quoter's orders were live from that old time plus the
+    latency, which no later quote (all stamped alike) reached, so nothing ever filled."""
+    fake_binance.last_trade_ms = int((time.time() - 600) * 1000)
+    started = time.time()
+    proc = _paper_live(
+        fake_binance,
+        tmp_path,
+        "--strategy",
+        "dita.examples.quoting:TwoSidedQuoter",
+        "--param",
+        "edge_threshold_bps=0",
+        "--param",
+        "quote_usd=600",
+        "--latency-ms",
+        "50",
+        "--duration",
+        "4",
+        "--kernel-id",
+        "quiet",
+    )
+    assert proc.returncode == 0, proc.stderr
+    snap = json.loads((tmp_path / "state" / "quiet.json").read_text())
+    assert snap["rows"] >= 5
+    assert snap["fills"], "no paper fills on a quiet market with latency"
+    assert all(started <= f["ts"] <= time.time() for f in snap["fills"])
+
+
+@pytest.mark.parametrize("clock", ["data", "wall"])
+def test_paper_session_venue_keeps_the_runs_clock(tmp_path: Path, clock: str) -> None:
+    """A replay's venue keeps the data's time (a file from 2024 fills as the backtest did); a
+    live run's is the wall clock, which its strategies' intents are stamped with too."""
+    from dita.cli.paper import PaperSession
+    from dita.examples.quoting import TwoSidedQuoter
+    from dita.strategy import Quote
+
+    session = PaperSession(
+        TwoSidedQuoter(),
+        balance=10_000.0,
+        fee_rate=0.0,
+        slippage_bps=0.0,
+        latency_ms=100.0,
+        kernel_id=f"clock-{clock}",
+        state_dir=tmp_path,
+        clock=clock,
+    )
+    session.runtime.start()
+    try:
+        session.runtime.on_quote(Quote("BTCUSDT", 1_700_000_000.0, 100.0, 100.5, 1.0, 1.0))
+        session.runtime.finish()
+        before = time.time()
+        venue_now = session.venue.now()
+        if clock == "data":
+            assert venue_now == 1_700_000_000.0
+        else:
+            assert before <= venue_now <= time.time()
+    finally:
+        session.kernel.close()

@@ -77,7 +77,10 @@ class PaperSession:
         # As run_backtest builds it, so a paper rehearsal fills as the backtest did.
         maker = fee_rate if maker_fee_rate is None else maker_fee_rate
         # ``assets``: those the feed has; an order for another is rejected (it could never fill).
+        # A live run (clock "wall") times orders by the wall clock, as an exchange does and as
+        # the strategies' intents are stamped; a replay, by the data's time.
         self.venue = PaperVenue(
+            clock=time.time if clock == "wall" else None,
             taker_rate=fee_rate,
             maker_rate=maker,
             slippage_bps=slippage_bps,
@@ -216,11 +219,14 @@ def _ccxt_quotes(
                 # The paper venue refuses a crossed book; a momentary one is skipped, not fatal.
                 silence[sym].no_quote(f"crossed ticker (bid {bid} > ask {ask}) skipped", clock())
                 continue
-            silence[sym].quote(clock())
+            received = clock()
+            silence[sym].quote(received)
             market = client.market(sym) if hasattr(client, "market") else {}
-            # A ticker is stamped with its market's last trade: a quiet market's is older than
-            # the quote polled before it, and the venue clock must not go back.
-            last_ts = max(last_ts, float(t.get("timestamp") or time.time() * 1000) / 1000.0)
+            # Stamped when it was received, not with the ticker's timestamp: that is its
+            # market's last trade, minutes old on a quiet market while the book is current,
+            # and the venue judged orders sent at wall time (with their latency) against it.
+            # Never earlier than the last quote: the venue clock must not go back.
+            last_ts = max(last_ts, received)
             # A size the ticker leaves out (or gives as 0: a best price has some size) is unknown
             # depth, as in a file without size columns: a made-up 1 unit split an order over
             # later polls at their prices.
