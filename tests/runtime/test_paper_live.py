@@ -349,6 +349,34 @@ def test_paper_live_run_stops_at_duration_while_every_poll_fails(
     assert snap["running"] is False and snap["rows"] == 0
 
 
+def test_paper_live_state_file_is_kept_fresh_while_every_poll_fails(
+    fake_binance: FakeBinance, tmp_path: Path
+) -> None:
+    """The state file (what `dita status` reads) was written only when a quote came: with the
+    exchange down it was never written while the run lived, or went stale showing running."""
+    fake_binance.up_for = 0
+    env = {**os.environ, "DITA_CCXT_API_KEY": "", "DITA_CCXT_SECRET": ""}
+    state = tmp_path / "state"
+    args = ["--ccxt-exchange", "binance", "--ccxt-base-url", fake_binance.url, "--poll", "0.1"]
+    args += ["--duration", "6", "--status-every", "0.3", "--state-dir", str(state)]
+    args += ["--strategy", "dita.examples.quoting:TwoSidedQuoter"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from dita.cli import main; main()", "paper", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        time.sleep(4.0)
+        files = list(state.glob("*.json"))
+        assert files, "no state file while the run lives"
+        snap = json.loads(files[0].read_text())
+        assert snap["running"] is True
+        assert time.time() - snap["updated_at"] < 2.0, "state file not refreshed while the feed waits"
+    finally:
+        proc.wait(timeout=30)
+
+
 FAILS_ON_QUOTE = """
 from typing import Any
 

@@ -480,7 +480,14 @@ def paper(
         return bool(problems) or (deadline is not None and time.monotonic() >= deadline)
 
     if live_feed is not None:
-        feed = _ccxt_quotes(*live_feed, poll, should_stop=should_stop)
+
+        def waiting_stop() -> bool:
+            # Looked at while the feed waits: the state file and the status stay fresh when no
+            # quote comes (the exchange down), as `dita status` reads them.
+            tick(0)
+            return should_stop()
+
+        feed = _ccxt_quotes(*live_feed, poll, should_stop=waiting_stop)
 
     path: Path | None = None
     session.runtime.start()
