@@ -77,6 +77,16 @@ def test_venue_reject_is_a_rejected_order_update() -> None:
     assert kernel.slot_state(0).fsm_state.name == "IDLE"
 
 
+def test_venue_reject_update_says_why_as_query_does() -> None:
+    # The venue's reason must reach the event a client reacts to, not only a later QUERY.
+    kernel = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(reject_rate=1.0))
+    events = session(kernel, "ORDER BUY BTC 1 50000 x1\nQUERY x1\n")
+    update = [e for e in events if e["type"] == "order_update"][-1]
+    record = next(e for e in events if e["type"] == "query_received")["result"]
+    assert update["status"] == "REJECTED" and update["reason"] == "mock reject"
+    assert record["reason"] == "mock reject"
+
+
 def test_halted_kernel_refuses_orders_with_the_kernels_diagnostic() -> None:
     kernel = ExecutionKernel(max_slots=2)
     kernel.update_control(mode="HALTED")

@@ -391,7 +391,8 @@ class OrderEngine:
                     rec.reason = event.reason
                 if event.kind == KernelEventKind.RATE_LIMITED:
                     rec.diagnostic = "RATE_LIMITED"
-                self._emit("order_update", self._update_fields(rec, stage=stage))
+                # The venue's own words (a reject's or expiry's reason) go out with the update.
+                self._emit("order_update", self._update_fields(rec, stage=stage, reason=event.reason or None))
         if not events:
             # Sent and accepted; the venue has not answered yet.
             self._emit("order_update", self._update_fields(rec, stage=stage))
