@@ -234,6 +234,18 @@ def test_stdio_refuses_a_bad_kernel_id_or_seed_capital_like_serve() -> None:
     assert 'error: cannot start the kernel: invalid kernel_id: "a b"' in res.stderr.decode()
 
 
+def test_serve_takes_the_seed_capital_as_stdio_does() -> None:
+    """`dita stdio --seed-capital` had no `dita serve` twin: the file or the environment only."""
+    token = {"DITA_GATEWAY_TOKEN": "seed-capital-test-0123456789"}
+    with serve("--seed-capital", "2500", env=token) as (_, url):
+        account = httpx.get(
+            url + "/v1/account", headers={"authorization": f"Bearer {token['DITA_GATEWAY_TOKEN']}"}
+        )
+        assert account.json()["capital"] == 2500.0
+    res = subprocess.run([*DITA, "serve", "--seed-capital", "nan"], capture_output=True, timeout=120)
+    assert res.returncode == 2 and "--seed-capital" in res.stderr.decode()
+
+
 def test_a_port_in_use_exits_2_before_anything_opens(tmp_path: Path) -> None:
     """A listen address that cannot be bound is a setting to change (exit 2), not a cluster
     away (exit 3, retry later): a supervisor must tell them apart. No journal is opened."""

@@ -59,10 +59,14 @@ def _kernel(
     return kernel
 
 
+# One option for both commands.
+SeedCapital = Annotated[float | None, typer.Option(min=0, help="Seed capital of the K account")]
+
+
 def stdio(
     max_slots: Annotated[int, typer.Option(min=1, help="Trade slots of the kernel")] = 10,
     kernel_id: Annotated[str | None, typer.Option(help="Kernel id (default: generated)")] = None,
-    seed_capital: Annotated[float | None, typer.Option(min=0, help="Seed capital of the K account")] = None,
+    seed_capital: SeedCapital = None,
 ) -> None:
     """Drive a kernel over stdin/stdout: commands in, NDJSON events out, until EOF."""
     from dita.gateway.stdio import run_stdio
@@ -85,6 +89,7 @@ def serve(
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Listen port (default 8080)")] = None,
     max_slots: Annotated[int | None, typer.Option(min=1, help="Trade slots of the kernel")] = None,
     kernel_id: Annotated[str | None, typer.Option(help="Kernel id (default: generated)")] = None,
+    seed_capital: SeedCapital = None,
     journal: Annotated[str | None, typer.Option(help="Journal DSN (chdb://DIR or http://...)")] = None,
     hazelcast: Annotated[
         str | None, typer.Option(help="Project into Hazelcast members host:port,...")
@@ -104,6 +109,8 @@ def serve(
     from dita.gateway.app import create_app
     from dita.gateway.config import load_settings
 
+    if seed_capital is not None:
+        require_finite("--seed-capital", seed_capital, allow_zero=True)
     try:
         settings = load_settings(
             config,
@@ -111,6 +118,7 @@ def serve(
             port=port,
             max_slots=max_slots,
             kernel_id=kernel_id,
+            seed_capital=seed_capital,
             journal=journal,
             hazelcast=hazelcast,
         )
