@@ -4,7 +4,9 @@ and a client that stops reading is dropped with its buffer freed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import time
 
 import orjson
 import pytest
@@ -20,9 +22,32 @@ def frames_of(sub_queue: asyncio.Queue[bytes]) -> list[dict[str, object]]:
     return out
 
 
+def test_ids_go_on_from_the_start_time_so_an_earlier_run_s_ids_get_reset() -> None:
+    async def scenario() -> None:
+        before = time.time_ns() // 1000
+        b = Broadcaster(history=5, client_buffer=100)
+        assert before <= b.last_id <= time.time_ns() // 1000 < 2**53
+        # Before any event: an earlier run's id is reset; this run's start id is up to date.
+        early = b.subscribe(last_event_id=b.last_id - 1)
+        assert len(early.replay) == 1 and early.replay[0].startswith(b"event: reset")
+        assert b.subscribe(last_event_id=b.last_id).replay == []
+        start = b.last_id
+        assert [b.publish("slot", {"slot_id": i}) for i in range(3)] == [start + 1, start + 2, start + 3]
+        kept = [f"id: {start + i}".encode() for i in (1, 2, 3)]
+        for old_id in (1, 2, 6, start - 1):  # ids an earlier run gave out
+            sub = b.subscribe(last_event_id=old_id)
+            assert sub.replay[0].startswith(b"event: reset")
+            reset = json.loads(sub.replay[0].split(b"data: ", 1)[1])
+            assert reset["last_event_id"] == old_id and reset["oldest_available"] == start + 1
+            assert [f.split(b"\n", 1)[0] for f in sub.replay[1:]] == kept
+        assert [f.split(b"\n", 1)[0] for f in b.subscribe(last_event_id=start).replay] == kept
+
+    asyncio.run(scenario())
+
+
 def test_fan_out_resume_and_reset() -> None:
     async def scenario() -> None:
-        b = Broadcaster(history=5, client_buffer=100)
+        b = Broadcaster(history=5, client_buffer=100, start_id=0)
         first = b.subscribe()
         second = b.subscribe()
         ids = [b.publish("slot", {"slot_id": i}) for i in range(3)]

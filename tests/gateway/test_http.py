@@ -304,6 +304,7 @@ def test_body_size_limit(live: LiveServer) -> None:
 
 
 def test_events_stream_and_resume(live: LiveServer) -> None:
+    base = live.client.get("/healthz").json()["last_event_id"]  # ids go on from the start time
     with httpx.Client(base_url=live.url, timeout=10.0) as sse:
         with sse.stream("GET", "/v1/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
@@ -311,24 +312,28 @@ def test_events_stream_and_resume(live: LiveServer) -> None:
             enter(live.client, intent_id="s1")
             first = read_sse(lines, 3)
         assert [e.event for e in first] == ["outcome", "slot", "account"]
-        assert [e.id for e in first] == [1, 2, 3]
+        assert [e.id for e in first] == [base + 1, base + 2, base + 3]
         assert first[0].data["intent_id"] == "s1" and first[0].data["accepted"] is True
-        assert first[0].data["id"] == 1 and first[0].data["type"] == "outcome"
+        assert first[0].data["id"] == base + 1 and first[0].data["type"] == "outcome"
         assert first[1].data["fsm_state"] == "POSITION_OPEN"
 
         # While disconnected: a control change and a refused entry.
         live.client.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
         enter(live.client, intent_id="s2")
 
-        with sse.stream("GET", "/v1/events", headers={"Last-Event-ID": "3"}) as stream:
+        with sse.stream("GET", "/v1/events", headers={"Last-Event-ID": str(base + 3)}) as stream:
             missed = read_sse(stream.iter_lines(), 3)
-        assert [(e.id, e.event) for e in missed] == [(4, "control"), (5, "outcome"), (6, "slot")]
+        assert [(e.id, e.event) for e in missed] == [
+            (base + 4, "control"),
+            (base + 5, "outcome"),
+            (base + 6, "slot"),
+        ]
         assert missed[0].data["mode"] == "HALTED"
         assert missed[1].data["diagnostic_code"] == "MODE_BLOCKED"
 
-        with sse.stream("GET", "/v1/events", params={"last_event_id": 4}) as stream:
+        with sse.stream("GET", "/v1/events", params={"last_event_id": base + 4}) as stream:
             again = read_sse(stream.iter_lines(), 2)
-        assert [e.id for e in again] == [5, 6]
+        assert [e.id for e in again] == [base + 5, base + 6]
 
     assert live.client.get("/v1/events", headers={"Last-Event-ID": "abc"}).status_code == 422
     assert wait_until(lambda: live.client.get("/healthz").json()["sse_clients"] == 0)
@@ -337,14 +342,49 @@ def test_events_stream_and_resume(live: LiveServer) -> None:
 def test_resume_past_the_history_gets_reset() -> None:
     live = start_server(sse_history=3)
     try:
+        base = live.client.get("/healthz").json()["last_event_id"]
         for i in range(2):
-            enter(live.client, asset=f"R{i}")  # 3 events each: ids 1..6, history keeps 4..6
-        with live.client.stream("GET", "/v1/events", headers={"Last-Event-ID": "1"}) as stream:
+            enter(live.client, asset=f"R{i}")  # 3 events each: ids base+1..6, history keeps base+4..6
+        with live.client.stream("GET", "/v1/events", headers={"Last-Event-ID": str(base + 1)}) as stream:
             events = read_sse(stream.iter_lines(), 4)
-        assert events[0].event == "reset" and events[0].data["oldest_available"] == 4
-        assert [e.id for e in events[1:]] == [4, 5, 6]
+        assert events[0].event == "reset" and events[0].data["oldest_available"] == base + 4
+        assert [e.id for e in events[1:]] == [base + 4, base + 5, base + 6]
     finally:
         live.stop()
+
+
+def test_resume_with_an_id_from_an_earlier_server_run_gets_reset() -> None:
+    """Ids go on across restarts: an id the previous server gave out is older than anything
+    the new one kept, even when the new one has already published more events than that."""
+    old = start_server()
+    try:
+        enter(old.client, asset="OLD")
+        with old.client.stream("GET", "/v1/events", params={"last_event_id": 0}) as stream:
+            old_ids = [e.id for e in read_sse(stream.iter_lines(), 3, skip=("reset",))]
+    finally:
+        old.stop()
+    new = start_server()
+    try:
+        c = new.client
+        enter(c, asset="A")
+        enter(c, asset="B")
+        assert c.post("/v1/marks", json={"asset": "A", "price": 50_100}, headers=AUTH).status_code == 200
+        last = c.get("/healthz").json()["last_event_id"]
+        with c.stream("GET", "/v1/events", params={"last_event_id": 0}) as stream:
+            new_events = read_sse(stream.iter_lines(), 8, skip=("reset",))
+        assert [e.id for e in new_events][-1] == last
+        new_ids = [e.id for e in new_events]
+        assert new_ids == sorted(set(new_ids)) and all(i is not None and i < 2**53 for i in new_ids)
+        for old_id in old_ids:
+            with c.stream("GET", "/v1/events", headers={"Last-Event-ID": str(old_id)}) as stream:
+                lines = stream.iter_lines()
+                (first,) = read_sse(lines, 1)
+                assert first.event == "reset" and first.data["last_event_id"] == old_id
+                resumed = read_sse(lines, len(new_events))
+            assert [e.id for e in resumed] == new_ids  # nothing of the new run skipped
+        assert max(i for i in old_ids if i is not None) < new_ids[0]
+    finally:
+        new.stop()
 
 
 def test_slow_sse_client_is_dropped_not_buffered() -> None:

@@ -7,6 +7,14 @@ reload its state. A client whose buffer fills (it reads slower than events arriv
 dropped and disconnected, so a slow reader costs at most ``client_buffer`` frames.
 ``close()`` ends every stream when the server stops.
 
+Ids go on across server runs: a run starts counting from its start time in microseconds,
+so every id an earlier run gave out is below every id of this run (as long as the runs
+together publish fewer than one event per microsecond and the wall clock does not step
+back between them), and a client resuming with one is told to ``reset``. The ids stay
+integers below 2**53 (exact in JSON and JavaScript) until the year 2255. They cannot
+restart at 1: a browser's ``EventSource`` sends back only the last id it saw, so an id the
+new run has also given out would resume the client in the middle of a stream it never saw.
+
 Everything runs on the event loop thread: ``publish`` never awaits, so the kernel's
 caller is never held up by a client.
 """
@@ -63,11 +71,13 @@ class Broadcaster:
         history: int = 10_000,
         client_buffer: int = 1_000,
         on_drop: Callable[[], None] | None = None,
+        start_id: int | None = None,
     ) -> None:
+        """``start_id``: the id before the first event (default: now in microseconds)."""
         if history < 1 or client_buffer < 1:
             raise ValueError(f"history and client_buffer must be >= 1, got {history} and {client_buffer}")
         self.client_buffer = client_buffer
-        self.last_id = 0
+        self.last_id = time.time_ns() // 1000 if start_id is None else start_id
         self._history: deque[tuple[int, bytes]] = deque(maxlen=history)
         self._subscribers: set[Subscriber] = set()
         self._on_drop = on_drop
@@ -96,11 +106,12 @@ class Broadcaster:
         """Register a client. With ``last_event_id`` it first gets every event after it."""
         replay: list[bytes] = []
         if last_event_id is not None and last_event_id > self.last_id:
-            # An id this server never gave out: it restarted, and the client's state is stale.
+            # An id this server never gave out (the clock stepped back between runs): the
+            # client's state is from another run.
             replay.append(self._reset(last_event_id, self.last_id + 1))
         elif last_event_id is not None and last_event_id < self.last_id:
             oldest = self._history[0][0] if self._history else self.last_id + 1
-            if last_event_id + 1 < oldest:
+            if last_event_id + 1 < oldest:  # events are gone, or the id is from an earlier run
                 replay.append(self._reset(last_event_id, oldest))
             replay.extend(frame for eid, frame in self._history if eid > last_event_id)
         sub = Subscriber(replay, self.client_buffer)
