@@ -327,3 +327,43 @@ def test_a_param_of_an_array_map_or_tuple_type_is_read_as_clickhouse_writes_it(
     # A String placeholder still takes the text as it is, quotes and backslashes included.
     out = _sql("--dsn", dsn, "-f", "json", "-p", r"s=['a\b']", "SELECT {s:String} AS s")
     assert json.loads(out.output) == [{"s": r"['a\b']"}]
+
+
+@pytest.mark.parametrize(
+    ("value", "clickhouse_reads"),
+    [
+        ("2025-13-45 10:00:00", "1900-01-01"),
+        ("2025-11-31 10:41:07", "2025-12-01"),
+        ("2025-11-20 25:61:00", "2025-11-21 02:01"),
+        ("", "1970-01-01"),
+    ],
+)
+def test_a_time_param_that_names_no_real_time_is_refused(
+    live: tuple[str, ClickHouseJournal], value: str, clickhouse_reads: str
+) -> None:
+    """ClickHouse reads such a value as another time without a word, so the query would answer
+    for a window nobody asked about: the CLI refuses it, naming the parameter and the value."""
+    dsn, _ = live
+    for type_ in ("DateTime64(6, 'UTC')", "DateTime", "Date", "Nullable(DateTime64(3))"):
+        out = _sql("--dsn", dsn, "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
+        assert out.exit_code == 2, (type_, out.output)
+        assert "--param at" in out.output and repr(value) in out.output, out.output
+        assert clickhouse_reads not in out.output
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("2025-11-20 10:41:07", "2025-11-20T10:41:07"),
+        ("2025-11-20T10:41:07.25", "2025-11-20T10:41:07.250000"),
+        ("2025-11-20", "2025-11-20T00:00:00"),
+        ("1763635267", "2025-11-20T10:41:07"),  # epoch seconds, as the kernel's timestamps
+    ],
+)
+def test_a_time_param_in_a_form_clickhouse_reads_still_answers(
+    live: tuple[str, ClickHouseJournal], value: str, want: str
+) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-f", "json", "-p", f"at={value}", "SELECT {at:DateTime64(6, 'UTC')} AS at")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"at": want}]

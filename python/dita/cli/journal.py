@@ -7,6 +7,7 @@ An embedded journal held by a running kernel is queried through the kernel's que
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 import sys
@@ -45,6 +46,49 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
             fail(f"--param {name} is given twice ({out[name]!r} and {value!r})")
         out[name] = value
     return out
+
+
+_TIME_TYPES = ("date", "date32", "datetime", "datetime64")
+_TIME_TEXT = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?)?")
+
+
+def _time_type(type_: str) -> bool:
+    base = type_.strip()
+    while True:  # Nullable(DateTime64(3)), LowCardinality(Nullable(Date))
+        head, paren, rest = base.partition("(")
+        if paren and head.strip().lower() in ("nullable", "lowcardinality"):
+            base = rest.rsplit(")", 1)[0].strip()
+            continue
+        return head.strip().lower() in _TIME_TYPES
+
+
+def _check_time_params(query: str, params: dict[str, Any]) -> None:
+    """Refuse a text for a Date/DateTime placeholder that names no real time.
+
+    ClickHouse reads such values without a word as another time: month 13 as 1900-01-01,
+    2025-11-31 as 2025-12-01, 25:61 as the next day's 02:01, an empty value as 1970-01-01.
+    The query would then answer for a window nobody asked about. Other texts (epoch seconds,
+    a form ClickHouse cannot parse at all) are left to ClickHouse."""
+    from clickhouse_connect.driver.binding import external_bind_re  # as the query binds them
+
+    for name, type_ in external_bind_re.findall(query):
+        value = params.get(name)
+        if not isinstance(value, str) or not _time_type(type_):
+            continue
+        form = "YYYY-MM-DD, YYYY-MM-DD hh:mm:ss[.ffffff] (UTC) or epoch seconds"
+        if not value.strip():
+            fail(f"--param {name}={value!r}: empty, for a {type_.strip()} placeholder; give {form}")
+        match = _TIME_TEXT.fullmatch(value)
+        if match is None:
+            continue
+        y, mo, d, h, mi, sec = (int(p or 0) for p in match.groups()[:6])
+        try:
+            dt.datetime(y, mo, d, h, mi, sec)
+        except ValueError as exc:
+            fail(
+                f"--param {name}={value!r}: not a real time ({exc}); ClickHouse would read it as "
+                f"another time without saying so. Give {form}"
+            )
 
 
 def _print(result: Any, fmt: str) -> None:
@@ -123,6 +167,7 @@ def sql_command(
         # without {kernel_id:String} would answer for every kernel.
         if not re.search(rf"\{{\s*{name}\s*:", query):
             fail(f"--param {name}: the query has no {{{name}:Type}} placeholder, so it would be ignored")
+    _check_time_params(query, params)
     _print(_run(dsn, query, params), fmt)
 
 
