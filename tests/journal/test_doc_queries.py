@@ -193,3 +193,95 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
     assert {n: _run((loaded, paid), n) for n in (6, 7, 8)} == before
     totals[0]["refused_events"] = len(refused)
     assert journal.query(_funding_query(), {"kernel": "parts"}).records() == totals
+
+
+def _refused_venue_events_query() -> str:
+    found: list[str] = re.findall(
+        r"^Venue events the kernel refused.*?```sql\n(.*?)```", DOC.read_text(), re.S | re.M
+    )
+    assert len(found) == 1
+    return found[0]
+
+
+def test_refused_venue_events_name_the_fill_they_repeat(journal: ClickHouseJournal) -> None:
+    """A fill reported again is refused, as DUPLICATE_EVENT or UNKNOWN_ORDER depending on
+    what the slot still remembers: the query finds the booked fill it repeats either way."""
+    _, _, kernel = _partial_fills(journal)
+    booked = {
+        r[0]: (r[1], r[2])
+        for r in journal.query(
+            "SELECT fill_id, seq, trade_id FROM fills FINAL WHERE kernel_id = 'parts'"
+        ).rows
+    }
+    assert set(booked) == {"fill-0-1.0", "fill-0-2.0", "fill-1-1.0"}  # no venue fill ids: event ids
+
+    def again(event_id: str, slot: int, filled: float, order: Any, fill_id: str = "") -> tuple[str, int]:
+        out = kernel.on_venue_event(
+            VenueEvent(
+                event_id,
+                f"T{slot}",
+                slot,
+                "FILL",
+                venue_order_id=order.venue_order_id,
+                venue_client_id=order.client_order_id,
+                side="BUY",
+                asset="BTC-USDT",
+                price=99.0,
+                size=1.0,
+                filled_size=filled,
+                remaining_size=2.0 - filled,
+                timestamp=T + 6,
+                fill_id=fill_id,
+            )
+        )
+        assert not out.accepted, out
+        return out.diagnostic_code.name, out.seq
+
+    working = kernel.slot_state(1).active_entry_order
+    assert working is not None
+    repeat = again("fill-1-1.0", 1, 1.0, working)  # slot 1's fill, same event id, order still working
+    assert repeat[0] == "DUPLICATE_EVENT"
+    ghost = again(
+        "ghost-1", 1, 1.0, working.__class__("nobody-1", 1, "T1", "BTC-USDT", "BUY", "LIMIT", 99.0, 2.0)
+    )
+    journal.flush(30)
+    rows = journal.query(_refused_venue_events_query(), {"kernel": "parts"}).records()
+    got = {r["seq"]: (r["code"], r["repeats_fill_of_seq"], r["repeats_fill_of_trade"]) for r in rows}
+    assert got == {
+        repeat[1]: ("DUPLICATE_EVENT", booked["fill-1-1.0"][0], "T1"),
+        ghost[1]: (ghost[0], None, ""),
+    }
+
+
+def test_a_fill_repeated_after_its_trade_closed_is_found_though_not_duplicate_event(
+    journal: ClickHouseJournal,
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=MockVenueAdapter(seed=1), journal=journal, kernel_id="late")
+    kernel.update_control(verbosity="DEBUG", source="test")
+    first = None
+    for n, (trade, action) in enumerate((("A", "ENTER"), ("A", "EXIT"), ("B", "ENTER"))):
+        out = kernel.process_intent(
+            KernelIntent(
+                f"i{n}", trade, 0, "BTC-USDT", "LONG", action, 100.0, 1.0 if action == "ENTER" else 0.0
+            )
+        )
+        assert out.accepted, out
+        first = first or next(e for e in out.emitted_events if e.kind.name == "FILL")
+    assert first is not None and first.fill_id
+    late = kernel.on_venue_event(
+        VenueEvent(
+            "late-1", "A", 0, "FILL", first.status, first.venue_order_id, first.venue_client_id,
+            first.side, first.asset, first.price, first.size, first.filled_size, first.remaining_size,
+            fill_id=first.fill_id,
+        )
+    )  # fmt: skip
+    assert (late.accepted, late.diagnostic_code.name) == (False, "UNKNOWN_ORDER")
+    journal.flush(30)
+    booked_at = journal.query(
+        "SELECT seq FROM fills FINAL WHERE kernel_id = 'late' AND fill_id = {f:String}", {"f": first.fill_id}
+    ).rows
+    rows = journal.query(_refused_venue_events_query(), {"kernel": "late"}).records()
+    assert [
+        (r["seq"], r["code"], r["fill_id"], r["repeats_fill_of_seq"], r["repeats_fill_of_trade"])
+        for r in rows
+    ] == [(late.seq, "UNKNOWN_ORDER", first.fill_id, booked_at[0][0], "A")]
