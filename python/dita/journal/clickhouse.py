@@ -178,6 +178,33 @@ class _Aborted(Exception):
     """The journal is closing and gave up waiting for ClickHouse."""
 
 
+def _chdb_holder(directory: Path | None) -> str | None:
+    """Who holds chDB's lock on ``directory`` (its ``status`` file, flock'ed by the engine
+    that opened it): ``"pid N"`` (``""`` when the file names none), or None when nobody does.
+
+    chDB's own error for a held directory says only "Error initializing EmbeddedServer" (the
+    lock is named on stderr), so it is asked of the file itself."""
+    import fcntl
+
+    if directory is None:
+        return None
+    try:
+        with open(directory / "status", "rb") as status:
+            try:
+                fcntl.flock(status, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = status.read(256).decode("utf-8", "replace")
+                first = text.splitlines()[0] if text else ""
+                pid = first.split(":", 1)[1].strip() if first.startswith("PID:") else ""
+                if pid == str(os.getpid()):
+                    return None  # this process's own engine: not another process
+                return f"pid {pid}" if pid else ""
+            fcntl.flock(status, fcntl.LOCK_UN)
+    except OSError:
+        return None
+    return None
+
+
 class JournalBlockedError(RuntimeError):
     """ClickHouse refuses the journal's inserts for a reason that retrying alone does not cure
     (the table's schema, the user's rights, the credentials): raised by ``flush()`` (so
@@ -589,10 +616,12 @@ class ClickHouseJournal:
             for directory in made:
                 with contextlib.suppress(OSError):
                     directory.rmdir()
-            if self.target.kind == "chdb" and "lock" in str(exc).lower():
+            holder = _chdb_holder(self.target.path) if self.target.kind == "chdb" else None
+            if holder is not None or (self.target.kind == "chdb" and "lock" in str(exc).lower()):
                 raise RuntimeError(
-                    f"journal directory {self.target.path} is held by another process (chDB allows one "
-                    "process per directory); query it with `dita journal sql` or pick another directory"
+                    f"journal directory {self.target.path} is held by another process"
+                    f"{f' ({holder})' if holder else ''} (chDB allows one process per directory); "
+                    "query it with `dita journal sql` or pick another directory"
                 ) from exc
             if self.target.kind == "chdb":
                 raise RuntimeError(
