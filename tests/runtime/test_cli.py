@@ -841,3 +841,37 @@ def test_python_m_dita_runs_the_cli_as_the_dita_command_does() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Usage: dita " in done.stdout and "backtest" in done.stdout and "paper" in done.stdout
+
+
+def test_paper_refuses_a_journal_directory_another_process_holds(tmp_path: Path) -> None:
+    """Another run (or kernel) holding the embedded journal: a message saying so, exit 2, not
+    a traceback."""
+    directory = tmp_path / "held"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
+            f"j = ClickHouseJournal({f'chdb://{directory}'!r})\nprint('ready', flush=True)\n"
+            "sys.stdin.read()\nj.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        state = tmp_path / "state"
+        result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--journal", f"chdb://{directory}"])
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+        assert (
+            f"--journal: cannot open the journal: journal directory {directory} is held by another process"
+            in (result.stderr)
+        )
+        assert not state.exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+        holder.stdout.close()

@@ -545,7 +545,7 @@ def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str | No
         try:
             # close() waits only briefly: _close_kernel has waited already, saying so.
             jr = ClickHouseJournal(journal, close_timeout=2.0)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: a chDB directory held
             close_all(proj)
             fail(f"--journal: cannot open the journal: {exc}")
     return jr, proj
