@@ -414,3 +414,41 @@ def test_sigterm_ends_open_event_streams() -> None:
             if proc.poll() is None:  # still waiting for the stream: do not leave it behind
                 proc.kill()
                 proc.wait()
+
+
+def test_serve_refuses_a_journal_directory_another_process_holds(tmp_path: Path) -> None:
+    """A message and exit 2, as for a bad kernel id, not a traceback."""
+    import sys
+
+    directory = tmp_path / "held"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
+            f"j = ClickHouseJournal({f'chdb://{directory}'!r})\nprint('ready', flush=True)\n"
+            "sys.stdin.read()\nj.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        res = subprocess.run(
+            [*DITA, "serve", "--port", str(free_port()), "--journal", f"chdb://{directory}"],
+            capture_output=True,
+            timeout=120,
+        )
+        stderr = res.stderr.decode()
+        assert res.returncode == 2, stderr
+        assert (
+            f"error: cannot start the kernel: journal directory {directory} is held by another process"
+            in stderr
+        )
+        assert "Traceback" not in stderr
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+        holder.stdout.close()

@@ -50,7 +50,7 @@ def _kernel(
         )
         if seed_capital is not None:
             kernel.set_seed_capital(seed_capital)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: a chDB directory held
         if kernel is not None:
             kernel.close()
         else:
