@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,3 +176,45 @@ def test_two_paper_runs_without_a_kernel_id_do_not_share_entries(
         result = runner.invoke(app, ["status", *hz, "--kernel", kid, "--json"])
         assert result.exit_code == 0, result.stderr
     assert sorted(out.split("kernel id: ", 1)[1].split()[0] for out in outputs) == ids
+
+
+def test_a_paper_run_stopped_with_sigterm_closes_as_on_ctrl_c(
+    hz_member: HazelcastMember, kernel_id: str, tmp_path: Path
+) -> None:
+    """SIGTERM is how service managers, containers and `kill` stop a process: the run must
+    close its kernel (journal rows, `closed_at` in the projection) and write its last state
+    as Ctrl-C does, not die leaving `running: true` and a kernel called running for 30 s."""
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-c", "from dita.cli import main; main()",
+            "paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample",
+            "--speed", "1",  # a bar a minute: the signal comes while the run waits for the next
+            "--state-dir", str(tmp_path), "--kernel-id", kernel_id,
+            "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name, "--kernel", kernel_id]
+    try:
+        deadline = time.monotonic() + 60
+        rows: list[Any] = []
+        started = tmp_path / f"{kernel_id}.json"
+        while time.monotonic() < deadline and not (rows and rows[0]["running"] and started.exists()):
+            time.sleep(0.2)
+            result = runner.invoke(app, ["status", *hz, "--json"])
+            rows = json.loads(result.stdout) if result.exit_code == 0 else []
+        assert rows and rows[0]["running"] is True
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "terminated" in out
+    snap = json.loads((tmp_path / f"{kernel_id}.json").read_text())
+    assert snap["running"] is False and snap["strategies"][0]["status"] == "STOPPED"
+    (after,) = json.loads(runner.invoke(app, ["status", *hz, "--json"]).stdout)
+    assert after["running"] is False and after["note"].startswith("closed at"), after
