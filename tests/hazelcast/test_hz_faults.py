@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
+import pytest
 from hz_helpers import expected, make_venue, mixed_workload, projected
 
 from dita import ExecutionKernel
@@ -25,7 +27,9 @@ def _trade_while(kernel: ExecutionKernel, busy: threading.Thread, seed: int) -> 
             return accepted
 
 
-def test_member_stopped_mid_run_and_restarted(member_factory: Any, kernel_id: str) -> None:
+def test_member_stopped_mid_run_and_restarted(
+    member_factory: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
     member: HazelcastMember = member_factory("dita-fault")
     member.start()
     projection = HazelcastProjection([member.address], member.cluster_name, interval=0.01)
@@ -73,6 +77,13 @@ def test_member_stopped_mid_run_and_restarted(member_factory: Any, kernel_id: st
         finally:
             client.shutdown()
         assert plane.status()["holding_last_known_state"] is False
+        # The loss was logged as a warning (what a CLI shows): so is the recovery, or the
+        # last words on an operator's screen say the cluster is still lost.
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any("hazelcast projection lost" in m for m in warned), warned
+        assert any("hazelcast projection reconnected" in m for m in warned), warned
+        assert any("control plane" in m and "unreachable" in m for m in warned), warned
+        assert any("control plane" in m and "reachable again" in m for m in warned), warned
         # The entry listener works again on the restarted member.
         plane.set(kernel_id, verbosity="QUIET")
         deadline = time.monotonic() + 10

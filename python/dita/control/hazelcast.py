@@ -197,6 +197,7 @@ class HazelcastControlPlane:
         self._synced = threading.Event()
         self._closing = False
         self._disconnected_since: float | None = time.time()
+        self._lost = False  # a connection was lost (not our own close) and not synced since
         self._last_sync_at: float | None = None
         self._last_error = ""
         self._listener_id: str | None = None
@@ -233,6 +234,7 @@ class HazelcastControlPlane:
             if self._closing:
                 return
             self._disconnected_since = time.time()
+            self._lost = True
             _log.warning(
                 "control plane %s unreachable: kernels %s keep their last known control state",
                 self.cluster_members,
@@ -302,11 +304,22 @@ class HazelcastControlPlane:
                 self._arrived = None
         for kid, kernel in kernels:
             self._apply(kid, kernel)
-        self._disconnected_since = None
+        lost_since, self._disconnected_since = self._disconnected_since, None
         self._last_sync_at = time.time()
         self._last_error = ""
         self._synced.set()
-        _log.info("control plane %s in sync: %d entries", self.cluster_members, len(entries))
+        if self._lost:
+            # The loss was a warning ("unreachable"): so is its end.
+            self._lost = False
+            _log.warning(
+                "control plane %s reachable again after %.0fs: %d entries read, kernels %s in sync",
+                self.cluster_members,
+                self._last_sync_at - (lost_since or self._last_sync_at),
+                len(entries),
+                sorted(kid for kid, _ in kernels),
+            )
+        else:
+            _log.info("control plane %s in sync: %d entries", self.cluster_members, len(entries))
 
     def _on_entry(self, event: Any) -> None:
         # Runs on the client's reactor thread: it never touches a kernel (a kernel busy in

@@ -369,6 +369,7 @@ class HazelcastProjection:
         self._mappings_retry_at = 0.0
         self._mapping_error = ""
         self._connected = False
+        self._lost_at: float | None = None  # when a connection was lost, until the next one
         self._cycles = 0
         self._ok_cycles = 0
         self._updates = 0
@@ -405,13 +406,25 @@ class HazelcastProjection:
                 self._prune.update(self._kernels)
                 self._mappings_made = False  # a restarted cluster has lost its SQL catalog
                 self._mappings_retry_at = 0.0
-            _log.info("hazelcast projection connected to %s; resyncing", self.cluster_members)
+                lost_at, self._lost_at = self._lost_at, None
+            if lost_at is None:
+                _log.info("hazelcast projection connected to %s; resyncing", self.cluster_members)
+            else:
+                # The loss was a warning: so is its end, or the last words an operator reads
+                # say the cluster is still lost.
+                _log.warning(
+                    "hazelcast projection reconnected to %s after %.0fs; resyncing every key",
+                    self.cluster_members,
+                    time.time() - lost_at,
+                )
             self._wake.set()
         elif state == LifecycleState.DISCONNECTED:
             with self._lock:
                 self._connected = False
             if self._stop.is_set():
                 return  # our own shutdown
+            with self._lock:
+                self._lost_at = self._lost_at or time.time()
             _log.warning(
                 "hazelcast projection lost %s; kernels keep trading, maps resync on reconnect",
                 self.cluster_members,
