@@ -13,6 +13,7 @@ import pytest
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, MockVenueAdapter, VenueEvent
 from dita.journal.clickhouse import ClickHouseJournal
+from journal.helpers import silent_entries
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "journal.md"
 T = 1_790_000_000.25  # 2026-09-21 14:13:20.25 UTC
@@ -285,3 +286,38 @@ def test_a_fill_repeated_after_its_trade_closed_is_found_though_not_duplicate_ev
         (r["seq"], r["code"], r["fill_id"], r["repeats_fill_of_seq"], r["repeats_fill_of_trade"])
         for r in rows
     ] == [(late.seq, "UNKNOWN_ORDER", first.fill_id, booked_at[0][0], "A")]
+
+
+def test_a_trades_story_shows_what_each_venue_event_carried_and_whether_it_was_refused(
+    journal: ClickHouseJournal,
+) -> None:
+    """Query 2 reads slot_timeline: a venue event's detail says accepted or refused as an
+    intent's does, and names its fill id, the fee the venue reported and a rate limit's wait,
+    so a FILL refused as a duplicate is told apart from the one it repeats."""
+    kernel, coids = silent_entries(journal, "story", 2)
+
+    def event(event_id: str, kind: str, slot: int = 0, **fields: Any) -> tuple[bool, str]:
+        ev = VenueEvent(event_id, f"t{slot}", slot, kind, venue_client_id=coids[slot], **fields)
+        out = kernel.on_venue_event(ev)
+        return out.accepted, out.diagnostic_code.name
+
+    fill = {"price": 100.0, "size": 0.5, "filled_size": 0.5, "remaining_size": 0.5, "fill_id": "exec-1"}
+    assert event("f-1", "FILL", fee=0.05, **fill) == (True, "OK")
+    assert event("f-2", "FILL", **fill) == (False, "DUPLICATE_EVENT")  # the venue said it again
+    fill.update(fill_id="exec-2", size=0.25, filled_size=0.75, remaining_size=0.25)
+    assert event("f-3", "FILL", fee=0.0, **fill) == (True, "OK")  # a fee of 0 the venue reported
+    assert event("rl-1", "RATE_LIMITED", slot=1, retry_after=2.5) == (False, "RATE_LIMITED")
+    journal.flush(30)
+
+    def story(trade: str) -> list[tuple[str, str]]:
+        rows = journal.query(_query(2), {"kernel": "story", "trade": trade}).records()
+        return [(r["what"], r["detail"]) for r in rows if r["source"] == "venue_event"]
+
+    assert story("t0") == [
+        ("FILL FILLED", "OK filled=0.5 remaining=0.5 fill_id=exec-1 fee=0.05"),
+        ("FILL FILLED", "DUPLICATE_EVENT (refused) filled=0.5 remaining=0.5 fill_id=exec-1"),
+        ("FILL FILLED", "OK filled=0.75 remaining=0.25 fill_id=exec-2 fee=0"),
+    ]
+    assert story("t1") == [
+        ("RATE_LIMITED REJECTED", "RATE_LIMITED (refused) filled=0 remaining=0 retry_after=2.5")
+    ]

@@ -57,6 +57,16 @@ def _journal_at(tmp_path: Path, version: int, table: str, insert: str) -> tuple[
     return dsn, columns
 
 
+def _timeline(journal: ClickHouseJournal) -> str:
+    """How the journal defines slot_timeline, as ClickHouse stores it."""
+    rows = journal.query(
+        "SELECT create_table_query FROM system.tables "
+        "WHERE database = currentDatabase() AND name = 'slot_timeline'"
+    ).rows
+    assert len(rows) == 1
+    return str(rows[0][0])
+
+
 def test_migrates_a_version_1_journal_keeping_its_rows(tmp_path: Path) -> None:
     # A row written by a version-1 journal: no ingested_at column exists yet.
     dsn, columns = _journal_at(
@@ -214,19 +224,36 @@ def test_migrates_a_version_6_journal_to_record_venue_event_fill_ids_fees_and_re
             ["new-kernel", "r-new", "", None, 3.0],
             ["old-kernel", "f-old", "", None, 0.0],
         ]
+        # slot_timeline shows them, and a row from before as it was.
+        timeline = journal.query(
+            "SELECT kernel_id, detail FROM slot_timeline WHERE source = 'venue_event' ORDER BY kernel_id, seq"
+        ).rows
+        assert timeline == [
+            ["new-kernel", "OK filled=0 remaining=0 fill_id=exec-9 fee=0.05"],
+            ["new-kernel", "RATE_LIMITED (refused) filled=0 remaining=0 retry_after=3"],
+            ["old-kernel", "OK filled=1 remaining=0"],
+        ]
+        migrated = _timeline(journal)
         # A table dropped by hand comes back at the schema it had, the new columns included.
         journal._client.command("DROP TABLE dita.venue_events")
         assert schema.restore_missing_tables(journal._client, "dita") == ["venue_events"]
         assert _described(journal, "venue_events") == described
+        assert _timeline(journal) == migrated
+
+    # A journal made at this version has the same view as one migrated to it.
+    with ClickHouseJournal(f"chdb://{tmp_path / 'new'}") as journal:
+        assert _timeline(journal) == migrated
 
 
 def test_rerunning_every_migration_statement_is_harmless(journal: ClickHouseJournal) -> None:
     # A migration interrupted after its statements but before its version row re-runs them.
+    made = _timeline(journal)
     for m in schema.MIGRATIONS:
         for stmt in m.statements("`dita`"):
             journal._client.command(stmt)
     assert schema.migrate(journal._client, "dita") == []
     assert _versions(journal) == ALL_VERSIONS
+    assert _timeline(journal) == made
 
 
 def test_a_newer_schema_is_refused(journal: ClickHouseJournal) -> None:

@@ -2,8 +2,9 @@
 
 The journal owns its schema: opening a journal applies every migration the database has not
 seen yet and records it in ``journal_schema_version``. Each migration is a list of idempotent
-statements (``IF NOT EXISTS`` everywhere), so two kernels migrating one server at the same
-time, or a migration interrupted half way, converge on the same schema when re-run.
+statements (``IF NOT EXISTS``, or ``OR REPLACE`` for a view a later version redefines), so
+two kernels migrating one server at the same time, or a migration interrupted half way,
+converge on the same schema when re-run.
 
 Column order in each table follows ``dita._kernel.JOURNAL_COLUMNS`` with ``kernel_id`` in
 front, so a drained batch inserts without reordering.
@@ -241,20 +242,17 @@ def _v2(db: str) -> list[str]:
     return out
 
 
-def _v3(db: str) -> list[str]:
+def _timeline(db: str, venue_detail: str) -> str:
     # One time-ordered story per slot across the four trade tables: what the strategy asked,
     # what the venue said, what filled and which stage the slot moved to.
-    return [
-        f"""CREATE VIEW IF NOT EXISTS {db}.`slot_timeline` AS
-SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'intent' AS source,
+    return f"""SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'intent' AS source,
        concat(action, ' ', side, ' ', order_type) AS what,
        concat(diagnostic_code, if(accepted, '', ' (refused)'), ' ', details) AS detail
 FROM {db}.`intents` FINAL
 UNION ALL
 SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'venue_event' AS source,
        concat(kind, ' ', ifNull(status, '')) AS what,
-       concat(diagnostic_code, ' filled=', toString(filled_size), ' remaining=', toString(remaining_size),
-              ' ', reason) AS detail
+       {venue_detail} AS detail
 FROM {db}.`venue_events` FINAL
 UNION ALL
 SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'fill' AS source,
@@ -266,7 +264,16 @@ SELECT kernel_id, seq, sub, ts, slot_id, trade_id, 'transition' AS source,
        concat(prev_state, ' -> ', next_state) AS what,
        concat(trigger, ' ', details) AS detail
 FROM {db}.`transitions` FINAL"""
-    ]
+
+
+def _v3(db: str) -> list[str]:
+    # The view as version 3 made it (migration 7 replaces it): a database migrated only this
+    # far has venue_events without the columns the later view reads.
+    venue_detail = (
+        "concat(diagnostic_code, ' filled=', toString(filled_size), ' remaining=', "
+        "toString(remaining_size),\n              ' ', reason)"
+    )
+    return [f"CREATE VIEW IF NOT EXISTS {db}.`slot_timeline` AS\n{_timeline(db, venue_detail)}"]
 
 
 PROGRESS_TABLE = "journal_progress"
@@ -306,6 +313,18 @@ def _v6(db: str) -> list[str]:
     ]
 
 
+# A venue event's detail in slot_timeline from version 7: the code, "(refused)" when the kernel
+# refused it, the order's figures, then only what the event carried (the fill id, a fee the
+# venue reported, a rate limit's wait) and its reason. ifNull keeps a NULL fee from making the
+# whole detail NULL.
+_VENUE_DETAIL = """concat(diagnostic_code, if(accepted, '', ' (refused)'),
+              ' filled=', toString(filled_size), ' remaining=', toString(remaining_size),
+              if(fill_id = '', '', concat(' fill_id=', fill_id)),
+              ifNull(concat(' fee=', toString(fee)), ''),
+              if(retry_after > 0, concat(' retry_after=', toString(retry_after)), ''),
+              if(reason = '', '', concat(' ', reason)))"""
+
+
 def _v7(db: str) -> list[str]:
     # What a venue event carried besides its order's state: the venue's fill id (what makes a
     # repeated fill report a duplicate), the fee it reported (NULL for none) and the seconds
@@ -316,6 +335,11 @@ def _v7(db: str) -> list[str]:
         f"{table} `fill_id` String DEFAULT '' AFTER `reason`",
         f"{table} `fee` Nullable(Float64) DEFAULT NULL AFTER `fill_id`",
         f"{table} `retry_after` Float64 DEFAULT 0 AFTER `fee`",
+        # slot_timeline shows them, and marks a refused venue event as it marks a refused
+        # intent: a FILL refused as a duplicate reads as one, with the fill id it repeated.
+        # OR REPLACE: re-running it, or two kernels running it at once, leaves the same view
+        # (a fresh database gets version 3's view first and this one over it).
+        f"CREATE OR REPLACE VIEW {db}.`slot_timeline` AS\n{_timeline(db, _VENUE_DETAIL)}",
     ]
 
 
@@ -328,7 +352,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "journal_progress: where each kernel's stored rows end", _v4),
     Migration(5, "account_events: accepted and diagnostic_code (refused account events)", _v5),
     Migration(6, "intents: metadata", _v6),
-    Migration(7, "venue_events: fill_id, fee and retry_after", _v7),
+    Migration(7, "venue_events: fill_id, fee and retry_after; slot_timeline shows them", _v7),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
