@@ -236,11 +236,22 @@ class Workload:
                 self.account_refused += 1
             if i % 400 == 100:
                 self.control(verbosity="DEBUG")
+            if i % 400 == 150:  # at DEBUG: the venue reports a fill again, refused and journaled so
+                self.feed(_last_fill_again)
             if i % 400 == 300:
                 self.control(verbosity="NORMAL")
             self.step += 1
             if self.on_step is not None:
                 self.on_step(self)
+
+
+def _last_fill_again(side: Side) -> list[VenueEvent]:
+    """The side's latest fill report, sent again as a venue resends one."""
+    for out in reversed(side.outcomes):
+        for ev in out.emitted_events:
+            if ev.kind.name == "FILL":
+                return [ev]
+    return []
 
 
 def twins(
