@@ -103,3 +103,34 @@ def test_a_stale_pid_file_naming_another_member_is_not_taken_for_ours(
         assert again.status()["accepting_clients"] is True
     finally:
         other.stop(kill=True)
+
+
+def test_cli_takes_the_cluster_name_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """$DITA_HAZELCAST_CLUSTER names the cluster here as for status, control, paper and serve;
+    --cluster-name still wins, and a bad variable exits 2 naming it."""
+    port = str(free_port())
+    monkeypatch.setenv("DITA_HAZELCAST_CLUSTER", "env-cluster")
+    code, out = _cli("services", "hazelcast", "status", "--port", port, "--home", str(tmp_path))
+    assert code == 3
+    status = json.loads(out)
+    assert status["cluster_name"] == "env-cluster"
+    assert Path(status["state_dir"]).name == f"env-cluster-{port}"
+    code, out = _cli(
+        "services", "hazelcast", "status", "--port", port, "--home", str(tmp_path), "--cluster-name", "flag"
+    )
+    assert code == 3 and json.loads(out)["cluster_name"] == "flag"
+    code, out = _cli("services", "hazelcast", "stop", "--port", port, "--home", str(tmp_path))
+    assert code == 0 and "no member running" in out
+    monkeypatch.setenv("DITA_HAZELCAST_CLUSTER", "a b")
+    code, out = _cli("services", "hazelcast", "status", "--port", port, "--home", str(tmp_path))
+    assert code == 2 and "$DITA_HAZELCAST_CLUSTER: cluster_name must be 1-64 letters" in out
+    monkeypatch.setenv("DITA_HAZELCAST_CLUSTER", "env-cluster")
+    from dita.services.hazelcast import main
+
+    capsys.readouterr()
+    assert main(["status", "--port", port, "--home", str(tmp_path)]) == 3
+    assert json.loads(capsys.readouterr().out)["cluster_name"] == "env-cluster"
+    code, out = _cli("services", "hazelcast", "status", "--port", port, "--cluster-name", "a b")
+    assert code == 2 and "--cluster-name: cluster_name must be 1-64 letters" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -20,7 +21,10 @@ hazelcast_app = typer.Typer(
 services_app.add_typer(hazelcast_app, name="hazelcast")
 
 PortOption = Annotated[int, typer.Option("--port", help="member and client port")]
-ClusterOption = Annotated[str, typer.Option("--cluster-name", help="Hazelcast cluster name")]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option("--cluster-name", help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)"),
+]
 HomeOption = Annotated[
     Path | None,
     typer.Option(
@@ -34,13 +38,19 @@ def _home_error(home: Path | None, exc: OSError) -> NoReturn:
     fail(f"Hazelcast home {home}: {exc}")
 
 
-def _member(port: int, cluster_name: str, home: Path | None) -> object:
-    from dita.services.hazelcast import HazelcastMember
+def _member(port: int, cluster_name: str | None, home: Path | None) -> object:
+    """The member for these options; the cluster name defaults as for the other commands
+    ($DITA_HAZELCAST_CLUSTER, else ``dita``), and a bad variable is named in the refusal."""
+    from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, HazelcastMember
 
+    source = "--cluster-name"
+    if cluster_name is None:
+        source = "$DITA_HAZELCAST_CLUSTER"
+        cluster_name = os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME)
     try:
         return HazelcastMember(port=port, cluster_name=cluster_name, home=home)
     except ValueError as exc:
-        fail(str(exc))
+        fail(f"{source}: {exc}" if str(exc).startswith("cluster_name") else str(exc))
 
 
 @hazelcast_app.command("fetch")
@@ -60,7 +70,7 @@ def fetch(home: HomeOption = None) -> None:
 @hazelcast_app.command("start")
 def start(
     port: PortOption = 5701,
-    cluster_name: ClusterOption = "dita",
+    cluster_name: ClusterOption = None,
     home: HomeOption = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait until clients can connect")] = 120.0,
 ) -> None:
@@ -82,7 +92,7 @@ def start(
 @hazelcast_app.command("stop")
 def stop(
     port: PortOption = 5701,
-    cluster_name: ClusterOption = "dita",
+    cluster_name: ClusterOption = None,
     home: HomeOption = None,
     kill: Annotated[bool, typer.Option("--kill", help="SIGKILL instead of a graceful leave")] = False,
 ) -> None:
@@ -102,7 +112,7 @@ def stop(
 
 
 @hazelcast_app.command("status")
-def status(port: PortOption = 5701, cluster_name: ClusterOption = "dita", home: HomeOption = None) -> None:
+def status(port: PortOption = 5701, cluster_name: ClusterOption = None, home: HomeOption = None) -> None:
     """Print the member's state as JSON; exit 3 when clients cannot connect."""
     from dita.services.hazelcast import HazelcastMember
 

@@ -423,7 +423,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dita.services.hazelcast", description=__doc__)
     parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--cluster-name", default=DEFAULT_CLUSTER_NAME)
+    parser.add_argument(
+        "--cluster-name",
+        default=os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME),
+        help="default: $DITA_HAZELCAST_CLUSTER or dita",
+    )
     parser.add_argument(
         "--home", type=Path, default=None, help="jar cache and state (default: .cache/hazelcast)"
     )
