@@ -26,6 +26,15 @@ def test_control_set_refuses_a_bad_wait_before_connecting(wait: str) -> None:
     assert f"--wait={float(wait)!r} must be zero or more and finite" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value"), [("--mode", "BOGUS"), ("--mode", "live "), ("--verbosity", "LOUD")]
+)
+def test_control_set_names_the_option_of_a_bad_value(option: str, value: str) -> None:
+    result = runner.invoke(app, ["control", "set", option, value, "--cluster", "127.0.0.1:1"])
+    assert result.exit_code == 2, result.output  # 3 would mean it tried the cluster
+    assert f"error: {option} {value!r} must be one of " in result.stderr
+
+
 @pytest.mark.parametrize("timeout", ["nan", "0", "-1"])
 def test_services_start_refuses_a_bad_timeout_before_launching(timeout: str, tmp_path: Path) -> None:
     result = runner.invoke(

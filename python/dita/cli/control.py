@@ -104,6 +104,10 @@ def show(
     console.print(table)
 
 
+def _names(enum: Any) -> str:
+    return ", ".join(n for n in dir(enum) if n.isupper())
+
+
 @control_app.command("set")
 def set_(
     mode: Annotated[
@@ -124,12 +128,19 @@ def set_(
     cluster_name: ClusterNameOption = None,
 ) -> None:
     """Change the control entry of one kernel or of every kernel."""
+    from dita._kernel import ControlMode, Verbosity
     from dita.control.hazelcast import normalize_change, write_entry
 
+    # Checked one at a time so the refusal names the option typed, not the entry's field.
     try:
-        change = normalize_change(mode, verbosity, debug_clickhouse)
-    except ValueError as exc:
-        fail(str(exc))
+        normalize_change(mode=mode)
+    except ValueError:
+        fail(f"--mode {mode!r} must be one of {_names(ControlMode)}")
+    try:
+        normalize_change(verbosity=verbosity)
+    except ValueError:
+        fail(f"--verbosity {verbosity!r} must be one of {_names(Verbosity)}")
+    change = normalize_change(mode, verbosity, debug_clickhouse)
     if not change:
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
     if kernel is not None and not kernel.strip():
