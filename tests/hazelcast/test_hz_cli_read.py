@@ -213,7 +213,7 @@ def test_a_paper_run_stopped_with_sigterm_closes_as_on_ctrl_c(
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "terminated" in out
+    assert "\nterminated\n" in out  # on its own line, not after the table's border (stdout is a pipe)
     snap = json.loads((tmp_path / f"{kernel_id}.json").read_text())
     assert snap["running"] is False and snap["strategies"][0]["status"] == "STOPPED"
     (after,) = json.loads(runner.invoke(app, ["status", *hz, "--json"]).stdout)

@@ -447,6 +447,8 @@ def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--state-dir", str(state), "--kernel-id", "short"])
     assert result.exit_code == 0, result.output
     assert 0 < json.loads((state / "short.json").read_text())["rows"] < 4320
+    # Not a terminal here (as in a service's log): the line after the table starts its own.
+    assert f"\nstate: {state / 'short.json'}\n" in result.stdout
 
 
 PAPER_STRATEGIES = """

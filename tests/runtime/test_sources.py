@@ -198,7 +198,8 @@ def test_status_of_a_running_paper_kernel_and_its_interrupt(tmp_path: Path) -> N
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "interrupted" in out
+    assert "\ninterrupted\n" in out  # on its own line, not after the table's border (stdout is a pipe)
+    assert f"\nstate: {path}\n" in out
     snap = json.loads(path.read_text())
     assert snap["running"] is False and 0 < snap["rows"] < 4320  # stopped part way
     (after,) = json.loads(runner.invoke(app, ["status", "--state-dir", str(state), "--json"]).stdout)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Any
 
 import typer
@@ -456,7 +457,7 @@ def paper(
     deadline = time.monotonic() + duration if duration is not None else None
     last = 0.0
     problems: list[str] = []
-    live = Live(_status_table(session), console=console, auto_refresh=False, transient=False)
+    live = _StatusLive(_status_table(session), console=console, auto_refresh=False, transient=False)
 
     def tick(_: int) -> None:
         nonlocal last
@@ -523,6 +524,22 @@ def paper(
         typer.echo(f"error: {problem}", err=True)
     if problems or failed:
         raise typer.Exit(1)
+
+
+class _StatusLive(Live):
+    """The status table, redrawn in place on a terminal. Elsewhere (a pipe, a service's log)
+    rich prints it once at the end without ending the line: end it here, so ``interrupted``,
+    ``terminated`` and ``state: ...`` start their own line instead of following the border."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        super().__exit__(exc_type, exc, tb)
+        if not self.console.is_terminal:
+            self.console.line()
 
 
 class _Terminated(KeyboardInterrupt):
