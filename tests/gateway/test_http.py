@@ -265,6 +265,35 @@ def test_a_boolean_is_not_a_mark_price(live: LiveServer) -> None:
     assert live.client.get("/v1/account").json()["unrealized_pnl"] == before["unrealized_pnl"]
 
 
+def test_numbers_are_bounded_where_the_kernel_bounds_them(live: LiveServer) -> None:
+    """The kernel takes prices and sizes up to 1e15, as `dita stdio` does; HTTP refused
+    anything over 1e12 (a mark of 2e12 was a 422 over HTTP and taken over stdio)."""
+    c = live.client
+    mark = c.post("/v1/marks", json={"asset": "BIG", "price": 2e12}, headers=AUTH)
+    assert mark.status_code == 200, mark.text
+    assert c.post("/v1/marks", json={"asset": "BIG", "price": 1e15}, headers=AUTH).status_code == 200
+    over = c.post("/v1/marks", json={"asset": "BIG", "price": 1.1e15}, headers=AUTH)
+    assert over.status_code == 422 and over.json()["detail"][0]["loc"] == ["body", "price"]
+    for field in ("reference_price", "target_size", "limit_price"):
+        body = {"action": "ENTER", "asset": "BIG", "side": "LONG", "target_size": 1.0,
+                "reference_price": 1.0, "order_type": "LIMIT", "limit_price": 1.0, field: 2e12}  # fmt: skip
+        res = c.post("/v1/intents", json=body, headers=AUTH)
+        assert res.status_code == 200, (field, res.text)  # the kernel's outcome, whatever it is
+        res = c.post("/v1/intents", json={**body, field: 1.1e15}, headers=AUTH)
+        assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_an_exit_larger_than_the_position_closes_it(live: LiveServer) -> None:
+    """HTTP speaks the kernel's intents: an EXIT's target_size is clamped to the position
+    (docs/kernel.md), unlike a stdio order, which would go through zero (docs/protocol.md)."""
+    c = live.client
+    assert enter(c, intent_id="big-e")["accepted"] is True
+    body = {"action": "EXIT", "slot_id": 0, "reference_price": 50_000, "target_size": 5.0}
+    out = c.post("/v1/intents", json=body, headers=AUTH).json()
+    assert out["accepted"] is True and out["details"]["clamped_target_size"] == 5.0
+    assert c.get("/v1/slots/0").json()["fsm_state"] == "CLOSED"
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

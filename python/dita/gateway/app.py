@@ -33,6 +33,7 @@ from dita.gateway.config import GatewaySettings
 from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes
 from dita.gateway.metrics import GatewayMetrics
 from dita.kernel import ExecutionKernel
+from dita.risk import KERNEL_MAX
 
 __all__ = ["SafeJSONResponse", "create_app"]
 
@@ -86,12 +87,13 @@ class IntentRequest(BaseModel):
     trade_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     asset: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
     side: Literal["LONG", "SHORT"] | None = None
-    reference_price: Number = Field(default=0.0, ge=0.0, le=1e12)
-    target_size: Number = Field(default=0.0, ge=0.0, le=1e12)
+    # Prices and sizes: up to the kernel's own bound, as `dita stdio` takes them.
+    reference_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
+    target_size: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     leverage: Number = Field(default=1.0, gt=0.0, le=1000.0)
     exit_leg_ratios: list[Number] | None = Field(default=None, min_length=1, max_length=16)
     order_type: Literal["MARKET", "LIMIT"] = "MARKET"
-    limit_price: Number = Field(default=0.0, ge=0.0, le=1e12)
+    limit_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     reason: str = Field(default="", max_length=256)
     metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
 
@@ -145,7 +147,7 @@ class MarkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
     asset: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
-    price: Number = Field(gt=0.0, le=1e12)
+    price: Number = Field(gt=0.0, le=KERNEL_MAX)
 
 
 # --- middleware --------------------------------------------------------------------------
