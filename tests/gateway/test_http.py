@@ -376,7 +376,8 @@ def test_resume_past_the_history_gets_reset() -> None:
             enter(live.client, asset=f"R{i}")  # 3 events each: ids base+1..6, history keeps base+4..6
         with live.client.stream("GET", "/v1/events", headers={"Last-Event-ID": str(base + 1)}) as stream:
             events = read_sse(stream.iter_lines(), 4)
-        assert events[0].event == "reset" and events[0].data["oldest_available"] == base + 4
+        assert events[0].event == "reset" and events[0].id is None  # as docs/protocol.md says
+        assert events[0].data == {"type": "reset", "last_event_id": base + 1, "oldest_available": base + 4}
         assert [e.id for e in events[1:]] == [base + 4, base + 5, base + 6]
     finally:
         live.stop()
