@@ -18,6 +18,7 @@ import pytest
 
 from dita.gateway.config import load_settings
 from gateway.helpers import DITA, wait_until
+from journal.helpers import held_chdb_directory
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -418,37 +419,16 @@ def test_sigterm_ends_open_event_streams() -> None:
 
 def test_serve_refuses_a_journal_directory_another_process_holds(tmp_path: Path) -> None:
     """A message and exit 2, as for a bad kernel id, not a traceback."""
-    import sys
-
     directory = tmp_path / "held"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
-            f"j = ClickHouseJournal({f'chdb://{directory}'!r})\nprint('ready', flush=True)\n"
-            "sys.stdin.read()\nj.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdin is not None and holder.stdout is not None
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_chdb_directory(directory):
         res = subprocess.run(
             [*DITA, "serve", "--port", str(free_port()), "--journal", f"chdb://{directory}"],
             capture_output=True,
             timeout=120,
         )
-        stderr = res.stderr.decode()
-        assert res.returncode == 2, stderr
-        assert (
-            f"error: cannot start the kernel: journal directory {directory} is held by another process"
-            in stderr
-        )
-        assert "Traceback" not in stderr
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
-        holder.stdout.close()
+    stderr = res.stderr.decode()
+    assert res.returncode == 2, stderr
+    assert (
+        f"error: cannot start the kernel: journal directory {directory} is held by another process" in stderr
+    )
+    assert "Traceback" not in stderr

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dita import (
@@ -344,3 +346,29 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 120.0)
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(0.01)
+
+
+@contextmanager
+def held_chdb_directory(directory: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding an embedded (chDB) journal in ``directory`` while the block
+    runs; it lets go when the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
+            f"j = ClickHouseJournal({f'chdb://{directory}'!r})\nprint('ready', flush=True)\n"
+            "sys.stdin.read()\nj.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+        holder.stdout.close()

@@ -23,7 +23,16 @@ from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
-from journal.helpers import Side, Workload, assert_same_rows, silent_entries, twins, venue, wait_until
+from journal.helpers import (
+    Side,
+    Workload,
+    assert_same_rows,
+    held_chdb_directory,
+    silent_entries,
+    twins,
+    venue,
+    wait_until,
+)
 
 
 def _counts(journal: ClickHouseJournal, kernel_id: str) -> dict[str, int]:
@@ -1076,32 +1085,11 @@ def test_a_bad_timeout_is_refused_by_name_before_anything_is_done(
 def test_a_directory_another_process_holds_is_refused_saying_so(tmp_path: Path) -> None:
     """chDB's own error no longer names the lock ("Error initializing EmbeddedServer"), so the
     refusal said this process could host one directory only, which it did not."""
-    import subprocess
-    import sys
-
     directory = tmp_path / "held"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
-            f"j = ClickHouseJournal({f'chdb://{directory}'!r})\nprint('ready', flush=True)\n"
-            "sys.stdin.read()\nj.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_chdb_directory(directory) as holder:
         with pytest.raises(
             RuntimeError,
             match=rf"journal directory {directory} is held by another process \(pid {holder.pid}\)",
         ):
             ClickHouseJournal(f"chdb://{directory}")
-    finally:
-        assert holder.stdin is not None and holder.stdout is not None
-        holder.stdin.close()
-        holder.wait(30)
-        holder.stdout.close()
     ClickHouseJournal(f"chdb://{directory}").close()  # free again once the holder is gone

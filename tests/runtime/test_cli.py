@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from dita.backtest.report import ARTEFACTS, EQUITY_COLOR
 from dita.cli import app
 from dita.data import generate_bars, write_bars
+from journal.helpers import held_chdb_directory
 
 CROSSOVER = "dita.examples.crossover:SmaCrossover"
 SHADOW_ARGS = [
@@ -849,31 +850,13 @@ def test_paper_refuses_a_journal_directory_another_process_holds(tmp_path: Path)
     """Another run (or kernel) holding the embedded journal: a message saying so, exit 2, not
     a traceback."""
     directory = tmp_path / "held"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
-            f"j = ClickHouseJournal({f'chdb://{directory}'!r})\nprint('ready', flush=True)\n"
-            "sys.stdin.read()\nj.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdin is not None and holder.stdout is not None
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        state = tmp_path / "state"
+    state = tmp_path / "state"
+    with held_chdb_directory(directory):
         result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--journal", f"chdb://{directory}"])
-        assert result.exit_code == 2, result.output
-        assert isinstance(result.exception, SystemExit)  # a message, not a traceback
-        assert (
-            f"--journal: cannot open the journal: journal directory {directory} is held by another process"
-            in (result.stderr)
-        )
-        assert not state.exists()
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
-        holder.stdout.close()
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert (
+        f"--journal: cannot open the journal: journal directory {directory} is held by another process"
+        in (result.stderr)
+    )
+    assert not state.exists()
