@@ -52,6 +52,35 @@ def mode(kernel: ExecutionKernel) -> str:
     return str(kernel.control()["mode"])
 
 
+def write_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+    hz_client: Any,
+    seconds: float,
+    *writes: tuple[str | None, dict[str, Any]],
+) -> None:
+    """Operator A's writes, ``(kernel id or None for all, fields)``, stamped by a clock
+    ``seconds`` ahead of the others'."""
+    import dita.control.hazelcast as control_hz
+
+    with monkeypatch.context() as ahead:
+        ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + seconds)
+        for key, fields in writes:
+            write_entry(hz_client, key, fields, updated_by="operator-a")
+
+
+def deliver_removals_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The member's order for two partitions, forced: a removal's event reaches the plane
+    half a second after later writes to other keys."""
+    import threading
+
+    real_on_removed = HazelcastControlPlane._on_removed
+
+    def late(self: HazelcastControlPlane, event: Any) -> None:
+        threading.Timer(0.5, real_on_removed, (self, event)).start()
+
+    monkeypatch.setattr(HazelcastControlPlane, "_on_removed", late)
+
+
 def test_halt_reaches_a_kernel_in_another_process(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:
@@ -399,16 +428,18 @@ def test_the_latest_write_wins_whatever_the_operators_clocks_say(
 ) -> None:
     """An operator whose clock is behind the one who wrote last must still halt the kernels:
     stamps are taken from the wall clock only while it is past every stamp they compete with."""
-    import dita.control.hazelcast as control_hz
 
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
         # Operator A's clock runs a minute ahead: a global LIVE, then LIVE for this kernel.
-        with monkeypatch.context() as ahead:
-            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
-            write_entry(hz_client, None, {"mode": "LIVE"}, updated_by="operator-a")
-            write_entry(hz_client, kernel_id, {"mode": "LIVE", "verbosity": "DEBUG"}, updated_by="operator-a")
+        write_ahead(
+            monkeypatch,
+            hz_client,
+            60.0,
+            (None, {"mode": "LIVE"}),
+            (kernel_id, {"mode": "LIVE", "verbosity": "DEBUG"}),
+        )
         assert eventually(lambda: mode(kernel) == "LIVE")
         # Operator B, on the right time, halts every kernel: a later write, so it wins.
         write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
@@ -493,16 +524,13 @@ def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
     it: the removed entry's stamp no longer competes, so a writer whose clock is behind it
     stamps the write by its own clock. Before, the kernel compared the write with the stamp it
     last applied, from the removed entry, and ignored it: a global HALTED went unheeded."""
-    import dita.control.hazelcast as control_hz
 
     cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
         # Operator A, whose clock runs a minute ahead, resumes this kernel.
-        with monkeypatch.context() as ahead:
-            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
-            write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="operator-a")
+        write_ahead(monkeypatch, hz_client, 60.0, (kernel_id, {"mode": "LIVE"}))
         assert eventually(lambda: mode(kernel) == "LIVE")
         cp_map.remove(kernel_id)  # the kernel keeps LIVE: a removal sets nothing
         assert eventually(lambda: kernel_id not in plane.entries())
@@ -510,9 +538,7 @@ def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
         write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
         assert eventually(lambda: mode(kernel) == "HALTED")
         # The same after the whole map is cleared.
-        with monkeypatch.context() as ahead:
-            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 120.0)
-            write_entry(hz_client, kernel_id, {"verbosity": "DEBUG"}, updated_by="operator-a")
+        write_ahead(monkeypatch, hz_client, 120.0, (kernel_id, {"verbosity": "DEBUG"}))
         assert eventually(lambda: kernel.control()["verbosity"] == "DEBUG")
         cp_map.clear()
         assert eventually(lambda: plane.entries() == {})
@@ -530,25 +556,14 @@ def test_a_write_reaching_a_kernel_before_the_removal_it_followed_is_not_skipped
     without the removed entry to compete with, so it is the latest word once the removal is
     seen; before, the removal lowered the kernel's applied stamp to the write's and the write
     was never applied (here the kernel stayed HALTED after an operator resumed it)."""
-    import threading
 
-    import dita.control.hazelcast as control_hz
-
-    real_on_removed = HazelcastControlPlane._on_removed
-
-    def late(self: HazelcastControlPlane, event: Any) -> None:
-        # The member's order for two partitions, forced: the removal is delivered last.
-        threading.Timer(0.5, real_on_removed, (self, event)).start()
-
-    monkeypatch.setattr(HazelcastControlPlane, "_on_removed", late)
+    deliver_removals_late(monkeypatch)
     cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
         # Operator A, whose clock runs a minute ahead, halts every kernel.
-        with monkeypatch.context() as ahead:
-            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
-            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-a")
+        write_ahead(monkeypatch, hz_client, 60.0, (None, {"mode": "HALTED"}))
         assert eventually(lambda: mode(kernel) == "HALTED")
         # Operator B, on the right time, lifts it and resumes this kernel.
         cp_map.remove("*")
@@ -648,16 +663,8 @@ def test_a_global_write_before_the_removals_of_several_kernel_entries_reaches_ev
     """A global write that reaches the plane before the removals of two kernels' entries it
     followed (stamped below both: its writer's clock is behind) is the latest word for both
     kernels, not only for the one whose entry was stamped latest."""
-    import threading
 
-    import dita.control.hazelcast as control_hz
-
-    real_on_removed = HazelcastControlPlane._on_removed
-
-    def late(self: HazelcastControlPlane, event: Any) -> None:
-        threading.Timer(0.5, real_on_removed, (self, event)).start()
-
-    monkeypatch.setattr(HazelcastControlPlane, "_on_removed", late)
+    deliver_removals_late(monkeypatch)
     cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     plane = _plane(hz_member)
     other_id = f"{kernel_id}-b"
@@ -666,9 +673,7 @@ def test_a_global_write_before_the_removals_of_several_kernel_entries_reaches_ev
     try:
         # Operator A, whose clock runs a minute ahead, halts both kernels one by one.
         for kid, ahead_s in ((kernel_id, 60.0), (other_id, 61.0)):
-            with monkeypatch.context() as ahead:
-                ahead.setattr(control_hz, "_wall_clock", lambda a=ahead_s: time.time() + a)
-                write_entry(hz_client, kid, {"mode": "HALTED"}, updated_by="operator-a")
+            write_ahead(monkeypatch, hz_client, ahead_s, (kid, {"mode": "HALTED"}))
         assert eventually(lambda: mode(kernel) == "HALTED" and mode(other) == "HALTED")
         # Operator B, on the right time, lifts both and resumes every kernel.
         cp_map.remove(kernel_id)
@@ -688,7 +693,6 @@ def test_an_entry_written_again_while_the_plane_looks_it_up_is_kept(
     """The plane looks up the entry a write lost to; the cluster answers it is gone, but by the
     time the answer is read the entry was written again and its event has come: the lookup
     must not take that new entry for the removed one (the kernel would ignore a new HALTED)."""
-    import dita.control.hazelcast as control_hz
 
     real_on_removed = HazelcastControlPlane._on_removed
     held: list[Any] = []
@@ -697,11 +701,6 @@ def test_an_entry_written_again_while_the_plane_looks_it_up_is_kept(
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     real_get_map = plane._client.get_map
-
-    def write_global_halted() -> None:
-        with monkeypatch.context() as ahead:
-            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 120.0)
-            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-a")
 
     class Answer:
         def __init__(self, future: Any) -> None:
@@ -713,7 +712,7 @@ def test_an_entry_written_again_while_the_plane_looks_it_up_is_kept(
                 # The removal's event comes, then the entry is written again, before the
                 # answer is read.
                 real_on_removed(plane, held.pop())
-                write_global_halted()
+                write_ahead(monkeypatch, hz_client, 120.0, (None, {"mode": "HALTED"}))
                 assert eventually(lambda: plane.entries().get("*", {}).get("mode") == "HALTED")
             return present
 
@@ -728,9 +727,7 @@ def test_an_entry_written_again_while_the_plane_looks_it_up_is_kept(
             return getattr(self.real, name)
 
     try:
-        with monkeypatch.context() as ahead:
-            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 60.0)
-            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-a")
+        write_ahead(monkeypatch, hz_client, 60.0, (None, {"mode": "HALTED"}))
         assert eventually(lambda: mode(kernel) == "HALTED")
         monkeypatch.setattr(plane._client, "get_map", lambda name: Lookups(real_get_map(name)))
         cp_map.remove("*")
