@@ -104,10 +104,6 @@ def show(
     console.print(table)
 
 
-def _names(enum: Any) -> str:
-    return ", ".join(n for n in dir(enum) if n.isupper())
-
-
 @control_app.command("set")
 def set_(
     mode: Annotated[
@@ -129,17 +125,18 @@ def set_(
 ) -> None:
     """Change the control entry of one kernel or of every kernel."""
     from dita._kernel import ControlMode, Verbosity
+    from dita.control import enum_names
     from dita.control.hazelcast import normalize_change, write_entry
 
     # Checked one at a time so the refusal names the option typed, not the entry's field.
     try:
         normalize_change(mode=mode)
     except ValueError:
-        fail(f"--mode {mode!r} must be one of {_names(ControlMode)}")
+        fail(f"--mode {mode!r} must be one of {enum_names(ControlMode)}")
     try:
         normalize_change(verbosity=verbosity)
     except ValueError:
-        fail(f"--verbosity {verbosity!r} must be one of {_names(Verbosity)}")
+        fail(f"--verbosity {verbosity!r} must be one of {enum_names(Verbosity)}")
     change = normalize_change(mode, verbosity, debug_clickhouse)
     if not change:
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")

@@ -14,10 +14,15 @@ from dita._kernel import ControlMode, Verbosity
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
-__all__ = ["GLOBAL", "ControlPlane", "InMemoryControlPlane", "entry_key", "normalize_change"]
+__all__ = ["GLOBAL", "ControlPlane", "InMemoryControlPlane", "entry_key", "enum_names", "normalize_change"]
 
 GLOBAL = "*"
 """Kernel id of the entry that applies to every kernel without an entry of its own."""
+
+
+def enum_names(enum: Any) -> str:
+    """The member names of a kernel enum (``ControlMode``, ``Verbosity``), for a refusal."""
+    return ", ".join(n for n in dir(enum) if n.isupper())
 
 
 def _enum_name(field: str, value: Any, enum: Any) -> str:
@@ -27,8 +32,7 @@ def _enum_name(field: str, value: Any, enum: Any) -> str:
     try:
         parsed: str = enum.parse(name.upper()).name
     except Exception:
-        choices = ", ".join(n for n in dir(enum) if n.isupper())
-        raise ValueError(f"{field} must be one of {choices}, got {value!r}") from None
+        raise ValueError(f"{field} must be one of {enum_names(enum)}, got {value!r}") from None
     return parsed
 
 
