@@ -507,16 +507,14 @@ def test_paper_live_fills_with_latency_on_a_quiet_market(fake_binance: FakeBinan
 def test_paper_session_venue_keeps_the_runs_clock(tmp_path: Path, clock: str) -> None:
     """A replay's venue keeps the data's time (a file from 2024 fills as the backtest did); a
     live run's is the wall clock, which its strategies' intents are stamped with too."""
+    from dita.backtest.engine import BacktestConfig
     from dita.cli.paper import PaperSession
     from dita.examples.quoting import TwoSidedQuoter
     from dita.strategy import Quote
 
     session = PaperSession(
         TwoSidedQuoter(),
-        balance=10_000.0,
-        fee_rate=0.0,
-        slippage_bps=0.0,
-        latency_ms=100.0,
+        fill_model=BacktestConfig(balance=10_000.0, fee_rate=0.0, slippage_bps=0.0, latency_ms=100.0),
         kernel_id=f"clock-{clock}",
         state_dir=tmp_path,
         clock=clock,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,35 @@ class BacktestConfig(BaseModel):
         default=True,
         description="halt entries once equity reaches zero, as an exchange stops a blown account",
     )
+
+    @property
+    def maker_rate(self) -> float:
+        """The maker fee: ``maker_fee_rate``, else the taker's ``fee_rate``."""
+        return self.fee_rate if self.maker_fee_rate is None else self.maker_fee_rate
+
+    def paper_venue(
+        self, assets: Iterable[str] | None, clock: Callable[[], float] | None = None
+    ) -> PaperVenue:
+        """The simulated venue of these fills (a backtest's, and a paper run's so that it fills
+        as the backtest did). It lists ``assets``, those the run has data for: an order for
+        another is rejected, as nothing could fill it. ``clock``: None, the data's time."""
+        return PaperVenue(
+            clock=clock,
+            taker_rate=self.fee_rate,
+            maker_rate=self.maker_rate,
+            slippage_bps=self.slippage_bps,
+            latency_ms=self.latency_ms,
+            bar_volume_share=self.volume_share,
+            starting_balance=self.balance,
+            name="paper",
+            assets=assets,
+        )
+
+    def set_up(self, kernel: ExecutionKernel, source: str) -> None:
+        """Give ``kernel`` this run's seed capital and fee rates, and label it PAPER."""
+        kernel.set_seed_capital(self.balance)
+        kernel.set_exchange_config({"taker_rate": self.fee_rate, "maker_rate": self.maker_rate})
+        kernel.update_control(mode="PAPER", source=source)
 
 
 @dataclass
@@ -209,24 +238,11 @@ def run_backtest(
 ) -> BacktestResult:
     """Replay ``data`` through a fresh kernel and paper venue with ``strategy``."""
     cfg = config or BacktestConfig()
-    maker = cfg.fee_rate if cfg.maker_fee_rate is None else cfg.maker_fee_rate
-    venue = PaperVenue(
-        taker_rate=cfg.fee_rate,
-        maker_rate=maker,
-        slippage_bps=cfg.slippage_bps,
-        latency_ms=cfg.latency_ms,
-        bar_volume_share=cfg.volume_share,
-        starting_balance=cfg.balance,
-        name="paper",
-        # An order for an asset the data does not hold is rejected: nothing could fill it.
-        assets=data.assets,
-    )
+    venue = cfg.paper_venue(data.assets)
     kernel = ExecutionKernel(
         max_slots=cfg.max_slots, venue=venue, kernel_id="backtest", **(kernel_options or {})
     )
-    kernel.set_seed_capital(cfg.balance)
-    kernel.set_exchange_config({"taker_rate": cfg.fee_rate, "maker_rate": maker})
-    kernel.update_control(mode="PAPER", source="backtest")
+    cfg.set_up(kernel, source="backtest")
     runtime = TradingRuntime(kernel, [venue], defer_venue_data=defer_venue_data)
     recorder = _Recorder(kernel)
     recorder.fallback_fee_rate = cfg.fee_rate
@@ -281,7 +297,7 @@ def run_backtest(
         "rows": len(data),
         "balance": cfg.balance,
         "fee_rate": cfg.fee_rate,
-        "maker_fee_rate": maker,
+        "maker_fee_rate": cfg.maker_rate,
         "slippage_bps": cfg.slippage_bps,
         "latency_ms": cfg.latency_ms,
         "volume_share": cfg.volume_share,

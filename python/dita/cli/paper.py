@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
@@ -43,6 +43,9 @@ from dita.cli._common import (
     require_finite,
 )
 
+if TYPE_CHECKING:
+    from dita.backtest.engine import BacktestConfig
+
 __all__ = ["PaperSession", "register"]
 
 KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kept as day totals
@@ -58,14 +61,8 @@ class PaperSession:
         self,
         strategy: Any,
         *,
-        balance: float,
-        fee_rate: float,
-        slippage_bps: float,
+        fill_model: BacktestConfig,
         kernel_id: str,
-        maker_fee_rate: float | None = None,
-        latency_ms: float = 0.0,
-        volume_share: float = 0.1,
-        max_slots: int = 64,
         assets: Iterable[str] | None = None,
         state_dir: Path,
         clock: str,
@@ -75,29 +72,20 @@ class PaperSession:
     ) -> None:
         from dita.kernel import ExecutionKernel
         from dita.runtime import TradingRuntime
-        from dita.venues.paper import PaperVenue
 
-        # As run_backtest builds it, so a paper rehearsal fills as the backtest did.
-        maker = fee_rate if maker_fee_rate is None else maker_fee_rate
-        # ``assets``: those the feed has; an order for another is rejected (it could never fill).
-        # A live run (clock "wall") times orders by the wall clock, as an exchange does and as
-        # the strategies' intents are stamped; a replay, by the data's time.
-        self.venue = PaperVenue(
-            clock=time.time if clock == "wall" else None,
-            taker_rate=fee_rate,
-            maker_rate=maker,
-            slippage_bps=slippage_bps,
-            latency_ms=latency_ms,
-            bar_volume_share=volume_share,
-            starting_balance=balance,
-            assets=assets,
-        )
+        # The backtest's venue and kernel set-up, so a paper rehearsal fills as the backtest
+        # did. ``assets``: those the feed has. A live run (clock "wall") times orders by the
+        # wall clock, as an exchange does and as the strategies' intents are stamped; a
+        # replay, by the data's time.
+        self.venue = fill_model.paper_venue(assets, clock=time.time if clock == "wall" else None)
         self.kernel = ExecutionKernel(
-            max_slots=max_slots, venue=self.venue, kernel_id=kernel_id, journal=journal, projection=projection
+            max_slots=fill_model.max_slots,
+            venue=self.venue,
+            kernel_id=kernel_id,
+            journal=journal,
+            projection=projection,
         )
-        self.kernel.set_seed_capital(balance)
-        self.kernel.set_exchange_config({"taker_rate": fee_rate, "maker_rate": maker})
-        self.kernel.update_control(mode="PAPER", source="dita-paper")
+        fill_model.set_up(self.kernel, source="dita-paper")
         if control_plane is not None:
             # Attached after the PAPER label, so what the cluster sets (a HALTED) wins over it;
             # the kernel detaches it on close, as one given to its constructor.
@@ -433,13 +421,7 @@ def paper(
     try:
         session = PaperSession(
             strat,
-            balance=balance,
-            fee_rate=fee_rate,
-            maker_fee_rate=fill_model.maker_fee_rate,
-            slippage_bps=slippage_bps,
-            latency_ms=latency_ms,
-            volume_share=volume_share,
-            max_slots=max_slots,
+            fill_model=fill_model,
             assets=listed,
             kernel_id=kernel_id,
             state_dir=state,
