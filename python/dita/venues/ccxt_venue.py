@@ -64,13 +64,19 @@ _CLIENT_ID_RULES = {
 }
 
 
+def _lineage(exchange_class: Any) -> list[str]:
+    """The names of a ccxt exchange class and of those it derives from (``binanceusdm``,
+    ``binance``, ...): an exchange ccxt derives from another speaks its API."""
+    return [c.__name__ for c in getattr(exchange_class, "__mro__", ())]
+
+
 def _client_id_rule(exchange: str) -> tuple[re.Pattern[str], str, int]:
     """The client order id rule of ``exchange``: its own, or that of the exchange ccxt derives
     it from (OKX's EEA and US sites ``myokx``, ``okxus``, Bybit's ``bybiteu``, ``bybitid``: the
     same API under another name, and Gate's ``gateeu``)."""
     import ccxt  # imported by the time an order goes out; only a bare call pays for it
 
-    lineage = [c.__name__ for c in getattr(getattr(ccxt, exchange, None), "__mro__", ())] or [exchange]
+    lineage = _lineage(getattr(ccxt, exchange, None)) or [exchange]
     for name in lineage:
         if name in _CLIENT_ID_RULES:
             return _CLIENT_ID_RULES[name]
@@ -803,7 +809,7 @@ class CcxtVenue:
 
     def _lists_by_client_id(self) -> bool:
         """Whether the exchange is Kraken's spot API or one ccxt derives from it."""
-        return "kraken" in [c.__name__ for c in type(self._exchange).__mro__]
+        return "kraken" in _lineage(type(self._exchange))
 
     # -- mapping exchange answers to events ----------------------------------------------
 
@@ -1065,8 +1071,7 @@ class CcxtVenue:
     def _pages_trades_by_id(self) -> bool:
         """Whether the exchange is Binance or one ccxt derives from it (its trade list pages
         by ``fromId``)."""
-        lineage = [c.__name__ for c in type(self._exchange).__mro__]
-        return "binance" in lineage
+        return "binance" in _lineage(type(self._exchange))
 
     def _fill_key(self, tracked: _Tracked, trade: dict[str, Any]) -> str:
         # Binance trade ids are unique per market, not across markets.
