@@ -103,24 +103,10 @@ P = TypeVar("P", bound=BaseModel)
 
 FREE_STAGES = frozenset({"IDLE", "CLOSED"})
 
-INTENT_FIELDS = frozenset(
-    {
-        "intent_id",
-        "trade_id",
-        "slot_id",
-        "side",
-        "action",
-        "reference_price",
-        "target_size",
-        "leverage",
-        "order_type",
-        "limit_price",
-        "metadata",
-        "timestamp",
-    }
-)
-"""``KernelIntent`` fields ``buy``/``sell`` do not take as keywords: passed as metadata they
-would be ignored by the order, so they are refused."""
+INTENT_FIELDS = frozenset(inspect.signature(KernelIntent).parameters) - {"asset", "exit_leg_ratios", "reason"}
+"""``KernelIntent`` fields ``buy``/``sell`` do not take as keywords (all but those they take
+by name): passed as metadata they would be ignored by the order, so they are refused. Read
+from the constructor's signature, so a field added to it is refused too."""
 
 DATA_KINDS = ("bars", "quotes")
 """What a strategy can subscribe to in ``Strategy.data``."""
