@@ -69,9 +69,9 @@ def _check_time_params(query: str, params: dict[str, Any]) -> None:
     2025-11-31 as 2025-12-01, 25:61 as the next day's 02:01, an empty value as 1970-01-01.
     The query would then answer for a window nobody asked about. Other texts (epoch seconds,
     a form ClickHouse cannot parse at all) are left to ClickHouse."""
-    from clickhouse_connect.driver.binding import external_bind_re  # as the query binds them
+    from dita.journal.query import placeholders
 
-    for name, type_ in external_bind_re.findall(query):
+    for name, type_ in placeholders(query):
         value = params.get(name)
         if not isinstance(value, str) or not _time_type(type_):
             continue

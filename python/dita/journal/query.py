@@ -42,6 +42,7 @@ __all__ = [
     "check_read_only",
     "execute",
     "open_read_only_client",
+    "placeholders",
     "query_via_socket",
     "run_query",
 ]
@@ -428,6 +429,15 @@ class _Literal:
 _COMPOSITE_TYPES = ("array", "tuple", "map")
 
 
+def placeholders(sql: str) -> list[tuple[str, str]]:
+    """Each ``{name:Type}`` placeholder of ``sql`` as (name, type), in order, read as
+    clickhouse-connect reads them when it binds the query."""
+    from clickhouse_connect.driver.binding import external_bind_re
+
+    found: list[tuple[str, str]] = external_bind_re.findall(sql)
+    return found
+
+
 def _composite_literals(body: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """``parameters`` with each text value for an Array, Tuple or Map placeholder passed as
     ClickHouse's own text of the value (``['t1','t2']``), as clickhouse-client's ``--param_``.
@@ -435,10 +445,8 @@ def _composite_literals(body: str, parameters: dict[str, Any]) -> dict[str, Any]
     clickhouse-connect escapes a text value's quotes and backslashes for a String placeholder;
     in a composite one that escaping stands outside any string and ClickHouse cannot parse
     it. The CLI's ``--param`` values (and any over the query socket from it) are all text."""
-    from clickhouse_connect.driver.binding import external_bind_re
-
     types: dict[str, str] = {}
-    for name, type_ in external_bind_re.findall(body):
+    for name, type_ in placeholders(body):
         types.setdefault(name, type_)
     out = dict(parameters)
     for name, value in parameters.items():
