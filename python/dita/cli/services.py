@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -41,12 +40,12 @@ def _home_error(home: Path | None, exc: OSError) -> NoReturn:
 def _member(port: int, cluster_name: str | None, home: Path | None) -> object:
     """The member for these options; the cluster name defaults as for the other commands
     ($DITA_HAZELCAST_CLUSTER, else ``dita``), and a bad variable is named in the refusal."""
-    from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, HazelcastMember
+    from dita.services.hazelcast import HazelcastMember, default_cluster_name
 
     source = "--cluster-name"
     if cluster_name is None:
         source = "$DITA_HAZELCAST_CLUSTER"
-        cluster_name = os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME)
+        cluster_name = default_cluster_name()
     try:
         return HazelcastMember(port=port, cluster_name=cluster_name, home=home)
     except ValueError as exc:

@@ -55,6 +55,7 @@ with warnings.catch_warnings():
 
 from dita._numbers import finite_json
 from dita.projection import publish_dirty
+from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, default_cluster_name
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -83,7 +84,6 @@ __all__ = [
 SLOTS_MAP = "dita_slots"
 ACCOUNTS_MAP = "dita_accounts"
 CONTROL_MAP = "dita_control"
-DEFAULT_CLUSTER_NAME = "dita"
 DEFAULT_CLUSTER_MEMBERS: tuple[str, ...] = ("127.0.0.1:5701",)
 
 _log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def cluster_settings(
             raise ValueError(f"cluster member must be host:port, got {address!r}")
     if not addresses:
         raise ValueError(f"cluster members must list at least one host:port, got {raw!r}")
-    cluster = name if name is not None else os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME)
+    cluster = name if name is not None else default_cluster_name()
     if not cluster.strip():
         raise ValueError(f"cluster name must not be empty, got {cluster!r}")
     return addresses, cluster

@@ -50,6 +50,14 @@ __all__ = [
 HAZELCAST_VERSION = "5.5.0"
 MEMBER_ARTIFACTS = ("hazelcast", "hazelcast-sql")
 DEFAULT_CLUSTER_NAME = "dita"
+
+
+def default_cluster_name() -> str:
+    """The cluster every command takes when none is given: $DITA_HAZELCAST_CLUSTER, else
+    ``dita``."""
+    return os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME)
+
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5701
 MAIN_CLASS = "com.hazelcast.core.server.HazelcastMemberStarter"
@@ -425,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
         "--cluster-name",
-        default=os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME),
+        default=default_cluster_name(),
         help="default: $DITA_HAZELCAST_CLUSTER or dita",
     )
     parser.add_argument(
