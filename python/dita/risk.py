@@ -16,13 +16,22 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["KERNEL_MAX", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
 
 Regime = Literal["NEUTRAL", "BULL", "BEAR"]
 # The kernel refuses amounts above this in magnitude (capital, risk limits).
 KERNEL_MAX = 1e15
+
+
+def _not_a_flag(value: object) -> object:
+    """Refuse a bool (Python's or numpy's) where a number belongs: pydantic takes True as 1.0,
+    so ``max_leverage: true`` in a config became a leverage of 1 without a word, where the
+    kernel refuses a bool as the wrong type."""
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+        raise ValueError(f"{value!r} is a flag, not a number")
+    return value
 
 
 class RiskLimits(BaseModel):
@@ -60,12 +69,23 @@ class RiskLimits(BaseModel):
     )
     edge_freeze_threshold_bps: float | None = Field(
         default=None,
+        ge=-KERNEL_MAX,
+        le=KERNEL_MAX,
         description="an edge update below this freezes the kernel and cancels every working order",
     )
 
     require_source_run_in_live: bool = Field(
         default=True, description='in LIVE mode every entry and exit must carry metadata["source_run"]'
     )
+
+    _numbers_not_flags = field_validator(
+        "max_leverage",
+        "max_notional_per_asset",
+        "max_notional_total",
+        "max_order_rate",
+        "edge_freeze_threshold_bps",
+        mode="before",
+    )(_not_a_flag)
 
     @model_validator(mode="after")
     def _per_asset_within_total(self) -> RiskLimits:
@@ -130,6 +150,10 @@ class MarketLimits(BaseModel):
     min_qty: float = Field(default=0.0, ge=0, le=KERNEL_MAX, description="smallest order size")
     min_notional: float = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="smallest price * size, quote currency"
+    )
+
+    _numbers_not_flags = field_validator("lot_step", "tick_size", "min_qty", "min_notional", mode="before")(
+        _not_a_flag
     )
 
     def order_violation(self, size: float, price: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -150,3 +151,37 @@ def test_the_kernel_takes_the_dumps_as_they_are() -> None:
     kernel.set_market_limits("BTCUSDT", market.model_dump())
     assert kernel.market_limits("BTCUSDT") == market.model_dump()
     assert MarketLimits.model_validate(kernel.market_limits("BTCUSDT")) == market
+
+
+_NUMBER_FIELDS = [
+    (RiskLimits, name)
+    for name in (
+        "max_leverage",
+        "max_notional_per_asset",
+        "max_notional_total",
+        "max_order_rate",
+        "edge_freeze_threshold_bps",
+    )
+] + [(MarketLimits, name) for name in ("lot_step", "tick_size", "min_qty", "min_notional")]
+
+
+@pytest.mark.parametrize(("model", "field"), _NUMBER_FIELDS)
+@pytest.mark.parametrize("flag", [True, np.True_])
+def test_a_flag_where_a_limit_belongs_is_refused(model: type, field: str, flag: object) -> None:
+    # Python counts True as 1: a flag in a config (max_leverage: true) became a leverage of 1,
+    # a lot of 1 or an order rate of 1 without a word, where the kernel refuses a bool.
+    with pytest.raises(ValidationError) as raised:
+        model(**{field: flag})
+    (error,) = raised.value.errors()
+    assert error["loc"] == (field,)
+    assert "True" in str(raised.value)
+
+
+@pytest.mark.parametrize("value", [1.5e15, -1.5e15])
+def test_the_edge_threshold_is_within_the_kernel_bound(value: float) -> None:
+    # docs/kernel.md: the 1e15 bound applies to configuration; every other limit had it.
+    with pytest.raises(ValidationError) as raised:
+        RiskLimits(edge_freeze_threshold_bps=value)
+    (error,) = raised.value.errors()
+    assert error["loc"] == ("edge_freeze_threshold_bps",)
+    assert RiskLimits(edge_freeze_threshold_bps=-1e15).edge_freeze_threshold_bps == -1e15
