@@ -64,8 +64,8 @@ class RiskLimits(BaseModel):
     )
     regime: Regime = Field(
         default="NEUTRAL",
-        description="NEUTRAL admits both sides; under BULL a SHORT entry (under BEAR a LONG one) "
-        'needs metadata["override"]',
+        description="NEUTRAL admits both sides; under BULL a SHORT MARKET entry (under BEAR a LONG "
+        'one) needs metadata["override"]; LIMIT entries and exits are not judged by it',
     )
     edge_freeze_threshold_bps: float | None = Field(
         default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,3 +186,34 @@ def test_the_edge_threshold_is_within_the_kernel_bound(value: float) -> None:
     (error,) = raised.value.errors()
     assert error["loc"] == ("edge_freeze_threshold_bps",)
     assert RiskLimits(edge_freeze_threshold_bps=-1e15).edge_freeze_threshold_bps == -1e15
+
+
+def test_the_regime_rule_is_documented_as_judging_market_entries_only() -> None:
+    # The kernel judges regime parity on MARKET entries only (docs/kernel.md); the field's own
+    # description and docs/venues.md said "an entry", so a LIMIT entry looked guarded.
+    from dita import ExecutionKernel, KernelIntent
+
+    kernel = ExecutionKernel(max_slots=2)
+    kernel.set_risk_limits(RiskLimits(regime="BULL").model_dump())
+
+    def short(slot: int, **kw: object) -> bool:
+        fields: dict[str, object] = {
+            "intent_id": f"r{slot}",
+            "trade_id": f"t{slot}",
+            "slot_id": slot,
+            "asset": "BTCUSDT",
+            "side": "SHORT",
+            "action": "ENTER",
+            "reference_price": 100.0,
+            "target_size": 1.0,
+            "timestamp": 1_700_000_000.0 + slot,
+        }
+        return kernel.process_intent(KernelIntent(**{**fields, **kw})).accepted
+
+    assert not short(0)
+    assert short(1, order_type="LIMIT", limit_price=100.0)
+    description = RiskLimits.model_fields["regime"].description or ""
+    assert "MARKET" in description
+    venues_md = (Path(__file__).resolve().parents[2] / "docs" / "venues.md").read_text(encoding="utf-8")
+    (row,) = [line for line in venues_md.splitlines() if line.startswith("| `regime` |")]
+    assert "MARKET" in row
