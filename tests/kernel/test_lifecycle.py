@@ -459,8 +459,9 @@ def test_slots_with_more_exits_than_legs_load_as_the_kernel_shows_them(
 
 
 def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # type: ignore[no-untyped-def]
-    """A working order read back must be a real one: an id, finite sizes and prices, no more
-    filled than its size, and no order in two slots."""
+    """A working order read back must be a real one: an id, finite sizes and prices, flags that
+    are bools (the text "no" is not False), no more filled than its size, and no order in two
+    slots."""
     kernel, _ = resting
     kernel.process_intent(intent("ENTER", 0))
     kernel.process_intent(intent("ENTER", 1))
@@ -481,6 +482,13 @@ def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # ty
         bad[0]["active_entry_order"] = {**first, key: value}
         with pytest.raises(ValueError, match=rf"slots\[0\]\.active_entry_order\.{key}"):
             fresh.reconcile_from_slots(bad)
+    for key, value in [("reduce_only", "no"), ("cancel_requested", 0), ("cancel_requested", None)]:
+        bad = [dict(s) for s in saved]
+        bad[0]["active_entry_order"] = {**first, key: value}
+        with pytest.raises(TypeError, match=rf"slots\[0\]\.active_entry_order\.{key}: expected bool, got"):
+            fresh.reconcile_from_slots(bad)
+    with pytest.raises(TypeError, match=r"slots\[0\]\.closed: expected bool, got str 'no'"):
+        fresh.reconcile_from_slots([{**saved[0], "closed": "no"}, *saved[1:]])
     twin = [dict(s) for s in saved]
     twin[1]["active_entry_order"] = {**second, "client_order_id": first["client_order_id"]}
     with pytest.raises(ValueError, match="another slot"):

@@ -280,6 +280,18 @@ pub fn expect_int(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// A bool argument (Python's or numpy's): the text "no" or the int 0 is refused, naming
+/// `field` and the value, rather than read by its truth.
+pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
+    obj.extract::<bool>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "invalid {field}: expected bool, got {} {}",
+            type_name(obj),
+            short_repr(obj)
+        ))
+    })
+}
+
 /// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
 pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
     expect_int(obj, field)?;

@@ -1356,8 +1356,14 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             filled_size: onum("filled_size")?,
             avg_fill_price: onum("avg_fill_price")?,
             status: enum_arg(&oget("status")?, &format!("{}.status", field(name)))?,
-            reduce_only: oget("reduce_only")?.is_truthy()?,
-            cancel_requested: oget("cancel_requested")?.is_truthy()?,
+            reduce_only: bool_arg(
+                &oget("reduce_only")?,
+                &format!("{}.reduce_only", field(name)),
+            )?,
+            cancel_requested: bool_arg(
+                &oget("cancel_requested")?,
+                &format!("{}.cancel_requested", field(name)),
+            )?,
             created_at: onum("created_at")?,
             is_entry: name == "active_entry_order",
         }))
@@ -1383,7 +1389,7 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     s.unrealized_pnl = num("unrealized_pnl")?;
     s.realized_pnl = num("realized_pnl")?;
     s.fees_paid = num("fees_paid")?;
-    s.closed = get("closed")?.is_truthy()?;
+    s.closed = bool_arg(&get("closed")?, &field("closed"))?;
     let legs = get("exit_leg_ratios")?;
     s.exit_leg_ratios = legs.extract().map_err(|e| {
         list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
