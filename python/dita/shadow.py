@@ -171,8 +171,11 @@ def run_shadow(settings: ShadowSettings) -> dict[str, Any]:
         {
             "quote_usd": s.quote_usd,
             # The kernel's guard is what limits inventory and freezes on low edge here; the
-            # quoter keeps quoting so the guard's decisions show in the report.
-            "max_inventory_usd": s.max_total * 2,
+            # quoter keeps quoting so the guard's decisions show in the report. Its own band
+            # is set past anything the guard lets through, and past one quote: at twice the
+            # total cap alone, a cap under half a quote stopped it quoting at all, and the
+            # report showed no orders and no refusals.
+            "max_inventory_usd": s.max_total * 2 + s.quote_usd,
             "edge_threshold_bps": None,
             "reduce_at_usd": s.max_inv * 0.8,
         },
