@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from typer.testing import CliRunner
+
+from dita.cli import app
 from dita.shadow import ShadowSettings, run_shadow
 
 
@@ -14,3 +18,24 @@ def test_limits_below_one_quote_show_as_risk_blocks_not_as_silence() -> None:
     assert report["orders"]["placed"] == 0
     assert report["orders"]["risk_blocks"] == report["risk"]["blocks_total"] == 2 * 5
     assert report["positions"]["by_symbol"] == {"BTCUSDT": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-inv", "60000"], "error: max_inv=60000.0 exceeds max_total=50000.0\n"),
+        (
+            ["--fill-rate", "0.7", "--reject-rate", "0.5"],
+            "error: fill_rate=0.7 + reject_rate=0.5 exceeds 1\n",
+        ),
+    ],
+)
+def test_settings_that_disagree_are_refused_without_a_dump_of_every_option(
+    args: list[str], message: str
+) -> None:
+    # A refusal of two options together has no one option to name: it used to read
+    # "settings={'symbols': [...], 'iterations': 50, ...}: Value error, ...", an option that
+    # does not exist followed by every value given.
+    result = CliRunner().invoke(app, ["shadow", "--symbols", "BTCUSDT", *args])
+    assert result.exit_code == 2
+    assert result.stderr == message

@@ -134,10 +134,16 @@ def require_finite(option: str, value: float, *, allow_zero: bool = False, hint:
 
 
 def fail_options(exc: ValidationError) -> NoReturn:
-    """Exit 2 naming each option a settings model refused (its field ``fee_rate`` is ``--fee-rate``)."""
+    """Exit 2 naming each option a settings model refused (its field ``fee_rate`` is ``--fee-rate``).
+
+    A refusal of several options together (a model validator's) has no one option to name: its
+    message, which names the values, is given alone, not after a dump of every option."""
     problems = []
     for e in exc.errors():
-        option = "--" + str(e["loc"][0]).replace("_", "-") if e["loc"] else "settings"
+        if not e["loc"]:
+            problems.append(e["msg"].removeprefix("Value error, "))
+            continue
+        option = "--" + str(e["loc"][0]).replace("_", "-")
         problems.append(f"{option}={e.get('input')!r}: {e['msg']}")
     fail("; ".join(problems))
 
