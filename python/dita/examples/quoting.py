@@ -10,7 +10,8 @@ from dita.strategy import Quote, Strategy
 
 __all__ = ["QuoterParams", "TwoSidedQuoter"]
 
-WORKING_STAGES = frozenset({"ORDER_SENT", "ENTRY_WORKING", "EXIT_SENT", "EXIT_WORKING"})
+ENTRY_STAGES = frozenset({"ORDER_SENT", "ENTRY_WORKING"})
+WORKING_STAGES = ENTRY_STAGES | {"EXIT_SENT", "EXIT_WORKING"}
 
 
 class QuoterParams(BaseModel):
@@ -63,12 +64,29 @@ class TwoSidedQuoter(Strategy[QuoterParams]):
         if p.edge_threshold_bps is not None and edge < p.edge_threshold_bps:
             return
         size = p.quote_usd / quote.mid
-        if inventory + p.quote_usd <= p.max_inventory_usd:
+        # A canceled quote works (and may fill) until the venue takes the cancel, a latency
+        # later: the cap counts every quote still working as filled.
+        bids, asks = self._working_quotes(asset)
+        if inventory + (bids + size) * quote.mid <= p.max_inventory_usd:
             self.buy(asset, size, price=quote.mid, limit=quote.bid, reason="quote bid")
             self.quotes_sent += 1
-        if inventory - p.quote_usd >= -p.max_inventory_usd:
+        if inventory - (asks + size) * quote.mid >= -p.max_inventory_usd:
             self.sell(asset, size, price=quote.mid, limit=quote.ask, reason="quote ask")
             self.quotes_sent += 1
+
+    def _working_quotes(self, asset: str) -> tuple[float, float]:
+        """Unfilled size of the bids and of the asks still working in ``asset``."""
+        bids = asks = 0.0
+        for slot in self.slots():
+            order = slot.active_entry_order
+            if slot.asset != asset or order is None or slot.fsm_state.name not in ENTRY_STAGES:
+                continue
+            rest = max(order.size - order.filled_size, 0.0)
+            if slot.side.name == "LONG":
+                bids += rest
+            else:
+                asks += rest
+        return bids, asks
 
     def _unwind(self, asset: str, quote: Quote) -> None:
         """Pair off one long against one short (each slot holds one fill, so a filled bid and a

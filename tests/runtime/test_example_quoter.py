@@ -1,0 +1,45 @@
+"""The example two-sided quoter (`dita.examples.quoting`) keeps the promises of its
+parameters on the paper venue, as a trader reading them would expect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dita.backtest.data import load_market_data
+from dita.backtest.engine import BacktestConfig, run_backtest
+from dita.data import generate_quotes
+from dita.examples.quoting import TwoSidedQuoter
+from dita.strategy import Quote
+
+
+class _Watched(TwoSidedQuoter):
+    """The quoter, noting the largest inventory (quote currency, at the mid) it ever held."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.widest = 0.0
+
+    def on_quote(self, quote: Quote) -> None:
+        self.widest = max(self.widest, abs(self.position(quote.asset)) * quote.mid)
+        super().on_quote(quote)
+
+
+@pytest.mark.parametrize("latency_ms", [0.0, 3_000.0])
+def test_inventory_stays_within_max_inventory_usd_whatever_the_latency(
+    tmp_path: Path, latency_ms: float
+) -> None:
+    # Quotes every second; with a latency of seconds a canceled quote keeps working (and
+    # filling) until the cancel lands, so the cap must count the quotes still working.
+    path = tmp_path / "quotes.csv"
+    rows = generate_quotes(n=600, symbols=["BTCUSDT"], seed=7)
+    path.write_text(
+        "ts,asset,bid,ask,bid_size,ask_size\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
+    )
+    quoter = _Watched({"max_inventory_usd": 3_000.0, "reduce_at_usd": 100_000.0}, name="quoter")
+    cfg = BacktestConfig(fee_rate=0.0004, maker_fee_rate=0.00002, latency_ms=latency_ms)
+    result = run_backtest(quoter, load_market_data(path), cfg)
+    assert result.metrics.trades > 0
+    # Prices drift a little between the quote that sized an order and its fill.
+    assert quoter.widest <= 3_000.0 * 1.01, quoter.widest
