@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import select
+import signal
 import subprocess
 from typing import Any
 
@@ -292,3 +293,34 @@ def test_interactive_client_gets_answers_before_eof() -> None:
         proc.stdout.close()
         if not proc.stdin.closed:
             proc.stdin.close()
+
+
+@pytest.mark.parametrize(
+    ("signum", "reason"), [(signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted")]
+)
+def test_a_signal_ends_the_session_as_cleanly_as_eof(signum: int, reason: str) -> None:
+    """A supervisor stops the engine with SIGTERM, a person with Ctrl-C: either gets the
+    ``engine_stopped`` line (saying which it was) and exit status 0, as EOF does."""
+    proc = subprocess.Popen(
+        [*DITA, "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no engine_started from dita stdio"
+        assert json.loads(proc.stdout.readline())["type"] == "engine_started"
+        proc.stdin.write(b"ORDER BUY BTC 1 100 s1\n")
+        proc.send_signal(signum)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
+        events = [json.loads(line) for line in proc.stdout.read().splitlines()]
+        assert events[-1]["type"] == "engine_stopped"
+        assert events[-1]["reason"] == reason
+        assert events[-1]["events"] == events[-1]["seq"]
+        assert "Traceback" not in proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.stdin.close()

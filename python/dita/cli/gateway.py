@@ -68,16 +68,22 @@ def stdio(
     kernel_id: Annotated[str | None, typer.Option(help="Kernel id (default: generated)")] = None,
     seed_capital: SeedCapital = None,
 ) -> None:
-    """Drive a kernel over stdin/stdout: commands in, NDJSON events out, until EOF."""
+    """Drive a kernel over stdin/stdout: commands in, NDJSON events out, until EOF (or Ctrl-C, SIGTERM)."""
+    from dita._signals import sigterm_as_interrupt
     from dita.gateway.stdio import run_stdio
 
     if seed_capital is not None:
         require_finite("--seed-capital", seed_capital, allow_zero=True)
     kernel = _kernel(max_slots, kernel_id, seed_capital)
+    # A supervisor stops the engine with SIGTERM: the session closes as at EOF, not cut off.
+    restore_sigterm = sigterm_as_interrupt()
     try:
         code = run_stdio(kernel, sys.stdin.buffer, sys.stdout.buffer)
     finally:
-        kernel.close()
+        try:
+            kernel.close()
+        finally:
+            restore_sigterm()
     raise typer.Exit(code)
 
 

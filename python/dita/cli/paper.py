@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -18,6 +16,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from dita._signals import Terminated, sigterm_as_interrupt
 from dita.cli._common import (
     BALANCE,
     FEE_RATE,
@@ -475,7 +474,7 @@ def paper(
         feed = _ccxt_quotes(*live_feed, poll, should_stop=waiting_stop)
 
     path: Path | None = None
-    restore_sigterm = _sigterm_as_interrupt()
+    restore_sigterm = sigterm_as_interrupt()
     session.runtime.start()
     try:
         with live:
@@ -485,7 +484,7 @@ def paper(
             session.runtime.finish()
             live.update(_status_table(session), refresh=True)
     except KeyboardInterrupt as exc:
-        console.print("terminated" if isinstance(exc, _Terminated) else "interrupted")
+        console.print("terminated" if isinstance(exc, Terminated) else "interrupted")
     finally:
         try:
             session.runtime.stop()
@@ -522,38 +521,6 @@ class _StatusLive(Live):
         super().__exit__(exc_type, exc, tb)
         if not self.console.is_terminal:
             self.console.line()
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the run is, as Python raises KeyboardInterrupt on Ctrl-C."""
-
-
-def _sigterm_as_interrupt() -> Callable[[], None]:
-    """Make SIGTERM (a service manager's, a container's, `kill`'s) stop the run as Ctrl-C
-    does, so that the kernel closes (journal rows written, `closed_at` in the projection) and
-    the last state is saved, instead of the process dying with `running: true`. Only the
-    first SIGTERM interrupts: one sent again while the run closes does not cut the closing
-    short. Returns the function that puts the previous handler back."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # signal handlers can only be set from the main thread
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN:
-        return lambda: None  # whoever started us asked for SIGTERM to be ignored
-    fired = False
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        nonlocal fired
-        if not fired:
-            fired = True
-            raise _Terminated
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-    def restore() -> None:
-        # None: a handler set outside Python; the default is the nearest we can put back.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-    return restore
 
 
 def default_kernel_id() -> str:

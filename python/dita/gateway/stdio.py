@@ -2,8 +2,8 @@
 event out per line (docs/protocol.md).
 
 Nothing a client sends can stop the engine: a line that cannot be read or acted on gives an
-``error`` event naming the problem and the next line is read as usual. EOF on stdin ends
-the session with an ``engine_stopped`` event and exit status 0.
+``error`` event naming the problem and the next line is read as usual. EOF on stdin, Ctrl-C
+and SIGTERM end the session with an ``engine_stopped`` event and exit status 0.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from typing import Any, BinaryIO
 
 from dita._kernel import __version__
+from dita._signals import Terminated
 from dita.gateway.engine import OrderEngine
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, parse_line
@@ -46,22 +47,24 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     """Serve one session; returns the process exit status."""
     writer = NdjsonWriter(stdout)
     engine = OrderEngine(kernel, writer.emit)
-    writer.emit(
-        "engine_started",
-        {
-            "protocol": PROTOCOL,
-            "version": __version__,
-            "kernel_id": kernel.kernel_id,
-            "max_slots": kernel.max_slots,
-            "mode": kernel.control().get("mode"),
-        },
-    )
-    writer.flush()
     lineno = 0
     pending = b""  # the start of a line whose end has not arrived yet
     skipping = 0  # bytes of an overlong line dropped so far (0: not in one)
     read = getattr(stdin, "read1", stdin.read)
+    reason = "eof"
     try:
+        # In the try: a signal that comes while the first line is written still gets the last.
+        writer.emit(
+            "engine_started",
+            {
+                "protocol": PROTOCOL,
+                "version": __version__,
+                "kernel_id": kernel.kernel_id,
+                "max_slots": kernel.max_slots,
+                "mode": kernel.control().get("mode"),
+            },
+        )
+        writer.flush()
         while True:
             # Take whatever has arrived, answer every whole line in it, then flush once:
             # a piped script is answered in large writes, an interactive client at once.
@@ -89,11 +92,11 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
                 _handle_line(engine, pending, lineno)
     except BrokenPipeError:
         return 0  # the reader went away: nobody is left to tell
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
+        reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     writer.emit(
         "engine_stopped",
-        {"reason": "eof", "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
+        {"reason": reason, "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
     )
     try:
         writer.flush()
