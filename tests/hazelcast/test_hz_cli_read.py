@@ -50,6 +50,28 @@ def test_pnl_from_the_projection_does_not_claim_zero_fills(
     assert " 0 " not in line and "None" not in line
 
 
+def test_status_from_the_projection_does_not_claim_no_strategies(
+    hz_member: HazelcastMember, traded: ExecutionKernel
+) -> None:
+    """The projection holds kernels, not the strategies driving them: unknown there, not none."""
+    hz = [
+        "--hazelcast",
+        hz_member.address,
+        "--hz-cluster",
+        hz_member.cluster_name,
+        "--kernel",
+        traded.kernel_id,
+    ]
+    result = runner.invoke(app, ["status", *hz, "--json"])
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["strategies"] is None
+    table = runner.invoke(app, ["status", *hz])
+    assert table.exit_code == 0, table.stderr
+    line = next(x for x in table.stdout.splitlines() if traded.kernel_id in x)
+    assert "not projected" in line
+
+
 def test_a_cluster_name_that_does_not_answer_is_named(
     hz_member: HazelcastMember, monkeypatch: pytest.MonkeyPatch
 ) -> None:

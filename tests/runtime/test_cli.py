@@ -860,3 +860,17 @@ def test_paper_refuses_a_journal_directory_another_process_holds(tmp_path: Path)
         in (result.stderr)
     )
     assert not state.exists()
+
+
+def test_orders_table_says_when_a_cancel_is_pending(tmp_path: Path) -> None:
+    """An order whose cancel was sent keeps working until the venue confirms: the table must
+    not show it as a plain working order (--json carries ``cancel_requested`` already)."""
+    slot = {**GOOD_STATE["slots"][0]}  # type: ignore[index]
+    slot["active_exit_order"] = {**slot["active_exit_order"], "cancel_requested": True}
+    (tmp_path / "good.json").write_text(json.dumps({**GOOD_STATE, "slots": [slot]}))
+    table = runner.invoke(app, ["orders", "--state-dir", str(tmp_path)])
+    assert table.exit_code == 0, table.output
+    line = next(x for x in table.stdout.splitlines() if "o1" in x)
+    assert "NEW, cancel requested" in line
+    (row,) = json.loads(runner.invoke(app, ["orders", "--state-dir", str(tmp_path), "--json"]).stdout)
+    assert row["cancel_requested"] is True

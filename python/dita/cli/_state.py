@@ -191,7 +191,8 @@ def read_hazelcast(
             "slots": sorted(slots.get(kid, []), key=lambda s: int(s.get("slot_id", 0))),
             # The maps hold totals, not fills: how many there were is unknown here (pnl: null).
             "fills": None,
-            "strategies": [],
+            # Nor the strategies: they live in the process running the kernel (its state file).
+            "strategies": None,
             "running": kid in live,
             "source": f"hazelcast {','.join(members)}",
         }

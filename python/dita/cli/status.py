@@ -91,6 +91,7 @@ def status(
     rows = []
     for s in snaps:
         acct, ctl = s.get("account", {}), s.get("control", {})
+        strategies = s.get("strategies", [])
         rows.append(
             {
                 "kernel_id": s["kernel_id"],
@@ -105,9 +106,12 @@ def status(
                 "open_positions": len([x for x in active_slots(s) if float(x.get("size") or 0.0) > 0]),
                 "reconcile_status": acct.get("reconcile_status", ""),
                 "data_time": _iso(s.get("data_time")),
-                "strategies": [
+                # None from the projection: it does not hold them (unknown, not "none").
+                "strategies": None
+                if strategies is None
+                else [
                     {"name": x["name"], "status": x["status"], "error": x.get("error", "")}
-                    for x in s.get("strategies", [])
+                    for x in strategies
                 ],
                 "source": s.get("source", ""),
                 # Why a kernel is not running (closed, gone quiet, its process gone).
@@ -146,7 +150,9 @@ def status(
             _money(r["unrealized_pnl"]),
             _money(r["fees"]),
             str(r["open_positions"]),
-            ", ".join(f"{x['name']}={x['status']}" for x in r["strategies"]),
+            "not projected"
+            if r["strategies"] is None
+            else ", ".join(f"{x['name']}={x['status']}" for x in r["strategies"]),
         )
     console.print(table)
     for r in rows:
@@ -187,7 +193,7 @@ def orders(
             _money(o.get("price")),
             f"{float(o.get('size', 0.0)):g}",
             f"{float(o.get('filled_size', 0.0)):g}",
-            str(o.get("status", "")),
+            str(o.get("status", "")) + (", cancel requested" if o.get("cancel_requested") else ""),
         )
     console.print(table)
 
