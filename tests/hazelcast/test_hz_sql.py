@@ -175,3 +175,40 @@ def test_working_orders(hz_client: Any, fleet: dict[str, Any]) -> None:
     )
     assert want, "the workload leaves some orders working"
     assert run(hz_client, ops_queries()["working_orders"]) == want
+
+
+def test_an_older_accounts_mapping_is_read_through_json_and_brought_up_to_date(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A mapping made by a version before `closed_at` has no such column: the `_json` mapping
+    reads it all the same, and the next kernel of this version to connect replaces the mapping
+    (docs/operations.md, SQL)."""
+    from dita.projection.hazelcast import create_mappings, to_json_value
+
+    old_flat = (
+        f"CREATE OR REPLACE MAPPING {ACCOUNTS_MAP} (__key VARCHAR, kernel_id VARCHAR, projected_at DOUBLE, "
+        "equity DOUBLE) TYPE IMap OPTIONS ('keyFormat'='varchar', 'valueFormat'='json-flat')"
+    )
+    hz_client.sql.execute(old_flat).result()
+    accounts = hz_client.get_map(ACCOUNTS_MAP).blocking()
+    accounts.set(kernel_id, to_json_value({"kernel_id": kernel_id, "projected_at": 1.0, "closed_at": 2.5}))
+    try:
+        with pytest.raises(Exception, match="closed_at"):
+            run(hz_client, f"SELECT closed_at FROM {ACCOUNTS_MAP} WHERE __key = ?", kernel_id)
+        via_json = (
+            f"SELECT JSON_VALUE(this, '$.closed_at') AS closed_at FROM {ACCOUNTS_MAP}_json WHERE __key = ?"
+        )
+        assert run(hz_client, via_json, kernel_id) == [("2.5",)]
+        projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+        kernel = ExecutionKernel(max_slots=1, projection=projection, kernel_id=f"{kernel_id}-new")
+        try:
+            assert projection.sync(timeout=30)  # a cycle makes the mappings before it writes
+            assert run(hz_client, f"SELECT closed_at FROM {ACCOUNTS_MAP} WHERE __key = ?", kernel_id) == [
+                (2.5,)
+            ]
+        finally:
+            kernel.close()
+    finally:
+        accounts.remove(kernel_id)
+        accounts.remove(f"{kernel_id}-new")
+        create_mappings(hz_client, ExecutionKernel(max_slots=1))  # for the tests after this one
