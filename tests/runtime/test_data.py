@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dita.backtest.data import DataError, load_market_data, parse_time
@@ -251,3 +253,42 @@ def test_bars_without_any_volume_are_refused_naming_the_asset(tmp_path: Path) ->
     # Some bars without volume are real (a quiet minute): orders wait for the next one.
     path.write_text(HEADER + "".join(f"2024-01-01T00:0{i}:00Z,100,101,99,100.5,{i % 2}\n" for i in range(3)))
     assert len(load_market_data(path)) == 3
+
+
+def test_a_cell_that_is_not_a_number_is_named_by_row_and_value(tmp_path: Path) -> None:
+    """One stray word in a million-row CSV makes the reader take the whole column as text;
+    "column 'open' has type string" names neither the row nor the cell to fix."""
+    rows = good_rows(4)
+    rows[2] = "2024-01-01T00:02:00Z,abc,101,99,100.5,3"
+    with pytest.raises(DataError, match="row 3: open is 'abc', expected a number") as err:
+        load_market_data(bars_csv(tmp_path, rows))
+    assert err.value.row == 3
+
+
+def test_numbers_stored_as_text_are_refused_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT_1m.parquet"
+    table = pa.table(
+        {
+            "timestamp": [1704067200, 1704067260],
+            "open": ["100.0", "100.5"],
+            "high": [101.0, 101.0],
+            "low": [99.0, 99.0],
+            "close": [100.5, 100.5],
+            "volume": [3.0, 3.0],
+        }
+    )
+    pq.write_table(table, path)
+    with pytest.raises(DataError, match="column 'open' holds numbers as text"):
+        load_market_data(path)
+
+
+def test_a_file_without_the_columns_names_those_it_has(tmp_path: Path) -> None:
+    """A semicolon-separated file reads as one column; the error shows it, or the user is left
+    wondering why a 'timestamp' column they can see is 'missing'."""
+    path = tmp_path / "x.csv"
+    path.write_text("timestamp;open;high;low;close;volume\n1704067200;100;101;99;100;1\n")
+    with pytest.raises(DataError, match=r"missing time column.*columns read: 'timestamp;open;high"):
+        load_market_data(path)
+    path.write_text("timestamp,open,high,low,volume\n1704067200,100,101,99,1\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) close.*columns read: 'timestamp', 'open'"):
+        load_market_data(path)

@@ -1,10 +1,10 @@
 """Market history for backtests: bars or quotes from CSV or Parquet, checked before replay.
 
 A backtest on bad data gives numbers that look fine and mean nothing, so every problem
-(missing column, NaN or non-positive price, unsorted or repeated time, a gap in the bar
-series, high below low, bars of an asset none of which has volume) is refused with a
-``DataError`` naming the row. Rows are numbered from 1 for the first data row; for CSV the
-file line is the row number plus one (header).
+(missing column, a cell that is not a number, NaN or non-positive price, unsorted or
+repeated time, a gap in the bar series, high below low, bars of an asset none of which has
+volume) is refused with a ``DataError`` naming the row. Rows are numbered from 1 for the
+first data row; for CSV the file line is the row number plus one (header).
 """
 
 from __future__ import annotations
@@ -217,9 +217,31 @@ def _first_null(arr: pa.ChunkedArray | pa.Array) -> int | None:
 
 def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
     col = table.column(name)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        # A CSV column with one stray word in it is read as text: name that cell, not the type.
+        for i, v in enumerate(col.to_pylist()):
+            if v is not None and not _is_number(v):
+                raise DataError(f"{name} is {v!r}, expected a number", path=path, row=i + 1)
+        raise DataError(
+            f"column {name!r} holds numbers as text; store them as numbers (a float column)", path=path
+        )
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
         raise DataError(f"column {name!r} has type {col.type}, expected numbers", path=path)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _columns_read(table: pa.Table) -> str:
+    """The column names as read, for an error about a missing one (a file split on another
+    separator reads as one column: 'timestamp;open;high')."""
+    return "columns read: " + ", ".join(repr(n) for n in table.column_names)
 
 
 def _column_key(name: str) -> str:
@@ -270,7 +292,9 @@ def load_market_data(
 
     time_name = next((c for c in TIME_COLUMNS if c in names), None)
     if time_name is None:
-        raise DataError(f"missing time column: need one of {', '.join(TIME_COLUMNS)}", path=src)
+        raise DataError(
+            f"missing time column: need one of {', '.join(TIME_COLUMNS)} ({_columns_read(table)})", path=src
+        )
     if all(c in names for c in ("bid", "ask")):
         kind: Literal["bars", "quotes"] = "quotes"
         required: tuple[str, ...] = ("bid", "ask")
@@ -281,7 +305,7 @@ def load_market_data(
     if missing:
         raise DataError(
             f"missing column(s) {', '.join(missing)}: bars need {', '.join(BAR_COLUMNS)}; "
-            f"quotes need bid, ask",
+            f"quotes need bid, ask ({_columns_read(table)})",
             path=src,
         )
 
