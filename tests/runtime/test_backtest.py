@@ -379,3 +379,39 @@ def test_equity_csv_position_nets_long_and_short_trades_of_an_asset(tmp_path: Pa
     assert result.run_info["fills"] == 3
     exposure = [1 * 100.5, 1 * 100.5 + 2 * 10.25, 1 * 102.5 + 2 * 10.25]  # not 3 x AAA's mid
     assert result.position.tolist() == pytest.approx(exposure)
+
+
+def test_trades_csv_keeps_the_times_of_sub_second_data(tmp_path: Path) -> None:
+    # trades.csv wrote its times to the second while equity.csv keeps milliseconds: a trade
+    # on quotes opened at .250 and closed at .750 read as opened and closed at the same time,
+    # and no trade could be matched to its equity.csv row.
+    ts = np.array([1704067200.25, 1704067200.75])
+    trade = TradeRecord(
+        trade_id="t1",
+        asset="BTCUSDT",
+        side="LONG",
+        entry_time=ts[0],
+        exit_time=ts[1],
+        entry_price=100.0,
+        exit_price=101.0,
+        size=1.0,
+        gross_pnl=1.0,
+        fees=0.0,
+        net_pnl=1.0,
+    )
+    equity = np.array([10_000.0, 10_001.0])
+    metrics = compute_metrics(ts=ts, equity=equity, balance=10_000.0, trades=[trade])
+    write_report(
+        tmp_path,
+        metrics=metrics,
+        trades=[trade],
+        ts=ts,
+        equity=equity,
+        position=np.zeros(2),
+        run_info={"strategy": "m:S", "data": "BTCUSDT.csv"},
+    )
+    trades = pd.read_csv(tmp_path / "trades.csv", parse_dates=["entry_time", "exit_time"])
+    eq = pd.read_csv(tmp_path / "equity.csv", parse_dates=["timestamp"])
+    assert trades["entry_time"][0] == eq["timestamp"][0]
+    assert trades["exit_time"][0] == eq["timestamp"][1]
+    assert trades["entry_time"][0].timestamp() == 1704067200.25

@@ -37,6 +37,16 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+_UTC_MS = pa.timestamp("ms", tz="UTC")
+
+
+def _utc_ms(ts: Sequence[float] | FloatArray) -> pa.Array:
+    """Epoch seconds as UTC times to the millisecond, as trades.csv and equity.csv write them
+    (whole seconds would give a trade on sub-second quotes the same entry and exit time)."""
+    ms = np.round(np.asarray(ts, dtype=np.float64) * 1000.0).astype(np.int64)
+    return pa.array(ms, type=pa.int64()).cast(_UTC_MS)
+
+
 def _decimate(x: FloatArray, *ys: FloatArray) -> tuple[FloatArray, ...]:
     """At most ~MAX_PLOT_POINTS points, keeping each bucket's extremes so drawdowns stay visible."""
     n = len(x)
@@ -142,8 +152,8 @@ def write_report(
         "trade_id": [t.trade_id for t in trades],
         "asset": [t.asset for t in trades],
         "side": [t.side for t in trades],
-        "entry_time": [_iso(t.entry_time) for t in trades],
-        "exit_time": [_iso(t.exit_time) for t in trades],
+        "entry_time": _utc_ms([t.entry_time for t in trades]),
+        "exit_time": _utc_ms([t.exit_time for t in trades]),
         "entry_price": [t.entry_price for t in trades],
         "exit_price": [t.exit_price for t in trades],
         "size": [t.size for t in trades],
@@ -153,7 +163,8 @@ def write_report(
         "return_pct": [t.return_pct for t in trades],
     }
     schema = pa.schema(
-        [(k, pa.string()) for k in ("trade_id", "asset", "side", "entry_time", "exit_time")]
+        [(k, pa.string()) for k in ("trade_id", "asset", "side")]
+        + [(k, _UTC_MS) for k in ("entry_time", "exit_time")]
         + [
             (k, pa.float64())
             for k in ("entry_price", "exit_price", "size", "gross_pnl", "fees", "net_pnl", "return_pct")
@@ -162,7 +173,7 @@ def write_report(
     pacsv.write_csv(pa.table(trade_cols, schema=schema), paths["trades.csv"])
 
     dd, dd_frac = drawdown_series(equity, metrics.starting_balance)
-    ts_col = pa.array((ts * 1000).astype(np.int64)).cast(pa.timestamp("ms", tz="UTC"))
+    ts_col = _utc_ms(ts)
     pacsv.write_csv(
         pa.table(
             {
