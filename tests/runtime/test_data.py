@@ -292,3 +292,16 @@ def test_a_file_without_the_columns_names_those_it_has(tmp_path: Path) -> None:
     path.write_text("timestamp,open,high,low,volume\n1704067200,100,101,99,1\n")
     with pytest.raises(DataError, match=r"missing column\(s\) close.*columns read: 'timestamp', 'open'"):
         load_market_data(path)
+
+
+def test_a_time_of_day_column_without_the_date_is_refused_saying_so(tmp_path: Path) -> None:
+    """Exports with separate Date and Time columns (2024-01-01, 00:01:00) are common; the time
+    column read as times of day was refused as "has type time32[s], expected a time"."""
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "Date,Time,Open,High,Low,Close,Volume\n2024-01-01,00:00:00,100,101,99,100,1\n"
+        "2024-01-01,00:01:00,100,101,99,100,1\n"
+    )
+    with pytest.raises(DataError, match="'time' holds times of day without their date") as err:
+        load_market_data(path)
+    assert "2024-01-01T00:01:00" in str(err.value)

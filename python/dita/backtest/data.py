@@ -195,7 +195,14 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
                 row=i + 1,
             )
         return arr / _UNITS_PER_SECOND[_EPOCH_UNITS[unit[0]]]
-    raise DataError(f"column {name!r} has type {typ}, expected a time", path=path)
+    if pa.types.is_time(typ):
+        # Date and Time in two columns (a common export): the time column has no date.
+        raise DataError(
+            f"column {name!r} holds times of day without their date ({typ}): give date and time "
+            "in one time column, e.g. 2024-01-01T00:01:00",
+            path=path,
+        )
+    raise DataError(f"column {name!r} has type {typ}, expected dates/times or epoch numbers", path=path)
 
 
 _UNITS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
