@@ -432,3 +432,23 @@ def test_serve_refuses_a_journal_directory_another_process_holds(tmp_path: Path)
         f"error: cannot start the kernel: journal directory {directory} is held by another process" in stderr
     )
     assert "Traceback" not in stderr
+
+
+def test_serve_takes_the_mock_venue_options_as_stdio_does() -> None:
+    """A resting order, then a part fill, reached over HTTP from the command line alone."""
+    token = "venue-options-test-0123456789"
+    auth = {"authorization": f"Bearer {token}"}
+    env = {"DITA_GATEWAY_TOKEN": token}
+    body = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 2, "reference_price": 100,
+            "order_type": "LIMIT", "limit_price": 100}  # fmt: skip
+    with serve("--fill-rate", "0", env=env) as (_, url):
+        assert httpx.post(url + "/v1/intents", json=body, headers=auth).json()["accepted"]
+        assert [o["slot_id"] for o in httpx.get(url + "/v1/orders").json()] == [0]
+        assert httpx.get(url + "/v1/slots/0").json()["fsm_state"] == "ENTRY_WORKING"
+        cancel = httpx.post(url + "/v1/slots/0/cancel", headers=auth).json()
+        assert cancel["accepted"] and httpx.get(url + "/v1/orders").json() == []
+        assert httpx.get(url + "/v1/slots/0").json()["fsm_state"] == "IDLE"
+    with serve("--partial-fill-rate", "1", "--partial-fill-ratio", "0.25", env=env) as (_, url):
+        assert httpx.post(url + "/v1/intents", json=body, headers=auth).json()["accepted"]
+        slot = httpx.get(url + "/v1/slots/0").json()
+        assert (slot["fsm_state"], slot["size"]) == ("ENTRY_WORKING", 0.5)

@@ -324,3 +324,74 @@ def test_a_signal_ends_the_session_as_cleanly_as_eof(signum: int, reason: str) -
         proc.stdout.close()
         proc.stderr.close()
         proc.stdin.close()
+
+
+# --- the mock venue's options: the paths a client must handle, without writing code -------
+
+
+def test_fill_rate_zero_leaves_orders_resting_until_canceled() -> None:
+    events, code, stderr = run_stdio("ORDER BUY BTC 1 49000 r1\nQUERY ORDERS\nCANCEL r1\nQUERY ORDERS\n",
+                                     "--fill-rate", "0")  # fmt: skip
+    assert code == 0, stderr
+    _check_envelope(events)
+    assert not [e for e in events if e["type"] in ("error", "fill")]
+    updates = [e for e in events if e["type"] == "order_update"]
+    assert [u["status"] for u in updates] == ["ACKNOWLEDGED", "CANCELED"]
+    assert updates[0]["stage"] == "ENTRY_WORKING" and updates[1]["stage"] == "IDLE"
+    working, after = [e["result"] for e in events if e["type"] == "query_received"]
+    assert [o["client_id"] for o in working] == ["r1"] and after == []
+
+
+def test_partial_fills_give_a_fill_and_a_partially_filled_update() -> None:
+    events, code, stderr = run_stdio(
+        "ORDER SELL ETH 10 3000 p1\nCANCEL p1\n", "--partial-fill-rate", "1", "--partial-fill-ratio", "0.25"
+    )
+    assert code == 0, stderr
+    (fill,) = [e for e in events if e["type"] == "fill"]
+    assert (fill["qty"], fill["filled_qty"], fill["remaining_qty"]) == (2.5, 2.5, 7.5)
+    updates = [e for e in events if e["type"] == "order_update"]
+    assert [u["status"] for u in updates] == ["ACKNOWLEDGED", "PARTIALLY_FILLED", "CANCELED"]
+    assert updates[-1]["filled_qty"] == 2.5 and updates[-1]["stage"] == "POSITION_OPEN"
+
+
+def test_reject_and_rate_limit_rates_refuse_orders_at_the_venue() -> None:
+    events, code, _ = run_stdio("ORDER BUY BTC 1 50000 x1\n", "--reject-rate", "1")
+    update = next(e for e in events if e["type"] == "order_update")
+    assert code == 0 and update["status"] == "REJECTED" and update["reason"] == "mock reject"
+    events, code, _ = run_stdio("ORDER BUY BTC 1 50000 x1\n", "--rate-limit-rate", "1")
+    update = next(e for e in events if e["type"] == "order_update")
+    assert code == 0 and update["status"] == "REJECTED" and update["diagnostic"] == "RATE_LIMITED"
+    assert update["details"]["retry_after"] == 1.0
+
+
+def test_the_venue_seed_repeats_a_session() -> None:
+    script = "".join(f"ORDER BUY BTC 1 {100 + i} c{i}\n" for i in range(20))
+    args = ("--fill-rate", "0.5", "--reject-rate", "0.2", "--venue-seed", "7")
+
+    def statuses(*extra: str) -> list[str]:
+        events, code, _ = run_stdio(script, *args, *extra, "--max-slots", "30")
+        assert code == 0
+        return [e["status"] for e in events if e["type"] == "order_update"]
+
+    first = statuses()
+    assert first == statuses() and {"FILLED", "ACKNOWLEDGED", "REJECTED"} <= set(first)
+    assert statuses("--venue-seed", "8") != first
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fill-rate", "1.5"], "--fill-rate=1.5: "),
+        (["--reject-rate", "nan"], "--reject-rate=nan: "),
+        (["--partial-fill-rate", "-0.1"], "--partial-fill-rate=-0.1: "),
+        (["--partial-fill-ratio", "1"], "--partial-fill-ratio=1.0: "),
+        (["--rate-limit-rate", "2"], "--rate-limit-rate=2.0: "),
+    ],
+)
+def test_a_bad_venue_option_exits_2_naming_it_before_the_engine_starts(args: list[str], message: str) -> None:
+    for command in ("stdio", "serve"):
+        res = subprocess.run([*DITA, command, *args], input=b"", capture_output=True, timeout=120)
+        stderr = res.stderr.decode()
+        assert res.returncode == 2, stderr
+        assert f"error: {message}" in stderr and "Traceback" not in stderr
+        assert res.stdout == b"" and "dita gateway for kernel" not in stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ __all__ = [
     "fail_options",
     "feed_problem",
     "load_strategy",
+    "mock_venue",
     "open_projection",
     "out_console",
     "parse_params",
@@ -50,6 +52,19 @@ SLIPPAGE_BPS = 2.0
 LATENCY_MS = 0.0
 VOLUME_SHARE = 0.1
 MAX_SLOTS = 64
+
+# The native mock venue's behaviours, defined once for `dita stdio`, `dita serve` and
+# `dita shadow`; the defaults (in the commands) keep the mock's own: fill at once, in full.
+FillRateOption = Annotated[float, typer.Option(help="Chance an order fills at once, 0..1")]
+RejectRateOption = Annotated[float, typer.Option(help="Chance the venue rejects an order, 0..1")]
+PartialFillRateOption = Annotated[
+    float, typer.Option(help="Chance a filling order fills only --partial-fill-ratio of it, 0..1")
+]
+PartialFillRatioOption = Annotated[
+    float, typer.Option(help="Share of the order a partial fill fills, between 0 and 1")
+]
+RateLimitRateOption = Annotated[float, typer.Option(help="Chance the venue rate-limits an order, 0..1")]
+VenueSeedOption = Annotated[int, typer.Option(min=0, help="Seed of the mock venue's draws")]
 
 
 def out_console() -> Console:
@@ -131,6 +146,39 @@ def require_finite(option: str, value: float, *, allow_zero: bool = False, hint:
     if math.isfinite(value) and (value > 0 or (allow_zero and value == 0)):
         return
     fail(f"{option}={value!r} must be {'zero or more' if allow_zero else 'positive'} and finite{hint}")
+
+
+def mock_venue(
+    *,
+    fill_rate: float = 1.0,
+    reject_rate: float = 0.0,
+    partial_fill_rate: float = 0.0,
+    partial_fill_ratio: float = 0.5,
+    rate_limit_rate: float = 0.0,
+    seed: int = 0,
+) -> Any:
+    """The native mock venue with these behaviours; a value it refuses exits 2 naming the
+    option (``--fill-rate=1.5: ...``). Each is tried alone, so the venue's own rules decide
+    and the message names the option, not the venue's field."""
+    from dita._kernel import MockVenueAdapter
+
+    settings: dict[str, Any] = {
+        "fill_rate": fill_rate,
+        "reject_rate": reject_rate,
+        "partial_fill_rate": partial_fill_rate,
+        "partial_fill_ratio": partial_fill_ratio,
+        "rate_limit_rate": rate_limit_rate,
+        "seed": seed,
+    }
+    for field, value in settings.items():
+        try:
+            MockVenueAdapter(**{field: value})
+        except (ValueError, TypeError, OverflowError) as exc:
+            option = "--venue-seed" if field == "seed" else "--" + field.replace("_", "-")
+            # "invalid fill_rate: 1.5 (must be ...)": the option and value are named already.
+            rule = re.fullmatch(r"invalid \w+: .*? \((.*)\)", str(exc))
+            fail(f"{option}={value!r}: {rule.group(1) if rule else exc}")
+    return MockVenueAdapter(**settings)
 
 
 def fail_options(exc: ValidationError) -> NoReturn:

@@ -9,7 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import close_all, fail, open_projection, require_finite
+from dita.cli._common import (
+    FillRateOption,
+    PartialFillRateOption,
+    PartialFillRatioOption,
+    RateLimitRateOption,
+    RejectRateOption,
+    VenueSeedOption,
+    close_all,
+    fail,
+    mock_venue,
+    open_projection,
+    require_finite,
+)
 
 __all__ = ["register"]
 
@@ -21,6 +33,7 @@ def _kernel(
     journal: str | None = None,
     hazelcast: str | None = None,
     hazelcast_cluster: str | None = None,
+    venue: Any = None,
 ) -> Any:
     """The gateway's kernel; a setting the kernel, journal or projection refuses exits 2 with
     its message, a Hazelcast cluster it cannot reach 3, and nothing stays open.
@@ -46,7 +59,12 @@ def _kernel(
 
             jr = ClickHouseJournal(journal)
         kernel = ExecutionKernel(
-            max_slots=max_slots, kernel_id=kernel_id, journal=jr, projection=proj, control_plane=plane
+            max_slots=max_slots,
+            venue=venue,
+            kernel_id=kernel_id,
+            journal=jr,
+            projection=proj,
+            control_plane=plane,
         )
         if seed_capital is not None:
             kernel.set_seed_capital(seed_capital)
@@ -67,14 +85,33 @@ def stdio(
     max_slots: Annotated[int, typer.Option(min=1, help="Trade slots of the kernel")] = 10,
     kernel_id: Annotated[str | None, typer.Option(help="Kernel id (default: generated)")] = None,
     seed_capital: SeedCapital = None,
+    fill_rate: FillRateOption = 1.0,
+    reject_rate: RejectRateOption = 0.0,
+    partial_fill_rate: PartialFillRateOption = 0.0,
+    partial_fill_ratio: PartialFillRatioOption = 0.5,
+    rate_limit_rate: RateLimitRateOption = 0.0,
+    venue_seed: VenueSeedOption = 0,
 ) -> None:
-    """Drive a kernel over stdin/stdout: commands in, NDJSON events out, until EOF (or Ctrl-C, SIGTERM)."""
+    """Drive a kernel over stdin/stdout: commands in, NDJSON events out, until EOF (or Ctrl-C, SIGTERM).
+
+    The venue is the seeded mock: by default it acknowledges and fills every order at once.
+    --fill-rate, --reject-rate, --partial-fill-rate and --rate-limit-rate make it leave
+    orders resting, reject them, fill part of them or rate-limit them (docs/protocol.md).
+    """
     from dita._signals import sigterm_as_interrupt
     from dita.gateway.stdio import run_stdio
 
     if seed_capital is not None:
         require_finite("--seed-capital", seed_capital, allow_zero=True)
-    kernel = _kernel(max_slots, kernel_id, seed_capital)
+    venue = mock_venue(
+        fill_rate=fill_rate,
+        reject_rate=reject_rate,
+        partial_fill_rate=partial_fill_rate,
+        partial_fill_ratio=partial_fill_ratio,
+        rate_limit_rate=rate_limit_rate,
+        seed=venue_seed,
+    )
+    kernel = _kernel(max_slots, kernel_id, seed_capital, venue=venue)
     # A supervisor stops the engine with SIGTERM: the session closes as at EOF, not cut off.
     restore_sigterm = sigterm_as_interrupt()
     try:
@@ -104,8 +141,17 @@ def serve(
         Path | None,
         typer.Option(help="Write the OpenAPI schema to this file and exit (see docs/openapi.json)"),
     ] = None,
+    fill_rate: FillRateOption = 1.0,
+    reject_rate: RejectRateOption = 0.0,
+    partial_fill_rate: PartialFillRateOption = 0.0,
+    partial_fill_ratio: PartialFillRatioOption = 0.5,
+    rate_limit_rate: RateLimitRateOption = 0.0,
+    venue_seed: VenueSeedOption = 0,
 ) -> None:
     """Serve the HTTP API, the SSE stream and the operator page over one kernel.
+
+    The venue is the seeded mock, as for `dita stdio`: it fills every order at once unless
+    --fill-rate, --reject-rate, --partial-fill-rate or --rate-limit-rate say otherwise.
 
     The bearer token comes from the config file or DITA_GATEWAY_TOKEN; without one a random
     token is made and printed on stderr.
@@ -117,6 +163,14 @@ def serve(
 
     if seed_capital is not None:
         require_finite("--seed-capital", seed_capital, allow_zero=True)
+    venue = mock_venue(
+        fill_rate=fill_rate,
+        reject_rate=reject_rate,
+        partial_fill_rate=partial_fill_rate,
+        partial_fill_ratio=partial_fill_ratio,
+        rate_limit_rate=rate_limit_rate,
+        seed=venue_seed,
+    )
     try:
         settings = load_settings(
             config,
@@ -150,6 +204,7 @@ def serve(
             settings.journal,
             settings.hazelcast,
             settings.hazelcast_cluster,
+            venue,
         )
     except BaseException:
         sock.close()

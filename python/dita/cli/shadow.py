@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dita.cli._common import fail, fail_options
+from dita.cli._common import FillRateOption, RejectRateOption, fail, fail_options
 
 __all__ = ["register"]
 
@@ -18,8 +18,8 @@ def shadow(
     max_inv: Annotated[float, typer.Option(help="Largest notional per symbol, USD")] = 10_000.0,
     max_total: Annotated[float, typer.Option(help="Largest notional overall, USD")] = 50_000.0,
     edge_threshold: Annotated[float, typer.Option(help="Edge (bps) below which the kernel freezes")] = 1.5,
-    fill_rate: Annotated[float, typer.Option(help="Chance an order fills at once, 0..1")] = 0.7,
-    reject_rate: Annotated[float, typer.Option(help="Chance the venue rejects an order, 0..1")] = 0.05,
+    fill_rate: FillRateOption = 0.7,
+    reject_rate: RejectRateOption = 0.05,
     latency_ms: Annotated[float, typer.Option(help="Venue latency, ms")] = 100.0,
     seed: Annotated[int, typer.Option(help="Seed of the feed and the mock venue")] = 42,
 ) -> None:
