@@ -223,3 +223,15 @@ def test_an_ack_after_a_part_fill_does_not_take_the_order_back_to_acknowledged()
     assert updates and all(u["status"] == "PARTIALLY_FILLED" for u in updates), updates
     query = next(e for e in events if e["type"] == "query_received")["result"]
     assert query["status"] == "PARTIALLY_FILLED" and query["filled_qty"] == 4.0
+
+
+def test_a_rate_limited_order_says_the_venues_words_and_when_to_retry() -> None:
+    # The refusal's reason was the diagnostic again ("RATE_LIMITED"): the venue's text was lost.
+    kernel = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(rate_limit_rate=1.0, retry_after=2.5))
+    events = session(kernel, "ORDER BUY BTC 1 50000 x1\nQUERY x1\nQUERY ORDERS\n")
+    update = next(e for e in events if e["type"] == "order_update")
+    assert (update["status"], update["diagnostic"]) == ("REJECTED", "RATE_LIMITED")
+    assert update["reason"] == "mock rate limit" and update["details"]["retry_after"] == 2.5
+    record, working = [e["result"] for e in events if e["type"] == "query_received"]
+    assert record["reason"] == "mock rate limit" and working == []
+    assert kernel.slot_state(0).fsm_state.name == "IDLE"

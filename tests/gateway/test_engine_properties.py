@@ -37,13 +37,20 @@ line = st.one_of(
     lines=st.lists(line, max_size=60),
     seed=st.integers(0, 1000),
     partial=st.sampled_from([0.0, 0.5]),
-    fill_rate=st.sampled_from([1.0, 0.7]),
+    fill_rate=st.sampled_from([1.0, 0.7, 0.0]),
     reject=st.sampled_from([0.0, 0.2]),
+    rate_limit=st.sampled_from([0.0, 0.2]),
 )
 def test_random_sessions_keep_positions_equal_to_fills(
-    lines: list[str], seed: int, partial: float, fill_rate: float, reject: float
+    lines: list[str], seed: int, partial: float, fill_rate: float, reject: float, rate_limit: float
 ) -> None:
-    venue = MockVenueAdapter(seed=seed, partial_fill_rate=partial, fill_rate=fill_rate, reject_rate=reject)
+    venue = MockVenueAdapter(
+        seed=seed,
+        partial_fill_rate=partial,
+        fill_rate=fill_rate,
+        reject_rate=reject,
+        rate_limit_rate=rate_limit,
+    )
     kernel = ExecutionKernel(max_slots=4, venue=venue)
     script = "\n".join([*lines, "QUERY SLOTS"]) + "\n"
     out = io.BytesIO()

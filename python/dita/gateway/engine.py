@@ -357,7 +357,10 @@ class OrderEngine:
     def _apply(self, rec: OrderRecord, outcome: KernelOutcome, fees_before: float = 0.0) -> None:
         if not outcome.accepted:
             details = outcome.details
-            reason = str(details.get("reason") or details.get("message") or outcome.diagnostic_code.name)
+            # A venue's refusal (a rate limit) has its words on the event, not in the details.
+            venue_reason = next((e.reason for e in outcome.emitted_events if e.reason), None)
+            said = details.get("reason") or details.get("message") or venue_reason
+            reason = str(said or outcome.diagnostic_code.name)
             self._refuse(rec, outcome.diagnostic_code.name, reason, details)
             return
         events = outcome.emitted_events
