@@ -56,6 +56,20 @@ def test_health_and_reads(live: LiveServer) -> None:
     assert "/v1/intents" in schema["paths"]
 
 
+def test_orders_the_venue_refuses_are_counted_apart_from_the_kernels_refusals() -> None:
+    """A venue's reject is an accepted intent whose order ended at the venue: an operator
+    watching the rejects must see it, under its own metric, not as a kernel refusal."""
+    live = start_server(venue=lambda: MockVenueAdapter(reject_rate=1.0))
+    try:
+        out = enter(live.client)
+        assert out["accepted"] is True and live.client.get("/v1/slots/0").json()["fsm_state"] == "IDLE"
+        text = live.client.get("/metrics").text
+        assert metric(text, "dita_gateway_venue_rejects_total", kind="REJECT") == 1
+        assert metric(text, "dita_gateway_rejects_total", diagnostic="OK") == 0
+    finally:
+        live.stop()
+
+
 # --- writes and auth ---------------------------------------------------------------------
 
 

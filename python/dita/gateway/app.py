@@ -252,6 +252,8 @@ class RequestTimer:
 
 
 _SSE_BATCH = 64
+# Venue answers that end an order unfilled: counted apart from the kernel's own refusals.
+_VENUE_ENDS = (KernelEventKind.REJECT, KernelEventKind.EXPIRED)
 _CONTROL_APPLY_S = 2.0  # how long PUT /v1/control waits for a cluster control plane to apply a change
 
 
@@ -402,7 +404,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         metrics.intents.labels(intent.action.name, str(outcome.accepted).lower()).inc()
         if not outcome.accepted:
             metrics.rejects.labels(outcome.diagnostic_code.name).inc()
-        fills = sum(1 for e in outcome.emitted_events if e.kind == KernelEventKind.FILL)
+        fills = 0
+        for e in outcome.emitted_events:
+            if e.kind == KernelEventKind.FILL:
+                fills += 1
+            elif e.kind in _VENUE_ENDS:
+                metrics.venue_rejects.labels(e.kind.name).inc()
         if fills:
             metrics.fills.inc(fills)
         publish(

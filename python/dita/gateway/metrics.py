@@ -44,6 +44,12 @@ class GatewayMetrics:
             ["diagnostic"],
             registry=r,
         )
+        self.venue_rejects = Counter(
+            "dita_gateway_venue_rejects",
+            "Orders the venue ended without a fill (REJECT, EXPIRED) on intents the kernel accepted",
+            ["kind"],
+            registry=r,
+        )
         self.intent_latency = Histogram(
             "dita_gateway_intent_latency_seconds", "Time inside process_intent (kernel plus venue)",
             buckets=_LATENCY_BUCKETS, registry=r,
