@@ -321,6 +321,83 @@ def test_a_venue_answer_broken_part_way_keeps_the_events_before_the_fault(fault:
     assert expected in out.details["venue_answer_error"]
 
 
+def test_a_submit_raising_a_type_error_returns_the_outcome_with_the_order_in_flight() -> None:
+    """A TypeError from inside an adapter (its HTTP library choking on an odd answer, say) is
+    no proof the order stayed home: the intent was taken and the order is in flight, so the
+    caller gets the outcome saying so, as for any other raise. Raised, it read as "nothing
+    happened" and a strategy retrying on another slot sent the order twice."""
+
+    class Choking(SilentVenue):
+        def submit(self, order: Any) -> list[VenueEvent]:
+            raise TypeError("unsupported operand type(s) for +: 'NoneType' and 'int'")
+
+    kernel = ExecutionKernel(max_slots=1, venue=Choking())
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.accepted and out.state == TradeStage.ORDER_SENT
+    assert out.severity == KernelSeverity.ERROR
+    assert out.details["submit_outcome"] == "unknown"
+    assert out.details["venue_error"].startswith("TypeError: unsupported operand")
+    assert [o.client_order_id for o in kernel.open_orders()] == [out.order.client_order_id]
+
+
+def test_a_cancel_raising_a_type_error_does_not_keep_the_other_cancels_from_the_venue() -> None:
+    """An edge freeze cancels every working order; one cancel raising must not leave the
+    others working at the venue, each marked as asked to cancel in the kernel."""
+
+    class Choking(SilentVenue):
+        def __init__(self) -> None:
+            self.cancels: list[str] = []
+
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            self.cancels.append(order.client_order_id)
+            raise TypeError("'NoneType' object is not subscriptable")
+
+    venue = Choking()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    kernel.set_risk_limits({"edge_freeze_threshold_bps": 0.0})
+    for slot in (0, 1):
+        kernel.process_intent(intent("ENTER", slot))
+    out = kernel.on_edge_update("BTCUSDT", -5.0)
+    assert sorted(venue.cancels) == sorted(o.client_order_id for o in kernel.open_orders())
+    assert len(venue.cancels) == 2
+    assert out.details["cancel_outcome"] == "unknown" and "TypeError" in out.details["venue_error"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [({"status": "NEW"}, "got dict"), ("NEW", "got str"), (7, "got int")],
+)
+def test_an_answer_that_is_not_a_list_is_named_as_what_it_is(answer: Any, named: str) -> None:
+    """A dict iterates as its keys: the fault read "got str", naming what the venue never sent."""
+
+    class Wrong(SilentVenue):
+        def submit(self, order: Any) -> Any:
+            return answer
+
+    out = ExecutionKernel(max_slots=1, venue=Wrong()).process_intent(intent("ENTER", 0))
+    assert out.accepted and out.state == TradeStage.ORDER_SENT
+    error = out.details["venue_answer_error"]
+    assert error == f"venue submit() must return a list of VenueEvent objects, {named}"
+
+
+def test_an_answer_of_one_event_outside_a_list_is_applied_and_named() -> None:
+    """The venue said what happened; its fill must not be dropped for the missing list (the
+    fault read "must return VenueEvent objects, got VenueEvent")."""
+
+    class Bare(SilentVenue):
+        def submit(self, order: Any) -> Any:
+            return fill("f1", order.client_order_id, order.size, total=order.size)
+
+    kernel = ExecutionKernel(max_slots=1, venue=Bare())
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.accepted and out.state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == 1.0
+    assert out.severity == KernelSeverity.ERROR
+    assert out.details["venue_answer_error"] == (
+        "venue submit() must return a list of VenueEvent objects, got one VenueEvent (applied)"
+    )
+
+
 def test_an_exit_whose_running_total_equals_the_entrys_still_closes(kernel: ExecutionKernel) -> None:
     """Totals repeat across a trade's orders (an exit of 1 reaches the entry's 1): a fill is
     known by its order and its total together."""

@@ -21,7 +21,7 @@ use mock::PyMockVenue;
 use objects::*;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -185,17 +185,11 @@ impl VenueHandle {
                         inner: order.clone(),
                     },
                 )?;
+                // Whatever it raised (a TypeError from its HTTP library included), the order
+                // may have left: the outcome says so, and the calls after it still go out.
                 match obj.bind(py).call_method1(method, (arg,)) {
                     Ok(result) => Ok(Ok(Answer::read(py, method, &result))),
-                    Err(e) => {
-                        if e.is_instance_of::<PyTypeError>(py)
-                            && !e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py)
-                        {
-                            // A broken adapter is a programming error, not a venue outcome.
-                            return Err(e);
-                        }
-                        Ok(Err(format!("{}: {}", e.get_type(py).name()?, e.value(py))))
-                    }
+                    Err(e) => Ok(Err(format!("{}: {}", e.get_type(py).name()?, e.value(py)))),
                 }
             }
         }
@@ -227,13 +221,32 @@ impl Answer {
         if result.is_none() {
             return Ok(());
         }
+        // One event outside a list is still what the venue said (it may be a fill); a dict or
+        // a str iterates as its keys or letters, which would name a type the venue never sent.
+        let not_a_list = |what: String| {
+            format!("venue {method}() must return a list of VenueEvent objects, got {what}")
+        };
+        if let Ok(ev) = result.cast::<PyVenueEvent>() {
+            events.push(ev.get().inner.clone());
+            return Err(not_a_list("one VenueEvent (applied)".into()));
+        }
+        let iter = match result.try_iter() {
+            Ok(iter)
+                if !(result.is_instance_of::<PyString>()
+                    || result.is_instance_of::<PyBytes>()
+                    || result.is_instance_of::<PyDict>()) =>
+            {
+                iter
+            }
+            _ => return Err(not_a_list(type_name(result))),
+        };
         let wrong = |obj: &Bound<'_, PyAny>| {
             format!(
                 "venue {method}() must return VenueEvent objects, got {}",
                 type_name(obj)
             )
         };
-        for item in result.try_iter().map_err(|_| wrong(result))? {
+        for item in iter {
             let item = item.map_err(|e| {
                 format!(
                     "venue {method}() answer raised part-way: {}: {}",
