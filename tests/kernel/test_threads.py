@@ -92,3 +92,105 @@ def test_a_venue_may_report_back_into_the_kernel_from_submit() -> None:
     holder.append(ExecutionKernel(max_slots=1, venue=CallbackVenue()))
     holder[0].process_intent(intent("ENTER", 0))
     assert holder[0].slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_a_venue_reporting_on_its_own_thread_books_every_fill_once() -> None:
+    """The way streaming adapters are written: submit queues the order and returns nothing,
+    a websocket thread reports the ack and fills with on_venue_event, often before submit
+    has returned, while the strategy thread keeps entering and exiting."""
+    import queue
+
+    class StreamingVenue:
+        name = "stream"
+
+        def __init__(self) -> None:
+            self.sent: queue.Queue[VenueOrder | None] = queue.Queue()
+            self.kernel: ExecutionKernel | None = None
+            self.refused: list[str] = []
+
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            self.sent.put(order)
+            return []
+
+        def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+            return []
+
+        def websocket(self) -> None:
+            assert self.kernel is not None
+            while (order := self.sent.get()) is not None:
+                cid = order.client_order_id
+                trade, slot = order.trade_id, order.slot_id
+                reports = [VenueEvent("a" + cid, trade, slot, "ORDER_ACK", venue_client_id=cid)]
+                for n, total in ((1, order.size / 2), (2, order.size)):
+                    reports.append(
+                        VenueEvent(
+                            f"f{n}{cid}", trade, slot, "FILL", venue_client_id=cid,
+                            price=order.reference_price, size=order.size / 2, filled_size=total,
+                        )
+                    )  # fmt: skip
+                for report in reports:
+                    out = self.kernel.on_venue_event(report)
+                    if not out.accepted:
+                        self.refused.append(out.diagnostic_code.name)
+
+    venue = StreamingVenue()
+    kernel = ExecutionKernel(max_slots=3, venue=venue, kernel_id="stream")
+    venue.kernel = kernel
+    ws = threading.Thread(target=venue.websocket)
+    ws.start()
+
+    def wait_for(slot: int, stage: TradeStage) -> None:
+        deadline = time.monotonic() + 10
+        while kernel.slot_state(slot).fsm_state != stage:
+            assert time.monotonic() < deadline, kernel.slot_dict(slot)
+            time.sleep(0.0005)
+
+    try:
+        for trade in range(30):
+            for action, stage in (("ENTER", TradeStage.POSITION_OPEN), ("EXIT", TradeStage.CLOSED)):
+                for slot in range(3):
+                    trade_id = f"t{trade}-{slot}"
+                    out = kernel.process_intent(intent(action, slot, trade_id=trade_id))
+                    assert out.accepted, out.details
+                for slot in range(3):
+                    wait_for(slot, stage)
+    finally:
+        venue.sent.put(None)
+        ws.join(10)
+    assert venue.refused == []
+    assert kernel.account()["open_positions"] == 0 and kernel.awaited_orders() == []
+    stats = kernel.stats()
+    assert (stats["fills"], stats["venue_events"], stats["venue_events_refused"]) == (360, 540, 0)
+    assert [kernel.slot_state(slot).initial_size for slot in range(3)] == [1.0, 1.0, 1.0]
+
+
+def test_a_fill_a_venue_both_reports_from_submit_and_returns_is_booked_once() -> None:
+    """A common slip: the adapter feeds its events to on_venue_event inside submit and also
+    returns them. The returned copies are known (DUPLICATE_EVENT, said in the outcome)."""
+    holder: list[ExecutionKernel] = []
+
+    class BothWays:
+        name = "both"
+
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            cid = order.client_order_id
+            events = [
+                VenueEvent("a" + cid, order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=cid),
+                VenueEvent(
+                    "f" + cid, order.trade_id, order.slot_id, "FILL", venue_client_id=cid,
+                    price=order.reference_price, size=order.size, filled_size=order.size,
+                ),
+            ]  # fmt: skip
+            for ev in events:
+                assert holder[0].on_venue_event(ev).accepted
+            return events
+
+        def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+            return []
+
+    holder.append(ExecutionKernel(max_slots=1, venue=BothWays()))
+    kernel = holder[0]
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.accepted and out.details["venue_event_refused"] == "DUPLICATE_EVENT"
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == 1.0 and kernel.stats()["fills"] == 1

@@ -54,7 +54,11 @@ class VenueUnavailable(RuntimeError):
 
 @runtime_checkable
 class VenueAdapter(Protocol):
-    """What the kernel needs of a venue. The native ``MockVenueAdapter`` satisfies it."""
+    """What the kernel needs of a venue. The native ``MockVenueAdapter`` satisfies it.
+
+    The kernel holds nothing while ``submit``/``cancel`` run: other threads may use it, and
+    they may call ``kernel.on_venue_event`` themselves (docs/venues.md, "Threads").
+    """
 
     name: str
 
