@@ -288,6 +288,13 @@ class VenueRouter:
         not an event is passed on, and an answer that raised part-way is passed on as its
         events followed by the same error. A generator would otherwise reach the kernel empty,
         and any fault as a raised submit, losing the fills before it."""
+        if isinstance(answer, VenueEvent):
+            self._seen([answer])
+            return answer
+        if answer is None or isinstance(answer, (str, bytes, Mapping)) or not _iterable(answer):
+            # Not a list of events: the kernel takes None as empty, one event on its own as the
+            # answer, and names the rest. Iterated here, each read as an answer that raised.
+            return answer  # type: ignore[return-value]
         events: list[VenueEvent] = []
         fault: Exception | None = None
         try:
@@ -376,6 +383,14 @@ class VenueRouter:
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
+
+
+def _iterable(answer: object) -> bool:
+    try:
+        iter(answer)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return True
 
 
 def _then_raise(events: list[VenueEvent], fault: Exception) -> Iterator[VenueEvent]:
