@@ -8,36 +8,53 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Terminated", "sigterm_as_interrupt"]
+__all__ = ["Terminated", "closing", "sigterm_as_interrupt"]
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the run is, as Python raises KeyboardInterrupt on Ctrl-C."""
 
 
+# Whether a SIGTERM now raises Terminated: from sigterm_as_interrupt() until the first one,
+# or until closing() says the run is over.
+_armed = False
+
+
 def sigterm_as_interrupt() -> Callable[[], None]:
     """Make SIGTERM stop the run as Ctrl-C does, so that the kernel closes (journal rows
     written, `closed_at` in the projection) and the command ends as it would at its normal
-    end, instead of the process dying half-way. Only the first SIGTERM interrupts: one sent
-    again while the run closes does not cut the closing short. Returns the function that
-    puts the previous handler back."""
+    end, instead of the process dying half-way. Only a SIGTERM during the run interrupts:
+    one sent again, or first, once the run closes (see :func:`closing`) does not cut the
+    closing short. Returns the function that puts the previous handler back."""
+    global _armed
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # signal handlers can only be set from the main thread
     previous = signal.getsignal(signal.SIGTERM)
     if previous is signal.SIG_IGN:
         return lambda: None  # whoever started us asked for SIGTERM to be ignored
-    fired = False
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        nonlocal fired
-        if not fired:
-            fired = True
+        global _armed
+        if _armed:
+            _armed = False
             raise Terminated
 
+    _armed = True
     signal.signal(signal.SIGTERM, on_sigterm)
 
     def restore() -> None:
+        global _armed
+        _armed = False
         # None: a handler set outside Python; the default is the nearest we can put back.
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
     return restore
+
+
+def closing() -> None:
+    """The run is over (its end, Ctrl-C or a SIGTERM): from here a SIGTERM is ignored until
+    the previous handler is put back. A supervisor that closes the input and sends SIGTERM at
+    once reaches the process while it closes; raised there, the signal cut the close short
+    (last state unsaved, exit status 130). Nothing when SIGTERM is not handled here."""
+    global _armed
+    _armed = False

@@ -395,3 +395,37 @@ def test_a_bad_venue_option_exits_2_naming_it_before_the_engine_starts(args: lis
         assert res.returncode == 2, stderr
         assert f"error: {message}" in stderr and "Traceback" not in stderr
         assert res.stdout == b"" and "dita gateway for kernel" not in stderr
+
+
+def test_a_sigterm_while_the_session_closes_does_not_cut_the_closing_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A supervisor often closes the engine's stdin and sends SIGTERM at once: the signal then
+    comes after EOF, while the session closes. It was raised there as an interrupt, cutting
+    the kernel's close short and ending the process with status 130, not 0."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from dita.cli import app
+    from dita.kernel import ExecutionKernel
+
+    closed: list[str] = []
+    close = ExecutionKernel.close
+
+    def close_under_sigterm(self: ExecutionKernel) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        close(self)
+        closed.append(self.kernel_id)
+
+    monkeypatch.setattr(ExecutionKernel, "close", close_under_sigterm)
+    outside: list[int] = []  # the handler the command must put back (and a guard for pytest)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: outside.append(signum))
+    try:
+        result = CliRunner().invoke(app, ["stdio"], input=b"")
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 0, result.output
+    assert len(closed) == 1 and not outside
+    assert json.loads(result.stdout.splitlines()[-1])["reason"] == "eof"

@@ -874,3 +874,32 @@ def test_orders_table_says_when_a_cancel_is_pending(tmp_path: Path) -> None:
     assert "NEW, cancel requested" in line
     (row,) = json.loads(runner.invoke(app, ["orders", "--state-dir", str(tmp_path), "--json"]).stdout)
     assert row["cancel_requested"] is True
+
+
+def test_paper_closes_whole_when_sigterm_comes_as_it_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM right after the run ended (or after Ctrl-C) came while the run closed: it was
+    raised as an interrupt there, so the last state was not saved (`running: true` stayed)
+    and the command ended with status 130."""
+    import signal
+
+    from dita.cli.paper import PaperSession
+
+    save = PaperSession.save
+
+    def save_under_sigterm(self: PaperSession, *, running: bool) -> Path:
+        if not running:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return save(self, running=running)
+
+    monkeypatch.setattr(PaperSession, "save", save_under_sigterm)
+    outside: list[int] = []  # the handler the command must put back (and a guard for pytest)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: outside.append(signum))
+    try:
+        result = runner.invoke(app, [*PAPER, "--state-dir", str(tmp_path), "--kernel-id", "k-term"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "k-term.json").read_text())["running"] is False
+    assert not outside

@@ -16,7 +16,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from dita._signals import Terminated, sigterm_as_interrupt
+from dita._signals import Terminated, closing, sigterm_as_interrupt
 from dita.cli._common import (
     BALANCE,
     FEE_RATE,
@@ -484,8 +484,10 @@ def paper(
             session.runtime.finish()
             live.update(_status_table(session), refresh=True)
     except KeyboardInterrupt as exc:
+        closing()
         console.print("terminated" if isinstance(exc, Terminated) else "interrupted")
     finally:
+        closing()  # a SIGTERM from here on must not cut the closing short: the state saved, the kernel closed
         try:
             session.runtime.stop()
             path = session.save(running=False)

@@ -12,7 +12,7 @@ import time
 from typing import Any, BinaryIO
 
 from dita._kernel import __version__
-from dita._signals import Terminated
+from dita._signals import Terminated, closing
 from dita.gateway.engine import OrderEngine
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, parse_line
@@ -94,6 +94,8 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         return 0  # the reader went away: nobody is left to tell
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
         reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
+    finally:
+        closing()  # a SIGTERM from here on must not cut engine_stopped or the kernel's close short
     writer.emit(
         "engine_stopped",
         {"reason": reason, "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
