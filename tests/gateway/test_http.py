@@ -70,6 +70,20 @@ def test_orders_the_venue_refuses_are_counted_apart_from_the_kernels_refusals() 
         live.stop()
 
 
+def test_a_rate_limited_intent_is_counted_as_refused_not_as_a_venue_reject() -> None:
+    """The venue's rate limit leaves the intent unaccepted (RATE_LIMITED): it is one of the
+    refused intents, as docs/protocol.md says, and not an order the venue ended."""
+    live = start_server(venue=lambda: MockVenueAdapter(rate_limit_rate=1.0))
+    try:
+        out = enter(live.client)
+        assert (out["accepted"], out["diagnostic_code"]) == (False, "RATE_LIMITED")
+        text = live.client.get("/metrics").text
+        assert metric(text, "dita_gateway_rejects_total", diagnostic="RATE_LIMITED") == 1
+        assert "dita_gateway_venue_rejects_total{" not in text
+    finally:
+        live.stop()
+
+
 # --- writes and auth ---------------------------------------------------------------------
 
 

@@ -40,13 +40,13 @@ class GatewayMetrics:
         self.fills = Counter("dita_gateway_fills", "Fills reported back on submitted orders", registry=r)
         self.rejects = Counter(
             "dita_gateway_rejects",
-            "Intents the kernel refused, by diagnostic code",
+            "Intents refused (by the kernel, or RATE_LIMITED by the venue), by diagnostic code",
             ["diagnostic"],
             registry=r,
         )
         self.venue_rejects = Counter(
             "dita_gateway_venue_rejects",
-            "Orders the venue ended without a fill (REJECT, EXPIRED) on intents the kernel accepted",
+            "Orders of accepted intents the venue ended before they filled in full (REJECT, EXPIRED)",
             ["kind"],
             registry=r,
         )
