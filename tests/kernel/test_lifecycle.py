@@ -482,12 +482,14 @@ def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # ty
         bad[0]["active_entry_order"] = {**first, key: value}
         with pytest.raises(ValueError, match=rf"slots\[0\]\.active_entry_order\.{key}"):
             fresh.reconcile_from_slots(bad)
-    for key, value in [("reduce_only", "no"), ("cancel_requested", 0), ("cancel_requested", None)]:
+    for key, value in [("reduce_only", "no"), ("cancel_requested", 2), ("cancel_requested", None)]:
         bad = [dict(s) for s in saved]
         bad[0]["active_entry_order"] = {**first, key: value}
-        with pytest.raises(TypeError, match=rf"slots\[0\]\.active_entry_order\.{key}: expected bool, got"):
+        with pytest.raises(
+            TypeError, match=rf"slots\[0\]\.active_entry_order\.{key}: expected bool \(or 0 or 1\), got"
+        ):
             fresh.reconcile_from_slots(bad)
-    with pytest.raises(TypeError, match=r"slots\[0\]\.closed: expected bool, got str 'no'"):
+    with pytest.raises(TypeError, match=r"slots\[0\]\.closed: expected bool \(or 0 or 1\), got str 'no'"):
         fresh.reconcile_from_slots([{**saved[0], "closed": "no"}, *saved[1:]])
     twin = [dict(s) for s in saved]
     twin[1]["active_entry_order"] = {**second, "client_order_id": first["client_order_id"]}
@@ -496,6 +498,13 @@ def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # ty
     assert fresh.seq == 0
     fresh.reconcile_from_slots(saved)
     assert fresh.slots() == kernel.slots()
+    # A database row's 0/1 flags load as the bools they stand for.
+    rows = [{**s, "closed": int(s["closed"])} for s in saved]
+    rows[0]["active_entry_order"] = {**first, "reduce_only": 0, "cancel_requested": 1}
+    from_rows = ExecutionKernel(max_slots=4)
+    from_rows.reconcile_from_slots(rows)
+    assert from_rows.slots()[0]["active_entry_order"]["cancel_requested"] is True
+    assert from_rows.slots()[1:] == kernel.slots()[1:]
 
 
 def test_reconcile_from_slots_refuses_slots_the_kernel_could_not_have_left(resting) -> None:  # type: ignore[no-untyped-def]

@@ -280,16 +280,26 @@ pub fn expect_int(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// A bool argument (Python's or numpy's): the text "no" or the int 0 is refused, naming
-/// `field` and the value, rather than read by its truth.
+/// A flag: a bool (Python's or numpy's) or the int 0 or 1 (a database row's flag). Anything
+/// else (the text "no", 2, None) is refused, naming `field` and the value, rather than read
+/// by its truth.
 pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
-    obj.extract::<bool>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "invalid {field}: expected bool, got {} {}",
+    if let Ok(flag) = obj.extract::<bool>() {
+        return Ok(flag);
+    }
+    match obj
+        .cast::<PyInt>()
+        .ok()
+        .and_then(|i| i.extract::<i64>().ok())
+    {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        _ => Err(PyTypeError::new_err(format!(
+            "invalid {field}: expected bool (or 0 or 1), got {} {}",
             type_name(obj),
             short_repr(obj)
-        ))
-    })
+        ))),
+    }
 }
 
 /// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
