@@ -54,7 +54,8 @@ VOLUME_SHARE = 0.1
 MAX_SLOTS = 64
 
 # The native mock venue's behaviours, defined once for `dita stdio`, `dita serve` and
-# `dita shadow`; the defaults (in the commands) keep the mock's own: fill at once, in full.
+# `dita shadow`. Each command sets its defaults: stdio and serve keep the mock's own (fill
+# at once, in full); shadow's quoter runs against a venue that misses and rejects some.
 FillRateOption = Annotated[float, typer.Option(help="Chance an order fills at once, 0..1")]
 RejectRateOption = Annotated[float, typer.Option(help="Chance the venue rejects an order, 0..1")]
 PartialFillRateOption = Annotated[
