@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,17 @@ __all__ = [
 HAZELCAST_VERSION = "5.5.0"
 MEMBER_ARTIFACTS = ("hazelcast", "hazelcast-sql")
 DEFAULT_CLUSTER_NAME = "dita"
+# The JVM the member jars are compiled for (class file version 61).
+MIN_JAVA = 17
+# Size and SHA-256 of the member jars as published (their SHA-1 match Maven Central's), so a
+# download or copy cut short is found here, not as a Java stack trace or a member without SQL.
+_KNOWN_JARS: dict[str, tuple[int, str]] = {
+    "hazelcast-5.5.0.jar": (16730818, "cf560b40b988526e780e4fae12cb6fe01c5158bb9e00839882857f32b544a19e"),
+    "hazelcast-sql-5.5.0.jar": (
+        23669933,
+        "5e091414c6107c46dd692625c532877e094a97c6ce0c71bc43139cd3312d1e96",
+    ),
+}
 
 
 def default_cluster_name() -> str:
@@ -107,14 +120,63 @@ def jar_paths(home: Path | None = None, version: str = HAZELCAST_VERSION) -> lis
     return [base / "jars" / f"{artifact}-{version}.jar" for artifact in MEMBER_ARTIFACTS]
 
 
+# (path, size, mtime) of the jars checked whole in this process: each is hashed once.
+_verified_jars: set[tuple[str, int, int]] = set()
+
+
+def _jar_stamp(jar: Path) -> tuple[str, int, int]:
+    st = jar.stat()
+    return (str(jar), st.st_size, st.st_mtime_ns)
+
+
+def _jar_problem(jar: Path) -> str | None:
+    """Why ``jar`` is not a whole copy of the published jar, or None when it is. Jars of a
+    version without a pinned checksum are only checked to be readable archives."""
+    try:
+        stamp = _jar_stamp(jar)
+    except OSError as exc:
+        return str(exc)
+    if stamp in _verified_jars:
+        return None
+    known = _KNOWN_JARS.get(jar.name)
+    if known is not None:
+        size, sha256 = known
+        if stamp[1] != size:
+            return f"{stamp[1]} bytes, expected {size}"
+        digest = hashlib.sha256()
+        with jar.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            return f"SHA-256 {digest.hexdigest()}, expected {sha256}"
+    else:
+        try:
+            with zipfile.ZipFile(jar) as archive:
+                if not archive.namelist():
+                    return "an empty archive"
+        except (zipfile.BadZipFile, OSError) as exc:
+            return f"not a readable jar: {exc}"
+    _verified_jars.add(stamp)
+    return None
+
+
 def fetch_jars(home: Path | None = None, version: str = HAZELCAST_VERSION) -> list[Path]:
-    """Fetch the member jars with Maven unless they are cached already; return their paths."""
+    """Fetch the member jars with Maven unless they are cached already; return their paths.
+
+    A cached jar that is not whole (a download or copy cut short) is fetched again."""
     jars = jar_paths(home, version)
-    missing = [jar for jar in jars if not jar.is_file()]
+    damaged = {jar: problem for jar in jars if jar.is_file() and (problem := _jar_problem(jar))}
+    missing = [jar for jar in jars if jar in damaged or not jar.is_file()]
     if not missing:
         return jars
     mvn = shutil.which("mvn")
     if mvn is None:
+        if damaged:
+            listed = "; ".join(f"{jar} is damaged ({problem})" for jar, problem in damaged.items())
+            raise ServiceError(
+                f"{listed}; Maven (mvn) is not on PATH to fetch it again: install Maven, "
+                "or delete the file and copy in a good one"
+            )
         raise ServiceError("Maven (mvn) is not on PATH; it is needed once to fetch the Hazelcast jars")
     jar_dir = jars[0].parent
     jar_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +193,15 @@ def fetch_jars(home: Path | None = None, version: str = HAZELCAST_VERSION) -> li
                 raise ServiceError(
                     f"mvn could not fetch {coords} (exit {done.returncode}):\n" + "\n".join(tail)
                 )
+            problem = _jar_problem(fetched)
+            if problem is not None:
+                # mvn copies from its local repository, which keeps a damaged download.
+                raise ServiceError(
+                    f"mvn fetched a damaged {jar.name} ({problem}): delete Maven's copy "
+                    f"(by default ~/.m2/repository/com/hazelcast/{artifact}/{version}) and fetch again"
+                )
             fetched.replace(jar)
+            _verified_jars.add(_jar_stamp(jar))
     return jars
 
 
@@ -168,6 +238,24 @@ def client_can_connect(address: str, cluster_name: str, timeout: float = 5.0) ->
         return False
     client.shutdown()
     return True
+
+
+_java_majors: dict[str, int | None] = {}
+
+
+def _java_major(java: str) -> int | None:
+    """The major version of ``java`` (8 for 1.8), or None when ``java -version`` does not say."""
+    if java not in _java_majors:
+        major = None
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
+            found = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
+            if found:
+                major = int(found[1])
+                if major == 1 and found[2]:
+                    major = int(found[2])
+        _java_majors[java] = major
+    return _java_majors[java]
 
 
 _CONFIG_ARG = "-Dhazelcast.config="
@@ -326,7 +414,15 @@ class HazelcastMember:
         )
         java = java or shutil.which("java")
         if java is None:
-            raise ServiceError("java is not on PATH (nor in $JAVA_HOME/bin); a JDK 17+ runs the member")
+            raise ServiceError(
+                f"java is not on PATH (nor in $JAVA_HOME/bin); a JDK {MIN_JAVA}+ runs the member"
+            )
+        major = _java_major(java)
+        if major is not None and major < MIN_JAVA:
+            raise ServiceError(
+                f"{java} is Java {major}; the member needs Java {MIN_JAVA}+: install a JDK {MIN_JAVA}+ "
+                "and put it first on PATH, or point $JAVA_HOME at it"
+            )
         jars = fetch_jars(self.home, self.version)
         assert self.state_dir is not None
         self.state_dir.mkdir(parents=True, exist_ok=True)

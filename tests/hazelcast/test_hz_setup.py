@@ -1,0 +1,121 @@
+"""What a developer's machine can get wrong before a member starts: a damaged jar in the cache,
+a Java too old. Each is named in one message saying what to do, not left to a Java stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from dita.services.hazelcast import HAZELCAST_VERSION, HazelcastMember, ServiceError, fetch_jars, free_port
+
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _home_with(hz_jars: list[Path], tmp_path: Path, truncate: str) -> Path:
+    """A jar cache holding the good jars, the one named ``truncate`` cut short (a download or
+    copy interrupted)."""
+    home = tmp_path / "home"
+    (home / "jars").mkdir(parents=True)
+    for jar in hz_jars:
+        target = home / "jars" / jar.name
+        if jar.name == f"{truncate}-{HAZELCAST_VERSION}.jar":
+            target.write_bytes(jar.read_bytes()[:100_000])
+        else:
+            shutil.copy(jar, target)
+    return home
+
+
+def _fake_mvn(bin_dir: Path, source: Path, log: Path) -> None:
+    """An ``mvn`` that "fetches" by copying from ``source`` (so no network), logging each call."""
+    bin_dir.mkdir(exist_ok=True)
+    _script(
+        bin_dir / "mvn",
+        f"""for a in "$@"; do case "$a" in
+  -Dartifact=*) art="${{a#-Dartifact=}}";;
+  -DoutputDirectory=*) out="${{a#-DoutputDirectory=}}";;
+esac; done
+name=$(echo "$art" | cut -d: -f2)-$(echo "$art" | cut -d: -f3).jar
+echo "$name" >> '{log}'
+cp '{source}'/"$name" "$out/$name"
+""",
+    )
+
+
+def test_a_truncated_cached_jar_is_fetched_again(
+    hz_jars: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = _home_with(hz_jars, tmp_path, truncate="hazelcast")
+    log = tmp_path / "mvn.log"
+    _fake_mvn(tmp_path / "bin", hz_jars[0].parent, log)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    jars = fetch_jars(home)
+    assert log.read_text().split() == [hz_jars[0].name]  # only the damaged one
+    assert all(j.read_bytes() == good.read_bytes() for j, good in zip(jars, hz_jars, strict=True))
+
+
+def test_a_truncated_cached_jar_without_maven_is_named_not_run(
+    hz_jars: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = _home_with(hz_jars, tmp_path, truncate="hazelcast-sql")
+    java = shutil.which("java")
+    assert java is not None
+    monkeypatch.setenv("JAVA_HOME", str(Path(java).resolve().parent.parent))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no mvn
+    member = HazelcastMember(port=free_port(), cluster_name="trunc", home=home)
+    try:
+        # A cut-short hazelcast-sql jar even starts a member: one without SQL.
+        message = r"hazelcast-sql-5\.5\.0\.jar is damaged .*mvn\) is not on PATH"
+        with pytest.raises(ServiceError, match=message):
+            member.start(timeout=20)
+    finally:
+        assert not member.stop(kill=True)
+
+
+def test_maven_handing_over_a_damaged_jar_says_where_to_clean(
+    hz_jars: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mvn copies from ~/.m2, which keeps a damaged download: fetching again would give it again."""
+    bad_repo = _home_with(hz_jars, tmp_path / "m2", truncate="hazelcast") / "jars"
+    _fake_mvn(tmp_path / "bin", bad_repo, tmp_path / "mvn.log")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    home = tmp_path / "fresh"
+    m2 = r"\.m2/repository/com/hazelcast/hazelcast/5\.5\.0"
+    with pytest.raises(ServiceError, match=rf"mvn fetched a damaged hazelcast-5\.5\.0\.jar.*{m2}"):
+        fetch_jars(home)
+    assert not (home / "jars" / hz_jars[0].name).exists()  # never left looking cached
+
+
+@pytest.mark.parametrize(
+    ("banner", "found"),
+    [
+        ('java version "1.8.0_392"', "8"),
+        ('openjdk version "11.0.22" 2024-01-16', "11"),
+    ],
+)
+def test_a_java_too_old_is_refused_before_launching(
+    banner: str, found: str, hz_jars: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched = tmp_path / "launched"
+    fake_home = tmp_path / "jdk"
+    (fake_home / "bin").mkdir(parents=True)
+    _script(
+        fake_home / "bin" / "java",
+        f"""if [ "$1" = -version ]; then echo '{banner}' >&2; exit 0; fi
+touch '{launched}'; echo 'Unrecognized option: --add-modules' >&2; exit 1
+""",
+    )
+    monkeypatch.setenv("JAVA_HOME", str(fake_home))
+    member = HazelcastMember(port=free_port(), cluster_name="oldjava", state_dir=tmp_path / "state")
+    message = rf"{fake_home}/bin/java is Java {found}; the member needs Java 17\+"
+    with pytest.raises(ServiceError, match=message):
+        member.start(timeout=20)
+    assert not launched.exists()
