@@ -1,7 +1,9 @@
 """Fixtures for the Hazelcast tests: a real member started here, on a free loopback port.
 
 One member serves the whole session (a JVM start is the expensive part); tests that stop
-or kill members start their own. Nothing is assumed to be running beforehand.
+or kill members start their own. Nothing is assumed to be running beforehand, and every
+member is tied to the test process (``exit_with_parent``): a run killed before its teardown
+leaves none running.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ def hz_jars() -> list[Path]:
 @pytest.fixture(scope="session")
 def hz_member(hz_jars: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[HazelcastMember]:
     member = HazelcastMember(
-        port=free_port(), cluster_name="dita-test", state_dir=tmp_path_factory.mktemp("hz-session")
+        port=free_port(),
+        cluster_name="dita-test",
+        state_dir=tmp_path_factory.mktemp("hz-session"),
+        exit_with_parent=True,
     )
     member.start()
     yield member
@@ -59,7 +64,11 @@ def member_factory(hz_jars: list[Path], tmp_path: Path) -> Iterator[Any]:
     def make(cluster_name: str, port: int | None = None, peer_ports: tuple[int, ...] = ()) -> HazelcastMember:
         port = port or free_port()
         member = HazelcastMember(
-            port=port, cluster_name=cluster_name, peer_ports=peer_ports, state_dir=tmp_path / f"member-{port}"
+            port=port,
+            cluster_name=cluster_name,
+            peer_ports=peer_ports,
+            state_dir=tmp_path / f"member-{port}",
+            exit_with_parent=True,
         )
         started.append(member)
         return member

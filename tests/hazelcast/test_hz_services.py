@@ -87,7 +87,9 @@ def test_a_stale_pid_file_naming_another_member_is_not_taken_for_ours(
     """A pid file outlives its member (a reboot, a SIGKILL) and its pid may since belong to
     another member: status must not call ours running, nor stop kill the other one."""
     monkeypatch.chdir(tmp_path)
-    other = HazelcastMember(port=free_port(), cluster_name="other", state_dir=Path("other"))  # relative
+    other = HazelcastMember(  # a relative state dir
+        port=free_port(), cluster_name="other", state_dir=Path("other"), exit_with_parent=True
+    )
     other.start()
     try:
         ours = HazelcastMember(port=free_port(), cluster_name="ours", state_dir=tmp_path / "ours")

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dita.services import pid_alive
 from dita.services.hazelcast import HAZELCAST_VERSION, HazelcastMember, ServiceError, fetch_jars, free_port
 
 
@@ -119,3 +125,63 @@ touch '{launched}'; echo 'Unrecognized option: --add-modules' >&2; exit 1
     with pytest.raises(ServiceError, match=message):
         member.start(timeout=20)
     assert not launched.exists()
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from dita.services import pid_alive
+from dita.services.hazelcast import HazelcastMember
+member = HazelcastMember(port=int(sys.argv[1]), cluster_name="held", state_dir=Path(sys.argv[2]),
+                         exit_with_parent=True)
+print(member.start(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_member_tied_to_its_starter_dies_when_the_starter_is_killed(
+    signum: int, hz_jars: list[Path], tmp_path: Path
+) -> None:
+    """A test run killed (CI cancelled, a SIGKILL) ran no fixture teardown: its members,
+    in their own session, would otherwise run on, holding ports and memory, for good."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(free_port()), str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    member_pid = 0
+    try:
+        assert holder.stdout is not None
+        member_pid = int(holder.stdout.readline())
+        assert pid_alive(member_pid)
+        holder.send_signal(signum)
+        holder.wait(10)
+        deadline = time.monotonic() + 15
+        while pid_alive(member_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(member_pid)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+        if member_pid and pid_alive(member_pid):
+            os.kill(member_pid, signal.SIGKILL)
+
+
+def test_the_test_members_are_tied_to_the_test_run(hz_member: HazelcastMember, member_factory: Any) -> None:
+    assert hz_member.exit_with_parent
+    assert member_factory("tied").exit_with_parent
+
+
+def test_stopping_a_tied_member_ends_its_watchdog(hz_jars: list[Path], tmp_path: Path) -> None:
+    member = HazelcastMember(
+        port=free_port(), cluster_name="tied", state_dir=tmp_path / "state", exit_with_parent=True
+    )
+    member.start()
+    watchdog = member._watchdog
+    assert watchdog is not None and watchdog.poll() is None
+    assert member.stop(kill=True)
+    assert watchdog.poll() is not None and member._watchdog is None

@@ -282,6 +282,27 @@ def _is_member_process(pid: int, config_file: Path) -> bool:
     return os.path.realpath(given) == os.path.realpath(config_file)
 
 
+# Run beside a member with ``exit_with_parent``: blocks on a pipe whose only writer is the
+# starting process, and at EOF (that process stopped the member, or died however it died)
+# SIGKILLs the member if it still runs with its config. In its own session, so a signal
+# sent to the starter's process group does not take it away before the member.
+_WATCHDOG = """
+import os, signal, sys
+pid, config_arg = int(sys.argv[1]), sys.argv[2].encode()
+sys.stdin.buffer.read()
+try:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        ours = config_arg in f.read().split(b"\\0")
+except OSError:
+    ours = not os.path.isdir("/proc")
+if ours:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
 @dataclass
 class HazelcastMember:
     """One Hazelcast member process on loopback.
@@ -289,6 +310,10 @@ class HazelcastMember:
     ``peer_ports`` lists the other members of a loopback cluster (TCP/IP join); without it
     the member forms a cluster of one. State (config, log, pid) lives in ``state_dir``,
     by default ``<home>/run/<cluster_name>-<port>``.
+
+    A started member runs in its own session and outlives the process that started it (the
+    CLI's does); with ``exit_with_parent`` it is killed when that process exits, however it
+    exits (a killed test run leaves no member behind).
     """
 
     port: int = DEFAULT_PORT
@@ -299,7 +324,10 @@ class HazelcastMember:
     state_dir: Path | None = None
     heap_mb: int = 512
     version: str = HAZELCAST_VERSION
+    exit_with_parent: bool = False
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _watchdog: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _watchdog_fd: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, value in (
@@ -444,6 +472,8 @@ class HazelcastMember:
             self._proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
+        if self.exit_with_parent:
+            self._start_watchdog(self._proc.pid)
         self.pid_file.write_text(f"{self._proc.pid}\n")
         try:
             self.wait_ready(timeout)
@@ -451,6 +481,34 @@ class HazelcastMember:
             self.stop(kill=True)
             raise
         return self._proc.pid
+
+    def _start_watchdog(self, pid: int) -> None:
+        self._end_watchdog()
+        read_end, write_end = os.pipe()  # both non-inheritable: no other child holds the writer
+        try:
+            self._watchdog = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(pid), f"{_CONFIG_ARG}{self.config_file}"],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._watchdog_fd = write_end
+
+    def _end_watchdog(self) -> None:
+        """Close the watchdog's pipe (it then kills the member if it still runs) and reap it."""
+        if self._watchdog_fd is not None:
+            os.close(self._watchdog_fd)
+            self._watchdog_fd = None
+        if self._watchdog is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watchdog.wait(timeout=10)
+            self._watchdog = None
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -484,6 +542,7 @@ class HazelcastMember:
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
+            self._end_watchdog()
             return False
         os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
         if not self._wait_exit(pid, timeout):
@@ -491,6 +550,7 @@ class HazelcastMember:
             self._wait_exit(pid, 10.0)
         self.pid_file.unlink(missing_ok=True)
         self._proc = None
+        self._end_watchdog()
         return True
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
