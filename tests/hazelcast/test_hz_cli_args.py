@@ -130,3 +130,27 @@ def test_module_entry_refuses_a_bad_timeout_before_launching(
     assert exited.value.code == 2
     assert f"--timeout={float(timeout)!r} must be positive and finite" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # no member was launched
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stop"],
+        pytest.param(["start", "--timeout", "5"], marks=NEEDS_MVN),
+        pytest.param(["fetch"], marks=NEEDS_MVN),
+    ],
+)
+def test_the_module_entry_point_with_a_home_that_is_a_file_says_so_in_one_line(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make hazelcast-jar` runs `python -m dita.services.hazelcast fetch`: the same one line
+    as `dita services hazelcast`, not a traceback."""
+    from dita.services.hazelcast import main
+
+    home = tmp_path / "a-file"
+    home.write_text("")
+    port = ["--port", str(free_port())] if command[0] != "fetch" else []
+    assert main([*command, *port, "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Hazelcast home {home}: [Errno 20] Not a directory: '{home}/"), err
+    assert len(err.strip().splitlines()) == 1

@@ -622,6 +622,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ServiceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a home that is a file or cannot be written: as `dita services` says it
+        print(f"error: Hazelcast home {args.home or default_home()}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
