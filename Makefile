@@ -33,8 +33,16 @@ rust-test:
 	cargo test --manifest-path rust_kernel/Cargo.toml -q
 
 # Headless Chromium for the tests that open HTML (backtest report, operator page). Idempotent.
+# Installed with apt-get as root; anyone else is told what to install.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "chromium is not on PATH and the browser tests need it: install it (Debian:" \
+	      "sudo apt-get install chromium, or sudo make chromium), then run make again" >&2; \
+	    exit 1; \
+	  fi; }
 
 # The Hazelcast member jars (Maven, cached in .cache/hazelcast) for tests/hazelcast.
 hazelcast-jar: build
