@@ -187,7 +187,9 @@ def test_projection_lag_is_exported_with_a_real_hazelcast_member(tmp_path: Path)
     from dita.services.hazelcast import free_port as hz_port
 
     fetch_jars()
-    member = HazelcastMember(port=hz_port(), cluster_name="dita-gw-test", state_dir=tmp_path / "hz")
+    member = HazelcastMember(
+        port=hz_port(), cluster_name="dita-gw-test", state_dir=tmp_path / "hz", exit_with_parent=True
+    )
     member.start()
     try:
         args = ("--hazelcast", member.address, "--kernel-id", "k-hz")
@@ -340,7 +342,9 @@ def test_serve_with_hazelcast_obeys_the_cluster_control_plane(tmp_path: Path) ->
     from dita.services.hazelcast import free_port as hz_port
 
     fetch_jars()
-    member = HazelcastMember(port=hz_port(), cluster_name="dita-gw-cp", state_dir=tmp_path / "hz")
+    member = HazelcastMember(
+        port=hz_port(), cluster_name="dita-gw-cp", state_dir=tmp_path / "hz", exit_with_parent=True
+    )
     member.start()
     token = "cp-token-0123456789abcdef"
     headers = {"authorization": f"Bearer {token}"}

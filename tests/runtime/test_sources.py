@@ -113,7 +113,10 @@ def hz_member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     fetch_jars()
     member = HazelcastMember(
-        port=free_port(), cluster_name="dita-runtime", state_dir=tmp_path_factory.mktemp("hz-runtime")
+        port=free_port(),
+        cluster_name="dita-runtime",
+        state_dir=tmp_path_factory.mktemp("hz-runtime"),
+        exit_with_parent=True,  # a killed run leaves no member behind
     )
     member.start()
     yield member
