@@ -1,6 +1,6 @@
 //! Pre-trade guard configuration: risk limits per kernel and precision limits per asset.
 
-use crate::error::{check_number, KernelError, KernelResult};
+use crate::error::{check_number, strict, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -126,9 +126,7 @@ impl RiskLimits {
                     next.edge_freeze_threshold_bps = None
                 }
                 ("edge_freeze_threshold_bps", ConfigValue::Num(v)) => {
-                    if !v.is_finite() {
-                        return Err(KernelError::invalid(f, v, "must be a finite number"));
-                    }
+                    check_number(f, *v, -MAX_MAGNITUDE)?;
                     next.edge_freeze_threshold_bps = Some(*v);
                 }
                 ("regime", ConfigValue::Text(s)) => {
@@ -156,6 +154,17 @@ impl RiskLimits {
                         context: "risk limits",
                     })
                 }
+            }
+        }
+        if let (Some(per_asset), Some(total)) =
+            (next.max_notional_per_asset, next.max_notional_total)
+        {
+            if per_asset > total && strict() {
+                return Err(KernelError::invalid(
+                    "max_notional_per_asset",
+                    format!("{per_asset} (max_notional_total {total})"),
+                    "must not be above the total cap, where it can never bind",
+                ));
             }
         }
         Ok(next)
@@ -273,6 +282,52 @@ mod tests {
             .with_updates(&[("max_order_rate".into(), ConfigValue::Num(1.0))])
             .unwrap();
         assert_eq!(n.max_order_rate, Some(1.0));
+    }
+
+    #[test]
+    fn limits_the_python_model_refuses_are_refused_naming_them() {
+        // The kernel took a per-asset cap above the total cap (it can never bind: a typo in
+        // one of them) and an edge threshold beyond 1e15, which `RiskLimits` refuses.
+        let r = RiskLimits::default()
+            .with_updates(&[("max_notional_total".into(), ConfigValue::Num(100.0))])
+            .unwrap();
+        let err = r
+            .with_updates(&[("max_notional_per_asset".into(), ConfigValue::Num(200.0))])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_notional_per_asset: 200"), "{err}");
+        assert!(err.contains("max_notional_total 100"), "{err}");
+        let err = RiskLimits::default()
+            .with_updates(&[
+                ("max_notional_per_asset".into(), ConfigValue::Num(200.0)),
+                ("max_notional_total".into(), ConfigValue::Num(100.0)),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_notional_per_asset: 200"), "{err}");
+        for v in [1e16, -1e16] {
+            let err = r
+                .with_updates(&[("edge_freeze_threshold_bps".into(), ConfigValue::Num(v))])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("edge_freeze_threshold_bps: {v:e}")),
+                "{err}"
+            );
+        }
+        // Equal caps, each cap alone, and a cap turned off are fine.
+        let n = r
+            .with_updates(&[
+                ("max_notional_per_asset".into(), ConfigValue::Num(100.0)),
+                ("edge_freeze_threshold_bps".into(), ConfigValue::Num(-1e15)),
+            ])
+            .unwrap();
+        assert_eq!(n.max_notional_per_asset, Some(100.0));
+        n.with_updates(&[
+            ("max_notional_total".into(), ConfigValue::Off),
+            ("max_notional_per_asset".into(), ConfigValue::Num(500.0)),
+        ])
+        .unwrap();
     }
 
     #[test]

@@ -533,6 +533,17 @@ def test_other_configuration_errors() -> None:
     with pytest.raises(ValueError, match=r"invalid max_order_rate: 0\.5 \(must be at least 1"):
         k.set_risk_limits({"max_leverage": 3.0, "max_order_rate": 0.5})
     assert k.risk_limits()["max_leverage"] is None  # all-or-nothing
+    # What RiskLimits refuses: a per-asset cap above the total cap never binds (a typo in one
+    # of them), and an edge threshold beyond the kernel's 1e15 bound.
+    with pytest.raises(ValueError, match=r"max_notional_per_asset: 200 \(max_notional_total 100\)"):
+        k.set_risk_limits({"max_notional_per_asset": 200.0, "max_notional_total": 100.0})
+    k.set_risk_limits({"max_notional_total": 100.0})
+    with pytest.raises(ValueError, match=r"max_notional_per_asset: 200"):
+        k.set_risk_limits({"max_notional_per_asset": 200.0})
+    with pytest.raises(ValueError, match=r"edge_freeze_threshold_bps: 1e16"):
+        k.set_risk_limits({"edge_freeze_threshold_bps": 1e16})
+    assert k.risk_limits()["max_notional_per_asset"] is None
+    assert k.risk_limits()["edge_freeze_threshold_bps"] is None
     with pytest.raises(ValueError, match="unknown field"):
         k.set_market_limits("BTCUSDT", {"lot": 0.1})
 
