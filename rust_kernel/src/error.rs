@@ -75,8 +75,11 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// with a `fee` or a FILL_SETTLED with an `amount` is refused as INVALID_INTENT naming it (the
 /// other field is the one each reads: the figure was taken as 0, funding lost or a fill settled
 /// free, which taught the fee calibration a free rate); the balance and margin figures a
-/// FUNDING_FEE or FILL_SETTLED carries are taken for E (only an ACCOUNT_UPDATE's were).
-pub const RULES: u16 = 8;
+/// FUNDING_FEE or FILL_SETTLED carries are taken for E (only an ACCOUNT_UPDATE's were). 9: a
+/// MARKET entry against the regime whose `metadata["override"]` is text reading as a negative
+/// ("false", "no", "0" or "off", in any case, trimmed) is refused as INVALID_INTENT naming
+/// `metadata.override` and the text (any non-empty text was an override: the entry went out).
+pub const RULES: u16 = 9;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -1694,10 +1694,21 @@ impl Kernel {
                 Regime::Bull => intent.side == TradeSide::Short,
                 Regime::Bear => intent.side == TradeSide::Long,
             };
-            let overridden = matches!(
-                intent.metadata.get("override"),
-                Some(MetaValue::Bool(true)) | Some(MetaValue::Int(1))
-            ) || matches!(intent.metadata.get("override"), Some(MetaValue::Str(s)) if !s.is_empty());
+            let overridden = match intent.metadata.get("override") {
+                Some(MetaValue::Bool(true)) | Some(MetaValue::Int(1)) => true,
+                // Rules 9 on: text reading as a negative is its author saying no override,
+                // which any non-empty text was taken for.
+                Some(MetaValue::Str(s)) if against && rules() >= 9 && reads_negative(s) => {
+                    return bad(
+                        self,
+                        "metadata.override",
+                        Detail::Str(s.clone()),
+                        "reads as a negative: an override is True, 1 or other text",
+                    );
+                }
+                Some(MetaValue::Str(s)) => !s.is_empty(),
+                _ => false,
+            };
             if against && !overridden {
                 let d = vec![
                     ("rule", Detail::Static("regime_parity")),
@@ -4315,6 +4326,15 @@ impl Kernel {
             }
         }
     }
+}
+
+/// Whether an override's text reads as a negative ("false", "no", "0", "off", in any case and
+/// with surrounding whitespace): its author meant no override.
+fn reads_negative(text: &str) -> bool {
+    let t = text.trim();
+    ["false", "no", "0", "off"]
+        .iter()
+        .any(|n| t.eq_ignore_ascii_case(n))
 }
 
 /// Exit legs: at least one, each a positive fraction, together at most the whole position.

@@ -1263,3 +1263,49 @@ fn balance_figures_a_funding_or_settlement_carries_are_taken_from_rules_8_on() {
         }
     }
 }
+
+#[test]
+fn an_override_reading_as_a_negative_is_refused_from_rules_9_on() {
+    use dita_kernel::error::{replaying, RULES};
+    use dita_kernel::risk::ConfigValue;
+    // Any non-empty text was an override, so `override: "false"` let a SHORT MARKET entry
+    // through under a BULL regime: the opposite of what its author wrote.
+    let short = |text: &str| {
+        let mut i = intent(1, KernelCommandType::Enter, 0, TradeSide::Short, 100.0, 1.0);
+        i.metadata
+            .insert("override".into(), MetaValue::Str(text.into()));
+        i
+    };
+    let bull = |k: &mut Kernel| {
+        let r = k.risk_updates(&[("regime".into(), ConfigValue::Text("BULL".into()))]);
+        k.set_risk_limits(r.unwrap());
+    };
+    for text in ["false", " No ", "0", "OFF", "Off\n"] {
+        for (rules, refused) in [(8, false), (RULES, true)] {
+            let mut k = Kernel::new("regime", 1).unwrap();
+            bull(&mut k);
+            let out = replaying(rules, || k.process_intent(&short(text)));
+            if refused {
+                assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+                let detail = |f: &str| out.details.iter().find(|(n, _)| *n == f).map(|d| &d.1);
+                assert_eq!(detail("field"), Some(&Detail::Static("metadata.override")));
+                assert_eq!(detail("value"), Some(&Detail::Str(text.into())));
+                assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
+            } else {
+                assert!(out.accepted, "rules {rules} took {text:?} for an override");
+            }
+        }
+    }
+    // Text that does not read as a negative is an override, as before.
+    for text in ["yes", "true", "ops-ticket-42", "nope"] {
+        let mut k = Kernel::new("regime", 1).unwrap();
+        bull(&mut k);
+        assert!(k.process_intent(&short(text)).accepted, "{text:?}");
+    }
+    // Only where the override is read: a LONG under BULL does not need one.
+    let mut k = Kernel::new("regime", 1).unwrap();
+    bull(&mut k);
+    let mut long = short("false");
+    long.side = TradeSide::Long;
+    assert!(k.process_intent(&long).accepted);
+}

@@ -601,6 +601,11 @@ def test_risk_rules_allow_just_under_and_refuse_just_over() -> None:
     k = fresh(regime="BEAR")
     out = k.process_intent(intent("ENTER", 0, side="LONG"))
     assert out.details["rule"] == "regime_parity" and out.details["field"] == "metadata.override"
+    # Text reading as a negative is no override: it once let the entry through (rules 9 on).
+    for text in ("false", " No ", "0", "OFF"):
+        out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
+        assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
+        assert out.details["field"] == "metadata.override" and out.details["value"] == text
     assert k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": True})).accepted
     assert k.process_intent(intent("ENTER", 1, side="SHORT")).accepted
     assert k.process_intent(intent("ENTER", 2, side="LONG", order_type="LIMIT", limit_price=99.0)).accepted
