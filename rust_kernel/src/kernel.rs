@@ -1136,8 +1136,13 @@ impl Kernel {
                 seq,
             ))
         };
-        if intent.intent_id.is_empty() {
-            return bad("intent_id", Detail::Static(""), "must not be empty");
+        if !plain_start(&intent.intent_id) {
+            if intent.intent_id.is_empty() {
+                return bad("intent_id", Detail::Static(""), "must not be empty");
+            }
+            if let Some(why) = id_flaw(&intent.intent_id).filter(|_| strict()) {
+                return bad("intent_id", shown_id(&intent.intent_id), why);
+            }
         }
         if intent.slot_id < 0 || intent.slot_id as usize >= self.slots.len() {
             let mut d = detail_field("slot_id", intent.slot_id);
@@ -1568,6 +1573,15 @@ impl Kernel {
         }
         if intent.asset.is_empty() {
             return bad(self, "asset", Detail::Static(""), "ENTER needs an asset");
+        }
+        for (field, text) in [("trade_id", &intent.trade_id), ("asset", &intent.asset)] {
+            if let Some(why) = (!plain_start(text))
+                .then(|| id_flaw(text))
+                .flatten()
+                .filter(|_| strict())
+            {
+                return bad(self, field, shown_id(text), why);
+            }
         }
         if intent.side == TradeSide::Flat {
             return bad(
@@ -2101,9 +2115,30 @@ impl Kernel {
     ) -> KernelOutcome {
         use KernelDiagnosticCode as D;
         use KernelEventKind as K;
-        if ev.event_id.is_empty() {
-            let d = detail_field("event_id", Detail::Static(""));
-            return self.event_refusal(ev, None, D::InvalidIntent, KernelSeverity::Error, d, seq);
+        if !plain_start(&ev.event_id) {
+            if ev.event_id.is_empty() {
+                let d = detail_field("event_id", Detail::Static(""));
+                return self.event_refusal(
+                    ev,
+                    None,
+                    D::InvalidIntent,
+                    KernelSeverity::Error,
+                    d,
+                    seq,
+                );
+            }
+            if let Some(why) = id_flaw(&ev.event_id).filter(|_| strict()) {
+                let mut d = detail_field("event_id", shown_id(&ev.event_id));
+                d.push(("reason", Detail::Static(why)));
+                return self.event_refusal(
+                    ev,
+                    None,
+                    D::InvalidIntent,
+                    KernelSeverity::Error,
+                    d,
+                    seq,
+                );
+            }
         }
         // Every event's numbers are checked: the common case (all within bounds) decides
         // all seven at once, and only an event failing it walks them to name the first.
@@ -3646,12 +3681,16 @@ impl Kernel {
         use KernelDiagnosticCode as D;
         let refuse =
             |code, sev, d| KernelOutcome::refused(-1, id(""), TradeStage::Idle, code, sev, d, seq);
-        if ev.event_id.is_empty() {
-            return refuse(
-                D::InvalidIntent,
-                KernelSeverity::Error,
-                detail_field("event_id", Detail::Static("")),
-            );
+        if !plain_start(&ev.event_id) {
+            if ev.event_id.is_empty() {
+                let d = detail_field("event_id", Detail::Static(""));
+                return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+            }
+            if let Some(why) = id_flaw(&ev.event_id).filter(|_| strict()) {
+                let mut d = detail_field("event_id", shown_id(&ev.event_id));
+                d.push(("reason", Detail::Static(why)));
+                return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+            }
         }
         let checks = [
             ("amount", Some(ev.amount), false),
@@ -3812,6 +3851,13 @@ impl Kernel {
     pub fn mark_price(&mut self, asset: &str, price: f64, ts: f64) -> KernelResult<usize> {
         if asset.is_empty() {
             return Err(KernelError::invalid("asset", "''", "must not be empty"));
+        }
+        if let Some(why) = (!plain_start(asset))
+            .then(|| id_flaw(asset))
+            .flatten()
+            .filter(|_| strict())
+        {
+            return Err(KernelError::invalid("asset", format!("{asset:?}"), why));
         }
         if !price.is_finite() || price <= 0.0 {
             return Err(KernelError::invalid(
@@ -3992,6 +4038,13 @@ impl Kernel {
     pub fn set_market_limits(&mut self, asset: &str, fields: &[(String, f64)]) -> KernelResult<()> {
         if asset.is_empty() {
             return Err(KernelError::invalid("asset", "''", "must not be empty"));
+        }
+        if let Some(why) = (!plain_start(asset))
+            .then(|| id_flaw(asset))
+            .flatten()
+            .filter(|_| strict())
+        {
+            return Err(KernelError::invalid("asset", format!("{asset:?}"), why));
         }
         let m = MarketLimits::from_fields(fields)?;
         self.seq += 1;
@@ -4326,6 +4379,12 @@ impl Kernel {
             }
         }
     }
+}
+
+/// An id refused for [`id_flaw`], quoted so its whitespace or NUL shows.
+#[cold]
+fn shown_id(text: &str) -> Detail {
+    Detail::Str(format!("{text:?}"))
 }
 
 /// Whether an override's text reads as a negative ("false", "no", "0", "off", in any case and

@@ -1309,3 +1309,74 @@ fn an_override_reading_as_a_negative_is_refused_from_rules_9_on() {
     long.side = TradeSide::Long;
     assert!(k.process_intent(&long).accepted);
 }
+
+#[test]
+fn blank_ids_and_ids_holding_a_nul_are_refused_naming_them() {
+    use dita_kernel::error::replaying;
+    // An empty id was refused; one of only whitespace, or holding a NUL byte (which C
+    // strings, logs and many stores cut short), was taken as new input.
+    let detail = |out: &KernelOutcome, f: &str| {
+        out.details
+            .iter()
+            .find(|(n, _)| *n == f)
+            .map(|d| d.1.clone())
+    };
+    // The kernel looks at an id's first byte (a NUL further in is refused where Python text
+    // becomes an id: the bindings).
+    let bad = [" ", "\t\n", "\u{3000}", "\0", " \0x", "é\0"];
+    for (field, text) in ["intent_id", "trade_id", "asset"]
+        .iter()
+        .flat_map(|f| bad.iter().map(move |t| (*f, *t)))
+    {
+        let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+        match field {
+            "intent_id" => enter.intent_id = id(text),
+            "trade_id" => enter.trade_id = id(text),
+            _ => enter.asset = id(text),
+        }
+        let mut k = Kernel::new("ids", 1).unwrap();
+        let out = k.process_intent(&enter);
+        assert_eq!(
+            out.diagnostic_code,
+            KernelDiagnosticCode::InvalidIntent,
+            "{field} {text:?}"
+        );
+        assert_eq!(detail(&out, "field"), Some(Detail::Static(field)));
+        assert_eq!(
+            detail(&out, "value"),
+            Some(Detail::Str(format!("{text:?}")))
+        );
+        assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
+        // A log written before replays it taken.
+        let mut k = Kernel::new("ids", 1).unwrap();
+        assert!(
+            replaying(8, || k.process_intent(&enter)).accepted,
+            "{field}"
+        );
+    }
+    for text in bad {
+        let mut k = Kernel::new("ids", 1).unwrap();
+        let ev = VenueEvent::new(text, KernelEventKind::OrderAck, &id("x-1"));
+        let out = k.on_venue_event(&ev);
+        assert_eq!(
+            out.diagnostic_code,
+            KernelDiagnosticCode::InvalidIntent,
+            "{text:?}"
+        );
+        assert_eq!(detail(&out, "field"), Some(Detail::Static("event_id")));
+        let ev = AccountEvent::new(text, AccountEventKind::AccountUpdate);
+        let out = k.on_account_event(&ev);
+        assert_eq!(
+            out.diagnostic_code,
+            KernelDiagnosticCode::InvalidIntent,
+            "{text:?}"
+        );
+        assert_eq!(detail(&out, "field"), Some(Detail::Static("event_id")));
+        assert!(k.mark_price(text, 100.0, 1.0).is_err(), "{text:?}");
+    }
+    // Whitespace around or inside an otherwise usable id is not judged.
+    let mut k = Kernel::new("ids", 1).unwrap();
+    let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    enter.intent_id = id(" i 1 ");
+    assert!(k.process_intent(&enter).accepted);
+}

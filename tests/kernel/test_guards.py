@@ -406,6 +406,47 @@ def test_text_no_utf8_can_hold_is_refused_naming_the_field(
     assert state_of(kernel) == before and kernel.seq == seq
 
 
+@pytest.mark.parametrize("field", ["intent_id", "trade_id", "asset"])
+@pytest.mark.parametrize(("text", "shown"), [(" ", '" "'), ("\t\n", r'"\t\n"'), ("\u3000", r'"\u{3000}"')])
+def test_ids_of_only_whitespace_are_refused_like_empty_ones(
+    kernel: ExecutionKernel, field: str, text: str, shown: str
+) -> None:
+    """An empty id was refused, one of only whitespace (a blank column, a formatting slip)
+    taken: a trade with no name a person can read."""
+    before, seq = state_of(kernel), kernel.seq
+    out = kernel.process_intent(intent("ENTER", 0, **{field: text}))
+    assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
+    assert out.details["field"] == field and out.details["value"] == shown  # quoted, escaped
+    assert out.details["reason"] == "must not be only whitespace"
+    assert state_of(kernel)["slots"] == before["slots"] and kernel.seq == seq + 1
+
+
+def test_event_ids_of_only_whitespace_are_refused(kernel: ExecutionKernel) -> None:
+    out = kernel.on_venue_event(VenueEvent(" ", "t0", 0, "ORDER_ACK", venue_client_id="x-1"))
+    assert out.diagnostic_code == D.INVALID_INTENT and out.details["field"] == "event_id"
+    out = kernel.on_account_event(AccountEvent("\t", "ACCOUNT_UPDATE"))
+    assert out.diagnostic_code == D.INVALID_INTENT and out.details["field"] == "event_id"
+    with pytest.raises(ValueError, match="asset"):
+        kernel.mark_price(" ", 100.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "make"),
+    [
+        ("intent_id", lambda: intent("ENTER", 0, intent_id="i\x001")),
+        ("trade_id", lambda: intent("ENTER", 0, trade_id="\x00")),
+        ("asset", lambda: intent("ENTER", 0, asset="BTC\x00USDT")),
+        ("event_id", lambda: VenueEvent("e\x00", "t0", 0, "ORDER_ACK")),
+        ("venue_order_id", lambda: VenueEvent("e", "t0", 0, "ORDER_ACK", venue_order_id="v\x00")),
+        ("event_id", lambda: AccountEvent("a\x00", "ACCOUNT_UPDATE")),
+    ],
+)
+def test_ids_holding_a_nul_are_refused_naming_the_field(field: str, make: Any) -> None:
+    """A NUL byte, which C strings, logs and many stores cut an id short at, was taken."""
+    with pytest.raises(ValueError, match=rf"^invalid {field}: .* holds a NUL byte"):
+        make()
+
+
 def test_enum_values_and_names_are_interchangeable() -> None:
     from dita import KernelCommandType, TradeSide
 

@@ -551,8 +551,18 @@ fn text_ref<'a>(obj: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
     text(utf8(s, field)?, field)
 }
 
+/// An id argument, checked as [`text_ref`] checks text and refused holding a NUL byte (C
+/// strings, logs and many stores cut it short there). The kernel judges an empty id or one
+/// of only whitespace (an outcome); it finds a NUL only at an id's start, keeping its own
+/// check to the first byte, so a NUL further in is refused here, where text becomes an id.
 fn id_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
-    text_ref(obj, field).map(id)
+    let text = text_ref(obj, field)?;
+    if text.as_bytes().contains(&0) {
+        return Err(PyValueError::new_err(format!(
+            "invalid {field}: {text:?} holds a NUL byte"
+        )));
+    }
+    Ok(id(text))
 }
 
 fn text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
