@@ -1140,7 +1140,7 @@ impl Kernel {
             if intent.intent_id.is_empty() {
                 return bad("intent_id", Detail::Static(""), "must not be empty");
             }
-            if let Some(why) = id_flaw(&intent.intent_id).filter(|_| strict()) {
+            if let Some(why) = id_flaw(&intent.intent_id).filter(|_| rules() >= 9) {
                 return bad("intent_id", shown_id(&intent.intent_id), why);
             }
         }
@@ -1578,7 +1578,7 @@ impl Kernel {
             if let Some(why) = (!plain_start(text))
                 .then(|| id_flaw(text))
                 .flatten()
-                .filter(|_| strict())
+                .filter(|_| rules() >= 9)
             {
                 return bad(self, field, shown_id(text), why);
             }
@@ -2127,7 +2127,7 @@ impl Kernel {
                     seq,
                 );
             }
-            if let Some(why) = id_flaw(&ev.event_id).filter(|_| strict()) {
+            if let Some(why) = id_flaw(&ev.event_id).filter(|_| rules() >= 9) {
                 let mut d = detail_field("event_id", shown_id(&ev.event_id));
                 d.push(("reason", Detail::Static(why)));
                 return self.event_refusal(
@@ -3686,7 +3686,7 @@ impl Kernel {
                 let d = detail_field("event_id", Detail::Static(""));
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);
             }
-            if let Some(why) = id_flaw(&ev.event_id).filter(|_| strict()) {
+            if let Some(why) = id_flaw(&ev.event_id).filter(|_| rules() >= 9) {
                 let mut d = detail_field("event_id", shown_id(&ev.event_id));
                 d.push(("reason", Detail::Static(why)));
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);

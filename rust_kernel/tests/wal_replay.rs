@@ -884,6 +884,47 @@ fn a_negative_override_replays_under_the_rules_of_its_segment() {
 }
 
 #[test]
+fn a_blank_event_id_refused_live_is_refused_again_on_replay() {
+    // Rules 9 refuses an intent, venue event or account event whose id is only whitespace or
+    // starts with a NUL; the refusal is logged all the same (it advanced seq). Replay must
+    // refuse it again, or a fill the live kernel never booked is booked on recovery.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let order = enter_recorded(&mut log, &mut k);
+    for event_id in [" ", "\0f"] {
+        let mut fill = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+        (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
+        let out = record(&mut log, &mut k, KernelInput::VenueEvent(fill));
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+        let mut funding = AccountEvent::new(event_id, AccountEventKind::FundingFee);
+        (funding.asset, funding.amount) = ("BTCUSDT".into(), -5.0);
+        let out = record(&mut log, &mut k, KernelInput::AccountEvent(funding));
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    }
+    // An intent refused so is logged as well: replayed taken, it would open a slot.
+    let mut blank = enter_t1();
+    (blank.intent_id, blank.trade_id, blank.slot_id) = ("e2".into(), " ".into(), 1);
+    let out = record(&mut log, &mut k, KernelInput::Intent(blank));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    assert_eq!(k.slots()[0].size, 0.0);
+    assert_eq!(k.slots()[1].fsm_state, TradeStage::Idle);
+    let live = observable(&k);
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(
+        observable(&now),
+        live,
+        "replayed as the live kernel judged it"
+    );
+    drop(log);
+    // A log written before rules 9 replays such events taken, as they ran.
+    set_segment_rules(dir.path(), 8);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(then.slots()[0].size, 1.0);
+    assert_ne!(then.slots()[1].fsm_state, TradeStage::Idle);
+}
+
+#[test]
 fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
     // Live (rules 3), loading a slot whose working order is `replay-5` numbers the next
     // order `replay-6`, so no id is issued twice. Rules 2 counted on from the kernel's own
