@@ -80,7 +80,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// ("false", "no", "0" or "off", in any case, trimmed) is refused as INVALID_INTENT naming
 /// `metadata.override` and the text (any non-empty text was an override: the entry went out);
 /// an intent, venue event or account event whose id is only whitespace or starts with a NUL
-/// is refused as INVALID_INTENT (it was taken).
+/// is refused as INVALID_INTENT (it was taken); a replayed record is judged under every input
+/// bound new input is ([`strict`]: before, a refused input beyond one, which is logged all
+/// the same, was taken on recovery).
 pub const RULES: u16 = 9;
 
 thread_local! {
@@ -104,9 +106,14 @@ pub fn replaying<R>(rules: u16, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// False inside [`replaying`]: the newer input bounds are checked only for new input.
+/// Whether the input bounds apply (magnitudes, finite times, loaded slot data, id and
+/// configuration checks): for new input, and from rules 9 on for a replayed record too. A
+/// refused input is logged all the same, so a log of rules 9 must be judged by them again
+/// or an input refused live (a fill at 1e16) is taken on recovery. Logs of rules 8 or older
+/// replay without them, as builds before some of these bounds took such input. A bound
+/// added later must gate on its own rules version (`rules() >= N`), not on this.
 pub fn strict() -> bool {
-    REPLAY_RULES.get().is_none()
+    REPLAY_RULES.get().is_none_or(|r| r >= 9)
 }
 
 /// The rules version in force: [`RULES`] for new input, the record's inside [`replaying`].

@@ -557,8 +557,9 @@ proptest! {
 
 #[test]
 fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_with() {
-    // An older kernel took market data with a price beyond today's bound and a time that is
-    // not a number, and logged it. New input like it is refused; the log must still open.
+    // An older kernel (rules 8) took market data with a price beyond today's bound and a
+    // time that is not a number, and logged it. New input like it is refused; the log must
+    // still open.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let old = KernelInput::MarkPrice {
@@ -567,10 +568,15 @@ fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_wit
         ts: f64::NAN,
     };
     assert!(k.apply(&old).is_err(), "refused as new input");
-    dita_kernel::error::replaying(dita_kernel::error::RULES, || k.apply(&old)).unwrap();
+    assert!(
+        dita_kernel::error::replaying(dita_kernel::error::RULES, || k.apply(&old)).is_err(),
+        "and in a record of today's rules, which judged it so live"
+    );
+    dita_kernel::error::replaying(8, || k.apply(&old)).unwrap();
     log.record(&k, &old).unwrap();
     let seq = k.seq();
     drop(log);
+    set_segment_rules(dir.path(), 8);
     let (_, recovered) = open(dir.path(), 0);
     assert_eq!(recovered.seq(), seq);
     let mut fresh = Kernel::new("replay", 4).unwrap();
@@ -922,6 +928,43 @@ fn a_blank_event_id_refused_live_is_refused_again_on_replay() {
     let (_, then) = open(dir.path(), 0);
     assert_eq!(then.slots()[0].size, 1.0);
     assert_ne!(then.slots()[1].fsm_state, TradeStage::Idle);
+}
+
+#[test]
+fn a_number_beyond_the_bounds_refused_live_is_refused_again_on_replay() {
+    // The 1e15 bound and finite times are checked for new input; a refused input is logged
+    // all the same. From rules 9 replay checks them too, or a fill at 1e16 that the live
+    // kernel refused is booked on recovery.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let order = enter_recorded(&mut log, &mut k);
+    let mut fill = VenueEvent::new("f-huge", KernelEventKind::Fill, &order.client_order_id);
+    (fill.price, fill.size, fill.filled_size) = (1e16, 1.0, 1.0);
+    let out = record(&mut log, &mut k, KernelInput::VenueEvent(fill));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    let mut late = VenueEvent::new("f-nan", KernelEventKind::Fill, &order.client_order_id);
+    (late.price, late.size, late.filled_size) = (100.0, 1.0, 1.0);
+    late.timestamp = f64::NAN;
+    let out = record(&mut log, &mut k, KernelInput::VenueEvent(late));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    let mut funding = AccountEvent::new("fund-huge", AccountEventKind::FundingFee);
+    (funding.asset, funding.amount) = ("BTCUSDT".into(), -2e15);
+    let out = record(&mut log, &mut k, KernelInput::AccountEvent(funding));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    assert_eq!(k.slots()[0].size, 0.0);
+    let live = observable(&k);
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(
+        observable(&now),
+        live,
+        "replayed as the live kernel judged it"
+    );
+    drop(log);
+    // A log written before rules 9 replays them taken, as those builds did.
+    set_segment_rules(dir.path(), 8);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(then.slots()[0].size, 1.0);
 }
 
 #[test]
