@@ -340,6 +340,23 @@ def test_a_submit_raising_a_type_error_returns_the_outcome_with_the_order_in_fli
     assert [o.client_order_id for o in kernel.open_orders()] == [out.order.client_order_id]
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_inside_a_venue_call_stops_the_caller_with_the_order_in_flight(stop: type) -> None:
+    """Ctrl-C (or SIGTERM made one, or sys.exit) while a submit blocks on the network is the
+    person stopping the program: it goes on up, not into the outcome's details while the
+    strategy trades on. The order is in flight, as after any raise."""
+
+    class Blocked(SilentVenue):
+        def submit(self, order: Any) -> list[VenueEvent]:
+            raise stop()
+
+    kernel = ExecutionKernel(max_slots=1, venue=Blocked())
+    with pytest.raises(stop):
+        kernel.process_intent(intent("ENTER", 0))
+    assert kernel.slot(0).fsm_state == TradeStage.ORDER_SENT
+    assert len(kernel.open_orders()) == 1
+
+
 def test_a_cancel_raising_a_type_error_does_not_keep_the_other_cancels_from_the_venue() -> None:
     """An edge freeze cancels every working order; one cancel raising must not leave the
     others working at the venue, each marked as asked to cancel in the kernel."""

@@ -19,7 +19,7 @@ use convert::*;
 use journal::{blocks_of, journal_columns, journal_wire_types, tables_to_py, PyJournalBlock};
 use mock::PyMockVenue;
 use objects::*;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -187,8 +187,11 @@ impl VenueHandle {
                 )?;
                 // Whatever it raised (a TypeError from its HTTP library included), the order
                 // may have left: the outcome says so, and the calls after it still go out.
+                // Ctrl-C, SIGTERM made one, or sys.exit (not an `Exception`) is the program
+                // being stopped: it goes on up, the order in flight.
                 match obj.bind(py).call_method1(method, (arg,)) {
                     Ok(result) => Ok(Ok(Answer::read(py, method, &result))),
+                    Err(e) if !e.is_instance_of::<PyException>(py) => Err(e),
                     Err(e) => Ok(Err(format!("{}: {}", e.get_type(py).name()?, e.value(py)))),
                 }
             }
