@@ -82,7 +82,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// an intent, venue event or account event whose id is only whitespace or starts with a NUL
 /// is refused as INVALID_INTENT (it was taken); a replayed record is judged under every input
 /// bound new input is ([`strict`]: before, a refused input beyond one, which is logged all
-/// the same, was taken on recovery).
+/// the same, was taken on recovery); a fill report partly booked already (resent or
+/// overlapping, `kernel::Covered`) is charged its `fee` for the part booked,
+/// `fee * booked / size` (it was charged the whole fee, the part an earlier report booked
+/// twice).
 pub const RULES: u16 = 9;
 
 thread_local! {

@@ -520,9 +520,22 @@ fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
 /// What booking a fill charged and made, for its journal row.
 struct Booked {
     fee: f64,
+    /// Whether only the part of the report's fee booked was charged (rules 9 on).
+    prorated: bool,
     realized: f64,
     liquidity: Liquidity,
     fill_key: Id,
+}
+
+impl Booked {
+    /// Says what report `ev`, partly booked already, was charged (`prorated`): `fee_charged`
+    /// for the `booked_qty` of it, of the `reported_fee` (rules 9 on).
+    #[cold]
+    fn charged_part(&self, details: &mut Details, qty: f64, ev: &VenueEvent) {
+        details.push(("fee_charged", Detail::F64(self.fee)));
+        details.push(("reported_fee", Detail::F64(ev.fee.unwrap_or(0.0))));
+        details.push(("booked_qty", Detail::F64(qty)));
+    }
 }
 
 /// How close two quantities around `size` must be to count as equal (fills arrive as floats
@@ -2822,8 +2835,17 @@ impl Kernel {
     }
 
     /// Books `qty` of `order` at `ev.price` on slot `sid`: the position, its PnL and fees,
-    /// the account, the fee waiting for settlement and the index of open slots.
-    fn book_fill(&mut self, ev: &VenueEvent, sid: usize, order: &VenueOrder, qty: f64) -> Booked {
+    /// the account, the fee waiting for settlement and the index of open slots. `partly`: what
+    /// the report's interval left uncovered is less than its size (`Placed`): for a per-fill
+    /// report, its fill was partly booked already by an earlier report.
+    fn book_fill(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        partly: bool,
+    ) -> Booked {
         let liquidity = match ev.metadata.get("liquidity") {
             Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
             Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("taker") => Liquidity::Taker,
@@ -2831,7 +2853,16 @@ impl Kernel {
             _ => Liquidity::Taker,
         };
         let predicted = self.fees.predict(ev.price, qty, liquidity);
-        let fee = ev.fee.unwrap_or(predicted);
+        // A report partly booked already (resent or overlapping an earlier one, `Covered`) is
+        // charged its fee for the part booked (rules 9 on): the earlier report charged the
+        // rest. Charged whole, the account paid the overlap twice.
+        let (fee, prorated) = match ev.fee {
+            None => (predicted, false),
+            Some(f) if partly && rules() >= 9 && !is_reconciliation(ev) => {
+                (f * qty / ev.size, true)
+            }
+            Some(f) => (f, false),
+        };
         self.note_reconciliation(ev, order);
 
         let slot = &mut self.slots[sid];
@@ -2885,6 +2916,7 @@ impl Kernel {
         self.update_open_index(sid, &asset, holds);
         Booked {
             fee,
+            prorated,
             realized,
             liquidity,
             fill_key,
@@ -2985,7 +3017,8 @@ impl Kernel {
                 return refused;
             }
         }
-        let booked = self.book_fill(ev, sid, &order, qty);
+        let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
+        let booked = self.book_fill(ev, sid, &order, qty, partly);
         if let Some(legs) = self.covered.get_mut(sid) {
             let leg = &mut legs[usize::from(!order.is_entry)];
             if leg.as_mut().is_some_and(|c| !c.booked(placed)) {
@@ -3020,6 +3053,9 @@ impl Kernel {
         self.after_fill(sid, &order, working, total_key);
         let (trade_id, stage) = (self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state);
         let (mut severity, mut details) = (KernelSeverity::Info, Vec::new());
+        if booked.prorated {
+            booked.charged_part(&mut details, qty, ev);
+        }
         if ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(order.size) {
             // The venue counts more filled than the kernel has been told of: a fill is missing
             // (or still on its way). Applied as given, and said loudly.
@@ -3239,7 +3275,8 @@ impl Kernel {
                 OrderSide::Buy => TradeSide::Long,
             };
         }
-        let booked = self.book_fill(ev, sid, &order, qty);
+        let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
+        let booked = self.book_fill(ev, sid, &order, qty, partly);
         let complete = order.size - new_filled <= size_tolerance(order.size);
         let leg_done = {
             let kept = self.ended.get_mut(key).expect("kept orders are indexed");
@@ -3307,6 +3344,9 @@ impl Kernel {
         }
         close_if_closed(slot);
         self.sync_free(sid);
+        if booked.prorated {
+            booked.charged_part(&mut out.details, qty, ev);
+        }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out
     }

@@ -713,3 +713,54 @@ fn kept_order_resend(between: impl FnOnce(&mut Kernel)) {
     );
     assert_eq!(got, [(Dup, 4.0), (Booked, 6.0)]);
 }
+
+#[test]
+fn a_partly_new_report_is_charged_the_fee_of_the_part_it_books_from_rules_9_on() {
+    use dita_kernel::error::{replaying, RULES};
+    // Fills of 2 (running total 2, fee 0.2), then a report of 3 at total 3 (fee 0.3): it
+    // overlaps the first (`Covered`), so only 1 is new and booked. Its fee is the whole
+    // report's, 0.2 of which the first report charged: charged whole (rules 8 and older) the
+    // account paid 0.5 for 3 at a rate that costs 0.3.
+    let with_fee = |e: VenueEvent, fee: f64| VenueEvent {
+        fee: Some(fee),
+        ..e
+    };
+    let detail = |out: &KernelOutcome, f: &str| {
+        out.details
+            .iter()
+            .find(|(n, _)| *n == f)
+            .map(|d| d.1.clone())
+    };
+    for (rules, charged) in [(8, 0.3), (RULES, 0.1)] {
+        let (mut k, o) = entry_of(10.0);
+        let (first, second) = replaying(rules, || {
+            let first = k.on_venue_event(&with_fee(fill(&o, "e1", "F1", 2.0, 2.0), 0.2));
+            let second = k.on_venue_event(&with_fee(fill(&o, "e2", "F2", 3.0, 3.0), 0.3));
+            (first, second)
+        });
+        assert!(first.accepted && second.accepted, "rules {rules}");
+        assert_eq!(booked(&k), 3.0);
+        let paid = k.slots()[0].fees_paid;
+        assert!(close(paid, 0.2 + charged), "rules {rules}: paid {paid}");
+        assert!(close(k.account.k_fees_paid, 0.2 + charged), "rules {rules}");
+        // A report booked whole is charged its fee as given, and says nothing of it.
+        assert_eq!(detail(&first, "fee_charged"), None);
+        if rules >= 9 {
+            let Some(Detail::F64(c)) = detail(&second, "fee_charged") else {
+                panic!("{second:?}")
+            };
+            assert!(close(c, 0.1), "{c}");
+            assert_eq!(detail(&second, "reported_fee"), Some(Detail::F64(0.3)));
+            assert_eq!(detail(&second, "booked_qty"), Some(Detail::F64(1.0)));
+        } else {
+            assert_eq!(detail(&second, "fee_charged"), None);
+        }
+    }
+    // A report booked whole is charged its fee exactly, a rebate too.
+    let (mut k, o) = entry_of(10.0);
+    assert!(
+        k.on_venue_event(&with_fee(fill(&o, "e1", "F1", 3.0, 3.0), -0.07))
+            .accepted
+    );
+    assert_eq!(k.slots()[0].fees_paid, -0.07);
+}

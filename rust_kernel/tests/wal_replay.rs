@@ -968,6 +968,46 @@ fn a_number_beyond_the_bounds_refused_live_is_refused_again_on_replay() {
 }
 
 #[test]
+fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
+    // A fill report overlapping one booked before books only its new part; rules 8 charged
+    // it the report's whole fee, rules 9 the part booked. A segment of rules 8 must replay
+    // the whole fee charged, and one of this build's rules the part.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let fill = |event_id: &str, size: f64, fee: f64| {
+        let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &coid);
+        (f.price, f.size, f.filled_size, f.fee) = (100.0, size, size, Some(fee));
+        KernelInput::VenueEvent(f)
+    };
+    assert!(record(&mut log, &mut k, fill("f1", 0.4, 0.04)).accepted);
+    let overlapping = fill("f2", 1.0, 0.1);
+    let out = dita_kernel::error::replaying(8, || k.apply(&overlapping)).unwrap();
+    assert!(out.accepted);
+    log.record(&k, &overlapping).unwrap();
+    assert_eq!(k.slots()[0].size, 1.0);
+    let whole = 0.04 + 0.1;
+    assert!(
+        (k.slots()[0].fees_paid - whole).abs() < 1e-12,
+        "rules 8 charged it whole"
+    );
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    let part = 0.04 + 0.1 * 0.6;
+    assert_eq!(now.seq(), seq);
+    assert!(
+        (now.slots()[0].fees_paid - part).abs() < 1e-12,
+        "rules 9 charges the part"
+    );
+    drop(log);
+    set_segment_rules(dir.path(), 8);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(then.seq(), seq);
+    assert_eq!(observable(&then), live, "replayed as rules 8 charged it");
+}
+
+#[test]
 fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
     // Live (rules 3), loading a slot whose working order is `replay-5` numbers the next
     // order `replay-6`, so no id is issued twice. Rules 2 counted on from the kernel's own

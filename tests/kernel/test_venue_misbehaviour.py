@@ -59,6 +59,20 @@ def test_a_fill_resent_under_a_new_event_id_is_known_by_its_running_total(kernel
     assert kernel.slot_state(0).size == pytest.approx(0.5)
 
 
+def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
+    """A report overlapping an earlier one books its new part, and pays that part's share of
+    its fee: the earlier report paid for the rest (rules 9; before, the whole fee again)."""
+    coid = entry(kernel)
+    first = kernel.on_venue_event(fill("f1", coid, 0.4, total=0.4, fee=0.04))
+    assert first.accepted and "fee_charged" not in first.details
+    wider = kernel.on_venue_event(fill("f2", coid, 1.0, total=1.0, fee=0.1))
+    assert wider.accepted and kernel.slot_state(0).size == pytest.approx(1.0)
+    assert wider.details["fee_charged"] == pytest.approx(0.06)
+    assert wider.details["reported_fee"] == 0.1 and wider.details["booked_qty"] == pytest.approx(0.6)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(0.1)
+    assert kernel.account()["k_fees_paid"] == pytest.approx(0.1)
+
+
 def test_fills_arriving_out_of_order_all_count(kernel: ExecutionKernel) -> None:
     """A running total below what is known is an earlier fill arriving late, not a resend."""
     coid = entry(kernel)
