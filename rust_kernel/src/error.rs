@@ -85,7 +85,7 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// the same, was taken on recovery); a fill report partly booked already (resent or
 /// overlapping, `kernel::Covered`) is charged its `fee` for the part booked,
 /// `fee * booked / size` (it was charged the whole fee, the part an earlier report booked
-/// twice).
+/// twice); an override of only whitespace is none, as the empty text (it was an override).
 pub const RULES: u16 = 9;
 
 thread_local! {

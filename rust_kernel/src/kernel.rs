@@ -1733,6 +1733,8 @@ impl Kernel {
                         "reads as a negative: an override is True, 1 or other text",
                     );
                 }
+                // Rules 9 on: text of only whitespace says nothing, as the empty text.
+                Some(MetaValue::Str(s)) if rules() >= 9 => !s.trim().is_empty(),
                 Some(MetaValue::Str(s)) => !s.is_empty(),
                 _ => false,
             };

@@ -1380,3 +1380,31 @@ fn blank_ids_and_ids_holding_a_nul_are_refused_naming_them() {
     enter.intent_id = id(" i 1 ");
     assert!(k.process_intent(&enter).accepted);
 }
+
+#[test]
+fn an_override_of_only_whitespace_is_none_from_rules_9_on() {
+    use dita_kernel::error::{replaying, RULES};
+    use dita_kernel::risk::ConfigValue;
+    // Any non-empty text was an override, so `override: " "` let a SHORT MARKET entry
+    // through under a BULL regime, where the empty text did not: it says nothing.
+    for text in [" ", "\t", " \n "] {
+        for (rules, taken) in [(8, true), (RULES, false)] {
+            let mut k = Kernel::new("regime", 1).unwrap();
+            let r = k.risk_updates(&[("regime".into(), ConfigValue::Text("BULL".into()))]);
+            k.set_risk_limits(r.unwrap());
+            let mut i = intent(1, KernelCommandType::Enter, 0, TradeSide::Short, 100.0, 1.0);
+            i.metadata
+                .insert("override".into(), MetaValue::Str(text.into()));
+            let out = replaying(rules, || k.process_intent(&i));
+            if taken {
+                assert!(out.accepted, "rules {rules} took {text:?} for an override");
+            } else {
+                // Not refused as an invalid override: there is none, so the regime refuses.
+                assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
+                let detail = |f: &str| out.details.iter().find(|(n, _)| *n == f).map(|d| &d.1);
+                assert_eq!(detail("rule"), Some(&Detail::Static("regime_parity")));
+                assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
+            }
+        }
+    }
+}

@@ -1008,6 +1008,45 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
 }
 
 #[test]
+fn a_whitespace_override_replays_under_the_rules_of_its_segment() {
+    // Rules 8 took text of only whitespace in `metadata["override"]` as an override, so an
+    // entry against the regime went out; rules 9 takes it for none, and the regime refuses
+    // the entry. A segment of rules 8 must replay the entry taken.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let bull = k
+        .risk_updates(&[(
+            "regime".into(),
+            dita_kernel::risk::ConfigValue::Text("BULL".into()),
+        )])
+        .unwrap();
+    record(&mut log, &mut k, KernelInput::RiskLimits(bull));
+    let mut short = enter_t1();
+    short.side = TradeSide::Short;
+    short
+        .metadata
+        .insert("override".into(), MetaValue::Str(" ".into()));
+    let input = KernelInput::Intent(short);
+    let out = dita_kernel::error::replaying(8, || k.apply(&input)).unwrap();
+    assert!(out.accepted, "rules 8 took it for an override");
+    log.record(&k, &input).unwrap();
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(
+        now.slots()[0].fsm_state,
+        TradeStage::Idle,
+        "rules 9 refuses it"
+    );
+    drop(log);
+    set_segment_rules(dir.path(), 8);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(then.seq(), seq);
+    assert_eq!(observable(&then), live, "replayed as rules 8 took it");
+    assert_ne!(then.slots()[0].fsm_state, TradeStage::Idle);
+}
+
+#[test]
 fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
     // Live (rules 3), loading a slot whose working order is `replay-5` numbers the next
     // order `replay-6`, so no id is issued twice. Rules 2 counted on from the kernel's own

@@ -647,6 +647,10 @@ def test_risk_rules_allow_just_under_and_refuse_just_over() -> None:
         out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
         assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
         assert out.details["field"] == "metadata.override" and out.details["value"] == text
+    # Text of only whitespace is no override, as the empty text: the regime refuses (rules 9 on).
+    for text in (" ", "\t\n"):
+        out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
+        assert out.diagnostic_code == D.RISK_REJECTED and out.details["rule"] == "regime_parity"
     assert k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": True})).accepted
     assert k.process_intent(intent("ENTER", 1, side="SHORT")).accepted
     assert k.process_intent(intent("ENTER", 2, side="LONG", order_type="LIMIT", limit_price=99.0)).accepted
