@@ -85,7 +85,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// the same, was taken on recovery); a fill report partly booked already (resent or
 /// overlapping, `kernel::Covered`) is charged its `fee` for the part booked,
 /// `fee * booked / size` (it was charged the whole fee, the part an earlier report booked
-/// twice); an override of only whitespace is none, as the empty text (it was an override).
+/// twice); an override of only whitespace is none, as the empty text (it was an override); a
+/// position commits towards the notional caps at its entry price in every path (an entry's
+/// fills counted at its reference price until a reload of the slots counted them at their
+/// entry price).
 pub const RULES: u16 = 9;
 
 thread_local! {

@@ -527,6 +527,13 @@ struct Booked {
     fill_key: Id,
 }
 
+/// What `slot`'s position commits towards the notional caps: its size at its entry price,
+/// in every path (rules 9 on; before, an entry's fills counted at its reference until a
+/// reload of the slots).
+fn held_notional(slot: &TradeSlot) -> f64 {
+    slot.size * slot.entry_price
+}
+
 impl Booked {
     /// Says what report `ev`, partly booked already, was charged (`prorated`): `fee_charged`
     /// for the `booked_qty` of it, of the `reported_fee` (rules 9 on).
@@ -2925,15 +2932,26 @@ impl Kernel {
         }
     }
 
-    /// What follows a fill booked on slot `sid`: the slot's commitment (an entry's filled
-    /// size plus `working`, what is still working, at the entry reference; an exit's position
-    /// at its entry price) and the fill's running-total key remembered.
-    fn after_fill(&mut self, sid: usize, order: &VenueOrder, working: f64, total_key: Option<u64>) {
+    /// What follows a fill booked on slot `sid`: the slot's commitment (the position at its
+    /// entry price, plus an entry's `working`, what is still working, at its reference) and
+    /// the fill's running-total key remembered. `rules`: the rules version in force.
+    fn after_fill(
+        &mut self,
+        sid: usize,
+        order: &VenueOrder,
+        working: f64,
+        total_key: Option<u64>,
+        rules: u16,
+    ) {
         let slot = &self.slots[sid];
-        let committed = if order.is_entry {
+        let committed = if order.is_entry && rules >= 9 {
+            held_notional(slot) + working * order.reference_price
+        } else if order.is_entry {
+            // Rules 8 and older: the position at the entry's reference, until a reload of the
+            // slots counted it at its entry price.
             (slot.size + working) * order.reference_price
         } else {
-            slot.size * slot.entry_price
+            held_notional(slot)
         };
         self.set_committed(sid, committed);
         if let Some(k) = total_key {
@@ -3052,7 +3070,7 @@ impl Kernel {
         } else {
             order.size - new_filled
         };
-        self.after_fill(sid, &order, working, total_key);
+        self.after_fill(sid, &order, working, total_key, rules);
         let (trade_id, stage) = (self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state);
         let (mut severity, mut details) = (KernelSeverity::Info, Vec::new());
         if booked.prorated {
@@ -3316,7 +3334,7 @@ impl Kernel {
             self.slots[sid].active_leg_index += 1;
             bound_leg_index(&mut self.slots[sid]);
         }
-        self.after_fill(sid, &order, 0.0, total_key);
+        self.after_fill(sid, &order, 0.0, total_key, rules());
         let slot = &self.slots[sid];
         let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
         // Applied, and said: the position changed after its order was reported over.
@@ -3561,7 +3579,11 @@ impl Kernel {
             if !holds {
                 slot.side = TradeSide::Flat;
             }
-            let n = slot.size * order.reference_price;
+            let n = if rules() >= 9 {
+                held_notional(slot)
+            } else {
+                slot.size * order.reference_price
+            };
             self.set_committed(sid, n);
         } else {
             slot.active_exit_order = None;
@@ -4285,7 +4307,7 @@ impl Kernel {
                 .as_ref()
                 .map(|o| o.remaining() * o.reference_price)
                 .unwrap_or(0.0);
-            let n = s.size * s.entry_price + working;
+            let n = held_notional(s) + working;
             self.slots[i].committed_notional = 0.0;
             self.set_committed(i, n);
             self.dirty.slot(i);

@@ -1408,3 +1408,41 @@ fn an_override_of_only_whitespace_is_none_from_rules_9_on() {
         }
     }
 }
+
+#[test]
+fn a_filled_position_commits_its_entry_price_in_every_path_from_rules_9_on() {
+    use dita_kernel::error::{replaying, RULES};
+    // An entry of 2 at a reference of 100, part-filled (1 at 110), then the rest canceled:
+    // the position of 1 counted towards the notional caps at the reference (100) until a
+    // reload of the slots (reconcile_from_slots) counted it at its entry price (110), so the
+    // same position passed or failed the caps depending on a restart.
+    for (rules, while_working, held) in [(8, 200.0, 100.0), (RULES, 210.0, 110.0)] {
+        let mut k = Kernel::new("committed", 1).unwrap();
+        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 2.0);
+        let order = k.process_intent(&enter).submit.unwrap();
+        let coid = order.client_order_id.clone();
+        replaying(rules, || {
+            let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
+            (f.price, f.size, f.filled_size) = (110.0, 1.0, 1.0);
+            assert!(k.on_venue_event(&f).accepted);
+            // The filled 1 at its entry price, the working 1 at the reference.
+            assert_eq!(k.total_committed_notional(), while_working, "rules {rules}");
+            let cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+            let cancel = Intent {
+                trade_id: enter.trade_id.clone(),
+                ..cancel
+            };
+            assert!(k.process_intent(&cancel).accepted);
+            let ended = VenueEvent {
+                filled_size: 1.0,
+                ..VenueEvent::new("c1", KernelEventKind::CancelAck, &coid)
+            };
+            assert!(k.on_venue_event(&ended).accepted);
+            assert_eq!(k.total_committed_notional(), held, "rules {rules}");
+        });
+        // Reloaded, it counts at its entry price, under every rules version.
+        let slots = k.slots().to_vec();
+        k.replace_slots(slots).unwrap();
+        assert_eq!(k.total_committed_notional(), 110.0);
+    }
+}

@@ -1047,6 +1047,38 @@ fn a_whitespace_override_replays_under_the_rules_of_its_segment() {
 }
 
 #[test]
+fn a_filled_positions_commitment_replays_under_the_rules_of_its_segment() {
+    // Rules 8 counted an entry's fills at its reference (100) towards the notional caps,
+    // rules 9 at their entry price (110). A segment of rules 8 must replay the reference.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
+    (f.price, f.size, f.filled_size) = (110.0, 1.0, 1.0);
+    let input = KernelInput::VenueEvent(f);
+    assert!(
+        dita_kernel::error::replaying(8, || k.apply(&input))
+            .unwrap()
+            .accepted
+    );
+    log.record(&k, &input).unwrap();
+    assert_eq!(k.total_committed_notional(), 100.0);
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(
+        now.total_committed_notional(),
+        110.0,
+        "rules 9: its entry price"
+    );
+    drop(log);
+    set_segment_rules(dir.path(), 8);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(then.seq(), seq);
+    assert_eq!(observable(&then), live, "replayed as rules 8 counted it");
+}
+
+#[test]
 fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
     // Live (rules 3), loading a slot whose working order is `replay-5` numbers the next
     // order `replay-6`, so no id is issued twice. Rules 2 counted on from the kernel's own

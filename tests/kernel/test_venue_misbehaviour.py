@@ -73,6 +73,19 @@ def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kerne
     assert kernel.account()["k_fees_paid"] == pytest.approx(0.1)
 
 
+def test_a_filled_position_counts_towards_the_notional_cap_at_its_entry_price(
+    kernel: ExecutionKernel,
+) -> None:
+    """Filled at 110 on a reference of 100, the position commits 110, as it does after a reload
+    of the slots (rules 9; before, 100 until a reload, so a restart changed what the cap saw)."""
+    kernel.set_risk_limits({"max_notional_per_asset": 205.0})
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0, price=110.0)).accepted
+    out = kernel.process_intent(intent("ENTER", 1))
+    assert out.diagnostic_code == D.RISK_REJECTED
+    assert out.details["rule"] == "max_notional_per_asset" and out.details["value"] == pytest.approx(210.0)
+
+
 def test_fills_arriving_out_of_order_all_count(kernel: ExecutionKernel) -> None:
     """A running total below what is known is an earlier fill arriving late, not a resend."""
     coid = entry(kernel)
