@@ -77,7 +77,7 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// free, which taught the fee calibration a free rate); the balance and margin figures a
 /// FUNDING_FEE or FILL_SETTLED carries are taken for E (only an ACCOUNT_UPDATE's were). 9: a
 /// MARKET entry against the regime whose `metadata["override"]` is text reading as a negative
-/// ("false", "no", "0" or "off", in any case, trimmed) is refused as INVALID_INTENT naming
+/// ("false", "no", "0", "off", "none" or "null", in any case, trimmed) is refused as INVALID_INTENT naming
 /// `metadata.override` and the text (any non-empty text was an override: the entry went out);
 /// an intent, venue event or account event whose id is only whitespace or starts with a NUL
 /// is refused as INVALID_INTENT (it was taken); a replayed record is judged under every input

@@ -4451,11 +4451,12 @@ fn shown_id(text: &str) -> Detail {
     Detail::Str(format!("{text:?}"))
 }
 
-/// Whether an override's text reads as a negative ("false", "no", "0", "off", in any case and
-/// with surrounding whitespace): its author meant no override.
+/// Whether an override's text reads as a negative ("false", "no", "0", "off", "none", "null",
+/// in any case and with surrounding whitespace): its author meant no override ("None" is what
+/// `str()` makes of a flag never set).
 fn reads_negative(text: &str) -> bool {
     let t = text.trim();
-    ["false", "no", "0", "off"]
+    ["false", "no", "0", "off", "none", "null"]
         .iter()
         .any(|n| t.eq_ignore_ascii_case(n))
 }

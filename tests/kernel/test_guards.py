@@ -643,7 +643,8 @@ def test_risk_rules_allow_just_under_and_refuse_just_over() -> None:
     out = k.process_intent(intent("ENTER", 0, side="LONG"))
     assert out.details["rule"] == "regime_parity" and out.details["field"] == "metadata.override"
     # Text reading as a negative is no override: it once let the entry through (rules 9 on).
-    for text in ("false", " No ", "0", "OFF"):
+    # "None" is what str() makes of a flag never set.
+    for text in ("false", " No ", "0", "OFF", "None", "null"):
         out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
         assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
         assert out.details["field"] == "metadata.override" and out.details["value"] == text
