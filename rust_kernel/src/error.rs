@@ -88,7 +88,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// twice); an override of only whitespace is none, as the empty text (it was an override); a
 /// position commits towards the notional caps at its entry price in every path (an entry's
 /// fills counted at its reference price until a reload of the slots counted them at their
-/// entry price).
+/// entry price), and what still works of a LIMIT entry at its price as it went out (it
+/// counted at its price until its first fill, and at its reference after one or after a
+/// reload of the slots).
 pub const RULES: u16 = 9;
 
 thread_local! {

@@ -534,6 +534,18 @@ fn held_notional(slot: &TradeSlot) -> f64 {
     slot.size * slot.entry_price
 }
 
+/// The price what is still working of entry `order` commits at towards the notional caps
+/// (rules 9 on): a LIMIT order's price as it went out, as when it was sent; a MARKET order's
+/// reference (a LIMIT order at price 0, which an older log may hold, at its reference too).
+/// Before, a LIMIT order's working part counted at its price until its first fill, and at
+/// its reference after one or after a reload of the slots.
+fn working_price(order: &VenueOrder) -> f64 {
+    match order.order_type {
+        OrderType::Limit if order.price > 0.0 => order.price,
+        _ => order.reference_price,
+    }
+}
+
 impl Booked {
     /// Says what report `ev`, partly booked already, was charged (`prorated`): `fee_charged`
     /// for the `booked_qty` of it, of the `reported_fee` (rules 9 on).
@@ -2933,7 +2945,7 @@ impl Kernel {
     }
 
     /// What follows a fill booked on slot `sid`: the slot's commitment (the position at its
-    /// entry price, plus an entry's `working`, what is still working, at its reference) and
+    /// entry price, plus an entry's `working`, what is still working, at [`working_price`]) and
     /// the fill's running-total key remembered. `rules`: the rules version in force.
     fn after_fill(
         &mut self,
@@ -2945,7 +2957,7 @@ impl Kernel {
     ) {
         let slot = &self.slots[sid];
         let committed = if order.is_entry && rules >= 9 {
-            held_notional(slot) + working * order.reference_price
+            held_notional(slot) + working * working_price(order)
         } else if order.is_entry {
             // Rules 8 and older: the position at the entry's reference, until a reload of the
             // slots counted it at its entry price.
@@ -4305,7 +4317,14 @@ impl Kernel {
             let working = s
                 .active_entry_order
                 .as_ref()
-                .map(|o| o.remaining() * o.reference_price)
+                .map(|o| {
+                    o.remaining()
+                        * if rules() >= 9 {
+                            working_price(o)
+                        } else {
+                            o.reference_price
+                        }
+                })
                 .unwrap_or(0.0);
             let n = held_notional(s) + working;
             self.slots[i].committed_notional = 0.0;
