@@ -176,6 +176,7 @@ impl VenueHandle {
                         mv.inner.cancel(order)
                     },
                     broken: None,
+                    stop: None,
                 }))
             }
             VenueHandle::Python(obj) => {
@@ -205,21 +206,31 @@ impl VenueHandle {
 struct Answer {
     events: Vec<VenueEvent>,
     broken: Option<String>,
+    /// Ctrl-C, or sys.exit (not an `Exception`), raised while the answer was read (a
+    /// generator doing its I/O as it is read): the program being stopped, raised once the
+    /// events before it are applied and logged.
+    stop: Option<PyErr>,
 }
 
 impl Answer {
     fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> Answer {
-        let mut events = Vec::new();
-        let broken = Self::collect(py, method, result, &mut events).err();
-        Answer { events, broken }
+        let (mut events, mut stop) = (Vec::new(), None);
+        let broken = Self::collect(py, method, result, &mut events, &mut stop).err();
+        Answer {
+            events,
+            broken,
+            stop,
+        }
     }
 
-    /// Takes the answer's events into `events` up to the first fault, which it returns.
+    /// Takes the answer's events into `events` up to the first fault, which it returns, or
+    /// up to a stop (see `Answer::stop`), which it puts in `stop`.
     fn collect(
         py: Python<'_>,
         method: &str,
         result: &Bound<'_, PyAny>,
         events: &mut Vec<VenueEvent>,
+        stop: &mut Option<PyErr>,
     ) -> Result<(), String> {
         if result.is_none() {
             return Ok(());
@@ -250,6 +261,13 @@ impl Answer {
             )
         };
         for item in iter {
+            let item = match item {
+                Err(e) if !e.is_instance_of::<PyException>(py) => {
+                    *stop = Some(e);
+                    return Ok(());
+                }
+                item => item,
+            };
             let item = item.map_err(|e| {
                 format!(
                     "venue {method}() answer raised part-way: {}: {}",
@@ -349,6 +367,7 @@ impl PyKernel {
         })
     }
 
+    /// Applies and logs the venue's answer; raises its stop (see `Answer::stop`) after.
     fn feed(&mut self, answer: Answer, out: &mut KernelOutcome) -> PyResult<()> {
         for ev in answer.events {
             let seq = self.core.seq();
@@ -364,7 +383,7 @@ impl PyKernel {
             out.details
                 .push(("venue_answer_error", Detail::Str(broken)));
         }
-        Ok(())
+        answer.stop.map_or(Ok(()), Err)
     }
 
     /// A slot's dict as `slots()` and the projections show it: its own fields plus what it
