@@ -636,3 +636,21 @@ def test_the_orders_a_venue_keeps_for_order_status_are_its_newest() -> None:
     assert (kept.get("a"), kept.get("b"), kept.get("c"), len(kept)) == (3, None, 4, 2)
     with pytest.raises(ValueError, match="capacity must be positive, got 0"):
         RecentOrders(0)
+
+
+def test_router_keeps_a_submit_stopped_by_ctrl_c_in_doubt() -> None:
+    """Ctrl-C while a submit blocks on the network goes on up (docs/venues.md), the order in
+    flight all the same: where the program goes on (a notebook, a caller catching it), the
+    router must not take a venue's open-orders list that does not show it yet for its end."""
+
+    class Interrupted(_DropsSubmits):
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            self.inner.submit(order)
+            raise KeyboardInterrupt
+
+    router = VenueRouter({"drops": Interrupted()}, default="drops")
+    kernel = ExecutionKernel(max_slots=1, venue=router)
+    with pytest.raises(KeyboardInterrupt):
+        kernel.process_intent(KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0))
+    (order,) = kernel.open_orders()
+    assert router._in_doubt == {order.client_order_id}

@@ -169,10 +169,10 @@ class VenueRouter:
         self._remember(order.client_order_id, venue_name)
         try:
             events = self._venues[venue_name].submit(order)
-        except Exception:
-            # Whatever it raised (a timeout, a reset connection), the order may be at the venue:
-            # the kernel keeps it in flight, and the router must not take a venue's open-orders
-            # list that does not show it yet for its end.
+        except BaseException:
+            # Whatever it raised (a timeout, a reset connection, Ctrl-C), the order may be at the
+            # venue: the kernel keeps it in flight, and the router must not take a venue's
+            # open-orders list that does not show it yet for its end.
             if order.client_order_id:
                 self._in_doubt.add(order.client_order_id)
             raise
