@@ -79,11 +79,12 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// MARKET entry against the regime whose `metadata["override"]` is text reading as a negative
 /// ("false", "no", "0", "off", "none" or "null", in any case, trimmed) is refused as INVALID_INTENT naming
 /// `metadata.override` and the text (any non-empty text was an override: the entry went out);
-/// an intent, venue event or account event whose id is only whitespace or starts with a NUL
-/// is refused as INVALID_INTENT (it was taken); a replayed record is judged under every input
-/// bound new input is ([`strict`]: before, a refused input beyond one, which is logged all
-/// the same, was taken on recovery); a fill report partly booked already (resent or
-/// overlapping, `kernel::Covered`) is charged its `fee` for the part booked,
+/// an intent, venue event or account event whose id (or an ENTER whose `trade_id` or
+/// `asset`) is only whitespace or starts with a NUL is refused as INVALID_INTENT (it was
+/// taken), and `mark_price` or `set_market_limits` of such an asset raises; a replayed
+/// record is judged under every input bound new input is ([`strict`]: before, a refused
+/// input beyond one, which is logged all the same, was taken on recovery); a fill report
+/// partly booked already (resent or overlapping, `kernel::Covered`) is charged its `fee` for the part booked,
 /// `fee * booked / size` (it was charged the whole fee, the part an earlier report booked
 /// twice); an override of only whitespace is none, as the empty text (it was an override); a
 /// position commits towards the notional caps at its entry price in every path (an entry's
