@@ -69,3 +69,30 @@ def test_a_stop_while_the_answer_is_read_stops_the_caller_with_what_came_applied
     kernel.close()
     again = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="stop", wal_dir=str(tmp_path))
     assert again.seq == seq and again.snapshot() == expected
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_stop_inside_one_cancel_still_sends_the_others_then_stops(stop: type) -> None:
+    """An edge freeze cancels every working order, each marked as asked to cancel. Ctrl-C in
+    the first cancel must not leave the rest live at the venue (a later freeze skips orders
+    already asked): they are sent, then the stop goes on up."""
+
+    class Stopping(SilentVenue):
+        def __init__(self) -> None:
+            self.cancels: list[str] = []
+
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            self.cancels.append(order.client_order_id)
+            if len(self.cancels) == 1:
+                raise stop()
+            return []
+
+    venue = Stopping()
+    kernel = ExecutionKernel(max_slots=3, venue=venue)
+    kernel.set_risk_limits({"edge_freeze_threshold_bps": 0.0})
+    for slot in (0, 1, 2):
+        kernel.process_intent(intent("ENTER", slot))
+    with pytest.raises(stop):
+        kernel.on_edge_update("BTCUSDT", -5.0)
+    assert sorted(venue.cancels) == sorted(o.client_order_id for o in kernel.open_orders())
+    assert len(venue.cancels) == 3

@@ -347,19 +347,31 @@ impl PyKernel {
         }
         let mut cancels = cancels;
         cancels.append(&mut out.cancels);
+        // A stop (Ctrl-C, sys.exit) in one cancel is raised once the others are sent: each
+        // order is marked as asked to cancel, and a later freeze would not ask again.
+        let mut stop: Option<PyErr> = None;
         while !cancels.is_empty() {
             for order in std::mem::take(&mut cancels) {
-                match venue.call(py, "cancel", &order)? {
-                    Ok(answer) => wait_mut(slf)?.feed(answer, &mut out)?,
-                    Err(msg) => {
-                        out.severity = out.severity.max(KernelSeverity::Error);
-                        out.details
-                            .push(("cancel_outcome", Detail::Static("unknown")));
-                        out.details.push(("venue_error", Detail::Str(msg)));
-                    }
+                let sent = venue
+                    .call(py, "cancel", &order)
+                    .and_then(|answer| match answer {
+                        Ok(answer) => wait_mut(slf)?.feed(answer, &mut out),
+                        Err(msg) => {
+                            out.severity = out.severity.max(KernelSeverity::Error);
+                            out.details
+                                .push(("cancel_outcome", Detail::Static("unknown")));
+                            out.details.push(("venue_error", Detail::Str(msg)));
+                            Ok(())
+                        }
+                    });
+                if let Err(e) = sent {
+                    stop.get_or_insert(e);
                 }
             }
             cancels.append(&mut out.cancels);
+        }
+        if let Some(e) = stop {
+            return Err(e);
         }
         Ok(PyOutcome {
             inner: out,
