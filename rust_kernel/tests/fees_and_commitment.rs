@@ -1,5 +1,6 @@
-//! Rules 9 checked on the paths next to the ones its change tested: a partly-new report on an
-//! exit and on an order kept after it ended, and the commitment of a working LIMIT entry.
+//! Rules 9 on the paths beside the ones its own tests cover: the fee of a partly-new report on
+//! an exit and on an order kept after it ended, and what a working LIMIT entry commits
+//! towards the notional caps, live and after a reload.
 
 use dita_kernel::*;
 
