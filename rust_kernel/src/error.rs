@@ -75,23 +75,29 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// with a `fee` or a FILL_SETTLED with an `amount` is refused as INVALID_INTENT naming it (the
 /// other field is the one each reads: the figure was taken as 0, funding lost or a fill settled
 /// free, which taught the fee calibration a free rate); the balance and margin figures a
-/// FUNDING_FEE or FILL_SETTLED carries are taken for E (only an ACCOUNT_UPDATE's were). 9: a
-/// MARKET entry against the regime whose `metadata["override"]` is text reading as a negative
-/// ("false", "no", "0", "off", "none" or "null", in any case, trimmed) is refused as INVALID_INTENT naming
-/// `metadata.override` and the text (any non-empty text was an override: the entry went out);
-/// an intent, venue event or account event whose id (or an ENTER whose `trade_id` or
-/// `asset`) is only whitespace or starts with a NUL is refused as INVALID_INTENT (it was
-/// taken), and `mark_price` or `set_market_limits` of such an asset raises; a replayed
-/// record is judged under every input bound new input is ([`strict`]: before, a refused
-/// input beyond one, which is logged all the same, was taken on recovery); a fill report
-/// partly booked already (resent or overlapping, `kernel::Covered`) is charged its `fee` for the part booked,
-/// `fee * booked / size` (it was charged the whole fee, the part an earlier report booked
-/// twice); an override of only whitespace is none, as the empty text (it was an override); a
-/// position commits towards the notional caps at its entry price in every path (an entry's
-/// fills counted at its reference price until a reload of the slots counted them at their
-/// entry price), and what still works of a LIMIT entry at its price as it went out (it
-/// counted at its price until its first fill, and at its reference after one or after a
-/// reload of the slots).
+/// FUNDING_FEE or FILL_SETTLED carries are taken for E (only an ACCOUNT_UPDATE's were).
+///
+/// 9 (before it, each
+/// as given in brackets):
+/// - a MARKET entry against the regime whose `metadata["override"]` is text reading as a
+///   negative ("false", "no", "0", "off", "none" or "null", in any case, trimmed) is refused
+///   as INVALID_INTENT naming `metadata.override` and the text, and an override of only
+///   whitespace is none, as the empty text (any non-empty text was an override);
+/// - an intent, venue event or account event whose id (or an ENTER whose `trade_id` or
+///   `asset`) is only whitespace or starts with a NUL is refused as INVALID_INTENT, and
+///   `mark_price` or `set_market_limits` of such an asset raises (taken);
+/// - a replayed record is judged under every input bound new input is ([`strict`]; a
+///   refused input beyond one, which is logged all the same, was taken on recovery);
+/// - a fill report partly booked already (resent or overlapping, `kernel::Covered`) is
+///   charged its `fee` for the part booked, `fee * booked / size` (the whole fee: the part an
+///   earlier report booked was paid twice);
+/// - a position commits towards the notional caps at its entry price in every path, and
+///   what still works of a LIMIT entry at its price as it went out (an entry's fills at its
+///   reference price, and a LIMIT entry's rest at its reference after a fill, until a reload
+///   of the slots counted them otherwise);
+/// - a fill completing an exit that leaves the position within float error of nothing and
+///   under half a lot leaves nothing (an exit of 1e8 in pieces kept a few 1e-9, the slot left
+///   open after its exit filled).
 pub const RULES: u16 = 9;
 
 thread_local! {

@@ -2617,6 +2617,26 @@ impl Kernel {
         lot <= 0.0 || diff.abs() < lot / 2.0
     }
 
+    /// What slot `sid` holds once exit `order`'s fill of `qty` is booked. A fill completing
+    /// an exit whose rest of the position is within float error of nothing (the whole
+    /// position's bound, [`whole_position`]) and under half the asset's lot leaves nothing
+    /// (rules 9 on): the fills' sizes add up to the position only within float error, and a
+    /// position of 1e8 kept a few 1e-9 for good, its slot left open after its exit filled.
+    /// A deliberate partial exit leaves a lot or more, as before.
+    #[inline]
+    fn after_exit_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
+        let rest = self.slots[sid].size - qty;
+        if rest <= QTY_EPS || rest > QTY_EPS.max(order.size * 1e-13) || rules() < 9 {
+            return rest;
+        }
+        let completes = order.size - (order.filled_size + qty) <= size_tolerance(order.size);
+        if completes && self.below_half_a_lot(&order.asset, rest) {
+            0.0
+        } else {
+            rest
+        }
+    }
+
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
     /// running total, that total's key; or the refusal of a fill that is a resend, empty,
     /// priceless or more than the order has left.
@@ -2885,6 +2905,11 @@ impl Kernel {
             Some(f) => (f, false),
         };
         self.note_reconciliation(ev, order);
+        let rest = if order.is_entry {
+            0.0
+        } else {
+            self.after_exit_fill(sid, order, qty)
+        };
 
         let slot = &mut self.slots[sid];
         let mut realized = 0.0;
@@ -2901,7 +2926,7 @@ impl Kernel {
         } else {
             realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
             slot.realized_pnl += realized;
-            slot.size -= qty;
+            slot.size = rest;
             if slot.size <= QTY_EPS {
                 slot.size = 0.0;
             }
@@ -3027,12 +3052,12 @@ impl Kernel {
         } else {
             Trigger::PartialFill
         };
-        let slot = &self.slots[sid];
         let holds = if order.is_entry {
-            slot.size + qty > QTY_EPS
+            self.slots[sid].size + qty > QTY_EPS
         } else {
-            slot.size - qty > QTY_EPS
+            self.after_exit_fill(sid, &order, qty) > QTY_EPS
         };
+        let slot = &self.slots[sid];
         let legal = next_stage(
             slot.fsm_state,
             trigger,
@@ -3257,12 +3282,12 @@ impl Kernel {
                 return self.event_refusal(ev, Some(sid), code, sev, d, seq);
             }
         }
-        let slot = &self.slots[sid];
         let holds = if order.is_entry {
-            slot.size + qty > QTY_EPS
+            self.slots[sid].size + qty > QTY_EPS
         } else {
-            slot.size - qty > QTY_EPS
+            self.after_exit_fill(sid, &order, qty) > QTY_EPS
         };
+        let slot = &self.slots[sid];
         let ctx = Ctx {
             holds_position: holds,
         };

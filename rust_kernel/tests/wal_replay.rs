@@ -1201,3 +1201,68 @@ fn an_exit_leg_index_past_the_legs_replays_under_the_rules_of_its_segment() {
         "under rules 2, the exit after 3 of 4 legs was for all that remained"
     );
 }
+
+#[test]
+fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
+    // The pieces of an exit of a position of 123456789 add up to it only within float error;
+    // rules 8 kept the few 1e-9 left (the slot stayed POSITION_OPEN), rules 9 closes it. A
+    // segment of rules 8 must replay the slot left open, and one of this build's rules closed.
+    use dita_kernel::error::replaying;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mut enter = enter_t1();
+    enter.target_size = 123_456_789.0;
+    let order = record(&mut log, &mut k, KernelInput::Intent(enter))
+        .submit
+        .unwrap();
+    let fill = |order: &VenueOrder, n: u32, size: f64, filled: f64| {
+        let mut f = VenueEvent::new(
+            &format!("f{n}"),
+            KernelEventKind::Fill,
+            &order.client_order_id,
+        );
+        f.fill_id = id(&format!("F{n}"));
+        (f.price, f.size, f.filled_size) = (100.0, size, filled);
+        KernelInput::VenueEvent(f)
+    };
+    let size = order.size;
+    assert!(record(&mut log, &mut k, fill(&order, 1, size, size)).accepted);
+    let mut exit = Intent::new(
+        "x1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Exit,
+        100.0,
+        0.0,
+    );
+    exit.timestamp = 2.0;
+    let order = record(&mut log, &mut k, KernelInput::Intent(exit))
+        .submit
+        .unwrap();
+    let (mut filled, mut n) = (0.0, 2);
+    while order.size - filled > 1e-9 * order.size {
+        let qty = (12_345_678.9_f64).min(order.size - filled);
+        filled += qty;
+        let input = fill(&order, n, qty, filled);
+        assert!(replaying(8, || k.apply(&input)).unwrap().accepted);
+        log.record(&k, &input).unwrap();
+        n += 1;
+    }
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen, "rules 8");
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!(now.seq(), seq);
+    assert_eq!(
+        now.slots()[0].fsm_state,
+        TradeStage::Closed,
+        "rules 9 closes it"
+    );
+    assert_eq!(now.slots()[0].size, 0.0);
+    drop(log);
+    set_segment_rules(dir.path(), 8);
+    let (_, then) = open(dir.path(), 0);
+    assert_eq!(observable(&then), live, "replayed as rules 8 left it");
+}
