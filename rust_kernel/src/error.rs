@@ -77,8 +77,7 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// free, which taught the fee calibration a free rate); the balance and margin figures a
 /// FUNDING_FEE or FILL_SETTLED carries are taken for E (only an ACCOUNT_UPDATE's were).
 ///
-/// 9 (before it, each
-/// as given in brackets):
+/// 9 (before it, each as given in brackets):
 /// - a MARKET entry against the regime whose `metadata["override"]` is text reading as a
 ///   negative ("false", "no", "0", "off", "none" or "null", in any case, trimmed) is refused
 ///   as INVALID_INTENT naming `metadata.override` and the text, and an override of only
