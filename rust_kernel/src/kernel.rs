@@ -1168,13 +1168,11 @@ impl Kernel {
                 seq,
             ))
         };
-        if !plain_start(&intent.intent_id) {
-            if intent.intent_id.is_empty() {
-                return bad("intent_id", Detail::Static(""), "must not be empty");
-            }
-            if let Some(why) = id_flaw(&intent.intent_id).filter(|_| rules() >= 9) {
-                return bad("intent_id", shown_id(&intent.intent_id), why);
-            }
+        if intent.intent_id.is_empty() {
+            return bad("intent_id", Detail::Static(""), "must not be empty");
+        }
+        if let Some(why) = flawed_id(&intent.intent_id) {
+            return bad("intent_id", shown_id(&intent.intent_id), why);
         }
         if intent.slot_id < 0 || intent.slot_id as usize >= self.slots.len() {
             let mut d = detail_field("slot_id", intent.slot_id);
@@ -1607,11 +1605,7 @@ impl Kernel {
             return bad(self, "asset", Detail::Static(""), "ENTER needs an asset");
         }
         for (field, text) in [("trade_id", &intent.trade_id), ("asset", &intent.asset)] {
-            if let Some(why) = (!plain_start(text))
-                .then(|| id_flaw(text))
-                .flatten()
-                .filter(|_| rules() >= 9)
-            {
+            if let Some(why) = flawed_id(text) {
                 return bad(self, field, shown_id(text), why);
             }
         }
@@ -2149,6 +2143,8 @@ impl Kernel {
     ) -> KernelOutcome {
         use KernelDiagnosticCode as D;
         use KernelEventKind as K;
+        // Written out, not through a helper returning the details: that form stopped the
+        // compiler inlining this function into `on_venue_event` (+0.9 % a trade cycle).
         if !plain_start(&ev.event_id) {
             if ev.event_id.is_empty() {
                 let d = detail_field("event_id", Detail::Static(""));
@@ -2161,7 +2157,7 @@ impl Kernel {
                     seq,
                 );
             }
-            if let Some(why) = id_flaw(&ev.event_id).filter(|_| rules() >= 9) {
+            if let Some(why) = flawed_id(&ev.event_id) {
                 let mut d = detail_field("event_id", shown_id(&ev.event_id));
                 d.push(("reason", Detail::Static(why)));
                 return self.event_refusal(
@@ -3787,7 +3783,7 @@ impl Kernel {
                 let d = detail_field("event_id", Detail::Static(""));
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);
             }
-            if let Some(why) = id_flaw(&ev.event_id).filter(|_| rules() >= 9) {
+            if let Some(why) = flawed_id(&ev.event_id) {
                 let mut d = detail_field("event_id", shown_id(&ev.event_id));
                 d.push(("reason", Detail::Static(why)));
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);
@@ -3950,16 +3946,7 @@ impl Kernel {
     // ----- market data and configuration ---------------------------------------------
 
     pub fn mark_price(&mut self, asset: &str, price: f64, ts: f64) -> KernelResult<usize> {
-        if asset.is_empty() {
-            return Err(KernelError::invalid("asset", "''", "must not be empty"));
-        }
-        if let Some(why) = (!plain_start(asset))
-            .then(|| id_flaw(asset))
-            .flatten()
-            .filter(|_| strict())
-        {
-            return Err(KernelError::invalid("asset", format!("{asset:?}"), why));
-        }
+        check_asset(asset)?;
         if !price.is_finite() || price <= 0.0 {
             return Err(KernelError::invalid(
                 "price",
@@ -4137,16 +4124,7 @@ impl Kernel {
     }
 
     pub fn set_market_limits(&mut self, asset: &str, fields: &[(String, f64)]) -> KernelResult<()> {
-        if asset.is_empty() {
-            return Err(KernelError::invalid("asset", "''", "must not be empty"));
-        }
-        if let Some(why) = (!plain_start(asset))
-            .then(|| id_flaw(asset))
-            .flatten()
-            .filter(|_| strict())
-        {
-            return Err(KernelError::invalid("asset", format!("{asset:?}"), why));
-        }
+        check_asset(asset)?;
         let m = MarketLimits::from_fields(fields)?;
         self.seq += 1;
         self.market_limits.insert(id(asset), m);
@@ -4493,6 +4471,28 @@ impl Kernel {
 #[cold]
 fn shown_id(text: &str) -> Detail {
     Detail::Str(format!("{text:?}"))
+}
+
+/// Why a non-empty id of new input is refused (rules 9 on): only whitespace, or led by a NUL
+/// ([`id_flaw`]). The common id is passed after one look at its first byte.
+#[inline]
+fn flawed_id(text: &str) -> Option<&'static str> {
+    if plain_start(text) {
+        None
+    } else {
+        id_flaw(text).filter(|_| rules() >= 9)
+    }
+}
+
+/// An asset named by market data or market limits: not empty, nor flawed ([`flawed_id`]).
+fn check_asset(asset: &str) -> KernelResult<()> {
+    if asset.is_empty() {
+        return Err(KernelError::invalid("asset", "''", "must not be empty"));
+    }
+    match flawed_id(asset) {
+        Some(why) => Err(KernelError::invalid("asset", format!("{asset:?}"), why)),
+        None => Ok(()),
+    }
 }
 
 /// Whether an override's text reads as a negative ("false", "no", "0", "off", "none", "null",
