@@ -2871,16 +2871,30 @@ impl Kernel {
         }
     }
 
+    /// What slot `sid` holds once `order`'s fill of `qty` is booked: its size plus an entry's
+    /// fill, or what an exit's leaves ([`Kernel::after_exit_fill`]).
+    #[inline]
+    fn size_after_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
+        if order.is_entry {
+            self.slots[sid].size + qty
+        } else {
+            self.after_exit_fill(sid, order, qty)
+        }
+    }
+
     /// Books `qty` of `order` at `ev.price` on slot `sid`: the position, its PnL and fees,
-    /// the account, the fee waiting for settlement and the index of open slots. `partly`: what
-    /// the report's interval left uncovered is less than its size (`Placed`): for a per-fill
-    /// report, its fill was partly booked already by an earlier report.
+    /// the account, the fee waiting for settlement and the index of open slots. `size_after`:
+    /// what the slot then holds ([`Kernel::size_after_fill`], which the caller judged the fill
+    /// by). `partly`: what the report's interval left uncovered is less than its size
+    /// (`Placed`): for a per-fill report, its fill was partly booked already by an earlier
+    /// report.
     fn book_fill(
         &mut self,
         ev: &VenueEvent,
         sid: usize,
         order: &VenueOrder,
         qty: f64,
+        size_after: f64,
         partly: bool,
     ) -> Booked {
         let liquidity = match ev.metadata.get("liquidity") {
@@ -2901,16 +2915,11 @@ impl Kernel {
             Some(f) => (f, false),
         };
         self.note_reconciliation(ev, order);
-        let rest = if order.is_entry {
-            0.0
-        } else {
-            self.after_exit_fill(sid, order, qty)
-        };
 
         let slot = &mut self.slots[sid];
         let mut realized = 0.0;
         if order.is_entry {
-            let total = slot.size + qty;
+            let total = size_after;
             slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
             slot.size = total;
             // What the entry filled in all: a late fill may come after exits took some.
@@ -2922,7 +2931,7 @@ impl Kernel {
         } else {
             realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
             slot.realized_pnl += realized;
-            slot.size = rest;
+            slot.size = size_after;
             if slot.size <= QTY_EPS {
                 slot.size = 0.0;
             }
@@ -3048,11 +3057,8 @@ impl Kernel {
         } else {
             Trigger::PartialFill
         };
-        let holds = if order.is_entry {
-            self.slots[sid].size + qty > QTY_EPS
-        } else {
-            self.after_exit_fill(sid, &order, qty) > QTY_EPS
-        };
+        let size_after = self.size_after_fill(sid, &order, qty);
+        let holds = size_after > QTY_EPS;
         let slot = &self.slots[sid];
         let legal = next_stage(
             slot.fsm_state,
@@ -3071,7 +3077,7 @@ impl Kernel {
             }
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
-        let booked = self.book_fill(ev, sid, &order, qty, partly);
+        let booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
         if let Some(legs) = self.covered.get_mut(sid) {
             let leg = &mut legs[usize::from(!order.is_entry)];
             if leg.as_mut().is_some_and(|c| !c.booked(placed)) {
@@ -3278,11 +3284,8 @@ impl Kernel {
                 return self.event_refusal(ev, Some(sid), code, sev, d, seq);
             }
         }
-        let holds = if order.is_entry {
-            self.slots[sid].size + qty > QTY_EPS
-        } else {
-            self.after_exit_fill(sid, &order, qty) > QTY_EPS
-        };
+        let size_after = self.size_after_fill(sid, &order, qty);
+        let holds = size_after > QTY_EPS;
         let slot = &self.slots[sid];
         let ctx = Ctx {
             holds_position: holds,
@@ -3329,7 +3332,7 @@ impl Kernel {
             };
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
-        let booked = self.book_fill(ev, sid, &order, qty, partly);
+        let booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
         let complete = order.size - new_filled <= size_tolerance(order.size);
         let leg_done = {
             let kept = self.ended.get_mut(key).expect("kept orders are indexed");
