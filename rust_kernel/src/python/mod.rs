@@ -200,6 +200,14 @@ impl VenueHandle {
     }
 }
 
+/// A venue call that raised: its order may have left, so `what` (`submit_outcome`,
+/// `cancel_outcome`) is unknown, with the exception in `venue_error`, severity ERROR.
+fn venue_error(out: &mut KernelOutcome, what: &'static str, msg: String) {
+    out.severity = out.severity.max(KernelSeverity::Error);
+    out.details.push((what, Detail::Static("unknown")));
+    out.details.push(("venue_error", Detail::Str(msg)));
+}
+
 /// What a venue answered to a submit or cancel: the events it gave, and what was wrong with
 /// the rest of its answer, if anything (an item that is not a `VenueEvent`, an iterator that
 /// raised part-way). The events before the fault are applied all the same: they may be fills.
@@ -337,12 +345,7 @@ impl PyKernel {
         if let Some(order) = &submitted {
             match venue.call(py, "submit", order)? {
                 Ok(answer) => wait_mut(slf)?.feed(answer, &mut out)?,
-                Err(msg) => {
-                    out.severity = out.severity.max(KernelSeverity::Error);
-                    out.details
-                        .push(("submit_outcome", Detail::Static("unknown")));
-                    out.details.push(("venue_error", Detail::Str(msg)));
-                }
+                Err(msg) => venue_error(&mut out, "submit_outcome", msg),
             }
         }
         let mut cancels = cancels;
@@ -357,10 +360,7 @@ impl PyKernel {
                     .and_then(|answer| match answer {
                         Ok(answer) => wait_mut(slf)?.feed(answer, &mut out),
                         Err(msg) => {
-                            out.severity = out.severity.max(KernelSeverity::Error);
-                            out.details
-                                .push(("cancel_outcome", Detail::Static("unknown")));
-                            out.details.push(("venue_error", Detail::Str(msg)));
+                            venue_error(&mut out, "cancel_outcome", msg);
                             Ok(())
                         }
                     });
@@ -1389,6 +1389,8 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             |k: &str| -> PyResult<f64> { float_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
         let ostr =
             |k: &str| -> PyResult<String> { str_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let obool =
+            |k: &str| -> PyResult<bool> { bool_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
         Ok(Some(VenueOrder {
             client_order_id: id(&ostr("client_order_id")?),
             venue_order_id: id(&ostr("venue_order_id")?),
@@ -1403,14 +1405,8 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             filled_size: onum("filled_size")?,
             avg_fill_price: onum("avg_fill_price")?,
             status: enum_arg(&oget("status")?, &format!("{}.status", field(name)))?,
-            reduce_only: bool_arg(
-                &oget("reduce_only")?,
-                &format!("{}.reduce_only", field(name)),
-            )?,
-            cancel_requested: bool_arg(
-                &oget("cancel_requested")?,
-                &format!("{}.cancel_requested", field(name)),
-            )?,
+            reduce_only: obool("reduce_only")?,
+            cancel_requested: obool("cancel_requested")?,
             created_at: onum("created_at")?,
             is_entry: name == "active_entry_order",
         }))
