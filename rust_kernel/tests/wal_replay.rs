@@ -640,6 +640,14 @@ fn record(log: &mut KernelLog, k: &mut Kernel, input: KernelInput) -> KernelOutc
     out
 }
 
+/// Applies `input` as a build of `rules` did and records it, as in a log that build wrote
+/// (its segments then marked so with [`set_segment_rules`]); its outcome.
+fn record_as(rules: u16, log: &mut KernelLog, k: &mut Kernel, input: KernelInput) -> KernelOutcome {
+    let out = dita_kernel::error::replaying(rules, || k.apply(&input)).unwrap();
+    log.record(k, &input).unwrap();
+    out
+}
+
 /// An ENTER of 1 BTCUSDT long on slot 0 (trade t1, intent e1) at time 1.
 fn enter_t1() -> Intent {
     let mut enter = Intent::new(
@@ -857,39 +865,6 @@ fn an_ack_after_a_part_fill_replays_under_the_rules_of_its_segment() {
 }
 
 #[test]
-fn a_negative_override_replays_under_the_rules_of_its_segment() {
-    // Rules 8 took any non-empty text in `metadata["override"]` as an override, "false" too,
-    // so an entry against the regime went out; rules 9 refuses it. A segment of rules 8 must
-    // replay the entry taken.
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open(dir.path(), 0);
-    let bull = k
-        .risk_updates(&[(
-            "regime".into(),
-            dita_kernel::risk::ConfigValue::Text("BULL".into()),
-        )])
-        .unwrap();
-    record(&mut log, &mut k, KernelInput::RiskLimits(bull));
-    let mut short = enter_t1();
-    short.side = TradeSide::Short;
-    short
-        .metadata
-        .insert("override".into(), MetaValue::Str("false".into()));
-    let input = KernelInput::Intent(short);
-    let out = dita_kernel::error::replaying(8, || k.apply(&input)).unwrap();
-    assert!(out.accepted, "rules 8 took it for an override");
-    log.record(&k, &input).unwrap();
-    let seq = k.seq();
-    let live = observable(&k);
-    drop(log);
-    set_segment_rules(dir.path(), 8);
-    let (_, then) = open(dir.path(), 0);
-    assert_eq!(then.seq(), seq);
-    assert_eq!(observable(&then), live, "replayed as rules 8 took it");
-    assert_ne!(then.slots()[0].fsm_state, TradeStage::Idle);
-}
-
-#[test]
 fn a_blank_event_id_refused_live_is_refused_again_on_replay() {
     // Rules 9 refuses an intent, venue event or account event whose id is only whitespace or
     // starts with a NUL; the refusal is logged all the same (it advanced seq). Replay must
@@ -981,10 +956,7 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
         KernelInput::VenueEvent(f)
     };
     assert!(record(&mut log, &mut k, fill("f1", 0.4, 0.04)).accepted);
-    let overlapping = fill("f2", 1.0, 0.1);
-    let out = dita_kernel::error::replaying(8, || k.apply(&overlapping)).unwrap();
-    assert!(out.accepted);
-    log.record(&k, &overlapping).unwrap();
+    assert!(record_as(8, &mut log, &mut k, fill("f2", 1.0, 0.1)).accepted);
     assert_eq!(k.slots()[0].size, 1.0);
     let whole = 0.04 + 0.1;
     assert!(
@@ -1008,42 +980,43 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
 }
 
 #[test]
-fn a_whitespace_override_replays_under_the_rules_of_its_segment() {
-    // Rules 8 took text of only whitespace in `metadata["override"]` as an override, so an
-    // entry against the regime went out; rules 9 takes it for none, and the regime refuses
-    // the entry. A segment of rules 8 must replay the entry taken.
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open(dir.path(), 0);
-    let bull = k
-        .risk_updates(&[(
-            "regime".into(),
-            dita_kernel::risk::ConfigValue::Text("BULL".into()),
-        )])
-        .unwrap();
-    record(&mut log, &mut k, KernelInput::RiskLimits(bull));
-    let mut short = enter_t1();
-    short.side = TradeSide::Short;
-    short
-        .metadata
-        .insert("override".into(), MetaValue::Str(" ".into()));
-    let input = KernelInput::Intent(short);
-    let out = dita_kernel::error::replaying(8, || k.apply(&input)).unwrap();
-    assert!(out.accepted, "rules 8 took it for an override");
-    log.record(&k, &input).unwrap();
-    let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
-    assert_eq!(
-        now.slots()[0].fsm_state,
-        TradeStage::Idle,
-        "rules 9 refuses it"
-    );
-    drop(log);
-    set_segment_rules(dir.path(), 8);
-    let (_, then) = open(dir.path(), 0);
-    assert_eq!(then.seq(), seq);
-    assert_eq!(observable(&then), live, "replayed as rules 8 took it");
-    assert_ne!(then.slots()[0].fsm_state, TradeStage::Idle);
+fn an_override_rules_9_takes_for_none_replays_under_the_rules_of_its_segment() {
+    // Rules 8 took any non-empty text in `metadata["override"]` as an override, "false" and
+    // only whitespace too, so an entry against the regime went out; rules 9 refuses the
+    // negative and takes whitespace for no override, so the regime refuses the entry. A
+    // segment of rules 8 must replay the entry taken.
+    for text in ["false", " "] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, mut k) = open(dir.path(), 0);
+        let bull = k
+            .risk_updates(&[(
+                "regime".into(),
+                dita_kernel::risk::ConfigValue::Text("BULL".into()),
+            )])
+            .unwrap();
+        record(&mut log, &mut k, KernelInput::RiskLimits(bull));
+        let mut short = enter_t1();
+        short.side = TradeSide::Short;
+        short
+            .metadata
+            .insert("override".into(), MetaValue::Str(text.into()));
+        let out = record_as(8, &mut log, &mut k, KernelInput::Intent(short));
+        assert!(out.accepted, "rules 8 took {text:?} for an override");
+        let (seq, live) = (k.seq(), observable(&k));
+        drop(log);
+        let (log, now) = open(dir.path(), 0);
+        assert_eq!(
+            now.slots()[0].fsm_state,
+            TradeStage::Idle,
+            "rules 9 refuses {text:?}"
+        );
+        drop(log);
+        set_segment_rules(dir.path(), 8);
+        let (_, then) = open(dir.path(), 0);
+        assert_eq!(then.seq(), seq);
+        assert_eq!(observable(&then), live, "replayed as rules 8 took {text:?}");
+        assert_ne!(then.slots()[0].fsm_state, TradeStage::Idle);
+    }
 }
 
 #[test]
@@ -1055,13 +1028,7 @@ fn a_filled_positions_commitment_replays_under_the_rules_of_its_segment() {
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
     let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
     (f.price, f.size, f.filled_size) = (110.0, 1.0, 1.0);
-    let input = KernelInput::VenueEvent(f);
-    assert!(
-        dita_kernel::error::replaying(8, || k.apply(&input))
-            .unwrap()
-            .accepted
-    );
-    log.record(&k, &input).unwrap();
+    assert!(record_as(8, &mut log, &mut k, KernelInput::VenueEvent(f)).accepted);
     assert_eq!(k.total_committed_notional(), 100.0);
     let (seq, live) = (k.seq(), observable(&k));
     drop(log);
@@ -1207,7 +1174,6 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
     // The pieces of an exit of a position of 123456789 add up to it only within float error;
     // rules 8 kept the few 1e-9 left (the slot stayed POSITION_OPEN), rules 9 closes it. A
     // segment of rules 8 must replay the slot left open, and one of this build's rules closed.
-    use dita_kernel::error::replaying;
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let mut enter = enter_t1();
@@ -1245,9 +1211,7 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
     while order.size - filled > 1e-9 * order.size {
         let qty = (12_345_678.9_f64).min(order.size - filled);
         filled += qty;
-        let input = fill(&order, n, qty, filled);
-        assert!(replaying(8, || k.apply(&input)).unwrap().accepted);
-        log.record(&k, &input).unwrap();
+        assert!(record_as(8, &mut log, &mut k, fill(&order, n, qty, filled)).accepted);
         n += 1;
     }
     assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen, "rules 8");
