@@ -575,14 +575,20 @@ fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_wit
     record_as(8, &mut log, &mut k, old.clone());
     let seq = k.seq();
     drop(log);
-    set_segment_rules(dir.path(), 8);
-    let (_, recovered) = open(dir.path(), 0);
+    let recovered = recovered_as(dir.path(), 8);
     assert_eq!(recovered.seq(), seq);
     let mut fresh = Kernel::new("replay", 4).unwrap();
     assert!(
         fresh.apply(&old).is_err(),
         "and still refused as new input afterwards"
     );
+}
+
+/// The kernel the log in `dir` recovers to once its segments are marked `rules`, as a build
+/// of those rules wrote them ([`set_segment_rules`]).
+fn recovered_as(dir: &Path, rules: u16) -> Kernel {
+    set_segment_rules(dir, rules);
+    open(dir, 0).1
 }
 
 /// Sets the rules version in the header of every segment in `dir` (as a log written before
@@ -816,8 +822,7 @@ fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
         "rules 2 replays the fill"
     );
     drop(log);
-    set_segment_rules(dir.path(), 1);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 1);
     assert_eq!(
         (then.seq(), then.slots()[0].size, then.slots()[0].fsm_state),
         (seq, 0.0, TradeStage::Idle),
@@ -854,8 +859,7 @@ fn an_ack_after_a_part_fill_replays_under_the_rules_of_its_segment() {
     let slot = |k: &Kernel| (k.seq(), k.slots()[0].size, k.slots()[0].fsm_state);
     assert_eq!(slot(&now), (seq, 1.0, TradeStage::PositionOpen));
     drop(log);
-    set_segment_rules(dir.path(), 5);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 5);
     assert_eq!(
         slot(&then),
         (seq, 0.4, TradeStage::EntryWorking),
@@ -898,8 +902,7 @@ fn a_blank_event_id_refused_live_is_refused_again_on_replay() {
     );
     drop(log);
     // A log written before rules 9 replays such events taken, as they ran.
-    set_segment_rules(dir.path(), 8);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 8);
     assert_eq!(then.slots()[0].size, 1.0);
     assert_ne!(then.slots()[1].fsm_state, TradeStage::Idle);
 }
@@ -936,8 +939,7 @@ fn a_number_beyond_the_bounds_refused_live_is_refused_again_on_replay() {
     );
     drop(log);
     // A log written before rules 9 replays them taken, as those builds did.
-    set_segment_rules(dir.path(), 8);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 8);
     assert_eq!(then.slots()[0].size, 1.0);
 }
 
@@ -972,8 +974,7 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
         "rules 9 charges the part"
     );
     drop(log);
-    set_segment_rules(dir.path(), 8);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 8);
     assert_eq!(then.seq(), seq);
     assert_eq!(observable(&then), live, "replayed as rules 8 charged it");
 }
@@ -1010,8 +1011,7 @@ fn an_override_rules_9_takes_for_none_replays_under_the_rules_of_its_segment() {
             "rules 9 refuses {text:?}"
         );
         drop(log);
-        set_segment_rules(dir.path(), 8);
-        let (_, then) = open(dir.path(), 0);
+        let then = recovered_as(dir.path(), 8);
         assert_eq!(then.seq(), seq);
         assert_eq!(observable(&then), live, "replayed as rules 8 took {text:?}");
         assert_ne!(then.slots()[0].fsm_state, TradeStage::Idle);
@@ -1038,8 +1038,7 @@ fn a_filled_positions_commitment_replays_under_the_rules_of_its_segment() {
         "rules 9: its entry price"
     );
     drop(log);
-    set_segment_rules(dir.path(), 8);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 8);
     assert_eq!(then.seq(), seq);
     assert_eq!(observable(&then), live, "replayed as rules 8 counted it");
 }
@@ -1077,8 +1076,7 @@ fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
     let (log, now) = open(dir.path(), 0);
     assert_eq!(id_on_slot_1(&now).as_deref(), Some("replay-6"));
     drop(log);
-    set_segment_rules(dir.path(), 2);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 2);
     assert_eq!(
         id_on_slot_1(&then).as_deref(),
         Some("replay-1"),
@@ -1154,8 +1152,7 @@ fn an_exit_leg_index_past_the_legs_replays_under_the_rules_of_its_segment() {
     let s = &now.slots()[0];
     assert_eq!((now.seq(), s.size, s.active_leg_index), (seq, size, 2));
     drop(log);
-    set_segment_rules(dir.path(), 2);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 2);
     let s = &then.slots()[0];
     let exit = s
         .active_exit_order
@@ -1225,7 +1222,6 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
     );
     assert_eq!(now.slots()[0].size, 0.0);
     drop(log);
-    set_segment_rules(dir.path(), 8);
-    let (_, then) = open(dir.path(), 0);
+    let then = recovered_as(dir.path(), 8);
     assert_eq!(observable(&then), live, "replayed as rules 8 left it");
 }
