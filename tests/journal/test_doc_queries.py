@@ -26,6 +26,28 @@ def _query(number: int) -> str:
     raise AssertionError(f"no query {number} in {DOC}")
 
 
+def _part_fill(
+    event_id: str, slot: int, order: Any, filled: float, at: float, fill_id: str = ""
+) -> VenueEvent:
+    """A report of 1 of slot ``slot``'s entry (2 BTC-USDT at 99) filled, ``filled`` in all."""
+    return VenueEvent(
+        event_id,
+        f"T{slot}",
+        slot,
+        "FILL",
+        venue_order_id=order.venue_order_id,
+        venue_client_id=order.client_order_id,
+        side="BUY",
+        asset="BTC-USDT",
+        price=99.0,
+        size=1.0,
+        filled_size=filled,
+        remaining_size=2.0 - filled,
+        timestamp=at,
+        fill_id=fill_id,
+    )
+
+
 @pytest.fixture
 def partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[str, float]]:
     loaded, paid, _ = _partial_fills(journal)
@@ -61,23 +83,7 @@ def _partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[
     def fill(slot: int, filled: float, at: float) -> None:
         order = kernel.slot_state(slot).active_entry_order
         assert order is not None
-        out = kernel.on_venue_event(
-            VenueEvent(
-                f"fill-{slot}-{filled}",
-                f"T{slot}",
-                slot,
-                "FILL",
-                venue_order_id=order.venue_order_id,
-                venue_client_id=order.client_order_id,
-                side="BUY",
-                asset="BTC-USDT",
-                price=99.0,
-                size=1.0,
-                filled_size=filled,
-                remaining_size=2.0 - filled,
-                timestamp=at,
-            )
-        )
+        out = kernel.on_venue_event(_part_fill(f"fill-{slot}-{filled}", slot, order, filled, at))
         assert out.accepted, out
 
     fill(0, 1.0, T + 1)
@@ -217,24 +223,7 @@ def test_refused_venue_events_name_the_fill_they_repeat(journal: ClickHouseJourn
     assert set(booked) == {"fill-0-1.0", "fill-0-2.0", "fill-1-1.0"}  # no venue fill ids: event ids
 
     def again(event_id: str, slot: int, filled: float, order: Any, fill_id: str = "") -> tuple[str, int]:
-        out = kernel.on_venue_event(
-            VenueEvent(
-                event_id,
-                f"T{slot}",
-                slot,
-                "FILL",
-                venue_order_id=order.venue_order_id,
-                venue_client_id=order.client_order_id,
-                side="BUY",
-                asset="BTC-USDT",
-                price=99.0,
-                size=1.0,
-                filled_size=filled,
-                remaining_size=2.0 - filled,
-                timestamp=T + 6,
-                fill_id=fill_id,
-            )
-        )
+        out = kernel.on_venue_event(_part_fill(event_id, slot, order, filled, T + 6, fill_id))
         assert not out.accepted, out
         return out.diagnostic_code.name, out.seq
 
