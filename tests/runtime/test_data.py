@@ -265,6 +265,27 @@ def test_a_cell_that_is_not_a_number_is_named_by_row_and_value(tmp_path: Path) -
     assert err.value.row == 3
 
 
+@pytest.mark.parametrize("cell", ["1_000", "\uff11\uff10\uff10"])
+def test_a_cell_python_reads_but_the_csv_reader_does_not_is_named(tmp_path: Path, cell: str) -> None:
+    """Python's float() takes ``1_000`` and full-width digits, the CSV reader does not: such a
+    cell turns the column into text, and the error must name it like any other stray cell
+    rather than say the whole column "holds numbers as text"."""
+    rows = good_rows(4)
+    rows[1] = f"2024-01-01T00:01:00Z,100,101,99,{cell},3"
+    with pytest.raises(DataError, match=f"row 2: close is '{cell}', expected a number") as err:
+        load_market_data(bars_csv(tmp_path, rows))
+    assert err.value.row == 2
+
+
+def test_cells_the_csv_reader_takes_are_not_named_as_strays(tmp_path: Path) -> None:
+    """Padded numbers, exponents and signs read as numbers; only the odd cell is named."""
+    rows = good_rows(4)
+    rows[0] = "2024-01-01T00:00:00Z, 100 ,1.01e2,+99,100.5,3"
+    rows[3] = "2024-01-01T00:03:00Z,100,101,99,100.5,3 units"
+    with pytest.raises(DataError, match="row 4: volume is '3 units', expected a number"):
+        load_market_data(bars_csv(tmp_path, rows))
+
+
 def test_numbers_stored_as_text_are_refused_saying_so(tmp_path: Path) -> None:
     path = tmp_path / "BTCUSDT_1m.parquet"
     table = pa.table(

@@ -238,9 +238,12 @@ def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
 
 
 def _is_number(text: str) -> bool:
+    """Whether the CSV reader would take ``text`` as a number. Python's float() also takes
+    ``1_000`` and full-width digits, which the reader does not: asking float() would pass over
+    the very cell that made the column text."""
     try:
-        float(text)
-    except ValueError:
+        pc.cast(pa.scalar(text.strip()), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
     return True
 
