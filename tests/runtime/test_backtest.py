@@ -415,3 +415,43 @@ def test_trades_csv_keeps_the_times_of_sub_second_data(tmp_path: Path) -> None:
     assert trades["entry_time"][0] == eq["timestamp"][0]
     assert trades["exit_time"][0] == eq["timestamp"][1]
     assert trades["entry_time"][0].timestamp() == 1704067200.25
+
+
+def test_the_report_shows_trade_times_as_trades_csv_writes_them(tmp_path: Path) -> None:
+    # The HTML trade table cut times to the second while trades.csv keeps milliseconds: two
+    # trades in the same second on quotes read as opened and closed at one time.
+    ts = np.array([1704067200.25, 1704067200.5, 1704067200.75])
+    trades = [
+        TradeRecord(
+            trade_id=f"t{i}",
+            asset="BTCUSDT",
+            side="LONG",
+            entry_time=ts[i],
+            exit_time=ts[i + 1],
+            entry_price=100.0,
+            exit_price=101.0,
+            size=1.0,
+            gross_pnl=1.0,
+            fees=0.0,
+            net_pnl=1.0,
+        )
+        for i in range(2)
+    ]
+    equity = np.array([10_000.0, 10_001.0, 10_002.0])
+    metrics = compute_metrics(ts=ts, equity=equity, balance=10_000.0, trades=trades)
+    write_report(
+        tmp_path,
+        metrics=metrics,
+        trades=trades,
+        ts=ts,
+        equity=equity,
+        position=np.zeros(3),
+        run_info={"strategy": "m:S", "data": "BTCUSDT.csv"},
+    )
+    page = (tmp_path / "report.html").read_text()
+    csv_rows = (tmp_path / "trades.csv").read_text().splitlines()[1:]
+    for i, line in enumerate(csv_rows):
+        entry, exit_ = (cell.strip('"') for cell in line.split(",")[3:5])
+        row = page[page.index(f"<td>t{i}</td>") :].split("</tr>")[0]
+        assert f"<td>{entry}</td><td>{exit_}</td>" in row
+    assert "<td>2024-01-01 00:00:00.250Z</td><td>2024-01-01 00:00:00.500Z</td>" in page

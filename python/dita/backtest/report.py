@@ -47,6 +47,11 @@ def _utc_ms(ts: Sequence[float] | FloatArray) -> pa.Array:
     return pa.array(ms, type=pa.int64()).cast(_UTC_MS)
 
 
+def _utc_ms_text(ts: Sequence[float]) -> list[str]:
+    """The times as trades.csv writes them (``2024-01-01 00:38:00.250Z``), for the HTML."""
+    return [str(t) for t in _utc_ms(ts).cast(pa.string()).to_pylist()]
+
+
 def _decimate(x: FloatArray, *ys: FloatArray) -> tuple[FloatArray, ...]:
     """At most ~MAX_PLOT_POINTS points, keeping each bucket's extremes so drawdowns stay visible."""
     n = len(x)
@@ -206,6 +211,8 @@ def _html(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in run_info.items()
     )
     shown = list(trades[:200])
+    entries = _utc_ms_text([t.entry_time for t in shown])
+    exits = _utc_ms_text([t.exit_time for t in shown])
     trade_rows = "".join(
         "<tr>"
         + "".join(
@@ -213,8 +220,8 @@ def _html(
             for c in (
                 t.trade_id,
                 t.side,
-                _iso(t.entry_time),
-                _iso(t.exit_time),
+                entry,
+                exit_,
                 _amount(t.entry_price),
                 _amount(t.exit_price),
                 f"{t.size:g}",
@@ -222,7 +229,7 @@ def _html(
             )
         )
         + "</tr>"
-        for t in shown
+        for t, entry, exit_ in zip(shown, entries, exits, strict=True)
     )
     more = (
         f"<p>First {len(shown)} of {len(trades)} trades; all are in trades.csv.</p>"
