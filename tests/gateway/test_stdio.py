@@ -397,6 +397,45 @@ def test_a_bad_venue_option_exits_2_naming_it_before_the_engine_starts(args: lis
         assert res.stdout == b"" and "dita gateway for kernel" not in stderr
 
 
+NO_EFFECT = "has no effect"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--partial-fill-ratio", "0.25"],
+            f"--partial-fill-ratio=0.25 {NO_EFFECT} without a --partial-fill-rate",
+        ),
+        (
+            ["--partial-fill-rate", "0", "--partial-fill-ratio", "0.5"],
+            f"--partial-fill-ratio=0.5 {NO_EFFECT}",
+        ),
+        (
+            ["--partial-fill-rate", "0.5", "--fill-rate", "0"],
+            f"--partial-fill-rate=0.5 {NO_EFFECT}: with --fill-rate=0.0 no order fills",
+        ),
+        (
+            ["--partial-fill-rate", "1", "--reject-rate", "1"],
+            f"--partial-fill-rate=1.0 {NO_EFFECT}: with --reject-rate=1.0 no order fills",
+        ),
+        (
+            ["--partial-fill-rate", "1", "--rate-limit-rate", "1"],
+            f"--partial-fill-rate=1.0 {NO_EFFECT}: with --rate-limit-rate=1.0 no order fills",
+        ),
+    ],
+)
+def test_a_venue_option_the_others_make_ineffective_exits_2_naming_it(args: list[str], message: str) -> None:
+    """A partial-fill ratio without a partial-fill rate (or a partial-fill rate where no order
+    fills) changed nothing and said nothing: the user believed the venue filled in part."""
+    for command in ("stdio", "serve"):
+        res = subprocess.run([*DITA, command, *args], input=b"", capture_output=True, timeout=120)
+        stderr = res.stderr.decode()
+        assert res.returncode == 2, stderr
+        assert message in stderr and stderr.startswith("error: --") and "Traceback" not in stderr
+        assert res.stdout == b"" and "dita gateway for kernel" not in stderr
+
+
 def test_a_sigterm_while_the_session_closes_does_not_cut_the_closing_short(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -62,7 +62,12 @@ PartialFillRateOption = Annotated[
     float, typer.Option(help="Chance a filling order fills only --partial-fill-ratio of it, 0..1")
 ]
 PartialFillRatioOption = Annotated[
-    float, typer.Option(help="Share of the order a partial fill fills, between 0 and 1")
+    float | None,
+    typer.Option(
+        help="Share of the order a partial fill fills, between 0 and 1 (default 0.5;"
+        " needs --partial-fill-rate)",
+        show_default=False,
+    ),
 ]
 RateLimitRateOption = Annotated[float, typer.Option(help="Chance the venue rate-limits an order, 0..1")]
 VenueSeedOption = Annotated[int, typer.Option(min=0, help="Seed of the mock venue's draws")]
@@ -154,20 +159,24 @@ def mock_venue(
     fill_rate: float = 1.0,
     reject_rate: float = 0.0,
     partial_fill_rate: float = 0.0,
-    partial_fill_ratio: float = 0.5,
+    partial_fill_ratio: float | None = None,
     rate_limit_rate: float = 0.0,
     seed: int = 0,
 ) -> Any:
     """The native mock venue with these behaviours; a value it refuses exits 2 naming the
     option (``--fill-rate=1.5: ...``). Each is tried alone, so the venue's own rules decide
-    and the message names the option, not the venue's field."""
+    and the message names the option, not the venue's field.
+
+    ``partial_fill_ratio`` None is the venue's 0.5. A partial-fill ratio given without a
+    partial-fill rate, or a partial-fill rate where no order fills, would change nothing:
+    it exits 2 naming the options, as the user believes the venue fills in part."""
     from dita._kernel import MockVenueAdapter
 
     settings: dict[str, Any] = {
         "fill_rate": fill_rate,
         "reject_rate": reject_rate,
         "partial_fill_rate": partial_fill_rate,
-        "partial_fill_ratio": partial_fill_ratio,
+        "partial_fill_ratio": 0.5 if partial_fill_ratio is None else partial_fill_ratio,
         "rate_limit_rate": rate_limit_rate,
         "seed": seed,
     }
@@ -179,6 +188,21 @@ def mock_venue(
             # "invalid fill_rate: 1.5 (must be ...)": the option and value are named already.
             rule = re.fullmatch(r"invalid \w+: .*? \((.*)\)", str(exc))
             fail(f"{option}={value!r}: {rule.group(1) if rule else exc}")
+    if partial_fill_ratio is not None and partial_fill_rate == 0:
+        fail(
+            f"--partial-fill-ratio={partial_fill_ratio!r} has no effect without a --partial-fill-rate above 0"
+        )
+    if partial_fill_rate > 0:
+        for option, value, no_fill in (
+            ("--fill-rate", fill_rate, 0.0),
+            ("--reject-rate", reject_rate, 1.0),
+            ("--rate-limit-rate", rate_limit_rate, 1.0),
+        ):
+            if value == no_fill:
+                fail(
+                    f"--partial-fill-rate={partial_fill_rate!r} has no effect: "
+                    f"with {option}={value!r} no order fills"
+                )
     return MockVenueAdapter(**settings)
 
 

@@ -88,7 +88,7 @@ def stdio(
     fill_rate: FillRateOption = 1.0,
     reject_rate: RejectRateOption = 0.0,
     partial_fill_rate: PartialFillRateOption = 0.0,
-    partial_fill_ratio: PartialFillRatioOption = 0.5,
+    partial_fill_ratio: PartialFillRatioOption = None,
     rate_limit_rate: RateLimitRateOption = 0.0,
     venue_seed: VenueSeedOption = 0,
 ) -> None:
@@ -144,7 +144,7 @@ def serve(
     fill_rate: FillRateOption = 1.0,
     reject_rate: RejectRateOption = 0.0,
     partial_fill_rate: PartialFillRateOption = 0.0,
-    partial_fill_ratio: PartialFillRatioOption = 0.5,
+    partial_fill_ratio: PartialFillRatioOption = None,
     rate_limit_rate: RateLimitRateOption = 0.0,
     venue_seed: VenueSeedOption = 0,
 ) -> None:
