@@ -33,14 +33,16 @@ rust-test:
 	cargo test --manifest-path rust_kernel/Cargo.toml -q
 
 # Headless Chromium for the tests that open HTML (backtest report, operator page). Idempotent.
+# Either name will do (Debian: chromium, Ubuntu: chromium-browser), as for the tests.
 # Installed with apt-get as root; anyone else is told what to install.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else \
-	    echo "chromium is not on PATH and the browser tests need it: install it (Debian:" \
-	      "sudo apt-get install chromium, or sudo make chromium), then run make again" >&2; \
+	    echo "neither chromium nor chromium-browser is on PATH and the browser tests need one:" \
+	      "install it (Debian: sudo apt-get install chromium; Ubuntu: sudo apt-get install" \
+	      "chromium-browser; or sudo make chromium), then run make again" >&2; \
 	    exit 1; \
 	  fi; }
 

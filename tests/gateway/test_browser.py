@@ -7,7 +7,6 @@ to tests/gateway/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -15,7 +14,8 @@ import pytest
 
 from gateway.helpers import ARTIFACTS, AUTH, TOKEN, LiveServer, enter, start_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian names it chromium, Ubuntu chromium-browser (as `make chromium` accepts).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Running as root in a container: no sandbox; and nothing that phones home.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -32,8 +32,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def browser_page() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("chromium is not installed: run `make chromium`")
+    if CHROMIUM is None:
+        pytest.fail("neither chromium nor chromium-browser is on PATH: run `make chromium`")
     with sync_api.sync_playwright() as pw:
         # launch() gives every run a fresh temporary profile (user-data-dir) and removes it after.
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

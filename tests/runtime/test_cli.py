@@ -64,7 +64,7 @@ def dita_cli(
 
 def screenshot(html: Path, png: Path, profile: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is missing: `make chromium` installs it"
+    assert chromium, "neither chromium nor chromium-browser is on PATH: run `make chromium`"
     flags = [
         "--headless",
         "--no-sandbox",
