@@ -86,6 +86,24 @@ def test_a_filled_position_counts_towards_the_notional_cap_at_its_entry_price(
     assert out.details["rule"] == "max_notional_per_asset" and out.details["value"] == pytest.approx(210.0)
 
 
+def test_a_slot_shows_the_notional_it_commits_to_the_caps(kernel: ExecutionKernel) -> None:
+    """What each slot counts towards the notional caps, read-only: the working entry at its
+    reference, then the position at its fill price. Loading the slots recomputes it."""
+    kernel.set_risk_limits({"max_notional_per_asset": 205.0})
+    coid = entry(kernel)
+    assert kernel.slot_dict(0)["committed_notional"] == pytest.approx(100.0)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0, price=110.0)).accepted
+    assert kernel.slot_state(0).committed_notional == pytest.approx(110.0)
+    assert kernel.slot_state(0).to_dict()["committed_notional"] == pytest.approx(110.0)
+    assert [s["committed_notional"] for s in kernel.snapshot()["slots"]] == [pytest.approx(110.0), 0.0]
+    slots = kernel.slots()
+    slots[0]["committed_notional"] = 1.0  # not read: the kernel computes it from the slot
+    kernel.reconcile_from_slots(slots)
+    assert kernel.slots()[0]["committed_notional"] == pytest.approx(110.0)
+    out = kernel.process_intent(intent("ENTER", 1))
+    assert out.diagnostic_code == D.RISK_REJECTED and out.details["value"] == pytest.approx(210.0)
+
+
 def test_fills_arriving_out_of_order_all_count(kernel: ExecutionKernel) -> None:
     """A running total below what is known is an earlier fill arriving late, not a resend."""
     coid = entry(kernel)

@@ -58,6 +58,8 @@ pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyD
     d.set_item("close_reason", &s.close_reason)?;
     d.set_item("last_event_time", s.last_event_time)?;
     d.set_item("mark_price", s.mark_price)?;
+    // What the slot counts towards the notional caps; the kernel computes it (not read on load).
+    d.set_item("committed_notional", s.committed_notional)?;
     d.set_item("metadata", metadata_to_py(py, &s.metadata)?)?;
     Ok(d)
 }
@@ -918,6 +920,10 @@ impl PySlot {
     #[getter]
     fn mark_price(&self) -> f64 {
         self.inner.mark_price
+    }
+    #[getter]
+    fn committed_notional(&self) -> f64 {
+        self.inner.committed_notional
     }
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
