@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal
+from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent
 from dita._kernel import WalError
 from dita.journal.clickhouse import BackfillResult, ClickHouseJournal
 from journal.helpers import Side, Workload, assert_same_rows, reference_rows, twins, venue, wait_until
@@ -1040,3 +1040,29 @@ def test_a_kernel_whose_log_failed_is_attached_without_a_fill(
             journal.close()
     finally:
         subprocess.run(["chattr", "-i", str(wal)], check=True)
+
+
+def test_progress_reaches_the_last_input_a_closed_kernel_journaled(tmp_path: Path) -> None:
+    """Once a kernel is closed every row it made is stored, so journal_progress says so: an
+    operator comparing it with the WAL's last seq finds the journal complete. Before, it stayed
+    one input short, and after a restart on the log at the restart's seq (the rows written
+    while the WAL fill ran were not counted), as if the run's rows were missing."""
+    path, wal_dir = tmp_path / "j", tmp_path / "wal"
+
+    def run(tag: str) -> int:
+        journal = _journal(path)
+        kernel = ExecutionKernel(venue=venue(), wal_dir=str(wal_dir), journal=journal, kernel_id="desk-1")
+        kernel.update_control(verbosity="NORMAL", source="test")
+        for n, action in enumerate(("ENTER", "EXIT")):
+            size = 1.0 if action == "ENTER" else 0.0
+            intent = KernelIntent(f"{tag}-{n}", f"{tag}-t", 0, "BTC-USDT", "LONG", action, 100.0, size)
+            assert kernel.process_intent(intent).accepted
+        last = kernel.wal_info()["last_seq"]
+        kernel.close()  # the journal closes with its last kernel
+        assert journal.gap_start("desk-1") == last + 1, tag
+        stored = journal.query("SELECT max(seq) FROM transitions FINAL WHERE kernel_id = 'desk-1'").rows
+        assert stored[0][0] <= last
+        return last
+
+    first = run("a")
+    assert run("b") > first  # restarted on the same log: its rows come after the first run's

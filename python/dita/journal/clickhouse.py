@@ -552,6 +552,9 @@ class ClickHouseJournal:
         # and with the next batch if that failed).
         self._progress_floor: dict[str, int] = {}
         self._floor_retry: dict[str, int] = {}
+        # Kernels being released (their input stopped), with their last seq: once their rows
+        # are stored, that seq is their progress.
+        self._stopped_seq: dict[str, int] = {}
         # Kernels attached with a WAL fill: their progress also stops at a dropped input.
         self._fillable: set[str] = set()
         self._fill_threads: list[threading.Thread] = []
@@ -839,7 +842,7 @@ class ClickHouseJournal:
                     raise _Aborted
             with self._cond:
                 self._counters["wal_filled"] += sum(t.result.written for t in tickets)
-                self._progress_floor[kernel_id] = to_seq
+                self._progress_floor[kernel_id] = max(to_seq, self._progress_floor.get(kernel_id, 0))
                 self._lift_drop_mark_locked(kernel_id, to_seq)
             stored = True
             log.info("journal: %s rows of %s derived again from its WAL", rows, kernel_id)
@@ -1020,6 +1023,8 @@ class ClickHouseJournal:
             kernel.set_journal_enabled(False)
             self._read_dropped(kernel)  # its last drops: the outbox takes no more rows now
             self.flush(timeout)
+            if self._settle_stopped([kernel.kernel_id]):
+                self.flush(timeout)  # records the progress
         except BaseException:
             # Rows may still be in its outbox: it stays with the drainer until that is empty
             # (then it goes), and no longer counts as a kernel this journal serves.
@@ -1030,12 +1035,32 @@ class ClickHouseJournal:
         with self._cond:
             self._drop_kernel_locked(kernel)
 
+    def _settle_stopped(self, kernel_ids: list[str]) -> bool:
+        """After a flush stored every row of ``kernel_ids``: those released (input stopped)
+        are stored up to their last seq, which the writer records as their progress (batches
+        record one input less, as the last input's rows may still be coming, and none while
+        a WAL fill runs). Not for a kernel whose fill failed: the gap stays for the next
+        start. Whether any was set (a flush then records it)."""
+        with self._cond:
+            floors = {
+                kid: self._stopped_seq.pop(kid)
+                for kid in kernel_ids
+                if kid in self._stopped_seq and kid not in self._progress_held and not self._filling[kid]
+            }
+            for kid, seq in floors.items():
+                if seq > self._settled_seq.get(kid, 0):
+                    self._progress_floor[kid] = max(seq, self._progress_floor.get(kid, 0))
+            self._cond.notify_all()
+            return any(kid in self._progress_floor for kid in floors)
+
     def _drop_kernel_locked(self, kernel: ExecutionKernel) -> None:
         if any(k is kernel for _, k in self._kernels):
             self._count_dropped_of_gone_locked(kernel.kernel_id)
         self._kernels = [(kid, k) for kid, k in self._kernels if k is not kernel]
         self._leaving.discard(kernel.kernel_id)
         self._releasing.discard(kernel.kernel_id)
+        self._stopped_seq.pop(kernel.kernel_id, None)
+        self._progress_floor.pop(kernel.kernel_id, None)  # one a failed fill still held
         # A refill started since the flush ends on its own; its kernel's marks go.
         self._forget_kernel_locked(kernel.kernel_id)
 
@@ -1048,6 +1073,8 @@ class ClickHouseJournal:
             # both see the other and leave the journal open.
             if any(k is kernel for _, k in self._kernels):
                 self._releasing.add(kernel.kernel_id)
+                # Its input is stopped (kernel.close()): every row it makes is in its outbox.
+                self._stopped_seq[kernel.kernel_id] = kernel.seq
             gone = self._releasing | self._leaving
             last = all(kid in gone for kid, _ in self._kernels)
         if last:
@@ -1139,6 +1166,8 @@ class ClickHouseJournal:
             atexit.unregister(hook)
         try:
             self.flush(self.close_timeout)
+            if self._settle_stopped([kid for kid, _ in self._kernels]):
+                self.flush(self.close_timeout)  # records the progress
         except (TimeoutError, RuntimeError) as exc:
             # The text only: a logged exception keeps this frame, and the kernels in it, alive.
             log.warning("closing journal with rows unwritten: %s", str(exc))
