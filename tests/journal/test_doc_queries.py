@@ -310,3 +310,44 @@ def test_a_trades_story_shows_what_each_venue_event_carried_and_whether_it_was_r
     assert story("t1") == [
         ("RATE_LIMITED REJECTED", "RATE_LIMITED (refused) filled=0 remaining=0 retry_after=2.5")
     ]
+
+
+def _fees_per_fill_query() -> str:
+    found: list[str] = re.findall(r"^Fees per fill.*?```sql\n(.*?)```", DOC.read_text(), re.S | re.M)
+    assert len(found) == 1
+    return found[0]
+
+
+def test_fees_per_fill_show_a_report_charged_in_part_and_a_settled_prediction(
+    journal: ClickHouseJournal,
+) -> None:
+    """A report of which an earlier one booked part is charged its fee in proportion; the
+    outcome says fee_charged, reported_fee and booked_qty, which the journal keeps as the
+    fill's fee and qty beside the venue event's fee and size. A fill without a fee is
+    predicted, then settled by the exchange."""
+    kernel, coids = silent_entries(journal, "fees", 1)
+
+    def event(event_id: str, **fields: Any) -> Any:
+        ev = VenueEvent(event_id, "t0", 0, "FILL", venue_client_id=coids[0], price=100.0, **fields)
+        out = kernel.on_venue_event(ev)
+        assert out.accepted, out
+        return out
+
+    first = event("f-1", size=0.25, filled_size=0.25, remaining_size=0.75, fill_id="exec-1", fee=0.05)
+    # The venue reports 0.25 more, counted with the first again: 0.5 for a fee of 0.1.
+    part = event("f-2", size=0.5, filled_size=0.5, remaining_size=0.5, fill_id="exec-2", fee=0.1)
+    assert dict(part.details) == {"fee_charged": 0.05, "reported_fee": 0.1, "booked_qty": 0.25}
+    event("f-3", size=0.5, filled_size=1.0, remaining_size=0.0, fill_id="exec-3")  # predicted
+    settled = kernel.on_account_event(AccountEvent("s-3", "FILL_SETTLED", fill_id="exec-3", fee=0.02))
+    assert settled.accepted, settled
+    journal.flush(30)
+    rows = journal.query(_fees_per_fill_query(), {"kernel": "fees"}).records()
+    columns = ("seq", "fill_id", "booked_qty", "reported_qty", "reported_fee", "fee_charged", "settled_fee")
+    got = [tuple(r[c] for c in columns) for r in rows]
+    predicted = rows[2]["fee_charged"]
+    assert predicted > 0
+    assert got == [
+        (first.seq, "exec-1", 0.25, 0.25, 0.05, 0.05, None),
+        (part.seq, "exec-2", 0.25, 0.5, 0.1, 0.05, None),
+        (part.seq + 1, "exec-3", 0.5, 0.5, None, predicted, 0.02),
+    ]
