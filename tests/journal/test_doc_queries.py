@@ -4,8 +4,10 @@ a transition from ENTRY_WORKING to ENTRY_WORKING: the slot stays in its stage.""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -351,3 +353,25 @@ def test_fees_per_fill_show_a_report_charged_in_part_and_a_settled_prediction(
         (part.seq, "exec-2", 0.25, 0.5, 0.1, 0.05, None),
         (part.seq + 1, "exec-3", 0.5, 0.5, None, predicted, 0.02),
     ]
+
+
+def test_a_control_change_is_timed_by_the_wall_clock_and_placed_by_seq(journal: ClickHouseJournal) -> None:
+    """The docs say control_changes.ts is the wall clock while an intent's rows carry the
+    intent's own time: in a replay a halt reads as long after the trades it stopped."""
+    kernel = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(seed=1), journal=journal, kernel_id="parts")
+    entered = kernel.process_intent(
+        KernelIntent("i0", "A", 0, "BTC-USDT", "LONG", "ENTER", 100.0, 1.0, timestamp=T)
+    )
+    before = time.time()
+    kernel.update_control(mode="HALTED", source="desk")
+    refused = kernel.process_intent(
+        KernelIntent("i1", "B", 1, "BTC-USDT", "LONG", "ENTER", 100.0, 1.0, timestamp=T + 1)
+    )
+    assert entered.accepted and refused.diagnostic_code.name == "MODE_BLOCKED"
+    journal.flush(30)
+    (halt,) = [r for r in _run((journal, {}), 9) if r["mode"] == "HALTED"]
+    at = dt.datetime.fromisoformat(halt["ts"]).replace(tzinfo=dt.UTC).timestamp()
+    assert before - 1 <= at <= time.time() + 1 and halt["source"] == "desk"
+    assert entered.seq < halt["seq"] < refused.seq
+    intents = journal.query("SELECT seq, toUnixTimestamp64Micro(ts) FROM intents FINAL ORDER BY seq").rows
+    assert intents == [[entered.seq, int(T * 1e6)], [refused.seq, int((T + 1) * 1e6)]]
