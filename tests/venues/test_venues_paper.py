@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -504,3 +505,81 @@ def test_order_status_tells_working_ended_and_unknown_orders_apart() -> None:
     canceled = venue.order_status("canceled")
     assert canceled is not None and canceled.status == VenueOrderStatus.CANCELED
     assert venue.order_status("never-sent") is None
+
+
+# -- the book kept across a restart ---------------------------------------------------------
+
+
+def test_a_resting_limit_saved_with_the_book_keeps_working_in_a_new_venue() -> None:
+    """The book lived in memory only: a paper run stopped and started again lost its resting
+    orders, which an exchange keeps across a client's restart."""
+    venue = PaperVenue(slippage_bps=5, maker_rate=0.0002, starting_balance=1_000.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    order = make_order("o1", order_type="LIMIT", price=98.0, size=1.0)
+    ack = venue.submit(order)[0]
+    partial = venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 0.4, ts=2.0)
+    assert [f.size for f in partial] == [0.4]
+    book = venue.book()
+    assert json.loads(json.dumps(book)) == book  # it goes into the run's JSON state file
+
+    again = PaperVenue(slippage_bps=5, maker_rate=0.0002, starting_balance=1_000.0)
+    again.restore_book(book)
+    assert again.working_size("o1") == pytest.approx((0.4, 0.6))
+    assert again.positions() == venue.positions() and again.balances() == venue.balances()
+    assert again.fees_paid == venue.fees_paid and again.now() == 2.0
+    [kept] = again.open_orders()
+    assert (kept.venue_order_id, kept.filled_size, kept.avg_fill_price) == (ack.venue_order_id, 0.4, 98.0)
+    # Still resting: a maker fill at its own price once the market crosses it again, with
+    # a fill id that does not repeat the first run's.
+    rest = again.on_quote("BTCUSDT", 96.0, 97.0, 5.0, 5.0, ts=3.0)
+    assert [(f.price, f.size, f.status, f.metadata["liquidity"]) for f in rest] == [
+        (98.0, 0.6, VenueOrderStatus.FILLED, "MAKER")
+    ]
+    assert rest[0].fill_id != partial[0].fill_id
+    assert again.positions() == {"BTCUSDT": 1.0}
+    # Data before the saved clock is refused, as for the venue that saved it.
+    later = PaperVenue()
+    later.restore_book(book)
+    with pytest.raises(ValueError, match="earlier than the venue clock"):
+        later.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.5)
+
+
+def test_a_cancel_on_its_way_is_saved_with_the_book() -> None:
+    venue = PaperVenue(latency_ms=100)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    order = make_order("o1", order_type="LIMIT", price=98.0, size=1.0)
+    venue.submit(order)
+    assert venue.cancel(order) == []
+    again = PaperVenue(latency_ms=100)
+    again.restore_book(venue.book())
+    done = again.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.2)
+    assert kinds(done) == ["CANCEL_ACK"] and again.open_orders() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": 99}, "book format 99"),
+        ({"format": None}, "book format None"),
+        ({"orders": "x"}, "orders"),
+    ],
+)
+def test_a_book_of_another_format_is_refused_and_changes_nothing(
+    change: dict[str, Any], message: str
+) -> None:
+    venue = PaperVenue()
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=98.0, size=1.0))
+    book = {**venue.book(), **change}
+    fresh = PaperVenue()
+    with pytest.raises(ValueError, match=message):
+        fresh.restore_book(book)
+    assert fresh.open_orders() == [] and fresh.now() == 0.0
+
+
+def test_a_book_is_restored_into_an_empty_venue_only() -> None:
+    venue = PaperVenue()
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=98.0, size=1.0))
+    with pytest.raises(ValueError, match="empty"):
+        venue.restore_book(venue.book())

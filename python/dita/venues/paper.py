@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,13 +42,15 @@ from dita._numbers import is_real
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered
 
-__all__ = ["PaperSettings", "PaperVenue"]
+__all__ = ["BOOK_FORMAT", "PaperSettings", "PaperVenue"]
 
 # How many ended orders ``order_status`` remembers (reconciliation asks about orders the
 # kernel still works, which ended recently if at all).
 ENDED_MEMORY = 10_000
 # How many listed assets a refusal of an unlisted one names.
 LISTED_SHOWN = 10
+# The format of ``PaperVenue.book()``; ``restore_book`` refuses any other.
+BOOK_FORMAT = 1
 
 
 class PaperSettings(BaseModel):
@@ -524,6 +526,124 @@ class PaperVenue:
 
     def positions(self) -> dict[str, float]:
         return {asset: size for asset, size in self._positions.items() if size != 0.0}
+
+    # -- the book across a restart ---------------------------------------------------------
+
+    def book(self) -> dict[str, Any]:
+        """What this venue holds, as JSON-ready data for ``restore_book``: its working orders
+        (with what they filled, whether they rest, a cancel on its way), positions, cash,
+        fees, last quotes and clock. An exchange keeps resting orders while its client is
+        down; a paper run saves this with its state so the next run's venue keeps them too."""
+
+        def when(t: float | None) -> float | None:
+            return None if t is None or math.isinf(t) else t  # -inf: waits for the first data
+
+        orders = []
+        for w in self._by_client_id.values():
+            o = w.order
+            orders.append(
+                {
+                    "client_order_id": o.client_order_id,
+                    "slot_id": o.slot_id,
+                    "trade_id": o.trade_id,
+                    "asset": o.asset,
+                    "side": o.side.name,
+                    "order_type": o.order_type.name,
+                    "price": o.price,
+                    "size": o.size,
+                    "reduce_only": o.reduce_only,
+                    "reference_price": o.reference_price,
+                    "created_at": o.created_at,
+                    "venue_order_id": w.venue_order_id,
+                    "active_at": when(w.active_at),
+                    "sent_at": when(w.sent_at),
+                    "filled": w.filled,
+                    "filled_cost": w.filled_cost,
+                    "fills": w.fills,
+                    "resting": w.resting,
+                    "cancel_at": w.cancel_at,
+                }
+            )
+        return {
+            "format": BOOK_FORMAT,
+            "now": self._now,
+            "orders": orders,
+            "canceling": list(self._canceling),
+            "positions": dict(self._positions),
+            "cash": self._cash,
+            "fees_paid": self._fees_paid,
+            "submitted": self.submitted,
+            "order_seq": self._events._order_seq,
+            "quotes": {a: [q.bid, q.ask, q.bid_size, q.ask_size] for a, q in self._quotes.items()},
+            "bar_assets": sorted(self._bar_assets),
+        }
+
+    def restore_book(self, book: Mapping[str, Any]) -> None:
+        """Take over ``book`` (``book()`` of the venue of an earlier run) in this new venue:
+        its orders work here as they did there, oldest first. Raises ValueError, changing
+        nothing, for a book of another format, one that is not as ``book()`` writes it, or
+        a venue that has seen data or orders already."""
+        if self._by_client_id or self._now is not None or self.submitted:
+            raise ValueError("restore_book takes an empty venue: this one has seen orders or data")
+        fmt = book.get("format") if isinstance(book, Mapping) else None
+        if isinstance(fmt, bool) or fmt != BOOK_FORMAT:
+            raise ValueError(f"paper book format {fmt!r}: this version reads format {BOOK_FORMAT} only")
+
+        def since(t: float | None) -> float:
+            return -math.inf if t is None else float(t)
+
+        part = "orders"
+        try:
+            working: list[_Working] = []
+            for o in book["orders"]:
+                order = VenueOrder(
+                    o["client_order_id"],
+                    o["slot_id"],
+                    o["trade_id"],
+                    o["asset"],
+                    o["side"],
+                    o["order_type"],
+                    o["price"],
+                    o["size"],
+                    venue_order_id=o["venue_order_id"],
+                    reduce_only=o["reduce_only"],
+                    reference_price=o["reference_price"],
+                    timestamp=o["created_at"],
+                )
+                w = _Working(
+                    order,
+                    str(o["venue_order_id"]),
+                    active_at=since(o["active_at"]),
+                    sent_at=since(o["sent_at"]),
+                )
+                w.filled, w.filled_cost = float(o["filled"]), float(o["filled_cost"])
+                w.fills, w.resting = int(o["fills"]), bool(o["resting"])
+                w.cancel_at = None if o["cancel_at"] is None else float(o["cancel_at"])
+                working.append(w)
+            part = "canceling"
+            canceling = [str(c) for c in book["canceling"]]
+            by_id = {w.order.client_order_id: w for w in working}
+            if any(c not in by_id for c in canceling):
+                raise ValueError("a cancel of an order the book does not hold")
+            part = "positions, cash and fees"
+            positions = {str(a): float(v) for a, v in book["positions"].items()}
+            cash, fees = float(book["cash"]), float(book["fees_paid"])
+            submitted, order_seq = int(book["submitted"]), int(book["order_seq"])
+            part = "quotes"
+            quotes = {str(a): _Quote(*(float(x) for x in q)) for a, q in book["quotes"].items()}
+            bar_assets = {str(a) for a in book["bar_assets"]}
+            part = "now"
+            now = None if book["now"] is None else _finite("now", book["now"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"paper book: {part} is not as book() writes it: {exc!r}") from None
+        for w in working:
+            self._working.setdefault(w.order.asset, {})[w.order.client_order_id] = w
+            self._by_client_id[w.order.client_order_id] = w
+        self._canceling = {c: by_id[c] for c in canceling}
+        self._positions, self._cash, self._fees_paid = positions, cash, fees
+        self.submitted = submitted
+        self._events._order_seq = max(self._events._order_seq, order_seq)
+        self._quotes, self._bar_assets, self._now = quotes, bar_assets, now
 
     def balances(self) -> dict[str, float]:
         return {self.settings.quote_currency: self._cash}
