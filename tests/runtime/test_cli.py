@@ -903,3 +903,123 @@ def test_paper_closes_whole_when_sigterm_comes_as_it_closes(
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "k-term.json").read_text())["running"] is False
     assert not outside
+
+
+RESTING = """
+from typing import Any
+
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class Plan(BaseModel):
+    fail: bool = False
+
+
+class FarBid(Strategy[Plan]):
+    Params = Plan
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset) and not self.position(bar.asset) and not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, 1.0, price=bar.close, limit=50.0)
+        elif self.params.fail:
+            raise ValueError("boom")
+"""
+
+
+def _bars_csv(path: Path, lows: list[float]) -> Path:
+    rows = ["timestamp,asset,open,high,low,close,volume"]
+    rows += [f"{1_704_067_200 + 60 * i},BTCUSDT,100,101,{low},100,1000" for i, low in enumerate(lows)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def resting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "paper_resting.py").write_text(RESTING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "paper_resting:FarBid"
+
+
+def _paper_on(tmp_path: Path, strategy: str, data: Path, *extra: str) -> Any:
+    args = ["paper", "--strategy", strategy, "--data", str(data), "--max-speed", "--kernel-id", "rest"]
+    args += ["--state-dir", str(tmp_path / "state"), "--wal-dir", str(tmp_path / "wal"), *extra]
+    return runner.invoke(app, args)
+
+
+def test_a_resting_limit_keeps_working_across_a_paper_restart(tmp_path: Path, resting: str) -> None:
+    """The paper venue's book lived in the process: a run stopped with a resting limit entry
+    and started again lost the order (the kernel's slot stayed ENTRY_WORKING for good, or a
+    fresh kernel forgot the trade). With --wal-dir the next run continues the kernel and its
+    venue's book: the order keeps working and fills when the market reaches it."""
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert snap["format"] == 2 and [o["price"] for o in snap["venue"]["orders"]] == [50.0]
+    [slot] = snap["slots"]
+    assert slot["fsm_state"] == "ENTRY_WORKING"
+
+    # The same file and three later bars, the last one trading through the bid: the rows the
+    # first run handled are not replayed, and the order fills on the new bar.
+    more = _bars_csv(tmp_path / "b.csv", [99.0] * 7 + [40.0])
+    second = _paper_on(tmp_path, resting, more)
+    assert second.exit_code == 0, second.output
+    assert "continues kernel rest" in second.stdout and "1 working order" in second.stdout
+    assert "5 of 8 rows" in second.stdout
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    [slot] = snap["slots"]
+    assert (slot["fsm_state"], slot["trade_id"], slot["size"]) == ("POSITION_OPEN", "FarBid-t1", 1.0)
+    assert [(f["price"], f["trade_id"]) for f in snap["fills"]] == [(50.0, "FarBid-t1")]
+    assert snap["strategies"][0]["intents"] == 0  # it held the trade: no second order
+    assert snap["venue"]["orders"] == [] and snap["venue"]["positions"] == {"BTCUSDT": 1.0}
+    orders = runner.invoke(app, ["orders", "--state-dir", str(tmp_path / "state"), "--json"])
+    assert json.loads(orders.stdout) == []
+
+
+def test_a_run_stopped_with_every_strategy_in_error_keeps_its_book(tmp_path: Path, resting: str) -> None:
+    data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)
+    first = _paper_on(tmp_path, resting, data, "--param", "fail=true")
+    assert first.exit_code == 1 and "every strategy is in ERROR" in first.stderr
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert [s["fsm_state"] for s in snap["slots"]] == ["ENTRY_WORKING"]
+    assert len(snap["venue"]["orders"]) == 1
+    second = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 3 + [40.0]))
+    assert second.exit_code == 0, second.output
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert [(s["fsm_state"], s["trade_id"]) for s in snap["slots"]] == [("POSITION_OPEN", "FarBid-t1")]
+
+
+def test_a_restart_on_a_state_file_without_the_book_ends_the_orders_it_lost(
+    tmp_path: Path, resting: str
+) -> None:
+    """A state file written before the book was saved (or lost) cannot give the orders back:
+    reconciliation ends them in the kernel, said on stderr, so the slot is not held for good."""
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    old = json.loads(path.read_text())
+    del old["format"], old["venue"]
+    path.write_text(json.dumps(old))
+    second = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert second.exit_code == 0, second.output
+    assert "holds no paper venue book" in second.stderr
+    assert "reconcile: ended 1 order the venue does not hold" in second.stderr
+    assert "FarBid-t1" in second.stderr
+    snap = json.loads(path.read_text())
+    # The slot was freed: the strategy could bid again, under a new trade id.
+    [slot] = snap["slots"]
+    assert slot["fsm_state"] == "ENTRY_WORKING" and slot["trade_id"] != "FarBid-t1"
+
+
+def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path, resting: str) -> None:
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    newer = {**json.loads(path.read_text()), "format": 99}
+    path.write_text(json.dumps(newer))
+    again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exit_code == 2, again.output
+    assert "format 99" in again.stderr and str(path) in again.stderr
+    assert json.loads(path.read_text()) == newer

@@ -16,6 +16,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from dita._kernel import WalError
 from dita._signals import Terminated, closing, sigterm_as_interrupt
 from dita.cli._common import (
     BALANCE,
@@ -51,6 +52,9 @@ KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kep
 JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
 STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
 FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
+# The state file's format: 2 added the paper venue's book (``venue``), which a run continuing
+# the kernel (--wal-dir) restores; files without ``format`` are format 1.
+STATE_FORMAT = 2
 
 
 class PaperSession:
@@ -68,6 +72,8 @@ class PaperSession:
         journal: Any = None,
         projection: Any = None,
         control_plane: Any = None,
+        wal_dir: Path | None = None,
+        previous: dict[str, Any] | None = None,
     ) -> None:
         from dita.kernel import ExecutionKernel
         from dita.runtime import TradingRuntime
@@ -77,14 +83,31 @@ class PaperSession:
         # wall clock, as an exchange does and as the strategies' intents are stamped; a
         # replay, by the data's time.
         self.venue = fill_model.paper_venue(assets, clock=time.time if clock == "wall" else None)
+        book = (previous or {}).get("venue")
+        wal = {} if wal_dir is None else {"wal_dir": str(wal_dir)}
         self.kernel = ExecutionKernel(
             max_slots=fill_model.max_slots,
             venue=self.venue,
             kernel_id=kernel_id,
             journal=journal,
             projection=projection,
+            **wal,
         )
-        fill_model.set_up(self.kernel, source="dita-paper")
+        # A kernel recovered from its write-ahead log continues the last run: its capital,
+        # trades and mode are those of the log, and its venue takes back the last run's book.
+        self.continued = self.kernel.seq > 0
+        self.wal_dir = wal_dir
+        self.previous = previous if self.continued else None
+        self.restored_orders = 0
+        if self.continued:
+            self.kernel.set_exchange_config(
+                {"taker_rate": fill_model.fee_rate, "maker_rate": fill_model.maker_rate}
+            )
+            if isinstance(book, dict):
+                self.venue.restore_book(book)
+                self.restored_orders = len(self.venue.open_orders())
+        else:
+            fill_model.set_up(self.kernel, source="dita-paper")
         if control_plane is not None:
             # Attached after the PAPER label, so what the cluster sets (a HALTED) wins over it;
             # the kernel detaches it on close, as one given to its constructor.
@@ -98,6 +121,13 @@ class PaperSession:
         # Totals per UTC day of the fills no longer kept, so `dita pnl` periods stay whole.
         self.older_fills: dict[str, dict[str, float]] = {}
         self._realized: dict[str, float] = {}
+        if self.previous is not None:
+            # The continued kernel's account counts the last runs' fills: so do `dita pnl`'s.
+            self.fills = list(self.previous.get("fills") or [])
+            self.older_fills = dict(self.previous.get("older_fills") or {})
+            for s in self.kernel.slots():
+                if s.get("trade_id"):
+                    self._realized[s["trade_id"]] = float(s.get("realized_pnl") or 0.0)
         self.started = time.time()
 
     def _on_fill(self, event: Any, row: int) -> None:
@@ -133,6 +163,7 @@ class PaperSession:
         self.runtime.sync_marks()
         slots = [s for s in self.kernel.slots() if s.get("fsm_state") not in ("IDLE", "CLOSED")]
         return {
+            "format": STATE_FORMAT,
             "kernel_id": self.kernel.kernel_id,
             "pid": os.getpid(),
             "running": running,
@@ -146,6 +177,11 @@ class PaperSession:
             "strategies": self.runtime.status(),
             "fills": self.fills,
             "older_fills": self.older_fills,
+            # What the simulated venue holds (its resting orders above all), for the run that
+            # continues this kernel from --wal-dir: an exchange keeps them while its client is
+            # down. Written every time, so a run killed outright leaves its last book too.
+            "venue": self.venue.book(),
+            "wal_dir": None if self.wal_dir is None else str(self.wal_dir),
         }
 
     def save(self, *, running: bool) -> Path:
@@ -318,6 +354,13 @@ def paper(
     symbols: Annotated[str, typer.Option(help="Symbols for --ccxt-exchange, e.g. BTC/USDT")] = "BTC/USDT",
     poll: Annotated[float, typer.Option(help="Seconds between polls of the live ticker")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many wall seconds")] = None,
+    wal_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write-ahead log of the kernel: a later run with the same --wal-dir and --kernel-id "
+            "continues this one (its trades, working orders and the paper venue's book)"
+        ),
+    ] = None,
 ) -> None:
     """Paper-trade a strategy: real kernel, simulated fills, live status, state for `dita status`."""
     from pydantic import ValidationError
@@ -355,8 +398,10 @@ def paper(
     state = state_dir or default_state_dir()
     if state.exists() and not state.is_dir():
         fail(f"--state-dir {state} is a file; give a directory for the state file")
+    previous = _previous_state(state / f"{kernel_id}.json") if wal_dir is not None else None
     strat = load_strategy(strategy, parse_params(param or [], params))
     feed: Any = None
+    history: Any = None
     live_feed: tuple[Any, list[str]] | None = None
     if data is not None:
         try:
@@ -428,13 +473,29 @@ def paper(
             journal=jr,
             projection=proj,
             control_plane=plane,
+            wal_dir=wal_dir,
+            previous=previous,
         )
-    except ValueError as exc:  # e.g. a journal that already has this kernel id's rows
+    except (ValueError, OSError, WalError) as exc:
+        # A journal that already has this kernel id's rows; a --wal-dir of another kernel id
+        # or --max-slots, or that cannot be opened; a state file whose book is not readable.
         close_all(plane, jr, proj)
         fail(f"cannot start the paper session: {exc}")
     console = out_console()
     # The id to give `dita status --kernel` and `dita control set --kernel` while this runs.
     console.print(f"kernel id: {session.kernel.kernel_id}", highlight=False)
+    if session.continued and history is not None and previous and previous.get("data_time"):
+        # The rows the runs before handled are not replayed: the kernel and the venue's clock
+        # are past them (the venue refuses earlier data).
+        after = float(previous["data_time"])
+        handled = int((history.ts <= after).sum())
+        feed = (item for item in feed if item.ts > after)
+        at = datetime.fromtimestamp(after, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        console.print(
+            f"replay continues after {at}: {handled:,} of {len(history.ts):,} rows were handled before",
+            highlight=False,
+        )
+    _say_continued(session, state / f"{kernel_id}.json", previous, console)
     deadline = time.monotonic() + duration if duration is not None else None
     last = 0.0
     problems: list[str] = []
@@ -477,6 +538,8 @@ def paper(
     restore_sigterm = sigterm_as_interrupt()
     session.runtime.start()
     try:
+        if session.continued:
+            _reconcile(session)
         with live:
             session.runtime.run(
                 feed, speed=None if max_speed else speed, progress=tick, should_stop=should_stop
@@ -523,6 +586,93 @@ class _StatusLive(Live):
         super().__exit__(exc_type, exc, tb)
         if not self.console.is_terminal:
             self.console.line()
+
+
+def _previous_state(path: Path) -> dict[str, Any] | None:
+    """The state file a run continuing its kernel (--wal-dir) takes the venue's book from;
+    None when there is none. One of a newer format than this version writes is refused
+    (exit 2): its book would be misread."""
+    import json
+
+    try:
+        snap = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the state file {path} to continue the run: {exc}")
+    if not isinstance(snap, dict):
+        fail(f"the state file {path} is not a JSON object: not one `dita paper` wrote")
+    fmt = snap.get("format", 1)
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt > STATE_FORMAT:
+        fail(
+            f"the state file {path} is of format {fmt!r}, newer than this dita paper writes "
+            f"({STATE_FORMAT}): continue the run with the version that wrote it"
+        )
+    book = snap.get("venue")
+    if book is not None:
+        from dita.venues.paper import PaperVenue
+
+        try:
+            PaperVenue().restore_book(book)  # refused here, before the kernel opens its log
+        except ValueError as exc:
+            fail(f"the state file {path} holds a paper venue book that cannot be restored: {exc}")
+    return snap
+
+
+def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] | None, console: Any) -> None:
+    """Say what a run on --wal-dir took over from the runs before it."""
+    if session.wal_dir is None:
+        return
+    if not session.continued:
+        left = len(((previous or {}).get("venue") or {}).get("orders") or [])
+        if left:
+            typer.echo(
+                f"warning: {path} lists {_orders(left)} of an earlier run: not carried over, since the "
+                f"write-ahead log in {session.wal_dir} is new (the kernel starts afresh)",
+                err=True,
+            )
+        return
+    console.print(
+        f"continues kernel {session.kernel.kernel_id} from its write-ahead log {session.wal_dir} "
+        f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue",
+        highlight=False,
+    )
+    if not isinstance((previous or {}).get("venue"), dict):
+        why = "no such file" if previous is None else f"format {previous.get('format', 1)}"
+        typer.echo(
+            f"warning: {path} holds no paper venue book ({why}): the orders the kernel still works "
+            "cannot be restored, and are ended",
+            err=True,
+        )
+
+
+def _orders(n: int) -> str:
+    return f"{n} working order" + ("" if n == 1 else "s")
+
+
+def _reconcile(session: PaperSession) -> None:
+    """Reconcile the continued kernel with the venue holding the restored book: an order the
+    venue does not hold (no book to restore) is ended, not left to hold its slot for good.
+    Each difference is said on stderr."""
+    trades = {}
+    for s in session.kernel.slots():
+        for key in ("active_entry_order", "active_exit_order"):
+            order = s.get(key)
+            if isinstance(order, dict):
+                trades[order.get("client_order_id")] = s.get("trade_id", "")
+    report = session.runtime.reconcile_with_venue()
+    if report.lost_submits:
+        named = ", ".join(
+            f"{o['client_order_id']} (slot {o['slot_id']}, {trades.get(o['client_order_id'], '?')})"
+            for o in report.lost_submits
+        )
+        n = len(report.lost_submits)
+        typer.echo(
+            f"reconcile: ended {n} order{'' if n == 1 else 's'} the venue does not hold: {named}", err=True
+        )
+    for name, items in report.to_dict().items():
+        if name not in ("lost_submits", "clean", "events_applied") and items:
+            typer.echo(f"reconcile: {name}: {items}", err=True)
 
 
 def default_kernel_id() -> str:
