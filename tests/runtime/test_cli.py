@@ -1023,3 +1023,19 @@ def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path, resting: str)
     assert again.exit_code == 2, again.output
     assert "format 99" in again.stderr and str(path) in again.stderr
     assert json.loads(path.read_text()) == newer
+
+
+def test_a_run_continued_on_other_assets_ends_the_orders_no_data_would_fill(
+    tmp_path: Path, resting: str
+) -> None:
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    eth = tmp_path / "eth.csv"
+    eth.write_text(_bars_csv(tmp_path / "b.csv", [99.0] * 7).read_text().replace("BTCUSDT", "ETHUSDT"))
+    second = _paper_on(tmp_path, resting, eth)
+    assert second.exit_code == 0, second.output
+    assert "1 working order of the saved book not restored, for an asset" in second.stderr
+    assert "reconcile: ended 1 order the venue does not hold: rest-1 (slot 0, FarBid-t1)" in second.stderr
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    [slot] = snap["slots"]  # the BTCUSDT bid ended: the strategy bids on ETHUSDT, a new trade
+    assert slot["asset"] == "ETHUSDT" and slot["trade_id"] != "FarBid-t1"

@@ -583,3 +583,16 @@ def test_a_book_is_restored_into_an_empty_venue_only() -> None:
     venue.submit(make_order("o1", order_type="LIMIT", price=98.0, size=1.0))
     with pytest.raises(ValueError, match="empty"):
         venue.restore_book(venue.book())
+
+
+def test_a_restored_book_leaves_out_orders_for_assets_the_venue_does_not_list() -> None:
+    """A run continued on other data (another --symbols): no data would ever fill them, so
+    they are not taken and reconciliation ends them in the kernel, as for an unlisted asset's
+    submit."""
+    venue = PaperVenue()
+    venue.on_quote("ETHUSDT", 9.0, 10.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", asset="ETHUSDT", order_type="LIMIT", price=8.0, size=1.0))
+    venue.submit(make_order("o2", order_type="LIMIT", price=8.0, size=1.0))
+    again = PaperVenue(assets=["BTCUSDT"])
+    assert again.restore_book(venue.book()) == ["o1"]
+    assert [o.client_order_id for o in again.open_orders()] == ["o2"]

@@ -99,12 +99,14 @@ class PaperSession:
         self.wal_dir = wal_dir
         self.previous = previous if self.continued else None
         self.restored_orders = 0
+        # Orders of the book for an asset this run's feed does not have (reconciliation ends them).
+        self.left_out: list[str] = []
         if self.continued:
             self.kernel.set_exchange_config(
                 {"taker_rate": fill_model.fee_rate, "maker_rate": fill_model.maker_rate}
             )
             if isinstance(book, dict):
-                self.venue.restore_book(book)
+                self.left_out = self.venue.restore_book(book)
                 self.restored_orders = len(self.venue.open_orders())
         else:
             fill_model.set_up(self.kernel, source="dita-paper")
@@ -637,6 +639,12 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
         f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue",
         highlight=False,
     )
+    if session.left_out:
+        typer.echo(
+            f"warning: {_orders(len(session.left_out))} of the saved book not restored, for an asset "
+            f"this run's feed does not have: {', '.join(session.left_out)} (ended below)",
+            err=True,
+        )
     if not isinstance((previous or {}).get("venue"), dict):
         why = "no such file" if previous is None else f"format {previous.get('format', 1)}"
         typer.echo(

@@ -578,9 +578,11 @@ class PaperVenue:
             "bar_assets": sorted(self._bar_assets),
         }
 
-    def restore_book(self, book: Mapping[str, Any]) -> None:
+    def restore_book(self, book: Mapping[str, Any]) -> list[str]:
         """Take over ``book`` (``book()`` of the venue of an earlier run) in this new venue:
-        its orders work here as they did there, oldest first. Raises ValueError, changing
+        its orders work here as they did there, oldest first. Returns the client order ids
+        of the orders it leaves out, those for an asset this venue does not list (no data
+        would ever fill them: reconciliation ends them in the kernel). Raises ValueError, changing
         nothing, for a book of another format, one that is not as ``book()`` writes it, or
         a venue that has seen data or orders already."""
         if self._by_client_id or self._now is not None or self.submitted:
@@ -636,14 +638,21 @@ class PaperVenue:
             now = None if book["now"] is None else _finite("now", book["now"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"paper book: {part} is not as book() writes it: {exc!r}") from None
+        listed = self._assets
+        left_out = [
+            w.order.client_order_id for w in working if listed is not None and w.order.asset not in listed
+        ]
         for w in working:
+            if w.order.client_order_id in left_out:
+                continue
             self._working.setdefault(w.order.asset, {})[w.order.client_order_id] = w
             self._by_client_id[w.order.client_order_id] = w
-        self._canceling = {c: by_id[c] for c in canceling}
+        self._canceling = {c: by_id[c] for c in canceling if c not in left_out}
         self._positions, self._cash, self._fees_paid = positions, cash, fees
         self.submitted = submitted
         self._events._order_seq = max(self._events._order_seq, order_seq)
         self._quotes, self._bar_assets, self._now = quotes, bar_assets, now
+        return left_out
 
     def balances(self) -> dict[str, float]:
         return {self.settings.quote_currency: self._cash}
