@@ -237,7 +237,8 @@ class TradingRuntime:
     def start(self) -> None:
         """Call ``on_start`` of every RUNNING strategy not started yet (once each: calling it
         again reset a running strategy's state). Strategies added later are started when they
-        are added, a PAUSED one when it is resumed."""
+        are added, a PAUSED one when it is resumed. The first bar or quote handed to a runtime
+        not started yet calls this first."""
         self._started = True
         for handle in list(self.handles.values()):
             self._start(handle)
@@ -551,7 +552,8 @@ class TradingRuntime:
         """One bar: venues first (fills of working orders), then subscribed strategies. A bar
         the venues would refuse (no asset name, not numbers, not finite, inconsistent, earlier
         than the clock) raises ValueError naming the field before anything changes, deferred or
-        not."""
+        not. A runtime not started yet is started first: ``on_start`` comes before the first
+        data point."""
         asset, ts, open_, high, low, close, volume = bar
         # One chained comparison per bar; NaN fails every one of them, most values that are not
         # numbers raise (the venues refuse both). A Decimal compares with floats, so the types
@@ -575,6 +577,8 @@ class TradingRuntime:
             )
         ):
             raise ValueError(_bar_problem(bar, self._now))
+        if not self._started:
+            self.start()
         self._now = ts
         self.row += 1
         self._last[asset] = bar
@@ -619,6 +623,8 @@ class TradingRuntime:
             )
         ):
             raise ValueError(_quote_problem(quote, self._now))
+        if not self._started:
+            self.start()
         self._now = ts
         self.row += 1
         self._last[asset] = quote
