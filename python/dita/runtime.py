@@ -552,8 +552,10 @@ class TradingRuntime:
         """One bar: venues first (fills of working orders), then subscribed strategies. A bar
         the venues would refuse (no asset name, not numbers, not finite, inconsistent, earlier
         than the clock) raises ValueError naming the field before anything changes, deferred or
-        not. A runtime not started yet is started first: ``on_start`` comes before the first
-        data point."""
+        not; what is not a bar at all (a dict, a pandas row) raises TypeError. A runtime not
+        started yet is started first: ``on_start`` comes before the first data point."""
+        if type(bar) is not Bar and not (isinstance(bar, tuple) and len(bar) == 7):
+            raise TypeError(_not_a("on_bar", bar, Bar))
         asset, ts, open_, high, low, close, volume = bar
         # One chained comparison per bar; NaN fails every one of them, most values that are not
         # numbers raise (the venues refuse both). A Decimal compares with floats, so the types
@@ -576,7 +578,7 @@ class TradingRuntime:
                 or _numbers_real(bar)
             )
         ):
-            raise ValueError(_bar_problem(bar, self._now))
+            raise ValueError(_bar_problem(Bar(*bar), self._now))
         if not self._started:
             self.start()
         self._now = ts
@@ -603,6 +605,8 @@ class TradingRuntime:
     def on_quote(self, quote: Quote) -> None:
         """One quote: venues first, then subscribed strategies. A quote the venues would
         refuse raises ValueError naming the field before anything changes (see ``on_bar``)."""
+        if type(quote) is not Quote and not (isinstance(quote, tuple) and len(quote) == 6):
+            raise TypeError(_not_a("on_quote", quote, Quote))
         asset, ts, bid, ask, bid_size, ask_size = quote
         try:
             sound = (
@@ -622,7 +626,7 @@ class TradingRuntime:
                 or _numbers_real(quote)
             )
         ):
-            raise ValueError(_quote_problem(quote, self._now))
+            raise ValueError(_quote_problem(Quote(*quote), self._now))
         if not self._started:
             self.start()
         self._now = ts
@@ -656,7 +660,8 @@ class TradingRuntime:
     ) -> int:
         """Replay ``feed`` (bars and quotes in time order). ``speed`` None runs as fast as
         possible; 1.0 keeps the data's pace in wall-clock time, 60 runs a minute per second.
-        Returns the number of data points handled."""
+        Each item must be a ``Bar`` or a ``Quote`` (a plain tuple, a dict or a pandas row says
+        neither: TypeError). Returns the number of data points handled."""
         if speed is not None and not (_is_number(speed) and math.isfinite(speed) and speed > 0):
             raise ValueError(f"speed={speed!r} must be a positive number (or None for as fast as possible)")
         start_wall = time.monotonic()
@@ -673,8 +678,10 @@ class TradingRuntime:
                     time.sleep(due)
             if isinstance(item, Bar):
                 self.on_bar(item)
-            else:
+            elif isinstance(item, Quote):
                 self.on_quote(item)
+            else:
+                raise TypeError(_not_a(f"feed item {count}: run()", item, Bar, Quote))
             count += 1
             if progress is not None:
                 progress(count)
@@ -764,6 +771,15 @@ def _quote_problem(quote: Quote, now: float) -> str:
         if not (math.isfinite(value) and value >= 0):
             return f"{where}: {name} {value!r} is not a finite size >= 0"
     return f"{where}: ask {quote.ask!r} is below bid {quote.bid!r} (a crossed quote)"
+
+
+def _not_a(what: str, item: object, *kinds: type[Bar] | type[Quote]) -> str:
+    """The error for a feed item that is not a bar or quote, naming what came and what is taken."""
+    shown = repr(item)
+    if len(shown) > 120:
+        shown = shown[:117] + "..."
+    taken = " or ".join(f"dita.strategy.{k.__name__}({', '.join(k._fields)})" for k in kinds)
+    return f"{what} takes a {taken}, got {type(item).__name__}: {shown}"
 
 
 def _tell(errors: list[Exception], listener: Callable[..., None], *args: Any) -> None:

@@ -1,5 +1,8 @@
 """Mistakes a first-time user of ``TradingRuntime`` makes: feeding data without calling
-``start()`` must still honour ``on_start``'s promise (called before the first data point)."""
+``start()``, and feeding rows that are not ``Bar``/``Quote`` (dicts, pandas rows, plain
+tuples). The first must still honour ``on_start``'s promise (called before the first data
+point); the second must be refused naming what was given and what is taken, before anything
+changes."""
 
 from __future__ import annotations
 
@@ -56,3 +59,45 @@ def test_data_before_start_starts_the_strategies_first(feed: Any) -> None:
     assert len(strategy.seen) == 1
     rt.start()  # a later start() does not start it again (its state is kept)
     assert len(strategy.seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("item", "what"),
+    [
+        ({"asset": "BTCUSDT", "ts": 1.7e9, "bid": 100.0, "ask": 100.1}, "dict"),
+        (dict(BAR._asdict()), "dict"),
+        (tuple(BAR), "tuple"),
+        (tuple(QUOTE), "tuple"),
+        ("BTCUSDT", "str"),
+    ],
+)
+def test_a_feed_item_that_is_not_a_bar_or_quote_is_refused_naming_it(item: Any, what: str) -> None:
+    """A 7-field bar as a plain tuple or a pandas row was read as a quote ("too many values to
+    unpack (expected 6)"), and a 6-field one was taken as a quote, silently."""
+    rt, strategy = runtime("newcomer-feed")
+    rt.start()
+    with pytest.raises(TypeError, match=rf"feed item 0: run\(\) takes a .*Bar\(.*Quote\(.*, got {what}: "):
+        rt.run([item])
+    assert (rt.row, rt.now(), strategy.seen) == (-1, 0.0, [])
+
+
+@pytest.mark.parametrize("item", [dict(BAR._asdict()), "BTCUSDT", 3.0])
+def test_on_bar_and_on_quote_refuse_what_is_not_a_bar_or_quote(item: Any) -> None:
+    """A dict of a bar's fields gave ``AttributeError: 'dict' object has no attribute 'asset'``."""
+    rt, strategy = runtime("newcomer-one")
+    rt.start()
+    bar_fields = r"dita.strategy.Bar\(asset, ts, open, high, low, close, volume\)"
+    quote_fields = r"dita.strategy.Quote\(asset, ts, bid, ask, bid_size, ask_size\)"
+    with pytest.raises(TypeError, match=rf"on_bar takes a {bar_fields}, got "):
+        rt.on_bar(item)
+    with pytest.raises(TypeError, match=rf"on_quote takes a {quote_fields}, got "):
+        rt.on_quote(item)
+    assert (rt.row, strategy.seen) == (-1, [])
+
+
+def test_a_plain_tuple_of_the_right_fields_is_still_a_bar_for_on_bar() -> None:
+    rt, strategy = runtime("newcomer-tuple")
+    rt.start()
+    rt.on_bar(tuple(BAR))  # type: ignore[arg-type]
+    rt.on_quote(tuple(QUOTE))  # type: ignore[arg-type]
+    assert len(strategy.seen) == 2
