@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, get_args, get_origin
 
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
@@ -376,13 +376,22 @@ class Strategy(Generic[P]):
 
     @classmethod
     def check_subscriptions(cls) -> None:
-        """Refuse a ``Params`` that is not a pydantic model, a ``data`` that would leave the
+        """Refuse a ``Params`` that is not a pydantic model (or left out of a class declared
+        ``Strategy[Model]``, which would run with no parameters), a ``data`` that would leave the
         strategy without data (e.g. ``("bar",)``), and ``assets`` that are not a collection of
         names (a bare ``"BTCUSDT"`` would match ``"BTC"`` as a substring)."""
         params = cls.Params
         if not (isinstance(params, type) and issubclass(params, BaseModel)):
             raise StrategyLoadError(
                 f"{cls.__qualname__}.Params = {params!r} must be a pydantic BaseModel subclass"
+            )
+        declared = _declared_params(cls)
+        if params is NoParams and declared is not None and declared is not NoParams:
+            # The type argument is for type checkers only: the runtime reads ``Params``.
+            raise StrategyLoadError(
+                f"{cls.__qualname__} is declared Strategy[{declared.__name__}] but does not set "
+                f"Params: add `Params = {declared.__name__}` to the class (without it the strategy "
+                "takes no parameters)"
             )
         assets = cls.assets
         if not _is_collection(assets):
@@ -463,6 +472,18 @@ def load_strategy_class(ref: str) -> type[Strategy[Any]]:
         raise StrategyLoadError(f"{ref!r} is not a dita.strategy.Strategy subclass")
     cls.check_subscriptions()
     return cls
+
+
+def _declared_params(cls: type) -> type[BaseModel] | None:
+    """The model in the nearest ``Strategy[Model]`` base of ``cls``, if any."""
+    for klass in cls.__mro__:
+        for base in klass.__dict__.get("__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Strategy):
+                args = get_args(base)
+                if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+                    return args[0]
+    return None
 
 
 def _is_collection(value: object) -> bool:

@@ -3,6 +3,8 @@ name) or a Params that is not a pydantic model is a StrategyLoadError, and exit 
 
 from __future__ import annotations
 
+import importlib
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,3 +47,63 @@ def test_a_bad_strategy_module_is_a_clear_error(strategy_modules: Path, ref: str
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+FORGOT_PARAMS = """
+from pydantic import BaseModel
+from dita.strategy import Strategy
+
+class Window(BaseModel):
+    lookback: int = 20
+
+class Forgot(Strategy[Window]):
+    def on_bar(self, bar):
+        self.params.lookback
+"""
+
+
+def test_a_strategy_typed_with_params_it_does_not_set_is_refused_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``class Forgot(Strategy[Window])`` without ``Params = Window`` ran on NoParams: its
+    ``--param lookback=5`` was refused as "this strategy takes no parameters" and, without
+    one, its first bar failed on "'NoParams' object has no attribute 'lookback'"."""
+    (tmp_path / "rev_forgot.py").write_text(FORGOT_PARAMS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        message = "Forgot is declared Strategy[Window] but does not set Params: add `Params = Window`"
+        with pytest.raises(StrategyLoadError, match=re.escape(message)):
+            load_strategy_class("rev_forgot:Forgot")
+        module = importlib.import_module("rev_forgot")
+        with pytest.raises(StrategyLoadError, match=re.escape(message)):
+            module.Forgot()
+        result = runner.invoke(app, ["strategy", "inspect", "rev_forgot:Forgot"])
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+    finally:
+        sys.modules.pop("rev_forgot", None)
+
+
+def test_a_subclass_inherits_its_parents_params_and_no_params_stays_allowed() -> None:
+    from pydantic import BaseModel
+
+    from dita.strategy import NoParams, Strategy
+
+    class Window(BaseModel):
+        lookback: int = 20
+
+    class Parent(Strategy[Window]):
+        Params = Window
+
+    class Child(Parent):
+        pass
+
+    class Plain(Strategy[NoParams]):
+        pass
+
+    class Untyped(Strategy):  # type: ignore[type-arg]
+        pass
+
+    assert Child({"lookback": 3}).params.lookback == 3  # type: ignore[attr-defined]
+    assert isinstance(Plain().params, NoParams)
+    assert isinstance(Untyped().params, NoParams)
