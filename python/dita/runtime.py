@@ -41,6 +41,7 @@ __all__ = [
     "StrategyHandle",
     "StrategyStatus",
     "TradingRuntime",
+    "check_strategy_instance",
 ]
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,9 @@ class TradingRuntime:
     # -- strategies ----------------------------------------------------------------------
 
     def add_strategy(self, strategy: Strategy[Any]) -> StrategyHandle:
+        """Run ``strategy`` (an instance) on this runtime. An instance runs on one runtime: one
+        that ran on another keeps that run's slots and fills, so it is refused."""
+        check_strategy_instance(strategy, "add_strategy")
         if strategy.name in self.handles:
             raise ValueError(f"a strategy named {strategy.name!r} is already running; give it another name")
         if _RESTART_MARK.search(strategy.name):
@@ -197,6 +201,13 @@ class TradingRuntime:
             raise ValueError(
                 f"strategy name {strategy.name!r} ends like a restart mark (-r<digits>), which makes "
                 "its trade ids another strategy's after a restart; give it another name"
+            )
+        if strategy._ctx is not None:
+            # Its slot ids and fills are the other run's: busy() and position() would read this
+            # kernel's slots under them, and a sweep reusing one instance traded only once.
+            raise ValueError(
+                f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
+                f"are that run's); make a new instance: {type(strategy).__name__}(params)"
             )
         strategy._ctx = self.ctx
         handle = StrategyHandle(strategy)
@@ -780,6 +791,25 @@ def _not_a(what: str, item: object, *kinds: type[Bar] | type[Quote]) -> str:
         shown = shown[:117] + "..."
     taken = " or ".join(f"dita.strategy.{k.__name__}({', '.join(k._fields)})" for k in kinds)
     return f"{what} takes a {taken}, got {type(item).__name__}: {shown}"
+
+
+def check_strategy_instance(strategy: object, where: str) -> None:
+    """Refuse what is not a ``Strategy`` instance (its class, a ``MODULE:CLASS`` text) with
+    what to pass instead."""
+    if isinstance(strategy, Strategy):
+        return
+    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+        name = strategy.__name__
+        raise TypeError(f"{where} takes a Strategy instance, got the class {name}: call it, {name}()")
+    shown = repr(strategy)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    hint = (
+        " (load a MODULE:CLASS text with dita.strategy.load_strategy_class)"
+        if isinstance(strategy, str)
+        else ""
+    )
+    raise TypeError(f"{where} takes a Strategy instance, got {type(strategy).__name__} {shown}{hint}")
 
 
 def _tell(errors: list[Exception], listener: Callable[..., None], *args: Any) -> None:

@@ -12,6 +12,9 @@ import pytest
 
 from dita import ExecutionKernel
 from dita._kernel import MockVenueAdapter
+from dita.backtest.data import load_market_data
+from dita.backtest.engine import run_backtest
+from dita.data import SAMPLE_BARS
 from dita.runtime import StrategyStatus, TradingRuntime
 from dita.strategy import Bar, Quote, Strategy
 
@@ -101,3 +104,49 @@ def test_a_plain_tuple_of_the_right_fields_is_still_a_bar_for_on_bar() -> None:
     rt.on_bar(tuple(BAR))  # type: ignore[arg-type]
     rt.on_quote(tuple(QUOTE))  # type: ignore[arg-type]
     assert len(strategy.seen) == 2
+
+
+def test_a_strategy_already_run_is_refused_by_another_runtime() -> None:
+    """A parameter sweep that reuses one instance (``s = MeanRev(); run_backtest(s, ...)`` in a
+    loop) ran every backtest after the first with the first run's slots and fills: its
+    ``busy()`` read slots of the old kernel, so the second run silently made no trade."""
+    data = load_market_data(SAMPLE_BARS)
+    strategy = BuysEveryFlatBar()
+    first = run_backtest(strategy, data)
+    assert first.metrics.trades > 0
+    with pytest.raises(ValueError, match=r"strategy 'BuysEveryFlatBar' already ran on another runtime"):
+        run_backtest(strategy, data)
+    rt, _ = runtime("newcomer-reuse")
+    with pytest.raises(ValueError, match=r"make a new instance: BuysEveryFlatBar\(params\)"):
+        rt.add_strategy(strategy)
+    assert list(rt.handles) == ["Keeps"]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (Keeps, r"add_strategy takes a Strategy instance, got the class Keeps: call it, Keeps\(\)"),
+        ("mine:MeanRev", r"add_strategy takes a Strategy instance, got str 'mine:MeanRev'"),
+    ],
+)
+def test_add_strategy_refuses_what_is_not_a_strategy_instance(given: Any, message: str) -> None:
+    """A class or a MODULE:CLASS text gave "type object 'Keeps' has no attribute 'name'"."""
+    rt, _ = runtime("newcomer-add")
+    with pytest.raises(TypeError, match=message):
+        rt.add_strategy(given)
+    with pytest.raises(TypeError, match=message.replace("add_strategy", "run_backtest")):
+        run_backtest(given, load_market_data(SAMPLE_BARS))
+
+
+def test_run_backtest_refuses_a_path_for_data_naming_the_loader() -> None:
+    """A path gave "'str' object has no attribute 'assets'"."""
+    with pytest.raises(TypeError, match=r"data must be MarketData, got str: load it with .*load_market_data"):
+        run_backtest(BuysEveryFlatBar(), str(SAMPLE_BARS))  # type: ignore[arg-type]
+
+
+class BuysEveryFlatBar(Strategy[Any]):
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset):
+            self.buy(bar.asset, 0.01, price=bar.close)
+        elif self.position(bar.asset) > 0:
+            self.close(bar.asset, price=bar.close)

@@ -22,7 +22,7 @@ from dita._kernel import VenueEvent
 from dita.backtest.data import MarketData
 from dita.backtest.metrics import DAY, FloatArray, Metrics, TradeRecord, compute_metrics
 from dita.kernel import ExecutionKernel
-from dita.runtime import TradingRuntime
+from dita.runtime import TradingRuntime, check_strategy_instance
 from dita.strategy import Strategy
 from dita.venues.paper import PaperVenue
 
@@ -236,7 +236,14 @@ def run_backtest(
     kernel_options: dict[str, Any] | None = None,
     defer_venue_data: bool = True,
 ) -> BacktestResult:
-    """Replay ``data`` through a fresh kernel and paper venue with ``strategy``."""
+    """Replay ``data`` (from ``load_market_data``) through a fresh kernel and paper venue with
+    ``strategy``, a new instance each run (one that ran before is refused)."""
+    check_strategy_instance(strategy, "run_backtest")
+    if not isinstance(data, MarketData):
+        raise TypeError(
+            f"data must be MarketData, got {type(data).__name__}: load it with "
+            "dita.backtest.data.load_market_data(path)"
+        )
     cfg = config or BacktestConfig()
     venue = cfg.paper_venue(data.assets)
     kernel = ExecutionKernel(
