@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,25 @@ def test_window_and_asset_from_file_name(tmp_path: Path) -> None:
         load_market_data(bars_csv(tmp_path, good_rows(5)), start=parse_time("2025-01-01"))
     with pytest.raises(DataError, match="empty window"):
         load_market_data(bars_csv(tmp_path, good_rows(5)), start=10.0, end=5.0)
+
+
+def test_a_window_outside_the_data_says_when_the_data_runs(tmp_path: Path) -> None:
+    """``--from 2024-01-05`` on the three-day sample said only "no rows inside the --from/--to
+    window": a newcomer who does not know the sample's dates had to open the file to see them."""
+    message = (
+        "no rows inside the --from/--to window (from 2025-01-01T00:00:00Z); "
+        "the data runs from 2024-01-01T00:00:00Z to 2024-01-01T00:04:00Z"
+    )
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_market_data(bars_csv(tmp_path, good_rows(5)), start=parse_time("2025-01-01"))
+    message = (
+        "no rows inside the --from/--to window (from 2023-01-01T00:00:00Z to 2023-02-01T00:00:00Z); "
+        "the data runs from 2024-01-01T00:00:00Z"
+    )
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_market_data(
+            bars_csv(tmp_path, good_rows(5)), start=parse_time("2023-01-01"), end=parse_time("2023-02-01")
+        )
 
 
 def test_quotes_and_epoch_millis(tmp_path: Path) -> None:

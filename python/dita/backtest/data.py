@@ -425,9 +425,17 @@ def load_market_data(
     if start is not None or end is not None:
         if start is not None and end is not None and end <= start:
             raise DataError(f"empty window: to={_iso(end)} is not after from={_iso(start)}", path=src)
+        first, last = float(data.ts.min()), float(data.ts.max())
         data = data.slice_time(start, end)
         if len(data) == 0:
-            raise DataError("no rows inside the --from/--to window", path=src)
+            window = " ".join(
+                f"{word} {_iso(t)}" for word, t in (("from", start), ("to", end)) if t is not None
+            )
+            raise DataError(
+                f"no rows inside the --from/--to window ({window}); "
+                f"the data runs from {_iso(first)} to {_iso(last)}",
+                path=src,
+            )
     return data
 
 
