@@ -107,3 +107,41 @@ def test_a_subclass_inherits_its_parents_params_and_no_params_stays_allowed() ->
     assert Child({"lookback": 3}).params.lookback == 3  # type: ignore[attr-defined]
     assert isinstance(Plain().params, NoParams)
     assert isinstance(Untyped().params, NoParams)
+
+
+REQUIRED_PARAMS = """
+from pydantic import BaseModel
+from dita.strategy import Strategy
+
+class Needs(BaseModel):
+    threshold: float
+    size: float = 0.1
+
+class Req(Strategy[Needs]):
+    Params = Needs
+"""
+
+
+def test_a_missing_required_parameter_is_named_with_how_to_give_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A required parameter left out read as given empty: ``threshold={}: Field required``
+    (pydantic's input for a missing field is the whole, here empty, parameter dict)."""
+    (tmp_path / "rev_required.py").write_text(REQUIRED_PARAMS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        out = str(tmp_path / "bt")
+        result = runner.invoke(
+            app, ["backtest", "--strategy", "rev_required:Req", "--data", "sample", "--out", out]
+        )
+        assert result.exit_code == 2, result.output
+        assert (
+            "invalid parameters for rev_required:Req: threshold: required, give it as "
+            "--param threshold=VALUE" in result.stderr
+        )
+        assert "{}" not in result.stderr
+        args = ["backtest", "--strategy", "rev_required:Req", "--data", "sample", "--out", out]
+        result = runner.invoke(app, [*args, "--param", "size=x"])
+        assert "size='x': Input should be a valid number" in result.stderr
+    finally:
+        sys.modules.pop("rev_required", None)

@@ -254,11 +254,16 @@ def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
     try:
         return cls(params)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'params'}={e.get('input')!r}: {e['msg']}"
-            for e in exc.errors()
-        )
-        fail(f"invalid parameters for {ref}: {problems}")
+        fail(f"invalid parameters for {ref}: {'; '.join(map(_param_problem, exc.errors()))}")
+
+
+def _param_problem(error: Any) -> str:
+    """One parameter's validation error: its name, the value given and pydantic's reason. A
+    missing one has no value (pydantic gives the whole parameter dict as its input)."""
+    name = ".".join(str(p) for p in error["loc"]) or "params"
+    if error["type"] == "missing":
+        return f"{name}: required, give it as --param {name}=VALUE"
+    return f"{name}={error.get('input')!r}: {error['msg']}"
 
 
 def feed_problem(strategy: Any, kind: str, assets: Sequence[str], *, source: str = "--data") -> str | None:
