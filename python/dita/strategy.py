@@ -25,7 +25,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, get_args, get_origin
 
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
@@ -449,7 +453,9 @@ class Strategy(Generic[P]):
 
 
 def load_strategy_class(ref: str) -> type[Strategy[Any]]:
-    """``"package.module:ClassName"`` to the class, with a clear error for every way it can be wrong."""
+    """``"package.module:ClassName"`` (found in the working directory too, as ``python -m``
+    finds it) or ``"path/to/file.py:ClassName"`` to the class, with a clear error for every way
+    it can be wrong."""
     if ref.count(":") != 1:
         raise StrategyLoadError(
             f"strategy {ref!r} must be MODULE:CLASS, e.g. dita.examples.crossover:SmaCrossover"
@@ -457,14 +463,14 @@ def load_strategy_class(ref: str) -> type[Strategy[Any]]:
     module_name, class_name = ref.split(":")
     if not module_name or not class_name:
         raise StrategyLoadError(f"strategy {ref!r} must be MODULE:CLASS with both parts")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        # The module is the user's code: a syntax error or an exception at import (or a relative
-        # name like ".mod") is bad input to report, not a traceback.
-        raise StrategyLoadError(
-            f"strategy module {module_name!r} cannot be imported: {type(exc).__name__}: {exc}"
-        ) from exc
+    if module_name.endswith(".py"):
+        module = _import_strategy_file(module_name)
+    else:
+        # As ``python -m`` does, a module in the working directory is found: the installed
+        # ``dita`` script's path does not hold it. Appended, so it shadows no installed module.
+        if os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
+        module = _import_strategy_module(module_name)
     cls = getattr(module, class_name, None)
     if cls is None:
         raise StrategyLoadError(f"module {module_name!r} has no attribute {class_name!r}")
@@ -484,6 +490,42 @@ def _declared_params(cls: type) -> type[BaseModel] | None:
                 if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
                     return args[0]
     return None
+
+
+def _import_strategy_module(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        # The module is the user's code: a syntax error or an exception at import (or a relative
+        # name like ".mod") is bad input to report, not a traceback.
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name == module_name.split(".")[0]:
+            hint = (
+                " (looked in the working directory and the Python path; "
+                "or give the file: --strategy path/to/FILE.py:CLASS)"
+            )
+        raise StrategyLoadError(
+            f"strategy module {module_name!r} cannot be imported: {type(exc).__name__}: {exc}{hint}"
+        ) from exc
+
+
+def _import_strategy_file(file_name: str) -> ModuleType:
+    """``path/to/name.py`` imported as module ``name`` with its directory on the path, as
+    ``python path/to/name.py`` would find it and its neighbours."""
+    path = Path(file_name).expanduser()
+    if not path.is_file():
+        raise StrategyLoadError(f"strategy file {file_name!r} does not exist")
+    path = path.resolve()
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
+    module = _import_strategy_module(path.stem)
+    found = getattr(module, "__file__", None)
+    if found is None or Path(found).resolve() != path:
+        raise StrategyLoadError(
+            f"strategy file {file_name!r}: its module name {path.stem!r} is another module's "
+            f"({found or 'built in'}); rename the file"
+        )
+    return module
 
 
 def _is_collection(value: object) -> bool:

@@ -145,3 +145,58 @@ def test_a_missing_required_parameter_is_named_with_how_to_give_it(
         assert "size='x': Input should be a valid number" in result.stderr
     finally:
         sys.modules.pop("rev_required", None)
+
+
+CWD_STRATEGY = """
+from dita.strategy import Strategy
+
+class Mine(Strategy):
+    \"\"\"A first strategy, in a file beside the user.\"\"\"
+"""
+
+
+@pytest.fixture
+def no_cwd_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The installed ``dita`` script's sys.path: its own directory first, not the working one."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(work))])
+    yield work
+    for name in ("rev_cwd_mine", "rev_file_mine", "json"):
+        module = sys.modules.get(name)
+        if module is not None and str(tmp_path) in str(getattr(module, "__file__", "")):
+            sys.modules.pop(name)
+
+
+def test_a_strategy_module_in_the_working_directory_loads_as_documented(no_cwd_on_path: Path) -> None:
+    """README: ``dita backtest --strategy mypackage.module:MyStrategy``. From the installed
+    ``dita`` script, whose sys.path does not hold the working directory, a strategy file
+    beside the user was "No module named 'rev_cwd_mine'"."""
+    (no_cwd_on_path / "rev_cwd_mine.py").write_text(CWD_STRATEGY)
+    assert load_strategy_class("rev_cwd_mine:Mine").__name__ == "Mine"
+    result = runner.invoke(app, ["strategy", "inspect", "rev_cwd_mine:Mine"])
+    assert result.exit_code == 0, result.output
+    assert "A first strategy" in result.stdout
+
+
+def test_a_strategy_file_path_loads(no_cwd_on_path: Path) -> None:
+    """``--strategy strategies/mine.py:Mine``, the first thing a newcomer tries, was
+    "No module named 'strategies/mine'"."""
+    folder = no_cwd_on_path / "strategies"
+    folder.mkdir()
+    (folder / "rev_file_mine.py").write_text(CWD_STRATEGY)
+    for ref in ("strategies/rev_file_mine.py:Mine", f"{folder}/rev_file_mine.py:Mine"):
+        assert load_strategy_class(ref).__name__ == "Mine"
+    with pytest.raises(StrategyLoadError, match=r"strategy file 'strategies/nope.py' does not exist"):
+        load_strategy_class("strategies/nope.py:Mine")
+    (folder / "json.py").write_text(CWD_STRATEGY)
+    with pytest.raises(StrategyLoadError, match=r"strategies/json.py.*'json' is another module.*rename"):
+        load_strategy_class("strategies/json.py:Mine")
+
+
+def test_a_module_not_found_says_where_it_was_looked_for(no_cwd_on_path: Path) -> None:
+    with pytest.raises(
+        StrategyLoadError, match=r"No module named 'rev_nowhere'.*working directory.*FILE\.py:CLASS"
+    ):
+        load_strategy_class("rev_nowhere:Mine")

@@ -38,7 +38,10 @@ __all__ = ["register"]
 
 def backtest(
     strategy: Annotated[
-        str, typer.Option(help="Strategy as MODULE:CLASS, e.g. dita.examples.crossover:SmaCrossover")
+        str,
+        typer.Option(
+            help="Strategy as MODULE:CLASS or FILE.py:CLASS, e.g. dita.examples.crossover:SmaCrossover"
+        ),
     ],
     data: Annotated[
         str, typer.Option(help="Bars or quotes, .csv or .parquet ('sample' = shipped sample bars)")

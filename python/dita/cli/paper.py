@@ -310,7 +310,7 @@ class _Silence:
 
 
 def paper(
-    strategy: Annotated[str, typer.Option(help="Strategy as MODULE:CLASS")],
+    strategy: Annotated[str, typer.Option(help="Strategy as MODULE:CLASS or FILE.py:CLASS")],
     data: Annotated[
         str | None, typer.Option(help="Replay this .csv/.parquet ('sample' = shipped bars)")
     ] = None,

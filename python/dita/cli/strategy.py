@@ -17,7 +17,7 @@ strategy_app = typer.Typer(help="Look at strategies without running them.", no_a
 
 @strategy_app.command("inspect")
 def inspect_strategy(
-    ref: Annotated[str, typer.Argument(help="Strategy as MODULE:CLASS")],
+    ref: Annotated[str, typer.Argument(help="Strategy as MODULE:CLASS or FILE.py:CLASS")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
 ) -> None:
     """Show the parameters (type, default, description) and subscriptions of a strategy."""
