@@ -12,10 +12,12 @@ pub enum KernelError {
         value: String,
         reason: &'static str,
     },
-    #[error("unknown field {field:?} in {context}")]
+    /// A field the config does not have; lists the ones it has, so a typo shows at once.
+    #[error("unknown field {field:?} in {context} (fields: {})", .known.join(", "))]
     UnknownField {
         field: String,
         context: &'static str,
+        known: &'static [&'static str],
     },
     #[error(
         "slot_id {slot_id} out of range (kernel has {max_slots} slots: 0 to {})",

@@ -53,6 +53,7 @@ impl ExchangeConfig {
                     return Err(KernelError::UnknownField {
                         field: field.clone(),
                         context: "exchange config",
+                        known: &EXCHANGE_CONFIG_FIELDS,
                     })
                 }
             };

@@ -47,6 +47,17 @@ pub struct RiskLimits {
     pub require_source_run_in_live: bool,
 }
 
+/// The fields `RiskLimits::with_updates` takes, named by an unknown-field error.
+pub const RISK_LIMITS_FIELDS: [&str; 7] = [
+    "max_leverage",
+    "max_notional_per_asset",
+    "max_notional_total",
+    "max_order_rate",
+    "regime",
+    "edge_freeze_threshold_bps",
+    "require_source_run_in_live",
+];
+
 impl Default for RiskLimits {
     fn default() -> Self {
         RiskLimits {
@@ -138,20 +149,35 @@ impl RiskLimits {
                 ("require_source_run_in_live", ConfigValue::Flag(b)) => {
                     next.require_source_run_in_live = *b
                 }
+                ("regime", v) => {
+                    return Err(KernelError::invalid(
+                        f,
+                        v.shown(),
+                        "must be NEUTRAL, BULL, BEAR or None",
+                    ))
+                }
+                ("require_source_run_in_live", v) => {
+                    return Err(KernelError::invalid(f, v.shown(), "must be True or False"))
+                }
                 (
                     "max_leverage"
                     | "max_notional_per_asset"
                     | "max_notional_total"
                     | "max_order_rate"
-                    | "edge_freeze_threshold_bps"
-                    | "regime"
-                    | "require_source_run_in_live",
+                    | "edge_freeze_threshold_bps",
                     v,
-                ) => return Err(KernelError::invalid(f, v.shown(), "has the wrong type")),
+                ) => {
+                    return Err(KernelError::invalid(
+                        f,
+                        v.shown(),
+                        "must be a number or None",
+                    ))
+                }
                 _ => {
                     return Err(KernelError::UnknownField {
                         field: field.clone(),
                         context: "risk limits",
+                        known: &RISK_LIMITS_FIELDS,
                     })
                 }
             }
@@ -189,6 +215,9 @@ pub struct MarketLimits {
     pub min_notional: f64,
 }
 
+/// The fields `MarketLimits::from_fields` takes, named by an unknown-field error.
+pub const MARKET_LIMITS_FIELDS: [&str; 4] = ["lot_step", "tick_size", "min_qty", "min_notional"];
+
 impl MarketLimits {
     pub fn from_fields(fields: &[(String, f64)]) -> KernelResult<MarketLimits> {
         let mut m = MarketLimits::default();
@@ -202,6 +231,7 @@ impl MarketLimits {
                     return Err(KernelError::UnknownField {
                         field: field.clone(),
                         context: "market limits",
+                        known: &MARKET_LIMITS_FIELDS,
                     })
                 }
             };

@@ -516,7 +516,7 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
         ({"funding_interval_secs": 0}, ValueError, "funding_interval_secs"),
         ({"taker_rate": "0.1"}, TypeError, "taker_rate"),
         ({"min_notional": True}, TypeError, "min_notional"),
-        ({"tick": 0.1}, ValueError, 'unknown field "tick"'),
+        ({"tick": 0.1}, ValueError, 'unknown field "tick" in exchange config \\(fields: taker_rate, '),
         ({"taker_rate": 0.001, "maker_rate": -1}, ValueError, "maker_rate"),
     ],
 )
@@ -566,8 +566,15 @@ def test_other_configuration_errors() -> None:
         k.update_control(debug_clickhouse_enabled="yes")
     with pytest.raises(ValueError, match="regime"):
         k.set_risk_limits({"regime": "SIDEWAYS"})
-    with pytest.raises(ValueError, match=r'invalid max_leverage: "5" \(has the wrong type\)'):
+    with pytest.raises(ValueError, match=r'invalid max_leverage: "5" \(must be a number or None\)'):
         k.set_risk_limits({"max_leverage": "5"})
+    with pytest.raises(ValueError, match=r"invalid regime: 1 \(must be NEUTRAL, BULL, BEAR or None\)"):
+        k.set_risk_limits({"regime": 1})
+    with pytest.raises(ValueError, match=r"require_source_run_in_live: None \(must be True or False\)"):
+        k.set_risk_limits({"require_source_run_in_live": None})
+    # An unknown field lists the ones there are, so a typo is seen at once.
+    with pytest.raises(ValueError, match=r'unknown field "max_lev" in risk limits \(fields: max_leverage, '):
+        k.set_risk_limits({"max_lev": 3.0})
     with pytest.raises(ValueError, match="max_order_rate"):
         k.set_risk_limits({"max_leverage": 3.0, "max_order_rate": -1})
     # Counted in a one-second window, 0.5 a second refused every order, forever.
@@ -585,7 +592,10 @@ def test_other_configuration_errors() -> None:
         k.set_risk_limits({"edge_freeze_threshold_bps": 1e16})
     assert k.risk_limits()["max_notional_per_asset"] is None
     assert k.risk_limits()["edge_freeze_threshold_bps"] is None
-    with pytest.raises(ValueError, match="unknown field"):
+    with pytest.raises(
+        ValueError,
+        match=r'unknown field "lot" in market limits \(fields: lot_step, tick_size, min_qty, min_notional\)',
+    ):
         k.set_market_limits("BTCUSDT", {"lot": 0.1})
 
 
