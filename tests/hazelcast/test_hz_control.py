@@ -257,6 +257,45 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
         kernel.close()
 
 
+def test_cli_set_for_a_kernel_that_is_not_running_says_so(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A mistyped or crashed kernel id must not read as halted: `set` still writes the entry
+    (a kernel started under that id takes it), but warns, and `--wait` does not report a dead
+    kernel's last projected mode as applied."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP
+
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    result = _cli("control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-typo", *where)
+    assert result.exit_code == 0, result.output
+    assert f"set {kernel_id}-typo: mode=HALTED" in result.output
+    assert f"warning: no kernel '{kernel_id}-typo' is projected in this cluster" in result.output
+    # A kernel killed while halted: its projection still says HALTED, an hour old.
+    dead = f"{kernel_id}-dead"
+    gone = time.time() - 3600
+    hz_client.get_map(CONTROL_MAP).blocking().set(
+        dead, to_json_value({"mode": "HALTED", "projected_at": gone})
+    )
+    hz_client.get_map(ACCOUNTS_MAP).blocking().set(dead, to_json_value({"equity": 0.0, "projected_at": gone}))
+    result = _cli("control", "set", "--mode", "HALTED", "--kernel", dead, "--wait", "0.3", *where)
+    assert result.exit_code == 4, result.output
+    assert "applied by" not in result.output
+    assert f"warning: kernel '{dead}' is not running (no projection for 3600s" in result.output
+    assert f"not applied within 0.3s by: {dead} (not running)" in result.output
+    # A running kernel: no warning.
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(
+        max_slots=1, projection=projection, control_plane=_plane(hz_member), kernel_id=kernel_id
+    )
+    try:
+        assert projection.sync(timeout=30)
+        result = _cli("control", "set", "--mode", "HALTED", "--kernel", kernel_id, "--wait", "10", *where)
+        assert result.exit_code == 0, result.output
+        assert f"applied by: {kernel_id}" in result.output and "warning" not in result.output
+    finally:
+        kernel.close()
+
+
 def test_cli_reports_an_unreachable_cluster() -> None:
     result = _cli("control", "show", "--cluster", f"127.0.0.1:{free_port()}", "--cluster-name", "nobody-home")
     assert result.exit_code == 3

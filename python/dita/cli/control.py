@@ -147,10 +147,40 @@ def set_(
     try:
         write_entry(client, kernel, change, updated_by=by)
         typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
+        if kernel is not None:
+            # The entry is written either way (a kernel started under that id takes it), but a
+            # mistyped or crashed kernel id must not pass for a halted kernel.
+            why = _not_running(client, kernel)
+            if why:
+                typer.echo(f"warning: {why}", err=True)
         if wait > 0:
             _wait_applied(client, kernel, change, wait)
     finally:
         client.shutdown()
+
+
+def _not_running(client: Any, kernel: str) -> str:
+    """Why ``kernel`` is not a running kernel of this cluster's projection; "" when it is."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, LIVE_WITHIN_S, closed_at, read_map
+
+    account = read_map(client, ACCOUNTS_MAP).get(kernel)
+    if account is None:
+        return (
+            f"no kernel {kernel!r} is projected in this cluster, so nothing shows one runs under that "
+            "id (a typo? `dita control show` lists the kernels): the entry applies to a kernel "
+            "with that id when it attaches"
+        )
+    closed = closed_at(account)
+    at = account.get("projected_at")
+    if closed is not None:
+        why = f"closed at {_fmt_time(closed)}"
+    elif not isinstance(at, int | float) or isinstance(at, bool):
+        why = "its account has no projected_at"
+    elif time.time() - at > LIVE_WITHIN_S:
+        why = f"no projection for {time.time() - at:.0f}s, taken for gone after {LIVE_WITHIN_S:g}s"
+    else:
+        return ""
+    return f"kernel {kernel!r} is not running ({why}): it takes the entry when it starts again"
 
 
 def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait: float) -> None:
@@ -161,15 +191,18 @@ def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait:
     gone: list[str] = []
     while True:
         applied = read_map(client, CONTROL_MAP)
+        # Entries outlive their kernel: one that stopped projecting cannot apply anything, and
+        # the mode it last projected is not a change applied.
+        live = live_kernels(read_map(client, ACCOUNTS_MAP))
         if kernel:
             targets = [kernel]
         else:
-            # Entries outlive their kernel: one that stopped projecting cannot apply anything.
-            live = live_kernels(read_map(client, ACCOUNTS_MAP))
             targets = sorted(k for k in applied if k in live)
             gone = sorted(k for k in applied if k not in live)
         pending = [
-            k for k in targets if k not in applied or any(applied[k].get(f) != v for f, v in change.items())
+            k
+            for k in targets
+            if k not in live or k not in applied or any(applied[k].get(f) != v for f, v in change.items())
         ]
         if not pending or time.monotonic() >= deadline:
             break
@@ -180,7 +213,8 @@ def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait:
             f"{', '.join(gone)}"
         )
     if pending:
-        fail(f"not applied within {wait:g}s by: {', '.join(pending)}", code=4)
+        stopped = " (not running)" if kernel and kernel not in live else ""
+        fail(f"not applied within {wait:g}s by: {', '.join(pending)}{stopped}", code=4)
     typer.echo(f"applied by: {', '.join(targets) or '(no kernels projected)'}")
 
 
