@@ -401,6 +401,32 @@ def test_status_does_not_call_a_gone_kernel_running(hz_member: HazelcastMember, 
     assert json.loads(result.output)[0]["running"] is False
 
 
+def test_status_says_how_long_a_running_kernel_has_been_quiet(
+    hz_member: HazelcastMember, hz_client: Any
+) -> None:
+    """A kernel killed 20 s ago still counts as running (30 s, LIVE_WITHIN_S), but status must
+    say its last projection is that old rather than show it like a live one."""
+    from dita.cli import status as status_cli
+    from dita.projection.hazelcast import ACCOUNTS_MAP
+
+    quiet, fresh = f"k-quiet-{free_port()}", f"k-fresh-{free_port()}"
+    accounts = hz_client.get_map(ACCOUNTS_MAP).blocking()
+    accounts.set(quiet, to_json_value({"equity": 5.0, "projected_at": time.time() - 20}))
+    accounts.set(fresh, to_json_value({"equity": 5.0, "projected_at": time.time()}))
+    app = typer.Typer()
+    status_cli.register(app)
+    args = ["status", "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
+    result = CliRunner().invoke(app, [*args, "--kernel", quiet, "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["running"] is True
+    assert row["note"].startswith("last projected 20s ago"), row["note"]
+    table = CliRunner().invoke(app, [*args, "--kernel", quiet])
+    assert f"{quiet}: last projected 20s ago" in table.output, table.output
+    (row,) = json.loads(CliRunner().invoke(app, [*args, "--kernel", fresh, "--json"]).output)
+    assert row["running"] is True and row["note"] == ""
+
+
 def test_an_entry_that_is_not_json_is_logged_and_blocks_nothing(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:

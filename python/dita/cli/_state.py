@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 PERIODS = ("today", "week", "month", "all")
+QUIET_AFTER_S = 10.0
+"""A running kernel whose account was last projected longer ago than this (two default
+heartbeats) gets a note saying how long: it is taken for gone only after ``LIVE_WITHIN_S``."""
 ACTIVE_STAGES = (
     "ORDER_SENT",
     "ENTRY_WORKING",
@@ -202,6 +205,15 @@ def read_hazelcast(
             snapshot["note"] = f"closed at {at} (last state shown)"
         elif kid not in live:
             snapshot["note"] = f"not projected for over {LIVE_WITHIN_S:g}s (last state shown)"
+        else:
+            # Still counted as running, but a live kernel's account is rewritten every heartbeat
+            # (5 s by default): one this quiet may well be dead, so say how old it is.
+            age = time.time() - float(accounts[kid]["projected_at"])
+            if age > QUIET_AFTER_S:
+                snapshot["note"] = (
+                    f"last projected {age:.0f}s ago (stopped or cut off from the cluster? "
+                    f"taken for gone after {LIVE_WITHIN_S:g}s)"
+                )
         out.append(snapshot)
     return out
 
