@@ -296,6 +296,30 @@ def test_cli_set_for_a_kernel_that_is_not_running_says_so(
         kernel.close()
 
 
+def test_cli_set_kernel_star_is_the_global_entry_and_by_must_name_someone(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """`--kernel '*'` writes the global entry (the key `*`): it is every kernel, not a kernel
+    to warn about or to wait for. An empty `--by` is refused, as `updated_by` is in Python."""
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(
+        max_slots=1, projection=projection, control_plane=_plane(hz_member), kernel_id=kernel_id
+    )
+    try:
+        assert projection.sync(timeout=30)
+        result = _cli("control", "set", "--verbosity", "QUIET", "--kernel", "*", "--wait", "10", *where)
+        assert result.exit_code == 0, result.output
+        assert "set every kernel (*): verbosity=QUIET" in result.output and "warning" not in result.output
+        assert kernel_id in result.output.split("applied by:")[1]
+    finally:
+        kernel.close()
+    result = _cli("control", "set", "--mode", "HALTED", "--by", " ", *where)
+    assert result.exit_code == 2
+    assert "--by must name who sets it, got ' '" in result.output
+    assert "mode" not in json.loads(_cli("control", "show", "--json", *where).output)["entries"]["*"]
+
+
 def test_cli_reports_an_unreachable_cluster() -> None:
     result = _cli("control", "show", "--cluster", f"127.0.0.1:{free_port()}", "--cluster-name", "nobody-home")
     assert result.exit_code == 3

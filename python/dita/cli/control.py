@@ -125,7 +125,7 @@ def set_(
 ) -> None:
     """Change the control entry of one kernel or of every kernel."""
     from dita._kernel import ControlMode, Verbosity
-    from dita.control import enum_names
+    from dita.control import GLOBAL, enum_names
     from dita.control.hazelcast import normalize_change, write_entry
 
     # Checked one at a time so the refusal names the option typed, not the entry's field.
@@ -142,6 +142,10 @@ def set_(
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
     if kernel is not None and not kernel.strip():
         fail(f"--kernel must be a kernel id, got {kernel!r}")
+    if kernel == GLOBAL:
+        kernel = None  # the entry `*` is every kernel's: not one to warn about or wait for
+    if not by.strip():
+        fail(f"--by must name who sets it, got {by!r}")
     require_finite("--wait", wait, allow_zero=True)
     client = _client(cluster, cluster_name)
     try:
