@@ -320,6 +320,33 @@ def test_cli_set_kernel_star_is_the_global_entry_and_by_must_name_someone(
     assert "mode" not in json.loads(_cli("control", "show", "--json", *where).output)["entries"]["*"]
 
 
+def test_cli_show_tells_running_kernels_from_gone_ones(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """`show` lists the state each kernel runs with: one that crashed an hour ago (its entries
+    outlive it) must not be listed like a running one."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP
+
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    dead = f"{kernel_id}-dead"
+    gone = time.time() - 3600
+    hz_client.get_map(CONTROL_MAP).blocking().set(dead, to_json_value({"mode": "LIVE", "projected_at": gone}))
+    hz_client.get_map(ACCOUNTS_MAP).blocking().set(dead, to_json_value({"equity": 0.0, "projected_at": gone}))
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(max_slots=1, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        shown = json.loads(_cli("control", "show", "--json", *where).output)
+        assert kernel_id in shown["running"] and dead not in shown["running"]
+        assert dead in shown["kernels"]  # still listed, with the state it last ran
+        table = _cli("control", "show", *where)
+        assert table.exit_code == 0, table.output
+        assert f"{dead}: not running (no projection for 3600s" in table.output, table.output
+        assert f"{kernel_id}: not running" not in table.output
+    finally:
+        kernel.close()
+
+
 def test_cli_reports_an_unreachable_cluster() -> None:
     result = _cli("control", "show", "--cluster", f"127.0.0.1:{free_port()}", "--cluster-name", "nobody-home")
     assert result.exit_code == 3

@@ -63,13 +63,22 @@ def show(
     cluster: ClusterOption = None, cluster_name: ClusterNameOption = None, as_json: JsonOption = False
 ) -> None:
     """The control entries (what operators asked for) and each kernel's applied state."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
+
     client = _client(cluster, cluster_name)
     try:
         entries, applied = _read(client)
+        accounts = read_map(client, ACCOUNTS_MAP)
     finally:
         client.shutdown()
+    # A kernel's entries outlive it (a crash cannot remove them): say which ones still run.
+    gone = {k: _gone_why(accounts[k]) if k in accounts else "no account projected" for k in applied}
+    gone = {k: why for k, why in gone.items() if why}
     if as_json:
-        typer.echo(json.dumps({"entries": entries, "kernels": applied}, indent=2, sort_keys=True))
+        running = sorted(k for k in applied if k not in gone)
+        typer.echo(
+            json.dumps({"entries": entries, "kernels": applied, "running": running}, indent=2, sort_keys=True)
+        )
         return
     from rich.table import Table
 
@@ -89,12 +98,13 @@ def show(
         )
     console.print(table)
     table = Table(title="kernels (dita_control: the state each kernel runs with)", title_justify="left")
-    for column in ("kernel", "mode", "verbosity", "debug_clickhouse", "source", "projected (UTC)"):
+    for column in ("kernel", "running", "mode", "verbosity", "debug_clickhouse", "source", "projected (UTC)"):
         table.add_column(column)
     for key in sorted(applied):
         c = applied[key]
         table.add_row(
             key,
+            "no" if key in gone else "yes",
             str(c.get("mode", "")),
             str(c.get("verbosity", "")),
             str(c.get("debug_clickhouse_enabled", "")).lower(),
@@ -102,6 +112,10 @@ def show(
             _fmt_time(c.get("projected_at")),
         )
     console.print(table)
+    for key in sorted(gone):
+        console.print(
+            f"{key}: not running ({gone[key]}): the state shown is the one it last ran", highlight=False
+        )
 
 
 @control_app.command("set")
@@ -165,7 +179,7 @@ def set_(
 
 def _not_running(client: Any, kernel: str) -> str:
     """Why ``kernel`` is not a running kernel of this cluster's projection; "" when it is."""
-    from dita.projection.hazelcast import ACCOUNTS_MAP, LIVE_WITHIN_S, closed_at, read_map
+    from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
 
     account = read_map(client, ACCOUNTS_MAP).get(kernel)
     if account is None:
@@ -174,17 +188,23 @@ def _not_running(client: Any, kernel: str) -> str:
             "id (a typo? `dita control show` lists the kernels): the entry applies to a kernel "
             "with that id when it attaches"
         )
+    why = _gone_why(account)
+    return f"kernel {kernel!r} is not running ({why}): it takes the entry when it starts again" if why else ""
+
+
+def _gone_why(account: dict[str, Any]) -> str:
+    """Why the kernel of a ``dita_accounts`` entry is taken for gone; "" while it runs."""
+    from dita.projection.hazelcast import LIVE_WITHIN_S, closed_at
+
     closed = closed_at(account)
     at = account.get("projected_at")
     if closed is not None:
-        why = f"closed at {_fmt_time(closed)}"
-    elif not isinstance(at, int | float) or isinstance(at, bool):
-        why = "its account has no projected_at"
-    elif time.time() - at > LIVE_WITHIN_S:
-        why = f"no projection for {time.time() - at:.0f}s, taken for gone after {LIVE_WITHIN_S:g}s"
-    else:
-        return ""
-    return f"kernel {kernel!r} is not running ({why}): it takes the entry when it starts again"
+        return f"closed at {_fmt_time(closed)}"
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return "its account has no projected_at"
+    if time.time() - at > LIVE_WITHIN_S:
+        return f"no projection for {time.time() - at:.0f}s, taken for gone after {LIVE_WITHIN_S:g}s"
+    return ""
 
 
 def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait: float) -> None:
