@@ -237,8 +237,20 @@ def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait:
             f"{', '.join(gone)}"
         )
     if pending:
-        stopped = " (not running)" if kernel and kernel not in live else ""
-        fail(f"not applied within {wait:g}s by: {', '.join(pending)}{stopped}", code=4)
+        from dita.cli._state import QUIET_AFTER_S
+
+        accounts = read_map(client, ACCOUNTS_MAP)
+        named = []
+        for k in pending:
+            at = accounts.get(k, {}).get("projected_at")
+            if kernel and k not in live:
+                named.append(f"{k} (not running)")
+            elif isinstance(at, int | float) and time.time() - at > QUIET_AFTER_S:
+                # Still waited for, but maybe dead: not a change refused.
+                named.append(f"{k} (last projected {time.time() - at:.0f}s ago)")
+            else:
+                named.append(k)
+        fail(f"not applied within {wait:g}s by: {', '.join(named)}", code=4)
     typer.echo(f"applied by: {', '.join(targets) or '(no kernels projected)'}")
 
 
