@@ -78,3 +78,22 @@ def test_closing_one_kernel_leaves_the_plane_to_the_others() -> None:
     q.close()
     plane.set(mode="PAPER")
     assert mode(q) == "HALTED", "a closed plane applies nothing"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "names"),
+    [
+        ("mode", 5, "HALTED, LIVE, PAPER, REDUCE_ONLY, SHADOW"),
+        ("verbosity", True, "DEBUG, NORMAL, QUIET"),
+        ("verbosity", 7, "DEBUG, NORMAL, QUIET"),
+    ],
+)
+def test_a_control_value_of_another_type_is_refused_listing_the_names(
+    field: str, value: object, names: str
+) -> None:
+    """A number where a mode belongs (JSON typed by hand, a script) gets the same refusal as a
+    misspelt name: the field, the value and the names it takes, and nothing is set."""
+    plane = InMemoryControlPlane()
+    with pytest.raises(ValueError, match=rf"^{field} must be one of {names}, got {value!r}$"):
+        plane.set(**{field: value})
+    assert plane.entries == {}

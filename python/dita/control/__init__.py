@@ -27,9 +27,9 @@ def enum_names(enum: Any) -> str:
 
 def _enum_name(field: str, value: Any, enum: Any) -> str:
     name = getattr(value, "name", value)
-    if not isinstance(name, str):
-        raise ValueError(f"{field} must be a name such as {enum.__name__} names, got {value!r}")
     try:
+        if not isinstance(name, str):
+            raise TypeError(name)  # a number or a bool: refused as a misspelt name is
         parsed: str = enum.parse(name.upper()).name
     except Exception:
         raise ValueError(f"{field} must be one of {enum_names(enum)}, got {value!r}") from None
