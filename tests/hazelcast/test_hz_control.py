@@ -457,6 +457,27 @@ def test_cli_global_wait_says_how_long_a_kernel_it_waited_for_has_been_quiet(mem
         client.shutdown()
 
 
+def test_cli_set_wait_losing_the_cluster_says_the_entry_was_written(member_factory: Any) -> None:
+    """The member dies while `set --wait` waits: an error saying what is known (the entry was
+    written, who applied it is not), exit 3 as for a cluster not reached, not a traceback."""
+    import threading
+
+    member = member_factory("dita-wait-lost")
+    member.start()
+    where = ("--cluster", member.address, "--cluster-name", member.cluster_name)
+    killer = threading.Timer(2.0, member.stop, kwargs={"kill": True})
+    killer.start()
+    try:
+        result = _cli("control", "set", "--mode", "HALTED", "--kernel", "k-never", "--wait", "60", *where)
+    finally:
+        killer.join()
+    assert result.exit_code == 3, result.output
+    assert "set k-never: mode=HALTED" in result.output
+    assert "lost Hazelcast cluster 'dita-wait-lost'" in result.output
+    assert "the entry was written" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
 def test_status_does_not_call_a_gone_kernel_running(hz_member: HazelcastMember, hz_client: Any) -> None:
     """Its projected entries outlive a stopped or crashed kernel: status must not show it running."""
     from dita.cli import status as status_cli

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -63,12 +63,14 @@ def show(
     cluster: ClusterOption = None, cluster_name: ClusterNameOption = None, as_json: JsonOption = False
 ) -> None:
     """The control entries (what operators asked for) and each kernel's applied state."""
-    from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
+    from dita.projection.hazelcast import ACCOUNTS_MAP, HazelcastError, read_map
 
     client = _client(cluster, cluster_name)
     try:
         entries, applied = _read(client)
         accounts = read_map(client, ACCOUNTS_MAP)
+    except HazelcastError as exc:
+        _lost(cluster, cluster_name, exc, "while reading the maps")
     finally:
         client.shutdown()
     # A kernel's entries outlive it (a crash cannot remove them): say which ones still run.
@@ -161,9 +163,13 @@ def set_(
     if not by.strip():
         fail(f"--by must name who sets it, got {by!r}")
     require_finite("--wait", wait, allow_zero=True)
+    from dita.projection.hazelcast import HazelcastError
+
     client = _client(cluster, cluster_name)
+    written = False
     try:
         write_entry(client, kernel, change, updated_by=by)
+        written = True
         typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
         if kernel is not None:
             # The entry is written either way (a kernel started under that id takes it), but a
@@ -173,8 +179,26 @@ def set_(
                 typer.echo(f"warning: {why}", err=True)
         if wait > 0:
             _wait_applied(client, kernel, change, wait)
+    except HazelcastError as exc:
+        # The cluster went away mid-command: say what is known rather than a traceback.
+        known = (
+            "the entry was written; which kernels applied it is unknown"
+            if written
+            else "the entry may or may not have been written"
+        )
+        _lost(cluster, cluster_name, exc, f"{known} (see `dita control show` once it is back)")
     finally:
         client.shutdown()
+
+
+def _lost(cluster: str | None, cluster_name: str | None, exc: Exception, known: str) -> NoReturn:
+    members, name = cluster_options(
+        cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
+    )
+    fail(
+        f"lost Hazelcast cluster {name!r} at {', '.join(members)} ({type(exc).__name__}: {exc}): {known}",
+        code=3,
+    )
 
 
 def _not_running(client: Any, kernel: str) -> str:

@@ -46,6 +46,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
     from hazelcast.client import HazelcastClient
     from hazelcast.core import HazelcastJsonValue
+    from hazelcast.errors import HazelcastError
     from hazelcast.future import Future, combine_futures
     from hazelcast.lifecycle import LifecycleState
     from hazelcast.predicate import Predicate, and_, equal, greater_or_equal
@@ -68,6 +69,7 @@ __all__ = [
     "SLOTS_MAP",
     "BlockingMap",
     "HazelcastClient",
+    "HazelcastError",
     "HazelcastJsonValue",
     "HazelcastProjection",
     "LifecycleState",
