@@ -240,3 +240,24 @@ def test_a_paper_run_stopped_with_sigterm_closes_as_on_ctrl_c(
     assert snap["running"] is False and snap["strategies"][0]["status"] == "STOPPED"
     (after,) = json.loads(runner.invoke(app, ["status", *hz, "--json"]).stdout)
     assert after["running"] is False and after["note"].startswith("closed at"), after
+
+
+def test_orders_of_a_kernel_that_is_not_running_say_so(hz_member: HazelcastMember, hz_client: Any) -> None:
+    """A crashed kernel's working orders stay in the projection (and may still rest at the
+    venue): `orders` lists them, but must not present them as a running kernel's."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, SLOTS_MAP, to_json_value
+
+    kid = f"k-crashed-{time.time_ns()}"
+    gone = time.time() - 3600
+    order = {"client_order_id": f"{kid}-o1", "status": "WORKING", "asset": "BTC-USD", "side": "LONG"}
+    slot = {"kernel_id": kid, "slot_id": 0, "active_entry_order": order, "projected_at": gone}
+    hz_client.get_map(SLOTS_MAP).blocking().set(f"{kid}:0", to_json_value(slot))
+    hz_client.get_map(ACCOUNTS_MAP).blocking().set(kid, to_json_value({"equity": 0.0, "projected_at": gone}))
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name, "--kernel", kid]
+    table = runner.invoke(app, ["orders", *hz])
+    assert table.exit_code == 0, table.output
+    assert f"{kid}-o1" in table.output
+    assert f"{kid}: not projected for over 30s (last state shown)" in table.output, table.output
+    result = runner.invoke(app, ["orders", *hz, "--json"])
+    (row,) = json.loads(result.stdout)
+    assert row["note"] == "not projected for over 30s (last state shown)"

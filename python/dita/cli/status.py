@@ -172,6 +172,12 @@ def orders(
 
     snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
     rows = [o for s in snaps for o in open_orders(s)]
+    # A stopped kernel's orders stay in its last state (and may still rest at the venue):
+    # listed, with why it is not running, as `status` says it.
+    notes = {s["kernel_id"]: s["note"] for s in snaps if s.get("note")}
+    for o in rows:
+        if o["kernel_id"] in notes:
+            o["note"] = notes[o["kernel_id"]]
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True, default=str))
         return
@@ -196,6 +202,8 @@ def orders(
             str(o.get("status", "")) + (", cancel requested" if o.get("cancel_requested") else ""),
         )
     console.print(table)
+    for kid in sorted({o["kernel_id"] for o in rows if "note" in o}):
+        console.print(f"{kid}: {notes[kid]}", highlight=False)
 
 
 def pnl(
