@@ -1039,3 +1039,65 @@ def test_a_run_continued_on_other_assets_ends_the_orders_no_data_would_fill(
     snap = json.loads((tmp_path / "state" / "rest.json").read_text())
     [slot] = snap["slots"]  # the BTCUSDT bid ended: the strategy bids on ETHUSDT, a new trade
     assert slot["asset"] == "ETHUSDT" and slot["trade_id"] != "FarBid-t1"
+
+
+KILLED_AFTER_FILL = '''
+import os
+import signal
+
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class Plan(BaseModel):
+    kill: bool = False
+
+
+class KilledAfterFill(Strategy[Plan]):
+    """Bids far below the market; the run (with kill) is killed outright two bars after the
+    fill, once the state file holding the fill has been written."""
+
+    Params = Plan
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if self.params.kill and getattr(self, "bars_since_fill", 0):
+            self.bars_since_fill += 1
+            if self.bars_since_fill > 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        if not self.busy(bar.asset) and not self.position(bar.asset) and not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, 1.0, price=bar.close, limit=50.0)
+
+    def on_fill(self, fill: object) -> None:
+        self.bars_since_fill = 1
+'''
+
+
+def test_a_paper_run_killed_after_a_save_keeps_the_fill_its_state_file_holds(tmp_path: Path) -> None:
+    """The state file (the venue's book) was written while the write-ahead log's newest
+    records were still in the process's buffer (fsync "batch"): a run killed just after a
+    save left a book holding a fill the log did not. The next run ended the order the venue
+    no longer held, so the kernel lost the fill the venue had made (its position 1, the
+    kernel's 0) and the strategy bid again. The log is synced before each save."""
+    (tmp_path / "paper_killed.py").write_text(KILLED_AFTER_FILL)
+    data = _bars_csv(tmp_path / "a.csv", [99.0] * 5 + [40.0] + [99.0] * 4)
+    args = ["paper", "--strategy", "paper_killed:KilledAfterFill", "--data", str(data), "--max-speed"]
+    args += ["--kernel-id", "kill", "--state-dir", str(tmp_path / "state")]
+    args += ["--wal-dir", str(tmp_path / "wal")]
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    killed = dita_cli(*args, "--status-every", "0.000001", "--param", "kill=true", env=env)
+    assert killed.returncode == -9, killed.stderr
+    saved = json.loads((tmp_path / "state" / "kill.json").read_text())
+    assert [s["fsm_state"] for s in saved["slots"]] == ["POSITION_OPEN"]
+    assert saved["venue"]["positions"] == {"BTCUSDT": 1.0}
+
+    again = dita_cli(*args, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "reconcile:" not in again.stderr
+    snap = json.loads((tmp_path / "state" / "kill.json").read_text())
+    assert [(s["fsm_state"], s["trade_id"], s["size"]) for s in snap["slots"]] == [
+        ("POSITION_OPEN", "KilledAfterFill-t1", 1.0)
+    ]
+    assert snap["venue"]["positions"] == {"BTCUSDT": 1.0}
+    assert [(f["price"], f["trade_id"]) for f in snap["fills"]] == [(50.0, "KilledAfterFill-t1")]

@@ -189,7 +189,13 @@ class PaperSession:
     def save(self, *, running: bool) -> Path:
         from dita.cli._state import write_state_file
 
-        return write_state_file(self.state_dir, self.snapshot(running=running))
+        snap = self.snapshot(running=running)
+        # The book in the state file must never be ahead of the write-ahead log: under fsync
+        # "batch" the log's newest records wait in the process's buffer, and a run killed just
+        # after a save continued a kernel without the fills the saved book had made (the
+        # restart ended their order, the venue kept the position).
+        self.kernel.wal_sync()
+        return write_state_file(self.state_dir, snap)
 
 
 def _status_table(session: PaperSession) -> Table:
