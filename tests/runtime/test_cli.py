@@ -1101,3 +1101,26 @@ def test_a_paper_run_killed_after_a_save_keeps_the_fill_its_state_file_holds(tmp
     ]
     assert snap["venue"]["positions"] == {"BTCUSDT": 1.0}
     assert [(f["price"], f["trade_id"]) for f in snap["fills"]] == [(50.0, "KilledAfterFill-t1")]
+
+
+def test_a_restart_on_a_state_file_older_than_the_log_says_so(tmp_path: Path, resting: str) -> None:
+    """A run killed between two saves leaves a book older than its log: a fill the kernel
+    booked after the save is missing from the book (reconciliation cancels the venue's order
+    and finds the positions apart) and from the fills the state file lists for `dita pnl`.
+    Only reconciliation's lines said anything, without the reason."""
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    before_fill = path.read_text()
+    second = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 5 + [40.0, 99.0]))
+    assert second.exit_code == 0, second.output
+    assert "was saved at seq" not in second.stderr  # stopped cleanly: the book goes with the log
+    filled = json.loads(path.read_text())
+    assert [s["fsm_state"] for s in filled["slots"]] == ["POSITION_OPEN"]
+
+    path.write_text(before_fill)  # as if the second run had been killed after its fill
+    third = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "c.csv", [99.0] * 5 + [40.0, 99.0, 99.0]))
+    assert third.exit_code == 0, third.output
+    saved = json.loads(before_fill)["seq"]
+    assert f"{path} was saved at seq {saved:,}, before the end of the write-ahead log" in third.stderr
+    assert "position_mismatches" in third.stderr

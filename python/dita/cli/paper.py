@@ -96,6 +96,7 @@ class PaperSession:
         # A kernel recovered from its write-ahead log continues the last run: its capital,
         # trades and mode are those of the log, and its venue takes back the last run's book.
         self.continued = self.kernel.seq > 0
+        self.recovered_seq = self.kernel.seq  # the log's last seq, before this run's set-up
         self.wal_dir = wal_dir
         self.previous = previous if self.continued else None
         self.restored_orders = 0
@@ -184,6 +185,9 @@ class PaperSession:
             # down. Written every time, so a run killed outright leaves its last book too.
             "venue": self.venue.book(),
             "wal_dir": None if self.wal_dir is None else str(self.wal_dir),
+            # The kernel's seq the book goes with: a run continuing the log tells from it
+            # whether the book is older than the log (the last run stopped between saves).
+            "seq": self.kernel.seq,
         }
 
     def save(self, *, running: bool) -> Path:
@@ -656,6 +660,19 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
         typer.echo(
             f"warning: {path} holds no paper venue book ({why}): the orders the kernel still works "
             "cannot be restored, and are ended",
+            err=True,
+        )
+    saved = (previous or {}).get("seq")
+    if isinstance(saved, int) and not isinstance(saved, bool) and saved != session.recovered_seq:
+        # Killed between two saves: the log has inputs (fills among them) the book was saved
+        # before, which reconciliation can only report (the venue's order ended, a position
+        # apart), and the fills listed for `dita pnl` end at that save.
+        when = "before the end" if saved < session.recovered_seq else "after the end"
+        typer.echo(
+            f"warning: {path} was saved at seq {saved:,}, {when} of the write-ahead log "
+            f"(seq {session.recovered_seq:,}): the paper venue's book is not the kernel's as of its last "
+            "input (the differences are reconciled below), and the fills it lists for `dita pnl` "
+            "are those up to the save",
             err=True,
         )
 
