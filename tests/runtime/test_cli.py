@@ -1124,3 +1124,69 @@ def test_a_restart_on_a_state_file_older_than_the_log_says_so(tmp_path: Path, re
     saved = json.loads(before_fill)["seq"]
     assert f"{path} was saved at seq {saved:,}, before the end of the write-ahead log" in third.stderr
     assert "position_mismatches" in third.stderr
+
+
+TWO_ASSETS = """
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class Plan(BaseModel):
+    fail_at: float = 0.0
+
+
+class EthBid(Strategy[Plan]):
+    Params = Plan
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        eth = "ETHUSDT"
+        if bar.asset == eth and not self.busy(eth) and not self.position(eth) and not hasattr(self, "sent"):
+            self.sent = self.buy("ETHUSDT", 1.0, price=bar.close, limit=50.0)
+        if self.params.fail_at and bar.asset == "BTCUSDT" and bar.ts >= self.params.fail_at:
+            raise ValueError("boom")
+"""
+
+
+def test_a_replay_stopped_between_two_rows_of_one_time_continues_with_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stops between any two rows (Ctrl-C, SIGTERM, --duration, a strategy in ERROR),
+    also between two assets' bars of the same time. The next run skipped every row at the
+    last run's data time, so the other asset's bar was never handled: here the bar that
+    trades through the resting ETHUSDT bid, which then never filled."""
+    (tmp_path / "paper_two.py").write_text(TWO_ASSETS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rows = ["timestamp,asset,open,high,low,close,volume"]
+    for i in range(8):
+        ts = 1_704_067_200 + 60 * i
+        rows.append(f"{ts},BTCUSDT,100,101,99,100,1000")
+        rows.append(f"{ts},ETHUSDT,100,101,{40.0 if i == 5 else 99.0},100,1000")
+    data = tmp_path / "two.csv"
+    data.write_text("\n".join(rows) + "\n")
+    first = _paper_on(tmp_path, "paper_two:EthBid", data, "--param", f"fail_at={1_704_067_200 + 300}")
+    assert first.exit_code == 1 and "every strategy is in ERROR" in first.stderr
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert [(s["asset"], s["fsm_state"]) for s in snap["slots"]] == [("ETHUSDT", "ENTRY_WORKING")]
+
+    second = _paper_on(tmp_path, "paper_two:EthBid", data)
+    assert second.exit_code == 0, second.output
+    assert "11 of 16 rows were handled before" in second.stdout
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert [(s["asset"], s["fsm_state"]) for s in snap["slots"]] == [("ETHUSDT", "POSITION_OPEN")]
+    assert [(f["asset"], f["price"]) for f in snap["fills"]] == [("ETHUSDT", 50.0)]
+
+
+def test_a_continued_run_with_no_row_left_keeps_its_place_in_the_replay(tmp_path: Path, resting: str) -> None:
+    """A continued run that took no row (all were handled before, or it was stopped at once)
+    saved the data time 0: the run after it replayed the file from its start, and the venue,
+    whose clock was restored, refused the first row with a traceback."""
+    data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)
+    for _ in range(3):
+        run = _paper_on(tmp_path, resting, data)
+        assert run.exit_code == 0, run.output
+    assert "5 of 5 rows were handled before" in run.stdout
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert snap["data_time"] == 1_704_067_200 + 240
+    assert [s["fsm_state"] for s in snap["slots"]] == ["ENTRY_WORKING"]

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from dita._kernel import WalError
+from dita._numbers import is_real
 from dita._signals import Terminated, closing, sigterm_as_interrupt
 from dita.cli._common import (
     BALANCE,
@@ -131,6 +132,8 @@ class PaperSession:
             for s in self.kernel.slots():
                 if s.get("trade_id"):
                     self._realized[s["trade_id"]] = float(s.get("realized_pnl") or 0.0)
+        # Where a replay is, across the runs continuing this kernel (clock "data" only).
+        self.replay = _Replayed.after(self.previous if clock == "data" else None)
         self.started = time.time()
 
     def _on_fill(self, event: Any, row: int) -> None:
@@ -171,7 +174,10 @@ class PaperSession:
             "pid": os.getpid(),
             "running": running,
             "clock": self.runtime.clock,
-            "data_time": self.runtime.now(),
+            "data_time": self._data_time(),
+            # How many rows of data_time the runtime took: a run stopped between two rows of
+            # one time (two assets' bars) is continued with the rest of them.
+            "rows_at_data_time": self.replay.at(self.runtime.data_points)[1],
             "updated_at": time.time(),
             "rows": self.runtime.data_points,
             "account": self.kernel.account(),
@@ -189,6 +195,14 @@ class PaperSession:
             # whether the book is older than the log (the last run stopped between saves).
             "seq": self.kernel.seq,
         }
+
+    def _data_time(self) -> float:
+        if self.runtime.clock != "data":
+            return self.runtime.now()
+        ts = self.replay.at(self.runtime.data_points)[0]
+        # A continued run that took no row yet is where the last one was, not at time 0:
+        # the next run replayed the file from its start, which the venue refused.
+        return self.runtime.now() if ts is None else max(ts, self.runtime.now())
 
     def save(self, *, running: bool) -> Path:
         from dita.cli._state import write_state_file
@@ -496,17 +510,22 @@ def paper(
     console = out_console()
     # The id to give `dita status --kernel` and `dita control set --kernel` while this runs.
     console.print(f"kernel id: {session.kernel.kernel_id}", highlight=False)
-    if session.continued and history is not None and previous and previous.get("data_time"):
-        # The rows the runs before handled are not replayed: the kernel and the venue's clock
-        # are past them (the venue refuses earlier data).
-        after = float(previous["data_time"])
-        handled = int((history.ts <= after).sum())
-        feed = (item for item in feed if item.ts > after)
-        at = datetime.fromtimestamp(after, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        console.print(
-            f"replay continues after {at}: {handled:,} of {len(history.ts):,} rows were handled before",
-            highlight=False,
-        )
+    if history is not None:
+        after, taken = session.replay.ts, session.replay.n
+        if after is not None:
+            # The rows the runs before handled are not replayed: the kernel and the venue's
+            # clock are past them (the venue refuses earlier data). Of the rows at the last
+            # run's time, those it took (a file without the count: all of them).
+            at_after = int((history.ts == after).sum())
+            skip = at_after if taken is None else min(taken, at_after)
+            handled = int((history.ts < after).sum()) + skip
+            feed = _skipped(feed, after, skip)
+            at = datetime.fromtimestamp(after, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            console.print(
+                f"replay continues after {at}: {handled:,} of {len(history.ts):,} rows were handled before",
+                highlight=False,
+            )
+        feed = session.replay.feed(feed)
     _say_continued(session, state / f"{kernel_id}.json", previous, console)
     deadline = time.monotonic() + duration if duration is not None else None
     last = 0.0
@@ -598,6 +617,52 @@ class _StatusLive(Live):
         super().__exit__(exc_type, exc, tb)
         if not self.console.is_terminal:
             self.console.line()
+
+
+class _Replayed:
+    """Where a replay is: the time of the last row handed to the runtime and how many rows
+    of that time were (across the runs continuing one kernel), for the state file."""
+
+    def __init__(self, ts: float | None, n: int | None) -> None:
+        self.ts, self.n = ts, n
+        self.before: tuple[float | None, int | None] = (ts, n)
+        self.yielded = 0
+
+    @classmethod
+    def after(cls, previous: dict[str, Any] | None) -> _Replayed:
+        """Where the run ``previous`` (its state file) left the replay; nowhere yet for None."""
+        ts = (previous or {}).get("data_time")
+        if not is_real(ts) or not ts:
+            return cls(None, 0)
+        n = (previous or {}).get("rows_at_data_time")
+        # A file without the count (or a bad one) continues after every row of its time.
+        return cls(float(ts), n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None)
+
+    def feed(self, items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
+            self.before = (self.ts, self.n)
+            if item.ts == self.ts and self.n is not None:
+                self.n += 1
+            else:
+                self.ts, self.n = float(item.ts), 1
+            self.yielded += 1
+            yield item
+
+    def at(self, taken: int) -> tuple[float | None, int | None]:
+        """Time and count as of the ``taken`` rows the runtime took this run: the last row
+        fetched is not among them when the run stopped before handling it."""
+        return (self.ts, self.n) if taken >= self.yielded else self.before
+
+
+def _skipped(feed: Iterable[Any], after: float, skip: int) -> Iterator[Any]:
+    """``feed`` without its rows before ``after`` and the first ``skip`` rows at it."""
+    for item in feed:
+        if item.ts < after:
+            continue
+        if item.ts == after and skip > 0:
+            skip -= 1
+            continue
+        yield item
 
 
 def _previous_state(path: Path) -> dict[str, Any] | None:
