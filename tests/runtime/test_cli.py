@@ -1190,3 +1190,39 @@ def test_a_continued_run_with_no_row_left_keeps_its_place_in_the_replay(tmp_path
     snap = json.loads((tmp_path / "state" / "rest.json").read_text())
     assert snap["data_time"] == 1_704_067_200 + 240
     assert [s["fsm_state"] for s in snap["slots"]] == ["ENTRY_WORKING"]
+
+
+def test_a_paper_run_interrupted_as_the_venue_fills_keeps_the_fill_over_a_restart(
+    tmp_path: Path, resting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C or SIGTERM can land after the venue made a fill and before the kernel took it.
+    The final save wrote a book without the order (filled), the kernel still worked it: the
+    next run found no such order at the venue, ended it, and the fill was lost to the kernel
+    (the venue's position 1, the kernel's none). The run now reconciles before its last save,
+    while the venue still knows the orders it ended."""
+    from dita.venues.paper import PaperVenue
+
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    on_bar = PaperVenue.on_bar
+
+    def interrupted(self: PaperVenue, *args: Any, **kwargs: Any) -> Any:
+        events = on_bar(self, *args, **kwargs)
+        if any(e.kind.name == "FILL" for e in events):
+            raise KeyboardInterrupt
+        return events
+
+    monkeypatch.setattr(PaperVenue, "on_bar", interrupted)
+    data = _bars_csv(tmp_path / "b.csv", [99.0] * 5 + [40.0, 99.0])
+    second = _paper_on(tmp_path, resting, data)
+    assert "interrupted" in second.stdout, second.output
+    monkeypatch.setattr(PaperVenue, "on_bar", on_bar)
+    third = _paper_on(tmp_path, resting, data)
+    assert third.exit_code == 0, third.output
+    assert "reconcile:" not in third.stderr
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert [(s["fsm_state"], s["trade_id"], s["size"]) for s in snap["slots"]] == [
+        ("POSITION_OPEN", "FarBid-t1", 1.0)
+    ]
+    assert snap["venue"]["positions"] == {"BTCUSDT": 1.0}
+    assert [(f["price"], f["trade_id"]) for f in snap["fills"]] == [(50.0, "FarBid-t1")]

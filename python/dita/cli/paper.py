@@ -584,6 +584,13 @@ def paper(
         closing()  # a SIGTERM from here on must not cut the closing short: the state saved, the kernel closed
         try:
             session.runtime.stop()
+            if session.wal_dir is not None:
+                # Ctrl-C or SIGTERM may have landed between a fill the venue made and the kernel
+                # taking it: the venue still knows the orders it ended now, the next run's does not.
+                try:
+                    _reconcile(session)
+                except Exception as exc:
+                    problems.append(f"cannot reconcile the kernel with the paper venue: {exc}")
             path = session.save(running=False)
         except OSError as exc:
             problems.append(f"cannot write the final state file in {state}: {exc}")
