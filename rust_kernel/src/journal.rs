@@ -137,6 +137,8 @@ pub const VENUE_EVENT_COLUMNS: &[&str] = &[
     "retry_after",
     "accepted",
     "diagnostic_code",
+    "severity",
+    "details",
     "metadata",
 ];
 
@@ -191,7 +193,7 @@ pub const INTENT_TYPES: &[&str] = &[
 pub const VENUE_EVENT_TYPES: &[&str] = &[
     "UInt64", "UInt32", TS, "String", "String", "Int64", LC, LC_NULL, "String", "String", LC_NULL,
     LC, "Float64", "Float64", "Float64", "Float64", "String", "String", OPT_F64, "Float64", "Bool",
-    LC, "String",
+    LC, LC, "String", "String",
 ];
 
 /// Wire types of a table's columns (see [`FILL_TYPES`]); `None` for an unknown table.
@@ -434,6 +436,8 @@ const VENUE_EVENT_KINDS: &[Kind] = &[
     K::F64,
     K::Bool,
     K::Str,
+    K::Code(KernelSeverity::NAMES),
+    K::Details,
     K::Str,
 ];
 const KINDS: [&[Kind]; 6] = [
@@ -1358,6 +1362,8 @@ impl Outbox {
                 .f64(ev.retry_after)
                 .bool(out.accepted)
                 .str(out.diagnostic_code.name())
+                .code(out.severity.code())
+                .details(&out.details)
                 .str(&metadata);
         }
         self.record_transitions(out);
@@ -1752,6 +1758,16 @@ mod tests {
         assert_eq!(limited[col("fill_id")], "Str(\"\")");
         assert_eq!(limited[col("fee")], "OptF64(None)");
         assert_eq!(limited[col("retry_after")], "F64(2.5)");
+        // Why the kernel refused or warned about an event is kept with it, as an intent's
+        // is; an outcome with nothing to say leaves `{}`.
+        assert_eq!(ev[col("severity")], "Str(\"INFO\")");
+        assert_eq!(ev[col("details")], "{}");
+        assert_eq!(limited[col("diagnostic_code")], "Str(\"UNKNOWN_ORDER\")");
+        assert_eq!(limited[col("severity")], "Str(\"WARNING\")");
+        assert_eq!(
+            limited[col("details")],
+            r#"{"venue_client_id":"c-9","venue_order_id":"","kind":"RATE_LIMITED"}"#
+        );
     }
 
     #[test]

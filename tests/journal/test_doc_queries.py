@@ -306,11 +306,19 @@ def test_a_trades_story_shows_what_each_venue_event_carried_and_whether_it_was_r
 
     assert story("t0") == [
         ("FILL FILLED", "OK filled=0.5 remaining=0.5 fill_id=exec-1 fee=0.05"),
-        ("FILL FILLED", "DUPLICATE_EVENT (refused) filled=0.5 remaining=0.5 fill_id=exec-1"),
+        (
+            "FILL FILLED",
+            "DUPLICATE_EVENT (refused) filled=0.5 remaining=0.5 fill_id=exec-1 "
+            '{"field":"fill_id","value":"exec-1"}',
+        ),
         ("FILL FILLED", "OK filled=0.75 remaining=0.25 fill_id=exec-2 fee=0"),
     ]
     assert story("t1") == [
-        ("RATE_LIMITED REJECTED", "RATE_LIMITED (refused) filled=0 remaining=0 retry_after=2.5")
+        (
+            "RATE_LIMITED REJECTED",
+            "RATE_LIMITED (refused) filled=0 remaining=0 retry_after=2.5 "
+            f'{{"retry_after":2.5,"client_order_id":"{coids[1]}"}}',
+        )
     ]
 
 

@@ -230,9 +230,65 @@ def test_migrates_a_version_6_journal_to_record_venue_event_fill_ids_fees_and_re
         ).rows
         assert timeline == [
             ["new-kernel", "OK filled=0 remaining=0 fill_id=exec-9 fee=0.05"],
-            ["new-kernel", "RATE_LIMITED (refused) filled=0 remaining=0 retry_after=3"],
+            [
+                "new-kernel",
+                "RATE_LIMITED (refused) filled=0 remaining=0 retry_after=3 "
+                f'{{"retry_after":3,"client_order_id":"{coids[1]}"}}',
+            ],
             ["old-kernel", "OK filled=1 remaining=0"],
         ]
+        migrated = _timeline(journal)
+        # A table dropped by hand comes back at the schema it had, the new columns included.
+        journal._client.command("DROP TABLE dita.venue_events")
+        assert schema.restore_missing_tables(journal._client, "dita") == ["venue_events"]
+        assert _described(journal, "venue_events") == described
+        assert _timeline(journal) == migrated
+
+    # A journal made at this version has the same view as one migrated to it.
+    with ClickHouseJournal(f"chdb://{tmp_path / 'new'}") as journal:
+        assert _timeline(journal) == migrated
+
+
+def test_migrates_a_version_7_journal_to_record_why_a_venue_event_was_refused(tmp_path: Path) -> None:
+    """Venue events gain the outcome's severity and details, as intents have them: a row
+    from before keeps its values and reads '' and '{}', and slot_timeline shows it as it was."""
+    dsn, columns = _journal_at(
+        tmp_path,
+        7,
+        "venue_events",
+        "INSERT INTO dita.venue_events (kernel_id, seq, sub, ts, event_id, trade_id, slot_id, kind, status, "
+        "venue_order_id, venue_client_id, side, asset, price, size, filled_size, remaining_size, reason, "
+        "fill_id, fee, retry_after, accepted, diagnostic_code, metadata) VALUES ('old-kernel', 4, 0, "
+        "'2026-01-02 10:41:07', 'f-old', 't-old', 0, 'FILL', 'FILLED', 'V1', 'c1', 'BUY', 'BTCUSDT', 100, "
+        "2, 2, 0, '', 'exec-old', NULL, 0, false, 'OVERFILL', '{}')",
+    )
+    assert not {"severity", "details"} & set(columns)
+
+    with ClickHouseJournal(dsn, max_delay=0.02) as journal:
+        described = _migrated_as_new(journal, "venue_events")
+        kernel, coids = silent_entries(journal, "new-kernel", 1)
+        over = kernel.on_venue_event(
+            VenueEvent("f-new", "", -1, "FILL", venue_client_id=coids[0], price=100.0, size=3.0)
+        )
+        assert (over.accepted, over.diagnostic_code.name) == (False, "OVERFILL")
+        journal.flush(30)
+        rows = journal.query(
+            "SELECT kernel_id, event_id, fill_id, diagnostic_code, severity, "
+            "JSONExtractFloat(details, 'order_size'), JSONExtractFloat(details, 'fill_qty') "
+            "FROM venue_events FINAL ORDER BY kernel_id, seq"
+        ).rows
+        assert rows == [
+            ["new-kernel", "f-new", "", "OVERFILL", "CRITICAL", 1.0, 3.0],
+            ["old-kernel", "f-old", "exec-old", "OVERFILL", "", 0.0, 0.0],
+        ]
+        old = journal.query("SELECT details FROM venue_events FINAL WHERE kernel_id = 'old-kernel'").rows
+        assert old == [["{}"]]
+        timeline = journal.query(
+            "SELECT kernel_id, detail FROM slot_timeline WHERE source = 'venue_event' ORDER BY kernel_id, seq"
+        ).rows
+        assert timeline[1] == ["old-kernel", "OVERFILL (refused) filled=2 remaining=0 fill_id=exec-old"]
+        assert timeline[0][1].startswith("OVERFILL (refused) filled=0 remaining=0 {")
+        assert '"order_size":1' in timeline[0][1] and '"fill_qty":3' in timeline[0][1]
         migrated = _timeline(journal)
         # A table dropped by hand comes back at the schema it had, the new columns included.
         journal._client.command("DROP TABLE dita.venue_events")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,48 @@ def test_bad_spans_and_sinks_are_refused_and_change_nothing(tmp_path: Path) -> N
     assert (kernel.snapshot(), kernel.wal_info()["last_seq"], kernel.stats()["journal_queued"]) == before
     workload(kernel, 1)  # and the kernel goes on
     assert kernel.wal_info()["last_seq"] > last
+
+
+def test_the_log_gives_back_why_each_venue_event_was_refused_or_warned_about(tmp_path: Path) -> None:
+    """A venue event's severity and details (an OVERFILL's figures, a fill's warnings, the fee
+    split of a report booked in part) come back from the log as they were journaled live."""
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="jr", wal_dir=str(tmp_path))
+    kernel.set_journal_enabled(True)
+    kernel.update_control(verbosity="DEBUG", source="test")
+    coids = []
+    for slot in (0, 1):
+        assert kernel.process_intent(intent("ENTER", slot, trade_id=f"t{slot}")).accepted
+        order = kernel.slot_state(slot).active_entry_order
+        assert order is not None
+        coids.append(order.client_order_id)
+    events = (
+        ("f1", 0, "FILL", {"size": 0.25, "filled_size": 0.25, "fill_id": "exec-1", "fee": 0.05}),
+        ("f2", 0, "FILL", {"size": 0.5, "filled_size": 0.5, "fill_id": "exec-2", "fee": 0.1}),
+        ("f3", 0, "FILL", {"size": 0.1, "filled_size": 0.9, "fill_id": "exec-3"}),
+        ("f4", 0, "FILL", {"size": 5.0, "filled_size": 5.6, "fill_id": "exec-4"}),
+        ("x1", 1, "EXPIRED", {}),
+        ("f5", 1, "FILL", {"size": 0.5, "filled_size": 0.5, "fill_id": "exec-5"}),
+    )
+    outcomes = [
+        kernel.on_venue_event(
+            VenueEvent(event_id, "", -1, kind, venue_client_id=coids[slot], price=100.0, **fields)
+        )
+        for event_id, slot, kind, fields in events
+    ]
+    live = kernel.drain_journal(1_000_000)["venue_events"]
+    chunks: list[list[Any]] = []
+    kernel.wal_journal_blocks(1, sink=chunks.append)
+    replayed = [row for blocks in chunks for b in blocks if b.table == "venue_events" for row in b.tuples()]
+    assert replayed == live
+    cols = JOURNAL_COLUMNS["venue_events"]
+    got = [(row[cols.index("severity")], json.loads(row[cols.index("details")])) for row in live]
+    assert got == [(out.severity.name, dict(out.details)) for out in outcomes]
+    # Each kind of reason is there: nothing to say, a fee split, a warning, a refusal, a late fill.
+    assert [(out.diagnostic_code.name, out.severity.name, sorted(out.details)) for out in outcomes] == [
+        ("OK", "INFO", []),
+        ("OK", "INFO", ["booked_qty", "fee_charged", "reported_fee"]),
+        ("OK", "WARNING", ["unreported_qty", "venue_filled_size"]),
+        ("OVERFILL", "CRITICAL", ["client_order_id", "fill_qty", "filled_size", "order_size"]),
+        ("OK", "INFO", []),
+        ("OK", "WARNING", ["client_order_id", "late_fill"]),
+    ]

@@ -105,6 +105,8 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("retry_after", "Float64"),
         ("accepted", "Bool"),
         ("diagnostic_code", _ENUM),
+        ("severity", _ENUM),
+        ("details", "String"),
         ("metadata", "String"),
     ),
     "fills": (
@@ -180,7 +182,7 @@ _TRADE_TABLES = ("transitions", "intents", "venue_events", "fills")
 _ADDED_LATER: dict[str, dict[str, int]] = {
     "account_events": {"accepted": 5, "diagnostic_code": 5},
     "intents": {"metadata": 6},
-    "venue_events": {"fill_id": 7, "fee": 7, "retry_after": 7},
+    "venue_events": {"fill_id": 7, "fee": 7, "retry_after": 7, "severity": 8, "details": 8},
 }
 
 
@@ -316,13 +318,17 @@ def _v6(db: str) -> list[str]:
 # A venue event's detail in slot_timeline from version 7: the code, "(refused)" when the kernel
 # refused it, the order's figures, then only what the event carried (the fill id, a fee the
 # venue reported, a rate limit's wait) and its reason. ifNull keeps a NULL fee from making the
-# whole detail NULL.
-_VENUE_DETAIL = """concat(diagnostic_code, if(accepted, '', ' (refused)'),
+# whole detail NULL. Version 8 appends the outcome's details (when it had any).
+_VENUE_DETAIL_PARTS = """concat(diagnostic_code, if(accepted, '', ' (refused)'),
               ' filled=', toString(filled_size), ' remaining=', toString(remaining_size),
               if(fill_id = '', '', concat(' fill_id=', fill_id)),
               ifNull(concat(' fee=', toString(fee)), ''),
               if(retry_after > 0, concat(' retry_after=', toString(retry_after)), ''),
-              if(reason = '', '', concat(' ', reason)))"""
+              if(reason = '', '', concat(' ', reason)){more})"""
+_VENUE_DETAIL_V7 = _VENUE_DETAIL_PARTS.format(more="")
+_VENUE_DETAIL = _VENUE_DETAIL_PARTS.format(
+    more=",\n              if(details = '{}', '', concat(' ', details))"
+)
 
 
 def _v7(db: str) -> list[str]:
@@ -339,6 +345,22 @@ def _v7(db: str) -> list[str]:
         # intent: a FILL refused as a duplicate reads as one, with the fill id it repeated.
         # OR REPLACE: re-running it, or two kernels running it at once, leaves the same view
         # (a fresh database gets version 3's view first and this one over it).
+        f"CREATE OR REPLACE VIEW {db}.`slot_timeline` AS\n{_timeline(db, _VENUE_DETAIL_V7)}",
+    ]
+
+
+def _v8(db: str) -> list[str]:
+    # Why the kernel refused or warned about a venue event, kept as an intent's is: the
+    # outcome's severity and details (an OVERFILL's order_size, filled_size and fill_qty, a
+    # fill's unreported_qty or late_fill, a partly booked report's fee_charged). Rows from
+    # before had none recorded: severity '' (not INFO: it was not said) and details '{}',
+    # constants with nothing to materialize. AFTER puts them where a new table has them.
+    table = f"ALTER TABLE {db}.`venue_events` ADD COLUMN IF NOT EXISTS"
+    return [
+        f"{table} `severity` {_ENUM} DEFAULT '' AFTER `diagnostic_code`",
+        f"{table} `details` String DEFAULT '{{}}' AFTER `severity`",
+        # slot_timeline shows the details after what the event carried, so a trade's story
+        # says why an event was refused; a row from before (or with none) reads as in 7.
         f"CREATE OR REPLACE VIEW {db}.`slot_timeline` AS\n{_timeline(db, _VENUE_DETAIL)}",
     ]
 
@@ -353,6 +375,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "account_events: accepted and diagnostic_code (refused account events)", _v5),
     Migration(6, "intents: metadata", _v6),
     Migration(7, "venue_events: fill_id, fee and retry_after; slot_timeline shows them", _v7),
+    Migration(8, "venue_events: severity and details; slot_timeline shows the details", _v8),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
