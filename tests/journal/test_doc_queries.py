@@ -5,6 +5,7 @@ a transition from ENTRY_WORKING to ENTRY_WORKING: the slot stays in its stage.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import time
@@ -320,6 +321,55 @@ def test_a_trades_story_shows_what_each_venue_event_carried_and_whether_it_was_r
             f'{{"retry_after":2.5,"client_order_id":"{coids[1]}"}}',
         )
     ]
+
+
+def _why_refused_query() -> str:
+    found: list[str] = re.findall(
+        r"^Why was this venue event refused.*?```sql\n(.*?)```", DOC.read_text(), re.S | re.M
+    )
+    assert len(found) == 1
+    return found[0]
+
+
+def test_why_a_venue_event_was_refused_or_warned_about_is_in_its_row(journal: ClickHouseJournal) -> None:
+    """The journal keeps a venue event's outcome severity and details, as an intent's: an
+    OVERFILL names the order's size, what was filled and the fill's qty; a fill applied with a
+    warning names what the venue counts unreported, or that it came late; a report booked in
+    part names the fee it was charged."""
+    kernel, coids = silent_entries(journal, "why", 2)
+    outcomes = {}
+
+    def event(event_id: str, kind: str = "FILL", slot: int = 0, **fields: Any) -> Any:
+        ev = VenueEvent(event_id, f"t{slot}", slot, kind, venue_client_id=coids[slot], price=100.0, **fields)
+        outcomes[event_id] = out = kernel.on_venue_event(ev)
+        return out.accepted, out.diagnostic_code.name, out.severity.name
+
+    assert event("f-1", size=0.25, filled_size=0.25, fill_id="exec-1", fee=0.05) == (True, "OK", "INFO")
+    assert event("f-2", size=0.5, filled_size=0.5, fill_id="exec-2", fee=0.1) == (True, "OK", "INFO")
+    # The venue counts 0.9 filled; the kernel was told of 0.6.
+    assert event("f-3", size=0.1, filled_size=0.9, fill_id="exec-3") == (True, "OK", "WARNING")
+    assert event("f-4", size=2.0, filled_size=2.6, fill_id="exec-4") == (False, "OVERFILL", "CRITICAL")
+    assert event("x-1", "EXPIRED", slot=1) == (True, "OK", "INFO")
+    assert event("f-5", slot=1, size=0.5, filled_size=0.5, fill_id="exec-5") == (True, "OK", "WARNING")
+    journal.flush(30)
+
+    def why(event_id: str) -> dict[str, Any]:
+        (row,) = journal.query(_why_refused_query(), {"kernel": "why", "event": event_id}).records()
+        out = outcomes[event_id]
+        assert (row["seq"], row["accepted"], row["code"], row["severity"]) == (
+            out.seq, out.accepted, out.diagnostic_code.name, out.severity.name
+        )  # fmt: skip
+        details: dict[str, Any] = json.loads(row["details"])
+        assert details == dict(out.details)
+        return details
+
+    assert why("f-1") == {}
+    assert why("f-2") == {"fee_charged": 0.05, "reported_fee": 0.1, "booked_qty": 0.25}
+    assert why("f-3") == {"venue_filled_size": 0.9, "unreported_qty": pytest.approx(0.3)}
+    overfill = why("f-4")
+    assert (overfill["order_size"], overfill["filled_size"]) == (1.0, pytest.approx(0.6))
+    assert overfill["fill_qty"] > 1.0 - overfill["filled_size"]
+    assert why("f-5") == {"late_fill": True, "client_order_id": coids[1]}
 
 
 def _fees_per_fill_query() -> str:

@@ -91,13 +91,17 @@ def test_the_doc_has_ten_debugging_queries() -> None:
 
 
 def _params(journal: ClickHouseJournal) -> dict[str, Any]:
-    """Parameters taken from the data: a slot that left ENTRY_WORKING, the second it did."""
+    """Parameters taken from the data: a slot that left ENTRY_WORKING, the second it did, a
+    venue event the kernel refused."""
     slot, at, trade = journal.query(
         "SELECT slot_id, formatDateTime(ts, '%Y-%m-%d %H:%i:%S'), trade_id FROM transitions FINAL "
         "WHERE prev_state = 'ENTRY_WORKING' AND trigger = 'FILL' ORDER BY seq LIMIT 1 OFFSET 100"
     ).rows[0]
     since, until = journal.query("SELECT min(ts), max(ts) + INTERVAL 1 SECOND FROM transitions").rows[0]
+    # A fill the workload reported again at DEBUG, which the kernel refused.
+    refused = journal.query("SELECT event_id FROM venue_events FINAL WHERE NOT accepted ORDER BY seq LIMIT 1")
     return {
+        "event": refused.rows[0][0],
         "kernel": "desk-1",
         "slot": slot,
         "stage": "ENTRY_WORKING",
