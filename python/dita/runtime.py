@@ -563,10 +563,15 @@ class TradingRuntime:
         """One bar: venues first (fills of working orders), then subscribed strategies. A bar
         the venues would refuse (no asset name, not numbers, not finite, inconsistent, earlier
         than the clock) raises ValueError naming the field before anything changes, deferred or
-        not; what is not a bar at all (a dict, a pandas row) raises TypeError. A runtime not
+        not; a plain 7-field tuple is read as a Bar, what is not a bar at all (a dict, a pandas
+        row with its index) raises TypeError. A runtime not
         started yet is started first: ``on_start`` comes before the first data point."""
-        if type(bar) is not Bar and not (isinstance(bar, tuple) and len(bar) == 7):
-            raise TypeError(_not_a("on_bar", bar, Bar))
+        if type(bar) is not Bar and not isinstance(bar, Bar):
+            if not (isinstance(bar, tuple) and len(bar) == 7):
+                raise TypeError(_not_a("on_bar", bar, Bar))
+            # Read as a Bar: kept as a plain tuple, it reached the strategies as one (no
+            # ``bar.close``) and, as the asset's mark, failed every later order and finish().
+            bar = Bar(*bar)
         asset, ts, open_, high, low, close, volume = bar
         # One chained comparison per bar; NaN fails every one of them, most values that are not
         # numbers raise (the venues refuse both). A Decimal compares with floats, so the types
@@ -589,7 +594,7 @@ class TradingRuntime:
                 or _numbers_real(bar)
             )
         ):
-            raise ValueError(_bar_problem(Bar(*bar), self._now))
+            raise ValueError(_bar_problem(bar, self._now))
         if not self._started:
             self.start()
         self._now = ts
@@ -616,8 +621,10 @@ class TradingRuntime:
     def on_quote(self, quote: Quote) -> None:
         """One quote: venues first, then subscribed strategies. A quote the venues would
         refuse raises ValueError naming the field before anything changes (see ``on_bar``)."""
-        if type(quote) is not Quote and not (isinstance(quote, tuple) and len(quote) == 6):
-            raise TypeError(_not_a("on_quote", quote, Quote))
+        if type(quote) is not Quote and not isinstance(quote, Quote):
+            if not (isinstance(quote, tuple) and len(quote) == 6):
+                raise TypeError(_not_a("on_quote", quote, Quote))
+            quote = Quote(*quote)  # read as a Quote, as a tuple is read as a Bar by on_bar
         asset, ts, bid, ask, bid_size, ask_size = quote
         try:
             sound = (
@@ -637,7 +644,7 @@ class TradingRuntime:
                 or _numbers_real(quote)
             )
         ):
-            raise ValueError(_quote_problem(Quote(*quote), self._now))
+            raise ValueError(_quote_problem(quote, self._now))
         if not self._started:
             self.start()
         self._now = ts

@@ -103,7 +103,13 @@ def test_a_plain_tuple_of_the_right_fields_is_still_a_bar_for_on_bar() -> None:
     rt.start()
     rt.on_bar(tuple(BAR))  # type: ignore[arg-type]
     rt.on_quote(tuple(QUOTE))  # type: ignore[arg-type]
-    assert len(strategy.seen) == 2
+    assert strategy.seen == [BAR, QUOTE]
+    # Read as a Bar and a Quote: a plain tuple reached the strategy as one ('tuple' object has
+    # no attribute 'close': the strategy in ERROR), and kept as the asset's mark it failed
+    # finish() and every later order ('tuple' object has no attribute 'ts').
+    assert [type(item) for item in strategy.seen] == [Bar, Quote]
+    rt.finish()
+    assert rt._marked == {"BTCUSDT": (QUOTE.bid + QUOTE.ask) / 2}
 
 
 def test_a_strategy_already_run_is_refused_by_another_runtime() -> None:
@@ -150,3 +156,4 @@ class BuysEveryFlatBar(Strategy[Any]):
             self.buy(bar.asset, 0.01, price=bar.close)
         elif self.position(bar.asset) > 0:
             self.close(bar.asset, price=bar.close)
+
