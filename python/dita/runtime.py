@@ -42,6 +42,7 @@ __all__ = [
     "StrategyStatus",
     "TradingRuntime",
     "check_strategy_instance",
+    "check_strategy_unused",
 ]
 
 log = logging.getLogger(__name__)
@@ -202,13 +203,7 @@ class TradingRuntime:
                 f"strategy name {strategy.name!r} ends like a restart mark (-r<digits>), which makes "
                 "its trade ids another strategy's after a restart; give it another name"
             )
-        if strategy._ctx is not None:
-            # Its slot ids and fills are the other run's: busy() and position() would read this
-            # kernel's slots under them, and a sweep reusing one instance traded only once.
-            raise ValueError(
-                f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
-                f"are that run's); make a new instance: {type(strategy).__name__}(params)"
-            )
+        check_strategy_unused(strategy)
         strategy._ctx = self.ctx
         handle = StrategyHandle(strategy)
         self.handles[strategy.name] = handle
@@ -817,6 +812,17 @@ def check_strategy_instance(strategy: object, where: str) -> None:
         else ""
     )
     raise TypeError(f"{where} takes a Strategy instance, got {type(strategy).__name__} {shown}{hint}")
+
+
+def check_strategy_unused(strategy: Strategy[Any]) -> None:
+    """Refuse an instance that ran on another runtime: its slot ids and fills are that run's, so
+    ``busy()`` and ``position()`` would read this kernel's slots under them (a sweep reusing one
+    instance traded only once)."""
+    if strategy._ctx is not None:
+        raise ValueError(
+            f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
+            f"are that run's); make a new instance: {type(strategy).__name__}(params)"
+        )
 
 
 def _tell(errors: list[Exception], listener: Callable[..., None], *args: Any) -> None:

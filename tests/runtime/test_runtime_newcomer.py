@@ -157,3 +157,17 @@ class BuysEveryFlatBar(Strategy[Any]):
         elif self.position(bar.asset) > 0:
             self.close(bar.asset, price=bar.close)
 
+
+def test_run_backtest_refuses_a_reused_strategy_before_it_builds_a_kernel(tmp_path: Any) -> None:
+    """Refused only once its kernel was built, a reused instance left that kernel's write-ahead
+    log open and locked (``kernel_options={"wal_dir": ...}``): the run retried with a new
+    instance failed with "is locked by another writer" while the refusal was in hand."""
+    data = load_market_data(SAMPLE_BARS)
+    strategy = BuysEveryFlatBar()
+    run_backtest(strategy, data)
+    wal_dir = tmp_path / "wal"
+    with pytest.raises(ValueError, match=r"already ran on another runtime") as refused:
+        run_backtest(strategy, data, kernel_options={"wal_dir": str(wal_dir)})
+    assert not wal_dir.exists()
+    assert run_backtest(BuysEveryFlatBar(), data, kernel_options={"wal_dir": str(wal_dir)}).metrics.trades > 0
+    del refused

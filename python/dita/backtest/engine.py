@@ -22,7 +22,7 @@ from dita._kernel import VenueEvent
 from dita.backtest.data import MarketData
 from dita.backtest.metrics import DAY, FloatArray, Metrics, TradeRecord, compute_metrics
 from dita.kernel import ExecutionKernel
-from dita.runtime import TradingRuntime, check_strategy_instance
+from dita.runtime import TradingRuntime, check_strategy_instance, check_strategy_unused
 from dita.strategy import Strategy
 from dita.venues.paper import PaperVenue
 
@@ -239,6 +239,9 @@ def run_backtest(
     """Replay ``data`` (from ``load_market_data``) through a fresh kernel and paper venue with
     ``strategy``, a new instance each run (one that ran before is refused)."""
     check_strategy_instance(strategy, "run_backtest")
+    # Before the kernel is built: refused by add_strategy, a reused instance left that kernel
+    # (its write-ahead log locked, its journal attached) open.
+    check_strategy_unused(strategy)
     if not isinstance(data, MarketData):
         raise TypeError(
             f"data must be MarketData, got {type(data).__name__}: load it with "
