@@ -456,11 +456,12 @@ def load_strategy_class(ref: str) -> type[Strategy[Any]]:
     """``"package.module:ClassName"`` (found in the working directory too, as ``python -m``
     finds it) or ``"path/to/file.py:ClassName"`` to the class, with a clear error for every way
     it can be wrong."""
-    if ref.count(":") != 1:
+    # The last colon: a file's path may hold one (a folder named by a time, ``runs/08:00/``).
+    module_name, _, class_name = ref.rpartition(":")
+    if ref.count(":") != 1 and not module_name.endswith(".py"):
         raise StrategyLoadError(
             f"strategy {ref!r} must be MODULE:CLASS, e.g. dita.examples.crossover:SmaCrossover"
         )
-    module_name, class_name = ref.split(":")
     if not module_name or not class_name:
         raise StrategyLoadError(f"strategy {ref!r} must be MODULE:CLASS with both parts")
     if module_name.endswith(".py"):
@@ -515,6 +516,13 @@ def _import_strategy_file(file_name: str) -> ModuleType:
     path = Path(file_name).expanduser()
     if not path.is_file():
         raise StrategyLoadError(f"strategy file {file_name!r} does not exist")
+    if "." in path.stem:
+        # Imported by its name, ``sma.v2`` is module ``v2`` of a package ``sma``: "No module
+        # named 'sma'", with a hint to give the file, which was given.
+        raise StrategyLoadError(
+            f"strategy file {file_name!r}: {path.stem!r} is not a module name (a dot in it "
+            f"means a package); rename it, e.g. {path.stem.replace('.', '_')}.py"
+        )
     path = path.resolve()
     if str(path.parent) not in sys.path:
         sys.path.append(str(path.parent))

@@ -200,3 +200,26 @@ def test_a_module_not_found_says_where_it_was_looked_for(no_cwd_on_path: Path) -
         StrategyLoadError, match=r"No module named 'rev_nowhere'.*working directory.*FILE\.py:CLASS"
     ):
         load_strategy_class("rev_nowhere:Mine")
+
+
+def test_a_strategy_file_in_a_folder_with_a_colon_loads(no_cwd_on_path: Path) -> None:
+    """A folder named by a time (``runs/08:00/``) made the colon count wrong: the file was
+    refused as "must be MODULE:CLASS", though the help says FILE.py:CLASS."""
+    folder = no_cwd_on_path / "run-08:00"
+    folder.mkdir()
+    (folder / "rev_file_colon.py").write_text(CWD_STRATEGY)
+    assert load_strategy_class("run-08:00/rev_file_colon.py:Mine").__name__ == "Mine"
+    sys.modules.pop("rev_file_colon", None)
+    with pytest.raises(StrategyLoadError, match=r"must be MODULE:CLASS"):
+        load_strategy_class("a:b:Mine")
+
+
+def test_a_strategy_file_whose_name_is_no_module_name_says_rename(no_cwd_on_path: Path) -> None:
+    """``sma.v2.py`` was imported as module ``sma.v2`` (package ``sma``): "No module named
+    'sma' ... or give the file: --strategy path/to/FILE.py:CLASS", the file given."""
+    (no_cwd_on_path / "rev_sma.v2.py").write_text(CWD_STRATEGY)
+    with pytest.raises(
+        StrategyLoadError, match=r"strategy file 'rev_sma.v2.py': .*not a module name.*rename it"
+    ) as refused:
+        load_strategy_class("rev_sma.v2.py:Mine")
+    assert "give the file" not in str(refused.value)
