@@ -474,11 +474,28 @@ def load_strategy_class(ref: str) -> type[Strategy[Any]]:
         module = _import_strategy_module(module_name)
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise StrategyLoadError(f"module {module_name!r} has no attribute {class_name!r}")
+        raise StrategyLoadError(
+            f"module {module_name!r} has no attribute {class_name!r}{_passed_over(module_name, module)}"
+        )
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise StrategyLoadError(f"{ref!r} is not a dita.strategy.Strategy subclass")
     cls.check_subscriptions()
     return cls
+
+
+def _passed_over(module_name: str, module: ModuleType) -> str:
+    """A note when the working directory holds a module of that name that was not the one
+    imported: it comes last on the path, so ``test.py`` loses to the standard library's."""
+    here = Path.cwd()
+    top = module_name.split(".")[0]
+    local = next((p for p in (here / f"{top}.py", here / top) if p.exists()), None)
+    found = getattr(module, "__file__", None)
+    if local is None or (found is not None and Path(found).resolve().is_relative_to(here.resolve())):
+        return ""
+    return (
+        f" (the one imported is {found or 'built in'}, found before {local.name} in the working "
+        "directory: rename that file)"
+    )
 
 
 def _declared_params(cls: type) -> type[BaseModel] | None:

@@ -223,3 +223,18 @@ def test_a_strategy_file_whose_name_is_no_module_name_says_rename(no_cwd_on_path
     ) as refused:
         load_strategy_class("rev_sma.v2.py:Mine")
     assert "give the file" not in str(refused.value)
+
+
+def test_a_working_directory_module_behind_an_installed_one_says_so(no_cwd_on_path: Path) -> None:
+    """The working directory is searched after the Python path, so ``test.py`` or ``code.py``
+    beside the user loses to the standard library's module of that name: "module 'colorsys'
+    has no attribute 'Mine'" named neither the module imported nor the file passed over."""
+    with pytest.raises(StrategyLoadError, match=r"^module 'colorsys' has no attribute 'Mine'$"):
+        load_strategy_class("colorsys:Mine")
+    (no_cwd_on_path / "colorsys.py").write_text(CWD_STRATEGY)
+    with pytest.raises(
+        StrategyLoadError,
+        match=r"module 'colorsys' has no attribute 'Mine' \(the one imported is .*colorsys\.py, found "
+        r"before colorsys\.py in the working directory: rename that file\)",
+    ):
+        load_strategy_class("colorsys:Mine")
