@@ -683,6 +683,9 @@ class TradingRuntime:
         for item in feed:
             if should_stop is not None and should_stop():
                 break
+            if not isinstance(item, Bar | Quote):
+                # Before pacing reads its time: a dict was "'dict' object has no attribute 'ts'".
+                raise TypeError(_not_a(f"feed item {count}: run()", item, Bar, Quote))
             if speed is not None:
                 if first_ts is None:
                     first_ts = item.ts
@@ -691,10 +694,8 @@ class TradingRuntime:
                     time.sleep(due)
             if isinstance(item, Bar):
                 self.on_bar(item)
-            elif isinstance(item, Quote):
-                self.on_quote(item)
             else:
-                raise TypeError(_not_a(f"feed item {count}: run()", item, Bar, Quote))
+                self.on_quote(item)
             count += 1
             if progress is not None:
                 progress(count)

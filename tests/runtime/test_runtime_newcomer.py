@@ -81,6 +81,9 @@ def test_a_feed_item_that_is_not_a_bar_or_quote_is_refused_naming_it(item: Any, 
     rt.start()
     with pytest.raises(TypeError, match=rf"feed item 0: run\(\) takes a .*Bar\(.*Quote\(.*, got {what}: "):
         rt.run([item])
+    # Paced (`speed`), its time was read first: "'dict' object has no attribute 'ts'".
+    with pytest.raises(TypeError, match=rf"feed item 0: run\(\) takes a .*, got {what}: "):
+        rt.run([item], speed=1.0)
     assert (rt.row, rt.now(), strategy.seen) == (-1, 0.0, [])
 
 
