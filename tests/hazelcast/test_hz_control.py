@@ -281,7 +281,8 @@ def test_cli_set_for_a_kernel_that_is_not_running_says_so(
     result = _cli("control", "set", "--mode", "HALTED", "--kernel", dead, "--wait", "0.3", *where)
     assert result.exit_code == 4, result.output
     assert "applied by" not in result.output
-    assert f"warning: kernel '{dead}' is not running (no projection for 3600s" in result.output
+    # The age is counted from the command's own clock: over a second late on a busy machine.
+    assert re.search(rf"warning: kernel '{dead}' is not running \(no projection for 36\d\ds", result.output)
     assert f"not applied within 0.3s by: {dead} (not running)" in result.output
     # A running kernel: no warning.
     projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
@@ -342,7 +343,7 @@ def test_cli_show_tells_running_kernels_from_gone_ones(
         assert dead in shown["kernels"]  # still listed, with the state it last ran
         table = _cli("control", "show", *where)
         assert table.exit_code == 0, table.output
-        assert f"{dead}: not running (no projection for 3600s" in table.output, table.output
+        assert re.search(rf"{dead}: not running \(no projection for 36\d\ds", table.output), table.output
         assert f"{kernel_id}: not running" not in table.output
     finally:
         kernel.close()
