@@ -171,6 +171,18 @@ def test_enter_exit_and_refusals(live: LiveServer) -> None:
     assert "dita_kernel_stat" in text
 
 
+def test_made_up_methods_do_not_grow_the_latency_metric(live: LiveServer) -> None:
+    """Each method name a client made up was a new labelled histogram kept for ever: anyone
+    could grow the server's memory and every scrape without a token."""
+    for i in range(20):
+        assert live.client.request(f"MADEUP{i}", "/healthz").status_code == 405
+    live.client.request("GET", "/healthz")
+    text = live.client.get("/metrics").text
+    assert "MADEUP" not in text
+    assert metric(text, "dita_gateway_request_latency_seconds_count", method="OTHER", route="/healthz") == 20
+    assert metric(text, "dita_gateway_request_latency_seconds_count", method="GET", route="/healthz") == 1
+
+
 @pytest.mark.parametrize("blocked", ["", "fills: DatabaseError: Code: 16. ... (NO_SUCH_COLUMN_IN_TABLE)"])
 def test_metrics_say_when_the_journal_is_blocked(blocked: str) -> None:
     """An alert can watch one gauge for a journal whose rows ClickHouse refuses for good."""

@@ -226,8 +226,14 @@ def _replay(chunks: list[bytes], first: Message | None, then: Receive | None = N
     return receive
 
 
+# Methods a client may send are any token; only these become a label of their own, so made-up
+# ones cannot add series (memory held for ever, a longer scrape) to the latency histogram.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestTimer:
-    """Request latency by route template (the stream route is left out: it lasts for ever)."""
+    """Request latency by method and route template (the stream route is left out: it lasts
+    for ever). Other methods are counted as ``OTHER``, unmatched paths as ``unmatched``."""
 
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
         self.app = app
@@ -243,7 +249,8 @@ class RequestTimer:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            self.metrics.request_latency.labels(scope.get("method", ""), path).observe(
+            method = scope.get("method", "")
+            self.metrics.request_latency.labels(method if method in _METHODS else "OTHER", path).observe(
                 time.perf_counter() - start
             )
 
