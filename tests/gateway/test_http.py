@@ -294,6 +294,31 @@ def test_body_that_is_not_json_is_422(live: LiveServer) -> None:
     assert res.status_code == 422 and "price" in res.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("content_type", "shown"),
+    [
+        ("application/x-www-form-urlencoded", "(got 'application/x-www-form-urlencoded')"),  # curl -d
+        ("text/plain", "(got 'text/plain')"),
+        (None, "(no Content-Type header was sent)"),
+    ],
+)
+def test_a_json_body_without_a_json_content_type_is_422_naming_the_header(
+    live: LiveServer, content_type: str | None, shown: str
+) -> None:
+    """`curl -d '{...}'` sends a form content type: the answer said the body, a JSON object,
+    "should be a valid dictionary or object", which sent people hunting in their JSON."""
+    body = json.dumps({"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 0.1}).encode()
+    for method, path in (("POST", "/v1/intents"), ("POST", "/v1/slots/0/cancel"), ("PUT", "/v1/control")):
+        headers = {**AUTH, **({"content-type": content_type} if content_type else {})}
+        res = live.client.request(method, path, content=body, headers=headers)
+        assert res.status_code == 422, (path, res.text)
+        error = res.json()["detail"][0]
+        assert error["loc"] == ["header", "Content-Type"] and error["type"] == "content_type", path
+        assert error.get("input") == content_type
+        assert res.json()["message"] == f"Content-Type: the body must be sent as application/json {shown}"
+    assert live.client.get("/v1/slots/0").json()["fsm_state"] == "IDLE"
+
+
 def test_a_boolean_is_not_a_mark_price(live: LiveServer) -> None:
     """Lax parsing read ``true`` as 1.0 and marked the asset there, revaluing its positions."""
     enter(live.client, asset="BTCUSDT")

@@ -380,6 +380,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if isinstance(exc.body, bytes):
+            # FastAPI parses a body as JSON only under a JSON content type and otherwise
+            # validates the raw text, which reads as "should be a valid dictionary" about a
+            # body that may well be one (`curl -d` sends a form type): name the header instead.
+            exc = _content_type_error(request.headers.get("content-type"))
         errors = [_clean_error(e) for e in exc.errors()]
         message = "; ".join(_describe(e) for e in errors)
         return SafeJSONResponse({"detail": errors, "message": message}, status_code=422)
@@ -634,6 +639,14 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
 def _field_error(field: str, msg: str, where: str = "body") -> RequestValidationError:
     return RequestValidationError([{"loc": (where, field), "msg": msg, "type": "value_error"}])
+
+
+def _content_type_error(content_type: str | None) -> RequestValidationError:
+    msg = "the body must be sent as application/json"
+    error: dict[str, Any] = {"loc": ("header", "Content-Type"), "type": "content_type"}
+    if content_type is None:
+        return RequestValidationError([{**error, "msg": f"{msg} (no Content-Type header was sent)"}])
+    return RequestValidationError([{**error, "msg": msg, "input": content_type}])
 
 
 def _unreadable(exc: BaseException) -> str:
