@@ -73,6 +73,8 @@ def _not_bool(value: Any) -> Any:
 
 Number = Annotated[float, BeforeValidator(_not_bool)]
 SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_not_bool)]
+# The bounds first: after the validator pydantic leaves them out of the schema's keywords.
+LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(_not_bool)]
 
 
 class IntentRequest(BaseModel):
@@ -91,18 +93,11 @@ class IntentRequest(BaseModel):
     reference_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     target_size: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     leverage: Number = Field(default=1.0, gt=0.0, le=1000.0)
-    exit_leg_ratios: list[Number] | None = Field(default=None, min_length=1, max_length=16)
+    exit_leg_ratios: list[LegRatio] | None = Field(default=None, min_length=1, max_length=16)
     order_type: Literal["MARKET", "LIMIT"] = "MARKET"
     limit_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     reason: str = Field(default="", max_length=256)
     metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
-
-    @field_validator("exit_leg_ratios")
-    @classmethod
-    def _ratios(cls, value: list[float] | None) -> list[float] | None:
-        if value is not None and any(not (0.0 < r <= 1.0) for r in value):
-            raise ValueError("every exit leg ratio must be in (0, 1]")
-        return value
 
     @field_validator("metadata")
     @classmethod
@@ -148,6 +143,49 @@ class MarkRequest(BaseModel):
 
     asset: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
     price: Number = Field(gt=0.0, le=KERNEL_MAX)
+
+
+# --- error answers (documented in the schema, so a generated client knows them) ------------
+
+
+class ErrorAnswer(BaseModel):
+    """401 (token), 404 (slot out of range), 409 (no free slot), 503 (too many event streams,
+    or the cluster's control plane away)."""
+
+    detail: str
+
+
+class TooLargeAnswer(BaseModel):
+    """413: the body is over ``max_body_bytes``."""
+
+    detail: str
+    field: Literal["body"]
+
+
+class ValidationProblem(BaseModel):
+    loc: list[str | int] = Field(description='Where: ["body", field], ["path", ...], ["header", ...]')
+    msg: str
+    type: str
+    input: Any = Field(default=None, description="The value refused (short copy; absent when not plain)")
+    reason: str | None = Field(default=None, description="Why the body is not JSON (type json_invalid)")
+
+
+class ValidationAnswer(BaseModel):
+    """422: the request does not fit the schema; ``message`` names each field and value."""
+
+    detail: list[ValidationProblem]
+    message: str
+
+
+def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    models: dict[int, tuple[type[BaseModel], str]] = {
+        401: (ErrorAnswer, "Missing or wrong bearer token"),
+        404: (ErrorAnswer, "slot_id out of range"),
+        409: (ErrorAnswer, "ENTER without slot_id and no free slot"),
+        413: (TooLargeAnswer, "Body over max_body_bytes"),
+        422: (ValidationAnswer, "Request does not fit the schema"),
+    }
+    return {code: {"model": models[code][0], "description": models[code][1]} for code in codes}
 
 
 # --- middleware --------------------------------------------------------------------------
@@ -474,7 +512,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     async def list_slots() -> list[dict[str, Any]]:
         return kernel.slots()
 
-    @app.get("/v1/slots/{slot_id}", summary="One slot's state")
+    @app.get("/v1/slots/{slot_id}", summary="One slot's state", responses=_answers(404, 422))
     async def get_slot(slot_id: Annotated[int, Path(ge=0, le=1_000_000)]) -> dict[str, Any]:
         return slot_or_404(slot_id)
 
@@ -492,7 +530,18 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     # --- writes --------------------------------------------------------------------------
 
-    @app.put("/v1/control", dependencies=auth, summary="Change the control state (mode switch etc.)")
+    @app.put(
+        "/v1/control",
+        dependencies=auth,
+        summary="Change the control state (mode switch etc.)",
+        responses={
+            **_answers(401, 413, 422),
+            503: {
+                "model": ErrorAnswer,
+                "description": "The cluster's control plane is away; nothing changed",
+            },
+        },
+    )
     async def put_control(change: ControlRequest) -> dict[str, Any]:
         fields = change.model_dump(exclude_none=True)
         if not fields:
@@ -520,7 +569,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         publish("control", control)
         return control
 
-    @app.post("/v1/intents", dependencies=auth, summary="Submit an ENTER, EXIT or CANCEL intent")
+    @app.post(
+        "/v1/intents",
+        dependencies=auth,
+        summary="Submit an ENTER, EXIT or CANCEL intent",
+        responses=_answers(401, 404, 409, 413, 422),
+    )
     async def post_intent(req: IntentRequest) -> dict[str, Any]:
         slot_id = req.slot_id
         if slot_id is None:
@@ -561,7 +615,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         )
         return submit(intent).to_dict()
 
-    @app.post("/v1/slots/{slot_id}/cancel", dependencies=auth, summary="Cancel the order working on a slot")
+    @app.post(
+        "/v1/slots/{slot_id}/cancel",
+        dependencies=auth,
+        summary="Cancel the order working on a slot",
+        responses=_answers(401, 404, 413, 422),
+    )
     async def cancel_slot(
         slot_id: Annotated[int, Path(ge=0, le=1_000_000)],
         req: Annotated[CancelRequest | None, Body()] = None,
@@ -582,7 +641,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         )
         return submit(intent).to_dict()
 
-    @app.post("/v1/marks", dependencies=auth, summary="Set an asset's mark price (values open positions)")
+    @app.post(
+        "/v1/marks",
+        dependencies=auth,
+        summary="Set an asset's mark price (values open positions)",
+        responses=_answers(401, 413, 422),
+    )
     async def post_mark(req: MarkRequest) -> dict[str, Any]:
         # mark_price returns how many open slots it revalued, not a sequence number.
         slots_marked = kernel.mark_price(req.asset, req.price)
@@ -601,7 +665,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         response_class=Response,
         responses={
             200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-            503: {"description": "sse_max_clients streams are open; retry after Retry-After seconds"},
+            **_answers(422),
+            503: {
+                "model": ErrorAnswer,
+                "description": "sse_max_clients streams are open; retry after Retry-After seconds",
+            },
         },
     )
     async def events(
