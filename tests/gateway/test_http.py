@@ -171,6 +171,17 @@ def test_enter_exit_and_refusals(live: LiveServer) -> None:
     assert "dita_kernel_stat" in text
 
 
+def test_a_wrong_method_is_405_listing_every_method_the_path_takes(live: LiveServer) -> None:
+    """PATCH /v1/control answered `Allow: GET`, as if the control state could not be changed
+    over HTTP: only the first route of the path was asked."""
+    for method in ("PATCH", "DELETE", "POST"):
+        res = live.client.request(method, "/v1/control", json={"mode": "HALTED"}, headers=AUTH)
+        assert res.status_code == 405 and res.headers["allow"] == "GET, PUT", (method, res.headers)
+    res = live.client.request("DELETE", "/v1/intents")
+    assert res.status_code == 405 and res.headers["allow"] == "POST"
+    assert live.client.get("/v1/control").json()["mode"] != "HALTED"
+
+
 def test_made_up_methods_do_not_grow_the_latency_metric(live: LiveServer) -> None:
     """Each method name a client made up was a new labelled histogram kept for ever: anyone
     could grow the server's memory and every scrape without a token."""

@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, KernelOutcome, TradeSide
 from dita.gateway.config import GatewaySettings
@@ -438,6 +439,16 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             return await _invalid(
                 request, RequestValidationError([{**error, "ctx": {"error": _unreadable(cause)}}])
             )
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route on the path only:
+            # GET for /v1/control, as if PUT were not there.
+            allowed = {
+                method
+                for route in app.routes
+                if route.matches(request.scope)[0] != Match.NONE
+                for method in getattr(route, "methods", None) or ()
+            }
+            exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
         return await http_exception_handler(request, exc)
 
     def slot_or_404(slot_id: int) -> dict[str, Any]:
