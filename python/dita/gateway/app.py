@@ -23,6 +23,7 @@ from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, 
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -187,6 +188,11 @@ def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
         422: (ValidationAnswer, "Request does not fit the schema"),
     }
     return {code: {"model": models[code][0], "description": models[code][1]} for code in codes}
+
+
+# A security scheme, not a plain header parameter: the schema then says the mutating endpoints
+# take a bearer token (auto_error off: require_token's 401 names the header it wants).
+_BEARER = HTTPBearer(auto_error=False, description="The gateway's token (setting `token`)")
 
 
 # --- middleware --------------------------------------------------------------------------
@@ -406,9 +412,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         broadcaster.publish(event_type, data)
         metrics.sse_events.inc()
 
-    async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        scheme, _, value = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(value.strip().encode(), token.encode()):
+    async def require_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        value = credentials.credentials if credentials is not None else ""
+        if not secrets.compare_digest(value.strip().encode(), token.encode()):
             raise HTTPException(
                 status_code=401,
                 detail="missing or wrong bearer token (header Authorization: Bearer <token>)",
