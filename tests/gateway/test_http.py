@@ -554,3 +554,15 @@ def test_event_stream_clients_are_capped() -> None:
             assert ev.event == "control"
     finally:
         live.stop()
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "true", 0])
+def test_the_clickhouse_debug_switch_takes_only_true_or_false(live: LiveServer, value: object) -> None:
+    """`debug_clickhouse_enabled: "yes"` was read as true (pydantic's lax bool), while the
+    kernel's own `update_control` refuses it: a switch that turns journaling on is set only by
+    a real JSON boolean, and a refused change leaves the control state as it was."""
+    before = live.client.get("/v1/control").json()
+    res = live.client.put("/v1/control", json={"debug_clickhouse_enabled": value}, headers=AUTH)
+    assert res.status_code == 422
+    assert res.json()["detail"][0]["loc"] == ["body", "debug_clickhouse_enabled"]
+    assert live.client.get("/v1/control").json() == before

@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -137,7 +137,7 @@ class ControlRequest(BaseModel):
 
     mode: Literal["LIVE", "PAPER", "SHADOW", "REDUCE_ONLY", "HALTED"] | None = None
     verbosity: Literal["QUIET", "NORMAL", "DEBUG"] | None = None
-    debug_clickhouse_enabled: bool | None = None
+    debug_clickhouse_enabled: StrictBool | None = None
 
 
 class MarkRequest(BaseModel):
