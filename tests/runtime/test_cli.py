@@ -1226,3 +1226,63 @@ def test_a_paper_run_interrupted_as_the_venue_fills_keeps_the_fill_over_a_restar
     ]
     assert snap["venue"]["positions"] == {"BTCUSDT": 1.0}
     assert [(f["price"], f["trade_id"]) for f in snap["fills"]] == [(50.0, "FarBid-t1")]
+
+
+LOG_BREAKER = """
+import subprocess
+from pathlib import Path
+
+from dita.strategy import Bar, Strategy
+
+
+class LogBreaker(Strategy):
+    \"\"\"Makes the write-ahead log's files unwritable on the third bar (a disk gone read-only),
+    then bids: the kernel's next input is the first the log cannot take.\"\"\"
+
+    data = ("bars",)
+    wal_dir = ""
+
+    def on_bar(self, bar: Bar) -> None:
+        self.n = getattr(self, "n", 0) + 1
+        if self.n == 3:
+            for f in Path(LogBreaker.wal_dir).iterdir():
+                subprocess.run(["chattr", "+i", str(f)], check=True)
+        if self.n >= 3 and not self.busy(bar.asset) and not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, 1.0, price=bar.close, limit=50.0)
+"""
+
+
+def test_a_paper_run_whose_log_fails_stops_with_an_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each state file save syncs the write-ahead log first: once the log could not be
+    written, the save raised WalError out of the run, the final save raised it again (no
+    final state file: `dita status` read a dead run as running) and closing the kernel a
+    third time, all as a traceback."""
+    probe = tmp_path / "probe"
+    probe.touch()
+    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here, so no log can be made to fail: NOT tested")
+    subprocess.run(["chattr", "-i", str(probe)], check=True)
+    (tmp_path / "paper_log_breaker.py").write_text(LOG_BREAKER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import paper_log_breaker
+
+    wal = tmp_path / "wal"
+    monkeypatch.setattr(paper_log_breaker.LogBreaker, "wal_dir", str(wal))
+    data = _bars_csv(tmp_path / "a.csv", [99.0] * 12)
+    args = ["paper", "--strategy", "paper_log_breaker:LogBreaker", "--data", str(data), "--max-speed"]
+    args += ["--kernel-id", "brk", "--state-dir", str(tmp_path / "state"), "--wal-dir", str(wal)]
+    try:
+        result = runner.invoke(app, [*args, "--status-every", "0.000001"])
+    finally:
+        for f in wal.iterdir():
+            subprocess.run(["chattr", "-i", str(f)], check=True)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "error: cannot sync the write-ahead log" in result.stderr
+    assert "Operation not permitted" in result.stderr
+    assert "the final state file was not written" in result.stderr, result.stderr
+    # The state file keeps the last book saved with the log synced, not one ahead of the log.
+    snap = json.loads((tmp_path / "state" / "brk.json").read_text())
+    assert snap["rows"] < 3

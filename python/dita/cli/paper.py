@@ -212,7 +212,10 @@ class PaperSession:
         # "batch" the log's newest records wait in the process's buffer, and a run killed just
         # after a save continued a kernel without the fills the saved book had made (the
         # restart ended their order, the venue kept the position).
-        self.kernel.wal_sync()
+        try:
+            self.kernel.wal_sync()
+        except OSError as exc:  # the log's own I/O error (its first), not the state file's
+            raise WalError(str(exc)) from exc
         return write_state_file(self.state_dir, snap)
 
 
@@ -544,6 +547,11 @@ def paper(
                 # the kernel and its journal).
                 problems.append(f"cannot write the state file in {state}: {exc}; the run was stopped")
                 return
+            except WalError as exc:
+                # The log failed (a disk full or gone read-only): the kernel cannot record
+                # inputs, and a book saved now would be ahead of what a restart recovers.
+                problems.append(f"cannot sync the write-ahead log in {wal_dir}: {exc}; the run was stopped")
+                return
             live.update(_status_table(session), refresh=True)
 
     handles = list(session.runtime.handles.values())
@@ -594,6 +602,10 @@ def paper(
             path = session.save(running=False)
         except OSError as exc:
             problems.append(f"cannot write the final state file in {state}: {exc}")
+        except WalError as exc:
+            # The state file keeps the last book saved with the log synced: the one a restart
+            # on this log goes with (`dita status` sees the process gone).
+            problems.append(f"the final state file was not written: cannot sync the write-ahead log: {exc}")
         finally:
             try:
                 _close_kernel(session.kernel, jr, problems)
@@ -817,7 +829,10 @@ def _close_kernel(kernel: Any, jr: Any, problems: list[str]) -> None:
         if jr is not None:
             _wait_for_journal(jr)
     finally:
-        kernel.close()
+        try:
+            kernel.close()
+        except WalError as exc:  # its log failed earlier: said, not a traceback
+            problems.append(f"closing the kernel: {exc}")
     if jr is None:
         return
     left = jr.stats()
