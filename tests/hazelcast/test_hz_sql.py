@@ -151,6 +151,26 @@ def test_halted_or_reducing(hz_client: Any, fleet: dict[str, Any]) -> None:
     assert run(hz_client, ops_queries()["halted_or_reducing"]) == want
 
 
+def test_halted_or_reducing_leaves_out_a_kernel_that_closed(
+    hz_member: HazelcastMember, hz_client: Any, fleet: dict[str, Any]
+) -> None:
+    """A kernel's control entry outlives it: one halted and then closed was listed with the
+    running ones, so an operator looking for what is held back saw kernels long gone."""
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    gone = ExecutionKernel(max_slots=1, projection=projection, kernel_id="sql-gone")
+    gone.update_control(mode="REDUCE_ONLY", source="ops-test")
+    assert projection.sync(timeout=30)
+    gone.close()
+    try:
+        assert hz_client.get_map(CONTROL_MAP).blocking().get("sql-gone") is not None
+        assert run(hz_client, ops_queries()["halted_or_reducing"]) == [("sql-quiet", "HALTED", "ops-test")]
+    finally:
+        for name in (SLOTS_MAP, ACCOUNTS_MAP, CONTROL_MAP):
+            m = hz_client.get_map(name).blocking()
+            for key in [k for k in m.key_set() if str(k).startswith("sql-gone")]:
+                m.delete(key)
+
+
 def test_stale_accounts(hz_client: Any, fleet: dict[str, Any]) -> None:
     sql = ops_queries()["stale_accounts"]
     assert run(hz_client, sql, time.time() - 3_600) == []
