@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Terminated", "closing", "sigterm_as_interrupt"]
+__all__ = ["Terminated", "closing", "held", "rearm", "sigterm_as_interrupt"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -18,6 +19,11 @@ class Terminated(KeyboardInterrupt):
 # Whether a SIGTERM now raises Terminated: from sigterm_as_interrupt() until the first one,
 # or until closing() says the run is over.
 _armed = False
+# Inside held(): a SIGTERM is kept for the end of the block instead of raised in its middle.
+_holding = False
+_held = False
+# Whether our handler is installed (rearm() arms only then).
+_installed = False
 
 
 def sigterm_as_interrupt() -> Callable[[], None]:
@@ -26,7 +32,7 @@ def sigterm_as_interrupt() -> Callable[[], None]:
     end, instead of the process dying half-way. Only a SIGTERM during the run interrupts:
     one sent again, or first, once the run closes (see :func:`closing`) does not cut the
     closing short. Returns the function that puts the previous handler back."""
-    global _armed
+    global _armed, _installed
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # signal handlers can only be set from the main thread
     previous = signal.getsignal(signal.SIGTERM)
@@ -34,17 +40,20 @@ def sigterm_as_interrupt() -> Callable[[], None]:
         return lambda: None  # whoever started us asked for SIGTERM to be ignored
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        global _armed
+        global _armed, _held
         if _armed:
             _armed = False
-            raise Terminated
+            if _holding:
+                _held = True
+            else:
+                raise Terminated
 
-    _armed = True
+    _armed = _installed = True
     signal.signal(signal.SIGTERM, on_sigterm)
 
     def restore() -> None:
-        global _armed
-        _armed = False
+        global _armed, _installed
+        _armed = _installed = False
         # None: a handler set outside Python; the default is the nearest we can put back.
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
@@ -58,3 +67,28 @@ def closing() -> None:
     (last state unsaved, exit status 130). Nothing when SIGTERM is not handled here."""
     global _armed
     _armed = False
+
+
+def rearm() -> None:
+    """Let a SIGTERM interrupt again after :func:`closing`, for a step of the closing that
+    may wait on someone else (a client that does not read) and that a SIGTERM should end.
+    Call :func:`closing` after the step. Nothing when SIGTERM is not handled here."""
+    global _armed
+    _armed = _installed
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """A SIGTERM during the block raises Terminated at its end, not in its middle: for a
+    write whose result must be kept (how many bytes went out), which a signal raised
+    between the call's return and the assignment would lose. The block must not wait."""
+    global _holding, _held
+    _holding = True
+    try:
+        yield
+    finally:
+        # An exception of the block's own (a broken pipe) ends the run anyway: it wins.
+        _holding = False
+        signalled, _held = _held, False
+    if signalled:
+        raise Terminated

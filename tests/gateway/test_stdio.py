@@ -468,3 +468,64 @@ def test_a_sigterm_while_the_session_closes_does_not_cut_the_closing_short(
     assert result.exit_code == 0, result.output
     assert len(closed) == 1 and not outside
     assert json.loads(result.stdout.splitlines()[-1])["reason"] == "eof"
+
+
+def _flood_until_stdout_is_full(proc: subprocess.Popen[bytes]) -> None:
+    """Send QUERY commands and never read: the engine's stdout pipe fills and it blocks there."""
+    import os
+    import time
+
+    assert proc.stdin is not None and proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    assert ready, "no engine_started from dita stdio"
+    os.set_blocking(proc.stdin.fileno(), False)
+    block = b"QUERY ORDERS\n" * 200
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the engine stops taking input (its stdout is full)
+        try:
+            if not proc.stdin.write(block):
+                time.sleep(0.2)
+                _, writable, _ = select.select([], [proc.stdin], [], 1)
+                if not writable:
+                    return
+        except BlockingIOError:
+            _, writable, _ = select.select([], [proc.stdin], [], 1)
+            if not writable:
+                return
+    raise AssertionError("the engine never stopped reading")
+
+
+@pytest.mark.parametrize(
+    ("signum", "eof_first"), [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)]
+)
+def test_a_signal_stops_the_engine_when_the_client_does_not_read(signum: int, eof_first: bool) -> None:
+    """A client that stopped reading (its stdout pipe full) held the engine in its write after
+    SIGTERM or Ctrl-C, or after EOF and SIGTERM, so it never exited and the kernel was never
+    closed: a supervisor had to SIGKILL it. The output not read in time is given up, said on
+    stderr, and the kernel closes."""
+    import time
+
+    proc = subprocess.Popen(
+        [*DITA, "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        _flood_until_stdout_is_full(proc)
+        if eof_first:
+            proc.stdin.close()
+            time.sleep(0.5)
+        started = time.monotonic()
+        proc.send_signal(signum)
+        code = proc.wait(timeout=30)
+        assert time.monotonic() - started < 15
+        stderr = proc.stderr.read().decode()
+        assert code == 0, stderr
+        assert "events not delivered" in stderr and "Traceback" not in stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        if not proc.stdin.closed:
+            proc.stdin.close()

@@ -8,39 +8,87 @@ and SIGTERM end the session with an ``engine_stopped`` event and exit status 0.
 
 from __future__ import annotations
 
+import os
+import select
+import sys
 import time
 from typing import Any, BinaryIO
 
 from dita._kernel import __version__
-from dita._signals import Terminated, closing
+from dita._signals import Terminated, closing, held, rearm
 from dita.gateway.engine import OrderEngine
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, parse_line
 from dita.kernel import ExecutionKernel
 
-__all__ = ["PROTOCOL", "NdjsonWriter", "run_stdio"]
+__all__ = ["PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
 
 PROTOCOL = "dita-stdio/1"
 _CHUNK = 1 << 16
+# After Ctrl-C or SIGTERM, how long the client has to read the rest of the output before it
+# is given up and the kernel closes: a supervisor's own grace period (10 s for Docker) is longer.
+STOP_GRACE_SECONDS = 2.0
+
+
+class OutputAbandoned(Exception):
+    """The client did not read the rest of the output in time."""
 
 
 class NdjsonWriter:
-    """Numbers and timestamps events and writes each as one JSON line."""
+    """Numbers and timestamps events and writes each as one JSON line.
+
+    On a file descriptor it keeps the lines not yet written itself, so that the end of a
+    session can give up what a client does not read (a full pipe) and say how many events
+    that was; a stream without one (``io.BytesIO``) is written to as it is."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self.seq = 0
         self.errors = 0
+        self._pending = bytearray()  # written lines the client has not taken yet
+        try:
+            self._fd: int | None = out.fileno()
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+            self._fd = None
+        else:
+            out.flush()  # whatever the stream holds goes first
 
     def emit(self, event_type: str, fields: dict[str, Any]) -> None:
         self.seq += 1
         if event_type == "error":
             self.errors += 1
         event = {"type": event_type, "seq": self.seq, "ts": time.time(), **fields}
-        self._out.write(encode_json_bytes(event) + b"\n")
+        line = encode_json_bytes(event) + b"\n"
+        if self._fd is None:
+            self._out.write(line)
+        else:
+            self._pending += line
 
-    def flush(self) -> None:
-        self._out.flush()
+    def undelivered(self) -> int:
+        """Events not (wholly) written yet: a JSON line holds no newline but its last byte."""
+        return self._pending.count(b"\n")
+
+    def flush(self, deadline: float | None = None) -> None:
+        """Write every pending line, waiting for the client as long as it takes, or until
+        ``deadline`` (``time.monotonic()``), then raises OutputAbandoned. A SIGTERM raises
+        Terminated while it waits, never after a write whose bytes were not yet counted."""
+        if self._fd is None:
+            self._out.flush()
+            return
+        view = memoryview(self._pending)
+        done = 0
+        try:
+            while done < len(view):
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                _, writable, _ = select.select([], [self._fd], [], timeout)
+                if not writable:
+                    raise OutputAbandoned
+                # A pipe with room takes PIPE_BUF bytes without blocking, whatever the client does.
+                with held():
+                    done += os.write(self._fd, view[done : done + select.PIPE_BUF])
+        finally:
+            view.release()
+            del self._pending[:done]
 
 
 def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int:
@@ -100,11 +148,35 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         "engine_stopped",
         {"reason": reason, "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
     )
-    try:
-        writer.flush()
-    except BrokenPipeError:
-        pass
+    _deliver_the_rest(writer, stopped=reason != "eof")
     return 0
+
+
+def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> None:
+    """The last output; a client that does not read it must not keep the engine from
+    closing. After EOF it gets as long as it takes, until a SIGTERM (or Ctrl-C); after
+    either, STOP_GRACE_SECONDS. What is left then is given up and said on stderr."""
+    deadline = time.monotonic() + STOP_GRACE_SECONDS if stopped else None
+    try:
+        rearm()  # a SIGTERM ends the wait, not the kernel's close that follows
+        writer.flush(deadline)
+    except BrokenPipeError:
+        return  # the reader went away: nobody is left to tell
+    except (OutputAbandoned, KeyboardInterrupt) as exc:
+        if not writer.undelivered():
+            return  # the signal came just after the last byte went out
+        why = (
+            f"within {STOP_GRACE_SECONDS:g} s of the stop"
+            if isinstance(exc, OutputAbandoned)
+            else "before the engine was stopped"
+        )
+        print(
+            f"dita stdio: {writer.undelivered()} events not delivered: the client did not read them {why}",
+            file=sys.stderr,
+            flush=True,
+        )
+    finally:
+        closing()
 
 
 def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
