@@ -456,3 +456,44 @@ def test_serve_takes_the_mock_venue_options_as_stdio_does() -> None:
         assert httpx.post(url + "/v1/intents", json=body, headers=auth).json()["accepted"]
         slot = httpx.get(url + "/v1/slots/0").json()
         assert (slot["fsm_state"], slot["size"]) == ("ENTRY_WORKING", 0.5)
+
+
+def test_sigterm_stops_the_server_when_an_event_client_does_not_read(tmp_path: Path) -> None:
+    """An event stream client that stopped reading (its socket full, then dropped for lagging)
+    held uvicorn's stop for good: it waits for every connection to close, and this one never
+    took the bytes still queued for it. The process never ended and the kernel never closed
+    (its journal's rows lost): a supervisor had to SIGKILL it."""
+    import time
+
+    from dita.journal.dsn import parse_dsn
+
+    journal = tmp_path / "j"
+    sock = parse_dsn(f"chdb://{journal}").socket_address
+    env = {"DITA_GATEWAY_TOKEN": "stuck-token-0123456789"}
+    headers = {"authorization": "Bearer stuck-token-0123456789"}
+    with serve("--journal", f"chdb://{journal}", env=env) as (proc, url):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", port))
+            client.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+            with httpx.Client(base_url=url, headers=headers) as http:
+                wait_until(lambda: http.get("/healthz").json()["sse_clients"] == 1, timeout=30)
+                deadline = time.monotonic() + 120
+                while http.get("/healthz").json()["sse_clients"] and time.monotonic() < deadline:
+                    for i in range(200):
+                        http.post("/v1/marks", json={"asset": "BTC", "price": 100 + i})
+                assert http.get("/healthz").json()["sse_clients"] == 0, "the client was never dropped"
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            finally:
+                if proc.poll() is None:  # still stuck: do not leave it behind
+                    proc.kill()
+                    proc.wait()
+            assert time.monotonic() - started < 20
+        assert proc.stderr is not None
+        stderr = proc.stderr.read().decode()
+        assert "did not read" in stderr and "Traceback" not in stderr
+    assert not os.path.exists(sock)  # the kernel closed its journal

@@ -77,6 +77,10 @@ def _kernel(
     return kernel
 
 
+# After SIGTERM or Ctrl-C, how long `dita serve` waits for its clients to take the rest of
+# their responses before it closes their connections and the kernel (docs/protocol.md).
+STOP_GRACE_SECONDS = 5.0
+
 # One option for both commands.
 SeedCapital = Annotated[float | None, typer.Option(min=0, help="Seed capital of the K account")]
 
@@ -241,16 +245,36 @@ def _authority(host: str, port: int) -> str:
 
 def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket) -> None:
     """Serve on ``sock`` until SIGINT or SIGTERM, then close the kernel before the process ends."""
+    import asyncio
+
     import uvicorn
 
     class GatewayServer(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # uvicorn waits for every response to finish, and an event stream never does.
             app.state.broadcaster.close()
-            await super().shutdown(sockets)
+            # It also waits for every connection to close, and one whose client stopped
+            # reading never does (its last bytes are never taken): a grace, then given up.
+            give_up = asyncio.get_running_loop().call_later(STOP_GRACE_SECONDS, self._give_up)
+            try:
+                await super().shutdown(sockets)
+            finally:
+                give_up.cancel()
+            stuck = list(self.server_state.connections)
+            for connection in stuck:
+                connection.transport.abort()
+            if stuck:
+                typer.echo(
+                    f"dita serve: closed {len(stuck)} connection(s) whose client did not read the "
+                    f"rest of its response within {STOP_GRACE_SECONDS:g} s of the stop",
+                    err=True,
+                )
             # uvicorn then re-raises the signal it caught, which ends the process before any
             # `finally` runs: close the kernel (journal rows, projection, log) here.
             kernel.close()
+
+        def _give_up(self) -> None:
+            self.force_exit = True  # what a second Ctrl-C does: stop waiting for connections
 
     server = GatewayServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     try:
