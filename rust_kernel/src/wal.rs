@@ -37,7 +37,10 @@
 //!
 //! After an I/O error while writing, the log refuses further appends ([`WalError::Poisoned`]):
 //! whether the failed record reached the disk is unknown, so the process must restart and
-//! let recovery read what is really there.
+//! let recovery read what is really there. A checkpoint that fails to be written (its file,
+//! or the removal of an old one) is not such an error: the log is whole and recovery starts
+//! from the previous checkpoint. It is counted in [`Wal::checkpoint_failures`] and kept in
+//! [`Wal::checkpoint_error`], never returned to a later append, checkpoint, sync or close.
 //!
 //! ```no_run
 //! use dita_kernel::wal::{FsyncPolicy, Replay, Wal, WalOptions};

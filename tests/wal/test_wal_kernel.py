@@ -708,3 +708,47 @@ def test_a_log_whose_first_checkpoint_is_lost_needs_its_slot_count_given(tmp_pat
     again = ExecutionKernel(max_slots=3, wal_dir=str(tmp_path))  # given: replayed into it
     assert again.max_slots == 3 and again.seq == seq and again.snapshot() == expected
     again.close()
+
+
+def test_a_failed_background_checkpoint_is_reported_and_trading_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A checkpoint only shortens recovery: the log is whole without it. One that failed in the
+    background said nothing until the next one came due (a million inputs later by default),
+    and then the input that was due raised OSError, although its record was logged, and the
+    kernel refused every input after it. Now the failure is logged as a warning at the next
+    input, shown in wal_info(), and trading goes on; a later checkpoint that works clears it."""
+    import logging
+    import time
+
+    wal_dir = tmp_path / "wal"
+    kernel = ExecutionKernel(max_slots=2, kernel_id="ckpt-fail", wal_dir=str(wal_dir), wal_checkpoint_every=5)
+    # A directory where the checkpoint at seq 5 writes its temporary file: its creation fails.
+    blocker = wal_dir / "ckpt-00000000000000000005.ckpt.tmp"
+    blocker.mkdir()
+    with caplog.at_level(logging.WARNING, logger="dita.kernel"):
+        for i in range(5):
+            kernel.mark_price("BTC", 100.0 + i)
+        deadline = time.monotonic() + 10  # for the background thread to fail
+        while kernel.wal_info().get("checkpoint_error") is None and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.01)
+        for i in range(5, 12):  # past the next checkpoint, due at seq 10
+            kernel.mark_price("BTC", 100.0 + i)
+    info = kernel.wal_info()
+    assert info is not None and info["poisoned"] is None and info["last_seq"] == 12
+    assert info["checkpoint_failures"] == 1
+    assert "seq 5" in info["checkpoint_error"] and "Is a directory" in info["checkpoint_error"]
+    warnings = [r for r in caplog.records if r.name == "dita.kernel"]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert "checkpoint" in warnings[0].getMessage() and "ckpt-fail" in warnings[0].getMessage()
+    assert kernel.wal_sync() == 12
+    assert kernel.wal_checkpoint() == 12  # a checkpoint that works clears the error
+    info = kernel.wal_info()
+    assert info is not None and info["checkpoint_error"] is None and info["checkpoint_failures"] == 1
+    kernel.close()
+    blocker.rmdir()
+    again = ExecutionKernel(wal_dir=str(wal_dir))
+    try:
+        assert again.seq == 12 and again.wal_info()["recovery"]["checkpoint_seq"] == 12  # type: ignore[index]
+    finally:
+        again.close()

@@ -32,6 +32,47 @@ pub(super) struct WalState {
     pub(super) dir: PathBuf,
     fsync: FsyncPolicy,
     poisoned: Option<String>,
+    /// `checkpoint_failures` of the log already logged as a warning.
+    checkpoint_failures_told: u64,
+}
+
+impl WalState {
+    /// Logs a warning on the `dita.kernel` logger for each checkpoint that failed since the
+    /// last call (one atomic load when none did). Trading goes on: the log is whole, only a
+    /// restart would replay more of it.
+    #[inline]
+    fn tell_checkpoint_failures(&mut self, kernel_id: &str) {
+        let failures = self.log.wal().checkpoint_failures();
+        if failures != self.checkpoint_failures_told {
+            self.warn_checkpoint_failed(kernel_id, failures);
+        }
+    }
+
+    #[cold]
+    fn warn_checkpoint_failed(&mut self, kernel_id: &str, failures: u64) {
+        let new = failures - self.checkpoint_failures_told;
+        self.checkpoint_failures_told = failures;
+        let error = self
+            .log
+            .wal()
+            .checkpoint_error()
+            .unwrap_or_else(|| "a later checkpoint was written".into());
+        let message = format!(
+            "kernel {kernel_id:?}: {new} write-ahead log checkpoint(s) failed in {} ({error}); \
+             trading goes on and the log is whole, but a restart replays every record since \
+             the last checkpoint written. See wal_info()['checkpoint_error'].",
+            self.dir.display()
+        );
+        Python::attach(|py| {
+            let logged = py
+                .import("logging")
+                .and_then(|logging| logging.call_method1("getLogger", ("dita.kernel",)))
+                .and_then(|logger| logger.call_method1("warning", (message,)));
+            if let Err(e) = logged {
+                e.write_unraisable(py, None); // a broken logging setup must not fail the input
+            }
+        });
+    }
 }
 
 pub(super) fn wal_err(e: wal::WalError) -> PyErr {
@@ -160,6 +201,7 @@ impl WalArgs {
                 dir: dir.clone(),
                 fsync: options.fsync,
                 poisoned: None,
+                checkpoint_failures_told: 0,
             }),
         ))
     }
@@ -214,7 +256,10 @@ impl PyKernel {
             return Ok(());
         }
         match state.log.record(&self.core, &input()) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                state.tell_checkpoint_failures(&self.core.kernel_id);
+                Ok(())
+            }
             Err(e) => {
                 state.poisoned = Some(e.to_string());
                 self.core.outbox.discard_from(self.core.seq());
@@ -233,7 +278,10 @@ impl PyKernel {
             return Ok(());
         }
         match state.log.record_ref(&self.core, input) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                state.tell_checkpoint_failures(&self.core.kernel_id);
+                Ok(())
+            }
             Err(e) => {
                 state.poisoned = Some(e.to_string());
                 // The caller is told the input failed: its journal rows go with it.
@@ -259,13 +307,20 @@ impl PyKernel {
         d.set_item("written_seq", w.written_seq())?;
         d.set_item("head_hash", w.head_hash_hex())?;
         d.set_item("poisoned", state.poisoned.clone())?;
+        d.set_item("checkpoint_failures", w.checkpoint_failures())?;
+        d.set_item("checkpoint_error", w.checkpoint_error())?;
         d.set_item("recovery", recovery_dict(py, state.log.recovery())?)?;
         Ok(Some(d))
     }
 
     pub(super) fn wal_sync_now(&mut self) -> PyResult<Option<u64>> {
         match &mut self.wal {
-            Some(state) => state.log.sync().map(Some).map_err(wal_err),
+            Some(state) => {
+                let synced = state.log.sync().map(Some).map_err(wal_err);
+                // A checkpoint that was still being written has ended: tell how, before a close.
+                state.tell_checkpoint_failures(&self.core.kernel_id);
+                synced
+            }
             None => Ok(None),
         }
     }

@@ -1226,3 +1226,41 @@ fn a_healthy_log_whose_open_sets_once_held_a_high_slot_passes_the_replay() {
     let restored = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap();
     assert_eq!(restored.state_difference(&k), None);
 }
+
+#[test]
+fn a_failed_background_checkpoint_is_reported_not_returned_to_later_calls() {
+    // A checkpoint only shortens recovery; one that failed must not fail the next checkpoint
+    // (it was returned there, and the kernel took it for a failed log), a sync or the close.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::DEFAULT_BATCH)).unwrap();
+    fs::create_dir(dir.path().join(format!("{}.tmp", checkpoint_file(10)))).unwrap();
+    for i in 1..=10 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    assert_eq!(wal.checkpoint_failures(), 0);
+    wal.checkpoint_in_background(10, b"state@10".to_vec())
+        .unwrap();
+    for i in 11..=20 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while wal.checkpoint_failures() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure never showed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let error = wal.checkpoint_error().expect("the failure is kept");
+    assert!(error.starts_with("checkpoint at seq 10:"), "{error}");
+    wal.checkpoint_in_background(20, b"state@20".to_vec())
+        .unwrap();
+    assert!(wal.finish_checkpoint().unwrap().is_some());
+    assert_eq!(wal.checkpoint_failures(), 1);
+    assert_eq!(
+        wal.checkpoint_error(),
+        None,
+        "a checkpoint written clears it"
+    );
+    assert_eq!(wal.close().unwrap(), 20);
+}

@@ -3,6 +3,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,8 +26,8 @@ pub struct Wal {
     flusher: Option<JoinHandle<()>>,
     dir: PathBuf,
     options: WalOptions,
-    /// A checkpoint being written by `checkpoint_in_background`.
-    pending_checkpoint: Option<JoinHandle<Result<PathBuf, WalError>>>,
+    /// A checkpoint being written by `checkpoint_in_background`, and its seq.
+    pending_checkpoint: Option<(u64, JoinHandle<Result<PathBuf, WalError>>)>,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
     _lock: File,
 }
@@ -43,6 +44,27 @@ struct Shared {
     kernel_id: String,
     dir: PathBuf,
     rules: u16,
+    /// Checkpoints that failed since the log was opened: read with one atomic load, so the
+    /// caller can notice a failure of the background thread at its next append for free.
+    checkpoint_failures: AtomicU64,
+    /// Why the newest checkpoint failed; None once one is written.
+    checkpoint_error: Mutex<Option<String>>,
+}
+
+/// Records how a checkpoint ended. A failed checkpoint leaves the log whole (recovery
+/// replays from the previous one), so it is reported, never returned to an append.
+fn note_checkpoint<T>(shared: &Shared, seq: u64, result: &Result<T, WalError>) {
+    let mut error = shared
+        .checkpoint_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    match result {
+        Ok(_) => *error = None,
+        Err(e) => {
+            *error = Some(format!("checkpoint at seq {seq}: {e}"));
+            shared.checkpoint_failures.fetch_add(1, Ordering::Release);
+        }
+    }
 }
 
 struct State {
@@ -339,6 +361,8 @@ impl Wal {
             kernel_id: options.kernel_id.clone(),
             dir: dir.clone(),
             rules: options.rules,
+            checkpoint_failures: AtomicU64::new(0),
+            checkpoint_error: Mutex::new(None),
         });
         let flusher = match options.fsync {
             FsyncPolicy::Always => None,
@@ -426,9 +450,11 @@ impl Wal {
     /// Writes a checkpoint: `state` must be the caller's state after record `seq`, which
     /// must be the last record appended. The log is synced first, so a checkpoint never
     /// vouches for records that could still be lost. Older checkpoints beyond
-    /// `keep_checkpoints` are removed. Returns the checkpoint file's path.
+    /// `keep_checkpoints` are removed. Returns the checkpoint file's path. A background
+    /// checkpoint still under way is waited for first; its failure is not returned here but
+    /// kept in [`Wal::checkpoint_error`].
     pub fn checkpoint(&mut self, seq: u64, state: &[u8]) -> Result<PathBuf, WalError> {
-        self.finish_checkpoint()?;
+        let _ = self.finish_checkpoint();
         {
             let st = lock(&self.shared);
             st.check_usable()?;
@@ -454,17 +480,21 @@ impl Wal {
                 state,
             )
         };
-        let path = write_atomically(&self.dir, &checkpoint_name(seq), &bytes)?;
-        prune_checkpoints(&self.dir, self.options.keep_checkpoints)?;
-        Ok(path)
+        let written = write_atomically(&self.dir, &checkpoint_name(seq), &bytes).and_then(|path| {
+            prune_checkpoints(&self.dir, self.options.keep_checkpoints).map(|()| path)
+        });
+        note_checkpoint(&self.shared, seq, &written);
+        written
     }
 
     /// Like [`Wal::checkpoint`], but the sync of the log and the checkpoint file are written
     /// on a background thread so appends go on: a periodic checkpoint of a large state does
-    /// not stall the caller. Returns the error of the previous background checkpoint, if
-    /// it failed; [`Wal::finish_checkpoint`] waits for the current one.
+    /// not stall the caller. How it ends is kept in [`Wal::checkpoint_failures`] and
+    /// [`Wal::checkpoint_error`], not returned to a later call: the log is whole without
+    /// it. [`Wal::finish_checkpoint`] waits for it. Errors returned here are the log's own
+    /// (a record that cannot be written) or the caller's (`seq` not the last record).
     pub fn checkpoint_in_background(&mut self, seq: u64, state: Vec<u8>) -> Result<(), WalError> {
-        self.finish_checkpoint()?;
+        let _ = self.finish_checkpoint();
         {
             let st = lock(&self.shared);
             st.check_usable()?;
@@ -491,31 +521,63 @@ impl Wal {
         let handle = thread::Builder::new()
             .name("dita-wal-checkpoint".into())
             .spawn(move || {
-                commit(&shared)?;
-                let bytes =
-                    encode_checkpoint(&kernel_id, seq, &hash, first, offset, now_seconds(), &state);
-                let path = write_atomically(&dir, &checkpoint_name(seq), &bytes)?;
-                prune_checkpoints(&dir, keep)?;
-                Ok(path)
+                let written = commit(&shared).and_then(|_| {
+                    let bytes = encode_checkpoint(
+                        &kernel_id,
+                        seq,
+                        &hash,
+                        first,
+                        offset,
+                        now_seconds(),
+                        &state,
+                    );
+                    let path = write_atomically(&dir, &checkpoint_name(seq), &bytes)?;
+                    prune_checkpoints(&dir, keep)?;
+                    Ok(path)
+                });
+                note_checkpoint(&shared, seq, &written);
+                written
             })
             .map_err(|e| WalError::Io {
                 path: self.dir.clone(),
                 op: "spawn checkpoint thread",
                 source: e,
             })?;
-        self.pending_checkpoint = Some(handle);
+        self.pending_checkpoint = Some((seq, handle));
         Ok(())
     }
 
-    /// Waits for a background checkpoint to be on disk; returns its path or its error.
+    /// Waits for a background checkpoint to be on disk; returns its path or its error
+    /// (also kept in [`Wal::checkpoint_error`]).
     pub fn finish_checkpoint(&mut self) -> Result<Option<PathBuf>, WalError> {
         match self.pending_checkpoint.take() {
-            Some(handle) => match handle.join() {
+            Some((seq, handle)) => match handle.join() {
                 Ok(result) => result.map(Some),
-                Err(_) => Err(WalError::Poisoned("the checkpoint thread panicked".into())),
+                Err(_) => {
+                    let panicked = || WalError::Poisoned("the checkpoint thread panicked".into());
+                    note_checkpoint::<()>(&self.shared, seq, &Err(panicked()));
+                    Err(panicked())
+                }
             },
             None => Ok(None),
         }
+    }
+
+    /// How many checkpoints failed since the log was opened (one atomic load: cheap enough
+    /// for every append). A failed checkpoint leaves the log whole; only recovery is longer.
+    #[inline]
+    pub fn checkpoint_failures(&self) -> u64 {
+        self.shared.checkpoint_failures.load(Ordering::Acquire)
+    }
+
+    /// Why the newest checkpoint failed, naming its seq; None when it was written (or none
+    /// failed).
+    pub fn checkpoint_error(&self) -> Option<String> {
+        self.shared
+            .checkpoint_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Sequence number of the last appended record (0 for an empty log).
@@ -554,9 +616,10 @@ impl Wal {
     }
 
     /// Stops the background thread and syncs what is left; reports the error `Drop` hides.
+    /// A failed checkpoint is not that error (see [`Wal::checkpoint_error`]).
     pub fn close(mut self) -> Result<u64, WalError> {
         self.stop_flusher();
-        self.finish_checkpoint()?;
+        let _ = self.finish_checkpoint();
         self.sync()
     }
 
