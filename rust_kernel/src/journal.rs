@@ -1338,6 +1338,9 @@ impl Outbox {
             .details(&t.details);
     }
 
+    // Out of line: inlined, its rows' code shaped the hot path of every venue event (callgrind
+    // +0.3 % a cycle with no journal attached), while it runs only with one attached.
+    #[inline(never)]
     pub fn record_venue_event(&mut self, ev: &VenueEvent, out: &KernelOutcome) {
         if self.wants(Verbosity::Debug) {
             let metadata = metadata_text(&ev.metadata);
