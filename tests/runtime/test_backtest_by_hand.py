@@ -1,0 +1,73 @@
+"""Whole backtests on a few bars whose equity, returns and ratios are worked out by hand (the
+comments hold the arithmetic): no fees, no slippage, one unit bought at the second bar's open."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from dita.backtest.data import load_market_data
+from dita.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from dita.strategy import Bar, Strategy
+
+DAY = 86_400
+WEEK = 7 * DAY
+T0 = 1704067200  # 2024-01-01 00:00 UTC
+
+
+class _Size(BaseModel):
+    size: float = 1.0
+
+
+class _BuyAndHold(Strategy[_Size]):
+    """Buys one unit of each asset on its first bar (filled at its next bar's open) and holds."""
+
+    Params = _Size
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset) and self.position(bar.asset) == 0:
+            self.buy(bar.asset, self.params.size, price=bar.close)
+
+
+def _run(tmp_path: Path, step: int, prices: dict[str, list[float]], start: int = T0) -> BacktestResult:
+    """Bars whose open, high, low and close are all the price, ``step`` seconds apart."""
+    lines = ["ts,asset,open,high,low,close,volume"]
+    for i in range(len(next(iter(prices.values())))):
+        for asset, px in prices.items():
+            lines.append(f"{start + i * step},{asset},{px[i]},{px[i]},{px[i]},{px[i]},1000")
+    path = tmp_path / "bars.csv"
+    path.write_text("\n".join(lines) + "\n")
+    cfg = BacktestConfig(balance=1000, fee_rate=0, slippage_bps=0, volume_share=1.0)
+    return run_backtest(_BuyAndHold(), load_market_data(path), cfg)
+
+
+def _sharpe(returns: list[float], per_year: float) -> float:
+    return statistics.mean(returns) / statistics.stdev(returns) * math.sqrt(per_year)
+
+
+def _sortino(returns: list[float], per_year: float) -> float:
+    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    return statistics.mean(returns) / downside * math.sqrt(per_year)
+
+
+def test_one_asset_of_daily_bars(tmp_path: Path) -> None:
+    # Closes 100, 100, 120, 90, 110, 130; one unit bought at day 1's open of 100 leaves 900 cash.
+    result = _run(tmp_path, DAY, {"AAA": [100, 100, 120, 90, 110, 130]})
+    assert result.equity.tolist() == pytest.approx([1000, 1000, 1020, 990, 1010, 1030])
+    m = result.metrics
+    # Daily returns (the balance of 1000 before day 0), a 365-day year.
+    returns = [0.0, 0.0, 20 / 1000, -30 / 1020, 20 / 990, 20 / 1010]
+    assert m.sharpe == pytest.approx(_sharpe(returns, 365), rel=1e-9)
+    assert m.sortino == pytest.approx(_sortino(returns, 365), rel=1e-9)
+    # Peak 1020 on day 2, 990 on day 3: 30 down, 30 / 1020 of the peak; back above it on day 5.
+    assert m.max_drawdown == pytest.approx(30.0)
+    assert m.max_drawdown_pct == pytest.approx(30 / 1020 * 100)
+    assert m.max_drawdown_days == pytest.approx(3.0)
+    assert m.total_pnl == pytest.approx(30.0) and m.total_pnl_pct == pytest.approx(3.0)
+    assert m.exposure_pct == pytest.approx(5 / 6 * 100)  # held after days 1 to 5
+    assert m.cagr is None  # six days are not annualised
