@@ -261,7 +261,8 @@ def test_equity_csv_position_is_size_for_one_asset_and_exposure_for_several(tmp_
         _BuyOnFirstQuote({"size": 2.0}), load_market_data(path), BacktestConfig(fee_rate=0, slippage_bps=0)
     )
     assert result.run_info["fills"] == 2
-    exposure = [2 * 100.5, 2 * 100.5 + 2 * 10.25, 2 * 102.5 + 2 * 10.25]  # mids 100.5, 10.25, 102.5
+    # Mids 100.5, 10.25, 102.5; one point a time, after both of the first time's rows.
+    exposure = [2 * 100.5 + 2 * 10.25, 2 * 102.5 + 2 * 10.25]
     assert result.position.tolist() == pytest.approx(exposure)
     result.write_report(tmp_path / "out")
     assert pd.read_csv(tmp_path / "out" / "equity.csv")["position"].tolist() == pytest.approx(
@@ -377,7 +378,7 @@ def test_equity_csv_position_nets_long_and_short_trades_of_an_asset(tmp_path: Pa
     cfg = BacktestConfig(fee_rate=0, slippage_bps=0)
     result = run_backtest(_LongAndShortOfOneAsset(), load_market_data(path), cfg)
     assert result.run_info["fills"] == 3
-    exposure = [1 * 100.5, 1 * 100.5 + 2 * 10.25, 1 * 102.5 + 2 * 10.25]  # not 3 x AAA's mid
+    exposure = [1 * 100.5 + 2 * 10.25, 1 * 102.5 + 2 * 10.25]  # not 3 x AAA's mid
     assert result.position.tolist() == pytest.approx(exposure)
 
 

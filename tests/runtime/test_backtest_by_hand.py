@@ -71,3 +71,24 @@ def test_one_asset_of_daily_bars(tmp_path: Path) -> None:
     assert m.total_pnl == pytest.approx(30.0) and m.total_pnl_pct == pytest.approx(3.0)
     assert m.exposure_pct == pytest.approx(5 / 6 * 100)  # held after days 1 to 5
     assert m.cagr is None  # six days are not annualised
+
+
+def test_two_assets_of_weekly_bars_have_one_equity_point_a_week(tmp_path: Path) -> None:
+    # AAA closes 100, 100, 110, 100, 120 and BBB 100, 100, 90, 105, 100; one unit of each bought
+    # at week 1's opens of 100 leaves 800 cash. Each row was a point and a period of its own:
+    # week 2 read 1010 after AAA's row (BBB still at 100) and week 3 990 after AAA's (BBB still
+    # at 90), a drawdown of 20 no one held, with two returns a week annualised as such.
+    result = _run(tmp_path, WEEK, {"AAA": [100, 100, 110, 100, 120], "BBB": [100, 100, 90, 105, 100]})
+    assert result.ts.tolist() == [T0 + i * WEEK for i in range(5)]
+    assert result.equity.tolist() == pytest.approx([1000, 1000, 1000, 1005, 1020])
+    m = result.metrics
+    assert m.max_drawdown == 0.0 and m.max_drawdown_pct == 0.0 and m.max_drawdown_days == 0.0
+    # Weekly returns, 365 / 7 weeks a year.
+    returns = [0.0, 0.0, 0.0, 5 / 1000, 15 / 1005]
+    assert m.sharpe == pytest.approx(_sharpe(returns, 365 / 7), rel=1e-9)
+    assert m.sortino is None  # no week lost money: no downside to divide by
+    assert m.exposure_pct == pytest.approx(80.0)  # both held after weeks 1 to 4
+    assert m.bars == 10  # the data's rows, as the report's header says
+    out = tmp_path / "out"
+    result.write_report(out)
+    assert len((out / "equity.csv").read_text().splitlines()) == 1 + 5

@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import VenueEvent
 from dita.backtest.data import MarketData
-from dita.backtest.metrics import DAY, FloatArray, Metrics, TradeRecord, compute_metrics
+from dita.backtest.metrics import (
+    DAY,
+    FloatArray,
+    Metrics,
+    TradeRecord,
+    compute_metrics,
+    last_of_each_time,
+)
 from dita.kernel import ExecutionKernel
 from dita.runtime import TradingRuntime, check_strategy_instance, check_strategy_unused
 from dita.strategy import Strategy
@@ -285,9 +292,14 @@ def run_backtest(
     elapsed = time.perf_counter() - started
 
     equity, position = recorder.equity_curve(data, cfg.balance)
+    # One point a time, after all its rows: with several assets the rows of a time mark one
+    # asset at its new price and the others at their old, an equity no one held (a drawdown
+    # out of an asset that rose and one that fell as much), and each made a period of its own.
+    last = last_of_each_time(data.ts)
+    ts, equity, position = data.ts[last], equity[last], position[last]
     in_position = position != 0
     metrics = compute_metrics(
-        ts=data.ts,
+        ts=ts,
         equity=equity,
         balance=cfg.balance,
         trades=recorder.trades,
@@ -296,6 +308,7 @@ def run_backtest(
         # Daily returns; bars longer than a day (weekly) give one return a bar, annualised as such.
         period_s=max(DAY, data.interval),
         fees_paid=float(sum(recorder.fees)),
+        bars=len(data),
     )
     account = kernel.account()
     info: dict[str, Any] = {
@@ -319,7 +332,7 @@ def run_backtest(
     return BacktestResult(
         metrics=metrics,
         trades=recorder.trades,
-        ts=data.ts,
+        ts=ts,
         equity=equity,
         position=position,
         account=account,

@@ -1,6 +1,8 @@
 """Backtest metrics from an equity curve and a list of closed trades.
 
-Definitions (so the numbers can be checked by hand):
+Definitions (so the numbers can be checked by hand). The curve has one point a time
+(``run_backtest`` keeps the last row of each: with several assets, a row marks one asset at
+its new price and the others at their old); "bar" below is such a point.
 
 - ``total_pnl`` = final equity - starting balance; ``total_pnl_pct`` = that / balance * 100.
 - Drawdown at a bar = running peak of equity (the balance counts as the first peak) minus
@@ -9,11 +11,11 @@ Definitions (so the numbers can be checked by hand):
   the bar that set a peak (the first bar, for the balance) to the first bar back at or above
   it, or to the last bar when none is.
 - Period returns: equity at the last bar of each period (UTC days by default; each bar
-  its own period when ``period_s`` is above a day) over the previous period's (the balance
-  for the first), up to the first period ending at or below
+  its own period, one a time, when ``period_s`` is above a day) over the previous period's
+  (the balance for the first), up to the first period ending at or below
   zero (ruin): a return of a negative equity has its sign flipped, so none is taken after
   it. ``sharpe`` = mean / sample std (ddof=1) * sqrt(periods per year: 365 days over the
-  period, or for bars longer than a day the bars a year the data has); ``sortino`` =
+  period, or for bars longer than a day the times a year the data has); ``sortino`` =
   mean / downside deviation * sqrt(periods per year), downside deviation =
   sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365
   days. Fewer than two periods, or no dispersion, gives ``None``.
@@ -27,7 +29,8 @@ Definitions (so the numbers can be checked by hand):
   ``profit_factor`` = gross profit / |gross loss| (``None`` without a losing trade);
   ``expectancy`` = win share * average win + loss share * average loss (a loss is negative),
   the PnL a trade is expected to add; ``average_trade`` is the mean net PnL.
-- ``exposure_pct`` = share of bars that ended with a position open * 100.
+- ``exposure_pct`` = share of bars that ended with a position open * 100. ``bars`` is the
+  data's rows (``run_backtest`` passes them), or the curve's points.
 - ``total_fees`` = every fee paid in the run (``fees_paid``, the fills' fees, when given:
   a trade still open at the end paid its entry's; else the closed trades' fees), so that
   ``total_pnl`` is net of exactly it.
@@ -48,6 +51,7 @@ __all__ = [
     "TradeRecord",
     "compute_metrics",
     "drawdown_series",
+    "last_of_each_time",
     "longest_drawdown",
     "period_returns",
 ]
@@ -148,6 +152,16 @@ def longest_drawdown(ts: FloatArray, dd: FloatArray) -> float:
     return float((until - since).max())
 
 
+def last_of_each_time(ts: FloatArray) -> npt.NDArray[np.int64]:
+    """Index of the last row of each distinct time in ``ts`` (sorted): with several assets the
+    rows of one time are marked one asset at a time, and only after the last one is every asset
+    at that time's price."""
+    n = len(ts)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.concatenate((np.flatnonzero(np.diff(ts) != 0), [n - 1])).astype(np.int64)
+
+
 def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s: float = DAY) -> FloatArray:
     """Return of each period (UTC-aligned) from its last equity value over the previous one,
     up to the first period that ends at or below zero (ruin): a return of a negative equity has
@@ -155,9 +169,10 @@ def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s:
     if len(equity) == 0:
         return np.empty(0)
     if period_s > DAY:
-        # Bars longer than a day are each a period: calendar months are of uneven length, and
-        # fixed windows of their median spacing would put two in one.
-        bucket = np.arange(len(ts), dtype=np.int64)
+        # Bars longer than a day are each a period, one a time (several assets' bars of a
+        # time make one): calendar months are of uneven length, and fixed windows of their
+        # median spacing would put two in one.
+        bucket = np.concatenate(([0], np.cumsum(np.diff(ts) != 0))).astype(np.int64)
     else:
         bucket = np.floor(ts / period_s).astype(np.int64)
     last = np.flatnonzero(np.diff(bucket)) if len(bucket) > 1 else np.empty(0, dtype=np.int64)
@@ -179,6 +194,7 @@ def compute_metrics(
     bar_interval: float = 0.0,
     period_s: float = DAY,
     fees_paid: float | None = None,
+    bars: int | None = None,
 ) -> Metrics:
     """Every metric of a run; see the module docstring for the definitions."""
     if len(ts) != len(equity):
@@ -195,9 +211,10 @@ def compute_metrics(
     r = period_returns(ts, equity, balance, period_s)
     per_year = YEAR_DAYS * DAY / period_s
     if period_s > DAY and len(ts) >= 2 and ts[-1] > ts[0]:
-        # Each bar is a period: as many a year as there are, not a year over the median
-        # spacing (365 / 31 for month-start bars, not 12).
-        per_year = YEAR_DAYS * DAY * (len(ts) - 1) / float(ts[-1] - ts[0])
+        # Each time is a period: as many a year as there are, not a year over the median
+        # spacing (365 / 31 for month-start bars, not 12), nor one a row of each asset.
+        steps = len(last_of_each_time(ts)) - 1
+        per_year = YEAR_DAYS * DAY * steps / float(ts[-1] - ts[0])
     sharpe = sortino = None
     if len(r) >= 2:
         sd = float(np.std(r, ddof=1))
@@ -256,7 +273,7 @@ def compute_metrics(
         largest_loss=float(losses.min()) if len(losses) else None,
         total_fees=float(sum(t.fees for t in trades) if fees_paid is None else fees_paid),
         exposure_pct=exposure,
-        bars=len(equity),
+        bars=len(equity) if bars is None else bars,
         start=float(ts[0]) if len(ts) else 0.0,
         end=float(ts[-1]) if len(ts) else 0.0,
     )
