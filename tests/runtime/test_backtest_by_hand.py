@@ -3,6 +3,8 @@ comments hold the arithmetic): no fees, no slippage, one unit bought at the seco
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import statistics
 from pathlib import Path
@@ -92,3 +94,40 @@ def test_two_assets_of_weekly_bars_have_one_equity_point_a_week(tmp_path: Path) 
     out = tmp_path / "out"
     result.write_report(out)
     assert len((out / "equity.csv").read_text().splitlines()) == 1 + 5
+
+
+def test_a_run_of_under_two_days_reports_sharpe_as_null_with_its_reason(tmp_path: Path) -> None:
+    # 24 hourly bars from noon: two half-day returns, annualised as days, gave a Sharpe.
+    result = _run(tmp_path, 3600, {"AAA": [100 + (i % 5) for i in range(24)]}, start=T0 + 12 * 3600)
+    assert result.metrics.sharpe is None and result.metrics.sortino is None
+    out = tmp_path / "out"
+    result.write_report(out)
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["metrics"]["sharpe"] is None
+    assert "fewer than two whole days" in doc["notes"]["sharpe"]
+    page = (out / "report.html").read_text()
+    assert "<td id='m-sharpe'>n/a</td>" in page
+    assert html.escape(doc["notes"]["sharpe"], quote=False) in page
+
+
+def test_the_cli_says_why_sharpe_is_not_given(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dita.cli import app
+
+    start = T0 + 12 * 3600
+    rows = "".join(f"{start + i * 3600},100,101,99,100,10\n" for i in range(24))
+    (tmp_path / "bars.csv").write_text("ts,open,high,low,close,volume\n" + rows)
+    args = [
+        "backtest",
+        "--strategy",
+        "dita.examples.crossover:SmaCrossover",
+        "--data",
+        str(tmp_path / "bars.csv"),
+    ]
+    args += ["--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Sharpe and Sortino: n/a, fewer than two whole days of data (0)" in res.output
+    doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).output.splitlines()[-1])
+    assert doc["metrics"]["sharpe"] is None and doc["notes"]["sharpe"].startswith("fewer than two whole days")

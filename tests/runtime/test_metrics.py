@@ -203,3 +203,35 @@ def test_bars_longer_than_a_day_are_annualised_by_how_many_a_year_there_are() ->
     assert m.sharpe == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(per_year), rel=1e-12)
     downside = math.sqrt(float(np.mean(np.minimum(r, 0) ** 2)))
     assert m.sortino == pytest.approx(r.mean() / downside * math.sqrt(per_year), rel=1e-12)
+
+
+def test_sharpe_of_less_than_two_whole_days_is_none_with_its_reason() -> None:
+    # 24 hourly bars from noon: the day 0 close (12 hours) over the balance and the day 1 close
+    # over day 0's (12 hours), two half-day returns annualised as days: +1 % and -0.99 % gave
+    # a Sharpe of 0.00005 / 0.0141 * sqrt(365) = 0.067, a number that measures nothing.
+    ts = (12 + np.arange(24)) * 3600.0
+    equity = np.where(ts < DAY, 1010.0, 1000.0)
+    m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=3600.0)
+    assert m.sharpe is None and m.sortino is None
+    assert m.notes["sharpe"] == m.notes["sortino"]
+    assert "fewer than two whole days" in m.notes["sharpe"]
+    assert "notes" not in m.to_dict()  # metrics stay numbers (or null)
+    # Two whole days from midnight: two daily returns, +1 % and -1 / 1.01 %, are enough.
+    ts = np.arange(48) * 3600.0
+    equity = np.where(ts < DAY, 1010.0, 1000.0)
+    m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=3600.0)
+    r = [0.01, 1000 / 1010 - 1]
+    mean = (r[0] + r[1]) / 2
+    sd = math.sqrt(((r[0] - mean) ** 2 + (r[1] - mean) ** 2) / 1)
+    assert m.sharpe == pytest.approx(mean / sd * math.sqrt(365), rel=1e-12)
+    assert "sharpe" not in m.notes and "sortino" not in m.notes
+
+
+def test_weekly_bars_need_two_weeks_for_a_sharpe() -> None:
+    # One weekly bar: a single return, with its reason; two: two returns.
+    week = 7 * DAY
+    one = compute_metrics(
+        ts=np.zeros(1), equity=np.array([1010.0]), balance=1000.0, trades=[], bar_interval=week, period_s=week
+    )
+    assert one.sharpe is None and "fewer than two" in one.notes["sharpe"]
+    assert one.cagr is None and "shorter than a year" in one.notes["cagr"]

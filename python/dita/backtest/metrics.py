@@ -18,13 +18,19 @@ its new price and the others at their old); "bar" below is such a point.
   period, or for bars longer than a day the times a year the data has); ``sortino`` =
   mean / downside deviation * sqrt(periods per year), downside deviation =
   sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365
-  days. Fewer than two periods, or no dispersion, gives ``None``.
+  days. Both are ``None`` for data covering fewer than two whole periods (the span, last
+  time - first time + one bar, holds fewer than two whole UTC days; for bars longer than a
+  day, fewer than two bars): the first and last days' returns are over the part of the day
+  the data covers, and two half-day returns annualised as days measure nothing. Fewer than
+  two returns, no dispersion (Sharpe) or no losing period (Sortino) gives ``None`` too.
 - ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span (last time - first
   time + one bar); ``calmar`` = cagr / (max_drawdown_pct / 100). Both are ``None`` for a
   span shorter than a year (365 days), as the GIPS standards do not annualise a return of
   less than a year: 7 % in three days compounds to about 375,000 % a year, which says
   nothing (``total_pnl_pct`` is the run's return), and when the final equity is not above
   zero.
+- ``notes``: why each of ``sharpe``, ``sortino``, ``cagr`` and ``calmar`` that is ``None`` is
+  (metrics.json's ``notes``, the report's n/a); not in ``to_dict``, whose values are numbers.
 - Trades (net of fees): ``win_rate`` = trades with net PnL > 0 / trades * 100;
   ``profit_factor`` = gross profit / |gross loss| (``None`` without a losing trade);
   ``expectancy`` = win share * average win + loss share * average loss (a loss is negative),
@@ -40,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -114,9 +120,11 @@ class Metrics:
     bars: int
     start: float
     end: float
+    notes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, float | int | None]:
-        return {k: _clean(v) for k, v in asdict(self).items()}
+        """The metrics by name (not ``notes``), ``None`` for one that is not finite."""
+        return {f.name: _clean(getattr(self, f.name)) for f in fields(self) if f.name != "notes"}
 
 
 def _clean(v: float | int | None) -> float | int | None:
@@ -215,23 +223,46 @@ def compute_metrics(
         # spacing (365 / 31 for month-start bars, not 12), nor one a row of each asset.
         steps = len(last_of_each_time(ts)) - 1
         per_year = YEAR_DAYS * DAY * steps / float(ts[-1] - ts[0])
+    notes: dict[str, str] = {}
     sharpe = sortino = None
-    if len(r) >= 2:
+    whole = _whole_periods(ts, bar_interval, period_s)
+    unit = "day" if period_s == DAY else "bar" if period_s > DAY else f"{period_s:g} s period"
+    if whole < 2:
+        notes["sharpe"] = notes["sortino"] = (
+            f"fewer than two whole {unit}s of data ({whole}): returns over part of a {unit}, "
+            f"annualised as whole {unit}s', measure nothing"
+        )
+    elif len(r) < 2:
+        notes["sharpe"] = notes["sortino"] = "fewer than two returns before the equity reached zero"
+    else:
         sd = float(np.std(r, ddof=1))
         mean = float(np.mean(r))
         if sd > 0:
             sharpe = mean / sd * math.sqrt(per_year)
+        else:
+            notes["sharpe"] = f"no dispersion: every {unit}'s return is the same"
         downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
         if downside > 0:
             sortino = mean / downside * math.sqrt(per_year)
+        else:
+            notes["sortino"] = f"no {unit} lost money: no downside deviation to divide by"
 
     span = float(ts[-1] - ts[0]) + bar_interval if len(ts) else 0.0
     years = span / (YEAR_DAYS * DAY)
     cagr = calmar = None
-    if years >= 1.0 and final > 0:  # not annualised under a year: 7 % in 3 days is not 375,000 %
+    if years < 1.0:  # not annualised under a year: 7 % in 3 days is not 375,000 %
+        notes["cagr"] = notes["calmar"] = (
+            f"the run is shorter than a year ({span / DAY:g} days): not annualised, "
+            "total_pnl_pct is its return"
+        )
+    elif final <= 0:
+        notes["cagr"] = notes["calmar"] = "the final equity is not above zero"
+    else:
         cagr = (final / balance) ** (1.0 / years) - 1.0
         if max_dd_pct > 0:
             calmar = cagr / (max_dd_pct / 100.0)
+        else:
+            notes["calmar"] = "no drawdown to divide by"
 
     pnl = np.array([t.net_pnl for t in trades], dtype=np.float64)
     wins = pnl[pnl > 0]
@@ -276,4 +307,17 @@ def compute_metrics(
         bars=len(equity) if bars is None else bars,
         start=float(ts[0]) if len(ts) else 0.0,
         end=float(ts[-1]) if len(ts) else 0.0,
+        notes=notes,
     )
+
+
+def _whole_periods(ts: FloatArray, bar_interval: float, period_s: float) -> int:
+    """How many whole periods the data covers: bars longer than a day, one a time (each bar
+    is its period); else the UTC-aligned periods inside the span, first time to last + a bar."""
+    if len(ts) == 0:
+        return 0
+    if period_s > DAY:
+        return len(last_of_each_time(ts))
+    first = math.ceil(float(ts[0]) / period_s)
+    last = math.floor((float(ts[-1]) + bar_interval) / period_s)
+    return max(0, last - first)

@@ -1,7 +1,8 @@
 """Backtest artefacts: metrics.json, trades.csv, equity.csv, equity.png and report.html.
 
-metrics.json is strict JSON: a metric that is not defined is ``null``, a run setting that
-is not finite (a strategy parameter of ``inf``) is the text ``"inf"``.
+metrics.json is strict JSON: a metric that is not defined is ``null`` (``notes`` says why, for
+Sharpe, Sortino, CAGR and Calmar, as the HTML report does under its metrics), a run setting
+that is not finite (a strategy parameter of ``inf``) is the text ``"inf"``.
 
 The HTML report is one file with the picture inlined (base64), so it can be mailed or
 archived without its directory.
@@ -150,7 +151,11 @@ def write_report(
     """Write every artefact into ``out`` (created if needed) and return their paths by name."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ARTEFACTS}
-    doc = {"metrics": metrics.to_dict(), "run": finite_json(run_info, as_text=True)}
+    doc = {
+        "metrics": metrics.to_dict(),
+        "notes": metrics.notes,
+        "run": finite_json(run_info, as_text=True),
+    }
     paths["metrics.json"].write_text(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
     trade_cols: dict[str, list[Any]] = {
@@ -207,6 +212,11 @@ def _html(
         f"<tr><th>{html.escape(label)}</th><td id='m-{key}'>{_fmt(m[key])}</td></tr>"
         for key, label in METRIC_LABELS.items()
     )
+    notes = "".join(
+        f"<li>{html.escape(METRIC_LABELS.get(key, key))}: n/a, {html.escape(note, quote=False)}</li>"
+        for key, note in metrics.notes.items()
+    )
+    notes = f"<ul id='notes'>{notes}</ul>" if notes else ""
     info = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in run_info.items()
     )
@@ -255,7 +265,7 @@ img {{ max-width: 100%; border: 1px solid #ddd; }}
 <p>{html.escape(period)}</p>
 <img id="equity-curve" alt="equity and drawdown" src="data:image/png;base64,{img}">
 <div class="cols">
-<div><h2>Metrics</h2><table>{rows}</table></div>
+<div><h2>Metrics</h2><table>{rows}</table>{notes}</div>
 <div><h2>Run</h2><table>{info}</table></div>
 </div>
 <h2>Trades</h2>{more}

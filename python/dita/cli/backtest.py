@@ -148,7 +148,13 @@ def backtest(
         {k: info[k] for k in ("halted_at", "halted_equity", "halted_row")} if "halted_at" in info else None
     )
     if json_out:
-        doc = {"metrics": m, "out": str(out), "strategies": result.strategy_status, "halted": halted}
+        doc = {
+            "metrics": m,
+            "notes": result.metrics.notes,
+            "out": str(out),
+            "strategies": result.strategy_status,
+            "halted": halted,
+        }
         typer.echo(json.dumps(doc, sort_keys=True))
     else:
         typer.echo(
@@ -177,6 +183,13 @@ def backtest(
                 ("Fees", m["total_fees"]),
             ],
         )
+        notes = result.metrics.notes
+        if "sharpe" in notes and notes.get("sortino") == notes["sharpe"]:
+            typer.echo(f"Sharpe and Sortino: n/a, {notes['sharpe']}")
+        else:
+            for key in ("sharpe", "sortino"):
+                if key in notes:
+                    typer.echo(f"{key.capitalize()}: n/a, {notes[key]}")
         if halted is not None:
             at = datetime.fromtimestamp(halted["halted_at"], tz=UTC)
             typer.echo(
