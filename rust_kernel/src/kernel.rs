@@ -1011,21 +1011,28 @@ impl Kernel {
             .collect()
     }
 
-    /// Sum of unrealized PnL and notional over open slots (O(open slots)).
+    /// Sum of unrealized PnL and notional over open slots (O(open slots)), taken in slot order:
+    /// the map of open slots by asset holds its assets in another order in a reopened kernel,
+    /// and a sum taken in another order differs in its last digits, so the recovered kernel's
+    /// account would not equal the live one's.
     pub fn open_totals(&self) -> (f64, f64) {
+        let mut open: Vec<usize> = self
+            .open_by_asset
+            .values()
+            .flat_map(|set| set.iter())
+            .collect();
+        open.sort_unstable();
         let mut upnl = 0.0;
         let mut notional = 0.0;
-        for set in self.open_by_asset.values() {
-            for i in set.iter() {
-                let s = &self.slots[i];
-                upnl += s.unrealized_pnl;
-                let px = if s.mark_price > 0.0 {
-                    s.mark_price
-                } else {
-                    s.entry_price
-                };
-                notional += s.size * px;
-            }
+        for i in open {
+            let s = &self.slots[i];
+            upnl += s.unrealized_pnl;
+            let px = if s.mark_price > 0.0 {
+                s.mark_price
+            } else {
+                s.entry_price
+            };
+            notional += s.size * px;
         }
         (upnl, notional)
     }

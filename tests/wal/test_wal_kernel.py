@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from wal_workload import KERNEL_ID, SEED_CAPITAL, HeldVenue, make_kernel, run
 
-from dita import AccountEvent, ExecutionKernel, KernelIntent
+from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 from dita._kernel import JOURNAL_COLUMNS, WalError, wal_replay, wal_verify
 from dita.journal import InMemoryJournal
 
@@ -355,8 +355,6 @@ def test_close_waits_for_a_venue_call_under_way_so_its_fill_is_logged(tmp_path: 
     import threading
     import time
 
-    from dita import VenueEvent
-
     answering = threading.Event()
 
     class SlowVenue:
@@ -405,8 +403,6 @@ def test_closing_a_kernel_from_inside_its_own_venue_call_is_refused_at_once(tmp_
     """That call cannot end before close() returns: waiting for it would hang; the kernel
     stays open and is closed after the call."""
     import time
-
-    from dita import VenueEvent
 
     seen: list[str] = []
 
@@ -752,3 +748,37 @@ def test_a_failed_background_checkpoint_is_reported_and_trading_goes_on(
         assert again.seq == 12 and again.wal_info()["recovery"]["checkpoint_seq"] == 12  # type: ignore[index]
     finally:
         again.close()
+
+
+def test_the_account_of_a_recovered_kernel_equals_the_live_one_with_many_assets_open(tmp_path: Path) -> None:
+    # Sums over the open positions (unrealized PnL, open notional, so equity and leverage) must
+    # not depend on the order a map happens to hold the assets in: a reopened kernel's maps
+    # hold them in another order, and a sum taken in another order differs in its last digits.
+    kernel = make_kernel(tmp_path, fsync="none")
+    for slot in range(6):
+        size = 0.1 * (slot + 1) + 0.07
+        kernel.process_intent(
+            KernelIntent(f"i{slot}", f"t{slot}", slot, f"A{slot}", "LONG", "ENTER", 100.0 + slot / 3, size)
+        )
+        order = kernel.slot_state(slot).active_entry_order
+        assert order is not None
+        kernel.on_venue_event(
+            VenueEvent(
+                f"f{slot}",
+                f"t{slot}",
+                slot,
+                "FILL",
+                venue_client_id=order.client_order_id,
+                price=100.0 + slot / 7,
+                size=order.size,
+                filled_size=order.size,
+                timestamp=1_700_000_000.0 + slot,
+            )
+        )
+        kernel.mark_price(f"A{slot}", 100.0 + slot * 1.1 / 3, 1_700_000_100.0)
+    expected = kernel.snapshot()
+    for _ in range(8):
+        kernel.close()
+        kernel = make_kernel(tmp_path, fsync="none")
+        assert kernel.snapshot() == expected
+    kernel.close()
