@@ -99,7 +99,11 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// - a fill completing an exit that leaves the position within float error of nothing and
 ///   under half a lot leaves nothing (an exit of 1e8 in pieces kept a few 1e-9, the slot left
 ///   open after its exit filled).
-pub const RULES: u16 = 9;
+///
+/// 10: an order rate limited before the venue acknowledged it, with a cancel asked, is kept
+/// for its late fills (the throttled request may have been the cancel, the order working at
+/// the venue: it was forgotten, so its fills were UNKNOWN_ORDER and its position lost).
+pub const RULES: u16 = 10;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -646,6 +646,9 @@ const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile wi
 /// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
 const THROTTLED_CANCEL: &str =
     "the venue holds the order: its cancel was throttled and the order still works";
+/// Why an order rate limited before its ack, with a cancel asked, is kept (rules 10 on).
+const THROTTLED_BEFORE_ACK: &str = "the throttled request may have been its cancel: the order \
+     is ended here but kept for its fills, which are booked if it was working at the venue";
 /// Why a rate limit on an order the venue holds, with no cancel asked for, is refused.
 const UNASKED_THROTTLE: &str =
     "a rate limit for an order the venue holds, with no cancel asked for: the order still works";
@@ -3549,11 +3552,15 @@ impl Kernel {
         let reused = rules2 && self.venue_id_finished_before(kept_venue_id);
         self.finish_order(sid, &order.client_order_id);
         // Under rules 2 on, an order that was at the venue is kept: a fill may still come
-        // for it (see `apply_late_fill`). One rate limited or rejected unfilled never traded.
+        // for it (see `apply_late_fill`). One rejected unfilled never traded, nor one rate
+        // limited with no cancel asked (its submit was throttled). Rules 10 on, a rate limit
+        // on an order asked to cancel before the venue acknowledged it may be the cancel's,
+        // the order working at the venue: it is kept too, so its fills are not lost.
+        let maybe_working = ev.kind == K::RateLimited && order.cancel_requested && rules() >= 10;
         let reached_venue = match ev.kind {
             K::CancelAck | K::Expired => true,
             K::Reject => order.filled_size > 0.0 || ev.filled_size > 0.0,
-            _ => false,
+            _ => maybe_working,
         };
         let kept = rules2 && reached_venue;
         if kept {
@@ -3654,6 +3661,10 @@ impl Kernel {
         }
         if ev.kind == K::RateLimited {
             rate_limited(&mut out, ev, &order.client_order_id);
+            if maybe_working {
+                out.details
+                    .push(("order_kept", Detail::Static(THROTTLED_BEFORE_ACK)));
+            }
         }
         out
     }

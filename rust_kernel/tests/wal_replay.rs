@@ -1225,3 +1225,40 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
     let then = recovered_as(dir.path(), 8);
     assert_eq!(observable(&then), live, "replayed as rules 8 left it");
 }
+
+#[test]
+fn a_throttled_order_asked_to_cancel_replays_under_the_rules_of_its_segment() {
+    // A rate limit before the ack of an order asked to cancel: rules 9 ended the order as a
+    // throttled submit and forgot it, so its fill was UNKNOWN_ORDER; rules 10 keeps it for
+    // its fills, so the fill is booked. A segment of rules 9 must replay the fill refused.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let mut cancel = Intent::new(
+        "c1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Cancel,
+        100.0,
+        0.0,
+    );
+    cancel.timestamp = 2.0;
+    assert!(record(&mut log, &mut k, KernelInput::Intent(cancel)).accepted);
+    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &coid);
+    throttled.retry_after = 1.0;
+    record(&mut log, &mut k, KernelInput::VenueEvent(throttled));
+    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
+    (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
+    assert_eq!(k.slots()[0].size, 1.0, "rules 10 books the fill");
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    drop(log);
+    let then = recovered_as(dir.path(), 9);
+    assert_eq!(then.seq(), seq);
+    assert_eq!(then.slots()[0].size, 0.0, "rules 9 forgot the order");
+}

@@ -599,6 +599,25 @@ def test_a_rate_limit_on_a_sent_order_the_venue_never_took_ends_it(kernel: Execu
     assert kernel.slot_state(0).active_entry_order is None and kernel.free_slot() == 0
 
 
+def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_its_fills(
+    kernel: ExecutionKernel,
+) -> None:
+    """With a cancel asked before the venue acknowledged the order, a rate limit may be the
+    submit's or the cancel's: the order may be working at the venue. It was ended as a
+    throttled submit and forgotten, so its fill was UNKNOWN_ORDER (CRITICAL) and the position
+    the venue holds was missing from the kernel (rules 10: it is kept for late fills)."""
+    coid = entry(kernel)
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
+    assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
+    assert "cancel" in out.details["order_kept"] and kernel.free_slot() == 0
+    ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
+    assert not ack.accepted and kernel.slot_state(0).fsm_state == TradeStage.IDLE
+    late = kernel.on_venue_event(fill("f1", coid, 1.0))
+    assert late.accepted and late.details["late_fill"] is True, late.details
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+
+
 def test_a_late_fill_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) -> None:
     coid = entry(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
