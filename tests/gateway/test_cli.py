@@ -3,6 +3,7 @@ metrics, and refusal of a bad configuration."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -497,3 +498,67 @@ def test_sigterm_stops_the_server_when_an_event_client_does_not_read(tmp_path: P
         stderr = proc.stderr.read().decode()
         assert "did not read" in stderr and "Traceback" not in stderr
     assert not os.path.exists(sock)  # the kernel closed its journal
+
+
+# Python 3.12's asyncio.Server.wait_closed(), which uvicorn's stop awaits: it returns only once
+# every connection has closed (3.11's, and uvloop's, return at once after close()). Put in place
+# with sitecustomize, uvloop hidden, so that the test shows on 3.11 what a stuck client does on
+# 3.12 and later without uvloop (which dita does not depend on).
+_WAIT_CLOSED_AS_IN_312 = """
+import asyncio.base_events
+import sys
+
+sys.modules["uvloop"] = None  # uvicorn then runs on asyncio's own loop
+
+
+async def wait_closed(self):
+    if self._waiters is None:
+        return
+    waiter = self._loop.create_future()
+    self._waiters.append(waiter)
+    await waiter
+
+
+asyncio.base_events.Server.wait_closed = wait_closed
+"""
+
+
+@pytest.mark.parametrize("wait_closed_as_in_312", [False, True])
+def test_sigterm_stops_the_server_when_a_client_does_not_take_its_response(
+    tmp_path: Path, wait_closed_as_in_312: bool
+) -> None:
+    """A client that sent requests and never reads the answers keeps its connection open for
+    good. The stop closed such connections only once uvicorn's own stop returned, and on
+    Python 3.12 and later (asyncio's loop) that waits for every connection to close: the
+    process never ended and the kernel never closed until a supervisor SIGKILLed it."""
+    import time
+
+    env = {}
+    if wait_closed_as_in_312:
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(_WAIT_CLOSED_AS_IN_312)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    with serve(env=env) as (proc, url):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", port))
+            client.setblocking(False)
+            request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
+            with contextlib.suppress(BlockingIOError):
+                for _ in range(2000):  # and never read: the answers fill both sockets
+                    client.send(request)
+            time.sleep(2)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            finally:
+                if proc.poll() is None:  # still stuck: do not leave it behind
+                    proc.kill()
+                    proc.wait()
+            assert time.monotonic() - started < 20
+        assert proc.stderr is not None
+        stderr = proc.stderr.read().decode()
+        assert "did not read" in stderr and "Traceback" not in stderr
