@@ -1264,3 +1264,20 @@ fn a_failed_background_checkpoint_is_reported_not_returned_to_later_calls() {
     );
     assert_eq!(wal.close().unwrap(), 20);
 }
+
+#[test]
+fn a_failed_checkpoint_leaves_no_temporary_file_behind() {
+    // The log goes on after a failed checkpoint, so each one that failed after writing its
+    // temporary file (disk full, a name in the way) left that file until a restart: one more
+    // state's worth of disk per checkpoint, on the disk the log itself needs.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::DEFAULT_BATCH)).unwrap();
+    for i in 1..=10 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    fs::create_dir(dir.path().join(checkpoint_file(10))).unwrap(); // the rename fails
+    assert!(wal.checkpoint(10, b"state@10").is_err());
+    assert_eq!(wal.checkpoint_failures(), 1);
+    let tmp = dir.path().join(format!("{}.tmp", checkpoint_file(10)));
+    assert!(!tmp.exists(), "{} left behind", tmp.display());
+}

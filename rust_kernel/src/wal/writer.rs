@@ -251,14 +251,24 @@ fn sync_dir(dir: &Path) -> Result<(), WalError> {
 }
 
 /// Writes `bytes` to `<dir>/<name>` atomically: temporary file, sync, rename, sync dir.
+/// A temporary file written in part is removed when a step fails: the log goes on after a
+/// failed checkpoint, and each such file would hold disk space (a state's worth) until a
+/// restart's recovery removed it.
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, WalError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
     let mut f = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
-    f.write_all(bytes).map_err(io_err(&tmp, "write"))?;
-    f.sync_all().map_err(io_err(&tmp, "sync"))?;
+    let written = f
+        .write_all(bytes)
+        .map_err(io_err(&tmp, "write"))
+        .and_then(|()| f.sync_all().map_err(io_err(&tmp, "sync")));
     drop(f);
-    fs::rename(&tmp, &path).map_err(io_err(&path, "rename into place"))?;
+    if let Err(e) =
+        written.and_then(|()| fs::rename(&tmp, &path).map_err(io_err(&path, "rename into place")))
+    {
+        let _ = fs::remove_file(&tmp); // the error to report is the step's, not this one's
+        return Err(e);
+    }
     sync_dir(dir)?;
     Ok(path)
 }
