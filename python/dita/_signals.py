@@ -22,6 +22,7 @@ _armed = False
 # Inside held(): a SIGTERM is kept for the end of the block instead of raised in its middle.
 _holding = False
 _held = False
+_held_interrupt = False  # a Ctrl-C kept the same way
 # Whether our handler is installed (rearm() arms only then).
 _installed = False
 
@@ -50,14 +51,29 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 
     _armed = _installed = True
     signal.signal(signal.SIGTERM, on_sigterm)
+    # Ctrl-C as Python's own handler does it, except inside held(): a count of written bytes
+    # lost to a KeyboardInterrupt raised just after the write had the bytes written twice.
+    own_sigint = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if own_sigint:
+        signal.signal(signal.SIGINT, _on_sigint)
 
     def restore() -> None:
         global _armed, _installed
         _armed = _installed = False
         # None: a handler set outside Python; the default is the nearest we can put back.
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if own_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     return restore
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    global _held_interrupt
+    if _holding:
+        _held_interrupt = True
+    else:
+        raise KeyboardInterrupt
 
 
 def closing() -> None:
@@ -79,10 +95,11 @@ def rearm() -> None:
 
 @contextmanager
 def held() -> Iterator[None]:
-    """A SIGTERM during the block raises Terminated at its end, not in its middle: for a
+    """A SIGTERM during the block raises Terminated at its end, not in its middle (a Ctrl-C,
+    KeyboardInterrupt, too, while :func:`sigterm_as_interrupt` is on): for a
     write whose result must be kept (how many bytes went out), which a signal raised
     between the call's return and the assignment would lose. The block must not wait."""
-    global _holding, _held
+    global _holding, _held, _held_interrupt
     _holding = True
     try:
         yield
@@ -90,5 +107,8 @@ def held() -> Iterator[None]:
         # An exception of the block's own (a broken pipe) ends the run anyway: it wins.
         _holding = False
         signalled, _held = _held, False
+        interrupted, _held_interrupt = _held_interrupt, False
     if signalled:
         raise Terminated
+    if interrupted:
+        raise KeyboardInterrupt

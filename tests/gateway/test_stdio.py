@@ -529,3 +529,44 @@ def test_a_signal_stops_the_engine_when_the_client_does_not_read(signum: int, eo
         proc.stderr.close()
         if not proc.stdin.closed:
             proc.stdin.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_just_after_a_write_does_not_have_it_written_twice(
+    monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """A Ctrl-C that came as os.write() returned raised KeyboardInterrupt before the count
+    of written bytes was kept, so the rest of the output (engine_stopped) wrote them again:
+    the client read the same lines twice, or half a line. SIGTERM was held already."""
+    import os
+
+    from dita._signals import sigterm_as_interrupt
+    from dita.gateway.stdio import NdjsonWriter
+
+    read_end, write_end = os.pipe()
+    real_write = os.write
+    fired: list[int] = []
+
+    def write(fd: int, data: Any) -> int:
+        written = real_write(fd, data)
+        if not fired:
+            fired.append(fd)
+            signal.raise_signal(signum)  # handled after the call, before the count is kept
+        return written
+
+    restore = sigterm_as_interrupt()
+    try:
+        with os.fdopen(write_end, "wb") as out:
+            writer = NdjsonWriter(out)
+            for i in range(3):
+                writer.emit("probe", {"i": i})
+            monkeypatch.setattr(os, "write", write)
+            with pytest.raises(KeyboardInterrupt):
+                writer.flush()
+            writer.flush()  # the rest, as the end of a session writes it
+            monkeypatch.undo()
+    finally:
+        restore()
+    with os.fdopen(read_end, "rb") as got:
+        lines = got.read().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3]
