@@ -531,6 +531,48 @@ def test_a_signal_stops_the_engine_when_the_client_does_not_read(signum: int, eo
             proc.stdin.close()
 
 
+def test_a_sigterm_just_after_eof_gives_a_reading_client_the_grace_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A supervisor closing stdin and sending SIGTERM at once gave up the output still
+    waiting after EOF there and then, though its client was reading it: after EOF, a SIGTERM
+    gives the same 2 s to read the rest as a SIGTERM before EOF does."""
+    import os
+    import threading
+    import time
+
+    from dita._signals import sigterm_as_interrupt
+    from dita.gateway.stdio import NdjsonWriter, _deliver_the_rest
+
+    read_end, write_end = os.pipe()
+    got = bytearray()
+
+    def client() -> None:  # reads nothing until the SIGTERM, then steadily
+        time.sleep(0.3)
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        with os.fdopen(read_end, "rb") as r:
+            while chunk := r.read(4096):
+                got.extend(chunk)
+                time.sleep(0.001)
+
+    restore = sigterm_as_interrupt()
+    reader = threading.Thread(target=client)
+    try:
+        with os.fdopen(write_end, "wb") as out:
+            writer = NdjsonWriter(out)
+            for i in range(2_000):  # more than the pipe holds
+                writer.emit("probe", {"i": i, "pad": "x" * 64})
+            reader.start()
+            _deliver_the_rest(writer, stopped=False)  # as after EOF
+    finally:
+        restore()
+        reader.join(timeout=30)
+    assert "not delivered" not in capsys.readouterr().err
+    lines = bytes(got).splitlines()
+    assert len(lines) == 2_000 and json.loads(lines[-1])["i"] == 1_999
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_just_after_a_write_does_not_have_it_written_twice(
     monkeypatch: pytest.MonkeyPatch, signum: int

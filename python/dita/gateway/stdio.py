@@ -155,11 +155,17 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
 def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> None:
     """The last output; a client that does not read it must not keep the engine from
     closing. After EOF it gets as long as it takes, until a SIGTERM (or Ctrl-C); after
-    either, STOP_GRACE_SECONDS. What is left then is given up and said on stderr."""
+    either, STOP_GRACE_SECONDS, whether it came before EOF or after (a supervisor closing
+    stdin and stopping the engine at once). What is left then is given up, said on stderr."""
     deadline = time.monotonic() + STOP_GRACE_SECONDS if stopped else None
     try:
         rearm()  # a SIGTERM ends the wait, not the kernel's close that follows
-        writer.flush(deadline)
+        try:
+            writer.flush(deadline)
+        except KeyboardInterrupt:
+            if deadline is not None:
+                raise
+            writer.flush(time.monotonic() + STOP_GRACE_SECONDS)  # a second signal ends it
     except BrokenPipeError:
         return  # the reader went away: nobody is left to tell
     except (OutputAbandoned, KeyboardInterrupt) as exc:
