@@ -485,19 +485,27 @@ def test_sigterm_stops_the_server_when_an_event_client_does_not_read(tmp_path: P
                     for i in range(200):
                         http.post("/v1/marks", json={"asset": "BTC", "price": 100 + i})
                 assert http.get("/healthz").json()["sse_clients"] == 0, "the client was never dropped"
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            finally:
-                if proc.poll() is None:  # still stuck: do not leave it behind
-                    proc.kill()
-                    proc.wait()
-            assert time.monotonic() - started < 20
-        assert proc.stderr is not None
-        stderr = proc.stderr.read().decode()
-        assert "did not read" in stderr and "Traceback" not in stderr
+            _sigterm_ends_it(proc)
     assert not os.path.exists(sock)  # the kernel closed its journal
+
+
+def _sigterm_ends_it(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to a `dita serve` whose client does not read: it must end within 20 s, saying
+    on stderr that the client did not read (and the process is not left behind if stuck)."""
+    import time
+
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:  # still stuck: do not leave it behind
+            proc.kill()
+            proc.wait()
+    assert time.monotonic() - started < 20
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert "did not read" in stderr and "Traceback" not in stderr
 
 
 # Python 3.12's asyncio.Server.wait_closed(), which uvicorn's stop awaits: it returns only once
@@ -550,15 +558,4 @@ def test_sigterm_stops_the_server_when_a_client_does_not_take_its_response(
                 for _ in range(2000):  # and never read: the answers fill both sockets
                     client.send(request)
             time.sleep(2)
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            finally:
-                if proc.poll() is None:  # still stuck: do not leave it behind
-                    proc.kill()
-                    proc.wait()
-            assert time.monotonic() - started < 20
-        assert proc.stderr is not None
-        stderr = proc.stderr.read().decode()
-        assert "did not read" in stderr and "Traceback" not in stderr
+            _sigterm_ends_it(proc)
