@@ -218,11 +218,12 @@ pub(crate) struct Kept {
 }
 
 /// Per slot, the last entry and the last exit order that ended without filling completely
-/// (a cancel ack, an expiry, or a reject after part of it filled), by slot and by their
-/// client and venue ids: a venue may still send a fill for it (a fill racing the cancel),
-/// and that fill is money moving, to be applied, not lost. Orders that never reached the
-/// venue (rate limited, rejected unfilled) are not kept. Forgotten when the slot starts a
-/// new trade. Not part of the serde state: a checkpoint carries it after the kernel's
+/// (a cancel ack, an expiry, a reject after part of it filled, or, rules 10 on, a rate limit
+/// before the ack with a cancel asked, which may have been the cancel's), by slot and by
+/// their client and venue ids: a venue may still send a fill for it (a fill racing the
+/// cancel), and that fill is money moving, to be applied, not lost. Orders that never
+/// reached the venue (rate limited with no cancel asked, rejected unfilled) are not kept.
+/// Forgotten when the slot starts a new trade. Not part of the serde state: a checkpoint carries it after the kernel's
 /// bytes, so older checkpoints still load.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EndedOrders {
