@@ -104,7 +104,7 @@ def test_a_run_of_under_two_days_reports_sharpe_as_null_with_its_reason(tmp_path
     result.write_report(out)
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["metrics"]["sharpe"] is None
-    assert "fewer than two whole days" in doc["notes"]["sharpe"]
+    assert doc["notes"]["sharpe"].startswith("less than two days (1 day) of data")
     page = (out / "report.html").read_text()
     assert "<td id='m-sharpe'>n/a</td>" in page
     assert html.escape(doc["notes"]["sharpe"], quote=False) in page
@@ -128,6 +128,6 @@ def test_the_cli_says_why_sharpe_is_not_given(tmp_path: Path) -> None:
     args += ["--out", str(tmp_path / "out")]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "Sharpe and Sortino: n/a, fewer than two whole days of data (0)" in res.output
+    assert "Sharpe and Sortino: n/a, less than two days (1 day) of data" in res.output
     doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).output.splitlines()[-1])
-    assert doc["metrics"]["sharpe"] is None and doc["notes"]["sharpe"].startswith("fewer than two whole days")
+    assert doc["metrics"]["sharpe"] is None and doc["notes"]["sharpe"].startswith("less than two days")

@@ -214,7 +214,7 @@ def test_sharpe_of_less_than_two_whole_days_is_none_with_its_reason() -> None:
     m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[], bar_interval=3600.0)
     assert m.sharpe is None and m.sortino is None
     assert m.notes["sharpe"] == m.notes["sortino"]
-    assert "fewer than two whole days" in m.notes["sharpe"]
+    assert m.notes["sharpe"].startswith("less than two days (1 day) of data")
     assert "notes" not in m.to_dict()  # metrics stay numbers (or null)
     # Two whole days from midnight: two daily returns, +1 % and -1 / 1.01 %, are enough.
     ts = np.arange(48) * 3600.0
@@ -225,6 +225,18 @@ def test_sharpe_of_less_than_two_whole_days_is_none_with_its_reason() -> None:
     sd = math.sqrt(((r[0] - mean) ** 2 + (r[1] - mean) ** 2) / 1)
     assert m.sharpe == pytest.approx(mean / sd * math.sqrt(365), rel=1e-12)
     assert "sharpe" not in m.notes and "sortino" not in m.notes
+
+
+def test_quotes_over_almost_three_days_give_a_sharpe() -> None:
+    # Quotes have no bar interval: from half a second past midnight to a minute before the
+    # third midnight, the span holds two whole days and more, though only one UTC day lies
+    # wholly inside it. Counted by UTC days inside the span, it got no Sharpe ("fewer than
+    # two whole days (1)"); three daily returns, two of them of nearly whole days, are enough.
+    ts = np.array([0.5, DAY + 0.5, 2 * DAY + 0.5, 3 * DAY - 60.0])
+    equity = np.array([1000.0, 1010.0, 1020.0, 1000.0])
+    m = compute_metrics(ts=ts, equity=equity, balance=1000.0, trades=[])
+    assert m.sharpe is not None and m.sortino is not None, m.notes
+    assert "sharpe" not in m.notes
 
 
 def test_weekly_bars_need_two_weeks_for_a_sharpe() -> None:

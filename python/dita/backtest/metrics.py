@@ -18,10 +18,10 @@ its new price and the others at their old); "bar" below is such a point.
   period, or for bars longer than a day the times a year the data has); ``sortino`` =
   mean / downside deviation * sqrt(periods per year), downside deviation =
   sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365
-  days. Both are ``None`` for data covering fewer than two whole periods (the span, last
-  time - first time + one bar, holds fewer than two whole UTC days; for bars longer than a
-  day, fewer than two bars): the first and last days' returns are over the part of the day
-  the data covers, and two half-day returns annualised as days measure nothing. Fewer than
+  days. Both are ``None`` for data covering less than two periods (the span, last time -
+  first time + one bar, is shorter than two days; for bars longer than a day, fewer than two
+  bars): the first and last days' returns are over the part of the day the data covers, and
+  two half-day returns annualised as days measure nothing. Fewer than
   two returns, no dispersion (Sharpe) or no losing period (Sortino) gives ``None`` too.
 - ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span (last time - first
   time + one bar); ``calmar`` = cagr / (max_drawdown_pct / 100). Both are ``None`` for a
@@ -225,12 +225,13 @@ def compute_metrics(
         per_year = YEAR_DAYS * DAY * steps / float(ts[-1] - ts[0])
     notes: dict[str, str] = {}
     sharpe = sortino = None
-    whole = _whole_periods(ts, bar_interval, period_s)
+    covered = _periods_covered(ts, bar_interval, period_s)
     unit = "day" if period_s == DAY else "bar" if period_s > DAY else f"{period_s:g} s period"
-    if whole < 2:
+    if covered < 2:
+        amount = f"fewer than two bars ({covered:g})" if period_s > DAY else f"less than two {unit}s"
+        amount += "" if period_s > DAY else f" ({covered:.4g} {unit}{'' if covered == 1 else 's'})"
         notes["sharpe"] = notes["sortino"] = (
-            f"fewer than two whole {unit}s of data ({whole}): returns over part of a {unit}, "
-            f"annualised as whole {unit}s', measure nothing"
+            f"{amount} of data: returns over part of a {unit}, annualised as whole {unit}s', measure nothing"
         )
     elif len(r) < 2:
         notes["sharpe"] = notes["sortino"] = "fewer than two returns before the equity reached zero"
@@ -311,13 +312,12 @@ def compute_metrics(
     )
 
 
-def _whole_periods(ts: FloatArray, bar_interval: float, period_s: float) -> int:
-    """How many whole periods the data covers: bars longer than a day, one a time (each bar
-    is its period); else the UTC-aligned periods inside the span, first time to last + a bar."""
+def _periods_covered(ts: FloatArray, bar_interval: float, period_s: float) -> float:
+    """How many periods the data covers: bars longer than a day, one a time (each bar is its
+    period); else the span, first time to last + a bar, in periods (quotes, which have no bar
+    interval, from just past one midnight to just before the third cover 2.99 days)."""
     if len(ts) == 0:
-        return 0
+        return 0.0
     if period_s > DAY:
-        return len(last_of_each_time(ts))
-    first = math.ceil(float(ts[0]) / period_s)
-    last = math.floor((float(ts[-1]) + bar_interval) / period_s)
-    return max(0, last - first)
+        return float(len(last_of_each_time(ts)))
+    return (float(ts[-1]) - float(ts[0]) + bar_interval) / period_s
