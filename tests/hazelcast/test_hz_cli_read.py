@@ -78,6 +78,7 @@ def test_a_cluster_name_that_does_not_answer_is_named(
     """The member is up but under another name: the error says which name was asked for,
     not only "Unable to connect to any cluster"."""
     monkeypatch.delenv("DITA_HAZELCAST_CLUSTER", raising=False)
+    monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", "1")  # not the 5 s default: it never answers
     result = runner.invoke(app, ["status", "--hazelcast", hz_member.address])
     assert result.exit_code == 3, result.output  # unreachable, as for `dita control`
     assert f"cannot reach Hazelcast cluster 'dita' at {hz_member.address}" in result.stderr
@@ -94,7 +95,9 @@ def test_the_cluster_name_comes_from_the_environment_as_for_the_other_commands(
             app, [command, "--hazelcast", hz_member.address, "--kernel", traded.kernel_id, "--json"]
         )
         assert result.exit_code == 0, (command, result.stderr)
-    # An explicit option still wins over the environment.
+    # An explicit option still wins over the environment (and that name never answers: the
+    # wait for it need not be the 5 s default).
+    monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", "1")
     result = runner.invoke(app, ["status", "--hazelcast", hz_member.address, "--hz-cluster", "other"])
     assert result.exit_code == 3 and "cluster 'other'" in result.stderr
 

@@ -349,7 +349,8 @@ def test_cli_show_tells_running_kernels_from_gone_ones(
         kernel.close()
 
 
-def test_cli_reports_an_unreachable_cluster() -> None:
+def test_cli_reports_an_unreachable_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", "0.5")  # not the 5 s default: nobody is home
     result = _cli("control", "show", "--cluster", f"127.0.0.1:{free_port()}", "--cluster-name", "nobody-home")
     assert result.exit_code == 3
     assert "cannot reach Hazelcast cluster 'nobody-home'" in result.output

@@ -585,11 +585,29 @@ def test_paper_refuses_a_bad_journal_or_cluster(tmp_path: Path, extra: list[str]
     assert not state.exists()
 
 
-def test_paper_says_when_the_cluster_cannot_be_reached(tmp_path: Path) -> None:
+def test_paper_says_when_the_cluster_cannot_be_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The wait is the operator's to set; a short one keeps the test from waiting the 5 s default.
+    monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", "0.5")
     state = tmp_path / "state"
     result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--hazelcast", "127.0.0.1:1"])
     assert result.exit_code == 3, result.output
-    assert "cannot reach Hazelcast cluster 'dita' at 127.0.0.1:1" in result.stderr
+    assert "cannot reach Hazelcast cluster 'dita' at 127.0.0.1:1 within 0.5s" in result.stderr
+    assert not state.exists()
+
+
+@pytest.mark.parametrize("wait", ["soon", "0", "-1", "nan", "inf", ""])
+def test_a_bad_hazelcast_connect_wait_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wait: str
+) -> None:
+    """Exit 2 naming $DITA_HAZELCAST_CONNECT_S, before anything opens: not a wait of NaN or
+    none at all, reported as a cluster that cannot be reached."""
+    monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", wait)
+    state = tmp_path / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--hazelcast", "127.0.0.1:1"])
+    assert result.exit_code == 2, result.output
+    assert "$DITA_HAZELCAST_CONNECT_S" in result.stderr and "cannot reach" not in result.stderr
     assert not state.exists()
 
 

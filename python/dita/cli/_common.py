@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -21,6 +22,7 @@ __all__ = [
     "fail",
     "fail_options",
     "feed_problem",
+    "hazelcast_connect_s",
     "load_strategy",
     "mock_venue",
     "open_projection",
@@ -34,7 +36,7 @@ __all__ = [
 stderr = Console(stderr=True)
 USAGE_ERROR = 2
 UNREACHABLE = 3  # a service the command needs cannot be reached (as `dita control` says)
-HAZELCAST_CONNECT_S = 5.0  # how long a start waits for its --hazelcast cluster
+HAZELCAST_CONNECT_S = 5.0  # how long a command waits for its Hazelcast cluster, unless set
 
 # The options of the simulated fills, defined once so that `dita backtest` and `dita paper`
 # take them under the same names, defaults and meaning (BacktestConfig checks the values;
@@ -127,22 +129,37 @@ def open_projection(
     ``cluster`` (None: $DITA_HAZELCAST_CLUSTER, else ``dita``), connected: a kernel started
     with a projection nobody can reach would trade with operators blind. Bad members or
     cluster name exit 2 (``cluster_options``), a cluster not reached within
-    ``HAZELCAST_CONNECT_S`` 3, with nothing left open."""
+    ``hazelcast_connect_s()`` 3, with nothing left open."""
     from dita.projection.hazelcast import HazelcastProjection
 
     addresses, name = cluster_options(members, cluster, members_option=option, name_option=cluster_option)
+    wait = hazelcast_connect_s()
     proj = HazelcastProjection(addresses, name)
-    deadline = time.monotonic() + HAZELCAST_CONNECT_S
+    deadline = time.monotonic() + wait
     while not proj.connected and time.monotonic() < deadline:
         time.sleep(0.05)
     if not proj.connected:
         proj.close()
         fail(
-            f"{option}: cannot reach Hazelcast cluster {name!r} at {', '.join(addresses)} "
-            f"within {HAZELCAST_CONNECT_S:g}s",
+            f"{option}: cannot reach Hazelcast cluster {name!r} at {', '.join(addresses)} within {wait:g}s",
             code=UNREACHABLE,
         )
     return proj
+
+
+def hazelcast_connect_s() -> float:
+    """How long a command waits for its Hazelcast cluster before it exits 3:
+    $DITA_HAZELCAST_CONNECT_S seconds, else ``HAZELCAST_CONNECT_S``. A value that is not a
+    positive finite number exits 2 naming the variable, before anything is opened."""
+    raw = os.environ.get("DITA_HAZELCAST_CONNECT_S")
+    if raw is None:
+        return HAZELCAST_CONNECT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        fail(f"$DITA_HAZELCAST_CONNECT_S must be a number of seconds, got {raw!r}")
+    require_finite("$DITA_HAZELCAST_CONNECT_S", value)
+    return value
 
 
 def require_finite(option: str, value: float, *, allow_zero: bool = False, hint: str = "") -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from dita.cli._common import cluster_options, fail, out_console, require_finite
+from dita.cli._common import cluster_options, fail, hazelcast_connect_s, out_console, require_finite
 
 __all__ = ["register"]
 
@@ -33,12 +33,13 @@ ClusterNameOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
 
-def _client(cluster: str | None, cluster_name: str | None, timeout: float = 5.0) -> Any:
+def _client(cluster: str | None, cluster_name: str | None) -> Any:
     from dita.projection.hazelcast import connect_client
 
     members, name = cluster_options(
         cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
     )
+    timeout = hazelcast_connect_s()
     try:
         return connect_client(members, name, block=True, connect_timeout=timeout)
     except Exception as exc:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dita.cli._common import UNREACHABLE, cluster_options, fail, out_console
+from dita.cli._common import UNREACHABLE, cluster_options, fail, hazelcast_connect_s, out_console
 
 __all__ = ["register"]
 
@@ -33,7 +33,7 @@ def _snapshots(
         members, name = cluster_options(hazelcast, hz_cluster)
         where = f"Hazelcast cluster {name!r} at {', '.join(members)}"
         try:
-            snaps = read_hazelcast(members, name)
+            snaps = read_hazelcast(members, name, timeout=hazelcast_connect_s())
         except ConnectionError as exc:
             # A member that answers under another name reads as "Unable to connect to any
             # cluster": say which name was asked for. Exit 3, as every command does for a
