@@ -154,6 +154,19 @@ def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
     assert res.returncode == 2 and "token" in res.stderr.decode()
 
 
+@pytest.mark.parametrize("grace", ["0", "-1", "nan", "inf", "301", "soon"])
+def test_a_stop_grace_that_is_no_wait_or_for_ever_is_refused(
+    monkeypatch: pytest.MonkeyPatch, grace: str
+) -> None:
+    monkeypatch.setenv("DITA_GATEWAY_STOP_GRACE_SECONDS", grace)
+    with pytest.raises(ValueError, match="stop_grace_seconds"):
+        load_settings()
+    monkeypatch.setenv("DITA_GATEWAY_STOP_GRACE_SECONDS", "0.5")
+    assert load_settings().stop_grace_seconds == 0.5
+    monkeypatch.delenv("DITA_GATEWAY_STOP_GRACE_SECONDS")
+    assert load_settings().stop_grace_seconds == 5.0
+
+
 @pytest.mark.parametrize("key", ["max_slots", "port", "seed_capital", "kernel_id"])
 def test_a_boolean_setting_is_refused_not_taken_for_1(tmp_path: Path, key: str) -> None:
     """TOML `max_slots = true` would validate as 1 slot: no setting is a boolean."""
@@ -472,7 +485,7 @@ def test_sigterm_stops_the_server_when_an_event_client_does_not_read(tmp_path: P
 
     journal = tmp_path / "j"
     sock = parse_dsn(f"chdb://{journal}").socket_address
-    env = {"DITA_GATEWAY_TOKEN": "stuck-token-0123456789"}
+    env = {"DITA_GATEWAY_TOKEN": "stuck-token-0123456789", **_SHORT_GRACE}
     headers = {"authorization": "Bearer stuck-token-0123456789"}
     with serve("--journal", f"chdb://{journal}", env=env) as (proc, url):
         port = int(url.rsplit(":", 1)[1])
@@ -491,9 +504,15 @@ def test_sigterm_stops_the_server_when_an_event_client_does_not_read(tmp_path: P
     assert not os.path.exists(sock)  # the kernel closed its journal
 
 
+# The stop's grace for a client that does not read: 1 s, not the 5 s default, so that each
+# test of a stuck client does not wait 4 s more for the same outcome.
+_SHORT_GRACE = {"DITA_GATEWAY_STOP_GRACE_SECONDS": "1"}
+
+
 def _sigterm_ends_it(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to a `dita serve` whose client does not read: it must end within 20 s, saying
-    on stderr that the client did not read (and the process is not left behind if stuck)."""
+    """SIGTERM to a `dita serve` (started with ``_SHORT_GRACE``) whose client does not read:
+    it must end within 20 s, saying on stderr that the client did not read within the grace
+    set (and the process is not left behind if stuck)."""
     import time
 
     started = time.monotonic()
@@ -507,7 +526,8 @@ def _sigterm_ends_it(proc: subprocess.Popen[bytes]) -> None:
     assert time.monotonic() - started < 20
     assert proc.stderr is not None
     stderr = proc.stderr.read().decode()
-    assert "did not read" in stderr and "Traceback" not in stderr
+    assert "did not read the rest of its response within 1 s of the stop" in stderr
+    assert "Traceback" not in stderr
 
 
 # Python 3.12's asyncio.Server.wait_closed(), which uvicorn's stop awaits: it returns only once
@@ -543,7 +563,7 @@ def test_sigterm_stops_the_server_when_a_client_does_not_take_its_response(
     process never ended and the kernel never closed until a supervisor SIGKILLed it."""
     import time
 
-    env = {}
+    env = dict(_SHORT_GRACE)
     if wait_closed_as_in_312:
         site = tmp_path / "site"
         site.mkdir()

@@ -77,10 +77,6 @@ def _kernel(
     return kernel
 
 
-# After SIGTERM or Ctrl-C, how long `dita serve` waits for its clients to take the rest of
-# their responses before it closes their connections and the kernel (docs/protocol.md).
-STOP_GRACE_SECONDS = 5.0
-
 # One option for both commands.
 SeedCapital = Annotated[float | None, typer.Option(min=0, help="Seed capital of the K account")]
 
@@ -221,7 +217,7 @@ def serve(
         f"http://{_authority(settings.host, sock.getsockname()[1])}/",
         err=True,
     )
-    _run(app, kernel, settings.host, settings.port, sock)
+    _run(app, kernel, settings.host, settings.port, sock, settings.stop_grace_seconds)
 
 
 def _listen_socket(host: str, port: int) -> socket.socket:
@@ -243,8 +239,9 @@ def _authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket) -> None:
-    """Serve on ``sock`` until SIGINT or SIGTERM, then close the kernel before the process ends."""
+def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket, grace: float) -> None:
+    """Serve on ``sock`` until SIGINT or SIGTERM, then close the kernel before the process ends;
+    a connection whose client does not read is closed ``grace`` seconds into the stop."""
     import asyncio
 
     import uvicorn
@@ -255,7 +252,7 @@ def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket) -> No
             app.state.broadcaster.close()
             # It also waits for every connection to close, and one whose client stopped
             # reading never does (its last bytes are never taken): a grace, then given up.
-            give_up = asyncio.get_running_loop().call_later(STOP_GRACE_SECONDS, self._give_up)
+            give_up = asyncio.get_running_loop().call_later(grace, self._give_up)
             try:
                 await super().shutdown(sockets)
             finally:
@@ -263,7 +260,7 @@ def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket) -> No
             if self.aborted:
                 typer.echo(
                     f"dita serve: closed {self.aborted} connection(s) whose client did not read the "
-                    f"rest of its response within {STOP_GRACE_SECONDS:g} s of the stop",
+                    f"rest of its response within {grace:g} s of the stop",
                     err=True,
                 )
             # uvicorn then re-raises the signal it caught, which ends the process before any

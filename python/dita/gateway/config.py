@@ -31,6 +31,9 @@ class GatewaySettings(BaseModel):
         default=100, ge=1, le=10_000, description="Event stream clients at once; one more gets 503"
     )
     sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    stop_grace_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="How long a stop waits for a client that does not read"
+    )
     max_slots: int = Field(default=10, ge=1, le=100_000)
     kernel_id: str | None = None
     seed_capital: float | None = Field(default=None, ge=0)
