@@ -44,6 +44,16 @@ class LiveServer:
         self.client.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the gateway test server did not stop within 10 s"
+
+
+class _Server(uvicorn.Server):
+    """Ends the event streams when it stops, as `dita serve` does: uvicorn waits for every
+    response to finish, and a stream still open (a browser page's) never does."""
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        self.config.app.state.broadcaster.close()
+        await super().shutdown(sockets)
 
 
 def start_server(max_slots: int = 4, venue: Callable[[], Any] | None = None, **settings: Any) -> LiveServer:
@@ -55,7 +65,7 @@ def start_server(max_slots: int = 4, venue: Callable[[], Any] | None = None, **s
         kernel = ExecutionKernel(max_slots=max_slots, venue=venue() if venue is not None else None)
         app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=max_slots, **settings))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        server = uvicorn.Server(config)
+        server = _Server(config)
         box["server"], box["app"] = server, app
 
         async def serve() -> None:
