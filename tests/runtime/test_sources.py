@@ -123,7 +123,9 @@ def hz_member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     member.stop()
 
 
-def test_status_orders_and_pnl_from_the_projection(hz_member: Any, tmp_path: Path) -> None:
+def test_status_orders_and_pnl_from_the_projection(
+    hz_member: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hz = ["--hazelcast", hz_member.address, "--hz-cluster", "dita-runtime"]
     snap = paper_run(tmp_path / "state", "hz-paper", *hz)
 
@@ -147,6 +149,7 @@ def test_status_orders_and_pnl_from_the_projection(hz_member: Any, tmp_path: Pat
     today = runner.invoke(app, ["pnl", *hz, "--period", "today"])
     assert today.exit_code == 2 and "pass --journal" in today.stderr
 
+    monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", "0.5")  # nobody answers: not the 5 s default
     gone = runner.invoke(app, ["status", "--hazelcast", "127.0.0.1:1", "--hz-cluster", "nobody"])
     assert gone.exit_code == 3 and "cannot reach Hazelcast cluster 'nobody'" in gone.stderr
     nope = runner.invoke(app, ["status", *hz, "--kernel", "nope"])
