@@ -1127,16 +1127,19 @@ impl Kernel {
         }
         let intent_fp = fingerprint(&intent.intent_id);
         self.intents_seen.prefetch_insert(&[intent_fp]);
+        // Looked up once for the duplicate check and the insert of an accepted intent: the
+        // commands leave the memory alone.
+        let seen = self.intents_seen.look_up(intent_fp);
         let seq = self.next_seq();
         self.counters.intents += 1;
         let out = match intent.action {
-            KernelCommandType::Enter => self.enter(intent, intent_fp, seq),
-            KernelCommandType::Exit => self.exit(intent, intent_fp, seq),
-            KernelCommandType::Cancel => self.cancel(intent, intent_fp, seq),
+            KernelCommandType::Enter => self.enter(intent, seen.found(), seq),
+            KernelCommandType::Exit => self.exit(intent, seen.found(), seq),
+            KernelCommandType::Cancel => self.cancel(intent, seen.found(), seq),
         };
         if out.accepted {
             self.counters.intents_accepted += 1;
-            self.intents_seen.insert(intent_fp);
+            self.intents_seen.insert_looked_up(seen);
         } else {
             self.counters.intents_refused += 1;
         }
@@ -1162,17 +1165,12 @@ impl Kernel {
         KernelOutcome::refused(intent.slot_id, trade, state, code, severity, details, seq)
     }
 
-    /// Field checks shared by every command; returns the slot index. `intent_fp`: the
-    /// intent id's fingerprint, made once by `process_intent` (made again here, it was
-    /// 0.6 % of a trade cycle). The refusal is the large variant on purpose: it is the
-    /// answer, built once, on the cold path.
+    /// Field checks shared by every command; returns the slot index. `seen`: whether the
+    /// intent id is in the memory of accepted ones (`process_intent` looks it up). The
+    /// refusal is the large variant on purpose: it is the answer, built once, on the cold
+    /// path.
     #[allow(clippy::result_large_err)]
-    fn check_intent(
-        &self,
-        intent: &Intent,
-        intent_fp: u64,
-        seq: u64,
-    ) -> Result<usize, KernelOutcome> {
+    fn check_intent(&self, intent: &Intent, seen: bool, seq: u64) -> Result<usize, KernelOutcome> {
         use KernelDiagnosticCode as D;
         let bad = |field: &'static str, value: Detail, reason: &'static str| {
             let mut d = vec![("field", Detail::Static(field)), ("value", value)];
@@ -1234,7 +1232,7 @@ impl Kernel {
                 return bad(field, Detail::F64(v), TOO_LARGE);
             }
         }
-        if self.intents_seen.contains(&intent_fp) {
+        if seen {
             let d = detail_field("intent_id", &intent.intent_id);
             return Err(self.refuse(
                 intent,
@@ -1590,9 +1588,9 @@ impl Kernel {
         Some(next)
     }
 
-    fn enter(&mut self, intent: &Intent, intent_fp: u64, seq: u64) -> KernelOutcome {
+    fn enter(&mut self, intent: &Intent, seen: bool, seq: u64) -> KernelOutcome {
         use KernelDiagnosticCode as D;
-        let sid = match self.check_intent(intent, intent_fp, seq) {
+        let sid = match self.check_intent(intent, seen, seq) {
             Ok(s) => s,
             Err(o) => return o,
         };
@@ -1836,9 +1834,9 @@ impl Kernel {
         }
     }
 
-    fn exit(&mut self, intent: &Intent, intent_fp: u64, seq: u64) -> KernelOutcome {
+    fn exit(&mut self, intent: &Intent, seen: bool, seq: u64) -> KernelOutcome {
         use KernelDiagnosticCode as D;
-        let sid = match self.check_intent(intent, intent_fp, seq) {
+        let sid = match self.check_intent(intent, seen, seq) {
             Ok(s) => s,
             Err(o) => return o,
         };
@@ -2046,8 +2044,8 @@ impl Kernel {
         ))
     }
 
-    fn cancel(&mut self, intent: &Intent, intent_fp: u64, seq: u64) -> KernelOutcome {
-        let sid = match self.check_intent(intent, intent_fp, seq) {
+    fn cancel(&mut self, intent: &Intent, seen: bool, seq: u64) -> KernelOutcome {
+        let sid = match self.check_intent(intent, seen, seq) {
             Ok(s) => s,
             Err(o) => return o,
         };
