@@ -611,6 +611,23 @@ def test_a_bad_hazelcast_connect_wait_is_refused_naming_the_variable(
     assert not state.exists()
 
 
+@pytest.mark.parametrize(
+    "command", [["status"], ["orders"], ["pnl"], ["control", "show", "--cluster", "127.0.0.1:1"]]
+)
+def test_the_reading_commands_refuse_a_bad_connect_wait_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Exit 2 with the one message naming $DITA_HAZELCAST_CONNECT_S: `status` read it inside
+    its guard against the projection's own errors, which took the exit for one of them
+    ("cannot read the projection ...: Exit", status 1)."""
+    monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", "soon")
+    hz = [] if command[0] == "control" else ["--hazelcast", "127.0.0.1:1"]
+    result = runner.invoke(app, [*command, *hz])
+    assert result.exit_code == 2, result.output
+    assert "$DITA_HAZELCAST_CONNECT_S must be a number of seconds, got 'soon'" in result.stderr
+    assert "cannot read" not in result.stderr and "cannot reach" not in result.stderr
+
+
 STATE_WRITE_FAILS = """
 import json, sys
 from dita.cli import _state, main

@@ -32,8 +32,10 @@ def _snapshots(
     if hazelcast is not None:
         members, name = cluster_options(hazelcast, hz_cluster)
         where = f"Hazelcast cluster {name!r} at {', '.join(members)}"
+        # Read before the guard below: a bad value's exit is not one of the projection's errors.
+        wait = hazelcast_connect_s()
         try:
-            snaps = read_hazelcast(members, name, timeout=hazelcast_connect_s())
+            snaps = read_hazelcast(members, name, timeout=wait)
         except ConnectionError as exc:
             # A member that answers under another name reads as "Unable to connect to any
             # cluster": say which name was asked for. Exit 3, as every command does for a
