@@ -399,8 +399,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, figures not meaningful")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    # Each lag sample waits up to half a second for its row;
-    # --quick needs only every figure printed: four samples, two of them waited for.
+    # `samples` is the lag run's entry/exit pairs: each entry is waited for (a lag sample),
+    # up to half a second for its row. --quick needs only every figure printed: four.
     trades, pairs, repeats, samples = (2_000, 2_000, 1, 4) if args.quick else (60_000, 50_000, 5, 400)
     print(f"bench_journal: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)")
     report = Report()
