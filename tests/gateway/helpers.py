@@ -22,6 +22,7 @@ import uvicorn
 
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
+from dita.gateway.server import GatewayServer
 from dita.kernel import ExecutionKernel
 
 TOKEN = "test-token-0123456789abcdef"
@@ -47,15 +48,6 @@ class LiveServer:
         assert not self.thread.is_alive(), "the gateway test server did not stop within 10 s"
 
 
-class _Server(uvicorn.Server):
-    """Ends the event streams when it stops, as `dita serve` does: uvicorn waits for every
-    response to finish, and a stream still open (a browser page's) never does."""
-
-    async def shutdown(self, sockets: Any = None) -> None:
-        self.config.app.state.broadcaster.close()
-        await super().shutdown(sockets)
-
-
 def start_server(max_slots: int = 4, venue: Callable[[], Any] | None = None, **settings: Any) -> LiveServer:
     """``venue`` builds the kernel's venue inside the server thread (default: the kernel's own mock)."""
     box: dict[str, Any] = {}
@@ -63,9 +55,10 @@ def start_server(max_slots: int = 4, venue: Callable[[], Any] | None = None, **s
 
     def run() -> None:
         kernel = ExecutionKernel(max_slots=max_slots, venue=venue() if venue is not None else None)
-        app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=max_slots, **settings))
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        server = _Server(config)
+        gateway_settings = GatewaySettings(token=TOKEN, max_slots=max_slots, **settings)
+        app = create_app(kernel, gateway_settings)
+        # `dita serve`'s own server, so a test's stop is the real one (event streams ended).
+        server = GatewayServer(app, kernel, gateway_settings.stop_grace_seconds, "127.0.0.1", 0)
         box["server"], box["app"] = server, app
 
         async def serve() -> None:

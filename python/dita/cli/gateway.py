@@ -242,43 +242,9 @@ def _authority(host: str, port: int) -> str:
 def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket, grace: float) -> None:
     """Serve on ``sock`` until SIGINT or SIGTERM, then close the kernel before the process ends;
     a connection whose client does not read is closed ``grace`` seconds into the stop."""
-    import asyncio
+    from dita.gateway.server import GatewayServer
 
-    import uvicorn
-
-    class GatewayServer(uvicorn.Server):
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            # uvicorn waits for every response to finish, and an event stream never does.
-            app.state.broadcaster.close()
-            # It also waits for every connection to close, and one whose client stopped
-            # reading never does (its last bytes are never taken): a grace, then given up.
-            give_up = asyncio.get_running_loop().call_later(grace, self._give_up)
-            try:
-                await super().shutdown(sockets)
-            finally:
-                give_up.cancel()
-            if self.aborted:
-                typer.echo(
-                    f"dita serve: closed {self.aborted} connection(s) whose client did not read the "
-                    f"rest of its response within {grace:g} s of the stop",
-                    err=True,
-                )
-            # uvicorn then re-raises the signal it caught, which ends the process before any
-            # `finally` runs: close the kernel (journal rows, projection, log) here.
-            kernel.close()
-
-        aborted = 0
-
-        def _give_up(self) -> None:
-            self.force_exit = True  # what a second Ctrl-C does: stop waiting for connections
-            # Closed here, not once the stop returns: on Python 3.12 and later (without uvloop)
-            # the stop also awaits asyncio's Server.wait_closed(), which waits for them.
-            stuck = list(self.server_state.connections)
-            self.aborted = len(stuck)
-            for connection in stuck:
-                connection.transport.abort()
-
-    server = GatewayServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    server = GatewayServer(app, kernel, grace, host, port)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # the re-raised Ctrl-C, after the shutdown above

@@ -2,6 +2,7 @@
 
 - ``dita.gateway.stdio``: the stdio NDJSON engine (``dita stdio``);
 - ``dita.gateway.app``: the HTTP API, server-sent events and operator page (``dita serve``).
+- ``dita.gateway.server``: the server ``dita serve`` runs the app in, and its stop.
 
 Submodules are imported on demand so ``dita stdio`` does not load the web stack.
 docs/protocol.md specifies both protocols.

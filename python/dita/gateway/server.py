@@ -1,0 +1,58 @@
+"""The uvicorn server of ``dita serve``, with the stop a trading gateway needs: the event
+streams ended, a client that does not read given up after a grace, the kernel closed.
+
+The gateway's tests serve with it too, so they stop as ``dita serve`` does."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+
+__all__ = ["GatewayServer"]
+
+
+class GatewayServer(uvicorn.Server):
+    """Serves ``app`` (made by ``create_app`` for ``kernel``) on ``host:port``; on stop,
+    closes the connections of clients that did not read within ``grace`` seconds, then the
+    kernel."""
+
+    def __init__(self, app: Any, kernel: Any, grace: float, host: str, port: int) -> None:
+        super().__init__(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+        self.app = app
+        self.kernel = kernel
+        self.grace = grace
+        self.aborted = 0
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn waits for every response to finish, and an event stream never does.
+        self.app.state.broadcaster.close()
+        # It also waits for every connection to close, and one whose client stopped
+        # reading never does (its last bytes are never taken): a grace, then given up.
+        give_up = asyncio.get_running_loop().call_later(self.grace, self._give_up)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            give_up.cancel()
+        if self.aborted:
+            print(
+                f"dita serve: closed {self.aborted} connection(s) whose client did not read the "
+                f"rest of its response within {self.grace:g} s of the stop",
+                file=sys.stderr,
+                flush=True,
+            )
+        # uvicorn then re-raises the signal it caught, which ends the process before any
+        # `finally` runs: close the kernel (journal rows, projection, log) here.
+        self.kernel.close()
+
+    def _give_up(self) -> None:
+        self.force_exit = True  # what a second Ctrl-C does: stop waiting for connections
+        # Closed here, not once the stop returns: on Python 3.12 and later (without uvloop)
+        # the stop also awaits asyncio's Server.wait_closed(), which waits for them.
+        stuck = list(self.server_state.connections)
+        self.aborted = len(stuck)
+        for connection in stuck:
+            connection.transport.abort()
