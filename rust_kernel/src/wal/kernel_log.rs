@@ -97,21 +97,34 @@ pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
 pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let bad = |e: bincode::Error| format!("undecodable kernel checkpoint: {e}");
     let mut rest = state;
-    let mut kernel: Kernel = bincode::deserialize_from(&mut rest).map_err(bad)?;
+    let mut kernel: Kernel = deserialize_part(&mut rest).map_err(bad)?;
     let mut covered: crate::kernel::CoveredRepr = Default::default();
     if !rest.is_empty() {
-        let ended: crate::kernel::EndedRepr = bincode::deserialize_from(&mut rest).map_err(bad)?;
+        let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
         kernel
             .restore_ended_orders(ended)
             .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
         if !rest.is_empty() {
-            covered = bincode::deserialize_from(&mut rest).map_err(bad)?;
+            covered = deserialize_part(&mut rest).map_err(bad)?;
         }
     }
     kernel
         .restore_covered_fills(covered)
         .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
     Ok(kernel)
+}
+
+/// Decodes the next part of a checkpoint's state from `rest` and moves past it. Same
+/// encoding as `bincode::deserialize_from`, but bounded by the bytes left: reading from a
+/// stream, bincode allocates a string's length before reading it, so a length field from a
+/// buggy or newer writer (past the digest) would allocate up to 2^64 bytes and abort.
+fn deserialize_part<T: serde::de::DeserializeOwned>(rest: &mut &[u8]) -> bincode::Result<T> {
+    use bincode::Options;
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(rest.len() as u64)
+        .deserialize_from(rest)
 }
 
 /// Rebuilds a kernel from a log: `kernel` is the fresh kernel to start from when the log

@@ -1281,3 +1281,16 @@ fn a_failed_checkpoint_leaves_no_temporary_file_behind() {
     let tmp = dir.path().join(format!("{}.tmp", checkpoint_file(10)));
     assert!(!tmp.exists(), "{} left behind", tmp.display());
 }
+
+#[test]
+fn a_checkpoint_with_a_huge_length_field_is_refused_not_allocated() {
+    // A checkpoint state from a buggy or newer writer (its digest is fine) whose string
+    // length says 2^62 bytes made the decoder allocate that much before reading, and the
+    // allocation failure aborted the process. It must be an error.
+    let k = Kernel::new("k", 4).unwrap();
+    let mut state = encode_kernel(&k);
+    // The kernel id comes first, after its length.
+    state[..8].copy_from_slice(&(1u64 << 62).to_le_bytes());
+    let err = kernel_log::decode_kernel(&state).unwrap_err();
+    assert!(err.starts_with("undecodable kernel checkpoint"), "{err}");
+}
