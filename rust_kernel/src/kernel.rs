@@ -720,7 +720,7 @@ fn number_refusal_details(
 
 impl Kernel {
     pub fn new(kernel_id: &str, max_slots: usize) -> KernelResult<Kernel> {
-        if max_slots == 0 || max_slots > 1_000_000 {
+        if max_slots == 0 || max_slots > MAX_SLOTS {
             return Err(KernelError::invalid(
                 "max_slots",
                 max_slots,

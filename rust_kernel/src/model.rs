@@ -1008,7 +1008,7 @@ impl<V> FifoMap<V> {
 /// list of members, exactly like the `BTreeSet<usize>` it replaced. Two sets are equal when
 /// their members are: words emptied by removals stay allocated in memory, not in a checkpoint.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(from = "Vec<usize>", into = "Vec<usize>")]
+#[serde(try_from = "Vec<usize>", into = "Vec<usize>")]
 pub struct SlotSet {
     words: Vec<u64>,
     /// Bit `w` set when `words[w]` is not zero.
@@ -1100,9 +1100,21 @@ impl PartialEq for SlotSet {
 
 impl Eq for SlotSet {}
 
-impl From<Vec<usize>> for SlotSet {
-    fn from(members: Vec<usize>) -> Self {
-        members.into_iter().collect()
+/// The most slots a kernel has; a slot index is below it.
+pub const MAX_SLOTS: usize = 1_000_000;
+
+/// A stored set (a checkpoint's): a member past any slot is damage, refused before the set
+/// allocates words up to it.
+impl TryFrom<Vec<usize>> for SlotSet {
+    type Error = String;
+
+    fn try_from(members: Vec<usize>) -> Result<Self, String> {
+        match members.iter().find(|i| **i >= MAX_SLOTS) {
+            Some(i) => Err(format!(
+                "slot set member {i} is not a slot index (below {MAX_SLOTS})"
+            )),
+            None => Ok(members.into_iter().collect()),
+        }
     }
 }
 
@@ -1884,6 +1896,20 @@ mod tests {
         );
         let back: SlotSet = bincode::deserialize(&bytes).unwrap();
         assert_eq!(back, set);
+    }
+
+    #[test]
+    fn a_stored_slot_set_with_a_member_past_any_slot_is_refused() {
+        // Found by fuzzing checkpoints: a member of 2^49 made the set allocate 2^43 words
+        // while decoding, and the failed allocation aborted the process.
+        let bytes = bincode::serialize(&vec![3usize, 1 << 49]).unwrap();
+        let err = bincode::deserialize::<SlotSet>(&bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("562949953421312"), "{err}");
+        let bytes = bincode::serialize(&vec![3usize, MAX_SLOTS - 1]).unwrap();
+        let back: SlotSet = bincode::deserialize(&bytes).unwrap();
+        assert_eq!(back.len(), 2);
     }
 
     #[test]
