@@ -820,6 +820,42 @@ impl Kernel {
         }
     }
 
+    /// Checks that a kernel decoded from a checkpoint names only its own slots: each slot at
+    /// its own index, and the free and open sets and the order id indexes within them. A
+    /// state from a buggy or newer writer passes the digest; an index past the slots would
+    /// panic on the first input that looked it up.
+    pub(crate) fn check_slot_indexes(&self) -> Result<(), String> {
+        let n = self.slots.len();
+        if n == 0 || n > MAX_SLOTS {
+            return Err(format!("{n} slots (must be between 1 and {MAX_SLOTS})"));
+        }
+        if let Some((i, s)) = self.slots.iter().enumerate().find(|(i, s)| s.slot_id != *i) {
+            return Err(format!("slot {i} says it is slot {}", s.slot_id));
+        }
+        let beyond =
+            |what: &str, sid: usize| format!("{what} names slot {sid}, beyond the kernel's {n}");
+        if let Some(sid) = self.free.iter().find(|&i| i >= n) {
+            return Err(beyond("the free set", sid));
+        }
+        for (asset, set) in self.open_by_asset.iter() {
+            if let Some(sid) = set.iter().find(|&i| i >= n) {
+                return Err(beyond(&format!("the open set of {asset}"), sid));
+            }
+        }
+        for (what, index) in [
+            ("client order id", &self.by_client_id),
+            ("venue order id", &self.by_venue_id),
+        ] {
+            if let Some((key, &sid)) = index.iter().find(|(_, &sid)| sid >= n) {
+                return Err(beyond(&format!("{what} {key:?}"), sid));
+            }
+        }
+        if self.open_count > n {
+            return Err(format!("{} open slots of {n}", self.open_count));
+        }
+        Ok(())
+    }
+
     /// Restores [`Kernel::ended_orders`] from a checkpoint.
     pub(crate) fn restore_ended_orders(&mut self, repr: EndedRepr) -> Result<(), String> {
         let n = self.slots.len();
@@ -978,6 +1014,12 @@ impl Kernel {
     #[cfg(test)]
     pub(crate) fn tamper_slot(&mut self, sid: usize, change: impl FnOnce(&mut TradeSlot)) {
         change(&mut self.slots[sid]);
+    }
+
+    /// For tests: see [`Kernel::tamper_seq`].
+    #[cfg(test)]
+    pub(crate) fn tamper_venue_index(&mut self, venue_id: &str, sid: usize) {
+        self.by_venue_id.insert(id(venue_id), sid);
     }
 
     pub fn max_slots(&self) -> usize {

@@ -98,6 +98,9 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let bad = |e: bincode::Error| format!("undecodable kernel checkpoint: {e}");
     let mut rest = state;
     let mut kernel: Kernel = deserialize_part(&mut rest).map_err(bad)?;
+    kernel
+        .check_slot_indexes()
+        .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
     let mut covered: crate::kernel::CoveredRepr = Default::default();
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;

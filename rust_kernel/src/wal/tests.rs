@@ -1294,3 +1294,17 @@ fn a_checkpoint_with_a_huge_length_field_is_refused_not_allocated() {
     let err = kernel_log::decode_kernel(&state).unwrap_err();
     assert!(err.starts_with("undecodable kernel checkpoint"), "{err}");
 }
+
+#[test]
+fn a_checkpoint_naming_a_slot_past_the_kernel_is_refused() {
+    // Found by fuzzing checkpoints: a state whose venue-id index named slot 2^56 of a kernel
+    // of 4 decoded fine, and the first venue event for that id panicked on the slot lookup.
+    let mut k = Kernel::new("k", 4).unwrap();
+    k.tamper_venue_index("v1", 1 << 56);
+    let err = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err();
+    assert!(err.contains("72057594037927936"), "{err}");
+    let mut k = Kernel::new("k", 4).unwrap();
+    k.tamper_slot(2, |s| s.slot_id = 3);
+    let err = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err();
+    assert!(err.contains("slot 2"), "{err}");
+}
