@@ -133,8 +133,20 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
             obj.repr().map(|r| r.to_string()).unwrap_or_default()
         )));
     }
-    obj.extract::<f64>()
-        .map_err(|_| too_large(obj, field, crate::error::TOO_LARGE))
+    obj.extract::<f64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(obj.py()) {
+            return too_large(obj, field, crate::error::TOO_LARGE);
+        }
+        // An int subclass whose __float__ raises or returns no float: its own error, as the
+        // cause of one naming the field (it was reported as a number too large).
+        let err = PyTypeError::new_err(format!(
+            "invalid {field}: {} {} could not be read as a number: {e}",
+            type_name(obj),
+            short_repr(obj)
+        ));
+        err.set_cause(obj.py(), Some(e));
+        err
+    })
 }
 
 /// The ValueError for `obj`, a number of `field` too large for a float, and why.

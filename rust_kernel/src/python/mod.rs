@@ -103,13 +103,22 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     }
 }
 
+/// The items of `dict` as they are now. Iterate this, not the dict, when reading an item may
+/// run Python code (a value's __float__) that can change the dict: PyO3's dict iterator
+/// panics when the dict changes size under it.
+fn dict_items<'py>(
+    dict: &Bound<'py, PyDict>,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    dict.items().iter().map(|kv| kv.extract()).collect()
+}
+
 /// `{name: number}` from a mapping, each value checked to be a real number (not bool/str).
 fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, f64)>> {
     let dict = config.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!("{what} must be a dict of field name to number"))
     })?;
     let mut out = Vec::with_capacity(dict.len());
-    for (k, v) in dict.iter() {
+    for (k, v) in dict_items(dict)? {
         let key = str_arg(&k, &format!("{what} key"))?;
         out.push((key.clone(), float_arg(&v, &key)?));
     }
@@ -949,7 +958,8 @@ impl PyKernel {
             .cast::<PyDict>()
             .map_err(|_| PyTypeError::new_err("risk limits must be a dict"))?;
         let mut updates = Vec::with_capacity(dict.len());
-        for (k, v) in dict.iter() {
+        // A copy of the items, as in `number_fields`: a value's __float__ may change the dict.
+        for (k, v) in dict_items(dict)? {
             let key = str_arg(&k, "risk limits key")?;
             let value = config_value(&v, &key)?;
             updates.push((key, value));
