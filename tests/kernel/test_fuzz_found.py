@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kernel_helpers import intent
 
-from dita import ExecutionKernel
+from dita import ExecutionKernel, MockVenueAdapter
 
 Call = Callable[[ExecutionKernel, Any], Any]
 
@@ -103,3 +103,96 @@ def test_an_int_too_large_for_a_float_is_still_called_too_large() -> None:
     kernel = kernel_with_a_position()
     with pytest.raises(ValueError, match=re.escape("(must be at most 1e15 in magnitude)")):
         kernel.set_seed_capital(10**400)
+
+
+def resting_slots() -> tuple[ExecutionKernel, list[dict[str, Any]]]:
+    """A kernel whose slot 0 has an entry order working at the venue, and its slots."""
+    k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0), kernel_id="fuzz-rest")
+    k.set_seed_capital(10_000.0)
+    assert k.process_intent(intent("ENTER", 0, exit_leg_ratios=(0.5, 0.5))).accepted
+    return k, k.slots()
+
+
+def with_order(slots: list[dict[str, Any]], **kw: Any) -> list[dict[str, Any]]:
+    slots[0]["active_entry_order"] = slots[0]["active_entry_order"] | kw
+    return slots
+
+
+@pytest.mark.parametrize(
+    ("change", "exc", "match"),
+    [
+        # A bool is neither an int nor a number (docs/kernel.md): an intent's legs refuse it.
+        (
+            lambda s: s[0].update(exit_leg_ratios=[0.5, True]) or s,
+            TypeError,
+            r"^invalid slots\[0\]\.exit_leg_ratios\[1\]: expected a number, got bool True",
+        ),
+        (
+            lambda s: s[0].update(exit_leg_ratios=[True]) or s,
+            TypeError,
+            r"^invalid slots\[0\]\.exit_leg_ratios\[0\]: expected a number, got bool True",
+        ),
+        (
+            lambda s: s[0].update(active_leg_index=True) or s,
+            TypeError,
+            r"^invalid slots\[0\]\.active_leg_index: expected int, got bool True",
+        ),
+        (
+            lambda s: s[1].update(slot_id=True) or s,
+            TypeError,
+            r"^invalid slots\[1\]\.slot_id: expected int, got bool True",
+        ),
+        # Ids as an intent's or event's: no NUL byte, at most 1 MiB.
+        (
+            lambda s: with_order(s, client_order_id="fuzz-rest-1\x00x"),
+            ValueError,
+            r"^invalid slots\[0\]\.active_entry_order\.client_order_id: .* holds a NUL byte",
+        ),
+        (
+            lambda s: with_order(s, venue_order_id="mock-1\x00"),
+            ValueError,
+            r"^invalid slots\[0\]\.active_entry_order\.venue_order_id: .* holds a NUL byte",
+        ),
+        (
+            lambda s: s[1].update(trade_id="t\x00") or s,
+            ValueError,
+            r"^invalid slots\[1\]\.trade_id: .* holds a NUL byte",
+        ),
+        (
+            lambda s: with_order(s, client_order_id="c" * ((1 << 20) + 1)),
+            ValueError,
+            r"^invalid slots\[0\]\.active_entry_order\.client_order_id: 1048577 bytes long",
+        ),
+        (
+            lambda s: s[1].update(close_reason="r" * ((1 << 20) + 1)) or s,
+            ValueError,
+            r"^invalid slots\[1\]\.close_reason: 1048577 bytes long",
+        ),
+    ],
+    ids=[
+        "leg-bool",
+        "only-leg-bool",
+        "leg-index-bool",
+        "slot-id-bool",
+        "client-id-nul",
+        "venue-id-nul",
+        "trade-id-nul",
+        "client-id-huge",
+        "close-reason-huge",
+    ],
+)
+def test_loaded_slots_are_refused_what_an_intent_or_event_is_refused(
+    change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], exc: type, match: str
+) -> None:
+    """reconcile_from_slots took what the intents and events that fill a slot are refused: a
+    bool as a leg ratio (True, a leg of 1.0), as the leg index or as a slot id; ids holding a
+    NUL byte (cut short by C strings and stores: an order the kernel would cancel by an id the
+    venue reads as another) or over 1 MiB. Each is refused naming the
+    field and the value, before anything changes."""
+    kernel, slots = resting_slots()
+    before = kernel.snapshot()
+    with pytest.raises(exc, match=match):
+        kernel.reconcile_from_slots(change(slots))
+    assert kernel.snapshot() == before
+    # The slots as they were still load.
+    assert kernel.reconcile_from_slots(resting_slots()[1]) == 0

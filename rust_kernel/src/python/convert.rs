@@ -200,13 +200,19 @@ fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
     let values = obj
         .extract::<Vec<f64>>()
         .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))?;
+    refuse_bools(obj, &values, field)?;
+    Ok(values)
+}
+
+/// A TypeError naming the place in `field` of a bool in `obj`, whose floats are `values`.
+pub fn refuse_bools(obj: &Bound<'_, PyAny>, values: &[f64], field: &str) -> PyResult<()> {
     // Read as a list, so a sequence: walked again for a bool only when one may be there.
     if values.iter().any(|v| *v == 0.0 || *v == 1.0) {
         for (i, item) in obj.try_iter()?.enumerate() {
             refuse_bool(&item?, &format!("{field}[{i}]"))?;
         }
     }
-    Ok(values)
+    Ok(())
 }
 
 /// When `e`, the error of reading `obj` as a list of floats, is an int too large for a float:
@@ -568,13 +574,24 @@ fn text_ref<'a>(obj: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
 /// of only whitespace (an outcome); it finds a NUL only at an id's start, keeping its own
 /// check to the first byte, so a NUL further in is refused here, where text becomes an id.
 fn id_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
-    let text = text_ref(obj, field)?;
+    no_nul(text_ref(obj, field)?, field)
+}
+
+/// `text` as an id, refused (naming `field` and the value) when it holds a NUL byte.
+fn no_nul(text: &str, field: &str) -> PyResult<Id> {
     if text.as_bytes().contains(&0) {
         return Err(PyValueError::new_err(format!(
             "invalid {field}: {text:?} holds a NUL byte"
         )));
     }
     Ok(id(text))
+}
+
+/// An id read from a dict (a loaded slot's), checked as [`id_arg`] checks an argument; the
+/// TypeError names `field`, which PyO3 does not add here.
+pub fn dict_id(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
+    let s = str_arg(obj, field)?;
+    no_nul(text(&s, field)?, field)
 }
 
 fn text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {

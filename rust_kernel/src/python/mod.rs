@@ -1397,16 +1397,15 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
         };
         let onum =
             |k: &str| -> PyResult<f64> { float_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
-        let ostr =
-            |k: &str| -> PyResult<String> { str_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let oid = |k: &str| -> PyResult<Id> { dict_id(&oget(k)?, &format!("{}.{k}", field(name))) };
         let obool =
             |k: &str| -> PyResult<bool> { bool_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
         Ok(Some(VenueOrder {
-            client_order_id: id(&ostr("client_order_id")?),
-            venue_order_id: id(&ostr("venue_order_id")?),
+            client_order_id: oid("client_order_id")?,
+            venue_order_id: oid("venue_order_id")?,
             slot_id: index,
-            trade_id: id(&ostr("trade_id")?),
-            asset: id(&ostr("asset")?),
+            trade_id: oid("trade_id")?,
+            asset: oid("asset")?,
             side: enum_arg(&oget("side")?, &format!("{}.side", field(name)))?,
             order_type: enum_arg(&oget("order_type")?, &format!("{}.order_type", field(name)))?,
             price: onum("price")?,
@@ -1421,9 +1420,7 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             is_entry: name == "active_entry_order",
         }))
     };
-    let slot_id: i64 = get("slot_id")?
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{} must be an int", field("slot_id"))))?;
+    let slot_id = int_arg(&get("slot_id")?, &field("slot_id"))?;
     if slot_id != index as i64 {
         return Err(PyValueError::new_err(format!(
             "invalid {}: {slot_id} (must equal its position {index})",
@@ -1431,8 +1428,8 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
         )));
     }
     let mut s = TradeSlot::new(index);
-    s.trade_id = id(&str_arg(&get("trade_id")?, &field("trade_id"))?);
-    s.asset = id(&str_arg(&get("asset")?, &field("asset"))?);
+    s.trade_id = dict_id(&get("trade_id")?, &field("trade_id"))?;
+    s.asset = dict_id(&get("asset")?, &field("asset"))?;
     s.side = enum_arg(&get("side")?, &field("side"))?;
     s.entry_price = num("entry_price")?;
     s.size = num("size")?;
@@ -1444,7 +1441,7 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     s.fees_paid = num("fees_paid")?;
     s.closed = bool_arg(&get("closed")?, &field("closed"))?;
     let legs = get("exit_leg_ratios")?;
-    s.exit_leg_ratios = legs.extract().map_err(|e| {
+    let ratios: Vec<f64> = legs.extract().map_err(|e| {
         list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
             PyTypeError::new_err(format!(
                 "{} must be a list of numbers",
@@ -1452,7 +1449,12 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             ))
         })
     })?;
-    s.active_leg_index = get("active_leg_index")?.extract().map_err(|_| {
+    // As an intent's legs: no bool read as 1.0 (the kernel checks the count and the values).
+    refuse_bools(&legs, &ratios, &field("exit_leg_ratios"))?;
+    s.exit_leg_ratios = ratios;
+    let index = get("active_leg_index")?;
+    expect_int(&index, &field("active_leg_index"))?;
+    s.active_leg_index = index.extract().map_err(|_| {
         PyTypeError::new_err(format!(
             "{} must be a non-negative int",
             field("active_leg_index")
@@ -1461,7 +1463,8 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     s.active_entry_order = order("active_entry_order")?;
     s.active_exit_order = order("active_exit_order")?;
     s.fsm_state = enum_arg(&get("fsm_state")?, &field("fsm_state"))?;
-    s.close_reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
+    let reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
+    s.close_reason = text(&reason, &field("close_reason"))?.to_string();
     s.last_event_time = num("last_event_time")?;
     s.mark_price = if d.contains("mark_price")? {
         num("mark_price")?
