@@ -4,7 +4,8 @@ fuzz_bindings.py). Each stays as a regression test."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -196,3 +197,42 @@ def test_loaded_slots_are_refused_what_an_intent_or_event_is_refused(
     assert kernel.snapshot() == before
     # The slots as they were still load.
     assert kernel.reconcile_from_slots(resting_slots()[1]) == 0
+
+
+class ReadOnly(Mapping[str, Any]):
+    """A Mapping that is not a dict (as a frozen config or a pydantic-free wrapper is)."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@pytest.mark.parametrize("wrap", [MappingProxyType, ReadOnly], ids=["mappingproxy", "abc-mapping"])
+def test_every_mapping_the_stubs_promise_is_taken(wrap: Callable[[dict[str, Any]], Any]) -> None:
+    """_kernel.pyi types metadata, configs, risk and market limits and loaded slots as
+    Mapping, so a type-checked caller may pass any; each was refused ("expected a dict") unless
+    it was a dict. They are read as the dict they hold."""
+    kernel, _ = resting_slots()
+    made = intent("ENTER", 1, metadata=wrap({"a": 1}))
+    assert made.metadata == {"a": 1}
+    kernel.set_slot_metadata(0, wrap({"b": "x"}))
+    assert kernel.slot_state(0).metadata == {"b": "x"}
+    kernel.set_exchange_config(wrap({"taker_rate": 0.0004}))
+    assert kernel.exchange_config()["taker_rate"] == 0.0004
+    kernel.set_market_limits("BTCUSDT", wrap({"min_qty": 0.01}))
+    assert (kernel.market_limits("BTCUSDT") or {})["min_qty"] == 0.01
+    kernel.set_risk_limits(wrap({"max_leverage": 4.0}))
+    assert kernel.risk_limits()["max_leverage"] == 4.0
+    loaded = kernel.slots()
+    loaded[0]["active_entry_order"] = wrap(loaded[0]["active_entry_order"])
+    before = kernel.slots()
+    assert kernel.reconcile_from_slots([wrap(s) for s in loaded]) == 0
+    assert kernel.slots() == before

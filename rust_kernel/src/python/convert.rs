@@ -3,7 +3,7 @@
 use crate::types::*;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString};
 use pyo3::IntoPyObjectExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -439,6 +439,19 @@ pub fn text<'a>(value: &'a str, field: &str) -> PyResult<&'a str> {
     Ok(value)
 }
 
+/// `obj` as a dict: a dict (or a subclass) as it is, any other Mapping (the stubs take one)
+/// copied into a new dict, None when it is no Mapping.
+pub fn as_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return Ok(Some(d.clone()));
+    }
+    if obj.cast::<PyMapping>().is_err() {
+        return Ok(None);
+    }
+    let copy = obj.py().get_type::<PyDict>().call1((obj,))?;
+    Ok(Some(copy.cast_into::<PyDict>()?))
+}
+
 pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Metadata> {
     let mut out = Metadata::new();
     let mut size = 0;
@@ -446,7 +459,7 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
     if obj.is_none() {
         return Ok(out);
     }
-    let dict = obj.cast::<PyDict>().map_err(|_| {
+    let dict = as_dict(obj)?.ok_or_else(|| {
         PyTypeError::new_err(format!(
             "invalid {field}: expected a dict of str to str/int/float/bool/None, got {}",
             type_name(obj)

@@ -114,11 +114,11 @@ fn dict_items<'py>(
 
 /// `{name: number}` from a mapping, each value checked to be a real number (not bool/str).
 fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, f64)>> {
-    let dict = config.cast::<PyDict>().map_err(|_| {
+    let dict = as_dict(config)?.ok_or_else(|| {
         PyTypeError::new_err(format!("{what} must be a dict of field name to number"))
     })?;
     let mut out = Vec::with_capacity(dict.len());
-    for (k, v) in dict_items(dict)? {
+    for (k, v) in dict_items(&dict)? {
         let key = str_arg(&k, &format!("{what} key"))?;
         out.push((key.clone(), float_arg(&v, &key)?));
     }
@@ -954,9 +954,8 @@ impl PyKernel {
     /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
     fn set_risk_limits(slf: &Bound<'_, Self>, limits: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
-        let dict = limits
-            .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err("risk limits must be a dict"))?;
+        let dict =
+            &as_dict(limits)?.ok_or_else(|| PyTypeError::new_err("risk limits must be a dict"))?;
         let mut updates = Vec::with_capacity(dict.len());
         // A copy of the items, as in `number_fields`: a value's __float__ may change the dict.
         for (k, v) in dict_items(dict)? {
@@ -1374,9 +1373,8 @@ impl PyKernel {
 /// A slot from its dict form (as `slots()` writes it), every field checked and named.
 fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::TradeSlot> {
     use crate::model::TradeSlot;
-    let d = obj
-        .cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err(format!("slots[{index}] must be a dict")))?;
+    let d = &as_dict(obj)?
+        .ok_or_else(|| PyTypeError::new_err(format!("slots[{index}] must be a dict")))?;
     let field = |name: &str| format!("slots[{index}].{name}");
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(name)?
@@ -1388,9 +1386,9 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
         if v.is_none() {
             return Ok(None);
         }
-        let od = v
-            .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err(format!("{} must be a dict or None", field(name))))?;
+        let od = &as_dict(&v)?.ok_or_else(|| {
+            PyTypeError::new_err(format!("{} must be a dict or None", field(name)))
+        })?;
         let oget = |k: &str| -> PyResult<Bound<'_, PyAny>> {
             od.get_item(k)?
                 .ok_or_else(|| PyValueError::new_err(format!("missing {}.{k}", field(name))))
