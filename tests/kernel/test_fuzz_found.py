@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from kernel_helpers import intent
 
 from dita import ExecutionKernel, MockVenueAdapter
+from dita._kernel import wal_replay, wal_verify
 
 Call = Callable[[ExecutionKernel, Any], Any]
 
@@ -236,3 +238,59 @@ def test_every_mapping_the_stubs_promise_is_taken(wrap: Callable[[dict[str, Any]
     before = kernel.slots()
     assert kernel.reconcile_from_slots([wrap(s) for s in loaded]) == 0
     assert kernel.slots() == before
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (
+            lambda tmp: ExecutionKernel(max_slots=1, kernel_id="k\x00x"),
+            ValueError,
+            r"^invalid kernel_id: .* holds a NUL byte",
+        ),
+        (
+            lambda tmp: ExecutionKernel(max_slots=1, kernel_id="k", wal_dir=f"{tmp}/w\x00x"),
+            ValueError,
+            r"^invalid wal_dir: .* \(not a valid file name: .*null",
+        ),
+        (
+            lambda tmp: wal_verify(f"{tmp}/w\x00x"),
+            ValueError,
+            r"^invalid path: .* \(not a valid file name: .*null",
+        ),
+        (
+            lambda tmp: wal_replay(f"{tmp}/w\x00x"),
+            ValueError,
+            r"^invalid path: .* \(not a valid file name: .*null",
+        ),
+        (
+            lambda tmp: wal_verify(tmp, expect_head="\ud800"),
+            ValueError,
+            r"^invalid expect_head: '\\ud800' is not valid UTF-8",
+        ),
+        (
+            lambda tmp: wal_verify(tmp, expect_head=b"00"),
+            TypeError,
+            r"expect_head.*bytes",  # named before too: kept as it is
+        ),
+    ],
+    ids=[
+        "kernel-id-nul",
+        "wal-dir-nul",
+        "verify-path-nul",
+        "replay-path-nul",
+        "head-surrogate",
+        "head-bytes",
+    ],
+)
+def test_kernel_ids_paths_and_heads_are_refused_naming_the_argument(
+    tmp_path: Path, call: Callable[[Path], Any], exc: type, match: str
+) -> None:
+    """A kernel id holding a NUL byte was taken (every client order id the venue is sent
+    begins with it, and stores cut it short there, as they cut the ids an intent is refused
+    for); a path holding one was an OSError printing the NUL and naming no argument; a head
+    hash with a lone surrogate was a bare UnicodeEncodeError. Each now names the argument and
+    the value."""
+    with pytest.raises(exc, match=match):
+        call(tmp_path)
+    assert not any(tmp_path.iterdir())  # no log or directory left behind

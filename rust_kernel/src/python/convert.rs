@@ -388,6 +388,13 @@ pub fn path_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<std::path::Path
             e.value(obj.py())
         )));
     }
+    // The system refuses a NUL in a file name with an error that prints it and names nothing.
+    if path.contains("\0")? {
+        return Err(PyValueError::new_err(format!(
+            "invalid {field}: {} (not a valid file name: embedded null byte)",
+            short_repr(&path)
+        )));
+    }
     path.extract().map_err(|_| wrong_type())
 }
 
@@ -600,9 +607,9 @@ fn no_nul(text: &str, field: &str) -> PyResult<Id> {
     Ok(id(text))
 }
 
-/// An id read from a dict (a loaded slot's), checked as [`id_arg`] checks an argument; the
-/// TypeError names `field`, which PyO3 does not add here.
-pub fn dict_id(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
+/// An id read from a dict (a loaded slot's) or a keyword, checked as [`id_arg`] checks an
+/// argument; the TypeError names `field`, which PyO3 does not add here.
+pub fn named_id(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
     let s = str_arg(obj, field)?;
     no_nul(text(&s, field)?, field)
 }

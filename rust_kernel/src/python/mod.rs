@@ -531,7 +531,8 @@ impl PyKernel {
         };
         let explicit_max_slots = max_slots_arg.is_some_and(|v| !v.is_none());
         let kernel_id = match kernel_id {
-            Some(v) if !v.is_none() => Some(str_arg(v, "kernel_id")?),
+            // Checked as an intent's ids are: it begins every client order id.
+            Some(v) if !v.is_none() => Some(named_id(v, "kernel_id")?.to_string()),
             _ => None,
         };
         let mut journal_capacity = None;
@@ -1395,7 +1396,8 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
         };
         let onum =
             |k: &str| -> PyResult<f64> { float_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
-        let oid = |k: &str| -> PyResult<Id> { dict_id(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let oid =
+            |k: &str| -> PyResult<Id> { named_id(&oget(k)?, &format!("{}.{k}", field(name))) };
         let obool =
             |k: &str| -> PyResult<bool> { bool_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
         Ok(Some(VenueOrder {
@@ -1426,8 +1428,8 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
         )));
     }
     let mut s = TradeSlot::new(index);
-    s.trade_id = dict_id(&get("trade_id")?, &field("trade_id"))?;
-    s.asset = dict_id(&get("asset")?, &field("asset"))?;
+    s.trade_id = named_id(&get("trade_id")?, &field("trade_id"))?;
+    s.asset = named_id(&get("asset")?, &field("asset"))?;
     s.side = enum_arg(&get("side")?, &field("side"))?;
     s.entry_price = num("entry_price")?;
     s.size = num("size")?;

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTypeError, PyVa
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::convert::{expect_int, path_arg, path_param, type_name};
+use super::convert::{expect_int, path_arg, path_param, str_arg, type_name};
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
@@ -385,10 +385,14 @@ fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py
 pub(super) fn wal_verify<'py>(
     py: Python<'py>,
     #[pyo3(from_py_with = path_param)] path: PathBuf,
-    expect_head: Option<&str>,
+    expect_head: Option<&Bound<'py, PyAny>>,
     replay: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let expected = expect_head.map(parse_head_hash).transpose()?;
+    let expect_head = match expect_head {
+        Some(v) if !v.is_none() => Some(str_arg(v, "expect_head")?),
+        _ => None,
+    };
+    let expected = expect_head.as_deref().map(parse_head_hash).transpose()?;
     let (report, replayed) = py
         .detach(|| {
             let report = wal::verify_expecting(&path, expected)?;
