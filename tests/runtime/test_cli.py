@@ -862,6 +862,29 @@ def test_status_skips_a_state_file_dita_paper_did_not_write(tmp_path: Path, chan
         assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xff\xfe{}",  # not UTF-8: a UnicodeDecodeError traceback
+        b"[" * 100_000,  # nested past the parser's recursion limit: a RecursionError traceback
+        b'{"kernel_id": "bad", "pid": 1, "note": "\\ud800"}',  # a lone surrogate: UnicodeEncodeError
+        b'{"kernel_id": "bad", "pid": 1, "clock": "data", "data_time": NaN}',  # a ValueError traceback
+        b'{"kernel_id": "bad", "pid": 1, "clock": "data", "data_time": 1e400}',  # Infinity
+        b'{"kernel_id": "bad", "pid": 1, "clock": "data", "data_time": 1e18}',  # past the year 9999
+    ],
+)
+def test_status_skips_a_state_file_that_is_not_json_it_can_read(tmp_path: Path, content: bytes) -> None:
+    """Found by fuzzing the state files: a stray file in the state directory that is not
+    text, nests too deeply or holds a data time no calendar has ended every command."""
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    (tmp_path / "bad.json").write_bytes(content)
+    commands = (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", "--period", "today"])
+    for command in commands:
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
+        assert result.exception is None, (command, result.exception)
+        assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
+
+
 def test_backtest_of_data_before_1970_exits_2_naming_the_row(tmp_path: Path) -> None:
     data = tmp_path / "BTCUSDT_1m.csv"
     rows = [f"{-315_619_200 + 60 * i},100,101,99,100,10" for i in range(50)]

@@ -101,11 +101,23 @@ def _utc_day(day: str) -> str:
 _Day = Annotated[str, AfterValidator(_utc_day)]
 
 
+def _calendar_time(ts: float) -> float:
+    # status and pnl print it as a UTC date: NaN, Infinity or past the year 9999 was a traceback.
+    try:
+        datetime.fromtimestamp(ts, tz=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ValueError(f"{ts!r} is not a time: {exc}") from None
+    return ts
+
+
+_Time = Annotated[float, AfterValidator(_calendar_time)]
+
+
 class _StateFile(_Shape):
     """The fields status, orders and pnl read, in the types `dita paper` writes them."""
 
     kernel_id: str
-    data_time: float | None = None
+    data_time: _Time | None = None
     account: _Account = _Account()
     control: _Control = _Control()
     slots: list[_Slot] = []
@@ -136,8 +148,11 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
     for path in sorted(state_dir.glob("*.json")):
         try:
             snap = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue  # a file being replaced or not ours
+            # A "\ud800" escape gives a string no terminal or UTF-8 file can take: not ours either.
+            json.dumps(snap, ensure_ascii=False).encode()
+        except (OSError, ValueError, RecursionError):
+            # A file being replaced, or not ours: not JSON, not UTF-8 text, or nested too deeply.
+            continue
         if not isinstance(snap, dict) or "kernel_id" not in snap:
             continue
         pid = snap.get("pid", 0) or 0
