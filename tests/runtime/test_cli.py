@@ -1083,6 +1083,42 @@ def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path, resting: str)
     assert json.loads(path.read_text()) == newer
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # Found by fuzzing the state file: each was a traceback after the log had taken a record.
+        ({"older_fills": float("nan")}, "older_fills"),
+        ({"fills": 5}, "fills"),
+        ({"fills": [{"ts": "x", "realized_pnl": 0.0, "fee": 0.0}]}, "fills.0.ts"),
+        ({"kernel_id": "other"}, "'other'"),  # another kernel's book
+    ],
+)
+def test_a_state_file_dita_paper_did_not_write_is_refused_before_the_log_opens(
+    tmp_path: Path, resting: str, change: dict[str, Any], named: str
+) -> None:
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    bad = {**json.loads(path.read_text()), **change}
+    path.write_text(json.dumps(bad))
+    log = sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir())
+    again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
+    assert again.exit_code == 2, again.output
+    assert str(path) in again.stderr and named in again.stderr, again.stderr
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
+    assert path.read_text() == json.dumps(bad)
+
+
+def test_a_state_file_nested_too_deeply_is_refused(tmp_path: Path, resting: str) -> None:
+    path = tmp_path / "state" / "rest.json"
+    path.parent.mkdir()
+    path.write_text("[" * 100_000)
+    again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
+    assert again.exit_code == 2 and str(path) in again.stderr, again.output
+
+
 def test_a_run_continued_on_other_assets_ends_the_orders_no_data_would_fill(
     tmp_path: Path, resting: str
 ) -> None:

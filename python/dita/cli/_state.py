@@ -106,14 +106,14 @@ def _calendar_time(ts: float) -> float:
     try:
         datetime.fromtimestamp(ts, tz=UTC)
     except (ValueError, OverflowError, OSError) as exc:
-        raise ValueError(f"{ts!r} is not a time: {exc}") from None
+        raise ValueError(f"not a time ({exc})") from None
     return ts
 
 
 _Time = Annotated[float, AfterValidator(_calendar_time)]
 
 
-class _StateFile(_Shape):
+class StateFile(_Shape):
     """The fields status, orders and pnl read, in the types `dita paper` writes them."""
 
     kernel_id: str
@@ -159,7 +159,7 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
         if not isinstance(pid, int) or isinstance(pid, bool):
             continue  # not a file `dita paper` wrote: its pid is a whole number
         try:
-            _StateFile.model_validate(snap)
+            StateFile.model_validate(snap)
         except ValidationError:
             continue  # nor are its other fields of another shape
         if snap.get("running") and not pid_alive(pid):

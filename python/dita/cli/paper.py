@@ -690,12 +690,18 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
     (exit 2): its book would be misread."""
     import json
 
+    from pydantic import ValidationError
+
+    from dita.cli._state import StateFile
+
     try:
         snap = json.loads(path.read_text())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         fail(f"cannot read the state file {path} to continue the run: {exc}")
+    except RecursionError:
+        fail(f"cannot read the state file {path} to continue the run: nested too deeply")
     if not isinstance(snap, dict):
         fail(f"the state file {path} is not a JSON object: not one `dita paper` wrote")
     fmt = snap.get("format", 1)
@@ -703,6 +709,23 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
         fail(
             f"the state file {path} is of format {fmt!r}, newer than this dita paper writes "
             f"({STATE_FORMAT}): continue the run with the version that wrote it"
+        )
+    # The fills and the replay's place are taken over too: checked here, before the kernel
+    # opens its log, as `dita status` checks them (a bad one was a traceback, the log written to).
+    try:
+        StateFile.model_validate(snap)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        got = repr(first["input"])
+        fail(
+            f"the state file {path} is not one `dita paper` wrote: {where}: "
+            f"{first['msg'].removeprefix('Value error, ')}, got {got if len(got) <= 80 else got[:77] + '...'}"
+        )
+    if snap["kernel_id"] != path.stem:
+        fail(
+            f"the state file {path} is of kernel {snap['kernel_id']!r}, not {path.stem!r}: "
+            "its book is not this kernel's"
         )
     book = snap.get("venue")
     if book is not None:
