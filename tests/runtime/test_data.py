@@ -346,3 +346,20 @@ def test_a_time_of_day_column_without_the_date_is_refused_saying_so(tmp_path: Pa
     with pytest.raises(DataError, match="'time' holds times of day without their date") as err:
         load_market_data(path)
     assert "2024-01-01T00:01:00" in str(err.value)
+
+
+def test_a_header_that_is_not_utf8_is_refused_saying_so(tmp_path: Path) -> None:
+    """Found by fuzzing: a byte that is not UTF-8 in the header (a file saved as Latin-1)
+    was a UnicodeDecodeError traceback out of `dita backtest`."""
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_bytes(b"timestamp,open,high,low,close,vol\xfcme\n1,1,1,1,1,1\n61,1,1,1,1,1\n")
+    with pytest.raises(DataError, match=r"header is not UTF-8 text.*'vol\\xfcme'"):
+        load_market_data(path)
+
+
+def test_a_cell_that_is_not_utf8_is_named_by_row(tmp_path: Path) -> None:
+    """It was refused as "column 'close' has type binary", naming no row."""
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_bytes(HEADER.encode() + b"1,1,1,1,1,1\n61,1,1,1,1\xe9,1\n")
+    with pytest.raises(DataError, match=r"row 2: close is b'1\\xe9', not UTF-8 text"):
+        load_market_data(path)

@@ -259,6 +259,25 @@ def _column_key(name: str) -> str:
     return name.strip().lower()
 
 
+def _refuse_text_not_utf8(table: pa.Table, path: str) -> None:
+    """The CSV reader takes bytes that are not UTF-8 (a file saved as Latin-1) into binary
+    columns, and into names that raise UnicodeDecodeError when read: name the cell instead."""
+    try:
+        columns = table.column_names
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the header is not UTF-8 text: column {exc.object!r}", path=path) from None
+    for name, col in zip(columns, table.columns, strict=True):  # a name may be there twice
+        if not (pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)):
+            continue
+        for i, value in enumerate(col.to_pylist()):
+            try:
+                if value is not None:
+                    value.decode()
+            except UnicodeDecodeError:
+                message = f"{name.strip()} is {value!r}, not UTF-8 text"
+                raise DataError(message, path=path, row=i + 1) from None
+
+
 def _refuse_same_name_twice(columns: list[str], path: str) -> None:
     """Names are read case-insensitively: ``Close`` and ``close`` would be one column twice."""
     read = {*TIME_COLUMNS, *ASSET_COLUMNS, *BAR_COLUMNS, *QUOTE_COLUMNS}
@@ -294,6 +313,7 @@ def load_market_data(
     p = Path(path)
     src = str(p)
     table = _read_table(p)
+    _refuse_text_not_utf8(table, src)
     _refuse_same_name_twice(table.column_names, src)
     names = {_column_key(n): n for n in table.column_names}
     table = table.rename_columns([_column_key(n) for n in table.column_names])
