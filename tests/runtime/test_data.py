@@ -363,3 +363,20 @@ def test_a_cell_that_is_not_utf8_is_named_by_row(tmp_path: Path) -> None:
     path.write_bytes(HEADER.encode() + b"1,1,1,1,1,1\n61,1,1,1,1\xe9,1\n")
     with pytest.raises(DataError, match=r"row 2: close is b'1\\xe9', not UTF-8 text"):
         load_market_data(path)
+
+
+@pytest.mark.parametrize(
+    ("rows", "column"),
+    [
+        (HEADER + "1,1,1,1,1,1\n61,1e308,1e308,1,1,1\n", "open"),
+        ("ts,bid,ask\n1,100,101\n61,100,2e15\n", "ask"),
+    ],
+)
+def test_a_price_past_the_kernels_bound_is_refused(tmp_path: Path, rows: str, column: str) -> None:
+    """Found by fuzzing: a price the kernel refuses (above 1e15) loaded, and the replay
+    then ended in a ValueError traceback, or blamed the strategy for it ("strategy failed")."""
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_text(rows)
+    refused = rf"row 2: {column} is .*, expected a positive price of at most 1e\+15$"
+    with pytest.raises(DataError, match=refused):
+        load_market_data(path)

@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dita.risk import KERNEL_MAX
+
 __all__ = [
     "BAR_COLUMNS",
     "QUOTE_COLUMNS",
@@ -375,10 +377,15 @@ def load_market_data(
     size_cols = ("volume",) if kind == "bars" else ("bid_size", "ask_size")
     for c in price_cols:
         arr = cols[c]
-        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
+        # Above KERNEL_MAX the kernel refuses the mark: the replay ended in a traceback there.
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0) | (arr > KERNEL_MAX))
         if bad.size:
             i = int(bad[0])
-            raise DataError(f"{c} is {_show(arr[i])}, expected a positive price", path=src, row=i + 1)
+            raise DataError(
+                f"{c} is {_show(arr[i])}, expected a positive price of at most {KERNEL_MAX:g}",
+                path=src,
+                row=i + 1,
+            )
     for c in size_cols:
         arr = cols[c]
         bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
