@@ -1110,6 +1110,37 @@ def test_a_state_file_dita_paper_did_not_write_is_refused_before_the_log_opens(
     assert path.read_text() == json.dumps(bad)
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # The venue's clock past the replay's place (or no place at all): the rows between
+        # were fed to a venue that refuses earlier data, a ValueError traceback after the log
+        # had opened.
+        ({"data_time": 1_704_067_200.0}, "venue.now"),
+        ({"data_time": None}, "data_time"),
+        ({"data_time": "drop"}, "data_time"),
+    ],
+)
+def test_a_state_file_whose_venue_clock_is_past_its_data_time_is_refused(
+    tmp_path: Path, resting: str, change: dict[str, Any], named: str
+) -> None:
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    bad = {**json.loads(path.read_text()), **change}
+    if bad["data_time"] == "drop":
+        del bad["data_time"]
+    path.write_text(json.dumps(bad))
+    log = sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir())
+    again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
+    assert again.exit_code == 2, again.output
+    assert str(path) in again.stderr and named in again.stderr, again.stderr
+    assert repr(bad["venue"]["now"]) in again.stderr, again.stderr
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
+    assert path.read_text() == json.dumps(bad)
+
+
 def test_a_state_file_nested_too_deeply_is_refused(tmp_path: Path, resting: str) -> None:
     path = tmp_path / "state" / "rest.json"
     path.parent.mkdir()

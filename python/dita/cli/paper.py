@@ -735,6 +735,17 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
             PaperVenue().restore_book(book)  # refused here, before the kernel opens its log
         except ValueError as exc:
             fail(f"the state file {path} holds a paper venue book that cannot be restored: {exc}")
+        # The venue took every row up to its clock, and the run saves data_time at or past
+        # the last row it took: a clock past it (or no data_time, which replays the file from
+        # its start) would feed the venue rows earlier than its clock, a ValueError traceback
+        # after the log had opened.
+        now, data_time = book.get("now"), snap.get("data_time")
+        if now is not None and (not is_real(data_time) or data_time < now):
+            said = "missing" if data_time is None else repr(data_time)
+            fail(
+                f"the state file {path} is not one `dita paper` wrote: data_time {said} is before "
+                f"venue.now {now!r}, the paper venue's clock: the replay would go back in time"
+            )
     return snap
 
 
