@@ -167,6 +167,24 @@ def test_a_stop_grace_that_is_no_wait_or_for_ever_is_refused(
     assert load_settings().stop_grace_seconds == 5.0
 
 
+@pytest.mark.parametrize("capital", ["inf", "-inf", "nan", "-1", "1e16"])
+def test_a_seed_capital_the_kernel_refuses_is_refused_as_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capital: str
+) -> None:
+    """`seed_capital = inf` passed the settings (only `ge=0`) and was refused by the kernel
+    later, as `cannot start the kernel: invalid capital: inf`, after the port was bound: a
+    bad setting names the setting, as its neighbours do."""
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(f"[gateway]\nseed_capital = {capital}\n")
+    with pytest.raises(ValueError, match=r"seed_capital[\s\S]*input_value=-?(inf|nan|1|1e\+16),"):
+        load_settings(cfg)
+    monkeypatch.setenv("DITA_GATEWAY_SEED_CAPITAL", capital)
+    with pytest.raises(ValueError, match="seed_capital"):
+        load_settings()
+    monkeypatch.setenv("DITA_GATEWAY_SEED_CAPITAL", "1e15")
+    assert load_settings().seed_capital == 1e15
+
+
 @pytest.mark.parametrize("key", ["max_slots", "port", "seed_capital", "kernel_id"])
 def test_a_boolean_setting_is_refused_not_taken_for_1(tmp_path: Path, key: str) -> None:
     """TOML `max_slots = true` would validate as 1 slot: no setting is a boolean."""

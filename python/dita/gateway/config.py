@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dita.risk import KERNEL_MAX
+
 __all__ = ["GatewaySettings", "load_settings"]
 
 
@@ -36,7 +38,9 @@ class GatewaySettings(BaseModel):
     )
     max_slots: int = Field(default=10, ge=1, le=100_000)
     kernel_id: str | None = None
-    seed_capital: float | None = Field(default=None, ge=0)
+    # Bounded as the kernel bounds it: `inf` passed `ge=0` and stopped the start later, the
+    # port bound, as "cannot start the kernel: invalid capital: inf".
+    seed_capital: float | None = Field(default=None, ge=0, le=KERNEL_MAX, allow_inf_nan=False)
     journal: str | None = Field(default=None, description="Journal DSN (chdb://DIR or http(s)://...)")
     hazelcast: str | None = Field(default=None, description="Hazelcast members host:port,... for projections")
     hazelcast_cluster: str | None = Field(
