@@ -821,9 +821,10 @@ impl Kernel {
     }
 
     /// Checks that a kernel decoded from a checkpoint names only its own slots: each slot at
-    /// its own index, and the free and open sets and the order id indexes within them. A
-    /// state from a buggy or newer writer passes the digest; an index past the slots would
-    /// panic on the first input that looked it up.
+    /// its own index, the free and open sets and the order id indexes within them, and each
+    /// client order id at a slot whose working order it is. A state from a buggy or newer
+    /// writer passes the digest; an index past the slots, or to a slot without the order,
+    /// would panic on the first input that looked it up.
     pub(crate) fn check_slot_indexes(&self) -> Result<(), String> {
         let n = self.slots.len();
         if n == 0 || n > MAX_SLOTS {
@@ -849,6 +850,25 @@ impl Kernel {
             if let Some((key, &sid)) = index.iter().find(|(_, &sid)| sid >= n) {
                 return Err(beyond(&format!("{what} {key:?}"), sid));
             }
+        }
+        // An event found by its client id is handled as the named slot's working order's,
+        // which must be there (`expect("indexed orders are active")`). The venue-id index
+        // may name an order it outlived (older rules left such entries): its lookups check
+        // that the slot's order still carries the id.
+        let carries = |s: &TradeSlot, c: &Id| {
+            [&s.active_entry_order, &s.active_exit_order]
+                .into_iter()
+                .flatten()
+                .any(|o| o.client_order_id == *c)
+        };
+        if let Some((c, &sid)) = self
+            .by_client_id
+            .iter()
+            .find(|(c, &sid)| !carries(&self.slots[sid], c))
+        {
+            return Err(format!(
+                "client order id {c:?} names slot {sid}, which has no working order of that id"
+            ));
         }
         if self.open_count > n {
             return Err(format!("{} open slots of {n}", self.open_count));

@@ -956,7 +956,7 @@ fn a_checkpoint_removed_after_the_listing_is_skipped() {
 use crate::kernel::{Kernel, KernelInput};
 use crate::mock::MockVenue;
 use crate::model::Intent;
-use crate::types::{KernelCommandType, TradeSide};
+use crate::types::{KernelCommandType, TradeSide, TradeStage};
 use kernel_log::{encode_kernel, replay_checkpoints, KernelLog, KernelLogOptions};
 
 /// Drives a kernel with a log the way the bindings do: apply, record what advanced seq,
@@ -1307,4 +1307,48 @@ fn a_checkpoint_naming_a_slot_past_the_kernel_is_refused() {
     k.tamper_slot(2, |s| s.slot_id = 3);
     let err = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err();
     assert!(err.contains("slot 2"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_whose_client_id_index_names_a_slot_without_that_order_is_refused() {
+    // Found by fuzzing checkpoints: a state whose client-id index named a slot with no
+    // working order of that id decoded fine, and the first fill for that id panicked
+    // ("indexed orders are active"). The index must match the slot's entry or exit order.
+    let mut k = Kernel::new("k", 4).unwrap();
+    k.apply(&KernelInput::SeedCapital(1000.0)).unwrap();
+    let out = k
+        .apply(&KernelInput::Intent(intent(
+            1,
+            0,
+            KernelCommandType::Enter,
+            100.0,
+        )))
+        .unwrap();
+    let client_id = out.submit.expect("an order").client_order_id;
+    let state = encode_kernel(&k);
+    assert!(
+        kernel_log::decode_kernel(&state).is_ok(),
+        "a real state loads"
+    );
+    // The order gone from its slot, the index still naming it.
+    k.tamper_slot(0, |s| {
+        s.active_entry_order = None;
+        s.fsm_state = TradeStage::Idle;
+    });
+    let err = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err();
+    assert!(err.starts_with("undecodable kernel checkpoint"), "{err}");
+    assert!(
+        err.contains("client order id") && err.contains(client_id.as_str()),
+        "{err}"
+    );
+    // The order on another slot than the index names.
+    let mut k = kernel_log::decode_kernel(&state).unwrap();
+    let order = k.slots()[0].active_entry_order.clone();
+    k.tamper_slot(0, |s| s.active_entry_order = None);
+    k.tamper_slot(1, |s| s.active_entry_order = order);
+    let err = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err();
+    assert!(
+        err.contains("client order id") && err.contains("slot 0"),
+        "{err}"
+    );
 }
