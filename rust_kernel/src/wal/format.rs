@@ -400,11 +400,19 @@ pub(crate) fn decode_checkpoint(
     };
     // `end` is the file's length less the digest, checked above.
     let end = end as usize;
+    let seq = u64_at(bytes, at);
+    if seq == u64::MAX {
+        // A buggy or newer writer's: no record can follow it (recovery starts at seq + 1).
+        return Err(corrupt(
+            at,
+            format!("checkpoint seq {seq} leaves no sequence number for the next record"),
+        ));
+    }
     let mut head_hash = [0u8; 32];
     head_hash.copy_from_slice(&bytes[at + 8..at + 40]);
     Ok(CheckpointFile {
         path: path.to_path_buf(),
-        seq: u64_at(bytes, at),
+        seq,
         head_hash,
         segment_first_seq: u64_at(bytes, at + 40),
         segment_offset: u64_at(bytes, at + 48),

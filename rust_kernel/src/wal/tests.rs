@@ -1352,3 +1352,36 @@ fn a_checkpoint_whose_client_id_index_names_a_slot_without_that_order_is_refused
         "{err}"
     );
 }
+
+#[test]
+fn a_checkpoint_at_the_last_sequence_number_is_skipped_not_overflowed() {
+    // A checkpoint (digest fine) at seq 2^64-1 leaves no seq for the record after it:
+    // recovery computed `seq + 1`, which panicked (debug) or wrapped to 0 (release).
+    let dir = log_with_checkpoints_at_10_and_20();
+    let newest = dir.path().join(checkpoint_file(20));
+    let c = format::decode_checkpoint(&fs::read(&newest).unwrap(), &newest, "kernel-a").unwrap();
+    let last = dir.path().join(checkpoint_file(u64::MAX));
+    let bytes = format::encode_checkpoint(
+        "kernel-a",
+        u64::MAX,
+        &c.head_hash,
+        c.segment_first_seq,
+        c.segment_offset,
+        c.ts,
+        &c.state,
+    );
+    fs::write(&last, bytes).unwrap();
+    let (_, report, (ckpt, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    assert_eq!(ckpt.map(|c| c.0), Some(20));
+    assert!(recs.is_empty());
+    assert_eq!(report.skipped_checkpoints.len(), 1);
+    assert_eq!(report.skipped_checkpoints[0].path, last);
+    let reason = &report.skipped_checkpoints[0].reason;
+    assert!(reason.contains("18446744073709551615"), "{reason}");
+    // The audit walk refuses it, naming the file.
+    let err = verify(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, WalError::Corrupt { ref file, .. } if *file == last),
+        "{err}"
+    );
+}
