@@ -185,8 +185,16 @@ pub(crate) fn walk_frames(
                 .to_string();
             return Ok(Err(Stop::Broken { offset: at, detail }));
         }
+        let Some(next_seq) = cursor.next_seq.checked_add(1) else {
+            // A buggy or newer writer's: the kernel's next input would have no seq.
+            let detail = format!(
+                "record seq {} is the last sequence number: no record can follow it",
+                frame.seq
+            );
+            return Ok(Err(Stop::Broken { offset: at, detail }));
+        };
         on_record(&frame, at)?;
-        cursor.next_seq += 1;
+        cursor.next_seq = next_seq;
         cursor.prev_hash = frame.hash;
         at += frame.total_len;
     }

@@ -1385,3 +1385,38 @@ fn a_checkpoint_at_the_last_sequence_number_is_skipped_not_overflowed() {
         "{err}"
     );
 }
+
+#[test]
+fn a_record_at_the_last_sequence_number_is_refused_not_overflowed() {
+    // A checkpoint at seq 2^64-2 and a record at 2^64-1 after it (a buggy or newer writer's,
+    // checksums and chain fine): the record's successor seq overflowed (a panic in a debug
+    // build, seq 0 in release).
+    let dir = tempfile::tempdir().unwrap();
+    let prev = [7u8; 32];
+    let path = seg(dir.path(), u64::MAX);
+    let mut bytes = format::encode_segment_header("kernel-a", u64::MAX, &prev, 0);
+    let header_len = bytes.len();
+    let mut frame = Vec::new();
+    format::encode_unsealed_frame(&mut frame, u64::MAX, 1.0, b"last");
+    format::seal_frames(&mut frame, prev);
+    bytes.extend_from_slice(&frame);
+    fs::write(&path, bytes).unwrap();
+    let checkpoint = format::encode_checkpoint(
+        "kernel-a",
+        u64::MAX - 1,
+        &prev,
+        u64::MAX,
+        header_len as u64,
+        0.0,
+        b"state",
+    );
+    fs::write(dir.path().join(checkpoint_file(u64::MAX - 1)), checkpoint).unwrap();
+    let err = open_collect(dir.path(), options(FsyncPolicy::None))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(err, WalError::Corrupt { ref file, .. } if *file == path),
+        "{err}"
+    );
+    assert!(err.to_string().contains("18446744073709551615"), "{err}");
+}
