@@ -870,8 +870,14 @@ impl Kernel {
                 "client order id {c:?} names slot {sid}, which has no working order of that id"
             ));
         }
-        if self.open_count > n {
-            return Err(format!("{} open slots of {n}", self.open_count));
+        // Taking a slot out of its open set counts `open_count` down: a count below the
+        // sets' members would go below zero.
+        let members: usize = self.open_by_asset.values().map(SlotSet::len).sum();
+        if self.open_count != members {
+            return Err(format!(
+                "open slot count {} (the open sets hold {members})",
+                self.open_count
+            ));
         }
         Ok(())
     }
@@ -1034,6 +1040,12 @@ impl Kernel {
     #[cfg(test)]
     pub(crate) fn tamper_slot(&mut self, sid: usize, change: impl FnOnce(&mut TradeSlot)) {
         change(&mut self.slots[sid]);
+    }
+
+    /// For tests: see [`Kernel::tamper_seq`].
+    #[cfg(test)]
+    pub(crate) fn tamper_open_count(&mut self, n: usize) {
+        self.open_count = n;
     }
 
     /// For tests: see [`Kernel::tamper_seq`].

@@ -1420,3 +1420,30 @@ fn a_record_at_the_last_sequence_number_is_refused_not_overflowed() {
     );
     assert!(err.to_string().contains("18446744073709551615"), "{err}");
 }
+
+#[test]
+fn a_checkpoint_whose_open_slot_count_disagrees_with_the_open_sets_is_refused() {
+    // A state (digest fine) whose open slot count was below the slots in the open sets
+    // loaded, and closing a position counted it below zero (a panic in a debug build, a
+    // count of 2^64-1 in release).
+    let mut k = Kernel::new("k", 4).unwrap();
+    let mut venue = MockVenue::new(Default::default()).unwrap();
+    k.apply(&KernelInput::SeedCapital(1000.0)).unwrap();
+    let out = k
+        .apply(&KernelInput::Intent(intent(
+            1,
+            0,
+            KernelCommandType::Enter,
+            100.0,
+        )))
+        .unwrap();
+    for e in venue.submit(&out.submit.expect("an order")) {
+        k.apply(&KernelInput::VenueEvent(e)).unwrap();
+    }
+    assert_eq!(k.open_positions(), 1);
+    assert!(kernel_log::decode_kernel(&encode_kernel(&k)).is_ok());
+    k.tamper_open_count(0);
+    let err = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err();
+    assert!(err.starts_with("undecodable kernel checkpoint"), "{err}");
+    assert!(err.contains("open slot count 0"), "{err}");
+}
