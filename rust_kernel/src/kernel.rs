@@ -101,6 +101,10 @@ pub struct UnsettledFill {
     pub liquidity_maker: bool,
 }
 
+/// The most a count in a checkpoint may say (2^62): one per input, a run at a million inputs a
+/// second takes 146,000 years to reach it, and adding one to it never overflows.
+pub const MAX_COUNT: u64 = 1 << 62;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
     pub intents: u64,
@@ -820,6 +824,45 @@ impl Kernel {
         }
     }
 
+    /// Checks that no count a kernel decoded from a checkpoint adds one to is near overflow:
+    /// its seq, the counters, the account's event seq, the fee calibration's samples, the
+    /// control's freeze events and each slot's exit leg. A run counts one per input at most,
+    /// and no run reaches [`MAX_COUNT`]; a state from a buggy or newer writer can say
+    /// 2^64-1, and the next input would overflow it (a panic in a debug build, a wrap to 0
+    /// in release).
+    pub(crate) fn check_counts(&self) -> Result<(), String> {
+        let c = &self.counters;
+        let counts = [
+            ("seq", self.seq),
+            ("counters.intents", c.intents),
+            ("counters.intents_accepted", c.intents_accepted),
+            ("counters.intents_refused", c.intents_refused),
+            ("counters.venue_events", c.venue_events),
+            ("counters.venue_events_refused", c.venue_events_refused),
+            ("counters.fills", c.fills),
+            ("counters.orders_submitted", c.orders_submitted),
+            ("counters.cancels_requested", c.cancels_requested),
+            ("counters.account_events", c.account_events),
+            ("account.event_seq", self.account.event_seq),
+            ("fees.calibration_samples", self.fees.calibration_samples),
+            ("control.freeze_events", self.control.freeze_events),
+        ];
+        if let Some((what, n)) = counts.into_iter().find(|(_, n)| *n > MAX_COUNT) {
+            return Err(format!("{what} {n} (no run counts past {MAX_COUNT})"));
+        }
+        if let Some(s) = self
+            .slots
+            .iter()
+            .find(|s| s.active_leg_index as u64 > MAX_COUNT)
+        {
+            return Err(format!(
+                "slot {} active_leg_index {} (no run counts past {MAX_COUNT})",
+                s.slot_id, s.active_leg_index
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks that a kernel decoded from a checkpoint names only its own slots: each slot at
     /// its own index, the free and open sets and the order id indexes within them, and each
     /// client order id at a slot whose working order it is. A state from a buggy or newer
@@ -1040,6 +1083,12 @@ impl Kernel {
     #[cfg(test)]
     pub(crate) fn tamper_slot(&mut self, sid: usize, change: impl FnOnce(&mut TradeSlot)) {
         change(&mut self.slots[sid]);
+    }
+
+    /// For tests: see [`Kernel::tamper_seq`].
+    #[cfg(test)]
+    pub(crate) fn tamper_counters(&mut self, change: impl FnOnce(&mut Counters)) {
+        change(&mut self.counters);
     }
 
     /// For tests: see [`Kernel::tamper_seq`].

@@ -100,6 +100,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let mut kernel: Kernel = deserialize_part(&mut rest).map_err(bad)?;
     kernel
         .check_slot_indexes()
+        .and_then(|()| kernel.check_counts())
         .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
     let mut covered: crate::kernel::CoveredRepr = Default::default();
     if !rest.is_empty() {

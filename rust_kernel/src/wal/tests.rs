@@ -1447,3 +1447,30 @@ fn a_checkpoint_whose_open_slot_count_disagrees_with_the_open_sets_is_refused() 
     assert!(err.starts_with("undecodable kernel checkpoint"), "{err}");
     assert!(err.contains("open slot count 0"), "{err}");
 }
+
+#[test]
+fn a_checkpoint_with_a_count_near_overflow_is_refused() {
+    // Found by the checkpoint fuzzer: a state (digest fine) whose orders_submitted said
+    // 2^64-1 loaded, and the next order overflowed it (a panic in a debug build, a wrap to
+    // 0 in release). Every count the kernel adds one to is bounded at decode.
+    let k = Kernel::new("k", 2).unwrap();
+    let refused = |change: &dyn Fn(&mut Kernel)| {
+        let mut k = k.clone();
+        change(&mut k);
+        kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err()
+    };
+    let err = refused(&|k| k.tamper_counters(|c| c.orders_submitted = u64::MAX));
+    assert!(err.starts_with("undecodable kernel checkpoint"), "{err}");
+    assert!(
+        err.contains("counters.orders_submitted 18446744073709551615"),
+        "{err}"
+    );
+    let err = refused(&|k| k.tamper_seq(u64::MAX));
+    assert!(err.contains("seq 18446744073709551615"), "{err}");
+    let err = refused(&|k| k.tamper_slot(1, |s| s.active_leg_index = usize::MAX));
+    assert!(err.contains("slot 1 active_leg_index"), "{err}");
+    // The bound itself is a count a state may hold.
+    let mut at_bound = k.clone();
+    at_bound.tamper_counters(|c| c.fills = crate::kernel::MAX_COUNT);
+    assert!(kernel_log::decode_kernel(&encode_kernel(&at_bound)).is_ok());
+}
