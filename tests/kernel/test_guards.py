@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -837,3 +839,48 @@ def test_random_intents_never_raise_and_keep_the_state_consistent(
     assert acct["capital"] == pytest.approx(
         1000.0 + acct["k_realized_pnl"] - acct["k_fees_paid"] + acct["k_funding_net"]
     )
+
+
+def test_numpy_numbers_are_numbers_at_every_entry_point() -> None:
+    """One rule for a number, as the Python layer's (`numbers.Real`, not a bool): a float32
+    or int64 from a data column was taken as an intent's price but refused by `mark_price`,
+    `set_seed_capital`, `calibrate_fee`, the config setters and `reconcile_from_slots`."""
+    f32, i64 = np.float32, np.int64
+    plain = ExecutionKernel(max_slots=2, kernel_id="np")
+    k = ExecutionKernel(max_slots=2, kernel_id="np")
+    for kern, num, whole in ((plain, float, int), (k, f32, i64)):
+        kern.set_seed_capital(whole(1000))
+        # Values a float32 holds exactly: the two kernels must end the same.
+        kern.set_exchange_config({"taker_rate": num(2**-11), "lot_step": whole(1)})
+        kern.set_market_limits("BTCUSDT", {"min_qty": num(1.0)})
+        kern.set_risk_limits({"max_leverage": whole(5)})
+        entry = intent("ENTER", 0, reference_price=num(100.0), target_size=whole(2), timestamp=num(1024.0))
+        assert kern.process_intent(entry).accepted
+        kern.mark_price("BTCUSDT", num(110.0))
+        kern.calibrate_fee(num(100.0), whole(2), num(0.125))
+    assert state_of(k) | {"control": None} == state_of(plain) | {"control": None}
+    slots = plain.slots()
+    slots[0] = slots[0] | {"size": f32(2.0), "exit_leg_ratios": [f32(0.5), f32(0.5)], "realized_pnl": i64(0)}
+    assert k.reconcile_from_slots(slots) == plain.reconcile_from_slots(plain.slots())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Decimal("100"), Fraction(1, 3) * 1j, np.complex128(100 + 0j), np.bool_(True), "100"],
+    ids=["Decimal", "complex", "numpy-complex", "numpy-bool", "str"],
+)
+def test_what_is_no_real_number_is_refused_everywhere_naming_the_field(value: Any) -> None:
+    """A Decimal or a complex was taken as an intent's price (the imaginary part dropped) and
+    refused by `mark_price`: now refused by both, naming the field and the value."""
+    k = ExecutionKernel(max_slots=2, kernel_id="np-refuse")
+    before = state_of(k)
+    shown = re.escape(repr(value)[:40])
+    with pytest.raises(TypeError, match=rf"invalid reference_price: expected a number, got \w+ {shown}"):
+        intent("ENTER", 0, reference_price=value)
+    with pytest.raises(TypeError, match=rf"invalid price: expected a number, got \w+ {shown}"):
+        k.mark_price("BTCUSDT", value)
+    with pytest.raises(TypeError, match=r"invalid exit_leg_ratios\[1\]: expected a number"):
+        intent("ENTER", 0, exit_leg_ratios=(0.5, value))
+    with pytest.raises(TypeError, match=r"invalid (capital|taker_rate|seed_capital)"):
+        k.set_seed_capital(value)
+    assert state_of(k) == before

@@ -3,7 +3,8 @@
 use crate::types::*;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PySequence, PyString, PyType};
 use pyo3::IntoPyObjectExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -122,23 +123,43 @@ pub fn opt_enum_arg<T: NamedEnum>(
     }
 }
 
-/// A float argument: int or float (not bool, not str), named on error.
+/// Whether `obj` is a real number as dita takes one everywhere, Python's layer included
+/// (`dita._numbers.is_real`): a `numbers.Real` (int, float, numpy's integers and floats, a
+/// `Fraction`). A bool is one to Python; callers refuse it first (`refuse_bool`).
+pub fn is_real(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    static REAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    if obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>() {
+        return Ok(true);
+    }
+    obj.is_instance(REAL.import(obj.py(), "numbers", "Real")?)
+}
+
+/// A number argument, named on error: any real number (`is_real`), not a bool (Python's or
+/// numpy's) and not a complex, a `Decimal` or text. A float32 price from a data column is
+/// taken as `mark_price` takes it as an intent's price.
 pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
-    if obj.is_instance_of::<PyBool>()
-        || !(obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>())
-    {
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return obj.extract::<f64>();
+    }
+    refuse_bool(obj, field)?;
+    if !is_real(obj)? {
         return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, got {} {}",
             type_name(obj),
-            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            short_repr(obj)
         )));
     }
     obj.extract::<f64>().map_err(|e| {
         if e.is_instance_of::<PyOverflowError>(obj.py()) {
-            return too_large(obj, field, crate::error::TOO_LARGE);
+            let reason = if field == "timestamp" {
+                "must be a finite number"
+            } else {
+                crate::error::TOO_LARGE
+            };
+            return too_large(obj, field, reason);
         }
-        // An int subclass whose __float__ raises or returns no float: its own error, as the
-        // cause of one naming the field (it was reported as a number too large).
+        // A number whose __float__ raises or returns no float: its own error, as the cause
+        // of one naming the field (it was reported as a number too large).
         let err = PyTypeError::new_err(format!(
             "invalid {field}: {} {} could not be read as a number: {e}",
             type_name(obj),
@@ -154,38 +175,22 @@ fn too_large(obj: &Bound<'_, PyAny>, field: &str, reason: &str) -> PyErr {
     PyValueError::new_err(format!("invalid {field}: {} ({reason})", short_repr(obj)))
 }
 
-/// A float argument as PyO3 takes one (any real number; its TypeError names the argument),
-/// except that an int too large for a float, a bare OverflowError from PyO3, is a ValueError
-/// naming `field` and the value: a time must be a finite number, any other number is bounded.
-fn real_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
-    if !obj.is_exact_instance_of::<PyFloat>() {
-        refuse_bool(obj, field)?;
-    }
-    obj.extract::<f64>().map_err(|e| {
-        if !e.is_instance_of::<PyOverflowError>(obj.py()) {
-            return e;
-        }
-        let reason = if field == "timestamp" {
-            "must be a finite number"
-        } else {
-            crate::error::TOO_LARGE
-        };
-        too_large(obj, field, reason)
-    })
-}
-
-fn opt_real_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<f64>> {
+fn opt_float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<f64>> {
     if obj.is_none() {
         return Ok(None);
     }
-    real_arg(obj, field).map(Some)
+    float_arg(obj, field).map(Some)
+}
+
+/// Whether `obj` is numpy's bool, which is no int subclass.
+pub fn is_numpy_bool(obj: &Bound<'_, PyAny>) -> bool {
+    matches!(type_name(obj).as_str(), "bool" | "bool_") && !obj.is_instance_of::<PyBool>()
 }
 
 /// A TypeError naming `field` and the value when `obj` is a bool (Python's or numpy's): a
 /// number PyO3 would take as 1.0 or 0.0, so `buy(size=True)` bought 1.0.
 fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
-    let numpy_bool = || matches!(type_name(obj).as_str(), "bool" | "bool_");
-    if obj.is_instance_of::<PyBool>() || numpy_bool() {
+    if obj.is_instance_of::<PyBool>() || is_numpy_bool(obj) {
         return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, got {} {}",
             type_name(obj),
@@ -197,19 +202,22 @@ fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
 
 /// A list of floats as PyO3 takes one; an int too large for a float is named by its place.
 fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
-    let values = obj
-        .extract::<Vec<f64>>()
-        .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))?;
-    refuse_bools(obj, &values, field)?;
-    Ok(values)
+    refuse_non_numbers(obj, field)?;
+    obj.extract::<Vec<f64>>()
+        .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))
 }
 
-/// A TypeError naming the place in `field` of a bool in `obj`, whose floats are `values`.
-pub fn refuse_bools(obj: &Bound<'_, PyAny>, values: &[f64], field: &str) -> PyResult<()> {
-    // Read as a list, so a sequence: walked again for a bool only when one may be there.
-    if values.iter().any(|v| *v == 0.0 || *v == 1.0) {
-        for (i, item) in obj.try_iter()?.enumerate() {
-            refuse_bool(&item?, &format!("{field}[{i}]"))?;
+/// When `obj` is a sequence (what PyO3 reads as a list), a TypeError naming the place in
+/// `field` of an item that is no number as `float_arg` takes one (a bool, a `Decimal`, a
+/// complex, text). Anything else is left to PyO3's reading, which refuses it.
+pub fn refuse_non_numbers(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
+    if obj.is_instance_of::<PyString>() || obj.cast::<PySequence>().is_err() {
+        return Ok(());
+    }
+    for (i, item) in obj.try_iter()?.enumerate() {
+        let item = item?;
+        if !item.is_exact_instance_of::<PyFloat>() {
+            float_arg(&item, &format!("{field}[{i}]"))?;
         }
     }
     Ok(())
@@ -253,7 +261,7 @@ macro_rules! named_extractors {
     };
 }
 
-named_extractors!(real -> f64 = real_arg(
+named_extractors!(real -> f64 = float_arg(
     reference_price,
     target_size,
     leverage,
@@ -273,7 +281,7 @@ named_extractors!(real -> f64 = real_arg(
     rate_limit_rate,
     latency_ms,
 ));
-named_extractors!(opt_real -> Option<f64> = opt_real_arg(
+named_extractors!(opt_real -> Option<f64> = opt_float_arg(
     timestamp,
     fee,
     price,

@@ -21,7 +21,7 @@ use mock::PyMockVenue;
 use objects::*;
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,10 +91,12 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
         Ok(ConfigValue::Off)
     } else if let Ok(b) = v.cast::<PyBool>() {
         Ok(ConfigValue::Flag(b.is_true()))
-    } else if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
-        Ok(ConfigValue::Num(float_arg(v, field)?))
+    } else if is_numpy_bool(v) {
+        Ok(ConfigValue::Flag(v.is_truthy()?))
     } else if let Ok(s) = v.cast::<PyString>() {
         Ok(ConfigValue::Text(utf8(s, field)?.to_string()))
+    } else if is_real(v)? {
+        Ok(ConfigValue::Num(float_arg(v, field)?))
     } else {
         Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, str, bool or None, got {}",
@@ -1441,6 +1443,8 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     s.fees_paid = num("fees_paid")?;
     s.closed = bool_arg(&get("closed")?, &field("closed"))?;
     let legs = get("exit_leg_ratios")?;
+    // As an intent's legs: no bool read as 1.0 (the kernel checks the count and the values).
+    refuse_non_numbers(&legs, &field("exit_leg_ratios"))?;
     let ratios: Vec<f64> = legs.extract().map_err(|e| {
         list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
             PyTypeError::new_err(format!(
@@ -1449,8 +1453,6 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             ))
         })
     })?;
-    // As an intent's legs: no bool read as 1.0 (the kernel checks the count and the values).
-    refuse_bools(&legs, &ratios, &field("exit_leg_ratios"))?;
     s.exit_leg_ratios = ratios;
     let index = get("active_leg_index")?;
     expect_int(&index, &field("active_leg_index"))?;
