@@ -1786,7 +1786,7 @@ impl Kernel {
             return bad(
                 self,
                 "exit_leg_ratios",
-                Detail::Str(format!("{:?}", intent.exit_leg_ratios)),
+                Detail::Str(shown_legs(&intent.exit_leg_ratios)),
                 msg,
             );
         }
@@ -4307,12 +4307,12 @@ impl Kernel {
     pub fn set_slot_exit_legs(&mut self, slot_id: i64, ratios: &[f64]) -> KernelResult<()> {
         let sid = self.slot_index(slot_id)?;
         validate_leg_ratios(ratios)
-            .map_err(|why| KernelError::invalid("exit_leg_ratios", format!("{ratios:?}"), why))?;
+            .map_err(|why| KernelError::invalid("exit_leg_ratios", shown_legs(ratios), why))?;
         let slot = &self.slots[sid];
         if ratios.len() <= slot.active_leg_index && !fsm::is_free(slot.fsm_state) {
             return Err(KernelError::invalid(
                 "exit_leg_ratios",
-                format!("{ratios:?}"),
+                shown_legs(ratios),
                 "has fewer legs than the slot has already exited",
             ));
         }
@@ -4372,7 +4372,7 @@ impl Kernel {
             validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
                 KernelError::invalid(
                     &field("exit_leg_ratios"),
-                    format!("{:?}", s.exit_leg_ratios),
+                    shown_legs(&s.exit_leg_ratios),
                     why,
                 )
             })?;
@@ -4649,6 +4649,16 @@ fn reads_negative(text: &str) -> bool {
     ["false", "no", "0", "off", "none", "null"]
         .iter()
         .any(|n| t.eq_ignore_ascii_case(n))
+}
+
+/// Exit legs as an error shows them: the list, or past the 64 a trade may have, its first
+/// eight and the count (a refused list of a million legs made a message of megabytes).
+fn shown_legs(ratios: &[f64]) -> String {
+    if ratios.len() <= 64 {
+        return format!("{ratios:?}");
+    }
+    let head: Vec<String> = ratios[..8].iter().map(|r| format!("{r:?}")).collect();
+    format!("[{}, ...] ({} legs)", head.join(", "), ratios.len())
 }
 
 /// Exit legs: at least one, each a positive fraction, together at most the whole position.

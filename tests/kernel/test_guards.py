@@ -884,3 +884,22 @@ def test_what_is_no_real_number_is_refused_everywhere_naming_the_field(value: An
     with pytest.raises(TypeError, match=r"invalid (capital|taker_rate|seed_capital)"):
         k.set_seed_capital(value)
     assert state_of(k) == before
+
+
+def test_a_refused_list_of_too_many_legs_is_shown_short_naming_the_count() -> None:
+    """More than the 64 legs a trade may have was refused with the whole list in the message:
+    a slot of a million legs gave an error of megabytes."""
+    k = ExecutionKernel(max_slots=2, kernel_id="legs")
+    slots = k.slots()
+    slots[0] = slots[0] | {"exit_leg_ratios": [0.0001] * 100_000}
+    with pytest.raises(
+        ValueError, match=r"invalid slots\[0\].exit_leg_ratios: \[0.0001, .*, \.\.\.\] \(100000 legs\)"
+    ) as e:
+        k.reconcile_from_slots(slots)
+    assert "has more than 64 legs" in str(e.value) and len(str(e.value)) < 200
+    out = k.process_intent(intent("ENTER", 0, exit_leg_ratios=[0.01] * 65))
+    assert out.diagnostic_code == D.INVALID_INTENT
+    assert out.details["value"].endswith("(65 legs)"), out.details
+    # Up to 64 legs, the list is shown whole.
+    out = k.process_intent(intent("ENTER", 0, exit_leg_ratios=[0.5] * 64))
+    assert out.details["value"] == repr([0.5] * 64), out.details
