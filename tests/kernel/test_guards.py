@@ -859,6 +859,12 @@ def test_numpy_numbers_are_numbers_at_every_entry_point() -> None:
         kern.mark_price("BTCUSDT", num(110.0))
         kern.calibrate_fee(num(100.0), whole(2), num(0.125))
     assert state_of(k) | {"control": None} == state_of(plain) | {"control": None}
+    # A flag from a data frame is numpy's bool: a flag where one is taken, and still no number.
+    k.update_control(debug_clickhouse_enabled=np.bool_(True))
+    assert k.snapshot()["control"]["debug_clickhouse_enabled"] is True
+    with pytest.raises(TypeError, match="invalid debug_clickhouse_enabled: expected bool, got 1"):
+        k.update_control(debug_clickhouse_enabled=1)
+    k.set_risk_limits({"require_source_run_in_live": np.bool_(False)})
     slots = plain.slots()
     slots[0] = slots[0] | {"size": f32(2.0), "exit_leg_ratios": [f32(0.5), f32(0.5)], "realized_pnl": i64(0)}
     assert k.reconcile_from_slots(slots) == plain.reconcile_from_slots(plain.slots())

@@ -1040,16 +1040,14 @@ impl PyKernel {
         let debug = match debug_clickhouse_enabled {
             None => None,
             Some(v) if v.is_none() => None,
-            Some(v) => Some(
-                v.cast::<PyBool>()
-                    .map_err(|_| {
-                        PyTypeError::new_err(format!(
-                            "invalid debug_clickhouse_enabled: expected bool, got {}",
-                            v.repr().map(|r| r.to_string()).unwrap_or_default()
-                        ))
-                    })?
-                    .is_true(),
-            ),
+            // A bool, Python's or numpy's (a flag from a data frame); not an int.
+            Some(v) if v.is_instance_of::<PyBool>() || is_numpy_bool(v) => Some(v.is_truthy()?),
+            Some(v) => {
+                return Err(PyTypeError::new_err(format!(
+                    "invalid debug_clickhouse_enabled: expected bool, got {}",
+                    v.repr().map(|r| r.to_string()).unwrap_or_default()
+                )))
+            }
         };
         self.wal_guard()?;
         let (seq, ts) = (self.core.seq(), now());
