@@ -23,6 +23,8 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
@@ -164,6 +166,10 @@ HOSTILE: list[Any] = [
     np.int64(1),
     np.bool_(True),
     np.uint64(2**64 - 1),
+    np.complex128(1 + 1j),
+    complex(1, 0),
+    Decimal("1.5"),
+    Fraction(1, 2),
     [],
     [0.5, 0.5],
     (1.0,),
