@@ -531,3 +531,69 @@ def test_paper_session_venue_keeps_the_runs_clock(tmp_path: Path, clock: str) ->
             assert before <= venue_now <= time.time()
     finally:
         session.kernel.close()
+
+
+def test_paper_live_feed_continues_a_run_whose_venue_clock_is_past_the_wall_clock(
+    fake_binance: FakeBinance, tmp_path: Path
+) -> None:
+    """A live run on --wal-dir continued from a state file whose paper venue clock is later than
+    this host's wall clock (the files moved from a host whose clock ran ahead, or the clock was
+    stepped back): the first quote, stamped with the wall clock, was earlier than the venue's
+    clock, and the run ended in a ValueError traceback. The feed now never stamps a quote
+    earlier than the restored clock."""
+    state, wal = tmp_path / "state", tmp_path / "wal"
+
+    def run(seconds: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from dita.cli import main; main()",
+                "paper",
+                "--strategy",
+                "dita.examples.quoting:TwoSidedQuoter",
+                "--param",
+                "edge_threshold_bps=0",
+                "--ccxt-exchange",
+                "binance",
+                "--ccxt-base-url",
+                fake_binance.url,
+                "--symbols",
+                "BTC/USDT",
+                "--poll",
+                "0.1",
+                "--duration",
+                seconds,
+                "--state-dir",
+                str(state),
+                "--wal-dir",
+                str(wal),
+                "--kernel-id",
+                "ahead",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "DITA_CCXT_API_KEY": "", "DITA_CCXT_SECRET": ""},
+            check=False,
+        )
+
+    first = run("1.5")
+    assert first.returncode == 0, first.stderr
+    path = state / "ahead.json"
+    snap = json.loads(path.read_text())
+    ahead = 600.0
+    snap["venue"]["now"] = snap["venue"]["now"] + ahead
+    snap["data_time"] = snap["data_time"] + ahead
+    path.write_text(json.dumps(snap))
+    second = run("1.5")
+    assert second.returncode == 0, second.stderr
+    assert "Traceback" not in second.stderr, second.stderr
+    assert "clock is 59" in second.stdout and "s ahead of this host's" in second.stdout, second.stdout
+    again = json.loads(path.read_text())
+    assert again["rows"] > 0, "the continued run took no quote"
+    # Its quotes were stamped at the restored clock or later, and so is the state it saved:
+    # a third run continues from it.
+    assert again["data_time"] >= again["venue"]["now"] >= snap["venue"]["now"]
+    third = run("1")
+    assert third.returncode == 0, third.stderr

@@ -198,7 +198,9 @@ class PaperSession:
 
     def _data_time(self) -> float:
         if self.runtime.clock != "data":
-            return self.runtime.now()
+            # The wall clock, or the venue's when it is ahead (a continued run restored a
+            # clock past this host's): the next run's feed starts there.
+            return max(self.runtime.now(), self.venue.data_time or 0.0)
         ts = self.replay.at(self.runtime.data_points)[0]
         # A continued run that took no row yet is where the last one was, not at time 0:
         # the next run replayed the file from its start, which the venue refused.
@@ -245,17 +247,19 @@ def _ccxt_quotes(
     should_stop: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    not_before: float = 0.0,
 ) -> Iterator[Any]:
     """Live top of book polled from a ccxt exchange client (public endpoints, no keys).
 
     A failed poll is reported on stderr and retried at the next interval: a live feed must
     outlive a dropped connection. The feed ends once ``should_stop`` says so, looked at
     between polls and while it waits (not only when a quote comes: with the exchange down
-    none does)."""
+    none does). No quote is stamped earlier than ``not_before``: the clock of a paper venue a
+    continued run restored, which may be past this host's wall clock."""
     from dita.backtest.data import UNKNOWN_DEPTH
     from dita.strategy import Quote
 
-    last_ts = 0.0
+    last_ts = not_before
     silence = {sym: _Silence(sym) for sym in symbols}
     while True:
         for sym in symbols:
@@ -571,7 +575,9 @@ def paper(
             tick(0)
             return should_stop()
 
-        feed = _ccxt_quotes(*live_feed, poll, should_stop=waiting_stop)
+        feed = _ccxt_quotes(
+            *live_feed, poll, should_stop=waiting_stop, not_before=_restored_clock(session, console)
+        )
 
     path: Path | None = None
     restore_sigterm = sigterm_as_interrupt()
@@ -747,6 +753,24 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
                 f"venue.now {now!r}, the paper venue's clock: the replay would go back in time"
             )
     return snap
+
+
+def _restored_clock(session: PaperSession, console: Any) -> float:
+    """The clock of the paper venue a continued live run restored (0 when none): quotes are
+    stamped no earlier, since the venue refuses data that goes back in time. A clock past this
+    host's (the state moved from a host whose clock ran ahead, or the clock was stepped back)
+    is said: quotes carry it until the wall clock catches up."""
+    now = ((session.previous or {}).get("venue") or {}).get("now")
+    if not is_real(now):
+        return 0.0
+    ahead = float(now) - time.time()
+    if ahead > 1.0:
+        console.print(
+            f"warning: the restored paper venue's clock is {ahead:,.1f} s ahead of this host's; "
+            "quotes are stamped with it until the wall clock catches up",
+            highlight=False,
+        )
+    return float(now)
 
 
 def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] | None, console: Any) -> None:

@@ -193,6 +193,12 @@ class PaperVenue:
             return self._now
         return order.created_at if order is not None else 0.0
 
+    @property
+    def data_time(self) -> float | None:
+        """The time of the last data this venue took (None before any): no later data may be
+        earlier. Under an injected clock too, whose time ``now()`` gives instead."""
+        return self._now
+
     def _advance(self, ts: float) -> float:
         ts = _finite("ts", ts)
         if self._now is not None and ts < self._now:
