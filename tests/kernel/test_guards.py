@@ -887,6 +887,10 @@ def test_what_is_no_real_number_is_refused_everywhere_naming_the_field(value: An
         k.mark_price("BTCUSDT", value)
     with pytest.raises(TypeError, match=r"invalid exit_leg_ratios\[1\]: expected a number"):
         intent("ENTER", 0, exit_leg_ratios=(0.5, value))
+    if isinstance(value, np.bool_):
+        # A numpy array of legs is read as a list, though no registered Sequence: walked too.
+        with pytest.raises(TypeError, match=r"invalid exit_leg_ratios\[0\]: expected a number"):
+            intent("ENTER", 0, exit_leg_ratios=np.array([value]))
     with pytest.raises(TypeError, match=r"invalid (capital|taker_rate|seed_capital)"):
         k.set_seed_capital(value)
     assert state_of(k) == before

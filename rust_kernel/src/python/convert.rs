@@ -4,7 +4,7 @@ use crate::types::*;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PySequence, PyString, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyType};
 use pyo3::IntoPyObjectExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -207,14 +207,18 @@ fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
         .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))
 }
 
-/// When `obj` is a sequence (what PyO3 reads as a list), a TypeError naming the place in
-/// `field` of an item that is no number as `float_arg` takes one (a bool, a `Decimal`, a
-/// complex, text). Anything else is left to PyO3's reading, which refuses it.
+/// A TypeError naming the place in `field` of an item of `obj` that is no number as
+/// `float_arg` takes one (a bool, a `Decimal`, a complex, text), walking whatever iterates:
+/// a numpy array too, which PyO3 reads as a list but is no registered `Sequence`. Text and
+/// what does not iterate are left to PyO3's reading, which refuses them.
 pub fn refuse_non_numbers(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
-    if obj.is_instance_of::<PyString>() || obj.cast::<PySequence>().is_err() {
+    if obj.is_instance_of::<PyString>() {
         return Ok(());
     }
-    for (i, item) in obj.try_iter()?.enumerate() {
+    let Ok(items) = obj.try_iter() else {
+        return Ok(());
+    };
+    for (i, item) in items.enumerate() {
         let item = item?;
         if !item.is_exact_instance_of::<PyFloat>() {
             float_arg(&item, &format!("{field}[{i}]"))?;
