@@ -760,17 +760,17 @@ def _restored_clock(session: PaperSession, console: Any) -> float:
     stamped no earlier, since the venue refuses data that goes back in time. A clock past this
     host's (the state moved from a host whose clock ran ahead, or the clock was stepped back)
     is said: quotes carry it until the wall clock catches up."""
-    now = ((session.previous or {}).get("venue") or {}).get("now")
-    if not is_real(now):
+    now = session.venue.data_time
+    if now is None:
         return 0.0
-    ahead = float(now) - time.time()
+    ahead = now - time.time()
     if ahead > 1.0:
         console.print(
             f"warning: the restored paper venue's clock is {ahead:,.1f} s ahead of this host's; "
             "quotes are stamped with it until the wall clock catches up",
             highlight=False,
         )
-    return float(now)
+    return now
 
 
 def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] | None, console: Any) -> None:
