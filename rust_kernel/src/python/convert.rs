@@ -182,15 +182,15 @@ fn opt_float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<f64>> {
     float_arg(obj, field).map(Some)
 }
 
-/// Whether `obj` is numpy's bool, which is no int subclass.
-pub fn is_numpy_bool(obj: &Bound<'_, PyAny>) -> bool {
-    matches!(type_name(obj).as_str(), "bool" | "bool_") && !obj.is_instance_of::<PyBool>()
+/// Whether `obj` is a bool, Python's or numpy's (which is no int subclass).
+pub fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyBool>() || matches!(type_name(obj).as_str(), "bool" | "bool_")
 }
 
 /// A TypeError naming `field` and the value when `obj` is a bool (Python's or numpy's): a
 /// number PyO3 would take as 1.0 or 0.0, so `buy(size=True)` bought 1.0.
 fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
-    if obj.is_instance_of::<PyBool>() || is_numpy_bool(obj) {
+    if is_bool(obj) {
         return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected a number, got {} {}",
             type_name(obj),

@@ -21,7 +21,7 @@ use mock::PyMockVenue;
 use objects::*;
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,9 +89,7 @@ fn default_kernel_id() -> String {
 fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     if v.is_none() {
         Ok(ConfigValue::Off)
-    } else if let Ok(b) = v.cast::<PyBool>() {
-        Ok(ConfigValue::Flag(b.is_true()))
-    } else if is_numpy_bool(v) {
+    } else if is_bool(v) {
         Ok(ConfigValue::Flag(v.is_truthy()?))
     } else if let Ok(s) = v.cast::<PyString>() {
         Ok(ConfigValue::Text(utf8(s, field)?.to_string()))
@@ -1041,7 +1039,7 @@ impl PyKernel {
             None => None,
             Some(v) if v.is_none() => None,
             // A bool, Python's or numpy's (a flag from a data frame); not an int.
-            Some(v) if v.is_instance_of::<PyBool>() || is_numpy_bool(v) => Some(v.is_truthy()?),
+            Some(v) if is_bool(v) => Some(v.is_truthy()?),
             Some(v) => {
                 return Err(PyTypeError::new_err(format!(
                     "invalid debug_clickhouse_enabled: expected bool, got {}",

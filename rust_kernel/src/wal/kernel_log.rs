@@ -95,26 +95,24 @@ pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
 }
 
 pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
-    let bad = |e: bincode::Error| format!("undecodable kernel checkpoint: {e}");
+    fn bad(e: impl std::fmt::Display) -> String {
+        format!("undecodable kernel checkpoint: {e}")
+    }
     let mut rest = state;
     let mut kernel: Kernel = deserialize_part(&mut rest).map_err(bad)?;
     kernel
         .check_slot_indexes()
         .and_then(|()| kernel.check_counts())
-        .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
+        .map_err(bad)?;
     let mut covered: crate::kernel::CoveredRepr = Default::default();
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
-        kernel
-            .restore_ended_orders(ended)
-            .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
+        kernel.restore_ended_orders(ended).map_err(bad)?;
         if !rest.is_empty() {
             covered = deserialize_part(&mut rest).map_err(bad)?;
         }
     }
-    kernel
-        .restore_covered_fills(covered)
-        .map_err(|e| format!("undecodable kernel checkpoint: {e}"))?;
+    kernel.restore_covered_fills(covered).map_err(bad)?;
     Ok(kernel)
 }
 
