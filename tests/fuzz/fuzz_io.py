@@ -36,6 +36,8 @@ from hypothesis import strategies as st
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
+from runtime import test_cli as runs  # noqa: E402  (the state file and paper runs of the tests)
+
 NUMBERS = [
     float("nan"),
     float("inf"),
@@ -127,23 +129,9 @@ def fuzz_stdio(lines: list[bytes], newline_at_end: bool) -> None:
 
 # --- state files -------------------------------------------------------------------------
 
-STATE = {
-    "kernel_id": "good", "pid": 1, "running": False, "clock": "data", "data_time": 1704300000.0,
-    "account": {"equity": 10.0, "realized_pnl": 1.0, "k_fees_paid": 0.5}, "control": {"mode": "PAPER"},
-    "slots": [{"fsm_state": "POSITION_OPEN", "size": 1.0,
-               "active_exit_order": {"client_order_id": "o1", "status": "NEW", "size": 1.0, "price": 5.0}}],
-    "strategies": [{"name": "S", "status": "RUNNING", "error": ""}],
-    "fills": [{"ts": 1704290000.0, "realized_pnl": 1.0, "fee": 0.5}],
-    "older_fills": {"2024-01-02": {"fills": 1, "realized_pnl": 0.0, "fee": 0.0, "last_ts": 1704200000.0}},
-}  # fmt: skip
-READERS = [
-    ["status"],
-    ["status", "--json"],
-    ["orders"],
-    ["pnl"],
-    ["pnl", "--period", "today"],
-    ["pnl", "--json"],
-]
+# test_cli's state file, and the commands that read one (`dita pnl --json` too).
+STATE = runs.GOOD_STATE
+READERS = [*runs.STATE_READERS, ["pnl", "--json"]]
 
 
 @given(_changes(STATE), st.sampled_from(READERS))
@@ -160,8 +148,6 @@ def fuzz_status(changes: list[tuple[tuple[Any, ...], Any]], command: list[str]) 
 def fuzz_paper(examples: int) -> None:
     """A first `dita paper --wal-dir` run leaves a state file; each example changes it and
     continues the run on a copy of the log."""
-    from runtime import test_cli as runs
-
     base = Path(tempfile.mkdtemp())
     try:
         (base / "fuzz_resting.py").write_text(runs.RESTING)

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -828,6 +829,8 @@ GOOD_STATE = {
     "fills": [{"ts": 1704290000.0, "realized_pnl": 1.0, "fee": 0.5}],
     "older_fills": {"2024-01-02": {"fills": 1, "realized_pnl": 0.0, "fee": 0.0, "last_ts": 1704200000.0}},
 }  # fmt: skip
+# The commands that read the state files.
+STATE_READERS = (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", "--period", "today"])
 
 
 @pytest.mark.parametrize(
@@ -855,8 +858,7 @@ def test_status_skips_a_state_file_dita_paper_did_not_write(tmp_path: Path, chan
     other fields of the wrong shape is not a kernel's state, not a reason for a traceback."""
     (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
     (tmp_path / "bad.json").write_text(json.dumps({**GOOD_STATE, "kernel_id": "bad", **change}))
-    commands = (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", "--period", "today"])
-    for command in (*commands, ["pnl", "--period", "week"]):
+    for command in (*STATE_READERS, ["pnl", "--period", "week"]):
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exception is None, (command, result.exception)
         assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
@@ -878,8 +880,7 @@ def test_status_skips_a_state_file_that_is_not_json_it_can_read(tmp_path: Path, 
     text, nests too deeply or holds a data time no calendar has ended every command."""
     (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
     (tmp_path / "bad.json").write_bytes(content)
-    commands = (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", "--period", "today"])
-    for command in commands:
+    for command in STATE_READERS:
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exception is None, (command, result.exception)
         assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
@@ -1083,6 +1084,27 @@ def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path, resting: str)
     assert json.loads(path.read_text()) == newer
 
 
+def _refused_continuing_from(
+    tmp_path: Path, resting: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> tuple[Any, dict[str, Any]]:
+    """A `dita paper --wal-dir` run, then one continuing it from its state file as ``change``
+    makes it: that one must exit 2 naming the file, before the log opens (log and file
+    untouched). Returns its result and the changed state."""
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    bad = change(json.loads(path.read_text()))
+    path.write_text(json.dumps(bad))
+    log = sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir())
+    again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
+    assert again.exit_code == 2, again.output
+    assert str(path) in again.stderr, again.stderr
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
+    assert path.read_text() == json.dumps(bad)
+    return again, bad
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -1096,18 +1118,8 @@ def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path, resting: str)
 def test_a_state_file_dita_paper_did_not_write_is_refused_before_the_log_opens(
     tmp_path: Path, resting: str, change: dict[str, Any], named: str
 ) -> None:
-    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
-    assert first.exit_code == 0, first.output
-    path = tmp_path / "state" / "rest.json"
-    bad = {**json.loads(path.read_text()), **change}
-    path.write_text(json.dumps(bad))
-    log = sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir())
-    again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
-    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
-    assert again.exit_code == 2, again.output
-    assert str(path) in again.stderr and named in again.stderr, again.stderr
-    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
-    assert path.read_text() == json.dumps(bad)
+    again, _ = _refused_continuing_from(tmp_path, resting, lambda state: {**state, **change})
+    assert named in again.stderr, again.stderr
 
 
 @pytest.mark.parametrize(
@@ -1124,21 +1136,15 @@ def test_a_state_file_dita_paper_did_not_write_is_refused_before_the_log_opens(
 def test_a_state_file_whose_venue_clock_is_past_its_data_time_is_refused(
     tmp_path: Path, resting: str, change: dict[str, Any], named: str
 ) -> None:
-    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
-    assert first.exit_code == 0, first.output
-    path = tmp_path / "state" / "rest.json"
-    bad = {**json.loads(path.read_text()), **change}
-    if bad["data_time"] == "drop":
-        del bad["data_time"]
-    path.write_text(json.dumps(bad))
-    log = sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir())
-    again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
-    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
-    assert again.exit_code == 2, again.output
-    assert str(path) in again.stderr and named in again.stderr, again.stderr
+    def changed(state: dict[str, Any]) -> dict[str, Any]:
+        bad = {**state, **change}
+        if bad["data_time"] == "drop":
+            del bad["data_time"]
+        return bad
+
+    again, bad = _refused_continuing_from(tmp_path, resting, changed)
+    assert named in again.stderr, again.stderr
     assert repr(bad["venue"]["now"]) in again.stderr, again.stderr
-    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
-    assert path.read_text() == json.dumps(bad)
 
 
 def test_a_state_file_nested_too_deeply_is_refused(tmp_path: Path, resting: str) -> None:

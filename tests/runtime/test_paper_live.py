@@ -544,38 +544,21 @@ def test_paper_live_feed_continues_a_run_whose_venue_clock_is_past_the_wall_cloc
     state, wal = tmp_path / "state", tmp_path / "wal"
 
     def run(seconds: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "from dita.cli import main; main()",
-                "paper",
-                "--strategy",
-                "dita.examples.quoting:TwoSidedQuoter",
-                "--param",
-                "edge_threshold_bps=0",
-                "--ccxt-exchange",
-                "binance",
-                "--ccxt-base-url",
-                fake_binance.url,
-                "--symbols",
-                "BTC/USDT",
-                "--poll",
-                "0.1",
-                "--duration",
-                seconds,
-                "--state-dir",
-                str(state),
-                "--wal-dir",
-                str(wal),
-                "--kernel-id",
-                "ahead",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "DITA_CCXT_API_KEY": "", "DITA_CCXT_SECRET": ""},
-            check=False,
+        return _paper_live(
+            fake_binance,
+            tmp_path,
+            "--strategy",
+            "dita.examples.quoting:TwoSidedQuoter",
+            "--param",
+            "edge_threshold_bps=0",
+            "--symbols",
+            "BTC/USDT",
+            "--duration",
+            seconds,
+            "--wal-dir",
+            str(wal),
+            "--kernel-id",
+            "ahead",
         )
 
     first = run("1.5")

@@ -997,6 +997,21 @@ fn intent(n: u64, slot: i64, command: KernelCommandType, price: f64) -> Intent {
 
 /// A closed log of a kernel that entered and left positions, checkpointed every 7 records
 /// (so the newest two and checkpoint 0 are on disk).
+/// A kernel of 4 slots with seed capital that sent an ENTER on slot 0, and that order.
+fn kernel_entering_slot_0() -> (Kernel, crate::model::VenueOrder) {
+    let mut k = Kernel::new("k", 4).unwrap();
+    k.apply(&KernelInput::SeedCapital(1000.0)).unwrap();
+    let out = k
+        .apply(&KernelInput::Intent(intent(
+            1,
+            0,
+            KernelCommandType::Enter,
+            100.0,
+        )))
+        .unwrap();
+    (k, out.submit.expect("an order"))
+}
+
 fn kernel_log_with_checkpoints() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let options = KernelLogOptions {
@@ -1314,17 +1329,8 @@ fn a_checkpoint_whose_client_id_index_names_a_slot_without_that_order_is_refused
     // Found by fuzzing checkpoints: a state whose client-id index named a slot with no
     // working order of that id decoded fine, and the first fill for that id panicked
     // ("indexed orders are active"). The index must match the slot's entry or exit order.
-    let mut k = Kernel::new("k", 4).unwrap();
-    k.apply(&KernelInput::SeedCapital(1000.0)).unwrap();
-    let out = k
-        .apply(&KernelInput::Intent(intent(
-            1,
-            0,
-            KernelCommandType::Enter,
-            100.0,
-        )))
-        .unwrap();
-    let client_id = out.submit.expect("an order").client_order_id;
+    let (mut k, order) = kernel_entering_slot_0();
+    let client_id = order.client_order_id;
     let state = encode_kernel(&k);
     assert!(
         kernel_log::decode_kernel(&state).is_ok(),
@@ -1426,18 +1432,9 @@ fn a_checkpoint_whose_open_slot_count_disagrees_with_the_open_sets_is_refused() 
     // A state (digest fine) whose open slot count was below the slots in the open sets
     // loaded, and closing a position counted it below zero (a panic in a debug build, a
     // count of 2^64-1 in release).
-    let mut k = Kernel::new("k", 4).unwrap();
+    let (mut k, order) = kernel_entering_slot_0();
     let mut venue = MockVenue::new(Default::default()).unwrap();
-    k.apply(&KernelInput::SeedCapital(1000.0)).unwrap();
-    let out = k
-        .apply(&KernelInput::Intent(intent(
-            1,
-            0,
-            KernelCommandType::Enter,
-            100.0,
-        )))
-        .unwrap();
-    for e in venue.submit(&out.submit.expect("an order")) {
+    for e in venue.submit(&order) {
         k.apply(&KernelInput::VenueEvent(e)).unwrap();
     }
     assert_eq!(k.open_positions(), 1);
