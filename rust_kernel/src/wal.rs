@@ -58,6 +58,7 @@
 //! # Ok::<(), dita_kernel::wal::WalError>(())
 //! ```
 
+mod crc_span;
 mod format;
 pub mod kernel_log;
 mod scan;

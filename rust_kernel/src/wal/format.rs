@@ -22,6 +22,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::crc_span::SpanCrc;
 use super::WalError;
 
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"DITAWAL\0";
@@ -187,12 +188,41 @@ pub(crate) fn read_frame(bytes: &[u8]) -> FrameRead<'_> {
 /// True when no checksum-valid frame with a sequence above `after_seq` starts anywhere in
 /// `tail`: the damage at the start of `tail` is then the last thing written (a torn tail),
 /// not a damaged record with good records behind it.
+///
+/// Every offset is tried, as [`read_frame`] would read it there; only the checksums are
+/// computed differently. A frame's sequence is looked at before its checksum (one at or
+/// below `after_seq` changes nothing), and a span longer than [`DIRECT_SPAN_BYTES`] is
+/// checksummed through [`SpanCrc`], so garbage whose length fields all fit costs time in
+/// proportion to the tail's length, not to its square.
 pub(crate) fn nothing_valid_after(tail: &[u8], after_seq: u64) -> bool {
-    (1..tail.len()).all(|at| match read_frame(&tail[at..]) {
-        FrameRead::Frame(f) => f.seq <= after_seq,
-        _ => true,
-    })
+    let mut spans = None;
+    for at in 1..(tail.len() + 1).saturating_sub(FRAME_HEADER_BYTES) {
+        let frame = &tail[at..];
+        let len = u32_at(frame, 4) as usize;
+        if len > MAX_PAYLOAD_BYTES || frame.len() < FRAME_HEADER_BYTES + len {
+            continue;
+        }
+        if u64_at(frame, 8) <= after_seq {
+            continue;
+        }
+        let end = at + FRAME_HEADER_BYTES + len;
+        let crc = if len <= DIRECT_SPAN_BYTES {
+            crc32fast::hash(&tail[at + 4..end])
+        } else {
+            spans
+                .get_or_insert_with(|| SpanCrc::new(tail))
+                .span(at + 4, end)
+        };
+        if crc == u32_at(frame, 0) {
+            return false;
+        }
+    }
+    true
 }
+
+/// Payloads up to this long are checksummed by reading them in the damaged-tail search:
+/// below it, reading costs less than [`SpanCrc::span`].
+const DIRECT_SPAN_BYTES: usize = 1024;
 
 fn encode_file_header(out: &mut Vec<u8>, magic: &[u8; 8], kernel_id: &str, rules: u16) {
     out.extend_from_slice(magic);
