@@ -30,6 +30,7 @@ from typing import Any
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
 from dita._numbers import is_real
+from dita._text import shortened
 from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
 
@@ -789,9 +790,7 @@ def _quote_problem(quote: Quote, now: float) -> str:
 
 def _not_a(what: str, item: object, *kinds: type[Bar] | type[Quote]) -> str:
     """The error for a feed item that is not a bar or quote, naming what came and what is taken."""
-    shown = repr(item)
-    if len(shown) > 120:
-        shown = shown[:117] + "..."
+    shown = shortened(repr(item), 120)
     taken = " or ".join(f"dita.strategy.{k.__name__}({', '.join(k._fields)})" for k in kinds)
     return f"{what} takes a {taken}, got {type(item).__name__}: {shown}"
 
@@ -804,9 +803,7 @@ def check_strategy_instance(strategy: object, where: str) -> None:
     if isinstance(strategy, type) and issubclass(strategy, Strategy):
         name = strategy.__name__
         raise TypeError(f"{where} takes a Strategy instance, got the class {name}: call it, {name}()")
-    shown = repr(strategy)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
+    shown = shortened(repr(strategy))
     hint = (
         " (load a MODULE:CLASS text with dita.strategy.load_strategy_class)"
         if isinstance(strategy, str)

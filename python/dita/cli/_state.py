@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from dita._text import shortened
 from dita.services import pid_alive
 
 __all__ = [
@@ -247,7 +248,7 @@ def _json_entries(client: Any, map_name: str) -> dict[str, Any]:
         if isinstance(value, dict):
             out[str(key)] = value
         else:
-            shown = repr(raw)[:80]
+            shown = shortened(repr(raw))
             print(
                 f"warning: skipped entry {str(key)!r} of {map_name}: not a JSON object ({shown})",
                 file=sys.stderr,

@@ -19,6 +19,7 @@ from rich.table import Table
 from dita._kernel import WalError
 from dita._numbers import is_real
 from dita._signals import Terminated, closing, sigterm_as_interrupt
+from dita._text import shortened
 from dita.cli._common import (
     BALANCE,
     FEE_RATE,
@@ -723,10 +724,10 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "the file"
-        got = repr(first["input"])
+        got = shortened(repr(first["input"]))
         fail(
             f"the state file {path} is not one `dita paper` wrote: {where}: "
-            f"{first['msg'].removeprefix('Value error, ')}, got {got if len(got) <= 80 else got[:77] + '...'}"
+            f"{first['msg'].removeprefix('Value error, ')}, got {got}"
         )
     if snap["kernel_id"] != path.stem:
         fail(

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dita._text import shortened
+
 __all__ = [
     "MAX_LINE_BYTES",
     "CancelCommand",
@@ -299,5 +301,4 @@ def _printable(value: Any) -> str | int | float | bool | None:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 64 else text[:61] + "..."
+    return shortened(value if isinstance(value, str) else repr(value), 64)
