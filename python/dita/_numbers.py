@@ -8,6 +8,12 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 
+def is_flag(value: object) -> bool:
+    """A bool, Python's or numpy's (``numpy.bool_``, what a comparison of arrays gives): the
+    kernel reads both as flags, and neither as a number."""
+    return isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")
+
+
 def is_real(value: object) -> TypeGuard[float]:
     """Any real number, numpy's included (a float32 column), but not a bool: Python counts
     True as 1, and a flag where a price or size belongs is a mistake."""

@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dita._numbers import is_flag
+
 __all__ = ["KERNEL_MAX", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
 
 Regime = Literal["NEUTRAL", "BULL", "BEAR"]
@@ -29,7 +31,7 @@ def _not_a_flag(value: object) -> object:
     """Refuse a bool (Python's or numpy's) where a number belongs: pydantic takes True as 1.0,
     so ``max_leverage: true`` in a config became a leverage of 1 without a word, where the
     kernel refuses a bool as the wrong type."""
-    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+    if is_flag(value):
         raise ValueError(f"{value!r} is a flag, not a number")
     return value
 

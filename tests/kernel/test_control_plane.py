@@ -97,3 +97,19 @@ def test_a_control_value_of_another_type_is_refused_listing_the_names(
     with pytest.raises(ValueError, match=rf"^{field} must be one of {names}, got {value!r}$"):
         plane.set(**{field: value})
     assert plane.entries == {}
+
+
+def test_numpy_s_bool_is_taken_as_a_flag_and_stored_as_python_s() -> None:
+    """A flag read from a data frame is numpy's bool: the plane takes it as the kernel does,
+    and keeps Python's bool, which its JSON entries (Hazelcast's) can hold. A number is
+    still no flag."""
+    np = pytest.importorskip("numpy")
+    plane = InMemoryControlPlane()
+    kernel = ExecutionKernel(kernel_id="np-flag")
+    plane.attach(kernel)
+    plane.set(debug_clickhouse_enabled=np.bool_(True))
+    assert plane.entries["*"]["debug_clickhouse_enabled"] is True
+    assert kernel.snapshot()["control"]["debug_clickhouse_enabled"] is True
+    with pytest.raises(ValueError, match=r"^debug_clickhouse_enabled must be true or false, got 1$"):
+        plane.set(debug_clickhouse_enabled=1)
+    assert plane.entries["*"]["debug_clickhouse_enabled"] is True

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._kernel import ControlMode, Verbosity
+from dita._numbers import is_flag
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -48,11 +49,12 @@ def normalize_change(
     if verbosity is not None:
         change["verbosity"] = _enum_name("verbosity", verbosity, Verbosity)
     if debug_clickhouse_enabled is not None:
-        if not isinstance(debug_clickhouse_enabled, bool):
+        if not is_flag(debug_clickhouse_enabled):
             raise ValueError(
                 f"debug_clickhouse_enabled must be true or false, got {debug_clickhouse_enabled!r}"
             )
-        change["debug_clickhouse_enabled"] = debug_clickhouse_enabled
+        # numpy's bool as Python's: the change is stored as JSON.
+        change["debug_clickhouse_enabled"] = bool(debug_clickhouse_enabled)
     return change
 
 
