@@ -163,8 +163,9 @@ fn tail_search_seconds(tail: &[u8]) -> f64 {
 }
 
 fn tail_summary() {
-    // Zeros: every length field is 0, each offset checksums 52 bytes. Random bytes: length
-    // fields rarely fit. `00 00 01 00` repeated: every fourth offset names 64 KB to checksum.
+    // Zeros: every length field fits (0) but every seq is 0, at or below the last record's,
+    // so nothing is checksummed. Random bytes: length fields rarely fit. `00 00 01 00`
+    // repeated: every fourth offset is a candidate of 64 KB, checksummed from the prefixes.
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let random: Vec<u8> = (0..TAIL_BYTES)
         .map(|_| {

@@ -191,9 +191,9 @@ pub(crate) fn read_frame(bytes: &[u8]) -> FrameRead<'_> {
 ///
 /// Every offset is tried, as [`read_frame`] would read it there; only the checksums are
 /// computed differently. A frame's sequence is looked at before its checksum (one at or
-/// below `after_seq` changes nothing), and a span longer than [`DIRECT_SPAN_BYTES`] is
-/// checksummed through [`SpanCrc`], so garbage whose length fields all fit costs time in
-/// proportion to the tail's length, not to its square.
+/// below `after_seq` changes nothing), and a candidate whose payload is longer than
+/// [`DIRECT_SPAN_BYTES`] is checksummed through [`SpanCrc`], so garbage whose length fields
+/// all fit costs time in proportion to the tail's length, not to its square.
 pub(crate) fn nothing_valid_after(tail: &[u8], after_seq: u64) -> bool {
     let mut spans = None;
     for at in 1..(tail.len() + 1).saturating_sub(FRAME_HEADER_BYTES) {
