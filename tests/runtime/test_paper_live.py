@@ -19,6 +19,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+# The example quoter with no edge required: it quotes from the first tick.
+EAGER_QUOTER = ("--strategy", "dita.examples.quoting:TwoSidedQuoter", "--param", "edge_threshold_bps=0")
+
 EXCHANGE_INFO = (
     Path(__file__).resolve().parents[1] / "venues" / "fixtures" / "binance" / "spot_exchange_info.json"
 )
@@ -129,10 +132,7 @@ def test_paper_follows_a_live_ccxt_feed(fake_binance: FakeBinance, tmp_path: Pat
             "-c",
             "from dita.cli import main; main()",
             "paper",
-            "--strategy",
-            "dita.examples.quoting:TwoSidedQuoter",
-            "--param",
-            "edge_threshold_bps=0",
+            *EAGER_QUOTER,
             "--param",
             "quote_usd=600",
             "--ccxt-exchange",
@@ -483,10 +483,7 @@ def test_paper_live_fills_with_latency_on_a_quiet_market(fake_binance: FakeBinan
     proc = _paper_live(
         fake_binance,
         tmp_path,
-        "--strategy",
-        "dita.examples.quoting:TwoSidedQuoter",
-        "--param",
-        "edge_threshold_bps=0",
+        *EAGER_QUOTER,
         "--param",
         "quote_usd=600",
         "--latency-ms",
@@ -547,10 +544,7 @@ def test_paper_live_feed_continues_a_run_whose_venue_clock_is_past_the_wall_cloc
         return _paper_live(
             fake_binance,
             tmp_path,
-            "--strategy",
-            "dita.examples.quoting:TwoSidedQuoter",
-            "--param",
-            "edge_threshold_bps=0",
+            *EAGER_QUOTER,
             "--symbols",
             "BTC/USDT",
             "--duration",
