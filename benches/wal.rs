@@ -148,10 +148,18 @@ const TAIL_BYTES: usize = 4 << 20;
 fn tail_search_seconds(tail: &[u8]) -> f64 {
     let dir = tempfile::tempdir().expect("tempdir");
     write_log(dir.path(), 1_000);
-    let path = dir.path().join(format!("seg-{:020}.wal", 1));
-    let mut bytes = std::fs::read(&path).expect("read segment");
+    // The log's one segment, found rather than named: its naming is the log's own business.
+    let segments: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list log")
+        .map(|e| e.expect("list log").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .collect();
+    let [path] = segments.as_slice() else {
+        panic!("expected one segment, found {segments:?}");
+    };
+    let mut bytes = std::fs::read(path).expect("read segment");
     bytes.extend_from_slice(tail);
-    std::fs::write(&path, bytes).expect("write segment");
+    std::fs::write(path, bytes).expect("write segment");
     let start = Instant::now();
     let report = read_only_replay(dir.path(), |_| Ok(())).expect("replay");
     let seconds = start.elapsed().as_secs_f64();

@@ -243,7 +243,7 @@ def test_live_ticker_without_sizes_is_deep_as_a_file_without_size_columns() -> N
     from dita.cli.paper import _ccxt_quotes
     from dita.venues.paper import PaperVenue
 
-    tickers = {
+    tickers: dict[str, dict[str, Any]] = {
         "DOGE/USDT": {"bid": 0.2, "ask": 0.21, "timestamp": 1_000_000, "bidVolume": None},
         "BTC/USDT": {"bid": 100.0, "ask": 100.5, "timestamp": 1_000_000, "bidVolume": 3.0, "askVolume": 0.0},
     }
