@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from dita.backtest.data import load_market_data
 from dita.backtest.report import ARTEFACTS, EQUITY_COLOR
 from dita.cli import app
 from dita.data import generate_bars, write_bars
@@ -279,7 +280,7 @@ def test_shadow_changes_with_the_seed() -> None:
         (("--symbols", "BTCUSDT,BTCUSDT"), "given more than once"),
         (("--fill-rate", "1.5"), "--fill-rate=1.5"),
         (("--reject-rate", "-0.1"), "--reject-rate=-0.1"),
-        (("--max-inv", "60000"), "exceeds max_total"),
+        (("--max-inv", "60000"), "exceeds --max-total"),
         (("--iterations", "0"), "--iterations=0"),
         (("--latency-ms", "-5"), "--latency-ms=-5.0"),
     ],
@@ -779,6 +780,42 @@ def test_data_module_refuses_bad_arguments(tmp_path: Path, argv: list[str], mess
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        # Written as CSV before, then refused by every reader as "unsupported file type".
+        ("bars.json", "--out {out}: unknown file type (use .csv, .csv.gz or .parquet)"),
+        ("afile/bars.csv", "--out {out}: {tmp}/afile is a file, not a directory"),
+        ("adir.csv", "--out {out} is a directory; give a file name"),
+    ],
+)
+def test_data_module_refuses_an_unusable_out(tmp_path: Path, out: str, message: str) -> None:
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "adir.csv").mkdir()
+    path = tmp_path / out
+    proc = subprocess.run(
+        [sys.executable, "-m", "dita.data", "--days", "0.01", "--out", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message.format(out=path, tmp=tmp_path) in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "afile").read_text() == "mine" and not list((tmp_path / "adir.csv").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.csv", "afile"]
+
+
+@pytest.mark.parametrize("name", ["bars.csv", "bars.csv.gz", "bars.parquet", "bars.pq", "bars.txt"])
+def test_every_name_the_data_module_writes_loads_back(tmp_path: Path, name: str) -> None:
+    bars = generate_bars(days=0.1, seed=3)
+    loaded = load_market_data(write_bars(bars, tmp_path / name))
+    assert loaded.kind == "bars" and set(loaded.asset) == {"BARS"}
+    assert np.array_equal(loaded.ts, bars["timestamp"]) and np.array_equal(
+        loaded.columns["close"], bars["close"]
+    )
 
 
 def test_backtest_and_paper_refuse_data_the_strategy_does_not_take(tmp_path: Path) -> None:

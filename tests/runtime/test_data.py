@@ -94,6 +94,19 @@ def test_bad_rows_are_named(tmp_path: Path, bad_row: str, message: str) -> None:
     assert "row 3:" in str(info.value)
 
 
+def test_a_gap_is_measured_against_a_step_the_bars_take(tmp_path: Path) -> None:
+    # Two steps, 60 s and 240 s: their median (150 s) is a bar length no bar has.
+    rows = [*good_rows(2), "2024-01-01T00:05:00Z,100,101,99,100,3"]
+    with pytest.raises(DataError, match="240 s apart where bars are 60 s") as info:
+        load_market_data(bars_csv(tmp_path, rows))
+    assert info.value.row == 3
+    # Four one-minute steps and four of two minutes: the bars are a minute, the rest gaps.
+    times = [0, 1, 2, 3, 4, 6, 8, 10, 12]
+    rows = [f"2024-01-01T00:{m:02d}:00Z,100,101,99,100,3" for m in times]
+    data = load_market_data(bars_csv(tmp_path, rows), allow_gaps=True)
+    assert data.interval == 60.0
+
+
 def test_gaps_can_be_accepted(tmp_path: Path) -> None:
     rows = [*good_rows(3), "2024-01-01T00:09:00Z,100,101,99,100,3"]
     data = load_market_data(bars_csv(tmp_path, rows), allow_gaps=True)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dita.data import table_format
 from dita.risk import KERNEL_MAX
 
 __all__ = [
@@ -140,17 +141,19 @@ def parse_time(value: str, field: str = "time") -> float:
 
 
 def _read_table(path: Path) -> pa.Table:
-    suffix = path.suffix.lower()
+    kind = table_format(path)
     if not path.exists():
         raise DataError(f"file not found: {path}")
     try:
-        if suffix in (".parquet", ".pq"):
+        if kind == "parquet":
             return pq.read_table(path)
-        if suffix in (".csv", ".txt") or path.name.endswith(".csv.gz"):
+        if kind is not None:
             return pacsv.read_csv(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
-    raise DataError(f"unsupported file type {suffix!r} (use .csv or .parquet)", path=str(path))
+    raise DataError(
+        f"unsupported file type {path.suffix.lower()!r} (use .csv, .csv.gz or .parquet)", path=str(path)
+    )
 
 
 def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatArray:
@@ -435,7 +438,10 @@ def load_market_data(
                 row=int(idx[0]) + 1,
             )
         if kind == "bars" and d.size:
-            step = float(np.median(d))
+            # The lower median: a step the bars take, where the median of an even count is
+            # the mean of two (60 s and 240 s made bars of 150 s).
+            k = (d.size - 1) // 2
+            step = float(np.partition(d, k)[k])
             interval = interval or step
             gap = np.flatnonzero(d > step * 1.5)
             if gap.size and not allow_gaps:

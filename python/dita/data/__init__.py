@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -109,13 +110,34 @@ def bars_table(bars: dict[str, np.ndarray]) -> pa.Table:
     return pa.table(cols)
 
 
+def table_format(path: str | Path) -> Literal["parquet", "csv", "csv.gz"] | None:
+    """What a market data file's name says it holds, the one rule for reading and writing:
+    Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.txt``), gzipped CSV (``.csv.gz``), or
+    None for any other name."""
+    name = Path(path).name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".txt")):
+        return "csv"
+    if name.endswith(".csv.gz"):
+        return "csv.gz"
+    return None
+
+
 def write_bars(bars: dict[str, np.ndarray], path: str | Path) -> Path:
-    """Write bars as CSV or Parquet (chosen by the file suffix)."""
+    """Write bars as Parquet or CSV (gzipped for ``.csv.gz``), chosen by the file's name;
+    ValueError, writing nothing, for a name :func:`table_format` does not know."""
     p = Path(path)
+    kind = table_format(p)
+    if kind is None:
+        raise ValueError(f"{p.name}: unknown file type (use .csv, .csv.gz or .parquet)")
     p.parent.mkdir(parents=True, exist_ok=True)
     table = bars_table(bars)
-    if p.suffix.lower() in (".parquet", ".pq"):
+    if kind == "parquet":
         pq.write_table(table, p)
+    elif kind == "csv.gz":
+        with pa.CompressedOutputStream(str(p), "gzip") as out:
+            pacsv.write_csv(table, out)
     else:
         pacsv.write_csv(table, p)
     return p

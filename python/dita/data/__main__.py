@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from dita.data import bar_span_problem, generate_bars, write_bars
+from dita.data import bar_span_problem, generate_bars, table_format, write_bars
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dita.data", description=__doc__)
-    parser.add_argument("--out", required=True, help="output file, .csv or .parquet")
+    parser.add_argument("--out", required=True, help="output file, .csv, .csv.gz or .parquet")
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--interval", type=float, default=60.0, help="bar length in seconds")
     parser.add_argument("--seed", type=int, default=7)
@@ -20,8 +21,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(problem)
     if args.seed < 0:
         parser.error(f"--seed={args.seed!r} must be zero or more")
+    out = Path(args.out)
+    if table_format(out) is None:
+        parser.error(f"--out {args.out}: unknown file type (use .csv, .csv.gz or .parquet)")
+    if out.is_dir():
+        parser.error(f"--out {args.out} is a directory; give a file name")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        parser.error(f"--out {args.out}: {blocker} is a file, not a directory")
     try:
-        path = write_bars(generate_bars(days=args.days, interval_s=args.interval, seed=args.seed), args.out)
+        path = write_bars(generate_bars(days=args.days, interval_s=args.interval, seed=args.seed), out)
     except OSError as exc:
         parser.error(f"--out {args.out}: cannot write: {exc.strerror or exc}")
     print(path)
