@@ -139,7 +139,16 @@ def test_bad_arguments(live: tuple[str, ClickHouseJournal], tmp_path: Path) -> N
     assert out.exit_code == 2 and "--param 'novalue' must be NAME=VALUE" in out.output
     out = _sql("--dsn", dsn, "-p", "kernel-id=desk-1", "SELECT {kernel-id:String}")
     assert out.exit_code == 2
-    assert "--param 'kernel-id=desk-1': NAME must be letters, digits and _" in out.output
+    assert (
+        "--param 'kernel-id=desk-1': NAME must be ASCII letters, digits and _, not starting with a digit"
+        in out.output
+    )
+    out = _sql("--dsn", dsn, "-p", "1x=2", "SELECT {1x:Int64}")
+    assert (
+        out.exit_code == 2
+        and "--param '1x=2': NAME must be" in out.output
+        and "not starting with a digit" in out.output
+    )
     out = _sql("--dsn", dsn, "-p", "slot=3", "-p", "slot=4", "SELECT {slot:Int64}")
     assert out.exit_code == 2 and "--param slot is given twice ('3' and '4')" in out.output
     out = _sql("--dsn", dsn, "-p", "kernel_id=k1", "SELECT count() FROM fills")

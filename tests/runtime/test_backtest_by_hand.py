@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 
@@ -129,5 +130,8 @@ def test_the_cli_says_why_sharpe_is_not_given(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "Sharpe and Sortino: n/a, less than two days (1 day) of data" in res.output
+    # The table has a CAGR row as well as Calmar's, and says why neither is given.
+    assert re.findall(r"│ (CAGR|Calmar) ", res.output) == ["CAGR", "Calmar"]
+    assert "CAGR and Calmar: n/a, the run is shorter than a year (1 day)" in res.output
     doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).output.splitlines()[-1])
     assert doc["metrics"]["sharpe"] is None and doc["notes"]["sharpe"].startswith("less than two days")

@@ -23,10 +23,10 @@ def test_limits_below_one_quote_show_as_risk_blocks_not_as_silence() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--max-inv", "60000"], "error: max_inv=60000.0 exceeds max_total=50000.0\n"),
+        (["--max-inv", "60000"], "error: --max-inv=60000.0 exceeds --max-total=50000.0\n"),
         (
             ["--fill-rate", "0.7", "--reject-rate", "0.5"],
-            "error: fill_rate=0.7 + reject_rate=0.5 exceeds 1\n",
+            "error: --fill-rate=0.7 + --reject-rate=0.5 exceeds 1\n",
         ),
     ],
 )
@@ -35,7 +35,14 @@ def test_settings_that_disagree_are_refused_without_a_dump_of_every_option(
 ) -> None:
     # A refusal of two options together has no one option to name: it used to read
     # "settings={'symbols': [...], 'iterations': 50, ...}: Value error, ...", an option that
-    # does not exist followed by every value given.
+    # does not exist followed by every value given. The fields it compares are named as the
+    # options they came from.
     result = CliRunner().invoke(app, ["shadow", "--symbols", "BTCUSDT", *args])
     assert result.exit_code == 2
     assert result.stderr == message
+
+
+def test_the_shadow_help_says_symbols_are_required() -> None:
+    result = CliRunner().invoke(app, ["shadow", "--help"])
+    symbols = result.output.split("--symbols", 1)[1].split("--iterations", 1)[0]
+    assert "(required)" in symbols

@@ -223,15 +223,20 @@ def mock_venue(
     return MockVenueAdapter(**settings)
 
 
+_FIELD_IS = re.compile(r"(?<![\w-])([a-z][a-z0-9_]*)=")
+
+
 def fail_options(exc: ValidationError) -> NoReturn:
     """Exit 2 naming each option a settings model refused (its field ``fee_rate`` is ``--fee-rate``).
 
     A refusal of several options together (a model validator's) has no one option to name: its
-    message, which names the values, is given alone, not after a dump of every option."""
+    message, which names the fields it compares as ``field=value``, is given alone with those
+    fields spelt as options (``fill_rate=0.7`` is ``--fill-rate=0.7``)."""
     problems = []
     for e in exc.errors():
         if not e["loc"]:
-            problems.append(e["msg"].removeprefix("Value error, "))
+            msg = e["msg"].removeprefix("Value error, ")
+            problems.append(_FIELD_IS.sub(lambda m: "--" + m[1].replace("_", "-") + "=", msg))
             continue
         option = "--" + str(e["loc"][0]).replace("_", "-")
         problems.append(f"{option}={e.get('input')!r}: {e['msg']}")

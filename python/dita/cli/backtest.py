@@ -174,6 +174,7 @@ def backtest(
                 ("Longest drawdown (days)", m["max_drawdown_days"]),
                 ("Sharpe", m["sharpe"]),
                 ("Sortino", m["sortino"]),
+                ("CAGR", m["cagr"]),
                 ("Calmar", m["calmar"]),
                 ("Expectancy", m["expectancy"]),
                 ("Average trade", m["average_trade"]),
@@ -184,12 +185,16 @@ def backtest(
             ],
         )
         notes = result.metrics.notes
-        if "sharpe" in notes and notes.get("sortino") == notes["sharpe"]:
-            typer.echo(f"Sharpe and Sortino: n/a, {notes['sharpe']}")
-        else:
-            for key in ("sharpe", "sortino"):
-                if key in notes:
-                    typer.echo(f"{key.capitalize()}: n/a, {notes[key]}")
+        for (a, a_label), (b, b_label) in (
+            (("sharpe", "Sharpe"), ("sortino", "Sortino")),
+            (("cagr", "CAGR"), ("calmar", "Calmar")),
+        ):
+            if a in notes and notes.get(b) == notes[a]:
+                typer.echo(f"{a_label} and {b_label}: n/a, {notes[a]}")
+            else:
+                for key, label in ((a, a_label), (b, b_label)):
+                    if key in notes:
+                        typer.echo(f"{label}: n/a, {notes[key]}")
         if halted is not None:
             at = datetime.fromtimestamp(halted["halted_at"], tz=UTC)
             typer.echo(

@@ -41,7 +41,10 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
             fail(f"--param {pair!r} must be NAME=VALUE (used as {{NAME:Type}} in the query)")
         name = key.strip()
         if not name.isidentifier() or not name.isascii():
-            fail(f"--param {pair!r}: NAME must be letters, digits and _ (used as {{NAME:Type}} in the query)")
+            fail(
+                f"--param {pair!r}: NAME must be ASCII letters, digits and _, not starting with a digit "
+                "(used as {NAME:Type} in the query)"
+            )
         if name in out:  # the last one winning would answer another question than asked
             fail(f"--param {name} is given twice ({out[name]!r} and {value!r})")
         out[name] = value

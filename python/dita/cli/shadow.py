@@ -13,7 +13,9 @@ __all__ = ["register"]
 
 
 def shadow(
-    symbols: Annotated[str, typer.Option(help="Comma-separated symbols, e.g. BTCUSDT,ETHUSDT")] = "",
+    symbols: Annotated[
+        str, typer.Option(help="Comma-separated symbols (required), e.g. BTCUSDT,ETHUSDT")
+    ] = "",
     iterations: Annotated[int, typer.Option(help="Quote rounds")] = 50,
     max_inv: Annotated[float, typer.Option(help="Largest notional per symbol, USD")] = 10_000.0,
     max_total: Annotated[float, typer.Option(help="Largest notional overall, USD")] = 50_000.0,
