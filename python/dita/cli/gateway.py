@@ -77,8 +77,9 @@ def _kernel(
     return kernel
 
 
-# One option for both commands.
-SeedCapital = Annotated[float | None, typer.Option(min=0, help="Seed capital of the K account")]
+# One option for both commands. No `min=0`: Typer would refuse nan with its own message, and
+# require_finite refuses it, inf and a negative alike.
+SeedCapital = Annotated[float | None, typer.Option(help="Seed capital of the K account, zero or more")]
 
 
 def stdio(
@@ -159,7 +160,7 @@ def serve(
     import json
 
     from dita.gateway.app import create_app
-    from dita.gateway.config import load_settings
+    from dita.gateway.config import SettingsError, load_settings
 
     if seed_capital is not None:
         require_finite("--seed-capital", seed_capital, allow_zero=True)
@@ -182,9 +183,12 @@ def serve(
             journal=journal,
             hazelcast=hazelcast,
         )
-    except (ValueError, OSError) as exc:
-        typer.echo(f"bad gateway configuration: {exc}", err=True)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
+    except (ValueError, OSError) as exc:  # the file: unreadable, not TOML, [gateway] not a table
+        fail(f"--config {config}: {exc.strerror if isinstance(exc, OSError) else exc}")
     if openapi_out is not None:
         # The schema does not depend on the kernel: no journal or projection is opened for it.
         app = create_app(_kernel(1, None, None), settings)

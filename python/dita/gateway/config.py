@@ -8,11 +8,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dita.risk import KERNEL_MAX
 
-__all__ = ["GatewaySettings", "load_settings"]
+__all__ = ["GatewaySettings", "SettingsError", "load_settings"]
+
+_SECRET = ("token", "secret", "password", "key")
 
 
 class GatewaySettings(BaseModel):
@@ -48,23 +50,64 @@ class GatewaySettings(BaseModel):
     )
 
 
+class SettingsError(ValueError):
+    """Settings refused: one line per problem, each naming where the value came from
+    (``gateway.port``, ``DITA_GATEWAY_PORT``, ``--port``) and never a secret's value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:
     """File, then environment, then explicit overrides (None values are ignored)."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    problems: list[str] = []
     if path is not None:
         with path.open("rb") as fh:
             doc = tomllib.load(fh)
         table = doc.get("gateway", {})
         if not isinstance(table, dict):
-            raise ValueError(f"{path}: [gateway] must be a table, got {type(table).__name__}")
+            raise ValueError(f"[gateway] must be a table, got {type(table).__name__}")
         for key, value in table.items():
             # No setting is a boolean, and the model would take `max_slots = true` for 1.
             if isinstance(value, bool):
-                raise ValueError(f"{path}: [gateway] {key} = {str(value).lower()}: not a boolean setting")
-        values.update(table)
+                problems.append(f"gateway.{key}: not a boolean setting{_shown(key, value)}")
+            else:
+                values[key] = value
+                sources[key] = f"gateway.{key}"
     for name in GatewaySettings.model_fields:
         env = os.environ.get(f"DITA_GATEWAY_{name.upper()}")
         if env is not None:
             values[name] = env
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return GatewaySettings.model_validate(values)
+            sources[name] = f"DITA_GATEWAY_{name.upper()}"
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = value
+            sources[name] = "--" + name.replace("_", "-")
+    try:
+        settings = GatewaySettings.model_validate(values)
+    except ValidationError as exc:
+        # Not chained: pydantic's own message shows every value, the token's too.
+        raise SettingsError(problems + [_problem(e, sources) for e in exc.errors()]) from None
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _problem(error: Any, sources: dict[str, str]) -> str:
+    """One refused setting as ``source: reason (got value)``; a secret's value is not shown."""
+    if not error["loc"]:
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = str(error["loc"][0])
+    source = sources.get(name, name)
+    if error["type"] == "extra_forbidden":
+        return f"{source}: not a gateway setting"
+    return f"{source}: {str(error['msg']).removeprefix('Value error, ')}{_shown(name, error.get('input'))}"
+
+
+def _shown(name: str, value: Any) -> str:
+    """`` (got VALUE)``, or nothing for a setting whose name says it is a secret."""
+    secret = any(word in name.lower() for word in _SECRET)
+    return "" if secret else f" (got {str(value).lower() if isinstance(value, bool) else repr(value)})"
