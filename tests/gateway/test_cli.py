@@ -207,6 +207,40 @@ def test_a_refused_setting_names_its_source_in_python_too(
     assert SECRET not in str(err.value) and err.value.__cause__ is None and err.value.__suppress_context__
 
 
+def test_a_table_given_for_a_setting_is_not_shown_and_an_unknown_flag_is_unknown(tmp_path: Path) -> None:
+    """`journal` is the setting that carries a password: a table given for it is named, not
+    printed. `foo = true` is not a gateway setting, whatever its value."""
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(f'[gateway]\nfoo = true\n[gateway.journal]\nurl = "x"\npassword = "{SECRET}"\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings(cfg)
+    assert sorted(err.value.problems) == [
+        "gateway.foo: not a gateway setting",
+        "gateway.journal: Input should be a valid string (got a table)",
+    ]
+    assert SECRET not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[gateway\n", "Expected ']'"),
+        ("gateway = 5\n", "[gateway] must be a table, got int"),
+        (b"[gateway]\nhost = '\xff'\n", "can't decode byte 0xff"),
+    ],
+)
+def test_a_config_file_that_cannot_be_read_is_named(tmp_path: Path, text: str | bytes, message: str) -> None:
+    cfg = tmp_path / "gateway.toml"
+    if isinstance(text, bytes):
+        cfg.write_bytes(text)
+    else:
+        cfg.write_text(text)
+    res = subprocess.run([*DITA, "serve", "--config", str(cfg)], capture_output=True, timeout=120)
+    stderr = res.stderr.decode()
+    assert res.returncode == 2, stderr
+    assert stderr.startswith(f"error: --config {cfg}: ") and message in stderr and "Traceback" not in stderr
+
+
 @pytest.mark.parametrize("grace", ["0", "-1", "nan", "inf", "301", "soon"])
 def test_a_stop_grace_that_is_no_wait_or_for_ever_is_refused(
     monkeypatch: pytest.MonkeyPatch, grace: str

@@ -808,7 +808,9 @@ def test_data_module_refuses_an_unusable_out(tmp_path: Path, out: str, message: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.csv", "afile"]
 
 
-@pytest.mark.parametrize("name", ["bars.csv", "bars.csv.gz", "bars.parquet", "bars.pq", "bars.txt"])
+@pytest.mark.parametrize(
+    "name", ["bars.csv", "bars.csv.gz", "BARS.CSV.GZ", "bars.parquet", "Bars.PQ", "bars.txt"]
+)
 def test_every_name_the_data_module_writes_loads_back(tmp_path: Path, name: str) -> None:
     bars = generate_bars(days=0.1, seed=3)
     loaded = load_market_data(write_bars(bars, tmp_path / name))

@@ -147,7 +147,9 @@ def _read_table(path: Path) -> pa.Table:
     try:
         if kind == "parquet":
             return pq.read_table(path)
-        if kind is not None:
+        if kind == "csv.gz":  # pyarrow finds the codec by the exact suffix: not X.CSV.GZ's
+            return pacsv.read_csv(pa.CompressedInputStream(str(path), "gzip"))
+        if kind == "csv":
             return pacsv.read_csv(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"cannot read {path.name}: {exc}", path=str(path)) from exc

@@ -44,7 +44,7 @@ def backtest(
         ),
     ],
     data: Annotated[
-        str, typer.Option(help="Bars or quotes, .csv or .parquet ('sample' = shipped sample bars)")
+        str, typer.Option(help="Bars or quotes, .csv, .csv.gz or .parquet ('sample' = shipped sample bars)")
     ],
     out: Annotated[
         Path, typer.Option(help="Directory for metrics.json, trades.csv, equity.csv, PNG and HTML")

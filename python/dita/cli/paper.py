@@ -344,7 +344,7 @@ class _Silence:
 def paper(
     strategy: Annotated[str, typer.Option(help="Strategy as MODULE:CLASS or FILE.py:CLASS")],
     data: Annotated[
-        str | None, typer.Option(help="Replay this .csv/.parquet ('sample' = shipped bars)")
+        str | None, typer.Option(help="Replay this .csv/.csv.gz/.parquet ('sample' = shipped bars)")
     ] = None,
     speed: Annotated[float, typer.Option(help="Data seconds per wall second (1 = wall clock)")] = 60.0,
     max_speed: Annotated[bool, typer.Option(help="Replay as fast as possible")] = False,

@@ -72,7 +72,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
             raise ValueError(f"[gateway] must be a table, got {type(table).__name__}")
         for key, value in table.items():
             # No setting is a boolean, and the model would take `max_slots = true` for 1.
-            if isinstance(value, bool):
+            if isinstance(value, bool) and key in GatewaySettings.model_fields:
                 problems.append(f"gateway.{key}: not a boolean setting{_shown(key, value)}")
             else:
                 values[key] = value
@@ -109,5 +109,8 @@ def _problem(error: Any, sources: dict[str, str]) -> str:
 
 def _shown(name: str, value: Any) -> str:
     """`` (got VALUE)``, or nothing for a setting whose name says it is a secret."""
-    secret = any(word in name.lower() for word in _SECRET)
-    return "" if secret else f" (got {str(value).lower() if isinstance(value, bool) else repr(value)})"
+    if any(word in name.lower() for word in _SECRET):
+        return ""
+    if isinstance(value, dict | list):  # a table or list given for a text: it may hold a password
+        return f" (got a {'table' if isinstance(value, dict) else 'list'})"
+    return f" (got {str(value).lower() if isinstance(value, bool) else repr(value)})"
