@@ -349,6 +349,50 @@ def test_cli_show_tells_running_kernels_from_gone_ones(
         kernel.close()
 
 
+def test_cli_skips_entries_that_are_not_json_objects_and_names_quiet_kernels(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """Values typed by hand (a list, a number, text) in any of the three maps ended `control
+    show` and `control set --wait` in a traceback, though `status` skips them: each is named
+    once and the rest is shown. A kernel quiet for over 10 s that already shows the value is
+    named with its last projection: quiet, it may be dead rather than applying anything."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP
+
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    quiet = f"{kernel_id}-quiet"
+    at = time.time() - 15
+    stray = {
+        CONTROL_PLANE_MAP: (f"{kernel_id}-list", "[1, 2]"),
+        CONTROL_MAP: (f"{kernel_id}-number", "42"),
+        ACCOUNTS_MAP: (f"{kernel_id}-text", "not json {"),
+    }
+    for name, (key, value) in stray.items():
+        hz_client.get_map(name).blocking().set(key, value)
+    hz_client.get_map(CONTROL_MAP).blocking().set(
+        quiet, to_json_value({"mode": "HALTED", "projected_at": at})
+    )
+    hz_client.get_map(ACCOUNTS_MAP).blocking().set(quiet, to_json_value({"equity": 0.0, "projected_at": at}))
+    try:
+        for args in (("show",), ("show", "--json")):
+            result = _cli("control", *args, *where)
+            assert result.exit_code == 0, result.output
+            for name, (key, _) in stray.items():
+                assert (
+                    result.stderr.count(f"warning: skipped entry {key!r} of {name}: not a JSON object") == 1
+                )
+        shown = json.loads(result.stdout)
+        assert quiet in shown["kernels"] and not any(key in shown["kernels"] for key, _ in stray.values())
+        result = _cli("control", "set", "--mode", "HALTED", "--kernel", quiet, "--wait", "1", *where)
+        assert result.exit_code == 0, result.output
+        assert re.search(rf"applied by: {quiet} \(last projected 1\ds ago\)", result.stdout), result.stdout
+        assert result.stderr.count(f"skipped entry {stray[ACCOUNTS_MAP][0]!r}") == 1
+    finally:
+        for name, (key, _) in stray.items():
+            hz_client.get_map(name).blocking().remove(key)
+        for name in (CONTROL_MAP, ACCOUNTS_MAP, CONTROL_PLANE_MAP):
+            hz_client.get_map(name).blocking().remove(quiet)
+
+
 def test_cli_reports_an_unreachable_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DITA_HAZELCAST_CONNECT_S", "0.5")  # not the 5 s default: nobody is home
     result = _cli("control", "show", "--cluster", f"127.0.0.1:{free_port()}", "--cluster-name", "nobody-home")

@@ -86,6 +86,11 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """Print ``warning: message`` on stderr and go on."""
+    typer.echo(f"warning: {message}", err=True)
+
+
 def close_all(*resources: Any) -> None:
     """Close each resource given (None stands for one that was not opened)."""
     for resource in resources:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
-from dita._text import shortened
+from dita.cli._common import warn
 from dita.services import pid_alive
 
 __all__ = [
@@ -235,25 +234,10 @@ def read_hazelcast(
 
 
 def _json_entries(client: Any, map_name: str) -> dict[str, Any]:
-    """The map's entries that are JSON objects, as projections write them. Another value (a
-    string someone put there by hand) is skipped with a warning naming it: one stray entry
-    must not leave operators without the status of every kernel."""
-    entries: list[tuple[str, Any]] = list(client.get_map(map_name).blocking().entry_set())
-    out: dict[str, Any] = {}
-    for key, raw in entries:
-        try:
-            value = json.loads(raw.to_string() if hasattr(raw, "to_string") else raw)
-        except (TypeError, ValueError):
-            value = None
-        if isinstance(value, dict):
-            out[str(key)] = value
-        else:
-            shown = shortened(repr(raw))
-            print(
-                f"warning: skipped entry {str(key)!r} of {map_name}: not a JSON object ({shown})",
-                file=sys.stderr,
-            )
-    return out
+    """The map's entries that are JSON objects; another (typed by hand) is named on stderr."""
+    from dita.projection.hazelcast import read_map
+
+    return read_map(client, map_name, warn=warn)
 
 
 def active_slots(snapshot: dict[str, Any]) -> list[dict[str, Any]]:

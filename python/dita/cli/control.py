@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from dita.cli._common import cluster_options, fail, hazelcast_connect_s, out_console, require_finite
+from dita.cli._common import cluster_options, fail, hazelcast_connect_s, out_console, require_finite, warn
 
 __all__ = ["register"]
 
@@ -34,8 +34,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of 
 
 
 def _client(cluster: str | None, cluster_name: str | None) -> Any:
+    """The command's client; every command starts here, so its warnings start afresh."""
     from dita.projection.hazelcast import connect_client
 
+    _warned.clear()
     members, name = cluster_options(
         cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
     )
@@ -50,7 +52,17 @@ def _read(client: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, A
     from dita.control.hazelcast import CONTROL_PLANE_MAP
     from dita.projection.hazelcast import CONTROL_MAP, read_map
 
-    return read_map(client, CONTROL_PLANE_MAP), read_map(client, CONTROL_MAP)
+    return read_map(client, CONTROL_PLANE_MAP, _warn_once), read_map(client, CONTROL_MAP, _warn_once)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """``warning: message`` on stderr, once per command however often the maps are read."""
+    if message not in _warned:
+        _warned.add(message)
+        warn(message)
 
 
 def _fmt_time(ts: Any) -> str:
@@ -69,7 +81,7 @@ def show(
     client = _client(cluster, cluster_name)
     try:
         entries, applied = _read(client)
-        accounts = read_map(client, ACCOUNTS_MAP)
+        accounts = read_map(client, ACCOUNTS_MAP, _warn_once)
     except HazelcastError as exc:
         _lost(cluster, cluster_name, exc, "while reading the maps")
     finally:
@@ -206,7 +218,7 @@ def _not_running(client: Any, kernel: str) -> str:
     """Why ``kernel`` is not a running kernel of this cluster's projection; "" when it is."""
     from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
 
-    account = read_map(client, ACCOUNTS_MAP).get(kernel)
+    account = read_map(client, ACCOUNTS_MAP, _warn_once).get(kernel)
     if account is None:
         return (
             f"no kernel {kernel!r} is projected in this cluster, so nothing shows one runs under that "
@@ -239,10 +251,11 @@ def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait:
     pending: list[str] = []
     gone: list[str] = []
     while True:
-        applied = read_map(client, CONTROL_MAP)
+        applied = read_map(client, CONTROL_MAP, _warn_once)
         # Entries outlive their kernel: one that stopped projecting cannot apply anything, and
         # the mode it last projected is not a change applied.
-        live = live_kernels(read_map(client, ACCOUNTS_MAP))
+        accounts = read_map(client, ACCOUNTS_MAP, _warn_once)
+        live = live_kernels(accounts)
         if kernel:
             targets = [kernel]
         else:
@@ -261,22 +274,21 @@ def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait:
             f"not waited for (closed, or no projection for over {LIVE_WITHIN_S:g}s, taken for gone): "
             f"{', '.join(gone)}"
         )
-    if pending:
-        from dita.cli._state import QUIET_AFTER_S
+    from dita.cli._state import QUIET_AFTER_S
 
-        accounts = read_map(client, ACCOUNTS_MAP)
-        named = []
-        for k in pending:
-            at = accounts.get(k, {}).get("projected_at")
-            if kernel and k not in live:
-                named.append(f"{k} (not running)")
-            elif isinstance(at, int | float) and time.time() - at > QUIET_AFTER_S:
-                # Still waited for, but maybe dead: not a change refused.
-                named.append(f"{k} (last projected {time.time() - at:.0f}s ago)")
-            else:
-                named.append(k)
-        fail(f"not applied within {wait:g}s by: {', '.join(named)}", code=4)
-    typer.echo(f"applied by: {', '.join(targets) or '(no kernels projected)'}")
+    def named(k: str) -> str:
+        """``k``, with how long ago it last projected when that is over QUIET_AFTER_S: a quiet
+        kernel may be dead, neither refusing a change nor applying one."""
+        at = accounts.get(k, {}).get("projected_at")
+        if kernel and k not in live:
+            return f"{k} (not running)"
+        if isinstance(at, int | float) and not isinstance(at, bool) and time.time() - at > QUIET_AFTER_S:
+            return f"{k} (last projected {time.time() - at:.0f}s ago)"
+        return k
+
+    if pending:
+        fail(f"not applied within {wait:g}s by: {', '.join(map(named, pending))}", code=4)
+    typer.echo(f"applied by: {', '.join(map(named, targets)) or '(no kernels projected)'}")
 
 
 def register(app: typer.Typer) -> None:

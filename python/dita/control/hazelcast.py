@@ -30,12 +30,13 @@ from dita.control import GLOBAL, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
     BlockingMap,
     HazelcastClient,
-    HazelcastJsonValue,
     LifecycleState,
     Map,
     cluster_settings,
     connect_client,
+    json_object,
     kernel_reads,
+    shown_value,
     to_json_value,
 )
 
@@ -73,14 +74,10 @@ def _validate_kernel_id(kernel_id: str | None) -> str:
 def _decode(key: str, value: Any) -> dict[str, Any]:
     """An entry as a dict; a value that is not a JSON object (typed by hand) is logged and read as
     empty, so it neither stops the other entries from being read nor `set` from overwriting it."""
-    try:
-        decoded = value.loads() if isinstance(value, HazelcastJsonValue) else value
-    except ValueError:
-        decoded = None
-    if isinstance(decoded, dict):
-        return dict(decoded)
-    shown = value.to_string() if isinstance(value, HazelcastJsonValue) else value
-    _log.error("control entry %s ignored: not a JSON object: %.200r", key, shown)
+    decoded = json_object(value)
+    if decoded is not None:
+        return decoded
+    _log.error("control entry %s ignored: not a JSON object: %s", key, shown_value(value))
     return {}
 
 

@@ -55,6 +55,7 @@ with warnings.catch_warnings():
     from hazelcast import reactor as _hz_reactor
 
 from dita._numbers import finite_json
+from dita._text import shortened
 from dita.projection import publish_dirty
 from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, default_cluster_name
 
@@ -752,21 +753,42 @@ def _percentile(sorted_samples: Sequence[float], q: float) -> float:
     return sorted_samples[index]
 
 
-def read_map(client: HazelcastClient, map_name: str) -> dict[str, dict[str, Any]]:
-    """Every entry of a dita map, decoded (for the CLI, tests and ops scripts)."""
+def read_map(
+    client: HazelcastClient, map_name: str, warn: Callable[[str], None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every entry of a dita map that is a JSON object, as dita writes them, decoded (for the
+    CLI, tests and ops scripts). Another value (typed by hand) is skipped and named to ``warn``
+    (default: this module's log): one stray entry must not hide every other kernel."""
     entries_map: BlockingMap[str, Any] = client.get_map(map_name).blocking()
-    entries = entries_map.entry_set()
-    return {str(key): _decode(value) for key, value in entries}
+    out = {}
+    for key, value in entries_map.entry_set():
+        decoded = json_object(value)
+        if decoded is not None:
+            out[str(key)] = decoded
+        else:
+            message = f"skipped entry {str(key)!r} of {map_name}: not a JSON object ({shown_value(value)})"
+            (warn or _log.warning)(message)
+    return out
 
 
-def _decode(value: Any) -> dict[str, Any]:
-    if isinstance(value, HazelcastJsonValue):
-        decoded: dict[str, Any] = value.loads()
-        return decoded
-    if isinstance(value, str):
-        loaded: dict[str, Any] = json.loads(value)
-        return loaded
-    raise TypeError(f"unexpected value type in a dita map: {type(value).__name__}")
+def json_object(value: Any) -> dict[str, Any] | None:
+    """A map's value as the JSON object dita writes there (``HazelcastJsonValue`` or its text),
+    or None for anything else: other JSON, text that is not JSON, another type."""
+    try:
+        if isinstance(value, HazelcastJsonValue):
+            decoded = value.loads()
+        elif isinstance(value, str | bytes):
+            decoded = json.loads(value)
+        else:
+            return None
+    except (ValueError, RecursionError):
+        return None
+    return dict(decoded) if isinstance(decoded, dict) else None
+
+
+def shown_value(value: Any) -> str:
+    """A map's value for a message, cut short: what was found where an object was expected."""
+    return shortened(repr(value.to_string() if isinstance(value, HazelcastJsonValue) else value))
 
 
 LIVE_WITHIN_S = 30.0
