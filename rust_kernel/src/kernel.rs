@@ -2795,14 +2795,18 @@ impl Kernel {
         };
         // A fill with no fill id is known by the venue's running total after it, when it gives
         // one: the same total again is the same fill resent under a new event id, while a
-        // total below what is known is an earlier fill arriving late, and counts.
-        let total_key =
-            (rules() >= 1 && ev.fill_id.is_empty() && ev.size > 0.0 && ev.filled_size > 0.0)
-                .then(|| running_total_key(&order.client_order_id, ev.filled_size));
+        // total below what is known is an earlier fill arriving late, and counts. Rules 11 on,
+        // a fill with a fill id is remembered by its total too, so that its resend without
+        // the id is known (it was booked again once the order was no longer followed).
+        let total_key = (rules() >= 1
+            && ev.size > 0.0
+            && ev.filled_size > 0.0
+            && (ev.fill_id.is_empty() || rules() >= 11))
+            .then(|| running_total_key(&order.client_order_id, ev.filled_size));
         let seen = |k: u64| {
             self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
         };
-        let resent = total_key.is_some_and(seen)
+        let resent = (ev.fill_id.is_empty() && total_key.is_some_and(seen))
             || (!ev.fill_id.is_empty()
                 && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
         let stale = placed.is_none()

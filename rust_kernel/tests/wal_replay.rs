@@ -1188,7 +1188,7 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
         KernelInput::VenueEvent(f)
     };
     let size = order.size;
-    assert!(record(&mut log, &mut k, fill(&order, 1, size, size)).accepted);
+    assert!(record_as(8, &mut log, &mut k, fill(&order, 1, size, size)).accepted);
     let mut exit = Intent::new(
         "x1",
         "t1",
@@ -1261,4 +1261,40 @@ fn a_throttled_order_asked_to_cancel_replays_under_the_rules_of_its_segment() {
     let then = recovered_as(dir.path(), 9);
     assert_eq!(then.seq(), seq);
     assert_eq!(then.slots()[0].size, 0.0, "rules 9 forgot the order");
+}
+
+#[test]
+fn a_fill_resent_without_its_fill_id_replays_under_the_rules_of_its_segment() {
+    // A fill booked with its fill id, then one without a running total (the order is no
+    // longer followed by its reports' intervals), then the first resent without its id:
+    // rules 10 booked it again; rules 11 knows it by its running total. A segment of rules
+    // 10 must replay it booked twice.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let fill = |event_id: &str, fill_id: &str, size: f64, filled: f64| {
+        let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &coid);
+        f.fill_id = id(fill_id);
+        (f.price, f.size, f.filled_size) = (100.0, size, filled);
+        KernelInput::VenueEvent(f)
+    };
+    assert!(record(&mut log, &mut k, fill("f1", "a", 0.2, 0.2)).accepted);
+    assert!(record(&mut log, &mut k, fill("f2", "b", 0.3, 0.0)).accepted);
+    let again = record(&mut log, &mut k, fill("f1-resent", "", 0.2, 0.2));
+    assert_eq!(again.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert!(
+        (k.slots()[0].size - 0.5).abs() < 1e-12,
+        "rules 11 books it once"
+    );
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let (log, now) = open(dir.path(), 0);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    drop(log);
+    let then = recovered_as(dir.path(), 10);
+    assert_eq!(then.seq(), seq);
+    assert!(
+        (then.slots()[0].size - 0.7).abs() < 1e-12,
+        "rules 10 booked it twice"
+    );
 }

@@ -59,6 +59,25 @@ def test_a_fill_resent_under_a_new_event_id_is_known_by_its_running_total(kernel
     assert kernel.slot_state(0).size == pytest.approx(0.5)
 
 
+def test_a_fill_resent_without_its_fill_id_after_the_order_stopped_being_followed_is_known(
+    kernel: ExecutionKernel,
+) -> None:
+    """A fill booked with its fill id, then a fill without a running total (the order is no
+    longer followed by its reports' intervals), then the first fill resent without its id: it
+    was booked again (rules 10 and older), a position the venue does not hold."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2, fill_id="a")).accepted
+    assert kernel.on_venue_event(fill("f2", coid, 0.3, fill_id="b")).accepted  # no running total
+    before = kernel.snapshot()
+    again = kernel.on_venue_event(fill("f1-resent", coid, 0.2, total=0.2))
+    assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
+    assert kernel.snapshot() == before
+    assert kernel.slot_state(0).size == pytest.approx(0.5)
+    # A fill the venue did make still counts.
+    assert kernel.on_venue_event(fill("f3", coid, 0.1, total=0.6)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.6)
+
+
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
     """A report overlapping an earlier one books its new part, and pays that part's share of
     its fee: the earlier report paid for the rest (rules 9; before, the whole fee again)."""
