@@ -510,6 +510,11 @@ impl Covered {
     }
 }
 
+/// Why a fill whose running total is above its order's size is CRITICAL though booked: the
+/// fill itself fits what the order had left.
+const TOTAL_ABOVE_ORDER: &str =
+    "the venue's running total is above the order's size: it reports an overfill; reconcile with the venue";
+
 /// The key a fill without a fill id is remembered by: its order and the venue's running
 /// total after it (the slot's memory spans the trade's orders, whose totals repeat: an exit
 /// of 1 reaches the entry's total of 1). A fill id's fingerprint could equal it only by a
@@ -3257,9 +3262,23 @@ impl Kernel {
         if ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(order.size) {
             // The venue counts more filled than the kernel has been told of: a fill is missing
             // (or still on its way). Applied as given, and said loudly.
-            severity = KernelSeverity::Warning;
+            // A total above the order's size is the venue reporting an overfill: what is
+            // missing is at most what the order had left.
+            let over = ev.filled_size > order.size + size_tolerance(order.size);
+            severity = if over {
+                KernelSeverity::Critical
+            } else {
+                KernelSeverity::Warning
+            };
             details.push(("venue_filled_size", Detail::F64(ev.filled_size)));
-            details.push(("unreported_qty", Detail::F64(ev.filled_size - new_filled)));
+            details.push((
+                "unreported_qty",
+                Detail::F64(ev.filled_size.min(order.size) - new_filled),
+            ));
+            if over {
+                details.push(("order_size", Detail::F64(order.size)));
+                details.push(("reason", Detail::Static(TOTAL_ABOVE_ORDER)));
+            }
         }
         let mut transitions = Vec::with_capacity(1);
         let moved = self.transition_into(
@@ -3788,7 +3807,7 @@ impl Kernel {
                 .push(("venue_filled_size", Detail::F64(ev.filled_size)));
             out.details.push((
                 "unreported_qty",
-                Detail::F64(ev.filled_size - order.filled_size),
+                Detail::F64(ev.filled_size.min(order.size) - order.filled_size),
             ));
             out.details.push(("reason", Detail::Static(reason)));
         }

@@ -78,6 +78,29 @@ def test_a_fill_resent_without_its_fill_id_after_the_order_stopped_being_followe
     assert kernel.slot_state(0).size == pytest.approx(0.6)
 
 
+def test_a_running_total_above_the_orders_size_is_an_overfill_the_venue_reports(
+    kernel: ExecutionKernel,
+) -> None:
+    """The fill fits what the order has left and is booked; the total it states does not fit
+    the order at all. It said WARNING with 1.1 unreported, of an order with 0.9 left."""
+    coid = entry(kernel)
+    out = kernel.on_venue_event(fill("f1", coid, 0.1, total=1.2))
+    assert out.accepted and out.severity == KernelSeverity.CRITICAL
+    assert out.details["venue_filled_size"] == pytest.approx(1.2)
+    assert out.details["unreported_qty"] == pytest.approx(0.9)
+    assert out.details["order_size"] == pytest.approx(1.0) and "overfill" in str(out.details["reason"])
+    assert kernel.slot_state(0).size == pytest.approx(0.1)
+    # A total ahead but within the order stays a WARNING: a fill still on its way.
+    other = entry(kernel, 1)
+    out = kernel.on_venue_event(fill("g1", other, 0.1, total=0.5))
+    assert out.accepted and out.severity == KernelSeverity.WARNING
+    assert out.details["unreported_qty"] == pytest.approx(0.4) and "reason" not in out.details
+    # The end says as much: what is owed is what the order had left.
+    kernel.process_intent(intent("CANCEL", 0))
+    ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=1.2))
+    assert ended.details["unreported_qty"] == pytest.approx(0.9)
+
+
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
     """A report overlapping an earlier one books its new part, and pays that part's share of
     its fee: the earlier report paid for the rest (rules 9; before, the whole fee again)."""
