@@ -566,3 +566,162 @@ def test_the_clickhouse_debug_switch_takes_only_true_or_false(live: LiveServer, 
     assert res.status_code == 422
     assert res.json()["detail"][0]["loc"] == ["body", "debug_clickhouse_enabled"]
     assert live.client.get("/v1/control").json() == before
+
+
+# --- review of `dita serve`: token before body, one slot shape, timed answers ------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/intents"), ("PUT", "/v1/control"), ("POST", "/v1/slots/0/cancel"), ("POST", "/v1/marks")],
+)
+@pytest.mark.parametrize("auth", [None, "Bearer wrong-token-wrong-token"])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"{not json", "application/json"), (b"", "application/json"), (b'{"a": 1}', "text/plain"), (b"", None)],
+)
+def test_the_token_is_checked_before_the_body_is_read(
+    live: LiveServer, method: str, path: str, auth: str | None, body: bytes, content_type: str | None
+) -> None:
+    """FastAPI parses the body before it runs the token dependency: a client without the
+    token that sent a body that is not JSON was told 422 json_invalid, not 401."""
+    headers = {
+        **({"authorization": auth} if auth is not None else {}),
+        **({"content-type": content_type} if content_type else {}),
+    }
+    res = live.client.request(method, path, content=body, headers=headers)
+    assert res.status_code == 401, res.text
+    assert res.headers["www-authenticate"] == "Bearer"
+    assert res.json() == {"detail": "missing or wrong bearer token (header Authorization: Bearer <token>)"}
+    # With the token the same body is judged as before.
+    res = live.client.request(method, path, content=body, headers={**headers, **AUTH})
+    assert res.status_code == 422 or (path.endswith("/cancel") and not body), res.text
+
+
+def test_the_body_limit_comes_before_the_token(live: LiveServer) -> None:
+    """413 applies to any request, a GET or one without the token included (it is checked
+    first, on Content-Length and on the bytes received)."""
+    limit = live.app.state.settings.max_body_bytes
+    big = b" " * (limit + 1)
+    for method, path, headers in (
+        ("POST", "/v1/intents", {}),
+        ("POST", "/v1/intents", JSON_AUTH),
+        ("GET", "/healthz", {}),
+        ("GET", "/no/such/path", {}),
+    ):
+        res = live.client.request(method, path, content=big, headers=headers)
+        assert res.status_code == 413, (method, path, res.text)
+        assert res.json()["field"] == "body" and "www-authenticate" not in res.headers
+
+
+def test_a_slot_has_the_same_fields_in_every_answer_and_event(live: LiveServer) -> None:
+    """`kernel_id` was in GET /v1/slots/{id} and the `slot` events of intents, and missing
+    from GET /v1/slots and the `slot` events of marks (kernel.slots() leaves it out)."""
+    c = live.client
+    with httpx.Client(base_url=live.url, timeout=10.0) as sse:
+        with sse.stream("GET", "/v1/events") as stream:
+            lines = stream.iter_lines()
+            enter(c, asset="BTCUSDT")
+            after_intent = read_sse(lines, 1, skip=("outcome", "account"))[0]
+            c.post("/v1/marks", json={"asset": "BTCUSDT", "price": 51_000}, headers=AUTH)
+            after_mark = read_sse(lines, 1, skip=("outcome", "account"))[0]
+    assert (after_intent.event, after_mark.event) == ("slot", "slot")
+    kernel_id = c.get("/healthz").json()["kernel_id"]
+    one = c.get("/v1/slots/0").json()
+    listed = c.get("/v1/slots").json()
+    event_fields = {"id", "type", "ts"}
+    shapes = {
+        "GET /v1/slots/0": set(one),
+        "GET /v1/slots item": set(listed[0]),
+        "GET /v1/slots idle item": set(listed[1]),
+        "slot event (intent)": set(after_intent.data) - event_fields,
+        "slot event (mark)": set(after_mark.data) - event_fields,
+    }
+    assert all(shape == set(one) for shape in shapes.values()), shapes
+    assert "kernel_id" in one and {s["kernel_id"] for s in listed} == {kernel_id}
+    assert after_mark.data["kernel_id"] == kernel_id and after_mark.data["mark_price"] == 51_000
+
+
+def test_every_served_route_and_the_413s_are_timed_under_their_route(live: LiveServer) -> None:
+    """/openapi.json was counted as route "unmatched", and a 413 (answered before routing)
+    was not timed at all; a 401 is answered before routing too."""
+    c = live.client
+    limit = live.app.state.settings.max_body_bytes
+    c.get("/openapi.json")
+    c.get("/")
+    c.post("/v1/intents", content=b" " * (limit + 1), headers=JSON_AUTH)
+    c.request("GET", "/healthz", content=b" " * (limit + 1))
+    c.request("GET", "/no/such/path", content=b" " * (limit + 1))
+    c.post("/v1/marks", content=b"{", headers={"content-type": "application/json"})  # 401
+    c.get("/no/such/path")
+    text = c.get("/metrics").text
+    count = "dita_gateway_request_latency_seconds_count"
+    assert metric(text, count, method="GET", route="/openapi.json") == 1
+    assert metric(text, count, method="GET", route="/") == 1
+    assert metric(text, count, method="POST", route="/v1/intents") == 1
+    assert metric(text, count, method="GET", route="/healthz") == 1
+    assert metric(text, count, method="POST", route="/v1/marks") == 1
+    assert metric(text, count, method="GET", route="unmatched") == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "body: Field required"),
+        (None, "body: Field required"),
+        (b"null", "body: Input should be a valid dictionary or object to extract fields from (got null)"),
+    ],
+)
+def test_an_empty_or_null_intent_body_is_named_as_sent(
+    live: LiveServer, body: bytes | None, message: str
+) -> None:
+    """An empty body read `body: Field required (got None)`: nothing was given, and `null`
+    is not spelt None in JSON."""
+    res = live.client.post("/v1/intents", content=body, headers=JSON_AUTH)
+    assert res.status_code == 422
+    assert res.json()["message"] == message
+    assert res.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_a_retried_intent_is_a_duplicate_and_its_slot_id_is_not_where_it_went(live: LiveServer) -> None:
+    """What docs/protocol.md says of a retry: the kernel keeps no lookup of intent ids, so the
+    gateway picks a free slot first; the refusal names that slot, not the one the intent took,
+    and with every slot busy the retry is a 409."""
+    c = live.client
+    first = enter(c, intent_id="retry-1")
+    assert first["accepted"] is True and first["slot_id"] == 0
+    body = {"action": "ENTER", "intent_id": "retry-1", "asset": "BTCUSDT", "side": "LONG",
+            "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
+    again = c.post("/v1/intents", json=body, headers=AUTH).json()
+    assert (again["accepted"], again["diagnostic_code"]) == (False, "DUPLICATE_INTENT")
+    assert again["slot_id"] == 1 and c.get("/v1/slots/1").json()["fsm_state"] == "IDLE"
+    for i in range(3):
+        enter(c, asset=f"F{i}")
+    assert c.post("/v1/intents", json=body, headers=AUTH).status_code == 409
+
+
+def test_kernel_rules_the_docs_state_for_intents(live: LiveServer) -> None:
+    """EXIT (like ENTER) needs a reference_price above 0 (its default, 0, is refused);
+    `state` on a field check's INVALID_INTENT is not the slot's stage; clamped_target_size
+    holds the size asked for, the order the position's."""
+    c = live.client
+    enter(c, intent_id="rules-e")
+    no_price = c.post("/v1/intents", json={"action": "EXIT", "slot_id": 0}, headers=AUTH).json()
+    assert (no_price["accepted"], no_price["diagnostic_code"]) == (False, "INVALID_INTENT")
+    assert no_price["details"]["field"] == "reference_price"
+    assert no_price["state"] == "IDLE" and c.get("/v1/slots/0").json()["fsm_state"] == "POSITION_OPEN"
+    body = {"action": "EXIT", "slot_id": 0, "reference_price": 50_000, "target_size": 2.0}
+    out = c.post("/v1/intents", json=body, headers=AUTH).json()
+    assert out["accepted"] is True and out["details"]["clamped_target_size"] == 2.0
+    slot = c.get("/v1/slots/0").json()
+    assert slot["fsm_state"] == "CLOSED" and slot["initial_size"] == pytest.approx(0.5)
+
+
+def test_slot_ids_out_of_range_are_404_and_past_the_schema_422(live: LiveServer) -> None:
+    c = live.client
+    assert [c.get(f"/v1/slots/{i}").status_code for i in (3, 4, 1_000_000)] == [200, 404, 404]
+    assert [c.get(f"/v1/slots/{i}").status_code for i in (-1, 1_000_001)] == [422, 422]
+    for slot_id, status in ((4, 404), (1_000_000, 404), (-1, 422), (1_000_001, 422)):
+        assert c.post(f"/v1/slots/{slot_id}/cancel", headers=AUTH).status_code == status
+        body = {"action": "EXIT", "slot_id": slot_id, "reference_price": 1}
+        assert c.post("/v1/intents", json=body, headers=AUTH).status_code == status

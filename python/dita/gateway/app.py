@@ -10,6 +10,7 @@ describes the API; docs/openapi.json is the served schema (a test keeps them equ
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import secrets
 import time
@@ -23,12 +24,15 @@ from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, 
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match, Router
 
 from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, KernelOutcome, TradeSide
 from dita.gateway.config import GatewaySettings
@@ -37,7 +41,7 @@ from dita.gateway.metrics import GatewayMetrics
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 
-__all__ = ["SafeJSONResponse", "create_app"]
+__all__ = ["SafeJSONResponse", "create_app", "response_abandoned"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -197,6 +201,59 @@ _BEARER = HTTPBearer(auto_error=False, description="The gateway's token (setting
 
 # --- middleware --------------------------------------------------------------------------
 
+_UNAUTHORIZED = "missing or wrong bearer token (header Authorization: Bearer <token>)"
+
+
+def _token_ok(credentials: str, token: str) -> bool:
+    return secrets.compare_digest(credentials.strip().encode(), token.encode())
+
+
+def _bearer_credentials(authorization: str | None) -> str:
+    """The credentials of ``Authorization: Bearer <credentials>`` as HTTPBearer reads them
+    ("" for no header, another scheme or nothing after it)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return ""
+    return credentials
+
+
+async def _send_json(
+    send: Send, status: int, content: Any, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    body = encode_json_bytes(content)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class TokenGate:
+    """Answers 401 to a request for a mutating route without the bearer token, before the
+    body is read: FastAPI parses and validates a body before it runs any dependency, so a
+    body that is not JSON got 422 from a client without the token. ``protected`` says which
+    routes need it (a full match only: a wrong method is still 405)."""
+
+    def __init__(self, app: ASGIApp, token: str, protected: Callable[[], list[BaseRoute]]) -> None:
+        self.app = app
+        self.token = token
+        self.protected = protected
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(r.matches(scope)[0] == Match.FULL for r in self.protected()):
+            credentials = _bearer_credentials(Headers(scope=scope).get("authorization"))
+            if not _token_ok(credentials, self.token):
+                await _send_json(send, 401, {"detail": _UNAUTHORIZED}, ((b"www-authenticate", b"Bearer"),))
+                return
+        await self.app(scope, receive, send)
+
 
 class BodyLimit:
     """Refuses request bodies over ``limit`` bytes with 413, before the endpoint sees them."""
@@ -238,20 +295,8 @@ class BodyLimit:
         await self.app(scope, _replay(chunks, None, receive), send)
 
     async def _too_large(self, send: Send, size: int) -> None:
-        body = encode_json_bytes(
-            {"detail": f"request body is {size} bytes or more; the limit is {self.limit}", "field": "body"}
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"request body is {size} bytes or more; the limit is {self.limit}"
+        await _send_json(send, 413, {"detail": detail, "field": "body"})
 
 
 def _replay(chunks: list[bytes], first: Message | None, then: Receive | None = None) -> Receive:
@@ -278,11 +323,16 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 class RequestTimer:
     """Request latency by method and route template (the stream route is left out: it lasts
-    for ever). Other methods are counted as ``OTHER``, unmatched paths as ``unmatched``."""
+    for ever). Other methods are counted as ``OTHER``, unmatched paths as ``unmatched``.
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+    The outermost layer, so the answers given before routing (413, 401) are timed too; the
+    route is then found here, as it is for routes that do not name themselves in the scope
+    (``/openapi.json``)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, router: Router) -> None:
         self.app = app
         self.metrics = metrics
+        self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/v1/events":
@@ -292,15 +342,33 @@ class RequestTimer:
         try:
             await self.app(scope, receive, send)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = getattr(scope.get("route"), "path", None) or _route_path(self.router.routes, scope)
             method = scope.get("method", "")
             self.metrics.request_latency.labels(method if method in _METHODS else "OTHER", path).observe(
                 time.perf_counter() - start
             )
 
 
+def _route_path(routes: list[BaseRoute], scope: Scope) -> str:
+    """The template of the route ``scope`` goes to: a full match, else one of the path only
+    (a wrong method), else ``unmatched``."""
+    partial = "unmatched"
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+        if match == Match.PARTIAL and partial == "unmatched":
+            partial = str(getattr(route, "path", "unmatched"))
+    return partial
+
+
 # --- server-sent events ------------------------------------------------------------------
+
+# Set (in the request's task) when an event stream ends without completing its response on
+# purpose: a client dropped for lagging, or one that did not take the end of the stream at a
+# stop. GatewayServer then leaves out uvicorn's "ASGI callable returned without completing
+# response." error, which would read as a fault of the gateway.
+response_abandoned: contextvars.ContextVar[bool] = contextvars.ContextVar("response_abandoned", default=False)
 
 
 _SSE_BATCH = 64
@@ -368,11 +436,15 @@ class EventStreamResponse(Response):
                 tg.start_soon(watch_disconnect)
                 tg.start_soon(watch_stop)
                 await pump()
+            ended = False
             if not sub.dropped:
                 # End the response, so the server can close the connection; a client that
                 # stopped reading gets a moment, not a say in when the server stops.
                 with anyio.move_on_after(1.0):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    ended = True
+            if not ended:
+                response_abandoned.set(True)  # uvicorn closes the connection, nothing to log
         finally:
             self.broadcaster.unsubscribe(sub)
             self.metrics.sse_clients.dec()
@@ -415,13 +487,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> None:
+        # TokenGate answers first (before the body is read); this declares the scheme in the
+        # schema and stays as a second check.
         value = credentials.credentials if credentials is not None else ""
-        if not secrets.compare_digest(value.strip().encode(), token.encode()):
-            raise HTTPException(
-                status_code=401,
-                detail="missing or wrong bearer token (header Authorization: Bearer <token>)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        if not _token_ok(value, token):
+            raise HTTPException(status_code=401, detail=_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
     auth = [Depends(require_token)]
 
@@ -458,6 +528,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             }
             exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
         return await http_exception_handler(request, exc)
+
+    def all_slots() -> list[dict[str, Any]]:
+        # slot_dict(), not slots(): every answer and event gives a slot the same fields
+        # (slots() leaves out kernel_id).
+        return [kernel.slot_dict(i) for i in range(kernel.max_slots)]
 
     def slot_or_404(slot_id: int) -> dict[str, Any]:
         if not 0 <= slot_id < kernel.max_slots:
@@ -529,7 +604,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     @app.get("/v1/slots", summary="Every slot's state")
     async def list_slots() -> list[dict[str, Any]]:
-        return kernel.slots()
+        return all_slots()
 
     @app.get("/v1/slots/{slot_id}", summary="One slot's state", responses=_answers(404, 422))
     async def get_slot(slot_id: Annotated[int, Path(ge=0, le=1_000_000)]) -> dict[str, Any]:
@@ -671,7 +746,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         slots_marked = kernel.mark_price(req.asset, req.price)
         account = kernel.account()
         publish("account", account)
-        for slot in kernel.slots():
+        for slot in all_slots():
             if slot.get("asset") == req.asset and not slot.get("closed", False):
                 publish("slot", slot)
         return {"asset": req.asset, "price": req.price, "slots_marked": slots_marked, "account": account}
@@ -719,8 +794,21 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         sub = broadcaster.subscribe(resume)
         return EventStreamResponse(broadcaster, sub, settings.sse_keepalive_seconds, metrics)
 
-    app.add_middleware(RequestTimer, metrics=metrics)
+    protected: list[BaseRoute] = []
+
+    def protected_routes() -> list[BaseRoute]:
+        if not protected:
+            protected.extend(
+                r
+                for r in app.router.routes
+                if isinstance(r, APIRoute) and any(d.dependency is require_token for d in r.dependencies)
+            )
+        return protected
+
+    # Outermost last: the timer, then the body limit (413 on any request), then the token.
+    app.add_middleware(TokenGate, token=token, protected=protected_routes)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestTimer, metrics=metrics, router=app.router)
     return app
 
 
@@ -750,7 +838,9 @@ def _describe(error: dict[str, Any]) -> str:
         where = f" at character {loc[1]}" if len(loc) > 1 else ""
         return f"body is not valid JSON{where}: {error.get('reason') or error['msg']}"
     field = ".".join(str(p) for p in loc[1:]) if len(loc) > 1 else str(loc[0]) if loc else "request"
-    shown = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+    shown = ""
+    if "input" in error and not isinstance(error["input"], dict):
+        shown = " (got null)" if error["input"] is None else f" (got {error['input']!r})"
     return f"{field}: {error['msg']}{shown}"
 
 
@@ -761,7 +851,7 @@ def _clean_error(error: Any) -> dict[str, Any]:
         "msg": str(error.get("msg", "")),
         "type": str(error.get("type", "")),
     }
-    if "input" in error:
+    if "input" in error and error.get("type") != "missing":  # a missing value's input is None
         value: Any = error["input"]
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")

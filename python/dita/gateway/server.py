@@ -6,6 +6,7 @@ The gateway's tests serve with it too, so they stop as ``dita serve`` does."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import sys
 from typing import Any
@@ -13,6 +14,17 @@ from typing import Any
 import uvicorn
 
 __all__ = ["GatewayServer"]
+
+_NOT_COMPLETED = "ASGI callable returned without completing response."
+
+
+def _not_abandoned_on_purpose(record: logging.LogRecord) -> bool:
+    """Leaves out uvicorn's error for an event stream the gateway ended unfinished on purpose
+    (a client dropped for lagging, or one that did not take the stream's end at a stop):
+    uvicorn closes the connection, as it should, and nothing is wrong with the gateway."""
+    from dita.gateway.app import response_abandoned
+
+    return not (record.msg == _NOT_COMPLETED and response_abandoned.get())
 
 
 class GatewayServer(uvicorn.Server):
@@ -22,6 +34,9 @@ class GatewayServer(uvicorn.Server):
 
     def __init__(self, app: Any, kernel: Any, grace: float, host: str, port: int) -> None:
         super().__init__(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+        logger = logging.getLogger("uvicorn.error")
+        if _not_abandoned_on_purpose not in logger.filters:
+            logger.addFilter(_not_abandoned_on_purpose)
         self.app = app
         self.kernel = kernel
         self.grace = grace
