@@ -104,10 +104,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// for its late fills (the throttled request may have been the cancel, the order working at
 /// the venue: it was forgotten, so its fills were UNKNOWN_ORDER and its position lost).
 ///
-/// 11: a fill with a fill id and the venue's running total is remembered by that total as
-/// well, so the same fill resent without its id is a DUPLICATE_EVENT once the order is no
-/// longer followed by its reports' intervals (a fill booked without a running total stops
-/// that): it was booked a second time, a position the venue does not hold.
+/// 11: a fill with a fill id and the venue's running total is remembered by that total and
+/// its size as well, so the same fill resent without its id is a DUPLICATE_EVENT once the
+/// order is no longer followed by its reports' intervals (a fill booked without a running
+/// total stops that): it was booked a second time, a position the venue does not hold.
 pub const RULES: u16 = 11;
 
 thread_local! {

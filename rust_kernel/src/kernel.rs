@@ -2800,18 +2800,28 @@ impl Kernel {
         };
         // A fill with no fill id is known by the venue's running total after it, when it gives
         // one: the same total again is the same fill resent under a new event id, while a
-        // total below what is known is an earlier fill arriving late, and counts. Rules 11 on,
-        // a fill with a fill id is remembered by its total too, so that its resend without
-        // the id is known (it was booked again once the order was no longer followed).
-        let total_key = (rules() >= 1
-            && ev.size > 0.0
-            && ev.filled_size > 0.0
-            && (ev.fill_id.is_empty() || rules() >= 11))
+        // total below what is known is an earlier fill arriving late, and counts.
+        let has_total = rules() >= 1 && ev.size > 0.0 && ev.filled_size > 0.0;
+        let total_key = (has_total && ev.fill_id.is_empty())
             .then(|| running_total_key(&order.client_order_id, ev.filled_size));
+        // Rules 11 on, a fill with a fill id is remembered by its total and size as well, so
+        // that its resend without the id is known on an order no longer followed by its
+        // reports' intervals (it was booked again); a followed order's intervals know it.
+        let sized_key = || {
+            running_total_key(&order.client_order_id, ev.filled_size)
+                ^ ev.size.to_bits().rotate_left(29)
+                ^ 0x51_2ed0_f111_1d00
+        };
+        let remembered = if ev.fill_id.is_empty() {
+            total_key
+        } else {
+            (has_total && rules() >= 11).then(sized_key)
+        };
         let seen = |k: u64| {
             self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
         };
-        let resent = (ev.fill_id.is_empty() && total_key.is_some_and(seen))
+        let resent = total_key.is_some_and(seen)
+            || (total_key.is_some() && placed.is_none() && rules() >= 11 && seen(sized_key()))
             || (!ev.fill_id.is_empty()
                 && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
         let stale = placed.is_none()
@@ -2877,7 +2887,7 @@ impl Kernel {
             && left - qty <= size_tolerance(order.size)
             && self.below_half_a_lot(&order.asset, left - qty);
         let qty = if snaps { left } else { qty };
-        Ok((qty, total_key, placed.map(|(p, _)| p)))
+        Ok((qty, remembered, placed.map(|(p, _)| p)))
     }
 
     /// Whether `ev`, a venue fill of `order` giving its running total, is one a
@@ -3273,7 +3283,7 @@ impl Kernel {
             details.push(("venue_filled_size", Detail::F64(ev.filled_size)));
             details.push((
                 "unreported_qty",
-                Detail::F64(ev.filled_size.min(order.size) - new_filled),
+                Detail::F64((ev.filled_size.min(order.size) - new_filled).max(0.0)),
             ));
             if over {
                 details.push(("order_size", Detail::F64(order.size)));

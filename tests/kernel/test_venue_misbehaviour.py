@@ -78,6 +78,33 @@ def test_a_fill_resent_without_its_fill_id_after_the_order_stopped_being_followe
     assert kernel.slot_state(0).size == pytest.approx(0.6)
 
 
+def test_a_fill_without_an_id_stating_an_id_d_fills_total_with_another_size_is_booked(
+    kernel: ExecutionKernel,
+) -> None:
+    """A venue stamping each report with the order's total when it sends it: fill a (0.2,
+    with id) states 0.6 where the kernel knew 0, and b (0.4, no id) then states 0.6 too. Not
+    a resend of a, whose size differs: b is booked (the key rules 11 remembers a by holds
+    its size)."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f0", coid, 0.1)).accepted  # no total: not followed
+    assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.6, fill_id="a")).accepted
+    b = kernel.on_venue_event(fill("f2", coid, 0.3, total=0.6))
+    assert b.accepted, b.details
+    assert kernel.slot_state(0).size == pytest.approx(0.6)
+
+
+def test_an_id_d_fill_resent_without_its_id_on_a_followed_order_is_known_by_its_interval(
+    kernel: ExecutionKernel,
+) -> None:
+    """While the order is followed, its reports' intervals know the resend (as before rules 11)."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2, fill_id="a")).accepted
+    again = kernel.on_venue_event(fill("f1-resent", coid, 0.2, total=0.2))
+    assert again.diagnostic_code == D.DUPLICATE_EVENT and again.severity == KernelSeverity.WARNING
+    assert again.details["reported_filled_size"] == pytest.approx(0.2)
+    assert kernel.slot_state(0).size == pytest.approx(0.2)
+
+
 def test_a_running_total_above_the_orders_size_is_an_overfill_the_venue_reports(
     kernel: ExecutionKernel,
 ) -> None:

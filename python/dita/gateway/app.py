@@ -237,8 +237,9 @@ async def _send_json(
 
 class TokenGate:
     """Answers 401 to a request for a mutating route without the bearer token, before the
-    body is read: FastAPI parses and validates a body before it runs any dependency, so a
-    body that is not JSON got 422 from a client without the token. ``protected`` says which
+    body is parsed (``BodyLimit``, outside it, has read it up to the limit): FastAPI parses
+    and validates a body before it runs any dependency, so a body that is not JSON got 422
+    from a client without the token. ``protected`` says which
     routes need it (a full match only: a wrong method is still 405)."""
 
     def __init__(self, app: ASGIApp, token: str, protected: Callable[[], list[BaseRoute]]) -> None:
@@ -487,7 +488,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> None:
-        # TokenGate answers first (before the body is read); this declares the scheme in the
+        # TokenGate answers first (before the body is parsed); this declares the scheme in the
         # schema and stays as a second check.
         value = credentials.credentials if credentials is not None else ""
         if not _token_ok(value, token):
