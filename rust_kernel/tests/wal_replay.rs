@@ -676,6 +676,14 @@ fn enter_recorded(log: &mut KernelLog, k: &mut Kernel) -> VenueOrder {
         .unwrap()
 }
 
+/// A FILL of `size` at 100 for client order id `client_id` ("": the event names none), with
+/// the venue's running total after it `total` (0: none given).
+fn fill_at_100(event_id: &str, client_id: &str, size: f64, total: f64) -> VenueEvent {
+    let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &id(client_id));
+    (f.price, f.size, f.filled_size) = (100.0, size, total);
+    f
+}
+
 #[test]
 fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
     // Live (rules 1), a fill whose asset contradicts its order is refused; the refusal is
@@ -684,10 +692,8 @@ fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let order = enter_recorded(&mut log, &mut k);
-    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    let mut fill = fill_at_100("f1", &order.client_order_id, 1.0, 0.0);
     fill.asset = id("ETHUSDT");
-    fill.price = 100.0;
-    fill.size = 1.0;
     let refused = record(&mut log, &mut k, KernelInput::VenueEvent(fill));
     assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
     let seq = k.seq();
@@ -803,9 +809,7 @@ fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
         KernelInput::VenueEvent(VenueEvent::new("c1", KernelEventKind::CancelAck, &coid)),
     );
     assert_eq!(ended.state, TradeStage::Idle);
-    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
-    fill.price = 100.0;
-    fill.size = 1.0;
+    let fill = fill_at_100("f1", &coid, 1.0, 0.0);
     let late = record(&mut log, &mut k, KernelInput::VenueEvent(fill));
     assert!(late.accepted, "{late:?}");
     assert_eq!(
@@ -838,17 +842,12 @@ fn an_ack_after_a_part_fill_replays_under_the_rules_of_its_segment() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
-    let fill = |event_id: &str, client_id: &str, size: f64, total: f64| {
-        let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &client_id.into());
-        (f.price, f.size, f.filled_size) = (100.0, size, total);
-        f
-    };
-    let part = fill("f1", &coid, 0.4, 0.4);
+    let part = fill_at_100("f1", &coid, 0.4, 0.4);
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(part)).accepted);
     let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &coid);
     ack.venue_order_id = "V1".into();
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(ack)).accepted);
-    let mut rest = fill("f2", "", 0.6, 1.0);
+    let mut rest = fill_at_100("f2", "", 0.6, 1.0);
     rest.venue_order_id = "V1".into();
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(rest)).accepted);
     assert_eq!(k.slots()[0].size, 1.0);
@@ -952,8 +951,8 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
     let fill = |event_id: &str, size: f64, fee: f64| {
-        let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &coid);
-        (f.price, f.size, f.filled_size, f.fee) = (100.0, size, size, Some(fee));
+        let mut f = fill_at_100(event_id, &coid, size, size);
+        f.fee = Some(fee);
         KernelInput::VenueEvent(f)
     };
     assert!(record(&mut log, &mut k, fill("f1", 0.4, 0.04)).accepted);
@@ -1106,13 +1105,7 @@ fn filled_recorded(
     intent.timestamp = n as f64;
     let out = record(log, k, KernelInput::Intent(intent));
     let order = out.submit.expect("an order");
-    let mut fill = VenueEvent::new(
-        &format!("f{n}"),
-        KernelEventKind::Fill,
-        &order.client_order_id,
-    );
-    fill.price = 100.0;
-    fill.size = order.size;
+    let fill = fill_at_100(&format!("f{n}"), &order.client_order_id, order.size, 0.0);
     assert!(record(log, k, KernelInput::VenueEvent(fill)).accepted);
     order.size
 }
@@ -1178,13 +1171,8 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
         .submit
         .unwrap();
     let fill = |order: &VenueOrder, n: u32, size: f64, filled: f64| {
-        let mut f = VenueEvent::new(
-            &format!("f{n}"),
-            KernelEventKind::Fill,
-            &order.client_order_id,
-        );
+        let mut f = fill_at_100(&format!("f{n}"), &order.client_order_id, size, filled);
         f.fill_id = id(&format!("F{n}"));
-        (f.price, f.size, f.filled_size) = (100.0, size, filled);
         KernelInput::VenueEvent(f)
     };
     let size = order.size;
@@ -1249,8 +1237,7 @@ fn a_throttled_order_asked_to_cancel_replays_under_the_rules_of_its_segment() {
     let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &coid);
     throttled.retry_after = 1.0;
     record(&mut log, &mut k, KernelInput::VenueEvent(throttled));
-    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
-    (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
+    let fill = fill_at_100("f1", &coid, 1.0, 1.0);
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
     assert_eq!(k.slots()[0].size, 1.0, "rules 10 books the fill");
     let (seq, live) = (k.seq(), observable(&k));
@@ -1273,9 +1260,8 @@ fn a_fill_resent_without_its_fill_id_replays_under_the_rules_of_its_segment() {
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
     let fill = |event_id: &str, fill_id: &str, size: f64, filled: f64| {
-        let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &coid);
+        let mut f = fill_at_100(event_id, &coid, size, filled);
         f.fill_id = id(fill_id);
-        (f.price, f.size, f.filled_size) = (100.0, size, filled);
         KernelInput::VenueEvent(f)
     };
     assert!(record(&mut log, &mut k, fill("f1", "a", 0.2, 0.2)).accepted);
