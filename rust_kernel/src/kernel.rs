@@ -523,6 +523,13 @@ fn running_total_key(client_order_id: &str, filled_size: f64) -> u64 {
     fingerprint(client_order_id).rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
 }
 
+/// The key a fill with a fill id is also remembered by (rules 11 on): its running-total key
+/// and its size, so that a report without an id stating the same total with another size (a
+/// fill the venue stamped with the order's total when it sent it) is not taken for its resend.
+fn sized_total_key(total_key: u64, size: f64) -> u64 {
+    total_key ^ size.to_bits().rotate_left(29) ^ 0x51_2ed0_f111_1d00
+}
+
 fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
     vec![("field", Detail::Static(field)), ("value", value.into())]
 }
@@ -2801,27 +2808,28 @@ impl Kernel {
         // A fill with no fill id is known by the venue's running total after it, when it gives
         // one: the same total again is the same fill resent under a new event id, while a
         // total below what is known is an earlier fill arriving late, and counts.
-        let has_total = rules() >= 1 && ev.size > 0.0 && ev.filled_size > 0.0;
-        let total_key = (has_total && ev.fill_id.is_empty())
+        // Rules 11 on, a fill with a fill id is remembered by its total and size as well
+        // (`sized_total_key`), so that its resend without the id is known on an order no
+        // longer followed by its reports' intervals (it was booked again); a followed
+        // order's intervals know it.
+        let by_total = (rules() >= 1
+            && ev.size > 0.0
+            && ev.filled_size > 0.0
+            && (ev.fill_id.is_empty() || rules() >= 11))
             .then(|| running_total_key(&order.client_order_id, ev.filled_size));
-        // Rules 11 on, a fill with a fill id is remembered by its total and size as well, so
-        // that its resend without the id is known on an order no longer followed by its
-        // reports' intervals (it was booked again); a followed order's intervals know it.
-        let sized_key = || {
-            running_total_key(&order.client_order_id, ev.filled_size)
-                ^ ev.size.to_bits().rotate_left(29)
-                ^ 0x51_2ed0_f111_1d00
-        };
+        let total_key = by_total.filter(|_| ev.fill_id.is_empty());
         let remembered = if ev.fill_id.is_empty() {
             total_key
         } else {
-            (has_total && rules() >= 11).then(sized_key)
+            by_total.map(|k| sized_total_key(k, ev.size))
         };
         let seen = |k: u64| {
             self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
         };
         let resent = total_key.is_some_and(seen)
-            || (total_key.is_some() && placed.is_none() && rules() >= 11 && seen(sized_key()))
+            || (placed.is_none()
+                && rules() >= 11
+                && total_key.is_some_and(|k| seen(sized_total_key(k, ev.size))))
             || (!ev.fill_id.is_empty()
                 && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
         let stale = placed.is_none()
