@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -34,10 +35,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of 
 
 
 def _client(cluster: str | None, cluster_name: str | None) -> Any:
-    """The command's client; every command starts here, so its warnings start afresh."""
     from dita.projection.hazelcast import connect_client
 
-    _warned.clear()
     members, name = cluster_options(
         cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
     )
@@ -48,21 +47,26 @@ def _client(cluster: str | None, cluster_name: str | None) -> Any:
         fail(f"cannot reach Hazelcast cluster {name!r} at {', '.join(members)}: {exc}", code=3)
 
 
-def _read(client: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+def _read(
+    client: Any, say: Callable[[str], None]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     from dita.control.hazelcast import CONTROL_PLANE_MAP
     from dita.projection.hazelcast import CONTROL_MAP, read_map
 
-    return read_map(client, CONTROL_PLANE_MAP, _warn_once), read_map(client, CONTROL_MAP, _warn_once)
+    return read_map(client, CONTROL_PLANE_MAP, say), read_map(client, CONTROL_MAP, say)
 
 
-_warned: set[str] = set()
+def _warn_once() -> Callable[[str], None]:
+    """A command's warner: ``warning: message`` on stderr, each message once however often
+    the command reads the maps (``set --wait`` reads them until the change shows)."""
+    said: set[str] = set()
 
+    def say(message: str) -> None:
+        if message not in said:
+            said.add(message)
+            warn(message)
 
-def _warn_once(message: str) -> None:
-    """``warning: message`` on stderr, once per command however often the maps are read."""
-    if message not in _warned:
-        _warned.add(message)
-        warn(message)
+    return say
 
 
 def _fmt_time(ts: Any) -> str:
@@ -80,8 +84,9 @@ def show(
 
     client = _client(cluster, cluster_name)
     try:
-        entries, applied = _read(client)
-        accounts = read_map(client, ACCOUNTS_MAP, _warn_once)
+        say = _warn_once()
+        entries, applied = _read(client, say)
+        accounts = read_map(client, ACCOUNTS_MAP, say)
     except HazelcastError as exc:
         _lost(cluster, cluster_name, exc, "while reading the maps")
     finally:
@@ -179,6 +184,7 @@ def set_(
     from dita.projection.hazelcast import HazelcastError
 
     client = _client(cluster, cluster_name)
+    say = _warn_once()
     written = False
     try:
         write_entry(client, kernel, change, updated_by=by)
@@ -187,11 +193,11 @@ def set_(
         if kernel is not None:
             # The entry is written either way (a kernel started under that id takes it), but a
             # mistyped or crashed kernel id must not pass for a halted kernel.
-            why = _not_running(client, kernel)
+            why = _not_running(client, kernel, say)
             if why:
                 typer.echo(f"warning: {why}", err=True)
         if wait > 0:
-            _wait_applied(client, kernel, change, wait)
+            _wait_applied(client, kernel, change, wait, say)
     except HazelcastError as exc:
         # The cluster went away mid-command: say what is known rather than a traceback.
         known = (
@@ -214,11 +220,11 @@ def _lost(cluster: str | None, cluster_name: str | None, exc: Exception, known: 
     )
 
 
-def _not_running(client: Any, kernel: str) -> str:
+def _not_running(client: Any, kernel: str, say: Callable[[str], None]) -> str:
     """Why ``kernel`` is not a running kernel of this cluster's projection; "" when it is."""
     from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
 
-    account = read_map(client, ACCOUNTS_MAP, _warn_once).get(kernel)
+    account = read_map(client, ACCOUNTS_MAP, say).get(kernel)
     if account is None:
         return (
             f"no kernel {kernel!r} is projected in this cluster, so nothing shows one runs under that "
@@ -244,17 +250,19 @@ def _gone_why(account: dict[str, Any]) -> str:
     return ""
 
 
-def _wait_applied(client: Any, kernel: str | None, change: dict[str, Any], wait: float) -> None:
+def _wait_applied(
+    client: Any, kernel: str | None, change: dict[str, Any], wait: float, say: Callable[[str], None]
+) -> None:
     from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, LIVE_WITHIN_S, live_kernels, read_map
 
     deadline = time.monotonic() + wait
     pending: list[str] = []
     gone: list[str] = []
     while True:
-        applied = read_map(client, CONTROL_MAP, _warn_once)
+        applied = read_map(client, CONTROL_MAP, say)
         # Entries outlive their kernel: one that stopped projecting cannot apply anything, and
         # the mode it last projected is not a change applied.
-        accounts = read_map(client, ACCOUNTS_MAP, _warn_once)
+        accounts = read_map(client, ACCOUNTS_MAP, say)
         live = live_kernels(accounts)
         if kernel:
             targets = [kernel]
