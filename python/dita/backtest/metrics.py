@@ -252,8 +252,9 @@ def compute_metrics(
     years = span / (YEAR_DAYS * DAY)
     cagr = calmar = None
     if years < 1.0:  # not annualised under a year: 7 % in 3 days is not 375,000 %
+        days = f"{span / DAY:g}"
         notes["cagr"] = notes["calmar"] = (
-            f"the run is shorter than a year ({span / DAY:g} day{'' if f'{span / DAY:g}' == '1' else 's'}): "
+            f"the run is shorter than a year ({days} day{'' if days == '1' else 's'}): "
             "not annualised, total_pnl_pct is its return"
         )
     elif final <= 0:
