@@ -14,6 +14,15 @@ def is_flag(value: object) -> bool:
     return isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")
 
 
+def not_a_flag(value: object) -> object:
+    """A settings model's check (pydantic, mode "before") refusing a bool where a number
+    belongs: pydantic takes True as 1, so ``max_leverage: true`` in a config was a leverage
+    of 1, and ``timeout_ms=True`` a timeout of one millisecond, without a word."""
+    if is_flag(value):
+        raise ValueError(f"{value!r} is a flag, not a number")
+    return value
+
+
 def is_real(value: object) -> TypeGuard[float]:
     """Any real number, numpy's included (a float32 column), but not a bool: Python counts
     True as 1, and a flag where a price or size belongs is a mistake."""

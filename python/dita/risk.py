@@ -18,22 +18,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dita._numbers import is_flag
+from dita._numbers import not_a_flag
 
 __all__ = ["KERNEL_MAX", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
 
 Regime = Literal["NEUTRAL", "BULL", "BEAR"]
 # The kernel refuses amounts above this in magnitude (capital, risk limits).
 KERNEL_MAX = 1e15
-
-
-def _not_a_flag(value: object) -> object:
-    """Refuse a bool (Python's or numpy's) where a number belongs: pydantic takes True as 1.0,
-    so ``max_leverage: true`` in a config became a leverage of 1 without a word, where the
-    kernel refuses a bool as the wrong type."""
-    if is_flag(value):
-        raise ValueError(f"{value!r} is a flag, not a number")
-    return value
 
 
 class RiskLimits(BaseModel):
@@ -87,7 +78,7 @@ class RiskLimits(BaseModel):
         "max_order_rate",
         "edge_freeze_threshold_bps",
         mode="before",
-    )(_not_a_flag)
+    )(not_a_flag)
 
     @model_validator(mode="after")
     def _per_asset_within_total(self) -> RiskLimits:
@@ -155,7 +146,7 @@ class MarketLimits(BaseModel):
     )
 
     _numbers_not_flags = field_validator("lot_step", "tick_size", "min_qty", "min_notional", mode="before")(
-        _not_a_flag
+        not_a_flag
     )
 
     def order_violation(self, size: float, price: float) -> str:

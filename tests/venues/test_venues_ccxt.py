@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+from pydantic import ValidationError
 from recorded_exchange import RecordedExchange
 from venue_helpers import (
     API_KEY,
@@ -951,11 +952,24 @@ def test_missing_keys_refuse_orders_naming_the_variables(
         ({"unknown_order_grace_s": -1}, "unknown_order_grace_s"),
         ({"markets": []}, "markets"),
         ({"api_keys": "x"}, "api_keys"),
+        # A flag is not a number: pydantic alone took True as a timeout of one millisecond.
+        ({"timeout_ms": True}, "timeout_ms"),
+        ({"unknown_order_grace_s": True}, "unknown_order_grace_s"),
+        # An empty name was silently replaced by the default one.
+        ({"name": ""}, "name"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(settings: dict[str, object], field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValidationError, match=field):
         CcxtVenue(**settings)
+
+
+def test_a_sandbox_of_an_exchange_without_a_testnet_is_refused_naming_it() -> None:
+    """ccxt has no testnet URL for Kraken's spot API: switching to it was a TypeError about a
+    None, naming neither the setting nor the exchange."""
+    with pytest.raises(ValueError, match="sandbox=True: ccxt knows no testnet of 'kraken'"):
+        CcxtVenue(exchange="kraken", sandbox=True)
+    assert "testnet" in CcxtVenue(exchange="binance", sandbox=True)._exchange.urls["api"]["public"]
 
 
 @pytest.mark.parametrize(

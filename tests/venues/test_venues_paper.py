@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from venue_helpers import make_order
 
 from dita import KernelEventKind, VenueOrderStatus
@@ -353,11 +354,35 @@ def test_numpy_numbers_are_numbers() -> None:
         ({"bar_volume_share": 0}, "bar_volume_share"),
         ({"market_remainder": "cancel"}, "market_remainder"),
         ({"fill_everything": True}, "fill_everything"),
+        # A flag is not a number: pydantic alone took True as a slippage of 1 bps.
+        ({"slippage_bps": True}, "slippage_bps"),
+        # Refused when the venue is built, not by the first order that met them: a submit that
+        # raises leaves the order in flight in the kernel.
+        ({"market_limits": {"BTCUSDT": 5}}, "market_limits.BTCUSDT"),
+        ({"market_limits": {"BTCUSDT": {"lot_step": -1}}}, "market_limits.BTCUSDT.lot_step"),
+        ({"assets": "BTCUSDT"}, "assets"),
+        ({"assets": ["BTCUSDT", ""]}, "assets"),
+        ({"clock": 5}, "clock"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(settings: dict[str, object], field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValidationError, match=field):
         PaperVenue(**settings)
+
+
+def test_market_rules_given_as_dicts_are_read_as_market_limits() -> None:
+    venue = PaperVenue(market_limits={"BTCUSDT": {"lot_step": 0.1}})
+    assert venue.market_metadata() == {"BTCUSDT": MarketLimits(lot_step=0.1)}
+    venue.set_market_limits("ETHUSDT", {"min_qty": 2.0})  # type: ignore[arg-type]
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.on_quote("ETHUSDT", 9.0, 10.0, 5.0, 5.0, ts=1.0)
+    off_lot = venue.submit(make_order("o1", size=0.15))
+    assert kinds(off_lot) == ["REJECT"] and "lot_step" in off_lot[0].reason
+    small = venue.submit(make_order("o2", asset="ETHUSDT", size=1.0))
+    assert kinds(small) == ["REJECT"] and "min_qty" in small[0].reason
+    with pytest.raises(ValidationError, match=r"market_limits\.ETHUSDT"):
+        venue.set_market_limits("ETHUSDT", 5)  # type: ignore[arg-type]
+    assert venue.market_metadata()["ETHUSDT"] == MarketLimits(min_qty=2.0)
 
 
 # -- accounting and determinism ------------------------------------------------------------
@@ -562,6 +587,19 @@ def test_a_cancel_on_its_way_is_saved_with_the_book() -> None:
         ({"format": 99}, "book format 99"),
         ({"format": None}, "book format None"),
         ({"orders": "x"}, "orders"),
+        # Not as book() writes it, though float() or bool() would have read it: restored, a NaN
+        # broke open_orders() at reconciliation, and "no" was taken for resting.
+        ({"order": {"filled": math.nan}}, "orders.*filled nan"),
+        ({"order": {"filled": 2.0}}, "orders.*filled 2.0 of 1.0"),
+        ({"order": {"fills": 1.5}}, "orders.*fills 1.5"),
+        ({"order": {"resting": "no"}}, "orders.*resting 'no'"),
+        ({"order": {"cancel_at": "soon"}}, "orders.*cancel_at 'soon'"),
+        ({"cash": "5"}, "cash '5'"),
+        ({"positions": {"BTCUSDT": math.inf}}, "BTCUSDT inf"),
+        ({"quotes": {"BTCUSDT": [99.0, math.nan, 5.0, 5.0]}}, "quotes.*BTCUSDT nan"),
+        ({"submitted": -1}, "submitted -1"),
+        # Two orders of one id: one replaced the other, its fills gone with it.
+        ({"twice": True}, "client_order_id 'o1' twice"),
     ],
 )
 def test_a_book_of_another_format_is_refused_and_changes_nothing(
@@ -570,7 +608,11 @@ def test_a_book_of_another_format_is_refused_and_changes_nothing(
     venue = PaperVenue()
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
     venue.submit(make_order("o1", order_type="LIMIT", price=98.0, size=1.0))
-    book = {**venue.book(), **change}
+    book = venue.book()
+    if change.pop("twice", False):
+        book["orders"].append(dict(book["orders"][0]))
+    book["orders"][0].update(change.pop("order", {}))
+    book.update(change)
     fresh = PaperVenue()
     with pytest.raises(ValueError, match=message):
         fresh.restore_book(book)

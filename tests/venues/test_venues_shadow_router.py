@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from venue_helpers import make_order
 
 from dita import (
@@ -97,6 +98,16 @@ def test_shadow_event_ids_are_deterministic() -> None:
 def test_shadow_settings_are_validated() -> None:
     with pytest.raises(ValueError, match="starting_balance"):
         ShadowVenue(starting_balance=-1)
+    with pytest.raises(ValidationError, match="starting_balance"):
+        ShadowVenue(starting_balance=True)
+    # A clock that is not a function broke every submit, each order left in flight.
+    with pytest.raises(ValidationError, match="clock"):
+        ShadowVenue(clock=5)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"market_limits\.BTCUSDT"):
+        ShadowVenue(market_limits={"BTCUSDT": "coarse"})  # type: ignore[dict-item]
+    # Given as a dict, a market's rules are read as MarketLimits, as the kernel takes them.
+    venue = ShadowVenue(market_limits={"BTCUSDT": {"lot_step": 0.5}})  # type: ignore[dict-item]
+    assert venue.market_metadata()["BTCUSDT"].model_dump()["lot_step"] == 0.5
 
 
 class _AnswerLost:
@@ -445,6 +456,8 @@ def test_router_refuses_bad_configuration_and_changes_nothing() -> None:
         router.add(object(), name="broken")  # type: ignore[arg-type]
     with pytest.raises(UnknownVenueError, match="'nope' in default"):
         VenueRouter({"shadow": ShadowVenue()}, default="nope")
+    with pytest.raises(ValueError, match="name must be a non-empty string, got ''"):
+        VenueRouter({"shadow": ShadowVenue()}, name="")
     assert router.names() == ["shadow"]
 
 
@@ -461,6 +474,22 @@ def test_router_merges_metadata_from_the_routed_venue() -> None:
     )
     assert router.market_metadata() == {"BTCUSDT": fine}
     assert router.balances() == {"USDT": 0.0}
+
+
+def test_router_takes_no_rules_for_an_asset_from_a_venue_its_orders_do_not_go_to() -> None:
+    """The routed venue states no rules for ETHUSDT: another venue's lot step would have the
+    kernel round and refuse its orders by a market they never reach."""
+    coarse = MarketLimits(lot_step=1.0)
+    router = VenueRouter(
+        {
+            "a": ShadowVenue(name="a", market_limits={"ETHUSDT": coarse, "SOLUSDT": coarse}),
+            "b": PaperVenue(name="b"),
+        },
+        routes={"ETHUSDT": "b"},
+    )
+    assert router.market_metadata() == {}
+    router.route("SOLUSDT", "a")
+    assert router.market_metadata() == {"SOLUSDT": coarse}
 
 
 def test_native_mock_and_python_venues_satisfy_the_protocol() -> None:

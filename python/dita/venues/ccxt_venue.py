@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._numbers import not_a_flag
 from dita.risk import MarketLimits
 from dita.venues import VenueTimeout, VenueUnavailable
 from dita.venues._events import BoundedIdSet, OrderEvents
@@ -158,7 +159,9 @@ class CcxtSettings(BaseModel):
     market_type: Literal["spot", "linear"] = Field(
         default="spot", description="spot, or linear (USD-M) perpetual futures"
     )
-    name: str | None = Field(default=None, description="venue name; default '<exchange>-<market_type>'")
+    name: str | None = Field(
+        default=None, min_length=1, description="venue name; default '<exchange>-<market_type>'"
+    )
     api_key_env: str = Field(default="DITA_CCXT_API_KEY", min_length=1)
     secret_env: str = Field(default="DITA_CCXT_SECRET", min_length=1)
     password_env: str | None = Field(default=None, description="for exchanges that need a passphrase")
@@ -206,6 +209,17 @@ class CcxtSettings(BaseModel):
         description="extra ccxt options; those that would resend orders or read a market buy's "
         "amount as a cost are refused",
     )
+
+    _numbers_not_flags = field_validator(
+        "timeout_ms",
+        "rate_limit_ms",
+        "default_retry_after_s",
+        "resolve_attempts",
+        "resolve_delay_ms",
+        "unknown_order_grace_s",
+        "missing_trades_wait_s",
+        mode="before",
+    )(not_a_flag)
 
     @field_validator("options")
     @classmethod
@@ -381,6 +395,10 @@ class CcxtVenue:
         if s.rate_limit_ms is not None:
             self._exchange.rateLimit = s.rate_limit_ms
         if s.sandbox:
+            # ccxt lists no testnet URL for many exchanges (its 'test' entry None or absent),
+            # and switching then failed as a TypeError about a None.
+            if not self._exchange.urls.get("test"):
+                raise ValueError(f"sandbox=True: ccxt knows no testnet of {s.exchange!r}")
             self._exchange.set_sandbox_mode(True)
         if s.base_url is not None:
             self._point_at(s.base_url)

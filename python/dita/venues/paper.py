@@ -35,12 +35,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
-from dita._numbers import is_real
+from dita._numbers import is_real, not_a_flag
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered
+from dita.venues._settings import VenueInputs
 
 __all__ = ["BOOK_FORMAT", "PaperSettings", "PaperVenue"]
 
@@ -71,6 +72,16 @@ class PaperSettings(BaseModel):
     )
     quote_currency: str = Field(default="USDT", min_length=1)
     starting_balance: float = Field(default=0.0, ge=0, description="quote-currency cash at start")
+
+    _numbers_not_flags = field_validator(
+        "taker_rate",
+        "maker_rate",
+        "slippage_bps",
+        "latency_ms",
+        "bar_volume_share",
+        "starting_balance",
+        mode="before",
+    )(not_a_flag)
 
 
 @dataclass
@@ -133,15 +144,44 @@ def _check_asset(asset: object) -> None:
         raise ValueError(f"asset must be a non-empty string, got {asset!r}")
 
 
+# Readers of a saved book (``restore_book``): each takes only what ``book()`` writes. Taken
+# loosely, a NaN fill count or a text "no" for a flag was restored, and the venue broke later
+# (``open_orders`` raising at reconciliation) or worked the order otherwise than it had.
+
+
+def _book_number(name: str, value: object) -> float:
+    if not is_real(value) or not math.isfinite(value):
+        raise ValueError(f"{name} {value!r} is not a finite number")
+    return float(value)
+
+
+def _book_time(name: str, value: object) -> float | None:
+    return None if value is None else _book_number(name, value)
+
+
+def _book_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} {value!r} is not a count")
+    return value
+
+
+def _book_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} {value!r} is not true or false")
+    return value
+
+
 class PaperVenue:
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
-    starting_balance=0.0, name="paper", market_limits=None, assets=None)``.
+    starting_balance=0.0, name="paper", market_limits=None, assets=None, clock=None)``.
 
-    Settings are validated by ``PaperSettings`` (an invalid one raises naming the field and
-    the value). Feed market data with ``on_quote``/``on_bar``; each returns the events it
-    produced for working orders, oldest order first. ``assets``: the assets the venue lists
-    (those its feed has); an order for another is rejected. None takes every asset.
+    Settings are validated by ``PaperSettings`` and ``VenueInputs`` (an invalid one raises
+    ``pydantic.ValidationError`` naming the field and the value). Feed market data with
+    ``on_quote``/``on_bar``; each returns the events it produced for working orders, oldest
+    order first. ``assets``: the assets the venue lists (those its feed has); an order for
+    another is rejected. None takes every asset. ``clock``: the venue time instead of the
+    data's (a live run's wall clock).
     """
 
     def __init__(
@@ -153,11 +193,10 @@ class PaperVenue:
         **settings: object,
     ) -> None:
         self.settings = PaperSettings.model_validate(settings)
-        if isinstance(assets, str):
-            raise TypeError(f"assets must be a collection of asset names, not the string {assets!r}")
-        self._assets = None if assets is None else frozenset(assets)
-        for asset in self._assets or ():
-            _check_asset(asset)
+        inputs = VenueInputs.model_validate(
+            {"market_limits": market_limits, "assets": assets, "clock": clock}
+        )
+        self._assets = inputs.assets
         s = self.settings
         self.name = s.name
         self._taker_rate = s.taker_rate
@@ -166,8 +205,8 @@ class PaperVenue:
         self._latency = s.latency_ms / 1000.0
         self._expire_remainder = s.market_remainder == "expire"
         self._events = OrderEvents(self.name)
-        self._market_limits = dict(market_limits or {})
-        self._clock_fn = clock
+        self._market_limits = dict(inputs.market_limits or {})
+        self._clock_fn = inputs.clock
         self._now: float | None = None
         self._quotes: dict[str, _Quote] = {}
         # Assets whose latest data was a bar: market orders there wait for the next bar's open.
@@ -597,12 +636,14 @@ class PaperVenue:
         if isinstance(fmt, bool) or fmt != BOOK_FORMAT:
             raise ValueError(f"paper book format {fmt!r}: this version reads format {BOOK_FORMAT} only")
 
-        def since(t: float | None) -> float:
-            return -math.inf if t is None else float(t)
+        def since(name: str, t: object) -> float:
+            value = _book_time(name, t)
+            return -math.inf if value is None else value
 
         part = "orders"
         try:
             working: list[_Working] = []
+            held: set[str] = set()
             for o in book["orders"]:
                 order = VenueOrder(
                     o["client_order_id"],
@@ -621,12 +662,22 @@ class PaperVenue:
                 w = _Working(
                     order,
                     str(o["venue_order_id"]),
-                    active_at=since(o["active_at"]),
-                    sent_at=since(o["sent_at"]),
+                    active_at=since("active_at", o["active_at"]),
+                    sent_at=since("sent_at", o["sent_at"]),
                 )
-                w.filled, w.filled_cost = float(o["filled"]), float(o["filled_cost"])
-                w.fills, w.resting = int(o["fills"]), bool(o["resting"])
-                w.cancel_at = None if o["cancel_at"] is None else float(o["cancel_at"])
+                w.filled = _book_number("filled", o["filled"])
+                w.filled_cost = _book_number("filled_cost", o["filled_cost"])
+                if not 0 <= w.filled <= w.size or w.filled_cost < 0:
+                    raise ValueError(
+                        f"{order.client_order_id!r} filled {w.filled!r} of {w.size!r} for {w.filled_cost!r}"
+                    )
+                w.fills = _book_count("fills", o["fills"])
+                w.resting = _book_flag("resting", o["resting"])
+                w.cancel_at = _book_time("cancel_at", o["cancel_at"])
+                if order.client_order_id in held:
+                    # One would have replaced the other here, and its fills gone with it.
+                    raise ValueError(f"client_order_id {order.client_order_id!r} twice")
+                held.add(order.client_order_id)
                 working.append(w)
             part = "canceling"
             canceling = [str(c) for c in book["canceling"]]
@@ -634,11 +685,14 @@ class PaperVenue:
             if any(c not in by_id for c in canceling):
                 raise ValueError("a cancel of an order the book does not hold")
             part = "positions, cash and fees"
-            positions = {str(a): float(v) for a, v in book["positions"].items()}
-            cash, fees = float(book["cash"]), float(book["fees_paid"])
-            submitted, order_seq = int(book["submitted"]), int(book["order_seq"])
+            positions = {str(a): _book_number(str(a), v) for a, v in book["positions"].items()}
+            cash, fees = _book_number("cash", book["cash"]), _book_number("fees_paid", book["fees_paid"])
+            submitted = _book_count("submitted", book["submitted"])
+            order_seq = _book_count("order_seq", book["order_seq"])
             part = "quotes"
-            quotes = {str(a): _Quote(*(float(x) for x in q)) for a, q in book["quotes"].items()}
+            quotes = {
+                str(a): _Quote(*(_book_number(str(a), x) for x in q)) for a, q in book["quotes"].items()
+            }
             bar_assets = {str(a) for a in book["bar_assets"]}
             part = "now"
             now = None if book["now"] is None else _finite("now", book["now"])
@@ -671,7 +725,8 @@ class PaperVenue:
         return dict(self._market_limits)
 
     def set_market_limits(self, asset: str, limits: MarketLimits) -> None:
-        self._market_limits[asset] = limits
+        checked = VenueInputs.model_validate({"market_limits": {asset: limits}}).market_limits or {}
+        self._market_limits.update(checked)
 
     def __repr__(self) -> str:
         return (

@@ -69,6 +69,8 @@ class VenueRouter:
         routes: Mapping[str, str] | None = None,
         name: str = "router",
     ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
         self.name = name
         self._venues: dict[str, VenueAdapter] = {}
         self._routes: dict[str, str] = {}
@@ -357,13 +359,15 @@ class VenueRouter:
         return total
 
     def market_metadata(self) -> dict[str, MarketLimits]:
-        """Each asset's rules from the venue it is routed to (the default venue otherwise)."""
+        """Each asset's rules from the venue its orders go to (its route, else the default),
+        and only from there: another venue's lot step given to the kernel rounded and refused
+        orders by rules of a market they never reach."""
         merged: dict[str, MarketLimits] = {}
         for venue_name, adapter in self._venues.items():
             if not isinstance(adapter, VenueMarketInfo):
                 continue
             for asset, limits in adapter.market_metadata().items():
-                if self._routes.get(asset, self._default) == venue_name or asset not in merged:
+                if self._routes.get(asset, self._default) == venue_name:
                     merged[asset] = limits
         return merged
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._numbers import not_a_flag
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, signed
+from dita.venues._settings import VenueInputs
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
 
@@ -25,6 +27,8 @@ class ShadowSettings(BaseModel):
     name: str = Field(default="shadow", min_length=1)
     quote_currency: str = Field(default="USDT", min_length=1)
     starting_balance: float = Field(default=0.0, ge=0, description="quote-currency cash at start")
+
+    _numbers_not_flags = field_validator("starting_balance", mode="before")(not_a_flag)
 
 
 class ShadowVenue:
@@ -45,10 +49,11 @@ class ShadowVenue:
         **settings: object,
     ) -> None:
         self.settings = ShadowSettings.model_validate(settings)
+        inputs = VenueInputs.model_validate({"market_limits": market_limits, "clock": clock})
         self.name = self.settings.name
         self._events = OrderEvents(self.name)
-        self._clock = clock
-        self._market_limits = dict(market_limits or {})
+        self._clock = inputs.clock
+        self._market_limits = dict(inputs.market_limits or {})
         self._positions: dict[str, float] = {}
         self._cash = self.settings.starting_balance
         self._outcomes: RecentOrders[VenueOrder] = RecentOrders(ORDER_MEMORY)
