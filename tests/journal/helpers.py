@@ -349,15 +349,17 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 120.0)
 
 
 @contextmanager
-def held_chdb_directory(directory: Path) -> Iterator[subprocess.Popen[str]]:
+def held_chdb_directory(directory: Path, *, serve_sql: bool = True) -> Iterator[subprocess.Popen[str]]:
     """Another process holding an embedded (chDB) journal in ``directory`` while the block
-    runs; it lets go when the block ends."""
+    runs (serving SQL on its socket unless ``serve_sql`` is False); it lets go when the block
+    ends."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
-            f"j = ClickHouseJournal({f'chdb://{directory}'!r})\nprint('ready', flush=True)\n"
+            f"j = ClickHouseJournal({f'chdb://{directory}'!r}, serve_sql={serve_sql!r})\n"
+            "print('ready', flush=True)\n"
             "sys.stdin.read()\nj.close()",
         ],
         stdin=subprocess.PIPE,

@@ -164,6 +164,47 @@ def test_bad_arguments(live: tuple[str, ClickHouseJournal], tmp_path: Path) -> N
     assert out.exit_code == 1 and "no_such_column" in out.output
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count() FROM fills FINAL -- WHERE kernel_id = {kernel:String}",
+        "SELECT count() FROM fills FINAL /* WHERE kernel_id = {kernel:String} */",
+        "SELECT count() FROM fills FINAL WHERE kernel_id != '{kernel:String}'",
+        "SELECT count() AS `{kernel:String}` FROM fills FINAL",
+    ],
+)
+def test_a_param_named_only_in_a_comment_or_a_string_is_refused(
+    live: tuple[str, ClickHouseJournal], sql: str
+) -> None:
+    """ClickHouse substitutes no placeholder in a comment or a string: the value would be
+    ignored and the query count every kernel's fills."""
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-p", "kernel=desk-1", sql)
+    assert out.exit_code == 2, out.output
+    assert "--param kernel: the query has no {kernel:Type} placeholder, so it would be ignored" in out.output
+
+
+def test_a_placeholder_without_a_param_is_named(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, journal = live
+    sql = "SELECT count() AS n FROM fills FINAL WHERE kernel_id = {kernel:String} AND slot_id = {slot:Int64}"
+    out = _sql("--dsn", dsn, "-p", "kernel=desk-1", sql)
+    assert out.exit_code == 2, out.output
+    assert "the query's placeholder {slot:Int64} has no value: give --param slot=VALUE" in out.output
+    # One in a comment needs none.
+    out = _sql("--dsn", dsn, "-f", "json", "-p", "kernel=desk-1", sql.replace("AND", "-- AND"))
+    want = journal.query("SELECT count() FROM fills FINAL WHERE kernel_id = 'desk-1'").rows[0][0]
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"n": want}] and want > 0
+
+
+def test_a_refused_query_is_named_before_its_params(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-p", "x=1", "SELECT $q'$ {x:Int64} $q'$")
+    assert out.exit_code == 2 and 'the heredoc tag "$q\'$" is refused' in out.output
+    out = _sql("--dsn", dsn, "-p", "x=1", "DELETE FROM fills WHERE seq = {x:Int64}")
+    assert out.exit_code == 2 and "DELETE statements are refused" in out.output
+
+
 def test_info(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, journal = live
     out = runner.invoke(app, ["journal", "info", "--dsn", dsn, "-f", "json"])

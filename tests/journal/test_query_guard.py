@@ -18,6 +18,7 @@ from dita.journal.query import (
     check_bound,
     check_read_only,
     open_read_only_client,
+    placeholders,
 )
 
 WRITES = (
@@ -474,6 +475,31 @@ def test_parameters_bind_only_through_placeholders() -> None:
     with pytest.raises(ReadOnlyViolation, match="must not be bytes"):
         check_bound("SELECT {k:String}", {"k": b"x"})
     check_bound("SELECT count() FROM intents WHERE kernel_id = {k:String} AND reason LIKE 'x%'", {"k": "a"})
+
+
+def test_placeholders_are_only_those_clickhouse_substitutes() -> None:
+    """One in a comment, a string or a quoted name is text to ClickHouse, and a brace opened
+    in a comment does not hide a real placeholder after it."""
+    sql = (
+        "SELECT {a:Int64}, '{b:String}', `{c:String}` -- {d:String}\n"
+        "/* {e: */ {f:DateTime64(6, 'UTC')} $$ {g:Int64} $$"
+    )
+    assert placeholders(sql) == [("a", "Int64"), ("f", "DateTime64(6, 'UTC')")]
+
+
+@pytest.mark.parametrize(
+    ("dsn", "port"),
+    [
+        ("http://h:99999/db", "99999"),
+        ("http://desk:s3cret@h:8o23/db", "8o23"),
+        ("http://[::1]:65536/db", "65536"),
+    ],
+)
+def test_an_invalid_port_is_named(dsn: str, port: str) -> None:
+    with pytest.raises(
+        ValueError, match=rf"has an invalid port '{port}': a port is a number from 1 to 65535"
+    ):
+        parse_dsn(dsn)
 
 
 def test_the_query_socket_reads_a_uid_above_two_to_the_31_as_unsigned(tmp_path: Path) -> None:

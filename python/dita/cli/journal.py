@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import logging
 import re
 import sys
 from typing import Annotated, Any
@@ -49,6 +50,30 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
             fail(f"--param {name} is given twice ({out[name]!r} and {value!r})")
         out[name] = value
     return out
+
+
+def _check_placeholders(query: str, params: dict[str, Any]) -> None:
+    """Refuse a --param no placeholder of ``query`` names, and a placeholder without one."""
+    from dita.journal.query import ReadOnlyViolation, check_read_only, placeholders
+
+    try:
+        check_read_only(query)  # first: what is refused is said before any --param advice
+        found = placeholders(query)
+    except ReadOnlyViolation as exc:
+        fail(str(exc))
+    named = {name for name, _ in found}
+    for name in params:
+        # ClickHouse ignores a parameter no placeholder names: `-p kernel_id=k1` on a query
+        # without {kernel_id:String} would answer for every kernel. One in a comment or a
+        # string is text, not a placeholder.
+        if name not in named:
+            fail(
+                f"--param {name}: the query has no {{{name}:Type}} placeholder, so it would be ignored "
+                "(one in a comment or a string is not a placeholder)"
+            )
+    for name, type_ in found:
+        if name not in params:
+            fail(f"the query's placeholder {{{name}:{type_}}} has no value: give --param {name}=VALUE")
 
 
 _TIME_TYPES = ("date", "date32", "datetime", "datetime64")
@@ -141,6 +166,11 @@ def _run(dsn: str | None, sql: str, params: dict[str, Any]) -> Any:
         target = parse_dsn(dsn if dsn is not None else default_dsn())
     except ValueError as exc:
         fail(str(exc))
+    # The client library logs a connection failure as a bare "Unexpected Http Driver
+    # Exception" line on stderr; the error below says what it was.
+    driver_log = logging.getLogger("clickhouse_connect")
+    level = driver_log.level
+    driver_log.setLevel(max(level, logging.ERROR))
     try:
         return run_query(target, sql, params)
     except ReadOnlyViolation as exc:
@@ -149,6 +179,8 @@ def _run(dsn: str | None, sql: str, params: dict[str, Any]) -> Any:
         fail(str(exc), code=1)
     except Exception as exc:  # ClickHouse errors: show the server's message, not a traceback
         fail(f"query failed on {target.display}: {exc}", code=1)
+    finally:
+        driver_log.setLevel(level)
 
 
 @journal_app.command("sql")
@@ -165,11 +197,7 @@ def sql_command(
     if fmt not in _FORMATS:
         fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
     params = _parse_params(param)
-    for name in params:
-        # ClickHouse ignores a parameter no placeholder names: `-p kernel_id=k1` on a query
-        # without {kernel_id:String} would answer for every kernel.
-        if not re.search(rf"\{{\s*{name}\s*:", query):
-            fail(f"--param {name}: the query has no {{{name}:Type}} placeholder, so it would be ignored")
+    _check_placeholders(query, params)
     _check_time_params(query, params)
     _print(_run(dsn, query, params), fmt)
 

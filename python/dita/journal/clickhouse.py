@@ -58,6 +58,7 @@ from dita.journal.query import (
     QueryResult,
     QueryServer,
     ServerClosed,
+    chdb_holder,
     execute,
     is_wait_seconds,
     open_read_only_client,
@@ -176,33 +177,6 @@ class _Unreachable(OperationalError):
 
 class _Aborted(Exception):
     """The journal is closing and gave up waiting for ClickHouse."""
-
-
-def _chdb_holder(directory: Path | None) -> str | None:
-    """Who holds chDB's lock on ``directory`` (its ``status`` file, flock'ed by the engine
-    that opened it): ``"pid N"`` (``""`` when the file names none), or None when nobody does.
-
-    chDB's own error for a held directory says only "Error initializing EmbeddedServer" (the
-    lock is named on stderr), so it is asked of the file itself."""
-    import fcntl
-
-    if directory is None:
-        return None
-    try:
-        with open(directory / "status", "rb") as status:
-            try:
-                fcntl.flock(status, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = status.read(256).decode("utf-8", "replace")
-                first = text.splitlines()[0] if text else ""
-                pid = first.split(":", 1)[1].strip() if first.startswith("PID:") else ""
-                if pid == str(os.getpid()):
-                    return None  # this process's own engine: not another process
-                return f"pid {pid}" if pid else ""
-            fcntl.flock(status, fcntl.LOCK_UN)
-    except OSError:
-        return None
-    return None
 
 
 class JournalBlockedError(RuntimeError):
@@ -619,7 +593,7 @@ class ClickHouseJournal:
             for directory in made:
                 with contextlib.suppress(OSError):
                     directory.rmdir()
-            holder = _chdb_holder(self.target.path) if self.target.kind == "chdb" else None
+            holder = chdb_holder(self.target.path) if self.target.kind == "chdb" else None
             if holder is not None or (self.target.kind == "chdb" and "lock" in str(exc).lower()):
                 raise RuntimeError(
                     f"journal directory {self.target.path} is held by another process"

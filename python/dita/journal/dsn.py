@@ -147,7 +147,10 @@ def parse_dsn(dsn: str) -> JournalTarget:
     try:
         port = parsed.port
     except ValueError:
-        raise ValueError(f"journal dsn {shown!r} has an invalid port") from None
+        written = parsed.netloc.rpartition("@")[2].rpartition(":")[2]
+        raise ValueError(
+            f"journal dsn {shown!r} has an invalid port {written!r}: a port is a number from 1 to 65535"
+        ) from None
     if port == 0:  # no server listens there; taken for "no port" it would reach 8123
         raise ValueError(
             f"journal dsn {shown!r} has port 0; name the server's port, or leave it out for "

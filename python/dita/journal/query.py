@@ -29,6 +29,7 @@ import uuid
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
 from typing import Any, ClassVar
 
 from dita.journal.dsn import JournalTarget
@@ -39,6 +40,7 @@ __all__ = [
     "QueryServer",
     "ReadOnlyViolation",
     "ServerClosed",
+    "chdb_holder",
     "check_read_only",
     "execute",
     "open_read_only_client",
@@ -431,10 +433,21 @@ _COMPOSITE_TYPES = ("array", "tuple", "map")
 
 def placeholders(sql: str) -> list[tuple[str, str]]:
     """Each ``{name:Type}`` placeholder of ``sql`` as (name, type), in order, read as
-    clickhouse-connect reads them when it binds the query."""
+    clickhouse-connect reads them when it binds the query.
+
+    Only those ClickHouse substitutes: one in a string, a quoted name or a comment is text
+    (``-- AND kernel_id = {k:String}`` filters nothing). Raises :class:`ReadOnlyViolation`
+    as :func:`check_read_only` does for a heredoc tag it refuses."""
     from clickhouse_connect.driver.binding import external_bind_re
 
-    found: list[tuple[str, str]] = external_bind_re.findall(sql)
+    found: list[tuple[str, str]] = []
+    at = 0
+    for token in _lex(sql):
+        # Matched from each brace the lexer found outside text: a match started inside a
+        # comment could run on over a real placeholder.
+        if token == ("punct", "{") and (match := external_bind_re.match(sql, at)):
+            found.append((match[1], match[2]))
+        at += len(token[1])
     return found
 
 
@@ -755,6 +768,33 @@ def query_via_socket(
     )
 
 
+def chdb_holder(directory: Path | None) -> str | None:
+    """Who holds chDB's lock on ``directory`` (its ``status`` file, flock'ed by the engine
+    that opened it): ``"pid N"`` (``""`` when the file names none), or None when nobody does.
+
+    chDB's own error for a held directory says only "Error initializing EmbeddedServer" (the
+    lock is named on stderr), so it is asked of the file itself."""
+    import fcntl
+
+    if directory is None:
+        return None
+    try:
+        with open(directory / "status", "rb") as status:
+            try:
+                fcntl.flock(status, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = status.read(256).decode("utf-8", "replace")
+                first = text.splitlines()[0] if text else ""
+                pid = first.split(":", 1)[1].strip() if first.startswith("PID:") else ""
+                if pid == str(os.getpid()):
+                    return None  # this process's own engine: not another process
+                return f"pid {pid}" if pid else ""
+            fcntl.flock(status, fcntl.LOCK_UN)
+    except OSError:
+        return None
+    return None
+
+
 def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
     """Run one read-only query on a journal wherever it is.
 
@@ -770,14 +810,20 @@ def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None
         assert target.path is not None
         if not target.path.exists():
             raise LookupError(f"no journal at {target.path} (nothing written there yet)")
+        # Asked before opening: chDB's own error says only "Error initializing EmbeddedServer".
+        holder = chdb_holder(target.path)
+        held = (
+            f"journal {target.path} is held by another process{f' ({holder})' if holder else ''} that "
+            "does not serve queries (started with serve_sql=False?); query it from that process or "
+            "stop it first"
+        )
+        if holder is not None:
+            raise RuntimeError(held)
         try:
             client = open_read_only_client(target)
         except Exception as exc:
             if "lock" in str(exc).lower():
-                raise RuntimeError(
-                    f"journal {target.path} is held by another process that does not serve queries "
-                    "(started with serve_sql=False?); query it from that process or stop it first"
-                ) from exc
+                raise RuntimeError(held) from exc
             raise
     else:
         client = open_read_only_client(target)
