@@ -3754,20 +3754,18 @@ impl Kernel {
             // the kernel booked from the venue's own fills: then it is no bound, and said.
             let tol = size_tolerance(order.size);
             let short = ev.filled_size > 0.0 && ev.filled_size < order.filled_size - tol;
-            // More than the order's size cannot have filled: the bound is the size.
-            let over = ev.filled_size > order.size + tol;
-            let odd = if over {
-                Some("the venue reports more filled than the order's size")
-            } else if short {
-                Some("the venue reports less filled than the kernel booked from its fills")
-            } else {
-                None
-            };
-            if let Some(reason) = odd {
+            // Less than the kernel booked is no bound, and said here; more than the kernel was
+            // told of (above the order's size too) is said below, once.
+            if short {
                 out.severity = KernelSeverity::Warning;
                 out.details
                     .push(("venue_filled_size", Detail::F64(ev.filled_size)));
-                out.details.push(("reason", Detail::Static(reason)));
+                out.details.push((
+                    "reason",
+                    Detail::Static(
+                        "the venue reports less filled than the kernel booked from its fills",
+                    ),
+                ));
             }
             self.keep_order(
                 key,
@@ -3809,7 +3807,14 @@ impl Kernel {
             // position is off until the missing fill comes. Under rules 2 it is applied when
             // it comes (`apply_late_fill`); before, it was refused, which left the position
             // off until reconciliation, and this was as loud as that refusal.
-            let (severity, reason) = if kept {
+            // More than the order's size cannot have filled: the bound is the size.
+            let over = ev.filled_size > order.size + size_tolerance(order.size);
+            let (severity, reason) = if kept && over {
+                (
+                    KernelSeverity::Warning,
+                    "the venue reports more filled than the order's size; what the order had left is applied when its fill comes, and the slot takes no new order until then",
+                )
+            } else if kept {
                 (
                     KernelSeverity::Warning,
                     "the venue filled more than the kernel was told; the missing fill is applied when it comes, and the slot takes no new order until then",

@@ -69,7 +69,7 @@ impl Harness {
         let mut applied = Vec::with_capacity(events.len());
         for e in events {
             self.inputs.push(KernelInput::VenueEvent(e.clone()));
-            if self.k.on_venue_event(&e).accepted {
+            if names_each_detail_once(self.k.on_venue_event(&e)).accepted {
                 applied.push(e);
             }
         }
@@ -78,7 +78,7 @@ impl Harness {
 
     fn intent(&mut self, i: Intent) -> KernelOutcome {
         self.inputs.push(KernelInput::Intent(i.clone()));
-        let out = self.k.process_intent(&i);
+        let out = names_each_detail_once(self.k.process_intent(&i));
         if let Some(o) = &out.submit {
             self.sent.push(o.clone());
             let evs = self.venue.submit(o);
@@ -159,13 +159,26 @@ fn op() -> impl Strategy<Value = Op> {
         (-5.0f64..5.0).prop_map(|amount| Op::Funding { amount }),
         (0usize..64, 0.0f64..1.0).prop_map(|(pick, fee)| Op::Settle { pick, fee }),
         (0usize..256).prop_map(|pick| Op::Replay { pick }),
-        (0u8..6, -1.0f64..5.0).prop_map(|(kind, qty)| Op::Garbage { kind, qty }),
+        (0u8..8, -1.0f64..5.0).prop_map(|(kind, qty)| Op::Garbage { kind, qty }),
         (0usize..64, 0.05f64..2.0, price.clone()).prop_map(|(pick, size, price)| Op::FillAny {
             pick,
             size,
             price
         }),
     ]
+}
+
+/// An outcome's details name each field once: a reader taking them as a mapping (Python's
+/// dict, a JSON object) would otherwise see only one of two values.
+fn names_each_detail_once(out: KernelOutcome) -> KernelOutcome {
+    let mut names: Vec<&str> = out.details.iter().map(|(f, _)| *f).collect();
+    names.sort_unstable();
+    assert!(
+        names.windows(2).all(|w| w[0] != w[1]),
+        "a detail named twice: {:?}",
+        out.details
+    );
+    out
 }
 
 fn observable(k: &Kernel) -> (Vec<TradeSlot>, dita_kernel::account::Account, f64) {
@@ -296,7 +309,7 @@ proptest! {
                         let e = seen_events[pick % seen_events.len()].clone();
                         let before = observable(&h.k);
                         h.inputs.push(KernelInput::VenueEvent(e.clone()));
-                        let out = h.k.on_venue_event(&e);
+                        let out = names_each_detail_once(h.k.on_venue_event(&e));
                         prop_assert!(!out.accepted, "a resent event was applied: {:?}", out);
                         prop_assert_eq!(before, observable(&h.k));
                     }
@@ -321,11 +334,14 @@ proptest! {
                         2 => { e.size = f64::NAN; e.price = 100.0; }
                         3 => { e.size = qty; e.price = -1.0; }
                         4 => { e.kind = KernelEventKind::OrderAck; }
-                        _ => { e.kind = KernelEventKind::CancelReject; }
+                        5 => { e.kind = KernelEventKind::CancelReject; }
+                        // An end stating a filled size that may be above the order's.
+                        6 => { e.kind = KernelEventKind::CancelAck; e.filled_size = qty.abs() * 3.0; }
+                        _ => { e.kind = KernelEventKind::Expired; e.filled_size = qty.abs() * 3.0; }
                     }
                     let before = observable(&h.k);
                     h.inputs.push(KernelInput::VenueEvent(e.clone()));
-                    let out = h.k.on_venue_event(&e);
+                    let out = names_each_detail_once(h.k.on_venue_event(&e));
                     if kind <= 3 {
                         prop_assert!(!out.accepted);
                         prop_assert_eq!(before, observable(&h.k));

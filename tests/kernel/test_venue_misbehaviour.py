@@ -122,10 +122,13 @@ def test_a_running_total_above_the_orders_size_is_an_overfill_the_venue_reports(
     out = kernel.on_venue_event(fill("g1", other, 0.1, total=0.5))
     assert out.accepted and out.severity == KernelSeverity.WARNING
     assert out.details["unreported_qty"] == pytest.approx(0.4) and "reason" not in out.details
-    # The end says as much: what is owed is what the order had left.
+    # The end says as much, in one reason: what is owed is what the order had left.
     kernel.process_intent(intent("CANCEL", 0))
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=1.2))
     assert ended.details["unreported_qty"] == pytest.approx(0.9)
+    assert ended.details["venue_filled_size"] == pytest.approx(1.2)
+    reason = str(ended.details["reason"])
+    assert "more filled than the order's size" in reason and "applied when its fill comes" in reason
 
 
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
