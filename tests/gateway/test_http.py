@@ -683,10 +683,11 @@ def test_an_empty_or_null_intent_body_is_named_as_sent(
     assert res.json()["detail"][0]["loc"] == ["body"]
 
 
-def test_a_retried_intent_is_a_duplicate_and_its_slot_id_is_not_where_it_went(live: LiveServer) -> None:
-    """What docs/protocol.md says of a retry: the kernel keeps no lookup of intent ids, so the
-    gateway picks a free slot first; the refusal names that slot, not the one the intent took,
-    and with every slot busy the retry is a 409."""
+def test_a_retried_enter_is_a_duplicate_naming_the_slot_it_went_to(live: LiveServer) -> None:
+    """A retry without slot_id goes back to the slot the intent took: the kernel's refusal
+    names that slot and trade, and it stays DUPLICATE_INTENT, not 409, once every slot is
+    busy. Before, the gateway gave the retry a free slot: the refusal named that one, and with
+    none free it was a 409."""
     c = live.client
     first = enter(c, intent_id="retry-1")
     assert first["accepted"] is True and first["slot_id"] == 0
@@ -694,10 +695,19 @@ def test_a_retried_intent_is_a_duplicate_and_its_slot_id_is_not_where_it_went(li
             "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
     again = c.post("/v1/intents", json=body, headers=AUTH).json()
     assert (again["accepted"], again["diagnostic_code"]) == (False, "DUPLICATE_INTENT")
-    assert again["slot_id"] == 1 and c.get("/v1/slots/1").json()["fsm_state"] == "IDLE"
-    for i in range(3):
-        enter(c, asset=f"F{i}")
-    assert c.post("/v1/intents", json=body, headers=AUTH).status_code == 409
+    assert (again["slot_id"], again["trade_id"]) == (0, "retry-1")
+    assert c.get("/v1/slots/1").json()["fsm_state"] == "IDLE"
+    # A refused ENTER is not remembered: sent again, it takes a free slot afresh.
+    retry = {**body, "intent_id": "retry-2"}
+    refused = c.post("/v1/intents", json={**retry, "reference_price": 0}, headers=AUTH).json()
+    assert (refused["accepted"], refused["slot_id"]) == (False, 1)
+    assert enter(c, asset="F0")["slot_id"] == 1
+    taken = c.post("/v1/intents", json=retry, headers=AUTH).json()
+    assert (taken["accepted"], taken["slot_id"]) == (True, 2)
+    enter(c, asset="F1")
+    busy = c.post("/v1/intents", json=body, headers=AUTH)
+    assert busy.status_code == 200 and busy.json()["diagnostic_code"] == "DUPLICATE_INTENT"
+    assert busy.json()["slot_id"] == 0
 
 
 def test_kernel_rules_the_docs_state_for_intents(live: LiveServer) -> None:

@@ -15,6 +15,7 @@ import math
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -454,6 +455,10 @@ class EventStreamResponse(Response):
 # --- the app -----------------------------------------------------------------------------
 
 
+# How many ENTERs' slots the gateway remembers by their intent_id, for retries.
+_PLACED_INTENTS = 10_000
+
+
 def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None) -> FastAPI:
     """Build the gateway for ``kernel``. Without a configured token a random one is made
     (``app.state.token``) so the mutating endpoints are never open by accident."""
@@ -480,6 +485,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     app.state.broadcaster = broadcaster
     app.state.metrics = metrics
     app.state.settings = settings
+
+    # The slot of each ENTER taken under an intent_id its client chose, newest last: a retry
+    # without slot_id goes back to that slot, so the kernel's DUPLICATE_INTENT names where the
+    # intent went (and is no 409 when every slot is busy by then). The oldest are forgotten
+    # first; a retry of one goes to a free slot, and the kernel still refuses it.
+    placed: OrderedDict[str, int] = OrderedDict()
 
     def publish(event_type: str, data: dict[str, Any]) -> None:
         broadcaster.publish(event_type, data)
@@ -675,7 +686,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         if slot_id is None:
             if req.action != "ENTER":
                 raise _field_error("slot_id", f"slot_id is required for {req.action}")
-            slot_id = kernel.free_slot()
+            slot_id = placed.get(req.intent_id) if req.intent_id else None
+            if slot_id is None:
+                slot_id = kernel.free_slot()
             if slot_id is None:
                 raise HTTPException(409, f"no free slot: all {kernel.max_slots} slots are busy")
         slot = slot_or_404(slot_id)
@@ -708,7 +721,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             reason=req.reason or "gateway",
             metadata=req.metadata,
         )
-        return submit(intent).to_dict()
+        outcome = submit(intent)
+        if req.intent_id and req.action == "ENTER" and outcome.accepted:
+            placed[req.intent_id] = slot_id
+            if len(placed) > _PLACED_INTENTS:
+                placed.popitem(last=False)
+        return outcome.to_dict()
 
     @app.post(
         "/v1/slots/{slot_id}/cancel",
