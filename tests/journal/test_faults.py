@@ -307,7 +307,8 @@ def test_a_new_or_lost_wal_under_a_kernel_id_with_rows_is_refused(tmp_path: Path
 
 def test_a_kernel_on_a_new_wal_refused_by_its_journal_leaves_no_log(tmp_path: Path) -> None:
     """Given the journal in its constructor, such a kernel is refused before its log exists: a
-    log left behind was bound to the refused kernel_id (a retry under a new id then failed)."""
+    log left behind was bound to the refused kernel_id (a retry under a new id then failed).
+    The refusal names the directory the log would have been made in."""
     path = tmp_path / "j"
     first = _journal(path)
     work, _ = twins(first, wal_dir=str(tmp_path / "wal-1"))
@@ -316,7 +317,11 @@ def test_a_kernel_on_a_new_wal_refused_by_its_journal_leaves_no_log(tmp_path: Pa
     journal = _journal(path)
     try:
         fresh = tmp_path / "wal-2"
-        with pytest.raises(ValueError, match=r"kernel_id 'desk-1' already has journal rows up to seq \d+"):
+        with pytest.raises(
+            ValueError,
+            match=r"kernel_id 'desk-1' already has journal rows up to seq \d+, and this kernel's "
+            rf"write-ahead log \(a new one in {re.escape(str(fresh))}\) ends at seq 0",
+        ):
             ExecutionKernel(
                 max_slots=8, venue=venue(), journal=journal, kernel_id="desk-1", wal_dir=str(fresh)
             )

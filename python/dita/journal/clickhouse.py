@@ -727,13 +727,14 @@ class ClickHouseJournal:
             )
         raise self._new_log_refusal(kernel_id, stored, wal["dir"], kernel.seq)
 
-    def refuse_new_log(self, kernel_id: str, first_seq: int) -> None:
-        """Raise the refusal ``attach`` would give a kernel on a new write-ahead log, whose seq
-        starts at ``first_seq``, under ``kernel_id``. ``ExecutionKernel`` asks before it makes
-        the log, so the refusal leaves no log behind."""
+    def refuse_new_log(self, kernel_id: str, first_seq: int, wal_dir: str | None = None) -> None:
+        """Raise the refusal ``attach`` would give a kernel on a new write-ahead log in
+        ``wal_dir``, whose seq starts at ``first_seq``, under ``kernel_id``.
+        ``ExecutionKernel`` asks before it makes the log, so the refusal leaves no log behind."""
         stored = self._stored_seq(kernel_id)
         if stored is not None and stored > first_seq:
-            raise self._new_log_refusal(kernel_id, stored, "a new one", first_seq)
+            where = "a new one" if wal_dir is None else f"a new one in {wal_dir}"
+            raise self._new_log_refusal(kernel_id, stored, where, first_seq)
 
     def _stored_seq(self, kernel_id: str) -> int | None:
         """The highest seq stored for ``kernel_id`` (0: none), or None when it cannot be read."""

@@ -623,10 +623,11 @@ impl PyKernel {
         // log at attach() (its rows would take stored keys): it is asked before the log is
         // made, so that refusal leaves no log behind either.
         if let Some(j) = journal.filter(|j| !j.is_none()) {
-            let new_log = wal_args.dir().is_some() && existing_log_id.is_none();
-            if new_log && j.hasattr("refuse_new_log")? {
-                let first_seq = u64::from(seed_capital.is_some());
-                j.call_method1("refuse_new_log", (&kernel_id, first_seq))?;
+            if let Some(dir) = wal_args.dir().filter(|_| existing_log_id.is_none()) {
+                if j.hasattr("refuse_new_log")? {
+                    let first_seq = u64::from(seed_capital.is_some());
+                    j.call_method1("refuse_new_log", (&kernel_id, first_seq, dir))?;
+                }
             }
         }
         let (mut core, mut wal) = wal_args.open(fresh)?;
