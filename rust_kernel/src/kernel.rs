@@ -3806,8 +3806,8 @@ impl Kernel {
             // The order ended at the venue with more filled than the kernel was told of: the
             // position is off until the missing fill comes. Under rules 2 it is applied when
             // it comes (`apply_late_fill`); before, it was refused, which left the position
-            // off until reconciliation, and this was as loud as that refusal.
-            // More than the order's size cannot have filled: the bound is the size.
+            // off until reconciliation, and this was as loud as that refusal. What is owed is
+            // at most what the order had left.
             let over = ev.filled_size > order.size + size_tolerance(order.size);
             let (severity, reason) = if kept && over {
                 (

@@ -493,6 +493,8 @@ def test_placeholders_are_only_those_clickhouse_substitutes() -> None:
         ("http://h:99999/db", "99999"),
         ("http://desk:s3cret@h:8o23/db", "8o23"),
         ("http://[::1]:65536/db", "65536"),
+        # urllib reads all after the host's first colon as the port, not after its last.
+        ("http://h:1:2/db", "1:2"),
     ],
 )
 def test_an_invalid_port_is_named(dsn: str, port: str) -> None:

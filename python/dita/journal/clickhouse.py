@@ -727,7 +727,9 @@ class ClickHouseJournal:
             )
         raise self._new_log_refusal(kernel_id, stored, wal["dir"], kernel.seq)
 
-    def refuse_new_log(self, kernel_id: str, first_seq: int, wal_dir: str | None = None) -> None:
+    def refuse_new_log(
+        self, kernel_id: str, first_seq: int, wal_dir: str | os.PathLike[str] | None = None
+    ) -> None:
         """Raise the refusal ``attach`` would give a kernel on a new write-ahead log in
         ``wal_dir``, whose seq starts at ``first_seq``, under ``kernel_id``.
         ``ExecutionKernel`` asks before it makes the log, so the refusal leaves no log behind."""

@@ -147,7 +147,10 @@ def parse_dsn(dsn: str) -> JournalTarget:
     try:
         port = parsed.port
     except ValueError:
-        written = parsed.netloc.rpartition("@")[2].rpartition(":")[2]
+        # What urllib read as the port: all after the host's first colon (an IPv6 host's
+        # after its bracket).
+        host_port = parsed.netloc.rpartition("@")[2]
+        written = host_port.rpartition("]")[2].partition(":")[2]
         raise ValueError(
             f"journal dsn {shown!r} has an invalid port {written!r}: a port is a number from 1 to 65535"
         ) from None
