@@ -708,6 +708,14 @@ def test_a_retried_enter_is_a_duplicate_naming_the_slot_it_went_to(live: LiveSer
     busy = c.post("/v1/intents", json=body, headers=AUTH)
     assert busy.status_code == 200 and busy.json()["diagnostic_code"] == "DUPLICATE_INTENT"
     assert busy.json()["slot_id"] == 0
+    # Once another trade holds that slot, the retry is not sent there: it would name that
+    # trade as if the intent's were open. It is a 409 with every slot busy.
+    closed = c.post(
+        "/v1/intents", json={"action": "EXIT", "slot_id": 0, "reference_price": 50_000}, headers=AUTH
+    )
+    assert closed.json()["state"] == "CLOSED"
+    assert enter(c, asset="F2")["slot_id"] == 0
+    assert c.post("/v1/intents", json=body, headers=AUTH).status_code == 409
 
 
 def test_kernel_rules_the_docs_state_for_intents(live: LiveServer) -> None:

@@ -486,11 +486,18 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     app.state.metrics = metrics
     app.state.settings = settings
 
-    # The slot of each ENTER taken under an intent_id its client chose, newest last: a retry
-    # without slot_id goes back to that slot, so the kernel's DUPLICATE_INTENT names where the
-    # intent went (and is no 409 when every slot is busy by then). The oldest are forgotten
-    # first; a retry of one goes to a free slot, and the kernel still refuses it.
-    placed: OrderedDict[str, int] = OrderedDict()
+    # The slot and trade of each ENTER taken under an intent_id its client chose, newest
+    # last: a retry without slot_id goes back to that slot while the trade holds it, so the
+    # kernel's DUPLICATE_INTENT names where the intent went (and is no 409 when every slot is
+    # busy by then). The oldest are forgotten first; a retry of one, or of a trade whose slot
+    # was taken since, goes to a free slot, and the kernel still refuses it.
+    placed: OrderedDict[str, tuple[int, str]] = OrderedDict()
+
+    def placed_slot(intent_id: str | None) -> int | None:
+        slot_id, trade_id = placed.get(intent_id, (None, None)) if intent_id else (None, None)
+        if slot_id is None or kernel.slot_dict(slot_id).get("trade_id") != trade_id:
+            return None
+        return slot_id
 
     def publish(event_type: str, data: dict[str, Any]) -> None:
         broadcaster.publish(event_type, data)
@@ -686,7 +693,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         if slot_id is None:
             if req.action != "ENTER":
                 raise _field_error("slot_id", f"slot_id is required for {req.action}")
-            slot_id = placed.get(req.intent_id) if req.intent_id else None
+            slot_id = placed_slot(req.intent_id)
             if slot_id is None:
                 slot_id = kernel.free_slot()
             if slot_id is None:
@@ -723,7 +730,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         )
         outcome = submit(intent)
         if req.intent_id and req.action == "ENTER" and outcome.accepted:
-            placed[req.intent_id] = slot_id
+            placed[req.intent_id] = (slot_id, trade_id)
             if len(placed) > _PLACED_INTENTS:
                 placed.popitem(last=False)
         return outcome.to_dict()
