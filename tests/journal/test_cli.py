@@ -197,6 +197,13 @@ def test_a_placeholder_without_a_param_is_named(live: tuple[str, ClickHouseJourn
     assert json.loads(out.output) == [{"n": want}] and want > 0
 
 
+def test_a_placeholder_spelt_with_spaces_is_named(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-p", "n=5", "SELECT { n : Int64 } AS x")
+    assert out.exit_code == 2, out.output
+    assert "placeholder '{ n : Int64 }': write it as {n:Int64}, without spaces" in out.output
+
+
 def test_a_refused_query_is_named_before_its_params(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, _ = live
     out = _sql("--dsn", dsn, "-p", "x=1", "SELECT $q'$ {x:Int64} $q'$")
@@ -415,5 +422,64 @@ def test_a_time_param_in_a_form_clickhouse_reads_still_answers(
 ) -> None:
     dsn, _ = live
     out = _sql("--dsn", dsn, "-f", "json", "-p", f"at={value}", "SELECT {at:DateTime64(6, 'UTC')} AS at")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"at": want}]
+
+
+DATE = "1970-01-01 to 2149-06-06"
+DATE32 = "1900-01-01 to 2299-12-31"
+DATETIME = "1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC"
+DATETIME64 = "1900-01-01 00:00:00 to 2299-12-31 23:59:59.99999999 UTC"
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "holds"),
+    [
+        ("Date", "1800-01-01", DATE),  # read as 1970-01-01
+        ("Date", "2200-01-01", DATE),  # read as 2149-06-06
+        ("Date", "2149-06-07 00:00:00", DATE),
+        ("Nullable(Date)", "1969-12-31", DATE),
+        ("Date32", "1899-12-31", DATE32),
+        ("Date32", "2300-01-01", DATE32),
+        ("DateTime", "1969-12-31 23:59:59", DATETIME),
+        ("DateTime", "2106-02-07 06:28:16", DATETIME),
+        ("DateTime", "2200-01-01", DATETIME),
+        ("DateTime64(6, 'UTC')", "1899-12-31 23:59:59.5", DATETIME64),
+        ("LowCardinality(Nullable(DateTime64(3)))", "2300-01-01T00:00:00", DATETIME64),
+    ],
+)
+def test_a_time_param_its_type_cannot_hold_is_refused_naming_the_range(
+    tmp_path: Path, type_: str, value: str, holds: str
+) -> None:
+    """ClickHouse takes a time outside its type's range as another one without a word (a Date
+    of 1800-01-01 is 1970-01-01, of 2200-01-01 is 2149-06-06): refused before the query runs."""
+    journal = tmp_path / "journal"
+    out = _sql("--dsn", f"chdb://{journal}", "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
+    assert out.exit_code == 2, out.output
+    assert out.stderr == (
+        f"error: --param at={value!r}: outside what a {type_} holds ({holds}); "
+        "ClickHouse would read it as another time without saying so\n"
+    )
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "want"),
+    [
+        ("Date", "1970-01-01", "1970-01-01"),
+        ("Date", "2149-06-06", "2149-06-06"),
+        ("Date32", "1900-01-01", "1900-01-01"),
+        ("Date32", "2299-12-31", "2299-12-31"),
+        ("DateTime('UTC')", "1970-01-01 00:00:00", "1970-01-01T00:00:00"),
+        ("DateTime('UTC')", "2106-02-07 06:28:15", "2106-02-07T06:28:15"),
+        ("DateTime64(3, 'UTC')", "1900-01-01 00:00:00", "1900-01-01T00:00:00"),
+        ("DateTime64(3, 'UTC')", "2299-12-31 23:59:59.999", "2299-12-31T23:59:59.999000"),
+    ],
+)
+def test_a_time_param_at_either_end_of_its_type_s_range_still_answers(
+    live: tuple[str, ClickHouseJournal], type_: str, value: str, want: str
+) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-f", "json", "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
     assert out.exit_code == 0, out.output
     assert json.loads(out.output) == [{"at": want}]

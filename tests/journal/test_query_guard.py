@@ -487,6 +487,15 @@ def test_placeholders_are_only_those_clickhouse_substitutes() -> None:
     assert placeholders(sql) == [("a", "Int64"), ("f", "DateTime64(6, 'UTC')")]
 
 
+@pytest.mark.parametrize("spelt", ["{ n : Int64 }", "{n :Int64}", "{ n:Int64}"])
+def test_a_placeholder_spelt_with_spaces_is_refused(spelt: str) -> None:
+    """The client binds only {n:Int64}: with spaces the value never reached ClickHouse (its
+    "Substitution not set"), and the CLI said the query had no such placeholder."""
+    with pytest.raises(ValueError, match=r"write it as \{n:Int64\}, without spaces"):
+        placeholders(f"SELECT {spelt} AS x")
+    assert placeholders(f"SELECT '{spelt}' AS x -- {spelt}") == []
+
+
 @pytest.mark.parametrize(
     ("dsn", "port"),
     [

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from dita.backtest.data import MarketData, load_market_data
 from dita.backtest.engine import BacktestConfig, run_backtest
@@ -456,3 +456,12 @@ def test_the_report_shows_trade_times_as_trades_csv_writes_them(tmp_path: Path) 
         row = page[page.index(f"<td>t{i}</td>") :].split("</tr>")[0]
         assert f"<td>{entry}</td><td>{exit_}</td>" in row
     assert "<td>2024-01-01 00:00:00.250Z</td><td>2024-01-01 00:00:00.500Z</td>" in page
+
+
+@pytest.mark.parametrize("latency_ms", [60_000.5, 1e300, -1.0])
+def test_a_latency_the_paper_venue_refuses_is_refused_by_the_config(latency_ms: float) -> None:
+    """BacktestConfig takes what its paper venue takes: a latency above a minute was taken and
+    refused by the venue only once the run began (1e300 left every order waiting for good)."""
+    with pytest.raises(ValidationError, match="latency_ms"):
+        BacktestConfig(latency_ms=latency_ms)
+    assert BacktestConfig(latency_ms=60_000).latency_ms == 60_000

@@ -214,6 +214,8 @@ def test_backtest_refuses_bad_data_naming_the_row(tmp_path: Path) -> None:
         (["--fee-rate", "0.5"], "--fee-rate=0.5"),
         (["--balance", "-1"], "--balance=-1.0"),
         (["--from", "soon"], "--from='soon'"),
+        # The paper venue waits out the latency: at 1e300 ms no order ever became live.
+        (["--latency-ms", "1e300"], "--latency-ms=1e+300: Input should be less than or equal to 60000"),
         (["--data", "/nonexistent.csv"], "file not found"),
     ],
 )
@@ -227,6 +229,7 @@ def test_backtest_bad_arguments_exit_2(tmp_path: Path, extra: list[str], message
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+    assert not (tmp_path / "o").exists()  # refused before the report directory was made
 
 
 def test_shadow_report_is_byte_identical_with_a_frozen_clock() -> None:
@@ -422,6 +425,8 @@ PAPER = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--max-speed"]
         (["--fee-rate", "-1"], "--fee-rate=-1.0: Input should be greater than or equal to 0"),
         (["--balance", "nan"], "--balance=nan"),
         (["--slippage-bps", "-2"], "--slippage-bps=-2.0"),
+        (["--latency-ms", "1e300"], "--latency-ms=1e+300: Input should be less than or equal to 60000"),
+        (["--latency-ms", "60000.5"], "--latency-ms=60000.5: Input should be less than or equal to 60000"),
     ],
 )
 def test_paper_refuses_bad_numbers(tmp_path: Path, extra: list[str], message: str) -> None:
@@ -547,7 +552,7 @@ def test_paper_replay_fills_as_the_backtest_with_the_same_fill_options(tmp_path:
     from dita.data import SAMPLE_BARS
     from dita.examples.crossover import SmaCrossover
 
-    settings = {"fee_rate": 0.0007, "maker_fee_rate": 0.0001, "latency_ms": 90_000.0, "volume_share": 0.02}
+    settings = {"fee_rate": 0.0007, "maker_fee_rate": 0.0001, "latency_ms": 60_000.0, "volume_share": 0.02}
     state = tmp_path / "state"
     extra = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
     result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--kernel-id", "same", *extra])

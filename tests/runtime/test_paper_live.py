@@ -194,6 +194,43 @@ def test_paper_live_feed_refuses_an_unreachable_exchange(tmp_path: Path) -> None
     assert "cannot reach binance" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--ccxt-exchange", "nosuchexchange"],
+            "error: --ccxt-exchange='nosuchexchange': exchange 'nosuchexchange' is not a ccxt exchange id\n",
+        ),
+        (["--ccxt-exchange", ""], "error: --ccxt-exchange='': String should have at least 1 character\n"),
+        (
+            ["--ccxt-exchange", "binance", "--ccxt-base-url", "ftp://127.0.0.1:9"],
+            "error: --ccxt-base-url='ftp://127.0.0.1:9': base_url must be http(s)://host[:port], "
+            "got 'ftp://127.0.0.1:9'\n",
+        ),
+        (
+            ["--ccxt-exchange", "binance", "--ccxt-base-url", "127.0.0.1:9"],
+            "error: --ccxt-base-url='127.0.0.1:9': base_url must be http(s)://host[:port], "
+            "got '127.0.0.1:9'\n",
+        ),
+    ],
+)
+def test_paper_live_feed_refuses_a_bad_exchange_or_url_as_an_option(
+    options: list[str], message: str, tmp_path: Path
+) -> None:
+    # They read as "cannot reach nosuchexchange: ValueError: ..." with exit 1, as if the
+    # network had failed; nothing was ever sent.
+    from typer.testing import CliRunner
+
+    from dita.cli import app
+
+    state = tmp_path / "state"
+    args = ["paper", *EAGER_QUOTER, *options, "--state-dir", str(state)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == message
+    assert not state.exists()
+
+
 def test_live_ticker_feed_keeps_time_order_across_symbols() -> None:
     """Each ticker is stamped with its market's last trade, so a quiet market's is older than
     the busy one polled just before it; the paper venue and the runtime refuse data that goes

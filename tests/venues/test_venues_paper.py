@@ -351,6 +351,9 @@ def test_numpy_numbers_are_numbers() -> None:
         ({"taker_rate": 0.5}, "taker_rate"),
         ({"slippage_bps": -1}, "slippage_bps"),
         ({"latency_ms": math.nan}, "latency_ms"),
+        # No order would ever become live (the shadow run's latency has the same bound).
+        ({"latency_ms": 1e300}, "latency_ms"),
+        ({"latency_ms": 60_000.5}, "latency_ms"),
         ({"bar_volume_share": 0}, "bar_volume_share"),
         ({"market_remainder": "cancel"}, "market_remainder"),
         ({"fill_everything": True}, "fill_everything"),
@@ -368,6 +371,10 @@ def test_numpy_numbers_are_numbers() -> None:
 def test_bad_settings_are_refused_naming_the_field(settings: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         PaperVenue(**settings)
+
+
+def test_a_latency_of_a_minute_is_the_longest_taken() -> None:
+    assert PaperVenue(latency_ms=60_000).settings.latency_ms == 60_000
 
 
 def test_market_rules_given_as_dicts_are_read_as_market_limits() -> None:

@@ -68,11 +68,11 @@ def test_shadow_without_a_price_rejects_and_cancel_has_nothing_to_cancel() -> No
         assert kinds(bad) == ["REJECT"] and repr(size if size <= 0 else price) in bad[0].reason
     # The reason names what is missing: the size, or a limit order's own price.
     (no_size,) = venue.submit(make_order("o-0", size=0.0, reference_price=10.0))
-    assert no_size.reason == "shadow venue cannot fill: size is 0.0"
+    assert no_size.reason == "venue 'shadow' cannot fill: size is 0.0"
     (no_limit,) = venue.submit(make_order("o-l", order_type="LIMIT", price=0.0, reference_price=10.0))
-    assert no_limit.reason == "shadow venue cannot fill: limit price is 0.0"
+    assert no_limit.reason == "venue 'shadow' cannot fill: limit price is 0.0"
     (no_ref,) = venue.submit(make_order("o-r"))
-    assert no_ref.reason == "shadow venue cannot fill: no reference price (0.0)"
+    assert no_ref.reason == "venue 'shadow' cannot fill: no reference price (0.0)"
     for size, price in ((float("nan"), 10.0), (1.0, float("inf")), (-1.0, 10.0)):
         with pytest.raises(ValueError, match=r"invalid (size|reference_price)"):
             make_order("o-bad", size=size, reference_price=price)
@@ -80,6 +80,13 @@ def test_shadow_without_a_price_rejects_and_cancel_has_nothing_to_cancel() -> No
     order = make_order("o2", size=1.0, reference_price=10.0)
     venue.submit(order)
     assert kinds(venue.cancel(order)) == ["CANCEL_REJECT"]
+
+
+def test_a_shadow_venue_s_rejection_names_the_venue_it_was_given() -> None:
+    # With two shadow venues behind a router, "shadow venue cannot fill" said neither.
+    venue = ShadowVenue(name="shadow-eu")
+    (no_ref,) = venue.submit(make_order("o-r"))
+    assert no_ref.reason == "venue 'shadow-eu' cannot fill: no reference price (0.0)"
 
 
 def test_shadow_event_ids_are_deterministic() -> None:

@@ -31,7 +31,7 @@ from dita.backtest.metrics import (
 from dita.kernel import ExecutionKernel
 from dita.runtime import TradingRuntime, check_strategy_instance, check_strategy_unused
 from dita.strategy import Strategy
-from dita.venues.paper import PaperVenue
+from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
 
@@ -49,7 +49,9 @@ class BacktestConfig(BaseModel):
     slippage_bps: float = Field(
         default=2.0, ge=0, lt=10_000, description="taker price moved against the order"
     )
-    latency_ms: float = Field(default=0.0, ge=0, description="order latency at the paper venue")
+    latency_ms: float = Field(
+        default=0.0, ge=0, le=MAX_LATENCY_MS, description="order latency at the paper venue"
+    )
     volume_share: float = Field(
         default=0.1, gt=0, le=1, description="largest share of a bar's volume to take"
     )

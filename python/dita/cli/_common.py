@@ -45,7 +45,23 @@ BalanceOption = Annotated[float, typer.Option(help="Starting balance, quote curr
 FeeRateOption = Annotated[float, typer.Option(help="Taker fee as a fraction of notional")]
 MakerFeeRateOption = Annotated[float | None, typer.Option(help="Maker fee (default: --fee-rate)")]
 SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved against each order, bps")]
-LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms")]
+
+
+def _paper_latency(value: float) -> float:
+    """``--latency-ms`` as the paper venue takes it, refused when read: before, a value the
+    venue refuses was met only once the run had begun (its ``--out`` made), as a traceback."""
+    from dita.venues.paper import PaperSettings
+
+    try:
+        PaperSettings(latency_ms=value)
+    except ValidationError as exc:
+        fail_options(exc)
+    return value
+
+
+LatencyMsOption = Annotated[
+    float, typer.Option(help="Order latency at the paper venue, ms", callback=_paper_latency)
+]
 VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]
 MaxSlotsOption = Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")]
 BALANCE = 10_000.0
@@ -231,21 +247,35 @@ def mock_venue(
 _FIELD_IS = re.compile(r"(?<![\w-])([a-z][a-z0-9_]*)=")
 
 
-def fail_options(exc: ValidationError) -> NoReturn:
-    """Exit 2 naming each option a settings model refused (its field ``fee_rate`` is ``--fee-rate``).
+def fail_options(exc: ValidationError, options: Mapping[str, str] | None = None) -> NoReturn:
+    """Exit 2 naming each option a settings model refused (its field ``fee_rate`` is ``--fee-rate``,
+    unless ``options`` names the field's option: ``{"exchange": "--ccxt-exchange"}``).
 
     A refusal of several options together (a model validator's) has no one option to name: its
     message, which names the fields it compares as ``field=value``, is given alone with those
     fields spelt as options (``fill_rate=0.7`` is ``--fill-rate=0.7``)."""
+    named = options or {}
+
+    def option(field: str) -> str:
+        return named.get(field) or "--" + field.replace("_", "-")
+
     problems = []
     for e in exc.errors():
+        msg = _validator_reason(e["msg"])
         if not e["loc"]:
-            msg = e["msg"].removeprefix("Value error, ")
-            problems.append(_FIELD_IS.sub(lambda m: "--" + m[1].replace("_", "-") + "=", msg))
+            problems.append(_FIELD_IS.sub(lambda m: option(m[1]) + "=", msg))
             continue
-        option = "--" + str(e["loc"][0]).replace("_", "-")
-        problems.append(f"{option}={e.get('input')!r}: {e['msg']}")
+        problems.append(f"{option(str(e['loc'][0]))}={e.get('input')!r}: {msg}")
     fail("; ".join(problems))
+
+
+def _validator_reason(msg: str) -> str:
+    """A validator's own message without the prefix pydantic puts before it: "Value error, "
+    (a ValueError it raised) or "Assertion failed, " (an assert)."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg.removeprefix(prefix)
+    return msg
 
 
 def parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any]:

@@ -54,12 +54,12 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
 
 def _check_placeholders(query: str, params: dict[str, Any]) -> None:
     """Refuse a --param no placeholder of ``query`` names, and a placeholder without one."""
-    from dita.journal.query import ReadOnlyViolation, check_read_only, placeholders
+    from dita.journal.query import check_read_only, placeholders
 
     try:
         check_read_only(query)  # first: what is refused is said before any --param advice
         found = placeholders(query)
-    except ReadOnlyViolation as exc:
+    except ValueError as exc:  # a ReadOnlyViolation, or a placeholder spelt with spaces
         fail(str(exc))
     named = {name for name, _ in found}
     for name in params:
@@ -76,32 +76,55 @@ def _check_placeholders(query: str, params: dict[str, Any]) -> None:
             fail(f"the query's placeholder {{{name}:{type_}}} has no value: give --param {name}=VALUE")
 
 
-_TIME_TYPES = ("date", "date32", "datetime", "datetime64")
 _TIME_TEXT = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?)?")
 
+# What each time type holds, in UTC (ClickHouse's data type docs). ClickHouse reads a time
+# outside as another one without a word: 1800-01-01 as a Date is 1970-01-01, 2200-01-01 is
+# 2149-06-06. Recent servers hold Date32 and DateTime64 beyond these; older ones clamp too.
+_TIME_RANGES: dict[str, tuple[dt.datetime, dt.datetime, str]] = {
+    "date": (dt.datetime(1970, 1, 1), dt.datetime(2149, 6, 6), "1970-01-01 to 2149-06-06"),
+    "date32": (dt.datetime(1900, 1, 1), dt.datetime(2299, 12, 31), "1900-01-01 to 2299-12-31"),
+    "datetime": (
+        dt.datetime(1970, 1, 1),
+        dt.datetime(2106, 2, 7, 6, 28, 15),
+        "1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC",
+    ),
+    "datetime64": (
+        dt.datetime(1900, 1, 1),
+        dt.datetime(2299, 12, 31, 23, 59, 59),
+        "1900-01-01 00:00:00 to 2299-12-31 23:59:59.99999999 UTC",
+    ),
+}
 
-def _time_type(type_: str) -> bool:
+
+def _time_type(type_: str) -> str | None:
+    """The time type a placeholder's type is (``date``, ``date32``, ``datetime``, ``datetime64``);
+    None for any other type."""
     base = type_.strip()
     while True:  # Nullable(DateTime64(3)), LowCardinality(Nullable(Date))
         head, paren, rest = base.partition("(")
         if paren and head.strip().lower() in ("nullable", "lowcardinality"):
             base = rest.rsplit(")", 1)[0].strip()
             continue
-        return head.strip().lower() in _TIME_TYPES
+        name = head.strip().lower()
+        return name if name in _TIME_RANGES else None
 
 
 def _check_time_params(query: str, params: dict[str, Any]) -> None:
-    """Refuse a text for a Date/DateTime placeholder that names no real time.
+    """Refuse a text for a Date/DateTime placeholder that names no real time, or a time its
+    type cannot hold.
 
     ClickHouse reads such values without a word as another time: month 13 as 1900-01-01,
-    2025-11-31 as 2025-12-01, 25:61 as the next day's 02:01, an empty value as 1970-01-01.
-    The query would then answer for a window nobody asked about. Other texts (epoch seconds,
-    a form ClickHouse cannot parse at all) are left to ClickHouse."""
+    2025-11-31 as 2025-12-01, 25:61 as the next day's 02:01, an empty value as 1970-01-01,
+    1800-01-01 as a Date's first day. The query would then answer for a window nobody asked
+    about. Other texts (epoch seconds, a form ClickHouse cannot parse at all) are left to
+    ClickHouse."""
     from dita.journal.query import placeholders
 
     for name, type_ in placeholders(query):
         value = params.get(name)
-        if not isinstance(value, str) or not _time_type(type_):
+        time_type = _time_type(type_)
+        if not isinstance(value, str) or time_type is None:
             continue
         form = "YYYY-MM-DD, YYYY-MM-DD hh:mm:ss[.ffffff] (UTC) or epoch seconds"
         if not value.strip():
@@ -111,11 +134,19 @@ def _check_time_params(query: str, params: dict[str, Any]) -> None:
             continue
         y, mo, d, h, mi, sec = (int(p or 0) for p in match.groups()[:6])
         try:
-            dt.datetime(y, mo, d, h, mi, sec)
+            moment = dt.datetime(y, mo, d, h, mi, sec)
         except ValueError as exc:
             fail(
                 f"--param {name}={value!r}: not a real time ({exc}); ClickHouse would read it as "
                 f"another time without saying so. Give {form}"
+            )
+        if time_type in ("date", "date32"):
+            moment = dt.datetime(y, mo, d)  # a Date keeps the day of a time given to it
+        first, last, shown = _TIME_RANGES[time_type]
+        if not first <= moment <= last:
+            fail(
+                f"--param {name}={value!r}: outside what a {type_.strip()} holds ({shown}); "
+                "ClickHouse would read it as another time without saying so"
             )
 
 

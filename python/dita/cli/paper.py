@@ -459,8 +459,19 @@ def paper(
         from dita.venues.ccxt_venue import CcxtVenue
 
         require_finite("--poll", poll)
+        # Building the venue reaches no exchange: what it refuses is an option, not the network.
         try:
             source = CcxtVenue(exchange=ccxt_exchange, base_url=ccxt_base_url)
+        except ValidationError as exc:  # before ValueError, which it is a kind of
+            fail_options(exc, {"exchange": "--ccxt-exchange", "base_url": "--ccxt-base-url"})
+        except ValueError as exc:
+            import ccxt
+
+            # The venue refuses an exchange id ccxt does not list, then a URL it cannot point at.
+            if ccxt_exchange not in ccxt.exchanges:
+                fail(f"--ccxt-exchange={ccxt_exchange!r}: {exc}")
+            fail(f"--ccxt-base-url={ccxt_base_url!r}: {exc}")
+        try:
             source.load_markets()
         except Exception as exc:
             fail(f"cannot reach {ccxt_exchange}: {type(exc).__name__}: {exc}", code=1)

@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import socket
 import socketserver
 import struct
@@ -437,7 +438,9 @@ def placeholders(sql: str) -> list[tuple[str, str]]:
 
     Only those ClickHouse substitutes: one in a string, a quoted name or a comment is text
     (``-- AND kernel_id = {k:String}`` filters nothing). Raises :class:`ReadOnlyViolation`
-    as :func:`check_read_only` does for a heredoc tag it refuses."""
+    as :func:`check_read_only` does for a heredoc tag it refuses, and ``ValueError`` for a
+    placeholder written with spaces (``{ n : Int64 }``): the client binds only ``{n:Int64}``,
+    so its value would never reach ClickHouse."""
     from clickhouse_connect.driver.binding import external_bind_re
 
     found: list[tuple[str, str]] = []
@@ -445,10 +448,19 @@ def placeholders(sql: str) -> list[tuple[str, str]]:
     for token in _lex(sql):
         # Matched from each brace the lexer found outside text: a match started inside a
         # comment could run on over a real placeholder.
-        if token == ("punct", "{") and (match := external_bind_re.match(sql, at)):
-            found.append((match[1], match[2]))
+        if token == ("punct", "{"):
+            if match := external_bind_re.match(sql, at):
+                found.append((match[1], match[2]))
+            elif spaced := _SPACED_PLACEHOLDER.match(sql, at):
+                raise ValueError(
+                    f"placeholder {spaced[0]!r}: write it as {{{spaced[1]}:{spaced[2]}}}, without "
+                    "spaces; the client binds only that form"
+                )
         at += len(token[1])
     return found
+
+
+_SPACED_PLACEHOLDER = re.compile(r"\{\s*(\w+)\s*:\s*([^{}]+?)\s*\}")
 
 
 def _composite_literals(body: str, parameters: dict[str, Any]) -> dict[str, Any]:

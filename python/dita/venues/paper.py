@@ -43,7 +43,10 @@ from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered
 from dita.venues._settings import VenueInputs
 
-__all__ = ["BOOK_FORMAT", "PaperSettings", "PaperVenue"]
+__all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "PaperSettings", "PaperVenue"]
+
+# The longest order latency the paper venue takes, ms (a minute), as the shadow run's.
+MAX_LATENCY_MS = 60_000.0
 
 # How many ended orders ``order_status`` remembers (reconciliation asks about orders the
 # kernel still works, which ended recently if at all).
@@ -63,7 +66,10 @@ class PaperSettings(BaseModel):
     slippage_bps: float = Field(
         default=1.0, ge=0, lt=10_000, description="taker price moved against the order"
     )
-    latency_ms: float = Field(default=0.0, ge=0, description="from submit/cancel to the venue acting on it")
+    # Bounded: a latency of years (1e300) left every order waiting for good.
+    latency_ms: float = Field(
+        default=0.0, ge=0, le=MAX_LATENCY_MS, description="from submit/cancel to the venue acting on it"
+    )
     bar_volume_share: float = Field(
         default=0.1, gt=0, le=1, description="largest share of one bar's volume that orders may take"
     )

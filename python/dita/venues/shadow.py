@@ -77,7 +77,7 @@ class ShadowVenue:
                 missing = f"limit price is {price!r}"
             else:
                 missing = f"no reference price ({price!r})"
-            reason = f"shadow venue cannot fill: {missing}"
+            reason = f"venue {self.name!r} cannot fill: {missing}"
             self._remember(order, venue_order_id, VenueOrderStatus.REJECTED, 0.0, 0.0)
             return [
                 self._events.make(
