@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Annotated, Any, TypeGuard
+
+from pydantic import BeforeValidator
 
 
 def is_flag(value: object) -> bool:
@@ -15,12 +17,18 @@ def is_flag(value: object) -> bool:
 
 
 def not_a_flag(value: object) -> object:
-    """A settings model's check (pydantic, mode "before") refusing a bool where a number
-    belongs: pydantic takes True as 1, so ``max_leverage: true`` in a config was a leverage
-    of 1, and ``timeout_ms=True`` a timeout of one millisecond, without a word."""
+    """Refuses a bool where a number belongs: pydantic takes True as 1, so ``max_leverage:
+    true`` in a config was a leverage of 1, and ``timeout_ms=True`` a timeout of one
+    millisecond, without a word. The settings models' number types below check with it."""
     if is_flag(value):
         raise ValueError(f"{value!r} is a flag, not a number")
     return value
+
+
+# The number fields of dita's settings models: a bool given for one is refused naming it.
+Number = Annotated[float, BeforeValidator(not_a_flag)]
+OptionalNumber = Annotated[float | None, BeforeValidator(not_a_flag)]
+Count = Annotated[int, BeforeValidator(not_a_flag)]
 
 
 def is_real(value: object) -> TypeGuard[float]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dita._numbers import not_a_flag
+from dita._numbers import Number, OptionalNumber
 
 __all__ = ["KERNEL_MAX", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
 
@@ -33,22 +33,22 @@ class RiskLimits(BaseModel):
     # Frozen so a limits object handed to a kernel cannot drift from what the kernel holds.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_leverage: float | None = Field(
+    max_leverage: OptionalNumber = Field(
         default=None, gt=0, le=KERNEL_MAX, description="largest leverage an entry may use"
     )
-    max_notional_per_asset: float | None = Field(
+    max_notional_per_asset: OptionalNumber = Field(
         default=None,
         gt=0,
         le=KERNEL_MAX,
         description="largest open plus working notional in one asset, quote currency",
     )
-    max_notional_total: float | None = Field(
+    max_notional_total: OptionalNumber = Field(
         default=None,
         gt=0,
         le=KERNEL_MAX,
         description="largest open plus working notional over all assets",
     )
-    max_order_rate: float | None = Field(
+    max_order_rate: OptionalNumber = Field(
         default=None,
         ge=1,
         le=KERNEL_MAX,
@@ -60,7 +60,7 @@ class RiskLimits(BaseModel):
         description="NEUTRAL admits both sides; under BULL a SHORT MARKET entry (under BEAR a LONG "
         'one) needs metadata["override"]; LIMIT entries and exits are not judged by it',
     )
-    edge_freeze_threshold_bps: float | None = Field(
+    edge_freeze_threshold_bps: OptionalNumber = Field(
         default=None,
         ge=-KERNEL_MAX,
         le=KERNEL_MAX,
@@ -70,15 +70,6 @@ class RiskLimits(BaseModel):
     require_source_run_in_live: bool = Field(
         default=True, description='in LIVE mode every entry and exit must carry metadata["source_run"]'
     )
-
-    _numbers_not_flags = field_validator(
-        "max_leverage",
-        "max_notional_per_asset",
-        "max_notional_total",
-        "max_order_rate",
-        "edge_freeze_threshold_bps",
-        mode="before",
-    )(not_a_flag)
 
     @model_validator(mode="after")
     def _per_asset_within_total(self) -> RiskLimits:
@@ -134,19 +125,15 @@ class MarketLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    lot_step: float = Field(
+    lot_step: Number = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="order sizes are whole multiples of this"
     )
-    tick_size: float = Field(
+    tick_size: Number = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="limit prices are whole multiples of this"
     )
-    min_qty: float = Field(default=0.0, ge=0, le=KERNEL_MAX, description="smallest order size")
-    min_notional: float = Field(
+    min_qty: Number = Field(default=0.0, ge=0, le=KERNEL_MAX, description="smallest order size")
+    min_notional: Number = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="smallest price * size, quote currency"
-    )
-
-    _numbers_not_flags = field_validator("lot_step", "tick_size", "min_qty", "min_notional", mode="before")(
-        not_a_flag
     )
 
     def order_violation(self, size: float, price: float) -> str:

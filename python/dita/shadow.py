@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dita._kernel import KernelIntent, KernelOutcome, MockVenueAdapter, VenueEvent
-from dita._numbers import not_a_flag
+from dita._numbers import Count, Number
 from dita.data import generate_quotes
 from dita.examples.quoting import TwoSidedQuoter
 from dita.kernel import ExecutionKernel
@@ -38,40 +38,26 @@ class ShadowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbols: list[str] = Field(min_length=1, description="symbols to quote, e.g. BTCUSDT,ETHUSDT")
-    iterations: int = Field(
+    iterations: Count = Field(
         default=50, ge=1, le=1_000_000, description="quote rounds (one quote per symbol each)"
     )
-    max_inv: float = Field(
+    max_inv: Number = Field(
         default=10_000.0, gt=0, le=KERNEL_MAX, description="largest open+working notional per symbol, USD"
     )
-    max_total: float = Field(
+    max_total: Number = Field(
         default=50_000.0, gt=0, le=KERNEL_MAX, description="largest open+working notional overall, USD"
     )
-    edge_threshold: float = Field(
+    edge_threshold: Number = Field(
         default=1.5,
         ge=-KERNEL_MAX,
         le=KERNEL_MAX,
         description="edge (bps) below which the kernel freezes",
     )
-    fill_rate: float = Field(default=0.7, ge=0, le=1, description="chance an order fills at once")
-    reject_rate: float = Field(default=0.05, ge=0, le=1, description="chance the venue rejects an order")
-    latency_ms: float = Field(default=100.0, ge=0, le=60_000, description="venue latency stamped on events")
-    seed: int = Field(default=42, ge=0, le=2**63 - 1, description="seed of the feed and the mock venue")
-    quote_usd: float = Field(default=1_000.0, gt=0, le=KERNEL_MAX, description="notional of each quote, USD")
-
-    # pydantic takes True as 1: iterations=True was a one-round run without a word.
-    _numbers_not_flags = field_validator(
-        "iterations",
-        "max_inv",
-        "max_total",
-        "edge_threshold",
-        "fill_rate",
-        "reject_rate",
-        "latency_ms",
-        "seed",
-        "quote_usd",
-        mode="before",
-    )(not_a_flag)
+    fill_rate: Number = Field(default=0.7, ge=0, le=1, description="chance an order fills at once")
+    reject_rate: Number = Field(default=0.05, ge=0, le=1, description="chance the venue rejects an order")
+    latency_ms: Number = Field(default=100.0, ge=0, le=60_000, description="venue latency stamped on events")
+    seed: Count = Field(default=42, ge=0, le=2**63 - 1, description="seed of the feed and the mock venue")
+    quote_usd: Number = Field(default=1_000.0, gt=0, le=KERNEL_MAX, description="notional of each quote, USD")
 
     @field_validator("symbols")
     @classmethod

@@ -596,14 +596,14 @@ def test_a_cancel_on_its_way_is_saved_with_the_book() -> None:
         ({"orders": "x"}, "orders"),
         # Not as book() writes it, though float() or bool() would have read it: restored, a NaN
         # broke open_orders() at reconciliation, and "no" was taken for resting.
-        ({"order": {"filled": math.nan}}, "orders.*filled nan"),
+        ({"order": {"filled": math.nan}}, "orders.*filled must be finite, got nan"),
         ({"order": {"filled": 2.0}}, "orders.*filled 2.0 of 1.0"),
         ({"order": {"fills": 1.5}}, "orders.*fills 1.5"),
         ({"order": {"resting": "no"}}, "orders.*resting 'no'"),
-        ({"order": {"cancel_at": "soon"}}, "orders.*cancel_at 'soon'"),
-        ({"cash": "5"}, "cash '5'"),
-        ({"positions": {"BTCUSDT": math.inf}}, "BTCUSDT inf"),
-        ({"quotes": {"BTCUSDT": [99.0, math.nan, 5.0, 5.0]}}, "quotes.*BTCUSDT nan"),
+        ({"order": {"cancel_at": "soon"}}, "orders.*cancel_at must be a number, got 'soon'"),
+        ({"cash": "5"}, "cash must be a number, got '5'"),
+        ({"positions": {"BTCUSDT": math.inf}}, "BTCUSDT must be finite, got inf"),
+        ({"quotes": {"BTCUSDT": [99.0, math.nan, 5.0, 5.0]}}, "quotes.*BTCUSDT must be finite, got nan"),
         ({"submitted": -1}, "submitted -1"),
         # Two orders of one id: one replaced the other, its fills gone with it.
         ({"twice": True}, "client_order_id 'o1' twice"),

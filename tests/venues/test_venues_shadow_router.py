@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,12 @@ def test_shadow_settings_are_validated() -> None:
     # A clock that is not a function broke every submit, each order left in flight.
     with pytest.raises(ValidationError, match="clock"):
         ShadowVenue(clock=5)  # type: ignore[arg-type]
+    # Nor did one that needs an argument, or gives no time: each is read once when built.
+    with pytest.raises(ValidationError, match=r"clock\(\) raised TypeError"):
+        ShadowVenue(clock=time.sleep)  # type: ignore[arg-type]
+    for reading in ("soon", math.nan, True):
+        with pytest.raises(ValidationError, match=r"clock\(\) gave .*: it must give the time"):
+            ShadowVenue(clock=lambda reading=reading: reading)  # type: ignore[misc]
     with pytest.raises(ValidationError, match=r"market_limits\.BTCUSDT"):
         ShadowVenue(market_limits={"BTCUSDT": "coarse"})  # type: ignore[dict-item]
     # Given as a dict, a market's rules are read as MarketLimits, as the kernel takes them.

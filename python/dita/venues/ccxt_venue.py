@@ -36,10 +36,11 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
-from dita._numbers import not_a_flag
+from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import MarketLimits
 from dita.venues import VenueTimeout, VenueUnavailable
 from dita.venues._events import BoundedIdSet, OrderEvents
+from dita.venues._settings import VenueInputs
 
 __all__ = ["CcxtSettings", "CcxtVenue", "TopOfBook"]
 
@@ -171,25 +172,25 @@ class CcxtSettings(BaseModel):
         description="send every API request to this scheme://host[:port] instead (a proxy or a "
         "recorded-exchange server); paths are kept",
     )
-    timeout_ms: int = Field(default=10_000, gt=0, description="HTTP timeout of one request")
-    rate_limit_ms: float | None = Field(
+    timeout_ms: Count = Field(default=10_000, gt=0, description="HTTP timeout of one request")
+    rate_limit_ms: OptionalNumber = Field(
         default=None, gt=0, description="ccxt's minimum spacing of requests; None keeps ccxt's value"
     )
-    default_retry_after_s: float = Field(
+    default_retry_after_s: Number = Field(
         default=1.0, gt=0, description="pause after a throttling answer that carries no Retry-After"
     )
-    resolve_attempts: int = Field(
+    resolve_attempts: Count = Field(
         default=2, ge=1, description="lookups by client id after a timed-out submit"
     )
-    resolve_delay_ms: float = Field(default=250.0, ge=0, description="pause between those lookups")
-    unknown_order_grace_s: float = Field(
+    resolve_delay_ms: Number = Field(default=250.0, ge=0, description="pause between those lookups")
+    unknown_order_grace_s: Number = Field(
         default=30.0,
         gt=0,
         description="after a timed-out submit, how long the venue must keep saying 'no such order' "
         "(from its first such answer; lookups it did not answer do not count) before the order is "
         "reported rejected",
     )
-    missing_trades_wait_s: float = Field(
+    missing_trades_wait_s: Number = Field(
         default=60.0,
         gt=0,
         description="how long an order the exchange says filled more than its trade list shows is "
@@ -209,17 +210,6 @@ class CcxtSettings(BaseModel):
         description="extra ccxt options; those that would resend orders or read a market buy's "
         "amount as a cost are refused",
     )
-
-    _numbers_not_flags = field_validator(
-        "timeout_ms",
-        "rate_limit_ms",
-        "default_retry_after_s",
-        "resolve_attempts",
-        "resolve_delay_ms",
-        "unknown_order_grace_s",
-        "missing_trades_wait_s",
-        mode="before",
-    )(not_a_flag)
 
     @field_validator("options")
     @classmethod
@@ -342,13 +332,16 @@ class CcxtVenue:
     ) -> None:
         self.settings = CcxtSettings.model_validate(settings)
         s = self.settings
+        checked_clock = VenueInputs.model_validate({"clock": clock}).clock
+        if not callable(sleep):
+            raise TypeError(f"sleep must be a function taking seconds, got {sleep!r}")
         import ccxt  # deferred: ccxt takes most of a second to import and only live runs need it
 
         self._ccxt = ccxt
         if s.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange {s.exchange!r} is not a ccxt exchange id")
         self.name = s.name or f"{s.exchange}-{s.market_type}"
-        self._clock = clock
+        self._clock = checked_clock or time.time
         self._sleep = sleep
         self._lock = threading.RLock()
         self._secrets = [v for v in (self._env(s.api_key_env), self._env(s.secret_env)) if v]

@@ -35,10 +35,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
-from dita._numbers import is_real, not_a_flag
+from dita._numbers import Number, is_real
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered
 from dita.venues._settings import VenueInputs
@@ -61,33 +61,23 @@ class PaperSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(default="paper", min_length=1)
-    taker_rate: float = Field(default=0.0005, ge=0, lt=0.1, description="fee fraction of notional, taker")
-    maker_rate: float = Field(default=0.0002, ge=0, lt=0.1, description="fee fraction of notional, maker")
-    slippage_bps: float = Field(
+    taker_rate: Number = Field(default=0.0005, ge=0, lt=0.1, description="fee fraction of notional, taker")
+    maker_rate: Number = Field(default=0.0002, ge=0, lt=0.1, description="fee fraction of notional, maker")
+    slippage_bps: Number = Field(
         default=1.0, ge=0, lt=10_000, description="taker price moved against the order"
     )
     # Bounded: a latency of years (1e300) left every order waiting for good.
-    latency_ms: float = Field(
+    latency_ms: Number = Field(
         default=0.0, ge=0, le=MAX_LATENCY_MS, description="from submit/cancel to the venue acting on it"
     )
-    bar_volume_share: float = Field(
+    bar_volume_share: Number = Field(
         default=0.1, gt=0, le=1, description="largest share of one bar's volume that orders may take"
     )
     market_remainder: Literal["continue", "expire"] = Field(
         default="continue", description="what happens to the part of a market order the book could not fill"
     )
     quote_currency: str = Field(default="USDT", min_length=1)
-    starting_balance: float = Field(default=0.0, ge=0, description="quote-currency cash at start")
-
-    _numbers_not_flags = field_validator(
-        "taker_rate",
-        "maker_rate",
-        "slippage_bps",
-        "latency_ms",
-        "bar_volume_share",
-        "starting_balance",
-        mode="before",
-    )(not_a_flag)
+    starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
 
 
 @dataclass
@@ -132,7 +122,8 @@ class _Working:
         return self.size - self.filled
 
 
-def _finite(field: str, value: float, *, positive: bool = False) -> float:
+def _finite(field: str, value: object, *, positive: bool = False, signed: bool = False) -> float:
+    """``value`` as a finite float: above 0 with ``positive``, below 0 too with ``signed``."""
     if not is_real(value):
         raise TypeError(f"{field} must be a number, got {value!r}")
     number = float(value)
@@ -140,7 +131,7 @@ def _finite(field: str, value: float, *, positive: bool = False) -> float:
         raise ValueError(f"{field} must be finite, got {value!r}")
     if positive and number <= 0:
         raise ValueError(f"{field} must be positive, got {value!r}")
-    if number < 0:
+    if number < 0 and not signed:
         raise ValueError(f"{field} must not be negative, got {value!r}")
     return number
 
@@ -155,14 +146,8 @@ def _check_asset(asset: object) -> None:
 # (``open_orders`` raising at reconciliation) or worked the order otherwise than it had.
 
 
-def _book_number(name: str, value: object) -> float:
-    if not is_real(value) or not math.isfinite(value):
-        raise ValueError(f"{name} {value!r} is not a finite number")
-    return float(value)
-
-
 def _book_time(name: str, value: object) -> float | None:
-    return None if value is None else _book_number(name, value)
+    return None if value is None else _finite(name, value, signed=True)
 
 
 def _book_count(name: str, value: object) -> int:
@@ -671,8 +656,8 @@ class PaperVenue:
                     active_at=since("active_at", o["active_at"]),
                     sent_at=since("sent_at", o["sent_at"]),
                 )
-                w.filled = _book_number("filled", o["filled"])
-                w.filled_cost = _book_number("filled_cost", o["filled_cost"])
+                w.filled = _finite("filled", o["filled"], signed=True)
+                w.filled_cost = _finite("filled_cost", o["filled_cost"], signed=True)
                 if not 0 <= w.filled <= w.size or w.filled_cost < 0:
                     raise ValueError(
                         f"{order.client_order_id!r} filled {w.filled!r} of {w.size!r} for {w.filled_cost!r}"
@@ -691,13 +676,17 @@ class PaperVenue:
             if any(c not in by_id for c in canceling):
                 raise ValueError("a cancel of an order the book does not hold")
             part = "positions, cash and fees"
-            positions = {str(a): _book_number(str(a), v) for a, v in book["positions"].items()}
-            cash, fees = _book_number("cash", book["cash"]), _book_number("fees_paid", book["fees_paid"])
+            positions = {str(a): _finite(str(a), v, signed=True) for a, v in book["positions"].items()}
+            cash, fees = (
+                _finite("cash", book["cash"], signed=True),
+                _finite("fees_paid", book["fees_paid"], signed=True),
+            )
             submitted = _book_count("submitted", book["submitted"])
             order_seq = _book_count("order_seq", book["order_seq"])
             part = "quotes"
             quotes = {
-                str(a): _Quote(*(_book_number(str(a), x) for x in q)) for a, q in book["quotes"].items()
+                str(a): _Quote(*(_finite(str(a), x, signed=True) for x in q))
+                for a, q in book["quotes"].items()
             }
             bar_assets = {str(a) for a in book["bar_assets"]}
             part = "now"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
-from dita._numbers import not_a_flag
+from dita._numbers import Number
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, signed
 from dita.venues._settings import VenueInputs
@@ -26,9 +26,7 @@ class ShadowSettings(BaseModel):
 
     name: str = Field(default="shadow", min_length=1)
     quote_currency: str = Field(default="USDT", min_length=1)
-    starting_balance: float = Field(default=0.0, ge=0, description="quote-currency cash at start")
-
-    _numbers_not_flags = field_validator("starting_balance", mode="before")(not_a_flag)
+    starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
 
 
 class ShadowVenue:
