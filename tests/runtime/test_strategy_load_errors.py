@@ -143,6 +143,14 @@ def test_a_missing_required_parameter_is_named_with_how_to_give_it(
         args = ["backtest", "--strategy", "rev_required:Req", "--data", "sample", "--out", out]
         result = runner.invoke(app, [*args, "--param", "size=x"])
         assert "size='x': Input should be a valid number" in result.stderr
+        # A check of several parameters together names them itself: not every parameter
+        # given, and not after pydantic's "Value error, ".
+        args = ["backtest", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample"]
+        result = runner.invoke(app, [*args, "--out", out, "--param", "fast=30", "--param", "slow=10"])
+        assert result.exit_code == 2, result.output
+        want = "invalid parameters for dita.examples.crossover:SmaCrossover: fast=30 must be below slow=10"
+        assert want in " ".join(result.stderr.split())
+        assert "Value error" not in result.stderr and "params=" not in result.stderr
     finally:
         sys.modules.pop("rev_required", None)
 

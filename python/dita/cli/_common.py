@@ -315,12 +315,16 @@ def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
 
 
 def _param_problem(error: Any) -> str:
-    """One parameter's validation error: its name, the value given and pydantic's reason. A
-    missing one has no value (pydantic gives the whole parameter dict as its input)."""
-    name = ".".join(str(p) for p in error["loc"]) or "params"
+    """One parameter's validation error: its name, the value given and the reason. A missing
+    one has no value (pydantic gives the whole parameter dict as its input), nor has a
+    refusal of several together (a model validator's, whose message names them)."""
+    msg = _validator_reason(error["msg"])
+    if not error["loc"]:
+        return msg
+    name = ".".join(str(p) for p in error["loc"])
     if error["type"] == "missing":
         return f"{name}: required, give it as --param {name}=VALUE"
-    return f"{name}={error.get('input')!r}: {error['msg']}"
+    return f"{name}={error.get('input')!r}: {msg}"
 
 
 def feed_problem(strategy: Any, kind: str, assets: Sequence[str], *, source: str = "--data") -> str | None:
