@@ -15,6 +15,9 @@
 use dita_kernel::*;
 use proptest::prelude::*;
 
+mod common;
+use common::well_formed_details;
+
 /// What one report of a fill says.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Form {
@@ -273,7 +276,8 @@ fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
         let was_complete = !ended && before.active_entry_order.is_none();
         match step {
             Step::Report(r) => {
-                let out = k.on_venue_event(&event(plan, &order.client_order_id, r));
+                let out =
+                    well_formed_details(k.on_venue_event(&event(plan, &order.client_order_id, r)));
                 let code = out.diagnostic_code;
                 let allowed = code == D::Ok
                     || code == D::DuplicateEvent
@@ -301,7 +305,7 @@ fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
                     100.0,
                     0.0,
                 );
-                let out = k.process_intent(&cancel);
+                let out = well_formed_details(k.process_intent(&cancel));
                 if was_complete {
                     // Every fill is booked and the order is gone: nothing to cancel.
                     prop_assert!(!out.accepted, "step {n}: cancel of a filled order: {out:?}");
@@ -327,7 +331,7 @@ fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
                     }
                     ack
                 };
-                let out = k.on_venue_event(&answer);
+                let out = well_formed_details(k.on_venue_event(&answer));
                 prop_assert!(out.accepted, "step {n}: {answer:?} refused: {out:?}");
             }
             Step::Checkpoint => {

@@ -6,6 +6,9 @@ use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::*;
 use proptest::prelude::*;
 
+mod common;
+use common::well_formed_details;
+
 fn intent(
     n: u64,
     action: KernelCommandType,
@@ -69,7 +72,17 @@ impl Harness {
         let mut applied = Vec::with_capacity(events.len());
         for e in events {
             self.inputs.push(KernelInput::VenueEvent(e.clone()));
-            if names_each_detail_once(self.k.on_venue_event(&e)).accepted {
+            let before = observable(&self.k);
+            let out = well_formed_details(self.k.on_venue_event(&e));
+            // A refused event changes nothing (but a rate limit, which ends its order).
+            if !out.accepted && out.diagnostic_code != KernelDiagnosticCode::RateLimited {
+                assert_eq!(
+                    before,
+                    observable(&self.k),
+                    "a refused event changed state: {out:?}"
+                );
+            }
+            if out.accepted {
                 applied.push(e);
             }
         }
@@ -78,7 +91,16 @@ impl Harness {
 
     fn intent(&mut self, i: Intent) -> KernelOutcome {
         self.inputs.push(KernelInput::Intent(i.clone()));
-        let out = names_each_detail_once(self.k.process_intent(&i));
+        let before = observable(&self.k);
+        let out = well_formed_details(self.k.process_intent(&i));
+        // A refused intent changes nothing.
+        if !out.accepted {
+            assert_eq!(
+                before,
+                observable(&self.k),
+                "a refused intent changed state: {out:?}"
+            );
+        }
         if let Some(o) = &out.submit {
             self.sent.push(o.clone());
             let evs = self.venue.submit(o);
@@ -166,19 +188,6 @@ fn op() -> impl Strategy<Value = Op> {
             price
         }),
     ]
-}
-
-/// An outcome's details name each field once: a reader taking them as a mapping (Python's
-/// dict, a JSON object) would otherwise see only one of two values.
-fn names_each_detail_once(out: KernelOutcome) -> KernelOutcome {
-    let mut names: Vec<&str> = out.details.iter().map(|(f, _)| *f).collect();
-    names.sort_unstable();
-    assert!(
-        names.windows(2).all(|w| w[0] != w[1]),
-        "a detail named twice: {:?}",
-        out.details
-    );
-    out
 }
 
 fn observable(k: &Kernel) -> (Vec<TradeSlot>, dita_kernel::account::Account, f64) {
@@ -309,7 +318,7 @@ proptest! {
                         let e = seen_events[pick % seen_events.len()].clone();
                         let before = observable(&h.k);
                         h.inputs.push(KernelInput::VenueEvent(e.clone()));
-                        let out = names_each_detail_once(h.k.on_venue_event(&e));
+                        let out = well_formed_details(h.k.on_venue_event(&e));
                         prop_assert!(!out.accepted, "a resent event was applied: {:?}", out);
                         prop_assert_eq!(before, observable(&h.k));
                     }
@@ -341,7 +350,7 @@ proptest! {
                     }
                     let before = observable(&h.k);
                     h.inputs.push(KernelInput::VenueEvent(e.clone()));
-                    let out = names_each_detail_once(h.k.on_venue_event(&e));
+                    let out = well_formed_details(h.k.on_venue_event(&e));
                     if kind <= 3 {
                         prop_assert!(!out.accepted);
                         prop_assert_eq!(before, observable(&h.k));
