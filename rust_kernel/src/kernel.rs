@@ -3579,6 +3579,16 @@ impl Kernel {
         if booked.prorated {
             booked.charged_part(&mut out.details, qty, ev);
         }
+        if ev.filled_size > order.size + size_tolerance(order.size) && !is_reconciliation(ev) {
+            // As for a working order's fill: it fits what the order had left and is booked,
+            // but the total it states is the venue reporting an overfill.
+            out.severity = KernelSeverity::Critical;
+            out.details
+                .push(("venue_filled_size", Detail::F64(ev.filled_size)));
+            out.details.push(("order_size", Detail::F64(order.size)));
+            out.details
+                .push(("reason", Detail::Static(TOTAL_ABOVE_ORDER)));
+        }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out
     }

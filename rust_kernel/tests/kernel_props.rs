@@ -156,6 +156,8 @@ enum Op {
         pick: usize,
         size: f64,
         price: f64,
+        /// The running total it states (0: none), which may be above the order's size.
+        total: f64,
     },
 }
 
@@ -182,11 +184,18 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..64, 0.0f64..1.0).prop_map(|(pick, fee)| Op::Settle { pick, fee }),
         (0usize..256).prop_map(|pick| Op::Replay { pick }),
         (0u8..8, -1.0f64..5.0).prop_map(|(kind, qty)| Op::Garbage { kind, qty }),
-        (0usize..64, 0.05f64..2.0, price.clone()).prop_map(|(pick, size, price)| Op::FillAny {
-            pick,
-            size,
-            price
-        }),
+        (
+            0usize..64,
+            0.05f64..2.0,
+            price.clone(),
+            prop_oneof![Just(0.0), 0.05f64..4.0]
+        )
+            .prop_map(|(pick, size, price, total)| Op::FillAny {
+                pick,
+                size,
+                price,
+                total
+            }),
     ]
 }
 
@@ -323,12 +332,13 @@ proptest! {
                         prop_assert_eq!(before, observable(&h.k));
                     }
                 }
-                Op::FillAny { pick, size, price } => {
+                Op::FillAny { pick, size, price, total } => {
                     if !h.sent.is_empty() {
                         let o = h.sent[h.sent.len() - 1 - pick % h.sent.len()].clone();
                         let mut e = VenueEvent::new(&format!("late{n}"), KernelEventKind::Fill, &o.client_order_id);
                         e.price = price;
                         e.size = size.min(o.size);
+                        e.filled_size = total;
                         e.fill_id = id(&format!("lf{n}"));
                         seen_events.extend(h.feed(vec![e]));
                     }

@@ -131,6 +131,30 @@ def test_a_running_total_above_the_orders_size_is_an_overfill_the_venue_reports(
     assert "more filled than the order's size" in reason and "applied when its fill comes" in reason
 
 
+def test_a_late_fills_running_total_above_the_orders_size_is_an_overfill_the_venue_reports(
+    kernel: ExecutionKernel,
+) -> None:
+    """As for a working order's: the late fill fits what the ended order had left and is
+    booked, but the total it states does not fit the order (it said WARNING, late_fill only)."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid)).accepted
+    assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2)).accepted
+    kernel.process_intent(intent("CANCEL", 0))
+    assert kernel.on_venue_event(event("CANCEL_ACK", "c1", coid)).accepted
+    late = kernel.on_venue_event(fill("f2", coid, 0.3, total=1.2))
+    assert late.accepted and late.severity == KernelSeverity.CRITICAL
+    assert late.details["late_fill"] is True and late.details["venue_filled_size"] == pytest.approx(1.2)
+    assert late.details["order_size"] == pytest.approx(1.0) and "overfill" in str(late.details["reason"])
+    assert kernel.slot_state(0).size == pytest.approx(0.5)
+    # Within the order's size it stays the late fill's WARNING.
+    other = entry(kernel, 1)
+    assert kernel.on_venue_event(event("ORDER_ACK", "a2", other)).accepted
+    kernel.process_intent(intent("CANCEL", 1))
+    assert kernel.on_venue_event(event("CANCEL_ACK", "c2", other)).accepted
+    within = kernel.on_venue_event(fill("g1", other, 0.3, total=0.3))
+    assert within.severity == KernelSeverity.WARNING and "reason" not in within.details
+
+
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
     """A report overlapping an earlier one books its new part, and pays that part's share of
     its fee: the earlier report paid for the rest (rules 9; before, the whole fee again)."""
