@@ -515,6 +515,35 @@ impl Covered {
 const TOTAL_ABOVE_ORDER: &str =
     "the venue's running total is above the order's size: it reports an overfill; reconcile with the venue";
 
+/// What a fill report's running total says beyond `new_filled` (booked with this fill) of an
+/// order of `size`, into `details`: a fill missing or on its way (WARNING, `venue_filled_size`
+/// and `unreported_qty`, at most what the order had left), or, above the order's size, the
+/// venue reporting an overfill (CRITICAL, with `order_size` and the reason). None when it
+/// says no more, or the report states no fill size of its own.
+#[inline]
+fn total_ahead(
+    ev: &VenueEvent,
+    size: f64,
+    new_filled: f64,
+    details: &mut Details,
+) -> Option<KernelSeverity> {
+    if !(ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(size)) {
+        return None;
+    }
+    let over = ev.filled_size > size + size_tolerance(size);
+    details.push(("venue_filled_size", Detail::F64(ev.filled_size)));
+    details.push((
+        "unreported_qty",
+        Detail::F64((ev.filled_size.min(size) - new_filled).max(0.0)),
+    ));
+    if !over {
+        return Some(KernelSeverity::Warning);
+    }
+    details.push(("order_size", Detail::F64(size)));
+    details.push(("reason", Detail::Static(TOTAL_ABOVE_ORDER)));
+    Some(KernelSeverity::Critical)
+}
+
 /// The key a fill without a fill id is remembered by: its order and the venue's running
 /// total after it (the slot's memory spans the trade's orders, whose totals repeat: an exit
 /// of 1 reaches the entry's total of 1). A fill id's fingerprint could equal it only by a
@@ -3277,26 +3306,8 @@ impl Kernel {
         if booked.prorated {
             booked.charged_part(&mut details, qty, ev);
         }
-        if ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(order.size) {
-            // The venue counts more filled than the kernel has been told of: a fill is missing
-            // (or still on its way). Applied as given, and said loudly.
-            // A total above the order's size is the venue reporting an overfill: what is
-            // missing is at most what the order had left.
-            let over = ev.filled_size > order.size + size_tolerance(order.size);
-            severity = if over {
-                KernelSeverity::Critical
-            } else {
-                KernelSeverity::Warning
-            };
-            details.push(("venue_filled_size", Detail::F64(ev.filled_size)));
-            details.push((
-                "unreported_qty",
-                Detail::F64((ev.filled_size.min(order.size) - new_filled).max(0.0)),
-            ));
-            if over {
-                details.push(("order_size", Detail::F64(order.size)));
-                details.push(("reason", Detail::Static(TOTAL_ABOVE_ORDER)));
-            }
+        if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut details) {
+            severity = ahead;
         }
         let mut transitions = Vec::with_capacity(1);
         let moved = self.transition_into(
@@ -3579,15 +3590,11 @@ impl Kernel {
         if booked.prorated {
             booked.charged_part(&mut out.details, qty, ev);
         }
-        if ev.filled_size > order.size + size_tolerance(order.size) && !is_reconciliation(ev) {
-            // As for a working order's fill: it fits what the order had left and is booked,
-            // but the total it states is the venue reporting an overfill.
+        // As for a working order's fill (a late fill is a WARNING already).
+        if let Some(KernelSeverity::Critical) =
+            total_ahead(ev, order.size, new_filled, &mut out.details)
+        {
             out.severity = KernelSeverity::Critical;
-            out.details
-                .push(("venue_filled_size", Detail::F64(ev.filled_size)));
-            out.details.push(("order_size", Detail::F64(order.size)));
-            out.details
-                .push(("reason", Detail::Static(TOTAL_ABOVE_ORDER)));
         }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         out

@@ -146,13 +146,17 @@ def test_a_late_fills_running_total_above_the_orders_size_is_an_overfill_the_ven
     assert late.details["late_fill"] is True and late.details["venue_filled_size"] == pytest.approx(1.2)
     assert late.details["order_size"] == pytest.approx(1.0) and "overfill" in str(late.details["reason"])
     assert kernel.slot_state(0).size == pytest.approx(0.5)
-    # Within the order's size it stays the late fill's WARNING.
+    # Within the order's size it stays the late fill's WARNING, and a total ahead of what is
+    # booked says what is missing, as a working order's fill does.
     other = entry(kernel, 1)
     assert kernel.on_venue_event(event("ORDER_ACK", "a2", other)).accepted
+    assert kernel.on_venue_event(fill("g1", other, 0.2, total=0.2)).accepted
     kernel.process_intent(intent("CANCEL", 1))
     assert kernel.on_venue_event(event("CANCEL_ACK", "c2", other)).accepted
-    within = kernel.on_venue_event(fill("g1", other, 0.3, total=0.3))
-    assert within.severity == KernelSeverity.WARNING and "reason" not in within.details
+    ahead = kernel.on_venue_event(fill("g2", other, 0.3, total=0.9))
+    assert ahead.accepted and ahead.severity == KernelSeverity.WARNING and "reason" not in ahead.details
+    assert ahead.details["unreported_qty"] == pytest.approx(0.4)
+    assert ahead.details["venue_filled_size"] == pytest.approx(0.9)
 
 
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
