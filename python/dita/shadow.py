@@ -23,6 +23,7 @@ from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX, RiskLimits
 from dita.runtime import TradingRuntime
 from dita.strategy import Quote
+from dita.venues.paper import MAX_LATENCY_MS
 
 __all__ = ["FREEZE_ENV", "ShadowSettings", "run_shadow"]
 
@@ -55,7 +56,9 @@ class ShadowSettings(BaseModel):
     )
     fill_rate: Number = Field(default=0.7, ge=0, le=1, description="chance an order fills at once")
     reject_rate: Number = Field(default=0.05, ge=0, le=1, description="chance the venue rejects an order")
-    latency_ms: Number = Field(default=100.0, ge=0, le=60_000, description="venue latency stamped on events")
+    latency_ms: Number = Field(
+        default=100.0, ge=0, le=MAX_LATENCY_MS, description="venue latency stamped on events"
+    )
     seed: Count = Field(default=42, ge=0, le=2**63 - 1, description="seed of the feed and the mock venue")
     quote_usd: Number = Field(default=1_000.0, gt=0, le=KERNEL_MAX, description="notional of each quote, USD")
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
-from dita.gateway.config import SettingsError, load_settings
+from dita.gateway.config import GatewaySettings, SettingsError, load_settings
 from gateway.helpers import DITA, wait_until
 from journal.helpers import held_chdb_directory
 
@@ -287,6 +288,13 @@ def test_a_boolean_setting_is_refused_not_taken_for_1(tmp_path: Path, key: str) 
     assert res.returncode == 2
     assert res.stderr.decode() == f"error: gateway.{key}: not a boolean setting (got true)\n"
     assert not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.parametrize("key", ["max_slots", "port", "seed_capital", "sse_keepalive_seconds"])
+def test_a_flag_for_a_number_is_refused_by_the_settings_model_too(key: str) -> None:
+    """Built in Python (not read from TOML), `GatewaySettings(max_slots=True)` was one slot."""
+    with pytest.raises(ValidationError, match=rf"{key}\n.*True is a flag, not a number"):
+        GatewaySettings(**{key: True})
 
 
 @pytest.mark.parametrize("how", ["env", "option"])

@@ -427,40 +427,39 @@ def test_a_time_param_in_a_form_clickhouse_reads_still_answers(
 
 
 DATE = "1970-01-01 to 2149-06-06"
-DATE32 = "1900-01-01 to 2299-12-31"
 DATETIME = "1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC"
-DATETIME64 = "1900-01-01 00:00:00 to 2299-12-31 23:59:59.99999999 UTC"
 
 
 @pytest.mark.parametrize(
-    ("type_", "value", "holds"),
+    ("type_", "value", "holds", "end", "read_as"),
     [
-        ("Date", "1800-01-01", DATE),  # read as 1970-01-01
-        ("Date", "2200-01-01", DATE),  # read as 2149-06-06
-        ("Date", "2149-06-07 00:00:00", DATE),
-        ("Nullable(Date)", "1969-12-31", DATE),
-        ("Date32", "1899-12-31", DATE32),
-        ("Date32", "2300-01-01", DATE32),
-        ("DateTime", "1969-12-31 23:59:59", DATETIME),
-        ("DateTime", "2106-02-07 06:28:16", DATETIME),
-        ("DateTime", "2200-01-01", DATETIME),
-        ("DateTime64(6, 'UTC')", "1899-12-31 23:59:59.5", DATETIME64),
-        ("LowCardinality(Nullable(DateTime64(3)))", "2300-01-01T00:00:00", DATETIME64),
+        ("Date", "1800-01-01", DATE, "first", "1970-01-01"),
+        ("Date", "9999-12-31", DATE, "last", "2149-06-06"),
+        ("Nullable(Date)", "1969-12-31", DATE, "first", "1970-01-01"),
+        ("DateTime('UTC')", "1969-12-31 23:59:59", DATETIME, "first", "1970-01-01T00:00:00"),
+        ("DateTime('UTC')", "2106-02-07 06:28:16", DATETIME, "last", "2106-02-07T06:28:15"),
     ],
 )
-def test_a_time_param_its_type_cannot_hold_is_refused_naming_the_range(
-    tmp_path: Path, type_: str, value: str, holds: str
+def test_a_time_param_a_date_or_datetime_cannot_hold_is_said_and_runs(
+    live: tuple[str, ClickHouseJournal], type_: str, value: str, holds: str, end: str, read_as: str
 ) -> None:
-    """ClickHouse takes a time outside its type's range as another one without a word (a Date
-    of 1800-01-01 is 1970-01-01, of 2200-01-01 is 2149-06-06): refused before the query runs."""
-    journal = tmp_path / "journal"
-    out = _sql("--dsn", f"chdb://{journal}", "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
-    assert out.exit_code == 2, out.output
-    assert out.stderr == (
-        f"error: --param at={value!r}: outside what a {type_} holds ({holds}); "
-        "ClickHouse would read it as another time without saying so\n"
-    )
-    assert not journal.exists()
+    """ClickHouse moves a time outside a Date's or DateTime's range to its nearer end without a
+    word: right for a window's bound ("9999-12-31" for no end), wrong for an equality. Said."""
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-f", "json", "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
+    assert out.exit_code == 0, out.output
+    assert f"warning: --param at={value!r}: outside what a {type_} holds ({holds}); " in out.stderr
+    assert f"ClickHouse reads it as the {end} one" in out.stderr
+    assert json.loads(out.stdout) == [{"at": read_as}]
+
+
+def test_a_date32_or_datetime64_far_out_answers_as_given(live: tuple[str, ClickHouseJournal]) -> None:
+    """Those hold years to 9999 on the embedded engine: the journal's own ts is a DateTime64."""
+    dsn, _ = live
+    sql = "SELECT {a:Date32} AS a, {b:DateTime64(6, 'UTC')} AS b"
+    out = _sql("--dsn", dsn, "-f", "json", "-p", "a=9999-12-31", "-p", "b=1800-01-01 00:00:00", sql)
+    assert out.exit_code == 0 and "warning" not in out.stderr, out.output
+    assert json.loads(out.stdout) == [{"a": "9999-12-31", "b": "1800-01-01T00:00:00"}]
 
 
 @pytest.mark.parametrize(

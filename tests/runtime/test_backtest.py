@@ -465,3 +465,10 @@ def test_a_latency_the_paper_venue_refuses_is_refused_by_the_config(latency_ms: 
     with pytest.raises(ValidationError, match="latency_ms"):
         BacktestConfig(latency_ms=latency_ms)
     assert BacktestConfig(latency_ms=60_000).latency_ms == 60_000
+
+
+@pytest.mark.parametrize("field", ["balance", "fee_rate", "latency_ms", "volume_share", "max_slots"])
+def test_a_flag_given_for_a_number_is_refused_by_the_config(field: str) -> None:
+    """pydantic took True as 1: a run on one slot, or a latency of a millisecond, unasked."""
+    with pytest.raises(ValidationError, match=rf"{field}\n.*True is a flag, not a number"):
+        BacktestConfig(**{field: True})

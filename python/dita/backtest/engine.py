@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dita._kernel import VenueEvent
+from dita._numbers import Count, Number, OptionalNumber
 from dita.backtest.data import MarketData
 from dita.backtest.metrics import (
     DAY,
@@ -41,21 +42,21 @@ class BacktestConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    balance: float = Field(default=10_000.0, gt=0, description="starting balance, quote currency")
-    fee_rate: float = Field(default=0.001, ge=0, lt=0.1, description="taker fee, fraction of notional")
-    maker_fee_rate: float | None = Field(
+    balance: Number = Field(default=10_000.0, gt=0, description="starting balance, quote currency")
+    fee_rate: Number = Field(default=0.001, ge=0, lt=0.1, description="taker fee, fraction of notional")
+    maker_fee_rate: OptionalNumber = Field(
         default=None, ge=0, lt=0.1, description="maker fee (default: fee_rate)"
     )
-    slippage_bps: float = Field(
+    slippage_bps: Number = Field(
         default=2.0, ge=0, lt=10_000, description="taker price moved against the order"
     )
-    latency_ms: float = Field(
+    latency_ms: Number = Field(
         default=0.0, ge=0, le=MAX_LATENCY_MS, description="order latency at the paper venue"
     )
-    volume_share: float = Field(
+    volume_share: Number = Field(
         default=0.1, gt=0, le=1, description="largest share of a bar's volume to take"
     )
-    max_slots: int = Field(
+    max_slots: Count = Field(
         default=64, ge=1, le=100_000, description="kernel trade slots (as many as `dita paper`'s)"
     )
     halt_when_bust: bool = Field(

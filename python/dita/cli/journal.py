@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from dita._numbers import finite_json
-from dita.cli._common import fail, out_console
+from dita.cli._common import fail, out_console, warn
 
 __all__ = ["register"]
 
@@ -54,13 +54,17 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
 
 def _check_placeholders(query: str, params: dict[str, Any]) -> None:
     """Refuse a --param no placeholder of ``query`` names, and a placeholder without one."""
-    from dita.journal.query import check_read_only, placeholders
+    from dita.journal.query import ReadOnlyViolation, check_read_only, placeholders, spaced_placeholders
 
     try:
         check_read_only(query)  # first: what is refused is said before any --param advice
         found = placeholders(query)
-    except ValueError as exc:  # a ReadOnlyViolation, or a placeholder spelt with spaces
+    except ReadOnlyViolation as exc:
         fail(str(exc))
+    for spelt in spaced_placeholders(query):
+        # The client reads only {n:Int64}: with no other placeholder it sends no value at all.
+        name, _, type_ = spelt.strip("{} ").partition(":")
+        fail(f"placeholder {spelt!r}: write it as {{{name.strip()}:{type_.strip()}}}, without spaces")
     named = {name for name, _ in found}
     for name in params:
         # ClickHouse ignores a parameter no placeholder names: `-p kernel_id=k1` on a query
@@ -78,21 +82,18 @@ def _check_placeholders(query: str, params: dict[str, Any]) -> None:
 
 _TIME_TEXT = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?)?")
 
-# What each time type holds, in UTC (ClickHouse's data type docs). ClickHouse reads a time
-# outside as another one without a word: 1800-01-01 as a Date is 1970-01-01, 2200-01-01 is
-# 2149-06-06. Recent servers hold Date32 and DateTime64 beyond these; older ones clamp too.
+_TIME_TYPES = ("date", "date32", "datetime", "datetime64")
+
+# What Date and DateTime hold, in UTC. ClickHouse moves a time outside to the range's nearer
+# end without a word (1800-01-01 as a Date is 1970-01-01, 2200-01-01 is 2149-06-06): the
+# same answer for a bound of a range (`ts < {until:Date}`), another for an equality. Date32
+# and DateTime64 hold far more on recent servers (chDB's: years up to 9999).
 _TIME_RANGES: dict[str, tuple[dt.datetime, dt.datetime, str]] = {
     "date": (dt.datetime(1970, 1, 1), dt.datetime(2149, 6, 6), "1970-01-01 to 2149-06-06"),
-    "date32": (dt.datetime(1900, 1, 1), dt.datetime(2299, 12, 31), "1900-01-01 to 2299-12-31"),
     "datetime": (
         dt.datetime(1970, 1, 1),
         dt.datetime(2106, 2, 7, 6, 28, 15),
         "1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC",
-    ),
-    "datetime64": (
-        dt.datetime(1900, 1, 1),
-        dt.datetime(2299, 12, 31, 23, 59, 59),
-        "1900-01-01 00:00:00 to 2299-12-31 23:59:59.99999999 UTC",
     ),
 }
 
@@ -107,12 +108,12 @@ def _time_type(type_: str) -> str | None:
             base = rest.rsplit(")", 1)[0].strip()
             continue
         name = head.strip().lower()
-        return name if name in _TIME_RANGES else None
+        return name if name in _TIME_TYPES else None
 
 
 def _check_time_params(query: str, params: dict[str, Any]) -> None:
-    """Refuse a text for a Date/DateTime placeholder that names no real time, or a time its
-    type cannot hold.
+    """Refuse a text for a Date/DateTime placeholder that names no real time, and say so of a
+    time a Date or DateTime cannot hold.
 
     ClickHouse reads such values without a word as another time: month 13 as 1900-01-01,
     2025-11-31 as 2025-12-01, 25:61 as the next day's 02:01, an empty value as 1970-01-01,
@@ -140,13 +141,15 @@ def _check_time_params(query: str, params: dict[str, Any]) -> None:
                 f"--param {name}={value!r}: not a real time ({exc}); ClickHouse would read it as "
                 f"another time without saying so. Give {form}"
             )
-        if time_type in ("date", "date32"):
+        if time_type not in _TIME_RANGES:
+            continue
+        if time_type == "date":
             moment = dt.datetime(y, mo, d)  # a Date keeps the day of a time given to it
         first, last, shown = _TIME_RANGES[time_type]
         if not first <= moment <= last:
-            fail(
+            warn(
                 f"--param {name}={value!r}: outside what a {type_.strip()} holds ({shown}); "
-                "ClickHouse would read it as another time without saying so"
+                f"ClickHouse reads it as {'the first' if moment < first else 'the last'} one"
             )
 
 

@@ -470,7 +470,7 @@ def paper(
             # The venue refuses an exchange id ccxt does not list, then a URL it cannot point at.
             if ccxt_exchange not in ccxt.exchanges:
                 fail(f"--ccxt-exchange={ccxt_exchange!r}: {exc}")
-            fail(f"--ccxt-base-url={ccxt_base_url!r}: {exc}")
+            fail(f"--ccxt-base-url={ccxt_base_url!r}: {exc}" if ccxt_base_url is not None else str(exc))
         try:
             source.load_markets()
         except Exception as exc:

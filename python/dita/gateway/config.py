@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
 
 __all__ = ["GatewaySettings", "SettingsError", "load_settings"]
@@ -22,27 +23,27 @@ class GatewaySettings(BaseModel):
 
     # Not empty: asyncio takes "" for every interface, and a blank setting should not open the API up.
     host: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=8080, ge=0, le=65535)
+    port: Count = Field(default=8080, ge=0, le=65535)
     token: str | None = Field(default=None, min_length=16, description="Bearer token for mutating endpoints")
-    max_body_bytes: int = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
-    sse_history: int = Field(
+    max_body_bytes: Count = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
+    sse_history: Count = Field(
         default=10_000, ge=1, le=1_000_000, description="Events kept for Last-Event-ID resume"
     )
-    sse_client_buffer: int = Field(
+    sse_client_buffer: Count = Field(
         default=1_000, ge=1, le=100_000, description="Frames a client may lag before drop"
     )
-    sse_max_clients: int = Field(
+    sse_max_clients: Count = Field(
         default=100, ge=1, le=10_000, description="Event stream clients at once; one more gets 503"
     )
-    sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
-    stop_grace_seconds: float = Field(
+    sse_keepalive_seconds: Number = Field(default=15.0, gt=0, le=300)
+    stop_grace_seconds: Number = Field(
         default=5.0, gt=0, le=300, description="How long a stop waits for a client that does not read"
     )
-    max_slots: int = Field(default=10, ge=1, le=100_000)
+    max_slots: Count = Field(default=10, ge=1, le=100_000)
     kernel_id: str | None = None
     # Bounded as the kernel bounds it: `inf` passed `ge=0` and stopped the start later, the
     # port bound, as "cannot start the kernel: invalid capital: inf".
-    seed_capital: float | None = Field(default=None, ge=0, le=KERNEL_MAX, allow_inf_nan=False)
+    seed_capital: OptionalNumber = Field(default=None, ge=0, le=KERNEL_MAX, allow_inf_nan=False)
     journal: str | None = Field(default=None, description="Journal DSN (chdb://DIR or http(s)://...)")
     hazelcast: str | None = Field(default=None, description="Hazelcast members host:port,... for projections")
     hazelcast_cluster: str | None = Field(

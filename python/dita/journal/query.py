@@ -48,6 +48,7 @@ __all__ = [
     "placeholders",
     "query_via_socket",
     "run_query",
+    "spaced_placeholders",
 ]
 
 log = logging.getLogger(__name__)
@@ -438,29 +439,33 @@ def placeholders(sql: str) -> list[tuple[str, str]]:
 
     Only those ClickHouse substitutes: one in a string, a quoted name or a comment is text
     (``-- AND kernel_id = {k:String}`` filters nothing). Raises :class:`ReadOnlyViolation`
-    as :func:`check_read_only` does for a heredoc tag it refuses, and ``ValueError`` for a
-    placeholder written with spaces (``{ n : Int64 }``): the client binds only ``{n:Int64}``,
-    so its value would never reach ClickHouse."""
+    as :func:`check_read_only` does for a heredoc tag it refuses."""
     from clickhouse_connect.driver.binding import external_bind_re
 
-    found: list[tuple[str, str]] = []
-    at = 0
-    for token in _lex(sql):
-        # Matched from each brace the lexer found outside text: a match started inside a
-        # comment could run on over a real placeholder.
-        if token == ("punct", "{"):
-            if match := external_bind_re.match(sql, at):
-                found.append((match[1], match[2]))
-            elif spaced := _SPACED_PLACEHOLDER.match(sql, at):
-                raise ValueError(
-                    f"placeholder {spaced[0]!r}: write it as {{{spaced[1]}:{spaced[2]}}}, without "
-                    "spaces; the client binds only that form"
-                )
-        at += len(token[1])
-    return found
+    return [(m[1], m[2]) for m in _at_braces(sql, external_bind_re)]
+
+
+def spaced_placeholders(sql: str) -> list[str]:
+    """Each placeholder of ``sql`` written with spaces (``{ n : Int64 }``), as written: the
+    client does not read it, so a value given for it alone never reaches ClickHouse."""
+    from clickhouse_connect.driver.binding import external_bind_re
+
+    return [m[0] for m in _at_braces(sql, _SPACED_PLACEHOLDER) if not external_bind_re.match(m[0])]
 
 
 _SPACED_PLACEHOLDER = re.compile(r"\{\s*(\w+)\s*:\s*([^{}]+?)\s*\}")
+
+
+def _at_braces(sql: str, pattern: re.Pattern[str]) -> list[re.Match[str]]:
+    """``pattern``'s matches at each brace the lexer finds outside text: a match started in a
+    comment or a string could run on over a real placeholder."""
+    found = []
+    at = 0
+    for token in _lex(sql):
+        if token == ("punct", "{") and (match := pattern.match(sql, at)):
+            found.append(match)
+        at += len(token[1])
+    return found
 
 
 def _composite_literals(body: str, parameters: dict[str, Any]) -> dict[str, Any]:

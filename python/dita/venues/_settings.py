@@ -19,10 +19,10 @@ AssetName = Annotated[str, Field(min_length=1)]
 
 
 class VenueInputs(BaseModel):
-    """A venue's settings that are objects rather than numbers. Checked once: a market's rules
-    given as a plain dict, or a clock that is not a function of no argument giving a time,
-    broke the first order that met them, and a submit that raises leaves the order in flight
-    in the kernel."""
+    """A venue's settings that are objects rather than numbers, checked when the venue is built:
+    a market's rules given as a plain dict, or a clock that is not a function, broke the first
+    order that met them, and a submit that raises leaves the order in flight in the kernel. A
+    clock's readings are checked as they are made."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="venue settings")
 
@@ -31,15 +31,24 @@ class VenueInputs(BaseModel):
     assets: frozenset[AssetName] | None = None
     clock: Callable[[], float] | None = None
 
+    sleep: Callable[[float], None] | None = None
+
     @field_validator("clock")
     @classmethod
     def _clock_reads(cls, clock: Callable[[], float] | None) -> Callable[[], float] | None:
-        # Read once here: one that needs an argument, or gives no time, broke the first order.
-        if clock is not None:
-            try:
-                now = clock()
-            except Exception as exc:  # e.g. one that needs an argument
-                raise ValueError(f"clock() raised {type(exc).__name__}: {exc}") from None
-            if not is_real(now) or not math.isfinite(now):
-                raise ValueError(f"clock() gave {now!r}: it must give the time, epoch seconds")
-        return clock
+        # Each reading checked, not one made here: a clock may read what is wired up after
+        # the venue (a runtime's time), and a stateful one would lose a tick.
+        return None if clock is None else _checked_clock(clock)
+
+
+def _checked_clock(clock: Callable[[], float]) -> Callable[[], float]:
+    """``clock`` whose readings are refused unless they are a time (finite epoch seconds),
+    naming the clock: a NaN or a text stamped on events broke them later, far from the cause."""
+
+    def read() -> float:
+        now = clock()
+        if not is_real(now) or not math.isfinite(now):
+            raise ValueError(f"the venue's clock {clock!r} gave {now!r}, not a time in epoch seconds")
+        return float(now)
+
+    return read

@@ -332,17 +332,15 @@ class CcxtVenue:
     ) -> None:
         self.settings = CcxtSettings.model_validate(settings)
         s = self.settings
-        checked_clock = VenueInputs.model_validate({"clock": clock}).clock
-        if not callable(sleep):
-            raise TypeError(f"sleep must be a function taking seconds, got {sleep!r}")
+        inputs = VenueInputs.model_validate({"clock": clock, "sleep": sleep})
         import ccxt  # deferred: ccxt takes most of a second to import and only live runs need it
 
         self._ccxt = ccxt
         if s.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange {s.exchange!r} is not a ccxt exchange id")
         self.name = s.name or f"{s.exchange}-{s.market_type}"
-        self._clock = checked_clock or time.time
-        self._sleep = sleep
+        self._clock = inputs.clock or time.time
+        self._sleep = inputs.sleep or time.sleep
         self._lock = threading.RLock()
         self._secrets = [v for v in (self._env(s.api_key_env), self._env(s.secret_env)) if v]
         if s.password_env:
