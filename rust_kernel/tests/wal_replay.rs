@@ -591,6 +591,14 @@ fn recovered_as(dir: &Path, rules: u16) -> Kernel {
     open(dir, 0).1
 }
 
+/// Closes `log` and recovers the log in `dir` twice: under the rules in force, then as a
+/// build of `rules` wrote it ([`recovered_as`]).
+fn recovered_now_and_as(dir: &Path, log: KernelLog, rules: u16) -> (Kernel, Kernel) {
+    drop(log);
+    let now = open(dir, 0).1;
+    (now, recovered_as(dir, rules))
+}
+
 /// Sets the rules version in the header of every segment in `dir` (as a log written before
 /// that version has it, in format version 1 for rules 0), keeping the header's checksum right.
 fn set_segment_rules(dir: &Path, rules: u16) {
@@ -964,16 +972,13 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
         "rules 8 charged it whole"
     );
     let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
+    let (now, then) = recovered_now_and_as(dir.path(), log, 8);
     let part = 0.04 + 0.1 * 0.6;
     assert_eq!(now.seq(), seq);
     assert!(
         (now.slots()[0].fees_paid - part).abs() < 1e-12,
         "rules 9 charges the part"
     );
-    drop(log);
-    let then = recovered_as(dir.path(), 8);
     assert_eq!(then.seq(), seq);
     assert_eq!(observable(&then), live, "replayed as rules 8 charged it");
 }
@@ -1002,15 +1007,12 @@ fn an_override_rules_9_takes_for_none_replays_under_the_rules_of_its_segment() {
         let out = record_as(8, &mut log, &mut k, KernelInput::Intent(short));
         assert!(out.accepted, "rules 8 took {text:?} for an override");
         let (seq, live) = (k.seq(), observable(&k));
-        drop(log);
-        let (log, now) = open(dir.path(), 0);
+        let (now, then) = recovered_now_and_as(dir.path(), log, 8);
         assert_eq!(
             now.slots()[0].fsm_state,
             TradeStage::Idle,
             "rules 9 refuses {text:?}"
         );
-        drop(log);
-        let then = recovered_as(dir.path(), 8);
         assert_eq!(then.seq(), seq);
         assert_eq!(observable(&then), live, "replayed as rules 8 took {text:?}");
         assert_ne!(then.slots()[0].fsm_state, TradeStage::Idle);
@@ -1029,15 +1031,12 @@ fn a_filled_positions_commitment_replays_under_the_rules_of_its_segment() {
     assert!(record_as(8, &mut log, &mut k, KernelInput::VenueEvent(f)).accepted);
     assert_eq!(k.total_committed_notional(), 100.0);
     let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
+    let (now, then) = recovered_now_and_as(dir.path(), log, 8);
     assert_eq!(
         now.total_committed_notional(),
         110.0,
         "rules 9: its entry price"
     );
-    drop(log);
-    let then = recovered_as(dir.path(), 8);
     assert_eq!(then.seq(), seq);
     assert_eq!(observable(&then), live, "replayed as rules 8 counted it");
 }
@@ -1200,8 +1199,7 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
     }
     assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen, "rules 8");
     let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
+    let (now, then) = recovered_now_and_as(dir.path(), log, 8);
     assert_eq!(now.seq(), seq);
     assert_eq!(
         now.slots()[0].fsm_state,
@@ -1209,8 +1207,6 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
         "rules 9 closes it"
     );
     assert_eq!(now.slots()[0].size, 0.0);
-    drop(log);
-    let then = recovered_as(dir.path(), 8);
     assert_eq!(observable(&then), live, "replayed as rules 8 left it");
 }
 
@@ -1241,11 +1237,8 @@ fn a_throttled_order_asked_to_cancel_replays_under_the_rules_of_its_segment() {
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
     assert_eq!(k.slots()[0].size, 1.0, "rules 10 books the fill");
     let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
+    let (now, then) = recovered_now_and_as(dir.path(), log, 9);
     assert_eq!((now.seq(), observable(&now)), (seq, live));
-    drop(log);
-    let then = recovered_as(dir.path(), 9);
     assert_eq!(then.seq(), seq);
     assert_eq!(then.slots()[0].size, 0.0, "rules 9 forgot the order");
 }
@@ -1273,11 +1266,8 @@ fn a_fill_resent_without_its_fill_id_replays_under_the_rules_of_its_segment() {
         "rules 11 books it once"
     );
     let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
+    let (now, then) = recovered_now_and_as(dir.path(), log, 10);
     assert_eq!((now.seq(), observable(&now)), (seq, live));
-    drop(log);
-    let then = recovered_as(dir.path(), 10);
     assert_eq!(then.seq(), seq);
     assert!(
         (then.slots()[0].size - 0.7).abs() < 1e-12,
