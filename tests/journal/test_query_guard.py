@@ -494,7 +494,7 @@ def test_a_placeholder_spelt_with_spaces_is_found_but_not_read_as_one(spelt: str
     through the library are left as they were: ClickHouse reads the spaced form when the
     client binds on the server, as it does once the query has another placeholder."""
     sql = f"SELECT {spelt} AS x, {{m:Int64}} AS y, '{spelt}' AS s -- {spelt}"
-    assert spaced_placeholders(sql) == [spelt]
+    assert spaced_placeholders(sql) == [(spelt, "n", "Int64")]
     assert placeholders(sql) == [("m", "Int64")]
     assert spaced_placeholders("SELECT {m:Int64}") == []
 

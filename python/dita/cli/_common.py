@@ -45,8 +45,6 @@ BalanceOption = Annotated[float, typer.Option(help="Starting balance, quote curr
 FeeRateOption = Annotated[float, typer.Option(help="Taker fee as a fraction of notional")]
 MakerFeeRateOption = Annotated[float | None, typer.Option(help="Maker fee (default: --fee-rate)")]
 SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved against each order, bps")]
-
-
 LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms (0 to 60,000)")]
 VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]
 MaxSlotsOption = Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")]

@@ -52,8 +52,9 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _check_placeholders(query: str, params: dict[str, Any]) -> None:
-    """Refuse a --param no placeholder of ``query`` names, and a placeholder without one."""
+def _check_placeholders(query: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """Refuse a --param no placeholder of ``query`` names, and a placeholder without one;
+    the placeholders, as (name, type)."""
     from dita.journal.query import ReadOnlyViolation, check_read_only, placeholders, spaced_placeholders
 
     try:
@@ -61,10 +62,9 @@ def _check_placeholders(query: str, params: dict[str, Any]) -> None:
         found = placeholders(query)
     except ReadOnlyViolation as exc:
         fail(str(exc))
-    for spelt in spaced_placeholders(query):
+    for spelt, name, type_ in spaced_placeholders(query):
         # The client reads only {n:Int64}: with no other placeholder it sends no value at all.
-        name, _, type_ = spelt.strip("{} ").partition(":")
-        fail(f"placeholder {spelt!r}: write it as {{{name.strip()}:{type_.strip()}}}, without spaces")
+        fail(f"placeholder {spelt!r}: write it as {{{name}:{type_}}}, without spaces")
     named = {name for name, _ in found}
     for name in params:
         # ClickHouse ignores a parameter no placeholder names: `-p kernel_id=k1` on a query
@@ -78,6 +78,7 @@ def _check_placeholders(query: str, params: dict[str, Any]) -> None:
     for name, type_ in found:
         if name not in params:
             fail(f"the query's placeholder {{{name}:{type_}}} has no value: give --param {name}=VALUE")
+    return found
 
 
 _TIME_TEXT = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?)?")
@@ -111,7 +112,7 @@ def _time_type(type_: str) -> str | None:
         return name if name in _TIME_TYPES else None
 
 
-def _check_time_params(query: str, params: dict[str, Any]) -> None:
+def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
     """Refuse a text for a Date/DateTime placeholder that names no real time, and say so of a
     time a Date or DateTime cannot hold.
 
@@ -119,10 +120,8 @@ def _check_time_params(query: str, params: dict[str, Any]) -> None:
     2025-11-31 as 2025-12-01, 25:61 as the next day's 02:01, an empty value as 1970-01-01,
     1800-01-01 as a Date's first day. The query would then answer for a window nobody asked
     about. Other texts (epoch seconds, a form ClickHouse cannot parse at all) are left to
-    ClickHouse."""
-    from dita.journal.query import placeholders
-
-    for name, type_ in placeholders(query):
+    ClickHouse. ``found``: the query's placeholders, as (name, type)."""
+    for name, type_ in found:
         value = params.get(name)
         time_type = _time_type(type_)
         if not isinstance(value, str) or time_type is None:
@@ -231,8 +230,7 @@ def sql_command(
     if fmt not in _FORMATS:
         fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
     params = _parse_params(param)
-    _check_placeholders(query, params)
-    _check_time_params(query, params)
+    _check_time_params(_check_placeholders(query, params), params)
     _print(_run(dsn, query, params), fmt)
 
 

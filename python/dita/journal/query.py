@@ -445,12 +445,15 @@ def placeholders(sql: str) -> list[tuple[str, str]]:
     return [(m[1], m[2]) for m in _at_braces(sql, external_bind_re)]
 
 
-def spaced_placeholders(sql: str) -> list[str]:
-    """Each placeholder of ``sql`` written with spaces (``{ n : Int64 }``), as written: the
-    client does not read it, so a value given for it alone never reaches ClickHouse."""
+def spaced_placeholders(sql: str) -> list[tuple[str, str, str]]:
+    """Each placeholder of ``sql`` written with spaces (``{ n : Int64 }``), as (written,
+    name, type): the client does not read it, so a value given for it alone never reaches
+    ClickHouse."""
     from clickhouse_connect.driver.binding import external_bind_re
 
-    return [m[0] for m in _at_braces(sql, _SPACED_PLACEHOLDER) if not external_bind_re.match(m[0])]
+    return [
+        (m[0], m[1], m[2]) for m in _at_braces(sql, _SPACED_PLACEHOLDER) if not external_bind_re.match(m[0])
+    ]
 
 
 _SPACED_PLACEHOLDER = re.compile(r"\{\s*(\w+)\s*:\s*([^{}]+?)\s*\}")

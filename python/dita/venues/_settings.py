@@ -30,7 +30,6 @@ class VenueInputs(BaseModel):
     market_limits: dict[AssetName, MarketLimits] | None = None
     assets: frozenset[AssetName] | None = None
     clock: Callable[[], float] | None = None
-
     sleep: Callable[[float], None] | None = None
 
     @field_validator("clock")
