@@ -212,6 +212,13 @@ pub(crate) struct Kept {
     /// The cumulative filled size the venue reported with the end, when it said (above 0):
     /// late fills may bring the order up to it and no further.
     final_filled: Option<f64>,
+    /// Rules 12 on, for an order that ended without that figure: the highest running total
+    /// its fill reports stated (while the order was followed by their intervals, see
+    /// [`Covered`]), when above what is booked. The slot waits for it as for the end's
+    /// figure, but it bounds nothing: a later report may state more. Carried in a
+    /// checkpoint's last part ([`Kernel::stated_totals`]), so older checkpoints still load.
+    #[serde(skip)]
+    stated_total: f64,
     /// Fingerprints of the fills already applied to the order (the slot's memory when it
     /// ended, then each late fill): a fill resent later is known even once the slot's own
     /// memory has moved on.
@@ -351,7 +358,7 @@ impl EndedOrders {
             return None;
         }
         let k = self.by_key.get(&(sid, is_entry, false))?;
-        let due = k.final_filled? - k.order.filled_size;
+        let due = k.final_filled.unwrap_or(k.stated_total) - k.order.filled_size;
         (due > size_tolerance(k.order.size)).then_some(due)
     }
 
@@ -514,6 +521,11 @@ impl Covered {
 /// fill itself fits what the order had left.
 const TOTAL_ABOVE_ORDER: &str =
     "the venue's running total is above the order's size: it reports an overfill; reconcile with the venue";
+
+/// Why an order that ended without a filled size leaves its slot waiting (rules 12 on).
+const STATED_NOT_BOOKED: &str = "the order ended without a filled size, and its fill reports \
+     stated more filled than the kernel was told; the missing fill is applied when it comes, \
+     and the slot takes no new order until then";
 
 /// What a fill report's running total says beyond `new_filled` (booked with this fill) of an
 /// order of `size`, into `details`: a fill missing or on its way (WARNING, `venue_filled_size`
@@ -1102,6 +1114,7 @@ impl Kernel {
             (
                 bincode::serialize(&k.ended_orders()).ok(),
                 bincode::serialize(&k.covered_fills()).ok(),
+                bincode::serialize(&k.stated_totals()).ok(),
             )
         };
         let (mine, theirs) = (encoded(self), encoded(other));
@@ -1110,6 +1123,9 @@ impl Kernel {
         }
         if mine.1 != theirs.1 {
             return Some("fills covered by the venue's reports".into());
+        }
+        if mine.2 != theirs.2 {
+            return Some("fills the kept orders' reports stated".into());
         }
         None
     }
@@ -2988,6 +3004,7 @@ impl Kernel {
         let total = ev.filled_size.max(booked).min(kept.order.size);
         let before = kept.final_filled;
         kept.final_filled = Some(total);
+        kept.stated_total = 0.0;
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = KernelOutcome::ok(
@@ -3348,6 +3365,7 @@ impl Kernel {
                 Kept {
                     order: o,
                     final_filled: Some(new_filled),
+                    stated_total: 0.0,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
                 }
@@ -3534,6 +3552,14 @@ impl Kernel {
             }
             if learns_venue_id {
                 o.venue_order_id = ev.venue_order_id.clone();
+            }
+            // Rules 12 on, an order that ended without a figure waits for what its reports
+            // stated, this one's running total too (`Kept::stated_total`).
+            if let Some(p) = placed
+                .as_ref()
+                .filter(|_| kept.final_filled.is_none() && rules() >= 12)
+            {
+                kept.stated_total = kept.stated_total.max(p.to.min(order.size));
             }
             !order.is_entry && complete && kept.leg == self.slots[sid].active_leg_index
         };
@@ -3750,6 +3776,7 @@ impl Kernel {
             _ => maybe_working,
         };
         let kept = rules2 && reached_venue;
+        let mut stated = 0.0;
         if kept {
             let mut ended = order.clone();
             ended.status = match ev.kind {
@@ -3784,12 +3811,21 @@ impl Kernel {
                     ),
                 ));
             }
+            // Without a figure, rules 12 on, the slot waits for what the order's reports
+            // stated had filled (`Kept::stated_total`), said below.
+            let final_filled =
+                (ev.filled_size > 0.0 && !short).then_some(ev.filled_size.min(order.size));
+            if final_filled.is_none() && !short && rules() >= 12 {
+                stated = self
+                    .covered_of(sid, order.is_entry)
+                    .map_or(0.0, |c| c.reach().min(order.size));
+            }
             self.keep_order(
                 key,
                 Kept {
                     order: ended,
-                    final_filled: (ev.filled_size > 0.0 && !short)
-                        .then_some(ev.filled_size.min(order.size)),
+                    final_filled,
+                    stated_total: stated,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
                 },
@@ -3850,6 +3886,14 @@ impl Kernel {
                 Detail::F64(ev.filled_size.min(order.size) - order.filled_size),
             ));
             out.details.push(("reason", Detail::Static(reason)));
+        } else if stated > order.filled_size + size_tolerance(order.size) {
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("reported_filled_size", Detail::F64(stated)));
+            out.details
+                .push(("unreported_qty", Detail::F64(stated - order.filled_size)));
+            out.details
+                .push(("reason", Detail::Static(STATED_NOT_BOOKED)));
         }
         if ev.kind == K::RateLimited {
             rate_limited(&mut out, ev, &order.client_order_id);
@@ -4593,6 +4637,44 @@ impl Kernel {
         (working, kept)
     }
 
+    /// The running totals kept orders that ended without a figure wait for (rules 12 on,
+    /// `Kept::stated_total`), for a checkpoint's last part.
+    pub(crate) fn stated_totals(&self) -> Vec<(KeptKey, f64)> {
+        let mut v: Vec<_> = self
+            .ended
+            .by_key
+            .iter()
+            .filter(|(_, k)| k.final_filled.is_none() && k.stated_total > 0.0)
+            .map(|(&key, k)| (key, k.stated_total))
+            .collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+
+    /// Restores [`Kernel::stated_totals`] from a checkpoint (none from an older one).
+    pub(crate) fn restore_stated_totals(&mut self, v: Vec<(KeptKey, f64)>) -> Result<(), String> {
+        for (key, total) in v {
+            match self.ended.get_mut(key) {
+                Some(k)
+                    if k.final_filled.is_none()
+                        && total.is_finite()
+                        && total > 0.0
+                        && total <= k.order.size =>
+                {
+                    k.stated_total = total;
+                    self.sync_free(key.0);
+                }
+                _ => {
+                    return Err(format!(
+                        "stated filled size {total} names no kept order {key:?} without a final \
+                         filled size, or is not within its size"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Restores [`Kernel::covered_fills`] from a checkpoint (none from an older one).
     pub(crate) fn restore_covered_fills(
         &mut self,
@@ -4657,6 +4739,7 @@ impl Kernel {
                     let total = kept.final_filled.unwrap_or(kept.order.filled_size);
                     kept.order.filled_size = kept.order.filled_size.max(total);
                     kept.final_filled = Some(total);
+                    kept.stated_total = 0.0;
                 }
                 self.ended.keep(*key, kept);
                 if let Some(c) = old.covered.get(key).filter(|_| !changed) {

@@ -768,3 +768,201 @@ fn a_partly_new_report_is_charged_the_fee_of_the_part_it_books_from_rules_9_on()
     );
     assert_eq!(k.slots()[0].fees_paid, -0.07);
 }
+
+/// An intent on the one slot of [`entry_of`]'s kernel.
+fn intent_on_slot(intent_id: &str, trade: &str, action: KernelCommandType) -> Intent {
+    Intent::new(
+        intent_id,
+        trade,
+        0,
+        "BTC",
+        TradeSide::Long,
+        action,
+        100.0,
+        if action == KernelCommandType::Enter {
+            1.0
+        } else {
+            0.0
+        },
+    )
+}
+
+/// An entry of 10 whose one report is a fill of 2 at running total 5 (a fill of 3 before it
+/// is on its way), canceled, the cancel acknowledged without a filled size; and the ack's
+/// outcome. Under the rules in force where it runs (see `replaying`).
+fn ended_owing_three() -> (Kernel, Id, KernelOutcome) {
+    let (mut k, o) = entry_of(10.0);
+    assert_eq!(
+        feed(&mut k, &[fill(&o, "f2", "", 2.0, 5.0)]),
+        [(Booked, 2.0)]
+    );
+    let cancel = intent_on_slot("cancel", "trade", KernelCommandType::Cancel);
+    assert!(k.process_intent(&cancel).accepted);
+    let ack = well_formed_details(k.on_venue_event(&VenueEvent::new(
+        "c1",
+        KernelEventKind::CancelAck,
+        &o,
+    )));
+    assert!(ack.accepted, "{ack:?}");
+    (k, o, ack)
+}
+
+/// Exits slot 0's whole position (the exit acknowledged and filled at its size).
+fn exit_all(k: &mut Kernel, n: &str) {
+    let exit = intent_on_slot(&format!("exit-{n}"), "trade", KernelCommandType::Exit);
+    let order = k.process_intent(&exit).submit.expect("the exit goes out");
+    let fill = fill(
+        &order.client_order_id,
+        &format!("xf-{n}"),
+        "",
+        order.size,
+        order.size,
+    );
+    assert!(k.on_venue_event(&fill).accepted);
+}
+
+#[test]
+fn an_order_ended_without_a_figure_waits_for_the_total_its_reports_stated() {
+    use dita_kernel::error::replaying;
+    let detail = |out: &KernelOutcome, name: &str| {
+        out.details
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (mut k, o, ack) = ended_owing_three();
+    assert_eq!(ack.severity, KernelSeverity::Warning);
+    assert_eq!(detail(&ack, "reported_filled_size"), Some(Detail::F64(5.0)));
+    assert_eq!(detail(&ack, "unreported_qty"), Some(Detail::F64(3.0)));
+    assert_eq!(k.awaited_fill_qty(0), 3.0);
+    assert_eq!(k.awaited_orders().len(), 1);
+    // The 2 booked is exited (an entry owed does not block an exit); the slot, CLOSED, is not
+    // offered, and a new trade on it is refused while the 3 is on its way.
+    exit_all(&mut k, "1");
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    assert_eq!(k.free_slot(), None);
+    let again = k.process_intent(&intent_on_slot(
+        "enter-2",
+        "trade-2",
+        KernelCommandType::Enter,
+    ));
+    assert_eq!(again.diagnostic_code, KernelDiagnosticCode::SlotBusy);
+    assert_eq!(detail(&again, "awaited_fill_qty"), Some(Detail::F64(3.0)));
+    // The fill comes, and is booked on the order it is of; the wait is over.
+    let late = k.on_venue_event(&fill(&o, "f1", "", 3.0, 3.0));
+    assert!(late.accepted, "{late:?}");
+    assert_eq!(k.slots()[0].size, 3.0);
+    assert_eq!(k.awaited_fill_qty(0), 0.0);
+    assert!(k.awaited_orders().is_empty());
+
+    // As a log of rules 11 replays: no wait, the slot taken for a new trade, which forgot
+    // the order, so its fill is refused and the venue's 3 never reaches the books.
+    replaying(11, || {
+        let (mut k, o, ack) = ended_owing_three();
+        assert_eq!(ack.severity, KernelSeverity::Info);
+        assert_eq!(k.awaited_fill_qty(0), 0.0);
+        exit_all(&mut k, "1");
+        assert_eq!(k.free_slot(), Some(0));
+        let again = k.process_intent(&intent_on_slot(
+            "enter-2",
+            "trade-2",
+            KernelCommandType::Enter,
+        ));
+        assert!(again.accepted, "{again:?}");
+        let late = k.on_venue_event(&fill(&o, "f1", "", 3.0, 3.0));
+        assert_eq!(late.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    });
+}
+
+#[test]
+fn the_stated_total_is_no_bound_and_a_later_report_stating_more_raises_it() {
+    // Owed 3 (total 5, 2 booked); a late fill of 1 at total 6 is booked, not an overfill,
+    // and the slot now waits for 6 - 3; the fill of 3 (total 3) ends the wait.
+    let (mut k, o, _) = ended_owing_three();
+    assert_eq!(
+        feed(&mut k, &[fill(&o, "f6", "F6", 1.0, 6.0)]),
+        [(Booked, 3.0)]
+    );
+    assert_eq!(k.awaited_fill_qty(0), 3.0);
+    // Through a checkpoint, the wait is kept.
+    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+    let mut k = decode_kernel(&encode_kernel(&k)).unwrap();
+    assert_eq!(k.awaited_fill_qty(0), 3.0);
+    // A checkpoint written before rules 12 ends with the covered fills: it loads, without
+    // the wait (as that build ran).
+    let state = encode_kernel(&k);
+    let stated = vec![((0usize, true, false), 6.0f64)];
+    let tail = bincode::serialized_size(&stated).unwrap() as usize;
+    assert_eq!(
+        decode_kernel(&state[..state.len() - tail])
+            .unwrap()
+            .awaited_fill_qty(0),
+        0.0
+    );
+    assert_eq!(
+        feed(&mut k, &[fill(&o, "f1", "", 3.0, 3.0)]),
+        [(Booked, 6.0)]
+    );
+    assert_eq!(k.awaited_fill_qty(0), 0.0);
+}
+
+#[test]
+fn an_exit_ended_without_a_figure_owing_a_stated_fill_blocks_the_next_exit() {
+    // A position of 10; its exit of 10 reports a fill of 4 at running total 6 and is
+    // canceled without a figure: 2 more of it sold, so the next exit would be sized on a
+    // position the venue no longer holds. It waits; the missing fill ends the wait.
+    let (mut k, o) = entry_of(10.0);
+    assert_eq!(
+        feed(&mut k, &[fill(&o, "ef", "", 10.0, 10.0)]),
+        [(Booked, 10.0)]
+    );
+    let exit = intent_on_slot("exit-1", "trade", KernelCommandType::Exit);
+    let x = k
+        .process_intent(&exit)
+        .submit
+        .expect("the exit goes out")
+        .client_order_id;
+    assert_eq!(
+        feed(&mut k, &[fill(&x, "x4", "", 4.0, 6.0)]),
+        [(Booked, 6.0)]
+    );
+    let cancel = intent_on_slot("cancel", "trade", KernelCommandType::Cancel);
+    assert!(k.process_intent(&cancel).accepted);
+    let ack = k.on_venue_event(&VenueEvent::new("c1", KernelEventKind::CancelAck, &x));
+    assert!(ack.accepted, "{ack:?}");
+    assert_eq!(k.awaited_fill_qty(0), 2.0);
+    let next = k.process_intent(&intent_on_slot("exit-2", "trade", KernelCommandType::Exit));
+    assert_eq!(next.diagnostic_code, KernelDiagnosticCode::SlotBusy);
+    assert_eq!(
+        feed(&mut k, &[fill(&x, "x2", "", 2.0, 2.0)]),
+        [(Booked, 4.0)]
+    );
+    assert_eq!(k.awaited_fill_qty(0), 0.0);
+    let next = k.process_intent(&intent_on_slot("exit-3", "trade", KernelCommandType::Exit));
+    assert!(next.accepted, "{next:?}");
+}
+
+#[test]
+fn a_checkpoints_stated_total_must_name_a_kept_order_within_its_size() {
+    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+    let (k, _, _) = ended_owing_three();
+    let state = encode_kernel(&k);
+    let ours = vec![((0usize, true, false), 5.0f64)];
+    let body = &state[..state.len() - bincode::serialized_size(&ours).unwrap() as usize];
+    // A kept order without a figure, its total within its size (10): taken.
+    let with = |stated: Vec<((usize, bool, bool), f64)>| {
+        let mut bytes = body.to_vec();
+        bytes.extend(bincode::serialize(&stated).unwrap());
+        decode_kernel(&bytes).map(|k| k.awaited_fill_qty(0))
+    };
+    assert_eq!(with(ours), Ok(3.0));
+    for (stated, why) in [
+        (vec![((0, false, false), 5.0)], "no kept exit"),
+        (vec![((0, true, false), f64::NAN)], "not a number"),
+        (vec![((0, true, false), 11.0)], "above the order's 10"),
+        (vec![((0, true, false), 0.0)], "nothing"),
+    ] {
+        let err = with(stated).expect_err(why);
+        assert!(err.contains("stated filled size"), "{why}: {err}");
+    }
+}

@@ -1274,3 +1274,48 @@ fn a_fill_resent_without_its_fill_id_replays_under_the_rules_of_its_segment() {
         "rules 10 booked it twice"
     );
 }
+
+#[test]
+fn an_order_ended_owing_a_stated_fill_replays_under_the_rules_of_its_segment() {
+    // A fill of 0.2 stating a running total of 0.5, then the order canceled without a
+    // figure: rules 12 waits for the 0.3 on its way; rules 11 did not. A segment of rules 11
+    // must replay it not waiting, and a checkpoint carries the wait.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let fill = fill_at_100("f1", &coid, 0.2, 0.5);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
+    let mut cancel = Intent::new(
+        "c1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Cancel,
+        100.0,
+        0.0,
+    );
+    cancel.timestamp = 2.0;
+    assert!(record(&mut log, &mut k, KernelInput::Intent(cancel)).accepted);
+    let ack = VenueEvent::new("c1-ack", KernelEventKind::CancelAck, &coid);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(ack)).accepted);
+    assert!((k.awaited_fill_qty(0) - 0.3).abs() < 1e-12);
+    log.checkpoint(&k).unwrap();
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let through_checkpoint = open(dir.path(), 0).1;
+    assert_eq!(observable(&through_checkpoint), live);
+    assert!((through_checkpoint.awaited_fill_qty(0) - 0.3).abs() < 1e-12);
+    // Without the checkpoint, the records alone, as each build replays them.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e != "wal") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let now = open(dir.path(), 0).1;
+    let then = recovered_as(dir.path(), 11);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert_eq!(then.awaited_fill_qty(0), 0.0, "rules 11 did not wait");
+}

@@ -243,6 +243,31 @@ def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -
         assert kernel.free_slot() == (1 if venue_filled else 0)
 
 
+def test_reconciliation_books_what_a_slot_waits_for_by_its_reports_stated_total(tmp_path: Path) -> None:
+    """An order whose one fill report (0.1) stated a running total of 0.4 ended without a
+    figure (rules 12): the slot waits for the 0.3 on its way, and the venue's order status
+    books it."""
+    venue = EndedOrders()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="stated")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    report = VenueEvent("f1", "t0", 0, "FILL", venue_client_id=coid, price=100.0, size=0.1, filled_size=0.4)
+    assert kernel.on_venue_event(report).accepted
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    ended = kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid))
+    assert ended.severity.name == "WARNING"
+    assert ended.details["reported_filled_size"] == pytest.approx(0.4)
+    assert ended.details["unreported_qty"] == pytest.approx(0.3)
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.3)
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        filled_size=0.4, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    settled = kernel.reconcile_with_venue()
+    assert [a["client_order_id"] for a in settled.awaited_settled] == [coid]
+    assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.4)
+
+
 def test_an_awaited_order_the_venue_says_still_works_is_left_unresolved(tmp_path: Path) -> None:
     venue = EndedOrders()
     kernel, coid = awaiting(venue, "aw-working")

@@ -86,11 +86,13 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// A checkpoint: the kernel's serde state, then the orders that ended and may still get a
 /// late fill (added after rules 1; a checkpoint written before ends with the kernel), then
 /// what the venue's fill reports of working orders covered (added with rules 5; a checkpoint
-/// written before ends with the ended orders).
+/// written before ends with the ended orders), then the running totals kept orders wait for
+/// (added with rules 12; a checkpoint written before ends with the covered fills).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
     bincode::serialize_into(&mut out, &kernel.covered_fills()).expect("intervals always encode");
+    bincode::serialize_into(&mut out, &kernel.stated_totals()).expect("totals always encode");
     out
 }
 
@@ -105,14 +107,19 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
         .and_then(|()| kernel.check_counts())
         .map_err(bad)?;
     let mut covered: crate::kernel::CoveredRepr = Default::default();
+    let mut stated = Vec::new();
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
         kernel.restore_ended_orders(ended).map_err(bad)?;
         if !rest.is_empty() {
             covered = deserialize_part(&mut rest).map_err(bad)?;
+            if !rest.is_empty() {
+                stated = deserialize_part(&mut rest).map_err(bad)?;
+            }
         }
     }
     kernel.restore_covered_fills(covered).map_err(bad)?;
+    kernel.restore_stated_totals(stated).map_err(bad)?;
     Ok(kernel)
 }
 
