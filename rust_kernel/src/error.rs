@@ -109,9 +109,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// order is no longer followed by its reports' intervals (a fill booked without a running
 /// total stops that): it was booked a second time, a position the venue does not hold.
 ///
-/// 12: an order that ended (cancel ack, expiry, reject, a rate limit with a cancel asked)
-/// without the venue's filled size, after its fill reports stated a running total above what
-/// is booked, leaves its slot waiting for the rest, as an end stating that total does
+/// 12: an order that ended (cancel ack, expiry, reject) without the venue's filled size,
+/// after its fill reports stated a running total above what is booked, leaves its slot
+/// waiting for the rest, as an end stating that total does
 /// (`kernel::Kept::stated_total`), and so does a late fill of it stating more; the total is
 /// no bound, so a later report stating more still books (the slot was offered free, and a
 /// new trade on it forgot the order: the missing fill came as UNKNOWN_ORDER).

@@ -4735,8 +4735,11 @@ impl Kernel {
                     (b.0 - now.0).abs() > QTY_EPS || (b.1 - now.1).abs() > QTY_EPS
                 });
                 if changed {
-                    // Without a figure from the venue, what the slot holds now is the bound.
-                    let total = kept.final_filled.unwrap_or(kept.order.filled_size);
+                    // Without a figure from the venue, what the slot holds now is the bound,
+                    // the total its reports stated (rules 12) included.
+                    let total = kept
+                        .final_filled
+                        .unwrap_or(kept.stated_total.max(kept.order.filled_size));
                     kept.order.filled_size = kept.order.filled_size.max(total);
                     kept.final_filled = Some(total);
                     kept.stated_total = 0.0;

@@ -966,3 +966,19 @@ fn a_checkpoints_stated_total_must_name_a_kept_order_within_its_size() {
         assert!(err.contains("stated filled size"), "{why}: {err}");
     }
 }
+
+#[test]
+fn slots_loaded_with_another_size_count_the_stated_fill_as_included() {
+    // Owed 3 of a stated 5; the operator loads the venue's position of 5: the fill then
+    // coming is one the loaded size holds, a duplicate, as after an end stating 5 (bounded
+    // at the 2 booked, it was an OVERFILL, CRITICAL, against a figure the venue never gave).
+    let (mut k, o, _) = ended_owing_three();
+    let mut slots = k.slots().to_vec();
+    slots[0].size = 5.0;
+    slots[0].initial_size = 5.0;
+    k.replace_slots(slots).unwrap();
+    assert_eq!(k.awaited_fill_qty(0), 0.0);
+    let late = k.on_venue_event(&fill(&o, "f1", "", 3.0, 3.0));
+    assert_eq!(late.diagnostic_code, Dup, "{late:?}");
+    assert_eq!(k.slots()[0].size, 5.0);
+}
