@@ -270,12 +270,21 @@ fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
     prop_assert!(close(order.size, order_size));
     let true_total = plan.true_total();
     let mut ended = false;
+    // The highest running total a report stated, and whether a report without one came (the
+    // order is then no longer followed by its reports' intervals, and its totals unknown).
+    let (mut stated, mut untracked) = (0.0f64, false);
+    // Once ended: the filled size the cancel ack gave, if any.
+    let mut figure = None;
     for (n, step) in steps.iter().enumerate() {
         let before = k.slots()[0].clone();
         let awaited_before = k.awaited_fill_qty(0);
         let was_complete = !ended && before.active_entry_order.is_none();
         match step {
             Step::Report(r) => {
+                match r.form {
+                    Form::PerFillNoTotal => untracked = true,
+                    _ => stated = stated.max(plan.total_after(r.fill)),
+                }
                 let out =
                     well_formed_details(k.on_venue_event(&event(plan, &order.client_order_id, r)));
                 let code = out.diagnostic_code;
@@ -328,6 +337,7 @@ fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
                     );
                     if *state_total {
                         ack.filled_size = true_total;
+                        figure = Some(true_total);
                     }
                     ack
                 };
@@ -351,6 +361,18 @@ fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
             "step {n} {step:?}: booked {} > filled {true_total}",
             booked(&k)
         );
+        // Once the order ended, its slot waits for what the venue said had filled beyond
+        // what is booked: the ack's figure, or without one what its reports stated (rules 12).
+        let said = figure.or((!untracked).then_some(stated));
+        if let Some(said) = said.filter(|_| ended) {
+            let owed = said - booked(&k);
+            let awaited = k.awaited_fill_qty(0);
+            prop_assert!(
+                (awaited - owed).abs() <= 1e-9 || (awaited == 0.0 && owed <= 1e-6),
+                "step {n} {step:?}: awaits {awaited}, the venue said {said} with {} booked",
+                booked(&k)
+            );
+        }
     }
     Ok(k)
 }
