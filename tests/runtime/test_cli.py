@@ -1301,6 +1301,58 @@ def test_a_restart_on_a_state_file_older_than_the_log_says_so(tmp_path: Path, re
     assert "position_mismatches" in third.stderr
 
 
+ROUND_TRIPS = """
+from dita.strategy import Bar, Strategy
+
+
+class RoundTrips(Strategy):
+    \"\"\"Buys at minutes 0 mod 4, closes at 2 mod 4: holds no state but the kernel's.\"\"\"
+
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        minute = int(bar.ts // 60) % 4
+        if minute == 0 and not self.busy(bar.asset) and not self.position(bar.asset):
+            self.buy(bar.asset, 1.0, price=bar.close)
+        elif minute == 2 and self.position(bar.asset) > 0:
+            self.close(bar.asset, price=bar.close)
+"""
+
+
+def test_a_run_killed_between_saves_does_not_trade_the_rows_after_the_save_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed between two saves left its log past its state file. The next run replayed
+    the file from the state file's data time, so the strategy met again the rows the kernel
+    had acted on after the save and traded them a second time (fees and PnL counted twice,
+    the venue and the kernel apart). It goes on after the kernel's last act."""
+    (tmp_path / "paper_round_trips.py").write_text(ROUND_TRIPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy = "paper_round_trips:RoundTrips"
+    first = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    early = path.read_text()
+    # Minutes 5 to 11: a close at 6, a buy at 8 and a close at 10.
+    bars = _bars_csv(tmp_path / "b.csv", [99.0] * 12)
+    second = _paper_on(tmp_path, strategy, bars)
+    assert second.exit_code == 0, second.output
+    done = json.loads(path.read_text())
+    fees = done["account"]["k_fees_paid"]
+    assert fees > 0 and done["account"]["event_seq"] > 0
+
+    path.write_text(early)  # as if the second run had been killed just after its start
+    third = _paper_on(tmp_path, strategy, bars)
+    assert third.exit_code == 0, third.output
+    again = json.loads(path.read_text())
+    assert again["account"]["k_fees_paid"] == pytest.approx(fees)  # no trade made twice
+    assert [s["trade_id"] for s in again["slots"]] == []
+    assert "the rows up to it are not replayed" in third.stderr
+    # The kernel acted last at minute 11 (the second run reconciled as it stopped).
+    assert "replay continues after 2024-01-01 00:11:00 UTC: 12 of 12 rows were handled before" in third.stdout
+    assert again["data_time"] == 1_704_067_200 + 60 * 11
+
+
 TWO_ASSETS = """
 from pydantic import BaseModel
 

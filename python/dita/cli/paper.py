@@ -135,6 +135,12 @@ class PaperSession:
                     self._realized[s["trade_id"]] = float(s.get("realized_pnl") or 0.0)
         # Where a replay is, across the runs continuing this kernel (clock "data" only).
         self.replay = _Replayed.after(self.previous if clock == "data" else None)
+        # A run killed between two saves left its log past the state file: the kernel acted on
+        # the rows it handled after the save, and fed them again, the strategies traded them a
+        # second time. The replay goes on after the kernel's last act instead.
+        self.acted_after_save = self._acted_after_save() if clock == "data" else None
+        if self.acted_after_save is not None:
+            self.replay = _Replayed(self.acted_after_save, None)
         self.started = time.time()
 
     def _on_fill(self, event: Any, row: int) -> None:
@@ -196,6 +202,15 @@ class PaperSession:
             # whether the book is older than the log (the last run stopped between saves).
             "seq": self.kernel.seq,
         }
+
+    def _acted_after_save(self) -> float | None:
+        """The data time of the kernel's last act on a slot (its last transition), when its log
+        goes on past the state file's save and that time is past the saved data time."""
+        saved = (self.previous or {}).get("seq")
+        if not isinstance(saved, int) or isinstance(saved, bool) or saved >= self.recovered_seq:
+            return None
+        acted = max((float(s.get("last_event_time") or 0.0) for s in self.kernel.slots()), default=0.0)
+        return acted if acted > (self.replay.ts or 0.0) else None
 
     def _data_time(self) -> float:
         if self.runtime.clock != "data":
@@ -827,6 +842,14 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
             f"(seq {session.recovered_seq:,}): the paper venue's book is not the kernel's as of its last "
             "input (the differences are reconciled below), and the fills it lists for `dita pnl` "
             "are those up to the save",
+            err=True,
+        )
+    if session.acted_after_save is not None:
+        at = datetime.fromtimestamp(session.acted_after_save, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        typer.echo(
+            f"warning: the write-ahead log goes on to the kernel's last act at {at}, past {path}'s "
+            "data time: the rows up to it are not replayed, so the strategies do not trade them again "
+            "(the signals of rows the killed run had not finished are lost)",
             err=True,
         )
 
