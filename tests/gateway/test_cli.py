@@ -152,6 +152,18 @@ def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
     assert res.stderr.decode() == "error: gateway.max_body_byte: not a gateway setting\n"
 
 
+def test_an_unknown_gateway_variable_is_refused_naming_it(tmp_path: Path) -> None:
+    """A typo such as DITA_GATEWAY_TOKN was ignored: the server came up on a random token."""
+    env = {**os.environ, "DITA_GATEWAY_TOKN": "0123456789abcdef-secret"}
+    res = subprocess.run([*DITA, "serve", "--port", "0"], env=env, capture_output=True, timeout=120)
+    assert res.returncode == 2
+    (line,) = res.stderr.decode().splitlines()
+    assert line.startswith(
+        "error: DITA_GATEWAY_TOKN: not a gateway setting; the variables are DITA_GATEWAY_HOST,"
+    )
+    assert "DITA_GATEWAY_TOKEN" in line and "secret" not in line
+
+
 SECRET = "hunter2-secret"  # too short for a token, and long enough to spot anywhere
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from dita import ExecutionKernel, MockVenueAdapter, VenueEvent
 from dita.gateway.engine import OrderEngine
@@ -13,10 +13,21 @@ from dita.gateway.protocol import parse_line
 from dita.gateway.stdio import run_stdio
 
 
-def session(kernel: ExecutionKernel, script: str) -> list[dict[str, Any]]:
+def session(kernel: ExecutionKernel, script: str | Chunks) -> list[dict[str, Any]]:
     out = io.BytesIO()
-    assert run_stdio(kernel, io.BytesIO(script.encode()), out) == 0
+    stdin = io.BytesIO(script.encode()) if isinstance(script, str) else script
+    assert run_stdio(kernel, cast(BinaryIO, stdin), out) == 0
     return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+class Chunks:
+    """A stdin that hands out its bytes in the pieces given, one per read, as a pipe may."""
+
+    def __init__(self, *pieces: bytes) -> None:
+        self.pieces = list(pieces)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.pieces.pop(0) if self.pieces else b""
 
 
 def of(events: list[dict[str, Any]], client_id: str) -> list[tuple[str, Any]]:
@@ -182,7 +193,7 @@ def test_a_refused_priced_order_does_not_price_later_market_orders() -> None:
         engine.handle(command)
         return str(updates[line.split()[-1]]["diagnostic"])
 
-    assert send("ORDER BUY BTC 1 1e16 p1") == "INVALID_INTENT"  # over the kernel's price bound
+    assert send("ORDER BUY BTC 1e-10 100 p1") == "INVALID_INTENT"  # under the kernel's smallest size
     kernel.update_control(mode="HALTED")
     assert send("ORDER BUY ETH 1 3000 p2") == "MODE_BLOCKED"
     kernel.update_control(mode="PAPER")
@@ -235,3 +246,67 @@ def test_a_rate_limited_order_says_the_venues_words_and_when_to_retry() -> None:
     record, working = [e["result"] for e in events if e["type"] == "query_received"]
     assert record["reason"] == "mock rate limit" and working == []
     assert kernel.slot_state(0).fsm_state.name == "IDLE"
+
+
+def test_an_order_over_the_kernels_bound_is_a_field_error_and_leaves_the_client_id_free() -> None:
+    # It went to the kernel, came back REJECTED naming reference_price or target_size, and
+    # used the client id up; MARK refuses such a price up front.
+    kernel = ExecutionKernel(max_slots=2)
+    events = session(kernel, "ORDER BUY BTC 1 1e16 b1\nORDER BUY BTC 2e15 MKT b1\nORDER BUY BTC 1 100 b1\n")
+    errors = [e for e in events if e["type"] == "error"]
+    assert [(e["code"], e["field"], e["value"], e["line"]) for e in errors] == [
+        ("INVALID_FIELD", "price", 1e16, 1),
+        ("INVALID_FIELD", "qty", 2e15, 2),
+    ]
+    assert all("at most 1e+15" in e["message"] for e in errors)
+    assert [(e["type"], e.get("status")) for e in events if e.get("client_id") == "b1"][-1] == (
+        "order_update",
+        "FILLED",
+    )
+    assert kernel.slot_state(0).size == 1.0
+
+
+def test_an_opposite_order_while_a_part_filled_entry_works_is_refused_not_a_new_short() -> None:
+    kernel = ExecutionKernel(
+        max_slots=3, venue=MockVenueAdapter(partial_fill_rate=1.0, partial_fill_ratio=0.5)
+    )
+    script = "ORDER BUY BTC 1 100 p1\nORDER SELL BTC 0.5 100 p2\nCANCEL p1\nORDER SELL BTC 0.5 100 p3\n"
+    events = session(kernel, script)
+    refused = [e for e in events if e["type"] == "order_update" and e["client_id"] == "p2"]
+    assert [(u["status"], u["diagnostic"]) for u in refused] == [("REJECTED", "ENTRY_WORKING")]
+    assert "CANCEL p1" in refused[0]["reason"]
+    # Canceled, the entry leaves its filled half as the position, which the next SELL closes.
+    p3 = next(e for e in events if e["type"] == "order_received" and e["client_id"] == "p3")
+    assert (p3["action"], p3["slot_id"]) == ("EXIT", 0)
+    assert {s["side"] for s in kernel.slots()} <= {"LONG", "FLAT"}
+
+
+QUERY_LINE = ("QUERY " + "\u20ac" * 2007).encode()  # 2013 characters, 6027 bytes
+
+
+def test_an_overlong_line_gets_one_answer_however_it_arrives() -> None:
+    answers = []
+    for pieces in [
+        (QUERY_LINE + b"\n",),
+        (QUERY_LINE[:2000], QUERY_LINE[2000:] + b"\n"),
+        (QUERY_LINE[:5000], QUERY_LINE[5000:] + b"\n"),
+        (QUERY_LINE,),  # no newline before EOF
+        (b"#" + QUERY_LINE + b"\n",),  # a comment too
+    ]:
+        (error,) = [e for e in session(ExecutionKernel(max_slots=1), Chunks(*pieces)) if e["type"] == "error"]
+        answers.append({k: v for k, v in error.items() if k not in ("seq", "ts")})
+    expected = {"type": "error", "code": "LINE_TOO_LONG", "line": 1, "field": "line", "value": None}
+    assert answers == [
+        *[{**expected, "message": f"line is {len(QUERY_LINE)} bytes; the limit is 4096"}] * 4,
+        {**expected, "message": f"line is {len(QUERY_LINE) + 1} bytes; the limit is 4096"},
+    ]
+
+
+def test_a_byte_order_mark_at_the_start_is_ignored() -> None:
+    bom = b"\xef\xbb\xbf"
+    for pieces in [(bom + b"QUERY ORDERS\n",), (bom[:1], bom[1:2], bom[2:] + b"QUERY ORDERS\n"), (bom,)]:
+        events = session(ExecutionKernel(max_slots=1), Chunks(*pieces))
+        assert not [e for e in events if e["type"] == "error"], pieces
+    # Only at the very start: one later is an unknown command, as before.
+    events = session(ExecutionKernel(max_slots=1), Chunks(b"QUERY ORDERS\n" + bom + b"QUERY ORDERS\n"))
+    assert [(e["code"], e["line"]) for e in events if e["type"] == "error"] == [("UNKNOWN_COMMAND", 2)]

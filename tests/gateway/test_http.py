@@ -359,6 +359,27 @@ def test_numbers_are_bounded_where_the_kernel_bounds_them(live: LiveServer) -> N
         assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["body", field]
 
 
+def test_numbers_as_strings_are_ascii_decimal(live: LiveServer) -> None:
+    """pydantic reads "1_0" as 10 (Python's spelling): a typo would trade ten times the size."""
+    c = live.client
+    body = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": "1", "reference_price": "100"}
+    for field, value in [("target_size", "1_0"), ("reference_price", "1_00"), ("slot_id", "1_0"),
+                         ("leverage", " 2 "), ("limit_price", "\uff11\uff10\uff10")]:  # fmt: skip
+        res = c.post("/v1/intents", json={**body, field: value}, headers=AUTH)
+        assert res.status_code == 422, (field, res.text)
+        assert res.json()["detail"][0]["loc"] == ["body", field]
+        assert res.json()["message"].startswith(f"{field}: ") and repr(value) in res.json()["message"]
+    mark = c.post("/v1/marks", json={"asset": "BTC", "price": "1_0"}, headers=AUTH)
+    assert mark.status_code == 422 and mark.json()["detail"][0]["loc"] == ["body", "price"]
+    cancel = c.post("/v1/slots/0_1/cancel", headers=AUTH)
+    assert cancel.status_code == 422 and cancel.json()["detail"][0]["loc"] == ["path", "slot_id"]
+    assert {s["fsm_state"] for s in c.get("/v1/slots").json()} == {"IDLE"}
+    # Plain spellings still go through: inf stays refused as not finite, as before.
+    assert c.post("/v1/intents", json={**body, "target_size": "1e0"}, headers=AUTH).json()["accepted"] is True
+    inf = c.post("/v1/intents", json={**body, "target_size": "inf"}, headers=AUTH)
+    assert inf.status_code == 422 and inf.json()["detail"][0]["type"] == "finite_number"
+
+
 def test_an_exit_larger_than_the_position_closes_it(live: LiveServer) -> None:
     """HTTP speaks the kernel's intents: an EXIT's target_size is clamped to the position
     (docs/kernel.md), unlike a stdio order, which would go through zero (docs/protocol.md)."""

@@ -158,3 +158,113 @@ def test_any_json_object_parses_or_fails_cleanly(obj: dict[str, object]) -> None
         return
     if isinstance(cmd, OrderCommand):
         assert cmd.qty > 0 and (cmd.price is None or cmd.price > 0)
+
+
+def _refused(line: str) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        parse_line(line)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('{"cmd":"ORDER","side":"BUY","symbol":"ETH\\n","qty":1,"price":100,"client_id":"x"}', "symbol"),
+        ('{"cmd":"ORDER","side":"BUY","symbol":"ETH","qty":1,"price":100,"client_id":"x\\n"}', "client_id"),
+        ('{"cmd":"MARK","symbol":"ETH\\n","price":100}', "symbol"),
+        ('{"cmd":"CANCEL","client_id":"nl\\n"}', "client_id"),
+        ('{"cmd":"QUERY","client_id":"nl\\n"}', "client_id"),
+    ],
+)
+def test_a_trailing_newline_is_not_part_of_a_symbol_or_client_id(line: str, field: str) -> None:
+    # A `$` pattern matches before a final newline: "ETH\n" traded as a symbol of its own.
+    err = _refused(line)
+    assert (err.code, err.field, err.value) == ("INVALID_FIELD", field, json.loads(line)[field])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "QUERY " + "€" * 1400,  # 1406 characters, 4206 bytes
+        "#" + "€" * 1400,  # a comment is held to the limit too
+        "   # " + "é" * 2100,
+    ],
+)
+def test_the_line_limit_is_in_bytes_comments_included(line: str) -> None:
+    assert len(line) <= MAX_LINE_BYTES < len(line.encode())
+    err = _refused(line)
+    assert (err.code, err.field) == ("LINE_TOO_LONG", "line")
+    assert err.message == f"line is {len(line.encode())} bytes; the limit is {MAX_LINE_BYTES}"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ("ORDER BUY BTCUSDT 1_000 50000 a10", "qty", "1_000"),
+        ("ORDER BUY BTCUSDT 1 50_000 a10", "price", "50_000"),
+        ("ORDER BUY BTCUSDT \u0661 50000 a10", "qty", "\u0661"),  # Arabic-Indic one
+        ("ORDER BUY BTCUSDT \uff11 50000 a10", "qty", "\uff11"),  # full-width one
+        ("ORDER BUY BTCUSDT 0x10 50000 a10", "qty", "0x10"),
+        ("MARK BTC 1_0", "price", "1_0"),
+        (_ORDER + '"qty":"1_0","client_id":"c"}', "qty", "1_0"),
+        (_ORDER + '"qty":" 2","client_id":"c"}', "qty", " 2"),
+        (_ORDER + '"qty":1,"price":"\uff11\uff10\uff10","client_id":"c"}', "price", "\uff11\uff10\uff10"),
+    ],
+)
+def test_numbers_are_ascii_decimal_only(line: str, field: str, value: str) -> None:
+    err = _refused(line)
+    assert (err.code, err.field, err.value) == ("INVALID_FIELD", field, value)
+    assert err.message.startswith(f"{field} must be a finite number greater than 0")
+    assert err.message.endswith(f", got {value!r}")
+
+
+@pytest.mark.parametrize(
+    ("text", "number"), [("+1", 1.0), (".5", 0.5), ("5.", 5.0), ("1E3", 1000.0), ("2e-1", 0.2)]
+)
+def test_plain_decimal_spellings_are_taken(text: str, number: float) -> None:
+    assert parse_line(f"MARK BTC {text}") == MarkCommand("BTC", number)
+
+
+@pytest.mark.parametrize("key", ["client_id", "cmd", "qty"])
+def test_a_key_given_twice_is_refused_naming_it(key: str) -> None:
+    fields = {"cmd": "ORDER", "side": "BUY", "symbol": "B", "qty": 1, "price": 1, "client_id": "a"}
+    pairs = [*fields.items(), (key, fields[key])]
+    line = "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}"
+    err = _refused(line)
+    assert (err.code, err.field) == ("INVALID_JSON", key)
+    assert repr(key) in err.message
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("X" * 4000, "command"),
+        ('{"cmd":"' + "X" * 4000 + '"}', "cmd"),
+        ("ORDER BUY " + "S" * 4000 + " 1 1 c", "symbol"),
+        ('{"cmd":"QUERY","what":"' + "W" * 4000 + '"}', "what"),
+        ('{"cmd":"CANCEL","' + "k" * 4000 + '":1}', None),
+    ],
+)
+def test_a_message_quotes_a_long_value_cut_as_the_value_is(line: str, field: str | None) -> None:
+    err = _refused(line)
+    assert len(err.message) < 200
+    if field is not None:
+        assert err.field == field and len(str(err.value)) == 64
+        assert repr(err.value) in err.message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ORDER BUY BTC 1 100 orders",
+        "ORDER BUY BTC 1 100 SLOTS",
+        "ORDER SELL BTC 1 MKT Account",
+        "CANCEL ORDERS",
+        '{"cmd":"ORDER","side":"BUY","symbol":"B","qty":1,"client_id":"orders"}',
+        '{"cmd":"QUERY","client_id":"slots"}',
+    ],
+)
+def test_the_query_words_are_not_client_ids(line: str) -> None:
+    err = _refused(line)
+    assert (err.code, err.field) == ("INVALID_FIELD", "client_id")
+    assert "reserved" in err.message

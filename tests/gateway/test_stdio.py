@@ -354,6 +354,39 @@ def test_partial_fills_give_a_fill_and_a_partially_filled_update() -> None:
     assert updates[-1]["filled_qty"] == 2.5 and updates[-1]["stage"] == "POSITION_OPEN"
 
 
+def test_a_sell_against_a_part_filled_buy_does_not_open_a_short() -> None:
+    # It opened a SHORT on another slot: a LONG 0.5 and a SHORT on one symbol.
+    events, code, stderr = run_stdio(
+        "ORDER BUY BTCUSDT 1 100 p1\nORDER SELL BTCUSDT 0.5 100 p2\nQUERY SLOTS\n",
+        "--partial-fill-rate", "1", "--partial-fill-ratio", "0.5",
+    )  # fmt: skip
+    assert code == 0, stderr
+    p2 = [e for e in events if e["type"] == "order_update" and e["client_id"] == "p2"]
+    assert [(u["status"], u["diagnostic"]) for u in p2] == [("REJECTED", "ENTRY_WORKING")]
+    slots = next(e for e in events if e["type"] == "query_received")["result"]
+    assert [(s["side"], s["size"]) for s in slots if s["fsm_state"] != "IDLE"] == [("LONG", 0.5)]
+
+
+def test_refused_numbers_and_reserved_client_ids_leave_the_session_as_it_was() -> None:
+    events, code, stderr = run_stdio(
+        "\n".join(
+            [
+                "ORDER BUY BTCUSDT 1_000 50000 a10",  # traded 1000
+                "ORDER BUY BTCUSDT 1 50000 orders",  # QUERY ORDERS could not name it
+                "ORDER BUY BTCUSDT 1 50000 a10",
+                "QUERY ORDERS",
+            ]
+        )
+        + "\n"
+    )
+    assert code == 0, stderr
+    errors = [(e["code"], e["field"], e["value"]) for e in events if e["type"] == "error"]
+    assert errors == [("INVALID_FIELD", "qty", "1_000"), ("INVALID_FIELD", "client_id", "orders")]
+    fills = [(e["client_id"], e["qty"]) for e in events if e["type"] == "fill"]
+    assert fills == [("a10", 1.0)]
+    assert next(e for e in events if e["type"] == "query_received")["result"] == []
+
+
 def test_reject_and_rate_limit_rates_refuse_orders_at_the_venue() -> None:
     events, code, _ = run_stdio("ORDER BUY BTC 1 50000 x1\n", "--reject-rate", "1")
     update = next(e for e in events if e["type"] == "order_update")

@@ -39,6 +39,7 @@ from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, Kerne
 from dita.gateway.config import GatewaySettings
 from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes
 from dita.gateway.metrics import GatewayMetrics
+from dita.gateway.protocol import plain_number
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 
@@ -70,18 +71,25 @@ class SafeJSONResponse(JSONResponse):
 _FINITE = {"allow_inf_nan": False}
 
 
-def _not_bool(value: Any) -> Any:
+def _plain(value: Any) -> Any:
     # Numbers may come as JSON numbers or strings ("1.5", as many exchange APIs send them), but
-    # lax parsing also reads true and false as 1 and 0: a typo would trade a size of 1.
+    # lax parsing also reads true and false as 1 and 0: a typo would trade a size of 1; and
+    # Python's spellings of a number ("1_000", " 2 "): a typo would trade 1000.
     if isinstance(value, bool):
         raise PydanticCustomError("number_type", "Input should be a number, not true or false")
+    if isinstance(value, str) and not plain_number(value):
+        raise PydanticCustomError(
+            "number_parsing",
+            "Input should be a number in ASCII digits (sign, fraction and exponent optional)",
+        )
     return value
 
 
-Number = Annotated[float, BeforeValidator(_not_bool)]
-SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_not_bool)]
+Number = Annotated[float, BeforeValidator(_plain)]
+SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_plain)]
 # The bounds first: after the validator pydantic leaves them out of the schema's keywords.
-LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(_not_bool)]
+LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(_plain)]
+SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(_plain)]
 
 
 class IntentRequest(BaseModel):
@@ -626,7 +634,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         return all_slots()
 
     @app.get("/v1/slots/{slot_id}", summary="One slot's state", responses=_answers(404, 422))
-    async def get_slot(slot_id: Annotated[int, Path(ge=0, le=1_000_000)]) -> dict[str, Any]:
+    async def get_slot(slot_id: SlotPath) -> dict[str, Any]:
         return slot_or_404(slot_id)
 
     @app.get("/v1/orders", summary="Orders working at the venue")
@@ -742,7 +750,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         responses=_answers(401, 404, 413, 422),
     )
     async def cancel_slot(
-        slot_id: Annotated[int, Path(ge=0, le=1_000_000)],
+        slot_id: SlotPath,
         req: Annotated[CancelRequest | None, Body()] = None,
     ) -> dict[str, Any]:
         slot = slot_or_404(slot_id)
@@ -794,12 +802,15 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     )
     async def events(
         last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-        last_event_id: Annotated[int | None, Query(ge=0)] = None,
+        last_event_id: Annotated[int | None, Query(ge=0), BeforeValidator(_plain)] = None,
     ) -> Response:
         resume = last_event_id
         if last_event_id_header is not None and last_event_id_header.strip():
+            text = last_event_id_header.strip()
             try:
-                resume = int(last_event_id_header.strip())
+                if not plain_number(text):
+                    raise ValueError(text)  # int() also reads "1_0" and other scripts' digits
+                resume = int(text)
             except ValueError:
                 shown = last_event_id_header[:32]
                 raise _field_error(

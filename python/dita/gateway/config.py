@@ -16,6 +16,7 @@ from dita.risk import KERNEL_MAX
 __all__ = ["GatewaySettings", "SettingsError", "load_settings"]
 
 _SECRET = ("token", "secret", "password", "key")
+_ENV_PREFIX = "DITA_GATEWAY_"
 
 
 class GatewaySettings(BaseModel):
@@ -78,11 +79,16 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
             else:
                 values[key] = value
                 sources[key] = f"gateway.{key}"
-    for name in GatewaySettings.model_fields:
-        env = os.environ.get(f"DITA_GATEWAY_{name.upper()}")
-        if env is not None:
-            values[name] = env
-            sources[name] = f"DITA_GATEWAY_{name.upper()}"
+    known = {f"{_ENV_PREFIX}{name.upper()}": name for name in GatewaySettings.model_fields}
+    for variable, env in os.environ.items():
+        if not variable.startswith(_ENV_PREFIX):
+            continue
+        if variable not in known:
+            # As an unknown key of the file: a typo (DITA_GATEWAY_TOKN) must not go unnoticed.
+            problems.append(f"{variable}: not a gateway setting; the variables are {', '.join(known)}")
+            continue
+        values[known[variable]] = env
+        sources[known[variable]] = variable
     for name, value in overrides.items():
         if value is not None:
             values[name] = value

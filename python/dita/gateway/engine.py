@@ -5,7 +5,9 @@ Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/pr
 - An order whose side is opposite to an open position on the same symbol closes it: SELL
   against an open LONG, BUY against an open SHORT. It becomes an EXIT intent on that slot
   (the oldest such position first). A smaller quantity exits part of it; a larger one is
-  refused (QTY_EXCEEDS_POSITION) because flipping through zero takes two orders.
+  refused (QTY_EXCEEDS_POSITION) because flipping through zero takes two orders. With no
+  open one, an opposite position still being closed (EXIT_WORKING) or still being entered
+  by a partly filled order (ENTRY_WORKING) refuses it rather than opening the other side.
 - Otherwise it opens a new trade: an ENTER intent, LONG for BUY and SHORT for SELL, on the
   kernel's first free slot (NO_FREE_SLOT when every slot is busy).
 
@@ -35,13 +37,16 @@ from dita._kernel import (
 )
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
 from dita.kernel import ExecutionKernel
+from dita.risk import KERNEL_MAX
 
 __all__ = ["TERMINAL", "Emit", "OrderEngine", "OrderRecord"]
 
 Emit = Callable[[str, dict[str, Any]], None]
 """Receives (event type, fields); the writer adds ``seq`` and ``ts``."""
 
-_EXITING = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING)
+# Stages of a slot with a position (size > 0) that an opposite order must not go around: an
+# exit working, or an entry order still working after a part fill.
+_BUSY = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING, TradeStage.ENTRY_WORKING)
 
 _STATUS_BY_KIND = {
     KernelEventKind.ORDER_ACK: "ACKNOWLEDGED",
@@ -128,6 +133,16 @@ class OrderEngine:
     # --- ORDER ---------------------------------------------------------------------------
 
     def _order(self, cmd: OrderCommand) -> None:
+        for name, number in (("qty", cmd.qty), ("price", cmd.price)):
+            # Refused here as MARK refuses it, so the client id stays free for the corrected order.
+            if number is not None and number > KERNEL_MAX:
+                self.error(
+                    "INVALID_FIELD",
+                    f"ORDER refused: invalid {name}: {number!r} (must be at most {KERNEL_MAX:g})",
+                    field=name,
+                    value=number,
+                )
+                return
         if cmd.client_id in self.orders:
             self.error(
                 "DUPLICATE_CLIENT_ID",
@@ -136,7 +151,7 @@ class OrderEngine:
                 value=cmd.client_id,
             )
             return
-        position, exiting = self._opposite_position(cmd)
+        position, busy = self._opposite_position(cmd)
         rec = OrderRecord(
             client_id=cmd.client_id,
             side=cmd.side,
@@ -162,14 +177,20 @@ class OrderEngine:
                 "slot_id": rec.slot_id,
             },
         )
-        if position is None and exiting is not None:
-            # Opening the other side while this side is still being closed is rarely meant.
-            self._refuse(
-                rec,
-                "EXIT_WORKING",
-                f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {exiting}"
-                " already has an exit working; wait for it or cancel it first",
-            )
+        if position is None and busy is not None:
+            # Opening the other side while this side is still being closed, or still being
+            # entered (a partly filled order working), is rarely meant.
+            slot_id, stage, entry_id = busy
+            opposite = f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {slot_id}"
+            if stage == TradeStage.ENTRY_WORKING:
+                code = "ENTRY_WORKING"
+                why = (
+                    f"is still being entered by order {entry_id!r}, partly filled; CANCEL {entry_id}"
+                    " first (or wait for it to fill), then close what filled"
+                )
+            else:
+                code, why = "EXIT_WORKING", "already has an exit working; wait for it or cancel it first"
+            self._refuse(rec, code, f"{opposite} {why}")
             return
         reference = cmd.price if cmd.price is not None else self._last_price.get(cmd.symbol)
         if reference is None:
@@ -234,16 +255,17 @@ class OrderEngine:
 
     def _opposite_position(
         self, cmd: OrderCommand
-    ) -> tuple[tuple[int, str, str, float, float] | None, int | None]:
+    ) -> tuple[tuple[int, str, str, float, float] | None, tuple[int, TradeStage, str] | None]:
         """The oldest open position ``cmd`` closes, as (slot_id, trade_id, side, size, fees so
-        far), and else the slot of an opposite position whose exit is already working."""
+        far), and else an opposite position that is still being closed or entered, as
+        (slot_id, stage, trade_id: the client id of the order that entered it)."""
         slots = self._positions.get(cmd.symbol)
         if not slots:
             return None, None
         wanted = "LONG" if cmd.side == "SELL" else "SHORT"
         stale: list[int] = []
         found: tuple[int, str, str, float, float] | None = None
-        exiting: int | None = None
+        busy: tuple[int, TradeStage, str] | None = None
         for slot_id in slots:
             state = self.kernel.slot_state(slot_id)
             stage = state.fsm_state
@@ -255,11 +277,11 @@ class OrderEngine:
             if stage == TradeStage.POSITION_OPEN:
                 found = (slot_id, state.trade_id, wanted, state.size, state.fees_paid)
                 break
-            if stage in _EXITING and exiting is None:
-                exiting = slot_id
+            if stage in _BUSY and busy is None:
+                busy = (slot_id, stage, state.trade_id)
         for slot_id in stale:
             del slots[slot_id]
-        return found, exiting
+        return found, busy
 
     # --- CANCEL --------------------------------------------------------------------------
 

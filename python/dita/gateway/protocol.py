@@ -23,14 +23,25 @@ __all__ = [
     "OrderCommand",
     "ProtocolError",
     "QueryCommand",
+    "line_too_long",
     "parse_line",
+    "plain_number",
 ]
 
 MAX_LINE_BYTES = 4096
 """Longer lines are refused whole, so one runaway writer cannot make the engine buffer without end."""
 
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
-_SYMBOL = re.compile(r"^[A-Za-z0-9._/:\-]{1,32}$")
+# Used with fullmatch: `$` also matches before a final newline, which let "c1\n" through.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_SYMBOL = re.compile(r"[A-Za-z0-9._/:\-]{1,32}")
+# A number written as text: ASCII decimal, as in JSON (a leading "+", ".5" and "5." too).
+# float() also reads "1_000", " 2 " and other scripts' digits (Arabic-Indic, full-width): a
+# typo traded 1000. inf and nan pass here and are refused as not finite, as before.
+_PLAIN_NUMBER = re.compile(
+    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+)
+# QUERY reads these words as what to list, so an order under one of them could not be named.
+_RESERVED_CLIENT_IDS = ("ORDERS", "ACCOUNT", "SLOTS")
 
 OrderSideName = Literal["BUY", "SELL"]
 QueryTarget = Literal["ORDERS", "ACCOUNT", "SLOTS", "ORDER"]
@@ -92,13 +103,24 @@ _TEXT_USAGE = {
 }
 
 
+def plain_number(text: str) -> bool:
+    """``text`` is a number written in ASCII decimal (or inf/nan, which finite checks refuse)."""
+    return _PLAIN_NUMBER.fullmatch(text) is not None
+
+
+def line_too_long(size: int) -> ProtocolError:
+    """The one error for a line over the limit, however it arrived (``size`` in bytes)."""
+    return ProtocolError(
+        "LINE_TOO_LONG", f"line is {size} bytes; the limit is {MAX_LINE_BYTES}", field="line"
+    )
+
+
 def parse_line(line: str) -> Command | None:
     """Parse one input line. Blank lines and ``#`` comments give None; anything else a
-    command or a ``ProtocolError``."""
-    if len(line) > MAX_LINE_BYTES:
-        raise ProtocolError(
-            "LINE_TOO_LONG", f"line is {len(line)} characters; the limit is {MAX_LINE_BYTES}", field="line"
-        )
+    command or a ``ProtocolError``. The limit is on the line's UTF-8 bytes, a comment's too."""
+    size = len(line.encode("utf-8", "surrogatepass"))
+    if size > MAX_LINE_BYTES:
+        raise line_too_long(size)
     text = line.strip()
     if not text or text.startswith("#"):
         return None
@@ -119,9 +141,9 @@ def _parse_text(text: str) -> Command:
     if verb not in _TEXT_USAGE:
         raise ProtocolError(
             "UNKNOWN_COMMAND",
-            f"unknown command {parts[0]!r}; expected ORDER, CANCEL, QUERY or MARK",
+            f"unknown command {_quoted(parts[0])}; expected ORDER, CANCEL, QUERY or MARK",
             field="command",
-            value=parts[0][:64],
+            value=parts[0],
         )
     arity = {"ORDER": 5, "CANCEL": 1, "QUERY": 1, "MARK": 2}[verb]
     if len(args) != arity:
@@ -153,7 +175,7 @@ def _parse_text(text: str) -> Command:
 
 def _parse_json(text: str) -> Command:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, object_pairs_hook=_unique_keys)
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         pos = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -178,14 +200,16 @@ def _parse_json(text: str) -> Command:
     if allowed is None:
         raise ProtocolError(
             "UNKNOWN_COMMAND",
-            f"unknown command {cmd!r}; expected ORDER, CANCEL, QUERY or MARK",
+            f"unknown command {_quoted(cmd)}; expected ORDER, CANCEL, QUERY or MARK",
             field="cmd",
-            value=cmd[:64],
+            value=cmd,
         )
     extra = sorted(set(obj) - allowed - {"cmd"})
     if extra:
         raise ProtocolError(
-            "UNKNOWN_FIELD", f"{verb} has no field {extra[0]!r}; fields: {sorted(allowed)}", field=extra[0]
+            "UNKNOWN_FIELD",
+            f"{verb} has no field {_quoted(extra[0])}; fields: {sorted(allowed)}",
+            field=extra[0],
         )
     if verb == "ORDER":
         price = obj.get("price", "MKT")
@@ -216,12 +240,27 @@ def _parse_json(text: str) -> Command:
         )
     if not isinstance(what, str) or what.upper() not in ("ORDERS", "ACCOUNT", "SLOTS"):
         raise ProtocolError(
-            "INVALID_FIELD", f"what must be ORDERS, ACCOUNT or SLOTS, got {what!r}", field="what", value=what
+            "INVALID_FIELD",
+            f"what must be ORDERS, ACCOUNT or SLOTS, got {_quoted(what)}",
+            field="what",
+            value=what,
         )
     return _query(what, "what")
 
 
 # --- fields ------------------------------------------------------------------------------
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys: "client_id" twice would act on one unseen.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ProtocolError(
+                "INVALID_JSON", f"line gives the key {_quoted(key)} more than once", field=key
+            )
+        obj[key] = value
+    return obj
 
 
 def _required(obj: dict[str, Any], name: str) -> Any:
@@ -241,27 +280,34 @@ def _side(value: Any) -> OrderSideName:
     if isinstance(value, str) and value.upper() in ("BUY", "SELL"):
         return "BUY" if value.upper() == "BUY" else "SELL"
     raise ProtocolError(
-        "INVALID_FIELD", f"side must be BUY or SELL, got {value!r}", field="side", value=value
+        "INVALID_FIELD", f"side must be BUY or SELL, got {_quoted(value)}", field="side", value=value
     )
 
 
 def _symbol(value: Any) -> str:
-    if isinstance(value, str) and _SYMBOL.match(value):
+    if isinstance(value, str) and _SYMBOL.fullmatch(value):
         return value.upper()
     raise ProtocolError(
         "INVALID_FIELD",
-        f"symbol must be 1-32 characters of letters, digits and . _ / : -, got {value!r}",
+        f"symbol must be 1-32 characters of letters, digits and . _ / : -, got {_quoted(value)}",
         field="symbol",
         value=value,
     )
 
 
 def _client_id(value: Any) -> str:
-    if isinstance(value, str) and _CLIENT_ID.match(value):
+    if isinstance(value, str) and value.upper() in _RESERVED_CLIENT_IDS:
+        raise ProtocolError(
+            "INVALID_FIELD",
+            f"client_id {value!r} is reserved: QUERY {value.upper()} lists the {value.lower()}, not an order",
+            field="client_id",
+            value=value,
+        )
+    if isinstance(value, str) and _CLIENT_ID.fullmatch(value):
         return value
     raise ProtocolError(
         "INVALID_FIELD",
-        f"client_id must be 1-64 characters of letters, digits and . _ : -, got {value!r}",
+        f"client_id must be 1-64 characters of letters, digits and . _ : -, got {_quoted(value)}",
         field="client_id",
         value=value,
     )
@@ -280,19 +326,21 @@ def _positive(name: str, value: Any, hint: str = "") -> float:
             number = float(value)
         except OverflowError:
             number = None
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
+    elif isinstance(value, str) and plain_number(value):
+        number = float(value)
     if number is None or not math.isfinite(number) or number <= 0.0:
         raise ProtocolError(
             "INVALID_FIELD",
-            f"{name} must be a finite number greater than 0{hint}, got {value!r}",
+            f"{name} must be a finite number greater than 0{hint}, got {_quoted(value)}",
             field=name,
             value=value,
         )
     return number
+
+
+def _quoted(value: Any) -> str:
+    """The offending value as an error's message quotes it: cut as the event's ``value`` is."""
+    return repr(shortened(value, 64)) if isinstance(value, str) else shortened(repr(value), 64)
 
 
 def _printable(value: Any) -> str | int | float | bool | None:

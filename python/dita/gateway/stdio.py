@@ -18,13 +18,14 @@ from dita._kernel import __version__
 from dita._signals import Terminated, closing, held, rearm
 from dita.gateway.engine import OrderEngine
 from dita.gateway.events import encode_json_bytes
-from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, parse_line
+from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
 from dita.kernel import ExecutionKernel
 
 __all__ = ["PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
 
 PROTOCOL = "dita-stdio/1"
 _CHUNK = 1 << 16
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors and Windows tools write first
 # After Ctrl-C or SIGTERM, how long the client has to read the rest of the output before it
 # is given up and the kernel closes: a supervisor's own grace period (10 s for Docker) is longer.
 STOP_GRACE_SECONDS = 2.0
@@ -98,6 +99,7 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     lineno = 0
     pending = b""  # the start of a line whose end has not arrived yet
     skipping = 0  # bytes of an overlong line dropped so far (0: not in one)
+    at_start = True  # no byte of the stream taken yet but (part of) a byte order mark
     read = getattr(stdin, "read1", stdin.read)
     reason = "eof"
     try:
@@ -119,6 +121,12 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
             chunk = read(_CHUNK)
             if not chunk:
                 break
+            if at_start:
+                pending += chunk
+                if _BOM.startswith(pending):
+                    continue  # the mark may still be on its way, a byte at a time
+                pending, at_start = pending.removeprefix(_BOM), False
+                chunk = b""
             lines = (pending + chunk).split(b"\n")
             pending = lines.pop()
             for raw in lines:
@@ -132,6 +140,8 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
                 skipping += len(pending)
                 pending = b""
             writer.flush()
+        if at_start:
+            pending = pending.removeprefix(_BOM)  # a stream of the mark alone
         if pending or skipping:
             lineno += 1
             if skipping:
@@ -187,11 +197,19 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> None:
 
 def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
     engine.line = lineno
-    engine.error("LINE_TOO_LONG", f"line is {size} bytes; the limit is {MAX_LINE_BYTES}", field="line")
+    _protocol_error(engine, line_too_long(size))
+
+
+def _protocol_error(engine: OrderEngine, exc: ProtocolError) -> None:
+    engine.error(exc.code, exc.message, **({"field": exc.field, "value": exc.value} if exc.field else {}))
 
 
 def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
     engine.line = lineno
+    if len(raw) > MAX_LINE_BYTES:
+        # Bytes, before decoding: a line gets the same answer whether it came in one read or many.
+        _too_long(engine, lineno, len(raw))
+        return
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -200,7 +218,7 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
     try:
         command = parse_line(text)
     except ProtocolError as exc:
-        engine.error(exc.code, exc.message, **({"field": exc.field, "value": exc.value} if exc.field else {}))
+        _protocol_error(engine, exc)
         return
     if command is None:
         return
