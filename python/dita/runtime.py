@@ -32,6 +32,7 @@ from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEven
 from dita._numbers import is_real
 from dita._text import shortened
 from dita.reconcile import ReconciliationReport, reconcile_with_venue
+from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
 
 __all__ = [
@@ -558,9 +559,10 @@ class TradingRuntime:
     def on_bar(self, bar: Bar) -> None:
         """One bar: venues first (fills of working orders), then subscribed strategies. A bar
         the venues would refuse (no asset name, not numbers, not finite, inconsistent, earlier
-        than the clock) raises ValueError naming the field before anything changes, deferred or
-        not; a plain 7-field tuple is read as a Bar, what is not a bar at all (a dict, a pandas
-        row with its index) raises TypeError. A runtime not
+        than the clock) or the kernel would (a price above its bound of 1e15: the venues would
+        fill at it and the kernel refuse the fill) raises ValueError naming the field before
+        anything changes, deferred or not; a plain 7-field tuple is read as a Bar, what is not a
+        bar at all (a dict, a pandas row with its index) raises TypeError. A runtime not
         started yet is started first: ``on_start`` comes before the first data point."""
         if type(bar) is not Bar and not isinstance(bar, Bar):
             if not (isinstance(bar, tuple) and len(bar) == 7):
@@ -575,7 +577,7 @@ class TradingRuntime:
         try:
             sound = (
                 self._now <= ts < _INF
-                and 0 < low <= open_ <= high < _INF
+                and 0 < low <= open_ <= high <= KERNEL_MAX
                 and low <= close <= high
                 and 0 <= volume < _INF
             )
@@ -625,7 +627,7 @@ class TradingRuntime:
         try:
             sound = (
                 self._now <= ts < _INF
-                and 0 < bid <= ask < _INF
+                and 0 < bid <= ask <= KERNEL_MAX
                 and 0 <= bid_size < _INF
                 and 0 <= ask_size < _INF
             )
@@ -760,6 +762,9 @@ def _time_or_price_problem(
         value = getattr(item, name)
         if not (math.isfinite(value) and value > 0):
             return f"{where}: {name} {value!r} is not a finite price above 0"
+        if value > KERNEL_MAX:
+            # The venues would fill at it, and the kernel refuse the fill: the two apart.
+            return f"{where}: {name} {value!r} is above the kernel's bound of {KERNEL_MAX:g}"
     return None
 
 

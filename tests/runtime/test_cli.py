@@ -213,6 +213,8 @@ def test_backtest_refuses_bad_data_naming_the_row(tmp_path: Path) -> None:
         (["--param", "fast=50"], "fast=50 must be below slow=30"),
         (["--fee-rate", "0.5"], "--fee-rate=0.5"),
         (["--balance", "-1"], "--balance=-1.0"),
+        # Beyond the kernel's bound: it raised from the kernel, a traceback after --out was made.
+        (["--balance", "1e16"], "--balance=1e+16: Input should be less than or equal to 1000000000000000"),
         (["--from", "soon"], "--from='soon'"),
         # The paper venue waits out the latency: at 1e300 ms no order ever became live.
         (["--latency-ms", "1e300"], "--latency-ms=1e+300: Input should be less than or equal to 60000"),
@@ -424,6 +426,7 @@ PAPER = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--max-speed"]
         (["--duration", "nan"], "--duration=nan must be positive and finite"),
         (["--fee-rate", "-1"], "--fee-rate=-1.0: Input should be greater than or equal to 0"),
         (["--balance", "nan"], "--balance=nan"),
+        (["--balance", "1e16"], "--balance=1e+16: Input should be less than or equal to 1000000000000000"),
         (["--slippage-bps", "-2"], "--slippage-bps=-2.0"),
         (["--latency-ms", "1e300"], "--latency-ms=1e+300: Input should be less than or equal to 60000"),
         (["--latency-ms", "60000.5"], "--latency-ms=60000.5: Input should be less than or equal to 60000"),
@@ -1317,6 +1320,33 @@ class RoundTrips(Strategy):
         elif minute == 2 and self.position(bar.asset) > 0:
             self.close(bar.asset, price=bar.close)
 """
+
+
+def test_paper_takes_data_with_gaps_when_allowed_as_backtest_does(tmp_path: Path) -> None:
+    """The gap error told to pass --allow-gaps, which `dita paper` did not have: a file with
+    a gap (an exchange's maintenance) could be backtested but never paper-traded."""
+    rows = ["timestamp,asset,open,high,low,close,volume"]
+    rows += [f"{t},BTCUSDT,100,101,99,100,1000" for t in (1_704_067_200, 1_704_067_260, 1_704_070_000)]
+    data = tmp_path / "gap.csv"
+    data.write_text("\n".join(rows) + "\n")
+    args = [
+        *PAPER[: PAPER.index("--data")],
+        "--data",
+        str(data),
+        "--max-speed",
+        "--state-dir",
+        str(tmp_path / "s"),
+    ]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "--allow-gaps to accept" in refused.stderr
+    taken = runner.invoke(app, [*args, "--allow-gaps"])
+    assert taken.exit_code == 0, taken.output
+    assert (
+        json.loads((tmp_path / "s" / next(p.name for p in (tmp_path / "s").iterdir())).read_text())["rows"]
+        == 3
+    )
+    live = runner.invoke(app, [*PAPER[: PAPER.index("--data")], "--ccxt-exchange", "binance", "--allow-gaps"])
+    assert live.exit_code == 2 and "--allow-gaps is about the bars of --data" in live.stderr
 
 
 def test_a_run_killed_between_saves_does_not_trade_the_rows_after_the_save_again(

@@ -659,6 +659,11 @@ def test_close_replaces_a_resting_limit_exit_with_a_market_exit() -> None:
         (Quote("BTCUSDT", 60.0, 99.0, 100.0, None, 1.0), "bid_size None is not a number"),  # type: ignore[arg-type]
         (Quote("BTCUSDT", 60.0, Decimal(99), Decimal(100), 1.0, 1.0), r"bid Decimal\('99'\) is not a number"),  # type: ignore[arg-type]
         (Quote("BTCUSDT", Decimal(60), 99.0, 100.0, 1.0, 1.0), r"ts Decimal\('60'\) is not a number"),  # type: ignore[arg-type]
+        # The venue would fill at it, and the kernel refuse the fill: the two apart, silently.
+        (
+            Quote("BTCUSDT", 60.0, 99.0, 2e15, 1.0, 1.0),
+            "ask 2000000000000000.0 is above the kernel's bound of 1e",
+        ),
     ],
 )
 def test_a_quote_the_paper_venue_would_refuse_is_refused_at_once(bad: Quote, message: str) -> None:
@@ -691,3 +696,25 @@ def test_float32_market_data_reaches_the_paper_venue() -> None:
     assert s.buy("BTCUSDT", 1.0, price=100.0).accepted
     runtime.on_bar(Bar("BTCUSDT", 120.0, f(101.0), f(103.0), f(100.0), f(102.0), f(5.0)))
     assert kernel.slot_state(0).size == 1.0 and [f.price for f in s.fills] == [101.0]
+
+
+def test_a_bar_priced_above_the_kernels_bound_is_refused_before_the_venue_fills_at_it() -> None:
+    """A bar at 2e15 reached the paper venue, which filled the exit working there, while the
+    kernel refused the fill as beyond its bound: the venue flat, the kernel's slot working for
+    good, nothing said."""
+    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-huge-bar")
+    runtime = TradingRuntime(kernel, [venue])
+    s = Counter(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    runtime.on_bar(Bar("BTCUSDT", 60.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    assert s.buy("BTCUSDT", 1.0, price=100.0).accepted
+    runtime.on_bar(Bar("BTCUSDT", 120.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    assert s.position("BTCUSDT") == 1.0
+    assert s.close("BTCUSDT", price=100.0)[0].accepted
+    with pytest.raises(ValueError, match="high 2000000000000000.0 is above the kernel's bound of 1e\\+15"):
+        runtime.on_bar(Bar("BTCUSDT", 180.0, 100.0, 2e15, 99.0, 100.0, 5.0))
+    assert runtime.now() == 120.0 and venue.positions() == {"BTCUSDT": 1.0}
+    runtime.on_bar(Bar("BTCUSDT", 180.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    assert s.position("BTCUSDT") == 0.0 and venue.positions() == {}

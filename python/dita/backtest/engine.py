@@ -30,6 +30,7 @@ from dita.backtest.metrics import (
     last_of_each_time,
 )
 from dita.kernel import ExecutionKernel
+from dita.risk import KERNEL_MAX
 from dita.runtime import TradingRuntime, check_strategy_instance, check_strategy_unused
 from dita.strategy import Strategy
 from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
@@ -42,7 +43,9 @@ class BacktestConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    balance: Number = Field(default=10_000.0, gt=0, description="starting balance, quote currency")
+    balance: Number = Field(
+        default=10_000.0, gt=0, le=KERNEL_MAX, description="starting balance, quote currency"
+    )
     fee_rate: Number = Field(default=0.001, ge=0, lt=0.1, description="taker fee, fraction of notional")
     maker_fee_rate: OptionalNumber = Field(
         default=None, ge=0, lt=0.1, description="maker fee (default: fee_rate)"

@@ -48,6 +48,8 @@ SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved agains
 LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms (0 to 60,000)")]
 VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]
 MaxSlotsOption = Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")]
+# Of the data a replay reads (`dita backtest --data`, `dita paper --data`).
+AllowGapsOption = Annotated[bool, typer.Option(help="Accept missing bars instead of refusing the data")]
 BALANCE = 10_000.0
 FEE_RATE = 0.001
 SLIPPAGE_BPS = 2.0

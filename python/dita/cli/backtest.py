@@ -17,6 +17,7 @@ from dita.cli._common import (
     MAX_SLOTS,
     SLIPPAGE_BPS,
     VOLUME_SHARE,
+    AllowGapsOption,
     BalanceOption,
     FeeRateOption,
     LatencyMsOption,
@@ -64,9 +65,7 @@ def backtest(
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,
     params: Annotated[str | None, typer.Option(help="Strategy parameters as a JSON object")] = None,
-    allow_gaps: Annotated[
-        bool, typer.Option(help="Accept missing bars instead of refusing the data")
-    ] = False,
+    allow_gaps: AllowGapsOption = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr")] = True,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the metrics as JSON instead of a table")

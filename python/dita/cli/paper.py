@@ -27,6 +27,7 @@ from dita.cli._common import (
     MAX_SLOTS,
     SLIPPAGE_BPS,
     VOLUME_SHARE,
+    AllowGapsOption,
     BalanceOption,
     FeeRateOption,
     LatencyMsOption,
@@ -374,6 +375,7 @@ def paper(
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,
     params: Annotated[str | None, typer.Option(help="Strategy parameters as a JSON object")] = None,
+    allow_gaps: AllowGapsOption = False,
     kernel_id: Annotated[
         str | None,
         typer.Option(
@@ -440,6 +442,8 @@ def paper(
         fail_options(exc)
     if (data is None) == (ccxt_exchange is None):
         fail("give exactly one of --data (replay) or --ccxt-exchange (live feed)")
+    if allow_gaps and data is None:
+        fail("--allow-gaps is about the bars of --data; a live feed has no gaps to allow")
     if kernel_id is None:
         kernel_id = default_kernel_id()
     if "/" in kernel_id:
@@ -454,7 +458,7 @@ def paper(
     live_feed: tuple[Any, list[str]] | None = None
     if data is not None:
         try:
-            history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data))
+            history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data), allow_gaps=allow_gaps)
         except DataError as exc:
             fail(f"bad data: {exc}")
         problem = feed_problem(strat, history.kind, history.assets)
