@@ -253,6 +253,26 @@ def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[
     assert "2 row(s)\n" in out and "cap" not in out and err == ""
 
 
+def test_csv_quotes_a_carriage_return_so_rows_stay_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    """A CR in a journal string (a venue's reason with a CRLF) was written bare: a CSV reader
+    split the row there."""
+    import csv
+    import io
+
+    from dita.cli.journal import _print
+    from dita.journal.query import QueryResult
+
+    rows = [["a\rb", "c\nd", "e\r\nf"], ["plain", None, 'q"q']]
+    _print(QueryResult(["s", "t", "u"], ["String"] * 3, rows), "csv")
+    out, err = capsys.readouterr()
+    assert err == "" and out.endswith('"q""q"\n') and "\r\n" not in out.replace("e\r\nf", "")
+    assert list(csv.reader(io.StringIO(out, newline=""))) == [
+        ["s", "t", "u"],
+        ["a\rb", "c\nd", "e\r\nf"],
+        ["plain", "", 'q"q'],
+    ]
+
+
 def test_the_table_prints_journal_strings_exactly(capsys: pytest.CaptureFixture[str]) -> None:
     """Strings a strategy wrote (reasons, ids) are text, not Rich markup or emoji codes."""
     from dita.cli.journal import _print
@@ -406,6 +426,34 @@ def test_a_time_param_that_names_no_real_time_is_refused(
         assert out.exit_code == 2, (type_, out.output)
         assert "--param at" in out.output and repr(value) in out.output, out.output
         assert clickhouse_reads not in out.output
+
+
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [
+        ("UInt8", "300"),  # ClickHouse read it as 44
+        ("Int64", "99999999999999999999"),  # as 7766279631452241919
+        ("Nullable(UInt64)", "18446744073709551616"),
+        ("Int8", "-129"),
+    ],
+)
+def test_an_integer_param_its_type_cannot_hold_is_refused(
+    live: tuple[str, ClickHouseJournal], type_: str, value: str
+) -> None:
+    """ClickHouse wrapped it round to another number, and the query answered for that."""
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-p", f"x={value}", f"SELECT {{x:{type_}}} AS x")
+    assert out.exit_code == 2, out.output
+    assert f"--param x={value!r}: outside what a {type_} holds" in out.output
+
+
+def test_an_integer_param_at_the_ends_of_its_type_answers(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql(
+        "--dsn", dsn, "-f", "json", "-p", "a=255", "-p", "b=-128", "SELECT {a:UInt8} AS a, {b:Int8} AS b"
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"a": 255, "b": -128}]
 
 
 @pytest.mark.parametrize(

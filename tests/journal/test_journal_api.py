@@ -1082,6 +1082,47 @@ def test_a_bad_timeout_is_refused_by_name_before_anything_is_done(
     assert stored.rows == [[0]]
 
 
+def test_a_kernel_starting_while_a_journal_query_holds_the_directory_waits_for_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`dita journal sql` on a journal no kernel holds opens the directory itself, and chDB
+    lets one process have it: a kernel starting meanwhile was refused (exit 2), told to use
+    the very command that held it. It waits for the query, which ends within its time limit."""
+    directory = tmp_path / "j"
+    ClickHouseJournal(f"chdb://{directory}").close()
+    query = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dita.cli",
+            "journal",
+            "sql",
+            "--dsn",
+            f"chdb://{directory}",
+            "SELECT sleep(3)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(directory.glob(".dita-query-*")) and query.poll() is None:
+            assert time.monotonic() < deadline, "the query never marked the directory"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the query's engine holds the directory now
+        with caplog.at_level("WARNING", logger="dita.journal.clickhouse"):
+            journal = ClickHouseJournal(f"chdb://{directory}")
+        journal.close()
+        assert f"held by a `dita journal` query (pid {query.pid})" in caplog.text
+        _out, err = query.communicate(timeout=60)
+        assert query.returncode == 0, err
+    finally:
+        query.kill()
+        query.wait()
+    assert not list(directory.glob(".dita-query-*"))  # the mark goes with the query
+
+
 def test_a_directory_another_process_holds_is_refused_saying_so(tmp_path: Path) -> None:
     """chDB's own error no longer names the lock ("Error initializing EmbeddedServer"), so the
     refusal said this process could host one directory only, which it did not."""

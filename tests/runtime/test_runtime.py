@@ -713,7 +713,7 @@ def test_a_bar_priced_above_the_kernels_bound_is_refused_before_the_venue_fills_
     runtime.on_bar(Bar("BTCUSDT", 120.0, 100.0, 101.0, 99.0, 100.0, 5.0))
     assert s.position("BTCUSDT") == 1.0
     assert s.close("BTCUSDT", price=100.0)[0].accepted
-    with pytest.raises(ValueError, match="high 2000000000000000.0 is above the kernel's bound of 1e\\+15"):
+    with pytest.raises(ValueError, match=r"high 2000000000000000\.0 is above the kernel's bound of 1e\+15"):
         runtime.on_bar(Bar("BTCUSDT", 180.0, 100.0, 2e15, 99.0, 100.0, 5.0))
     assert runtime.now() == 120.0 and venue.positions() == {"BTCUSDT": 1.0}
     runtime.on_bar(Bar("BTCUSDT", 180.0, 100.0, 101.0, 99.0, 100.0, 5.0))

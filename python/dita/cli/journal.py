@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -99,17 +101,50 @@ _TIME_RANGES: dict[str, tuple[dt.datetime, dt.datetime, str]] = {
 }
 
 
-def _time_type(type_: str) -> str | None:
-    """The time type a placeholder's type is (``date``, ``date32``, ``datetime``, ``datetime64``);
-    None for any other type."""
+def _base_type(type_: str) -> str:
+    """A placeholder's type without Nullable or LowCardinality around it, lower case and
+    without its arguments: ``Nullable(DateTime64(3))`` is ``datetime64``."""
     base = type_.strip()
     while True:  # Nullable(DateTime64(3)), LowCardinality(Nullable(Date))
         head, paren, rest = base.partition("(")
         if paren and head.strip().lower() in ("nullable", "lowcardinality"):
             base = rest.rsplit(")", 1)[0].strip()
             continue
-        name = head.strip().lower()
-        return name if name in _TIME_TYPES else None
+        return head.strip().lower()
+
+
+def _time_type(type_: str) -> str | None:
+    """The time type a placeholder's type is (``date``, ``date32``, ``datetime``, ``datetime64``);
+    None for any other type."""
+    name = _base_type(type_)
+    return name if name in _TIME_TYPES else None
+
+
+# What each integer type holds: ClickHouse wraps a parameter outside it to another number
+# without a word (300 as a UInt8 is 44).
+_INT_RANGES = {
+    f"{kind}{bits}": (0, 2**bits - 1) if kind == "uint" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    for kind in ("int", "uint")
+    for bits in (8, 16, 32, 64, 128, 256)
+}
+_INT_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def _check_int_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
+    """Refuse a whole number for an integer placeholder that its type cannot hold (ClickHouse
+    would wrap it round). Other texts are left to ClickHouse, which refuses what it cannot
+    read. ``found``: the query's placeholders, as (name, type)."""
+    for name, type_ in found:
+        value = params.get(name)
+        bounds = _INT_RANGES.get(_base_type(type_))
+        if bounds is None or not isinstance(value, str) or not _INT_TEXT.fullmatch(value):
+            continue
+        low, high = bounds
+        if not low <= int(value) <= high:
+            fail(
+                f"--param {name}={value!r}: outside what a {type_.strip()} holds ({low} to {high}); "
+                "ClickHouse would read it as another number without saying so"
+            )
 
 
 def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
@@ -152,6 +187,20 @@ def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> 
             )
 
 
+def _write_csv(rows: Iterable[list[Any]]) -> None:
+    """``rows`` as CSV lines ending in ``\\n``. The writer is told ``\\r\\n`` so that it quotes
+    a field holding a CR as well as one holding an LF (told ``\\n``, Python 3.11's left a CR
+    bare, and a reader split the row there); each line's own ``\\r\\n`` is then cut to ``\\n``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    write = sys.stdout.write
+    for row in rows:
+        writer.writerow(row)
+        write(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+
+
 def _print(result: Any, fmt: str) -> None:
     cut = ""
     if result.truncated:
@@ -165,9 +214,7 @@ def _print(result: Any, fmt: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps(finite_json(result.records()), indent=2, allow_nan=False))
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+        _write_csv([result.columns, *(["" if v is None else v for v in row] for row in result.rows)])
     else:
         from rich.table import Table
         from rich.text import Text
@@ -230,7 +277,9 @@ def sql_command(
     if fmt not in _FORMATS:
         fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
     params = _parse_params(param)
-    _check_time_params(_check_placeholders(query, params), params)
+    found = _check_placeholders(query, params)
+    _check_time_params(found, params)
+    _check_int_params(found, params)
     _print(_run(dsn, query, params), fmt)
 
 

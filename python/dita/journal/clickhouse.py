@@ -55,11 +55,13 @@ from dita.journal import JournalStats, sole_journal
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.priority import lower_thread_priority
 from dita.journal.query import (
+    QUERY_WAIT_SECONDS,
     QueryResult,
     QueryServer,
     ServerClosed,
     chdb_holder,
     execute,
+    held_by_a_query,
     is_wait_seconds,
     open_read_only_client,
     run_query,
@@ -79,6 +81,25 @@ if TYPE_CHECKING:
 __all__ = ["BackfillResult", "ClickHouseJournal", "JournalBlockedError"]
 
 log = logging.getLogger(__name__)
+
+
+def _wait_for_a_query(directory: Path, poll: float = 0.2) -> None:
+    """Waits, at most ``QUERY_WAIT_SECONDS``, while a `dita journal` query that opened
+    ``directory`` itself holds it (chDB lets one process have a directory): an operator's
+    query of a stopped kernel's journal must not keep the kernel from starting again."""
+    holder = chdb_holder(directory)
+    if not holder or not held_by_a_query(directory, holder):
+        return
+    log.warning(
+        "journal directory %s is held by a `dita journal` query (%s): waiting up to %s s for it to end",
+        directory,
+        holder,
+        QUERY_WAIT_SECONDS,
+    )
+    deadline = time.monotonic() + QUERY_WAIT_SECONDS
+    while time.monotonic() < deadline and chdb_holder(directory) is not None:
+        time.sleep(poll)
+
 
 _TS_INDEX = 2  # (seq, sub, ts, ...) in every journal table
 _REJECTED_KEPT = 1000
@@ -586,6 +607,9 @@ class ClickHouseJournal:
         nice = max(self.nice or 0, os.getpriority(os.PRIO_PROCESS, 0))
         # Threads of our own engine that merge parts, taken when the engine is opened.
         chdb_options = {"os_threads_nice_value_merge_mutate": nice} if niced else None
+        if self.target.kind == "chdb":
+            assert self.target.path is not None
+            _wait_for_a_query(self.target.path)
         try:
             client = self.target.connect(chdb_options=chdb_options)
         except Exception as exc:
@@ -594,6 +618,11 @@ class ClickHouseJournal:
                 with contextlib.suppress(OSError):
                     directory.rmdir()
             holder = chdb_holder(self.target.path) if self.target.kind == "chdb" else None
+            if holder and self.target.path is not None and held_by_a_query(self.target.path, holder):
+                raise RuntimeError(
+                    f"journal directory {self.target.path} is held by a `dita journal` query ({holder}) "
+                    f"still running after {QUERY_WAIT_SECONDS} s; stop it, or pick another directory"
+                ) from exc
             if holder is not None or (self.target.kind == "chdb" and "lock" in str(exc).lower()):
                 raise RuntimeError(
                     f"journal directory {self.target.path} is held by another process"

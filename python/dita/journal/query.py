@@ -37,6 +37,7 @@ from dita.journal.dsn import JournalTarget
 from dita.journal.priority import lower_thread_priority
 
 __all__ = [
+    "QUERY_WAIT_SECONDS",
     "QueryResult",
     "QueryServer",
     "ReadOnlyViolation",
@@ -44,6 +45,7 @@ __all__ = [
     "chdb_holder",
     "check_read_only",
     "execute",
+    "held_by_a_query",
     "open_read_only_client",
     "placeholders",
     "query_via_socket",
@@ -815,6 +817,23 @@ def chdb_holder(directory: Path | None) -> str | None:
     return None
 
 
+QUERY_WAIT_SECONDS = READ_ONLY_SETTINGS["max_execution_time"] + 10
+"""How long a kernel starting on a journal waits for a `dita journal` query holding its
+directory to end: a query is stopped after ``max_execution_time``."""
+
+
+def _query_mark(directory: Path, pid: int | str) -> Path:
+    return directory / f".dita-query-{pid}"
+
+
+def held_by_a_query(directory: Path, holder: str) -> bool:
+    """Whether ``holder`` (:func:`chdb_holder`'s ``"pid N"``) is a query that opened the
+    directory itself (:func:`run_query` marks it while it does): it ends within
+    :data:`QUERY_WAIT_SECONDS`, so a kernel starting on the journal waits for it."""
+    pid = holder.removeprefix("pid ").strip()
+    return pid.isdigit() and _query_mark(directory, pid).exists()
+
+
 def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
     """Run one read-only query on a journal wherever it is.
 
@@ -822,6 +841,7 @@ def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None
     opening the directory read-only here. Servers: directly, with a read-only client.
     """
     check_read_only(sql)  # refuse before touching anything
+    held, mark = "", None
     if target.kind == "chdb":
         try:
             return query_via_socket(target.socket_address, target.database, sql, parameters)
@@ -839,15 +859,23 @@ def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None
         )
         if holder is not None:
             raise RuntimeError(held)
+        # Marked while this process holds the directory: a kernel starting on it meanwhile
+        # waits for the query instead of refusing to start (see `held_by_a_query`).
+        mark = _query_mark(target.path, os.getpid())
+        with contextlib.suppress(OSError):
+            mark.touch()
+    try:
         try:
             client = open_read_only_client(target)
         except Exception as exc:
-            if "lock" in str(exc).lower():
+            if mark is not None and "lock" in str(exc).lower():
                 raise RuntimeError(held) from exc
             raise
-    else:
-        client = open_read_only_client(target)
-    try:
-        return execute(client, sql, parameters)
+        try:
+            return execute(client, sql, parameters)
+        finally:
+            client.close()
     finally:
-        client.close()
+        if mark is not None:
+            with contextlib.suppress(OSError):
+                mark.unlink()
