@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1543,3 +1544,29 @@ def test_a_paper_run_whose_log_fails_stops_with_an_error_not_a_traceback(
     # The state file keeps the last book saved with the log synced, not one ahead of the log.
     snap = json.loads((tmp_path / "state" / "brk.json").read_text())
     assert snap["rows"] < 3
+
+
+def test_progress_lines_go_to_a_log_that_is_no_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where stderr or stdout is not a terminal (a CI log, a service manager), the backtest's
+    bar and the paper run's status table were drawn once, at the end: a long run said nothing
+    until it was over. Each now writes a line every so often."""
+    import dita.cli.backtest as backtest_cli
+    import dita.cli.paper as paper_cli
+
+    monkeypatch.setattr(backtest_cli, "PROGRESS_LINE_SECONDS", 0.0)
+    done = runner.invoke(
+        app, ["backtest", "--strategy", CROSSOVER, "--data", "sample", "--out", str(tmp_path / "o")]
+    )
+    assert done.exit_code == 0, done.output
+    lines = [line for line in done.stderr.splitlines() if line.startswith("backtest: ")]
+    assert lines and re.fullmatch(r"backtest: [\d,]+ of [\d,]+ rows \(\d+%\).*", lines[0]), done.stderr
+
+    monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
+    ran = runner.invoke(app, [*PAPER, "--state-dir", str(tmp_path / "s"), "--status-every", "0.000001"])
+    assert ran.exit_code == 0, ran.output
+    status = [line for line in ran.stdout.splitlines() if line.startswith("status: ")]
+    assert status and re.fullmatch(
+        r"status: \d{4}-\d\d-\d\d .* UTC, [\d,]+ rows, equity .* working orders", status[-1]
+    )

@@ -718,3 +718,30 @@ def test_a_bar_priced_above_the_kernels_bound_is_refused_before_the_venue_fills_
     assert runtime.now() == 120.0 and venue.positions() == {"BTCUSDT": 1.0}
     runtime.on_bar(Bar("BTCUSDT", 180.0, 100.0, 101.0, 99.0, 100.0, 5.0))
     assert s.position("BTCUSDT") == 0.0 and venue.positions() == {}
+
+
+class Sleepy(Counter):
+    def on_bar(self, bar: Bar) -> None:
+        super().on_bar(bar)
+        time.sleep(0.02)
+
+
+def test_run_columns_reports_progress_as_it_goes_for_a_slow_strategy() -> None:
+    """Progress came every 10,000 rows whatever they took: a strategy taking 10 ms a row
+    showed nothing for 100 s. It comes about every quarter second, as rows are done."""
+    venue = PaperVenue(slippage_bps=0.0)
+    runtime = TradingRuntime(ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-slow"), [venue])
+    s = Sleepy(name="s")
+    runtime.add_strategy(s)
+    n = 40  # 0.8 s of strategy at 20 ms a row
+    ts = [60.0 * (i + 1) for i in range(n)]
+    columns = [[100.0] * n, [101.0] * n, [99.0] * n, [100.0] * n, [5.0] * n]
+    calls: list[tuple[int, float]] = []
+    started = time.monotonic()
+    runtime.run_columns(
+        ts, ["X"] * n, columns, "bars", progress=lambda done: calls.append((done, time.monotonic()))
+    )
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and done[-1] == n and len(s.bars) == n
+    assert len(done) >= 3  # before: one call, at the end
+    assert calls[0][1] - started < 0.5  # the first comes early, not after the whole run

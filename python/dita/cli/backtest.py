@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +36,9 @@ from dita.cli._common import (
 )
 
 __all__ = ["register"]
+
+PROGRESS_LINE_SECONDS = 10.0
+"""Seconds between the progress lines a backtest writes when stderr is not a terminal."""
 
 
 def backtest(
@@ -126,11 +130,19 @@ def backtest(
         transient=False,
     ) as bar:
         task = bar.add_task("replay", total=len(history), rate="")
+        # Not a terminal (a pipe, a CI log): the bar is drawn once, at the end; a line then
+        # says how far the replay is every PROGRESS_LINE_SECONDS.
+        said = [time.monotonic()]
 
         def advance(done: int) -> None:
             elapsed = bar.tasks[0].elapsed or 0.0
             rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
             bar.update(task, completed=done, rate=rate)
+            now = time.monotonic()
+            if progress and not stderr.is_terminal and now - said[0] >= PROGRESS_LINE_SECONDS:
+                said[0] = now
+                total = len(history)
+                stderr.print(f"backtest: {done:,} of {total:,} rows ({done / total:.0%}) {rate}".rstrip())
 
         result = run_backtest(strat, history, config, progress=advance)
 

@@ -238,6 +238,19 @@ class PaperSession:
         return write_state_file(self.state_dir, snap)
 
 
+def _status_line(session: PaperSession) -> str:
+    """The status table's figures on one line, for a log."""
+    snap = session.snapshot(running=True)
+    acct = snap["account"]
+    at = datetime.fromtimestamp(snap["data_time"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"status: {at}, {snap['rows']:,} rows, equity {acct['equity']:,.2f}, realized "
+        f"{acct['realized_pnl']:,.2f}, unrealized {acct['unrealized_pnl']:,.2f}, fees "
+        f"{acct['k_fees_paid']:,.2f}, {acct['open_positions']} open positions, "
+        f"{session.runtime.working_orders} working orders"
+    )
+
+
 def _status_table(session: PaperSession) -> Table:
     snap = session.snapshot(running=True)
     acct = snap["account"]
@@ -588,7 +601,13 @@ def paper(
                 problems.append(f"cannot sync the write-ahead log in {wal_dir}: {exc}; the run was stopped")
                 return
             live.update(_status_table(session), refresh=True)
+            if not console.is_terminal and now - said[0] >= STATUS_LINE_SECONDS:
+                # The table is drawn once, at the end, where no terminal shows it in place (a
+                # service's log): a line then says how the run goes.
+                said[0] = now
+                console.print(_status_line(session), highlight=False)
 
+    said = [time.monotonic()]
     handles = list(session.runtime.handles.values())
 
     def should_stop() -> bool:
@@ -657,6 +676,10 @@ def paper(
         typer.echo(f"error: {problem}", err=True)
     if problems or failed:
         raise typer.Exit(1)
+
+
+STATUS_LINE_SECONDS = 60.0
+"""Seconds between the status lines a run writes when its output is not a terminal."""
 
 
 class _StatusLive(Live):
