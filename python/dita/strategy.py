@@ -27,10 +27,11 @@ import importlib
 import inspect
 import os
 import sys
+import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
@@ -585,7 +586,37 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
                     for name in unknown
                 ],
             )
+    # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` ran
+    # with a window of 1.
+    flags = [name for name, value in values.items() if isinstance(value, bool) and _a_number(model, name)]
+    if flags:
+        raise ValidationError.from_exception_data(
+            model.__name__,
+            [
+                {
+                    "type": PydanticCustomError("number_type", "Input should be a number, not true or false"),
+                    "loc": (name,),
+                    "input": values[name],
+                }
+                for name in flags
+            ],
+        )
     return model.model_validate(values)
+
+
+def _a_number(model: type[BaseModel], name: str) -> bool:
+    """Whether parameter ``name`` of ``model`` is a number (int or float, optional or not,
+    and not also a bool)."""
+    field = model.model_fields.get(name) or next(
+        (f for f in model.model_fields.values() if f.alias == name), None
+    )
+    if field is None:
+        return False
+    annotation = field.annotation
+    union = get_origin(annotation) in (Union, types.UnionType)
+    kinds = set(get_args(annotation)) if union else {annotation}
+    kinds.discard(type(None))
+    return bool(kinds) and kinds <= {int, float}
 
 
 def _accepted_names(model: type[BaseModel]) -> set[str]:

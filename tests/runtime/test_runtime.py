@@ -391,6 +391,28 @@ def test_unknown_parameter_names_are_refused_even_by_a_lax_model() -> None:
         Counter({"fast": 3})  # NoParams: takes nothing
 
 
+def test_true_or_false_for_a_number_parameter_is_refused_naming_it() -> None:
+    """Lax validation read `--param lookback=true` as a lookback of 1 (and then refused it
+    against ge=2 with no word of the bool; a `size` of true ran at 1.0)."""
+    for params, name in (({"lookback": True}, "lookback"), ({"size": False}, "size")):
+        with pytest.raises(ValidationError) as caught:
+            Lax(params)
+        (error,) = caught.value.errors()
+        assert (error["loc"], error["input"]) == ((name,), params[name])
+        assert error["msg"] == "Input should be a number, not true or false"
+
+    class Flagged(BaseModel):
+        live: bool = False
+        limit: float | None = None
+
+    class WithFlag(Counter):
+        Params = Flagged
+
+    assert WithFlag({"live": True}).params.live is True  # a bool parameter takes one
+    with pytest.raises(ValidationError, match="not true or false"):
+        WithFlag({"limit": True})
+
+
 def test_a_model_that_allows_extras_keeps_them() -> None:
     class Open(BaseModel):
         model_config = ConfigDict(extra="allow")
