@@ -1123,6 +1123,22 @@ def test_a_kernel_starting_while_a_journal_query_holds_the_directory_waits_for_i
     assert not list(directory.glob(".dita-query-*"))  # the mark goes with the query
 
 
+def test_a_journal_directory_that_is_not_writable_is_refused_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a read-only file system chDB said only "Error initializing EmbeddedServer", and the
+    refusal added that one process hosts one directory, which was not the cause. (A root
+    test process writes through permissions, so the file system's answer is stood in for.)"""
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if Path(path) == directory else real_access(path, mode)
+    )
+    with pytest.raises(RuntimeError, match=rf"journal directory {directory} is not writable"):
+        ClickHouseJournal(f"chdb://{directory}")
+
+
 def test_a_directory_another_process_holds_is_refused_saying_so(tmp_path: Path) -> None:
     """chDB's own error no longer names the lock ("Error initializing EmbeddedServer"), so the
     refusal said this process could host one directory only, which it did not."""

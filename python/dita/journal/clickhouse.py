@@ -609,6 +609,12 @@ class ClickHouseJournal:
         chdb_options = {"os_threads_nice_value_merge_mutate": nice} if niced else None
         if self.target.kind == "chdb":
             assert self.target.path is not None
+            if not os.access(self.target.path, os.W_OK | os.X_OK):
+                # chDB's own error says only "Error initializing EmbeddedServer".
+                raise RuntimeError(
+                    f"journal directory {self.target.path} is not writable (a read-only file "
+                    "system, or its permissions): the kernel's journal writes there"
+                )
             _wait_for_a_query(self.target.path)
         try:
             client = self.target.connect(chdb_options=chdb_options)
