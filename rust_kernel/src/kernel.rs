@@ -3715,6 +3715,8 @@ impl Kernel {
         out
     }
 
+    // Not inlined: the ends of orders are rare beside acks and fills, whose path it would widen.
+    #[inline(never)]
     fn apply_order_end(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
         use KernelEventKind as K;
         let trigger = match ev.kind {
