@@ -114,7 +114,10 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// waiting for the rest, as an end stating that total does
 /// (`kernel::Kept::stated_total`), and so does a late fill of it stating more; the total is
 /// no bound, so a later report stating more still books (the slot was offered free, and a
-/// new trade on it forgot the order: the missing fill came as UNKNOWN_ORDER).
+/// new trade on it forgot the order: the missing fill came as UNKNOWN_ORDER). And the
+/// venue's ack of an order kept after it ended (its cancel throttled before the ack) teaches
+/// the order its venue id when it has none, as a late fill does: it was refused as a late
+/// event, and a fill naming the order by that id alone was UNKNOWN_ORDER, its money lost.
 pub const RULES: u16 = 12;
 
 thread_local! {

@@ -522,6 +522,10 @@ impl Covered {
 const TOTAL_ABOVE_ORDER: &str =
     "the venue's running total is above the order's size: it reports an overfill; reconcile with the venue";
 
+/// What a late ack of a kept order did (rules 12 on).
+const LATE_ACK: &str = "the venue acknowledged an order that already ended here: its venue \
+     order id is learned, so its late fills are known by it";
+
 /// Why an order that ended without a filled size leaves its slot waiting (rules 12 on).
 const STATED_NOT_BOOKED: &str = "the order ended without a filled size, and its fill reports \
      stated more filled than the kernel was told; the missing fill is applied when it comes, \
@@ -2478,6 +2482,9 @@ impl Kernel {
             K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
                 self.settle_awaited(ev, late.expect("checked"), seq)
             }
+            K::OrderAck if late.is_some() => {
+                self.apply_late_ack(ev, sid, late.expect("checked"), seq)
+            }
             _ if late.is_some() && ev.kind != K::Fill => {
                 self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END)
             }
@@ -3431,6 +3438,65 @@ impl Kernel {
     /// position again (from IDLE) or adds to it; an exit's takes from a position no other
     /// exit is working on, and may close the trade. No further than the venue said had
     /// filled when the order ended, when it said. Otherwise refused, for reconciliation.
+    /// Whether venue id `vid` is a working order's, or a kept order's other than `key`.
+    fn venue_id_claimed_besides(&self, vid: &Id, key: KeptKey) -> bool {
+        self.by_venue_id.contains_key(vid) || self.ended.venue_id_claimed(vid, Some(key))
+    }
+
+    /// Kept order `key` learns its venue id `vid`, from a late fill or (rules 12 on) a late
+    /// ack: later events may name the order by it alone, and it is known once forgotten,
+    /// unless an order that finished before carried it too.
+    fn learn_kept_venue_id(&mut self, key: KeptKey, vid: &Id) {
+        if let Some(kept) = self.ended.get_mut(key) {
+            kept.order.venue_order_id = vid.clone();
+        }
+        let reused = self.venue_id_finished_before(vid);
+        self.ended.claim_venue_id(key, vid);
+        self.finished_orders.insert(fingerprint(vid));
+        if reused {
+            self.ended.finished_elsewhere(vid);
+        }
+    }
+
+    /// The venue's ack of an order kept after it ended (its cancel throttled before the ack,
+    /// or its end come first): rules 12 on, it teaches the order its venue id when it has
+    /// none, as a late fill does, so that fills naming the order by that id alone are booked
+    /// (they were UNKNOWN_ORDER, and the slot offered free). Otherwise a late event, refused.
+    fn apply_late_ack(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        key: KeptKey,
+        seq: u64,
+    ) -> KernelOutcome {
+        let learns = rules() >= 12
+            && !ev.venue_order_id.is_empty()
+            && self
+                .ended
+                .get(key)
+                .is_some_and(|k| k.order.venue_order_id.is_empty())
+            && !self.venue_id_claimed_besides(&ev.venue_order_id, key);
+        if !learns {
+            return self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END);
+        }
+        self.learn_kept_venue_id(key, &ev.venue_order_id);
+        let client_order_id = self
+            .ended
+            .get(key)
+            .map(|k| k.order.client_order_id.clone())
+            .unwrap_or_default();
+        let slot = &self.slots[sid];
+        let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
+        // As an ack of a working order a fill came before (rules 6), and why.
+        out.details = vec![
+            ("late_ack", Detail::Bool(true)),
+            ("venue_order_id", (&ev.venue_order_id).into()),
+            ("client_order_id", (&client_order_id).into()),
+            ("reason", Detail::Static(LATE_ACK)),
+        ];
+        out
+    }
+
     fn apply_late_fill(&mut self, ev: &VenueEvent, key: KeptKey, seq: u64) -> KernelOutcome {
         use KernelDiagnosticCode as D;
         let sid = key.0;
@@ -3510,24 +3576,20 @@ impl Kernel {
             return self.ended_order_refusal(ev, Some(sid), seq, reason);
         }
         let learns_venue_id = !ev.venue_order_id.is_empty() && order.venue_order_id.is_empty();
-        if learns_venue_id {
-            let taken = self.by_venue_id.contains_key(&ev.venue_order_id)
-                || self.ended.venue_id_claimed(&ev.venue_order_id, Some(key));
-            if taken {
-                let mut d = detail_field("venue_order_id", &ev.venue_order_id);
-                d.push((
-                    "reason",
-                    Detail::Static("the venue order id is another order's"),
-                ));
-                return self.event_refusal(
-                    ev,
-                    Some(sid),
-                    D::UnknownOrder,
-                    KernelSeverity::Critical,
-                    d,
-                    seq,
-                );
-            }
+        if learns_venue_id && self.venue_id_claimed_besides(&ev.venue_order_id, key) {
+            let mut d = detail_field("venue_order_id", &ev.venue_order_id);
+            d.push((
+                "reason",
+                Detail::Static("the venue order id is another order's"),
+            ));
+            return self.event_refusal(
+                ev,
+                Some(sid),
+                D::UnknownOrder,
+                KernelSeverity::Critical,
+                d,
+                seq,
+            );
         }
         if order.is_entry && slot.size <= QTY_EPS {
             // The entry ended unfilled and left the slot FLAT; this fill opens its side again.
@@ -3550,9 +3612,6 @@ impl Kernel {
             if let Some(k) = total_key {
                 kept.fills.insert(k);
             }
-            if learns_venue_id {
-                o.venue_order_id = ev.venue_order_id.clone();
-            }
             // Rules 12 on, an order that ended without a figure waits for what its reports
             // stated, this one's running total too (`Kept::stated_total`).
             if let Some(p) = placed
@@ -3569,14 +3628,7 @@ impl Kernel {
             }
         }
         if learns_venue_id {
-            // Later events may name the order by it alone, and it is known once forgotten,
-            // unless an order that finished before carried it too.
-            let reused = self.venue_id_finished_before(&ev.venue_order_id);
-            self.ended.claim_venue_id(key, &ev.venue_order_id);
-            self.finished_orders.insert(fingerprint(&ev.venue_order_id));
-            if reused {
-                self.ended.finished_elsewhere(&ev.venue_order_id);
-            }
+            self.learn_kept_venue_id(key, &ev.venue_order_id);
         }
         if leg_done {
             // The leg the order was for is done, as if its last fill had come before the end.

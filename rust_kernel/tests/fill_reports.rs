@@ -1004,3 +1004,48 @@ fn slots_loaded_with_another_size_count_the_stated_fill_as_included() {
     assert_eq!(late.diagnostic_code, Dup, "{late:?}");
     assert_eq!(k.slots()[0].size, 5.0);
 }
+
+/// An entry of 1 whose cancel is throttled before the venue acknowledged it (kept for its
+/// late fills, rules 10), then the venue's ack naming its venue id V9, then its fill naming
+/// the order by V9 alone; each outcome's code, and the size booked.
+fn acked_after_its_throttled_cancel() -> Vec<(KernelDiagnosticCode, f64)> {
+    let (mut k, o) = entry_of(1.0);
+    let cancel = intent_on_slot("cancel", "trade", KernelCommandType::Cancel);
+    assert!(k.process_intent(&cancel).accepted);
+    let mut throttled = VenueEvent::new("rl", KernelEventKind::RateLimited, &o);
+    throttled.retry_after = 1.0;
+    k.on_venue_event(&throttled);
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &o);
+    ack.venue_order_id = id("V9");
+    let mut by_venue_id = fill(&id(""), "f1", "x1", 1.0, 1.0);
+    by_venue_id.venue_order_id = id("V9");
+    let got = [ack, by_venue_id]
+        .iter()
+        .map(|e| {
+            (
+                well_formed_details(k.on_venue_event(e)).diagnostic_code,
+                booked(&k),
+            )
+        })
+        .collect();
+    got
+}
+
+#[test]
+fn a_late_ack_teaches_a_kept_order_its_venue_id_from_rules_12_on() {
+    use dita_kernel::error::replaying;
+    // Rules 12: the ack is taken and the fill naming V9 is booked on the kept order.
+    assert_eq!(
+        acked_after_its_throttled_cancel(),
+        [(Booked, 0.0), (Booked, 1.0)]
+    );
+    // Rules 11 (an older log): the ack was a late event, refused, and the fill an unknown
+    // order's: the venue's 1 never reached the books.
+    assert_eq!(
+        replaying(11, acked_after_its_throttled_cancel),
+        [
+            (KernelDiagnosticCode::InvalidTransition, 0.0),
+            (KernelDiagnosticCode::UnknownOrder, 0.0)
+        ]
+    );
+}

@@ -1319,3 +1319,45 @@ fn an_order_ended_owing_a_stated_fill_replays_under_the_rules_of_its_segment() {
     assert_eq!(then.seq(), seq);
     assert_eq!(then.awaited_fill_qty(0), 0.0, "rules 11 did not wait");
 }
+
+#[test]
+fn a_late_ack_of_a_kept_order_replays_under_the_rules_of_its_segment() {
+    // A cancel throttled before the ack keeps the order for its fills; the venue's ack then
+    // names its venue id, and its fill names the order by that id alone. Rules 12 learns the
+    // id from the ack and books the fill; rules 11 refused both. A segment of rules 11 must
+    // replay them refused.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let mut cancel = Intent::new(
+        "c1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Cancel,
+        100.0,
+        0.0,
+    );
+    cancel.timestamp = 2.0;
+    assert!(record(&mut log, &mut k, KernelInput::Intent(cancel)).accepted);
+    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &coid);
+    throttled.retry_after = 1.0;
+    record(&mut log, &mut k, KernelInput::VenueEvent(throttled));
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &coid);
+    ack.venue_order_id = id("V9");
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(ack)).accepted);
+    let mut fill = fill_at_100("f1", "", 1.0, 1.0);
+    fill.venue_order_id = id("V9");
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
+    assert_eq!(k.slots()[0].size, 1.0);
+    let (seq, live) = (k.seq(), observable(&k));
+    let (now, then) = recovered_now_and_as(dir.path(), log, 11);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert_eq!(
+        then.slots()[0].size,
+        0.0,
+        "rules 11 refused the ack and the fill"
+    );
+}

@@ -711,9 +711,12 @@ def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_it
     out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
     assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
     assert "cancel" in out.details["order_kept"] and kernel.free_slot() == 0
+    # The venue's ack then teaches the kept order its venue id (rules 12): it was refused as a
+    # late event, and a fill naming the order by that id alone was UNKNOWN_ORDER.
     ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
-    assert not ack.accepted and kernel.slot_state(0).fsm_state == TradeStage.IDLE
-    late = kernel.on_venue_event(fill("f1", coid, 1.0))
+    assert ack.accepted and ack.details["late_ack"] is True and ack.details["venue_order_id"] == "V1"
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
+    late = kernel.on_venue_event(fill("f1", "", 1.0, venue_order_id="V1"))
     assert late.accepted and late.details["late_fill"] is True, late.details
     assert kernel.slot_state(0).size == pytest.approx(1.0)
 
