@@ -118,6 +118,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// venue's ack of an order kept after it ended (its cancel throttled before the ack) teaches
 /// the order its venue id when it has none, as a late fill does: it was refused as a late
 /// event, and a fill naming the order by that id alone was UNKNOWN_ORDER, its money lost.
+/// A fill of an order that ended, resent without its fill id and naming its slot, is a
+/// DUPLICATE_EVENT when the slot remembers its running total and size (it was UNKNOWN_ORDER,
+/// CRITICAL, for money booked once already).
 pub const RULES: u16 = 12;
 
 thread_local! {

@@ -2609,7 +2609,23 @@ impl Kernel {
         let fill_seen = ev.kind == KernelEventKind::Fill
             && !ev.fill_id.is_empty()
             && slot.seen_fills.contains(fingerprint(&ev.fill_id));
-        fill_seen.then(|| (sid, detail_field("fill_id", &ev.fill_id)))
+        if fill_seen {
+            return Some((sid, detail_field("fill_id", &ev.fill_id)));
+        }
+        // Rules 12 on, a fill resent without its fill id is known by its running total and
+        // size too (the keys `fill_size` remembers), as on an order still working: it was
+        // UNKNOWN_ORDER, CRITICAL, for a fill booked once already.
+        let resent_by_total = rules() >= 12
+            && ev.kind == KernelEventKind::Fill
+            && ev.fill_id.is_empty()
+            && ev.size > 0.0
+            && ev.filled_size > 0.0
+            && !ev.venue_client_id.is_empty()
+            && {
+                let k = running_total_key(&ev.venue_client_id, ev.filled_size);
+                slot.seen_fills.contains(k) || slot.seen_fills.contains(sized_total_key(k, ev.size))
+            };
+        resent_by_total.then(|| (sid, detail_field("filled_size", ev.filled_size)))
     }
 
     /// The refusal of an event for an order that already ended. A fill that cannot be

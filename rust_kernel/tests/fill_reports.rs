@@ -1049,3 +1049,31 @@ fn a_late_ack_teaches_a_kept_order_its_venue_id_from_rules_12_on() {
         ]
     );
 }
+
+#[test]
+fn a_completed_orders_fill_resent_without_its_id_is_a_duplicate_not_a_lost_fill() {
+    use dita_kernel::error::replaying;
+    // The order's one fill, with its id and total, completes it; the venue resends it
+    // without the id, naming the slot. Rules 11 called it a fill of an ended order,
+    // UNKNOWN_ORDER CRITICAL ("reconcile with the venue") though nothing was missing.
+    let resend = || {
+        let (mut k, o) = entry_of(0.8);
+        assert_eq!(
+            feed(&mut k, &[fill(&o, "e1", "a", 0.8, 0.8)]),
+            [(Booked, 0.8)]
+        );
+        let mut again = fill(&o, "e2", "", 0.8, 0.8);
+        again.slot_id = 0;
+        let out = well_formed_details(k.on_venue_event(&again));
+        (out.diagnostic_code, out.severity, booked(&k))
+    };
+    assert_eq!(resend(), (Dup, KernelSeverity::Info, 0.8));
+    assert_eq!(
+        replaying(11, resend),
+        (
+            KernelDiagnosticCode::UnknownOrder,
+            KernelSeverity::Critical,
+            0.8
+        )
+    );
+}
