@@ -152,7 +152,7 @@ def _item(mine: VenueOrder) -> dict[str, Any]:
     return {"client_order_id": mine.client_order_id, "slot_id": mine.slot_id, "asset": mine.asset}
 
 
-def _event(order: VenueOrder, kind: str, seq: str, **kw: Any) -> VenueEvent:
+def _event(order: VenueOrder, kind: str, seq: str, now: float, **kw: Any) -> VenueEvent:
     return VenueEvent(
         f"reconcile:{order.client_order_id}:{kind}:{seq}",
         order.trade_id,
@@ -164,7 +164,7 @@ def _event(order: VenueOrder, kind: str, seq: str, **kw: Any) -> VenueEvent:
         asset=order.asset,
         reason=kw.pop("reason", "reconciliation after restart"),
         metadata={"source": "reconciliation"},
-        timestamp=time.time(),
+        timestamp=now,
         **kw,
     )
 
@@ -218,12 +218,15 @@ def reconcile_with_venue(
     *,
     cancel_unknown: bool = True,
     on_applied: Callable[[VenueEvent, KernelOutcome], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> ReconciliationReport:
     """Compare the kernel's working orders and positions with the venue's and resolve the
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
     kernel cannot manage an order it does not own); otherwise they are only reported.
     ``on_applied`` is called with each event the kernel took and its outcome, in order (a
-    runtime routes them to its strategies); it must not raise.
+    runtime routes them to its strategies); it must not raise. ``clock`` stamps the events
+    (a runtime replaying data gives its data clock: a slot's last event time stays a time of
+    the data, which a paper run continues its replay after).
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
     once it starts changing things, what fails later (a lookup, a malformed answer, a refused
     event, a cancel, the positions) is in the report."""
@@ -272,6 +275,7 @@ def reconcile_with_venue(
                 mine,
                 "FILL",
                 step(),
+                clock(),
                 venue_order_id=theirs.venue_order_id,
                 # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the
                 # event took an order whose rest works on for over.
@@ -327,13 +331,17 @@ def reconcile_with_venue(
         try:
             if theirs is None:
                 # The venue never received it: the submit was lost, so it ends here.
-                apply(_event(mine, "REJECT", step(), reason="not at the venue after restart (submit lost)"))
+                apply(
+                    _event(
+                        mine, "REJECT", step(), clock(), reason="not at the venue after restart (submit lost)"
+                    )
+                )
                 report.lost_submits.append(item)
                 continue
             fill = _missed_fill(mine, theirs)
             stage = kernel.slot_state(mine.slot_id).fsm_state
             if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
-                apply(_event(mine, "ORDER_ACK", step(), venue_order_id=theirs.venue_order_id))
+                apply(_event(mine, "ORDER_ACK", step(), clock(), venue_order_id=theirs.venue_order_id))
                 report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
             book_missed(mine, theirs, fill, item)
             ending = _ENDINGS.get(theirs.status)
@@ -341,7 +349,12 @@ def reconcile_with_venue(
                 # With the venue's final filled size: a report of a fill booked above, arriving
                 # late from the venue's stream, is then known as one (the order is full).
                 ending_event = _event(
-                    mine, ending, step(), venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
+                    mine,
+                    ending,
+                    step(),
+                    clock(),
+                    venue_order_id=theirs.venue_order_id,
+                    filled_size=theirs.filled_size,
                 )
                 apply(ending_event)
                 report.ended_at_venue.append({**item, "status": theirs.status.name})
@@ -397,7 +410,12 @@ def reconcile_with_venue(
             # The venue's figure first (it may be above the end's), then what it filled.
             apply(
                 _event(
-                    mine, ending, step(), venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size
+                    mine,
+                    ending,
+                    step(),
+                    clock(),
+                    venue_order_id=theirs.venue_order_id,
+                    filled_size=theirs.filled_size,
                 )
             )
             book_missed(mine, theirs, fill, item)

@@ -335,6 +335,16 @@ class TradingRuntime:
     def now(self) -> float:
         return time.time() if self.clock == "wall" else self._now
 
+    def resume_at(self, ts: float) -> None:
+        """A replay continuing an earlier run's (clock "data"): its time is ``ts`` before the
+        first data point, so what is stamped then (a reconciliation's events) is a time of the
+        data, and no earlier data point is taken."""
+        if not (is_real(ts) and math.isfinite(ts) and ts >= self._now):
+            raise ValueError(
+                f"resume_at ts={ts!r} must be a finite time at or after the runtime's ({self._now!r})"
+            )
+        self._now = float(ts)
+
     def sync_marks(self) -> None:
         """Give the kernel the latest price of every asset whose price moved since the last mark."""
         marked = self._marked
@@ -446,7 +456,10 @@ class TradingRuntime:
         self._sync_venues()
         taken: list[tuple[VenueEvent, KernelOutcome]] = []
         report = reconcile_with_venue(
-            self.kernel, cancel_unknown=cancel_unknown, on_applied=lambda ev, out: taken.append((ev, out))
+            self.kernel,
+            cancel_unknown=cancel_unknown,
+            on_applied=lambda ev, out: taken.append((ev, out)),
+            clock=self.now,  # the data's time in a replay, as the kernel's other inputs
         )
         # One batch, in the order taken, with what the kernel did of its own on each: the
         # slots are read after all of it, as for a submit's answer (see _after_events).

@@ -1570,3 +1570,49 @@ def test_progress_lines_go_to_a_log_that_is_no_terminal(
     assert status and re.fullmatch(
         r"status: \d{4}-\d\d-\d\d .* UTC, [\d,]+ rows, equity .* working orders", status[-1]
     )
+
+
+def _act_on_the_log(tmp_path: Path, ts: float) -> None:
+    """An ENTER on slot 5 stamped ``ts`` recorded in kernel "rest"'s log after its state file
+    was saved, as by a run killed between two saves."""
+    from dita import KernelIntent
+    from dita.kernel import ExecutionKernel
+
+    kernel = ExecutionKernel(max_slots=64, kernel_id="rest", wal_dir=tmp_path / "wal")
+    enter = KernelIntent("late", "late-t", 5, "BTCUSDT", "LONG", "ENTER", 100.0, 0.1, timestamp=ts)
+    assert kernel.process_intent(enter).accepted
+    kernel.close()
+
+
+def test_a_last_act_at_the_saves_own_time_skips_the_rest_of_that_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saved between two rows of one time, the kernel then acting at that time: the check
+    asked for an act after the saved time, so the rest of that time's rows were fed again."""
+    (tmp_path / "paper_round_trips.py").write_text(ROUND_TRIPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy = "paper_round_trips:RoundTrips"
+    assert _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "a.csv", [99.0] * 3)).exit_code == 0
+    saved = json.loads((tmp_path / "state" / "rest.json").read_text())["data_time"]
+    _act_on_the_log(tmp_path, float(saved))
+    again = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "b.csv", [99.0] * 5))
+    assert again.exit_code == 0, again.output
+    assert "the rows up to it are not replayed" in again.stderr
+    assert "replay continues after 2024-01-01 00:02:00 UTC: 3 of 5 rows" in again.stdout
+
+
+def test_a_last_act_past_the_data_is_no_place_to_continue_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An older build stamped reconciliation's events with the wall clock: taken as the
+    kernel's last act, it skipped every row of this run and of every later one."""
+    (tmp_path / "paper_round_trips.py").write_text(ROUND_TRIPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy = "paper_round_trips:RoundTrips"
+    assert _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "a.csv", [99.0] * 3)).exit_code == 0
+    _act_on_the_log(tmp_path, 1_900_000_000.0)  # 2030: no time of the data
+    again = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "b.csv", [99.0] * 5))
+    assert again.exit_code == 0, again.output
+    assert "is past the data's last row" in again.stderr and "no time of this data" in again.stderr
+    assert "replay continues after 2024-01-01 00:02:00 UTC: 3 of 5 rows" in again.stdout
+    assert json.loads((tmp_path / "state" / "rest.json").read_text())["rows"] == 2  # minutes 3 and 4 ran

@@ -138,10 +138,9 @@ class PaperSession:
         self.replay = _Replayed.after(self.previous if clock == "data" else None)
         # A run killed between two saves left its log past the state file: the kernel acted on
         # the rows it handled after the save, and fed them again, the strategies traded them a
-        # second time. The replay goes on after the kernel's last act instead.
-        self.acted_after_save = self._acted_after_save() if clock == "data" else None
-        if self.acted_after_save is not None:
-            self.replay = _Replayed(self.acted_after_save, None)
+        # second time. The replay goes on after the kernel's last act instead (`continue_after_acts`).
+        self.last_act = self._last_act_after_save() if clock == "data" else None
+        self.acted_after_save: float | None = None
         self.started = time.time()
 
     def _on_fill(self, event: Any, row: int) -> None:
@@ -204,14 +203,33 @@ class PaperSession:
             "seq": self.kernel.seq,
         }
 
-    def _acted_after_save(self) -> float | None:
-        """The data time of the kernel's last act on a slot (its last transition), when its log
-        goes on past the state file's save and that time is past the saved data time."""
+    def _last_act_after_save(self) -> float | None:
+        """The time of the kernel's last act on a slot (its last transition), when its log goes
+        on past the state file's save; None otherwise."""
         saved = (self.previous or {}).get("seq")
         if not isinstance(saved, int) or isinstance(saved, bool) or saved >= self.recovered_seq:
             return None
-        acted = max((float(s.get("last_event_time") or 0.0) for s in self.kernel.slots()), default=0.0)
-        return acted if acted > (self.replay.ts or 0.0) else None
+        return max((float(s.get("last_event_time") or 0.0) for s in self.kernel.slots()), default=0.0)
+
+    def continue_after_acts(self, last_row: float) -> str | None:
+        """Moves the replay past the kernel's last act after the save (see ``last_act``), when
+        it is at or past the saved place: every row of its time is skipped, those of the save's
+        time that the killed run took after the save included. ``last_row``: the data's last
+        time. A last act past it is no time of this data (a reconciliation an older build
+        stamped with the wall clock): the replay stays where the state file says, and the
+        returned warning says why."""
+        acted = self.last_act
+        if acted is None or acted < (self.replay.ts or 0.0) or acted <= 0.0:
+            return None
+        if acted > last_row:
+            return (
+                f"the kernel's last act ({acted!r}) is past the data's last row ({last_row!r}), so it "
+                "is no time of this data: the replay goes on from the state file's place, and rows the "
+                "killed run handled after its last save may be traded again"
+            )
+        self.acted_after_save = acted
+        self.replay = _Replayed(acted, None)
+        return None
 
     def _data_time(self) -> float:
         if self.runtime.clock != "data":
@@ -562,7 +580,12 @@ def paper(
     # The id to give `dita status --kernel` and `dita control set --kernel` while this runs.
     console.print(f"kernel id: {session.kernel.kernel_id}", highlight=False)
     if history is not None:
+        problem = session.continue_after_acts(float(history.ts.max()))
+        if problem is not None:
+            typer.echo(f"warning: {problem}", err=True)
         after, taken = session.replay.ts, session.replay.n
+        if after is not None:
+            session.runtime.resume_at(after)
         if after is not None:
             # The rows the runs before handled are not replayed: the kernel and the venue's
             # clock are past them (the venue refuses earlier data). Of the rows at the last
