@@ -573,7 +573,8 @@ class TradingRuntime:
         """One bar: venues first (fills of working orders), then subscribed strategies. A bar
         the venues would refuse (no asset name, not numbers, not finite, inconsistent, earlier
         than the clock) or the kernel would (a price above its bound of 1e15: the venues would
-        fill at it and the kernel refuse the fill) raises ValueError naming the field before
+        fill at it and the kernel refuse the fill; slippage may still take a fill from just
+        under the bound past it) raises ValueError naming the field before
         anything changes, deferred or not; a plain 7-field tuple is read as a Bar, what is not a
         bar at all (a dict, a pandas row with its index) raises TypeError. A runtime not
         started yet is started first: ``on_start`` comes before the first data point."""

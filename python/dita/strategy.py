@@ -27,11 +27,10 @@ import importlib
 import inspect
 import os
 import sys
-import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, get_args, get_origin
 
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
@@ -586,60 +585,62 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
                     for name in unknown
                 ],
             )
+    validated = model.model_validate(values)
     # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` ran
-    # with a window of 1.
-    flags = [name for name, value in values.items() if isinstance(value, bool) and _a_number(model, name)]
+    # with a window of 1. Looked at after the model's own validators: one may take a bool.
+    flags = [
+        key
+        for key, name in _input_names(model).items()
+        if isinstance(values.get(key), bool)
+        and _read_as_a_number(getattr(validated, name, None), values[key])
+    ]
     if flags:
         raise ValidationError.from_exception_data(
             model.__name__,
             [
                 {
                     "type": PydanticCustomError("number_type", "Input should be a number, not true or false"),
-                    "loc": (name,),
-                    "input": values[name],
+                    "loc": (key,),
+                    "input": values[key],
                 }
-                for name in flags
+                for key in flags
             ],
         )
-    return model.model_validate(values)
+    return validated
 
 
-def _a_number(model: type[BaseModel], name: str) -> bool:
-    """Whether parameter ``name`` of ``model`` is a number (int or float, optional or not,
-    and not also a bool)."""
-    field = model.model_fields.get(name) or next(
-        (f for f in model.model_fields.values() if f.alias == name), None
-    )
-    if field is None:
-        return False
-    annotation = field.annotation
-    union = get_origin(annotation) in (Union, types.UnionType)
-    kinds = set(get_args(annotation)) if union else {annotation}
-    kinds.discard(type(None))
-    return bool(kinds) and kinds <= {int, float}
+def _read_as_a_number(value: object, flag: bool) -> bool:
+    """Whether a parameter given as ``flag`` came out as the number pydantic reads it as."""
+    return type(value) in (int, float) and value == int(flag)
 
 
 def _accepted_names(model: type[BaseModel]) -> set[str]:
-    """The input names ``model`` reads: a field's name (unless it has an alias and the model
-    does not validate by name, when pydantic would drop it as an extra) and its aliases."""
+    """The input names ``model`` reads (see ``_input_names``)."""
+    return set(_input_names(model))
+
+
+def _input_names(model: type[BaseModel]) -> dict[str, str]:
+    """The input names ``model`` reads, each to its field: a field's name (unless it has an
+    alias and the model does not validate by name, when pydantic would drop it as an extra)
+    and its aliases."""
     config = model.model_config
     by_name = bool(config.get("validate_by_name") or config.get("populate_by_name"))
     by_alias = config.get("validate_by_alias", True) is not False
-    accepted: set[str] = set()
+    names: dict[str, str] = {}
     for name, field in model.model_fields.items():
         alias = field.validation_alias if field.validation_alias is not None else field.alias
         if alias is None or by_name:
-            accepted.add(name)
+            names[name] = name
         if alias is None or not by_alias:
             continue
         if isinstance(alias, str):
-            accepted.add(alias)
+            names[alias] = name
         else:  # AliasPath or AliasChoices: the first key of each path
             paths = (
                 [alias.convert_to_aliases()] if isinstance(alias, AliasPath) else alias.convert_to_aliases()
             )
-            accepted.update(p[0] for p in paths if p and isinstance(p[0], str))
-    return accepted
+            names.update((p[0], name) for p in paths if p and isinstance(p[0], str))
+    return names
 
 
 def _is_limit(order: VenueOrder | None) -> bool:

@@ -1123,6 +1123,19 @@ def test_a_kernel_starting_while_a_journal_query_holds_the_directory_waits_for_i
     assert not list(directory.glob(".dita-query-*"))  # the mark goes with the query
 
 
+def test_a_query_mark_left_behind_does_not_make_a_kernel_wait(tmp_path: Path) -> None:
+    """A query killed leaves its mark; a later holder given the same pid (routine in a
+    container) read as that query, and a kernel starting waited 130 s for nothing, then blamed
+    a query. The mark holds its process's start, which the later process does not have."""
+    directory = tmp_path / "held"
+    with held_chdb_directory(directory) as holder:
+        (directory / f".dita-query-{holder.pid}").write_text("1")  # another process's start
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match=rf"is held by another process \(pid {holder.pid}\)"):
+            ClickHouseJournal(f"chdb://{directory}")
+        assert time.monotonic() - started < 30
+
+
 def test_a_journal_directory_that_is_not_writable_is_refused_saying_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from dita import ExecutionKernel, VenueEvent
 from dita.backtest.data import MarketData
@@ -394,12 +394,14 @@ def test_unknown_parameter_names_are_refused_even_by_a_lax_model() -> None:
 def test_true_or_false_for_a_number_parameter_is_refused_naming_it() -> None:
     """Lax validation read `--param lookback=true` as a lookback of 1 (and then refused it
     against ge=2 with no word of the bool; a `size` of true ran at 1.0)."""
-    for params, name in (({"lookback": True}, "lookback"), ({"size": False}, "size")):
+    for params, name, msg in (
+        ({"lookback": True}, "lookback", "Input should be greater than or equal to 2"),  # pydantic's own
+        ({"size": False}, "size", "Input should be a number, not true or false"),
+    ):
         with pytest.raises(ValidationError) as caught:
             Lax(params)
         (error,) = caught.value.errors()
-        assert (error["loc"], error["input"]) == ((name,), params[name])
-        assert error["msg"] == "Input should be a number, not true or false"
+        assert (error["loc"], error["input"], error["msg"]) == ((name,), params[name], msg)
 
     class Flagged(BaseModel):
         live: bool = False
@@ -411,6 +413,33 @@ def test_true_or_false_for_a_number_parameter_is_refused_naming_it() -> None:
     assert WithFlag({"live": True}).params.live is True  # a bool parameter takes one
     with pytest.raises(ValidationError, match="not true or false"):
         WithFlag({"limit": True})
+
+    # Number types pydantic spells otherwise, and aliases, are numbers too (review).
+    class Spelled(BaseModel):
+        every: PositiveInt | None = None
+        window: Annotated[int, Field(ge=1)] | None = None
+        n: int = Field(default=3, validation_alias=AliasChoices("n", "count"))
+
+    class WithSpelled(Counter):
+        Params = Spelled
+
+    for params in ({"every": True}, {"window": True}, {"count": True}):
+        with pytest.raises(ValidationError, match="not true or false"):
+            WithSpelled(params)
+
+    # A model's own validator may take a bool for a number: it has the last word.
+    class Mapped(BaseModel):
+        every: int = 5
+
+        @field_validator("every", mode="before")
+        @classmethod
+        def _default_on_true(cls, v: object) -> object:
+            return 20 if v is True else v
+
+    class WithMapped(Counter):
+        Params = Mapped
+
+    assert WithMapped({"every": True}).params.every == 20
 
 
 def test_a_model_that_allows_extras_keeps_them() -> None:

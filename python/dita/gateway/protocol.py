@@ -118,9 +118,11 @@ def line_too_long(size: int) -> ProtocolError:
 def parse_line(line: str) -> Command | None:
     """Parse one input line. Blank lines and ``#`` comments give None; anything else a
     command or a ``ProtocolError``. The limit is on the line's UTF-8 bytes, a comment's too."""
-    size = len(line.encode("utf-8", "surrogatepass"))
-    if size > MAX_LINE_BYTES:
-        raise line_too_long(size)
+    # A character is at most 4 bytes: a short line is within the limit without encoding it.
+    if len(line) > MAX_LINE_BYTES // 4:
+        size = len(line.encode("utf-8", "surrogatepass"))
+        if size > MAX_LINE_BYTES:
+            raise line_too_long(size)
     text = line.strip()
     if not text or text.startswith("#"):
         return None

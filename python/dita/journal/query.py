@@ -826,12 +826,31 @@ def _query_mark(directory: Path, pid: int | str) -> Path:
     return directory / f".dita-query-{pid}"
 
 
+def _started(pid: int | str) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat``), which
+    tells it from a later process given the same pid; None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command, which may hold spaces
+    return fields[19] if len(fields) > 19 else None
+
+
 def held_by_a_query(directory: Path, holder: str) -> bool:
     """Whether ``holder`` (:func:`chdb_holder`'s ``"pid N"``) is a query that opened the
     directory itself (:func:`run_query` marks it while it does): it ends within
-    :data:`QUERY_WAIT_SECONDS`, so a kernel starting on the journal waits for it."""
+    :data:`QUERY_WAIT_SECONDS`, so a kernel starting on the journal waits for it. A mark a
+    query left behind (killed) names a pid another process may have now: the mark holds its
+    process's start, and only the same process counts."""
     pid = holder.removeprefix("pid ").strip()
-    return pid.isdigit() and _query_mark(directory, pid).exists()
+    if not pid.isdigit():
+        return False
+    try:
+        token = _query_mark(directory, pid).read_text().strip()
+    except OSError:
+        return False
+    return bool(token) and token == _started(pid)
 
 
 def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
@@ -863,7 +882,7 @@ def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None
         # waits for the query instead of refusing to start (see `held_by_a_query`).
         mark = _query_mark(target.path, os.getpid())
         with contextlib.suppress(OSError):
-            mark.touch()
+            mark.write_text(_started(os.getpid()) or "")
     try:
         try:
             client = open_read_only_client(target)
