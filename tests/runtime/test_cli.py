@@ -1616,3 +1616,23 @@ def test_a_last_act_past_the_data_is_no_place_to_continue_from(
     assert "is past the data's last row" in again.stderr and "no time of this data" in again.stderr
     assert "replay continues after 2024-01-01 00:02:00 UTC: 3 of 5 rows" in again.stdout
     assert json.loads((tmp_path / "state" / "rest.json").read_text())["rows"] == 2  # minutes 3 and 4 ran
+
+
+def test_a_continued_kernel_without_its_state_file_does_not_trade_the_data_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before its first save, or its state file lost: the next run replayed the data
+    from its first row, and the strategy traded again what the kernel had traded."""
+    (tmp_path / "paper_round_trips.py").write_text(ROUND_TRIPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy = "paper_round_trips:RoundTrips"
+    bars = _bars_csv(tmp_path / "a.csv", [99.0] * 6)  # a buy at minute 0, its close at 2, a buy at 4
+    first = _paper_on(tmp_path, strategy, bars)
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    fees = json.loads(path.read_text())["account"]["k_fees_paid"]
+    path.unlink()
+    again = _paper_on(tmp_path, strategy, bars)
+    assert again.exit_code == 0, again.output
+    assert json.loads(path.read_text())["account"]["k_fees_paid"] == pytest.approx(fees)
+    assert f"and there is no {path}: the rows up to it are not replayed" in again.stderr

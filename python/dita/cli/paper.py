@@ -205,10 +205,15 @@ class PaperSession:
 
     def _last_act_after_save(self) -> float | None:
         """The time of the kernel's last act on a slot (its last transition), when its log goes
-        on past the state file's save; None otherwise."""
-        saved = (self.previous or {}).get("seq")
-        if not isinstance(saved, int) or isinstance(saved, bool) or saved >= self.recovered_seq:
+        on past the state file's save, or there is no state file (a run killed before its
+        first save, or the file lost: the replay would start from the data's first row);
+        None otherwise."""
+        if not self.continued:
             return None
+        if self.previous is not None:
+            saved = self.previous.get("seq")
+            if not isinstance(saved, int) or isinstance(saved, bool) or saved >= self.recovered_seq:
+                return None
         return max((float(s.get("last_event_time") or 0.0) for s in self.kernel.slots()), default=0.0)
 
     def continue_after_acts(self, last_row: float) -> str | None:
@@ -896,10 +901,11 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
         )
     if session.acted_after_save is not None:
         at = datetime.fromtimestamp(session.acted_after_save, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        where = f"past {path}'s data time" if previous is not None else f"and there is no {path}"
         typer.echo(
-            f"warning: the write-ahead log goes on to the kernel's last act at {at}, past {path}'s "
-            "data time: the rows up to it are not replayed, so the strategies do not trade them again "
-            "(the signals of rows the killed run had not finished are lost)",
+            f"warning: the write-ahead log goes on to the kernel's last act at {at}, {where}: the rows "
+            "up to it are not replayed, so the strategies do not trade them again (the signals of rows "
+            "the killed run had not finished are lost)",
             err=True,
         )
 
