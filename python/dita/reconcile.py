@@ -249,8 +249,13 @@ def reconcile_with_venue(
     run = kernel.seq
     n = 0
 
-    def step() -> str:
-        return f"{run}.{n}"
+    def event(mine: VenueOrder, kind: str, **kw: Any) -> VenueEvent:
+        """Reconciliation's next event for ``mine``, numbered and stamped with ``clock``."""
+        return _event(mine, kind, f"{run}.{n}", clock(), **kw)
+
+    def ended(mine: VenueOrder, theirs: VenueOrder, ending: str) -> VenueEvent:
+        """``mine``'s end as the venue says, with its filled size."""
+        return event(mine, ending, venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size)
 
     def apply(ev: VenueEvent) -> None:
         nonlocal n
@@ -271,11 +276,9 @@ def reconcile_with_venue(
         missed, price = fill
         remaining = max(theirs.size - theirs.filled_size, 0.0)
         apply(
-            _event(
+            event(
                 mine,
                 "FILL",
-                step(),
-                clock(),
                 venue_order_id=theirs.venue_order_id,
                 # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the
                 # event took an order whose rest works on for over.
@@ -331,32 +334,20 @@ def reconcile_with_venue(
         try:
             if theirs is None:
                 # The venue never received it: the submit was lost, so it ends here.
-                apply(
-                    _event(
-                        mine, "REJECT", step(), clock(), reason="not at the venue after restart (submit lost)"
-                    )
-                )
+                apply(event(mine, "REJECT", reason="not at the venue after restart (submit lost)"))
                 report.lost_submits.append(item)
                 continue
             fill = _missed_fill(mine, theirs)
             stage = kernel.slot_state(mine.slot_id).fsm_state
             if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
-                apply(_event(mine, "ORDER_ACK", step(), clock(), venue_order_id=theirs.venue_order_id))
+                apply(event(mine, "ORDER_ACK", venue_order_id=theirs.venue_order_id))
                 report.acknowledged.append({**item, "venue_order_id": theirs.venue_order_id})
             book_missed(mine, theirs, fill, item)
             ending = _ENDINGS.get(theirs.status)
             if ending is not None and _still_working(kernel, mine.slot_id, coid):
                 # With the venue's final filled size: a report of a fill booked above, arriving
                 # late from the venue's stream, is then known as one (the order is full).
-                ending_event = _event(
-                    mine,
-                    ending,
-                    step(),
-                    clock(),
-                    venue_order_id=theirs.venue_order_id,
-                    filled_size=theirs.filled_size,
-                )
-                apply(ending_event)
+                apply(ended(mine, theirs, ending))
                 report.ended_at_venue.append({**item, "status": theirs.status.name})
             elif theirs.status == VenueOrderStatus.FILLED and _still_working(kernel, mine.slot_id, coid):
                 # Over at the venue, yet counted short of the order (an exchange reporting a
@@ -408,16 +399,7 @@ def reconcile_with_venue(
             continue
         try:
             # The venue's figure first (it may be above the end's), then what it filled.
-            apply(
-                _event(
-                    mine,
-                    ending,
-                    step(),
-                    clock(),
-                    venue_order_id=theirs.venue_order_id,
-                    filled_size=theirs.filled_size,
-                )
-            )
+            apply(ended(mine, theirs, ending))
             book_missed(mine, theirs, fill, item)
         except _Refused as refused:
             report.unresolved.append(refused.unresolved(item))

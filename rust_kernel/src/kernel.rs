@@ -2811,12 +2811,24 @@ impl Kernel {
         order.venue_order_id = ev.venue_order_id.clone();
         let client_order_id = order.client_order_id.clone();
         self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
+        self.late_ack_taken(ev, sid, &client_order_id, seq)
+    }
+
+    /// The outcome of a late ack taken for its venue id (of a working order, rules 6, or of
+    /// a kept one, rules 12): no transition, the slot's stage as it is.
+    fn late_ack_taken(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        client_order_id: &Id,
+        seq: u64,
+    ) -> KernelOutcome {
         let slot = &self.slots[sid];
         let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
         out.details = vec![
             ("late_ack", Detail::Bool(true)),
             ("venue_order_id", (&ev.venue_order_id).into()),
-            ("client_order_id", (&client_order_id).into()),
+            ("client_order_id", client_order_id.into()),
         ];
         out
     }
@@ -3485,31 +3497,23 @@ impl Kernel {
         key: KeptKey,
         seq: u64,
     ) -> KernelOutcome {
-        let learns = rules() >= 12
-            && !ev.venue_order_id.is_empty()
-            && self
-                .ended
-                .get(key)
-                .is_some_and(|k| k.order.venue_order_id.is_empty())
-            && !self.venue_id_claimed_besides(&ev.venue_order_id, key);
-        if !learns {
-            return self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END);
-        }
-        self.learn_kept_venue_id(key, &ev.venue_order_id);
-        let client_order_id = self
+        // The kept order's client id, when it learns the ack's venue id.
+        let learner = self
             .ended
             .get(key)
-            .map(|k| k.order.client_order_id.clone())
-            .unwrap_or_default();
-        let slot = &self.slots[sid];
-        let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
-        // As an ack of a working order a fill came before (rules 6), and why.
-        out.details = vec![
-            ("late_ack", Detail::Bool(true)),
-            ("venue_order_id", (&ev.venue_order_id).into()),
-            ("client_order_id", (&client_order_id).into()),
-            ("reason", Detail::Static(LATE_ACK)),
-        ];
+            .filter(|k| {
+                rules() >= 12
+                    && !ev.venue_order_id.is_empty()
+                    && k.order.venue_order_id.is_empty()
+                    && !self.venue_id_claimed_besides(&ev.venue_order_id, key)
+            })
+            .map(|k| k.order.client_order_id.clone());
+        let Some(client_order_id) = learner else {
+            return self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END);
+        };
+        self.learn_kept_venue_id(key, &ev.venue_order_id);
+        let mut out = self.late_ack_taken(ev, sid, &client_order_id, seq);
+        out.details.push(("reason", Detail::Static(LATE_ACK)));
         out
     }
 

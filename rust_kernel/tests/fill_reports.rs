@@ -304,16 +304,7 @@ fn deliver_steps(plan: &Plan, steps: &[Step]) -> Result<Kernel, TestCaseError> {
                 }
             }
             Step::Cancel { state_total } => {
-                let cancel = Intent::new(
-                    "cancel",
-                    "trade",
-                    0,
-                    "BTC",
-                    TradeSide::Long,
-                    KernelCommandType::Cancel,
-                    100.0,
-                    0.0,
-                );
+                let cancel = intent_on_slot("cancel", "trade", KernelCommandType::Cancel);
                 let out = well_formed_details(k.process_intent(&cancel));
                 if was_complete {
                     // Every fill is booked and the order is gone: nothing to cancel.
@@ -715,16 +706,7 @@ fn kept_order_resend(between: impl FnOnce(&mut Kernel)) {
         ],
     );
     assert_eq!(got, [(Booked, 1.0), (Booked, 4.0)]);
-    let cancel = Intent::new(
-        "cancel",
-        "trade",
-        0,
-        "BTC",
-        TradeSide::Long,
-        KernelCommandType::Cancel,
-        100.0,
-        0.0,
-    );
+    let cancel = intent_on_slot("cancel", "trade", KernelCommandType::Cancel);
     assert!(k.process_intent(&cancel).accepted);
     let mut canceled = VenueEvent::new("c1", KernelEventKind::CancelAck, &o);
     canceled.filled_size = 6.0;

@@ -684,6 +684,29 @@ fn enter_recorded(log: &mut KernelLog, k: &mut Kernel) -> VenueOrder {
         .unwrap()
 }
 
+/// A CANCEL of [`enter_t1`]'s trade applied and recorded (taken).
+fn cancel_recorded(log: &mut KernelLog, k: &mut Kernel) {
+    let mut cancel = Intent::new(
+        "c1",
+        "t1",
+        0,
+        "BTCUSDT",
+        TradeSide::Long,
+        KernelCommandType::Cancel,
+        100.0,
+        0.0,
+    );
+    cancel.timestamp = 2.0;
+    assert!(record(log, k, KernelInput::Intent(cancel)).accepted);
+}
+
+/// A RATE_LIMITED answer for order `coid` applied and recorded.
+fn throttled_recorded(log: &mut KernelLog, k: &mut Kernel, coid: &Id) {
+    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, coid);
+    throttled.retry_after = 1.0;
+    record(log, k, KernelInput::VenueEvent(throttled));
+}
+
 /// A FILL of `size` at 100 for client order id `client_id` ("": the event names none), with
 /// the venue's running total after it `total` (0: none given).
 fn fill_at_100(event_id: &str, client_id: &str, size: f64, total: f64) -> VenueEvent {
@@ -1218,21 +1241,8 @@ fn a_throttled_order_asked_to_cancel_replays_under_the_rules_of_its_segment() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
-    let mut cancel = Intent::new(
-        "c1",
-        "t1",
-        0,
-        "BTCUSDT",
-        TradeSide::Long,
-        KernelCommandType::Cancel,
-        100.0,
-        0.0,
-    );
-    cancel.timestamp = 2.0;
-    assert!(record(&mut log, &mut k, KernelInput::Intent(cancel)).accepted);
-    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &coid);
-    throttled.retry_after = 1.0;
-    record(&mut log, &mut k, KernelInput::VenueEvent(throttled));
+    cancel_recorded(&mut log, &mut k);
+    throttled_recorded(&mut log, &mut k, &coid);
     let fill = fill_at_100("f1", &coid, 1.0, 1.0);
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
     assert_eq!(k.slots()[0].size, 1.0, "rules 10 books the fill");
@@ -1285,18 +1295,7 @@ fn an_order_ended_owing_a_stated_fill_replays_under_the_rules_of_its_segment() {
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
     let fill = fill_at_100("f1", &coid, 0.2, 0.5);
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
-    let mut cancel = Intent::new(
-        "c1",
-        "t1",
-        0,
-        "BTCUSDT",
-        TradeSide::Long,
-        KernelCommandType::Cancel,
-        100.0,
-        0.0,
-    );
-    cancel.timestamp = 2.0;
-    assert!(record(&mut log, &mut k, KernelInput::Intent(cancel)).accepted);
+    cancel_recorded(&mut log, &mut k);
     let ack = VenueEvent::new("c1-ack", KernelEventKind::CancelAck, &coid);
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(ack)).accepted);
     assert!((k.awaited_fill_qty(0) - 0.3).abs() < 1e-12);
@@ -1329,21 +1328,8 @@ fn a_late_ack_of_a_kept_order_replays_under_the_rules_of_its_segment() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
-    let mut cancel = Intent::new(
-        "c1",
-        "t1",
-        0,
-        "BTCUSDT",
-        TradeSide::Long,
-        KernelCommandType::Cancel,
-        100.0,
-        0.0,
-    );
-    cancel.timestamp = 2.0;
-    assert!(record(&mut log, &mut k, KernelInput::Intent(cancel)).accepted);
-    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &coid);
-    throttled.retry_after = 1.0;
-    record(&mut log, &mut k, KernelInput::VenueEvent(throttled));
+    cancel_recorded(&mut log, &mut k);
+    throttled_recorded(&mut log, &mut k, &coid);
     let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &coid);
     ack.venue_order_id = id("V9");
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(ack)).accepted);

@@ -753,9 +753,7 @@ def test_a_bar_priced_above_the_kernels_bound_is_refused_before_the_venue_fills_
     """A bar at 2e15 reached the paper venue, which filled the exit working there, while the
     kernel refused the fill as beyond its bound: the venue flat, the kernel's slot working for
     good, nothing said."""
-    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-huge-bar")
-    runtime = TradingRuntime(kernel, [venue])
+    runtime, _, venue = make_runtime()
     s = Counter(name="s")
     runtime.add_strategy(s)
     runtime.start()
@@ -780,8 +778,7 @@ class Sleepy(Counter):
 def test_run_columns_reports_progress_as_it_goes_for_a_slow_strategy() -> None:
     """Progress came every 10,000 rows whatever they took: a strategy taking 10 ms a row
     showed nothing for 100 s. It comes about every quarter second, as rows are done."""
-    venue = PaperVenue(slippage_bps=0.0)
-    runtime = TradingRuntime(ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-slow"), [venue])
+    runtime, _, _ = make_runtime()
     s = Sleepy(name="s")
     runtime.add_strategy(s)
     n = 40  # 0.8 s of strategy at 20 ms a row
