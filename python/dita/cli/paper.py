@@ -261,9 +261,8 @@ class PaperSession:
         return write_state_file(self.state_dir, snap)
 
 
-def _status_line(session: PaperSession) -> str:
-    """The status table's figures on one line, for a log."""
-    snap = session.snapshot(running=True)
+def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
+    """The status table's figures (of ``snap``, the session's snapshot) on one line, for a log."""
     acct = snap["account"]
     at = datetime.fromtimestamp(snap["data_time"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return (
@@ -274,8 +273,9 @@ def _status_line(session: PaperSession) -> str:
     )
 
 
-def _status_table(session: PaperSession) -> Table:
-    snap = session.snapshot(running=True)
+def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> Table:
+    """The live status of the session, from ``snap`` when the caller took its snapshot."""
+    snap = snap or session.snapshot(running=True)
     acct = snap["account"]
     table = Table(title=f"paper {snap['kernel_id']}", show_header=False, title_justify="left")
     table.add_column("", style="bold")
@@ -628,12 +628,13 @@ def paper(
                 # inputs, and a book saved now would be ahead of what a restart recovers.
                 problems.append(f"cannot sync the write-ahead log in {wal_dir}: {exc}; the run was stopped")
                 return
-            live.update(_status_table(session), refresh=True)
+            snap = session.snapshot(running=True)
+            live.update(_status_table(session, snap), refresh=True)
             if not console.is_terminal and now - said[0] >= STATUS_LINE_SECONDS:
                 # The table is drawn once, at the end, where no terminal shows it in place (a
                 # service's log): a line then says how the run goes.
                 said[0] = now
-                console.print(_status_line(session), highlight=False)
+                console.print(_status_line(session, snap), highlight=False)
 
     said = [time.monotonic()]
     handles = list(session.runtime.handles.values())
