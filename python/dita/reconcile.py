@@ -213,6 +213,26 @@ def _cancel_refused(answer: Any) -> str:
     return ""
 
 
+def _cancel_in_doubt(venue: Any, theirs: VenueOrder) -> tuple[float | None, str]:
+    """Cancels at the venue an order the kernel ended while it may still work there (its
+    cancel throttled before the ack): the filled size the venue's cancel (or its listing)
+    states, or None and why the order may still work (the cancel raised or was refused, or the
+    venue did not say it is canceled)."""
+    prefix = "the order works at the venue, though the kernel ended it (its cancel was throttled)"
+    try:
+        answer = list(venue.cancel(theirs) or ())
+    except Exception as exc:
+        return None, f"{prefix}; its cancel failed: {type(exc).__name__}: {exc}"
+    why_not = _cancel_refused(answer)
+    if why_not:
+        return None, f"{prefix}; {why_not}"
+    ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
+    if not ends:
+        return None, f"{prefix}; its cancel was sent, and the venue has not said it is canceled yet"
+    figures = [theirs.filled_size, *(ev.filled_size for ev in ends)]
+    return max(f for f in figures if _finite(f)), ""
+
+
 def reconcile_with_venue(
     kernel: ExecutionKernel,
     *,
@@ -374,11 +394,23 @@ def reconcile_with_venue(
 
     # Orders that ended with the venue counting more filled than it sent: their slots wait for
     # those fills. The venue's order status books what it filled and settles the wait.
+    # Among them, orders rate limited before the venue acknowledged them, with a cancel asked:
+    # the venue may work them (the throttled request was the cancel) or never have had them.
+    in_doubt = {o.client_order_id for o in kernel.orders_in_doubt()}
     awaited = kernel.awaited_orders()
     for mine in awaited:
         coid = mine.client_order_id
         item = _item(mine)
         theirs, cannot_say = find(coid)
+        if theirs is None and coid in in_doubt and not cannot_say:
+            # The venue never took it: the throttled request was its submit. It ends unfilled.
+            try:
+                apply(event(mine, "REJECT", reason="not at the venue: its submit was throttled"))
+            except _Refused as refused:
+                report.unresolved.append(refused.unresolved(item))
+                continue
+            report.awaited_settled.append({**item, "venue_filled_size": 0.0})
+            continue
         if theirs is None:
             why = cannot_say or "the venue has no such order"
             reason = f"the slot waits for fills of this ended order; {why}"
@@ -390,6 +422,24 @@ def reconcile_with_venue(
             report.unresolved.append(malformed.unresolved(item))
             continue
         ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
+        if ending is None and coid in in_doubt:
+            # It works at the venue: the throttled request was its cancel. The kernel ended
+            # it, so it is canceled now, then ended with what the venue says it filled.
+            canceled, why_not = _cancel_in_doubt(venue, theirs)
+            if canceled is None:
+                report.unresolved.append({**item, "reason": why_not})
+                continue
+            try:
+                apply(event(mine, "CANCEL_ACK", venue_order_id=theirs.venue_order_id, filled_size=canceled))
+                # What it filled as listed; a fill the cancel's figure counts beyond that is
+                # awaited, as for any end stating more (the venue's report of it, or the next
+                # reconciliation, books it).
+                book_missed(mine, theirs, fill, item)
+            except (_Refused, _Malformed) as left:
+                report.unresolved.append(left.unresolved(item))
+                continue
+            report.awaited_settled.append({**item, "venue_filled_size": canceled, "canceled": True})
+            continue
         if ending is None:
             # The kernel was told the order ended; the venue says it works (or filled): its
             # fills will come as they happen, so nothing is settled here.

@@ -121,7 +121,13 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// A fill of an order that ended, resent without its fill id and naming its slot, is a
 /// DUPLICATE_EVENT when the slot remembers its running total and size (it was UNKNOWN_ORDER,
 /// CRITICAL, for money booked once already).
-pub const RULES: u16 = 12;
+///
+/// 13: an order rate limited before the venue acknowledged it, with a cancel asked, is in
+/// doubt (`kernel::Kept::in_doubt`): its slot takes no new ENTER or EXIT until a late fill
+/// completes it or a reconciliation ends it (a second exit beside a first still working sold
+/// the position twice, the first's fill refused as UNKNOWN_ORDER; a new trade forgot the
+/// order).
+pub const RULES: u16 = 13;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -219,6 +219,15 @@ pub(crate) struct Kept {
     /// checkpoint's last part ([`Kernel::stated_totals`]), so older checkpoints still load.
     #[serde(skip)]
     stated_total: f64,
+    /// Rules 13 on, for an order rate limited before the venue acknowledged it, with a cancel
+    /// asked: whether it may still work at the venue (the throttled request may have been its
+    /// cancel as well as its submit). Until that is known (a late fill completes it, a
+    /// reconciliation ends it, or the slot is loaded with another size), its slot takes no new
+    /// order: a second exit beside a first still working sells the position twice, and a new
+    /// trade forgets the order whose fill may come. Carried in a checkpoint's last part
+    /// ([`Kernel::in_doubt_keys`]), so older checkpoints still load.
+    #[serde(skip)]
+    in_doubt: bool,
     /// Fingerprints of the fills already applied to the order (the slot's memory when it
     /// ended, then each late fill): a fill resent later is known even once the slot's own
     /// memory has moved on.
@@ -346,20 +355,42 @@ impl EndedOrders {
     }
 
     /// What the venue said had filled of the slot's kept orders, at their end, that it has
-    /// not sent yet, if any: the slot is waiting for money that moved.
+    /// not sent yet, if the slot waits: for money that moved, or (rules 13 on) for the status
+    /// of an order that may still work at the venue (`Kept::in_doubt`), when it may owe 0.
     fn awaited(&self, sid: usize) -> Option<f64> {
-        let owed = self.owed(sid, true).unwrap_or(0.0) + self.owed(sid, false).unwrap_or(0.0);
-        (owed > 0.0).then_some(owed)
+        match (self.owed(sid, true), self.owed(sid, false)) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        }
     }
 
-    /// What is owed of the slot's kept entry (or exit) order, if anything (see `awaited`).
+    /// What is owed of the slot's kept entry (or exit) order, if the slot waits for it (see
+    /// `awaited`).
     fn owed(&self, sid: usize, is_entry: bool) -> Option<f64> {
         if self.by_key.is_empty() {
             return None;
         }
         let k = self.by_key.get(&(sid, is_entry, false))?;
         let due = k.final_filled.unwrap_or(k.stated_total) - k.order.filled_size;
-        (due > size_tolerance(k.order.size)).then_some(due)
+        if due > size_tolerance(k.order.size) {
+            Some(due)
+        } else {
+            k.in_doubt.then_some(0.0)
+        }
+    }
+
+    /// The slot's kept order (its entry or exit, or either with `None`) whose status is not
+    /// known (`Kept::in_doubt`), if any.
+    fn in_doubt(&self, sid: usize, is_entry: Option<bool>) -> Option<&VenueOrder> {
+        if self.by_key.is_empty() {
+            return None;
+        }
+        [true, false]
+            .into_iter()
+            .filter(|&e| is_entry.is_none_or(|want| want == e))
+            .filter_map(|e| self.by_key.get(&(sid, e, false)))
+            .find(|k| k.in_doubt)
+            .map(|k| &k.order)
     }
 
     fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
@@ -708,6 +739,11 @@ const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile wi
 /// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
 const THROTTLED_CANCEL: &str =
     "the venue holds the order: its cancel was throttled and the order still works";
+/// Why a slot whose order may still work at the venue takes no new order (rules 13 on).
+const IN_DOUBT: &str = "the slot's last order was rate limited before the venue \
+     acknowledged it, with a cancel asked, and may still work at the venue: another order beside \
+     it could trade the position twice; its late fills book as they come, and \
+     reconcile_with_venue learns its status (and cancels it if it works)";
 /// Why an order rate limited before its ack, with a cancel asked, is kept (rules 10 on).
 const THROTTLED_BEFORE_ACK: &str = "the throttled request may have been its cancel: the order \
      is ended here but kept for its fills, which are booked if it was working at the venue";
@@ -837,13 +873,34 @@ impl Kernel {
     }
 
     /// Orders that ended with the venue reporting more filled than it has sent (their
-    /// slots wait for those fills), with what is booked of each.
+    /// slots wait for those fills), with what is booked of each, and the orders in doubt
+    /// (their slots wait for their status, [`Kernel::orders_in_doubt`]).
     pub fn awaited_orders(&self) -> Vec<&VenueOrder> {
         let mut v: Vec<_> = self
             .ended
             .by_key
             .iter()
             .filter(|(k, _)| !k.2 && self.ended.owed(k.0, k.1).is_some())
+            .map(|(k, kept)| (*k, &kept.order))
+            .collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v.into_iter().map(|(_, o)| o).collect()
+    }
+
+    /// Slot `sid`'s kept order in doubt (see [`Kernel::orders_in_doubt`]), if any.
+    pub fn order_in_doubt(&self, sid: usize) -> Option<&VenueOrder> {
+        self.ended.in_doubt(sid, None)
+    }
+
+    /// Orders rate limited before the venue acknowledged them, with a cancel asked, whose
+    /// status is not known (rules 13 on): they may still work at the venue, and their slots
+    /// take no new order until a late fill completes them or a reconciliation ends them.
+    pub fn orders_in_doubt(&self) -> Vec<&VenueOrder> {
+        let mut v: Vec<_> = self
+            .ended
+            .by_key
+            .iter()
+            .filter(|(_, kept)| kept.in_doubt)
             .map(|(k, kept)| (*k, &kept.order))
             .collect();
         v.sort_unstable_by_key(|(k, _)| *k);
@@ -1119,6 +1176,7 @@ impl Kernel {
                 bincode::serialize(&k.ended_orders()).ok(),
                 bincode::serialize(&k.covered_fills()).ok(),
                 bincode::serialize(&k.stated_totals()).ok(),
+                bincode::serialize(&k.in_doubt_keys()).ok(),
             )
         };
         let (mine, theirs) = (encoded(self), encoded(other));
@@ -1130,6 +1188,9 @@ impl Kernel {
         }
         if mine.2 != theirs.2 {
             return Some("fills the kept orders' reports stated".into());
+        }
+        if mine.3 != theirs.3 {
+            return Some("kept orders of unknown status".into());
         }
         None
     }
@@ -1859,7 +1920,7 @@ impl Kernel {
         }
         let stage = self.slots[sid].fsm_state;
         if let Some(owed) = self.ended.awaited(sid) {
-            return self.awaiting_refusal(intent, sid, owed, seq);
+            return self.awaiting_refusal(intent, sid, owed, None, seq);
         }
         if !fsm::is_free(stage) {
             let d = vec![
@@ -2035,7 +2096,7 @@ impl Kernel {
         // Only an exit owed blocks a new exit: with an entry owed, the kernel's position is
         // below the venue's, and exiting it reduces risk (the entry's fill still comes).
         if let Some(owed) = self.ended.owed(sid, false) {
-            return self.awaiting_refusal(intent, sid, owed, seq);
+            return self.awaiting_refusal(intent, sid, owed, Some(false), seq);
         }
         if next_stage(
             stage,
@@ -3040,6 +3101,7 @@ impl Kernel {
         let before = kept.final_filled;
         kept.final_filled = Some(total);
         kept.stated_total = 0.0;
+        kept.in_doubt = false;
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = KernelOutcome::ok(
@@ -3074,18 +3136,33 @@ impl Kernel {
     /// The refusal of a new order on a slot waiting for fills the venue said happened (see
     /// `EndedOrders::awaited`): entered or exited now, the slot would be sized on a position
     /// the venue does not hold, and a new trade would forget the order the fill is for.
-    fn awaiting_refusal(&self, intent: &Intent, sid: usize, owed: f64, seq: u64) -> KernelOutcome {
-        let d = vec![
+    /// `is_entry`: whose wait refuses it (the entry's or the exit's, or either with `None`).
+    #[cold]
+    fn awaiting_refusal(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        owed: f64,
+        is_entry: Option<bool>,
+        seq: u64,
+    ) -> KernelOutcome {
+        let mut d = vec![
             ("slot_id", Detail::I64(sid as i64)),
             ("awaited_fill_qty", Detail::F64(owed)),
-            (
+        ];
+        match self.ended.in_doubt(sid, is_entry) {
+            Some(o) if owed <= 0.0 => {
+                d.push(("client_order_id", (&o.client_order_id).into()));
+                d.push(("reason", Detail::Static(IN_DOUBT)));
+            }
+            _ => d.push((
                 "reason",
                 Detail::Static(
                     "the venue reported fills of the slot's last order that have not come; \
                      wait for them, or reconcile_with_venue",
                 ),
-            ),
-        ];
+            )),
+        }
         self.refuse(
             intent,
             Some(sid),
@@ -3401,6 +3478,7 @@ impl Kernel {
                     order: o,
                     final_filled: Some(new_filled),
                     stated_total: 0.0,
+                    in_doubt: false,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
                 }
@@ -3632,6 +3710,8 @@ impl Kernel {
             if let Some(k) = total_key {
                 kept.fills.insert(k);
             }
+            // Filled completely, the order works at the venue no more (rules 13).
+            kept.in_doubt &= !complete;
             // Rules 12 on, an order that ended without a figure waits for what its reports
             // stated, this one's running total too (`Kept::stated_total`).
             if let Some(p) = placed
@@ -3900,6 +3980,7 @@ impl Kernel {
                     order: ended,
                     final_filled,
                     stated_total: stated,
+                    in_doubt: maybe_working && rules() >= 13,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
                 },
@@ -3974,6 +4055,9 @@ impl Kernel {
             if maybe_working {
                 out.details
                     .push(("order_kept", Detail::Static(THROTTLED_BEFORE_ACK)));
+                if rules() >= 13 {
+                    out.details.push(("slot_waits", Detail::Static(IN_DOUBT)));
+                }
             }
         }
         out
@@ -4725,6 +4809,38 @@ impl Kernel {
         v
     }
 
+    /// The kept orders whose status is not known (rules 13 on, `Kept::in_doubt`), for a
+    /// checkpoint's last part.
+    pub(crate) fn in_doubt_keys(&self) -> Vec<KeptKey> {
+        let mut v: Vec<_> = self
+            .ended
+            .by_key
+            .iter()
+            .filter(|(_, k)| k.in_doubt)
+            .map(|(&key, _)| key)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Restores [`Kernel::in_doubt_keys`] from a checkpoint (none from an older one).
+    pub(crate) fn restore_in_doubt(&mut self, v: Vec<KeptKey>) -> Result<(), String> {
+        for key in v {
+            match self.ended.get_mut(key) {
+                Some(k) if !key.2 => {
+                    k.in_doubt = true;
+                    self.sync_free(key.0);
+                }
+                _ => {
+                    return Err(format!(
+                        "an order of unknown status names no kept order {key:?} that works"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Restores [`Kernel::stated_totals`] from a checkpoint (none from an older one).
     pub(crate) fn restore_stated_totals(&mut self, v: Vec<(KeptKey, f64)>) -> Result<(), String> {
         for (key, total) in v {
@@ -4817,6 +4933,7 @@ impl Kernel {
                     kept.order.filled_size = kept.order.filled_size.max(total);
                     kept.final_filled = Some(total);
                     kept.stated_total = 0.0;
+                    kept.in_doubt = false;
                 }
                 self.ended.keep(*key, kept);
                 if let Some(c) = old.covered.get(key).filter(|_| !changed) {

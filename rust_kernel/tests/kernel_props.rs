@@ -623,10 +623,12 @@ fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without(
             vec![(0usize, true, vec![(0.0f64, 70.0f64)])],
             Vec::<((usize, bool, bool), Vec<(f64, f64)>)>::new(),
         );
-        // After them, the (here empty) stated totals of rules 12.
+        // After them, the (here empty) stated totals of rules 12 and orders in doubt of 13.
         let stated = Vec::<((usize, bool, bool), f64)>::new();
+        let in_doubt = Vec::<(usize, bool, bool)>::new();
         let tail = (bincode::serialized_size(&covered).unwrap()
-            + bincode::serialized_size(&stated).unwrap()) as usize;
+            + bincode::serialized_size(&stated).unwrap()
+            + bincode::serialized_size(&in_doubt).unwrap()) as usize;
         *k = decode_kernel(&state[..state.len() - tail]).unwrap();
     });
     assert_eq!(out, (KernelDiagnosticCode::Ok, 71.0));

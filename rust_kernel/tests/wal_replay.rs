@@ -1347,3 +1347,48 @@ fn a_late_ack_of_a_kept_order_replays_under_the_rules_of_its_segment() {
         "rules 11 refused the ack and the fill"
     );
 }
+
+#[test]
+fn an_order_in_doubt_replays_under_the_rules_of_its_segment() {
+    // An entry rate limited before its ack, with a cancel asked, may still work at the venue:
+    // rules 13 keeps its slot from a new trade until its status is known; rules 12 took the
+    // new trade, which forgot the order. A segment of rules 12 must replay the new trade
+    // taken, and a checkpoint carries the doubt.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    cancel_recorded(&mut log, &mut k);
+    throttled_recorded(&mut log, &mut k, &coid);
+    let mut again = enter_t1();
+    (again.intent_id, again.trade_id, again.timestamp) = (id("e2"), id("t2"), 3.0);
+    let refused = record(&mut log, &mut k, KernelInput::Intent(again));
+    assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::SlotBusy);
+    assert_eq!(k.orders_in_doubt().len(), 1);
+    log.checkpoint(&k).unwrap();
+    let (seq, live) = (k.seq(), observable(&k));
+    drop(log);
+    let through_checkpoint = open(dir.path(), 0).1;
+    assert_eq!(observable(&through_checkpoint), live);
+    assert_eq!(
+        through_checkpoint.orders_in_doubt()[0].client_order_id,
+        coid
+    );
+    assert_ne!(through_checkpoint.free_slot(), Some(0));
+    // Without the checkpoint, the records alone, as each build replays them.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e != "wal") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let now = open(dir.path(), 0).1;
+    let then = recovered_as(dir.path(), 12);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert_eq!(
+        then.slots()[0].trade_id,
+        id("t2"),
+        "rules 12 took the new trade"
+    );
+    assert!(then.orders_in_doubt().is_empty());
+}

@@ -281,6 +281,147 @@ def test_an_awaited_order_the_venue_says_still_works_is_left_unresolved(tmp_path
     assert "PARTIALLY_FILLED" in report.unresolved[0]["reason"] and kernel.snapshot() == before
 
 
+class InDoubt(EndedOrders):
+    """Holds the kernel's exit as the test says (or not at all), and cancels it when asked:
+    with a CANCEL_ACK stating ``cancel_filled``, or by refusing, or by answering nothing."""
+
+    def __init__(self, cancel: str = "ack", cancel_filled: float | None = None) -> None:
+        super().__init__()
+        self.cancel_answer, self.cancel_filled = cancel, cancel_filled
+        self.canceled: list[str] = []
+        self.reconciling = False  # the kernel's own cancel (before) goes unanswered
+
+    def positions(self) -> dict[str, float]:
+        return {}
+
+    def open_orders(self) -> list[VenueOrder]:
+        return [
+            o for o in self.orders.values() if o.status.name in ("NEW", "ACKNOWLEDGED", "PARTIALLY_FILLED")
+        ]
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        if not self.reconciling:
+            return []
+        self.canceled.append(order.client_order_id)
+        if self.cancel_answer == "none":
+            return []
+        kind = "CANCEL_ACK" if self.cancel_answer == "ack" else "CANCEL_REJECT"
+        filled = order.filled_size if self.cancel_filled is None else self.cancel_filled
+        why = "" if kind == "CANCEL_ACK" else "too many requests"
+        coid = order.client_order_id
+        return [
+            VenueEvent(
+                "vc",
+                order.trade_id,
+                order.slot_id,
+                kind,
+                venue_client_id=coid,
+                filled_size=filled,
+                reason=why,
+            )
+        ]
+
+
+def exit_in_doubt(venue: Any, kernel_id: str) -> tuple[ExecutionKernel, str]:
+    """A kernel holding 1.0 in slot 0 whose exit was rate limited before the venue
+    acknowledged it, with a cancel asked: the exit may still work at the venue. The kernel
+    and the exit's client id."""
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=kernel_id)
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("f1", "t0", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0))
+    xid = kernel.process_intent(intent("EXIT", 0)).order.client_order_id
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    out = kernel.on_venue_event(
+        VenueEvent("r1", "t0", 0, "RATE_LIMITED", venue_client_id=xid, retry_after=1.0)
+    )
+    assert out.state == TradeStage.POSITION_OPEN and "may still work" in out.details["slot_waits"]
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    refused = kernel.process_intent(intent("EXIT", 0))
+    assert (
+        refused.diagnostic_code == KernelDiagnosticCode.SLOT_BUSY
+        and refused.details["client_order_id"] == xid
+    )
+    venue.reconciling = True
+    return kernel, xid
+
+
+def exit_as_held(venue: InDoubt, xid: str, status: str, filled: float) -> None:
+    venue.orders[xid] = VenueOrder(
+        xid, 0, "t0", "BTCUSDT", "SELL", "MARKET", 100.0, 1.0,
+        venue_order_id="VX", filled_size=filled, avg_fill_price=101.0 if filled else 0.0, status=status,
+    )  # fmt: skip
+
+
+def test_an_exit_in_doubt_the_venue_never_took_is_ended_and_the_slot_exits_again() -> None:
+    """The rate limit was the exit's submit: the venue has no such order. Reconciliation
+    ends it unfilled (a REJECT), and the position can be exited again."""
+    venue = InDoubt()
+    kernel, xid = exit_in_doubt(venue, "doubt-none")
+    report = kernel.reconcile_with_venue()
+    assert report.awaited_settled == [
+        {"client_order_id": xid, "slot_id": 0, "asset": "BTCUSDT", "venue_filled_size": 0.0}
+    ]
+    assert venue.canceled == [] and kernel.orders_in_doubt() == [] and kernel.awaited_orders() == []
+    assert kernel.slot_state(0).size == 1.0
+    assert kernel.process_intent(intent("EXIT", 0)).accepted
+
+
+@pytest.mark.parametrize("filled", [0.0, 0.4])
+def test_an_exit_in_doubt_working_at_the_venue_is_canceled_and_its_fill_booked(filled: float) -> None:
+    """The rate limit was the exit's cancel: the venue works the order. Reconciliation
+    cancels it, books what it filled, and the slot takes an exit again."""
+    venue = InDoubt()
+    kernel, xid = exit_in_doubt(venue, f"doubt-works-{filled}")
+    exit_as_held(venue, xid, "PARTIALLY_FILLED" if filled else "ACKNOWLEDGED", filled)
+    report = kernel.reconcile_with_venue()
+    assert venue.canceled == [xid] and report.unknown_at_venue_canceled == []
+    (settled,) = report.awaited_settled
+    assert settled["canceled"] is True and settled["venue_filled_size"] == filled
+    assert [m["qty"] for m in report.missed_fills] == ([filled] if filled else [])
+    assert kernel.orders_in_doubt() == [] and kernel.awaited_orders() == []
+    assert kernel.slot_state(0).size == pytest.approx(1.0 - filled)
+    assert kernel.process_intent(intent("EXIT", 0)).accepted
+
+
+def test_an_exit_in_doubt_the_venue_filled_is_booked() -> None:
+    venue = InDoubt()
+    kernel, xid = exit_in_doubt(venue, "doubt-filled")
+    exit_as_held(venue, xid, "FILLED", 1.0)
+    report = kernel.reconcile_with_venue()
+    assert venue.canceled == [] and [m["qty"] for m in report.missed_fills] == [1.0]
+    assert kernel.orders_in_doubt() == [] and kernel.slot_state(0).fsm_state == TradeStage.CLOSED
+
+
+@pytest.mark.parametrize("answer", ["refused", "none"])
+def test_an_exit_in_doubt_whose_cancel_is_not_confirmed_keeps_its_slot_waiting(answer: str) -> None:
+    """Refused, or sent with no answer yet: the exit may still fill, so the slot still takes
+    no second exit, and the report says why."""
+    venue = InDoubt(cancel=answer)
+    kernel, xid = exit_in_doubt(venue, f"doubt-{answer}")
+    exit_as_held(venue, xid, "ACKNOWLEDGED", 0.0)
+    before = kernel.snapshot()
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == xid and "the kernel ended it" in left["reason"]
+    assert ("CANCEL_REJECT: too many requests" if answer == "refused" else "not said it is canceled") in left[
+        "reason"
+    ]
+    assert kernel.snapshot() == before and [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    assert kernel.process_intent(intent("EXIT", 0)).diagnostic_code == KernelDiagnosticCode.SLOT_BUSY
+
+
+def test_an_exit_in_doubt_canceled_with_more_filled_than_listed_waits_for_the_rest() -> None:
+    """The cancel's answer counts 0.6 filled where the listing said 0.4: the 0.4 is booked,
+    and the slot waits for the 0.2 as for any end stating more than was sent."""
+    venue = InDoubt(cancel_filled=0.6)
+    kernel, xid = exit_in_doubt(venue, "doubt-more")
+    exit_as_held(venue, xid, "PARTIALLY_FILLED", 0.4)
+    report = kernel.reconcile_with_venue()
+    assert report.awaited_settled[0]["venue_filled_size"] == 0.6 and report.missed_fills[0]["qty"] == 0.4
+    assert kernel.orders_in_doubt() == [] and kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.2)
+    assert kernel.process_intent(intent("EXIT", 0)).diagnostic_code == KernelDiagnosticCode.SLOT_BUSY
+
+
 class CannotAsk(CanceledWhileDown):
     """Knows some orders; asking about the others fails, as an unreachable exchange does."""
 

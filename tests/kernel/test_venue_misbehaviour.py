@@ -710,15 +710,53 @@ def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_it
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
     out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
     assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
-    assert "cancel" in out.details["order_kept"] and kernel.free_slot() == 0
+    assert "cancel" in out.details["order_kept"]
+    # Rules 13: the order may still work at the venue, so its slot is not offered for a new
+    # trade (which would forget it) until its status is known.
+    assert kernel.free_slot() == 1 and [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
     # The venue's ack then teaches the kept order its venue id (rules 12): it was refused as a
     # late event, and a fill naming the order by that id alone was UNKNOWN_ORDER.
     ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
     assert ack.accepted and ack.details["late_ack"] is True and ack.details["venue_order_id"] == "V1"
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
+    assert kernel.orders_in_doubt() != []  # an ack says it works: it may fill yet
+    busy = kernel.process_intent(intent("ENTER", 0, trade_id="t-new"))
+    assert busy.diagnostic_code == D.SLOT_BUSY and busy.details["client_order_id"] == coid
+    assert kernel.slot_dict(0)["order_in_doubt"] == coid and kernel.free_slot() == 1
     late = kernel.on_venue_event(fill("f1", "", 1.0, venue_order_id="V1"))
     assert late.accepted and late.details["late_fill"] is True, late.details
     assert kernel.slot_state(0).size == pytest.approx(1.0)
+    assert kernel.orders_in_doubt() == []  # filled completely, it is over
+
+
+def test_an_exit_rate_limited_before_its_ack_with_a_cancel_asked_blocks_a_second_exit(
+    kernel: ExecutionKernel,
+) -> None:
+    """The exit may still work at the venue (the throttled request may have been its
+    cancel). A second exit beside it sold the position twice: the first's fill then came as
+    UNKNOWN_ORDER (CRITICAL, the stage could not take it), and the second closed the slot
+    while the venue held the opposite side. Rules 13: the slot takes no second exit (nor
+    entry) until the first's status is known; its late fills book as they come."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
+    xid = exit_order_id(kernel)
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    out = kernel.on_venue_event(event("RATE_LIMITED", "r1", xid, retry_after=1.0))
+    assert (
+        out.state == TradeStage.POSITION_OPEN and "may still work at the venue" in out.details["slot_waits"]
+    )
+    before = kernel.snapshot()
+    second = kernel.process_intent(intent("EXIT", 0))
+    assert not second.accepted and second.diagnostic_code == D.SLOT_BUSY
+    assert second.details["client_order_id"] == xid and second.details["awaited_fill_qty"] == 0.0
+    assert "reconcile_with_venue" in second.details["reason"]
+    assert kernel.snapshot() == before and kernel.slot_dict(0)["awaited_fill_qty"] == 0.0
+    part = kernel.on_venue_event(fill("x1", xid, 0.4, total=0.4))
+    assert part.accepted and part.details["late_fill"] is True
+    assert kernel.process_intent(intent("EXIT", 0)).diagnostic_code == D.SLOT_BUSY  # it works on
+    done = kernel.on_venue_event(fill("x2", xid, 0.6, total=1.0))
+    assert done.accepted and done.state == TradeStage.CLOSED and kernel.slot_state(0).size == 0.0
+    assert kernel.orders_in_doubt() == [] and kernel.free_slot() == 0
 
 
 def test_a_late_fill_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) -> None:

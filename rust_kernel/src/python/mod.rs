@@ -408,7 +408,8 @@ impl PyKernel {
     }
 
     /// A slot's dict as `slots()` and the projections show it: its own fields plus what it
-    /// waits for of fills the venue said happened (`awaited_fill_qty`; not read on load).
+    /// waits for of fills the venue said happened (`awaited_fill_qty`) and the client id of
+    /// its order in doubt (`order_in_doubt`, "" when none); neither is read on load.
     fn slot_view<'py>(
         &self,
         py: Python<'py>,
@@ -416,6 +417,11 @@ impl PyKernel {
     ) -> PyResult<Bound<'py, PyDict>> {
         let d = slot_dict(py, s)?;
         d.set_item("awaited_fill_qty", self.core.awaited_fill_qty(s.slot_id))?;
+        let doubt = self.core.order_in_doubt(s.slot_id);
+        d.set_item(
+            "order_in_doubt",
+            doubt.map_or("", |o| o.client_order_id.as_str()),
+        )?;
         Ok(d)
     }
 
@@ -1125,9 +1131,17 @@ impl PyKernel {
     }
 
     /// Orders that ended with the venue reporting more filled than it sent; their slots
-    /// wait for those fills (`reconcile_with_venue` books or settles them).
+    /// wait for those fills (`reconcile_with_venue` books or settles them). The orders in
+    /// doubt too (`orders_in_doubt`), whose slots wait for their status.
     fn awaited_orders(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
         orders_to_py(py, wait_ref(slf)?.core.awaited_orders())
+    }
+
+    /// Orders rate limited before the venue acknowledged them, with a cancel asked: they
+    /// may still work at the venue, and their slots take no new order until a late fill
+    /// completes them or `reconcile_with_venue` learns their status.
+    fn orders_in_doubt(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+        orders_to_py(py, wait_ref(slf)?.core.orders_in_doubt())
     }
 
     /// The whole state: control, slots and account, with the original field names.

@@ -87,12 +87,15 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// late fill (added after rules 1; a checkpoint written before ends with the kernel), then
 /// what the venue's fill reports of working orders covered (added with rules 5; a checkpoint
 /// written before ends with the ended orders), then the running totals kept orders wait for
-/// (added with rules 12; a checkpoint written before ends with the covered fills).
+/// (added with rules 12; a checkpoint written before ends with the covered fills), then the
+/// kept orders whose status is not known (added with rules 13; one written before ends with
+/// the stated totals).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
     bincode::serialize_into(&mut out, &kernel.covered_fills()).expect("intervals always encode");
     bincode::serialize_into(&mut out, &kernel.stated_totals()).expect("totals always encode");
+    bincode::serialize_into(&mut out, &kernel.in_doubt_keys()).expect("keys always encode");
     out
 }
 
@@ -108,6 +111,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
         .map_err(bad)?;
     let mut covered: crate::kernel::CoveredRepr = Default::default();
     let mut stated = Vec::new();
+    let mut in_doubt = Vec::new();
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
         kernel.restore_ended_orders(ended).map_err(bad)?;
@@ -115,11 +119,15 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
             covered = deserialize_part(&mut rest).map_err(bad)?;
             if !rest.is_empty() {
                 stated = deserialize_part(&mut rest).map_err(bad)?;
+                if !rest.is_empty() {
+                    in_doubt = deserialize_part(&mut rest).map_err(bad)?;
+                }
             }
         }
     }
     kernel.restore_covered_fills(covered).map_err(bad)?;
     kernel.restore_stated_totals(stated).map_err(bad)?;
+    kernel.restore_in_doubt(in_doubt).map_err(bad)?;
     Ok(kernel)
 }
 
