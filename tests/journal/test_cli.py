@@ -435,6 +435,12 @@ def test_a_time_param_that_names_no_real_time_is_refused(
         ("Int64", "99999999999999999999"),  # as 7766279631452241919
         ("Nullable(UInt64)", "18446744073709551616"),
         ("Int8", "-129"),
+        # Its SQL names too: ClickHouse read TINYINT 300 as 44, SMALLINT 40000 as -25536.
+        ("TINYINT", "300"),
+        ("SMALLINT", "40000"),
+        ("BIGINT", "99999999999999999999"),
+        ("INT UNSIGNED", "-1"),
+        ("Nullable(bigint unsigned)", "18446744073709551616"),
     ],
 )
 def test_an_integer_param_its_type_cannot_hold_is_refused(
@@ -450,10 +456,11 @@ def test_an_integer_param_its_type_cannot_hold_is_refused(
 def test_an_integer_param_at_the_ends_of_its_type_answers(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, _ = live
     out = _sql(
-        "--dsn", dsn, "-f", "json", "-p", "a=255", "-p", "b=-128", "SELECT {a:UInt8} AS a, {b:Int8} AS b"
-    )
+        "--dsn", dsn, "-f", "json", "-p", "a=255", "-p", "b=-128", "-p", "c=255",
+        "SELECT {a:UInt8} AS a, {b:Int8} AS b, {c:TINYINT UNSIGNED} AS c",
+    )  # fmt: skip
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output) == [{"a": 255, "b": -128}]
+    assert json.loads(out.output) == [{"a": 255, "b": -128, "c": 255}]
 
 
 @pytest.mark.parametrize(

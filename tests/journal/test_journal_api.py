@@ -22,7 +22,7 @@ import pytest
 from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent, VenueEvent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
-from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
+from dita.journal.query import READ_ONLY_SETTINGS, chdb_holder, open_read_only_client, query_via_socket
 from journal.helpers import (
     Side,
     Workload,
@@ -404,7 +404,7 @@ def test_an_operators_slow_query_does_not_hold_up_the_owners_own_queries(journal
 
 _AS_NOBODY = """
 import os, sys
-from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
+from dita.journal.query import READ_ONLY_SETTINGS, chdb_holder, open_read_only_client, query_via_socket
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 try:
     print(query_via_socket(bytes.fromhex(sys.argv[1]).decode(), "dita", "SELECT 1 AS one").rows)
@@ -1119,8 +1119,47 @@ def test_a_kernel_starting_while_a_journal_query_holds_the_directory_waits_for_i
         assert query.returncode == 0, err
     finally:
         query.kill()
-        query.wait()
+        query.communicate()  # closes its pipes too
     assert not list(directory.glob(".dita-query-*"))  # the mark goes with the query
+
+
+def _journal_query(directory: Path, sql: str) -> subprocess.Popen[str]:
+    """`dita journal sql` on ``directory``, running in its own process."""
+    cli = [sys.executable, "-m", "dita.cli", "journal", "sql", "--dsn", f"chdb://{directory}", sql]
+    return subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_query_taking_the_directory_just_as_a_kernel_opens_it_is_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel looked once for a query, found none, and the open then failed on a query
+    that took the directory in between: it was refused at once, saying it had waited 130 s."""
+    import dita.journal.clickhouse as ch
+
+    directory = tmp_path / "j"
+    ClickHouseJournal(f"chdb://{directory}").close()
+    queries: list[subprocess.Popen[str]] = []
+    real_wait = ch._wait_for_a_query
+
+    def query_starts_after_the_wait(path: Path, deadline: float, poll: float = 0.2) -> None:
+        real_wait(path, deadline, poll)
+        if queries:
+            return
+        queries.append(_journal_query(directory, "SELECT sleep(2)"))
+        limit = time.monotonic() + 60
+        while chdb_holder(directory) is None:  # the query's engine holds the directory
+            assert time.monotonic() < limit and queries[0].poll() is None, "the query never opened it"
+            time.sleep(0.02)
+
+    monkeypatch.setattr(ch, "_wait_for_a_query", query_starts_after_the_wait)
+    try:
+        ClickHouseJournal(f"chdb://{directory}").close()
+        _out, err = queries[0].communicate(timeout=60)
+        assert queries[0].returncode == 0, err
+    finally:
+        for q in queries:
+            q.kill()
+            q.communicate()  # closes its pipes too
 
 
 def test_a_query_mark_left_behind_does_not_make_a_kernel_wait(tmp_path: Path) -> None:

@@ -1614,8 +1614,26 @@ def test_a_last_act_past_the_data_is_no_place_to_continue_from(
     again = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "b.csv", [99.0] * 5))
     assert again.exit_code == 0, again.output
     assert "is past the data's last row" in again.stderr and "no time of this data" in again.stderr
+    assert "from the state file's place" in again.stderr
     assert "replay continues after 2024-01-01 00:02:00 UTC: 3 of 5 rows" in again.stdout
     assert json.loads((tmp_path / "state" / "rest.json").read_text())["rows"] == 2  # minutes 3 and 4 ran
+
+
+def test_a_last_act_past_the_data_without_a_state_file_says_the_replay_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no state file the replay starts at the data's first row: the warning said it went
+    on from the state file's place."""
+    (tmp_path / "paper_round_trips.py").write_text(ROUND_TRIPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy = "paper_round_trips:RoundTrips"
+    assert _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "a.csv", [99.0] * 3)).exit_code == 0
+    _act_on_the_log(tmp_path, 1_900_000_000.0)
+    (tmp_path / "state" / "rest.json").unlink()
+    again = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "b.csv", [99.0] * 5))
+    assert again.exit_code == 0, again.output
+    assert "from the data's first row (there is no state file)" in again.stderr
+    assert "state file's place" not in again.stderr
 
 
 def test_a_continued_kernel_without_its_state_file_does_not_trade_the_data_again(

@@ -110,7 +110,8 @@ def _base_type(type_: str) -> str:
         if paren and head.strip().lower() in ("nullable", "lowcardinality"):
             base = rest.rsplit(")", 1)[0].strip()
             continue
-        return head.strip().lower()
+        # Its arguments dropped wherever they are (INT(11) UNSIGNED is "int unsigned").
+        return " ".join(re.sub(r"\(.*\)", " ", base).lower().split())
 
 
 def _time_type(type_: str) -> str | None:
@@ -127,6 +128,19 @@ _INT_RANGES = {
     for kind in ("int", "uint")
     for bits in (8, 16, 32, 64, 128, 256)
 }
+# The SQL names ClickHouse also takes for them (as _base_type spells them).
+_INT_ALIASES = {
+    **dict.fromkeys(("tinyint", "int1", "byte", "tinyint signed", "int1 signed"), "int8"),
+    **dict.fromkeys(("tinyint unsigned", "int1 unsigned"), "uint8"),
+    **dict.fromkeys(("smallint", "smallint signed"), "int16"),
+    **dict.fromkeys(("smallint unsigned", "year"), "uint16"),
+    **dict.fromkeys(
+        ("int", "integer", "mediumint", "mediumint signed", "int signed", "integer signed"), "int32"
+    ),
+    **dict.fromkeys(("mediumint unsigned", "int unsigned", "integer unsigned"), "uint32"),
+    **dict.fromkeys(("bigint", "signed", "bigint signed"), "int64"),
+    **dict.fromkeys(("unsigned", "bigint unsigned", "bit", "set"), "uint64"),
+}
 _INT_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 
@@ -136,7 +150,8 @@ def _check_int_params(found: list[tuple[str, str]], params: dict[str, Any]) -> N
     read. ``found``: the query's placeholders, as (name, type)."""
     for name, type_ in found:
         value = params.get(name)
-        bounds = _INT_RANGES.get(_base_type(type_))
+        base = _base_type(type_)
+        bounds = _INT_RANGES.get(_INT_ALIASES.get(base, base))
         if bounds is None or not isinstance(value, str) or not _INT_TEXT.fullmatch(value):
             continue
         low, high = bounds

@@ -227,10 +227,14 @@ class PaperSession:
         if acted is None or acted < (self.replay.ts or 0.0) or acted <= 0.0:
             return None
         if acted > last_row:
+            place = (
+                "from the state file's place, and rows the killed run handled after its last save"
+                if self.previous is not None
+                else "from the data's first row (there is no state file), and rows the killed run handled"
+            )
             return (
                 f"the kernel's last act ({acted!r}) is past the data's last row ({last_row!r}), so it "
-                "is no time of this data: the replay goes on from the state file's place, and rows the "
-                "killed run handled after its last save may be traded again"
+                f"is no time of this data: the replay goes on {place} may be traded again"
             )
         self.acted_after_save = acted
         self.replay = _Replayed(acted, None)

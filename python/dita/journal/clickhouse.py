@@ -46,7 +46,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
@@ -83,21 +83,25 @@ __all__ = ["BackfillResult", "ClickHouseJournal", "JournalBlockedError"]
 log = logging.getLogger(__name__)
 
 
-def _wait_for_a_query(directory: Path, poll: float = 0.2) -> None:
-    """Waits, at most ``QUERY_WAIT_SECONDS``, while a `dita journal` query that opened
-    ``directory`` itself holds it (chDB lets one process have a directory): an operator's
-    query of a stopped kernel's journal must not keep the kernel from starting again."""
+def _wait_for_a_query(directory: Path, deadline: float, poll: float = 0.2) -> None:
+    """Waits, until ``deadline`` (``time.monotonic()``), while a `dita journal` query that
+    opened ``directory`` itself holds it (chDB lets one process have a directory): an
+    operator's query of a stopped kernel's journal must not keep the kernel from starting
+    again. Another holder (a kernel that took the directory once the query ended) ends the
+    wait at once: it is no query, and will not let go."""
     holder = chdb_holder(directory)
     if not holder or not held_by_a_query(directory, holder):
         return
     log.warning(
-        "journal directory %s is held by a `dita journal` query (%s): waiting up to %s s for it to end",
+        "journal directory %s is held by a `dita journal` query (%s): waiting up to %.0f s for it to end",
         directory,
         holder,
-        QUERY_WAIT_SECONDS,
+        max(deadline - time.monotonic(), 0.0),
     )
-    deadline = time.monotonic() + QUERY_WAIT_SECONDS
-    while time.monotonic() < deadline and chdb_holder(directory) is not None:
+    while time.monotonic() < deadline:
+        holder = chdb_holder(directory)
+        if not holder or not held_by_a_query(directory, holder):
+            return
         time.sleep(poll)
 
 
@@ -615,34 +619,21 @@ class ClickHouseJournal:
                     f"journal directory {self.target.path} is not writable (a read-only file "
                     "system, or its permissions): the kernel's journal writes there"
                 )
-            _wait_for_a_query(self.target.path)
-        try:
-            client = self.target.connect(chdb_options=chdb_options)
-        except Exception as exc:
-            # A directory chDB refused (this process hosts another) is not left behind.
-            for directory in made:
-                with contextlib.suppress(OSError):
-                    directory.rmdir()
-            holder = chdb_holder(self.target.path) if self.target.kind == "chdb" else None
-            if holder and self.target.path is not None and held_by_a_query(self.target.path, holder):
-                raise RuntimeError(
-                    f"journal directory {self.target.path} is held by a `dita journal` query ({holder}) "
-                    f"still running after {QUERY_WAIT_SECONDS} s; stop it, or pick another directory"
-                ) from exc
-            if holder is not None or (self.target.kind == "chdb" and "lock" in str(exc).lower()):
-                raise RuntimeError(
-                    f"journal directory {self.target.path} is held by another process"
-                    f"{f' ({holder})' if holder else ''} (chDB allows one process per directory); "
-                    "query it with `dita journal sql` or pick another directory"
-                ) from exc
+        # One deadline for the whole wait: a query may take the directory between a wait that
+        # found it free and the open, and is then waited for too, never refused at once.
+        deadline = time.monotonic() + QUERY_WAIT_SECONDS
+        while True:
             if self.target.kind == "chdb":
-                raise RuntimeError(
-                    f"cannot open the embedded journal at {self.target.path}: {exc} "
-                    "(one process can host one chDB directory at a time)"
-                ) from exc
-            if isinstance(exc, OperationalError):
-                raise _Unreachable(f"ClickHouse at {self.target.display} is unreachable: {exc}") from exc
-            raise
+                assert self.target.path is not None
+                _wait_for_a_query(self.target.path, deadline)
+            try:
+                client = self.target.connect(chdb_options=chdb_options)
+                break
+            except Exception as exc:
+                held = self._held_by_a_query()
+                if held and time.monotonic() < deadline:
+                    continue
+                self._connect_failed(exc, made, held)
         try:
             migrate(client, self.target.database)
             client.database = self.target.database
@@ -659,6 +650,41 @@ class ClickHouseJournal:
             client.close()
             raise
         return client
+
+    def _held_by_a_query(self) -> bool:
+        """Whether the journal's directory is held by a `dita journal` query now."""
+        if self.target.kind != "chdb" or self.target.path is None:
+            return False
+        holder = chdb_holder(self.target.path)
+        return holder is not None and held_by_a_query(self.target.path, holder)
+
+    def _connect_failed(self, exc: Exception, made: list[Path], held: bool) -> NoReturn:
+        """Raises why the journal could not be opened (``exc``, chDB's or the client's),
+        removing the directories ``made`` for it; ``held``: by a query, past the wait."""
+        # A directory chDB refused (this process hosts another) is not left behind.
+        for directory in made:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        holder = chdb_holder(self.target.path) if self.target.kind == "chdb" else None
+        if held:
+            raise RuntimeError(
+                f"journal directory {self.target.path} is held by a `dita journal` query ({holder}) "
+                f"still running after {QUERY_WAIT_SECONDS} s; stop it, or pick another directory"
+            ) from exc
+        if holder is not None or (self.target.kind == "chdb" and "lock" in str(exc).lower()):
+            raise RuntimeError(
+                f"journal directory {self.target.path} is held by another process"
+                f"{f' ({holder})' if holder else ''} (chDB allows one process per directory); "
+                "query it with `dita journal sql` or pick another directory"
+            ) from exc
+        if self.target.kind == "chdb":
+            raise RuntimeError(
+                f"cannot open the embedded journal at {self.target.path}: {exc} "
+                "(one process can host one chDB directory at a time)"
+            ) from exc
+        if isinstance(exc, OperationalError):
+            raise _Unreachable(f"ClickHouse at {self.target.display} is unreachable: {exc}") from exc
+        raise exc
 
     @property
     def database(self) -> str:
