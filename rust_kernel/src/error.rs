@@ -127,7 +127,11 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// completes it or a reconciliation ends it (a second exit beside a first still working sold
 /// the position twice, the first's fill refused as UNKNOWN_ORDER; a new trade forgot the
 /// order).
-pub const RULES: u16 = 13;
+///
+/// 14: a fill with a fill id stating the running total and size that a fill without an id
+/// of the same order stated is that fill resent with an id, a DUPLICATE_EVENT, once the order
+/// is no longer followed by its reports' intervals (it was booked a second time).
+pub const RULES: u16 = 14;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

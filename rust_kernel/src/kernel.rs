@@ -606,6 +606,21 @@ fn sized_total_key(total_key: u64, size: f64) -> u64 {
     total_key ^ size.to_bits().rotate_left(29) ^ 0x51_2ed0_f111_1d00
 }
 
+/// The key a fill without a fill id is also remembered by (rules 14 on): its running-total
+/// key and its size, apart from [`sized_total_key`]'s, so that the same fill resent with an id
+/// is known, while one a venue stamped with the same total and another size is not taken for it.
+fn id_less_key(total_key: u64, size: f64) -> u64 {
+    sized_total_key(total_key, size) ^ 0x1d1e_55f1_11a6_0000
+}
+
+/// What a booked fill `ev` is remembered by besides `total_key` (`fill_size`'s): an id-less
+/// fill's [`id_less_key`], rules 14 on.
+fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option<u64> {
+    total_key
+        .filter(|_| ev.fill_id.is_empty() && rules() >= 14)
+        .map(|k| id_less_key(k, ev.size))
+}
+
 fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
     vec![("field", Detail::Static(field)), ("value", value.into())]
 }
@@ -2967,10 +2982,16 @@ impl Kernel {
         let seen = |k: u64| {
             self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
         };
+        // Rules 14 on, the other way round: a fill with an id stating the running total and
+        // size an id-less report of the order stated is that fill resent with an id.
         let resent = total_key.is_some_and(seen)
             || (placed.is_none()
                 && rules() >= 11
                 && total_key.is_some_and(|k| seen(sized_total_key(k, ev.size))))
+            || (placed.is_none()
+                && !ev.fill_id.is_empty()
+                && rules() >= 14
+                && by_total.is_some_and(|k| seen(id_less_key(k, ev.size))))
             || (!ev.fill_id.is_empty()
                 && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
         let stale = placed.is_none()
@@ -3296,13 +3317,13 @@ impl Kernel {
 
     /// What follows a fill booked on slot `sid`: the slot's commitment (the position at its
     /// entry price, plus an entry's `working`, what is still working, at [`working_price`]) and
-    /// the fill's running-total key remembered. `rules`: the rules version in force.
+    /// the fill's running-total keys remembered. `rules`: the rules version in force.
     fn after_fill(
         &mut self,
         sid: usize,
         order: &VenueOrder,
         working: f64,
-        total_key: Option<u64>,
+        keys: [Option<u64>; 2],
         rules: u16,
     ) {
         let slot = &self.slots[sid];
@@ -3316,7 +3337,7 @@ impl Kernel {
             held_notional(slot)
         };
         self.set_committed(sid, committed);
-        if let Some(k) = total_key {
+        for k in keys.into_iter().flatten() {
             self.slots[sid].seen_fills.insert(k);
         }
     }
@@ -3429,7 +3450,8 @@ impl Kernel {
         } else {
             order.size - new_filled
         };
-        self.after_fill(sid, &order, working, total_key, rules);
+        let also = also_remembered(ev, total_key);
+        self.after_fill(sid, &order, working, [total_key, also], rules);
         let (trade_id, stage) = (self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state);
         let (mut severity, mut details) = (KernelSeverity::Info, Vec::new());
         if booked.prorated {
@@ -3707,7 +3729,10 @@ impl Kernel {
             if !ev.fill_id.is_empty() {
                 kept.fills.insert(fingerprint(&ev.fill_id));
             }
-            if let Some(k) = total_key {
+            for k in [total_key, also_remembered(ev, total_key)]
+                .into_iter()
+                .flatten()
+            {
                 kept.fills.insert(k);
             }
             // Filled completely, the order works at the venue no more (rules 13).
@@ -3735,7 +3760,8 @@ impl Kernel {
             self.slots[sid].active_leg_index += 1;
             bound_leg_index(&mut self.slots[sid]);
         }
-        self.after_fill(sid, &order, 0.0, total_key, rules());
+        let also = also_remembered(ev, total_key);
+        self.after_fill(sid, &order, 0.0, [total_key, also], rules());
         let slot = &self.slots[sid];
         let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
         // Applied, and said: the position changed after its order was reported over.

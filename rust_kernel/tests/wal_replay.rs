@@ -986,7 +986,7 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
         f.fee = Some(fee);
         KernelInput::VenueEvent(f)
     };
-    assert!(record(&mut log, &mut k, fill("f1", 0.4, 0.04)).accepted);
+    assert!(record_as(8, &mut log, &mut k, fill("f1", 0.4, 0.04)).accepted);
     assert!(record_as(8, &mut log, &mut k, fill("f2", 1.0, 0.1)).accepted);
     assert_eq!(k.slots()[0].size, 1.0);
     let whole = 0.04 + 0.1;
@@ -1391,4 +1391,33 @@ fn an_order_in_doubt_replays_under_the_rules_of_its_segment() {
         "rules 12 took the new trade"
     );
     assert!(then.orders_in_doubt().is_empty());
+}
+
+#[test]
+fn a_fill_resent_with_an_id_after_its_id_less_report_replays_under_the_rules_of_its_segment() {
+    // A fill booked without a running total stops following the order by its reports'
+    // intervals; a fill then reported without an id (0.3, total 0.5) and resent with one:
+    // rules 14 knows it by its total, rules 13 booked it again. A segment of rules 13 must
+    // replay it booked twice.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let mut first = fill_at_100("f1", &coid, 0.2, 0.0);
+    first.fill_id = id("F1");
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(first)).accepted);
+    let id_less = fill_at_100("f2", &coid, 0.3, 0.5);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(id_less)).accepted);
+    let mut resent = fill_at_100("f2-resent", &coid, 0.3, 0.5);
+    resent.fill_id = id("F2");
+    let out = record(&mut log, &mut k, KernelInput::VenueEvent(resent));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert!((k.slots()[0].size - 0.5).abs() < 1e-12);
+    let (seq, live) = (k.seq(), observable(&k));
+    let (now, then) = recovered_now_and_as(dir.path(), log, 13);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert!(
+        (then.slots()[0].size - 0.8).abs() < 1e-12,
+        "rules 13 booked it twice"
+    );
 }

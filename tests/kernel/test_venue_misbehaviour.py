@@ -93,6 +93,23 @@ def test_a_fill_without_an_id_stating_an_id_d_fills_total_with_another_size_is_b
     assert kernel.slot_state(0).size == pytest.approx(0.6)
 
 
+def test_a_fill_resent_with_an_id_after_its_report_without_one_is_known(kernel: ExecutionKernel) -> None:
+    """On an order no longer followed, a fill reported without an id (0.3 at total 0.6) and
+    then with one (an order stream without trade ids, then the trade stream): it was booked
+    twice (rules 13 and older). One of another size at that total (a venue stamping its reports
+    with the order's total as it sends them) is another fill, and is booked."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f0", coid, 0.1)).accepted  # no total: not followed
+    assert kernel.on_venue_event(fill("f1", coid, 0.3, total=0.6)).accepted
+    before = kernel.snapshot()
+    again = kernel.on_venue_event(fill("f1-trade", coid, 0.3, total=0.6, fill_id="T1"))
+    assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
+    assert kernel.snapshot() == before
+    other = kernel.on_venue_event(fill("f2-trade", coid, 0.2, total=0.6, fill_id="T2"))
+    assert other.accepted, other.details
+    assert kernel.slot_state(0).size == pytest.approx(0.6)
+
+
 def test_an_id_d_fill_resent_without_its_id_on_a_followed_order_is_known_by_its_interval(
     kernel: ExecutionKernel,
 ) -> None:
