@@ -34,6 +34,7 @@ from dita._text import shortened
 from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
+from dita.venues import VenueUnavailable
 
 __all__ = [
     "EventListener",
@@ -52,6 +53,13 @@ log = logging.getLogger(__name__)
 # How many freed trades keep their owner for a late fill (the kernel keeps one ended order
 # per slot, so more than a few thousand slots' worth is never needed).
 RELEASED_MEMORY = 10_000
+# How often (in the runtime's time) it looks for orders in doubt (``orders_in_doubt``: rate
+# limited before the venue acknowledged them, with a cancel asked), and the first and longest
+# wait before reconciling them: the venue just throttled, and each reconciliation asks it for
+# its open orders, the orders' status and positions.
+DOUBT_POLL_SECONDS = 5.0
+DOUBT_FIRST_WAIT = 5.0
+DOUBT_MAX_WAIT = 300.0
 FILL = KernelEventKind.FILL
 # How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
 _RESTART_MARK = re.compile(r"-r\d+\Z")
@@ -188,7 +196,13 @@ class TradingRuntime:
         self.row = -1
         self._bar_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Bar], None]]]] = {}
         self._quote_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Quote], None]]]] = {}
-        self.stats = {"intents": 0, "refused": 0, "fills": 0, "venue_events": 0}
+        self.stats = {"intents": 0, "refused": 0, "fills": 0, "venue_events": 0, "doubt_reconciliations": 0}
+        # When to look for orders in doubt next (see `_settle_doubts`), and the wait after a
+        # reconciliation that left one in doubt (doubled each time, up to DOUBT_MAX_WAIT).
+        self._doubt_at = 0.0
+        self._doubt_wait = DOUBT_FIRST_WAIT
+        self._doubting = False
+        self._wall = clock == "wall"
 
     # -- strategies ----------------------------------------------------------------------
 
@@ -474,6 +488,57 @@ class TradingRuntime:
         self._after_events(batch, set())
         return report
 
+    def _settle_doubts(self) -> None:
+        """Reconciles the kernel with its venue while it holds orders in doubt (rules 13: rate
+        limited before the venue acknowledged them, with a cancel asked): their slots take no
+        new order until their status is known, and nothing else asks the venue for it. Not at
+        once (the venue just throttled), then again, waiting twice as long each time, while one
+        is left in doubt; orders nobody manages are reported, not canceled. Called between data
+        points, every DOUBT_POLL_SECONDS of the runtime's time."""
+        now = self.now()
+        doubts: list[Any] = getattr(self.kernel, "orders_in_doubt", list)()
+        if not doubts:
+            self._doubt_at, self._doubt_wait, self._doubting = (
+                now + DOUBT_POLL_SECONDS,
+                DOUBT_FIRST_WAIT,
+                False,
+            )
+            return
+        if not self._doubting:
+            self._doubting = True
+            self._doubt_at = now + self._doubt_wait
+            return
+        ids = ", ".join(o.client_order_id for o in doubts)
+        self.stats["doubt_reconciliations"] += 1
+        try:
+            report = self.reconcile_with_venue(cancel_unknown=False)
+        except VenueUnavailable as exc:
+            log.warning("orders in doubt (%s) not reconciled: %s", ids, exc)
+        else:
+            left = {o.client_order_id for o in self.kernel.orders_in_doubt()}
+            settled = ", ".join(a["client_order_id"] for a in report.awaited_settled) or "none"
+            if not left:
+                log.warning("orders in doubt (%s) reconciled with the venue: settled %s", ids, settled)
+                self._doubt_at, self._doubt_wait, self._doubting = (
+                    now + DOUBT_POLL_SECONDS,
+                    DOUBT_FIRST_WAIT,
+                    False,
+                )
+                return
+            reasons = "; ".join(
+                f"{u['client_order_id']}: {u.get('reason', '')}"
+                for u in report.unresolved
+                if u.get("client_order_id") in left
+            )
+            log.warning(
+                "orders in doubt (%s) reconciled with the venue: settled %s; still in doubt: %s",
+                ids,
+                settled,
+                reasons or ", ".join(sorted(left)),
+            )
+        self._doubt_wait = min(self._doubt_wait * 2, DOUBT_MAX_WAIT)
+        self._doubt_at = now + self._doubt_wait
+
     def _kernel_works(self, event: VenueEvent) -> bool:
         """Whether the order ``event`` names is one the kernel still works: a fill or ack the
         venue sends after the order ended (a fill racing a cancel) says "partially filled" of
@@ -621,6 +686,8 @@ class TradingRuntime:
             _raise_first(errors)
         else:
             self._pending[asset] = bar
+        if self._doubt_at <= (time.time() if self._wall else ts):
+            self._settle_doubts()
         handlers = self._bar_handlers.get(asset)
         if handlers is None:
             handlers = self._bar_handlers[asset] = self._handlers_for(asset, "bars")
@@ -671,6 +738,8 @@ class TradingRuntime:
             _raise_first(errors)
         else:
             self._pending[asset] = quote
+        if self._doubt_at <= (time.time() if self._wall else ts):
+            self._settle_doubts()
         handlers = self._quote_handlers.get(asset)
         if handlers is None:
             handlers = self._quote_handlers[asset] = self._handlers_for(asset, "quotes")

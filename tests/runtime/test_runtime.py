@@ -793,3 +793,95 @@ def test_run_columns_reports_progress_as_it_goes_for_a_slow_strategy() -> None:
     assert done == sorted(done) and done[-1] == n and len(s.bars) == n
     assert len(done) >= 3  # before: one call, at the end
     assert calls[0][1] - started < 0.5  # the first comes early, not after the whole run
+
+
+class Unanswering:
+    """A venue the test plays: it answers nothing by itself, holds no order, and says so."""
+
+    name = "unanswering"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def open_orders(self) -> list[Any]:
+        return []
+
+    def positions(self) -> dict[str, float]:
+        return {"BTCUSDT": 1.0}
+
+    def order_status(self, client_order_id: str) -> Any:
+        self.asked.append(client_order_id)
+        return None
+
+
+def test_the_runtime_reconciles_an_order_in_doubt_so_its_slot_trades_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exit rate limited before the venue acknowledged it, with a cancel asked, blocks its
+    slot until its status is known (rules 13), and nothing asked the venue for it: the
+    position could not be exited for the rest of the run. The runtime reconciles after a
+    while, the venue says it never had the order, and the slot exits again."""
+    from dita import KernelIntent
+
+    venue = Unanswering()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="doubt")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [])
+
+    def intent(intent_id: str, action: str, size: float = 0.0) -> KernelIntent:
+        return KernelIntent(intent_id, "t1", 0, "BTCUSDT", "LONG", action, 100.0, size, timestamp=60.0)
+
+    coid = kernel.process_intent(intent("e1", "ENTER", 1.0)).order.client_order_id
+    fill = VenueEvent("f1", "t1", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0, timestamp=60.0)
+    assert kernel.on_venue_event(fill).accepted
+    xid = kernel.process_intent(intent("x1", "EXIT")).order.client_order_id
+    assert kernel.process_intent(intent("c1", "CANCEL")).accepted
+    throttled = VenueEvent(
+        "r1", "t1", 0, "RATE_LIMITED", venue_client_id=xid, retry_after=1.0, timestamp=61.0
+    )
+    assert "slot_waits" in kernel.on_venue_event(throttled).details
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    with caplog.at_level("WARNING", logger="dita.runtime"):
+        runtime.on_bar(Bar("BTCUSDT", 62.0, 100.0, 101.0, 99.0, 100.0, 5.0))  # seen: not at once
+        assert runtime.stats["doubt_reconciliations"] == 0 and venue.asked == []
+        runtime.on_bar(Bar("BTCUSDT", 120.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    assert runtime.stats["doubt_reconciliations"] == 1 and venue.asked == [xid]
+    assert kernel.orders_in_doubt() == [] and kernel.slot_state(0).size == 1.0
+    assert f"orders in doubt ({xid}) reconciled with the venue: settled {xid}" in caplog.text
+    assert kernel.process_intent(intent("x2", "EXIT")).accepted
+
+
+class CannotSay(Unanswering):
+    def order_status(self, client_order_id: str) -> Any:
+        self.asked.append(client_order_id)
+        raise TimeoutError("the venue did not answer")
+
+
+def test_an_order_left_in_doubt_is_asked_about_again_ever_less_often() -> None:
+    """A venue that cannot say: each reconciliation waits twice as long as the one before
+    (the venue throttles), up to five minutes."""
+    from dita import KernelIntent
+
+    venue = CannotSay()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="doubt-again")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [])
+    enter = KernelIntent("e1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=0.0)
+    coid = kernel.process_intent(enter).order.client_order_id
+    assert kernel.process_intent(
+        KernelIntent("c1", "t1", 0, "BTCUSDT", "LONG", "CANCEL", 100.0, 0.0)
+    ).accepted
+    kernel.on_venue_event(VenueEvent("r1", "t1", 0, "RATE_LIMITED", venue_client_id=coid, retry_after=1.0))
+    asked_at = []
+    for t in range(1, 1200):
+        runtime.on_bar(Bar("ETHUSDT", float(t), 10.0, 10.0, 10.0, 10.0, 1.0))
+        if len(venue.asked) > len(asked_at):
+            asked_at.append(t)
+    assert asked_at == [6, 16, 36, 76, 156, 316, 616, 916]
+    assert kernel.orders_in_doubt() != [] and runtime.stats["doubt_reconciliations"] == 8
