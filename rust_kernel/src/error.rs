@@ -131,7 +131,11 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// 14: a fill with a fill id stating the running total and size that a fill without an id
 /// of the same order stated is that fill resent with an id, a DUPLICATE_EVENT, once the order
 /// is no longer followed by its reports' intervals (it was booked a second time).
-pub const RULES: u16 = 14;
+///
+/// 15: an order that filled completely is remembered by its size in its slot's fill memory,
+/// so a report stating only that running total after its last fill, naming its slot, is a
+/// DUPLICATE_EVENT (INFO): it was UNKNOWN_ORDER, CRITICAL, money moved the slots do not show.
+pub const RULES: u16 = 15;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

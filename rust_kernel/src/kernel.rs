@@ -606,6 +606,13 @@ fn sized_total_key(total_key: u64, size: f64) -> u64 {
     total_key ^ size.to_bits().rotate_left(29) ^ 0x51_2ed0_f111_1d00
 }
 
+/// The key an order that filled completely is remembered by in its slot's fill memory (rules
+/// 15 on): its client id and size, so that a status report stating that total later (with no
+/// fill of its own) is known to book nothing.
+fn completed_key(client_order_id: &str, size: f64) -> u64 {
+    running_total_key(client_order_id, size) ^ 0xf111_ed00_c0de_0015
+}
+
 /// The key a fill without a fill id is also remembered by (rules 14 on): its running-total
 /// key and its size, apart from [`sized_total_key`]'s, so that the same fill resent with an id
 /// is known, while one a venue stamped with the same total and another size is not taken for it.
@@ -751,6 +758,9 @@ struct Routed {
 
 /// Why a fill for an order the kernel no longer holds is refused.
 const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile with the venue";
+/// Why a status report of an order that filled completely books nothing (rules 15 on).
+const STATUS_OF_FILLED: &str =
+    "the order filled completely at this total: a report stating it books nothing";
 /// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
 const THROTTLED_CANCEL: &str =
     "the venue holds the order: its cancel was throttled and the order still works";
@@ -2701,7 +2711,26 @@ impl Kernel {
                 let k = running_total_key(&ev.venue_client_id, ev.filled_size);
                 slot.seen_fills.contains(k) || slot.seen_fills.contains(sized_total_key(k, ev.size))
             };
-        resent_by_total.then(|| (sid, detail_field("filled_size", ev.filled_size)))
+        if resent_by_total {
+            return Some((sid, detail_field("filled_size", ev.filled_size)));
+        }
+        // Rules 15 on, a report stating only the running total (no size) of an order that
+        // filled completely, at its size, books nothing: it was UNKNOWN_ORDER, CRITICAL, as
+        // if money had moved that the slots do not show.
+        let status_of_filled = rules() >= 15
+            && ev.kind == KernelEventKind::Fill
+            && ev.fill_id.is_empty()
+            && ev.size <= 0.0
+            && ev.filled_size > 0.0
+            && !ev.venue_client_id.is_empty()
+            && slot
+                .seen_fills
+                .contains(completed_key(&ev.venue_client_id, ev.filled_size));
+        status_of_filled.then(|| {
+            let mut d = detail_field("filled_size", ev.filled_size);
+            d.push(("reason", Detail::Static(STATUS_OF_FILLED)));
+            (sid, d)
+        })
     }
 
     /// The refusal of an event for an order that already ended. A fill that cannot be
@@ -3478,6 +3507,11 @@ impl Kernel {
             "checked above with the same stage, trigger and context"
         );
         if complete {
+            if rules >= 15 {
+                // Known as filled at its size, for a status report stating it later.
+                let k = completed_key(&order.client_order_id, order.size);
+                self.slots[sid].seen_fills.insert(k);
+            }
             let reconciled = !self.ended.reconciled.is_empty()
                 && self.ended.reconciled.contains_key(&order.client_order_id);
             // Its venue id, when kept orders (or this one, kept) may share it.

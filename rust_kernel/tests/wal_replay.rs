@@ -1421,3 +1421,34 @@ fn a_fill_resent_with_an_id_after_its_id_less_report_replays_under_the_rules_of_
         "rules 13 booked it twice"
     );
 }
+
+#[test]
+fn a_status_of_an_order_that_filled_replays_under_the_rules_of_its_segment() {
+    // An order filled completely, then the venue's status report stating its total (no fill
+    // of its own) naming its slot: rules 15 knows it books nothing (DUPLICATE_EVENT, INFO);
+    // rules 14 called it a fill of an ended order (UNKNOWN_ORDER, CRITICAL). Either way the
+    // position stands; a segment of rules 14 must replay the refusal it ran.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    let fill = fill_at_100("f1", &coid, 1.0, 1.0);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
+    let mut status = fill_at_100("s1", &coid, 0.0, 1.0);
+    status.slot_id = 0;
+    let out = record(&mut log, &mut k, KernelInput::VenueEvent(status.clone()));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert_eq!(out.severity, KernelSeverity::Info);
+    // Another total than the order's size is no status of it: still loud.
+    let mut more = fill_at_100("s2", &coid, 0.0, 1.5);
+    more.slot_id = 0;
+    let loud = record(&mut log, &mut k, KernelInput::VenueEvent(more));
+    assert_eq!(loud.severity, KernelSeverity::Critical);
+    let (seq, live) = (k.seq(), observable(&k));
+    let (now, mut then) = recovered_now_and_as(dir.path(), log, 14);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert_eq!(then.slots()[0].size, 1.0);
+    status.event_id = id("s3");
+    let old = dita_kernel::error::replaying(14, || then.on_venue_event(&status));
+    assert_eq!(old.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+}

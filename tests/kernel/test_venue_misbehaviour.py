@@ -110,6 +110,23 @@ def test_a_fill_resent_with_an_id_after_its_report_without_one_is_known(kernel: 
     assert kernel.slot_state(0).size == pytest.approx(0.6)
 
 
+def test_a_status_report_after_an_orders_last_fill_books_nothing_and_is_not_critical(
+    kernel: ExecutionKernel,
+) -> None:
+    """A venue's order update after the last fill (no size of its own, the order's total):
+    it was UNKNOWN_ORDER, CRITICAL, telling an operator money moved that the slots do not
+    show (rules 14 and older). Another total than the order's is still loud."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
+    before = kernel.snapshot()
+    status = VenueEvent("s1", "t0", 0, "FILL", venue_client_id=coid, price=100.0, filled_size=1.0)
+    out = kernel.on_venue_event(status)
+    assert out.diagnostic_code == D.DUPLICATE_EVENT and out.severity == KernelSeverity.INFO
+    assert "filled completely" in out.details["reason"] and kernel.snapshot() == before
+    more = VenueEvent("s2", "t0", 0, "FILL", venue_client_id=coid, price=100.0, filled_size=1.2)
+    assert kernel.on_venue_event(more).severity == KernelSeverity.CRITICAL
+
+
 def test_an_id_d_fill_resent_without_its_id_on_a_followed_order_is_known_by_its_interval(
     kernel: ExecutionKernel,
 ) -> None:
