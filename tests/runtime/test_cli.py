@@ -1568,7 +1568,7 @@ def test_progress_lines_go_to_a_log_that_is_no_terminal(
     assert ran.exit_code == 0, ran.output
     status = [line for line in ran.stdout.splitlines() if line.startswith("status: ")]
     assert status and re.fullmatch(
-        r"status: \d{4}-\d\d-\d\d .* UTC, [\d,]+ rows, equity .* working orders", status[-1]
+        r"status: \d{4}-\d\d-\d\d .* UTC, [\d,]+ rows, equity .* working orders, mode PAPER", status[-1]
     )
 
 
@@ -1582,6 +1582,26 @@ def _act_on_the_log(tmp_path: Path, ts: float) -> None:
     enter = KernelIntent("late", "late-t", 5, "BTCUSDT", "LONG", "ENTER", 100.0, 0.1, timestamp=ts)
     assert kernel.process_intent(enter).accepted
     kernel.close()
+
+
+def test_a_paper_run_on_a_halted_kernel_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel halted through the control plane (here: its log) traded nothing, and the
+    run's console and status never said why: it says the mode at the start and in the
+    status table and line."""
+    from dita.kernel import ExecutionKernel
+
+    (tmp_path / "paper_round_trips.py").write_text(ROUND_TRIPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy = "paper_round_trips:RoundTrips"
+    first = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "a.csv", [99.0] * 3))
+    assert first.exit_code == 0 and "kernel mode" not in first.output  # PAPER goes unsaid
+    kernel = ExecutionKernel(max_slots=64, kernel_id="rest", wal_dir=tmp_path / "wal")
+    kernel.update_control(mode="HALTED", source="op:alice")
+    kernel.close()
+    again = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "b.csv", [99.0] * 5))
+    assert again.exit_code == 0, again.output
+    assert "kernel mode: HALTED (set by op:alice)" in again.output
+    assert re.search(r"mode\s+│\s+HALTED \(set by op:alice\)", again.output), again.output
 
 
 def test_a_last_act_at_the_saves_own_time_skips_the_rest_of_that_time(

@@ -273,8 +273,31 @@ def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
         f"status: {at}, {snap['rows']:,} rows, equity {acct['equity']:,.2f}, realized "
         f"{acct['realized_pnl']:,.2f}, unrealized {acct['unrealized_pnl']:,.2f}, fees "
         f"{acct['k_fees_paid']:,.2f}, {acct['open_positions']} open positions, "
-        f"{session.runtime.working_orders} working orders"
+        f"{session.runtime.working_orders} working orders, mode {_mode(snap['control'])}"
     )
+
+
+def _mode(control: dict[str, Any]) -> str:
+    """The kernel's mode as an operator reads it: who set a mode that stops trading, and an
+    edge freeze of entries."""
+    mode = str(control.get("mode", ""))
+    stopping = mode in ("HALTED", "REDUCE_ONLY")
+    said = f"{mode} (set by {control.get('source') or 'default'})" if stopping else mode
+    if control.get("frozen"):
+        said += f", entries frozen: {control.get('freeze_reason') or 'edge freeze'}"
+    return said
+
+
+def _mode_news(control: dict[str, Any], before: str | None) -> str | None:
+    """A line saying the kernel's mode is not what the run last said (``before``; None at the
+    start, when only a mode that stops trading is said): a run halted through the control
+    plane traded nothing, and its console never said why."""
+    now = _mode(control)
+    if now == before or (
+        before is None and control.get("mode") not in ("HALTED", "REDUCE_ONLY") and not control.get("frozen")
+    ):
+        return None
+    return f"kernel mode: {now}"
 
 
 def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> Table:
@@ -291,6 +314,7 @@ def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> 
     table.add_row("fees", f"{acct['k_fees_paid']:,.2f}")
     table.add_row("open positions", str(acct["open_positions"]))
     table.add_row("working orders", str(session.runtime.working_orders))
+    table.add_row("mode", _mode(snap["control"]))
     for s in snap["strategies"]:
         table.add_row(f"strategy {s['name']}", f"{s['status']} fills={s['fills']} {s['error']}".strip())
     return table
@@ -633,6 +657,10 @@ def paper(
                 problems.append(f"cannot sync the write-ahead log in {wal_dir}: {exc}; the run was stopped")
                 return
             snap = session.snapshot(running=True)
+            news = _mode_news(snap["control"], mode_said[0])
+            if news is not None:
+                mode_said[0] = _mode(snap["control"])
+                console.print(news, highlight=False)
             live.update(_status_table(session, snap), refresh=True)
             if not console.is_terminal and now - said[0] >= STATUS_LINE_SECONDS:
                 # The table is drawn once, at the end, where no terminal shows it in place (a
@@ -641,6 +669,13 @@ def paper(
                 console.print(_status_line(session, snap), highlight=False)
 
     said = [time.monotonic()]
+    # The mode last said: a kernel that starts halted (by the cluster, or its log) says so at
+    # once, and any change an operator makes later is said as it is seen.
+    mode_said: list[str | None] = [None]
+    start_news = _mode_news(session.kernel.control(), None)
+    if start_news is not None:
+        mode_said[0] = _mode(session.kernel.control())
+        console.print(start_news, highlight=False)
     handles = list(session.runtime.handles.values())
 
     def should_stop() -> bool:
