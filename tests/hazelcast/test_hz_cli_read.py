@@ -264,3 +264,61 @@ def test_orders_of_a_kernel_that_is_not_running_say_so(hz_member: HazelcastMembe
     result = runner.invoke(app, ["orders", *hz, "--json"])
     (row,) = json.loads(result.stdout)
     assert row["note"] == "not projected for over 30s (last state shown)"
+
+
+@pytest.mark.parametrize(
+    ("map_name", "suffix", "value", "field", "got"),
+    [
+        # float('abc') in status: a traceback.
+        ("dita_slots", ":0", {"slot_id": 0, "size": "abc", "fsm_state": "POSITION_OPEN"}, "size", "'abc'"),
+        # int('zero') sorting the slots: an error hiding every kernel.
+        ("dita_slots", ":0", {"slot_id": "zero", "fsm_state": "IDLE"}, "slot_id", "'zero'"),
+        # float('x') in orders.
+        (
+            "dita_slots",
+            ":0",
+            {"slot_id": 0, "active_entry_order": {"status": "NEW", "size": "x"}},
+            "active_entry_order.size",
+            "'x'",
+        ),
+        ("dita_accounts", "", {"realized_pnl": "x"}, "realized_pnl", "'x'"),  # float('x') in pnl
+        # Past the year 9999: an OverflowError printing it as a date.
+        ("dita_accounts", "", {"closed_at": 1e300}, "closed_at", "1e+300"),
+        ("dita_accounts", "", {"projected_at": 1e300}, "projected_at", "1e+300"),
+        ("dita_control", "", {"mode": 5}, "mode", "5"),
+        ("dita_control", "", {"mode": "PAPER", "frozen": "no"}, "frozen", "'no'"),  # bool("no") is True
+    ],
+)
+def test_an_entry_with_a_field_of_another_type_is_skipped_naming_it(
+    hz_member: HazelcastMember,
+    hz_client: Any,
+    traded: ExecutionKernel,
+    map_name: str,
+    suffix: str,
+    value: dict[str, Any],
+    field: str,
+    got: str,
+) -> None:
+    """Valid JSON, but a field of another type than the projection writes (typed by hand):
+    status, orders and pnl ended in a traceback or hid every kernel. The entry is skipped with
+    a warning naming the map, key, field and value; the healthy kernels are shown."""
+    from dita.projection.hazelcast import to_json_value
+
+    evil = f"{traded.kernel_id}-evil"
+    key = evil + suffix
+    entries = hz_client.get_map(map_name).blocking()
+    entries.set(key, to_json_value({"kernel_id": evil, "projected_at": time.time(), **value}))
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
+    try:
+        for command in (["status", "--json"], ["status"], ["orders", "--json"], ["orders"], ["pnl"]):
+            result = runner.invoke(app, [*command, *hz])
+            assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+            assert result.exit_code == 0, (command, result.output)
+            if command[0] != "orders":  # it has no working order to list
+                assert traded.kernel_id in result.stdout, (command, result.stdout)
+            assert evil not in result.stdout, (command, result.stdout)
+            warning = f"warning: skipped entry {key!r} of {map_name}: {field}: "
+            line = next((x for x in result.stderr.splitlines() if x.startswith(warning)), "")
+            assert line.endswith(f", got {got}"), (command, result.stderr)
+    finally:
+        entries.remove(key)

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from dita._text import shortened
 from dita.cli._common import warn
 from dita.services import pid_alive
 
@@ -73,6 +74,7 @@ class _Account(_Shape):
 
 class _Control(_Shape):
     mode: str = ""
+    frozen: bool = False
 
 
 class _Strategy(_Shape):
@@ -124,6 +126,25 @@ class StateFile(_Shape):
     strategies: list[_Strategy] = []
     fills: list[_Fill] = []
     older_fills: dict[_Day, _DayTotals] = {}
+
+
+class _Projected(_Shape):
+    """The fields the projection adds to each entry it writes (``dita.projection.hazelcast``)."""
+
+    kernel_id: str | None = None
+    projected_at: _Time | None = None
+
+
+class _ProjectedSlot(_Slot, _Projected):
+    slot_id: int = 0
+
+
+class _ProjectedAccount(_Account, _Projected):
+    closed_at: _Time | None = None
+
+
+class _ProjectedControl(_Control, _Projected):
+    pass
 
 
 def default_state_dir() -> Path:
@@ -183,6 +204,7 @@ def read_hazelcast(
         closed_at,
         connect_client,
         live_kernels,
+        shutdown_client,
     )
 
     try:
@@ -190,13 +212,13 @@ def read_hazelcast(
     except Exception as exc:  # the client's own errors: not connected within the timeout
         raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
     try:
-        accounts = _json_entries(client, ACCOUNTS_MAP)
-        control = _json_entries(client, CONTROL_MAP)
+        accounts = _json_entries(client, ACCOUNTS_MAP, _ProjectedAccount)
+        control = _json_entries(client, CONTROL_MAP, _ProjectedControl)
         slots: dict[str, list[dict[str, Any]]] = {}
-        for key, value in _json_entries(client, SLOTS_MAP).items():
+        for key, value in _json_entries(client, SLOTS_MAP, _ProjectedSlot).items():
             slots.setdefault(key.rsplit(":", 1)[0], []).append(value)
     finally:
-        client.shutdown()
+        shutdown_client(client)
     # The entries of a kernel that stopped or crashed stay in the maps: running means its
     # account was projected lately (the publisher rewrites it every heartbeat).
     live = live_kernels(accounts)
@@ -233,11 +255,27 @@ def read_hazelcast(
     return out
 
 
-def _json_entries(client: Any, map_name: str) -> dict[str, Any]:
-    """The map's entries that are JSON objects; another (typed by hand) is named on stderr."""
+def _json_entries(client: Any, map_name: str, shape: type[_Shape]) -> dict[str, Any]:
+    """The map's entries that are JSON objects of ``shape``; another (typed by hand) is named
+    on stderr and left out, as a state file of another shape is: one stray entry must not
+    end the command for every kernel, nor pass a field of another type to the tables."""
     from dita.projection.hazelcast import read_map
 
-    return read_map(client, map_name, warn=warn)
+    entries = {}
+    for key, value in read_map(client, map_name, warn=warn).items():
+        try:
+            shape.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"])
+            got = shortened(repr(first["input"]))
+            warn(
+                f"skipped entry {key!r} of {map_name}: {field}: "
+                f"{first['msg'].removeprefix('Value error, ')}, got {got}"
+            )
+            continue
+        entries[key] = value
+    return entries
 
 
 def active_slots(snapshot: dict[str, Any]) -> list[dict[str, Any]]:

@@ -70,9 +70,12 @@ def _warn_once() -> Callable[[str], None]:
 
 
 def _fmt_time(ts: Any) -> str:
-    if not isinstance(ts, int | float):
+    if not isinstance(ts, int | float) or isinstance(ts, bool):
         return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + "Z"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + "Z"
+    except (OverflowError, ValueError, OSError):
+        return ""  # NaN or past any calendar (typed by hand): no time to show
 
 
 @control_app.command("show")
@@ -80,7 +83,7 @@ def show(
     cluster: ClusterOption = None, cluster_name: ClusterNameOption = None, as_json: JsonOption = False
 ) -> None:
     """The control entries (what operators asked for) and each kernel's applied state."""
-    from dita.projection.hazelcast import ACCOUNTS_MAP, HazelcastError, read_map
+    from dita.projection.hazelcast import ACCOUNTS_MAP, HazelcastError, read_map, shutdown_client
 
     client = _client(cluster, cluster_name)
     try:
@@ -90,7 +93,7 @@ def show(
     except HazelcastError as exc:
         _lost(cluster, cluster_name, exc, "while reading the maps")
     finally:
-        client.shutdown()
+        shutdown_client(client)
     # A kernel's entries outlive it (a crash cannot remove them): say which ones still run.
     gone = {k: _gone_why(accounts[k]) if k in accounts else "no account projected" for k in applied}
     gone = {k: why for k, why in gone.items() if why}
@@ -181,7 +184,7 @@ def set_(
     if not by.strip():
         fail(f"--by must name who sets it, got {by!r}")
     require_finite("--wait", wait, allow_zero=True)
-    from dita.projection.hazelcast import HazelcastError
+    from dita.projection.hazelcast import HazelcastError, shutdown_client
 
     client = _client(cluster, cluster_name)
     say = _warn_once()
@@ -207,7 +210,7 @@ def set_(
         )
         _lost(cluster, cluster_name, exc, f"{known} (see `dita control show` once it is back)")
     finally:
-        client.shutdown()
+        shutdown_client(client)
 
 
 def _lost(cluster: str | None, cluster_name: str | None, exc: Exception, known: str) -> NoReturn:

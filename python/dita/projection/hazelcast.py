@@ -46,7 +46,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
     from hazelcast.client import HazelcastClient
     from hazelcast.core import HazelcastJsonValue
-    from hazelcast.errors import HazelcastError
+    from hazelcast.errors import HazelcastError, IllegalStateError
     from hazelcast.future import Future, combine_futures
     from hazelcast.lifecycle import LifecycleState
     from hazelcast.predicate import Predicate, and_, equal, greater_or_equal
@@ -81,6 +81,7 @@ __all__ = [
     "create_mappings",
     "kernel_reads",
     "live_kernels",
+    "shutdown_client",
     "to_json_value",
 ]
 
@@ -210,14 +211,27 @@ def connect_client(
     """A client that never blocks a kernel: it starts and reconnects in the background.
 
     With ``block`` the call waits until connected (for the CLI and tests), giving up after
-    ``connect_timeout`` seconds (-1: never).
+    ``connect_timeout`` seconds (-1: never) with ``IllegalStateError`` naming the members.
     """
     if isinstance(cluster_members, str) or not cluster_members:
         raise ValueError(f"cluster_members must be a non-empty list of 'host:port', got {cluster_members!r}")
-    return HazelcastClient(
+    connected = threading.Event()
+
+    def on_lifecycle(state: str) -> None:
+        if state == LifecycleState.CONNECTED:
+            connected.set()
+
+    listeners: list[Callable[[str], None]] = [on_lifecycle] if block else []
+    if lifecycle_listener is not None:
+        listeners.append(lifecycle_listener)
+    client = HazelcastClient(
         cluster_name=cluster_name,
         cluster_members=list(cluster_members),
-        async_start=not block,
+        # Always in the background, also with ``block``: the client's own blocking start waits
+        # for the member's authentication reply without a timeout, so a member that accepts the
+        # connection and never answers (a frozen JVM, another service on that port) would hang
+        # the caller for good, cluster_connect_timeout notwithstanding. The wait is ours below.
+        async_start=True,
         # ASYNC: calls fail fast with ClientOfflineError while away instead of hanging.
         reconnect_mode="ASYNC",
         cluster_connect_timeout=connect_timeout,
@@ -229,8 +243,43 @@ def connect_client(
         heartbeat_timeout=6.0,
         invocation_timeout=invocation_timeout,
         statistics_enabled=False,
-        lifecycle_listeners=[lifecycle_listener] if lifecycle_listener is not None else [],
+        lifecycle_listeners=listeners,
     )
+    if block and not _wait_connected(client, connected, connect_timeout):
+        shutdown_client(client)
+        raise IllegalStateError(
+            f"Unable to connect to any cluster: no member at {', '.join(cluster_members)} let this "
+            f"client into cluster {cluster_name!r} within {connect_timeout:g}s"
+        )
+    return client
+
+
+def _wait_connected(client: HazelcastClient, connected: threading.Event, timeout: float) -> bool:
+    """Whether ``client`` connected within ``timeout`` seconds (negative: no limit) and has the
+    member list, as the client's own blocking start waits for it (SQL needs it)."""
+    deadline = None if timeout < 0 else time.monotonic() + timeout
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return False
+        if connected.wait(0.05 if remaining is None else min(remaining, 0.05)):
+            if client.cluster_service.get_members():
+                return True
+        elif not client.lifecycle_service.is_running():
+            return False  # the client gave up on its own (its cluster_connect_timeout passed)
+
+
+SHUTDOWN_WAIT_S = 2.0
+"""How long a caller waits for a client's shutdown before leaving it to finish in the background."""
+
+
+def shutdown_client(client: HazelcastClient, timeout: float = SHUTDOWN_WAIT_S) -> None:
+    """Shut ``client`` down, waiting at most ``timeout`` seconds: a member that stopped answering
+    must not hang a command on its way out. The client's threads are daemons, so one left
+    behind does not keep the process alive."""
+    done = threading.Thread(target=client.shutdown, name="dita-hazelcast-shutdown", daemon=True)
+    done.start()
+    done.join(timeout)
 
 
 def to_json_value(value: Mapping[str, Any]) -> HazelcastJsonValue:

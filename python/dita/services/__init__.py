@@ -17,7 +17,8 @@ def pid_alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
+        # OverflowError: a pid past a C int (read from a file someone edited) is no process.
         return False
     except PermissionError:
         return True

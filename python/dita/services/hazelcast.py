@@ -222,21 +222,15 @@ def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def client_can_connect(address: str, cluster_name: str, timeout: float = 5.0) -> bool:
-    """True when a Hazelcast client can join ``cluster_name`` at ``address`` within ``timeout``."""
-    from dita.projection.hazelcast import HazelcastClient
+    """True when a Hazelcast client can join ``cluster_name`` at ``address`` within ``timeout``
+    (also when something on that port accepts connections and never answers: False then)."""
+    from dita.projection.hazelcast import connect_client, shutdown_client
 
     try:
-        client = HazelcastClient(
-            cluster_name=cluster_name,
-            cluster_members=[address],
-            cluster_connect_timeout=timeout,
-            retry_initial_backoff=0.2,
-            retry_max_backoff=0.5,
-            statistics_enabled=False,
-        )
+        client = connect_client([address], cluster_name, block=True, connect_timeout=timeout)
     except Exception:
         return False
-    client.shutdown()
+    shutdown_client(client)
     return True
 
 
