@@ -213,24 +213,26 @@ def _cancel_refused(answer: Any) -> str:
     return ""
 
 
-def _cancel_in_doubt(venue: Any, theirs: VenueOrder) -> tuple[float | None, str]:
+def _cancel_in_doubt(venue: Any, theirs: VenueOrder) -> tuple[float | None, str, list[VenueEvent]]:
     """Cancels at the venue an order the kernel ended while it may still work there (its
     cancel throttled before the ack): the filled size the venue's cancel (or its listing)
     states, or None and why the order may still work (the cancel raised or was refused, or the
-    venue did not say it is canceled)."""
+    venue did not say it is canceled); and the fills the cancel's answer reports (a venue
+    reports there what filled since it last said, and not again)."""
     prefix = "the order works at the venue, though the kernel ended it (its cancel was throttled)"
     try:
         answer = list(venue.cancel(theirs) or ())
     except Exception as exc:
-        return None, f"{prefix}; its cancel failed: {type(exc).__name__}: {exc}"
+        return None, f"{prefix}; its cancel failed: {type(exc).__name__}: {exc}", []
     why_not = _cancel_refused(answer)
     if why_not:
-        return None, f"{prefix}; {why_not}"
+        return None, f"{prefix}; {why_not}", []
+    fills = [ev for ev in answer if ev.kind.name == "FILL"]
     ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
     if not ends:
-        return None, f"{prefix}; its cancel was sent, and the venue has not said it is canceled yet"
-    figures = [theirs.filled_size, *(ev.filled_size for ev in ends)]
-    return max(f for f in figures if _finite(f)), ""
+        return None, f"{prefix}; its cancel was sent, and the venue has not said it is canceled yet", fills
+    figures = [theirs.filled_size, *(ev.filled_size for ev in ends), *(ev.filled_size for ev in fills)]
+    return max(f for f in figures if _finite(f)), "", fills
 
 
 def reconcile_with_venue(
@@ -286,6 +288,19 @@ def reconcile_with_venue(
         report.events_applied += 1
         if on_applied is not None and out.accepted:
             on_applied(ev, out)
+
+    def take(ev: VenueEvent, item: dict[str, Any]) -> None:
+        """The venue's own fill (one its cancel's answer reports): booked when the kernel takes
+        it; one it knows already (booked from the listing above) changes nothing, and any
+        other refusal is reported."""
+        out = kernel.on_venue_event(ev)
+        if out.accepted:
+            report.events_applied += 1
+            report.missed_fills.append({**item, "qty": ev.size, "price": ev.price})
+            if on_applied is not None:
+                on_applied(ev, out)
+        elif out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
+            report.unresolved.append(_Refused(ev.event_id, out.diagnostic_code, out.details).unresolved(item))
 
     def book_missed(
         mine: VenueOrder, theirs: VenueOrder, fill: tuple[float, float] | None, item: dict[str, Any]
@@ -425,18 +440,25 @@ def reconcile_with_venue(
         if ending is None and coid in in_doubt:
             # It works at the venue: the throttled request was its cancel. The kernel ended
             # it, so it is canceled now, then ended with what the venue says it filled.
-            canceled, why_not = _cancel_in_doubt(venue, theirs)
+            # What it filled as listed is booked first: an order in doubt takes its late fills,
+            # whether or not the cancel then goes through.
+            try:
+                book_missed(mine, theirs, fill, item)
+            except _Refused as refused:
+                report.unresolved.append(refused.unresolved(item))
+                continue
+            canceled, why_not, fills = _cancel_in_doubt(venue, theirs)
+            for venue_fill in fills:
+                take(venue_fill, item)
             if canceled is None:
                 report.unresolved.append({**item, "reason": why_not})
                 continue
             try:
+                # A fill the cancel's figure counts beyond what is booked is awaited, as for
+                # any end stating more (the venue's report of it, or the next reconciliation).
                 apply(event(mine, "CANCEL_ACK", venue_order_id=theirs.venue_order_id, filled_size=canceled))
-                # What it filled as listed; a fill the cancel's figure counts beyond that is
-                # awaited, as for any end stating more (the venue's report of it, or the next
-                # reconciliation, books it).
-                book_missed(mine, theirs, fill, item)
-            except (_Refused, _Malformed) as left:
-                report.unresolved.append(left.unresolved(item))
+            except _Refused as refused:
+                report.unresolved.append(refused.unresolved(item))
                 continue
             report.awaited_settled.append({**item, "venue_filled_size": canceled, "canceled": True})
             continue

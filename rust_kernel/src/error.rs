@@ -135,7 +135,13 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// 15: an order that filled completely is remembered by its size in its slot's fill memory,
 /// so a report stating only that running total after its last fill, naming its slot, is a
 /// DUPLICATE_EVENT (INFO): it was UNKNOWN_ORDER, CRITICAL, money moved the slots do not show.
-pub const RULES: u16 = 15;
+///
+/// 16: the venue's own end (cancel ack, expiry, reject) of an order in doubt ends the doubt,
+/// its figure bounding late fills (it was refused as a late event, the slot left blocked);
+/// and a rate limit stating a filled size or the venue's order id says the venue holds the
+/// order: the throttled request was its cancel, and the order keeps working (it was ended,
+/// the figure capping its later fills, which came as OVERFILL).
+pub const RULES: u16 = 16;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

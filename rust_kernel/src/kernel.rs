@@ -379,6 +379,11 @@ impl EndedOrders {
         }
     }
 
+    /// Whether kept order `key` is in doubt (`Kept::in_doubt`).
+    fn is_in_doubt(&self, key: KeptKey) -> bool {
+        self.by_key.get(&key).is_some_and(|k| k.in_doubt)
+    }
+
     /// The slot's kept order (its entry or exit, or either with `None`) whose status is not
     /// known (`Kept::in_doubt`), if any.
     fn in_doubt(&self, sid: usize, is_entry: Option<bool>) -> Option<&VenueOrder> {
@@ -744,6 +749,12 @@ fn order_named(ev: &VenueEvent) -> Details {
 }
 
 /// Whether a fill is one a reconciliation with the venue made (its metadata says so).
+/// Whether a rate limit says the venue holds its order (rules 16 on): it states a filled size
+/// or the venue's id of the order, so the throttled request was not the order's submit.
+fn rate_limit_shows_it_held(ev: &VenueEvent) -> bool {
+    ev.filled_size > 0.0 || !ev.venue_order_id.is_empty()
+}
+
 fn is_reconciliation(ev: &VenueEvent) -> bool {
     matches!(ev.metadata.get("source"), Some(MetaValue::Str(s)) if s == "reconciliation")
 }
@@ -769,6 +780,9 @@ const IN_DOUBT: &str = "the slot's last order was rate limited before the venue 
      acknowledged it, with a cancel asked, and may still work at the venue: another order beside \
      it could trade the position twice; its late fills book as they come, and \
      reconcile_with_venue learns its status (and cancels it if it works)";
+/// Why the venue's end of an order in doubt is taken (rules 16 on).
+const IN_DOUBT_ENDED: &str = "the order was in doubt (rate limited before its ack, with a \
+     cancel asked): the venue ended it, and its slot trades again once what it filled is booked";
 /// Why an order rate limited before its ack, with a cancel asked, is kept (rules 10 on).
 const THROTTLED_BEFORE_ACK: &str = "the throttled request may have been its cancel: the order \
      is ended here but kept for its fills, which are booked if it was working at the venue";
@@ -2568,6 +2582,12 @@ impl Kernel {
             K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
                 self.settle_awaited(ev, late.expect("checked"), seq)
             }
+            // Rules 16 on, the venue's own end of an order in doubt says what became of it.
+            K::CancelAck | K::Expired | K::Reject
+                if late.is_some_and(|k| rules() >= 16 && self.ended.is_in_doubt(k)) =>
+            {
+                self.end_in_doubt(ev, late.expect("checked"), seq)
+            }
             K::OrderAck if late.is_some() => {
                 self.apply_late_ack(ev, sid, late.expect("checked"), seq)
             }
@@ -2582,7 +2602,10 @@ impl Kernel {
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
             // Rules 4 on: an order the venue acknowledged or filled is at the venue, and a
             // rate limit cannot take it back: the throttled request was its cancel.
-            K::RateLimited if rules() >= 4 && self.venue_holds(sid) => {
+            K::RateLimited
+                if (rules() >= 4 && self.venue_holds(sid))
+                    || (rules() >= 16 && rate_limit_shows_it_held(ev)) =>
+            {
                 self.throttled_cancel(ev, sid, seq)
             }
             K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
@@ -3167,6 +3190,40 @@ impl Kernel {
         }
         out.details
             .push(("awaited_fill_qty", Detail::F64((total - booked).max(0.0))));
+        out
+    }
+
+    /// The venue's own end (cancel ack, expiry, reject) of an order in doubt (rules 16 on):
+    /// what became of it is known. Its figure, when it gives one not below what is booked,
+    /// bounds late fills as an end's does; without one, the slot waits for what its reports
+    /// stated (rules 12), as after any end without a figure. WARNING: the order was in doubt.
+    fn end_in_doubt(&mut self, ev: &VenueEvent, key: KeptKey, seq: u64) -> KernelOutcome {
+        let sid = key.0;
+        let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+        kept.in_doubt = false;
+        let booked = kept.order.filled_size;
+        if ev.filled_size > 0.0 && ev.filled_size >= booked - size_tolerance(kept.order.size) {
+            kept.final_filled = Some(ev.filled_size.min(kept.order.size));
+            kept.stated_total = 0.0;
+        }
+        let coid = kept.order.client_order_id.clone();
+        self.sync_free(sid);
+        self.dirty.slot(sid);
+        let mut out = KernelOutcome::ok(
+            sid as i64,
+            self.slots[sid].trade_id.clone(),
+            self.slots[sid].fsm_state,
+            seq,
+        );
+        out.severity = KernelSeverity::Warning;
+        out.details.push(("client_order_id", (&coid).into()));
+        out.details
+            .push(("venue_filled_size", Detail::F64(ev.filled_size)));
+        out.details.push((
+            "awaited_fill_qty",
+            Detail::F64(self.ended.owed(sid, key.1).unwrap_or(0.0)),
+        ));
+        out.details.push(("reason", Detail::Static(IN_DOUBT_ENDED)));
         out
     }
 

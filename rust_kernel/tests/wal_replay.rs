@@ -1452,3 +1452,54 @@ fn a_status_of_an_order_that_filled_replays_under_the_rules_of_its_segment() {
     let old = dita_kernel::error::replaying(14, || then.on_venue_event(&status));
     assert_eq!(old.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
 }
+
+#[test]
+fn the_venues_end_of_an_order_in_doubt_replays_under_the_rules_of_its_segment() {
+    // An entry in doubt (rate limited before its ack, a cancel asked), then the venue's own
+    // REJECT of it: rules 16 takes it, the doubt over and the slot free; rules 15 refused it
+    // as a late event, the slot left waiting. A segment of rules 15 must replay it so.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    cancel_recorded(&mut log, &mut k);
+    throttled_recorded(&mut log, &mut k, &coid);
+    assert_eq!(k.orders_in_doubt().len(), 1);
+    let reject = VenueEvent::new("j1", KernelEventKind::Reject, &coid);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(reject)).accepted);
+    assert!(k.orders_in_doubt().is_empty());
+    assert_eq!(k.free_slot(), Some(0));
+    let (seq, live) = (k.seq(), observable(&k));
+    let (now, then) = recovered_now_and_as(dir.path(), log, 15);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert_eq!(then.orders_in_doubt().len(), 1, "rules 15 refused the end");
+    assert_ne!(then.free_slot(), Some(0));
+}
+
+#[test]
+fn a_rate_limit_stating_a_fill_replays_under_the_rules_of_its_segment() {
+    // A rate limit stating 0.4 filled on an entry asked to cancel: the venue holds it, so
+    // rules 16 keeps it working and books its later fills; rules 15 ended it, capping them.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    cancel_recorded(&mut log, &mut k);
+    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &coid);
+    (throttled.retry_after, throttled.filled_size) = (1.0, 0.4);
+    let out = record(&mut log, &mut k, KernelInput::VenueEvent(throttled));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RateLimited);
+    assert!(k.slots()[0].active_entry_order.is_some(), "it works on");
+    for (event_id, size, total) in [("f1", 0.4, 0.4), ("f2", 0.3, 0.7)] {
+        let fill = fill_at_100(event_id, &coid, size, total);
+        assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
+    }
+    assert!((k.slots()[0].size - 0.7).abs() < 1e-12);
+    let (seq, live) = (k.seq(), observable(&k));
+    let (now, then) = recovered_now_and_as(dir.path(), log, 15);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert!(
+        (then.slots()[0].size - 0.4).abs() < 1e-12,
+        "rules 15 capped it at 0.4"
+    );
+}

@@ -283,11 +283,13 @@ def test_an_awaited_order_the_venue_says_still_works_is_left_unresolved(tmp_path
 
 class InDoubt(EndedOrders):
     """Holds the kernel's exit as the test says (or not at all), and cancels it when asked:
-    with a CANCEL_ACK stating ``cancel_filled``, or by refusing, or by answering nothing."""
+    with a CANCEL_ACK stating ``cancel_filled`` (after the ``answer_fills``), or by refusing,
+    by answering nothing, or by raising."""
 
     def __init__(self, cancel: str = "ack", cancel_filled: float | None = None) -> None:
         super().__init__()
         self.cancel_answer, self.cancel_filled = cancel, cancel_filled
+        self.answer_fills: list[VenueEvent] = []
         self.canceled: list[str] = []
         self.reconciling = False  # the kernel's own cancel (before) goes unanswered
 
@@ -303,6 +305,8 @@ class InDoubt(EndedOrders):
         if not self.reconciling:
             return []
         self.canceled.append(order.client_order_id)
+        if self.cancel_answer == "raise":
+            raise TimeoutError("cancel timed out")
         if self.cancel_answer == "none":
             return []
         kind = "CANCEL_ACK" if self.cancel_answer == "ack" else "CANCEL_REJECT"
@@ -310,6 +314,7 @@ class InDoubt(EndedOrders):
         why = "" if kind == "CANCEL_ACK" else "too many requests"
         coid = order.client_order_id
         return [
+            *self.answer_fills,
             VenueEvent(
                 "vc",
                 order.trade_id,
@@ -318,7 +323,7 @@ class InDoubt(EndedOrders):
                 venue_client_id=coid,
                 filled_size=filled,
                 reason=why,
-            )
+            ),
         ]
 
 
@@ -420,6 +425,38 @@ def test_an_exit_in_doubt_canceled_with_more_filled_than_listed_waits_for_the_re
     assert report.awaited_settled[0]["venue_filled_size"] == 0.6 and report.missed_fills[0]["qty"] == 0.4
     assert kernel.orders_in_doubt() == [] and kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.2)
     assert kernel.process_intent(intent("EXIT", 0)).diagnostic_code == KernelDiagnosticCode.SLOT_BUSY
+
+
+def test_the_fills_an_exit_in_doubts_cancel_reports_are_booked() -> None:
+    """A venue reports in its cancel's answer what filled since it last said (a ccxt adapter
+    does, and not again): the answer was read for its figure only, the fill lost and the
+    slot left waiting for it."""
+    venue = InDoubt()
+    kernel, xid = exit_in_doubt(venue, "doubt-answer-fill")
+    exit_as_held(venue, xid, "PARTIALLY_FILLED", 0.4)
+    venue.answer_fills = [
+        VenueEvent(
+            "vf2", "t0", 0, "FILL", venue_client_id=xid, fill_id="T2", price=102.0, size=0.2, filled_size=0.6
+        )
+    ]
+    report = kernel.reconcile_with_venue()
+    assert [m["qty"] for m in report.missed_fills] == [0.4, 0.2] and report.unresolved == []
+    assert report.awaited_settled[0]["venue_filled_size"] == 0.6
+    assert kernel.slot_state(0).size == pytest.approx(0.4) and kernel.slot_dict(0)["awaited_fill_qty"] == 0.0
+    assert kernel.orders_in_doubt() == [] and kernel.process_intent(intent("EXIT", 0)).accepted
+
+
+def test_what_an_exit_in_doubt_filled_is_booked_though_its_cancel_fails() -> None:
+    """Its late fills count whatever its cancel does: the listing's 0.4 was left unbooked
+    when the cancel raised, a position the venue no longer holds."""
+    venue = InDoubt(cancel="raise")
+    kernel, xid = exit_in_doubt(venue, "doubt-cancel-raises")
+    exit_as_held(venue, xid, "PARTIALLY_FILLED", 0.4)
+    report = kernel.reconcile_with_venue()
+    assert [m["qty"] for m in report.missed_fills] == [0.4]
+    (left,) = report.unresolved
+    assert "TimeoutError: cancel timed out" in left["reason"]
+    assert kernel.slot_state(0).size == pytest.approx(0.6) and kernel.orders_in_doubt() != []
 
 
 class CannotAsk(CanceledWhileDown):

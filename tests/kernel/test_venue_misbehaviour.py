@@ -793,6 +793,43 @@ def test_an_exit_rate_limited_before_its_ack_with_a_cancel_asked_blocks_a_second
     assert kernel.orders_in_doubt() == [] and kernel.free_slot() == 0
 
 
+@pytest.mark.parametrize("end", ["EXPIRED", "CANCEL_ACK", "REJECT"])
+def test_the_venues_end_of_an_exit_in_doubt_ends_the_doubt(kernel: ExecutionKernel, end: str) -> None:
+    """The exit in doubt worked at the venue, filled 0.4 and its rest expired (an IOC order),
+    or was canceled: the venue's end was refused as a late event (INFO) and the slot stayed
+    blocked until someone reconciled (rules 15 and older). Its figure bounds late fills."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
+    xid = exit_order_id(kernel)
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    kernel.on_venue_event(event("RATE_LIMITED", "r1", xid, retry_after=1.0))
+    assert kernel.on_venue_event(fill("x1", xid, 0.4, total=0.4)).accepted
+    ended = kernel.on_venue_event(event(end, "x-end", xid, filled_size=0.4))
+    assert ended.accepted and ended.severity == KernelSeverity.WARNING, ended.details
+    assert ended.details["client_order_id"] == xid and "in doubt" in ended.details["reason"]
+    assert kernel.orders_in_doubt() == [] and kernel.slot_state(0).size == pytest.approx(0.6)
+    assert kernel.on_venue_event(fill("x2", xid, 0.1, total=0.5)).diagnostic_code == D.OVERFILL
+    assert kernel.process_intent(intent("EXIT", 0)).accepted
+
+
+def test_a_rate_limit_stating_a_fill_is_a_throttled_cancel_of_an_order_that_works_on(
+    kernel: ExecutionKernel,
+) -> None:
+    """A rate limit stating 0.4 filled shows the venue holds the order, so the throttled
+    request was its cancel: the order was ended all the same, the 0.4 taken as the most it
+    could fill, and its next real fill was OVERFILL, CRITICAL (rules 15 and older)."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
+    xid = exit_order_id(kernel)
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    out = kernel.on_venue_event(event("RATE_LIMITED", "r1", xid, retry_after=1.0, filled_size=0.4))
+    assert out.diagnostic_code == D.RATE_LIMITED and "still works" in out.details["order_kept"]
+    assert kernel.slot_state(0).active_exit_order is not None and kernel.orders_in_doubt() == []
+    assert kernel.on_venue_event(fill("x1", xid, 0.4, total=0.4)).accepted
+    assert kernel.on_venue_event(fill("x2", xid, 0.3, total=0.7)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.3)
+
+
 def test_a_late_fill_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) -> None:
     coid = entry(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
