@@ -158,6 +158,8 @@ enum Op {
         price: f64,
         /// The running total it states (0: none), which may be above the order's size.
         total: f64,
+        /// Whether it carries a fill id (without one, it is known by its total: rules 14).
+        with_id: bool,
     },
 }
 
@@ -183,18 +185,20 @@ fn op() -> impl Strategy<Value = Op> {
         (-5.0f64..5.0).prop_map(|amount| Op::Funding { amount }),
         (0usize..64, 0.0f64..1.0).prop_map(|(pick, fee)| Op::Settle { pick, fee }),
         (0usize..256).prop_map(|pick| Op::Replay { pick }),
-        (0u8..8, -1.0f64..5.0).prop_map(|(kind, qty)| Op::Garbage { kind, qty }),
+        (0u8..10, -1.0f64..5.0).prop_map(|(kind, qty)| Op::Garbage { kind, qty }),
         (
             0usize..64,
             0.05f64..2.0,
             price.clone(),
-            prop_oneof![Just(0.0), 0.05f64..4.0]
+            prop_oneof![Just(0.0), 0.05f64..4.0],
+            any::<bool>(),
         )
-            .prop_map(|(pick, size, price, total)| Op::FillAny {
+            .prop_map(|(pick, size, price, total, with_id)| Op::FillAny {
                 pick,
                 size,
                 price,
-                total
+                total,
+                with_id
             }),
     ]
 }
@@ -332,14 +336,16 @@ proptest! {
                         prop_assert_eq!(before, observable(&h.k));
                     }
                 }
-                Op::FillAny { pick, size, price, total } => {
+                Op::FillAny { pick, size, price, total, with_id } => {
                     if !h.sent.is_empty() {
                         let o = h.sent[h.sent.len() - 1 - pick % h.sent.len()].clone();
                         let mut e = VenueEvent::new(&format!("late{n}"), KernelEventKind::Fill, &o.client_order_id);
                         e.price = price;
                         e.size = size.min(o.size);
                         e.filled_size = total;
-                        e.fill_id = id(&format!("lf{n}"));
+                        if with_id {
+                            e.fill_id = id(&format!("lf{n}"));
+                        }
                         seen_events.extend(h.feed(vec![e]));
                     }
                 }
@@ -356,7 +362,10 @@ proptest! {
                         5 => { e.kind = KernelEventKind::CancelReject; }
                         // An end stating a filled size that may be above the order's.
                         6 => { e.kind = KernelEventKind::CancelAck; e.filled_size = qty.abs() * 3.0; }
-                        _ => { e.kind = KernelEventKind::Expired; e.filled_size = qty.abs() * 3.0; }
+                        7 => { e.kind = KernelEventKind::Expired; e.filled_size = qty.abs() * 3.0; }
+                        // A rate limit stating a filled size or the venue's id (rules 16).
+                        8 => { e.kind = KernelEventKind::RateLimited; e.filled_size = qty.abs(); }
+                        _ => { e.kind = KernelEventKind::RateLimited; e.venue_order_id = id("V-throttled"); }
                     }
                     let before = observable(&h.k);
                     h.inputs.push(KernelInput::VenueEvent(e.clone()));
