@@ -44,3 +44,27 @@ def test_a_state_file_with_a_pid_past_any_process_shows_its_kernel_not_running(
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exception is None, (command, result.exception)
         assert result.exit_code == 0 and "edited" in result.stdout and "other" in result.stdout, command
+
+
+def test_a_state_file_whose_pid_another_process_has_now_shows_its_kernel_not_running(tmp_path: Path) -> None:
+    """A run killed outright leaves its file saying running; once the system gave its pid to
+    another process, that file read as a run still going. The file says when its process
+    started, and only that process counts."""
+    import os
+
+    from dita.services import process_start
+
+    mine = process_start(os.getpid())
+    assert mine is not None
+    (tmp_path / "reused.json").write_text(
+        json.dumps({**RUNNING, "kernel_id": "reused", "pid": os.getpid(), "pid_start": "1"})
+    )
+    (tmp_path / "same.json").write_text(
+        json.dumps({**RUNNING, "kernel_id": "same", "pid": os.getpid(), "pid_start": mine})
+    )
+    result = runner.invoke(app, ["status", "--state-dir", str(tmp_path), "--json"])
+    rows = {row["kernel_id"]: row for row in json.loads(result.stdout)}
+    assert (
+        rows["reused"]["running"] is False and rows["reused"]["note"] == "process is gone (last state shown)"
+    )
+    assert rows["same"]["running"] is True

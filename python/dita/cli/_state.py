@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from dita._text import shortened
 from dita.cli._common import warn
-from dita.services import pid_alive
+from dita.services import pid_alive, process_start
 
 __all__ = [
     "PERIODS",
@@ -120,6 +120,7 @@ class StateFile(_Shape):
 
     kernel_id: str
     data_time: _Time | None = None
+    pid_start: str | None = None
     account: _Account = _Account()
     control: _Control = _Control()
     slots: list[_Slot] = []
@@ -183,12 +184,21 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             StateFile.model_validate(snap)
         except ValidationError:
             continue  # nor are its other fields of another shape
-        if snap.get("running") and not pid_alive(pid):
+        if snap.get("running") and not _still_running(pid, snap.get("pid_start")):
             snap["running"] = False
             snap["note"] = "process is gone (last state shown)"
         snap["source"] = str(path)
         out.append(snap)
     return out
+
+
+def _still_running(pid: int, started: Any) -> bool:
+    """Whether the run that wrote a state file still runs: its pid is alive and, when the file
+    says when that process started, it is the same process (a run killed outright leaves its
+    file saying running, and the system may give its pid to another process since)."""
+    if not pid_alive(pid):
+        return False
+    return not isinstance(started, str) or not started or process_start(pid) in (None, started)
 
 
 def read_hazelcast(

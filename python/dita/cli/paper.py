@@ -179,6 +179,8 @@ class PaperSession:
             "format": STATE_FORMAT,
             "kernel_id": self.kernel.kernel_id,
             "pid": os.getpid(),
+            # When this process started: a later process given the same pid is not this run.
+            "pid_start": _own_start(),
             "running": running,
             "clock": self.runtime.clock,
             "data_time": self._data_time(),
@@ -764,6 +766,12 @@ class _StatusLive(Live):
         super().__exit__(exc_type, exc, tb)
         if not self.console.is_terminal:
             self.console.line()
+
+
+def _own_start() -> str | None:
+    from dita.services import process_start
+
+    return process_start(os.getpid())
 
 
 class _Replayed:

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 from dita.journal.dsn import JournalTarget
 from dita.journal.priority import lower_thread_priority
+from dita.services import process_start
 
 __all__ = [
     "QUERY_WAIT_SECONDS",
@@ -826,17 +827,6 @@ def _query_mark(directory: Path, pid: int | str) -> Path:
     return directory / f".dita-query-{pid}"
 
 
-def _started(pid: int | str) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat``), which
-    tells it from a later process given the same pid; None when there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()  # after the command, which may hold spaces
-    return fields[19] if len(fields) > 19 else None
-
-
 def held_by_a_query(directory: Path, holder: str) -> bool:
     """Whether ``holder`` (:func:`chdb_holder`'s ``"pid N"``) is a query that opened the
     directory itself (:func:`run_query` marks it while it does): it ends within
@@ -850,7 +840,7 @@ def held_by_a_query(directory: Path, holder: str) -> bool:
         token = _query_mark(directory, pid).read_text().strip()
     except OSError:
         return False
-    return bool(token) and token == _started(pid)
+    return bool(token) and token == process_start(pid)
 
 
 def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
@@ -882,7 +872,7 @@ def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None
         # waits for the query instead of refusing to start (see `held_by_a_query`).
         mark = _query_mark(target.path, os.getpid())
         with contextlib.suppress(OSError):
-            mark.write_text(_started(os.getpid()) or "")
+            mark.write_text(process_start(os.getpid()) or "")
     try:
         try:
             client = open_read_only_client(target)

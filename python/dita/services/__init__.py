@@ -26,3 +26,15 @@ def pid_alive(pid: int) -> bool:
         if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             return False
     return True
+
+
+def process_start(pid: int | str) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat``), which
+    tells it from a later process given the same pid; None when there is no such process (or
+    no ``/proc`` to ask)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command, which may hold spaces
+    return fields[19] if len(fields) > 19 else None
