@@ -438,10 +438,10 @@ def reconcile_with_venue(
             continue
         ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
         if ending is None and coid in in_doubt:
-            # It works at the venue: the throttled request was its cancel. The kernel ended
-            # it, so it is canceled now, then ended with what the venue says it filled.
-            # What it filled as listed is booked first: an order in doubt takes its late fills,
-            # whether or not the cancel then goes through.
+            # It works at the venue: the throttled request was its cancel. What it filled as
+            # listed is booked first (an order in doubt takes its late fills, whether or not
+            # the cancel goes through); then it is canceled, the fills the cancel's answer
+            # reports are booked, and it is ended with what the venue says it filled.
             try:
                 book_missed(mine, theirs, fill, item)
             except _Refused as refused:
