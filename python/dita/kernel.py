@@ -94,10 +94,13 @@ class ExecutionKernel(KernelCore):
     def set_exit_legs(self, slot_id: int, ratios: Sequence[float]) -> None:
         self.set_slot_exit_leg_ratios(slot_id, ratios)
 
-    def reconcile_with_venue(self, *, cancel_unknown: bool = True) -> ReconciliationReport:
+    def reconcile_with_venue(
+        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False
+    ) -> ReconciliationReport:
         """Compare working orders and positions with the venue and resolve the differences
-        into explicit events (see ``dita.reconcile``). Run it after a restart on a WAL."""
-        return reconcile_with_venue(self, cancel_unknown=cancel_unknown)
+        into explicit events (see ``dita.reconcile``). Run it after a restart on a WAL.
+        ``only_in_doubt`` settles the orders in doubt alone."""
+        return reconcile_with_venue(self, cancel_unknown=cancel_unknown, only_in_doubt=only_in_doubt)
 
     def close(self) -> None:
         """Stop taking input, flush and detach the control plane, journal and projection (each

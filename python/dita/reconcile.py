@@ -225,9 +225,12 @@ def _cancel_in_doubt(venue: Any, theirs: VenueOrder) -> tuple[float | None, str,
     except Exception as exc:
         return None, f"{prefix}; its cancel failed: {type(exc).__name__}: {exc}", []
     why_not = _cancel_refused(answer)
+    # The fills come with a refusal too (the order filled before the cancel reached it), but
+    # only from an answer whose every item is an event (else nothing in it is certain).
+    certain = all(isinstance(ev, VenueEvent) for ev in answer)
+    fills = [ev for ev in answer if ev.kind.name == "FILL"] if certain else []
     if why_not:
-        return None, f"{prefix}; {why_not}", []
-    fills = [ev for ev in answer if ev.kind.name == "FILL"]
+        return None, f"{prefix}; {why_not}", fills
     ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
     if not ends:
         return None, f"{prefix}; its cancel was sent, and the venue has not said it is canceled yet", fills
@@ -241,6 +244,7 @@ def reconcile_with_venue(
     cancel_unknown: bool = True,
     on_applied: Callable[[VenueEvent, KernelOutcome], None] | None = None,
     clock: Callable[[], float] = time.time,
+    only_in_doubt: bool = False,
 ) -> ReconciliationReport:
     """Compare the kernel's working orders and positions with the venue's and resolve the
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
@@ -248,7 +252,10 @@ def reconcile_with_venue(
     ``on_applied`` is called with each event the kernel took and its outcome, in order (a
     runtime routes them to its strategies); it must not raise. ``clock`` stamps the events
     (a runtime replaying data gives its data clock: a slot's last event time stays a time of
-    the data, which a paper run continues its replay after).
+    the data, which a paper run continues its replay after). ``only_in_doubt`` settles only
+    the orders in doubt (``kernel.orders_in_doubt()``), as a runtime does while it runs: the
+    working orders, the orders nobody manages and the positions are left for a full
+    reconciliation (a venue that lists a just-sent order late would have it ended as lost).
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
     once it starts changing things, what fails later (a lookup, a malformed answer, a refused
     event, a cancel, the positions) is in the report."""
@@ -356,7 +363,7 @@ def reconcile_with_venue(
             # the order may be working there, so it stays as it is.
             return None, f"the venue could not look the order up: {type(exc).__name__}: {exc}"
 
-    for mine in kernel.open_orders():
+    for mine in [] if only_in_doubt else kernel.open_orders():
         coid = mine.client_order_id
         theirs, cannot_say = find(coid)
         item = _item(mine)
@@ -414,6 +421,8 @@ def reconcile_with_venue(
     in_doubt = {o.client_order_id for o in kernel.orders_in_doubt()}
     awaited = kernel.awaited_orders()
     for mine in awaited:
+        if only_in_doubt and mine.client_order_id not in in_doubt:
+            continue
         coid = mine.client_order_id
         item = _item(mine)
         theirs, cannot_say = find(coid)
@@ -451,7 +460,10 @@ def reconcile_with_venue(
             for venue_fill in fills:
                 take(venue_fill, item)
             if canceled is None:
-                report.unresolved.append({**item, "reason": why_not})
+                if coid in {o.client_order_id for o in kernel.orders_in_doubt()}:
+                    report.unresolved.append({**item, "reason": why_not})
+                else:  # the fills the answer reported completed it: it is over
+                    report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
                 continue
             try:
                 # A fill the cancel's figure counts beyond what is booked is awaited, as for
@@ -477,6 +489,8 @@ def reconcile_with_venue(
             report.unresolved.append(refused.unresolved(item))
             continue
         report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
+    if only_in_doubt:
+        return report
 
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.

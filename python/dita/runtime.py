@@ -457,7 +457,9 @@ class TradingRuntime:
             except Exception as exc:
                 errors.append(exc)
 
-    def reconcile_with_venue(self, *, cancel_unknown: bool = True) -> ReconciliationReport:
+    def reconcile_with_venue(
+        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False
+    ) -> ReconciliationReport:
         """Reconcile the kernel with its venue (``dita.reconcile``) while this runtime runs: the
         events reconciliation applies (a missed fill, an order's end, a lost submit's REJECT)
         reach the listeners and the strategies owning their trades, as a venue's own events
@@ -474,6 +476,7 @@ class TradingRuntime:
             cancel_unknown=cancel_unknown,
             on_applied=lambda ev, out: taken.append((ev, out)),
             clock=self.now,  # the data's time in a replay, as the kernel's other inputs
+            only_in_doubt=only_in_doubt,
         )
         # One batch, in the order taken, with what the kernel did of its own on each: the
         # slots are read after all of it, as for a submit's answer (see _after_events).
@@ -493,8 +496,10 @@ class TradingRuntime:
         limited before the venue acknowledged them, with a cancel asked): their slots take no
         new order until their status is known, and nothing else asks the venue for it. Not at
         once (the venue just throttled), then again, waiting twice as long each time, while one
-        is left in doubt; orders nobody manages are reported, not canceled. Called between data
-        points, every DOUBT_POLL_SECONDS of the runtime's time."""
+        is left in doubt. Only those orders are settled (``only_in_doubt``): the working orders,
+        orders nobody manages and positions are left alone. Called between data points, every
+        DOUBT_POLL_SECONDS of the runtime's time; a reconciliation that raises (a listener's
+        error) is logged and raised, its next attempt already set."""
         now = self.now()
         doubts: list[Any] = getattr(self.kernel, "orders_in_doubt", list)()
         if not doubts:
@@ -510,34 +515,39 @@ class TradingRuntime:
             return
         ids = ", ".join(o.client_order_id for o in doubts)
         self.stats["doubt_reconciliations"] += 1
-        try:
-            report = self.reconcile_with_venue(cancel_unknown=False)
-        except VenueUnavailable as exc:
-            log.warning("orders in doubt (%s) not reconciled: %s", ids, exc)
-        else:
-            left = {o.client_order_id for o in self.kernel.orders_in_doubt()}
-            settled = ", ".join(a["client_order_id"] for a in report.awaited_settled) or "none"
-            if not left:
-                log.warning("orders in doubt (%s) reconciled with the venue: settled %s", ids, settled)
-                self._doubt_at, self._doubt_wait, self._doubting = (
-                    now + DOUBT_POLL_SECONDS,
-                    DOUBT_FIRST_WAIT,
-                    False,
-                )
-                return
-            reasons = "; ".join(
-                f"{u['client_order_id']}: {u.get('reason', '')}"
-                for u in report.unresolved
-                if u.get("client_order_id") in left
-            )
-            log.warning(
-                "orders in doubt (%s) reconciled with the venue: settled %s; still in doubt: %s",
-                ids,
-                settled,
-                reasons or ", ".join(sorted(left)),
-            )
+        # The next attempt is set first: one that raises (a listener's error, re-raised once
+        # the events are routed) must not have the next data point ask the venue again.
         self._doubt_wait = min(self._doubt_wait * 2, DOUBT_MAX_WAIT)
         self._doubt_at = now + self._doubt_wait
+        try:
+            report = self.reconcile_with_venue(cancel_unknown=False, only_in_doubt=True)
+        except VenueUnavailable as exc:
+            log.warning("orders in doubt (%s) not reconciled: %s", ids, exc)
+            return
+        except Exception as exc:
+            log.warning("orders in doubt (%s): reconciling raised %s: %s", ids, type(exc).__name__, exc)
+            raise
+        left = {o.client_order_id for o in self.kernel.orders_in_doubt()}
+        settled = ", ".join(a["client_order_id"] for a in report.awaited_settled) or "none"
+        if not left:
+            log.warning("orders in doubt (%s) reconciled with the venue: settled %s", ids, settled)
+            self._doubt_at, self._doubt_wait, self._doubting = (
+                now + DOUBT_POLL_SECONDS,
+                DOUBT_FIRST_WAIT,
+                False,
+            )
+            return
+        reasons = "; ".join(
+            f"{u['client_order_id']}: {u.get('reason', '')}"
+            for u in report.unresolved
+            if u.get("client_order_id") in left
+        )
+        log.warning(
+            "orders in doubt (%s) reconciled with the venue: settled %s; still in doubt: %s",
+            ids,
+            settled,
+            reasons or ", ".join(sorted(left)),
+        )
 
     def _kernel_works(self, event: VenueEvent) -> bool:
         """Whether the order ``event`` names is one the kernel still works: a fill or ack the

@@ -259,10 +259,14 @@ pub(crate) struct EndedOrders {
     /// For kept orders followed under rules 5, what their reports covered when they ended,
     /// and since (see [`Covered`]). Carried in a checkpoint's tail, not in [`EndedRepr`].
     covered: IdMap<KeptKey, Covered>,
+    /// Whether an order was ever kept in doubt since these were made (rules 13): until then
+    /// `Kernel::orders_in_doubt`, which a runtime asks between data points, looks at nothing.
+    maybe_in_doubt: bool,
 }
 
 impl EndedOrders {
     fn keep(&mut self, key: KeptKey, kept: Kept) {
+        self.maybe_in_doubt |= kept.in_doubt;
         self.forget(key);
         self.by_client_id
             .insert(kept.order.client_order_id.clone(), key);
@@ -935,6 +939,9 @@ impl Kernel {
     /// status is not known (rules 13 on): they may still work at the venue, and their slots
     /// take no new order until a late fill completes them or a reconciliation ends them.
     pub fn orders_in_doubt(&self) -> Vec<&VenueOrder> {
+        if !self.ended.maybe_in_doubt {
+            return Vec::new();
+        }
         let mut v: Vec<_> = self
             .ended
             .by_key
@@ -3565,9 +3572,16 @@ impl Kernel {
         );
         if complete {
             if rules >= 15 {
-                // Known as filled at its size, for a status report stating it later.
+                // Known as filled at its size, for a status report stating it later, and at
+                // the total this fill stated when that differs (a venue summing its fills
+                // states 0.1 + 0.2 for an order of 0.3, and reports that figure again).
                 let k = completed_key(&order.client_order_id, order.size);
                 self.slots[sid].seen_fills.insert(k);
+                let near = (ev.filled_size - order.size).abs() <= size_tolerance(order.size);
+                if ev.filled_size > 0.0 && ev.filled_size != order.size && near {
+                    let stated = completed_key(&order.client_order_id, ev.filled_size);
+                    self.slots[sid].seen_fills.insert(stated);
+                }
             }
             let reconciled = !self.ended.reconciled.is_empty()
                 && self.ended.reconciled.contains_key(&order.client_order_id);
@@ -4946,6 +4960,7 @@ impl Kernel {
             match self.ended.get_mut(key) {
                 Some(k) if !key.2 => {
                     k.in_doubt = true;
+                    self.ended.maybe_in_doubt = true;
                     self.sync_free(key.0);
                 }
                 _ => {

@@ -459,6 +459,38 @@ def test_what_an_exit_in_doubt_filled_is_booked_though_its_cancel_fails() -> Non
     assert kernel.slot_state(0).size == pytest.approx(0.6) and kernel.orders_in_doubt() != []
 
 
+def test_the_fills_a_refused_cancel_of_an_exit_in_doubt_reports_are_booked() -> None:
+    """The exit filled before the cancel reached it: the venue answers with its last fill and
+    a CANCEL_REJECT ("already filled"), reporting that fill only there. The fills were read
+    from an answer that canceled only, so this one was lost."""
+    venue = InDoubt(cancel="refused")
+    kernel, xid = exit_in_doubt(venue, "doubt-filled-first")
+    exit_as_held(venue, xid, "PARTIALLY_FILLED", 0.4)
+    venue.answer_fills = [
+        VenueEvent(
+            "vf2", "t0", 0, "FILL", venue_client_id=xid, fill_id="T2", price=102.0, size=0.6, filled_size=1.0
+        )
+    ]
+    report = kernel.reconcile_with_venue()
+    assert [m["qty"] for m in report.missed_fills] == [0.4, 0.6]
+    assert kernel.slot_state(0).size == 0.0 and kernel.orders_in_doubt() == []
+    assert [a["client_order_id"] for a in report.awaited_settled] == [xid]
+    assert not any(u.get("client_order_id") == xid for u in report.unresolved)
+
+
+def test_settling_only_the_orders_in_doubt_leaves_the_working_orders_alone() -> None:
+    """A venue that lists a just-sent order late would have it ended as a lost submit: a
+    runtime settling an order in doubt on its own must touch nothing else."""
+    venue = InDoubt()
+    kernel, xid = exit_in_doubt(venue, "doubt-only")
+    working = kernel.process_intent(intent("ENTER", 1, trade_id="t1")).order.client_order_id
+    report = kernel.reconcile_with_venue(only_in_doubt=True)
+    assert [a["client_order_id"] for a in report.awaited_settled] == [xid]
+    assert report.lost_submits == [] and kernel.slot_state(1).active_entry_order.client_order_id == working
+    assert report.positions_unchecked == "" and report.position_mismatches == []
+    assert kernel.reconcile_with_venue().lost_submits[0]["client_order_id"] == working  # a full one does
+
+
 class CannotAsk(CanceledWhileDown):
     """Knows some orders; asking about the others fails, as an unreachable exchange does."""
 

@@ -127,6 +127,20 @@ def test_a_status_report_after_an_orders_last_fill_books_nothing_and_is_not_crit
     assert kernel.on_venue_event(more).severity == KernelSeverity.CRITICAL
 
 
+def test_a_status_report_at_the_total_a_venue_summed_books_nothing(kernel: ExecutionKernel) -> None:
+    """A venue summing its fills states 0.1 + 0.2 (0.30000000000000004) for an order of 0.3,
+    and its status report after the last fill says that figure again: it matched the order's
+    size only bit for bit, so it was still CRITICAL."""
+    out = kernel.process_intent(intent("ENTER", 0, target_size=0.3))
+    coid = out.order.client_order_id
+    assert kernel.on_venue_event(fill("f1", coid, 0.1, total=0.1)).accepted
+    assert kernel.on_venue_event(fill("f2", coid, 0.2, total=0.1 + 0.2)).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    status = VenueEvent("s1", "t0", 0, "FILL", venue_client_id=coid, price=100.0, filled_size=0.1 + 0.2)
+    out = kernel.on_venue_event(status)
+    assert out.diagnostic_code == D.DUPLICATE_EVENT and out.severity == KernelSeverity.INFO
+
+
 def test_an_id_d_fill_resent_without_its_id_on_a_followed_order_is_known_by_its_interval(
     kernel: ExecutionKernel,
 ) -> None:

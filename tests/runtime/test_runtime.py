@@ -885,3 +885,67 @@ def test_an_order_left_in_doubt_is_asked_about_again_ever_less_often() -> None:
             asked_at.append(t)
     assert asked_at == [6, 16, 36, 76, 156, 316, 616, 916]
     assert kernel.orders_in_doubt() != [] and runtime.stats["doubt_reconciliations"] == 8
+
+
+class ListsItThenCancelFails(Unanswering):
+    """Works the exit in doubt, 0.4 of it filled; its cancel times out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancels = 0
+
+    def open_orders(self) -> list[Any]:
+        return [self.held] if getattr(self, "held", None) is not None else []
+
+    def order_status(self, client_order_id: str) -> Any:
+        self.asked.append(client_order_id)
+        return getattr(self, "held", None)
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        self.cancels += 1
+        raise TimeoutError("cancel timed out")
+
+
+def test_a_reconciliation_of_doubts_that_raises_does_not_ask_the_venue_again_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A listener's error is raised once the reconciliation's events are routed: the next
+    attempt was not set, so the very next data point cancelled at the venue again."""
+    from dita import KernelIntent, VenueOrder
+
+    venue = ListsItThenCancelFails()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="doubt-raises")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [])
+
+    def intent(intent_id: str, action: str, size: float = 0.0) -> KernelIntent:
+        return KernelIntent(intent_id, "t1", 0, "BTCUSDT", "LONG", action, 100.0, size, timestamp=0.0)
+
+    coid = kernel.process_intent(intent("e1", "ENTER", 1.0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("f1", "t1", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0))
+    xid = kernel.process_intent(intent("x1", "EXIT")).order.client_order_id
+    kernel.process_intent(intent("c1", "CANCEL"))
+    kernel.on_venue_event(VenueEvent("r1", "t1", 0, "RATE_LIMITED", venue_client_id=xid, retry_after=1.0))
+    venue.held = VenueOrder(
+        xid, 0, "t1", "BTCUSDT", "SELL", "MARKET", 100.0, 1.0,
+        venue_order_id="VX", filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+
+    def broken(event: VenueEvent) -> None:
+        raise RuntimeError("listener hiccup")
+
+    runtime.event_listeners.append(broken)
+    venue.cancels = 0  # the strategy's own cancel went there too
+    runtime.on_bar(Bar("BTCUSDT", 1.0, 100.0, 100.0, 100.0, 100.0, 1.0))  # first seen
+    with (
+        caplog.at_level("WARNING", logger="dita.runtime"),
+        pytest.raises(RuntimeError, match="listener hiccup"),
+    ):
+        runtime.on_bar(Bar("BTCUSDT", 6.0, 100.0, 100.0, 100.0, 100.0, 1.0))
+    assert venue.cancels == 1 and "reconciling raised RuntimeError: listener hiccup" in caplog.text
+    assert kernel.slot_state(0).size == pytest.approx(0.6)  # the listed fill is booked all the same
+    runtime.event_listeners.remove(broken)
+    runtime.on_bar(Bar("BTCUSDT", 7.0, 100.0, 100.0, 100.0, 100.0, 1.0))
+    assert venue.cancels == 1  # not asked again at once
+    runtime.on_bar(Bar("BTCUSDT", 16.0, 100.0, 100.0, 100.0, 100.0, 1.0))
+    assert venue.cancels == 2

@@ -254,18 +254,33 @@ def connect_client(
     return client
 
 
+MEMBER_LIST_WAIT_S = 120.0
+"""How long a connected client waits for the member list (as the client's own blocking start
+does), even with no limit on connecting."""
+
+
 def _wait_connected(client: HazelcastClient, connected: threading.Event, timeout: float) -> bool:
     """Whether ``client`` connected within ``timeout`` seconds (negative: no limit) and has the
-    member list, as the client's own blocking start waits for it (SQL needs it)."""
+    member list, as the client's own blocking start waits for it (SQL needs it), at most
+    MEMBER_LIST_WAIT_S once connected. It polls every 50 ms, never spinning: a member that let
+    the client in and froze before sending its members must not cost a CPU core."""
     deadline = None if timeout < 0 else time.monotonic() + timeout
+    members_by: float | None = None
     while True:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
             return False
-        if connected.wait(0.05 if remaining is None else min(remaining, 0.05)):
-            if client.cluster_service.get_members():
-                return True
-        elif not client.lifecycle_service.is_running():
+        step = 0.05 if deadline is None else min(deadline - now, 0.05)
+        if not connected.is_set():
+            connected.wait(step)
+        elif client.cluster_service.get_members():
+            return True
+        else:
+            members_by = members_by or now + MEMBER_LIST_WAIT_S
+            if now >= members_by:
+                return False
+            time.sleep(step)
+        if not client.lifecycle_service.is_running():
             return False  # the client gave up on its own (its cluster_connect_timeout passed)
 
 
