@@ -221,8 +221,8 @@ pub(crate) struct Kept {
     stated_total: f64,
     /// Rules 13 on, for an order rate limited before the venue acknowledged it, with a cancel
     /// asked: whether it may still work at the venue (the throttled request may have been its
-    /// cancel as well as its submit). Until that is known (a late fill completes it, a
-    /// reconciliation ends it, or the slot is loaded with another size), its slot takes no new
+    /// cancel as well as its submit). Until that is known (a late fill completes it, the venue
+    /// or a reconciliation ends it, or the slot is loaded with another size), its slot takes no new
     /// order: a second exit beside a first still working sells the position twice, and a new
     /// trade forgets the order whose fill may come. Carried in a checkpoint's last part
     /// ([`Kernel::in_doubt_keys`]), so older checkpoints still load.
@@ -752,13 +752,13 @@ fn order_named(ev: &VenueEvent) -> Details {
     ]
 }
 
-/// Whether a fill is one a reconciliation with the venue made (its metadata says so).
 /// Whether a rate limit says the venue holds its order (rules 16 on): it states a filled size
 /// or the venue's id of the order, so the throttled request was not the order's submit.
 fn rate_limit_shows_it_held(ev: &VenueEvent) -> bool {
     ev.filled_size > 0.0 || !ev.venue_order_id.is_empty()
 }
 
+/// Whether a fill is one a reconciliation with the venue made (its metadata says so).
 fn is_reconciliation(ev: &VenueEvent) -> bool {
     matches!(ev.metadata.get("source"), Some(MetaValue::Str(s)) if s == "reconciliation")
 }
