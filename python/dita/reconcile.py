@@ -463,7 +463,9 @@ def reconcile_with_venue(
                 if coid in {o.client_order_id for o in kernel.orders_in_doubt()}:
                     report.unresolved.append({**item, "reason": why_not})
                 else:  # the fills the answer reported completed it: it is over
-                    report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
+                    figures = [theirs.filled_size, *(f.filled_size for f in fills)]
+                    done = max(f for f in figures if _finite(f))
+                    report.awaited_settled.append({**item, "venue_filled_size": done})
                 continue
             try:
                 # A fill the cancel's figure counts beyond what is booked is awaited, as for
@@ -490,6 +492,8 @@ def reconcile_with_venue(
             continue
         report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
     if only_in_doubt:
+        # Not compared: the report must not read as kernel and venue in agreement.
+        report.positions_unchecked = "not compared: only the orders in doubt were settled (only_in_doubt)"
         return report
 
     # Anything the venue holds that the kernel does not track (including its own ids lost with

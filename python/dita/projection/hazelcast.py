@@ -247,9 +247,14 @@ def connect_client(
     )
     if block and not _wait_connected(client, connected, connect_timeout):
         shutdown_client(client)
+        within = (
+            f"within {connect_timeout:g}s"
+            if connect_timeout >= 0
+            else f"with its member list (none came within {MEMBER_LIST_WAIT_S:g}s of connecting)"
+        )
         raise IllegalStateError(
             f"Unable to connect to any cluster: no member at {', '.join(cluster_members)} let this "
-            f"client into cluster {cluster_name!r} within {connect_timeout:g}s"
+            f"client into cluster {cluster_name!r} {within}"
         )
     return client
 
