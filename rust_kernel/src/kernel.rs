@@ -919,11 +919,16 @@ impl Kernel {
     /// slots wait for those fills), with what is booked of each, and the orders in doubt
     /// (their slots wait for their status, [`Kernel::orders_in_doubt`]).
     pub fn awaited_orders(&self) -> Vec<&VenueOrder> {
+        self.kept_orders(|k, _| !k.2 && self.ended.owed(k.0, k.1).is_some())
+    }
+
+    /// The kept orders `wanted` picks, in slot order (entry before exit).
+    fn kept_orders(&self, wanted: impl Fn(&KeptKey, &Kept) -> bool) -> Vec<&VenueOrder> {
         let mut v: Vec<_> = self
             .ended
             .by_key
             .iter()
-            .filter(|(k, _)| !k.2 && self.ended.owed(k.0, k.1).is_some())
+            .filter(|(k, kept)| wanted(k, kept))
             .map(|(k, kept)| (*k, &kept.order))
             .collect();
         v.sort_unstable_by_key(|(k, _)| *k);
@@ -942,15 +947,7 @@ impl Kernel {
         if !self.ended.maybe_in_doubt {
             return Vec::new();
         }
-        let mut v: Vec<_> = self
-            .ended
-            .by_key
-            .iter()
-            .filter(|(_, kept)| kept.in_doubt)
-            .map(|(k, kept)| (*k, &kept.order))
-            .collect();
-        v.sort_unstable_by_key(|(k, _)| *k);
-        v.into_iter().map(|(_, o)| o).collect()
+        self.kept_orders(|_, kept| kept.in_doubt)
     }
 
     /// The orders kept for late fills, for a checkpoint.
@@ -1402,6 +1399,12 @@ impl Kernel {
 
     fn simple_outcome(&self) -> KernelOutcome {
         KernelOutcome::ok(-1, id(""), TradeStage::Idle, self.seq)
+    }
+
+    /// An `OK` outcome on slot `sid` as it stands now (its trade and stage).
+    fn slot_outcome(&self, sid: usize, seq: u64) -> KernelOutcome {
+        let slot = &self.slots[sid];
+        KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq)
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -2958,8 +2961,7 @@ impl Kernel {
         client_order_id: &Id,
         seq: u64,
     ) -> KernelOutcome {
-        let slot = &self.slots[sid];
-        let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
+        let mut out = self.slot_outcome(sid, seq);
         out.details = vec![
             ("late_ack", Detail::Bool(true)),
             ("venue_order_id", (&ev.venue_order_id).into()),
@@ -3184,12 +3186,7 @@ impl Kernel {
         kept.in_doubt = false;
         self.sync_free(sid);
         self.dirty.slot(sid);
-        let mut out = KernelOutcome::ok(
-            sid as i64,
-            self.slots[sid].trade_id.clone(),
-            self.slots[sid].fsm_state,
-            seq,
-        );
+        let mut out = self.slot_outcome(sid, seq);
         out.details.push(("venue_filled_size", Detail::F64(total)));
         if let Some(b) = before {
             out.details
@@ -3216,12 +3213,7 @@ impl Kernel {
         let coid = kept.order.client_order_id.clone();
         self.sync_free(sid);
         self.dirty.slot(sid);
-        let mut out = KernelOutcome::ok(
-            sid as i64,
-            self.slots[sid].trade_id.clone(),
-            self.slots[sid].fsm_state,
-            seq,
-        );
+        let mut out = self.slot_outcome(sid, seq);
         out.severity = KernelSeverity::Warning;
         out.details.push(("client_order_id", (&coid).into()));
         out.details
@@ -3867,8 +3859,7 @@ impl Kernel {
         }
         let also = also_remembered(ev, total_key);
         self.after_fill(sid, &order, 0.0, [total_key, also], rules());
-        let slot = &self.slots[sid];
-        let mut out = KernelOutcome::ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
+        let mut out = self.slot_outcome(sid, seq);
         // Applied, and said: the position changed after its order was reported over.
         out.severity = KernelSeverity::Warning;
         out.details.push(("late_fill", Detail::Bool(true)));
@@ -3914,12 +3905,7 @@ impl Kernel {
         let ctx = Ctx {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
-        let mut out = KernelOutcome::ok(
-            sid as i64,
-            self.slots[sid].trade_id.clone(),
-            self.slots[sid].fsm_state,
-            seq,
-        );
+        let mut out = self.slot_outcome(sid, seq);
         let d = smallvec![("reason", Detail::Str(ev.reason.clone()))];
         if rules() == 0 {
             // Rules 0 cleared the request even when the stage then refused the event.
@@ -4013,12 +3999,7 @@ impl Kernel {
             .expect("indexed orders are active")
             .clone();
         let holds = self.slots[sid].size > QTY_EPS;
-        let mut out = KernelOutcome::ok(
-            sid as i64,
-            self.slots[sid].trade_id.clone(),
-            self.slots[sid].fsm_state,
-            seq,
-        );
+        let mut out = self.slot_outcome(sid, seq);
         let mut d = smallvec![
             ("filled_size", Detail::F64(order.filled_size)),
             ("order_size", Detail::F64(order.size)),
