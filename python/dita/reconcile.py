@@ -234,8 +234,14 @@ def _cancel_in_doubt(venue: Any, theirs: VenueOrder) -> tuple[float | None, str,
     ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
     if not ends:
         return None, f"{prefix}; its cancel was sent, and the venue has not said it is canceled yet", fills
-    figures = [theirs.filled_size, *(ev.filled_size for ev in ends), *(ev.filled_size for ev in fills)]
-    return max(f for f in figures if _finite(f)), "", fills
+    return _highest_filled(theirs, [*ends, *fills]), "", fills
+
+
+def _highest_filled(theirs: VenueOrder, events: list[VenueEvent]) -> float:
+    """The highest filled size the venue states of an order: its listing's, or one of
+    ``events`` (a cancel's answer, which may be newer), those that are numbers."""
+    figures = [theirs.filled_size, *(ev.filled_size for ev in events)]
+    return max(f for f in figures if _finite(f))
 
 
 def reconcile_with_venue(
@@ -463,8 +469,7 @@ def reconcile_with_venue(
                 if coid in {o.client_order_id for o in kernel.orders_in_doubt()}:
                     report.unresolved.append({**item, "reason": why_not})
                 else:  # the fills the answer reported completed it: it is over
-                    figures = [theirs.filled_size, *(f.filled_size for f in fills)]
-                    done = max(f for f in figures if _finite(f))
+                    done = _highest_filled(theirs, fills)
                     report.awaited_settled.append({**item, "venue_filled_size": done})
                 continue
             try:

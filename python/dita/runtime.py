@@ -503,11 +503,7 @@ class TradingRuntime:
         now = self.now()
         doubts: list[Any] = getattr(self.kernel, "orders_in_doubt", list)()
         if not doubts:
-            self._doubt_at, self._doubt_wait, self._doubting = (
-                now + DOUBT_POLL_SECONDS,
-                DOUBT_FIRST_WAIT,
-                False,
-            )
+            self._no_doubts(now)
             return
         if not self._doubting:
             self._doubting = True
@@ -531,11 +527,7 @@ class TradingRuntime:
         settled = ", ".join(a["client_order_id"] for a in report.awaited_settled) or "none"
         if not left:
             log.warning("orders in doubt (%s) reconciled with the venue: settled %s", ids, settled)
-            self._doubt_at, self._doubt_wait, self._doubting = (
-                now + DOUBT_POLL_SECONDS,
-                DOUBT_FIRST_WAIT,
-                False,
-            )
+            self._no_doubts(now)
             return
         reasons = "; ".join(
             f"{u['client_order_id']}: {u.get('reason', '')}"
@@ -548,6 +540,11 @@ class TradingRuntime:
             settled,
             reasons or ", ".join(sorted(left)),
         )
+
+    def _no_doubts(self, now: float) -> None:
+        """No order is in doubt (any more): look again in DOUBT_POLL_SECONDS, and wait the
+        first wait before reconciling one seen next."""
+        self._doubt_at, self._doubt_wait, self._doubting = now + DOUBT_POLL_SECONDS, DOUBT_FIRST_WAIT, False
 
     def _kernel_works(self, event: VenueEvent) -> bool:
         """Whether the order ``event`` names is one the kernel still works: a fill or ack the

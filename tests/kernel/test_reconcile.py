@@ -427,6 +427,13 @@ def test_an_exit_in_doubt_canceled_with_more_filled_than_listed_waits_for_the_re
     assert kernel.process_intent(intent("EXIT", 0)).diagnostic_code == KernelDiagnosticCode.SLOT_BUSY
 
 
+def fill_t2(xid: str, size: float, total: float) -> VenueEvent:
+    """The venue's fill T2 of exit ``xid`` at 102, as its cancel's answer reports it."""
+    return VenueEvent(
+        "vf2", "t0", 0, "FILL", venue_client_id=xid, fill_id="T2", price=102.0, size=size, filled_size=total
+    )
+
+
 def test_the_fills_an_exit_in_doubts_cancel_reports_are_booked() -> None:
     """A venue reports in its cancel's answer what filled since it last said (a ccxt adapter
     does, and not again): the answer was read for its figure only, the fill lost and the
@@ -434,11 +441,7 @@ def test_the_fills_an_exit_in_doubts_cancel_reports_are_booked() -> None:
     venue = InDoubt()
     kernel, xid = exit_in_doubt(venue, "doubt-answer-fill")
     exit_as_held(venue, xid, "PARTIALLY_FILLED", 0.4)
-    venue.answer_fills = [
-        VenueEvent(
-            "vf2", "t0", 0, "FILL", venue_client_id=xid, fill_id="T2", price=102.0, size=0.2, filled_size=0.6
-        )
-    ]
+    venue.answer_fills = [fill_t2(xid, 0.2, total=0.6)]
     report = kernel.reconcile_with_venue()
     assert [m["qty"] for m in report.missed_fills] == [0.4, 0.2] and report.unresolved == []
     assert report.awaited_settled[0]["venue_filled_size"] == 0.6
@@ -466,11 +469,7 @@ def test_the_fills_a_refused_cancel_of_an_exit_in_doubt_reports_are_booked() -> 
     venue = InDoubt(cancel="refused")
     kernel, xid = exit_in_doubt(venue, "doubt-filled-first")
     exit_as_held(venue, xid, "PARTIALLY_FILLED", 0.4)
-    venue.answer_fills = [
-        VenueEvent(
-            "vf2", "t0", 0, "FILL", venue_client_id=xid, fill_id="T2", price=102.0, size=0.6, filled_size=1.0
-        )
-    ]
+    venue.answer_fills = [fill_t2(xid, 0.6, total=1.0)]
     report = kernel.reconcile_with_venue()
     assert [m["qty"] for m in report.missed_fills] == [0.4, 0.6]
     assert kernel.slot_state(0).size == 0.0 and kernel.orders_in_doubt() == []

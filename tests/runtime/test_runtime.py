@@ -820,6 +820,29 @@ class Unanswering:
         return None
 
 
+def exit_in_doubt(venue: Any, kernel_id: str, at: float) -> tuple[ExecutionKernel, TradingRuntime, str]:
+    """A kernel on ``venue`` holding 1 BTCUSDT in slot 0 (trade t1) whose exit was rate limited
+    before the venue acknowledged it, with a cancel asked (all stamped ``at``): the exit is in
+    doubt. The kernel, a runtime over it taking no market data, and the exit's client id."""
+    from dita import KernelIntent
+
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=kernel_id)
+    kernel.set_seed_capital(10_000.0)
+
+    def intent(intent_id: str, action: str, size: float = 0.0) -> KernelIntent:
+        return KernelIntent(intent_id, "t1", 0, "BTCUSDT", "LONG", action, 100.0, size, timestamp=at)
+
+    coid = kernel.process_intent(intent("e1", "ENTER", 1.0)).order.client_order_id
+    fill = VenueEvent("f1", "t1", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0, timestamp=at)
+    assert kernel.on_venue_event(fill).accepted
+    xid = kernel.process_intent(intent("x1", "EXIT")).order.client_order_id
+    kernel.process_intent(intent("c1", "CANCEL"))
+    throttled = VenueEvent("r1", "t1", 0, "RATE_LIMITED", venue_client_id=xid, retry_after=1.0, timestamp=at)
+    assert "slot_waits" in kernel.on_venue_event(throttled).details
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    return kernel, TradingRuntime(kernel, []), xid
+
+
 def test_the_runtime_reconciles_an_order_in_doubt_so_its_slot_trades_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -830,23 +853,7 @@ def test_the_runtime_reconciles_an_order_in_doubt_so_its_slot_trades_again(
     from dita import KernelIntent
 
     venue = Unanswering()
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="doubt")
-    kernel.set_seed_capital(10_000.0)
-    runtime = TradingRuntime(kernel, [])
-
-    def intent(intent_id: str, action: str, size: float = 0.0) -> KernelIntent:
-        return KernelIntent(intent_id, "t1", 0, "BTCUSDT", "LONG", action, 100.0, size, timestamp=60.0)
-
-    coid = kernel.process_intent(intent("e1", "ENTER", 1.0)).order.client_order_id
-    fill = VenueEvent("f1", "t1", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0, timestamp=60.0)
-    assert kernel.on_venue_event(fill).accepted
-    xid = kernel.process_intent(intent("x1", "EXIT")).order.client_order_id
-    assert kernel.process_intent(intent("c1", "CANCEL")).accepted
-    throttled = VenueEvent(
-        "r1", "t1", 0, "RATE_LIMITED", venue_client_id=xid, retry_after=1.0, timestamp=61.0
-    )
-    assert "slot_waits" in kernel.on_venue_event(throttled).details
-    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    kernel, runtime, xid = exit_in_doubt(venue, "doubt", at=60.0)
     with caplog.at_level("WARNING", logger="dita.runtime"):
         runtime.on_bar(Bar("BTCUSDT", 62.0, 100.0, 101.0, 99.0, 100.0, 5.0))  # seen: not at once
         assert runtime.stats["doubt_reconciliations"] == 0 and venue.asked == []
@@ -854,7 +861,8 @@ def test_the_runtime_reconciles_an_order_in_doubt_so_its_slot_trades_again(
     assert runtime.stats["doubt_reconciliations"] == 1 and venue.asked == [xid]
     assert kernel.orders_in_doubt() == [] and kernel.slot_state(0).size == 1.0
     assert f"orders in doubt ({xid}) reconciled with the venue: settled {xid}" in caplog.text
-    assert kernel.process_intent(intent("x2", "EXIT")).accepted
+    again = KernelIntent("x2", "t1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0, timestamp=120.0)
+    assert kernel.process_intent(again).accepted
 
 
 class CannotSay(Unanswering):
@@ -911,21 +919,10 @@ def test_a_reconciliation_of_doubts_that_raises_does_not_ask_the_venue_again_at_
 ) -> None:
     """A listener's error is raised once the reconciliation's events are routed: the next
     attempt was not set, so the very next data point cancelled at the venue again."""
-    from dita import KernelIntent, VenueOrder
+    from dita import VenueOrder
 
     venue = ListsItThenCancelFails()
-    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="doubt-raises")
-    kernel.set_seed_capital(10_000.0)
-    runtime = TradingRuntime(kernel, [])
-
-    def intent(intent_id: str, action: str, size: float = 0.0) -> KernelIntent:
-        return KernelIntent(intent_id, "t1", 0, "BTCUSDT", "LONG", action, 100.0, size, timestamp=0.0)
-
-    coid = kernel.process_intent(intent("e1", "ENTER", 1.0)).order.client_order_id
-    kernel.on_venue_event(VenueEvent("f1", "t1", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0))
-    xid = kernel.process_intent(intent("x1", "EXIT")).order.client_order_id
-    kernel.process_intent(intent("c1", "CANCEL"))
-    kernel.on_venue_event(VenueEvent("r1", "t1", 0, "RATE_LIMITED", venue_client_id=xid, retry_after=1.0))
+    kernel, runtime, xid = exit_in_doubt(venue, "doubt-raises", at=0.0)
     venue.held = VenueOrder(
         xid, 0, "t1", "BTCUSDT", "SELL", "MARKET", 100.0, 1.0,
         venue_order_id="VX", filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",

@@ -290,16 +290,16 @@ def _mode(control: dict[str, Any]) -> str:
     return said
 
 
-def _mode_news(control: dict[str, Any], before: str | None) -> str | None:
-    """A line saying the kernel's mode is not what the run last said (``before``; None at the
-    start, when only a mode that stops trading is said): a run halted through the control
-    plane traded nothing, and its console never said why."""
+def _mode_to_say(control: dict[str, Any], before: str | None) -> str | None:
+    """The kernel's mode (``_mode``) when it is not what the run last said (``before``; None
+    at the start, when only a mode that stops trading is said), else None: a run halted
+    through the control plane traded nothing, and its console never said why."""
     now = _mode(control)
     if now == before or (
         before is None and control.get("mode") not in ("HALTED", "REDUCE_ONLY") and not control.get("frozen")
     ):
         return None
-    return f"kernel mode: {now}"
+    return now
 
 
 def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> Table:
@@ -641,6 +641,17 @@ def paper(
     problems: list[str] = []
     live = _StatusLive(_status_table(session), console=console, auto_refresh=False, transient=False)
 
+    # The mode last said: a kernel that starts halted (by the cluster, or its log) says so at
+    # once, and any change an operator makes later is said as it is seen.
+    mode_said: str | None = None
+
+    def say_mode(control: dict[str, Any]) -> None:
+        nonlocal mode_said
+        news = _mode_to_say(control, mode_said)
+        if news is not None:
+            mode_said = news
+            console.print(f"kernel mode: {news}", highlight=False)
+
     def tick(_: int) -> None:
         nonlocal last
         now = time.monotonic()
@@ -659,10 +670,7 @@ def paper(
                 problems.append(f"cannot sync the write-ahead log in {wal_dir}: {exc}; the run was stopped")
                 return
             snap = session.snapshot(running=True)
-            news = _mode_news(snap["control"], mode_said[0])
-            if news is not None:
-                mode_said[0] = _mode(snap["control"])
-                console.print(news, highlight=False)
+            say_mode(snap["control"])
             live.update(_status_table(session, snap), refresh=True)
             if not console.is_terminal and now - said[0] >= STATUS_LINE_SECONDS:
                 # The table is drawn once, at the end, where no terminal shows it in place (a
@@ -671,13 +679,7 @@ def paper(
                 console.print(_status_line(session, snap), highlight=False)
 
     said = [time.monotonic()]
-    # The mode last said: a kernel that starts halted (by the cluster, or its log) says so at
-    # once, and any change an operator makes later is said as it is seen.
-    mode_said: list[str | None] = [None]
-    start_news = _mode_news(session.kernel.control(), None)
-    if start_news is not None:
-        mode_said[0] = _mode(session.kernel.control())
-        console.print(start_news, highlight=False)
+    say_mode(session.kernel.control())
     handles = list(session.runtime.handles.values())
 
     def should_stop() -> bool:

@@ -83,14 +83,21 @@ __all__ = ["BackfillResult", "ClickHouseJournal", "JournalBlockedError"]
 log = logging.getLogger(__name__)
 
 
+def _query_holding(directory: Path) -> str | None:
+    """The holder of ``directory`` (``chdb_holder``'s "pid N") when it is a `dita journal`
+    query that opened the directory itself (``held_by_a_query``); None otherwise."""
+    holder = chdb_holder(directory)
+    return holder if holder and held_by_a_query(directory, holder) else None
+
+
 def _wait_for_a_query(directory: Path, deadline: float, poll: float = 0.2) -> None:
     """Waits, until ``deadline`` (``time.monotonic()``), while a `dita journal` query that
     opened ``directory`` itself holds it (chDB lets one process have a directory): an
     operator's query of a stopped kernel's journal must not keep the kernel from starting
     again. Another holder (a kernel that took the directory once the query ended) ends the
     wait at once: it is no query, and will not let go."""
-    holder = chdb_holder(directory)
-    if not holder or not held_by_a_query(directory, holder):
+    holder = _query_holding(directory)
+    if holder is None:
         return
     log.warning(
         "journal directory %s is held by a `dita journal` query (%s): waiting up to %.0f s for it to end",
@@ -98,10 +105,7 @@ def _wait_for_a_query(directory: Path, deadline: float, poll: float = 0.2) -> No
         holder,
         max(deadline - time.monotonic(), 0.0),
     )
-    while time.monotonic() < deadline:
-        holder = chdb_holder(directory)
-        if not holder or not held_by_a_query(directory, holder):
-            return
+    while time.monotonic() < deadline and _query_holding(directory) is not None:
         time.sleep(poll)
 
 
@@ -655,8 +659,7 @@ class ClickHouseJournal:
         """Whether the journal's directory is held by a `dita journal` query now."""
         if self.target.kind != "chdb" or self.target.path is None:
             return False
-        holder = chdb_holder(self.target.path)
-        return holder is not None and held_by_a_query(self.target.path, holder)
+        return _query_holding(self.target.path) is not None
 
     def _connect_failed(self, exc: Exception, made: list[Path], held: bool) -> NoReturn:
         """Raises why the journal could not be opened (``exc``, chDB's or the client's),
