@@ -141,7 +141,12 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// and a rate limit stating a filled size or the venue's order id says the venue holds the
 /// order: the throttled request was its cancel, and the order keeps working (it was ended,
 /// the figure capping its later fills, which came as OVERFILL).
-pub const RULES: u16 = 16;
+///
+/// 17: an entry in doubt commits what it may still fill towards the notional caps until the
+/// doubt ends (the caps saw nothing of an order that may work at the venue); and a CANCEL on a
+/// slot whose order is in doubt sends its cancel again (it was refused, INVALID_TRANSITION,
+/// "no working order to cancel").
+pub const RULES: u16 = 17;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

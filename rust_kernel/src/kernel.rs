@@ -402,6 +402,16 @@ impl EndedOrders {
             .map(|k| &k.order)
     }
 
+    /// What slot `sid`'s entry in doubt may still fill, at the price it went out at: the
+    /// venue may work it, so rules 17 on it commits towards the notional caps.
+    fn doubt_notional(&self, sid: usize) -> f64 {
+        if !self.maybe_in_doubt {
+            return 0.0;
+        }
+        self.in_doubt(sid, Some(true))
+            .map_or(0.0, |o| o.remaining() * working_price(o))
+    }
+
     fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
         self.by_key.get_mut(&key)
     }
@@ -784,6 +794,14 @@ const IN_DOUBT: &str = "the slot's last order was rate limited before the venue 
      acknowledged it, with a cancel asked, and may still work at the venue: another order beside \
      it could trade the position twice; its late fills book as they come, and \
      reconcile_with_venue learns its status (and cancels it if it works)";
+/// Why a CANCEL on a slot whose order is in doubt asks the venue again (rules 17 on).
+const CANCEL_IN_DOUBT: &str = "the slot's order is in doubt (rate limited before its ack, with \
+     a cancel asked): its cancel is sent again; the venue's cancel ack ends the doubt, and \
+     reconcile_with_venue settles it otherwise";
+/// Why the venue's refusal to cancel an order in doubt settles nothing.
+const IN_DOUBT_CANCEL_REFUSED: &str = "the venue refused to cancel the order in doubt: it may \
+     never have had it, or the order filled or ended there; its status is still unknown, and \
+     reconcile_with_venue settles it";
 /// Why the venue's end of an order in doubt is taken (rules 16 on).
 const IN_DOUBT_ENDED: &str = "the order was in doubt (rate limited before its ack, with a \
      cancel asked): the venue ended it, and its slot trades again once what it filled is booked";
@@ -2345,6 +2363,9 @@ impl Kernel {
         };
         let stage = self.slots[sid].fsm_state;
         if !fsm::CANCELLABLE.contains(&stage) || self.slots[sid].active_order().is_none() {
+            if rules() >= 17 && self.ended.in_doubt(sid, None).is_some() {
+                return self.cancel_in_doubt(intent, sid, seq);
+            }
             let d = vec![
                 ("fsm_state", Detail::Static(stage.name())),
                 ("reason", Detail::Static("no working order to cancel")),
@@ -2384,6 +2405,35 @@ impl Kernel {
             &id(""),
             d,
         );
+        self.counters.cancels_requested += 1;
+        out.cancels.push(order);
+        out
+    }
+
+    /// A CANCEL on a slot whose order is in doubt (rules 17 on): its cancel may have been the
+    /// request the venue throttled, so it is asked again (`cancels`), the slot's stage kept.
+    /// The venue's answer ends the doubt (a cancel ack, rules 16) or leaves it to
+    /// `reconcile_with_venue` (a reject: the venue may never have had it, or it filled). It was
+    /// refused as INVALID_TRANSITION, "no working order to cancel", while the order could
+    /// still fill at the venue.
+    #[cold]
+    fn cancel_in_doubt(&mut self, intent: &Intent, sid: usize, seq: u64) -> KernelOutcome {
+        if let Some(refused) = self.other_trade(intent, sid, seq) {
+            return refused;
+        }
+        let order = self
+            .ended
+            .in_doubt(sid, None)
+            .expect("checked by the caller")
+            .clone();
+        let slot = &self.slots[sid];
+        let mut out = KernelOutcome::ok(intent.slot_id, slot.trade_id.clone(), slot.fsm_state, seq);
+        out.severity = KernelSeverity::Warning;
+        out.details
+            .push(("client_order_id", (&order.client_order_id).into()));
+        out.details.push(("order_in_doubt", Detail::Bool(true)));
+        out.details
+            .push(("reason", Detail::Static(CANCEL_IN_DOUBT)));
         self.counters.cancels_requested += 1;
         out.cancels.push(order);
         out
@@ -2600,6 +2650,12 @@ impl Kernel {
             }
             K::OrderAck if late.is_some() => {
                 self.apply_late_ack(ev, sid, late.expect("checked"), seq)
+            }
+            K::CancelReject if late.is_some_and(|k| self.ended.is_in_doubt(k)) => {
+                let mut d = order_named(ev);
+                d.push(("reason", Detail::Static(IN_DOUBT_CANCEL_REFUSED)));
+                let (code, sev) = (D::InvalidTransition, KernelSeverity::Warning);
+                self.event_refusal(ev, Some(sid), code, sev, d, seq)
             }
             _ if late.is_some() && ev.kind != K::Fill => {
                 self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END)
@@ -3183,7 +3239,10 @@ impl Kernel {
         let before = kept.final_filled;
         kept.final_filled = Some(total);
         kept.stated_total = 0.0;
-        kept.in_doubt = false;
+        let was_in_doubt = std::mem::take(&mut kept.in_doubt);
+        if was_in_doubt && key.1 {
+            self.recommit(sid);
+        }
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = self.slot_outcome(sid, seq);
@@ -3211,6 +3270,9 @@ impl Kernel {
             kept.stated_total = 0.0;
         }
         let coid = kept.order.client_order_id.clone();
+        if key.1 {
+            self.recommit(sid);
+        }
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = self.slot_outcome(sid, seq);
@@ -3412,7 +3474,7 @@ impl Kernel {
         rules: u16,
     ) {
         let slot = &self.slots[sid];
-        let committed = if order.is_entry && rules >= 9 {
+        let mut committed = if order.is_entry && rules >= 9 {
             held_notional(slot) + working * working_price(order)
         } else if order.is_entry {
             // Rules 8 and older: the position at the entry's reference, until a reload of the
@@ -3421,6 +3483,9 @@ impl Kernel {
         } else {
             held_notional(slot)
         };
+        if rules >= 17 {
+            committed += self.ended.doubt_notional(sid);
+        }
         self.set_committed(sid, committed);
         for k in keys.into_iter().flatten() {
             self.slots[sid].seen_fills.insert(k);
@@ -4118,7 +4183,7 @@ impl Kernel {
             } else {
                 slot.size * order.reference_price
             };
-            self.set_committed(sid, n);
+            self.set_committed(sid, n + self.doubt_commitment(sid));
         } else {
             slot.active_exit_order = None;
         }
@@ -4226,6 +4291,31 @@ impl Kernel {
 
     /// Sets what slot `sid` commits and the totals by asset and overall; one lookup of the
     /// asset, whether its total is made, changed or dropped (at zero).
+    /// What slot `sid`'s entry in doubt commits towards the notional caps, rules 17 on (see
+    /// `EndedOrders::doubt_notional`); before, nothing: the caps saw no order that may work.
+    fn doubt_commitment(&self, sid: usize) -> f64 {
+        if rules() >= 17 {
+            self.ended.doubt_notional(sid)
+        } else {
+            0.0
+        }
+    }
+
+    /// Counts slot `sid`'s commitment again once its entry's doubt ended (rules 17 on): what
+    /// it held, what still works of its entry and what its entry in doubt may still fill.
+    fn recommit(&mut self, sid: usize) {
+        if rules() < 17 {
+            return;
+        }
+        let slot = &self.slots[sid];
+        let working = slot
+            .active_entry_order
+            .as_ref()
+            .map_or(0.0, |o| o.remaining() * working_price(o));
+        let n = held_notional(slot) + working + self.ended.doubt_notional(sid);
+        self.set_committed(sid, n);
+    }
+
     fn set_committed(&mut self, sid: usize, notional: f64) {
         let slot = &mut self.slots[sid];
         let delta = notional - slot.committed_notional;
@@ -4858,6 +4948,12 @@ impl Kernel {
             self.dirty.slot(i);
         }
         self.retain_ended(ended, &held_before);
+        // An entry still in doubt commits what it may fill (rules 17 on).
+        for (sid, is_entry, _) in self.in_doubt_keys() {
+            if is_entry {
+                self.recommit(sid);
+            }
+        }
         // The account shows the open positions, their notional and unrealized PnL.
         self.dirty.account = true;
         Ok(())

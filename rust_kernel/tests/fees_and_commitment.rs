@@ -2,6 +2,7 @@
 //! an exit and on an order kept after it ended, and what a working LIMIT entry commits
 //! towards the notional caps, live and after a reload.
 
+use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
 fn close(a: f64, b: f64) -> bool {
@@ -127,4 +128,89 @@ fn a_working_limit_entry_commits_the_same_live_and_after_a_reload() {
         let old = k.total_committed_notional();
         assert!(close(old, part * 90.0 + (10.0 - part) * 100.0), "{old}");
     }
+}
+
+/// An entry asked to cancel and rate limited before its ack: in doubt (rules 13 on).
+fn entry_in_doubt(k: &mut Kernel) -> Id {
+    let entry = k
+        .process_intent(&intent(1, KernelCommandType::Enter, 1.0))
+        .submit
+        .unwrap();
+    assert!(
+        k.process_intent(&intent(2, KernelCommandType::Cancel, 0.0))
+            .accepted
+    );
+    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &entry.client_order_id);
+    throttled.retry_after = 1.0;
+    k.on_venue_event(&throttled);
+    assert_eq!(k.orders_in_doubt().len(), 1);
+    entry.client_order_id
+}
+
+#[test]
+fn an_entry_in_doubt_commits_what_it_may_fill_until_the_venue_ends_it() {
+    // The venue may work the entry (the throttled request was its cancel): the caps must see
+    // it, or a second entry beside it takes the account past them.
+    let mut k = Kernel::new("doubt", 2).unwrap();
+    k.set_risk_limits(RiskLimits {
+        max_notional_total: Some(150.0),
+        ..RiskLimits::default()
+    });
+    let coid = entry_in_doubt(&mut k);
+    assert!(close(k.total_committed_notional(), 100.0));
+    assert!(close(k.slots()[0].committed_notional, 100.0));
+    let mut beside = intent(3, KernelCommandType::Enter, 1.0);
+    (beside.slot_id, beside.trade_id) = (1, id("other"));
+    let refused = k.process_intent(&beside);
+    assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::RiskRejected);
+    // A late fill of 0.4: the position and what is left of the order, 100 in all.
+    assert!(k.on_venue_event(&fill(&coid, "f1", 0.4, 0.4, 0.0)).accepted);
+    assert!(close(k.total_committed_notional(), 100.0));
+    // A reload of the slots as they are keeps the doubt, and what it commits.
+    let slots = k.slots().to_vec();
+    k.replace_slots(slots).unwrap();
+    assert_eq!(k.orders_in_doubt().len(), 1);
+    assert!(close(k.total_committed_notional(), 100.0));
+    // The venue's cancel ack at 0.4 ends the doubt: the position alone commits.
+    let mut ack = VenueEvent::new("c1", KernelEventKind::CancelAck, &coid);
+    ack.filled_size = 0.4;
+    assert!(k.on_venue_event(&ack).accepted);
+    assert!(k.orders_in_doubt().is_empty());
+    assert!(close(k.total_committed_notional(), 40.0));
+    beside.intent_id = id("i4");
+    beside.target_size = 1.0;
+    assert!(k.process_intent(&beside).accepted, "140 is within the cap");
+}
+
+#[test]
+fn a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again() {
+    let mut k = Kernel::new("doubt", 1).unwrap();
+    let coid = entry_in_doubt(&mut k);
+    let before = k.slots()[0].clone();
+    let asked = k.counters.cancels_requested;
+    let out = k.process_intent(&intent(3, KernelCommandType::Cancel, 0.0));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Warning);
+    assert_eq!(out.cancels.len(), 1);
+    assert_eq!(out.cancels[0].client_order_id, coid);
+    assert!(out.transitions.is_empty() && out.submit.is_none());
+    assert_eq!(k.slots()[0], before, "the slot is as it was");
+    assert_eq!(k.counters.cancels_requested, asked + 1);
+    // Another trade's CANCEL is refused, as on a working order.
+    let mut other = intent(4, KernelCommandType::Cancel, 0.0);
+    other.trade_id = id("other");
+    let refused = k.process_intent(&other);
+    assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    assert!(refused.cancels.is_empty());
+    // The venue's ack of the cancel ends the doubt; a CANCEL then has nothing to cancel.
+    assert!(
+        k.on_venue_event(&VenueEvent::new("c1", KernelEventKind::CancelAck, &coid))
+            .accepted
+    );
+    assert!(k.orders_in_doubt().is_empty());
+    let nothing = k.process_intent(&intent(5, KernelCommandType::Cancel, 0.0));
+    assert_eq!(
+        nothing.diagnostic_code,
+        KernelDiagnosticCode::InvalidTransition
+    );
 }

@@ -236,6 +236,37 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
             assert!(s.size <= 1e-9, "a free slot holds {}", s.size);
         }
     }
+    // What each slot commits towards the notional caps: its position at its entry price,
+    // what still works of its entry and what its entry in doubt may fill (rules 17), each
+    // at the price it went out at; the kernel's total is their sum.
+    let at = |o: &VenueOrder| {
+        let price = if o.order_type == OrderType::Limit && o.price > 0.0 {
+            o.price
+        } else {
+            o.reference_price
+        };
+        o.remaining() * price
+    };
+    let doubts = k.orders_in_doubt();
+    let mut sum = 0.0;
+    for s in k.slots() {
+        let doubt: f64 = doubts
+            .iter()
+            .filter(|o| o.slot_id == s.slot_id && o.is_entry)
+            .map(|o| at(o))
+            .sum();
+        let working = s.active_entry_order.as_ref().map_or(0.0, at);
+        let want = s.size * s.entry_price + working + doubt;
+        assert!(
+            (s.committed_notional - want).abs() <= 1e-6 * (1.0 + want),
+            "slot {} commits {} for {want}",
+            s.slot_id,
+            s.committed_notional
+        );
+        sum += s.committed_notional;
+    }
+    let total = k.total_committed_notional();
+    assert!((total - sum).abs() <= 1e-6 * (1.0 + sum), "total {total} != {sum}");
     let fill_rows = &h.k.outbox.drain_tables(usize::MAX)[journal::FILLS];
     let column = |name: &str| FILL_COLUMNS.iter().position(|c| *c == name).unwrap();
     let (pnl_at, fee_at) = (column("realized_pnl"), column("fee"));

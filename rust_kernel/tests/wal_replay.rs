@@ -1503,3 +1503,45 @@ fn a_rate_limit_stating_a_fill_replays_under_the_rules_of_its_segment() {
         "rules 15 capped it at 0.4"
     );
 }
+
+#[test]
+fn an_entry_in_doubt_under_the_caps_and_its_cancel_replay_under_the_rules_of_its_segment() {
+    // An entry in doubt (rate limited before its ack, a cancel asked) under a total cap of
+    // 150: rules 17 counts it, so an entry of 100 beside it is refused, and a CANCEL asks
+    // the venue again; rules 16 counted nothing and took the second entry, and refused the
+    // CANCEL (no working order). A segment of rules 16 must replay both as they ran.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let cap = k
+        .risk_updates(&[(
+            "max_notional_total".into(),
+            dita_kernel::risk::ConfigValue::Num(150.0),
+        )])
+        .unwrap();
+    record(&mut log, &mut k, KernelInput::RiskLimits(cap));
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    cancel_recorded(&mut log, &mut k);
+    throttled_recorded(&mut log, &mut k, &coid);
+    let mut beside = enter_t1();
+    (beside.intent_id, beside.trade_id, beside.slot_id) = (id("e2"), id("t2"), 1);
+    let out = record(&mut log, &mut k, KernelInput::Intent(beside));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
+    let mut again = enter_t1();
+    (again.intent_id, again.action, again.target_size) = (id("c2"), KernelCommandType::Cancel, 0.0);
+    let out = record(&mut log, &mut k, KernelInput::Intent(again));
+    assert!(out.accepted && out.cancels.len() == 1, "{out:?}");
+    let (seq, live) = (k.seq(), observable(&k));
+    let (now, then) = recovered_now_and_as(dir.path(), log, 16);
+    assert_eq!((now.seq(), observable(&now)), (seq, live));
+    assert_eq!(then.seq(), seq);
+    assert_eq!(
+        then.slots()[1].trade_id,
+        id("t2"),
+        "rules 16 took the entry"
+    );
+    assert_eq!(
+        then.counters.cancels_requested,
+        k.counters.cancels_requested - 1
+    );
+    assert!((then.total_committed_notional() - 100.0).abs() < 1e-9);
+}

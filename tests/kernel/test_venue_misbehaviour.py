@@ -826,6 +826,59 @@ def test_the_venues_end_of_an_exit_in_doubt_ends_the_doubt(kernel: ExecutionKern
     assert kernel.process_intent(intent("EXIT", 0)).accepted
 
 
+class CancelAnswering(SilentVenue):
+    """Takes every order silently and answers each cancel after the first with ``answer`` (a
+    kind, or an exception to raise), recording what it was asked to cancel."""
+
+    def __init__(self, answer: str | Exception) -> None:
+        self.answer = answer
+        self.canceled: list[str] = []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        self.canceled.append(order.client_order_id)
+        n = len(self.canceled)
+        if n == 1:
+            return []
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return [event(self.answer, f"cancel-answer-{n}", order.client_order_id, reason="as told")]
+
+
+@pytest.mark.parametrize(
+    ("answer", "settled"), [("CANCEL_ACK", True), ("CANCEL_REJECT", False), (TimeoutError("no answer"), False)]
+)
+def test_a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again(
+    answer: str | Exception, settled: bool
+) -> None:
+    """The throttled request may have been the entry's cancel, the order working at the
+    venue: a CANCEL was refused as INVALID_TRANSITION ("no working order to cancel"), so a
+    strategy could not stop it (rules 16 and older). Rules 17 sends the cancel again; the
+    venue's ack ends the doubt, and a reject or a raise leaves it to a reconciliation."""
+    venue = CancelAnswering(answer)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="cancel-doubt")
+    kernel.set_seed_capital(10_000.0)
+    coid = entry(kernel)
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    assert venue.canceled == [coid]
+    kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
+    assert kernel.slot_dict(0)["committed_notional"] == pytest.approx(100.0)  # it may fill
+    out = kernel.process_intent(intent("CANCEL", 0))
+    raised = isinstance(answer, Exception)
+    assert out.accepted and out.severity == (KernelSeverity.ERROR if raised else KernelSeverity.WARNING)
+    assert out.details["client_order_id"] == coid and out.details["order_in_doubt"] is True
+    assert venue.canceled == [coid, coid]
+    doubts = [o.client_order_id for o in kernel.orders_in_doubt()]
+    assert doubts == ([] if settled else [coid]), out.details
+    assert kernel.slot_dict(0)["committed_notional"] == pytest.approx(0.0 if settled else 100.0)
+    assert (kernel.free_slot() == 0) is settled
+    if answer == "CANCEL_REJECT":  # the venue may never have had it, or it filled: unknown
+        assert out.details["venue_event_refused"] == "INVALID_TRANSITION"
+        assert "still unknown" in out.details["reason"]
+    if raised:
+        assert out.details["cancel_outcome"] == "unknown" and "no answer" in out.details["venue_error"]
+
+
 def test_a_rate_limit_stating_a_fill_is_a_throttled_cancel_of_an_order_that_works_on(
     kernel: ExecutionKernel,
 ) -> None:
