@@ -2696,7 +2696,11 @@ impl Kernel {
             ("fee", ev.fee.unwrap_or(0.0), false),
         ];
         for (field, v, non_negative) in numbers {
-            let reason = "must be a finite, non-negative number";
+            let reason = if non_negative {
+                "must be a finite, non-negative number"
+            } else {
+                "must be a finite number (negative for a rebate)"
+            };
             if let Some(d) = number_refusal(field, v, non_negative, reason) {
                 return Some(self.event_refusal(
                     ev,

@@ -266,7 +266,10 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
         sum += s.committed_notional;
     }
     let total = k.total_committed_notional();
-    assert!((total - sum).abs() <= 1e-6 * (1.0 + sum), "total {total} != {sum}");
+    assert!(
+        (total - sum).abs() <= 1e-6 * (1.0 + sum),
+        "total {total} != {sum}"
+    );
     let fill_rows = &h.k.outbox.drain_tables(usize::MAX)[journal::FILLS];
     let column = |name: &str| FILL_COLUMNS.iter().position(|c| *c == name).unwrap();
     let (pnl_at, fee_at) = (column("realized_pnl"), column("fee"));

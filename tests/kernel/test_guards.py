@@ -482,6 +482,12 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
         VenueEvent("wrong-slot", "t0", 3, "FILL", price=1.0, size=1.0, venue_client_id=coid)
     )
     assert out.diagnostic_code == D.UNKNOWN_ORDER and out.details["field"] == "slot_id"
+    # A fee may be negative (a rebate): the reason for a NaN one says so, not "non-negative".
+    out = kernel.on_venue_event(
+        VenueEvent("nan-fee", "t0", 0, "FILL", price=100.0, size=0.5, fee=math.nan, venue_client_id=coid)
+    )
+    assert out.details["field"] == "fee" and out.details["value"] == "NaN", out
+    assert out.details["reason"] == "must be a finite number (negative for a rebate)"
     for ev in [
         AccountEvent("", "FUNDING_FEE", amount=1.0),
         AccountEvent("a1", "FUNDING_FEE", amount=math.nan),
