@@ -393,3 +393,45 @@ def test_a_price_past_the_kernels_bound_is_refused(tmp_path: Path, rows: str, co
     refused = rf"row 2: {column} is .*, expected a positive price of at most 1e\+15$"
     with pytest.raises(DataError, match=refused):
         load_market_data(path)
+
+
+def multi_asset_csv(tmp_path: Path, times: dict[str, list[str]]) -> Path:
+    rows = sorted((t, asset) for asset, ts in times.items() for t in ts)
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        "timestamp,symbol,open,high,low,close,volume\n"
+        + "".join(f"{t},{asset},100,101,99,100.5,3\n" for t, asset in rows)
+    )
+    return path
+
+
+def test_assets_with_bars_of_two_lengths_are_refused_naming_both(tmp_path: Path) -> None:
+    """An hourly bar reaches the strategy at its open time carrying its close: a decision on it
+    filled on the other asset's minute bars inside that hour, before the close it acted on
+    existed (a backtest profit no live run could make)."""
+    hourly = [f"2024-01-01T0{h}:00:00Z" for h in range(3)]
+    minutes = [f"2024-01-01T00:{m:02d}:00Z" for m in range(10)]
+    path = multi_asset_csv(tmp_path, {"AAA": hourly, "BBB": minutes})
+    with pytest.raises(DataError, match="bars of BBB are 60 s and bars of AAA are 3600 s"):
+        load_market_data(path)
+
+
+def test_assets_whose_bars_open_at_other_times_are_refused_naming_the_row(tmp_path: Path) -> None:
+    """Same length, half an hour apart: a decision on AAA's 00:00 bar (closing 01:00) filled on
+    BBB's bar opening at 00:30."""
+    path = multi_asset_csv(
+        tmp_path,
+        {
+            "AAA": [f"2024-01-01T0{h}:00:00Z" for h in range(3)],
+            "BBB": [f"2024-01-01T0{h}:30:00Z" for h in range(3)],
+        },
+    )
+    with pytest.raises(DataError, match=r"row 2: BBB bar at 2024-01-01T00:30:00Z is 1800 s off"):
+        load_market_data(path)
+
+
+def test_assets_on_one_clock_load_with_a_gap_in_one_of_them(tmp_path: Path) -> None:
+    aaa = [f"2024-01-01T00:0{m}:00Z" for m in range(6)]
+    bbb = [t for t in aaa if not t.startswith("2024-01-01T00:03")]
+    data = load_market_data(multi_asset_csv(tmp_path, {"AAA": aaa, "BBB": bbb}), allow_gaps=True)
+    assert data.interval == 60.0 and sorted(set(data.asset)) == ["AAA", "BBB"]

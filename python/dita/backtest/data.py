@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,40 @@ ASSET_COLUMNS = ("asset", "symbol")
 # whole at the touch (the kernel takes no order larger than 1e15). A made-up small size would
 # split fills over later quotes at other prices.
 UNKNOWN_DEPTH = 1e15
+
+
+def _check_one_clock(ts: np.ndarray, assets: Any, steps: dict[str, float], src: str) -> None:
+    """Refuses bars of several assets that are not on one clock (one length, opening at the
+    same times). A bar reaches the strategy at its open time carrying its close: a decision on
+    an hourly bar's close filled on the minute bars of another asset inside that hour, before
+    the close it acted on existed, and so did one on a bar opening half a step later. That
+    look-ahead made profits no live run could have."""
+    if len(steps) > 1:
+        (a, sa), (b, sb) = min(steps.items(), key=lambda kv: kv[1]), max(steps.items(), key=lambda kv: kv[1])
+        if not math.isclose(sa, sb, rel_tol=1e-9):
+            raise DataError(
+                f"bars of {a} are {sa:g} s and bars of {b} are {sb:g} s: assets of one file must "
+                "share one bar length (a decision on a longer bar's close would fill on the shorter "
+                "bars inside it, before that close existed); resample to one length or run each "
+                "length in its own backtest",
+                path=src,
+            )
+    if len(set(assets)) < 2 or not steps:
+        return
+    step = next(iter(steps.values()))
+    # Times on one grid of that step: whole numbers of steps from the first bar, to a microsecond.
+    off = np.abs(np.remainder(ts - ts[0] + step / 2, step) - step / 2)
+    bad = np.flatnonzero(off > 1e-6)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"{assets[i]} bar at {_iso(ts[i])} is {float(np.remainder(ts[i] - ts[0], step)):g} s off "
+            f"the {step:g} s bars that open at {_iso(ts[0])}: assets of one file must open their "
+            "bars at the same times (a decision on one asset's bar would fill on another's that "
+            "opened before that bar closed)",
+            path=src,
+            row=i + 1,
+        )
 
 
 class DataError(ValueError):
@@ -425,6 +459,7 @@ def load_market_data(
             row=i + 1,
         )
     interval = 0.0
+    steps: dict[str, float] = {}
     for name in sorted(set(assets)):
         idx = np.arange(len(assets)) if asset_name is None else np.flatnonzero(np.asarray(assets) == name)
         d = np.diff(ts[idx])
@@ -445,6 +480,7 @@ def load_market_data(
             k = (d.size - 1) // 2
             step = float(np.partition(d, k)[k])
             interval = interval or step
+            steps[name] = step
             gap = np.flatnonzero(d > step * 1.5)
             if gap.size and not allow_gaps:
                 j = int(gap[0])
@@ -456,6 +492,8 @@ def load_market_data(
                     row=i + 1,
                 )
 
+    if kind == "bars" and asset_name is not None:
+        _check_one_clock(ts, assets, steps, src)
     data = MarketData(kind=kind, ts=ts, asset=assets, columns=cols, source=src, interval=interval)
     if start is not None or end is not None:
         if start is not None and end is not None and end <= start:
