@@ -172,6 +172,9 @@ class TradingRuntime:
         self.fill_listeners: list[FillListener] = []
         self.event_listeners: list[EventListener] = []
         self.intent_listeners: list[IntentListener] = []
+        # Called with each intent before the kernel takes it, the marks synced (the backtest
+        # halts a bust account's entries there); one raising stops the intent.
+        self.intent_checks: list[Callable[[KernelIntent], None]] = []
         self.ctx = StrategyContext(self)
         self._started = False
         self._intent_seq = 0
@@ -399,6 +402,8 @@ class TradingRuntime:
             raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
         self._sync_venues()
         self.sync_marks()
+        for check in self.intent_checks:
+            check(intent)
         handle.intents += 1
         self.stats["intents"] += 1
         outcome: KernelOutcome = self.kernel.process_intent(intent)

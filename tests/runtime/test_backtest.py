@@ -156,6 +156,41 @@ def test_a_blown_account_stops_opening_trades(sample_bars: MarketData) -> None:
     assert unguarded.metrics.trades > result.metrics.trades
 
 
+class _BuyThenBuyAgain(Strategy):
+    """Buys 10 on the first bar and 1 more on the third and fourth, noting each answer."""
+
+    def on_start(self) -> None:
+        self.bars = 0
+        self.asked: list[tuple[float, bool]] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        self.bars += 1
+        if self.bars == 1:
+            self.buy(bar.asset, 10, price=bar.close)
+        elif self.bars in (3, 4):
+            self.asked.append((self.account()["equity"], self.buy(bar.asset, 1, price=bar.close).accepted))
+
+
+def test_an_account_blown_by_prices_alone_takes_no_entry(tmp_path: Path) -> None:
+    """The halt was looked at only when a fill landed: a position that fell through the
+    balance between fills left the equity at -300, and the next entry was taken and filled."""
+    closes = [100.0, 90.0, 20.0, 20.0, 20.0, 20.0]
+    rows = "".join(
+        f"2024-01-01T00:0{i}:00Z,{c},{max(c, 100.0 if i == 0 else c)},{c},{c},1000\n"
+        for i, c in enumerate(closes)
+    )
+    path = tmp_path / "BTCUSDT_1m.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n" + rows)
+    strategy = _BuyThenBuyAgain()
+    cfg = BacktestConfig(balance=500, fee_rate=0, slippage_bps=0, volume_share=1.0)
+    result = run_backtest(strategy, load_market_data(path), cfg)
+    # 10 bought at 90 (the second bar's open) and marked at 20: 500 - 700.
+    assert strategy.asked == [(pytest.approx(-200.0), False), (pytest.approx(-200.0), False)]
+    assert result.run_info["halted_equity"] == pytest.approx(-200.0)
+    assert result.run_info["halted_at"] == load_market_data(path).ts[2]
+    assert result.strategy_status[0]["refused"] == 2
+
+
 class _BuyOnFirstQuote(Strategy[_SizeParams]):
     Params = _SizeParams
     data = ("quotes",)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dita._kernel import VenueEvent
+from dita._kernel import KernelIntent, VenueEvent
 from dita._numbers import Count, Number, OptionalNumber
 from dita.backtest.data import MarketData
 from dita.backtest.metrics import (
@@ -64,7 +64,8 @@ class BacktestConfig(BaseModel):
     )
     halt_when_bust: bool = Field(
         default=True,
-        description="halt entries once equity reaches zero, as an exchange stops a blown account",
+        description="halt entries once equity is at or below zero (after a fill, or when an entry "
+        "is asked), as an exchange stops a blown account",
     )
 
     @property
@@ -273,7 +274,7 @@ def run_backtest(
     halted: dict[str, Any] = {}
     if cfg.halt_when_bust:
 
-        def halt_when_bust(event: VenueEvent, row: int) -> None:
+        def halt_if_bust(at: float, row: int) -> None:
             if halted:
                 return
             runtime.sync_marks()
@@ -281,9 +282,16 @@ def run_backtest(
             if equity <= 0:
                 # Exits stay allowed (HALTED refuses entries only), so positions can still close.
                 kernel.update_control(mode="HALTED", source="backtest")
-                halted.update({"halted_at": event.timestamp, "halted_equity": equity, "halted_row": row})
+                halted.update({"halted_at": at, "halted_equity": equity, "halted_row": row})
 
-        runtime.fill_listeners.append(halt_when_bust)
+        def halt_before_entry(intent: KernelIntent) -> None:
+            # Prices alone can take the equity to zero between fills: an entry asked then was
+            # taken and filled, an account already blown trading on.
+            if intent.action.name == "ENTER":
+                halt_if_bust(runtime.now(), runtime.row)
+
+        runtime.fill_listeners.append(lambda event, row: halt_if_bust(event.timestamp, row))
+        runtime.intent_checks.append(halt_before_entry)
     runtime.add_strategy(strategy)
 
     started = time.perf_counter()
