@@ -394,12 +394,30 @@ class TradingRuntime:
 
     # -- orders and fills ----------------------------------------------------------------
 
+    def _refuse_another_strategys_trade(self, handle: StrategyHandle, intent: KernelIntent) -> None:
+        """Raises ValueError naming ``trade_id`` when ``intent`` names another strategy's trade:
+        by its id, or as an EXIT or CANCEL without one on its slot (the kernel takes that for
+        the slot's trade). The kernel takes any trade id its slot holds, so a hand-built intent
+        exited or canceled another strategy's trade, whose fills reached a strategy that never
+        asked; the helpers (`exit`, `cancel`) were refused, `submit` was not."""
+        trade_id = intent.trade_id
+        if not trade_id and intent.action.name != "ENTER" and 0 <= intent.slot_id < self.kernel.max_slots:
+            trade_id = self.kernel.slot_state(intent.slot_id).trade_id
+        owner = self._owner.get(trade_id) if trade_id else None
+        if owner is not None and owner is not handle:
+            raise ValueError(
+                f"trade_id={trade_id!r} (slot {intent.slot_id}) belongs to strategy "
+                f"{owner.strategy.name!r}: strategy {handle.strategy.name!r} may not "
+                f"{intent.action.name.lower()} it"
+            )
+
     def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
         handle = self.handles.get(strategy.name)
         if handle is None or handle.strategy is not strategy:
             raise RuntimeError(f"strategy {strategy.name!r} is not attached to this runtime")
         if handle.status in (StrategyStatus.STOPPED, StrategyStatus.ERROR):
             raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
+        self._refuse_another_strategys_trade(handle, intent)
         self._sync_venues()
         self.sync_marks()
         for check in self.intent_checks:

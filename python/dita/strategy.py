@@ -271,7 +271,9 @@ class Strategy(Generic[P]):
         """Exit the open trade in ``slot_id`` (market, or limit at ``limit``): all of it, or
         with ``leg=True`` its next exit leg, sized by the kernel from the trade's
         ``exit_leg_ratios`` (the last leg takes what remains)."""
-        slot = self.ctx.kernel.slot_state(slot_id)
+        slot = self._slot_or_none(slot_id)
+        if slot is None:
+            return self._no_such_slot(slot_id, "EXIT", price)
         intent = KernelIntent(
             self.ctx.next_intent_id(self),
             self._own_trade_id(slot),
@@ -290,7 +292,9 @@ class Strategy(Generic[P]):
 
     def cancel(self, slot_id: int, *, reason: str = "") -> KernelOutcome:
         """Cancel the working order of ``slot_id``."""
-        slot = self.ctx.kernel.slot_state(slot_id)
+        slot = self._slot_or_none(slot_id)
+        if slot is None:
+            return self._no_such_slot(slot_id, "CANCEL", 0.0)
         intent = KernelIntent(
             self.ctx.next_intent_id(self),
             self._own_trade_id(slot),
@@ -359,6 +363,31 @@ class Strategy(Generic[P]):
         """Whether ``slot`` is free or holds one of this strategy's trades (not another's:
         a slot id kept after the slot was freed and reused by another strategy, say)."""
         return is_free_stage(slot.fsm_state) or slot.slot_id in self._open_slots.get(slot.asset, ())
+
+    def _slot_or_none(self, slot_id: int) -> TradeSlot | None:
+        """Slot ``slot_id``, or None for a whole number that names no slot (the kernel's
+        refusal answers it, as for ``buy``; anything else raises as ``slot_state`` does)."""
+        try:
+            return self.ctx.kernel.slot_state(slot_id)
+        except IndexError:
+            return None
+
+    def _no_such_slot(self, slot_id: int, action: str, price: float) -> KernelOutcome:
+        """The kernel's refusal (INVALID_SLOT_ID) of ``action`` on a slot it does not have: a
+        helper answers with an outcome, never an exception (it raised IndexError)."""
+        intent = KernelIntent(
+            self.ctx.next_intent_id(self),
+            f"{self.name}-no-trade-in-slot-{slot_id}",
+            slot_id,
+            "",
+            "FLAT",
+            action,
+            price,
+            0.0,
+            reason=action.lower(),
+            timestamp=self.ctx.now(),
+        )
+        return self.ctx.submit(self, intent)
 
     def _own_trade_id(self, slot: TradeSlot) -> str:
         """The trade id to exit or cancel ``slot`` with: an id the kernel refuses

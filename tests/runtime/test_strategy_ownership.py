@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dita import ExecutionKernel
+import pytest
+
+from dita import ExecutionKernel, KernelIntent
 from dita._kernel import MockVenueAdapter
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
@@ -56,3 +58,36 @@ def test_a_strategy_cannot_cancel_another_strategys_working_order() -> None:
     assert out.details["field"] == "trade_id"
     assert kernel.slot_state(slot_id).fsm_state.name == "ENTRY_WORKING"
     assert b.busy("AAA")
+
+
+@pytest.mark.parametrize(
+    ("action", "named"), [("EXIT", True), ("EXIT", False), ("CANCEL", True), ("CANCEL", False)]
+)
+def test_a_hand_built_intent_on_another_strategys_trade_is_refused_and_changes_nothing(
+    action: str, named: bool
+) -> None:
+    """The helpers were refused, but ``submit`` of a hand-built EXIT naming the other
+    strategy's trade (or no trade, which the kernel takes for the slot's) closed it, and its
+    owner got a fill it never asked for."""
+    runtime, a, b = two_strategies(MockVenueAdapter(fill_rate=0.0) if action == "CANCEL" else None)
+    limit = {"limit": 99.0} if action == "CANCEL" else {}
+    assert b.buy("AAA", 1.0, price=100.0, **limit).accepted
+    slot = runtime.kernel.slot_state(b.slots()[0].slot_id)
+    before = runtime.kernel.snapshot()
+    intent = KernelIntent(
+        "a-by-hand", slot.trade_id if named else "", slot.slot_id, "AAA", slot.side, action, 100.0, slot.size
+    )
+    with pytest.raises(
+        ValueError, match=rf"trade_id='{slot.trade_id}' \(slot {slot.slot_id}\) belongs to strategy 'b'"
+    ):
+        a.submit(intent)
+    assert runtime.kernel.snapshot() == before and len(b.seen) == (0 if action == "CANCEL" else 1)
+
+
+def test_exit_and_cancel_of_a_slot_the_kernel_does_not_have_are_refusals_not_errors() -> None:
+    """``buy`` on slot -1 came back as the kernel's refusal; ``exit(64)`` and ``cancel(-1)``
+    raised IndexError, which put a strategy calling them into ERROR."""
+    _, a, _ = two_strategies()
+    for out in (a.exit(64, price=100.0), a.cancel(-1), a.exit(4, price=100.0, leg=True)):
+        assert not out.accepted and out.diagnostic_code.name == "INVALID_SLOT_ID", out
+        assert out.details["field"] == "slot_id"
