@@ -368,9 +368,10 @@ class Strategy(Generic[P]):
         """Slot ``slot_id``, or None for a whole number that names no slot (the kernel's
         refusal answers it, as for ``buy``; anything else raises as ``slot_state`` does)."""
         try:
-            return self.ctx.kernel.slot_state(slot_id)
+            slot: TradeSlot = self.ctx.kernel.slot_state(slot_id)
         except IndexError:
             return None
+        return slot
 
     def _no_such_slot(self, slot_id: int, action: str, price: float) -> KernelOutcome:
         """The kernel's refusal (INVALID_SLOT_ID) of ``action`` on a slot it does not have: a
