@@ -435,3 +435,10 @@ def test_assets_on_one_clock_load_with_a_gap_in_one_of_them(tmp_path: Path) -> N
     bbb = [t for t in aaa if not t.startswith("2024-01-01T00:03")]
     data = load_market_data(multi_asset_csv(tmp_path, {"AAA": aaa, "BBB": bbb}), allow_gaps=True)
     assert data.interval == 60.0 and sorted(set(data.asset)) == ["AAA", "BBB"]
+
+
+def test_an_empty_price_cell_is_named_as_empty_not_nan(tmp_path: Path) -> None:
+    rows = good_rows(3)
+    rows[1] = "2024-01-01T00:01:00Z,100,101,99,,3"
+    with pytest.raises(DataError, match="row 2: close is NaN or empty, expected a number"):
+        load_market_data(bars_csv(tmp_path, rows))

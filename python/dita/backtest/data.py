@@ -275,6 +275,11 @@ def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
         )
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
         raise DataError(f"column {name!r} has type {col.type}, expected numbers", path=path)
+    empty = _first_null(col)
+    if empty is not None:
+        # The reader takes an empty cell (and the text NaN) for no value: said as such, an empty
+        # cell was reported as "NaN", a value the file does not hold.
+        raise DataError(f"{name} is NaN or empty, expected a number", path=path, row=empty + 1)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
