@@ -845,7 +845,8 @@ class CancelAnswering(SilentVenue):
 
 
 @pytest.mark.parametrize(
-    ("answer", "settled"), [("CANCEL_ACK", True), ("CANCEL_REJECT", False), (TimeoutError("no answer"), False)]
+    ("answer", "settled"),
+    [("CANCEL_ACK", True), ("CANCEL_REJECT", False), (TimeoutError("no answer"), False)],
 )
 def test_a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again(
     answer: str | Exception, settled: bool
