@@ -517,6 +517,16 @@ def reconcile_with_venue(
                 )
     known = {o.client_order_id for o in still_open} | {o.client_order_id for o in awaited}
     owned_venue_ids.update(o.venue_order_id for o in still_open)
+    # A venue may list an order under another form of its id than the one the kernel holds
+    # (ccxt qualifies ids with the market; a log written before that holds them bare): without
+    # its form here, the kernel's own order would be taken for one nobody manages, and canceled.
+    listed_as = getattr(venue, "listed_venue_order_id", None)
+    if callable(listed_as):
+        for mine in still_open:
+            try:
+                owned_venue_ids.add(str(listed_as(mine)))
+            except Exception:
+                continue  # matched by the kernel's own id above, as without this hook
     owned_venue_ids.discard("")
     for theirs in listed:
         coid = theirs.client_order_id

@@ -5,6 +5,7 @@ reports, throttling is a rate-limit edge, and venue market rules reach the kerne
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ import pytest
 from recorded_exchange import RecordedExchange
 from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, closed_part_filled
 
-from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, MockVenueAdapter, TradeStage
+from dita import (
+    ExecutionKernel,
+    KernelDiagnosticCode,
+    KernelIntent,
+    MockVenueAdapter,
+    TradeStage,
+    VenueEvent,
+)
 from dita.risk import RiskLimits
 from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueRouter, VenueUnavailable
 
@@ -726,7 +734,10 @@ def test_ccxt_reconciliation_cancels_each_order_placed_by_hand_without_a_client_
         "28457200",
         "28457201",
     ]
-    assert [o["venue_order_id"] for o in report.unknown_at_venue_canceled] == ["28457200", "28457201"]
+    assert [o["venue_order_id"] for o in report.unknown_at_venue_canceled] == [
+        "BTCUSDT:28457200",
+        "BTCUSDT:28457201",
+    ]
     assert report.unknown_at_venue_cancel_failed == []
 
 
@@ -798,3 +809,153 @@ def test_ccxt_a_cancel_owed_a_fill_its_trades_never_show_books_it_from_the_order
     assert slot.fsm_state == TradeStage.POSITION_OPEN
     assert slot.size == pytest.approx(0.005) and slot.entry_price == pytest.approx(89000.0)
     assert venue.poll_events() == []
+
+
+# -- ccxt: exchange order ids, and trades that do not read --------------------------------------
+
+
+def test_ccxt_orders_in_two_markets_under_one_exchange_id_are_two_orders_to_the_kernel(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Binance's order ids are unique only within a market. The adapter gave the kernel the bare
+    id, and the kernel's index of venue ids spans every market: the second order's ack and fills
+    were refused as another working order's (UNKNOWN_ORDER), its position never booked."""
+    kernel = ExecutionKernel(max_slots=2, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")  # BTCUSDT 28457200
+    eth = exchange.fixture("binance/spot_order_limit_new.json")
+    eth.update(symbol="ETHUSDT", price="3000.00000000", origQty="0.50000000")  # the same order id
+    exchange.script("POST", "/api/v3/order", payload=eth)
+    btc_entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    eth_entry = kernel.process_intent(
+        enter(
+            "i2", 0.5, 3000.0, slot_id=1, trade_id="tr-2", asset="ETHUSDT", order_type="LIMIT",
+            limit_price=3000.0,
+        )
+    )  # fmt: skip
+    assert btc_entry.state == TradeStage.ENTRY_WORKING, btc_entry.to_dict()
+    assert eth_entry.state == TradeStage.ENTRY_WORKING, eth_entry.to_dict()
+    assert btc_entry.order is not None and eth_entry.order is not None
+
+    # The ETH order fills; each order is asked about in its market by the exchange's own id.
+    resting = exchange.fixture("binance/spot_query_limit_new_2.json")
+    resting.update(orderId=28457200, clientOrderId=btc_entry.order.client_order_id, price="90000.00000000")
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled.update(
+        symbol="ETHUSDT", clientOrderId=eth_entry.order.client_order_id, price="3000.00000000",
+        origQty="0.50000000", executedQty="0.50000000", cummulativeQuoteQty="1500.00000000",
+    )  # fmt: skip
+    (trade,) = exchange.fixture("binance/spot_trades_limit_partial.json")
+    trade.update(symbol="ETHUSDT", price="3000.00000000", qty="0.50000000", quoteQty="1500.00000000")
+    exchange.script("GET", "/api/v3/order", payload=resting)
+    exchange.script("GET", "/api/v3/order", payload=filled)
+    exchange.script("GET", "/api/v3/myTrades", payload=[trade])
+    events = spot_venue.poll_events()
+    assert [(e.kind.name, e.venue_order_id, e.fill_id) for e in events] == [
+        ("FILL", "ETHUSDT:28457200", "ETHUSDT:4101")
+    ]
+    feed(kernel, events)
+    assert kernel.slot_state(1).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(1).size == pytest.approx(0.5)
+    queried = [(c.params["symbol"], c.params["orderId"]) for c in exchange.calls("GET", "/api/v3/order")]
+    assert queried == [("BTCUSDT", "28457200"), ("ETHUSDT", "28457200")]
+    assert exchange.calls("GET", "/api/v3/myTrades")[0].params["orderId"] == "28457200"
+
+    # The BTC order is canceled by the exchange's id, in its market; the kernel takes the end.
+    answer = exchange.fixture("binance/spot_cancel_partial.json")
+    answer.update(
+        orderId=28457200, origClientOrderId=btc_entry.order.client_order_id, price="90000.00000000",
+        executedQty="0.00000000", cummulativeQuoteQty="0.00000000",
+    )  # fmt: skip
+    exchange.script("DELETE", "/api/v3/order", payload=answer)
+    canceled = kernel.process_intent(cancel("c1", ts=2.0))
+    assert canceled.accepted and canceled.state == TradeStage.IDLE, canceled.to_dict()
+    deleted = exchange.calls("DELETE", "/api/v3/order")[0].params
+    assert (deleted["symbol"], deleted["orderId"]) == ("BTCUSDT", "28457200")
+
+
+@pytest.mark.parametrize("routed", [False, True])
+def test_ccxt_reconciliation_keeps_an_order_an_older_log_holds_under_the_bare_exchange_id(
+    make_venue: Callable[..., CcxtVenue],
+    exchange: RecordedExchange,
+    monkeypatch: pytest.MonkeyPatch,
+    routed: bool,
+) -> None:
+    """A log written before the venue qualified its order ids with the market holds them bare,
+    while the exchange's open orders now list them qualified. An order whose client id went out
+    hashed (a long kernel id), which the exchange could not be asked about, is then matched by
+    its venue id alone: the bare one matched nothing, and the kernel's own order was canceled
+    as one nobody manages."""
+    venue = make_venue(markets=["BTCUSDT"])
+    # Behind a router too, which asks the venue holding the order how it lists it.
+    front: Any = VenueRouter({"binance": venue}, default="binance") if routed else venue
+    kernel = ExecutionKernel(max_slots=1, venue=front, kernel_id="k" * 40)
+    # The order as the adapter of the older version reported it: acknowledged under the bare id.
+    monkeypatch.setattr(venue, "submit", lambda order: [])
+    entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert entry.order is not None
+    coid = entry.order.client_order_id
+    ack = VenueEvent("old-ack", "tr-1", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="28457200")
+    feed(kernel, [ack])
+    assert kernel.open_orders()[0].venue_order_id == "28457200"
+
+    (working,) = exchange.fixture("binance/spot_open_orders.json")
+    working.update(clientOrderId=CcxtVenue.venue_client_id(coid), executedQty="0.00000000")
+    exchange.script("GET", "/api/v3/openOrders", payload=[working])
+    exchange.script("GET", "/api/v3/order", "binance/error_backend_timeout.json", status=503)
+    account_holding(exchange, "0.00000000")
+    report = kernel.reconcile_with_venue()
+    assert report.unknown_at_venue_canceled == [] and report.unknown_at_venue_left == []
+    assert exchange.calls("DELETE", "/api/v3/order") == []
+    assert [u["client_order_id"] for u in report.unresolved] == [coid]  # it could not be asked about
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("fee", float("nan")),
+        ("fee", float("inf")),
+        ("fee", "n/a"),
+        ("timestamp", float("nan")),
+        ("timestamp", "2025-11-20T23:00:10Z"),
+    ],
+)
+def test_ccxt_a_trade_whose_fee_or_time_does_not_read_still_fills_the_slot(
+    spot_venue: CcxtVenue,
+    exchange: RecordedExchange,
+    caplog: pytest.LogCaptureFixture,
+    field: str,
+    value: object,
+) -> None:
+    """A NaN fee or time went to the kernel, which refused the fill (INVALID_INTENT) the adapter
+    had already counted reported and stopped asking about: the position was missing until a
+    full reconciliation. Text there made every poll fail to read the order. The fill comes, its
+    fee left to the kernel's model, or stamped with the order's time, and a warning names it."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert entry.state == TradeStage.ENTRY_WORKING, entry.to_dict()
+    trade = {
+        "id": "4101", "order": "28457200", "symbol": "BTC/USDT", "amount": 0.02, "price": 90000.0,
+        "timestamp": 1763679610000, "takerOrMaker": "maker", "fee": {"cost": 0.36, "currency": "USDT"},
+    }  # fmt: skip
+    if field == "fee":
+        trade["fee"] = {"cost": value, "currency": "USDT"}
+    else:
+        trade["timestamp"] = value
+    answer = {
+        "id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": 0.02, "filled": 0.02,
+        "timestamp": 1763679602000, "lastUpdateTimestamp": 1763679620000, "trades": [trade],
+    }  # fmt: skip
+    spot_venue._exchange.fetch_order = lambda *args: dict(answer)
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        [fill] = spot_venue.poll_events()
+    feed(kernel, [fill])
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.02)
+    if field == "fee":
+        assert fill.fee is None and fill.timestamp == 1763679610.0
+    else:
+        assert fill.fee == pytest.approx(0.36) and fill.timestamp == 1763679620.0  # the order's time
+    [warning] = [r.getMessage() for r in caplog.records if "BTCUSDT:4101" in r.getMessage()]
+    assert field in warning and repr(value) in warning, warning

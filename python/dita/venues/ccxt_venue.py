@@ -125,6 +125,33 @@ def _number(value: Any) -> float:
         return math.nan
 
 
+def _qualified_order_id(market_id: str, exchange_order_id: str) -> str:
+    """The kernel's id of an exchange order: ``<market id>:<exchange's id>`` ('' while it has
+    none). Binance's order ids are unique only within a market, and the kernel's index of venue
+    ids spans every market: two working orders of one id refused the second's ack and fills."""
+    return f"{market_id}:{exchange_order_id}" if exchange_order_id else ""
+
+
+def _exchange_order_id(market_id: str, venue_order_id: str) -> str:
+    """The exchange's own id of an order in ``market_id`` the kernel knows as ``venue_order_id``:
+    qualified with the market (``_qualified_order_id``), or bare, as a log written before ids
+    were qualified holds it."""
+    prefix = f"{market_id}:"
+    return venue_order_id[len(prefix) :] if venue_order_id.startswith(prefix) else venue_order_id
+
+
+def _trade_amount(trade: dict[str, Any]) -> float:
+    """The trade's amount; 0 when it is not a positive number (the trade is not reported)."""
+    amount = _number(trade.get("amount"))
+    return amount if amount > 0 and math.isfinite(amount) else 0.0
+
+
+def _trade_ms(trade: dict[str, Any]) -> float | None:
+    """The trade's timestamp (milliseconds); None when absent or not a time."""
+    ms = _number(trade.get("timestamp"))
+    return ms if ms > 0 and math.isfinite(ms) else None
+
+
 class TopOfBook(NamedTuple):
     """Best bid and ask, in ``PaperVenue.on_quote``'s argument order: ``paper.on_quote(*top)``."""
 
@@ -258,7 +285,9 @@ class _Tracked:
     client_id: str
     symbol: str
     market_id: str
-    venue_order_id: str = ""
+    # The exchange's own id, as its API takes it (unique only within the market on Binance);
+    # the kernel knows the order as ``venue_order_id``.
+    exchange_order_id: str = ""
     filled: float = 0.0
     acked: bool = False
     terminal: bool = False
@@ -283,6 +312,11 @@ class _Tracked:
     # An order taken over from before a restart: what the kernel had booked of it (its filled
     # size then) not yet matched to trades. Its oldest trades, up to that, were booked already.
     booked_unmatched: float = 0.0
+
+    @property
+    def venue_order_id(self) -> str:
+        """The order's id in the events for the kernel: the exchange's, qualified with its market."""
+        return _qualified_order_id(self.market_id, self.exchange_order_id)
 
 
 def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> MarketLimits:
@@ -396,6 +430,8 @@ class CcxtVenue:
         self._events = OrderEvents(self.name)
         self._tracked: dict[str, _Tracked] = {}
         self._seen_fills = BoundedIdSet()
+        # Events a poll made and did not return (it was cut short): the next poll returns them.
+        self._undelivered: list[VenueEvent] = []
         self._asset_symbols: dict[str, str] = {}
         self._limits: dict[str, MarketLimits] = {}
         # Futures markets left out for their contract size (see load_markets), by id and symbol.
@@ -700,14 +736,25 @@ class CcxtVenue:
         except ccxt.BaseError as exc:
             if not self._outcome_unknown(exc):
                 return self._submit_refused(order, exc)
-            log.warning(
-                "%s submit of %s outcome unknown: %s", self.name, tracked.client_id, self._error_text(exc)
-            )
-            tracked.unresolved_since = self._clock()
-            self._tracked[order.client_order_id] = tracked
-            return self._resolve_submit(tracked, exc)
+            return self._submit_unknown(tracked, exc)
+        except Exception as exc:
+            # Not the exchange's refusal: ccxt's own code broke (reading an answer it did not
+            # expect, say), maybe after the exchange placed the order. Left unfollowed, an order
+            # working there was never reported; it is looked up as a timed-out submit is.
+            return self._submit_unknown(tracked, exc)
         self._tracked[order.client_order_id] = tracked
         return self._order_events(tracked, raw)
+
+    def _submit_unknown(self, tracked: _Tracked, exc: BaseException) -> list[VenueEvent]:
+        """A submit the exchange may have carried out: followed as unresolved (``poll_events``
+        keeps looking, ``unresolved_orders`` lists it) and looked up now by client id; raises
+        ``VenueTimeout`` when it is not found yet."""
+        log.warning(
+            "%s submit of %s outcome unknown: %s", self.name, tracked.client_id, self._error_text(exc)
+        )
+        tracked.unresolved_since = self._clock()
+        self._tracked[tracked.order.client_order_id] = tracked
+        return self._resolve_submit(tracked, exc)
 
     def _outcome_unknown(self, exc: BaseException) -> bool:
         """Whether the exchange may have carried out a request that raised ``exc``: network
@@ -827,7 +874,7 @@ class CcxtVenue:
         order = tracked.order
         events: list[VenueEvent] = []
         if raw.get("id") is not None:
-            tracked.venue_order_id = str(raw["id"])
+            tracked.exchange_order_id = str(raw["id"])
         ts = _number(raw.get("lastUpdateTimestamp") or raw.get("timestamp"))
         timestamp = ts / 1000.0 if math.isfinite(ts) and ts > 0 else self._clock()
         # Read before anything is counted as reported (the ack below), so a figure that is
@@ -993,7 +1040,8 @@ class CcxtVenue:
                 self.name, tracked.client_id, total, tracked.filled, waited,
             )  # fmt: skip
             return []
-        fill_id = f"{tracked.market_id}:order:{tracked.venue_order_id}"
+        # Built on the exchange's bare id, as before ids were qualified: the same fill keeps its id.
+        fill_id = f"{tracked.market_id}:order:{tracked.exchange_order_id}"
         log.warning(
             "%s: %s filled %r by the exchange's word, but its trades show %r after %.1fs; the rest "
             "(%r at %r) booked from the order, its fee left to the kernel's model",
@@ -1022,8 +1070,9 @@ class CcxtVenue:
     def _trades_total(self, tracked: _Tracked, trades: list[dict[str, Any]]) -> float:
         """Filled size once ``trades`` are applied (the already reported ones count once, and
         so do those the kernel booked before a restart, counted in ``tracked.filled``)."""
+        # A trade whose amount is unreadable counts nothing: ``_fill_events`` skips it, warning.
         new = sum(
-            float(t.get("amount") or 0.0)
+            _trade_amount(t)
             for t in trades
             if t.get("id") is not None and self._fill_key(tracked, t) not in self._seen_fills
         )
@@ -1036,11 +1085,12 @@ class CcxtVenue:
         that fails ends the reading with the pages read so far: their trades are reported, and
         the next poll reads again (those already reported count once)."""
         ccxt = self._ccxt
-        if not tracked.venue_order_id:
+        order_id = tracked.exchange_order_id
+        if not order_id:
             return []
         paged = self._pages_trades_by_id()
         limit = _TRADE_PAGE if paged else None
-        params: dict[str, Any] = {"orderId": tracked.venue_order_id}
+        params: dict[str, Any] = {"orderId": order_id}
         found: dict[str, dict[str, Any]] = {}
         while True:
             try:
@@ -1059,11 +1109,7 @@ class CcxtVenue:
                     self._error_text(exc),
                 )
                 break
-            new = [
-                t
-                for t in page
-                if str(t.get("order") or "") == tracked.venue_order_id and str(t.get("id")) not in found
-            ]
+            new = [t for t in page if str(t.get("order") or "") == order_id and str(t.get("id")) not in found]
             found.update((str(t.get("id")), t) for t in new)
             ids = [int(t["id"]) for t in page if str(t.get("id") or "").isdigit()]
             if (
@@ -1074,7 +1120,7 @@ class CcxtVenue:
                 or self._trades_total(tracked, list(found.values())) >= exchange_filled
             ):
                 break
-            params = {"orderId": tracked.venue_order_id, "fromId": max(ids) + 1}
+            params = {"orderId": order_id, "fromId": max(ids) + 1}
         return list(found.values())
 
     def _pages_trades_by_id(self) -> bool:
@@ -1098,16 +1144,18 @@ class CcxtVenue:
         unmatched = tracked.booked_unmatched
         ordered = sorted(
             (t for t in trades if t.get("id") is not None),
-            key=lambda t: (t.get("timestamp") or 0, str(t["id"])),
+            key=lambda t: (_trade_ms(t) or 0.0, str(t["id"])),
         )
+        skipped: set[str] = set()  # a trade listed twice (the answer's and the trade list's) warns once
         for trade in ordered:
             fill_key = self._fill_key(tracked, trade)
-            if fill_key in self._seen_fills or any(key == fill_key for key, _ in made):
+            if fill_key in self._seen_fills or fill_key in skipped or any(key == fill_key for key, _ in made):
                 continue
             qty, price = _number(trade.get("amount")), _number(trade.get("price"))
             booked_before = 0.0  # what of it the kernel had booked (its cost is in booked_cost)
             bad = [n for n, v in (("amount", qty), ("price", price)) if not (v > 0 and math.isfinite(v))]
             if bad:
+                skipped.add(fill_key)
                 field_name = bad[0]
                 # Not counted as reported: the exchange's next answer about it may read right.
                 log.warning(
@@ -1129,14 +1177,14 @@ class CcxtVenue:
             if order.size - filled <= order.size * 1e-9:
                 filled = order.size
             done = filled >= order.size
-            ts = trade.get("timestamp")
-            fee, fee_note = self._quote_fee(trade, price)
+            named = f"trade {fill_key} of order {tracked.client_id}"
+            fee, fee_note = self._quote_fee(trade, price, named)
             event = self._events.make(
                 order,
                 KernelEventKind.FILL,
                 VenueOrderStatus.FILLED if done else VenueOrderStatus.PARTIALLY_FILLED,
                 venue_order_id=tracked.venue_order_id,
-                timestamp=float(ts) / 1000.0 if ts else order_ts,
+                timestamp=self._trade_time(trade, order_ts, named),
                 price=price,
                 size=qty,
                 filled_size=filled,
@@ -1160,26 +1208,54 @@ class CcxtVenue:
             tracked.terminal = True
         return [event for _, event in made if event is not None]
 
-    def _quote_fee(self, trade: dict[str, Any], price: float) -> tuple[float | None, dict[str, str | float]]:
+    def _trade_time(self, trade: dict[str, Any], fallback: float, named: str) -> float:
+        """The trade's time in seconds; ``fallback`` (the order's time, else the poll's) when the
+        answer gives none (Binance's fills in a submit's answer) or one that is not a time, with
+        a warning: a NaN reached the kernel, which refused the fill already counted reported."""
+        ms = _trade_ms(trade)
+        if ms is not None:
+            return ms / 1000.0
+        if trade.get("timestamp") is not None:
+            log.warning(
+                "%s: %s has timestamp=%r, not a time in milliseconds; stamped %r instead",
+                self.name, named, trade.get("timestamp"), fallback,
+            )  # fmt: skip
+        return fallback
+
+    def _quote_fee(
+        self, trade: dict[str, Any], price: float, named: str
+    ) -> tuple[float | None, dict[str, str | float]]:
         """The trade's fee in the quote currency, or None (with a note) when a fee other than
         zero was paid in a third currency (BNB, say) the adapter cannot price, or in one the
-        answer does not name; the kernel then predicts it."""
+        answer does not name; the kernel then predicts it. A fee that is not a number counts as
+        none given (the kernel predicts it), with a warning naming ``named``, the trade: sent on,
+        a NaN had the kernel refuse the fill, and text blocked every fill of the order."""
         fee = trade.get("fee") or {}
+        if not isinstance(fee, dict):
+            log.warning("%s: %s has fee=%r, not a fee; left to the kernel's model", self.name, named, fee)
+            return None, {}
         cost, currency = fee.get("cost"), fee.get("currency")
         if cost is None:
             return None, {}
-        if float(cost) == 0.0:
+        native = _number(cost)
+        if not math.isfinite(native):
+            log.warning(
+                "%s: %s has fee cost=%r, not a number; its fee left to the kernel's model",
+                self.name, named, cost,
+            )  # fmt: skip
+            return None, {}
+        if native == 0.0:
             # Nothing to price, whatever the currency: left to the model, it would be charged.
             return 0.0, {}
         if currency is None:
             # Not taken for any: a spot market has no settle currency, and None matched it.
-            return None, {"fee_currency": "", "fee_native": float(cost)}
+            return None, {"fee_currency": "", "fee_native": native}
         market = self._exchange.market(trade["symbol"]) if trade.get("symbol") else {}
         if currency == market.get("quote") or currency == market.get("settle"):
-            return float(cost), {}
+            return native, {}
         if currency == market.get("base"):
-            return float(cost) * price, {"fee_currency": str(currency), "fee_native": float(cost)}
-        return None, {"fee_currency": str(currency), "fee_native": float(cost)}
+            return native * price, {"fee_currency": str(currency), "fee_native": native}
+        return None, {"fee_currency": str(currency), "fee_native": native}
 
     @_serialized
     def resume(self, seq: int) -> None:
@@ -1195,12 +1271,14 @@ class CcxtVenue:
         saw acknowledged is asked for by client id, as a timed-out submit is (found: its events;
         "no such order" for ``unknown_order_grace_s``: REJECT); taken as acknowledged, one that
         never reached the exchange was asked about for good."""
+        market_id = self._market_id(symbol)
         tracked = _Tracked(
             order,
             self.venue_client_id(order.client_order_id, self.settings.exchange),
             symbol,
-            self._market_id(symbol),
-            venue_order_id=order.venue_order_id,
+            market_id,
+            # The kernel's id is qualified with the market, or bare when its log is older.
+            exchange_order_id=_exchange_order_id(market_id, order.venue_order_id),
             filled=order.filled_size,
             acked=True,
             booked_unmatched=order.filled_size,
@@ -1259,9 +1337,9 @@ class CcxtVenue:
         if self._throttled():
             return self._cancel_throttled(tracked)
         tracked.cancel_requested = True
-        params = {} if tracked.venue_order_id else {"clientOrderId": tracked.client_id}
+        params = {} if tracked.exchange_order_id else {"clientOrderId": tracked.client_id}
         try:
-            raw = self._exchange.cancel_order(tracked.venue_order_id or None, tracked.symbol, params)
+            raw = self._exchange.cancel_order(tracked.exchange_order_id or None, tracked.symbol, params)
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             self._note_throttle(exc)
             tracked.cancel_requested = False
@@ -1326,8 +1404,12 @@ class CcxtVenue:
     @_serialized
     def poll_events(self) -> list[VenueEvent]:
         """Ask the exchange about every order still working (and every timed-out submit);
-        returns new fills, cancels and expiries, each reported once."""
-        events: list[VenueEvent] = []
+        returns new fills, cancels and expiries, each reported once. One order's failure (any
+        error, ccxt's or its parser's) is logged and that order asked about again next poll;
+        the others' events are returned."""
+        # Kept on the adapter until returned: their fills count as reported once made, so a poll
+        # cut short (Ctrl-C in a request) hands them to the next poll instead of losing them.
+        events = self._undelivered
         for tracked in list(self._tracked.values()):
             if self._throttled():
                 break
@@ -1342,17 +1424,20 @@ class CcxtVenue:
             # An order canceled after a restart before its ack has no exchange id yet: asked for
             # by an empty one, the exchange would refuse every poll (Binance: -1102).
             try:
-                if tracked.venue_order_id:
-                    raw = self._exchange.fetch_order(tracked.venue_order_id, tracked.symbol, {})
+                if tracked.exchange_order_id:
+                    raw = self._exchange.fetch_order(tracked.exchange_order_id, tracked.symbol, {})
                 else:
                     raw = self._fetch_by_client_id(tracked.client_id, tracked.symbol)
             except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
                 self._note_throttle(exc)
                 break
-            except self._ccxt.BaseError as exc:
+            except Exception as exc:
+                # Not only ccxt's errors: its parser raises KeyError or TypeError on an answer it
+                # did not expect, and raised out of the poll, that lost the events of the rest.
                 log.warning(
-                    "%s status of %s unavailable: %s", self.name, tracked.client_id, self._error_text(exc)
-                )
+                    "%s status of %s unavailable (asked again next poll): %s",
+                    self.name, tracked.client_id, self._error_text(exc),
+                )  # fmt: skip
                 ended_at = tracked.ended_at
                 owed, since = (
                     tracked.owed_answer,
@@ -1384,6 +1469,7 @@ class CcxtVenue:
                 self._unreadable(tracked, exc)
         for client_order_id in [k for k, t in self._tracked.items() if t.terminal]:
             del self._tracked[client_order_id]
+        self._undelivered = []
         return events
 
     def _unreadable(self, tracked: _Tracked, exc: BaseException) -> None:
@@ -1491,14 +1577,17 @@ class CcxtVenue:
         """``raw`` (a ccxt order) as a ``VenueOrder``; orders this adapter did not send (or sent
         before a restart) carry slot 0 and an empty trade id."""
         market = self._exchange.market(raw["symbol"])
-        size = float(raw.get("amount") or 0.0)
+        what = f"order {raw.get('id')!r}"
+        size = self._figure(raw.get("amount"), what, "amount")
         # What the order executed so far: reconciliation books a fill the kernel missed from it
         # (the exchange never counts more than the order's size).
-        filled = float(raw.get("filled") or 0.0)
+        filled = self._figure(raw.get("filled"), what, "filled")
         filled = min(filled, size) if size > 0 else filled
-        average = float(raw.get("average") or 0.0)
+        average = self._figure(raw.get("average"), what, "average")
         if not average > 0 and filled > 0:
-            average = float(raw.get("cost") or 0.0) / filled
+            average = self._figure(raw.get("cost"), what, "cost") / filled
+        price = self._figure(raw.get("price"), what, "price")
+        timestamp = self._figure(raw.get("timestamp"), what, "timestamp")
         status = _ENDED_STATUSES.get(str(raw.get("status"))) or (
             VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED
         )
@@ -1526,15 +1615,42 @@ class CcxtVenue:
             known.order.asset if known else str(market["id"]),
             side,
             order_type,
-            float(raw.get("price") or 0.0),
+            price,
             max(size, filled),
-            venue_order_id=str(raw.get("id") or ""),
+            # In the form the kernel learned it from this adapter's events, so reconciliation
+            # matches the order the kernel holds.
+            venue_order_id=_qualified_order_id(str(market["id"]), str(raw.get("id") or "")),
             reduce_only=bool(raw.get("reduceOnly")),
-            timestamp=float(raw["timestamp"]) / 1000.0 if raw.get("timestamp") else None,
+            timestamp=timestamp / 1000.0 if timestamp else None,
             filled_size=filled,
             avg_fill_price=average,
             status=status,
         )
+
+    def _figure(self, value: Any, what: str, field_name: str) -> float:
+        """``value``, the figure ``field_name`` of ``what`` (an order, a balance), as a number (0
+        when absent). A ValueError naming them and the value when it is not a finite number: a
+        bare "could not convert string to float: 'abc'" said nothing of where it came from."""
+        number = _number(value or 0.0)
+        if not math.isfinite(number):
+            raise ValueError(f"{self.name}: {what} field {field_name!r}: {value!r} is not a number")
+        return number
+
+    @_serialized
+    def listed_venue_order_id(self, order: VenueOrder) -> str:
+        """The venue order id under which ``open_orders`` and ``order_status`` list the kernel's
+        ``order``: its exchange id qualified with its market. A log written before ids were
+        qualified holds it bare, and reconciliation, matching the ids listed with the ones the
+        kernel holds, would take the order for one nobody manages. The kernel's own id when the
+        order's market is not one this venue trades."""
+        try:
+            symbol = self._symbol(order.asset)
+        except RuntimeError:  # the markets could not be loaded: nothing better to say
+            return order.venue_order_id
+        if symbol is None:
+            return order.venue_order_id
+        market_id = self._market_id(symbol)
+        return _qualified_order_id(market_id, _exchange_order_id(market_id, order.venue_order_id))
 
     @_serialized
     def order_status(self, client_order_id: str) -> VenueOrder | None:
@@ -1582,7 +1698,9 @@ class CcxtVenue:
         if self.settings.market_type == "linear":
             result: dict[str, float] = {}
             for position in self._account_call("fetch_positions"):
-                contracts = float(position.get("contracts") or 0.0)
+                contracts = self._figure(
+                    position.get("contracts"), f"position {position.get('symbol')!r}", "contracts"
+                )
                 if contracts == 0.0:
                     continue
                 market = self._exchange.market(position["symbol"])
@@ -1636,4 +1754,7 @@ class CcxtVenue:
     def balances(self) -> dict[str, float]:
         balance = self._account_call("fetch_balance")
         totals = balance.get("total") or {}
-        return {str(cur): float(amount) for cur, amount in totals.items() if amount}
+        amounts = {
+            str(cur): self._figure(amount, f"balance of {cur!r}", "total") for cur, amount in totals.items()
+        }
+        return {cur: amount for cur, amount in amounts.items() if amount}

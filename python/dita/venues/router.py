@@ -279,6 +279,13 @@ class VenueRouter:
         if callable(watch):
             watch(order)
 
+    def listed_venue_order_id(self, order: VenueOrder) -> str:
+        """The id under which the venue holding ``order`` lists it (see
+        ``CcxtVenue.listed_venue_order_id``); the kernel's own for a venue that lists orders
+        under that."""
+        listed_as = getattr(self.venue_holding(order), "listed_venue_order_id", None)
+        return str(listed_as(order)) if callable(listed_as) else order.venue_order_id
+
     def _remember(self, client_order_id: str, venue_name: str) -> None:
         if client_order_id:
             self._order_venue[client_order_id] = venue_name
