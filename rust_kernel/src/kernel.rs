@@ -402,14 +402,18 @@ impl EndedOrders {
             .map(|k| &k.order)
     }
 
-    /// What slot `sid`'s entry in doubt may still fill, at the price it went out at: the
-    /// venue may work it, so rules 17 on it commits towards the notional caps.
-    fn doubt_notional(&self, sid: usize) -> f64 {
+    /// What the entries in doubt (of `asset`, or all) may still fill, each at the price it
+    /// went out at: the venue may work them, so rules 17 on the notional caps count it.
+    fn doubt_notional(&self, asset: Option<&str>) -> f64 {
         if !self.maybe_in_doubt {
             return 0.0;
         }
-        self.in_doubt(sid, Some(true))
-            .map_or(0.0, |o| o.remaining() * working_price(o))
+        self.by_key
+            .iter()
+            .filter(|(k, kept)| k.1 && !k.2 && kept.in_doubt)
+            .filter(|(_, kept)| asset.is_none_or(|a| kept.order.asset == a))
+            .map(|(_, kept)| kept.order.remaining() * working_price(&kept.order))
+            .sum()
     }
 
     fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
@@ -1307,8 +1311,10 @@ impl Kernel {
     pub fn market_limits(&self, asset: &str) -> Option<&MarketLimits> {
         self.market_limits.get(asset)
     }
+    /// What the notional caps count in all: the slots' `committed_notional` and, rules 17 on,
+    /// what the entries in doubt may still fill.
     pub fn total_committed_notional(&self) -> f64 {
-        self.total_notional
+        self.total_notional + self.committed_in_doubt(None)
     }
 
     /// Orders at the venue, oldest slot first.
@@ -2032,7 +2038,8 @@ impl Kernel {
                 .asset_notional
                 .get(&intent.asset)
                 .copied()
-                .unwrap_or(0.0);
+                .unwrap_or(0.0)
+                + self.committed_in_doubt(Some(&intent.asset));
             if have + notional > max + 1e-9 {
                 return self.risk_refusal(
                     intent,
@@ -2045,13 +2052,14 @@ impl Kernel {
             }
         }
         if let Some(max) = self.risk.max_notional_total {
-            if self.total_notional + notional > max + 1e-9 {
+            let have = self.total_notional + self.committed_in_doubt(None);
+            if have + notional > max + 1e-9 {
                 return self.risk_refusal(
                     intent,
                     sid,
                     "max_notional_total",
                     max,
-                    self.total_notional + notional,
+                    have + notional,
                     seq,
                 );
             }
@@ -2651,7 +2659,7 @@ impl Kernel {
             K::OrderAck if late.is_some() => {
                 self.apply_late_ack(ev, sid, late.expect("checked"), seq)
             }
-            K::CancelReject if late.is_some_and(|k| self.ended.is_in_doubt(k)) => {
+            K::CancelReject if late.is_some_and(|k| rules() >= 17 && self.ended.is_in_doubt(k)) => {
                 let mut d = order_named(ev);
                 d.push(("reason", Detail::Static(IN_DOUBT_CANCEL_REFUSED)));
                 let (code, sev) = (D::InvalidTransition, KernelSeverity::Warning);
@@ -3243,10 +3251,7 @@ impl Kernel {
         let before = kept.final_filled;
         kept.final_filled = Some(total);
         kept.stated_total = 0.0;
-        let was_in_doubt = std::mem::take(&mut kept.in_doubt);
-        if was_in_doubt && key.1 {
-            self.recommit(sid);
-        }
+        kept.in_doubt = false;
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = self.slot_outcome(sid, seq);
@@ -3274,9 +3279,6 @@ impl Kernel {
             kept.stated_total = 0.0;
         }
         let coid = kept.order.client_order_id.clone();
-        if key.1 {
-            self.recommit(sid);
-        }
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = self.slot_outcome(sid, seq);
@@ -3478,7 +3480,7 @@ impl Kernel {
         rules: u16,
     ) {
         let slot = &self.slots[sid];
-        let mut committed = if order.is_entry && rules >= 9 {
+        let committed = if order.is_entry && rules >= 9 {
             held_notional(slot) + working * working_price(order)
         } else if order.is_entry {
             // Rules 8 and older: the position at the entry's reference, until a reload of the
@@ -3487,9 +3489,6 @@ impl Kernel {
         } else {
             held_notional(slot)
         };
-        if rules >= 17 {
-            committed += self.ended.doubt_notional(sid);
-        }
         self.set_committed(sid, committed);
         for k in keys.into_iter().flatten() {
             self.slots[sid].seen_fills.insert(k);
@@ -4187,7 +4186,7 @@ impl Kernel {
             } else {
                 slot.size * order.reference_price
             };
-            self.set_committed(sid, n + self.doubt_commitment(sid));
+            self.set_committed(sid, n);
         } else {
             slot.active_exit_order = None;
         }
@@ -4295,29 +4294,16 @@ impl Kernel {
 
     /// Sets what slot `sid` commits and the totals by asset and overall; one lookup of the
     /// asset, whether its total is made, changed or dropped (at zero).
-    /// What slot `sid`'s entry in doubt commits towards the notional caps, rules 17 on (see
-    /// `EndedOrders::doubt_notional`); before, nothing: the caps saw no order that may work.
-    fn doubt_commitment(&self, sid: usize) -> f64 {
+    /// What the entries in doubt (of `asset`, or all) count towards the notional caps, rules
+    /// 17 on (see `EndedOrders::doubt_notional`); before, nothing: the caps saw no order that
+    /// may work at the venue. Computed when asked, so a kernel recovered from an older log
+    /// counts what it holds in doubt from its first input under these rules.
+    fn committed_in_doubt(&self, asset: Option<&str>) -> f64 {
         if rules() >= 17 {
-            self.ended.doubt_notional(sid)
+            self.ended.doubt_notional(asset)
         } else {
             0.0
         }
-    }
-
-    /// Counts slot `sid`'s commitment again once its entry's doubt ended (rules 17 on): what
-    /// it held, what still works of its entry and what its entry in doubt may still fill.
-    fn recommit(&mut self, sid: usize) {
-        if rules() < 17 {
-            return;
-        }
-        let slot = &self.slots[sid];
-        let working = slot
-            .active_entry_order
-            .as_ref()
-            .map_or(0.0, |o| o.remaining() * working_price(o));
-        let n = held_notional(slot) + working + self.ended.doubt_notional(sid);
-        self.set_committed(sid, n);
     }
 
     fn set_committed(&mut self, sid: usize, notional: f64) {
@@ -4952,12 +4938,6 @@ impl Kernel {
             self.dirty.slot(i);
         }
         self.retain_ended(ended, &held_before);
-        // An entry still in doubt commits what it may fill (rules 17 on).
-        for (sid, is_entry, _) in self.in_doubt_keys() {
-            if is_entry {
-                self.recommit(sid);
-            }
-        }
         // The account shows the open positions, their notional and unrealized PnL.
         self.dirty.account = true;
         Ok(())

@@ -236,9 +236,9 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
             assert!(s.size <= 1e-9, "a free slot holds {}", s.size);
         }
     }
-    // What each slot commits towards the notional caps: its position at its entry price,
-    // what still works of its entry and what its entry in doubt may fill (rules 17), each
-    // at the price it went out at; the kernel's total is their sum.
+    // What each slot commits towards the notional caps: its position at its entry price and
+    // what still works of its entry, at the price it went out at; the caps count their sum
+    // and what the entries in doubt may still fill (rules 17).
     let at = |o: &VenueOrder| {
         let price = if o.order_type == OrderType::Limit && o.price > 0.0 {
             o.price
@@ -247,16 +247,15 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
         };
         o.remaining() * price
     };
-    let doubts = k.orders_in_doubt();
-    let mut sum = 0.0;
+    let mut sum: f64 = k
+        .orders_in_doubt()
+        .iter()
+        .filter(|o| o.is_entry)
+        .map(|o| at(o))
+        .sum();
     for s in k.slots() {
-        let doubt: f64 = doubts
-            .iter()
-            .filter(|o| o.slot_id == s.slot_id && o.is_entry)
-            .map(|o| at(o))
-            .sum();
         let working = s.active_entry_order.as_ref().map_or(0.0, at);
-        let want = s.size * s.entry_price + working + doubt;
+        let want = s.size * s.entry_price + working;
         assert!(
             (s.committed_notional - want).abs() <= 1e-6 * (1.0 + want),
             "slot {} commits {} for {want}",

@@ -1531,7 +1531,7 @@ fn an_entry_in_doubt_under_the_caps_and_its_cancel_replay_under_the_rules_of_its
     let out = record(&mut log, &mut k, KernelInput::Intent(again));
     assert!(out.accepted && out.cancels.len() == 1, "{out:?}");
     let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 16);
+    let (now, mut then) = recovered_now_and_as(dir.path(), log, 16);
     assert_eq!((now.seq(), observable(&now)), (seq, live));
     assert_eq!(then.seq(), seq);
     assert_eq!(
@@ -1543,5 +1543,14 @@ fn an_entry_in_doubt_under_the_caps_and_its_cancel_replay_under_the_rules_of_its
         then.counters.cancels_requested,
         k.counters.cancels_requested - 1
     );
-    assert!((then.total_committed_notional() - 100.0).abs() < 1e-9);
+    // Recovered by this build, new input is judged by rules 17: the caps count the entry
+    // still in doubt beside the one rules 16 took (counted when asked, not stored with the
+    // slot), so a third entry is refused; it was taken, the first order still at the venue.
+    assert!((then.total_committed_notional() - 200.0).abs() < 1e-9);
+    assert_eq!(then.slots()[0].committed_notional, 0.0);
+    let mut third = enter_t1();
+    (third.intent_id, third.trade_id, third.slot_id) = (id("e3"), id("t3"), 2);
+    third.target_size = 0.1;
+    let out = then.process_intent(&third);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
 }
