@@ -135,6 +135,11 @@ class StrategyContext:
     def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
         return self._runtime.submit(strategy, intent)
 
+    def trade_owner(self, trade_id: str) -> str | None:
+        """The name of the strategy whose trade ``trade_id`` is, None when it is nobody's."""
+        handle = self._runtime._owner.get(trade_id) if trade_id else None
+        return handle.strategy.name if handle is not None else None
+
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         return self._runtime.report_edge(asset, edge_bps)
 

@@ -361,8 +361,12 @@ class Strategy(Generic[P]):
 
     def _holds(self, slot: TradeSlot) -> bool:
         """Whether ``slot`` is free or holds one of this strategy's trades (not another's:
-        a slot id kept after the slot was freed and reused by another strategy, say)."""
-        return is_free_stage(slot.fsm_state) or slot.slot_id in self._open_slots.get(slot.asset, ())
+        a slot id kept after the slot was freed and reused by another strategy, say). A free
+        stage whose trade is still another strategy's (its order in doubt at the venue) is
+        not this strategy's: named by it, the runtime refused the helper with an exception."""
+        if slot.slot_id in self._open_slots.get(slot.asset, ()):
+            return True
+        return is_free_stage(slot.fsm_state) and self.ctx.trade_owner(slot.trade_id) in (None, self.name)
 
     def _slot_or_none(self, slot_id: int) -> TradeSlot | None:
         """Slot ``slot_id``, or None for a whole number that names no slot (the kernel's

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, KernelIntent, VenueEvent
 from dita._kernel import MockVenueAdapter
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
@@ -91,3 +91,39 @@ def test_exit_and_cancel_of_a_slot_the_kernel_does_not_have_are_refusals_not_err
     for out in (a.exit(64, price=100.0), a.cancel(-1), a.exit(4, price=100.0, leg=True)):
         assert not out.accepted and out.diagnostic_code.name == "INVALID_SLOT_ID", out
         assert out.details["field"] == "slot_id"
+
+
+class ThrottlesFirstCancel:
+    """Takes orders silently; its first cancel is answered RATE_LIMITED (the order in doubt)."""
+
+    def __init__(self) -> None:
+        self.canceled: list[str] = []
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        self.canceled.append(order.client_order_id)
+        if len(self.canceled) > 1:
+            return []
+        throttled = VenueEvent(
+            "rl-1", order.trade_id, -1, "RATE_LIMITED", venue_client_id=order.client_order_id, retry_after=1.0
+        )
+        return [throttled]
+
+
+def test_helpers_on_a_slot_whose_entry_in_doubt_is_another_strategys_are_refusals() -> None:
+    """b's entry went in doubt: its slot is IDLE, yet the trade is still b's. a's cancel named
+    b's trade (a free stage read as a's) and the runtime raised, putting a into ERROR; b's own
+    cancel asks the venue again (rules 17)."""
+    venue = ThrottlesFirstCancel()
+    runtime, a, b = two_strategies(venue)  # type: ignore[arg-type]
+    sid = b.buy("AAA", 1.0, price=100.0, limit=99.0).slot_id
+    b.cancel(sid)
+    assert [o.client_order_id for o in runtime.kernel.orders_in_doubt()] == venue.canceled
+    for out in (a.cancel(sid), a.exit(sid, price=100.0)):
+        assert not out.accepted, out
+    assert a.cancel(sid).details["field"] == "trade_id" and len(venue.canceled) == 1
+    again = b.cancel(sid)
+    assert again.accepted and again.details["order_in_doubt"] is True
+    assert venue.canceled == venue.canceled[:1] * 2
