@@ -405,14 +405,17 @@ def multi_asset_csv(tmp_path: Path, times: dict[str, list[str]]) -> Path:
     return path
 
 
-def test_assets_with_bars_of_two_lengths_are_refused_naming_both(tmp_path: Path) -> None:
+def test_assets_with_bars_of_two_lengths_are_refused_naming_the_row(tmp_path: Path) -> None:
     """An hourly bar reaches the strategy at its open time carrying its close: a decision on it
     filled on the other asset's minute bars inside that hour, before the close it acted on
     existed (a backtest profit no live run could make)."""
     hourly = [f"2024-01-01T0{h}:00:00Z" for h in range(3)]
     minutes = [f"2024-01-01T00:{m:02d}:00Z" for m in range(10)]
     path = multi_asset_csv(tmp_path, {"AAA": hourly, "BBB": minutes})
-    with pytest.raises(DataError, match="bars of BBB are 60 s and bars of AAA are 3600 s"):
+    opens_inside = (
+        "row 3: BBB bar at 2024-01-01T00:01:00Z opens while the AAA bar of 2024-01-01T00:00:00Z is open"
+    )
+    with pytest.raises(DataError, match=opens_inside):
         load_market_data(path)
 
 
@@ -426,15 +429,35 @@ def test_assets_whose_bars_open_at_other_times_are_refused_naming_the_row(tmp_pa
             "BBB": [f"2024-01-01T0{h}:30:00Z" for h in range(3)],
         },
     )
-    with pytest.raises(DataError, match=r"row 2: BBB bar at 2024-01-01T00:30:00Z is 1800 s off"):
+    with pytest.raises(DataError, match=r"row 2: BBB bar at 2024-01-01T00:30:00Z opens while the AAA bar"):
         load_market_data(path)
 
 
-def test_assets_on_one_clock_load_with_a_gap_in_one_of_them(tmp_path: Path) -> None:
-    aaa = [f"2024-01-01T00:0{m}:00Z" for m in range(6)]
-    bbb = [t for t in aaa if not t.startswith("2024-01-01T00:03")]
-    data = load_market_data(multi_asset_csv(tmp_path, {"AAA": aaa, "BBB": bbb}), allow_gaps=True)
-    assert data.interval == 60.0 and sorted(set(data.asset)) == ["AAA", "BBB"]
+@pytest.mark.parametrize(
+    "times",
+    [
+        # A gap in one asset (and BBB's lower median step 120 s, more than half its minutes gone).
+        {
+            "AAA": [f"2024-01-01T00:0{m}:00Z" for m in range(8)],
+            "BBB": [
+                "2024-01-01T00:00:00Z",
+                "2024-01-01T00:01:00Z",
+                "2024-01-01T00:03:00Z",
+                "2024-01-01T00:05:00Z",
+                "2024-01-01T00:07:00Z",
+            ],
+        },
+        # Calendar months: 28 to 31 days, one clock.
+        {name: [f"2023-{m:02d}-01T00:00:00Z" for m in range(1, 7)] for name in ("AAA", "BBB")},
+    ],
+)
+def test_assets_on_one_clock_load_with_gaps_or_calendar_steps(
+    tmp_path: Path, times: dict[str, list[str]]
+) -> None:
+    """Refused by a first check on fixed steps: months are not, and a sparse asset's typical
+    step read twice its bars' length."""
+    data = load_market_data(multi_asset_csv(tmp_path, times), allow_gaps=True)
+    assert sorted(set(data.asset)) == ["AAA", "BBB"]
 
 
 def test_an_empty_price_cell_is_named_as_empty_not_nan(tmp_path: Path) -> None:

@@ -46,38 +46,39 @@ ASSET_COLUMNS = ("asset", "symbol")
 UNKNOWN_DEPTH = 1e15
 
 
-def _check_one_clock(ts: np.ndarray, assets: Any, steps: dict[str, float], src: str) -> None:
-    """Refuses bars of several assets that are not on one clock (one length, opening at the
-    same times). A bar reaches the strategy at its open time carrying its close: a decision on
-    an hourly bar's close filled on the minute bars of another asset inside that hour, before
-    the close it acted on existed, and so did one on a bar opening half a step later. That
-    look-ahead made profits no live run could have."""
-    if len(steps) > 1:
-        (a, sa), (b, sb) = min(steps.items(), key=lambda kv: kv[1]), max(steps.items(), key=lambda kv: kv[1])
-        if not math.isclose(sa, sb, rel_tol=1e-9):
+def _check_one_clock(ts: np.ndarray, assets: Any, src: str) -> None:
+    """Refuses bars of one asset opening while a bar of another is still open. A bar reaches
+    the strategy at its open time carrying its close: a decision on an hourly bar's close
+    filled on another asset's minute bars inside that hour, before that close existed, and so
+    did one on a bar opening half a step later. That look-ahead made profits no live run could
+    have. A bar is taken to last until its asset's next bar, or its shortest step when that
+    comes later (a gap), so calendar months and sparse bars on one clock load."""
+    names = np.asarray(assets)
+    opens = np.unique(ts)  # every time some bar opens, sorted
+    for name in sorted(set(assets)):
+        rows = np.flatnonzero(names == name)
+        own = ts[rows]
+        if own.size < 2:
+            continue  # how long its bar lasts is unknown
+        steps = np.diff(own)
+        until = np.minimum(np.append(own[1:], np.inf), own + steps.min())
+        # The first time any bar opens after each of this asset's bars opened.
+        nxt = np.searchsorted(opens, own, side="right")
+        later = np.where(nxt < opens.size, opens[np.minimum(nxt, opens.size - 1)], np.inf)
+        inside = np.flatnonzero(later < until - 1e-6)
+        if inside.size:
+            k = int(inside[0])
+            at = float(later[k])
+            i = int(np.flatnonzero(ts == at)[0])
             raise DataError(
-                f"bars of {a} are {sa:g} s and bars of {b} are {sb:g} s: assets of one file must "
-                "share one bar length (a decision on a longer bar's close would fill on the shorter "
-                "bars inside it, before that close existed); resample to one length or run each "
-                "length in its own backtest",
+                f"{names[i]} bar at {_iso(at)} opens while the {name} bar of {_iso(float(own[k]))} "
+                f"is open (until {_iso(float(until[k]))}): a decision on that {name} bar's close "
+                "would fill on it before the close existed; assets of one file must share one "
+                "bar length and open their bars at the same times (resample, or run each length "
+                "in its own backtest)",
                 path=src,
+                row=i + 1,
             )
-    if len(set(assets)) < 2 or not steps:
-        return
-    step = next(iter(steps.values()))
-    # Times on one grid of that step: whole numbers of steps from the first bar, to a microsecond.
-    off = np.abs(np.remainder(ts - ts[0] + step / 2, step) - step / 2)
-    bad = np.flatnonzero(off > 1e-6)
-    if bad.size:
-        i = int(bad[0])
-        raise DataError(
-            f"{assets[i]} bar at {_iso(ts[i])} is {float(np.remainder(ts[i] - ts[0], step)):g} s off "
-            f"the {step:g} s bars that open at {_iso(ts[0])}: assets of one file must open their "
-            "bars at the same times (a decision on one asset's bar would fill on another's that "
-            "opened before that bar closed)",
-            path=src,
-            row=i + 1,
-        )
 
 
 class DataError(ValueError):
@@ -464,7 +465,6 @@ def load_market_data(
             row=i + 1,
         )
     interval = 0.0
-    steps: dict[str, float] = {}
     for name in sorted(set(assets)):
         idx = np.arange(len(assets)) if asset_name is None else np.flatnonzero(np.asarray(assets) == name)
         d = np.diff(ts[idx])
@@ -485,7 +485,6 @@ def load_market_data(
             k = (d.size - 1) // 2
             step = float(np.partition(d, k)[k])
             interval = interval or step
-            steps[name] = step
             gap = np.flatnonzero(d > step * 1.5)
             if gap.size and not allow_gaps:
                 j = int(gap[0])
@@ -498,7 +497,7 @@ def load_market_data(
                 )
 
     if kind == "bars" and asset_name is not None:
-        _check_one_clock(ts, assets, steps, src)
+        _check_one_clock(ts, assets, src)
     data = MarketData(kind=kind, ts=ts, asset=assets, columns=cols, source=src, interval=interval)
     if start is not None or end is not None:
         if start is not None and end is not None and end <= start:
