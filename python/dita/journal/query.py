@@ -767,7 +767,12 @@ def query_via_socket(
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ConnectionError(f"no journal owner listens on {address!r}") from exc
         request = {"sql": sql, "parameters": _wire_parameters(sql, parameters or {}), "database": database}
-        sock.sendall(json.dumps(request).encode() + b"\n")
+        try:
+            sock.sendall(json.dumps(request).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # The owner may answer and close before reading a word (it refuses this uid at
+            # once): its answer is still there to read, and says why. The send raced it.
+            pass
         with sock.makefile("rb") as f:
             line = f.readline()
     finally:
