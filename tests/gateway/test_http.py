@@ -764,3 +764,226 @@ def test_slot_ids_out_of_range_are_404_and_past_the_schema_422(live: LiveServer)
         assert c.post(f"/v1/slots/{slot_id}/cancel", headers=AUTH).status_code == status
         body = {"action": "EXIT", "slot_id": slot_id, "reference_price": 1}
         assert c.post("/v1/intents", json=body, headers=AUTH).status_code == status
+
+
+# --- review fixes: retries, slow bodies, duplicate keys, sides, echoed text, spellings ------
+
+
+def test_a_duplicate_intent_says_what_became_of_the_first_attempt() -> None:
+    """A retry under the same intent_id, as protocol.md tells a client whose answer was lost,
+    was refused DUPLICATE_INTENT ("the first one was taken") even when the venue had rate
+    limited the first attempt: nothing was placed, yet the client read its order as live.
+    The refusal now carries details.first_outcome; a rate limit or a venue reject in it
+    means nothing is in the market."""
+    for venue, first_code, first_events in (
+        (lambda: MockVenueAdapter(rate_limit_rate=1.0), "RATE_LIMITED", ["RATE_LIMITED"]),
+        (lambda: MockVenueAdapter(reject_rate=1.0), "OK", ["REJECT"]),
+    ):
+        live = start_server(venue=venue)
+        try:
+            body = {"action": "ENTER", "intent_id": "lost-1", "asset": "BTCUSDT", "side": "LONG",
+                    "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
+            first = live.client.post("/v1/intents", json=body, headers=AUTH).json()
+            assert first["diagnostic_code"] == first_code
+            with live.client.stream("GET", "/v1/events") as stream:
+                lines = stream.iter_lines()
+                again = live.client.post("/v1/intents", json=body, headers=AUTH).json()
+                (outcome,) = read_sse(lines, 1, skip=("slot", "account"))
+            assert (again["accepted"], again["diagnostic_code"]) == (False, "DUPLICATE_INTENT")
+            told = again["details"]["first_outcome"]
+            assert told == {
+                "accepted": first["accepted"],
+                "diagnostic_code": first_code,
+                "state": first["state"],
+                "slot_id": first["slot_id"],
+                "trade_id": "lost-1",
+                "venue_events": first_events,
+                "seq": first["seq"],
+            }
+            assert again["details"]["field"] == "intent_id"  # the kernel's own details stay
+            assert outcome.data["details"]["first_outcome"] == told  # the event says it too
+            assert live.client.get("/v1/orders").json() == []
+        finally:
+            live.stop()
+
+
+def test_a_retried_cancel_and_a_filled_enter_say_their_first_outcome() -> None:
+    """The slot cancel endpoint takes an intent_id too: its retry is told of the first
+    cancel (which took the resting order off the book). An ENTER that rested tells a retry
+    it was accepted and acknowledged, its order working."""
+    live = start_server(venue=lambda: MockVenueAdapter(fill_rate=0.0))
+    try:
+        c = live.client
+        enter(c, intent_id="rests-1")
+        body = {"action": "ENTER", "intent_id": "rests-1", "asset": "BTCUSDT", "side": "LONG",
+                "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
+        first = c.post("/v1/intents", json=body, headers=AUTH).json()["details"]["first_outcome"]
+        assert (first["accepted"], first["state"]) == (True, "ENTRY_WORKING")
+        assert first["venue_events"] == ["ORDER_ACK"]
+        cancel = {"intent_id": "cancel-1"}
+        one = c.post("/v1/slots/0/cancel", json=cancel, headers=AUTH).json()
+        assert one["accepted"] is True and "first_outcome" not in one["details"]
+        two = c.post("/v1/slots/0/cancel", json=cancel, headers=AUTH).json()
+        assert two["diagnostic_code"] == "DUPLICATE_INTENT"
+        told = two["details"]["first_outcome"]
+        assert (told["accepted"], told["seq"], told["venue_events"]) == (True, one["seq"], ["CANCEL_ACK"])
+    finally:
+        live.stop()
+
+
+def _raw_answer(port: int, request: bytes, timeout: float = 10.0) -> bytes:
+    """Send ``request`` on a fresh connection and read until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_body_that_never_arrives_in_full_is_answered_408_and_closed() -> None:
+    """A client that sends its headers and part of a body, then nothing (slow-loris), was
+    waited for for ever, before its token was even read: enough of them take every file
+    descriptor. The body now has body_timeout_seconds to arrive; then 408 naming the limit,
+    and the connection is closed (the server would otherwise go on reading it)."""
+    live = start_server(body_timeout_seconds=0.5)
+    try:
+        port = int(live.url.rsplit(":", 1)[1])
+        request = (b"POST /v1/intents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: 100\r\n\r\n{")  # fmt: skip
+        answer = _raw_answer(port, request)  # returns: the server closed the connection
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 ")
+        detail = "request body not received in full within 0.5 s (body_timeout_seconds); 1 bytes arrived"
+        assert json.loads(body) == {"detail": detail, "field": "body"}
+        # A body that arrives in time is untouched.
+        mark = live.client.post("/v1/marks", json={"asset": "BTC", "price": 1}, headers=AUTH)
+        assert mark.status_code == 200
+    finally:
+        live.stop()
+
+
+def test_requests_beyond_max_connections_get_503_not_a_reset() -> None:
+    """Connections were not limited: past the process's open-file limit (1024 by default)
+    new ones were reset and nobody was answered. uvicorn's limit_concurrency (setting
+    max_connections) now answers a request beyond it 503."""
+    live = start_server(max_connections=3)
+    try:
+        port = int(live.url.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        try:
+            wait_until(lambda: len(live.server.server_state.connections) >= 3)
+            answer = _raw_answer(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 503 ")
+        finally:
+            for s in idle:
+                s.close()
+        wait_until(lambda: len(live.server.server_state.connections) == 0)
+        assert live.client.get("/healthz").status_code == 200
+    finally:
+        live.stop()
+
+
+def test_a_key_given_twice_in_a_body_is_refused_naming_it(live: LiveServer) -> None:
+    """HTTP took a JSON body with a key twice and acted on the last ("side" SHORT then LONG
+    entered LONG; "mode" twice set the second), where stdio refuses it: the same check
+    (protocol.unique_keys), at any depth, now answers 422 naming the key."""
+    c = live.client
+    twice = ('{"action":"ENTER","asset":"BTCUSDT","side":"SHORT","side":"LONG",'
+             '"reference_price":100,"target_size":1}')  # fmt: skip
+    res = c.post("/v1/intents", content=twice, headers=JSON_AUTH)
+    assert res.status_code == 422
+    assert res.json()["detail"] == [
+        {"loc": ["body", "side"], "msg": "the key 'side' is given more than once", "type": "duplicate_key"}
+    ]
+    assert res.json()["message"] == "side: the key 'side' is given more than once"
+    nested = ('{"action":"ENTER","asset":"BTCUSDT","side":"LONG","reference_price":100,'
+              '"target_size":1,"metadata":{"k":1,"k":2}}')  # fmt: skip
+    res = c.post("/v1/intents", content=nested, headers=JSON_AUTH)
+    assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["body", "k"]
+    assert {s["fsm_state"] for s in c.get("/v1/slots").json()} == {"IDLE"}  # nothing entered
+    mode = c.get("/v1/control").json()["mode"]
+    res = c.put("/v1/control", content='{"mode":"HALTED","mode":"PAPER"}', headers=JSON_AUTH)
+    assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["body", "mode"]
+    assert c.get("/v1/control").json()["mode"] == mode
+    # The token still comes first.
+    assert c.put("/v1/control", content='{"mode":"HALTED","mode":"PAPER"}').status_code == 401
+
+
+def test_an_exit_or_cancel_whose_side_is_not_the_slots_is_refused(live: LiveServer) -> None:
+    """EXIT side=LONG on a SHORT slot was accepted and its side ignored (the kernel closes
+    the slot's side), while a wrong asset or trade_id is refused: a client that meant
+    another slot closed this one unseen. It is now a 422 naming side, the value and the
+    slot's side; the slot's own side (or none) is taken as before."""
+    c = live.client
+    slot = enter(c, side="SHORT", target_size=10)["slot_id"]
+    for action in ("EXIT", "CANCEL"):
+        body = {"action": action, "slot_id": slot, "side": "LONG", "reference_price": 100, "target_size": 1}
+        res = c.post("/v1/intents", json=body, headers=AUTH)
+        assert res.status_code == 422
+        (problem,) = res.json()["detail"]
+        assert problem["loc"] == ["body", "side"] and problem["input"] == "LONG"
+        assert f"side LONG is not the side of slot {slot}, which holds SHORT" in problem["msg"]
+    assert c.get(f"/v1/slots/{slot}").json()["size"] == 10
+    body = {"action": "EXIT", "slot_id": slot, "side": "SHORT", "reference_price": 100, "target_size": 1}
+    assert c.post("/v1/intents", json=body, headers=AUTH).json()["accepted"] is True
+    assert c.get(f"/v1/slots/{slot}").json()["size"] == 9
+
+
+def test_a_lone_surrogate_echoed_in_a_422_is_strict_json(live: LiveServer) -> None:
+    """A lone surrogate a client sent ("\\ud800", legal as a JSON escape) was echoed back as
+    that escape in the 422's input, which strict parsers (orjson, serde_json) refuse: the
+    client could not read why it was refused. It is now shown as the escape's text."""
+    import orjson
+
+    c = live.client
+    for body in ('{"action":"CANCEL","slot_id":0,"reason":"\\ud800"}',
+                 '{"action":"CANCEL","slot_id":0,"metadata":{"\\udc00x":[1]}}'):  # fmt: skip
+        res = c.post("/v1/intents", content=body, headers=JSON_AUTH)
+        assert res.status_code == 422
+        assert orjson.loads(res.content)["detail"]  # strict JSON
+    body = '{"action":"CANCEL","slot_id":0,"reason":"a\\ud800"}'
+    res = c.post("/v1/intents", content=body, headers=JSON_AUTH)
+    assert orjson.loads(res.content)["detail"][0]["input"] == "a\\ud800"  # the escape as text
+
+
+@pytest.mark.parametrize(
+    ("spelling", "slot"),
+    [("1", 1), ("1.0", 1), ('"1"', 1), ('"1.0"', 1), ('"+1"', 1), ("1e0", 1), ('"1e0"', 1), ('"1E0"', 1),
+     ('"10e-1"', 1), ('"3e0"', 3)],
+)  # fmt: skip
+def test_every_spelling_of_a_whole_slot_id_names_that_slot(
+    live: LiveServer, spelling: str, slot: int
+) -> None:
+    """protocol.md says numbers, slot_id among them, may be JSON numbers or numeric strings
+    ("1.5", "1e3"), yet "1e0" was refused as not an integer while "1.0" and "+1" were taken.
+    One rule now: any such spelling of a whole number is that slot id, in a body or a path."""
+    body = f'{{"action":"CANCEL","slot_id":{spelling}}}'
+    res = live.client.post("/v1/intents", content=body, headers=JSON_AUTH)
+    assert res.status_code == 200 and res.json()["slot_id"] == slot
+    path = spelling.strip('"')
+    assert live.client.get(f"/v1/slots/{path}").json()["slot_id"] == slot
+
+
+def test_slot_ids_that_are_not_whole_or_too_large_are_refused(live: LiveServer) -> None:
+    """The other side of the one rule: a fraction is a 422, a whole number past the schema's
+    bound a 422 and one past max_slots a 404, however spelled."""
+    c = live.client
+    refused = [("1.5", 422), ('"1.5"', 422), ('"1.0000000000000001"', 422), ('"1e3"', 404),
+               ('"1e7"', 422), ('"1e999999999"', 422), ('"inf"', 422), ('"1_0"', 422)]  # fmt: skip
+    for spelling, status in refused:
+        body = f'{{"action":"CANCEL","slot_id":{spelling}}}'
+        res = c.post("/v1/intents", content=body, headers=JSON_AUTH)
+        assert res.status_code == status, (spelling, res.text)
+    assert c.get("/v1/slots/1.5").status_code == 422
+    assert c.get("/v1/slots/1e3").status_code == 404
+
+
+def test_a_long_number_is_echoed_short(live: LiveServer) -> None:
+    """A 4000-digit number in a price was echoed whole (an 8 KB answer) where the schema says
+    input is a short copy, and refused as "not a valid number" where 1e309 is "not finite"."""
+    body = '{"action":"ENTER","asset":"X","side":"LONG","target_size":1,"reference_price":%s}' % ("9" * 4000)
+    res = live.client.post("/v1/intents", content=body, headers=JSON_AUTH)
+    assert res.status_code == 422 and len(res.content) < 500
+    (problem,) = res.json()["detail"]
+    assert problem["type"] == "finite_number" and problem["input"] == "9" * 61 + "..."

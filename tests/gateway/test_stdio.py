@@ -184,6 +184,8 @@ def test_bad_bytes_and_overlong_lines() -> None:
         ("error", "LINE_TOO_LONG", 2),
         ("query_received", None, None),
     ]
+    # Both name the line and carry a value, null (the documented fields of every error).
+    assert [(e["field"], e["value"]) for e in events[1:3]] == [("line", None), ("line", None)]
 
 
 def test_refusals_come_back_as_rejected_order_updates() -> None:
@@ -645,3 +647,41 @@ def test_a_signal_just_after_a_write_does_not_have_it_written_twice(
     with os.fdopen(read_end, "rb") as got:
         lines = got.read().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3]
+
+
+def test_an_unterminated_last_line_is_not_acted_on() -> None:
+    """At EOF the rest of a line without its newline was executed: a writer that died
+    mid-line had `MARK BTCUSDT 5` (meant 50000) applied, or an order sent. It is now an
+    INCOMPLETE_LINE error naming a short copy of it; a blank or comment remainder is
+    ignored as before."""
+    events, code, _ = run_stdio("ORDER BUY BTCUSDT 1 100 c1\nMARK BTCUSDT 5")
+    assert code == 0
+    _check_envelope(events)
+    assert not [e for e in events if e["type"] == "account" and "mark_price" in e]
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert (error["code"], error["line"], error["field"], error["value"]) == (
+        "INCOMPLETE_LINE", 2, "line", "MARK BTCUSDT 5"
+    )  # fmt: skip
+    assert "not acted on" in error["message"]
+    assert events[-1]["lines"] == 2 and events[-1]["errors"] == 1
+    cut = "ORDER BUY BTCUSDT 2 100 order-4" + "x" * 100
+    events, _, _ = run_stdio(cut)
+    assert not [e for e in events if e["type"] == "order_received"]
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert error["code"] == "INCOMPLETE_LINE" and error["value"] == cut[:61] + "..."  # a short copy
+    for rest in ("# a comment", "   "):
+        events, _, _ = run_stdio("QUERY ORDERS\n" + rest)
+        assert not [e for e in events if e["type"] == "error"]
+
+
+def test_every_output_line_is_strict_json_whatever_the_client_sent() -> None:
+    """A lone surrogate sent as a JSON escape ("\\ud800") was echoed back as that escape in
+    the error event's value (and a key's in field), which strict parsers (orjson, serde_json)
+    refuse: the client could not read the error. The escape is now shown as text."""
+    import orjson
+
+    script = b'{"cmd":"QUERY","client_id":"\\ud800"}\n{"cmd":"QUERY","what":"SLOTS","\\udc00":1}\n'
+    proc = subprocess.run([*DITA, "stdio"], input=script, capture_output=True, timeout=120, check=False)
+    events = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    errors = [e for e in events if e["type"] == "error"]
+    assert [(e["field"], e.get("value")) for e in errors] == [("client_id", "\\ud800"), ("\\udc00", None)]

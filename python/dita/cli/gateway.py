@@ -221,7 +221,8 @@ def serve(
         f"http://{_authority(settings.host, sock.getsockname()[1])}/",
         err=True,
     )
-    _run(app, kernel, settings.host, settings.port, sock, settings.stop_grace_seconds)
+    grace, max_connections = settings.stop_grace_seconds, settings.max_connections
+    _run(app, kernel, settings.host, settings.port, sock, grace, max_connections)
 
 
 def _listen_socket(host: str, port: int) -> socket.socket:
@@ -243,12 +244,14 @@ def _authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _run(app: Any, kernel: Any, host: str, port: int, sock: socket.socket, grace: float) -> None:
+def _run(
+    app: Any, kernel: Any, host: str, port: int, sock: socket.socket, grace: float, max_connections: int
+) -> None:
     """Serve on ``sock`` until SIGINT or SIGTERM, then close the kernel before the process ends;
-    a connection whose client does not read is closed ``grace`` seconds into the stop."""
+    a connection still open ``grace`` seconds into the stop is closed."""
     from dita.gateway.server import GatewayServer
 
-    server = GatewayServer(app, kernel, grace, host, port)
+    server = GatewayServer(app, kernel, grace, host, port, max_connections)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # the re-raised Ctrl-C, after the shutdown above

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import math
 import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from decimal import Decimal
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -35,11 +37,19 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Router
 
-from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, KernelOutcome, TradeSide
+from dita._kernel import (
+    KernelCommandType,
+    KernelDiagnosticCode,
+    KernelEventKind,
+    KernelIntent,
+    KernelOutcome,
+    TradeSide,
+)
+from dita._text import shortened
 from dita.gateway.config import GatewaySettings
-from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes
+from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes, unicode_text
 from dita.gateway.metrics import GatewayMetrics
-from dita.gateway.protocol import plain_number
+from dita.gateway.protocol import DuplicateKey, plain_number, unique_keys
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 
@@ -85,11 +95,41 @@ def _plain(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float, BeforeValidator(_plain)]
-SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_plain)]
+def _number(value: Any) -> Any:
+    value = _plain(value)
+    if isinstance(value, int):
+        # A JSON integer past float's range (4000 digits): not finite, as 1e309 is, not a
+        # "valid number" error of its own.
+        try:
+            float(value)
+        except OverflowError:
+            raise PydanticCustomError("finite_number", "Input should be a finite number") from None
+    return value
+
+
+def _whole(value: Any) -> Any:
+    # An id (slot_id, last_event_id) is a number of any spelling a number may have, with a
+    # whole value: "1", 1.0, "1.0", "+1" and "1e0" are all 1; 1.5 and "1.5" are refused.
+    value = _plain(value)
+    if not isinstance(value, str):
+        return value  # a JSON number: pydantic's int takes 1.0 and refuses 1.5 itself
+    number = Decimal(value)
+    if not number.is_finite():
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    if number.adjusted() > 18:
+        return float(number)  # as that JSON number would be (not an int of a million digits)
+    if number != number.to_integral_value():
+        raise PydanticCustomError(
+            "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+        )
+    return int(number)
+
+
+Number = Annotated[float, BeforeValidator(_number)]
+SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole)]
 # The bounds first: after the validator pydantic leaves them out of the schema's keywords.
-LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(_plain)]
-SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(_plain)]
+LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(_number)]
+SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(_whole)]
 
 
 class IntentRequest(BaseModel):
@@ -177,6 +217,13 @@ class TooLargeAnswer(BaseModel):
     field: Literal["body"]
 
 
+class TooSlowAnswer(BaseModel):
+    """408: the body did not arrive in full within ``body_timeout_seconds``."""
+
+    detail: str
+    field: Literal["body"]
+
+
 class ValidationProblem(BaseModel):
     loc: list[str | int] = Field(description='Where: ["body", field], ["path", ...], ["header", ...]')
     msg: str
@@ -196,6 +243,7 @@ def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
     models: dict[int, tuple[type[BaseModel], str]] = {
         401: (ErrorAnswer, "Missing or wrong bearer token"),
         404: (ErrorAnswer, "slot_id out of range"),
+        408: (TooSlowAnswer, "Body not received in full within body_timeout_seconds"),
         409: (ErrorAnswer, "ENTER without slot_id and no free slot"),
         413: (TooLargeAnswer, "Body over max_body_bytes"),
         422: (ValidationAnswer, "Request does not fit the schema"),
@@ -266,11 +314,14 @@ class TokenGate:
 
 
 class BodyLimit:
-    """Refuses request bodies over ``limit`` bytes with 413, before the endpoint sees them."""
+    """Refuses request bodies over ``limit`` bytes with 413, and bodies that do not arrive in
+    full within ``timeout`` seconds with 408, before the endpoint (or the token) sees them:
+    a client that never finishes its body (slow-loris) held its connection for ever."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -285,28 +336,45 @@ class BodyLimit:
                 if declared > self.limit:
                     await self._too_large(send, declared)
                     return
-        # Read the whole body first (bounded), then replay it: the endpoint never sees a body
-        # over the limit and no framework layer can turn the refusal into another status.
+        # Read the whole body first (bounded in size and time), then replay it: the endpoint
+        # never sees a body over the limit and no framework layer can turn the refusal into
+        # another status.
         chunks: list[bytes] = []
         received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([], message, receive), send)
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.limit:
-                await self._too_large(send, received)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(chunks, None, receive), send)
+        other: Message | None = None  # a message that is not body (the client went away)
+        with anyio.move_on_after(self.timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    other = message
+                    break
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > self.limit:
+                    break
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await self._too_slow(send, received)
+        elif received > self.limit:
+            await self._too_large(send, received)
+        elif other is not None:
+            await self.app(scope, _replay([], other, receive), send)
+        else:
+            await self.app(scope, _replay(chunks, None, receive), send)
 
     async def _too_large(self, send: Send, size: int) -> None:
         detail = f"request body is {size} bytes or more; the limit is {self.limit}"
         await _send_json(send, 413, {"detail": detail, "field": "body"})
+
+    async def _too_slow(self, send: Send, size: int) -> None:
+        detail = (
+            f"request body not received in full within {self.timeout:g} s (body_timeout_seconds);"
+            f" {size} bytes arrived"
+        )
+        # Connection: close, or the server would keep reading the rest of the body for ever.
+        await _send_json(send, 408, {"detail": detail, "field": "body"}, ((b"connection", b"close"),))
 
 
 def _replay(chunks: list[bytes], first: Message | None, then: Receive | None = None) -> Receive:
@@ -463,8 +531,53 @@ class EventStreamResponse(Response):
 # --- the app -----------------------------------------------------------------------------
 
 
-# How many ENTERs' slots the gateway remembers by their intent_id, for retries.
+# How many ENTERs' slots, and intents' outcomes, the gateway remembers by their intent_id,
+# for retries.
 _PLACED_INTENTS = 10_000
+
+
+class _StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        # Starlette's json.loads keeps the last of two equal keys, acting on a value the client
+        # may not have meant ("side" twice); stdio refuses them with the same check.
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), object_pairs_hook=unique_keys)
+        return self._json
+
+
+class _StrictJSONRoute(APIRoute):
+    """A route whose JSON body may not give a key twice, at any depth (``unique_keys``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictJSONRequest(request.scope, request.receive))
+
+        return strict
+
+
+_RETRY_NOTE = (
+    "Answers the kernel's outcome (a refusal is 200 with `accepted: false`). A retry under an"
+    " `intent_id` the kernel took before is refused `DUPLICATE_INTENT`; for the last 10,000"
+    " intents whose client gave an `intent_id`, `details.first_outcome` says what became of"
+    " the first attempt (`accepted`, `diagnostic_code`, `state`, `slot_id`, `trade_id`,"
+    " `venue_events`, `seq`): `RATE_LIMITED`, or a `REJECT` in `venue_events`, means nothing"
+    " was placed (send it again under a new `intent_id`)."
+)
+
+
+def _first_outcome(outcome: KernelOutcome) -> dict[str, Any]:
+    """What a retry refused as DUPLICATE_INTENT is told of its first attempt (details.first_outcome)."""
+    return {
+        "accepted": outcome.accepted,
+        "diagnostic_code": outcome.diagnostic_code.name,
+        "state": outcome.state.name,
+        "slot_id": outcome.slot_id,
+        "trade_id": outcome.trade_id,
+        "venue_events": [e.kind.name for e in outcome.emitted_events],
+        "seq": outcome.seq,
+    }
 
 
 def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None) -> FastAPI:
@@ -488,6 +601,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         redoc_url=None,
         default_response_class=SafeJSONResponse,
     )
+    app.router.route_class = _StrictJSONRoute  # before the routes: each is made of it
     app.state.kernel = kernel
     app.state.token = token
     app.state.broadcaster = broadcaster
@@ -500,6 +614,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     # busy by then). The oldest are forgotten first; a retry of one, or of a trade whose slot
     # was taken since, goes to a free slot, and the kernel still refuses it.
     placed: OrderedDict[str, tuple[int, str]] = OrderedDict()
+    # What became of each intent taken under an intent_id its client chose, newest last: a
+    # retry that the kernel refuses as DUPLICATE_INTENT carries it as details.first_outcome,
+    # since the refusal alone cannot tell an order in the market from one the venue rate
+    # limited or rejected (nothing placed: send it again under a new id).
+    first_outcomes: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def placed_slot(intent_id: str | None) -> int | None:
         slot_id, trade_id = placed.get(intent_id, (None, None)) if intent_id else (None, None)
@@ -536,6 +655,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, DuplicateKey):
+            error = {"loc": ("body", cause.key), "msg": str(cause), "type": "duplicate_key"}
+            return await _invalid(request, RequestValidationError([error]))
         if exc.status_code == 400 and isinstance(cause, ValueError | RecursionError):
             # FastAPI answers a body json.loads() raised on past JSONDecodeError (not UTF-8,
             # nested too deeply, an integer too long) with a bare 400: it is a body that is
@@ -568,7 +690,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             )
         return kernel.slot_dict(slot_id)
 
-    def submit(intent: KernelIntent) -> KernelOutcome:
+    def submit(intent: KernelIntent, client_chose_id: bool) -> dict[str, Any]:
+        """Process ``intent``, count and publish it; returns the answer (the outcome's dict)."""
         start = time.perf_counter()
         outcome = kernel.process_intent(intent)
         metrics.intent_latency.observe(time.perf_counter() - start)
@@ -583,6 +706,16 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 metrics.venue_rejects.labels(e.kind.name).inc()
         if fills:
             metrics.fills.inc(fills)
+        details = outcome.details
+        first = first_outcomes.get(intent.intent_id) if client_chose_id else None
+        if outcome.diagnostic_code == KernelDiagnosticCode.DUPLICATE_INTENT:
+            if first is not None:
+                details = {**details, "first_outcome": first}
+        elif client_chose_id:
+            first_outcomes[intent.intent_id] = _first_outcome(outcome)
+            first_outcomes.move_to_end(intent.intent_id)
+            if len(first_outcomes) > _PLACED_INTENTS:
+                first_outcomes.popitem(last=False)
         publish(
             "outcome",
             {
@@ -594,7 +727,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 "diagnostic_code": outcome.diagnostic_code.name,
                 "severity": outcome.severity.name,
                 "state": outcome.state.name,
-                "details": outcome.details,
+                "details": details,
                 "fills": fills,
                 "seq": outcome.seq,
             },
@@ -603,7 +736,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             publish("slot", kernel.slot_dict(intent.slot_id))
         if fills:
             publish("account", kernel.account())
-        return outcome
+        answer = outcome.to_dict()
+        answer["details"] = details
+        return answer
 
     # --- page and health -----------------------------------------------------------------
 
@@ -656,7 +791,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         dependencies=auth,
         summary="Change the control state (mode switch etc.)",
         responses={
-            **_answers(401, 413, 422),
+            **_answers(401, 408, 413, 422),
             503: {
                 "model": ErrorAnswer,
                 "description": "The cluster's control plane is away; nothing changed",
@@ -694,7 +829,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         "/v1/intents",
         dependencies=auth,
         summary="Submit an ENTER, EXIT or CANCEL intent",
-        responses=_answers(401, 404, 409, 413, 422),
+        description=_RETRY_NOTE,
+        responses=_answers(401, 404, 408, 409, 413, 422),
     )
     async def post_intent(req: IntentRequest) -> dict[str, Any]:
         slot_id = req.slot_id
@@ -719,6 +855,15 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             trade_id = req.trade_id or str(slot.get("trade_id") or intent_id)
             asset = req.asset or str(slot.get("asset") or "")
             slot_side = str(slot.get("side") or "FLAT")
+            if req.side is not None and slot_side in ("LONG", "SHORT") and req.side != slot_side:
+                # The kernel closes the slot's own side whatever the intent says: an EXIT
+                # meant for a LONG must not close a SHORT unseen (a wrong asset is refused too).
+                raise _field_error(
+                    "side",
+                    f"side {req.side} is not the side of slot {slot_id}, which holds {slot_side};"
+                    f" {req.action} takes the slot's side (leave side out)",
+                    value=req.side,
+                )
             side = req.side or ("SHORT" if slot_side == "SHORT" else "LONG")
         intent = KernelIntent(
             intent_id=intent_id,
@@ -736,18 +881,19 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             reason=req.reason or "gateway",
             metadata=req.metadata,
         )
-        outcome = submit(intent)
-        if req.intent_id and req.action == "ENTER" and outcome.accepted:
+        answer = submit(intent, client_chose_id=req.intent_id is not None)
+        if req.intent_id and req.action == "ENTER" and answer["accepted"]:
             placed[req.intent_id] = (slot_id, trade_id)
             if len(placed) > _PLACED_INTENTS:
                 placed.popitem(last=False)
-        return outcome.to_dict()
+        return answer
 
     @app.post(
         "/v1/slots/{slot_id}/cancel",
         dependencies=auth,
         summary="Cancel the order working on a slot",
-        responses=_answers(401, 404, 413, 422),
+        description=_RETRY_NOTE,
+        responses=_answers(401, 404, 408, 413, 422),
     )
     async def cancel_slot(
         slot_id: SlotPath,
@@ -767,13 +913,13 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             target_size=0.0,
             reason=req.reason or "gateway cancel",
         )
-        return submit(intent).to_dict()
+        return submit(intent, client_chose_id=req.intent_id is not None)
 
     @app.post(
         "/v1/marks",
         dependencies=auth,
         summary="Set an asset's mark price (values open positions)",
-        responses=_answers(401, 413, 422),
+        responses=_answers(401, 408, 413, 422),
     )
     async def post_mark(req: MarkRequest) -> dict[str, Any]:
         # mark_price returns how many open slots it revalued, not a sequence number.
@@ -802,16 +948,17 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     )
     async def events(
         last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-        last_event_id: Annotated[int | None, Query(ge=0), BeforeValidator(_plain)] = None,
+        last_event_id: Annotated[int | None, Query(ge=0), BeforeValidator(_whole)] = None,
     ) -> Response:
         resume = last_event_id
         if last_event_id_header is not None and last_event_id_header.strip():
             text = last_event_id_header.strip()
             try:
-                if not plain_number(text):
-                    raise ValueError(text)  # int() also reads "1_0" and other scripts' digits
-                resume = int(text)
-            except ValueError:
+                # int() also reads "1_0" and other scripts' digits; the query's rule instead.
+                resume = _whole(text)
+                if not isinstance(resume, int):
+                    raise ValueError(text)
+            except (ValueError, PydanticCustomError):
                 shown = last_event_id_header[:32]
                 raise _field_error(
                     "Last-Event-ID",
@@ -844,13 +991,16 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     # Outermost last: the timer, then the body limit (413 on any request), then the token.
     app.add_middleware(TokenGate, token=token, protected=protected_routes)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
     app.add_middleware(RequestTimer, metrics=metrics, router=app.router)
     return app
 
 
-def _field_error(field: str, msg: str, where: str = "body") -> RequestValidationError:
-    return RequestValidationError([{"loc": (where, field), "msg": msg, "type": "value_error"}])
+def _field_error(field: str, msg: str, where: str = "body", value: Any = None) -> RequestValidationError:
+    error: dict[str, Any] = {"loc": (where, field), "msg": msg, "type": "value_error"}
+    if value is not None:
+        error["input"] = value
+    return RequestValidationError([error])
 
 
 def _content_type_error(content_type: str | None) -> RequestValidationError:
@@ -882,18 +1032,23 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 def _clean_error(error: Any) -> dict[str, Any]:
-    """A validation error in plain JSON: location, message, type and a short copy of the input."""
+    """A validation error in plain JSON: location, message, type and a short copy of the input
+    (a long number as its text cut short; a lone surrogate as its escape, ``unicode_text``)."""
     out: dict[str, Any] = {
-        "loc": list(error.get("loc", ())),
-        "msg": str(error.get("msg", "")),
+        "loc": [unicode_text(p) if isinstance(p, str) else p for p in error.get("loc", ())],
+        "msg": unicode_text(str(error.get("msg", ""))),
         "type": str(error.get("type", "")),
     }
     if "input" in error and error.get("type") != "missing":  # a missing value's input is None
         value: Any = error["input"]
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        if isinstance(value, str | int | float | bool) or value is None:
-            out["input"] = value if not isinstance(value, str) else value[:128]
+        if isinstance(value, int | float) and not isinstance(value, bool) and len(str(value)) > 64:
+            value = shortened(str(value), 64)  # a 4000-digit integer
+        if isinstance(value, str):
+            out["input"] = unicode_text(value[:128])
+        elif isinstance(value, int | float | bool) or value is None:
+            out["input"] = value
     ctx = error.get("ctx") or {}
     if out["type"] == "json_invalid" and "error" in ctx:
         out["reason"] = str(ctx["error"])

@@ -27,6 +27,15 @@ class GatewaySettings(BaseModel):
     port: Count = Field(default=8080, ge=0, le=65535)
     token: str | None = Field(default=None, min_length=16, description="Bearer token for mutating endpoints")
     max_body_bytes: Count = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
+    body_timeout_seconds: Number = Field(
+        default=30.0, gt=0, le=3600, description="How long a request's body may take to arrive; then 408"
+    )
+    max_connections: Count = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Connections (or requests under way) at once; a request beyond them gets 503",
+    )
     sse_history: Count = Field(
         default=10_000, ge=1, le=1_000_000, description="Events kept for Last-Event-ID resume"
     )

@@ -32,19 +32,42 @@ import orjson
 
 from dita._numbers import finite_json
 
-__all__ = ["Broadcaster", "Subscriber", "encode_json", "encode_json_bytes"]
+__all__ = ["Broadcaster", "Subscriber", "encode_json", "encode_json_bytes", "unicode_text"]
 
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
+def unicode_text(text: str) -> str:
+    """``text`` with each lone surrogate (JSON can escape one: ``"\\ud800"``) written out as
+    its escape, ``\\ud800`` as six characters: text a strict JSON parser takes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
+def _unicode(value: Any) -> Any:
+    if isinstance(value, str):
+        return unicode_text(value)
+    if isinstance(value, dict):
+        return {unicode_text(str(k)): _unicode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unicode(v) for v in value]
+    return value
+
+
 def encode_json_bytes(obj: Any) -> bytes:
-    """Compact strict JSON: non-finite floats become null, unknown types their str."""
+    """Compact strict JSON: non-finite floats become null, unknown types their str, lone
+    surrogates their escape as text (``unicode_text``)."""
     try:
         return orjson.dumps(obj, default=str, option=_JSON_OPTIONS)
     except TypeError:
-        # orjson stops at integers beyond 64 bits (a client can send one); json does not.
-        return json.dumps(finite_json(obj), default=str, separators=(",", ":"), allow_nan=False).encode()
+        # orjson stops at integers beyond 64 bits (a client can send one) and at lone
+        # surrogates (json writes those as "\ud800", which strict parsers refuse).
+        clean = _unicode(finite_json(obj))
+        return json.dumps(clean, default=str, separators=(",", ":"), allow_nan=False).encode()
 
 
 def encode_json(obj: Any) -> str:

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dita._text import shortened
+from dita.gateway.events import unicode_text
 
 __all__ = [
     "MAX_LINE_BYTES",
     "CancelCommand",
     "Command",
+    "DuplicateKey",
     "MarkCommand",
     "OrderCommand",
     "ProtocolError",
@@ -26,6 +28,7 @@ __all__ = [
     "line_too_long",
     "parse_line",
     "plain_number",
+    "unique_keys",
 ]
 
 MAX_LINE_BYTES = 4096
@@ -177,7 +180,10 @@ def _parse_text(text: str) -> Command:
 
 def _parse_json(text: str) -> Command:
     try:
-        obj = json.loads(text, object_pairs_hook=_unique_keys)
+        obj = json.loads(text, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        message = f"line gives the key {_quoted(exc.key)} more than once"
+        raise ProtocolError("INVALID_JSON", message, field=unicode_text(exc.key)) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         pos = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -253,14 +259,22 @@ def _parse_json(text: str) -> Command:
 # --- fields ------------------------------------------------------------------------------
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of two equal keys: "client_id" twice would act on one unseen.
+class DuplicateKey(ValueError):
+    """A JSON object gives ``key`` more than once (``unique_keys``)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {_quoted(key)} is given more than once")
+        self.key = key
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook`` for client input, stdio lines and HTTP bodies
+    alike: json.loads keeps the last of two equal keys, so "client_id" (or "side") twice would
+    act on one the client may not have meant. Raises ``DuplicateKey``, at any depth."""
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise ProtocolError(
-                "INVALID_JSON", f"line gives the key {_quoted(key)} more than once", field=key
-            )
+            raise DuplicateKey(key)
         obj[key] = value
     return obj
 
@@ -346,9 +360,10 @@ def _quoted(value: Any) -> str:
 
 
 def _printable(value: Any) -> str | int | float | bool | None:
-    """The offending value as it goes into an error event: JSON-safe and short."""
+    """The offending value as it goes into an error event: JSON-safe (a lone surrogate as
+    its escape, which strict parsers take) and short."""
     if value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    return shortened(value if isinstance(value, str) else repr(value), 64)
+    return unicode_text(shortened(value if isinstance(value, str) else repr(value), 64))

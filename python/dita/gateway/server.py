@@ -29,11 +29,23 @@ def _not_abandoned_on_purpose(record: logging.LogRecord) -> bool:
 
 class GatewayServer(uvicorn.Server):
     """Serves ``app`` (made by ``create_app`` for ``kernel``) on ``host:port``; on stop,
-    closes the connections of clients that did not read within ``grace`` seconds, then the
-    kernel."""
+    closes the connections still open ``grace`` seconds later, then the kernel.
+    ``max_connections``: uvicorn's ``limit_concurrency``, beyond which a request gets 503
+    (not a connection reset when the process runs out of file descriptors)."""
 
-    def __init__(self, app: Any, kernel: Any, grace: float, host: str, port: int) -> None:
-        super().__init__(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    def __init__(
+        self, app: Any, kernel: Any, grace: float, host: str, port: int, max_connections: int | None = None
+    ) -> None:
+        super().__init__(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                limit_concurrency=max_connections,
+            )
+        )
         logger = logging.getLogger("uvicorn.error")
         if _not_abandoned_on_purpose not in logger.filters:
             logger.addFilter(_not_abandoned_on_purpose)
@@ -45,8 +57,9 @@ class GatewayServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn waits for every response to finish, and an event stream never does.
         self.app.state.broadcaster.close()
-        # It also waits for every connection to close, and one whose client stopped
-        # reading never does (its last bytes are never taken): a grace, then given up.
+        # It also waits for every connection to close, and one whose client stopped reading
+        # (its last bytes never taken) or never finished its request never does: a grace,
+        # then given up.
         give_up = asyncio.get_running_loop().call_later(self.grace, self._give_up)
         try:
             await super().shutdown(sockets)
@@ -54,8 +67,8 @@ class GatewayServer(uvicorn.Server):
             give_up.cancel()
         if self.aborted:
             print(
-                f"dita serve: closed {self.aborted} connection(s) whose client did not read the "
-                f"rest of its response within {self.grace:g} s of the stop",
+                f"dita serve: closed {self.aborted} connection(s) still open {self.grace:g} s after "
+                "the stop (a request or response not finished)",
                 file=sys.stderr,
                 flush=True,
             )

@@ -147,7 +147,7 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
             if skipping:
                 _too_long(engine, lineno, skipping + len(pending))
             else:
-                _handle_line(engine, pending, lineno)
+                _unfinished(engine, pending, lineno)
     except BrokenPipeError:
         return 0  # the reader went away: nobody is left to tell
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
@@ -200,6 +200,24 @@ def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
     _protocol_error(engine, line_too_long(size))
 
 
+def _unfinished(engine: OrderEngine, raw: bytes, lineno: int) -> None:
+    """The input ended inside a line: its writer may have died mid-write (``MARK BTCUSDT 5``
+    of ``MARK BTCUSDT 50000``), so it is not acted on. A blank or comment line is left alone."""
+    engine.line = lineno
+    text = raw.decode("utf-8", "replace")
+    if not text.strip() or text.lstrip().startswith("#"):
+        return
+    _protocol_error(
+        engine,
+        ProtocolError(
+            "INCOMPLETE_LINE",
+            "the input ended inside this line (no newline after it): not acted on",
+            field="line",
+            value=text,
+        ),
+    )
+
+
 def _protocol_error(engine: OrderEngine, exc: ProtocolError) -> None:
     engine.error(exc.code, exc.message, **({"field": exc.field, "value": exc.value} if exc.field else {}))
 
@@ -213,7 +231,12 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        engine.error("INVALID_ENCODING", f"line is not UTF-8 (bad byte at offset {exc.start})", field="line")
+        engine.error(
+            "INVALID_ENCODING",
+            f"line is not UTF-8 (bad byte at offset {exc.start})",
+            field="line",
+            value=None,
+        )
         return
     try:
         command = parse_line(text)
