@@ -136,8 +136,13 @@ class StrategyContext:
         return self._runtime.submit(strategy, intent)
 
     def trade_owner(self, trade_id: str) -> str | None:
-        """The name of the strategy whose trade ``trade_id`` is, None when it is nobody's."""
-        handle = self._runtime._owner.get(trade_id) if trade_id else None
+        """The name of the strategy whose trade ``trade_id`` is (held, or freed from its slot:
+        a trade adopted after a restart with its order in doubt is freed), None when it is
+        nobody's."""
+        if not trade_id:
+            return None
+        runtime = self._runtime
+        handle = runtime._owner.get(trade_id) or runtime._released.get(trade_id)
         return handle.strategy.name if handle is not None else None
 
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:

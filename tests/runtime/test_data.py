@@ -436,16 +436,10 @@ def test_assets_whose_bars_open_at_other_times_are_refused_naming_the_row(tmp_pa
 @pytest.mark.parametrize(
     "times",
     [
-        # A gap in one asset (and BBB's lower median step 120 s, more than half its minutes gone).
+        # Gaps in one asset (more than half BBB's minutes gone: its lower median step 120 s).
         {
-            "AAA": [f"2024-01-01T00:0{m}:00Z" for m in range(8)],
-            "BBB": [
-                "2024-01-01T00:00:00Z",
-                "2024-01-01T00:01:00Z",
-                "2024-01-01T00:03:00Z",
-                "2024-01-01T00:05:00Z",
-                "2024-01-01T00:07:00Z",
-            ],
+            "AAA": [f"2024-01-01T00:{m:02d}:00Z" for m in range(12)],
+            "BBB": [f"2024-01-01T00:{m:02d}:00Z" for m in (0, 1, 3, 5, 6, 8, 10)],
         },
         # Calendar months: 28 to 31 days, one clock.
         {name: [f"2023-{m:02d}-01T00:00:00Z" for m in range(1, 7)] for name in ("AAA", "BBB")},
@@ -458,6 +452,15 @@ def test_assets_on_one_clock_load_with_gaps_or_calendar_steps(
     step read twice its bars' length."""
     data = load_market_data(multi_asset_csv(tmp_path, times), allow_gaps=True)
     assert sorted(set(data.asset)) == ["AAA", "BBB"]
+
+
+def test_one_stray_bar_does_not_make_an_assets_bars_short(tmp_path: Path) -> None:
+    """A bar's length was its asset's shortest step: one stray bar an hour after a daily one
+    made every daily bar an hour long, and hourly bars of another asset inside them loaded."""
+    days = [f"2024-01-0{d}T00:00:00Z" for d in range(1, 4)] + ["2024-01-03T01:00:00Z"]
+    hours = [f"2024-01-01T{h:02d}:00:00Z" for h in range(24)]
+    with pytest.raises(DataError, match="BBB bar at 2024-01-01T01:00:00Z opens while the AAA bar"):
+        load_market_data(multi_asset_csv(tmp_path, {"AAA": days, "BBB": hours}), allow_gaps=True)
 
 
 def test_an_empty_price_cell_is_named_as_empty_not_nan(tmp_path: Path) -> None:

@@ -127,3 +127,22 @@ def test_helpers_on_a_slot_whose_entry_in_doubt_is_another_strategys_are_refusal
     again = b.cancel(sid)
     assert again.accepted and again.details["order_in_doubt"] is True
     assert venue.canceled == venue.canceled[:1] * 2
+
+
+def test_after_a_restart_the_entry_in_doubt_is_still_its_strategys() -> None:
+    """A runtime restarted over the kernel adopts a trade whose slot is free (its entry in
+    doubt) as freed, not held: another strategy's cancel then named it and was taken."""
+    venue = ThrottlesFirstCancel()
+    runtime, _, b = two_strategies(venue)  # type: ignore[arg-type]
+    sid = b.buy("AAA", 1.0, price=100.0, limit=99.0).slot_id
+    b.cancel(sid)
+    restarted = TradingRuntime(runtime.kernel, [])
+    a2, b2 = Idle(name="a"), Idle(name="b")
+    restarted.add_strategy(a2)
+    restarted.add_strategy(b2)
+    restarted.start()
+    restarted.on_bar(BAR)
+    assert restarted.ctx.trade_owner(runtime.kernel.slot_state(sid).trade_id) == "b"
+    refused = a2.cancel(sid)
+    assert not refused.accepted and refused.details["field"] == "trade_id" and len(venue.canceled) == 1
+    assert b2.cancel(sid).accepted and len(venue.canceled) == 2

@@ -51,8 +51,10 @@ def _check_one_clock(ts: np.ndarray, assets: Any, src: str) -> None:
     the strategy at its open time carrying its close: a decision on an hourly bar's close
     filled on another asset's minute bars inside that hour, before that close existed, and so
     did one on a bar opening half a step later. That look-ahead made profits no live run could
-    have. A bar is taken to last until its asset's next bar, or its shortest step when that
-    comes later (a gap), so calendar months and sparse bars on one clock load."""
+    have. A bar is taken to last until its asset's next bar, or its length when that comes
+    later (a gap): the shortest step its bars take more than once, so calendar months and
+    bars with gaps on one clock load. An asset of one bar is not judged (its length is
+    unknown), and one whose bars are seldom neighbours reads as of the longer length."""
     names = np.asarray(assets)
     opens = np.unique(ts)  # every time some bar opens, sorted
     for name in sorted(set(assets)):
@@ -60,8 +62,13 @@ def _check_one_clock(ts: np.ndarray, assets: Any, src: str) -> None:
         own = ts[rows]
         if own.size < 2:
             continue  # how long its bar lasts is unknown
-        steps = np.diff(own)
-        until = np.minimum(np.append(own[1:], np.inf), own + steps.min())
+        # Its bars' length: the shortest step its bars take more than once (and in at least
+        # 1 % of its steps), not a single one (one stray bar an hour after a daily one made
+        # every bar an hour long) nor the most common (sparse minute bars read as longer).
+        values, counts = np.unique(np.diff(own), return_counts=True)
+        often = np.flatnonzero(counts >= max(2, 0.01 * (own.size - 1)))
+        length = float(values[often[0]] if often.size else values[np.argmax(counts)])
+        until = np.minimum(np.append(own[1:], np.inf), own + length)
         # The first time any bar opens after each of this asset's bars opened.
         nxt = np.searchsorted(opens, own, side="right")
         later = np.where(nxt < opens.size, opens[np.minimum(nxt, opens.size - 1)], np.inf)
