@@ -144,6 +144,16 @@ def test_without_a_token_one_is_generated_and_printed() -> None:
         )
 
 
+def test_max_connections_must_leave_room_for_commands_beside_the_event_streams() -> None:
+    """Event streams hold their connections: with max_connections at sse_max_clients, open
+    streams locked every POST out, a PUT /v1/control halting the kernel too."""
+    with pytest.raises(
+        SettingsError, match=r"max_connections \(100\) must be at least sse_max_clients \(100\) \+ 10"
+    ):
+        load_settings(max_connections=100)
+    assert load_settings(max_connections=110).max_connections == 110
+
+
 def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "gateway.toml"
     cfg.write_text("[gateway]\nport = 8080\nmax_body_byte = 10\n")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dita import MockVenueAdapter
+from dita import MockVenueAdapter, VenueEvent
 from gateway.helpers import AUTH, TOKEN, LiveServer, enter, read_sse, start_server, wait_until
 
 JSON_AUTH = {**AUTH, "content-type": "application/json"}
@@ -807,6 +807,47 @@ def test_a_duplicate_intent_says_what_became_of_the_first_attempt() -> None:
             live.stop()
 
 
+class _LimitsTheFirstSubmit:
+    """Rate limits the first order it is sent and takes the others silently."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.submitted += 1
+        if self.submitted > 1:
+            return []
+        return [VenueEvent("rl-1", order.trade_id, -1, "RATE_LIMITED", venue_client_id=order.client_order_id,
+                           retry_after=1.0)]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_a_retry_of_a_rate_limited_enter_is_told_so_when_every_slot_is_busy() -> None:
+    """The first attempt was rate limited and its slot taken since by another trade: a retry
+    without slot_id was a 409 ("no free slot"), which said nothing of the first attempt. It
+    goes where the first went and is refused DUPLICATE_INTENT with first_outcome."""
+    live = start_server(max_slots=1, venue=_LimitsTheFirstSubmit)
+    try:
+        c = live.client
+        body = {"action": "ENTER", "intent_id": "lost-1", "asset": "BTCUSDT", "side": "LONG",
+                "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
+        assert c.post("/v1/intents", json=body, headers=AUTH).json()["diagnostic_code"] == "RATE_LIMITED"
+        assert c.post("/v1/intents", json={**body, "intent_id": "other"}, headers=AUTH).json()["accepted"]
+        late = c.post("/v1/intents", json=body, headers=AUTH)
+        assert late.status_code == 200, late.text
+        assert late.json()["diagnostic_code"] == "DUPLICATE_INTENT"
+        told = late.json()["details"]["first_outcome"]
+        assert (told["diagnostic_code"], told["trade_id"], told["venue_events"]) == (
+            "RATE_LIMITED",
+            "lost-1",
+            ["RATE_LIMITED"],
+        )
+    finally:
+        live.stop()
+
+
 def test_a_retried_cancel_and_a_filled_enter_say_their_first_outcome() -> None:
     """The slot cancel endpoint takes an intent_id too: its retry is told of the first
     cancel (which took the resting order off the book). An ENTER that rested tells a retry
@@ -866,14 +907,19 @@ def test_a_body_that_never_arrives_in_full_is_answered_408_and_closed() -> None:
 def test_requests_beyond_max_connections_get_503_not_a_reset() -> None:
     """Connections were not limited: past the process's open-file limit (1024 by default)
     new ones were reset and nobody was answered. uvicorn's limit_concurrency (setting
-    max_connections) now answers a request beyond it 503."""
-    live = start_server(max_connections=3)
+    max_connections) now answers a request beyond it 503; max_connections connections are
+    served (uvicorn counts the asking one: passed as is, it served one fewer)."""
+    live = start_server(max_connections=11, sse_max_clients=1)
     try:
         port = int(live.url.rsplit(":", 1)[1])
-        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
         try:
-            wait_until(lambda: len(live.server.server_state.connections) >= 3)
-            answer = _raw_answer(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            wait_until(lambda: len(live.server.server_state.connections) >= 10)
+            health = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            assert _raw_answer(port, health).startswith(b"HTTP/1.1 200 ")  # the 11th is served
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+            wait_until(lambda: len(live.server.server_state.connections) >= 11)
+            answer = _raw_answer(port, health)
             assert answer.startswith(b"HTTP/1.1 503 ")
         finally:
             for s in idle:
@@ -970,13 +1016,20 @@ def test_slot_ids_that_are_not_whole_or_too_large_are_refused(live: LiveServer) 
     bound a 422 and one past max_slots a 404, however spelled."""
     c = live.client
     refused = [("1.5", 422), ('"1.5"', 422), ('"1.0000000000000001"', 422), ('"1e3"', 404),
-               ('"1e7"', 422), ('"1e999999999"', 422), ('"inf"', 422), ('"1_0"', 422)]  # fmt: skip
+               ('"1e7"', 422), ('"1e999999999"', 422), ('"inf"', 422), ('"1_0"', 422),
+               # Exponents beyond what Decimal holds raised out of the validator: a 500.
+               ('"1e9999999999999999999999999999"', 422),
+               ('"1e-9999999999999999999999999999"', 422)]  # fmt: skip
     for spelling, status in refused:
         body = f'{{"action":"CANCEL","slot_id":{spelling}}}'
         res = c.post("/v1/intents", content=body, headers=JSON_AUTH)
         assert res.status_code == status, (spelling, res.text)
     assert c.get("/v1/slots/1.5").status_code == 422
     assert c.get("/v1/slots/1e3").status_code == 404
+    huge = "1e9999999999999999999999999999"
+    assert c.get(f"/v1/slots/{huge}").status_code == 422
+    assert c.get(f"/v1/events?last_event_id={huge}").status_code == 422
+    assert c.get("/v1/events", headers={"last-event-id": huge}).status_code == 422
 
 
 def test_a_long_number_is_echoed_short(live: LiveServer) -> None:

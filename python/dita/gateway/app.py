@@ -113,7 +113,12 @@ def _whole(value: Any) -> Any:
     value = _plain(value)
     if not isinstance(value, str):
         return value  # a JSON number: pydantic's int takes 1.0 and refuses 1.5 itself
-    number = Decimal(value)
+    try:
+        number = Decimal(value)
+    except ArithmeticError:  # an exponent beyond Decimal's range: 1e9999999999999999999999
+        raise PydanticCustomError(
+            "number_range", "Input should be a number whose exponent a float can hold"
+        ) from None
     if not number.is_finite():
         raise PydanticCustomError("finite_number", "Input should be a finite number")
     if number.adjusted() > 18:
@@ -838,6 +843,14 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             if req.action != "ENTER":
                 raise _field_error("slot_id", f"slot_id is required for {req.action}")
             slot_id = placed_slot(req.intent_id)
+            first = first_outcomes.get(req.intent_id) if req.intent_id else None
+            if slot_id is None and first is not None and not first["accepted"] and first["venue_events"]:
+                # Taken by the kernel, and the venue refused its order (rate limited, say), the
+                # slot reused since: the retry goes where the first went, to be refused
+                # DUPLICATE_INTENT with first_outcome saying nothing was placed, not 409 when
+                # every slot is busy by then. (An accepted one whose slot another trade holds
+                # is a 409, as above; an intent the kernel refused was not taken.)
+                slot_id = int(first["slot_id"])
             if slot_id is None:
                 slot_id = kernel.free_slot()
             if slot_id is None:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
@@ -17,6 +17,8 @@ __all__ = ["GatewaySettings", "SettingsError", "load_settings"]
 
 _SECRET = ("token", "secret", "password", "key")
 _ENV_PREFIX = "DITA_GATEWAY_"
+# Connections kept for commands beyond the event streams (see GatewaySettings).
+COMMAND_CONNECTIONS = 10
 
 
 class GatewaySettings(BaseModel):
@@ -59,6 +61,19 @@ class GatewaySettings(BaseModel):
     hazelcast_cluster: str | None = Field(
         default=None, description="Hazelcast cluster name (unset: $DITA_HAZELCAST_CLUSTER, else dita)"
     )
+
+    @model_validator(mode="after")
+    def _room_for_commands(self) -> GatewaySettings:
+        # Event streams hold their connections: with max_connections at or near
+        # sse_max_clients, open streams would leave no connection for a command (a PUT
+        # /v1/control halting the kernel).
+        if self.max_connections < self.sse_max_clients + COMMAND_CONNECTIONS:
+            raise ValueError(
+                f"max_connections ({self.max_connections}) must be at least sse_max_clients "
+                f"({self.sse_max_clients}) + {COMMAND_CONNECTIONS}: event streams hold their "
+                "connections, and commands (a halt) need some left"
+            )
+        return self
 
 
 class SettingsError(ValueError):

@@ -43,7 +43,9 @@ class GatewayServer(uvicorn.Server):
                 port=port,
                 log_level="warning",
                 lifespan="off",
-                limit_concurrency=max_connections,
+                # uvicorn refuses a request once the open connections, its own included, reach
+                # the limit: one more lets max_connections connections in, not one fewer.
+                limit_concurrency=None if max_connections is None else max_connections + 1,
             )
         )
         logger = logging.getLogger("uvicorn.error")
