@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Terminated", "closing", "held", "rearm", "sigterm_as_interrupt"]
+__all__ = ["Terminated", "closing", "held", "installed", "rearm", "sigterm_as_interrupt"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -42,6 +42,8 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 
     def on_sigterm(signum: int, frame: Any) -> None:
         global _armed, _held
+        if _holding and _held:
+            raise Terminated  # a second one inside held(): the block does not end, so now
         if _armed:
             _armed = False
             if _holding:
@@ -70,9 +72,11 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 
 def _on_sigint(signum: int, frame: Any) -> None:
     global _held_interrupt
-    if _holding:
+    if _holding and not _held_interrupt:
         _held_interrupt = True
     else:
+        # Outside held(), or a second Ctrl-C inside it: a block that does not end (a strategy
+        # in a loop) must still be stoppable.
         raise KeyboardInterrupt
 
 
@@ -93,12 +97,20 @@ def rearm() -> None:
     _armed = _installed
 
 
+def installed() -> bool:
+    """Whether SIGTERM and Ctrl-C are handled here (:func:`sigterm_as_interrupt` is on), so
+    that :func:`held` has an effect."""
+    return _installed
+
+
 @contextmanager
 def held() -> Iterator[None]:
     """A SIGTERM during the block raises Terminated at its end, not in its middle (a Ctrl-C,
     KeyboardInterrupt, too, while :func:`sigterm_as_interrupt` is on): for a
     write whose result must be kept (how many bytes went out), which a signal raised
-    between the call's return and the assignment would lose. The block must not wait."""
+    between the call's return and the assignment would lose, or a data row a run counts as
+    handled once its strategies saw it. A second signal inside the block raises at once, so
+    a block that does not end can still be stopped."""
     global _holding, _held, _held_interrupt
     _holding = True
     try:

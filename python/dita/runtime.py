@@ -23,6 +23,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,8 @@ from typing import Any
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
 from dita._numbers import is_real
+from dita._signals import held
+from dita._signals import installed as signals_installed
 from dita._text import shortened
 from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.risk import KERNEL_MAX
@@ -818,10 +821,14 @@ class TradingRuntime:
                 due = (item.ts - first_ts) / speed - (time.monotonic() - start_wall)
                 if due > 0:
                     time.sleep(due)
-            if isinstance(item, Bar):
-                self.on_bar(item)
-            else:
-                self.on_quote(item)
+            # A row is whole or not handled: a SIGTERM or Ctrl-C (in `dita paper`) raised in
+            # its middle counted it handled with its strategies' decisions lost, and a run
+            # continued on the log skipped it. Held, it ends the run after the row.
+            with held() if signals_installed() else nullcontext():
+                if isinstance(item, Bar):
+                    self.on_bar(item)
+                else:
+                    self.on_quote(item)
             count += 1
             if progress is not None:
                 progress(count)

@@ -1130,6 +1130,10 @@ def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path, resting: str)
     assert again.exit_code == 2, again.output
     assert "format 99" in again.stderr and str(path) in again.stderr
     assert json.loads(path.read_text()) == newer
+    # A format that is no whole number was called "newer than this dita paper writes (2)".
+    path.write_text(json.dumps({**newer, "format": "2"}))
+    text = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "c.csv", [99.0] * 7))
+    assert text.exit_code == 2 and "has format '2', not a whole number" in text.stderr, text.stderr
 
 
 def _refused_continuing_from(

@@ -946,3 +946,47 @@ def test_a_reconciliation_of_doubts_that_raises_does_not_ask_the_venue_again_at_
     assert venue.cancels == 1  # not asked again at once
     runtime.on_bar(Bar("BTCUSDT", 16.0, 100.0, 100.0, 100.0, 100.0, 1.0))
     assert venue.cancels == 2
+
+
+class _DecidesAfterASignal(Strategy):
+    """On its second bar, is signalled (SIGTERM or Ctrl-C) and then buys: a decision made after
+    the signal, inside the row."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(name="decides")
+        self.signum = signum
+        self.bars = 0
+
+    def on_bar(self, bar: Bar) -> None:
+        self.bars += 1
+        if self.bars == 2:
+            import signal
+
+            signal.raise_signal(self.signum)
+            self.buy(bar.asset, 0.01, price=bar.close)
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_in_the_middle_of_a_row_ends_the_run_after_the_row(signame: str) -> None:
+    """A SIGTERM or Ctrl-C in `dita paper` raised where the run was: in a strategy's on_bar,
+    the row counted handled (its state saved so) with the strategy's decision lost, and a run
+    continued on the write-ahead log skipped it, one trade fewer than an uninterrupted run.
+    The row now ends first; the run stops after it, its decision taken."""
+    import signal
+
+    from dita._signals import Terminated, sigterm_as_interrupt
+
+    kernel = ExecutionKernel(max_slots=2, kernel_id=f"row-{signame}")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [])
+    strategy = _DecidesAfterASignal(getattr(signal, signame))
+    runtime.add_strategy(strategy)
+    bars = [Bar("BTCUSDT", 1.7e9 + 60 * i, 100.0, 101.0, 99.0, 100.0, 5.0) for i in range(4)]
+    restore = sigterm_as_interrupt()
+    try:
+        with pytest.raises(Terminated if signame == "SIGTERM" else KeyboardInterrupt):
+            runtime.run(bars)
+    finally:
+        restore()
+    assert runtime.data_points == 2 and strategy.bars == 2
+    assert (runtime.handles["decides"].intents, runtime.handles["decides"].fills) == (1, 1)

@@ -708,11 +708,15 @@ def paper(
         if session.continued:
             _reconcile(session)
         with live:
-            session.runtime.run(
-                feed, speed=None if max_speed else speed, progress=tick, should_stop=should_stop
-            )
-            session.runtime.finish()
-            live.update(_status_table(session), refresh=True)
+            try:
+                session.runtime.run(
+                    feed, speed=None if max_speed else speed, progress=tick, should_stop=should_stop
+                )
+                session.runtime.finish()
+            finally:
+                # Stopped or not, the table left on screen is the run's last state: after a
+                # Ctrl-C or SIGTERM it showed the last tick's (up to --status-every behind).
+                live.update(_status_table(session), refresh=True)
     except KeyboardInterrupt as exc:
         closing()
         console.print("terminated" if isinstance(exc, Terminated) else "interrupted")
@@ -843,7 +847,13 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
     if not isinstance(snap, dict):
         fail(f"the state file {path} is not a JSON object: not one `dita paper` wrote")
     fmt = snap.get("format", 1)
-    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt > STATE_FORMAT:
+    if isinstance(fmt, bool) or not isinstance(fmt, int):
+        # Not "newer": "2" (text) is no format any dita paper writes.
+        fail(
+            f"the state file {path} has format {fmt!r}, not a whole number: not a file "
+            f"`dita paper` wrote (it writes format {STATE_FORMAT})"
+        )
+    if fmt > STATE_FORMAT:
         fail(
             f"the state file {path} is of format {fmt!r}, newer than this dita paper writes "
             f"({STATE_FORMAT}): continue the run with the version that wrote it"
