@@ -55,6 +55,13 @@ class _Order(_Shape):
     size: float = 0.0
     filled_size: float = 0.0
     price: float | None = None
+    # What `dita orders` shows: text (a client id of 5 or a status of [1] was listed as is).
+    client_order_id: str = ""
+    asset: str = ""
+    side: str = ""
+    order_type: str = ""
+    status: str = ""
+    cancel_requested: bool = False
 
 
 class _Slot(_Shape):
