@@ -4292,8 +4292,6 @@ impl Kernel {
         }
     }
 
-    /// Sets what slot `sid` commits and the totals by asset and overall; one lookup of the
-    /// asset, whether its total is made, changed or dropped (at zero).
     /// What the entries in doubt (of `asset`, or all) count towards the notional caps, rules
     /// 17 on (see `EndedOrders::doubt_notional`); before, nothing: the caps saw no order that
     /// may work at the venue. Computed when asked, so a kernel recovered from an older log
@@ -4306,6 +4304,8 @@ impl Kernel {
         }
     }
 
+    /// Sets what slot `sid` commits and the totals by asset and overall; one lookup of the
+    /// asset, whether its total is made, changed or dropped (at zero).
     fn set_committed(&mut self, sid: usize, notional: f64) {
         let slot = &mut self.slots[sid];
         let delta = notional - slot.committed_notional;
