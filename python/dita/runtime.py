@@ -142,10 +142,7 @@ class StrategyContext:
         """The name of the strategy whose trade ``trade_id`` is (held, or freed from its slot:
         a trade adopted after a restart with its order in doubt is freed), None when it is
         nobody's."""
-        if not trade_id:
-            return None
-        runtime = self._runtime
-        handle = runtime._owner.get(trade_id) or runtime._released.get(trade_id)
+        handle = self._runtime._owner_of(trade_id)
         return handle.strategy.name if handle is not None else None
 
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
@@ -407,6 +404,13 @@ class TradingRuntime:
 
     # -- orders and fills ----------------------------------------------------------------
 
+    def _owner_of(self, trade_id: str) -> StrategyHandle | None:
+        """The strategy whose trade ``trade_id`` is: held, or freed from its slot (a trade
+        adopted after a restart with its order in doubt is freed); None when nobody's."""
+        if not trade_id:
+            return None
+        return self._owner.get(trade_id) or self._released.get(trade_id)
+
     def _refuse_another_strategys_trade(self, handle: StrategyHandle, intent: KernelIntent) -> None:
         """Raises ValueError naming ``trade_id`` when ``intent`` names another strategy's trade:
         by its id, or as an EXIT or CANCEL without one on its slot (the kernel takes that for
@@ -416,7 +420,7 @@ class TradingRuntime:
         trade_id = intent.trade_id
         if not trade_id and intent.action.name != "ENTER" and 0 <= intent.slot_id < self.kernel.max_slots:
             trade_id = self.kernel.slot_state(intent.slot_id).trade_id
-        owner = self._owner.get(trade_id) if trade_id else None
+        owner = self._owner_of(trade_id)
         if owner is not None and owner is not handle:
             raise ValueError(
                 f"trade_id={trade_id!r} (slot {intent.slot_id}) belongs to strategy "
