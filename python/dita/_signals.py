@@ -9,7 +9,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Terminated", "closing", "held", "installed", "rearm", "sigterm_as_interrupt"]
+__all__ = [
+    "Terminated",
+    "closing",
+    "held",
+    "ignore_sigterm_to_exit",
+    "installed",
+    "rearm",
+    "sigterm_as_interrupt",
+]
 
 
 class Terminated(KeyboardInterrupt):
@@ -25,6 +33,8 @@ _held = False
 _held_interrupt = False  # a Ctrl-C kept the same way
 # Whether our handler is installed (rearm() arms only then).
 _installed = False
+# Whether a command of this process handled SIGTERM (see ignore_sigterm_to_exit).
+_used = False
 
 
 def sigterm_as_interrupt() -> Callable[[], None]:
@@ -51,7 +61,8 @@ def sigterm_as_interrupt() -> Callable[[], None]:
             else:
                 raise Terminated
 
-    _armed = _installed = True
+    global _used
+    _armed = _installed = _used = True
     signal.signal(signal.SIGTERM, on_sigterm)
     # Ctrl-C as Python's own handler does it, except inside held(): a count of written bytes
     # lost to a KeyboardInterrupt raised just after the write had the bytes written twice.
@@ -68,6 +79,17 @@ def sigterm_as_interrupt() -> Callable[[], None]:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
     return restore
+
+
+def ignore_sigterm_to_exit() -> None:
+    """For the `dita` program once its command returned: a command that handled SIGTERM
+    (`dita paper`, `dita stdio`) has closed, and a SIGTERM sent again in the process's last
+    moments (the interpreter's teardown) ended it by the signal, status 143 where the stop
+    promised 0. Nothing for a command that did not handle it, nor for a process embedding
+    dita (its handler is its own)."""
+    if _used and threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _on_sigint(signum: int, frame: Any) -> None:

@@ -37,5 +37,10 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    # Named as the installed command, also when run as `python -m dita` or `-m dita.cli`.
-    app(prog_name="dita")
+    from dita._signals import ignore_sigterm_to_exit
+
+    try:
+        # Named as the installed command, also when run as `python -m dita` or `-m dita.cli`.
+        app(prog_name="dita")
+    finally:
+        ignore_sigterm_to_exit()
