@@ -46,7 +46,9 @@ ASSET_COLUMNS = ("asset", "symbol")
 UNKNOWN_DEPTH = 1e15
 
 
-def _check_one_clock(ts: np.ndarray, assets: Any, src: str) -> None:
+def _check_one_clock(
+    ts: np.ndarray, assets: Any, per_asset: list[tuple[str, np.ndarray, np.ndarray]], src: str
+) -> None:
     """Refuses bars of one asset opening while a bar of another is still open. A bar reaches
     the strategy at its open time carrying its close: a decision on an hourly bar's close
     filled on another asset's minute bars inside that hour, before that close existed, and so
@@ -54,18 +56,19 @@ def _check_one_clock(ts: np.ndarray, assets: Any, src: str) -> None:
     have. A bar is taken to last until its asset's next bar, or its length when that comes
     later (a gap): the shortest step its bars take more than once, so calendar months and
     bars with gaps on one clock load. An asset of one bar is not judged (its length is
-    unknown), and one whose bars are seldom neighbours reads as of the longer length."""
+    unknown), and one whose bars are seldom neighbours reads as of the longer length.
+    ``per_asset``: each asset's name, rows and steps between its bars, as the caller's checks
+    found them."""
     names = np.asarray(assets)
     opens = np.unique(ts)  # every time some bar opens, sorted
-    for name in sorted(set(assets)):
-        rows = np.flatnonzero(names == name)
+    for name, rows, steps in per_asset:
         own = ts[rows]
         if own.size < 2:
             continue  # how long its bar lasts is unknown
         # Its bars' length: the shortest step its bars take more than once (and in at least
         # 1 % of its steps), not a single one (one stray bar an hour after a daily one made
         # every bar an hour long) nor the most common (sparse minute bars read as longer).
-        values, counts = np.unique(np.diff(own), return_counts=True)
+        values, counts = np.unique(steps, return_counts=True)
         often = np.flatnonzero(counts >= max(2, 0.01 * (own.size - 1)))
         length = float(values[often[0]] if often.size else values[np.argmax(counts)])
         until = np.minimum(np.append(own[1:], np.inf), own + length)
@@ -472,9 +475,11 @@ def load_market_data(
             row=i + 1,
         )
     interval = 0.0
+    per_asset: list[tuple[str, np.ndarray, np.ndarray]] = []  # for the one-clock check below
     for name in sorted(set(assets)):
         idx = np.arange(len(assets)) if asset_name is None else np.flatnonzero(np.asarray(assets) == name)
         d = np.diff(ts[idx])
+        per_asset.append((name, idx, d))
         dup = np.flatnonzero(d <= 0)
         if dup.size:
             i = int(idx[dup[0] + 1])
@@ -504,7 +509,7 @@ def load_market_data(
                 )
 
     if kind == "bars" and asset_name is not None:
-        _check_one_clock(ts, assets, src)
+        _check_one_clock(ts, assets, per_asset, src)
     data = MarketData(kind=kind, ts=ts, asset=assets, columns=cols, source=src, interval=interval)
     if start is not None or end is not None:
         if start is not None and end is not None and end <= start:
