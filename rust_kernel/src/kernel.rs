@@ -2371,8 +2371,11 @@ impl Kernel {
         };
         let stage = self.slots[sid].fsm_state;
         if !fsm::CANCELLABLE.contains(&stage) || self.slots[sid].active_order().is_none() {
-            if rules() >= 17 && self.ended.in_doubt(sid, None).is_some() {
-                return self.cancel_in_doubt(intent, sid, seq);
+            if let Some(order) = (rules() >= 17)
+                .then(|| self.ended.in_doubt(sid, None).cloned())
+                .flatten()
+            {
+                return self.cancel_in_doubt(intent, sid, order, seq);
             }
             let d = vec![
                 ("fsm_state", Detail::Static(stage.name())),
@@ -2418,22 +2421,23 @@ impl Kernel {
         out
     }
 
-    /// A CANCEL on a slot whose order is in doubt (rules 17 on): its cancel may have been the
+    /// A CANCEL on a slot whose `order` is in doubt (rules 17 on): its cancel may have been the
     /// request the venue throttled, so it is asked again (`cancels`), the slot's stage kept.
     /// The venue's answer ends the doubt (a cancel ack, rules 16) or leaves it to
     /// `reconcile_with_venue` (a reject: the venue may never have had it, or it filled). It was
     /// refused as INVALID_TRANSITION, "no working order to cancel", while the order could
     /// still fill at the venue.
     #[cold]
-    fn cancel_in_doubt(&mut self, intent: &Intent, sid: usize, seq: u64) -> KernelOutcome {
+    fn cancel_in_doubt(
+        &mut self,
+        intent: &Intent,
+        sid: usize,
+        order: VenueOrder,
+        seq: u64,
+    ) -> KernelOutcome {
         if let Some(refused) = self.other_trade(intent, sid, seq) {
             return refused;
         }
-        let order = self
-            .ended
-            .in_doubt(sid, None)
-            .expect("checked by the caller")
-            .clone();
         let slot = &self.slots[sid];
         let mut out = KernelOutcome::ok(intent.slot_id, slot.trade_id.clone(), slot.fsm_state, seq);
         out.severity = KernelSeverity::Warning;
