@@ -73,6 +73,44 @@ class ReconciliationReport:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "clean": self.clean}
 
+    def lines(self, skip: tuple[str, ...] = ()) -> list[str]:
+        """The report for a person, one line per order (``to_dict()`` is the same for a
+        program): ``missed_fills: 7-3 (slot 2, BTCUSDT): qty 1.5, price 100.0``. ``skip``
+        leaves out lists the caller says in its own words."""
+        said = []
+        for name, items in asdict(self).items():
+            if name == "events_applied" or name in skip or not items:
+                continue
+            if isinstance(items, str):
+                said.append(f"{name}: {items}")
+                continue
+            said.extend(f"{name}: {_said(item)}" for item in items)
+        return said
+
+
+def _said(item: dict[str, Any]) -> str:
+    """One report item as text: the order (or asset) first, then its other fields."""
+    rest = dict(item)
+    name = rest.pop("client_order_id", None) or rest.get("asset") or "?"
+    where = [f"slot {rest.pop('slot_id')}"] if "slot_id" in rest else []
+    if rest.get("asset") and name != rest["asset"]:
+        where.append(str(rest.pop("asset")))
+    elif name == rest.get("asset"):
+        rest.pop("asset")
+    head = f"{name} ({', '.join(where)})" if where else str(name)
+    fields = ", ".join(f"{k} {_value(v)}" for k, v in rest.items())
+    return f"{head}: {fields}" if fields else head
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, dict):
+        return "(" + ", ".join(f"{k} {_value(x)}" for k, x in v.items()) + ")"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return v if v and not v.isspace() else repr(v)
+    return str(v)
+
 
 class _Refused(Exception):
     """The kernel refused a reconciliation event: an outcome (nothing changed), so it leaves

@@ -59,6 +59,24 @@ def test_a_fill_that_happened_while_down_is_recovered_and_logged(tmp_path: Path)
     assert kernel.reconcile_with_venue().clean
 
 
+def test_the_report_reads_as_one_line_per_order_for_a_person(tmp_path: Path) -> None:
+    venue = MockVenueAdapter(fill_rate=0.0)
+    kernel = open_kernel(tmp_path, venue)
+    out = kernel.process_intent(intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=99.0))
+    coid = out.order.client_order_id
+    venue.fill_open_order(coid, 98.5)
+    venue.submit(VenueOrder("someone-else-1", 0, "t?", "BTCUSDT", "BUY", "LIMIT", 90.0, 1.0))
+    report = kernel.reconcile_with_venue(cancel_unknown=False)
+    assert report.lines() == [
+        f"missed_fills: {coid} (slot 0, BTCUSDT): qty 2.0, price 98.5",
+        "unknown_at_venue_left: someone-else-1 (BTCUSDT): venue_order_id "
+        + (report.unknown_at_venue_left[0]["venue_order_id"] or "''")
+        + ", size 1.0, side BUY",
+    ]
+    assert report.lines(skip=("missed_fills",)) == report.lines()[1:]
+    assert kernel.reconcile_with_venue(cancel_unknown=False).lines() == report.lines()[1:]
+
+
 def test_orders_only_the_venue_knows_are_canceled_or_reported(tmp_path: Path) -> None:
     venue = MockVenueAdapter(fill_rate=0.0)
     kernel = open_kernel(tmp_path, venue)

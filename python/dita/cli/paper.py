@@ -994,9 +994,8 @@ def _reconcile(session: PaperSession) -> None:
         typer.echo(
             f"reconcile: ended {n} order{'' if n == 1 else 's'} the venue does not hold: {named}", err=True
         )
-    for name, items in report.to_dict().items():
-        if name not in ("lost_submits", "clean", "events_applied") and items:
-            typer.echo(f"reconcile: {name}: {items}", err=True)
+    for line in report.lines(skip=("lost_submits",)):
+        typer.echo(f"reconcile: {line}", err=True)
 
 
 def default_kernel_id() -> str:
