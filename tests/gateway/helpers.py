@@ -58,9 +58,7 @@ def start_server(max_slots: int = 4, venue: Callable[[], Any] | None = None, **s
         gateway_settings = GatewaySettings(token=TOKEN, max_slots=max_slots, **settings)
         app = create_app(kernel, gateway_settings)
         # `dita serve`'s own server, so a test's stop is the real one (event streams ended).
-        server = GatewayServer(
-            app, kernel, gateway_settings.stop_grace_seconds, "127.0.0.1", 0, gateway_settings.max_connections
-        )
+        server = GatewayServer.for_settings(app, kernel, gateway_settings.model_copy(update={"port": 0}))
         box["server"], box["app"] = server, app
 
         async def serve() -> None:

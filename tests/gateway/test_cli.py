@@ -264,17 +264,26 @@ def test_a_config_file_that_cannot_be_read_is_named(tmp_path: Path, text: str | 
     assert stderr.startswith(f"error: --config {cfg}: ") and message in stderr and "Traceback" not in stderr
 
 
-@pytest.mark.parametrize("grace", ["0", "-1", "nan", "inf", "301", "soon"])
-def test_a_stop_grace_that_is_no_wait_or_for_ever_is_refused(
-    monkeypatch: pytest.MonkeyPatch, grace: str
+@pytest.mark.parametrize(
+    ("key", "most", "default"),
+    [
+        ("stop_grace_seconds", 300, 5.0),
+        ("header_timeout_seconds", 3600, 10.0),
+        ("body_timeout_seconds", 3600, 30.0),
+    ],
+)
+@pytest.mark.parametrize("wait", ["0", "-1", "nan", "inf", "above", "soon"])
+def test_a_wait_that_is_none_or_for_ever_is_refused(
+    monkeypatch: pytest.MonkeyPatch, key: str, most: int, default: float, wait: str
 ) -> None:
-    monkeypatch.setenv("DITA_GATEWAY_STOP_GRACE_SECONDS", grace)
-    with pytest.raises(SettingsError, match=r"^DITA_GATEWAY_STOP_GRACE_SECONDS: "):
+    env = f"DITA_GATEWAY_{key.upper()}"
+    monkeypatch.setenv(env, str(most + 1) if wait == "above" else wait)
+    with pytest.raises(SettingsError, match=rf"^{env}: "):
         load_settings()
-    monkeypatch.setenv("DITA_GATEWAY_STOP_GRACE_SECONDS", "0.5")
-    assert load_settings().stop_grace_seconds == 0.5
-    monkeypatch.delenv("DITA_GATEWAY_STOP_GRACE_SECONDS")
-    assert load_settings().stop_grace_seconds == 5.0
+    monkeypatch.setenv(env, "0.5")
+    assert getattr(load_settings(), key) == 0.5
+    monkeypatch.delenv(env)
+    assert getattr(load_settings(), key) == default
 
 
 @pytest.mark.parametrize("capital", ["inf", "-inf", "nan", "-1", "1e16"])
@@ -312,7 +321,9 @@ def test_a_boolean_setting_is_refused_not_taken_for_1(tmp_path: Path, key: str) 
     assert not (tmp_path / "o.json").exists()
 
 
-@pytest.mark.parametrize("key", ["max_slots", "port", "seed_capital", "sse_keepalive_seconds"])
+@pytest.mark.parametrize(
+    "key", ["max_slots", "port", "seed_capital", "sse_keepalive_seconds", "header_timeout_seconds"]
+)
 def test_a_flag_for_a_number_is_refused_by_the_settings_model_too(key: str) -> None:
     """Built in Python (not read from TOML), `GatewaySettings(max_slots=True)` was one slot."""
     with pytest.raises(ValidationError, match=rf"{key}\n.*True is a flag, not a number"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
@@ -900,6 +901,71 @@ def test_a_body_that_never_arrives_in_full_is_answered_408_and_closed() -> None:
         # A body that arrives in time is untouched.
         mark = live.client.post("/v1/marks", json={"asset": "BTC", "price": 1}, headers=AUTH)
         assert mark.status_code == 200
+    finally:
+        live.stop()
+
+
+def test_headers_that_never_finish_are_answered_408_and_the_connection_closed() -> None:
+    """A client dribbling header lines (slow-loris) held its connection, and a file
+    descriptor, for as long as it kept sending; one that connected and sent nothing, for
+    ever. Each request's line and headers now have header_timeout_seconds, counted from the
+    connection's start or the previous response's end."""
+    live = start_server(header_timeout_seconds=0.6)
+    try:
+        port = int(live.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            started, answer = time.monotonic(), b""
+            while not answer and time.monotonic() - started < 5:
+                try:
+                    s.sendall(b"X-Dribble: 1\r\n")  # a line at a time, never the blank line
+                except OSError:
+                    break  # closed by the server: its answer is read below
+                s.settimeout(0.1)
+                try:
+                    answer = s.recv(65536)
+                except TimeoutError:
+                    pass
+            s.settimeout(10)
+            while chunk := s.recv(65536):
+                answer += chunk
+        waited = time.monotonic() - started
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), answer
+        detail = "request headers not received in full within 0.6 s (header_timeout_seconds)"
+        assert json.loads(body) == {"detail": detail, "field": "headers"}
+        assert 0.5 < waited < 4
+        # A connection that sends nothing is closed without an answer.
+        assert _raw_answer(port, b"") == b""
+        wait_until(lambda: len(live.server.server_state.connections) == 0)
+    finally:
+        live.stop()
+
+
+def test_the_header_deadline_holds_for_each_request_and_spares_streams() -> None:
+    """On a kept-alive connection the next request's headers have the deadline again from
+    the end of the previous response; a request whose headers are in (an event stream that
+    lasts, a request served) is never cut by it."""
+    live = start_server(header_timeout_seconds=0.5, sse_keepalive_seconds=0.2)
+    try:
+        port = int(live.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = s.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200 ")
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")  # the second request stops half-way
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408 ") and b"header_timeout_seconds" in answer
+        with live.client.stream("GET", "/v1/events") as stream:
+            lines = stream.iter_lines()
+            started = time.monotonic()
+            while time.monotonic() - started < 1.5:  # three deadlines: the stream lasts
+                next(lines)
+            enter(live.client)
+            (outcome,) = read_sse(lines, 1, skip=("slot", "account", "reset"))
+            assert outcome.data["accepted"] is True
     finally:
         live.stop()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from dita.cli._common import (
     open_projection,
     require_finite,
 )
+
+if TYPE_CHECKING:
+    from dita.gateway.config import GatewaySettings
 
 __all__ = ["register"]
 
@@ -221,8 +224,7 @@ def serve(
         f"http://{_authority(settings.host, sock.getsockname()[1])}/",
         err=True,
     )
-    grace, max_connections = settings.stop_grace_seconds, settings.max_connections
-    _run(app, kernel, settings.host, settings.port, sock, grace, max_connections)
+    _run(app, kernel, settings, sock)
 
 
 def _listen_socket(host: str, port: int) -> socket.socket:
@@ -244,14 +246,12 @@ def _authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _run(
-    app: Any, kernel: Any, host: str, port: int, sock: socket.socket, grace: float, max_connections: int
-) -> None:
+def _run(app: Any, kernel: Any, settings: GatewaySettings, sock: socket.socket) -> None:
     """Serve on ``sock`` until SIGINT or SIGTERM, then close the kernel before the process ends;
     a connection still open ``grace`` seconds into the stop is closed."""
     from dita.gateway.server import GatewayServer
 
-    server = GatewayServer(app, kernel, grace, host, port, max_connections)
+    server = GatewayServer.for_settings(app, kernel, settings)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # the re-raised Ctrl-C, after the shutdown above

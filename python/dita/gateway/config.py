@@ -32,6 +32,12 @@ class GatewaySettings(BaseModel):
     body_timeout_seconds: Number = Field(
         default=30.0, gt=0, le=3600, description="How long a request's body may take to arrive; then 408"
     )
+    header_timeout_seconds: Number = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How long a request's line and headers may take to arrive; then 408",
+    )
     max_connections: Count = Field(
         default=1000,
         ge=1,

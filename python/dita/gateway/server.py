@@ -6,12 +6,15 @@ The gateway's tests serve with it too, so they stop as ``dita serve`` does."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import sys
 from typing import Any
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 __all__ = ["GatewayServer"]
 
@@ -27,14 +30,88 @@ def _not_abandoned_on_purpose(record: logging.LogRecord) -> bool:
     return not (record.msg == _NOT_COMPLETED and response_abandoned.get())
 
 
+class _HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 connection with a deadline on each request's headers, counted from
+    the connection's start or the end of its previous response: a client that opens a
+    connection and never finishes a request (slow-loris, bytes dribbled to keep it open) held
+    it, and a file descriptor, until it went away. Past the deadline a request begun gets 408
+    and the connection closes; an idle connection just closes (uvicorn's keep-alive timeout
+    closes one idle after a response sooner). The body has its own deadline (BodyLimit)."""
+
+    header_timeout = 10.0  # set per server by _header_deadline()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._headers_due: asyncio.TimerHandle | None = None
+        self._request_begun = False
+        self._await_headers()
+
+    def _await_headers(self) -> None:
+        self._request_begun = False
+        self._headers_due = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _headers_in(self) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+            self._headers_due = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE:
+            self._request_begun = self._request_begun or bool(data)
+        else:  # the request line and headers are in (or the connection failed or closed)
+            self._headers_in()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # A pipelined request already parsed has its headers in; a new one gets the deadline.
+        idle = self.conn.their_state is h11.IDLE
+        if idle and self._headers_due is None and not self.transport.is_closing():
+            self._await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._headers_in()
+        super().connection_lost(exc)
+
+    def _headers_late(self) -> None:
+        self._headers_due = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        if self._request_begun:
+            detail = (
+                f"request headers not received in full within {self.header_timeout:g} s "
+                "(header_timeout_seconds)"
+            )
+            body = (json.dumps({"detail": detail, "field": "headers"}) + "\n").encode()
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+        self.transport.close()
+
+
+def _header_deadline(seconds: float) -> type[H11Protocol]:
+    """The protocol class uvicorn makes each connection with, for a server's deadline."""
+    return type("HeaderDeadline", (_HeaderDeadline,), {"header_timeout": float(seconds)})
+
+
 class GatewayServer(uvicorn.Server):
     """Serves ``app`` (made by ``create_app`` for ``kernel``) on ``host:port``; on stop,
     closes the connections still open ``grace`` seconds later, then the kernel.
     ``max_connections``: uvicorn's ``limit_concurrency``, beyond which a request gets 503
-    (not a connection reset when the process runs out of file descriptors)."""
+    (not a connection reset when the process runs out of file descriptors);
+    ``header_timeout``: how long a request's line and headers may take (then 408)."""
 
     def __init__(
-        self, app: Any, kernel: Any, grace: float, host: str, port: int, max_connections: int | None = None
+        self,
+        app: Any,
+        kernel: Any,
+        grace: float,
+        host: str,
+        port: int,
+        max_connections: int | None = None,
+        header_timeout: float = 10.0,
     ) -> None:
         super().__init__(
             uvicorn.Config(
@@ -43,6 +120,7 @@ class GatewayServer(uvicorn.Server):
                 port=port,
                 log_level="warning",
                 lifespan="off",
+                http=_header_deadline(header_timeout),
                 # uvicorn refuses a request once the open connections, its own included, reach
                 # the limit: one more lets max_connections connections in, not one fewer.
                 limit_concurrency=None if max_connections is None else max_connections + 1,
@@ -55,6 +133,19 @@ class GatewayServer(uvicorn.Server):
         self.kernel = kernel
         self.grace = grace
         self.aborted = 0
+
+    @classmethod
+    def for_settings(cls, app: Any, kernel: Any, settings: Any) -> GatewayServer:
+        """The server ``dita serve`` runs for its ``GatewaySettings``."""
+        return cls(
+            app,
+            kernel,
+            settings.stop_grace_seconds,
+            settings.host,
+            settings.port,
+            settings.max_connections,
+            settings.header_timeout_seconds,
+        )
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn waits for every response to finish, and an event stream never does.
