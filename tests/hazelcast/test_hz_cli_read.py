@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -264,6 +265,40 @@ def test_orders_of_a_kernel_that_is_not_running_say_so(hz_member: HazelcastMembe
     result = runner.invoke(app, ["orders", *hz, "--json"])
     (row,) = json.loads(result.stdout)
     assert row["note"] == "not projected for over 30s (last state shown)"
+
+
+@pytest.mark.parametrize(("ahead", "running"), [(3600.0, False), (8.0, True)])
+def test_a_kernel_whose_clock_runs_ahead_is_judged_and_the_disagreement_said(
+    hz_member: HazelcastMember, hz_client: Any, ahead: float, running: bool
+) -> None:
+    """`projected_at` is the writer's clock. One an hour ahead of this machine's read as fresh
+    for an hour: a crashed kernel there showed as running, and `control set --wait` waited on
+    it. A stamp beyond 30 s either way is now taken for gone, and any stamp ahead by more than
+    2 s is said, since liveness is judged by the two clocks."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, to_json_value
+
+    kid = f"k-ahead-{time.time_ns()}"
+    hz_client.get_map(ACCOUNTS_MAP).blocking().set(
+        kid, to_json_value({"equity": 0.0, "projected_at": time.time() + ahead})
+    )
+    hz_client.get_map(CONTROL_MAP).blocking().set(kid, to_json_value({"mode": "LIVE", "verbosity": "INFO"}))
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
+    result = runner.invoke(app, ["status", *hz, "--kernel", kid, "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["running"] is running
+    shown = f"{ahead:.0f}" if running else r"3[56]\d\d"
+    said = (
+        rf"projected_at is {shown}s ahead of this machine's clock \(clocks disagree: a kernel is "
+        r"taken for gone beyond 30s either way\)"
+    )
+    assert re.fullmatch(said + ("" if running else r" \(last state shown\)"), row["note"]), row["note"]
+    cluster = ["--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name]
+    control = runner.invoke(app, ["control", "show", *cluster, "--json"])
+    assert control.exit_code == 0, control.output
+    assert (kid in json.loads(control.stdout)["running"]) is running
+    table = runner.invoke(app, ["control", "show", *cluster])
+    assert (re.search(said, " ".join(table.output.split())) is None) is running, table.output
 
 
 @pytest.mark.parametrize(

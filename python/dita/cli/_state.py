@@ -218,9 +218,11 @@ def read_hazelcast(
         CONTROL_MAP,
         LIVE_WITHIN_S,
         SLOTS_MAP,
+        clock_note,
         closed_at,
         connect_client,
         live_kernels,
+        projection_age,
         shutdown_client,
     )
 
@@ -254,20 +256,23 @@ def read_hazelcast(
             "source": f"hazelcast {','.join(members)}",
         }
         closed = closed_at(accounts.get(kid, {}))
+        age = projection_age(accounts.get(kid, {}))
+        ahead = "" if age is None else clock_note(age)
         if closed is not None:
             at = datetime.fromtimestamp(closed, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             snapshot["note"] = f"closed at {at} (last state shown)"
         elif kid not in live:
-            snapshot["note"] = f"not projected for over {LIVE_WITHIN_S:g}s (last state shown)"
-        else:
+            why = ahead or f"not projected for over {LIVE_WITHIN_S:g}s"
+            snapshot["note"] = f"{why} (last state shown)"
+        elif ahead:
+            snapshot["note"] = ahead
+        elif age is not None and age > QUIET_AFTER_S:
             # Still counted as running, but a live kernel's account is rewritten every heartbeat
             # (5 s by default): one this quiet may well be dead, so say how old it is.
-            age = time.time() - float(accounts[kid]["projected_at"])
-            if age > QUIET_AFTER_S:
-                snapshot["note"] = (
-                    f"last projected {age:.0f}s ago (stopped or cut off from the cluster? "
-                    f"taken for gone after {LIVE_WITHIN_S:g}s)"
-                )
+            snapshot["note"] = (
+                f"last projected {age:.0f}s ago (stopped or cut off from the cluster? "
+                f"taken for gone after {LIVE_WITHIN_S:g}s)"
+            )
         out.append(snapshot)
     return out
 

@@ -240,23 +240,33 @@ def _not_running(client: Any, kernel: str, say: Callable[[str], None]) -> str:
 
 def _gone_why(account: dict[str, Any]) -> str:
     """Why the kernel of a ``dita_accounts`` entry is taken for gone; "" while it runs."""
-    from dita.projection.hazelcast import LIVE_WITHIN_S, closed_at
+    from dita.projection.hazelcast import LIVE_WITHIN_S, clock_note, closed_at, projection_age
 
     closed = closed_at(account)
-    at = account.get("projected_at")
+    age = projection_age(account)
     if closed is not None:
         return f"closed at {_fmt_time(closed)}"
-    if not isinstance(at, int | float) or isinstance(at, bool):
+    if age is None:
         return "its account has no projected_at"
-    if time.time() - at > LIVE_WITHIN_S:
-        return f"no projection for {time.time() - at:.0f}s, taken for gone after {LIVE_WITHIN_S:g}s"
+    if age > LIVE_WITHIN_S:
+        return f"no projection for {age:.0f}s, taken for gone after {LIVE_WITHIN_S:g}s"
+    if -age > LIVE_WITHIN_S:
+        return clock_note(age)
     return ""
 
 
 def _wait_applied(
     client: Any, kernel: str | None, change: dict[str, Any], wait: float, say: Callable[[str], None]
 ) -> None:
-    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, LIVE_WITHIN_S, live_kernels, read_map
+    from dita.projection.hazelcast import (
+        ACCOUNTS_MAP,
+        CONTROL_MAP,
+        LIVE_WITHIN_S,
+        clock_note,
+        live_kernels,
+        projection_age,
+        read_map,
+    )
 
     deadline = time.monotonic() + wait
     pending: list[str] = []
@@ -290,11 +300,13 @@ def _wait_applied(
     def named(k: str) -> str:
         """``k``, with how long ago it last projected when that is over QUIET_AFTER_S: a quiet
         kernel may be dead, neither refusing a change nor applying one."""
-        at = accounts.get(k, {}).get("projected_at")
+        age = projection_age(accounts.get(k, {}))
         if kernel and k not in live:
             return f"{k} (not running)"
-        if isinstance(at, int | float) and not isinstance(at, bool) and time.time() - at > QUIET_AFTER_S:
-            return f"{k} (last projected {time.time() - at:.0f}s ago)"
+        if age is not None and age > QUIET_AFTER_S:
+            return f"{k} (last projected {age:.0f}s ago)"
+        if age is not None and clock_note(age):
+            return f"{k} ({clock_note(age)})"
         return k
 
     if pending:

@@ -75,12 +75,14 @@ __all__ = [
     "HazelcastProjection",
     "LifecycleState",
     "Map",
+    "clock_note",
     "closed_at",
     "cluster_settings",
     "connect_client",
     "create_mappings",
     "kernel_reads",
     "live_kernels",
+    "projection_age",
     "shutdown_client",
     "to_json_value",
 ]
@@ -863,7 +865,35 @@ def shown_value(value: Any) -> str:
 LIVE_WITHIN_S = 30.0
 """A kernel whose account was last projected longer ago than this is taken for gone: the
 publisher rewrites every account at least every ``heartbeat`` (5 s by default), while the
-entries of a kernel that crashed stay in the maps (one closed cleanly says so: ``closed_at``)."""
+entries of a kernel that crashed stay in the maps (one closed cleanly says so: ``closed_at``).
+``projected_at`` is the writer's clock: a stamp this far ahead of the reader's clock is not
+taken for fresh either (a crashed kernel on a machine whose clock runs ahead would otherwise
+show as running for as long as it runs ahead)."""
+
+
+def projection_age(account: Mapping[str, Any], now: float | None = None) -> float | None:
+    """Seconds since the kernel of a ``dita_accounts`` entry last projected, by the reader's
+    clock (negative when the writer's clock is ahead); None without a ``projected_at``."""
+    at = account.get("projected_at")
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return None
+    return (time.time() if now is None else now) - at
+
+
+def clock_note(age: float) -> str:
+    """What to say of a ``projection_age`` that is a stamp from the future: the clocks of the
+    kernel's machine and this one disagree, and liveness is judged by them ("" when not)."""
+    if age >= -CLOCKS_AGREE_WITHIN_S:
+        return ""
+    return (
+        f"projected_at is {-age:.0f}s ahead of this machine's clock (clocks disagree: a kernel is "
+        f"taken for gone beyond {LIVE_WITHIN_S:g}s either way)"
+    )
+
+
+CLOCKS_AGREE_WITHIN_S = 2.0
+"""How far ahead of the reader's clock a ``projected_at`` may be before it is said (the write
+and the read are apart by a network trip, and clocks synced by NTP by milliseconds)."""
 
 
 def live_kernels(
@@ -874,9 +904,8 @@ def live_kernels(
     now = time.time() if now is None else now
     live = set()
     for kid, account in accounts.items():
-        at = account.get("projected_at")
-        fresh = isinstance(at, int | float) and not isinstance(at, bool) and now - at <= within
-        if fresh and closed_at(account) is None:
+        age = projection_age(account, now)
+        if age is not None and abs(age) <= within and closed_at(account) is None:
             live.add(kid)
     return live
 
