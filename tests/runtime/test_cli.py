@@ -1059,6 +1059,20 @@ def _paper_on(tmp_path: Path, strategy: str, data: Path, *extra: str) -> Any:
     return runner.invoke(app, args)
 
 
+@pytest.mark.parametrize("option", ["--wal-dir", "--state-dir"])
+def test_an_empty_directory_option_is_refused_not_taken_for_the_current_one(
+    tmp_path: Path, resting: str, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    """`--wal-dir "$WAL_DIR"` with the variable unset wrote the log (LOCK, checkpoint,
+    segment) into the directory the command ran in."""
+    data = _bars_csv(tmp_path / "bars.csv", [99.0] * 3)
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    res = runner.invoke(app, ["paper", "--strategy", resting, "--data", str(data), "--max-speed", option, ""])
+    assert res.exit_code == 2 and f"Invalid value for '{option}': must name a path, got ''" in res.output
+    assert list((tmp_path / "run").iterdir()) == []
+
+
 def test_a_resting_limit_keeps_working_across_a_paper_restart(tmp_path: Path, resting: str) -> None:
     """The paper venue's book lived in the process: a run stopped with a resting limit entry
     and started again lost the order (the kernel's slot stayed ENTRY_WORKING for good, or a

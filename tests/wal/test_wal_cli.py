@@ -181,6 +181,33 @@ def test_verify_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2 and "no write-ahead log directory" in out
 
 
+@pytest.mark.parametrize("command", [["audit", "verify"], ["wal", "replay"]])
+def test_an_empty_path_is_refused_not_taken_for_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`dita wal replay "$WAL_DIR"` with the variable unset read the current directory."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*command, ""])
+    assert result.exit_code == 2 and "must name a path, got ''" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_kernel_id_is_printed_as_it_is_not_read_as_markup(tmp_path: Path) -> None:
+    """A kernel id is any text: `btc[/b]` stopped both commands with a Rich MarkupError
+    traceback (exit 1, an audit failure to a script), and `btc[red]1` printed as `btc1`."""
+    from dita import ExecutionKernel
+
+    for kid in ("btc[/b]", "btc[red]1:x:"):
+        log = tmp_path / str(len(kid))
+        ExecutionKernel(max_slots=2, kernel_id=kid, wal_dir=str(log), seed_capital=100.0).close()
+        verified = CliRunner().invoke(app, ["audit", "verify", str(log)])
+        assert verified.exit_code == 0, verified.output
+        assert f"kernel     {kid}\n" in verified.output
+        replayed = CliRunner().invoke(app, ["wal", "replay", str(log)])
+        assert replayed.exit_code == 0, replayed.output
+        assert replayed.output.startswith(f"kernel {kid} recovered at seq 1: ")
+
+
 def test_replay_prints_the_snapshot_the_kernel_recovers(wal_dir: Path) -> None:
     result = CliRunner().invoke(app, ["wal", "replay", str(wal_dir), "--json"])
     assert result.exit_code == 0, result.output

@@ -9,6 +9,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -22,6 +23,7 @@ __all__ = [
     "fail",
     "fail_options",
     "feed_problem",
+    "given_path",
     "hazelcast_connect_s",
     "load_strategy",
     "mock_venue",
@@ -33,7 +35,7 @@ __all__ = [
     "stderr",
 ]
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, markup=False, emoji=False)  # as out_console()
 USAGE_ERROR = 2
 UNREACHABLE = 3  # a service the command needs cannot be reached (as `dita control` says)
 HAZELCAST_CONNECT_S = 5.0  # how long a command waits for its Hazelcast cluster, unless set
@@ -77,9 +79,21 @@ RateLimitRateOption = Annotated[float, typer.Option(help="Chance the venue rate-
 VenueSeedOption = Annotated[int, typer.Option(min=0, help="Seed of the mock venue's draws")]
 
 
+def given_path(text: str) -> Path:
+    """A path option's parser: ``""`` is refused. Taken as given, it is ``Path("")``, the current
+    directory: an unset variable in ``--wal-dir "$WAL_DIR"`` wrote the log where the command
+    ran."""
+    if not text.strip():
+        raise typer.BadParameter(f"must name a path, got {text!r}")
+    return Path(text)
+
+
 def out_console() -> Console:
-    """stdout for tables: the terminal's width, or wide enough not to cut cells when piped."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+    """stdout for tables: the terminal's width, or wide enough not to cut cells when piped.
+    Text is printed as it is: no Rich markup or emoji codes, since what the commands print
+    (kernel ids, assets, strategy names, notes) comes from users, logs and the cluster, where
+    ``btc[/b]`` is a kernel id and not an error (styles go through ``Text``)."""
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:

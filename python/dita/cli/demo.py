@@ -12,6 +12,7 @@ import time
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dita import (
     AccountEvent,
@@ -31,9 +32,12 @@ def _show(console: Console, label: str, out: KernelOutcome) -> None:
         if out.transitions
         else "-"
     )
-    verdict = "[green]accepted[/]" if out.accepted else f"[red]{out.diagnostic_code.name}[/]"
+    verdict = "accepted" if out.accepted else out.diagnostic_code.name
     extra = f" {out.details}" if out.details else ""
-    console.print(f"  {label:<34} {verdict:<28} {path}{extra}")
+    line = Text(f"  {label:<34} ")
+    line.append(f"{verdict:<19}", style="green" if out.accepted else "red")
+    line.append(f" {path}{extra}")
+    console.print(line)
 
 
 def run_demo(console: Console) -> ExecutionKernel:
@@ -62,7 +66,11 @@ def run_demo(console: Console) -> ExecutionKernel:
         base.update(kw)
         return KernelIntent(**base)  # type: ignore[arg-type]
 
-    console.print("[bold]dita demo[/]: kernel 'demo', 4 slots, native mock venue, seed capital 10,000")
+    console.print(
+        Text.assemble(
+            ("dita demo", "bold"), ": kernel 'demo', 4 slots, native mock venue, seed capital 10,000"
+        )
+    )
     _show(
         console,
         "ENTER LONG 0.25 BTC on slot 0",

@@ -18,6 +18,7 @@ from dita.cli._common import (
     VenueSeedOption,
     close_all,
     fail,
+    given_path,
     mock_venue,
     open_projection,
     require_finite,
@@ -130,7 +131,7 @@ def stdio(
 
 def serve(
     config: Annotated[
-        Path | None, typer.Option(help=r"TOML file with a \[gateway] table", exists=True)
+        Path | None, typer.Option(help=r"TOML file with a \[gateway] table", parser=given_path)
     ] = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Listen port (default 8080)")] = None,
@@ -143,7 +144,9 @@ def serve(
     ] = None,
     openapi_out: Annotated[
         Path | None,
-        typer.Option(help="Write the OpenAPI schema to this file and exit (see docs/openapi.json)"),
+        typer.Option(
+            help="Write the OpenAPI schema to this file and exit (see docs/openapi.json)", parser=given_path
+        ),
     ] = None,
     fill_rate: FillRateOption = 1.0,
     reject_rate: RejectRateOption = 0.0,

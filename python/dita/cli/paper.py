@@ -39,6 +39,7 @@ from dita.cli._common import (
     fail,
     fail_options,
     feed_problem,
+    given_path,
     load_strategy,
     open_projection,
     out_console,
@@ -452,7 +453,7 @@ def paper(
         ),
     ] = None,
     state_dir: Annotated[
-        Path | None, typer.Option(help="Where the state file goes (default var/run)")
+        Path | None, typer.Option(help="Where the state file goes (default var/run)", parser=given_path)
     ] = None,
     status_every: Annotated[float, typer.Option(help="Seconds between status updates")] = 1.0,
     journal: Annotated[str | None, typer.Option(help="Journal DSN (chdb://DIR or http://...)")] = None,
@@ -475,7 +476,8 @@ def paper(
         Path | None,
         typer.Option(
             help="Write-ahead log of the kernel: a later run with the same --wal-dir and --kernel-id "
-            "continues this one (its trades, working orders and the paper venue's book)"
+            "continues this one (its trades, working orders and the paper venue's book)",
+            parser=given_path,
         ),
     ] = None,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from dita.cli._common import fail, require_finite
+from dita.cli._common import fail, given_path, require_finite
 
 __all__ = ["register"]
 
@@ -27,7 +27,9 @@ ClusterOption = Annotated[
 HomeOption = Annotated[
     Path | None,
     typer.Option(
-        "--home", help="jar cache and member state (default: $DITA_HAZELCAST_HOME or .cache/hazelcast)"
+        "--home",
+        help="jar cache and member state (default: $DITA_HAZELCAST_HOME or .cache/hazelcast)",
+        parser=given_path,
     ),
 ]
 

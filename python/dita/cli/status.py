@@ -11,11 +11,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dita.cli._common import UNREACHABLE, cluster_options, fail, hazelcast_connect_s, out_console
+from dita.cli._common import UNREACHABLE, cluster_options, fail, given_path, hazelcast_connect_s, out_console
 
 __all__ = ["register"]
 
-StateDir = Annotated[Path | None, typer.Option(help="State files of `dita paper` (default var/run)")]
+StateDir = Annotated[
+    Path | None, typer.Option(help="State files of `dita paper` (default var/run)", parser=given_path)
+]
 Hazelcast = Annotated[str | None, typer.Option(help="Read the projection from members host:port,...")]
 HzCluster = Annotated[
     str | None, typer.Option(help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from dita.cli._common import fail, out_console
 
@@ -32,7 +33,7 @@ def inspect_strategy(
         typer.echo(json.dumps(info, sort_keys=True, default=str))
         return
     console = out_console()
-    console.print(f"[bold]{info['class']}[/bold]  {info['summary']}")
+    console.print(Text.assemble((str(info["class"]), "bold"), f"  {info['summary']}"))
     console.print(f"data: {', '.join(info['data'])}   assets: {', '.join(info['assets'])}")
     console.print(f"callbacks: {', '.join(info['callbacks']) or 'none'}")
     table = Table(title="Parameters", title_justify="left")

@@ -9,11 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from dita.cli._common import fail, out_console
+from dita.cli._common import fail, given_path, out_console
 
 __all__ = ["register"]
 
-LogPath = Annotated[Path, typer.Argument(help="Directory of the write-ahead log (the kernel's wal_dir)")]
+LogPath = Annotated[
+    Path,
+    typer.Argument(
+        help="Directory of the write-ahead log (the kernel's wal_dir)", metavar="PATH", parser=given_path
+    ),
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 # Exit code when the log fails the audit: a damaged, edited, removed or reordered record.
 AUDIT_FAILED = 1
