@@ -668,6 +668,7 @@ class KernelCore:
 class WalError(Exception):
     """The write-ahead log is damaged, belongs to another kernel or version, or failed to write."""
 
+def wal_kernel_id(path: str | PathLike[str]) -> str | None: ...
 def wal_verify(
     path: str | PathLike[str], expect_head: str | None = None, replay: bool = False
 ) -> dict[str, Any]: ...

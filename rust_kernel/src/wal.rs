@@ -73,7 +73,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use format::{FORMAT_VERSION, FRAME_HEADER_BYTES, MAX_KERNEL_ID_BYTES, MAX_PAYLOAD_BYTES};
-pub use writer::Wal;
+pub use writer::{RecoveredWal, Wal};
 
 use format::{decode_checkpoint, genesis_hash, hex, nothing_valid_after, Hash};
 use scan::{io_err, list_dir, read_segment, walk_frames, Cursor, Stop};
@@ -463,22 +463,29 @@ pub(crate) struct ReplaySpan {
     pub until: Option<u64>,
 }
 
-/// Recovery: checks headers, picks the checkpoint, replays, cuts a torn tail. Returns the
-/// report and where the writer continues (segment path, its first seq, its length); no
-/// tail when the replay stopped early at `span.until`.
+/// What recovery leaves the writer to change on disk once the open is accepted: leftover
+/// temporary files to remove (in `removed_temp_files` of the report) and a torn tail to cut
+/// (its `torn_tail`). Recovery itself writes nothing, so an open refused after it (a kernel of
+/// another shape) leaves the log as it found it.
+pub(crate) struct Repairs {
+    pub temps: Vec<PathBuf>,
+}
+
+/// Recovery: checks headers, picks the checkpoint, replays, finds a torn tail. Returns the
+/// report, where the writer continues (segment path, its first seq, its length: the tail
+/// cut off); no tail when the replay stopped early at `span.until`), and what the writer must
+/// repair before it appends. Nothing on disk changes here.
 pub(crate) fn recover(
     dir: &Path,
     kernel_id: &str,
     replay: &mut dyn FnMut(Replay<'_>) -> Result<(), ReplayError>,
-    repair: bool,
     span: ReplaySpan,
-) -> Result<(RecoveryReport, Option<WriteTail>), WalError> {
+) -> Result<(RecoveryReport, Option<WriteTail>, Repairs), WalError> {
     let mut report = RecoveryReport::default();
     let listing = list_dir(dir)?;
-    for tmp in listing.temps.iter().filter(|_| repair) {
-        fs::remove_file(tmp).map_err(io_err(tmp, "remove leftover temporary file"))?;
-        report.removed_temp_files.push(tmp.clone());
-    }
+    let repairs = Repairs {
+        temps: listing.temps.clone(),
+    };
     let segments = &listing.segments;
     report.segments = segments.len();
     // Every header is checked (cheap) so a foreign or damaged file is refused even when
@@ -504,7 +511,7 @@ pub(crate) fn recover(
             ));
         }
         report.head_hash = genesis_hash(kernel_id);
-        return Ok((report, None));
+        return Ok((report, None, repairs));
     }
 
     let (mut index, mut offset, mut cursor) = match &checkpoint {
@@ -605,15 +612,6 @@ pub(crate) fn recover(
                 offset: at, detail, ..
             }) if last && nothing_valid_after(&bytes[at..], cursor.next_seq - 1) => {
                 let dropped = (bytes.len() - at) as u64;
-                if repair {
-                    let file = fs::OpenOptions::new()
-                        .write(true)
-                        .open(path)
-                        .map_err(io_err(path, "open segment"))?;
-                    file.set_len(at as u64)
-                        .map_err(io_err(path, "truncate torn tail of"))?;
-                    file.sync_all().map_err(io_err(path, "sync"))?;
-                }
                 let _ = detail;
                 report.torn_tail = Some(TornTail {
                     segment: path.clone(),
@@ -640,12 +638,12 @@ pub(crate) fn recover(
                 version: header.version,
                 rules: header.rules,
             };
-            return Ok((report, Some(tail)));
+            return Ok((report, Some(tail), repairs));
         }
         if span.until.is_some_and(|until| cursor.next_seq > until) {
             report.last_seq = cursor.next_seq - 1;
             report.head_hash = cursor.prev_hash;
-            return Ok((report, None));
+            return Ok((report, None, repairs));
         }
         index += 1;
         offset = headers[index].len;
@@ -686,12 +684,12 @@ pub fn verify_expecting(
 ) -> Result<AuditReport, WalError> {
     let dir = dir.as_ref();
     let listing = list_dir(dir)?;
-    let Some((first_named, first_path)) = listing.segments.first() else {
+    let Some(kernel_id) = listed_kernel_id(&listing)? else {
         return Err(WalError::Empty {
             dir: dir.to_path_buf(),
         });
     };
-    let kernel_id = scan::read_segment_header_any(first_path)?.kernel_id;
+    let first_named = listing.segments[0].0;
     let mut checkpoints = Vec::new();
     for (named, path) in &listing.checkpoints {
         let bytes = fs::read(path).map_err(io_err(path, "read checkpoint"))?;
@@ -753,11 +751,13 @@ pub fn verify_expecting(
         })?;
         match walked {
             Ok(_) => {}
-            Err(Stop::Damaged {
-                offset,
-                short: true,
-                ..
-            }) if i + 1 == listing.segments.len() => {
+            // Judged as recovery judges it: a damaged end of the last segment with no valid
+            // record after it is a write the crash cut short (recovery cuts it), whatever the
+            // bytes; one with valid records after it is damage (recovery refuses it).
+            Err(Stop::Damaged { offset, .. })
+                if i + 1 == listing.segments.len()
+                    && nothing_valid_after(&bytes[offset..], cursor.next_seq - 1) =>
+            {
                 return Err(WalError::TornTail {
                     file: path.clone(),
                     offset: offset as u64,
@@ -807,13 +807,11 @@ pub fn read_only_replay(
     replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
 ) -> Result<RecoveryReport, WalError> {
     let dir = dir.as_ref();
-    let listing = list_dir(dir)?;
-    let Some((_, first_path)) = listing.segments.first() else {
+    let Some(kernel_id) = listed_kernel_id(&list_dir(dir)?)? else {
         return Err(WalError::Empty {
             dir: dir.to_path_buf(),
         });
     };
-    let kernel_id = scan::read_segment_header_any(first_path)?.kernel_id;
     read_only_span(dir, &kernel_id, ReplaySpan::default(), replay)
 }
 
@@ -826,7 +824,7 @@ pub(crate) fn read_only_span(
     span: ReplaySpan,
     mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
 ) -> Result<RecoveryReport, WalError> {
-    recover(dir, kernel_id, &mut replay, false, span).map(|(report, _)| report)
+    recover(dir, kernel_id, &mut replay, span).map(|(report, _, _)| report)
 }
 
 /// The kernel id written in the log in `dir`, or `None` when `dir` holds no segment (a new
@@ -836,11 +834,35 @@ pub fn log_kernel_id(dir: impl AsRef<Path>) -> Result<Option<String>, WalError> 
     if !dir.exists() {
         return Ok(None);
     }
-    let listing = list_dir(dir)?;
-    match listing.segments.first() {
-        Some((_, path)) => Ok(Some(scan::read_segment_header_any(path)?.kernel_id)),
-        None => Ok(None),
+    listed_kernel_id(&list_dir(dir)?)
+}
+
+/// The kernel id of the listed segments: the one most of them carry (the newest segment's on
+/// a tie), `None` when there is none. A segment of another kernel among them is refused by
+/// its name: taken from the first segment, a stray file sorting first made the kernel's own
+/// files the ones blamed.
+fn listed_kernel_id(listing: &scan::Listing) -> Result<Option<String>, WalError> {
+    let mut ids = Vec::with_capacity(listing.segments.len());
+    for (_, path) in &listing.segments {
+        ids.push((path, scan::read_segment_header_any(path)?.kernel_id));
     }
+    let count = |id: &str| ids.iter().filter(|(_, other)| other == id).count();
+    let Some(mut kernel_id) = ids.last().map(|(_, id)| id.clone()) else {
+        return Ok(None);
+    };
+    for (_, id) in &ids {
+        if count(id) > count(&kernel_id) {
+            kernel_id = id.clone();
+        }
+    }
+    if let Some((path, found)) = ids.iter().find(|(_, id)| *id != kernel_id) {
+        return Err(WalError::KernelIdMismatch {
+            file: path.to_path_buf(),
+            found: found.clone(),
+            expected: kernel_id,
+        });
+    }
+    Ok(Some(kernel_id))
 }
 
 /// Lowercase hex of a 32-byte hash (how hashes are printed by the CLI and reports).

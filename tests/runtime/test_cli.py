@@ -1102,6 +1102,31 @@ def test_a_resting_limit_keeps_working_across_a_paper_restart(tmp_path: Path, re
     assert json.loads(orders.stdout) == []
 
 
+def test_a_continued_run_takes_its_logs_slot_count_unless_one_is_given(tmp_path: Path, resting: str) -> None:
+    """`dita paper` always passed its default of 64 slots as if given: a run continuing a
+    log made with --max-slots 4 was refused unless it said 4 again, and one whose checkpoints
+    were all damaged was replayed into 64 slots (the kernel's own guard asks for the count).
+    Now the log's count is taken, and without a usable checkpoint the run is refused."""
+    from dita._kernel import wal_replay
+
+    data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)
+    first = _paper_on(tmp_path, resting, data, "--max-slots", "4")
+    assert first.exit_code == 0, first.output
+    again = _paper_on(tmp_path, resting, data)
+    assert again.exit_code == 0, again.output
+    assert "continues kernel rest" in again.stdout
+    assert wal_replay(tmp_path / "wal")[0].max_slots == 4
+    for checkpoint in (tmp_path / "wal").glob("ckpt-*.ckpt"):
+        damaged = bytearray(checkpoint.read_bytes())
+        damaged[-1] ^= 0x01
+        checkpoint.write_bytes(bytes(damaged))
+    refused = _paper_on(tmp_path, resting, data)
+    assert refused.exit_code != 0 and "no usable checkpoint" in refused.stderr, refused.output
+    given = _paper_on(tmp_path, resting, data, "--max-slots", "4")
+    assert given.exit_code == 0, given.output
+    assert "continues kernel rest" in given.stdout
+
+
 def test_a_run_stopped_with_every_strategy_in_error_keeps_its_book(tmp_path: Path, resting: str) -> None:
     data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)
     first = _paper_on(tmp_path, resting, data, "--param", "fail=true")

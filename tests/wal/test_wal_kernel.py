@@ -248,6 +248,45 @@ def test_another_slot_count_is_refused(tmp_path: Path) -> None:
         ExecutionKernel(max_slots=3, wal_dir=str(tmp_path))
 
 
+def _files(path: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(path.iterdir()) if f.is_file()}
+
+
+@pytest.mark.parametrize("refusal", ["max_slots", "kernel_id", "no_shape"])
+def test_a_refused_open_leaves_the_log_as_it_was(tmp_path: Path, refusal: str) -> None:
+    """A refused open changed the log: the torn tail it was refused over was cut (its evidence
+    gone from the reopen's report), leftover temporary files were removed, and a last segment
+    of older rules got a new one after it. The kernel's shape is judged before any of that."""
+    kernel = make_kernel(tmp_path, fsync="always")
+    _feed(kernel, seed=6, steps=10)
+    kernel.close()
+    (segment,) = tmp_path.glob("seg-*.wal")
+    segment.write_bytes(segment.read_bytes() + b"\x07\x00\x00\x00 half a record")
+    (tmp_path / "ckpt-00000000000000000099.ckpt.tmp").write_bytes(b"half a checkpoint")
+    if refusal == "no_shape":
+        for checkpoint in tmp_path.glob("ckpt-*.ckpt"):
+            data = bytearray(checkpoint.read_bytes())
+            data[-1] ^= 0x01
+            checkpoint.write_bytes(bytes(data))
+    before = _files(tmp_path)
+    with pytest.raises((ValueError, WalError)) as refused:
+        if refusal == "max_slots":
+            ExecutionKernel(max_slots=3, wal_dir=str(tmp_path))
+        elif refusal == "kernel_id":
+            ExecutionKernel(max_slots=6, kernel_id="intruder", wal_dir=str(tmp_path))
+        else:
+            ExecutionKernel(wal_dir=str(tmp_path))
+    assert {"max_slots": "holds a kernel with 6 slots", "kernel_id": "intruder"}.get(
+        refusal, "no usable checkpoint"
+    ) in str(refused.value)
+    assert _files(tmp_path) == before
+    if refusal != "no_shape":  # the right open still finds, reports and repairs the damage
+        again = make_kernel(tmp_path, fsync="always")
+        assert again.wal_info()["recovery"]["torn_tail"] is not None
+        assert again.wal_info()["recovery"]["removed_temp_files"]
+        again.close()
+
+
 def test_a_second_kernel_on_the_same_log_is_refused(tmp_path: Path) -> None:
     first = make_kernel(tmp_path, fsync="none")
     with pytest.raises(WalError, match="locked by another writer"):

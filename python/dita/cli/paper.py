@@ -32,7 +32,6 @@ from dita.cli._common import (
     FeeRateOption,
     LatencyMsOption,
     MakerFeeRateOption,
-    MaxSlotsOption,
     SlippageBpsOption,
     VolumeShareOption,
     close_all,
@@ -78,7 +77,9 @@ class PaperSession:
         control_plane: Any = None,
         wal_dir: Path | None = None,
         previous: dict[str, Any] | None = None,
+        slots_given: bool = True,
     ) -> None:
+        from dita._kernel import wal_kernel_id
         from dita.kernel import ExecutionKernel
         from dita.runtime import TradingRuntime
 
@@ -88,14 +89,18 @@ class PaperSession:
         # replay, by the data's time.
         self.venue = fill_model.paper_venue(assets, clock=time.time if clock == "wall" else None)
         book = (previous or {}).get("venue")
-        wal = {} if wal_dir is None else {"wal_dir": str(wal_dir)}
+        options: dict[str, Any] = {} if wal_dir is None else {"wal_dir": str(wal_dir)}
+        # A log there holds its kernel's slot count: the default (not --max-slots) must not
+        # stand for one given, or a log without a usable checkpoint (the only other record of
+        # it) would replay into the default's slots, rather than be refused asking for it.
+        if wal_dir is None or slots_given or wal_kernel_id(wal_dir) is None:
+            options["max_slots"] = fill_model.max_slots
         self.kernel = ExecutionKernel(
-            max_slots=fill_model.max_slots,
             venue=self.venue,
             kernel_id=kernel_id,
             journal=journal,
             projection=projection,
-            **wal,
+            **options,
         )
         # A kernel recovered from its write-ahead log continues the last run: its capital,
         # trades and mode are those of the log, and its venue takes back the last run's book.
@@ -437,7 +442,14 @@ def paper(
     slippage_bps: SlippageBpsOption = SLIPPAGE_BPS,
     latency_ms: LatencyMsOption = LATENCY_MS,
     volume_share: VolumeShareOption = VOLUME_SHARE,
-    max_slots: MaxSlotsOption = MAX_SLOTS,
+    max_slots: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Kernel trade slots: trades open or working at once (default {MAX_SLOTS}; a run "
+            "continuing a --wal-dir takes its log's)",
+            show_default=False,
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
     ] = None,
@@ -504,7 +516,7 @@ def paper(
             slippage_bps=slippage_bps,
             latency_ms=latency_ms,
             volume_share=volume_share,
-            max_slots=max_slots,
+            max_slots=MAX_SLOTS if max_slots is None else max_slots,
         )
     except ValidationError as exc:
         fail_options(exc)
@@ -607,6 +619,7 @@ def paper(
             control_plane=plane,
             wal_dir=wal_dir,
             previous=previous,
+            slots_given=max_slots is not None,
         )
     except (ValueError, OSError, WalError) as exc:
         # A journal that already has this kernel id's rows; a --wal-dir of another kernel id

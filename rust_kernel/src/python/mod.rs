@@ -636,22 +636,21 @@ impl PyKernel {
                 }
             }
         }
-        let (mut core, mut wal) = wal_args.open(fresh)?;
-        if let Some(w) = wal
-            .as_ref()
-            .filter(|w| !explicit_max_slots && !w.log.is_new())
-        {
-            if w.log.recovery().checkpoint_seq.is_none() {
-                return Err(wal::no_shape_error(&w.dir, w.log.recovery(), "max_slots"));
+        // The recovered kernel must be of the shape asked for, judged before the log is
+        // repaired or written: a refusal leaves it as it was.
+        let (mut core, mut wal) = wal_args.open(fresh, |log, kernel, dir| {
+            if !explicit_max_slots && !log.is_new() && log.recovery().checkpoint_seq.is_none() {
+                return Err(wal::no_shape_error(dir, log.recovery(), "max_slots"));
             }
-        }
-        if explicit_max_slots && core.max_slots() != max_slots {
-            return Err(PyValueError::new_err(format!(
-                "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",
-                wal_args.dir().map(|d| d.display().to_string()).unwrap_or_default(),
-                core.max_slots()
-            )));
-        }
+            if explicit_max_slots && kernel.max_slots() != max_slots {
+                return Err(PyValueError::new_err(format!(
+                    "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",
+                    dir.display(),
+                    kernel.max_slots()
+                )));
+            }
+            Ok(())
+        })?;
         // A kernel recovered from its log remembers its venue's earlier event ids: a venue
         // that can mark its ids with the seq (the simulated ones, which count from 1 in every
         // process) is told it, so none of its answers is refused as a duplicate.
@@ -1536,6 +1535,7 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyKernel>()?;
     m.add_class::<PyJournalBlock>()?;
     m.add("WalError", m.py().get_type::<wal::WalError>())?;
+    m.add_function(wrap_pyfunction!(wal::wal_kernel_id, m)?)?;
     m.add_function(wrap_pyfunction!(wal::wal_verify, m)?)?;
     m.add_function(wrap_pyfunction!(wal::wal_replay, m)?)?;
     Ok(())

@@ -15,7 +15,7 @@ use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
 use crate::wal::kernel_log::{
-    replay_checkpoints, replay_read_only, InputRef, KernelLog, KernelLogOptions,
+    replay_checkpoints, replay_read_only, InputRef, KernelLog, KernelLogOptions, RecoveredKernelLog,
 };
 use crate::wal::{self, hash_hex, FsyncPolicy, RecoveryReport};
 
@@ -182,8 +182,14 @@ impl WalArgs {
         }
     }
 
-    /// Opens the log and recovers the kernel; `fresh` is used for a new log.
-    pub(super) fn open(&self, fresh: Kernel) -> PyResult<(Kernel, Option<WalState>)> {
+    /// Opens the log and recovers the kernel; `fresh` is used for a new log. `judge` sees the
+    /// recovered kernel before anything on disk changes: when it refuses, the log is left as
+    /// it was (a torn tail not cut, no segment started), and unlocked.
+    pub(super) fn open(
+        &self,
+        fresh: Kernel,
+        judge: impl FnOnce(&RecoveredKernelLog, &Kernel, &Path) -> PyResult<()>,
+    ) -> PyResult<(Kernel, Option<WalState>)> {
         let Some(dir) = &self.dir else {
             return Ok((fresh, None));
         };
@@ -193,7 +199,9 @@ impl WalArgs {
             checkpoint_every: self.checkpoint_every.unwrap_or(defaults.checkpoint_every),
             segment_bytes: self.segment_bytes.unwrap_or(defaults.segment_bytes),
         };
-        let (log, kernel) = KernelLog::open(dir, fresh, &options).map_err(wal_err)?;
+        let (recovered, kernel) = KernelLog::recover(dir, fresh, &options).map_err(wal_err)?;
+        judge(&recovered, &kernel, dir)?;
+        let log = recovered.finish(&kernel).map_err(wal_err)?;
         Ok((
             kernel,
             Some(WalState {
@@ -369,6 +377,15 @@ fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py
         .collect();
     d.set_item("removed_temp_files", removed)?;
     Ok(d)
+}
+
+/// The kernel id written in the write-ahead log in `path`, or None when `path` holds no log
+/// yet (a kernel given it starts a new one). Reads the first segment's header only.
+#[pyfunction]
+pub(super) fn wal_kernel_id(
+    #[pyo3(from_py_with = path_param)] path: PathBuf,
+) -> PyResult<Option<String>> {
+    wal::log_kernel_id(&path).map_err(wal_err)
 }
 
 /// Walks the log in `path` and checks every record, the hash chain and the checkpoints.

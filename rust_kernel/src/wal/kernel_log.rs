@@ -13,7 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::{FsyncPolicy, RecoveryReport, Replay, ReplaySpan, Wal, WalError, WalOptions};
+use super::{
+    FsyncPolicy, RecoveredWal, RecoveryReport, Replay, ReplaySpan, Wal, WalError, WalOptions,
+};
 use crate::journal::RowBuf;
 use crate::kernel::{Kernel, KernelInput};
 use crate::model::{AccountEvent, Intent, VenueEvent};
@@ -368,6 +370,44 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     })
 }
 
+/// A kernel's log recovered, nothing on it changed yet (see [`KernelLog::recover`]).
+pub struct RecoveredKernelLog {
+    wal: RecoveredWal,
+    checkpoint_every: u64,
+}
+
+impl RecoveredKernelLog {
+    /// What recovery found (before its repairs: a torn tail is still on disk).
+    pub fn recovery(&self) -> &RecoveryReport {
+        self.wal.report()
+    }
+
+    /// True when the log held no history: `finish` writes `kernel` as its checkpoint 0.
+    pub fn is_new(&self) -> bool {
+        let r = self.wal.report();
+        r.last_seq == 0 && r.checkpoint_seq.is_none()
+    }
+
+    /// Repairs the log and opens it for appends; a new log gets `kernel` (the one recovery
+    /// returned, unchanged since) as its checkpoint 0, so its shape is in the log.
+    pub fn finish(self, kernel: &Kernel) -> Result<KernelLog, WalError> {
+        let new_log = self.is_new();
+        let (wal, report) = self.wal.finish()?;
+        let mut log = KernelLog {
+            wal,
+            checkpoint_every: self.checkpoint_every,
+            since_checkpoint: report.replayed_records,
+            buf: Vec::with_capacity(512),
+            report,
+            new_log,
+        };
+        if new_log {
+            log.checkpoint(kernel)?;
+        }
+        Ok(log)
+    }
+}
+
 impl KernelLog {
     /// Opens the log in `dir` and recovers the kernel from it. `fresh` is the kernel to use
     /// when the log is new (its state becomes checkpoint 0, so the kernel's shape, such as
@@ -377,26 +417,31 @@ impl KernelLog {
         fresh: Kernel,
         options: &KernelLogOptions,
     ) -> Result<(KernelLog, Kernel), WalError> {
+        let (recovered, kernel) = KernelLog::recover(dir, fresh, options)?;
+        Ok((recovered.finish(&kernel)?, kernel))
+    }
+
+    /// The first half of [`KernelLog::open`]: the kernel recovered under the log's lock, the
+    /// log not yet changed on disk (see [`Wal::recover_locked`]). A caller that refuses the
+    /// recovered kernel (another shape than asked for) drops the first value and leaves the
+    /// log as it found it; otherwise [`RecoveredKernelLog::finish`] opens it for appends.
+    pub fn recover(
+        dir: &Path,
+        fresh: Kernel,
+        options: &KernelLogOptions,
+    ) -> Result<(RecoveredKernelLog, Kernel), WalError> {
         let kernel_id = fresh.kernel_id.clone();
         let wal_options = WalOptions::new(kernel_id.clone())
             .with_rules(crate::error::RULES)
             .with_fsync(options.fsync)
             .with_segment_bytes(options.segment_bytes);
         let mut kernel = fresh;
-        let (wal, report) = Wal::open(dir, wal_options, replayer(&kernel_id, &mut kernel))?;
-        let new_log = report.last_seq == 0 && report.checkpoint_seq.is_none();
-        let mut log = KernelLog {
+        let wal = Wal::recover_locked(dir, wal_options, replayer(&kernel_id, &mut kernel))?;
+        let recovered = RecoveredKernelLog {
             wal,
             checkpoint_every: options.checkpoint_every,
-            since_checkpoint: report.replayed_records,
-            buf: Vec::with_capacity(512),
-            report,
-            new_log,
         };
-        if new_log {
-            log.checkpoint(&kernel)?;
-        }
-        Ok((log, kernel))
+        Ok((recovered, kernel))
     }
 
     /// Appends an input the kernel has just accepted; writes a checkpoint when one is due.

@@ -121,12 +121,8 @@ pub(crate) struct Cursor {
 /// Why a frame walk stopped before the end of the bytes.
 #[derive(Debug)]
 pub(crate) enum Stop {
-    /// The frame is unreadable: it runs past the end (`short`) or its length/checksum is bad.
-    Damaged {
-        offset: usize,
-        detail: String,
-        short: bool,
-    },
+    /// The frame is unreadable: it runs past the end or its length/checksum is bad.
+    Damaged { offset: usize, detail: String },
     /// The frame reads fine but does not continue the chain (sequence or hash).
     Broken { offset: usize, detail: String },
 }
@@ -148,19 +144,9 @@ pub(crate) fn walk_frames(
                 let have = bytes.len() - at;
                 let detail =
                     format!("record needs {needed} bytes but only {have} remain in the file");
-                return Ok(Err(Stop::Damaged {
-                    offset: at,
-                    detail,
-                    short: true,
-                }));
+                return Ok(Err(Stop::Damaged { offset: at, detail }));
             }
-            FrameRead::Bad(detail) => {
-                return Ok(Err(Stop::Damaged {
-                    offset: at,
-                    detail,
-                    short: false,
-                }))
-            }
+            FrameRead::Bad(detail) => return Ok(Err(Stop::Damaged { offset: at, detail })),
         };
         if frame.seq != cursor.next_seq {
             let detail = if frame.seq > cursor.next_seq {

@@ -827,6 +827,131 @@ fn leftover_temporary_files_are_removed_and_reported() {
     assert!(!tmp.exists());
 }
 
+/// Every file of `dir` with its bytes, to compare a directory before and after.
+fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_recovered_log_dropped_before_finish_is_left_as_it_was() {
+    // A torn tail, a leftover temporary file and a last segment of older rules: the three
+    // repairs an open makes. A caller refusing what recovery gave (a kernel of another shape)
+    // drops it, and none of them may have happened: the refused open leaves the evidence.
+    let dir = log_with(4, options(FsyncPolicy::None).with_rules(3));
+    let path = seg(dir.path(), 1);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"\x07\x00\x00\x00 half a record");
+    fs::write(&path, bytes).unwrap();
+    fs::write(
+        dir.path().join("ckpt-00000000000000000004.ckpt.tmp"),
+        b"half",
+    )
+    .unwrap();
+    let before = snapshot_dir(dir.path());
+    let mut seen = 0;
+    let recovered = Wal::recover_locked(dir.path(), options(FsyncPolicy::None), |_| {
+        seen += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, 4);
+    assert!(recovered.report().torn_tail.is_some());
+    assert!(recovered.report().removed_temp_files.is_empty());
+    // Locked while held: another writer is refused.
+    let second = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap_err();
+    assert!(matches!(second, WalError::Locked { .. }), "{second}");
+    drop(recovered);
+    assert_eq!(snapshot_dir(dir.path()), before, "nothing changed on disk");
+    // Finished, the open repairs: the tail cut, the leftover removed, a segment of these rules.
+    let (mut wal, report) = Wal::recover_locked(dir.path(), options(FsyncPolicy::None), |_| Ok(()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(report.removed_temp_files.len(), 1);
+    assert_eq!(wal.append(5.0, b"next").unwrap(), 5);
+    wal.close().unwrap();
+    assert!(seg(dir.path(), 5).exists());
+    assert_eq!(verify(dir.path()).unwrap().last_seq, 5);
+}
+
+#[test]
+fn a_segment_of_another_kernel_is_named_wherever_it_sorts() {
+    // A stray segment of another kernel sorting first: the log's id was read from it, and
+    // the kernel's own files were the ones blamed.
+    let dir = log_with(100, options(FsyncPolicy::None).with_segment_bytes(1024));
+    let listing = scan::list_dir(dir.path()).unwrap();
+    assert!(listing.segments.len() >= 2);
+    let (first_seq, first) = listing.segments[0].clone();
+    let other = log_with(1, WalOptions::new("kernel-b").with_fsync(FsyncPolicy::None));
+    fs::copy(seg(other.path(), 1), &first).unwrap();
+    assert_eq!(first_seq, 1);
+    for err in [
+        verify(dir.path()).unwrap_err(),
+        read_only_replay(dir.path(), |_| Ok(())).unwrap_err(),
+        log_kernel_id(dir.path()).unwrap_err(),
+    ] {
+        match &err {
+            WalError::KernelIdMismatch {
+                file,
+                found,
+                expected,
+            } => assert_eq!(
+                (file, found.as_str(), expected.as_str()),
+                (&first, "kernel-b", "kernel-a")
+            ),
+            other => panic!("unexpected error: {other}"),
+        }
+    }
+}
+
+#[rstest]
+#[case::zero_filled(vec![0u8; 300])]
+#[case::cut_short(b"\x07\x00\x00\x00 half a record".to_vec())]
+fn the_audit_calls_a_torn_tail_what_recovery_cuts(#[case] junk: Vec<u8>) {
+    // Zeros after the last record (a write the crash cut short) were "corrupt" to the audit
+    // while recovery cut them as a torn tail; the audit now judges the tail as recovery does.
+    let dir = log_with(3, options(FsyncPolicy::None));
+    let path = seg(dir.path(), 1);
+    let good_len = fs::metadata(&path).unwrap().len();
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.extend_from_slice(&junk);
+    fs::write(&path, bytes).unwrap();
+    match verify(dir.path()).unwrap_err() {
+        WalError::TornTail { offset, bytes, .. } => {
+            assert_eq!((offset, bytes), (good_len, junk.len() as u64))
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+}
+
+#[test]
+fn a_damaged_length_before_valid_records_is_corrupt_to_the_audit_as_to_recovery() {
+    // A length field damaged mid-segment, whole records after it: the audit said "truncated",
+    // which reads as a harmless torn tail, while recovery refuses it as damage.
+    let dir = log_with(6, options(FsyncPolicy::None));
+    let path = seg(dir.path(), 1);
+    let mut bytes = fs::read(&path).unwrap();
+    let (s3, _) = frames(&path)[2];
+    bytes[s3 + 4..s3 + 8].copy_from_slice(&100_000u32.to_le_bytes());
+    fs::write(&path, &bytes).unwrap();
+    let recovery = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap_err();
+    assert!(matches!(recovery, WalError::Corrupt { .. }), "{recovery}");
+    match verify(dir.path()).unwrap_err() {
+        WalError::Corrupt { file, offset, .. } => assert_eq!((file, offset), (path, s3 as u64)),
+        other => panic!("unexpected error: {other}"),
+    }
+}
+
 #[test]
 fn a_failing_replay_aborts_open_naming_the_record() {
     let dir = log_with(5, options(FsyncPolicy::None));

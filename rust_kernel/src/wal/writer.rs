@@ -294,8 +294,20 @@ impl Wal {
     pub fn open(
         dir: impl AsRef<Path>,
         options: WalOptions,
-        mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+        replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
     ) -> Result<(Wal, RecoveryReport), WalError> {
+        Wal::recover_locked(dir, options, replay)?.finish()
+    }
+
+    /// The first half of [`Wal::open`]: takes the log's lock and replays it through `replay`,
+    /// writing nothing to it (a torn tail is found, not cut; leftover temporary files are
+    /// found, not removed). The caller judges what was recovered, then calls
+    /// [`RecoveredWal::finish`]; dropped instead, the log is left as it was, and unlocked.
+    pub fn recover_locked(
+        dir: impl AsRef<Path>,
+        options: WalOptions,
+        mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+    ) -> Result<RecoveredWal, WalError> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
@@ -318,13 +330,65 @@ impl Wal {
             }
         }
 
-        let (report, tail) = recover(
+        let (report, tail, repairs) = recover(
             &dir,
             &options.kernel_id,
             &mut replay,
-            true,
             super::ReplaySpan::default(),
         )?;
+        Ok(RecoveredWal {
+            dir,
+            options,
+            lock_file,
+            report,
+            tail,
+            repairs,
+        })
+    }
+}
+
+/// A log recovered under its lock, nothing on it changed yet (see [`Wal::recover_locked`]).
+pub struct RecoveredWal {
+    dir: PathBuf,
+    options: WalOptions,
+    lock_file: File,
+    report: RecoveryReport,
+    tail: Option<super::WriteTail>,
+    repairs: super::Repairs,
+}
+
+impl RecoveredWal {
+    /// What recovery found; `removed_temp_files` and `torn_tail` are what `finish` removes
+    /// and cuts.
+    pub fn report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// Repairs the log (removes leftover temporary files, cuts a torn tail), starts a segment
+    /// when the last one cannot take these records, and returns the log ready for appends.
+    pub fn finish(self) -> Result<(Wal, RecoveryReport), WalError> {
+        let RecoveredWal {
+            dir,
+            options,
+            lock_file,
+            mut report,
+            tail,
+            repairs,
+        } = self;
+        for tmp in &repairs.temps {
+            fs::remove_file(tmp).map_err(io_err(tmp, "remove leftover temporary file"))?;
+            report.removed_temp_files.push(tmp.clone());
+        }
+        if let Some(torn) = &report.torn_tail {
+            let path = &torn.segment;
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io_err(path, "open segment"))?;
+            file.set_len(torn.offset)
+                .map_err(io_err(path, "truncate torn tail of"))?;
+            file.sync_all().map_err(io_err(path, "sync"))?;
+        }
         // Records of these rules go to a segment of their own, in this format (which builds
         // that know no rules refuse); an empty tail segment is replaced: it has the same name.
         let tail = tail.filter(|t| t.rules == options.rules && t.version == FORMAT_VERSION);
@@ -399,7 +463,9 @@ impl Wal {
             report,
         ))
     }
+}
 
+impl Wal {
     /// Appends one record and returns its sequence number. Under `always` the record is on
     /// stable storage when this returns; under `batch` and `none` see [`Wal::durable_seq`].
     pub fn append(&mut self, timestamp: f64, payload: &[u8]) -> Result<u64, WalError> {
