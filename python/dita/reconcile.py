@@ -108,7 +108,9 @@ def _value(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_value(x) for x in v) + "]"
     if isinstance(v, str):
-        return v if v and not v.isspace() else repr(v)
+        # Escaped when it would not read as one word on the line: empty, blank, or holding a
+        # line break or another control character (a venue's error with its HTTP body).
+        return v if v.strip() and v.isprintable() else repr(v)
     return str(v)
 
 

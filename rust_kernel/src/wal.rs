@@ -843,15 +843,17 @@ pub fn log_kernel_id(dir: impl AsRef<Path>) -> Result<Option<String>, WalError> 
 /// files the ones blamed.
 fn listed_kernel_id(listing: &scan::Listing) -> Result<Option<String>, WalError> {
     let mut ids = Vec::with_capacity(listing.segments.len());
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (_, path) in &listing.segments {
-        ids.push((path, scan::read_segment_header_any(path)?.kernel_id));
+        let id = scan::read_segment_header_any(path)?.kernel_id;
+        *counts.entry(id.clone()).or_default() += 1;
+        ids.push((path, id));
     }
-    let count = |id: &str| ids.iter().filter(|(_, other)| other == id).count();
     let Some(mut kernel_id) = ids.last().map(|(_, id)| id.clone()) else {
         return Ok(None);
     };
-    for (_, id) in &ids {
-        if count(id) > count(&kernel_id) {
+    for (id, n) in &counts {
+        if *n > counts[&kernel_id] {
             kernel_id = id.clone();
         }
     }

@@ -970,6 +970,28 @@ def test_the_header_deadline_holds_for_each_request_and_spares_streams() -> None
         live.stop()
 
 
+def test_a_413_closes_the_connection_and_a_pipelined_request_half_sent_gets_408() -> None:
+    """A 413 on Content-Length answered without reading the body and kept the connection: a
+    client dripping the body after it held the connection for ever. And a second request
+    pipelined behind a first, its headers never finished, got a silent close: the deadline
+    re-armed at the first response's end took it for an idle connection."""
+    live = start_server(header_timeout_seconds=0.5, max_body_bytes=256)
+    try:
+        port = int(live.url.rsplit(":", 1)[1])
+        too_large = b"POST /v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n"
+        started = time.monotonic()
+        answer = _raw_answer(port, too_large)  # returns once the server closed the connection
+        assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
+        assert time.monotonic() - started < 0.4  # closed with the answer, not by a deadline
+        pipelined = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
+        answer = _raw_answer(port, pipelined)
+        first, _, rest = answer.partition(b"\r\n\r\n")
+        assert first.startswith(b"HTTP/1.1 200 ")
+        assert b"HTTP/1.1 408 Request Timeout" in rest and b"header_timeout_seconds" in rest
+    finally:
+        live.stop()
+
+
 def test_requests_beyond_max_connections_get_503_not_a_reset() -> None:
     """Connections were not limited: past the process's open-file limit (1024 by default)
     new ones were reset and nobody was answered. uvicorn's limit_concurrency (setting

@@ -267,6 +267,16 @@ def test_orders_of_a_kernel_that_is_not_running_say_so(hz_member: HazelcastMembe
     assert row["note"] == "not projected for over 30s (last state shown)"
 
 
+@pytest.mark.parametrize("at", [float("nan"), float("inf"), float("-inf"), True, "1", None])
+def test_a_projected_at_that_is_no_time_gives_no_age_and_no_clock_note(at: Any) -> None:
+    """`dita status` said "projected_at is nans ahead of this machine's clock" of a NaN typed
+    by hand; such a stamp is no time: the kernel is taken for gone, as one never projected."""
+    from dita.projection.hazelcast import live_kernels, projection_age
+
+    assert projection_age({"projected_at": at}) is None
+    assert live_kernels({"k": {"projected_at": at}}) == set()
+
+
 @pytest.mark.parametrize(("ahead", "running"), [(3600.0, False), (8.0, True)])
 def test_a_kernel_whose_clock_runs_ahead_is_judged_and_the_disagreement_said(
     hz_member: HazelcastMember, hz_client: Any, ahead: float, running: bool

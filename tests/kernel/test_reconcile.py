@@ -21,6 +21,7 @@ from dita import (
     VenueOrder,
     VenueOrderStatus,
 )
+from dita.reconcile import ReconciliationReport
 from dita.venues import VenueTimeout, VenueUnavailable
 
 
@@ -74,6 +75,9 @@ def test_the_report_reads_as_one_line_per_order_for_a_person(tmp_path: Path) -> 
         + ", size 1.0, side BUY",
     ]
     assert report.lines(skip=("missed_fills",)) == report.lines()[1:]
+    # A venue's text with a line break stays on its line.
+    told = ReconciliationReport(unresolved=[{"client_order_id": "k-1", "reason": "HTTP 502\n<html>"}])
+    assert told.lines() == ["unresolved: k-1: reason 'HTTP 502\\n<html>'"]
     assert kernel.reconcile_with_venue(cancel_unknown=False).lines() == report.lines()[1:]
 
 

@@ -762,6 +762,24 @@ def test_status_refuses_a_state_dir_that_is_not_a_directory(tmp_path: Path) -> N
     assert result.exit_code == 0 and "no running kernels found" in result.stdout
 
 
+def test_an_empty_state_dir_is_refused_or_taken_as_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`DITA_STATE_DIR=""` (or `--state-dir ""`) was the directory the command ran in: paper
+    wrote its state file there and status read it. The option refuses it; the variable set
+    empty is taken as unset (var/run)."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["status", "--state-dir", ""])
+    assert result.exit_code == 2 and "must name a path, got ''" in result.output
+    (tmp_path / "var" / "run").mkdir(parents=True)
+    result = runner.invoke(app, ["status", "--json"], env={"DITA_STATE_DIR": ""})
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+    backtest = ["backtest", "--strategy", CROSSOVER, "--data", "sample", "--out", ""]
+    result = runner.invoke(app, backtest)
+    assert result.exit_code == 2 and "must name a path, got ''" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -745,6 +745,21 @@ def test_a_log_whose_first_checkpoint_is_lost_needs_its_slot_count_given(tmp_pat
     again.close()
 
 
+def test_a_log_of_only_a_segment_header_needs_its_slot_count_given(tmp_path: Path) -> None:
+    """A process that died after the log's first segment and before checkpoint 0 (or whose
+    checkpoint 0 was lost before any record) left a log with no record of its slot count,
+    taken for a new one: a reopen without max_slots wrote checkpoint 0 with the default 10."""
+    ExecutionKernel(max_slots=3, kernel_id="shape", wal_dir=str(tmp_path), fsync="none").close()
+    (first,) = tmp_path.glob("ckpt-*.ckpt")
+    first.unlink()
+    with pytest.raises(WalError, match=r"has no usable checkpoint.*max_slots"):
+        ExecutionKernel(kernel_id="shape", wal_dir=str(tmp_path))
+    assert list(tmp_path.glob("ckpt-*.ckpt")) == []
+    again = ExecutionKernel(max_slots=3, kernel_id="shape", wal_dir=str(tmp_path))
+    assert again.max_slots == 3
+    again.close()
+
+
 def test_a_failed_background_checkpoint_is_reported_and_trading_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -156,7 +156,9 @@ class _ProjectedControl(_Control, _Projected):
 
 
 def default_state_dir() -> Path:
-    return Path(os.environ.get("DITA_STATE_DIR", "var/run"))
+    """$DITA_STATE_DIR, else var/run. Set but empty, it is taken as unset: ``Path("")`` would be
+    the directory the command runs in."""
+    return Path(os.environ.get("DITA_STATE_DIR") or "var/run")
 
 
 def write_state_file(state_dir: Path, snapshot: dict[str, Any]) -> Path:

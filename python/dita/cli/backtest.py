@@ -29,6 +29,7 @@ from dita.cli._common import (
     fail,
     fail_options,
     feed_problem,
+    given_path,
     load_strategy,
     parse_params,
     print_table,
@@ -52,7 +53,10 @@ def backtest(
         str, typer.Option(help="Bars or quotes, .csv, .csv.gz or .parquet ('sample' = shipped sample bars)")
     ],
     out: Annotated[
-        Path, typer.Option(help="Directory for metrics.json, trades.csv, equity.csv, PNG and HTML")
+        Path,
+        typer.Option(
+            help="Directory for metrics.json, trades.csv, equity.csv, PNG and HTML", parser=given_path
+        ),
     ],
     from_: Annotated[
         str | None, typer.Option("--from", help="First time to replay (ISO date/time, UTC)")

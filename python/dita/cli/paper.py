@@ -625,7 +625,8 @@ def paper(
         # A journal that already has this kernel id's rows; a --wal-dir of another kernel id
         # or --max-slots, or that cannot be opened; a state file whose book is not readable.
         close_all(plane, jr, proj)
-        fail(f"cannot start the paper session: {exc}")
+        # The kernel names its argument; here the option that gives it.
+        fail(f"cannot start the paper session: {str(exc).replace('give max_slots', 'give --max-slots')}")
     console = out_console()
     # The id to give `dita status --kernel` and `dita control set --kernel` while this runs.
     console.print(f"kernel id: {session.kernel.kernel_id}", highlight=False)

@@ -371,7 +371,9 @@ class BodyLimit:
 
     async def _too_large(self, send: Send, size: int) -> None:
         detail = f"request body is {size} bytes or more; the limit is {self.limit}"
-        await _send_json(send, 413, {"detail": detail, "field": "body"})
+        # Connection: close, as for 408: the rest of the body is not read, and a client
+        # dripping it after the answer would otherwise hold the connection for ever.
+        await _send_json(send, 413, {"detail": detail, "field": "body"}, ((b"connection", b"close"),))
 
     async def _too_slow(self, send: Send, size: int) -> None:
         detail = (

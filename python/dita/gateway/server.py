@@ -32,23 +32,28 @@ def _not_abandoned_on_purpose(record: logging.LogRecord) -> bool:
 
 class _HeaderDeadline(H11Protocol):
     """uvicorn's HTTP/1.1 connection with a deadline on each request's headers, counted from
-    the connection's start or the end of its previous response: a client that opens a
-    connection and never finishes a request (slow-loris, bytes dribbled to keep it open) held
-    it, and a file descriptor, until it went away. Past the deadline a request begun gets 408
-    and the connection closes; an idle connection just closes (uvicorn's keep-alive timeout
-    closes one idle after a response sooner). The body has its own deadline (BodyLimit)."""
+    the connection's start or from when it is ready for its next request (the previous
+    response and request both done): a client that opens a connection and never finishes a
+    request (slow-loris, bytes dribbled to keep it open) held it, and a file descriptor, until
+    it went away. Past the deadline a request begun gets 408 and the connection closes; an idle
+    connection just closes (uvicorn's keep-alive timeout closes one idle after a response
+    sooner). The body has its own deadline (BodyLimit)."""
 
     header_timeout = 10.0  # set per server by _header_deadline()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._headers_due: asyncio.TimerHandle | None = None
-        self._request_begun = False
         self._await_headers()
 
     def _await_headers(self) -> None:
-        self._request_begun = False
-        self._headers_due = self.loop.call_later(self.header_timeout, self._headers_late)
+        """Arms the deadline when the connection waits for a request's headers and has none."""
+        if (
+            self._headers_due is None
+            and self.conn.their_state is h11.IDLE
+            and not self.transport.is_closing()
+        ):
+            self._headers_due = self.loop.call_later(self.header_timeout, self._headers_late)
 
     def _headers_in(self) -> None:
         if self._headers_due is not None:
@@ -58,16 +63,17 @@ class _HeaderDeadline(H11Protocol):
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if self.conn.their_state is h11.IDLE:
-            self._request_begun = self._request_begun or bool(data)
+            # Also the next request after a body that ended after its response (a 413 on
+            # Content-Length answers before the body comes): uvicorn starts the next cycle
+            # here, not in on_response_complete.
+            self._await_headers()
         else:  # the request line and headers are in (or the connection failed or closed)
             self._headers_in()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         # A pipelined request already parsed has its headers in; a new one gets the deadline.
-        idle = self.conn.their_state is h11.IDLE
-        if idle and self._headers_due is None and not self.transport.is_closing():
-            self._await_headers()
+        self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._headers_in()
@@ -77,7 +83,8 @@ class _HeaderDeadline(H11Protocol):
         self._headers_due = None
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
             return
-        if self._request_begun:
+        begun, _ = self.conn.trailing_data  # the start of a request h11 holds unparsed
+        if begun:
             detail = (
                 f"request headers not received in full within {self.header_timeout:g} s "
                 "(header_timeout_seconds)"

@@ -875,8 +875,8 @@ def projection_age(account: Mapping[str, Any], now: float | None = None) -> floa
     """Seconds since the kernel of a ``dita_accounts`` entry last projected, by the reader's
     clock (negative when the writer's clock is ahead); None without a ``projected_at``."""
     at = account.get("projected_at")
-    if not isinstance(at, int | float) or isinstance(at, bool):
-        return None
+    if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
+        return None  # a NaN or inf typed by hand says no time at all
     return (time.time() if now is None else now) - at
 
 

@@ -639,7 +639,11 @@ impl PyKernel {
         // The recovered kernel must be of the shape asked for, judged before the log is
         // repaired or written: a refusal leaves it as it was.
         let (mut core, mut wal) = wal_args.open(fresh, |log, kernel, dir| {
-            if !explicit_max_slots && !log.is_new() && log.recovery().checkpoint_seq.is_none() {
+            // A log with segments but no usable checkpoint has no record of the slot count:
+            // one that holds records, or only a segment header (the process died before
+            // checkpoint 0 was written), which would otherwise take the default's.
+            let found = log.recovery();
+            if !explicit_max_slots && found.segments > 0 && found.checkpoint_seq.is_none() {
                 return Err(wal::no_shape_error(dir, log.recovery(), "max_slots"));
             }
             if explicit_max_slots && kernel.max_slots() != max_slots {

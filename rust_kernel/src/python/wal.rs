@@ -380,7 +380,8 @@ fn recovery_dict<'py>(py: Python<'py>, r: &RecoveryReport) -> PyResult<Bound<'py
 }
 
 /// The kernel id written in the write-ahead log in `path`, or None when `path` holds no log
-/// yet (a kernel given it starts a new one). Reads the first segment's header only.
+/// yet (a kernel given it starts a new one). Reads the segments' headers only; a segment of
+/// another kernel among them raises `WalError` naming it.
 #[pyfunction]
 pub(super) fn wal_kernel_id(
     #[pyo3(from_py_with = path_param)] path: PathBuf,

@@ -358,8 +358,8 @@ pub struct RecoveredWal {
 }
 
 impl RecoveredWal {
-    /// What recovery found; `removed_temp_files` and `torn_tail` are what `finish` removes
-    /// and cuts.
+    /// What recovery found: its `torn_tail` is what `finish` cuts (`removed_temp_files` is
+    /// filled by `finish`, as it removes them).
     pub fn report(&self) -> &RecoveryReport {
         &self.report
     }
