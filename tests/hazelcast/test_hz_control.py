@@ -942,3 +942,77 @@ def test_an_entry_written_again_while_the_plane_looks_it_up_is_kept(
         assert eventually(lambda: mode(kernel) == "HALTED", timeout=3.0)
     finally:
         kernel.close()
+
+
+def test_a_halt_after_another_clients_entry_in_milliseconds_reaches_the_kernels(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A Java tool wrote the global entry with `updated_at` in milliseconds (currentTimeMillis):
+    every later `set --mode HALTED`, stamped in seconds, looked older and was dropped."""
+    from dita.projection.hazelcast import HazelcastJsonValue
+
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        tool = {"verbosity": "NORMAL", "verbosity_at": time.time(), "updated_at": int(time.time() * 1000)}
+        cp_map.put("*", HazelcastJsonValue(json.dumps(tool)))
+        assert eventually(lambda: "*" in plane.entries())
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        enter = KernelIntent(
+            f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01
+        )
+        assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"
+    finally:
+        kernel.close()
+
+
+def test_cli_show_json_stays_json_with_numbers_typed_by_hand(
+    hz_member: HazelcastMember, hz_client: Any
+) -> None:
+    """NaN and 1e999 typed into an entry were printed as NaN and Infinity: not JSON."""
+    from dita.projection.hazelcast import HazelcastJsonValue
+
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    typed = '{"mode": "HALTED", "mode_at": NaN, "updated_at": 1e999}'
+    hz_client.get_map(CONTROL_PLANE_MAP).blocking().put("typed", HazelcastJsonValue(typed))
+    result = _cli("control", "show", "--json", *where)
+    assert result.exit_code == 0, result.output
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"not JSON: {constant}")
+
+    shown = json.loads(result.stdout, parse_constant=refuse)
+    assert shown["entries"]["typed"] == {"mode": "HALTED", "mode_at": "nan", "updated_at": "inf"}
+    table = _cli("control", "show", *where)
+    assert table.exit_code == 0 and "typed" in table.stdout
+
+
+def test_cli_set_refuses_to_follow_a_stamp_no_time_is_after(
+    hz_member: HazelcastMember, hz_client: Any
+) -> None:
+    """Just past the largest float is infinity, which was written as null: a stamp every kernel
+    counts as missing, so the HALTED was ignored while `set` said it was set."""
+    from dita.projection.hazelcast import HazelcastJsonValue
+
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    typed = HazelcastJsonValue('{"mode": "LIVE", "mode_at": 1.7976931348623157e308}')
+    cp_map.put("*", typed)
+    result = _cli("control", "set", "--mode", "HALTED", *where)
+    assert result.exit_code == 2, result.output
+    assert (
+        "error: control entry '*' not written: mode_at of entry '*' is 1.7976931348623157e+308"
+        in result.stderr
+    )
+    assert "remove entry '*' (or its mode_at) and set again" in result.stderr
+    assert cp_map.get("*").to_string() == typed.to_string()
+    plane = _plane(hz_member)
+    try:
+        with pytest.raises(ValueError, match="the largest time a stamp can hold"):
+            plane.set(mode="HALTED")
+        cp_map.remove("*")  # as the error says: then the write goes through
+        assert plane.set(mode="HALTED")["mode"] == "HALTED"
+    finally:
+        plane.close()

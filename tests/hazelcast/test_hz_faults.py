@@ -151,3 +151,30 @@ def test_two_member_cluster_loses_nothing_when_one_is_killed(member_factory: Any
         kernel.close()
     finally:
         client.shutdown()
+
+
+def test_a_kernel_started_while_the_cluster_is_away_says_when_it_is_reached(
+    member_factory: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The start's warning ("unreachable: kernel ... starts on its local control state") was
+    followed only by an info line once the cluster came, so with warnings shown (a CLI) the
+    last word on the control plane stayed "unreachable" while the kernel obeyed it."""
+    member: HazelcastMember = member_factory("dita-late", free_port())
+    plane = HazelcastControlPlane([member.address], member.cluster_name, attach_timeout=0.2)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        member.start()
+        assert plane.wait_synced(timeout=60)
+        plane.set(mode="HALTED")
+        deadline = time.monotonic() + 10
+        while kernel.control()["mode"] != "HALTED" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert kernel.control()["mode"] == "HALTED"
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        warned = [m for m in warned if m.startswith("control plane")]
+        assert f"unreachable: kernel {kernel_id} starts on its local control state PAPER" in warned[0], warned
+        assert "reachable again after" in warned[-1] and f"kernels ['{kernel_id}'] in sync" in warned[-1], (
+            warned
+        )
+    finally:
+        kernel.close()

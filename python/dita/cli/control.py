@@ -82,7 +82,11 @@ def _fmt_time(ts: Any) -> str:
 def show(
     cluster: ClusterOption = None, cluster_name: ClusterNameOption = None, as_json: JsonOption = False
 ) -> None:
-    """The control entries (what operators asked for) and each kernel's applied state."""
+    """The control entries (what operators asked for) and each kernel's applied state.
+
+    With --json, a number that is not finite (typed by hand) is shown as text: "inf", "nan".
+    """
+    from dita._numbers import finite_json
     from dita.projection.hazelcast import ACCOUNTS_MAP, HazelcastError, read_map, shutdown_client
 
     client = _client(cluster, cluster_name)
@@ -99,9 +103,9 @@ def show(
     gone = {k: why for k, why in gone.items() if why}
     if as_json:
         running = sorted(k for k in applied if k not in gone)
-        typer.echo(
-            json.dumps({"entries": entries, "kernels": applied, "running": running}, indent=2, sort_keys=True)
-        )
+        # Strict JSON: a number typed by hand as 1e999 or NaN is shown as its text ("inf").
+        shown = finite_json({"entries": entries, "kernels": applied, "running": running}, as_text=True)
+        typer.echo(json.dumps(shown, indent=2, sort_keys=True, allow_nan=False))
         return
     from rich.table import Table
 
@@ -190,7 +194,10 @@ def set_(
     say = _warn_once()
     written = False
     try:
-        write_entry(client, kernel, change, updated_by=by)
+        try:
+            write_entry(client, kernel, change, updated_by=by)
+        except ValueError as exc:  # an entry's stamp no write can follow: nothing was written
+            fail(str(exc))
         written = True
         typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
         if kernel is not None:

@@ -3,10 +3,11 @@
 Operators write entries into the map ``dita_control_plane``: key ``*`` (every kernel) or a
 kernel id. An entry holds any of ``mode``, ``verbosity`` and ``debug_clickhouse_enabled``,
 each with the wall-clock time it was set (``mode_at`` ...), or just past the newest stamp it
-competes with when the writer's clock is behind that one. A kernel runs, field by field,
-the most recently set value of its own entry and the global one, so ``set --mode HALTED``
-(global) halts everyone, and a later ``set --kernel K --mode LIVE`` resumes only K, whatever
-the operators' clocks say.
+competes with when the writer's clock is behind that one. Only those stamps order writes
+(``updated_at`` says who wrote last), and one that is not a finite number counts as missing.
+A kernel runs, field by field, the most recently set value of its own entry and the global
+one, so ``set --mode HALTED`` (global) halts everyone, and a later ``set --kernel K --mode
+LIVE`` resumes only K, whatever the operators' clocks say.
 
 What each kernel actually runs with is projected separately (map ``dita_control``, written by
 ``HazelcastProjection``), so operators can see a change take effect.
@@ -26,8 +27,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
+from dita._text import shortened
 from dita.control import GLOBAL, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
+    CLOCKS_AGREE_WITHIN_S,
     BlockingMap,
     HazelcastClient,
     LifecycleState,
@@ -85,15 +88,16 @@ def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[A
     """Per field, the most recently set value among ``entries`` as (value, set_at).
 
     Fields with a value that does not validate are skipped (an entry written by hand with a
-    typo must not knock a kernel over); the caller logs them.
+    typo must not knock a kernel over); the caller logs them. A stamp that is not a finite
+    number counts as missing (0): never newer than a stamped value.
     """
     best: dict[str, tuple[Any, float]] = {}
     for entry in entries:
         for field in CONTROL_FIELDS:
             if field not in entry:
                 continue
-            at = entry.get(f"{field}_at", 0.0)
-            at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else 0.0
+            at = _stamp_number(entry.get(f"{field}_at"))
+            at = 0.0 if at is None else at
             if field not in best or at > best[field][1]:
                 best[field] = (entry[field], at)
     return best
@@ -108,14 +112,16 @@ def write_entry(
 ) -> dict[str, Any]:
     """Merge a validated change into the entry of ``kernel_id`` (None: global); return the entry.
 
-    Compare-and-set, so two operators writing different fields at once lose neither.
+    Compare-and-set, so two operators writing different fields at once lose neither. ValueError
+    when a stamp it competes with is the largest float (no later time exists): nothing is written.
     """
     key = _validate_kernel_id(kernel_id)
     cp_map: BlockingMap[str, Any] = client.get_map(CONTROL_PLANE_MAP).blocking()
     for _ in range(50):
         current = cp_map.get(key)
         entry = _decode(key, current) if current is not None else {}
-        now = _stamp_after(_competing_stamps(cp_map, key, entry, change))
+        now = _stamp_after(key, _competing_stamps(cp_map, key, entry, change))
+        _drop_unusable_stamps(key, entry, change)
         for field, value in change.items():
             entry[field] = value
             entry[f"{field}_at"] = now
@@ -138,26 +144,77 @@ def _wall_clock() -> float:
 
 def _competing_stamps(
     cp_map: BlockingMap[str, Any], key: str, entry: Mapping[str, Any], change: Mapping[str, Any]
-) -> list[float]:
+) -> list[tuple[float, str, str]]:
     """The stamps a write of ``change`` into ``entry`` (the one under ``key``) must beat to take
-    effect: the changed fields' newest stamps among the entries a kernel composes with it (for
-    the global entry, all of them; for a kernel's entry, the global one)."""
+    effect, as (stamp, entry key, field): the changed fields' stamps in the entries a kernel
+    composes with it (for the global entry, all of them; for a kernel's entry, the global one).
+    A stamp that is not a finite number is missing to kernels, so it is not one to beat."""
     if key == GLOBAL:
-        others = [_decode(str(k), v) for k, v in cp_map.entry_set() if str(k) != key]
+        others = [(str(k), _decode(str(k), v)) for k, v in cp_map.entry_set() if str(k) != key]
     else:
         current = cp_map.get(GLOBAL)
-        others = [] if current is None else [_decode(GLOBAL, current)]
-    held = effective_control([entry, *others])
-    return [at for field, (_, at) in held.items() if field in change and math.isfinite(at)]
+        others = [] if current is None else [(GLOBAL, _decode(GLOBAL, current))]
+    stamps = []
+    for by, held in [(key, entry), *others]:
+        for field in change:
+            at = _field_stamp(held, field)
+            if at is not None:
+                stamps.append((at, by, field))
+    return stamps
 
 
-def _stamp_after(stamps: Sequence[float]) -> float:
+def _stamp_after(key: str, stamps: Sequence[tuple[float, str, str]]) -> float:
     """The writer's clock, or just past the newest of ``stamps`` when the clock is behind it:
     the latest write wins whatever the writers' clocks say (a HALTED from an operator whose
-    clock is slow must not be ignored)."""
+    clock is slow must not be ignored). Stamping far past the clock is logged: the stamp it
+    follows came from a clock running ahead, or was typed by hand."""
     now = _wall_clock()
-    newest = max(stamps, default=-math.inf)
-    return now if now > newest else math.nextafter(newest, math.inf)
+    if not stamps:
+        return now
+    newest, by, field = max(stamps)
+    if now > newest:
+        return now
+    after = math.nextafter(newest, math.inf)
+    if not math.isfinite(after):
+        # Written as it is, the stamp would be infinite (null in JSON): missing to every
+        # kernel, so the write would be ignored. Refused instead, so nobody takes it for done.
+        raise ValueError(
+            f"control entry {key!r} not written: {field}_at of entry {by!r} is {newest!r}, the "
+            f"largest time a stamp can hold, so no write can be stamped after it; remove entry "
+            f"{by!r} (or its {field}_at) and set again"
+        )
+    if newest - now > CLOCKS_AGREE_WITHIN_S:
+        _log.warning(
+            "control entry %s: %s stamped %r, just past %s_at of entry %s, which is %.0fs ahead of "
+            "this clock (a clock running ahead, or a stamp typed by hand): the write still wins",
+            key,
+            field,
+            after,
+            field,
+            by,
+            newest - now,
+        )
+    return after
+
+
+def _drop_unusable_stamps(key: str, entry: dict[str, Any], change: Mapping[str, Any]) -> None:
+    """Remove from ``entry`` the stamps of fields it keeps (not in ``change``) that are infinite,
+    NaN or null: JSON has no such numbers (they would be written as null), and a kernel counts
+    them as missing, as it counts a field without its stamp."""
+    for field in CONTROL_FIELDS:
+        name = f"{field}_at"
+        if field in change or name not in entry:
+            continue
+        at = entry[name]
+        if at is None or (isinstance(at, float) and not math.isfinite(at)):
+            _log.warning(
+                "control entry %s: %s %r dropped (not a finite number: %s counts as never set either way)",
+                key,
+                name,
+                at,
+                field,
+            )
+            del entry[name]
 
 
 class HazelcastControlPlane:
@@ -210,6 +267,9 @@ class HazelcastControlPlane:
         # compete with several kernels' entries: one record each, for that kernel.
         self._blocked: dict[tuple[str, str, str], float] = {}
         self._verify: set[str] = set()  # competing keys to look up in the cluster
+        # Stamps that are not finite numbers, as (key, field) -> the value logged: each is
+        # logged once, not on every event of its entry.
+        self._bad_stamps: dict[tuple[str, str], str] = {}
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
         )
@@ -291,9 +351,13 @@ class HazelcastControlPlane:
                 for key, arrived in self._arrived.items():
                     if arrived is None:
                         entries.pop(key, None)  # removed after the read
-                    elif _stamp(arrived) >= _stamp(entries.get(key, {})):
+                    elif not _superseded(arrived, entries.get(key, {})):
                         entries[key] = arrived
                 self._entries = entries
+                for gone in [b for b in self._bad_stamps if b[0] not in entries]:
+                    del self._bad_stamps[gone]
+                for key, entry in entries.items():
+                    self._note_bad_stamps_locked(key, entry)
                 self._forget_removed_stamps_locked()  # entries removed while we were away
                 kernels = list(self._kernels.items())
         finally:
@@ -305,9 +369,10 @@ class HazelcastControlPlane:
         self._last_sync_at = time.time()
         self._last_error = ""
         self._synced.set()
-        if self._lost:
+        with self._lock:  # attach() sets it too, when a kernel starts with the cluster away
+            lost, self._lost = self._lost, False
+        if lost:
             # The loss was a warning ("unreachable"): so is its end.
-            self._lost = False
             _log.warning(
                 "control plane %s reachable again after %.0fs: %d entries read, kernels %s in sync",
                 self.cluster_members,
@@ -326,9 +391,10 @@ class HazelcastControlPlane:
         with self._lock:
             known = self._entries.get(key, {})
             # A late event must not replace a newer entry already read by a resync.
-            if _stamp(entry) < _stamp(known):
+            if _superseded(entry, known):
                 return
             self._entries[key] = entry
+            self._note_bad_stamps_locked(key, entry)
             if self._arrived is not None:
                 self._arrived[key] = entry
             self._record_blocked_locked(key, entry)
@@ -348,8 +414,33 @@ class HazelcastControlPlane:
                 self._arrived[key] = None
         self._wake.set()
 
+    def _note_bad_stamps_locked(self, key: str, entry: Mapping[str, Any]) -> None:
+        """Log each field of ``entry`` whose stamp is there but not a finite number (typed by
+        hand: ``1e999`` reads as infinity), once per entry and field while it stays so."""
+        for field in CONTROL_FIELDS:
+            name = f"{field}_at"
+            bad = field in entry and name in entry and _stamp_number(entry[name]) is None
+            if not bad:
+                self._bad_stamps.pop((key, field), None)
+                continue
+            shown = shortened(repr(entry[name]))
+            if self._bad_stamps.get((key, field)) == shown:
+                continue
+            self._bad_stamps[(key, field)] = shown
+            _log.warning(
+                "control entry %s: %s %s is not a finite number: its %s %s counts as never set "
+                "(never newer than a stamped value)",
+                key,
+                name,
+                shown,
+                field,
+                shortened(repr(entry[field])),
+            )
+
     def _removed_locked(self, key: str) -> None:
         self._entries.pop(key, None)
+        for gone in [b for b in self._bad_stamps if b[0] == key]:
+            del self._bad_stamps[gone]
         self._forget_removed_stamps_locked()
         # Writes that arrived before this removal without competing with it were made after it.
         self._unblock_locked(key)
@@ -414,6 +505,7 @@ class HazelcastControlPlane:
         with self._lock:
             self._entries = {}
             self._blocked.clear()
+            self._bad_stamps.clear()
             self._forget_removed_stamps_locked()
             if self._arrived is not None:
                 # A resync's read is out and may predate the clear: read once more after it.
@@ -490,7 +582,15 @@ class HazelcastControlPlane:
             self._kernels[kid] = kernel
         if self._synced.wait(self.attach_timeout):
             self._apply(kid, kernel)
-        else:
+            return
+        with self._lock:
+            # Under the lock with the resync's look at _lost: either the resync is done (nothing
+            # to warn of; its read may predate this kernel, so apply it here too), or it finds
+            # _lost set and logs the recovery as a warning too, after this one.
+            if self._synced.is_set():
+                self._apply(kid, kernel)
+                return
+            self._lost = True
             _log.warning(
                 "control plane %s unreachable: kernel %s starts on its local control state %s",
                 self.cluster_members,
@@ -524,7 +624,8 @@ class HazelcastControlPlane:
         debug_clickhouse_enabled: bool | None = None,
     ) -> dict[str, Any]:
         """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away
-        (a new plane first waits up to ``attach_timeout`` for its connection)."""
+        (a new plane first waits up to ``attach_timeout`` for its connection), and ValueError
+        for a bad value or when an entry holds a stamp no write can be stamped after."""
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         if not change:
             raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
@@ -540,8 +641,8 @@ class HazelcastControlPlane:
             )
         try:
             return write_entry(self._client, key, change, updated_by=self.updated_by)
-        except ControlPlaneUnavailable:
-            raise
+        except (ControlPlaneUnavailable, ValueError):
+            raise  # ValueError: an entry holds a stamp no write can follow, and says which
         except Exception as exc:
             raise ControlPlaneUnavailable(f"could not write control entry {key!r}: {exc}") from exc
 
@@ -582,21 +683,42 @@ class HazelcastControlPlane:
         self._client.shutdown()
 
 
-def _stamp(entry: Mapping[str, Any]) -> float:
-    """The latest time anything in an entry was set."""
-    stamps = [entry.get(name) for name in ("updated_at", *(f"{f}_at" for f in CONTROL_FIELDS))]
-    numbers = [float(t) for t in stamps if isinstance(t, int | float) and not isinstance(t, bool)]
-    return max(numbers, default=0.0)
+def _superseded(entry: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
+    """Whether ``entry`` is an older version of ``known`` (an event that comes after a resync
+    read a newer one): ``known`` holds a field set later and ``entry`` none.
+
+    Only the fields' stamps order versions: every write stamps the fields it sets past their
+    stamps before. ``updated_at`` is whatever the last writer put there (another client's tool
+    may write milliseconds) and must not make a later write look older: a HALTED was lost so.
+    """
+    known_newer = False
+    for field in CONTROL_FIELDS:
+        at, known_at = _field_stamp(entry, field), _field_stamp(known, field)
+        if at is not None and (known_at is None or at > known_at):
+            return False
+        if known_at is not None and (at is None or known_at > at):
+            known_newer = True
+    return known_newer
+
+
+def _stamp_number(at: Any) -> float | None:
+    """A stamp as a float; None when it is not a finite number (missing, text, a bool, null,
+    NaN, or infinite as JSON's ``1e999`` reads): such a stamp never counts as newer."""
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return None
+    try:
+        number = float(at)
+    except OverflowError:  # an integer too large for a float, typed by hand
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _field_stamp(entry: Mapping[str, Any], field: str) -> float | None:
-    """When ``field`` of ``entry`` was set; None when the entry lacks it or its stamp."""
+    """When ``field`` of ``entry`` was set; None when the entry lacks it or a usable stamp."""
     if field not in entry:
         return None
-    at = entry.get(f"{field}_at")
-    if isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at) and at > 0:
-        return float(at)
-    return None
+    at = _stamp_number(entry.get(f"{field}_at"))
+    return at if at is not None and at > 0 else None
 
 
 def _current_value(control: Mapping[str, Any], field: str) -> Any:

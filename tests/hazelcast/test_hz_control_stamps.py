@@ -1,0 +1,236 @@
+"""The control plane's stamps against foreign and hand-typed values, without a member: events
+are handed to the plane's listener as the client would, and writes go to a map in memory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import dita.control.hazelcast as control_hz
+from dita import ExecutionKernel, KernelIntent
+from dita.control.hazelcast import HazelcastControlPlane, effective_control, write_entry
+from dita.projection.hazelcast import HazelcastJsonValue
+from dita.services.hazelcast import free_port
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+class Event:
+    """An entry event as the client hands it to the listener."""
+
+    def __init__(self, key: str, text: str) -> None:
+        self.key = key
+        self.value = HazelcastJsonValue(text)
+
+
+def entry(**fields: Any) -> str:
+    """An entry's JSON as another client writes it (``float("inf")`` as ``1e999``, NaN as ``NaN``)."""
+    return json.dumps(fields).replace("Infinity", "1e999")
+
+
+@pytest.fixture()
+def plane_and_kernel(
+    caplog: pytest.LogCaptureFixture,
+) -> Iterator[tuple[HazelcastControlPlane, ExecutionKernel]]:
+    """A plane whose cluster is away (its worker still applies what the listener hands it) and
+    a kernel attached to it."""
+    plane = HazelcastControlPlane([f"127.0.0.1:{free_port()}"], "nobody-home", attach_timeout=0)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id="k1")
+    caplog.clear()
+    yield plane, kernel
+    kernel.close()
+
+
+def mode(kernel: ExecutionKernel) -> str:
+    return str(kernel.control()["mode"])
+
+
+def test_updated_at_in_milliseconds_does_not_make_a_later_halt_look_older(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel],
+) -> None:
+    """Another client's tool wrote `updated_at` in milliseconds: every later `set` (stamped in
+    seconds) looked older than it and was dropped, HALTED included."""
+    plane, kernel = plane_and_kernel
+    now = time.time()
+    for key in ("k1", "*"):
+        tool = entry(mode="SHADOW", mode_at=now, updated_at=int(now * 1000), updated_by="java-tool")
+        plane._on_entry(Event(key, tool))
+        assert eventually(lambda: mode(kernel) == "SHADOW")
+        halt = entry(mode="HALTED", mode_at=now + 1, updated_at=now + 1, updated_by="operator")
+        plane._on_entry(Event(key, halt))
+        assert eventually(lambda: mode(kernel) == "HALTED"), key
+        assert plane.entries()[key]["mode"] == "HALTED"
+        kernel.update_control(mode="PAPER", source="test")
+        now += 10
+
+
+def test_a_late_event_still_does_not_replace_a_newer_entry(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel],
+) -> None:
+    """What the older-event check is for: an event of a version older than the one a resync
+    read (its fields stamped no later, one earlier) comes after the read and is dropped,
+    whatever its `updated_at` says."""
+    plane, kernel = plane_and_kernel
+    now = time.time()
+    newer = {"mode": "HALTED", "mode_at": now + 1, "verbosity": "DEBUG", "verbosity_at": now}
+    with plane._lock:
+        plane._entries["k1"] = dict(newer)  # as a resync read it
+    plane._on_entry(
+        Event(
+            "k1", entry(mode="LIVE", mode_at=now, verbosity="DEBUG", verbosity_at=now, updated_at=now * 1000)
+        )
+    )
+    plane._on_entry(Event("k1", entry(verbosity="QUIET", verbosity_at=now - 1)))
+    assert plane.entries()["k1"] == newer
+    # A version with one field set later is newer, though another field is as before.
+    plane._on_entry(
+        Event("k1", entry(mode="HALTED", mode_at=now + 1, verbosity="QUIET", verbosity_at=now + 2))
+    )
+    assert plane.entries()["k1"]["verbosity"] == "QUIET"
+    assert eventually(lambda: kernel.control()["verbosity"] == "QUIET")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [float("inf"), float("-inf"), float("nan"), 10**400, "1700000000", True, None],
+    ids=["inf", "-inf", "nan", "int-past-float", "text", "bool", "null"],
+)
+def test_a_stamp_that_is_not_a_finite_number_counts_as_missing(bad: Any) -> None:
+    now = time.time()
+    stamped = {"mode": "HALTED", "mode_at": now}
+    typed = {"mode": "LIVE", "mode_at": bad}
+    # Whichever entry comes first, the stamped value is the newer.
+    assert effective_control([typed, stamped])["mode"] == ("HALTED", now)
+    assert effective_control([stamped, typed])["mode"] == ("HALTED", now)
+    assert effective_control([typed])["mode"] == ("LIVE", 0.0)
+
+
+def test_an_infinite_stamp_does_not_leave_the_kernel_deaf(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`mode_at: 1e999` typed by hand was applied as infinity: no later write, however stamped,
+    was newer, even after `set` rewrote that very entry."""
+    plane, kernel = plane_and_kernel
+    typed = entry(mode="SHADOW", mode_at=float("inf"))
+    plane._on_entry(Event("k1", typed))
+    assert eventually(lambda: mode(kernel) == "SHADOW")  # a kernel on its local state takes it
+    plane._on_entry(Event("k1", entry(mode="HALTED", mode_at=time.time())))
+    assert eventually(lambda: mode(kernel) == "HALTED")
+    assert all(at < float("inf") for at in plane._applied_at["k1"].values())
+    # Logged once per entry and field, not on every event that still carries it.
+    for verbosity in ("DEBUG", "QUIET", "NORMAL"):
+        plane._on_entry(Event("*", entry(mode="LIVE", mode_at=float("inf"), verbosity=verbosity)))
+    warned = [r.getMessage() for r in caplog.records if "is not a finite number" in r.getMessage()]
+    assert warned == [
+        "control entry k1: mode_at inf is not a finite number: its mode 'SHADOW' counts as never set "
+        "(never newer than a stamped value)",
+        "control entry *: mode_at inf is not a finite number: its mode 'LIVE' counts as never set "
+        "(never newer than a stamped value)",
+    ]
+    time.sleep(0.1)
+    assert mode(kernel) == "HALTED"
+
+
+def test_a_nan_stamp_in_the_global_entry_does_not_override_a_kernels_entry(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel], caplog: pytest.LogCaptureFixture
+) -> None:
+    plane, kernel = plane_and_kernel
+    plane._on_entry(Event("*", entry(mode="LIVE", mode_at=float("nan"))))
+    assert eventually(lambda: mode(kernel) == "LIVE")
+    plane._on_entry(Event("k1", entry(mode="HALTED", mode_at=time.time())))
+    assert eventually(lambda: mode(kernel) == "HALTED")
+    enter = KernelIntent("e", "t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01)
+    assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"
+    assert "control entry *: mode_at nan is not a finite number" in caplog.text
+
+
+class MemoryMap:
+    """The calls `write_entry` makes on a map, in memory."""
+
+    def __init__(self, entries: dict[str, str]) -> None:
+        self.values = {k: HazelcastJsonValue(v) for k, v in entries.items()}
+
+    def blocking(self) -> MemoryMap:
+        return self
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+    def entry_set(self) -> list[tuple[str, Any]]:
+        return list(self.values.items())
+
+    def put_if_absent(self, key: str, value: Any) -> Any:
+        if key in self.values:
+            return self.values[key]
+        self.values[key] = value
+        return None
+
+    def replace_if_same(self, key: str, old: Any, new: Any) -> bool:
+        if self.values.get(key) is not old:
+            return False
+        self.values[key] = new
+        return True
+
+    def read(self, key: str) -> dict[str, Any]:
+        decoded: dict[str, Any] = json.loads(self.values[key].to_string())
+        return decoded
+
+
+class MemoryClient:
+    def __init__(self, entries: dict[str, str]) -> None:
+        self.map = MemoryMap(entries)
+
+    def get_map(self, name: str) -> MemoryMap:
+        return self.map
+
+
+def test_a_writer_never_writes_a_stamp_that_is_not_a_finite_number(caplog: pytest.LogCaptureFixture) -> None:
+    """A competing stamp of the largest float: just past it is infinity, which JSON stored as
+    null, a stamp missing to every kernel (the HALTED ignored). Refused, naming the entry."""
+    largest = sys.float_info.max
+    client = MemoryClient({"*": entry(mode="LIVE", mode_at=largest), "k1": entry(mode="LIVE", mode_at=1.0)})
+    before = dict(client.map.values)
+    for key in (None, "k1"):
+        with pytest.raises(
+            ValueError, match=r"mode_at of entry '\*' is 1\.7976931348623157e\+308, the largest"
+        ):
+            write_entry(client, key, {"mode": "HALTED"})  # type: ignore[arg-type]
+    assert client.map.values == before  # nothing written
+    # A field the write does not set keeps its value; a stamp of it that is not a number is
+    # dropped (it counts as missing either way) rather than written as null.
+    client = MemoryClient(
+        {"k1": entry(mode="SHADOW", mode_at=float("inf"), verbosity="DEBUG", verbosity_at=float("nan"))}
+    )
+    written = write_entry(client, "k1", {"verbosity": "QUIET"})  # type: ignore[arg-type]
+    stored = client.map.read("k1")
+    assert stored["mode"] == "SHADOW" and "mode_at" not in stored
+    assert stored["verbosity"] == "QUIET" and stored["verbosity_at"] == written["verbosity_at"]
+    assert all(isinstance(v, float) and v < largest for k, v in stored.items() if k.endswith("_at"))
+    assert "control entry k1: mode_at inf dropped" in caplog.text
+
+
+def test_a_writer_stamps_past_a_stamp_far_ahead_and_says_so(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control_hz, "_wall_clock", lambda: 1_700_000_000.0)
+    ahead = 1_700_000_000_000.0  # a tool's milliseconds
+    client = MemoryClient({"*": entry(mode="LIVE", mode_at=ahead)})
+    with caplog.at_level(logging.WARNING):
+        written = write_entry(client, "k1", {"mode": "HALTED"})  # type: ignore[arg-type]
+    assert written["mode_at"] > ahead
+    assert effective_control([client.map.read("*"), client.map.read("k1")])["mode"][0] == "HALTED"
+    assert "control entry k1: mode stamped" in caplog.text
+    assert "just past mode_at of entry *, which is 1698300000000s ahead of this clock" in caplog.text
