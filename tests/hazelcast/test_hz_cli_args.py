@@ -154,3 +154,10 @@ def test_the_module_entry_point_with_a_home_that_is_a_file_says_so_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"error: Hazelcast home {home}: [Errno 20] Not a directory: '{home}/"), err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_pnl_refuses_at_from_the_projection_before_connecting() -> None:
+    """The projection holds totals as they stand: `--at` printed `to` that time over them."""
+    result = runner.invoke(app, ["pnl", "--at", "2024-01-02", "--hazelcast", "127.0.0.1:1"])
+    assert result.exit_code == 2, result.output
+    assert "--at '2024-01-02' needs fills: pass --journal DSN" in result.stderr

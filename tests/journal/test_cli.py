@@ -221,6 +221,42 @@ def test_info(live: tuple[str, ClickHouseJournal]) -> None:
     assert info["fills"]["rows"] == fills and info["fills"]["schema_version"] == LATEST_VERSION
 
 
+def test_a_caller_gone_before_its_answer_is_one_line_of_the_owners_log(
+    live: tuple[str, ClickHouseJournal], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C on `dita journal sql`: the owner (a kernel's process) printed a socketserver
+    traceback of a BrokenPipeError into its stderr when the query ended."""
+    import logging
+    import socket
+    import time
+
+    dsn, _ = live
+    target = parse_dsn(dsn)
+    caplog.set_level(logging.INFO, logger="dita.journal.query")
+    request = {"sql": "SELECT sleep(0.5)", "parameters": {}, "database": target.database}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(target.socket_address)
+        sock.sendall(json.dumps(request).encode() + b"\n")
+    deadline = time.monotonic() + 60
+    while "went away before its answer" not in caplog.text:
+        assert time.monotonic() < deadline, capsys.readouterr().err
+        time.sleep(0.05)
+    assert "Traceback" not in capsys.readouterr().err
+    assert json.loads(_sql("--dsn", dsn, "-f", "json", "SELECT 1 AS n").output) == [{"n": 1}]  # still serving
+
+
+def test_a_clickhouse_error_says_its_code_once(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "SELECT 1 SETTINGS max_threads = 1")
+    assert out.exit_code == 1, out.output
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(
+        f"error: query failed on {parse_dsn(dsn).display}: Code: 164. DB::Exception: Cannot modify "
+        "'max_threads' setting in readonly mode. (READONLY)"
+    )
+    assert line.count("Code: 164") == line.count("DB::Exception") == line.count("(READONLY)") == 1
+
+
 def test_another_process_queries_the_running_kernels_journal(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, journal = live
     expected = journal.query(COUNT_SQL).rows
@@ -229,15 +265,29 @@ def test_another_process_queries_the_running_kernels_journal(live: tuple[str, Cl
     assert json.loads(done.stdout) == [{"next_state": s, "n": n} for s, n in expected]
 
 
-def test_a_result_cut_at_the_row_cap_is_reported(live: tuple[str, ClickHouseJournal]) -> None:
+@pytest.mark.parametrize("rows", [1_000_001, 1_040_000, 1_500_000])
+def test_a_result_cut_at_the_row_cap_is_reported(live: tuple[str, ClickHouseJournal], rows: int) -> None:
+    """The cap stopped a result after the block that passed it: 1,040,000 rows came whole and
+    were said to be cut, 1,500,000 were cut somewhere past the cap. A longer result is now the
+    cap's first rows, and said so; one of the cap's length is whole."""
     dsn, _ = live
-    cut = _sql("--dsn", dsn, "-f", "csv", "SELECT number FROM system.numbers LIMIT 1500000")
+    cut = _sql("--dsn", dsn, "-f", "csv", f"SELECT number FROM system.numbers LIMIT {rows}")
     assert cut.exit_code == 0, cut.output
-    assert 1_000_000 < len(cut.stdout.splitlines()) - 1 < 1_500_000
-    assert "warning: the result stopped at the 1,000,000-row cap: rows may be missing" in cut.stderr
+    assert cut.stdout.splitlines()[1:] == [str(n) for n in range(1_000_000)]
+    assert cut.stderr == (
+        "warning: the result has more than 1,000,000 rows (the cap of a journal query): only the first "
+        "are here; narrow the query (WHERE, LIMIT or an aggregate)\n"
+    )
+
+
+def test_a_result_of_the_caps_length_is_whole(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, journal = live
     whole = _sql("--dsn", dsn, "-f", "csv", "SELECT number FROM system.numbers LIMIT 1000000")
     assert whole.exit_code == 0 and len(whole.stdout.splitlines()) - 1 == 1_000_000
     assert whole.stderr == ""
+    # The cap bounds the result, not the rows a query reads or its subqueries return.
+    (count,) = journal.query("SELECT count() FROM (SELECT number FROM numbers(2000000))").rows
+    assert count == [2_000_000]
 
 
 def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[str]) -> None:
@@ -246,11 +296,33 @@ def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[
 
     _print(QueryResult(["n"], ["UInt64"], [[1], [2]], truncated=True), "table")
     out, err = capsys.readouterr()
-    assert "2 row(s) (the result stopped at the 1,000,000-row cap" in out.replace("\n", " ")
+    assert "2 row(s) (the result has more than 1,000,000 rows" in out.replace("\n", " ")
     assert "warning:" in err
     _print(QueryResult(["n"], ["UInt64"], [[1], [2]]), "table")
     out, err = capsys.readouterr()
     assert "2 row(s)\n" in out and "cap" not in out and err == ""
+
+
+def test_the_table_prints_its_first_rows_only_and_names_the_formats_for_all(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200,000 rows took the table 41 s and 545 MB; csv and json print every row."""
+    from dita.cli import journal as journal_cli
+    from dita.journal.query import QueryResult
+
+    assert journal_cli.TABLE_ROWS == 10_000
+    monkeypatch.setattr(journal_cli, "TABLE_ROWS", 3)
+    result = QueryResult(["n"], ["UInt64"], [[n] for n in range(8)])
+    journal_cli._print(result, "table")
+    out, err = capsys.readouterr()
+    assert "3 of 8 row(s) shown" in out and " 2 " in out and " 3 " not in out
+    assert (
+        err
+        == "warning: the table format prints the first 3 rows only; --format csv or json prints them all\n"
+    )
+    journal_cli._print(result, "csv")
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["n", *map(str, range(8))] and err == ""
 
 
 def test_csv_quotes_a_carriage_return_so_rows_stay_whole(capsys: pytest.CaptureFixture[str]) -> None:

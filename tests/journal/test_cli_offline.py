@@ -5,9 +5,18 @@ fixture of test_cli.py holds another one open."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
 from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.dsn import parse_dsn
+from dita.journal.query import chdb_holder, run_query
+from dita.journal.schema import LATEST_VERSION, TABLE_COLUMNS
 from journal.helpers import held_chdb_directory, run_cli, twins
 
 
@@ -39,9 +48,118 @@ def test_a_directory_held_by_a_process_that_serves_no_queries_is_named_so(tmp_pa
     ]
 
 
-def test_a_server_that_does_not_answer_is_one_line_of_error() -> None:
-    """The client library's own log line about it would come first, saying nothing more."""
-    done = run_cli("sql", "--dsn", "http://desk:s3cret@127.0.0.1:1/dita", "SELECT 1")
-    assert done.returncode == 1
+def _dita(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dita.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("command", [["journal", "sql", "SELECT 1", "--dsn"], ["pnl", "--journal"]])
+def test_a_server_that_does_not_answer_is_one_line_of_error(command: list[str]) -> None:
+    """The client library's own log line about it would come first, saying nothing more
+    (`pnl --journal` printed it, and an error naming no journal). Exit 3: not reached."""
+    done = _dita(*command, "http://desk:s3cret@127.0.0.1:1/dita")
+    assert done.returncode == 3, done.stderr
     (line,) = done.stderr.splitlines()
-    assert line.startswith("error: query failed on http://desk@127.0.0.1:1/dita: ") and "s3cret" not in line
+    assert line.startswith("error: cannot reach the journal http://desk@127.0.0.1:1/dita: ")
+    assert "s3cret" not in line
+
+
+@pytest.mark.parametrize("command", [["journal", "sql", "SELECT 1", "--dsn"], ["pnl", "--journal"]])
+def test_a_file_named_as_the_journal_is_said_to_be_one(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("hi")
+    done = _dita(*command, f"chdb://{tmp_path / 'afile'}")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: no journal at {tmp_path / 'afile'}: a file, not a journal directory"
+    ]
+
+
+def test_arguments_that_are_not_utf8_are_refused_naming_them(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 (a Latin-1 shell's é) reached chDB, whose refusal named pybind11
+    types; the argument is named instead. A str argument here is passed on as those bytes."""
+    dsn = f"chdb://{tmp_path / 'none'}"
+    done = run_cli("sql", "--dsn", dsn, "SELECT 'caf\udce9'")
+    assert done.returncode == 2 and done.stderr == "error: the query is not valid UTF-8: SELECT 'caf\\xe9'\n"
+    done = run_cli("sql", "--dsn", dsn, "-p", "k=caf\udce9", "SELECT {k:String}")
+    assert done.returncode == 2 and done.stderr == "error: --param k is not valid UTF-8: caf\\xe9\n"
+    done = run_cli("sql", "--dsn", "chdb:///tmp/caf\udce9", "SELECT 1")
+    assert done.returncode == 2 and done.stderr == "error: --dsn is not valid UTF-8: chdb:///tmp/caf\\xe9\n"
+    done = _dita("pnl", "--journal", dsn, "--kernel", "caf\udce9")
+    assert done.returncode == 2 and done.stderr == "error: --kernel is not valid UTF-8: caf\\xe9\n"
+
+
+def test_info_on_a_journal_without_rows_gives_the_schema_version(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'empty'}"
+    ClickHouseJournal(dsn).close()
+    done = run_cli("info", "--dsn", dsn, "-f", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert sorted(r["table"] for r in rows) == sorted(TABLE_COLUMNS)
+    assert all(
+        r["schema_version"] == LATEST_VERSION and r["rows"] == 0 and r["kernel_id"] is None for r in rows
+    )
+
+
+def _query_holding(directory: Path, seconds: float) -> subprocess.Popen[str]:
+    """`dita journal sql` holding ``directory`` (opened itself) for about ``seconds``."""
+    query = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dita.cli",
+            "journal",
+            "sql",
+            "--dsn",
+            f"chdb://{directory}",
+            f"SELECT sleep({seconds})",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while chdb_holder(directory) is None or not list(directory.glob(".dita-query-*")):
+        assert time.monotonic() < deadline and query.poll() is None, "the query never opened the directory"
+        time.sleep(0.02)
+    return query
+
+
+def test_a_second_query_waits_for_one_that_holds_the_directory(tmp_path: Path) -> None:
+    """Two operators' queries on a journal no kernel holds: the second was refused, naming the
+    first as a process "that does not serve queries (started with serve_sql=False?)". It waits
+    for it, as a starting kernel does, saying so."""
+    directory = tmp_path / "j"
+    ClickHouseJournal(f"chdb://{directory}").close()
+    first = _query_holding(directory, 3)
+    try:
+        second = run_cli("sql", "--dsn", f"chdb://{directory}", "-f", "csv", "SELECT 7 AS n")
+        pnl = _dita("pnl", "--journal", f"chdb://{directory}", "--json")
+        _out, err = first.communicate(timeout=60)
+    finally:
+        first.kill()
+        first.communicate()
+    assert first.returncode == 0, err
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == ["n", "7"]
+    assert second.stderr.splitlines() == [
+        f"warning: journal {directory} is held by another `dita journal` query (pid {first.pid}): "
+        "waiting up to 130 s for it to end"
+    ]
+    assert pnl.returncode == 0 and json.loads(pnl.stdout) == [], pnl.stderr
+
+
+def test_a_query_still_holding_the_directory_after_the_wait_is_named(tmp_path: Path) -> None:
+    directory = tmp_path / "j"
+    ClickHouseJournal(f"chdb://{directory}").close()
+    first = _query_holding(directory, 3)
+    try:
+        with pytest.raises(RuntimeError) as refused:
+            run_query(parse_dsn(f"chdb://{directory}"), "SELECT 1", wait=0.5)
+    finally:
+        first.kill()
+        first.communicate()
+    assert str(refused.value) == (
+        f"journal {directory} is held by another `dita journal` query (pid {first.pid}) still "
+        "running after 0.5 s; retry when it has ended"
+    )

@@ -546,8 +546,13 @@ def test_paper_has_the_backtests_fill_options_with_the_same_defaults_and_help() 
     for field in FILL_OPTIONS:
         backtest, paper = options["backtest"][field], options["paper"].get(field)
         assert paper is not None, f"dita paper has no --{field.replace('_', '-')}"
+        assert paper.default == BacktestConfig.model_fields[field].default or field == "max_slots"
+        if field == "max_slots":
+            # Unset stands for the backtest's default, or a continued run's log's count.
+            assert (paper.opts, paper.default) == (backtest.opts, None)
+            assert paper.help.startswith(backtest.help) and f"default {backtest.default}" in paper.help
+            continue
         assert (paper.opts, paper.default, paper.help) == (backtest.opts, backtest.default, backtest.help)
-        assert paper.default == BacktestConfig.model_fields[field].default
 
 
 def test_paper_replay_fills_as_the_backtest_with_the_same_fill_options(tmp_path: Path) -> None:
@@ -1738,3 +1743,57 @@ def test_a_continued_kernel_without_its_state_file_does_not_trade_the_data_again
     assert again.exit_code == 0, again.output
     assert json.loads(path.read_text())["account"]["k_fees_paid"] == pytest.approx(fees)
     assert f"and there is no {path}: the rows up to it are not replayed" in again.stderr
+
+
+def _pnl_row(state: Path, *args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["pnl", "--state-dir", str(state), "--json", *args])
+    assert result.exit_code == 0, result.output
+    row: dict[str, Any] = json.loads(result.stdout)[0]
+    return row
+
+
+def test_pnl_at_with_period_all_sums_the_fills_up_to_it(tmp_path: Path) -> None:
+    """`--at T` of period all printed `to T` and summed every fill the kernel had made; it sums
+    the fills up to T, and the older days before it, as `pnl --journal` does."""
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))  # fills on 2024-01-02 and 01-03
+    everything = _pnl_row(tmp_path)
+    assert (everything["fills"], everything["realized_pnl"], everything["fees"]) == (2, 1.0, 0.5)
+    before = _pnl_row(tmp_path, "--at", "2024-01-01")
+    assert (before["fills"], before["realized_pnl"], before["fees"], before["net_pnl"]) == (0, 0.0, 0.0, 0.0)
+    assert before["to"] == "2024-01-01 00:00:00" and before["from"] == ""
+    day2 = _pnl_row(tmp_path, "--at", "2024-01-03T00:00:00Z")
+    assert (day2["fills"], day2["realized_pnl"], day2["fees"]) == (1, 0.0, 0.0) and "note" not in day2
+    after = _pnl_row(tmp_path, "--at", "2024-01-03T14:00:00Z")
+    assert (after["fills"], after["realized_pnl"], after["fees"]) == (2, 1.0, 0.5)
+    # Within a day known only as a total (its last fill at 12:53:20), the whole day counts, said so.
+    straddled = _pnl_row(tmp_path, "--at", "2024-01-02T06:00:00Z")
+    assert straddled["fills"] == 1 and "older fills are kept as day totals" in straddled["note"]
+
+
+def test_pnl_refuses_an_empty_at_and_shows_the_epoch_as_a_time(tmp_path: Path) -> None:
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    empty = runner.invoke(app, ["pnl", "--state-dir", str(tmp_path), "--at", ""])
+    assert empty.exit_code == 2 and "--at=''" in empty.stderr  # an unset "$AT", not "now"
+    result = runner.invoke(
+        app, ["pnl", "--state-dir", str(tmp_path), "--period", "today", "--at", "0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["from"] == row["to"] == "1970-01-01 00:00:00"
+    # Floats for scripts even with no fill to add up (`"fees": 0` was an int).
+    assert all(isinstance(row[k], float) for k in ("realized_pnl", "fees", "net_pnl"))
+
+
+def test_pnl_refuses_an_empty_journal_instead_of_reading_the_state_files(tmp_path: Path) -> None:
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    result = runner.invoke(app, ["pnl", "--journal", "", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "error: --journal: journal dsn must be a non-empty string" in result.stderr
+
+
+def test_pnl_refuses_a_kernel_id_that_is_not_utf8(tmp_path: Path) -> None:
+    """Bytes from a Latin-1 shell arrive as lone surrogates; the journal's client named its own
+    internals for them."""
+    result = runner.invoke(app, ["pnl", "--state-dir", str(tmp_path), "--kernel", "caf\udce9"])
+    assert result.exit_code == 2, result.output
+    assert "error: --kernel is not valid UTF-8: caf\\xe9" in result.stderr

@@ -156,6 +156,44 @@ def test_status_orders_and_pnl_from_the_projection(
     assert nope.exit_code == 1 and "no kernel 'nope' found" in nope.stderr  # told apart from 3
 
 
+def test_pnl_at_agrees_across_the_state_file_the_journal_and_the_projection(
+    hz_member: Any, tmp_path: Path
+) -> None:
+    """One paper run written to all three sources. `--at T` of period all summed every fill from
+    the state file and the projection while printing `to T`: the state file sums the fills up
+    to T as the journal does, and the projection, which holds totals only, refuses `--at`."""
+    hz = ["--hazelcast", hz_member.address, "--hz-cluster", "dita-runtime"]
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    state = tmp_path / "state"
+    snap = paper_run(state, "three", "--journal", dsn, *hz)
+
+    def rows(*source: str, at: str | None = None, period: str = "all") -> dict[str, Any]:
+        when = () if at is None else ("--at", at)
+        proc = dita_cli("pnl", *source, "--kernel", "three", "--period", period, *when, "--json")
+        assert proc.returncode == 0, proc.stderr
+        (row,) = json.loads(proc.stdout)
+        return dict(row)
+
+    for at in ("2023-12-31", "2024-01-02T00:00:00Z", "2024-01-02T15:30:00Z", "2024-01-04"):
+        for period in ("all", "today"):
+            from_state = rows("--state-dir", str(state), at=at, period=period)
+            from_journal = rows("--journal", dsn, at=at, period=period)
+            for key in ("from", "to", "fills"):
+                assert from_state[key] == from_journal[key], (at, period, key)
+            for key in ("realized_pnl", "fees", "net_pnl"):
+                assert from_state[key] == pytest.approx(from_journal[key], abs=1e-9), (at, period, key)
+    early = rows("--state-dir", str(state), at="2024-01-02T00:00:00Z")
+    assert 0 < early["fills"] < len(snap["fills"]) and early["to"] == "2024-01-02 00:00:00"
+
+    # Without --at, all three give the account's totals.
+    totals = [rows("--state-dir", str(state)), rows("--journal", dsn), rows(*hz)]
+    for row in totals:
+        assert row["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
+        assert row["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
+    refused = dita_cli("pnl", *hz, "--at", "2024-01-02")
+    assert refused.returncode == 2 and "--at '2024-01-02' needs fills: pass --journal DSN" in refused.stderr
+
+
 def test_status_of_a_running_paper_kernel_and_its_interrupt(tmp_path: Path) -> None:
     import signal
     import time

@@ -32,6 +32,7 @@ __all__ = [
     "parse_params",
     "print_table",
     "require_finite",
+    "require_utf8",
     "stderr",
 ]
 
@@ -356,3 +357,14 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}"
     return str(v)
+
+
+def require_utf8(option: str, value: str) -> None:
+    """Exit 2 unless ``value`` is valid UTF-8 text. Python reads argument bytes that are not
+    (a Latin-1 terminal's é) as lone surrogates, which the journal's clients refuse with
+    messages about their own internals, not the argument."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        fail(f"{option} is not valid UTF-8: {shown}")

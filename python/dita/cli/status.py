@@ -76,7 +76,7 @@ def _state_dir(given: Path | None) -> Path:
 
 
 def _iso(ts: float | None) -> str:
-    if not ts:
+    if ts is None:  # not 0: that is 1970-01-01 00:00:00, a time like any other
         return ""
     return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -217,23 +217,36 @@ def pnl(
     hz_cluster: HzCluster = None,
     journal: Annotated[str | None, typer.Option(help="Sum fills from this journal DSN instead")] = None,
     kernel: Kernel = None,
-    at: Annotated[str | None, typer.Option(help="Evaluate the period at this time (ISO, UTC)")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate the period at this time (ISO, UTC): fills up to it (not with --hazelcast)"
+        ),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Realized PnL, fees and net over a period, per kernel (plus unrealized now)."""
     from dita.backtest.data import parse_time
+    from dita.cli._common import require_utf8
     from dita.cli._state import PERIODS, now_for, period_start
 
     if period not in PERIODS:
         fail(f"--period {period!r} must be one of {', '.join(PERIODS)}")
-    if period != "all" and hazelcast is not None and not journal:
-        fail(f"--period {period!r} needs fills: pass --journal DSN (the projection holds totals only)")
+    if kernel is not None:
+        require_utf8("--kernel", kernel)  # no kernel id is anything else
+    if journal is None and hazelcast is not None:
+        # Totals as they stand now: no period, and no earlier moment, can be taken from them.
+        if period != "all":
+            fail(f"--period {period!r} needs fills: pass --journal DSN (the projection holds totals only)")
+        if at is not None:
+            fail(f"--at {at!r} needs fills: pass --journal DSN (the projection holds totals only)")
     try:
-        at_ts = parse_time(at, "--at") if at else None
+        # Not `if at`: an empty --at (an unset "$AT") is refused, not taken for "now".
+        at_ts = parse_time(at, "--at") if at is not None else None
     except ValueError as exc:
         fail(str(exc))
     rows: list[dict[str, Any]]
-    if journal:
+    if journal is not None:  # "" too: refused naming --journal, not taken for "no journal"
         rows = _pnl_from_journal(journal, period, at_ts, kernel)
     else:
         snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
@@ -246,7 +259,7 @@ def pnl(
             older = s.get("older_fills", {})
             note = ""
             count: int | None
-            if start is None:
+            if start is None and at_ts is None:
                 realized = float(acct.get("realized_pnl") or 0.0)
                 fees = float(acct.get("k_fees_paid") or 0.0)
                 if s.get("fills", []) is None:
@@ -254,10 +267,15 @@ def pnl(
                 else:
                     count = len(s.get("fills", [])) + sum(int(d["fills"]) for d in older.values())
             else:
-                fills = [f for f in s.get("fills", []) if start <= float(f["ts"]) <= now]
-                days = [d for day, d in older.items() if start <= _day_start(day) <= now]
-                realized = sum(float(f["realized_pnl"]) for f in fills) + sum(d["realized_pnl"] for d in days)
-                fees = sum(float(f["fee"]) for f in fills) + sum(d["fee"] for d in days)
+                # From the period's start (all: the first fill) up to --at or the kernel's clock,
+                # as `pnl --journal` sums them.
+                since = float("-inf") if start is None else start
+                fills = [f for f in s.get("fills", []) if since <= float(f["ts"]) <= now]
+                days = [d for day, d in older.items() if since <= _day_start(day) <= now]
+                realized = sum((float(f["realized_pnl"]) for f in fills), 0.0) + sum(
+                    (float(d["realized_pnl"]) for d in days), 0.0
+                )
+                fees = sum((float(f["fee"]) for f in fills), 0.0) + sum((float(d["fee"]) for d in days), 0.0)
                 count = len(fills) + sum(int(d["fills"]) for d in days)
                 if any(float(d["last_ts"]) > now for d in days):
                     note = (
@@ -312,12 +330,9 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     import time
 
     from dita.cli._state import period_start
-    from dita.journal.dsn import parse_dsn
+    from dita.cli.journal import journal_target
 
-    try:
-        target = parse_dsn(dsn)
-    except ValueError as exc:
-        fail(str(exc))
+    target = journal_target(dsn, "--journal")
     from dita.journal.schema import TABLE_COLUMNS
 
     now = at_ts if at_ts is not None else time.time()
@@ -367,12 +382,10 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
 
 
 def _journal_records(target: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    from dita.journal.query import run_query
+    from dita.cli.journal import query_journal
 
-    try:
-        return run_query(target, sql, params).records()
-    except Exception as exc:
-        fail(f"journal query failed: {type(exc).__name__}: {exc}", code=1)
+    records: list[dict[str, Any]] = query_journal(target, sql, params).records()
+    return records
 
 
 def _money(v: Any) -> str:

@@ -26,7 +26,9 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
@@ -39,6 +41,7 @@ from dita.services import process_start
 
 __all__ = [
     "QUERY_WAIT_SECONDS",
+    "RESULT_ROWS_CAP",
     "QueryResult",
     "QueryServer",
     "ReadOnlyViolation",
@@ -58,12 +61,21 @@ log = logging.getLogger(__name__)
 
 ALLOWED_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS")
 
+RESULT_ROWS_CAP = 1_000_000
+"""The most rows a journal query returns: a longer result is cut to its first this many, and
+said to be (``QueryResult.truncated``)."""
+
 # Applied to every operator query: ClickHouse's own read-only mode, and bounds so a careless
 # query cannot starve the kernel's process (where an embedded journal runs it) of memory or
 # time. A client takes them when it is opened, at its first query: change them before that.
 # readonly goes last because it also forbids changing settings afterwards.
 READ_ONLY_SETTINGS: dict[str, Any] = {
-    "max_result_rows": 1_000_000,
+    # One row past the cap, as an outer LIMIT of the statement (not of its subqueries): a row
+    # there says the result was longer, and the query stops reading there. max_result_rows with
+    # overflow "break" alone ends a result only after the block that passed it, so a whole
+    # result of up to a block (64 Ki rows) past the cap could not be told from a cut one.
+    "limit": RESULT_ROWS_CAP + 1,
+    "max_result_rows": RESULT_ROWS_CAP + 1,  # a server that ignores `limit` still stops
     "result_overflow_mode": "break",
     "max_execution_time": 120,
     "max_memory_usage": 1 << 30,
@@ -79,8 +91,8 @@ class ReadOnlyViolation(ValueError):
 
 @dataclass
 class QueryResult:
-    """``truncated``: the query reached the row cap (``max_result_rows``) and ClickHouse
-    stopped there, so rows may be missing."""
+    """``truncated``: the result had more rows than :data:`RESULT_ROWS_CAP` and holds the
+    first that many only."""
 
     columns: list[str]
     types: list[str]
@@ -520,14 +532,10 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
             columns, types = [str(r[0]) for r in described], [str(r[1]) for r in described]
         except Exception as exc:  # the query itself answered: its rows, no names
             log.debug("could not describe an empty result's columns: %r", exc)
-    return QueryResult(
-        columns=columns,
-        types=types,
-        rows=rows,
-        # result_overflow_mode=break ends the result after the block that passed the cap, so
-        # a cut result is longer than the cap and a whole one never is.
-        truncated=len(rows) > READ_ONLY_SETTINGS["max_result_rows"],
-    )
+    # The settings' `limit` lets one row past the cap through when there are more: its
+    # presence, not a count near the cap, says the result was cut.
+    truncated = len(rows) > RESULT_ROWS_CAP
+    return QueryResult(columns=columns, types=types, rows=rows[:RESULT_ROWS_CAP], truncated=truncated)
 
 
 def _refused_peer(connection: socket.socket) -> str | None:
@@ -554,7 +562,7 @@ class _Handler(socketserver.StreamRequestHandler):
         refused = _refused_peer(self.connection)
         if refused is not None:
             log.warning("refused a query on %r: %s", self.server.owner.address, refused)
-            self.wfile.write(json.dumps({"error": refused, "kind": "permission"}).encode() + b"\n")
+            self._answer({"error": refused, "kind": "permission"})
             return
         # One byte more than the limit: a request of exactly the limit still ends in its newline.
         line = self.rfile.readline(_MAX_REQUEST_BYTES + 1)
@@ -566,7 +574,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 f"the request is {size:,} bytes, over the {_MAX_REQUEST_BYTES:,}-byte limit of the "
                 "journal's query socket: shorten the query or its parameters"
             )
-            self.wfile.write(json.dumps({"error": error, "kind": "too_large"}).encode() + b"\n")
+            self._answer({"error": error, "kind": "too_large"})
             return
         try:
             request = json.loads(line)
@@ -580,6 +588,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 raise ValueError("request must name its 'database'")
             owner = self.server.owner
             lower_thread_priority(owner.nice)  # started by the serving thread: already is
+            # A caller that goes away meanwhile (Ctrl-C) does not stop the query: it runs to its
+            # end, at most max_execution_time. Stopping it would take a KILL QUERY from a second
+            # client, and the embedded client runs a query under an id of its own, not ours.
             res = owner.run(database, request["sql"], params, served=True)
             lower_thread_priority(owner.nice)  # again, as chDB may have reset it
             reply: dict[str, Any] = {
@@ -594,7 +605,19 @@ class _Handler(socketserver.StreamRequestHandler):
             reply = {"error": str(exc), "kind": "lookup"}
         except Exception as exc:  # reported to the operator; the server keeps serving
             reply = {"error": str(exc), "kind": type(exc).__name__}
-        self.wfile.write(json.dumps(reply).encode() + b"\n")
+        self._answer(reply)
+
+    def _answer(self, reply: dict[str, Any]) -> None:
+        """Send ``reply`` as one line. A caller that went away (Ctrl-C on `dita journal sql`)
+        has nobody to tell: one line in the owner's log, not a socketserver traceback."""
+        try:
+            self.wfile.write(json.dumps(reply).encode() + b"\n")
+        except OSError as exc:  # BrokenPipeError, ConnectionResetError: the caller has gone
+            log.info(
+                "a journal query's caller on %r went away before its answer (%s)",
+                self.server.owner.address,
+                exc,
+            )
 
     def _skip_line(self) -> int:
         """Read the rest of the request line; returns its bytes, the newline left out."""
@@ -764,7 +787,7 @@ def query_via_socket(
     try:
         try:
             sock.connect(address)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
+        except (FileNotFoundError, NotADirectoryError, ConnectionRefusedError) as exc:
             raise ConnectionError(f"no journal owner listens on {address!r}") from exc
         request = {"sql": sql, "parameters": _wire_parameters(sql, parameters or {}), "database": database}
         try:
@@ -848,48 +871,108 @@ def held_by_a_query(directory: Path, holder: str) -> bool:
     return bool(token) and token == process_start(pid)
 
 
-def run_query(target: JournalTarget, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+def run_query(
+    target: JournalTarget,
+    sql: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    on_wait: Callable[[str], None] | None = None,
+    wait: float = QUERY_WAIT_SECONDS,
+) -> QueryResult:
     """Run one read-only query on a journal wherever it is.
 
     Embedded journals: through the owner's socket when a kernel holds the directory, else by
-    opening the directory read-only here. Servers: directly, with a read-only client.
+    opening the directory read-only here. One that another `dita journal` query opened
+    itself (:func:`held_by_a_query`) is waited for, up to ``wait`` seconds (it ends within
+    :data:`QUERY_WAIT_SECONDS`), as a starting kernel waits; ``on_wait`` is told why once,
+    with the message, when a wait begins. Servers: directly, with a read-only client.
     """
     check_read_only(sql)  # refuse before touching anything
-    held, mark = "", None
-    if target.kind == "chdb":
+    if target.kind != "chdb":
+        return _run_on_a_client(target, sql, parameters)
+    deadline: float | None = None
+    while True:
         try:
             return query_via_socket(target.socket_address, target.database, sql, parameters)
         except ConnectionError:
             pass
-        assert target.path is not None
-        if not target.path.exists():
-            raise LookupError(f"no journal at {target.path} (nothing written there yet)")
-        # Asked before opening: chDB's own error says only "Error initializing EmbeddedServer".
-        holder = chdb_holder(target.path)
-        held = (
-            f"journal {target.path} is held by another process{f' ({holder})' if holder else ''} that "
-            "does not serve queries (started with serve_sql=False?); query it from that process or "
-            "stop it first"
-        )
-        if holder is not None:
-            raise RuntimeError(held)
-        # Marked while this process holds the directory: a kernel starting on it meanwhile
-        # waits for the query instead of refusing to start (see `held_by_a_query`).
-        mark = _query_mark(target.path, os.getpid())
-        with contextlib.suppress(OSError):
-            mark.write_text(process_start(os.getpid()) or "")
+        try:
+            return _run_in_the_directory(target, sql, parameters)
+        except _HeldByAQuery as held:
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + wait
+                if on_wait is not None:
+                    on_wait(
+                        f"journal {target.path} is held by another `dita journal` query ({held.holder}): "
+                        f"waiting up to {wait:g} s for it to end"
+                    )
+            if now >= deadline:
+                raise RuntimeError(
+                    f"journal {target.path} is held by another `dita journal` query ({held.holder}) "
+                    f"still running after {wait:g} s; retry when it has ended"
+                ) from None
+            time.sleep(min(_HELD_POLL_S, max(deadline - now, 0.0)))
+
+
+_HELD_POLL_S = 0.2
+
+
+class _HeldByAQuery(Exception):
+    """The directory is held by another `dita journal` query (``holder``: "pid N")."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def _run_in_the_directory(target: JournalTarget, sql: str, parameters: dict[str, Any] | None) -> QueryResult:
+    """Open the embedded journal's directory here and run ``sql``. Raises
+    :class:`_HeldByAQuery` when another `dita journal` query holds it (before or while this
+    one opens it), RuntimeError naming any other holder."""
+    assert target.path is not None
+    if not target.path.exists():
+        raise LookupError(f"no journal at {target.path} (nothing written there yet)")
+    if not target.path.is_dir():
+        raise LookupError(f"no journal at {target.path}: a file, not a journal directory")
+    # Asked before opening: chDB's own error says only "Error initializing EmbeddedServer".
+    holder = chdb_holder(target.path)
+    if holder and held_by_a_query(target.path, holder):
+        raise _HeldByAQuery(holder)
+    if holder is not None:
+        raise RuntimeError(_held_by_another(target.path, holder))
+    # Marked while this process holds the directory: a kernel (or another query) starting on
+    # it meanwhile waits for the query instead of refusing (see `held_by_a_query`).
+    mark = _query_mark(target.path, os.getpid())
+    with contextlib.suppress(OSError):
+        mark.write_text(process_start(os.getpid()) or "")
     try:
         try:
-            client = open_read_only_client(target)
+            return _run_on_a_client(target, sql, parameters)
         except Exception as exc:
-            if mark is not None and "lock" in str(exc).lower():
-                raise RuntimeError(held) from exc
-            raise
-        try:
-            return execute(client, sql, parameters)
-        finally:
-            client.close()
+            if "lock" not in str(exc).lower():
+                raise
+            # Taken between the look above and the open: by a query, it is waited for too.
+            holder = chdb_holder(target.path)
+            if holder and held_by_a_query(target.path, holder):
+                raise _HeldByAQuery(holder) from exc
+            raise RuntimeError(_held_by_another(target.path, holder)) from exc
     finally:
-        if mark is not None:
-            with contextlib.suppress(OSError):
-                mark.unlink()
+        with contextlib.suppress(OSError):
+            mark.unlink()
+
+
+def _held_by_another(directory: Path, holder: str | None) -> str:
+    return (
+        f"journal {directory} is held by another process{f' ({holder})' if holder else ''} that "
+        "does not serve queries (started with serve_sql=False?); query it from that process or "
+        "stop it first"
+    )
+
+
+def _run_on_a_client(target: JournalTarget, sql: str, parameters: dict[str, Any] | None) -> QueryResult:
+    client = open_read_only_client(target)
+    try:
+        return execute(client, sql, parameters)
+    finally:
+        client.close()
