@@ -1110,7 +1110,11 @@ def test_a_kernel_starting_while_a_journal_query_holds_the_directory_waits_for_i
         while not list(directory.glob(".dita-query-*")) and query.poll() is None:
             assert time.monotonic() < deadline, "the query never marked the directory"
             time.sleep(0.05)
-        time.sleep(0.5)  # the query's engine holds the directory now
+        # The mark is written before the query's engine opens the directory: wait for its lock
+        # (a fixed half second was not enough on a loaded machine, and the kernel opened first).
+        while chdb_holder(directory) is None and query.poll() is None:
+            assert time.monotonic() < deadline, "the query never opened the directory"
+            time.sleep(0.05)
         with caplog.at_level("WARNING", logger="dita.journal.clickhouse"):
             journal = ClickHouseJournal(f"chdb://{directory}")
         journal.close()
