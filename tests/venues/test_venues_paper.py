@@ -240,6 +240,56 @@ def test_a_cancel_takes_effect_once_its_latency_passed_whatever_asset_moves_the_
     assert venue.on_quote("BBB", 97.0, 98.0, 5.0, 5.0, ts=3.0) == []  # nothing left to fill
 
 
+def _bar(venue: PaperVenue, minute: int, open_: float, low: float | None = None) -> list[Any]:
+    low = open_ - 1.0 if low is None else low
+    return venue.on_bar("BTCUSDT", open_, open_ + 1.0, low, open_, 1_000.0, ts=60.0 * minute)
+
+
+@pytest.mark.parametrize(("latency_ms", "filled_at"), [(0, 1), (30_000, 2), (60_000, 2), (59_000, 2)])
+def test_latency_on_bars_counts_from_the_close_of_the_bar_the_order_was_sent_on(
+    latency_ms: float, filled_at: int
+) -> None:
+    """A bar is stamped with its open, and an order sent on it is decided at its close. The
+    latency counted from the open: up to a bar's length it changed nothing (on minute bars no
+    allowed latency did). From the close, 30 s lets the next bar open without the order."""
+    venue = PaperVenue(slippage_bps=0, latency_ms=latency_ms)
+    opens = [100.0, 102.0, 104.0, 106.0]
+    _bar(venue, 0, opens[0])
+    venue.submit(make_order("o1", size=1.0))
+    fills = {minute: _bar(venue, minute, opens[minute]) for minute in range(1, 4)}
+    assert {m: [(f.price, f.timestamp) for f in fs] for m, fs in fills.items() if fs} == {
+        filled_at: [(opens[filled_at], 60.0 * filled_at)]
+    }
+
+
+def test_a_cancel_sent_on_a_bar_reaches_the_venue_after_its_close_and_the_latency() -> None:
+    """A cancel asked on a bar with a latency of 30 s (minute bars) took effect before the next
+    bar was matched, so a fill that bar's prices make was never had; it reaches the venue 30 s
+    after the bar's close, the next bar's open, so the next bar still fills the order."""
+    venue = PaperVenue(latency_ms=30_000)
+    _bar(venue, 0, 100.0)
+    order = make_order("o1", order_type="LIMIT", price=95.0, size=1.0)
+    venue.submit(order)
+    assert _bar(venue, 1, 100.0) == []  # resting: the low stays above the limit
+    assert venue.cancel(order) == []
+    book = venue.book()
+    crossed = _bar(venue, 2, 100.0, low=90.0)
+    assert [(e.kind.name, e.price) for e in crossed] == [("FILL", 95.0)]
+    # The same from a saved book: the cancel's wait for the close is kept.
+    again = PaperVenue(latency_ms=30_000)
+    again.restore_book(book)
+    assert [(e.kind.name, e.price) for e in _bar(again, 2, 100.0, low=90.0)] == [("FILL", 95.0)]
+    # Not crossed, the cancel lands at the bar after the close + latency.
+    other = PaperVenue(latency_ms=30_000)
+    _bar(other, 0, 100.0)
+    resting = make_order("o2", order_type="LIMIT", price=95.0, size=1.0)
+    other.submit(resting)
+    _bar(other, 1, 100.0)
+    other.cancel(resting)
+    assert _bar(other, 2, 100.0) == []
+    assert kinds(_bar(other, 3, 100.0)) == ["CANCEL_ACK"]
+
+
 def test_cancel_without_latency_is_immediate_and_unknown_orders_are_cancel_rejected() -> None:
     venue = PaperVenue()
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)

@@ -5,7 +5,10 @@ The rules, chosen to err against the strategy:
 
 - The venue clock is the timestamp of the last quote or bar; an order is live from
   ``submit time + latency`` and only data stamped at or after that can fill it (bars:
-  stamped after the submit time too, since a bar's stamp is its open).
+  stamped after the submit time too, since a bar's stamp is its open). An order (or a
+  cancel) sent on a bar is decided at that bar's close, the next bar's open: with a latency,
+  it is live (or takes effect) from that close + latency, so on bars of a minute a latency
+  of 30 s lets the next bar open without it and it fills at the open after.
 - Market orders take the book: buys at the ask, sells at the bid, moved ``slippage_bps``
   against the order, for at most the quoted size. What the quote cannot fill waits for the
   next quotes (``market_remainder="continue"``) or expires (``"expire"``, IOC-like).
@@ -105,6 +108,10 @@ class _Working:
     # Set once the order has been live through one matching pass: later fills are maker fills.
     resting: bool = False
     cancel_at: float | None = None
+    # Sent (or its cancel asked) on a bar, with a latency: decided at that bar's close, which
+    # is known at the next bar's open; until then active_at (cancel_at) counts from its open.
+    awaits_close: bool = False
+    cancel_awaits_close: bool = False
     # Copies of the order's fields: reading them from the native order on every quote costs.
     size: float = field(init=False)
     buy: bool = field(init=False)
@@ -202,6 +209,10 @@ class PaperVenue:
         self._quotes: dict[str, _Quote] = {}
         # Assets whose latest data was a bar: market orders there wait for the next bar's open.
         self._bar_assets: set[str] = set()
+        # Whether the latest data was a bar (its stamp the open of a bar still going on), and
+        # the orders sent or canceled then, whose latency counts from the bar's close.
+        self._on_a_bar = False
+        self._awaiting_close: dict[str, _Working] = {}
         self._working: dict[str, dict[str, _Working]] = {}
         self._by_client_id: dict[str, _Working] = {}
         # Orders whose cancel is on its way (latency), in the order the cancels were asked.
@@ -261,6 +272,9 @@ class PaperVenue:
         working = _Working(order, venue_order_id, active_at=active_at, sent_at=now if known else -math.inf)
         self._working.setdefault(order.asset, {})[order.client_order_id] = working
         self._by_client_id[order.client_order_id] = working
+        if self._decided_at_a_close():
+            working.awaits_close = True
+            self._awaiting_close[order.client_order_id] = working
         events = [
             self._events.make(
                 order,
@@ -336,8 +350,33 @@ class PaperVenue:
             if working.cancel_at is None:
                 working.cancel_at = now + self._latency
                 self._canceling[order.client_order_id] = working
+                if self._decided_at_a_close():
+                    working.cancel_awaits_close = True
+                    self._awaiting_close[order.client_order_id] = working
             return []
         return [self._cancel_now(working, now)]
+
+    def _decided_at_a_close(self) -> bool:
+        """Whether what is sent now is decided at the close of the bar the clock is on (the
+        data's clock, a bar the latest data, a latency to count from that close)."""
+        return self._latency > 0 and self._on_a_bar and self._clock_fn is None
+
+    def _closes_reached(self, ts: float) -> None:
+        """A bar opening at ``ts`` after the bar an order or a cancel was sent on: that bar
+        closed at ``ts`` (bars are stamped with their open), and the latency counts from it."""
+        for client_order_id, working in list(self._awaiting_close.items()):
+            if working.awaits_close and working.sent_at < ts:
+                working.active_at = max(working.active_at, ts + self._latency)
+                working.awaits_close = False
+            if (
+                working.cancel_awaits_close
+                and working.cancel_at is not None
+                and working.cancel_at - self._latency < ts
+            ):
+                working.cancel_at = max(working.cancel_at, ts + self._latency)
+                working.cancel_awaits_close = False
+            if not (working.awaits_close or working.cancel_awaits_close):
+                del self._awaiting_close[client_order_id]
 
     def _cancel_now(self, working: _Working, now: float) -> VenueEvent:
         self._remove(working, VenueOrderStatus.CANCELED)
@@ -354,6 +393,7 @@ class PaperVenue:
         client_order_id = working.order.client_order_id
         self._by_client_id.pop(client_order_id, None)
         self._canceling.pop(client_order_id, None)
+        self._awaiting_close.pop(client_order_id, None)
         per_asset = self._working.get(working.order.asset)
         if per_asset is not None:
             per_asset.pop(client_order_id, None)
@@ -374,6 +414,7 @@ class PaperVenue:
             raise ValueError(f"ask {ask!r} is below bid {bid!r} for {asset!r}: a crossed quote")
         ts = self._advance(ts)
         self._now = ts
+        self._on_a_bar = False
         available = _Quote(bid, ask, bid_size, ask_size)
         self._quotes[asset] = available
         self._bar_assets.discard(asset)
@@ -399,6 +440,9 @@ class PaperVenue:
             )
         ts = self._advance(ts)
         self._now = ts
+        self._on_a_bar = True
+        if self._awaiting_close:
+            self._closes_reached(ts)
         events = self._cancels_due(ts) if self._canceling else []
         capacity = volume * self.settings.bar_volume_share
         for working in list(self._working.get(asset, {}).values()):
@@ -598,6 +642,8 @@ class PaperVenue:
                     "fills": w.fills,
                     "resting": w.resting,
                     "cancel_at": w.cancel_at,
+                    "awaits_close": w.awaits_close,
+                    "cancel_awaits_close": w.cancel_awaits_close,
                 }
             )
         return {
@@ -612,6 +658,7 @@ class PaperVenue:
             "order_seq": self._events._order_seq,
             "quotes": {a: [q.bid, q.ask, q.bid_size, q.ask_size] for a, q in self._quotes.items()},
             "bar_assets": sorted(self._bar_assets),
+            "on_a_bar": self._on_a_bar,
         }
 
     def restore_book(self, book: Mapping[str, Any]) -> list[str]:
@@ -665,6 +712,9 @@ class PaperVenue:
                 w.fills = _book_count("fills", o["fills"])
                 w.resting = _book_flag("resting", o["resting"])
                 w.cancel_at = _book_time("cancel_at", o["cancel_at"])
+                # Books saved before these were kept lack them: the latency counted from the open.
+                w.awaits_close = _book_flag("awaits_close", o.get("awaits_close", False))
+                w.cancel_awaits_close = _book_flag("cancel_awaits_close", o.get("cancel_awaits_close", False))
                 if order.client_order_id in held:
                     # One would have replaced the other here, and its fills gone with it.
                     raise ValueError(f"client_order_id {order.client_order_id!r} twice")
@@ -689,6 +739,7 @@ class PaperVenue:
                 for a, q in book["quotes"].items()
             }
             bar_assets = {str(a) for a in book["bar_assets"]}
+            on_a_bar = _book_flag("on_a_bar", book.get("on_a_bar", False))
             part = "now"
             now = None if book["now"] is None else _finite("now", book["now"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -703,6 +754,12 @@ class PaperVenue:
             self._working.setdefault(w.order.asset, {})[w.order.client_order_id] = w
             self._by_client_id[w.order.client_order_id] = w
         self._canceling = {c: by_id[c] for c in canceling if c not in left_out}
+        self._awaiting_close = {
+            c: w
+            for c, w in self._by_client_id.items()
+            if w.awaits_close or (w.cancel_awaits_close and c in self._canceling)
+        }
+        self._on_a_bar = on_a_bar
         self._positions, self._cash, self._fees_paid = positions, cash, fees
         self.submitted = submitted
         self._events._order_seq = max(self._events._order_seq, order_seq)
