@@ -217,6 +217,12 @@ def test_backtest_refuses_bad_data_naming_the_row(tmp_path: Path) -> None:
         # Beyond the kernel's bound: it raised from the kernel, a traceback after --out was made.
         (["--balance", "1e16"], "--balance=1e+16: Input should be less than or equal to 1000000000000000"),
         (["--from", "soon"], "--from='soon'"),
+        # Digits a person means as a date were epoch seconds in 1970: the window took all the data.
+        (
+            ["--from", "20240105"],
+            "--from='20240105' is ambiguous: the date 2024-01-05 or 20,240,105 epoch seconds",
+        ),
+        (["--to", "2024"], "--to='2024' is ambiguous: the year 2024 or 2,024 epoch seconds"),
         # The paper venue waits out the latency: at 1e300 ms no order ever became live.
         (["--latency-ms", "1e300"], "--latency-ms=1e+300: Input should be less than or equal to 60000"),
         (["--data", "/nonexistent.csv"], "file not found"),

@@ -159,9 +159,32 @@ def _time_problem(value: float) -> str | None:
     return None
 
 
+def _date_or_seconds(text: str) -> tuple[str, str] | None:
+    """What else all digits could mean besides epoch seconds, and that date in ISO: "20240105"
+    is an ISO date to Python (and to a person), "2024" a year; read as seconds, both are in
+    1970, and a window starting there silently took all the data. None when they are no date."""
+    if not text.isdigit():
+        return None
+    if len(text) == 8:
+        try:
+            day = datetime.strptime(text, "%Y%m%d").date().isoformat()
+        except ValueError:
+            return None
+        return f"the date {day}", day
+    if len(text) == 4 and 1970 <= int(text) <= 2999:
+        return f"the year {text}", f"{text}-01-01"
+    return None
+
+
 def parse_time(value: str, field: str = "time") -> float:
     """An ISO date or datetime (UTC unless it says otherwise), or epoch seconds, as epoch seconds."""
     text = value.strip()
+    meant = _date_or_seconds(text)
+    if meant is not None:
+        raise ValueError(
+            f"{field}={value!r} is ambiguous: {meant[0]} or {int(text):,} epoch seconds "
+            f"({_iso(float(text))})? write the date as {meant[1]}, or the seconds as {text}.0"
+        )
     try:
         seconds = float(text)
     except ValueError:
