@@ -145,7 +145,7 @@ def test_a_blown_account_stops_opening_trades(sample_bars: MarketData) -> None:
     assert result.strategy_status[0]["refused"] > 0  # the strategy's later entries were refused
     # The next cross after the halt closed what was open; nothing has been opened since.
     assert result.account["open_positions"] == 0 and result.open_trades == 0
-    flat = result.equity[info["halted_row"] + 60 :]
+    flat = result.equity[info["halted_row"] - 1 + 60 :]  # numbered from 1
     assert flat.max() == flat.min()  # no position, no fees: the equity stops moving
     unguarded = run_backtest(
         SmaCrossover({"fast": 3, "slow": 8, "trade_size": 1.0}),
@@ -507,3 +507,34 @@ def test_a_flag_given_for_a_number_is_refused_by_the_config(field: str) -> None:
     """pydantic took True as 1: a run on one slot, or a latency of a millisecond, unasked."""
     with pytest.raises(ValidationError, match=rf"{field}\n.*True is a flag, not a number"):
         BacktestConfig(**{field: True})
+
+
+class _RaisesOnItsThirdBar(Strategy[_SizeParams]):
+    Params = _SizeParams
+
+    def on_bar(self, bar: Bar) -> None:
+        self.seen = getattr(self, "seen", 0) + 1
+        if self.seen == 1:
+            self.buy(bar.asset, 1.0, price=bar.close)
+        if self.seen == 3:
+            raise RuntimeError("boom")
+
+
+def test_a_strategy_that_raised_is_said_in_metrics_json_and_the_report(tmp_path: Path) -> None:
+    """Only stderr and the exit code said a strategy raised: metrics.json and report.html,
+    the artefacts people keep, read as a whole run (its position valued to the end)."""
+    path = tmp_path / "bars.csv"
+    path.write_text(
+        "ts,open,high,low,close,volume\n"
+        + "".join(f"{1704067200 + 60 * i},100,110,90,100,1000\n" for i in range(6))
+    )
+    result = run_backtest(_RaisesOnItsThirdBar(), load_market_data(path), BacktestConfig())
+    said = "_RaisesOnItsThirdBar raised in on_bar: RuntimeError: boom (it took no more data"
+    assert result.run_info["strategy_error"].startswith(said)
+    result.write_report(tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["run"]["strategy_error"].startswith(
+        said
+    )
+    assert "strategy_error" in (tmp_path / "out" / "report.html").read_text()
+    whole = run_backtest(SmaCrossover(), load_market_data(path), BacktestConfig())
+    assert "strategy_error" not in whole.run_info

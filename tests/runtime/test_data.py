@@ -288,6 +288,22 @@ def test_bars_without_any_volume_are_refused_naming_the_asset(tmp_path: Path) ->
     assert len(load_market_data(path)) == 3
 
 
+@pytest.mark.parametrize(("zero", "side"), [("ask_size", "buy"), ("bid_size", "sell")])
+def test_quotes_without_any_size_on_a_side_are_refused_as_bars_without_volume_are(
+    tmp_path: Path, zero: str, side: str
+) -> None:
+    # A file whose sizes are 0 on every quote was taken, and its orders never filled: a run of
+    # no trades and no word of why, where bars without any volume are refused.
+    sizes = {"bid_size": "3", "ask_size": "3", zero: "0"}
+    path = tmp_path / "ETHUSDT.csv"
+    path.write_text(
+        "ts,bid,ask,bid_size,ask_size\n"
+        + "".join(f"{1704067200 + i},100,100.5,{sizes['bid_size']},{sizes['ask_size']}\n" for i in range(3))
+    )
+    with pytest.raises(DataError, match=f"{zero} is 0 on every ETHUSDT quote: .* no {side} could ever fill"):
+        load_market_data(path)
+
+
 def test_a_cell_that_is_not_a_number_is_named_by_row_and_value(tmp_path: Path) -> None:
     """One stray word in a million-row CSV makes the reader take the whole column as text;
     "column 'open' has type string" names neither the row nor the cell to fix."""

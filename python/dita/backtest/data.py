@@ -514,6 +514,15 @@ def load_market_data(
                 path=src,
                 row=int(idx[0]) + 1,
             )
+        for size, side in (("ask_size", "buy"), ("bid_size", "sell")):
+            if kind == "quotes" and size in names and not cols[size][idx].any():
+                raise DataError(
+                    f"{size} is 0 on every {name} quote: an order fills at most the quoted size, so "
+                    f"no {side} could ever fill; give the quoted sizes, or leave out the size columns "
+                    "(a quote's depth is then unknown, and an order fills whole at the touch)",
+                    path=src,
+                    row=int(idx[0]) + 1,
+                )
         if kind == "bars" and d.size:
             # The lower median: a step the bars take, where the median of an even count is
             # the mean of two (60 s and 240 s made bars of 150 s).

@@ -31,7 +31,7 @@ from dita.backtest.metrics import (
 )
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
-from dita.runtime import TradingRuntime, check_strategy_instance, check_strategy_unused
+from dita.runtime import StrategyStatus, TradingRuntime, check_strategy_instance, check_strategy_unused
 from dita.strategy import Strategy
 from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
 
@@ -282,7 +282,8 @@ def run_backtest(
             if equity <= 0:
                 # Exits stay allowed (HALTED refuses entries only), so positions can still close.
                 kernel.update_control(mode="HALTED", source="backtest")
-                halted.update({"halted_at": at, "halted_equity": equity, "halted_row": row})
+                # Numbered from 1, as the data's errors number its rows.
+                halted.update({"halted_at": at, "halted_equity": equity, "halted_row": row + 1})
 
         def halt_before_entry(intent: KernelIntent) -> None:
             # Prices alone can take the equity to zero between fills: an entry asked then was
@@ -325,6 +326,10 @@ def run_backtest(
         bars=len(data),
     )
     account = kernel.account()
+    status = runtime.status()
+    # A strategy that raised ends the run early: the artefacts say so, or they read as a whole
+    # run (a position held to the end, valued at the last price).
+    failed = [s for s in status if s.get("status") == StrategyStatus.ERROR.value]
     info: dict[str, Any] = {
         "strategy": f"{type(strategy).__module__}:{type(strategy).__qualname__}",
         "params": strategy.params.model_dump(),
@@ -343,6 +348,12 @@ def run_backtest(
         "elapsed_s": round(elapsed, 3),
         **halted,
     }
+    if failed:
+        info["strategy_error"] = "; ".join(
+            f"{s['name']} raised in {s['error_callback']}: {s['error']} "
+            "(it took no more data; what it held is valued to the end)"
+            for s in failed
+        )
     return BacktestResult(
         metrics=metrics,
         trades=recorder.trades,
@@ -351,7 +362,7 @@ def run_backtest(
         position=position,
         account=account,
         run_info=info,
-        strategy_status=runtime.status(),
+        strategy_status=status,
         elapsed_s=elapsed,
         rows=len(data),
         open_trades=len(recorder.by_trade),
