@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import json
+import time
 from typing import Any
 
 import pytest
@@ -81,6 +83,40 @@ def test_stats_report_staleness_and_counters(hz_member: HazelcastMember, kernel_
         assert stats["errors"] == 0 and stats["last_error"] == ""
         assert 0 < stats["staleness_p50_s"] <= stats["staleness_p99_s"] <= stats["staleness_max_s"]
         assert stats["staleness_s"] >= 0
+    finally:
+        kernel.close()
+
+
+def test_the_accounts_heartbeat_goes_on_through_a_long_duty_pause(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """After a cycle that kept the publisher busy (a full publish of 80,000 slots: 3.4 s), the
+    duty cap held it off nine times as long, and nothing wrote the account meanwhile: readers
+    took a live kernel for gone (its account over 30 s old). Accounts are now rewritten by
+    heartbeats of their own through such a pause, and staleness_s says how long it lasts."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP
+
+    # A duty cap so low that any cycle holds the publisher off for far longer than the test.
+    projection = _projection(hz_member, interval=0.01, heartbeat=0.4, max_duty=1e-5)
+    kernel = ExecutionKernel(max_slots=64, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        accounts = hz_client.get_map(ACCOUNTS_MAP).blocking()
+
+        def stamp() -> float:
+            return float(json.loads(accounts.get(kernel_id).to_string())["projected_at"])
+
+        assert projection.stats()["staleness_s"] > 5  # the pause the cap imposes is said
+        first = stamp()
+        time.sleep(1.5)
+        second = stamp()
+        time.sleep(1.5)
+        assert first < second < stamp()  # rewritten every heartbeat through the pause
+        # Not a cycle: a sync still publishes what changed (it ends the pause).
+        enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 1, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+        assert kernel.process_intent(enter).accepted
+        assert projection.sync(timeout=30)
+        assert projected(hz_client, kernel_id)["slots"][1]["fsm_state"] == "POSITION_OPEN"
     finally:
         kernel.close()
 
@@ -303,8 +339,9 @@ def test_a_kernel_detached_while_its_writes_are_out_leaves_staleness_alone(
         time.sleep(0.2)
         keep.mark_price("ETH-USD", 3_000.0)
         assert projection.sync(timeout=30)
-        # Bounded by keep's last publish, which started after the detach.
-        assert projection.stats()["staleness_s"] < time.monotonic() - detached_at[0]
+        # Bounded by keep's last publish, which started after the detach (staleness_s also
+        # holds the 30 s pause until the next cycle of this publish-on-sync projection).
+        assert projection.stats()["publish_age_s"] < time.monotonic() - detached_at[0]
     finally:
         gone.projection = None
         gone.close()

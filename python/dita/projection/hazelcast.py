@@ -387,6 +387,7 @@ class _Written:
     full: bool
     account: bool
     pruned: bool  # the removal of the kernel's slots beyond max_slots was among the writes
+    drained: bool = True  # False for a heartbeat between cycles: only the account, if due
 
 
 class HazelcastProjection:
@@ -456,6 +457,7 @@ class HazelcastProjection:
         self._last_error = ""
         self._last_ok_drain: dict[str, float] = {}  # monotonic start of the last published drain
         self._staleness: deque[float] = deque(maxlen=8192)
+        self._next_cycle_at = time.monotonic()  # when the publisher's pause ends (monotonic)
         self._client = connect_client(
             self.cluster_members,
             self.cluster_name,
@@ -551,22 +553,44 @@ class HazelcastProjection:
         account's ``closed_at`` set (readers take it for stopped, not for running until its
         heartbeat is stale), stop serving it and, when it was the last one attached, close.
         Kernels sharing this projection keep it until the last closes."""
+        flushed = True
         if self._connected:
             kid = kernel.kernel_id
             with self._lock:
                 if kid in self._kernels:
                     self._closing[kid] = time.time()
-            self.sync(timeout=5.0)
+            flushed = self._flush_for_close()
         if self._detach(kernel):
-            self.close()
+            self._close(flush=flushed)
+
+    def _flush_for_close(self) -> bool:
+        """``sync`` for a close: 5 s, and on while cycles keep completing (a kernel of tens of
+        thousands of slots takes longer than that to write, and its closing account comes
+        last), up to 60 s; a cluster that answers nothing (a frozen member) gets the 5 s only."""
+        deadline = time.monotonic() + 60.0
+        while True:
+            with self._lock:
+                before = (self._cycles, self._writes)
+            if self.sync(timeout=5.0):
+                return True
+            with self._lock:
+                progressed = (self._cycles, self._writes) != before
+            if not progressed or time.monotonic() >= deadline:
+                _log.warning(
+                    "hazelcast projection: kernels closed before their last changes were published "
+                    "(%s): their accounts may not say they closed; readers take them for gone %gs "
+                    "after their last projection",
+                    self._last_error or "the cluster did not confirm the writes in time",
+                    LIVE_WITHIN_S,
+                )
+                return False
 
     # --- publishing ------------------------------------------------------------------------
 
     def _run(self) -> None:
         pause = self.interval
         while not self._stop.is_set():
-            self._wake.wait(pause)
-            self._wake.clear()
+            self._rest(pause)
             if self._stop.is_set():
                 break
             cpu = time.thread_time()
@@ -580,6 +604,27 @@ class HazelcastProjection:
             self._cpu += busy
             pause = max(self.interval, busy * (1.0 - self.max_duty) / self.max_duty)
 
+    def _rest(self, pause: float) -> None:
+        """Wait ``pause`` seconds, or until woken (``sync``). A pause the duty cap made longer
+        than half a heartbeat (a cycle that wrote tens of thousands of slots) is broken up by
+        heartbeats of the accounts alone: one write a kernel, so readers do not take a live
+        kernel for gone (its account older than LIVE_WITHIN_S) while its slots wait."""
+        self._next_cycle_at = time.monotonic() + pause
+        step = self.heartbeat / 2
+        while True:
+            remaining = self._next_cycle_at - time.monotonic()
+            if self._wake.wait(max(0.0, min(remaining, step))):
+                break
+            if remaining <= step or self._stop.is_set():
+                break
+            cpu = time.thread_time()
+            try:
+                self._cycle(accounts_only=True)
+            except Exception as exc:
+                self._record_error(exc)
+            self._cpu += time.thread_time() - cpu
+        self._wake.clear()
+
     def _record_error(self, exc: BaseException) -> None:
         with self._lock:
             self._errors += 1
@@ -591,11 +636,13 @@ class HazelcastProjection:
         log = _log.warning if first else _log.debug
         log("hazelcast projection write failed (%s); will resync", self._last_error)
 
-    def _cycle(self) -> None:
+    def _cycle(self, accounts_only: bool = False) -> None:
         with self._lock:
             kernels = list(self._kernels.items())
             connected = self._connected
             inflight = self._inflight
+        if accounts_only and (not connected or inflight or self._maps is None):
+            return  # a heartbeat waits for the connection and the cycle's writes, as they do
         if not connected:
             with self._cycle_done:
                 self._cycles += 1
@@ -612,31 +659,45 @@ class HazelcastProjection:
         futures: list[Future[Any]] = []
         written: list[_Written] = []
         for kid, kernel in kernels:
-            issued = self._publish_kernel(kid, kernel)
+            issued = self._publish_kernel(kid, kernel, accounts_only)
             if issued is None:
                 ok = False
                 continue
             futures.extend(issued[0])
             written.append(issued[1])
         if not futures:
-            self._finish_cycle(ok, written)
+            if not accounts_only:
+                self._finish_cycle(ok, written)
             return
         with self._lock:
             self._inflight = True
         # Completion is handled on the client's I/O thread, so the publisher does not have to be
         # scheduled again just to collect replies (each hand-off of the GIL costs the strategy).
-        combine_futures(futures).add_done_callback(lambda done: self._on_written(done, ok, written))
+        combine_futures(futures).add_done_callback(
+            lambda done: self._on_written(done, ok, written, accounts_only)
+        )
 
-    def _on_written(self, done: Future[Any], ok: bool, written: list[_Written]) -> None:
+    def _on_written(
+        self, done: Future[Any], ok: bool, written: list[_Written], heartbeat: bool = False
+    ) -> None:
         with self._lock:
             self._inflight = False
         exc = done.exception()
         if exc is not None:
             self._retry_prune(w.kernel_id for w in written if w.pruned)
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
-            with self._cycle_done:
-                self._cycles += 1
-                self._cycle_done.notify_all()
+            if not heartbeat:
+                with self._cycle_done:
+                    self._cycles += 1
+                    self._cycle_done.notify_all()
+            return
+        if heartbeat:
+            with self._lock:  # only the accounts: not a cycle a sync() may wait for
+                for w in written:
+                    if w.account:
+                        self._account_written[w.kernel_id] = w.drained_at
+                    self._updates += w.updates
+                    self._writes += w.writes
             return
         self._finish_cycle(ok, written)
 
@@ -681,17 +742,28 @@ class HazelcastProjection:
             self._mappings_made = True
             self._mapping_error = ""
 
-    def _publish_kernel(self, kid: str, kernel: ExecutionKernel) -> tuple[list[Future[Any]], _Written] | None:
-        """Drain one kernel and send its writes; None when it could not be drained this time."""
+    def _publish_kernel(
+        self, kid: str, kernel: ExecutionKernel, accounts_only: bool = False
+    ) -> tuple[list[Future[Any]], _Written] | None:
+        """Drain one kernel and send its writes; None when it could not be drained this time.
+        ``accounts_only``: a heartbeat between cycles, nothing drained, the account written
+        when it is due."""
         # ``kid`` is cached: even reading kernel.kernel_id fails while another thread is inside it.
         with self._lock:
-            full = kid in self._resync
-            self._resync.discard(kid)
+            full = kid in self._resync and not accounts_only
+            if not accounts_only:
+                self._resync.discard(kid)
             closed_at = self._closing.get(kid)
         drained_at = time.monotonic()
         try:
             with kernel_reads():
-                slots, account, control = publish_dirty(kernel, full=full)
+                slots: dict[str, dict[str, Any]]
+                account: dict[str, Any] | None
+                control: dict[str, Any] | None
+                if accounts_only:
+                    slots, account, control = {}, None, None
+                else:
+                    slots, account, control = publish_dirty(kernel, full=full)
                 max_slots = kernel.max_slots
                 due = drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat
                 if account is None and (due or closed_at is not None):
@@ -702,12 +774,14 @@ class HazelcastProjection:
             # The kernel is mid-call in another thread (its venue is Python code): try again
             # next cycle, in full since part of the dirty set may already have been drained.
             with self._lock:
-                self._resync.add(kid)
+                if not accounts_only:
+                    self._resync.add(kid)
                 self._busy += 1
             return None
         with self._lock:
-            prune = kid in self._prune
-            self._prune.discard(kid)
+            prune = kid in self._prune and not accounts_only
+            if prune:
+                self._prune.discard(kid)
         now = time.time()
         assert self._maps is not None
         slots_map, accounts_map, control_map = self._maps
@@ -739,7 +813,16 @@ class HazelcastProjection:
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
             return None
         updates = len(slots) + (account is not None) + (control is not None)
-        return futures, _Written(kid, drained_at, updates, len(futures), full, account is not None, prune)
+        return futures, _Written(
+            kid,
+            drained_at,
+            updates,
+            len(futures),
+            full,
+            account is not None,
+            prune,
+            drained=not accounts_only,
+        )
 
     def sync(self, timeout: float | None = 10.0) -> bool:
         """Publish every dirty key now; True when a full cycle succeeded within ``timeout``."""
@@ -761,9 +844,14 @@ class HazelcastProjection:
 
     def close(self) -> None:
         """Publish what is left (briefly, if the cluster is up), stop the publisher, release the client."""
+        self._close(flush=True)
+
+    def _close(self, flush: bool) -> None:
+        """``close``; ``flush`` False when a kernel's release just tried and the cluster did not
+        answer (a second wait of its own doubled the time a close took)."""
         if self._stop.is_set():
             return
-        if self._connected:
+        if flush and self._connected:
             self.sync(timeout=5.0)
         self._stop.set()
         self._wake.set()
@@ -782,8 +870,10 @@ class HazelcastProjection:
         """Counters and staleness (seconds).
 
         ``staleness_s`` is the current bound: a change made now would be visible within it
-        when healthy, and while the cluster is away it grows with the time since the last
-        successful publish. ``staleness_p50_s``/``p99_s``/``max_s`` are over recent cycles.
+        when healthy (the wait until the next cycle, when the duty cap holds the publisher off
+        after a busy one), and while the cluster is away it grows with the time since the last
+        successful publish (``publish_age_s``, the age of the oldest kernel's last published
+        drain). ``staleness_p50_s``/``p99_s``/``max_s`` are over recent cycles.
         """
         now = time.monotonic()
         with self._lock:
@@ -803,7 +893,10 @@ class HazelcastProjection:
                 "last_error": self._last_error,
                 "pending_resync": sorted(self._resync),
                 "mapping_error": self._mapping_error,
-                "staleness_s": now - oldest,
+                # The age of the oldest published drain, or the wait until the next cycle when
+                # the duty cap holds it off longer: a change made now is visible within that.
+                "staleness_s": max(now - oldest, self._next_cycle_at - now),
+                "publish_age_s": now - oldest,
             }
         stats["staleness_p50_s"] = _percentile(samples, 0.50)
         stats["staleness_p99_s"] = _percentile(samples, 0.99)
