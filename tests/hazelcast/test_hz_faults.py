@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -178,3 +179,30 @@ def test_a_kernel_started_while_the_cluster_is_away_says_when_it_is_reached(
         )
     finally:
         kernel.close()
+
+
+def test_a_close_while_the_member_is_frozen_does_not_wait_out_its_minute(
+    member_factory: Any, kernel_id: str
+) -> None:
+    """A clean close waits for its closing account on while writes are confirmed (a kernel of
+    tens of thousands of slots). Progress was counted in cycles, which also run while the
+    member is frozen (nothing confirmed): the close waited its full 60 s, the publisher and
+    sync() waking each other all the while, and the projection's own close 5 s more."""
+    import signal
+
+    member: HazelcastMember = member_factory("dita-frozen")
+    member.start()
+    projection = HazelcastProjection([member.address], "dita-frozen", interval=0.01)
+    kernel = ExecutionKernel(max_slots=8, projection=projection, kernel_id=kernel_id)
+    assert projection.sync(timeout=30)
+    pid = member.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        kernel.mark_price("ETH-USD", 3_000.0)
+        started = time.monotonic()
+        kernel.close()
+        took = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert took < 12, f"the close took {took:.1f} s against a frozen member"  # 5 s, and margin for load

@@ -262,6 +262,33 @@ def test_latency_on_bars_counts_from_the_close_of_the_bar_the_order_was_sent_on(
     }
 
 
+@pytest.mark.parametrize(("bar_seconds", "filled_at"), [(60.0, 10), (0.0, 11)])
+def test_after_a_gap_a_bar_order_is_live_from_its_bars_close_when_the_length_is_known(
+    bar_seconds: float, filled_at: int
+) -> None:
+    """The close of the bar an order was sent on was taken to be the next bar's open: after a
+    gap (bars allowed to miss, a weekend of daily bars) any latency, 1 ms too, skipped the
+    first bar after it. With the bars' length (a backtest gives the data's) the close is the
+    bar's open + that length; without it the next open stays the close (erring against it)."""
+    venue = PaperVenue(slippage_bps=0, latency_ms=1, bar_seconds=bar_seconds)
+    _bar(venue, 0, 100.0)
+    venue.submit(make_order("o1", size=1.0))
+    fills = {m: _bar(venue, m, 100.0 + m) for m in (10, 11)}
+    assert [m for m, fs in fills.items() if fs] == [filled_at]
+
+
+def test_an_order_live_on_quotes_is_not_sent_back_into_latency_by_a_bar() -> None:
+    """Quotes of one asset, bars of another: an order sent on a bar and live on its asset's
+    quotes (partly filled) was made to wait out its latency again at the next bar."""
+    venue = PaperVenue(slippage_bps=0, latency_ms=30_000)
+    venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=0.0)
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1_000.0, ts=0.0)
+    venue.submit(make_order("o1", asset="ETHUSDT", order_type="LIMIT", price=100.0, size=5.0))
+    assert [f.size for f in venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=30.0)] == [1.0]
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1_000.0, ts=60.0)
+    assert [f.size for f in venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=70.0)] == [1.0]
+
+
 def test_a_cancel_sent_on_a_bar_reaches_the_venue_after_its_close_and_the_latency() -> None:
     """A cancel asked on a bar with a latency of 30 s (minute bars) took effect before the next
     bar was matched, so a fill that bar's prices make was never had; it reaches the venue 30 s

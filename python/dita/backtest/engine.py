@@ -74,12 +74,17 @@ class BacktestConfig(BaseModel):
         return self.fee_rate if self.maker_fee_rate is None else self.maker_fee_rate
 
     def paper_venue(
-        self, assets: Iterable[str] | None, clock: Callable[[], float] | None = None
+        self,
+        assets: Iterable[str] | None,
+        clock: Callable[[], float] | None = None,
+        bar_seconds: float = 0.0,
     ) -> PaperVenue:
         """The simulated venue of these fills (a backtest's, and a paper run's so that it fills
         as the backtest did). It lists ``assets``, those the run has data for: an order for
-        another is rejected, as nothing could fill it. ``clock``: None, the data's time."""
+        another is rejected, as nothing could fill it. ``clock``: None, the data's time.
+        ``bar_seconds``: the bars' length (``MarketData.interval``), 0 for quotes."""
         return PaperVenue(
+            bar_seconds=bar_seconds,
             clock=clock,
             taker_rate=self.fee_rate,
             maker_rate=self.maker_rate,
@@ -262,7 +267,7 @@ def run_backtest(
             "dita.backtest.data.load_market_data(path)"
         )
     cfg = config or BacktestConfig()
-    venue = cfg.paper_venue(data.assets)
+    venue = cfg.paper_venue(data.assets, bar_seconds=data.interval if data.kind == "bars" else 0.0)
     kernel = ExecutionKernel(
         max_slots=cfg.max_slots, venue=venue, kernel_id="backtest", **(kernel_options or {})
     )

@@ -78,6 +78,7 @@ class PaperSession:
         wal_dir: Path | None = None,
         previous: dict[str, Any] | None = None,
         slots_given: bool = True,
+        bar_seconds: float = 0.0,
     ) -> None:
         from dita._kernel import wal_kernel_id
         from dita.kernel import ExecutionKernel
@@ -87,7 +88,9 @@ class PaperSession:
         # did. ``assets``: those the feed has. A live run (clock "wall") times orders by the
         # wall clock, as an exchange does and as the strategies' intents are stamped; a
         # replay, by the data's time.
-        self.venue = fill_model.paper_venue(assets, clock=time.time if clock == "wall" else None)
+        self.venue = fill_model.paper_venue(
+            assets, clock=time.time if clock == "wall" else None, bar_seconds=bar_seconds
+        )
         book = (previous or {}).get("venue")
         options: dict[str, Any] = {} if wal_dir is None else {"wal_dir": str(wal_dir)}
         # A log there holds its kernel's slot count: the default (not --max-slots) must not
@@ -620,6 +623,7 @@ def paper(
             wal_dir=wal_dir,
             previous=previous,
             slots_given=max_slots is not None,
+            bar_seconds=history.interval if history is not None and history.kind == "bars" else 0.0,
         )
     except (ValueError, OSError, WalError) as exc:
         # A journal that already has this kernel id's rows; a --wal-dir of another kernel id

@@ -109,7 +109,8 @@ def status(
                 "fees": acct.get("k_fees_paid"),
                 "open_positions": len([x for x in active_slots(s) if float(x.get("size") or 0.0) > 0]),
                 "reconcile_status": acct.get("reconcile_status", ""),
-                "data_time": _iso(s.get("data_time")),
+                # 0 there is a run saved before its first row (the runtime's clock starts at 0).
+                "data_time": _iso(s.get("data_time") or None),
                 # None from the projection: it does not hold them (unknown, not "none").
                 "strategies": None
                 if strategies is None

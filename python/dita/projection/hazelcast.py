@@ -570,11 +570,13 @@ class HazelcastProjection:
         deadline = time.monotonic() + 60.0
         while True:
             with self._lock:
-                before = (self._cycles, self._writes)
+                # Confirmed writes only: cycles are also counted while disconnected, after a
+                # failed write, and when there was nothing to write.
+                before = (self._ok_cycles, self._writes)
             if self.sync(timeout=5.0):
                 return True
             with self._lock:
-                progressed = (self._cycles, self._writes) != before
+                progressed = (self._ok_cycles, self._writes) != before and self._connected
             if not progressed or time.monotonic() >= deadline:
                 _log.warning(
                     "hazelcast projection: kernels closed before their last changes were published "

@@ -76,6 +76,13 @@ class PaperSettings(BaseModel):
     bar_volume_share: Number = Field(
         default=0.1, gt=0, le=1, description="largest share of one bar's volume that orders may take"
     )
+    bar_seconds: Number = Field(
+        default=0.0,
+        ge=0,
+        le=366 * 86_400,
+        description="the bars' length (0: unknown): an order sent on a bar is decided at its close, "
+        "this long after its open or the next bar's open, whichever is first",
+    )
     market_remainder: Literal["continue", "expire"] = Field(
         default="continue", description="what happens to the part of a market order the book could not fill"
     )
@@ -201,6 +208,7 @@ class PaperVenue:
         self._maker_rate = s.maker_rate
         self._slip = s.slippage_bps / 10_000.0
         self._latency = s.latency_ms / 1000.0
+        self._bar_seconds = s.bar_seconds
         self._expire_remainder = s.market_remainder == "expire"
         self._events = OrderEvents(self.name)
         self._market_limits = dict(inputs.market_limits or {})
@@ -363,20 +371,27 @@ class PaperVenue:
 
     def _closes_reached(self, ts: float) -> None:
         """A bar opening at ``ts`` after the bar an order or a cancel was sent on: that bar
-        closed at ``ts`` (bars are stamped with their open), and the latency counts from it."""
+        closed by ``ts`` (bars are stamped with their open), at its open + ``bar_seconds`` when
+        that is known and earlier (the bars after a gap), and the latency counts from then."""
         for client_order_id, working in list(self._awaiting_close.items()):
             if working.awaits_close and working.sent_at < ts:
-                working.active_at = max(working.active_at, ts + self._latency)
+                # One already matched (a fill on a quote of its asset) was live: it stays so.
+                if not (working.resting or working.fills):
+                    decided = self._close_of(working.sent_at, ts)
+                    working.active_at = max(working.active_at, decided + self._latency)
                 working.awaits_close = False
-            if (
-                working.cancel_awaits_close
-                and working.cancel_at is not None
-                and working.cancel_at - self._latency < ts
-            ):
-                working.cancel_at = max(working.cancel_at, ts + self._latency)
+            asked_at = None if working.cancel_at is None else working.cancel_at - self._latency
+            if working.cancel_awaits_close and asked_at is not None and asked_at < ts:
+                working.cancel_at = max(
+                    asked_at + self._latency, self._close_of(asked_at, ts) + self._latency
+                )
                 working.cancel_awaits_close = False
             if not (working.awaits_close or working.cancel_awaits_close):
                 del self._awaiting_close[client_order_id]
+
+    def _close_of(self, opened: float, next_open: float) -> float:
+        """When the bar that opened at ``opened`` closed, the next one opening at ``next_open``."""
+        return min(next_open, opened + self._bar_seconds) if self._bar_seconds > 0 else next_open
 
     def _cancel_now(self, working: _Working, now: float) -> VenueEvent:
         self._remove(working, VenueOrderStatus.CANCELED)
