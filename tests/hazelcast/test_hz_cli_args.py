@@ -161,3 +161,26 @@ def test_pnl_refuses_at_from_the_projection_before_connecting() -> None:
     result = runner.invoke(app, ["pnl", "--at", "2024-01-02", "--hazelcast", "127.0.0.1:1"])
     assert result.exit_code == 2, result.output
     assert "--at '2024-01-02' needs fills: pass --journal DSN" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "orders", "pnl"])
+def test_a_cluster_lost_while_reading_is_unreachable_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """A member that froze or went away after the readers connected failed their read with
+    exit 1 ("cannot read the projection"), where a cluster that cannot be reached exits 3 (and
+    `dita control` says 3 when it loses the cluster part way)."""
+    from hazelcast.errors import TargetDisconnectedError
+
+    import dita.cli._state
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise TargetDisconnectedError("the member stopped answering")
+
+    monkeypatch.setattr(dita.cli._state, "read_hazelcast", lost)
+    result = runner.invoke(app, [command, "--hazelcast", "127.0.0.1:5701"])
+    assert result.exit_code == 3, result.output
+    assert (
+        "lost Hazelcast cluster 'dita' at 127.0.0.1:5701 while reading it (TargetDisconnectedError"
+        in result.stderr
+    )

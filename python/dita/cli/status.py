@@ -32,6 +32,8 @@ def _snapshots(
     from dita.cli._state import read_hazelcast, read_state_files
 
     if hazelcast is not None:
+        from dita.projection.hazelcast import HazelcastError
+
         members, name = cluster_options(hazelcast, hz_cluster)
         where = f"Hazelcast cluster {name!r} at {', '.join(members)}"
         # Read before the guard below: a bad value's exit is not one of the projection's errors.
@@ -43,6 +45,10 @@ def _snapshots(
             # cluster": say which name was asked for. Exit 3, as every command does for a
             # service it cannot reach, so a script tells it from "no kernel found".
             fail(f"cannot reach {where}: {exc}", code=UNREACHABLE)
+        except HazelcastError as exc:
+            # Connected, then lost mid-read (a member frozen or gone): unreachable too, as
+            # `dita control` says when it loses the cluster part way.
+            fail(f"lost {where} while reading it ({type(exc).__name__}: {exc})", code=UNREACHABLE)
         except Exception as exc:
             fail(f"cannot read the projection from {where}: {type(exc).__name__}: {exc}", code=1)
     else:
