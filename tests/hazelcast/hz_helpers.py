@@ -4,7 +4,9 @@ helpers that compare what the cluster holds with a kernel's own snapshot()."""
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +197,22 @@ class Child:
             if pipe is not None:
                 pipe.close()
         return code
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Liveness, not speed: the bench measures how fast; this only waits for it to happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+def mode(kernel: ExecutionKernel) -> str:
+    return str(kernel.control()["mode"])
+
+
+def btc_entry(kernel_id: str) -> KernelIntent:
+    """An ENTER of 0.01 BTC-USD on slot 0, its ids after ``kernel_id``: what a mode blocks."""
+    return KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01)

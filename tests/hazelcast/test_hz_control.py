@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import typer
-from hz_helpers import Child
+from hz_helpers import Child, btc_entry, eventually, mode
 from typer.testing import CliRunner
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel
 from dita.cli import control as control_cli
 from dita.control import ControlPlane
 from dita.control.hazelcast import (
@@ -37,20 +37,6 @@ def clean_entries(hz_client: Any) -> Iterator[None]:
 
 def _plane(member: HazelcastMember, **kwargs: Any) -> HazelcastControlPlane:
     return HazelcastControlPlane([member.address], member.cluster_name, **kwargs)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Liveness, not speed: the bench measures how fast; this only waits for it to happen."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
-
-
-def mode(kernel: ExecutionKernel) -> str:
-    return str(kernel.control()["mode"])
 
 
 def write_ahead(
@@ -149,9 +135,7 @@ def test_a_kernel_started_while_halted_starts_halted(
     kernel = ExecutionKernel(max_slots=2, control_plane=_plane(hz_member), kernel_id=kernel_id)
     try:
         assert mode(kernel) == "HALTED"  # applied inside attach, before the first intent
-        enter = KernelIntent(
-            f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01
-        )
+        enter = btc_entry(kernel_id)
         assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"
     finally:
         kernel.close()
@@ -200,9 +184,7 @@ def test_unreachable_cluster_keeps_the_local_state_and_says_so(kernel_id: str) -
         assert status["kernels"][kernel_id]["mode"] == "REDUCE_ONLY"
         with pytest.raises(ControlPlaneUnavailable, match="unreachable; nothing was set"):
             plane.set(mode="HALTED")
-        enter = KernelIntent(
-            f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01
-        )
+        enter = btc_entry(kernel_id)
         assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"  # REDUCE_ONLY still holds
     finally:
         kernel.close()
@@ -439,7 +421,7 @@ def test_halt_arriving_while_the_kernel_is_mid_call_is_applied_not_dropped(
     kernel = ExecutionKernel(
         max_slots=2, venue=venue, projection=projection, control_plane=plane, kernel_id=kernel_id
     )
-    enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01)
+    enter = btc_entry(kernel_id)
     strategy = threading.Thread(target=kernel.process_intent, args=(enter,))
     try:
         strategy.start()
@@ -960,9 +942,7 @@ def test_a_halt_after_another_clients_entry_in_milliseconds_reaches_the_kernels(
         assert eventually(lambda: "*" in plane.entries())
         write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator")
         assert eventually(lambda: mode(kernel) == "HALTED")
-        enter = KernelIntent(
-            f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01
-        )
+        enter = btc_entry(kernel_id)
         assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"
     finally:
         kernel.close()

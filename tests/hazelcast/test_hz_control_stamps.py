@@ -7,25 +7,17 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hz_helpers import btc_entry, eventually, mode
 
 import dita.control.hazelcast as control_hz
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel
 from dita.control.hazelcast import HazelcastControlPlane, effective_control, write_entry
 from dita.projection.hazelcast import HazelcastJsonValue
 from dita.services.hazelcast import free_port
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
 
 
 class Event:
@@ -54,10 +46,6 @@ def plane_and_kernel(
     kernel.close()
 
 
-def mode(kernel: ExecutionKernel) -> str:
-    return str(kernel.control()["mode"])
-
-
 def test_updated_at_in_milliseconds_does_not_make_a_later_halt_look_older(
     plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel],
 ) -> None:
@@ -68,10 +56,10 @@ def test_updated_at_in_milliseconds_does_not_make_a_later_halt_look_older(
     for key in ("k1", "*"):
         tool = entry(mode="SHADOW", mode_at=now, updated_at=int(now * 1000), updated_by="java-tool")
         plane._on_entry(Event(key, tool))
-        assert eventually(lambda: mode(kernel) == "SHADOW")
+        assert eventually(lambda: mode(kernel) == "SHADOW", timeout=5.0)
         halt = entry(mode="HALTED", mode_at=now + 1, updated_at=now + 1, updated_by="operator")
         plane._on_entry(Event(key, halt))
-        assert eventually(lambda: mode(kernel) == "HALTED"), key
+        assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0), key
         assert plane.entries()[key]["mode"] == "HALTED"
         kernel.update_control(mode="PAPER", source="test")
         now += 10
@@ -100,7 +88,7 @@ def test_a_late_event_still_does_not_replace_a_newer_entry(
         Event("k1", entry(mode="HALTED", mode_at=now + 1, verbosity="QUIET", verbosity_at=now + 2))
     )
     assert plane.entries()["k1"]["verbosity"] == "QUIET"
-    assert eventually(lambda: kernel.control()["verbosity"] == "QUIET")
+    assert eventually(lambda: kernel.control()["verbosity"] == "QUIET", timeout=5.0)
 
 
 @pytest.mark.parametrize(
@@ -126,9 +114,9 @@ def test_an_infinite_stamp_does_not_leave_the_kernel_deaf(
     plane, kernel = plane_and_kernel
     typed = entry(mode="SHADOW", mode_at=float("inf"))
     plane._on_entry(Event("k1", typed))
-    assert eventually(lambda: mode(kernel) == "SHADOW")  # a kernel on its local state takes it
+    assert eventually(lambda: mode(kernel) == "SHADOW", timeout=5.0)  # a kernel on its local state takes it
     plane._on_entry(Event("k1", entry(mode="HALTED", mode_at=time.time())))
-    assert eventually(lambda: mode(kernel) == "HALTED")
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
     assert all(at < float("inf") for at in plane._applied_at["k1"].values())
     # Logged once per entry and field, not on every event that still carries it.
     for verbosity in ("DEBUG", "QUIET", "NORMAL"):
@@ -149,11 +137,10 @@ def test_a_nan_stamp_in_the_global_entry_does_not_override_a_kernels_entry(
 ) -> None:
     plane, kernel = plane_and_kernel
     plane._on_entry(Event("*", entry(mode="LIVE", mode_at=float("nan"))))
-    assert eventually(lambda: mode(kernel) == "LIVE")
+    assert eventually(lambda: mode(kernel) == "LIVE", timeout=5.0)
     plane._on_entry(Event("k1", entry(mode="HALTED", mode_at=time.time())))
-    assert eventually(lambda: mode(kernel) == "HALTED")
-    enter = KernelIntent("e", "t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01)
-    assert kernel.process_intent(enter).diagnostic_code.name == "MODE_BLOCKED"
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
+    assert kernel.process_intent(btc_entry("k1")).diagnostic_code.name == "MODE_BLOCKED"
     assert "control entry *: mode_at nan is not a finite number" in caplog.text
 
 

@@ -348,6 +348,28 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 120.0)
         time.sleep(0.01)
 
 
+def journal_query_holding(directory: Path, sql: str) -> subprocess.Popen[str]:
+    """`dita journal sql` running ``sql`` on ``directory`` in its own process, returned once it
+    holds the directory: its mark written and its engine's lock taken (the mark comes first, so
+    a fixed wait after it let a kernel on a loaded machine open the directory before it)."""
+    from dita.journal.query import chdb_holder
+
+    cli = [sys.executable, "-m", "dita.cli", "journal", "sql", "--dsn", f"chdb://{directory}", sql]
+    query = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while chdb_holder(directory) is None or not list(directory.glob(".dita-query-*")):
+            assert time.monotonic() < deadline and query.poll() is None, (
+                "the query never opened the directory"
+            )
+            time.sleep(0.02)
+    except BaseException:
+        query.kill()
+        query.communicate()
+        raise
+    return query
+
+
 @contextmanager
 def held_chdb_directory(directory: Path, *, serve_sql: bool = True) -> Iterator[subprocess.Popen[str]]:
     """Another process holding an embedded (chDB) journal in ``directory`` while the block

@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
-from dita.journal.query import chdb_holder, run_query
+from dita.journal.query import run_query
 from dita.journal.schema import LATEST_VERSION, TABLE_COLUMNS
-from journal.helpers import held_chdb_directory, run_cli, twins
+from journal.helpers import held_chdb_directory, journal_query_holding, run_cli, twins
 
 
 def test_with_nobody_holding_it_the_cli_opens_the_directory(tmp_path: Path) -> None:
@@ -101,37 +100,13 @@ def test_info_on_a_journal_without_rows_gives_the_schema_version(tmp_path: Path)
     )
 
 
-def _query_holding(directory: Path, seconds: float) -> subprocess.Popen[str]:
-    """`dita journal sql` holding ``directory`` (opened itself) for about ``seconds``."""
-    query = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dita.cli",
-            "journal",
-            "sql",
-            "--dsn",
-            f"chdb://{directory}",
-            f"SELECT sleep({seconds})",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while chdb_holder(directory) is None or not list(directory.glob(".dita-query-*")):
-        assert time.monotonic() < deadline and query.poll() is None, "the query never opened the directory"
-        time.sleep(0.02)
-    return query
-
-
 def test_a_second_query_waits_for_one_that_holds_the_directory(tmp_path: Path) -> None:
     """Two operators' queries on a journal no kernel holds: the second was refused, naming the
     first as a process "that does not serve queries (started with serve_sql=False?)". It waits
     for it, as a starting kernel does, saying so."""
     directory = tmp_path / "j"
     ClickHouseJournal(f"chdb://{directory}").close()
-    first = _query_holding(directory, 3)
+    first = journal_query_holding(directory, "SELECT sleep(3)")
     try:
         second = run_cli("sql", "--dsn", f"chdb://{directory}", "-f", "csv", "SELECT 7 AS n")
         pnl = _dita("pnl", "--journal", f"chdb://{directory}", "--json")
@@ -152,7 +127,7 @@ def test_a_second_query_waits_for_one_that_holds_the_directory(tmp_path: Path) -
 def test_a_query_still_holding_the_directory_after_the_wait_is_named(tmp_path: Path) -> None:
     directory = tmp_path / "j"
     ClickHouseJournal(f"chdb://{directory}").close()
-    first = _query_holding(directory, 3)
+    first = journal_query_holding(directory, "SELECT sleep(3)")
     try:
         with pytest.raises(RuntimeError) as refused:
             run_query(parse_dsn(f"chdb://{directory}"), "SELECT 1", wait=0.5)

@@ -22,12 +22,13 @@ import pytest
 from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent, VenueEvent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
-from dita.journal.query import READ_ONLY_SETTINGS, chdb_holder, open_read_only_client, query_via_socket
+from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
 from journal.helpers import (
     Side,
     Workload,
     assert_same_rows,
     held_chdb_directory,
+    journal_query_holding,
     silent_entries,
     twins,
     venue,
@@ -1090,31 +1091,8 @@ def test_a_kernel_starting_while_a_journal_query_holds_the_directory_waits_for_i
     the very command that held it. It waits for the query, which ends within its time limit."""
     directory = tmp_path / "j"
     ClickHouseJournal(f"chdb://{directory}").close()
-    query = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dita.cli",
-            "journal",
-            "sql",
-            "--dsn",
-            f"chdb://{directory}",
-            "SELECT sleep(3)",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    query = journal_query_holding(directory, "SELECT sleep(3)")
     try:
-        deadline = time.monotonic() + 60
-        while not list(directory.glob(".dita-query-*")) and query.poll() is None:
-            assert time.monotonic() < deadline, "the query never marked the directory"
-            time.sleep(0.05)
-        # The mark is written before the query's engine opens the directory: wait for its lock
-        # (a fixed half second was not enough on a loaded machine, and the kernel opened first).
-        while chdb_holder(directory) is None and query.poll() is None:
-            assert time.monotonic() < deadline, "the query never opened the directory"
-            time.sleep(0.05)
         with caplog.at_level("WARNING", logger="dita.journal.clickhouse"):
             journal = ClickHouseJournal(f"chdb://{directory}")
         journal.close()
@@ -1125,12 +1103,6 @@ def test_a_kernel_starting_while_a_journal_query_holds_the_directory_waits_for_i
         query.kill()
         query.communicate()  # closes its pipes too
     assert not list(directory.glob(".dita-query-*"))  # the mark goes with the query
-
-
-def _journal_query(directory: Path, sql: str) -> subprocess.Popen[str]:
-    """`dita journal sql` on ``directory``, running in its own process."""
-    cli = [sys.executable, "-m", "dita.cli", "journal", "sql", "--dsn", f"chdb://{directory}", sql]
-    return subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_a_query_taking_the_directory_just_as_a_kernel_opens_it_is_waited_for(
@@ -1149,11 +1121,7 @@ def test_a_query_taking_the_directory_just_as_a_kernel_opens_it_is_waited_for(
         real_wait(path, deadline, poll)
         if queries:
             return
-        queries.append(_journal_query(directory, "SELECT sleep(2)"))
-        limit = time.monotonic() + 60
-        while chdb_holder(directory) is None:  # the query's engine holds the directory
-            assert time.monotonic() < limit and queries[0].poll() is None, "the query never opened it"
-            time.sleep(0.02)
+        queries.append(journal_query_holding(directory, "SELECT sleep(2)"))
 
     monkeypatch.setattr(ch, "_wait_for_a_query", query_starts_after_the_wait)
     try:
