@@ -18,7 +18,7 @@ use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits};
 use crate::types::*;
 use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
-use smallvec::smallvec;
+use smallvec::{smallvec, SmallVec};
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
@@ -489,9 +489,10 @@ pub struct Kernel {
 /// with the running total only (or a reconciliation's) for `(0, total]`: every fill up to
 /// there. A report is booked for the part of its interval nothing covered yet, so a fill
 /// reported twice, in whichever form and however late, is booked once, and one reported
-/// late, out of order, still counts.
+/// late, out of order, still counts. One interval (the usual case: each report goes on from the
+/// last) is held inline, so a cold slot's order costs no second memory round trip.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Covered(Vec<(f64, f64)>);
+pub(crate) struct Covered(SmallVec<[(f64, f64); 1]>);
 
 /// How a checkpoint stores what the reports of followed orders covered: per working order its
 /// slot, whether it is the entry, and the intervals; per kept order its key and the intervals.
@@ -539,7 +540,7 @@ impl Covered {
     fn insert(&mut self, from: f64, to: f64) {
         let eps = size_tolerance(to);
         let (mut from, mut to) = (from, to);
-        self.0.retain(|&(a, b)| {
+        self.0.retain(|&mut (a, b)| {
             let apart = b < from - eps || a > to + eps;
             if !apart {
                 from = from.min(a);
@@ -1437,11 +1438,15 @@ impl Kernel {
     }
 
     pub fn process_intent(&mut self, intent: &Intent) -> KernelOutcome {
-        if let Some(slot) = usize::try_from(intent.slot_id)
+        if let Some(i) = usize::try_from(intent.slot_id)
             .ok()
-            .and_then(|i| self.slots.get(i))
+            .filter(|&i| i < self.slots.len())
         {
-            slot.prefetch();
+            self.slots[i].prefetch();
+            // What the slot's reports covered: a line of its own, which a new order resets.
+            if let Some(legs) = self.covered.get(i) {
+                prefetch(legs);
+            }
         }
         let intent_fp = fingerprint(&intent.intent_id);
         self.intents_seen.prefetch_insert(&[intent_fp]);
@@ -4778,7 +4783,7 @@ impl Kernel {
             ));
         }
         self.seq += 1;
-        self.slots[sid].exit_leg_ratios = ratios.to_vec();
+        self.slots[sid].exit_leg_ratios = Legs::from_slice(ratios);
         bound_leg_index(&mut self.slots[sid]);
         self.dirty.slot(sid);
         Ok(())
@@ -4977,7 +4982,7 @@ impl Kernel {
         for (sid, legs) in self.covered.iter().enumerate() {
             for (leg, c) in legs.iter().enumerate() {
                 if let Some(c) = c {
-                    working.push((sid, leg == 0, c.0.clone()));
+                    working.push((sid, leg == 0, c.0.to_vec()));
                 }
             }
         }
@@ -4985,7 +4990,7 @@ impl Kernel {
             .ended
             .covered
             .iter()
-            .map(|(&k, c)| (k, c.0.clone()))
+            .map(|(&k, c)| (k, c.0.to_vec()))
             .collect();
         kept.sort_unstable_by_key(|(k, _)| *k);
         (working, kept)
@@ -5080,7 +5085,7 @@ impl Kernel {
                     "covered fill intervals {intervals:?} of slot {sid} (of the kernel's {n}) are not in order"
                 ));
             }
-            self.covered[sid][usize::from(!is_entry)] = Some(Covered(intervals));
+            self.covered[sid][usize::from(!is_entry)] = Some(Covered(intervals.into()));
         }
         self.ended.covered.clear();
         for (key, intervals) in kept {
@@ -5089,7 +5094,7 @@ impl Kernel {
                     "covered fill intervals {intervals:?} name no kept order {key:?}, or are not in order"
                 ));
             }
-            self.ended.covered.insert(key, Covered(intervals));
+            self.ended.covered.insert(key, Covered(intervals.into()));
         }
         Ok(())
     }

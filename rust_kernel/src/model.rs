@@ -1245,12 +1245,21 @@ fn portable_tag_hits(tags: &[u8; SLOT_SEEN_EVENTS], tag: u8) -> u64 {
 }
 
 impl RecentRing {
-    /// Starts loading what the next check and insert read: the tags and the next place
-    /// (see [`prefetch`]).
+    /// Starts loading what the next check and insert read: the tags and the place the next
+    /// insert writes (see [`prefetch`]).
     pub fn prefetch(&self) {
         if let Some(d) = &self.data {
             prefetch(&d.tags);
-            prefetch(&d.items[self.next]);
+            prefetch(&d.items[self.place()]);
+        }
+    }
+
+    /// The place the next insert writes: the first free one, then the oldest.
+    fn place(&self) -> usize {
+        if self.len < SLOT_SEEN_EVENTS {
+            self.len
+        } else {
+            self.next
         }
     }
 
@@ -1338,6 +1347,10 @@ impl From<RecentRing> for RingRepr {
     }
 }
 
+/// A slot's exit leg ratios: two inline (the size of a `Vec`), so the usual one or two legs
+/// come with the slot's own cache lines; more are allocated. Encoded as a `Vec` is.
+pub type Legs = smallvec::SmallVec<[f64; 2]>;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TradeSlot {
     pub slot_id: usize,
@@ -1353,7 +1366,7 @@ pub struct TradeSlot {
     pub realized_pnl: f64,
     pub fees_paid: f64,
     pub closed: bool,
-    pub exit_leg_ratios: Vec<f64>,
+    pub exit_leg_ratios: Legs,
     pub active_leg_index: usize,
     pub active_entry_order: Option<VenueOrder>,
     pub active_exit_order: Option<VenueOrder>,
@@ -1386,7 +1399,7 @@ impl TradeSlot {
             realized_pnl: 0.0,
             fees_paid: 0.0,
             closed: false,
-            exit_leg_ratios: vec![1.0],
+            exit_leg_ratios: smallvec::smallvec![1.0],
             active_leg_index: 0,
             active_entry_order: None,
             active_exit_order: None,
@@ -1407,8 +1420,8 @@ impl TradeSlot {
     /// costs about one memory round trip instead of one per line as the code walks it.
     pub fn prefetch(&self) {
         prefetch(self);
-        if let Some(first) = self.exit_leg_ratios.first() {
-            prefetch(first);
+        if self.exit_leg_ratios.spilled() {
+            prefetch(&self.exit_leg_ratios[0]);
         }
         self.seen_events.prefetch();
         self.seen_fills.prefetch();
@@ -1962,7 +1975,7 @@ mod tests {
         s.realized_pnl = 1.5;
         s.fees_paid = 0.1;
         s.closed = true;
-        s.exit_leg_ratios = vec![0.5, 0.5];
+        s.exit_leg_ratios = smallvec::smallvec![0.5, 0.25, 0.25];
         s.active_leg_index = 1;
         s.fsm_state = TradeStage::Closed;
         s.close_reason = "exit_filled".into();
@@ -1986,5 +1999,28 @@ mod tests {
         assert_eq!(r.len(), SLOT_SEEN_EVENTS);
         assert!(!r.contains(0) && !r.contains(9));
         assert!(r.contains(10) && r.contains(SLOT_SEEN_EVENTS as u64 + 9));
+    }
+
+    /// Legs are encoded as the `Vec` they were: checkpoints written before still load.
+    #[test]
+    fn legs_encode_as_a_vec() {
+        for legs in [vec![1.0], vec![0.5, 0.5], vec![0.5, 0.25, 0.25]] {
+            let inline = Legs::from_slice(&legs);
+            let bytes = bincode::serialize(&legs).unwrap();
+            assert_eq!(bincode::serialize(&inline).unwrap(), bytes);
+            assert_eq!(bincode::deserialize::<Legs>(&bytes).unwrap(), inline);
+        }
+    }
+
+    /// `prefetch` loads the place the next insert writes: while the ring fills, the first
+    /// free one (it loaded place 0 until the ring was full, a line the insert never wrote).
+    #[test]
+    fn recent_ring_place_is_where_the_next_insert_writes() {
+        let mut r = RecentRing::default();
+        for i in 0..(2 * SLOT_SEEN_EVENTS as u64 + 5) {
+            let at = r.place();
+            r.insert(1_000 + i);
+            assert_eq!(r.items()[at], 1_000 + i, "insert {i} wrote place {at}");
+        }
     }
 }

@@ -1467,7 +1467,7 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
             ))
         })
     })?;
-    s.exit_leg_ratios = ratios;
+    s.exit_leg_ratios = ratios.into();
     let index = get("active_leg_index")?;
     expect_int(&index, &field("active_leg_index"))?;
     s.active_leg_index = index.extract().map_err(|_| {
