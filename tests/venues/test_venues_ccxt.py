@@ -447,6 +447,24 @@ def test_size_off_the_lot_step_is_refused_before_sending(
     assert exchange.calls("POST", "/api/v3/order") == []
 
 
+@pytest.mark.parametrize("rule", ["amount", "price"])
+def test_a_market_that_states_no_precision_refuses_the_order_before_sending(
+    make_venue: VenueFactory, exchange: RecordedExchange, rule: str
+) -> None:
+    """ccxt asserts a market's precision is stated before rounding to it: the AssertionError
+    went out of submit, and the kernel kept an order that never left in flight, one the
+    adapter had no record of, so no poll ever ended it."""
+    venue = make_venue()
+    venue._exchange.markets["BTC/USDT"]["precision"][rule] = None
+    order = make_order("s9-entry-3", order_type="LIMIT", price=90000.0, size=0.001)
+    [refused] = venue.submit(order)
+    assert (refused.kind, refused.status) == (KernelEventKind.REJECT, VenueOrderStatus.REJECTED)
+    label = "size 0.001" if rule == "amount" else "price 90000.0"
+    assert refused.reason.startswith(f"{label} refused for BTC/USDT: AssertionError")
+    assert exchange.calls("POST", "/api/v3/order") == []
+    assert venue.unresolved_orders() == []
+
+
 def test_unknown_asset_is_refused_before_sending(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
@@ -1414,6 +1432,36 @@ def test_top_of_book_feeds_a_paper_venue(make_venue: VenueFactory, exchange: Rec
 
 
 @pytest.mark.parametrize(
+    ("level", "field", "shown"),
+    [
+        ({"bids": [[None, 0.5]]}, "bids[0][0] (bid price)", "None"),
+        ({"bids": [["abc", 0.5]]}, "bids[0][0] (bid price)", "'abc'"),
+        ({"asks": [[91000.01, float("nan")]]}, "asks[0][1] (ask size)", "nan"),
+        ({"asks": [[float("inf"), 1.0]]}, "asks[0][0] (ask price)", "inf"),
+        ({"bids": [[91000.0]]}, "bids[0][1] (bid size)", "None"),
+    ],
+)
+def test_a_book_figure_that_is_not_a_number_is_an_error_naming_it(
+    make_venue: VenueFactory, level: dict, field: str, shown: str
+) -> None:
+    """A None there raised a bare TypeError, text a "could not convert" naming nothing, and a
+    NaN went on into the quote fed to a paper venue."""
+    venue = make_venue()
+    book = {"bids": [[91000.0, 0.5]], "asks": [[91000.01, 1.0]], "timestamp": 1763679600000, **level}
+    venue._exchange.fetch_order_book = lambda *args: book
+    with pytest.raises(ValueError) as raised:
+        venue.fetch_top_of_book("BTCUSDT")
+    assert str(raised.value).startswith(f"binance-spot: the BTC/USDT book's {field}: {shown} is not a")
+
+
+def test_a_book_time_that_is_not_a_time_is_the_clocks(make_venue: VenueFactory, clock: ManualClock) -> None:
+    venue = make_venue()
+    book = {"bids": [["91000.0", "0.5"]], "asks": [[91000.01, 1.0]], "timestamp": float("nan")}
+    venue._exchange.fetch_order_book = lambda *args: book
+    assert venue.fetch_top_of_book("BTCUSDT") == ("BTCUSDT", 91000.0, 91000.01, 0.5, 1.0, clock.now)
+
+
+@pytest.mark.parametrize(
     ("market_type", "prefix", "found"),
     [
         ("spot", "/api/v3", "binance/spot_query_timeout_found.json"),
@@ -2012,3 +2060,34 @@ def test_a_figure_that_is_not_a_number_is_an_error_naming_the_order_the_field_an
     venue._exchange.fetch_balance = lambda *args: {"total": {"BTC": "abc", "USDT": 5.0}}
     with pytest.raises(ValueError, match=r"balance of 'BTC' field 'total': 'abc' is not a number"):
         venue.balances()
+
+
+def test_a_self_trade_is_a_fill_of_each_of_its_two_orders(make_venue: VenueFactory) -> None:
+    """Two of the account's orders matched with each other (one slot's resting exit, another's
+    entry) share one trade id, as Binance lists a self-trade. Known by the trade id alone, the
+    second order's fill was taken for the first's: never reported from its trades, booked
+    late from the order's record or not at all."""
+    venue = make_venue()
+    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.008, "filled": 0.0}
+    venue._exchange.create_order = lambda *args: dict(resting)
+    exit_order = make_order("s1-exit-1", side="SELL", order_type="LIMIT", price=90000.0, size=0.008)
+    assert kinds(venue.submit(exit_order)) == ["ORDER_ACK"]
+    # The entry's market buy hits the resting sell: trade 4200 on both orders.
+    entry_trade = ccxt_trade("4200", 0.008, order="28457300", takerOrMaker="taker")
+    taken = {"id": "28457300", "symbol": "BTC/USDT", "status": "closed", "amount": 0.008, "filled": 0.008}
+    venue._exchange.create_order = lambda *args: dict(taken, trades=[dict(entry_trade)])
+    entry = venue.submit(make_order("s2-entry-1", size=0.008, slot_id=1, trade_id="t-2"))
+    assert [(e.kind.name, e.fill_id, e.venue_client_id) for e in entry] == [
+        ("ORDER_ACK", "", "s2-entry-1"),
+        ("FILL", "BTCUSDT:4200", "s2-entry-1"),
+    ]
+    maker_trade = ccxt_trade("4200", 0.008)
+    venue._exchange.fetch_order = lambda *args: dict(resting, status="closed", filled=0.008)
+    venue._exchange.fetch_my_trades = lambda *args: [dict(maker_trade)]
+    fills = venue.poll_events()
+    assert [(e.kind.name, e.fill_id, e.venue_client_id, e.size) for e in fills] == [
+        ("FILL", "BTCUSDT:4200", "s1-exit-1", 0.008)
+    ]
+    assert fills[0].fee == pytest.approx(0.144) and fills[0].metadata["liquidity"] == "MAKER"
+    # Each order's trade is still reported once.
+    assert venue.poll_events() == []

@@ -776,7 +776,6 @@ class CcxtVenue:
 
     def _precision_refusal(self, order: VenueOrder, symbol: str) -> str:
         """Why the order is off the market's lot or tick ('' when it is on them)."""
-        ccxt = self._ccxt
         checks = [("size", order.size, self._exchange.amount_to_precision)]
         if order.order_type == OrderType.LIMIT:
             checks.append(("price", order.price, self._exchange.price_to_precision))
@@ -785,7 +784,10 @@ class CcxtVenue:
                 return f"{label} must be positive and finite, got {value!r}"
             try:
                 exchange_value = float(to_precision(symbol, value))
-            except ccxt.BaseError as exc:
+            except Exception as exc:
+                # Not only ccxt's refusals: a market that states no precision fails ccxt's own
+                # check (an AssertionError), and raised out of submit, an order that never left
+                # stayed in flight in the kernel, followed by nobody.
                 return f"{label} {value!r} refused for {symbol}: {self._error_text(exc)}"
             if not math.isclose(exchange_value, value, rel_tol=1e-9, abs_tol=0.0):
                 rule = "lot step" if label == "size" else "tick size"
@@ -1061,7 +1063,7 @@ class CcxtVenue:
             event_id=f"{self.name}:fill:{fill_id}",
             metadata={"fill_source": "order"},
         )
-        self._seen_fills.add(fill_id)
+        self._seen_fills.add(self._reported_key(tracked, fill_id))
         tracked.fill_ids.append(fill_id)
         tracked.filled = total
         tracked.booked_cost += missing * price
@@ -1074,7 +1076,8 @@ class CcxtVenue:
         new = sum(
             _trade_amount(t)
             for t in trades
-            if t.get("id") is not None and self._fill_key(tracked, t) not in self._seen_fills
+            if t.get("id") is not None
+            and self._reported_key(tracked, self._fill_key(tracked, t)) not in self._seen_fills
         )
         return tracked.filled - tracked.booked_unmatched + new
 
@@ -1132,6 +1135,14 @@ class CcxtVenue:
         # Binance trade ids are unique per market, not across markets.
         return f"{tracked.market_id}:{trade['id']}"
 
+    @staticmethod
+    def _reported_key(tracked: _Tracked, fill_key: str) -> str:
+        """What ``_seen_fills`` knows a reported fill of ``tracked`` by: its fill id within the
+        order. A self-trade (two of the account's orders matched with each other) lists one trade
+        id on both orders; known by the trade alone, the second order's fill was taken for the
+        first's and not reported."""
+        return f"{tracked.client_id}>{fill_key}"
+
     def _fill_events(
         self, tracked: _Tracked, trades: list[dict[str, Any]], order_ts: float
     ) -> list[VenueEvent]:
@@ -1149,7 +1160,8 @@ class CcxtVenue:
         skipped: set[str] = set()  # a trade listed twice (the answer's and the trade list's) warns once
         for trade in ordered:
             fill_key = self._fill_key(tracked, trade)
-            if fill_key in self._seen_fills or fill_key in skipped or any(key == fill_key for key, _ in made):
+            reported = self._reported_key(tracked, fill_key) in self._seen_fills
+            if reported or fill_key in skipped or any(key == fill_key for key, _ in made):
                 continue
             qty, price = _number(trade.get("amount")), _number(trade.get("price"))
             booked_before = 0.0  # what of it the kernel had booked (its cost is in booked_cost)
@@ -1199,7 +1211,7 @@ class CcxtVenue:
             made.append((fill_key, event))
             cost += (qty - booked_before) * price
         for fill_key, _ in made:
-            self._seen_fills.add(fill_key)
+            self._seen_fills.add(self._reported_key(tracked, fill_key))
             tracked.fill_ids.append(fill_key)
         tracked.filled = filled
         tracked.booked_cost = cost
@@ -1532,14 +1544,28 @@ class CcxtVenue:
         bids, asks = book.get("bids") or [], book.get("asks") or []
         if not bids or not asks:
             raise RuntimeError(f"{self.name}: the {symbol} book has no bid or no ask")
-        ts = book.get("timestamp")
+
+        def figure(side: str, level: Any, index: int) -> float:
+            # A None or text there raised a bare TypeError, and a NaN went on into the quote.
+            field_name = f"{side}[0][{index}]"
+            value = level[index] if isinstance(level, (list, tuple)) and len(level) > index else None
+            number = _number(value) if value is not None else math.nan
+            if not (math.isfinite(number) and (number > 0 if index == 0 else number >= 0)):
+                what = "price" if index == 0 else "size"
+                raise ValueError(
+                    f"{self.name}: the {symbol} book's {field_name} ({side[:-1]} {what}): {value!r} "
+                    f"is not a {'positive' if index == 0 else 'non-negative'} number"
+                )
+            return number
+
+        ms = _trade_ms(book)  # the book's time; the clock's when it gives none that is a time
         return TopOfBook(
             asset,
-            float(bids[0][0]),
-            float(asks[0][0]),
-            float(bids[0][1]),
-            float(asks[0][1]),
-            float(ts) / 1000.0 if ts else self._clock(),
+            figure("bids", bids[0], 0),
+            figure("asks", asks[0], 0),
+            figure("bids", bids[0], 1),
+            figure("asks", asks[0], 1),
+            ms / 1000.0 if ms is not None else self._clock(),
         )
 
     # -- account -------------------------------------------------------------------------
