@@ -720,3 +720,100 @@ def test_the_dita_program_ignores_a_late_sigterm_once_a_stop_closed_it(
         timeout=120,
     )
     assert done.stdout.strip().splitlines()[-1] == f"sigterm ignored: {ignored}", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("signum", "reason"), [(signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted")]
+)
+def test_a_signal_while_an_order_is_filled_does_not_lose_the_fill(signum: int, reason: str) -> None:
+    """A SIGTERM or Ctrl-C that came while the kernel filled an order was raised as the kernel
+    returned, before the engine wrote the fill: the session ended after order_received (or the
+    ack) with the fill booked in the kernel and never told (2 of 12 SIGTERMs into a busy
+    `dita stdio`). The command now ends first, all its events written, then the session."""
+    import io
+    from typing import BinaryIO, cast
+
+    from dita._signals import sigterm_as_interrupt
+    from dita.gateway.stdio import run_stdio
+    from dita.kernel import ExecutionKernel
+
+    class SignalledKernel(ExecutionKernel):
+        def process_intent(self, intent: Any) -> Any:
+            outcome = super().process_intent(intent)
+            signal.raise_signal(signum)  # as if it came during the native call: handled on return
+            return outcome
+
+    kernel = SignalledKernel(max_slots=2)
+    out = io.BytesIO()
+    restore = sigterm_as_interrupt()
+    try:
+        stdin = io.BytesIO(b"ORDER BUY BTCUSDT 1 100 c1\nORDER BUY BTCUSDT 1 100 c2\n")
+        assert run_stdio(kernel, cast(BinaryIO, stdin), cast(BinaryIO, out)) == 0
+    finally:
+        restore()
+        kernel.close()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    _check_envelope(events)
+    command = ["order_received", "order_update", "fill", "order_update", "account"]
+    assert [e["type"] for e in events] == ["engine_started", *command, "engine_stopped"]
+    assert events[4]["status"] == "FILLED" and events[-1]["reason"] == reason
+    assert kernel.slot_state(0).size == 1.0 and kernel.slot_state(1).fsm_state.name == "IDLE"
+
+
+def test_a_non_blocking_stdin_waits_for_the_first_command() -> None:
+    """On a stdin with O_NONBLOCK (a parent that shares its own stdin may have set it), read1
+    gives b"" while nothing has arrived yet: the engine took that for EOF and stopped at once,
+    "reason":"eof" with no line read, and the client's commands met a closed pipe."""
+    import os
+    import time
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    proc = subprocess.Popen([*DITA, "stdio"], stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(read_end)
+    assert proc.stdout is not None
+    started = json.loads(proc.stdout.readline())
+    time.sleep(0.3)  # the engine is reading by now, and nothing has arrived
+    try:
+        os.write(write_end, b"ORDER BUY BTCUSDT 1 100 c1\n")
+    except BrokenPipeError:
+        pass  # the engine has stopped already: the events below say so
+    finally:
+        os.close(write_end)
+    out, err = proc.communicate(timeout=60)
+    events = [started, *(json.loads(line) for line in out.splitlines())]
+    assert proc.returncode == 0, err
+    _check_envelope(events)
+    assert [e["status"] for e in events if e["type"] == "order_update"] == ["ACKNOWLEDGED", "FILLED"]
+    assert events[-1]["reason"] == "eof" and events[-1]["lines"] == 1
+
+
+@pytest.mark.parametrize("stream", ["stdin", "stdout"])
+def test_a_closed_stdin_or_stdout_is_named_not_a_traceback(stream: str) -> None:
+    """`dita stdio >&-` (or `<&-`) raised AttributeError from deep inside the command, a
+    traceback. It exits 2 naming the closed stream before a kernel starts."""
+    redirect = "<&-" if stream == "stdin" else ">&-"
+    shell = f'exec "$@" {redirect}'
+    done = subprocess.run(
+        ["sh", "-c", shell, "sh", *DITA, "stdio"], input=b"", stderr=subprocess.PIPE, timeout=120
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert f"error: {stream} is closed" in err and "Traceback" not in err
+
+
+def test_a_stdout_that_cannot_be_written_ends_the_session_in_one_line() -> None:
+    """A stdout on a full disk (here /dev/full) ended the session in an OSError traceback. It
+    now ends it with one line on stderr naming the error, exit status 1."""
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [*DITA, "stdio"], input=b"QUERY SLOTS\n", stdout=full, stderr=subprocess.PIPE, timeout=120
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert "dita stdio: the session ended on an I/O error: No space left on device" in err
+    assert "Traceback" not in err

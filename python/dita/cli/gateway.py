@@ -116,6 +116,11 @@ def stdio(
         rate_limit_rate=rate_limit_rate,
         seed=venue_seed,
     )
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
+        if stream is None:  # started with the descriptor closed (`dita stdio >&-`): was a traceback
+            fail(
+                f"{name} is closed: dita stdio reads its commands from stdin and writes its events to stdout"
+            )
     kernel = _kernel(max_slots, kernel_id, seed_capital, venue=venue)
     # A supervisor stops the engine with SIGTERM: the session closes as at EOF, not cut off.
     restore_sigterm = sigterm_as_interrupt()

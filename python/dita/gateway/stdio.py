@@ -12,10 +12,12 @@ import os
 import select
 import sys
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, BinaryIO
 
 from dita._kernel import __version__
-from dita._signals import Terminated, closing, held, rearm
+from dita._signals import Terminated, closing, held, installed, rearm
 from dita.gateway.engine import OrderEngine
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
@@ -100,7 +102,7 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     pending = b""  # the start of a line whose end has not arrived yet
     skipping = 0  # bytes of an overlong line dropped so far (0: not in one)
     at_start = True  # no byte of the stream taken yet but (part of) a byte order mark
-    read = getattr(stdin, "read1", stdin.read)
+    read = _reader(stdin)
     reason = "eof"
     try:
         # In the try: a signal that comes while the first line is written still gets the last.
@@ -150,6 +152,8 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
                 _unfinished(engine, pending, lineno)
     except BrokenPipeError:
         return 0  # the reader went away: nobody is left to tell
+    except OSError as exc:  # stdout on a full disk, a device error: the events cannot go out
+        return _io_failed(exc)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
         reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     finally:
@@ -158,15 +162,46 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         "engine_stopped",
         {"reason": reason, "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
     )
-    _deliver_the_rest(writer, stopped=reason != "eof")
-    return 0
+    return _deliver_the_rest(writer, stopped=reason != "eof")
 
 
-def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> None:
+def _reader(stdin: BinaryIO) -> Callable[[int], bytes]:
+    """``stdin``'s read of whatever has arrived, b"" only at EOF. On a non-blocking descriptor
+    (O_NONBLOCK, which a parent sharing its own stdin may have set) read1 gives b"" also when
+    nothing has arrived yet: taken for EOF, it ended the session before the first command."""
+    read: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return read
+
+    def read_arrived(size: int) -> bytes:
+        chunk = read(size)
+        if not chunk and not os.get_blocking(fd):
+            select.select([fd], [], [])  # until a byte or EOF, when b"" is EOF
+            chunk = read(size)
+        return chunk or b""  # a raw stream's read gives None for "nothing yet"
+
+    return read_arrived
+
+
+def _io_failed(exc: OSError) -> int:
+    """Exit status 1, said on stderr: a traceback told a full disk as if it were a bug."""
+    where = f": {exc.filename}" if exc.filename else ""  # a kernel's log file, not stdout
+    print(
+        f"dita stdio: the session ended on an I/O error: {exc.strerror or exc}{where}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 1
+
+
+def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
     """The last output; a client that does not read it must not keep the engine from
     closing. After EOF it gets as long as it takes, until a SIGTERM (or Ctrl-C); after
     either, STOP_GRACE_SECONDS, whether it came before EOF or after (a supervisor closing
-    stdin and stopping the engine at once). What is left then is given up, said on stderr."""
+    stdin and stopping the engine at once). What is left then is given up, said on stderr.
+    Returns the exit status: 1 when the output failed (not a reader gone: 0)."""
     deadline = time.monotonic() + STOP_GRACE_SECONDS if stopped else None
     try:
         rearm()  # a SIGTERM ends the wait, not the kernel's close that follows
@@ -177,10 +212,12 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> None:
                 raise
             writer.flush(time.monotonic() + STOP_GRACE_SECONDS)  # a second signal ends it
     except BrokenPipeError:
-        return  # the reader went away: nobody is left to tell
+        pass  # the reader went away: nobody is left to tell
+    except OSError as exc:
+        return _io_failed(exc)
     except (OutputAbandoned, KeyboardInterrupt) as exc:
         if not writer.undelivered():
-            return  # the signal came just after the last byte went out
+            return 0  # the signal came just after the last byte went out
         why = (
             f"within {STOP_GRACE_SECONDS:g} s of the stop"
             if isinstance(exc, OutputAbandoned)
@@ -193,6 +230,7 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> None:
         )
     finally:
         closing()
+    return 0
 
 
 def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
@@ -245,8 +283,12 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
         return
     if command is None:
         return
-    try:
-        engine.handle(command)
-    except (ValueError, TypeError, IndexError, OverflowError) as exc:
-        # The kernel refuses programmer errors with exceptions; a client's line must not end the session.
-        engine.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}")
+    # A command is whole or not taken: a SIGTERM or Ctrl-C raised just after the kernel booked
+    # a fill cut its fill event off, a fill the client never heard of. Held, it ends the
+    # session once the command's events are out; a second signal ends it at once.
+    with held() if installed() else nullcontext():
+        try:
+            engine.handle(command)
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            # The kernel refuses programmer errors with exceptions; a client's line must not end the session.
+            engine.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}")
