@@ -66,6 +66,8 @@ DOUBT_MAX_WAIT = 300.0
 FILL = KernelEventKind.FILL
 # How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
 _RESTART_MARK = re.compile(r"-r\d+\Z")
+# A trade id the runtime makes: ``<name>-t<n>``, or ``<name>-r<seq>-t<n>`` (group 1: the name).
+_TRADE_ID = re.compile(r"(.+?)-(?:r\d+-)?t\d+")
 
 FillListener = Callable[[VenueEvent, int], None]
 """Called with each accepted fill and the index of the data point it happened on."""
@@ -216,6 +218,9 @@ class TradingRuntime:
         self._doubt_wait = DOUBT_FIRST_WAIT
         self._doubting = False
         self._wall = clock == "wall"
+        # A data point is being handed out: one handed over meanwhile (a strategy feeding the
+        # runtime from its callback) reached the others before the one they were hearing.
+        self._feeding = False
 
     # -- strategies ----------------------------------------------------------------------
 
@@ -428,13 +433,42 @@ class TradingRuntime:
                 f"{intent.action.name.lower()} it"
             )
 
+    def _refuse_a_held_trade_id(self, handle: StrategyHandle, intent: KernelIntent) -> None:
+        """Raises ValueError naming ``trade_id`` when a hand-built ENTER reuses the id of a trade
+        the strategy still holds, or takes one of the ids another strategy's trades are given
+        (``<name>-t<n>``). The kernel takes the first into a second slot, and the runtime, which
+        knows a trade by its id, lost track of one of the two: the fill that closed the second
+        never reached the strategy, and ``busy`` stayed true for good. The second made the other
+        strategy's own ``buy`` raise once it came to that id, putting it in ERROR."""
+        if intent.action.name != "ENTER":
+            return
+        trade_id = intent.trade_id
+        if self._owner.get(trade_id) is handle:
+            raise ValueError(
+                f"trade_id={trade_id!r} is an open trade of strategy {handle.strategy.name!r}: "
+                f"an ENTER (slot {intent.slot_id}) needs a new trade id (buy and sell make one)"
+            )
+        named = _TRADE_ID.fullmatch(trade_id)
+        if named is not None and named[1] != handle.name and named[1] in self.handles:
+            raise ValueError(
+                f"trade_id={trade_id!r} is of the form the runtime gives strategy {named[1]!r}'s "
+                f"trades ({named[1]}-t<n>): strategy {handle.strategy.name!r} may not enter it"
+            )
+
     def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
         handle = self.handles.get(strategy.name)
         if handle is None or handle.strategy is not strategy:
             raise RuntimeError(f"strategy {strategy.name!r} is not attached to this runtime")
         if handle.status in (StrategyStatus.STOPPED, StrategyStatus.ERROR):
             raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
+        if not isinstance(intent, KernelIntent):
+            # Not a bare AttributeError from reading its trade id.
+            raise TypeError(
+                f"submit takes a dita.KernelIntent, got {type(intent).__name__}: "
+                f"{shortened(repr(intent), 120)}"
+            )
         self._refuse_another_strategys_trade(handle, intent)
+        self._refuse_a_held_trade_id(handle, intent)
         self._sync_venues()
         self.sync_marks()
         for check in self.intent_checks:
@@ -689,7 +723,19 @@ class TradingRuntime:
         under the bound past it) raises ValueError naming the field before
         anything changes, deferred or not; a plain 7-field tuple is read as a Bar, what is not a
         bar at all (a dict, a pandas row with its index) raises TypeError. A runtime not
-        started yet is started first: ``on_start`` comes before the first data point."""
+        started yet is started first: ``on_start`` comes before the first data point.
+        Handed over while one is being handed out (from a strategy's callback or a listener),
+        it raises RuntimeError and changes nothing."""
+        if self._feeding:
+            raise RuntimeError(_REENTERED.format(call="on_bar"))
+        self._feeding = True
+        try:
+            self._on_bar(bar)
+        finally:
+            self._feeding = False
+
+    def _on_bar(self, bar: Bar) -> None:
+        """The body of ``on_bar``."""
         if type(bar) is not Bar and not isinstance(bar, Bar):
             if not (isinstance(bar, tuple) and len(bar) == 7):
                 raise TypeError(_not_a("on_bar", bar, Bar))
@@ -746,7 +792,19 @@ class TradingRuntime:
 
     def on_quote(self, quote: Quote) -> None:
         """One quote: venues first, then subscribed strategies. A quote the venues would
-        refuse raises ValueError naming the field before anything changes (see ``on_bar``)."""
+        refuse raises ValueError naming the field before anything changes (see ``on_bar``).
+        Handed over while one is being handed out (from a strategy's callback or a listener),
+        it raises RuntimeError and changes nothing."""
+        if self._feeding:
+            raise RuntimeError(_REENTERED.format(call="on_quote"))
+        self._feeding = True
+        try:
+            self._on_quote(quote)
+        finally:
+            self._feeding = False
+
+    def _on_quote(self, quote: Quote) -> None:
+        """The body of ``on_quote``."""
         if type(quote) is not Quote and not isinstance(quote, Quote):
             if not (isinstance(quote, tuple) and len(quote) == 6):
                 raise TypeError(_not_a("on_quote", quote, Quote))
@@ -885,6 +943,11 @@ class TradingRuntime:
 
 _INF = math.inf
 _PROGRESS_SECONDS = 0.25
+_REENTERED = (
+    "{call} called while the runtime is handing out a data point (from a strategy's callback "
+    "or a listener): the other strategies would hear the new one before the one they are "
+    "hearing; hand data to the runtime from the feed only"
+)
 
 
 def _time_or_price_problem(

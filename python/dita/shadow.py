@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,8 +152,9 @@ def frozen_or_now_utc() -> str:
     return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_shadow(settings: ShadowSettings) -> dict[str, Any]:
-    """Run the shadow loop and return the report (a dict of plain JSON values)."""
+def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run the shadow loop and return the report (a dict of plain JSON values). ``progress``
+    is called with the number of quote rounds done after each round."""
     s = settings
     venue = MockVenueAdapter(
         seed=s.seed,
@@ -201,6 +203,8 @@ def run_shadow(settings: ShadowSettings) -> dict[str, Any]:
         tally.iteration = k // per_round + 1
         runtime.on_quote(Quote(sym, ts, bid, ask, bid_size, ask_size))
         last_mid[sym] = (bid + ask) / 2.0
+        if progress is not None and (k + 1) % per_round == 0:
+            progress(tally.iteration)
     runtime.finish()
     status = runtime.status()[0]
     runtime.stop()

@@ -10,6 +10,7 @@ from dita import ExecutionKernel, KernelIntent, VenueEvent
 from dita._kernel import MockVenueAdapter
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
+from dita.venues import ShadowVenue
 
 BAR = Bar("AAA", 1.7e9, 100.0, 101.0, 99.0, 100.0, 10.0)
 
@@ -146,3 +147,50 @@ def test_after_a_restart_the_entry_in_doubt_is_still_its_strategys() -> None:
     refused = a2.cancel(sid)
     assert not refused.accepted and refused.details["field"] == "trade_id" and len(venue.canceled) == 1
     assert b2.cancel(sid).accepted and len(venue.canceled) == 2
+
+
+def test_an_enter_reusing_a_trade_id_the_strategy_holds_is_refused_naming_it() -> None:
+    """A hand-built ENTER with the id of a trade the strategy still held was taken into a
+    second slot: the runtime knows a trade by its id, so the fill closing the second never
+    reached the strategy and ``busy`` stayed true for good."""
+    runtime, a, _ = two_strategies(ShadowVenue())  # type: ignore[arg-type]
+    first = KernelIntent("a-by-hand-1", "mine", 0, "AAA", "LONG", "ENTER", 100.0, 1.0)
+    assert a.submit(first).accepted
+    before = runtime.kernel.snapshot()
+    again = KernelIntent("a-by-hand-2", "mine", 1, "AAA", "LONG", "ENTER", 100.0, 2.0)
+    with pytest.raises(ValueError, match=r"trade_id='mine' is an open trade of strategy 'a'"):
+        a.submit(again)
+    assert runtime.kernel.snapshot() == before
+    assert runtime.kernel.slot_state(1).fsm_state.name == "IDLE"
+    assert a.exit(0, price=100.0).accepted
+    assert not a.busy("AAA") and a.position("AAA") == 0.0
+    assert [f.closed for f in a.seen] == [False, True]
+    # Once the trade is closed its id is free again, as the kernel has it.
+    assert a.submit(KernelIntent("a-by-hand-3", "mine", 1, "AAA", "LONG", "ENTER", 100.0, 1.0)).accepted
+    assert a.busy("AAA")
+
+
+@pytest.mark.parametrize("given", [{"trade_id": "t"}, None, "ENTER AAA 1"])
+def test_submit_of_what_is_not_an_intent_is_a_type_error_naming_it(given: Any) -> None:
+    runtime, a, _ = two_strategies()
+    with pytest.raises(TypeError, match=rf"submit takes a dita.KernelIntent, got {type(given).__name__}"):
+        a.submit(given)
+    assert runtime.stats["intents"] == 0
+
+
+@pytest.mark.parametrize("trade_id", ["a-t1", "a-r9-t1"])
+def test_an_enter_taking_an_id_of_another_strategys_trades_is_refused(trade_id: str) -> None:
+    """A hand-built ENTER of ``b`` with ``a-t1``, the id the runtime gives ``a``'s first trade,
+    was taken: ``a``'s own ``buy`` then raised (the trade was ``b``'s), putting ``a`` in ERROR."""
+    runtime, a, b = two_strategies(ShadowVenue())  # type: ignore[arg-type]
+    before = runtime.kernel.snapshot()
+    intent = KernelIntent("b-by-hand", trade_id, 0, "AAA", "LONG", "ENTER", 100.0, 1.0)
+    with pytest.raises(
+        ValueError, match=rf"trade_id='{trade_id}' is of the form the runtime gives strategy 'a'"
+    ):
+        b.submit(intent)
+    assert runtime.kernel.snapshot() == before
+    assert a.buy("AAA", 1.0, price=100.0).accepted and a.position("AAA") == 1.0
+    # Its own form, and a name no strategy has, are still b's to use.
+    assert b.submit(KernelIntent("b-1", "b-t7", 1, "AAA", "LONG", "ENTER", 100.0, 1.0)).accepted
+    assert b.submit(KernelIntent("b-2", "ab-t1", 2, "AAA", "LONG", "ENTER", 100.0, 1.0)).accepted

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated
 
 import typer
 
-from dita.cli._common import FillRateOption, RejectRateOption, fail, fail_options
+from dita.cli._common import FillRateOption, RejectRateOption, fail, fail_options, stderr
 
 __all__ = ["register"]
+
+PROGRESS_LINE_SECONDS = 10.0
+"""Seconds between the progress lines a shadow run writes when stderr is not a terminal."""
+PROGRESS_BAR_SECONDS = 0.1
+"""Seconds between two updates of the progress bar."""
+INTERRUPTED = 130
 
 
 def shadow(
@@ -24,6 +31,7 @@ def shadow(
     reject_rate: RejectRateOption = 0.05,
     latency_ms: Annotated[float, typer.Option(help="Venue latency, ms")] = 100.0,
     seed: Annotated[int, typer.Option(help="Seed of the feed and the mock venue")] = 42,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr")] = True,
 ) -> None:
     """Quote SYMBOLS through the kernel against a seeded mock venue; print a JSON report.
 
@@ -50,7 +58,46 @@ def shadow(
         )
     except ValidationError as exc:
         fail_options(exc)
-    report = run_shadow(settings)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    done = [0]
+    terminal = stderr.is_terminal
+    with Progress(
+        TextColumn("shadow"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        # Drawn on a terminal only: elsewhere (a pipe, a CI log) a line every
+        # PROGRESS_LINE_SECONDS says how far the run is.
+        disable=not (progress and terminal),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rounds", total=settings.iterations)
+        drawn = said = time.monotonic()
+
+        def advance(rounds: int) -> None:
+            nonlocal drawn, said
+            done[0] = rounds
+            now = time.monotonic()
+            if now - drawn < PROGRESS_BAR_SECONDS:
+                return  # a round takes microseconds: updating the bar each time cost a tenth of the run
+            drawn = now
+            bar.update(task, completed=rounds)
+            if progress and not terminal and now - said >= PROGRESS_LINE_SECONDS:
+                said = now
+                total = settings.iterations
+                stderr.print(f"shadow: {rounds:,} of {total:,} rounds ({rounds / total:.0%})")
+
+        try:
+            report = run_shadow(settings, progress=advance)
+        except KeyboardInterrupt:
+            # The report is of the whole run or none: a part of one reads as a run of fewer rounds.
+            bar.stop()
+            stderr.print(
+                f"shadow: interrupted after {done[0]:,} of {settings.iterations:,} rounds; no report"
+            )
+            raise typer.Exit(INTERRUPTED) from None
     typer.echo(json.dumps(report, sort_keys=True, indent=2))
     if "error" in report["runtime"]:
         raise typer.Exit(1)

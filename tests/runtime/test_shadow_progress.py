@@ -1,0 +1,61 @@
+"""``dita shadow`` says how far it is (a million rounds take minutes) and, stopped by Ctrl-C,
+how far it got, with exit status 130 and no report of a part of the run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import dita.cli.shadow as shadow_cli
+import dita.shadow
+from dita.cli import app
+from dita.shadow import ShadowSettings, run_shadow
+
+
+def without_clock(report: str) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(report)
+    del out["runtime"]["utc"]
+    return out
+
+
+def test_run_shadow_reports_each_round_done() -> None:
+    rounds: list[int] = []
+    settings = ShadowSettings(symbols=["BTCUSDT", "ETHUSDT"], iterations=4)
+    report = run_shadow(settings, progress=rounds.append)
+    assert rounds == [1, 2, 3, 4]
+    assert report == run_shadow(settings) | {"runtime": report["runtime"]}
+
+
+def test_a_shadow_run_not_on_a_terminal_prints_progress_lines_on_stderr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shadow_cli, "PROGRESS_BAR_SECONDS", 0.0)
+    monkeypatch.setattr(shadow_cli, "PROGRESS_LINE_SECONDS", 0.0)
+    result = CliRunner().invoke(app, ["shadow", "--symbols", "BTCUSDT", "--iterations", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "shadow: 1 of 3 rounds (33%)",
+        "shadow: 2 of 3 rounds (67%)",
+        "shadow: 3 of 3 rounds (100%)",
+    ]
+    quiet = CliRunner().invoke(app, ["shadow", "--symbols", "BTCUSDT", "--iterations", "3", "--no-progress"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert without_clock(quiet.stdout) == without_clock(result.stdout)
+
+
+def test_ctrl_c_in_a_shadow_run_says_how_far_it_got_and_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shadow_cli, "PROGRESS_BAR_SECONDS", 0.0)
+
+    def interrupted(settings: ShadowSettings, *, progress: Any) -> dict[str, Any]:
+        progress(1)
+        progress(2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dita.shadow, "run_shadow", interrupted)
+    result = CliRunner().invoke(app, ["shadow", "--symbols", "BTCUSDT", "--no-progress"])
+    assert result.exit_code == 130
+    assert result.stdout == ""
+    assert result.stderr == "shadow: interrupted after 2 of 50 rounds; no report\n"
