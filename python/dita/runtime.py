@@ -726,11 +726,15 @@ class TradingRuntime:
         started yet is started first: ``on_start`` comes before the first data point.
         Handed over while one is being handed out (from a strategy's callback or a listener),
         it raises RuntimeError and changes nothing."""
+        self._hand_out("on_bar", self._on_bar, bar)
+
+    def _hand_out(self, call: str, body: Callable[[Any], None], point: Any) -> None:
+        """``body(point)``, refused (RuntimeError) while another data point is being handed out."""
         if self._feeding:
-            raise RuntimeError(_REENTERED.format(call="on_bar"))
+            raise RuntimeError(_REENTERED.format(call=call))
         self._feeding = True
         try:
-            self._on_bar(bar)
+            body(point)
         finally:
             self._feeding = False
 
@@ -795,13 +799,7 @@ class TradingRuntime:
         refuse raises ValueError naming the field before anything changes (see ``on_bar``).
         Handed over while one is being handed out (from a strategy's callback or a listener),
         it raises RuntimeError and changes nothing."""
-        if self._feeding:
-            raise RuntimeError(_REENTERED.format(call="on_quote"))
-        self._feeding = True
-        try:
-            self._on_quote(quote)
-        finally:
-            self._feeding = False
+        self._hand_out("on_quote", self._on_quote, quote)
 
     def _on_quote(self, quote: Quote) -> None:
         """The body of ``on_quote``."""
