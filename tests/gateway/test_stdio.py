@@ -817,3 +817,36 @@ def test_a_stdout_that_cannot_be_written_ends_the_session_in_one_line() -> None:
     assert done.returncode == 1, err
     assert "dita stdio: the session ended on an I/O error: No space left on device" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("stream", ["stdin", "stdout"])
+def test_a_socket_its_client_reset_ends_the_session_as_a_closed_pipe_does(stream: str) -> None:
+    """A client on a socket (inetd, socket activation) that went away resets it. Read, the
+    reset ended the session as an I/O error, exit 1 with no engine_stopped though stdout was
+    fine; written, it was an I/O error where a closed pipe ends quietly. Now a reset stdin is
+    its end (EOF) and a reset stdout a reader gone, both exit 0 with nothing on stderr."""
+    import socket
+    import struct
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        engine_end, _ = server.accept()
+    # Closed with a zero linger, a socket sends a reset, not an orderly end.
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    pipes: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, stream: engine_end.fileno()}
+    with engine_end:
+        proc = subprocess.Popen([*DITA, "stdio"], stderr=subprocess.PIPE, **pipes)
+    if stream == "stdin":
+        assert proc.stdout is not None
+        client.sendall(b"ORDER BUY BTCUSDT 1 100 c1\n")
+        lines = [proc.stdout.readline() for _ in range(6)]  # engine_started and the order's five
+        client.close()
+        out, err = proc.communicate(timeout=60)
+        events = [json.loads(line) for line in [*lines, *out.splitlines()]]
+        _check_envelope(events)
+        assert events[-1]["reason"] == "eof" and events[-1]["lines"] == 1
+    else:
+        assert select.select([client], [], [], 60)[0]  # engine_started has arrived, unread
+        client.close()
+        out, err = proc.communicate(b"ORDER BUY BTCUSDT 1 100 c1\n", timeout=60)
+    assert (proc.returncode, err.decode()) == (0, "")

@@ -150,8 +150,8 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
                 _too_long(engine, lineno, skipping + len(pending))
             else:
                 _unfinished(engine, pending, lineno)
-    except BrokenPipeError:
-        return 0  # the reader went away: nobody is left to tell
+    except (BrokenPipeError, ConnectionResetError):
+        return 0  # the reader went away (a socket's is reset): nobody is left to tell
     except OSError as exc:  # stdout on a full disk, a device error: the events cannot go out
         return _io_failed(exc)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
@@ -171,15 +171,20 @@ def _reader(stdin: BinaryIO) -> Callable[[int], bytes]:
     nothing has arrived yet: taken for EOF, it ended the session before the first command."""
     read: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
     try:
-        fd = stdin.fileno()
+        fd: int | None = stdin.fileno()
     except (AttributeError, OSError, ValueError):
-        return read
+        fd = None
 
     def read_arrived(size: int) -> bytes:
-        chunk = read(size)
-        if not chunk and not os.get_blocking(fd):
-            select.select([fd], [], [])  # until a byte or EOF, when b"" is EOF
+        try:
             chunk = read(size)
+            if not chunk and fd is not None and not os.get_blocking(fd):
+                select.select([fd], [], [])  # until a byte or EOF, when b"" is EOF
+                chunk = read(size)
+        except ConnectionResetError:
+            # A socket whose client went away: its input has ended, as a pipe's writer that
+            # died ends it. Raised as an I/O error, it ended the session without engine_stopped.
+            return b""
         return chunk or b""  # a raw stream's read gives None for "nothing yet"
 
     return read_arrived
@@ -211,8 +216,8 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
             if deadline is not None:
                 raise
             writer.flush(time.monotonic() + STOP_GRACE_SECONDS)  # a second signal ends it
-    except BrokenPipeError:
-        pass  # the reader went away: nobody is left to tell
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the reader went away (a socket's is reset): nobody is left to tell
     except OSError as exc:
         return _io_failed(exc)
     except (OutputAbandoned, KeyboardInterrupt) as exc:
