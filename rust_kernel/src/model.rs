@@ -1420,8 +1420,13 @@ impl TradeSlot {
     /// costs about one memory round trip instead of one per line as the code walks it.
     pub fn prefetch(&self) {
         prefetch(self);
-        if self.exit_leg_ratios.spilled() {
-            prefetch(&self.exit_leg_ratios[0]);
+        // Legs beyond two are on the heap: their line comes after the slot's.
+        if let Some(first) = self
+            .exit_leg_ratios
+            .first()
+            .filter(|_| self.exit_leg_ratios.spilled())
+        {
+            prefetch(first);
         }
         self.seen_events.prefetch();
         self.seen_fills.prefetch();
