@@ -155,6 +155,62 @@ def test_a_missing_required_parameter_is_named_with_how_to_give_it(
         sys.modules.pop("rev_required", None)
 
 
+RAISING_INIT = """
+from pydantic import BaseModel, Field
+from dita.strategy import Strategy
+
+def _never() -> int:
+    raise LookupError("no default today")
+
+class P(BaseModel):
+    n: int = 3
+
+class Q(BaseModel):
+    n: int = Field(default_factory=_never)
+
+class InInit(Strategy[P]):
+    Params = P
+    def __init__(self, params=None):
+        super().__init__(params)
+        raise RuntimeError("boom in init")
+
+class InDefault(Strategy[Q]):
+    Params = Q
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("InInit", "RuntimeError: boom in init (at "),
+        ("InDefault", "LookupError: no default today (at "),
+    ],
+)
+@pytest.mark.parametrize("command", ["backtest", "paper"])
+def test_a_strategy_that_raises_while_made_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, said: str, command: str
+) -> None:
+    """The strategy's own code raising in its __init__ or a parameter's default gave a
+    traceback through the CLI (exit 1); it is bad input, said as an import error is."""
+    (tmp_path / "rev_raising.py").write_text(RAISING_INIT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        args = [command, "--strategy", f"rev_raising:{name}", "--data", "sample"]
+        args += (
+            ["--out", str(tmp_path / "bt")]
+            if command == "backtest"
+            else ["--state-dir", str(tmp_path / "run")]
+        )
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        stderr = " ".join(result.stderr.split())
+        assert f"error: strategy rev_raising:{name} could not be made: {said}" in stderr
+        assert "rev_raising.py:" in stderr and "Traceback" not in result.output
+    finally:
+        sys.modules.pop("rev_raising", None)
+
+
 CWD_STRATEGY = """
 from dita.strategy import Strategy
 

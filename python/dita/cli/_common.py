@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -313,6 +314,16 @@ def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
         return cls(params)
     except ValidationError as exc:
         fail(f"invalid parameters for {ref}: {'; '.join(map(_param_problem, exc.errors()))}")
+    except Exception as exc:
+        # The strategy's own code (its __init__, a parameter's default_factory) raised: said in
+        # one line with where, as an import error is, not a traceback through the CLI.
+        fail(f"strategy {ref} could not be made: {type(exc).__name__}: {exc}{_raised_at(exc)}")
+
+
+def _raised_at(exc: BaseException) -> str:
+    """`` (at FILE:LINE)``, the innermost frame ``exc`` was raised in; '' without one."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def _param_problem(error: Any) -> str:
