@@ -517,6 +517,34 @@ def test_429_with_retry_after_becomes_rate_limited_and_the_adapter_waits(
     assert len(exchange.calls("POST", "/api/v3/order")) == 2
 
 
+@pytest.mark.parametrize(
+    ("header", "waited"),
+    [
+        ("inf", 600.0),  # would have stopped the adapter for good
+        ("1e9", 600.0),
+        ("nan", 3.0),  # neither seconds nor a date: the default
+        ("soon", 3.0),
+        ("-5", 0.0),
+        # An HTTP date 90 s after the clock (ManualClock starts at 2025-11-20 23:00:00 UTC).
+        ("Thu, 20 Nov 2025 23:01:30 GMT", 90.0),
+    ],
+)
+def test_a_retry_after_that_is_a_date_or_out_of_bounds_is_followed_within_bounds(
+    make_venue: VenueFactory, exchange: RecordedExchange, header: str, waited: float
+) -> None:
+    venue = make_venue(default_retry_after_s=3.0)
+    exchange.script(
+        "POST",
+        "/api/v3/order",
+        "binance/error_too_many_requests.json",
+        status=429,
+        headers={"Retry-After": header},
+    )
+    events = venue.submit(make_order("s1-entry-1", size=0.015))
+    assert kinds(events) == ["RATE_LIMITED"]
+    assert events[0].retry_after == pytest.approx(waited)
+
+
 def test_429_without_retry_after_waits_the_default(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

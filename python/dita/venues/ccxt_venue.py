@@ -20,6 +20,8 @@ What this adapter guarantees, because each is a way live bots lose money:
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import hashlib
 import json
 import logging
@@ -123,6 +125,27 @@ def _number(value: Any) -> float:
         return float(value) if value is not None else 0.0
     except (TypeError, ValueError):
         return math.nan
+
+
+MAX_RETRY_AFTER_S = 600.0
+"""The longest pause a Retry-After header is followed for: a larger one (or `inf`) is cut to it."""
+
+
+def _retry_after_seconds(value: Any, now: float) -> float | None:
+    """A Retry-After header's wait in seconds (0 at least): a number of seconds, or an HTTP
+    date; None when it is neither (NaN included)."""
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # an HTTP date is GMT
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = when.timestamp() - now
+    return max(seconds, 0.0) if not math.isnan(seconds) else None
 
 
 def _qualified_order_id(market_id: str, exchange_order_id: str) -> str:
@@ -659,10 +682,24 @@ class CcxtVenue:
         retry_after = self.settings.default_retry_after_s
         for key, value in headers.items():
             if str(key).lower() == "retry-after":
-                try:
-                    retry_after = max(float(value), 0.0)
-                except (TypeError, ValueError):
-                    pass
+                asked = _retry_after_seconds(value, self._clock())
+                if asked is None:
+                    log.warning(
+                        "%s: Retry-After %r is neither seconds nor a date; pausing the default",
+                        self.name,
+                        value,
+                    )
+                elif asked > MAX_RETRY_AFTER_S:
+                    # `inf` or a year would stop the adapter for good, with working orders unfollowed.
+                    log.warning(
+                        "%s: Retry-After %r is past %gs; pausing that long",
+                        self.name,
+                        value,
+                        MAX_RETRY_AFTER_S,
+                    )
+                    retry_after = MAX_RETRY_AFTER_S
+                else:
+                    retry_after = asked
         self._blocked_until = max(self._blocked_until, self._clock() + retry_after)
         log.warning("%s throttled; pausing %.3fs: %s", self.name, retry_after, self._error_text(exc))
 
