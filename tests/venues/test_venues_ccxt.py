@@ -2088,6 +2088,13 @@ def test_a_figure_that_is_not_a_number_is_an_error_naming_the_order_the_field_an
     venue._exchange.fetch_balance = lambda *args: {"total": {"BTC": "abc", "USDT": 5.0}}
     with pytest.raises(ValueError, match=r"balance of 'BTC' field 'total': 'abc' is not a number"):
         venue.balances()
+    # An order answer without its market raised a bare KeyError (None: ccxt's BadSymbol).
+    for symbol in ({}, {"symbol": None}):
+        venue._exchange.fetch_open_orders = lambda *args, s=symbol: [
+            {k: v for k, v in dict(listed, filled=0.0, **s).items() if k != "symbol" or s}
+        ]
+        with pytest.raises(ValueError, match=r"order '28457200' field 'symbol': None is not a market symbol"):
+            venue.open_orders()
 
 
 def test_a_self_trade_is_a_fill_of_each_of_its_two_orders(make_venue: VenueFactory) -> None:

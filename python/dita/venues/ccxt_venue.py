@@ -1639,8 +1639,12 @@ class CcxtVenue:
     def _venue_order(self, raw: dict[str, Any], client_order_id: str, known: _Tracked | None) -> VenueOrder:
         """``raw`` (a ccxt order) as a ``VenueOrder``; orders this adapter did not send (or sent
         before a restart) carry slot 0 and an empty trade id."""
-        market = self._exchange.market(raw["symbol"])
         what = f"order {raw.get('id')!r}"
+        symbol = raw.get("symbol")
+        if not isinstance(symbol, str) or not symbol:
+            # A bare KeyError (or ccxt's BadSymbol for None) said nothing of which answer.
+            raise ValueError(f"{self.name}: {what} field 'symbol': {symbol!r} is not a market symbol")
+        market = self._exchange.market(symbol)
         size = self._figure(raw.get("amount"), what, "amount")
         # What the order executed so far: reconciliation books a fill the kernel missed from it
         # (the exchange never counts more than the order's size).
