@@ -184,8 +184,12 @@ def test_bad_bytes_and_overlong_lines() -> None:
         ("error", "LINE_TOO_LONG", 2),
         ("query_received", None, None),
     ]
-    # Both name the line and carry a value, null (the documented fields of every error).
-    assert [(e["field"], e["value"]) for e in events[1:3]] == [("line", None), ("line", None)]
+    # Both name the line and carry a value: the bad line with its bytes escaped, and null for
+    # a line too long to keep.
+    assert [(e["field"], e["value"]) for e in events[1:3]] == [
+        ("line", "\\xff\\xfe not utf-8"),
+        ("line", None),
+    ]
 
 
 def test_refusals_come_back_as_rejected_order_updates() -> None:

@@ -274,11 +274,16 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        engine.error(
-            "INVALID_ENCODING",
-            f"line is not UTF-8 (bad byte at offset {exc.start})",
-            field="line",
-            value=None,
+        # The value is the line with its bad bytes escaped (`\xff`), cut as any value is: null
+        # named no value, and a client sending many lines could not tell which went wrong.
+        _protocol_error(
+            engine,
+            ProtocolError(
+                "INVALID_ENCODING",
+                f"line is not UTF-8 (bad byte at offset {exc.start})",
+                field="line",
+                value=raw.decode("utf-8", "backslashreplace"),
+            ),
         )
         return
     try:
