@@ -9,7 +9,8 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -88,6 +89,58 @@ def given_path(text: str) -> Path:
     if not text.strip():
         raise typer.BadParameter(f"must name a path, got {text!r}")
     return Path(text)
+
+
+@contextmanager
+def progress_report(
+    label: str,
+    unit: str,
+    total: int,
+    *,
+    enabled: bool,
+    line_seconds: float,
+    bar_seconds: float = 0.0,
+    rate: bool = False,
+    keep: bool = True,
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for a long run, and the ``advance(done)`` that moves it.
+
+    Where stderr is not a terminal (a pipe, a CI log), a line ``<label>: N of M <unit> (P%)``
+    says how far the run is every ``line_seconds``, and the bar is drawn once, at the end,
+    when it is ``keep`` (else it is drawn on a terminal only, and cleared when done).
+    ``bar_seconds``: the least time between two updates, for a run of steps of microseconds,
+    where updating each time costs a share of the run. ``rate``: ``<unit>/s`` beside the bar
+    and in the lines."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    terminal = stderr.is_terminal
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
+    if rate:
+        columns.append(TextColumn("{task.fields[rate]}"))
+    with Progress(
+        *columns,
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not enabled or not (keep or terminal),
+        transient=not keep,
+    ) as bar:
+        task = bar.add_task(label, total=total, rate="")
+        drawn = said = time.monotonic()
+
+        def advance(done: int) -> None:
+            nonlocal drawn, said
+            now = time.monotonic()
+            if now - drawn < bar_seconds:
+                return
+            drawn = now
+            elapsed = bar.tasks[0].elapsed or 0.0
+            shown = f"{done / elapsed:,.0f} {unit}/s" if rate and elapsed > 0 else ""
+            bar.update(task, completed=done, rate=shown)
+            if enabled and not terminal and now - said >= line_seconds:
+                said = now
+                stderr.print(f"{label}: {done:,} of {total:,} {unit} ({done / total:.0%}) {shown}".rstrip())
+
+        yield advance
 
 
 def out_console() -> Console:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +32,7 @@ from dita.cli._common import (
     load_strategy,
     parse_params,
     print_table,
-    stderr,
+    progress_report,
 )
 
 __all__ = ["register"]
@@ -81,7 +80,6 @@ def backtest(
 ) -> None:
     """Backtest a strategy on history and write metrics, trades, equity and an HTML report."""
     from pydantic import ValidationError
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dita.backtest.data import DataError, load_market_data, parse_time
     from dita.backtest.engine import BacktestConfig, run_backtest
@@ -123,31 +121,14 @@ def backtest(
     if not os.access(out, os.W_OK | os.X_OK):
         fail(f"--out {out}: the directory is not writable")
 
-    with Progress(
-        TextColumn("backtest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=stderr,
-        disable=not progress,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("replay", total=len(history), rate="")
-        # Not a terminal (a pipe, a CI log): the bar is drawn once, at the end; a line then
-        # says how far the replay is every PROGRESS_LINE_SECONDS.
-        said = [time.monotonic()]
-
-        def advance(done: int) -> None:
-            elapsed = bar.tasks[0].elapsed or 0.0
-            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
-            bar.update(task, completed=done, rate=rate)
-            now = time.monotonic()
-            if progress and not stderr.is_terminal and now - said[0] >= PROGRESS_LINE_SECONDS:
-                said[0] = now
-                total = len(history)
-                stderr.print(f"backtest: {done:,} of {total:,} rows ({done / total:.0%}) {rate}".rstrip())
-
+    with progress_report(
+        "backtest",
+        "rows",
+        len(history),
+        enabled=progress,
+        line_seconds=PROGRESS_LINE_SECONDS,
+        rate=True,
+    ) as advance:
         result = run_backtest(strat, history, config, progress=advance)
 
     try:

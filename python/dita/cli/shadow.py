@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated
 
 import typer
 
-from dita.cli._common import FillRateOption, RejectRateOption, fail, fail_options, stderr
+from dita.cli._common import FillRateOption, RejectRateOption, fail, fail_options, progress_report, stderr
 
 __all__ = ["register"]
 
@@ -58,46 +57,28 @@ def shadow(
         )
     except ValidationError as exc:
         fail_options(exc)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     done = [0]
-    terminal = stderr.is_terminal
-    with Progress(
-        TextColumn("shadow"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=stderr,
-        # Drawn on a terminal only: elsewhere (a pipe, a CI log) a line every
-        # PROGRESS_LINE_SECONDS says how far the run is.
-        disable=not (progress and terminal),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("rounds", total=settings.iterations)
-        drawn = said = time.monotonic()
+    try:
+        # Drawn on a terminal only (elsewhere a line every PROGRESS_LINE_SECONDS), and cleared.
+        with progress_report(
+            "shadow",
+            "rounds",
+            settings.iterations,
+            enabled=progress,
+            line_seconds=PROGRESS_LINE_SECONDS,
+            bar_seconds=PROGRESS_BAR_SECONDS,  # a round takes microseconds
+            keep=False,
+        ) as advance:
 
-        def advance(rounds: int) -> None:
-            nonlocal drawn, said
-            done[0] = rounds
-            now = time.monotonic()
-            if now - drawn < PROGRESS_BAR_SECONDS:
-                return  # a round takes microseconds: updating the bar each time cost a tenth of the run
-            drawn = now
-            bar.update(task, completed=rounds)
-            if progress and not terminal and now - said >= PROGRESS_LINE_SECONDS:
-                said = now
-                total = settings.iterations
-                stderr.print(f"shadow: {rounds:,} of {total:,} rounds ({rounds / total:.0%})")
+            def rounds_done(rounds: int) -> None:
+                done[0] = rounds
+                advance(rounds)
 
-        try:
-            report = run_shadow(settings, progress=advance)
-        except KeyboardInterrupt:
-            # The report is of the whole run or none: a part of one reads as a run of fewer rounds.
-            bar.stop()
-            stderr.print(
-                f"shadow: interrupted after {done[0]:,} of {settings.iterations:,} rounds; no report"
-            )
-            raise typer.Exit(INTERRUPTED) from None
+            report = run_shadow(settings, progress=rounds_done)
+    except KeyboardInterrupt:
+        # The report is of the whole run or none: a part of one reads as a run of fewer rounds.
+        stderr.print(f"shadow: interrupted after {done[0]:,} of {settings.iterations:,} rounds; no report")
+        raise typer.Exit(INTERRUPTED) from None
     typer.echo(json.dumps(report, sort_keys=True, indent=2))
     if "error" in report["runtime"]:
         raise typer.Exit(1)
