@@ -1280,20 +1280,18 @@ impl RecentRing {
     }
 
     pub fn insert(&mut self, fp: u64) {
+        let at = self.place();
+        if self.len < SLOT_SEEN_EVENTS {
+            self.len += 1;
+        } else {
+            self.next = (self.next + 1) % SLOT_SEEN_EVENTS;
+        }
         let d = self.data.get_or_insert_with(|| {
             Box::new(RingData {
                 tags: [0; SLOT_SEEN_EVENTS],
                 items: [0; SLOT_SEEN_EVENTS],
             })
         });
-        let at = if self.len < SLOT_SEEN_EVENTS {
-            self.len += 1;
-            self.len - 1
-        } else {
-            let at = self.next;
-            self.next = (self.next + 1) % SLOT_SEEN_EVENTS;
-            at
-        };
         d.tags[at] = tag(fp);
         d.items[at] = fp;
     }
