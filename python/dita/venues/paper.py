@@ -382,9 +382,8 @@ class PaperVenue:
                 working.awaits_close = False
             asked_at = None if working.cancel_at is None else working.cancel_at - self._latency
             if working.cancel_awaits_close and asked_at is not None and asked_at < ts:
-                working.cancel_at = max(
-                    asked_at + self._latency, self._close_of(asked_at, ts) + self._latency
-                )
+                # The close is never before the ask (the next bar opens after it).
+                working.cancel_at = self._close_of(asked_at, ts) + self._latency
                 working.cancel_awaits_close = False
             if not (working.awaits_close or working.cancel_awaits_close):
                 del self._awaiting_close[client_order_id]
