@@ -94,6 +94,10 @@ class NdjsonWriter:
             del self._pending[:done]
 
 
+_READER_GONE = (BrokenPipeError, ConnectionResetError)
+"""How writing stdout fails when its reader went away: a pipe's closed, a socket's reset."""
+
+
 def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int:
     """Serve one session; returns the process exit status."""
     writer = NdjsonWriter(stdout)
@@ -150,8 +154,8 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
                 _too_long(engine, lineno, skipping + len(pending))
             else:
                 _unfinished(engine, pending, lineno)
-    except (BrokenPipeError, ConnectionResetError):
-        return 0  # the reader went away (a socket's is reset): nobody is left to tell
+    except _READER_GONE:
+        return 0  # nobody is left to tell
     except OSError as exc:  # stdout on a full disk, a device error: the events cannot go out
         return _io_failed(exc)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
@@ -216,8 +220,8 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
             if deadline is not None:
                 raise
             writer.flush(time.monotonic() + STOP_GRACE_SECONDS)  # a second signal ends it
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the reader went away (a socket's is reset): nobody is left to tell
+    except _READER_GONE:
+        pass  # nobody is left to tell
     except OSError as exc:
         return _io_failed(exc)
     except (OutputAbandoned, KeyboardInterrupt) as exc:
