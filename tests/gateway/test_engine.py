@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import select
+import threading
+from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
+import pytest
+
 from dita import ExecutionKernel, MockVenueAdapter, VenueEvent
+from dita.gateway import stdio
 from dita.gateway.engine import OrderEngine
 from dita.gateway.protocol import parse_line
 from dita.gateway.stdio import run_stdio
@@ -156,9 +163,10 @@ class ThrottlingVenue:
 def test_a_throttle_on_an_order_the_venue_holds_leaves_it_working() -> None:
     kernel = ExecutionKernel(max_slots=2, venue=ThrottlingVenue())
     events = session(kernel, "ORDER BUY BTC 1 49000 t1\nCANCEL t1\nQUERY t1\n")
-    updates = [e for e in events if e["type"] == "order_update" and e["client_id"] == "t1"]
-    # Neither the throttle after the ack nor the throttled cancel ends the order.
-    assert all(u["status"] == "ACKNOWLEDGED" for u in updates), updates
+    # The last update answers the stop's cancel, throttled too.
+    *updates, at_stop = [e for e in events if e["type"] == "order_update" and e["client_id"] == "t1"]
+    # Neither the throttle after the ack nor the throttled cancels end the order.
+    assert all(u["status"] == "ACKNOWLEDGED" for u in [*updates, at_stop]), updates
     assert updates[-1]["diagnostic"] == "RATE_LIMITED" and updates[-1]["reason"] == "cancel refused"
     assert next(e for e in events if e["type"] == "query_received")["result"]["status"] == "ACKNOWLEDGED"
     working = kernel.slot_state(0).active_entry_order
@@ -310,3 +318,227 @@ def test_a_byte_order_mark_at_the_start_is_ignored() -> None:
     # Only at the very start: one later is an unknown command, as before.
     events = session(ExecutionKernel(max_slots=1), Chunks(b"QUERY ORDERS\n" + bom + b"QUERY ORDERS\n"))
     assert [(e["code"], e["line"]) for e in events if e["type"] == "error"] == [("UNKNOWN_COMMAND", 2)]
+
+
+class UnreachableVenue:
+    """Every submit and cancel raises, as a venue whose connection is down does."""
+
+    name = "unreachable"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        raise ConnectionError("exchange unreachable")
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        raise ConnectionError("cancel lost")
+
+
+def test_a_venue_that_raises_is_named_in_the_orders_update_and_the_session_goes_on() -> None:
+    # The update said NEW and nothing else: the client could not tell a venue that had not
+    # answered yet from one that failed, as the HTTP gateway's outcome (its details) tells it.
+    kernel = ExecutionKernel(max_slots=2, venue=UnreachableVenue())
+    events = session(kernel, "ORDER BUY BTC 1 100 u1\nCANCEL u1\nQUERY u1\nMARK BTC 101\n")
+    assert not [e for e in events if e["type"] == "error"]
+    sent, canceled = [e for e in events if e["type"] == "order_update" and e["client_id"] == "u1"][:2]
+    assert (sent["status"], sent["stage"], sent["diagnostic"]) == ("NEW", "ORDER_SENT", "VENUE_ERROR")
+    assert sent["reason"] == "ConnectionError: exchange unreachable"
+    assert sent["details"] == {
+        "submit_outcome": "unknown",
+        "venue_error": "ConnectionError: exchange unreachable",
+    }
+    assert (canceled["diagnostic"], canceled["reason"]) == ("VENUE_ERROR", "ConnectionError: cancel lost")
+    assert canceled["details"]["cancel_outcome"] == "unknown"
+    record = next(e for e in events if e["type"] == "query_received")["result"]
+    assert (record["status"], record["diagnostic"]) == ("NEW", "VENUE_ERROR")
+    assert any(e["type"] == "account" and e["mark_price"] == 101.0 for e in events)  # still running
+    assert kernel.slot_state(0).fsm_state.name == "ORDER_SENT"  # in doubt, not assumed rejected
+
+
+class LateFillVenue:
+    """Acknowledges each order at once and reports its fill only when polled, the
+    ``polls_before_fill``-th poll after the submit, as a venue that reports later does."""
+
+    name = "late"
+
+    def __init__(self, polls_before_fill: int = 1, fee: float | None = None) -> None:
+        self.polls_before_fill = polls_before_fill
+        self.fee = fee
+        self.resting: dict[str, tuple[Any, int]] = {}
+        self.polls = 0
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        cid = order.client_order_id
+        self.resting[cid] = (order, 0)
+        return [VenueEvent(f"ack-{cid}", "", -1, "ORDER_ACK", venue_client_id=cid, venue_order_id=f"V-{cid}")]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        cid = order.client_order_id
+        self.resting.pop(cid, None)
+        return [VenueEvent(f"cx-{cid}", "", -1, "CANCEL_ACK", venue_client_id=cid, venue_order_id=f"V-{cid}")]
+
+    def poll_events(self) -> list[VenueEvent]:
+        self.polls += 1
+        events = []
+        for cid, (order, polls) in list(self.resting.items()):
+            if polls + 1 < self.polls_before_fill:
+                self.resting[cid] = (order, polls + 1)
+                continue
+            del self.resting[cid]
+            events.append(
+                VenueEvent(
+                    f"fill-{cid}",
+                    "",
+                    -1,
+                    "FILL",
+                    venue_client_id=cid,
+                    venue_order_id=f"V-{cid}",
+                    price=order.price,
+                    size=order.size,
+                    filled_size=order.size,
+                    fee=self.fee,
+                )
+            )
+        return events
+
+
+def test_a_fill_the_venue_reports_later_is_applied_and_told() -> None:
+    # run_stdio never called poll_events: the order stayed ACKNOWLEDGED and the slot empty.
+    kernel = ExecutionKernel(max_slots=2, venue=LateFillVenue(fee=0.05))
+    events = session(kernel, "ORDER BUY BTC 2 100 l1\nQUERY l1\n")
+    assert of(events, "l1") == [
+        ("order_received", None),
+        ("order_update", "ACKNOWLEDGED"),
+        ("fill", None),
+        ("order_update", "FILLED"),
+    ]
+    fill = next(e for e in events if e["type"] == "fill")
+    assert (fill["qty"], fill["price"], fill["remaining_qty"], fill["fee"]) == (2.0, 100.0, 0.0, 0.05)
+    filled = [e for e in events if e["type"] == "order_update"][-1]
+    assert filled["stage"] == "POSITION_OPEN" and filled["avg_price"] == 100.0
+    types = [e["type"] for e in events]
+    assert types.index("fill") > types.index("query_received")  # polled after the commands read
+    assert types[types.index("fill") + 2] == "account"
+    assert kernel.slot_state(0).size == 2.0 and kernel.open_orders() == []
+
+
+def test_a_polled_fill_without_a_venue_fee_gets_the_kernels_fee() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=LateFillVenue())
+    events = session(kernel, "ORDER BUY BTC 2 100 l1\n")
+    fill = next(e for e in events if e["type"] == "fill")
+    assert fill["fee"] == kernel.slot_state(0).fees_paid > 0.0
+
+
+def test_a_venue_polled_while_stdin_is_idle_reports_its_fill_before_the_next_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing polled the venue while the client waited for its fill, so it never came. The
+    # venue fills at its second poll: the first after the command is not the one.
+    monkeypatch.setattr(stdio, "POLL_SECONDS", 0.01, raising=False)
+    venue = LateFillVenue(polls_before_fill=2)
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    codes: list[int] = []
+    with open(in_read, "rb") as stdin, open(out_write, "wb") as stdout:
+        worker = threading.Thread(target=lambda: codes.append(run_stdio(kernel, stdin, stdout)))
+        worker.start()
+        try:
+            os.write(in_write, b"ORDER BUY BTC 1 100 i1\n")
+            lines = _lines(out_read)
+            seen = [json.loads(next(lines)) for _ in range(4)]
+            assert [e["type"] for e in seen] == ["engine_started", "order_received", "order_update", "fill"]
+            assert venue.polls >= 2
+        finally:
+            os.close(in_write)
+            worker.join(timeout=10)
+    rest = [json.loads(line) for line in lines]
+    os.close(out_read)
+    assert codes == [0]
+    assert [e["type"] for e in rest] == ["order_update", "account", "engine_stopped"]
+    assert rest[0]["status"] == "FILLED"
+
+
+def _lines(fd: int) -> Iterator[bytes]:
+    """The lines written to the pipe ``fd``, each as it arrives, until its writer closes it."""
+    pending = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 10.0)
+        assert ready, "no output within 10 s"
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return
+        *whole, pending = (pending + chunk).split(b"\n")
+        yield from whole
+
+
+class BrokenPollVenue(LateFillVenue):
+    def poll_events(self) -> list[VenueEvent]:
+        raise ConnectionError("stream down")
+
+
+def test_a_poll_that_raises_is_an_error_event_and_the_session_goes_on() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=BrokenPollVenue())
+    events = session(kernel, "ORDER BUY BTC 1 100 b1\nQUERY b1\n")
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors and {e["code"] for e in errors} == {"VENUE_ERROR"}
+    assert errors[0]["message"] == "the venue's poll_events raised ConnectionError: stream down"
+    assert "line" not in errors[0]  # no input line caused it
+    assert next(e for e in events if e["type"] == "query_received")["result"]["status"] == "ACKNOWLEDGED"
+    assert events[-1]["type"] == "engine_stopped"
+
+
+def test_the_stop_cancels_the_orders_still_working_and_keeps_the_positions() -> None:
+    # They were left working at the venue, with nobody to manage them once the session ended.
+    venue = MockVenueAdapter(partial_fill_rate=1.0, partial_fill_ratio=0.4)
+    kernel = ExecutionKernel(max_slots=3, venue=venue)
+    events = session(kernel, "ORDER BUY BTC 10 100 s1\nORDER SELL ETH 5 3000 s2\nQUERY ORDERS\n")
+    query = next(i for i, e in enumerate(events) if e["type"] == "query_received")
+    assert [o["client_id"] for o in events[query]["result"]] == ["s1", "s2"]
+    at_stop = events[query + 1 : -1]
+    assert [(e["type"], e["client_id"], e["status"]) for e in at_stop] == [
+        ("order_update", "s1", "CANCELED"),
+        ("order_update", "s2", "CANCELED"),
+    ]
+    assert [e["stage"] for e in at_stop] == ["POSITION_OPEN", "POSITION_OPEN"]
+    assert kernel.open_orders() == []
+    assert [(s.side.name, s.size) for s in (kernel.slot_state(0), kernel.slot_state(1))] == [
+        ("LONG", 4.0),
+        ("SHORT", 2.0),
+    ]
+
+
+def test_the_stop_first_takes_the_venues_late_news() -> None:
+    # A fill the venue reported is told, not canceled over.
+    kernel = ExecutionKernel(max_slots=2, venue=LateFillVenue(polls_before_fill=2))
+    events = session(kernel, "ORDER BUY BTC 1 100 f1\n")
+    assert of(events, "f1")[-2:] == [("fill", None), ("order_update", "FILLED")]
+    assert kernel.slot_state(0).size == 1.0
+
+
+@pytest.mark.parametrize(
+    ("script", "diagnostic"),
+    [
+        ("ORDER BUY BTC 1 MKT n1\n", "NO_REFERENCE_PRICE"),  # refused by the engine
+        ("ORDER BUY BTC 1e-10 100 n1\n", "INVALID_INTENT"),  # refused by the kernel
+    ],
+)
+def test_a_refused_order_claims_no_slot(script: str, diagnostic: str) -> None:
+    # order_received named the free slot the order would have taken, which it never did.
+    kernel = ExecutionKernel(max_slots=2)
+    events = session(kernel, script + "QUERY n1\nORDER BUY BTC 1 100 n2\n")
+    received = next(e for e in events if e["type"] == "order_received" and e["client_id"] == "n1")
+    update = next(e for e in events if e["type"] == "order_update" and e["client_id"] == "n1")
+    record = next(e for e in events if e["type"] == "query_received")["result"]
+    assert (update["status"], update["diagnostic"]) == ("REJECTED", diagnostic)
+    assert received["slot_id"] is None and update["slot_id"] is None and record["slot_id"] is None
+    # The slot stays free for the next order, which names it.
+    n2 = next(e for e in events if e["type"] == "order_received" and e["client_id"] == "n2")
+    assert n2["slot_id"] == 0
+
+
+def test_a_refused_exit_names_the_position_it_was_matched_against() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    events = session(kernel, "ORDER BUY BTC 1 100 e1\nORDER SELL BTC 2 100 e2\n")
+    received = next(e for e in events if e["type"] == "order_received" and e["client_id"] == "e2")
+    update = next(e for e in events if e["type"] == "order_update" and e["client_id"] == "e2")
+    assert (received["action"], received["slot_id"]) == ("EXIT", 0)
+    assert (update["diagnostic"], update["slot_id"]) == ("QTY_EXCEEDS_POSITION", 0)

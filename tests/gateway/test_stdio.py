@@ -332,6 +332,45 @@ def test_a_signal_ends_the_session_as_cleanly_as_eof(signum: int, reason: str) -
         proc.stdin.close()
 
 
+@pytest.mark.parametrize("stop", [None, signal.SIGTERM, signal.SIGINT])
+def test_every_clean_stop_cancels_the_orders_still_working(stop: int | None) -> None:
+    """EOF, SIGTERM and Ctrl-C alike: a resting order is canceled, and told, before
+    ``engine_stopped``; it was left working with nobody to manage it."""
+    proc = subprocess.Popen(
+        [*DITA, "stdio", "--fill-rate", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(b"ORDER BUY BTC 1 100 w1\n")
+        seen = []
+        while not seen or seen[-1]["type"] != "order_update":
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, f"no order_update from dita stdio after {seen}"
+            seen.append(json.loads(proc.stdout.readline()))
+        assert seen[-1]["status"] == "ACKNOWLEDGED"
+        if stop is None:
+            proc.stdin.close()
+        else:
+            proc.send_signal(stop)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
+        *at_stop, stopped = [json.loads(line) for line in proc.stdout.read().splitlines()]
+        assert [(e["type"], e["client_id"], e["status"], e["stage"]) for e in at_stop] == [
+            ("order_update", "w1", "CANCELED", "IDLE")
+        ]
+        assert stopped["type"] == "engine_stopped" and stopped["errors"] == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.stdin.close()
+
+
 # --- the mock venue's options: the paths a client must handle, without writing code -------
 
 

@@ -74,6 +74,9 @@ class OrderRecord:
     avg_price: float = 0.0
     diagnostic: str = ""
     reason: str = ""
+    # The slot's fees_paid when this order's news was last told: a later fill's fee, when the
+    # venue gives none, is what the slot paid since.
+    slot_fees: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,7 +167,25 @@ class OrderEngine:
         if position is not None:
             rec.slot_id, rec.trade_id = position[0], position[1]
         else:
-            rec.slot_id, rec.trade_id = self.kernel.free_slot(), cmd.client_id
+            # Its slot is the one the kernel takes it on: a refused ENTER claims none.
+            rec.trade_id = cmd.client_id
+        planned = self._intent(cmd, position, busy)
+        if not isinstance(planned, KernelIntent):
+            self._received(rec)
+            self._refuse(rec, *planned)
+            return
+        outcome = self.kernel.process_intent(planned)
+        if outcome.accepted:
+            # Only a price the kernel took prices later MKT orders: a refused order changes nothing.
+            if cmd.price is not None:
+                self._last_price[cmd.symbol] = cmd.price
+            if rec.action == "ENTER":
+                rec.slot_id = planned.slot_id
+                self._positions.setdefault(cmd.symbol, {})[planned.slot_id] = planned.side.name
+        self._received(rec)
+        self._apply(rec, outcome, position[4] if position is not None else 0.0)  # ENTER starts afresh
+
+    def _received(self, rec: OrderRecord) -> None:
         self._emit(
             "order_received",
             {
@@ -177,6 +198,14 @@ class OrderEngine:
                 "slot_id": rec.slot_id,
             },
         )
+
+    def _intent(
+        self,
+        cmd: OrderCommand,
+        position: tuple[int, str, str, float, float] | None,
+        busy: tuple[int, TradeStage, str] | None,
+    ) -> KernelIntent | tuple[str, str]:
+        """The kernel intent for ``cmd``, or why the engine refuses it (diagnostic, reason)."""
         if position is None and busy is not None:
             # Opening the other side while this side is still being closed, or still being
             # entered (a partly filled order working), is rarely meant.
@@ -190,29 +219,24 @@ class OrderEngine:
                 )
             else:
                 code, why = "EXIT_WORKING", "already has an exit working; wait for it or cancel it first"
-            self._refuse(rec, code, f"{opposite} {why}")
-            return
+            return code, f"{opposite} {why}"
         reference = cmd.price if cmd.price is not None else self._last_price.get(cmd.symbol)
         if reference is None:
-            self._refuse(
-                rec,
+            return (
                 "NO_REFERENCE_PRICE",
                 f"no price known for {cmd.symbol}: send a priced order or MARK {cmd.symbol} <PRICE> first",
             )
-            return
         order_type = OrderType.MARKET if cmd.price is None else OrderType.LIMIT
         limit_price = cmd.price if cmd.price is not None else 0.0
         if position is not None:
-            slot_id, trade_id, side, size, fees_before = position
+            slot_id, trade_id, side, size, _ = position
             if cmd.qty > size * (1.0 + 1e-9):
-                self._refuse(
-                    rec,
+                return (
                     "QTY_EXCEEDS_POSITION",
                     f"{cmd.side} {cmd.qty} exceeds the open {side} of {size} {cmd.symbol} on slot {slot_id};"
                     " close it first, then open the other side",
                 )
-                return
-            intent = KernelIntent(
+            return KernelIntent(
                 intent_id=cmd.client_id,
                 trade_id=trade_id,
                 slot_id=slot_id,
@@ -225,33 +249,22 @@ class OrderEngine:
                 limit_price=limit_price,
                 reason="stdio",
             )
-        else:
-            fees_before = 0.0  # ENTER starts the slot afresh
-            free = rec.slot_id
-            if free is None:
-                self._refuse(rec, "NO_FREE_SLOT", f"all {self.kernel.max_slots} slots are busy")
-                return
-            intent = KernelIntent(
-                intent_id=cmd.client_id,
-                trade_id=cmd.client_id,
-                slot_id=free,
-                asset=cmd.symbol,
-                side=TradeSide.LONG if cmd.side == "BUY" else TradeSide.SHORT,
-                action=KernelCommandType.ENTER,
-                reference_price=reference,
-                target_size=cmd.qty,
-                order_type=order_type,
-                limit_price=limit_price,
-                reason="stdio",
-            )
-        outcome = self.kernel.process_intent(intent)
-        if outcome.accepted:
-            # Only a price the kernel took prices later MKT orders: a refused order changes nothing.
-            if cmd.price is not None:
-                self._last_price[cmd.symbol] = cmd.price
-            if rec.action == "ENTER" and rec.slot_id is not None:
-                self._positions.setdefault(cmd.symbol, {})[rec.slot_id] = intent.side.name
-        self._apply(rec, outcome, fees_before)
+        free = self.kernel.free_slot()
+        if free is None:
+            return "NO_FREE_SLOT", f"all {self.kernel.max_slots} slots are busy"
+        return KernelIntent(
+            intent_id=cmd.client_id,
+            trade_id=cmd.client_id,
+            slot_id=free,
+            asset=cmd.symbol,
+            side=TradeSide.LONG if cmd.side == "BUY" else TradeSide.SHORT,
+            action=KernelCommandType.ENTER,
+            reference_price=reference,
+            target_size=cmd.qty,
+            order_type=order_type,
+            limit_price=limit_price,
+            reason="stdio",
+        )
 
     def _opposite_position(
         self, cmd: OrderCommand
@@ -304,6 +317,10 @@ class OrderEngine:
                 ),
             )
             return
+        self._send_cancel(rec, "stdio cancel")
+
+    def _send_cancel(self, rec: OrderRecord, why: str) -> None:
+        assert rec.slot_id is not None
         state = self.kernel.slot_state(rec.slot_id)
         intent = KernelIntent(
             intent_id=f"{rec.client_id}:cancel:{time.monotonic_ns()}",
@@ -314,7 +331,7 @@ class OrderEngine:
             action=KernelCommandType.CANCEL,
             reference_price=rec.price or self._last_price.get(rec.symbol, 0.0),
             target_size=0.0,
-            reason="stdio cancel",
+            reason=why,
         )
         fees_before = state.fees_paid
         outcome = self.kernel.process_intent(intent)
@@ -330,6 +347,47 @@ class OrderEngine:
             )
             return
         self._apply(rec, outcome, fees_before)
+
+    # --- the venue's later news, and the stop ---------------------------------------------
+
+    def poll(self) -> None:
+        """Apply what the venue learned since the last poll (fills of resting orders, the
+        outcome of a submit that raised) and tell the client as a command's answers are told.
+        Nothing for a venue without ``poll_events`` (the native mock answers at once)."""
+        poll_events = getattr(self.kernel.venue, "poll_events", None)
+        if poll_events is None:
+            return
+        self.line = None
+        try:
+            events = poll_events()
+        except Exception as exc:  # a venue's fault must not end the session
+            self.error("VENUE_ERROR", f"the venue's poll_events raised {type(exc).__name__}: {exc}")
+            return
+        for event in events:
+            try:
+                outcome = self.kernel.on_venue_event(event)
+            except (ValueError, TypeError) as exc:  # not a VenueEvent: the adapter's bug
+                self.error("VENUE_ERROR", f"the venue's poll_events gave {type(exc).__name__}: {exc}")
+                continue
+            rec = self._working_on(outcome.slot_id, outcome.trade_id) if outcome.accepted else None
+            if rec is not None:
+                self._apply(rec, outcome, rec.slot_fees, reported=[event])
+
+    def cancel_working(self) -> None:
+        """At the session's stop: cancel every order still working, each answered as a CANCEL
+        is (without cancel_received: the client sent none). Positions stay open."""
+        self.line = None
+        for rec in list(self._working.values()):
+            if rec.slot_id is not None and rec.status not in TERMINAL:
+                try:
+                    self._send_cancel(rec, "stdio stop")
+                except (ValueError, TypeError, IndexError, OverflowError) as exc:
+                    self.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}", client_id=rec.client_id)
+
+    def _working_on(self, slot_id: int, trade_id: str) -> OrderRecord | None:
+        return next(
+            (r for r in self._working.values() if r.slot_id == slot_id and r.trade_id == trade_id), None
+        )
 
     # --- QUERY and MARK ------------------------------------------------------------------
 
@@ -376,7 +434,15 @@ class OrderEngine:
             fields["details"] = details
         self._emit("order_update", fields)
 
-    def _apply(self, rec: OrderRecord, outcome: KernelOutcome, fees_before: float = 0.0) -> None:
+    def _apply(
+        self,
+        rec: OrderRecord,
+        outcome: KernelOutcome,
+        fees_before: float = 0.0,
+        reported: list[VenueEvent] | None = None,
+    ) -> None:
+        """Tell the client what ``outcome`` did to ``rec``; ``reported``: the venue event the
+        outcome is the kernel's answer to (a polled one), whose news comes first."""
         if not outcome.accepted:
             details = outcome.details
             # A venue's refusal (a rate limit) has its words on the event, not in the details.
@@ -385,7 +451,13 @@ class OrderEngine:
             reason = str(said or outcome.diagnostic_code.name)
             self._refuse(rec, outcome.diagnostic_code.name, reason, details)
             return
-        events = outcome.emitted_events
+        events = [*reported, *outcome.emitted_events] if reported else outcome.emitted_events
+        # A submit or cancel that raised, or answered with what is not a list of events: the
+        # kernel took the intent and keeps the order in flight; its details name the venue's
+        # error, and go to the client as the HTTP gateway's outcome gives them.
+        fault = outcome.details.get("venue_error") or outcome.details.get("venue_answer_error")
+        if fault:
+            rec.diagnostic, rec.reason = "VENUE_ERROR", str(fault)
         stage: str | None = None
         fee_total: float | None = None
         working: set[str] = set()  # the kernel's ids of the slot's orders still working
@@ -396,6 +468,7 @@ class OrderEngine:
             fee_total = state.fees_paid - fees_before
             orders = (state.active_entry_order, state.active_exit_order)
             working = {o.client_order_id for o in orders if o is not None}
+            rec.slot_fees = state.fees_paid
         fills = sum(1 for e in events if e.kind == KernelEventKind.FILL)
         for event in events:
             if event.kind == KernelEventKind.FILL:
@@ -418,9 +491,12 @@ class OrderEngine:
                     rec.diagnostic = "RATE_LIMITED"
                 # The venue's own words (a reject's or expiry's reason) go out with the update.
                 self._emit("order_update", self._update_fields(rec, stage=stage, reason=event.reason or None))
-        if not events:
-            # Sent and accepted; the venue has not answered yet.
-            self._emit("order_update", self._update_fields(rec, stage=stage))
+        if not events or fault:
+            # Sent and accepted; the venue has not answered yet, or its answer failed.
+            fields = self._update_fields(rec, stage=stage)
+            if fault:
+                fields.update(diagnostic=rec.diagnostic, reason=rec.reason, details=outcome.details)
+            self._emit("order_update", fields)
         if rec.status in TERMINAL:
             self._finish(rec)
         if fills:

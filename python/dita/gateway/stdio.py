@@ -2,8 +2,10 @@
 event out per line (docs/protocol.md).
 
 Nothing a client sends can stop the engine: a line that cannot be read or acted on gives an
-``error`` event naming the problem and the next line is read as usual. EOF on stdin, Ctrl-C
-and SIGTERM end the session with an ``engine_stopped`` event and exit status 0.
+``error`` event naming the problem and the next line is read as usual. A venue that reports
+later (``poll_events``) is polled after each read's commands and while stdin is idle. EOF on
+stdin, Ctrl-C and SIGTERM cancel the orders still working and end the session with an
+``engine_stopped`` event and exit status 0.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
 from dita.kernel import ExecutionKernel
 
-__all__ = ["PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
+__all__ = ["POLL_SECONDS", "PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
 
 PROTOCOL = "dita-stdio/1"
 _CHUNK = 1 << 16
@@ -31,6 +33,9 @@ _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors and Window
 # After Ctrl-C or SIGTERM, how long the client has to read the rest of the output before it
 # is given up and the kernel closes: a supervisor's own grace period (10 s for Docker) is longer.
 STOP_GRACE_SECONDS = 2.0
+# How often a venue that reports later is polled while stdin is idle: a REST venue asks the
+# exchange about each working order per poll, so more often soon meets its rate limits.
+POLL_SECONDS = 1.0
 
 
 class OutputAbandoned(Exception):
@@ -106,7 +111,13 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     pending = b""  # the start of a line whose end has not arrived yet
     skipping = 0  # bytes of an overlong line dropped so far (0: not in one)
     at_start = True  # no byte of the stream taken yet but (part of) a byte order mark
-    read = _reader(stdin)
+
+    def idle() -> None:
+        _poll(engine)
+        writer.flush()
+
+    polled = getattr(kernel.venue, "poll_events", None) is not None
+    read = _reader(stdin, idle if polled else None, POLL_SECONDS)
     reason = "eof"
     try:
         # In the try: a signal that comes while the first line is written still gets the last.
@@ -145,6 +156,8 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
             if len(pending) > MAX_LINE_BYTES:
                 skipping += len(pending)
                 pending = b""
+            if polled:
+                _poll(engine)
             writer.flush()
         if at_start:
             pending = pending.removeprefix(_BOM)  # a stream of the mark alone
@@ -162,6 +175,7 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     finally:
         closing()  # a SIGTERM from here on must not cut engine_stopped or the kernel's close short
+    _cancel_working(engine)
     writer.emit(
         "engine_stopped",
         {"reason": reason, "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
@@ -169,8 +183,9 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     return _deliver_the_rest(writer, stopped=reason != "eof")
 
 
-def _reader(stdin: BinaryIO) -> Callable[[int], bytes]:
-    """``stdin``'s read of whatever has arrived, b"" only at EOF. On a non-blocking descriptor
+def _reader(stdin: BinaryIO, idle: Callable[[], None] | None, every: float) -> Callable[[int], bytes]:
+    """``stdin``'s read of whatever has arrived, b"" only at EOF; while nothing arrives on a
+    descriptor, ``idle`` is called every ``every`` seconds. On a non-blocking descriptor
     (O_NONBLOCK, which a parent sharing its own stdin may have set) read1 gives b"" also when
     nothing has arrived yet: taken for EOF, it ended the session before the first command."""
     read: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
@@ -178,18 +193,32 @@ def _reader(stdin: BinaryIO) -> Callable[[int], bytes]:
         fd: int | None = stdin.fileno()
     except (AttributeError, OSError, ValueError):
         fd = None
+    # Whether the stream's own buffer is empty, so that a descriptor with nothing to read means
+    # nothing has arrived: read1 empties it when it gives less than asked. Not known at first.
+    drained = False
+
+    def wait(fd: int) -> None:
+        """Until a byte or EOF (when b"" is EOF) is there to read."""
+        while not select.select([fd], [], [], None if idle is None else every)[0]:
+            assert idle is not None
+            idle()
 
     def read_arrived(size: int) -> bytes:
+        nonlocal drained
         try:
+            if drained and idle is not None and fd is not None:
+                wait(fd)
             chunk = read(size)
             if not chunk and fd is not None and not os.get_blocking(fd):
-                select.select([fd], [], [])  # until a byte or EOF, when b"" is EOF
+                wait(fd)
                 chunk = read(size)
         except ConnectionResetError:
             # A socket whose client went away: its input has ended, as a pipe's writer that
             # died ends it. Raised as an I/O error, it ended the session without engine_stopped.
             return b""
-        return chunk or b""  # a raw stream's read gives None for "nothing yet"
+        chunk = chunk or b""  # a raw stream's read gives None for "nothing yet"
+        drained = len(chunk) < size
+        return chunk
 
     return read_arrived
 
@@ -240,6 +269,22 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
     finally:
         closing()
     return 0
+
+
+def _poll(engine: OrderEngine) -> None:
+    """The venue's later news, taken whole as a command is: a fill booked is told."""
+    with held() if installed() else nullcontext():
+        engine.poll()
+
+
+def _cancel_working(engine: OrderEngine) -> None:
+    """At a clean stop: the venue's last news, then a cancel for each order still working,
+    since nobody manages them once the session is over. A Ctrl-C during it ends it."""
+    try:
+        engine.poll()
+        engine.cancel_working()
+    except KeyboardInterrupt:
+        pass
 
 
 def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
