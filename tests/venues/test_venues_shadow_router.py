@@ -50,6 +50,28 @@ def test_shadow_fills_market_orders_in_full_at_the_reference_price() -> None:
     assert venue.balances() == {"USDT": pytest.approx(1000.0 - 203.0)}
 
 
+def _paper() -> PaperVenue:
+    venue = PaperVenue(slippage_bps=0.0, taker_rate=0.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1_000.0)
+    return venue
+
+
+@pytest.mark.parametrize("make", [ShadowVenue, _paper], ids=["shadow", "paper"])
+def test_a_position_closed_by_fills_that_net_to_zero_reads_exactly_zero(make: Any) -> None:
+    # Summed as floats the fills leave dust, which positions() listed as a position held.
+    assert 0.1 + 0.2 - 0.3 == pytest.approx(5.55e-17, rel=0.01)
+    venue = make()
+    for coid, side, size in (("o1", "BUY", 0.1), ("o2", "BUY", 0.2), ("o3", "SELL", 0.3)):
+        events = venue.submit(make_order(coid, side=side, size=size, reference_price=100.0))
+        assert kinds(events) == ["ORDER_ACK", "FILL"]
+    assert venue.positions() == {}
+    assert venue._positions["BTCUSDT"] == 0.0
+    # A position left that is more than dust is kept, however small.
+    venue.submit(make_order("o4", size=1.0, reference_price=100.0))
+    venue.submit(make_order("o5", side="SELL", size=1.0 - 1e-9, reference_price=100.0))
+    assert venue.positions()["BTCUSDT"] == pytest.approx(1e-9, rel=1e-6)
+
+
 def test_shadow_fills_limit_orders_at_their_limit_and_tracks_round_trips() -> None:
     venue = ShadowVenue()
     venue.submit(make_order("o1", order_type="LIMIT", price=99.0, size=1.0, reference_price=100.0))

@@ -15,12 +15,23 @@ from typing import Generic, TypeVar
 
 from dita._kernel import KernelEventKind, OrderSide, VenueEvent, VenueOrder, VenueOrderStatus
 
-__all__ = ["BoundedIdSet", "OrderEvents", "RecentOrders", "answered", "signed"]
+__all__ = ["FLAT_WITHIN", "BoundedIdSet", "OrderEvents", "RecentOrders", "answered", "moved", "signed"]
+
+# A position left within this share of the fill that moved it is float dust of fills that net
+# to zero (0.1 + 0.2 - 0.3 leaves 5.6e-17), read as flat.
+FLAT_WITHIN = 1e-12
 
 
 def signed(side: OrderSide, size: float) -> float:
     """Position change of a fill: buys add, sells subtract."""
     return size if side == OrderSide.BUY else -size
+
+
+def moved(position: float, delta: float) -> float:
+    """``position`` after a fill of signed size ``delta``: exactly 0.0 when what is left is
+    within FLAT_WITHIN of the fill's size (a closed position read 5.6e-17, listed as held)."""
+    after = position + delta
+    return 0.0 if abs(after) <= abs(delta) * FLAT_WITHIN else after
 
 
 def answered(

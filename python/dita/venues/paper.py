@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number, is_real
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, RecentOrders, answered
+from dita.venues._events import OrderEvents, RecentOrders, answered, moved
 from dita.venues._settings import VenueInputs
 
 __all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "PaperSettings", "PaperVenue"]
@@ -566,7 +566,7 @@ class PaperVenue:
         working.filled_cost += price * qty
         fee = price * qty * (self._maker_rate if maker else self._taker_rate)
         delta = qty if working.buy else -qty
-        self._positions[order.asset] = self._positions.get(order.asset, 0.0) + delta
+        self._positions[order.asset] = moved(self._positions.get(order.asset, 0.0), delta)
         self._cash -= delta * price + fee
         self._fees_paid += fee
         done = working.remaining <= 0

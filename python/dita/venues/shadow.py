@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, RecentOrders, answered, signed
+from dita.venues._events import OrderEvents, RecentOrders, answered, moved, signed
 from dita.venues._settings import VenueInputs
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
@@ -106,7 +106,7 @@ class ShadowVenue:
             fill_id=f"{venue_order_id}-f1",
         )
         delta = signed(order.side, order.size)
-        self._positions[order.asset] = self._positions.get(order.asset, 0.0) + delta
+        self._positions[order.asset] = moved(self._positions.get(order.asset, 0.0), delta)
         self._cash -= delta * price
         self._remember(order, venue_order_id, VenueOrderStatus.FILLED, order.size, price)
         return [ack, fill]
