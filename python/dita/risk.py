@@ -20,11 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita._numbers import Number, OptionalNumber
 
-__all__ = ["KERNEL_MAX", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
+__all__ = ["KERNEL_MAX", "KERNEL_MIN_SIZE", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
 
 Regime = Literal["NEUTRAL", "BULL", "BEAR"]
 # The kernel refuses amounts above this in magnitude (capital, risk limits).
 KERNEL_MAX = 1e15
+# The kernel refuses an intent whose size is at or below this (INVALID_INTENT naming target_size).
+KERNEL_MIN_SIZE = 1e-9
 
 
 class RiskLimits(BaseModel):

@@ -297,7 +297,9 @@ class TradingRuntime:
             self._start(self.handles[name])
 
     def stop(self, name: str | None = None) -> None:
-        """Stop one strategy (or all): ``on_stop`` is called; strategies in ERROR stay there."""
+        """Stop one strategy (or all): ``on_stop`` is called; strategies in ERROR stay there.
+        After ``on_stop`` a strategy hears no data nor fills (``on_fill``), not even the rest of
+        a data point being handed out (stopped from another strategy's callback)."""
         names = [name] if name is not None else list(self.handles)
         for n in names:
             handle = self._handle(n)
@@ -789,6 +791,8 @@ class TradingRuntime:
         if handlers is None:
             handlers = self._bar_handlers[asset] = self._handlers_for(asset, "bars")
         for handle, fn in handlers:
+            if handle.status is not StrategyStatus.RUNNING:
+                continue  # stopped, paused or failed by an earlier callback of this data point
             try:
                 fn(bar)
             except Exception as exc:
@@ -847,6 +851,8 @@ class TradingRuntime:
         if handlers is None:
             handlers = self._quote_handlers[asset] = self._handlers_for(asset, "quotes")
         for handle, fn in handlers:
+            if handle.status is not StrategyStatus.RUNNING:
+                continue  # stopped, paused or failed by an earlier callback of this data point
             try:
                 fn(quote)
             except Exception as exc:

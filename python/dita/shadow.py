@@ -8,8 +8,10 @@ usable as a regression fixture for the kernel's risk behaviour.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,17 +23,20 @@ from dita._numbers import Count, Number
 from dita.data import generate_quotes
 from dita.examples.quoting import TwoSidedQuoter
 from dita.kernel import ExecutionKernel
-from dita.risk import KERNEL_MAX, RiskLimits
+from dita.risk import KERNEL_MAX, KERNEL_MIN_SIZE, RiskLimits
 from dita.runtime import TradingRuntime
 from dita.strategy import Quote
 from dita.venues.paper import MAX_LATENCY_MS
 
-__all__ = ["FREEZE_ENV", "ShadowSettings", "run_shadow"]
+__all__ = ["FREEZE_ENV", "FREEZE_EVENTS_KEPT", "ShadowSettings", "run_shadow"]
 
 FREEZE_ENV = "DITA_FREEZE_UTC"
 SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,31}$")
 # Pre-trade refusals that come from the risk guard's notional limits (the demo's "risk blocks").
 NOTIONAL_RULES = frozenset({"max_notional_per_asset", "max_notional_total", "max_leverage"})
+# How many freezes the report lists one by one, the most recent (``freezes_total`` counts them
+# all): the quoter freezes about every third round, and a long run's list grew without bound.
+FREEZE_EVENTS_KEPT = 1_000
 
 
 class ShadowSettings(BaseModel):
@@ -92,7 +97,7 @@ class _Tally:
         self.placed = self.filled = self.rejected = self.canceled = 0
         self.risk_blocks = self.blocks_total = 0
         self.iteration = 0
-        self.freeze_log: list[dict[str, Any]] = []
+        self.freeze_log: deque[dict[str, Any]] = deque(maxlen=FREEZE_EVENTS_KEPT)
         self.last_freeze_reason = ""
         self.last_freeze_symbol = ""
         self.symbols = symbols
@@ -152,10 +157,35 @@ def frozen_or_now_utc() -> str:
     return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _unquotable(quote_usd: float, feed: list[tuple[float, str, float, float, float, float]]) -> str | None:
+    """Why ``quote_usd`` can place no order on some symbol of ``feed`` (None: it can): a quote
+    is ``quote_usd / mid``, and the kernel refuses every size at or below KERNEL_MIN_SIZE, so
+    the report read 0 orders placed with no reason."""
+    lowest: dict[str, float] = {}
+    for _, sym, bid, ask, _, _ in feed:
+        mid = (bid + ask) / 2.0
+        if mid < lowest.get(sym, math.inf):
+            lowest[sym] = mid
+    for sym, mid in lowest.items():
+        if quote_usd / mid <= KERNEL_MIN_SIZE:
+            return (
+                f"quote_usd={quote_usd!r} is too small to quote {sym}: at its lowest mid in the feed "
+                f"({mid:.6g}) a quote is {quote_usd / mid:.3g}, at or below the smallest size the "
+                f"kernel trades ({KERNEL_MIN_SIZE:g}), so no order could be placed; it must be above "
+                f"{KERNEL_MIN_SIZE * mid:.6g}"
+            )
+    return None
+
+
 def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run the shadow loop and return the report (a dict of plain JSON values). ``progress``
-    is called with the number of quote rounds done after each round."""
+    is called with the number of quote rounds done after each round. A ``quote_usd`` too
+    small for any order on a symbol raises ValueError naming it, before anything runs."""
     s = settings
+    feed = generate_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)
+    problem = _unquotable(s.quote_usd, feed)
+    if problem is not None:
+        raise ValueError(problem)
     venue = MockVenueAdapter(
         seed=s.seed,
         fill_rate=s.fill_rate,
@@ -197,9 +227,7 @@ def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | No
     runtime.start()
     last_mid: dict[str, float] = {}
     per_round = len(s.symbols)
-    for k, (ts, sym, bid, ask, bid_size, ask_size) in enumerate(
-        generate_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)
-    ):
+    for k, (ts, sym, bid, ask, bid_size, ask_size) in enumerate(feed):
         tally.iteration = k // per_round + 1
         runtime.on_quote(Quote(sym, ts, bid, ask, bid_size, ask_size))
         last_mid[sym] = (bid + ask) / 2.0
@@ -234,8 +262,8 @@ def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | No
         },
         "risk": {
             "blocks_total": tally.blocks_total,
-            "freeze_events": tally.freeze_log,
-            "freezes_total": int(control.get("freeze_events", len(tally.freeze_log))),
+            "freeze_events": list(tally.freeze_log),
+            "freezes_total": int(control["freeze_events"]),
             "frozen": bool(control.get("frozen", False)),
             "last_freeze_reason": tally.last_freeze_reason,
             "last_freeze_symbol": tally.last_freeze_symbol,

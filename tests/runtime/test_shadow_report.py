@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+import dita.shadow
 from dita.cli import app
 from dita.shadow import ShadowSettings, run_shadow
 
@@ -18,6 +19,41 @@ def test_limits_below_one_quote_show_as_risk_blocks_not_as_silence() -> None:
     assert report["orders"]["placed"] == 0
     assert report["orders"]["risk_blocks"] == report["risk"]["blocks_total"] == 2 * 5
     assert report["positions"]["by_symbol"] == {"BTCUSDT": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("symbols", "quote_usd", "refused"),
+    [(["BTCUSDT"], 1e-5, "BTCUSDT"), (["XRPUSDT", "BTCUSDT"], 1e-6, "BTCUSDT")],
+)
+def test_a_quote_too_small_for_any_order_is_refused_naming_quote_usd(
+    symbols: list[str], quote_usd: float, refused: str
+) -> None:
+    # Each quote (quote_usd / mid, 2.4e-10 of BTC here) was refused by the kernel as at or
+    # below its smallest size, and the report read 0 orders placed, 0 blocks: no reason.
+    settings = ShadowSettings(symbols=symbols, iterations=5, quote_usd=quote_usd, edge_threshold=0)
+    with pytest.raises(ValueError) as refusal:
+        run_shadow(settings)
+    assert str(refusal.value).startswith(f"quote_usd={quote_usd!r} is too small to quote {refused}: ")
+    assert "smallest size the kernel trades (1e-09)" in str(refusal.value)
+    # Just above the bound it names, orders are placed.
+    bound = float(str(refusal.value).rsplit("above ", 1)[1])
+    enough = settings.model_copy(update={"quote_usd": bound * 1.001})
+    assert run_shadow(enough)["orders"]["placed"] > 0
+
+
+def test_the_report_lists_the_most_recent_freezes_and_counts_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The list held every freeze: about one a third of the rounds, so a run of a million
+    # rounds built a report of hundreds of thousands of them in memory.
+    settings = ShadowSettings(symbols=["BTCUSDT", "ETHUSDT"], iterations=50)
+    every = run_shadow(settings)["risk"]
+    assert every["freezes_total"] == len(every["freeze_events"]) > 5
+    monkeypatch.setattr(dita.shadow, "FREEZE_EVENTS_KEPT", 5, raising=False)
+    kept = run_shadow(settings)["risk"]
+    assert kept["freeze_events"] == every["freeze_events"][-5:]
+    assert kept["freezes_total"] == every["freezes_total"]
+    assert kept["last_freeze_reason"] == kept["freeze_events"][-1]["reason"]
 
 
 @pytest.mark.parametrize(
