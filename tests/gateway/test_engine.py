@@ -542,3 +542,45 @@ def test_a_refused_exit_names_the_position_it_was_matched_against() -> None:
     update = next(e for e in events if e["type"] == "order_update" and e["client_id"] == "e2")
     assert (received["action"], received["slot_id"]) == ("EXIT", 0)
     assert (update["diagnostic"], update["slot_id"]) == ("QTY_EXCEEDS_POSITION", 0)
+
+
+class ResendingVenue:
+    """Acknowledges, fills half, sends that fill again, overfills, and passes on a stale reject
+    of an order the kernel never sent: only the first fill is the kernel's to book."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        def event(kind: str, event_id: str, **fields: Any) -> VenueEvent:
+            return VenueEvent(event_id, order.trade_id, order.slot_id, kind,
+                              venue_client_id=order.client_order_id, **fields)  # fmt: skip
+
+        half = {"price": 100.0, "size": 0.5, "filled_size": 0.5}
+        return [
+            event("ORDER_ACK", "ack"),
+            event("FILL", "f1", **half),
+            event("FILL", "f1", **half),
+            event("FILL", "f2", price=200.0, size=5.0, filled_size=5.5),
+            VenueEvent("rj", "old-trade", -1, "REJECT", venue_client_id="k-old", reason="stale report"),
+        ]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_events_the_kernel_refused_are_not_reported_as_fills_or_an_end() -> None:
+    # Every FILL of the venue's answer went out as a fill of the order (three, avg 150), and
+    # the stale reject marked it REJECTED: forgotten by QUERY ORDERS and beyond CANCEL while
+    # the kernel still worked it at the venue.
+    kernel = ExecutionKernel(max_slots=2, venue=ResendingVenue())
+    events = session(kernel, "ORDER BUY BTC 1 100 r1\nQUERY ORDERS\nCANCEL r1\n")
+    fills = [e for e in events if e["type"] == "fill"]
+    assert [(f["qty"], f["price"], f["filled_qty"], f["remaining_qty"]) for f in fills] == [
+        (0.5, 100.0, 0.5, 0.5)
+    ]
+    updates = [e for e in events if e["type"] == "order_update" and e["client_id"] == "r1"]
+    assert "REJECTED" not in {u["status"] for u in updates}, updates
+    working = next(e for e in events if e["type"] == "query_received")["result"]
+    assert [(o["client_id"], o["status"], o["avg_price"]) for o in working] == [
+        ("r1", "PARTIALLY_FILLED", 100.0)
+    ]
+    assert updates[-1].get("diagnostic") != "ORDER_CLOSED"  # the cancel went to the kernel
+    assert kernel.slot_state(0).size == 0.5

@@ -1152,3 +1152,118 @@ def test_a_long_number_is_echoed_short(live: LiveServer) -> None:
     assert res.status_code == 422 and len(res.content) < 500
     (problem,) = res.json()["detail"]
     assert problem["type"] == "finite_number" and problem["input"] == "9" * 61 + "..."
+
+
+class _ResendsAndPassesOnStaleReports:
+    """Rests the first order. With the second it reports the first's fill, its own fill, that
+    fill again, an overfill and a reject of an order the kernel never sent."""
+
+    def __init__(self) -> None:
+        self.first: Any = None
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        def event(o: Any, kind: str, event_id: str, **fields: Any) -> VenueEvent:
+            return VenueEvent(
+                event_id, o.trade_id, o.slot_id, kind, venue_client_id=o.client_order_id, **fields
+            )
+
+        ack = event(order, "ORDER_ACK", f"ack-{order.client_order_id}")
+        if self.first is None:
+            self.first = order
+            return [ack]
+        whole = {"price": 100.0, "size": 1.0, "filled_size": 1.0}
+        return [
+            ack,
+            event(self.first, "FILL", "f0", **whole),
+            event(order, "FILL", "f1", **whole),
+            event(order, "FILL", "f1", **whole),
+            event(order, "FILL", "f2", price=100.0, size=5.0, filled_size=6.0),
+            VenueEvent("rj", "old-trade", -1, "REJECT", venue_client_id="k-old", reason="stale report"),
+        ]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_only_the_venue_events_the_kernel_applied_are_counted_published_and_told() -> None:
+    """Every FILL of a venue's answer was counted (`fills`, dita_gateway_fills_total), a fill
+    sent twice and an overfill the kernel refused among them; a stale reject of an unknown
+    order was counted as a venue reject and listed in first_outcome's venue_events, which
+    tells a retrying client nothing was placed (it would send the order again while it
+    rests); and the resting order filled in the same answer got no `slot` event."""
+    live = start_server(venue=_ResendsAndPassesOnStaleReports)
+    try:
+        c = live.client
+        body = {
+            "action": "ENTER",
+            "asset": "BTCUSDT",
+            "side": "LONG",
+            "target_size": 1,
+            "reference_price": 100,
+        }
+        assert (
+            c.post("/v1/intents", json={**body, "slot_id": 0}, headers=AUTH).json()["state"]
+            == "ENTRY_WORKING"
+        )
+        with c.stream("GET", "/v1/events") as stream:
+            lines = stream.iter_lines()
+            out = c.post("/v1/intents", json={**body, "intent_id": "buy-1"}, headers=AUTH).json()
+            c.put("/v1/control", json={"verbosity": "NORMAL"}, headers=AUTH)  # the end of what it published
+            published: list[Any] = []
+            while not published or published[-1].event != "control":
+                published += read_sse(lines, 1)
+        assert out["slot_id"] == 1 and out["details"]["venue_event_refused"]
+        outcome, *rest, _ = published
+        assert outcome.data["fills"] == 2
+        assert sorted((e.event, e.data.get("slot_id")) for e in rest) == [
+            ("account", None), ("slot", 0), ("slot", 1)
+        ]  # fmt: skip
+        assert next(e for e in rest if e.data.get("slot_id") == 0).data["size"] == 1.0
+        text = c.get("/metrics").text
+        assert metric(text, "dita_gateway_fills_total") == 2
+        assert metric(text, "dita_gateway_venue_rejects_total", kind="REJECT") == 0
+        again = c.post("/v1/intents", json={**body, "intent_id": "buy-1"}, headers=AUTH).json()
+        assert again["details"]["first_outcome"]["venue_events"] == ["ORDER_ACK", "FILL"]
+        assert [s["size"] for s in c.get("/v1/slots").json()[:2]] == [1.0, 1.0]
+    finally:
+        live.stop()
+
+
+def test_a_cancel_naming_another_asset_than_the_slots_is_refused() -> None:
+    """The kernel refuses an EXIT naming another asset, but a CANCEL with "asset": "ETHUSDT"
+    took the slot's BTCUSDT order off the book. It is a 422 naming asset, as a wrong side is."""
+    live = start_server(venue=lambda: MockVenueAdapter(fill_rate=0.0))
+    try:
+        c = live.client
+        slot = enter(c)["slot_id"]
+        body = {"action": "CANCEL", "slot_id": slot, "asset": "ETHUSDT"}
+        res = c.post("/v1/intents", json=body, headers=AUTH)
+        assert res.status_code == 422
+        (problem,) = res.json()["detail"]
+        assert problem["loc"] == ["body", "asset"] and problem["input"] == "ETHUSDT"
+        assert f"asset ETHUSDT is not the asset of slot {slot}, which holds BTCUSDT" in problem["msg"]
+        assert c.get(f"/v1/slots/{slot}").json()["fsm_state"] == "ENTRY_WORKING"
+        ok = c.post("/v1/intents", json={**body, "asset": "BTCUSDT"}, headers=AUTH).json()
+        assert ok["accepted"] is True and c.get("/v1/orders").json() == []
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize(
+    ("literal", "shown"), [("NaN", "nan"), ("Infinity", "inf"), ("-Infinity", "-inf"), ("1e999", "inf")]
+)
+def test_a_non_finite_number_is_echoed_as_its_text_not_null(
+    live: LiveServer, literal: str, shown: str
+) -> None:
+    """A NaN or infinite target_size was echoed as "input": null, as if the field had been sent
+    as null, while the message said "(got nan)"."""
+    body = f'{{"action":"ENTER","asset":"X","side":"LONG","reference_price":1,"target_size":{literal}}}'
+    res = live.client.post("/v1/intents", content=body, headers=JSON_AUTH)
+    assert res.status_code == 422
+    (problem,) = res.json()["detail"]
+    assert (problem["loc"], problem["type"], problem["input"]) == (
+        ["body", "target_size"],
+        "finite_number",
+        shown,
+    )
+    assert res.json()["message"] == f"target_size: Input should be a finite number (got {shown!r})"

@@ -43,10 +43,13 @@ from dita._kernel import (
     KernelEventKind,
     KernelIntent,
     KernelOutcome,
+    KernelTransition,
     TradeSide,
+    VenueEvent,
 )
 from dita._text import shortened
 from dita.gateway.config import GatewaySettings
+from dita.gateway.engine import FILL_TRIGGERS, applied_events
 from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes, unicode_text
 from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.protocol import DuplicateKey, plain_number, unique_keys
@@ -574,15 +577,19 @@ _RETRY_NOTE = (
 )
 
 
-def _first_outcome(outcome: KernelOutcome) -> dict[str, Any]:
-    """What a retry refused as DUPLICATE_INTENT is told of its first attempt (details.first_outcome)."""
+def _first_outcome(
+    outcome: KernelOutcome, applied: list[tuple[KernelTransition, VenueEvent]]
+) -> dict[str, Any]:
+    """What a retry refused as DUPLICATE_INTENT is told of its first attempt (details.first_outcome).
+    Its venue events are those the kernel applied to the intent's slot: a reject the answer
+    carried of an order the kernel does not know (or another slot's) says nothing of this one."""
     return {
         "accepted": outcome.accepted,
         "diagnostic_code": outcome.diagnostic_code.name,
         "state": outcome.state.name,
         "slot_id": outcome.slot_id,
         "trade_id": outcome.trade_id,
-        "venue_events": [e.kind.name for e in outcome.emitted_events],
+        "venue_events": [e.kind.name for t, e in applied if t.slot_id == outcome.slot_id],
         "seq": outcome.seq,
     }
 
@@ -705,9 +712,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         metrics.intents.labels(intent.action.name, str(outcome.accepted).lower()).inc()
         if not outcome.accepted:
             metrics.rejects.labels(outcome.diagnostic_code.name).inc()
+        # What the kernel applied, not every event of the venue's answer: a fill sent twice
+        # or beyond its order was refused, and counting it reported a fill never booked.
+        applied = applied_events(outcome)
         fills = 0
-        for e in outcome.emitted_events:
-            if e.kind == KernelEventKind.FILL:
+        for t, e in applied:
+            if t.trigger in FILL_TRIGGERS:
                 fills += 1
             elif e.kind in _VENUE_ENDS:
                 metrics.venue_rejects.labels(e.kind.name).inc()
@@ -719,7 +729,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             if first is not None:
                 details = {**details, "first_outcome": first}
         elif client_chose_id:
-            first_outcomes[intent.intent_id] = _first_outcome(outcome)
+            first_outcomes[intent.intent_id] = _first_outcome(outcome, applied)
             first_outcomes.move_to_end(intent.intent_id)
             if len(first_outcomes) > _PLACED_INTENTS:
                 first_outcomes.popitem(last=False)
@@ -739,8 +749,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 "seq": outcome.seq,
             },
         )
-        if 0 <= intent.slot_id < kernel.max_slots:
-            publish("slot", kernel.slot_dict(intent.slot_id))
+        # The intent's slot, and every other slot the venue's answer moved (a fill of an order
+        # resting there, reported with this one's): a page following the events stayed stale.
+        touched = dict.fromkeys([intent.slot_id, *(t.slot_id for t in outcome.transitions)])
+        for slot_id in touched:
+            if 0 <= slot_id < kernel.max_slots:
+                publish("slot", kernel.slot_dict(slot_id))
         if fills:
             publish("account", kernel.account())
         answer = outcome.to_dict()
@@ -878,6 +892,16 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                     f"side {req.side} is not the side of slot {slot_id}, which holds {slot_side};"
                     f" {req.action} takes the slot's side (leave side out)",
                     value=req.side,
+                )
+            slot_asset = str(slot.get("asset") or "")
+            if req.action == "CANCEL" and req.asset is not None and slot_asset and req.asset != slot_asset:
+                # The kernel refuses an EXIT's wrong asset but cancels the slot's order whatever
+                # asset a CANCEL names: one meant for an ETHUSDT order took a BTCUSDT one off.
+                raise _field_error(
+                    "asset",
+                    f"asset {req.asset} is not the asset of slot {slot_id}, which holds {slot_asset};"
+                    " CANCEL takes the slot's asset (leave asset out)",
+                    value=req.asset,
                 )
             side = req.side or ("SHORT" if slot_side == "SHORT" else "LONG")
         intent = KernelIntent(
@@ -1060,6 +1084,8 @@ def _clean_error(error: Any) -> dict[str, Any]:
             value = value.decode("utf-8", "replace")
         if isinstance(value, int | float) and not isinstance(value, bool) and len(str(value)) > 64:
             value = shortened(str(value), 64)  # a 4000-digit integer
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)  # NaN or 1e999 in the body: as text, where JSON would write null
         if isinstance(value, str):
             out["input"] = unicode_text(value[:128])
         elif isinstance(value, int | float | bool) or value is None:

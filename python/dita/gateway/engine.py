@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from dita._kernel import (
     KernelEventKind,
     KernelIntent,
     KernelOutcome,
+    KernelTransition,
     OrderType,
     TradeSide,
     TradeStage,
@@ -39,7 +40,7 @@ from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderComm
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 
-__all__ = ["TERMINAL", "Emit", "OrderEngine", "OrderRecord"]
+__all__ = ["FILL_TRIGGERS", "TERMINAL", "Emit", "OrderEngine", "OrderRecord", "applied_events"]
 
 Emit = Callable[[str, dict[str, Any]], None]
 """Receives (event type, fields); the writer adds ``seq`` and ``ts``."""
@@ -47,6 +48,31 @@ Emit = Callable[[str, dict[str, Any]], None]
 # Stages of a slot with a position (size > 0) that an opposite order must not go around: an
 # exit working, or an entry order still working after a part fill.
 _BUSY = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING, TradeStage.ENTRY_WORKING)
+
+# The triggers of a transition a fill made: a fill books one, whether it completes its order
+# or not, or comes after its order ended.
+FILL_TRIGGERS = ("FILL", "PARTIAL_FILL", "LATE_FILL")
+
+
+def applied_events(
+    outcome: KernelOutcome, reported: Sequence[VenueEvent] | None = None
+) -> list[tuple[KernelTransition, VenueEvent]]:
+    """The venue events ``outcome`` applied, each with the transition it made, oldest first;
+    ``reported``: the events ``outcome`` answers (a polled one), besides those it carries.
+
+    A venue's answer also carries the events the kernel refused (a fill sent twice or beyond
+    its order, one with a NaN price, an event for an order it does not know): they moved
+    nothing, so they are neither a fill nor an order's end to report."""
+    events = {e.event_id: e for e in (*(reported or ()), *outcome.emitted_events)}
+    applied: list[tuple[KernelTransition, VenueEvent]] = []
+    seen: set[str] = set()
+    for t in outcome.transitions:
+        event = events.get(t.event_id) if t.event_id else None
+        if event is not None and t.event_id not in seen:
+            seen.add(t.event_id)
+            applied.append((t, event))
+    return applied
+
 
 _STATUS_BY_KIND = {
     KernelEventKind.ORDER_ACK: "ACKNOWLEDGED",
@@ -446,12 +472,16 @@ class OrderEngine:
         if not outcome.accepted:
             details = outcome.details
             # A venue's refusal (a rate limit) has its words on the event, not in the details.
-            venue_reason = next((e.reason for e in outcome.emitted_events if e.reason), None)
+            venue_reason = next((e.reason for _, e in applied_events(outcome) if e.reason), None)
             said = details.get("reason") or details.get("message") or venue_reason
             reason = str(said or outcome.diagnostic_code.name)
             self._refuse(rec, outcome.diagnostic_code.name, reason, details)
             return
-        events = [*reported, *outcome.emitted_events] if reported else outcome.emitted_events
+        # Only what the kernel applied to this order's slot: a refused event (a fill sent
+        # twice, a reject of an order the kernel does not know) would report a fill or an
+        # end the kernel never booked.
+        applied = [(t, e) for t, e in applied_events(outcome, reported) if t.slot_id == rec.slot_id]
+        events = [e for _, e in applied]
         # A submit or cancel that raised, or answered with what is not a list of events: the
         # kernel took the intent and keeps the order in flight; its details name the venue's
         # error, and go to the client as the HTTP gateway's outcome gives them.
@@ -469,12 +499,12 @@ class OrderEngine:
             orders = (state.active_entry_order, state.active_exit_order)
             working = {o.client_order_id for o in orders if o is not None}
             rec.slot_fees = state.fees_paid
-        fills = sum(1 for e in events if e.kind == KernelEventKind.FILL)
-        for event in events:
-            if event.kind == KernelEventKind.FILL:
+        fills = sum(1 for t, _ in applied if t.trigger in FILL_TRIGGERS)
+        for transition, event in applied:
+            if transition.trigger in FILL_TRIGGERS:
                 # The venue's fee when it reports one, else the kernel's prediction for this fill.
                 fee = event.fee if event.fee is not None else fee_total if fills == 1 else None
-                self._fill(rec, event, fee, stage)
+                self._fill(rec, event, fee, stage, transition.details)
             elif event.kind == KernelEventKind.RATE_LIMITED and event.venue_client_id in working:
                 # The venue held the order, so the kernel kept it: a throttled cancel.
                 rec.diagnostic = "RATE_LIMITED"
@@ -502,14 +532,24 @@ class OrderEngine:
         if fills:
             self._emit("account", self.kernel.account())
 
-    def _fill(self, rec: OrderRecord, event: VenueEvent, fee: float | None, stage: str | None) -> None:
-        qty = event.size if event.size > 0.0 else max(event.filled_size - rec.filled_qty, 0.0)
+    def _fill(
+        self,
+        rec: OrderRecord,
+        event: VenueEvent,
+        fee: float | None,
+        stage: str | None,
+        booked: dict[str, Any],
+    ) -> None:
+        # What the kernel booked (its transition's details): a fill resent in part books only
+        # the part no earlier report covered.
+        qty = float(booked.get("fill_qty", event.size))
         total = rec.filled_qty + qty
         if total > 0.0:
             rec.avg_price = (rec.avg_price * rec.filled_qty + event.price * qty) / total
-        rec.filled_qty = event.filled_size if event.filled_size > 0.0 else total
-        remaining = event.remaining_size if event.remaining_size > 0.0 else max(rec.qty - rec.filled_qty, 0.0)
-        rec.status = "FILLED" if remaining <= rec.qty * 1e-9 else "PARTIALLY_FILLED"
+        rec.filled_qty = float(booked.get("filled_size", total))
+        order_size = float(booked.get("order_size", rec.qty))
+        remaining = max(order_size - rec.filled_qty, 0.0)
+        rec.status = "FILLED" if remaining <= order_size * 1e-9 else "PARTIALLY_FILLED"
         if math.isfinite(event.price) and event.price > 0.0:
             self._last_price[rec.symbol] = event.price
         self._emit(
