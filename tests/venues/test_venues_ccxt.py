@@ -527,6 +527,8 @@ def test_429_with_retry_after_becomes_rate_limited_and_the_adapter_waits(
         ("-5", 0.0),
         # An HTTP date 90 s after the clock (ManualClock starts at 2025-11-20 23:00:00 UTC).
         ("Thu, 20 Nov 2025 23:01:30 GMT", 90.0),
+        # A year past any date's: its OverflowError was raised out of the submit.
+        ("Thu, 20 Nov 99999999999999999999 23:01:30 GMT", 3.0),
     ],
 )
 def test_a_retry_after_that_is_a_date_or_out_of_bounds_is_followed_within_bounds(
@@ -2097,15 +2099,106 @@ def test_a_figure_that_is_not_a_number_is_an_error_naming_the_order_the_field_an
             venue.open_orders()
 
 
+HUGE = 10**400  # an integer past a float's range: float() raises OverflowError
+
+
+def test_a_figure_past_a_floats_range_is_refused_as_a_figure_that_is_not_a_number(
+    make_venue: VenueFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """float(10**400) raises OverflowError, which nothing caught: an answer holding such an
+    integer raised out of the adapter (out of a submit whose order the exchange had placed)."""
+    venue = make_venue()
+    trades = [
+        ccxt_trade("4101", 0.008, fee={"cost": HUGE, "currency": "USDT"}),
+        ccxt_trade("4102", HUGE, timestamp=1763679620000),
+    ]
+    answer = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.02, "filled": 0.008}
+    venue._exchange.create_order = lambda *args: dict(answer, trades=trades)
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        events = venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    assert [(e.kind.name, e.fill_id, e.size, e.fee) for e in events] == [
+        ("ORDER_ACK", "", 0.0, None),
+        ("FILL", "BTCUSDT:4101", 0.008, None),  # its fee left to the kernel's model
+    ]
+    warned = [r.getMessage() for r in caplog.records]
+    assert (
+        f"binance-spot: trade BTCUSDT:4101 of order s2-entry-1 has fee cost={HUGE!r}, not a number"
+        in (warned[0])
+    )
+    assert warned[1] == (
+        f"binance-spot: trade BTCUSDT:4102 of order s2-entry-1 has amount={HUGE!r}, not a positive "
+        "number; not reported"
+    )
+    venue._exchange.fetch_balance = lambda *args: {"total": {"BTC": HUGE}}
+    with pytest.raises(ValueError, match=r"balance of 'BTC' field 'total': 1000+ is not a number"):
+        venue.balances()
+    venue._exchange.fetch_order_book = lambda *args: {"bids": [[HUGE, 0.5]], "asks": [[91000.01, 1.0]]}
+    with pytest.raises(ValueError, match=r"book's bids\[0\]\[0\] \(bid price\): 1000+ is not a positive"):
+        venue.fetch_top_of_book("BTCUSDT")
+
+
+def test_a_futures_contract_size_that_is_not_a_number_is_an_error_naming_it(make_venue: VenueFactory) -> None:
+    venue = make_venue("linear")
+    venue._exchange.fetch_positions = lambda *args: [
+        {"symbol": "BTC/USDT:USDT", "contracts": 0.01, "side": "long"}
+    ]
+    for size in (HUGE, "abc"):
+        venue._exchange.markets["BTC/USDT:USDT"]["contractSize"] = size
+        with pytest.raises(
+            ValueError, match=rf"market 'BTCUSDT' field 'contractSize': {size!r} is not a number"
+        ):
+            venue.positions()
+
+
+@pytest.mark.parametrize("value", [HUGE, "abc"])
+@pytest.mark.parametrize(
+    ("place", "field"),
+    [
+        (("precision", "amount"), "precision.amount"),
+        (("limits", "cost", "min"), "limits.cost.min"),
+        (("contractSize",), "contractSize"),
+    ],
+)
+def test_a_market_figure_that_is_not_a_number_is_an_error_naming_the_market_and_field(
+    make_venue: VenueFactory, exchange: RecordedExchange, value: object, place: tuple[str, ...], field: str
+) -> None:
+    """float() raised a bare "could not convert string to float" for text, and OverflowError
+    for 10**400, out of load_markets and so out of a submit. Nothing is loaded, and a submit is
+    rejected naming the market, the field and the value."""
+    venue = make_venue("linear")
+    loaded = dict(venue.market_metadata())
+    load = venue._exchange.load_markets
+
+    def with_a_bad_figure(reload: bool = False, params: dict | None = None) -> dict:
+        markets = load(reload)
+        *path, last = place
+        figures = markets["ETH/USDT:USDT"]
+        for key in path:
+            figures = figures.setdefault(key, {})
+        figures[last] = value
+        return markets
+
+    venue._exchange.load_markets = with_a_bad_figure
+    named = f"market 'ETHUSDT' field '{field}': {value!r} is not a number"
+    with pytest.raises(RuntimeError, match=re.escape(f"binance-linear: load_markets failed: {named}")):
+        venue.load_markets(reload=True)
+    assert venue.market_metadata() == loaded  # what was loaded before stands
+    venue._asset_symbols = {}  # as before the first load: the submit loads them
+    [refused] = venue.submit(make_order("s1-entry-1", asset="ETHUSDT", size=1.0, reference_price=3000.0))
+    assert refused.kind == KernelEventKind.REJECT and named in refused.reason
+    assert exchange.calls("POST", "/fapi/v1/order") == []
+
+
 def test_a_self_trade_is_a_fill_of_each_of_its_two_orders(make_venue: VenueFactory) -> None:
     """Two of the account's orders matched with each other (one slot's resting exit, another's
     entry) share one trade id, as Binance lists a self-trade. Known by the trade id alone, the
     second order's fill was taken for the first's: never reported from its trades, booked
-    late from the order's record or not at all."""
+    late from the order's record or not at all. Reported under that one id, the second fill's
+    predicted fee replaced the first's in the kernel: it goes under an id of its own."""
     venue = make_venue()
-    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.008, "filled": 0.0}
+    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.016, "filled": 0.0}
     venue._exchange.create_order = lambda *args: dict(resting)
-    exit_order = make_order("s1-exit-1", side="SELL", order_type="LIMIT", price=90000.0, size=0.008)
+    exit_order = make_order("s1-exit-1", side="SELL", order_type="LIMIT", price=90000.0, size=0.016)
     assert kinds(venue.submit(exit_order)) == ["ORDER_ACK"]
     # The entry's market buy hits the resting sell: trade 4200 on both orders.
     entry_trade = ccxt_trade("4200", 0.008, order="28457300", takerOrMaker="taker")
@@ -2117,12 +2210,86 @@ def test_a_self_trade_is_a_fill_of_each_of_its_two_orders(make_venue: VenueFacto
         ("FILL", "BTCUSDT:4200", "s2-entry-1"),
     ]
     maker_trade = ccxt_trade("4200", 0.008)
-    venue._exchange.fetch_order = lambda *args: dict(resting, status="closed", filled=0.008)
+    venue._exchange.fetch_order = lambda *args: dict(resting, filled=0.008)
     venue._exchange.fetch_my_trades = lambda *args: [dict(maker_trade)]
     fills = venue.poll_events()
-    assert [(e.kind.name, e.fill_id, e.venue_client_id, e.size) for e in fills] == [
-        ("FILL", "BTCUSDT:4200", "s1-exit-1", 0.008)
+    # Qualified with the exit's exchange order id: the trade id was the entry's fill's already.
+    assert [(e.kind.name, e.fill_id, e.event_id, e.venue_client_id, e.size) for e in fills] == [
+        ("FILL", "BTCUSDT:4200:28457200", "binance-spot:fill:BTCUSDT:4200:28457200", "s1-exit-1", 0.008)
     ]
     assert fills[0].fee == pytest.approx(0.144) and fills[0].metadata["liquidity"] == "MAKER"
-    # Each order's trade is still reported once.
+    # Each order's trade is still reported once: the exit, still working, reads it again.
     assert venue.poll_events() == []
+
+
+def test_orders_placed_by_hand_without_a_client_id_each_report_their_own_fills(
+    make_venue: VenueFactory,
+) -> None:
+    """Orders without a client id (placed by hand; reconciliation cancels them) were kept apart
+    by their exchange ids, but the fills each reported were known by the id such an order goes
+    out under, the one hash of '': a trade on two of them (a self-trade, both sides placed by
+    hand) was reported for the first only."""
+    venue = make_venue()
+    ends = []
+    for order_id, side in (("28457200", "SELL"), ("28457201", "BUY")):
+        stray = VenueOrder(
+            "", 0, "", "BTCUSDT", side, "LIMIT", 90000.0, 0.01, venue_order_id=f"BTCUSDT:{order_id}"
+        )
+        answer = {
+            "id": order_id, "symbol": "BTC/USDT", "status": "canceled", "amount": 0.01, "filled": 0.004,
+            "trades": [ccxt_trade("4200", 0.004, order=order_id)],
+        }  # fmt: skip
+        venue._exchange.cancel_order = lambda *args, answer=answer: dict(answer)
+        ends.append([(e.kind.name, e.venue_order_id, e.fill_id, e.filled_size) for e in venue.cancel(stray)])
+    assert ends == [
+        [
+            ("FILL", "BTCUSDT:28457200", "BTCUSDT:4200", 0.004),
+            ("CANCEL_ACK", "BTCUSDT:28457200", "", 0.004),
+        ],
+        [
+            ("FILL", "BTCUSDT:28457201", "BTCUSDT:4200:28457201", 0.004),
+            ("CANCEL_ACK", "BTCUSDT:28457201", "", 0.004),
+        ],
+    ]
+    assert venue.poll_events() == []  # both over: nothing is asked about any more
+
+
+@pytest.mark.parametrize("cancel_asked", [False, True])
+def test_an_order_the_exchange_purged_ends_after_the_grace_and_is_asked_about_no_more(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock, cancel_asked: bool
+) -> None:
+    """An acknowledged order the exchange no longer knows (some purge an order that ended
+    unfilled within hours) was asked about, a warning each time, for as long as the process
+    ran: reconciliation ends the kernel's order, not the adapter's record. It now ends as a
+    timed-out submit does, after ``unknown_order_grace_s`` of "no such order" answers counted
+    from the first since the exchange last had it, with its filled size unknown (0)."""
+    venue = make_venue(unknown_order_grace_s=30.0)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    order = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    assert kinds(venue.submit(order)) == ["ORDER_ACK"]
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    assert kinds(venue.poll_events()) == ["FILL"]  # trade 4101: 0.008
+    if cancel_asked:  # the cancel finds it gone, and so does the lookup after it
+        exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+        not_found(exchange, 1)
+        assert kinds(venue.cancel(order)) == ["CANCEL_REJECT"]
+    polls = []
+    for step, found in ((0.0, False), (20.0, True), (20.0, False), (29.0, False), (2.0, False)):
+        clock.advance(step)
+        if found:  # the exchange has it again: the grace starts over at the next "no such order"
+            exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+        else:
+            not_found(exchange, 1)
+        polls.append(venue.poll_events())
+    assert polls[:4] == [[]] * 4
+    (end,) = polls[4]
+    kind = "CANCEL_ACK" if cancel_asked else "EXPIRED"
+    assert (end.kind.name, end.venue_order_id, end.filled_size) == (kind, "BTCUSDT:28457200", 0.0)
+    assert end.reason == (
+        "binance-spot has answered it has no order BTCUSDT:28457200 for 31.0s (purged): over, and "
+        "what it filled beyond the 0.008 reported is unknown; reconcile with the exchange"
+    )
+    asked = len(exchange.calls("GET", "/api/v3/order"))
+    clock.advance(60.0)
+    assert venue.poll_events() == [] and len(exchange.calls("GET", "/api/v3/order")) == asked

@@ -15,6 +15,7 @@ from recorded_exchange import RecordedExchange
 from venue_helpers import API_KEY, API_SECRET, HOLD, ManualClock, closed_part_filled
 
 from dita import (
+    AccountEvent,
     ExecutionKernel,
     KernelDiagnosticCode,
     KernelIntent,
@@ -355,6 +356,74 @@ def test_ccxt_a_cancel_answer_without_a_filled_size_does_not_bound_the_fills_to_
     feed(kernel, spot_venue.poll_events())
     assert kernel.slot_state(0).size == pytest.approx(0.012)
     assert spot_venue.poll_events() == []  # over, and no longer asked about
+
+
+def test_ccxt_a_self_trades_two_fills_each_wait_for_their_own_settled_fee(
+    spot_venue: CcxtVenue,
+) -> None:
+    """A self-trade (one slot's resting buy matched with another's sell) lists one trade id on
+    both orders. Reported under that one id, the second fill's predicted fee replaced the
+    first's in the kernel (it keeps them by fill id until FILL_SETTLED): the fees waiting were
+    one fill's, and the second FILL_SETTLED was refused as for no unsettled fill."""
+    kernel = ExecutionKernel(max_slots=2, venue=spot_venue, kernel_id="k")
+    bnb_fee = {"cost": 0.0002, "currency": "BNB"}  # a fee the adapter cannot price: left to the model
+    trade = {
+        "id": "4200", "symbol": "BTC/USDT", "amount": 0.008, "price": 90000.0,
+        "timestamp": 1763679610000, "fee": bnb_fee,
+    }  # fmt: skip
+    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.008, "filled": 0.0}
+    spot_venue._exchange.create_order = lambda *args: dict(resting)
+    outcome = kernel.process_intent(
+        enter("i1", 0.008, 90000.0, order_type="LIMIT", limit_price=90000.0, trade_id="t-1")
+    )
+    assert outcome.accepted, outcome.to_dict()
+    taken = {"id": "28457300", "symbol": "BTC/USDT", "status": "closed", "amount": 0.008, "filled": 0.008}
+    taker = dict(trade, order="28457300", side="sell", takerOrMaker="taker")
+    spot_venue._exchange.create_order = lambda *args: dict(taken, trades=[taker])
+    outcome = kernel.process_intent(enter("i2", 0.008, 90000.0, slot_id=1, trade_id="t-2", side="SHORT"))
+    assert outcome.accepted, outcome.to_dict()
+    fills = [e for e in outcome.emitted_events if e.kind.name == "FILL"]
+    spot_venue._exchange.fetch_order = lambda *args: dict(resting, status="closed", filled=0.008)
+    maker = dict(trade, order="28457200", side="buy", takerOrMaker="maker")
+    spot_venue._exchange.fetch_my_trades = lambda *args: [maker]
+    polled = spot_venue.poll_events()
+    feed(kernel, polled)
+    fills += polled
+    assert [(f.venue_client_id, f.fill_id, f.fee) for f in fills] == [
+        ("k-2", "BTCUSDT:4200", None),
+        ("k-1", "BTCUSDT:4200:28457200", None),
+    ]
+    assert kernel.slot_state(0).size == kernel.slot_state(1).size == pytest.approx(0.008)
+    predicted = kernel.slot_state(0).fees_paid + kernel.slot_state(1).fees_paid
+    assert predicted > 0 and kernel.account()["k_unsettled_fees"] == pytest.approx(predicted)
+    for fill in fills:
+        settled = kernel.on_account_event(
+            AccountEvent(f"settle-{fill.fill_id}", "FILL_SETTLED", fill_id=fill.fill_id, fee=0.0)
+        )
+        assert settled.accepted, settled.to_dict()
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
+    assert kernel.slot_state(0).fees_paid == kernel.slot_state(1).fees_paid == 0.0
+
+
+def test_ccxt_an_order_the_exchange_purged_ends_in_the_kernel_with_its_fills_kept(
+    spot_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """A working entry the exchange no longer knows ends, once it has said so for the grace,
+    with its filled size unknown: the kernel keeps the fills it booked and the slot works on."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted, outcome.to_dict()
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    feed(kernel, spot_venue.poll_events())  # trade 4101: 0.008
+    for step in (0.0, spot_venue.settings.unknown_order_grace_s):
+        clock.advance(step)
+        exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+        feed(kernel, spot_venue.poll_events())
+    slot = kernel.slot_state(0)
+    assert (slot.fsm_state, slot.size) == (TradeStage.POSITION_OPEN, pytest.approx(0.008))
+    assert kernel.open_orders() == [] and kernel.awaited_orders() == []
 
 
 def test_ccxt_market_rules_reach_the_kernel_and_tiny_orders_never_leave(

@@ -6,7 +6,8 @@ What this adapter guarantees, because each is a way live bots lose money:
   timed out is found again by that id; it is never assumed rejected. When the lookup cannot
   tell either, ``submit`` raises ``VenueTimeout`` and ``poll_events`` keeps looking.
 - Fills are keyed by the exchange's trade id and reported once, however many times the
-  order's status or trade list is read.
+  order's status or trade list is read; the two fills of a self-trade (two of the account's
+  orders matched with each other, one trade id) are told apart by their orders.
 - A throttling answer (HTTP 429/418) becomes a RATE_LIMITED event carrying the retry time
   the exchange asked for; until then the adapter sends nothing (it answers RATE_LIMITED
   itself), and ccxt's own request pacing stays on.
@@ -120,11 +121,15 @@ _UNSAFE_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 def _number(value: Any) -> float:
-    """``value`` as a float; NaN when the exchange sent something that is not a number."""
+    """``value`` as a float; NaN when the exchange sent something that is not a number, and
+    infinite for an integer past a float's range (``10**400``), as the text ``"1e400"`` reads:
+    refused wherever a figure that is not finite is (float() raised OverflowError there)."""
     try:
         return float(value) if value is not None else 0.0
     except (TypeError, ValueError):
         return math.nan
+    except OverflowError:
+        return -math.inf if value < 0 else math.inf
 
 
 MAX_RETRY_AFTER_S = 600.0
@@ -140,7 +145,7 @@ def _retry_after_seconds(value: Any, now: float) -> float | None:
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # a year past any date's: OverflowError
             return None
         if when.tzinfo is None:  # an HTTP date is GMT
             when = when.replace(tzinfo=datetime.UTC)
@@ -238,7 +243,8 @@ class CcxtSettings(BaseModel):
         gt=0,
         description="after a timed-out submit, how long the venue must keep saying 'no such order' "
         "(from its first such answer; lookups it did not answer do not count) before the order is "
-        "reported rejected",
+        "reported rejected; of an order it acknowledged (purged), before its end is reported with "
+        "its filled size unknown",
     )
     missing_trades_wait_s: Number = Field(
         default=60.0,
@@ -300,6 +306,13 @@ def _guard_http_log() -> None:
         http_log.addFilter(_RedactingFilter(_scrub_signatures))
 
 
+def _record_key(order: VenueOrder) -> str:
+    """What the adapter keeps ``order``'s record by: its client order id, or, for an order
+    without one (placed by hand: some exchanges give it none), its exchange id; under the
+    empty id, or the id it goes out under (the one hash of ''), all such orders were one."""
+    return order.client_order_id or f"venue:{order.venue_order_id}"
+
+
 @dataclass
 class _Tracked:
     """An order this adapter sent, and what it has reported about it."""
@@ -317,8 +330,9 @@ class _Tracked:
     cancel_requested: bool = False
     # Set when a submit timed out and the order has not been found yet.
     unresolved_since: float | None = None
-    # When the exchange first answered "no such order" about it: the grace runs from then, as
-    # a lookup that got no answer (unreachable, throttled) says nothing about the order.
+    # When the exchange first answered "no such order" about it (since it last had it): the
+    # grace runs from then, as a lookup that got no answer (unreachable, throttled) says
+    # nothing about the order.
     not_found_since: float | None = None
     # When the end (cancel, expiry) was reported while the exchange counted more filled than
     # its trade list showed yet: the order is polled for those trades until they come.
@@ -348,28 +362,35 @@ def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> Mar
     significant digits (``SIGNIFICANT_DIGITS``: bitfinex, bithumb); the last has no fixed
     step, so the kernel rounds nothing there and the exchange's own rounding is checked at
     submit. Read as a step, a count of digits would round 0.3 BTC down to nothing (or 12 to
-    10 with a precision of 5)."""
+    10 with a precision of 5). A figure that is not a number is a ValueError naming it."""
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
 
-    def number(value: Any) -> float:
-        return float(value) if value is not None else 0.0
-
-    def step(value: Any) -> float:
+    def step(value: Any, field_name: str) -> float:
         if value is None:
             return 0.0
         if precision_mode == ccxt.TICK_SIZE:
-            return float(value)
+            return _market_figure(market, field_name, value)
         if precision_mode == ccxt.DECIMAL_PLACES:
-            return 10.0 ** -int(value)
+            return 10.0 ** -int(_market_figure(market, field_name, value))
         return 0.0
 
     return MarketLimits(
-        lot_step=step(precision.get("amount")),
-        tick_size=step(precision.get("price")),
-        min_qty=number((limits.get("amount") or {}).get("min")),
-        min_notional=number((limits.get("cost") or {}).get("min")),
+        lot_step=step(precision.get("amount"), "precision.amount"),
+        tick_size=step(precision.get("price"), "precision.price"),
+        min_qty=_market_figure(market, "limits.amount.min", (limits.get("amount") or {}).get("min")),
+        min_notional=_market_figure(market, "limits.cost.min", (limits.get("cost") or {}).get("min")),
     )
+
+
+def _market_figure(market: dict[str, Any], field_name: str, value: Any) -> float:
+    """``value``, the figure ``field_name`` of a ccxt ``market``, as a number (0 when absent); a
+    ValueError naming the market, the field and the value when it is not a finite one (float()
+    raised a bare "could not convert string to float", or OverflowError for ``10**400``)."""
+    figure = _number(value)
+    if not math.isfinite(figure):
+        raise ValueError(f"market {market.get('id')!r} field {field_name!r}: {value!r} is not a number")
+    return figure
 
 
 class CcxtVenue:
@@ -453,6 +474,9 @@ class CcxtVenue:
         self._events = OrderEvents(self.name)
         self._tracked: dict[str, _Tracked] = {}
         self._seen_fills = BoundedIdSet()
+        # The trades (``_fill_key``) an order of this process reported a fill of: another order's
+        # fill of one (a self-trade) is reported under an id of its own (``_fill_id``).
+        self._reported_trades = BoundedIdSet()
         # Events a poll made and did not return (it was cut short): the next poll returns them.
         self._undelivered: list[VenueEvent] = []
         self._asset_symbols: dict[str, str] = {}
@@ -562,7 +586,8 @@ class CcxtVenue:
         """Load the exchange's markets; returns each market id's trading rules. A futures
         market whose contract is not one unit of the base currency (OKX's BTC swap is 0.01
         BTC) is left out: ccxt counts its amounts in contracts, and the kernel's sizes are
-        base units, so an order would go out at the wrong size."""
+        base units, so an order would go out at the wrong size. A market figure that is not a
+        number is a RuntimeError naming the market, the field and the value; nothing is loaded."""
         if self._asset_symbols and not reload:
             return dict(self._limits)
         try:
@@ -574,17 +599,25 @@ class CcxtVenue:
         symbols: dict[str, str] = {}
         limits: dict[str, MarketLimits] = {}
         contracts: dict[str, float] = {}
-        for symbol, market in markets.items():
-            if bool(market.get("spot")) != want_spot or (not want_spot and not market.get("linear")):
-                continue
-            market_id = str(market["id"])
-            contract_size = 1.0 if want_spot else float(market.get("contractSize") or 1.0)
-            if contract_size != 1.0:
-                contracts[market_id] = contracts[symbol] = contract_size
-                continue
-            symbols[market_id] = symbol
-            symbols[symbol] = symbol
-            limits[market_id] = market_limits(market, self._exchange.precisionMode, self._ccxt)
+        try:
+            for symbol, market in markets.items():
+                if bool(market.get("spot")) != want_spot or (not want_spot and not market.get("linear")):
+                    continue
+                market_id = str(market["id"])
+                contract_size = (
+                    1.0
+                    if want_spot
+                    else _market_figure(market, "contractSize", market.get("contractSize") or 1.0)
+                )
+                if contract_size != 1.0:
+                    contracts[market_id] = contracts[symbol] = contract_size
+                    continue
+                symbols[market_id] = symbol
+                symbols[symbol] = symbol
+                limits[market_id] = market_limits(market, self._exchange.precisionMode, self._ccxt)
+        except ValueError as exc:
+            # A figure that is not a number: nothing is loaded, and a submit is rejected naming it.
+            raise RuntimeError(f"{self.name}: load_markets failed: {exc}") from None
         self._asset_symbols = symbols
         self._limits = limits
         self._contract_markets = contracts
@@ -912,6 +945,7 @@ class CcxtVenue:
         """Events for what ``raw`` (a ccxt order) says beyond what was already reported."""
         order = tracked.order
         events: list[VenueEvent] = []
+        tracked.not_found_since = None  # the exchange has it: a later "no such order" starts anew
         if raw.get("id") is not None:
             tracked.exchange_order_id = str(raw["id"])
         ts = _number(raw.get("lastUpdateTimestamp") or raw.get("timestamp"))
@@ -1174,11 +1208,21 @@ class CcxtVenue:
 
     @staticmethod
     def _reported_key(tracked: _Tracked, fill_key: str) -> str:
-        """What ``_seen_fills`` knows a reported fill of ``tracked`` by: its fill id within the
-        order. A self-trade (two of the account's orders matched with each other) lists one trade
-        id on both orders; known by the trade alone, the second order's fill was taken for the
-        first's and not reported."""
-        return f"{tracked.client_id}>{fill_key}"
+        """What ``_seen_fills`` knows a reported fill of ``tracked`` by: its trade within the
+        order (``_record_key``: by the id the order went out under, every order placed by hand
+        without a client id was one). A self-trade (two of the account's orders matched with
+        each other) lists one trade id on both orders; known by the trade alone, the second
+        order's fill was taken for the first's and not reported."""
+        return f"{_record_key(tracked.order)}>{fill_key}"
+
+    def _fill_id(self, tracked: _Tracked, fill_key: str) -> str:
+        """The fill id of ``tracked``'s fill of trade ``fill_key``: the trade's, or
+        ``<trade's>:<exchange order id>`` when another order reported that trade (a self-trade's
+        second fill). The kernel keeps a fill's predicted fee until FILL_SETTLED by fill id, so
+        under one id the second fill's replaced the first's and one FILL_SETTLED settled one."""
+        if fill_key not in self._reported_trades:
+            return fill_key
+        return f"{fill_key}:{tracked.exchange_order_id}"
 
     def _fill_events(
         self, tracked: _Tracked, trades: list[dict[str, Any]], order_ts: float
@@ -1228,6 +1272,7 @@ class CcxtVenue:
             done = filled >= order.size
             named = f"trade {fill_key} of order {tracked.client_id}"
             fee, fee_note = self._quote_fee(trade, price, named)
+            fill_id = self._fill_id(tracked, fill_key)
             event = self._events.make(
                 order,
                 KernelEventKind.FILL,
@@ -1237,9 +1282,9 @@ class CcxtVenue:
                 price=price,
                 size=qty,
                 filled_size=filled,
-                fill_id=fill_key,
+                fill_id=fill_id,
                 fee=fee,
-                event_id=f"{self.name}:fill:{fill_key}",
+                event_id=f"{self.name}:fill:{fill_id}",
                 metadata={
                     "liquidity": "MAKER" if trade.get("takerOrMaker") == "maker" else "TAKER",
                     **fee_note,
@@ -1249,6 +1294,7 @@ class CcxtVenue:
             cost += (qty - booked_before) * price
         for fill_key, _ in made:
             self._seen_fills.add(self._reported_key(tracked, fill_key))
+            self._reported_trades.add(fill_key)
             tracked.fill_ids.append(fill_key)
         tracked.filled = filled
         tracked.booked_cost = cost
@@ -1363,9 +1409,9 @@ class CcxtVenue:
     @_serialized
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         ccxt = self._ccxt
-        # An order without a client id (placed by hand: some exchanges give it none) is kept by
-        # its exchange id; under the empty id, the next such cancel would reach this one again.
-        key = order.client_order_id or f"venue:{order.venue_order_id}"
+        # An order without a client id is kept by its exchange id (``_record_key``); under the
+        # empty id, the next such cancel would reach this one again.
+        key = _record_key(order)
         tracked = self._tracked.get(key)
         if tracked is None:
             symbol = self._symbol(order.asset)
@@ -1487,6 +1533,13 @@ class CcxtVenue:
                     "%s status of %s unavailable (asked again next poll): %s",
                     self.name, tracked.client_id, self._error_text(exc),
                 )  # fmt: skip
+                if (
+                    isinstance(exc, self._ccxt.OrderNotFound)
+                    and tracked.ended_at is None
+                    and tracked.owed_answer is None
+                ):
+                    events.extend(self._purged(tracked))
+                    continue
                 ended_at = tracked.ended_at
                 owed, since = (
                     tracked.owed_answer,
@@ -1530,11 +1583,41 @@ class CcxtVenue:
         )  # fmt: skip
 
     def _not_found(self, tracked: _Tracked) -> float:
-        """Note a "no such order" answer about a timed-out submit; seconds since the first."""
+        """Note a "no such order" answer about the order; seconds since the first."""
         now = self._clock()
         if tracked.not_found_since is None:
             tracked.not_found_since = now
         return now - tracked.not_found_since
+
+    def _purged(self, tracked: _Tracked) -> list[VenueEvent]:
+        """After a "no such order" answer about an order the exchange had (some purge one that
+        ended unfilled within hours): once the exchange has said so for ``unknown_order_grace_s``
+        (as for a timed-out submit), its end, with its filled size unknown (0, the kernel's
+        "cannot say"), and it is asked about no more. Before, it was asked about, a warning each
+        time, for as long as the process ran: reconciliation ends the kernel's order, not this."""
+        waited = self._not_found(tracked)
+        if waited < self.settings.unknown_order_grace_s:
+            return []
+        tracked.terminal = True
+        reason = (
+            f"{self.name} has answered it has no order {tracked.venue_order_id} for {waited:.1f}s "
+            f"(purged): over, and what it filled beyond the {tracked.filled!r} reported is unknown; "
+            "reconcile with the exchange"
+        )
+        log.warning("%s: %s", tracked.client_id, reason)
+        kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
+        return [
+            self._events.make(
+                tracked.order,
+                kind,
+                VenueOrderStatus.CANCELED if tracked.cancel_requested else VenueOrderStatus.EXPIRED,
+                venue_order_id=tracked.venue_order_id,
+                timestamp=self._clock(),
+                filled_size=0.0,  # the kernel's "cannot say"
+                event_id=f"{self.name}:{kind.name.lower()}:{tracked.venue_order_id}",
+                reason=reason,
+            )
+        ]
 
     def _poll_unresolved(self, tracked: _Tracked) -> list[VenueEvent]:
         try:
@@ -1780,7 +1863,10 @@ class CcxtVenue:
                         f"{self.name}: the {market_id} position has side={side!r} and "
                         f"contracts={contracts!r}: whether it is long or short is unknown"
                     )
-                size = abs(contracts) * float(market.get("contractSize") or 1.0)
+                contract_size = self._figure(
+                    market.get("contractSize") or 1.0, f"market {market_id!r}", "contractSize"
+                )
+                size = abs(contracts) * contract_size
                 result[market_id] = result.get(market_id, 0.0) + (size if side == "long" else -size)
             return {market_id: size for market_id, size in result.items() if size != 0.0}
         if self._trade_symbols is None:
