@@ -1267,3 +1267,107 @@ def test_a_non_finite_number_is_echoed_as_its_text_not_null(
         shown,
     )
     assert res.json()["message"] == f"target_size: Input should be a finite number (got {shown!r})"
+
+
+class _FillsLater:
+    """Acknowledges each order and reports its fill only when polled, as a REST venue learns a
+    resting order's fills. ``faults``: what the next polls do instead (raise, or give junk)."""
+
+    def __init__(self) -> None:
+        self.owed: list[VenueEvent] = []
+        self.faults: list[str] = []
+        self.polls = 0
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        def event(kind: str, event_id: str, **fields: Any) -> VenueEvent:
+            return VenueEvent(
+                event_id, order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id, **fields
+            )
+
+        whole = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
+        self.owed.append(event("FILL", f"fill-{order.client_order_id}", **whole))
+        return [event("ORDER_ACK", f"ack-{order.client_order_id}")]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[Any]:
+        self.polls += 1
+        if self.faults:
+            fault = self.faults.pop(0)
+            if fault == "raise":
+                raise ConnectionError("exchange unreachable")
+            return ["not an event"]
+        owed, self.owed = self.owed, []
+        return owed
+
+
+def test_a_venue_that_reports_later_is_polled_and_its_fills_booked_and_published() -> None:
+    """Nothing polled a venue with poll_events: a resting order's fill, reported only there,
+    never reached the kernel, whose slot stayed ENTRY_WORKING for ever."""
+    venues: list[_FillsLater] = []
+
+    def venue() -> _FillsLater:
+        venues.append(_FillsLater())
+        return venues[0]
+
+    live = start_server(venue=venue, venue_poll_seconds=0.05)
+    try:
+        c = live.client
+        with c.stream("GET", "/v1/events") as stream:
+            lines = stream.iter_lines()
+            out = enter(c, slot_id=0)
+            assert out["state"] == "ENTRY_WORKING"
+            published = read_sse(lines, 1, skip=("outcome", "slot"))
+        (told,) = published
+        assert told.event == "venue_event"
+        assert {k: told.data[k] for k in ("kind", "slot_id", "accepted", "fills", "state")} == {
+            "kind": "FILL", "slot_id": 0, "accepted": True, "fills": 1, "state": "POSITION_OPEN"
+        }  # fmt: skip
+        assert c.get("/v1/slots/0").json()["fsm_state"] == "POSITION_OPEN"
+        assert metric(c.get("/metrics").text, "dita_gateway_fills_total") == 1
+        # A poll that raises, and one that gives what is not an event: each logged and counted,
+        # and the polling goes on (the next order's fill is booked).
+        venues[0].faults += ["raise", "junk"]
+        enter(c, slot_id=1)
+        wait_until(lambda: c.get("/v1/slots/1").json()["fsm_state"] == "POSITION_OPEN", timeout=10)
+        text = c.get("/metrics").text
+        assert metric(text, "dita_gateway_venue_poll_errors_total") == 2
+        assert metric(text, "dita_gateway_fills_total") == 2
+    finally:
+        live.stop()
+    polls = venues[0].polls
+    time.sleep(0.2)
+    assert venues[0].polls == polls  # the stop ended the polling
+
+
+def test_the_polling_runs_under_a_server_that_runs_the_apps_lifespan() -> None:
+    """`dita serve` starts the polling itself; an app served otherwise (uvicorn's own server
+    with its lifespan on) starts it through its lifespan, and its end stops it."""
+    import asyncio
+
+    from dita import ExecutionKernel, KernelIntent
+    from dita.gateway.app import create_app
+    from dita.gateway.config import GatewaySettings
+
+    venue = _FillsLater()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=2, venue_poll_seconds=0.02))
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            intent = KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+            assert kernel.process_intent(intent).state.name == "ENTRY_WORKING"
+            for _ in range(500):
+                if kernel.slot_state(0).fsm_state.name == "POSITION_OPEN":
+                    break
+                await asyncio.sleep(0.02)
+            assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+        polls = venue.polls
+        await asyncio.sleep(0.1)
+        assert venue.polls == polls
+
+    try:
+        asyncio.run(serve())
+    finally:
+        kernel.close()

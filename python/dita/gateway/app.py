@@ -10,14 +10,16 @@ describes the API; docs/openapi.json is the served schema (a test keeps them equ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
+import logging
 import math
 import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from decimal import Decimal
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -57,6 +59,8 @@ from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 
 __all__ = ["SafeJSONResponse", "create_app", "response_abandoned"]
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -607,7 +611,18 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     )
     page = resources.files("dita.gateway").joinpath("static/index.html").read_text(encoding="utf-8")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # `dita serve` runs without lifespan and starts the polling itself (GatewayServer).
+        task = app.state.start_polling()
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="dita gateway",
         version="1",
         description="HTTP API over one dita ExecutionKernel. Mutating endpoints need a bearer token.",
@@ -760,6 +775,88 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         answer = outcome.to_dict()
         answer["details"] = details
         return answer
+
+    # --- what the venue reports later ------------------------------------------------------
+
+    def take_polled(events: Any) -> int:
+        """Apply what the venue's ``poll_events`` gave, publish what it moved; the fills booked."""
+        fills = 0
+        touched: dict[int, None] = {}
+        for event in events:
+            try:
+                outcome = kernel.on_venue_event(event)
+            except (ValueError, TypeError) as exc:  # not a VenueEvent: the adapter's bug
+                metrics.venue_poll_errors.inc()
+                log.warning("venue poll gave what the kernel cannot take: %s", shortened(str(exc), 300))
+                continue
+            booked = sum(1 for t, _ in applied_events(outcome, [event]) if t.trigger in FILL_TRIGGERS)
+            fills += booked
+            if not outcome.accepted:
+                log.warning(
+                    "venue event %s (%s, slot %s) refused: %s %s",
+                    event.event_id, event.kind.name, event.slot_id,
+                    outcome.diagnostic_code.name, shortened(str(outcome.details), 300),
+                )  # fmt: skip
+            elif event.kind in _VENUE_ENDS:
+                metrics.venue_rejects.labels(event.kind.name).inc()
+            publish(
+                "venue_event",
+                {
+                    "event_id": event.event_id,
+                    "kind": event.kind.name,
+                    "slot_id": event.slot_id,
+                    "trade_id": event.trade_id,
+                    "accepted": outcome.accepted,
+                    "diagnostic_code": outcome.diagnostic_code.name,
+                    "state": outcome.state.name,
+                    "fills": booked,
+                    "seq": outcome.seq,
+                },
+            )
+            touched.update(dict.fromkeys(t.slot_id for t in outcome.transitions))
+        if fills:
+            metrics.fills.inc(fills)
+        for slot_id in touched:
+            if 0 <= slot_id < kernel.max_slots:
+                publish("slot", kernel.slot_dict(slot_id))
+        if fills:
+            publish("account", kernel.account())
+        return fills
+
+    poll_events = getattr(kernel.venue, "poll_events", None)
+
+    async def poll_venue() -> int:
+        """One poll of a venue that reports later (``poll_events``: a resting order's fills, the
+        outcome of a submit in doubt): asked on a worker thread, as a REST venue takes its time
+        and the gateway (a halt) must not wait for it; what it gave applied and published here.
+        Returns the fills booked; a poll that raises is logged and counted, the next one runs."""
+        if poll_events is None:
+            return 0
+        try:
+            events = await anyio.to_thread.run_sync(poll_events)
+        except Exception as exc:  # a venue's fault must not stop the polling
+            metrics.venue_poll_errors.inc()
+            log.warning("venue poll_events raised %s: %s", type(exc).__name__, shortened(str(exc), 300))
+            return 0
+        try:
+            return take_polled(events)
+        except Exception as exc:  # an answer that is not a list, or whose iteration raised
+            metrics.venue_poll_errors.inc()
+            log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
+            return 0
+
+    async def poll_forever() -> None:
+        while True:
+            await poll_venue()
+            await asyncio.sleep(settings.venue_poll_seconds)
+
+    def start_polling() -> asyncio.Task[None] | None:
+        """The task polling the venue every ``venue_poll_seconds``; None for one that does
+        not report later (the native mock answers every order at once)."""
+        return None if poll_events is None else asyncio.get_running_loop().create_task(poll_forever())
+
+    app.state.poll_venue = poll_venue
+    app.state.start_polling = start_polling
 
     # --- page and health -----------------------------------------------------------------
 

@@ -57,6 +57,12 @@ class GatewaySettings(BaseModel):
     stop_grace_seconds: Number = Field(
         default=5.0, gt=0, le=300, description="How long a stop waits for a client that does not read"
     )
+    venue_poll_seconds: Number = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often a venue that reports later (poll_events) is asked for its news",
+    )
     max_slots: Count = Field(default=10, ge=1, le=100_000)
     kernel_id: str | None = None
     # Bounded as the kernel bounds it: `inf` passed `ge=0` and stopped the start later, the

@@ -50,6 +50,11 @@ class GatewayMetrics:
             ["kind"],
             registry=r,
         )
+        self.venue_poll_errors = Counter(
+            "dita_gateway_venue_poll_errors",
+            "Venue polls that raised or gave what the kernel cannot take (each logged)",
+            registry=r,
+        )
         self.intent_latency = Histogram(
             "dita_gateway_intent_latency_seconds", "Time inside process_intent (kernel plus venue)",
             buckets=_LATENCY_BUCKETS, registry=r,

@@ -154,7 +154,15 @@ class GatewayServer(uvicorn.Server):
             settings.header_timeout_seconds,
         )
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # Served without lifespan: the venue's polling (create_app) is started here.
+        self._polling = self.app.state.start_polling()
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        polling = getattr(self, "_polling", None)
+        if polling is not None:
+            polling.cancel()  # no venue news is applied to a kernel being closed
         # uvicorn waits for every response to finish, and an event stream never does.
         self.app.state.broadcaster.close()
         # It also waits for every connection to close, and one whose client stopped reading
