@@ -72,6 +72,22 @@ def test_a_position_closed_by_fills_that_net_to_zero_reads_exactly_zero(make: An
     assert venue.positions()["BTCUSDT"] == pytest.approx(1e-9, rel=1e-6)
 
 
+@pytest.mark.parametrize("make", [ShadowVenue, _paper], ids=["shadow", "paper"])
+def test_a_position_closed_by_a_fill_far_smaller_than_it_was_reads_exactly_zero(make: Any) -> None:
+    """The dust is of the sums at the size the position had, not the last fill's: snapped
+    within 1e-12 of the closing fill alone, a close by 0.29999 and then 0.00001 left 6.6e-17."""
+    assert 0.1 + 0.2 - 0.29999 - 0.00001 == pytest.approx(6.55e-17, rel=0.01)
+    venue = make()
+    fills = (("o1", "BUY", 0.1), ("o2", "BUY", 0.2), ("o3", "SELL", 0.29999), ("o4", "SELL", 0.00001))
+    for coid, side, size in fills:
+        venue.submit(make_order(coid, side=side, size=size, reference_price=100.0))
+    assert venue.positions() == {}
+    # Flat again, a position as small as its fills is kept: no earlier size makes it dust.
+    for coid, size in (("o5", 1e-13), ("o6", 1e-13)):
+        venue.submit(make_order(coid, size=size, reference_price=100.0))
+    assert venue.positions() == {"BTCUSDT": 2e-13}
+
+
 def test_shadow_fills_limit_orders_at_their_limit_and_tracks_round_trips() -> None:
     venue = ShadowVenue()
     venue.submit(make_order("o1", order_type="LIMIT", price=99.0, size=1.0, reference_price=100.0))

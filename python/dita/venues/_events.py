@@ -15,10 +15,10 @@ from typing import Generic, TypeVar
 
 from dita._kernel import KernelEventKind, OrderSide, VenueEvent, VenueOrder, VenueOrderStatus
 
-__all__ = ["FLAT_WITHIN", "BoundedIdSet", "OrderEvents", "RecentOrders", "answered", "moved", "signed"]
+__all__ = ["FLAT_WITHIN", "BoundedIdSet", "OrderEvents", "RecentOrders", "answered", "move", "signed"]
 
-# A position left within this share of the fill that moved it is float dust of fills that net
-# to zero (0.1 + 0.2 - 0.3 leaves 5.6e-17), read as flat.
+# A position left within this share of the largest it or a fill moving it has been since it was
+# last flat is float dust of fills that net to zero (0.1 + 0.2 - 0.3 leaves 5.6e-17), read as flat.
 FLAT_WITHIN = 1e-12
 
 
@@ -27,11 +27,18 @@ def signed(side: OrderSide, size: float) -> float:
     return size if side == OrderSide.BUY else -size
 
 
-def moved(position: float, delta: float) -> float:
-    """``position`` after a fill of signed size ``delta``: exactly 0.0 when what is left is
-    within FLAT_WITHIN of the fill's size (a closed position read 5.6e-17, listed as held)."""
-    after = position + delta
-    return 0.0 if abs(after) <= abs(delta) * FLAT_WITHIN else after
+def move(positions: dict[str, float], peaks: dict[str, float], asset: str, delta: float) -> None:
+    """Move ``positions[asset]`` by a fill of signed size ``delta``: exactly 0.0 when what is
+    left is within FLAT_WITHIN of the largest the position or a fill has been since it was last
+    flat (``peaks[asset]``, kept here). The dust is of the sums at that size, not the last
+    fill's: 0.1 + 0.2 closed by sells of 0.29999 and 0.00001 left 6.6e-17, listed as held."""
+    before = positions.get(asset, 0.0)
+    after = before + delta
+    peak = max(peaks.get(asset, 0.0), abs(before), abs(delta))
+    if abs(after) <= peak * FLAT_WITHIN:
+        after = 0.0
+    positions[asset] = after
+    peaks[asset] = max(peak, abs(after)) if after != 0.0 else 0.0
 
 
 def answered(

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number, is_real
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, RecentOrders, answered, moved
+from dita.venues._events import OrderEvents, RecentOrders, answered, move
 from dita.venues._settings import VenueInputs
 
 __all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "PaperSettings", "PaperVenue"]
@@ -228,6 +228,8 @@ class PaperVenue:
         # Orders that ended here (filled, canceled, expired), newest last, for order_status.
         self._ended: RecentOrders[tuple[_Working, VenueOrderStatus]] = RecentOrders(ENDED_MEMORY)
         self._positions: dict[str, float] = {}
+        # The largest each position has been since it was last flat (``move``).
+        self._position_peaks: dict[str, float] = {}
         self._cash = s.starting_balance
         self._fees_paid = 0.0
         self.submitted = 0
@@ -566,7 +568,7 @@ class PaperVenue:
         working.filled_cost += price * qty
         fee = price * qty * (self._maker_rate if maker else self._taker_rate)
         delta = qty if working.buy else -qty
-        self._positions[order.asset] = moved(self._positions.get(order.asset, 0.0), delta)
+        move(self._positions, self._position_peaks, order.asset, delta)
         self._cash -= delta * price + fee
         self._fees_paid += fee
         done = working.remaining <= 0
@@ -775,6 +777,7 @@ class PaperVenue:
         }
         self._on_a_bar = on_a_bar
         self._positions, self._cash, self._fees_paid = positions, cash, fees
+        self._position_peaks = {}
         self.submitted = submitted
         self._events._order_seq = max(self._events._order_seq, order_seq)
         self._quotes, self._bar_assets, self._now = quotes, bar_assets, now

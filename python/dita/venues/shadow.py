@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number
 from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, RecentOrders, answered, moved, signed
+from dita.venues._events import OrderEvents, RecentOrders, answered, move, signed
 from dita.venues._settings import VenueInputs
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
@@ -53,6 +53,8 @@ class ShadowVenue:
         self._clock = inputs.clock
         self._market_limits = dict(inputs.market_limits or {})
         self._positions: dict[str, float] = {}
+        # The largest each position has been since it was last flat (``move``).
+        self._position_peaks: dict[str, float] = {}
         self._cash = self.settings.starting_balance
         self._outcomes: RecentOrders[VenueOrder] = RecentOrders(ORDER_MEMORY)
         self.submitted = 0
@@ -106,7 +108,7 @@ class ShadowVenue:
             fill_id=f"{venue_order_id}-f1",
         )
         delta = signed(order.side, order.size)
-        self._positions[order.asset] = moved(self._positions.get(order.asset, 0.0), delta)
+        move(self._positions, self._position_peaks, order.asset, delta)
         self._cash -= delta * price
         self._remember(order, venue_order_id, VenueOrderStatus.FILLED, order.size, price)
         return [ack, fill]
