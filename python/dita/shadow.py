@@ -172,7 +172,7 @@ def _unquotable(quote_usd: float, feed: list[tuple[float, str, float, float, flo
                 f"quote_usd={quote_usd!r} is too small to quote {sym}: at its lowest mid in the feed "
                 f"({mid:.6g}) a quote is {quote_usd / mid:.3g}, at or below the smallest size the "
                 f"kernel trades ({KERNEL_MIN_SIZE:g}), so no order could be placed; it must be above "
-                f"{KERNEL_MIN_SIZE * mid:.6g}"
+                f"{KERNEL_MIN_SIZE * mid!r}"
             )
     return None
 

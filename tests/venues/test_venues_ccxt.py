@@ -67,6 +67,19 @@ def test_market_precision_is_read_by_the_exchanges_precision_mode(
     assert limits == MarketLimits(lot_step=lot_step, tick_size=tick_size, min_qty=0.002, min_notional=5.0)
 
 
+@pytest.mark.parametrize("places", [-400, 400])
+def test_decimal_places_past_a_floats_range_are_an_error_naming_the_field(places: int) -> None:
+    import ccxt
+
+    # 10.0 ** 400 raised a bare OverflowError out of load_markets.
+    market = {"id": "BTCUSDT", "precision": {"amount": places, "price": 2}, "limits": {}}
+    with pytest.raises(
+        ValueError,
+        match=rf"market 'BTCUSDT' field 'precision.amount': {places} decimal places is outside -300..300",
+    ):
+        market_limits(market, ccxt.DECIMAL_PLACES, ccxt)
+
+
 def test_markets_of_a_significant_digits_exchange_leave_rounding_to_it(make_venue: VenueFactory) -> None:
     import ccxt
 

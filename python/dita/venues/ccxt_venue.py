@@ -372,7 +372,13 @@ def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> Mar
         if precision_mode == ccxt.TICK_SIZE:
             return _market_figure(market, field_name, value)
         if precision_mode == ccxt.DECIMAL_PLACES:
-            return 10.0 ** -int(_market_figure(market, field_name, value))
+            places = int(_market_figure(market, field_name, value))
+            if not -_MAX_PLACES <= places <= _MAX_PLACES:  # 10.0 ** 400 raised OverflowError
+                raise ValueError(
+                    f"market {market.get('id')!r} field {field_name!r}: {value!r} decimal places is "
+                    f"outside -{_MAX_PLACES}..{_MAX_PLACES}"
+                )
+            return 10.0**-places
         return 0.0
 
     return MarketLimits(
@@ -381,6 +387,10 @@ def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> Mar
         min_qty=_market_figure(market, "limits.amount.min", (limits.get("amount") or {}).get("min")),
         min_notional=_market_figure(market, "limits.cost.min", (limits.get("cost") or {}).get("min")),
     )
+
+
+_MAX_PLACES = 300
+"""The most decimal places (either way) a market's precision may give: 10.0 ** 309 is past a float."""
 
 
 def _market_figure(market: dict[str, Any], field_name: str, value: Any) -> float:
