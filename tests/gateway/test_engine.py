@@ -486,6 +486,29 @@ def test_a_poll_that_raises_is_an_error_event_and_the_session_goes_on() -> None:
     assert events[-1]["type"] == "engine_stopped"
 
 
+class NonListPollVenue(LateFillVenue):
+    def __init__(self, answer: Any) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def poll_events(self) -> Any:
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", [None, VenueEvent("e1", "", -1, "ORDER_ACK")])
+def test_a_poll_that_answers_no_list_is_an_error_event_and_the_session_goes_on(answer: Any) -> None:
+    # Iterating None raised TypeError out of run_stdio: no engine_stopped, the order left working.
+    kernel = ExecutionKernel(max_slots=2, venue=NonListPollVenue(answer))
+    events = session(kernel, "ORDER BUY BTC 1 100 b1\n")
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors and {e["code"] for e in errors} == {"VENUE_ERROR"}
+    assert (
+        errors[0]["message"] == f"the venue's poll_events gave {type(answer).__name__}, not a list of events"
+    )
+    assert of(events, "b1")[-1] == ("order_update", "CANCELED")  # the stop's cancel
+    assert events[-1]["type"] == "engine_stopped"
+
+
 def test_the_stop_cancels_the_orders_still_working_and_keeps_the_positions() -> None:
     # They were left working at the venue, with nobody to manage them once the session ended.
     venue = MockVenueAdapter(partial_fill_rate=1.0, partial_fill_ratio=0.4)
@@ -584,3 +607,164 @@ def test_events_the_kernel_refused_are_not_reported_as_fills_or_an_end() -> None
     ]
     assert updates[-1].get("diagnostic") != "ORDER_CLOSED"  # the cancel went to the kernel
     assert kernel.slot_state(0).size == 0.5
+
+
+class RacingVenue:
+    """Rests each order; reports its events later, when polled: what ``later`` queued. With
+    ``fill_first`` set, the second order's submit answer also fills the first one."""
+
+    name = "racing"
+
+    def __init__(self, fill_first: bool = False) -> None:
+        self.fill_first = fill_first
+        self.orders: list[Any] = []
+        self.later: list[VenueEvent] = []
+
+    def event(self, order: Any, kind: str, event_id: str, **fields: Any) -> VenueEvent:
+        return VenueEvent(event_id, order.trade_id, order.slot_id, kind,
+                          venue_client_id=order.client_order_id, **fields)  # fmt: skip
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.orders.append(order)
+        answer = [self.event(order, "ORDER_ACK", f"ack-{len(self.orders)}")]
+        if self.fill_first and len(self.orders) == 2:
+            first = self.orders[0]
+            answer.append(
+                self.event(first, "FILL", "f-first", price=100.0, size=first.size, filled_size=first.size)
+            )
+        return answer
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return [self.event(order, "CANCEL_ACK", f"cx-{order.client_order_id}")]
+
+    def poll_events(self) -> list[VenueEvent]:
+        events, self.later = self.later, []
+        return events
+
+
+def engine_on(kernel: ExecutionKernel, *lines: str) -> tuple[OrderEngine, list[dict[str, Any]]]:
+    """An engine on ``kernel`` that has handled ``lines``, and the events it told."""
+    told: list[dict[str, Any]] = []
+    engine = OrderEngine(kernel, lambda kind, fields: told.append({"type": kind, **fields}))
+    for line in lines:
+        engine.handle(cast(Any, parse_line(line)))
+    return engine, told
+
+
+def test_a_fill_after_the_cancel_is_told_as_the_canceled_orders() -> None:
+    # The kernel booked the fill that raced the cancel (the slot LONG 1) but the order was no
+    # longer working, so the poll told nobody: the client believed itself flat.
+    venue = RacingVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    engine, told = engine_on(kernel, "ORDER BUY BTC 1 100 c1", "CANCEL c1")
+    venue.later.append(venue.event(venue.orders[0], "FILL", "late", price=100.0, size=1.0, filled_size=1.0))
+    engine.poll()
+    assert of(told, "c1")[-3:] == [("order_update", "CANCELED"), ("fill", None), ("order_update", "FILLED")]
+    fill = next(e for e in told if e["type"] == "fill")
+    assert (fill["qty"], fill["filled_qty"], fill["remaining_qty"]) == (1.0, 1.0, 0.0)
+    assert told[-1]["type"] == "account"
+    assert kernel.slot_state(0).size == 1.0 and engine.orders["c1"].status == "FILLED"
+
+
+def test_a_late_part_fill_of_a_canceled_order_leaves_it_canceled() -> None:
+    venue = RacingVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    engine, told = engine_on(kernel, "ORDER BUY BTC 2 100 c1", "CANCEL c1")
+    venue.later.append(venue.event(venue.orders[0], "FILL", "late", price=100.0, size=0.5, filled_size=0.5))
+    engine.poll()
+    assert of(told, "c1")[-2:] == [("fill", None), ("order_update", "CANCELED")]
+    assert (engine.orders["c1"].status, engine.orders["c1"].filled_qty) == ("CANCELED", 0.5)
+    assert kernel.slot_state(0).size == 0.5
+
+
+def test_a_fill_of_another_slots_order_in_a_submit_answer_is_told_as_that_orders() -> None:
+    # The kernel booked the first order's fill, reported with the second's ack, but only
+    # the second order's slot was told: the first stayed ACKNOWLEDGED, and the stop's cancel
+    # of it was refused (no working order to cancel).
+    kernel = ExecutionKernel(max_slots=2, venue=RacingVenue(fill_first=True))
+    events = session(kernel, "ORDER BUY BTC 1 100 a1\nORDER BUY ETH 2 50 b1\nQUERY ORDERS\n")
+    assert of(events, "a1") == [
+        ("order_received", None),
+        ("order_update", "ACKNOWLEDGED"),
+        ("fill", None),
+        ("order_update", "FILLED"),
+    ]
+    fill = next(e for e in events if e["type"] == "fill")
+    assert (fill["slot_id"], fill["symbol"], fill["qty"], fill["fee"]) == (
+        0,
+        "BTC",
+        1.0,
+        kernel.slot_state(0).fees_paid,
+    )
+    working = next(e for e in events if e["type"] == "query_received")["result"]
+    assert [o["client_id"] for o in working] == ["b1"]
+    assert not [e for e in events if e.get("diagnostic")]  # no refused cancel at the stop
+    assert kernel.slot_state(0).size == 1.0
+
+
+def test_an_entrys_late_fill_while_its_exit_works_is_the_entrys() -> None:
+    # It went to the order working on the slot, the exit: a BUY told as a SELL fill of x1,
+    # filled 1.5 of 1.
+    venue = RacingVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    engine, told = engine_on(kernel, "ORDER BUY BTC 2 100 e1")
+    entry = venue.orders[0]
+    venue.later.append(venue.event(entry, "FILL", "f1", price=100.0, size=1.0, filled_size=1.0))
+    engine.poll()
+    engine.handle(cast(Any, parse_line("CANCEL e1")))
+    engine.handle(cast(Any, parse_line("ORDER SELL BTC 1 101 x1")))
+    venue.later.append(venue.event(entry, "FILL", "f2", price=100.0, size=0.5, filled_size=1.5))
+    engine.poll()
+    fills = [(e["client_id"], e["side"], e["qty"], e["filled_qty"]) for e in told if e["type"] == "fill"]
+    assert fills == [("e1", "BUY", 1.0, 1.0), ("e1", "BUY", 0.5, 1.5)]
+    assert engine.orders["x1"].filled_qty == 0.0 and engine.orders["x1"].status == "ACKNOWLEDGED"
+    assert kernel.slot_state(0).size == 1.5
+
+
+def test_a_ctrl_c_as_the_stops_poll_books_a_fill_still_has_it_told() -> None:
+    # The stop's last poll was not taken whole as a command is: a Ctrl-C handled as the kernel
+    # returned from booking the fill ended it there, and the fill was never told.
+    import signal
+
+    from dita._signals import sigterm_as_interrupt
+
+    class InterruptedKernel(ExecutionKernel):
+        def on_venue_event(self, event: VenueEvent) -> Any:
+            outcome = super().on_venue_event(event)
+            signal.raise_signal(signal.SIGINT)  # handled here, after the booking
+            return outcome
+
+    kernel = InterruptedKernel(max_slots=2, venue=LateFillVenue(polls_before_fill=2))
+    restore = sigterm_as_interrupt()
+    try:
+        events = session(kernel, "ORDER BUY BTC 1 100 f1\n")
+    finally:
+        restore()
+    assert kernel.slot_state(0).size == 1.0
+    assert of(events, "f1")[-2:] == [("fill", None), ("order_update", "FILLED")]
+    assert events[-1]["type"] == "engine_stopped"
+
+
+class OneIdVenue:
+    """Acknowledges each order and, under the same event id, rejects it: the kernel applies
+    the ack and refuses the reject as a duplicate."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return [
+            VenueEvent("e-1", order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id)
+            for kind in ("ORDER_ACK", "REJECT")
+        ]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_an_event_the_kernel_refused_under_an_applied_ones_id_is_not_told() -> None:
+    # The ack's transition was paired with the reject (the last event of its id): the order
+    # was told REJECTED and dropped from the working orders while the kernel worked it.
+    kernel = ExecutionKernel(max_slots=2, venue=OneIdVenue())
+    events = session(kernel, "ORDER BUY BTC 1 100 o1\nQUERY ORDERS\n")
+    assert of(events, "o1")[:2] == [("order_received", None), ("order_update", "ACKNOWLEDGED")]
+    working = next(e for e in events if e["type"] == "query_received")["result"]
+    assert [(o["client_id"], o["status"]) for o in working] == [("o1", "ACKNOWLEDGED")]
+    assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"

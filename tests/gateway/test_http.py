@@ -1371,3 +1371,40 @@ def test_the_polling_runs_under_a_server_that_runs_the_apps_lifespan() -> None:
         asyncio.run(serve())
     finally:
         kernel.close()
+
+
+class _AcksAndRejectsUnderOneId:
+    """Acknowledges the order and rejects it under the same event id: the kernel applies the
+    ack and refuses the reject as a duplicate."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return [
+            VenueEvent("e-1", order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id)
+            for kind in ("ORDER_ACK", "REJECT")
+        ]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_a_refused_event_sharing_an_applied_ones_id_is_not_counted_or_told() -> None:
+    """The ack's transition was paired with the last event of its id, the refused reject:
+    counted as a venue reject, and first_outcome's venue_events said REJECT, which tells a
+    retrying client nothing was placed while the order rests."""
+    live = start_server(venue=_AcksAndRejectsUnderOneId)
+    try:
+        c = live.client
+        body = {
+            "action": "ENTER",
+            "asset": "BTCUSDT",
+            "side": "LONG",
+            "target_size": 1,
+            "reference_price": 100,
+        }
+        first = c.post("/v1/intents", json={**body, "intent_id": "one-id"}, headers=AUTH).json()
+        assert first["state"] == "ENTRY_WORKING"
+        again = c.post("/v1/intents", json={**body, "intent_id": "one-id"}, headers=AUTH).json()
+        assert again["details"]["first_outcome"]["venue_events"] == ["ORDER_ACK"]
+        assert metric(c.get("/metrics").text, "dita_gateway_venue_rejects_total", kind="REJECT") == 0
+    finally:
+        live.stop()

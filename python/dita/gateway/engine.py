@@ -21,6 +21,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,14 +64,27 @@ def applied_events(
     A venue's answer also carries the events the kernel refused (a fill sent twice or beyond
     its order, one with a NaN price, an event for an order it does not know): they moved
     nothing, so they are neither a fill nor an order's end to report."""
-    events = {e.event_id: e for e in (*(reported or ()), *outcome.emitted_events)}
+    # Paired by id, kind and, for a fill, price: a venue that gives two events one id (an ack
+    # and a reject, a fill resent with another size) has the kernel refuse the repeat, and
+    # the last of them paired with the transition told a reject of an order it works.
+    events = [*(reported or ()), *outcome.emitted_events]
+    used: set[int] = set()
     applied: list[tuple[KernelTransition, VenueEvent]] = []
-    seen: set[str] = set()
     for t in outcome.transitions:
-        event = events.get(t.event_id) if t.event_id else None
-        if event is not None and t.event_id not in seen:
-            seen.add(t.event_id)
-            applied.append((t, event))
+        if not t.event_id:
+            continue
+        fill = t.trigger in FILL_TRIGGERS
+        kind = "FILL" if fill else t.trigger
+        price = t.details.get("fill_price") if fill else None
+        same = [
+            i
+            for i, e in enumerate(events)
+            if i not in used and e.event_id == t.event_id and e.kind.name == kind
+        ]
+        i = next((i for i in same if events[i].price == price), same[0] if same else None)
+        if i is not None:
+            used.add(i)
+            applied.append((t, events[i]))
     return applied
 
 
@@ -103,6 +117,8 @@ class OrderRecord:
     # The slot's fees_paid when this order's news was last told: a later fill's fee, when the
     # venue gives none, is what the slot paid since.
     slot_fees: float = 0.0
+    # The kernel's client order id of this order (its SUBMIT's), which the venue's events name.
+    order_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +151,9 @@ class OrderEngine:
         self._remember = remember
         self.orders: OrderedDict[str, OrderRecord] = OrderedDict()
         self._working: dict[str, OrderRecord] = {}
+        # The kernel's client order id -> its order's record: a venue's event goes to the order
+        # it names, also one of another slot than the command's, or one the engine finished.
+        self._by_order: dict[str, OrderRecord] = {}
         # symbol -> {slot_id: TradeSide name} for slots this engine opened (oldest first).
         self._positions: dict[str, dict[int, str]] = {}
         self._last_price: dict[str, float] = {}
@@ -389,30 +408,51 @@ class OrderEngine:
         except Exception as exc:  # a venue's fault must not end the session
             self.error("VENUE_ERROR", f"the venue's poll_events raised {type(exc).__name__}: {exc}")
             return
+        if not isinstance(events, list | tuple):
+            # None, one event, a dict: the adapter's bug, which ended the session on a
+            # TypeError with its orders left working at the venue.
+            self.error(
+                "VENUE_ERROR", f"the venue's poll_events gave {type(events).__name__}, not a list of events"
+            )
+            return
         for event in events:
             try:
                 outcome = self.kernel.on_venue_event(event)
             except (ValueError, TypeError) as exc:  # not a VenueEvent: the adapter's bug
                 self.error("VENUE_ERROR", f"the venue's poll_events gave {type(exc).__name__}: {exc}")
                 continue
-            rec = self._working_on(outcome.slot_id, outcome.trade_id) if outcome.accepted else None
-            if rec is not None:
-                self._apply(rec, outcome, rec.slot_fees, reported=[event])
+            if outcome.accepted:
+                self._tell(None, outcome, reported=[event])
 
-    def cancel_working(self) -> None:
+    def cancel_working(self, each: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
         """At the session's stop: cancel every order still working, each answered as a CANCEL
-        is (without cancel_received: the client sent none). Positions stay open."""
+        is (without cancel_received: the client sent none), inside ``each()``. Positions stay open."""
         self.line = None
         for rec in list(self._working.values()):
             if rec.slot_id is not None and rec.status not in TERMINAL:
-                try:
-                    self._send_cancel(rec, "stdio stop")
-                except (ValueError, TypeError, IndexError, OverflowError) as exc:
-                    self.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}", client_id=rec.client_id)
+                with each():
+                    try:
+                        self._send_cancel(rec, "stdio stop")
+                    except (ValueError, TypeError, IndexError, OverflowError) as exc:
+                        self.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}", client_id=rec.client_id)
 
-    def _working_on(self, slot_id: int, trade_id: str) -> OrderRecord | None:
+    def _owner(
+        self, transition: KernelTransition, event: VenueEvent, rec: OrderRecord | None
+    ) -> OrderRecord | None:
+        """The order a venue event the kernel applied is about: the one it names, else the
+        command's order on that slot, else the order working there."""
+        owner = self._by_order.get(event.venue_client_id)
+        if owner is not None and owner.slot_id == transition.slot_id:
+            return owner
+        if rec is not None and rec.slot_id == transition.slot_id and rec.trade_id == transition.trade_id:
+            return rec
         return next(
-            (r for r in self._working.values() if r.slot_id == slot_id and r.trade_id == trade_id), None
+            (
+                r
+                for r in self._working.values()
+                if r.slot_id == transition.slot_id and r.trade_id == transition.trade_id
+            ),
+            None,
         )
 
     # --- QUERY and MARK ------------------------------------------------------------------
@@ -460,15 +500,8 @@ class OrderEngine:
             fields["details"] = details
         self._emit("order_update", fields)
 
-    def _apply(
-        self,
-        rec: OrderRecord,
-        outcome: KernelOutcome,
-        fees_before: float = 0.0,
-        reported: list[VenueEvent] | None = None,
-    ) -> None:
-        """Tell the client what ``outcome`` did to ``rec``; ``reported``: the venue event the
-        outcome is the kernel's answer to (a polled one), whose news comes first."""
+    def _apply(self, rec: OrderRecord, outcome: KernelOutcome, fees_before: float = 0.0) -> None:
+        """Tell the client what ``outcome``, the kernel's answer to ``rec``'s command, did."""
         if not outcome.accepted:
             details = outcome.details
             # A venue's refusal (a rate limit) has its words on the event, not in the details.
@@ -477,15 +510,59 @@ class OrderEngine:
             reason = str(said or outcome.diagnostic_code.name)
             self._refuse(rec, outcome.diagnostic_code.name, reason, details)
             return
-        # Only what the kernel applied to this order's slot: a refused event (a fill sent
-        # twice, a reject of an order the kernel does not know) would report a fill or an
-        # end the kernel never booked.
-        applied = [(t, e) for t, e in applied_events(outcome, reported) if t.slot_id == rec.slot_id]
+        for t in outcome.transitions:
+            if t.trigger == "SUBMIT" and t.intent_id == rec.client_id and t.details.get("client_order_id"):
+                rec.order_id = str(t.details["client_order_id"])
+                self._by_order[rec.order_id] = rec
+        self._tell(rec, outcome, fees_before)
+
+    def _tell(
+        self,
+        rec: OrderRecord | None,
+        outcome: KernelOutcome,
+        fees_before: float = 0.0,
+        reported: list[VenueEvent] | None = None,
+    ) -> None:
+        """Tell the client what the accepted ``outcome`` did: to ``rec``, the order whose command
+        it answers (None for a polled event, ``reported``), then to each other order one of its
+        venue events names (a fill of an order resting on another slot, reported with this one's)."""
+        # Only what the kernel applied: a refused event (a fill sent twice, a reject of an order
+        # the kernel does not know) would report a fill or an end the kernel never booked.
+        told: dict[str, tuple[OrderRecord, list[tuple[KernelTransition, VenueEvent]]]] = {}
+        if rec is not None:
+            told[rec.client_id] = (rec, [])
+        for t, e in applied_events(outcome, reported):
+            owner = self._owner(t, e, rec)
+            if owner is not None:
+                told.setdefault(owner.client_id, (owner, []))[1].append((t, e))
+        fills_on: dict[int, int] = {}  # slot -> fills booked on it by this outcome
+        for _, pairs in told.values():
+            for t, _ in pairs:
+                if t.trigger in FILL_TRIGGERS:
+                    fills_on[t.slot_id] = fills_on.get(t.slot_id, 0) + 1
+        for owner, pairs in told.values():
+            if owner is rec:
+                self._tell_order(owner, pairs, outcome, fees_before, fills_on)
+            else:
+                self._tell_order(owner, pairs, None, owner.slot_fees, fills_on)
+        if fills_on:
+            self._emit("account", self.kernel.account())
+
+    def _tell_order(
+        self,
+        rec: OrderRecord,
+        applied: list[tuple[KernelTransition, VenueEvent]],
+        outcome: KernelOutcome | None,
+        fees_before: float,
+        fills_on: dict[int, int],
+    ) -> None:
+        """``rec``'s venue events ``applied``; ``outcome``: the answer to its own command."""
         events = [e for _, e in applied]
         # A submit or cancel that raised, or answered with what is not a list of events: the
         # kernel took the intent and keeps the order in flight; its details name the venue's
         # error, and go to the client as the HTTP gateway's outcome gives them.
-        fault = outcome.details.get("venue_error") or outcome.details.get("venue_answer_error")
+        details = outcome.details if outcome is not None else {}
+        fault = details.get("venue_error") or details.get("venue_answer_error")
         if fault:
             rec.diagnostic, rec.reason = "VENUE_ERROR", str(fault)
         stage: str | None = None
@@ -499,7 +576,7 @@ class OrderEngine:
             orders = (state.active_entry_order, state.active_exit_order)
             working = {o.client_order_id for o in orders if o is not None}
             rec.slot_fees = state.fees_paid
-        fills = sum(1 for t, _ in applied if t.trigger in FILL_TRIGGERS)
+        fills = fills_on.get(rec.slot_id, 0) if rec.slot_id is not None else 0
         for transition, event in applied:
             if transition.trigger in FILL_TRIGGERS:
                 # The venue's fee when it reports one, else the kernel's prediction for this fill.
@@ -521,16 +598,14 @@ class OrderEngine:
                     rec.diagnostic = "RATE_LIMITED"
                 # The venue's own words (a reject's or expiry's reason) go out with the update.
                 self._emit("order_update", self._update_fields(rec, stage=stage, reason=event.reason or None))
-        if not events or fault:
+        if outcome is not None and (not events or fault):
             # Sent and accepted; the venue has not answered yet, or its answer failed.
             fields = self._update_fields(rec, stage=stage)
             if fault:
-                fields.update(diagnostic=rec.diagnostic, reason=rec.reason, details=outcome.details)
+                fields.update(diagnostic=rec.diagnostic, reason=rec.reason, details=details)
             self._emit("order_update", fields)
         if rec.status in TERMINAL:
             self._finish(rec)
-        if fills:
-            self._emit("account", self.kernel.account())
 
     def _fill(
         self,
@@ -549,7 +624,11 @@ class OrderEngine:
         rec.filled_qty = float(booked.get("filled_size", total))
         order_size = float(booked.get("order_size", rec.qty))
         remaining = max(order_size - rec.filled_qty, 0.0)
-        rec.status = "FILLED" if remaining <= order_size * 1e-9 else "PARTIALLY_FILLED"
+        if remaining <= order_size * 1e-9:
+            rec.status = "FILLED"
+        elif rec.status not in TERMINAL:
+            # A late fill of a canceled or expired order: it stays ended, with more filled.
+            rec.status = "PARTIALLY_FILLED"
         if math.isfinite(event.price) and event.price > 0.0:
             self._last_price[rec.symbol] = event.price
         self._emit(
@@ -592,6 +671,8 @@ class OrderEngine:
             if client_id in self._working:
                 self.orders[client_id] = oldest
                 spins += 1
+            elif self._by_order.get(oldest.order_id) is oldest:
+                del self._by_order[oldest.order_id]
 
     def _finish(self, rec: OrderRecord) -> None:
         self._working.pop(rec.client_id, None)

@@ -15,7 +15,7 @@ import select
 import sys
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, BinaryIO
 
 from dita._kernel import __version__
@@ -271,18 +271,25 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
     return 0
 
 
+def _whole() -> AbstractContextManager[Any]:
+    """A step taken whole as a command is: a signal during it ends the session after it, so a
+    fill the kernel booked is told; a second one ends it at once."""
+    return held() if installed() else nullcontext()
+
+
 def _poll(engine: OrderEngine) -> None:
     """The venue's later news, taken whole as a command is: a fill booked is told."""
-    with held() if installed() else nullcontext():
+    with _whole():
         engine.poll()
 
 
 def _cancel_working(engine: OrderEngine) -> None:
     """At a clean stop: the venue's last news, then a cancel for each order still working,
-    since nobody manages them once the session is over. A Ctrl-C during it ends it."""
+    since nobody manages them once the session is over. A Ctrl-C during it gives up the
+    cancels not yet sent, once the step under way is told."""
     try:
-        engine.poll()
-        engine.cancel_working()
+        _poll(engine)
+        engine.cancel_working(_whole)
     except KeyboardInterrupt:
         pass
 
@@ -345,7 +352,7 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
     # A command is whole or not taken: a SIGTERM or Ctrl-C raised just after the kernel booked
     # a fill cut its fill event off, a fill the client never heard of. Held, it ends the
     # session once the command's events are out; a second signal ends it at once.
-    with held() if installed() else nullcontext():
+    with _whole():
         try:
             engine.handle(command)
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
