@@ -768,3 +768,50 @@ def test_an_event_the_kernel_refused_under_an_applied_ones_id_is_not_told() -> N
     working = next(e for e in events if e["type"] == "query_received")["result"]
     assert [(o["client_id"], o["status"]) for o in working] == [("o1", "ACKNOWLEDGED")]
     assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"
+
+
+def test_an_entrys_late_fill_is_charged_its_own_fee_not_its_exits_told_meanwhile() -> None:
+    # The fee of a fill the venue gives none for is what the slot paid since it was last told;
+    # kept per order, the entry's late fill was charged the exit's part fill's fee too.
+    venue = RacingVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    engine, told = engine_on(kernel, "ORDER BUY BTC 2 100 e1")
+    entry = venue.orders[0]
+    venue.later.append(venue.event(entry, "FILL", "f1", price=100.0, size=0.5, filled_size=0.5))
+    engine.poll()
+    engine.handle(cast(Any, parse_line("CANCEL e1")))
+    engine.handle(cast(Any, parse_line("ORDER SELL BTC 0.5 100 x1")))
+    venue.later.append(venue.event(venue.orders[1], "FILL", "fx", price=100.0, size=0.2, filled_size=0.2))
+    engine.poll()
+    paid = kernel.slot_state(0).fees_paid
+    venue.later.append(venue.event(entry, "FILL", "f2", price=100.0, size=0.5, filled_size=1.0))
+    engine.poll()
+    fills = [(e["client_id"], e["qty"], e["fee"]) for e in told if e["type"] == "fill"]
+    assert [f[:2] for f in fills] == [("e1", 0.5), ("x1", 0.2), ("e1", 0.5)]
+    assert fills[2][2] == pytest.approx(kernel.slot_state(0).fees_paid - paid)
+    assert fills[2][2] == pytest.approx(fills[0][2])  # the same size at the same price
+
+
+class OverfillThenFillUnderOneId:
+    """Answers each order with a fill beyond it and then the right one, under one id and one
+    price: the kernel refuses the first (its id stays free) and books the second."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        def fill(size: float, fee: float, fill_id: str) -> VenueEvent:
+            return VenueEvent("f-1", order.trade_id, order.slot_id, "FILL",
+                              venue_client_id=order.client_order_id, price=100.0, size=size,
+                              filled_size=size, fee=fee, fill_id=fill_id)  # fmt: skip
+
+        return [fill(5 * order.size, 9.9, "refused"), fill(order.size, 0.05, "booked")]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_a_fill_is_told_with_the_event_the_kernel_booked_not_a_refused_one_of_its_id() -> None:
+    # Paired by id and price alone, the fill was told with the refused event's fee and fill id.
+    kernel = ExecutionKernel(max_slots=2, venue=OverfillThenFillUnderOneId())
+    events = session(kernel, "ORDER BUY BTC 1 100 o1\n")
+    (fill,) = [e for e in events if e["type"] == "fill"]
+    assert (fill["qty"], fill["fee"], fill["fill_id"]) == (1.0, 0.05, "booked")
+    assert kernel.slot_state(0).fees_paid == 0.05

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from typing import Any
 
@@ -1373,6 +1374,43 @@ def test_the_polling_runs_under_a_server_that_runs_the_apps_lifespan() -> None:
         kernel.close()
 
 
+class _AnswersLate(_FillsLater):
+    """Its poll with a fill owed waits for ``answer`` before giving it (a slow exchange)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = threading.Event()
+        self.answer = threading.Event()
+
+    def poll_events(self) -> list[Any]:
+        if self.owed:
+            self.asked.set()
+            self.answer.wait(10)
+        return super().poll_events()
+
+
+def test_a_poll_under_way_at_the_stop_is_applied_before_the_kernel_closes() -> None:
+    """The stop canceled the polling task: the worker thread went on, and the fills it
+    returned (a venue reports each once) were dropped, the kernel closed without them."""
+    venues: list[_AnswersLate] = []
+
+    def venue() -> _AnswersLate:
+        venues.append(_AnswersLate())
+        return venues[0]
+
+    live = start_server(venue=venue, venue_poll_seconds=0.02)
+    kernel = live.app.state.kernel
+    assert enter(live.client, slot_id=0)["state"] == "ENTRY_WORKING"
+    assert venues[0].asked.wait(10)
+    stopping = threading.Thread(target=live.stop)
+    stopping.start()
+    time.sleep(0.2)  # the stop is under way while the venue has not answered
+    venues[0].answer.set()
+    stopping.join(15)
+    assert not stopping.is_alive()
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+
+
 class _AcksAndRejectsUnderOneId:
     """Acknowledges the order and rejects it under the same event id: the kernel applies the
     ack and refuses the reject as a duplicate."""
@@ -1408,3 +1446,14 @@ def test_a_refused_event_sharing_an_applied_ones_id_is_not_counted_or_told() -> 
         assert metric(c.get("/metrics").text, "dita_gateway_venue_rejects_total", kind="REJECT") == 0
     finally:
         live.stop()
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.001, -1.0, float("nan"), float("inf")])
+def test_a_poll_interval_below_10_ms_or_not_finite_is_refused_naming_it(seconds: float) -> None:
+    # Below 10 ms the gateway polled without pause, each submit waiting behind a poll.
+    from pydantic import ValidationError
+
+    from dita.gateway.config import GatewaySettings
+
+    with pytest.raises(ValidationError, match="venue_poll_seconds"):
+        GatewaySettings(venue_poll_seconds=seconds)

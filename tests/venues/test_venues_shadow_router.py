@@ -738,3 +738,49 @@ def test_router_keeps_a_submit_stopped_by_ctrl_c_in_doubt() -> None:
         kernel.process_intent(KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0))
     (order,) = kernel.open_orders()
     assert router._in_doubt == {order.client_order_id}
+
+
+class _FilledWhileListing:
+    """Rests each order. Its open-orders list is asked for over the network, and meanwhile
+    the gateway's poll thread (``router.poll_events``) hears the first order filled."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.router: VenueRouter | None = None
+        self.pending: list[VenueEvent] = []
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.pending.append(
+            VenueEvent(f"f-{order.client_order_id}", order.trade_id, order.slot_id, "FILL", "FILLED",
+                       venue_client_id=order.client_order_id, price=100.0, size=1.0, filled_size=1.0)
+        )  # fmt: skip
+        return []
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+    def open_orders(self) -> list[VenueOrder]:
+        assert self.router is not None
+        self.router.poll_events()  # the other thread's poll, run while this call waits
+        return []
+
+    def positions(self) -> dict[str, float]:
+        return {}
+
+    def poll_events(self) -> list[VenueEvent]:
+        out, self.pending = self.pending, []
+        return out
+
+
+def test_router_forgetting_ended_orders_survives_a_poll_that_ends_one_meanwhile() -> None:
+    # The HTTP gateway polls on a worker thread while submits run on its loop: the poll forgot
+    # the filled order during the open-orders call, and the submit raised KeyError deleting it
+    # again, before the order went out (the kernel kept it in flight, never sent).
+    venue = _FilledWhileListing()
+    router = VenueRouter({"slow": venue}, default="slow")
+    venue.router = router
+    router.submit(make_order("o1", order_type="LIMIT", price=95.0))
+    router._check_open_at = 1  # past the count that has it ask which orders still work
+    assert router.submit(make_order("o2", order_type="LIMIT", price=95.0)) == []
+    assert set(router._order_venue) == {"o2"}

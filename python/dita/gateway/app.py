@@ -618,8 +618,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
+            await app.state.stop_polling(task)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -845,18 +844,38 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
             return 0
 
-    async def poll_forever() -> None:
-        while True:
+    async def poll_forever(stop: asyncio.Event) -> None:
+        while not stop.is_set():
             await poll_venue()
-            await asyncio.sleep(settings.venue_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.venue_poll_seconds)
+
+    stops: dict[asyncio.Task[None], asyncio.Event] = {}
 
     def start_polling() -> asyncio.Task[None] | None:
         """The task polling the venue every ``venue_poll_seconds``; None for one that does
         not report later (the native mock answers every order at once)."""
-        return None if poll_events is None else asyncio.get_running_loop().create_task(poll_forever())
+        if poll_events is None:
+            return None
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(poll_forever(stop))
+        stops[task] = stop
+        return task
+
+    async def stop_polling(task: asyncio.Task[None] | None) -> None:
+        """End the polling before the kernel closes. A poll under way is waited for (at most
+        ``stop_grace_seconds``) and its answer applied: canceled, the thread went on and what it
+        returned was dropped, fills the venue reports only once (CcxtVenue) never booked."""
+        if task is None:
+            return
+        stops.pop(task).set()
+        done, _ = await asyncio.wait({task}, timeout=settings.stop_grace_seconds)
+        if not done:
+            task.cancel()  # a venue that does not answer: what it gives later is not applied
 
     app.state.poll_venue = poll_venue
     app.state.start_polling = start_polling
+    app.state.stop_polling = stop_polling
 
     # --- page and health -----------------------------------------------------------------
 

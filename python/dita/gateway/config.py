@@ -57,9 +57,11 @@ class GatewaySettings(BaseModel):
     stop_grace_seconds: Number = Field(
         default=5.0, gt=0, le=300, description="How long a stop waits for a client that does not read"
     )
+    # At least 10 ms: below, the gateway polls without pause, and a venue guarding its state
+    # (CcxtVenue's lock) has every submit wait behind a poll.
     venue_poll_seconds: Number = Field(
         default=1.0,
-        gt=0,
+        ge=0.01,
         le=3600,
         description="How often a venue that reports later (poll_events) is asked for its news",
     )

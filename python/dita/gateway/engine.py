@@ -64,9 +64,11 @@ def applied_events(
     A venue's answer also carries the events the kernel refused (a fill sent twice or beyond
     its order, one with a NaN price, an event for an order it does not know): they moved
     nothing, so they are neither a fill nor an order's end to report."""
-    # Paired by id, kind and, for a fill, price: a venue that gives two events one id (an ack
-    # and a reject, a fill resent with another size) has the kernel refuse the repeat, and
-    # the last of them paired with the transition told a reject of an order it works.
+    # Paired by id, kind and, for a fill, price then size: a venue that gives two events one id
+    # (an ack and a reject, a fill resent with another size) has the kernel refuse one, and the
+    # last of them paired with the transition told a reject of an order it works. Refused, a
+    # fill's id stays free (beyond its order, then within it): by price alone the refused one
+    # was told, its fee and fill id.
     events = [*(reported or ()), *outcome.emitted_events]
     used: set[int] = set()
     applied: list[tuple[KernelTransition, VenueEvent]] = []
@@ -75,13 +77,19 @@ def applied_events(
             continue
         fill = t.trigger in FILL_TRIGGERS
         kind = "FILL" if fill else t.trigger
-        price = t.details.get("fill_price") if fill else None
+        booked = t.details if fill else {}
         same = [
             i
             for i, e in enumerate(events)
             if i not in used and e.event_id == t.event_id and e.kind.name == kind
         ]
-        i = next((i for i in same if events[i].price == price), same[0] if same else None)
+        priced = [i for i in same if events[i].price == booked.get("fill_price")]
+        sized = (
+            i
+            for i in priced
+            if events[i].filled_size == booked.get("filled_size") or events[i].size == booked.get("fill_qty")
+        )
+        i = next(sized, priced[0] if priced else same[0] if same else None)
         if i is not None:
             used.add(i)
             applied.append((t, events[i]))
@@ -114,9 +122,6 @@ class OrderRecord:
     avg_price: float = 0.0
     diagnostic: str = ""
     reason: str = ""
-    # The slot's fees_paid when this order's news was last told: a later fill's fee, when the
-    # venue gives none, is what the slot paid since.
-    slot_fees: float = 0.0
     # The kernel's client order id of this order (its SUBMIT's), which the venue's events name.
     order_id: str = ""
 
@@ -154,6 +159,10 @@ class OrderEngine:
         # The kernel's client order id -> its order's record: a venue's event goes to the order
         # it names, also one of another slot than the command's, or one the engine finished.
         self._by_order: dict[str, OrderRecord] = {}
+        # slot -> its fees_paid when its news was last told, whichever order it was about: a
+        # later fill's fee, when the venue gives none, is what the slot paid since. (Kept per
+        # order, an entry's late fill was charged the fees of its exit's fills told meanwhile.)
+        self._told_fees: dict[int | None, float] = {}
         # symbol -> {slot_id: TradeSide name} for slots this engine opened (oldest first).
         self._positions: dict[str, dict[int, str]] = {}
         self._last_price: dict[str, float] = {}
@@ -540,11 +549,12 @@ class OrderEngine:
             for t, _ in pairs:
                 if t.trigger in FILL_TRIGGERS:
                     fills_on[t.slot_id] = fills_on.get(t.slot_id, 0) + 1
+        # Read before any is told: each order's tell moves its slot's mark.
+        before = {o.slot_id: self._told_fees.get(o.slot_id, 0.0) for o, _ in told.values()}
+        if rec is not None:
+            before[rec.slot_id] = fees_before
         for owner, pairs in told.values():
-            if owner is rec:
-                self._tell_order(owner, pairs, outcome, fees_before, fills_on)
-            else:
-                self._tell_order(owner, pairs, None, owner.slot_fees, fills_on)
+            self._tell_order(owner, pairs, outcome if owner is rec else None, before[owner.slot_id], fills_on)
         if fills_on:
             self._emit("account", self.kernel.account())
 
@@ -575,7 +585,7 @@ class OrderEngine:
             fee_total = state.fees_paid - fees_before
             orders = (state.active_entry_order, state.active_exit_order)
             working = {o.client_order_id for o in orders if o is not None}
-            rec.slot_fees = state.fees_paid
+            self._told_fees[rec.slot_id] = state.fees_paid
         fills = fills_on.get(rec.slot_id, 0) if rec.slot_id is not None else 0
         for transition, event in applied:
             if transition.trigger in FILL_TRIGGERS:

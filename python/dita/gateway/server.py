@@ -160,9 +160,8 @@ class GatewayServer(uvicorn.Server):
         self._polling = self.app.state.start_polling()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        polling = getattr(self, "_polling", None)
-        if polling is not None:
-            polling.cancel()  # no venue news is applied to a kernel being closed
+        # A poll under way is applied (and published) first; none is applied to a closed kernel.
+        await self.app.state.stop_polling(getattr(self, "_polling", None))
         # uvicorn waits for every response to finish, and an event stream never does.
         self.app.state.broadcaster.close()
         # It also waits for every connection to close, and one whose client stopped reading

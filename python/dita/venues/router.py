@@ -328,7 +328,9 @@ class VenueRouter:
         """Drop remembered orders their venue no longer lists as working. The next check
         comes when the number remembered has doubled, so asking costs little per order."""
         by_venue: dict[str, list[str]] = {}
-        for client_order_id, venue_name in self._order_venue.items():
+        # A copy, and no KeyError on one gone: the HTTP gateway's poll thread forgets orders
+        # (poll_events) while a submit on its loop is here, waiting for open_orders().
+        for client_order_id, venue_name in list(self._order_venue.items()):
             by_venue.setdefault(venue_name, []).append(client_order_id)
         for venue_name, ids in by_venue.items():
             try:
@@ -341,7 +343,7 @@ class VenueRouter:
                     # Listed, so the venue has it: a later list without it means it ended.
                     self._in_doubt.discard(client_order_id)
                 elif client_order_id not in self._in_doubt:
-                    del self._order_venue[client_order_id]
+                    self._order_venue.pop(client_order_id, None)
         self._in_doubt.intersection_update(self._order_venue)
         self._check_open_at = max(_CHECK_OPEN_AFTER, 2 * len(self._order_venue))
 
