@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from dita import VenueEvent
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
 from dita.gateway.server import GatewayServer
@@ -157,3 +158,20 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+# --- venues --------------------------------------------------------------------------------
+
+
+class OneIdVenue:
+    """Acknowledges each order and, under the same event id, rejects it: the kernel applies
+    the ack and refuses the reject as a duplicate."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return [
+            VenueEvent("e-1", order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id)
+            for kind in ("ORDER_ACK", "REJECT")
+        ]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []

@@ -18,6 +18,7 @@ from dita.gateway import stdio
 from dita.gateway.engine import OrderEngine
 from dita.gateway.protocol import parse_line
 from dita.gateway.stdio import run_stdio
+from gateway.helpers import OneIdVenue
 
 
 def session(kernel: ExecutionKernel, script: str | Chunks) -> list[dict[str, Any]]:
@@ -743,20 +744,6 @@ def test_a_ctrl_c_as_the_stops_poll_books_a_fill_still_has_it_told() -> None:
     assert kernel.slot_state(0).size == 1.0
     assert of(events, "f1")[-2:] == [("fill", None), ("order_update", "FILLED")]
     assert events[-1]["type"] == "engine_stopped"
-
-
-class OneIdVenue:
-    """Acknowledges each order and, under the same event id, rejects it: the kernel applies
-    the ack and refuses the reject as a duplicate."""
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        return [
-            VenueEvent("e-1", order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id)
-            for kind in ("ORDER_ACK", "REJECT")
-        ]
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
 
 
 def test_an_event_the_kernel_refused_under_an_applied_ones_id_is_not_told() -> None:

@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from dita import MockVenueAdapter, VenueEvent
-from gateway.helpers import AUTH, TOKEN, LiveServer, enter, read_sse, start_server, wait_until
+from gateway.helpers import AUTH, TOKEN, LiveServer, OneIdVenue, enter, read_sse, start_server, wait_until
 
 JSON_AUTH = {**AUTH, "content-type": "application/json"}
+# An ENTER of one BTCUSDT at 100, for the slot the gateway picks.
+ENTER_ONE = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -1195,13 +1197,7 @@ def test_only_the_venue_events_the_kernel_applied_are_counted_published_and_told
     live = start_server(venue=_ResendsAndPassesOnStaleReports)
     try:
         c = live.client
-        body = {
-            "action": "ENTER",
-            "asset": "BTCUSDT",
-            "side": "LONG",
-            "target_size": 1,
-            "reference_price": 100,
-        }
+        body = ENTER_ONE
         assert (
             c.post("/v1/intents", json={**body, "slot_id": 0}, headers=AUTH).json()["state"]
             == "ENTRY_WORKING"
@@ -1411,34 +1407,14 @@ def test_a_poll_under_way_at_the_stop_is_applied_before_the_kernel_closes() -> N
     assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
 
 
-class _AcksAndRejectsUnderOneId:
-    """Acknowledges the order and rejects it under the same event id: the kernel applies the
-    ack and refuses the reject as a duplicate."""
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        return [
-            VenueEvent("e-1", order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id)
-            for kind in ("ORDER_ACK", "REJECT")
-        ]
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
-
-
 def test_a_refused_event_sharing_an_applied_ones_id_is_not_counted_or_told() -> None:
     """The ack's transition was paired with the last event of its id, the refused reject:
     counted as a venue reject, and first_outcome's venue_events said REJECT, which tells a
     retrying client nothing was placed while the order rests."""
-    live = start_server(venue=_AcksAndRejectsUnderOneId)
+    live = start_server(venue=OneIdVenue)
     try:
         c = live.client
-        body = {
-            "action": "ENTER",
-            "asset": "BTCUSDT",
-            "side": "LONG",
-            "target_size": 1,
-            "reference_price": 100,
-        }
+        body = ENTER_ONE
         first = c.post("/v1/intents", json={**body, "intent_id": "one-id"}, headers=AUTH).json()
         assert first["state"] == "ENTRY_WORKING"
         again = c.post("/v1/intents", json={**body, "intent_id": "one-id"}, headers=AUTH).json()

@@ -301,6 +301,16 @@ def test_interactive_client_gets_answers_before_eof() -> None:
             proc.stdin.close()
 
 
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """A ``dita stdio`` a test started, killed if it still runs, with its pipes closed."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 @pytest.mark.parametrize(
     ("signum", "reason"), [(signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted")]
 )
@@ -324,12 +334,7 @@ def test_a_signal_ends_the_session_as_cleanly_as_eof(signum: int, reason: str) -
         assert events[-1]["events"] == events[-1]["seq"]
         assert "Traceback" not in proc.stderr.read().decode()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-        proc.stdin.close()
+        _reap(proc)
 
 
 @pytest.mark.parametrize("stop", [None, signal.SIGTERM, signal.SIGINT])
@@ -363,12 +368,7 @@ def test_every_clean_stop_cancels_the_orders_still_working(stop: int | None) -> 
         ]
         assert stopped["type"] == "engine_stopped" and stopped["errors"] == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-        proc.stdin.close()
+        _reap(proc)
 
 
 # --- the mock venue's options: the paths a client must handle, without writing code -------

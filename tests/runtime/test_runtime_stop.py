@@ -12,16 +12,7 @@ from dita import ExecutionKernel
 from dita.runtime import StrategyStatus, TradingRuntime
 from dita.strategy import Bar, Fill, Quote, Strategy
 from dita.venues import ShadowVenue
-
-T0 = 1.7e9
-
-
-def bar(minute: int) -> Bar:
-    return Bar("AAA", T0 + 60 * minute, 100.0, 101.0, 99.0, 100.0, 10.0)
-
-
-def quote(minute: int) -> Quote:
-    return Quote("AAA", T0 + 60 * minute, 99.0, 101.0, 1.0, 1.0)
+from runtime.points import T0, bar, quote
 
 
 class Stopper(Strategy[Any]):

@@ -315,6 +315,18 @@ def test_ccxt_partial_fill_then_cancel_leaves_the_filled_position(
     assert slot.fees_paid == pytest.approx(0.089)
 
 
+def _a_limit_entry_filled_in_part(spot_venue: CcxtVenue, exchange: RecordedExchange) -> ExecutionKernel:
+    """A kernel whose LIMIT entry of 0.02 at 90,000 rests, 0.008 of it filled (trade 4101)."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.accepted, outcome.to_dict()
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    feed(kernel, spot_venue.poll_events())
+    return kernel
+
+
 @pytest.mark.parametrize("filled", [None, float("nan")])
 def test_ccxt_a_cancel_answer_without_a_filled_size_does_not_bound_the_fills_to_come(
     spot_venue: CcxtVenue, exchange: RecordedExchange, filled: float | None
@@ -323,13 +335,7 @@ def test_ccxt_a_cancel_answer_without_a_filled_size_does_not_bound_the_fills_to_
     filled size). Ended with what the adapter had reported, the order was dropped and a fill
     it had not polled yet was lost: never asked for, and refused by the kernel as beyond the
     end's figure. The end now says nothing (0) and the order is asked about until it does."""
-    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
-    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
-    assert outcome.accepted, outcome.to_dict()
-    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
-    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
-    feed(kernel, spot_venue.poll_events())  # trade 4101: 0.008
+    kernel = _a_limit_entry_filled_in_part(spot_venue, exchange)
 
     # What ccxt makes of HTX's answer to a cancel: the order id, and "canceled" (or a filled
     # size that is not a number).
@@ -410,13 +416,7 @@ def test_ccxt_an_order_the_exchange_purged_ends_in_the_kernel_with_its_fills_kep
 ) -> None:
     """A working entry the exchange no longer knows ends, once it has said so for the grace,
     with its filled size unknown: the kernel keeps the fills it booked and the slot works on."""
-    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
-    outcome = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
-    assert outcome.accepted, outcome.to_dict()
-    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
-    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
-    feed(kernel, spot_venue.poll_events())  # trade 4101: 0.008
+    kernel = _a_limit_entry_filled_in_part(spot_venue, exchange)
     for step in (0.0, spot_venue.settings.unknown_order_grace_s):
         clock.advance(step)
         exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
