@@ -245,6 +245,25 @@ def test_a_caller_gone_before_its_answer_is_one_line_of_the_owners_log(
     assert json.loads(_sql("--dsn", dsn, "-f", "json", "SELECT 1 AS n").output) == [{"n": 1}]  # still serving
 
 
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        ("SELECT nope FROM fills", "(UNKNOWN_IDENTIFIER)"),
+        ("SELECT throwIf(number = 100000, 'boom') FROM numbers(200000)", "boom"),  # past the first block
+    ],
+)
+def test_a_query_that_fails_while_its_result_streams_is_a_failed_query(
+    live: tuple[str, ClickHouseJournal], sql: str, said: str
+) -> None:
+    """A streamed result's error is a StreamFailureError, an OperationalError: it must not read
+    as a journal that cannot be reached (exit 3)."""
+    dsn, _ = live
+    out = _sql("--dsn", dsn, sql)
+    assert out.exit_code == 1, out.output
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"error: query failed on {parse_dsn(dsn).display}: Code: ") and said in line
+
+
 def test_a_clickhouse_error_says_its_code_once(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, _ = live
     out = _sql("--dsn", dsn, "SELECT 1 SETTINGS max_threads = 1")
@@ -290,13 +309,39 @@ def test_a_result_of_the_caps_length_is_whole(live: tuple[str, ClickHouseJournal
     assert count == [2_000_000]
 
 
+def test_a_result_cut_at_the_byte_cap_is_reported(
+    live: tuple[str, ClickHouseJournal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row cap alone let 1,000,000 rows of 1,000 characters through: the kernel's process
+    holding the journal took 4.3 GB to answer them on its socket. A result is now cut after
+    the row that reached RESULT_BYTES_CAP (1 MiB here), and said so; one below it is whole."""
+    from dita.journal import query
+
+    dsn, journal = live
+    monkeypatch.setattr(query, "RESULT_BYTES_CAP", 1 << 20)
+    wide = "SELECT number, repeat('x', 1000) AS pad FROM numbers(100000)"  # 1,008 bytes a row
+    result = journal.query(wide)
+    assert result.truncated and len(result.rows) == 1041  # 1,041 * 1,008 >= 1 MiB
+    assert [r[0] for r in result.rows] == list(range(1041))
+    cut = _sql("--dsn", dsn, "-f", "csv", wide)  # through the owner's socket
+    assert cut.exit_code == 0, cut.output
+    assert len(cut.stdout.splitlines()) == 1 + 1041
+    assert cut.stderr == (
+        "warning: the result has more than 1 MiB of values (the cap of a journal query): only the first "
+        "1,041 rows are here; narrow the query (WHERE, LIMIT or an aggregate)\n"
+    )
+    whole = journal.query("SELECT number, repeat('x', 1000) AS pad FROM numbers(1040)")
+    assert not whole.truncated and len(whole.rows) == 1040
+
+
 def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[str]) -> None:
     from dita.cli.journal import _print
     from dita.journal.query import QueryResult
 
     _print(QueryResult(["n"], ["UInt64"], [[1], [2]], truncated=True), "table")
     out, err = capsys.readouterr()
-    assert "2 row(s) (the result has more than 1,000,000 rows" in out.replace("\n", " ")
+    # Fewer rows than the row cap: cut at the byte cap.
+    assert "2 row(s) (the result has more than 256 MiB of values" in out.replace("\n", " ")
     assert "warning:" in err
     _print(QueryResult(["n"], ["UInt64"], [[1], [2]]), "table")
     out, err = capsys.readouterr()

@@ -6,6 +6,7 @@ fixture of test_cli.py holds another one open."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,26 @@ def test_a_file_named_as_the_journal_is_said_to_be_one(command: list[str], tmp_p
     assert done.stderr.splitlines() == [
         f"error: no journal at {tmp_path / 'afile'}: a file, not a journal directory"
     ]
+
+
+def test_a_journal_that_is_not_writable_is_said_to_be_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chDB writes its status file into any directory it opens: on a read-only file system
+    (a journal copied to read-only media) it printed its own errno line and "Error initializing
+    EmbeddedServer". (A root test process writes through permissions, so the file system's
+    answer is stood in for; the check comes before chDB opens anything in this process.)"""
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if Path(path) == directory else real_access(path, mode)
+    )
+    with pytest.raises(
+        RuntimeError, match=rf"^journal {directory} is not writable \(a read-only file system"
+    ):
+        run_query(parse_dsn(f"chdb://{directory}"), "SELECT 1")
+    assert list(directory.iterdir()) == []
 
 
 def test_arguments_that_are_not_utf8_are_refused_naming_them(tmp_path: Path) -> None:

@@ -1163,6 +1163,21 @@ def test_a_journal_directory_that_is_not_writable_is_refused_saying_so(
         ClickHouseJournal(f"chdb://{directory}")
 
 
+def test_a_journal_directory_that_cannot_be_made_is_refused_naming_it(tmp_path: Path) -> None:
+    """A file of that name, or one on the way to it, was a bare FileExistsError or
+    NotADirectoryError from mkdir, which said nothing of a journal."""
+    afile = tmp_path / "afile"
+    afile.write_text("hi")
+    with pytest.raises(RuntimeError, match=rf"^journal directory {afile} is a file, not a directory"):
+        ClickHouseJournal(f"chdb://{afile}")
+    below = afile / "sub" / "journal"
+    with pytest.raises(
+        RuntimeError, match=rf"^journal directory {below} cannot be made \(Not a directory: {below}\)"
+    ):
+        ClickHouseJournal(f"chdb://{below}")
+    assert afile.read_text() == "hi" and sorted(tmp_path.iterdir()) == [afile]
+
+
 def test_a_directory_another_process_holds_is_refused_saying_so(tmp_path: Path) -> None:
     """chDB's own error no longer names the lock ("Error initializing EmbeddedServer"), so the
     refusal said this process could host one directory only, which it did not."""

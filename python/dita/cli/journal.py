@@ -224,11 +224,15 @@ TABLE_ROWS = 10_000
 def _print(result: Any, fmt: str) -> None:
     cut = ""
     if result.truncated:
-        from dita.journal.query import RESULT_ROWS_CAP
+        from dita.journal.query import RESULT_BYTES_CAP, RESULT_ROWS_CAP
 
+        if len(result.rows) >= RESULT_ROWS_CAP:
+            over, first = f"{RESULT_ROWS_CAP:,} rows", "first"
+        else:  # cut at the byte cap, before the row cap
+            over, first = f"{RESULT_BYTES_CAP / 2**20:,.0f} MiB of values", f"first {len(result.rows):,} rows"
         cut = (
-            f"the result has more than {RESULT_ROWS_CAP:,} rows (the cap of a journal query): only the "
-            "first are here; narrow the query (WHERE, LIMIT or an aggregate)"
+            f"the result has more than {over} (the cap of a journal query): only the {first} "
+            "are here; narrow the query (WHERE, LIMIT or an aggregate)"
         )
         typer.echo(f"warning: {cut}", err=True)
     if fmt == "json":
@@ -311,10 +315,16 @@ def query_journal(target: Any, sql: str, params: dict[str, Any]) -> Any:
 _REPEATED_CODE = re.compile(r"(Code: \d+\. DB::Exception: )\1(.*?)(?:\. \([A-Z_]+\))?", re.DOTALL)
 
 
+# What the embedded engine adds to an error of a streamed query: the query, on several lines,
+# with the FORMAT clause the client appended.
+_IN_QUERY = re.compile(r": \(in query: .*\)(?=\. \([A-Z_]+\)$)", re.DOTALL)
+
+
 def _server_said(exc: Exception) -> str:
     """``exc``'s message, without the code ClickHouse's embedded engine puts twice round it
-    ("Code: 164. DB::Exception: Code: 164. DB::Exception: ... (READONLY). (READONLY)")."""
-    text = str(exc)
+    ("Code: 164. DB::Exception: Code: 164. DB::Exception: ... (READONLY). (READONLY)") or the
+    query it quotes ("...: (in query: SELECT ... FORMAT Native). (READONLY)")."""
+    text = _IN_QUERY.sub("", str(exc))
     repeated = _REPEATED_CODE.fullmatch(text)
     return repeated[1] + repeated[2] if repeated else text
 

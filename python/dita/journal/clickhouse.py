@@ -609,7 +609,20 @@ class ClickHouseJournal:
         if self.target.kind == "chdb":
             assert self.target.path is not None
             made = [p for p in (self.target.path, *self.target.path.parents) if not p.exists()]
-            self.target.path.mkdir(parents=True, exist_ok=True)
+            try:
+                self.target.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file of that name, a read-only file system: name them
+                for directory in made:
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
+                what = (
+                    "is a file, not a directory"
+                    if self.target.path.is_file()
+                    else f"cannot be made ({exc.strerror}: {exc.filename})"
+                )
+                raise RuntimeError(
+                    f"journal directory {self.target.path} {what}: the kernel's journal writes there"
+                ) from exc
         niced = self.nice is not None and self.target.kind == "chdb"
         # Not above the process's own nice value (a higher priority than the strategy's).
         nice = max(self.nice or 0, os.getpriority(os.PRIO_PROCESS, 0))

@@ -41,6 +41,7 @@ from dita.services import process_start
 
 __all__ = [
     "QUERY_WAIT_SECONDS",
+    "RESULT_BYTES_CAP",
     "RESULT_ROWS_CAP",
     "QueryResult",
     "QueryServer",
@@ -64,6 +65,12 @@ ALLOWED_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS")
 RESULT_ROWS_CAP = 1_000_000
 """The most rows a journal query returns: a longer result is cut to its first this many, and
 said to be (``QueryResult.truncated``)."""
+
+RESULT_BYTES_CAP = 256 << 20
+"""The most bytes of values (a text's length, 8 for a number) a journal query returns: a
+result past it is cut after the row that reached it, and said to be. ``max_memory_usage``
+bounds what ClickHouse holds, not the result's rows as Python objects and JSON in the owner's
+process (1,000,000 rows of 1,000 characters took a kernel's process to 4.3 GB)."""
 
 # Applied to every operator query: ClickHouse's own read-only mode, and bounds so a careless
 # query cannot starve the kernel's process (where an embedded journal runs it) of memory or
@@ -91,8 +98,8 @@ class ReadOnlyViolation(ValueError):
 
 @dataclass
 class QueryResult:
-    """``truncated``: the result had more rows than :data:`RESULT_ROWS_CAP` and holds the
-    first that many only."""
+    """``truncated``: the result had more rows than :data:`RESULT_ROWS_CAP` or more bytes
+    than :data:`RESULT_BYTES_CAP` and holds its first rows only."""
 
     columns: list[str]
     types: list[str]
@@ -388,6 +395,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _result_bytes(value: Any) -> int:
+    """What :data:`RESULT_BYTES_CAP` counts of a row's (:func:`_jsonable`) values."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_result_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_result_bytes(k) + _result_bytes(v) for k, v in value.items())
+    return 8
+
+
 def open_read_only_client(target: JournalTarget, nice: int | None = None) -> Any:
     """A client on ``target`` that ClickHouse itself keeps read-only, in the journal database.
 
@@ -511,10 +529,35 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
     if parameters:
         check_bound(body, parameters)
         parameters = _composite_literals(body, parameters)
+    rows: list[list[Any]] = []
+    size = 0
+    truncated = False
     try:
-        result = client.query(body, parameters=parameters or None)
+        # Streamed, and left at the cap: the whole result as Python objects (and its JSON on
+        # the socket) would take the owner's process several times its size in memory.
+        with client.query_row_block_stream(body, parameters=parameters or None) as stream:
+            for block in stream:
+                for row in block:
+                    # The settings' `limit` lets one row past the row cap through when there
+                    # are more: its presence, not a count near the cap, says the result was cut.
+                    if len(rows) >= RESULT_ROWS_CAP or size >= RESULT_BYTES_CAP:
+                        truncated = True
+                        break
+                    values = [_jsonable(v) for v in row]
+                    size += _result_bytes(values)
+                    rows.append(values)
+                if truncated:
+                    break
+            columns = list(stream.source.column_names)
+            types = [t.name for t in stream.source.column_types]
     except Exception as exc:
         if "MEMORY_LIMIT_EXCEEDED" not in str(exc):
+            from clickhouse_connect.driver.exceptions import DatabaseError, StreamFailureError
+
+            if isinstance(exc, StreamFailureError):
+                # ClickHouse's error read from the stream: the query failed, the journal was
+                # reached (a StreamFailureError is an OperationalError, a server not reached).
+                raise DatabaseError(str(exc)) from exc
             raise
         cap = READ_ONLY_SETTINGS["max_memory_usage"]
         raise RuntimeError(
@@ -522,8 +565,6 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
             "max_memory_usage in dita.journal.query.READ_ONLY_SETTINGS): narrow it (WHERE, LIMIT, "
             f"fewer rows per group); ClickHouse said: {str(exc).splitlines()[0]}"
         ) from exc
-    rows = [[_jsonable(v) for v in row] for row in result.result_rows]
-    columns, types = list(result.column_names), [t.name for t in result.column_types]
     if not rows and not columns and _statement_kind(_significant(_lex(body))) in ("SELECT", "WITH"):
         # ClickHouse sends no block for zero rows, so no names either: DESCRIBE gives them
         # without running the query again.
@@ -532,10 +573,7 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
             columns, types = [str(r[0]) for r in described], [str(r[1]) for r in described]
         except Exception as exc:  # the query itself answered: its rows, no names
             log.debug("could not describe an empty result's columns: %r", exc)
-    # The settings' `limit` lets one row past the cap through when there are more: its
-    # presence, not a count near the cap, says the result was cut.
-    truncated = len(rows) > RESULT_ROWS_CAP
-    return QueryResult(columns=columns, types=types, rows=rows[:RESULT_ROWS_CAP], truncated=truncated)
+    return QueryResult(columns=columns, types=types, rows=rows, truncated=truncated)
 
 
 def _refused_peer(connection: socket.socket) -> str | None:
@@ -941,6 +979,13 @@ def _run_in_the_directory(target: JournalTarget, sql: str, parameters: dict[str,
         raise _HeldByAQuery(holder)
     if holder is not None:
         raise RuntimeError(_held_by_another(target.path, holder))
+    if not os.access(target.path, os.W_OK | os.X_OK):
+        # chDB writes its status file into any directory it opens; its own error says only
+        # "Error initializing EmbeddedServer".
+        raise RuntimeError(
+            f"journal {target.path} is not writable (a read-only file system, or its permissions): "
+            "the embedded engine opens a directory only to write to it; query a writable copy"
+        )
     # Marked while this process holds the directory: a kernel (or another query) starting on
     # it meanwhile waits for the query instead of refusing (see `held_by_a_query`).
     mark = _query_mark(target.path, os.getpid())
