@@ -7,6 +7,7 @@ journal, projection and control plane, which run off the hot path.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,69 @@ if TYPE_CHECKING:
 __all__ = ["ExecutionKernel", "SlotView"]
 
 
+class SlotMetadata(dict[str, Any]):
+    """A slot's metadata as ``SlotView.metadata`` reads it: a dict that writes each change in
+    place through to the kernel (validated there; a refused change changes nothing). As a plain
+    copy, ``kernel.slot(0).metadata["stop"] = 95.0`` was silently lost. Copies are plain dicts."""
+
+    __slots__ = ("_kernel", "_slot_id")
+
+    def __init__(self, kernel: KernelCore, slot_id: int) -> None:
+        super().__init__(kernel.slot_state(slot_id).metadata)
+        self._kernel = kernel
+        self._slot_id = slot_id
+
+    def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        # Applied to the kernel's metadata as it is now, so a change made elsewhere since this
+        # dict was read is kept.
+        new = self._kernel.slot_state(self._slot_id).metadata
+        result = getattr(new, method)(*args, **kwargs)
+        self._kernel.set_slot_metadata(self._slot_id, new)
+        dict.clear(self)
+        dict.update(self, new)
+        return result
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._change("__setitem__", key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._change("__delitem__", key)
+
+    def __ior__(self, other: Any) -> SlotMetadata:  # type: ignore[override,misc]
+        self._change("update", other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._change("update", *args, **kwargs)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        return self._change("setdefault", key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        return self._change("pop", key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        return self._change("popitem")  # type: ignore[no-any-return]
+
+    def clear(self) -> None:
+        self._change("clear")
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
 class SlotView:
     """A live view of one slot: reads the kernel's current state on every access.
 
-    ``metadata`` and ``exit_leg_ratios`` write through to the kernel (validated there);
-    every other field is read-only because it is owned by the state machine.
+    ``metadata`` and ``exit_leg_ratios`` write through to the kernel (validated there), both
+    when assigned and, for ``metadata``, when changed in place; every other field is
+    read-only because it is owned by the state machine.
     """
 
     __slots__ = ("_kernel", "slot_id")
@@ -38,6 +97,12 @@ class SlotView:
         return self._kernel.slot_state(self.slot_id)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            # An unset slot (a view made by copy or pickle without __init__) reads as missing:
+            # looking up _kernel here again recursed without end.
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if name == "metadata":
+            return SlotMetadata(self._kernel, self.slot_id)
         return getattr(self._kernel.slot_state(self.slot_id), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -47,6 +112,12 @@ class SlotView:
             self._kernel.set_slot_exit_leg_ratios(self.slot_id, value)
         else:
             raise AttributeError(f"slot field {name!r} is owned by the kernel and cannot be set")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"slot field {name!r} cannot be deleted (assign metadata={{}} to empty it)")
+
+    def __copy__(self) -> SlotView:
+        return SlotView(self._kernel, self.slot_id)
 
     def to_dict(self) -> dict[str, Any]:
         return self._kernel.slot_dict(self.slot_id)
@@ -80,9 +151,31 @@ class ExecutionKernel(KernelCore):
         self.journal = journal
         self.projection = projection
         self.control_plane = control_plane
-        for component in (control_plane, journal, projection):
-            if component is not None:
-                component.attach(self)
+        attached: list[Any] = []
+        try:
+            for component in (control_plane, journal, projection):
+                if component is not None:
+                    component.attach(self)
+                    attached.append(component)
+        except BaseException:
+            # A component refused (a journal holding rows above this kernel's seq, say): the
+            # ones attached before would keep this half-made kernel, and with it its log's
+            # lock, so a corrected retry on the same wal_dir found the log locked.
+            self._abandon(attached)
+            raise
+
+    def _abandon(self, attached: list[Any]) -> None:
+        """Undo the attaches of a kernel whose construction failed and release its log."""
+        self.stop_input()
+        try:
+            for component in reversed(attached):
+                with contextlib.suppress(Exception):  # the attach's own error is the one to see
+                    # Detached, not closed: the caller made it, and may retry with it.
+                    undo = getattr(component, "detach", None) or getattr(component, "release", None)
+                    if undo is not None:
+                        undo(self)
+        finally:
+            self.close_core()
 
     def slot(self, slot_id: int) -> SlotView:
         self.slot_state(slot_id)  # raises IndexError naming the slot id when out of range

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from kernel_helpers import SilentVenue, intent
 
@@ -398,6 +400,41 @@ def test_slot_view_writes_through_and_refuses_owned_fields(kernel: ExecutionKern
     assert kernel.slot(2).exit_leg_ratios == (0.5, 0.5)
     with pytest.raises(IndexError, match=r"slot_id 9 out of range \(kernel has 4 slots: 0 to 3\)"):
         kernel.slot(9)
+
+
+def test_slot_view_metadata_changed_in_place_writes_through(kernel: ExecutionKernel) -> None:
+    """`kernel.slot(0).metadata["stop"] = 95.0` changed a copy: the kernel never saw it, and
+    nothing said so. Each change in place now reaches the kernel, validated; a refused one
+    changes nothing."""
+    view = kernel.slot(1)
+    view.metadata["stop"] = 95.0
+    assert kernel.slot_state(1).metadata == {"stop": 95.0}
+    meta = view.metadata
+    meta.update(note="x")
+    meta |= {"n": 2}
+    assert meta.pop("note") == "x" and meta.setdefault("m", True) is True
+    del meta["n"]
+    assert kernel.slot_state(1).metadata == {"stop": 95.0, "m": True} == meta
+    before = kernel.snapshot()
+    with pytest.raises(TypeError, match=r'invalid metadata\["bad"\]'):
+        meta["bad"] = {"nested": 1}
+    with pytest.raises(TypeError, match="keys must be str"):
+        meta[1] = 1
+    assert kernel.snapshot() == before and meta == {"stop": 95.0, "m": True}
+    assert type(copy.copy(meta)) is dict and type(meta.copy()) is dict
+    meta.clear()
+    assert kernel.slot_state(1).metadata == {}
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del view.metadata
+
+
+def test_a_slot_view_copies_as_a_view_of_the_same_slot(kernel: ExecutionKernel) -> None:
+    """copy.copy of a view recursed without end (its __getattr__ read the unset _kernel)."""
+    kernel.process_intent(intent("ENTER", 0))
+    twin = copy.copy(kernel.slot(0))
+    assert twin.slot_id == 0 and twin.size == kernel.slot(0).size
+    with pytest.raises(TypeError, match="pickle"):
+        copy.deepcopy(kernel.slot(0))
 
 
 def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel) -> None:

@@ -123,3 +123,40 @@ def test_control_plane_applies_changes_and_validates_them() -> None:
     assert plane.entries["*"] == {"mode": "HALTED"}  # the refused changes left no trace
     late = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="late")
     assert late.control()["mode"] == "HALTED"  # a kernel attached later gets the current state
+
+
+class _RefusingJournal:
+    """A journal whose attach refuses (as ClickHouseJournal does a kernel_id with rows above
+    its seq)."""
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        raise ValueError("journal refuses this kernel")
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def test_a_component_refusing_to_attach_leaves_the_others_and_the_log_free(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The control plane attached before the journal refused kept the half-made kernel, and
+    with it its log's lock: a corrected retry on the same wal_dir was refused ("locked by
+    another writer") for the life of the process, and the plane drove a kernel nobody held."""
+    plane, shared = InMemoryControlPlane(), InMemoryJournal()
+    other = ExecutionKernel(max_slots=1, kernel_id="other", journal=shared)
+    with pytest.raises(ValueError, match="journal refuses"):
+        ExecutionKernel(
+            max_slots=1, kernel_id="A", wal_dir=tmp_path, control_plane=plane, journal=_RefusingJournal()
+        )
+    # A projection refusing after the journal attached: the journal lets go of that kernel alone.
+    with pytest.raises(ValueError, match="journal refuses"):
+        ExecutionKernel(max_slots=1, kernel_id="B", journal=shared, projection=_RefusingJournal())
+    assert len(shared._kernels) == 1 and shared.records(other)
+    k = ExecutionKernel(
+        max_slots=1, kernel_id="A", wal_dir=tmp_path, control_plane=plane, journal=InMemoryJournal()
+    )
+    plane.set(None, mode="HALTED")
+    assert k.control()["mode"] == "HALTED"
+    other.process_intent(intent("ENTER", 0))
+    assert {r["kernel_id"] for r in shared.rows("intents")} == {"other"}
+    k.close()
+    other.close()

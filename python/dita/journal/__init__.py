@@ -157,6 +157,13 @@ class InMemoryJournal:
         self.flush()
         return list(self._tables.get(table, []))
 
+    def detach(self, kernel: ExecutionKernel) -> None:
+        """Stop recording ``kernel`` (its rows so far are kept); the other kernels stay."""
+        self.flush()
+        if any(k is kernel for k in self._kernels):
+            kernel.set_journal_enabled(False)
+            self._kernels = [k for k in self._kernels if k is not kernel]
+
     def close(self) -> None:
         self.flush()
         for kernel in self._kernels:
