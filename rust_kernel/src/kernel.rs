@@ -1612,8 +1612,18 @@ impl Kernel {
         if blocked {
             let d = vec![
                 ("rule", Detail::Static("trading_state")),
+                ("field", Detail::Static("action")),
+                ("value", Detail::Static(intent.action.name())),
                 ("mode", Detail::Static(mode.name())),
                 ("action", Detail::Static(intent.action.name())),
+                (
+                    "reason",
+                    Detail::Static(if mode == ControlMode::Halted {
+                        "the kernel is HALTED: no new entries"
+                    } else {
+                        "the kernel is REDUCE_ONLY: only EXIT and CANCEL"
+                    }),
+                ),
             ];
             return Some(self.refuse(
                 intent,
@@ -2002,9 +2012,17 @@ impl Kernel {
         }
         if !fsm::is_free(stage) {
             let d = vec![
+                ("field", Detail::Static("slot_id")),
+                ("value", Detail::I64(sid as i64)),
                 ("slot_id", Detail::I64(sid as i64)),
                 ("fsm_state", Detail::Static(stage.name())),
                 ("trade_id", (&self.slots[sid].trade_id).into()),
+                (
+                    "reason",
+                    Detail::Static(
+                        "the slot holds another trade: use a free slot, or wait for it to close",
+                    ),
+                ),
             ];
             return self.refuse(
                 intent,

@@ -876,6 +876,46 @@ def test_numpy_numbers_are_numbers_at_every_entry_point() -> None:
     assert k.reconcile_from_slots(slots) == plain.reconcile_from_slots(plain.slots())
 
 
+def test_numpy_integers_are_ints_where_an_int_is_taken() -> None:
+    """A slot id or a metadata value computed from an array is numpy's int64: refused as
+    "expected int, got int64" while its floats were numbers everywhere. numpy's bool is no
+    int, as Python's is not taken for one."""
+    i64 = np.int64
+    k = ExecutionKernel(max_slots=i64(2), kernel_id="np", venue=MockVenueAdapter(seed=i64(1)))
+    entry = KernelIntent("e1", "t1", i64(1), "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, metadata={"n": i64(7)})
+    assert k.process_intent(entry).accepted
+    assert k.slot(i64(1)).fsm_state == TradeStage.POSITION_OPEN
+    assert k.slot_state(1).metadata == {"n": 7} and type(k.slot_state(1).metadata["n"]) is int
+    k.set_slot_metadata(i64(1), {"m": np.uint8(3)})
+    assert k.slot_state(1).metadata == {"m": 3}
+    before = state_of(k)
+    for bad in (np.bool_(True), True, np.float64(1.0)):
+        with pytest.raises(TypeError, match="slot_id"):
+            KernelIntent("e2", "t2", bad, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+    with pytest.raises(TypeError, match="values must be str, int, float, bool or None"):
+        k.set_slot_metadata(0, {"b": np.complex128(1)})
+    with pytest.raises(ValueError, match="does not fit in 64 bits"):
+        k.set_slot_metadata(0, {"big": np.uint64(2**64 - 1)})
+    assert state_of(k) == before
+
+
+def test_a_busy_slot_and_a_blocked_mode_name_the_field_value_and_reason() -> None:
+    # Every refusal names the field, its value and why; SLOT_BUSY for an ENTER and
+    # MODE_BLOCKED gave neither field nor reason.
+    k = ExecutionKernel(max_slots=1)
+    assert k.process_intent(intent("ENTER", 0)).accepted
+    busy = k.process_intent(intent("ENTER", 0, intent_id="again", trade_id="t-other"))
+    assert busy.diagnostic_code == D.SLOT_BUSY
+    assert {key: busy.details[key] for key in ("field", "value")} == {"field": "slot_id", "value": 0}
+    assert "free slot" in busy.details["reason"]
+    for mode, why in (("HALTED", "no new entries"), ("REDUCE_ONLY", "only EXIT and CANCEL")):
+        k.update_control(mode=mode)
+        blocked = k.process_intent(intent("ENTER", 0, intent_id=f"in-{mode}", trade_id=f"t-{mode}"))
+        assert blocked.diagnostic_code == D.MODE_BLOCKED
+        assert (blocked.details["field"], blocked.details["value"]) == ("action", "ENTER")
+        assert why in blocked.details["reason"]
+
+
 @pytest.mark.parametrize(
     "value",
     [Decimal("100"), Fraction(1, 3) * 1j, np.complex128(100 + 0j), np.bool_(True), "100"],

@@ -297,10 +297,24 @@ named_extractors!(opt_real -> Option<f64> = opt_float_arg(
 named_extractors!(real_list -> Vec<f64> = real_list_arg(ratios));
 named_extractors!(opt_real_list -> Option<Vec<f64>> = opt_real_list_arg(exit_leg_ratios));
 
-/// Refuses anything but an int (a bool, which Python counts as one, included), naming `field`
-/// and the value.
+/// Whether `obj` is an int as dita takes one: Python's or any `numbers.Integral` (numpy's
+/// integers, as a slot id computed from an array is), never a bool (Python's, which Python
+/// counts as an int; numpy's is no `Integral`).
+pub fn is_int(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    static INTEGRAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(false);
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(true);
+    }
+    obj.is_instance(INTEGRAL.import(obj.py(), "numbers", "Integral")?)
+}
+
+/// Refuses anything but an int (`is_int`: a bool, which Python counts as one, included),
+/// naming `field` and the value.
 pub fn expect_int(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
-    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+    if !is_int(obj)? {
         return Err(PyTypeError::new_err(format!(
             "invalid {field}: expected int, got {} {}",
             type_name(obj),
@@ -498,7 +512,7 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
             MetaValue::Null
         } else if let Ok(b) = v.cast::<PyBool>() {
             MetaValue::Bool(b.is_true())
-        } else if v.is_instance_of::<PyInt>() {
+        } else if v.is_instance_of::<PyInt>() || (!v.is_instance_of::<PyFloat>() && is_int(&v)?) {
             MetaValue::Int(v.extract::<i64>().map_err(|_| {
                 PyValueError::new_err(format!(
                     "invalid {field}[{key:?}]: integer does not fit in 64 bits"
