@@ -532,24 +532,34 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
     rows: list[list[Any]] = []
     size = 0
     truncated = False
+
+    def take(block: Any) -> bool:
+        """Keeps ``block``'s rows up to the caps; whether the result was cut there."""
+        nonlocal size
+        for row in block:
+            # The settings' `limit` lets one row past the row cap through when there are
+            # more: its presence, not a count near the cap, says the result was cut.
+            if len(rows) >= RESULT_ROWS_CAP or size >= RESULT_BYTES_CAP:
+                return True
+            values = [_jsonable(v) for v in row]
+            size += _result_bytes(values)
+            rows.append(values)
+        return False
+
     try:
-        # Streamed, and left at the cap: the whole result as Python objects (and its JSON on
-        # the socket) would take the owner's process several times its size in memory.
-        with client.query_row_block_stream(body, parameters=parameters or None) as stream:
-            for block in stream:
-                for row in block:
-                    # The settings' `limit` lets one row past the row cap through when there
-                    # are more: its presence, not a count near the cap, says the result was cut.
-                    if len(rows) >= RESULT_ROWS_CAP or size >= RESULT_BYTES_CAP:
-                        truncated = True
-                        break
-                    values = [_jsonable(v) for v in row]
-                    size += _result_bytes(values)
-                    rows.append(values)
-                if truncated:
-                    break
-            columns = list(stream.source.column_names)
-            types = [t.name for t in stream.source.column_types]
+        if _statement_kind(_significant(_lex(body))) in ("SELECT", "WITH"):
+            # Streamed, and left at the cap: the whole result as Python objects (and its JSON
+            # on the socket) would take the owner's process several times its size in memory.
+            with client.query_row_block_stream(body, parameters=parameters or None) as stream:
+                truncated = any(take(block) for block in stream)
+                columns = list(stream.source.column_names)
+                types = [t.name for t in stream.source.column_types]
+        else:
+            # SHOW, DESCRIBE, EXISTS: a few rows, and chDB streams none of them ("Streaming
+            # query is not supported").
+            result = client.query(body, parameters=parameters or None)
+            truncated = take(result.result_rows)
+            columns, types = list(result.column_names), [t.name for t in result.column_types]
     except Exception as exc:
         if "MEMORY_LIMIT_EXCEEDED" not in str(exc):
             from clickhouse_connect.driver.exceptions import DatabaseError, StreamFailureError
