@@ -1,7 +1,7 @@
 //! The mock venue: deterministic for a seed, in-process, with knobs for the venue
 //! behaviours the kernel must absorb (rejects, partial fills, rate limits, resting orders).
 
-use crate::error::{KernelError, KernelResult};
+use crate::error::{check_number, KernelError, KernelResult};
 use crate::model::{VenueEvent, VenueOrder};
 use crate::types::*;
 use ahash::AHashMap;
@@ -297,13 +297,20 @@ impl MockVenue {
             ));
         };
         let price = price.unwrap_or_else(|| Self::fill_price(&o));
-        if !price.is_finite() || price <= 0.0 {
-            self.open.insert(o.client_order_id.clone(), o);
-            return Err(KernelError::invalid(
+        // Past the bound the kernel refuses a fill at (MAX_MAGNITUDE), the mock would fill an
+        // order the kernel never books: refused here, the order stays open.
+        let refused = if !price.is_finite() || price <= 0.0 {
+            Some(KernelError::invalid(
                 "price",
                 price,
                 "must be a finite positive number",
-            ));
+            ))
+        } else {
+            check_number("price", price, 0.0).err()
+        };
+        if let Some(e) = refused {
+            self.open.insert(o.client_order_id.clone(), o);
+            return Err(e);
         }
         let qty = o.size - o.filled_size;
         let ev = self.fill_event(&mut o, qty, price);

@@ -959,3 +959,21 @@ def test_a_refused_list_of_too_many_legs_is_shown_short_naming_the_count() -> No
     # Up to 64 legs, the list is shown whole.
     out = k.process_intent(intent("ENTER", 0, exit_leg_ratios=[0.5] * 64))
     assert out.details["value"] == repr([0.5] * 64), out.details
+
+
+@pytest.mark.parametrize("price", [2e15, 1e300])
+def test_the_mock_refuses_a_fill_price_the_kernel_would_refuse_and_keeps_the_order(resting, price: float) -> None:  # type: ignore[no-untyped-def]
+    """Past 1e15 the kernel refuses a fill's price; the mock filled the order all the same, so
+    the venue held a fill the kernel never booked."""
+    k, venue = resting
+    out = k.process_intent(intent("ENTER", 0))
+    order = k.slot(0).active_entry_order
+    assert out.accepted and order is not None
+    before = state_of(k)
+    with pytest.raises(ValueError, match=r"^invalid price: 2e15 \(must be at most 1e15|^invalid price: 1e300"):
+        venue.fill_open_order(order.client_order_id, price)
+    assert venue.order_status(order.client_order_id).status.name == "ACKNOWLEDGED"
+    assert state_of(k) == before
+    # Still open: a fill at a price the kernel takes goes through.
+    (fill,) = venue.fill_open_order(order.client_order_id, 100.0)
+    assert k.on_venue_event(fill).accepted and k.slot(0).fsm_state.name == "POSITION_OPEN"
