@@ -8,6 +8,8 @@ journal, projection and control plane, which run off the hot path.
 from __future__ import annotations
 
 import contextlib
+import inspect
+import operator
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +38,13 @@ class SlotMetadata(dict[str, Any]):
         # Applied to the kernel's metadata as it is now, so a change made elsewhere since this
         # dict was read is kept.
         new = self._kernel.slot_state(self._slot_id).metadata
+        before = dict(new)
         result = getattr(new, method)(*args, **kwargs)
-        self._kernel.set_slot_metadata(self._slot_id, new)
+        # A call that changed nothing (setdefault of a key held, pop of a missing key with a
+        # default, update() of nothing) is a read: it logs no input and works on a closed
+        # kernel. Compared by identity, so 1 -> True or 1 -> 1.0 still counts as a change.
+        if new.keys() != before.keys() or any(new[k] is not before[k] for k in before):
+            self._kernel.set_slot_metadata(self._slot_id, new)
         dict.clear(self)
         dict.update(self, new)
         return result
@@ -129,6 +136,18 @@ class SlotView:
         )
 
 
+def _bounded(undo: Any, component: Any) -> dict[str, Any]:
+    """The timeout to undo an attach with: the component's ``close_timeout`` when its
+    ``detach`` takes one. A ClickHouse journal's detach waits without end for its rows by
+    default, so a refused construction with ClickHouse away would never return."""
+    timeout = getattr(component, "close_timeout", None)
+    try:
+        takes = "timeout" in inspect.signature(undo).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return {"timeout": timeout} if takes and timeout is not None else {}
+
+
 class ExecutionKernel(KernelCore):
     """One strategy's execution kernel.
 
@@ -173,13 +192,14 @@ class ExecutionKernel(KernelCore):
                     # Detached, not closed: the caller made it, and may retry with it.
                     undo = getattr(component, "detach", None) or getattr(component, "release", None)
                     if undo is not None:
-                        undo(self)
+                        undo(self, **_bounded(undo, component))
         finally:
             self.close_core()
 
     def slot(self, slot_id: int) -> SlotView:
         self.slot_state(slot_id)  # raises IndexError naming the slot id when out of range
-        return SlotView(self, slot_id)
+        # An int from now on: a numpy int64 taken as the slot id is not kept as the view's.
+        return SlotView(self, operator.index(slot_id))
 
     def set_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
         self.set_slot_metadata(slot_id, metadata)

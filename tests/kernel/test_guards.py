@@ -899,6 +899,15 @@ def test_numpy_integers_are_ints_where_an_int_is_taken() -> None:
     assert state_of(k) == before
 
 
+def test_a_slot_view_of_a_numpy_slot_id_holds_an_int() -> None:
+    """kernel.slot(np.int64(1)).slot_id stayed numpy's int64 (json.dumps refuses it)."""
+    k = ExecutionKernel(max_slots=2)
+    view = k.slot(np.int64(1))
+    assert type(view.slot_id) is int and view.slot_id == 1
+    view.metadata["n"] = 1
+    assert k.slot_state(1).metadata == {"n": 1}
+
+
 def test_a_busy_slot_and_a_blocked_mode_name_the_field_value_and_reason() -> None:
     # Every refusal names the field, its value and why; SLOT_BUSY for an ENTER and
     # MODE_BLOCKED gave neither field nor reason.

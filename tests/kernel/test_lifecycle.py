@@ -428,6 +428,23 @@ def test_slot_view_metadata_changed_in_place_writes_through(kernel: ExecutionKer
         del view.metadata
 
 
+def test_slot_view_metadata_read_in_place_logs_nothing(kernel: ExecutionKernel) -> None:
+    """setdefault of a key held, pop of a missing key with a default and update() of nothing
+    change nothing, yet each logged a set_slot_metadata input (a WAL record per read) and
+    raised on a closed kernel; a change of type (1 -> True) is still one."""
+    meta = kernel.slot(1).metadata
+    meta["stop"] = 1
+    seq = kernel.seq
+    assert meta.setdefault("stop", 90.0) == 1 and meta.pop("missing", None) is None
+    meta.update()
+    meta |= {}
+    assert kernel.seq == seq
+    meta["stop"] = True
+    assert kernel.seq == seq + 1 and kernel.slot_state(1).metadata["stop"] is True
+    kernel.close()
+    assert kernel.slot(1).metadata.setdefault("stop", 2) is True
+
+
 def test_a_slot_view_copies_as_a_view_of_the_same_slot(kernel: ExecutionKernel) -> None:
     """copy.copy of a view recursed without end (its __getattr__ read the unset _kernel)."""
     kernel.process_intent(intent("ENTER", 0))

@@ -160,3 +160,56 @@ def test_a_component_refusing_to_attach_leaves_the_others_and_the_log_free(tmp_p
     assert {r["kernel_id"] for r in shared.rows("intents")} == {"other"}
     k.close()
     other.close()
+
+
+class _WaitingJournal:
+    """A journal whose detach waits for its rows as ClickHouseJournal's does: without end
+    unless given a timeout (ClickHouse away)."""
+
+    close_timeout = 0.2
+
+    def __init__(self) -> None:
+        import threading
+
+        self.written = threading.Event()
+        self.kernels: list[ExecutionKernel] = []
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        self.kernels.append(kernel)
+
+    def detach(self, kernel: ExecutionKernel, timeout: float | None = None) -> None:
+        if not self.written.wait(timeout):
+            raise TimeoutError("rows still waiting")
+        self.kernels.remove(kernel)
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def test_a_refused_attach_does_not_wait_without_end_for_a_journal_to_detach(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Undoing the journal's attach called detach(kernel) with no timeout: a ClickHouse
+    journal with ClickHouse away waited for its rows for ever, so the constructor never
+    raised the projection's refusal and the log stayed locked."""
+    import threading
+
+    journal = _WaitingJournal()
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            ExecutionKernel(
+                max_slots=1, kernel_id="W", wal_dir=tmp_path, journal=journal, projection=_RefusingJournal()
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=build, daemon=True)
+    worker.start()
+    worker.join(10)
+    try:
+        assert not worker.is_alive(), "the refused construction hung in the journal's detach"
+        assert [type(e) for e in errors] == [ValueError]
+        ExecutionKernel(max_slots=1, kernel_id="W", wal_dir=tmp_path).close()  # the log is free
+    finally:
+        journal.written.set()
