@@ -894,9 +894,51 @@ def test_numpy_integers_are_ints_where_an_int_is_taken() -> None:
             KernelIntent("e2", "t2", bad, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
     with pytest.raises(TypeError, match="values must be str, int, float, bool or None"):
         k.set_slot_metadata(0, {"b": np.complex128(1)})
-    with pytest.raises(ValueError, match="does not fit in 64 bits"):
+    with pytest.raises(
+        ValueError, match=r'^invalid metadata\["big"\]: np.uint64\(18446744073709551615\) \(out of range\)'
+    ):
         k.set_slot_metadata(0, {"big": np.uint64(2**64 - 1)})
     assert state_of(k) == before
+
+
+def test_numpy_flags_are_flags() -> None:
+    """A numpy 1 was refused as a flag (the message itself offering "0 or 1"), and a numpy bool
+    in metadata as "got bool"."""
+    k = ExecutionKernel(max_slots=2, kernel_id="np-flags")
+    k.set_slot_metadata(0, {"b": np.bool_(True), "c": np.bool_(False)})
+    assert k.slot_state(0).metadata == {"b": True, "c": False}
+    assert type(k.slot_state(0).metadata["b"]) is bool
+    source = [dict(s) for s in ExecutionKernel(max_slots=2).slots()]
+    for flag in (np.int64(1), np.uint8(0)):
+        as_numpy, as_bool = (ExecutionKernel(max_slots=2, kernel_id="flags") for _ in range(2))
+        as_numpy.reconcile_from_slots([source[0] | {"closed": flag}, source[1]])
+        as_bool.reconcile_from_slots([source[0] | {"closed": bool(flag)}, source[1]])
+        assert state_of(as_numpy) == state_of(as_bool)
+    refusing = ExecutionKernel(max_slots=2)
+    before = state_of(refusing)
+    with pytest.raises(
+        TypeError, match=r"^invalid slots\[0\]\.closed: expected bool \(or 0 or 1\), got int64"
+    ):
+        refusing.reconcile_from_slots([source[0] | {"closed": np.int64(2)}, source[1]])
+    assert state_of(refusing) == before
+
+
+def test_an_integral_that_gives_no_int_is_named_as_such() -> None:
+    """A registered numbers.Integral without __index__ read as "does not fit in 64 bits"."""
+    import numbers
+
+    class NoIndex:
+        def __repr__(self) -> str:
+            return "NoIndex()"
+
+    numbers.Integral.register(NoIndex)
+    k = ExecutionKernel(max_slots=2, kernel_id="np-noindex")
+    with pytest.raises(
+        TypeError, match=r'^invalid metadata\["n"\]: NoIndex NoIndex\(\) cannot be read as an int'
+    ):
+        k.set_slot_metadata(0, {"n": NoIndex()})
+    with pytest.raises(TypeError, match=r"invalid slot_id: NoIndex NoIndex\(\) cannot be read as an int"):
+        KernelIntent("e", "t", NoIndex(), "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
 
 
 def test_a_slot_view_of_a_numpy_slot_id_holds_an_int() -> None:
@@ -971,7 +1013,9 @@ def test_a_refused_list_of_too_many_legs_is_shown_short_naming_the_count() -> No
 
 
 @pytest.mark.parametrize("price", [2e15, 1e300])
-def test_the_mock_refuses_a_fill_price_the_kernel_would_refuse_and_keeps_the_order(resting, price: float) -> None:  # type: ignore[no-untyped-def]
+def test_the_mock_refuses_a_fill_price_the_kernel_refuses_and_keeps_the_order(
+    resting: tuple[ExecutionKernel, MockVenueAdapter], price: float
+) -> None:
     """Past 1e15 the kernel refuses a fill's price; the mock filled the order all the same, so
     the venue held a fill the kernel never booked."""
     k, venue = resting
@@ -979,9 +1023,12 @@ def test_the_mock_refuses_a_fill_price_the_kernel_would_refuse_and_keeps_the_ord
     order = k.slot(0).active_entry_order
     assert out.accepted and order is not None
     before = state_of(k)
-    with pytest.raises(ValueError, match=r"^invalid price: 2e15 \(must be at most 1e15|^invalid price: 1e300"):
+    with pytest.raises(
+        ValueError, match=r"^invalid price: 2e15 \(must be at most 1e15|^invalid price: 1e300"
+    ):
         venue.fill_open_order(order.client_order_id, price)
-    assert venue.order_status(order.client_order_id).status.name == "ACKNOWLEDGED"
+    held = venue.order_status(order.client_order_id)
+    assert held is not None and held.status.name == "ACKNOWLEDGED"
     assert state_of(k) == before
     # Still open: a fill at a price the kernel takes goes through.
     (fill,) = venue.fill_open_order(order.client_order_id, 100.0)

@@ -331,11 +331,8 @@ pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
     if let Ok(flag) = obj.extract::<bool>() {
         return Ok(flag);
     }
-    match obj
-        .cast::<PyInt>()
-        .ok()
-        .and_then(|i| i.extract::<i64>().ok())
-    {
+    // Any int dita takes (`is_int`: numpy's too, as a column of flags read into an array is).
+    match is_int(obj)?.then(|| obj.extract::<i64>().ok()).flatten() {
         Some(0) => Ok(false),
         Some(1) => Ok(true),
         _ => Err(PyTypeError::new_err(format!(
@@ -349,11 +346,26 @@ pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
 /// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
 pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
     expect_int(obj, field)?;
-    obj.extract::<i64>().map_err(|_| {
-        PyValueError::new_err(format!(
-            "invalid {field}: {} (out of range)",
-            short_repr(obj)
-        ))
+    int_value(obj, format_args!("{field}"))
+}
+
+/// The i64 of `obj`, an int (`is_int`), named `field` on error: one past the signed 64-bit
+/// range says so, and an `Integral` that gives no int (no `__index__`) says that, not that it
+/// is too large.
+fn int_value(obj: &Bound<'_, PyAny>, field: std::fmt::Arguments<'_>) -> PyResult<i64> {
+    obj.extract::<i64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(obj.py()) {
+            PyValueError::new_err(format!(
+                "invalid {field}: {} (out of range)",
+                short_repr(obj)
+            ))
+        } else {
+            PyTypeError::new_err(format!(
+                "invalid {field}: {} {} cannot be read as an int ({e})",
+                type_name(obj),
+                short_repr(obj)
+            ))
+        }
     })
 }
 
@@ -510,14 +522,11 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
         };
         let value = if v.is_none() {
             MetaValue::Null
-        } else if let Ok(b) = v.cast::<PyBool>() {
-            MetaValue::Bool(b.is_true())
+        } else if let Ok(b) = v.extract::<bool>() {
+            // Python's bool or numpy's (which is no int, unlike Python's).
+            MetaValue::Bool(b)
         } else if v.is_instance_of::<PyInt>() || (!v.is_instance_of::<PyFloat>() && is_int(&v)?) {
-            MetaValue::Int(v.extract::<i64>().map_err(|_| {
-                PyValueError::new_err(format!(
-                    "invalid {field}[{key:?}]: integer does not fit in 64 bits"
-                ))
-            })?)
+            MetaValue::Int(int_value(&v, format_args!("{field}[{key:?}]"))?)
         } else if v.is_instance_of::<PyFloat>() {
             MetaValue::Float(v.extract::<f64>()?)
         } else if let Ok(s) = v.cast::<PyString>() {
