@@ -319,19 +319,62 @@ def test_a_result_cut_at_the_byte_cap_is_reported(
 
     dsn, journal = live
     monkeypatch.setattr(query, "RESULT_BYTES_CAP", 1 << 20)
-    wide = "SELECT number, repeat('x', 1000) AS pad FROM numbers(100000)"  # 1,008 bytes a row
+    wide = "SELECT number, repeat('x', 1000) AS pad FROM numbers(100000)"  # 1,016 bytes a row
     result = journal.query(wide)
-    assert result.truncated and len(result.rows) == 1041  # 1,041 * 1,008 >= 1 MiB
-    assert [r[0] for r in result.rows] == list(range(1041))
+    assert result.truncated and len(result.rows) == 1033  # 1,033 * 1,016 >= 1 MiB
+    assert [r[0] for r in result.rows] == list(range(1033))
     cut = _sql("--dsn", dsn, "-f", "csv", wide)  # through the owner's socket
     assert cut.exit_code == 0, cut.output
-    assert len(cut.stdout.splitlines()) == 1 + 1041
+    assert len(cut.stdout.splitlines()) == 1 + 1033
     assert cut.stderr == (
         "warning: the result has more than 1 MiB of values (the cap of a journal query): only the first "
-        "1,041 rows are here; narrow the query (WHERE, LIMIT or an aggregate)\n"
+        "1,033 rows are here; narrow the query (WHERE, LIMIT or an aggregate)\n"
     )
-    whole = journal.query("SELECT number, repeat('x', 1000) AS pad FROM numbers(1040)")
-    assert not whole.truncated and len(whole.rows) == 1040
+    whole = journal.query("SELECT number, repeat('x', 1000) AS pad FROM numbers(1032)")
+    assert not whole.truncated and len(whole.rows) == 1032
+
+
+def test_the_byte_cap_counts_a_text_as_its_json_on_the_socket(
+    live: tuple[str, ClickHouseJournal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text was counted a byte a character, but the owner's socket sends each non-ASCII
+    character as a 6-byte JSON escape (12 past U+FFFF): 1,000,000 rows of 1,000 '€' were cut
+    at 266,306 rows and 1.5 GB of JSON, the owner's process at 3.9 GB (7.5 GB for emoji)."""
+    from dita.journal import query
+
+    _, journal = live
+    monkeypatch.setattr(query, "RESULT_BYTES_CAP", 1 << 20)
+    for char, per_char in (("€", 6), ("\U0001f600", 12), ("\x01", 6)):
+        sql = "SELECT number, repeat({c:String}, 1000) AS pad FROM numbers(100000)"
+        result = journal.query(sql, {"c": char})
+        row = 16 + 1000 * per_char
+        assert result.truncated and len(result.rows) == -(-(1 << 20) // row), char
+        sent = json.dumps(result.rows).encode()
+        assert len(sent) < (1 << 20) + 2 * row + 20 * len(result.rows), char
+
+
+def test_a_result_is_read_in_small_blocks(live: tuple[str, ClickHouseJournal]) -> None:
+    """A streamed result becomes Python objects a block at a time before its rows meet the
+    byte cap: at ClickHouse's 65,409 rows a block, rows of 1,000 floats took the owner's
+    process to 4.8 GB before the first check."""
+    from dita.journal.query import STREAM_BLOCK_ROWS
+
+    _, journal = live
+    (row,) = journal.query("SELECT getSetting('max_block_size') AS rows").rows
+    assert row == [STREAM_BLOCK_ROWS] and STREAM_BLOCK_ROWS <= 8192
+
+
+def test_a_number_counts_as_its_json_would_towards_the_byte_cap(
+    live: tuple[str, ClickHouseJournal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted as 8 bytes, rows of 1,000 floats went out as JSON at twice the cap."""
+    from dita.journal import query
+
+    _, journal = live
+    monkeypatch.setattr(query, "RESULT_BYTES_CAP", 1 << 20)
+    result = journal.query("SELECT arrayMap(x -> x * 1.000001, range(100)) AS a FROM numbers(100000)")
+    assert result.truncated and len(result.rows) == -(-(1 << 20) // 1600)
+    assert len(json.dumps(result.rows).encode()) < 1.5 * (1 << 20)
 
 
 def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[str]) -> None:
