@@ -2011,17 +2011,21 @@ impl Kernel {
             return self.awaiting_refusal(intent, sid, owed, None, seq);
         }
         if !fsm::is_free(stage) {
+            let held = &self.slots[sid].trade_id;
             let d = vec![
                 ("field", Detail::Static("slot_id")),
                 ("value", Detail::I64(sid as i64)),
                 ("slot_id", Detail::I64(sid as i64)),
                 ("fsm_state", Detail::Static(stage.name())),
-                ("trade_id", (&self.slots[sid].trade_id).into()),
+                ("trade_id", held.into()),
                 (
                     "reason",
-                    Detail::Static(
-                        "the slot holds another trade: use a free slot, or wait for it to close",
-                    ),
+                    Detail::Static(if *held == intent.trade_id {
+                        "the slot already holds this trade: an EXIT closes it, and a new trade \
+                         needs a new trade id"
+                    } else {
+                        "the slot holds another trade: use a free slot, or wait for it to close"
+                    }),
                 ),
             ];
             return self.refuse(
@@ -3348,6 +3352,8 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         let mut d = vec![
+            ("field", Detail::Static("slot_id")),
+            ("value", Detail::I64(sid as i64)),
             ("slot_id", Detail::I64(sid as i64)),
             ("awaited_fill_qty", Detail::F64(owed)),
         ];

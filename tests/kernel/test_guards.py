@@ -959,6 +959,10 @@ def test_a_busy_slot_and_a_blocked_mode_name_the_field_value_and_reason() -> Non
     assert busy.diagnostic_code == D.SLOT_BUSY
     assert {key: busy.details[key] for key in ("field", "value")} == {"field": "slot_id", "value": 0}
     assert "free slot" in busy.details["reason"]
+    # An ENTER of the very trade the slot holds is told so, not "another trade".
+    same = k.process_intent(intent("ENTER", 0, intent_id="same-trade"))
+    assert same.diagnostic_code == D.SLOT_BUSY and same.details["trade_id"] == busy.details["trade_id"]
+    assert same.details["reason"].startswith("the slot already holds this trade: an EXIT closes it")
     for mode, why in (("HALTED", "no new entries"), ("REDUCE_ONLY", "only EXIT and CANCEL")):
         k.update_control(mode=mode)
         blocked = k.process_intent(intent("ENTER", 0, intent_id=f"in-{mode}", trade_id=f"t-{mode}"))

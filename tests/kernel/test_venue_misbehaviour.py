@@ -798,6 +798,7 @@ def test_an_exit_rate_limited_before_its_ack_with_a_cancel_asked_blocks_a_second
     assert not second.accepted and second.diagnostic_code == D.SLOT_BUSY
     assert second.details["client_order_id"] == xid and second.details["awaited_fill_qty"] == 0.0
     assert "reconcile_with_venue" in second.details["reason"]
+    assert (second.details["field"], second.details["value"]) == ("slot_id", 0)
     assert kernel.snapshot() == before and kernel.slot_dict(0)["awaited_fill_qty"] == 0.0
     part = kernel.on_venue_event(fill("x1", xid, 0.4, total=0.4))
     assert part.accepted and part.details["late_fill"] is True
