@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,27 @@ def test_the_byte_cap_counts_a_text_as_its_json_on_the_socket(
         assert result.truncated and len(result.rows) == -(-(1 << 20) // row), char
         sent = json.dumps(result.rows).encode()
         assert len(sent) < (1 << 20) + 2 * row + 20 * len(result.rows), char
+
+
+def test_a_long_query_says_it_is_still_running(
+    live: tuple[str, ClickHouseJournal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query may run for its 120 s: it said nothing until its answer. Off a terminal a line
+    every PROGRESS_LINE_SECONDS says it still runs (on one, a spinner with the time taken);
+    --no-progress says nothing, and the result on stdout is the same."""
+    from dita.cli import journal as cli_journal
+
+    dsn, _ = live
+    monkeypatch.setattr(cli_journal, "PROGRESS_LINE_SECONDS", 0.2)
+    slow = "SELECT sleep(1) AS slept"
+    told = _sql("--dsn", dsn, "-f", "csv", slow)
+    assert told.exit_code == 0, told.output
+    lines = told.stderr.splitlines()
+    assert len(lines) >= 2 and all(
+        re.fullmatch(r"querying the journal .+: still running after \d+ s", line) for line in lines
+    ), told.stderr
+    quiet = _sql("--dsn", dsn, "-f", "csv", "--no-progress", slow)
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == told.stdout
 
 
 def test_a_result_is_read_in_small_blocks(live: tuple[str, ClickHouseJournal]) -> None:

@@ -7,6 +7,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,6 +23,7 @@ from rich.table import Table
 __all__ = [
     "close_all",
     "cluster_options",
+    "elapsed_report",
     "fail",
     "fail_options",
     "feed_problem",
@@ -141,6 +143,41 @@ def progress_report(
                 stderr.print(f"{label}: {done:,} of {total:,} {unit} ({done / total:.0%}) {shown}".rstrip())
 
         yield advance
+
+
+@contextmanager
+def elapsed_report(label: str, *, enabled: bool, line_seconds: float = 10.0) -> Iterator[None]:
+    """Progress of one long step whose end cannot be foreseen (a journal query), on stderr:
+    a spinner with the time taken on a terminal, cleared when done; elsewhere (a pipe, a CI
+    log) a line ``<label>: still running after N s`` every ``line_seconds``. A step over
+    before the first line says nothing off a terminal."""
+    if not enabled:
+        yield
+        return
+    if stderr.is_terminal:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        # The label as its text: a path may hold braces or brackets.
+        text = TextColumn("{task.description}", markup=False)
+        with Progress(SpinnerColumn(), text, TimeElapsedColumn(), console=stderr, transient=True) as bar:
+            bar.add_task(label, total=None)
+            yield
+        return
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tell() -> None:
+        while not done.wait(line_seconds):
+            took = time.monotonic() - started
+            print(f"{label}: still running after {took:.0f} s", file=sys.stderr, flush=True)
+
+    teller = threading.Thread(target=tell, name="dita-elapsed", daemon=True)
+    teller.start()
+    try:
+        yield
+    finally:
+        done.set()
+        teller.join()
 
 
 def out_console() -> Console:

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from dita._numbers import finite_json
-from dita.cli._common import UNREACHABLE, fail, out_console, require_utf8, warn
+from dita.cli._common import UNREACHABLE, elapsed_report, fail, out_console, require_utf8, warn
 
 __all__ = ["register"]
 
@@ -285,10 +285,23 @@ def journal_target(dsn: str | None, option: str = "--dsn") -> Any:
         fail(f"{where}: {exc}")
 
 
-def query_journal(target: Any, sql: str, params: dict[str, Any]) -> Any:
+PROGRESS_LINE_SECONDS = 10.0
+"""How often a query still running says so where stderr is not a terminal."""
+
+ProgressOption = Annotated[
+    bool,
+    typer.Option(
+        "--progress/--no-progress",
+        help="While the query runs: a spinner with the time taken on a terminal, else a line every 10 s",
+    ),
+]
+
+
+def query_journal(target: Any, sql: str, params: dict[str, Any], *, progress: bool = False) -> Any:
     """Run ``sql`` on the journal ``target`` (`journal sql`, `journal info`, `pnl --journal`);
     a failure exits with one line naming the journal: 2 for a refused query, 3 for a server
-    not reached, 1 otherwise."""
+    not reached, 1 otherwise. ``progress``: say on stderr that it runs (a query may take up
+    to its 120 s)."""
     from clickhouse_connect.driver.exceptions import OperationalError
 
     from dita.journal.query import ReadOnlyViolation, run_query
@@ -299,7 +312,9 @@ def query_journal(target: Any, sql: str, params: dict[str, Any]) -> Any:
     level = driver_log.level
     driver_log.setLevel(max(level, logging.ERROR))
     try:
-        return run_query(target, sql, params, on_wait=warn)
+        label = f"querying the journal {target.display}"
+        with elapsed_report(label, enabled=progress, line_seconds=PROGRESS_LINE_SECONDS):
+            return run_query(target, sql, params, on_wait=warn)
     except ReadOnlyViolation as exc:
         fail(str(exc))
     except LookupError as exc:
@@ -344,6 +359,7 @@ def sql_command(
         list[str] | None,
         typer.Option("--param", "-p", help="Query parameter NAME=VALUE for {NAME:Type} placeholders"),
     ] = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Run one read-only query on the journal and print the rows."""
     if fmt not in _FORMATS:
@@ -354,13 +370,14 @@ def sql_command(
     _check_time_params(found, params)
     _check_int_params(found, params)
     target = journal_target(dsn)
-    _print(query_journal(target, query, params), fmt)
+    _print(query_journal(target, query, params, progress=progress), fmt)
 
 
 @journal_app.command("info")
 def info_command(
     dsn: DsnOption = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    progress: ProgressOption = True,
 ) -> None:
     """Schema version and rows per table and kernel (a table without rows: one row, 0 rows)."""
     if fmt not in _FORMATS:
@@ -380,7 +397,7 @@ def info_command(
         f"last_seq, last_ts FROM ({counts}) ORDER BY table, kernel_id"
     )
     target = journal_target(dsn)
-    _print(query_journal(target, sql, {}), fmt)
+    _print(query_journal(target, sql, {}, progress=progress), fmt)
 
 
 def register(app: typer.Typer) -> None:
