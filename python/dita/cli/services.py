@@ -28,7 +28,8 @@ HomeOption = Annotated[
     Path | None,
     typer.Option(
         "--home",
-        help="jar cache and member state (default: $DITA_HAZELCAST_HOME or .cache/hazelcast)",
+        help="jar cache and member state (default: $DITA_HAZELCAST_HOME, else .cache/hazelcast in the "
+        "dita checkout, else ~/.cache/dita/hazelcast)",
         parser=given_path,
     ),
 ]

@@ -587,7 +587,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="default: $DITA_HAZELCAST_CLUSTER or dita",
     )
     parser.add_argument(
-        "--home", type=Path, default=None, help="jar cache and state (default: .cache/hazelcast)"
+        "--home",
+        type=Path,
+        default=None,
+        help=(
+            "jar cache and state (default: $DITA_HAZELCAST_HOME, else .cache/hazelcast in the dita "
+            "checkout, else ~/.cache/dita/hazelcast)"
+        ),
     )
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
