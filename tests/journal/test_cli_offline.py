@@ -36,13 +36,14 @@ def test_with_nobody_holding_it_the_cli_opens_the_directory(tmp_path: Path) -> N
 
 def test_a_directory_held_by_a_process_that_serves_no_queries_is_named_so(tmp_path: Path) -> None:
     """chDB's own error for a held directory says only "Error initializing EmbeddedServer":
-    the CLI asks the lock who holds it and says so, on one line."""
+    the CLI asks the lock who holds it and says so, on one line (not as a query that failed:
+    none ran)."""
     directory = tmp_path / "held"
     with held_chdb_directory(directory, serve_sql=False) as holder:
         done = run_cli("sql", "--dsn", f"chdb://{directory}", "SELECT 1")
     assert done.returncode == 1, done.stdout
     assert done.stderr.splitlines() == [
-        f"error: query failed on chdb://{directory}?database=dita: journal {directory} is held by "
+        f"error: journal {directory} is held by "
         f"another process (pid {holder.pid}) that does not serve queries (started with "
         "serve_sql=False?); query it from that process or stop it first"
     ]

@@ -304,7 +304,7 @@ def query_journal(target: Any, sql: str, params: dict[str, Any], *, progress: bo
     to its 120 s)."""
     from clickhouse_connect.driver.exceptions import OperationalError
 
-    from dita.journal.query import ReadOnlyViolation, run_query
+    from dita.journal.query import JournalUnavailable, ReadOnlyViolation, run_query
 
     # The client library logs a connection failure as a bare "Unexpected Http Driver
     # Exception" line on stderr; the error below says what it was.
@@ -317,7 +317,7 @@ def query_journal(target: Any, sql: str, params: dict[str, Any], *, progress: bo
             return run_query(target, sql, params, on_wait=warn)
     except ReadOnlyViolation as exc:
         fail(str(exc))
-    except LookupError as exc:
+    except (LookupError, JournalUnavailable) as exc:  # no query ran: not "query failed"
         fail(str(exc), code=1)
     except OperationalError as exc:  # the client's error for a server it could not talk to
         fail(f"cannot reach the journal {target.display}: {_server_said(exc)}", code=UNREACHABLE)

@@ -44,6 +44,8 @@ __all__ = [
     "QUERY_WAIT_SECONDS",
     "RESULT_BYTES_CAP",
     "RESULT_ROWS_CAP",
+    "STREAM_BLOCK_ROWS",
+    "JournalUnavailable",
     "QueryResult",
     "QueryServer",
     "ReadOnlyViolation",
@@ -102,6 +104,11 @@ _MAX_REQUEST_BYTES = 1 << 20
 
 class ReadOnlyViolation(ValueError):
     """A statement that is not a single read-only query."""
+
+
+class JournalUnavailable(RuntimeError):
+    """An embedded journal that cannot be opened for a query here (held by another process, or
+    a directory the engine cannot write to): no query ran."""
 
 
 @dataclass
@@ -970,7 +977,7 @@ def run_query(
                         f"waiting up to {wait:g} s for it to end"
                     )
             if now >= deadline:
-                raise RuntimeError(
+                raise JournalUnavailable(
                     f"journal {target.path} is held by another `dita journal` query ({held.holder}) "
                     f"still running after {wait:g} s; retry when it has ended"
                 ) from None
@@ -1002,11 +1009,11 @@ def _run_in_the_directory(target: JournalTarget, sql: str, parameters: dict[str,
     if holder and held_by_a_query(target.path, holder):
         raise _HeldByAQuery(holder)
     if holder is not None:
-        raise RuntimeError(_held_by_another(target.path, holder))
+        raise JournalUnavailable(_held_by_another(target.path, holder))
     if not os.access(target.path, os.W_OK | os.X_OK):
         # chDB writes its status file into any directory it opens; its own error says only
         # "Error initializing EmbeddedServer".
-        raise RuntimeError(
+        raise JournalUnavailable(
             f"journal {target.path} is not writable (a read-only file system, or its permissions): "
             "the embedded engine opens a directory only to write to it; query a writable copy"
         )
@@ -1025,7 +1032,7 @@ def _run_in_the_directory(target: JournalTarget, sql: str, parameters: dict[str,
             holder = chdb_holder(target.path)
             if holder and held_by_a_query(target.path, holder):
                 raise _HeldByAQuery(holder) from exc
-            raise RuntimeError(_held_by_another(target.path, holder)) from exc
+            raise JournalUnavailable(_held_by_another(target.path, holder)) from exc
     finally:
         with contextlib.suppress(OSError):
             mark.unlink()
