@@ -182,7 +182,13 @@ class PaperSession:
             del self.fills[:-KEPT_FILLS]
 
     def snapshot(self, *, running: bool) -> dict[str, Any]:
-        self.runtime.sync_marks()
+        try:
+            self.runtime.sync_marks()
+        except WalError:
+            # A kernel whose log failed refuses input, marks included, but still answers reads:
+            # the status and the state file show its state as of its last input (the failure
+            # itself is said by the run, and the save after this refuses to write a book then).
+            pass
         slots = [s for s in self.kernel.slots() if s.get("fsm_state") not in ("IDLE", "CLOSED")]
         return {
             "format": STATE_FORMAT,
@@ -672,6 +678,11 @@ def paper(
             mode_said = news
             console.print(f"kernel mode: {news}", highlight=False)
 
+    def log_stopped(why: object) -> None:
+        """The run stops for its log: a full disk or an I/O error under its writer."""
+        if not problems:
+            problems.append(f"cannot sync the write-ahead log in {wal_dir}: {why}; the run was stopped")
+
     def tick(_: int) -> None:
         nonlocal last
         now = time.monotonic()
@@ -687,7 +698,7 @@ def paper(
             except WalError as exc:
                 # The log failed (a disk full or gone read-only): the kernel cannot record
                 # inputs, and a book saved now would be ahead of what a restart recovers.
-                problems.append(f"cannot sync the write-ahead log in {wal_dir}: {exc}; the run was stopped")
+                log_stopped(exc)
                 return
             snap = session.snapshot(running=True)
             say_mode(snap["control"])
@@ -702,7 +713,18 @@ def paper(
     say_mode(session.kernel.control())
     handles = list(session.runtime.handles.values())
 
+    def log_failed() -> str | None:
+        """Why the kernel's log refuses input (its writer thread met a full disk or an I/O
+        error), or None. A strategy's input refused for it put the strategy in ERROR, which
+        is not the strategy's failure: the run is stopped for the log."""
+        info = session.kernel.wal_info() if session.wal_dir is not None else None
+        return None if info is None else info.get("poisoned")
+
     def should_stop() -> bool:
+        if not problems and any(h.status is StrategyStatus.ERROR for h in handles):
+            failed_log = log_failed()
+            if failed_log is not None:
+                log_stopped(failed_log)
         if not problems and all(h.status is StrategyStatus.ERROR for h in handles):
             # Nothing would trade again: replaying on (or waiting on the live feed) until the
             # data or --duration ends did nothing.
@@ -733,6 +755,12 @@ def paper(
                     feed, speed=None if max_speed else speed, progress=tick, should_stop=should_stop
                 )
                 session.runtime.finish()
+            except WalError as exc:
+                # The log's writer thread met a full disk or an I/O error, and an input of the
+                # run (a strategy's, a venue event, the last marks) was refused for it: the
+                # kernel takes no more input. Stopped as a failed save stops the run (below),
+                # not as a traceback that skipped the final save's error.
+                log_stopped(exc)
             finally:
                 # Stopped or not, the table left on screen is the run's last state: after a
                 # Ctrl-C or SIGTERM it showed the last tick's (up to --status-every behind).
