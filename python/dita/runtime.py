@@ -510,6 +510,16 @@ class TradingRuntime:
         self._after_events(outcome.emitted_events, set())
         return outcome
 
+    def operator_intent(self, intent: KernelIntent) -> KernelOutcome:
+        """An intent of the run's own, not a strategy's (the backtest's cancel of a blown
+        account's working entries): the kernel's answer is routed to the listeners and the
+        strategies owning the trades, as the answer to a strategy's own intent is."""
+        self._sync_venues()
+        outcome: KernelOutcome = self.kernel.process_intent(intent)
+        if outcome.accepted:
+            self._after_events(outcome.emitted_events, set())
+        return outcome
+
     def _absorb_events(self, events: list[VenueEvent], errors: list[Exception]) -> None:
         """Feed events a venue reported later (fills of working orders) to the kernel. The
         venue hands each event over once, so an error on the way (a listener's, the kernel's)

@@ -289,6 +289,32 @@ def run_backtest(
                 kernel.update_control(mode="HALTED", source="backtest")
                 # Numbered from 1, as the data's errors number its rows.
                 halted.update({"halted_at": at, "halted_equity": equity, "halted_row": row + 1})
+                cancel_working_entries(at)
+
+        def cancel_working_entries(at: float) -> None:
+            # HALTED refuses new entries only: an entry order still working (one larger than
+            # the bars' volume, a resting limit) went on filling after the halt, growing the
+            # position of an account already blown. An exchange stopping the account ends
+            # those orders too; what they filled stays open, and exits still work.
+            for slot_id in range(cfg.max_slots):
+                slot = kernel.slot_state(slot_id)
+                if slot.fsm_state.name not in ("ORDER_SENT", "ENTRY_WORKING"):
+                    continue
+                intent = KernelIntent(
+                    f"backtest-halt-cancel-{slot_id}-{slot.trade_id}",
+                    slot.trade_id,
+                    slot_id,
+                    slot.asset,
+                    slot.side,
+                    "CANCEL",
+                    0.0,
+                    0.0,
+                    reason="account blown: halted",
+                    timestamp=at,
+                )
+                # Its answer routed as a strategy's own cancel's: the slot is freed (or left
+                # holding what filled) and the venue's order stops working.
+                runtime.operator_intent(intent)
 
         def halt_before_entry(intent: KernelIntent) -> None:
             # Prices alone can take the equity to zero between fills: an entry asked then was

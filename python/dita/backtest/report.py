@@ -229,6 +229,7 @@ def _html(
             f"<td>{html.escape(c)}</td>"
             for c in (
                 t.trade_id,
+                t.asset,
                 t.side,
                 entry,
                 exit_,
@@ -269,7 +270,7 @@ img {{ max-width: 100%; border: 1px solid #ddd; }}
 <div><h2>Run</h2><table>{info}</table></div>
 </div>
 <h2>Trades</h2>{more}
-<table><tr><th>trade</th><th>side</th><th>entry</th><th>exit</th><th>entry price</th><th>exit price</th>
-<th>size</th><th>net PnL</th></tr>{trade_rows}</table>
+<table><tr><th>trade</th><th>asset</th><th>side</th><th>entry</th><th>exit</th><th>entry price</th>
+<th>exit price</th><th>size</th><th>net PnL</th></tr>{trade_rows}</table>
 </body></html>
 """
