@@ -658,6 +658,8 @@ class KernelCore:
     # Write-ahead log (``wal_dir=PATH, fsync="always"|"batch"|"none"`` keywords of the constructor,
     # plus ``wal_checkpoint_every`` and ``wal_segment_bytes``). None when there is no log.
     def wal_info(self) -> dict[str, Any] | None: ...
+    def journaled_through(self) -> int | None:
+        """The newest input whose journal rows are handed out (what its log recovers); None: no log."""
     def wal_sync(self) -> int | None: ...
     def stop_input(self) -> None:
         """Refuse every later input, once the venue calls under way are applied."""

@@ -225,6 +225,10 @@ class ExecutionKernel(KernelCore):
         RuntimeError and changes nothing."""
         self.stop_input()
         try:
+            # The log durable first: a journal takes the rows of the inputs the log holds, and
+            # records its progress up to there (a log that failed raises at close_core below).
+            with contextlib.suppress(Exception):
+                self.wal_sync()
             for component in (self.control_plane, self.journal, self.projection):
                 if component is None:
                     continue

@@ -1222,21 +1222,34 @@ impl Outbox {
     /// the rows below it out of the one the cut falls in: a copy of at most a segment, however
     /// many rows are taken.
     pub fn take_rows(&mut self, max_rows: usize) -> [Vec<RowBuf>; 6] {
-        if self.len <= max_rows {
+        self.take_rows_through(max_rows, None)
+    }
+
+    /// [`Outbox::take_rows`] of the rows of inputs up to seq `through` (all with `None`): the
+    /// rows of later inputs wait, whole, for a later take. A kernel with a write-ahead log
+    /// journals only what the log holds, so a journal is never ahead of what a restart
+    /// recovers (its rows past the log's end would take the keys of the inputs after it).
+    pub fn take_rows_through(&mut self, max_rows: usize, through: Option<u64>) -> [Vec<RowBuf>; 6] {
+        let last = self
+            .tables
+            .iter()
+            .filter_map(|segments| segments.last().and_then(RowBuf::last_seq))
+            .max();
+        let held_back = matches!((through, last), (Some(t), Some(l)) if l > t);
+        if self.len <= max_rows && !held_back {
             self.len = 0;
             // Into new lists, allocated here: the strategy thread's next segments go into the
             // outbox's own.
             return self.tables.each_mut().map(|s| s.split_off(0));
         }
         let first = self.first_seq();
-        let last = self
-            .tables
-            .iter()
-            .filter_map(|segments| segments.last().and_then(RowBuf::last_seq))
-            .max();
         let (Some(first), Some(last)) = (first, last) else {
             return Default::default();
         };
+        let last = through.map_or(last, |t| last.min(t));
+        if last < first {
+            return Default::default(); // the oldest input is not in the log yet
+        }
         // Rows before each segment, counted once: each step of the search below is then a
         // search among the segments and in one of them, not a sum over a backlog's hundreds.
         let before = self.tables.each_ref().map(|segments| {
@@ -1994,6 +2007,38 @@ mod tests {
             (max_rows as u64 + 1..=last).collect::<Vec<u64>>()
         );
         assert!(o.is_empty() && o.tables.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn a_take_through_a_seq_leaves_the_later_inputs_whole() {
+        let mut o = own_pool(usize::MAX);
+        let last = fill_segments(&mut o, 0, 2);
+        let held = o.len();
+        // Nothing yet in the log: nothing taken, not even the oldest input.
+        assert!(o
+            .take_rows_through(usize::MAX, Some(0))
+            .iter()
+            .all(Vec::is_empty));
+        assert_eq!(o.len(), held);
+        let taken = o.take_rows_through(usize::MAX, Some(last / 2));
+        assert_eq!(
+            seqs(taken.iter().flatten()),
+            (1..=last / 2).collect::<Vec<u64>>()
+        );
+        assert_eq!(o.first_seq(), Some(last / 2 + 1));
+        // Bounded by both: the fewer rows win.
+        let taken = o.take_rows_through(3, Some(last));
+        assert_eq!(
+            seqs(taken.iter().flatten()),
+            (last / 2 + 1..=last / 2 + 3).collect::<Vec<u64>>()
+        );
+        // Past the newest input: everything left, as take_rows.
+        let rest = o.take_rows_through(usize::MAX, Some(last + 10));
+        assert_eq!(
+            seqs(rest.iter().flatten()),
+            (last / 2 + 4..=last).collect::<Vec<u64>>()
+        );
+        assert!(o.is_empty());
     }
 
     #[test]

@@ -87,6 +87,7 @@ def test_the_log_gives_back_the_rows_made_live_for_any_span(tmp_path: Path) -> N
         workload(kernel, part)
         if part == 1:
             kernel.wal_checkpoint()
+    kernel.wal_sync()  # the outbox hands out the rows of the inputs the log holds
     live = kernel.drain_journal(1_000_000)
     last = kernel.wal_info()["last_seq"]
     for first, to in ((1, None), (last // 3, 2 * last // 3), (last, last)):
@@ -135,6 +136,7 @@ def test_the_log_gives_back_venue_events_with_what_they_carried(tmp_path: Path) 
             )
         )
     kernel.on_venue_event(VenueEvent("r1", "", -1, "RATE_LIMITED", venue_client_id=coids[1], retry_after=2.5))
+    kernel.wal_sync()
     live = kernel.drain_journal(1_000_000)["venue_events"]
     chunks: list[list[Any]] = []
     kernel.wal_journal_blocks(1, sink=chunks.append)
@@ -212,6 +214,7 @@ def test_the_log_gives_back_why_each_venue_event_was_refused_or_warned_about(tmp
         )
         for event_id, slot, kind, fields in events
     ]
+    kernel.wal_sync()
     live = kernel.drain_journal(1_000_000)["venue_events"]
     chunks: list[list[Any]] = []
     kernel.wal_journal_blocks(1, sink=chunks.append)

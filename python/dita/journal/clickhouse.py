@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita._kernel import JournalBlock, WalError
-from dita.journal import JournalStats, sole_journal
+from dita.journal import JournalStats, sole_journal, sync_log
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.priority import lower_thread_priority
 from dita.journal.query import (
@@ -1127,8 +1127,12 @@ class ClickHouseJournal:
             # both see the other and leave the journal open.
             if any(k is kernel for _, k in self._kernels):
                 self._releasing.add(kernel.kernel_id)
-                # Its input is stopped (kernel.close()): every row it makes is in its outbox.
-                self._stopped_seq[kernel.kernel_id] = kernel.seq
+                # Its input is stopped (kernel.close()): every row it makes is in its outbox,
+                # and those of inputs its log holds are drained (a log that failed keeps the
+                # later ones out: a restart does not recover those inputs).
+                through = kernel.journaled_through()
+                stopped = kernel.seq if through is None else min(kernel.seq, through)
+                self._stopped_seq[kernel.kernel_id] = stopped
             gone = self._releasing | self._leaving
             last = all(kid in gone for kid, _ in self._kernels)
         if last:
@@ -1151,6 +1155,10 @@ class ClickHouseJournal:
         """
         _check_timeout("flush", timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            kernels = [k for _, k in self._kernels]
+        for kernel in kernels:
+            sync_log(kernel)  # its outbox hands out only what its log holds
         with self._cond:
             if self._closed and not self._writer.is_alive():
                 if self._pending_rows:

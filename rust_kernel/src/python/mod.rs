@@ -1085,6 +1085,14 @@ impl PyKernel {
         this.wal_info_dict(py)
     }
 
+    /// The newest input whose journal rows the outbox hands out: with a write-ahead log, the
+    /// last one a restart recovers (durable; handed to the OS under fsync "none"), so a
+    /// journal never holds rows of an input the log lost; None without a log (all).
+    #[pyo3(name = "journaled_through")]
+    fn journaled_through_py(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
+        Ok(wait_ref(slf)?.journaled_through())
+    }
+
     /// Syncs every recorded input to stable storage; returns the durable seq (None without a log).
     fn wal_sync(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         let mut this = wait_mut(slf)?;
@@ -1242,7 +1250,13 @@ impl PyKernel {
         let max_rows = usize::try_from(max_rows).unwrap_or(usize::MAX);
         let py = slf.py();
         let (tables, pool) = match slf.try_borrow_mut() {
-            Ok(mut k) => (k.core.outbox.take_rows(max_rows), k.core.outbox.pool),
+            Ok(mut k) => {
+                let through = k.journaled_through();
+                (
+                    k.core.outbox.take_rows_through(max_rows, through),
+                    k.core.outbox.pool,
+                )
+            }
             Err(_) => return tables_to_py(py, &Default::default()),
         };
         let rows = tables_to_py(py, &tables);
@@ -1263,11 +1277,12 @@ impl PyKernel {
         let max_rows = usize::try_from(max_rows).unwrap_or(usize::MAX);
         let (kernel_id, tables, pool) = {
             let mut k = slf.try_borrow_mut().ok()?;
-            let k = &mut k.core;
-            if k.outbox.is_empty() {
+            if k.core.outbox.is_empty() {
                 return Some(Vec::new());
             }
-            let tables = k.outbox.take_rows(max_rows);
+            let through = k.journaled_through();
+            let k = &mut k.core;
+            let tables = k.outbox.take_rows_through(max_rows, through);
             (k.kernel_id.clone(), tables, k.outbox.pool)
         };
         // The segments taken are copied into the blocks here, with the kernel free again and

@@ -321,6 +321,14 @@ impl PyKernel {
         Ok(Some(d))
     }
 
+    /// The newest input whose journal rows may be drained: with a write-ahead log, the last
+    /// one a restart recovers (`Wal::recoverable_seq`), so a journal never holds rows of an
+    /// input the log lost (a crash's last milliseconds, a write that failed) and the kernel
+    /// restarted on the log is not refused for them; without one, all (None).
+    pub(super) fn journaled_through(&self) -> Option<u64> {
+        self.wal.as_ref().map(|s| s.log.wal().recoverable_seq())
+    }
+
     pub(super) fn wal_sync_now(&mut self) -> PyResult<Option<u64>> {
         match &mut self.wal {
             Some(state) => {

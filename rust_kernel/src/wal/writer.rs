@@ -671,6 +671,17 @@ impl Wal {
         lock(&self.shared).written_seq
     }
 
+    /// The newest record a restart will find, as far as this process knows: the durable one,
+    /// or under `none` (synced only at rotation, checkpoints and close, by choice) the one
+    /// handed to the OS. What a journal may hold rows of (see `Outbox::take_rows_through`).
+    pub fn recoverable_seq(&self) -> u64 {
+        let st = lock(&self.shared);
+        match self.options.fsync {
+            FsyncPolicy::None => st.written_seq,
+            _ => st.durable_seq,
+        }
+    }
+
     /// Chain hash of the last appended record (the genesis hash for an empty log). Hands
     /// buffered records to the OS first: hashes are computed when records are written.
     pub fn head_hash(&self) -> [u8; 32] {
