@@ -48,9 +48,29 @@ __all__ = [
     "Quote",
     "Strategy",
     "StrategyLoadError",
+    "cancel_intent",
     "load_strategy_class",
     "validate_params",
 ]
+
+
+def cancel_intent(
+    intent_id: str, trade_id: str, slot: TradeSlot, *, reason: str, timestamp: float
+) -> KernelIntent:
+    """The CANCEL of ``slot``'s working order under ``trade_id``: a strategy's own, or the
+    backtest's at a blown account's halt."""
+    return KernelIntent(
+        intent_id,
+        trade_id,
+        slot.slot_id,
+        slot.asset,
+        slot.side,
+        "CANCEL",
+        0.0,
+        0.0,
+        reason=reason,
+        timestamp=timestamp,
+    )
 
 
 class Bar(NamedTuple):
@@ -295,15 +315,10 @@ class Strategy(Generic[P]):
         slot = self._slot_or_none(slot_id)
         if slot is None:
             return self._no_such_slot(slot_id, "CANCEL", 0.0)
-        intent = KernelIntent(
+        intent = cancel_intent(
             self.ctx.next_intent_id(self),
             self._own_trade_id(slot),
-            slot_id,
-            slot.asset,
-            slot.side,
-            "CANCEL",
-            0.0,
-            0.0,
+            slot,
             reason=reason or "cancel",
             timestamp=self.ctx.now(),
         )

@@ -32,7 +32,7 @@ from dita.backtest.metrics import (
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 from dita.runtime import StrategyStatus, TradingRuntime, check_strategy_instance, check_strategy_unused
-from dita.strategy import Strategy
+from dita.strategy import Strategy, cancel_intent
 from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
@@ -300,15 +300,10 @@ def run_backtest(
                 slot = kernel.slot_state(slot_id)
                 if slot.fsm_state.name not in ("ORDER_SENT", "ENTRY_WORKING"):
                     continue
-                intent = KernelIntent(
+                intent = cancel_intent(
                     f"backtest-halt-cancel-{slot_id}-{slot.trade_id}",
                     slot.trade_id,
-                    slot_id,
-                    slot.asset,
-                    slot.side,
-                    "CANCEL",
-                    0.0,
-                    0.0,
+                    slot,
                     reason="account blown: halted",
                     timestamp=at,
                 )
