@@ -659,7 +659,8 @@ class KernelCore:
     # plus ``wal_checkpoint_every`` and ``wal_segment_bytes``). None when there is no log.
     def wal_info(self) -> dict[str, Any] | None: ...
     def journaled_through(self) -> int | None:
-        """The newest input whose journal rows are handed out (what its log recovers); None: no log."""
+        """The newest input whose journal rows are handed out (what its log recovers, kept once the
+        log is released); None for a kernel without a log."""
     def wal_sync(self) -> int | None: ...
     def stop_input(self) -> None:
         """Refuse every later input, once the venue calls under way are applied."""

@@ -1081,9 +1081,11 @@ def _open_sinks(journal: str | None, hazelcast: str | None, hz_cluster: str | No
 def _close_kernel(kernel: Any, jr: Any, problems: list[str]) -> None:
     """Close the kernel (its journal and projection) even when waiting fails; add to
     ``problems`` the journal rows that were not written (a paper run has no WAL to resend)."""
+    past_log = 0
     try:
         if jr is not None:
             _wait_for_journal(jr)
+            past_log = _rows_past_a_failed_log(kernel)
     finally:
         try:
             kernel.close()
@@ -1093,12 +1095,39 @@ def _close_kernel(kernel: Any, jr: Any, problems: list[str]) -> None:
         return
     left = jr.stats()
     outbox = kernel.stats()
-    unwritten = left.queued + int(outbox["journal_queued"]) + int(outbox["journal_dropped"])
+    held = int(outbox["journal_queued"])
+    past_log = min(past_log, held)
+    if past_log:
+        # Not the journal's failure: a journal holds only rows of inputs the log keeps, and
+        # a restart on this log does not know those inputs.
+        problems.append(
+            f"{past_log:,} journal rows of inputs the failed write-ahead log did not keep were "
+            "not journaled (a restart on the log does not recover those inputs)"
+        )
+    unwritten = left.queued + held - past_log + int(outbox["journal_dropped"])
     if unwritten:
         problems.append(
             f"{unwritten:,} journal rows were not written to {jr.target.display} "
             f"(last error: {left.last_error or 'none'})"
         )
+
+
+def _rows_past_a_failed_log(kernel: Any) -> int:
+    """The rows ``kernel``'s outbox holds of inputs its failed log did not keep (0 when the
+    log works, or when the outbox still holds rows of inputs the log keeps): the outbox never
+    hands those to a journal, so they are no journal's failure to write. Read before close()."""
+    try:
+        info = kernel.wal_info()
+        if info is None or not info.get("poisoned"):
+            return 0
+        through = kernel.journaled_through()
+        stats = kernel.stats()
+    except Exception:  # a read that fails only loses the distinction
+        return 0
+    first = stats.get("journal_first_seq")
+    if through is None or first is None or first <= through:
+        return 0
+    return int(stats["journal_queued"])
 
 
 def _wait_for_journal(jr: Any) -> None:

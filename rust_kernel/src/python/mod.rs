@@ -42,6 +42,10 @@ pub struct PyKernel {
     closed: bool,
     /// Set by `close_core`: the log is gone, and with it what the journal's refills need.
     log_released: bool,
+    /// What `journaled_through` was when `close_core` released the log, after its last sync:
+    /// a journal still draining the outbox then (a detach that timed out) takes no row of an
+    /// input a failed log lost.
+    released_through: Option<u64>,
     /// Venue calls under way: taken with the input, ended once the venue's answer is fed
     /// (and logged). `close_core` waits for none, so no answer outlives the log.
     venue_calls: Arc<AtomicUsize>,
@@ -696,6 +700,7 @@ impl PyKernel {
             wal,
             closed: false,
             log_released: false,
+            released_through: None,
             venue_calls: Arc::default(),
         })
     }
@@ -1112,6 +1117,7 @@ impl PyKernel {
     fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         let mut this = Self::stopped(slf)?;
         let synced = this.wal_sync_now();
+        this.released_through = this.journaled_through();
         drop(this.wal.take());
         this.log_released = true;
         synced

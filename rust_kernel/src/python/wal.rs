@@ -326,7 +326,10 @@ impl PyKernel {
     /// input the log lost (a crash's last milliseconds, a write that failed) and the kernel
     /// restarted on the log is not refused for them; without one, all (None).
     pub(super) fn journaled_through(&self) -> Option<u64> {
-        self.wal.as_ref().map(|s| s.log.wal().recoverable_seq())
+        match &self.wal {
+            Some(s) => Some(s.log.wal().recoverable_seq()),
+            None => self.released_through, // the log's last word once it is released
+        }
     }
 
     pub(super) fn wal_sync_now(&mut self) -> PyResult<Option<u64>> {
@@ -536,6 +539,7 @@ pub(super) fn wal_replay<'py>(
             wal: None,
             closed: false,
             log_released: false,
+            released_through: None,
             venue_calls: Default::default(),
         },
     )?;

@@ -1,0 +1,73 @@
+"""`dita paper` with a journal and a log that failed: the rows of inputs the log lost are held
+back from the journal on purpose (7579ad4), and the end of the run said "N journal rows were
+not written to <journal> (last error: none)", a journal failure that was none."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+CHILD = textwrap.dedent(
+    """
+    import json, resource, signal, sys
+    from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
+    from dita._kernel import WalError
+    from dita.cli.paper import _close_kernel
+    from dita.journal import JournalStats
+
+    class Target:
+        display = "chdb:///nowhere"
+
+    class Journal:  # a journal that wrote every row it was handed
+        target = Target()
+
+        def flush(self, timeout=None):
+            pass
+
+        def stats(self):
+            return JournalStats()
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+    k = ExecutionKernel(max_slots=2, kernel_id="past", wal_dir=sys.argv[1], venue=MockVenueAdapter(seed=1))
+    k.set_journal_enabled(True)
+    try:
+        for i in range(100_000):
+            enter = i % 2 == 0
+            k.process_intent(KernelIntent(
+                f"i{i}", f"t{i // 2}", 0, "BTCUSDT", "LONG", "ENTER" if enter else "EXIT",
+                100.0, 1.0 if enter else 0.0, timestamp=float(i),
+            ))
+    except WalError:
+        pass
+    k.drain_journal(10**7)  # what the journal took: the rows of inputs the log holds
+    held = k.stats()["journal_queued"]
+    problems = []
+    _close_kernel(k, Journal(), problems)
+    print(json.dumps({"held": held, "problems": problems}))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+def test_rows_of_inputs_a_failed_log_lost_are_not_called_unwritten(tmp_path: Path) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "wal")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    run = json.loads(child.stdout)
+    assert run["held"] > 0, run
+    assert not any("were not written to" in p for p in run["problems"]), run
+    assert any(
+        f"{run['held']:,} journal rows of inputs the failed write-ahead log did not keep" in p
+        for p in run["problems"]
+    ), run
