@@ -53,6 +53,14 @@ def _utc_ms_text(ts: Sequence[float]) -> list[str]:
     return [str(t) for t in _utc_ms(ts).cast(pa.string()).to_pylist()]
 
 
+def _run_value(key: str, value: Any) -> str:
+    """A run's fact as the HTML shows it: the halt's time as a UTC time, as the CLI prints it
+    (metrics.json keeps the epoch seconds)."""
+    if key == "halted_at" and isinstance(value, int | float) and math.isfinite(value):
+        return f"{_iso(value)} UTC"
+    return str(value)
+
+
 def _decimate(x: FloatArray, *ys: FloatArray) -> tuple[FloatArray, ...]:
     """At most ~MAX_PLOT_POINTS points, keeping each bucket's extremes so drawdowns stay visible."""
     n = len(x)
@@ -218,7 +226,8 @@ def _html(
     )
     notes = f"<ul id='notes'>{notes}</ul>" if notes else ""
     info = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in run_info.items()
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_run_value(k, v))}</td></tr>"
+        for k, v in run_info.items()
     )
     shown = list(trades[:200])
     entries = _utc_ms_text([t.entry_time for t in shown])
