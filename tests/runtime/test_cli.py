@@ -1511,6 +1511,25 @@ def test_a_replay_stopped_between_two_rows_of_one_time_continues_with_the_rest(
     assert [(f["asset"], f["price"]) for f in snap["fills"]] == [("ETHUSDT", 50.0)]
 
 
+def test_a_continued_run_says_what_opening_its_log_cut(tmp_path: Path, resting: str) -> None:
+    """A log whose last record was unfinished (the process killed, or its disk failing, while
+    writing it) was cut there without a word: the continued run said only where it went on."""
+    data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)
+    first = _paper_on(tmp_path, resting, data)
+    assert first.exit_code == 0, first.output
+    segment = max((tmp_path / "wal").glob("seg-*.wal"))
+    with segment.open("r+b") as f:
+        f.truncate(segment.stat().st_size - 3)
+    run = _paper_on(tmp_path, resting, data)
+    assert run.exit_code == 0, run.output
+    said = [line for line in run.stderr.splitlines() if "unfinished" in line]
+    assert len(said) == 1, run.stderr
+    assert f"bytes cut from {segment} at byte " in said[0]
+    assert said[0].startswith("warning: the write-ahead log's last record was unfinished")
+    clean = _paper_on(tmp_path, resting, data)
+    assert clean.exit_code == 0 and "unfinished" not in clean.stderr, clean.output
+
+
 def test_a_continued_run_with_no_row_left_keeps_its_place_in_the_replay(tmp_path: Path, resting: str) -> None:
     """A continued run that took no row (all were handled before, or it was stopped at once)
     saved the data time 0: the run after it replayed the file from its start, and the venue,

@@ -963,6 +963,27 @@ def _restored_clock(session: PaperSession, console: Any) -> float:
     return now
 
 
+def _say_recovery_damage(kernel: Any) -> None:
+    """What opening the log cut or passed over (a record the process died writing, a damaged
+    checkpoint): said, not only kept in ``wal_info()``, since the inputs it held are gone."""
+    recovery = (kernel.wal_info() or {}).get("recovery") or {}
+    torn = recovery.get("torn_tail")
+    if torn:
+        typer.echo(
+            f"warning: the write-ahead log's last record was unfinished (the process stopped, or its "
+            f"disk failed, while writing it): {torn['bytes_dropped']:,} bytes cut from "
+            f"{torn['segment']} at byte {torn['offset']:,}; the kernel continues from the last whole "
+            "record, and the input cut is not recovered",
+            err=True,
+        )
+    for skipped in recovery.get("skipped_checkpoints") or []:
+        typer.echo(
+            f"warning: checkpoint {skipped['path']} was passed over ({skipped['reason']}): the kernel "
+            "was recovered from an earlier one and the log after it",
+            err=True,
+        )
+
+
 def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] | None, console: Any) -> None:
     """Say what a run on --wal-dir took over from the runs before it."""
     if session.wal_dir is None:
@@ -981,6 +1002,7 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
         f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue",
         highlight=False,
     )
+    _say_recovery_damage(session.kernel)
     if session.left_out:
         typer.echo(
             f"warning: {_orders(len(session.left_out))} of the saved book not restored, for an asset "
