@@ -375,6 +375,19 @@ def test_a_long_query_says_it_is_still_running(
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == told.stdout
 
 
+def test_a_streamed_querys_error_does_not_quote_the_clients_format_clause(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    """journal.query() raised ClickHouse's error quoting the query with the ` FORMAT Native`
+    the client appended (the CLI stripped it, callers of the API did not)."""
+    _, journal = live
+    with pytest.raises(Exception, match="READONLY") as refused:
+        journal.query("SELECT 1 SETTINGS max_threads=1")
+    said = str(refused.value)
+    assert "FORMAT Native" not in said and "(in query:" not in said, said
+    assert said.endswith("setting in readonly mode. (READONLY)"), said
+
+
 def test_a_result_is_read_in_small_blocks(live: tuple[str, ClickHouseJournal]) -> None:
     """A streamed result becomes Python objects a block at a time before its rows meet the
     byte cap: at ClickHouse's 65,409 rows a block, rows of 1,000 floats took the owner's

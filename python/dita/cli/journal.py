@@ -330,16 +330,13 @@ def query_journal(target: Any, sql: str, params: dict[str, Any], *, progress: bo
 _REPEATED_CODE = re.compile(r"(Code: \d+\. DB::Exception: )\1(.*?)(?:\. \([A-Z_]+\))?", re.DOTALL)
 
 
-# What the embedded engine adds to an error of a streamed query: the query, on several lines,
-# with the FORMAT clause the client appended.
-_IN_QUERY = re.compile(r": \(in query: .*\)(?=\. \([A-Z_]+\)$)", re.DOTALL)
-
-
 def _server_said(exc: Exception) -> str:
     """``exc``'s message, without the code ClickHouse's embedded engine puts twice round it
     ("Code: 164. DB::Exception: Code: 164. DB::Exception: ... (READONLY). (READONLY)") or the
     query it quotes ("...: (in query: SELECT ... FORMAT Native). (READONLY)")."""
-    text = _IN_QUERY.sub("", str(exc))
+    from dita.journal.query import QUOTED_QUERY
+
+    text = QUOTED_QUERY.sub("", str(exc))
     repeated = _REPEATED_CODE.fullmatch(text)
     return repeated[1] + repeated[2] if repeated else text
 

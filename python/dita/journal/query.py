@@ -102,6 +102,11 @@ READ_ONLY_SETTINGS: dict[str, Any] = {
 _MAX_REQUEST_BYTES = 1 << 20
 
 
+QUOTED_QUERY = re.compile(r": \(in query: .*\)(?=\. \([A-Z_]+\)$)", re.DOTALL)
+"""The query ClickHouse's embedded engine quotes in an error of a streamed query, on several
+lines, with the FORMAT clause the client appended."""
+
+
 class ReadOnlyViolation(ValueError):
     """A statement that is not a single read-only query."""
 
@@ -585,10 +590,13 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
         if "MEMORY_LIMIT_EXCEEDED" not in str(exc):
             from clickhouse_connect.driver.exceptions import DatabaseError, StreamFailureError
 
-            if isinstance(exc, StreamFailureError):
-                # ClickHouse's error read from the stream: the query failed, the journal was
-                # reached (a StreamFailureError is an OperationalError, a server not reached).
-                raise DatabaseError(str(exc)) from exc
+            quoted = QUOTED_QUERY.search(str(exc)) is not None
+            if isinstance(exc, StreamFailureError) or (isinstance(exc, DatabaseError) and quoted):
+                # ClickHouse's error of the query: it failed, the journal was reached (a
+                # StreamFailureError is an OperationalError, a server not reached). Without the
+                # query it quotes, which ends in the FORMAT clause the client appended and the
+                # caller never wrote.
+                raise DatabaseError(QUOTED_QUERY.sub("", str(exc))) from exc
             raise
         cap = READ_ONLY_SETTINGS["max_memory_usage"]
         raise RuntimeError(
