@@ -17,29 +17,19 @@ from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
 
 CHILD = textwrap.dedent(
     """
-    import json, resource, signal, sys
-    from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
+    import json, sys
+    sys.path.insert(0, sys.argv[2])
+    from dita import ExecutionKernel, MockVenueAdapter
     from dita.journal import InMemoryJournal
     from dita._kernel import WalError
+    from wal_workload import fill_the_disk_at, trade_until_the_log_fails
 
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+    fill_the_disk_at(64 * 1024)
     journal = InMemoryJournal()
     k = ExecutionKernel(
         max_slots=2, kernel_id="follows", wal_dir=sys.argv[1], journal=journal, venue=MockVenueAdapter(seed=1)
     )
-    synced, failed = 0, ""
-    try:
-        for i in range(100_000):
-            enter = i % 2 == 0
-            k.process_intent(KernelIntent(
-                f"i{i}", f"t{i // 2}", 0, "BTCUSDT", "LONG", "ENTER" if enter else "EXIT",
-                100.0, 1.0 if enter else 0.0, timestamp=float(i),
-            ))
-            if i == 40:
-                synced = k.wal_sync()
-    except WalError as exc:
-        failed = str(exc)
+    failed, synced = trade_until_the_log_fails(k, sync_at=40)
     journal.flush()
     seqs = [r["seq"] for t in ("intents", "transitions", "fills") for r in journal.rows(t)]
     try:
@@ -60,7 +50,11 @@ CHILD = textwrap.dedent(
 def test_a_log_that_failed_leaves_no_journal_row_past_what_a_restart_recovers(tmp_path: Path) -> None:
     wal = tmp_path / "wal"
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(wal)], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", CHILD, str(wal), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert child.returncode == 0, child.stderr
     run = json.loads(child.stdout)

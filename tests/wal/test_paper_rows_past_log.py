@@ -14,11 +14,12 @@ import pytest
 
 CHILD = textwrap.dedent(
     """
-    import json, resource, signal, sys
-    from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
-    from dita._kernel import WalError
+    import json, sys
+    sys.path.insert(0, sys.argv[2])
+    from dita import ExecutionKernel, MockVenueAdapter
     from dita.cli.paper import _close_kernel
     from dita.journal import JournalStats
+    from wal_workload import fill_the_disk_at, trade_until_the_log_fails
 
     class Target:
         display = "chdb:///nowhere"
@@ -32,19 +33,10 @@ CHILD = textwrap.dedent(
         def stats(self):
             return JournalStats()
 
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+    fill_the_disk_at(64 * 1024)
     k = ExecutionKernel(max_slots=2, kernel_id="past", wal_dir=sys.argv[1], venue=MockVenueAdapter(seed=1))
     k.set_journal_enabled(True)
-    try:
-        for i in range(100_000):
-            enter = i % 2 == 0
-            k.process_intent(KernelIntent(
-                f"i{i}", f"t{i // 2}", 0, "BTCUSDT", "LONG", "ENTER" if enter else "EXIT",
-                100.0, 1.0 if enter else 0.0, timestamp=float(i),
-            ))
-    except WalError:
-        pass
+    trade_until_the_log_fails(k)
     k.drain_journal(10**7)  # what the journal took: the rows of inputs the log holds
     held = k.stats()["journal_queued"]
     problems = []
@@ -57,7 +49,7 @@ CHILD = textwrap.dedent(
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
 def test_rows_of_inputs_a_failed_log_lost_are_not_called_unwritten(tmp_path: Path) -> None:
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path / "wal")],
+        [sys.executable, "-c", CHILD, str(tmp_path / "wal"), str(Path(__file__).parent)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -153,3 +153,35 @@ def reference_at(seed: int, seq: int, max_steps: int) -> dict[str, Any]:
             return kernel.snapshot()
         assert kernel.seq < seq, f"reference passed seq {seq} without stopping on it (now {kernel.seq})"
     raise AssertionError(f"the workload never reached seq {seq} (ended at {kernel.seq})")
+
+
+def fill_the_disk_at(limit_bytes: int) -> None:
+    """For a child process: a write past ``limit_bytes`` fails (EFBIG, SIGXFSZ ignored) as one
+    on a full disk would."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, resource.RLIM_INFINITY))
+
+
+def trade_until_the_log_fails(kernel: ExecutionKernel, *, sync_at: int | None = None) -> tuple[str, int]:
+    """ENTER and EXIT on slot 0 until the kernel's log refuses input (its disk full, see
+    :func:`fill_the_disk_at`): the log's error, and the durable seq of a ``wal_sync()`` at
+    step ``sync_at`` (0 without one)."""
+    from dita._kernel import WalError
+
+    synced = 0
+    try:
+        for i in range(100_000):
+            enter = i % 2 == 0
+            intent = KernelIntent(
+                f"i{i}", f"t{i // 2}", 0, "BTCUSDT", "LONG", "ENTER" if enter else "EXIT",
+                100.0, 1.0 if enter else 0.0, timestamp=float(i),
+            )  # fmt: skip
+            kernel.process_intent(intent)
+            if i == sync_at:
+                synced = kernel.wal_sync() or 0
+    except WalError as exc:
+        return str(exc), synced
+    raise AssertionError("the log never failed: the disk limit is too high for 100,000 inputs")
