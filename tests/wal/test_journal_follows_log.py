@@ -5,13 +5,12 @@ its rows described inputs the restarted kernel never had."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from wal_workload import run_child
 
 from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
 
@@ -49,15 +48,7 @@ CHILD = textwrap.dedent(
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
 def test_a_log_that_failed_leaves_no_journal_row_past_what_a_restart_recovers(tmp_path: Path) -> None:
     wal = tmp_path / "wal"
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(wal), str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert child.returncode == 0, child.stderr
-    run = json.loads(child.stdout)
+    run = run_child(CHILD, wal)
     assert "File too large" in run["failed"], run
     restarted = ExecutionKernel(wal_dir=str(wal))
     try:

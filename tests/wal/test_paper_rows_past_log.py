@@ -4,13 +4,12 @@ not written to <journal> (last error: none)", a journal failure that was none.""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from wal_workload import run_child
 
 CHILD = textwrap.dedent(
     """
@@ -48,15 +47,7 @@ CHILD = textwrap.dedent(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
 def test_rows_of_inputs_a_failed_log_lost_are_not_called_unwritten(tmp_path: Path) -> None:
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path / "wal"), str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert child.returncode == 0, child.stderr
-    run = json.loads(child.stdout)
+    run = run_child(CHILD, tmp_path / "wal")
     assert run["held"] > 0, run
     assert not any("were not written to" in p for p in run["problems"]), run
     assert any(

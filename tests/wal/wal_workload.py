@@ -185,3 +185,22 @@ def trade_until_the_log_fails(kernel: ExecutionKernel, *, sync_at: int | None = 
     except WalError as exc:
         return str(exc), synced
     raise AssertionError("the log never failed: the disk limit is too high for 100,000 inputs")
+
+
+def run_child(script: str, wal_dir: Path) -> Any:
+    """Run ``script`` (Python source) in a child process with ``sys.argv[1:]`` = the log's
+    directory and this directory (for ``import wal_workload``); what it printed, as JSON."""
+    import json
+    import subprocess
+    import sys
+
+    here = str(Path(__file__).parent)
+    child = subprocess.run(
+        [sys.executable, "-c", script, str(wal_dir), here],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout)
