@@ -513,6 +513,22 @@ def test_paper_rejects_an_order_for_an_asset_the_data_does_not_hold(
     assert snap["strategies"][0]["intents"] == 1
 
 
+def test_backtest_warns_of_orders_the_venue_rejected(tmp_path: Path, paper_strategies: str) -> None:
+    # The sample holds BTCUSDT only: the ETHUSDT order was rejected at once and the run ended
+    # with no trade, the table and the JSON saying nothing of why.
+    args = ["backtest", "--strategy", f"{paper_strategies}:BuysEth", "--data", "sample", "--no-progress"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.stderr
+    reason = "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
+    assert f"warning: the venue rejected 1 order: 1 x {reason}" in result.stderr
+    doc = json.loads(runner.invoke(app, [*args, "--out", str(tmp_path / "j"), "--json"]).stdout)
+    assert doc["rejected"] == {"orders": 1, "reasons": f"1 x {reason}"}
+    plain = ["backtest", "--strategy", CROSSOVER, "--data", "sample", "--no-progress", "--json"]
+    calm = runner.invoke(app, [*plain, "--out", str(tmp_path / "c")])
+    assert calm.exit_code == 0 and json.loads(calm.stdout)["rejected"] is None
+    assert "rejected" not in calm.stderr
+
+
 def test_paper_stops_once_every_strategy_is_in_error(tmp_path: Path, paper_strategies: str) -> None:
     # It replayed (or waited on the live feed) to the end of the data or --duration, doing
     # nothing: at --speed 60 the sample's three days took over an hour.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dita._kernel import KernelIntent, VenueEvent
+from dita._kernel import KernelEventKind, KernelIntent, VenueEvent
 from dita._numbers import Count, Number, OptionalNumber
 from dita.backtest.data import MarketData
 from dita.backtest.metrics import (
@@ -36,6 +36,9 @@ from dita.strategy import Strategy, cancel_intent
 from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
+
+# How many reasons of the venue's rejections the run's `rejections` names (each with its count).
+REJECTIONS_SHOWN = 5
 
 
 class BacktestConfig(BaseModel):
@@ -153,6 +156,24 @@ class _Recorder:
         self.by_trade: dict[str, list[tuple[float, float, float, str, float]]] = {}
         self.trades: list[TradeRecord] = []
         self.fallback_fee_rate = 0.0
+        # Orders the venue rejected (one for an asset the data does not hold, say): the kernel
+        # took the intent, so the outcome is accepted and nothing else told the user.
+        self.rejected = 0
+        self.rejections: dict[str, int] = {}
+
+    def on_event(self, event: VenueEvent) -> None:
+        if event.kind != KernelEventKind.REJECT:
+            return
+        self.rejected += 1
+        if event.reason in self.rejections or len(self.rejections) < REJECTIONS_SHOWN:
+            self.rejections[event.reason] = self.rejections.get(event.reason, 0) + 1
+
+    def rejections_text(self) -> str:
+        """Each reason of the rejections with how many orders it refused, most first."""
+        shown = sorted(self.rejections.items(), key=lambda item: -item[1])
+        text = "; ".join(f"{count} x {reason or 'no reason given'}" for reason, count in shown)
+        rest = self.rejected - sum(self.rejections.values())
+        return f"{text}; {rest} for other reasons" if rest else text
 
     def on_fill(self, event: VenueEvent, row: int) -> None:
         side = event.side.name if event.side is not None else "BUY"
@@ -276,6 +297,7 @@ def run_backtest(
     recorder = _Recorder(kernel)
     recorder.fallback_fee_rate = cfg.fee_rate
     runtime.fill_listeners.append(recorder.on_fill)
+    runtime.event_listeners.append(recorder.on_event)
     halted: dict[str, Any] = {}
     if cfg.halt_when_bust:
 
@@ -371,9 +393,12 @@ def run_backtest(
         "volume_share": cfg.volume_share,
         "open_trades_at_end": len(recorder.by_trade),
         "fills": len(recorder.rows),
+        "orders_rejected": recorder.rejected,
         "elapsed_s": round(elapsed, 3),
         **halted,
     }
+    if recorder.rejected:
+        info["rejections"] = recorder.rejections_text()
     if failed:
         info["strategy_error"] = "; ".join(
             f"{s['name']} raised in {s['error_callback']}: {s['error']} "

@@ -143,6 +143,13 @@ def backtest(
     halted = (
         {k: info[k] for k in ("halted_at", "halted_equity", "halted_row")} if "halted_at" in info else None
     )
+    # Orders the venue rejected (an asset the data does not hold): the kernel took them, so
+    # the strategy's outcome was accepted, and the run read as one that chose not to trade.
+    rejected = (
+        {"orders": info["orders_rejected"], "reasons": info["rejections"]}
+        if info["orders_rejected"]
+        else None
+    )
     if json_out:
         doc = {
             "metrics": m,
@@ -150,6 +157,7 @@ def backtest(
             "out": str(out),
             "strategies": result.strategy_status,
             "halted": halted,
+            "rejected": rejected,
         }
         typer.echo(json.dumps(doc, sort_keys=True))
     else:
@@ -198,6 +206,9 @@ def backtest(
                 "no trade opened after it, open ones still closed"
             )
         typer.echo(f"report: {paths['report.html']}")
+    if rejected is not None:
+        orders = f"{rejected['orders']} order{'' if rejected['orders'] == 1 else 's'}"
+        typer.echo(f"warning: the venue rejected {orders}: {rejected['reasons']}", err=True)
     for s in failed:
         typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
     if failed:
