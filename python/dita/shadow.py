@@ -219,6 +219,9 @@ def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | No
             "max_inventory_usd": s.max_total * 2 + s.quote_usd,
             "edge_threshold_bps": None,
             "reduce_at_usd": s.max_inv * 0.8,
+            # The edge as the original loop measured it, which --edge-threshold is set against
+            # (the kernel's default maker_rate, 2 bps, froze it for good: no order was placed).
+            "maker_fee_bps": 0.2,
         },
         name="quoter",
     )

@@ -43,3 +43,43 @@ def test_inventory_stays_within_max_inventory_usd_whatever_the_latency(
     assert result.metrics.trades > 0
     # Prices drift a little between the quote that sized an order and its fill.
     assert quoter.widest <= 3_000.0 * 1.01, quoter.widest
+
+
+class _Noted(TwoSidedQuoter):
+    """The quoter, noting the spread (bps) of every quote it placed orders on."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.quoted_spreads: list[float] = []
+
+    def on_quote(self, quote: Quote) -> None:
+        sent = self.quotes_sent
+        super().on_quote(quote)
+        if self.quotes_sent > sent:
+            self.quoted_spreads.append(quote.spread_bps)
+
+
+@pytest.mark.parametrize(
+    ("config", "quotes"),
+    [(BacktestConfig(), False), (BacktestConfig(fee_rate=0.0004, maker_fee_rate=0.00002), True)],
+    ids=["default fees", "maker 0.2 bps"],
+)
+def test_it_quotes_only_spreads_that_pay_the_maker_fee_the_run_charges(
+    tmp_path: Path, config: BacktestConfig, quotes: bool
+) -> None:
+    # It took the maker fee as 0.2 bps whatever the run charged: under the backtest's default
+    # of 10 bps (maker fee = fee_rate) it quoted spreads of 2 to 6 bps, each passive fill
+    # losing 7 to 9 bps against the mid. No such spread pays 10 bps: it quotes nothing then.
+    path = tmp_path / "quotes.csv"
+    rows = generate_quotes(n=300, symbols=["BTCUSDT"], seed=7)
+    path.write_text(
+        "ts,asset,bid,ask,bid_size,ask_size\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
+    )
+    quoter = _Noted()
+    result = run_backtest(quoter, load_market_data(path), config)
+    fee_bps = config.maker_rate * 10_000
+    threshold = quoter.params.edge_threshold_bps
+    assert threshold is not None
+    assert all(spread / 2 - fee_bps >= threshold for spread in quoter.quoted_spreads)
+    assert bool(quoter.quoted_spreads) is quotes
+    assert (result.metrics.trades > 0) is quotes

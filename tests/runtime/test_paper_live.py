@@ -19,8 +19,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-# The example quoter with no edge required: it quotes from the first tick.
-EAGER_QUOTER = ("--strategy", "dita.examples.quoting:TwoSidedQuoter", "--param", "edge_threshold_bps=0")
+# The example quoter with no edge required (its own threshold off, and a paper run sets no
+# kernel freeze): it quotes from the first tick, whatever the fee.
+EAGER_QUOTER = (
+    "--strategy",
+    "dita.examples.quoting:TwoSidedQuoter",
+    "--params",
+    '{"edge_threshold_bps": null}',
+)
 
 EXCHANGE_INFO = (
     Path(__file__).resolve().parents[1] / "venues" / "fixtures" / "binance" / "spot_exchange_info.json"

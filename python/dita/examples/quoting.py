@@ -1,6 +1,12 @@
 """Two-sided quoting: a bid and an ask around the mid while the measured edge pays for it,
 with inventory kept inside a band. The loop of the original shadow market-making demo, as a
-strategy."""
+strategy.
+
+The edge is net of the maker fee the run charges (the kernel's ``maker_rate``) unless
+``maker_fee_bps`` says otherwise. A backtest charges 10 bps on every fill by default, more
+than any spread of the synthetic quotes (2 to 6 bps): it quotes nothing then, as it should.
+Give the run a maker fee such a spread can pay (``dita backtest --maker-fee-rate 0.00002``).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,11 @@ class QuoterParams(BaseModel):
         default=1.5,
         description="quote only while the edge is at least this (None: leave it to the kernel freeze)",
     )
-    maker_fee_bps: float = Field(default=0.2, ge=0, description="fee paid on a passive fill, bps")
+    maker_fee_bps: float | None = Field(
+        default=None,
+        ge=0,
+        description="fee paid on a passive fill, bps (None: the run's, the kernel's maker_rate)",
+    )
     reduce_at_usd: float = Field(
         default=5_000.0, gt=0, description="inventory at which the oldest position is exited at market"
     )
@@ -40,13 +50,18 @@ class TwoSidedQuoter(Strategy[QuoterParams]):
     data = ("quotes",)
 
     def on_start(self) -> None:
+        # Read once: the fee the fills pay. A fixed 0.2 bps quoted spreads a 10 bps fee ate.
+        fee_bps = self.params.maker_fee_bps
+        if fee_bps is None:
+            fee_bps = float(self.ctx.kernel.exchange_config()["maker_rate"]) * 10_000.0
+        self.maker_fee_bps = fee_bps
         self.edges: dict[str, float] = {}
         self.quotes_sent = 0
         self.inventory_usd: dict[str, float] = {}
 
     def edge_bps(self, quote: Quote) -> float:
         """What a passive fill at the touch earns against the mid, net of the maker fee."""
-        return quote.spread_bps / 2.0 - self.params.maker_fee_bps
+        return quote.spread_bps / 2.0 - self.maker_fee_bps
 
     def on_quote(self, quote: Quote) -> None:
         p = self.params
