@@ -35,6 +35,16 @@ def test_control_set_names_the_option_of_a_bad_value(option: str, value: str) ->
     assert f"error: {option} {value!r} must be one of " in result.stderr
 
 
+def test_control_set_refuses_a_kernel_id_that_is_not_utf8_before_connecting() -> None:
+    """A byte that is not UTF-8 (Python reads it as a lone surrogate) was refused by the client
+    mid-write: exit 3, "lost Hazelcast cluster ... may or may not have been written"."""
+    result = runner.invoke(
+        app, ["control", "set", "--mode", "HALTED", "--kernel", "k\udcff", "--cluster", "127.0.0.1:1"]
+    )
+    assert result.exit_code == 2, result.output  # 3 would mean it tried the cluster
+    assert "error: --kernel is not valid UTF-8: k\\xff" in result.stderr
+
+
 @pytest.mark.parametrize("timeout", ["nan", "0", "-1"])
 def test_services_start_refuses_a_bad_timeout_before_launching(timeout: str, tmp_path: Path) -> None:
     result = runner.invoke(
@@ -74,6 +84,16 @@ def test_services_with_a_home_that_is_a_file_say_so_in_one_line(command: list[st
         ),
         (["--hazelcast", ","], "--hazelcast ',': cluster members must list at least one host:port"),
         (["--hazelcast", "127.0.0.1:1", "--hz-cluster", " "], "--hz-cluster ' ': cluster name must not be"),
+        # Not UTF-8 (a lone surrogate, as Python reads such a byte): taken for an unreachable
+        # cluster at the connect timeout (exit 3) before.
+        (
+            ["--hazelcast", "127.0.0.1:1", "--hz-cluster", "d\udcff"],
+            "--hz-cluster 'd\\udcff': cluster name must be UTF-8 text",
+        ),
+        (
+            ["--hazelcast", "127.0.0.\udcff:1"],
+            "--hazelcast '127.0.0.\\udcff:1': cluster member must be host:port text",
+        ),
     ],
 )
 def test_status_commands_refuse_a_bad_cluster_before_connecting(
@@ -89,6 +109,10 @@ def test_status_commands_refuse_a_bad_cluster_before_connecting(
     [
         (["--cluster", "foo"], "--cluster 'foo': cluster member must be host:port, got 'foo'"),
         (["--cluster", "127.0.0.1:1", "--cluster-name", " "], "--cluster-name ' ': cluster name must not be"),
+        (
+            ["--cluster", "127.0.0.1:1", "--cluster-name", "d\udcff"],
+            "--cluster-name 'd\\udcff': cluster name must be UTF-8 text",
+        ),
     ],
 )
 def test_control_names_the_option_a_bad_cluster_came_from(

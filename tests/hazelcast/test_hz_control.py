@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -158,6 +159,9 @@ def test_bad_changes_are_refused_and_change_nothing(
             plane.set(kernel_id, debug_clickhouse_enabled="yes")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"kernel_id must be a non-empty string, got ''"):
             plane.set("", mode="HALTED")
+        # Refused by the client mid-write before, as ControlPlaneUnavailable ("utf-8").
+        with pytest.raises(ValueError, match=r"kernel_id must be UTF-8 text, got 'k\\udcff'"):
+            plane.set("k\udcff", mode="HALTED")
         with pytest.raises(ValueError, match="nothing to set"):
             plane.set(kernel_id)
         assert plane.entries() == before
@@ -703,6 +707,121 @@ def test_a_removal_arriving_while_a_resync_reads_the_entries_is_not_undone(
         plane.close()
 
 
+def _events_while_away(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[Any]]:
+    """A plane cut off from the cluster (or behind a member that restarts) gets no events: while
+    the returned flag is set, the entry events of planes made from now on are dropped, and
+    listed."""
+    away = threading.Event()
+    missed: list[Any] = []
+    for name in ("_on_entry", "_on_removed"):
+        real = getattr(HazelcastControlPlane, name)
+
+        def handler(self: HazelcastControlPlane, event: Any, real: Any = real) -> None:
+            if away.is_set():
+                missed.append(event)
+            else:
+                real(self, event)
+
+        monkeypatch.setattr(HazelcastControlPlane, name, handler)
+    return away, missed
+
+
+def _resync(plane: HazelcastControlPlane) -> None:
+    """What a reconnect makes the plane do: read every entry again and apply them."""
+    plane._synced.clear()
+    plane._resync_needed = True
+    plane._wake.set()
+    assert plane.wait_synced(timeout=20)
+
+
+def test_a_halt_written_while_the_plane_was_away_after_the_entry_it_follows_went_is_taken(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a kernel is cut off from the cluster, the global entry it runs is removed (a member
+    restart does that too) and an operator whose clock is behind that entry's stamp halts every
+    kernel. The resync after the reconnect reads a HALTED the kernel never saw; before, its
+    applied stamp was lowered to the HALTED's own, as for a value it already ran, and it kept
+    trading LIVE."""
+    away, missed = _events_while_away(monkeypatch)
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        # Operator A, whose clock runs a minute ahead, resumes every kernel.
+        write_ahead(monkeypatch, hz_client, 60.0, (None, {"mode": "LIVE"}))
+        assert eventually(lambda: mode(kernel) == "LIVE")
+        away.set()
+        cp_map.remove("*")
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
+        assert eventually(lambda: len(missed) == 2)
+        away.clear()
+        _resync(plane)
+        assert eventually(lambda: mode(kernel) == "HALTED", timeout=3.0)
+        # A removal while away still sets nothing: the kernel keeps what it runs.
+        away.set()
+        cp_map.remove("*")
+        assert eventually(lambda: len(missed) == 3)
+        away.clear()
+        _resync(plane)
+        assert plane.entries() == {}
+        assert mode(kernel) == "HALTED"
+    finally:
+        kernel.close()
+
+
+def test_a_halt_written_while_a_resync_reads_after_a_member_restart_is_not_lost(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted member has lost the entries without removal events, so until the resync has
+    read the plane still holds the old ones. A HALTED from a clock behind the old global entry's
+    stamp that arrives while the read is out looked older than that stale entry: it was
+    dropped, the read (taken before it) did not hold it, and the kernel kept trading LIVE."""
+    from hazelcast.future import ImmediateFuture
+
+    away, missed = _events_while_away(monkeypatch)
+    real_on_entry = HazelcastControlPlane._on_entry
+    halt_seen = threading.Event()
+
+    def on_entry(self: HazelcastControlPlane, event: Any) -> None:
+        real_on_entry(self, event)
+        halt_seen.set()
+
+    monkeypatch.setattr(HazelcastControlPlane, "_on_entry", on_entry)
+    cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    real_get_map = plane._client.get_map
+
+    class ReadThenHalt:
+        def __init__(self, name: str) -> None:
+            self.real = real_get_map(name)
+
+        def entry_set(self) -> Any:
+            read = self.real.entry_set().result()
+            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
+            assert halt_seen.wait(timeout=10)
+            return ImmediateFuture(read)
+
+    try:
+        write_ahead(monkeypatch, hz_client, 60.0, (None, {"mode": "LIVE"}))
+        assert eventually(lambda: mode(kernel) == "LIVE")
+        # The member restarts: the entry is gone, and no removal event says so.
+        away.set()
+        cp_map.remove("*")
+        assert eventually(lambda: len(missed) == 1)
+        away.clear()
+        halt_seen.clear()
+        assert plane.entries()["*"]["mode"] == "LIVE"
+        monkeypatch.setattr(plane._client, "get_map", ReadThenHalt)
+        _resync(plane)
+        monkeypatch.setattr(plane._client, "get_map", real_get_map)
+        assert plane.entries()["*"]["mode"] == "HALTED"
+        assert eventually(lambda: mode(kernel) == "HALTED", timeout=3.0)
+    finally:
+        monkeypatch.undo()
+        kernel.close()
+
+
 def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -841,6 +960,19 @@ def test_a_new_plane_sets_at_once_as_operations_md_shows(hz_member: HazelcastMem
     assert written["mode"] == "HALTED"
     entry = json.loads(hz_client.get_map(CONTROL_PLANE_MAP).blocking().get("*").to_string())
     assert entry["mode"] == "HALTED"
+
+
+def test_a_plane_closed_with_its_last_kernel_says_so_rather_than_blame_the_cluster(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A kernel's close() closes the plane it was the last kernel of: a script that kept the
+    plane to write entries was told the cluster was unreachable, with the member up."""
+    plane = _plane(hz_member)
+    ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id).close()
+    with pytest.raises(RuntimeError, match="HazelcastControlPlane is closed") as refused:
+        plane.set(mode="HALTED")
+    assert not isinstance(refused.value, ControlPlaneUnavailable)
+    assert hz_client.get_map(CONTROL_PLANE_MAP).blocking().get("*") is None
 
 
 def test_a_global_write_before_the_removals_of_several_kernel_entries_reaches_every_kernel(

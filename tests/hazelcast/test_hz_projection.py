@@ -141,6 +141,15 @@ def test_bad_settings_are_refused_naming_the_value() -> None:
         cluster_settings(["h:99999"])
     with pytest.raises(ValueError, match=r"cluster name must not be empty"):
         cluster_settings("127.0.0.1:5701", " ")
+    # Other types: refused naming the value, not an AttributeError from inside.
+    with pytest.raises(ValueError, match=r"cluster member must be host:port text, got 5701"):
+        HazelcastProjection([5701])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"must be host:port text or a list of them, got 5701"):
+        HazelcastProjection(5701)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"cluster members must be .*, got b'127.0.0.1:5701'"):
+        cluster_settings(b"127.0.0.1:5701")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"cluster name must be UTF-8 text, got 5"):
+        HazelcastProjection(["127.0.0.1:1"], 5)  # type: ignore[arg-type]
 
 
 def test_attaching_a_kernel_twice_is_refused_and_changes_nothing(

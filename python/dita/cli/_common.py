@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from dita._text import is_utf8
+
 __all__ = [
     "close_all",
     "cluster_options",
@@ -461,11 +463,7 @@ def _fmt(v: Any) -> str:
 
 
 def require_utf8(option: str, value: str) -> None:
-    """Exit 2 unless ``value`` is valid UTF-8 text. Python reads argument bytes that are not
-    (a Latin-1 terminal's é) as lone surrogates, which the journal's clients refuse with
-    messages about their own internals, not the argument."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    """Exit 2 unless ``value`` is valid UTF-8 text (``is_utf8``)."""
+    if not is_utf8(value):
         shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         fail(f"{option} is not valid UTF-8: {shown}")

@@ -14,7 +14,15 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from dita.cli._common import cluster_options, fail, hazelcast_connect_s, out_console, require_finite, warn
+from dita.cli._common import (
+    cluster_options,
+    fail,
+    hazelcast_connect_s,
+    out_console,
+    require_finite,
+    require_utf8,
+    warn,
+)
 
 __all__ = ["register"]
 
@@ -183,6 +191,9 @@ def set_(
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
     if kernel is not None and not kernel.strip():
         fail(f"--kernel must be a kernel id, got {kernel!r}")
+    if kernel is not None:
+        # Before connecting: the client refuses the key mid-write, which read as a lost cluster.
+        require_utf8("--kernel", kernel)
     if kernel == GLOBAL:
         kernel = None  # the entry `*` is every kernel's: not one to warn about or wait for
     if not by.strip():

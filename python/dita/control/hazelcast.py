@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
-from dita._text import shortened
+from dita._text import is_utf8, shortened
 from dita.control import GLOBAL, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
     CLOCKS_AGREE_WITHIN_S,
@@ -71,6 +71,9 @@ def _validate_kernel_id(kernel_id: str | None) -> str:
         return GLOBAL
     if not isinstance(kernel_id, str) or not kernel_id.strip():
         raise ValueError(f"kernel_id must be a non-empty string, got {kernel_id!r}")
+    if not is_utf8(kernel_id):
+        # Refused here, not by the client mid-write as if the cluster were unreachable.
+        raise ValueError(f"kernel_id must be UTF-8 text, got {kernel_id!r}")
     return kernel_id
 
 
@@ -344,6 +347,7 @@ class HazelcastControlPlane:
             ).result()
         with self._lock:
             self._arrived = {}
+            known = dict(self._entries)  # what kernels were given before this read
         try:
             entries = {str(k): _decode(str(k), v) for k, v in cp_map.entry_set().result()}
             with self._lock:
@@ -358,7 +362,7 @@ class HazelcastControlPlane:
                     del self._bad_stamps[gone]
                 for key, entry in entries.items():
                     self._note_bad_stamps_locked(key, entry)
-                self._forget_removed_stamps_locked()  # entries removed while we were away
+                self._forget_removed_stamps_locked(known)  # entries removed while we were away
                 kernels = list(self._kernels.items())
         finally:
             with self._lock:
@@ -389,14 +393,16 @@ class HazelcastControlPlane:
         key = str(event.key)
         entry = _decode(key, event.value)  # never raises: that would close the client's connection
         with self._lock:
+            if self._arrived is not None:
+                # Judged against the read when it is stored, not against what we knew before
+                # it: after a member restart that may be an entry the cluster no longer holds.
+                self._arrived[key] = entry
             known = self._entries.get(key, {})
             # A late event must not replace a newer entry already read by a resync.
             if _superseded(entry, known):
                 return
             self._entries[key] = entry
             self._note_bad_stamps_locked(key, entry)
-            if self._arrived is not None:
-                self._arrived[key] = entry
             self._record_blocked_locked(key, entry)
             if key == GLOBAL:
                 self._pending.update(self._kernels)
@@ -512,20 +518,27 @@ class HazelcastControlPlane:
                 self._resync_needed = True
         self._wake.set()
 
-    def _forget_removed_stamps_locked(self) -> None:
+    def _forget_removed_stamps_locked(self, known: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """Lower each kernel's last applied stamps to the newest its entries still hold.
 
         A writer stamps past the entries in the map only (``_stamp_after``): once the entry a
         kernel's value came from is removed, a later write from a clock behind that entry's
         stamp is stamped below what the kernel last applied, and would be ignored (a global
         HALTED unheeded). Lowered to what the remaining entries hold, nothing is re-applied
-        (a removal sets nothing) and every later write is taken."""
+        (a removal sets nothing) and every later write is taken.
+
+        ``known``: the entries before a resync's read. A value the read holds that they did
+        not was written while we were away, after the entry it replaces was removed (a member
+        restart, too): lowered just below it, so the kernel takes it."""
         for kid, applied in self._applied_at.items():
             held = effective_control([self._entries[k] for k in (GLOBAL, kid) if k in self._entries])
+            seen = {} if known is None else _stamps_held([known[k] for k in (GLOBAL, kid) if k in known])
             for field, at in applied.items():
                 newest = held[field][1] if field in held else -1.0
-                if at > newest:
-                    applied[field] = newest
+                if at <= newest:
+                    continue
+                new = known is not None and newest > 0 and newest not in seen.get(field, ())
+                applied[field] = math.nextafter(newest, -math.inf) if new else newest
 
     def _apply(self, kid: str, kernel: ExecutionKernel) -> None:
         """Apply to ``kernel`` every field set more recently than what it last got from us."""
@@ -624,12 +637,16 @@ class HazelcastControlPlane:
         debug_clickhouse_enabled: bool | None = None,
     ) -> dict[str, Any]:
         """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away
-        (a new plane first waits up to ``attach_timeout`` for its connection), and ValueError
-        for a bad value or when an entry holds a stamp no write can be stamped after."""
+        (a new plane first waits up to ``attach_timeout`` for its connection), ValueError for a
+        bad value or when an entry holds a stamp no write can be stamped after, and RuntimeError
+        once the plane is closed."""
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         if not change:
             raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
         key = _validate_kernel_id(kernel_id)
+        if self._closing:
+            # Closed with its last kernel, say: its client is gone, not the cluster.
+            raise RuntimeError("HazelcastControlPlane is closed: make a new one to set entries")
         if not self._ever_connected.is_set():
             # A new plane's client connects in the background: give it the time attach() gives
             # it, or `HazelcastControlPlane().set(...)` said "unreachable" with the cluster up.
@@ -724,3 +741,14 @@ def _field_stamp(entry: Mapping[str, Any], field: str) -> float | None:
 def _current_value(control: Mapping[str, Any], field: str) -> Any:
     value = control.get(field)
     return getattr(value, "name", value)
+
+
+def _stamps_held(entries: Sequence[Mapping[str, Any]]) -> dict[str, set[float]]:
+    """Per field, the stamps ``entries`` hold for it, counted as ``effective_control`` counts them."""
+    stamps: dict[str, set[float]] = {}
+    for entry in entries:
+        for field in CONTROL_FIELDS:
+            if field in entry:
+                at = _stamp_number(entry.get(f"{field}_at"))
+                stamps.setdefault(field, set()).add(0.0 if at is None else at)
+    return stamps

@@ -55,7 +55,7 @@ with warnings.catch_warnings():
     from hazelcast import reactor as _hz_reactor
 
 from dita._numbers import finite_json
-from dita._text import shortened
+from dita._text import is_utf8, shortened
 from dita.projection import publish_dirty
 from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, default_cluster_name
 
@@ -187,15 +187,23 @@ def cluster_settings(
         addresses = DEFAULT_CLUSTER_MEMBERS
     elif isinstance(raw, str):
         addresses = tuple(a.strip() for a in raw.split(",") if a.strip())
-    else:
+    elif isinstance(raw, Sequence) and not isinstance(raw, bytes | bytearray):
         addresses = tuple(raw)
+    else:
+        raise ValueError(f"cluster members must be host:port text or a list of them, got {raw!r}")
     for address in addresses:
+        # Text the client can send: an argument byte that is not UTF-8 (read as a lone
+        # surrogate) failed only at the connect timeout, taken for a cluster that is down.
+        if not isinstance(address, str) or not is_utf8(address):
+            raise ValueError(f"cluster member must be host:port text, got {address!r}")
         host, sep, port = address.rpartition(":")
         if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ValueError(f"cluster member must be host:port, got {address!r}")
     if not addresses:
         raise ValueError(f"cluster members must list at least one host:port, got {raw!r}")
     cluster = name if name is not None else default_cluster_name()
+    if not isinstance(cluster, str) or not is_utf8(cluster):
+        raise ValueError(f"cluster name must be UTF-8 text, got {cluster!r}")
     if not cluster.strip():
         raise ValueError(f"cluster name must not be empty, got {cluster!r}")
     return addresses, cluster
