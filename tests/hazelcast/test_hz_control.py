@@ -142,6 +142,21 @@ def test_a_kernel_started_while_halted_starts_halted(
         kernel.close()
 
 
+def test_a_kernel_named_like_the_global_entry_is_refused(hz_member: HazelcastMember, kernel_id: str) -> None:
+    # `*` keys the entry of every kernel: a kernel of that id could not be resumed alone.
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        with pytest.raises(ValueError, match=r"kernel_id '\*' is the control plane's entry for every kernel"):
+            ExecutionKernel(max_slots=2, control_plane=plane, kernel_id="*")
+        # Nothing attached, and the plane still serves the kernel it had.
+        assert list(plane._kernels) == [kernel_id]
+        plane.set(kernel_id, mode="HALTED")
+        assert eventually(lambda: mode(kernel) == "HALTED")
+    finally:
+        kernel.close()
+
+
 def test_bad_changes_are_refused_and_change_nothing(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:

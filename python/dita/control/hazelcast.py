@@ -585,6 +585,12 @@ class HazelcastControlPlane:
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
+        if kid == GLOBAL:
+            # The key of every kernel's entry: `dita control set --kernel '*'` would resume
+            # every kernel to resume this one.
+            raise ValueError(
+                f"kernel_id {kid!r} is the control plane's entry for every kernel: give the kernel another id"
+            )
         with self._lock:
             # Under the lock: a close() racing this either finds the kernel (and lets it go
             # with the others) or is seen here.
