@@ -135,6 +135,12 @@ def test_bad_settings_are_refused_naming_the_value() -> None:
             HazelcastProjection(["127.0.0.1:1"], heartbeat=slow)
     with pytest.raises(ValueError, match=r"max_duty must be a fraction in \(0, 1\], got 1.5"):
         HazelcastProjection(["127.0.0.1:1"], max_duty=1.5)
+    # A call to a member that stopped answering must time out.
+    for endless in (float("nan"), float("inf"), 0, -1.0):
+        with pytest.raises(ValueError, match=rf"invocation_timeout must be .*, got {endless!r}"):
+            HazelcastProjection(["127.0.0.1:1"], invocation_timeout=endless)
+    with pytest.raises(ValueError, match=r"invocation_timeout must be a number of seconds, got '5'"):
+        HazelcastProjection(["127.0.0.1:1"], invocation_timeout="5")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"host:port, got 'nohost'"):
         cluster_settings("nohost")
     with pytest.raises(ValueError, match=r"host:port, got 'h:99999'"):

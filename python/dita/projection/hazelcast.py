@@ -432,6 +432,13 @@ class HazelcastProjection:
             )
         if isinstance(max_duty, bool) or not isinstance(max_duty, int | float) or not 0 < max_duty <= 1:
             raise ValueError(f"max_duty must be a fraction in (0, 1], got {max_duty!r}")
+        # NaN or inf would let a call to a member that stopped answering wait for ever.
+        if isinstance(invocation_timeout, bool) or not isinstance(invocation_timeout, int | float):
+            raise ValueError(f"invocation_timeout must be a number of seconds, got {invocation_timeout!r}")
+        if not 0 < invocation_timeout < math.inf:
+            raise ValueError(
+                f"invocation_timeout must be a positive finite number of seconds, got {invocation_timeout!r}"
+            )
         self.interval = float(interval)
         self.max_duty = float(max_duty)
         self.heartbeat = float(heartbeat)
