@@ -22,7 +22,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,6 +47,7 @@ __all__ = [
     "StrategyHandle",
     "StrategyStatus",
     "TradingRuntime",
+    "VenueRejections",
     "check_strategy_instance",
     "check_strategy_unused",
 ]
@@ -75,6 +76,53 @@ EventListener = Callable[[VenueEvent], None]
 """Called with every venue event the kernel took in (acks, fills, cancels, rejects ...)."""
 IntentListener = Callable[[KernelIntent, KernelOutcome], None]
 """Called with every intent a strategy submitted and the kernel's answer."""
+
+
+# How many reasons of the venue's rejections ``VenueRejections`` names, each with its count.
+REJECTIONS_SHOWN = 5
+
+
+class VenueRejections:
+    """The orders the venues rejected, counted from the venue events the runtime routes (an
+    ``event_listeners`` entry: ``runtime.event_listeners.append(rejections.on_event)``).
+
+    An order the venue refuses (one for an asset it does not list, say) was taken by the
+    kernel, so the strategy's outcome reads accepted and its slot is free again at once: a run
+    says nothing else of it. ``orders`` counts them all; ``reasons`` holds the first
+    ``REJECTIONS_SHOWN`` reasons met, each with how many orders it refused."""
+
+    def __init__(self, orders: int = 0, reasons: Mapping[str, int] | None = None) -> None:
+        self.reasons: dict[str, int] = {}
+        for reason, count in (reasons or {}).items():
+            self._add(reason, count)
+        # Never fewer than its reasons count (a state file edited by hand).
+        self.orders = max(orders, sum(self.reasons.values()))
+
+    def on_event(self, event: VenueEvent) -> None:
+        if event.kind == KernelEventKind.REJECT:
+            self.orders += 1
+            self._add(event.reason, 1)
+
+    def _add(self, reason: str, count: int) -> None:
+        if reason in self.reasons or len(self.reasons) < REJECTIONS_SHOWN:
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
+
+    def plus(self, other: VenueRejections) -> VenueRejections:
+        """These rejections and ``other``'s (a later run's), this one's reasons first."""
+        both = VenueRejections(self.orders + other.orders, self.reasons)
+        for reason, count in other.reasons.items():
+            both._add(reason, count)
+        return both
+
+    def text(self) -> str:
+        """Each reason with how many orders it refused, most first, then how many were refused
+        for reasons not named: ``3 x unknown asset 'ETHUSDT': ...; 2 for other reasons``."""
+        shown = sorted(self.reasons.items(), key=lambda item: -item[1])
+        text = "; ".join(f"{count} x {reason or 'no reason given'}" for reason, count in shown)
+        rest = self.orders - sum(self.reasons.values())
+        if not rest:
+            return text
+        return f"{text}; {rest} for other reasons" if text else f"{rest} for other reasons"
 
 
 class StrategyStatus(StrEnum):

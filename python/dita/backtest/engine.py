@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dita._kernel import KernelEventKind, KernelIntent, VenueEvent
+from dita._kernel import KernelIntent, VenueEvent
 from dita._numbers import Count, Number, OptionalNumber
 from dita.backtest.data import MarketData
 from dita.backtest.metrics import (
@@ -31,14 +31,17 @@ from dita.backtest.metrics import (
 )
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
-from dita.runtime import StrategyStatus, TradingRuntime, check_strategy_instance, check_strategy_unused
+from dita.runtime import (
+    StrategyStatus,
+    TradingRuntime,
+    VenueRejections,
+    check_strategy_instance,
+    check_strategy_unused,
+)
 from dita.strategy import Strategy, cancel_intent
 from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
-
-# How many reasons of the venue's rejections the run's `rejections` names (each with its count).
-REJECTIONS_SHOWN = 5
 
 
 class BacktestConfig(BaseModel):
@@ -158,22 +161,7 @@ class _Recorder:
         self.fallback_fee_rate = 0.0
         # Orders the venue rejected (one for an asset the data does not hold, say): the kernel
         # took the intent, so the outcome is accepted and nothing else told the user.
-        self.rejected = 0
-        self.rejections: dict[str, int] = {}
-
-    def on_event(self, event: VenueEvent) -> None:
-        if event.kind != KernelEventKind.REJECT:
-            return
-        self.rejected += 1
-        if event.reason in self.rejections or len(self.rejections) < REJECTIONS_SHOWN:
-            self.rejections[event.reason] = self.rejections.get(event.reason, 0) + 1
-
-    def rejections_text(self) -> str:
-        """Each reason of the rejections with how many orders it refused, most first."""
-        shown = sorted(self.rejections.items(), key=lambda item: -item[1])
-        text = "; ".join(f"{count} x {reason or 'no reason given'}" for reason, count in shown)
-        rest = self.rejected - sum(self.rejections.values())
-        return f"{text}; {rest} for other reasons" if rest else text
+        self.rejections = VenueRejections()
 
     def on_fill(self, event: VenueEvent, row: int) -> None:
         side = event.side.name if event.side is not None else "BUY"
@@ -297,7 +285,7 @@ def run_backtest(
     recorder = _Recorder(kernel)
     recorder.fallback_fee_rate = cfg.fee_rate
     runtime.fill_listeners.append(recorder.on_fill)
-    runtime.event_listeners.append(recorder.on_event)
+    runtime.event_listeners.append(recorder.rejections.on_event)
     halted: dict[str, Any] = {}
     if cfg.halt_when_bust:
 
@@ -393,12 +381,12 @@ def run_backtest(
         "volume_share": cfg.volume_share,
         "open_trades_at_end": len(recorder.by_trade),
         "fills": len(recorder.rows),
-        "orders_rejected": recorder.rejected,
+        "orders_rejected": recorder.rejections.orders,
         "elapsed_s": round(elapsed, 3),
         **halted,
     }
-    if recorder.rejected:
-        info["rejections"] = recorder.rejections_text()
+    if recorder.rejections.orders:
+        info["rejections"] = recorder.rejections.text()
     if failed:
         info["strategy_error"] = "; ".join(
             f"{s['name']} raised in {s['error_callback']}: {s['error']} "

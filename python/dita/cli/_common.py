@@ -23,11 +23,13 @@ from rich.table import Table
 from dita._text import is_utf8
 
 __all__ = [
+    "check_feed",
     "close_all",
     "cluster_options",
     "elapsed_report",
     "fail",
     "fail_options",
+    "feed_gaps",
     "feed_problem",
     "given_path",
     "hazelcast_connect_s",
@@ -40,6 +42,7 @@ __all__ = [
     "require_finite",
     "require_utf8",
     "stderr",
+    "warn_rejected",
 ]
 
 stderr = Console(stderr=True, markup=False, emoji=False)  # as out_console()
@@ -199,6 +202,13 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
 def warn(message: str) -> None:
     """Print ``warning: message`` on stderr and go on."""
     typer.echo(f"warning: {message}", err=True)
+
+
+def warn_rejected(orders: int, reasons: str) -> None:
+    """Say the ``orders`` the venue rejected, with their reasons (``VenueRejections.text``): the
+    kernel took them, so the strategy's outcome read accepted, and a run without trades read as
+    one whose strategy chose not to trade."""
+    warn(f"the venue rejected {orders:,} order{'' if orders == 1 else 's'}: {reasons}")
 
 
 def close_all(*resources: Any) -> None:
@@ -443,6 +453,35 @@ def feed_problem(strategy: Any, kind: str, assets: Sequence[str], *, source: str
     if wanted and not set(wanted) & set(assets):
         return f"{name} trades {', '.join(wanted)} but {source} {holds} {', '.join(sorted(assets))}"
     return None
+
+
+def feed_gaps(strategy: Any, assets: Sequence[str], *, source: str = "--data") -> str | None:
+    """The declared ``assets`` of ``strategy`` a feed (``source``) lacks, said, when it has some
+    of them (None when it has all, or none, which ``feed_problem`` refuses). Not refused: a
+    strategy may declare more assets than one run trades. Said, since it hears nothing of those
+    and the venue rejects its orders for them, which a run reads as a strategy not trading."""
+    wanted = tuple(dict.fromkeys(strategy.assets))
+    missing = [a for a in wanted if a not in set(assets)]
+    if not missing or len(missing) == len(wanted):
+        return None
+    holds = "holds" if source == "--data" else "gives"
+    them = "it" if len(missing) == 1 else "them"
+    return (
+        f"{type(strategy).__qualname__} trades {', '.join(wanted)}, but {source} {holds} no "
+        f"{' or '.join(missing)} ({', '.join(sorted(assets))} only): it hears nothing of {them} "
+        f"and the venue rejects its orders for {them}"
+    )
+
+
+def check_feed(strategy: Any, kind: str, assets: Sequence[str], *, source: str = "--data") -> None:
+    """Exit 2 when ``strategy`` would see none of the feed (``feed_problem``); say on stderr
+    which of its declared assets the feed lacks when it has only some (``feed_gaps``)."""
+    problem = feed_problem(strategy, kind, assets, source=source)
+    if problem:
+        fail(problem)
+    gaps = feed_gaps(strategy, assets, source=source)
+    if gaps:
+        warn(gaps)
 
 
 def print_table(title: str, rows: Sequence[tuple[str, Any]], console: Console | None = None) -> None:

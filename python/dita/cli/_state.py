@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
 from dita._text import shortened
 from dita.cli._common import warn
@@ -134,6 +134,10 @@ class StateFile(_Shape):
     strategies: list[_Strategy] = []
     fills: list[_Fill] = []
     older_fills: dict[_Day, _DayTotals] = {}
+    # The orders the paper venue rejected, over the runs continuing the kernel (a file written
+    # before they were counted has neither: none).
+    orders_rejected: NonNegativeInt = 0
+    rejection_reasons: dict[str, NonNegativeInt] = {}
 
 
 class _Projected(_Shape):

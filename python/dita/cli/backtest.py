@@ -25,14 +25,15 @@ from dita.cli._common import (
     MaxSlotsOption,
     SlippageBpsOption,
     VolumeShareOption,
+    check_feed,
     fail,
     fail_options,
-    feed_problem,
     given_path,
     load_strategy,
     parse_params,
     print_table,
     progress_report,
+    warn_rejected,
 )
 
 __all__ = ["register"]
@@ -108,9 +109,7 @@ def backtest(
         history = load_market_data(path, start=start, end=end, allow_gaps=allow_gaps)
     except DataError as exc:
         fail(f"bad data: {exc}")
-    problem = feed_problem(strat, history.kind, history.assets)
-    if problem:
-        fail(problem)
+    check_feed(strat, history.kind, history.assets)
     # Made before the replay, so a report that cannot be written costs no run.
     if out.exists() and not out.is_dir():
         fail(f"--out {out} is a file; give a directory for the report")
@@ -207,8 +206,7 @@ def backtest(
             )
         typer.echo(f"report: {paths['report.html']}")
     if rejected is not None:
-        orders = f"{rejected['orders']} order{'' if rejected['orders'] == 1 else 's'}"
-        typer.echo(f"warning: the venue rejected {orders}: {rejected['reasons']}", err=True)
+        warn_rejected(rejected["orders"], rejected["reasons"])
     for s in failed:
         typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
     if failed:

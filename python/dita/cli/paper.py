@@ -34,16 +34,17 @@ from dita.cli._common import (
     MakerFeeRateOption,
     SlippageBpsOption,
     VolumeShareOption,
+    check_feed,
     close_all,
     fail,
     fail_options,
-    feed_problem,
     given_path,
     load_strategy,
     open_projection,
     out_console,
     parse_params,
     require_finite,
+    warn_rejected,
 )
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class PaperSession:
     ) -> None:
         from dita._kernel import wal_kernel_id
         from dita.kernel import ExecutionKernel
-        from dita.runtime import TradingRuntime
+        from dita.runtime import TradingRuntime, VenueRejections
 
         # The backtest's venue and kernel set-up, so a paper rehearsal fills as the backtest
         # did. ``assets``: those the feed has. A live run (clock "wall") times orders by the
@@ -130,6 +131,10 @@ class PaperSession:
             control_plane.attach(self.kernel)
         self.runtime = TradingRuntime(self.kernel, [self.venue], clock=clock)
         self.runtime.fill_listeners.append(self._on_fill)
+        # Orders the venue rejected this run (an asset outside the feed, say): the kernel took
+        # them, so the strategy's outcome read accepted and nothing else said so.
+        self.rejections = VenueRejections()
+        self.runtime.event_listeners.append(self.rejections.on_event)
         self.runtime.add_strategy(strategy)
         self.state_dir = state_dir
         self.fills: list[dict[str, Any]] = []
@@ -143,6 +148,12 @@ class PaperSession:
             for s in self.kernel.slots():
                 if s.get("trade_id"):
                     self._realized[s["trade_id"]] = float(s.get("realized_pnl") or 0.0)
+        # The orders the venue rejected in the last runs continuing this kernel: the state file
+        # counts them over its runs, as it lists their fills.
+        before = self.previous or {}
+        self.rejections_before = VenueRejections(
+            before.get("orders_rejected") or 0, before.get("rejection_reasons")
+        )
         # Where a replay is, across the runs continuing this kernel (clock "data" only).
         self.replay = _Replayed.after(self.previous if clock == "data" else None)
         # A run killed between two saves left its log past the state file: the kernel acted on
@@ -210,6 +221,7 @@ class PaperSession:
             "strategies": self.runtime.status(),
             "fills": self.fills,
             "older_fills": self.older_fills,
+            **self._rejected(),
             # What the simulated venue holds (its resting orders above all), for the run that
             # continues this kernel from --wal-dir: an exchange keeps them while its client is
             # down. Written every time, so a run killed outright leaves its last book too.
@@ -219,6 +231,12 @@ class PaperSession:
             # whether the book is older than the log (the last run stopped between saves).
             "seq": self.kernel.seq,
         }
+
+    def _rejected(self) -> dict[str, Any]:
+        """The state file's count of the orders the venue rejected, over the runs continuing
+        this kernel: ``orders_rejected`` and the first reasons with their counts."""
+        kernel_life = self.rejections_before.plus(self.rejections)
+        return {"orders_rejected": kernel_life.orders, "rejection_reasons": kernel_life.reasons}
 
     def _last_act_after_save(self) -> float | None:
         """The time of the kernel's last act on a slot (its last transition), when its log goes
@@ -290,8 +308,15 @@ def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
         f"status: {at}, {snap['rows']:,} rows, equity {acct['equity']:,.2f}, realized "
         f"{acct['realized_pnl']:,.2f}, unrealized {acct['unrealized_pnl']:,.2f}, fees "
         f"{acct['k_fees_paid']:,.2f}, {acct['open_positions']} open positions, "
-        f"{session.runtime.working_orders} working orders, mode {_mode(snap['control'])}"
+        f"{session.runtime.working_orders} working orders, {_rejected_count(session)}"
+        f"mode {_mode(snap['control'])}"
     )
+
+
+def _rejected_count(session: PaperSession) -> str:
+    """``N orders rejected by the venue, `` this run; '' when none (the line as before)."""
+    n = session.rejections.orders
+    return f"{n:,} order{'' if n == 1 else 's'} rejected by the venue, " if n else ""
 
 
 def _mode(control: dict[str, Any]) -> str:
@@ -331,6 +356,8 @@ def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> 
     table.add_row("fees", f"{acct['k_fees_paid']:,.2f}")
     table.add_row("open positions", str(acct["open_positions"]))
     table.add_row("working orders", str(session.runtime.working_orders))
+    rejected = session.rejections
+    table.add_row("rejected orders", f"{rejected.orders:,}: {rejected.text()}" if rejected.orders else "0")
     table.add_row("mode", _mode(snap["control"]))
     for s in snap["strategies"]:
         table.add_row(f"strategy {s['name']}", f"{s['status']} fills={s['fills']} {s['error']}".strip())
@@ -550,9 +577,7 @@ def paper(
             history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data), allow_gaps=allow_gaps)
         except DataError as exc:
             fail(f"bad data: {exc}")
-        problem = feed_problem(strat, history.kind, history.assets)
-        if problem:
-            fail(problem)
+        check_feed(strat, history.kind, history.assets)
         names = (
             ("open", "high", "low", "close", "volume")
             if history.kind == "bars"
@@ -596,9 +621,7 @@ def paper(
                 ids.append(str(client.market(sym).get("id") or sym.replace("/", "")))
             except Exception:
                 fail(f"--symbols: {sym!r} is not a market of {ccxt_exchange}")
-        problem = feed_problem(strat, "quotes", ids, source="--ccxt-exchange")
-        if problem:
-            fail(problem)
+        check_feed(strat, "quotes", ids, source="--ccxt-exchange")
         live_feed = (client, wanted)
         clock = "wall"
         listed = ids  # the assets the feed's quotes name
@@ -793,6 +816,8 @@ def paper(
                 restore_sigterm()
     if path is not None:
         console.print(f"state: {path}")
+    if session.rejections.orders:  # this run's (the state file counts the runs before too)
+        warn_rejected(session.rejections.orders, session.rejections.text())
     failed = [s for s in session.runtime.status() if s["status"] == "ERROR"]
     for s in failed:
         typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
@@ -1054,7 +1079,13 @@ def _reconcile(session: PaperSession) -> None:
             order = s.get(key)
             if isinstance(order, dict):
                 trades[order.get("client_order_id")] = s.get("trade_id", "")
-    report = session.runtime.reconcile_with_venue()
+    # Its REJECTs end orders the venue does not hold (said below), not orders it refused.
+    listeners = session.runtime.event_listeners
+    listeners.remove(session.rejections.on_event)
+    try:
+        report = session.runtime.reconcile_with_venue()
+    finally:
+        listeners.append(session.rejections.on_event)
     if report.lost_submits:
         named = ", ".join(
             f"{o['client_order_id']} (slot {o['slot_id']}, {trades.get(o['client_order_id'], '?')})"

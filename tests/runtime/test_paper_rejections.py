@@ -1,0 +1,220 @@
+"""`dita paper` counts the orders the paper venue rejected (one for an asset its feed does not
+have), as `dita backtest` does: the kernel takes such an intent and the venue refuses its order
+at once, so the strategy's outcome reads accepted and the run said nothing of it. And both
+commands warn of a strategy's declared assets the data lacks when it has only some of them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dita.cli import app
+
+runner = CliRunner()
+
+STRATEGIES = """
+from typing import Any
+
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class BuysEthOnce(Strategy[Any]):
+    \"\"\"Buys one ETHUSDT on the first bar of each run.\"\"\"
+
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not hasattr(self, "sent"):
+            self.sent = self.buy("ETHUSDT", 1.0, price=bar.close)
+
+
+class FarBid(Strategy[Any]):
+    \"\"\"A resting limit far below the market: it keeps working to the end of the run.\"\"\"
+
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset) and not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, 1.0, price=bar.close, limit=50.0)
+
+
+class Declares(Strategy[Any]):
+    \"\"\"Declares three assets, of which the sample holds BTCUSDT only.\"\"\"
+
+    data = ("bars",)
+    assets = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+
+    def on_bar(self, bar: Bar) -> None:
+        pass
+
+
+class DeclaresBtc(Declares):
+    assets = ("BTCUSDT",)
+"""
+
+REASON = "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
+
+
+@pytest.fixture
+def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "paper_rejection_strategies.py").write_text(STRATEGIES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "paper_rejection_strategies"
+
+
+def _bars(path: Path, n: int) -> Path:
+    rows = ["timestamp,asset,open,high,low,close,volume"]
+    rows += [f"{1_704_067_200 + 60 * i},BTCUSDT,100,101,99,100,1000" for i in range(n)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _paper(tmp_path: Path, strategy: str, data: Path | str, *extra: str) -> Any:
+    args = ["paper", "--strategy", strategy, "--data", str(data), "--max-speed", "--kernel-id", "k"]
+    return runner.invoke(app, [*args, "--state-dir", str(tmp_path / "state"), *extra])
+
+
+def _state(tmp_path: Path) -> dict[str, Any]:
+    snap: dict[str, Any] = json.loads((tmp_path / "state" / "k.json").read_text())
+    return snap
+
+
+def test_paper_counts_and_says_the_orders_the_venue_rejected(
+    tmp_path: Path, strategies: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dita.cli.paper as paper_cli
+
+    # A status line at every tick, as a service's log has one a minute.
+    monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
+    result = _paper(tmp_path, f"{strategies}:BuysEthOnce", "sample", "--status-every", "0.000001")
+    assert result.exit_code == 0, result.output
+    assert f"warning: the venue rejected 1 order: 1 x {REASON}" in result.stderr
+    assert re.search(rf"rejected orders\s+│ 1: 1 x {re.escape(REASON)}", result.stdout), result.stdout
+    lines = [line for line in result.stdout.splitlines() if line.startswith("status: ")]
+    assert lines and "working orders, 1 order rejected by the venue, mode PAPER" in lines[-1]
+    snap = _state(tmp_path)
+    assert snap["orders_rejected"] == 1 and snap["rejection_reasons"] == {REASON: 1}
+    assert snap["slots"] == [] and snap["fills"] == []
+    # `dita status` still reads the file.
+    status = runner.invoke(app, ["status", "--state-dir", str(tmp_path / "state"), "--json"])
+    assert status.exit_code == 0 and [r["kernel_id"] for r in json.loads(status.stdout)] == ["k"]
+
+
+def test_a_paper_run_without_rejections_says_none(tmp_path: Path, strategies: str) -> None:
+    result = _paper(tmp_path, f"{strategies}:FarBid", "sample")
+    assert result.exit_code == 0, result.output
+    assert "rejected" not in result.stderr
+    assert re.search(r"rejected orders\s+│ 0 ", result.stdout), result.stdout
+    snap = _state(tmp_path)
+    assert snap["orders_rejected"] == 0 and snap["rejection_reasons"] == {}
+
+
+def test_a_continued_run_counts_its_own_and_the_state_file_the_kernels(
+    tmp_path: Path, strategies: str
+) -> None:
+    """The state file counts the rejections of every run continuing the kernel, as it lists
+    their fills; a run says its own."""
+    wal = ["--wal-dir", str(tmp_path / "wal")]
+    first = _paper(tmp_path, f"{strategies}:BuysEthOnce", _bars(tmp_path / "a.csv", 3), *wal)
+    assert first.exit_code == 0, first.output
+    assert _state(tmp_path)["orders_rejected"] == 1
+    second = _paper(tmp_path, f"{strategies}:BuysEthOnce", _bars(tmp_path / "b.csv", 6), *wal)
+    assert second.exit_code == 0, second.output
+    assert "continues kernel k" in second.stdout
+    assert f"warning: the venue rejected 1 order: 1 x {REASON}" in second.stderr
+    snap = _state(tmp_path)
+    assert snap["orders_rejected"] == 2 and snap["rejection_reasons"] == {REASON: 2}
+    # A run that does not continue the kernel (no --wal-dir) starts the count afresh.
+    fresh = _paper(tmp_path, f"{strategies}:BuysEthOnce", _bars(tmp_path / "c.csv", 3))
+    assert fresh.exit_code == 0, fresh.output
+    assert _state(tmp_path)["orders_rejected"] == 1
+
+
+def test_an_order_reconciliation_ends_is_no_venue_rejection(tmp_path: Path, strategies: str) -> None:
+    """A continued run whose state file has no book ends the kernel's working order with a
+    REJECT of reconciliation's, said as such: the venue refused no order."""
+    wal = ["--wal-dir", str(tmp_path / "wal")]
+    data = _bars(tmp_path / "a.csv", 3)
+    first = _paper(tmp_path, f"{strategies}:FarBid", data, *wal)
+    assert first.exit_code == 0, first.output
+    snap = _state(tmp_path)
+    del snap["venue"]
+    (tmp_path / "state" / "k.json").write_text(json.dumps(snap))
+    second = _paper(tmp_path, f"{strategies}:FarBid", data, *wal)
+    assert second.exit_code == 0, second.output
+    assert "reconcile: ended 1 order the venue does not hold" in second.stderr
+    assert "the venue rejected" not in second.stderr
+    assert _state(tmp_path)["orders_rejected"] == 0
+
+
+@pytest.mark.parametrize("value", ['"3"', "-1", "true"])
+def test_a_state_file_with_a_count_of_another_type_is_refused(
+    tmp_path: Path, strategies: str, value: str
+) -> None:
+    wal = ["--wal-dir", str(tmp_path / "wal")]
+    data = _bars(tmp_path / "a.csv", 3)
+    assert _paper(tmp_path, f"{strategies}:FarBid", data, *wal).exit_code == 0
+    path = tmp_path / "state" / "k.json"
+    path.write_text(path.read_text().replace('"orders_rejected": 0', f'"orders_rejected": {value}'))
+    again = _paper(tmp_path, f"{strategies}:FarBid", data, *wal)
+    assert again.exit_code == 2, again.output
+    assert "orders_rejected" in again.stderr
+
+
+def test_the_rejections_of_two_runs_add_up() -> None:
+    from dita.runtime import VenueRejections
+
+    first = VenueRejections(3, {"a": 2, "b": 1})
+    later = VenueRejections(10, {"c": 4, "a": 1, "d": 1, "e": 1, "f": 1})
+    both = first.plus(later)
+    assert both.orders == 13
+    # Five reasons at most, those met first; the rest counted apart.
+    assert both.reasons == {"a": 3, "b": 1, "c": 4, "d": 1, "e": 1}
+    assert both.text() == "4 x c; 3 x a; 1 x b; 1 x d; 1 x e; 3 for other reasons"
+    assert VenueRejections(2).text() == "2 for other reasons"
+    assert VenueRejections().plus(VenueRejections()).text() == ""
+
+
+def test_declared_assets_the_data_lacks_are_named(tmp_path: Path, strategies: str) -> None:
+    """A strategy declaring BTCUSDT, ETHUSDT and SOLUSDT ran on the sample (BTCUSDT only)
+    without a word: it heard nothing of the other two."""
+    said = (
+        "warning: Declares trades BTCUSDT, ETHUSDT, SOLUSDT, but --data holds no ETHUSDT or SOLUSDT "
+        "(BTCUSDT only): it hears nothing of them and the venue rejects its orders for them"
+    )
+    out = str(tmp_path / "bt")
+    args = ["backtest", "--data", "sample", "--no-progress", "--out", out]
+    backtest = runner.invoke(app, [*args, "--strategy", f"{strategies}:Declares", "--json"])
+    assert backtest.exit_code == 0, backtest.output
+    assert said in backtest.stderr
+    json.loads(backtest.stdout)  # stdout is still the JSON alone
+    paper = _paper(tmp_path, f"{strategies}:Declares", "sample")
+    assert paper.exit_code == 0, paper.output
+    assert said in paper.stderr
+    # Every declared asset in the data: nothing to say.
+    whole = runner.invoke(app, [*args, "--strategy", f"{strategies}:DeclaresBtc"])
+    assert whole.exit_code == 0 and "warning" not in whole.stderr, whole.output
+    whole = _paper(tmp_path, f"{strategies}:DeclaresBtc", "sample")
+    assert whole.exit_code == 0 and "warning" not in whole.stderr, whole.output
+
+
+class TwoAssets:
+    assets = ("BTCUSDT", "ETHUSDT")
+
+
+def test_feed_gaps_names_what_a_live_feed_lacks() -> None:
+    from dita.cli._common import feed_gaps
+
+    assert feed_gaps(TwoAssets(), ["BTCUSDT"], source="--ccxt-exchange") == (
+        "TwoAssets trades BTCUSDT, ETHUSDT, but --ccxt-exchange gives no ETHUSDT (BTCUSDT only): "
+        "it hears nothing of it and the venue rejects its orders for it"
+    )
+    assert feed_gaps(TwoAssets(), ["ETHUSDT", "BTCUSDT"]) is None
+    assert feed_gaps(TwoAssets(), ["SOLUSDT"]) is None  # none of them: feed_problem refuses it
