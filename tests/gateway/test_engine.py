@@ -458,6 +458,109 @@ def test_a_venue_polled_while_stdin_is_idle_reports_its_fill_before_the_next_com
     assert rest[0]["status"] == "FILLED"
 
 
+def test_a_read_that_fills_the_chunk_still_has_the_venue_polled_while_stdin_is_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A read that gave as many bytes as it asked for (a client's burst of exactly 64 KiB, what
+    # a full pipe holds) was taken to leave bytes in the stream's buffer: the next read waited
+    # for more input without polling, and the client waiting for its fill never got it.
+    monkeypatch.setattr(stdio, "POLL_SECONDS", 0.01, raising=False)
+    burst = b"ORDER BUY BTC 1 100 i1\n# padding\n"
+    monkeypatch.setattr(stdio, "_CHUNK", len(burst), raising=False)  # the burst fills one read
+    venue = LateFillVenue(polls_before_fill=2)
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    os.write(in_write, burst)
+    codes: list[int] = []
+    with open(in_read, "rb") as stdin, open(out_write, "wb") as stdout:
+        worker = threading.Thread(target=lambda: codes.append(run_stdio(kernel, stdin, stdout)))
+        worker.start()
+        try:
+            lines = _lines(out_read)
+            seen = [json.loads(next(lines))["type"] for _ in range(4)]
+            assert seen == ["engine_started", "order_received", "order_update", "fill"]
+        finally:
+            os.close(in_write)
+            worker.join(timeout=10)
+    rest = [json.loads(line) for line in lines]
+    os.close(out_read)
+    assert codes == [0]
+    assert [e["type"] for e in rest] == ["order_update", "account", "engine_stopped"]
+
+
+class _FillsOneWhenReleased(LateFillVenue):
+    """Fills one resting order at the first poll after ``release`` is set (once); counts cancels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.cancels = 0
+
+    def poll_events(self) -> list[VenueEvent]:
+        self.polls += 1
+        if not self.release.is_set() or not self.resting:
+            return []
+        self.release.clear()
+        cid, (order, _) = next(iter(self.resting.items()))
+        del self.resting[cid]
+        return [
+            VenueEvent(
+                f"fill-{cid}",
+                "",
+                -1,
+                "FILL",
+                venue_client_id=cid,
+                venue_order_id=f"V-{cid}",
+                price=order.price,
+                size=order.size,
+                filled_size=order.size,
+            )
+        ]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        self.cancels += 1
+        return super().cancel(order)
+
+
+def test_a_stdout_reset_while_stdin_is_idle_is_a_reader_gone_not_the_end_of_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Writing a polled fill to a stdout socket its client reset raised ConnectionResetError
+    # inside stdin's read, which took it for stdin's end: a clean stop, canceling the orders
+    # still working, where a reader gone (as a closed pipe) ends the session and cancels none.
+    import socket
+    import struct
+
+    monkeypatch.setattr(stdio, "POLL_SECONDS", 0.01, raising=False)
+    venue = _FillsOneWhenReleased()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        engine_end, _ = server.accept()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.settimeout(10)  # bounds the wait for the answers, as _lines does
+    in_read, in_write = os.pipe()
+    os.write(in_write, b"ORDER BUY BTC 1 100 r1\nORDER BUY ETH 1 100 r2\n")
+    codes: list[int] = []
+    with open(in_read, "rb") as stdin, engine_end, engine_end.makefile("wb") as stdout:
+        worker = threading.Thread(target=lambda: codes.append(run_stdio(kernel, stdin, stdout)))
+        worker.start()
+        try:
+            with client.makefile("rb") as answers:
+                seen = [json.loads(answers.readline())["type"] for _ in range(5)]
+            assert seen == ["engine_started", *["order_received", "order_update"] * 2]
+            client.close()  # a reset: the client went away while stdin stays open
+            venue.release.set()  # the next idle poll's fill is written to the reset socket
+            worker.join(timeout=10)
+            assert not worker.is_alive()
+        finally:
+            os.close(in_write)
+            worker.join(timeout=10)
+    assert codes == [0]
+    assert venue.cancels == 0 and len(kernel.open_orders()) == 1
+
+
 def _lines(fd: int) -> Iterator[bytes]:
     """The lines written to the pipe ``fd``, each as it arrives, until its writer closes it."""
     pending = b""

@@ -194,7 +194,11 @@ def _reader(stdin: BinaryIO, idle: Callable[[], None] | None, every: float) -> C
     except (AttributeError, OSError, ValueError):
         fd = None
     # Whether the stream's own buffer is empty, so that a descriptor with nothing to read means
-    # nothing has arrived: read1 empties it when it gives less than asked. Not known at first.
+    # nothing has arrived. Not known at first (bytes it took before the session); after a read
+    # it is: read1 hands out what is buffered (a few KiB, less than a read asks for) or, with
+    # nothing buffered, reads the descriptor itself and buffers nothing. Taken as empty only
+    # when a read gave less than asked, a full read (a client's 64 KiB burst, a full pipe) had
+    # the next read wait for more input without polling the venue, its fills untold meanwhile.
     drained = False
 
     def wait(fd: int) -> None:
@@ -203,22 +207,26 @@ def _reader(stdin: BinaryIO, idle: Callable[[], None] | None, every: float) -> C
             assert idle is not None
             idle()
 
-    def read_arrived(size: int) -> bytes:
-        nonlocal drained
+    def take(size: int) -> bytes | None:
         try:
-            if drained and idle is not None and fd is not None:
-                wait(fd)
-            chunk = read(size)
-            if not chunk and fd is not None and not os.get_blocking(fd):
-                wait(fd)
-                chunk = read(size)
+            return read(size)
         except ConnectionResetError:
             # A socket whose client went away: its input has ended, as a pipe's writer that
             # died ends it. Raised as an I/O error, it ended the session without engine_stopped.
+            # Around the read only: idle() writing stdout (a socket too) raises it for a reader
+            # gone, which taken for EOF made a clean stop that canceled the working orders.
             return b""
-        chunk = chunk or b""  # a raw stream's read gives None for "nothing yet"
-        drained = len(chunk) < size
-        return chunk
+
+    def read_arrived(size: int) -> bytes:
+        nonlocal drained
+        if drained and idle is not None and fd is not None:
+            wait(fd)
+        chunk = take(size)
+        if not chunk and fd is not None and not os.get_blocking(fd):
+            wait(fd)
+            chunk = take(size)
+        drained = True
+        return chunk or b""  # a raw stream's read gives None for "nothing yet"
 
     return read_arrived
 
