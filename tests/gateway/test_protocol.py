@@ -72,6 +72,15 @@ _CUT_MINUS_9S = "-" + "9" * 60 + "..."
         ("CANCEL", "WRONG_ARITY", "arguments", 0),
         ("QUERY", "WRONG_ARITY", "arguments", 0),
         ("ORDER HOLD BTC 1 100 c1", "INVALID_FIELD", "side", "HOLD"),
+        # Upper-cased as Unicode, a long s reads as S: SELL and SLOTS nobody typed.
+        ("ORDER \u017fell BTC 1 100 c1", "INVALID_FIELD", "side", "\u017fell"),
+        (
+            _ORDER.replace('"BUY"', '"\u017fell"') + '"qty":1,"client_id":"c"}',
+            "INVALID_FIELD",
+            "side",
+            "\u017fell",
+        ),
+        ('{"cmd":"QUERY","what":"\u017flots"}', "INVALID_FIELD", "what", "\u017flots"),
         ("ORDER BUY BTC -1 100 c1", "INVALID_FIELD", "qty", "-1"),
         ("ORDER BUY BTC 0 100 c1", "INVALID_FIELD", "qty", "0"),
         ("ORDER BUY BTC nan 100 c1", "INVALID_FIELD", "qty", "nan"),

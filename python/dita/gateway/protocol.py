@@ -246,7 +246,7 @@ def _parse_json(text: str) -> Command:
         raise ProtocolError(
             "MISSING_FIELD", "QUERY needs 'what' (ORDERS, ACCOUNT, SLOTS) or 'client_id'", field="what"
         )
-    if not isinstance(what, str) or what.upper() not in ("ORDERS", "ACCOUNT", "SLOTS"):
+    if not isinstance(what, str) or not what.isascii() or what.upper() not in ("ORDERS", "ACCOUNT", "SLOTS"):
         raise ProtocolError(
             "INVALID_FIELD",
             f"what must be ORDERS, ACCOUNT or SLOTS, got {_quoted(what)}",
@@ -287,13 +287,14 @@ def _required(obj: dict[str, Any], name: str) -> Any:
 
 def _query(word: str, field: str) -> QueryCommand:
     upper = word.upper()
-    if upper in ("ORDERS", "ACCOUNT", "SLOTS"):
+    if word.isascii() and upper in ("ORDERS", "ACCOUNT", "SLOTS"):
         return QueryCommand(target=upper)  # type: ignore[arg-type]
     return QueryCommand(target="ORDER", client_id=_client_id(word))
 
 
 def _side(value: Any) -> OrderSideName:
-    if isinstance(value, str) and value.upper() in ("BUY", "SELL"):
+    # ASCII only: upper-cased as Unicode, a long s (U+017F) reads as S, a SELL nobody typed.
+    if isinstance(value, str) and value.isascii() and value.upper() in ("BUY", "SELL"):
         return "BUY" if value.upper() == "BUY" else "SELL"
     raise ProtocolError(
         "INVALID_FIELD", f"side must be BUY or SELL, got {_quoted(value)}", field="side", value=value
