@@ -384,21 +384,23 @@ class LateFillVenue:
                 self.resting[cid] = (order, polls + 1)
                 continue
             del self.resting[cid]
-            events.append(
-                VenueEvent(
-                    f"fill-{cid}",
-                    "",
-                    -1,
-                    "FILL",
-                    venue_client_id=cid,
-                    venue_order_id=f"V-{cid}",
-                    price=order.price,
-                    size=order.size,
-                    filled_size=order.size,
-                    fee=self.fee,
-                )
-            )
+            events.append(self.filled(cid, order))
         return events
+
+    def filled(self, cid: str, order: Any) -> VenueEvent:
+        """The full fill of resting order ``cid``."""
+        return VenueEvent(
+            f"fill-{cid}",
+            "",
+            -1,
+            "FILL",
+            venue_client_id=cid,
+            venue_order_id=f"V-{cid}",
+            price=order.price,
+            size=order.size,
+            filled_size=order.size,
+            fee=self.fee,
+        )
 
 
 def test_a_fill_the_venue_reports_later_is_applied_and_told() -> None:
@@ -436,26 +438,37 @@ def test_a_venue_polled_while_stdin_is_idle_reports_its_fill_before_the_next_com
     monkeypatch.setattr(stdio, "POLL_SECONDS", 0.01, raising=False)
     venue = LateFillVenue(polls_before_fill=2)
     kernel = ExecutionKernel(max_slots=2, venue=venue)
+    seen, rest, codes = _on_pipes(kernel, 4, after=b"ORDER BUY BTC 1 100 i1\n")
+    assert [e["type"] for e in seen] == ["engine_started", "order_received", "order_update", "fill"]
+    assert venue.polls >= 2
+    assert codes == [0]
+    assert [e["type"] for e in rest] == ["order_update", "account", "engine_stopped"]
+    assert rest[0]["status"] == "FILLED"
+
+
+def _on_pipes(
+    kernel: ExecutionKernel, first: int, *, before: bytes = b"", after: bytes = b""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+    """A stdio session on pipes: ``before`` is written before it starts and ``after`` once it
+    runs. Gives the ``first`` events (read with stdin still open, so none came from its end),
+    the events after stdin closed, and the exit code."""
     in_read, in_write = os.pipe()
     out_read, out_write = os.pipe()
+    os.write(in_write, before)
     codes: list[int] = []
     with open(in_read, "rb") as stdin, open(out_write, "wb") as stdout:
         worker = threading.Thread(target=lambda: codes.append(run_stdio(kernel, stdin, stdout)))
         worker.start()
         try:
-            os.write(in_write, b"ORDER BUY BTC 1 100 i1\n")
+            os.write(in_write, after)
             lines = _lines(out_read)
-            seen = [json.loads(next(lines)) for _ in range(4)]
-            assert [e["type"] for e in seen] == ["engine_started", "order_received", "order_update", "fill"]
-            assert venue.polls >= 2
+            seen = [json.loads(next(lines)) for _ in range(first)]
         finally:
             os.close(in_write)
             worker.join(timeout=10)
     rest = [json.loads(line) for line in lines]
     os.close(out_read)
-    assert codes == [0]
-    assert [e["type"] for e in rest] == ["order_update", "account", "engine_stopped"]
-    assert rest[0]["status"] == "FILLED"
+    return seen, rest, codes
 
 
 def test_a_read_that_fills_the_chunk_still_has_the_venue_polled_while_stdin_is_idle(
@@ -467,24 +480,9 @@ def test_a_read_that_fills_the_chunk_still_has_the_venue_polled_while_stdin_is_i
     monkeypatch.setattr(stdio, "POLL_SECONDS", 0.01, raising=False)
     burst = b"ORDER BUY BTC 1 100 i1\n# padding\n"
     monkeypatch.setattr(stdio, "_CHUNK", len(burst), raising=False)  # the burst fills one read
-    venue = LateFillVenue(polls_before_fill=2)
-    kernel = ExecutionKernel(max_slots=2, venue=venue)
-    in_read, in_write = os.pipe()
-    out_read, out_write = os.pipe()
-    os.write(in_write, burst)
-    codes: list[int] = []
-    with open(in_read, "rb") as stdin, open(out_write, "wb") as stdout:
-        worker = threading.Thread(target=lambda: codes.append(run_stdio(kernel, stdin, stdout)))
-        worker.start()
-        try:
-            lines = _lines(out_read)
-            seen = [json.loads(next(lines))["type"] for _ in range(4)]
-            assert seen == ["engine_started", "order_received", "order_update", "fill"]
-        finally:
-            os.close(in_write)
-            worker.join(timeout=10)
-    rest = [json.loads(line) for line in lines]
-    os.close(out_read)
+    kernel = ExecutionKernel(max_slots=2, venue=LateFillVenue(polls_before_fill=2))
+    seen, rest, codes = _on_pipes(kernel, 4, before=burst)
+    assert [e["type"] for e in seen] == ["engine_started", "order_received", "order_update", "fill"]
     assert codes == [0]
     assert [e["type"] for e in rest] == ["order_update", "account", "engine_stopped"]
 
@@ -504,19 +502,7 @@ class _FillsOneWhenReleased(LateFillVenue):
         self.release.clear()
         cid, (order, _) = next(iter(self.resting.items()))
         del self.resting[cid]
-        return [
-            VenueEvent(
-                f"fill-{cid}",
-                "",
-                -1,
-                "FILL",
-                venue_client_id=cid,
-                venue_order_id=f"V-{cid}",
-                price=order.price,
-                size=order.size,
-                filled_size=order.size,
-            )
-        ]
+        return [self.filled(cid, order)]
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         self.cancels += 1

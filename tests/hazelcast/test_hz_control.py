@@ -6,7 +6,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -38,6 +38,25 @@ def clean_entries(hz_client: Any) -> Iterator[None]:
 
 def _plane(member: HazelcastMember, **kwargs: Any) -> HazelcastControlPlane:
     return HazelcastControlPlane([member.address], member.cluster_name, **kwargs)
+
+
+def _read_then(plane: HazelcastControlPlane, act: Callable[[], None]) -> type:
+    """A map proxy for ``plane``'s client whose entry read runs ``act`` after the read is taken
+    and before it is handed back (as a change the listener delivers while a resync reads)."""
+    from hazelcast.future import ImmediateFuture
+
+    real_get_map = plane._client.get_map
+
+    class ReadThen:
+        def __init__(self, name: str) -> None:
+            self.real = real_get_map(name)
+
+        def entry_set(self) -> Any:
+            read = self.real.entry_set().result()
+            act()
+            return ImmediateFuture(read)
+
+    return ReadThen
 
 
 def write_ahead(
@@ -598,22 +617,14 @@ def test_a_change_arriving_while_a_resync_reads_the_entries_is_not_lost(
 ) -> None:
     """The listener can deliver a HALTED after the resync's read has been taken and before it is
     stored: the older read must not replace it (it would stay lost until the next reconnect)."""
-    from hazelcast.future import ImmediateFuture
-
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
-    real_get_map = plane._client.get_map
 
-    class ReadThenHalt:
-        def __init__(self, name: str) -> None:
-            self.real = real_get_map(name)
+    def halt() -> None:
+        write_entry(hz_client, None, {"mode": "HALTED"})
+        assert eventually(lambda: plane.entries().get("*", {}).get("mode") == "HALTED")
 
-        def entry_set(self) -> Any:
-            read = self.real.entry_set().result()
-            write_entry(hz_client, None, {"mode": "HALTED"})
-            assert eventually(lambda: plane.entries().get("*", {}).get("mode") == "HALTED")
-            return ImmediateFuture(read)
-
+    ReadThenHalt = _read_then(plane, halt)
     try:
         assert mode(kernel) == "PAPER"
         monkeypatch.setattr(plane._client, "get_map", ReadThenHalt)
@@ -688,24 +699,16 @@ def test_a_removal_arriving_while_a_resync_reads_the_entries_is_not_undone(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The read taken before a removal must not bring the removed entry back."""
-    from hazelcast.future import ImmediateFuture
-
     plane = _plane(hz_member)
     assert plane.wait_synced(timeout=20)
     plane.set(mode="HALTED")
     assert eventually(lambda: "*" in plane.entries())
-    real_get_map = plane._client.get_map
 
-    class ReadThenRemove:
-        def __init__(self, name: str) -> None:
-            self.real = real_get_map(name)
+    def remove() -> None:
+        hz_client.get_map(CONTROL_PLANE_MAP).blocking().remove("*")
+        assert eventually(lambda: "*" not in plane.entries())
 
-        def entry_set(self) -> Any:
-            read = self.real.entry_set().result()
-            hz_client.get_map(CONTROL_PLANE_MAP).blocking().remove("*")
-            assert eventually(lambda: "*" not in plane.entries())
-            return ImmediateFuture(read)
-
+    ReadThenRemove = _read_then(plane, remove)
     try:
         monkeypatch.setattr(plane._client, "get_map", ReadThenRemove)
         plane._synced.clear()
@@ -791,8 +794,6 @@ def test_a_halt_written_while_a_resync_reads_after_a_member_restart_is_not_lost(
     read the plane still holds the old ones. A HALTED from a clock behind the old global entry's
     stamp that arrives while the read is out looked older than that stale entry: it was
     dropped, the read (taken before it) did not hold it, and the kernel kept trading LIVE."""
-    from hazelcast.future import ImmediateFuture
-
     away, missed = _events_while_away(monkeypatch)
     real_on_entry = HazelcastControlPlane._on_entry
     halt_seen = threading.Event()
@@ -805,18 +806,13 @@ def test_a_halt_written_while_a_resync_reads_after_a_member_restart_is_not_lost(
     cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+
+    def halt() -> None:
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
+        assert halt_seen.wait(timeout=10)
+
     real_get_map = plane._client.get_map
-
-    class ReadThenHalt:
-        def __init__(self, name: str) -> None:
-            self.real = real_get_map(name)
-
-        def entry_set(self) -> Any:
-            read = self.real.entry_set().result()
-            write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="operator-b")
-            assert halt_seen.wait(timeout=10)
-            return ImmediateFuture(read)
-
+    ReadThenHalt = _read_then(plane, halt)
     try:
         write_ahead(monkeypatch, hz_client, 60.0, (None, {"mode": "LIVE"}))
         assert eventually(lambda: mode(kernel) == "LIVE")
