@@ -24,7 +24,7 @@ from dita._kernel import (
     VenueOrder,
     VenueOrderStatus,
 )
-from dita._numbers import is_real
+from dita._numbers import is_flag, is_real
 from dita.venues import VenueUnavailable, describe
 
 if TYPE_CHECKING:
@@ -164,8 +164,15 @@ def _check_answer(theirs: Any) -> None:
         value = getattr(theirs, name, None)
         if not _finite(value) or value < 0:
             raise _Malformed(name, value, "must be a finite, non-negative number")
-    if not isinstance(getattr(theirs, "venue_order_id", None), str):
-        raise _Malformed("venue_order_id", getattr(theirs, "venue_order_id", None), "must be a string")
+    venue_order_id = getattr(theirs, "venue_order_id", None)
+    if not isinstance(venue_order_id, str):
+        raise _Malformed("venue_order_id", venue_order_id, "must be a string")
+    try:
+        # Text the kernel refuses as an id (a NUL byte, a lone surrogate, over 1 MiB) raised
+        # where this order's first event was built, after the other orders' events were applied.
+        VenueEvent("", "", 0, "ORDER_ACK", venue_order_id=venue_order_id)
+    except ValueError as exc:
+        raise _Malformed("venue_order_id", venue_order_id, str(exc)) from None
 
 
 def _missed_fill(mine: VenueOrder, theirs: VenueOrder) -> tuple[float, float] | None:
@@ -305,10 +312,19 @@ def reconcile_with_venue(
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
     once it starts changing things, what fails later (a lookup, a malformed answer, a refused
     event, a cancel, the positions) is in the report."""
+    # Checked before anything changes: "no" read as true canceled orders it was told to leave,
+    # and an ``on_applied`` that cannot be called raised after the first event was applied.
+    for name, flag in (("cancel_unknown", cancel_unknown), ("only_in_doubt", only_in_doubt)):
+        if not is_flag(flag):
+            raise TypeError(f"reconcile_with_venue: {name}={flag!r} must be True or False")
+    if on_applied is not None and not callable(on_applied):
+        raise TypeError(f"reconcile_with_venue: on_applied={on_applied!r} must be callable or None")
     venue = kernel.venue
     report = ReconciliationReport()
     try:
-        listed = venue.open_orders()
+        # Read once, here: an adapter's generator was spent by the index below, and the pass over
+        # the orders nobody manages found none (reported clean, left working at the venue).
+        listed = list(venue.open_orders())
     except Exception as exc:
         raise VenueUnavailable(
             f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
@@ -568,6 +584,16 @@ def reconcile_with_venue(
             except Exception:
                 continue  # matched by the kernel's own id above, as without this hook
     owned_venue_ids.discard("")
+    # Likewise its client id: one its exchange refuses goes out hashed, and an order never
+    # acknowledged has no venue id to be known by (it was canceled when its lookup failed).
+    listed_client = getattr(venue, "listed_client_order_id", None)
+    if callable(listed_client):
+        for mine in [*still_open, *awaited]:
+            try:
+                known.add(str(listed_client(mine)))
+            except Exception:
+                continue  # matched by the kernel's own ids above, as without this hook
+        known.discard("")
     for theirs in listed:
         coid = theirs.client_order_id
         if coid in known or theirs.venue_order_id in owned_venue_ids:

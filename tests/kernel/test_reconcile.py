@@ -790,6 +790,9 @@ BAD_FIGURES = [
     ("status", "CANCELED"),
     ("status", None),
     ("venue_order_id", ["VX"]),
+    # Text the kernel refuses as an id: raised where the order's first event was built, with
+    # the other orders' events applied and the report lost.
+    ("venue_order_id", "V\x00"),
 ]
 
 
@@ -821,7 +824,13 @@ def test_a_malformed_venue_answer_changes_nothing_for_its_order_and_the_rest_is_
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("filled_size", None), ("filled_size", "0.5"), ("avg_fill_price", math.inf), ("status", "CANCELED")],
+    [
+        ("filled_size", None),
+        ("filled_size", "0.5"),
+        ("avg_fill_price", math.inf),
+        ("status", "CANCELED"),
+        ("venue_order_id", "V\x00"),
+    ],
 )
 def test_a_malformed_answer_about_an_awaited_order_leaves_its_wait_as_it_was(field: str, value: Any) -> None:
     """A figure that is not a number or a status that is not one raised out of the reconciliation
@@ -1036,3 +1045,112 @@ def test_an_order_whose_cancel_the_venue_never_took_is_not_reported_in_agreement
     report = kernel.reconcile_with_venue()
     assert report.unresolved == [] and [e["client_order_id"] for e in report.ended_at_venue] == [coid]
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
+
+
+class ListsLazily(CancelTimesOut):
+    """Hands its open orders back as a generator, as an adapter reading pages may."""
+
+    def open_orders(self) -> Any:
+        return (order for order in self.strays)
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        self.canceled.append(order.client_order_id)
+        return []
+
+
+def test_open_orders_given_as_a_generator_are_each_reconciled() -> None:
+    """The listing was indexed first, which spent a generator: the orders nobody manages were
+    never seen, left working at the venue, and the report read clean."""
+    venue = ListsLazily()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="lazily")
+    report = kernel.reconcile_with_venue()
+    assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["stray-1", "stray-2"]
+    assert venue.canceled == ["stray-1", "stray-2"] and not report.clean
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("cancel_unknown", "no"), ("cancel_unknown", None), ("only_in_doubt", "false"), ("on_applied", "print")],
+)
+def test_arguments_of_the_wrong_type_are_refused_before_anything_changes(argument: str, value: Any) -> None:
+    """``cancel_unknown="no"`` was read as true and canceled the orders it was told to leave;
+    an ``on_applied`` that cannot be called raised once the first event was applied, losing
+    the report and leaving the other orders unreconciled."""
+    from dita.reconcile import reconcile_with_venue
+
+    venue = CancelTimesOut()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="wrong-types")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    canceled_half_filled(venue, coid)
+    before, seq = kernel.snapshot(), kernel.seq
+    with pytest.raises(TypeError, match=f"{argument}={value!r} must be"):
+        reconcile_with_venue(kernel, **{argument: value})
+    assert kernel.snapshot() == before and kernel.seq == seq and venue.canceled == []
+
+
+class SentHashed(CanceledWhileDown):
+    """Sends the kernel's client ids hashed (as ccxt does one its exchange refuses) and, after a
+    restart, lists the kernel's order under the hash; asking about it fails (throttled) until
+    ``throttled`` is cleared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: dict[str, VenueOrder] = {}
+        self.canceled: list[str] = []
+        self.throttled = True
+
+    def listed_client_order_id(self, order: VenueOrder) -> str:
+        return f"h-{order.client_order_id}"
+
+    def submit(self, order: VenueOrder) -> list[Any]:
+        self.listed[order.client_order_id] = VenueOrder(
+            self.listed_client_order_id(order), 0, "", order.asset, "BUY", "MARKET", 100.0, order.size,
+            venue_order_id="X1", filled_size=0.5, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+        )  # fmt: skip
+        raise VenueTimeout("no answer to the submit", client_order_id=order.client_order_id)
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        self.canceled.append(order.client_order_id)
+        return []
+
+    def open_orders(self) -> list[VenueOrder]:
+        return list(self.listed.values())
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        if self.throttled:
+            raise VenueUnavailable(f"lookup of {client_order_id!r} throttled")
+        o = self.listed[client_order_id]
+        return VenueOrder(
+            client_order_id, 0, "", o.asset, "BUY", "MARKET", 100.0, o.size,
+            venue_order_id="X1", filled_size=0.5, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("behind_router", [False, True])
+def test_an_order_never_acknowledged_listed_under_the_id_it_went_out_under_is_not_canceled(
+    behind_router: bool,
+) -> None:
+    """With no venue id to be matched by and its lookup failing, the kernel's order listed
+    under its hashed client id was taken for one nobody manages, and canceled. Known by the id
+    it went out under (through a router, the venue holding it names that id), it is left
+    unresolved until the venue can be asked, and then its fill is booked."""
+    from dita.venues import VenueRouter
+
+    sent_hashed = SentHashed()
+    venue: Any = VenueRouter({"hashed": sent_hashed}, default="hashed") if behind_router else sent_hashed
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="hashed")
+    out = kernel.process_intent(intent("ENTER", 0))
+    coid = out.order.client_order_id
+    assert out.details["submit_outcome"] == "unknown"
+    report = kernel.reconcile_with_venue()
+    assert sent_hashed.canceled == [] and report.unknown_at_venue_canceled == []
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and "throttled" in left["reason"]
+    assert report.events_applied == 0 and kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT
+
+    sent_hashed.throttled = False
+    report = kernel.reconcile_with_venue()
+    assert sent_hashed.canceled == [] and report.unknown_at_venue_canceled == []
+    assert [(m["client_order_id"], m["qty"]) for m in report.missed_fills] == [(coid, 0.5)]
+    assert report.unresolved == [] and report.position_mismatches == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING and kernel.slot_state(0).size == 0.5

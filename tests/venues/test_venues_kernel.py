@@ -767,6 +767,49 @@ def test_ccxt_reconciliation_leaves_an_order_it_cannot_ask_about_unresolved_and_
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
+def test_ccxt_reconciliation_does_not_cancel_an_order_never_acknowledged_listed_under_its_hashed_id(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    """A submit timed out, so the kernel has no exchange id for the order, and the kernel's
+    client id (too long for Binance) went out hashed. After a restart the exchange lists the
+    order under the hash and cannot be asked about it: it was taken for an order nobody
+    manages and canceled. Known by the id it went out under, it stays unresolved, working."""
+
+    def on_the_log(venue: CcxtVenue) -> ExecutionKernel:
+        kernel_id = "momentum-btcusdt-live-kernel-number-one"
+        return ExecutionKernel(
+            max_slots=1, venue=venue, kernel_id=kernel_id, wal_dir=str(tmp_path), fsync="always"
+        )
+
+    first = on_the_log(make_venue(markets=["BTCUSDT"]))
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
+    for _ in range(2):
+        exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    outcome = first.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert outcome.details.get("submit_outcome") == "unknown" and outcome.order is not None, outcome.to_dict()
+    coid = outcome.order.client_order_id
+    assert CcxtVenue.venue_client_id(coid) != coid
+    first.close()
+    del first
+    gc.collect()
+    venue = make_venue(markets=["BTCUSDT"])
+    kernel = on_the_log(venue)
+    assert kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT
+    assert venue.listed_client_order_id(kernel.open_orders()[0]) == CcxtVenue.venue_client_id(coid)
+    (working,) = exchange.fixture("binance/spot_open_orders.json")  # 0.008 of 0.02 executed
+    working["clientOrderId"] = CcxtVenue.venue_client_id(coid)
+    exchange.script("GET", "/api/v3/openOrders", payload=[working])
+    exchange.script("GET", "/api/v3/order", "binance/error_backend_timeout.json", status=503, repeat=True)
+    account_holding(exchange, "0.00000000")
+
+    report = kernel.reconcile_with_venue()
+    assert exchange.calls("DELETE", "/api/v3/order") == []
+    assert report.unknown_at_venue_canceled == [] and report.unknown_at_venue_cancel_failed == []
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and "VenueUnavailable" in left["reason"]
+    assert report.events_applied == 0 and kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT
+
+
 def test_ccxt_reconciliation_does_not_start_on_an_open_order_of_unknown_side(
     spot_venue: CcxtVenue, exchange: RecordedExchange
 ) -> None:

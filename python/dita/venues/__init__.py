@@ -80,6 +80,9 @@ class VenueAdapter(Protocol):
     # Optional: ``watch(order)``: follow an order of the kernel's the venue has no record of (sent
     # before a restart) in its ``poll_events``; reconciliation calls it for each order the kernel
     # still works (raising: reported in ``unwatched``).
+    # Optional: ``listed_client_order_id(order)`` and ``listed_venue_order_id(order)``: the ids
+    # ``open_orders`` lists the kernel's order under when they are not the kernel's (a client id
+    # sent hashed, a venue id in another form), so reconciliation knows it as the kernel's own.
     # Optional: ``resume(seq)``. A kernel recovered from its write-ahead log calls it with its
     # seq when it is built, so a venue naming events with its own counts never repeats an id
     # of the last run's (the kernel would refuse the answer as a duplicate).

@@ -1812,6 +1812,14 @@ class CcxtVenue:
         market_id = self._market_id(symbol)
         return _qualified_order_id(market_id, _exchange_order_id(market_id, order.venue_order_id))
 
+    def listed_client_order_id(self, order: VenueOrder) -> str:
+        """The client order id under which ``open_orders`` lists the kernel's ``order`` after a
+        restart (this adapter has no record of it then): the id it went out under, a hash of
+        the kernel's where the exchange's rules refuse that (``venue_client_id``). Without it,
+        an order never acknowledged (no exchange id to be matched by) was taken by
+        reconciliation for one nobody manages, and canceled, when its lookup failed."""
+        return self.venue_client_id(order.client_order_id, self.settings.exchange)
+
     @_serialized
     def order_status(self, client_order_id: str) -> VenueOrder | None:
         """The exchange's order sent for the kernel's ``client_order_id`` (the exchange knows it

@@ -286,6 +286,12 @@ class VenueRouter:
         listed_as = getattr(self.venue_holding(order), "listed_venue_order_id", None)
         return str(listed_as(order)) if callable(listed_as) else order.venue_order_id
 
+    def listed_client_order_id(self, order: VenueOrder) -> str:
+        """The client id under which the venue holding ``order`` lists it (see
+        ``CcxtVenue.listed_client_order_id``); the kernel's own for a venue that sends that."""
+        listed_as = getattr(self.venue_holding(order), "listed_client_order_id", None)
+        return str(listed_as(order)) if callable(listed_as) else order.client_order_id
+
     def _remember(self, client_order_id: str, venue_name: str) -> None:
         if client_order_id:
             self._order_venue[client_order_id] = venue_name
