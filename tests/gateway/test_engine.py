@@ -423,6 +423,36 @@ def test_a_fill_the_venue_reports_later_is_applied_and_told() -> None:
     assert kernel.slot_state(0).size == 2.0 and kernel.open_orders() == []
 
 
+class _CancelsLater(LateFillVenue):
+    """Never fills; answers a cancel only at the next poll, as a venue that reports later."""
+
+    def __init__(self) -> None:
+        super().__init__(polls_before_fill=10**9)
+        self.canceled: list[str] = []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        self.resting.pop(order.client_order_id, None)
+        self.canceled.append(order.client_order_id)
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        done, self.canceled = self.canceled, []
+        return [
+            VenueEvent(f"cx-{cid}", "", -1, "CANCEL_ACK", venue_client_id=cid, venue_order_id=f"V-{cid}")
+            for cid in done
+        ]
+
+
+def test_the_stops_cancels_are_followed_by_a_last_poll() -> None:
+    # Nothing polled the venue after the stop's cancels: an answer it gives later went untold,
+    # and the session ended with the order still working in the kernel.
+    kernel = ExecutionKernel(max_slots=2, venue=_CancelsLater())
+    events = session(kernel, "ORDER BUY BTC 1 100 s1\n")
+    assert of(events, "s1")[-1] == ("order_update", "CANCELED")
+    assert [e["type"] for e in events][-1] == "engine_stopped"
+    assert kernel.open_orders() == [] and kernel.slot_state(0).fsm_state.name == "IDLE"
+
+
 def test_a_polled_fill_without_a_venue_fee_gets_the_kernels_fee() -> None:
     kernel = ExecutionKernel(max_slots=2, venue=LateFillVenue())
     events = session(kernel, "ORDER BUY BTC 2 100 l1\n")

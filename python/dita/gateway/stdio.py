@@ -293,11 +293,13 @@ def _poll(engine: OrderEngine) -> None:
 
 def _cancel_working(engine: OrderEngine) -> None:
     """At a clean stop: the venue's last news, then a cancel for each order still working,
-    since nobody manages them once the session is over. A Ctrl-C during it gives up the
-    cancels not yet sent, once the step under way is told."""
+    since nobody manages them once the session is over, then its news once more (a venue that
+    reports later answers a cancel there, or a fill that beat it). A Ctrl-C during it gives up
+    the steps not yet taken, once the step under way is told."""
     try:
         _poll(engine)
         engine.cancel_working(_whole)
+        _poll(engine)
     except KeyboardInterrupt:
         pass
 
