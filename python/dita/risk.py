@@ -119,6 +119,13 @@ def float_step_multiple(value: float, step: float) -> bool:
     return quotient == quotient.to_integral_value()
 
 
+def _below_on_decimals(size: float, price: float, floor: float) -> bool:
+    """Whether ``size * price`` is below ``floor`` on the decimals the floats print as, which
+    is what an exchange multiplies (a NaN is below nothing, as the float comparison had it)."""
+    product = Decimal(repr(size)) * Decimal(repr(price))
+    return not product.is_nan() and product < Decimal(repr(floor))
+
+
 class MarketLimits(BaseModel):
     """One market's trading rules as the venue states them. ``0`` means no rule.
 
@@ -150,7 +157,10 @@ class MarketLimits(BaseModel):
             return f"size {size!r} is below min_qty {self.min_qty!r}"
         if price > 0:
             notional = size * price
-            if self.min_notional > 0 and notional < self.min_notional:
+            # Judged on the decimals, as the exchange judges them (and as ``float_step_multiple``
+            # does): 0.29 x 100.0 is 28.999999999999996 in binary floating point, which the
+            # kernel sends (it allows float error) and an exchange takes as 29.
+            if self.min_notional > 0 and _below_on_decimals(size, price, self.min_notional):
                 return (
                     f"notional {notional!r} (size {size!r} x price {price!r}) "
                     f"is below min_notional {self.min_notional!r}"

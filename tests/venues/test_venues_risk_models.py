@@ -217,3 +217,29 @@ def test_the_regime_rule_is_documented_as_judging_market_entries_only() -> None:
     venues_md = (Path(__file__).resolve().parents[2] / "docs" / "venues.md").read_text(encoding="utf-8")
     (row,) = [line for line in venues_md.splitlines() if line.startswith("| `regime` |")]
     assert "MARKET" in row
+
+
+def test_min_notional_is_judged_on_decimals_as_the_exchange_does() -> None:
+    # 0.29 * 100.0 is 28.999999999999996 in binary floating point: the kernel sends such an
+    # order (its own floor allows float error) and an exchange, multiplying decimals, takes it
+    # as 29. The paper venue refused it as below a minimum notional of 29.
+    limits = MarketLimits(lot_step=0.01, min_notional=29)
+    assert limits.order_violation(0.29, 100.0) == ""
+    assert "min_notional" in limits.order_violation(0.28, 100.0)
+    assert MarketLimits(min_notional=29).order_violation(float("nan"), 100.0) == ""  # as before
+
+
+def test_the_paper_venue_takes_an_order_the_kernel_sends_at_its_minimum_notional() -> None:
+    from dita import ExecutionKernel
+    from dita._kernel import KernelIntent
+    from dita.venues.paper import PaperVenue
+
+    limits = MarketLimits(lot_step=0.01, tick_size=0.01, min_notional=29)
+    kernel = ExecutionKernel(max_slots=1, venue=PaperVenue(market_limits={"BTC": limits}))
+    kernel.set_market_limits("BTC", limits.model_dump())
+    intent = KernelIntent(
+        "i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 0.29, order_type="LIMIT", limit_price=100.0
+    )
+    out = kernel.process_intent(intent)
+    assert out.accepted
+    assert [e.kind.name for e in out.emitted_events] == ["ORDER_ACK"], [e.reason for e in out.emitted_events]
