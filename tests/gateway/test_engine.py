@@ -517,6 +517,35 @@ def test_a_read_that_fills_the_chunk_still_has_the_venue_polled_while_stdin_is_i
     assert [e["type"] for e in rest] == ["order_update", "account", "engine_stopped"]
 
 
+def test_bytes_the_stream_buffered_before_the_session_are_answered_while_stdin_is_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every read after the first was taken to leave the stream's buffer empty; a first read
+    # asking less than the buffer held (a buffer over 64 KiB the caller had read into) left the
+    # rest there, and the session waited on the quiet descriptor instead of answering it.
+    monkeypatch.setattr(stdio, "POLL_SECONDS", 0.01, raising=False)
+    monkeypatch.setattr(stdio, "_CHUNK", 8, raising=False)  # less than the stream buffered
+    kernel = ExecutionKernel(max_slots=2, venue=LateFillVenue())
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    os.write(in_write, b"# taken into the stream's buffer\nQUERY ACCOUNT\n")
+    codes: list[int] = []
+    with open(in_read, "rb") as stdin, open(out_write, "wb") as stdout:
+        assert stdin.peek().endswith(b"QUERY ACCOUNT\n")  # buffered before the session
+        worker = threading.Thread(target=lambda: codes.append(run_stdio(kernel, stdin, stdout)))
+        worker.start()
+        try:
+            lines = _lines(out_read)
+            seen = [json.loads(next(lines))["type"] for _ in range(2)]  # stdin still open
+        finally:
+            os.close(in_write)
+            worker.join(timeout=10)
+    rest = [json.loads(line)["type"] for line in lines]
+    os.close(out_read)
+    assert seen == ["engine_started", "query_received"]
+    assert codes == [0] and rest == ["engine_stopped"]
+
+
 class _FillsOneWhenReleased(LateFillVenue):
     """Fills one resting order at the first poll after ``release`` is set (once); counts cancels."""
 

@@ -277,3 +277,15 @@ def test_the_query_words_are_not_client_ids(line: str) -> None:
     err = _refused(line)
     assert (err.code, err.field) == ("INVALID_FIELD", "client_id")
     assert "reserved" in err.message
+
+
+@pytest.mark.parametrize(
+    "line", ["QUERY \u017flots", "CANCEL \u017flots", '{"cmd":"QUERY","client_id":"\u017flots"}']
+)
+def test_a_word_that_upper_cases_to_a_query_word_is_no_client_id_not_a_reserved_one(line: str) -> None:
+    # Upper-cased as Unicode, "\u017flots" (long s) read as SLOTS: refused as reserved, naming a
+    # QUERY SLOTS nobody typed, where it is refused as any id outside the client id's letters.
+    err = _refused(line)
+    assert (err.code, err.field, err.value) == ("INVALID_FIELD", "client_id", "\u017flots")
+    assert "reserved" not in err.message
+    assert err.message.startswith("client_id must be 1-64 characters")

@@ -313,7 +313,8 @@ def _symbol(value: Any) -> str:
 
 
 def _client_id(value: Any) -> str:
-    if isinstance(value, str) and value.upper() in _RESERVED_CLIENT_IDS:
+    # ASCII only, as _side: a long s (U+017F) upper-cases to S, so "\u017flots" read as SLOTS.
+    if isinstance(value, str) and value.isascii() and value.upper() in _RESERVED_CLIENT_IDS:
         raise ProtocolError(
             "INVALID_FIELD",
             f"client_id {value!r} is reserved: QUERY {value.upper()} lists the {value.lower()}, not an order",

@@ -188,17 +188,19 @@ def _reader(stdin: BinaryIO, idle: Callable[[], None] | None, every: float) -> C
     descriptor, ``idle`` is called every ``every`` seconds. On a non-blocking descriptor
     (O_NONBLOCK, which a parent sharing its own stdin may have set) read1 gives b"" also when
     nothing has arrived yet: taken for EOF, it ended the session before the first command."""
-    read: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
+    read1 = getattr(stdin, "read1", None)
+    read: Callable[[int], bytes] = read1 or stdin.read
     try:
         fd: int | None = stdin.fileno()
     except (AttributeError, OSError, ValueError):
         fd = None
     # Whether the stream's own buffer is empty, so that a descriptor with nothing to read means
     # nothing has arrived. Not known at first (bytes it took before the session); after a read
-    # it is: read1 hands out what is buffered (a few KiB, less than a read asks for) or, with
-    # nothing buffered, reads the descriptor itself and buffers nothing. Taken as empty only
-    # when a read gave less than asked, a full read (a client's 64 KiB burst, a full pipe) had
-    # the next read wait for more input without polling the venue, its fills untold meanwhile.
+    # it is: the first is read1(-1), which hands out all that is buffered however large the
+    # buffer (read1(size) left what a buffer over ``size`` held unread while the descriptor was
+    # quiet), and read1 with nothing buffered reads the descriptor itself, buffering nothing.
+    # Taken as empty only when a read gave less than asked, a full read (a client's 64 KiB
+    # burst, a full pipe) had the next read wait for input without polling the venue.
     drained = False
 
     def wait(fd: int) -> None:
@@ -221,7 +223,7 @@ def _reader(stdin: BinaryIO, idle: Callable[[], None] | None, every: float) -> C
         nonlocal drained
         if drained and idle is not None and fd is not None:
             wait(fd)
-        chunk = take(size)
+        chunk = take(size if drained or read1 is None else -1)
         if not chunk and fd is not None and not os.get_blocking(fd):
             wait(fd)
             chunk = take(size)
