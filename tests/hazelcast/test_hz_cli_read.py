@@ -67,10 +67,13 @@ def test_status_from_the_projection_does_not_claim_no_strategies(
     assert result.exit_code == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row["strategies"] is None
+    # Nor the orders the venue rejected (a paper run counts them in its state file).
+    assert row["orders_rejected"] is None and row["rejection_reasons"] is None
     table = runner.invoke(app, ["status", *hz])
     assert table.exit_code == 0, table.stderr
     line = next(x for x in table.stdout.splitlines() if traded.kernel_id in x)
-    assert "not projected" in line
+    assert "not projected" in line and "None" not in line
+    assert "the venue rejected" not in table.stdout
 
 
 def test_a_cluster_name_that_does_not_answer_is_named(

@@ -911,6 +911,8 @@ def test_status_skips_a_state_file_with_a_pid_that_is_not_a_number(tmp_path: Pat
     result = runner.invoke(app, ["status", "--state-dir", str(tmp_path)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 0 and "no running kernels found" in result.stdout
+    said = f"warning: skipped state file {tmp_path / 'x.json'}: pid: not a whole number, got 'abc'"
+    assert said in result.stderr
 
 
 GOOD_STATE = {
@@ -947,17 +949,84 @@ STATE_READERS = (["status"], ["status", "--json"], ["orders"], ["pnl"], ["pnl", 
         {"account": {"equity": "10.0", "realized_pnl": 1.0, "k_fees_paid": 0.5}},
         {"data_time": "x"},
         {"kernel_id": 5},
+        # Python's json reads NaN and Infinity: --json printed them back, which is no JSON.
+        {"account": {"equity": float("nan"), "realized_pnl": 1.0, "k_fees_paid": 0.5}},
+        {"fills": [{"ts": 1704290000.0, "realized_pnl": float("inf"), "fee": 0.5}]},
+        {"slots": [{"fsm_state": "ORDER_SENT", "active_entry_order": {"price": float("-inf")}}]},
     ],
 )
 def test_status_skips_a_state_file_dita_paper_did_not_write(tmp_path: Path, change: dict[str, Any]) -> None:
     """Like the pid check above: a JSON file in the state directory with a kernel_id but
-    other fields of the wrong shape is not a kernel's state, not a reason for a traceback."""
+    other fields of the wrong shape is not a kernel's state, not a reason for a traceback.
+    It is skipped saying so (its kernel would read as gone): the file, field and value."""
     (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
     (tmp_path / "bad.json").write_text(json.dumps({**GOOD_STATE, "kernel_id": "bad", **change}))
-    for command in (*STATE_READERS, ["pnl", "--period", "week"]):
+    for command in (*STATE_READERS, ["pnl", "--period", "week"], ["pnl", "--json"], ["orders", "--json"]):
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exception is None, (command, result.exception)
         assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
+        assert f"warning: skipped state file {tmp_path / 'bad.json'}: " in result.stderr, command
+
+
+def test_a_copy_of_a_state_file_does_not_list_its_kernel_twice(tmp_path: Path) -> None:
+    """A state file copied next to it (kept before a change) listed its kernel twice, alike,
+    in status, orders and pnl (a script summing the rows counted its PnL twice). `dita paper`
+    names the file after its kernel, and continues from no other: the copy is skipped, said."""
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    copy = tmp_path / "good-before.json"
+    copy.write_text(json.dumps(GOOD_STATE))
+    for command in (["status"], ["orders"], ["pnl"]):
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path), "--json"])
+        assert result.exit_code == 0, (command, result.output)
+        rows = json.loads(result.stdout)
+        assert [r["kernel_id"] for r in rows] == ["good"], (command, rows)
+        said = f"warning: skipped state file {copy}: it holds kernel 'good', not 'good-before'"
+        assert said in result.stderr, (command, result.stderr)
+
+
+def test_a_skipped_state_file_is_said_naming_the_field_and_value(tmp_path: Path) -> None:
+    """`dita status --kernel bad` said only "no kernel 'bad' found" of a file bad.json whose
+    equity a hand (or another version) wrote as text: nothing named the file or the field."""
+    account = {**GOOD_STATE["account"], "equity": "10.0"}  # type: ignore[dict-item]
+    (tmp_path / "bad.json").write_text(json.dumps({**GOOD_STATE, "kernel_id": "bad", "account": account}))
+    result = runner.invoke(app, ["status", "--state-dir", str(tmp_path), "--kernel", "bad"])
+    assert result.exit_code == 1 and "error: no kernel 'bad' found" in result.stderr
+    said = f"skipped state file {tmp_path / 'bad.json'}: account.equity: Input should be a valid number"
+    assert f"warning: {said}, got '10.0'" in result.stderr, result.stderr
+
+
+def test_a_state_dir_or_file_this_user_may_not_read_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's state directory (mode 0700) read as an empty one, "no running kernels
+    found", and a state file this user may not read (0600) was left out without a word, its
+    kernel "not found". The denials are simulated: root, who may run the tests, reads all."""
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    theirs = tmp_path / "theirs.json"
+    theirs.write_text(json.dumps({**GOOD_STATE, "kernel_id": "theirs"}))
+    real_scandir, real_read_text = os.scandir, Path.read_text
+
+    def read_text(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self == theirs:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    for command in (*STATE_READERS, ["pnl", "--json"]):
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
+        assert result.exit_code == 0 and "good" in result.stdout, (command, result.output)
+        assert f"warning: cannot read the state file {theirs}: Permission denied" in result.stderr
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path) == tmp_path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    for command in (*STATE_READERS, ["pnl", "--json"]):
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
+        assert result.exit_code == 2 and result.stdout == "", (command, result.output)
+        assert f"--state-dir {tmp_path}: cannot list its state files: Permission denied" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -1029,6 +1098,49 @@ def test_orders_table_says_when_a_cancel_is_pending(tmp_path: Path) -> None:
     assert "NEW, cancel requested" in line
     (row,) = json.loads(runner.invoke(app, ["orders", "--state-dir", str(tmp_path), "--json"]).stdout)
     assert row["cancel_requested"] is True
+
+
+def test_orders_of_a_paper_run_that_stopped_say_so(tmp_path: Path) -> None:
+    """A run saves its state file as not running at its end, and the orders it left there are
+    its last state (never filled nor cancelled), not working ones: `dita orders` listed them
+    as working, without the note the projection gives a kernel closed cleanly."""
+    stopped = {**GOOD_STATE, "running": False, "updated_at": 1704300000.5}
+    (tmp_path / "good.json").write_text(json.dumps(stopped))
+    note = "stopped at 2024-01-03 16:40:00 UTC (last state shown)"
+    table = runner.invoke(app, ["orders", "--state-dir", str(tmp_path)])
+    assert table.exit_code == 0, table.output
+    assert "o1" in table.stdout and f"good: {note}" in table.stdout
+    (row,) = json.loads(runner.invoke(app, ["orders", "--state-dir", str(tmp_path), "--json"]).stdout)
+    assert row["client_order_id"] == "o1" and row["note"] == note
+    (status,) = json.loads(runner.invoke(app, ["status", "--state-dir", str(tmp_path), "--json"]).stdout)
+    assert status["running"] is False and status["note"] == note
+    # A file without the time of its save (hand-written) says it all the same.
+    (tmp_path / "good.json").write_text(json.dumps({**GOOD_STATE, "running": False}))
+    (row,) = json.loads(runner.invoke(app, ["orders", "--state-dir", str(tmp_path), "--json"]).stdout)
+    assert row["note"] == "stopped (last state shown)"
+
+
+def test_every_json_row_of_status_orders_and_pnl_has_its_note(tmp_path: Path) -> None:
+    """`status --json` rows always carry `note`; those of `orders` had it only under a kernel
+    with a note and those of `pnl` only for a day total straddled, so a script reading it as
+    from `status` failed on the others (a KeyError)."""
+    older = {"2024-01-03": {"fills": 1, "realized_pnl": 0.0, "fee": 0.0, "last_ts": 1704300000.0}}
+    running = {**GOOD_STATE, "kernel_id": "live", "running": True, "pid": os.getpid(), "older_fills": older}
+    (tmp_path / "live.json").write_text(json.dumps(running))
+    (tmp_path / "good.json").write_text(json.dumps({**GOOD_STATE, "running": False}))
+    stopped = "stopped (last state shown)"
+    straddled = ["pnl", "--period", "today", "--at", "2024-01-03T12:00:00"]
+    for command, good, live in (
+        (["status"], stopped, ""),
+        (["orders"], stopped, ""),
+        (["pnl"], "", ""),
+        (straddled, "", "includes fills after 2024-01-03 12:00:00 on that day"),
+    ):
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path), "--json"])
+        assert result.exit_code == 0, (command, result.output)
+        rows = {r["kernel_id"]: r for r in json.loads(result.stdout)}
+        assert rows["good"]["note"] == good and rows["live"]["note"].startswith(live), (command, rows)
+        assert set(rows["live"]) == set(rows["good"]), command
 
 
 def test_paper_closes_whole_when_sigterm_comes_as_it_closes(
@@ -1803,7 +1915,7 @@ def test_pnl_at_with_period_all_sums_the_fills_up_to_it(tmp_path: Path) -> None:
     assert (before["fills"], before["realized_pnl"], before["fees"], before["net_pnl"]) == (0, 0.0, 0.0, 0.0)
     assert before["to"] == "2024-01-01 00:00:00" and before["from"] == ""
     day2 = _pnl_row(tmp_path, "--at", "2024-01-03T00:00:00Z")
-    assert (day2["fills"], day2["realized_pnl"], day2["fees"]) == (1, 0.0, 0.0) and "note" not in day2
+    assert (day2["fills"], day2["realized_pnl"], day2["fees"]) == (1, 0.0, 0.0) and day2["note"] == ""
     after = _pnl_row(tmp_path, "--at", "2024-01-03T14:00:00Z")
     assert (after["fills"], after["realized_pnl"], after["fees"]) == (2, 1.0, 0.5)
     # Within a day known only as a total (its last fill at 12:53:20), the whole day counts, said so.

@@ -107,6 +107,28 @@ def test_paper_counts_and_says_the_orders_the_venue_rejected(
     assert status.exit_code == 0 and [r["kernel_id"] for r in json.loads(status.stdout)] == ["k"]
 
 
+def test_status_shows_the_rejections_the_state_file_counts(tmp_path: Path, strategies: str) -> None:
+    """`dita status` shows `orders_rejected` and `rejection_reasons` as it shows the other fields:
+    a column of the table, the reasons under it, and both in --json. A state file written before
+    they were counted counts none."""
+    assert _paper(tmp_path, f"{strategies}:BuysEthOnce", "sample").exit_code == 0
+    old = {k: v for k, v in _state(tmp_path).items() if k not in ("orders_rejected", "rejection_reasons")}
+    (tmp_path / "state" / "old.json").write_text(json.dumps({**old, "kernel_id": "old"}))
+    state = ["--state-dir", str(tmp_path / "state")]
+    result = runner.invoke(app, ["status", *state, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["kernel_id"]: r for r in json.loads(result.stdout)}
+    assert rows["k"]["orders_rejected"] == 1 and rows["k"]["rejection_reasons"] == {REASON: 1}
+    assert rows["old"]["orders_rejected"] == 0 and rows["old"]["rejection_reasons"] == {}
+    table = runner.invoke(app, ["status", *state])
+    assert table.exit_code == 0, table.output
+    assert re.search(r"┃ rejected ┃", table.stdout), table.stdout
+    assert re.search(r"│ k +│.*│ +1 │ BuysEthOnce=STOPPED", table.stdout), table.stdout
+    assert re.search(r"│ old +│.*│ +0 │ BuysEthOnce=STOPPED", table.stdout), table.stdout
+    assert f"k: the venue rejected 1 order: 1 x {REASON}" in table.stdout
+    assert "old: the venue rejected" not in table.stdout
+
+
 def test_a_paper_run_without_rejections_says_none(tmp_path: Path, strategies: str) -> None:
     result = _paper(tmp_path, f"{strategies}:FarBid", "sample")
     assert result.exit_code == 0, result.output

@@ -39,6 +39,7 @@ __all__ = [
     "out_console",
     "parse_params",
     "print_table",
+    "rejected_said",
     "require_finite",
     "require_utf8",
     "stderr",
@@ -204,11 +205,16 @@ def warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
 
 
+def rejected_said(orders: int, reasons: str) -> str:
+    """``the venue rejected N orders: <reasons>`` (``VenueRejections.text``)."""
+    return f"the venue rejected {orders:,} order{'' if orders == 1 else 's'}: {reasons}"
+
+
 def warn_rejected(orders: int, reasons: str) -> None:
-    """Say the ``orders`` the venue rejected, with their reasons (``VenueRejections.text``): the
-    kernel took them, so the strategy's outcome read accepted, and a run without trades read as
-    one whose strategy chose not to trade."""
-    warn(f"the venue rejected {orders:,} order{'' if orders == 1 else 's'}: {reasons}")
+    """Say the ``orders`` the venue rejected, with their reasons: the kernel took them, so the
+    strategy's outcome read accepted, and a run without trades read as one whose strategy
+    chose not to trade."""
+    warn(rejected_said(orders, reasons))
 
 
 def close_all(*resources: Any) -> None:

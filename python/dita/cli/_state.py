@@ -48,7 +48,8 @@ ACTIVE_STAGES = (
 
 class _Shape(BaseModel):
     # Strict: lax mode takes "1.5" for a float, and the commands read the file's own values.
-    model_config = ConfigDict(extra="allow", strict=True)
+    # Finite: Python's json reads NaN and Infinity, which --json printed back as no JSON number.
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
 
 class _Order(_Shape):
@@ -127,6 +128,7 @@ class StateFile(_Shape):
 
     kernel_id: str
     data_time: _Time | None = None
+    updated_at: _Time | None = None
     pid_start: str | None = None
     account: _Account = _Account()
     control: _Control = _Control()
@@ -185,21 +187,44 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             snap = json.loads(path.read_text())
             # A "\ud800" escape gives a string no terminal or UTF-8 file can take: not ours either.
             json.dumps(snap, ensure_ascii=False).encode()
-        except (OSError, ValueError, RecursionError):
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # removed since the listing, or a directory: no kernel's state
+        except OSError as exc:
+            # Most likely ours, of a user whose files this one may not read (mode 0600): left out
+            # without a word, its kernel read as gone ("no kernel found" for its --kernel).
+            warn(f"cannot read the state file {path}: {exc.strerror or exc}")
+            continue
+        except (ValueError, RecursionError):
             # A file being replaced, or not ours: not JSON, not UTF-8 text, or nested too deeply.
             continue
         if not isinstance(snap, dict) or "kernel_id" not in snap:
             continue
+        # A file with a kernel_id but a field of another shape is not one `dita paper` wrote
+        # (edited by hand, or of another version): skipped, and said naming the field, as the
+        # projection's entries are, since its kernel is read as gone ("no kernel found").
         pid = snap.get("pid", 0) or 0
         if not isinstance(pid, int) or isinstance(pid, bool):
-            continue  # not a file `dita paper` wrote: its pid is a whole number
+            warn(f"skipped state file {path}: pid: not a whole number, got {shortened(repr(pid))}")
+            continue
         try:
             StateFile.model_validate(snap)
-        except ValidationError:
-            continue  # nor are its other fields of another shape
+        except ValidationError as exc:
+            warn(f"skipped state file {path}: {_first_error(exc)}")
+            continue
+        if snap["kernel_id"] != path.stem:
+            # A copy kept next to it (k-before.json): its kernel was listed twice, pnl doubled.
+            # `dita paper` names the file after its kernel, and continues from no other.
+            warn(f"skipped state file {path}: it holds kernel {snap['kernel_id']!r}, not {path.stem!r}")
+            continue
         if snap.get("running") and not _still_running(pid, snap.get("pid_start")):
             snap["running"] = False
             snap["note"] = "process is gone (last state shown)"
+        elif not snap.get("running"):
+            # Saved at the run's end: its orders (`dita orders`) are its last state, not working
+            # ones, as the projection says of a kernel closed cleanly.
+            saved = snap.get("updated_at")
+            at = "" if saved is None else f" at {datetime.fromtimestamp(saved, tz=UTC):%Y-%m-%d %H:%M:%S} UTC"
+            snap["note"] = f"stopped{at} (last state shown)"
         snap["source"] = str(path)
         out.append(snap)
     return out
@@ -258,6 +283,9 @@ def read_hazelcast(
             "fills": None,
             # Nor the strategies: they live in the process running the kernel (its state file).
             "strategies": None,
+            # Nor the orders its venue rejected (counted by `dita paper`, in its state file).
+            "orders_rejected": None,
+            "rejection_reasons": None,
             "running": kid in live,
             "source": f"hazelcast {','.join(members)}",
         }
@@ -294,16 +322,17 @@ def _json_entries(client: Any, map_name: str, shape: type[_Shape]) -> dict[str, 
         try:
             shape.model_validate(value)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"])
-            got = shortened(repr(first["input"]))
-            warn(
-                f"skipped entry {key!r} of {map_name}: {field}: "
-                f"{first['msg'].removeprefix('Value error, ')}, got {got}"
-            )
+            warn(f"skipped entry {key!r} of {map_name}: {_first_error(exc)}")
             continue
         entries[key] = value
     return entries
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first field ``exc`` refuses, why, and its value: ``size: Input should be ..., got 'x'``."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    return f"{field}: {first['msg'].removeprefix('Value error, ')}, got {shortened(repr(first['input']))}"
 
 
 def active_slots(snapshot: dict[str, Any]) -> list[dict[str, Any]]:

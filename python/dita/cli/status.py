@@ -11,7 +11,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dita.cli._common import UNREACHABLE, cluster_options, fail, given_path, hazelcast_connect_s, out_console
+from dita.cli._common import (
+    UNREACHABLE,
+    cluster_options,
+    fail,
+    given_path,
+    hazelcast_connect_s,
+    out_console,
+    rejected_said,
+)
 
 __all__ = ["register"]
 
@@ -78,6 +86,14 @@ def _state_dir(given: Path | None) -> Path:
         fail(f"{option} {path} is a file, not a directory of state files")
     if option != "the default state directory" and not path.exists():
         fail(f"{option} {path}: no such directory")
+    if path.is_dir():
+        # Path.glob takes a directory it may not list (another user's, mode 0700) for an empty
+        # one: "no running kernels found" while they run.
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as exc:
+            fail(f"{option} {path}: cannot list its state files: {exc.strerror or exc}")
     return path
 
 
@@ -94,8 +110,9 @@ def status(
     kernel: Kernel = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Kernels, their mode, account and strategies."""
+    """Kernels, their mode, account, strategies and the orders their venue rejected."""
     from dita.cli._state import active_slots
+    from dita.runtime import VenueRejections
 
     snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
     rows = []
@@ -124,6 +141,10 @@ def status(
                     {"name": x["name"], "status": x["status"], "error": x.get("error", "")}
                     for x in strategies
                 ],
+                # The orders the venue rejected over the kernel's runs, each reason with its
+                # count (None from the projection, which does not hold them).
+                "orders_rejected": s.get("orders_rejected", 0),
+                "rejection_reasons": s.get("rejection_reasons", {}),
                 "source": s.get("source", ""),
                 # Why a kernel is not running (closed, gone quiet, its process gone).
                 "note": s.get("note", ""),
@@ -146,11 +167,11 @@ def status(
         "unrealized",
         "fees",
         "open",
+        "rejected",
         "strategies",
     ):
-        table.add_column(
-            col, justify="right" if col in ("equity", "realized", "unrealized", "fees", "open") else "left"
-        )
+        numeric = ("equity", "realized", "unrealized", "fees", "open", "rejected")
+        table.add_column(col, justify="right" if col in numeric else "left")
     for r in rows:
         table.add_row(
             r["kernel_id"],
@@ -161,11 +182,17 @@ def status(
             _money(r["unrealized_pnl"]),
             _money(r["fees"]),
             str(r["open_positions"]),
+            "" if r["orders_rejected"] is None else str(r["orders_rejected"]),
             "not projected"
             if r["strategies"] is None
             else ", ".join(f"{x['name']}={x['status']}" for x in r["strategies"]),
         )
     console.print(table)
+    for r in rows:
+        if r["orders_rejected"]:
+            # Their reasons, as `dita paper` says them at the end of its run.
+            said = VenueRejections(r["orders_rejected"], r["rejection_reasons"]).text()
+            console.print(f"{r['kernel_id']}: {rejected_said(r['orders_rejected'], said)}", highlight=False)
     for r in rows:
         if r["note"]:
             console.print(f"{r['kernel_id']}: {r['note']}", highlight=False)
@@ -187,8 +214,8 @@ def orders(
     # listed, with why it is not running, as `status` says it.
     notes = {s["kernel_id"]: s["note"] for s in snaps if s.get("note")}
     for o in rows:
-        if o["kernel_id"] in notes:
-            o["note"] = notes[o["kernel_id"]]
+        # Every row has one, as in `status`: empty while its kernel runs.
+        o["note"] = notes.get(o["kernel_id"], "")
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True, default=str))
         return
@@ -213,7 +240,7 @@ def orders(
             str(o.get("status", "")) + (", cancel requested" if o.get("cancel_requested") else ""),
         )
     console.print(table)
-    for kid in sorted({o["kernel_id"] for o in rows if "note" in o}):
+    for kid in sorted({o["kernel_id"] for o in rows if o["note"]}):
         console.print(f"{kid}: {notes[kid]}", highlight=False)
 
 
@@ -298,9 +325,9 @@ def pnl(
                 "fees": fees,
                 "net_pnl": realized - fees,
                 "unrealized_pnl": float(acct.get("unrealized_pnl") or 0.0),
+                # Every row has one (a script reads it as in `status`): empty but for day totals.
+                "note": note,
             }
-            if note:
-                row["note"] = note
             rows.append(row)
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True))
@@ -383,6 +410,7 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
             "net_pnl": float(r["realized"]) - float(r["fees"]),
             # The journal has fills, not marks: an open position's value is unknown here.
             "unrealized_pnl": None,
+            "note": "",
         }
         for r in records
     ]
