@@ -146,7 +146,16 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// doubt ends (the caps saw nothing of an order that may work at the venue); and a CANCEL on a
 /// slot whose order is in doubt sends its cancel again (it was refused, INVALID_TRANSITION,
 /// "no working order to cancel").
-pub const RULES: u16 = 17;
+///
+/// 18: a leg exit whose leg is below the venue's floor (under one lot, or under the minimum
+/// notional at its price) goes out at the smallest size the venue takes, when the position
+/// holds it (it was refused, BELOW_MIN_NOTIONAL with qty 0, and the leg never advanced: the
+/// position could not be closed leg by leg); an entry fill the venue reported but the kernel
+/// has not booked yet (an entry ended stating more filled) commits towards the notional caps
+/// until it comes (a second entry passed the caps beside it); and a submit stamped later than
+/// an intent's time counts in the order-rate window as made at that time (one intent stamped
+/// an hour ahead refused every order for that hour).
+pub const RULES: u16 = 18;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -233,6 +233,15 @@ pub fn round_down_to_step(qty: f64, step: f64) -> f64 {
     at_decimals(steps * step, decimals_of(step))
 }
 
+/// Rounds `qty` up to a multiple of `step` (0 = no rounding), as `round_down_to_step` rounds
+/// down: a size on the grid stays where it is.
+pub fn round_up_to_step(qty: f64, step: f64) -> f64 {
+    if step <= 0.0 {
+        return qty;
+    }
+    at_decimals(whole_steps(qty / step, true) * step, decimals_of(step))
+}
+
 /// Rounds a price to the tick: down for buys, up for sells, so a limit never crosses further
 /// than asked.
 pub fn round_price_to_tick(price: f64, tick: f64, round_up: bool) -> f64 {

@@ -10,7 +10,9 @@ use crate::error::{
     check_number, check_numbers, check_timestamp, rules, strict, too_large, KernelError,
     KernelResult, MAX_MAGNITUDE, TOO_LARGE,
 };
-use crate::fees::{round_down_to_step, round_price_to_tick, Calibration, FeeModel, Liquidity};
+use crate::fees::{
+    round_down_to_step, round_price_to_tick, round_up_to_step, Calibration, FeeModel, Liquidity,
+};
 use crate::fsm::{self, next_stage, Ctx, Trigger};
 use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
 use crate::model::*;
@@ -237,6 +239,19 @@ pub(crate) struct Kept {
     leg: usize,
 }
 
+impl Kept {
+    /// What the venue said filled of the order beyond what is booked (its end's figure, or
+    /// the running total its reports stated), 0 within the size's tolerance.
+    fn due(&self) -> f64 {
+        let due = self.final_filled.unwrap_or(self.stated_total) - self.order.filled_size;
+        if due > size_tolerance(self.order.size) {
+            due
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Per slot, the last entry and the last exit order that ended without filling completely
 /// (a cancel ack, an expiry, a reject after part of it filled, or, rules 10 on, a rate limit
 /// before the ack with a cancel asked, which may have been the cancel's), by slot and by
@@ -262,11 +277,15 @@ pub(crate) struct EndedOrders {
     /// Whether an order was ever kept in doubt since these were made (rules 13): until then
     /// `Kernel::orders_in_doubt`, which a runtime asks between data points, looks at nothing.
     maybe_in_doubt: bool,
+    /// Whether an entry was ever kept since these were made: until then no entry fill is owed,
+    /// and the notional caps (rules 18) look at nothing.
+    maybe_owed: bool,
 }
 
 impl EndedOrders {
     fn keep(&mut self, key: KeptKey, kept: Kept) {
         self.maybe_in_doubt |= kept.in_doubt;
+        self.maybe_owed |= key.1;
         self.forget(key);
         self.by_client_id
             .insert(kept.order.client_order_id.clone(), key);
@@ -375,8 +394,8 @@ impl EndedOrders {
             return None;
         }
         let k = self.by_key.get(&(sid, is_entry, false))?;
-        let due = k.final_filled.unwrap_or(k.stated_total) - k.order.filled_size;
-        if due > size_tolerance(k.order.size) {
+        let due = k.due();
+        if due > 0.0 {
             Some(due)
         } else {
             k.in_doubt.then_some(0.0)
@@ -405,14 +424,26 @@ impl EndedOrders {
     /// What the entries in doubt (of `asset`, or all) may still fill, each at the price it
     /// went out at: the venue may work them, so rules 17 on the notional caps count it.
     fn doubt_notional(&self, asset: Option<&str>) -> f64 {
-        if !self.maybe_in_doubt {
+        // Rules 18 on, an entry fill the venue reported and the kernel has not booked yet
+        // counts too, at the entry's working price: a second entry passed the caps beside it.
+        let owed_too = rules() >= 18 && self.maybe_owed;
+        if !self.maybe_in_doubt && !owed_too {
             return 0.0;
         }
         self.by_key
             .iter()
-            .filter(|(k, kept)| k.1 && !k.2 && kept.in_doubt)
+            .filter(|(k, _)| k.1 && !k.2)
             .filter(|(_, kept)| asset.is_none_or(|a| kept.order.asset == a))
-            .map(|(_, kept)| kept.order.remaining() * working_price(&kept.order))
+            .map(|(_, kept)| {
+                let qty = if kept.in_doubt {
+                    kept.order.remaining()
+                } else if owed_too {
+                    kept.due()
+                } else {
+                    0.0
+                };
+                qty * working_price(&kept.order)
+            })
             .sum()
     }
 
@@ -936,6 +967,12 @@ impl Kernel {
     /// when nothing): while above 0 the slot takes no new ENTER and is not offered as free.
     pub fn awaited_fill_qty(&self, sid: usize) -> f64 {
         self.ended.awaited(sid).unwrap_or(0.0)
+    }
+
+    /// What slot `sid` waits for of its entry's fills alone (see `awaited_fill_qty`): rules 18
+    /// on, it commits towards the notional caps at the entry's working price.
+    pub fn awaited_entry_qty(&self, sid: usize) -> f64 {
+        self.ended.owed(sid, true).unwrap_or(0.0)
     }
 
     /// Orders that ended with the venue reporting more filled than it has sent (their
@@ -1768,6 +1805,22 @@ impl Kernel {
         Self::below_min_qty(m, qty) || qty * price + 1e-9 < m.min_notional
     }
 
+    /// The smallest size the venue takes at `price`: its minimum quantity and notional, on
+    /// the lot grid (one lot at least); 0 when it states none of them.
+    fn least_order(m: &MarketLimits, price: f64) -> f64 {
+        let by_notional = if price > 0.0 {
+            m.min_notional / price
+        } else {
+            0.0
+        };
+        let least = round_up_to_step(m.min_qty.max(by_notional), m.lot_step);
+        if least <= QTY_EPS {
+            m.lot_step.max(0.0)
+        } else {
+            least
+        }
+    }
+
     /// Nothing to send, or less than the venue's minimum quantity.
     fn below_min_qty(m: &MarketLimits, qty: f64) -> bool {
         qty <= QTY_EPS || qty + QTY_EPS < m.min_qty
@@ -2278,6 +2331,18 @@ impl Kernel {
         } else {
             round_down_to_step(leg_qty, m.lot_step)
         };
+        let leg_exit =
+            intent.target_size <= 0.0 && slot.active_leg_index + 1 < slot.exit_leg_ratios.len();
+        if leg_exit && rules() >= 18 && Self::below_floor(&m, qty, price) {
+            // A leg below the venue's floor goes out at the smallest size the venue takes (all
+            // of the position when that is no less): refused, it never advanced, and every
+            // leg exit after computed it again, the position never reduced.
+            let least = Self::least_order(&m, price);
+            if least > QTY_EPS {
+                details.push(("leg_below_floor", Detail::F64(qty)));
+                qty = if least + QTY_EPS < size { least } else { whole };
+            }
+        }
         let rest = size - qty;
         if rest > QTY_EPS && (Self::below_floor(&m, round_down_to_step(rest, m.lot_step), price)) {
             // What would remain could never be sold: close all of it now.

@@ -250,6 +250,16 @@ pub struct RateWindow {
 impl RateWindow {
     /// How many submits happened in the second before `now`.
     pub fn count(&mut self, now: f64) -> usize {
+        if crate::error::rules() >= 18 {
+            // A stamp later than `now` (an intent stamped ahead, a clock stepped back) counts
+            // as made at `now`, and leaves the window a second later: it counted until `now`
+            // passed it, so one intent stamped an hour ahead refused every order for an hour.
+            for t in self.stamps.iter_mut() {
+                *t = t.min(now);
+            }
+            self.stamps.retain(|&t| now - t < 1.0);
+            return self.stamps.len();
+        }
         while let Some(&t) = self.stamps.front() {
             if now - t >= 1.0 {
                 self.stamps.pop_front();
@@ -369,5 +379,20 @@ mod tests {
         assert_eq!(w.count(10.45), 5);
         assert_eq!(w.count(11.25), 2);
         assert_eq!(w.count(20.0), 0);
+    }
+
+    #[test]
+    fn a_stamp_ahead_of_the_clock_leaves_the_window_a_second_after_it_is_seen() {
+        let mut w = RateWindow::default();
+        w.record(3_610.0); // stamped an hour ahead
+        w.record(10.0);
+        assert_eq!(w.count(10.5), 2); // both within the second before 10.5
+        assert_eq!(w.count(11.6), 0); // the stamp ahead was taken as 10.5, a second ago
+        let older = crate::error::replaying(17, || {
+            let mut w = RateWindow::default();
+            w.record(3_610.0);
+            w.count(100.0)
+        });
+        assert_eq!(older, 1, "a log of rules 17 replays as it ran");
     }
 }

@@ -238,21 +238,26 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     }
     // What each slot commits towards the notional caps: its position at its entry price and
     // what still works of its entry, at the price it went out at; the caps count their sum
-    // and what the entries in doubt may still fill (rules 17).
-    let at = |o: &VenueOrder| {
-        let price = if o.order_type == OrderType::Limit && o.price > 0.0 {
+    // and what the entries in doubt may still fill (rules 17), and the entry fills owed (18).
+    let price = |o: &VenueOrder| {
+        if o.order_type == OrderType::Limit && o.price > 0.0 {
             o.price
         } else {
             o.reference_price
-        };
-        o.remaining() * price
+        }
     };
-    let mut sum: f64 = k
-        .orders_in_doubt()
-        .iter()
-        .filter(|o| o.is_entry)
-        .map(|o| at(o))
-        .sum();
+    let at = |o: &VenueOrder| o.remaining() * price(o);
+    let in_doubt = k.orders_in_doubt();
+    let mut sum: f64 = in_doubt.iter().filter(|o| o.is_entry).map(|o| at(o)).sum();
+    for o in k.awaited_orders() {
+        if o.is_entry
+            && !in_doubt
+                .iter()
+                .any(|d| d.client_order_id == o.client_order_id)
+        {
+            sum += k.awaited_entry_qty(o.slot_id) * price(o);
+        }
+    }
     for s in k.slots() {
         let working = s.active_entry_order.as_ref().map_or(0.0, at);
         let want = s.size * s.entry_price + working;

@@ -1,0 +1,131 @@
+//! Rules 18: a leg exit below the venue's floor goes out at the smallest size the venue takes,
+//! and an entry fill the venue reported but the kernel has not booked commits towards the
+//! notional caps; a log of rules 17 replays as it ran. (The order-rate window's part is
+//! `risk::tests`.)
+
+use dita_kernel::error::replaying;
+use dita_kernel::risk::RiskLimits;
+use dita_kernel::*;
+
+fn intent(n: u32, slot: i64, action: KernelCommandType, size: f64) -> Intent {
+    Intent::new(
+        &format!("i{n}"),
+        &format!("t{slot}"),
+        slot,
+        "BTC",
+        TradeSide::Long,
+        action,
+        100.0,
+        size,
+    )
+}
+
+fn filled(order: &VenueOrder, event_id: &str) -> VenueEvent {
+    let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+    (e.price, e.size, e.filled_size) = (100.0, order.size, order.size);
+    e
+}
+
+/// A position of 4 on a lot of 1, whose first leg (0.2 of it, 0.8) is under one lot.
+fn four_with_a_small_first_leg() -> Kernel {
+    let mut k = Kernel::new("legs", 1).unwrap();
+    k.set_market_limits("BTC", &[("lot_step".into(), 1.0)])
+        .unwrap();
+    let mut enter = intent(1, 0, KernelCommandType::Enter, 4.0);
+    enter.exit_leg_ratios = vec![0.2, 0.8];
+    let order = k.process_intent(&enter).submit.unwrap();
+    assert!(k.on_venue_event(&filled(&order, "e1")).accepted);
+    assert_eq!(k.slots()[0].size, 4.0);
+    k
+}
+
+#[test]
+fn a_leg_under_one_lot_goes_out_as_one_lot_and_the_legs_go_on() {
+    let mut k = four_with_a_small_first_leg();
+    let out = k.process_intent(&intent(2, 0, KernelCommandType::Exit, 0.0));
+    assert!(out.accepted, "{out:?}");
+    let first = out.submit.unwrap();
+    assert_eq!(first.size, 1.0);
+    assert!(out
+        .details
+        .iter()
+        .any(|(k, v)| *k == "leg_below_floor" && *v == Detail::F64(0.0)));
+    assert!(k.on_venue_event(&filled(&first, "x1")).accepted);
+    assert_eq!(k.slots()[0].size, 3.0);
+    assert_eq!(k.slots()[0].active_leg_index, 1);
+    // The last leg is what is left.
+    let last = k
+        .process_intent(&intent(3, 0, KernelCommandType::Exit, 0.0))
+        .submit
+        .unwrap();
+    assert_eq!(last.size, 3.0);
+    assert!(k.on_venue_event(&filled(&last, "x2")).accepted);
+    assert_eq!(k.slots()[0].size, 0.0);
+}
+
+#[test]
+fn a_leg_under_the_minimum_notional_goes_out_at_it() {
+    let mut k = Kernel::new("notional", 1).unwrap();
+    k.set_market_limits(
+        "BTC",
+        &[("lot_step".into(), 0.1), ("min_notional".into(), 50.0)],
+    )
+    .unwrap();
+    let mut enter = intent(1, 0, KernelCommandType::Enter, 4.0);
+    enter.exit_leg_ratios = vec![0.1, 0.9]; // 0.4 at 100: 40, under 50
+    let order = k.process_intent(&enter).submit.unwrap();
+    assert!(k.on_venue_event(&filled(&order, "e1")).accepted);
+    let out = k.process_intent(&intent(2, 0, KernelCommandType::Exit, 0.0));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.submit.unwrap().size, 0.5);
+}
+
+#[test]
+fn a_log_of_rules_17_refuses_the_small_leg_as_it_did() {
+    let mut k = four_with_a_small_first_leg();
+    let out = replaying(17, || {
+        k.process_intent(&intent(2, 0, KernelCommandType::Exit, 0.0))
+    });
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(k.slots()[0].size, 4.0);
+}
+
+/// An entry of 10 at 100 the venue ends stating 10 filled, none of it reported yet; and the
+/// caps at 1,000 in all.
+fn owed_entry() -> (Kernel, VenueOrder) {
+    let mut k = Kernel::new("owed", 2).unwrap();
+    k.set_risk_limits(RiskLimits {
+        max_notional_total: Some(1_000.0),
+        ..RiskLimits::default()
+    });
+    let order = k
+        .process_intent(&intent(1, 0, KernelCommandType::Enter, 10.0))
+        .submit
+        .unwrap();
+    let mut end = VenueEvent::new("c1", KernelEventKind::CancelAck, &order.client_order_id);
+    end.filled_size = 10.0;
+    assert!(k.on_venue_event(&end).accepted);
+    assert_eq!(k.awaited_fill_qty(0), 10.0);
+    (k, order)
+}
+
+#[test]
+fn an_entry_fill_owed_commits_towards_the_caps_until_it_comes() {
+    let (mut k, order) = owed_entry();
+    assert_eq!(k.total_committed_notional(), 1_000.0);
+    let beside = intent(2, 1, KernelCommandType::Enter, 1.0);
+    let refused = k.process_intent(&beside);
+    assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::RiskRejected);
+    // The owed fill comes: the position commits it, once.
+    assert!(k.on_venue_event(&filled(&order, "f1")).accepted);
+    assert_eq!(k.awaited_fill_qty(0), 0.0);
+    assert_eq!(k.total_committed_notional(), 1_000.0);
+}
+
+#[test]
+fn a_log_of_rules_17_takes_the_entry_beside_the_owed_fill_as_it_did() {
+    let (mut k, _) = owed_entry();
+    let beside = intent(2, 1, KernelCommandType::Enter, 1.0);
+    let out = replaying(17, || k.process_intent(&beside));
+    assert!(out.accepted, "{out:?}");
+}
