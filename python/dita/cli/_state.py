@@ -168,12 +168,23 @@ def default_state_dir() -> Path:
 
 
 def write_state_file(state_dir: Path, snapshot: dict[str, Any]) -> Path:
-    """Write ``snapshot`` atomically (tmp file + rename) so readers never see half a file."""
+    """Write ``snapshot`` atomically (tmp file + rename) so readers never see half a file, and
+    durably: the file's bytes reach the disk before the rename does, which reaches it before
+    this returns. Renamed unsynced, a power cut could leave the name on an empty or torn file,
+    which `dita status` skips and `dita paper --wal-dir` refuses to continue from."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / f"{snapshot['kernel_id']}.json"
     tmp = path.with_suffix(f".json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(snapshot, sort_keys=True, default=str))
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(snapshot, sort_keys=True, default=str))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    fd = os.open(state_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return path
 
 
