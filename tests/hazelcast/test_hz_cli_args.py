@@ -43,6 +43,12 @@ def test_control_set_refuses_a_kernel_id_that_is_not_utf8_before_connecting() ->
     )
     assert result.exit_code == 2, result.output  # 3 would mean it tried the cluster
     assert "error: --kernel is not valid UTF-8: k\\xff" in result.stderr
+    # Nor --by, written into the entry as who set it (it was written as it was).
+    by = runner.invoke(
+        app, ["control", "set", "--mode", "HALTED", "--by", "op\udcff", "--cluster", "127.0.0.1:1"]
+    )
+    assert by.exit_code == 2, by.output
+    assert "error: --by is not valid UTF-8: op\\xff" in by.stderr
 
 
 @pytest.mark.parametrize("timeout", ["nan", "0", "-1"])

@@ -231,8 +231,11 @@ def test_unreachable_cluster_keeps_the_local_state_and_says_so(kernel_id: str) -
 def test_bad_control_plane_settings_are_refused() -> None:
     with pytest.raises(ValueError, match=r"attach_timeout must be between 0 and 300 seconds, got -1"):
         HazelcastControlPlane(["127.0.0.1:1"], attach_timeout=-1)
-    with pytest.raises(ValueError, match=r"updated_by must name who writes entries, got ''"):
+    with pytest.raises(ValueError, match=r"updated_by must name who writes entries in UTF-8 text, got ''"):
         HazelcastControlPlane(["127.0.0.1:1"], updated_by="")
+    # Written into every entry, and read back as text no terminal can show.
+    with pytest.raises(ValueError, match=r"in UTF-8 text, got 'op\\udcff'"):
+        HazelcastControlPlane(["127.0.0.1:1"], updated_by="op\udcff")
     with pytest.raises(ValueError, match=r"host:port, got 'localhost'"):
         HazelcastControlPlane(["localhost"])
 

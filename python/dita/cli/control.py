@@ -198,6 +198,7 @@ def set_(
         kernel = None  # the entry `*` is every kernel's: not one to warn about or wait for
     if not by.strip():
         fail(f"--by must name who sets it, got {by!r}")
+    require_utf8("--by", by)  # written into the entry, read back as text no terminal can show
     require_finite("--wait", wait, allow_zero=True)
     from dita.projection.hazelcast import HazelcastError, shutdown_client
 

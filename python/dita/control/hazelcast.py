@@ -239,8 +239,8 @@ class HazelcastControlPlane:
         is_number = isinstance(attach_timeout, int | float) and not isinstance(attach_timeout, bool)
         if not is_number or not 0 <= attach_timeout <= 300:
             raise ValueError(f"attach_timeout must be between 0 and 300 seconds, got {attach_timeout!r}")
-        if not isinstance(updated_by, str) or not updated_by.strip():
-            raise ValueError(f"updated_by must name who writes entries, got {updated_by!r}")
+        if not isinstance(updated_by, str) or not updated_by.strip() or not is_utf8(updated_by):
+            raise ValueError(f"updated_by must name who writes entries in UTF-8 text, got {updated_by!r}")
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
         self.attach_timeout = float(attach_timeout)
