@@ -277,21 +277,32 @@ pub(crate) struct EndedOrders {
     /// Whether an order was ever kept in doubt since these were made (rules 13): until then
     /// `Kernel::orders_in_doubt`, which a runtime asks between data points, looks at nothing.
     maybe_in_doubt: bool,
-    /// Whether an entry was ever kept since these were made: until then no entry fill is owed,
-    /// and the notional caps (rules 18) look at nothing.
+    /// Whether a kept entry was ever owed a fill (`Kept::due`) since these were made: until
+    /// then the notional caps (rules 18) look at nothing. Set where what is owed may rise (see
+    /// `EndedOrders::note_owed`), not by any entry kept: an entry cancelled unfilled is kept,
+    /// and every capped ENTER after walked every kept order.
     maybe_owed: bool,
 }
 
 impl EndedOrders {
     fn keep(&mut self, key: KeptKey, kept: Kept) {
         self.maybe_in_doubt |= kept.in_doubt;
-        self.maybe_owed |= key.1;
         self.forget(key);
         self.by_client_id
             .insert(kept.order.client_order_id.clone(), key);
         let venue_id = kept.order.venue_order_id.clone();
         self.by_key.insert(key, kept);
         self.claim_venue_id(key, &venue_id);
+        self.note_owed(key);
+    }
+
+    /// Kept order `key` was kept or what it is owed may have risen (its end's figure or its
+    /// reports' running total set): if it is an entry owed a fill, the notional caps look
+    /// at the kept orders from now on (`maybe_owed`).
+    fn note_owed(&mut self, key: KeptKey) {
+        if !self.maybe_owed && key.1 && !key.2 {
+            self.maybe_owed = self.by_key.get(&key).is_some_and(|k| k.due() > 0.0);
+        }
     }
 
     fn claim_venue_id(&mut self, key: KeptKey, venue_id: &Id) {
@@ -427,6 +438,14 @@ impl EndedOrders {
         // Rules 18 on, an entry fill the venue reported and the kernel has not booked yet
         // counts too, at the entry's working price: a second entry passed the caps beside it.
         let owed_too = rules() >= 18 && self.maybe_owed;
+        debug_assert!(
+            self.maybe_owed
+                || self
+                    .by_key
+                    .iter()
+                    .all(|(k, kept)| !k.1 || k.2 || kept.due() == 0.0),
+            "a kept entry owed a fill that `note_owed` did not see"
+        );
         if !self.maybe_in_doubt && !owed_too {
             return 0.0;
         }
@@ -1813,7 +1832,12 @@ impl Kernel {
         } else {
             0.0
         };
-        let least = round_up_to_step(m.min_qty.max(by_notional), m.lot_step);
+        let mut least = round_up_to_step(m.min_qty.max(by_notional), m.lot_step);
+        if m.lot_step > 0.0 && Self::below_floor(m, least, price) {
+            // Rounding up forgives float error, a lot short where the notional is a hair over
+            // whole lots (100 at 33.33333333 is 3.0000000003 lots): one lot more.
+            least = round_up_to_step(least + m.lot_step, m.lot_step);
+        }
         if least <= QTY_EPS {
             m.lot_step.max(0.0)
         } else {
@@ -3348,6 +3372,7 @@ impl Kernel {
         kept.final_filled = Some(total);
         kept.stated_total = 0.0;
         kept.in_doubt = false;
+        self.ended.note_owed(key);
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = self.slot_outcome(sid, seq);
@@ -3375,6 +3400,7 @@ impl Kernel {
             kept.stated_total = 0.0;
         }
         let coid = kept.order.client_order_id.clone();
+        self.ended.note_owed(key);
         self.sync_free(sid);
         self.dirty.slot(sid);
         let mut out = self.slot_outcome(sid, seq);
@@ -4010,6 +4036,7 @@ impl Kernel {
             }
             !order.is_entry && complete && kept.leg == self.slots[sid].active_leg_index
         };
+        self.ended.note_owed(key);
         if let Entry::Occupied(mut c) = self.ended.covered.entry(key) {
             if !c.get_mut().booked(placed) {
                 c.remove();
@@ -5143,6 +5170,7 @@ impl Kernel {
                         && total <= k.order.size =>
                 {
                     k.stated_total = total;
+                    self.ended.note_owed(key);
                     self.sync_free(key.0);
                 }
                 _ => {
@@ -5518,4 +5546,44 @@ fn check_loaded_slot(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enter(n: u32, slot: i64) -> Intent {
+        let mut e = Intent::new(
+            &format!("i{n}"),
+            &format!("t{n}"),
+            slot,
+            "BTC",
+            TradeSide::Long,
+            KernelCommandType::Enter,
+            100.0,
+            1.0,
+        );
+        e.order_type = OrderType::Limit;
+        e.limit_price = 100.0;
+        e
+    }
+
+    #[test]
+    fn only_an_entry_owed_a_fill_has_the_caps_look_at_the_kept_orders() {
+        // Every entry cancelled unfilled is kept (a fill may race the cancel): were the caps
+        // to look at the kept orders from the first, every capped ENTER after walked them all.
+        let mut k = Kernel::new("owed", 2).unwrap();
+        let first = k.process_intent(&enter(1, 0)).submit.unwrap();
+        let ack = VenueEvent::new("a1", KernelEventKind::CancelAck, &first.client_order_id);
+        assert!(k.on_venue_event(&ack).accepted);
+        assert!(k.ended.get((0, true, false)).is_some(), "the entry is kept");
+        assert!(!k.ended.maybe_owed);
+        // An entry the venue ends stating a fill it has not sent.
+        let second = k.process_intent(&enter(2, 1)).submit.unwrap();
+        let mut end = VenueEvent::new("a2", KernelEventKind::CancelAck, &second.client_order_id);
+        end.filled_size = 1.0;
+        assert!(k.on_venue_event(&end).accepted);
+        assert!(k.ended.maybe_owed);
+        assert_eq!(k.total_committed_notional(), 100.0);
+    }
 }

@@ -81,6 +81,28 @@ fn a_leg_under_the_minimum_notional_goes_out_at_it() {
 }
 
 #[test]
+fn a_leg_under_a_minimum_notional_a_hair_over_whole_lots_goes_out_at_one_lot_more() {
+    // 100 at 33.33333333 is 3.0000000003 lots: rounding up forgave that as float error, and
+    // 3 lots (99.99999999) were refused BELOW_MIN_NOTIONAL, the leg again never advancing.
+    let mut k = Kernel::new("hair", 1).unwrap();
+    k.set_market_limits(
+        "BTC",
+        &[("lot_step".into(), 1.0), ("min_notional".into(), 100.0)],
+    )
+    .unwrap();
+    let mut enter = intent(1, 0, KernelCommandType::Enter, 30.0);
+    enter.reference_price = 33.33333333;
+    enter.exit_leg_ratios = vec![0.01, 0.99]; // 0.3, under one lot
+    let order = k.process_intent(&enter).submit.unwrap();
+    assert!(k.on_venue_event(&filled(&order, "e1")).accepted);
+    let mut exit = intent(2, 0, KernelCommandType::Exit, 0.0);
+    exit.reference_price = 33.33333333;
+    let out = k.process_intent(&exit);
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.submit.unwrap().size, 4.0);
+}
+
+#[test]
 fn a_log_of_rules_17_refuses_the_small_leg_as_it_did() {
     let mut k = four_with_a_small_first_leg();
     let out = replaying(17, || {
