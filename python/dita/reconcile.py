@@ -199,9 +199,14 @@ def _item(mine: VenueOrder) -> dict[str, Any]:
     return {"client_order_id": mine.client_order_id, "slot_id": mine.slot_id, "asset": mine.asset}
 
 
+# The start of the ids of the events reconciliation makes (and of its fills' fill ids): they
+# say what the venue holds, not what it answered an order.
+EVENT_ID_PREFIX = "reconcile:"
+
+
 def _event(order: VenueOrder, kind: str, seq: str, now: float, **kw: Any) -> VenueEvent:
     return VenueEvent(
-        f"reconcile:{order.client_order_id}:{kind}:{seq}",
+        f"{EVENT_ID_PREFIX}{order.client_order_id}:{kind}:{seq}",
         order.trade_id,
         order.slot_id,
         kind,
@@ -391,7 +396,7 @@ def reconcile_with_venue(
                 size=missed,
                 filled_size=theirs.filled_size,
                 remaining_size=remaining,
-                fill_id=f"reconcile:{mine.client_order_id}:{theirs.filled_size:.12g}",
+                fill_id=f"{EVENT_ID_PREFIX}{mine.client_order_id}:{theirs.filled_size:.12g}",
             )
         )
         report.missed_fills.append({**item, "qty": missed, "price": price})

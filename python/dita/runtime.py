@@ -34,6 +34,7 @@ from dita._numbers import is_real
 from dita._signals import held
 from dita._signals import installed as signals_installed
 from dita._text import shortened
+from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
@@ -89,7 +90,8 @@ class VenueRejections:
     An order the venue refuses (one for an asset it does not list, say) was taken by the
     kernel, so the strategy's outcome reads accepted and its slot is free again at once: a run
     says nothing else of it. ``orders`` counts them all; ``reasons`` holds the first
-    ``REJECTIONS_SHOWN`` reasons met, each with how many orders it refused."""
+    ``REJECTIONS_SHOWN`` reasons met, each with how many orders it refused. A reconciliation's
+    REJECT (of an order the venue does not hold, after a restart or a doubt) is no refusal."""
 
     def __init__(self, orders: int = 0, reasons: Mapping[str, int] | None = None) -> None:
         self.reasons: dict[str, int] = {}
@@ -99,7 +101,7 @@ class VenueRejections:
         self.orders = max(orders, sum(self.reasons.values()))
 
     def on_event(self, event: VenueEvent) -> None:
-        if event.kind == KernelEventKind.REJECT:
+        if event.kind == KernelEventKind.REJECT and not event.event_id.startswith(RECONCILED):
             self.orders += 1
             self._add(event.reason, 1)
 

@@ -1079,13 +1079,7 @@ def _reconcile(session: PaperSession) -> None:
             order = s.get(key)
             if isinstance(order, dict):
                 trades[order.get("client_order_id")] = s.get("trade_id", "")
-    # Its REJECTs end orders the venue does not hold (said below), not orders it refused.
-    listeners = session.runtime.event_listeners
-    listeners.remove(session.rejections.on_event)
-    try:
-        report = session.runtime.reconcile_with_venue()
-    finally:
-        listeners.append(session.rejections.on_event)
+    report = session.runtime.reconcile_with_venue()
     if report.lost_submits:
         named = ", ".join(
             f"{o['client_order_id']} (slot {o['slot_id']}, {trades.get(o['client_order_id'], '?')})"
