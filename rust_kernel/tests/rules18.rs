@@ -26,17 +26,23 @@ fn filled(order: &VenueOrder, event_id: &str) -> VenueEvent {
     e
 }
 
-/// A position of 4 on a lot of 1, whose first leg (0.2 of it, 0.8) is under one lot.
-fn four_with_a_small_first_leg() -> Kernel {
+/// A kernel under the market `limits` holding `size` at `price`, entered with exit `legs`.
+fn holding(limits: &[(&str, f64)], size: f64, price: f64, legs: &[f64]) -> Kernel {
     let mut k = Kernel::new("legs", 1).unwrap();
-    k.set_market_limits("BTC", &[("lot_step".into(), 1.0)])
-        .unwrap();
-    let mut enter = intent(1, 0, KernelCommandType::Enter, 4.0);
-    enter.exit_leg_ratios = vec![0.2, 0.8];
+    let limits: Vec<(String, f64)> = limits.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+    k.set_market_limits("BTC", &limits).unwrap();
+    let mut enter = intent(1, 0, KernelCommandType::Enter, size);
+    enter.reference_price = price;
+    enter.exit_leg_ratios = legs.to_vec();
     let order = k.process_intent(&enter).submit.unwrap();
     assert!(k.on_venue_event(&filled(&order, "e1")).accepted);
-    assert_eq!(k.slots()[0].size, 4.0);
+    assert_eq!(k.slots()[0].size, size);
     k
+}
+
+/// A position of 4 on a lot of 1, whose first leg (0.2 of it, 0.8) is under one lot.
+fn four_with_a_small_first_leg() -> Kernel {
+    holding(&[("lot_step", 1.0)], 4.0, 100.0, &[0.2, 0.8])
 }
 
 #[test]
@@ -65,16 +71,9 @@ fn a_leg_under_one_lot_goes_out_as_one_lot_and_the_legs_go_on() {
 
 #[test]
 fn a_leg_under_the_minimum_notional_goes_out_at_it() {
-    let mut k = Kernel::new("notional", 1).unwrap();
-    k.set_market_limits(
-        "BTC",
-        &[("lot_step".into(), 0.1), ("min_notional".into(), 50.0)],
-    )
-    .unwrap();
-    let mut enter = intent(1, 0, KernelCommandType::Enter, 4.0);
-    enter.exit_leg_ratios = vec![0.1, 0.9]; // 0.4 at 100: 40, under 50
-    let order = k.process_intent(&enter).submit.unwrap();
-    assert!(k.on_venue_event(&filled(&order, "e1")).accepted);
+    // The first leg, 0.4 at 100: 40, under 50.
+    let limits = [("lot_step", 0.1), ("min_notional", 50.0)];
+    let mut k = holding(&limits, 4.0, 100.0, &[0.1, 0.9]);
     let out = k.process_intent(&intent(2, 0, KernelCommandType::Exit, 0.0));
     assert!(out.accepted, "{out:?}");
     assert_eq!(out.submit.unwrap().size, 0.5);
@@ -84,17 +83,9 @@ fn a_leg_under_the_minimum_notional_goes_out_at_it() {
 fn a_leg_under_a_minimum_notional_a_hair_over_whole_lots_goes_out_at_one_lot_more() {
     // 100 at 33.33333333 is 3.0000000003 lots: rounding up forgave that as float error, and
     // 3 lots (99.99999999) were refused BELOW_MIN_NOTIONAL, the leg again never advancing.
-    let mut k = Kernel::new("hair", 1).unwrap();
-    k.set_market_limits(
-        "BTC",
-        &[("lot_step".into(), 1.0), ("min_notional".into(), 100.0)],
-    )
-    .unwrap();
-    let mut enter = intent(1, 0, KernelCommandType::Enter, 30.0);
-    enter.reference_price = 33.33333333;
-    enter.exit_leg_ratios = vec![0.01, 0.99]; // 0.3, under one lot
-    let order = k.process_intent(&enter).submit.unwrap();
-    assert!(k.on_venue_event(&filled(&order, "e1")).accepted);
+    // The first leg, 0.3, is under one lot.
+    let limits = [("lot_step", 1.0), ("min_notional", 100.0)];
+    let mut k = holding(&limits, 30.0, 33.33333333, &[0.01, 0.99]);
     let mut exit = intent(2, 0, KernelCommandType::Exit, 0.0);
     exit.reference_price = 33.33333333;
     let out = k.process_intent(&exit);
