@@ -7,6 +7,8 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import MutableMapping
+from typing import Any
 
 import orjson
 import pytest
@@ -115,3 +117,66 @@ def test_frames_are_strict_json() -> None:
     assert (
         encode_json({"big": 10**30, "x": [math.nan]}) == '{"big":1000000000000000000000000000000,"x":[null]}'
     )
+
+
+def _stream_at_stop(client_reads_again: bool) -> tuple[list[dict[str, Any]], bool]:
+    """An event stream whose client stopped reading (its socket full: every send of the stream's
+    body waits, as uvicorn's waits for the socket to drain, the replayed event's first) while
+    more events queue for it; then the server stops. Returns the events sent and whether the
+    stream was ended."""
+    from dita.gateway.app import EventStreamResponse
+    from dita.gateway.metrics import GatewayMetrics
+
+    async def scenario() -> tuple[list[bytes], bool]:
+        b = Broadcaster(history=10, client_buffer=10, start_id=0)
+        for i in range(2):
+            b.publish("slot", {"slot_id": i})
+        sub = b.subscribe(last_event_id=1)  # resumes: event 2 is replayed
+        sent: list[MutableMapping[str, Any]] = []
+        readable = asyncio.Event()
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                await readable.wait()
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.Event().wait()  # the client stays connected
+            raise AssertionError("unreachable")
+
+        response = EventStreamResponse(b, sub, 15.0, GatewayMetrics(None))
+        task = asyncio.create_task(response({"type": "http"}, receive, send))
+        for _ in range(20):
+            await asyncio.sleep(0)  # the replayed event's send now waits for the client
+        for i in range(2, 5):
+            b.publish("slot", {"slot_id": i})  # queued for the client: ids 3 to 5
+        b.close()  # the stop
+        await asyncio.sleep(0.05)
+        if client_reads_again:
+            readable.set()
+        await asyncio.wait_for(task, 5)
+        bodies = [m["body"] for m in sent if m["type"] == "http.response.body"]
+        ended = bool(sent) and sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+        return bodies, ended
+
+    bodies, ended = asyncio.run(scenario())
+    parts = [part for body in bodies for part in body.split(b"\n\n") if part.startswith(b"id: ")]
+    return [orjson.loads(part.split(b"data: ", 1)[1]) for part in parts], ended
+
+
+def test_a_stop_sends_the_events_queued_for_a_client_before_ending_its_stream() -> None:
+    """At a stop, a client behind by a few events (its socket full for a moment) got the end
+    of the stream without them, the frame being written and those queued dropped: a clean end
+    that told it nothing was missing, and the events gone with the server."""
+    events, ended = _stream_at_stop(client_reads_again=True)
+    assert [e["id"] for e in events] == [2, 3, 4, 5]
+    assert ended
+
+
+def test_a_stop_gives_up_a_client_that_does_not_read_without_ending_its_stream() -> None:
+    """One that does not read within the second is cut off, not ended: it can tell it missed
+    the rest, and it does not hold the stop."""
+    started = time.monotonic()
+    events, ended = _stream_at_stop(client_reads_again=False)
+    assert events == [] and not ended
+    assert time.monotonic() - started < 4

@@ -1407,6 +1407,43 @@ def test_a_poll_under_way_at_the_stop_is_applied_before_the_kernel_closes() -> N
     assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
 
 
+def test_no_request_is_taken_once_the_stop_began_while_a_poll_is_awaited() -> None:
+    """The stop waited for a poll under way (up to stop_grace_seconds) before it closed the
+    listening socket and the idle connections: for those seconds after SIGTERM the gateway
+    took new connections and requests, and an ENTER placed an order at the venue that the
+    stopping server then left there."""
+    venues: list[_AnswersLate] = []
+
+    def venue() -> _AnswersLate:
+        venues.append(_AnswersLate())
+        return venues[0]
+
+    live = start_server(venue=venue, venue_poll_seconds=0.02)
+    kernel = live.app.state.kernel
+    kept = httpx.Client(base_url=live.url, headers=AUTH, timeout=5)  # a connection kept alive
+    fresh = httpx.Client(base_url=live.url, headers=AUTH, timeout=5)  # and a new one
+    stopping = threading.Thread(target=live.stop)
+    try:
+        assert kept.get("/healthz").status_code == 200
+        assert enter(live.client, slot_id=0)["state"] == "ENTRY_WORKING"
+        assert venues[0].asked.wait(10)
+        stopping.start()
+        time.sleep(0.5)  # the stop is under way (uvicorn looks every 0.1 s) and awaits the poll
+        for client in (kept, fresh):
+            with pytest.raises(httpx.TransportError):
+                client.post("/v1/intents", json={**ENTER_ONE, "slot_id": 1})
+    finally:
+        venues[0].answer.set()
+        kept.close()
+        fresh.close()
+        if stopping.ident is None:  # failed before the stop: do not leave the server behind
+            live.stop()
+    stopping.join(15)
+    assert not stopping.is_alive()
+    assert kernel.slot_state(1).fsm_state.name == "IDLE"
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"  # the poll's fill, as before
+
+
 def test_a_refused_event_sharing_an_applied_ones_id_is_not_counted_or_told() -> None:
     """The ack's transition was paired with the last event of its id, the refused reject:
     counted as a venue reject, and first_outcome's venue_events said REJECT, which tells a

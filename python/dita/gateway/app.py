@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import json
 import logging
 import math
 import secrets
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from decimal import Decimal
 from importlib import resources
@@ -470,7 +471,8 @@ _CONTROL_APPLY_S = 2.0  # how long PUT /v1/control waits for a cluster control p
 
 
 class EventStreamResponse(Response):
-    """Streams a subscriber's frames until the client leaves or is dropped for lagging."""
+    """Streams a subscriber's frames until the client leaves, is dropped for lagging, or the
+    server stops (then the frames still owed to the client go out before the end)."""
 
     media_type = "text/event-stream"
 
@@ -490,29 +492,33 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sub = self.sub
+        # What the stream owes its client and has not written yet: the replay, then the frames
+        # taken off the queue, each until the send that writes it returns. Canceled mid-send (a
+        # stop while the client's socket is full), they go out with the queue's rest at the end.
+        unsent: deque[bytes] = deque([b"retry: 1000\n\n", *sub.replay])
+        sub.replay = []
+
+        async def write_owed() -> None:
+            batch = list(itertools.islice(unsent, _SSE_BATCH))  # one write for a burst
+            await send({"type": "http.response.body", "body": b"".join(batch), "more_body": True})
+            for _ in batch:
+                unsent.popleft()
+
         self.metrics.sse_clients.inc()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async with anyio.create_task_group() as tg:
 
                 async def pump() -> None:
-                    await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
-                    for frame in sub.replay:
-                        await send({"type": "http.response.body", "body": frame, "more_body": True})
-                    sub.replay = []
                     queue = sub.queue
                     while True:
-                        try:
-                            frame = await asyncio.wait_for(queue.get(), timeout=self.keepalive)
-                        except TimeoutError:
-                            frame = b": keepalive\n\n"
-                        if not queue.empty():
-                            # One write for a burst (an intent publishes several events at once).
-                            frames = [frame]
-                            while not queue.empty() and len(frames) < _SSE_BATCH:
-                                frames.append(queue.get_nowait())
-                            frame = b"".join(frames)
-                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+                        if not unsent:
+                            try:
+                                unsent.append(await asyncio.wait_for(queue.get(), timeout=self.keepalive))
+                            except TimeoutError:
+                                unsent.append(b": keepalive\n\n")
+                            _take(queue, unsent)  # an intent publishes several events at once
+                        await write_owed()
 
                 async def watch_disconnect() -> None:
                     while (await receive())["type"] != "http.disconnect":
@@ -530,9 +536,13 @@ class EventStreamResponse(Response):
                 await pump()
             ended = False
             if not sub.dropped:
-                # End the response, so the server can close the connection; a client that
-                # stopped reading gets a moment, not a say in when the server stops.
+                # The events owed first, then the end of the response, so the server can close
+                # the connection; a client that stopped reading gets a moment, not a say in when
+                # the server stops (cut off, with no end: it can tell it missed the rest).
                 with anyio.move_on_after(1.0):
+                    while unsent or not sub.queue.empty():
+                        _take(sub.queue, unsent)
+                        await write_owed()
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                     ended = True
             if not ended:
@@ -540,6 +550,12 @@ class EventStreamResponse(Response):
         finally:
             self.broadcaster.unsubscribe(sub)
             self.metrics.sse_clients.dec()
+
+
+def _take(queue: asyncio.Queue[bytes], frames: deque[bytes]) -> None:
+    """Moves frames from ``queue`` to ``frames`` while it holds fewer than ``_SSE_BATCH``."""
+    while not queue.empty() and len(frames) < _SSE_BATCH:
+        frames.append(queue.get_nowait())
 
 
 # --- the app -----------------------------------------------------------------------------

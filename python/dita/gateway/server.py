@@ -160,6 +160,14 @@ class GatewayServer(uvicorn.Server):
         self._polling = self.app.state.start_polling()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # No new connection or request from here, as uvicorn's own stop does it, before waiting
+        # for the poll below: meanwhile an ENTER was taken, and its order left at the venue.
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # an idle one closes; one under way closes after its answer
         # A poll under way is applied (and published) first; none is applied to a closed kernel.
         await self.app.state.stop_polling(getattr(self, "_polling", None))
         # uvicorn waits for every response to finish, and an event stream never does.
