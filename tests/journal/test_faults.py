@@ -363,6 +363,72 @@ def test_a_journal_thread_that_dies_is_reported_not_silent(tmp_path: Path) -> No
     assert not journal._writer.is_alive()
 
 
+def _flush_in_a_thread(journal: ClickHouseJournal) -> tuple[threading.Thread, list[BaseException | None]]:
+    """``journal.flush()`` without a timeout on a thread of its own, returned once it waits
+    (past its own check for a closed journal or a dead thread); the list gets its outcome:
+    None when it returned, else what it raised."""
+    outcome: list[BaseException | None] = []
+
+    def call() -> None:
+        try:
+            journal.flush()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    wait_until(lambda: journal._flushers > 0 or not caller.is_alive(), "the flush to wait")
+    return caller, outcome
+
+
+def test_a_flush_waiting_when_the_writer_dies_with_the_queue_full_raises(tmp_path: Path) -> None:
+    """A flush() with no timeout, waiting while ClickHouse is away and the queue is full, is
+    answered when the writer dies (RuntimeError naming it) instead of waiting for good: with
+    no room in the queue the drainer never finds the kernels empty."""
+    journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100)
+    die = threading.Event()
+
+    def rule(n: int) -> str:
+        if die.is_set():
+            raise _Boom("a panic in the writer")
+        return "before"
+
+    FlakyClient(journal._client, insert_rule=rule)
+    try:
+        work, _ = twins(journal)
+        work.run(50)
+        wait_until(lambda: journal.stats().queued >= 100, "the queue to fill")
+        caller, outcome = _flush_in_a_thread(journal)
+        die.set()
+        caller.join(timeout=30)
+        assert not caller.is_alive(), "flush() still waiting after the writer died"
+        assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError), outcome
+        assert re.search(r"journal thread died: writer \(_Boom: a panic in the writer\)", str(outcome[0]))
+    finally:
+        journal.close()
+
+
+def test_a_flush_waiting_when_close_gives_up_raises_naming_the_rows_left(tmp_path: Path) -> None:
+    """A flush() waiting for ClickHouse while another thread's close() gives up does not return
+    as if the rows were stored: it raises RuntimeError naming the rows not written."""
+    journal = _journal(tmp_path / "j", close_timeout=0.3)
+    FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
+    try:
+        work, _ = twins(journal)
+        work.run(10)
+        wait_until(lambda: journal.stats().retries > 0, "the writer to try ClickHouse")
+        caller, outcome = _flush_in_a_thread(journal)
+    finally:
+        journal.close()
+    caller.join(timeout=30)
+    assert not caller.is_alive(), "flush() still waiting after close()"
+    left = journal.stats().queued
+    assert left > 0
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError), outcome
+    assert re.search(rf"closed while flush\(\) waited.* {left} rows .*not written.*injected", str(outcome[0]))
+
+
 def test_rows_stored_before_close_gave_up_are_not_counted_as_unwritten(tmp_path: Path) -> None:
     """close() gives up while one table's insert keeps failing: stats().queued counts the rows
     ClickHouse does not have, not the other tables' rows of the same batch it stored."""
@@ -607,11 +673,19 @@ def test_a_failure_the_rows_did_not_cause_is_retried_not_set_aside(
         ({"fills": [(1, 0)]}, "backfill fills row 0 must be a tuple of 17 values"),
         (
             {"control_changes": [(0, 0, 1.0, "LIVE", "NORMAL", True, "x")]},
-            "seq 0; it must be an integer >= 1",
+            "seq 0; it must be an integer from 1 to 18446744073709551615",
         ),
         (
             {"control_changes": [(1, -1, 1.0, "LIVE", "NORMAL", True, "x")]},
-            "sub -1; it must be an integer >= 0",
+            "sub -1; it must be an integer from 0 to 4294967295",
+        ),
+        (  # beyond the UInt64 column: was set aside while the rest were written
+            {"control_changes": [(2**64, 0, 1.0, "LIVE", "NORMAL", True, "x")]},
+            "seq 18446744073709551616; it must be an integer from 1 to 18446744073709551615",
+        ),
+        (  # beyond the UInt32 column
+            {"control_changes": [(1, 2**32, 1.0, "LIVE", "NORMAL", True, "x")]},
+            "sub 4294967296; it must be an integer from 0 to 4294967295",
         ),
     ],
 )

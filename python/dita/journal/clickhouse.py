@@ -110,6 +110,8 @@ def _wait_for_a_query(directory: Path, deadline: float, poll: float = 0.2) -> No
 
 
 _TS_INDEX = 2  # (seq, sub, ts, ...) in every journal table
+_SEQ_MAX = 2**64 - 1  # seq is UInt64, sub UInt32
+_SUB_MAX = 2**32 - 1
 _REJECTED_KEPT = 1000
 
 
@@ -1151,7 +1153,9 @@ class ClickHouseJournal:
         refuses the rows for a reason retrying alone does not cure; a blocked writer tries
         again first, so a cause fixed meanwhile is found. Either way the rows are kept and
         written later. On a closed journal nothing is written any more: it raises RuntimeError
-        naming the rows close() left unwritten, and returns when there are none.
+        naming the rows close() left unwritten, and returns when there are none; so does a
+        flush that was waiting when close() gave up, and one waiting when a journal thread
+        died (RuntimeError naming it).
         """
         _check_timeout("flush", timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -1175,8 +1179,16 @@ class ClickHouseJournal:
                 mine = self._flush_requested
                 self._cond.notify_all()
                 after = self._ask_retry_locked()
+                # A writer that died leaves the queue full for good, and the drainer then never
+                # finds the kernels empty: that flush would wait forever.
                 if not self._wait_unblocked_locked(
-                    lambda: self._flush_done >= mine or not self._drainer.is_alive(), deadline, after
+                    lambda: (
+                        self._flush_done >= mine
+                        or not self._drainer.is_alive()
+                        or not self._writer.is_alive()
+                    ),
+                    deadline,
+                    after,
                 ):
                     raise TimeoutError(
                         f"journal flush timed out after {timeout}s while draining kernels "
@@ -1206,8 +1218,25 @@ class ClickHouseJournal:
                     )
                 if not self._closed:
                     self._raise_if_a_thread_died_locked()
+                elif self._flush_done < mine or self._settled_total < target or self._filling:
+                    # close() gave up while this flush waited: its threads stopped, rows unwritten.
+                    raise self._closed_while_waiting_locked(self._flush_done < mine)
             finally:
                 self._flushers -= 1
+
+    def _closed_while_waiting_locked(self, undrained: bool) -> RuntimeError:
+        """What a flush() gets when close() stopped the journal before its rows were written;
+        ``undrained``: before the kernels' outboxes were emptied too."""
+        left = [f"{self._pending_rows} rows taken from the kernels are not written"]
+        if undrained:
+            left.append("rows still in the kernels' outboxes were not taken")
+        if self._filling:
+            left.append(f"the WAL fill of {', '.join(self._filling)} did not finish")
+        return RuntimeError(
+            f"the journal was closed while flush() waited: {'; '.join(left)}: ClickHouse "
+            f"({self.target.display}) did not take them before close() gave up; "
+            f"last error: {self._stats.last_error!r}"
+        )
 
     def close(self) -> None:
         """Flush (up to ``close_timeout``), stop the threads and release ClickHouse.
@@ -1361,11 +1390,19 @@ class ClickHouseJournal:
                         f"backfill {table} row {i} must be a tuple of {width} values "
                         f"({', '.join(n for n, _ in TABLE_COLUMNS[table][1:])}), got {row!r}"
                     )
+                # Within the columns (UInt64, UInt32): a key beyond them was set aside by the
+                # writer, unnamed, while the call's other rows were written.
                 seq, sub = row[0], row[1]
-                if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-                    raise ValueError(f"backfill {table} row {i} has seq {seq!r}; it must be an integer >= 1")
-                if isinstance(sub, bool) or not isinstance(sub, int) or sub < 0:
-                    raise ValueError(f"backfill {table} row {i} has sub {sub!r}; it must be an integer >= 0")
+                if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= _SEQ_MAX:
+                    raise ValueError(
+                        f"backfill {table} row {i} has seq {seq!r}; "
+                        f"it must be an integer from 1 to {_SEQ_MAX}"
+                    )
+                if isinstance(sub, bool) or not isinstance(sub, int) or not 0 <= sub <= _SUB_MAX:
+                    raise ValueError(
+                        f"backfill {table} row {i} has sub {sub!r}; "
+                        f"it must be an integer from 0 to {_SUB_MAX}"
+                    )
                 checked.append(tuple(row))
             if checked:
                 chunks.append((table, checked))
