@@ -27,7 +27,8 @@ from venue_helpers import (
 
 from dita import KernelEventKind, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
-from dita.venues import CcxtVenue, PaperVenue, VenueTimeout, VenueUnavailable
+from dita.venues import CcxtVenue, PaperVenue, VenueTimeout, VenueUnavailable, ccxt_venue
+from dita.venues._events import BoundedIdSet
 from dita.venues.ccxt_venue import market_limits
 
 VenueFactory = Callable[..., CcxtVenue]
@@ -416,6 +417,38 @@ def test_an_order_closed_without_a_filled_size_is_not_ended_short(
     venue._exchange.fetch_order = lambda *args: dict(answer)
     assert venue.poll_events() == []
     assert venue.poll_events() == [] and "s2-entry-1" in venue._tracked  # still asked about
+
+
+def test_a_cancel_the_exchange_does_not_find_while_the_order_works_is_refused(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """A submit timed out; the cancel sent after it reaches the exchange before the order does
+    ("Unknown order sent"), and the lookup then finds the order resting. The cancel did not
+    happen: the answer said only ACK, so the kernel waited on a cancel that never came while
+    the order could fill, and a later end by the exchange read as that cancel's."""
+    venue = make_venue(resolve_attempts=1)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    with pytest.raises(VenueTimeout):
+        venue.submit(order)
+    exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_new.json")
+    events = venue.cancel(order)
+    assert kinds(events) == ["ORDER_ACK", "CANCEL_REJECT"]
+    refused = events[1]
+    assert refused.venue_order_id == "ETHUSDT:19330002"
+    assert refused.status == VenueOrderStatus.ACKNOWLEDGED
+    assert "still works" in refused.reason and "Unknown order sent" in refused.reason
+    assert venue.unresolved_orders() == []
+
+    # The exchange ends it later on its own (canceled, nothing filled): an expiry, not a cancel ack.
+    clock.advance(1.0)
+    ended = exchange.fixture("binance/spot_query_timeout_new.json")
+    ended["status"] = "CANCELED"
+    exchange.script("GET", "/api/v3/order", payload=ended)
+    (end,) = venue.poll_events()
+    assert end.kind == KernelEventKind.EXPIRED and end.status == VenueOrderStatus.EXPIRED
 
 
 def test_a_cancel_that_finds_the_order_closed_part_filled_ends_it_without_saying_filled(
@@ -1988,6 +2021,44 @@ def test_a_status_query_that_raises_any_error_loses_no_fill_of_another_order(
         "28457200",
         "28457300",
     ]
+
+
+def test_a_resting_order_outliving_the_processs_memory_of_trades_reports_each_fill_once(
+    make_venue: VenueFactory, exchange: RecordedExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process remembered the last 100,000 trades reported, of every order: an order that
+    rested while that many other fills came (2 here) had its first trade forgotten, reported it
+    again when the next came, counted itself filled and was asked about no more, so its last
+    fill never reached the kernel. An order's reported trades are kept as long as it is followed."""
+    monkeypatch.setattr(ccxt_venue, "BoundedIdSet", lambda: BoundedIdSet(2))
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    resting = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    assert kinds(venue.submit(resting)) == ["ORDER_ACK"]
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
+    assert [f.fill_id for f in venue.poll_events()] == ["BTCUSDT:4101"]
+    # Another order's two fills: the memory's last two trades.
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    assert kinds(venue.submit(make_order("s1-entry-1", size=0.015))) == ["ORDER_ACK", "FILL", "FILL"]
+
+    first, second = exchange.fixture("binance/spot_trades_limit_filled.json")
+    second.update(qty="0.00800000", quoteQty="720.00000000")
+    third = dict(second, id=4103, qty="0.00400000", quoteQty="360.00000000", time=second["time"] + 1)
+    status = exchange.fixture("binance/spot_query_limit_partial.json")
+    status.update(executedQty="0.01600000", cummulativeQuoteQty="1440.00000000")
+    exchange.script("GET", "/api/v3/order", payload=status)
+    exchange.script("GET", "/api/v3/myTrades", payload=[first, second])
+    (fill,) = venue.poll_events()
+    assert (fill.fill_id, fill.status) == ("BTCUSDT:4102", VenueOrderStatus.PARTIALLY_FILLED)
+    assert fill.filled_size == pytest.approx(0.016)
+
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
+    exchange.script("GET", "/api/v3/myTrades", payload=[first, second, third])
+    (last,) = venue.poll_events()
+    assert (last.fill_id, last.status, last.size) == ("BTCUSDT:4103", VenueOrderStatus.FILLED, 0.004)
+    assert last.filled_size == pytest.approx(0.02)
+    assert venue.poll_events() == []
 
 
 def test_the_fills_of_a_poll_cut_short_come_with_the_next_poll(

@@ -315,6 +315,30 @@ def test_ccxt_partial_fill_then_cancel_leaves_the_filled_position(
     assert slot.fees_paid == pytest.approx(0.089)
 
 
+def test_ccxt_a_cancel_that_overtakes_a_timed_out_entry_is_refused_and_the_order_works(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """The entry's submit timed out; its cancel reaches the exchange first ("Unknown order
+    sent") and the order then rests there. The kernel kept waiting on that cancel, its order
+    marked canceling, while the exchange worked the order: the cancel is refused instead."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
+    for _ in range(2):
+        exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+    entry = enter("i1", 0.5, 2900.0, asset="ETHUSDT", order_type="LIMIT", limit_price=2900.0)
+    assert kernel.process_intent(entry).details.get("submit_outcome") == "unknown"
+    exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_new.json")
+    intent = KernelIntent("c1", "tr-1", 0, "ETHUSDT", "LONG", "CANCEL", 0.0, 0.0, timestamp=2.0)
+    outcome = kernel.process_intent(intent)
+    assert [e.kind.name for e in outcome.emitted_events] == ["ORDER_ACK", "CANCEL_REJECT"]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.ENTRY_WORKING
+    working = slot.active_entry_order
+    assert working is not None and working.venue_order_id == "ETHUSDT:19330002"
+    assert not working.cancel_requested
+
+
 def _a_limit_entry_filled_in_part(spot_venue: CcxtVenue, exchange: RecordedExchange) -> ExecutionKernel:
     """A kernel whose LIMIT entry of 0.02 at 90,000 rests, 0.008 of it filled (trade 4101)."""
     kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
