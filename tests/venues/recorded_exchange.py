@@ -1,7 +1,7 @@
 """A local HTTP server that answers an exchange client with recorded payloads.
 
 Each test scripts the answers it expects to be asked for, per method and path, from the
-fixture files in ``fixtures/``; the server records every request (query and form body
+fixture files in ``fixtures/``; the server records every request (query and form or JSON body
 parsed) so a test can check what the client sent. A request with no scripted answer gets a
 400 in Binance's error shape and is listed in ``unexpected``. It listens on 127.0.0.1 only.
 """
@@ -38,6 +38,15 @@ class Recorded:
     headers: dict[str, str]
 
 
+def _body_params(body: str) -> dict[str, str]:
+    """A request body's fields: a form's, or a JSON object's (Bybit, OKX), each value as text
+    (JSON's own text for what is not a string)."""
+    if body.lstrip().startswith("{"):
+        fields = json.loads(body)
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+    return dict(parse_qsl(body))
+
+
 class RecordedExchange:
     def __init__(self, fixtures: Path = FIXTURES) -> None:
         self.fixtures = fixtures
@@ -56,7 +65,7 @@ class RecordedExchange:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 params = dict(parse_qsl(parts.query))
-                params.update(dict(parse_qsl(body)))
+                params.update(_body_params(body))
                 answer = server._take(self.command, parts.path, params, dict(self.headers.items()))
                 if answer.delay:
                     server._closing.wait(answer.delay)

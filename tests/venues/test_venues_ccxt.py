@@ -1918,6 +1918,316 @@ def test_kraken_client_ids_are_free_text_of_18_at_most_or_a_uuid() -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", hashed)  # Kraken's short UUID form
 
 
+# -- Bybit: orders found in its order lists ------------------------------------------------
+
+_BYBIT_ORDER_ID = "2061377262817612800"
+
+
+def _bybit(result: object) -> dict:
+    return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 1763679600000}
+
+
+def _bybit_list(*items: dict) -> dict:
+    return _bybit({"category": "spot", "nextPageCursor": "", "list": list(items)})
+
+
+def _bybit_order(
+    status: str, filled: str, value: str, link_id: str = "s2-entry-1", order_id: str = _BYBIT_ORDER_ID
+) -> dict:
+    """A limit buy of 0.02 BTCUSDT at 90000 as Bybit lists it (open or closed)."""
+    left = f"{0.02 - float(filled):.3f}" if status in ("New", "PartiallyFilled") else "0"
+    return {
+        "orderId": order_id, "orderLinkId": link_id, "symbol": "BTCUSDT", "price": "90000", "qty": "0.02",
+        "side": "Buy", "isLeverage": "0", "positionIdx": 0, "orderStatus": status, "cancelType": "UNKNOWN",
+        "rejectReason": "EC_NoError", "avgPrice": "90000" if float(filled) else "", "leavesQty": left,
+        "leavesValue": "0", "cumExecQty": filled, "cumExecValue": value, "cumExecFee": "0",
+        "timeInForce": "GTC", "orderType": "Limit", "stopOrderType": "", "triggerPrice": "0.00",
+        "takeProfit": "0.00", "stopLoss": "0.00", "reduceOnly": False, "closeOnTrigger": False,
+        "createdTime": "1763679601000", "updatedTime": "1763679610000",
+    }  # fmt: skip
+
+
+def _bybit_trade(exec_id: str, qty: str, exec_time: int) -> dict:
+    return {
+        "symbol": "BTCUSDT", "orderId": _BYBIT_ORDER_ID, "orderLinkId": "s2-entry-1", "side": "Buy",
+        "orderType": "Limit", "execId": exec_id, "execPrice": "90000", "execQty": qty,
+        "execValue": f"{90000 * float(qty):.2f}", "execFee": "0", "feeRate": "0.001", "isMaker": True,
+        "execType": "Trade", "execTime": str(exec_time), "orderQty": "0.02", "orderPrice": "90000",
+    }  # fmt: skip
+
+
+_BYBIT_INSTRUMENTS = _bybit(
+    {
+        "category": "spot",
+        "list": [
+            {
+                "symbol": "BTCUSDT", "baseCoin": "BTC", "quoteCoin": "USDT", "innovation": "0",
+                "status": "Trading", "marginTrading": "both",
+                "lotSizeFilter": {
+                    "basePrecision": "0.000001", "quotePrecision": "0.00000001", "minOrderQty": "0.000048",
+                    "maxOrderQty": "71.7", "minOrderAmt": "1", "maxOrderAmt": "2000000",
+                },
+                "priceFilter": {"tickSize": "0.01"},
+            }
+        ],
+    }
+)  # fmt: skip
+
+
+@pytest.fixture
+def bybit_venue(
+    exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CcxtVenue]:
+    """A Bybit spot venue on a unified account (the default account type): ccxt asks which
+    account it is before its first order, and its order query refuses to run there."""
+    monkeypatch.setenv("DITA_TEST_BYBIT_KEY", "bybit-key")
+    monkeypatch.setenv("DITA_TEST_BYBIT_SECRET", "bybit-secret")
+    exchange.script("GET", "/v5/market/instruments-info", payload=_BYBIT_INSTRUMENTS, repeat=True)
+    # ccxt's Bybit lists the currencies (a private request) with its markets once it has keys.
+    exchange.script("GET", "/v5/asset/coin/query-info", payload=_bybit({"rows": []}), repeat=True)
+    exchange.script(
+        "GET", "/v5/user/query-api", payload=_bybit({"readOnly": 0, "unified": 0, "uta": 1}), repeat=True
+    )
+    exchange.script("GET", "/v5/account/info", payload=_bybit({"unifiedMarginStatus": 5}), repeat=True)
+    venue = CcxtVenue(
+        exchange="bybit",
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_BYBIT_KEY",
+        secret_env="DITA_TEST_BYBIT_SECRET",
+        timeout_ms=CLIENT_TIMEOUT_MS,
+        rate_limit_ms=1,
+        resolve_delay_ms=0,
+        unknown_order_grace_s=30.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    venue.load_markets()
+    yield venue
+    venue.close()
+
+
+def _bybit_limit_buy() -> VenueOrder:
+    return make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+
+
+def test_a_resting_bybit_order_is_followed_through_its_order_lists_until_it_fills(
+    bybit_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """On a unified account ccxt's Bybit order query refuses to run unless told its caller knows
+    it sees the last 500 orders only (ArgumentsRequired): every poll failed, and a resting
+    order's fills and end were never reported. It is asked for in the open orders, then in the
+    closed ones (canceled included: ccxt's fetch_closed_orders would ask for filled ones only)."""
+    exchange.script(
+        "POST", "/v5/order/create", payload=_bybit({"orderId": _BYBIT_ORDER_ID, "orderLinkId": "s2-entry-1"})
+    )
+    [ack] = bybit_venue.submit(_bybit_limit_buy())
+    assert (ack.kind.name, ack.venue_order_id) == ("ORDER_ACK", f"BTCUSDT:{_BYBIT_ORDER_ID}")
+    assert exchange.calls("POST", "/v5/order/create")[0].params["orderLinkId"] == "s2-entry-1"
+
+    first = _bybit_trade("2100000000061220001", "0.008", 1763679610000)
+    exchange.script(
+        "GET", "/v5/order/realtime", payload=_bybit_list(_bybit_order("PartiallyFilled", "0.008", "720"))
+    )
+    exchange.script("GET", "/v5/execution/list", payload=_bybit_list(first))
+    [partial] = bybit_venue.poll_events()
+    assert (partial.kind.name, partial.fill_id, partial.status) == (
+        "FILL", "BTCUSDT:2100000000061220001", VenueOrderStatus.PARTIALLY_FILLED
+    )  # fmt: skip
+    assert partial.size == 0.008
+
+    # Filled since: no longer open, listed among the closed orders.
+    second = _bybit_trade("2100000000061220002", "0.012", 1763679620000)
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+    exchange.script("GET", "/v5/order/history", payload=_bybit_list(_bybit_order("Filled", "0.02", "1800")))
+    exchange.script("GET", "/v5/execution/list", payload=_bybit_list(first, second))
+    [full] = bybit_venue.poll_events()
+    assert (full.kind.name, full.fill_id, full.size) == ("FILL", "BTCUSDT:2100000000061220002", 0.012)
+    assert full.status == VenueOrderStatus.FILLED and full.filled_size == pytest.approx(0.02)
+    assert bybit_venue.poll_events() == []  # filled: asked about no more
+
+    asked = exchange.calls("GET", "/v5/order/realtime") + exchange.calls("GET", "/v5/order/history")
+    assert len(asked) == 3
+    for call in asked:
+        assert (call.params["orderId"], call.params["symbol"], call.params["category"]) == (
+            _BYBIT_ORDER_ID, "BTCUSDT", "spot"
+        )  # fmt: skip
+    assert "orderStatus" not in exchange.calls("GET", "/v5/order/history")[0].params
+    assert [c.params["orderId"] for c in exchange.calls("GET", "/v5/execution/list")] == [_BYBIT_ORDER_ID] * 2
+
+
+def test_a_bybit_order_whose_submit_timed_out_is_found_by_its_order_link_id(
+    bybit_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """A timed-out submit was looked up with ccxt's order query: refused on a unified account,
+    and sending the client id as ``clientOrderId``, a field Bybit does not have, where setting
+    ``acknowledged`` would get it through. The open and closed lists are asked by
+    ``orderLinkId``, the id the order went out with."""
+    exchange.script("POST", "/v5/order/create", payload=_bybit({}), delay=HOLD)
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+    exchange.script("GET", "/v5/order/history", payload=_bybit_list(_bybit_order("Filled", "0.02", "1800")))
+    exchange.script(
+        "GET",
+        "/v5/execution/list",
+        payload=_bybit_list(_bybit_trade("2100000000061220009", "0.02", 1763679610000)),
+    )
+    events = bybit_venue.submit(_bybit_limit_buy())
+    assert [(e.kind.name, e.venue_order_id) for e in events] == [
+        ("ORDER_ACK", f"BTCUSDT:{_BYBIT_ORDER_ID}"),
+        ("FILL", f"BTCUSDT:{_BYBIT_ORDER_ID}"),
+    ]
+    assert events[1].status == VenueOrderStatus.FILLED and bybit_venue.unresolved_orders() == []
+    for path in ("/v5/order/realtime", "/v5/order/history"):
+        [lookup] = exchange.calls("GET", path)
+        assert lookup.params["orderLinkId"] == "s2-entry-1"
+        assert "clientOrderId" not in lookup.params and "orderId" not in lookup.params
+
+
+def test_a_bybit_order_listed_nowhere_is_rejected_after_the_grace_and_a_throttle_counts_neither_way(
+    bybit_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Bybit lists no order sent as s2-entry-1 (an order of another link id does not count): that
+    is "no such order", and after ``unknown_order_grace_s`` of it the submit is reported
+    rejected. Before, every lookup was refused by ccxt, so it stayed unresolved for ever. A
+    throttled lookup says nothing about the order: it neither ends the grace nor restarts it."""
+    exchange.script("POST", "/v5/order/create", payload=_bybit({}), delay=HOLD)
+    other = _bybit_order("Cancelled", "0", "0", link_id="s9-entry-1", order_id="2061377262817612899")
+    for _ in range(2):  # each of the submit's two lookups
+        exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+        exchange.script("GET", "/v5/order/history", payload=_bybit_list(other))
+    with pytest.raises(VenueTimeout):
+        bybit_venue.submit(_bybit_limit_buy())
+    assert bybit_venue.unresolved_orders() == ["s2-entry-1"]
+    assert len(exchange.calls("GET", "/v5/order/history")) == 2  # each of the submit's lookups
+
+    throttled = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": 0}
+    exchange.script("GET", "/v5/order/realtime", payload=throttled)
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+    exchange.script("GET", "/v5/order/history", payload=_bybit_list(other))
+    clock.advance(31.0)  # past the grace, counted from the first "no such order"
+    assert bybit_venue.poll_events() == []
+    assert bybit_venue.unresolved_orders() == ["s2-entry-1"]
+    clock.advance(1.0)  # the throttle's default pause
+    [rejected] = bybit_venue.poll_events()
+    assert (rejected.kind.name, rejected.status) == ("REJECT", VenueOrderStatus.REJECTED)
+    assert rejected.reason == (
+        "bybit-spot has answered it has no order with client id 's2-entry-1' for 32.0s: it never "
+        "reached the exchange"
+    )
+    assert bybit_venue.unresolved_orders() == []
+    asked = len(exchange.calls("GET", "/v5/order/realtime"))
+    assert bybit_venue.poll_events() == [] and len(exchange.calls("GET", "/v5/order/realtime")) == asked
+
+
+# -- OKX: an order's trades asked for by its ordId -------------------------------------------
+
+_OKX_ORDER_ID = "680800019749904384"
+
+
+def _okx(*data: dict) -> dict:
+    return {"code": "0", "msg": "", "data": list(data)}
+
+
+_OKX_SPOT = _okx(
+    {
+        "instType": "SPOT", "instId": "BTC-USDT", "baseCcy": "BTC", "quoteCcy": "USDT", "settleCcy": "",
+        "ctVal": "", "ctMult": "", "ctValCcy": "", "listTime": "1606468572000", "expTime": "", "lever": "10",
+        "tickSz": "0.1", "lotSz": "0.00000001", "minSz": "0.00001", "ctType": "", "state": "live",
+        "maxLmtSz": "9999999999", "maxMktSz": "1000000",
+    }
+)  # fmt: skip
+
+
+def _okx_trade(trade_id: str, order_id: str) -> dict:
+    return {
+        "instType": "SPOT", "instId": "BTC-USDT", "tradeId": trade_id, "ordId": order_id, "clOrdId": "",
+        "billId": f"9{trade_id}", "fillPx": "90000", "fillSz": "0.008", "side": "buy", "execType": "M",
+        "feeCcy": "USDT", "fee": "-0.144", "ts": "1763679610000", "fillTime": "1763679610000",
+    }  # fmt: skip
+
+
+def _okx_order(client_id: str) -> dict:
+    """A limit buy of 0.02 BTC-USDT at 90000, 0.008 of it filled, as OKX gives it."""
+    return {
+        "instType": "SPOT", "instId": "BTC-USDT", "ordId": _OKX_ORDER_ID, "clOrdId": client_id,
+        "px": "90000", "sz": "0.02", "ordType": "limit", "side": "buy", "tdMode": "cash",
+        "accFillSz": "0.008", "avgPx": "90000", "state": "partially_filled", "feeCcy": "USDT",
+        "fee": "-0.144", "uTime": "1763679610000", "cTime": "1763679601000",
+    }  # fmt: skip
+
+
+def test_an_okx_orders_trades_are_asked_for_by_its_ord_id(
+    exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order's trades were asked for with Binance's ``orderId``, a parameter OKX's trade list
+    does not have (its is ``ordId``), which ccxt passes on as given: the order's trades were not
+    what was asked for. Only the order's trades are reported, whatever else the list holds."""
+    monkeypatch.setenv("DITA_TEST_OKX_KEY", "okx-key")
+    monkeypatch.setenv("DITA_TEST_OKX_SECRET", "okx-secret")
+    monkeypatch.setenv("DITA_TEST_OKX_PASSPHRASE", "okx-passphrase")
+    exchange.script("GET", "/api/v5/public/instruments", payload=_OKX_SPOT, repeat=True)
+    # ccxt's OKX lists the currencies (a private request) with its markets once it has keys.
+    exchange.script("GET", "/api/v5/asset/currencies", payload=_okx(), repeat=True)
+    venue = CcxtVenue(
+        exchange="okx",
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_OKX_KEY",
+        secret_env="DITA_TEST_OKX_SECRET",
+        password_env="DITA_TEST_OKX_PASSPHRASE",
+        timeout_ms=CLIENT_TIMEOUT_MS,
+        rate_limit_ms=1,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "BTC-USDT", "BUY", "LIMIT", 90000.0, 0.02,
+        venue_order_id=f"BTC-USDT:{_OKX_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    venue.watch(order)
+    exchange.script(
+        "GET", "/api/v5/trade/order", payload=_okx(_okx_order(venue.listed_client_order_id(order)))
+    )
+    exchange.script(
+        "GET",
+        "/api/v5/trade/fills-history",
+        payload=_okx(_okx_trade("5101", "680800019749900000"), _okx_trade("5102", _OKX_ORDER_ID)),
+    )
+    [fill] = venue.poll_events()
+    assert (fill.kind.name, fill.fill_id, fill.size, fill.fee) == ("FILL", "BTC-USDT:5102", 0.008, 0.144)
+    assert exchange.calls("GET", "/api/v5/trade/order")[0].params["ordId"] == _OKX_ORDER_ID
+    [trades] = exchange.calls("GET", "/api/v5/trade/fills-history")
+    assert trades.params.get("ordId") == _OKX_ORDER_ID and "orderId" not in trades.params
+    venue.close()
+
+
+@pytest.mark.parametrize(
+    ("exchange_id", "parameter"),
+    [("okx", "ordId"), ("myokx", "ordId"), ("gate", "order_id"), ("bybit", "orderId"), ("kraken", "orderId")],
+)
+def test_an_orders_trades_are_asked_for_by_the_exchanges_own_order_parameter(
+    exchange_id: str, parameter: str
+) -> None:
+    """ccxt passes fetch_my_trades' parameters on as given: each exchange (and those ccxt derives
+    from it, OKX's ``myokx``) is asked by its own name of the order filter. Kraken's trade list
+    has none: it is asked as before, and only the order's trades among those it lists are kept."""
+    venue = CcxtVenue(exchange=exchange_id)
+    asked: list[dict] = []
+
+    def fetch_my_trades(symbol: str, since: None, limit: None, params: dict) -> list[dict]:
+        asked.append(dict(params))
+        return [ccxt_trade("4101", 0.008, order="28457200"), ccxt_trade("4102", 0.008, order="28457999")]
+
+    venue._exchange.fetch_my_trades = fetch_my_trades
+    tracked = ccxt_venue._Tracked(
+        make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02),
+        "s2-entry-1",
+        "BTC/USDT",
+        "BTCUSDT",
+        exchange_order_id="28457200",
+    )
+    assert [t["id"] for t in venue._fetch_trades(tracked, 0.008)] == ["4101"]
+    assert asked == [{parameter: "28457200"}]
+
+
 def test_the_rest_booked_from_the_order_is_priced_right_after_a_trade_the_kernel_had_booked_in_part(
     make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
 ) -> None:

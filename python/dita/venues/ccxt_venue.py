@@ -88,6 +88,44 @@ def _client_id_rule(exchange: str) -> tuple[re.Pattern[str], str, int]:
     return _CLIENT_ID_RE, "dita-", 31
 
 
+class _OrderLists(NamedTuple):
+    """How an order is found on an exchange whose order query (ccxt's ``fetch_order``) cannot
+    find it: in its open, then its closed order list (ccxt's methods), filtered by the
+    parameter of its client id, or of its order id (None: the order query finds it by that)."""
+
+    methods: tuple[str, str]
+    client_id_param: str
+    order_id_param: str | None
+
+
+# Exchanges (and those ccxt derives from them) whose orders are found in their order lists.
+# Kraken's query takes an order id or a ``userref`` (an integer): ccxt sends a client id there
+# as the userref with the order id "None", so no order was ever found; its lists filter by
+# ``cl_ord_id`` (ccxt's ``clientOrderId``). On a Bybit unified account (the default) ccxt's
+# query refuses to run (ArgumentsRequired: it sees the last 500 orders only), and would send a
+# client id as ``clientOrderId``, where Bybit's field is ``orderLinkId``. ccxt's closed list there
+# (fetch_closed_orders) asks for filled orders only: fetch_canceled_and_closed_orders has every end.
+_ORDER_LISTS = {
+    "kraken": _OrderLists(("fetch_open_orders", "fetch_closed_orders"), "clientOrderId", None),
+    "bybit": _OrderLists(("fetch_open_orders", "fetch_canceled_and_closed_orders"), "orderLinkId", "orderId"),
+}
+# The parameter by which an exchange's trade list (ccxt's fetch_my_trades, which passes it on
+# as given) keeps one order's trades: Binance's and Bybit's ``orderId`` where not named here.
+# Kraken's list has none: it answers the account's latest trades, of which the order's are kept.
+_TRADES_ORDER_PARAM = {"okx": "ordId", "gate": "order_id"}
+
+_T = TypeVar("_T")
+
+
+def _by_lineage(exchange_class: Any, table: dict[str, _T]) -> _T | None:
+    """The entry of ``table`` for the exchange of ``exchange_class`` or the nearest one ccxt
+    derives it from; None when there is none."""
+    for name in _lineage(exchange_class):
+        if name in table:
+            return table[name]
+    return None
+
+
 _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 # Binance codes whose execution status is unknown (the request may have been carried out);
 # ccxt maps them to different exception classes per endpoint family, so match the code.
@@ -935,22 +973,40 @@ class CcxtVenue:
 
     def _fetch_by_client_id(self, client_id: str, symbol: str) -> dict[str, Any]:
         """The order sent as ``client_id`` in ``symbol``; raises ccxt's ``OrderNotFound`` when the
-        exchange has none. Kraken's order query takes an order id or a ``userref`` (an integer),
-        and ccxt sends a client id there as the ``userref`` with the order id "None", so no
-        order was ever found; its open and closed order lists filter by ``cl_ord_id``."""
-        by_client = {"clientOrderId": client_id}
-        if not self._lists_by_client_id():
-            found: dict[str, Any] = self._exchange.fetch_order(None, symbol, by_client)
+        exchange has none. By the exchange's order query, or where that cannot find it (Kraken,
+        Bybit: ``_ORDER_LISTS``) in its open and then closed order lists."""
+        lists = self._order_lists()
+        if lists is None:
+            found: dict[str, Any] = self._exchange.fetch_order(None, symbol, {"clientOrderId": client_id})
             return found
-        for method in ("fetch_open_orders", "fetch_closed_orders"):
-            for raw in getattr(self._exchange, method)(symbol, None, None, by_client):
-                if str(raw.get("clientOrderId") or "") == client_id:
-                    return dict(raw)
-        raise self._ccxt.OrderNotFound(f"{self.name} lists no order with client id {client_id!r} in {symbol}")
+        return self._listed(lists, symbol, lists.client_id_param, client_id, "clientOrderId", "client id")
 
-    def _lists_by_client_id(self) -> bool:
-        """Whether the exchange is Kraken's spot API or one ccxt derives from it."""
-        return "kraken" in _lineage(type(self._exchange))
+    def _fetch_by_order_id(self, order_id: str, symbol: str) -> dict[str, Any]:
+        """The order of exchange id ``order_id`` in ``symbol``; raises ccxt's ``OrderNotFound`` when
+        the exchange has none. By the exchange's order query, or where that cannot find it
+        (Bybit: ``_ORDER_LISTS``) in its open and then closed order lists."""
+        lists = self._order_lists()
+        if lists is None or lists.order_id_param is None:
+            found: dict[str, Any] = self._exchange.fetch_order(order_id, symbol, {})
+            return found
+        return self._listed(lists, symbol, lists.order_id_param, order_id, "id", "order id")
+
+    def _listed(
+        self, lists: _OrderLists, symbol: str, param: str, value: str, field_name: str, what: str
+    ) -> dict[str, Any]:
+        """The order whose ``field_name`` (a ccxt order's) is ``value`` in the exchange's open, then
+        closed orders of ``symbol``, each list asked with ``{param: value}``; one of another id
+        (a filter the exchange did not apply) is not taken for it. Raises ccxt's
+        ``OrderNotFound`` when neither lists it, as the order query says "no such order"."""
+        for method in lists.methods:
+            for raw in getattr(self._exchange, method)(symbol, None, None, {param: value}):
+                if str(raw.get(field_name) or "") == value:
+                    return dict(raw)
+        raise self._ccxt.OrderNotFound(f"{self.name} lists no order with {what} {value!r} in {symbol}")
+
+    def _order_lists(self) -> _OrderLists | None:
+        """How the exchange's orders are found in its order lists; None where its order query finds them."""
+        return _by_lineage(type(self._exchange), _ORDER_LISTS)
 
     # -- mapping exchange answers to events ----------------------------------------------
 
@@ -1167,16 +1223,19 @@ class CcxtVenue:
     def _fetch_trades(self, tracked: _Tracked, exchange_filled: float) -> list[dict[str, Any]]:
         """The order's trades, page by page where the exchange pages by trade id (Binance: 500
         a request unless asked for up to 1000; an order with more lost the rest), until a page
-        is short, brings nothing new or the trades add up to ``exchange_filled``. A request
-        that fails ends the reading with the pages read so far: their trades are reported, and
-        the next poll reads again (those already reported count once)."""
+        is short, brings nothing new or the trades add up to ``exchange_filled``. The list is
+        asked for the order's trades by the exchange's own parameter (``_TRADES_ORDER_PARAM``:
+        OKX's ``ordId``, to which ccxt does not map Binance's ``orderId``), and only the order's
+        are kept. A request that fails ends the reading with the pages read so far: their
+        trades are reported, and the next poll reads again (those already reported count once)."""
         ccxt = self._ccxt
         order_id = tracked.exchange_order_id
         if not order_id:
             return []
         paged = self._pages_trades_by_id()
         limit = _TRADE_PAGE if paged else None
-        params: dict[str, Any] = {"orderId": order_id}
+        by_order = _by_lineage(type(self._exchange), _TRADES_ORDER_PARAM) or "orderId"
+        params: dict[str, Any] = {by_order: order_id}
         found: dict[str, dict[str, Any]] = {}
         while True:
             try:
@@ -1206,7 +1265,7 @@ class CcxtVenue:
                 or self._trades_total(tracked, list(found.values())) >= exchange_filled
             ):
                 break
-            params = {"orderId": order_id, "fromId": max(ids) + 1}
+            params = {by_order: order_id, "fromId": max(ids) + 1}
         return list(found.values())
 
     def _pages_trades_by_id(self) -> bool:
@@ -1545,7 +1604,7 @@ class CcxtVenue:
             # by an empty one, the exchange would refuse every poll (Binance: -1102).
             try:
                 if tracked.exchange_order_id:
-                    raw = self._exchange.fetch_order(tracked.exchange_order_id, tracked.symbol, {})
+                    raw = self._fetch_by_order_id(tracked.exchange_order_id, tracked.symbol)
                 else:
                     raw = self._fetch_by_client_id(tracked.client_id, tracked.symbol)
             except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
@@ -1846,7 +1905,8 @@ class CcxtVenue:
         process is asked for in its market. One it has no record of (sent before a restart)
         could be in any market it trades (the ``markets`` setting, else every market it
         serves), so each is asked, those it traded in this process first, until one has it:
-        one request per market, and only all of them saying "no such order" is None. Raises
+        one request per market (two where orders are found in the order lists, Kraken and
+        Bybit), and only all of them saying "no such order" is None. Raises
         ``VenueUnavailable``, never returns None, when a market could not be asked (throttled,
         unreachable): the order may be there."""
         client_id = self.venue_client_id(client_order_id, self.settings.exchange)
