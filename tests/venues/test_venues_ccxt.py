@@ -2687,3 +2687,33 @@ def test_an_order_the_exchange_purged_ends_after_the_grace_and_is_asked_about_no
     asked = len(exchange.calls("GET", "/api/v3/order"))
     clock.advance(60.0)
     assert venue.poll_events() == [] and len(exchange.calls("GET", "/api/v3/order")) == asked
+
+
+def test_a_bybit_order_whose_submit_timed_out_is_canceled_by_its_order_link_id(
+    bybit_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """An order with no exchange id yet (its submit timed out) is canceled by its client id. ccxt
+    passes Bybit's parameters on as given, and the adapter sent ``clientOrderId``, a field Bybit
+    does not have: the cancel named no order and was refused, while the order could work."""
+    exchange.script("POST", "/v5/order/create", payload=_bybit({}), delay=HOLD)
+    for _ in range(2):  # the submit's lookups: not listed yet
+        exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+        exchange.script("GET", "/v5/order/history", payload=_bybit_list())
+    with pytest.raises(VenueTimeout):
+        bybit_venue.submit(_bybit_limit_buy())
+    exchange.script(
+        "POST", "/v5/order/cancel", payload=_bybit({"orderId": _BYBIT_ORDER_ID, "orderLinkId": "s2-entry-1"})
+    )
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list(), repeat=True)
+    exchange.script(
+        "GET", "/v5/order/history", payload=_bybit_list(_bybit_order("Cancelled", "0", "0")), repeat=True
+    )
+    exchange.script("GET", "/v5/execution/list", payload=_bybit_list(), repeat=True)
+    events = bybit_venue.cancel(_bybit_limit_buy())
+    [cancel] = exchange.calls("POST", "/v5/order/cancel")
+    assert cancel.params["orderLinkId"] == "s2-entry-1"
+    assert "clientOrderId" not in cancel.params and "orderId" not in cancel.params
+    # Bybit's answer to a cancel holds the ids only: the order is known, its end comes by a poll.
+    assert [(e.kind.name, e.venue_order_id) for e in events] == [("ORDER_ACK", f"BTCUSDT:{_BYBIT_ORDER_ID}")]
+    assert bybit_venue.unresolved_orders() == []
+    assert kinds(bybit_venue.poll_events()) == ["CANCEL_ACK"]

@@ -1004,6 +1004,12 @@ class CcxtVenue:
                     return dict(raw)
         raise self._ccxt.OrderNotFound(f"{self.name} lists no order with {what} {value!r} in {symbol}")
 
+    def _client_id_param(self) -> str:
+        """The parameter a client id goes by in the exchange's requests: ccxt's ``clientOrderId``
+        unless it passes the exchange's own field on as given (Bybit's ``orderLinkId``)."""
+        lists = self._order_lists()
+        return "clientOrderId" if lists is None else lists.client_id_param
+
     def _order_lists(self) -> _OrderLists | None:
         """How the exchange's orders are found in its order lists; None where its order query finds them."""
         return _by_lineage(type(self._exchange), _ORDER_LISTS)
@@ -1495,7 +1501,9 @@ class CcxtVenue:
         if self._throttled():
             return self._cancel_throttled(tracked)
         tracked.cancel_requested = True
-        params = {} if tracked.exchange_order_id else {"clientOrderId": tracked.client_id}
+        # Without the exchange's id (a submit that timed out), by the client id under the
+        # exchange's own parameter: Bybit refused ``clientOrderId`` (its field is orderLinkId).
+        params = {} if tracked.exchange_order_id else {self._client_id_param(): tracked.client_id}
         try:
             raw = self._exchange.cancel_order(tracked.exchange_order_id or None, tracked.symbol, params)
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
