@@ -9,6 +9,12 @@ Each strategy is RUNNING, PAUSED (gets no data, still hears its fills), STOPPED 
 an exception in one strategy's callback moves only that strategy to ERROR, records the
 error, and the loop carries on with the others.
 
+Venues that report later (``poll_events``: a live exchange's fills of resting orders, its
+cancels and expiries) are polled on each data point while orders work, before the strategies
+hear it: under the wall clock at most every ``poll_interval`` seconds, under the data clock on
+every data point. ``poll_venues()`` polls at once (a live loop with no data for a while calls it
+itself), and ``finish()`` polls once more.
+
 Speed: a replay spends most of its time in strategy code, so the loop does nothing per
 data point that it can defer. A venue only needs data while it has working orders or
 when an order is about to be sent, so with nothing working the latest bar or quote is
@@ -38,7 +44,7 @@ from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
-from dita.venues import VenueUnavailable
+from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once
 
 __all__ = [
     "EventListener",
@@ -202,13 +208,17 @@ class StrategyContext:
 
 
 class TradingRuntime:
-    """``TradingRuntime(kernel, venues=None, clock="data")``.
+    """``TradingRuntime(kernel, venues=None, clock="data", poll_interval=1.0)``.
 
     ``defer_venue_data``: hand data to the venues only when they can use it (see the module
     docstring); False hands over every data point at once.
     ``venues``: the venues that take market data (``on_bar``/``on_quote``); by default the
     kernel's venue, or each venue of a router, that has those methods. ``clock="data"``
     makes the data's timestamps the time (replay); ``"wall"`` uses the machine clock (live).
+    ``poll_interval``: under the wall clock, the fewest seconds between two polls of the
+    venues that report later (``poll_venues``) that data points make; a positive finite
+    number (a fast quote feed must not hammer an exchange). Under the data clock they are
+    polled on every data point while orders work.
     """
 
     def __init__(
@@ -218,14 +228,22 @@ class TradingRuntime:
         *,
         clock: str = "data",
         defer_venue_data: bool = True,
+        poll_interval: float = POLL_SECONDS,
     ) -> None:
         if clock not in ("data", "wall"):
             raise ValueError(f"clock={clock!r} must be 'data' or 'wall'")
+        if not (_is_number(poll_interval) and math.isfinite(poll_interval) and poll_interval > 0):
+            raise ValueError(f"poll_interval={poll_interval!r} must be a positive finite number of seconds")
         self.kernel = kernel
         if venues is None:
             venues = _market_venues(kernel.venue)
         self.bar_venues = [v for v in venues if callable(getattr(v, "on_bar", None))]
         self.quote_venues = [v for v in venues if callable(getattr(v, "on_quote", None))]
+        # The venues that report later, each polled once (a router polls those behind it).
+        self.polled_venues = _polled_venues(kernel.venue, venues)
+        self.poll_interval = float(poll_interval)
+        # When a data point may poll them next (time.monotonic(); the wall clock only).
+        self._poll_at = -math.inf
         self.clock = clock
         # False hands every data point to the venues at once (the reference behaviour the
         # deferred path must reproduce; the tests compare the two).
@@ -261,7 +279,15 @@ class TradingRuntime:
         self.row = -1
         self._bar_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Bar], None]]]] = {}
         self._quote_handlers: dict[str, list[tuple[StrategyHandle, Callable[[Quote], None]]]] = {}
-        self.stats = {"intents": 0, "refused": 0, "fills": 0, "venue_events": 0, "doubt_reconciliations": 0}
+        self.stats = {
+            "intents": 0,
+            "refused": 0,
+            "fills": 0,
+            "venue_events": 0,
+            "doubt_reconciliations": 0,
+            # Polls of a venue that raised or gave what is not a list of events (each logged).
+            "venue_poll_errors": 0,
+        }
         # When to look for orders in doubt next (see `_settle_doubts`), and the wait after a
         # reconciliation that left one in doubt (doubled each time, up to DOUBT_MAX_WAIT).
         self._doubt_at = 0.0
@@ -593,6 +619,50 @@ class TradingRuntime:
             except Exception as exc:
                 errors.append(exc)
 
+    def poll_venues(self) -> list[VenueEvent]:
+        """Ask each venue that reports later (``polled_venues``: a callable ``poll_events``;
+        a router once, which asks those behind it) for its news, and route every event as the
+        venue's other events are: to the kernel, the listeners and the strategy owning the
+        trade (``on_fill``), in ``stats``. Returns the events the venues gave.
+
+        Data points call it while orders work (see the class docstring), and ``finish()``
+        once; a live loop that may go a while without data calls it itself, every
+        ``poll_interval`` say, or a resting order's fill waits for the next data point. A poll
+        that raises or gives what is not a list of events (or an item that is no
+        ``VenueEvent``) is logged at WARNING and counted in ``stats["venue_poll_errors"]``,
+        and the rest goes on: the next poll may answer. A listener's error is raised once
+        every event is routed, as for a data point's."""
+        self._poll_at = time.monotonic() + self.poll_interval
+        polled: list[VenueEvent] = []
+        errors: list[Exception] = []
+        for venue in self.polled_venues:
+            answer, problem = poll_once(venue.poll_events)
+            if problem:
+                self._poll_failed(venue, problem)
+            events = [e for e in answer if isinstance(e, VenueEvent)]
+            if len(events) < len(answer):
+                odd = next(e for e in answer if not isinstance(e, VenueEvent))
+                self._poll_failed(
+                    venue,
+                    f"the venue's poll_events gave {len(answer) - len(events)} item(s) that are not "
+                    f"venue events (skipped), the first a {type(odd).__name__}: {shortened(repr(odd), 120)}",
+                )
+            polled.extend(events)
+            self._absorb_events(events, errors)
+        _raise_first(errors)
+        return polled
+
+    def _poll_failed(self, venue: Any, problem: str) -> None:
+        self.stats["venue_poll_errors"] += 1
+        log.warning("venue %r: %s; polled again later", describe(venue), shortened(problem, 300))
+
+    def _poll_for_point(self) -> None:
+        """Poll the venues that report later before the strategies hear a data point, while
+        orders work: under the wall clock once ``poll_interval`` has passed since the last poll."""
+        if self._wall and time.monotonic() < self._poll_at:
+            return
+        self.poll_venues()
+
     def reconcile_with_venue(
         self, *, cancel_unknown: bool = True, only_in_doubt: bool = False
     ) -> ReconciliationReport:
@@ -845,6 +915,8 @@ class TradingRuntime:
             _raise_first(errors)
         else:
             self._pending[asset] = bar
+        if self.polled_venues and self._working:
+            self._poll_for_point()
         if self._doubt_at <= (time.time() if self._wall else ts):
             self._settle_doubts()
         handlers = self._bar_handlers.get(asset)
@@ -905,6 +977,8 @@ class TradingRuntime:
             _raise_first(errors)
         else:
             self._pending[asset] = quote
+        if self.polled_venues and self._working:
+            self._poll_for_point()
         if self._doubt_at <= (time.time() if self._wall else ts):
             self._settle_doubts()
         handlers = self._quote_handlers.get(asset)
@@ -1000,9 +1074,15 @@ class TradingRuntime:
         return n
 
     def finish(self) -> None:
-        """Hand the venues every deferred data point and the kernel the last marks."""
+        """Hand the venues every deferred data point, take the news of the venues that report
+        later (``poll_venues``: a fill that came since the last data point) and give the
+        kernel the last marks."""
         self._sync_venues()
-        self.sync_marks()
+        try:
+            if self.polled_venues:
+                self.poll_venues()
+        finally:
+            self.sync_marks()
 
 
 _INF = math.inf
@@ -1133,7 +1213,32 @@ def _market_venues(venue: Any) -> list[Any]:
     ignores assets it has no orders for)."""
     if venue is None:
         return []
-    names = getattr(venue, "names", None)
-    if callable(names) and callable(getattr(venue, "venue_for", None)):
-        return [venue[name] for name in names()]
+    if _is_router(venue):
+        return [venue[name] for name in venue.names()]
     return [venue]
+
+
+def _is_router(venue: Any) -> bool:
+    return callable(getattr(venue, "names", None)) and callable(getattr(venue, "venue_for", None))
+
+
+def _reports_later(venue: Any) -> bool:
+    return callable(getattr(venue, "poll_events", None))
+
+
+def _polled_venues(venue: Any, market_venues: Sequence[Any]) -> list[Any]:
+    """The venues a runtime polls, each once: the kernel's venue and the market-data venues
+    that report later (``poll_events``). A router polls those behind it: it is polled in their
+    place (polled on their own, the router never saw their orders end), and only when one of
+    them reports later, as a router of paper venues would poll none (a replay pays nothing)."""
+    behind = _market_venues(venue) if _is_router(venue) else []
+    polled: list[Any] = []
+    for v in (venue, *market_venues):
+        if v is None or any(v is p for p in polled) or (v is not venue and any(v is b for b in behind)):
+            continue
+        if v is venue and behind:
+            if any(_reports_later(b) for b in behind):
+                polled.append(v)
+        elif _reports_later(v):
+            polled.append(v)
+    return polled

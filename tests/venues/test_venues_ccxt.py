@@ -627,6 +627,55 @@ def test_throttled_cancel_is_a_cancel_reject_with_the_retry_time(
 # -- timeouts ------------------------------------------------------------------------------
 
 
+def resting(exchange: RecordedExchange, order_id: int, client_id: str, fixture: str) -> dict:
+    """The exchange's answer of ``fixture`` (a resting limit buy's) about order ``order_id``."""
+    answer: dict = exchange.fixture(fixture)
+    answer.update(orderId=order_id, clientOrderId=client_id)
+    return answer
+
+
+def test_a_poll_cut_short_by_a_throttle_is_followed_by_one_starting_where_it_stopped(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Each poll started from the first order: while the exchange let one status request a poll
+    through, the first order was asked about every time and the others never."""
+    venue = make_venue()
+    ids = {9001: "rr-1", 9002: "rr-2", 9003: "rr-3"}
+    throttled = {"status": 429, "headers": {"Retry-After": "1"}}
+    for order_id, client_id in ids.items():
+        placed = resting(exchange, order_id, client_id, "binance/spot_order_limit_new.json")
+        exchange.script("POST", "/api/v3/order", payload=placed)
+        venue.submit(make_order(client_id, order_type="LIMIT", price=90000.0, size=0.02))
+    asked: list[str] = []
+    # Each poll: one status answered (still resting), then 429.
+    for first in (9001, 9002, 9003, 9001):
+        before = len(exchange.calls("GET", "/api/v3/order"))
+        query = resting(exchange, first, ids[first], "binance/spot_query_limit_new_2.json")
+        exchange.script("GET", "/api/v3/order", payload=query)
+        exchange.script("GET", "/api/v3/order", "binance/error_too_many_requests.json", **throttled)
+        assert venue.poll_events() == []
+        calls = exchange.calls("GET", "/api/v3/order")[before:]
+        assert len(calls) == 2  # the throttle stopped the poll
+        asked += [c.params["orderId"] for c in calls]
+        clock.advance(1.0)
+    assert asked == ["9001", "9002", "9002", "9003", "9003", "9001", "9001", "9002"]
+    # Throttled at its start (a submit's 429), a poll asks nothing and keeps its place.
+    exchange.script("POST", "/api/v3/order", "binance/error_too_many_requests.json", **throttled)
+    venue.submit(make_order("rr-4", order_type="LIMIT", price=90000.0, size=0.02))
+    before = len(exchange.calls("GET", "/api/v3/order"))
+    assert venue.poll_events() == []
+    assert len(exchange.calls("GET", "/api/v3/order")) == before
+    clock.advance(1.0)
+    # Unthrottled, the next poll goes round from there: each order asked about once.
+    for order_id in (9002, 9003, 9001):
+        query = resting(exchange, order_id, ids[order_id], "binance/spot_query_limit_new_2.json")
+        exchange.script("GET", "/api/v3/order", payload=query)
+    assert venue.poll_events() == []
+    assert [c.params["orderId"] for c in exchange.calls("GET", "/api/v3/order")[before:]] == [
+        "9002", "9003", "9001"
+    ]  # fmt: skip
+
+
 def test_timed_out_submit_is_resolved_by_client_order_id(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

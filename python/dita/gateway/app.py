@@ -58,6 +58,7 @@ from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.protocol import DuplicateKey, plain_number, unique_keys
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
+from dita.venues import poll_once
 
 __all__ = ["SafeJSONResponse", "create_app", "response_abandoned"]
 
@@ -847,15 +848,15 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         Returns the fills booked; a poll that raises is logged and counted, the next one runs."""
         if poll_events is None:
             return 0
-        try:
-            events = await anyio.to_thread.run_sync(poll_events)
-        except Exception as exc:  # a venue's fault must not stop the polling
+        # A venue's fault (a raise, an answer that is not a list) must not stop the polling.
+        events, problem = await anyio.to_thread.run_sync(poll_once, poll_events)
+        if problem:
             metrics.venue_poll_errors.inc()
-            log.warning("venue poll_events raised %s: %s", type(exc).__name__, shortened(str(exc), 300))
+            log.warning("%s", shortened(problem, 300))
             return 0
         try:
             return take_polled(events)
-        except Exception as exc:  # an answer that is not a list, or whose iteration raised
+        except Exception as exc:  # nor an event whose taking raised
             metrics.venue_poll_errors.inc()
             log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
             return 0

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
+from dita.venues import POLL_SECONDS
 
 __all__ = ["GatewaySettings", "SettingsError", "load_settings"]
 
@@ -60,7 +61,7 @@ class GatewaySettings(BaseModel):
     # At least 10 ms: below, the gateway polls without pause, and a venue guarding its state
     # (CcxtVenue's lock) has every submit wait behind a poll.
     venue_poll_seconds: Number = Field(
-        default=1.0,
+        default=POLL_SECONDS,
         ge=0.01,
         le=3600,
         description="How often a venue that reports later (poll_events) is asked for its news",

@@ -40,6 +40,7 @@ from dita._kernel import (
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
+from dita.venues import poll_once
 
 __all__ = ["FILL_TRIGGERS", "TERMINAL", "Emit", "OrderEngine", "OrderRecord", "applied_events"]
 
@@ -412,17 +413,11 @@ class OrderEngine:
         if poll_events is None:
             return
         self.line = None
-        try:
-            events = poll_events()
-        except Exception as exc:  # a venue's fault must not end the session
-            self.error("VENUE_ERROR", f"the venue's poll_events raised {type(exc).__name__}: {exc}")
-            return
-        if not isinstance(events, list | tuple):
-            # None, one event, a dict: the adapter's bug, which ended the session on a
-            # TypeError with its orders left working at the venue.
-            self.error(
-                "VENUE_ERROR", f"the venue's poll_events gave {type(events).__name__}, not a list of events"
-            )
+        # A venue's fault (a raise; None or one event for a list, which ended the session on a
+        # TypeError with its orders left working at the venue) must not end the session.
+        events, problem = poll_once(poll_events)
+        if problem:
+            self.error("VENUE_ERROR", problem)
             return
         for event in events:
             try:

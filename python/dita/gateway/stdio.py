@@ -24,6 +24,7 @@ from dita.gateway.engine import OrderEngine
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
 from dita.kernel import ExecutionKernel
+from dita.venues import POLL_SECONDS  # how often a venue reporting later is polled, stdin idle
 
 __all__ = ["POLL_SECONDS", "PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
 
@@ -33,9 +34,6 @@ _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors and Window
 # After Ctrl-C or SIGTERM, how long the client has to read the rest of the output before it
 # is given up and the kernel closes: a supervisor's own grace period (10 s for Docker) is longer.
 STOP_GRACE_SECONDS = 2.0
-# How often a venue that reports later is polled while stdin is idle: a REST venue asks the
-# exchange about each working order per poll, so more often soon meets its rate limits.
-POLL_SECONDS = 1.0
 
 
 class OutputAbandoned(Exception):

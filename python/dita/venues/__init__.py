@@ -10,6 +10,7 @@ venue names to adapters and routes orders by asset. See docs/venues.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._kernel import MockVenueAdapter, VenueEvent, VenueOrder
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from dita.risk import MarketLimits
 
 __all__ = [
+    "POLL_SECONDS",
     "CcxtVenue",
     "MockVenueAdapter",
     "PaperVenue",
@@ -31,7 +33,13 @@ __all__ = [
     "VenueTimeout",
     "VenueUnavailable",
     "describe",
+    "poll_once",
 ]
+
+# How often a venue that reports later (``poll_events``) is asked for its news by default (the
+# HTTP gateway, the stdio protocol, a TradingRuntime on the wall clock): a REST venue asks the
+# exchange about each working order per poll, so more often soon meets its rate limits.
+POLL_SECONDS = 1.0
 
 
 class VenueTimeout(Exception):
@@ -106,6 +114,22 @@ class VenueEventStream(Protocol):
 
     def poll_events(self) -> list[VenueEvent]:
         """Events produced since the last call, oldest first; each is returned once."""
+
+
+def poll_once(poll_events: Callable[[], Any]) -> tuple[list[Any], str]:
+    """One call of a venue's ``poll_events``: what it gave as a list and "", or no events and
+    what went wrong (``the venue's poll_events raised ConnectionError: ...``, ``... gave
+    NoneType, not a list of events``). A venue's fault is the caller's to log and count, and
+    must not end the loop that polls: the next poll may well answer. The items are as the venue
+    gave them (the kernel names one that is not a ``VenueEvent``)."""
+    try:
+        events = poll_events()
+    except Exception as exc:
+        return [], f"the venue's poll_events raised {type(exc).__name__}: {exc}"
+    if not isinstance(events, list | tuple):
+        # None, one event, a dict: iterated, it raised in the middle of the caller's loop.
+        return [], f"the venue's poll_events gave {type(events).__name__}, not a list of events"
+    return list(events), ""
 
 
 class UnknownVenueError(KeyError):

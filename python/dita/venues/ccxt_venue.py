@@ -525,6 +525,8 @@ class CcxtVenue:
             self._point_at(s.base_url)
         self._events = OrderEvents(self.name)
         self._tracked: dict[str, _Tracked] = {}
+        # The order a poll stopped at, throttled: the next poll starts there (see poll_events).
+        self._poll_from: str | None = None
         # The trades (``_fill_key``) an order of this process reported a fill of: another order's
         # fill of one (a self-trade) is reported under an id of its own (``_fill_id``).
         self._reported_trades = BoundedIdSet()
@@ -1593,15 +1595,21 @@ class CcxtVenue:
         """Ask the exchange about every order still working (and every timed-out submit);
         returns new fills, cancels and expiries, each reported once. One order's failure (any
         error, ccxt's or its parser's) is logged and that order asked about again next poll;
-        the others' events are returned."""
+        the others' events are returned. A throttle stops the poll, and the next one starts
+        with the order it stopped at, going round: starting from the first order each time, the
+        last ones were never asked about while the exchange kept throttling."""
         # Kept on the adapter until returned: their fills count as reported once made, so a poll
         # cut short (Ctrl-C in a request) hands them to the next poll instead of losing them.
         events = self._undelivered
-        for tracked in list(self._tracked.values()):
-            if self._throttled():
-                break
+        orders = list(self._tracked.items())
+        start = list(self._tracked).index(self._poll_from) if self._poll_from in self._tracked else 0
+        self._poll_from = None
+        for key, tracked in orders[start:] + orders[:start]:
             if tracked.terminal:
                 continue
+            if self._throttled():
+                self._poll_from = key
+                break
             if tracked.unresolved_since is not None:
                 try:
                     events.extend(self._poll_unresolved(tracked))
@@ -1617,6 +1625,7 @@ class CcxtVenue:
                     raw = self._fetch_by_client_id(tracked.client_id, tracked.symbol)
             except (self._ccxt.DDoSProtection, self._ccxt.RateLimitExceeded) as exc:
                 self._note_throttle(exc)
+                self._poll_from = key
                 break
             except Exception as exc:
                 # Not only ccxt's errors: its parser raises KeyError or TypeError on an answer it

@@ -1,0 +1,349 @@
+"""Venues that report later (``poll_events``: a live exchange's fills of resting orders) are
+polled by the runtime: on data points while orders work (rate limited under the wall clock),
+by ``poll_venues()`` and at ``finish()``. Nothing polled them: a strategy on a CcxtVenue never
+heard its resting order fill, and the kernel never booked it."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel, VenueEvent
+from dita import runtime as rt
+from dita.runtime import TradingRuntime, VenueRejections
+from dita.strategy import Bar, Fill, Quote, Strategy
+from dita.venues import PaperVenue, VenueRouter
+
+from .points import bar, quote
+
+VENUE_TESTS = Path(__file__).resolve().parents[1] / "venues"
+
+
+class FillsLater:
+    """Acknowledges each order at submit; its fill (or ``answer``) comes from ``poll_events``
+    once it has been polled ``polls_before`` times since the submit. ``faults``: what the next
+    polls do instead ("raise", "none" for None, "junk" for a list holding no event)."""
+
+    name = "later"
+
+    def __init__(self, polls_before: int = 1, answer: str = "FILL") -> None:
+        self.polls_before = polls_before
+        self.answer = answer
+        self.orders: list[Any] = []
+        self.polls = 0
+        self.faults: list[str] = []
+        self._waits: dict[str, int] = {}
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.orders.append(order)
+        self._waits[order.client_order_id] = self.polls_before
+        coid = order.client_order_id
+        return [
+            VenueEvent(
+                f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK",
+                status="ACKNOWLEDGED", venue_client_id=coid, asset=order.asset, side=order.side,
+            )
+        ]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> Any:
+        self.polls += 1
+        if self.faults:
+            fault = self.faults.pop(0)
+            if fault == "raise":
+                raise ConnectionError("exchange unreachable")
+            return None if fault == "none" else ["not an event"]
+        events = []
+        for order in self.orders:
+            coid = order.client_order_id
+            if coid not in self._waits:
+                continue
+            self._waits[coid] -= 1
+            if self._waits[coid] > 0:
+                continue
+            del self._waits[coid]
+            common = {"venue_client_id": coid, "asset": order.asset, "side": order.side}
+            if self.answer == "FILL":
+                events.append(
+                    VenueEvent(
+                        f"fill-{coid}", order.trade_id, order.slot_id, "FILL", status="FILLED",
+                        price=order.price, size=order.size, filled_size=order.size, **common,
+                    )
+                )  # fmt: skip
+            else:
+                events.append(
+                    VenueEvent(
+                        f"rej-{coid}", order.trade_id, order.slot_id, "REJECT", status="REJECTED",
+                        reason="insufficient balance", **common,
+                    )
+                )  # fmt: skip
+        return events
+
+
+class BuysOnce(Strategy[Any]):
+    """Buys 1 of the asset with a limit at 100 on its first data point; records what it hears
+    (its position at each data point, before deciding) and its fills."""
+
+    data = ("bars", "quotes")
+
+    def on_start(self) -> None:
+        self.seen: list[float] = []
+        self.heard: list[Fill] = []
+
+    def _point(self, asset: str) -> None:
+        self.seen.append(self.position(asset))
+        if len(self.seen) == 1:
+            out = self.buy(asset, 1.0, price=100.0, limit=100.0)
+            assert out.accepted, out.details
+
+    def on_bar(self, bar: Bar) -> None:
+        self._point(bar.asset)
+
+    def on_quote(self, quote: Quote) -> None:
+        self._point(quote.asset)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.heard.append(fill)
+
+
+def on_later(venue: Any, **options: Any) -> tuple[TradingRuntime, ExecutionKernel, BuysOnce]:
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-poll")
+    runtime = TradingRuntime(kernel, **options)
+    strategy = BuysOnce(name="s")
+    runtime.add_strategy(strategy)
+    return runtime, kernel, strategy
+
+
+def test_a_fill_the_venue_reports_later_reaches_the_strategy_before_the_next_data_point() -> None:
+    venue = FillsLater()
+    runtime, kernel, s = on_later(venue)
+    fills: list[VenueEvent] = []
+    runtime.fill_listeners.append(lambda event, row: fills.append(event))
+    runtime.on_bar(bar(0))  # buys: the venue acknowledges the order, which rests
+    assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING" and venue.polls == 0
+    runtime.on_bar(bar(1))  # polled first: the fill is booked before the strategy hears the bar
+    assert venue.polls == 1
+    assert [(f.side, f.size, f.price) for f in s.heard] == [("BUY", 1.0, 100.0)]
+    assert s.seen == [0.0, 1.0]
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN" and kernel.slot_state(0).size == 1.0
+    assert [e.event_id for e in fills] == [f"fill-{venue.orders[0].client_order_id}"]
+    assert runtime.stats["fills"] == 1 and runtime.handles["s"].fills == 1
+    assert runtime.working_orders == 0
+    runtime.on_bar(bar(2))  # nothing works: nothing polled
+    assert venue.polls == 1
+
+
+def test_a_rejection_the_venue_reports_later_frees_the_slot_and_is_counted() -> None:
+    venue = FillsLater(answer="REJECT")
+    runtime, kernel, s = on_later(venue)
+    rejections = VenueRejections()
+    runtime.event_listeners.append(rejections.on_event)
+    runtime.on_bar(bar(0))
+    runtime.on_bar(bar(1))
+    assert rejections.orders == 1 and rejections.reasons == {"insufficient balance": 1}
+    assert kernel.slot_state(0).fsm_state.name in ("IDLE", "CLOSED") and not s.busy("AAA")
+    assert runtime.working_orders == 0
+
+
+def test_under_the_data_clock_every_data_point_polls_while_an_order_works() -> None:
+    venue = FillsLater(polls_before=5)
+    runtime, _, s = on_later(venue)
+    runtime.run([quote(m) for m in range(4)])
+    assert venue.polls == 3 and s.heard == []  # the three after the buy
+    runtime.run([quote(m) for m in range(4, 8)])
+    assert venue.polls == 5 and len(s.heard) == 1  # the fill on the fifth poll, then none
+    assert s.seen == [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
+    clock = FakeMonotonic()
+    monkeypatch.setattr(rt.time, "monotonic", clock)
+    return clock
+
+
+@pytest.mark.parametrize("interval", [None, 5.0])
+def test_under_the_wall_clock_data_points_poll_at_most_every_poll_interval(
+    monotonic: FakeMonotonic, interval: float | None
+) -> None:
+    """A fast quote feed polled a REST venue (a request per working order) on every quote."""
+    venue = FillsLater(polls_before=3)
+    options: dict[str, Any] = {"clock": "wall"}
+    if interval is not None:
+        options["poll_interval"] = interval
+    every = 1.0 if interval is None else interval  # the default: a poll a second at most
+    runtime, kernel, s = on_later(venue, **options)
+    runtime.run([quote(0)])  # buys
+    runtime.run([quote(m) for m in range(1, 50)])  # at once: one poll, the first
+    assert venue.polls == 1
+    monotonic.now += every * 0.99
+    runtime.on_quote(quote(50))
+    assert venue.polls == 1
+    monotonic.now += every * 0.02
+    runtime.run([quote(m) for m in range(51, 60)])
+    assert venue.polls == 2
+    # poll_venues() polls at once, and counts as the last poll for the data points' next one.
+    monotonic.now += every * 0.5
+    runtime.poll_venues()
+    assert venue.polls == 3 and len(s.heard) == 1
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    monotonic.now += every * 10
+    runtime.on_quote(quote(60))
+    assert venue.polls == 3  # nothing works any more
+
+
+def test_a_live_loop_without_data_polls_by_itself() -> None:
+    venue = FillsLater()
+    runtime, kernel, s = on_later(venue, clock="wall")
+    runtime.on_quote(quote(0))
+    polled = runtime.poll_venues()
+    assert [e.kind.name for e in polled] == ["FILL"]
+    assert len(s.heard) == 1 and kernel.slot_state(0).size == 1.0
+    assert runtime.poll_venues() == [] and venue.polls == 2
+
+
+@pytest.mark.parametrize("fault", ["raise", "none", "junk"])
+def test_a_poll_that_fails_is_logged_and_counted_and_the_run_goes_on(
+    fault: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = FillsLater()
+    venue.faults = [fault]
+    runtime, _, s = on_later(venue)
+    with caplog.at_level(logging.WARNING, logger="dita.runtime"):
+        runtime.run([bar(0), bar(1)])
+    assert runtime.stats["venue_poll_errors"] == 1
+    assert s.seen == [0.0, 0.0]  # the data point reached the strategy all the same
+    said = [r.getMessage() for r in caplog.records if r.name == "dita.runtime"]
+    assert len(said) == 1 and said[0].startswith("venue 'later': the venue's poll_events ")
+    runtime.run([bar(2), bar(3)])  # the next poll answers
+    assert venue.polls == 2 and len(s.heard) == 1 and s.seen[-1] == 1.0
+    assert runtime.stats["venue_poll_errors"] == 1
+
+
+def test_finish_takes_the_venues_last_news() -> None:
+    venue = FillsLater()
+    runtime, kernel, s = on_later(venue)
+    runtime.on_bar(bar(0))
+    runtime.finish()
+    assert venue.polls == 1 and len(s.heard) == 1
+    assert kernel.slot_state(0).size == 1.0 and runtime.working_orders == 0
+
+
+def test_a_router_is_polled_once_for_the_venues_behind_it() -> None:
+    east, west = FillsLater(), FillsLater()
+    east.name, west.name = "east", "west"
+    paper = PaperVenue()
+    router = VenueRouter({"east": east, "west": west, "paper": paper}, default="east")
+    runtime, kernel, s = on_later(router, venues=[paper, east])
+    assert runtime.polled_venues == [router]
+    runtime.on_bar(bar(0))
+    runtime.on_bar(bar(1))
+    assert (east.polls, west.polls) == (1, 1) and len(s.heard) == 1
+    assert kernel.slot_state(0).size == 1.0
+
+
+def test_a_replay_on_simulated_venues_polls_nothing() -> None:
+    """No simulated venue reports later: a backtest's speed and results do not change."""
+    paper = PaperVenue()
+    router = VenueRouter({"a": PaperVenue(), "b": PaperVenue()}, default="a")
+    for venue in (paper, router):
+        kernel = ExecutionKernel(max_slots=2, venue=venue)
+        assert TradingRuntime(kernel).polled_venues == []
+
+
+@pytest.mark.parametrize("interval", [0, -1.0, math.nan, math.inf, "1", True, None])
+def test_a_bad_poll_interval_is_refused_naming_it(interval: Any) -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=FillsLater())
+    with pytest.raises(ValueError, match=rf"poll_interval={interval!r} must be a positive finite number"):
+        TradingRuntime(kernel, clock="wall", poll_interval=interval)
+
+
+# -- a CcxtVenue against the recorded exchange of tests/venues ------------------------------
+
+
+@pytest.fixture
+def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.syspath_prepend(str(VENUE_TESTS))
+    from recorded_exchange import RecordedExchange
+
+    server = RecordedExchange()
+    try:
+        yield server
+    finally:
+        server.close()
+    assert server.unexpected == [], f"requests with no recorded answer: {server.unexpected}"
+
+
+def test_a_resting_order_on_a_ccxt_venue_is_filled_through_the_runtime(
+    exchange: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dita.venues import CcxtVenue
+
+    monkeypatch.setenv("DITA_TEST_POLL_KEY", "test-api-key")
+    monkeypatch.setenv("DITA_TEST_POLL_SECRET", "test-api-secret")
+    exchange.script("GET", "/api/v3/exchangeInfo", "binance/spot_exchange_info.json", repeat=True)
+    venue = CcxtVenue(
+        exchange="binance",
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_POLL_KEY",
+        secret_env="DITA_TEST_POLL_SECRET",
+        timeout_ms=1500,
+        rate_limit_ms=1,
+        resolve_delay_ms=0,
+    )
+    try:
+        venue.load_markets()
+        kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-ccxt")
+        runtime = TradingRuntime(kernel)
+        s = RestsOnBinance(name="s")
+        runtime.add_strategy(s)
+        placed = exchange.fixture("binance/spot_order_limit_new.json")
+        placed["clientOrderId"] = "rt-ccxt-1"
+        exchange.script("POST", "/api/v3/order", payload=placed)
+        runtime.on_quote(Quote("BTCUSDT", 1.7e9, 89990.0, 90010.0, 1.0, 1.0))  # buys 0.02 at 90000
+        assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"
+        # The next quotes poll: the order's status and trades, part filled, then filled.
+        for answer, trades in (("partial", "partial"), ("filled", "filled")):
+            exchange.script("GET", "/api/v3/order", f"binance/spot_query_limit_{answer}.json")
+            exchange.script("GET", "/api/v3/myTrades", f"binance/spot_trades_limit_{trades}.json")
+            runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 1, 89990.0, 90010.0, 1.0, 1.0))
+        heard = [(f.size, f.price) for f in s.heard]
+        assert heard == [(pytest.approx(0.008), 90000.0), (pytest.approx(0.012), 90000.0)]
+        assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+        assert kernel.slot_state(0).size == pytest.approx(0.02)
+        runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 2, 89990.0, 90010.0, 1.0, 1.0))  # nothing works: no request
+        assert len(exchange.calls("GET", "/api/v3/order")) == 2
+    finally:
+        venue.close()
+
+
+class RestsOnBinance(Strategy[Any]):
+    data = ("quotes",)
+
+    def on_start(self) -> None:
+        self.heard: list[Fill] = []
+        self.sent = False
+
+    def on_quote(self, quote: Quote) -> None:
+        if not self.sent:
+            self.sent = True
+            out = self.buy(quote.asset, 0.02, price=90000.0, limit=90000.0)
+            assert out.accepted, out.details
+
+    def on_fill(self, fill: Fill) -> None:
+        self.heard.append(fill)
