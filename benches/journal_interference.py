@@ -80,7 +80,7 @@ def child(variant: str, pairs: int) -> None:
         journal._client.insert = lambda *a, **kw: None
         journal._existing_keys = lambda *a, **kw: set()  # type: ignore[method-assign]
     elif variant == "no-write":
-        journal._write_take = lambda take: None  # type: ignore[method-assign]
+        journal._write_take = lambda take: 0  # type: ignore[method-assign]  # none held
         journal._record_progress = lambda take: None  # type: ignore[method-assign]
     ticks = os.sysconf("SC_CLK_TCK")
     try:

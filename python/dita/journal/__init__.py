@@ -35,7 +35,9 @@ class JournalStats:
     lag_seconds: float = 0.0
     last_error: str = ""
     # Set while the writer is blocked: rows are refused for a reason retrying alone does not
-    # cure (the table's schema, rights, credentials); names the table and the error.
+    # cure (the table's schema, rights, credentials); names the table and the error. Also
+    # set while a kernel's rows are held because writing them would lose them (its kernel_id
+    # has stored rows above its seq, found after an attach that could not check it).
     blocked: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -26,7 +26,10 @@ its batch and set aside in :meth:`ClickHouseJournal.rejected_rows`; everything e
 for ClickHouse for as long as it takes. A refusal retrying alone does not cure (the table's
 columns, a table that cannot be made again, the user's rights) blocks the writer: the rows
 are kept and tried again slowly, and ``flush()`` raises :class:`JournalBlockedError` naming
-the table and the error instead of waiting.
+the table and the error instead of waiting. A kernel attached while ClickHouse could not be
+read is checked once it can, before any of its rows is: one whose rows would take stored
+rows' keys has them held, never written, skipped or merged, and ``flush()`` raises the same
+error naming it.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import time
 import traceback
 import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
@@ -113,6 +116,18 @@ _TS_INDEX = 2  # (seq, sub, ts, ...) in every journal table
 _SEQ_MAX = 2**64 - 1  # seq is UInt64, sub UInt32
 _SUB_MAX = 2**32 - 1
 _REJECTED_KEPT = 1000
+# A failure that lasts, or an outbox that keeps dropping rows, is logged again at most this
+# often (seconds); the journal reads its kernels' drop counts every _DROPS_READ_EVERY.
+_LOG_EVERY = 60.0
+_DROPS_READ_EVERY = 1.0
+
+
+def _stored_seq_sql() -> str:
+    """The highest seq stored for the kernel_id ``{k:String}`` over every journal table."""
+    union = " UNION ALL ".join(
+        f"SELECT max(seq) AS s FROM {quote_ident(t)} WHERE kernel_id = {{k:String}}" for t in TABLE_COLUMNS
+    )
+    return f"SELECT max(s) FROM ({union})"
 
 
 @dataclass
@@ -200,6 +215,9 @@ class _Chunk:
     drained_at: float
     check_existing: bool = False
     ticket: _Ticket | None = None
+    # Rows handed to backfill(): the caller's resend, checked key by key and reported to it,
+    # not the kernel's own rows (never held for a refused kernel).
+    resend: bool = False
 
 
 class _Unreachable(OperationalError):
@@ -214,7 +232,9 @@ class JournalBlockedError(RuntimeError):
     """ClickHouse refuses the journal's inserts for a reason that retrying alone does not cure
     (the table's schema, the user's rights, the credentials): raised by ``flush()`` (so
     ``detach()``) and ``backfill()`` instead of waiting. The rows are kept and written once the
-    cause is fixed; ``stats().blocked`` says what it is."""
+    cause is fixed; ``stats().blocked`` says what it is. Also raised by ``flush()`` when the
+    journal holds a kernel's rows because writing them under its kernel_id would lose them
+    (a kernel attached while ClickHouse could not be read, see ``attach``)."""
 
 
 # ClickHouse errors an insert of the journal's own rows cannot get past by being sent again:
@@ -282,6 +302,33 @@ class _Blocked:
     error: str  # "<table>: <type>: <text>", what last_error says
     since: float  # time.monotonic() of the first such failure in a row
     attempt: int  # the writer's attempt that failed so most recently
+
+
+@dataclass
+class _Unchecked:
+    """A kernel attached while the rows stored under its kernel_id could not be read."""
+
+    seq: int  # the kernel's seq when it was attached
+    wal_dir: str | None  # its write-ahead log's directory; None without one
+
+
+@dataclass
+class _Refused:
+    """A kernel attached unchecked whose seq was below the rows stored under its kernel_id:
+    its rows are held, none written."""
+
+    stored_seq: int
+    seq: int  # the kernel's seq when it was attached
+    error: str  # why, and what to do: what flush() raises and stats().blocked says
+
+
+@dataclass
+class _Failing:
+    """The writer's attempts fail for a reason that may pass, since ``since``."""
+
+    since: float
+    failures: int = 0
+    logged: bool = False  # a warning said so (its recovery is then logged too)
 
 
 def _is_encoding_error(exc: BaseException) -> bool:
@@ -500,6 +547,15 @@ class ClickHouseJournal:
         self._attempt_no = 0
         self._retry_wanted = 0
         self._blocked: _Blocked | None = None
+        # Kernels attached while ClickHouse could not be read: checked before any of their rows
+        # is written. Those the check refused, and their rows held (taken from the queue).
+        self._unchecked: dict[str, _Unchecked] = {}
+        self._refused: dict[str, _Refused] = {}
+        self._held: dict[str, list[_Chunk]] = {}
+        self._held_rows: Counter[str] = Counter()
+        # The writer's current run of failures that may pass; when one was last logged.
+        self._failing: _Failing | None = None
+        self._failure_logged_at = -math.inf
         self._queue: deque[_Chunk] = deque()
         # (monotonic time, rows) of the drainer's takes within the last max_delay: a burst's
         # measure (see burst_hold).
@@ -584,6 +640,8 @@ class ClickHouseJournal:
         self._dropped_at_attach: dict[str, int] = {}
         self._dropped_read: dict[str, int] = {}
         self._dropped_by_gone = 0
+        # Per attached kernel, the drops last logged (its count since attach) and when.
+        self._drops_told: dict[str, tuple[int, float]] = {}
 
         self._died: dict[str, str] = {}  # thread -> the exception that ended it
         self._taken: list[_Chunk] = []  # the writer's batch in hand
@@ -715,7 +773,10 @@ class ClickHouseJournal:
 
         A kernel without a write-ahead log starts at seq 1 each run, and one on a new or lost
         log starts again too, so under a kernel_id that already has rows above its seq its
-        new rows would take stored rows' keys: that is refused (ValueError). ``replay=True``
+        new rows would take stored rows' keys: that is refused (ValueError). When ClickHouse
+        cannot be read now, the kernel is attached and checked once it can, before any of its
+        rows is written; refused then, its rows are held (none written, skipped or merged) and
+        ``flush()`` raises :class:`JournalBlockedError` with the same reason. ``replay=True``
         says the kernel is deliberately fed the same inputs as the stored run again (a
         deterministic re-run): rows already stored are then recognised by their keys and
         skipped. A kernel another journal records (until that one detaches it or closes) is
@@ -741,8 +802,7 @@ class ClickHouseJournal:
     def _attach(self, kernel: ExecutionKernel, replay: bool) -> None:
         kernel_id = kernel.kernel_id
         wal = kernel.wal_info()
-        if not replay:
-            self._check_new_seqs(kernel, wal)
+        unchecked = None if replay else self._check_new_seqs(kernel, wal)
         fill = self.wal_fill and wal is not None
         dropped_before = _outbox_dropped(kernel) or 0  # drops before this attach are not ours
         with self._cond:
@@ -764,6 +824,8 @@ class ClickHouseJournal:
                     log.warning("no WAL fill for %s: %s", kernel_id, exc)
                     fill = False
             self._forget_kernel_locked(kernel_id)  # from an earlier attach: this one starts afresh
+            if unchecked is not None:
+                self._unchecked[kernel_id] = unchecked
             # High-water marks read for an earlier run of this kernel_id here leave out the
             # rows stored since: a re-run's rows must be checked against those too.
             for table in TABLE_COLUMNS:
@@ -782,7 +844,7 @@ class ClickHouseJournal:
         if fill:
             self._start_wal_fill(kernel, to_seq)
 
-    def _check_new_seqs(self, kernel: ExecutionKernel, wal: dict[str, Any] | None) -> None:
+    def _check_new_seqs(self, kernel: ExecutionKernel, wal: dict[str, Any] | None) -> _Unchecked | None:
         """Refuse a kernel whose next rows would take keys already stored.
 
         Without a WAL a kernel's seq starts again at 1 each run; with a new or lost WAL
@@ -791,20 +853,19 @@ class ClickHouseJournal:
         them for resends and skip them, and ClickHouse would merge them (``FINAL``, dedup
         tokens). Silently losing rows is worse than refusing. A kernel carrying on from the
         log the stored rows came from is at or above them.
+
+        Returns what the writer must check before it writes the kernel's rows when the stored
+        rows cannot be read now (None when they were).
         """
         kernel_id = kernel.kernel_id
+        seq = kernel.seq
+        wal_dir = None if wal is None else str(wal["dir"])
         stored = self._stored_seq(kernel_id)
-        if stored is None or stored <= kernel.seq:
-            return
-        if wal is None:
-            raise ValueError(
-                f"kernel_id {kernel_id!r} already has journal rows up to seq {stored}, and this kernel "
-                f"(without a write-ahead log) is at seq {kernel.seq}: its new rows would take the keys "
-                "of stored ones and be lost. Give each run its own kernel_id, give the kernel a "
-                "wal_dir so its seq carries on from run to run, or attach with replay=True if it "
-                "is fed the stored run's inputs again."
-            )
-        raise self._new_log_refusal(kernel_id, stored, wal["dir"], kernel.seq)
+        if stored is None:
+            return _Unchecked(seq, wal_dir)
+        if stored > seq:
+            raise ValueError(self._seq_refusal(kernel_id, stored, seq, wal_dir))
+        return None
 
     def refuse_new_log(
         self, kernel_id: str, first_seq: int, wal_dir: str | os.PathLike[str] | None = None
@@ -815,31 +876,74 @@ class ClickHouseJournal:
         stored = self._stored_seq(kernel_id)
         if stored is not None and stored > first_seq:
             where = "a new one" if wal_dir is None else f"a new one in {wal_dir}"
-            raise self._new_log_refusal(kernel_id, stored, where, first_seq)
+            raise ValueError(self._seq_refusal(kernel_id, stored, first_seq, where))
 
     def _stored_seq(self, kernel_id: str) -> int | None:
         """The highest seq stored for ``kernel_id`` (0: none), or None when it cannot be read."""
-        union = " UNION ALL ".join(
-            f"SELECT max(seq) AS s FROM {quote_ident(t)} WHERE kernel_id = {{k:String}}"
-            for t in TABLE_COLUMNS
-        )
         try:
-            return int(self.query(f"SELECT max(s) FROM ({union})", {"k": kernel_id}).rows[0][0] or 0)
-        except Exception as exc:  # unreachable now: the writer keeps going, the check cannot
+            return self._read_stored_seq(kernel_id)
+        except Exception as exc:  # unreachable now: the writer checks once it can read it
             log.warning(
-                "could not check the journal for rows of kernel_id %r before attaching it: %s", kernel_id, exc
+                "could not check the journal for rows of kernel_id %r before attaching it: %s; it is "
+                "checked before any of its rows is written",
+                kernel_id,
+                exc,
             )
             return None
 
+    def _read_stored_seq(self, kernel_id: str) -> int:
+        return int(self.query(_stored_seq_sql(), {"k": kernel_id}).rows[0][0] or 0)
+
     @staticmethod
-    def _new_log_refusal(kernel_id: str, stored: int, wal_dir: str, seq: int) -> ValueError:
-        return ValueError(
-            f"kernel_id {kernel_id!r} already has journal rows up to seq {stored}, and this kernel's "
-            f"write-ahead log ({wal_dir}) ends at seq {seq}: a new or lost log, whose new "
-            "rows would take the keys of stored ones and be lost. Start the kernel on the log the "
-            "stored rows came from, give it its own kernel_id, or attach with replay=True if it is "
-            "fed the stored run's inputs again."
+    def _seq_refusal(
+        kernel_id: str, stored: int, seq: int, wal_dir: str | None, attached: bool = False
+    ) -> str:
+        """Why a kernel at ``seq`` may not write under ``kernel_id``, whose stored rows reach seq
+        ``stored``, and what to do; ``wal_dir`` names its write-ahead log (None: it has none).
+        ``attached``: said once the kernel is attached, of its seq then."""
+        head = f"kernel_id {kernel_id!r} already has journal rows up to seq {stored}, and this kernel"
+        if wal_dir is None:
+            at = f"was at seq {seq} when it was attached" if attached else f"is at seq {seq}"
+            return (
+                f"{head} (without a write-ahead log) {at}: its new rows would take the keys of stored "
+                "ones and be lost. Give each run its own kernel_id, give the kernel a wal_dir so its "
+                "seq carries on from run to run, or attach with replay=True if it is fed the stored "
+                "run's inputs again."
+            )
+        at = f"ended at seq {seq} when it was attached" if attached else f"ends at seq {seq}"
+        return (
+            f"{head}'s write-ahead log ({wal_dir}) {at}: a new or lost log, whose new rows would take "
+            "the keys of stored ones and be lost. Start the kernel on the log the stored rows came "
+            "from, give it its own kernel_id, or attach with replay=True if it is fed the stored "
+            "run's inputs again."
         )
+
+    def _check_unchecked(self, kernel_id: str, read: Callable[[], int]) -> bool:
+        """For a kernel attached unchecked, compare the seq stored under its kernel_id
+        (``read()``: raises while ClickHouse cannot be read) with the kernel's at attach; a
+        kernel below it is refused (its rows held, logged once). Whether its rows may be
+        written (False: refused)."""
+        with self._cond:
+            if kernel_id in self._refused or kernel_id not in self._unchecked:
+                return kernel_id not in self._refused
+        stored = read()
+        with self._cond:
+            pending = self._unchecked.pop(kernel_id, None)
+            if pending is None or stored <= pending.seq:
+                return kernel_id not in self._refused
+            error = (
+                self._seq_refusal(kernel_id, stored, pending.seq, pending.wal_dir, attached=True)
+                + " ClickHouse could not be read when it was attached, so the journal found this only "
+                "now: it writes none of this kernel's rows and holds them (in stats().queued) until "
+                "it closes."
+            )
+            # Logged before it is published (under the lock, which the check's other thread
+            # waits for): whoever finds the refusal finds it logged.
+            log.error("journal %s refuses the rows of kernel %r: %s", self.target.display, kernel_id, error)
+            self._refused[kernel_id] = _Refused(stored, pending.seq, error)
+            self._stats.last_error = error
+            self._cond.notify_all()
+        return False
 
     def _start_wal_fill(self, kernel: ExecutionKernel, to_seq: int, refill: bool = False) -> None:
         """Derive the rows of the kernel's records up to ``to_seq`` from its WAL."""
@@ -865,6 +969,8 @@ class ClickHouseJournal:
                 stored = True
                 return
             gap = self._fill_gap_start(kernel_id)
+            if gap is None:  # refused (_check_unchecked): none of its rows is written
+                return
             if gap > to_seq:  # ClickHouse says it has all of them already
                 with self._cond:
                     self._lift_drop_mark_locked(kernel_id, to_seq)
@@ -896,6 +1002,8 @@ class ClickHouseJournal:
             while not all(t.done.wait(0.1) for t in tickets):
                 if self._abort.is_set():
                     raise _Aborted
+            if kernel_id in self._refused:  # its rows were held, not stored
+                return
             with self._cond:
                 self._counters["wal_filled"] += sum(t.result.written for t in tickets)
                 self._progress_floor[kernel_id] = max(to_seq, self._progress_floor.get(kernel_id, 0))
@@ -915,6 +1023,8 @@ class ClickHouseJournal:
                     self._refill_failures.pop(kernel_id, None)
                 elif stored:
                     self._progress_held.discard(kernel_id)
+                elif kernel_id in self._refused:
+                    pass  # not a failure: flush() raises the refusal, and progress stays held
                 else:
                     # Progress stays where the gap starts (held, or capped at the dropped
                     # input), so the next start fills it; a refill is tried again, later
@@ -927,12 +1037,13 @@ class ClickHouseJournal:
                         self._refill_after[kernel_id] = time.monotonic() + backoff
                 self._cond.notify_all()  # the writer looks for a refill due; flush() for the end
 
-    def _fill_gap_start(self, kernel_id: str) -> int:
+    def _fill_gap_start(self, kernel_id: str) -> int | None:
         """``gap_start`` for a WAL fill, asked until ClickHouse answers. ClickHouse away: asked
         again like the writer retries. A progress table it cannot read for a permanent reason
         (other columns, rights) blocks the journal as an insert refused so does: flush() raises
         JournalBlockedError naming it, and it is asked again every ``retry_blocked`` seconds and
-        at each flush()."""
+        at each flush(). A kernel attached unchecked is checked first (the stored progress may
+        lie past its new log's end): None when it is refused."""
         attempt = 0
         while True:
             if self._abort.is_set():  # closed before the fill began
@@ -941,7 +1052,8 @@ class ClickHouseJournal:
                 self._attempt_no += 1
                 attempt_no = self._attempt_no
             try:
-                gap = self.gap_start(kernel_id)
+                checked = self._check_unchecked(kernel_id, lambda: self._read_stored_seq(kernel_id))
+                gap = self.gap_start(kernel_id) if checked else None
             except Exception as exc:
                 cause = _permanent_cause(exc)
                 with self._cond:
@@ -954,14 +1066,30 @@ class ClickHouseJournal:
             return gap
 
     def _lift_block(self, table: str) -> None:
-        """ClickHouse took ``table``'s rows (or answered for it): a block this lifts is over.
-        One of the progress table is lifted only by that table: rows going into the others say
-        nothing about it, and a WAL fill waits on it."""
+        """ClickHouse took ``table``'s rows (or answered for it): a run of failures that may
+        pass is over (logged when it was), and so is a block this lifts. One of the progress
+        table is lifted only by that table: rows going into the others say nothing about it,
+        and a WAL fill waits on it."""
         with self._cond:
+            failing, self._failing = self._failing, None
+            rows = self._pending_rows
             blocked = self._blocked
-            if blocked is None or (blocked.table == PROGRESS_TABLE and table != PROGRESS_TABLE):
-                return
-            self._blocked = None
+            if blocked is not None and (blocked.table != PROGRESS_TABLE or table == PROGRESS_TABLE):
+                self._blocked = None
+            else:
+                blocked = None
+        if failing is not None and failing.logged:
+            log.info(
+                "journal %s: ClickHouse takes rows again (%s), after %.1f s and %d failed attempts; "
+                "%d rows wait",
+                self.target.display,
+                table,
+                time.monotonic() - failing.since,
+                failing.failures,
+                rows,
+            )
+        if blocked is None:
+            return
         log.warning(
             "journal %s: ClickHouse takes rows again (%s), after %.1f s blocked by: %s",
             self.target.display,
@@ -996,7 +1124,8 @@ class ClickHouseJournal:
             self._dropped_marks.pop(kernel_id, None)
 
     def _refills_pending_locked(self) -> list[tuple[str, ExecutionKernel]]:
-        """Attached kernels whose outbox dropped rows that no refill is deriving yet."""
+        """Attached kernels whose outbox dropped rows that no refill is deriving yet (none for
+        a refused kernel: its rows are not written)."""
         if not self.refill_dropped or self._stopping:
             return []
         return [
@@ -1005,6 +1134,7 @@ class ClickHouseJournal:
             if kernel_id in self._dropped_marks
             and kernel_id in self._fillable
             and not self._filling[kernel_id]
+            and kernel_id not in self._refused
         ]
 
     def _refills_due_locked(self, now: float) -> list[tuple[str, ExecutionKernel]]:
@@ -1017,8 +1147,11 @@ class ClickHouseJournal:
         """A refill flush() waits for: due, or put off only because the kernel was busy (not
         one put off after failing: that may take long, like a failed attach fill)."""
         return self.refill_dropped and any(
-            (kid in self._dropped_marks and kid in self._fillable and not self._refill_failures[kid])
-            or kid in self._marks_unread
+            kid not in self._refused
+            and (
+                (kid in self._dropped_marks and kid in self._fillable and not self._refill_failures[kid])
+                or kid in self._marks_unread
+            )
             for kid, _ in self._kernels
         )
 
@@ -1070,7 +1203,8 @@ class ClickHouseJournal:
 
         Recording stops first: rows a still-trading kernel made while the flush ran would
         otherwise stay in its outbox, never drained. A kernel this journal does not record is
-        left alone: its outbox may be another journal's.
+        left alone: its outbox may be another journal's. Raises as :meth:`flush` does, but a
+        refused kernel's :class:`JournalBlockedError` (see ``attach``) only for that kernel.
         """
         _check_timeout("detach", timeout)
         if not self.records(kernel):
@@ -1078,9 +1212,9 @@ class ClickHouseJournal:
         try:
             kernel.set_journal_enabled(False)
             self._read_dropped(kernel)  # its last drops: the outbox takes no more rows now
-            self.flush(timeout)
+            self._flush(timeout, refusals_of=[kernel.kernel_id])
             if self._settle_stopped([kernel.kernel_id]):
-                self.flush(timeout)  # records the progress
+                self._flush(timeout, refusals_of=[kernel.kernel_id])  # records the progress
         except BaseException:
             # Rows may still be in its outbox: it stays with the drainer until that is empty
             # (then it goes), and no longer counts as a kernel this journal serves.
@@ -1101,7 +1235,10 @@ class ClickHouseJournal:
             floors = {
                 kid: self._stopped_seq.pop(kid)
                 for kid in kernel_ids
-                if kid in self._stopped_seq and kid not in self._progress_held and not self._filling[kid]
+                if kid in self._stopped_seq
+                and kid not in self._progress_held
+                and not self._filling[kid]
+                and kid not in self._refused
             }
             for kid, seq in floors.items():
                 if seq > self._settled_seq.get(kid, 0):
@@ -1156,8 +1293,18 @@ class ClickHouseJournal:
         naming the rows close() left unwritten, and returns when there are none; so does a
         flush that was waiting when close() gave up, and one waiting when a journal thread
         died (RuntimeError naming it).
+
+        A kernel attached while ClickHouse could not be read, and found then to be below the
+        rows stored under its kernel_id (see ``attach``), has its rows held, none written:
+        once every other row is written, this raises JournalBlockedError naming the kernel_id,
+        the stored seq, the kernel's and what to do.
         """
         _check_timeout("flush", timeout)
+        self._flush(timeout, refusals_of=None)
+
+    def _flush(self, timeout: float | None, refusals_of: Collection[str] | None) -> None:
+        """:meth:`flush`, raising the refusals of the kernels ``refusals_of`` only (None: of
+        every kernel)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             kernels = [k for _, k in self._kernels]
@@ -1167,9 +1314,15 @@ class ClickHouseJournal:
             if self._closed and not self._writer.is_alive():
                 if self._pending_rows:
                     raise RuntimeError(
-                        f"the journal is closed with {self._pending_rows} rows unwritten: ClickHouse "
-                        f"({self.target.display}) did not take them before close() gave up; "
-                        f"last error: {self._stats.last_error!r}"
+                        f"the journal is closed with {self._pending_rows + self._held_rows.total()} "
+                        f"rows unwritten: ClickHouse ({self.target.display}) did not take them before "
+                        f"close() gave up; last error: {self._stats.last_error!r}"
+                        + "".join(f"; {self._refusal_text_locked(kid)}" for kid in self._held_rows)
+                    )
+                if self._held_rows:
+                    raise RuntimeError(
+                        f"the journal is closed with {self._held_rows.total()} rows unwritten: "
+                        + "; ".join(self._refusal_text_locked(kid) for kid in self._held_rows)
                     )
                 return
             self._raise_if_a_thread_died_locked()
@@ -1221,8 +1374,26 @@ class ClickHouseJournal:
                 elif self._flush_done < mine or self._settled_total < target or self._filling:
                     # close() gave up while this flush waited: its threads stopped, rows unwritten.
                     raise self._closed_while_waiting_locked(self._flush_done < mine)
+                refused = self._refusal_error_locked(refusals_of)
+                if refused is not None:
+                    raise refused
             finally:
                 self._flushers -= 1
+
+    def _refusal_error_locked(self, kernel_ids: Collection[str] | None) -> JournalBlockedError | None:
+        """The error naming the refused kernels among ``kernel_ids`` (None: all), if any."""
+        refused = [k for k in self._refused if kernel_ids is None or k in kernel_ids]
+        if not refused:
+            return None
+        return JournalBlockedError("; ".join(self._refusal_text_locked(k) for k in refused))
+
+    def _refusal_text_locked(self, kernel_id: str) -> str:
+        """What a refused kernel's flush() says: the refusal and the rows it holds."""
+        return (
+            f"journal {self.target.display} holds the rows of kernel {kernel_id!r} "
+            f"({self._held_rows[kernel_id]} rows held here, later ones in its outbox) and writes "
+            f"none of them: {self._refused[kernel_id].error}"
+        )
 
     def _closed_while_waiting_locked(self, undrained: bool) -> RuntimeError:
         """What a flush() gets when close() stopped the journal before its rows were written;
@@ -1244,7 +1415,10 @@ class ClickHouseJournal:
         Rows ClickHouse did not take in time stay counted in ``stats().queued`` and are
         logged; with a WAL they can be resent with :meth:`backfill` later. A journal blocked
         (see :meth:`flush`) tries once more and closes without waiting out ``close_timeout``.
-        A second call waits for the first to finish.
+        A refused kernel's held rows (see ``attach``) stay counted too, and the refusal
+        is logged; the other kernels' rows are written first. It does not raise for either:
+        ``kernel.close()`` would leave its other components unreleased; a ``flush()`` after it
+        raises naming the rows left. A second call waits for the first to finish.
         """
         with self._close_lock:
             self._close_once()
@@ -1256,9 +1430,14 @@ class ClickHouseJournal:
         if hook is not None:
             atexit.unregister(hook)
         try:
-            self.flush(self.close_timeout)
+            # The others' rows (and progress) first: a refused kernel's rows are not written.
+            self._flush(self.close_timeout, refusals_of=())
             if self._settle_stopped([kid for kid, _ in self._kernels]):
-                self.flush(self.close_timeout)  # records the progress
+                self._flush(self.close_timeout, refusals_of=())  # records the progress
+            with self._cond:
+                refused = self._refusal_error_locked(None)
+            if refused is not None:
+                raise refused  # logged below
         except (TimeoutError, RuntimeError) as exc:
             # The text only: a logged exception keeps this frame, and the kernels in it, alive.
             log.warning("closing journal with rows unwritten: %s", str(exc))
@@ -1309,10 +1488,13 @@ class ClickHouseJournal:
     def stats(self) -> JournalStats:
         with self._cond:
             s = JournalStats(**{k: v for k, v in vars(self._stats).items() if k != "extra"})
-            s.queued = self._pending_rows
+            # Rows a refused kernel's check holds are drained and unwritten too.
+            s.queued = self._pending_rows + self._held_rows.total()
             now = time.monotonic()
             blocked = self._blocked
-            s.blocked = blocked.error if blocked is not None else ""
+            s.blocked = "; ".join(
+                [blocked.error] if blocked is not None else [r.error for r in self._refused.values()]
+            )
             oldest = [
                 t for t in (self._inflight_since, self._queue[0].drained_at if self._queue else None) if t
             ]
@@ -1336,6 +1518,12 @@ class ClickHouseJournal:
                 "blocked_table": blocked.table if blocked is not None else None,
                 "blocked_cause": blocked.cause if blocked is not None else None,
                 "blocked_seconds": now - blocked.since if blocked is not None else 0.0,
+                # Kernels attached unchecked and then refused (see attach): none of their rows
+                # is written; those drained are held (in queued).
+                "refused": {
+                    kid: {"stored_seq": r.stored_seq, "seq": r.seq, "held_rows": self._held_rows[kid]}
+                    for kid, r in self._refused.items()
+                },
             }
         for _, kernel in kernels:
             self._read_dropped(kernel)
@@ -1347,18 +1535,46 @@ class ClickHouseJournal:
 
     def _read_dropped(self, kernel: ExecutionKernel) -> int | None:
         """Read the rows ``kernel``'s outbox has dropped in all (not holding the lock: a busy
-        kernel makes the read wait) and keep it for when the kernel leaves."""
+        kernel makes the read wait) and keep it for when the kernel leaves. New drops are
+        logged, at most once a ``_LOG_EVERY`` per kernel."""
         now = _outbox_dropped(kernel)
-        if now is not None:
-            with self._cond:
-                if kernel.kernel_id in self._dropped_at_attach:
-                    self._dropped_read[kernel.kernel_id] = max(self._dropped_read[kernel.kernel_id], now)
+        if now is None:
+            return None
+        kernel_id = kernel.kernel_id
+        with self._cond:
+            if kernel_id not in self._dropped_at_attach:
+                return now
+            self._dropped_read[kernel_id] = max(self._dropped_read[kernel_id], now)
+            dropped = self._dropped_read[kernel_id] - self._dropped_at_attach[kernel_id]
+            told, told_at = self._drops_told.get(kernel_id, (0, -math.inf))
+            t = time.monotonic()
+            if dropped <= told or t - told_at < _LOG_EVERY:
+                return now
+            self._drops_told[kernel_id] = (dropped, t)
+            if kernel_id in self._refused:
+                fate = "its rows are refused (see stats().blocked), and the journal does not drain it"
+            elif kernel_id not in self._fillable:
+                fate = "they are missing from the journal (no write-ahead log fill to derive them again)"
+            elif self.refill_dropped:
+                fate = "they are derived again from its write-ahead log once ClickHouse takes rows again"
+            else:
+                fate = "the next attach derives them again from its write-ahead log"
+        log.warning(
+            "journal %s: kernel %r's outbox dropped %d rows for lack of room while attached here (%d "
+            "since last said): the journal is not taking its rows as fast as they come; %s",
+            self.target.display,
+            kernel_id,
+            dropped,
+            dropped - told,
+            fate,
+        )
         return now
 
     def _count_dropped_of_gone_locked(self, kernel_id: str) -> None:
         """An attached kernel leaves: what its outbox dropped while here stays counted."""
         base = self._dropped_at_attach.pop(kernel_id, 0)
         self._dropped_by_gone += max(0, self._dropped_read.pop(kernel_id, base) - base)
+        self._drops_told.pop(kernel_id, None)
 
     # ------------------------------------------------------------------ resend
 
@@ -1417,7 +1633,15 @@ class ClickHouseJournal:
             now = time.monotonic()
             for table, table_rows in chunks:
                 self._enqueue_locked(
-                    _Chunk(kernel_id, table, _TupleRows(table_rows), now, check_existing=True, ticket=ticket)
+                    _Chunk(
+                        kernel_id,
+                        table,
+                        _TupleRows(table_rows),
+                        now,
+                        check_existing=True,
+                        ticket=ticket,
+                        resend=True,
+                    )
                 )
             self._flushers += 1  # write now rather than after max_delay
             self._cond.notify_all()
@@ -1539,6 +1763,7 @@ class ClickHouseJournal:
 
     def _drainer_loop(self) -> None:
         self._lower_priority()
+        drops_due = 0.0
         while True:
             with self._cond:
                 if self._stopping:
@@ -1546,12 +1771,22 @@ class ClickHouseJournal:
                 kernels = list(self._kernels)
                 room = self.queue_rows - self._pending_rows
                 flush_gen = self._flush_requested
+                refused = set(self._refused)
+            if time.monotonic() >= drops_due:
+                # Drops are seen (and logged) while nobody asks stats(): ClickHouse away longest.
+                drops_due = time.monotonic() + _DROPS_READ_EVERY
+                for _, kernel in kernels:
+                    self._read_dropped(kernel)
             drained = 0
             asked_all = True
             for kernel_id, kernel in kernels:
                 if room <= 0:
                     asked_all = False
                     break
+                if kernel_id in refused:
+                    # None of its rows is written: they wait in its own bounded outbox rather
+                    # than take the queue's room from the other kernels.
+                    continue
                 cpu = time.thread_time()
                 try:
                     # Native rows, grouped per table with the GIL released.
@@ -1682,7 +1917,7 @@ class ClickHouseJournal:
                     self._inflight_since = take[0].drained_at
             # With no take: a finished fill's span to record, a mark to read, a refill to start.
             try:
-                self._write_take(take)
+                held = self._write_take(take)
             except _Aborted:
                 with self._cond:
                     # Parts of the take stored before the close gave up are no longer queued.
@@ -1701,7 +1936,7 @@ class ClickHouseJournal:
             if not take:
                 continue
             with self._cond:
-                n = sum(len(c.rows) for c in take)
+                n = sum(len(c.rows) for c in take) - held  # held rows left the queue's count already
                 self._settled_total += n
                 self._pending_rows -= n
                 self._take_settled = 0
@@ -1720,7 +1955,7 @@ class ClickHouseJournal:
         """
         last: dict[str, int] = {}
         with self._cond:
-            held = set(self._progress_held)
+            held = self._progress_held | set(self._refused)  # a refused kernel's rows are not stored
             floors = {k: v for k, v in self._progress_floor.items() if k not in held}
             for k in floors:
                 del self._progress_floor[k]
@@ -1792,7 +2027,8 @@ class ClickHouseJournal:
         )
         return int(res.rows[0][0] or 0) + 1
 
-    def _write_take(self, take: list[_Chunk]) -> None:
+    def _write_take(self, take: list[_Chunk]) -> int:
+        """Write a take; returns the rows of it held for a refused kernel (see ``attach``)."""
         # Group by (kernel, table, backfill call) keeping drain order; one insert per group and
         # batch_rows. Backfill rows get the key check; drained rows get it only below the
         # high-water mark found at startup, or up to where a refill derives rows too.
@@ -1800,7 +2036,12 @@ class ClickHouseJournal:
         for chunk in take:
             groups.setdefault((chunk.kernel_id, chunk.table, id(chunk.ticket)), []).append(chunk)
         self._take_settled = 0
+        held = 0
         for (kernel_id, table, _), chunks in groups.items():
+            # A kernel attached unchecked is checked before any of its rows meets a key check.
+            if not chunks[0].resend and not self._may_write(kernel_id, table):
+                held += self._hold(kernel_id, chunks)
+                continue
             rows = _concat([c.rows for c in chunks])
             ticket = chunks[0].ticket
             for start in range(0, len(rows), self.batch_rows):
@@ -1820,6 +2061,60 @@ class ClickHouseJournal:
                         if ticket.remaining <= 0:
                             ticket.done.set()
                             self._cond.notify_all()  # backfill() waits on the condition
+        return held
+
+    def _may_write(self, kernel_id: str, table: str) -> bool:
+        """Whether the kernel's rows may be written (False: refused, see ``attach``). One
+        attached unchecked is checked first, asked until ClickHouse answers, as an insert is
+        retried (for ``table``, whose rows wait on it)."""
+        attempt = 0
+        while True:
+            with self._cond:
+                if kernel_id in self._refused or kernel_id not in self._unchecked:
+                    return kernel_id not in self._refused
+                self._attempt_no += 1
+                attempt_no = self._attempt_no
+            try:
+                if self._client is None:
+                    self._client = self._open_writer_client()
+                allowed = self._check_unchecked(
+                    kernel_id, functools.partial(self._writer_stored_seq, kernel_id)
+                )
+            except Exception as exc:
+                error = f"{table}: {type(exc).__name__}: {exc} (reading the seq stored for {kernel_id})"
+                with self._cond:
+                    self._stats.last_error = error
+                made, _ = self._remigrate_if_missing(exc)
+                cause = None if made else _permanent_cause(exc)
+                self._fail_and_wait(table, cause, error, attempt_no, attempt)
+                attempt += 1
+                continue
+            finally:
+                self._lower_priority()
+            if attempt:
+                self._lift_block(table)
+            return allowed
+
+    def _writer_stored_seq(self, kernel_id: str) -> int:
+        """``_read_stored_seq`` on the writer's own connection."""
+        res = self._client.query(_stored_seq_sql(), parameters={"k": kernel_id})
+        return int(res.result_rows[0][0] or 0)
+
+    def _hold(self, kernel_id: str, chunks: list[_Chunk]) -> int:
+        """Keep a refused kernel's rows out of ClickHouse and of the queue's count (they take
+        no room from the other kernels), still counted in ``stats().queued``; their number."""
+        n = sum(len(c.rows) for c in chunks)
+        with self._cond:
+            self._held.setdefault(kernel_id, []).extend(chunks)
+            self._held_rows[kernel_id] += n
+            self._pending_rows -= n
+            self._settled_total += n
+            for chunk in chunks:  # a WAL fill's (it checks first, so none in practice)
+                if chunk.ticket is not None and not chunk.ticket.done.is_set():
+                    chunk.ticket.failed = self._refused[kernel_id].error
+                    chunk.ticket.done.set()
+            self._cond.notify_all()
+        return n
 
     def _hwm_for(self, kernel_id: str, table: str) -> int:
         key = (kernel_id, table)
@@ -1986,6 +2281,7 @@ class ClickHouseJournal:
             self._stats.retries += 1
             before = self._blocked
         if cause is None:
+            self._note_passing_failure(error)
             return  # a failure that may pass: a block stands until an insert goes through
         again = before is not None and (before.table, before.cause) == (table, cause)
         if not again:
@@ -1998,6 +2294,43 @@ class ClickHouseJournal:
             since = before.since if before is not None and again else time.monotonic()
             self._blocked = _Blocked(table, cause, error, since, attempt_no)
             self._cond.notify_all()
+
+    def _note_passing_failure(self, error: str) -> None:
+        """A failure that may pass (ClickHouse away, say): logged when the writer starts
+        failing, then at most once a ``_LOG_EVERY`` while it keeps failing, with the rows
+        waiting (``_lift_block`` logs the recovery). Retries alone are not logged: they come
+        every ``retry_max`` seconds."""
+        now = time.monotonic()
+        with self._cond:
+            failing = self._failing
+            if failing is None:
+                failing = self._failing = _Failing(since=now)
+            failing.failures += 1
+            if now - self._failure_logged_at < _LOG_EVERY:
+                return
+            self._failure_logged_at = now
+            first = not failing.logged
+            failing.logged = True
+            failures = failing.failures
+            rows = self._pending_rows
+        if first and failures == 1:
+            log.warning(
+                "journal %s: ClickHouse does not take rows: %s; %d rows wait, kept and tried again "
+                "(said again at most once a minute while it lasts)",
+                self.target.display,
+                error,
+                rows,
+            )
+        else:
+            log.warning(
+                "journal %s: ClickHouse has not taken rows for %.0f s (%d failed attempts), lately: %s; "
+                "%d rows wait, kept and tried again",
+                self.target.display,
+                now - failing.since,
+                failures,
+                error,
+                rows,
+            )
 
     def _fail_and_wait(
         self, table: str, cause: str | None, error: str, attempt_no: int, attempt: int
