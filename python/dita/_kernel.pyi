@@ -309,8 +309,13 @@ class VenueEvent:
 class AccountEvent:
     """An exchange-side account fact: a settled fill fee, a balance update or a funding payment.
 
-    FILL_SETTLED reads ``fill_id`` and ``fee``; FUNDING_FEE reads ``amount`` (positive received,
-    negative paid); each takes the balance and margin figures it carries, which an
+    FILL_SETTLED reads ``fill_id``, ``fee`` and ``asset``: it settles the fill of that id and
+    asset, as the fill's intent named it (venues number trades per market, so fills of several
+    assets may wait under one id);
+    without an ``asset``, the one fill of that id, and it is refused INVALID_INTENT naming
+    ``asset`` when fills of several assets wait under the id. One naming an asset no waiting
+    fill of the id has is refused UNKNOWN_ORDER. FUNDING_FEE reads ``amount`` (positive
+    received, negative paid); each takes the balance and margin figures it carries, which an
     ACCOUNT_UPDATE must carry one of. A FILL_SETTLED with an ``amount`` or a FUNDING_FEE with a
     ``fee`` other than 0 is refused naming it.
     """

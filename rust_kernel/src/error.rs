@@ -155,7 +155,19 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// until it comes (a second entry passed the caps beside it); and a submit stamped later than
 /// an intent's time counts in the order-rate window as made at that time (one intent stamped
 /// an hour ahead refused every order for that hour).
-pub const RULES: u16 = 18;
+///
+/// 19: a FILL_SETTLED settles the unsettled fill of its `fill_id` and `asset` (venues number
+/// trades per market): fills of two assets under one fill id both wait, each settled by its
+/// own (the second's prediction replaced the first's, the first asset's settlement was applied
+/// to the second's fill, its price, size and slot, and the second's was UNKNOWN_ORDER); one
+/// naming an asset no fill of the id has is UNKNOWN_ORDER naming both, and one naming no asset
+/// settles the one fill of its id, or is INVALID_INTENT naming `asset` when fills of several
+/// assets wait under it. And a fill report only partly booked (`kernel::Covered`: an earlier
+/// report booked the rest) whose fee is predicted is settled for its share of the exchange's
+/// fee, `fee * booked / size`, and the calibration learns from the report's size and whole
+/// fee (the whole fee was charged against the part's prediction, the overlap paid twice, and
+/// the calibration learned a whole fee over a part's size).
+pub const RULES: u16 = 19;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

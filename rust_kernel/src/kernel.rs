@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use smallvec::{smallvec, SmallVec};
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
+use std::num::NonZeroU64;
 
 /// The kernel's maps by id (client, venue and asset ids; kept-order keys), hashed on every
 /// input. foldhash takes an id of up to 16 bytes in two multiplies where ahash's portable
@@ -78,13 +79,13 @@ impl Default for Control {
 /// `FifoMap` (live fills by id, and the queue of their places).
 #[derive(Deserialize)]
 struct UnsettledRepr {
-    unsettled: AHashMap<Id, UnsettledFill>,
+    unsettled: AHashMap<Id, Unsettled>,
     unsettled_order: VecDeque<Id>,
 }
 
 fn unsettled_from_checkpoint<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<FifoMap<UnsettledFill>, D::Error> {
+) -> Result<FifoMap<Unsettled>, D::Error> {
     let r = UnsettledRepr::deserialize(d)?;
     Ok(FifoMap::from_parts(
         r.unsettled,
@@ -93,6 +94,7 @@ fn unsettled_from_checkpoint<'de, D: serde::Deserializer<'de>>(
     ))
 }
 
+/// A fill whose fee was predicted and waits for the exchange's FILL_SETTLED.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UnsettledFill {
     pub slot_id: usize,
@@ -101,6 +103,148 @@ pub struct UnsettledFill {
     pub price: f64,
     pub qty: f64,
     pub liquidity_maker: bool,
+    /// The fill's asset, by its fingerprint ([`asset_print`]; rules 19 on): None for a fill
+    /// booked under older rules, which a settlement naming any asset settles, as then. A
+    /// fingerprint, not the text, because every fill waiting carries it and the queue of
+    /// 100,000 of them is what the kernel's cycle waits on memory for most. Not in the
+    /// kernel's serde state, which checkpoints of older builds share: in a checkpoint's last
+    /// part ([`UnsettledTail`]).
+    #[serde(skip)]
+    pub asset: Option<NonZeroU64>,
+    /// The size of the report the fill was booked from, when an earlier report had booked
+    /// the rest of it (`Covered`, rules 19 on): the exchange's fee for the fill id is for the
+    /// whole report, and this fill's share of it is `qty / report_size`. 0 when the report
+    /// was booked whole. In a checkpoint's last part, as `asset`.
+    #[serde(skip)]
+    pub report_size: f64,
+}
+
+/// What an unsettled fill knows its asset by: the asset's 64-bit fingerprint (two assets
+/// sharing one, and a fill id, have odds near 2^-64), None for none.
+pub fn asset_print(asset: &str) -> Option<NonZeroU64> {
+    if asset.is_empty() {
+        None
+    } else {
+        NonZeroU64::new(fingerprint(asset))
+    }
+}
+
+/// The fills whose fees wait under one fill id: one, and from rules 19 on one per asset
+/// (venues number trades per market: BTCUSDT's trade 123 and ETHUSDT's are two fills). The
+/// kernel's serde state holds the first, as it held the one fill before; the others, rare
+/// and so out of line, are in a checkpoint's last part ([`UnsettledTail`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Unsettled {
+    first: UnsettledFill,
+    /// Boxed: one word in each of the 100,000 waiting, where a `Vec` takes three.
+    #[allow(clippy::box_collection)]
+    #[serde(skip)]
+    more: Option<Box<Vec<UnsettledFill>>>,
+}
+
+/// Why a FILL_SETTLED matches no one unsettled fill of its id.
+enum Unmatched {
+    /// No fill of the id has the event's asset.
+    NoFill,
+    /// The event names no asset, and fills of several assets wait under the id.
+    Ambiguous,
+}
+
+impl Unsettled {
+    fn one(fill: UnsettledFill) -> Self {
+        Unsettled {
+            first: fill,
+            more: None,
+        }
+    }
+
+    /// The fills of other assets under the id.
+    fn more(&self) -> &[UnsettledFill] {
+        self.more.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    fn len(&self) -> usize {
+        1 + self.more().len()
+    }
+
+    fn fill(&self, i: usize) -> &UnsettledFill {
+        if i == 0 {
+            &self.first
+        } else {
+            &self.more()[i - 1]
+        }
+    }
+
+    /// What all its fills' predictions add up to.
+    fn predicted(&self) -> f64 {
+        match self.more() {
+            [] => self.first.predicted_fee,
+            more => self.first.predicted_fee + more.iter().map(|f| f.predicted_fee).sum::<f64>(),
+        }
+    }
+
+    /// Takes in `new`, a fill under the same id (rules 19 on): it replaces the fill of its
+    /// asset (the same fill id of one market again while its fee waits: only the newest
+    /// counts, as for any fill id before), or waits beside the others. A fill whose asset is
+    /// not known (booked under older rules) is no fill of `new`'s asset. Returns the
+    /// prediction it replaced.
+    fn absorb(&mut self, new: UnsettledFill) -> f64 {
+        if self.first.asset == new.asset {
+            return std::mem::replace(&mut self.first, new).predicted_fee;
+        }
+        let more = self.more.get_or_insert_with(Default::default);
+        match more.iter_mut().find(|f| f.asset == new.asset) {
+            Some(old) => std::mem::replace(old, new).predicted_fee,
+            None => {
+                more.push(new);
+                0.0
+            }
+        }
+    }
+
+    /// Which of its fills a FILL_SETTLED naming `asset` settles (rules 19 on): the fill of
+    /// that asset, else one whose asset is not known (booked under older rules, when the
+    /// asset was not read); without an asset, the one fill there is.
+    fn pick(&self, asset: &str) -> Result<usize, Unmatched> {
+        if asset.is_empty() {
+            return if self.len() == 1 {
+                Ok(0)
+            } else {
+                Err(Unmatched::Ambiguous)
+            };
+        }
+        let print = asset_print(asset);
+        let find = |a| (0..self.len()).find(|&i| self.fill(i).asset == a);
+        find(print).or_else(|| find(None)).ok_or(Unmatched::NoFill)
+    }
+
+    /// Takes fill `i` out of the two or more it holds.
+    fn remove(&mut self, i: usize) -> UnsettledFill {
+        let more = self.more.as_mut().expect("two or more fills");
+        let taken = if i == 0 {
+            std::mem::replace(&mut self.first, more.remove(0))
+        } else {
+            more.remove(i - 1)
+        };
+        if more.is_empty() {
+            self.more = None;
+        }
+        taken
+    }
+}
+
+/// What a checkpoint holds of the unsettled fills beyond the kernel's serde state (rules 19;
+/// one written before ends with the kept orders in doubt, and its fills' assets are not
+/// known): each live id's first fill's asset fingerprint ([`asset_print`], 0 for none), in the
+/// map's order, as runs of one asset and their length; the first fills booked from part of a
+/// report, by their index in that order, with the report's size; and the fills of other
+/// assets under an id, by its index, each with its asset fingerprint and report size.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnsettledTail {
+    assets: Vec<(u64, u32)>,
+    report_sizes: Vec<(u32, f64)>,
+    more: Vec<(u32, UnsettledFill, u64, f64)>,
 }
 
 /// The most a count in a checkpoint may say (2^62): one per input, a run at a million inputs a
@@ -511,9 +655,10 @@ pub struct Kernel {
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
-    /// Predicted fees waiting for the exchange's FILL_SETTLED, by fill id, oldest first.
+    /// Predicted fees waiting for the exchange's FILL_SETTLED, by fill id (and asset, rules
+    /// 19 on: [`Unsettled`]), oldest first.
     #[serde(deserialize_with = "unsettled_from_checkpoint")]
-    unsettled: FifoMap<UnsettledFill>,
+    unsettled: FifoMap<Unsettled>,
     pub fees: FeeModel,
     pub account: Account,
     pub control: Control,
@@ -1299,6 +1444,7 @@ impl Kernel {
                 bincode::serialize(&k.covered_fills()).ok(),
                 bincode::serialize(&k.stated_totals()).ok(),
                 bincode::serialize(&k.in_doubt_keys()).ok(),
+                bincode::serialize(&k.unsettled_tail()).ok(),
             )
         };
         let (mine, theirs) = (encoded(self), encoded(other));
@@ -1313,6 +1459,9 @@ impl Kernel {
         }
         if mine.3 != theirs.3 {
             return Some("kept orders of unknown status".into());
+        }
+        if mine.4 != theirs.4 {
+            return Some("unsettled fills".into());
         }
         None
     }
@@ -3570,16 +3719,26 @@ impl Kernel {
         self.counters.fills += 1;
         let fill_key = ev.fill_key().clone();
         if ev.fee.is_none() {
+            // Rules 19 on, the fill is known by its asset too, and a report partly booked
+            // by its size: its fee is settled for the whole report.
+            let (asset, report_size) = if rules() >= 19 {
+                let whole = partly && !is_reconciliation(ev);
+                (asset_print(&asset), if whole { ev.size } else { 0.0 })
+            } else {
+                (None, 0.0)
+            };
             self.remember_unsettled(
                 fill_key.clone(),
-                UnsettledFill {
+                Unsettled::one(UnsettledFill {
                     slot_id: sid,
                     trade_id: self.slots[sid].trade_id.clone(),
                     predicted_fee: fee,
                     price: ev.price,
                     qty,
                     liquidity_maker: liquidity == Liquidity::Maker,
-                },
+                    asset,
+                    report_size,
+                }),
             );
         }
         self.update_open_index(sid, &asset, holds);
@@ -4456,16 +4615,35 @@ impl Kernel {
         }
     }
 
-    fn remember_unsettled(&mut self, key: Id, fill: UnsettledFill) {
-        self.account.k_unsettled_fees += fill.predicted_fee;
-        if let Some(replaced) = self.unsettled.insert(key, fill) {
-            // The same fill id again while its fee still waits: only the newest counts.
-            self.account.k_unsettled_fees -= replaced.predicted_fee;
+    /// Remembers `fill` (one fill) waiting under `key`.
+    fn remember_unsettled(&mut self, key: Id, fill: Unsettled) {
+        self.account.k_unsettled_fees += fill.first.predicted_fee;
+        let by_asset = fill.first.asset.is_some();
+        let replaced = self.unsettled.insert_with(key, fill, |live, new| {
+            if by_asset {
+                // Rules 19 on: another asset's fill of the id waits beside it.
+                live.absorb(new.first)
+            } else {
+                // The same fill id again while its fee still waits: only the newest counts.
+                std::mem::replace(live, new).predicted()
+            }
+        });
+        if let Some(replaced) = replaced {
+            self.account.k_unsettled_fees -= replaced;
         }
         // Too old to be settled by the exchange any more: the prediction stands.
         while let Some(f) = self.unsettled.pop_over_capacity() {
-            self.account.k_unsettled_fees -= f.predicted_fee;
+            self.account.k_unsettled_fees -= f.predicted();
         }
+    }
+
+    /// Takes fill `i` of the fills waiting under `fill_id` out.
+    fn take_unsettled(&mut self, fill_id: &Id, i: usize) -> Option<UnsettledFill> {
+        let group = self.unsettled.get_mut(fill_id)?;
+        if group.len() > 1 {
+            return Some(group.remove(i));
+        }
+        self.unsettled.take(fill_id).map(|u| u.first)
     }
 
     // ----- account -------------------------------------------------------------------
@@ -4574,17 +4752,53 @@ impl Kernel {
                         detail_field("fill_id", Detail::Static("")),
                     );
                 }
-                let Some(f) = self.unsettled.take(&ev.fill_id) else {
-                    let mut d = detail_field("fill_id", &ev.fill_id);
-                    d.push((
-                        "reason",
-                        Detail::Static(
-                            "no unsettled fill with this id (unknown or already settled)",
-                        ),
-                    ));
-                    return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
+                // Rules 19 on, the fill of the event's asset: venues number trades per
+                // market, so fills of several assets may wait under one id.
+                let by_asset = rules() >= 19;
+                let picked = match self.unsettled.get(&ev.fill_id) {
+                    None => Err(Unmatched::NoFill),
+                    Some(u) if by_asset => u.pick(&ev.asset),
+                    Some(_) => Ok(0),
                 };
-                let diff = ev.fee - f.predicted_fee;
+                let f = match picked {
+                    Ok(i) => self
+                        .take_unsettled(&ev.fill_id, i)
+                        .expect("a picked fill waits"),
+                    Err(Unmatched::Ambiguous) => {
+                        let mut d = detail_field("asset", &ev.asset);
+                        d.push(("fill_id", (&ev.fill_id).into()));
+                        d.push((
+                            "reason",
+                            Detail::Static(
+                                "fills of several assets wait under this fill id (venues \
+                                 number trades per market): name the fill's asset",
+                            ),
+                        ));
+                        return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+                    }
+                    Err(Unmatched::NoFill) => {
+                        let mut d = detail_field("fill_id", &ev.fill_id);
+                        let reason = if by_asset && !ev.asset.is_empty() {
+                            d.push(("asset", (&ev.asset).into()));
+                            "no unsettled fill with this id and asset (unknown or already \
+                             settled)"
+                        } else {
+                            "no unsettled fill with this id (unknown or already settled)"
+                        };
+                        d.push(("reason", Detail::Static(reason)));
+                        return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
+                    }
+                };
+                // Rules 19 on, a fill booked from part of a report is charged its share of
+                // the report's fee, and the calibration learns from the whole report: the
+                // rest of it was booked, and charged, under another report's key, which
+                // the exchange never settles.
+                let part = (by_asset && f.report_size > 0.0).then_some(f.report_size);
+                let (charged, calibrated_qty) = match part {
+                    Some(whole) => (ev.fee * f.qty / whole, whole),
+                    None => (ev.fee, f.qty),
+                };
+                let diff = charged - f.predicted_fee;
                 self.account.k_fees_paid += diff;
                 self.account.k_unsettled_fees -= f.predicted_fee;
                 if let Some(slot) = self.slots.get_mut(f.slot_id) {
@@ -4601,7 +4815,12 @@ impl Kernel {
                 out.details
                     .push(("predicted_fee", Detail::F64(f.predicted_fee)));
                 out.details.push(("actual_fee", Detail::F64(ev.fee)));
-                if let Ok(c) = self.fees.calibrate(f.price, f.qty, ev.fee, liq) {
+                if let Some(whole) = part {
+                    out.details.push(("fee_charged", Detail::F64(charged)));
+                    out.details.push(("booked_qty", Detail::F64(f.qty)));
+                    out.details.push(("reported_qty", Detail::F64(whole)));
+                }
+                if let Ok(c) = self.fees.calibrate(f.price, calibrated_qty, ev.fee, liq) {
                     out.details.push((
                         "calibration_status",
                         Detail::Static(c.calibration_status.name()),
@@ -5138,6 +5357,84 @@ impl Kernel {
             .collect();
         v.sort_unstable();
         v
+    }
+
+    /// What a checkpoint holds of the unsettled fills beyond the kernel's serde state (rules
+    /// 19 on): their assets, report sizes and the fills of other assets under one id.
+    pub fn unsettled_tail(&self) -> UnsettledTail {
+        let print = |f: &UnsettledFill| f.asset.map_or(0, NonZeroU64::get);
+        let mut t = UnsettledTail::default();
+        for (i, (_, u)) in self.unsettled.iter().enumerate() {
+            let i = i as u32;
+            match t.assets.last_mut() {
+                Some((a, n)) if *a == print(&u.first) => *n += 1,
+                _ => t.assets.push((print(&u.first), 1)),
+            }
+            if u.first.report_size != 0.0 {
+                t.report_sizes.push((i, u.first.report_size));
+            }
+            for f in u.more() {
+                t.more.push((i, f.clone(), print(f), f.report_size));
+            }
+        }
+        t
+    }
+
+    /// Restores [`Kernel::unsettled_tail`] from a checkpoint (None from an older one: the
+    /// fills' assets are not known, and they are settled whole, as that build did).
+    pub(crate) fn restore_unsettled_tail(
+        &mut self,
+        t: Option<UnsettledTail>,
+    ) -> Result<(), String> {
+        /// The `i`th live id's fills.
+        fn nth<'a>(live: &'a mut [&mut Unsettled], i: u32) -> Result<&'a mut Unsettled, String> {
+            let n = live.len();
+            match live.get_mut(i as usize) {
+                Some(u) => Ok(u),
+                None => Err(format!(
+                    "an unsettled fill at {i}, beyond the {n} there are"
+                )),
+            }
+        }
+        let Some(t) = t else {
+            return Ok(());
+        };
+        let mut live: Vec<&mut Unsettled> = self.unsettled.iter_mut().map(|(_, u)| u).collect();
+        let runs: u64 = t.assets.iter().map(|(_, n)| u64::from(*n)).sum();
+        if runs != live.len() as u64 {
+            return Err(format!(
+                "the unsettled fills' assets name {runs} fills, not the {} there are",
+                live.len()
+            ));
+        }
+        let mut at = 0;
+        for (asset, n) in t.assets {
+            for u in &mut live[at..at + n as usize] {
+                u.first.asset = NonZeroU64::new(asset);
+            }
+            at += n as usize;
+        }
+        let report_size = |size: f64| {
+            if size.is_finite() && size > 0.0 {
+                Ok(size)
+            } else {
+                Err(format!(
+                    "an unsettled fill's report size {size} is not a positive number"
+                ))
+            }
+        };
+        for (i, size) in t.report_sizes {
+            nth(&mut live, i)?.first.report_size = report_size(size)?;
+        }
+        for (i, mut fill, asset, size) in t.more {
+            fill.asset = NonZeroU64::new(asset);
+            if size != 0.0 {
+                fill.report_size = report_size(size)?;
+            }
+            let u = nth(&mut live, i)?;
+            u.more.get_or_insert_with(Default::default).push(fill);
+        }
+        Ok(())
     }
 
     /// Restores [`Kernel::in_doubt_keys`] from a checkpoint (none from an older one).

@@ -836,6 +836,15 @@ impl<V> FifoMap<V> {
         found.then(|| self.place(self.table.slots[at]).value.as_ref())?
     }
 
+    pub fn get_mut(&mut self, id: &Id) -> Option<&mut V> {
+        let (at, found) = self.find(id, stored(fingerprint(id)));
+        if !found {
+            return None;
+        }
+        let i = Self::index(self.front, self.table.slots[at]);
+        self.places[i].value.as_mut()
+    }
+
     /// Starts loading what inserting `id` will touch (see [`prefetch`]): its table line and,
     /// when the insert will push the oldest value out, that one's.
     pub fn prefetch_insert(&self, id: &Id) {
@@ -850,6 +859,19 @@ impl<V> FifoMap<V> {
     /// Puts `value` under `id`: in place if `id` is live (its place in the queue kept),
     /// else at the back. Returns the value it replaced. Call `pop_over_capacity` after.
     pub fn insert(&mut self, id: Id, value: V) -> Option<V> {
+        self.insert_with(id, value, |live, value| std::mem::replace(live, value))
+    }
+
+    /// [`FifoMap::insert`], but when `id` is live `merge` gets its value and `value` to make
+    /// of them what it likes (its place in the queue kept), and its answer is returned. One
+    /// lookup either way. Call `pop_over_capacity` after.
+    #[inline]
+    pub fn insert_with<R>(
+        &mut self,
+        id: Id,
+        value: V,
+        merge: impl FnOnce(&mut V, V) -> R,
+    ) -> Option<R> {
         if self.table.is_empty() {
             // The table holds live values only: at most `capacity`, one more until popped.
             self.table = ProbeTable::for_capacity(self.capacity + 1);
@@ -858,7 +880,11 @@ impl<V> FifoMap<V> {
         let (at, found) = self.find(&id, hash);
         if found {
             let i = Self::index(self.front, self.table.slots[at]);
-            return self.places[i].value.replace(value);
+            let live = self.places[i]
+                .value
+                .as_mut()
+                .expect("a live entry has its value");
+            return Some(merge(live, value));
         }
         let position = self.front + self.places.len() as u64;
         self.table.slots[at] = Self::entry(hash, position);
@@ -915,6 +941,13 @@ impl<V> FifoMap<V> {
         self.places
             .iter()
             .filter_map(|p| p.value.as_ref().map(|v| (&p.id, v)))
+    }
+
+    /// Live values, oldest first, to change in place.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Id, &mut V)> {
+        self.places
+            .iter_mut()
+            .filter_map(|p| p.value.as_mut().map(|v| (&p.id, v)))
     }
 }
 

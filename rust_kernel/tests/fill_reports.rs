@@ -563,8 +563,11 @@ fn feed(k: &mut Kernel, events: &[VenueEvent]) -> Vec<(KernelDiagnosticCode, f64
 
 use KernelDiagnosticCode::{DuplicateEvent as Dup, Ok as Booked, Overfill};
 
-/// The last part of a checkpoint holding no order in doubt (rules 13): an empty list.
-const NO_ORDERS_IN_DOUBT: u64 = 8;
+/// The last parts of `k`'s checkpoint after the stated totals: no order in doubt (rules 13,
+/// an empty list), then the unsettled fills' (rules 19).
+fn after_the_stated_totals(k: &Kernel) -> u64 {
+    8 + bincode::serialized_size(&k.unsettled_tail()).unwrap()
+}
 
 #[test]
 fn a_fill_a_total_only_report_covered_is_a_duplicate_even_where_it_would_overfill() {
@@ -899,7 +902,7 @@ fn the_stated_total_is_no_bound_and_a_later_report_stating_more_raises_it() {
     // the wait (as that build ran).
     let state = encode_kernel(&k);
     let stated = vec![((0usize, true, false), 6.0f64)];
-    let tail = (bincode::serialized_size(&stated).unwrap() + NO_ORDERS_IN_DOUBT) as usize;
+    let tail = (bincode::serialized_size(&stated).unwrap() + after_the_stated_totals(&k)) as usize;
     assert_eq!(
         decode_kernel(&state[..state.len() - tail])
             .unwrap()
@@ -955,7 +958,7 @@ fn a_checkpoints_stated_total_must_name_a_kept_order_within_its_size() {
     let (k, _, _) = ended_owing_three();
     let state = encode_kernel(&k);
     let ours = vec![((0usize, true, false), 5.0f64)];
-    let tail = bincode::serialized_size(&ours).unwrap() + NO_ORDERS_IN_DOUBT;
+    let tail = bincode::serialized_size(&ours).unwrap() + after_the_stated_totals(&k);
     let body = &state[..state.len() - tail as usize];
     // A kept order without a figure, its total within its size (10): taken (from a checkpoint
     // of rules 12, which ends with the stated totals).

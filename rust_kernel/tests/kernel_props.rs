@@ -349,17 +349,23 @@ proptest! {
                     h.k.on_account_event(&e);
                 }
                 Op::Settle { pick, fee } => {
-                    // Settle a fill the mock reported, by its fill id.
+                    // Settle a fill the mock reported, by its fill id, naming its asset, none,
+                    // or one no fill has (every fill is BTC): that one changes nothing.
                     let fill_ids: Vec<Id> = seen_events.iter().filter(|e| !e.fill_id.is_empty()).map(|e| e.fill_id.clone()).collect();
                     if !fill_ids.is_empty() {
                         let mut e = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
                         e.fill_id = fill_ids[pick % fill_ids.len()].clone();
+                        e.asset = id(["BTC", "", "ETH"][pick / fill_ids.len() % 3]);
                         e.fee = fee;
                         h.inputs.push(KernelInput::AccountEvent(e.clone()));
-                        let before = h.k.account.k_fees_paid;
-                        let out = h.k.on_account_event(&e);
+                        let before = observable(&h.k);
+                        let out = well_formed_details(h.k.on_account_event(&e));
                         if out.accepted {
-                            settled_fees += h.k.account.k_fees_paid - before;
+                            settled_fees += h.k.account.k_fees_paid - before.1.k_fees_paid;
+                        }
+                        if e.asset == "ETH" {
+                            prop_assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+                            prop_assert_eq!(before, observable(&h.k));
                         }
                     }
                 }
@@ -670,12 +676,14 @@ fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without(
             vec![(0usize, true, vec![(0.0f64, 70.0f64)])],
             Vec::<((usize, bool, bool), Vec<(f64, f64)>)>::new(),
         );
-        // After them, the (here empty) stated totals of rules 12 and orders in doubt of 13.
+        // After them, the (here empty) stated totals of rules 12 and orders in doubt of 13,
+        // and the unsettled fills' part of rules 19.
         let stated = Vec::<((usize, bool, bool), f64)>::new();
         let in_doubt = Vec::<(usize, bool, bool)>::new();
         let tail = (bincode::serialized_size(&covered).unwrap()
             + bincode::serialized_size(&stated).unwrap()
-            + bincode::serialized_size(&in_doubt).unwrap()) as usize;
+            + bincode::serialized_size(&in_doubt).unwrap()
+            + bincode::serialized_size(&k.unsettled_tail()).unwrap()) as usize;
         *k = decode_kernel(&state[..state.len() - tail]).unwrap();
     });
     assert_eq!(out, (KernelDiagnosticCode::Ok, 71.0));

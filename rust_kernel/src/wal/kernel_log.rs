@@ -91,13 +91,16 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// written before ends with the ended orders), then the running totals kept orders wait for
 /// (added with rules 12; a checkpoint written before ends with the covered fills), then the
 /// kept orders whose status is not known (added with rules 13; one written before ends with
-/// the stated totals).
+/// the stated totals), then the unsettled fills' assets and report sizes, and the fills of
+/// other assets under one fill id (`kernel::UnsettledTail`, added with rules 19; one written
+/// before ends with the kept orders in doubt).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
     bincode::serialize_into(&mut out, &kernel.covered_fills()).expect("intervals always encode");
     bincode::serialize_into(&mut out, &kernel.stated_totals()).expect("totals always encode");
     bincode::serialize_into(&mut out, &kernel.in_doubt_keys()).expect("keys always encode");
+    bincode::serialize_into(&mut out, &kernel.unsettled_tail()).expect("fills always encode");
     out
 }
 
@@ -114,6 +117,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let mut covered: crate::kernel::CoveredRepr = Default::default();
     let mut stated = Vec::new();
     let mut in_doubt = Vec::new();
+    let mut unsettled = None;
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
         kernel.restore_ended_orders(ended).map_err(bad)?;
@@ -123,6 +127,9 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
                 stated = deserialize_part(&mut rest).map_err(bad)?;
                 if !rest.is_empty() {
                     in_doubt = deserialize_part(&mut rest).map_err(bad)?;
+                    if !rest.is_empty() {
+                        unsettled = Some(deserialize_part(&mut rest).map_err(bad)?);
+                    }
                 }
             }
         }
@@ -130,6 +137,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_covered_fills(covered).map_err(bad)?;
     kernel.restore_stated_totals(stated).map_err(bad)?;
     kernel.restore_in_doubt(in_doubt).map_err(bad)?;
+    kernel.restore_unsettled_tail(unsettled).map_err(bad)?;
     Ok(kernel)
 }
 

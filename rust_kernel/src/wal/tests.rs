@@ -1438,6 +1438,39 @@ fn a_difference_inside_a_multibyte_character_names_its_field() {
     );
 }
 
+#[test]
+fn a_difference_in_an_unsettled_fills_asset_is_named() {
+    // The same fill booked under rules 18 (its asset not read) and 19: the kernel's serde
+    // state is the same, the checkpoint's unsettled fills' part is not.
+    let book = |rules: u16| {
+        let mut k = Kernel::new("audit", 1).unwrap();
+        let enter = Intent::new(
+            "i1",
+            "t1",
+            0,
+            "BTC",
+            TradeSide::Long,
+            KernelCommandType::Enter,
+            100.0,
+            1.0,
+        );
+        let order = k.process_intent(&enter).submit.unwrap();
+        let mut fill = crate::model::VenueEvent::new(
+            "e1",
+            crate::types::KernelEventKind::Fill,
+            &order.client_order_id,
+        );
+        (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
+        assert!(crate::error::replaying(rules, || k.on_venue_event(&fill)).accepted);
+        k
+    };
+    let (a, b) = (book(18), book(crate::error::RULES));
+    assert_eq!(a.state_difference(&a.clone()), None);
+    assert_eq!(a.state_difference(&b).as_deref(), Some("unsettled fills"));
+    let restored = kernel_log::decode_kernel(&encode_kernel(&b)).unwrap();
+    assert_eq!(restored.state_difference(&b), None);
+}
+
 /// A slot index past 64 opened and closed on an asset that keeps another slot open leaves
 /// that asset's open set with a trailing empty word in memory, which a checkpoint (the
 /// ascending members) does not hold: the state is the same all the same, on a healthy log.
