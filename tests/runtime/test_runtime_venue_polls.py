@@ -279,14 +279,10 @@ def test_a_bad_poll_interval_is_refused_naming_it(interval: Any) -> None:
 @pytest.fixture
 def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.syspath_prepend(str(VENUE_TESTS))
-    from recorded_exchange import RecordedExchange
+    from recorded_exchange import serving
 
-    server = RecordedExchange()
-    try:
+    with serving() as server:
         yield server
-    finally:
-        server.close()
-    assert server.unexpected == [], f"requests with no recorded answer: {server.unexpected}"
 
 
 def test_a_resting_order_on_a_ccxt_venue_is_filled_through_the_runtime(

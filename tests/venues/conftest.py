@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from recorded_exchange import RecordedExchange
+from recorded_exchange import RecordedExchange, serving
 from venue_helpers import API_KEY, API_SECRET, CLIENT_TIMEOUT_MS, ManualClock
 
 from dita.venues import CcxtVenue
@@ -19,12 +19,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def exchange() -> Iterator[RecordedExchange]:
-    server = RecordedExchange()
-    try:
+    with serving() as server:
         yield server
-    finally:
-        server.close()
-    assert server.unexpected == [], f"requests with no recorded answer: {server.unexpected}"
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -152,3 +154,15 @@ class RecordedExchange:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+@contextmanager
+def serving() -> Iterator[RecordedExchange]:
+    """A recorded exchange for one test, closed after it; a request it had no answer for
+    fails the test."""
+    server = RecordedExchange()
+    try:
+        yield server
+    finally:
+        server.close()
+    assert server.unexpected == [], f"requests with no recorded answer: {server.unexpected}"
