@@ -10,10 +10,11 @@ an exception in one strategy's callback moves only that strategy to ERROR, recor
 error, and the loop carries on with the others.
 
 Venues that report later (``poll_events``: a live exchange's fills of resting orders, its
-cancels and expiries) are polled on each data point while orders work, before the strategies
-hear it: under the wall clock at most every ``poll_interval`` seconds, under the data clock on
-every data point. ``poll_venues()`` polls at once (a live loop with no data for a while calls it
-itself), and ``finish()`` polls once more.
+cancels and expiries) are polled on each data point while orders work (or the kernel awaits
+an ended order's fills, ``awaited_orders``), before the strategies hear it: under the wall
+clock at most every ``poll_interval`` seconds, under the data clock on every data point.
+``poll_venues()`` polls at once (a live loop with no data for a while calls it itself), and
+``finish()`` polls once more.
 
 Speed: a replay spends most of its time in strategy code, so the loop does nothing per
 data point that it can defer. A venue only needs data while it has working orders or
@@ -218,7 +219,7 @@ class TradingRuntime:
     ``poll_interval``: under the wall clock, the fewest seconds between two polls of the
     venues that report later (``poll_venues``) that data points make; a positive finite
     number (a fast quote feed must not hammer an exchange). Under the data clock they are
-    polled on every data point while orders work.
+    polled on every data point while orders work (or the kernel awaits an ended order's fills).
     """
 
     def __init__(
@@ -658,10 +659,15 @@ class TradingRuntime:
 
     def _poll_for_point(self) -> None:
         """Poll the venues that report later before the strategies hear a data point, while
-        orders work: under the wall clock once ``poll_interval`` has passed since the last poll."""
+        orders work or the kernel awaits the fills of an ended order (``awaited_orders``: a
+        cancel that counted a fill the venue reports later): under the wall clock once
+        ``poll_interval`` has passed since the last poll."""
         if self._wall and time.monotonic() < self._poll_at:
             return
-        self.poll_venues()
+        # Not only the working orders: a venue that ended an order with more filled than its
+        # trades showed yet (CcxtVenue) reports that fill from a later poll, after the end.
+        if self._working or getattr(self.kernel, "awaited_orders", list)():
+            self.poll_venues()
 
     def reconcile_with_venue(
         self, *, cancel_unknown: bool = True, only_in_doubt: bool = False
@@ -915,7 +921,7 @@ class TradingRuntime:
             _raise_first(errors)
         else:
             self._pending[asset] = bar
-        if self.polled_venues and self._working:
+        if self.polled_venues:
             self._poll_for_point()
         if self._doubt_at <= (time.time() if self._wall else ts):
             self._settle_doubts()
@@ -977,7 +983,7 @@ class TradingRuntime:
             _raise_first(errors)
         else:
             self._pending[asset] = quote
-        if self.polled_venues and self._working:
+        if self.polled_venues:
             self._poll_for_point()
         if self._doubt_at <= (time.time() if self._wall else ts):
             self._settle_doubts()
