@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from dita import JOURNAL_COLUMNS
+from dita import JOURNAL_COLUMNS, ExecutionKernel
 from dita.journal.clickhouse import ClickHouseJournal, JournalBlockedError
 from journal.helpers import assert_same_rows, journal_rows, twins, wait_until
 from journal.test_faults import FlakyClient, _journal
@@ -117,6 +117,14 @@ def test_a_kernel_id_reused_without_a_wal_and_attached_unchecked_is_held_not_ski
         assert len(_errors(caplog)) == 1
         journal.detach(other.main, 60)  # the refusal is x's alone
         assert _stored(journal, "x") == before
+        with pytest.raises(JournalBlockedError, match=refusal):
+            journal.detach(again.main, 60)  # its rows are held: it stays until the journal closes
+        # Before: "is still leaving this journal: the rows it made are being written (flush()
+        # waits for them)", of rows never written, while the refusal suggested replay=True.
+        third, _ = twins(None, kernel_id="x")
+        with pytest.raises(ValueError, match=r"kernel_id 'x' was refused by this journal.*another kernel_id"):
+            journal.attach(third.main, replay=True)
+        assert _stored(journal, "x") == before
     finally:
         journal.close()
     left = journal.stats().queued
@@ -173,3 +181,34 @@ def test_a_kernel_on_a_new_wal_attached_unchecked_is_refused_before_its_wal_fill
     finally:
         journal.close()
         again.main.close()
+
+
+def test_a_kernel_id_detached_before_its_check_leaves_no_check_for_the_next_kernel_of_it(
+    tmp_path: Path,
+) -> None:
+    """A kernel attached unchecked and detached before it made a row was never checked, and its
+    pending check stayed behind: the next kernel of that kernel_id, checked and found sound at
+    its own attach, was then checked again against the first one's seq (0), refused, and its
+    rows held, as a kernel "without a write-ahead log at seq 0" it is not."""
+    path = tmp_path / "j"
+    wal = str(tmp_path / "wal")
+    first = _journal(path)
+    work, _ = twins(first, kernel_id="x", wal_dir=wal)
+    work.run(20)
+    work.main.close()  # and the journal with it
+
+    journal = _journal(path)
+    try:
+        with _store_unreadable(journal):
+            early = ExecutionKernel(max_slots=2, kernel_id="x")
+            journal.attach(early)  # cannot be checked now: goes ahead, unchecked
+        journal.detach(early, 30)  # it made no row: nothing was checked or written
+        again, _ = twins(None, kernel_id="x", wal_dir=wal)  # the same log: carries on from it
+        assert again.main.seq >= 20
+        journal.attach(again.main)  # checked now, and sound
+        again.run(5, start=20)
+        journal.flush(60)  # before: JournalBlockedError "... was at seq 0 when it was attached"
+        stats = journal.stats()
+        assert stats.extra["refused"] == {} and stats.blocked == "" and stats.queued == 0
+    finally:
+        journal.close()

@@ -806,6 +806,14 @@ class ClickHouseJournal:
         fill = self.wal_fill and wal is not None
         dropped_before = _outbox_dropped(kernel) or 0  # drops before this attach are not ours
         with self._cond:
+            if kernel_id in self._refused:
+                # Its rows are held, never written, until the journal closes (the kernel stays
+                # here, detached or not): not "being written", and a replay=True here cannot help.
+                raise ValueError(
+                    f"kernel_id {kernel_id!r} was refused by this journal, which holds that run's rows "
+                    "and writes none of them until it closes (stats().blocked says why): attach "
+                    "this kernel with another kernel_id, or to a journal opened after this one closes"
+                )
             if kernel_id in self._leaving or kernel_id in self._releasing:
                 raise ValueError(
                     f"a kernel with kernel_id {kernel_id!r} is still leaving this journal: the rows it "
@@ -1256,6 +1264,11 @@ class ClickHouseJournal:
         self._progress_floor.pop(kernel.kernel_id, None)  # one a failed fill still held
         # A refill started since the flush ends on its own; its kernel's marks go.
         self._forget_kernel_locked(kernel.kernel_id)
+        # A check it never needed (it left before any of its rows was written) must not be
+        # made of the next kernel of its kernel_id, checked at its own attach; rows of it still
+        # queued (it left while ClickHouse was away) are checked by the writer as usual.
+        if not any(c.kernel_id == kernel.kernel_id for c in (*self._queue, *self._taken)):
+            self._unchecked.pop(kernel.kernel_id, None)
 
     def release(self, kernel: ExecutionKernel) -> None:
         """What ``ExecutionKernel.close()`` calls: write ``kernel``'s rows and stop recording it
