@@ -5846,6 +5846,10 @@ fn check_loaded_slot(
 }
 
 #[cfg(test)]
+#[path = "kernel/unsettled_props.rs"]
+mod unsettled_props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,186 @@
+//! The fees waiting for FILL_SETTLED against their sums, over random fills of three assets
+//! on four slots (shared fill ids, fills without one, running totals that overlap so that
+//! reports are booked in part), settlements naming each asset or none, checkpoints (some
+//! cut to the form written before rules 19), a memory of 1 to 5 fills so that groups of
+//! several assets are evicted, and logs written under rules 18 then 19. After every step:
+//! `k_unsettled_fees` is what the waiting fills predict, `k_fees_paid` what the slots were
+//! charged, no fill id holds two fills of one asset, a refused settlement changes nothing,
+//! and a checkpoint gives back the fills, their order, assets and report sizes.
+
+use super::*;
+use crate::error::replaying;
+use crate::wal::kernel_log::{decode_kernel, encode_kernel};
+use proptest::prelude::*;
+
+/// Slot `i`'s asset: slots 0 and 2 trade one market.
+const ASSETS: [&str; 4] = ["BTC", "ETH", "BTC", "SOL"];
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A fill of slot `slot`'s entry: fill id `f<fid>` (none for 5), `size` booked on the
+    /// running total moved by `delta` (a total behind the booked one is a late report).
+    Fill {
+        slot: usize,
+        fid: usize,
+        size: u8,
+        delta: i8,
+    },
+    /// A settlement of fill id `f<fid>` (for 5, the previous input's event id), naming
+    /// BTC, ETH, SOL or no asset.
+    Settle {
+        fid: usize,
+        asset: usize,
+        fee: u8,
+    },
+    Checkpoint,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..4usize, 0..6usize, 0..4u8, -2..4i8)
+            .prop_map(|(slot, fid, size, delta)| Op::Fill { slot, fid, size, delta }),
+        3 => (0..6usize, 0..4usize, 0..50u8).prop_map(|(fid, asset, fee)| Op::Settle { fid, asset, fee }),
+        1 => Just(Op::Checkpoint),
+    ]
+}
+
+fn holds(k: &Kernel) -> Result<(), TestCaseError> {
+    let waiting: f64 = k.unsettled.iter().map(|(_, u)| u.predicted()).sum();
+    prop_assert!(
+        (waiting - k.account.k_unsettled_fees).abs() < 1e-6,
+        "waiting {} account {}",
+        waiting,
+        k.account.k_unsettled_fees
+    );
+    let slots: f64 = k.slots.iter().map(|s| s.fees_paid).sum();
+    prop_assert!(
+        (slots - k.account.k_fees_paid).abs() < 1e-6,
+        "slots {} account {}",
+        slots,
+        k.account.k_fees_paid
+    );
+    for (_, u) in k.unsettled.iter() {
+        prop_assert!(u.more.as_ref().is_none_or(|m| !m.is_empty()));
+        for i in 0..u.len() {
+            for j in 0..i {
+                prop_assert!(u.fill(i).asset != u.fill(j).asset, "{:?}", u);
+            }
+            let f = u.fill(i);
+            prop_assert!(
+                f.report_size == 0.0 || f.qty <= f.report_size * (1.0 + 1e-9),
+                "{:?}",
+                f
+            );
+        }
+    }
+    Ok(())
+}
+
+struct Run {
+    k: Kernel,
+    orders: Vec<Id>,
+    totals: Vec<f64>,
+}
+
+fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseError> {
+    let k = &mut r.k;
+    match *op {
+        Op::Fill {
+            slot,
+            fid,
+            size,
+            delta,
+        } => {
+            let mut ev = VenueEvent::new(&format!("e{n}"), KernelEventKind::Fill, &r.orders[slot]);
+            if fid < 5 {
+                ev.fill_id = id(&format!("f{fid}"));
+            }
+            ev.price = 100.0 * (slot + 1) as f64;
+            ev.size = f64::from(size);
+            let total = (r.totals[slot] + f64::from(delta)).max(0.0);
+            ev.filled_size = total;
+            if k.on_venue_event(&ev).accepted {
+                r.totals[slot] = r.totals[slot].max(total);
+            }
+        }
+        Op::Settle { fid, asset, fee } => {
+            let mut ev = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
+            ev.fill_id = if fid == 5 {
+                id(&format!("e{}", n.saturating_sub(1)))
+            } else {
+                id(&format!("f{fid}"))
+            };
+            ev.asset = id(["BTC", "ETH", "SOL", ""][asset]);
+            ev.fee = f64::from(fee) / 10.0;
+            let before = (k.account.clone(), k.unsettled_tail());
+            if !k.on_account_event(&ev).accepted {
+                prop_assert_eq!(&before.0, &k.account);
+                prop_assert_eq!(&before.1, &k.unsettled_tail());
+            }
+        }
+        Op::Checkpoint => {
+            let mut bytes = encode_kernel(k);
+            if before_19 {
+                // As a build before rules 19 wrote it: no unsettled fills' part.
+                let tail = bincode::serialized_size(&k.unsettled_tail()).unwrap() as usize;
+                bytes.truncate(bytes.len() - tail);
+            }
+            let back = decode_kernel(&bytes).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(back.unsettled_tail(), k.unsettled_tail());
+            let mine: Vec<_> = k.unsettled.iter().collect();
+            let theirs: Vec<_> = back.unsettled.iter().collect();
+            prop_assert_eq!(mine, theirs);
+            prop_assert_eq!(&back.account, &k.account);
+        }
+    }
+    holds(k)
+}
+
+/// `ops` on a kernel remembering `cap` unsettled fills, the first `switch` under rules 18.
+fn run(ops: &[Op], cap: usize, switch: usize) -> Result<(), TestCaseError> {
+    let mut k = Kernel::new("p", 4).unwrap();
+    k.set_seed_capital(1e6).unwrap();
+    k.unsettled = FifoMap::new(cap);
+    let mut orders = vec![];
+    for (s, asset) in ASSETS.iter().enumerate() {
+        let e = Intent::new(
+            &format!("i{s}"),
+            &format!("t{s}"),
+            s as i64,
+            asset,
+            TradeSide::Long,
+            KernelCommandType::Enter,
+            100.0 * (s + 1) as f64,
+            1000.0,
+        );
+        orders.push(k.process_intent(&e).submit.unwrap().client_order_id);
+    }
+    let mut r = Run {
+        k,
+        orders,
+        totals: vec![0.0; 4],
+    };
+    for (n, op) in ops.iter().enumerate() {
+        let before_19 = n < switch;
+        let rules = if before_19 { 18 } else { crate::error::RULES };
+        replaying(rules, || step(&mut r, n, op, before_19))?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    #[test]
+    fn unsettled_fees_add_up(ops in proptest::collection::vec(op(), 1..60), cap in 1..6usize) {
+        run(&ops, cap, 0)?;
+    }
+
+    #[test]
+    fn unsettled_fees_add_up_from_rules_18_on(
+        ops in proptest::collection::vec(op(), 1..60),
+        cap in 1..6usize,
+        switch in 1..40usize,
+    ) {
+        run(&ops, cap, switch)?;
+    }
+}
