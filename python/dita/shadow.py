@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,15 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dita._kernel import KernelIntent, KernelOutcome, MockVenueAdapter, VenueEvent
 from dita._numbers import Count, Number
-from dita.data import generate_quotes
+from dita.data import iter_quotes
 from dita.examples.quoting import TwoSidedQuoter
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX, KERNEL_MIN_SIZE, RiskLimits
 from dita.runtime import TradingRuntime
-from dita.strategy import Quote
+from dita.strategy import Fill, Quote
 from dita.venues.paper import MAX_LATENCY_MS
 
-__all__ = ["FREEZE_ENV", "FREEZE_EVENTS_KEPT", "ShadowSettings", "run_shadow"]
+__all__ = ["FILLS_KEPT", "FREEZE_ENV", "FREEZE_EVENTS_KEPT", "ShadowSettings", "run_shadow"]
 
 FREEZE_ENV = "DITA_FREEZE_UTC"
 SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,31}$")
@@ -37,6 +37,9 @@ NOTIONAL_RULES = frozenset({"max_notional_per_asset", "max_notional_total", "max
 # How many freezes the report lists one by one, the most recent (``freezes_total`` counts them
 # all): the quoter freezes about every third round, and a long run's list grew without bound.
 FREEZE_EVENTS_KEPT = 1_000
+# How many of its latest fills the run's quoter keeps in ``fills`` (the report counts them
+# without it): a strategy keeps every fill, some two and a half a round per symbol.
+FILLS_KEPT = 1_000
 
 
 class ShadowSettings(BaseModel):
@@ -148,6 +151,11 @@ class _ShadowQuoter(TwoSidedQuoter):
         self.tally.on_edge(asset, edge_bps, outcome)
         return outcome
 
+    def on_fill(self, fill: Fill) -> None:
+        super().on_fill(fill)
+        if len(self.fills) >= 2 * FILLS_KEPT:
+            del self.fills[:-FILLS_KEPT]  # trimmed now and then, so each fill costs O(1)
+
 
 def frozen_or_now_utc() -> str:
     """``DITA_FREEZE_UTC`` when set (reproducible reports), else the current UTC time."""
@@ -157,7 +165,9 @@ def frozen_or_now_utc() -> str:
     return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _unquotable(quote_usd: float, feed: list[tuple[float, str, float, float, float, float]]) -> str | None:
+def _unquotable(
+    quote_usd: float, feed: Iterable[tuple[float, str, float, float, float, float]]
+) -> str | None:
     """Why ``quote_usd`` can place no order on some symbol of ``feed`` (None: it can): a quote
     is ``quote_usd / mid``, and the kernel refuses every size at or below KERNEL_MIN_SIZE, so
     the report read 0 orders placed with no reason."""
@@ -182,8 +192,9 @@ def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | No
     is called with the number of quote rounds done after each round. A ``quote_usd`` too
     small for any order on a symbol raises ValueError naming it, before anything runs."""
     s = settings
-    feed = generate_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)
-    problem = _unquotable(s.quote_usd, feed)
+    # Read twice, each time made afresh from the seed (the same quotes): held as a list, the
+    # feed of a long run took gigabytes before its first round.
+    problem = _unquotable(s.quote_usd, iter_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed))
     if problem is not None:
         raise ValueError(problem)
     venue = MockVenueAdapter(
@@ -230,6 +241,7 @@ def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | No
     runtime.start()
     last_mid: dict[str, float] = {}
     per_round = len(s.symbols)
+    feed = iter_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)
     for k, (ts, sym, bid, ask, bid_size, ask_size) in enumerate(feed):
         tally.iteration = k // per_round + 1
         runtime.on_quote(Quote(sym, ts, bid, ask, bid_size, ask_size))

@@ -260,7 +260,7 @@ def test_a_router_is_polled_once_for_the_venues_behind_it() -> None:
 def test_a_replay_on_simulated_venues_polls_nothing() -> None:
     """No simulated venue reports later: a backtest's speed and results do not change."""
     paper = PaperVenue()
-    router = VenueRouter({"a": PaperVenue(), "b": PaperVenue()}, default="a")
+    router = VenueRouter({"a": PaperVenue(name="a"), "b": PaperVenue(name="b")}, default="a")
     for venue in (paper, router):
         kernel = ExecutionKernel(max_slots=2, venue=venue)
         assert TradingRuntime(kernel).polled_venues == []

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from typing import Any
+
 import pytest
 from typer.testing import CliRunner
 
+import dita.runtime
 import dita.shadow
 from dita.cli import app
 from dita.shadow import ShadowSettings, run_shadow
@@ -134,3 +138,47 @@ def test_fail_options_drops_pydantics_prefixes_and_spells_fields_as_given_option
     assert refusal(ftp, {"base_url": "--ccxt-base-url"}) == (
         "error: --poll-s=1.0 over --ccxt-base-url='ftp://x': no ftp feed\n"
     )
+
+
+def _run_peak(settings: ShadowSettings) -> int:
+    """The most memory ``run_shadow`` held at once, in bytes (Python allocations)."""
+    tracemalloc.start()
+    try:
+        run_shadow(settings)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_longer_run_holds_no_more_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed was made in full before the first round, and the quoter kept every fill (some
+    two and a half a round per symbol): a run of a million rounds on a few symbols held
+    gigabytes. Its fills are counted in the report, the feed read a quote at a time."""
+    # Past these the run's memories are full; kept small, the test runs few rounds.
+    monkeypatch.setattr(dita.shadow, "FILLS_KEPT", 20, raising=False)
+    monkeypatch.setattr(dita.shadow, "FREEZE_EVENTS_KEPT", 20)
+    monkeypatch.setattr(dita.runtime, "RELEASED_MEMORY", 20)
+    short = ShadowSettings(symbols=["BTCUSDT", "ETHUSDT"], iterations=300)
+    long = short.model_copy(update={"iterations": 1_300})
+    assert run_shadow(long)["orders"]["filled"] > 2_000
+    _run_peak(short)  # the first run of a process holds what later runs share (imports, caches)
+    grew = _run_peak(long) - _run_peak(short)
+    # Held before: some 200 bytes a quote (2,000 more) and 120 a fill (2,500 more).
+    assert grew < 100_000, f"{grew:,} bytes more for 1,000 more rounds"
+
+
+def test_the_quoter_keeps_its_latest_fills(monkeypatch: pytest.MonkeyPatch) -> None:
+    quoters: list[Any] = []
+    monkeypatch.setattr(dita.shadow, "FILLS_KEPT", 5, raising=False)
+    started = dita.shadow._ShadowQuoter.on_start
+
+    def on_start(self: Any) -> None:
+        quoters.append(self)
+        started(self)
+
+    monkeypatch.setattr(dita.shadow._ShadowQuoter, "on_start", on_start)
+    report = run_shadow(ShadowSettings(symbols=["BTCUSDT"], iterations=30))
+    (quoter,) = quoters
+    assert report["orders"]["filled"] > 10
+    assert 5 <= len(quoter.fills) < 10
+    assert quoter.fills[-1].ts == max(f.ts for f in quoter.fills)

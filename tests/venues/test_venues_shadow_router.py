@@ -516,6 +516,48 @@ def test_router_refuses_bad_configuration_and_changes_nothing() -> None:
     assert router.names() == ["shadow"]
 
 
+def test_router_refuses_two_adapters_of_one_name_whose_ids_collide() -> None:
+    """A venue names its event, order and fill ids after itself. Two shadow venues both named
+    "shadow" behind one router gave the same ids, and a slot that traded on one and then on the
+    other had the second venue's fill refused as a DUPLICATE_EVENT: a position the kernel never
+    booked. The second adapter is refused, naming both, and the router is left as it was."""
+    a = ShadowVenue()
+    router = VenueRouter({"a": a}, routes={"BTCUSDT": "a"})
+    with pytest.raises(ValueError, match=r"venue 'b' is named 'shadow', as venue 'a' is"):
+        router.add(ShadowVenue(), name="b")
+    with pytest.raises(ValueError, match=r"venue 'b' is named 'shadow', as venue 'a' is"):
+        VenueRouter({"a": ShadowVenue(), "b": ShadowVenue()})
+    assert router.names() == ["a"]
+    # Named apart, one slot trades on each in turn and every fill is booked.
+    router.add(ShadowVenue(name="shadow-b"), name="b")
+    router.route("ETHUSDT", "b")
+    kernel = ExecutionKernel(max_slots=1, venue=router)
+    steps = [
+        ("i1", "t1", "BTCUSDT", "ENTER", "POSITION_OPEN"),
+        ("i2", "t1", "BTCUSDT", "EXIT", "CLOSED"),
+        ("i3", "t2", "ETHUSDT", "ENTER", "POSITION_OPEN"),
+    ]
+    for intent_id, trade_id, asset, action, state in steps:
+        intent = KernelIntent(intent_id, trade_id, 0, asset, "LONG", action, 10.0, 1.0, timestamp=1.0)
+        out = kernel.process_intent(intent)
+        assert "venue_event_refused" not in out.details
+        assert kernel.slot_state(0).fsm_state.name == state
+    assert kernel.slot_state(0).size == 1.0 and router.positions() == {"ETHUSDT": 1.0}
+
+
+def test_router_refuses_one_adapter_under_two_names() -> None:
+    """Registered twice, one venue was listed, summed and polled once per name: its position
+    read double, and its open orders were listed twice."""
+    shadow = ShadowVenue()
+    with pytest.raises(ValueError, match=r"venue 'y' is the adapter already registered as 'x'"):
+        VenueRouter({"x": shadow, "y": shadow}, default="x")
+    router = VenueRouter({"x": shadow}, default="x")
+    with pytest.raises(ValueError, match=r"venue 'y' is the adapter already registered as 'x'"):
+        router.add(shadow, name="y")
+    router.submit(make_order("o1", size=1.0, reference_price=5.0))
+    assert router.names() == ["x"] and router.positions() == {"BTCUSDT": 1.0}
+
+
 def test_router_merges_metadata_from_the_routed_venue() -> None:
     coarse = MarketLimits(lot_step=1.0)
     fine = MarketLimits(lot_step=0.001)

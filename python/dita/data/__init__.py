@@ -8,6 +8,7 @@ writes a year of one-minute bars; the same seed always gives the same file.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-__all__ = ["SAMPLE_BARS", "bars_table", "generate_bars", "generate_quotes", "write_bars"]
+__all__ = ["SAMPLE_BARS", "bars_table", "generate_bars", "generate_quotes", "iter_quotes", "write_bars"]
 
 SAMPLE_BARS = Path(__file__).with_name("btcusdt_1m_sample.csv")
 """Three days of one-minute bars from ``generate_bars(days=3, seed=7)``."""
@@ -86,19 +87,22 @@ def generate_quotes(
     *, n: int, symbols: list[str], seed: int = 42, spread_bps: float = 4.0, interval_s: float = 1.0
 ) -> list[tuple[float, str, float, float, float, float]]:
     """``n`` rounds of (ts, symbol, bid, ask, bid_size, ask_size), one quote per symbol per round."""
+    return list(iter_quotes(n=n, symbols=symbols, seed=seed, spread_bps=spread_bps, interval_s=interval_s))
+
+
+def iter_quotes(
+    *, n: int, symbols: list[str], seed: int = 42, spread_bps: float = 4.0, interval_s: float = 1.0
+) -> Iterator[tuple[float, str, float, float, float, float]]:
+    """The quotes of ``generate_quotes``, one at a time: a long run holds none it is done with."""
     rng = np.random.default_rng(seed)
     base = {s: _REFERENCE_PRICES.get(s[:3], 100.0 * (1 + i) ** 2) for i, s in enumerate(symbols)}
-    out: list[tuple[float, str, float, float, float, float]] = []
     mids = dict(base)
     for k in range(n):
         ts = DEFAULT_START + k * interval_s
         for s in symbols:
             mids[s] *= float(np.exp(rng.normal(0.0, 0.0005)))
             half = mids[s] * (spread_bps * float(rng.uniform(0.5, 1.5))) / 2e4
-            out.append(
-                (ts, s, mids[s] - half, mids[s] + half, float(rng.uniform(1, 5)), float(rng.uniform(1, 5)))
-            )
-    return out
+            yield (ts, s, mids[s] - half, mids[s] + half, float(rng.uniform(1, 5)), float(rng.uniform(1, 5)))
 
 
 def bars_table(bars: dict[str, np.ndarray]) -> pa.Table:

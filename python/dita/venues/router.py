@@ -93,7 +93,9 @@ class VenueRouter:
     # -- names ---------------------------------------------------------------------------
 
     def add(self, adapter: VenueAdapter, *, name: str | None = None) -> None:
-        """Register ``adapter`` under ``name`` (its own ``name`` when omitted)."""
+        """Register ``adapter`` under ``name`` (its own ``name`` when omitted). An adapter
+        registered already, or whose own ``name`` another adapter here has (their event ids
+        would collide), is a ValueError."""
         venue_name = name if name is not None else getattr(adapter, "name", "")
         if not isinstance(venue_name, str) or not venue_name:
             raise ValueError(f"venue name must be a non-empty string, got {venue_name!r}")
@@ -102,6 +104,18 @@ class VenueRouter:
         for method in ("submit", "cancel"):
             if not callable(getattr(adapter, method, None)):
                 raise TypeError(f"venue {venue_name!r} ({type(adapter).__name__}) has no {method}() method")
+        own_name = getattr(adapter, "name", None)
+        for other_name, other in self._venues.items():
+            if other is adapter:
+                # Polled, listed and summed once per name: its positions counted twice.
+                raise ValueError(f"venue {venue_name!r} is the adapter already registered as {other_name!r}")
+            if isinstance(own_name, str) and own_name and getattr(other, "name", None) == own_name:
+                # A venue names its event, order and fill ids after itself: two of one name give
+                # the same ids, and the kernel refused the second one's fill as a duplicate.
+                raise ValueError(
+                    f"venue {venue_name!r} is named {own_name!r}, as venue {other_name!r} is: their "
+                    f"event ids would collide; give each adapter its own name (name=...)"
+                )
         self._venues[venue_name] = adapter
 
     def route(self, asset: str, venue_name: str) -> None:
