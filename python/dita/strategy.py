@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, g
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
-from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage, VenueOrder
+from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage
 
 if TYPE_CHECKING:
     from dita.runtime import StrategyContext
@@ -259,8 +259,9 @@ class Strategy(Generic[P]):
 
     def close(self, asset: str, *, price: float, reason: str = "") -> list[KernelOutcome]:
         """Exit every open trade of this strategy in ``asset`` with market orders;
-        cancels entries that are still working, and limit exits (a take-profit resting
-        above the market leaves the trade open), which a market exit then replaces."""
+        cancels entries that are still working, limit exits (a take-profit resting above the
+        market leaves the trade open) and market exits of part of the position (a leg), which
+        a market exit of the whole then replaces."""
         outcomes = []
         kernel = self.ctx.kernel
         for sid in list(self._open_slots.get(asset, ())):
@@ -269,7 +270,7 @@ class Strategy(Generic[P]):
             if stage == "POSITION_OPEN":
                 outcomes.append(self.exit(sid, price=price, reason=reason))
             elif stage in ("ORDER_SENT", "ENTRY_WORKING") or (
-                stage in ("EXIT_SENT", "EXIT_WORKING") and _is_limit(slot.active_exit_order)
+                stage in ("EXIT_SENT", "EXIT_WORKING") and not _exits_all(slot)
             ):
                 outcomes.append(self.cancel(sid, reason=reason))
                 # A partly filled entry is a position once its cancel is acknowledged, and so
@@ -473,12 +474,25 @@ class Strategy(Generic[P]):
     def describe(cls) -> dict[str, Any]:
         """Parameters (with types, defaults and descriptions) and subscriptions, for people."""
         params = []
+        # Each field by the name a parameter takes (its alias, when the model reads no field
+        # name), and the defaults made so far, which a default_factory may read.
+        names = {field: name for name, field in reversed(_input_names(cls.Params).items())}
+        defaults: dict[str, Any] = {}
         for pname, field in cls.Params.model_fields.items():
+            default = None
+            if not field.is_required():
+                try:
+                    default = defaults[pname] = field.get_default(
+                        call_default_factory=True, validated_data=dict(defaults)
+                    )
+                except Exception as exc:
+                    # Made when the strategy is (it may read a file there): not a traceback here.
+                    default = f"(made by its default_factory, which raised {type(exc).__name__}: {exc})"
             params.append(
                 {
-                    "name": pname,
+                    "name": names.get(pname, pname),
                     "type": getattr(field.annotation, "__name__", str(field.annotation)),
-                    "default": None if field.is_required() else field.get_default(call_default_factory=True),
+                    "default": default,
                     "required": field.is_required(),
                     "description": field.description or "",
                 }
@@ -616,10 +630,12 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
     """
     values = dict(params)
     if model.model_config.get("extra") != "allow":
-        accepted = _accepted_names(model)
+        accepted_in_order = list(_input_names(model))
+        accepted = set(accepted_in_order)
         unknown = [name for name in values if name not in accepted]
         if unknown:
-            known = ", ".join(model.model_fields)
+            # The names it takes: an aliased field's alias, not the field name it refuses.
+            known = ", ".join(accepted_in_order)
             message = "unknown parameter; the parameters are {known}"
             if not known:
                 message = "unknown parameter; this strategy takes no parameters"
@@ -663,11 +679,6 @@ def _read_as_a_number(value: object, flag: bool) -> bool:
     return type(value) in (int, float) and value == int(flag)
 
 
-def _accepted_names(model: type[BaseModel]) -> set[str]:
-    """The input names ``model`` reads (see ``_input_names``)."""
-    return set(_input_names(model))
-
-
 def _input_names(model: type[BaseModel]) -> dict[str, str]:
     """The input names ``model`` reads, each to its field: a field's name (unless it has an
     alias and the model does not validate by name, when pydantic would drop it as an extra)
@@ -692,8 +703,16 @@ def _input_names(model: type[BaseModel]) -> dict[str, str]:
     return names
 
 
-def _is_limit(order: VenueOrder | None) -> bool:
-    return order is not None and order.order_type == OrderType.LIMIT
+def _exits_all(slot: TradeSlot) -> bool:
+    """Whether ``slot``'s working exit is a market order for what is left of the position (a
+    leg's leaves the rest open once it fills; a limit's may never fill)."""
+    order = slot.active_exit_order
+    if order is None:
+        return True  # nothing the strategy could cancel
+    if order.order_type == OrderType.LIMIT:
+        return False
+    left = order.size - order.filled_size
+    return left >= slot.size - 1e-9 * max(1.0, slot.size)
 
 
 def is_free_stage(stage: TradeStage) -> bool:

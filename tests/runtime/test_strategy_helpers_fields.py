@@ -77,3 +77,35 @@ def test_exit_without_leg_still_exits_the_whole_position() -> None:
     assert out.accepted
     assert strategy.exit(out.slot_id, price=100.0).accepted
     assert strategy.position("AAA") == 0.0
+
+
+def test_close_replaces_a_working_market_leg_with_the_whole_position() -> None:
+    """``close`` left a working market exit to fill, a leg's too: it sent nothing (``[]``) and
+    once the leg filled half the trade stayed open, which ``close`` promises to exit."""
+    from dita.venues.paper import PaperVenue
+
+    venue = PaperVenue(assets=["AAA"], slippage_bps=0.0, bar_seconds=60.0)
+    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="rev-close-leg")
+    kernel.set_seed_capital(100_000.0)
+    runtime = TradingRuntime(kernel, [venue])
+    strategy: Strategy[Any] = Strategy(name="s")
+    runtime.add_strategy(strategy)
+    runtime.start()
+    bars = (Bar("AAA", 1.7e9 + 60.0 * i, 100.0, 101.0, 99.0, 100.0, 1e6) for i in range(4))
+    runtime.on_bar(next(bars))
+    sid = strategy.buy("AAA", 1.0, price=100.0, exit_leg_ratios=(0.5, 0.5)).slot_id
+    runtime.on_bar(next(bars))  # the entry fills at this bar's open
+    assert strategy.position("AAA") == 1.0
+    assert strategy.exit(sid, price=100.0, leg=True).state.name == "EXIT_WORKING"  # 0.5, at market
+    outcomes = strategy.close("AAA", price=100.0)
+    assert [o.accepted for o in outcomes] == [True, True]  # the leg canceled, the whole sent
+    exit_order = kernel.slot_state(sid).active_exit_order
+    assert exit_order is not None and exit_order.size == 1.0
+    runtime.on_bar(next(bars))
+    assert strategy.position("AAA") == 0.0 and not strategy.busy("AAA")
+    assert [f.size for f in strategy.fills] == [1.0, 1.0]
+    # A market exit of the whole position is left to fill, as before.
+    sid = strategy.buy("AAA", 1.0, price=100.0).slot_id
+    runtime.on_bar(next(bars))
+    assert strategy.exit(sid, price=100.0).accepted
+    assert strategy.close("AAA", price=100.0) == []

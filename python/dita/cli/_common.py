@@ -388,9 +388,13 @@ def _validator_reason(msg: str) -> str:
     return msg
 
 
-def parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any]:
-    """``--param fast=10 --param allow_short=false`` and/or ``--params '{"fast": 10}'``."""
+def parse_params(pairs: Sequence[str], params_json: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """``--param fast=10 --param allow_short=false`` and/or ``--params '{"fast": 10}'``: the
+    values (each ``--param`` read as JSON where it is JSON, else as text), and the text of each
+    ``--param`` as written, which ``load_strategy`` takes where the model refuses the JSON
+    reading (``--param tag=2024`` for a text parameter)."""
     out: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     if params_json:
         try:
             loaded = json.loads(params_json)
@@ -403,15 +407,17 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             fail(f"--param {pair!r} must be NAME=VALUE")
+        texts[key] = raw
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
             out[key] = raw
-    return out
+    return out, texts
 
 
-def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
-    """Instantiate ``MODULE:CLASS`` with ``params``; bad references or parameters exit 2."""
+def load_strategy(ref: str, params: Mapping[str, Any], texts: Mapping[str, str] | None = None) -> Any:
+    """Instantiate ``MODULE:CLASS`` with ``params``; bad references or parameters exit 2.
+    ``texts``: the ``--param`` values as written (``parse_params``)."""
     from dita.strategy import StrategyLoadError, load_strategy_class
 
     try:
@@ -419,13 +425,42 @@ def load_strategy(ref: str, params: Mapping[str, Any]) -> Any:
     except StrategyLoadError as exc:
         fail(str(exc))
     try:
-        return cls(params)
+        return cls(_as_written(cls.Params, params, texts or {}))
     except ValidationError as exc:
         fail(f"invalid parameters for {ref}: {'; '.join(map(_param_problem, exc.errors()))}")
     except Exception as exc:
         # The strategy's own code (its __init__, a parameter's default_factory) raised: said in
         # one line with where, as an import error is, not a traceback through the CLI.
         fail(f"strategy {ref} could not be made: {type(exc).__name__}: {exc}{_raised_at(exc)}")
+
+
+def _as_written(model: Any, params: Mapping[str, Any], texts: Mapping[str, str]) -> dict[str, Any]:
+    """``params`` with each ``--param`` the model refuses as JSON read it (``tag=2024`` is the
+    number 2024, which a ``str`` field refuses) taken as the text written, where the model
+    takes that; the rest as they were, so a value neither reading passes is refused as JSON
+    read it (and one ``--params`` gave, typed JSON, is never changed)."""
+    from dita.strategy import validate_params
+
+    values = dict(params)
+    try:
+        validate_params(model, values)
+        return values
+    except ValidationError as exc:
+        refused = _refused(exc)
+    keys = {k for k in refused if k in texts and not isinstance(values.get(k), str)}
+    if not keys:
+        return values
+    try:
+        validate_params(model, values | {k: texts[k] for k in keys})
+        still: set[Any] = set()
+    except ValidationError as again:
+        still = _refused(again)
+    return values | {k: texts[k] for k in keys - still}
+
+
+def _refused(exc: ValidationError) -> set[Any]:
+    """The parameters ``exc`` refuses by name (not a check of several together)."""
+    return {e["loc"][0] for e in exc.errors() if e["loc"]}
 
 
 def _raised_at(exc: BaseException) -> str:

@@ -103,7 +103,7 @@ def backtest(
         )
     except ValidationError as exc:
         fail_options(exc)
-    strat = load_strategy(strategy, parse_params(param or [], params))
+    strat = load_strategy(strategy, *parse_params(param or [], params))
     path = SAMPLE_BARS if data == "sample" else Path(data)
     try:
         history = load_market_data(path, start=start, end=end, allow_gaps=allow_gaps)

@@ -568,7 +568,7 @@ def paper(
     if state.exists() and not state.is_dir():
         fail(f"--state-dir {state} is a file; give a directory for the state file")
     previous = _previous_state(state / f"{kernel_id}.json") if wal_dir is not None else None
-    strat = load_strategy(strategy, parse_params(param or [], params))
+    strat = load_strategy(strategy, *parse_params(param or [], params))
     feed: Any = None
     history: Any = None
     live_feed: tuple[Any, list[str]] | None = None
