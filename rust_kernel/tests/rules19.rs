@@ -54,6 +54,30 @@ fn fill(
     e
 }
 
+/// Enters 1 of `asset` at `price` on `slot` (intent `i<n>`) and books its whole fill, event
+/// `e<n>` of trade `fill_id`, without a fee: what the kernel answers the fill.
+fn filled_one(
+    k: &mut Kernel,
+    n: u32,
+    slot: i64,
+    asset: &str,
+    price: f64,
+    fill_id: &str,
+) -> KernelOutcome {
+    let order = k
+        .process_intent(&entry(n, slot, asset, price, 1.0))
+        .submit
+        .unwrap();
+    k.on_venue_event(&fill(
+        &order.client_order_id,
+        &format!("e{n}"),
+        fill_id,
+        price,
+        1.0,
+        1.0,
+    ))
+}
+
 fn settle(event_id: &str, fill_id: &str, asset: &str, fee: f64) -> AccountEvent {
     let mut e = AccountEvent::new(event_id, AccountEventKind::FillSettled);
     (e.fill_id, e.asset, e.fee) = (id(fill_id), id(asset), fee);
@@ -77,22 +101,8 @@ fn fees_agree(k: &Kernel) {
 fn two_markets_one_trade_id() -> Kernel {
     let mut k = Kernel::new("markets", 3).unwrap();
     k.set_seed_capital(10_000.0).unwrap();
-    for (n, (slot, asset, price)) in [(0, "BTC", 50_000.0), (1, "ETH", 3_000.0)]
-        .into_iter()
-        .enumerate()
-    {
-        let order = k
-            .process_intent(&entry(n as u32, slot, asset, price, 1.0))
-            .submit
-            .unwrap();
-        let out = k.on_venue_event(&fill(
-            &order.client_order_id,
-            &format!("e{n}"),
-            "123",
-            price,
-            1.0,
-            1.0,
-        ));
+    for (n, slot, asset, price) in [(0, 0, "BTC", 50_000.0), (1, 1, "ETH", 3_000.0)] {
+        let out = filled_one(&mut k, n, slot, asset, price, "123");
         assert!(out.accepted, "{out:?}");
     }
     k
@@ -155,18 +165,7 @@ fn the_same_assets_fill_id_again_still_replaces_its_waiting_fee() {
     // A BTC fill of trade "123" again (on another slot) while the first's fee waits: only
     // the newest counts, as for any fill id before; the ETH fill's beside it stays.
     let mut k = two_markets_one_trade_id();
-    let order = k
-        .process_intent(&entry(2, 2, "BTC", 50_000.0, 1.0))
-        .submit
-        .unwrap();
-    let out = k.on_venue_event(&fill(
-        &order.client_order_id,
-        "e2",
-        "123",
-        50_000.0,
-        1.0,
-        1.0,
-    ));
+    let out = filled_one(&mut k, 2, 2, "BTC", 50_000.0, "123");
     assert!(out.accepted, "{out:?}");
     assert!(close(k.account.k_fees_paid, 51.5));
     assert!(
@@ -246,23 +245,8 @@ fn a_log_of_rules_18_keeps_one_fill_per_id_and_settles_by_id_alone_as_it_ran() {
     let mut k = Kernel::new("markets", 2).unwrap();
     k.set_seed_capital(10_000.0).unwrap();
     let (btc, eth) = replaying(18, || {
-        for (n, (slot, asset, price)) in [(0, "BTC", 50_000.0), (1, "ETH", 3_000.0)]
-            .into_iter()
-            .enumerate()
-        {
-            let order = k
-                .process_intent(&entry(n as u32, slot, asset, price, 1.0))
-                .submit
-                .unwrap();
-            let ev = fill(
-                &order.client_order_id,
-                &format!("e{n}"),
-                "123",
-                price,
-                1.0,
-                1.0,
-            );
-            assert!(k.on_venue_event(&ev).accepted);
+        for (n, slot, asset, price) in [(0, 0, "BTC", 50_000.0), (1, 1, "ETH", 3_000.0)] {
+            assert!(filled_one(&mut k, n, slot, asset, price, "123").accepted);
         }
         // The ETH fill's prediction replaced the BTC fill's.
         assert!(close(k.account.k_unsettled_fees, 1.5));
@@ -283,12 +267,7 @@ fn a_log_of_rules_18_keeps_one_fill_per_id_and_settles_by_id_alone_as_it_ran() {
 fn a_fill_booked_under_rules_18_settles_under_19_whatever_asset_is_named() {
     // A log written by the build before, then continued: its fill's asset is not known.
     let mut k = Kernel::new("markets", 1).unwrap();
-    let order = k
-        .process_intent(&entry(0, 0, "BTC", 50_000.0, 1.0))
-        .submit
-        .unwrap();
-    let ev = fill(&order.client_order_id, "e0", "123", 50_000.0, 1.0, 1.0);
-    assert!(replaying(18, || k.on_venue_event(&ev)).accepted);
+    assert!(replaying(18, || filled_one(&mut k, 0, 0, "BTC", 50_000.0, "123")).accepted);
     let out = k.on_account_event(&settle("s-btc", "123", "BTCUSDT", 20.0));
     assert!(out.accepted, "{out:?}");
     assert!(close(k.account.k_fees_paid, 20.0));
@@ -419,15 +398,7 @@ fn a_checkpoint_written_before_rules_19_loads_and_its_fills_settle_whole_by_id()
     // checkpoint ending with the kept orders in doubt.
     let mut k = Kernel::new("markets", 3).unwrap();
     replaying(18, || {
-        let o = k
-            .process_intent(&entry(0, 0, "BTC", 50_000.0, 1.0))
-            .submit
-            .unwrap()
-            .client_order_id;
-        assert!(
-            k.on_venue_event(&fill(&o, "e0", "123", 50_000.0, 1.0, 1.0))
-                .accepted
-        );
+        assert!(filled_one(&mut k, 0, 0, "BTC", 50_000.0, "123").accepted);
     });
     let state = encode_kernel(&k);
     let tail = bincode::serialized_size(&k.unsettled_tail()).unwrap() as usize;
@@ -441,15 +412,7 @@ fn a_checkpoint_written_before_rules_19_loads_and_its_fills_settle_whole_by_id()
         assert!(close(k.account.k_unsettled_fees, 0.0));
     }
     // A fill of another asset under the id, booked now, waits beside it.
-    let o = old
-        .process_intent(&entry(1, 1, "ETH", 3_000.0, 1.0))
-        .submit
-        .unwrap()
-        .client_order_id;
-    assert!(
-        old.on_venue_event(&fill(&o, "e1", "123", 3_000.0, 1.0, 1.0))
-            .accepted
-    );
+    assert!(filled_one(&mut old, 1, 1, "ETH", 3_000.0, "123").accepted);
     assert!(close(old.account.k_unsettled_fees, 26.5));
     assert!(
         old.on_account_event(&settle("s-eth", "123", "ETH", 2.0))
