@@ -285,9 +285,9 @@ def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield server
 
 
-def test_a_resting_order_on_a_ccxt_venue_is_filled_through_the_runtime(
-    exchange: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def binance(exchange: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A CcxtVenue on Binance spot against the recorded exchange, its markets loaded."""
     from dita.venues import CcxtVenue
 
     monkeypatch.setenv("DITA_TEST_POLL_KEY", "test-api-key")
@@ -304,28 +304,32 @@ def test_a_resting_order_on_a_ccxt_venue_is_filled_through_the_runtime(
     )
     try:
         venue.load_markets()
-        kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-ccxt")
-        runtime = TradingRuntime(kernel)
-        s = RestsOnBinance(name="s")
-        runtime.add_strategy(s)
-        placed = exchange.fixture("binance/spot_order_limit_new.json")
-        placed["clientOrderId"] = "rt-ccxt-1"
-        exchange.script("POST", "/api/v3/order", payload=placed)
-        runtime.on_quote(Quote("BTCUSDT", 1.7e9, 89990.0, 90010.0, 1.0, 1.0))  # buys 0.02 at 90000
-        assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"
-        # The next quotes poll: the order's status and trades, part filled, then filled.
-        for answer, trades in (("partial", "partial"), ("filled", "filled")):
-            exchange.script("GET", "/api/v3/order", f"binance/spot_query_limit_{answer}.json")
-            exchange.script("GET", "/api/v3/myTrades", f"binance/spot_trades_limit_{trades}.json")
-            runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 1, 89990.0, 90010.0, 1.0, 1.0))
-        heard = [(f.size, f.price) for f in s.heard]
-        assert heard == [(pytest.approx(0.008), 90000.0), (pytest.approx(0.012), 90000.0)]
-        assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
-        assert kernel.slot_state(0).size == pytest.approx(0.02)
-        runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 2, 89990.0, 90010.0, 1.0, 1.0))  # nothing works: no request
-        assert len(exchange.calls("GET", "/api/v3/order")) == 2
+        yield venue
     finally:
         venue.close()
+
+
+def test_a_resting_order_on_a_ccxt_venue_is_filled_through_the_runtime(exchange: Any, binance: Any) -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=binance, kernel_id="rt-ccxt")
+    runtime = TradingRuntime(kernel)
+    s = RestsOnBinance(name="s")
+    runtime.add_strategy(s)
+    placed = exchange.fixture("binance/spot_order_limit_new.json")
+    placed["clientOrderId"] = "rt-ccxt-1"
+    exchange.script("POST", "/api/v3/order", payload=placed)
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9, 89990.0, 90010.0, 1.0, 1.0))  # buys 0.02 at 90000
+    assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"
+    # The next quotes poll: the order's status and trades, part filled, then filled.
+    for answer, trades in (("partial", "partial"), ("filled", "filled")):
+        exchange.script("GET", "/api/v3/order", f"binance/spot_query_limit_{answer}.json")
+        exchange.script("GET", "/api/v3/myTrades", f"binance/spot_trades_limit_{trades}.json")
+        runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 1, 89990.0, 90010.0, 1.0, 1.0))
+    heard = [(f.size, f.price) for f in s.heard]
+    assert heard == [(pytest.approx(0.008), 90000.0), (pytest.approx(0.012), 90000.0)]
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    assert kernel.slot_state(0).size == pytest.approx(0.02)
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 2, 89990.0, 90010.0, 1.0, 1.0))  # nothing works: no request
+    assert len(exchange.calls("GET", "/api/v3/order")) == 2
 
 
 class RestsOnBinance(Strategy[Any]):
@@ -367,54 +371,36 @@ class CancelsOnBinance(Strategy[Any]):
 
 
 def test_a_fill_a_ccxt_venue_reports_after_the_orders_cancel_is_still_polled_for(
-    exchange: Any, monkeypatch: pytest.MonkeyPatch
+    exchange: Any, binance: Any
 ) -> None:
     """The exchange's cancel answer counts 0.005 executed while its trade list does not show
     the trade yet: the venue ends the order (CANCEL_ACK, filled_size 0.005) and keeps asking
     about it until the trade shows, then reports the FILL from a poll. The runtime polled only
     while an order of its own worked, so after the cancel nothing asked: the 0.005 bought at
     the exchange reached neither the kernel nor the strategy until finish()."""
-    from dita.venues import CcxtVenue
-
-    monkeypatch.setenv("DITA_TEST_POLL_KEY", "test-api-key")
-    monkeypatch.setenv("DITA_TEST_POLL_SECRET", "test-api-secret")
-    exchange.script("GET", "/api/v3/exchangeInfo", "binance/spot_exchange_info.json", repeat=True)
-    venue = CcxtVenue(
-        exchange="binance",
-        base_url=exchange.url,
-        api_key_env="DITA_TEST_POLL_KEY",
-        secret_env="DITA_TEST_POLL_SECRET",
-        timeout_ms=1500,
-        rate_limit_ms=1,
-        resolve_delay_ms=0,
-    )
-    try:
-        venue.load_markets()
-        kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-ccxt")
-        runtime = TradingRuntime(kernel)
-        s = CancelsOnBinance(name="s")
-        runtime.add_strategy(s)
-        placed = exchange.fixture("binance/spot_order_limit_new_2.json")
-        placed["clientOrderId"] = "rt-ccxt-1"
-        exchange.script("POST", "/api/v3/order", payload=placed)
-        runtime.on_quote(Quote("BTCUSDT", 1.7e9, 88990.0, 89010.0, 1.0, 1.0))  # buys: it rests
-        # The next quote polls (still new), then the strategy cancels: 0.005 executed, no trade yet.
-        resting = exchange.fixture("binance/spot_query_canceled_2.json")
-        resting.update(status="NEW", executedQty="0.00000000", cummulativeQuoteQty="0.00000000")
-        exchange.script("GET", "/api/v3/order", payload=resting)
-        exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
-        exchange.script("GET", "/api/v3/myTrades", payload=[])
-        runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 1, 88990.0, 89010.0, 1.0, 1.0))
-        assert s.heard == [] and runtime.working_orders == 0
-        assert len(exchange.calls("DELETE", "/api/v3/order")) == 1
-        # The trade shows now: the next data point's poll takes it to the kernel and the strategy.
-        exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
-        exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
-        runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 2, 88990.0, 89010.0, 1.0, 1.0))
-        assert [(f.size, f.price) for f in s.heard] == [(pytest.approx(0.005), 89000.0)]
-        assert kernel.slot_state(0).size == pytest.approx(0.005)
-        # Nothing works or is awaited any more: no request.
-        runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 3, 88990.0, 89010.0, 1.0, 1.0))
-        assert len(exchange.calls("GET", "/api/v3/order")) == 2
-    finally:
-        venue.close()
+    kernel = ExecutionKernel(max_slots=2, venue=binance, kernel_id="rt-ccxt")
+    runtime = TradingRuntime(kernel)
+    s = CancelsOnBinance(name="s")
+    runtime.add_strategy(s)
+    placed = exchange.fixture("binance/spot_order_limit_new_2.json")
+    placed["clientOrderId"] = "rt-ccxt-1"
+    exchange.script("POST", "/api/v3/order", payload=placed)
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9, 88990.0, 89010.0, 1.0, 1.0))  # buys: it rests
+    # The next quote polls (still new), then the strategy cancels: 0.005 executed, no trade yet.
+    resting = exchange.fixture("binance/spot_query_canceled_2.json")
+    resting.update(status="NEW", executedQty="0.00000000", cummulativeQuoteQty="0.00000000")
+    exchange.script("GET", "/api/v3/order", payload=resting)
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", payload=[])
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 1, 88990.0, 89010.0, 1.0, 1.0))
+    assert s.heard == [] and runtime.working_orders == 0
+    assert len(exchange.calls("DELETE", "/api/v3/order")) == 1
+    # The trade shows now: the next data point's poll takes it to the kernel and the strategy.
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 2, 88990.0, 89010.0, 1.0, 1.0))
+    assert [(f.size, f.price) for f in s.heard] == [(pytest.approx(0.005), 89000.0)]
+    assert kernel.slot_state(0).size == pytest.approx(0.005)
+    # Nothing works or is awaited any more: no request.
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 3, 88990.0, 89010.0, 1.0, 1.0))
+    assert len(exchange.calls("GET", "/api/v3/order")) == 2
