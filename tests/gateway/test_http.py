@@ -6,7 +6,8 @@ import json
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -1299,16 +1300,20 @@ class _FillsLater:
         return owed
 
 
+_V = TypeVar("_V")
+
+
+def _serving(venue: Callable[[], _V], **settings: Any) -> tuple[LiveServer, _V]:
+    """A server whose kernel's venue ``venue()`` makes (in the server's thread), and that venue."""
+    live = start_server(venue=venue, **settings)
+    made: _V = live.app.state.kernel.venue
+    return live, made
+
+
 def test_a_venue_that_reports_later_is_polled_and_its_fills_booked_and_published() -> None:
     """Nothing polled a venue with poll_events: a resting order's fill, reported only there,
     never reached the kernel, whose slot stayed ENTRY_WORKING for ever."""
-    venues: list[_FillsLater] = []
-
-    def venue() -> _FillsLater:
-        venues.append(_FillsLater())
-        return venues[0]
-
-    live = start_server(venue=venue, venue_poll_seconds=0.05)
+    live, late = _serving(_FillsLater, venue_poll_seconds=0.05)
     try:
         c = live.client
         with c.stream("GET", "/v1/events") as stream:
@@ -1325,7 +1330,7 @@ def test_a_venue_that_reports_later_is_polled_and_its_fills_booked_and_published
         assert metric(c.get("/metrics").text, "dita_gateway_fills_total") == 1
         # A poll that raises, and one that gives what is not an event: each logged and counted,
         # and the polling goes on (the next order's fill is booked).
-        venues[0].faults += ["raise", "junk"]
+        late.faults += ["raise", "junk"]
         enter(c, slot_id=1)
         wait_until(lambda: c.get("/v1/slots/1").json()["fsm_state"] == "POSITION_OPEN", timeout=10)
         text = c.get("/metrics").text
@@ -1333,9 +1338,9 @@ def test_a_venue_that_reports_later_is_polled_and_its_fills_booked_and_published
         assert metric(text, "dita_gateway_fills_total") == 2
     finally:
         live.stop()
-    polls = venues[0].polls
+    polls = late.polls
     time.sleep(0.2)
-    assert venues[0].polls == polls  # the stop ended the polling
+    assert late.polls == polls  # the stop ended the polling
 
 
 def test_the_polling_runs_under_a_server_that_runs_the_apps_lifespan() -> None:
@@ -1388,20 +1393,14 @@ class _AnswersLate(_FillsLater):
 def test_a_poll_under_way_at_the_stop_is_applied_before_the_kernel_closes() -> None:
     """The stop canceled the polling task: the worker thread went on, and the fills it
     returned (a venue reports each once) were dropped, the kernel closed without them."""
-    venues: list[_AnswersLate] = []
-
-    def venue() -> _AnswersLate:
-        venues.append(_AnswersLate())
-        return venues[0]
-
-    live = start_server(venue=venue, venue_poll_seconds=0.02)
+    live, late = _serving(_AnswersLate, venue_poll_seconds=0.02)
     kernel = live.app.state.kernel
     assert enter(live.client, slot_id=0)["state"] == "ENTRY_WORKING"
-    assert venues[0].asked.wait(10)
+    assert late.asked.wait(10)
     stopping = threading.Thread(target=live.stop)
     stopping.start()
     time.sleep(0.2)  # the stop is under way while the venue has not answered
-    venues[0].answer.set()
+    late.answer.set()
     stopping.join(15)
     assert not stopping.is_alive()
     assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
@@ -1412,13 +1411,7 @@ def test_no_request_is_taken_once_the_stop_began_while_a_poll_is_awaited() -> No
     listening socket and the idle connections: for those seconds after SIGTERM the gateway
     took new connections and requests, and an ENTER placed an order at the venue that the
     stopping server then left there."""
-    venues: list[_AnswersLate] = []
-
-    def venue() -> _AnswersLate:
-        venues.append(_AnswersLate())
-        return venues[0]
-
-    live = start_server(venue=venue, venue_poll_seconds=0.02)
+    live, late = _serving(_AnswersLate, venue_poll_seconds=0.02)
     kernel = live.app.state.kernel
     kept = httpx.Client(base_url=live.url, headers=AUTH, timeout=5)  # a connection kept alive
     fresh = httpx.Client(base_url=live.url, headers=AUTH, timeout=5)  # and a new one
@@ -1426,14 +1419,14 @@ def test_no_request_is_taken_once_the_stop_began_while_a_poll_is_awaited() -> No
     try:
         assert kept.get("/healthz").status_code == 200
         assert enter(live.client, slot_id=0)["state"] == "ENTRY_WORKING"
-        assert venues[0].asked.wait(10)
+        assert late.asked.wait(10)
         stopping.start()
         time.sleep(0.5)  # the stop is under way (uvicorn looks every 0.1 s) and awaits the poll
         for client in (kept, fresh):
             with pytest.raises(httpx.TransportError):
                 client.post("/v1/intents", json={**ENTER_ONE, "slot_id": 1})
     finally:
-        venues[0].answer.set()
+        late.answer.set()
         kept.close()
         fresh.close()
         if stopping.ident is None:  # failed before the stop: do not leave the server behind
