@@ -12,8 +12,9 @@ error, and the loop carries on with the others.
 Venues that report later (``poll_events``: a live exchange's fills of resting orders, its
 cancels and expiries) are polled on each data point while orders work (or the kernel awaits
 an ended order's fills, ``awaited_orders``), before the strategies hear it: under the wall
-clock at most every ``poll_interval`` seconds, under the data clock on every data point.
-``poll_venues()`` polls at once (a live loop with no data for a while calls it itself), and
+clock at most every ``poll_interval`` seconds after the last poll ended, under the data clock
+on every data point. ``poll_venues()`` polls at once (a live loop with no data for a while calls
+it itself; called while a poll's events are routed, it has that poll poll again after them), and
 ``finish()`` polls once more.
 
 Speed: a replay spends most of its time in strategy code, so the loop does nothing per
@@ -65,6 +66,9 @@ log = logging.getLogger(__name__)
 # How many freed trades keep their owner for a late fill (the kernel keeps one ended order
 # per slot, so more than a few thousand slots' worth is never needed).
 RELEASED_MEMORY = 10_000
+# How many of its latest fills each strategy keeps in ``fills`` under the wall clock by default
+# (``fills_kept``): a live run is open-ended, and every fill it kept grew its memory for good.
+LIVE_FILLS_KEPT = 10_000
 # How often (in the runtime's time) it looks for orders in doubt (``orders_in_doubt``: rate
 # limited before the venue acknowledged them, with a cancel asked), and the first and longest
 # wait before reconciling them: the venue just throttled, and each reconciliation asks it for
@@ -218,8 +222,13 @@ class TradingRuntime:
     makes the data's timestamps the time (replay); ``"wall"`` uses the machine clock (live).
     ``poll_interval``: under the wall clock, the fewest seconds between two polls of the
     venues that report later (``poll_venues``) that data points make; a positive finite
-    number (a fast quote feed must not hammer an exchange). Under the data clock they are
-    polled on every data point while orders work (or the kernel awaits an ended order's fills).
+    number (a fast quote feed must not hammer an exchange), counted from the end of the last
+    poll. Under the data clock they are polled on every data point while orders work (or the
+    kernel awaits an ended order's fills).
+    ``fills_kept``: how many of its latest fills each strategy keeps in ``Strategy.fills`` (at
+    least that many, up to twice as many between two trims); None, the default, keeps every
+    fill under the data clock (a replay's feed ends) and the latest ``LIVE_FILLS_KEPT`` under
+    the wall clock (a live run does not). ``Strategy.fills_total`` counts every fill.
     """
 
     def __init__(
@@ -230,11 +239,19 @@ class TradingRuntime:
         clock: str = "data",
         defer_venue_data: bool = True,
         poll_interval: float = POLL_SECONDS,
+        fills_kept: int | None = None,
     ) -> None:
         if clock not in ("data", "wall"):
             raise ValueError(f"clock={clock!r} must be 'data' or 'wall'")
         if not (_is_number(poll_interval) and math.isfinite(poll_interval) and poll_interval > 0):
             raise ValueError(f"poll_interval={poll_interval!r} must be a positive finite number of seconds")
+        if fills_kept is not None and not (
+            _is_number(fills_kept) and isinstance(fills_kept, int) and fills_kept > 0
+        ):
+            raise ValueError(
+                f"fills_kept={fills_kept!r} must be a positive whole number of fills, or None "
+                "(every fill under the data clock, the latest LIVE_FILLS_KEPT under the wall clock)"
+            )
         self.kernel = kernel
         if venues is None:
             venues = _market_venues(kernel.venue)
@@ -245,7 +262,13 @@ class TradingRuntime:
         self.poll_interval = float(poll_interval)
         # When a data point may poll them next (time.monotonic(); the wall clock only).
         self._poll_at = -math.inf
+        # A poll is routing its events; one was asked for meanwhile (made once they are routed).
+        self._polling = False
+        self._poll_again = False
         self.clock = clock
+        if fills_kept is None and clock == "wall":
+            fills_kept = LIVE_FILLS_KEPT
+        self.fills_kept: int | None = fills_kept
         # False hands every data point to the venues at once (the reference behaviour the
         # deferred path must reproduce; the tests compare the two).
         self.defer_venue_data = defer_venue_data
@@ -632,26 +655,52 @@ class TradingRuntime:
         that raises or gives what is not a list of events (or an item that is no
         ``VenueEvent``) is logged at WARNING and counted in ``stats["venue_poll_errors"]``,
         and the rest goes on: the next poll may answer. A listener's error is raised once
-        every event is routed, as for a data point's."""
-        self._poll_at = time.monotonic() + self.poll_interval
+        every event is routed, as for a data point's.
+
+        Called while a poll's events are being routed (from a strategy's ``on_fill`` or a
+        listener), it polls nothing then and returns []: the running poll polls again once its
+        own events are all routed, and returns that poll's events with its own. Polled at once,
+        the later poll's events reached everyone before the rest of the earlier poll's.
+
+        Under the wall clock the next data point's poll comes ``poll_interval`` after this
+        call ends (all its polls made and routed), not after it started."""
+        if self._polling:
+            self._poll_again = True
+            return []
+        self._polling = True
         polled: list[VenueEvent] = []
         errors: list[Exception] = []
-        for venue in self.polled_venues:
-            answer, problem = poll_once(venue.poll_events)
-            if problem:
-                self._poll_failed(venue, problem)
-            events = [e for e in answer if isinstance(e, VenueEvent)]
-            if len(events) < len(answer):
-                odd = next(e for e in answer if not isinstance(e, VenueEvent))
-                self._poll_failed(
-                    venue,
-                    f"the venue's poll_events gave {len(answer) - len(events)} item(s) that are not "
-                    f"venue events (skipped), the first a {type(odd).__name__}: {shortened(repr(odd), 120)}",
-                )
-            polled.extend(events)
-            self._absorb_events(events, errors)
+        try:
+            again = True
+            while again:
+                self._poll_again = False
+                for venue in self.polled_venues:
+                    events = self._poll_one(venue)
+                    polled.extend(events)
+                    self._absorb_events(events, errors)
+                again = self._poll_again
+        finally:
+            self._polling = self._poll_again = False
+            # From the end: a poll slower than the interval had every data point poll again.
+            self._poll_at = time.monotonic() + self.poll_interval
         _raise_first(errors)
         return polled
+
+    def _poll_one(self, venue: Any) -> list[VenueEvent]:
+        """One call of ``venue.poll_events``: the venue events it gave (what failed is logged
+        and counted, see ``poll_venues``)."""
+        answer, problem = poll_once(venue.poll_events)
+        if problem:
+            self._poll_failed(venue, problem)
+        events = [e for e in answer if isinstance(e, VenueEvent)]
+        if len(events) < len(answer):
+            odd = next(e for e in answer if not isinstance(e, VenueEvent))
+            self._poll_failed(
+                venue,
+                f"the venue's poll_events gave {len(answer) - len(events)} item(s) that are not "
+                f"venue events (skipped), the first a {type(odd).__name__}: {shortened(repr(odd), 120)}",
+            )
+        return events
 
     def _poll_failed(self, venue: Any, problem: str) -> None:
         self.stats["venue_poll_errors"] += 1
@@ -838,7 +887,12 @@ class TradingRuntime:
                     event.timestamp,
                     closed,
                 )
-                strategy.fills.append(fill)
+                fills = strategy.fills
+                fills.append(fill)
+                strategy.fills_total += 1
+                kept = self.fills_kept
+                if kept is not None and len(fills) >= 2 * kept:
+                    del fills[:-kept]  # trimmed now and then, so each fill costs O(1)
                 if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):
                     self._call(handle, "on_fill", fill)
         _raise_first(errors)

@@ -25,7 +25,7 @@ from dita.examples.quoting import TwoSidedQuoter
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX, KERNEL_MIN_SIZE, RiskLimits
 from dita.runtime import TradingRuntime
-from dita.strategy import Fill, Quote
+from dita.strategy import Quote
 from dita.venues.paper import MAX_LATENCY_MS
 
 __all__ = ["FILLS_KEPT", "FREEZE_ENV", "FREEZE_EVENTS_KEPT", "ShadowSettings", "run_shadow"]
@@ -37,8 +37,9 @@ NOTIONAL_RULES = frozenset({"max_notional_per_asset", "max_notional_total", "max
 # How many freezes the report lists one by one, the most recent (``freezes_total`` counts them
 # all): the quoter freezes about every third round, and a long run's list grew without bound.
 FREEZE_EVENTS_KEPT = 1_000
-# How many of its latest fills the run's quoter keeps in ``fills`` (the report counts them
-# without it): a strategy keeps every fill, some two and a half a round per symbol.
+# How many of its latest fills the run's quoter keeps in ``fills`` (the runtime's ``fills_kept``;
+# the report counts them without it): a replay keeps every fill, some two and a half a round
+# per symbol.
 FILLS_KEPT = 1_000
 
 
@@ -151,11 +152,6 @@ class _ShadowQuoter(TwoSidedQuoter):
         self.tally.on_edge(asset, edge_bps, outcome)
         return outcome
 
-    def on_fill(self, fill: Fill) -> None:
-        super().on_fill(fill)
-        if len(self.fills) >= 2 * FILLS_KEPT:
-            del self.fills[:-FILLS_KEPT]  # trimmed now and then, so each fill costs O(1)
-
 
 def frozen_or_now_utc() -> str:
     """``DITA_FREEZE_UTC`` when set (reproducible reports), else the current UTC time."""
@@ -215,7 +211,7 @@ def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | No
             edge_freeze_threshold_bps=s.edge_threshold,
         ).model_dump()
     )
-    runtime = TradingRuntime(kernel, [])
+    runtime = TradingRuntime(kernel, [], fills_kept=FILLS_KEPT)
     tally = _Tally(runtime, s.symbols)
     runtime.intent_listeners.append(tally.on_intent)
     runtime.event_listeners.append(tally.on_event)

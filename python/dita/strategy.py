@@ -16,7 +16,9 @@ to market data::
 Decisions go through the helpers (``buy``, ``sell``, ``close``, ``cancel``), which build
 ``KernelIntent`` objects and hand them to the kernel through the runtime; the kernel's
 answer (``KernelOutcome``) comes back, refusals included. Fills arrive in ``on_fill`` and
-are kept in ``self.fills``; ``self.slots()`` and ``self.account()`` read the kernel.
+are kept in ``self.fills`` (every fill of a replay, the latest ones of a live run: see the
+runtime's ``fills_kept``), counted in ``self.fills_total``; ``self.slots()`` and
+``self.account()`` read the kernel.
 The same class runs in a backtest, a shadow run, paper and live: only the runtime's feed
 and the kernel's venue change.
 """
@@ -163,7 +165,10 @@ class Strategy(Generic[P]):
         else:
             self.params = validate_params(self.Params, params or {})  # type: ignore[assignment]
         self.name = name or type(self).__name__
+        # Its fills, oldest first: all of them, or its latest (``TradingRuntime(fills_kept=)``).
         self.fills: list[Fill] = []
+        # How many fills it got (each appended to ``fills``), however many ``fills`` keeps.
+        self.fills_total = 0
         self._ctx: StrategyContext | None = None
         # Slots this strategy has opened and not yet seen close, by asset.
         self._open_slots: dict[str, list[int]] = {}

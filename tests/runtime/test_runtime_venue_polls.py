@@ -207,6 +207,45 @@ def test_under_the_wall_clock_data_points_poll_at_most_every_poll_interval(
     assert venue.polls == 3  # nothing works any more
 
 
+class SlowPolls(FillsLater):
+    """A venue whose every poll takes ``seconds`` of the (fake) monotonic clock."""
+
+    def __init__(self, clock: FakeMonotonic, seconds: float) -> None:
+        super().__init__(polls_before=100)  # the order keeps working
+        self.clock = clock
+        self.seconds = seconds
+
+    def poll_events(self) -> Any:
+        self.clock.now += self.seconds
+        return super().poll_events()
+
+
+@pytest.mark.parametrize("poll", ["data point", "poll_venues"])
+def test_under_the_wall_clock_the_poll_interval_counts_from_the_end_of_the_last_poll(
+    monotonic: FakeMonotonic, poll: str
+) -> None:
+    """Counted from a poll's start, a poll slower than the interval left it passed by the time
+    the poll ended: every data point polled again, back to back, and the data loop spent its
+    time polling."""
+    venue = SlowPolls(monotonic, seconds=3.0)
+    runtime, _, s = on_later(venue, clock="wall", poll_interval=1.0)
+    runtime.on_quote(quote(0))  # buys
+    if poll == "data point":
+        runtime.on_quote(quote(1))
+    else:
+        runtime.poll_venues()
+    assert venue.polls == 1 and monotonic.now == 1003.0
+    runtime.run([quote(m) for m in range(2, 20)])  # within a second of the poll's end
+    monotonic.now += 0.99
+    runtime.on_quote(quote(20))
+    assert venue.polls == 1
+    monotonic.now += 0.02
+    runtime.on_quote(quote(21))
+    assert venue.polls == 2 and monotonic.now == 1007.01
+    runtime.on_quote(quote(22))
+    assert venue.polls == 2 and len(s.seen) == runtime.data_points
+
+
 def test_a_live_loop_without_data_polls_by_itself() -> None:
     venue = FillsLater()
     runtime, kernel, s = on_later(venue, clock="wall")
