@@ -1867,7 +1867,13 @@ _KRAKEN_PAIRS = {
             "pair_decimals": 1, "lot_decimals": 8, "cost_decimals": 5, "ordermin": "0.0001",
             "costmin": "0.5", "tick_size": "0.1", "status": "online", "fees": [[0, 0.4]],
             "fees_maker": [[0, 0.25]], "leverage_buy": [], "leverage_sell": [],
-        }
+        },
+        "XETHZUSD": {
+            "altname": "ETHUSD", "wsname": "ETH/USD", "base": "XETH", "quote": "ZUSD",
+            "pair_decimals": 2, "lot_decimals": 8, "cost_decimals": 5, "ordermin": "0.002",
+            "costmin": "0.5", "tick_size": "0.01", "status": "online", "fees": [[0, 0.4]],
+            "fees_maker": [[0, 0.25]], "leverage_buy": [], "leverage_sell": [],
+        },
     },
 }  # fmt: skip
 _KRAKEN_ASSETS = {
@@ -1876,6 +1882,13 @@ _KRAKEN_ASSETS = {
         "XXBT": {
             "aclass": "currency",
             "altname": "XBT",
+            "decimals": 10,
+            "display_decimals": 5,
+            "status": "enabled",
+        },
+        "XETH": {
+            "aclass": "currency",
+            "altname": "ETH",
             "decimals": 10,
             "display_decimals": 5,
             "status": "enabled",
@@ -1910,7 +1923,14 @@ def kraken_venue(
     monkeypatch.setenv("DITA_TEST_KRAKEN_SECRET", base64.b64encode(b"kraken-secret-0123456789").decode())
     exchange.script("GET", "/0/public/AssetPairs", payload=_KRAKEN_PAIRS, repeat=True)
     exchange.script("GET", "/0/public/Assets", payload=_KRAKEN_ASSETS, repeat=True)
-    venue = CcxtVenue(
+    venue = _kraken(exchange, clock)
+    venue.load_markets()
+    yield venue
+    venue.close()
+
+
+def _kraken(exchange: RecordedExchange, clock: ManualClock, **settings: object) -> CcxtVenue:
+    return CcxtVenue(
         exchange="kraken",
         base_url=exchange.url,
         api_key_env="DITA_TEST_KRAKEN_KEY",
@@ -1920,10 +1940,8 @@ def kraken_venue(
         resolve_delay_ms=0,
         clock=clock,
         sleep=clock.sleep,
+        **settings,
     )
-    venue.load_markets()
-    yield venue
-    venue.close()
 
 
 def test_a_kraken_order_whose_submit_timed_out_is_found_by_its_client_id(
@@ -1959,6 +1977,134 @@ def test_a_kraken_order_of_another_client_id_is_not_taken_for_the_one_asked_for(
         "POST", "/0/private/ClosedOrders", payload={"error": [], "result": {"closed": {}, "count": 0}}
     )
     assert kraken_venue.order_status("s2-entry-1") is None
+
+
+_KRAKEN_ORDER_ID = "OQCLML-BW3P3-BUCMWZ"
+
+
+def _kraken_trade(trade_id: str, vol: str, time: float) -> dict:
+    """A trade of order ``_KRAKEN_ORDER_ID`` (a buy at 90000) as Kraken's QueryTrades gives it."""
+    return {
+        "ordertxid": _KRAKEN_ORDER_ID, "postxid": "TKH2SE-M7IF5-CFI7LT", "pair": "XXBTZUSD",
+        "time": time, "type": "buy", "ordertype": "limit", "price": "90000.0",
+        "cost": f"{90000 * float(vol):.5f}", "fee": "0.00000", "vol": vol, "margin": "0.00000",
+        "misc": "", "maker": True,
+    }  # fmt: skip
+
+
+def _kraken_queried(order: dict) -> dict:
+    """Kraken's answer to a query of order ``_KRAKEN_ORDER_ID`` (``QueryOrders``)."""
+    return {"error": [], "result": {_KRAKEN_ORDER_ID: order}}
+
+
+def test_a_kraken_orders_trades_are_asked_for_by_their_ids(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Kraken's trade list has no order filter: it gives the account's latest 50 trades of every
+    market, so a busy account's order had its trades booked from the order after
+    ``missing_trades_wait_s``, their prices, fees and ids lost. Worse, the order's own answer
+    names its trades by id only (ccxt gives them without amount or price), and each such name
+    hid the trade of that id in the list: none was ever reported. Kraken's order query gives
+    the order's trade ids; its trade query (ccxt's ``fetch_order_trades``) gives those trades,
+    up to 20 a request (a request whose ids ccxt splits into full batches ends with an empty
+    one, so each is sent fewer)."""
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "XXBTZUSD", "BUY", "LIMIT", 90000.0, 0.0025,
+        venue_order_id=f"XXBTZUSD:{_KRAKEN_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    kraken_venue.watch(order)
+    ids = [f"T{n:05d}-AAAAA-BBBBBB" for n in range(25)]
+    closed = dict(_kraken_order("closed", "s2-entry-1"), vol="0.00250000", vol_exec="0.00250000")
+    closed.update(cost="225.00000", price="90000.0", trades=ids)
+    exchange.script("POST", "/0/private/QueryOrders", payload=_kraken_queried(closed))
+    trades = {tid: _kraken_trade(tid, "0.00010000", 1763679610.0 + n) for n, tid in enumerate(ids)}
+    for batch in (ids[:19], ids[19:]):
+        exchange.script(
+            "POST", "/0/private/QueryTrades", payload={"error": [], "result": {t: trades[t] for t in batch}}
+        )
+    events = kraken_venue.poll_events()
+    fills = [e for e in events if e.kind == KernelEventKind.FILL]
+    assert [f.fill_id for f in fills] == [f"XXBTZUSD:{tid}" for tid in ids]
+    assert all(f.metadata.get("fill_source") != "order" for f in fills)
+    assert fills[-1].status == VenueOrderStatus.FILLED and fills[-1].filled_size == pytest.approx(0.0025)
+    [query] = exchange.calls("POST", "/0/private/QueryOrders")
+    assert query.params["trades"] == "True"  # ccxt asks for the order's trade ids
+    asked = [c.params["txid"].split(",") for c in exchange.calls("POST", "/0/private/QueryTrades")]
+    assert asked == [ids[:19], ids[19:]]
+    assert exchange.calls("POST", "/0/private/TradesHistory") == []
+
+
+def test_a_kraken_orders_trades_already_reported_are_not_asked_for_again(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """A resting order's answer names every trade it had so far: only those not reported yet are
+    asked for, and a request that fails ends the reading (asked again next poll)."""
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "XXBTZUSD", "BUY", "LIMIT", 90000.0, 0.02,
+        venue_order_id=f"XXBTZUSD:{_KRAKEN_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    kraken_venue.watch(order)
+    first, second = "TAAAAA-AAAAA-AAAAA1", "TAAAAA-AAAAA-AAAAA2"
+    working = dict(_kraken_order("open", "s2-entry-1"), vol_exec="0.00800000", cost="720.00000")
+    working["trades"] = [first]
+    exchange.script("POST", "/0/private/QueryOrders", payload=_kraken_queried(working))
+    exchange.script("POST", "/0/private/QueryTrades", payload={"error": ["EService:Unavailable"]}, status=503)
+    assert kraken_venue.poll_events() == []  # the trades could not be asked for: next poll
+    exchange.script("POST", "/0/private/QueryOrders", payload=_kraken_queried(working))
+    exchange.script(
+        "POST",
+        "/0/private/QueryTrades",
+        payload={"error": [], "result": {first: _kraken_trade(first, "0.00800000", 1763679610.0)}},
+    )
+    [fill] = kraken_venue.poll_events()
+    assert (fill.fill_id, fill.size, fill.status) == (
+        f"XXBTZUSD:{first}", 0.008, VenueOrderStatus.PARTIALLY_FILLED
+    )  # fmt: skip
+    more = dict(working, vol_exec="0.01200000", cost="1080.00000", trades=[first, second])
+    exchange.script("POST", "/0/private/QueryOrders", payload=_kraken_queried(more))
+    exchange.script(
+        "POST",
+        "/0/private/QueryTrades",
+        payload={"error": [], "result": {second: _kraken_trade(second, "0.00400000", 1763679620.0)}},
+    )
+    [fill] = kraken_venue.poll_events()
+    assert (fill.fill_id, fill.filled_size) == (f"XXBTZUSD:{second}", pytest.approx(0.012))
+    asked = [c.params["txid"] for c in exchange.calls("POST", "/0/private/QueryTrades")]
+    assert asked == [first, first, second]
+
+
+def test_kraken_order_status_after_a_restart_asks_its_order_lists_once_not_per_market(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Kraken's open and closed order lists are the account's (ccxt keeps a market's orders from
+    them after the answer): asked per market after a restart, the same two requests went out
+    for every market Kraken serves (hundreds), paced by ccxt. They are asked once; an order
+    listed in a market this venue does not trade is not taken."""
+    exchange.script("POST", "/0/private/OpenOrders", payload={"error": [], "result": {"open": {}}})
+    exchange.script(
+        "POST", "/0/private/ClosedOrders", payload={"error": [], "result": {"closed": {}, "count": 0}}
+    )
+    assert kraken_venue.order_status("s2-entry-1") is None
+    for path in ("/0/private/OpenOrders", "/0/private/ClosedOrders"):
+        [asked] = exchange.calls("POST", path)
+        assert asked.params["cl_ord_id"] == "s2-entry-1"
+
+    closed = {_KRAKEN_ORDER_ID: dict(_kraken_order("canceled", "s2-entry-1"), vol_exec="0.00000000")}
+    exchange.script("POST", "/0/private/OpenOrders", payload={"error": [], "result": {"open": {}}})
+    exchange.script(
+        "POST", "/0/private/ClosedOrders", payload={"error": [], "result": {"closed": closed, "count": 1}}
+    )
+    found = kraken_venue.order_status("s2-entry-1")
+    assert found is not None and found.status == VenueOrderStatus.CANCELED
+    assert (found.asset, found.venue_order_id) == ("XXBTZUSD", f"XXBTZUSD:{_KRAKEN_ORDER_ID}")
+
+    with _kraken(exchange, clock, markets=["XETHZUSD"]) as eth_only:
+        exchange.script("POST", "/0/private/OpenOrders", payload={"error": [], "result": {"open": {}}})
+        exchange.script(
+            "POST", "/0/private/ClosedOrders", payload={"error": [], "result": {"closed": closed, "count": 1}}
+        )
+        assert eth_only.order_status("s2-entry-1") is None
+        assert len(exchange.calls("POST", "/0/private/ClosedOrders")) == 3
 
 
 def test_kraken_client_ids_are_free_text_of_18_at_most_or_a_uuid() -> None:
@@ -2167,6 +2313,39 @@ def test_a_bybit_order_listed_nowhere_is_rejected_after_the_grace_and_a_throttle
     assert bybit_venue.poll_events() == [] and len(exchange.calls("GET", "/v5/order/realtime")) == asked
 
 
+def test_a_bybit_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
+    bybit_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Bybit's execution list gives 50 trades a request unless asked for up to 100, newest first,
+    and the next page by the ``nextPageCursor`` of its answer: one page was read, and an order
+    that traded 150 times had its 50 oldest trades booked from the order after
+    ``missing_trades_wait_s``, their prices, fees and ids lost. The list is read page by page
+    (``cursor``) until the order's trades are all in."""
+    exchange.script(
+        "POST", "/v5/order/create", payload=_bybit({"orderId": _BYBIT_ORDER_ID, "orderLinkId": "s2-entry-1"})
+    )
+    bybit_venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.015))
+    filled = dict(_bybit_order("Filled", "0.015", "1350"), qty="0.015")
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list(filled))
+    trades = [_bybit_trade(f"21000000000612{n:05d}", "0.0001", 1763679610000 + n) for n in range(150)]
+    newest_first = trades[::-1]
+    exchange.script(
+        "GET",
+        "/v5/execution/list",
+        payload=_bybit({"category": "spot", "nextPageCursor": "page-2", "list": newest_first[:100]}),
+    )
+    exchange.script("GET", "/v5/execution/list", payload=_bybit_list(*newest_first[100:]))
+    events = bybit_venue.poll_events()
+    fills = [e for e in events if e.kind == KernelEventKind.FILL]
+    assert len(fills) == 150 and len({f.fill_id for f in fills}) == 150
+    assert all(f.metadata.get("fill_source") != "order" for f in fills)
+    assert fills[-1].status == VenueOrderStatus.FILLED and fills[-1].filled_size == pytest.approx(0.015)
+    first, second = exchange.calls("GET", "/v5/execution/list")
+    assert (first.params["limit"], first.params["orderId"]) == ("100", _BYBIT_ORDER_ID)
+    assert "cursor" not in first.params
+    assert (second.params["cursor"], second.params["orderId"]) == ("page-2", _BYBIT_ORDER_ID)
+
+
 # -- OKX: an order's trades asked for by its ordId -------------------------------------------
 
 _OKX_ORDER_ID = "680800019749904384"
@@ -2204,12 +2383,10 @@ def _okx_order(client_id: str) -> dict:
     }  # fmt: skip
 
 
-def test_an_okx_orders_trades_are_asked_for_by_its_ord_id(
+@pytest.fixture
+def okx_venue(
     exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An order's trades were asked for with Binance's ``orderId``, a parameter OKX's trade list
-    does not have (its is ``ordId``), which ccxt passes on as given: the order's trades were not
-    what was asked for. Only the order's trades are reported, whatever else the list holds."""
+) -> Iterator[CcxtVenue]:
     monkeypatch.setenv("DITA_TEST_OKX_KEY", "okx-key")
     monkeypatch.setenv("DITA_TEST_OKX_SECRET", "okx-secret")
     monkeypatch.setenv("DITA_TEST_OKX_PASSPHRASE", "okx-passphrase")
@@ -2227,11 +2404,28 @@ def test_an_okx_orders_trades_are_asked_for_by_its_ord_id(
         clock=clock,
         sleep=clock.sleep,
     )
+    yield venue
+    venue.close()
+
+
+def _okx_resting(venue: CcxtVenue, size: float = 0.02) -> VenueOrder:
+    """A limit buy of ``size`` BTC-USDT at 90000 sent before a restart, followed (``watch``)."""
     order = VenueOrder(
-        "s2-entry-1", 0, "t-1", "BTC-USDT", "BUY", "LIMIT", 90000.0, 0.02,
+        "s2-entry-1", 0, "t-1", "BTC-USDT", "BUY", "LIMIT", 90000.0, size,
         venue_order_id=f"BTC-USDT:{_OKX_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
     )  # fmt: skip
     venue.watch(order)
+    return order
+
+
+def test_an_okx_orders_trades_are_asked_for_by_its_ord_id(
+    okx_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """An order's trades were asked for with Binance's ``orderId``, a parameter OKX's trade list
+    does not have (its is ``ordId``), which ccxt passes on as given: the order's trades were not
+    what was asked for. Only the order's trades are reported, whatever else the list holds."""
+    venue = okx_venue
+    order = _okx_resting(venue)
     exchange.script(
         "GET", "/api/v5/trade/order", payload=_okx(_okx_order(venue.listed_client_order_id(order)))
     )
@@ -2245,7 +2439,72 @@ def test_an_okx_orders_trades_are_asked_for_by_its_ord_id(
     assert exchange.calls("GET", "/api/v5/trade/order")[0].params["ordId"] == _OKX_ORDER_ID
     [trades] = exchange.calls("GET", "/api/v5/trade/fills-history")
     assert trades.params.get("ordId") == _OKX_ORDER_ID and "orderId" not in trades.params
-    venue.close()
+
+
+def test_an_okx_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
+    okx_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """OKX's fill list gives 100 fills a request, newest first, and the older ones ``after`` the
+    ``billId`` of the last one: one page was read, and an order that filled 150 times had its
+    50 oldest fills booked from the order after ``missing_trades_wait_s``, their prices, fees
+    and ids lost. The list is read page by page until the order's fills are all in. Many fills
+    of one sweep share a millisecond: paged by time (ccxt's own ``paginate`` asks for those
+    before the oldest one's time), the others of that millisecond would be skipped."""
+    order = _okx_resting(okx_venue, size=0.015)
+    filled = dict(_okx_order(okx_venue.listed_client_order_id(order)), sz="0.015", accFillSz="0.015")
+    filled.update(state="filled", avgPx="90000")
+    exchange.script("GET", "/api/v5/trade/order", payload=_okx(filled))
+    # Seven fills a millisecond: the first page ends within one (fills 49 to 55).
+    fills = [
+        dict(_okx_trade(f"{6000 + n}", _OKX_ORDER_ID), billId=f"{80000 + n}", fillSz="0.0001",
+             fee="-0.0018", ts=str(1763679610000 + n // 7), fillTime=str(1763679610000 + n // 7))
+        for n in range(150)
+    ]  # fmt: skip
+    newest_first = fills[::-1]
+    exchange.script("GET", "/api/v5/trade/fills-history", payload=_okx(*newest_first[:100]))
+    exchange.script("GET", "/api/v5/trade/fills-history", payload=_okx(*newest_first[100:]))
+    events = okx_venue.poll_events()
+    got = [e for e in events if e.kind == KernelEventKind.FILL]
+    assert len(got) == 150 and len({f.fill_id for f in got}) == 150
+    assert all(f.metadata.get("fill_source") != "order" for f in got)
+    assert got[-1].status == VenueOrderStatus.FILLED and got[-1].filled_size == pytest.approx(0.015)
+    assert "okx-spot:fill:BTC-USDT:6049" in {f.event_id for f in got}
+    first, second = exchange.calls("GET", "/api/v5/trade/fills-history")
+    assert (first.params["limit"], first.params["ordId"]) == ("100", _OKX_ORDER_ID)
+    assert "after" not in first.params
+    # The oldest fill of the first page is bill 80050: the next page is the fills before it.
+    assert (second.params["after"], second.params["ordId"]) == ("80050", _OKX_ORDER_ID)
+
+
+def test_an_okx_page_that_cannot_be_read_ends_the_reading_with_the_pages_read(
+    okx_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """A page that fails is not retried (a throttled exchange would be asked again at once): the
+    fills of the pages read are reported, and the next poll reads the list again from the
+    newest, those already reported counting once."""
+    order = _okx_resting(okx_venue, size=0.015)
+    filled = dict(_okx_order(okx_venue.listed_client_order_id(order)), sz="0.015", accFillSz="0.015")
+    filled.update(state="filled", avgPx="90000")
+    exchange.script("GET", "/api/v5/trade/order", payload=_okx(filled), repeat=True)
+    fills = [
+        dict(_okx_trade(f"{6000 + n}", _OKX_ORDER_ID), billId=f"{80000 + n}", fillSz="0.0001", fee="-0.0018")
+        for n in range(150)
+    ][::-1]
+    exchange.script("GET", "/api/v5/trade/fills-history", payload=_okx(*fills[:100]))
+    exchange.script(
+        "GET", "/api/v5/trade/fills-history", payload={"code": "50001", "msg": "busy"}, status=503
+    )
+    first = okx_venue.poll_events()
+    assert len(first) == 100 and first[-1].status == VenueOrderStatus.PARTIALLY_FILLED
+    exchange.script("GET", "/api/v5/trade/fills-history", payload=_okx(*fills[:100]))
+    exchange.script("GET", "/api/v5/trade/fills-history", payload=_okx(*fills[100:]))
+    rest = okx_venue.poll_events()
+    assert len(rest) == 50 and {f.fill_id for f in rest}.isdisjoint(f.fill_id for f in first)
+    assert rest[-1].status == VenueOrderStatus.FILLED and rest[-1].filled_size == pytest.approx(0.015)
+    assert [c.params.get("after") for c in exchange.calls("GET", "/api/v5/trade/fills-history")] == [
+        None, "80050", None, "80050"
+    ]  # fmt: skip
+    assert okx_venue.poll_events() == []
 
 
 @pytest.mark.parametrize(

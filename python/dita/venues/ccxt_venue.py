@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -49,8 +49,6 @@ __all__ = ["CcxtSettings", "CcxtVenue", "TopOfBook"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
-# Binance's largest page of an account's trade list (its default is 500).
-_TRADE_PAGE = 1000
 # Binance's rule for client order ids; ids outside it are replaced by a stable hash.
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 # Exchanges whose client order ids follow other rules than Binance's (above, used for the
@@ -91,11 +89,14 @@ def _client_id_rule(exchange: str) -> tuple[re.Pattern[str], str, int]:
 class _OrderLists(NamedTuple):
     """How an order is found on an exchange whose order query (ccxt's ``fetch_order``) cannot
     find it: in its open, then its closed order list (ccxt's methods), filtered by the
-    parameter of its client id, or of its order id (None: the order query finds it by that)."""
+    parameter of its client id, or of its order id (None: the order query finds it by that).
+    ``account_wide``: the lists are the account's whatever the market asked for (ccxt keeps
+    that market's orders from the answer), so one request of each covers every market."""
 
     methods: tuple[str, str]
     client_id_param: str
     order_id_param: str | None
+    account_wide: bool = False
 
 
 # Exchanges (and those ccxt derives from them) whose orders are found in their order lists.
@@ -106,13 +107,67 @@ class _OrderLists(NamedTuple):
 # client id as ``clientOrderId``, where Bybit's field is ``orderLinkId``. ccxt's closed list there
 # (fetch_closed_orders) asks for filled orders only: fetch_canceled_and_closed_orders has every end.
 _ORDER_LISTS = {
-    "kraken": _OrderLists(("fetch_open_orders", "fetch_closed_orders"), "clientOrderId", None),
+    "kraken": _OrderLists(("fetch_open_orders", "fetch_closed_orders"), "clientOrderId", None, True),
     "bybit": _OrderLists(("fetch_open_orders", "fetch_canceled_and_closed_orders"), "orderLinkId", "orderId"),
 }
 # The parameter by which an exchange's trade list (ccxt's fetch_my_trades, which passes it on
 # as given) keeps one order's trades: Binance's and Bybit's ``orderId`` where not named here.
-# Kraken's list has none: it answers the account's latest trades, of which the order's are kept.
+# Kraken's list has none: it answers the account's latest trades, of which the order's are kept
+# (read only where the order's answer does not name its trades: ``_TRADES_BY_ID``).
 _TRADES_ORDER_PARAM = {"okx": "ordId", "gate": "order_id"}
+
+
+def _binance_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Binance: the trades from the page's last trade id on (``fromId``)."""
+    ids = [int(t["id"]) for t in page if str(t.get("id") or "").isdigit()]
+    return {"fromId": max(ids) + 1} if ids else None
+
+
+def _bybit_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Bybit: the page its answer's ``nextPageCursor`` names (sent as ``cursor``; ccxt puts it in
+    the ``info`` of one of the page's trades, and leaves it out on the last page)."""
+    for trade in page:
+        info = trade.get("info")
+        cursor = info.get("nextPageCursor") if isinstance(info, dict) else None
+        if cursor:
+            return {"cursor": str(cursor)}
+    return None
+
+
+def _okx_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """OKX: the fills before the page's oldest one, ``after`` its ``billId``. By bill, not by
+    time: the fills of one sweep share a millisecond, and a page ending within it would skip
+    the rest of it (ccxt's own ``paginate`` asks for those before the oldest one's time)."""
+    bills = [
+        int(bill)
+        for trade in page
+        if isinstance(trade.get("info"), dict) and (bill := str(trade["info"].get("billId") or "")).isdigit()
+    ]
+    return {"after": str(min(bills))} if bills else None
+
+
+class _TradePages(NamedTuple):
+    """How an exchange's trade list (ccxt's ``fetch_my_trades``) is read past its first page: the
+    most trades a request may ask for, and the parameters of the page after ``page`` (None:
+    there is none)."""
+
+    limit: int
+    next_page: Callable[[list[dict[str, Any]]], dict[str, Any] | None]
+
+
+# Driven here rather than by ccxt's ``paginate`` option: that retries a failed request and
+# raises after, losing the pages read, reads on past the order's filled size, and on OKX pages
+# by time. Binance: 500 trades a request unless asked for up to 1000; Bybit's execution list
+# 50, up to 100, newest first; OKX's fill list 100 at most, newest first.
+_TRADE_PAGES = {
+    "binance": _TradePages(1000, _binance_next_page),
+    "bybit": _TradePages(100, _bybit_next_page),
+    "okx": _TradePages(100, _okx_next_page),
+}
+# Exchanges whose order query names the order's trades by id, and whose trade query (ccxt's
+# fetch_order_trades) takes those ids, at most this many a request: Kraken's trade list has no
+# order filter, and a busy account's order's trades are not among its latest 50.
+_TRADES_BY_ID = {"kraken": 20}
 
 _T = TypeVar("_T")
 
@@ -210,6 +265,12 @@ def _trade_amount(trade: dict[str, Any]) -> float:
     """The trade's amount; 0 when it is not a positive number (the trade is not reported)."""
     amount = _number(trade.get("amount"))
     return amount if amount > 0 and math.isfinite(amount) else 0.0
+
+
+def _named_only(trade: dict[str, Any]) -> bool:
+    """Whether ``trade`` (one of an order answer's) names a trade without giving it: no amount
+    and no price (Kraken's order query lists its trades' ids only)."""
+    return trade.get("amount") is None and trade.get("price") is None
 
 
 def _trade_ms(trade: dict[str, Any]) -> float | None:
@@ -948,10 +1009,11 @@ class CcxtVenue:
             log.warning("%s", exc)
             return None
 
-    def _find(self, client_id: str, symbol: str) -> dict[str, Any] | None:
-        """The order sent as ``client_id`` in ``symbol``, as the exchange has it; None only when
-        the exchange says it has no such order. Raises ``VenueUnavailable`` when it could not be
-        asked (throttled, unreachable, an error answer)."""
+    def _find(self, client_id: str, symbol: str | None) -> dict[str, Any] | None:
+        """The order sent as ``client_id`` in ``symbol`` (None: in any market, where the order
+        lists are the account's), as the exchange has it; None only when the exchange says it
+        has no such order. Raises ``VenueUnavailable`` when it could not be asked (throttled,
+        unreachable, an error answer)."""
         ccxt = self._ccxt
         if self._throttled():
             wait = self._blocked_until - self._clock()
@@ -970,10 +1032,11 @@ class CcxtVenue:
             ) from None
         except ccxt.BaseError as exc:
             raise VenueUnavailable(
-                f"{self.name}: lookup of {client_id!r} in {symbol} failed: {self._error_text(exc)}"
+                f"{self.name}: lookup of {client_id!r} in {symbol or 'any market'} failed: "
+                f"{self._error_text(exc)}"
             ) from None
 
-    def _fetch_by_client_id(self, client_id: str, symbol: str) -> dict[str, Any]:
+    def _fetch_by_client_id(self, client_id: str, symbol: str | None) -> dict[str, Any]:
         """The order sent as ``client_id`` in ``symbol``; raises ccxt's ``OrderNotFound`` when the
         exchange has none. By the exchange's order query, or where that cannot find it (Kraken,
         Bybit: ``_ORDER_LISTS``) in its open and then closed order lists."""
@@ -994,7 +1057,7 @@ class CcxtVenue:
         return self._listed(lists, symbol, lists.order_id_param, order_id, "id", "order id")
 
     def _listed(
-        self, lists: _OrderLists, symbol: str, param: str, value: str, field_name: str, what: str
+        self, lists: _OrderLists, symbol: str | None, param: str, value: str, field_name: str, what: str
     ) -> dict[str, Any]:
         """The order whose ``field_name`` (a ccxt order's) is ``value`` in the exchange's open, then
         closed orders of ``symbol``, each list asked with ``{param: value}``; one of another id
@@ -1004,7 +1067,9 @@ class CcxtVenue:
             for raw in getattr(self._exchange, method)(symbol, None, None, {param: value}):
                 if str(raw.get(field_name) or "") == value:
                     return dict(raw)
-        raise self._ccxt.OrderNotFound(f"{self.name} lists no order with {what} {value!r} in {symbol}")
+        raise self._ccxt.OrderNotFound(
+            f"{self.name} lists no order with {what} {value!r} in {symbol or 'any market'}"
+        )
 
     def _client_id_param(self) -> str:
         """The parameter a client id goes by in the exchange's requests: ccxt's ``clientOrderId``
@@ -1061,12 +1126,17 @@ class CcxtVenue:
                     event_id=f"{self.name}:ack:{tracked.venue_order_id}",
                 )
             )
-        trades = list(raw.get("trades") or [])
+        listed = list(raw.get("trades") or [])
+        # Trades the answer names by id only (Kraken's order query: ccxt gives them without
+        # amount or price) are asked for by those ids; taken for trades, each hid the trade of
+        # its id, listed, and no fill of the order was ever reported.
+        trades = [t for t in listed if not _named_only(t)]
+        named = [str(t["id"]) for t in listed if _named_only(t) and t.get("id") is not None]
         if (
             exchange_filled > tracked.filled + order.size * 1e-9
             and self._trades_total(tracked, trades) < exchange_filled
         ):
-            trades.extend(self._fetch_trades(tracked, exchange_filled))
+            trades.extend(self._fetch_trades(tracked, exchange_filled, named))
         events.extend(self._fill_events(tracked, trades, timestamp))
         # Counted once the answer has read this far: nothing below raises, and an answer that
         # broke above is read again, ack and all.
@@ -1228,28 +1298,22 @@ class CcxtVenue:
         )
         return tracked.filled - tracked.booked_unmatched + new
 
-    def _fetch_trades(self, tracked: _Tracked, exchange_filled: float) -> list[dict[str, Any]]:
-        """The order's trades, page by page where the exchange pages by trade id (Binance: 500
-        a request unless asked for up to 1000; an order with more lost the rest), until a page
-        is short, brings nothing new or the trades add up to ``exchange_filled``. The list is
-        asked for the order's trades by the exchange's own parameter (``_TRADES_ORDER_PARAM``:
-        OKX's ``ordId``, to which ccxt does not map Binance's ``orderId``), and only the order's
-        are kept. A request that fails ends the reading with the pages read so far: their
-        trades are reported, and the next poll reads again (those already reported count once)."""
+    def _fetch_trades(
+        self, tracked: _Tracked, exchange_filled: float, trade_ids: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The order's trades, page by page (``_trade_pages``), until the pages end, one brings
+        nothing new or the trades add up to ``exchange_filled``; only the order's are kept. A
+        request that fails ends the reading with the pages read so far: their trades are
+        reported, and the next poll reads again (those already reported count once)."""
         ccxt = self._ccxt
         order_id = tracked.exchange_order_id
         if not order_id:
             return []
-        paged = self._pages_trades_by_id()
-        limit = _TRADE_PAGE if paged else None
-        by_order = _by_lineage(type(self._exchange), _TRADES_ORDER_PARAM) or "orderId"
-        params: dict[str, Any] = {by_order: order_id}
+        pages = self._trade_pages(tracked, trade_ids)
         found: dict[str, dict[str, Any]] = {}
         while True:
             try:
-                page: list[dict[str, Any]] = self._exchange.fetch_my_trades(
-                    tracked.symbol, None, limit, params
-                )
+                page = next(pages, None)
             except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
                 self._note_throttle(exc)
                 break
@@ -1262,24 +1326,54 @@ class CcxtVenue:
                     self._error_text(exc),
                 )
                 break
+            if page is None:
+                break
             new = [t for t in page if str(t.get("order") or "") == order_id and str(t.get("id")) not in found]
             found.update((str(t.get("id")), t) for t in new)
-            ids = [int(t["id"]) for t in page if str(t.get("id") or "").isdigit()]
-            if (
-                not paged
-                or len(page) < _TRADE_PAGE
-                or not new
-                or not ids
-                or self._trades_total(tracked, list(found.values())) >= exchange_filled
-            ):
+            if not new or self._trades_total(tracked, list(found.values())) >= exchange_filled:
                 break
-            params = {by_order: order_id, "fromId": max(ids) + 1}
         return list(found.values())
 
-    def _pages_trades_by_id(self) -> bool:
-        """Whether the exchange is Binance or one ccxt derives from it (its trade list pages
-        by ``fromId``)."""
-        return "binance" in _lineage(type(self._exchange))
+    def _trade_pages(self, tracked: _Tracked, trade_ids: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
+        """The order's trade list, one request per page. Where the order's answer named its
+        trades (``trade_ids``) and the exchange is asked for trades by id (``_TRADES_BY_ID``:
+        Kraken), those not reported yet, in batches. Else the trade list asked for the order's
+        trades by the exchange's own parameter (``_TRADES_ORDER_PARAM``: OKX's ``ordId``, to
+        which ccxt does not map Binance's ``orderId``), page after page where it pages
+        (``_TRADE_PAGES``: Binance, Bybit, OKX) until a page is short or names no next one;
+        elsewhere its first page only."""
+        exchange_class = type(self._exchange)
+        symbol, order_id = tracked.symbol, tracked.exchange_order_id
+        most = _by_lineage(exchange_class, _TRADES_BY_ID)
+        if most is not None and trade_ids:
+            options = self._exchange.safe_dict(self._exchange.options, "fetchOrderTrades", {})
+            batch = self._exchange.safe_integer(options, "batchSize", most)  # as ccxt reads it
+            # ccxt splits the ids into batches of its size and then sends the rest, an empty
+            # request when none are left: each call gets fewer than a batch, one request.
+            per_request = max(min(batch, most) - 1, 1)
+            unreported = [
+                i
+                for i in dict.fromkeys(trade_ids)
+                if self._fill_key(tracked, {"id": i}) not in tracked.reported
+            ]
+            for at in range(0, len(unreported), per_request):
+                batch_ids = unreported[at : at + per_request]
+                yield self._exchange.fetch_order_trades(order_id, symbol, None, None, {"trades": batch_ids})
+            return
+        by_order = _by_lineage(exchange_class, _TRADES_ORDER_PARAM) or "orderId"
+        paging = _by_lineage(exchange_class, _TRADE_PAGES)
+        params: dict[str, Any] = {by_order: order_id}
+        while True:
+            page: list[dict[str, Any]] = self._exchange.fetch_my_trades(
+                symbol, None, paging.limit if paging is not None else None, params
+            )
+            yield page
+            if paging is None or len(page) < paging.limit:
+                return
+            after = paging.next_page(page)
+            if after is None:
+                return
+            params = {by_order: order_id, **after}
 
     def _fill_key(self, tracked: _Tracked, trade: dict[str, Any]) -> str:
         # Binance trade ids are unique per market, not across markets.
@@ -1922,20 +2016,30 @@ class CcxtVenue:
         process is asked for in its market. One it has no record of (sent before a restart)
         could be in any market it trades (the ``markets`` setting, else every market it
         serves), so each is asked, those it traded in this process first, until one has it:
-        one request per market (two where orders are found in the order lists, Kraken and
-        Bybit), and only all of them saying "no such order" is None. Raises
+        one request per market (two where orders are found in the order lists, Bybit), and
+        only all of them saying "no such order" is None. Kraken's order lists are the
+        account's: asked once each, an order they list in a market it does not trade is None. Raises
         ``VenueUnavailable``, never returns None, when a market could not be asked (throttled,
         unreachable): the order may be there."""
         client_id = self.venue_client_id(client_order_id, self.settings.exchange)
         tracked = self._tracked.get(client_order_id)
         symbols = [tracked.symbol] if tracked is not None else self._markets_to_search()
-        for symbol in symbols:
+        lists = self._order_lists()
+        # The market of an order from before a restart is known neither here (no record of it)
+        # nor from its client id (the kernel's id, or a hash of it). Where the order lists are
+        # the account's (Kraken), one ask covers them all: per market, the same requests went
+        # out once for each, hundreds of them.
+        account_wide = tracked is None and lists is not None and lists.account_wide
+        for symbol in [None] if account_wide else symbols:
             raw = self._find(client_id, symbol)
-            if raw is not None:
-                order = self._venue_order(raw, client_order_id, tracked)
-                # Its market counts as traded: searched first next time.
-                self._assets_traded.add(str(self._exchange.market(raw["symbol"])["id"]))
-                return order
+            if raw is None:
+                continue
+            if account_wide and isinstance(raw.get("symbol"), str) and raw["symbol"] not in symbols:
+                return None  # in a market this venue does not trade: not asked for, per market
+            order = self._venue_order(raw, client_order_id, tracked)
+            # Its market counts as traded: searched first next time.
+            self._assets_traded.add(str(self._exchange.market(raw["symbol"])["id"]))
+            return order
         return None
 
     def _markets_to_search(self) -> list[str]:
