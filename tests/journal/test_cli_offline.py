@@ -76,6 +76,32 @@ def test_a_file_named_as_the_journal_is_said_to_be_one(command: list[str], tmp_p
     ]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["journal", "sql", "SELECT 1", "--dsn"], ["journal", "info", "--dsn"], ["pnl", "--journal"]],
+)
+def test_a_directory_that_is_no_journal_is_said_so_and_left_as_it_was(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A DSN naming a directory that holds no journal (`--dsn chdb://.` in a project, a typo)
+    was opened by the engine, which made tmp/ there and deleted the files in it named tmp*,
+    before saying it "has no database 'dita'". It is refused before anything is opened."""
+    directory = tmp_path / "project"
+    (directory / "tmp").mkdir(parents=True)
+    (directory / "tmp" / "tmp_notes.txt").write_text("mine")
+    (directory / "notes.txt").write_text("mine too")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for where, before in ((directory, ["notes.txt", "tmp", "tmp/tmp_notes.txt"]), (empty, [])):
+        done = _dita(*command, f"chdb://{where}")
+        assert sorted(p.relative_to(where).as_posix() for p in where.rglob("*")) == before
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.splitlines() == [
+            f"error: no journal at {where}: a directory without the engine's metadata/"
+        ]
+    assert (directory / "tmp" / "tmp_notes.txt").read_text() == "mine"
+
+
 def test_a_journal_that_is_not_writable_is_said_to_be_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -807,6 +807,31 @@ def test_an_empty_state_dir_is_refused_or_taken_as_unset(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]
 
 
+def test_the_state_dir_help_names_the_variable_the_commands_read() -> None:
+    """--help said "(default var/run)" while $DITA_STATE_DIR, when set, is read instead."""
+    import typer.main
+
+    group: Any = typer.main.get_command(app)
+    for command in ("status", "orders", "pnl"):
+        (option,) = (p for p in group.commands[command].params if p.name == "state_dir")
+        assert "(default: $DITA_STATE_DIR or var/run)" in option.help, command
+
+
+def test_an_empty_state_dir_variable_reads_as_unset_where_var_run_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken as unset, it still counted as naming a directory: where var/run did not exist,
+    unset read "no running kernels found" (exit 0) but empty exited 2 with
+    "$DITA_STATE_DIR var/run: no such directory", a value nobody gave the variable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DITA_STATE_DIR", raising=False)
+    for env in ({}, {"DITA_STATE_DIR": ""}):
+        for command in (["status"], ["orders"], ["pnl"]):
+            result = runner.invoke(app, [*command, "--json"], env=env)
+            assert result.exit_code == 0 and json.loads(result.stdout) == [], (env, command, result.output)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -820,6 +845,16 @@ def test_an_empty_state_dir_is_refused_or_taken_as_unset(
         (["--interval", "1e-310"], "makes more than 10,000,000 bars"),
         # Would allocate gigabytes and die with MemoryError (or the OOM killer).
         (["--days", "100000"], "--days=100000.0 with --interval=60.0 makes more than 10,000,000 bars"),
+        # Times are written to the millisecond: these were written as repeated or uneven times
+        # (0.0005 s bars as pairs at one time), which every reader then refused.
+        (
+            ["--days", "0.0001", "--interval", "0.0005"],
+            "--interval=0.0005 must be a whole number of milliseconds",
+        ),
+        (
+            ["--days", "0.001", "--interval", "0.0015"],
+            "--interval=0.0015 must be a whole number of milliseconds",
+        ),
     ],
 )
 def test_data_module_refuses_bad_arguments(tmp_path: Path, argv: list[str], message: str) -> None:
@@ -860,6 +895,47 @@ def test_data_module_refuses_an_unusable_out(tmp_path: Path, out: str, message: 
     assert message.format(out=path, tmp=tmp_path) in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "afile").read_text() == "mine" and not list((tmp_path / "adir.csv").iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.csv", "afile"]
+
+
+@pytest.mark.parametrize("name", ["bars.csv", "bars.csv.gz", "bars.parquet"])
+def test_data_module_cut_short_leaves_no_part_of_its_file(tmp_path: Path, name: str) -> None:
+    """Written in place, a write cut short (a full disk; here the file size limit, which
+    Python turns into an error) left the first part of the file under its name, over the one
+    there before: a CSV read back as a shorter history, its last row cut mid-number, after
+    a command that said only that it could not write."""
+    import resource
+
+    out = tmp_path / name
+    out.write_text("mine")
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "dita.data", "--days", "3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=limit_file_size,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"--out {out}: cannot write: " in proc.stderr and "Traceback" not in proc.stderr
+    assert out.read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
+
+
+def test_the_data_module_writes_through_a_link_to_its_file(tmp_path: Path) -> None:
+    """Written beside its name and renamed, the file must not replace a link named --out with
+    a file of its own: the file the link names is rewritten, as when it was written in place."""
+    target = tmp_path / "2024.csv"
+    target.write_text("old")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    assert write_bars(generate_bars(days=0.01), link) == link
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text().startswith('"timestamp","open"')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2024.csv", "latest.csv"]
 
 
 @pytest.mark.parametrize(
@@ -1004,14 +1080,14 @@ def test_a_state_dir_or_file_this_user_may_not_read_is_said(
     (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
     theirs = tmp_path / "theirs.json"
     theirs.write_text(json.dumps({**GOOD_STATE, "kernel_id": "theirs"}))
-    real_scandir, real_read_text = os.scandir, Path.read_text
+    real_scandir, real_open = os.scandir, os.open
 
-    def read_text(self: Path, *args: Any, **kwargs: Any) -> str:
-        if self == theirs:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
+    def os_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == theirs:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(os, "open", os_open)
     for command in (*STATE_READERS, ["pnl", "--json"]):
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exit_code == 0 and "good" in result.stdout, (command, result.output)
@@ -1049,6 +1125,55 @@ def test_status_skips_a_state_file_that_is_not_json_it_can_read(tmp_path: Path, 
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exception is None, (command, result.exception)
         assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
+
+
+def test_status_reads_no_state_file_that_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A FIFO named *.json in the state directory hung every command (its open waits for a
+    writer), and a link to /dev/zero was read until memory ran out (a MemoryError traceback
+    here, under a 1 GiB limit). Neither can be a state file: both are left out."""
+    import resource
+
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    for command in (["status", "--json"], ["pnl", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "dita", *command, "--state-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=limit_memory,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        assert [row["kernel_id"] for row in json.loads(done.stdout)] == ["good"], command
+        assert done.stderr == "", command
+
+
+def test_status_skips_a_state_file_larger_than_one_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state file is read whole before it is parsed: one past STATE_FILE_BYTES (a data set
+    kept in the directory, say) is left out, said naming it, not read into memory. One of
+    exactly the cap is read. (The cap is lowered here: it is 64 MiB.)"""
+    from dita.cli import _state
+
+    monkeypatch.setattr(_state, "STATE_FILE_BYTES", 2000, raising=False)
+    for kernel, size in (("big", 2001), ("atcap", 2000)):
+        state = {**GOOD_STATE, "kernel_id": kernel}
+        state["pad"] = "x" * (size - len(json.dumps(state)) - len(', "pad": ""'))
+        (tmp_path / f"{kernel}.json").write_text(json.dumps(state))
+        assert (tmp_path / f"{kernel}.json").stat().st_size == size
+    for command in (*STATE_READERS, ["pnl", "--json"]):
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
+        assert result.exit_code == 0, (command, result.output)
+        assert "atcap" in result.stdout and "big" not in result.stdout, (command, result.stdout)
+        said = f"skipped state file {tmp_path / 'big.json'}: over 2,000 bytes, larger than a state file is"
+        assert f"warning: {said}" in result.stderr, (command, result.stderr)
 
 
 def test_backtest_of_data_before_1970_exits_2_naming_the_row(tmp_path: Path) -> None:

@@ -217,6 +217,28 @@ def test_replay_prints_the_snapshot_the_kernel_recovers(wal_dir: Path) -> None:
     assert printed["recovery"]["last_seq"] == RECORDS == kernel.seq
 
 
+def test_replay_prints_json_a_strict_parser_reads(tmp_path: Path) -> None:
+    """A slot's metadata may hold NaN or an infinity (a strategy's indicator before it has
+    data): printed as NaN and Infinity, which are no JSON (JavaScript's, Go's or serde's
+    parser refuses the whole snapshot). They are null, as in the projection."""
+    from dita import ExecutionKernel
+
+    kernel = ExecutionKernel(max_slots=2, kernel_id="k", wal_dir=str(tmp_path), seed_capital=100.0)
+    kernel.set_slot_metadata(0, {"sma": float("nan"), "band": float("inf"), "n": 3})
+    kernel.close()
+
+    def strict(text: str) -> Any:
+        return json.loads(text, parse_constant=lambda word: pytest.fail(f"{word} is no JSON"))
+
+    result = CliRunner().invoke(app, ["wal", "replay", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert strict(result.output)["snapshot"]["slots"][0]["metadata"] == {"sma": None, "band": None, "n": 3}
+    result = CliRunner().invoke(app, ["wal", "replay", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    printed = strict(result.output.split("\n", 1)[1])  # after the line saying where it recovered from
+    assert printed["slots"][0]["metadata"] == {"sma": None, "band": None, "n": 3}
+
+
 def test_replay_reports_a_torn_tail_and_leaves_the_log_alone(tmp_path: Path) -> None:
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     for _ in run(kernel, seed=2, steps=RECORDS - 1):

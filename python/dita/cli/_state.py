@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,10 @@ __all__ = [
 ]
 
 PERIODS = ("today", "week", "month", "all")
+STATE_FILE_BYTES = 64 << 20
+"""The most a state file may hold to be read: `dita paper` writes its newest 10,000 fills
+(about 2 MB) and its working slots; a larger ``*.json`` in the directory is no kernel's state
+(read whole, a data set kept there, or a link to /dev/zero, took every byte of memory)."""
 QUIET_AFTER_S = 10.0
 """A running kernel whose account was last projected longer ago than this (two default
 heartbeats) gets a note saying how long: it is taken for gone only after ``LIVE_WITHIN_S``."""
@@ -195,7 +200,10 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
     out = []
     for path in sorted(state_dir.glob("*.json")):
         try:
-            snap = json.loads(path.read_text())
+            text = _read_state_file(path)
+            if text is None:
+                continue
+            snap = json.loads(text)
             # A "\ud800" escape gives a string no terminal or UTF-8 file can take: not ours either.
             json.dumps(snap, ensure_ascii=False).encode()
         except (FileNotFoundError, IsADirectoryError):
@@ -239,6 +247,23 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
         snap["source"] = str(path)
         out.append(snap)
     return out
+
+
+def _read_state_file(path: Path) -> str | None:
+    """The text of the state file ``path``; None (said on stderr when it is too large to be
+    one) for a file that cannot be one: not a regular file (a FIFO, whose open waited for a
+    writer forever, a device) or over ``STATE_FILE_BYTES``. The OSError of a file that
+    cannot be opened or read passes."""
+    # Non-blocking: a FIFO opens at once, then is left unread; a regular file ignores the flag.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = f.read(STATE_FILE_BYTES + 1)  # the size read, not the size said: it may grow
+    if len(data) > STATE_FILE_BYTES:
+        warn(f"skipped state file {path}: over {STATE_FILE_BYTES:,} bytes, larger than a state file is")
+        return None
+    return data.decode("utf-8")  # as written; a decode error is a ValueError, not ours
 
 
 def _still_running(pid: int, started: Any) -> bool:

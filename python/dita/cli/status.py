@@ -24,7 +24,8 @@ from dita.cli._common import (
 __all__ = ["register"]
 
 StateDir = Annotated[
-    Path | None, typer.Option(help="State files of `dita paper` (default var/run)", parser=given_path)
+    Path | None,
+    typer.Option(help="State files of `dita paper` (default: $DITA_STATE_DIR or var/run)", parser=given_path),
 ]
 Hazelcast = Annotated[str | None, typer.Option(help="Read the projection from members host:port,...")]
 HzCluster = Annotated[
@@ -78,7 +79,7 @@ def _state_dir(given: Path | None) -> Path:
     path = given or default_state_dir()
     if given is not None:
         option = "--state-dir"
-    elif "DITA_STATE_DIR" in os.environ:
+    elif os.environ.get("DITA_STATE_DIR"):  # set but empty, it is unset (default_state_dir)
         option = "$DITA_STATE_DIR"
     else:
         option = "the default state directory"

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dita._numbers import finite_json
 from dita.cli._common import fail, given_path, out_console
 
 __all__ = ["register"]
@@ -125,9 +126,11 @@ def replay(
         fail(f"cannot replay {path}: {exc}", code=AUDIT_FAILED)
     except ValueError as exc:  # --max-slots other than the log's
         fail(f"--max-slots {max_slots}: {exc}")
-    snapshot = kernel.snapshot()
+    # JSON has no NaN or infinities (a strategy's slot metadata may hold them): null, as the
+    # projection writes the same snapshot, so a strict parser reads what is printed.
+    snapshot = finite_json(kernel.snapshot())
     if json_out:
-        typer.echo(json.dumps({"recovery": recovery, "snapshot": snapshot}, default=str))
+        typer.echo(json.dumps({"recovery": recovery, "snapshot": snapshot}, default=str, allow_nan=False))
         return
     console = out_console()
     start = recovery["checkpoint_seq"]
@@ -137,7 +140,7 @@ def replay(
         f"{origin} + {recovery['replayed_records']} records"
     )
     _warn_recovery(recovery)
-    typer.echo(json.dumps(snapshot, indent=2, sort_keys=True, default=str))
+    typer.echo(json.dumps(snapshot, indent=2, sort_keys=True, default=str, allow_nan=False))
 
 
 def _warn_recovery(recovery: dict[str, Any]) -> None:

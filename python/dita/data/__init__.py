@@ -7,7 +7,9 @@ writes a year of one-minute bars; the same seed always gives the same file.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -130,18 +132,37 @@ def table_format(path: str | Path) -> Literal["parquet", "csv", "csv.gz"] | None
 
 def write_bars(bars: dict[str, np.ndarray], path: str | Path) -> Path:
     """Write bars as Parquet or CSV (gzipped for ``.csv.gz``), chosen by the file's name;
-    ValueError, writing nothing, for a name :func:`table_format` does not know."""
+    ValueError, writing nothing, for a name :func:`table_format` does not know.
+
+    Written to a temporary file beside it, synced, then renamed: a write that fails (a full
+    disk) or is cut short leaves nothing under the name, nor a file it replaces half
+    overwritten. (Written in place, a CSV cut at a full disk read back as a shorter history,
+    its last row's volume cut short, and the command said only that it could not write.)"""
     p = Path(path)
     kind = table_format(p)
     if kind is None:
         raise ValueError(f"{p.name}: unknown file type (use .csv, .csv.gz or .parquet)")
     p.parent.mkdir(parents=True, exist_ok=True)
     table = bars_table(bars)
-    if kind == "parquet":
-        pq.write_table(table, p)
-    elif kind == "csv.gz":
-        with pa.CompressedOutputStream(str(p), "gzip") as out:
-            pacsv.write_csv(table, out)
-    else:
-        pacsv.write_csv(table, p)
+    # A link's file is rewritten, not the link replaced by a file (as written in place before).
+    dest = Path(os.path.realpath(p)) if p.is_symlink() else p
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    try:
+        if kind == "parquet":
+            pq.write_table(table, tmp)
+        elif kind == "csv.gz":
+            with pa.CompressedOutputStream(str(tmp), "gzip") as out:
+                pacsv.write_csv(table, out)
+        else:
+            pacsv.write_csv(table, tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return p

@@ -1025,6 +1025,11 @@ def _run_in_the_directory(target: JournalTarget, sql: str, parameters: dict[str,
             f"journal {target.path} is not writable (a read-only file system, or its permissions): "
             "the embedded engine opens a directory only to write to it; query a writable copy"
         )
+    if not (target.path / "metadata").is_dir():
+        # The engine makes metadata/ with a journal's first table. A directory without it is no
+        # journal, and not left as it was by an open: the engine makes tmp/ there and deletes
+        # the files in it named tmp* (a mistyped --dsn chdb://. took the user's).
+        raise LookupError(f"no journal at {target.path}: a directory without the engine's metadata/")
     # Marked while this process holds the directory: a kernel (or another query) starting on
     # it meanwhile waits for the query instead of refusing (see `held_by_a_query`).
     mark = _query_mark(target.path, os.getpid())
