@@ -69,6 +69,7 @@ pub const ACCOUNT_COLUMNS: &[&str] = &[
     "reconcile_delta",
     "accepted",
     "diagnostic_code",
+    "fee_charged",
 ];
 pub const CONTROL_COLUMNS: &[&str] = &[
     "seq",
@@ -180,7 +181,7 @@ pub const FILL_TYPES: &[&str] = &[
 ];
 pub const ACCOUNT_TYPES: &[&str] = &[
     "UInt64", "UInt32", TS, "String", LC, LC, "Float64", "Float64", "String", OPT_F64, OPT_F64,
-    OPT_F64, OPT_F64, "Float64", LC, "Float64", "Bool", LC,
+    OPT_F64, OPT_F64, "Float64", LC, "Float64", "Bool", LC, OPT_F64,
 ];
 pub const CONTROL_TYPES: &[&str] = &["UInt64", "UInt32", TS, LC, LC, "Bool", LC];
 pub const TRANSITION_TYPES: &[&str] = &[
@@ -250,6 +251,10 @@ pub struct AccountRow {
     /// account as it stands), so the journal shows that the exchange's fact arrived.
     pub accepted: bool,
     pub diagnostic_code: KernelDiagnosticCode,
+    /// What the kernel charged for the fill an accepted FILL_SETTLED settled: its `fee`, or
+    /// for a fill booked from part of a report its share (rules 19). None for every other
+    /// row (another kind, or a refused settlement, which charged nothing).
+    pub fee_charged: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -376,6 +381,7 @@ const ACCOUNT_KINDS: &[Kind] = &[
     K::F64,
     K::Bool,
     K::Code(KernelDiagnosticCode::NAMES),
+    K::OptF64,
 ];
 const CONTROL_KINDS: &[Kind] = &[K::U64, K::U32, K::Ts, K::Str, K::Str, K::Bool, K::Str];
 const TRANSITION_KINDS: &[Kind] = &[
@@ -1421,7 +1427,8 @@ impl Outbox {
             .str(a.reconcile_status)
             .f64(a.reconcile_delta)
             .bool(a.accepted)
-            .code(a.diagnostic_code.code());
+            .code(a.diagnostic_code.code())
+            .opt(a.fee_charged);
     }
 
     pub fn record_control(&mut self, seq: u64, c: &ControlRow) {
@@ -1613,6 +1620,7 @@ mod tests {
                 reconcile_delta: -0.5,
                 accepted: false,
                 diagnostic_code: KernelDiagnosticCode::UnknownOrder,
+                fee_charged: Some(0.03),
             },
         );
         let t = o.drain_tables(usize::MAX);
@@ -1637,6 +1645,7 @@ mod tests {
         assert_eq!(ac[15], "F64(-0.5)");
         assert_eq!(ac[16], "Bool(false)");
         assert_eq!(ac[17], "Str(\"UNKNOWN_ORDER\")");
+        assert_eq!(ac[18], "OptF64(Some(0.03))");
     }
 
     #[test]
@@ -1708,6 +1717,72 @@ mod tests {
         assert_eq!(
             rows[3][9], "OptF64(Some(NaN))",
             "the refused value as it came"
+        );
+        // Nothing was charged: a refused settlement, and the other kinds, leave fee_charged
+        // empty.
+        let charged: Vec<&str> = rows.iter().map(|r| r[18].as_str()).collect();
+        assert_eq!(charged, ["OptF64(None)"; 4]);
+    }
+
+    #[test]
+    fn a_settlements_row_holds_what_the_kernel_charged_the_fill() {
+        use crate::kernel::Kernel;
+        use crate::model::AccountEvent;
+        let mut k = Kernel::new("k", 2).unwrap();
+        k.set_journal_enabled(true);
+        k.update_control(None, Some(Verbosity::Quiet), None, "test", 1.0);
+        let fill = |k: &mut Kernel, coid: &Id, event_id: &str, fill_id: &str, size, filled| {
+            let mut ev = VenueEvent::new(event_id, KernelEventKind::Fill, coid);
+            (ev.price, ev.size, ev.filled_size, ev.fill_id) = (100.0, size, filled, id(fill_id));
+            assert!(k.on_venue_event(&ev).accepted);
+        };
+        let settle = |k: &mut Kernel, event_id: &str, fill_id: &str, fee| {
+            let mut ev = AccountEvent::new(event_id, AccountEventKind::FillSettled);
+            (ev.fill_id, ev.asset, ev.fee) = (id(fill_id), id("BTC"), fee);
+            k.on_account_event(&ev)
+        };
+        // Slot 0: a total of 2 (known by its event id "s1"), then trade "T2" of 3 at total 3,
+        // of which the 1 left is booked. Slot 1: trade "W1" of 1, booked whole.
+        let mut coids = Vec::new();
+        for slot in 0..2 {
+            let it = Intent::new(
+                &format!("e{slot}"),
+                &format!("t{slot}"),
+                slot,
+                "BTC",
+                TradeSide::Long,
+                KernelCommandType::Enter,
+                100.0,
+                10.0,
+            );
+            coids.push(k.process_intent(&it).submit.expect("sent").client_order_id);
+        }
+        fill(&mut k, &coids[0], "s1", "", 0.0, 2.0);
+        fill(&mut k, &coids[0], "e2", "T2", 3.0, 3.0);
+        fill(&mut k, &coids[1], "w1", "W1", 1.0, 1.0);
+        let _ = k.outbox.drain_tables(usize::MAX);
+        let part = settle(&mut k, "st", "T2", 0.18);
+        let whole = settle(&mut k, "sw", "W1", 0.07);
+        let again = settle(&mut k, "sw2", "W1", 0.07);
+        assert!(part.accepted && whole.accepted && !again.accepted);
+        let t = k.outbox.drain_tables(usize::MAX);
+        let col = ACCOUNT_COLUMNS
+            .iter()
+            .position(|c| *c == "fee_charged")
+            .unwrap();
+        let charged: Vec<String> = (0..t[ACCOUNT_EVENTS].len())
+            .map(|i| values(&t[ACCOUNT_EVENTS], ACCOUNT_EVENTS, i)[col].clone())
+            .collect();
+        // The share of the report's fee for the 1 of 3 booked under it, the whole fee of the
+        // fill booked whole, nothing for the settlement refused.
+        let share = 0.18 * 1.0 / 3.0;
+        assert_eq!(
+            charged,
+            [
+                format!("OptF64(Some({share:?}))"),
+                "OptF64(Some(0.07))".into(),
+                "OptF64(None)".into()
+            ]
         );
     }
 

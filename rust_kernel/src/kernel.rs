@@ -4651,7 +4651,8 @@ impl Kernel {
     pub fn on_account_event(&mut self, ev: &AccountEvent) -> KernelOutcome {
         let seq = self.next_seq();
         self.counters.account_events += 1;
-        let out = self.account_event(ev, seq);
+        let mut fee_charged = None;
+        let out = self.account_event(ev, seq, &mut fee_charged);
         // Refused events too (a FILL_SETTLED for no unsettled fill, a duplicate, a bad
         // value): whoever debugs a K/E mismatch sees the exchange's fact arrived and why it
         // was not applied. The account columns are the account as it stands.
@@ -4674,13 +4675,21 @@ impl Kernel {
                 reconcile_delta: r.delta,
                 accepted: out.accepted,
                 diagnostic_code: out.diagnostic_code,
+                fee_charged,
             };
             self.outbox.record_account(seq, &row);
         }
         out
     }
 
-    fn account_event(&mut self, ev: &AccountEvent, seq: u64) -> KernelOutcome {
+    /// Applies `ev`; `fee_charged` is set to what an accepted FILL_SETTLED charged its fill
+    /// (for the journal's row) and left None otherwise.
+    fn account_event(
+        &mut self,
+        ev: &AccountEvent,
+        seq: u64,
+        fee_charged: &mut Option<f64>,
+    ) -> KernelOutcome {
         use KernelDiagnosticCode as D;
         let refuse =
             |code, sev, d| KernelOutcome::refused(-1, id(""), TradeStage::Idle, code, sev, d, seq);
@@ -4798,6 +4807,8 @@ impl Kernel {
                     Some(whole) => (ev.fee * f.qty / whole, whole),
                     None => (ev.fee, f.qty),
                 };
+                // Nothing below refuses a FILL_SETTLED: this is what it charged.
+                *fee_charged = Some(charged);
                 let diff = charged - f.predicted_fee;
                 self.account.k_fees_paid += diff;
                 self.account.k_unsettled_fees -= f.predicted_fee;

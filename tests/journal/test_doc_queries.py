@@ -174,7 +174,7 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
     journal.flush(30)
     before = {n: _run((loaded, paid), n) for n in (6, 7, 8)}
     totals = journal.query(_funding_query(), {"kernel": "parts"}).records()
-    assert totals == [{"funding": -0.25, "fees_settled": 0.5, "refused_events": 0}]
+    assert totals == [{"funding": -0.25, "fees_settled": 0.5, "fees_charged": 0.5, "refused_events": 0}]
     assert before[8] and len(before[7]) == 2
     refused = [
         # slot 0's first fill again, settled already: the exchange's figure is not booked twice
@@ -190,10 +190,11 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
         assert (out.accepted, out.diagnostic_code.name) == (False, code), out
     journal.flush(30)
     rows = journal.query(
-        "SELECT event_id, kind, fill_id, accepted, diagnostic_code FROM account_events FINAL "
+        "SELECT event_id, kind, fill_id, accepted, diagnostic_code, fee_charged FROM account_events FINAL "
         "WHERE kernel_id = 'parts' AND NOT accepted ORDER BY seq"
     ).rows
-    assert rows == [[ev.event_id, ev.kind.name, ev.fill_id, False, code] for ev, code in refused]
+    # A refused settlement charged nothing: its fee_charged is NULL, as every other kind's.
+    assert rows == [[ev.event_id, ev.kind.name, ev.fill_id, False, code, None] for ev, code in refused]
     accepted = journal.query(
         "SELECT groupUniqArray(diagnostic_code), count() FROM account_events FINAL "
         "WHERE kernel_id = 'parts' AND accepted"
@@ -493,14 +494,16 @@ def test_fills_of_two_markets_under_one_fill_id_are_each_charged_their_own_settl
     }
 
 
-def _partly_booked(journal: ClickHouseJournal, kernel_id: str, verbosity: str) -> ExecutionKernel:
+def _partly_booked(journal: ClickHouseJournal, kernel_id: str, verbosity: str | None) -> ExecutionKernel:
     """Slot 0: the venue reports 2 filled (a total, no trade id: the fill is known by its event
     id "s1"), then trade T2 of 3 at a total of 3, which books the 1 the total left (rules 5).
     The exchange's fee for T2 (0.18) is for all 3: the kernel charges the fill 0.06 (rules 19).
     Slot 1 the same with a reconciliation's FILL in T2's place, whose fee the kernel charges
-    whole (it stands for every fill up to its total)."""
+    whole (it stands for every fill up to its total). ``verbosity`` None keeps the kernel's
+    default."""
     kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), journal=journal, kernel_id=kernel_id)
-    kernel.update_control(verbosity=verbosity, source="test")
+    if verbosity is not None:
+        kernel.update_control(verbosity=verbosity, source="test")
     for slot, fill_id, metadata in ((0, "T2", {}), (1, "R2", {"source": "reconciliation"})):
         intent = KernelIntent(f"e{slot}", f"t{slot}", slot, "BTCUSDT", "LONG", "ENTER", 100.0, 10.0)
         order = kernel.process_intent(intent).order
@@ -559,15 +562,94 @@ def test_a_fill_booked_from_part_of_a_report_is_charged_its_share_of_the_settlem
     }
 
 
-def test_below_debug_a_partly_booked_fill_shows_the_whole_settlement_as_the_doc_warns(
+def test_at_the_default_verbosity_a_partly_booked_fill_is_charged_its_share(
     journal: ClickHouseJournal,
 ) -> None:
-    """The report's size is the venue event's, journaled at DEBUG only: at NORMAL the queries
-    cannot tell a fill booked from part of a report, show the exchange's whole fee for it and
-    count it in settled_unsized, as docs/journal.md says next to them."""
-    kernel = _partly_booked(journal, "normal", "NORMAL")
-    rows = {r["trade_id"]: r for r in _run((journal, None), 6, kernel="normal")}
-    assert kernel.slot_state(0).fees_paid == pytest.approx(0.26)
-    assert (rows["t0"]["fees"], rows["t0"]["settled_unsized"]) == (pytest.approx(0.2 + 0.18), 2)
+    """No venue event is journaled below DEBUG, so the report's size is not either: the
+    queries read the share the kernel charged from the settlement's fee_charged (schema 9).
+    Before it they showed the whole 0.18 for T2 and counted it in settled_unsized."""
+    kernel = _partly_booked(journal, "normal", None)
+    assert kernel.control()["verbosity"] == "NORMAL"  # the default
+    assert journal.query("SELECT count() FROM venue_events WHERE kernel_id = 'normal'").rows == [[0]]
+    paid = {f"t{s}": kernel.slot_state(s).fees_paid for s in (0, 1)}
+    assert paid == pytest.approx({"t0": 0.2 + 0.06, "t1": 0.1 + 0.18})
+    rows = _run((journal, None), 6, kernel="normal")
+    assert {r["trade_id"]: r["fees"] for r in rows} == pytest.approx(paid, rel=1e-12)
+    assert {r["trade_id"]: r["settled_unsized"] for r in rows} == {"t0": 0, "t1": 0}
+    settled = _per_fill(
+        _run((journal, None), 7, kernel="normal"), "qty", "reported_qty", "actual_fee", "fee_charged"
+    )
+    assert settled == {
+        ("t0", "s1"): (2.0, None, 0.2, 0.2),
+        ("t0", "T2"): (1.0, None, 0.18, pytest.approx(0.06)),
+        ("t1", "R2"): (1.0, None, 0.18, 0.18),
+    }
     fees = journal.query(_fees_per_fill_query(), {"kernel": "normal"}).records()
-    assert _per_fill(fees, "reported_qty", "settled_fee")[("t0", "T2")] == (None, 0.18)
+    assert _per_fill(fees, "reported_qty", "actual_fee", "settled_fee") == {
+        ("t0", "s1"): (None, 0.2, 0.2),
+        ("t0", "T2"): (None, 0.18, pytest.approx(0.06)),
+        ("t1", "s2"): (None, None, None),
+        ("t1", "R2"): (None, 0.18, 0.18),
+    }
+    totals = journal.query(_funding_query(), {"kernel": "normal"}).records()
+    assert totals == [
+        {
+            "funding": 0.0,
+            "fees_settled": pytest.approx(0.56),
+            "fees_charged": pytest.approx(0.44),
+            "refused_events": 0,
+        }
+    ]
+
+
+def test_a_settlements_row_holds_what_the_kernel_charged_the_fill(journal: ClickHouseJournal) -> None:
+    """fee_charged is the share for a fill booked from part of a report, the whole fee for a
+    fill booked whole (and for a reconciliation's FILL), and NULL where nothing was charged: a
+    refused FILL_SETTLED and the other kinds."""
+    kernel = _partly_booked(journal, "rows", None)
+    again = _settle(kernel, "st-again", "T2", 0.18, asset="BTCUSDT")
+    assert (again.accepted, again.diagnostic_code.name) == (False, "UNKNOWN_ORDER")
+    funding = kernel.on_account_event(AccountEvent("fund-1", "FUNDING_FEE", amount=-0.25))
+    update = kernel.on_account_event(AccountEvent("acct-1", "ACCOUNT_UPDATE", wallet_balance=1_000.0))
+    assert funding.accepted and update.accepted
+    journal.flush(30)
+    rows = journal.query(
+        "SELECT event_id, kind, accepted, fee, fee_charged FROM account_events FINAL "
+        "WHERE kernel_id = 'rows' ORDER BY seq"
+    ).rows
+    assert rows == [
+        ["st", "FILL_SETTLED", True, 0.18, pytest.approx(0.18 * 1.0 / 3.0, rel=1e-15)],
+        ["sr", "FILL_SETTLED", True, 0.18, 0.18],
+        ["ss", "FILL_SETTLED", True, 0.2, 0.2],
+        ["st-again", "FILL_SETTLED", False, 0.18, None],
+        ["fund-1", "FUNDING_FEE", True, 0.0, None],
+        ["acct-1", "ACCOUNT_UPDATE", True, 0.0, None],
+    ]
+
+
+def test_settlements_stored_before_fee_charged_are_worked_out_from_the_venue_events(
+    journal: ClickHouseJournal,
+) -> None:
+    """A settlement stored before schema 9 reads fee_charged NULL: the queries work its charge
+    out as they did before the column, the share from the venue event's size at DEBUG, the
+    whole fee below it (counted in settled_unsized), as docs/journal.md says."""
+    kernels = {"old-debug": _partly_booked(journal, "old-debug", "DEBUG")}
+    kernels["old-normal"] = _partly_booked(journal, "old-normal", "NORMAL")
+    journal._client.command(
+        "ALTER TABLE account_events UPDATE fee_charged = NULL WHERE kernel_id IN ('old-debug', 'old-normal')",
+        settings={"mutations_sync": 1},
+    )
+    assert journal.query("SELECT countIf(fee_charged IS NOT NULL) FROM account_events").rows == [[0]]
+    for kernel in kernels.values():
+        assert kernel.slot_state(0).fees_paid == pytest.approx(0.26)
+    debug = {r["trade_id"]: r for r in _run((journal, None), 6, kernel="old-debug")}
+    assert (debug["t0"]["fees"], debug["t0"]["settled_unsized"]) == (pytest.approx(0.26), 0)
+    normal = {r["trade_id"]: r for r in _run((journal, None), 6, kernel="old-normal")}
+    assert (normal["t0"]["fees"], normal["t0"]["settled_unsized"]) == (pytest.approx(0.2 + 0.18), 2)
+    for kernel_id, share in (("old-debug", pytest.approx(0.06)), ("old-normal", 0.18)):
+        charged = _per_fill(_run((journal, None), 7, kernel=kernel_id), "fee_charged")
+        assert charged[("t0", "T2")] == (share,), kernel_id
+        fees = journal.query(_fees_per_fill_query(), {"kernel": kernel_id}).records()
+        assert _per_fill(fees, "settled_fee")[("t0", "T2")] == (share,), kernel_id
+    totals = journal.query(_funding_query(), {"kernel": "old-debug"}).records()
+    assert totals[0]["fees_charged"] == totals[0]["fees_settled"] == pytest.approx(0.56)

@@ -816,6 +816,7 @@ def test_a_batch_spanning_years_of_months_is_written(tmp_path: Path) -> None:
                 0.0,
                 True,
                 "OK",
+                None,
             )
             for n in range(130)
         ]

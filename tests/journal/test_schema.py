@@ -10,7 +10,7 @@ from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 from dita.journal import schema
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
-from journal.helpers import silent_entries
+from journal.helpers import SilentVenue, silent_entries
 
 ALL_VERSIONS = [m.version for m in schema.MIGRATIONS]
 
@@ -299,6 +299,67 @@ def test_migrates_a_version_7_journal_to_record_why_a_venue_event_was_refused(tm
     # A journal made at this version has the same view as one migrated to it.
     with ClickHouseJournal(f"chdb://{tmp_path / 'new'}") as journal:
         assert _timeline(journal) == migrated
+
+
+def test_migrates_a_version_8_journal_to_record_what_a_settlement_charged(tmp_path: Path) -> None:
+    """account_events gains fee_charged: a settlement stored before reads NULL, which tells it
+    apart from one stored after (an accepted FILL_SETTLED always has its charge), and a new
+    kernel's rows land in the migrated table with the share, the whole fee or NULL."""
+    dsn, columns = _journal_at(
+        tmp_path,
+        8,
+        "account_events",
+        "INSERT INTO dita.account_events (kernel_id, seq, sub, ts, event_id, kind, asset, amount, fee, "
+        "fill_id, k_capital, reconcile_status, reconcile_delta, accepted, diagnostic_code) VALUES "
+        "('old-kernel', 7, 0, '2026-01-02 10:41:07', 'settle-f1', 'FILL_SETTLED', 'BTCUSDT', 0, 0.5, 'f1', "
+        "100, 'OK', 0, true, 'OK')",
+    )
+    assert "fee_charged" not in columns
+
+    with ClickHouseJournal(dsn, max_delay=0.02) as journal:
+        described = _migrated_as_new(journal, "account_events")
+        # The venue reports a total of 2 filled (the fill is known by its event id "s1"), then
+        # trade T2 of 3 at a total of 3, of which the 1 left is booked (at NORMAL, the default).
+        kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), journal=journal, kernel_id="new-kernel")
+        order = kernel.process_intent(
+            KernelIntent("e0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 10.0)
+        ).order
+        assert order is not None
+        for event_id, fields in (
+            ("s1", {"filled_size": 2.0}),
+            ("e2", {"size": 3.0, "filled_size": 3.0, "fill_id": "T2"}),
+        ):
+            ev = VenueEvent(
+                event_id, "t0", 0, "FILL", venue_client_id=order.client_order_id, price=100.0, **fields
+            )
+            assert kernel.on_venue_event(ev).accepted
+        settled = [
+            kernel.on_account_event(
+                AccountEvent(event_id, "FILL_SETTLED", asset="BTCUSDT", fill_id=f, fee=fee)
+            )
+            for event_id, f, fee in (("st", "T2", 0.18), ("ss", "s1", 0.2), ("st-again", "T2", 0.18))
+        ]
+        assert [o.accepted for o in settled] == [True, True, False]
+        journal.flush(30)
+        rows = journal.query(
+            "SELECT kernel_id, event_id, accepted, fee, fee_charged FROM account_events FINAL "
+            "ORDER BY kernel_id, seq"
+        ).rows
+        assert rows == [
+            ["new-kernel", "st", True, 0.18, pytest.approx(0.06)],  # 1 of the report's 3
+            ["new-kernel", "ss", True, 0.2, 0.2],  # booked whole
+            ["new-kernel", "st-again", False, 0.18, None],  # refused: nothing charged
+            ["old-kernel", "settle-f1", True, 0.5, None],  # stored before the column
+        ]
+        before = journal.query(
+            "SELECT event_id FROM account_events FINAL "
+            "WHERE kind = 'FILL_SETTLED' AND accepted AND fee_charged IS NULL"
+        ).rows
+        assert before == [["settle-f1"]]
+        # A table dropped by hand comes back at the schema it had, the new column included.
+        journal._client.command("DROP TABLE dita.account_events")
+        assert schema.restore_missing_tables(journal._client, "dita") == ["account_events"]
+        assert _described(journal, "account_events") == described
 
 
 def test_rerunning_every_migration_statement_is_harmless(journal: ClickHouseJournal) -> None:

@@ -232,3 +232,39 @@ def test_the_log_gives_back_why_each_venue_event_was_refused_or_warned_about(tmp
         ("OK", "INFO", []),
         ("OK", "WARNING", ["client_order_id", "late_fill"]),
     ]
+
+
+def test_the_log_gives_back_what_each_settlement_charged(tmp_path: Path) -> None:
+    """account_events.fee_charged comes back from the log as it went live (a WAL resend writes
+    the rows the live kernel did): the share for a fill booked from part of a report, the
+    whole fee for one booked whole, None for a refused settlement and the other kinds."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="jr", wal_dir=str(tmp_path))
+    kernel.set_journal_enabled(True)
+    assert kernel.process_intent(intent("ENTER", 0, target_size=10.0)).accepted
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None
+    # A total of 2 (the fill is known by its event id "s1"), then trade T2 of 3 at total 3: 1 booked.
+    for event_id, fields in (
+        ("s1", {"filled_size": 2.0}),
+        ("e2", {"size": 3.0, "filled_size": 3.0, "fill_id": "T2"}),
+    ):
+        out = kernel.on_venue_event(
+            VenueEvent(event_id, "", -1, "FILL", venue_client_id=order.client_order_id, price=100.0, **fields)
+        )
+        assert out.accepted, out
+    events = (
+        AccountEvent("st", "FILL_SETTLED", asset="BTCUSDT", fill_id="T2", fee=0.18),
+        AccountEvent("ss", "FILL_SETTLED", asset="BTCUSDT", fill_id="s1", fee=0.2),
+        AccountEvent("st-again", "FILL_SETTLED", asset="BTCUSDT", fill_id="T2", fee=0.18),
+        AccountEvent("fund", "FUNDING_FEE", amount=-0.25),
+    )
+    assert [kernel.on_account_event(ev).accepted for ev in events] == [True, True, False, True]
+    kernel.wal_sync()
+    live = kernel.drain_journal(1_000_000)["account_events"]
+    chunks: list[list[Any]] = []
+    kernel.wal_journal_blocks(1, sink=chunks.append)
+    replayed = [row for blocks in chunks for b in blocks if b.table == "account_events" for row in b.tuples()]
+    assert replayed == live
+    cols = JOURNAL_COLUMNS["account_events"]
+    charged = [(row[cols.index("event_id")], row[cols.index("fee_charged")]) for row in live]
+    assert charged == [("st", pytest.approx(0.06)), ("ss", 0.2), ("st-again", None), ("fund", None)]

@@ -149,6 +149,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("reconcile_delta", "Float64"),
         ("accepted", "Bool"),
         ("diagnostic_code", _ENUM),
+        ("fee_charged", "Nullable(Float64)"),
     ),
     "control_changes": (
         ("kernel_id", _ENUM),
@@ -180,7 +181,7 @@ _TRADE_TABLES = ("transitions", "intents", "venue_events", "fills")
 # a database at any version has that version's tables (``migrate(target=N)`` included), and
 # the later migration adds them, in place, to old and new databases alike.
 _ADDED_LATER: dict[str, dict[str, int]] = {
-    "account_events": {"accepted": 5, "diagnostic_code": 5},
+    "account_events": {"accepted": 5, "diagnostic_code": 5, "fee_charged": 9},
     "intents": {"metadata": 6},
     "venue_events": {"fill_id": 7, "fee": 7, "retry_after": 7, "severity": 8, "details": 8},
 }
@@ -365,6 +366,19 @@ def _v8(db: str) -> list[str]:
     ]
 
 
+def _v9(db: str) -> list[str]:
+    # What the kernel charged the fill an accepted FILL_SETTLED settled: the whole fee, or for
+    # a fill booked from part of a report its share (rules 19), which a query could only work
+    # out from the venue event's size, journaled at DEBUG alone. NULL where nothing was
+    # charged (another kind, a refused settlement) and for rows from before, which did not
+    # record it: an accepted FILL_SETTLED holding NULL is one of those. A constant, with
+    # nothing to materialize; AFTER puts it where a new table has it.
+    return [
+        f"ALTER TABLE {db}.`account_events` ADD COLUMN IF NOT EXISTS `fee_charged` Nullable(Float64) "
+        "DEFAULT NULL AFTER `diagnostic_code`",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "journal tables: transitions, intents, venue_events, fills, account_events, control_changes", _v1
@@ -376,6 +390,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "intents: metadata", _v6),
     Migration(7, "venue_events: fill_id, fee and retry_after; slot_timeline shows them", _v7),
     Migration(8, "venue_events: severity and details; slot_timeline shows the details", _v8),
+    Migration(9, "account_events: fee_charged (what a FILL_SETTLED charged its fill)", _v9),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -439,6 +439,7 @@ mod tests {
                     reconcile_delta: 0.0,
                     accepted: true,
                     diagnostic_code: KernelDiagnosticCode::Ok,
+                    fee_charged: None,
                 },
             );
         }
