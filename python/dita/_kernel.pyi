@@ -240,6 +240,8 @@ class VenueEvent:
     A FILL carries the quantity of this fill in ``size`` and the order's cumulative
     ``filled_size``; when ``size`` is 0 the fill quantity is taken from the cumulative figure.
     ``fill_id`` (the venue's trade id) deduplicates fills that arrive twice under new event ids.
+    ``fee``: what the venue charged for the fill, negative for a maker rebate; None to have the
+    kernel predict it from its exchange config.
     """
 
     def __new__(
@@ -317,7 +319,8 @@ class AccountEvent:
     fill of the id has is refused UNKNOWN_ORDER. FUNDING_FEE reads ``amount`` (positive
     received, negative paid); each takes the balance and margin figures it carries, which an
     ACCOUNT_UPDATE must carry one of. A FILL_SETTLED with an ``amount`` or a FUNDING_FEE with a
-    ``fee`` other than 0 is refused naming it.
+    ``fee`` other than 0 is refused naming it. A FILL_SETTLED's ``fee`` is negative for a maker
+    rebate.
     """
 
     def __new__(
@@ -610,12 +613,17 @@ class KernelCore:
     def set_slot_exit_leg_ratios(self, slot_id: int, ratios: Sequence[float]) -> None: ...
     def reconcile_from_slots(self, slots: Sequence[Mapping[str, Any]]) -> int: ...
     def set_seed_capital(self, capital: float) -> None: ...
+    # taker_rate, maker_rate, lot_step, tick_size, min_notional, funding_interval_secs, all
+    # checked before any applies: maker_rate may be negative (a rebate) down to -taker_rate;
+    # the others not negative, rates below 0.1. ValueError naming the field and the value.
     def set_exchange_config(self, config: Mapping[str, Any]) -> None: ...
     def exchange_config(self) -> dict[str, Any]: ...
     def set_market_limits(self, asset: str, limits: Mapping[str, float]) -> None: ...
     def market_limits(self, asset: str) -> dict[str, float] | None: ...
     def set_risk_limits(self, limits: Mapping[str, Any]) -> None: ...
     def risk_limits(self) -> dict[str, Any]: ...
+    # A sample at a negative maker rate (a rebate) is compared and never learned
+    # (calibration_learned False); one whose expected fee is 0 raises ValueError.
     def calibrate_fee(
         self, price: float, qty: float, actual_fee: float, maker: bool = False
     ) -> dict[str, Any]: ...

@@ -38,7 +38,7 @@ pub struct Account {
     pub e_available_margin: Option<f64>,
     pub e_used_margin: Option<f64>,
     pub e_maint_margin: Option<f64>,
-    /// Predicted fees of fills the exchange has not settled yet.
+    /// Predicted fees of fills the exchange has not settled yet (negative for rebates).
     pub k_unsettled_fees: f64,
     pub event_seq: u64,
     pub last_update_time: f64,
@@ -106,6 +106,14 @@ impl Account {
                         "; {:.2} of predicted fees are not settled yet and may explain part of it",
                         self.k_unsettled_fees
                     ));
+                } else if self.k_unsettled_fees < 0.0 && delta < 0.0 {
+                    // Maker rebates credited to K at their predicted size, not paid yet or
+                    // paid at another size.
+                    text.push_str(&format!(
+                        "; {:.2} of predicted rebates are not settled yet and may explain part \
+                         of it",
+                        -self.k_unsettled_fees
+                    ));
                 } else if delta < 0.0 {
                     text.push_str("; look for fees, funding or fills the kernel has not seen");
                 } else {
@@ -163,5 +171,28 @@ mod tests {
         );
         a.e_wallet_balance = Some(9_000.0);
         assert_eq!(a.reconcile().status, ReconcileStatus::Mismatch);
+    }
+
+    #[test]
+    fn unsettled_fees_and_rebates_are_named_on_their_side_of_the_delta() {
+        let mut a = Account {
+            seed_capital: 10_000.0,
+            e_wallet_balance: Some(10_050.0),
+            ..Default::default()
+        };
+        let text = |a: &Account| a.reconcile().explanation;
+        a.k_unsettled_fees = 30.0;
+        assert!(text(&a).contains("30.00 of predicted fees"), "{}", text(&a));
+        // Rebates predicted (K credited) make K higher: they explain E below K, not above.
+        a.k_unsettled_fees = -30.0;
+        assert!(text(&a).contains("deposits, rebates"), "{}", text(&a));
+        a.e_wallet_balance = Some(9_950.0);
+        assert!(
+            text(&a).contains("30.00 of predicted rebates"),
+            "{}",
+            text(&a)
+        );
+        a.k_unsettled_fees = 30.0;
+        assert!(text(&a).contains("fees, funding or fills"), "{}", text(&a));
     }
 }

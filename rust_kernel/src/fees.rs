@@ -57,7 +57,13 @@ impl ExchangeConfig {
                     })
                 }
             };
-            *slot = check_number(field, *value, 0.0)?;
+            // A maker rate may be negative (a rebate), down to -taker_rate (below).
+            let min = if field == "maker_rate" {
+                -MAX_MAGNITUDE
+            } else {
+                0.0
+            };
+            *slot = check_number(field, *value, min)?;
         }
         if next.taker_rate >= 0.1 {
             return Err(KernelError::invalid(
@@ -72,6 +78,25 @@ impl ExchangeConfig {
                 next.maker_rate,
                 "must be a fraction below 0.1",
             ));
+        }
+        // No venue rebates makers more than it charges takers: past that, a maker order
+        // filled against one's own taker order would earn money from fees alone.
+        if next.maker_rate < -next.taker_rate {
+            // Named by the field this update set (the other kept its value).
+            return Err(if updates.iter().any(|(f, _)| f == "maker_rate") {
+                KernelError::invalid(
+                    "maker_rate",
+                    format!("{} (taker_rate {})", next.maker_rate, next.taker_rate),
+                    "a rebate must be at most the taker rate: maker_rate must be at least \
+                     -taker_rate",
+                )
+            } else {
+                KernelError::invalid(
+                    "taker_rate",
+                    format!("{} (maker_rate {})", next.taker_rate, next.maker_rate),
+                    "must be at least the maker rebate (-maker_rate)",
+                )
+            });
         }
         if next.funding_interval_secs <= 0.0 {
             return Err(KernelError::invalid(
@@ -135,7 +160,8 @@ const CALIBRATION_ALPHA: f64 = 0.2;
 /// The charged/expected ratios the calibration learns from: a free promotion (0) up to three
 /// times the configured rate. A sample outside (a rebate against a positive rate, a fee in
 /// another currency, a hundredfold charge) is reported as an ERROR and learned from not at
-/// all: one outlier must not rescale every later estimate.
+/// all: one outlier must not rescale every later estimate. A fill at a negative rate (a
+/// maker rebate) is reported and not learned either (see [`FeeModel::calibrate`]).
 pub const CALIBRATION_BAND: (f64, f64) = (0.0, 3.0);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,13 +190,18 @@ impl FeeModel {
     }
 
     /// The fee the kernel charges for a fill when it happens (the exchange's figure
-    /// replaces it when the fill settles).
+    /// replaces it when the fill settles): negative at a negative maker rate, a rebate. The
+    /// calibration ratio, learned from charges only, scales a rebate too: one multiply for
+    /// every fill, no branch on the hot path.
     pub fn predict(&self, price: f64, qty: f64, liquidity: Liquidity) -> f64 {
         price * qty * self.rate(liquidity) * self.calibration_ratio
     }
 
     /// Compares a charged fee with the model's uncalibrated expectation and folds the
-    /// ratio into the calibration.
+    /// ratio into the calibration: a charge's (an expectation above 0) when within
+    /// [`CALIBRATION_BAND`]; a rebate's (an expectation below 0, a negative maker rate) is
+    /// reported, never learned. An expectation of 0 (a free rate, no size) compares nothing
+    /// and is refused.
     pub fn calibrate(
         &mut self,
         price: f64,
@@ -182,17 +213,22 @@ impl FeeModel {
         check_number("qty", qty, 0.0)?;
         check_number("actual_fee", actual_fee, -MAX_MAGNITUDE)?;
         let expected_fee = price * qty * self.rate(liquidity);
-        if expected_fee <= 0.0 {
+        if expected_fee == 0.0 {
             return Err(KernelError::invalid(
                 "expected_fee",
                 expected_fee,
-                "price, qty and the fee rate must all be positive to calibrate",
+                "price, qty and the fee rate must all be other than 0 to calibrate",
             ));
         }
+        // A rebate (a negative maker rate) is compared, both signed (a charge where a rebate
+        // was expected reads as a negative ratio, an ERROR), and never learned: the ratio
+        // scales every prediction, taker charges too, and what a venue pays makers says
+        // nothing about what it charges takers.
         let ratio = actual_fee / expected_fee;
         let deviation_pct = (ratio - 1.0) * 100.0;
         // Rules 0 (a log from before the band) learned from every sample.
-        let learned = rules() == 0 || (CALIBRATION_BAND.0..=CALIBRATION_BAND.1).contains(&ratio);
+        let learned = expected_fee > 0.0
+            && (rules() == 0 || (CALIBRATION_BAND.0..=CALIBRATION_BAND.1).contains(&ratio));
         if learned {
             self.calibration_ratio = if self.calibration_samples == 0 {
                 ratio
@@ -408,6 +444,76 @@ mod tests {
         assert!(c.with_updates(&[("bogus".into(), 1.0)]).is_err());
         let n = c.with_updates(&[("lot_step".into(), 0.001)]).unwrap();
         assert_eq!(n.lot_step, 0.001);
+    }
+
+    #[test]
+    fn a_maker_rebate_down_to_the_taker_rate_is_taken() {
+        let c = ExchangeConfig::default(); // taker 0.0005
+        for maker in [-0.0001, -0.00025, -0.0005, 0.0] {
+            let n = c.with_updates(&[("maker_rate".into(), maker)]).unwrap();
+            assert_eq!(n.maker_rate, maker);
+        }
+        // Both at once: the floor is judged on the config they make together.
+        let n = c
+            .with_updates(&[("maker_rate".into(), -0.001), ("taker_rate".into(), 0.001)])
+            .unwrap();
+        assert_eq!((n.maker_rate, n.taker_rate), (-0.001, 0.001));
+    }
+
+    #[rstest]
+    #[case::rebate_above_the_taker_rate(&[("maker_rate", -0.0006)], "invalid maker_rate: -0.0006 (taker_rate 0.0005)")]
+    #[case::rebate_with_a_free_taker(&[("maker_rate", -0.0001), ("taker_rate", 0.0)], "invalid maker_rate: -0.0001 (taker_rate 0)")]
+    #[case::taker_below_the_rebate(&[("taker_rate", 0.00005)], "invalid taker_rate: 0.00005 (maker_rate -0.0001)")]
+    #[case::negative_taker(&[("taker_rate", -0.0001)], "invalid taker_rate: -0.0001 (must not be negative)")]
+    #[case::nan_maker(&[("maker_rate", f64::NAN)], "invalid maker_rate: NaN")]
+    #[case::infinite_rebate(&[("maker_rate", f64::NEG_INFINITY)], "invalid maker_rate: -inf")]
+    #[case::huge_rebate(&[("maker_rate", -1e300)], "invalid maker_rate: -1e300")]
+    fn a_rebate_past_its_floor_is_refused_naming_the_field(
+        #[case] updates: &[(&str, f64)],
+        #[case] message: &str,
+    ) {
+        // Starts from a rebate of 1 bp, so a lower taker rate can cross it.
+        let c = ExchangeConfig::default()
+            .with_updates(&[("maker_rate".into(), -0.0001)])
+            .unwrap();
+        let updates: Vec<(String, f64)> =
+            updates.iter().map(|(f, v)| (f.to_string(), *v)).collect();
+        let err = c.with_updates(&updates).unwrap_err().to_string();
+        assert!(err.starts_with(message), "{err}");
+    }
+
+    #[test]
+    fn a_rebate_is_predicted_negative_and_calibrated_without_learning() {
+        let mut m = FeeModel::default();
+        m.config = m
+            .config
+            .with_updates(&[("maker_rate".into(), -0.0001)])
+            .unwrap();
+        m.calibrate(100.0, 1.0, 0.045, Liquidity::Taker).unwrap();
+        assert!((m.calibration_ratio - 0.9).abs() < 1e-12);
+        // The ratio learned from charges scales the rebate too.
+        assert!((m.predict(100.0, 1.0, Liquidity::Maker) - -0.009).abs() < 1e-12);
+        let before = m.clone();
+        let c = m.calibrate(100.0, 1.0, -0.01, Liquidity::Maker).unwrap();
+        assert!((c.expected_fee - -0.01).abs() < 1e-12);
+        assert!((c.ratio - 1.0).abs() < 1e-12);
+        assert_eq!(c.calibration_status, CalibrationStatus::Ok);
+        assert!(!c.learned);
+        assert_eq!(m, before, "a rebate moves no calibration");
+        // Half the rebate, or a charge where a rebate was expected: reported, not learned.
+        let c = m.calibrate(100.0, 1.0, -0.005, Liquidity::Maker).unwrap();
+        assert_eq!(c.calibration_status, CalibrationStatus::Error);
+        let c = m.calibrate(100.0, 1.0, 0.02, Liquidity::Maker).unwrap();
+        assert!(c.ratio < 0.0 && c.calibration_status == CalibrationStatus::Error);
+        assert_eq!(m, before);
+        // A free maker rate still compares nothing.
+        m.config.maker_rate = 0.0;
+        let err = m
+            .calibrate(100.0, 1.0, 0.0, Liquidity::Maker)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected_fee"), "{err}");
+        assert_eq!(m.calibration_samples, before.calibration_samples);
     }
 
     #[rstest]

@@ -301,6 +301,261 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     assert!((a.k_capital() - expected).abs() < 1e-9);
 }
 
+/// A maker rebate for [`random_sequence`]: the maker rate (negative), and for each op
+/// whether its ENTER or EXIT goes out as a LIMIT order at its price (a maker fill).
+struct Rebate {
+    maker_rate: f64,
+    limits: Vec<bool>,
+}
+
+/// Runs `ops` against the mock venue, checking the invariants after each and replay == live
+/// at the end; with a `rebate`, under that maker rate, LIMIT orders among the MARKET ones and
+/// settlements of rebates (negative fees) as well as charges.
+fn random_sequence(
+    ops: Vec<Op>,
+    cfg: MockConfig,
+    rebate: Option<Rebate>,
+) -> Result<(), TestCaseError> {
+    let mut h = Harness::new(cfg);
+    h.k.set_seed_capital(1_000.0).unwrap();
+    h.inputs.push(KernelInput::SeedCapital(1_000.0));
+    if let Some(r) = &rebate {
+        let fields = vec![("maker_rate".to_string(), r.maker_rate)];
+        h.k.set_exchange_config(&fields).unwrap();
+        h.inputs.push(KernelInput::ExchangeConfig(fields));
+    }
+    let limit = |n: u64, mut i: Intent| {
+        if let Some(r) = &rebate {
+            if r.limits[n as usize % r.limits.len()] && i.action != KernelCommandType::Cancel {
+                i.order_type = OrderType::Limit;
+                i.limit_price = i.reference_price;
+            }
+        }
+        i
+    };
+    let mut seen_events: Vec<VenueEvent> = Vec::new();
+    let mut fills = (0.0, 0.0);
+    let mut settled_fees = 0.0f64;
+    for (n, op) in ops.into_iter().enumerate() {
+        let n = n as u64 + 1;
+        match op {
+            Op::Enter {
+                slot,
+                short,
+                size,
+                price,
+            } => {
+                let side = if short {
+                    TradeSide::Short
+                } else {
+                    TradeSide::Long
+                };
+                h.intent(limit(
+                    n,
+                    intent(n, KernelCommandType::Enter, slot, side, price, size),
+                ));
+            }
+            Op::Exit { slot, size, price } => {
+                h.intent(limit(
+                    n,
+                    intent(
+                        n,
+                        KernelCommandType::Exit,
+                        slot,
+                        TradeSide::Long,
+                        price,
+                        size,
+                    ),
+                ));
+            }
+            Op::Cancel { slot } => {
+                h.intent(intent(
+                    n,
+                    KernelCommandType::Cancel,
+                    slot,
+                    TradeSide::Long,
+                    100.0,
+                    0.0,
+                ));
+            }
+            Op::FillResting { pick, price } => {
+                let ids: Vec<String> = h
+                    .venue
+                    .open_orders()
+                    .map(|o| o.client_order_id.to_string())
+                    .collect();
+                if !ids.is_empty() {
+                    let evs = h
+                        .venue
+                        .fill_open_order(&ids[pick % ids.len()], Some(price))
+                        .unwrap();
+                    seen_events.extend(h.feed(evs));
+                }
+            }
+            Op::Mark { price } => {
+                h.inputs.push(KernelInput::MarkPrice {
+                    asset: id("BTC"),
+                    price,
+                    ts: n as f64,
+                });
+                h.k.mark_price("BTC", price, n as f64).unwrap();
+            }
+            Op::Funding { amount } => {
+                let mut e = AccountEvent::new(&format!("f{n}"), AccountEventKind::FundingFee);
+                e.amount = amount;
+                h.inputs.push(KernelInput::AccountEvent(e.clone()));
+                h.k.on_account_event(&e);
+            }
+            Op::Settle { pick, fee } => {
+                // Settle a fill the mock reported, by its fill id, naming its asset, none,
+                // or one no fill has (every fill is BTC): that one changes nothing.
+                let fill_ids: Vec<&VenueEvent> = seen_events
+                    .iter()
+                    .filter(|e| !e.fill_id.is_empty())
+                    .collect();
+                if !fill_ids.is_empty() {
+                    let fill = fill_ids[pick % fill_ids.len()];
+                    let mut e = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
+                    e.fill_id = fill.fill_id.clone();
+                    e.asset = id(["BTC", "", "ETH"][pick / fill_ids.len() % 3]);
+                    // With a rebate: -1 to 3 times the fill's rebate at the maker rate, so a
+                    // maker fill's settlement is a rebate in the calibration's band 3 times in
+                    // 4, a charge where a rebate was expected else (and a taker fill's a rebate).
+                    e.fee = if let Some(r) = &rebate {
+                        fill.price * fill.size * r.maker_rate * (fee * 4.0 - 1.0)
+                    } else {
+                        fee
+                    };
+                    h.inputs.push(KernelInput::AccountEvent(e.clone()));
+                    let before = observable(&h.k);
+                    let calibration = h.k.fees.clone();
+                    let out = well_formed_details(h.k.on_account_event(&e));
+                    if out.accepted {
+                        settled_fees += h.k.account.k_fees_paid - before.1.k_fees_paid;
+                        // A rebate fill (predicted below 0) teaches the calibration nothing.
+                        let predicted = out.details.iter().find_map(|(n, d)| match (n, d) {
+                            (&"predicted_fee", Detail::F64(x)) => Some(*x),
+                            _ => None,
+                        });
+                        if predicted.is_some_and(|p| p < 0.0) {
+                            prop_assert_eq!(&calibration, &h.k.fees);
+                        }
+                    }
+                    if e.asset == "ETH" {
+                        prop_assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+                        prop_assert_eq!(before, observable(&h.k));
+                    }
+                }
+            }
+            Op::Replay { pick } => {
+                // A venue resends something it already said: nothing may change.
+                if !seen_events.is_empty() {
+                    let e = seen_events[pick % seen_events.len()].clone();
+                    let before = observable(&h.k);
+                    h.inputs.push(KernelInput::VenueEvent(e.clone()));
+                    let out = well_formed_details(h.k.on_venue_event(&e));
+                    prop_assert!(!out.accepted, "a resent event was applied: {:?}", out);
+                    prop_assert_eq!(before, observable(&h.k));
+                }
+            }
+            Op::FillAny {
+                pick,
+                size,
+                price,
+                total,
+                with_id,
+            } => {
+                if !h.sent.is_empty() {
+                    let o = h.sent[h.sent.len() - 1 - pick % h.sent.len()].clone();
+                    let mut e = VenueEvent::new(
+                        &format!("late{n}"),
+                        KernelEventKind::Fill,
+                        &o.client_order_id,
+                    );
+                    e.price = price;
+                    e.size = size.min(o.size);
+                    e.filled_size = total;
+                    if with_id {
+                        e.fill_id = id(&format!("lf{n}"));
+                    }
+                    seen_events.extend(h.feed(vec![e]));
+                }
+            }
+            Op::Garbage { kind, qty } => {
+                // Events the venue should never send: unknown orders, overfills, NaN.
+                let target =
+                    h.k.open_orders()
+                        .first()
+                        .map(|o| o.client_order_id.clone())
+                        .unwrap_or_else(|| id("nope"));
+                let mut e = VenueEvent::new(&format!("g{n}"), KernelEventKind::Fill, &target);
+                match kind {
+                    0 => e.venue_client_id = id("unknown-order"),
+                    1 => {
+                        e.size = 1e9;
+                        e.price = 100.0;
+                    }
+                    2 => {
+                        e.size = f64::NAN;
+                        e.price = 100.0;
+                    }
+                    3 => {
+                        e.size = qty;
+                        e.price = -1.0;
+                    }
+                    4 => {
+                        e.kind = KernelEventKind::OrderAck;
+                    }
+                    5 => {
+                        e.kind = KernelEventKind::CancelReject;
+                    }
+                    // An end stating a filled size that may be above the order's.
+                    6 => {
+                        e.kind = KernelEventKind::CancelAck;
+                        e.filled_size = qty.abs() * 3.0;
+                    }
+                    7 => {
+                        e.kind = KernelEventKind::Expired;
+                        e.filled_size = qty.abs() * 3.0;
+                    }
+                    // A rate limit stating a filled size or the venue's id (rules 16).
+                    8 => {
+                        e.kind = KernelEventKind::RateLimited;
+                        e.filled_size = qty.abs();
+                    }
+                    _ => {
+                        e.kind = KernelEventKind::RateLimited;
+                        e.venue_order_id = id("V-throttled");
+                    }
+                }
+                let before = observable(&h.k);
+                h.inputs.push(KernelInput::VenueEvent(e.clone()));
+                let out = well_formed_details(h.k.on_venue_event(&e));
+                if kind <= 3 {
+                    prop_assert!(!out.accepted);
+                    prop_assert_eq!(before, observable(&h.k));
+                }
+            }
+        }
+        check_invariants(&mut h, &mut fills);
+        // Learned only from charges within the band: the ratio stays in it.
+        let ratio = h.k.fees.calibration_ratio;
+        prop_assert!((0.0..=3.0).contains(&ratio), "calibration ratio {}", ratio);
+    }
+    // Fees in the account are the per-fill fees plus what settlement corrected.
+    prop_assert!((h.k.account.k_fees_paid - (fills.1 + settled_fees)).abs() < 1e-6);
+
+    // Replay == live: the recorded inputs rebuild exactly the same state.
+    let mut replayed = Kernel::new("prop", 4).unwrap();
+    for input in &h.inputs {
+        let _ = replayed.apply(input);
+    }
+    prop_assert_eq!(observable(&h.k), observable(&replayed));
+    prop_assert_eq!(&h.k.fees, &replayed.fees);
+    prop_assert_eq!(h.k.seq(), replayed.seq());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
 
@@ -312,126 +567,20 @@ proptest! {
         reject in 0.0f64..0.2,
     ) {
         let cfg = MockConfig { seed: 7, fill_rate, partial_fill_rate: partial, reject_rate: reject, ..Default::default() };
-        let mut h = Harness::new(cfg);
-        h.k.set_seed_capital(1_000.0).unwrap();
-        h.inputs.push(KernelInput::SeedCapital(1_000.0));
-        let mut seen_events: Vec<VenueEvent> = Vec::new();
-        let mut fills = (0.0, 0.0);
-        let mut settled_fees = 0.0f64;
-        for (n, op) in ops.into_iter().enumerate() {
-            let n = n as u64 + 1;
-            match op {
-                Op::Enter { slot, short, size, price } => {
-                    let side = if short { TradeSide::Short } else { TradeSide::Long };
-                    h.intent(intent(n, KernelCommandType::Enter, slot, side, price, size));
-                }
-                Op::Exit { slot, size, price } => {
-                    h.intent(intent(n, KernelCommandType::Exit, slot, TradeSide::Long, price, size));
-                }
-                Op::Cancel { slot } => {
-                    h.intent(intent(n, KernelCommandType::Cancel, slot, TradeSide::Long, 100.0, 0.0));
-                }
-                Op::FillResting { pick, price } => {
-                    let ids: Vec<String> = h.venue.open_orders().map(|o| o.client_order_id.to_string()).collect();
-                    if !ids.is_empty() {
-                        let evs = h.venue.fill_open_order(&ids[pick % ids.len()], Some(price)).unwrap();
-                        seen_events.extend(h.feed(evs));
-                    }
-                }
-                Op::Mark { price } => {
-                    h.inputs.push(KernelInput::MarkPrice { asset: id("BTC"), price, ts: n as f64 });
-                    h.k.mark_price("BTC", price, n as f64).unwrap();
-                }
-                Op::Funding { amount } => {
-                    let mut e = AccountEvent::new(&format!("f{n}"), AccountEventKind::FundingFee);
-                    e.amount = amount;
-                    h.inputs.push(KernelInput::AccountEvent(e.clone()));
-                    h.k.on_account_event(&e);
-                }
-                Op::Settle { pick, fee } => {
-                    // Settle a fill the mock reported, by its fill id, naming its asset, none,
-                    // or one no fill has (every fill is BTC): that one changes nothing.
-                    let fill_ids: Vec<Id> = seen_events.iter().filter(|e| !e.fill_id.is_empty()).map(|e| e.fill_id.clone()).collect();
-                    if !fill_ids.is_empty() {
-                        let mut e = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
-                        e.fill_id = fill_ids[pick % fill_ids.len()].clone();
-                        e.asset = id(["BTC", "", "ETH"][pick / fill_ids.len() % 3]);
-                        e.fee = fee;
-                        h.inputs.push(KernelInput::AccountEvent(e.clone()));
-                        let before = observable(&h.k);
-                        let out = well_formed_details(h.k.on_account_event(&e));
-                        if out.accepted {
-                            settled_fees += h.k.account.k_fees_paid - before.1.k_fees_paid;
-                        }
-                        if e.asset == "ETH" {
-                            prop_assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-                            prop_assert_eq!(before, observable(&h.k));
-                        }
-                    }
-                }
-                Op::Replay { pick } => {
-                    // A venue resends something it already said: nothing may change.
-                    if !seen_events.is_empty() {
-                        let e = seen_events[pick % seen_events.len()].clone();
-                        let before = observable(&h.k);
-                        h.inputs.push(KernelInput::VenueEvent(e.clone()));
-                        let out = well_formed_details(h.k.on_venue_event(&e));
-                        prop_assert!(!out.accepted, "a resent event was applied: {:?}", out);
-                        prop_assert_eq!(before, observable(&h.k));
-                    }
-                }
-                Op::FillAny { pick, size, price, total, with_id } => {
-                    if !h.sent.is_empty() {
-                        let o = h.sent[h.sent.len() - 1 - pick % h.sent.len()].clone();
-                        let mut e = VenueEvent::new(&format!("late{n}"), KernelEventKind::Fill, &o.client_order_id);
-                        e.price = price;
-                        e.size = size.min(o.size);
-                        e.filled_size = total;
-                        if with_id {
-                            e.fill_id = id(&format!("lf{n}"));
-                        }
-                        seen_events.extend(h.feed(vec![e]));
-                    }
-                }
-                Op::Garbage { kind, qty } => {
-                    // Events the venue should never send: unknown orders, overfills, NaN.
-                    let target = h.k.open_orders().first().map(|o| o.client_order_id.clone()).unwrap_or_else(|| id("nope"));
-                    let mut e = VenueEvent::new(&format!("g{n}"), KernelEventKind::Fill, &target);
-                    match kind {
-                        0 => e.venue_client_id = id("unknown-order"),
-                        1 => { e.size = 1e9; e.price = 100.0; }
-                        2 => { e.size = f64::NAN; e.price = 100.0; }
-                        3 => { e.size = qty; e.price = -1.0; }
-                        4 => { e.kind = KernelEventKind::OrderAck; }
-                        5 => { e.kind = KernelEventKind::CancelReject; }
-                        // An end stating a filled size that may be above the order's.
-                        6 => { e.kind = KernelEventKind::CancelAck; e.filled_size = qty.abs() * 3.0; }
-                        7 => { e.kind = KernelEventKind::Expired; e.filled_size = qty.abs() * 3.0; }
-                        // A rate limit stating a filled size or the venue's id (rules 16).
-                        8 => { e.kind = KernelEventKind::RateLimited; e.filled_size = qty.abs(); }
-                        _ => { e.kind = KernelEventKind::RateLimited; e.venue_order_id = id("V-throttled"); }
-                    }
-                    let before = observable(&h.k);
-                    h.inputs.push(KernelInput::VenueEvent(e.clone()));
-                    let out = well_formed_details(h.k.on_venue_event(&e));
-                    if kind <= 3 {
-                        prop_assert!(!out.accepted);
-                        prop_assert_eq!(before, observable(&h.k));
-                    }
-                }
-            }
-            check_invariants(&mut h, &mut fills);
-        }
-        // Fees in the account are the per-fill fees plus what settlement corrected.
-        prop_assert!((h.k.account.k_fees_paid - (fills.1 + settled_fees)).abs() < 1e-6);
+        random_sequence(ops, cfg, None)?;
+    }
 
-        // Replay == live: the recorded inputs rebuild exactly the same state.
-        let mut replayed = Kernel::new("prop", 4).unwrap();
-        for input in &h.inputs {
-            let _ = replayed.apply(input);
-        }
-        prop_assert_eq!(observable(&h.k), observable(&replayed));
-        prop_assert_eq!(h.k.seq(), replayed.seq());
+    #[test]
+    fn random_sequences_keep_the_invariants_with_a_maker_rebate(
+        ops in proptest::collection::vec(op(), 1..120),
+        fill_rate in 0.0f64..=1.0,
+        partial in 0.0f64..0.6,
+        reject in 0.0f64..0.2,
+        maker_rate in -0.0005f64..0.0,
+        limits in proptest::collection::vec(any::<bool>(), 1..16),
+    ) {
+        let cfg = MockConfig { seed: 7, fill_rate, partial_fill_rate: partial, reject_rate: reject, ..Default::default() };
+        random_sequence(ops, cfg, Some(Rebate { maker_rate, limits }))?;
     }
 }
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from dita import ExecutionKernel
 from dita.backtest.data import MarketData, load_market_data
 from dita.backtest.engine import BacktestConfig, run_backtest
 from dita.backtest.metrics import TradeRecord, compute_metrics
@@ -500,6 +501,19 @@ def test_a_latency_the_paper_venue_refuses_is_refused_by_the_config(latency_ms: 
     with pytest.raises(ValidationError, match="latency_ms"):
         BacktestConfig(latency_ms=latency_ms)
     assert BacktestConfig(latency_ms=60_000).latency_ms == 60_000
+
+
+def test_a_maker_rebate_up_to_the_taker_fee_is_taken_by_the_config_its_venue_and_kernel() -> None:
+    config = BacktestConfig(fee_rate=0.0005, maker_fee_rate=-0.00025)
+    assert config.maker_rate == -0.00025
+    assert config.paper_venue(None).settings.maker_rate == -0.00025
+    kernel = ExecutionKernel(max_slots=1)
+    config.set_up(kernel, "test")
+    assert kernel.exchange_config()["maker_rate"] == -0.00025
+    with pytest.raises(ValidationError, match=r"maker_fee_rate=-0\.0006 is a rebate above fee_rate=0\.0005"):
+        BacktestConfig(fee_rate=0.0005, maker_fee_rate=-0.0006)
+    with pytest.raises(ValidationError, match="fee_rate"):
+        BacktestConfig(fee_rate=-0.0001)
 
 
 @pytest.mark.parametrize("field", ["balance", "fee_rate", "latency_ms", "volume_share", "max_slots"])

@@ -432,6 +432,8 @@ PAPER = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--max-speed"]
         (["--duration", "-1"], "--duration=-1.0 must be positive and finite"),
         (["--duration", "nan"], "--duration=nan must be positive and finite"),
         (["--fee-rate", "-1"], "--fee-rate=-1.0: Input should be greater than or equal to 0"),
+        # A maker rebate is taken up to the taker fee (--fee-rate, 0.001 by default).
+        (["--maker-fee-rate", "-0.002"], "--maker-fee-rate=-0.002 is a rebate above --fee-rate=0.001"),
         (["--balance", "nan"], "--balance=nan"),
         (["--balance", "1e16"], "--balance=1e+16: Input should be less than or equal to 1000000000000000"),
         (["--slippage-bps", "-2"], "--slippage-bps=-2.0"),

@@ -61,8 +61,13 @@ class _Noted(TwoSidedQuoter):
 
 @pytest.mark.parametrize(
     ("config", "quotes"),
-    [(BacktestConfig(), False), (BacktestConfig(fee_rate=0.0004, maker_fee_rate=0.00002), True)],
-    ids=["default fees", "maker 0.2 bps"],
+    [
+        (BacktestConfig(), False),
+        (BacktestConfig(fee_rate=0.0004, maker_fee_rate=0.00002), True),
+        # A rebate adds to the spread: each passive fill is paid 2.5 bps.
+        (BacktestConfig(fee_rate=0.0004, maker_fee_rate=-0.00025), True),
+    ],
+    ids=["default fees", "maker 0.2 bps", "maker rebate 2.5 bps"],
 )
 def test_it_quotes_only_spreads_that_pay_the_maker_fee_the_run_charges(
     tmp_path: Path, config: BacktestConfig, quotes: bool
@@ -83,3 +88,32 @@ def test_it_quotes_only_spreads_that_pay_the_maker_fee_the_run_charges(
     assert all(spread / 2 - fee_bps >= threshold for spread in quoter.quoted_spreads)
     assert bool(quoter.quoted_spreads) is quotes
     assert (result.metrics.trades > 0) is quotes
+
+
+def test_a_rebate_the_run_pays_makers_reaches_the_quoter_and_the_account(tmp_path: Path) -> None:
+    path = tmp_path / "quotes.csv"
+    rows = generate_quotes(n=300, symbols=["BTCUSDT"], seed=7)
+    path.write_text(
+        "ts,asset,bid,ask,bid_size,ask_size\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
+    )
+    data = load_market_data(path)
+    # The run's rebate is the quoter's maker fee, read from the kernel's maker_rate.
+    quoter = _Noted()
+    run_backtest(quoter, data, BacktestConfig(fee_rate=0.0004, maker_fee_rate=-0.00025))
+    assert quoter.maker_fee_bps == pytest.approx(-2.5)
+    # Given its maker fee as a parameter, the quoter trades alike whatever the run charges
+    # makers: the same trades, and the rebate lowers the fees by what the passive fills earn.
+    runs = {
+        maker: run_backtest(
+            _Noted({"maker_fee_bps": 0.2}), data, BacktestConfig(fee_rate=0.0004, maker_fee_rate=maker)
+        )
+        for maker in (0.0, -0.00025)
+    }
+    free, rebate = runs[0.0].account, runs[-0.00025].account
+    assert runs[0.0].metrics.trades == runs[-0.00025].metrics.trades > 0
+    assert rebate["k_realized_pnl"] == pytest.approx(free["k_realized_pnl"])
+    assert rebate["k_fees_paid"] < free["k_fees_paid"]
+    for a in (free, rebate):
+        want = a["seed_capital"] + a["k_realized_pnl"] - a["k_fees_paid"] + a["k_funding_net"]
+        assert a["k_capital"] == pytest.approx(want)
+    assert _Noted({"maker_fee_bps": -1.0}).params.maker_fee_bps == -1.0

@@ -113,6 +113,21 @@ def test_resting_limit_buy_fills_only_when_the_ask_crosses_it_as_maker() -> None
     assert [(f.price, f.size, f.status) for f in rest] == [(98.0, 0.6, VenueOrderStatus.FILLED)]
 
 
+def test_a_negative_maker_rate_pays_a_rebate_on_a_resting_fill() -> None:
+    venue = PaperVenue(slippage_bps=0, taker_rate=0.0005, maker_rate=-0.00025, starting_balance=1_000.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=98.0, size=1.0))
+    [fill] = venue.on_quote("BTCUSDT", 97.0, 98.0, 5.0, 5.0, ts=2.0)
+    assert fill.metadata["liquidity"] == "MAKER"
+    assert fill.fee == pytest.approx(-98.0 * 0.00025)
+    assert venue.fees_paid == pytest.approx(-98.0 * 0.00025)
+    # The rebate adds to the cash: 1,000 less the 98 paid, plus 0.0245.
+    assert venue.balances()["USDT"] == pytest.approx(1_000.0 - 98.0 + 98.0 * 0.00025)
+    # A taker fill still pays the taker rate.
+    [taker] = fills(venue.submit(make_order("o2", side="SELL", size=1.0)))
+    assert taker.fee == pytest.approx(97.0 * 0.0005)
+
+
 def test_marketable_limit_is_a_taker_never_worse_than_its_limit() -> None:
     venue = PaperVenue(slippage_bps=100, taker_rate=0.001)
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
@@ -426,6 +441,11 @@ def test_numpy_numbers_are_numbers() -> None:
     ("settings", "field"),
     [
         ({"taker_rate": 0.5}, "taker_rate"),
+        # A rebate above the taker fee (0.0005 by default), or a negative taker fee.
+        ({"maker_rate": -0.0006}, r"maker_rate=-0\.0006 is a rebate above taker_rate=0\.0005"),
+        ({"maker_rate": -0.0001, "taker_rate": 0.0}, "maker_rate=-0.0001"),
+        ({"maker_rate": -0.1}, "maker_rate"),
+        ({"taker_rate": -0.0001}, "taker_rate"),
         ({"slippage_bps": -1}, "slippage_bps"),
         ({"latency_ms": math.nan}, "latency_ms"),
         # No order would ever become live (the shadow run's latency has the same bound).

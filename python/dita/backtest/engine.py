@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita._kernel import KernelIntent, VenueEvent
 from dita._numbers import Count, Number, OptionalNumber
@@ -54,7 +54,10 @@ class BacktestConfig(BaseModel):
     )
     fee_rate: Number = Field(default=0.001, ge=0, lt=0.1, description="taker fee, fraction of notional")
     maker_fee_rate: OptionalNumber = Field(
-        default=None, ge=0, lt=0.1, description="maker fee (default: fee_rate)"
+        default=None,
+        gt=-0.1,
+        lt=0.1,
+        description="maker fee (default: fee_rate; negative: a rebate, at most fee_rate)",
     )
     slippage_bps: Number = Field(
         default=2.0, ge=0, lt=10_000, description="taker price moved against the order"
@@ -73,6 +76,16 @@ class BacktestConfig(BaseModel):
         description="halt entries once equity is at or below zero (after a fill, or when an entry "
         "is asked), as an exchange stops a blown account",
     )
+
+    @model_validator(mode="after")
+    def _rebate_within_fee_rate(self) -> BacktestConfig:
+        # As the kernel's exchange config: no venue rebates makers more than it charges takers.
+        if self.maker_rate < -self.fee_rate:
+            raise ValueError(
+                f"maker_fee_rate={self.maker_fee_rate!r} is a rebate above fee_rate={self.fee_rate!r}, "
+                "the taker fee: no venue pays makers more than it charges takers"
+            )
+        return self
 
     @property
     def maker_rate(self) -> float:

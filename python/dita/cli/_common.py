@@ -56,7 +56,10 @@ HAZELCAST_CONNECT_S = 5.0  # how long a command waits for its Hazelcast cluster,
 # a test holds the defaults to its).
 BalanceOption = Annotated[float, typer.Option(help="Starting balance, quote currency")]
 FeeRateOption = Annotated[float, typer.Option(help="Taker fee as a fraction of notional")]
-MakerFeeRateOption = Annotated[float | None, typer.Option(help="Maker fee (default: --fee-rate)")]
+MakerFeeRateOption = Annotated[
+    float | None,
+    typer.Option(help="Maker fee (default: --fee-rate); negative for a rebate, down to -(--fee-rate)"),
+]
 SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved against each order, bps")]
 LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms (0 to 60,000)")]
 VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]

@@ -2,9 +2,10 @@
 with inventory kept inside a band. The loop of the original shadow market-making demo, as a
 strategy.
 
-The edge is net of the maker fee the run charges (the kernel's ``maker_rate``) unless
-``maker_fee_bps`` says otherwise. A backtest charges 10 bps on every fill by default, more
-than any spread of the synthetic quotes (2 to 6 bps): it quotes nothing then, as it should.
+The edge is net of the maker fee the run charges (the kernel's ``maker_rate``; a rebate, a
+negative rate, adds to it) unless ``maker_fee_bps`` says otherwise. A backtest charges 10 bps
+on every fill by default, more than any spread of the synthetic quotes (2 to 6 bps): it quotes
+nothing then, as it should.
 Give the run a maker fee such a spread can pay (``dita backtest --maker-fee-rate 0.00002``).
 """
 
@@ -33,8 +34,9 @@ class QuoterParams(BaseModel):
     )
     maker_fee_bps: float | None = Field(
         default=None,
-        ge=0,
-        description="fee paid on a passive fill, bps (None: the run's, the kernel's maker_rate)",
+        gt=-1_000,
+        description="fee paid on a passive fill, bps, negative for a rebate (None: the run's, the "
+        "kernel's maker_rate)",
     )
     reduce_at_usd: float = Field(
         default=5_000.0, gt=0, description="inventory at which the oldest position is exited at market"

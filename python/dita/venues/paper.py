@@ -20,7 +20,8 @@ The rules, chosen to err against the strategy:
   a buy limit or high strictly above a sell limit for bars (a touch proves nothing about
   queue position).
 - Quoted size and bar volume are shared by the orders they fill, oldest order first.
-- Fees: ``taker_rate`` or ``maker_rate`` of the fill's notional, reported on each fill.
+- Fees: ``taker_rate`` or ``maker_rate`` of the fill's notional, reported on each fill (a
+  negative ``maker_rate``, down to ``-taker_rate``, is a rebate: a negative fee).
 - With ``market_limits`` set, orders the exchange would refuse (lot step, tick size,
   minimum size or notional) are rejected as the exchange would.
 - With ``assets`` set (the assets the run has data for), an order for another asset is
@@ -38,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number, is_real
@@ -65,7 +66,12 @@ class PaperSettings(BaseModel):
 
     name: str = Field(default="paper", min_length=1)
     taker_rate: Number = Field(default=0.0005, ge=0, lt=0.1, description="fee fraction of notional, taker")
-    maker_rate: Number = Field(default=0.0002, ge=0, lt=0.1, description="fee fraction of notional, maker")
+    maker_rate: Number = Field(
+        default=0.0002,
+        gt=-0.1,
+        lt=0.1,
+        description="fee fraction of notional, maker (negative: a rebate, at most taker_rate)",
+    )
     slippage_bps: Number = Field(
         default=1.0, ge=0, lt=10_000, description="taker price moved against the order"
     )
@@ -88,6 +94,17 @@ class PaperSettings(BaseModel):
     )
     quote_currency: str = Field(default="USDT", min_length=1)
     starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
+
+    @model_validator(mode="after")
+    def _rebate_within_taker_rate(self) -> PaperSettings:
+        # As the kernel's exchange config: past it, a maker order filled against one's own
+        # taker order would earn money from fees alone.
+        if self.maker_rate < -self.taker_rate:
+            raise ValueError(
+                f"maker_rate={self.maker_rate!r} is a rebate above taker_rate={self.taker_rate!r}, "
+                "the taker fee: no venue pays makers more than it charges takers"
+            )
+        return self
 
 
 @dataclass

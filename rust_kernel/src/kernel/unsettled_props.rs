@@ -2,7 +2,8 @@
 //! on four slots (shared fill ids, fills without one, running totals that overlap so that
 //! reports are booked in part), settlements naming each asset or none, checkpoints (some
 //! cut to the form written before rules 19), a memory of 1 to 5 fills so that groups of
-//! several assets are evicted, and logs written under rules 18 then 19. After every step:
+//! several assets are evicted, logs written under rules 18 then 19, and a maker rebate (the
+//! fills at a negative maker rate, settled as rebates or charges). After every step:
 //! `k_unsettled_fees` is what the waiting fills predict, `k_fees_paid` what the slots were
 //! charged, no fill id holds two fills of one asset, a refused settlement changes nothing,
 //! and a checkpoint gives back the fills, their order, assets and report sizes.
@@ -80,6 +81,8 @@ struct Run {
     k: Kernel,
     orders: Vec<Id>,
     totals: Vec<f64>,
+    /// Whether the fills are maker fills at a negative maker rate.
+    rebate: bool,
 }
 
 fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseError> {
@@ -99,6 +102,10 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
             ev.size = f64::from(size);
             let total = (r.totals[slot] + f64::from(delta)).max(0.0);
             ev.filled_size = total;
+            if r.rebate {
+                ev.metadata
+                    .insert("liquidity".into(), MetaValue::Str("maker".into()));
+            }
             if k.on_venue_event(&ev).accepted {
                 r.totals[slot] = r.totals[slot].max(total);
             }
@@ -111,11 +118,19 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
                 id(&format!("f{fid}"))
             };
             ev.asset = id(["BTC", "ETH", "SOL", ""][asset]);
-            ev.fee = f64::from(fee) / 10.0;
-            let before = (k.account.clone(), k.unsettled_tail());
+            // With a rebate, rebates paid (-2.5 to 0) and charges where one was expected.
+            ev.fee = if r.rebate {
+                (f64::from(fee) - 25.0) / 10.0
+            } else {
+                f64::from(fee) / 10.0
+            };
+            let before = (k.account.clone(), k.unsettled_tail(), k.fees.clone());
             if !k.on_account_event(&ev).accepted {
                 prop_assert_eq!(&before.0, &k.account);
                 prop_assert_eq!(&before.1, &k.unsettled_tail());
+            } else if r.rebate {
+                // A rebate fill's settlement moves no calibration.
+                prop_assert_eq!(&before.2, &k.fees);
             }
         }
         Op::Checkpoint => {
@@ -133,13 +148,31 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
             prop_assert_eq!(&back.account, &k.account);
         }
     }
+    if r.rebate {
+        // Every waiting fill is a maker fill, predicted as a rebate.
+        prop_assert!(
+            k.account.k_unsettled_fees <= 1e-9,
+            "{}",
+            k.account.k_unsettled_fees
+        );
+    }
     holds(k)
 }
 
-/// `ops` on a kernel remembering `cap` unsettled fills, the first `switch` under rules 18.
-fn run(ops: &[Op], cap: usize, switch: usize) -> Result<(), TestCaseError> {
+/// `ops` on a kernel remembering `cap` unsettled fills, the first `switch` under rules 18;
+/// with a `maker_rate` (a rebate), every fill a maker fill at it.
+fn run(
+    ops: &[Op],
+    cap: usize,
+    switch: usize,
+    maker_rate: Option<f64>,
+) -> Result<(), TestCaseError> {
     let mut k = Kernel::new("p", 4).unwrap();
     k.set_seed_capital(1e6).unwrap();
+    if let Some(rate) = maker_rate {
+        k.set_exchange_config(&[("maker_rate".into(), rate)])
+            .unwrap();
+    }
     k.unsettled = FifoMap::new(cap);
     let mut orders = vec![];
     for (s, asset) in ASSETS.iter().enumerate() {
@@ -159,6 +192,7 @@ fn run(ops: &[Op], cap: usize, switch: usize) -> Result<(), TestCaseError> {
         k,
         orders,
         totals: vec![0.0; 4],
+        rebate: maker_rate.is_some(),
     };
     for (n, op) in ops.iter().enumerate() {
         let before_19 = n < switch;
@@ -172,7 +206,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
     #[test]
     fn unsettled_fees_add_up(ops in proptest::collection::vec(op(), 1..60), cap in 1..6usize) {
-        run(&ops, cap, 0)?;
+        run(&ops, cap, 0, None)?;
+    }
+
+    #[test]
+    fn unsettled_fees_add_up_with_a_maker_rebate(
+        ops in proptest::collection::vec(op(), 1..60),
+        cap in 1..6usize,
+        maker_rate in -0.0005f64..0.0,
+    ) {
+        run(&ops, cap, 0, Some(maker_rate))?;
     }
 
     #[test]
@@ -181,6 +224,6 @@ proptest! {
         cap in 1..6usize,
         switch in 1..40usize,
     ) {
-        run(&ops, cap, switch)?;
+        run(&ops, cap, switch, None)?;
     }
 }

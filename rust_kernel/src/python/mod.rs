@@ -907,7 +907,8 @@ impl PyKernel {
     }
 
     /// Updates exchange fields (taker_rate, maker_rate, lot_step, tick_size, min_notional,
-    /// funding_interval_secs). Every value is checked before anything changes.
+    /// funding_interval_secs). Every value is checked before anything changes; maker_rate may
+    /// be negative (a rebate) down to -taker_rate.
     fn set_exchange_config(slf: &Bound<'_, Self>, config: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
         let fields = number_fields(config, "exchange config")?;
