@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
+from dita._files import replace_whole
 from dita._text import shortened
 from dita.cli._common import warn
 from dita.services import pid_alive, process_start
@@ -173,24 +174,15 @@ def default_state_dir() -> Path:
 
 
 def write_state_file(state_dir: Path, snapshot: dict[str, Any]) -> Path:
-    """Write ``snapshot`` atomically (tmp file + rename) so readers never see half a file, and
-    durably: the file's bytes reach the disk before the rename does, which reaches it before
-    this returns. Renamed unsynced, a power cut could leave the name on an empty or torn file,
-    which `dita status` skips and `dita paper --wal-dir` refuses to continue from."""
+    """Write ``snapshot`` whole and durably (``replace_whole``: a temporary file, synced,
+    renamed), so readers never see half a file. Renamed unsynced, a power cut could leave the
+    name on an empty or torn file, which `dita status` skips and `dita paper --wal-dir` refuses
+    to continue from."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / f"{snapshot['kernel_id']}.json"
-    tmp = path.with_suffix(f".json.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(snapshot, sort_keys=True, default=str))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(state_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return path
+    text = json.dumps(snapshot, sort_keys=True, default=str)
+    return replace_whole(
+        state_dir / f"{snapshot['kernel_id']}.json", lambda tmp: tmp.write_text(text, encoding="utf-8")
+    )
 
 
 def read_state_files(state_dir: Path) -> list[dict[str, Any]]:

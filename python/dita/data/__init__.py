@@ -7,7 +7,6 @@ writes a year of one-minute bars; the same seed always gives the same file.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from dita._files import replace_whole
 
 __all__ = ["SAMPLE_BARS", "bars_table", "generate_bars", "generate_quotes", "iter_quotes", "write_bars"]
 
@@ -134,7 +135,7 @@ def write_bars(bars: dict[str, np.ndarray], path: str | Path) -> Path:
     """Write bars as Parquet or CSV (gzipped for ``.csv.gz``), chosen by the file's name;
     ValueError, writing nothing, for a name :func:`table_format` does not know.
 
-    Written to a temporary file beside it, synced, then renamed: a write that fails (a full
+    Written whole (``replace_whole``: a temporary file beside it, synced, renamed): a write that fails (a full
     disk) or is cut short leaves nothing under the name, nor a file it replaces half
     overwritten. (Written in place, a CSV cut at a full disk read back as a shorter history,
     its last row's volume cut short, and the command said only that it could not write.)"""
@@ -146,8 +147,8 @@ def write_bars(bars: dict[str, np.ndarray], path: str | Path) -> Path:
     table = bars_table(bars)
     # A link's file is rewritten, not the link replaced by a file (as written in place before).
     dest = Path(os.path.realpath(p)) if p.is_symlink() else p
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         if kind == "parquet":
             pq.write_table(table, tmp)
         elif kind == "csv.gz":
@@ -155,14 +156,6 @@ def write_bars(bars: dict[str, np.ndarray], path: str | Path) -> Path:
                 pacsv.write_csv(table, out)
         else:
             pacsv.write_csv(table, tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+
+    replace_whole(dest, write)
     return p
