@@ -13,7 +13,7 @@ from dita import ExecutionKernel, VenueEvent
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
 
-from .points import bar
+from .points import ack, bar
 
 
 class Scripted:
@@ -30,13 +30,7 @@ class Scripted:
 
     def submit(self, order: Any) -> list[VenueEvent]:
         self.orders.append(order)
-        coid = order.client_order_id
-        return [
-            VenueEvent(
-                f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK",
-                status="ACKNOWLEDGED", venue_client_id=coid, asset=order.asset, side=order.side,
-            )
-        ]  # fmt: skip
+        return [ack(order)]
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         return []

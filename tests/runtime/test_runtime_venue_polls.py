@@ -19,7 +19,7 @@ from dita.runtime import TradingRuntime, VenueRejections
 from dita.strategy import Bar, Fill, Quote, Strategy
 from dita.venues import PaperVenue, VenueRouter
 
-from .points import bar, quote
+from .points import ack, bar, quote
 
 VENUE_TESTS = Path(__file__).resolve().parents[1] / "venues"
 
@@ -42,13 +42,7 @@ class FillsLater:
     def submit(self, order: Any) -> list[VenueEvent]:
         self.orders.append(order)
         self._waits[order.client_order_id] = self.polls_before
-        coid = order.client_order_id
-        return [
-            VenueEvent(
-                f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK",
-                status="ACKNOWLEDGED", venue_client_id=coid, asset=order.asset, side=order.side,
-            )
-        ]  # fmt: skip
+        return [ack(order)]
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         return []
