@@ -5,9 +5,8 @@
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs()))
-}
+mod common;
+use common::close;
 
 fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
     Intent::new(

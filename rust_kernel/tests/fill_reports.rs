@@ -16,7 +16,7 @@ use dita_kernel::*;
 use proptest::prelude::*;
 
 mod common;
-use common::well_formed_details;
+use common::{close, well_formed_details};
 
 /// What one report of a fill says.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -218,10 +218,6 @@ fn event(plan: &Plan, order: &Id, r: &Report) -> VenueEvent {
 /// The entry order's booked size.
 fn booked(k: &Kernel) -> f64 {
     k.slots()[0].size
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
 /// What reaches the kernel, in turn.

@@ -8,16 +8,8 @@ use dita_kernel::wal::kernel_log::{KernelLog, KernelLogOptions};
 use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs()))
-}
-
-fn detail(out: &KernelOutcome, name: &str) -> Option<Detail> {
-    out.details
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|d| d.1.clone())
-}
+mod common;
+use common::{close, detail};
 
 /// Taker 5 bp, maker -2.5 bp (a rebate), seed 10,000.
 fn rebate_config() -> Vec<(String, f64)> {

@@ -7,16 +7,8 @@ use dita_kernel::error::replaying;
 use dita_kernel::kernel::asset_print;
 use dita_kernel::*;
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs()))
-}
-
-fn detail(out: &KernelOutcome, name: &str) -> Option<Detail> {
-    out.details
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|d| d.1.clone())
-}
+mod common;
+use common::{close, detail};
 
 fn number(out: &KernelOutcome, name: &str) -> f64 {
     match detail(out, name) {
