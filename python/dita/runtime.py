@@ -69,6 +69,10 @@ RELEASED_MEMORY = 10_000
 # How many of its latest fills each strategy keeps in ``fills`` under the wall clock by default
 # (``fills_kept``): a live run is open-ended, and every fill it kept grew its memory for good.
 LIVE_FILLS_KEPT = 10_000
+# The most polls one ``poll_venues()`` call makes, its own and those asked for while their
+# events were routed: a strategy that sends an order and asks for a poll on each fill, on a
+# venue that fills it by the next poll, asked for one in every poll, and the call never ended.
+POLL_ROUNDS = 10
 # How often (in the runtime's time) it looks for orders in doubt (``orders_in_doubt``: rate
 # limited before the venue acknowledged them, with a cancel asked), and the first and longest
 # wait before reconciling them: the venue just throttled, and each reconciliation asks it for
@@ -660,7 +664,9 @@ class TradingRuntime:
         Called while a poll's events are being routed (from a strategy's ``on_fill`` or a
         listener), it polls nothing then and returns []: the running poll polls again once its
         own events are all routed, and returns that poll's events with its own. Polled at once,
-        the later poll's events reached everyone before the rest of the earlier poll's.
+        the later poll's events reached everyone before the rest of the earlier poll's. At most
+        ``POLL_ROUNDS`` polls a call: one asked for past them is logged at WARNING and made by
+        the next poll, which the next data point makes at once (not ``poll_interval`` later).
 
         Under the wall clock the next data point's poll comes ``poll_interval`` after this
         call ends (all its polls made and routed), not after it started."""
@@ -670,19 +676,31 @@ class TradingRuntime:
         self._polling = True
         polled: list[VenueEvent] = []
         errors: list[Exception] = []
+        rounds = 0
+        left = False  # a poll asked for past POLL_ROUNDS, left to the next poll
         try:
             again = True
             while again:
                 self._poll_again = False
+                rounds += 1
                 for venue in self.polled_venues:
                     events = self._poll_one(venue)
                     polled.extend(events)
                     self._absorb_events(events, errors)
-                again = self._poll_again
+                again = self._poll_again and rounds < POLL_ROUNDS
+                left = self._poll_again and not again
         finally:
             self._polling = self._poll_again = False
             # From the end: a poll slower than the interval had every data point poll again.
-            self._poll_at = time.monotonic() + self.poll_interval
+            # One asked for and not made: the next data point makes it at once.
+            self._poll_at = -math.inf if left else time.monotonic() + self.poll_interval
+        if left:
+            log.warning(
+                "%d polls of the venues in one poll_venues() call, each asked for while the one "
+                "before's events were routed (a strategy's on_fill or a listener): the one asked "
+                "for last is left to the next poll",
+                rounds,
+            )
         _raise_first(errors)
         return polled
 

@@ -5,11 +5,13 @@ poll's. The poll asked for is now made once the running poll's events are all ro
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from dita import ExecutionKernel, VenueEvent
+from dita import runtime as rt
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
 
@@ -146,3 +148,79 @@ def test_polls_asked_for_twice_in_one_routing_make_one_more_poll() -> None:
     runtime.poll_venues()
     assert asked == [[], []]
     assert venue.polls == 2 and strategy.heard == IN_ORDER
+
+
+class FillsEachPoll(Scripted):
+    """Fills every order it acknowledged, whole, at the next poll; after ``guard`` polls it
+    answers nothing (so a poll that never ends stops here and the test can say how far it went)."""
+
+    def __init__(self, guard: int = 200) -> None:
+        super().__init__([])
+        self.guard = guard
+        self.unfilled: list[Any] = []
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.unfilled.append(order)
+        return super().submit(order)
+
+    def poll_events(self) -> list[VenueEvent]:
+        self.polls += 1
+        if self.polls > self.guard:
+            return []
+        orders, self.unfilled = self.unfilled, []
+        return [
+            VenueEvent(
+                f"fill-{o.client_order_id}", o.trade_id, o.slot_id, "FILL", status="FILLED",
+                price=100.0, size=o.size, filled_size=o.size, venue_client_id=o.client_order_id,
+                asset=o.asset, side=o.side,
+            )
+            for o in orders
+        ]  # fmt: skip
+
+
+class FlipsOnEachFill(Strategy[Any]):
+    """Buys on its first bar; each fill sends the next order (the exit, then a new entry) and
+    asks for a poll at once, to hear of that order's fill soon."""
+
+    def on_start(self) -> None:
+        self.heard = 0
+
+    def on_bar(self, item: Bar) -> None:
+        if not self.busy(item.asset):
+            assert self.buy(item.asset, 1.0, price=100.0, limit=100.0).accepted
+
+    def on_fill(self, fill: Fill) -> None:
+        self.heard += 1
+        if self.busy(fill.asset):
+            assert all(o.accepted for o in self.close(fill.asset, price=100.0))
+        else:
+            assert self.buy(fill.asset, 1.0, price=100.0, limit=100.0).accepted
+        self.ctx._runtime.poll_venues()
+
+
+@pytest.mark.parametrize("clock", ["data", "wall"])
+def test_polls_asked_for_on_every_fill_end_the_call_and_leave_the_rest_to_the_next_poll(
+    clock: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A strategy that sends an order and asks for a poll on each fill, on a venue that fills
+    each order by the next poll, asked for a poll in every poll: the call polled on and on and
+    never gave the data loop back (the venue's guard stopped it here). A call makes at most
+    ``POLL_ROUNDS`` polls; one asked for past them is made by the next poll, which a data point
+    makes at once, not ``poll_interval`` later."""
+    venue = FillsEachPoll()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"poll-spin-{clock}")
+    runtime = TradingRuntime(kernel, clock=clock, poll_interval=3600.0)
+    strategy = FlipsOnEachFill(name="s")
+    runtime.add_strategy(strategy)
+    runtime.on_bar(bar(0))  # the first buy rests
+    with caplog.at_level(logging.WARNING, logger="dita.runtime"):
+        polled = runtime.poll_venues()
+    assert venue.polls < venue.guard, "the call polled on until the venue's guard stopped it"
+    assert venue.polls == rt.POLL_ROUNDS
+    assert len(polled) == strategy.heard == rt.POLL_ROUNDS
+    said = [r.getMessage() for r in caplog.records if r.name == "dita.runtime"]
+    assert len(said) == 1 and f"{rt.POLL_ROUNDS} polls" in said[0], said
+    # The poll asked for last is not lost: the next data point makes it, an hour early.
+    runtime.on_bar(bar(1))
+    assert venue.polls == 2 * rt.POLL_ROUNDS and strategy.heard == 2 * rt.POLL_ROUNDS
+    assert runtime.stats["fills"] == strategy.heard
