@@ -2034,6 +2034,30 @@ def test_a_kraken_orders_trades_are_asked_for_by_their_ids(
     assert exchange.calls("POST", "/0/private/TradesHistory") == []
 
 
+def test_a_kraken_batch_of_trade_ids_that_brings_nothing_does_not_end_the_reading(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """The batches of an order's trade ids are asked for each once: one that comes back with
+    none of them ended the reading, and the later batches' trades were booked from the order's
+    total after ``missing_trades_wait_s``, without their prices, fees and ids."""
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "XXBTZUSD", "BUY", "LIMIT", 90000.0, 0.0025,
+        venue_order_id=f"XXBTZUSD:{_KRAKEN_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    kraken_venue.watch(order)
+    ids = [f"T{n:05d}-AAAAA-BBBBBB" for n in range(25)]
+    working = dict(_kraken_order("open", "s2-entry-1"), vol_exec="0.00060000", cost="54.00000")
+    working["trades"] = ids
+    exchange.script("POST", "/0/private/QueryOrders", payload=_kraken_queried(working))
+    exchange.script("POST", "/0/private/QueryTrades", payload={"error": [], "result": {}})
+    later = {tid: _kraken_trade(tid, "0.00010000", 1763679610.0 + n) for n, tid in enumerate(ids[19:])}
+    exchange.script("POST", "/0/private/QueryTrades", payload={"error": [], "result": later})
+    fills = [e for e in kraken_venue.poll_events() if e.kind == KernelEventKind.FILL]
+    assert [f.fill_id for f in fills] == [f"XXBTZUSD:{tid}" for tid in ids[19:]]
+    asked = [c.params["txid"].split(",") for c in exchange.calls("POST", "/0/private/QueryTrades")]
+    assert asked == [ids[:19], ids[19:]]
+
+
 def test_a_kraken_orders_trades_already_reported_are_not_asked_for_again(
     kraken_venue: CcxtVenue, exchange: RecordedExchange
 ) -> None:

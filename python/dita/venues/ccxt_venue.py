@@ -1309,7 +1309,8 @@ class CcxtVenue:
         order_id = tracked.exchange_order_id
         if not order_id:
             return []
-        pages = self._trade_pages(tracked, trade_ids)
+        by_id = self._trades_by_id(tracked, trade_ids)
+        pages = self._trade_pages(tracked, by_id)
         found: dict[str, dict[str, Any]] = {}
         while True:
             try:
@@ -1330,34 +1331,42 @@ class CcxtVenue:
                 break
             new = [t for t in page if str(t.get("order") or "") == order_id and str(t.get("id")) not in found]
             found.update((str(t.get("id")), t) for t in new)
-            if not new or self._trades_total(tracked, list(found.values())) >= exchange_filled:
+            # A page that brings nothing new ends a list's reading (a venue that ignored the
+            # cursor gives the same page for ever); the batches by id are each asked once.
+            read_out = not new and by_id is None
+            if read_out or self._trades_total(tracked, list(found.values())) >= exchange_filled:
                 break
         return list(found.values())
 
-    def _trade_pages(self, tracked: _Tracked, trade_ids: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
-        """The order's trade list, one request per page. Where the order's answer named its
-        trades (``trade_ids``) and the exchange is asked for trades by id (``_TRADES_BY_ID``:
-        Kraken), those not reported yet, in batches. Else the trade list asked for the order's
-        trades by the exchange's own parameter (``_TRADES_ORDER_PARAM``: OKX's ``ordId``, to
-        which ccxt does not map Binance's ``orderId``), page after page where it pages
-        (``_TRADE_PAGES``: Binance, Bybit, OKX) until a page is short or names no next one;
-        elsewhere its first page only."""
+    def _trades_by_id(self, tracked: _Tracked, trade_ids: Sequence[str]) -> list[list[str]] | None:
+        """Where the order's answer named its trades (``trade_ids``) and the exchange is asked
+        for trades by id (``_TRADES_BY_ID``: Kraken), the batches of those not reported yet, one
+        request each; else None (the trade list is read)."""
+        most = _by_lineage(type(self._exchange), _TRADES_BY_ID)
+        if most is None or not trade_ids:
+            return None
+        options = self._exchange.safe_dict(self._exchange.options, "fetchOrderTrades", {})
+        batch = self._exchange.safe_integer(options, "batchSize", most)  # as ccxt reads it
+        # ccxt splits the ids into batches of its size and then sends the rest, an empty
+        # request when none are left: each call gets fewer than a batch, one request.
+        per_request = max(min(batch, most) - 1, 1)
+        unreported = [
+            i for i in dict.fromkeys(trade_ids) if self._fill_key(tracked, {"id": i}) not in tracked.reported
+        ]
+        return [unreported[at : at + per_request] for at in range(0, len(unreported), per_request)]
+
+    def _trade_pages(
+        self, tracked: _Tracked, by_id: list[list[str]] | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The order's trades, one request per page: the batches ``by_id`` (``_trades_by_id``),
+        or else the trade list asked for the order's trades by the exchange's own parameter
+        (``_TRADES_ORDER_PARAM``: OKX's ``ordId``, to which ccxt does not map Binance's
+        ``orderId``), page after page where it pages (``_TRADE_PAGES``: Binance, Bybit, OKX)
+        until a page is short or names no next one; elsewhere its first page only."""
         exchange_class = type(self._exchange)
         symbol, order_id = tracked.symbol, tracked.exchange_order_id
-        most = _by_lineage(exchange_class, _TRADES_BY_ID)
-        if most is not None and trade_ids:
-            options = self._exchange.safe_dict(self._exchange.options, "fetchOrderTrades", {})
-            batch = self._exchange.safe_integer(options, "batchSize", most)  # as ccxt reads it
-            # ccxt splits the ids into batches of its size and then sends the rest, an empty
-            # request when none are left: each call gets fewer than a batch, one request.
-            per_request = max(min(batch, most) - 1, 1)
-            unreported = [
-                i
-                for i in dict.fromkeys(trade_ids)
-                if self._fill_key(tracked, {"id": i}) not in tracked.reported
-            ]
-            for at in range(0, len(unreported), per_request):
-                batch_ids = unreported[at : at + per_request]
+        if by_id is not None:
+            for batch_ids in by_id:
                 yield self._exchange.fetch_order_trades(order_id, symbol, None, None, {"trades": batch_ids})
             return
         by_order = _by_lineage(exchange_class, _TRADES_ORDER_PARAM) or "orderId"
