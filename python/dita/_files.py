@@ -11,7 +11,7 @@ from pathlib import Path
 __all__ = ["replace_whole"]
 
 
-def replace_whole(dest: Path, write: Callable[[Path], None]) -> Path:
+def replace_whole(dest: Path, write: Callable[[Path], object]) -> Path:
     """Has ``write`` write the file's content to a temporary path beside ``dest`` (hidden,
     named by this process), syncs it, renames it to ``dest`` and syncs the directory: the
     bytes reach the disk before the rename does, which reaches it before this returns.
