@@ -39,6 +39,7 @@ from dita.runtime import (
     check_strategy_unused,
 )
 from dita.strategy import Strategy, cancel_intent
+from dita.venues._settings import check_rebate
 from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
@@ -79,12 +80,7 @@ class BacktestConfig(BaseModel):
 
     @model_validator(mode="after")
     def _rebate_within_fee_rate(self) -> BacktestConfig:
-        # As the kernel's exchange config: no venue rebates makers more than it charges takers.
-        if self.maker_rate < -self.fee_rate:
-            raise ValueError(
-                f"maker_fee_rate={self.maker_fee_rate!r} is a rebate above fee_rate={self.fee_rate!r}, "
-                "the taker fee: no venue pays makers more than it charges takers"
-            )
+        check_rebate(self.maker_rate, self.fee_rate, "maker_fee_rate", "fee_rate")
         return self
 
     @property

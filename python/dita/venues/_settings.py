@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from dita._numbers import is_real
 from dita.risk import MarketLimits
 
-__all__ = ["AssetName", "VenueInputs"]
+__all__ = ["AssetName", "VenueInputs", "check_rebate"]
 
 AssetName = Annotated[str, Field(min_length=1)]
 
@@ -51,3 +51,14 @@ def _checked_clock(clock: Callable[[], float]) -> Callable[[], float]:
         return float(now)
 
     return read
+
+
+def check_rebate(maker: float, taker: float, maker_name: str, taker_name: str) -> None:
+    """Refuses a maker rate that rebates more than the taker rate charges, as the kernel's
+    exchange config does: past it, a maker order filled against one's own taker order would
+    earn money from fees alone. The names are the settings' as the caller has them."""
+    if maker < -taker:
+        raise ValueError(
+            f"{maker_name}={maker!r} is a rebate above {taker_name}={taker!r}, the taker fee: no "
+            "venue pays makers more than it charges takers"
+        )

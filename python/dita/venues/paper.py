@@ -45,7 +45,7 @@ from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, Venu
 from dita._numbers import Number, is_real
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, move
-from dita.venues._settings import VenueInputs
+from dita.venues._settings import VenueInputs, check_rebate
 
 __all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "PaperSettings", "PaperVenue"]
 
@@ -97,13 +97,7 @@ class PaperSettings(BaseModel):
 
     @model_validator(mode="after")
     def _rebate_within_taker_rate(self) -> PaperSettings:
-        # As the kernel's exchange config: past it, a maker order filled against one's own
-        # taker order would earn money from fees alone.
-        if self.maker_rate < -self.taker_rate:
-            raise ValueError(
-                f"maker_rate={self.maker_rate!r} is a rebate above taker_rate={self.taker_rate!r}, "
-                "the taker fee: no venue pays makers more than it charges takers"
-            )
+        check_rebate(self.maker_rate, self.taker_rate, "maker_rate", "taker_rate")
         return self
 
 
