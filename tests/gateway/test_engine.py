@@ -3,6 +3,7 @@ cancels, partial fills and venue rejects."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -474,6 +475,74 @@ def test_a_venue_polled_while_stdin_is_idle_reports_its_fill_before_the_next_com
     assert codes == [0]
     assert [e["type"] for e in rest] == ["order_update", "account", "engine_stopped"]
     assert rest[0]["status"] == "FILLED"
+
+
+class _Clock:
+    """A fake ``time.monotonic``: it moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _SlowPolls(LateFillVenue):
+    """Each poll takes ``seconds`` of ``clock``, as a throttled exchange's does; notes when it
+    began and how many answers to a QUERY the client (the pipe ``out``) had been sent by then."""
+
+    def __init__(self, clock: _Clock, seconds: float, out: int) -> None:
+        super().__init__(polls_before_fill=10**9)
+        self.clock, self.seconds, self.out = clock, seconds, out
+        self.output = b""
+        self.began: list[tuple[float, int]] = []
+
+    def poll_events(self) -> list[VenueEvent]:
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.out, 1 << 16):
+                self.output += chunk
+        self.began.append((self.clock.now, self.output.count(b'"type":"query_received"')))
+        self.clock.now += self.seconds
+        return super().poll_events()
+
+
+class _PacedChunks(Chunks):
+    """A client sending one piece at a time, each ``gap`` seconds of ``clock`` after the last read."""
+
+    def __init__(self, clock: _Clock, gap: float, *pieces: bytes) -> None:
+        super().__init__(*pieces)
+        self.clock, self.gap = clock, gap
+
+    def read(self, size: int = -1) -> bytes:
+        self.clock.now += self.gap
+        return super().read(size)
+
+
+def test_a_slow_venue_is_polled_an_interval_after_its_last_poll_ended_not_after_every_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The venue was polled after every read: one slower than the poll interval (a throttled
+    exchange) ran back to back with a client's commands, each answer held until the poll
+    after its read ended. Now a read polls only once POLL_SECONDS have passed since the last
+    poll ended, and its commands are answered before that poll begins."""
+    clock = _Clock()
+    monkeypatch.setattr(stdio.time, "monotonic", clock)
+    out_read, out_write = os.pipe()
+    os.set_blocking(out_read, False)
+    venue = _SlowPolls(clock, seconds=3.0, out=out_read)
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    stdin = _PacedChunks(clock, 0.4, *[b"QUERY ACCOUNT\n"] * 10)
+    with open(out_write, "wb") as stdout:
+        assert run_stdio(kernel, cast(BinaryIO, stdin), stdout) == 0
+    with os.fdopen(out_read, "rb") as rest:
+        output = venue.output + rest.read()
+    reads, stop = venue.began[:-2], venue.began[-2:]  # the stop polls twice, around its cancels
+    # Reads 1, 4, 7 and 10 poll (0.4 s apart; a poll takes 3 s and the next is due 1 s after).
+    assert reads == [(pytest.approx(1000.4 + 4.2 * n), 1 + 3 * n) for n in range(4)]
+    assert [t for t, _ in stop] == [pytest.approx(1016.4), pytest.approx(1019.4)]
+    events = [json.loads(line) for line in output.splitlines()]
+    assert [e["type"] for e in events].count("query_received") == 10
+    assert events[-1]["type"] == "engine_stopped" and events[-1]["errors"] == 0
 
 
 def _on_pipes(

@@ -810,13 +810,34 @@ def test_an_empty_state_dir_is_refused_or_taken_as_unset(
 
 
 def test_the_state_dir_help_names_the_variable_the_commands_read() -> None:
-    """--help said "(default var/run)" while $DITA_STATE_DIR, when set, is read instead."""
+    """--help said "(default var/run)" while $DITA_STATE_DIR, when set, is read instead
+    (`dita paper` writes its state file there: see the test after this one)."""
     import typer.main
 
     group: Any = typer.main.get_command(app)
-    for command in ("status", "orders", "pnl"):
+    for command in ("status", "orders", "pnl", "paper"):
         (option,) = (p for p in group.commands[command].params if p.name == "state_dir")
         assert "(default: $DITA_STATE_DIR or var/run)" in option.help, command
+
+
+def test_paper_writes_its_state_file_in_the_state_dir_variable_and_names_it_in_refusals(
+    tmp_path: Path,
+) -> None:
+    """A state directory from $DITA_STATE_DIR that is a file was refused as "--state-dir ...",
+    an option nobody gave."""
+    env = {"DITA_STATE_DIR": str(tmp_path / "from-env")}
+    args = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--max-speed", "--kernel-id", "env"]
+    done = runner.invoke(app, args, env=env)
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "from-env" / "env.json").read_text())["kernel_id"] == "env"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    refused = runner.invoke(app, args, env={"DITA_STATE_DIR": str(a_file)})
+    assert refused.exit_code == 2, refused.output
+    assert f"error: $DITA_STATE_DIR {a_file} is a file; give a directory" in refused.stderr
+    given = runner.invoke(app, [*args, "--state-dir", str(a_file)], env=env)
+    assert given.exit_code == 2 and f"error: --state-dir {a_file} is a file" in given.stderr
+    assert a_file.read_text() == "keep me"
 
 
 def test_an_empty_state_dir_variable_reads_as_unset_where_var_run_is_missing(
@@ -1129,18 +1150,20 @@ def test_status_skips_a_state_file_that_is_not_json_it_can_read(tmp_path: Path, 
         assert result.exit_code == 0 and "good" in result.stdout and "bad" not in result.stdout, command
 
 
+def _limit_memory() -> None:
+    """A child's address space held to 1 GiB: a read without end is a MemoryError there."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
 def test_status_reads_no_state_file_that_is_not_a_regular_file(tmp_path: Path) -> None:
     """A FIFO named *.json in the state directory hung every command (its open waits for a
     writer), and a link to /dev/zero was read until memory ran out (a MemoryError traceback
     here, under a 1 GiB limit). Neither can be a state file: both are left out."""
-    import resource
-
     (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
     os.mkfifo(tmp_path / "pipe.json")
     (tmp_path / "zero.json").symlink_to("/dev/zero")
-
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
     for command in (["status", "--json"], ["pnl", "--json"]):
         done = subprocess.run(
@@ -1149,7 +1172,7 @@ def test_status_reads_no_state_file_that_is_not_a_regular_file(tmp_path: Path) -
             text=True,
             timeout=60,
             check=False,
-            preexec_fn=limit_memory,
+            preexec_fn=_limit_memory,
         )
         assert done.returncode == 0, (command, done.stderr)
         assert [row["kernel_id"] for row in json.loads(done.stdout)] == ["good"], command
@@ -1481,6 +1504,55 @@ def _refused_continuing_from(
     assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
     assert path.read_text() == json.dumps(bad)
     return again, bad
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"), [(os.mkfifo, "a FIFO"), (lambda p: p.symlink_to("/dev/zero"), "a character device")]
+)
+def test_a_run_continuing_its_kernel_reads_no_state_file_that_is_not_a_regular_file(
+    tmp_path: Path, make: Callable[[Path], None], kind: str
+) -> None:
+    """`dita paper --wal-dir` read <state-dir>/<kernel>.json whole: a FIFO of that name hung it
+    for good (its open waits for a writer: a timeout here), and a link to /dev/zero was read
+    until memory ran out (a MemoryError, under a 1 GiB limit). Either is refused, exit 2
+    naming the file and what it is, before the log opens."""
+    state = tmp_path / "state"
+    state.mkdir()
+    path = state / "k.json"
+    make(path)
+    args = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--max-speed", "--kernel-id", "k"]
+    args += ["--state-dir", str(state), "--wal-dir", str(tmp_path / "wal")]
+    done = subprocess.run(
+        [sys.executable, "-m", "dita", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_limit_memory,
+    )
+    assert done.returncode == 2, done.stderr
+    said = f"error: the state file {path} is {kind}, not a regular file: not one `dita paper` wrote"
+    assert said in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == "" and not (tmp_path / "wal").exists()
+
+
+def test_a_run_continues_from_its_own_state_file_however_large(
+    tmp_path: Path, resting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dita status` skips a file over STATE_FILE_BYTES, but a run continuing its kernel must
+    read the one it wrote, which many working slots take past it (about 1.4 kB each, up to
+    1,000,000 slots): the cap is lowered under the first run's file here."""
+    from dita.cli import _state
+
+    first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    size = (tmp_path / "state" / "rest.json").stat().st_size
+    monkeypatch.setattr(_state, "STATE_FILE_BYTES", size - 1, raising=False)
+    second = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7 + [40.0]))
+    assert second.exit_code == 0, second.output
+    assert "continues kernel rest" in second.stdout and "1 working order" in second.stdout
+    snap = json.loads((tmp_path / "state" / "rest.json").read_text())
+    assert [(f["price"], f["trade_id"]) for f in snap["fills"]] == [(50.0, "FarBid-t1")]
 
 
 @pytest.mark.parametrize(

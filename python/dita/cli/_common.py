@@ -73,6 +73,10 @@ LATENCY_MS = 0.0
 VOLUME_SHARE = 0.1
 MAX_SLOTS = 64
 
+# Where `dita paper` writes its state file and `dita status`, `orders` and `pnl` read it when
+# no --state-dir is given (``dita.cli._state.default_state_dir``), as their help says.
+STATE_DIR_DEFAULT = "$DITA_STATE_DIR or var/run"
+
 # The native mock venue's behaviours, defined once for `dita stdio`, `dita serve` and
 # `dita shadow`. Each command sets its defaults: stdio and serve keep the mock's own (fill
 # at once, in full); shadow's quoter runs against a venue that misses and rejects some.

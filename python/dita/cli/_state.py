@@ -27,18 +27,22 @@ from dita.services import pid_alive, process_start
 
 __all__ = [
     "PERIODS",
+    "NotRegularFile",
     "default_state_dir",
+    "named_state_dir",
     "period_start",
     "read_hazelcast",
     "read_state_files",
+    "state_file_bytes",
     "write_state_file",
 ]
 
 PERIODS = ("today", "week", "month", "all")
 STATE_FILE_BYTES = 64 << 20
-"""The most a state file may hold to be read: `dita paper` writes its newest 10,000 fills
-(about 2 MB) and its working slots; a larger ``*.json`` in the directory is no kernel's state
-(read whole, a data set kept there, or a link to /dev/zero, took every byte of memory)."""
+"""The most a state file may hold to be read by status, orders and pnl: `dita paper` writes its
+newest 10,000 fills (about 2 MB) and its working slots; a larger ``*.json`` in the directory is
+no kernel's state (read whole, a data set kept there took every byte of memory). `dita paper`
+continuing its kernel reads its own file whole (see ``state_file_bytes``)."""
 QUIET_AFTER_S = 10.0
 """A running kernel whose account was last projected longer ago than this (two default
 heartbeats) gets a note saying how long: it is taken for gone only after ``LIVE_WITHIN_S``."""
@@ -168,9 +172,21 @@ class _ProjectedControl(_Control, _Projected):
 
 
 def default_state_dir() -> Path:
-    """$DITA_STATE_DIR, else var/run. Set but empty, it is taken as unset: ``Path("")`` would be
-    the directory the command runs in."""
+    """$DITA_STATE_DIR, else var/run, as the commands' help says (``STATE_DIR_DEFAULT`` in
+    ``dita.cli._common``). Set but empty, it is taken as unset: ``Path("")`` would be the
+    directory the command runs in."""
     return Path(os.environ.get("DITA_STATE_DIR") or "var/run")
+
+
+def named_state_dir(given: Path | None) -> tuple[Path, str]:
+    """The state directory of a command (``given``, its --state-dir, else ``default_state_dir()``)
+    and what named it, for its messages: ``--state-dir``, ``$DITA_STATE_DIR`` or ``the default
+    state directory``."""
+    if given is not None:
+        return given, "--state-dir"
+    if os.environ.get("DITA_STATE_DIR"):  # set but empty, it is unset (default_state_dir)
+        return default_state_dir(), "$DITA_STATE_DIR"
+    return default_state_dir(), "the default state directory"
 
 
 def write_state_file(state_dir: Path, snapshot: dict[str, Any]) -> Path:
@@ -241,17 +257,48 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _read_state_file(path: Path) -> str | None:
-    """The text of the state file ``path``; None (said on stderr when it is too large to be
-    one) for a file that cannot be one: not a regular file (a FIFO, whose open waited for a
-    writer forever, a device) or over ``STATE_FILE_BYTES``. The OSError of a file that
-    cannot be opened or read passes."""
+class NotRegularFile(Exception):
+    """A state file's name that is no regular file, so no state file; ``kind`` says what it is
+    (``a FIFO``, ``a character device``, ``a directory``)."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        kinds = (
+            (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"),
+            (stat.S_ISDIR, "a directory"),
+        )
+        self.kind = next((kind for test, kind in kinds if test(mode)), "a special file")
+        super().__init__(f"{path} is {self.kind}, not a regular file")
+
+
+def state_file_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the state file ``path``: all of them, or with ``limit`` at most ``limit``
+    + 1 (the size read, not the size said: it may grow). Raises NotRegularFile, reading
+    nothing, for what is not a regular file (a FIFO, whose open waited for a writer forever;
+    a device, such as a link to /dev/zero, read until memory ran out); the OSError of a file
+    that cannot be opened or read passes."""
     # Non-blocking: a FIFO opens at once, then is left unread; a regular file ignores the flag.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = f.read(STATE_FILE_BYTES + 1)  # the size read, not the size said: it may grow
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, mode)
+        # fd is closed below, once, whatever fails (wrapped with closefd, a directory leaked it).
+        with open(fd, "rb", closefd=False) as f:
+            return f.read() if limit is None else f.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
+def _read_state_file(path: Path) -> str | None:
+    """The text of the state file ``path``; None (said on stderr when it is too large to be
+    one) for a file that cannot be one: not a regular file or over ``STATE_FILE_BYTES``. The
+    OSError of a file that cannot be opened or read passes."""
+    try:
+        data = state_file_bytes(path, STATE_FILE_BYTES)
+    except NotRegularFile:
+        return None
     if len(data) > STATE_FILE_BYTES:
         warn(f"skipped state file {path}: over {STATE_FILE_BYTES:,} bytes, larger than a state file is")
         return None

@@ -26,6 +26,7 @@ from dita.cli._common import (
     LATENCY_MS,
     MAX_SLOTS,
     SLIPPAGE_BPS,
+    STATE_DIR_DEFAULT,
     VOLUME_SHARE,
     AllowGapsOption,
     BalanceOption,
@@ -501,7 +502,8 @@ def paper(
         ),
     ] = None,
     state_dir: Annotated[
-        Path | None, typer.Option(help="Where the state file goes (default var/run)", parser=given_path)
+        Path | None,
+        typer.Option(help=f"Where the state file goes (default: {STATE_DIR_DEFAULT})", parser=given_path),
     ] = None,
     status_every: Annotated[float, typer.Option(help="Seconds between status updates")] = 1.0,
     journal: Annotated[str | None, typer.Option(help="Journal DSN (chdb://DIR or http://...)")] = None,
@@ -534,7 +536,7 @@ def paper(
 
     from dita.backtest.data import DataError, load_market_data
     from dita.backtest.engine import BacktestConfig
-    from dita.cli._state import default_state_dir
+    from dita.cli._state import named_state_dir
     from dita.data import SAMPLE_BARS
     from dita.runtime import StrategyStatus
     from dita.strategy import Bar, Quote
@@ -564,9 +566,9 @@ def paper(
         kernel_id = default_kernel_id()
     if "/" in kernel_id:
         fail(f"--kernel-id {kernel_id!r} names the state file <id>.json: it must not contain '/'")
-    state = state_dir or default_state_dir()
+    state, named = named_state_dir(state_dir)
     if state.exists() and not state.is_dir():
-        fail(f"--state-dir {state} is a file; give a directory for the state file")
+        fail(f"{named} {state} is a file; give a directory for the state file")
     previous = _previous_state(state / f"{kernel_id}.json") if wal_dir is not None else None
     strat = load_strategy(strategy, *parse_params(param or [], params))
     feed: Any = None
@@ -630,7 +632,7 @@ def paper(
         state.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         close_all(jr, proj)
-        fail(f"--state-dir {state}: cannot create the directory: {exc.strerror or exc}")
+        fail(f"{named} {state}: cannot create the directory: {exc.strerror or exc}")
     plane = None
     if proj is not None:
         from dita.control.hazelcast import HazelcastControlPlane
@@ -907,12 +909,19 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
 
     from pydantic import ValidationError
 
-    from dita.cli._state import StateFile
+    from dita.cli._state import NotRegularFile, StateFile, state_file_bytes
 
     try:
-        snap = json.loads(path.read_text())
+        # Read whole, not capped at STATE_FILE_BYTES as `dita status` reads: the run's own file
+        # passes it with many working slots (about 1.4 kB each with its order in the book, and
+        # a kernel may have 1,000,000), and only a regular file is read, no FIFO or device.
+        snap = json.loads(state_file_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         return None
+    except NotRegularFile as exc:
+        fail(
+            f"the state file {path} is {exc.kind}, not a regular file: not one `dita paper` wrote (not read)"
+        )
     except (OSError, ValueError) as exc:
         fail(f"cannot read the state file {path} to continue the run: {exc}")
     except RecursionError:

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from dita.cli._common import (
+    STATE_DIR_DEFAULT,
     UNREACHABLE,
     cluster_options,
     fail,
@@ -25,7 +26,7 @@ __all__ = ["register"]
 
 StateDir = Annotated[
     Path | None,
-    typer.Option(help="State files of `dita paper` (default: $DITA_STATE_DIR or var/run)", parser=given_path),
+    typer.Option(help=f"State files of `dita paper` (default: {STATE_DIR_DEFAULT})", parser=given_path),
 ]
 Hazelcast = Annotated[str | None, typer.Option(help="Read the projection from members host:port,...")]
 HzCluster = Annotated[
@@ -74,15 +75,9 @@ def _state_dir(given: Path | None) -> Path:
     $DITA_STATE_DIR) that does not exist, is refused: it would read as "no kernels"."""
     import os
 
-    from dita.cli._state import default_state_dir
+    from dita.cli._state import named_state_dir
 
-    path = given or default_state_dir()
-    if given is not None:
-        option = "--state-dir"
-    elif os.environ.get("DITA_STATE_DIR"):  # set but empty, it is unset (default_state_dir)
-        option = "$DITA_STATE_DIR"
-    else:
-        option = "the default state directory"
+    path, option = named_state_dir(given)
     if path.exists() and not path.is_dir():
         fail(f"{option} {path} is a file, not a directory of state files")
     if option != "the default state directory" and not path.exists():

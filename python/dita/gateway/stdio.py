@@ -3,13 +3,15 @@ event out per line (docs/protocol.md).
 
 Nothing a client sends can stop the engine: a line that cannot be read or acted on gives an
 ``error`` event naming the problem and the next line is read as usual. A venue that reports
-later (``poll_events``) is polled after each read's commands and while stdin is idle. EOF on
+later (``poll_events``) is polled after a read's commands and while stdin is idle, once
+``POLL_SECONDS`` have passed since the last poll ended. EOF on
 stdin, Ctrl-C and SIGTERM cancel the orders still working and end the session with an
 ``engine_stopped`` event and exit status 0.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import sys
@@ -24,7 +26,9 @@ from dita.gateway.engine import OrderEngine
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
 from dita.kernel import ExecutionKernel
-from dita.venues import POLL_SECONDS  # how often a venue reporting later is polled, stdin idle
+
+# The fewest seconds from the end of one poll of a venue reporting later to the next.
+from dita.venues import POLL_SECONDS
 
 __all__ = ["POLL_SECONDS", "PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
 
@@ -110,12 +114,23 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     skipping = 0  # bytes of an overlong line dropped so far (0: not in one)
     at_start = True  # no byte of the stream taken yet but (part of) a byte order mark
 
+    polled = getattr(kernel.venue, "poll_events", None) is not None
+    poll_at = -math.inf  # when the venue is polled next (time.monotonic())
+
+    def poll() -> None:
+        nonlocal poll_at
+        try:
+            _poll(engine)
+        finally:
+            # From its end, and not after every read: a poll slower than the interval (a
+            # throttled exchange) made every read poll again, back to back, commands waiting.
+            poll_at = time.monotonic() + POLL_SECONDS
+
     def idle() -> None:
-        _poll(engine)
+        poll()
         writer.flush()
 
-    polled = getattr(kernel.venue, "poll_events", None) is not None
-    read = _reader(stdin, idle if polled else None, POLL_SECONDS)
+    read = _reader(stdin, idle if polled else None, lambda: poll_at - time.monotonic())
     reason = "eof"
     try:
         # In the try: a signal that comes while the first line is written still gets the last.
@@ -154,8 +169,9 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
             if len(pending) > MAX_LINE_BYTES:
                 skipping += len(pending)
                 pending = b""
-            if polled:
-                _poll(engine)
+            if polled and time.monotonic() >= poll_at:
+                writer.flush()  # the commands' answers first: a slow poll must not hold them
+                poll()
             writer.flush()
         if at_start:
             pending = pending.removeprefix(_BOM)  # a stream of the mark alone
@@ -181,9 +197,12 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     return _deliver_the_rest(writer, stopped=reason != "eof")
 
 
-def _reader(stdin: BinaryIO, idle: Callable[[], None] | None, every: float) -> Callable[[int], bytes]:
+def _reader(
+    stdin: BinaryIO, idle: Callable[[], None] | None, idle_in: Callable[[], float]
+) -> Callable[[int], bytes]:
     """``stdin``'s read of whatever has arrived, b"" only at EOF; while nothing arrives on a
-    descriptor, ``idle`` is called every ``every`` seconds. On a non-blocking descriptor
+    descriptor, ``idle`` is called once the ``idle_in()`` seconds (asked before each wait: the
+    time until the next call is due) have passed. On a non-blocking descriptor
     (O_NONBLOCK, which a parent sharing its own stdin may have set) read1 gives b"" also when
     nothing has arrived yet: taken for EOF, it ended the session before the first command."""
     read1 = getattr(stdin, "read1", None)
@@ -203,7 +222,7 @@ def _reader(stdin: BinaryIO, idle: Callable[[], None] | None, every: float) -> C
 
     def wait(fd: int) -> None:
         """Until a byte or EOF (when b"" is EOF) is there to read."""
-        while not select.select([fd], [], [], None if idle is None else every)[0]:
+        while not select.select([fd], [], [], None if idle is None else max(0.0, idle_in()))[0]:
             assert idle is not None
             idle()
 
