@@ -38,11 +38,13 @@ __all__ = [
 ]
 
 PERIODS = ("today", "week", "month", "all")
-STATE_FILE_BYTES = 64 << 20
-"""The most a state file may hold to be read by status, orders and pnl: `dita paper` writes its
-newest 10,000 fills (about 2 MB) and its working slots; a larger ``*.json`` in the directory is
-no kernel's state (read whole, a data set kept there took every byte of memory). `dita paper`
-continuing its kernel reads its own file whole (see ``state_file_bytes``)."""
+STATE_FILE_BYTES = 2 << 30
+"""The most a state file may hold to be read by status, orders and pnl: above what `dita paper`
+writes (its newest 10,000 fills, about 2 MB, and about 1.4 kB for each working slot with its
+order in the book: 1.4 GB at 1,000,000 slots; at 64 MiB, a run of 50,000 resting orders was
+skipped). A larger ``*.json`` in the directory is no kernel's state, and is not read whole (a
+data set kept there took every byte of memory). `dita paper` continuing its kernel reads its
+own file whole (see ``state_file_bytes``)."""
 QUIET_AFTER_S = 10.0
 """A running kernel whose account was last projected longer ago than this (two default
 heartbeats) gets a note saying how long: it is taken for gone only after ``LIVE_WITHIN_S``."""
@@ -272,21 +274,42 @@ class NotRegularFile(Exception):
         super().__init__(f"{path} is {self.kind}, not a regular file")
 
 
+class TooLarge(Exception):
+    """A state file over the size it may have to be read (``state_file_bytes``' limit)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(f"{path}: over {limit:,} bytes, larger than a state file is")
+
+
+# How much of a state file is read at a time under a limit.
+_CHUNK = 1 << 20
+
+
 def state_file_bytes(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of the state file ``path``: all of them, or with ``limit`` at most ``limit``
-    + 1 (the size read, not the size said: it may grow). Raises NotRegularFile, reading
-    nothing, for what is not a regular file (a FIFO, whose open waited for a writer forever;
-    a device, such as a link to /dev/zero, read until memory ran out); the OSError of a file
-    that cannot be opened or read passes."""
+    """The bytes of the state file ``path``: all of them, or with ``limit`` at most that many,
+    read a chunk at a time (one ``read(limit + 1)`` took that much memory at once, whatever
+    the file held). Raises TooLarge when the file says it holds more or gives more (it may
+    grow while read), and NotRegularFile, reading nothing, for what is not a regular file (a
+    FIFO, whose open waited for a writer forever; a device, such as a link to /dev/zero, read
+    until memory ran out); the OSError of a file that cannot be opened or read passes."""
     # Non-blocking: a FIFO opens at once, then is left unread; a regular file ignores the flag.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(path, mode)
+        said = os.fstat(fd)
+        if not stat.S_ISREG(said.st_mode):
+            raise NotRegularFile(path, said.st_mode)
+        if limit is not None and said.st_size > limit:
+            raise TooLarge(path, limit)
         # fd is closed below, once, whatever fails (wrapped with closefd, a directory leaked it).
         with open(fd, "rb", closefd=False) as f:
-            return f.read() if limit is None else f.read(limit + 1)
+            if limit is None:
+                return f.read()
+            data = bytearray()
+            while chunk := f.read(min(_CHUNK, limit + 1 - len(data))):
+                data += chunk
+                if len(data) > limit:
+                    raise TooLarge(path, limit)
+            return bytes(data)
     finally:
         os.close(fd)
 
@@ -299,8 +322,8 @@ def _read_state_file(path: Path) -> str | None:
         data = state_file_bytes(path, STATE_FILE_BYTES)
     except NotRegularFile:
         return None
-    if len(data) > STATE_FILE_BYTES:
-        warn(f"skipped state file {path}: over {STATE_FILE_BYTES:,} bytes, larger than a state file is")
+    except TooLarge as exc:
+        warn(f"skipped state file {exc}")
         return None
     return data.decode("utf-8")  # as written; a decode error is a ValueError, not ours
 

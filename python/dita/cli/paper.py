@@ -912,9 +912,8 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
     from dita.cli._state import NotRegularFile, StateFile, state_file_bytes
 
     try:
-        # Read whole, not capped at STATE_FILE_BYTES as `dita status` reads: the run's own file
-        # passes it with many working slots (about 1.4 kB each with its order in the book, and
-        # a kernel may have 1,000,000), and only a regular file is read, no FIFO or device.
+        # Read whole, not capped at STATE_FILE_BYTES as `dita status` reads: the run's own file,
+        # whatever it holds; only a regular file is read, no FIFO or device.
         snap = json.loads(state_file_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         return None
