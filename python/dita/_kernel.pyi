@@ -320,7 +320,8 @@ class AccountEvent:
     received, negative paid); each takes the balance and margin figures it carries, which an
     ACCOUNT_UPDATE must carry one of. A FILL_SETTLED with an ``amount`` or a FUNDING_FEE with a
     ``fee`` other than 0 is refused naming it. A FILL_SETTLED's ``fee`` is negative for a maker
-    rebate.
+    rebate; it teaches the fee calibration of its fill's liquidity (maker or taker), and its
+    outcome's details say ``liquidity``.
     """
 
     def __new__(
@@ -622,8 +623,12 @@ class KernelCore:
     def market_limits(self, asset: str) -> dict[str, float] | None: ...
     def set_risk_limits(self, limits: Mapping[str, Any]) -> None: ...
     def risk_limits(self) -> dict[str, Any]: ...
-    # A sample at a negative maker rate (a rebate) is compared and never learned
-    # (calibration_learned False); one whose expected fee is 0 raises ValueError.
+    # Teaches the calibration of its liquidity (maker=True: the maker's, else the taker's),
+    # which that side's fills are predicted by; the result's calibration_ratio and
+    # calibration_samples are that side's, and its liquidity says which ("MAKER"/"TAKER"). A
+    # sample at a negative maker rate (a rebate) is learned as the rebate paid over the one
+    # expected; a ratio outside 0..3 (a charge where a rebate was expected) is not
+    # (calibration_learned False). One whose expected fee is 0 raises ValueError.
     def calibrate_fee(
         self, price: float, qty: float, actual_fee: float, maker: bool = False
     ) -> dict[str, Any]: ...
@@ -635,6 +640,9 @@ class KernelCore:
         source: str = "local",
     ) -> dict[str, Any]: ...
     def control(self) -> dict[str, Any]: ...
+    # K/E figures, and the fee calibration: fee_calibration_ratio (the newest learned
+    # sample's) and fee_calibration_samples (all), then {maker,taker}_fee_calibration_ratio
+    # and _samples, which each liquidity's fills are predicted by.
     def account(self) -> dict[str, Any]: ...
     def slots(self) -> list[dict[str, Any]]: ...
     def open_orders(self) -> list[VenueOrder]: ...

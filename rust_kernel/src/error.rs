@@ -167,7 +167,15 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// fee, `fee * booked / size`, and the calibration learns from the report's size and whole
 /// fee (the whole fee was charged against the part's prediction, the overlap paid twice, and
 /// the calibration learned a whole fee over a part's size).
-pub const RULES: u16 = 19;
+///
+/// 20: the fee calibration is kept per liquidity (`fees::FeeModel`): a maker fill's
+/// settlement (or `calibrate_fee` with `maker`) teaches the maker's ratio, a taker's the
+/// taker's, and each fill is predicted by its own side's; a rebate (a negative maker rate)
+/// is learned as the rebate paid over the rebate expected, within the calibration's band
+/// (one ratio scaled both sides: a venue charging takers 20 % over the rate had every maker
+/// fill predicted 20 % off, a rebate scaled by what takers were charged, and rebates were
+/// never learned).
+pub const RULES: u16 = 20;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -148,10 +148,13 @@ pub struct Calibration {
     pub ratio: f64,
     pub deviation_pct: f64,
     pub calibration_status: CalibrationStatus,
+    /// The ratio and samples of the calibration the sample's liquidity predicts by (rules 20
+    /// on: its own side's; before, the one ratio shared by both).
     pub calibration_ratio: f64,
     pub calibration_samples: u64,
     /// Whether this sample moved the calibration (see [`CALIBRATION_BAND`]).
     pub learned: bool,
+    pub liquidity: Liquidity,
 }
 
 /// Weight of the newest sample in the calibration ratio's moving average.
@@ -160,15 +163,53 @@ const CALIBRATION_ALPHA: f64 = 0.2;
 /// The charged/expected ratios the calibration learns from: a free promotion (0) up to three
 /// times the configured rate. A sample outside (a rebate against a positive rate, a fee in
 /// another currency, a hundredfold charge) is reported as an ERROR and learned from not at
-/// all: one outlier must not rescale every later estimate. A fill at a negative rate (a
-/// maker rebate) is reported and not learned either (see [`FeeModel::calibrate`]).
+/// all: one outlier must not rescale every later estimate. From rules 20 on a fill at a
+/// negative rate (a maker rebate) is held to it too: the rebate paid over the rebate
+/// expected, both negative (before, with one ratio for both sides, it was never learned).
 pub const CALIBRATION_BAND: (f64, f64) = (0.0, 3.0);
+
+/// One liquidity's calibration: its ratio (the first learned sample's actual/expected, then
+/// a moving average) and how many samples it learned.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiquidityCalibration {
+    pub ratio: f64,
+    pub samples: u64,
+}
+
+impl Default for LiquidityCalibration {
+    fn default() -> Self {
+        LiquidityCalibration {
+            ratio: 1.0,
+            samples: 0,
+        }
+    }
+}
+
+/// What a checkpoint holds of the fee model beyond the kernel's serde state (rules 20): the
+/// maker's and the taker's calibration. One written before ends with the unsettled fills,
+/// and both sides take the one ratio it holds ([`FeeModel::restore_calibration_tail`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationTail {
+    pub maker: LiquidityCalibration,
+    pub taker: LiquidityCalibration,
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeeModel {
     pub config: ExchangeConfig,
+    /// The ratio the newest learned sample left: before rules 20 the one ratio both
+    /// liquidities predict by, from 20 on that sample's liquidity's.
     pub calibration_ratio: f64,
+    /// The samples learned, both liquidities together.
     pub calibration_samples: u64,
+    /// Each liquidity's calibration, which its fills are predicted by: a venue's taker
+    /// charges say nothing about what it charges or pays makers. Under rules before 20 both
+    /// are the one shared ratio. Not in the kernel's serde state, which checkpoints of older
+    /// builds share: in a checkpoint's last part ([`CalibrationTail`]).
+    #[serde(skip)]
+    pub maker: LiquidityCalibration,
+    #[serde(skip)]
+    pub taker: LiquidityCalibration,
 }
 
 impl Default for FeeModel {
@@ -177,6 +218,8 @@ impl Default for FeeModel {
             config: ExchangeConfig::default(),
             calibration_ratio: 1.0,
             calibration_samples: 0,
+            maker: LiquidityCalibration::default(),
+            taker: LiquidityCalibration::default(),
         }
     }
 }
@@ -189,19 +232,29 @@ impl FeeModel {
         }
     }
 
+    /// The calibration `liquidity`'s fills are predicted by.
+    pub fn calibration(&self, liquidity: Liquidity) -> &LiquidityCalibration {
+        match liquidity {
+            Liquidity::Maker => &self.maker,
+            Liquidity::Taker => &self.taker,
+        }
+    }
+
     /// The fee the kernel charges for a fill when it happens (the exchange's figure
-    /// replaces it when the fill settles): negative at a negative maker rate, a rebate. The
-    /// calibration ratio, learned from charges only, scales a rebate too: one multiply for
-    /// every fill, no branch on the hot path.
+    /// replaces it when the fill settles): negative at a negative maker rate, a rebate,
+    /// scaled by the maker's calibration as a charge is by the taker's. One multiply for
+    /// every fill, no branch on the rules: under rules before 20 both sides hold the one ratio.
+    #[inline]
     pub fn predict(&self, price: f64, qty: f64, liquidity: Liquidity) -> f64 {
-        price * qty * self.rate(liquidity) * self.calibration_ratio
+        price * qty * self.rate(liquidity) * self.calibration(liquidity).ratio
     }
 
     /// Compares a charged fee with the model's uncalibrated expectation and folds the
-    /// ratio into the calibration: a charge's (an expectation above 0) when within
-    /// [`CALIBRATION_BAND`]; a rebate's (an expectation below 0, a negative maker rate) is
-    /// reported, never learned. An expectation of 0 (a free rate, no size) compares nothing
-    /// and is refused.
+    /// ratio into `liquidity`'s calibration when within [`CALIBRATION_BAND`] (rules 20 on):
+    /// a charge's (an expectation above 0) and a rebate's (below 0, a negative maker rate)
+    /// alike. Under older rules there is one ratio for both sides, and a rebate is reported,
+    /// never learned. An expectation of 0 (a free rate, no size) compares nothing and is
+    /// refused.
     pub fn calibrate(
         &mut self,
         price: f64,
@@ -220,22 +273,45 @@ impl FeeModel {
                 "price, qty and the fee rate must all be other than 0 to calibrate",
             ));
         }
-        // A rebate (a negative maker rate) is compared, both signed (a charge where a rebate
-        // was expected reads as a negative ratio, an ERROR), and never learned: the ratio
-        // scales every prediction, taker charges too, and what a venue pays makers says
-        // nothing about what it charges takers.
+        // Compared signed: a rebate of 0.045 where 0.05 was expected is 0.9, a charge where a
+        // rebate was expected is below 0 (an ERROR, outside the band, not learned).
         let ratio = actual_fee / expected_fee;
         let deviation_pct = (ratio - 1.0) * 100.0;
-        // Rules 0 (a log from before the band) learned from every sample.
-        let learned = expected_fee > 0.0
-            && (rules() == 0 || (CALIBRATION_BAND.0..=CALIBRATION_BAND.1).contains(&ratio));
+        let in_band = (CALIBRATION_BAND.0..=CALIBRATION_BAND.1).contains(&ratio);
+        let side = match liquidity {
+            Liquidity::Maker => &mut self.maker,
+            Liquidity::Taker => &mut self.taker,
+        };
+        let learned = if rules() >= 20 {
+            in_band
+        } else {
+            // One ratio scaled every prediction, taker charges too, so a rebate (which says
+            // nothing about what takers are charged) was never learned. Rules 0 (a log from
+            // before the band) learned from every charge.
+            expected_fee > 0.0 && (rules() == 0 || in_band)
+        };
         if learned {
-            self.calibration_ratio = if self.calibration_samples == 0 {
-                ratio
+            let (ratio_was, samples_was) = if rules() >= 20 {
+                (side.ratio, side.samples)
             } else {
-                CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * self.calibration_ratio
+                (self.calibration_ratio, self.calibration_samples)
             };
-            self.calibration_samples += 1;
+            let next = LiquidityCalibration {
+                ratio: if samples_was == 0 {
+                    ratio
+                } else {
+                    CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * ratio_was
+                },
+                samples: samples_was + 1,
+            };
+            if rules() >= 20 {
+                *side = next;
+                self.calibration_samples += 1;
+            } else {
+                (self.maker, self.taker) = (next, next);
+                self.calibration_samples = next.samples;
+            }
+            self.calibration_ratio = next.ratio;
         }
         let abs = deviation_pct.abs();
         let calibration_status = if abs < 1.0 {
@@ -245,16 +321,37 @@ impl FeeModel {
         } else {
             CalibrationStatus::Error
         };
+        let now = *self.calibration(liquidity);
         Ok(Calibration {
             expected_fee,
             actual_fee,
             ratio,
             deviation_pct,
             calibration_status,
-            calibration_ratio: self.calibration_ratio,
-            calibration_samples: self.calibration_samples,
+            calibration_ratio: now.ratio,
+            calibration_samples: now.samples,
             learned,
+            liquidity,
         })
+    }
+
+    /// Both liquidities' calibrations, as a checkpoint's last part holds them.
+    pub fn calibration_tail(&self) -> CalibrationTail {
+        CalibrationTail {
+            maker: self.maker,
+            taker: self.taker,
+        }
+    }
+
+    /// Restores [`FeeModel::calibration_tail`] from a checkpoint; None from one written before
+    /// rules 20, whose one ratio and sample count both sides take (as that build predicted
+    /// both by it).
+    pub fn restore_calibration_tail(&mut self, tail: Option<CalibrationTail>) {
+        let shared = LiquidityCalibration {
+            ratio: self.calibration_ratio,
+            samples: self.calibration_samples,
+        };
+        (self.maker, self.taker) = tail.map_or((shared, shared), |t| (t.maker, t.taker));
     }
 }
 
@@ -482,38 +579,155 @@ mod tests {
         assert!(err.starts_with(message), "{err}");
     }
 
-    #[test]
-    fn a_rebate_is_predicted_negative_and_calibrated_without_learning() {
+    /// A model at a maker rebate of 1 bp (taker 5 bp).
+    fn rebate_model() -> FeeModel {
         let mut m = FeeModel::default();
         m.config = m
             .config
             .with_updates(&[("maker_rate".into(), -0.0001)])
             .unwrap();
-        m.calibrate(100.0, 1.0, 0.045, Liquidity::Taker).unwrap();
+        m
+    }
+
+    #[test]
+    fn each_liquidity_learns_from_its_own_fills_and_predicts_by_its_own_ratio() {
+        // Taker 5 bp, maker 2 bp. The venue charges takers 20 % over the rate: the taker's
+        // ratio learns it...
+        let mut m = FeeModel::default();
+        for _ in 0..3 {
+            let c = m.calibrate(100.0, 1.0, 0.06, Liquidity::Taker).unwrap();
+            assert!(c.learned && c.liquidity == Liquidity::Taker);
+        }
+        assert!((m.taker.ratio - 1.2).abs() < 1e-12, "{:?}", m.taker);
+        assert_eq!((m.taker.samples, m.maker.samples), (3, 0));
+        // ...and a maker fill is still predicted at its rate (one ratio read 1.2 for it).
+        assert_eq!(m.maker, LiquidityCalibration::default());
+        assert!((m.predict(100.0, 1.0, Liquidity::Maker) - 0.02).abs() < 1e-12);
+        assert!((m.predict(100.0, 1.0, Liquidity::Taker) - 0.06).abs() < 1e-12);
+        // The maker's first sample is its ratio (not blended into the taker's 1.2); the
+        // taker's stays where it was.
+        let c = m.calibrate(100.0, 1.0, 0.018, Liquidity::Maker).unwrap();
+        assert!(c.learned);
+        assert!((c.calibration_ratio - 0.9).abs() < 1e-12, "{c:?}");
+        assert_eq!(c.calibration_samples, 1);
+        assert!((m.maker.ratio - 0.9).abs() < 1e-12);
+        assert!((m.taker.ratio - 1.2).abs() < 1e-12);
+        assert!((m.predict(100.0, 1.0, Liquidity::Maker) - 0.018).abs() < 1e-12);
+        assert!((m.predict(100.0, 1.0, Liquidity::Taker) - 0.06).abs() < 1e-12);
+        // The model's own figures: the newest learned sample's ratio, every sample counted.
         assert!((m.calibration_ratio - 0.9).abs() < 1e-12);
-        // The ratio learned from charges scales the rebate too.
-        assert!((m.predict(100.0, 1.0, Liquidity::Maker) - -0.009).abs() < 1e-12);
-        let before = m.clone();
-        let c = m.calibrate(100.0, 1.0, -0.01, Liquidity::Maker).unwrap();
-        assert!((c.expected_fee - -0.01).abs() < 1e-12);
-        assert!((c.ratio - 1.0).abs() < 1e-12);
-        assert_eq!(c.calibration_status, CalibrationStatus::Ok);
-        assert!(!c.learned);
-        assert_eq!(m, before, "a rebate moves no calibration");
-        // Half the rebate, or a charge where a rebate was expected: reported, not learned.
-        let c = m.calibrate(100.0, 1.0, -0.005, Liquidity::Maker).unwrap();
-        assert_eq!(c.calibration_status, CalibrationStatus::Error);
+        assert_eq!(m.calibration_samples, 4);
+        // A second maker sample is blended into the maker's ratio alone.
         let c = m.calibrate(100.0, 1.0, 0.02, Liquidity::Maker).unwrap();
-        assert!(c.ratio < 0.0 && c.calibration_status == CalibrationStatus::Error);
+        assert!((c.calibration_ratio - (0.2 * 1.0 + 0.8 * 0.9)).abs() < 1e-12);
+        assert_eq!((m.maker.samples, m.taker.samples), (2, 3));
+        assert!((m.taker.ratio - 1.2).abs() < 1e-12);
+        // An outlier of one side moves neither.
+        let before = m.clone();
+        let c = m.calibrate(100.0, 1.0, 5.0, Liquidity::Maker).unwrap();
+        assert!(!c.learned && c.calibration_samples == 2);
         assert_eq!(m, before);
+    }
+
+    #[test]
+    fn a_rebate_is_predicted_negative_and_learned_by_the_makers_ratio_within_the_band() {
+        let mut m = rebate_model();
+        m.calibrate(100.0, 1.0, 0.045, Liquidity::Taker).unwrap();
+        assert!((m.taker.ratio - 0.9).abs() < 1e-12);
+        // The taker's ratio does not scale the rebate.
+        assert!((m.predict(100.0, 1.0, Liquidity::Maker) - -0.01).abs() < 1e-12);
+        // Paid 0.008 where 0.01 was expected: a ratio of 0.8, learned by the maker's side.
+        let c = m.calibrate(100.0, 1.0, -0.008, Liquidity::Maker).unwrap();
+        assert!((c.expected_fee - -0.01).abs() < 1e-12);
+        assert!((c.ratio - 0.8).abs() < 1e-12);
+        assert_eq!(c.calibration_status, CalibrationStatus::Error);
+        assert!(c.learned);
+        assert!((m.maker.ratio - 0.8).abs() < 1e-12);
+        assert!((m.taker.ratio - 0.9).abs() < 1e-12, "the taker's moved");
+        assert!((m.predict(100.0, 1.0, Liquidity::Maker) - -0.008).abs() < 1e-12);
+        // A charge where a rebate was expected (a ratio below 0), or a rebate over three
+        // times the one expected: reported, not learned.
+        let before = m.clone();
+        for paid in [0.02, -0.0301] {
+            let c = m.calibrate(100.0, 1.0, paid, Liquidity::Maker).unwrap();
+            assert!(!c.learned && c.calibration_status == CalibrationStatus::Error);
+        }
+        assert_eq!(m, before);
+        // No rebate paid at all is a ratio of 0, in the band as a free promotion is.
+        assert!(
+            m.calibrate(100.0, 1.0, 0.0, Liquidity::Maker)
+                .unwrap()
+                .learned
+        );
         // A free maker rate still compares nothing.
         m.config.maker_rate = 0.0;
+        let before = m.clone();
         let err = m
             .calibrate(100.0, 1.0, 0.0, Liquidity::Maker)
             .unwrap_err()
             .to_string();
         assert!(err.contains("expected_fee"), "{err}");
-        assert_eq!(m.calibration_samples, before.calibration_samples);
+        assert_eq!(m, before);
+    }
+
+    #[test]
+    fn under_rules_19_one_ratio_scales_both_sides_and_a_rebate_is_never_learned() {
+        crate::error::replaying(19, || {
+            let mut m = rebate_model();
+            let c = m.calibrate(100.0, 1.0, 0.045, Liquidity::Taker).unwrap();
+            assert_eq!(
+                (c.calibration_ratio, c.calibration_samples),
+                (m.calibration_ratio, 1)
+            );
+            assert!((m.calibration_ratio - 0.9).abs() < 1e-12);
+            // The ratio learned from charges scales the rebate too.
+            assert!((m.predict(100.0, 1.0, Liquidity::Maker) - -0.009).abs() < 1e-12);
+            assert_eq!(m.maker, m.taker);
+            let before = m.clone();
+            let c = m.calibrate(100.0, 1.0, -0.01, Liquidity::Maker).unwrap();
+            assert!((c.ratio - 1.0).abs() < 1e-12);
+            assert_eq!(c.calibration_status, CalibrationStatus::Ok);
+            assert!(!c.learned);
+            assert_eq!(m, before, "a rebate moves no calibration");
+            // A maker charge (at a positive rate) moves the one ratio, for takers too.
+            m.config.maker_rate = 0.0002;
+            let c = m.calibrate(100.0, 1.0, 0.03, Liquidity::Maker).unwrap();
+            assert!(c.learned && c.calibration_samples == 2);
+            let shared = 0.2 * 1.5 + 0.8 * 0.9;
+            assert!((m.calibration_ratio - shared).abs() < 1e-12);
+            assert_eq!(m.maker, m.taker);
+            assert_eq!(m.taker.ratio, m.calibration_ratio);
+            assert!((m.predict(100.0, 1.0, Liquidity::Taker) - 0.05 * shared).abs() < 1e-12);
+        });
+    }
+
+    #[test]
+    fn a_calibration_without_its_tail_gives_both_sides_the_one_ratio() {
+        let mut m = FeeModel::default();
+        crate::error::replaying(19, || {
+            m.calibrate(100.0, 1.0, 0.06, Liquidity::Taker).unwrap();
+        });
+        let tail = m.calibration_tail();
+        // As decoded from a checkpoint without the tail: the serde fields alone.
+        let mut old: FeeModel = bincode::deserialize(&bincode::serialize(&m).unwrap()).unwrap();
+        assert_eq!(old.maker, LiquidityCalibration::default());
+        old.restore_calibration_tail(None);
+        assert_eq!(old, m);
+        let shared = LiquidityCalibration {
+            ratio: 1.2,
+            samples: 1,
+        };
+        assert_eq!((old.maker, old.taker), (shared, shared));
+        // The maker's side goes on from the one ratio it took (and its samples), under
+        // rules 20 alone; with the tail, each side takes its own back.
+        m.calibrate(100.0, 1.0, 0.0, Liquidity::Maker).unwrap();
+        assert!((m.maker.ratio - 0.8 * 1.2).abs() < 1e-12, "{:?}", m.maker);
+        assert_eq!(m.maker.samples, 2);
+        assert_eq!(m.taker, shared);
+        let mut back: FeeModel = bincode::deserialize(&bincode::serialize(&m).unwrap()).unwrap();
+        back.restore_calibration_tail(Some(m.calibration_tail()));
+        assert_eq!(back, m);
+        assert_ne!(m.calibration_tail(), tail);
     }
 
     #[rstest]

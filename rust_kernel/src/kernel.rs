@@ -1445,6 +1445,7 @@ impl Kernel {
                 bincode::serialize(&k.stated_totals()).ok(),
                 bincode::serialize(&k.in_doubt_keys()).ok(),
                 bincode::serialize(&k.unsettled_tail()).ok(),
+                bincode::serialize(&k.fees.calibration_tail()).ok(),
             )
         };
         let (mine, theirs) = (encoded(self), encoded(other));
@@ -1462,6 +1463,9 @@ impl Kernel {
         }
         if mine.4 != theirs.4 {
             return Some("unsettled fills".into());
+        }
+        if mine.5 != theirs.5 {
+            return Some("fee calibration by liquidity".into());
         }
         None
     }
@@ -4838,6 +4842,11 @@ impl Kernel {
                     ));
                     out.details
                         .push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
+                    // Rules 20 on, the ratio is the fill's liquidity's: say which.
+                    if rules() >= 20 {
+                        out.details
+                            .push(("liquidity", Detail::Static(c.liquidity.name())));
+                    }
                     if !c.learned {
                         out.details
                             .push(("calibration_learned", Detail::Bool(false)));
@@ -5445,6 +5454,27 @@ impl Kernel {
             let u = nth(&mut live, i)?;
             u.more.get_or_insert_with(Default::default).push(fill);
         }
+        Ok(())
+    }
+
+    /// Restores the maker's and the taker's fee calibration from a checkpoint (rules 20; None
+    /// from an older one: both take its one ratio, [`FeeModel::restore_calibration_tail`]).
+    /// Their sample counts are held to [`MAX_COUNT`], as [`Kernel::check_counts`] holds the rest.
+    pub(crate) fn restore_calibration_tail(
+        &mut self,
+        t: Option<crate::fees::CalibrationTail>,
+    ) -> Result<(), String> {
+        if let Some(t) = &t {
+            for (what, n) in [
+                ("fees.maker.samples", t.maker.samples),
+                ("fees.taker.samples", t.taker.samples),
+            ] {
+                if n > MAX_COUNT {
+                    return Err(format!("{what} {n} (no run counts past {MAX_COUNT})"));
+                }
+            }
+        }
+        self.fees.restore_calibration_tail(t);
         Ok(())
     }
 

@@ -560,9 +560,10 @@ fn feed(k: &mut Kernel, events: &[VenueEvent]) -> Vec<(KernelDiagnosticCode, f64
 use KernelDiagnosticCode::{DuplicateEvent as Dup, Ok as Booked, Overfill};
 
 /// The last parts of `k`'s checkpoint after the stated totals: no order in doubt (rules 13,
-/// an empty list), then the unsettled fills' (rules 19).
+/// an empty list), then the unsettled fills' (rules 19) and the fee calibration's (rules 20).
 fn after_the_stated_totals(k: &Kernel) -> u64 {
     8 + bincode::serialized_size(&k.unsettled_tail()).unwrap()
+        + bincode::serialized_size(&k.fees.calibration_tail()).unwrap()
 }
 
 #[test]

@@ -7,7 +7,7 @@ use dita_kernel::*;
 use proptest::prelude::*;
 
 mod common;
-use common::well_formed_details;
+use common::{detail, well_formed_details};
 
 fn intent(
     n: u64,
@@ -432,14 +432,36 @@ fn random_sequence(
                     let out = well_formed_details(h.k.on_account_event(&e));
                     if out.accepted {
                         settled_fees += h.k.account.k_fees_paid - before.1.k_fees_paid;
-                        // A rebate fill (predicted below 0) teaches the calibration nothing.
+                        // A settlement teaches its fill's liquidity's calibration alone: a
+                        // rebate fill (predicted below 0) is a maker's, and moves no taker
+                        // prediction.
                         let predicted = out.details.iter().find_map(|(n, d)| match (n, d) {
                             (&"predicted_fee", Detail::F64(x)) => Some(*x),
                             _ => None,
                         });
-                        if predicted.is_some_and(|p| p < 0.0) {
+                        // No liquidity said: the fee compared nothing (refused by the model).
+                        if let Some(liquidity) = detail(&out, "liquidity") {
+                            let maker = liquidity == Detail::Static("MAKER");
+                            if predicted.is_some_and(|p| p < 0.0) {
+                                prop_assert!(maker, "{:?}", out);
+                            }
+                            let f = &h.k.fees;
+                            let (own, other) = if maker {
+                                ((calibration.maker, f.maker), (calibration.taker, f.taker))
+                            } else {
+                                ((calibration.taker, f.taker), (calibration.maker, f.maker))
+                            };
+                            prop_assert_eq!(other.0, other.1);
+                            let learned = detail(&out, "calibration_learned").is_none();
+                            prop_assert_eq!(own.1.samples, own.0.samples + u64::from(learned));
+                            if !learned {
+                                prop_assert_eq!(&calibration, f);
+                            }
+                        } else {
                             prop_assert_eq!(&calibration, &h.k.fees);
                         }
+                    } else {
+                        prop_assert_eq!(&calibration, &h.k.fees);
                     }
                     if e.asset == "ETH" {
                         prop_assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
@@ -538,9 +560,13 @@ fn random_sequence(
             }
         }
         check_invariants(&mut h, &mut fills);
-        // Learned only from charges within the band: the ratio stays in it.
-        let ratio = h.k.fees.calibration_ratio;
-        prop_assert!((0.0..=3.0).contains(&ratio), "calibration ratio {}", ratio);
+        // Learned only from samples within the band: each side's ratio stays in it, and the
+        // model counts both sides' samples.
+        let f = &h.k.fees;
+        for ratio in [f.calibration_ratio, f.maker.ratio, f.taker.ratio] {
+            prop_assert!((0.0..=3.0).contains(&ratio), "calibration ratio {}", ratio);
+        }
+        prop_assert_eq!(f.calibration_samples, f.maker.samples + f.taker.samples);
     }
     // Fees in the account are the per-fill fees plus what settlement corrected.
     prop_assert!((h.k.account.k_fees_paid - (fills.1 + settled_fees)).abs() < 1e-6);
@@ -826,13 +852,15 @@ fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without(
             Vec::<((usize, bool, bool), Vec<(f64, f64)>)>::new(),
         );
         // After them, the (here empty) stated totals of rules 12 and orders in doubt of 13,
-        // and the unsettled fills' part of rules 19.
+        // the unsettled fills' part of rules 19 and the fee calibration's of 20.
         let stated = Vec::<((usize, bool, bool), f64)>::new();
         let in_doubt = Vec::<(usize, bool, bool)>::new();
         let tail = (bincode::serialized_size(&covered).unwrap()
             + bincode::serialized_size(&stated).unwrap()
             + bincode::serialized_size(&in_doubt).unwrap()
-            + bincode::serialized_size(&k.unsettled_tail()).unwrap()) as usize;
+            + bincode::serialized_size(&k.unsettled_tail()).unwrap()
+            + bincode::serialized_size(&k.fees.calibration_tail()).unwrap())
+            as usize;
         *k = decode_kernel(&state[..state.len() - tail]).unwrap();
     });
     assert_eq!(out, (KernelDiagnosticCode::Ok, 71.0));

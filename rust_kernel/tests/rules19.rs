@@ -367,6 +367,13 @@ fn settle_all(k: &mut Kernel) -> Account {
     k.account.clone()
 }
 
+/// The size of the last parts of `k`'s checkpoint from the unsettled fills' on (rules 19),
+/// the fee calibration's after it (rules 20).
+fn tails(k: &Kernel) -> usize {
+    (bincode::serialized_size(&k.unsettled_tail()).unwrap()
+        + bincode::serialized_size(&k.fees.calibration_tail()).unwrap()) as usize
+}
+
 #[test]
 fn a_checkpoint_keeps_the_fills_assets_report_sizes_and_fills_sharing_an_id() {
     use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
@@ -393,7 +400,7 @@ fn a_checkpoint_written_before_rules_19_loads_and_its_fills_settle_whole_by_id()
         assert!(filled_one(&mut k, 0, 0, "BTC", 50_000.0, "123").accepted);
     });
     let state = encode_kernel(&k);
-    let tail = bincode::serialized_size(&k.unsettled_tail()).unwrap() as usize;
+    let tail = tails(&k);
     let mut old = decode_kernel(&state[..state.len() - tail]).unwrap();
     // Its fill's asset is not known: a settlement naming any asset, or none, settles it.
     for asset in ["BTCUSDT", ""] {
@@ -423,8 +430,7 @@ fn a_checkpoints_unsettled_fills_part_must_fit_its_fills() {
     use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
     let k = kernel_with_every_kind_of_waiting_fill();
     let state = encode_kernel(&k);
-    let tail = bincode::serialized_size(&k.unsettled_tail()).unwrap() as usize;
-    let body = &state[..state.len() - tail];
+    let body = &state[..state.len() - tails(&k)];
     let with = |assets: Vec<(u64, u32)>, sizes: Vec<(u32, f64)>| {
         let mut bytes = body.to_vec();
         // No fill of another asset under an id: an empty list.

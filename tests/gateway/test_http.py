@@ -51,6 +51,9 @@ def test_health_and_reads(live: LiveServer) -> None:
     assert c.get("/v1/orders").json() == []
     account = c.get("/v1/account").json()
     assert {"k_capital", "reconcile_status", "reconcile_delta"} <= set(account)
+    # The fee calibration, each liquidity's too (the fresh kernel's: the configured rates).
+    sides = ("maker_fee_calibration_ratio", "taker_fee_calibration_ratio", "fee_calibration_ratio")
+    assert [account[k] for k in sides] == [1.0, 1.0, 1.0]
     control = c.get("/v1/control").json()
     assert control["mode"] == health["mode"] and "verbosity" in control
     page = c.get("/")

@@ -1,6 +1,7 @@
 """Maker rebates: a negative ``maker_rate`` (down to ``-taker_rate``) predicts each maker fill's
 fee as a rebate, the account adds up with negative fees, a rebate's settlement replaces the
-prediction without teaching the calibration, and a log holding the config replays to it."""
+prediction and teaches the maker's calibration alone, and a log holding the config replays to
+it."""
 
 from __future__ import annotations
 
@@ -45,10 +46,13 @@ def round_trip(kernel: ExecutionKernel) -> None:
     settled = kernel.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id="F1", fee=-0.04))
     assert settled.accepted, settled.details
     assert settled.details["predicted_fee"] == pytest.approx(-0.05)
-    assert settled.details["calibration_learned"] is False
+    # Paid 0.8 of the rebate expected: the maker's ratio learns it, the taker's stays.
+    assert "calibration_learned" not in settled.details and settled.details["liquidity"] == "MAKER"
+    assert settled.details["calibration_ratio"] == pytest.approx(0.8)
     a = kernel.account()
     assert a["k_fees_paid"] == pytest.approx(-0.04) and a["k_unsettled_fees"] == pytest.approx(0.0)
-    assert a["fee_calibration_samples"] == 0
+    assert (a["maker_fee_calibration_ratio"], a["maker_fee_calibration_samples"]) == (pytest.approx(0.8), 1)
+    assert (a["taker_fee_calibration_ratio"], a["taker_fee_calibration_samples"]) == (1.0, 0)
     assert kernel.slot_state(0).fees_paid == pytest.approx(-0.04)
 
     exit_order = kernel.process_intent(intent("EXIT", 0, trade_id="t0")).order
@@ -56,7 +60,9 @@ def round_trip(kernel: ExecutionKernel) -> None:
         "e2", "t0", 0, "FILL", venue_client_id=exit_order.client_order_id, price=110.0, size=2.0,
         filled_size=2.0, fill_id="F2",
     )  # fmt: skip
+    # The taker fill is predicted at the taker's rate, untouched by the rebate's 0.8.
     assert kernel.on_venue_event(taker).accepted
+    assert kernel.slot_state(0).fees_paid == pytest.approx(-0.04 + 0.11)
     assert kernel.on_account_event(AccountEvent("fund", "FUNDING_FEE", amount=-1.5)).accepted
     a = kernel.account()
     assert a["k_realized_pnl"] == pytest.approx(20.0)
@@ -102,16 +108,19 @@ def test_a_rate_past_the_rebate_floor_is_refused_naming_it(config: dict[str, Any
     assert kernel.exchange_config() == before and kernel.seq == seq
 
 
-def test_calibrating_a_rebate_reports_it_and_learns_nothing() -> None:
+def test_calibrating_a_rebate_teaches_the_maker_side_within_the_band() -> None:
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue())
     kernel.set_exchange_config(REBATE)
     c = kernel.calibrate_fee(100.0, 2.0, -0.045, maker=True)
     assert c["expected_fee"] == pytest.approx(-0.05) and c["ratio"] == pytest.approx(0.9)
-    assert c["calibration_status"] == "ERROR" and c["calibration_learned"] is False
+    assert c["calibration_status"] == "ERROR" and c["calibration_learned"] is True
     charged = kernel.calibrate_fee(100.0, 2.0, 0.05, maker=True)
     assert charged["ratio"] == pytest.approx(-1.0) and not charged["calibration_learned"]
-    assert kernel.account()["fee_calibration_samples"] == 0
-    assert kernel.calibrate_fee(100.0, 2.0, 0.1)["calibration_learned"]
+    a = kernel.account()
+    assert a["maker_fee_calibration_samples"] == 1 and a["taker_fee_calibration_samples"] == 0
+    taker = kernel.calibrate_fee(100.0, 2.0, 0.1)
+    assert taker["calibration_learned"] and taker["calibration_samples"] == 1
+    assert kernel.account()["fee_calibration_samples"] == 2
     kernel.set_exchange_config({"maker_rate": 0.0})
     with pytest.raises(ValueError, match="expected_fee"):
         kernel.calibrate_fee(100.0, 2.0, 0.0, maker=True)

@@ -2,11 +2,13 @@
 //! on four slots (shared fill ids, fills without one, running totals that overlap so that
 //! reports are booked in part), settlements naming each asset or none, checkpoints (some
 //! cut to the form written before rules 19), a memory of 1 to 5 fills so that groups of
-//! several assets are evicted, logs written under rules 18 then 19, and a maker rebate (the
+//! several assets are evicted, logs written under rules 18 then 20, and a maker rebate (the
 //! fills at a negative maker rate, settled as rebates or charges). After every step:
 //! `k_unsettled_fees` is what the waiting fills predict, `k_fees_paid` what the slots were
 //! charged, no fill id holds two fills of one asset, a refused settlement changes nothing,
-//! and a checkpoint gives back the fills, their order, assets and report sizes.
+//! a checkpoint gives back the fills, their order, assets and report sizes and the fee
+//! calibration, and a settlement teaches only its fill's liquidity's calibration (rules 20;
+//! under 18 the one ratio both share, never from a rebate), every ratio within the band.
 
 use super::*;
 use crate::error::replaying;
@@ -125,22 +127,62 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
                 f64::from(fee) / 10.0
             };
             let before = (k.account.clone(), k.unsettled_tail(), k.fees.clone());
-            if !k.on_account_event(&ev).accepted {
+            let out = k.on_account_event(&ev);
+            if !out.accepted {
                 prop_assert_eq!(&before.0, &k.account);
                 prop_assert_eq!(&before.1, &k.unsettled_tail());
-            } else if r.rebate {
-                // A rebate fill's settlement moves no calibration.
                 prop_assert_eq!(&before.2, &k.fees);
+            } else if before_19 {
+                if r.rebate {
+                    // Under one ratio, a rebate fill's settlement moved no calibration.
+                    prop_assert_eq!(&before.2, &k.fees);
+                }
+                prop_assert_eq!(k.fees.maker, k.fees.taker);
+            } else {
+                // Rules 20: the settlement teaches its fill's liquidity alone (a rebate
+                // fill's, the maker's), one sample when learned.
+                let maker = out
+                    .details
+                    .iter()
+                    .find(|(n, _)| *n == "liquidity")
+                    .map(|(_, d)| *d == Detail::Static("MAKER"));
+                let learned = !out.details.iter().any(|(n, _)| *n == "calibration_learned");
+                let Some(maker) = maker else {
+                    return Err(TestCaseError::fail(format!("no liquidity: {out:?}")));
+                };
+                prop_assert_eq!(maker, r.rebate);
+                let (own, other) = if maker {
+                    (
+                        (before.2.maker, k.fees.maker),
+                        (before.2.taker, k.fees.taker),
+                    )
+                } else {
+                    (
+                        (before.2.taker, k.fees.taker),
+                        (before.2.maker, k.fees.maker),
+                    )
+                };
+                prop_assert_eq!(other.0, other.1);
+                prop_assert_eq!(own.1.samples, own.0.samples + u64::from(learned));
+                if !learned {
+                    prop_assert_eq!(own.0, own.1);
+                }
+            }
+            for side in [k.fees.maker, k.fees.taker] {
+                prop_assert!((0.0..=3.0).contains(&side.ratio), "{:?}", side);
             }
         }
         Op::Checkpoint => {
             let mut bytes = encode_kernel(k);
             if before_19 {
-                // As a build before rules 19 wrote it: no unsettled fills' part.
-                let tail = bincode::serialized_size(&k.unsettled_tail()).unwrap() as usize;
-                bytes.truncate(bytes.len() - tail);
+                // As a build before rules 19 wrote it: no unsettled fills' part, nor the fee
+                // calibration's (rules 20), whose one ratio both sides take back.
+                let tail = bincode::serialized_size(&k.unsettled_tail()).unwrap()
+                    + bincode::serialized_size(&k.fees.calibration_tail()).unwrap();
+                bytes.truncate(bytes.len() - tail as usize);
             }
             let back = decode_kernel(&bytes).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&back.fees, &k.fees);
             prop_assert_eq!(back.unsettled_tail(), k.unsettled_tail());
             let mine: Vec<_> = k.unsettled.iter().collect();
             let theirs: Vec<_> = back.unsettled.iter().collect();

@@ -470,8 +470,14 @@ impl PyKernel {
         d.set_item("reconcile_explanation", r.explanation)?;
         d.set_item("event_seq", a.event_seq)?;
         d.set_item("last_update_time", a.last_update_time)?;
+        // The newest learned sample's ratio (before rules 20 the one both sides shared) and
+        // every sample; then each liquidity's, which its fills are predicted by.
         d.set_item("fee_calibration_ratio", k.fees.calibration_ratio)?;
         d.set_item("fee_calibration_samples", k.fees.calibration_samples)?;
+        d.set_item("maker_fee_calibration_ratio", k.fees.maker.ratio)?;
+        d.set_item("maker_fee_calibration_samples", k.fees.maker.samples)?;
+        d.set_item("taker_fee_calibration_ratio", k.fees.taker.ratio)?;
+        d.set_item("taker_fee_calibration_samples", k.fees.taker.samples)?;
         Ok(d)
     }
 
@@ -1034,6 +1040,7 @@ impl PyKernel {
         d.set_item("calibration_ratio", c.calibration_ratio)?;
         d.set_item("calibration_samples", c.calibration_samples)?;
         d.set_item("calibration_learned", c.learned)?;
+        d.set_item("liquidity", c.liquidity.name())?;
         Ok(d)
     }
 

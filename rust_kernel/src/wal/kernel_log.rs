@@ -93,7 +93,9 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// kept orders whose status is not known (added with rules 13; one written before ends with
 /// the stated totals), then the unsettled fills' assets and report sizes, and the fills of
 /// other assets under one fill id (`kernel::UnsettledTail`, added with rules 19; one written
-/// before ends with the kept orders in doubt).
+/// before ends with the kept orders in doubt), then the maker's and the taker's fee
+/// calibration (`fees::CalibrationTail`, added with rules 20; one written before ends with the
+/// unsettled fills, and both sides take its one ratio).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
@@ -101,6 +103,8 @@ pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     bincode::serialize_into(&mut out, &kernel.stated_totals()).expect("totals always encode");
     bincode::serialize_into(&mut out, &kernel.in_doubt_keys()).expect("keys always encode");
     bincode::serialize_into(&mut out, &kernel.unsettled_tail()).expect("fills always encode");
+    bincode::serialize_into(&mut out, &kernel.fees.calibration_tail())
+        .expect("calibrations always encode");
     out
 }
 
@@ -118,6 +122,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let mut stated = Vec::new();
     let mut in_doubt = Vec::new();
     let mut unsettled = None;
+    let mut calibrations: Option<crate::fees::CalibrationTail> = None;
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
         kernel.restore_ended_orders(ended).map_err(bad)?;
@@ -129,6 +134,9 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
                     in_doubt = deserialize_part(&mut rest).map_err(bad)?;
                     if !rest.is_empty() {
                         unsettled = Some(deserialize_part(&mut rest).map_err(bad)?);
+                        if !rest.is_empty() {
+                            calibrations = Some(deserialize_part(&mut rest).map_err(bad)?);
+                        }
                     }
                 }
             }
@@ -138,6 +146,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_stated_totals(stated).map_err(bad)?;
     kernel.restore_in_doubt(in_doubt).map_err(bad)?;
     kernel.restore_unsettled_tail(unsettled).map_err(bad)?;
+    kernel.restore_calibration_tail(calibrations).map_err(bad)?;
     Ok(kernel)
 }
 

@@ -1471,6 +1471,31 @@ fn a_difference_in_an_unsettled_fills_asset_is_named() {
     assert_eq!(restored.state_difference(&b), None);
 }
 
+#[test]
+fn a_difference_in_one_liquiditys_fee_calibration_is_named() {
+    // A taker charge of 1.2 times the rate then a maker's of 0.9, against both at 0.9: the
+    // kernel's serde state (the newest learned ratio, the samples) is the same, the
+    // checkpoint's calibration part (rules 20) is not.
+    let calibrated = |taker_fee: f64| {
+        let mut k = Kernel::new("audit", 1).unwrap();
+        k.calibrate_fee(100.0, 1.0, taker_fee, false).unwrap();
+        k.calibrate_fee(100.0, 1.0, 0.018, true).unwrap();
+        k
+    };
+    let (a, b) = (calibrated(0.06), calibrated(0.045));
+    assert_eq!(
+        bincode::serialize(&a.fees).unwrap(),
+        bincode::serialize(&b.fees).unwrap()
+    );
+    assert_eq!(a.state_difference(&a.clone()), None);
+    assert_eq!(
+        a.state_difference(&b).as_deref(),
+        Some("fee calibration by liquidity")
+    );
+    let restored = kernel_log::decode_kernel(&encode_kernel(&a)).unwrap();
+    assert_eq!(restored.state_difference(&a), None);
+}
+
 /// A slot index past 64 opened and closed on an asset that keeps another slot open leaves
 /// that asset's open set with a trailing empty word in memory, which a checkpoint (the
 /// ascending members) does not hold: the state is the same all the same, on a healthy log.
