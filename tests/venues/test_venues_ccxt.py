@@ -1997,6 +1997,17 @@ def _kraken_queried(order: dict) -> dict:
     return {"error": [], "result": {_KRAKEN_ORDER_ID: order}}
 
 
+def _kraken_watched(venue: CcxtVenue, size: float) -> None:
+    """Has ``venue`` follow an acknowledged limit buy of ``size`` at 90000, order
+    ``_KRAKEN_ORDER_ID``."""
+    venue.watch(
+        VenueOrder(
+            "s2-entry-1", 0, "t-1", "XXBTZUSD", "BUY", "LIMIT", 90000.0, size,
+            venue_order_id=f"XXBTZUSD:{_KRAKEN_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+        )
+    )  # fmt: skip
+
+
 def test_a_kraken_orders_trades_are_asked_for_by_their_ids(
     kraken_venue: CcxtVenue, exchange: RecordedExchange
 ) -> None:
@@ -2008,11 +2019,7 @@ def test_a_kraken_orders_trades_are_asked_for_by_their_ids(
     the order's trade ids; its trade query (ccxt's ``fetch_order_trades``) gives those trades,
     up to 20 a request (a request whose ids ccxt splits into full batches ends with an empty
     one, so each is sent fewer)."""
-    order = VenueOrder(
-        "s2-entry-1", 0, "t-1", "XXBTZUSD", "BUY", "LIMIT", 90000.0, 0.0025,
-        venue_order_id=f"XXBTZUSD:{_KRAKEN_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
-    )  # fmt: skip
-    kraken_venue.watch(order)
+    _kraken_watched(kraken_venue, 0.0025)
     ids = [f"T{n:05d}-AAAAA-BBBBBB" for n in range(25)]
     closed = dict(_kraken_order("closed", "s2-entry-1"), vol="0.00250000", vol_exec="0.00250000")
     closed.update(cost="225.00000", price="90000.0", trades=ids)
@@ -2040,11 +2047,7 @@ def test_a_kraken_batch_of_trade_ids_that_brings_nothing_does_not_end_the_readin
     """The batches of an order's trade ids are asked for each once: one that comes back with
     none of them ended the reading, and the later batches' trades were booked from the order's
     total after ``missing_trades_wait_s``, without their prices, fees and ids."""
-    order = VenueOrder(
-        "s2-entry-1", 0, "t-1", "XXBTZUSD", "BUY", "LIMIT", 90000.0, 0.0025,
-        venue_order_id=f"XXBTZUSD:{_KRAKEN_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
-    )  # fmt: skip
-    kraken_venue.watch(order)
+    _kraken_watched(kraken_venue, 0.0025)
     ids = [f"T{n:05d}-AAAAA-BBBBBB" for n in range(25)]
     working = dict(_kraken_order("open", "s2-entry-1"), vol_exec="0.00060000", cost="54.00000")
     working["trades"] = ids
@@ -2063,11 +2066,7 @@ def test_a_kraken_orders_trades_already_reported_are_not_asked_for_again(
 ) -> None:
     """A resting order's answer names every trade it had so far: only those not reported yet are
     asked for, and a request that fails ends the reading (asked again next poll)."""
-    order = VenueOrder(
-        "s2-entry-1", 0, "t-1", "XXBTZUSD", "BUY", "LIMIT", 90000.0, 0.02,
-        venue_order_id=f"XXBTZUSD:{_KRAKEN_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
-    )  # fmt: skip
-    kraken_venue.watch(order)
+    _kraken_watched(kraken_venue, 0.02)
     first, second = "TAAAAA-AAAAA-AAAAA1", "TAAAAA-AAAAA-AAAAA2"
     working = dict(_kraken_order("open", "s2-entry-1"), vol_exec="0.00800000", cost="720.00000")
     working["trades"] = [first]
