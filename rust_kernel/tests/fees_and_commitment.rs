@@ -6,19 +6,10 @@ use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
 mod common;
-use common::close;
+use common::{close, long_btc};
 
 fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
-    Intent::new(
-        &format!("i{n}"),
-        "trade",
-        0,
-        "BTC",
-        TradeSide::Long,
-        action,
-        100.0,
-        size,
-    )
+    long_btc(&format!("i{n}"), "trade", 0, action, size)
 }
 
 fn fill(order: &Id, event_id: &str, size: f64, total: f64, fee: f64) -> VenueEvent {

@@ -16,7 +16,7 @@ use dita_kernel::*;
 use proptest::prelude::*;
 
 mod common;
-use common::{close, well_formed_details};
+use common::{close, long_btc, well_formed_details};
 
 /// What one report of a fill says.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -778,20 +778,12 @@ fn a_partly_new_report_is_charged_the_fee_of_the_part_it_books_from_rules_9_on()
 
 /// An intent on the one slot of [`entry_of`]'s kernel.
 fn intent_on_slot(intent_id: &str, trade: &str, action: KernelCommandType) -> Intent {
-    Intent::new(
-        intent_id,
-        trade,
-        0,
-        "BTC",
-        TradeSide::Long,
-        action,
-        100.0,
-        if action == KernelCommandType::Enter {
-            1.0
-        } else {
-            0.0
-        },
-    )
+    let size = if action == KernelCommandType::Enter {
+        1.0
+    } else {
+        0.0
+    };
+    long_btc(intent_id, trade, 0, action, size)
 }
 
 /// An entry of 10 whose one report is a fill of 2 at running total 5 (a fill of 3 before it

@@ -11,7 +11,7 @@ use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail};
+use common::{close, detail, long_btc};
 
 /// Taker 5 bp, maker -2.5 bp (a rebate), seed 10,000.
 fn rebate_config() -> Vec<(String, f64)> {
@@ -22,16 +22,7 @@ fn rebate_config() -> Vec<(String, f64)> {
 }
 
 fn intent(n: u32, action: KernelCommandType, order_type: OrderType, size: f64) -> Intent {
-    let mut i = Intent::new(
-        &format!("i{n}"),
-        "trade",
-        0,
-        "BTC",
-        TradeSide::Long,
-        action,
-        100.0,
-        size,
-    );
+    let mut i = long_btc(&format!("i{n}"), "trade", 0, action, size);
     i.order_type = order_type;
     if order_type == OrderType::Limit {
         i.limit_price = 100.0;

@@ -7,17 +7,11 @@ use dita_kernel::error::replaying;
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
+mod common;
+use common::long_btc;
+
 fn intent(n: u32, slot: i64, action: KernelCommandType, size: f64) -> Intent {
-    Intent::new(
-        &format!("i{n}"),
-        &format!("t{slot}"),
-        slot,
-        "BTC",
-        TradeSide::Long,
-        action,
-        100.0,
-        size,
-    )
+    long_btc(&format!("i{n}"), &format!("t{slot}"), slot, action, size)
 }
 
 fn filled(order: &VenueOrder, event_id: &str) -> VenueEvent {

@@ -13,23 +13,15 @@ use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail};
+use common::{close, detail, long_btc, set_segment_rules};
 
 fn intent(n: u32, action: KernelCommandType, order_type: OrderType) -> Intent {
-    let mut i = Intent::new(
-        &format!("i{n}"),
-        &format!("t{}", n / 2),
-        0,
-        "BTC",
-        TradeSide::Long,
-        action,
-        100.0,
-        if action == KernelCommandType::Enter {
-            1.0
-        } else {
-            0.0
-        },
-    );
+    let size = if action == KernelCommandType::Enter {
+        1.0
+    } else {
+        0.0
+    };
+    let mut i = long_btc(&format!("i{n}"), &format!("t{}", n / 2), 0, action, size);
     i.order_type = order_type;
     if order_type == OrderType::Limit {
         i.limit_price = 100.0;
@@ -203,23 +195,6 @@ fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
         &options(checkpoint_every),
     )
     .unwrap()
-}
-
-/// Sets the rules version in the header of every segment in `dir`, keeping the header's
-/// checksum right: as a build of those rules wrote them.
-fn set_segment_rules(dir: &Path, rules: u16) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "wal") {
-            let mut bytes = std::fs::read(&path).unwrap();
-            bytes[10..12].copy_from_slice(&rules.to_le_bytes());
-            let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
-            let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
-            let crc = crc32fast::hash(&bytes[..end]);
-            bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
-            std::fs::write(&path, bytes).unwrap();
-        }
-    }
 }
 
 /// The observable state two recoveries are compared by.

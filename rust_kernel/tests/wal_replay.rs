@@ -15,6 +15,9 @@ use dita_kernel::*;
 use proptest::prelude::*;
 use rstest::rstest;
 
+mod common;
+use common::{set_segment_header, set_segment_rules};
+
 /// Drives a kernel the way the bindings do: apply live, then record what changed state.
 struct Live {
     k: Kernel,
@@ -597,29 +600,6 @@ fn recovered_now_and_as(dir: &Path, log: KernelLog, rules: u16) -> (Kernel, Kern
     drop(log);
     let now = open(dir, 0).1;
     (now, recovered_as(dir, rules))
-}
-
-/// Sets the rules version in the header of every segment in `dir` (as a log written before
-/// that version has it, in format version 1 for rules 0), keeping the header's checksum right.
-fn set_segment_rules(dir: &Path, rules: u16) {
-    let version = if rules == 0 { 1 } else { 2 }; // what such builds wrote
-    set_segment_header(dir, version, rules);
-}
-
-fn set_segment_header(dir: &Path, version: u16, rules: u16) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "wal") {
-            let mut bytes = std::fs::read(&path).unwrap();
-            bytes[8..10].copy_from_slice(&version.to_le_bytes());
-            bytes[10..12].copy_from_slice(&rules.to_le_bytes());
-            let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
-            let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
-            let crc = crc32fast::hash(&bytes[..end]);
-            bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
-            std::fs::write(&path, bytes).unwrap();
-        }
-    }
 }
 
 fn segment_rules(dir: &Path) -> Vec<(String, u16)> {

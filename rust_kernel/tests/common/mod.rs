@@ -38,3 +38,52 @@ pub fn detail(out: &KernelOutcome, name: &str) -> Option<Detail> {
         .find(|(n, _)| *n == name)
         .map(|d| d.1.clone())
 }
+
+/// A LONG intent on BTC at a reference price of 100.
+#[allow(dead_code)]
+pub fn long_btc(
+    intent_id: &str,
+    trade: &str,
+    slot: i64,
+    action: KernelCommandType,
+    size: f64,
+) -> Intent {
+    Intent::new(
+        intent_id,
+        trade,
+        slot,
+        "BTC",
+        TradeSide::Long,
+        action,
+        100.0,
+        size,
+    )
+}
+
+/// Sets the rules version in the header of every segment of the write-ahead log in `dir` (as
+/// a log written before that version has it, in format version 1 for rules 0), keeping the
+/// header's checksum right.
+#[allow(dead_code)]
+pub fn set_segment_rules(dir: &std::path::Path, rules: u16) {
+    let version = if rules == 0 { 1 } else { 2 }; // what such builds wrote
+    set_segment_header(dir, version, rules);
+}
+
+/// Sets the format version and rules in the header of every segment in `dir`, keeping the
+/// header's checksum right.
+#[allow(dead_code)]
+pub fn set_segment_header(dir: &std::path::Path, version: u16, rules: u16) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wal") {
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[8..10].copy_from_slice(&version.to_le_bytes());
+            bytes[10..12].copy_from_slice(&rules.to_le_bytes());
+            let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
+            let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
+            let crc = crc32fast::hash(&bytes[..end]);
+            bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
+}
