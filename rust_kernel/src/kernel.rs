@@ -1226,6 +1226,8 @@ impl Kernel {
             ("counters.account_events", c.account_events),
             ("account.event_seq", self.account.event_seq),
             ("fees.calibration_samples", self.fees.calibration_samples),
+            ("fees.maker.samples", self.fees.maker.samples),
+            ("fees.taker.samples", self.fees.taker.samples),
             ("control.freeze_events", self.control.freeze_events),
         ];
         if let Some((what, n)) = counts.into_iter().find(|(_, n)| *n > MAX_COUNT) {
@@ -4641,15 +4643,6 @@ impl Kernel {
         }
     }
 
-    /// Takes fill `i` of the fills waiting under `fill_id` out.
-    fn take_unsettled(&mut self, fill_id: &Id, i: usize) -> Option<UnsettledFill> {
-        let group = self.unsettled.get_mut(fill_id)?;
-        if group.len() > 1 {
-            return Some(group.remove(i));
-        }
-        self.unsettled.take(fill_id).map(|u| u.first)
-    }
-
     // ----- account -------------------------------------------------------------------
 
     pub fn on_account_event(&mut self, ev: &AccountEvent) -> KernelOutcome {
@@ -4768,15 +4761,23 @@ impl Kernel {
                 // Rules 19 on, the fill of the event's asset: venues number trades per
                 // market, so fills of several assets may wait under one id.
                 let by_asset = rules() >= 19;
-                let picked = match self.unsettled.get(&ev.fill_id) {
+                // The fill picked, taken out of the others of its id in place (None when it
+                // waits alone: the id is taken out whole, below).
+                let picked = match self.unsettled.get_mut(&ev.fill_id) {
                     None => Err(Unmatched::NoFill),
-                    Some(u) if by_asset => u.pick(&ev.asset),
-                    Some(_) => Ok(0),
+                    Some(u) => {
+                        let i = if by_asset { u.pick(&ev.asset) } else { Ok(0) };
+                        i.map(|i| (u.len() > 1).then(|| u.remove(i)))
+                    }
                 };
                 let f = match picked {
-                    Ok(i) => self
-                        .take_unsettled(&ev.fill_id, i)
-                        .expect("a picked fill waits"),
+                    Ok(Some(f)) => f,
+                    Ok(None) => {
+                        self.unsettled
+                            .take(&ev.fill_id)
+                            .expect("a picked fill waits")
+                            .first
+                    }
                     Err(Unmatched::Ambiguous) => {
                         let mut d = detail_field("asset", &ev.asset);
                         d.push(("fill_id", (&ev.fill_id).into()));
@@ -5459,23 +5460,13 @@ impl Kernel {
 
     /// Restores the maker's and the taker's fee calibration from a checkpoint (rules 20; None
     /// from an older one: both take its one ratio, [`FeeModel::restore_calibration_tail`]).
-    /// Their sample counts are held to [`MAX_COUNT`], as [`Kernel::check_counts`] holds the rest.
+    /// Their sample counts are held to [`MAX_COUNT`] by [`Kernel::check_counts`], as the rest.
     pub(crate) fn restore_calibration_tail(
         &mut self,
         t: Option<crate::fees::CalibrationTail>,
     ) -> Result<(), String> {
-        if let Some(t) = &t {
-            for (what, n) in [
-                ("fees.maker.samples", t.maker.samples),
-                ("fees.taker.samples", t.taker.samples),
-            ] {
-                if n > MAX_COUNT {
-                    return Err(format!("{what} {n} (no run counts past {MAX_COUNT})"));
-                }
-            }
-        }
         self.fees.restore_calibration_tail(t);
-        Ok(())
+        self.check_counts()
     }
 
     /// Restores [`Kernel::in_doubt_keys`] from a checkpoint (none from an older one).
