@@ -135,10 +135,11 @@ def write_bars(bars: dict[str, np.ndarray], path: str | Path) -> Path:
     """Write bars as Parquet or CSV (gzipped for ``.csv.gz``), chosen by the file's name;
     ValueError, writing nothing, for a name :func:`table_format` does not know.
 
-    Written whole (``replace_whole``: a temporary file beside it, synced, renamed): a write that fails (a full
-    disk) or is cut short leaves nothing under the name, nor a file it replaces half
-    overwritten. (Written in place, a CSV cut at a full disk read back as a shorter history,
-    its last row's volume cut short, and the command said only that it could not write.)"""
+    Written whole (``replace_whole``: a temporary file beside it, synced, renamed): a write
+    that fails (a full disk) or is cut short leaves nothing under the name, nor a file it
+    replaces half overwritten. (Written in place, a CSV cut at a full disk read back as a
+    shorter history, its last row's volume cut short, and the command said only that it could
+    not write.)"""
     p = Path(path)
     kind = table_format(p)
     if kind is None:
