@@ -296,12 +296,18 @@ impl FeeModel {
             } else {
                 (self.calibration_ratio, self.calibration_samples)
             };
+            let mut average = if samples_was == 0 {
+                ratio
+            } else {
+                CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * ratio_was
+            };
+            if rules() >= 20 {
+                // An average of ratios within the band is within it, but rounding put one at
+                // 3.0000000000000004 (0.2 * 3 + 0.8 * 3): held to the band it learns from.
+                average = average.min(CALIBRATION_BAND.1);
+            }
             let next = LiquidityCalibration {
-                ratio: if samples_was == 0 {
-                    ratio
-                } else {
-                    CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * ratio_was
-                },
+                ratio: average,
                 samples: samples_was + 1,
             };
             if rules() >= 20 {
@@ -587,6 +593,28 @@ mod tests {
             .with_updates(&[("maker_rate".into(), -0.0001)])
             .unwrap();
         m
+    }
+
+    #[test]
+    fn an_average_at_the_top_of_the_band_stays_in_it_from_rules_20_on() {
+        // 0.2 * 3 + 0.8 * 3 rounds to 3.0000000000000004: rules 20 holds it to the band, older
+        // rules keep it as they ran.
+        let twice_at_three = || {
+            let mut m = FeeModel::default();
+            // A rate a binary fraction holds exactly: expected 6.25, charged 18.75, ratio 3.
+            m.config = m
+                .config
+                .with_updates(&[("taker_rate".into(), 0.0625)])
+                .unwrap();
+            for _ in 0..2 {
+                m.calibrate(100.0, 1.0, 18.75, Liquidity::Taker).unwrap();
+            }
+            m
+        };
+        let m = twice_at_three();
+        assert_eq!((m.taker.ratio, m.calibration_ratio), (3.0, 3.0));
+        let old = crate::error::replaying(19, twice_at_three);
+        assert!(old.calibration_ratio > 3.0, "{}", old.calibration_ratio);
     }
 
     #[test]

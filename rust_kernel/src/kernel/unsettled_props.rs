@@ -85,6 +85,10 @@ struct Run {
     totals: Vec<f64>,
     /// Whether the fills are maker fills at a negative maker rate.
     rebate: bool,
+    /// Whether a settlement under rules before 20 moved the calibration: those rules did not
+    /// hold the average to the band, and rounding may leave it a few steps past 3 (replayed as
+    /// it ran).
+    averaged_unheld: bool,
 }
 
 fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseError> {
@@ -133,6 +137,7 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
                 prop_assert_eq!(&before.1, &k.unsettled_tail());
                 prop_assert_eq!(&before.2, &k.fees);
             } else if before_19 {
+                r.averaged_unheld |= before.2 != k.fees;
                 if r.rebate {
                     // Under one ratio, a rebate fill's settlement moved no calibration.
                     prop_assert_eq!(&before.2, &k.fees);
@@ -168,8 +173,11 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
                     prop_assert_eq!(own.0, own.1);
                 }
             }
+            // Rules 20 holds an average to the band; one from older rules may sit a rounding
+            // step or so past it (0.2 * 3 + 0.8 * 3 = 3.0000000000000004).
+            let top = if r.averaged_unheld { 3.0 + 1e-12 } else { 3.0 };
             for side in [k.fees.maker, k.fees.taker] {
-                prop_assert!((0.0..=3.0).contains(&side.ratio), "{:?}", side);
+                prop_assert!((0.0..=top).contains(&side.ratio), "{:?}", side);
             }
         }
         Op::Checkpoint => {
@@ -235,6 +243,7 @@ fn run(
         orders,
         totals: vec![0.0; 4],
         rebate: maker_rate.is_some(),
+        averaged_unheld: false,
     };
     for (n, op) in ops.iter().enumerate() {
         let before_19 = n < switch;
