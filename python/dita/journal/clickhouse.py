@@ -548,10 +548,10 @@ class ClickHouseJournal:
         self._retry_wanted = 0
         self._blocked: _Blocked | None = None
         # Kernels attached while ClickHouse could not be read: checked before any of their rows
-        # is written. Those the check refused, and their rows held (taken from the queue).
+        # is written. Those the check refused, and the number of their rows held (taken from
+        # the queue, never written).
         self._unchecked: dict[str, _Unchecked] = {}
         self._refused: dict[str, _Refused] = {}
-        self._held: dict[str, list[_Chunk]] = {}
         self._held_rows: Counter[str] = Counter()
         # The writer's current run of failures that may pass; when one was last logged.
         self._failing: _Failing | None = None
@@ -2118,7 +2118,6 @@ class ClickHouseJournal:
         no room from the other kernels), still counted in ``stats().queued``; their number."""
         n = sum(len(c.rows) for c in chunks)
         with self._cond:
-            self._held.setdefault(kernel_id, []).extend(chunks)
             self._held_rows[kernel_id] += n
             self._pending_rows -= n
             self._settled_total += n

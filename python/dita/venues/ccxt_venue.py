@@ -1403,7 +1403,7 @@ class CcxtVenue:
         """Fill events for the trades not reported yet. All are built before any is counted
         as reported, so a trade that breaks half-way loses none: the next poll asks again."""
         order = tracked.order
-        made: list[tuple[str, VenueEvent | None]] = []
+        made: dict[str, VenueEvent | None] = {}  # by fill key, in order: one per trade
         filled = tracked.filled
         cost = tracked.booked_cost
         unmatched = tracked.booked_unmatched
@@ -1412,10 +1412,9 @@ class CcxtVenue:
             key=lambda t: (_trade_ms(t) or 0.0, str(t["id"])),
         )
         skipped: set[str] = set()  # a trade listed twice (the answer's and the trade list's) warns once
-        taken: set[str] = set()  # the keys in ``made``: a scan of it per trade took 9 s for 20,000
         for trade in ordered:
             fill_key = self._fill_key(tracked, trade)
-            if fill_key in tracked.reported or fill_key in skipped or fill_key in taken:
+            if fill_key in tracked.reported or fill_key in skipped or fill_key in made:
                 continue
             qty, price = _number(trade.get("amount")), _number(trade.get("price"))
             booked_before = 0.0  # what of it the kernel had booked (its cost is in booked_cost)
@@ -1434,8 +1433,7 @@ class CcxtVenue:
                     # Within what the kernel had booked when this adapter took the order over
                     # (after a restart): reported then, so not again.
                     unmatched = max(unmatched - qty, 0.0)
-                    made.append((fill_key, None))
-                    taken.add(fill_key)
+                    made[fill_key] = None
                     continue
                 # Booked in part: its running total ends where it does, so only the rest is new.
                 filled -= unmatched
@@ -1464,10 +1462,9 @@ class CcxtVenue:
                     **fee_note,
                 },
             )
-            made.append((fill_key, event))
-            taken.add(fill_key)
+            made[fill_key] = event
             cost += (qty - booked_before) * price
-        for fill_key, _ in made:
+        for fill_key in made:
             tracked.reported.add(fill_key)
             self._reported_trades.add(fill_key)
         tracked.filled = filled
@@ -1475,7 +1472,7 @@ class CcxtVenue:
         tracked.booked_unmatched = unmatched
         if filled >= order.size:
             tracked.terminal = True
-        return [event for _, event in made if event is not None]
+        return [event for event in made.values() if event is not None]
 
     def _trade_time(self, trade: dict[str, Any], fallback: float, named: str) -> float:
         """The trade's time in seconds; ``fallback`` (the order's time, else the poll's) when the
