@@ -25,7 +25,7 @@ from dita._kernel import (
     VenueOrderStatus,
 )
 from dita._numbers import is_flag, is_real
-from dita.venues import VenueUnavailable, describe
+from dita.venues import VenueUnavailable, describe, order_lookup
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -338,7 +338,9 @@ def reconcile_with_venue(
     # For the kernel's orders, by client id; the orders nobody manages are taken from ``listed``,
     # where several without a client id (placed by hand at some exchanges) are each one.
     venue_open = {o.client_order_id: o for o in listed if o.client_order_id}
-    lookup = getattr(venue, "order_status", None)
+    # Given the order's asset where the venue takes it (read once: ``order_lookup``), so a venue
+    # asks the order's market only, not each market it trades.
+    lookup = order_lookup(venue)
     # Event ids carry the kernel's seq at the start: the slots remember the ids of an earlier
     # reconciliation (also across restarts), and a count from 0 alone repeated them, so the
     # fills a venue made since the last one were refused as duplicates.
@@ -412,8 +414,10 @@ def reconcile_with_venue(
         if isinstance(venue_order_id, str):
             owned_venue_ids.add(venue_order_id)
 
-    def find(coid: str) -> tuple[VenueOrder | None, str]:
-        """The venue's order (its open orders first, then ``order_status``), or why it cannot say."""
+    def find(mine: VenueOrder) -> tuple[VenueOrder | None, str]:
+        """The venue's order for ``mine`` (its open orders first, then ``order_status`` asked
+        in ``mine``'s market), or why it cannot say."""
+        coid = mine.client_order_id
         theirs = venue_open.get(coid)
         if theirs is not None:
             own(theirs)
@@ -421,7 +425,7 @@ def reconcile_with_venue(
         if lookup is None:
             return None, "venue cannot look up orders by client id"
         try:
-            theirs = lookup(coid)
+            theirs = lookup(coid, mine.asset)
             if theirs is not None:
                 own(theirs)
             return theirs, ""
@@ -432,7 +436,7 @@ def reconcile_with_venue(
 
     for mine in [] if only_in_doubt else kernel.open_orders():
         coid = mine.client_order_id
-        theirs, cannot_say = find(coid)
+        theirs, cannot_say = find(mine)
         item = _item(mine)
         if cannot_say:
             report.unresolved.append({**item, "reason": cannot_say})
@@ -492,7 +496,7 @@ def reconcile_with_venue(
             continue
         coid = mine.client_order_id
         item = _item(mine)
-        theirs, cannot_say = find(coid)
+        theirs, cannot_say = find(mine)
         if theirs is None and coid in in_doubt and not cannot_say:
             # The venue never took it: the throttled request was its submit. It ends unfilled.
             try:

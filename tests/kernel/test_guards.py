@@ -385,6 +385,7 @@ ORDER: dict[str, Any] = {
         ("name", lambda k: MockVenueAdapter(name=BAD_TEXT)),
         ("client_order_id", lambda k: MockVenueAdapter().fill_open_order(BAD_TEXT)),
         ("client_order_id", lambda k: MockVenueAdapter().order_status(BAD_TEXT)),
+        ("asset", lambda k: MockVenueAdapter().order_status("o1", asset=BAD_TEXT)),
         ("client_order_id", lambda k: MockVenueAdapter().forget_order(BAD_TEXT)),
         ("asset", lambda k: k.mark_price(BAD_TEXT, 100.0)),
         ("asset", lambda k: k.on_edge_update(BAD_TEXT, 1.0)),

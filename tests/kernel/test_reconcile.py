@@ -550,6 +550,96 @@ def test_an_awaited_order_the_venue_cannot_be_asked_about_is_left_unresolved(tmp
     assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
 
 
+class AskedInItsMarket(CanceledWhileDown):
+    """Takes the order's asset (the protocol's ``order_status(client_order_id, asset=None)``),
+    and records each question."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str | None]] = []
+
+    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
+        self.asked.append((client_order_id, asset))
+        found = self.orders.get(client_order_id)
+        return found if found is not None and found.asset == asset else None
+
+
+class AskedByKeyword(AskedInItsMarket):
+    """Takes the asset by keyword only."""
+
+    def order_status(self, client_order_id: str, *, asset: str | None = None) -> VenueOrder | None:  # type: ignore[override]
+        return super().order_status(client_order_id, asset)
+
+
+@pytest.mark.parametrize("venue_type", [AskedInItsMarket, AskedByKeyword])
+def test_order_status_is_asked_in_the_orders_market(venue_type: type[AskedInItsMarket]) -> None:
+    """The kernel knows each order's asset: a venue that takes it asks that market only (a ccxt
+    venue asked every market it trades after a restart, thousands on Binance), working and
+    awaited orders alike."""
+    venue = venue_type()
+    kernel, awaited = awaiting(venue, "in-its-market")
+    working = kernel.process_intent(intent("ENTER", 1, asset="ETHUSDT")).order.client_order_id
+    venue.orders[awaited] = VenueOrder(
+        awaited, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        filled_size=0.4, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    venue.orders[working] = VenueOrder(
+        working, 1, "t1", "ETHUSDT", "BUY", "MARKET", 100.0, 1.0,
+        venue_order_id="V2", filled_size=0.5, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    assert sorted(venue.asked) == sorted([(working, "ETHUSDT"), (awaited, "BTCUSDT")])
+    assert [e["client_order_id"] for e in report.ended_at_venue] == [working]
+    assert [a["client_order_id"] for a in report.awaited_settled] == [awaited]
+    assert report.lost_submits == [] and report.unresolved == []
+
+
+def test_an_adapter_whose_order_status_takes_only_the_client_id_is_asked_as_before() -> None:
+    """Until the protocol named the order's market, ``order_status`` took the client id alone: a
+    third-party adapter written so is called without the asset, and reconciles as before."""
+    venue = CanceledWhileDown()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="client-id-only")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    canceled_half_filled(venue, coid)
+    report = kernel.reconcile_with_venue()
+    assert [e["client_order_id"] for e in report.ended_at_venue] == [coid]
+    assert report.unresolved == [] and kernel.slot_state(0).size == 0.5
+
+
+class RaisesTypeError(CanceledWhileDown):
+    """An adapter whose own code breaks with a TypeError, taking the asset or not."""
+
+    def __init__(self, takes_asset: bool) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, ...]] = []
+        if takes_asset:
+            self.order_status = self._with_asset  # type: ignore[method-assign]
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        self.calls.append((client_order_id,))
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+    def _with_asset(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
+        self.calls.append((client_order_id, asset))
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+
+@pytest.mark.parametrize("takes_asset", [True, False])
+def test_a_type_error_inside_order_status_is_the_adapters_own_not_retried(takes_asset: bool) -> None:
+    """Whether to give the asset is read from the adapter's signature, not guessed from a
+    TypeError: one raised inside the adapter is its failure to answer (the order stays, its
+    reason named), and the call is not repeated in another form."""
+    venue = RaisesTypeError(takes_asset)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="type-error")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    before, seq = kernel.snapshot(), kernel.seq
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and "TypeError: unsupported operand" in left["reason"]
+    assert venue.calls == [(coid, "BTCUSDT") if takes_asset else (coid,)]
+    assert report.lost_submits == [] and kernel.snapshot() == before and kernel.seq == seq
+
+
 class PositionsUnreadable(CanceledWhileDown):
     """Answers about orders, then throttles the positions query at the end."""
 

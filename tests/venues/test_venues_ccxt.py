@@ -905,6 +905,79 @@ def test_order_status_of_an_order_sent_in_this_process_asks_its_market_only(
     assert (found.filled_size, found.avg_fill_price) == (pytest.approx(0.005), pytest.approx(89000.0))
 
 
+@pytest.mark.parametrize("asset", ["ETHUSDT", "ETH/USDT"])
+def test_order_status_after_a_restart_given_the_orders_asset_asks_that_market_only(
+    make_venue: VenueFactory, exchange: RecordedExchange, asset: str
+) -> None:
+    """Reconciliation gives the kernel's asset of the order: a fresh adapter asks that one market
+    (each market it serves was asked, thousands on Binance without the markets setting, which
+    ended in a ban from the exchange), and an order not there is None: it was sent there only."""
+    venue = make_venue()
+    long_id = "strategy-alpha/slot-3/trade-000123/entry-leg-0"
+    sent_as = CcxtVenue.venue_client_id(long_id)
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled.update(symbol="ETHUSDT", clientOrderId=sent_as, price="3000.00", cummulativeQuoteQty="60.00")
+    exchange.script("GET", "/api/v3/order", payload=filled)
+
+    found = venue.order_status(long_id, asset=asset)
+    assert asked(exchange) == [("ETHUSDT", sent_as)]
+    assert found is not None and (found.asset, found.status) == ("ETHUSDT", VenueOrderStatus.FILLED)
+    assert found.venue_order_id == "ETHUSDT:28457200"
+
+    not_found(exchange, 1)
+    assert venue.order_status("k-9", asset="DOGEUSDT") is None
+    assert asked(exchange)[1:] == [("DOGEUSDT", "k-9")]
+
+
+def test_order_status_given_an_asset_asks_its_market_whatever_the_markets_setting(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """The markets setting bounds the search of an order whose market is unknown; one whose
+    market is given (an order a venue of other settings sent) is asked for there."""
+    venue = make_venue(markets=["BTCUSDT"])
+    not_found(exchange, 1)
+    assert venue.order_status("k-9", "ETHUSDT") is None
+    assert asked(exchange) == [("ETHUSDT", "k-9")]
+
+
+def test_order_status_of_an_asset_with_no_market_here_cannot_say_and_asks_nothing(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """An asset this venue has no market for (delisted, a contract of another size, a venue of
+    another market type): where the order is, is unknown. None would end an order that may be
+    working; so would searching the other markets, where it is not, after as many requests."""
+    venue = make_venue()
+    with pytest.raises(VenueUnavailable, match=r"'k-9' not asked: its asset 'XRPUSDT' is no market of"):
+        venue.order_status("k-9", asset="XRPUSDT")
+    assert asked(exchange) == []
+
+
+def test_order_status_of_an_order_sent_in_this_process_given_its_asset_asks_its_market_only(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Given another asset than the one it was sent for, the id names another order: the asset's
+    market is asked, not the order's."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    venue.submit(make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02, slot_id=2))
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+    found = venue.order_status("s3-entry-1", asset="BTCUSDT")
+    assert found is not None and (found.slot_id, found.status) == (2, VenueOrderStatus.CANCELED)
+    not_found(exchange, 1)
+    assert venue.order_status("s3-entry-1", asset="ETHUSDT") is None
+    assert asked(exchange) == [("BTCUSDT", "s3-entry-1"), ("ETHUSDT", "s3-entry-1")]
+
+
+@pytest.mark.parametrize("asset", [5, b"BTCUSDT", ["BTCUSDT"], True])
+def test_order_status_refuses_an_asset_that_is_no_text_asking_nothing(
+    make_venue: VenueFactory, exchange: RecordedExchange, asset: object
+) -> None:
+    venue = make_venue()
+    with pytest.raises(TypeError, match=rf"asset={re.escape(repr(asset))} must be a str"):
+        venue.order_status("k-9", asset=asset)  # type: ignore[arg-type]
+    assert asked(exchange) == []
+
+
 def test_order_status_of_an_order_closed_part_filled_is_expired_with_what_it_filled(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
@@ -2130,6 +2203,38 @@ def test_kraken_order_status_after_a_restart_asks_its_order_lists_once_not_per_m
         assert len(exchange.calls("POST", "/0/private/ClosedOrders")) == 3
 
 
+def test_kraken_order_status_given_the_asset_asks_its_order_lists_once_and_keeps_that_markets_order(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Given the order's asset, Kraken's lists are still asked once each (they are the account's).
+    An order they list under the kernel's client id in another market is not the kernel's
+    order: this venue sent that one in its asset's market only, and booking another market's
+    fills to it would be wrong. So it is None, as Binance's query in that market says."""
+
+    def lists_answer(closed: dict) -> None:
+        exchange.script("POST", "/0/private/OpenOrders", payload={"error": [], "result": {"open": {}}})
+        exchange.script(
+            "POST", "/0/private/ClosedOrders", payload={"error": [], "result": {"closed": closed, "count": 1}}
+        )
+
+    in_btc = {_KRAKEN_ORDER_ID: dict(_kraken_order("canceled", "s2-entry-1"), vol_exec="0.00000000")}
+    lists_answer(in_btc)
+    assert kraken_venue.order_status("s2-entry-1", asset="XETHZUSD") is None
+    lists_answer(in_btc)
+    found = kraken_venue.order_status("s2-entry-1", asset="XXBTZUSD")
+    assert found is not None and found.status == VenueOrderStatus.CANCELED
+    assert (found.asset, found.venue_order_id) == ("XXBTZUSD", f"XXBTZUSD:{_KRAKEN_ORDER_ID}")
+    # The id in both markets (another client's order, say): the asset's market's is the one.
+    in_eth = dict(_kraken_order("closed", "s2-entry-1"), vol_exec="0.02000000", cost="60.00000")
+    in_eth.update(price="3000.0", descr={**in_eth["descr"], "pair": "ETHUSD"})
+    lists_answer({**in_btc, "OETHAA-BW3P3-BUCMWZ": in_eth})
+    found = kraken_venue.order_status("s2-entry-1", asset="XETHZUSD")
+    assert found is not None and (found.asset, found.status) == ("XETHZUSD", VenueOrderStatus.FILLED)
+    assert found.venue_order_id == "XETHZUSD:OETHAA-BW3P3-BUCMWZ"
+    for path in ("/0/private/OpenOrders", "/0/private/ClosedOrders"):
+        assert [c.params["cl_ord_id"] for c in exchange.calls("POST", path)] == ["s2-entry-1"] * 3
+
+
 def test_kraken_client_ids_are_free_text_of_18_at_most_or_a_uuid() -> None:
     assert CcxtVenue.venue_client_id("trend-1-17", "kraken") == "trend-1-17"
     hashed = CcxtVenue.venue_client_id("momentum-btc-usd-kernel-1-1234", "kraken")
@@ -2186,7 +2291,16 @@ _BYBIT_INSTRUMENTS = _bybit(
                     "maxOrderQty": "71.7", "minOrderAmt": "1", "maxOrderAmt": "2000000",
                 },
                 "priceFilter": {"tickSize": "0.01"},
-            }
+            },
+            {
+                "symbol": "ETHUSDT", "baseCoin": "ETH", "quoteCoin": "USDT", "innovation": "0",
+                "status": "Trading", "marginTrading": "both",
+                "lotSizeFilter": {
+                    "basePrecision": "0.00001", "quotePrecision": "0.0000001", "minOrderQty": "0.00062",
+                    "maxOrderQty": "1229.2", "minOrderAmt": "1", "maxOrderAmt": "2000000",
+                },
+                "priceFilter": {"tickSize": "0.01"},
+            },
         ],
     }
 )  # fmt: skip
@@ -2334,6 +2448,30 @@ def test_a_bybit_order_listed_nowhere_is_rejected_after_the_grace_and_a_throttle
     assert bybit_venue.unresolved_orders() == []
     asked = len(exchange.calls("GET", "/v5/order/realtime"))
     assert bybit_venue.poll_events() == [] and len(exchange.calls("GET", "/v5/order/realtime")) == asked
+
+
+def test_bybit_order_status_after_a_restart_given_the_asset_asks_that_markets_lists_only(
+    bybit_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Bybit's order lists are a market's, so an order a restarted adapter has no record of was
+    looked for in each market it serves, its open and closed lists each (no lookup without a
+    market is tried there). Given the order's asset, that market's two lists are asked."""
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+    exchange.script("GET", "/v5/order/history", payload=_bybit_list(_bybit_order("Filled", "0.02", "1800")))
+    found = bybit_venue.order_status("s2-entry-1", asset="BTCUSDT")
+    assert found is not None and (found.asset, found.status) == ("BTCUSDT", VenueOrderStatus.FILLED)
+    assert found.venue_order_id == f"BTCUSDT:{_BYBIT_ORDER_ID}"
+    assert found.filled_size == pytest.approx(0.02)
+    asked = exchange.calls("GET", "/v5/order/realtime") + exchange.calls("GET", "/v5/order/history")
+    assert [(c.params["symbol"], c.params["orderLinkId"]) for c in asked] == [("BTCUSDT", "s2-entry-1")] * 2
+
+    # Without the asset: each market's two lists (answering none here).
+    for _ in range(2):
+        exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+        exchange.script("GET", "/v5/order/history", payload=_bybit_list())
+    assert bybit_venue.order_status("s2-entry-1") is None
+    later = exchange.calls("GET", "/v5/order/realtime")[1:]
+    assert sorted(c.params["symbol"] for c in later) == ["BTCUSDT", "ETHUSDT"]
 
 
 def test_a_bybit_order_with_more_trades_than_a_page_is_read_to_its_last_trade(

@@ -566,11 +566,13 @@ def placed_then_down(
     placed: str,
     restart_on: Callable[[CcxtVenue], Any] = lambda venue: venue,
     kernel_id: str = "k",
+    markets: list[str] | None = ["BTCUSDT"],  # noqa: B006 (read, never changed)
 ) -> tuple[ExecutionKernel, str]:
     """A kernel on a log places a resting limit entry (``placed``, the exchange's answer) and
     the process goes down; returns the restarted kernel, on a fresh adapter with no record of
     the order (behind ``restart_on``), and the order's client id. Both trade the ``markets``
-    BTCUSDT, so spot positions are answered and compared."""
+    BTCUSDT, so spot positions are answered and compared; the restarted adapter trades
+    ``markets`` (None: every market the exchange serves)."""
     first = ExecutionKernel(
         max_slots=1,
         venue=make_venue(markets=["BTCUSDT"]),
@@ -585,7 +587,7 @@ def placed_then_down(
     first.close()
     del first
     gc.collect()
-    venue = restart_on(make_venue(markets=["BTCUSDT"]))
+    venue = restart_on(make_venue(markets=markets))
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id=kernel_id, wal_dir=str(wal), fsync="always")
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     return kernel, client_order_id
@@ -880,8 +882,8 @@ def test_ccxt_reconciliation_cancels_each_order_placed_by_hand_without_a_client_
 def test_ccxt_reconciliation_through_a_router_asks_the_venue_that_has_the_order(
     make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, tmp_path: Path
 ) -> None:
-    """After a restart the router does not know where the order is: the paper venue cannot
-    look it up, the exchange can and has it, so its fill is booked."""
+    """After a restart the router does not know where the order is: it asks the venue the
+    order's asset is routed to (the exchange, its default), which has it, so its fill is booked."""
 
     def behind_a_router(venue: CcxtVenue) -> VenueRouter:
         return VenueRouter({"paper": PaperVenue(name="paper"), "binance": venue}, default="binance")
@@ -897,6 +899,58 @@ def test_ccxt_reconciliation_through_a_router_asks_the_venue_that_has_the_order(
     assert [(m["client_order_id"], m["qty"]) for m in report.missed_fills] == [(coid, pytest.approx(0.02))]
     assert report.unresolved == [] and report.position_mismatches == []
     assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+
+
+@pytest.mark.parametrize("behind_a_router", [False, True])
+@pytest.mark.parametrize("there", [True, False])
+def test_ccxt_reconciliation_after_a_restart_asks_the_exchange_in_the_orders_market_only(
+    make_venue: Callable[..., CcxtVenue],
+    exchange: RecordedExchange,
+    tmp_path: Path,
+    behind_a_router: bool,
+    there: bool,
+) -> None:
+    """Without the ``markets`` setting a restarted adapter has no record of the order's market
+    and asked every market the exchange serves for it, one request each (thousands on Binance:
+    a ban from the exchange when a restarted kernel most needs it). Reconciliation gives the
+    kernel's asset of the order, and the exchange is asked once, in that market, whether it
+    has the order (its fill is booked) or not (the order ends as a lost submit). Through a
+    router too: the order's asset is routed to the exchange, and the paper venue is not asked."""
+
+    def restarted(venue: CcxtVenue) -> Any:
+        assert len(venue.market_metadata()) == 3  # BTCUSDT, DOGEUSDT, ETHUSDT: each asked before
+        if not behind_a_router:
+            return venue
+        return VenueRouter(
+            {"paper": PaperVenue(name="paper"), "binance": venue}, routes={"BTCUSDT": "binance"}
+        )
+
+    kernel, coid = placed_then_down(
+        make_venue,
+        exchange,
+        tmp_path,
+        "binance/spot_order_limit_new.json",
+        restart_on=restarted,
+        markets=None,
+    )
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    if there:
+        exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
+    else:
+        exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+
+    report = kernel.reconcile_with_venue()
+    [lookup] = exchange.calls("GET", "/api/v3/order")
+    assert (lookup.params["symbol"], lookup.params["origClientOrderId"]) == ("BTCUSDT", coid)
+    assert report.unresolved == []
+    if there:
+        assert [(m["client_order_id"], m["qty"]) for m in report.missed_fills] == [
+            (coid, pytest.approx(0.02))
+        ]
+        assert report.lost_submits == [] and kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    else:
+        assert [m["client_order_id"] for m in report.lost_submits] == [coid] and report.missed_fills == []
+        assert kernel.open_orders() == [] and kernel.slot_state(0).size == 0.0
 
 
 def test_ccxt_a_fill_booked_from_the_order_is_not_booked_again_when_its_trades_show(

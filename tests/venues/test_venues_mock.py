@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from venue_helpers import make_order
 
 from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
@@ -84,3 +85,19 @@ def kernel_stream(seed: int) -> bytes:
 def test_same_seed_behind_a_kernel_gives_identical_streams() -> None:
     assert kernel_stream(7) == kernel_stream(7)
     assert kernel_stream(7) != kernel_stream(8)
+
+
+def test_order_status_given_another_asset_than_the_orders_finds_nothing() -> None:
+    """Reconciliation gives the kernel's asset of the order: an order is in one market, so the
+    one the mock holds under that id for another asset is not it (None), working or ended."""
+    venue = MockVenueAdapter(fill_rate=0.0)
+    venue.submit(make_order("working", order_type="LIMIT", price=95.0))
+    venue.submit(make_order("ended", order_type="LIMIT", price=95.0))
+    venue.fill_open_order("ended", 95.0)
+    for coid in ("working", "ended"):
+        found = venue.order_status(coid, asset="BTCUSDT")
+        assert found is not None and found.to_dict() == venue.order_status(coid).to_dict()
+        assert venue.order_status(coid, "ETHUSDT") is None
+    assert venue.order_status("never-sent", asset="BTCUSDT") is None
+    with pytest.raises(TypeError, match=r"argument 'asset': expected str or None, got int 7"):
+        venue.order_status("working", asset=7)  # type: ignore[arg-type]

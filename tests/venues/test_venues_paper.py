@@ -636,6 +636,22 @@ def test_order_status_tells_working_ended_and_unknown_orders_apart() -> None:
     assert venue.order_status("never-sent") is None
 
 
+def test_order_status_given_another_asset_than_the_orders_finds_nothing() -> None:
+    """Reconciliation gives the kernel's asset of the order: an order is in one market, so the
+    one this venue holds under that id for another asset is not it (None), working or ended."""
+    venue = PaperVenue(slippage_bps=0.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, 1.0)
+    venue.submit(make_order("filled", size=1.0))
+    venue.submit(make_order("working", order_type="LIMIT", price=90.0, size=1.0))
+    for coid in ("filled", "working"):
+        found = venue.order_status(coid, asset="BTCUSDT")
+        assert found is not None and found.to_dict() == venue.order_status(coid).to_dict()
+        assert venue.order_status(coid, asset="ETHUSDT") is None
+    assert venue.order_status("never-sent", asset="BTCUSDT") is None
+    with pytest.raises(TypeError, match=r"paper: order_status: asset=7 must be a str"):
+        venue.order_status("filled", asset=7)  # type: ignore[arg-type]
+
+
 # -- the book kept across a restart ---------------------------------------------------------
 
 

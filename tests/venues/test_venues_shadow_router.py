@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,17 @@ def test_shadow_order_status_names_a_rejected_order_rejected() -> None:
     rejected = venue.order_status("o-r")
     assert rejected is not None and rejected.status == VenueOrderStatus.REJECTED
     assert rejected.filled_size == 0.0
+
+
+def test_shadow_order_status_given_another_asset_than_the_orders_finds_nothing() -> None:
+    venue = ShadowVenue()
+    venue.submit(make_order("o1", size=1.0, reference_price=100.0))
+    found = venue.order_status("o1", asset="BTCUSDT")
+    assert found is not None and found.status == VenueOrderStatus.FILLED
+    assert venue.order_status("o1", asset="ETHUSDT") is None  # an order is in one market
+    assert venue.order_status("never-sent", asset="BTCUSDT") is None
+    with pytest.raises(TypeError, match=r"shadow: order_status: asset=b'BTCUSDT' must be a str"):
+        venue.order_status("o1", asset=b"BTCUSDT")  # type: ignore[arg-type]
 
 
 # -- router --------------------------------------------------------------------------------
@@ -727,6 +739,60 @@ def test_router_after_a_restart_asks_each_venue_in_turn_and_learns_where_the_ord
     assert (va.asked, vb.asked) == (["left-over"], ["left-over"])
     assert router.venue_name_holding(resting) == "vb"
     assert router.order_status("never-sent") is None  # every venue says so
+
+
+class _AskedInItsMarket(MockVenueAdapter):
+    """The native mock, taking the order's asset and counting the questions it is asked."""
+
+    def __new__(cls, name: str) -> _AskedInItsMarket:
+        venue = super().__new__(cls, fill_rate=0.0, name=name)
+        venue.asked = []
+        return venue
+
+    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
+        self.asked.append((client_order_id, asset))
+        return super().order_status(client_order_id, asset)
+
+
+def test_router_after_a_restart_given_the_asset_asks_the_venue_it_is_routed_to_only() -> None:
+    """Reconciliation gives the kernel's asset of the order: not knowing where the order is
+    (after a restart), the router asks the venue it sends that asset to, as it sent the order
+    there, and passes the asset on; each venue in turn was asked, a ccxt one each market it
+    trades. An asset routed nowhere (no route, no default): each venue in turn, as without one."""
+    va, vb = _AskedInItsMarket("va"), _AskedInItsMarket("vb")
+    resting = make_order("left-over", asset="ETHUSDT", order_type="LIMIT", price=95.0)
+    vb.submit(resting)  # sent by the process before the restart
+    router = VenueRouter({"va": va, "vb": vb}, default="va", routes={"ETHUSDT": "vb"})
+    found = router.order_status("left-over", asset="ETHUSDT")
+    assert found is not None and found.client_order_id == "left-over"
+    assert (va.asked, vb.asked) == ([], [("left-over", "ETHUSDT")])
+    assert router.venue_name_holding(resting) == "vb"
+    assert router.order_status("never-sent", "BTCUSDT") is None  # by the default route: va says so
+    assert (va.asked, vb.asked[1:]) == ([("never-sent", "BTCUSDT")], [])
+
+    unrouted = VenueRouter({"va": va, "vb": vb})
+    assert unrouted.order_status("other", asset="ETHUSDT") is None
+    assert (va.asked[1:], vb.asked[1:]) == ([("other", "ETHUSDT")], [("other", "ETHUSDT")])
+
+
+def test_router_asks_a_venue_whose_order_status_takes_only_the_client_id_without_the_asset() -> None:
+    """A third-party adapter written before ``order_status`` took the asset is asked as before."""
+    old = _Asked("old")
+    old.submit(make_order("on-old", order_type="LIMIT", price=95.0))
+    router = VenueRouter({"old": old}, default="old")
+    found = router.order_status("on-old", asset="BTCUSDT")
+    assert found is not None and old.asked == ["on-old"]
+
+
+@pytest.mark.parametrize("asset", [1, 2.5, ("BTCUSDT",)])
+def test_router_order_status_refuses_an_asset_that_is_no_text_asking_nothing(asset: object) -> None:
+    va = _AskedInItsMarket("va")
+    router = VenueRouter({"va": va}, default="va")
+    with pytest.raises(
+        TypeError, match=rf"router: order_status: asset={re.escape(repr(asset))} must be a str"
+    ):
+        router.order_status("o1", asset=asset)  # type: ignore[arg-type]
+    assert va.asked == []
 
 
 class _NoLookup:

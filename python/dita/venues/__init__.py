@@ -10,6 +10,7 @@ venue names to adapters and routes orders by asset. See docs/venues.md.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -82,9 +83,12 @@ class VenueAdapter(Protocol):
     def positions(self) -> dict[str, float]:
         """Signed position size per asset (positive long, negative short)."""
 
-    # Optional: ``order_status(client_order_id) -> VenueOrder | None``, the venue's order by the
-    # kernel's client id (None: the venue never received it; raises ``VenueUnavailable`` when it
-    # cannot say), with which reconciliation learns what became of an order it no longer lists.
+    # Optional: ``order_status(client_order_id, asset=None) -> VenueOrder | None``, the venue's
+    # order by the kernel's client id (None: the venue never received it; raises
+    # ``VenueUnavailable`` when it cannot say), with which reconciliation learns what became of
+    # an order it no longer lists. ``asset``: the kernel's asset (market id) of the order, which
+    # reconciliation gives, so a venue looks in that market only; None: unknown, look anywhere.
+    # An adapter whose ``order_status`` has no parameter named ``asset`` is called without it.
     # Optional: ``watch(order)``: follow an order of the kernel's the venue has no record of (sent
     # before a restart) in its ``poll_events``; reconciliation calls it for each order the kernel
     # still works (raising: reported in ``unwatched``).
@@ -141,6 +145,32 @@ class UnknownVenueError(KeyError):
 
 def describe(venue: Any) -> str:
     return getattr(venue, "name", type(venue).__name__)
+
+
+def order_status_asset(asset: object, venue: str) -> str | None:
+    """``asset`` as a venue's ``order_status`` takes it: the kernel's asset (market id) of the
+    order, or None (unknown). Anything else is a TypeError naming it, before anything is asked."""
+    if asset is None or isinstance(asset, str):
+        return asset
+    raise TypeError(f"{venue}: order_status: asset={asset!r} must be a str (the order's market id) or None")
+
+
+def order_lookup(venue: Any) -> Callable[[str, str | None], VenueOrder | None] | None:
+    """``venue``'s ``order_status`` (None without a callable one) as a call of a client order
+    id and the order's asset, the asset given only where it is taken: an adapter written before
+    ``order_status`` took it has no parameter named ``asset``, and is called with the client id
+    alone, as before. Its signature is read here, once: a TypeError the call raises is the
+    adapter's own, never taken for a refused ``asset`` and retried without it."""
+    lookup = getattr(venue, "order_status", None)
+    if not callable(lookup):
+        return None
+    try:
+        taken = inspect.signature(lookup).parameters.get("asset")
+    except (TypeError, ValueError):  # no signature to read: called as before
+        taken = None
+    if taken is not None and taken.kind in (taken.POSITIONAL_OR_KEYWORD, taken.KEYWORD_ONLY):
+        return lambda client_order_id, asset: lookup(client_order_id, asset=asset)
+    return lambda client_order_id, asset: lookup(client_order_id)
 
 
 # Imported after the protocols: the venue modules import them from here.

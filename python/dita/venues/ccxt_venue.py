@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import MarketLimits
-from dita.venues import VenueTimeout, VenueUnavailable
+from dita.venues import VenueTimeout, VenueUnavailable, order_status_asset
 from dita.venues._events import BoundedIdSet, OrderEvents
 from dita.venues._settings import VenueInputs
 
@@ -304,6 +304,8 @@ def _serialized(method: Callable[Concatenate[CcxtVenue, _P], _R]) -> Callable[Co
 
     locked.__name__ = method.__name__
     locked.__doc__ = method.__doc__
+    # Its signature is the method's (reconciliation reads whether order_status takes an asset).
+    locked.__wrapped__ = method  # type: ignore[attr-defined]
     return locked
 
 
@@ -2012,30 +2014,48 @@ class CcxtVenue:
         return self.venue_client_id(order.client_order_id, self.settings.exchange)
 
     @_serialized
-    def order_status(self, client_order_id: str) -> VenueOrder | None:
+    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """The exchange's order sent for the kernel's ``client_order_id`` (the exchange knows it
         as ``venue_client_id(client_order_id)``), with its status, filled size, average fill
         price and exchange id: reconciliation asks it about an order no longer open. None only
-        when the exchange says it has no such order in any market this venue trades.
+        when the exchange says it has no such order in the markets asked.
 
-        The exchange is asked per market. An order this adapter sent (or canceled) in this
-        process is asked for in its market. One it has no record of (sent before a restart)
-        could be in any market it trades (the ``markets`` setting, else every market it
-        serves), so each is asked, those it traded in this process first, until one has it:
-        one request per market (two where orders are found in the order lists, Bybit), and
-        only all of them saying "no such order" is None. Kraken's order lists are the
-        account's: asked once each, an order they list in a market it does not trade is None. Raises
+        The exchange is asked per market. Given ``asset`` (the kernel's asset of the order, as
+        reconciliation gives it), that market only: this adapter sends an order in its asset's
+        market only, so one not there is None (one this process sent under the id in another
+        market is another order). An asset this venue has no market for raises
+        ``VenueUnavailable`` naming it, nothing asked: where the order is, is unknown, and None
+        would end an order that may work there. Without ``asset``, an order this adapter sent
+        (or canceled) in this process is asked for in its market; one it has no record of (sent
+        before a restart) could be in any market it trades (the ``markets`` setting, else every
+        market it serves), so each is asked, those it traded in this process first, until one
+        has it: one request per market (two where orders are found in the order lists, Bybit),
+        and only all of them saying "no such order" is None. Kraken's order lists are the
+        account's: asked once each, an order they list in a market it does not trade is None
+        (given ``asset``, ccxt keeps that market's orders from the same answer). Raises
         ``VenueUnavailable``, never returns None, when a market could not be asked (throttled,
-        unreachable): the order may be there."""
+        unreachable): the order may be there. An ``asset`` not a str is a TypeError."""
+        asset = order_status_asset(asset, self.name)
         client_id = self.venue_client_id(client_order_id, self.settings.exchange)
         tracked = self._tracked.get(client_order_id)
-        symbols = [tracked.symbol] if tracked is not None else self._markets_to_search()
+        if asset is not None:
+            symbol = self._symbol(asset)
+            if symbol is None:
+                raise VenueUnavailable(
+                    f"{self.name}: status of {client_order_id!r} not asked: its asset {asset!r} is no "
+                    f"market of {self.name}, so where to look is unknown"
+                )
+            if tracked is not None and tracked.symbol != symbol:
+                tracked = None  # an order of this id in another market: not the one asked for
+            symbols = [symbol]
+        else:
+            symbols = [tracked.symbol] if tracked is not None else self._markets_to_search()
         lists = self._order_lists()
         # The market of an order from before a restart is known neither here (no record of it)
         # nor from its client id (the kernel's id, or a hash of it). Where the order lists are
         # the account's (Kraken), one ask covers them all: per market, the same requests went
         # out once for each, hundreds of them.
-        account_wide = tracked is None and lists is not None and lists.account_wide
+        account_wide = tracked is None and asset is None and lists is not None and lists.account_wide
         for symbol in [None] if account_wide else symbols:
             raw = self._find(client_id, symbol)
             if raw is None:

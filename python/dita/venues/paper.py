@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number, is_real
 from dita.risk import MarketLimits
+from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move
 from dita.venues._settings import VenueInputs, check_rebate
 
@@ -608,16 +609,23 @@ class PaperVenue:
         kernel missed from the filled size and average price."""
         return [self._venue_order(w, None) for w in self._by_client_id.values()]
 
-    def order_status(self, client_order_id: str) -> VenueOrder | None:
+    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """The order as this venue knows it: working, or ended here (FILLED, CANCELED,
         EXPIRED, among the last ``ENDED_MEMORY``), with what it filled. None when this venue
         never held it, as after a restart the last run's orders: the venue that held them is
-        gone and they can never fill, so reconciliation ends them in the kernel."""
+        gone and they can never fill, so reconciliation ends them in the kernel. ``asset`` (the
+        kernel's asset of the order; None: any): an order of another asset is not the one
+        asked for (None)."""
+        asset = order_status_asset(asset, self.name)
         working = self._by_client_id.get(client_order_id)
         if working is not None:
-            return self._venue_order(working, None)
-        ended = self._ended.get(client_order_id)
-        return None if ended is None else self._venue_order(*ended)
+            found = self._venue_order(working, None)
+        else:
+            ended = self._ended.get(client_order_id)
+            if ended is None:
+                return None
+            found = self._venue_order(*ended)
+        return found if asset is None or found.asset == asset else None
 
     @staticmethod
     def _venue_order(w: _Working, status: VenueOrderStatus | None) -> VenueOrder:

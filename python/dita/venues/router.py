@@ -17,7 +17,8 @@ may be listed late, so its absence does not count until the venue shows it knows
 in flight. ``open_orders()`` also teaches it where orders it did not send are (after a
 restart), so reconciliation cancels them on the right venue. An order it knows nothing of
 is cancelled on the routed venue. ``order_status`` asks the venue holding the order, or, not
-knowing it (after a restart), each venue in turn.
+knowing it (after a restart), the venue the order's asset is routed to when given it, else each
+venue in turn.
 An order for an asset no venue is routed for (and no default) is rejected, naming the asset.
 """
 
@@ -35,6 +36,8 @@ from dita.venues import (
     VenueEventStream,
     VenueMarketInfo,
     VenueUnavailable,
+    order_lookup,
+    order_status_asset,
 )
 from dita.venues._events import OrderEvents
 
@@ -251,21 +254,27 @@ class VenueRouter:
             orders.extend(theirs)
         return orders
 
-    def order_status(self, client_order_id: str) -> VenueOrder | None:
-        """The order as the venue holding it has it, for reconciliation; each venue in turn
-        when the router does not know which (after a restart). None only when every venue
-        asked says it has no such order. Raises ``VenueUnavailable`` when one that may hold it
-        cannot say (it has no ``order_status``, or its own raised): None would end an order
-        that may be working there."""
+    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
+        """The order as the venue holding it has it, for reconciliation. Not knowing which (after
+        a restart): with ``asset`` (the kernel's asset of the order, which reconciliation gives),
+        the venue that asset is routed to (its route, else the default), where the router sent
+        it; without, or for an asset no venue is routed for, each venue in turn. ``asset`` is
+        passed on to a venue whose ``order_status`` takes it. None only when every venue asked
+        says it has no such order. Raises ``VenueUnavailable`` when one that may hold it cannot
+        say (it has no ``order_status``, or its own raised): None would end an order that may be
+        working there. An ``asset`` that is not a str is a TypeError."""
+        asset = order_status_asset(asset, self.name)
         owner = self._order_venue.get(client_order_id)
+        if owner is None and asset is not None:
+            owner = self._routes.get(asset, self._default)
         cannot_say: list[str] = []
         for venue_name in [owner] if owner is not None else list(self._venues):
-            lookup = getattr(self._venues[venue_name], "order_status", None)
-            if not callable(lookup):
+            lookup = order_lookup(self._venues[venue_name])
+            if lookup is None:
                 cannot_say.append(f"{venue_name!r} cannot look up orders by client id")
                 continue
             try:
-                found: VenueOrder | None = lookup(client_order_id)
+                found: VenueOrder | None = lookup(client_order_id, asset)
             except Exception as exc:
                 cannot_say.append(f"{venue_name!r}: {type(exc).__name__}: {exc}")
                 continue

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number
 from dita.risk import MarketLimits
+from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move, signed
 from dita.venues._settings import VenueInputs
 
@@ -120,12 +121,16 @@ class ShadowVenue:
             return
         self._outcomes.put(order.client_order_id, answered(order, venue_order_id, status, filled, price))
 
-    def order_status(self, client_order_id: str) -> VenueOrder | None:
+    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """The order as this venue answered it (FILLED in full, or REJECTED), among the last
         ``ORDER_MEMORY``; None when this venue never received it, as after a restart the last
         run's orders: without it an order whose answer was lost stayed in flight in the kernel
-        for good (its cancel refused, nothing working here), and reconciliation ends it."""
-        return self._outcomes.get(client_order_id)
+        for good (its cancel refused, nothing working here), and reconciliation ends it.
+        ``asset`` (the kernel's asset of the order; None: any): an order of another asset is not
+        the one asked for (None)."""
+        asset = order_status_asset(asset, self.name)
+        found = self._outcomes.get(client_order_id)
+        return found if found is None or asset is None or found.asset == asset else None
 
     def resume(self, seq: int) -> None:
         """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log

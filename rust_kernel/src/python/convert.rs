@@ -649,6 +649,22 @@ pub fn named_id(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
     no_nul(text(&s, field)?, field)
 }
 
+/// An id argument that may be None (a keyword defaulting to None), else checked as [`id_arg`]
+/// checks one; what is neither str nor None is a TypeError naming the value.
+fn opt_id_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<Id>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if !obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "expected str or None, got {} {}",
+            type_name(obj),
+            short_repr(obj)
+        )));
+    }
+    id_arg(obj, field).map(Some)
+}
+
 fn text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     text_ref(obj, field).map(str::to_string)
 }
@@ -664,4 +680,5 @@ named_extractors!(ident -> crate::types::Id = id_arg(
     fill_id,
     client_order_id,
 ));
+named_extractors!(opt_ident -> Option<crate::types::Id> = opt_id_arg(asset));
 named_extractors!(words -> String = text_arg(reason, source, name));

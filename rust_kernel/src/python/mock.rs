@@ -1,6 +1,6 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
-use super::convert::{count, ident, opt_real, real, seed_arg, words};
+use super::convert::{count, ident, opt_ident, opt_real, real, seed_arg, words};
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
 use crate::types::Id;
@@ -93,14 +93,18 @@ impl PyMockVenue {
     }
 
     /// The venue's view of an order, open or recently ended (filled, canceled); None if the
-    /// venue never received it. Reconciliation after a restart asks this.
+    /// venue never received it. Reconciliation after a restart asks this, with the order's
+    /// `asset`: an order of another asset is not the one asked for (None).
+    #[pyo3(signature = (client_order_id, asset=None))]
     fn order_status(
         &self,
         py: Python<'_>,
         #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
+        #[pyo3(from_py_with = opt_ident::asset)] asset: Option<Id>,
     ) -> PyResult<Option<Py<PyVenueOrder>>> {
         self.inner
             .order_status(&client_order_id)
+            .filter(|o| asset.as_ref().is_none_or(|a| o.asset == *a))
             .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
             .transpose()
     }
