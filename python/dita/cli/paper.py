@@ -3,6 +3,7 @@ in wall-clock or accelerated time (or a live ccxt ticker), with live status."""
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -688,7 +689,9 @@ def paper(
         feed = session.replay.feed(feed)
     _say_continued(session, state / f"{kernel_id}.json", previous, console)
     deadline = time.monotonic() + duration if duration is not None else None
-    last = 0.0
+    # The first data point saves the state file and draws the status: from 0, that waited
+    # until the clock (the machine's uptime) passed --status-every.
+    last = -math.inf
     problems: list[str] = []
     live = _StatusLive(_status_table(session), console=console, auto_refresh=False, transient=False)
 
