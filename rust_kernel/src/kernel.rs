@@ -247,6 +247,12 @@ pub struct UnsettledTail {
     more: Vec<(u32, UnsettledFill, u64, f64)>,
 }
 
+/// What a checkpoint holds of the slots beyond the kernel's serde state (rules 21; one written
+/// before ends with the fee calibrations): each slot's `leg_taken` that is not 0, by slot id.
+/// Outside the slot's own encoding, which a `reconcile_from_slots` record holds too.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LegTail(Vec<(u32, f64)>);
+
 /// The most a count in a checkpoint may say (2^62): one per input, a run at a million inputs a
 /// second takes 146,000 years to reach it, and adding one to it never overflows.
 pub const MAX_COUNT: u64 = 1 << 62;
@@ -953,6 +959,46 @@ fn bound_leg_index(slot: &mut TradeSlot) {
     }
 }
 
+/// The slot's active leg is done: the next one begins, with nothing of it taken yet.
+fn advance_leg(slot: &mut TradeSlot) {
+    slot.active_leg_index += 1;
+    slot.leg_taken = 0.0;
+    bound_leg_index(slot);
+}
+
+/// The leg a leg exit closes, and what of its share exit fills that did not complete the legs
+/// took (`TradeSlot::leg_taken`, carried from leg to leg).
+struct LegExit {
+    leg: usize,
+    taken: f64,
+    left: f64,
+}
+
+/// What a leg exit on `slot` sends: None for the last leg (the whole position). Under rules 21
+/// the first leg from the active one whose share `leg_taken` does not cover, and what is left
+/// of that share; before, the active leg's share, whole however much of it was taken.
+fn leg_exit(slot: &TradeSlot) -> Option<LegExit> {
+    let legs = slot.exit_leg_ratios.len();
+    let (mut leg, mut taken) = (slot.active_leg_index, slot.leg_taken);
+    while leg + 1 < legs {
+        let share = slot.initial_size * slot.exit_leg_ratios[leg];
+        if rules() < 21 {
+            return Some(LegExit {
+                leg,
+                taken: 0.0,
+                left: share,
+            });
+        }
+        if share - taken > QTY_EPS {
+            let left = share - taken;
+            return Some(LegExit { leg, taken, left });
+        }
+        taken -= share;
+        leg += 1;
+    }
+    None
+}
+
 /// The details of an event naming an order the kernel does not hold: how it named it.
 fn order_named(ev: &VenueEvent) -> Details {
     vec![
@@ -1448,6 +1494,7 @@ impl Kernel {
                 bincode::serialize(&k.in_doubt_keys()).ok(),
                 bincode::serialize(&k.unsettled_tail()).ok(),
                 bincode::serialize(&k.fees.calibration_tail()).ok(),
+                bincode::serialize(&k.leg_tail()).ok(),
             )
         };
         let (mine, theirs) = (encoded(self), encoded(other));
@@ -1468,6 +1515,9 @@ impl Kernel {
         }
         if mine.5 != theirs.5 {
             return Some("fee calibration by liquidity".into());
+        }
+        if mine.6 != theirs.6 {
+            return Some("what exits took of the slots' legs".into());
         }
         None
     }
@@ -2488,13 +2538,19 @@ impl Kernel {
         }
         let size = slot.size;
         let mut details: Details = Vec::new();
+        let leg = (intent.target_size <= 0.0)
+            .then(|| leg_exit(slot))
+            .flatten();
         let leg_qty = if intent.target_size > 0.0 {
             if intent.target_size > size + QTY_EPS {
                 details.push(("clamped_target_size", Detail::F64(intent.target_size)));
             }
             intent.target_size.min(size)
-        } else if slot.active_leg_index + 1 < slot.exit_leg_ratios.len() {
-            (slot.initial_size * slot.exit_leg_ratios[slot.active_leg_index]).min(size)
+        } else if let Some(l) = &leg {
+            if l.taken > 0.0 {
+                details.push(("leg_taken", Detail::F64(l.taken)));
+            }
+            l.left.min(size)
         } else {
             size
         };
@@ -2510,9 +2566,7 @@ impl Kernel {
         } else {
             round_down_to_step(leg_qty, m.lot_step)
         };
-        let leg_exit =
-            intent.target_size <= 0.0 && slot.active_leg_index + 1 < slot.exit_leg_ratios.len();
-        if leg_exit && rules() >= 18 && Self::below_floor(&m, qty, price) {
+        if leg.is_some() && rules() >= 18 && Self::below_floor(&m, qty, price) {
             // A leg below the venue's floor goes out at the smallest size the venue takes (all
             // of the position when that is no less): refused, it never advanced, and every
             // leg exit after computed it again, the position never reduced.
@@ -2554,7 +2608,17 @@ impl Kernel {
             holds_position: true,
         };
         let (transitions, moved) = self.send_order(sid, Trigger::Exit, held, intent, &order);
-        self.slots[sid].exit_reason.clone_from(&intent.reason);
+        let slot = &mut self.slots[sid];
+        slot.exit_reason.clone_from(&intent.reason);
+        if let Some(l) = leg.filter(|l| l.leg > slot.active_leg_index) {
+            // Exits that did not complete them took the legs before: they are done.
+            details.push((
+                "legs_done",
+                Detail::I64((l.leg - slot.active_leg_index) as i64),
+            ));
+            slot.active_leg_index = l.leg;
+            slot.leg_taken = l.taken;
+        }
         // Made here, where it is returned (see `KernelOutcome::ok_with`).
         let state = moved.unwrap_or(stage);
         KernelOutcome {
@@ -3705,6 +3769,9 @@ impl Kernel {
             realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
             slot.realized_pnl += realized;
             slot.size = size_after;
+            if rules() >= 21 {
+                slot.leg_taken += qty;
+            }
             if slot.size <= QTY_EPS {
                 slot.size = 0.0;
             }
@@ -3979,8 +4046,7 @@ impl Kernel {
                 slot.active_entry_order = None;
             } else {
                 slot.active_exit_order = None;
-                slot.active_leg_index += 1;
-                bound_leg_index(slot);
+                advance_leg(slot);
                 close_if_closed(slot);
             }
             if !self.ended.by_key.is_empty() {
@@ -4212,8 +4278,7 @@ impl Kernel {
         }
         if leg_done {
             // The leg the order was for is done, as if its last fill had come before the end.
-            self.slots[sid].active_leg_index += 1;
-            bound_leg_index(&mut self.slots[sid]);
+            advance_leg(&mut self.slots[sid]);
         }
         let also = also_remembered(ev, total_key);
         self.after_fill(sid, &order, 0.0, [total_key, also], rules());
@@ -5454,6 +5519,34 @@ impl Kernel {
             }
             let u = nth(&mut live, i)?;
             u.more.get_or_insert_with(Default::default).push(fill);
+        }
+        Ok(())
+    }
+
+    pub fn leg_tail(&self) -> LegTail {
+        LegTail(
+            self.slots
+                .iter()
+                .filter(|s| s.leg_taken != 0.0)
+                .map(|s| (s.slot_id as u32, s.leg_taken))
+                .collect(),
+        )
+    }
+
+    /// Restores [`Kernel::leg_tail`] from a checkpoint (None from an older one: nothing was
+    /// taken towards a leg before rules 21).
+    pub(crate) fn restore_leg_tail(&mut self, t: Option<LegTail>) -> Result<(), String> {
+        for (sid, taken) in t.map_or_else(Vec::new, |t| t.0) {
+            let n = self.slots.len();
+            let Some(slot) = self.slots.get_mut(sid as usize) else {
+                return Err(format!("leg_taken of slot {sid}, beyond the {n} slots"));
+            };
+            if !(taken.is_finite() && taken > 0.0) {
+                return Err(format!(
+                    "slot {sid} leg_taken {taken} is not a positive number"
+                ));
+            }
+            slot.leg_taken = taken;
         }
         Ok(())
     }

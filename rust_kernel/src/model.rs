@@ -1412,6 +1412,12 @@ pub struct TradeSlot {
     pub seen_fills: RecentRing,
     /// The reason given by the EXIT intent working now; becomes close_reason on close.
     pub exit_reason: String,
+    /// What exit fills took from the position since the active leg began (rules 21 on): an
+    /// exit that ended part-filled leaves that much of the leg done. Outside the slot's own
+    /// encoding, which a `reconcile_from_slots` record of every log holds: a slot loaded so
+    /// starts its leg afresh, and a checkpoint keeps it in its last part (`kernel::LegTail`).
+    #[serde(skip)]
+    pub leg_taken: f64,
 }
 
 impl TradeSlot {
@@ -1443,6 +1449,7 @@ impl TradeSlot {
             seen_events: RecentRing::default(),
             seen_fills: RecentRing::default(),
             exit_reason: String::new(),
+            leg_taken: 0.0,
         }
     }
 
@@ -1494,6 +1501,7 @@ impl TradeSlot {
             seen_events,
             seen_fills,
             exit_reason,
+            leg_taken,
         } = self;
         *trade_id = id("");
         *asset = id("");
@@ -1521,6 +1529,7 @@ impl TradeSlot {
         seen_events.clear();
         seen_fills.clear();
         exit_reason.clear();
+        *leg_taken = 0.0;
     }
 
     pub fn active_order(&self) -> Option<&VenueOrder> {

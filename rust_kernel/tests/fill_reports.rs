@@ -560,10 +560,9 @@ fn feed(k: &mut Kernel, events: &[VenueEvent]) -> Vec<(KernelDiagnosticCode, f64
 use KernelDiagnosticCode::{DuplicateEvent as Dup, Ok as Booked, Overfill};
 
 /// The last parts of `k`'s checkpoint after the stated totals: no order in doubt (rules 13,
-/// an empty list), then the unsettled fills' (rules 19) and the fee calibration's (rules 20).
+/// an empty list), then the parts of rules 19 on.
 fn after_the_stated_totals(k: &Kernel) -> u64 {
-    8 + bincode::serialized_size(&k.unsettled_tail()).unwrap()
-        + bincode::serialized_size(&k.fees.calibration_tail()).unwrap()
+    8 + dita_kernel::wal::kernel_log::parts_since_rules(k, 19) as u64
 }
 
 #[test]

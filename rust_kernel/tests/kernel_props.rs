@@ -835,7 +835,7 @@ fn a_fill_past_the_venues_stated_total_is_a_duplicate_from_rules_5_on() {
 
 #[test]
 fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without() {
-    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules};
     // Recovered from a checkpoint: the total the venue stated still bounds the order.
     let mut k = Kernel::new("stated", 1).unwrap();
     let out = resend_after_70_fills(&mut k, |k| {
@@ -852,15 +852,13 @@ fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without(
             Vec::<((usize, bool, bool), Vec<(f64, f64)>)>::new(),
         );
         // After them, the (here empty) stated totals of rules 12 and orders in doubt of 13,
-        // the unsettled fills' part of rules 19 and the fee calibration's of 20.
+        // and the parts of rules 19 on.
         let stated = Vec::<((usize, bool, bool), f64)>::new();
         let in_doubt = Vec::<(usize, bool, bool)>::new();
         let tail = (bincode::serialized_size(&covered).unwrap()
             + bincode::serialized_size(&stated).unwrap()
-            + bincode::serialized_size(&in_doubt).unwrap()
-            + bincode::serialized_size(&k.unsettled_tail()).unwrap()
-            + bincode::serialized_size(&k.fees.calibration_tail()).unwrap())
-            as usize;
+            + bincode::serialized_size(&in_doubt).unwrap()) as usize
+            + parts_since_rules(k, 19);
         *k = decode_kernel(&state[..state.len() - tail]).unwrap();
     });
     assert_eq!(out, (KernelDiagnosticCode::Ok, 71.0));

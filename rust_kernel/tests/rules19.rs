@@ -367,11 +367,9 @@ fn settle_all(k: &mut Kernel) -> Account {
     k.account.clone()
 }
 
-/// The size of the last parts of `k`'s checkpoint from the unsettled fills' on (rules 19),
-/// the fee calibration's after it (rules 20).
+/// The size of the last parts of `k`'s checkpoint from the unsettled fills' on (rules 19).
 fn tails(k: &Kernel) -> usize {
-    (bincode::serialized_size(&k.unsettled_tail()).unwrap()
-        + bincode::serialized_size(&k.fees.calibration_tail()).unwrap()) as usize
+    dita_kernel::wal::kernel_log::parts_since_rules(k, 19)
 }
 
 #[test]

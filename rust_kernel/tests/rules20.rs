@@ -8,7 +8,9 @@ use std::path::Path;
 use dita_kernel::error::{replaying, RULES};
 use dita_kernel::fees::{CalibrationTail, LiquidityCalibration};
 use dita_kernel::kernel::{KernelInput, MAX_COUNT};
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, KernelLog, KernelLogOptions};
+use dita_kernel::wal::kernel_log::{
+    decode_kernel, encode_kernel, parts_since_rules, KernelLog, KernelLogOptions,
+};
 use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
@@ -267,7 +269,7 @@ fn a_checkpoint_without_the_calibrations_part_loads_with_both_sides_at_its_one_r
     let mut k = Kernel::new("sides", 1).unwrap();
     session(&mut k, as_rules_19);
     let state_bytes = encode_kernel(&k);
-    let tail = bincode::serialized_size(&k.fees.calibration_tail()).unwrap() as usize;
+    let tail = parts_since_rules(&k, 20);
     let old = decode_kernel(&state_bytes[..state_bytes.len() - tail]).unwrap();
     assert_eq!(old.fees, k.fees);
     let one = LiquidityCalibration {
@@ -293,7 +295,7 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     let mut k = Kernel::new("sides", 1).unwrap();
     session(&mut k, live);
     let bytes = encode_kernel(&k);
-    let tail = bincode::serialized_size(&k.fees.calibration_tail()).unwrap() as usize;
+    let tail = parts_since_rules(&k, 20);
     let body = &bytes[..bytes.len() - tail];
     let with = |t: CalibrationTail| {
         let mut b = body.to_vec();

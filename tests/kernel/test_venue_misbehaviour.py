@@ -955,6 +955,43 @@ def test_a_late_fill_completing_an_exit_leg_advances_the_leg_as_a_timely_one_wou
     assert second_leg is not None and second_leg.size == pytest.approx(0.3)
 
 
+def leg_exit_part_filled(kernel: ExecutionKernel) -> None:
+    """Slot 0 holds 1 with legs of 0.5 and 0.5; its first leg exit filled 0.2 and expired."""
+    out = kernel.process_intent(intent("ENTER", 0, exit_leg_ratios=(0.5, 0.5)))
+    order = kernel.slot_state(0).active_entry_order
+    assert out.accepted and order is not None
+    kernel.on_venue_event(fill("f1", order.client_order_id, 1.0))
+    xid = exit_order_id(kernel)
+    kernel.on_venue_event(fill("x1", xid, 0.2))
+    assert kernel.on_venue_event(event("EXPIRED", "e1", xid, filled_size=0.2)).accepted
+
+
+def test_a_leg_exit_that_ended_part_filled_is_sent_again_for_what_is_left_of_its_leg(
+    kernel: ExecutionKernel,
+) -> None:
+    leg_exit_part_filled(kernel)
+    assert kernel.slot_dict(0)["leg_taken"] == pytest.approx(0.2)
+    assert kernel.slot(0).active_leg_index == 0
+    out = kernel.process_intent(intent("EXIT", 0))
+    assert out.accepted and out.details["leg_taken"] == pytest.approx(0.2)
+    again = kernel.slot_state(0).active_exit_order
+    # The leg's 0.5 less the 0.2 it took: sent whole again, the leg took 0.7.
+    assert again is not None and again.size == pytest.approx(0.3)
+    kernel.on_venue_event(fill("x2", again.client_order_id, 0.3))
+    assert (kernel.slot(0).active_leg_index, kernel.slot(0).leg_taken) == (1, 0.0)
+
+
+def test_a_slot_loaded_by_reconcile_from_slots_starts_its_leg_afresh(kernel: ExecutionKernel) -> None:
+    leg_exit_part_filled(kernel)
+    slots = kernel.slots()
+    slots[0]["leg_taken"] = 0.4  # not read: what the loaded slot's exits take from now on counts
+    kernel.reconcile_from_slots(slots)
+    assert kernel.slot(0).leg_taken == 0.0
+    exit_order_id(kernel)
+    again = kernel.slot_state(0).active_exit_order
+    assert again is not None and again.size == pytest.approx(0.5)
+
+
 def test_a_venue_id_several_orders_carried_names_none_of_them() -> None:
     k = ExecutionKernel(max_slots=3, venue=SilentVenue(), kernel_id="ambiguous")
     coids = []

@@ -12,7 +12,7 @@
 
 use super::*;
 use crate::error::replaying;
-use crate::wal::kernel_log::{decode_kernel, encode_kernel};
+use crate::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules};
 use proptest::prelude::*;
 
 /// Slot `i`'s asset: slots 0 and 2 trade one market.
@@ -184,10 +184,8 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
             let mut bytes = encode_kernel(k);
             if before_19 {
                 // As a build before rules 19 wrote it: no unsettled fills' part, nor the fee
-                // calibration's (rules 20), whose one ratio both sides take back.
-                let tail = bincode::serialized_size(&k.unsettled_tail()).unwrap()
-                    + bincode::serialized_size(&k.fees.calibration_tail()).unwrap();
-                bytes.truncate(bytes.len() - tail as usize);
+                // calibration's (rules 20), whose one ratio both sides take back, nor later ones.
+                bytes.truncate(bytes.len() - parts_since_rules(k, 19));
             }
             let back = decode_kernel(&bytes).map_err(TestCaseError::fail)?;
             prop_assert_eq!(&back.fees, &k.fees);

@@ -52,6 +52,9 @@ pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyD
     d.set_item("closed", s.closed)?;
     d.set_item("exit_leg_ratios", PyList::new(py, &s.exit_leg_ratios)?)?;
     d.set_item("active_leg_index", s.active_leg_index)?;
+    // What exit fills took of the active leg (rules 21); not read on load: a loaded slot's
+    // leg starts afresh.
+    d.set_item("leg_taken", s.leg_taken)?;
     d.set_item("active_entry_order", opt_order(py, &s.active_entry_order)?)?;
     d.set_item("active_exit_order", opt_order(py, &s.active_exit_order)?)?;
     d.set_item("fsm_state", s.fsm_state.name())?;
@@ -924,6 +927,10 @@ impl PySlot {
     #[getter]
     fn committed_notional(&self) -> f64 {
         self.inner.committed_notional
+    }
+    #[getter]
+    fn leg_taken(&self) -> f64 {
+        self.inner.leg_taken
     }
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

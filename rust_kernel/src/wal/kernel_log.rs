@@ -95,7 +95,9 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// other assets under one fill id (`kernel::UnsettledTail`, added with rules 19; one written
 /// before ends with the kept orders in doubt), then the maker's and the taker's fee
 /// calibration (`fees::CalibrationTail`, added with rules 20; one written before ends with the
-/// unsettled fills, and both sides take its one ratio).
+/// unsettled fills, and both sides take its one ratio), then what exit fills took of the
+/// slots' legs (`kernel::LegTail`, added with rules 21; one written before ends with the fee
+/// calibrations, and nothing was taken).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
@@ -105,7 +107,28 @@ pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     bincode::serialize_into(&mut out, &kernel.unsettled_tail()).expect("fills always encode");
     bincode::serialize_into(&mut out, &kernel.fees.calibration_tail())
         .expect("calibrations always encode");
+    bincode::serialize_into(&mut out, &kernel.leg_tail()).expect("legs always encode");
     out
+}
+
+/// The bytes of `kernel`'s checkpoint that a build before rules `rules` did not write: the
+/// parts added with it and after it (19: the unsettled fills', 20: the fee calibrations', 21:
+/// the legs'), which come last. A checkpoint cut short by as much is such a build's.
+pub fn parts_since_rules(kernel: &Kernel, rules: u16) -> usize {
+    let size = |n: bincode::Result<u64>| n.expect("checkpoint parts always encode") as usize;
+    let parts = [
+        (19, size(bincode::serialized_size(&kernel.unsettled_tail()))),
+        (
+            20,
+            size(bincode::serialized_size(&kernel.fees.calibration_tail())),
+        ),
+        (21, size(bincode::serialized_size(&kernel.leg_tail()))),
+    ];
+    parts
+        .iter()
+        .filter(|(r, _)| *r >= rules)
+        .map(|(_, n)| n)
+        .sum()
 }
 
 pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
@@ -123,6 +146,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     let mut in_doubt = Vec::new();
     let mut unsettled = None;
     let mut calibrations: Option<crate::fees::CalibrationTail> = None;
+    let mut legs: Option<crate::kernel::LegTail> = None;
     if !rest.is_empty() {
         let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
         kernel.restore_ended_orders(ended).map_err(bad)?;
@@ -136,6 +160,9 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
                         unsettled = Some(deserialize_part(&mut rest).map_err(bad)?);
                         if !rest.is_empty() {
                             calibrations = Some(deserialize_part(&mut rest).map_err(bad)?);
+                            if !rest.is_empty() {
+                                legs = Some(deserialize_part(&mut rest).map_err(bad)?);
+                            }
                         }
                     }
                 }
@@ -147,6 +174,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_in_doubt(in_doubt).map_err(bad)?;
     kernel.restore_unsettled_tail(unsettled).map_err(bad)?;
     kernel.restore_calibration_tail(calibrations).map_err(bad)?;
+    kernel.restore_leg_tail(legs).map_err(bad)?;
     Ok(kernel)
 }
 

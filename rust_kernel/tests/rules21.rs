@@ -1,0 +1,246 @@
+//! Rules 21: an exit fill that does not complete its leg counts towards the leg, so a leg exit
+//! sends what is left of the leg's share, and legs such fills already took count as done; a
+//! log of rules 20 replays as it ran.
+
+use dita_kernel::error::replaying;
+use dita_kernel::kernel::KernelInput;
+use dita_kernel::wal::kernel_log::{
+    decode_kernel, encode_kernel, parts_since_rules, KernelLog, KernelLogOptions,
+};
+use dita_kernel::wal::FsyncPolicy;
+use dita_kernel::*;
+
+mod common;
+use common::{close, detail, long_btc};
+
+fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
+    long_btc(&format!("i{n}"), "t", 0, action, size)
+}
+
+/// A fill of `qty` of `order` (its running total `total`).
+fn fill(order: &VenueOrder, event_id: &str, qty: f64, total: f64) -> VenueEvent {
+    let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+    (e.price, e.size, e.filled_size) = (100.0, qty, total);
+    e
+}
+
+/// `order` expires at the venue with `filled` of it filled.
+fn expired(order: &VenueOrder, event_id: &str, filled: f64) -> VenueEvent {
+    let mut e = VenueEvent::new(event_id, KernelEventKind::Expired, &order.client_order_id);
+    e.filled_size = filled;
+    e
+}
+
+/// A kernel holding 1 BTC, entered with exit `legs`.
+fn holding(legs: &[f64]) -> Kernel {
+    let mut k = Kernel::new("legs", 1).unwrap();
+    let mut enter = intent(1, KernelCommandType::Enter, 1.0);
+    enter.exit_leg_ratios = legs.to_vec();
+    let order = k.process_intent(&enter).submit.unwrap();
+    assert!(k.on_venue_event(&fill(&order, "e1", 1.0, 1.0)).accepted);
+    k
+}
+
+/// Sends an exit of `size` (0: the next leg), which fills `part` and then expires; returns the
+/// order sent.
+fn exit_part_filled(k: &mut Kernel, n: u32, size: f64, part: f64) -> VenueOrder {
+    let out = k.process_intent(&intent(n, KernelCommandType::Exit, size));
+    assert!(out.accepted, "{out:?}");
+    let order = out.submit.unwrap();
+    assert!(
+        k.on_venue_event(&fill(&order, &format!("f{n}"), part, part))
+            .accepted
+    );
+    let out = k.on_venue_event(&expired(&order, &format!("x{n}"), part));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
+    order
+}
+
+/// Sends the next leg exit and fills it whole; returns its outcome.
+fn leg_exit_filled(k: &mut Kernel, n: u32) -> KernelOutcome {
+    let out = k.process_intent(&intent(n, KernelCommandType::Exit, 0.0));
+    assert!(out.accepted, "{out:?}");
+    let order = out.submit.clone().unwrap();
+    let done = k.on_venue_event(&fill(&order, &format!("f{n}"), order.size, order.size));
+    assert!(done.accepted, "{done:?}");
+    out
+}
+
+#[test]
+fn a_leg_exit_that_ended_part_filled_sends_what_is_left_of_the_leg() {
+    let mut k = holding(&[0.5, 0.5]);
+    let first = exit_part_filled(&mut k, 2, 0.0, 0.2);
+    assert_eq!(first.size, 0.5);
+    let slot = &k.slots()[0];
+    assert_eq!((slot.active_leg_index, slot.leg_taken), (0, 0.2));
+    assert!(close(slot.size, 0.8));
+    // The leg's 0.5, of which 0.2 went: 0.3, not 0.5 again (0.7 for the leg in all).
+    let again = leg_exit_filled(&mut k, 3);
+    assert!(close(again.submit.as_ref().unwrap().size, 0.3));
+    assert_eq!(detail(&again, "leg_taken"), Some(Detail::F64(0.2)));
+    let slot = &k.slots()[0];
+    assert_eq!((slot.active_leg_index, slot.leg_taken), (1, 0.0));
+    assert!(close(slot.size, 0.5));
+    // The last leg is what is left.
+    let last = leg_exit_filled(&mut k, 4);
+    assert!(close(last.submit.unwrap().size, 0.5));
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+}
+
+#[test]
+fn a_log_of_rules_20_sends_the_whole_leg_again_as_it_did() {
+    let mut k = holding(&[0.5, 0.5]);
+    let again = replaying(20, || {
+        exit_part_filled(&mut k, 2, 0.0, 0.2);
+        k.process_intent(&intent(3, KernelCommandType::Exit, 0.0))
+    });
+    assert_eq!(again.submit.as_ref().unwrap().size, 0.5);
+    assert_eq!(detail(&again, "leg_taken"), None);
+    assert_eq!(k.slots()[0].leg_taken, 0.0);
+}
+
+#[test]
+fn exits_of_an_explicit_size_count_towards_the_leg_and_a_leg_they_took_is_done() {
+    // Legs of 0.3, 0.3 and 0.4: an exit of 0.5 fills 0.4 and expires, taking the first leg's
+    // 0.3 and 0.1 of the second's. The next leg exit closes the second leg's remaining 0.2.
+    let mut k = holding(&[0.3, 0.3, 0.4]);
+    exit_part_filled(&mut k, 2, 0.5, 0.4);
+    assert!(close(k.slots()[0].leg_taken, 0.4));
+    let out = k.process_intent(&intent(3, KernelCommandType::Exit, 0.0));
+    assert!(out.accepted, "{out:?}");
+    assert!(close(out.submit.as_ref().unwrap().size, 0.2));
+    assert_eq!(detail(&out, "legs_done"), Some(Detail::I64(1)));
+    let Some(Detail::F64(taken)) = detail(&out, "leg_taken") else {
+        panic!("{out:?}")
+    };
+    assert!(close(taken, 0.1));
+    // The first leg counts as done as the order goes out; its fill completes the second.
+    let slot = &k.slots()[0];
+    assert_eq!(slot.active_leg_index, 1);
+    assert!(close(slot.leg_taken, 0.1));
+    let order = out.submit.unwrap();
+    assert!(
+        k.on_venue_event(&fill(&order, "f3", order.size, order.size))
+            .accepted
+    );
+    let slot = &k.slots()[0];
+    assert_eq!((slot.active_leg_index, slot.leg_taken), (2, 0.0));
+    assert!(close(slot.size, 0.4));
+    let last = leg_exit_filled(&mut k, 4);
+    assert!(close(last.submit.unwrap().size, 0.4));
+}
+
+#[test]
+fn a_refused_leg_exit_leaves_the_legs_as_they_were() {
+    let mut k = holding(&[0.3, 0.3, 0.4]);
+    exit_part_filled(&mut k, 2, 0.5, 0.4);
+    // An exit naming another trade is refused: no leg counts as done.
+    let mut other = intent(3, KernelCommandType::Exit, 0.0);
+    other.trade_id = id("another");
+    let out = k.process_intent(&other);
+    assert!(!out.accepted);
+    let slot = &k.slots()[0];
+    assert_eq!(slot.active_leg_index, 0);
+    assert!(close(slot.leg_taken, 0.4));
+}
+
+#[test]
+fn a_new_trade_starts_its_legs_afresh() {
+    let mut k = holding(&[0.5, 0.5]);
+    exit_part_filled(&mut k, 2, 0.0, 0.2);
+    // The rest of the position goes by an explicit exit, which closes the trade.
+    let out = k.process_intent(&intent(3, KernelCommandType::Exit, 0.8));
+    let order = out.submit.unwrap();
+    assert!(k.on_venue_event(&fill(&order, "f3", 0.8, 0.8)).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    let mut enter = long_btc("i4", "t2", 0, KernelCommandType::Enter, 1.0);
+    enter.exit_leg_ratios = vec![0.5, 0.5];
+    let order = k.process_intent(&enter).submit.unwrap();
+    assert_eq!(k.slots()[0].leg_taken, 0.0);
+    assert!(k.on_venue_event(&fill(&order, "e4", 1.0, 1.0)).accepted);
+    let exit = long_btc("i5", "t2", 0, KernelCommandType::Exit, 0.0);
+    let out = k.process_intent(&exit);
+    assert_eq!(out.submit.unwrap().size, 0.5);
+}
+
+#[test]
+fn a_checkpoint_keeps_what_exits_took_of_the_leg() {
+    let mut k = holding(&[0.5, 0.5]);
+    exit_part_filled(&mut k, 2, 0.0, 0.2);
+    let bytes = encode_kernel(&k);
+    let back = decode_kernel(&bytes).unwrap();
+    assert_eq!(back.slots()[0].leg_taken, 0.2);
+    assert_eq!(back.slots(), k.slots());
+    // A checkpoint of a build before rules 21 has no such part: nothing was taken then.
+    let old = decode_kernel(&bytes[..bytes.len() - parts_since_rules(&k, 21)]).unwrap();
+    assert_eq!(old.slots()[0].leg_taken, 0.0);
+    assert_ne!(old.slots(), k.slots());
+}
+
+#[test]
+fn a_checkpoints_legs_part_must_name_a_slot_and_a_positive_amount() {
+    let k = holding(&[0.5, 0.5]);
+    let bytes = encode_kernel(&k);
+    let body = &bytes[..bytes.len() - parts_since_rules(&k, 21)];
+    let with = |taken: Vec<(u32, f64)>| {
+        let mut b = body.to_vec();
+        b.extend(bincode::serialize(&taken).unwrap());
+        decode_kernel(&b).map(|k| k.slots()[0].leg_taken)
+    };
+    assert_eq!(with(vec![(0, 0.25)]), Ok(0.25));
+    let err = with(vec![(1, 0.25)]).unwrap_err();
+    assert!(err.contains("slot 1") && err.contains("1 slots"), "{err}");
+    for bad in [f64::NAN, f64::INFINITY, -0.5, 0.0] {
+        let err = with(vec![(0, bad)]).unwrap_err();
+        assert!(err.contains("leg_taken"), "{bad}: {err}");
+    }
+}
+
+fn open(dir: &std::path::Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
+    let options = KernelLogOptions {
+        fsync: FsyncPolicy::None,
+        checkpoint_every,
+        segment_bytes: 1 << 20,
+    };
+    KernelLog::open(dir, Kernel::new("legs", 1).unwrap(), &options).unwrap()
+}
+
+#[test]
+fn a_log_recovers_what_exits_took_of_the_legs_from_its_records_and_its_checkpoints() {
+    for checkpoint_every in [0, 5] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, mut k) = open(dir.path(), checkpoint_every);
+        let mut apply = |k: &mut Kernel, input: KernelInput| {
+            let out = k.apply(&input).unwrap();
+            log.record(k, &input).unwrap();
+            assert!(out.accepted, "{out:?}");
+            out
+        };
+        // Legs of 0.3, 0.3 and 0.4; an exit of 0.5 fills 0.4 and expires.
+        let mut enter = intent(1, KernelCommandType::Enter, 1.0);
+        enter.exit_leg_ratios = vec![0.3, 0.3, 0.4];
+        let order = apply(&mut k, KernelInput::Intent(enter)).submit.unwrap();
+        apply(
+            &mut k,
+            KernelInput::VenueEvent(fill(&order, "e1", 1.0, 1.0)),
+        );
+        let exit = intent(2, KernelCommandType::Exit, 0.5);
+        let order = apply(&mut k, KernelInput::Intent(exit)).submit.unwrap();
+        apply(
+            &mut k,
+            KernelInput::VenueEvent(fill(&order, "f2", 0.4, 0.4)),
+        );
+        apply(&mut k, KernelInput::VenueEvent(expired(&order, "x2", 0.4)));
+        drop(log);
+        let (_, mut recovered) = open(dir.path(), 0);
+        assert_eq!(
+            recovered.slots(),
+            k.slots(),
+            "checkpoint every {checkpoint_every}"
+        );
+        assert!(close(recovered.slots()[0].leg_taken, 0.4));
+        let out = recovered.process_intent(&intent(3, KernelCommandType::Exit, 0.0));
+        assert!(close(out.submit.unwrap().size, 0.2));
+    }
+}
