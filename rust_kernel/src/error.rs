@@ -178,8 +178,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 ///
 /// 21: an exit fill that does not complete its leg counts towards the leg
 /// (`model::TradeSlot::leg_taken`): a leg exit sends what is left of the leg's share, and legs
-/// whose share such fills took already count as done, the exit going to the next (a leg exit
-/// that ended part-filled, say 0.1 of a leg of 0.3, went out again at 0.3 and took 0.4).
+/// whose share such fills took already count as done, the exit going to the next; a completed
+/// exit's fills past its leg's share count towards the next leg (a leg exit that ended
+/// part-filled, say 0.1 of a leg of 0.3, went out again at 0.3 and took 0.4).
 pub const RULES: u16 = 21;
 
 thread_local! {

@@ -959,44 +959,58 @@ fn bound_leg_index(slot: &mut TradeSlot) {
     }
 }
 
-/// The slot's active leg is done: the next one begins, with nothing of it taken yet.
+/// The slot's active leg is done (an exit completed): the next one begins. Under rules 21 what
+/// exit fills took past the done leg's share counts towards the next, as when such fills end
+/// without completing an exit ([`leg_exit`]): an exit of an explicit size filled past its leg,
+/// or a leg sent at the venue's floor, above its share, took part of the next leg too.
 fn advance_leg(slot: &mut TradeSlot) {
+    let share = slot
+        .exit_leg_ratios
+        .get(slot.active_leg_index)
+        .map(|r| slot.initial_size * r);
     slot.active_leg_index += 1;
-    slot.leg_taken = 0.0;
+    slot.leg_taken = match share {
+        Some(share) if rules() >= 21 && slot.leg_taken - share > QTY_EPS => slot.leg_taken - share,
+        _ => 0.0,
+    };
     bound_leg_index(slot);
 }
 
-/// The leg a leg exit closes, and what of its share exit fills that did not complete the legs
-/// took (`TradeSlot::leg_taken`, carried from leg to leg).
+/// The leg a leg exit closes, what of its share exit fills that did not complete the legs took
+/// (`TradeSlot::leg_taken`, carried from leg to leg), and what is left of the share (None: the
+/// last leg, or past it, which closes the whole position).
 struct LegExit {
     leg: usize,
     taken: f64,
-    left: f64,
+    left: Option<f64>,
 }
 
-/// What a leg exit on `slot` sends: None for the last leg (the whole position). Under rules 21
-/// the first leg from the active one whose share `leg_taken` does not cover, and what is left
-/// of that share; before, the active leg's share, whole however much of it was taken.
-fn leg_exit(slot: &TradeSlot) -> Option<LegExit> {
+/// What a leg exit on `slot` sends. Under rules 21 the first leg from the active one whose
+/// share `leg_taken` does not cover, and what is left of that share; before, the active leg's
+/// share, whole however much of it was taken.
+fn leg_exit(slot: &TradeSlot) -> LegExit {
     let legs = slot.exit_leg_ratios.len();
     let (mut leg, mut taken) = (slot.active_leg_index, slot.leg_taken);
     while leg + 1 < legs {
         let share = slot.initial_size * slot.exit_leg_ratios[leg];
         if rules() < 21 {
-            return Some(LegExit {
-                leg,
-                taken: 0.0,
-                left: share,
-            });
+            let left = Some(share);
+            return LegExit { leg, taken, left };
         }
         if share - taken > QTY_EPS {
-            let left = share - taken;
-            return Some(LegExit { leg, taken, left });
+            let left = Some(share - taken);
+            return LegExit { leg, taken, left };
         }
-        taken -= share;
+        // Within QTY_EPS of the share counts as taken whole; a hair short carries nothing
+        // (a negative carry would be a leg_taken no checkpoint loads).
+        taken = (taken - share).max(0.0);
         leg += 1;
     }
-    None
+    LegExit {
+        leg,
+        taken,
+        left: None,
+    }
 }
 
 /// The details of an event naming an order the kernel does not hold: how it named it.
@@ -2538,19 +2552,19 @@ impl Kernel {
         }
         let size = slot.size;
         let mut details: Details = Vec::new();
-        let leg = (intent.target_size <= 0.0)
-            .then(|| leg_exit(slot))
-            .flatten();
+        let leg = (intent.target_size <= 0.0).then(|| leg_exit(slot));
+        // A leg exit that is not the last leg's: its share, less what was taken of it.
+        let share_left = leg.as_ref().and_then(|l| l.left);
         let leg_qty = if intent.target_size > 0.0 {
             if intent.target_size > size + QTY_EPS {
                 details.push(("clamped_target_size", Detail::F64(intent.target_size)));
             }
             intent.target_size.min(size)
-        } else if let Some(l) = &leg {
-            if l.taken > 0.0 {
+        } else if let Some(left) = share_left {
+            if let Some(l) = leg.as_ref().filter(|l| l.taken > 0.0) {
                 details.push(("leg_taken", Detail::F64(l.taken)));
             }
-            l.left.min(size)
+            left.min(size)
         } else {
             size
         };
@@ -2566,7 +2580,7 @@ impl Kernel {
         } else {
             round_down_to_step(leg_qty, m.lot_step)
         };
-        if leg.is_some() && rules() >= 18 && Self::below_floor(&m, qty, price) {
+        if share_left.is_some() && rules() >= 18 && Self::below_floor(&m, qty, price) {
             // A leg below the venue's floor goes out at the smallest size the venue takes (all
             // of the position when that is no less): refused, it never advanced, and every
             // leg exit after computed it again, the position never reduced.
@@ -5223,6 +5237,9 @@ impl Kernel {
         // An exit-leg index past the legs means every leg is done (older rules counted on
         // with exits of an explicit size; a kernel recovered from such a log shows it).
         slots.iter_mut().for_each(bound_leg_index);
+        // A loaded slot's leg starts afresh: its record (serde) carries no leg_taken, and a
+        // replay must land where the live call did.
+        slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
         let mut seen_orders = [
             std::collections::HashSet::new(),
             std::collections::HashSet::new(),
@@ -5536,7 +5553,15 @@ impl Kernel {
     /// Restores [`Kernel::leg_tail`] from a checkpoint (None from an older one: nothing was
     /// taken towards a leg before rules 21).
     pub(crate) fn restore_leg_tail(&mut self, t: Option<LegTail>) -> Result<(), String> {
-        for (sid, taken) in t.map_or_else(Vec::new, |t| t.0) {
+        let taken = t.map_or_else(Vec::new, |t| t.0);
+        // Written in slot order, each slot once: anything else is not this build's writing.
+        if let Some(w) = taken.windows(2).find(|w| w[0].0 >= w[1].0) {
+            return Err(format!(
+                "leg_taken of slot {} after slot {}: not in slot order",
+                w[1].0, w[0].0
+            ));
+        }
+        for (sid, taken) in taken {
             let n = self.slots.len();
             let Some(slot) = self.slots.get_mut(sid as usize) else {
                 return Err(format!("leg_taken of slot {sid}, beyond the {n} slots"));

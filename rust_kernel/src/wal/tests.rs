@@ -1810,3 +1810,18 @@ fn a_checkpoint_with_a_count_near_overflow_is_refused() {
     at_bound.tamper_counters(|c| c.fills = crate::kernel::MAX_COUNT);
     assert!(kernel_log::decode_kernel(&encode_kernel(&at_bound)).is_ok());
 }
+
+#[test]
+fn the_audit_names_a_difference_in_what_exits_took_of_a_leg() {
+    let (mut a, b) = (
+        Kernel::new("audit", 2).unwrap(),
+        Kernel::new("audit", 2).unwrap(),
+    );
+    a.tamper_slot(1, |s| s.leg_taken = 0.25);
+    assert_eq!(
+        a.state_difference(&b).as_deref(),
+        Some("what exits took of the slots' legs")
+    );
+    let restored = kernel_log::decode_kernel(&encode_kernel(&a)).unwrap();
+    assert_eq!(restored.state_difference(&a), None);
+}
