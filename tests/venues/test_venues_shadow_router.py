@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from pathlib import Path
@@ -754,11 +755,12 @@ class _AskedInItsMarket(MockVenueAdapter):
         return super().order_status(client_order_id, asset)
 
 
-def test_router_after_a_restart_given_the_asset_asks_the_venue_it_is_routed_to_only() -> None:
+def test_router_after_a_restart_given_the_asset_asks_the_venue_it_is_routed_to_first() -> None:
     """Reconciliation gives the kernel's asset of the order: not knowing where the order is
-    (after a restart), the router asks the venue it sends that asset to, as it sent the order
-    there, and passes the asset on; each venue in turn was asked, a ccxt one each market it
-    trades. An asset routed nowhere (no route, no default): each venue in turn, as without one."""
+    (after a restart), the router asks the venue it sends that asset to first, as it sent the
+    order there, and passes the asset on; found there, no other venue is asked (each venue in
+    turn was, a ccxt one each market it trades). An asset routed nowhere (no route, no
+    default): each venue in turn, as without one."""
     va, vb = _AskedInItsMarket("va"), _AskedInItsMarket("vb")
     resting = make_order("left-over", asset="ETHUSDT", order_type="LIMIT", price=95.0)
     vb.submit(resting)  # sent by the process before the restart
@@ -768,11 +770,12 @@ def test_router_after_a_restart_given_the_asset_asks_the_venue_it_is_routed_to_o
     assert (va.asked, vb.asked) == ([], [("left-over", "ETHUSDT")])
     assert router.venue_name_holding(resting) == "vb"
     assert router.order_status("never-sent", "BTCUSDT") is None  # by the default route: va says so
-    assert (va.asked, vb.asked[1:]) == ([("never-sent", "BTCUSDT")], [])
+    # The routed venue first, with the asset; then the others as before, the route may have changed.
+    assert (va.asked, vb.asked[1:]) == ([("never-sent", "BTCUSDT")], [("never-sent", None)])
 
     unrouted = VenueRouter({"va": va, "vb": vb})
     assert unrouted.order_status("other", asset="ETHUSDT") is None
-    assert (va.asked[1:], vb.asked[1:]) == ([("other", "ETHUSDT")], [("other", "ETHUSDT")])
+    assert (va.asked[1:], vb.asked[2:]) == ([("other", "ETHUSDT")], [("other", "ETHUSDT")])
 
 
 def test_router_asks_a_venue_whose_order_status_takes_only_the_client_id_without_the_asset() -> None:
@@ -892,3 +895,35 @@ def test_router_forgetting_ended_orders_survives_a_poll_that_ends_one_meanwhile(
     router._check_open_at = 1  # past the count that has it ask which orders still work
     assert router.submit(make_order("o2", order_type="LIMIT", price=95.0)) == []
     assert set(router._order_venue) == {"o2"}
+
+
+def test_router_after_a_restart_with_the_assets_route_changed_still_books_the_orders_fill(
+    tmp_path: Path,
+) -> None:
+    """Routes are configuration and ``route()`` changes them "from now on": the route of an
+    order's asset today is not where the router sent it before the restart. An order that filled
+    there while the process was down must not be ended as a lost submit (its fill unbooked)
+    because the venue the asset is routed to now never had it."""
+    va, vb = MockVenueAdapter(fill_rate=0.0, name="va"), MockVenueAdapter(fill_rate=0.0, name="vb")
+
+    def start(routes: dict[str, str]) -> ExecutionKernel:
+        router = VenueRouter({"va": va, "vb": vb}, default="va", routes=routes)
+        wal = str(tmp_path)
+        return ExecutionKernel(max_slots=1, venue=router, wal_dir=wal, kernel_id="k", fsync="always")
+
+    first = start({"ETHUSDT": "vb"})
+    entry = KernelIntent("i1", "t1", 0, "ETHUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0)
+    order = first.process_intent(entry).order
+    assert order is not None and [o.client_order_id for o in vb.open_orders()] == [order.client_order_id]
+    first.close()
+    del first
+    gc.collect()
+    vb.fill_open_order(order.client_order_id, 100.0)  # filled while the process was down
+
+    kernel = start({})  # restarted with ETHUSDT on the default venue from now on
+    try:
+        report = kernel.reconcile_with_venue()
+        assert report.lost_submits == []
+        assert kernel.slot_state(0).size == pytest.approx(1.0)
+    finally:
+        kernel.close()

@@ -88,7 +88,7 @@ class VenueAdapter(Protocol):
     # ``VenueUnavailable`` when it cannot say), with which reconciliation learns what became of
     # an order it no longer lists. ``asset``: the kernel's asset (market id) of the order, which
     # reconciliation gives, so a venue looks in that market only; None: unknown, look anywhere.
-    # An adapter whose ``order_status`` has no parameter named ``asset`` is called without it.
+    # An adapter whose ``order_status`` takes no ``asset`` by keyword is called without it.
     # Optional: ``watch(order)``: follow an order of the kernel's the venue has no record of (sent
     # before a restart) in its ``poll_events``; reconciliation calls it for each order the kernel
     # still works (raising: reported in ``unwatched``).
@@ -157,10 +157,11 @@ def order_status_asset(asset: object, venue: str) -> str | None:
 
 def order_lookup(venue: Any) -> Callable[[str, str | None], VenueOrder | None] | None:
     """``venue``'s ``order_status`` (None without a callable one) as a call of a client order
-    id and the order's asset, the asset given only where it is taken: an adapter written before
-    ``order_status`` took it has no parameter named ``asset``, and is called with the client id
-    alone, as before. Its signature is read here, once: a TypeError the call raises is the
-    adapter's own, never taken for a refused ``asset`` and retried without it."""
+    id and the order's asset, the asset given only where it is taken by keyword: an adapter
+    written before ``order_status`` took it has no parameter named ``asset``, and is called with
+    the client id alone, as before (so is one whose ``asset`` is positional-only). Its signature
+    is read here, once: a TypeError the call raises is the adapter's own, never taken for a
+    refused ``asset`` and retried without it."""
     lookup = getattr(venue, "order_status", None)
     if not callable(lookup):
         return None

@@ -257,24 +257,35 @@ class VenueRouter:
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """The order as the venue holding it has it, for reconciliation. Not knowing which (after
         a restart): with ``asset`` (the kernel's asset of the order, which reconciliation gives),
-        the venue that asset is routed to (its route, else the default), where the router sent
-        it; without, or for an asset no venue is routed for, each venue in turn. ``asset`` is
-        passed on to a venue whose ``order_status`` takes it. None only when every venue asked
-        says it has no such order. Raises ``VenueUnavailable`` when one that may hold it cannot
-        say (it has no ``order_status``, or its own raised): None would end an order that may be
-        working there. An ``asset`` that is not a str is a TypeError."""
+        the venue that asset is routed to first (its route, else the default), where the router
+        sent it, and only if it says it has no such order the others, without the asset, as
+        before (the route may have changed since: that venue's None ended an order another
+        venue filled, and its fill was never booked); without ``asset``, or for an asset no
+        venue is routed for, each venue in turn. ``asset`` is passed on to a venue whose
+        ``order_status`` takes it. None only when every venue asked says it has no such order.
+        Raises ``VenueUnavailable`` when one that may hold it cannot say (it has no
+        ``order_status``, or its own raised): None would end an order that may be working
+        there. An ``asset`` that is not a str is a TypeError."""
         asset = order_status_asset(asset, self.name)
         owner = self._order_venue.get(client_order_id)
-        if owner is None and asset is not None:
-            owner = self._routes.get(asset, self._default)
+        routed = self._routes.get(asset, self._default) if owner is None and asset is not None else None
+        asks: list[tuple[str, str | None]]
+        if owner is not None:
+            asks = [(owner, asset)]
+        elif routed is not None:
+            # The rest asked as before this took an asset: a venue with no market for it (a
+            # CcxtVenue of other assets) would say it cannot say, not that it has no such order.
+            asks = [(routed, asset)] + [(name, None) for name in self._venues if name != routed]
+        else:
+            asks = [(name, asset) for name in self._venues]
         cannot_say: list[str] = []
-        for venue_name in [owner] if owner is not None else list(self._venues):
+        for venue_name, asked_asset in asks:
             lookup = order_lookup(self._venues[venue_name])
             if lookup is None:
                 cannot_say.append(f"{venue_name!r} cannot look up orders by client id")
                 continue
             try:
-                found: VenueOrder | None = lookup(client_order_id, asset)
+                found: VenueOrder | None = lookup(client_order_id, asked_asset)
             except Exception as exc:
                 cannot_say.append(f"{venue_name!r}: {type(exc).__name__}: {exc}")
                 continue
