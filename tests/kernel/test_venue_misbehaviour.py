@@ -234,6 +234,20 @@ def test_a_filled_position_counts_towards_the_notional_cap_at_its_entry_price(
     assert out.details["rule"] == "max_notional_per_asset" and out.details["value"] == pytest.approx(210.0)
 
 
+def test_a_short_marked_at_its_entry_shows_an_unrealized_pnl_of_zero_not_minus_zero(
+    kernel: ExecutionKernel,
+) -> None:
+    # -1 times a zero move is -0.0: printed "-0.0", and sorted before 0.0 by the projection's SQL.
+    assert kernel.process_intent(intent("ENTER", 0, side="SHORT")).accepted
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None
+    assert kernel.on_venue_event(fill("f1", order.client_order_id, 1.0)).accepted
+    kernel.mark_price(order.asset, 100.0)
+    shown = [kernel.slot_state(0).unrealized_pnl, kernel.slot_dict(0)["unrealized_pnl"]]
+    shown.append(kernel.snapshot()["slots"][0]["unrealized_pnl"])
+    assert [str(v) for v in shown] == ["0.0"] * 3
+
+
 def test_a_slot_shows_the_notional_it_commits_to_the_caps(kernel: ExecutionKernel) -> None:
     """What each slot counts towards the notional caps, read-only: the working entry at its
     reference, then the position at its fill price. Loading the slots recomputes it."""

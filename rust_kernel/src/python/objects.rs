@@ -35,6 +35,14 @@ pub fn order_dict<'py>(py: Python<'py>, o: &VenueOrder) -> PyResult<Bound<'py, P
     Ok(d)
 }
 
+/// A slot's unrealized PnL as Python reads it: a SHORT marked at its entry price holds -0.0
+/// (-1 times a zero move), which printed as "-0.0" and sorted before 0.0 in the projection's
+/// SQL (Java orders -0.0 first). Shown as 0.0; the kernel's state keeps its bits, which its
+/// log's replay compares.
+fn shown_pnl(pnl: f64) -> f64 {
+    pnl + 0.0
+}
+
 pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("slot_id", s.slot_id)?;
@@ -46,7 +54,7 @@ pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyD
     d.set_item("initial_size", s.initial_size)?;
     d.set_item("leverage", s.leverage)?;
     d.set_item("entry_time", s.entry_time)?;
-    d.set_item("unrealized_pnl", s.unrealized_pnl)?;
+    d.set_item("unrealized_pnl", shown_pnl(s.unrealized_pnl))?;
     d.set_item("realized_pnl", s.realized_pnl)?;
     d.set_item("fees_paid", s.fees_paid)?;
     d.set_item("closed", s.closed)?;
@@ -870,7 +878,7 @@ impl PySlot {
     }
     #[getter]
     fn unrealized_pnl(&self) -> f64 {
-        self.inner.unrealized_pnl
+        shown_pnl(self.inner.unrealized_pnl)
     }
     #[getter]
     fn realized_pnl(&self) -> f64 {
