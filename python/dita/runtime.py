@@ -266,8 +266,10 @@ class TradingRuntime:
         self.poll_interval = float(poll_interval)
         # When a data point may poll them next (time.monotonic(); the wall clock only).
         self._poll_at = -math.inf
-        # A poll is routing its events; one was asked for meanwhile (made once they are routed).
+        # A poll is routing its events, or a call its venue's answer; a poll was asked for
+        # meanwhile (made once they are routed).
         self._polling = False
+        self._answering = False
         self._poll_again = False
         self.clock = clock
         if fills_kept is None and clock == "wall":
@@ -600,7 +602,7 @@ class TradingRuntime:
         if order is not None and order.status.name not in TERMINAL_STATUSES:
             self._working.add(order.client_order_id)
         try:
-            self._after_events(outcome.emitted_events, set())
+            self._route_answer(outcome.emitted_events)
         except Exception as exc:
             errors.append(exc)
         _raise_first(errors)
@@ -611,7 +613,7 @@ class TradingRuntime:
         whose venue answers are routed like any other event."""
         self._sync_venues()
         outcome: KernelOutcome = self.kernel.on_edge_update(asset, edge_bps, self.now())
-        self._after_events(outcome.emitted_events, set())
+        self._route_answer(outcome.emitted_events)
         return outcome
 
     def operator_intent(self, intent: KernelIntent) -> KernelOutcome:
@@ -621,8 +623,25 @@ class TradingRuntime:
         self._sync_venues()
         outcome: KernelOutcome = self.kernel.process_intent(intent)
         if outcome.accepted:
-            self._after_events(outcome.emitted_events, set())
+            self._route_answer(outcome.emitted_events)
         return outcome
+
+    def _route_answer(self, events: list[VenueEvent]) -> None:
+        """Route the events a venue answered a call with (a submit's ack and fills, a freeze's
+        cancels). A ``poll_venues()`` asked for while they are routed (a strategy's ``on_fill``,
+        a listener) is made once they all are, as within a poll: made at once, its events
+        reached everyone before the rest of the answer's. Inside a poll's routing, that poll
+        makes it."""
+        if self._polling or self._answering:
+            self._after_events(events, set())
+            return
+        self._answering = True
+        try:
+            self._after_events(events, set())
+        finally:
+            self._answering = False
+        if self._poll_again:
+            self.poll_venues()
 
     def _absorb_events(self, events: list[VenueEvent], errors: list[Exception]) -> None:
         """Feed events a venue reported later (fills of working orders) to the kernel. The
@@ -663,14 +682,16 @@ class TradingRuntime:
 
         Called while a poll's events are being routed (from a strategy's ``on_fill`` or a
         listener), it polls nothing then and returns []: the running poll polls again once its
-        own events are all routed, and returns that poll's events with its own. Polled at once,
+        own events are all routed, and returns that poll's events with its own. Called while a
+        venue's answer to a submit (or a freeze's cancels) is being routed, it returns [] too,
+        and the poll is made once that answer is routed, its events routed as any poll's. Polled at once,
         the later poll's events reached everyone before the rest of the earlier poll's. At most
         ``POLL_ROUNDS`` polls a call: one asked for past them is logged at WARNING and made by
         the next poll, which the next data point makes at once (not ``poll_interval`` later).
 
         Under the wall clock the next data point's poll comes ``poll_interval`` after this
         call ends (all its polls made and routed), not after it started."""
-        if self._polling:
+        if self._polling or self._answering:
             self._poll_again = True
             return []
         self._polling = True

@@ -224,3 +224,62 @@ def test_polls_asked_for_on_every_fill_end_the_call_and_leave_the_rest_to_the_ne
     runtime.on_bar(bar(1))
     assert venue.polls == 2 * rt.POLL_ROUNDS and strategy.heard == 2 * rt.POLL_ROUNDS
     assert runtime.stats["fills"] == strategy.heard
+
+
+class FillsTheSecondAtOnce(Scripted):
+    """As ``Scripted``, but answers its second order's submit with an ack and two fills of half
+    of it (a market order swept through two levels)."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        answer = super().submit(order)
+        if len(self.orders) == 2:
+            coid = order.client_order_id
+            for n, total in ((1, 0.5), (2, 1.0)):
+                answer.append(
+                    VenueEvent(
+                        f"sweep-{coid}-{n}", order.trade_id, order.slot_id, "FILL",
+                        status="FILLED" if n == 2 else "PARTIALLY_FILLED", price=100.0, size=0.5,
+                        filled_size=total, venue_client_id=coid, asset=order.asset, side=order.side,
+                    )
+                )  # fmt: skip
+        return answer
+
+
+class BuysThenPollsOnFill(Strategy[Any]):
+    """Rests a buy on its first bar and buys again on its second; asks for a poll from its
+    ``on_fill`` on its first fill."""
+
+    def on_start(self) -> None:
+        self.heard: list[tuple[int, float]] = []
+        self.inner: list[list[VenueEvent]] = []
+
+    def on_bar(self, item: Bar) -> None:
+        if item.ts in (bar(0).ts, bar(1).ts):
+            assert self.buy(item.asset, 1.0, price=100.0, limit=100.0).accepted
+
+    def on_fill(self, fill: Fill) -> None:
+        self.heard.append((fill.slot_id, fill.size))
+        if len(self.heard) == 1:
+            self.inner.append(self.ctx._runtime.poll_venues())
+
+
+def test_a_poll_asked_for_while_a_submits_answer_is_routed_comes_after_it() -> None:
+    # Poll 1 (bar 1's) finds nothing; poll 2, asked for from the first fill of the second
+    # order's answer, fills the first order. The answer's second fill came after it.
+    venue = FillsTheSecondAtOnce([[], [(0, 1.0)]])
+    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="poll-in-answer")
+    runtime = TradingRuntime(kernel)
+    strategy = BuysThenPollsOnFill(name="s")
+    runtime.add_strategy(strategy)
+    routed: list[str] = []
+    runtime.event_listeners.append(lambda event: routed.append(event.event_id))
+    runtime.on_bar(bar(0))
+    runtime.on_bar(bar(1))
+    assert venue.polls == 2
+    assert strategy.heard == [(1, 0.5), (1, 0.5), (0, 1.0)]
+    first, second = (o.client_order_id for o in venue.orders)
+    fills = [e for e in routed if e.startswith(("sweep-", "fill-"))]
+    assert fills == [f"sweep-{second}-1", f"sweep-{second}-2", f"fill-{first}-1"]
+    assert strategy.inner == [[]]
+    assert [kernel.slot_state(i).size for i in (0, 1)] == [1.0, 1.0]
+    assert runtime.working_orders == 0
