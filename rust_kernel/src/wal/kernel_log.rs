@@ -100,34 +100,64 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// calibrations, and nothing was taken).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
-    bincode::serialize_into(&mut out, &kernel.ended_orders()).expect("orders always encode");
-    bincode::serialize_into(&mut out, &kernel.covered_fills()).expect("intervals always encode");
-    bincode::serialize_into(&mut out, &kernel.stated_totals()).expect("totals always encode");
-    bincode::serialize_into(&mut out, &kernel.in_doubt_keys()).expect("keys always encode");
-    bincode::serialize_into(&mut out, &kernel.unsettled_tail()).expect("fills always encode");
-    bincode::serialize_into(&mut out, &kernel.fees.calibration_tail())
-        .expect("calibrations always encode");
-    bincode::serialize_into(&mut out, &kernel.leg_tail()).expect("legs always encode");
+    for part in tail_parts(kernel) {
+        out.extend_from_slice(&part.bytes);
+    }
     out
 }
 
-/// The bytes of `kernel`'s checkpoint that a build before rules `rules` did not write: the
-/// parts added with it and after it (19: the unsettled fills', 20: the fee calibrations', 21:
-/// the legs'), which come last. A checkpoint cut short by as much is such a build's.
-pub fn parts_since_rules(kernel: &Kernel, rules: u16) -> usize {
-    let size = |n: bincode::Result<u64>| n.expect("checkpoint parts always encode") as usize;
-    let parts = [
-        (19, size(bincode::serialized_size(&kernel.unsettled_tail()))),
-        (
-            20,
-            size(bincode::serialized_size(&kernel.fees.calibration_tail())),
+/// One of a checkpoint's parts after the kernel's serde state ([`tail_parts`]).
+pub(crate) struct TailPart {
+    /// The rules version that added it: a checkpoint of a build before ends before it.
+    pub rules: u16,
+    /// What it holds, as an audit names a difference in it.
+    pub holds: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The parts a checkpoint holds after the kernel's serde state, in the order they are written
+/// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
+/// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
+pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 7] {
+    fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
+        let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
+        TailPart {
+            rules,
+            holds,
+            bytes,
+        }
+    }
+    [
+        part(2, "orders kept for late fills", &kernel.ended_orders()),
+        part(
+            5,
+            "fills covered by the venue's reports",
+            &kernel.covered_fills(),
         ),
-        (21, size(bincode::serialized_size(&kernel.leg_tail()))),
-    ];
-    parts
+        part(
+            12,
+            "fills the kept orders' reports stated",
+            &kernel.stated_totals(),
+        ),
+        part(13, "kept orders of unknown status", &kernel.in_doubt_keys()),
+        part(19, "unsettled fills", &kernel.unsettled_tail()),
+        part(
+            20,
+            "fee calibration by liquidity",
+            &kernel.fees.calibration_tail(),
+        ),
+        part(21, "what exits took of the slots' legs", &kernel.leg_tail()),
+    ]
+}
+
+/// The bytes of `kernel`'s checkpoint that a build before rules `rules` did not write: the
+/// parts added with it and after it, which come last. A checkpoint cut short by as much is
+/// such a build's.
+pub fn parts_since_rules(kernel: &Kernel, rules: u16) -> usize {
+    tail_parts(kernel)
         .iter()
-        .filter(|(r, _)| *r >= rules)
-        .map(|(_, n)| n)
+        .filter(|p| p.rules >= rules)
+        .map(|p| p.bytes.len())
         .sum()
 }
 
@@ -141,41 +171,35 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
         .check_slot_indexes()
         .and_then(|()| kernel.check_counts())
         .map_err(bad)?;
-    let mut covered: crate::kernel::CoveredRepr = Default::default();
-    let mut stated = Vec::new();
-    let mut in_doubt = Vec::new();
-    let mut unsettled = None;
-    let mut calibrations: Option<crate::fees::CalibrationTail> = None;
-    let mut legs: Option<crate::kernel::LegTail> = None;
-    if !rest.is_empty() {
-        let ended: crate::kernel::EndedRepr = deserialize_part(&mut rest).map_err(bad)?;
+    // Each part is there unless an older build ended the checkpoint before it (`tail_parts`):
+    // once the bytes end, every later part is missing too.
+    let ended: Option<crate::kernel::EndedRepr> = optional_part(&mut rest).map_err(bad)?;
+    if let Some(ended) = ended {
         kernel.restore_ended_orders(ended).map_err(bad)?;
-        if !rest.is_empty() {
-            covered = deserialize_part(&mut rest).map_err(bad)?;
-            if !rest.is_empty() {
-                stated = deserialize_part(&mut rest).map_err(bad)?;
-                if !rest.is_empty() {
-                    in_doubt = deserialize_part(&mut rest).map_err(bad)?;
-                    if !rest.is_empty() {
-                        unsettled = Some(deserialize_part(&mut rest).map_err(bad)?);
-                        if !rest.is_empty() {
-                            calibrations = Some(deserialize_part(&mut rest).map_err(bad)?);
-                            if !rest.is_empty() {
-                                legs = Some(deserialize_part(&mut rest).map_err(bad)?);
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
+    let covered: crate::kernel::CoveredRepr =
+        optional_part(&mut rest).map_err(bad)?.unwrap_or_default();
     kernel.restore_covered_fills(covered).map_err(bad)?;
+    let stated = optional_part(&mut rest).map_err(bad)?.unwrap_or_default();
     kernel.restore_stated_totals(stated).map_err(bad)?;
+    let in_doubt = optional_part(&mut rest).map_err(bad)?.unwrap_or_default();
     kernel.restore_in_doubt(in_doubt).map_err(bad)?;
+    let unsettled = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_unsettled_tail(unsettled).map_err(bad)?;
+    let calibrations = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_calibration_tail(calibrations).map_err(bad)?;
+    let legs = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_leg_tail(legs).map_err(bad)?;
     Ok(kernel)
+}
+
+/// The next part of a checkpoint's state ([`deserialize_part`]), or None where the checkpoint
+/// ended before it: a build before that part's rules version did not write it.
+fn optional_part<T: serde::de::DeserializeOwned>(rest: &mut &[u8]) -> bincode::Result<Option<T>> {
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    deserialize_part(rest).map(Some)
 }
 
 /// Decodes the next part of a checkpoint's state from `rest` and moves past it. Same
