@@ -6,12 +6,10 @@
 
 use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
-use dita_kernel::wal::kernel_log::{KernelLog, KernelLogOptions};
-use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc};
+use common::{close, detail, long_btc, open_log};
 
 /// Taker 5 bp, maker -2.5 bp (a rebate), seed 10,000.
 fn rebate_config() -> Vec<(String, f64)> {
@@ -159,21 +157,14 @@ fn a_rebate_fill_is_booked_as_a_negative_fee_and_the_account_adds_up() {
 #[test]
 fn a_log_holding_a_rebate_config_replays_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
-    let options = KernelLogOptions {
-        fsync: FsyncPolicy::None,
-        checkpoint_every: 0,
-        segment_bytes: 1 << 20,
-    };
-    let (mut log, mut live) =
-        KernelLog::open(dir.path(), Kernel::new("rebate", 1).unwrap(), &options).unwrap();
+    let (mut log, mut live) = open_log(dir.path(), "rebate", 0);
     round_trip(&mut live, RULES, |k, input| {
         let out = k.apply(&input).unwrap();
         log.record(k, &input).unwrap();
         out
     });
     drop(log);
-    let (_log, replayed) =
-        KernelLog::open(dir.path(), Kernel::new("rebate", 1).unwrap(), &options).unwrap();
+    let (_log, replayed) = open_log(dir.path(), "rebate", 0);
     assert_eq!(replayed.fees, live.fees);
     assert_eq!(replayed.account, live.account);
     assert_eq!(replayed.slots(), live.slots());

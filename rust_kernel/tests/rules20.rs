@@ -8,14 +8,11 @@ use std::path::Path;
 use dita_kernel::error::{replaying, RULES};
 use dita_kernel::fees::{CalibrationTail, LiquidityCalibration};
 use dita_kernel::kernel::{KernelInput, MAX_COUNT};
-use dita_kernel::wal::kernel_log::{
-    decode_kernel, encode_kernel, parts_since_rules, KernelLog, KernelLogOptions,
-};
-use dita_kernel::wal::FsyncPolicy;
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, set_segment_rules};
+use common::{close, detail, long_btc, open_log, set_segment_rules};
 
 fn intent(n: u32, action: KernelCommandType, order_type: OrderType) -> Intent {
     let size = if action == KernelCommandType::Enter {
@@ -182,21 +179,8 @@ fn under_rules_19_one_ratio_scales_both_sides_as_it_ran() {
     assert_eq!((f.maker, f.taker), (one, one));
 }
 
-fn options(checkpoint_every: u64) -> KernelLogOptions {
-    KernelLogOptions {
-        fsync: FsyncPolicy::None,
-        checkpoint_every,
-        segment_bytes: 1 << 20,
-    }
-}
-
 fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
-    KernelLog::open(
-        dir,
-        Kernel::new("sides", 1).unwrap(),
-        &options(checkpoint_every),
-    )
-    .unwrap()
+    open_log(dir, "sides", checkpoint_every)
 }
 
 /// The observable state two recoveries are compared by.

@@ -6,13 +6,11 @@ use dita_kernel::error::replaying;
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::wal::kernel_log::{
     decode_kernel, encode_kernel, parts_since_rules, replay_checkpoints, KernelLog,
-    KernelLogOptions,
 };
-use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc};
+use common::{close, detail, long_btc, open_log};
 
 fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
     long_btc(&format!("i{n}"), "t", 0, action, size)
@@ -199,12 +197,7 @@ fn a_checkpoints_legs_part_must_name_a_slot_and_a_positive_amount() {
 }
 
 fn open(dir: &std::path::Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
-    let options = KernelLogOptions {
-        fsync: FsyncPolicy::None,
-        checkpoint_every,
-        segment_bytes: 1 << 20,
-    };
-    KernelLog::open(dir, Kernel::new("legs", 1).unwrap(), &options).unwrap()
+    open_log(dir, "legs", checkpoint_every)
 }
 
 #[test]
@@ -276,13 +269,7 @@ fn a_leg_taken_within_float_error_of_its_share_carries_nothing() {
 #[test]
 fn a_log_checkpointed_after_every_record_of_leg_exits_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let options = KernelLogOptions {
-        fsync: FsyncPolicy::None,
-        checkpoint_every: 1,
-        segment_bytes: 1 << 20,
-    };
-    let (mut log, mut k) =
-        KernelLog::open(dir.path(), Kernel::new("legs", 1).unwrap(), &options).unwrap();
+    let (mut log, mut k) = open(dir.path(), 1);
     let mut apply = |k: &mut Kernel, input: KernelInput| {
         let out = k.apply(&input).unwrap();
         log.record(k, &input).unwrap();
@@ -323,12 +310,7 @@ fn a_log_checkpointed_after_every_record_of_leg_exits_recovers() {
     // Every checkpoint (one after each record) equals the replay of the records before it.
     let checked = replay_checkpoints(dir.path()).unwrap();
     assert_eq!(checked.matched.last(), Some(&10), "{checked:?}");
-    let options = KernelLogOptions {
-        checkpoint_every: 0,
-        ..options
-    };
-    let reopened = KernelLog::open(dir.path(), Kernel::new("legs", 1).unwrap(), &options);
-    let (_, back) = reopened.expect("the log reopens");
+    let (_, back) = open(dir.path(), 0);
     assert_eq!(back.slots(), k.slots());
 }
 

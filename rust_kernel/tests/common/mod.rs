@@ -1,5 +1,7 @@
 //! What the kernel's integration tests share.
 
+use dita_kernel::wal::kernel_log::{KernelLog, KernelLogOptions};
+use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
 /// An outcome's details name each field once: a reader taking them as a mapping (Python's
@@ -86,4 +88,21 @@ pub fn set_segment_header(dir: &std::path::Path, version: u16, rules: u16) {
             std::fs::write(&path, bytes).unwrap();
         }
     }
+}
+
+/// The write-ahead log in `dir` and the kernel of one slot named `kernel_id` it holds (a new
+/// one, or recovered from the log): unsynced, in segments of 1 MiB, a checkpoint every
+/// `checkpoint_every` records (0: none).
+#[allow(dead_code)]
+pub fn open_log(
+    dir: &std::path::Path,
+    kernel_id: &str,
+    checkpoint_every: u64,
+) -> (KernelLog, Kernel) {
+    let options = KernelLogOptions {
+        fsync: FsyncPolicy::None,
+        checkpoint_every,
+        segment_bytes: 1 << 20,
+    };
+    KernelLog::open(dir, Kernel::new(kernel_id, 1).unwrap(), &options).unwrap()
 }
