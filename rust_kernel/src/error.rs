@@ -181,7 +181,12 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// whose share such fills took already count as done, the exit going to the next; a completed
 /// exit's fills past its leg's share count towards the next leg (a leg exit that ended
 /// part-filled, say 0.1 of a leg of 0.3, went out again at 0.3 and took 0.4).
-pub const RULES: u16 = 21;
+///
+/// 22: `reconcile_from_slots` loads each slot's `leg_taken` as the caller's slot says it (0
+/// when it says nothing), and its record carries it (`kernel::KernelInput::ReplaceSlotsLegs`):
+/// a slot saved mid-leg and loaded back started its leg afresh, and its next leg exit sent the
+/// leg's whole share again.
+pub const RULES: u16 = 22;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -250,9 +250,49 @@ pub struct UnsettledTail {
 
 /// What a checkpoint holds of the slots beyond the kernel's serde state (rules 21; one written
 /// before ends with the fee calibrations): each slot's `leg_taken` that is not 0, by slot id.
-/// Outside the slot's own encoding, which a `reconcile_from_slots` record holds too.
-#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Outside the slot's own encoding, which a `reconcile_from_slots` record of rules 21 or older
+/// holds alone; from rules 22 on that record carries one beside its slots
+/// ([`KernelInput::ReplaceSlotsLegs`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LegTail(Vec<(u32, f64)>);
+
+impl LegTail {
+    /// What exit fills took of `slots`' legs.
+    pub fn of(slots: &[TradeSlot]) -> Self {
+        LegTail(
+            slots
+                .iter()
+                .filter(|s| s.leg_taken != 0.0)
+                .map(|s| (s.slot_id as u32, s.leg_taken))
+                .collect(),
+        )
+    }
+
+    /// Sets each slot's `leg_taken` to what this says (0 where it says nothing), once it is
+    /// checked as this build writes it: in slot order, each slot once, within `slots`, each a
+    /// positive number. Nothing changes on an error.
+    pub fn set_on(&self, slots: &mut [TradeSlot]) -> Result<(), String> {
+        let taken = &self.0;
+        if let Some(w) = taken.windows(2).find(|w| w[0].0 >= w[1].0) {
+            return Err(format!(
+                "leg_taken of slot {} after slot {}: not in slot order",
+                w[1].0, w[0].0
+            ));
+        }
+        let n = slots.len();
+        if let Some(&(sid, _)) = taken.iter().find(|(sid, _)| *sid as usize >= n) {
+            return Err(format!("leg_taken of slot {sid}, beyond the {n} slots"));
+        }
+        if let Some(&(sid, t)) = taken.iter().find(|(_, t)| !(t.is_finite() && *t > 0.0)) {
+            return Err(format!("slot {sid} leg_taken {t} is not a positive number"));
+        }
+        slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
+        for &(sid, t) in taken {
+            slots[sid as usize].leg_taken = t;
+        }
+        Ok(())
+    }
+}
 
 /// The most a count in a checkpoint may say (2^62): one per input, a run at a million inputs a
 /// second takes 146,000 years to reach it, and adding one to it never overflows.
@@ -309,6 +349,8 @@ pub enum KernelInput {
         slot_id: i64,
         ratios: Vec<f64>,
     },
+    /// `reconcile_from_slots` under rules 21 and older: the slots, each loaded with nothing
+    /// taken of its leg (their encoding leaves `leg_taken` out).
     ReplaceSlots(Vec<TradeSlot>),
     // Appended last so logs written before it still decode (variants are encoded by index).
     CalibrateFee {
@@ -317,6 +359,21 @@ pub enum KernelInput {
         actual_fee: f64,
         maker: bool,
     },
+    /// `reconcile_from_slots` from rules 22 on ([`KernelInput::replace_slots`]): the slots,
+    /// and what exit fills took of their legs, which each loaded slot keeps.
+    ReplaceSlotsLegs {
+        slots: Vec<TradeSlot>,
+        legs: LegTail,
+    },
+}
+
+impl KernelInput {
+    /// The record of `reconcile_from_slots(slots)`: the slots with what exits took of their
+    /// legs beside them.
+    pub fn replace_slots(slots: Vec<TradeSlot>) -> Self {
+        let legs = LegTail::of(&slots);
+        KernelInput::ReplaceSlotsLegs { slots, legs }
+    }
 }
 
 /// Dirty keys for the projection, tracked only when a projection is attached.
@@ -1654,7 +1711,17 @@ impl Kernel {
                 self.simple_outcome()
             }
             KernelInput::ReplaceSlots(slots) => {
-                self.replace_slots(slots.clone())?;
+                // Its record carries no leg_taken: every loaded leg starts afresh, as it did.
+                let mut slots = slots.clone();
+                slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
+                self.replace_slots(slots)?;
+                self.simple_outcome()
+            }
+            KernelInput::ReplaceSlotsLegs { slots, legs } => {
+                let mut slots = slots.clone();
+                legs.set_on(&mut slots)
+                    .map_err(|why| KernelError::invalid("legs", why, "must name the slots"))?;
+                self.replace_slots(slots)?;
                 self.simple_outcome()
             }
             KernelInput::CalibrateFee {
@@ -5209,9 +5276,11 @@ impl Kernel {
         // An exit-leg index past the legs means every leg is done (older rules counted on
         // with exits of an explicit size; a kernel recovered from such a log shows it).
         slots.iter_mut().for_each(bound_leg_index);
-        // A loaded slot's leg starts afresh: its record (serde) carries no leg_taken, and a
-        // replay must land where the live call did.
-        slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
+        // Rules 22 on a loaded slot keeps what exits took of its leg, as the caller's slot
+        // says (its record carries it); before, its leg started afresh.
+        if rules() < 22 {
+            slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
+        }
         let mut seen_orders = [
             std::collections::HashSet::new(),
             std::collections::HashSet::new(),
@@ -5245,6 +5314,10 @@ impl Kernel {
                 ],
                 f64::NEG_INFINITY,
             )?;
+            if rules() >= 22 {
+                // Past the legs' shares it counts them done: the next leg exit closes the rest.
+                check_number(&field("leg_taken"), s.leg_taken, 0.0)?;
+            }
             validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
                 KernelError::invalid(
                     &field("exit_leg_ratios"),
@@ -5513,39 +5586,13 @@ impl Kernel {
     }
 
     pub fn leg_tail(&self) -> LegTail {
-        LegTail(
-            self.slots
-                .iter()
-                .filter(|s| s.leg_taken != 0.0)
-                .map(|s| (s.slot_id as u32, s.leg_taken))
-                .collect(),
-        )
+        LegTail::of(&self.slots)
     }
 
     /// Restores [`Kernel::leg_tail`] from a checkpoint (None from an older one: nothing was
     /// taken towards a leg before rules 21).
     pub(crate) fn restore_leg_tail(&mut self, t: Option<LegTail>) -> Result<(), String> {
-        let taken = t.map_or_else(Vec::new, |t| t.0);
-        // Written in slot order, each slot once: anything else is not this build's writing.
-        if let Some(w) = taken.windows(2).find(|w| w[0].0 >= w[1].0) {
-            return Err(format!(
-                "leg_taken of slot {} after slot {}: not in slot order",
-                w[1].0, w[0].0
-            ));
-        }
-        for (sid, taken) in taken {
-            let n = self.slots.len();
-            let Some(slot) = self.slots.get_mut(sid as usize) else {
-                return Err(format!("leg_taken of slot {sid}, beyond the {n} slots"));
-            };
-            if !(taken.is_finite() && taken > 0.0) {
-                return Err(format!(
-                    "slot {sid} leg_taken {taken} is not a positive number"
-                ));
-            }
-            slot.leg_taken = taken;
-        }
-        Ok(())
+        t.unwrap_or_default().set_on(&mut self.slots)
     }
 
     /// Restores the maker's and the taker's fee calibration from a checkpoint (rules 20; None
@@ -5556,6 +5603,17 @@ impl Kernel {
         t: Option<crate::fees::CalibrationTail>,
     ) -> Result<(), String> {
         self.fees.restore_calibration_tail(t);
+        // Every fee the kernel predicts is scaled by one of them: a ratio that is not a number
+        // (a buggy or newer writer's, past the digest) would make every fee and balance so.
+        let f = &self.fees;
+        let ratios = [
+            ("fees.calibration_ratio", f.calibration_ratio),
+            ("fees.maker.ratio", f.maker.ratio),
+            ("fees.taker.ratio", f.taker.ratio),
+        ];
+        if let Some((what, r)) = ratios.into_iter().find(|(_, r)| !r.is_finite()) {
+            return Err(format!("{what} {r} is not a finite number"));
+        }
         self.check_counts()
     }
 

@@ -1414,8 +1414,9 @@ pub struct TradeSlot {
     pub exit_reason: String,
     /// What exit fills took from the position since the active leg began (rules 21 on): an
     /// exit that ended part-filled leaves that much of the leg done. Outside the slot's own
-    /// encoding, which a `reconcile_from_slots` record of every log holds: a slot loaded so
-    /// starts its leg afresh, and a checkpoint keeps it in its last part (`kernel::LegTail`).
+    /// encoding, which checkpoints and `reconcile_from_slots` records of older builds share: a
+    /// checkpoint keeps it in its last part (`kernel::LegTail`), a `reconcile_from_slots`
+    /// record beside the slots (`KernelInput::ReplaceSlotsLegs`, rules 22 on).
     #[serde(skip)]
     pub leg_taken: f64,
 }

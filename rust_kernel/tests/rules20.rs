@@ -297,3 +297,33 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     let err = with(t).map(|_| ()).unwrap_err();
     assert!(err.contains("fees.maker.samples"), "{err}");
 }
+
+/// A ratio that is not a number would scale every later prediction to one (it loaded).
+#[test]
+fn a_checkpoints_calibration_ratios_must_be_finite() {
+    let mut k = Kernel::new("sides", 1).unwrap();
+    session(&mut k, live);
+    let bytes = encode_kernel(&k);
+    let body = &bytes[..bytes.len() - parts_since_rules(&k, 20)];
+    let with = |t: CalibrationTail| {
+        let mut b = body.to_vec();
+        b.extend(bincode::serialize(&t).unwrap());
+        decode_kernel(&b).map(|_| ())
+    };
+    let fine = k.fees.calibration_tail();
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut t = fine;
+        t.maker.ratio = bad;
+        let err = with(t).unwrap_err();
+        assert!(err.contains("fees.maker.ratio"), "{err}");
+        let mut t = fine;
+        t.taker.ratio = bad;
+        let err = with(t).unwrap_err();
+        assert!(err.contains("fees.taker.ratio"), "{err}");
+    }
+    // A checkpoint of rules 19 or older: both sides take the state's one ratio, checked so.
+    let mut cut = decode_kernel(body).unwrap();
+    cut.fees.calibration_ratio = f64::NAN;
+    let err = decode_kernel(&encode_kernel(&cut)[..body.len()]).map(|_| ());
+    assert!(err.unwrap_err().contains("fees.calibration_ratio"));
+}

@@ -314,8 +314,9 @@ fn a_log_checkpointed_after_every_record_of_leg_exits_recovers() {
     assert_eq!(back.slots(), k.slots());
 }
 
-/// `replace_slots` (KernelInput::ReplaceSlots) starts a loaded slot's leg afresh, as its record
-/// (which carries no leg_taken) replays: the live call kept what the caller's slots said.
+/// A `reconcile_from_slots` record of rules 21 (KernelInput::ReplaceSlots, which carries no
+/// leg_taken) starts a loaded slot's leg afresh, applied live as replayed (rules 22 records
+/// carry it: tests/rules22.rs).
 #[test]
 fn replaced_slots_start_their_legs_afresh_as_their_record_replays() {
     let mut k = holding(&[0.5, 0.5]);
@@ -328,7 +329,6 @@ fn replaced_slots_start_their_legs_afresh_as_their_record_replays() {
     k.apply(&input).unwrap();
     let logged: KernelInput = bincode::deserialize(&bincode::serialize(&input).unwrap()).unwrap();
     replayed.apply(&logged).unwrap();
-    // Documented: "reconcile_from_slots ... a loaded slot's leg starts afresh".
     assert_eq!(
         k.slots()[0].leg_taken,
         0.0,

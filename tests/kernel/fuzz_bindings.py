@@ -388,7 +388,7 @@ def fields_of(target: str) -> list[str]:
 
 # Fields of a slot's or order's dict that reconcile_from_slots does not read (docs/kernel.md).
 NOT_READ = {
-    "reconcile_from_slots": ("committed_notional", "awaited_fill_qty", "order_in_doubt", "leg_taken"),
+    "reconcile_from_slots": ("committed_notional", "awaited_fill_qty", "order_in_doubt"),
     "reconcile_from_slots.order": ("slot_id", "leg"),
 }
 

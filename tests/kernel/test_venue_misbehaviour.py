@@ -995,15 +995,53 @@ def test_a_leg_exit_that_ended_part_filled_is_sent_again_for_what_is_left_of_its
     assert (kernel.slot(0).active_leg_index, kernel.slot(0).leg_taken) == (1, 0.0)
 
 
-def test_a_slot_loaded_by_reconcile_from_slots_starts_its_leg_afresh(kernel: ExecutionKernel) -> None:
+def test_a_slot_loaded_by_reconcile_from_slots_keeps_what_exits_took_of_its_leg(tmp_path: Any) -> None:
+    first = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="legs")
+    leg_exit_part_filled(first)
+    saved = first.slots()
+    # A restart without the log loads the saved slots, and its own log keeps them so.
+    wal = str(tmp_path / "wal")
+    loaded = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="legs-2", wal_dir=wal)
+    loaded.reconcile_from_slots(saved)
+    assert loaded.slot_dict(0)["leg_taken"] == pytest.approx(0.2)
+    loaded.close()
+    live = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="legs-3")
+    live.reconcile_from_slots(saved)
+    reopened = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="legs-2", wal_dir=wal)
+    for k in (live, reopened):
+        assert k.slots() == saved
+        exit_order_id(k)
+        again = k.slot_state(0).active_exit_order
+        # The rest of the leg: its whole share again (0.5) took 0.7 for the leg.
+        assert again is not None and again.size == pytest.approx(0.3)
+
+
+def test_a_slot_saved_without_leg_taken_loads_with_nothing_taken(kernel: ExecutionKernel) -> None:
     leg_exit_part_filled(kernel)
     slots = kernel.slots()
-    slots[0]["leg_taken"] = 0.4  # not read: what the loaded slot's exits take from now on counts
+    del slots[0]["leg_taken"]  # saved by a build before rules 21 showed it
     kernel.reconcile_from_slots(slots)
     assert kernel.slot(0).leg_taken == 0.0
     exit_order_id(kernel)
     again = kernel.slot_state(0).active_exit_order
     assert again is not None and again.size == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [(-0.1, "-0.1"), (float("nan"), "NaN"), (float("inf"), "inf"), ("0.2", "'0.2'"), (True, "True")],
+)
+def test_a_bad_leg_taken_is_refused_naming_it_and_changes_nothing(
+    kernel: ExecutionKernel, value: Any, says: str
+) -> None:
+    leg_exit_part_filled(kernel)
+    before = kernel.snapshot()
+    slots = kernel.slots()
+    slots[0]["leg_taken"] = value
+    with pytest.raises((ValueError, TypeError), match=r"slots\[0\]\.leg_taken") as raised:
+        kernel.reconcile_from_slots(slots)
+    assert says in str(raised.value)
+    assert kernel.snapshot() == before
 
 
 def test_a_venue_id_several_orders_carried_names_none_of_them() -> None:

@@ -890,7 +890,7 @@ impl PyKernel {
         let logged = this
             .wal
             .is_some()
-            .then(|| KernelInput::ReplaceSlots(parsed.clone()));
+            .then(|| KernelInput::replace_slots(parsed.clone()));
         if let Some(n) = logged.as_ref().and_then(too_large_to_log) {
             return Err(PyValueError::new_err(format!(
                 "invalid slots: {n} bytes as one write-ahead log record (at most {} bytes; \
@@ -1513,6 +1513,12 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     s.last_event_time = num("last_event_time")?;
     s.mark_price = if d.contains("mark_price")? {
         num("mark_price")?
+    } else {
+        0.0
+    };
+    // Shown since rules 21 and read since 22: a slot saved before has nothing taken of its leg.
+    s.leg_taken = if d.contains("leg_taken")? {
+        num("leg_taken")?
     } else {
         0.0
     };
