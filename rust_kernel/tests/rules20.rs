@@ -298,32 +298,32 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     assert!(err.contains("fees.maker.samples"), "{err}");
 }
 
-/// A ratio that is not a number would scale every later prediction to one (it loaded).
+/// A log of rules 0 learned from every charge (no band), so one calibration of a fee far over
+/// its prediction leaves a ratio that is not finite, as it ran. A kernel recovered from it and
+/// checkpointed by this build must open again: its checkpoint holds that ratio.
 #[test]
-fn a_checkpoints_calibration_ratios_must_be_finite() {
-    let mut k = Kernel::new("sides", 1).unwrap();
-    session(&mut k, live);
-    let bytes = encode_kernel(&k);
-    let body = &bytes[..bytes.len() - parts_since_rules(&k, 20)];
-    let with = |t: CalibrationTail| {
-        let mut b = body.to_vec();
-        b.extend(bincode::serialize(&t).unwrap());
-        decode_kernel(&b).map(|_| ())
+fn a_log_of_rules_0_whose_calibration_overflowed_still_opens_once_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, k) = open_log(dir.path(), "old", 0);
+    // Refused live under today's bounds (1e308 > 1e15), but rules 0 took it.
+    let input = KernelInput::CalibrateFee {
+        price: 100.0,
+        qty: 1.0,
+        actual_fee: 1e308,
+        maker: false,
     };
-    let fine = k.fees.calibration_tail();
-    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        let mut t = fine;
-        t.maker.ratio = bad;
-        let err = with(t).unwrap_err();
-        assert!(err.contains("fees.maker.ratio"), "{err}");
-        let mut t = fine;
-        t.taker.ratio = bad;
-        let err = with(t).unwrap_err();
-        assert!(err.contains("fees.taker.ratio"), "{err}");
-    }
-    // A checkpoint of rules 19 or older: both sides take the state's one ratio, checked so.
-    let mut cut = decode_kernel(body).unwrap();
-    cut.fees.calibration_ratio = f64::NAN;
-    let err = decode_kernel(&encode_kernel(&cut)[..body.len()]).map(|_| ());
-    assert!(err.unwrap_err().contains("fees.calibration_ratio"));
+    log.record(&k, &input).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    set_segment_rules(dir.path(), 0);
+    let (mut log, mut k) = open_log(dir.path(), "old", 0);
+    assert!(!k.fees.taker.ratio.is_finite(), "{:?}", k.fees);
+    let input = KernelInput::SeedCapital(1000.0);
+    k.apply(&input).unwrap();
+    log.record(&k, &input).unwrap();
+    log.checkpoint(&k).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let (_, back) = open_log(dir.path(), "old", 0);
+    assert_eq!(back.fees, k.fees);
 }

@@ -130,6 +130,19 @@ fn a_loaded_leg_taken_must_be_a_number_not_below_zero() {
     assert!(close(next_leg_exit(&mut k), 0.8));
 }
 
+/// The record applied live refuses a bad `leg_taken` naming the slot's field, as
+/// `replace_slots` (and the Python binding) do.
+#[test]
+fn applied_live_a_bad_leg_taken_is_refused_naming_the_slots_field() {
+    let mut k = Kernel::new("legs", 2).unwrap();
+    let before = (k.slots().to_vec(), k.seq());
+    let mut slots = k.slots().to_vec();
+    slots[1].leg_taken = -0.1;
+    let err = k.apply(&KernelInput::replace_slots(slots)).unwrap_err();
+    assert!(err.to_string().contains("slots[1].leg_taken"), "{err}");
+    assert_eq!((k.slots().to_vec(), k.seq()), before);
+}
+
 #[test]
 fn a_replace_records_legs_must_name_its_slots_each_once() {
     let saved = part_leg().slots().to_vec();
@@ -141,7 +154,8 @@ fn a_replace_records_legs_must_name_its_slots_each_once() {
     for (taken, says) in [
         (vec![(1, 0.2)], "beyond the 1 slots"),
         (vec![(0, 0.2), (0, 0.1)], "not in slot order"),
-        (vec![(0, -0.2)], "not a positive number"),
+        (vec![(0, -0.2)], "slots[0].leg_taken"),
+        (vec![(0, 0.0)], "not a positive number"),
     ] {
         let input = KernelInput::ReplaceSlotsLegs {
             slots: saved.clone(),

@@ -4,6 +4,7 @@ by hand through a venue that answers nothing by itself."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -1025,6 +1026,19 @@ def test_a_slot_saved_without_leg_taken_loads_with_nothing_taken(kernel: Executi
     exit_order_id(kernel)
     again = kernel.slot_state(0).active_exit_order
     assert again is not None and again.size == pytest.approx(0.5)
+
+
+def test_a_loaded_leg_taken_of_minus_zero_shows_as_its_log_recovers_it(tmp_path: Any) -> None:
+    wal = str(tmp_path / "wal")
+    live = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="negzero", wal_dir=wal)
+    slots = live.slots()
+    slots[0]["leg_taken"] = -0.0
+    live.reconcile_from_slots(slots)
+    shown_live = live.slot_dict(0)["leg_taken"]
+    live.close()
+    reopened = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="negzero", wal_dir=wal)
+    # Its record leaves out what is 0, so the log recovers 0.0: live showed -0.0.
+    assert math.copysign(1.0, shown_live) == math.copysign(1.0, reopened.slot_dict(0)["leg_taken"]) == 1.0
 
 
 @pytest.mark.parametrize(

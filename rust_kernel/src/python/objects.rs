@@ -60,8 +60,8 @@ pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyD
     d.set_item("closed", s.closed)?;
     d.set_item("exit_leg_ratios", PyList::new(py, &s.exit_leg_ratios)?)?;
     d.set_item("active_leg_index", s.active_leg_index)?;
-    // What exit fills took of the active leg (rules 21); not read on load: a loaded slot's
-    // leg starts afresh.
+    // What exit fills took of the active leg (rules 21); read on load from rules 22 (before,
+    // a loaded slot's leg started afresh).
     d.set_item("leg_taken", s.leg_taken)?;
     d.set_item("active_entry_order", opt_order(py, &s.active_entry_order)?)?;
     d.set_item("active_exit_order", opt_order(py, &s.active_exit_order)?)?;
