@@ -2169,6 +2169,30 @@ def test_a_kraken_orders_trades_already_reported_are_not_asked_for_again(
     assert asked == [first, first, second]
 
 
+def test_a_kraken_orders_trades_not_named_by_its_answer_are_read_from_the_trade_list_unfiltered(
+    kraken_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """An order whose answer names no trades (as one found in Kraken's order lists) has its
+    trades read from the account's trade list (TradesHistory), which has no order filter: it
+    was sent Binance's ``orderId``, which ccxt passes on to Kraken as given. It is asked with
+    no order parameter, and the order's trades are kept from what it lists."""
+    _kraken_watched(kraken_venue, 0.02)
+    working = dict(_kraken_order("open", "s2-entry-1"), vol_exec="0.00800000", cost="720.00000")
+    exchange.script("POST", "/0/private/QueryOrders", payload=_kraken_queried(working))
+    ours, other = "TAAAAA-AAAAA-AAAAA1", "TAAAAA-AAAAA-AAAAA2"
+    listed = {
+        ours: _kraken_trade(ours, "0.00800000", 1763679610.0),
+        other: dict(_kraken_trade(other, "0.00300000", 1763679611.0), ordertxid="OTHERX-AAAAA-BBBBBB"),
+    }
+    exchange.script("POST", "/0/private/TradesHistory", payload={"error": [], "result": {"trades": listed}})
+    [fill] = kraken_venue.poll_events()
+    assert (fill.fill_id, fill.size, fill.status) == (
+        f"XXBTZUSD:{ours}", 0.008, VenueOrderStatus.PARTIALLY_FILLED
+    )  # fmt: skip
+    [asked] = exchange.calls("POST", "/0/private/TradesHistory")
+    assert set(asked.params) == {"nonce"}
+
+
 def test_kraken_order_status_after_a_restart_asks_its_order_lists_once_not_per_market(
     kraken_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
 ) -> None:
@@ -2668,16 +2692,163 @@ def test_an_okx_page_that_cannot_be_read_ends_the_reading_with_the_pages_read(
     assert okx_venue.poll_events() == []
 
 
+# -- Gate: a spot order's trades read page by page -------------------------------------------
+
+_GATE_ORDER_ID = "1852454420"
+
+
+def _gate_trade(n: int) -> dict:
+    """Trade ``n`` of order ``_GATE_ORDER_ID``, 0.0001 BTC bought at a price of its own, as Gate's
+    spot trade list gives it."""
+    return {
+        "id": str(5_000_000 + n), "create_time": str(1763679610 + n // 100),
+        "create_time_ms": f"{1763679610000 + n * 10}.000", "currency_pair": "BTC_USDT", "side": "buy",
+        "role": "maker", "amount": "0.0001", "price": f"{89000 + n / 10:.1f}", "order_id": _GATE_ORDER_ID,
+        "fee": "0.0000002", "fee_currency": "BTC", "point_fee": "0", "gt_fee": "0",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def gate_venue(
+    exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CcxtVenue]:
+    """A Gate spot venue: ccxt's Gate lists the currencies, and asks whether the account is a
+    unified one (a private request), with its markets."""
+    monkeypatch.setenv("DITA_TEST_GATE_KEY", "gate-key")
+    monkeypatch.setenv("DITA_TEST_GATE_SECRET", "gate-secret")
+    pair = {
+        "id": "BTC_USDT", "base": "BTC", "quote": "USDT", "fee": "0.2", "min_base_amount": "0.00001",
+        "min_quote_amount": "3", "amount_precision": 6, "precision": 1, "trade_status": "tradable",
+        "sell_start": 0, "buy_start": 0,
+    }  # fmt: skip
+    exchange.script("GET", "/api/v4/spot/currency_pairs", payload=[pair], repeat=True)
+    exchange.script("GET", "/api/v4/margin/currency_pairs", payload=[], repeat=True)
+    exchange.script("GET", "/api/v4/spot/currencies", payload=[], repeat=True)
+    exchange.script("GET", "/api/v4/account/detail", payload={"user_id": 1, "key": {"mode": 1}}, repeat=True)
+    venue = CcxtVenue(
+        exchange="gate",
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_GATE_KEY",
+        secret_env="DITA_TEST_GATE_SECRET",
+        timeout_ms=CLIENT_TIMEOUT_MS,
+        rate_limit_ms=1,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    venue.load_markets()
+    yield venue
+    venue.close()
+
+
+def _gate_filled(venue: CcxtVenue, exchange: RecordedExchange, trades: int) -> None:
+    """Has ``venue`` follow a limit buy at 90000, order ``_GATE_ORDER_ID``, which Gate answers
+    filled in ``trades`` trades of 0.0001."""
+    size = f"{trades / 10_000:.4f}"
+    cost = sum(float(_gate_trade(n)["price"]) for n in range(trades)) / 10_000
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "BTC_USDT", "BUY", "LIMIT", 90000.0, float(size),
+        venue_order_id=f"BTC_USDT:{_GATE_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    venue.watch(order)
+    answer = {
+        "id": _GATE_ORDER_ID, "text": venue.listed_client_order_id(order), "create_time": "1763679601",
+        "update_time": "1763679640", "create_time_ms": "1763679601000", "update_time_ms": "1763679640000",
+        "status": "closed", "finish_as": "filled", "currency_pair": "BTC_USDT", "type": "limit",
+        "account": "spot", "side": "buy", "amount": size, "price": "90000", "time_in_force": "gtc",
+        "left": "0", "filled_amount": size, "filled_total": f"{cost:.2f}",
+        "avg_deal_price": f"{cost / float(size):.2f}", "fee": "0", "fee_currency": "BTC", "point_fee": "0",
+        "gt_fee": "0",
+    }  # fmt: skip
+    exchange.script("GET", f"/api/v4/spot/orders/{_GATE_ORDER_ID}", payload=answer, repeat=True)
+
+
+def test_a_gate_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
+    gate_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """Gate's spot trade list gives 100 trades a request unless asked for up to 1000, and the
+    next ones by page number (``page``, from 1): one page was read, and an order that traded
+    2300 times had the 2200 trades past it booked from the order after
+    ``missing_trades_wait_s``, their prices, fees and ids lost. The list is read page by page,
+    each asked for the order's trades (``order_id``), until the order's trades are all in."""
+    _gate_filled(gate_venue, exchange, 2300)
+    trades = [_gate_trade(n) for n in range(2300)]
+    for start in (0, 1000, 2000):
+        exchange.script("GET", "/api/v4/spot/my_trades", payload=trades[start : start + 1000])
+    fills = [e for e in gate_venue.poll_events() if e.kind == KernelEventKind.FILL]
+    assert [(f.fill_id, f.price) for f in fills] == [
+        (f"BTC_USDT:{t['id']}", float(t["price"])) for t in trades
+    ]
+    assert all(f.metadata.get("fill_source") != "order" for f in fills)
+    assert fills[-1].status == VenueOrderStatus.FILLED and fills[-1].filled_size == pytest.approx(0.23)
+    asked = exchange.calls("GET", "/api/v4/spot/my_trades")
+    assert [(c.params.get("page"), c.params["limit"], c.params["order_id"]) for c in asked] == [
+        (None, "1000", _GATE_ORDER_ID), ("2", "1000", _GATE_ORDER_ID), ("3", "1000", _GATE_ORDER_ID)
+    ]  # fmt: skip
+    assert {c.params["currency_pair"] for c in asked} == {"BTC_USDT"}
+
+
+def test_a_gate_list_that_ignores_the_page_asked_for_is_read_no_further(
+    gate_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """A list that answers every page with the first gives nothing new on the second: the reading
+    ends there, rather than asking for page after page for ever. The trades read are reported;
+    the rest is booked from the order later (``missing_trades_wait_s``)."""
+    _gate_filled(gate_venue, exchange, 1500)
+    first_page = [_gate_trade(n) for n in range(1000)]
+    for _ in range(3):  # a third request would be answered the same (and fail the test)
+        exchange.script("GET", "/api/v4/spot/my_trades", payload=first_page)
+    fills = [e for e in gate_venue.poll_events() if e.kind == KernelEventKind.FILL]
+    assert [f.fill_id for f in fills] == [f"BTC_USDT:{t['id']}" for t in first_page]
+    assert fills[-1].status == VenueOrderStatus.PARTIALLY_FILLED
+    assert fills[-1].filled_size == pytest.approx(0.1)
+    asked = exchange.calls("GET", "/api/v4/spot/my_trades")
+    assert [(c.params.get("page"), c.params["order_id"]) for c in asked] == [
+        (None, _GATE_ORDER_ID), ("2", _GATE_ORDER_ID)
+    ]  # fmt: skip
+
+
+def test_gate_pages_are_asked_for_up_to_the_last_one_gate_serves() -> None:
+    """Gate serves the pages with limit * (page - 1) up to 100,000 (101 of 1000) and refuses the
+    next: the page after it is not asked for."""
+    full = [_gate_trade(n) for n in range(1000)]
+    assert ccxt_venue._gate_next_page(full, {"order_id": _GATE_ORDER_ID}) == {"page": 2}
+    assert ccxt_venue._gate_next_page(full, {"order_id": _GATE_ORDER_ID, "page": 100}) == {"page": 101}
+    assert ccxt_venue._gate_next_page(full, {"order_id": _GATE_ORDER_ID, "page": 101}) is None
+
+
+def test_a_gate_swaps_trade_list_is_read_one_page_and_asked_no_page() -> None:
+    """For a swap ccxt asks Gate's ``my_trades_timerange``, which takes no ``page`` (nor, by its
+    documentation, an order filter): its first page is read, asked as before, however full."""
+    venue = CcxtVenue(exchange="gate", market_type="linear")
+    asked: list[tuple[int | None, dict]] = []
+
+    def fetch_my_trades(symbol: str, since: None, limit: int | None, params: dict) -> list[dict]:
+        asked.append((limit, dict(params)))
+        return [ccxt_trade(str(4000 + n), 0.001, order="28457200") for n in range(1000)]
+
+    venue._exchange.fetch_my_trades = fetch_my_trades
+    tracked = ccxt_venue._Tracked(
+        make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=2.0),
+        "s2-entry-1",
+        "BTC/USDT:USDT",
+        "BTC_USDT",
+        exchange_order_id="28457200",
+    )
+    assert len(venue._fetch_trades(tracked, 2.0)) == 1000
+    assert asked == [(None, {"order_id": "28457200"})]
+
+
 @pytest.mark.parametrize(
     ("exchange_id", "parameter"),
-    [("okx", "ordId"), ("myokx", "ordId"), ("gate", "order_id"), ("bybit", "orderId"), ("kraken", "orderId")],
+    [("okx", "ordId"), ("myokx", "ordId"), ("gate", "order_id"), ("bybit", "orderId"), ("kraken", None)],
 )
 def test_an_orders_trades_are_asked_for_by_the_exchanges_own_order_parameter(
-    exchange_id: str, parameter: str
+    exchange_id: str, parameter: str | None
 ) -> None:
     """ccxt passes fetch_my_trades' parameters on as given: each exchange (and those ccxt derives
     from it, OKX's ``myokx``) is asked by its own name of the order filter. Kraken's trade list
-    has none: it is asked as before, and only the order's trades among those it lists are kept."""
+    has none: it is asked with no order parameter (Binance's ``orderId`` went on to Kraken), and
+    only the order's trades among those it lists are kept."""
     venue = CcxtVenue(exchange=exchange_id)
     asked: list[dict] = []
 
@@ -2694,7 +2865,7 @@ def test_an_orders_trades_are_asked_for_by_the_exchanges_own_order_parameter(
         exchange_order_id="28457200",
     )
     assert [t["id"] for t in venue._fetch_trades(tracked, 0.008)] == ["4101"]
-    assert asked == [{parameter: "28457200"}]
+    assert asked == [{parameter: "28457200"} if parameter else {}]
 
 
 def test_the_rest_booked_from_the_order_is_priced_right_after_a_trade_the_kernel_had_booked_in_part(

@@ -112,18 +112,22 @@ _ORDER_LISTS = {
 }
 # The parameter by which an exchange's trade list (ccxt's fetch_my_trades, which passes it on
 # as given) keeps one order's trades: Binance's and Bybit's ``orderId`` where not named here.
-# Kraken's list has none: it answers the account's latest trades, of which the order's are kept
-# (read only where the order's answer does not name its trades: ``_TRADES_BY_ID``).
-_TRADES_ORDER_PARAM = {"okx": "ordId", "gate": "order_id"}
+# Kraken's list has none (""): it answers the account's latest trades, of which the order's are
+# kept (read only where the order's answer does not name its trades: ``_TRADES_BY_ID``), and
+# Binance's ``orderId`` went on to Kraken's TradesHistory as given. Gate's ``order_id`` filters
+# its spot list; for a swap ccxt asks Gate's ``my_trades_timerange``, which documents no order
+# filter (ccxt's own Gate fetch_order_trades sends ``order_id`` there too): the order's trades
+# are kept from what comes back.
+_TRADES_ORDER_PARAM = {"okx": "ordId", "gate": "order_id", "kraken": ""}
 
 
-def _binance_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _binance_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[str, Any] | None:
     """Binance: the trades from the page's last trade id on (``fromId``)."""
     ids = [int(t["id"]) for t in page if str(t.get("id") or "").isdigit()]
     return {"fromId": max(ids) + 1} if ids else None
 
 
-def _bybit_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _bybit_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[str, Any] | None:
     """Bybit: the page its answer's ``nextPageCursor`` names (sent as ``cursor``; ccxt puts it in
     the ``info`` of one of the page's trades, and leaves it out on the last page)."""
     for trade in page:
@@ -134,7 +138,7 @@ def _bybit_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _okx_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _okx_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[str, Any] | None:
     """OKX: the fills before the page's oldest one, ``after`` its ``billId``. By bill, not by
     time: the fills of one sweep share a millisecond, and a page ending within it would skip
     the rest of it (ccxt's own ``paginate`` asks for those before the oldest one's time)."""
@@ -146,23 +150,42 @@ def _okx_next_page(page: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"after": str(min(bills))} if bills else None
 
 
+# Gate's spot trade list pages by number while limit * (page - 1) stays within 100,000 (its
+# documented cap: a page past it is not asked for).
+_GATE_LAST_PAGE_ROWS = 100_000
+
+
+def _gate_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[str, Any] | None:
+    """Gate (spot): the page after the one ``asked`` for (``page``, 1 when not sent), up to the
+    last one Gate serves. ``page`` is full: its length is the limit asked for."""
+    number = int(asked.get("page", 1)) + 1
+    return {"page": number} if len(page) * (number - 1) <= _GATE_LAST_PAGE_ROWS else None
+
+
 class _TradePages(NamedTuple):
     """How an exchange's trade list (ccxt's ``fetch_my_trades``) is read past its first page: the
-    most trades a request may ask for, and the parameters of the page after ``page`` (None:
-    there is none)."""
+    most trades a request may ask for, the parameters of the page after ``page``, given those
+    of the request ``asked`` that brought it (None: there is none), and the market types
+    (``market_type``) whose list is read so: elsewhere the first page only."""
 
     limit: int
-    next_page: Callable[[list[dict[str, Any]]], dict[str, Any] | None]
+    next_page: Callable[[list[dict[str, Any]], dict[str, Any]], dict[str, Any] | None]
+    market_types: tuple[str, ...] = ("spot", "linear")
 
 
 # Driven here rather than by ccxt's ``paginate`` option: that retries a failed request and
 # raises after, losing the pages read, reads on past the order's filled size, and on OKX pages
 # by time. Binance: 500 trades a request unless asked for up to 1000; Bybit's execution list
-# 50, up to 100, newest first; OKX's fill list 100 at most, newest first.
+# 50, up to 100, newest first; OKX's fill list 100 at most, newest first; Gate's spot list 100
+# unless asked for up to 1000, by page number. A Gate swap's list is read one page: ccxt asks
+# ``my_trades_timerange`` there, which takes no ``page`` (it pages by ``offset``) and documents
+# no order filter, so its later pages are the contract's older trades of any order, not more of
+# this one's.
 _TRADE_PAGES = {
     "binance": _TradePages(1000, _binance_next_page),
     "bybit": _TradePages(100, _bybit_next_page),
     "okx": _TradePages(100, _okx_next_page),
+    "gate": _TradePages(1000, _gate_next_page, ("spot",)),
 }
 # Exchanges whose order query names the order's trades by id, and whose trade query (ccxt's
 # fetch_order_trades) takes those ids, at most this many a request: Kraken's trade list has no
@@ -1363,17 +1386,22 @@ class CcxtVenue:
         """The order's trades, one request per page: the batches ``by_id`` (``_trades_by_id``),
         or else the trade list asked for the order's trades by the exchange's own parameter
         (``_TRADES_ORDER_PARAM``: OKX's ``ordId``, to which ccxt does not map Binance's
-        ``orderId``), page after page where it pages (``_TRADE_PAGES``: Binance, Bybit, OKX)
-        until a page is short or names no next one; elsewhere its first page only."""
+        ``orderId``; none on Kraken), page after page where it pages (``_TRADE_PAGES``: Binance,
+        Bybit, OKX, Gate's spot list) until a page is short or names no next one; elsewhere its
+        first page only."""
         exchange_class = type(self._exchange)
         symbol, order_id = tracked.symbol, tracked.exchange_order_id
         if by_id is not None:
             for batch_ids in by_id:
                 yield self._exchange.fetch_order_trades(order_id, symbol, None, None, {"trades": batch_ids})
             return
-        by_order = _by_lineage(exchange_class, _TRADES_ORDER_PARAM) or "orderId"
+        by_order = _by_lineage(exchange_class, _TRADES_ORDER_PARAM)
+        by_order = "orderId" if by_order is None else by_order
+        the_order: dict[str, Any] = {by_order: order_id} if by_order else {}
         paging = _by_lineage(exchange_class, _TRADE_PAGES)
-        params: dict[str, Any] = {by_order: order_id}
+        if paging is not None and self.settings.market_type not in paging.market_types:
+            paging = None
+        params = dict(the_order)
         while True:
             page: list[dict[str, Any]] = self._exchange.fetch_my_trades(
                 symbol, None, paging.limit if paging is not None else None, params
@@ -1381,10 +1409,10 @@ class CcxtVenue:
             yield page
             if paging is None or len(page) < paging.limit:
                 return
-            after = paging.next_page(page)
+            after = paging.next_page(page, params)
             if after is None:
                 return
-            params = {by_order: order_id, **after}
+            params = {**the_order, **after}
 
     def _fill_key(self, tracked: _Tracked, trade: dict[str, Any]) -> str:
         # Binance trade ids are unique per market, not across markets.
