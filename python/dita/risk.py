@@ -16,17 +16,28 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dita._numbers import Number, OptionalNumber
 
-__all__ = ["KERNEL_MAX", "KERNEL_MIN_SIZE", "MarketLimits", "Regime", "RiskLimits", "float_step_multiple"]
+__all__ = [
+    "KERNEL_MAX",
+    "KERNEL_MIN_SIZE",
+    "KERNEL_MIN_STEP",
+    "MarketLimits",
+    "Regime",
+    "RiskLimits",
+    "float_step_multiple",
+]
 
 Regime = Literal["NEUTRAL", "BULL", "BEAR"]
 # The kernel refuses amounts above this in magnitude (capital, risk limits).
 KERNEL_MAX = 1e15
 # The kernel refuses an intent whose size is at or below this (INVALID_INTENT naming target_size).
 KERNEL_MIN_SIZE = 1e-9
+# The finest lot step or tick the kernel takes (0 is none): a size over a much finer one
+# overflowed to an order of infinite size.
+KERNEL_MIN_STEP = 1e-15
 
 
 class RiskLimits(BaseModel):
@@ -144,6 +155,13 @@ class MarketLimits(BaseModel):
     min_notional: Number = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="smallest price * size, quote currency"
     )
+
+    @field_validator("lot_step", "tick_size")
+    @classmethod
+    def _a_step_the_kernel_takes(cls, step: float) -> float:
+        if 0 < step < KERNEL_MIN_STEP:
+            raise ValueError(f"{step!r} must be 0 (no rounding) or at least {KERNEL_MIN_STEP:g}")
+        return step
 
     def order_violation(self, size: float, price: float) -> str:
         """Why a venue would refuse an order of ``size`` at ``price`` ('' when it would not).

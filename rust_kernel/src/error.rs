@@ -185,7 +185,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// 22: `reconcile_from_slots` loads each slot's `leg_taken` as the caller's slot says it (0
 /// when it says nothing), and its record carries it (`kernel::KernelInput::ReplaceSlotsLegs`):
 /// a slot saved mid-leg and loaded back started its leg afresh, and its next leg exit sent the
-/// leg's whole share again.
+/// leg's whole share again. A lot step or tick finer than `fees::MIN_STEP` is refused (a size
+/// over a step of 1e-309 overflowed, and an order went out at an infinite size), and so is an
+/// edge update of a blank asset (it froze the kernel naming none).
 pub const RULES: u16 = 22;
 
 thread_local! {

@@ -37,6 +37,26 @@ pub const EXCHANGE_CONFIG_FIELDS: [&str; 6] = [
     "funding_interval_secs",
 ];
 
+/// The finest lot step or tick taken (rules 22 on; 0 is none). A size or price over a step
+/// much finer overflows to infinity (1e15 over 1e-309), and an order went out so; below
+/// about 1e-12 a size on the grid can already lose a step to float error, and no venue's
+/// step is that fine.
+pub const MIN_STEP: f64 = 1e-15;
+
+/// Checks a lot step or tick: a number from 0 up ([`check_number`]), and from rules 22 on 0
+/// (no rounding) or at least [`MIN_STEP`]. A log of rules 21 or older replays as it ran.
+pub fn check_step(field: &str, value: f64) -> KernelResult<f64> {
+    let step = check_number(field, value, 0.0)?;
+    if rules() >= 22 && step > 0.0 && step < MIN_STEP {
+        return Err(KernelError::invalid(
+            field,
+            format!("{step:e}"),
+            "must be 0 (no rounding) or at least 1e-15",
+        ));
+    }
+    Ok(step)
+}
+
 impl ExchangeConfig {
     /// A copy with `updates` applied; every value checked before anything changes.
     pub fn with_updates(&self, updates: &[(String, f64)]) -> KernelResult<ExchangeConfig> {
@@ -57,13 +77,12 @@ impl ExchangeConfig {
                     })
                 }
             };
-            // A maker rate may be negative (a rebate), down to -taker_rate (below).
-            let min = if field == "maker_rate" {
-                -MAX_MAGNITUDE
-            } else {
-                0.0
+            *slot = match field.as_str() {
+                // A maker rate may be negative (a rebate), down to -taker_rate (below).
+                "maker_rate" => check_number(field, *value, -MAX_MAGNITUDE)?,
+                "lot_step" | "tick_size" => check_step(field, *value)?,
+                _ => check_number(field, *value, 0.0)?,
             };
-            *slot = check_number(field, *value, min)?;
         }
         if next.taker_rate >= 0.1 {
             return Err(KernelError::invalid(

@@ -5078,6 +5078,11 @@ impl Kernel {
         edge_bps: f64,
         ts: f64,
     ) -> KernelResult<KernelOutcome> {
+        // Rules 22 on, an asset as `mark_price` takes one: a blank one froze the kernel naming
+        // none. A log of rules 21 or older replays as it ran.
+        if rules() >= 22 {
+            check_asset(asset)?;
+        }
         check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;
         check_timestamp("timestamp", ts)?;
         self.seq += 1;

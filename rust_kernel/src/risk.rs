@@ -235,7 +235,11 @@ impl MarketLimits {
                     })
                 }
             };
-            *slot = check_number(field, *value, 0.0)?;
+            *slot = if matches!(field.as_str(), "lot_step" | "tick_size") {
+                crate::fees::check_step(field, *value)?
+            } else {
+                check_number(field, *value, 0.0)?
+            };
         }
         Ok(m)
     }

@@ -175,3 +175,31 @@ fn a_replace_records_legs_must_name_its_slots_each_once() {
     apply(&mut k, &input);
     assert_eq!(k.slots()[0].leg_taken, 0.1);
 }
+
+/// Rules 22 on a lot step or tick finer than `fees::MIN_STEP` is refused (one of 1e-309 sent
+/// an order of infinite size), and so is an edge update of a blank asset (it froze the kernel
+/// naming none); a log of rules 21 that took them replays as it ran.
+#[test]
+fn steps_too_fine_and_blank_edge_assets_are_refused_from_rules_22() {
+    let tiny = vec![("lot_step".to_string(), 1e-309)];
+    let mut k = Kernel::new("steps", 1).unwrap();
+    let err = k.set_exchange_config(&tiny).unwrap_err().to_string();
+    assert!(err.contains("lot_step") && err.contains("1e-309"), "{err}");
+    let ticks = vec![("tick_size".to_string(), 1e-300)];
+    let err = k.set_market_limits("BTC", &ticks).unwrap_err().to_string();
+    assert!(err.contains("tick_size") && err.contains("1e-300"), "{err}");
+    let err = k.on_edge_update(" ", -5.0, 1.0).unwrap_err().to_string();
+    assert!(err.contains("asset"), "{err}");
+    assert_eq!(k.seq(), 0, "a refusal moved the kernel on");
+    // The finest step taken is taken.
+    let finest = vec![("lot_step".to_string(), fees::MIN_STEP)];
+    k.set_exchange_config(&finest).unwrap();
+    let mut old = Kernel::new("steps", 1).unwrap();
+    replaying(21, || {
+        old.set_exchange_config(&tiny).unwrap();
+        old.set_market_limits("BTC", &ticks).unwrap();
+        old.on_edge_update("", -5.0, 1.0).unwrap();
+    });
+    assert_eq!(old.fees.config.lot_step, 1e-309);
+    assert_eq!(old.seq(), 3);
+}

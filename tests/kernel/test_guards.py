@@ -24,6 +24,7 @@ from dita import (
     VenueEvent,
     VenueOrder,
 )
+from dita.risk import KERNEL_MIN_STEP, MarketLimits
 
 D = KernelDiagnosticCode
 
@@ -527,6 +528,9 @@ def test_bad_venue_and_account_events_are_refused(resting) -> None:  # type: ign
         ({"min_notional": True}, TypeError, "min_notional"),
         ({"tick": 0.1}, ValueError, 'unknown field "tick" in exchange config \\(fields: taker_rate, '),
         ({"taker_rate": 0.001, "maker_rate": -1}, ValueError, "maker_rate"),
+        # Finer than the kernel takes: 1 over 1e-309 overflowed, and an order went out at inf.
+        ({"lot_step": 1e-309}, ValueError, r"lot_step: 1e-309 \(must be 0 \(no rounding\) or at least 1e-15"),
+        ({"tick_size": 5e-16}, ValueError, "tick_size: 5e-16"),
     ],
 )
 def test_exchange_config_is_validated_field_by_field(
@@ -536,6 +540,52 @@ def test_exchange_config_is_validated_field_by_field(
     with pytest.raises(exc, match=match):
         kernel.set_exchange_config(config)
     assert kernel.exchange_config() == before
+
+
+@pytest.mark.parametrize("field", ["lot_step", "tick_size"])
+def test_market_steps_finer_than_the_kernel_takes_are_refused(field: str) -> None:
+    """A tick of 1e-300 was taken: a LIMIT order went out at price inf, and its slot committed
+    an infinite notional."""
+    k = ExecutionKernel(max_slots=2, kernel_id="steps")
+    before = (k.market_limits("BTCUSDT"), k.seq)
+    with pytest.raises(ValueError, match=rf"{field}: 1e-300 \(must be 0 \(no rounding\) or at least 1e-15"):
+        k.set_market_limits("BTCUSDT", {field: 1e-300})
+    assert (k.market_limits("BTCUSDT"), k.seq) == before
+    with pytest.raises(ValueError, match=field):
+        MarketLimits(**{field: 1e-300})
+    k.set_market_limits("BTCUSDT", MarketLimits(**{field: KERNEL_MIN_STEP}).model_dump())
+    assert k.market_limits("BTCUSDT")[field] == KERNEL_MIN_STEP
+
+
+@pytest.mark.parametrize("asset", ["", " ", "\t"])
+def test_an_edge_update_of_a_blank_asset_is_refused_as_a_mark_is(asset: str) -> None:
+    """It was taken, froze the kernel naming no asset and canceled every working order."""
+    k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0), kernel_id="edge")
+    k.set_risk_limits({"edge_freeze_threshold_bps": 0.0})
+    assert k.process_intent(intent("ENTER", 0, order_type="LIMIT", limit_price=99.0)).accepted
+    before = state_of(k)
+    with pytest.raises(ValueError, match="asset"):
+        k.mark_price(asset, 100.0)
+    with pytest.raises(ValueError, match="asset"):
+        k.on_edge_update(asset, -5.0)
+    assert state_of(k) == before and not k.control()["frozen"]
+
+
+def test_int_flags_are_flags_where_a_flag_is_taken() -> None:
+    """calibrate_fee's maker and update_control's debug flag refused 0 and 1 ("'int' object
+    cannot be cast as 'bool'", naming nothing), which every other flag takes."""
+    k = ExecutionKernel(max_slots=2, kernel_id="int-flags")
+    k.set_exchange_config({"taker_rate": 0.0005, "maker_rate": 0.0002})
+    assert k.calibrate_fee(100.0, 1.0, 0.02, maker=1)["liquidity"] == "MAKER"
+    assert k.calibrate_fee(100.0, 1.0, 0.05, maker=np.int64(0))["liquidity"] == "TAKER"
+    assert k.update_control(debug_clickhouse_enabled=1)["debug_clickhouse_enabled"] is True
+    assert k.update_control(debug_clickhouse_enabled=0)["debug_clickhouse_enabled"] is False
+    before = state_of(k)
+    with pytest.raises(TypeError, match=r"invalid maker: expected bool \(or 0 or 1\), got int 2"):
+        k.calibrate_fee(100.0, 1.0, 0.02, maker=2)
+    with pytest.raises(TypeError, match=r"debug_clickhouse_enabled: expected bool \(or 0 or 1\), got str"):
+        k.update_control(debug_clickhouse_enabled="yes")
+    assert state_of(k) == before
 
 
 def test_other_configuration_errors() -> None:
@@ -575,6 +625,8 @@ def test_other_configuration_errors() -> None:
         k.update_control(debug_clickhouse_enabled="yes")
     with pytest.raises(ValueError, match="regime"):
         k.set_risk_limits({"regime": "SIDEWAYS"})
+    with pytest.raises(TypeError, match=r"max_leverage: expected a number, str, bool or None, got list \[1"):
+        k.set_risk_limits({"max_leverage": [1.0]})
     with pytest.raises(ValueError, match=r'invalid max_leverage: "5" \(must be a number or None\)'):
         k.set_risk_limits({"max_leverage": "5"})
     with pytest.raises(ValueError, match=r"invalid regime: 1 \(must be NEUTRAL, BULL, BEAR or None\)"):
@@ -869,8 +921,8 @@ def test_numpy_numbers_are_numbers_at_every_entry_point() -> None:
     # A flag from a data frame is numpy's bool: a flag where one is taken, and still no number.
     k.update_control(debug_clickhouse_enabled=np.bool_(True))
     assert k.snapshot()["control"]["debug_clickhouse_enabled"] is True
-    with pytest.raises(TypeError, match="invalid debug_clickhouse_enabled: expected bool, got 1"):
-        k.update_control(debug_clickhouse_enabled=1)
+    with pytest.raises(TypeError, match=r"debug_clickhouse_enabled: expected bool \(or 0 or 1\), got int 2"):
+        k.update_control(debug_clickhouse_enabled=2)
     k.set_risk_limits({"require_source_run_in_live": np.bool_(False)})
     slots = plain.slots()
     slots[0] = slots[0] | {"size": f32(2.0), "exit_leg_ratios": [f32(0.5), f32(0.5)], "realized_pnl": i64(0)}

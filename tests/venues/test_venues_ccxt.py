@@ -68,6 +68,18 @@ def test_market_precision_is_read_by_the_exchanges_precision_mode(
     assert limits == MarketLimits(lot_step=lot_step, tick_size=tick_size, min_qty=0.002, min_notional=5.0)
 
 
+@pytest.mark.parametrize(("mode", "amount"), [("DECIMAL_PLACES", 18), ("TICK_SIZE", 1e-18)])
+def test_a_step_finer_than_the_kernel_takes_leaves_rounding_to_the_exchange(mode: str, amount: float) -> None:
+    import ccxt
+
+    # A token of 18 decimals: as a step of 1e-18, finer than the kernel takes, its limits
+    # would be refused, and the load of every market with them.
+    market = {"id": "TOKUSDT", "precision": {"amount": amount, "price": 2}, "limits": {}}
+    limits = market_limits(market, getattr(ccxt, mode), ccxt)
+    assert limits.lot_step == 0.0
+    assert limits.tick_size == (0.01 if mode == "DECIMAL_PLACES" else 2.0)
+
+
 @pytest.mark.parametrize("places", [-400, 400])
 def test_decimal_places_past_a_floats_range_are_an_error_naming_the_field(places: int) -> None:
     import ccxt

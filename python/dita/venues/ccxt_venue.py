@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Count, Number, OptionalNumber
-from dita.risk import MarketLimits
+from dita.risk import KERNEL_MIN_STEP, MarketLimits
 from dita.venues import VenueTimeout, VenueUnavailable, order_status_asset
 from dita.venues._events import BoundedIdSet, OrderEvents
 from dita.venues._settings import VenueInputs
@@ -498,16 +498,21 @@ def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> Mar
         if value is None:
             return 0.0
         if precision_mode == ccxt.TICK_SIZE:
-            return _market_figure(market, field_name, value)
-        if precision_mode == ccxt.DECIMAL_PLACES:
+            found = _market_figure(market, field_name, value)
+        elif precision_mode == ccxt.DECIMAL_PLACES:
             places = int(_market_figure(market, field_name, value))
             if not -_MAX_PLACES <= places <= _MAX_PLACES:  # 10.0 ** 400 raised OverflowError
                 raise ValueError(
                     f"market {market.get('id')!r} field {field_name!r}: {value!r} decimal places is "
                     f"outside -{_MAX_PLACES}..{_MAX_PLACES}"
                 )
-            return 10.0**-places
-        return 0.0
+            found = 10.0**-places
+        else:
+            return 0.0
+        # Finer than the kernel takes (18 decimal places): a float holds no such digits of a
+        # size or price anyway, so the kernel rounds nothing and the exchange's own rounding
+        # is checked at submit, as for significant digits.
+        return 0.0 if 0 < found < KERNEL_MIN_STEP else found
 
     return MarketLimits(
         lot_step=step(precision.get("amount"), "precision.amount"),

@@ -343,6 +343,8 @@ pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
     }
 }
 
+named_extractors!(flag -> bool = bool_arg(maker));
+
 /// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
 pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
     expect_int(obj, field)?;
@@ -442,7 +444,7 @@ pub fn path_param(obj: &Bound<'_, PyAny>) -> PyResult<std::path::PathBuf> {
 }
 
 /// A value's repr for an error message, cut at 80 characters (an int may have thousands).
-fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+pub fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     let r = obj.repr().map(|r| r.to_string()).unwrap_or_default();
     match r.char_indices().nth(80) {
         Some((cut, _)) => format!("{}...", &r[..cut]),

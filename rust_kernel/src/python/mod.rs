@@ -101,8 +101,9 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
         Ok(ConfigValue::Num(float_arg(v, field)?))
     } else {
         Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected a number, str, bool or None, got {}",
-            type_name(v)
+            "invalid {field}: expected a number, str, bool or None, got {} {}",
+            type_name(v),
+            short_repr(v)
         )))
     }
 }
@@ -1014,7 +1015,7 @@ impl PyKernel {
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
         actual_fee: &Bound<'_, PyAny>,
-        maker: bool,
+        #[pyo3(from_py_with = flag::maker)] maker: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut this = wait_mut(slf)?;
         let (price, qty, actual_fee) = (
@@ -1061,14 +1062,8 @@ impl PyKernel {
         let debug = match debug_clickhouse_enabled {
             None => None,
             Some(v) if v.is_none() => None,
-            // A bool, Python's or numpy's (a flag from a data frame); not an int.
-            Some(v) if is_bool(v) => Some(v.is_truthy()?),
-            Some(v) => {
-                return Err(PyTypeError::new_err(format!(
-                    "invalid debug_clickhouse_enabled: expected bool, got {}",
-                    v.repr().map(|r| r.to_string()).unwrap_or_default()
-                )))
-            }
+            // A flag as every entry point takes one: a bool, Python's or numpy's, or 0 or 1.
+            Some(v) => Some(bool_arg(v, "debug_clickhouse_enabled")?),
         };
         self.wal_guard()?;
         let (seq, ts) = (self.core.seq(), now());
