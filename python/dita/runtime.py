@@ -654,11 +654,12 @@ class TradingRuntime:
         for event in events:
             self.stats["venue_events"] += 1
             try:
+                order = self._order_named(event)
                 outcome = self.kernel.on_venue_event(event)
                 if not outcome.accepted:
                     continue
                 seen.add(event.event_id)
-                self._after_events([event], set())
+                self._after_events([_as_booked(event, outcome, order)], set())
                 # The kernel may act on its own (e.g. send the next exit leg): follow that too.
                 follow = [e for e in outcome.emitted_events if e.event_id not in seen]
                 if follow:
@@ -857,6 +858,21 @@ class TradingRuntime:
         working = (slot.active_entry_order, slot.active_exit_order)
         return any(o is not None and o.client_order_id == coid for o in working)
 
+    def _order_named(self, event: VenueEvent) -> Any:
+        """The kernel's working order an event names by the venue's id alone (no client id,
+        trade or slot: the kernel books it all the same), read before the kernel takes the
+        event and perhaps ends the order; None when the event names its own (the usual case,
+        nothing read) or no such order works."""
+        if event.venue_client_id and event.trade_id and 0 <= event.slot_id < self.kernel.max_slots:
+            return None
+        by_client, by_venue = event.venue_client_id, event.venue_order_id
+        for order in self.kernel.open_orders():
+            if (by_client and order.client_order_id == by_client) or (
+                by_venue and order.venue_order_id == by_venue
+            ):
+                return order
+        return None
+
     def _after_events(self, events: list[VenueEvent], seen: set[str]) -> None:
         """Route ``events`` the kernel took to the listeners and the strategies owning their
         trades. A listener that raises is raised after all of them are routed: at once, the
@@ -885,9 +901,13 @@ class TradingRuntime:
             if kind != FILL and status not in TERMINAL_STATUSES:
                 continue
             handle = self._owner.get(event.trade_id) or freed.get(event.trade_id)
-            slot = kernel.slot_state(event.slot_id)
-            free = slot.fsm_state.name in FREE_STAGES
-            if handle is None and kind == FILL and not free and slot.trade_id == event.trade_id:
+            # An event the kernel took that names no slot (and no order it could be told by):
+            # counted and heard by the listeners, no strategy's to hear.
+            slot = kernel.slot_state(event.slot_id) if 0 <= event.slot_id < kernel.max_slots else None
+            free = slot is not None and slot.fsm_state.name in FREE_STAGES
+            if slot is None:
+                handle = None
+            elif handle is None and kind == FILL and not free and slot.trade_id == event.trade_id:
                 # A late fill gave a freed trade its position back: its strategy holds it again.
                 handle = self._released.pop(event.trade_id, None)
                 if handle is not None:
@@ -1276,6 +1296,26 @@ def check_strategy_unused(strategy: Strategy[Any]) -> None:
             f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
             f"are that run's); make a new instance: {type(strategy).__name__}(params)"
         )
+
+
+def _as_booked(event: VenueEvent, outcome: KernelOutcome, order: Any) -> VenueEvent:
+    """``event`` as the kernel booked it, for routing: a venue that named the order by its own
+    id alone (no trade, slot or client id) gets them from the kernel's answer and the order it
+    named (``TradingRuntime._order_named``), so the strategy owning the trade hears it and the
+    runtime stops following an order that ended. The event itself when it names them all."""
+    changes: dict[str, Any] = {}
+    if not event.trade_id and outcome.trade_id:
+        changes["trade_id"] = outcome.trade_id
+    if event.slot_id < 0 <= outcome.slot_id:
+        changes["slot_id"] = outcome.slot_id
+    if order is not None:
+        if not event.venue_client_id:
+            changes["venue_client_id"] = order.client_order_id
+        if not event.asset:
+            changes["asset"] = order.asset
+        if event.side is None:
+            changes["side"] = order.side
+    return VenueEvent(**{**event.to_dict(), **changes}) if changes else event
 
 
 def _tell(errors: list[Exception], listener: Callable[..., None], *args: Any) -> None:
