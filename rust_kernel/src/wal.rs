@@ -31,7 +31,11 @@
 //!   number expected there. Logs of another kernel id ([`WalError::KernelIdMismatch`]) or
 //!   format version ([`WalError::FormatVersion`]) are refused. A checkpoint that fails its
 //!   digest is skipped and listed in [`RecoveryReport::skipped_checkpoints`]; recovery then
-//!   uses an older one or the full log. Nothing is skipped silently.
+//!   uses an older one or the full log. Nothing is skipped silently. A name that is no
+//!   regular file (a FIFO, a device such as a link to /dev/zero, a directory) is never read:
+//!   every file is opened without blocking and refused with [`WalError::NotRegularFile`],
+//!   judged as damage of that file is (a segment or the LOCK refuses the open, a checkpoint
+//!   is skipped and reported).
 //! - **One writer.** `open` takes an exclusive lock on `<dir>/LOCK` for the life of the
 //!   [`Wal`]; a second writer on the same directory is refused.
 //!
@@ -68,7 +72,6 @@ mod writer;
 mod tests;
 
 use std::fmt;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -76,7 +79,7 @@ pub use format::{FORMAT_VERSION, FRAME_HEADER_BYTES, MAX_KERNEL_ID_BYTES, MAX_PA
 pub use writer::{RecoveredWal, Wal};
 
 use format::{decode_checkpoint, genesis_hash, hex, nothing_valid_after, Hash};
-use scan::{io_err, list_dir, read_segment, walk_frames, Cursor, Stop};
+use scan::{list_dir, read_segment, walk_frames, Cursor, Stop};
 
 /// When appended records are forced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,6 +361,12 @@ pub enum WalError {
     },
     #[error("{} is not a dita write-ahead log file (magic {found:02x?})", .file.display())]
     NotAWalFile { file: PathBuf, found: Vec<u8> },
+    /// A name of the log directory (segment, checkpoint, LOCK, temporary file) that is no
+    /// regular file: a FIFO, a device (such as a link to /dev/zero), a directory, a socket.
+    /// Never read: a FIFO's open would wait for a writer forever, a device's bytes may never
+    /// end.
+    #[error("{} is {kind}, not a regular file: the write-ahead log reads and writes only regular files", .file.display())]
+    NotRegularFile { file: PathBuf, kind: &'static str },
     #[error("{} holds no write-ahead log segments", .dir.display())]
     Empty { dir: PathBuf },
     #[error("write-ahead log {} is locked by another writer", .dir.display())]
@@ -409,18 +418,29 @@ fn newest_checkpoint(
 ) -> Result<Option<format::CheckpointFile>, WalError> {
     let usable = |seq: &u64| before.is_none_or(|b| *seq < b);
     for (named_seq, path) in checkpoints.iter().rev().filter(|(seq, _)| usable(seq)) {
-        let bytes = match fs::read(path) {
+        let bytes = match scan::read_regular(path, "read checkpoint") {
             Ok(bytes) => bytes,
             // Listed, then gone: a writer pruning old checkpoints while a read-only replay
             // looks (only the newest two are kept). An older one, or the log's start, serves.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(WalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 skipped.push(SkippedCheckpoint {
                     path: path.clone(),
                     reason: "removed while the log was being read".into(),
                 });
                 continue;
             }
-            Err(e) => return Err(io_err(path, "read checkpoint")(e)),
+            // A FIFO, a device or a directory under a checkpoint's name holds no checkpoint:
+            // skipped and reported as a damaged checkpoint is (a checkpoint only shortens the
+            // replay; the records are the log), never read. A segment under such a name is
+            // refused instead, as a damaged segment is: its records cannot be replaced.
+            Err(e @ WalError::NotRegularFile { .. }) => {
+                skipped.push(SkippedCheckpoint {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         match decode_checkpoint(&bytes, path, kernel_id) {
             Ok(c) if c.seq == *named_seq => return Ok(Some(c)),
@@ -692,7 +712,8 @@ pub fn verify_expecting(
     let first_named = listing.segments[0].0;
     let mut checkpoints = Vec::new();
     for (named, path) in &listing.checkpoints {
-        let bytes = fs::read(path).map_err(io_err(path, "read checkpoint"))?;
+        // Not skipped here, as a damaged checkpoint is not: the audit reports every problem.
+        let bytes = scan::read_regular(path, "read checkpoint")?;
         let c = decode_checkpoint(&bytes, path, &kernel_id)?;
         if c.seq != *named {
             return Err(WalError::corrupt(

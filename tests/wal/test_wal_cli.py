@@ -4,7 +4,10 @@ their position; ``dita wal replay`` prints the snapshot the kernel would recover
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -275,12 +278,106 @@ def test_replay_of_a_damaged_log_fails_with_the_position(wal_dir: Path) -> None:
 def test_an_unreadable_segment_fails_the_audit_and_the_replay_without_a_traceback(wal_dir: Path) -> None:
     segment = _segment(wal_dir)
     segment.unlink()
-    segment.mkdir()  # read(2) fails: EISDIR, as an I/O error or a permission would
+    segment.mkdir()  # refused as no regular file; an I/O error or a permission fails the same way
     for args, says in ((["audit", "verify"], "AUDIT FAILED"), (["wal", "replay"], "cannot replay")):
         result = CliRunner().invoke(app, [*args, str(wal_dir)])
         assert result.exit_code == 1
         assert isinstance(result.exception, SystemExit), result.exception
         assert says in result.output and segment.name in result.output
+
+
+# A FIFO or a device in the log is refused at once, naming it. Before, a FIFO under a
+# segment's, a checkpoint's or the LOCK's name blocked every reader of the log in open(2)
+# forever (both commands, wal_kernel_id, the kernel's constructor), and a link to /dev/zero
+# under a checkpoint's name was read until memory ran out. Each run is a child process with
+# at most 1 GiB of address space and WAIT_S seconds, so a regression fails instead of hanging.
+WAIT_S = 5
+
+
+def _guarded(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, *args]
+    try:
+        return subprocess.run(
+            ["sh", "-c", f'ulimit -v {1 << 20} && exec "$@"', "sh", *command],
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{' '.join(args)[:200]!r} still running after {WAIT_S} s: blocked on a FIFO of the log?")
+
+
+def _special_in_place_of(victim: Path, special: str) -> str:
+    """A FIFO (``"fifo"``) or a link to ``special`` in place of ``victim``; what it is called."""
+    victim.unlink()
+    if special == "fifo":
+        os.mkfifo(victim)
+        return "a FIFO"
+    victim.symlink_to(special)
+    return "a character device"
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+@pytest.mark.parametrize("prefix", ["seg-", "ckpt-"])
+def test_a_fifo_or_a_device_in_the_log_fails_the_audit_at_once_and_the_replay_refuses_or_skips_it(
+    wal_dir: Path, prefix: str, special: str
+) -> None:
+    """A segment of that kind refuses the log (its records cannot be replaced); a checkpoint is
+    skipped by the replay, as a damaged one is, and fails the audit."""
+    victim = max(wal_dir.glob(f"{prefix}*"))  # the last segment, the newest checkpoint
+    said = f"{victim} is {_special_in_place_of(victim, special)}, not a regular file"
+    cli = ("-c", "from dita.cli import main; main()")
+    audit = _guarded(*cli, "audit", "verify", str(wal_dir))
+    assert audit.returncode == 1 and "Traceback" not in audit.stderr, audit.stderr
+    assert "AUDIT FAILED" in audit.stderr and said in audit.stderr, audit.stderr
+    replay = _guarded(*cli, "wal", "replay", str(wal_dir))
+    assert "Traceback" not in replay.stderr, replay.stderr
+    if prefix == "seg-":
+        assert replay.returncode == 1 and f"cannot replay {wal_dir}" in replay.stderr, replay.stderr
+        assert said in replay.stderr, replay.stderr
+    else:
+        assert replay.returncode == 0, replay.stderr
+        assert f"recovered at seq {RECORDS}: checkpoint 0 + {RECORDS} records" in replay.stdout
+        assert f"warning: checkpoint {victim} skipped: {said}" in replay.stderr, replay.stderr
+
+
+def test_a_fifo_in_the_log_refuses_wal_kernel_id_and_the_kernel_naming_it(tmp_path: Path) -> None:
+    """A FIFO as a segment or the LOCK refuses the log; as a checkpoint it is skipped and reported."""
+    victims = []
+    for name in ("seg-", "LOCK", "ckpt-"):
+        log = tmp_path / name.strip("-")
+        make_kernel(log, fsync="none", wal_checkpoint_every=0).close()
+        victims.append(max(log.glob(f"{name}*")))
+        _special_in_place_of(victims[-1], "fifo")
+    segment, lock, checkpoint = victims
+    script = f"""
+from dita import ExecutionKernel
+from dita._kernel import WalError, wal_kernel_id
+
+def said(call):
+    try:
+        call()
+    except WalError as exc:
+        print(f"WalError: {{exc}}")
+    else:
+        print("no error")
+
+said(lambda: wal_kernel_id({str(segment.parent)!r}))
+said(lambda: ExecutionKernel(max_slots=6, wal_dir={str(segment.parent)!r}, kernel_id={KERNEL_ID!r}))
+said(lambda: ExecutionKernel(max_slots=6, wal_dir={str(lock.parent)!r}, kernel_id={KERNEL_ID!r}))
+kernel = ExecutionKernel(max_slots=6, wal_dir={str(checkpoint.parent)!r}, kernel_id={KERNEL_ID!r})
+print(*[s["reason"] for s in kernel.wal_info()["recovery"]["skipped_checkpoints"]])
+kernel.close()
+"""
+    done = _guarded("-c", script)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    fifo = "is a FIFO, not a regular file: the write-ahead log reads and writes only regular files"
+    assert done.stdout.splitlines() == [
+        f"WalError: {segment} {fifo}",  # wal_kernel_id
+        f"WalError: {segment} {fifo}",  # ExecutionKernel
+        f"WalError: {lock} {fifo}",
+        f"{checkpoint} {fifo}",  # skipped
+    ]
 
 
 def test_replay_of_a_log_without_a_usable_checkpoint_asks_for_the_slot_count(

@@ -789,7 +789,8 @@ def test_a_failed_background_checkpoint_is_reported_and_trading_goes_on(
         info = kernel.wal_info()
         assert info is not None and info["poisoned"] is None and info["last_seq"] == 9
         assert info["checkpoint_failures"] == 1
-        assert "seq 5" in info["checkpoint_error"] and "Is a directory" in info["checkpoint_error"]
+        error = info["checkpoint_error"]
+        assert "seq 5" in error and "is a directory, not a regular file" in error, error
         for i in range(9, 12):  # past the next checkpoint, due at seq 10
             kernel.mark_price("BTC", 100.0 + i)
     info = kernel.wal_info()

@@ -362,7 +362,7 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     })?;
     let mut checkpoints = Vec::new();
     for (_, path) in super::scan::list_dir(dir)?.checkpoints {
-        let bytes = std::fs::read(&path).map_err(super::scan::io_err(&path, "read checkpoint"))?;
+        let bytes = super::scan::read_regular(&path, "read checkpoint")?;
         checkpoints.push(super::format::decode_checkpoint(&bytes, &path, &kernel_id)?);
     }
     checkpoints.sort_by_key(|c| c.seq);

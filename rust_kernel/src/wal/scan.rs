@@ -21,6 +21,92 @@ pub(crate) fn io_err<'a>(
     }
 }
 
+/// What a name of the log directory is when it is no regular file, for messages.
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+fn not_regular(path: &Path, meta: &fs::Metadata) -> WalError {
+    WalError::NotRegularFile {
+        file: path.to_path_buf(),
+        kind: kind_of(meta.file_type()),
+    }
+}
+
+/// Opens a file of the log directory (segment, checkpoint, LOCK, temporary file) with
+/// `options`, refusing with [`WalError::NotRegularFile`] what is no regular file (a symlink
+/// is followed: one to a regular file is that file). Every file the log reads or writes is
+/// opened here. The open does not block: a FIFO is opened with O_NONBLOCK (before, it waited
+/// forever for a writer, and every reader of the log with it), then refused by the opened
+/// file's own metadata, so nothing is read from it and the name cannot be swapped between a
+/// check and the open; a device (a link to /dev/zero, read until memory ran out) is refused
+/// the same way before any read. O_NONBLOCK has no effect on a regular file's reads and
+/// writes, so the flag stays on the returned file. O_NOCTTY: a terminal opened by name
+/// never becomes the process's controlling terminal.
+pub(crate) fn open_regular(
+    path: &Path,
+    options: &mut fs::OpenOptions,
+    op: &'static str,
+) -> Result<fs::File, WalError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) => {
+            // A FIFO opened for writing without a reader and a socket fail (ENXIO), a
+            // directory opened for writing too (EISDIR): say what the name is.
+            return Err(match fs::metadata(path) {
+                Ok(meta) if !meta.is_file() => not_regular(path, &meta),
+                _ => io_err(path, op)(e),
+            });
+        }
+    };
+    let meta = file.metadata().map_err(io_err(path, op))?;
+    if !meta.is_file() {
+        return Err(not_regular(path, &meta));
+    }
+    Ok(file)
+}
+
+/// The whole of a regular file of the log directory (see [`open_regular`]): bounded by the
+/// file's size, never a FIFO's or a device's endless bytes.
+pub(crate) fn read_regular(path: &Path, op: &'static str) -> Result<Vec<u8>, WalError> {
+    use std::io::Read;
+    let mut file = open_regular(path, fs::OpenOptions::new().read(true), op)?;
+    // Sized once up front, as `fs::read` does; a size memory cannot hold is an error, not
+    // an abort.
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(size).unwrap_or(usize::MAX))
+        .map_err(|e| io_err(path, op)(std::io::Error::new(std::io::ErrorKind::OutOfMemory, e)))?;
+    file.read_to_end(&mut bytes).map_err(io_err(path, op))?;
+    Ok(bytes)
+}
+
 /// The files of one log directory, each list sorted by sequence number.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
@@ -56,7 +142,7 @@ pub(crate) fn read_segment(
     named_seq: u64,
     kernel_id: &str,
 ) -> Result<(Vec<u8>, SegmentHeader), WalError> {
-    let bytes = fs::read(path).map_err(io_err(path, "read segment"))?;
+    let bytes = read_regular(path, "read segment")?;
     let header = check_segment_header(&bytes, path, named_seq, kernel_id)?;
     Ok((bytes, header))
 }
@@ -96,7 +182,7 @@ pub(crate) fn read_segment_header(
     kernel_id: &str,
 ) -> Result<SegmentHeader, WalError> {
     use std::io::Read;
-    let mut f = fs::File::open(path).map_err(io_err(path, "open segment"))?;
+    let mut f = open_regular(path, fs::OpenOptions::new().read(true), "open segment")?;
     let mut buf = vec![0u8; 64 + super::format::MAX_KERNEL_ID_BYTES];
     let mut n = 0;
     while n < buf.len() {
@@ -190,7 +276,7 @@ pub(crate) fn walk_frames(
 /// Reads a segment header without expectations (to learn the log's kernel id).
 pub(crate) fn read_segment_header_any(path: &Path) -> Result<SegmentHeader, WalError> {
     use std::io::Read;
-    let f = fs::File::open(path).map_err(io_err(path, "open segment"))?;
+    let f = open_regular(path, fs::OpenOptions::new().read(true), "open segment")?;
     let mut buf = Vec::with_capacity(64 + super::format::MAX_KERNEL_ID_BYTES);
     f.take((64 + super::format::MAX_KERNEL_ID_BYTES) as u64)
         .read_to_end(&mut buf)

@@ -13,7 +13,7 @@ use super::format::{
     parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, FORMAT_VERSION,
     MAX_PAYLOAD_BYTES,
 };
-use super::scan::io_err;
+use super::scan::{io_err, open_regular};
 use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 
 /// How many `write_buffer_bytes` of records may wait for the flusher before the appender
@@ -257,7 +257,11 @@ fn sync_dir(dir: &Path) -> Result<(), WalError> {
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, WalError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
-    let mut f = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
+    let mut f = open_regular(
+        &tmp,
+        OpenOptions::new().write(true).create(true).truncate(true),
+        "create",
+    )?;
     let written = f
         .write_all(bytes)
         .map_err(io_err(&tmp, "write"))
@@ -274,10 +278,11 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Wal
 }
 
 fn open_append(path: &Path) -> Result<File, WalError> {
-    OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(io_err(path, "open segment for append"))
+    open_regular(
+        path,
+        OpenOptions::new().append(true),
+        "open segment for append",
+    )
 }
 
 fn now_seconds() -> f64 {
@@ -312,12 +317,13 @@ impl Wal {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
         let lock_path = dir.join("LOCK");
-        let lock_file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path, "open lock file"))?;
+        // A LOCK that is no regular file (a FIFO: its open waited for a reader forever)
+        // refuses the open: without the lock there is no single writer.
+        let lock_file = open_regular(
+            &lock_path,
+            OpenOptions::new().create(true).truncate(false).write(true),
+            "open lock file",
+        )?;
         match lock_file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(WalError::Locked { dir }),
@@ -381,10 +387,7 @@ impl RecoveredWal {
         }
         if let Some(torn) = &report.torn_tail {
             let path = &torn.segment;
-            let file = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(io_err(path, "open segment"))?;
+            let file = open_regular(path, OpenOptions::new().write(true), "open segment")?;
             file.set_len(torn.offset)
                 .map_err(io_err(path, "truncate torn tail of"))?;
             file.sync_all().map_err(io_err(path, "sync"))?;
