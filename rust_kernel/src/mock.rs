@@ -70,6 +70,15 @@ impl MockConfig {
         if self.name.is_empty() {
             return Err(KernelError::invalid("name", "''", "must not be empty"));
         }
+        // Every id the venue makes starts with its name, and the kernel refuses an id holding
+        // a NUL byte (Python's VenueEvent too): its answers would carry one into the log.
+        if self.name.contains('\0') {
+            return Err(KernelError::invalid(
+                "name",
+                format!("{:?}", self.name),
+                "must not hold a NUL byte: the venue's ids carry its name",
+            ));
+        }
         Ok(())
     }
 }

@@ -344,6 +344,73 @@ def test_an_empty_host_is_refused_not_taken_for_every_interface(how: str) -> Non
     assert stderr == f"error: {source}: String should have at least 1 character (got '')\n"
 
 
+def test_a_host_with_a_nul_is_refused_as_a_setting_not_a_traceback(tmp_path: Path) -> None:
+    """TOML holds a NUL (`\\u0000`): the settings took it and the socket's bind raised a
+    TypeError, not an OSError, so `dita serve` ended in a traceback naming neither the
+    setting nor the value."""
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\nhost = "127.0.0.1\\u0000x"\n')
+    res = subprocess.run(
+        [*DITA, "serve", "--config", str(cfg), "--port", str(free_port())], capture_output=True, timeout=60
+    )
+    stderr = res.stderr.decode()
+    assert res.returncode == 2, stderr
+    assert stderr == (
+        "error: gateway.host: must not hold a NUL character: no address has one (got '127.0.0.1\\x00x')\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (
+            ["--journal", ""],
+            {},
+            "--journal: journal dsn must be a non-empty string like 'chdb://./dita-journal' (got '')",
+        ),
+        (
+            ["--hazelcast", ""],
+            {},
+            "--hazelcast: cluster members must list at least one host:port (got '')",
+        ),
+        (
+            [],
+            {"DITA_GATEWAY_JOURNAL": ""},
+            "DITA_GATEWAY_JOURNAL: journal dsn must be a non-empty string like 'chdb://./dita-journal'"
+            " (got '')",
+        ),
+    ],
+)
+def test_an_empty_journal_or_hazelcast_is_refused_not_taken_for_none(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
+    """`--journal "$DSN"` with $DSN unset: `dita serve` took "" for no journal (no cluster) and
+    traded with nothing journaled or projected, where `dita paper` refuses the same input."""
+    cmd = [*DITA, "serve", "--port", str(free_port()), *args]
+    res = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, timeout=60)
+    stderr = res.stderr.decode()
+    assert res.returncode == 2, stderr
+    assert stderr == f"error: {message}\n"
+
+
+@pytest.mark.parametrize("key", ["journal", "hazelcast"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_blank_journal_or_hazelcast_setting_is_refused_from_every_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str
+) -> None:
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(f'[gateway]\n{key} = "{value}"\n')
+    with pytest.raises(SettingsError, match=rf"^gateway\.{key}: .* \(got '{value}'\)$"):
+        load_settings(cfg)
+    monkeypatch.setenv(f"DITA_GATEWAY_{key.upper()}", value)
+    with pytest.raises(SettingsError, match=rf"^DITA_GATEWAY_{key.upper()}: "):
+        load_settings()
+    with pytest.raises(SettingsError, match=rf"^--{key}: "):
+        load_settings(**{key: value})
+    monkeypatch.delenv(f"DITA_GATEWAY_{key.upper()}")
+    assert getattr(load_settings(), key) is None  # unset: none, as before
+
+
 def test_projection_lag_is_exported_with_a_real_hazelcast_member(tmp_path: Path) -> None:
     from dita.services.hazelcast import HazelcastMember, fetch_jars
     from dita.services.hazelcast import free_port as hz_port

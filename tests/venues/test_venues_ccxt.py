@@ -1187,6 +1187,8 @@ def test_missing_keys_refuse_orders_naming_the_variables(
         ({"unknown_order_grace_s": True}, "unknown_order_grace_s"),
         # An empty name was silently replaced by the default one.
         ({"name": ""}, "name"),
+        # Its own event ids carry it, and the kernel refuses an id holding a NUL.
+        ({"name": "a\x00b"}, r"name\n.*venue name 'a\\x00b' holds a NUL byte"),
         # Not a function: it broke every event the venue made.
         ({"clock": 5}, "clock"),
         ({"sleep": 5}, "sleep"),

@@ -4,6 +4,7 @@ alone and behind a kernel."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from venue_helpers import make_order
@@ -101,3 +102,16 @@ def test_order_status_given_another_asset_than_the_orders_finds_nothing() -> Non
     assert venue.order_status("never-sent", asset="BTCUSDT") is None
     with pytest.raises(TypeError, match=r"argument 'asset': expected str or None, got int 7"):
         venue.order_status("working", asset=7)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "shown"), [("\x00", '"\\0"'), ("a\x00b", '"a\\0b"')])
+def test_a_name_with_a_nul_is_refused_when_built(name: str, shown: str) -> None:
+    """Its ids (`a\\0b-e1`, order `a\\0b-1`, fill `a\\0b-t1`) start with its name: a NUL there
+    went into the kernel, its log and journal, where `VenueEvent(...)` refuses such an id."""
+    with pytest.raises(ValueError, match=rf"^invalid name: {re.escape(shown)} \(must not hold a NUL byte"):
+        MockVenueAdapter(seed=1, name=name)
+    kernel = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(seed=1, name="a-b"))
+    out = kernel.process_intent(
+        KernelIntent("i-1", "t1", 0, "BTCUSDT", "LONG", "ENTER", reference_price=100.0, target_size=1.0)
+    )
+    assert [e.event_id for e in out.emitted_events] == ["a-b-e1", "a-b-e2"]

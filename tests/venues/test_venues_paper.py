@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -468,6 +469,17 @@ def test_numpy_numbers_are_numbers() -> None:
 def test_bad_settings_are_refused_naming_the_field(settings: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         PaperVenue(**settings)
+
+
+@pytest.mark.parametrize("name", ["\x00", "a\x00b"])
+def test_a_name_with_a_nul_is_refused_when_the_venue_is_built(name: str) -> None:
+    """The venue names its event and order ids after itself, and the kernel refuses an id
+    holding a NUL: `PaperVenue(name="\\0")` was built, and every submit then raised, each
+    order left in flight (ORDER_SENT, its outcome unknown)."""
+    with pytest.raises(
+        ValidationError, match=rf"name\n.*venue name {re.escape(repr(name))} holds a NUL byte"
+    ):
+        PaperVenue(name=name)
 
 
 def test_a_latency_of_a_minute_is_the_longest_taken() -> None:

@@ -167,6 +167,16 @@ def test_shadow_settings_are_validated() -> None:
     assert venue.market_metadata()["BTCUSDT"].model_dump()["lot_step"] == 0.5
 
 
+@pytest.mark.parametrize("name", ["\x00", "a\x00b"])
+def test_a_shadow_venue_refuses_a_name_with_a_nul_when_built(name: str) -> None:
+    """Its event and order ids carry its name, and the kernel refuses an id holding a NUL:
+    every submit raised, each order left in flight in the kernel."""
+    with pytest.raises(
+        ValidationError, match=rf"name\n.*venue name {re.escape(repr(name))} holds a NUL byte"
+    ):
+        ShadowVenue(name=name)
+
+
 class _AnswerLost:
     """A shadow venue whose answer to a submit never reaches the kernel (the process died, or
     the call timed out, after the venue took the order)."""
@@ -527,6 +537,16 @@ def test_router_refuses_bad_configuration_and_changes_nothing() -> None:
     with pytest.raises(ValueError, match="name must be a non-empty string, got ''"):
         VenueRouter({"shadow": ShadowVenue()}, name="")
     assert router.names() == ["shadow"]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"), [("a\x00b", "holds a NUL byte"), ("\udc80", "is not valid UTF-8")]
+)
+def test_router_refuses_a_name_its_own_answers_ids_could_not_carry(name: str, reason: str) -> None:
+    """The router's own answers (a reject naming an unrouted asset) carry its name in their ids:
+    a NUL or a lone surrogate there and the kernel refused them, the order left in flight."""
+    with pytest.raises(ValueError, match=rf"name {re.escape(repr(name))} {reason}"):
+        VenueRouter({"shadow": ShadowVenue()}, name=name)
 
 
 def test_router_refuses_two_adapters_of_one_name_whose_ids_collide() -> None:

@@ -49,7 +49,7 @@ def _kernel(
     # The cluster first: waiting for it holds no journal open.
     proj = (
         open_projection(hazelcast, hazelcast_cluster, cluster_option="hazelcast_cluster")
-        if hazelcast
+        if hazelcast is not None
         else None
     )
     jr = kernel = plane = None
@@ -58,7 +58,7 @@ def _kernel(
             from dita.control.hazelcast import HazelcastControlPlane
 
             plane = HazelcastControlPlane(proj.cluster_members, proj.cluster_name, updated_by="dita-serve")
-        if journal:
+        if journal is not None:
             from dita.journal.clickhouse import ClickHouseJournal
 
             jr = ClickHouseJournal(journal)

@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
@@ -76,6 +84,29 @@ class GatewaySettings(BaseModel):
     hazelcast_cluster: str | None = Field(
         default=None, description="Hazelcast cluster name (unset: $DITA_HAZELCAST_CLUSTER, else dita)"
     )
+
+    @field_validator("host")
+    @classmethod
+    def _no_nul_in_host(cls, host: str) -> str:
+        # TOML and Python can hold one; the socket's bind raised a TypeError, not an OSError,
+        # and `dita serve` ended in a traceback instead of naming the setting.
+        if "\0" in host:
+            raise ValueError("must not hold a NUL character: no address has one")
+        return host
+
+    @field_validator("journal", "hazelcast")
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Unset is None. "" (`--journal "$DSN"` with $DSN unset, `DITA_GATEWAY_JOURNAL=`) was
+        # taken for "none", the gateway trading with nothing journaled or projected; refused
+        # as `dita paper` refuses it. A blank value holds no password to keep out of the message.
+        if value is not None and not value.strip():
+            raise ValueError(
+                "journal dsn must be a non-empty string like 'chdb://./dita-journal'"
+                if info.field_name == "journal"
+                else "cluster members must list at least one host:port"
+            )
+        return value
 
     @model_validator(mode="after")
     def _room_for_commands(self) -> GatewaySettings:

@@ -8,14 +8,31 @@ import math
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from dita._numbers import is_real
 from dita.risk import MarketLimits
 
-__all__ = ["AssetName", "VenueInputs", "check_rebate"]
+__all__ = ["AssetName", "VenueInputs", "VenueName", "check_rebate", "check_venue_name"]
 
 AssetName = Annotated[str, Field(min_length=1)]
+
+
+def check_venue_name(name: str) -> str:
+    """``name``, refused (naming the value, its NUL shown) when it holds a NUL byte: a venue
+    names its event, order and fill ids after itself, and the kernel refuses an id holding a
+    NUL, so every answer of the venue raised and each order stayed in flight."""
+    if "\0" in name:
+        raise ValueError(
+            f"venue name {name!r} holds a NUL byte: the ids of the venue's events and orders "
+            "carry its name, and an id may not hold one"
+        )
+    return name
+
+
+# A venue's name: not empty, no NUL (``check_venue_name``); a lone surrogate is refused as
+# every text setting is (pydantic: not a valid string).
+VenueName = Annotated[str, Field(min_length=1), AfterValidator(check_venue_name)]
 
 
 class VenueInputs(BaseModel):

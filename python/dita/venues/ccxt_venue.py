@@ -43,7 +43,7 @@ from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MIN_STEP, MarketLimits
 from dita.venues import VenueTimeout, VenueUnavailable, order_status_asset
 from dita.venues._events import BoundedIdSet, OrderEvents
-from dita.venues._settings import VenueInputs
+from dita.venues._settings import VenueInputs, VenueName
 
 __all__ = ["CcxtSettings", "CcxtVenue", "TopOfBook"]
 
@@ -339,9 +339,7 @@ class CcxtSettings(BaseModel):
     market_type: Literal["spot", "linear"] = Field(
         default="spot", description="spot, or linear (USD-M) perpetual futures"
     )
-    name: str | None = Field(
-        default=None, min_length=1, description="venue name; default '<exchange>-<market_type>'"
-    )
+    name: VenueName | None = Field(default=None, description="venue name; default '<exchange>-<market_type>'")
     api_key_env: str = Field(default="DITA_CCXT_API_KEY", min_length=1)
     secret_env: str = Field(default="DITA_CCXT_SECRET", min_length=1)
     password_env: str | None = Field(default=None, description="for exchanges that need a passphrase")

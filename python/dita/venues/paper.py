@@ -46,7 +46,7 @@ from dita._numbers import Number, is_real
 from dita.risk import MarketLimits
 from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move
-from dita.venues._settings import VenueInputs, check_rebate
+from dita.venues._settings import VenueInputs, VenueName, check_rebate
 
 __all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "PaperSettings", "PaperVenue"]
 
@@ -65,7 +65,7 @@ BOOK_FORMAT = 1
 class PaperSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(default="paper", min_length=1)
+    name: VenueName = "paper"
     taker_rate: Number = Field(default=0.0005, ge=0, lt=0.1, description="fee fraction of notional, taker")
     maker_rate: Number = Field(
         default=0.0002,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._text import is_utf8
 from dita.venues import (
     UnknownVenueError,
     VenueAdapter,
@@ -40,6 +41,7 @@ from dita.venues import (
     order_status_asset,
 )
 from dita.venues._events import OrderEvents
+from dita.venues._settings import check_venue_name
 
 if TYPE_CHECKING:
     from dita.risk import MarketLimits
@@ -74,7 +76,9 @@ class VenueRouter:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
-        self.name = name
+        if not is_utf8(name):  # its own answers' ids and reasons carry it, as the NUL below
+            raise ValueError(f"name {name!r} is not valid UTF-8 (it holds a lone surrogate)")
+        self.name = check_venue_name(name)
         self._venues: dict[str, VenueAdapter] = {}
         self._routes: dict[str, str] = {}
         self._default: str | None = None

@@ -14,7 +14,7 @@ from dita._numbers import Number
 from dita.risk import MarketLimits
 from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move, signed
-from dita.venues._settings import VenueInputs
+from dita.venues._settings import VenueInputs, VenueName
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
 
@@ -25,7 +25,7 @@ ORDER_MEMORY = 10_000
 class ShadowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(default="shadow", min_length=1)
+    name: VenueName = "shadow"
     quote_currency: str = Field(default="USDT", min_length=1)
     starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
 
