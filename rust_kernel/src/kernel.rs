@@ -5079,8 +5079,10 @@ impl Kernel {
         ts: f64,
     ) -> KernelResult<KernelOutcome> {
         // Rules 22 on, an asset as `mark_price` takes one: a blank one froze the kernel naming
-        // none. A log of rules 21 or older replays as it ran.
-        if rules() >= 22 {
+        // none. A log of rules 21 or older replays as it ran, and a freeze it made on a blank
+        // asset is still lifted by that asset's edge (nothing else lifts a freeze).
+        let lifts_old_freeze = self.control.frozen && self.control.freeze_asset == asset;
+        if rules() >= 22 && !lifts_old_freeze {
             check_asset(asset)?;
         }
         check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;

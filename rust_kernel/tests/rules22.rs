@@ -203,3 +203,22 @@ fn steps_too_fine_and_blank_edge_assets_are_refused_from_rules_22() {
     assert_eq!(old.fees.config.lot_step, 1e-309);
     assert_eq!(old.seq(), 3);
 }
+
+/// Review of a26dd69: a kernel a rules-21 log froze on a blank asset's edge (as it then
+/// could) is unfrozen only by an edge update of that same asset: the only way out of a freeze
+/// (`on_edge_update` clears it when `asset == freeze_asset`). Rules 22 refuses that update,
+/// so the recovered kernel refuses every entry for good.
+#[test]
+fn a_freeze_a_rules_21_log_made_on_a_blank_asset_can_still_be_lifted() {
+    let mut k = Kernel::new("frozen", 1).unwrap();
+    k.risk.edge_freeze_threshold_bps = Some(0.0);
+    replaying(21, || {
+        k.on_edge_update("", -5.0, 1.0).unwrap();
+    });
+    assert!(k.control.frozen);
+    assert_eq!(k.control.freeze_asset, "");
+    // Live, under this build's rules: the edge came back.
+    let lifted = k.on_edge_update("", 5.0, 2.0);
+    assert!(lifted.is_ok(), "the freeze cannot be lifted: {lifted:?}");
+    assert!(!k.control.frozen, "the kernel stays frozen for good");
+}
