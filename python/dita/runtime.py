@@ -659,7 +659,7 @@ class TradingRuntime:
                 if not outcome.accepted:
                     continue
                 seen.add(event.event_id)
-                self._after_events([_as_booked(event, outcome, order)], set())
+                self._after_events([event], set(), {event.event_id: order} if order is not None else None)
                 # The kernel may act on its own (e.g. send the next exit leg): follow that too.
                 follow = [e for e in outcome.emitted_events if e.event_id not in seen]
                 if follow:
@@ -858,22 +858,51 @@ class TradingRuntime:
         working = (slot.active_entry_order, slot.active_exit_order)
         return any(o is not None and o.client_order_id == coid for o in working)
 
+    def _names_whole(self, event: VenueEvent) -> bool:
+        """Whether ``event`` names its order whole: its client id, trade and slot."""
+        return bool(event.venue_client_id and event.trade_id and 0 <= event.slot_id < self.kernel.max_slots)
+
     def _order_named(self, event: VenueEvent) -> Any:
-        """The kernel's working order an event names by the venue's id alone (no client id,
-        trade or slot: the kernel books it all the same), read before the kernel takes the
-        event and perhaps ends the order; None when the event names its own (the usual case,
-        nothing read) or no such order works."""
-        if event.venue_client_id and event.trade_id and 0 <= event.slot_id < self.kernel.max_slots:
+        """The kernel's order an event names by the venue's id alone (no client id, trade or
+        slot: the kernel books it all the same), read before the kernel takes the event and
+        perhaps ends the order: one working, or one ended whose fills the kernel awaits (a
+        cancel that counted a fill reported later). None when the event names its order whole
+        (the usual case, nothing read) or no such order is there."""
+        if self._names_whole(event):
             return None
         by_client, by_venue = event.venue_client_id, event.venue_order_id
-        for order in self.kernel.open_orders():
+        kernel = self.kernel
+        for order in (*kernel.open_orders(), *getattr(kernel, "awaited_orders", list)()):
             if (by_client and order.client_order_id == by_client) or (
                 by_venue and order.venue_order_id == by_venue
             ):
                 return order
         return None
 
-    def _after_events(self, events: list[VenueEvent], seen: set[str]) -> None:
+    def _as_booked(self, event: VenueEvent, whole: Any) -> VenueEvent:
+        """``event`` as the kernel booked it, for routing: the client id, trade, slot, asset and
+        side it leaves out taken from ``whole``, the order it names (``_order_named``) or an
+        event of the same answer that named that order whole (its ack). The event itself when
+        it names them all, or when nothing says more."""
+        if whole is None or self._names_whole(event):
+            return event
+        client_id = getattr(whole, "client_order_id", None) or whole.venue_client_id
+        changes: dict[str, Any] = {}
+        if not event.venue_client_id:
+            changes["venue_client_id"] = client_id
+        if not event.trade_id:
+            changes["trade_id"] = whole.trade_id
+        if not 0 <= event.slot_id < self.kernel.max_slots:
+            changes["slot_id"] = whole.slot_id
+        if not event.asset:
+            changes["asset"] = whole.asset
+        if event.side is None:
+            changes["side"] = whole.side
+        return VenueEvent(**{**event.to_dict(), **changes}) if changes else event
+
+    def _after_events(
+        self, events: list[VenueEvent], seen: set[str], named: Mapping[str, Any] | None = None
+    ) -> None:
         """Route ``events`` the kernel took to the listeners and the strategies owning their
         trades. A listener that raises is raised after all of them are routed: at once, the
         strategies did not hear of the rest (a fill, a freed slot)."""
@@ -883,6 +912,18 @@ class TradingRuntime:
         # fills an exit in several trades, each fill finds the trade over. Its owner is kept
         # for the batch's later fills, and only the last fill says it closed the trade.
         freed: dict[str, StrategyHandle] = {}
+        # An event naming its order by the venue's id alone is routed as the kernel booked it
+        # (``_as_booked``): by the order ``named`` for it (by event id), or else by an event of
+        # the batch that named that venue id's order whole.
+        if not all(self._names_whole(e) for e in events):
+            acks = {e.venue_order_id: e for e in events if e.venue_order_id and self._names_whole(e)}
+            given = named or {}
+            events = [
+                self._as_booked(
+                    e, given.get(e.event_id) or acks.get(e.venue_order_id) or self._order_named(e)
+                )
+                for e in events
+            ]
         for i, event in enumerate(events):
             seen.add(event.event_id)
             for on_event in self.event_listeners:
@@ -901,13 +942,17 @@ class TradingRuntime:
             if kind != FILL and status not in TERMINAL_STATUSES:
                 continue
             handle = self._owner.get(event.trade_id) or freed.get(event.trade_id)
-            # An event the kernel took that names no slot (and no order it could be told by):
-            # counted and heard by the listeners, no strategy's to hear.
+            # An event the kernel took that names no slot, nor an order that tells it (above): its
+            # trade's owner hears it, the slot it frees unknown.
             slot = kernel.slot_state(event.slot_id) if 0 <= event.slot_id < kernel.max_slots else None
             free = slot is not None and slot.fsm_state.name in FREE_STAGES
-            if slot is None:
-                handle = None
-            elif handle is None and kind == FILL and not free and slot.trade_id == event.trade_id:
+            if (
+                slot is not None
+                and handle is None
+                and kind == FILL
+                and not free
+                and slot.trade_id == event.trade_id
+            ):
                 # A late fill gave a freed trade its position back: its strategy holds it again.
                 handle = self._released.pop(event.trade_id, None)
                 if handle is not None:
@@ -1296,26 +1341,6 @@ def check_strategy_unused(strategy: Strategy[Any]) -> None:
             f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
             f"are that run's); make a new instance: {type(strategy).__name__}(params)"
         )
-
-
-def _as_booked(event: VenueEvent, outcome: KernelOutcome, order: Any) -> VenueEvent:
-    """``event`` as the kernel booked it, for routing: a venue that named the order by its own
-    id alone (no trade, slot or client id) gets them from the kernel's answer and the order it
-    named (``TradingRuntime._order_named``), so the strategy owning the trade hears it and the
-    runtime stops following an order that ended. The event itself when it names them all."""
-    changes: dict[str, Any] = {}
-    if not event.trade_id and outcome.trade_id:
-        changes["trade_id"] = outcome.trade_id
-    if event.slot_id < 0 <= outcome.slot_id:
-        changes["slot_id"] = outcome.slot_id
-    if order is not None:
-        if not event.venue_client_id:
-            changes["venue_client_id"] = order.client_order_id
-        if not event.asset:
-            changes["asset"] = order.asset
-        if event.side is None:
-            changes["side"] = order.side
-    return VenueEvent(**{**event.to_dict(), **changes}) if changes else event
 
 
 def _tell(errors: list[Exception], listener: Callable[..., None], *args: Any) -> None:

@@ -2,7 +2,9 @@
 the kernel books it (docs/kernel.md: "empty says nothing"), and the runtime routes it to the
 strategy owning the trade by what the kernel booked, not by the event's own empty fields. It
 routed by the event's trade id and slot: the strategy never heard the fill, held the closed
-slot for good, and a fill naming no slot raised IndexError out of run()."""
+slot for good, and a fill naming no slot raised IndexError out of run(). So in a venue's
+answer to a submit (a taker order filled at once), and for a late fill of an order that had
+ended, whose asset the event did not say either."""
 
 from __future__ import annotations
 
@@ -144,3 +146,172 @@ def test_a_fill_that_names_no_slot_does_not_stop_the_run() -> None:
     runtime.run([_bar(1)])
     assert kernel.slot_state(0).size == 1.0
     assert [f.size for f in strategy.heard] == [1.0]
+
+
+class FillsAtOnceByVenueId:
+    """Answers a submit with its ack (under the kernel's client id) and the order's fill,
+    the fill naming the order by the venue's id only, as a venue that reports its fills so
+    does whether the fill comes from a poll or at once."""
+
+    name = "at-once-by-venue-id"
+
+    def __init__(self, *, trade_id_known: bool = False, slot_known: bool = True) -> None:
+        self.trade_id_known = trade_id_known
+        self.slot_known = slot_known
+        self.n = 0
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.n += 1
+        vid = f"V-{order.client_order_id}"
+        return [
+            VenueEvent(
+                f"ack-{order.client_order_id}",
+                order.trade_id,
+                order.slot_id,
+                "ORDER_ACK",
+                venue_order_id=vid,
+                venue_client_id=order.client_order_id,
+                asset=order.asset,
+                side=order.side,
+            ),
+            VenueEvent(
+                f"fill-{self.n}",
+                order.trade_id if self.trade_id_known else "",
+                order.slot_id if self.slot_known else -1,
+                "FILL",
+                "FILLED",
+                venue_order_id=vid,
+                venue_client_id=order.client_order_id if self.trade_id_known else "",
+                asset=order.asset,
+                side=order.side,
+                price=100.0,
+                size=order.size,
+                filled_size=order.size,
+                fill_id=f"F{self.n}",
+            ),
+        ]
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        return []
+
+
+def _run(venue: Any) -> tuple[TradingRuntime, BuysOnce, ExecutionKernel]:
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rv22-route")
+    runtime = TradingRuntime(kernel)
+    strategy = BuysOnce()
+    runtime.add_strategy(strategy)
+    runtime.run([_bar(0)])
+    return runtime, strategy, kernel
+
+
+def test_a_fill_in_the_submits_answer_by_venue_id_only_reaches_the_strategy() -> None:
+    runtime, strategy, kernel = _run(FillsAtOnceByVenueId())
+    assert kernel.slot_state(0).size == 1.0  # the kernel booked it on the strategy's trade
+    assert runtime.stats["fills"] == 1
+    assert [f.size for f in strategy.heard] == [1.0], "the submit answer's fill never reached its strategy"
+
+
+def test_a_fill_naming_its_trade_but_no_slot_reaches_the_strategy_owning_the_trade() -> None:
+    # The event names the trade and the client id; only the slot is left out ("says nothing").
+    _, strategy, kernel = _run(FillsAtOnceByVenueId(trade_id_known=True, slot_known=False))
+    assert kernel.slot_state(0).size == 1.0
+    assert [f.size for f in strategy.heard] == [1.0], "a fill of the strategy's own trade was dropped"
+
+
+class LateFillByVenueId:
+    """Acks each order under the kernel's client id; answers a cancel with the order ended
+    CANCELED but filled in full (the venue filled it before the cancel came, and reports the
+    trade later); reports that fill from a poll by the venue's id alone, no asset or side."""
+
+    name = "late-by-venue-id"
+
+    def __init__(self) -> None:
+        self.orders: dict[str, VenueOrder] = {}
+        self.queue: list[VenueEvent] = []
+        self.n = 0
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.orders[order.client_order_id] = order
+        return [
+            VenueEvent(
+                f"ack-{order.client_order_id}",
+                order.trade_id,
+                order.slot_id,
+                "ORDER_ACK",
+                venue_order_id=f"V-{order.client_order_id}",
+                venue_client_id=order.client_order_id,
+                asset=order.asset,
+                side=order.side,
+            )
+        ]
+
+    def fill(self, client_order_id: str, *, named: bool) -> None:
+        o = self.orders[client_order_id]
+        self.n += 1
+        self.queue.append(
+            VenueEvent(
+                f"fill-{self.n}",
+                o.trade_id if named else "",
+                o.slot_id if named else -1,
+                "FILL",
+                "FILLED",
+                venue_order_id=f"V-{client_order_id}",
+                venue_client_id=client_order_id if named else "",
+                asset=o.asset if named else "",
+                side=o.side if named else None,
+                price=100.0,
+                size=o.size,
+                filled_size=o.size,
+                fill_id=f"F{self.n}",
+            )
+        )
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return [
+            VenueEvent(
+                f"cxl-{order.client_order_id}",
+                order.trade_id,
+                order.slot_id,
+                "CANCEL_ACK",
+                "CANCELED",
+                venue_order_id=f"V-{order.client_order_id}",
+                venue_client_id=order.client_order_id,
+                asset=order.asset,
+                side=order.side,
+                filled_size=order.size,  # filled in full before the cancel: the trade comes later
+            )
+        ]
+
+    def poll_events(self) -> list[VenueEvent]:
+        events, self.queue = self.queue, []
+        return events
+
+
+def test_a_late_fill_of_an_ended_order_by_venue_id_frees_the_strategys_slot() -> None:
+    venue = LateFillByVenueId()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rv22-late")
+    runtime = TradingRuntime(kernel)
+    strategy = BuysOnce()
+    runtime.add_strategy(strategy)
+    runtime.run([_bar(0)])
+    entry = kernel.slot_state(0).active_entry_order
+    assert entry is not None
+    venue.fill(entry.client_order_id, named=True)
+    runtime.run([_bar(1)])
+    assert strategy.exit(0, price=100.0).accepted
+    exit_order = kernel.slot_state(0).active_exit_order
+    assert exit_order is not None
+    assert strategy.cancel(0).accepted
+    assert kernel.awaited_orders(), "the kernel awaits the exit's fill the cancel counted"
+    # The exit's fill, by the venue's id alone, after its order ended.
+    venue.fill(exit_order.client_order_id, named=False)
+    runtime.run([_bar(2)])
+    assert kernel.slot_state(0).fsm_state.name == "CLOSED"
+    assert [f.closed for f in strategy.heard] == [False, True]
+    # _order_named reads only kernel.open_orders(): an order that ended is not there, so the
+    # fill keeps its blank asset and side, and _track_free("", 0) frees nothing.
+    assert not strategy.busy("BTCUSDT"), ("the strategy still holds the closed slot", strategy.heard[-1])
+    assert (strategy.heard[-1].asset, strategy.heard[-1].side) == ("BTCUSDT", "SELL"), strategy.heard[-1]
