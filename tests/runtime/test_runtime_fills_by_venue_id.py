@@ -37,6 +37,42 @@ class BuysOnce(Strategy[NoParams]):
         self.heard.append(fill)
 
 
+def _ack(order: VenueOrder) -> VenueEvent:
+    """The venue's ack of ``order``, naming it whole: its client id, trade and slot, and the
+    venue's id, which the kernel learns from it."""
+    return VenueEvent(
+        f"ack-{order.client_order_id}",
+        order.trade_id,
+        order.slot_id,
+        "ORDER_ACK",
+        venue_order_id=f"V-{order.client_order_id}",
+        venue_client_id=order.client_order_id,
+        asset=order.asset,
+        side=order.side,
+    )
+
+
+def _fill(order: VenueOrder, n: int, **named: Any) -> VenueEvent:
+    """Venue fill ``n`` of the whole of ``order``, naming it by the venue's id, and by what
+    ``named`` gives of its trade id, slot, client id, asset and side (by default none of them:
+    "empty says nothing")."""
+    return VenueEvent(
+        f"fill-{n}",
+        named.get("trade_id", ""),
+        named.get("slot_id", -1),
+        "FILL",
+        "FILLED",
+        venue_order_id=f"V-{order.client_order_id}",
+        venue_client_id=named.get("venue_client_id", ""),
+        asset=named.get("asset", ""),
+        side=named.get("side"),
+        price=100.0,
+        size=order.size,
+        filled_size=order.size,
+        fill_id=f"F{n}",
+    )
+
+
 class ByVenueId:
     """Acks each order synchronously under the kernel's client id (so the kernel learns the
     venue id), then reports its fills from ``poll_events`` by the venue's own id only."""
@@ -51,18 +87,7 @@ class ByVenueId:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.orders[order.client_order_id] = order
-        return [
-            VenueEvent(
-                f"ack-{order.client_order_id}",
-                order.trade_id,
-                order.slot_id,
-                "ORDER_ACK",
-                venue_order_id=f"V-{order.client_order_id}",
-                venue_client_id=order.client_order_id,
-                asset=order.asset,
-                side=order.side,
-            )
-        ]
+        return [_ack(order)]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return []
@@ -70,22 +95,8 @@ class ByVenueId:
     def fill(self, client_order_id: str) -> None:
         o = self.orders[client_order_id]
         self.n += 1
-        self.queue.append(
-            VenueEvent(
-                f"fill-{self.n}",
-                "",  # no trade id: "empty says nothing"
-                o.slot_id if self.slot_known else -1,
-                "FILL",
-                "FILLED",
-                venue_order_id=f"V-{client_order_id}",  # by the venue's id only
-                asset=o.asset,
-                side=o.side,
-                price=100.0,
-                size=o.size,
-                filled_size=o.size,
-                fill_id=f"F{self.n}",
-            )
-        )
+        slot = o.slot_id if self.slot_known else -1
+        self.queue.append(_fill(o, self.n, slot_id=slot, asset=o.asset, side=o.side))
 
     def poll_events(self) -> list[VenueEvent]:
         events, self.queue = self.queue, []
@@ -96,12 +107,19 @@ def _bar(i: int) -> Bar:
     return Bar("BTCUSDT", 1_700_000_000.0 + 60 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0)
 
 
-def _started(venue: Any) -> tuple[TradingRuntime, BuysOnce, ExecutionKernel, str]:
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="review-route")
+def _run(venue: Any) -> tuple[TradingRuntime, BuysOnce, ExecutionKernel]:
+    """A runtime on ``venue`` whose one strategy has bought at the first bar."""
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="by-venue-id")
     runtime = TradingRuntime(kernel)
     strategy = BuysOnce()
     runtime.add_strategy(strategy)
     runtime.run([_bar(0)])
+    return runtime, strategy, kernel
+
+
+def _started(venue: Any) -> tuple[TradingRuntime, BuysOnce, ExecutionKernel, str]:
+    """``_run``, and the client id of the entry working."""
+    runtime, strategy, kernel = _run(venue)
     order = kernel.slot_state(0).active_entry_order
     assert order is not None
     return runtime, strategy, kernel, order.client_order_id
@@ -162,49 +180,18 @@ class FillsAtOnceByVenueId:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.n += 1
-        vid = f"V-{order.client_order_id}"
-        return [
-            VenueEvent(
-                f"ack-{order.client_order_id}",
-                order.trade_id,
-                order.slot_id,
-                "ORDER_ACK",
-                venue_order_id=vid,
-                venue_client_id=order.client_order_id,
-                asset=order.asset,
-                side=order.side,
-            ),
-            VenueEvent(
-                f"fill-{self.n}",
-                order.trade_id if self.trade_id_known else "",
-                order.slot_id if self.slot_known else -1,
-                "FILL",
-                "FILLED",
-                venue_order_id=vid,
-                venue_client_id=order.client_order_id if self.trade_id_known else "",
-                asset=order.asset,
-                side=order.side,
-                price=100.0,
-                size=order.size,
-                filled_size=order.size,
-                fill_id=f"F{self.n}",
-            ),
-        ]
+        named = {"asset": order.asset, "side": order.side}
+        if self.trade_id_known:
+            named |= {"trade_id": order.trade_id, "venue_client_id": order.client_order_id}
+        if self.slot_known:
+            named["slot_id"] = order.slot_id
+        return [_ack(order), _fill(order, self.n, **named)]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return []
 
     def poll_events(self) -> list[VenueEvent]:
         return []
-
-
-def _run(venue: Any) -> tuple[TradingRuntime, BuysOnce, ExecutionKernel]:
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rv22-route")
-    runtime = TradingRuntime(kernel)
-    strategy = BuysOnce()
-    runtime.add_strategy(strategy)
-    runtime.run([_bar(0)])
-    return runtime, strategy, kernel
 
 
 def test_a_fill_in_the_submits_answer_by_venue_id_only_reaches_the_strategy() -> None:
@@ -221,53 +208,18 @@ def test_a_fill_naming_its_trade_but_no_slot_reaches_the_strategy_owning_the_tra
     assert [f.size for f in strategy.heard] == [1.0], "a fill of the strategy's own trade was dropped"
 
 
-class LateFillByVenueId:
-    """Acks each order under the kernel's client id; answers a cancel with the order ended
-    CANCELED but filled in full (the venue filled it before the cancel came, and reports the
-    trade later); reports that fill from a poll by the venue's id alone, no asset or side."""
+class LateFillByVenueId(ByVenueId):
+    """As ``ByVenueId``, but answers a cancel with the order ended CANCELED and filled in full
+    (the venue filled it before the cancel came, and reports the trade later), and reports that
+    fill by the venue's id alone with no asset or side either."""
 
     name = "late-by-venue-id"
 
-    def __init__(self) -> None:
-        self.orders: dict[str, VenueOrder] = {}
-        self.queue: list[VenueEvent] = []
-        self.n = 0
-
-    def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        self.orders[order.client_order_id] = order
-        return [
-            VenueEvent(
-                f"ack-{order.client_order_id}",
-                order.trade_id,
-                order.slot_id,
-                "ORDER_ACK",
-                venue_order_id=f"V-{order.client_order_id}",
-                venue_client_id=order.client_order_id,
-                asset=order.asset,
-                side=order.side,
-            )
-        ]
-
-    def fill(self, client_order_id: str, *, named: bool) -> None:
+    def fill(self, client_order_id: str, *, named: bool = False) -> None:
         o = self.orders[client_order_id]
         self.n += 1
-        self.queue.append(
-            VenueEvent(
-                f"fill-{self.n}",
-                o.trade_id if named else "",
-                o.slot_id if named else -1,
-                "FILL",
-                "FILLED",
-                venue_order_id=f"V-{client_order_id}",
-                venue_client_id=client_order_id if named else "",
-                asset=o.asset if named else "",
-                side=o.side if named else None,
-                price=100.0,
-                size=o.size,
-                filled_size=o.size,
-                fill_id=f"F{self.n}",
-            )
-        )
+        whole = {"trade_id": o.trade_id, "slot_id": o.slot_id, "venue_client_id": client_order_id}
+        self.queue.append(_fill(o, self.n, **(whole | {"asset": o.asset, "side": o.side} if named else {})))
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return [
@@ -285,21 +237,11 @@ class LateFillByVenueId:
             )
         ]
 
-    def poll_events(self) -> list[VenueEvent]:
-        events, self.queue = self.queue, []
-        return events
-
 
 def test_a_late_fill_of_an_ended_order_by_venue_id_frees_the_strategys_slot() -> None:
     venue = LateFillByVenueId()
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rv22-late")
-    runtime = TradingRuntime(kernel)
-    strategy = BuysOnce()
-    runtime.add_strategy(strategy)
-    runtime.run([_bar(0)])
-    entry = kernel.slot_state(0).active_entry_order
-    assert entry is not None
-    venue.fill(entry.client_order_id, named=True)
+    runtime, strategy, kernel, entry_id = _started(venue)
+    venue.fill(entry_id, named=True)
     runtime.run([_bar(1)])
     assert strategy.exit(0, price=100.0).accepted
     exit_order = kernel.slot_state(0).active_exit_order
