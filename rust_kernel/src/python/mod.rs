@@ -1506,17 +1506,17 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     let reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
     s.close_reason = text(&reason, &field("close_reason"))?.to_string();
     s.last_event_time = num("last_event_time")?;
-    s.mark_price = if d.contains("mark_price")? {
-        num("mark_price")?
-    } else {
-        0.0
+    // Keys a slot saved by an older build lacks: 0 without them. `leg_taken` is shown since
+    // rules 21 and read since 22 (a slot saved before has nothing taken of its leg).
+    let num_or_0 = |name: &str| -> PyResult<f64> {
+        if d.contains(name)? {
+            num(name)
+        } else {
+            Ok(0.0)
+        }
     };
-    // Shown since rules 21 and read since 22: a slot saved before has nothing taken of its leg.
-    s.leg_taken = if d.contains("leg_taken")? {
-        num("leg_taken")?
-    } else {
-        0.0
-    };
+    s.mark_price = num_or_0("mark_price")?;
+    s.leg_taken = num_or_0("leg_taken")?;
     s.metadata = metadata_arg(d.get_item("metadata")?.as_ref(), &field("metadata"))?;
     Ok(s)
 }
