@@ -883,8 +883,8 @@ class TradingRuntime:
         """``event`` as the kernel booked it, for routing: the client id, trade, slot, asset and
         side it leaves out taken from ``whole``, the order it names (``_order_named``) or an
         event of the same answer that named that order whole (its ack). The event itself when
-        it names them all, or when nothing says more."""
-        if whole is None or self._names_whole(event):
+        nothing says more (``_after_events`` asks only for an event not named whole)."""
+        if whole is None:
             return event
         client_id = getattr(whole, "client_order_id", None) or whole.venue_client_id
         changes: dict[str, Any] = {}
@@ -919,7 +919,9 @@ class TradingRuntime:
             acks = {e.venue_order_id: e for e in events if e.venue_order_id and self._names_whole(e)}
             given = named or {}
             events = [
-                self._as_booked(
+                e
+                if self._names_whole(e)
+                else self._as_booked(
                     e, given.get(e.event_id) or acks.get(e.venue_order_id) or self._order_named(e)
                 )
                 for e in events

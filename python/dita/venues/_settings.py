@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from dita._numbers import is_real
+from dita._text import is_utf8
 from dita.risk import MarketLimits
 
 __all__ = ["AssetName", "VenueInputs", "VenueName", "check_rebate", "check_venue_name"]
@@ -19,19 +20,22 @@ AssetName = Annotated[str, Field(min_length=1)]
 
 
 def check_venue_name(name: str) -> str:
-    """``name``, refused (naming the value, its NUL shown) when it holds a NUL byte: a venue
-    names its event, order and fill ids after itself, and the kernel refuses an id holding a
-    NUL, so every answer of the venue raised and each order stayed in flight."""
+    """``name``, refused (naming the value, its NUL shown) when it holds a NUL byte or a lone
+    surrogate (no UTF-8): a venue names its event, order and fill ids after itself, and the
+    kernel refuses such an id, so every answer of the venue raised and each order stayed in
+    flight."""
     if "\0" in name:
         raise ValueError(
             f"venue name {name!r} holds a NUL byte: the ids of the venue's events and orders "
             "carry its name, and an id may not hold one"
         )
+    if not is_utf8(name):
+        raise ValueError(f"venue name {name!r} is not valid UTF-8 (it holds a lone surrogate)")
     return name
 
 
-# A venue's name: not empty, no NUL (``check_venue_name``); a lone surrogate is refused as
-# every text setting is (pydantic: not a valid string).
+# A venue's name: not empty, UTF-8 with no NUL (``check_venue_name``; pydantic refuses a lone
+# surrogate in any text setting before it).
 VenueName = Annotated[str, Field(min_length=1), AfterValidator(check_venue_name)]
 
 

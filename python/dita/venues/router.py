@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
-from dita._text import is_utf8
 from dita.venues import (
     UnknownVenueError,
     VenueAdapter,
@@ -76,9 +75,7 @@ class VenueRouter:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
-        if not is_utf8(name):  # its own answers' ids and reasons carry it, as the NUL below
-            raise ValueError(f"name {name!r} is not valid UTF-8 (it holds a lone surrogate)")
-        self.name = check_venue_name(name)
+        self.name = check_venue_name(name)  # its own answers' ids and reasons carry it
         self._venues: dict[str, VenueAdapter] = {}
         self._routes: dict[str, str] = {}
         self._default: str | None = None
