@@ -37,6 +37,11 @@ def is_real(value: object) -> TypeGuard[float]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def is_count(value: object) -> TypeGuard[int]:
+    """An int >= 0, numpy's included, but not a bool (a flag where a count belongs is a mistake)."""
+    return isinstance(value, numbers.Integral) and not is_flag(value) and int(value) >= 0
+
+
 def finite_json(value: Any, *, as_text: bool = False) -> Any:
     """``value`` ready for strict JSON, which has no NaN or infinities: each float that is not
     finite, at any depth, becomes None (null) or, with ``as_text``, its text (``"inf"``, to

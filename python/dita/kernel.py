@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelCore, TradeSlot
-from dita.reconcile import ReconciliationReport, reconcile_with_venue
+from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 
 if TYPE_CHECKING:
     from dita._kernel import MetaValue
@@ -208,12 +208,15 @@ class ExecutionKernel(KernelCore):
         self.set_slot_exit_leg_ratios(slot_id, ratios)
 
     def reconcile_with_venue(
-        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False
+        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False, ended_lookups: int = ENDED_LOOKUPS
     ) -> ReconciliationReport:
         """Compare working orders and positions with the venue and resolve the differences
         into explicit events (see ``dita.reconcile``). Run it after a restart on a WAL.
-        ``only_in_doubt`` settles the orders in doubt alone."""
-        return reconcile_with_venue(self, cancel_unknown=cancel_unknown, only_in_doubt=only_in_doubt)
+        ``only_in_doubt`` settles the orders in doubt alone; ``ended_lookups`` bounds the orders
+        ended without the venue's filled size that are asked about."""
+        return reconcile_with_venue(
+            self, cancel_unknown=cancel_unknown, only_in_doubt=only_in_doubt, ended_lookups=ended_lookups
+        )
 
     def close(self) -> None:
         """Stop taking input, flush and detach the control plane, journal and projection (each

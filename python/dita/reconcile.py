@@ -24,7 +24,7 @@ from dita._kernel import (
     VenueOrder,
     VenueOrderStatus,
 )
-from dita._numbers import is_flag, is_real
+from dita._numbers import is_count, is_flag, is_real
 from dita.venues import VenueUnavailable, describe, order_lookup
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["ReconciliationReport", "reconcile_with_venue"]
 
 QTY_EPS = 1e-9
+# How many orders ended without the venue's filled size a full reconciliation asks about by
+# default: the kernel keeps two per slot (a slot's last entry and exit), and each is a request.
+ENDED_LOOKUPS = 50
 # Terminal venue statuses and the event that tells the kernel about each.
 _ENDINGS = {
     VenueOrderStatus.CANCELED: "CANCEL_ACK",
@@ -64,11 +67,14 @@ class ReconciliationReport:
     # events above are applied, so the report says so rather than raising and losing them.
     positions_unchecked: str = ""
     events_applied: int = 0
+    # Orders the kernel ended without the venue's filled size that were not asked about (beyond
+    # ``ended_lookups``, the oldest): a fill that raced their end shows only in the positions.
+    ended_not_asked: int = 0
 
     @property
     def clean(self) -> bool:
         """True when kernel and venue agreed and nothing had to be done."""
-        return not any(v for k, v in asdict(self).items() if k != "events_applied")
+        return not any(v for k, v in asdict(self).items() if k not in _COUNTS)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "clean": self.clean}
@@ -81,11 +87,15 @@ class ReconciliationReport:
         for name, items in asdict(self).items():
             if name == "events_applied" or name in skip or not items:
                 continue
-            if isinstance(items, str):
+            if isinstance(items, str | int):
                 said.append(f"{name}: {items}")
                 continue
             said.extend(f"{name}: {_said(item)}" for item in items)
         return said
+
+
+# The report's counts, which say how much was done, not that kernel and venue differed.
+_COUNTS = ("events_applied", "ended_not_asked")
 
 
 def _said(item: dict[str, Any]) -> str:
@@ -303,6 +313,7 @@ def reconcile_with_venue(
     on_applied: Callable[[VenueEvent, KernelOutcome], None] | None = None,
     clock: Callable[[], float] = time.time,
     only_in_doubt: bool = False,
+    ended_lookups: int = ENDED_LOOKUPS,
 ) -> ReconciliationReport:
     """Compare the kernel's working orders and positions with the venue's and resolve the
     differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
@@ -314,6 +325,9 @@ def reconcile_with_venue(
     the orders in doubt (``kernel.orders_in_doubt()``), as a runtime does while it runs: the
     working orders, the orders nobody manages and the positions are left for a full
     reconciliation (a venue that lists a just-sent order late would have it ended as lost).
+    ``ended_lookups`` bounds how many of the orders the kernel ended without the venue's filled
+    size (``kernel.orders_ended_without_figure()``) a full reconciliation asks about, the newest
+    first: a fill may have raced their end, and each question is a request to the venue.
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
     once it starts changing things, what fails later (a lookup, a malformed answer, a refused
     event, a cancel, the positions) is in the report."""
@@ -324,6 +338,8 @@ def reconcile_with_venue(
             raise TypeError(f"reconcile_with_venue: {name}={flag!r} must be True or False")
     if on_applied is not None and not callable(on_applied):
         raise TypeError(f"reconcile_with_venue: on_applied={on_applied!r} must be callable or None")
+    if not is_count(ended_lookups):
+        raise TypeError(f"reconcile_with_venue: ended_lookups={ended_lookups!r} must be an int >= 0")
     venue = kernel.venue
     report = ReconciliationReport()
     try:
@@ -414,10 +430,15 @@ def reconcile_with_venue(
         if isinstance(venue_order_id, str):
             owned_venue_ids.add(venue_order_id)
 
+    # The kernel's orders asked about (or found listed) in this run: one ended here is not
+    # asked about again as ended without the venue's figure.
+    asked: set[str] = set()
+
     def find(mine: VenueOrder) -> tuple[VenueOrder | None, str]:
         """The venue's order for ``mine`` (its open orders first, then ``order_status`` asked
         in ``mine``'s market), or why it cannot say."""
         coid = mine.client_order_id
+        asked.add(coid)
         theirs = venue_open.get(coid)
         if theirs is not None:
             own(theirs)
@@ -565,6 +586,29 @@ def reconcile_with_venue(
         # Not compared: the report must not read as kernel and venue in agreement.
         report.positions_unchecked = "not compared: only the orders in doubt were settled (only_in_doubt)"
         return report
+
+    # Orders the kernel ended short of their size without the venue saying what they filled (a
+    # cancel ack without the figure): a fill that raced the end, its report lost with the
+    # process, shows nowhere but in the positions. The newest are asked about first; a venue
+    # that cannot look orders up tells only of those it still lists.
+    unfigured = sorted(kernel.orders_ended_without_figure(), key=lambda o: o.created_at, reverse=True)
+    unfigured = [o for o in unfigured if o.client_order_id not in asked]
+    report.ended_not_asked = max(len(unfigured) - ended_lookups, 0)
+    for mine in unfigured[:ended_lookups]:
+        if lookup is None and mine.client_order_id not in venue_open:
+            continue
+        item = {**_item(mine), "ended_as": mine.status.name}
+        theirs, cannot_say = find(mine)
+        if cannot_say:
+            reason = f"ended without the venue saying what it filled; {cannot_say}"
+            report.unresolved.append({**item, "reason": reason})
+            continue
+        if theirs is None:
+            continue  # the venue no longer knows it: nothing more to learn
+        try:
+            book_missed(mine, theirs, _missed_fill(mine, theirs), item)
+        except (_Refused, _Malformed) as left:
+            report.unresolved.append(left.unresolved(item))
 
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.

@@ -42,8 +42,8 @@ from dita._numbers import is_real
 from dita._signals import held
 from dita._signals import installed as signals_installed
 from dita._text import shortened
+from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
-from dita.reconcile import ReconciliationReport, reconcile_with_venue
 from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
 from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once
@@ -759,7 +759,7 @@ class TradingRuntime:
             self.poll_venues()
 
     def reconcile_with_venue(
-        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False
+        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False, ended_lookups: int = ENDED_LOOKUPS
     ) -> ReconciliationReport:
         """Reconcile the kernel with its venue (``dita.reconcile``) while this runtime runs: the
         events reconciliation applies (a missed fill, an order's end, a lost submit's REJECT)
@@ -778,6 +778,7 @@ class TradingRuntime:
             on_applied=lambda ev, out: taken.append((ev, out)),
             clock=self.now,  # the data's time in a replay, as the kernel's other inputs
             only_in_doubt=only_in_doubt,
+            ended_lookups=ended_lookups,
         )
         # One batch, in the order taken, with what the kernel did of its own on each: the
         # slots are read after all of it, as for a submit's answer (see _after_events).

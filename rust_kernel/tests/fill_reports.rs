@@ -873,6 +873,56 @@ fn an_order_ended_without_a_figure_waits_for_the_total_its_reports_stated() {
 }
 
 #[test]
+fn an_order_ended_without_its_filled_size_is_listed_for_a_reconciliation_to_ask_about() {
+    let client_ids = |k: &Kernel| -> Vec<Id> {
+        k.orders_ended_without_figure()
+            .into_iter()
+            .map(|o| o.client_order_id.clone())
+            .collect()
+    };
+    let end = |k: &mut Kernel, o: &Id, filled: f64| {
+        let cancel = intent_on_slot("cancel", "trade", KernelCommandType::Cancel);
+        assert!(k.process_intent(&cancel).accepted);
+        let mut ack = VenueEvent::new("c1", KernelEventKind::CancelAck, o);
+        ack.filled_size = filled;
+        assert!(k.on_venue_event(&ack).accepted);
+    };
+    // Canceled after a fill of 2 booked, the ack stating nothing (0), or less than is booked
+    // (no bound): a fill may have raced the cancel, unreported. Listed, nothing awaited of it.
+    for stated in [0.0, 1.0] {
+        let (mut k, o) = entry_of(10.0);
+        assert!(k.on_venue_event(&fill(&o, "f1", "F1", 2.0, 2.0)).accepted);
+        assert!(client_ids(&k).is_empty(), "a working order is not listed");
+        end(&mut k, &o, stated);
+        assert_eq!(client_ids(&k), std::slice::from_ref(&o));
+        assert!(k.awaited_orders().is_empty());
+        // A late fill is booked; the order is still listed (its end never said), until the
+        // slot starts a new trade and forgets it.
+        assert!(k.on_venue_event(&fill(&o, "f2", "F2", 1.0, 3.0)).accepted);
+        assert_eq!(client_ids(&k), std::slice::from_ref(&o));
+        exit_all(&mut k, "1");
+        let next = intent_on_slot("enter-2", "trade-2", KernelCommandType::Enter);
+        assert!(k.process_intent(&next).accepted);
+        assert!(client_ids(&k).is_empty());
+    }
+    // The ack stating what filled (what is booked): the venue said, nothing to ask.
+    let (mut k, o) = entry_of(10.0);
+    assert!(k.on_venue_event(&fill(&o, "f1", "F1", 2.0, 2.0)).accepted);
+    end(&mut k, &o, 2.0);
+    assert!(client_ids(&k).is_empty());
+    // Owed a fill its reports stated: awaited (reconciled as such), not listed here.
+    let (k, _, _) = ended_owing_three();
+    assert_eq!(k.awaited_orders().len(), 1);
+    assert!(client_ids(&k).is_empty());
+    // Through a checkpoint, the listing is the same.
+    let (mut k, o) = entry_of(10.0);
+    end(&mut k, &o, 0.0);
+    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+    let k = decode_kernel(&encode_kernel(&k)).unwrap();
+    assert_eq!(client_ids(&k), [o]);
+}
+
+#[test]
 fn the_stated_total_is_no_bound_and_a_later_report_stating_more_raises_it() {
     // Owed 3 (total 5, 2 booked); a late fill of 1 at total 6 is booked, not an overfill,
     // and the slot now waits for 6 - 3; the fill of 3 (total 3) ends the wait.

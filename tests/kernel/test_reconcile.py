@@ -1160,7 +1160,16 @@ def test_open_orders_given_as_a_generator_are_each_reconciled() -> None:
 
 @pytest.mark.parametrize(
     ("argument", "value"),
-    [("cancel_unknown", "no"), ("cancel_unknown", None), ("only_in_doubt", "false"), ("on_applied", "print")],
+    [
+        ("cancel_unknown", "no"),
+        ("cancel_unknown", None),
+        ("only_in_doubt", "false"),
+        ("on_applied", "print"),
+        ("ended_lookups", -1),
+        ("ended_lookups", True),
+        ("ended_lookups", "3"),
+        ("ended_lookups", 2.0),
+    ],
 )
 def test_arguments_of_the_wrong_type_are_refused_before_anything_changes(argument: str, value: Any) -> None:
     """``cancel_unknown="no"`` was read as true and canceled the orders it was told to leave;

@@ -1,15 +1,22 @@
 """Reconciliation run again, after a second restart or on an operator's request, books what
-the venue did since the last one: its events are new to the kernel's memory."""
+the venue did since the last one: its events are new to the kernel's memory. And what a venue
+filled of an order the kernel ended without that figure (a fill racing a cancel) is booked."""
 
 from __future__ import annotations
 
 import gc
+import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from kernel_helpers import intent
+from pydantic import BaseModel, ConfigDict
 
-from dita import ExecutionKernel, TradeStage, VenueEvent, VenueOrder
+from dita import ExecutionKernel, KernelDiagnosticCode, TradeStage, VenueEvent, VenueOrder
+from dita.runtime import TradingRuntime
+from dita.strategy import Bar, Fill, Strategy
+from dita.venues import VenueUnavailable
 
 
 class PartlyFills:
@@ -93,3 +100,202 @@ def test_a_second_reconciliation_books_the_fills_since_the_first(tmp_path: Path)
     assert [f["qty"] for f in report.missed_fills] == [0.5], report
     assert kernel.slot_state(0).size == 2.0
     kernel.close()
+
+
+class CancelAckedBare(PartlyFills):
+    """Acknowledges a cancel without the filled size (as some exchanges answer one) and lists
+    the order no more: what filled before the cancel shows only in its order status. Counts the
+    lookups (``asked``)."""
+
+    name = "bare-cancel"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        coid = order.client_order_id
+        mine = self.orders[coid]
+        self.orders[coid] = self._copy(mine, mine.filled_size, "CANCELED")
+        ack = VenueEvent(
+            f"cx-{coid}",
+            order.trade_id,
+            order.slot_id,
+            "CANCEL_ACK",
+            venue_client_id=coid,
+            asset=order.asset,
+            side=order.side,
+        )
+        return [ack]
+
+    def open_orders(self) -> list[VenueOrder]:
+        return [o for o in self.orders.values() if o.status.name != "CANCELED"]
+
+    def order_status(self, coid: str) -> VenueOrder | None:
+        self.asked.append(coid)
+        return self.orders.get(coid)
+
+    def positions(self) -> dict[str, float]:
+        net: dict[str, float] = {}
+        for o in self.orders.values():
+            net[o.asset] = net.get(o.asset, 0.0) + o.filled_size
+        return net
+
+
+def _entered_and_canceled(kernel: ExecutionKernel, venue: CancelAckedBare, slot: int, raced: float) -> str:
+    """A LIMIT entry of 2 on ``slot``, filled ``raced`` at the venue (its report lost), then
+    canceled, the ack saying nothing of the fill: the kernel ends it unfilled."""
+    out = kernel.process_intent(intent("ENTER", slot, target_size=2.0, order_type="LIMIT", limit_price=99.0))
+    coid = out.order.client_order_id
+    if raced:
+        venue.fill(coid, raced)
+    assert kernel.process_intent(intent("CANCEL", slot)).accepted
+    assert kernel.slot_state(slot).fsm_state == TradeStage.IDLE
+    return str(coid)
+
+
+def test_a_fill_that_raced_a_cancel_acknowledged_without_it_is_booked_after_a_restart(tmp_path: Path) -> None:
+    """The kernel ended the order unfilled, as the cancel's ack said; the venue had filled 0.5
+    of it, and that report was lost with the process. Only the positions showed it (a mismatch,
+    nothing booked): the order is now asked about and its fill booked."""
+    venue = CancelAckedBare()
+    kernel = _open(tmp_path, venue)
+    coid = _entered_and_canceled(kernel, venue, 0, raced=0.5)
+    assert [o.client_order_id for o in kernel.orders_ended_without_figure()] == [coid]
+    assert kernel.awaited_orders() == []
+    kernel.close()
+    gc.collect()
+    kernel = _open(tmp_path, venue)
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills == [
+        {
+            "client_order_id": coid,
+            "slot_id": 0,
+            "asset": "BTCUSDT",
+            "ended_as": "CANCELED",
+            "qty": 0.5,
+            "price": 99.0,
+        }
+    ]
+    assert report.position_mismatches == [] and report.unresolved == [] and venue.asked == [coid]
+    s = kernel.slot_state(0)
+    assert s.fsm_state == TradeStage.POSITION_OPEN and s.size == 0.5 and s.entry_price == 99.0
+    # The venue's own report of that fill, arriving late, is known as booked.
+    late = VenueEvent(
+        "late-fill", "t0", 0, "FILL", venue_client_id=coid, price=99.0, size=0.5, filled_size=0.5
+    )
+    assert kernel.on_venue_event(late).diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT
+    # Asked again, it has nothing more to book; through the log, the fill stays booked.
+    assert kernel.reconcile_with_venue().clean and venue.asked == [coid, coid]
+    kernel.close()
+    gc.collect()
+    kernel = _open(tmp_path, venue)
+    assert kernel.slot_state(0).size == 0.5
+    kernel.close()
+
+
+def test_the_orders_ended_without_a_figure_are_asked_about_newest_first_up_to_the_bound() -> None:
+    venue = CancelAckedBare()
+    kernel = ExecutionKernel(max_slots=3, venue=venue, kernel_id="bound")
+    coids = [_entered_and_canceled(kernel, venue, slot, raced=0.0) for slot in range(3)]
+    report = kernel.reconcile_with_venue(ended_lookups=1)
+    assert venue.asked == [coids[2]] and report.ended_not_asked == 2
+    # A count, not a difference: kernel and venue agree on everything compared.
+    assert report.clean and report.lines() == ["ended_not_asked: 2"]
+    venue.asked.clear()
+    assert kernel.reconcile_with_venue(ended_lookups=0).ended_not_asked == 3 and venue.asked == []
+    assert kernel.reconcile_with_venue().ended_not_asked == 0 and sorted(venue.asked) == sorted(coids)
+    # Settling only the orders in doubt (as a runtime does while it runs) asks about none.
+    venue.asked.clear()
+    assert kernel.reconcile_with_venue(only_in_doubt=True).ended_not_asked == 0 and venue.asked == []
+
+
+class CannotBeAsked(CancelAckedBare):
+    def order_status(self, coid: str) -> VenueOrder | None:
+        raise VenueUnavailable(f"lookup of {coid!r} throttled")
+
+
+class CannotLookUp(CancelAckedBare):
+    order_status = None  # type: ignore[assignment]
+
+
+class AnswersMalformed(CancelAckedBare):
+    def order_status(self, coid: str) -> Any:
+        o = self.orders[coid]
+        return SimpleNamespace(
+            status=o.status,
+            size=o.size,
+            filled_size=math.nan,
+            avg_fill_price=99.0,
+            price=99.0,
+            venue_order_id="v",
+        )
+
+
+def test_an_ended_order_the_venue_cannot_tell_of_is_left_as_it_was() -> None:
+    # Asking raised: unresolved with the reason; the fill shows in the positions.
+    venue: CancelAckedBare = CannotBeAsked()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="cannot")
+    coid = _entered_and_canceled(kernel, venue, 0, raced=0.5)
+    seq = kernel.seq
+    report = kernel.reconcile_with_venue()
+    [left] = report.unresolved
+    assert left["client_order_id"] == coid and left["ended_as"] == "CANCELED"
+    assert "ended without the venue saying what it filled" in left["reason"] and "throttled" in left["reason"]
+    assert report.position_mismatches[0]["difference"] == 0.5 and kernel.seq == seq
+    # A venue that cannot look orders up is not asked, nor is the order reported unresolved.
+    venue = CannotLookUp()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="no-lookup")
+    _entered_and_canceled(kernel, venue, 0, raced=0.5)
+    report = kernel.reconcile_with_venue()
+    assert report.unresolved == [] and report.missed_fills == [] and len(report.position_mismatches) == 1
+    # A malformed answer changes nothing and names the field.
+    venue = AnswersMalformed()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="malformed")
+    coid = _entered_and_canceled(kernel, venue, 0, raced=0.5)
+    seq = kernel.seq
+    [left] = kernel.reconcile_with_venue().unresolved
+    assert left["client_order_id"] == coid and left["details"]["field"] == "filled_size"
+    assert kernel.seq == seq and kernel.slot_state(0).size == 0.0
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BuysThenCancels(Strategy[NoParams]):
+    """A limit buy on the first bar, its cancel on the second."""
+
+    Params = NoParams
+
+    def on_start(self) -> None:
+        self.my_fills: list[Fill] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset):
+            assert self.buy(bar.asset, 2.0, price=bar.close, limit=99.0).accepted
+        else:
+            assert self.cancel(0).accepted
+
+    def on_fill(self, fill: Fill) -> None:
+        self.my_fills.append(fill)
+
+
+def test_a_fill_that_raced_a_cancel_reaches_the_strategy_that_canceled() -> None:
+    venue = CancelAckedBare()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="rt-raced")
+    runtime = TradingRuntime(kernel)
+    strategy = BuysThenCancels()
+    runtime.add_strategy(strategy)
+    runtime.start()
+    bars = [Bar("BTCUSDT", 1_700_000_000.0 + 60 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0) for i in range(2)]
+    runtime.run(bars[:1])
+    [coid] = venue.orders
+    venue.fill(coid, 0.5)  # its report lost
+    runtime.run(bars[1:])
+    assert not strategy.busy("BTCUSDT") and kernel.slot_state(0).fsm_state == TradeStage.IDLE
+    report = runtime.reconcile_with_venue()
+    assert [f["qty"] for f in report.missed_fills] == [0.5]
+    # The trade is its strategy's again, with the position the venue holds.
+    assert [(f.size, f.price) for f in strategy.my_fills] == [(0.5, 99.0)]
+    assert strategy.position("BTCUSDT") == 0.5 and strategy.busy("BTCUSDT")

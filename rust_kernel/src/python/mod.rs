@@ -1164,6 +1164,16 @@ impl PyKernel {
         orders_to_py(py, wait_ref(slf)?.core.orders_in_doubt())
     }
 
+    /// Orders that ended short of their size without the venue stating what they filled (a
+    /// cancel ack without the figure): a fill may have raced the end, so `reconcile_with_venue`
+    /// asks the venue about them.
+    fn orders_ended_without_figure(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+    ) -> PyResult<Vec<Py<PyVenueOrder>>> {
+        orders_to_py(py, wait_ref(slf)?.core.orders_ended_without_figure())
+    }
+
     /// The whole state: control, slots and account, with the original field names.
     fn snapshot<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
