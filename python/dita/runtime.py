@@ -860,8 +860,15 @@ class TradingRuntime:
         return any(o is not None and o.client_order_id == coid for o in working)
 
     def _names_whole(self, event: VenueEvent) -> bool:
-        """Whether ``event`` names its order whole: its client id, trade and slot."""
-        return bool(event.venue_client_id and event.trade_id and 0 <= event.slot_id < self.kernel.max_slots)
+        """Whether ``event`` names its order whole: its client id, trade, slot, asset and side
+        (a strategy's trades are tracked by asset: an end routed with a blank one freed none)."""
+        return bool(
+            event.venue_client_id
+            and event.trade_id
+            and event.asset
+            and event.side is not None
+            and 0 <= event.slot_id < self.kernel.max_slots
+        )
 
     def _order_named(self, event: VenueEvent) -> Any:
         """The kernel's order an event names by the venue's id alone (no client id, trade or
@@ -886,7 +893,7 @@ class TradingRuntime:
         event of the same answer that named that order whole (its ack). The event itself when
         nothing says more (``_after_events`` asks only for an event not named whole)."""
         if whole is None:
-            return event
+            return self._with_slots_asset(event)
         client_id = getattr(whole, "client_order_id", None) or whole.venue_client_id
         changes: dict[str, Any] = {}
         if not event.venue_client_id:
@@ -900,6 +907,17 @@ class TradingRuntime:
         if event.side is None:
             changes["side"] = whole.side
         return VenueEvent(**{**event.to_dict(), **changes}) if changes else event
+
+    def _with_slots_asset(self, event: VenueEvent) -> VenueEvent:
+        """``event`` with the asset of the slot it names, when it names none and that slot holds
+        its trade (the kernel booked it there): no order tells more, as when the event ended its
+        order. The event itself otherwise."""
+        if event.asset or not event.trade_id or not 0 <= event.slot_id < self.kernel.max_slots:
+            return event
+        slot = self.kernel.slot_state(event.slot_id)
+        if slot.trade_id != event.trade_id or not slot.asset:
+            return event
+        return VenueEvent(**{**event.to_dict(), "asset": slot.asset})
 
     def _after_events(
         self, events: list[VenueEvent], seen: set[str], named: Mapping[str, Any] | None = None

@@ -257,3 +257,46 @@ def test_a_late_fill_of_an_ended_order_by_venue_id_frees_the_strategys_slot() ->
     # fill keeps its blank asset and side, and _track_free("", 0) frees nothing.
     assert not strategy.busy("BTCUSDT"), ("the strategy still holds the closed slot", strategy.heard[-1])
     assert (strategy.heard[-1].asset, strategy.heard[-1].side) == ("BTCUSDT", "SELL"), strategy.heard[-1]
+
+
+class NamesNoAsset(ByVenueId):
+    """Names every order by the kernel's client id, trade and slot, but leaves out the asset and
+    side ("empty says nothing"): the ack, the fills it reports later, and the cancel's ack."""
+
+    name = "no-asset"
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.orders[order.client_order_id] = order
+        ack = _ack(order).to_dict() | {"asset": "", "side": None}
+        return [VenueEvent(**ack)]
+
+    def fill(self, client_order_id: str) -> None:
+        o = self.orders[client_order_id]
+        self.n += 1
+        self.queue.append(
+            _fill(o, self.n, trade_id=o.trade_id, slot_id=o.slot_id, venue_client_id=client_order_id)
+        )
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]
+
+
+def test_events_that_name_no_asset_are_routed_by_the_order_they_are_of() -> None:
+    """The runtime tracks a strategy's trades by asset: a cancel's ack naming none freed
+    nothing (the strategy busy for good), and a fill naming none reached it with asset ""."""
+    venue = NamesNoAsset()
+    runtime, strategy, kernel, coid = _started(venue)
+    assert strategy.cancel(0).accepted
+    assert kernel.slot_state(0).fsm_state.name == "IDLE"
+    assert not strategy.busy("BTCUSDT"), "the canceled entry still holds the strategy's slot"
+    # A new entry on another bar, filled by a report naming no asset or side.
+    strategy.bought = False
+    runtime.run([_bar(1)])
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None and order.client_order_id != coid
+    venue.fill(order.client_order_id)
+    runtime.run([_bar(2)])
+    [fill] = strategy.heard
+    assert (fill.asset, fill.side, fill.size) == ("BTCUSDT", "BUY", 1.0)
+    assert strategy.busy("BTCUSDT") and strategy.position("BTCUSDT") == 1.0
