@@ -2830,26 +2830,174 @@ def test_gate_pages_are_asked_for_up_to_the_last_one_gate_serves() -> None:
     assert ccxt_venue._gate_next_page(full, {"order_id": _GATE_ORDER_ID, "page": 101}) is None
 
 
-def test_a_gate_swaps_trade_list_is_read_one_page_and_asked_no_page() -> None:
-    """For a swap ccxt asks Gate's ``my_trades_timerange``, which takes no ``page`` (nor, by its
-    documentation, an order filter): its first page is read, asked as before, however full."""
-    venue = CcxtVenue(exchange="gate", market_type="linear")
-    asked: list[tuple[int | None, dict]] = []
+def test_a_gate_order_older_than_gates_default_range_is_read_over_its_whole_life(
+    gate_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Gate's spot list, asked for no time range, gives the last 7 days, and a range spans 30 days
+    at most: the trades of an order made 65 days ago (taken over after a restart) were missed,
+    and booked from the order. It is asked from the order's making to now, 30 days a request,
+    from the oldest; a trade in the second where two ranges meet is reported once, and a range
+    with nothing new does not end the reading."""
+    made = int(clock.now) - 65 * 86_400
+    month = 30 * 86_400
+    trades = [
+        dict(_gate_trade(n), create_time=str(at), create_time_ms=f"{at}000.000")
+        for n, at in enumerate((made + 60, made + month, made + 64 * 86_400))
+    ]
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "BTC_USDT", "BUY", "LIMIT", 90000.0, 0.0003,
+        venue_order_id=f"BTC_USDT:{_GATE_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    gate_venue.watch(order)
+    cost = sum(float(t["price"]) for t in trades) / 10_000
+    answer = {
+        "id": _GATE_ORDER_ID, "text": gate_venue.listed_client_order_id(order), "create_time": str(made),
+        "create_time_ms": f"{made}000", "update_time": str(made + 64 * 86_400),
+        "update_time_ms": f"{made + 64 * 86_400}000", "status": "closed", "finish_as": "filled",
+        "currency_pair": "BTC_USDT", "type": "limit", "account": "spot", "side": "buy", "amount": "0.0003",
+        "price": "90000", "time_in_force": "gtc", "left": "0", "filled_amount": "0.0003",
+        "filled_total": f"{cost:.2f}", "avg_deal_price": f"{cost / 0.0003:.2f}", "fee": "0",
+        "fee_currency": "BTC", "point_fee": "0", "gt_fee": "0",
+    }  # fmt: skip
+    exchange.script("GET", f"/api/v4/spot/orders/{_GATE_ORDER_ID}", payload=answer, repeat=True)
+    for listed in (trades[:2], trades[1:2], trades[2:]):
+        exchange.script("GET", "/api/v4/spot/my_trades", payload=listed)
+    fills = [e for e in gate_venue.poll_events() if e.kind == KernelEventKind.FILL]
+    assert [f.fill_id for f in fills] == [f"BTC_USDT:{t['id']}" for t in trades]
+    assert all(f.metadata.get("fill_source") != "order" for f in fills)
+    assert fills[-1].status == VenueOrderStatus.FILLED
+    asked = exchange.calls("GET", "/api/v4/spot/my_trades")
+    assert [(int(c.params["from"]), int(c.params["to"]), c.params["order_id"]) for c in asked] == [
+        (made, made + month, _GATE_ORDER_ID),
+        (made + month, made + 2 * month, _GATE_ORDER_ID),
+        (made + 2 * month, int(clock.now), _GATE_ORDER_ID),
+    ]
 
-    def fetch_my_trades(symbol: str, since: None, limit: int | None, params: dict) -> list[dict]:
-        asked.append((limit, dict(params)))
-        return [ccxt_trade(str(4000 + n), 0.001, order="28457200") for n in range(1000)]
 
-    venue._exchange.fetch_my_trades = fetch_my_trades
-    tracked = ccxt_venue._Tracked(
-        make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=2.0),
-        "s2-entry-1",
-        "BTC/USDT:USDT",
-        "BTC_USDT",
-        exchange_order_id="28457200",
+def test_a_gate_order_of_the_last_30_days_is_read_in_one_range_to_its_last_update(
+    gate_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """One request as before, asked from the order's making (seconds, as Gate takes them) to its
+    last update by Gate's clock, here later than the adapter's."""
+    _gate_filled(gate_venue, exchange, 3)
+    exchange.script("GET", "/api/v4/spot/my_trades", payload=[_gate_trade(n) for n in range(3)])
+    fills = [e for e in gate_venue.poll_events() if e.kind == KernelEventKind.FILL]
+    assert fills[-1].status == VenueOrderStatus.FILLED and len(fills) == 3
+    [asked] = exchange.calls("GET", "/api/v4/spot/my_trades")
+    assert (asked.params["from"], asked.params["to"]) == ("1763679601", "1763679640")
+    assert clock.now < 1763679640
+
+
+def test_gates_time_ranges_cover_the_orders_life_each_within_30_days() -> None:
+    month = 30 * 86_400
+    assert ccxt_venue._time_ranges(100, 100, month) == [(100_000, {"until": 100_000})]
+    assert ccxt_venue._time_ranges(100, 100 + month, month) == [(100_000, {"until": (100 + month) * 1000})]
+    assert ccxt_venue._time_ranges(100, 101 + month, month) == [
+        (100_000, {"until": (100 + month) * 1000}),
+        ((100 + month) * 1000, {"until": (101 + month) * 1000}),
+    ]
+
+
+# A USDT-settled perpetual whose contract is one base unit (ccxt's own example of a Gate
+# contract), and one of 0.0001 BTC a contract, as Gate's BTC_USDT.
+_GATE_CONTRACT = {
+    "name": "0G_USDT", "type": "direct", "quanto_multiplier": "1", "order_price_round": "0.0001",
+    "mark_price_round": "0.0001", "order_price_deviate": "0.15", "mark_price": "0.2048",
+    "order_size_min": 1, "order_size_max": 450000, "leverage_min": "1", "leverage_max": "50",
+    "enable_decimal": False, "status": "trading", "in_delisting": False, "create_time": 1758124392,
+}  # fmt: skip
+_GATE_BTC_CONTRACT = dict(
+    _GATE_CONTRACT, name="BTC_USDT", quanto_multiplier="0.0001", order_price_round="0.1", mark_price="90000"
+)
+
+
+@pytest.fixture
+def gate_linear_venue(
+    exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CcxtVenue]:
+    """A Gate linear venue: ccxt's Gate lists the currencies, asks whether the account is a
+    unified one, and lists the USDT-settled perpetuals."""
+    monkeypatch.setenv("DITA_TEST_GATE_KEY", "gate-key")
+    monkeypatch.setenv("DITA_TEST_GATE_SECRET", "gate-secret")
+    contracts = [_GATE_CONTRACT, _GATE_BTC_CONTRACT]
+    exchange.script("GET", "/api/v4/spot/currencies", payload=[], repeat=True)
+    exchange.script("GET", "/api/v4/futures/usdt/contracts", payload=contracts, repeat=True)
+    exchange.script("GET", "/api/v4/account/detail", payload={"user_id": 1, "key": {"mode": 1}}, repeat=True)
+    venue = CcxtVenue(
+        exchange="gate",
+        market_type="linear",
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_GATE_KEY",
+        secret_env="DITA_TEST_GATE_SECRET",
+        timeout_ms=CLIENT_TIMEOUT_MS,
+        rate_limit_ms=1,
+        clock=clock,
+        sleep=clock.sleep,
     )
-    assert len(venue._fetch_trades(tracked, 2.0)) == 1000
-    assert asked == [(None, {"order_id": "28457200"})]
+    yield venue
+    venue.close()
+
+
+def test_a_gate_linear_venue_loads_gates_usdt_perpetuals(
+    gate_linear_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """ccxt's Gate fetches markets of the types spot, swap, future and option: asked for
+    "linear" it fetched none, and a linear Gate venue had no market to trade. Its perpetuals are
+    swaps, fetched per settle currency: USDT's only (the exchange fails a test asking for any
+    other list). A contract that is not one base unit is left out, as elsewhere."""
+    limits = gate_linear_venue.load_markets()
+    assert set(limits) == {"0G_USDT"}
+    assert limits["0G_USDT"] == MarketLimits(lot_step=1.0, tick_size=0.0001, min_qty=1.0, min_notional=0.0)
+    assert gate_linear_venue._symbol("0G/USDT:USDT") == "0G/USDT:USDT"
+    assert "contracts of 0.0001 base units" in gate_linear_venue._contract_refusal("BTC_USDT")
+    assert len(exchange.calls("GET", "/api/v4/futures/usdt/contracts")) == 1
+
+
+@pytest.mark.parametrize(
+    ("exchange_id", "default_type", "types"),
+    [
+        ("gate", "swap", ["swap"]),
+        ("gateeu", "swap", ["swap"]),
+        ("binance", "future", ["linear"]),
+        ("bybit", "future", ["linear"]),
+    ],
+)
+def test_linear_markets_are_fetched_under_the_exchanges_own_type(
+    exchange_id: str, default_type: str, types: list[str]
+) -> None:
+    options = CcxtVenue(exchange=exchange_id, market_type="linear")._exchange.options
+    assert (options["defaultType"], options["fetchMarkets"]["types"]) == (default_type, types)
+
+
+def test_a_gate_swap_orders_trades_are_asked_of_the_list_that_filters_by_order(
+    gate_linear_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """For a swap ccxt's fetch_my_trades asks Gate's ``my_trades_timerange``, which takes no
+    order filter: the spot's ``order_id`` went there, and the answer was the contract's latest
+    trades of any order. Gate's ``my_trades`` is asked, by ``order``."""
+    venue = gate_linear_venue
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "0G_USDT", "BUY", "LIMIT", 0.2, 30.0,
+        venue_order_id="0G_USDT:28457200", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    venue.watch(order)
+    answer = {
+        "id": 28457200, "contract": "0G_USDT", "size": 30, "left": 0, "price": "0.2", "fill_price": "0.2",
+        "status": "finished", "finish_as": "filled", "tif": "gtc", "is_reduce_only": False,
+        "text": venue.listed_client_order_id(order), "create_time": 1763679601.5, "finish_time": 1763679640.5,
+    }  # fmt: skip
+    exchange.script("GET", "/api/v4/futures/usdt/orders/28457200", payload=answer, repeat=True)
+    trades = [
+        {"id": 4100 + n, "create_time": 1763679610.5 + n, "contract": "0G_USDT", "order_id": "28457200",
+         "size": 10, "price": "0.2", "role": "maker", "fee": "0.0004"}
+        for n in range(3)
+    ]  # fmt: skip
+    exchange.script("GET", "/api/v4/futures/usdt/my_trades", payload=trades)
+    fills = [e for e in venue.poll_events() if e.kind == KernelEventKind.FILL]
+    assert [(f.fill_id, f.size) for f in fills] == [(f"0G_USDT:{4100 + n}", 10.0) for n in range(3)]
+    assert fills[-1].status == VenueOrderStatus.FILLED
+    [asked] = exchange.calls("GET", "/api/v4/futures/usdt/my_trades")
+    assert asked.params == {"contract": "0G_USDT", "order": "28457200"}
 
 
 @pytest.mark.parametrize(

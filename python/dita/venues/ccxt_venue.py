@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
 import hashlib
 import json
 import logging
@@ -115,10 +116,32 @@ _ORDER_LISTS = {
 # Kraken's list has none (""): it answers the account's latest trades, of which the order's are
 # kept (read only where the order's answer does not name its trades: ``_TRADES_BY_ID``), and
 # Binance's ``orderId`` went on to Kraken's TradesHistory as given. Gate's ``order_id`` filters
-# its spot list; for a swap ccxt asks Gate's ``my_trades_timerange``, which documents no order
-# filter (ccxt's own Gate fetch_order_trades sends ``order_id`` there too): the order's trades
-# are kept from what comes back.
+# its spot list (a swap's is in ``_ORDER_TRADE_LISTS``).
 _TRADES_ORDER_PARAM = {"okx": "ordId", "gate": "order_id", "kraken": ""}
+
+
+def _gate_swap_trades(
+    exchange: Any, symbol: str, since: int | None, limit: int | None, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """A Gate swap's trades from Gate's ``my_trades`` list (``/futures/{settle}/my_trades``),
+    parsed as ccxt's fetch_my_trades parses that of a swap."""
+    market = exchange.market(symbol)
+    request = {"settle": market["settleId"], "contract": market["id"], **params}
+    if limit is not None:
+        request["limit"] = limit
+    trades: list[dict[str, Any]] = exchange.parse_trades(
+        exchange.privateFuturesGetSettleMyTrades(request), market, since, limit
+    )
+    return trades
+
+
+# Where an exchange's trade list of one market type is not the one ccxt's fetch_my_trades asks,
+# the call that reads it (as fetch_my_trades is called) and its order parameter. For a swap ccxt
+# asks Gate's ``my_trades_timerange``, which takes no order filter (Gate documents contract,
+# from, to, limit, offset and role; ccxt's fetch_order_trades sends the spot's ``order_id``
+# there, and so did this adapter): its answer was the contract's latest trades of any order, and
+# a busy account's order's trades were not among them. Gate's ``my_trades`` takes ``order``.
+_ORDER_TRADE_LISTS = {"gate": {"linear": (_gate_swap_trades, "order")}}
 
 
 def _binance_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[str, Any] | None:
@@ -162,6 +185,20 @@ def _gate_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[s
     return {"page": number} if len(page) * (number - 1) <= _GATE_LAST_PAGE_ROWS else None
 
 
+def _time_ranges(start_s: int, end_s: int, window_s: int) -> list[tuple[int | None, dict[str, Any]]]:
+    """``start_s`` to ``end_s`` (seconds) in ranges of ``window_s`` at most, each as ccxt's
+    fetch_my_trades takes it (``since`` and the ``until`` parameter, in ms). Each ends on the
+    second the next starts with: the list is asked for every second whether its end is taken in
+    or not."""
+    ranges: list[tuple[int | None, dict[str, Any]]] = []
+    while True:
+        stop = min(start_s + window_s, end_s)
+        ranges.append((start_s * 1000, {"until": stop * 1000}))
+        if stop >= end_s:
+            return ranges
+        start_s = stop
+
+
 class _TradePages(NamedTuple):
     """How an exchange's trade list (ccxt's ``fetch_my_trades``) is read past its first page: the
     most trades a request may ask for, the parameters of the page after ``page``, given those
@@ -171,21 +208,25 @@ class _TradePages(NamedTuple):
     limit: int
     next_page: Callable[[list[dict[str, Any]], dict[str, Any]], dict[str, Any] | None]
     market_types: tuple[str, ...] = ("spot", "linear")
+    # The longest time range (seconds) one request may cover where the list, asked for none,
+    # covers a recent one only: it is asked range after range over the order's life.
+    window_s: int | None = None
 
 
 # Driven here rather than by ccxt's ``paginate`` option: that retries a failed request and
 # raises after, losing the pages read, reads on past the order's filled size, and on OKX pages
 # by time. Binance: 500 trades a request unless asked for up to 1000; Bybit's execution list
 # 50, up to 100, newest first; OKX's fill list 100 at most, newest first; Gate's spot list 100
-# unless asked for up to 1000, by page number. A Gate swap's list is read one page: ccxt asks
-# ``my_trades_timerange`` there, which takes no ``page`` (it pages by ``offset``) and documents
-# no order filter, so its later pages are the contract's older trades of any order, not more of
-# this one's.
+# unless asked for up to 1000, by page number. Gate's spot list, asked for no time range
+# (``from``, ``to``: ccxt sends fetch_my_trades' ``since`` and ``until`` as them), gives the
+# last 7 days only, and a range may span 30 days at most: an order older than a week (taken over
+# after a restart) had its older trades missed, and the rest booked from the order. A Gate swap's
+# list (``_ORDER_TRADE_LISTS``) is read one page.
 _TRADE_PAGES = {
     "binance": _TradePages(1000, _binance_next_page),
     "bybit": _TradePages(100, _bybit_next_page),
     "okx": _TradePages(100, _okx_next_page),
-    "gate": _TradePages(1000, _gate_next_page, ("spot",)),
+    "gate": _TradePages(1000, _gate_next_page, ("spot",), window_s=30 * 86_400),
 }
 # Exchanges whose order query names the order's trades by id, and whose trade query (ccxt's
 # fetch_order_trades) takes those ids, at most this many a request: Kraken's trade list has no
@@ -209,8 +250,22 @@ _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 # ccxt maps them to different exception classes per endpoint family, so match the code.
 _UNKNOWN_OUTCOME_RE = re.compile(r'"code"\s*:\s*-100[0167]\b|execution status unknown', re.IGNORECASE)
 
-# ccxt's market type per setting, and the market kinds fetched by load_markets.
-_CCXT_TYPES = {"spot": ("spot", ["spot"]), "linear": ("future", ["linear"])}
+# ccxt's market type per setting, and the market kinds fetched by load_markets (ccxt options).
+_CCXT_TYPES: dict[str, dict[str, Any]] = {
+    "spot": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+    "linear": {"defaultType": "future", "fetchMarkets": {"types": ["linear"]}},
+}
+# Exchanges whose linear perpetuals ccxt fetches under other names. Gate's fetchMarkets types
+# are spot, swap, future and option: asked for "linear" it loaded no market, and its "future"
+# is its dated delivery contracts. Its perpetuals are "swap", fetched per settle currency, and
+# the USDT-settled ones are the linear ones (ccxt's default also fetches the BTC-settled).
+_LINEAR_TYPES: dict[str, dict[str, Any]] = {
+    "gate": {
+        "defaultType": "swap",
+        "fetchMarkets": {"types": ["swap"]},
+        "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
+    },
+}
 # ccxt's order status -> the venue's, for the ones that are over; the rest still work. A
 # "closed" order whose stated filled size is short of its size ended part filled: EXPIRED.
 _ENDED_STATUSES = {
@@ -571,13 +626,14 @@ class CcxtVenue:
         # form is scrubbed whole before a shorter one it contains.
         forms = {f for v in self._secrets for f in (v, repr(v)[1:-1], json.dumps(v)[1:-1])}
         self._secrets = sorted(forms, key=len, reverse=True)
-        default_type, fetch_types = _CCXT_TYPES[s.market_type]
+        types = _CCXT_TYPES[s.market_type]
+        if s.market_type == "linear":
+            types = _by_lineage(getattr(ccxt, s.exchange), _LINEAR_TYPES) or types
         config: dict[str, Any] = {
             "enableRateLimit": True,
             "timeout": s.timeout_ms,
             "options": {
-                "defaultType": default_type,
-                "fetchMarkets": {"types": fetch_types},
+                **types,
                 # Both need extra private endpoints at load time; the adapter needs neither.
                 "fetchCurrencies": False,
                 "fetchMargins": False,
@@ -1164,7 +1220,7 @@ class CcxtVenue:
             exchange_filled > tracked.filled + order.size * 1e-9
             and self._trades_total(tracked, trades) < exchange_filled
         ):
-            trades.extend(self._fetch_trades(tracked, exchange_filled, named))
+            trades.extend(self._fetch_trades(tracked, exchange_filled, named, self._order_life(raw)))
         events.extend(self._fill_events(tracked, trades, timestamp))
         # Counted once the answer has read this far: nothing below raises, and an answer that
         # broke above is read again, ack and all.
@@ -1326,10 +1382,26 @@ class CcxtVenue:
         )
         return tracked.filled - tracked.booked_unmatched + new
 
+    def _order_life(self, raw: dict[str, Any]) -> tuple[int, int] | None:
+        """When the order of answer ``raw`` was made and the latest its trades can be (whole
+        seconds): its last update by the exchange's clock or now by ours, whichever is later.
+        None when the answer gives no time it was made."""
+        made = _trade_ms(raw)
+        if made is None:
+            return None
+        times = [_number(raw.get(k)) for k in ("lastTradeTimestamp", "lastUpdateTimestamp")]
+        latest = max([t for t in times if math.isfinite(t)] + [self._clock() * 1000, made])
+        return int(made // 1000), math.ceil(latest / 1000)
+
     def _fetch_trades(
-        self, tracked: _Tracked, exchange_filled: float, trade_ids: Sequence[str] = ()
+        self,
+        tracked: _Tracked,
+        exchange_filled: float,
+        trade_ids: Sequence[str] = (),
+        life: tuple[int, int] | None = None,
     ) -> list[dict[str, Any]]:
-        """The order's trades, page by page (``_trade_pages``), until the pages end, one brings
+        """The order's trades, page by page (``_trade_pages``; over ``life``, ``_order_life``,
+        where the list covers a recent time range unless asked), until the pages end, one brings
         nothing new or the trades add up to ``exchange_filled``; only the order's are kept. A
         request that fails ends the reading with the pages read so far: their trades are
         reported, and the next poll reads again (those already reported count once)."""
@@ -1338,7 +1410,7 @@ class CcxtVenue:
         if not order_id:
             return []
         by_id = self._trades_by_id(tracked, trade_ids)
-        pages = self._trade_pages(tracked, by_id)
+        pages = self._trade_pages(tracked, by_id, life)
         found: dict[str, dict[str, Any]] = {}
         while True:
             try:
@@ -1384,38 +1456,56 @@ class CcxtVenue:
         return [unreported[at : at + per_request] for at in range(0, len(unreported), per_request)]
 
     def _trade_pages(
-        self, tracked: _Tracked, by_id: list[list[str]] | None
+        self, tracked: _Tracked, by_id: list[list[str]] | None, life: tuple[int, int] | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """The order's trades, one request per page: the batches ``by_id`` (``_trades_by_id``),
-        or else the trade list asked for the order's trades by the exchange's own parameter
-        (``_TRADES_ORDER_PARAM``: OKX's ``ordId``, to which ccxt does not map Binance's
-        ``orderId``; none on Kraken), page after page where it pages (``_TRADE_PAGES``: Binance,
-        Bybit, OKX, Gate's spot list) until a page is short or names no next one; elsewhere its
-        first page only."""
+        or else the trade list (``_ORDER_TRADE_LISTS``, else ccxt's fetch_my_trades) asked for
+        the order's trades by the exchange's own parameter (``_TRADES_ORDER_PARAM``: OKX's
+        ``ordId``, to which ccxt does not map Binance's ``orderId``; none on Kraken), page after
+        page where it pages (``_TRADE_PAGES``: Binance, Bybit, OKX, Gate's spot list) until a
+        page is short or names no next one; elsewhere its first page only. Where the list
+        covers a recent time range unless asked (Gate's spot list), each range of ``life`` in
+        turn, from the oldest."""
         exchange_class = type(self._exchange)
         symbol, order_id = tracked.symbol, tracked.exchange_order_id
         if by_id is not None:
             for batch_ids in by_id:
                 yield self._exchange.fetch_order_trades(order_id, symbol, None, None, {"trades": batch_ids})
             return
-        by_order = _by_lineage(exchange_class, _TRADES_ORDER_PARAM)
-        by_order = "orderId" if by_order is None else by_order
+        own_list = (_by_lineage(exchange_class, _ORDER_TRADE_LISTS) or {}).get(self.settings.market_type)
+        if own_list is not None:
+            fetch: Callable[..., list[dict[str, Any]]] = functools.partial(own_list[0], self._exchange)
+            by_order: str | None = own_list[1]
+        else:
+            fetch = self._exchange.fetch_my_trades
+            by_order = _by_lineage(exchange_class, _TRADES_ORDER_PARAM)
+            by_order = "orderId" if by_order is None else by_order
         the_order: dict[str, Any] = {by_order: order_id} if by_order else {}
         paging = _by_lineage(exchange_class, _TRADE_PAGES)
         if paging is not None and self.settings.market_type not in paging.market_types:
             paging = None
-        params = dict(the_order)
-        while True:
-            page: list[dict[str, Any]] = self._exchange.fetch_my_trades(
-                symbol, None, paging.limit if paging is not None else None, params
-            )
-            yield page
-            if paging is None or len(page) < paging.limit:
-                return
-            after = paging.next_page(page, params)
-            if after is None:
-                return
-            params = {**the_order, **after}
+        limit = paging.limit if paging is not None else None
+        ranges: list[tuple[int | None, dict[str, Any]]] = [(None, {})]
+        if paging is not None and paging.window_s is not None and life is not None:
+            ranges = _time_ranges(*life, paging.window_s)
+        # The trades given so far: a range repeats those of the second it shares with the last.
+        # One without an id is not known again by it (all such would be one), and is given.
+        seen: set[str] = set()
+        for since, bounds in ranges:
+            params = {**the_order, **bounds}
+            while True:
+                page = fetch(symbol, since, limit, params)
+                fresh = [t for t in page if t.get("id") is None or str(t["id"]) not in seen]
+                if not fresh and len(ranges) > 1:
+                    break  # nothing new in this range: the next may hold some
+                yield fresh
+                seen.update(str(t["id"]) for t in fresh if t.get("id") is not None)
+                if paging is None or len(page) < paging.limit:
+                    break
+                after = paging.next_page(page, params)
+                if after is None:
+                    break
+                params = {**the_order, **bounds, **after}
 
     def _fill_key(self, tracked: _Tracked, trade: dict[str, Any]) -> str:
         # Binance trade ids are unique per market, not across markets.
