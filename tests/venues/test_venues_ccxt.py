@@ -2958,6 +2958,8 @@ def test_a_gate_linear_venue_loads_gates_usdt_perpetuals(
     [
         ("gate", "swap", ["swap"]),
         ("gateeu", "swap", ["swap"]),
+        ("okx", "swap", ["swap"]),
+        ("myokx", "swap", ["swap"]),
         ("binance", "future", ["linear"]),
         ("bybit", "future", ["linear"]),
     ],
@@ -3519,3 +3521,37 @@ def test_a_bybit_order_whose_submit_timed_out_is_canceled_by_its_order_link_id(
     assert [(e.kind.name, e.venue_order_id) for e in events] == [("ORDER_ACK", f"BTCUSDT:{_BYBIT_ORDER_ID}")]
     assert bybit_venue.unresolved_orders() == []
     assert kinds(bybit_venue.poll_events()) == ["CANCEL_ACK"]
+
+
+def _okx_swap(inst_id: str, settle: str, ct_type: str, ct_val: str) -> dict:
+    base, quote = inst_id.split("-")[:2]
+    return {
+        "instType": "SWAP", "instId": inst_id, "uly": f"{base}-{quote}", "instFamily": f"{base}-{quote}",
+        "baseCcy": "", "quoteCcy": "", "settleCcy": settle, "ctVal": ct_val, "ctMult": "1",
+        "ctValCcy": base if ct_type == "linear" else quote, "listTime": "1606468572000", "expTime": "",
+        "lever": "50", "tickSz": "0.001", "lotSz": "1", "minSz": "1", "ctType": ct_type, "state": "live",
+        "maxLmtSz": "1000000", "maxMktSz": "100000",
+    }  # fmt: skip
+
+
+def test_an_okx_linear_venue_loads_okxs_usdt_perpetuals(
+    exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """ccxt's OKX sends each market type it fetches as OKX's instType: asked for "linear" it
+    sent one OKX does not have. Its perpetuals are swaps; the inverse ones among them are left
+    out, as is a contract that is not one base unit."""
+    swaps = _okx(
+        _okx_swap("ETC-USDT-SWAP", "USDT", "linear", "1"),
+        _okx_swap("BTC-USDT-SWAP", "USDT", "linear", "0.01"),
+        _okx_swap("BTC-USD-SWAP", "BTC", "inverse", "100"),
+    )
+    exchange.script("GET", "/api/v5/public/instruments", payload=swaps, repeat=True)
+    venue = CcxtVenue(
+        exchange="okx", market_type="linear", base_url=exchange.url, timeout_ms=CLIENT_TIMEOUT_MS,
+        rate_limit_ms=1, clock=clock, sleep=clock.sleep,
+    )  # fmt: skip
+    try:
+        assert set(venue.load_markets()) == {"ETC-USDT-SWAP"}
+    finally:
+        venue.close()
+    assert {c.params["instType"] for c in exchange.calls("GET", "/api/v5/public/instruments")} == {"SWAP"}

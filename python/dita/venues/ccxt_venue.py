@@ -259,12 +259,15 @@ _CCXT_TYPES: dict[str, dict[str, Any]] = {
 # are spot, swap, future and option: asked for "linear" it loaded no market, and its "future"
 # is its dated delivery contracts. Its perpetuals are "swap", fetched per settle currency, and
 # the USDT-settled ones are the linear ones (ccxt's default also fetches the BTC-settled).
+# OKX's types are the same four, each sent as its instType: "linear" went out as one OKX does
+# not have. Its swaps hold the inverse ones too, which the markets' own `linear` flag leaves out.
 _LINEAR_TYPES: dict[str, dict[str, Any]] = {
     "gate": {
         "defaultType": "swap",
         "fetchMarkets": {"types": ["swap"]},
         "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
     },
+    "okx": {"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}},
 }
 # ccxt's order status -> the venue's, for the ones that are over; the rest still work. A
 # "closed" order whose stated filled size is short of its size ended part filled: EXPIRED.
