@@ -2344,14 +2344,41 @@ _BYBIT_INSTRUMENTS = _bybit(
 )  # fmt: skip
 
 
+def _keyed_venue(
+    exchange: RecordedExchange,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    exchange_id: str,
+    *,
+    passphrase: bool = False,
+    **settings: object,
+) -> CcxtVenue:
+    """A venue on ``exchange_id`` against the recorded exchange, its test keys (and passphrase)
+    in the environment as ``DITA_TEST_<ID>_KEY``..., on the test's clock."""
+    env = f"DITA_TEST_{exchange_id.upper()}"
+    keys = {"api_key_env": f"{env}_KEY", "secret_env": f"{env}_SECRET"}
+    if passphrase:
+        keys["password_env"] = f"{env}_PASSPHRASE"
+    for name in keys.values():
+        monkeypatch.setenv(name, f"{exchange_id}-{name.rsplit('_', 1)[1].lower()}")
+    return CcxtVenue(
+        exchange=exchange_id,
+        base_url=exchange.url,
+        timeout_ms=CLIENT_TIMEOUT_MS,
+        rate_limit_ms=1,
+        clock=clock,
+        sleep=clock.sleep,
+        **keys,
+        **settings,
+    )
+
+
 @pytest.fixture
 def bybit_venue(
     exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[CcxtVenue]:
     """A Bybit spot venue on a unified account (the default account type): ccxt asks which
     account it is before its first order, and its order query refuses to run there."""
-    monkeypatch.setenv("DITA_TEST_BYBIT_KEY", "bybit-key")
-    monkeypatch.setenv("DITA_TEST_BYBIT_SECRET", "bybit-secret")
     exchange.script("GET", "/v5/market/instruments-info", payload=_BYBIT_INSTRUMENTS, repeat=True)
     # ccxt's Bybit lists the currencies (a private request) with its markets once it has keys.
     exchange.script("GET", "/v5/asset/coin/query-info", payload=_bybit({"rows": []}), repeat=True)
@@ -2359,17 +2386,8 @@ def bybit_venue(
         "GET", "/v5/user/query-api", payload=_bybit({"readOnly": 0, "unified": 0, "uta": 1}), repeat=True
     )
     exchange.script("GET", "/v5/account/info", payload=_bybit({"unifiedMarginStatus": 5}), repeat=True)
-    venue = CcxtVenue(
-        exchange="bybit",
-        base_url=exchange.url,
-        api_key_env="DITA_TEST_BYBIT_KEY",
-        secret_env="DITA_TEST_BYBIT_SECRET",
-        timeout_ms=CLIENT_TIMEOUT_MS,
-        rate_limit_ms=1,
-        resolve_delay_ms=0,
-        unknown_order_grace_s=30.0,
-        clock=clock,
-        sleep=clock.sleep,
+    venue = _keyed_venue(
+        exchange, clock, monkeypatch, "bybit", resolve_delay_ms=0, unknown_order_grace_s=30.0
     )
     venue.load_markets()
     yield venue
@@ -2586,23 +2604,10 @@ def _okx_order(client_id: str) -> dict:
 def okx_venue(
     exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[CcxtVenue]:
-    monkeypatch.setenv("DITA_TEST_OKX_KEY", "okx-key")
-    monkeypatch.setenv("DITA_TEST_OKX_SECRET", "okx-secret")
-    monkeypatch.setenv("DITA_TEST_OKX_PASSPHRASE", "okx-passphrase")
     exchange.script("GET", "/api/v5/public/instruments", payload=_OKX_SPOT, repeat=True)
     # ccxt's OKX lists the currencies (a private request) with its markets once it has keys.
     exchange.script("GET", "/api/v5/asset/currencies", payload=_okx(), repeat=True)
-    venue = CcxtVenue(
-        exchange="okx",
-        base_url=exchange.url,
-        api_key_env="DITA_TEST_OKX_KEY",
-        secret_env="DITA_TEST_OKX_SECRET",
-        password_env="DITA_TEST_OKX_PASSPHRASE",
-        timeout_ms=CLIENT_TIMEOUT_MS,
-        rate_limit_ms=1,
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    venue = _keyed_venue(exchange, clock, monkeypatch, "okx", passphrase=True)
     yield venue
     venue.close()
 
@@ -2728,8 +2733,6 @@ def gate_venue(
 ) -> Iterator[CcxtVenue]:
     """A Gate spot venue: ccxt's Gate lists the currencies, and asks whether the account is a
     unified one (a private request), with its markets."""
-    monkeypatch.setenv("DITA_TEST_GATE_KEY", "gate-key")
-    monkeypatch.setenv("DITA_TEST_GATE_SECRET", "gate-secret")
     pair = {
         "id": "BTC_USDT", "base": "BTC", "quote": "USDT", "fee": "0.2", "min_base_amount": "0.00001",
         "min_quote_amount": "3", "amount_precision": 6, "precision": 1, "trade_status": "tradable",
@@ -2739,16 +2742,7 @@ def gate_venue(
     exchange.script("GET", "/api/v4/margin/currency_pairs", payload=[], repeat=True)
     exchange.script("GET", "/api/v4/spot/currencies", payload=[], repeat=True)
     exchange.script("GET", "/api/v4/account/detail", payload={"user_id": 1, "key": {"mode": 1}}, repeat=True)
-    venue = CcxtVenue(
-        exchange="gate",
-        base_url=exchange.url,
-        api_key_env="DITA_TEST_GATE_KEY",
-        secret_env="DITA_TEST_GATE_SECRET",
-        timeout_ms=CLIENT_TIMEOUT_MS,
-        rate_limit_ms=1,
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    venue = _keyed_venue(exchange, clock, monkeypatch, "gate")
     venue.load_markets()
     yield venue
     venue.close()
@@ -2917,23 +2911,11 @@ def gate_linear_venue(
 ) -> Iterator[CcxtVenue]:
     """A Gate linear venue: ccxt's Gate lists the currencies, asks whether the account is a
     unified one, and lists the USDT-settled perpetuals."""
-    monkeypatch.setenv("DITA_TEST_GATE_KEY", "gate-key")
-    monkeypatch.setenv("DITA_TEST_GATE_SECRET", "gate-secret")
     contracts = [_GATE_CONTRACT, _GATE_BTC_CONTRACT]
     exchange.script("GET", "/api/v4/spot/currencies", payload=[], repeat=True)
     exchange.script("GET", "/api/v4/futures/usdt/contracts", payload=contracts, repeat=True)
     exchange.script("GET", "/api/v4/account/detail", payload={"user_id": 1, "key": {"mode": 1}}, repeat=True)
-    venue = CcxtVenue(
-        exchange="gate",
-        market_type="linear",
-        base_url=exchange.url,
-        api_key_env="DITA_TEST_GATE_KEY",
-        secret_env="DITA_TEST_GATE_SECRET",
-        timeout_ms=CLIENT_TIMEOUT_MS,
-        rate_limit_ms=1,
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    venue = _keyed_venue(exchange, clock, monkeypatch, "gate", market_type="linear")
     yield venue
     venue.close()
 
