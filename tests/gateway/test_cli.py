@@ -270,9 +270,10 @@ def test_a_config_file_that_cannot_be_read_is_named(tmp_path: Path, text: str | 
         ("stop_grace_seconds", 300, 5.0),
         ("header_timeout_seconds", 3600, 10.0),
         ("body_timeout_seconds", 3600, 30.0),
+        ("sse_keepalive_seconds", 300, 15.0),
     ],
 )
-@pytest.mark.parametrize("wait", ["0", "-1", "nan", "inf", "above", "soon"])
+@pytest.mark.parametrize("wait", ["0", "1e-300", "-1", "nan", "inf", "above", "soon"])
 def test_a_wait_that_is_none_or_for_ever_is_refused(
     monkeypatch: pytest.MonkeyPatch, key: str, most: int, default: float, wait: str
 ) -> None:
@@ -284,6 +285,18 @@ def test_a_wait_that_is_none_or_for_ever_is_refused(
     assert getattr(load_settings(), key) == 0.5
     monkeypatch.delenv(env)
     assert getattr(load_settings(), key) == default
+
+
+@pytest.mark.parametrize(
+    "key", ["sse_keepalive_seconds", "header_timeout_seconds", "body_timeout_seconds", "stop_grace_seconds"]
+)
+def test_a_wait_too_short_to_serve_by_is_refused_naming_it(key: str) -> None:
+    """`gt=0` took 1e-300: each event stream wrote keepalives without pause, no request's
+    headers or body arrived in time, a stop cut every stream off at once. 0.1 s is the floor."""
+    for tiny in (1e-300, 0.099):
+        with pytest.raises(ValidationError, match=rf"{key}\n  Input should be greater than or equal to 0.1"):
+            GatewaySettings(**{key: tiny})
+    assert getattr(GatewaySettings(**{key: 0.1}), key) == 0.1
 
 
 @pytest.mark.parametrize("capital", ["inf", "-inf", "nan", "-1", "1e16"])

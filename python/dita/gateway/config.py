@@ -38,14 +38,20 @@ class GatewaySettings(BaseModel):
     port: Count = Field(default=8080, ge=0, le=65535)
     token: str | None = Field(default=None, min_length=16, description="Bearer token for mutating endpoints")
     max_body_bytes: Count = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
+    # The waits have floors, as venue_poll_seconds does: with only `gt=0`, 1e-300 passed.
     body_timeout_seconds: Number = Field(
-        default=30.0, gt=0, le=3600, description="How long a request's body may take to arrive; then 408"
+        default=30.0,
+        ge=0.1,
+        le=3600,
+        description="How long a request's body may take to arrive; then 408. At least 0.1: much "
+        "less, and no body arrives in time",
     )
     header_timeout_seconds: Number = Field(
         default=10.0,
-        gt=0,
+        ge=0.1,
         le=3600,
-        description="How long a request's line and headers may take to arrive; then 408",
+        description="How long a request's line and headers may take to arrive; then 408. At least "
+        "0.1: much less, and no request arrives in time",
     )
     max_connections: Count = Field(
         default=1000,
@@ -62,9 +68,20 @@ class GatewaySettings(BaseModel):
     sse_max_clients: Count = Field(
         default=100, ge=1, le=10_000, description="Event stream clients at once; one more gets 503"
     )
-    sse_keepalive_seconds: Number = Field(default=15.0, gt=0, le=300)
+    sse_keepalive_seconds: Number = Field(
+        default=15.0,
+        ge=0.1,
+        le=300,
+        description="Silence after which an event stream sends a keepalive comment. At least 0.1: "
+        "much less, and each stream writes keepalives without pause",
+    )
     stop_grace_seconds: Number = Field(
-        default=5.0, gt=0, le=300, description="How long a stop waits for a client that does not read"
+        default=5.0,
+        ge=0.1,
+        le=300,
+        description="How long a stop waits for a client that does not read, and for a venue poll "
+        "under way. At least 0.1: much less, and a stop cuts every event stream off before its end "
+        "and drops the answer of the poll",
     )
     # At least 10 ms: below, the gateway polls without pause, and a venue guarding its state
     # (CcxtVenue's lock) has every submit wait behind a poll.
