@@ -626,6 +626,7 @@ class KernelCore:
     def exchange_config(self) -> dict[str, Any]: ...
     def set_market_limits(self, asset: str, limits: Mapping[str, float]) -> None: ...
     def market_limits(self, asset: str) -> dict[str, float] | None: ...
+    # require_source_run_in_live is a flag: a bool or the int 0 or 1.
     def set_risk_limits(self, limits: Mapping[str, Any]) -> None: ...
     def risk_limits(self) -> dict[str, Any]: ...
     # Teaches the calibration of its liquidity (maker=True: the maker's, else the taker's),
@@ -633,10 +634,13 @@ class KernelCore:
     # calibration_samples are that side's, and its liquidity says which ("MAKER"/"TAKER"). A
     # sample at a negative maker rate (a rebate) is learned as the rebate paid over the one
     # expected; a ratio outside 0..3 (a charge where a rebate was expected) is not
-    # (calibration_learned False). One whose expected fee is 0 raises ValueError.
+    # (calibration_learned False). One whose expected fee is 0, or so small it underflowed
+    # (qty 1e-320), raises ValueError naming it.
     def calibrate_fee(
         self, price: float, qty: float, actual_fee: float, maker: bool = False
     ) -> dict[str, Any]: ...
+    # ``source`` is kept with the control state, journaled and projected: one holding a NUL
+    # byte is refused as an id is (ValueError naming it), nothing changed.
     def update_control(
         self,
         mode: ControlMode | str | None = None,

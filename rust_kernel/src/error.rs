@@ -221,6 +221,13 @@ pub fn strict() -> bool {
     REPLAY_RULES.get().is_none_or(|r| r >= 9)
 }
 
+/// Whether the input is new, not a log record replayed. For a bound on input refused with an
+/// error, which is never logged: no log holds an input it refuses, so it needs no rules
+/// version, and the records taken before it replay as they ran.
+pub fn new_input() -> bool {
+    REPLAY_RULES.get().is_none()
+}
+
 /// The rules version in force: [`RULES`] for new input, the record's inside [`replaying`].
 pub fn rules() -> u16 {
     REPLAY_RULES.get().unwrap_or(RULES)

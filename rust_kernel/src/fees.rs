@@ -281,17 +281,7 @@ impl FeeModel {
         actual_fee: f64,
         liquidity: Liquidity,
     ) -> KernelResult<Calibration> {
-        check_number("price", price, 0.0)?;
-        check_number("qty", qty, 0.0)?;
-        check_number("actual_fee", actual_fee, -MAX_MAGNITUDE)?;
-        let expected_fee = price * qty * self.rate(liquidity);
-        if expected_fee == 0.0 {
-            return Err(KernelError::invalid(
-                "expected_fee",
-                expected_fee,
-                "price, qty and the fee rate must all be other than 0 to calibrate",
-            ));
-        }
+        let expected_fee = self.expected_fee(price, qty, actual_fee, liquidity)?;
         // Compared signed: a rebate of 0.045 where 0.05 was expected is 0.9, a charge where a
         // rebate was expected is below 0 (an ERROR, outside the band, not learned).
         let ratio = actual_fee / expected_fee;
@@ -358,6 +348,57 @@ impl FeeModel {
             learned,
             liquidity,
         })
+    }
+
+    /// The uncalibrated fee [`FeeModel::calibrate`] compares `actual_fee` with, the sample's
+    /// numbers checked first; an expectation of 0 is refused.
+    fn expected_fee(
+        &self,
+        price: f64,
+        qty: f64,
+        actual_fee: f64,
+        liquidity: Liquidity,
+    ) -> KernelResult<f64> {
+        check_number("price", price, 0.0)?;
+        check_number("qty", qty, 0.0)?;
+        check_number("actual_fee", actual_fee, -MAX_MAGNITUDE)?;
+        let expected_fee = price * qty * self.rate(liquidity);
+        if expected_fee == 0.0 {
+            return Err(KernelError::invalid(
+                "expected_fee",
+                expected_fee,
+                "price, qty and the fee rate must all be other than 0 to calibrate",
+            ));
+        }
+        Ok(expected_fee)
+    }
+
+    /// Refuses, beyond what [`FeeModel::calibrate`] refuses, a sample whose expected fee
+    /// underflowed (qty 1e-320): a ratio over it is infinite, or a comparison with a number
+    /// that lost its precision. Named by the smaller of price and qty, the likelier culprit.
+    /// For new input only: a log may hold such samples, taken then, and replays them as it ran
+    /// (under rules 0, which learned from every charge, an infinite ratio).
+    pub fn check_comparable(
+        &self,
+        price: f64,
+        qty: f64,
+        actual_fee: f64,
+        liquidity: Liquidity,
+    ) -> KernelResult<()> {
+        let expected_fee = self.expected_fee(price, qty, actual_fee, liquidity)?;
+        if expected_fee.is_normal() && (actual_fee / expected_fee).is_finite() {
+            return Ok(());
+        }
+        let (field, value) = if price < qty {
+            ("price", price)
+        } else {
+            ("qty", qty)
+        };
+        Err(KernelError::invalid(
+            field,
+            format!("{value:?}, an expected fee of {expected_fee:?}"),
+            "price * qty * the fee rate is too small an expected fee to calibrate against",
+        ))
     }
 
     /// Both liquidities' calibrations, as a checkpoint's last part holds them.

@@ -7,7 +7,7 @@
 
 use crate::account::Account;
 use crate::error::{
-    check_number, check_numbers, check_timestamp, rules, strict, too_large, KernelError,
+    check_number, check_numbers, check_timestamp, new_input, rules, strict, too_large, KernelError,
     KernelResult, MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{
@@ -5043,6 +5043,10 @@ impl Kernel {
             Liquidity::Taker
         };
         // Refused calibrations change nothing, not even the sequence (they are not logged).
+        // Logs hold samples whose expected fee underflowed, taken then: new input only.
+        if new_input() {
+            self.fees.check_comparable(price, qty, actual_fee, liq)?;
+        }
         let calibration = self.fees.calibrate(price, qty, actual_fee, liq)?;
         self.seq += 1;
         self.dirty.account = true; // the account shows the calibration

@@ -327,3 +327,84 @@ fn a_log_of_rules_0_whose_calibration_overflowed_still_opens_once_checkpointed()
     let (_, back) = open_log(dir.path(), "old", 0);
     assert_eq!(back.fees, k.fees);
 }
+
+/// A sample whose expected fee underflowed (a qty of 1e-320) was taken: its ratio was
+/// infinite, and the kernel moved on a seq for it. Refused now naming the smaller of price and
+/// qty, with nothing changed; a sample whose ratio over a tiny rate overflows too.
+#[test]
+fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
+    let mut k = Kernel::new("tiny", 1).unwrap();
+    let tiny_rate = vec![("taker_rate".to_string(), 1e-300)];
+    for (price, qty, actual_fee, rates, shown) in [
+        (
+            100.0,
+            1e-320,
+            0.05,
+            None,
+            "invalid qty: 1e-320, an expected fee of ",
+        ),
+        (
+            1e-320,
+            1.0,
+            0.05,
+            None,
+            "invalid price: 1e-320, an expected fee of ",
+        ),
+        // 0 over a subnormal expectation is a ratio, of a number that lost its precision.
+        (
+            100.0,
+            1e-320,
+            0.0,
+            None,
+            "invalid qty: 1e-320, an expected fee of ",
+        ),
+        (
+            100.0,
+            1.0,
+            1e15,
+            Some(&tiny_rate),
+            "invalid qty: 1.0, an expected fee of 1.0000000000000001e-298",
+        ),
+    ] {
+        if let Some(rates) = rates {
+            k.set_exchange_config(rates).unwrap();
+        }
+        let (seq, fees) = (k.seq(), k.fees.clone());
+        let err = k
+            .calibrate_fee(price, qty, actual_fee, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(shown), "{err}");
+        assert!(
+            err.ends_with(
+                "(price * qty * the fee rate is too small an expected fee to calibrate against)"
+            ),
+            "{err}"
+        );
+        assert_eq!((k.seq(), &k.fees), (seq, &fees), "{err}");
+    }
+    // A tiny expectation that is still a number of its precision is a sample as any other.
+    let mut k = Kernel::new("tiny", 1).unwrap();
+    let c = k.calibrate_fee(100.0, 1e-300, 5e-302, false).unwrap();
+    assert!(close(c.ratio, 1.0) && c.learned, "{c:?}");
+}
+
+/// Refused as new input only: a log holding such a sample, taken before, replays it as it
+/// ran (not learned, its ratio infinite, but one input).
+#[test]
+fn a_log_holding_a_calibration_whose_expected_fee_underflowed_still_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, k) = open_log(dir.path(), "old", 0);
+    let input = KernelInput::CalibrateFee {
+        price: 100.0,
+        qty: 1e-320,
+        actual_fee: 0.05,
+        maker: false,
+    };
+    log.record(&k, &input).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let (_, back) = open_log(dir.path(), "old", 0);
+    assert_eq!(back.seq(), 1);
+    assert_eq!(back.fees, Kernel::new("old", 1).unwrap().fees);
+}

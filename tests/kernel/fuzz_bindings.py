@@ -464,7 +464,8 @@ def check(target: str, changes: list[tuple[str, Any]]) -> None:
         )
         numeric = isinstance(default, int | float | list | tuple) and not isinstance(default, bool)
         assert not (is_bool and numeric), f"{shown} took a bool as a number"
-        is_id = field.endswith("_id") or field == "asset"
+        # A control's source is journaled and projected as an id is.
+        is_id = field.endswith("_id") or field == "asset" or (target, field) == ("update_control", "source")
         assert not (is_id and isinstance(value, str) and "\x00" in value), f"{shown} took a NUL"
 
 

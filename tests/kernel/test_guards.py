@@ -24,7 +24,7 @@ from dita import (
     VenueEvent,
     VenueOrder,
 )
-from dita.risk import KERNEL_MIN_STEP, MarketLimits
+from dita.risk import KERNEL_MIN_STEP, MarketLimits, RiskLimits
 
 D = KernelDiagnosticCode
 
@@ -451,6 +451,18 @@ def test_ids_holding_a_nul_are_refused_naming_the_field(field: str, make: Any) -
         make()
 
 
+def test_a_control_source_holding_a_nul_is_refused_and_changes_nothing() -> None:
+    """update_control's source, kept with the control state, journaled and projected to
+    Hazelcast, took a NUL byte, which an id refuses. A venue's reason is its own text."""
+    k = ExecutionKernel(max_slots=1, kernel_id="nul-source")
+    before = k.snapshot()
+    with pytest.raises(ValueError, match=r'^invalid source: "ops\\0desk" holds a NUL byte$'):
+        k.update_control(mode="HALTED", source="ops\x00desk")
+    assert k.seq == 0 and k.snapshot() == before
+    assert k.update_control(mode="HALTED", source="ops desk")["source"] == "ops desk"
+    assert VenueEvent("e", "t0", 0, "REJECT", reason="bad\x00price").reason == "bad\x00price"
+
+
 def test_enum_values_and_names_are_interchangeable() -> None:
     from dita import KernelCommandType, TradeSide
 
@@ -588,6 +600,55 @@ def test_int_flags_are_flags_where_a_flag_is_taken() -> None:
     assert state_of(k) == before
 
 
+def test_the_risk_flag_takes_0_and_1_as_risk_limits_does() -> None:
+    """set_risk_limits refused {"require_source_run_in_live": 0} ("must be True or False"),
+    which RiskLimits turns into False and every other flag of the bindings takes."""
+    k = ExecutionKernel(max_slots=1, kernel_id="risk-flag")
+    for value, flag in ((0, False), (1, True), (np.int64(0), False)):
+        k.set_risk_limits({"require_source_run_in_live": value})
+        assert k.risk_limits()["require_source_run_in_live"] is flag
+        model = RiskLimits(require_source_run_in_live=value)  # type: ignore[arg-type]
+        assert model.require_source_run_in_live is flag
+        k.set_risk_limits(model.model_dump())
+        assert k.risk_limits()["require_source_run_in_live"] is flag
+    before, seq = k.risk_limits(), k.seq
+    refused: list[tuple[object, str]] = [(2, "2"), (-1, "-1"), (1.0, "1.0"), ("yes", "'yes'"), (None, "None")]
+    for bad, shown in refused:
+        with pytest.raises(
+            ValueError,
+            match=rf"^invalid require_source_run_in_live: {shown} "
+            r"\(must be True or False, or the int 0 or 1\)$",
+        ):
+            k.set_risk_limits({"max_leverage": 3.0, "require_source_run_in_live": bad})
+    assert k.risk_limits() == before and k.seq == seq
+
+
+@pytest.mark.parametrize(
+    ("price", "qty", "actual_fee", "field", "value"),
+    [
+        (100.0, 1e-320, 0.05, "qty", "1e-320"),
+        (1e-320, 1.0, 0.05, "price", "1e-320"),
+        (100.0, 1e-320, 0.0, "qty", "1e-320"),
+        (100.0, 1e-300, 1e15, "qty", "1e-300"),  # 5e-302 expected: 1e15 over it is no float
+    ],
+)
+def test_a_calibration_whose_expected_fee_underflows_is_refused_naming_the_field(
+    price: float, qty: float, actual_fee: float, field: str, value: str
+) -> None:
+    """calibrate_fee(100, 1e-320, 0.05) returned a ratio of inf and moved the kernel on."""
+    k = ExecutionKernel(max_slots=1, kernel_id="tiny-fee")
+    before = k.snapshot()
+    with pytest.raises(
+        ValueError,
+        match=rf"^invalid {field}: {value}, an expected fee of \S+ "
+        r"\(price \* qty \* the fee rate is too small an expected fee to calibrate against\)$",
+    ):
+        k.calibrate_fee(price, qty, actual_fee)
+    assert k.seq == 0 and k.snapshot() == before
+    c = k.calibrate_fee(100.0, 1e-300, 5e-302, maker=True)  # tiny, but a number of its precision
+    assert math.isfinite(c["ratio"]) and k.seq == 1
+
+
 def test_other_configuration_errors() -> None:
     with pytest.raises(ValueError, match="max_slots: 0"):
         ExecutionKernel(max_slots=0)
@@ -631,7 +692,7 @@ def test_other_configuration_errors() -> None:
         k.set_risk_limits({"max_leverage": "5"})
     with pytest.raises(ValueError, match=r"invalid regime: 1 \(must be NEUTRAL, BULL, BEAR or None\)"):
         k.set_risk_limits({"regime": 1})
-    with pytest.raises(ValueError, match=r"require_source_run_in_live: None \(must be True or False\)"):
+    with pytest.raises(ValueError, match=r"require_source_run_in_live: None \(must be True or False"):
         k.set_risk_limits({"require_source_run_in_live": None})
     # An unknown field lists the ones there are, so a typo is seen at once.
     with pytest.raises(ValueError, match=r'unknown field "max_lev" in risk limits \(fields: max_leverage, '):

@@ -636,12 +636,17 @@ fn id_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
 
 /// `text` as an id, refused (naming `field` and the value) when it holds a NUL byte.
 fn no_nul(text: &str, field: &str) -> PyResult<Id> {
+    nul_free(text, field).map(id)
+}
+
+/// `text`, refused (naming `field` and the value) when it holds a NUL byte.
+fn nul_free<'a>(text: &'a str, field: &str) -> PyResult<&'a str> {
     if text.as_bytes().contains(&0) {
         return Err(PyValueError::new_err(format!(
             "invalid {field}: {text:?} holds a NUL byte"
         )));
     }
-    Ok(id(text))
+    Ok(text)
 }
 
 /// An id read from a dict (a loaded slot's) or a keyword, checked as [`id_arg`] checks an
@@ -671,6 +676,12 @@ fn text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     text_ref(obj, field).map(str::to_string)
 }
 
+/// A text argument checked as [`text_arg`] checks one and refused holding a NUL byte, as an
+/// id is: one kept in the kernel's state, the journal and Hazelcast (the control's `source`).
+fn nul_free_text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
+    nul_free(text_ref(obj, field)?, field).map(str::to_string)
+}
+
 // Text arguments, named on error (see `text_ref`): ids, assets and names.
 named_extractors!(ident -> crate::types::Id = id_arg(
     intent_id,
@@ -683,4 +694,6 @@ named_extractors!(ident -> crate::types::Id = id_arg(
     client_order_id,
 ));
 named_extractors!(opt_ident -> Option<crate::types::Id> = opt_id_arg(asset));
-named_extractors!(words -> String = text_arg(reason, source, name));
+// A `reason` is free text (a venue's own words), taken as it comes.
+named_extractors!(words -> String = text_arg(reason, name));
+named_extractors!(labels -> String = nul_free_text_arg(source));

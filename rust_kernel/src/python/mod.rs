@@ -108,6 +108,21 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     }
 }
 
+/// A risk limit that is a flag (`require_source_run_in_live`), read as every entry point reads
+/// one (`bool_arg`: a bool, or the int 0 or 1 of a database row). Anything else is a ValueError,
+/// as the core's refusal is, showing the value as Python does: the core would show a float 1.0
+/// as 1, which reads as the int taken.
+fn config_flag(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
+    match bool_arg(v, field) {
+        Ok(flag) => Ok(ConfigValue::Flag(flag)),
+        Err(e) if e.is_instance_of::<PyTypeError>(v.py()) => Err(PyValueError::new_err(format!(
+            "invalid {field}: {} (must be True or False, or the int 0 or 1)",
+            short_repr(v)
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 /// The items of `dict` as they are now. Iterate this, not the dict, when reading an item may
 /// run Python code (a value's __float__) that can change the dict: PyO3's dict iterator
 /// panics when the dict changes size under it.
@@ -984,7 +999,11 @@ impl PyKernel {
         // A copy of the items, as in `number_fields`: a value's __float__ may change the dict.
         for (k, v) in dict_items(dict)? {
             let key = str_arg(&k, "risk limits key")?;
-            let value = config_value(&v, &key)?;
+            let value = if key == "require_source_run_in_live" {
+                config_flag(&v, &key)?
+            } else {
+                config_value(&v, &key)?
+            };
             updates.push((key, value));
         }
         let next = this.core.risk_updates(&updates)?;
@@ -1055,7 +1074,7 @@ impl PyKernel {
         mode: Option<&Bound<'_, PyAny>>,
         verbosity: Option<&Bound<'_, PyAny>>,
         debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
-        #[pyo3(from_py_with = words::source)] source: String,
+        #[pyo3(from_py_with = labels::source)] source: String,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
         let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
