@@ -68,7 +68,8 @@ class ReconciliationReport:
     positions_unchecked: str = ""
     events_applied: int = 0
     # Orders the kernel ended without the venue's filled size that were not asked about (beyond
-    # ``ended_lookups``, the oldest): a fill that raced their end shows only in the positions.
+    # ``ended_lookups``, the oldest) or could not be (the lookup failed): a fill that raced their
+    # end shows only in the positions.
     ended_not_asked: int = 0
 
     @property
@@ -275,13 +276,13 @@ def _cancel_refused(answer: Any) -> str:
     return ""
 
 
-def _cancel_in_doubt(venue: Any, theirs: VenueOrder) -> tuple[float | None, str, list[VenueEvent]]:
-    """Cancels at the venue an order the kernel ended while it may still work there (its
-    cancel throttled before the ack): the filled size the venue's cancel (or its listing)
-    states, or None and why the order may still work (the cancel raised or was refused, or the
-    venue did not say it is canceled); and the fills the cancel's answer reports (a venue
-    reports there what filled since it last said, and not again)."""
-    prefix = "the order works at the venue, though the kernel ended it (its cancel was throttled)"
+def _cancel_in_doubt(venue: Any, theirs: VenueOrder, how: str) -> tuple[float | None, str, list[VenueEvent]]:
+    """Cancels at the venue an order the kernel ended while it works there (``how`` it came to:
+    its cancel throttled before the ack, say): the filled size the venue's cancel (or its
+    listing) states, or None and why the order may still work (the cancel raised or was
+    refused, or the venue did not say it is canceled); and the fills the cancel's answer
+    reports (a venue reports there what filled since it last said, and not again)."""
+    prefix = f"the order works at the venue, though the kernel ended it ({how})"
     try:
         answer = list(venue.cancel(theirs) or ())
     except Exception as exc:
@@ -401,15 +402,20 @@ def reconcile_with_venue(
         if fill is None:
             return
         missed, price = fill
-        remaining = max(theirs.size - theirs.filled_size, 0.0)
+        # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the event took
+        # an order whose rest works on for over. An order the venue ended has no rest open.
+        over = theirs.status in _ENDINGS
+        remaining = 0.0 if over else max(theirs.size - theirs.filled_size, 0.0)
+        if over:
+            status = theirs.status
+        else:
+            status = VenueOrderStatus.PARTIALLY_FILLED if remaining > QTY_EPS else VenueOrderStatus.FILLED
         apply(
             event(
                 mine,
                 "FILL",
                 venue_order_id=theirs.venue_order_id,
-                # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the
-                # event took an order whose rest works on for over.
-                status=VenueOrderStatus.PARTIALLY_FILLED if remaining > QTY_EPS else VenueOrderStatus.FILLED,
+                status=status,
                 price=price,
                 size=missed,
                 filled_size=theirs.filled_size,
@@ -418,6 +424,24 @@ def reconcile_with_venue(
             )
         )
         report.missed_fills.append({**item, "qty": missed, "price": price})
+
+    def cancel_working(
+        mine: VenueOrder, theirs: VenueOrder, fill: tuple[float, float] | None, item: dict[str, Any], how: str
+    ) -> tuple[float | None, str, list[VenueEvent]]:
+        """An order the kernel ended that the venue works (``how`` it came to): what it filled
+        as listed is booked first (a kept order takes its late fills, whether or not the cancel
+        goes through); then it is canceled, the fills the cancel's answer reports are booked,
+        and it is ended (CANCEL_ACK) with what the venue says it filled. The figure, or None and
+        why the order may still work; and the answer's fills. Raises ``_Refused``."""
+        book_missed(mine, theirs, fill, item)
+        canceled, why_not, fills = _cancel_in_doubt(venue, theirs, how)
+        for venue_fill in fills:
+            take(venue_fill, item)
+        if canceled is not None:
+            # A fill the cancel's figure counts beyond what is booked is awaited, as for any end
+            # stating more (the venue's report of it, or the next reconciliation).
+            apply(event(mine, "CANCEL_ACK", venue_order_id=theirs.venue_order_id, filled_size=canceled))
+        return canceled, why_not, fills
 
     # The venue ids of the kernel's orders: a venue order listed under a client id the venue
     # cannot map back to the kernel's (an id sent hashed, before a restart) is still the
@@ -539,31 +563,19 @@ def reconcile_with_venue(
             continue
         ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
         if ending is None and coid in in_doubt:
-            # It works at the venue: the throttled request was its cancel. What it filled as
-            # listed is booked first (an order in doubt takes its late fills, whether or not
-            # the cancel goes through); then it is canceled, the fills the cancel's answer
-            # reports are booked, and it is ended with what the venue says it filled.
+            # It works at the venue: the throttled request was its cancel.
+            throttled = "its cancel was throttled"
             try:
-                book_missed(mine, theirs, fill, item)
+                canceled, why_not, fills = cancel_working(mine, theirs, fill, item, throttled)
             except _Refused as refused:
                 report.unresolved.append(refused.unresolved(item))
                 continue
-            canceled, why_not, fills = _cancel_in_doubt(venue, theirs)
-            for venue_fill in fills:
-                take(venue_fill, item)
             if canceled is None:
                 if coid in {o.client_order_id for o in kernel.orders_in_doubt()}:
                     report.unresolved.append({**item, "reason": why_not})
                 else:  # the fills the answer reported completed it: it is over
                     done = _highest_filled(theirs, fills)
                     report.awaited_settled.append({**item, "venue_filled_size": done})
-                continue
-            try:
-                # A fill the cancel's figure counts beyond what is booked is awaited, as for
-                # any end stating more (the venue's report of it, or the next reconciliation).
-                apply(event(mine, "CANCEL_ACK", venue_order_id=theirs.venue_order_id, filled_size=canceled))
-            except _Refused as refused:
-                report.unresolved.append(refused.unresolved(item))
                 continue
             report.awaited_settled.append({**item, "venue_filled_size": canceled, "canceled": True})
             continue
@@ -600,13 +612,31 @@ def reconcile_with_venue(
         item = {**_item(mine), "ended_as": mine.status.name}
         theirs, cannot_say = find(mine)
         if cannot_say:
-            reason = f"ended without the venue saying what it filled; {cannot_say}"
-            report.unresolved.append({**item, "reason": reason})
+            # Not asked after all: the kernel ended the order, and what a raced fill moved
+            # shows in the positions, compared below (a router whose venue forgot the order
+            # says so at every reconciliation, which is not a difference).
+            report.ended_not_asked += 1
             continue
         if theirs is None:
             continue  # the venue no longer knows it: nothing more to learn
         try:
-            book_missed(mine, theirs, _missed_fill(mine, theirs), item)
+            fill = _missed_fill(mine, theirs)
+            ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
+            if ending is None:
+                canceled, why_not, fills = cancel_working(
+                    mine, theirs, fill, item, "its cancel was acknowledged while it worked on"
+                )
+                if canceled is not None:
+                    report.ended_at_venue.append({**item, "status": "CANCELED", "canceled": True})
+                elif _highest_filled(theirs, fills) + QTY_EPS < mine.size:
+                    report.unresolved.append({**item, "reason": why_not})
+                continue
+            # The venue's figure first, where it states one the kernel can hold (above 0, not
+            # below what is booked): late reports up to it are then known, without running
+            # totals too, and the order is not asked about again. Then what it filled beyond.
+            if theirs.filled_size > QTY_EPS and theirs.filled_size + QTY_EPS >= mine.filled_size:
+                apply(ended(mine, theirs, ending))
+            book_missed(mine, theirs, fill, item)
         except (_Refused, _Malformed) as left:
             report.unresolved.append(left.unresolved(item))
 

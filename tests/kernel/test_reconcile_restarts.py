@@ -13,7 +13,8 @@ from typing import Any
 from kernel_helpers import intent
 from pydantic import BaseModel, ConfigDict
 
-from dita import ExecutionKernel, KernelDiagnosticCode, TradeStage, VenueEvent, VenueOrder
+from dita import ExecutionKernel, TradeStage, VenueEvent, VenueOrder
+from dita.reconcile import reconcile_with_venue
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
 from dita.venues import VenueUnavailable
@@ -166,7 +167,11 @@ def test_a_fill_that_raced_a_cancel_acknowledged_without_it_is_booked_after_a_re
     kernel.close()
     gc.collect()
     kernel = _open(tmp_path, venue)
-    report = kernel.reconcile_with_venue()
+    applied: list[VenueEvent] = []
+    report = reconcile_with_venue(kernel, on_applied=lambda ev, _: applied.append(ev))
+    # The venue's end again with its figure, then the fill, which leaves no rest of it open.
+    assert [(e.kind.name, e.filled_size) for e in applied] == [("CANCEL_ACK", 0.5), ("FILL", 0.5)]
+    assert (applied[1].status.name, applied[1].remaining_size) == ("CANCELED", 0.0)
     assert report.missed_fills == [
         {
             "client_order_id": coid,
@@ -180,13 +185,16 @@ def test_a_fill_that_raced_a_cancel_acknowledged_without_it_is_booked_after_a_re
     assert report.position_mismatches == [] and report.unresolved == [] and venue.asked == [coid]
     s = kernel.slot_state(0)
     assert s.fsm_state == TradeStage.POSITION_OPEN and s.size == 0.5 and s.entry_price == 99.0
-    # The venue's own report of that fill, arriving late, is known as booked.
-    late = VenueEvent(
-        "late-fill", "t0", 0, "FILL", venue_client_id=coid, price=99.0, size=0.5, filled_size=0.5
-    )
-    assert kernel.on_venue_event(late).diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT
-    # Asked again, it has nothing more to book; through the log, the fill stays booked.
-    assert kernel.reconcile_with_venue().clean and venue.asked == [coid, coid]
+    # The venue's figure was told the kernel with the fill: the order is not asked about again,
+    # and the venue's own report of that fill, arriving late, is not booked twice, with its
+    # running total or without one.
+    assert kernel.orders_ended_without_figure() == []
+    for n, total in enumerate((0.5, 0.0)):
+        late = VenueEvent(
+            f"late-{n}", "t0", 0, "FILL", venue_client_id=coid, price=99.0, size=0.5, filled_size=total
+        )
+        assert not kernel.on_venue_event(late).accepted and kernel.slot_state(0).size == 0.5
+    assert kernel.reconcile_with_venue().clean and venue.asked == [coid]
     kernel.close()
     gc.collect()
     kernel = _open(tmp_path, venue)
@@ -233,15 +241,14 @@ class AnswersMalformed(CancelAckedBare):
 
 
 def test_an_ended_order_the_venue_cannot_tell_of_is_left_as_it_was() -> None:
-    # Asking raised: unresolved with the reason; the fill shows in the positions.
+    # Asking raised: counted as not asked (the kernel ended it, and a fill that raced the end
+    # shows in the positions, compared all the same).
     venue: CancelAckedBare = CannotBeAsked()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="cannot")
-    coid = _entered_and_canceled(kernel, venue, 0, raced=0.5)
+    _entered_and_canceled(kernel, venue, 0, raced=0.5)
     seq = kernel.seq
     report = kernel.reconcile_with_venue()
-    [left] = report.unresolved
-    assert left["client_order_id"] == coid and left["ended_as"] == "CANCELED"
-    assert "ended without the venue saying what it filled" in left["reason"] and "throttled" in left["reason"]
+    assert report.unresolved == [] and report.ended_not_asked == 1
     assert report.position_mismatches[0]["difference"] == 0.5 and kernel.seq == seq
     # A venue that cannot look orders up is not asked, nor is the order reported unresolved.
     venue = CannotLookUp()
@@ -299,3 +306,49 @@ def test_a_fill_that_raced_a_cancel_reaches_the_strategy_that_canceled() -> None
     # The trade is its strategy's again, with the position the venue holds.
     assert [(f.size, f.price) for f in strategy.my_fills] == [(0.5, 99.0)]
     assert strategy.position("BTCUSDT") == 0.5 and strategy.busy("BTCUSDT")
+
+
+class AcksCancelButWorks(CancelAckedBare):
+    """Acknowledges an order's first cancel without canceling it: the order works on, and
+    fills. A later cancel cancels it (or, with ``refuses``, raises)."""
+
+    def __init__(self, *, refuses: bool = False) -> None:
+        super().__init__()
+        self.acked: set[str] = set()
+        self.refuses = refuses
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        coid = order.client_order_id
+        if coid in self.acked:
+            if self.refuses:
+                raise VenueUnavailable("cancel throttled")
+            return super().cancel(order)
+        self.acked.add(coid)
+        ack = VenueEvent(f"cx0-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)
+        return [VenueEvent(**ack.to_dict() | {"asset": order.asset, "side": order.side})]
+
+
+def test_an_order_ended_in_the_kernel_that_the_venue_works_on_is_booked_and_canceled() -> None:
+    """Before, such an order was canceled as one nobody manages, what it filled never booked."""
+    venue = AcksCancelButWorks()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="works-on")
+    coid = _entered_and_canceled(kernel, venue, 0, raced=0.0)
+    venue.fill(coid, 0.5)  # after the kernel heard it canceled
+    report = kernel.reconcile_with_venue()
+    assert [(f["client_order_id"], f["qty"]) for f in report.missed_fills] == [(coid, 0.5)]
+    assert [(e["client_order_id"], e["status"], e["canceled"]) for e in report.ended_at_venue] == [
+        (coid, "CANCELED", True)
+    ]
+    assert report.unknown_at_venue_canceled == [] and report.position_mismatches == []
+    assert venue.orders[coid].status.name == "CANCELED" and kernel.slot_state(0).size == 0.5
+    assert kernel.orders_ended_without_figure() == []
+    # Its cancel failing, the order is named with the reason: it may still fill.
+    venue = AcksCancelButWorks(refuses=True)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="works-on-2")
+    coid = _entered_and_canceled(kernel, venue, 0, raced=0.0)
+    venue.fill(coid, 0.5)
+    report = kernel.reconcile_with_venue()
+    [left] = report.unresolved
+    assert left["client_order_id"] == coid and "its cancel failed" in left["reason"]
+    assert "its cancel was acknowledged while it worked on" in left["reason"]
+    assert report.missed_fills[0]["qty"] == 0.5 and report.unknown_at_venue_cancel_failed == []
