@@ -859,28 +859,30 @@ class TradingRuntime:
         working = (slot.active_entry_order, slot.active_exit_order)
         return any(o is not None and o.client_order_id == coid for o in working)
 
+    def _names_order(self, event: VenueEvent) -> bool:
+        """Whether ``event`` names its order: its client id, trade and slot."""
+        return bool(event.venue_client_id and event.trade_id and 0 <= event.slot_id < self.kernel.max_slots)
+
     def _names_whole(self, event: VenueEvent) -> bool:
         """Whether ``event`` names its order whole: its client id, trade, slot, asset and side
         (a strategy's trades are tracked by asset: an end routed with a blank one freed none)."""
-        return bool(
-            event.venue_client_id
-            and event.trade_id
-            and event.asset
-            and event.side is not None
-            and 0 <= event.slot_id < self.kernel.max_slots
-        )
+        return bool(event.asset and event.side is not None and self._names_order(event))
 
     def _order_named(self, event: VenueEvent) -> Any:
         """The kernel's order an event names by the venue's id alone (no client id, trade or
         slot: the kernel books it all the same), read before the kernel takes the event and
         perhaps ends the order: one working, or one ended whose fills the kernel awaits (a
-        cancel that counted a fill reported later). None when the event names its order whole
+        cancel that counted a fill reported later) or takes (one ended without the venue's
+        figure: a fill that raced its cancel). None when the event names its order whole
         (the usual case, nothing read) or no such order is there."""
         if self._names_whole(event):
             return None
         by_client, by_venue = event.venue_client_id, event.venue_order_id
         kernel = self.kernel
-        for order in (*kernel.open_orders(), *getattr(kernel, "awaited_orders", list)()):
+        # Ended ones too, whose late fills the kernel takes: awaited, or ended without a figure.
+        ended = ("awaited_orders", "orders_ended_without_figure")
+        lists = (kernel.open_orders, *(getattr(kernel, name, list) for name in ended))
+        for order in (o for orders in lists for o in orders()):
             if (by_client and order.client_order_id == by_client) or (
                 by_venue and order.venue_order_id == by_venue
             ):
@@ -906,7 +908,9 @@ class TradingRuntime:
             changes["asset"] = whole.asset
         if event.side is None:
             changes["side"] = whole.side
-        return VenueEvent(**{**event.to_dict(), **changes}) if changes else event
+        booked = VenueEvent(**{**event.to_dict(), **changes}) if changes else event
+        # An ack of the same answer that named no asset either lends none.
+        return self._with_slots_asset(booked)
 
     def _with_slots_asset(self, event: VenueEvent) -> VenueEvent:
         """``event`` with the asset of the slot it names, when it names none and that slot holds
@@ -935,7 +939,7 @@ class TradingRuntime:
         # (``_as_booked``): by the order ``named`` for it (by event id), or else by an event of
         # the batch that named that venue id's order whole.
         if not all(self._names_whole(e) for e in events):
-            acks = {e.venue_order_id: e for e in events if e.venue_order_id and self._names_whole(e)}
+            acks = {e.venue_order_id: e for e in events if e.venue_order_id and self._names_order(e)}
             given = named or {}
             events = [
                 e

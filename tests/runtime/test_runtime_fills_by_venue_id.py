@@ -300,3 +300,38 @@ def test_events_that_name_no_asset_are_routed_by_the_order_they_are_of() -> None
     [fill] = strategy.heard
     assert (fill.asset, fill.side, fill.size) == ("BTCUSDT", "BUY", 1.0)
     assert strategy.busy("BTCUSDT") and strategy.position("BTCUSDT") == 1.0
+
+
+class AckNamesNoAsset:
+    """Answers a submit with an ack naming the order by client id, trade and slot but no asset
+    or side, and its fill naming it by the venue's id alone: the ack lends the fill the order."""
+
+    name = "ack-no-asset"
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        ack = VenueEvent(**(_ack(order).to_dict() | {"asset": "", "side": None}))
+        return [ack, _fill(order, 1)]
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+
+def test_a_fill_lent_its_order_by_an_ack_naming_no_asset_reaches_the_strategy() -> None:
+    _, strategy, kernel = _run(AckNamesNoAsset())
+    assert kernel.slot_state(0).size == 1.0
+    assert [(f.asset, f.size) for f in strategy.heard] == [("BTCUSDT", 1.0)]
+
+
+def test_a_late_fill_of_an_order_ended_without_a_figure_is_routed_as_that_order() -> None:
+    """A cancel acknowledged without the filled size ends the order; the fill that raced it,
+    reported later naming no asset or side, is booked on it, and reaches the strategy with the
+    order's asset and side."""
+    venue = NamesNoAsset()
+    runtime, strategy, kernel, coid = _started(venue)
+    assert strategy.cancel(0).accepted
+    assert [o.client_order_id for o in kernel.orders_ended_without_figure()] == [coid]
+    venue.fill(coid)
+    runtime.poll_venues()  # nothing works or is awaited: no data point polls for it
+    [fill] = strategy.heard
+    assert (fill.asset, fill.side, fill.size) == ("BTCUSDT", "BUY", 1.0)
+    assert strategy.busy("BTCUSDT") and kernel.slot_state(0).size == 1.0
