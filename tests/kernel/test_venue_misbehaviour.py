@@ -1312,3 +1312,43 @@ def test_reloading_a_slot_with_another_size_bounds_an_order_ended_without_a_figu
     kernel.reconcile_from_slots(slots)  # the venue's position, the in-flight 0.3 included
     late = kernel.on_venue_event(fill("f2", coid, 0.3))
     assert not late.accepted and kernel.slot_state(0).size == pytest.approx(0.5)
+
+
+class AnswersTwice:
+    """Answers a submit with its ack, its fill, and that fill again under a new event id (or,
+    with ``throttle``, with a rate limit instead)."""
+
+    name = "answers-twice"
+
+    def __init__(self, *, throttle: bool = False) -> None:
+        self.throttle = throttle
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        def said(event_id: str, kind: str, **kw: Any) -> VenueEvent:
+            return VenueEvent(
+                event_id, order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id,
+                asset=order.asset, side=order.side, **kw,
+            )  # fmt: skip
+
+        if self.throttle:
+            return [said("r1", "RATE_LIMITED", retry_after=1.0)]
+        fill = {"price": 100.0, "size": order.size, "filled_size": order.size, "fill_id": "F1"}
+        return [said("a1", "ORDER_ACK"), said("f1", "FILL", **fill), said("f2", "FILL", **fill)]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_the_outcomes_events_are_those_the_kernel_took_from_the_venues_answer() -> None:
+    """A fill resent in the same answer is refused and changes nothing; among the outcome's
+    events it was routed on to a strategy (a runtime, the gateway's stream) as a second fill."""
+    kernel = ExecutionKernel(max_slots=1, venue=AnswersTwice())
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.accepted and kernel.slot_state(0).size == 1.0
+    assert [e.event_id for e in out.emitted_events] == ["a1", "f1"]
+    assert out.details["venue_event_refused"] == "DUPLICATE_EVENT"
+    # A rate limit, refused yet ending the order, is among them.
+    kernel = ExecutionKernel(max_slots=1, venue=AnswersTwice(throttle=True))
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.diagnostic_code == D.RATE_LIMITED and [e.event_id for e in out.emitted_events] == ["r1"]
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE

@@ -335,3 +335,29 @@ def test_a_late_fill_of_an_order_ended_without_a_figure_is_routed_as_that_order(
     [fill] = strategy.heard
     assert (fill.asset, fill.side, fill.size) == ("BTCUSDT", "BUY", 1.0)
     assert strategy.busy("BTCUSDT") and kernel.slot_state(0).size == 1.0
+
+
+class ResendsTheFill:
+    """Answers a submit with its ack and its fill, then that fill again under a new event id."""
+
+    name = "resends"
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        whole = {
+            "trade_id": order.trade_id,
+            "slot_id": order.slot_id,
+            "venue_client_id": order.client_order_id,
+        }
+        fill = _fill(order, 1, asset=order.asset, side=order.side, **whole)
+        return [_ack(order), fill, VenueEvent(**fill.to_dict() | {"event_id": "fill-again"})]
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+
+def test_a_fill_the_kernel_refused_in_a_submits_answer_is_not_heard() -> None:
+    """The resent fill (same fill id) is refused, the position booked once; the strategy heard
+    it twice, and counted a position the venue does not hold."""
+    runtime, strategy, kernel = _run(ResendsTheFill())
+    assert kernel.slot_state(0).size == 1.0
+    assert [f.size for f in strategy.heard] == [1.0] and runtime.stats["fills"] == 1

@@ -408,13 +408,19 @@ impl PyKernel {
         })
     }
 
-    /// Applies and logs the venue's answer; raises its stop (see `Answer::stop`) after.
+    /// Applies and logs the venue's answer; raises its stop (see `Answer::stop`) after. The
+    /// outcome's `emitted_events` are the events the kernel took: one it refused (a fill
+    /// resent in the same answer) changed nothing, and routed on (a runtime, the gateway's
+    /// stream) a strategy heard that fill twice. The refusal is named in the details.
     fn feed(&mut self, answer: Answer, out: &mut KernelOutcome) -> PyResult<()> {
         for ev in answer.events {
             let seq = self.core.seq();
             let follow = self.core.on_venue_event(&ev);
             self.wal_record_ref(seq, InputRef::VenueEvent(&ev))?;
-            out.emitted_events.push(ev);
+            // A rate limit is refused, yet it may end the order: it is taken all the same.
+            if follow.accepted || follow.diagnostic_code == KernelDiagnosticCode::RateLimited {
+                out.emitted_events.push(ev);
+            }
             out.absorb(follow);
         }
         if let Some(broken) = answer.broken {
