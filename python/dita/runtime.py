@@ -46,7 +46,7 @@ from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_v
 from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
-from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once
+from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once, venue_following
 
 __all__ = [
     "EventListener",
@@ -754,8 +754,14 @@ class TradingRuntime:
         if self._wall and time.monotonic() < self._poll_at:
             return
         # Not only the working orders: a venue that ended an order with more filled than its
-        # trades showed yet (CcxtVenue) reports that fill from a later poll, after the end.
-        if self._working or getattr(self.kernel, "awaited_orders", list)():
+        # trades showed yet (CcxtVenue) reports that fill from a later poll, after the end; one
+        # that ended it without a filled size asks about it on, and reports a fill that raced
+        # the cancel from a poll (``following``).
+        if (
+            self._working
+            or getattr(self.kernel, "awaited_orders", list)()
+            or any(venue_following(v) for v in self.polled_venues)
+        ):
             self.poll_venues()
 
     def reconcile_with_venue(

@@ -437,3 +437,67 @@ def test_a_fill_a_ccxt_venue_reports_after_the_orders_cancel_is_still_polled_for
     # Nothing works or is awaited any more: no request.
     runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 3, 88990.0, 89010.0, 1.0, 1.0))
     assert len(exchange.calls("GET", "/api/v3/order")) == 2
+
+
+def test_a_fill_that_raced_a_cancel_acknowledged_without_a_size_is_polled_for(
+    exchange: Any, binance: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exchange's cancel answer states no executed size (HTX's does not): the venue ends
+    the order with 0, the kernel's "cannot say", and asks about it on (``following``). The
+    runtime polled only while an order worked or a fill was awaited, so nothing asked again:
+    the 0.005 filled before the cancel reached neither the kernel nor the strategy."""
+    kernel = ExecutionKernel(max_slots=2, venue=binance, kernel_id="rt-ccxt")
+    runtime = TradingRuntime(kernel)
+    s = CancelsOnBinance(name="s")
+    runtime.add_strategy(s)
+    placed = exchange.fixture("binance/spot_order_limit_new_2.json")
+    placed["clientOrderId"] = "rt-ccxt-1"
+    exchange.script("POST", "/api/v3/order", payload=placed)
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9, 88990.0, 89010.0, 1.0, 1.0))  # buys: it rests
+    resting = exchange.fixture("binance/spot_query_canceled_2.json")
+    resting.update(status="NEW", executedQty="0.00000000", cummulativeQuoteQty="0.00000000")
+    exchange.script("GET", "/api/v3/order", payload=resting)
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    cancel_order = binance._exchange.cancel_order
+
+    def without_its_size(*args: Any, **kwargs: Any) -> Any:
+        return {**cancel_order(*args, **kwargs), "filled": None, "remaining": None, "cost": None}
+
+    monkeypatch.setattr(binance._exchange, "cancel_order", without_its_size)
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 1, 88990.0, 89010.0, 1.0, 1.0))  # cancels
+    assert s.heard == [] and runtime.working_orders == 0 and kernel.awaited_orders() == []
+    assert binance.following()
+    # The exchange says now what the order filled: the next data point's poll books it.
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 2, 88990.0, 89010.0, 1.0, 1.0))
+    assert [(f.size, f.price) for f in s.heard] == [(pytest.approx(0.005), 89000.0)]
+    assert kernel.slot_state(0).size == pytest.approx(0.005) and not binance.following()
+
+
+class Follows(FillsLater):
+    """A venue that says whether it still asks about an order (``following``)."""
+
+    def __init__(self, follows: Any) -> None:
+        super().__init__()
+        self.follows = follows
+
+    def following(self) -> bool:
+        if isinstance(self.follows, Exception):
+            raise self.follows
+        return bool(self.follows)
+
+
+def test_a_router_follows_while_a_venue_behind_it_does_and_a_failing_answer_is_no(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quiet, busy = Follows(False), Follows(True)
+    busy.name = "busy"
+    assert VenueRouter({"later": quiet, "busy": busy}, default="later").following()
+    busy.follows = False
+    assert not VenueRouter({"later": quiet, "busy": busy}, default="later").following()
+    broken = Follows(ConnectionError("exchange unreachable"))
+    runtime, _, _ = on_later(broken)
+    with caplog.at_level(logging.WARNING):
+        runtime.run([bar(0), bar(1)])  # polls for the order it placed all the same
+    assert broken.polls >= 1 and "following() raised ConnectionError" in caplog.text

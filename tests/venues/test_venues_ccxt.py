@@ -417,6 +417,25 @@ def test_a_rejection_after_a_fill_that_states_no_size_does_not_say_zero_filled(
     assert end.reason.endswith(" rejected the order after part of it filled"), end.reason
 
 
+def test_the_venue_says_whether_it_still_asks_about_an_order(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """An order ended without a filled size is asked about until the exchange says, or the
+    grace passes; the kernel has no order working then, and a runtime that polled only while
+    one worked never heard the fill that raced the end (``following``)."""
+    venue = make_venue()
+    assert not venue.following()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    assert venue.following()
+    answer = {"id": "28457200", "symbol": "BTC/USDT", "status": "canceled", "amount": 0.02, "filled": None}
+    venue._exchange.fetch_order = lambda *args: dict(answer)
+    [end] = venue.poll_events()
+    assert end.filled_size == 0.0 and venue.following()  # ended, "cannot say": asked about on
+    clock.advance(venue.settings.unknown_order_grace_s + 1.0)
+    assert venue.poll_events() == [] and not venue.following()  # given up on after the grace
+
+
 def test_an_order_closed_without_a_filled_size_is_not_ended_short(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

@@ -11,6 +11,7 @@ venue names to adapters and routes orders by asset. See docs/venues.md.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -35,7 +36,10 @@ __all__ = [
     "VenueUnavailable",
     "describe",
     "poll_once",
+    "venue_following",
 ]
+
+log = logging.getLogger(__name__)
 
 # How often a venue that reports later (``poll_events``) is asked for its news by default (the
 # HTTP gateway, the stdio protocol, a TradingRuntime on the wall clock): a REST venue asks the
@@ -92,6 +96,8 @@ class VenueAdapter(Protocol):
     # Optional: ``watch(order)``: follow an order of the kernel's the venue has no record of (sent
     # before a restart) in its ``poll_events``; reconciliation calls it for each order the kernel
     # still works (raising: reported in ``unwatched``).
+    # Optional: ``following() -> bool``: whether ``poll_events`` still asks about an order (one
+    # ended without its filled size, say); a runtime polls while it does, whatever the kernel works.
     # Optional: ``listed_client_order_id(order)`` and ``listed_venue_order_id(order)``: the ids
     # ``open_orders`` lists the kernel's order under when they are not the kernel's (a client id
     # sent hashed, a venue id in another form), so reconciliation knows it as the kernel's own.
@@ -141,6 +147,20 @@ class UnknownVenueError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown venue"
+
+
+def venue_following(venue: Any) -> bool:
+    """``venue.following()`` where it has one (``CcxtVenue``, ``VenueRouter``): whether its
+    ``poll_events`` still asks about an order the kernel may have ended. False without one, or
+    when it raised (logged): the runtime then polls as it did, while orders work."""
+    following = getattr(venue, "following", None)
+    if not callable(following):
+        return False
+    try:
+        return bool(following())
+    except Exception as exc:
+        log.warning("venue %r: following() raised %s: %s", describe(venue), type(exc).__name__, exc)
+        return False
 
 
 def describe(venue: Any) -> str:

@@ -1972,6 +1972,14 @@ class CcxtVenue:
         ]
 
     @_serialized
+    def following(self) -> bool:
+        """Whether ``poll_events`` still asks the exchange about an order: one working, or one
+        it ended without a filled size (HTX's cancel: "cannot say"), asked about until the
+        exchange says or the grace passes. A runtime polls while this is true, though the
+        kernel has no order working: a fill that raced the cancel is reported from a poll."""
+        return any(not t.terminal for t in self._tracked.values())
+
+    @_serialized
     def unresolved_orders(self) -> list[str]:
         """Client order ids of orders whose fate is still unknown: timed-out submits, and orders
         from before a restart never seen acknowledged (``watch``, ``cancel``). Under the lock: a

@@ -38,6 +38,7 @@ from dita.venues import (
     VenueUnavailable,
     order_lookup,
     order_status_asset,
+    venue_following,
 )
 from dita.venues._events import OrderEvents
 from dita.venues._settings import check_venue_name
@@ -306,6 +307,11 @@ class VenueRouter:
         # in doubt no more, and its venue is forgotten once that venue does not list it.
         self._in_doubt.discard(client_order_id)
         return None
+
+    def following(self) -> bool:
+        """Whether a venue behind the router still asks its exchange about an order (see
+        ``CcxtVenue.following``)."""
+        return any(venue_following(adapter) for adapter in self._venues.values())
 
     def watch(self, order: VenueOrder) -> None:
         """Have the venue holding ``order`` follow it in its ``poll_events`` (see
