@@ -62,9 +62,10 @@ def applied_events(
     """The venue events ``outcome`` applied, each with the transition it made, oldest first;
     ``reported``: the events ``outcome`` answers (a polled one), besides those it carries.
 
-    A venue's answer also carries the events the kernel refused (a fill sent twice or beyond
-    its order, one with a NaN price, an event for an order it does not know): they moved
-    nothing, so they are neither a fill nor an order's end to report."""
+    ``reported`` may hold events the kernel refused (a fill sent twice or beyond its order, one
+    with a NaN price, an event for an order it does not know; an answer's refused events are
+    left out of the outcome's own): they moved nothing, so they are neither a fill nor an
+    order's end to report."""
     # Paired by id, kind and, for a fill, price then size: a venue that gives two events one id
     # (an ack and a reject, a fill resent with another size) has the kernel refuse one, and the
     # last of them paired with the transition told a reject of an order it works. Refused, a
