@@ -133,9 +133,12 @@ class _Refused(Exception):
         super().__init__(f"reconciliation event {event_id} was refused: {code.name} {details}")
         self.code = code
         self.details = details
+        # What became of the order at the venue after the refusal, when that was done too.
+        self.then = ""
 
     def unresolved(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {**item, "reason": str(self), "diagnostic_code": self.code.name, "details": self.details}
+        reason = f"{self}; {self.then}" if self.then else str(self)
+        return {**item, "reason": reason, "diagnostic_code": self.code.name, "details": self.details}
 
 
 class _Malformed(Exception):
@@ -432,8 +435,17 @@ def reconcile_with_venue(
         as listed is booked first (a kept order takes its late fills, whether or not the cancel
         goes through); then it is canceled, the fills the cancel's answer reports are booked,
         and it is ended (CANCEL_ACK) with what the venue says it filled. The figure, or None and
-        why the order may still work; and the answer's fills. Raises ``_Refused``."""
-        book_missed(mine, theirs, fill, item)
+        why the order may still work; and the answer's fills. Raises ``_Refused``: a listed fill
+        the kernel refuses is raised once the order is canceled all the same (left working, it
+        filled beside what its slot did next, an exit selling the position twice), saying so."""
+        try:
+            book_missed(mine, theirs, fill, item)
+        except _Refused as refused:
+            _, why_not, fills = _cancel_in_doubt(venue, theirs, how)
+            for venue_fill in fills:
+                take(venue_fill, item)
+            refused.then = why_not or "the order was canceled at the venue"
+            raise
         canceled, why_not, fills = _cancel_in_doubt(venue, theirs, how)
         for venue_fill in fills:
             take(venue_fill, item)
@@ -620,7 +632,13 @@ def reconcile_with_venue(
         if theirs is None:
             continue  # the venue no longer knows it: nothing more to learn
         try:
-            fill = _missed_fill(mine, theirs)
+            try:
+                fill = _missed_fill(mine, theirs)
+            except _Malformed:
+                # Not the kernel's to manage after all: listed open, it is canceled as an order
+                # nobody manages (below), as before this pass asked about it.
+                owned_venue_ids.discard(getattr(theirs, "venue_order_id", None))
+                raise
             ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
             if ending is None:
                 canceled, why_not, fills = cancel_working(

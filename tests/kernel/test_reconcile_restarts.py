@@ -352,3 +352,26 @@ def test_an_order_ended_in_the_kernel_that_the_venue_works_on_is_booked_and_canc
     assert left["client_order_id"] == coid and "its cancel failed" in left["reason"]
     assert "its cancel was acknowledged while it worked on" in left["reason"]
     assert report.missed_fills[0]["qty"] == 0.5 and report.unknown_at_venue_cancel_failed == []
+
+
+def test_an_ended_exit_the_venue_works_on_is_canceled_though_its_fill_is_refused() -> None:
+    """Exit 1, ended in the kernel by a bare cancel ack, works on at the venue beside exit 2
+    and fills there: the kernel refuses that fill (its slot works another exit). It was left
+    working, unmanaged, beside exit 2, and could sell the position twice; it is canceled."""
+    venue = AcksCancelButWorks()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="exits")
+    entry = kernel.process_intent(intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=99.0))
+    coid = entry.order.client_order_id
+    filled = VenueEvent("f1", "t0", 0, "FILL", venue_client_id=coid, price=99.0, size=2.0, filled_size=2.0)
+    assert kernel.on_venue_event(filled).accepted
+    del venue.orders[coid]  # over at the venue
+    first_exit = kernel.process_intent(intent("EXIT", 0, order_type="LIMIT", limit_price=120.0))
+    exit1 = first_exit.order.client_order_id
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    assert kernel.process_intent(intent("EXIT", 0, order_type="LIMIT", limit_price=121.0)).accepted
+    venue.fill(exit1, 0.5)
+    report = kernel.reconcile_with_venue()
+    assert venue.orders[exit1].status.name == "CANCELED"
+    [left] = report.unresolved
+    assert left["client_order_id"] == exit1 and left["diagnostic_code"] == "UNKNOWN_ORDER"
+    assert left["reason"].endswith("the order was canceled at the venue")
