@@ -81,6 +81,7 @@ DOUBT_POLL_SECONDS = 5.0
 DOUBT_FIRST_WAIT = 5.0
 DOUBT_MAX_WAIT = 300.0
 FILL = KernelEventKind.FILL
+RATE_LIMITED = KernelEventKind.RATE_LIMITED
 # How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
 _RESTART_MARK = re.compile(r"-r\d+\Z")
 # A trade id the runtime makes: ``<name>-t<n>``, or ``<name>-r<seq>-t<n>`` (group 1: the name).
@@ -602,7 +603,7 @@ class TradingRuntime:
         if order is not None and order.status.name not in TERMINAL_STATUSES:
             self._working.add(order.client_order_id)
         try:
-            self._route_answer(outcome.emitted_events)
+            self._route_answer(outcome.emitted_events, order)
         except Exception as exc:
             errors.append(exc)
         _raise_first(errors)
@@ -623,21 +624,21 @@ class TradingRuntime:
         self._sync_venues()
         outcome: KernelOutcome = self.kernel.process_intent(intent)
         if outcome.accepted:
-            self._route_answer(outcome.emitted_events)
+            self._route_answer(outcome.emitted_events, outcome.order)
         return outcome
 
-    def _route_answer(self, events: list[VenueEvent]) -> None:
+    def _route_answer(self, events: list[VenueEvent], sent: Any = None) -> None:
         """Route the events a venue answered a call with (a submit's ack and fills, a freeze's
-        cancels). A ``poll_venues()`` asked for while they are routed (a strategy's ``on_fill``,
-        a listener) is made once they all are, as within a poll: made at once, its events
-        reached everyone before the rest of the answer's. Inside a poll's routing, that poll
-        makes it."""
+        cancels); ``sent``: the order the call sent, which tells what its events leave out. A
+        ``poll_venues()`` asked for while they are routed (a strategy's ``on_fill``, a listener)
+        is made once they all are, as within a poll: made at once, its events reached everyone
+        before the rest of the answer's. Inside a poll's routing, that poll makes it."""
         if self._polling or self._answering:
-            self._after_events(events, set())
+            self._after_events(events, set(), sent=sent)
             return
         self._answering = True
         try:
-            self._after_events(events, set())
+            self._after_events(events, set(), sent=sent)
         finally:
             self._answering = False
         if self._poll_again:
@@ -895,25 +896,32 @@ class TradingRuntime:
                 return order
         return None
 
-    def _as_booked(self, event: VenueEvent, whole: Any) -> VenueEvent:
+    def _as_booked(self, event: VenueEvent, whole: Any, sent: Any = None) -> VenueEvent:
         """``event`` as the kernel booked it, for routing: the client id, trade, slot, asset and
         side it leaves out taken from ``whole``, the order it names (``_order_named``) or an
         event of the same answer that named that order whole (its ack). The event itself when
-        nothing says more (``_after_events`` asks only for an event not named whole)."""
-        if whole is None:
-            return self._with_slots_asset(event)
-        client_id = getattr(whole, "client_order_id", None) or whole.venue_client_id
+        nothing says more (``_after_events`` asks only for an event not named whole). ``sent``:
+        the order a submit's answer is to, whose side an event of it naming that order takes
+        when nothing else gave one (an ack that named none lent none)."""
         changes: dict[str, Any] = {}
-        if not event.venue_client_id:
-            changes["venue_client_id"] = client_id
-        if not event.trade_id:
-            changes["trade_id"] = whole.trade_id
-        if not 0 <= event.slot_id < self.kernel.max_slots:
-            changes["slot_id"] = whole.slot_id
-        if not event.asset:
-            changes["asset"] = whole.asset
-        if event.side is None:
-            changes["side"] = whole.side
+        if whole is not None:
+            client_id = getattr(whole, "client_order_id", None) or whole.venue_client_id
+            if not event.venue_client_id:
+                changes["venue_client_id"] = client_id
+            if not event.trade_id:
+                changes["trade_id"] = whole.trade_id
+            if not 0 <= event.slot_id < self.kernel.max_slots:
+                changes["slot_id"] = whole.slot_id
+            if not event.asset:
+                changes["asset"] = whole.asset
+            if event.side is None:
+                changes["side"] = whole.side
+        if (
+            changes.get("side", event.side) is None
+            and sent is not None
+            and changes.get("venue_client_id", event.venue_client_id) == sent.client_order_id
+        ):
+            changes["side"] = sent.side
         booked = VenueEvent(**{**event.to_dict(), **changes}) if changes else event
         # An ack of the same answer that named no asset either lends none.
         return self._with_slots_asset(booked)
@@ -930,7 +938,11 @@ class TradingRuntime:
         return VenueEvent(**{**event.to_dict(), "asset": slot.asset})
 
     def _after_events(
-        self, events: list[VenueEvent], seen: set[str], named: Mapping[str, Any] | None = None
+        self,
+        events: list[VenueEvent],
+        seen: set[str],
+        named: Mapping[str, Any] | None = None,
+        sent: Any = None,
     ) -> None:
         """Route ``events`` the kernel took to the listeners and the strategies owning their
         trades. A listener that raises is raised after all of them are routed: at once, the
@@ -951,7 +963,7 @@ class TradingRuntime:
                 e
                 if self._names_whole(e)
                 else self._as_booked(
-                    e, given.get(e.event_id) or acks.get(e.venue_order_id) or self._order_named(e)
+                    e, given.get(e.event_id) or acks.get(e.venue_order_id) or self._order_named(e), sent
                 )
                 for e in events
             ]
@@ -960,7 +972,9 @@ class TradingRuntime:
             for on_event in self.event_listeners:
                 _tell(errors, on_event, event)
             status = event.status.name if event.status is not None else ""
-            if status in TERMINAL_STATUSES:
+            # A rate limit says REJECTED, yet on an order the venue holds it is a throttled
+            # cancel: the kernel works the order on, and so it is polled for.
+            if status in TERMINAL_STATUSES and not (event.kind == RATE_LIMITED and self._kernel_works(event)):
                 self._working.discard(event.venue_client_id)
             elif (
                 status in ("ACKNOWLEDGED", "PARTIALLY_FILLED", "NEW")

@@ -361,3 +361,48 @@ def test_a_fill_the_kernel_refused_in_a_submits_answer_is_not_heard() -> None:
     runtime, strategy, kernel = _run(ResendsTheFill())
     assert kernel.slot_state(0).size == 1.0
     assert [f.size for f in strategy.heard] == [1.0] and runtime.stats["fills"] == 1
+
+
+def test_a_fill_lent_its_order_by_an_ack_naming_no_side_takes_the_sent_orders_side() -> None:
+    """The ack named no side to lend: the fill reached on_fill with side "" and the fill
+    listeners with None (the backtest's recorder books None as a buy, an exit fill too)."""
+    kernel = ExecutionKernel(max_slots=2, venue=AckNamesNoAsset(), kernel_id="no-side")
+    runtime = TradingRuntime(kernel)
+    told: list[VenueEvent] = []
+    runtime.fill_listeners.append(lambda event, row: told.append(event))
+    strategy = BuysOnce()
+    runtime.add_strategy(strategy)
+    runtime.run([_bar(0)])
+    [fill] = strategy.heard
+    assert (fill.asset, fill.side) == ("BTCUSDT", "BUY")
+    assert [e.side.name if e.side is not None else None for e in told] == ["BUY"]
+
+
+class ThrottlesCancels(ByVenueId):
+    """Answers a cancel with a rate limit: the venue still works the order."""
+
+    name = "throttles"
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return [
+            VenueEvent(
+                f"rl-{order.client_order_id}", order.trade_id, order.slot_id, "RATE_LIMITED",
+                venue_client_id=order.client_order_id, asset=order.asset, side=order.side, retry_after=1.0,
+            )
+        ]  # fmt: skip
+
+
+def test_a_throttled_cancel_keeps_the_order_polled_for() -> None:
+    """A rate limit says REJECTED; on an acknowledged order it is a throttled cancel, the order
+    works on in the kernel. The runtime took it as over, and stopped polling for its fills."""
+    venue = ThrottlesCancels()
+    runtime, strategy, kernel, coid = _started(venue)
+    kernel.set_risk_limits({"edge_freeze_threshold_bps": 0.0})
+    assert runtime.working_orders == 1
+    out = runtime.report_edge("BTCUSDT", -5.0)  # freezes: the working entry's cancel is throttled
+    assert [e.kind.name for e in out.emitted_events] == ["RATE_LIMITED"]
+    assert [o.client_order_id for o in kernel.open_orders()] == [coid]
+    assert runtime.working_orders == 1
+    venue.fill(coid)
+    runtime.run([_bar(1)])  # polls for it, the fill booked and heard
+    assert [f.size for f in strategy.heard] == [1.0] and kernel.slot_state(0).size == 1.0
