@@ -1019,3 +1019,38 @@ def test_a_fill_is_told_with_the_event_the_kernel_booked_not_a_refused_one_of_it
     (fill,) = [e for e in events if e["type"] == "fill"]
     assert (fill["qty"], fill["fee"], fill["fill_id"]) == (1.0, 0.05, "booked")
     assert kernel.slot_state(0).fees_paid == 0.05
+
+
+class ThrottlesCancelsSaying(ThrottlingVenue):
+    """As ``ThrottlingVenue``, without the throttle after the ack; its cancel's throttle says why."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return [self._event("ORDER_ACK", order, "ack")]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        throttled = self._event("RATE_LIMITED", order, "crl").to_dict()
+        return [VenueEvent(**throttled | {"reason": "too many requests, retry in 1s"})]
+
+
+def test_a_throttled_cancel_is_told_with_the_venues_words() -> None:
+    """The throttled cancel moves the order as a refused cancel does (CANCEL_REJECT) under the
+    rate limit's id: its event was never paired, and the venue's words were never told."""
+    kernel = ExecutionKernel(max_slots=2, venue=ThrottlesCancelsSaying())
+    events = session(kernel, "ORDER BUY BTC 1 49000 t1\nCANCEL t1\n")
+    told = [e for e in events if e["type"] == "order_update" and e["client_id"] == "t1"]
+    canceled = next(u for u in told if u.get("diagnostic") == "RATE_LIMITED")
+    assert canceled["status"] == "ACKNOWLEDGED" and canceled["reason"] == "too many requests, retry in 1s"
+
+
+def test_a_throttled_cancels_transition_is_paired_with_its_event() -> None:
+    from dita import KernelIntent
+    from dita.gateway.engine import applied_events
+
+    kernel = ExecutionKernel(max_slots=1, venue=ThrottlesCancelsSaying())
+    args = ("t0", 0, "BTC", "LONG")
+    assert kernel.process_intent(
+        KernelIntent("e1", *args, "ENTER", 100.0, 1.0, order_type="LIMIT", limit_price=99.0)
+    ).accepted
+    out = kernel.process_intent(KernelIntent("c1", *args, "CANCEL", 100.0, 0.0))
+    [(transition, event)] = applied_events(out)
+    assert (transition.trigger, event.kind.name) == ("CANCEL_REJECT", "RATE_LIMITED")

@@ -79,11 +79,14 @@ def applied_events(
             continue
         fill = t.trigger in FILL_TRIGGERS
         kind = "FILL" if fill else t.trigger
+        # A throttled cancel (a rate limit on an order the venue holds) moves the order as a
+        # refused cancel does, under the rate limit's id: unpaired, its reason was never told.
+        kinds = (kind, "RATE_LIMITED") if kind == "CANCEL_REJECT" else (kind,)
         booked = t.details if fill else {}
         same = [
             i
             for i, e in enumerate(events)
-            if i not in used and e.event_id == t.event_id and e.kind.name == kind
+            if i not in used and e.event_id == t.event_id and e.kind.name in kinds
         ]
         priced = [i for i in same if events[i].price == booked.get("fill_price")]
         sized = (
@@ -392,12 +395,14 @@ class OrderEngine:
         fees_before = state.fees_paid
         outcome = self.kernel.process_intent(intent)
         if not outcome.accepted:
+            # A throttled cancel is refused with the venue's answer: its words, where it gave any.
+            said = (e.reason for e in outcome.emitted_events if e.kind == KernelEventKind.RATE_LIMITED)
             self._emit(
                 "order_update",
                 self._update_fields(
                     rec,
                     diagnostic=outcome.diagnostic_code.name,
-                    reason="cancel refused",
+                    reason=next((r for r in said if r), "cancel refused"),
                     details=outcome.details,
                 ),
             )
