@@ -403,14 +403,11 @@ class CancelsOnBinance(Strategy[Any]):
         self.heard.append(fill)
 
 
-def test_a_fill_a_ccxt_venue_reports_after_the_orders_cancel_is_still_polled_for(
+def _resting_on_binance(
     exchange: Any, binance: Any
-) -> None:
-    """The exchange's cancel answer counts 0.005 executed while its trade list does not show
-    the trade yet: the venue ends the order (CANCEL_ACK, filled_size 0.005) and keeps asking
-    about it until the trade shows, then reports the FILL from a poll. The runtime polled only
-    while an order of its own worked, so after the cancel nothing asked: the 0.005 bought at
-    the exchange reached neither the kernel nor the strategy until finish()."""
+) -> tuple[TradingRuntime, ExecutionKernel, CancelsOnBinance]:
+    """A runtime on ``binance`` whose strategy's limit buy rests (one quote in); the exchange
+    says it rests at the next quote's poll, and answers its cancel with 0.005 executed."""
     kernel = ExecutionKernel(max_slots=2, venue=binance, kernel_id="rt-ccxt")
     runtime = TradingRuntime(kernel)
     s = CancelsOnBinance(name="s")
@@ -419,11 +416,23 @@ def test_a_fill_a_ccxt_venue_reports_after_the_orders_cancel_is_still_polled_for
     placed["clientOrderId"] = "rt-ccxt-1"
     exchange.script("POST", "/api/v3/order", payload=placed)
     runtime.on_quote(Quote("BTCUSDT", 1.7e9, 88990.0, 89010.0, 1.0, 1.0))  # buys: it rests
-    # The next quote polls (still new), then the strategy cancels: 0.005 executed, no trade yet.
     resting = exchange.fixture("binance/spot_query_canceled_2.json")
     resting.update(status="NEW", executedQty="0.00000000", cummulativeQuoteQty="0.00000000")
     exchange.script("GET", "/api/v3/order", payload=resting)
     exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    return runtime, kernel, s
+
+
+def test_a_fill_a_ccxt_venue_reports_after_the_orders_cancel_is_still_polled_for(
+    exchange: Any, binance: Any
+) -> None:
+    """The exchange's cancel answer counts 0.005 executed while its trade list does not show
+    the trade yet: the venue ends the order (CANCEL_ACK, filled_size 0.005) and keeps asking
+    about it until the trade shows, then reports the FILL from a poll. The runtime polled only
+    while an order of its own worked, so after the cancel nothing asked: the 0.005 bought at
+    the exchange reached neither the kernel nor the strategy until finish()."""
+    runtime, kernel, s = _resting_on_binance(exchange, binance)
+    # The next quote polls (still new), then the strategy cancels: 0.005 executed, no trade yet.
     exchange.script("GET", "/api/v3/myTrades", payload=[])
     runtime.on_quote(Quote("BTCUSDT", 1.7e9 + 1, 88990.0, 89010.0, 1.0, 1.0))
     assert s.heard == [] and runtime.working_orders == 0
@@ -446,18 +455,7 @@ def test_a_fill_that_raced_a_cancel_acknowledged_without_a_size_is_polled_for(
     the order with 0, the kernel's "cannot say", and asks about it on (``following``). The
     runtime polled only while an order worked or a fill was awaited, so nothing asked again:
     the 0.005 filled before the cancel reached neither the kernel nor the strategy."""
-    kernel = ExecutionKernel(max_slots=2, venue=binance, kernel_id="rt-ccxt")
-    runtime = TradingRuntime(kernel)
-    s = CancelsOnBinance(name="s")
-    runtime.add_strategy(s)
-    placed = exchange.fixture("binance/spot_order_limit_new_2.json")
-    placed["clientOrderId"] = "rt-ccxt-1"
-    exchange.script("POST", "/api/v3/order", payload=placed)
-    runtime.on_quote(Quote("BTCUSDT", 1.7e9, 88990.0, 89010.0, 1.0, 1.0))  # buys: it rests
-    resting = exchange.fixture("binance/spot_query_canceled_2.json")
-    resting.update(status="NEW", executedQty="0.00000000", cummulativeQuoteQty="0.00000000")
-    exchange.script("GET", "/api/v3/order", payload=resting)
-    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    runtime, kernel, s = _resting_on_binance(exchange, binance)
     cancel_order = binance._exchange.cancel_order
 
     def without_its_size(*args: Any, **kwargs: Any) -> Any:
