@@ -208,6 +208,21 @@ def _missed_fill(mine: VenueOrder, theirs: VenueOrder) -> tuple[float, float] | 
     return missed, price
 
 
+def _ending(theirs: VenueOrder) -> str | None:
+    """The event that ends an order the venue says is over (FILLED: a CANCEL_ACK with its
+    figure); None while it works."""
+    return "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
+
+
+def _filled_short(mine: VenueOrder, theirs: VenueOrder, then: str) -> str:
+    """Why an order the venue says FILLED, counting less than its size (an exchange reporting a
+    closed order without its filled size), is left unresolved: no end or fill is guessed."""
+    return (
+        f"the venue says FILLED with {theirs.filled_size!r} of {mine.size!r} filled; {then} "
+        "(nothing is guessed)"
+    )
+
+
 def _item(mine: VenueOrder) -> dict[str, Any]:
     """How the report names one of the kernel's orders."""
     return {"client_order_id": mine.client_order_id, "slot_id": mine.slot_id, "asset": mine.asset}
@@ -523,10 +538,7 @@ def reconcile_with_venue(
                 # Over at the venue, yet counted short of the order (an exchange reporting a
                 # closed order without its filled size): no end or fill is guessed, but the
                 # report must not call kernel and venue in agreement.
-                reason = (
-                    f"the venue says FILLED with {theirs.filled_size!r} of {mine.size!r} filled; "
-                    "the order works on in the kernel (nothing is guessed)"
-                )
+                reason = _filled_short(mine, theirs, "the order works on in the kernel")
                 report.unresolved.append({**item, "reason": reason})
             elif theirs.status != VenueOrderStatus.FILLED and getattr(
                 _working_order(kernel, mine.slot_id, coid), "cancel_requested", False
@@ -573,7 +585,7 @@ def reconcile_with_venue(
         except _Malformed as malformed:
             report.unresolved.append(malformed.unresolved(item))
             continue
-        ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
+        ending = _ending(theirs)
         if ending is None and coid in in_doubt:
             # It works at the venue: the throttled request was its cancel.
             throttled = "its cancel was throttled"
@@ -639,7 +651,7 @@ def reconcile_with_venue(
                 # nobody manages (below), as before this pass asked about it.
                 owned_venue_ids.discard(getattr(theirs, "venue_order_id", None))
                 raise
-            ending = "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
+            ending = _ending(theirs)
             if ending is None:
                 canceled, why_not, fills = cancel_working(
                     mine, theirs, fill, item, "its cancel was acknowledged while it worked on"
@@ -648,6 +660,13 @@ def reconcile_with_venue(
                     report.ended_at_venue.append({**item, "status": "CANCELED", "canceled": True})
                 elif _highest_filled(theirs, fills) + QTY_EPS < mine.size:
                     report.unresolved.append({**item, "reason": why_not})
+                continue
+            if theirs.status == VenueOrderStatus.FILLED and theirs.filled_size + QTY_EPS < mine.size:
+                # Over, yet counted short (see the working orders above): what it counts is
+                # booked, and no figure is taken for the end, which would refuse the rest.
+                book_missed(mine, theirs, fill, item)
+                reason = _filled_short(mine, theirs, "the kernel ended it")
+                report.unresolved.append({**item, "reason": reason})
                 continue
             # The venue's figure first, where it states one the kernel can hold (above 0, not
             # below what is booked): late reports up to it are then known, without running

@@ -959,12 +959,17 @@ class TradingRuntime:
         if not all(self._names_whole(e) for e in events):
             acks = {e.venue_order_id: e for e in events if e.venue_order_id and self._names_order(e)}
             given = named or {}
+
+            def lender(e: VenueEvent) -> Any:
+                """What tells ``e``'s order: one named for it, an ack naming that order whole,
+                the kernel's order of that id, or else an ack naming it in part (no side)."""
+                ack = acks.get(e.venue_order_id)
+                if ack is not None and self._names_whole(ack):
+                    return ack
+                return self._order_named(e) or ack
+
             events = [
-                e
-                if self._names_whole(e)
-                else self._as_booked(
-                    e, given.get(e.event_id) or acks.get(e.venue_order_id) or self._order_named(e), sent
-                )
+                e if self._names_whole(e) else self._as_booked(e, given.get(e.event_id) or lender(e), sent)
                 for e in events
             ]
         for i, event in enumerate(events):

@@ -375,3 +375,19 @@ def test_an_ended_exit_the_venue_works_on_is_canceled_though_its_fill_is_refused
     [left] = report.unresolved
     assert left["client_order_id"] == exit1 and left["diagnostic_code"] == "UNKNOWN_ORDER"
     assert left["reason"].endswith("the order was canceled at the venue")
+
+
+def test_an_ended_order_the_venue_says_filled_short_is_booked_and_named_not_ended_short() -> None:
+    """FILLED with 0.5 of 2 counted was taken for the order's figure: the venue's later report
+    of the rest was refused (OVERFILL) and the report said nothing. As for a working order,
+    what it counts is booked and the order named; the rest is booked when it comes."""
+    venue = CancelAckedBare()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="short")
+    coid = _entered_and_canceled(kernel, venue, 0, raced=0.0)
+    venue.orders[coid] = venue._copy(venue.orders[coid], 0.5, "FILLED")
+    report = kernel.reconcile_with_venue()
+    [left] = report.unresolved
+    assert left["client_order_id"] == coid and "FILLED with 0.5 of 2.0 filled" in left["reason"]
+    assert report.missed_fills[0]["qty"] == 0.5 and kernel.slot_state(0).size == 0.5
+    rest = VenueEvent("rest", "t0", 0, "FILL", venue_client_id=coid, price=99.0, size=1.5, filled_size=2.0)
+    assert kernel.on_venue_event(rest).accepted and kernel.slot_state(0).size == 2.0

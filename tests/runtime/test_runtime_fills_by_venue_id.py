@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, ConfigDict
 
 from dita import ExecutionKernel, VenueEvent, VenueOrder
@@ -406,3 +407,40 @@ def test_a_throttled_cancel_keeps_the_order_polled_for() -> None:
     venue.fill(coid)
     runtime.run([_bar(1)])  # polls for it, the fill booked and heard
     assert [f.size for f in strategy.heard] == [1.0] and kernel.slot_state(0).size == 1.0
+
+
+class CancelAnswerRaces(ByVenueId):
+    """Answers a cancel with a fill of 0.4 that raced it, naming the order by the venue's id
+    alone, then the cancel's ack naming the order but neither its asset nor side."""
+
+    name = "races"
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        coid = order.client_order_id
+        fill = _fill(order, 9).to_dict() | {"size": 0.4, "filled_size": 0.4, "status": "PARTIALLY_FILLED"}
+        ack = VenueEvent(
+            f"cxl-{coid}",
+            order.trade_id,
+            order.slot_id,
+            "CANCEL_ACK",
+            venue_order_id=f"V-{coid}",
+            venue_client_id=coid,
+        )
+        return [VenueEvent(**fill), ack]
+
+
+@pytest.mark.parametrize("by", ["strategy", "freeze"])
+def test_a_fill_in_a_cancels_answer_takes_its_orders_side(by: str) -> None:
+    """The ack lent the fill its order, side none: the fill reached on_fill with side "" (and
+    the fill listeners with None, which the backtest's recorder books as a buy). The kernel's
+    order of that id, ended now, tells the side."""
+    venue = CancelAnswerRaces()
+    runtime, strategy, kernel, _ = _started(venue)
+    if by == "freeze":
+        kernel.set_risk_limits({"edge_freeze_threshold_bps": 0.0})
+        runtime.report_edge("BTCUSDT", -5.0)
+    else:
+        assert strategy.cancel(0).accepted
+    assert kernel.slot_state(0).size == 0.4
+    [fill] = strategy.heard
+    assert (fill.asset, fill.side, fill.size) == ("BTCUSDT", "BUY", 0.4)
