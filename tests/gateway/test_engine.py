@@ -1054,3 +1054,24 @@ def test_a_throttled_cancels_transition_is_paired_with_its_event() -> None:
     out = kernel.process_intent(KernelIntent("c1", *args, "CANCEL", 100.0, 0.0))
     [(transition, event)] = applied_events(out)
     assert (transition.trigger, event.kind.name) == ("CANCEL_REJECT", "RATE_LIMITED")
+
+
+class AnswersLater(RacingVenue):
+    """Answers a submit with nothing: all of it comes from a poll."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.orders.append(order)
+        return []
+
+
+def test_a_throttle_a_poll_reports_is_told_as_the_orders_end() -> None:
+    """The kernel refuses a rate limit (its outcome says RATE_LIMITED), yet it ended the order:
+    a polled one was never told, and the client waited on an order the kernel had freed."""
+    venue = AnswersLater()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    engine, told = engine_on(kernel, "ORDER BUY BTC 1 100 t1")
+    venue.later.append(venue.event(venue.orders[0], "RATE_LIMITED", "rl-1", retry_after=1.0))
+    engine.poll()
+    update = [e for e in told if e["type"] == "order_update" and e["client_id"] == "t1"][-1]
+    assert (update["status"], update["stage"]) == ("REJECTED", "IDLE")
+    assert kernel.slot_state(0).fsm_state.name == "IDLE"

@@ -499,3 +499,36 @@ def test_a_router_follows_while_a_venue_behind_it_does_and_a_failing_answer_is_n
     with caplog.at_level(logging.WARNING):
         runtime.run([bar(0), bar(1)])  # polls for the order it placed all the same
     assert broken.polls >= 1 and "following() raised ConnectionError" in caplog.text
+
+
+class ThrottlesLater(FillsLater):
+    """Answers a submit with nothing; its next poll reports the submit throttled."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.orders.append(order)
+        self._waits[order.client_order_id] = 1
+        return []
+
+    def poll_events(self) -> Any:
+        self.polls += 1
+        events = []
+        for order in self.orders:
+            if self._waits.pop(order.client_order_id, None) is not None:
+                events.append(
+                    VenueEvent(
+                        f"rl-{order.client_order_id}", order.trade_id, order.slot_id, "RATE_LIMITED",
+                        venue_client_id=order.client_order_id, asset=order.asset, side=order.side,
+                        retry_after=1.0,
+                    )
+                )  # fmt: skip
+        return events
+
+
+def test_a_throttle_the_venue_reports_later_frees_the_strategy() -> None:
+    """The kernel refuses a rate limit (the outcome says RATE_LIMITED), yet it ended the order:
+    a polled one was not routed, and the strategy stayed busy with a slot the kernel freed."""
+    venue = ThrottlesLater()
+    runtime, kernel, s = on_later(venue)
+    runtime.run([bar(0), bar(1)])
+    assert kernel.slot_state(0).fsm_state.name == "IDLE" and venue.polls >= 1
+    assert not s.busy("AAA") and runtime.working_orders == 0

@@ -28,6 +28,7 @@ from typing import Any
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL
 from dita._kernel import (
     KernelCommandType,
+    KernelDiagnosticCode,
     KernelEventKind,
     KernelIntent,
     KernelOutcome,
@@ -431,7 +432,9 @@ class OrderEngine:
             except (ValueError, TypeError) as exc:  # not a VenueEvent: the adapter's bug
                 self.error("VENUE_ERROR", f"the venue's poll_events gave {type(exc).__name__}: {exc}")
                 continue
-            if outcome.accepted:
+            # A rate limit is refused, yet it ends an order the venue never acknowledged (or is a
+            # throttled cancel): told, as a command's answer tells it.
+            if outcome.accepted or outcome.diagnostic_code == KernelDiagnosticCode.RATE_LIMITED:
                 self._tell(None, outcome, reported=[event])
 
     def cancel_working(self, each: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
