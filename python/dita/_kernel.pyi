@@ -448,6 +448,10 @@ class KernelTransition:
 class KernelOutcome:
     @property
     def accepted(self) -> bool: ...
+    # Accepted, or a venue's rate limit: refused (RATE_LIMITED), yet it ended an order the
+    # venue never acknowledged, or throttled a cancel. Route a venue's event on when this is true.
+    @property
+    def applied(self) -> bool: ...
     @property
     def slot_id(self) -> int: ...
     @property

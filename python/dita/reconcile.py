@@ -394,7 +394,7 @@ def reconcile_with_venue(
         nonlocal n
         n += 1
         out = kernel.on_venue_event(ev)
-        if not out.accepted and out.diagnostic_code != KernelDiagnosticCode.RATE_LIMITED:
+        if not out.applied:
             raise _Refused(ev.event_id, out.diagnostic_code, out.details)
         report.events_applied += 1
         if on_applied is not None and out.accepted:

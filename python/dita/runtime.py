@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
-from dita._kernel import KernelDiagnosticCode, KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
+from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
 from dita._numbers import is_real
 from dita._signals import held
 from dita._signals import installed as signals_installed
@@ -82,7 +82,6 @@ DOUBT_FIRST_WAIT = 5.0
 DOUBT_MAX_WAIT = 300.0
 FILL = KernelEventKind.FILL
 RATE_LIMITED = KernelEventKind.RATE_LIMITED
-THROTTLED = KernelDiagnosticCode.RATE_LIMITED
 # How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
 _RESTART_MARK = re.compile(r"-r\d+\Z")
 # A trade id the runtime makes: ``<name>-t<n>``, or ``<name>-r<seq>-t<n>`` (group 1: the name).
@@ -660,7 +659,7 @@ class TradingRuntime:
                 outcome = self.kernel.on_venue_event(event)
                 # A rate limit is refused, yet it ends an order the venue never acknowledged (or
                 # is a throttled cancel): routed, as a venue's answer routes it.
-                if not outcome.accepted and outcome.diagnostic_code != THROTTLED:
+                if not outcome.applied:
                     continue
                 seen.add(event.event_id)
                 self._after_events([event], set(), {event.event_id: order} if order is not None else None)

@@ -1628,6 +1628,13 @@ impl KernelOutcome {
         }
     }
 
+    /// Whether the input changed the kernel: accepted, or a venue's rate limit, which is
+    /// refused (`RATE_LIMITED`) yet ends an order the venue never acknowledged, or is a
+    /// throttled cancel. What routes a venue's events on (an answer's, a poll's) asks this.
+    pub fn applied(&self) -> bool {
+        self.accepted || self.diagnostic_code == KernelDiagnosticCode::RateLimited
+    }
+
     /// Folds the outcome of a follow-up input (a venue's synchronous answer) into this one.
     pub fn absorb(&mut self, follow: KernelOutcome) {
         // The stage moves with the follow-up's transitions of this slot; a refused follow-up

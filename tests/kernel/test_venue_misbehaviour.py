@@ -1347,8 +1347,13 @@ def test_the_outcomes_events_are_those_the_kernel_took_from_the_venues_answer() 
     assert out.accepted and kernel.slot_state(0).size == 1.0
     assert [e.event_id for e in out.emitted_events] == ["a1", "f1"]
     assert out.details["venue_event_refused"] == "DUPLICATE_EVENT"
+    resent = VenueEvent("f3", out.trade_id, 0, "FILL", venue_client_id=out.order.client_order_id,
+                        price=100.0, size=1.0, filled_size=1.0, fill_id="F1")  # fmt: skip
+    refused = kernel.on_venue_event(resent)
+    assert (refused.accepted, refused.applied) == (False, False)
     # A rate limit, refused yet ending the order, is among them.
     kernel = ExecutionKernel(max_slots=1, venue=AnswersTwice(throttle=True))
     out = kernel.process_intent(intent("ENTER", 0))
     assert out.diagnostic_code == D.RATE_LIMITED and [e.event_id for e in out.emitted_events] == ["r1"]
+    assert (out.accepted, out.applied) == (False, True)
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE

@@ -28,7 +28,6 @@ from typing import Any
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL
 from dita._kernel import (
     KernelCommandType,
-    KernelDiagnosticCode,
     KernelEventKind,
     KernelIntent,
     KernelOutcome,
@@ -434,7 +433,7 @@ class OrderEngine:
                 continue
             # A rate limit is refused, yet it ends an order the venue never acknowledged (or is a
             # throttled cancel): told, as a command's answer tells it.
-            if outcome.accepted or outcome.diagnostic_code == KernelDiagnosticCode.RATE_LIMITED:
+            if outcome.applied:
                 self._tell(None, outcome, reported=[event])
 
     def cancel_working(self, each: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:

@@ -417,8 +417,7 @@ impl PyKernel {
             let seq = self.core.seq();
             let follow = self.core.on_venue_event(&ev);
             self.wal_record_ref(seq, InputRef::VenueEvent(&ev))?;
-            // A rate limit is refused, yet it may end the order: it is taken all the same.
-            if follow.accepted || follow.diagnostic_code == KernelDiagnosticCode::RateLimited {
+            if follow.applied() {
                 out.emitted_events.push(ev);
             }
             out.absorb(follow);

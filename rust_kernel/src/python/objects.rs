@@ -742,6 +742,11 @@ impl PyOutcome {
     fn accepted(&self) -> bool {
         self.inner.accepted
     }
+    /// Accepted, or a venue's rate limit (refused, yet it ended an order or throttled a cancel).
+    #[getter]
+    fn applied(&self) -> bool {
+        self.inner.applied()
+    }
     #[getter]
     fn slot_id(&self) -> i64 {
         self.inner.slot_id
