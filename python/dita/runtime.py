@@ -924,20 +924,23 @@ class TradingRuntime:
             and changes.get("venue_client_id", event.venue_client_id) == sent.client_order_id
         ):
             changes["side"] = sent.side
-        booked = VenueEvent(**{**event.to_dict(), **changes}) if changes else event
-        # An ack of the same answer that named no asset either lends none.
-        return self._with_slots_asset(booked)
+        if not changes.get("asset", event.asset):
+            # Nothing lent one (an ack of the answer that named none either, or no order tells
+            # more, as when the event ended its order): the slot holding its trade tells it.
+            asset = self._slots_asset(
+                changes.get("trade_id", event.trade_id), changes.get("slot_id", event.slot_id)
+            )
+            if asset:
+                changes["asset"] = asset
+        return VenueEvent(**{**event.to_dict(), **changes}) if changes else event
 
-    def _with_slots_asset(self, event: VenueEvent) -> VenueEvent:
-        """``event`` with the asset of the slot it names, when it names none and that slot holds
-        its trade (the kernel booked it there): no order tells more, as when the event ended its
-        order. The event itself otherwise."""
-        if event.asset or not event.trade_id or not 0 <= event.slot_id < self.kernel.max_slots:
-            return event
-        slot = self.kernel.slot_state(event.slot_id)
-        if slot.trade_id != event.trade_id or not slot.asset:
-            return event
-        return VenueEvent(**{**event.to_dict(), "asset": slot.asset})
+    def _slots_asset(self, trade_id: str, slot_id: int) -> str:
+        """The asset of slot ``slot_id`` when it holds trade ``trade_id`` (the kernel booked the
+        event there); "" otherwise."""
+        if not trade_id or not 0 <= slot_id < self.kernel.max_slots:
+            return ""
+        slot = self.kernel.slot_state(slot_id)
+        return str(slot.asset) if slot.trade_id == trade_id else ""
 
     def _after_events(
         self,
