@@ -294,7 +294,7 @@ def _cancel_refused(answer: Any) -> str:
     return ""
 
 
-def _cancel_in_doubt(venue: Any, theirs: VenueOrder, how: str) -> tuple[float | None, str, list[VenueEvent]]:
+def _cancel_at_venue(venue: Any, theirs: VenueOrder, how: str) -> tuple[float | None, str, list[VenueEvent]]:
     """Cancels at the venue an order the kernel ended while it works there (``how`` it came to:
     its cancel throttled before the ack, say): the filled size the venue's cancel (or its
     listing) states, or None and why the order may still work (the cancel raised or was
@@ -453,17 +453,17 @@ def reconcile_with_venue(
         why the order may still work; and the answer's fills. Raises ``_Refused``: a listed fill
         the kernel refuses is raised once the order is canceled all the same (left working, it
         filled beside what its slot did next, an exit selling the position twice), saying so."""
+        refused: _Refused | None = None
         try:
             book_missed(mine, theirs, fill, item)
-        except _Refused as refused:
-            _, why_not, fills = _cancel_in_doubt(venue, theirs, how)
-            for venue_fill in fills:
-                take(venue_fill, item)
-            refused.then = why_not or "the order was canceled at the venue"
-            raise
-        canceled, why_not, fills = _cancel_in_doubt(venue, theirs, how)
+        except _Refused as exc:
+            refused = exc
+        canceled, why_not, fills = _cancel_at_venue(venue, theirs, how)
         for venue_fill in fills:
             take(venue_fill, item)
+        if refused is not None:
+            refused.then = why_not or "the order was canceled at the venue"
+            raise refused
         if canceled is not None:
             # A fill the cancel's figure counts beyond what is booked is awaited, as for any end
             # stating more (the venue's report of it, or the next reconciliation).
