@@ -25,10 +25,23 @@ def not_a_flag(value: object) -> object:
     return value
 
 
+def only_a_flag(value: object) -> bool:
+    """What the kernel's bindings take as a flag: a bool (numpy's too) or the int 0 or 1.
+    Pydantic's own bool takes 1.0, "yes" and "off" as well, so a settings model passed on
+    what the kernel, given the same value, refuses."""
+    if is_flag(value):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(int(value))
+    raise ValueError(f"{value!r} is not a flag (must be True or False, or the int 0 or 1)")
+
+
 # The number fields of dita's settings models: a bool given for one is refused naming it.
 Number = Annotated[float, BeforeValidator(not_a_flag)]
 OptionalNumber = Annotated[float | None, BeforeValidator(not_a_flag)]
 Count = Annotated[int, BeforeValidator(not_a_flag)]
+# A settings model's flag, taken as the kernel takes one.
+Flag = Annotated[bool, BeforeValidator(only_a_flag)]
 
 
 def is_real(value: object) -> TypeGuard[float]:

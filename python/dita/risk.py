@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dita._numbers import Number, OptionalNumber
+from dita._numbers import Flag, Number, OptionalNumber
 
 __all__ = [
     "KERNEL_MAX",
@@ -80,7 +80,7 @@ class RiskLimits(BaseModel):
         description="an edge update below this freezes the kernel and cancels every working order",
     )
 
-    require_source_run_in_live: bool = Field(
+    require_source_run_in_live: Flag = Field(
         default=True, description='in LIVE mode every entry and exit must carry metadata["source_run"]'
     )
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kernel_helpers import intent
+from pydantic import ValidationError
 
 from dita import (
     AccountEvent,
@@ -621,6 +622,18 @@ def test_the_risk_flag_takes_0_and_1_as_risk_limits_does() -> None:
         ):
             k.set_risk_limits({"max_leverage": 3.0, "require_source_run_in_live": bad})
     assert k.risk_limits() == before and k.seq == seq
+
+
+@pytest.mark.parametrize("bad", [1.0, 0.0, 2, -1, "yes", "true", "off", "1", None])
+def test_risk_limits_refuses_as_a_flag_what_the_kernel_refuses(bad: object) -> None:
+    """RiskLimits took 1.0, "yes" and "off" for require_source_run_in_live (pydantic's lax
+    bool) where set_risk_limits refuses each: a config passed the model's check and meant
+    something the kernel would not have taken. The model now refuses them, naming the field."""
+    refusal = r"require_source_run_in_live\n.*must be True or False, or the int 0 or 1"
+    with pytest.raises(ValidationError, match=refusal):
+        RiskLimits(require_source_run_in_live=bad)  # type: ignore[arg-type]
+    for flag in (True, False, np.bool_(True), np.int64(1)):
+        assert RiskLimits(require_source_run_in_live=flag).require_source_run_in_live is bool(flag)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
