@@ -586,29 +586,30 @@ def reconcile_with_venue(
             report.unresolved.append(malformed.unresolved(item))
             continue
         ending = _ending(theirs)
-        if ending is None and coid in in_doubt:
-            # It works at the venue: the throttled request was its cancel.
-            throttled = "its cancel was throttled"
+        if ending is None:
+            # It works at the venue: the throttled request was its cancel, or the kernel was told
+            # it ended (a cancel acknowledged while it worked on). Left working, it could fill
+            # past the figure its slot waits for, a fill the kernel refuses as an overfill: what
+            # it filled as listed is booked, and it is canceled.
+            doubted = coid in in_doubt
+            how = "its cancel was throttled" if doubted else "its cancel was acknowledged while it worked on"
             try:
-                canceled, why_not, fills = cancel_working(mine, theirs, fill, item, throttled)
+                canceled, why_not, fills = cancel_working(mine, theirs, fill, item, how)
             except _Refused as refused:
                 report.unresolved.append(refused.unresolved(item))
                 continue
             if canceled is None:
-                if coid in {o.client_order_id for o in kernel.orders_in_doubt()}:
+                if doubted:
+                    still = coid in {o.client_order_id for o in kernel.orders_in_doubt()}
+                else:
+                    still = _highest_filled(theirs, fills) + QTY_EPS < mine.size
+                if still:
                     report.unresolved.append({**item, "reason": why_not})
                 else:  # the fills the answer reported completed it: it is over
                     done = _highest_filled(theirs, fills)
                     report.awaited_settled.append({**item, "venue_filled_size": done})
                 continue
             report.awaited_settled.append({**item, "venue_filled_size": canceled, "canceled": True})
-            continue
-        if ending is None:
-            # The kernel was told the order ended; the venue says it works (or filled): its
-            # fills will come as they happen, so nothing is settled here.
-            report.unresolved.append(
-                {**item, "reason": f"the order ended for the kernel but the venue says {theirs.status.name}"}
-            )
             continue
         try:
             # The venue's figure first (it may be above the end's), then what it filled.
