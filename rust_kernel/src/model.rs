@@ -1654,13 +1654,23 @@ impl KernelOutcome {
             self.severity = KernelSeverity::Warning;
             self.details.extend(follow.details);
         } else if !follow.accepted && self.diagnostic_code == KernelDiagnosticCode::Ok {
-            // The venue's answer could not be applied: surface it, the intent stands.
+            // The venue's answer could not be applied: surface it, the intent stands. The
+            // details name the last refusal; how many there were is counted beside it, so an
+            // earlier one (its details overwritten by the last's) still shows.
+            let refused = 1 + self
+                .details
+                .iter()
+                .filter(|(k, _)| *k == "venue_event_refused")
+                .count();
+            self.details.retain(|(k, _)| *k != "venue_events_refused");
             self.severity = self.severity.max(follow.severity);
             self.details.push((
                 "venue_event_refused",
                 Detail::Static(follow.diagnostic_code.name()),
             ));
             self.details.extend(follow.details);
+            self.details
+                .push(("venue_events_refused", Detail::from(refused)));
         }
         self.cancels.extend(follow.cancels);
     }
@@ -1669,6 +1679,39 @@ impl KernelOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absorbing_refused_follow_ups_counts_them_beside_the_last() {
+        let id = Id::from("t");
+        let mut out = KernelOutcome::ok(0, id.clone(), TradeStage::OrderSent, 1);
+        let refusal = |code| {
+            let details = vec![("event_id", Detail::Static("e"))];
+            KernelOutcome::refused(
+                0,
+                id.clone(),
+                TradeStage::OrderSent,
+                code,
+                KernelSeverity::Warning,
+                details,
+                2,
+            )
+        };
+        out.absorb(refusal(KernelDiagnosticCode::DuplicateEvent));
+        out.absorb(refusal(KernelDiagnosticCode::UnknownOrder));
+        let named = |key| -> Vec<String> {
+            out.details
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+                .collect()
+        };
+        assert!(out.accepted && out.severity == KernelSeverity::Warning);
+        assert_eq!(named("venue_events_refused"), ["2"]);
+        assert_eq!(
+            named("venue_event_refused").last().map(String::as_str),
+            Some("UNKNOWN_ORDER")
+        );
+    }
 
     #[test]
     fn fingerprint_set_forgets_the_oldest_beyond_its_capacity() {

@@ -1315,13 +1315,13 @@ def test_reloading_a_slot_with_another_size_bounds_an_order_ended_without_a_figu
 
 
 class AnswersTwice:
-    """Answers a submit with its ack, its fill, and that fill again under a new event id (or,
-    with ``throttle``, with a rate limit instead)."""
+    """Answers a submit with its ack, its fill, and that fill again under a new event id
+    (``resends`` times; or, with ``throttle``, with a rate limit instead)."""
 
     name = "answers-twice"
 
-    def __init__(self, *, throttle: bool = False) -> None:
-        self.throttle = throttle
+    def __init__(self, *, throttle: bool = False, resends: int = 1) -> None:
+        self.throttle, self.resends = throttle, resends
 
     def submit(self, order: Any) -> list[VenueEvent]:
         def said(event_id: str, kind: str, **kw: Any) -> VenueEvent:
@@ -1333,7 +1333,8 @@ class AnswersTwice:
         if self.throttle:
             return [said("r1", "RATE_LIMITED", retry_after=1.0)]
         fill = {"price": 100.0, "size": order.size, "filled_size": order.size, "fill_id": "F1"}
-        return [said("a1", "ORDER_ACK"), said("f1", "FILL", **fill), said("f2", "FILL", **fill)]
+        again = [said(f"f{n + 2}", "FILL", **fill) for n in range(self.resends)]
+        return [said("a1", "ORDER_ACK"), said("f1", "FILL", **fill), *again]
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         return []
@@ -1347,10 +1348,17 @@ def test_the_outcomes_events_are_those_the_kernel_took_from_the_venues_answer() 
     assert out.accepted and kernel.slot_state(0).size == 1.0
     assert [e.event_id for e in out.emitted_events] == ["a1", "f1"]
     assert out.details["venue_event_refused"] == "DUPLICATE_EVENT"
+    assert out.details["venue_events_refused"] == 1
     resent = VenueEvent("f3", out.trade_id, 0, "FILL", venue_client_id=out.order.client_order_id,
                         price=100.0, size=1.0, filled_size=1.0, fill_id="F1")  # fmt: skip
     refused = kernel.on_venue_event(resent)
     assert (refused.accepted, refused.applied) == (False, False)
+    # Two refused in one answer: the details named the last only, and the first left no trace.
+    kernel = ExecutionKernel(max_slots=1, venue=AnswersTwice(resends=2))
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert [e.event_id for e in out.emitted_events] == ["a1", "f1"]
+    assert out.details["venue_event_refused"] == "DUPLICATE_EVENT" and out.details["value"] == "F1"
+    assert out.details["venue_events_refused"] == 2
     # A rate limit, refused yet ending the order, is among them.
     kernel = ExecutionKernel(max_slots=1, venue=AnswersTwice(throttle=True))
     out = kernel.process_intent(intent("ENTER", 0))
