@@ -213,7 +213,7 @@ class ExecutionKernel(KernelCore):
         """Compare working orders and positions with the venue and resolve the differences
         into explicit events (see ``dita.reconcile``). Run it after a restart on a WAL.
         ``only_in_doubt`` settles the orders in doubt alone; ``ended_lookups`` bounds the orders
-        ended without the venue's filled size that are asked about."""
+        ended without the venue's filled size that are looked up (those it lists need none)."""
         return reconcile_with_venue(
             self, cancel_unknown=cancel_unknown, only_in_doubt=only_in_doubt, ended_lookups=ended_lookups
         )

@@ -67,9 +67,9 @@ class ReconciliationReport:
     # events above are applied, so the report says so rather than raising and losing them.
     positions_unchecked: str = ""
     events_applied: int = 0
-    # Orders the kernel ended without the venue's filled size that were not asked about (beyond
-    # ``ended_lookups``, the oldest) or could not be (the lookup failed): a fill that raced their
-    # end shows only in the positions.
+    # Orders the kernel ended without the venue's filled size that were not asked about (not
+    # listed open at the venue and beyond ``ended_lookups``, the oldest) or could not be (the
+    # lookup failed): a fill that raced their end shows only in the positions.
     ended_not_asked: int = 0
 
     @property
@@ -345,8 +345,9 @@ def reconcile_with_venue(
     working orders, the orders nobody manages and the positions are left for a full
     reconciliation (a venue that lists a just-sent order late would have it ended as lost).
     ``ended_lookups`` bounds how many of the orders the kernel ended without the venue's filled
-    size (``kernel.orders_ended_without_figure()``) a full reconciliation asks about, the newest
-    first: a fill may have raced their end, and each question is a request to the venue.
+    size (``kernel.orders_ended_without_figure()``) a full reconciliation looks up, the newest
+    first: a fill may have raced their end, and each lookup is a request to the venue (those
+    its open orders list are each reconciled, needing none).
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
     once it starts changing things, what fails later (a lookup, a malformed answer, a refused
     event, a cancel, the positions) is in the report."""
@@ -359,6 +360,9 @@ def reconcile_with_venue(
         raise TypeError(f"reconcile_with_venue: on_applied={on_applied!r} must be callable or None")
     if not is_count(ended_lookups):
         raise TypeError(f"reconcile_with_venue: ended_lookups={ended_lookups!r} must be an int >= 0")
+    # Python's int: a numpy count made the report's count numpy's, which ``lines()`` took for a
+    # list (TypeError) and JSON cannot write, after the events were applied.
+    ended_lookups = int(ended_lookups)
     venue = kernel.venue
     report = ReconciliationReport()
     try:
@@ -626,12 +630,16 @@ def reconcile_with_venue(
 
     # Orders the kernel ended short of their size without the venue saying what they filled (a
     # cancel ack without the figure): a fill that raced the end, its report lost with the
-    # process, shows nowhere but in the positions. The newest are asked about first; a venue
-    # that cannot look orders up tells only of those it still lists.
+    # process, shows nowhere but in the positions. Those the venue lists are known without a
+    # request, each of them (one beyond the bound, left out, was canceled as an order nobody
+    # manages, its fills never booked); the others are looked up, the newest first, up to the
+    # bound. A venue that cannot look orders up tells only of those it still lists.
     unfigured = sorted(kernel.orders_ended_without_figure(), key=lambda o: o.created_at, reverse=True)
     unfigured = [o for o in unfigured if o.client_order_id not in asked]
-    report.ended_not_asked = max(len(unfigured) - ended_lookups, 0)
-    for mine in unfigured[:ended_lookups]:
+    unlisted = [o for o in unfigured if o.client_order_id not in venue_open]
+    report.ended_not_asked = max(len(unlisted) - ended_lookups, 0)
+    listed_ended = [o for o in unfigured if o.client_order_id in venue_open]
+    for mine in [*listed_ended, *unlisted[:ended_lookups]]:
         if lookup is None and mine.client_order_id not in venue_open:
             continue
         item = {**_item(mine), "ended_as": mine.status.name}

@@ -5,11 +5,13 @@ filled of an order the kernel ended without that figure (a fill racing a cancel)
 from __future__ import annotations
 
 import gc
+import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from kernel_helpers import intent
 from pydantic import BaseModel, ConfigDict
 
@@ -391,3 +393,36 @@ def test_an_ended_order_the_venue_says_filled_short_is_booked_and_named_not_ende
     assert report.missed_fills[0]["qty"] == 0.5 and kernel.slot_state(0).size == 0.5
     rest = VenueEvent("rest", "t0", 0, "FILL", venue_client_id=coid, price=99.0, size=1.5, filled_size=2.0)
     assert kernel.on_venue_event(rest).accepted and kernel.slot_state(0).size == 2.0
+
+
+def test_an_ended_order_the_venue_lists_as_working_is_reconciled_beyond_the_bound() -> None:
+    """The bound is on lookups, each a request to the venue; an order the venue lists needs
+    none. Yet the oldest order ended without a figure, beyond ``ended_lookups``, listed as
+    working at the venue and filled there, was canceled as an order nobody manages: its fill
+    was never booked (a position mismatch), and the kernel's own order was named nobody's."""
+    venue = AcksCancelButWorks()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="listed-beyond")
+    older = _entered_and_canceled(kernel, venue, 0, raced=0.0)
+    newer = _entered_and_canceled(kernel, venue, 1, raced=0.0)
+    venue.fill(older, 0.5)  # it works on at the venue, and fills
+    venue.orders[newer] = venue._copy(venue.orders[newer], 0.0, "CANCELED")  # over there, unlisted
+    report = kernel.reconcile_with_venue(ended_lookups=1)
+    assert venue.asked == [newer] and report.ended_not_asked == 0
+    assert report.unknown_at_venue_canceled == [] and report.position_mismatches == []
+    assert [(f["client_order_id"], f["qty"]) for f in report.missed_fills] == [(older, 0.5)]
+    assert [(e["client_order_id"], e["canceled"]) for e in report.ended_at_venue] == [(older, True)]
+    assert venue.orders[older].status.name == "CANCELED" and kernel.slot_state(0).size == 0.5
+
+
+def test_a_numpy_bound_gives_a_report_that_can_be_said() -> None:
+    """``ended_lookups`` is taken as a numpy int (``is_count``); the count of the orders beyond
+    it was then numpy's too, after the events were applied: ``lines()`` raised TypeError (it
+    took the count for a list) and ``to_dict()`` could not be written as JSON."""
+    venue = CancelAckedBare()
+    kernel = ExecutionKernel(max_slots=3, venue=venue, kernel_id="np-bound")
+    for slot in range(3):
+        _entered_and_canceled(kernel, venue, slot, raced=0.0)
+    report = kernel.reconcile_with_venue(ended_lookups=np.int64(1))
+    assert type(report.ended_not_asked) is int and report.ended_not_asked == 2
+    assert report.lines() == ["ended_not_asked: 2"]
+    assert json.loads(json.dumps(report.to_dict()))["ended_not_asked"] == 2
