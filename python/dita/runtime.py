@@ -584,6 +584,7 @@ class TradingRuntime:
             check(intent)
         handle.intents += 1
         self.stats["intents"] += 1
+        before = self._slots_orders(intent)
         outcome: KernelOutcome = self.kernel.process_intent(intent)
         # A listener that raises is raised once the runtime has booked the intent: raised at
         # once, the trade the kernel took had no owner (its fills reached no strategy) and its
@@ -603,7 +604,7 @@ class TradingRuntime:
         if order is not None and order.status.name not in TERMINAL_STATUSES:
             self._working.add(order.client_order_id)
         try:
-            self._route_answer(outcome.emitted_events, order)
+            self._route_answer(outcome.emitted_events, order, before)
         except Exception as exc:
             errors.append(exc)
         _raise_first(errors)
@@ -613,8 +614,9 @@ class TradingRuntime:
         """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
         whose venue answers are routed like any other event."""
         self._sync_venues()
+        before = self.kernel.open_orders()  # a freeze cancels them, and may end them settled
         outcome: KernelOutcome = self.kernel.on_edge_update(asset, edge_bps, self.now())
-        self._route_answer(outcome.emitted_events)
+        self._route_answer(outcome.emitted_events, before=before)
         return outcome
 
     def operator_intent(self, intent: KernelIntent) -> KernelOutcome:
@@ -622,23 +624,36 @@ class TradingRuntime:
         account's working entries): the kernel's answer is routed to the listeners and the
         strategies owning the trades, as the answer to a strategy's own intent is."""
         self._sync_venues()
+        before = self._slots_orders(intent)
         outcome: KernelOutcome = self.kernel.process_intent(intent)
         if outcome.accepted:
-            self._route_answer(outcome.emitted_events, outcome.order)
+            self._route_answer(outcome.emitted_events, outcome.order, before)
         return outcome
 
-    def _route_answer(self, events: list[VenueEvent], sent: Any = None) -> None:
+    def _slots_orders(self, intent: KernelIntent) -> list[Any]:
+        """The orders working on the slot of ``intent`` (one that is not an ENTER: a cancel, an
+        exit), read before the kernel takes it: the venue's answer may end them settled (a
+        cancel's ack stating the filled size), after which no list of the kernel's holds them."""
+        slot_id = intent.slot_id
+        if intent.action.name == "ENTER" or not 0 <= slot_id < self.kernel.max_slots:
+            return []
+        slot = self.kernel.slot_state(slot_id)
+        return [o for o in (slot.active_entry_order, slot.active_exit_order) if o is not None]
+
+    def _route_answer(self, events: list[VenueEvent], sent: Any = None, before: Sequence[Any] = ()) -> None:
         """Route the events a venue answered a call with (a submit's ack and fills, a freeze's
-        cancels); ``sent``: the order the call sent, which tells what its events leave out. A
+        cancels); ``sent``: the order the call sent, which tells what its events leave out;
+        ``before``: the kernel's orders the call may have ended, read before it (an event naming
+        one by the venue's id alone takes what it leaves out from it). A
         ``poll_venues()`` asked for while they are routed (a strategy's ``on_fill``, a listener)
         is made once they all are, as within a poll: made at once, its events reached everyone
         before the rest of the answer's. Inside a poll's routing, that poll makes it."""
         if self._polling or self._answering:
-            self._after_events(events, set(), sent=sent)
+            self._after_events(events, set(), sent=sent, before=before)
             return
         self._answering = True
         try:
-            self._after_events(events, set(), sent=sent)
+            self._after_events(events, set(), sent=sent, before=before)
         finally:
             self._answering = False
         if self._poll_again:
@@ -877,12 +892,13 @@ class TradingRuntime:
         (a strategy's trades are tracked by asset: an end routed with a blank one freed none)."""
         return bool(event.asset and event.side is not None and self._names_order(event))
 
-    def _order_named(self, event: VenueEvent) -> Any:
+    def _order_named(self, event: VenueEvent, before: Sequence[Any] = ()) -> Any:
         """The kernel's order an event names by the venue's id alone (no client id, trade or
         slot: the kernel books it all the same), read before the kernel takes the event and
         perhaps ends the order: one working, or one ended whose fills the kernel awaits (a
         cancel that counted a fill reported later) or takes (one ended without the venue's
-        figure: a fill that raced its cancel). None when the event names its order whole
+        figure: a fill that raced its cancel), or else one of ``before`` (the orders a call's
+        answer may have ended, read before the call). None when the event names its order whole
         (the usual case, nothing read) or no such order is there."""
         if self._names_whole(event):
             return None
@@ -890,7 +906,7 @@ class TradingRuntime:
         kernel = self.kernel
         # Ended ones too, whose late fills the kernel takes: awaited, or ended without a figure.
         ended = ("awaited_orders", "orders_ended_without_figure")
-        lists = (kernel.open_orders, *(getattr(kernel, name, list) for name in ended))
+        lists = (kernel.open_orders, *(getattr(kernel, name, list) for name in ended), lambda: before)
         for order in (o for orders in lists for o in orders()):
             if (by_client and order.client_order_id == by_client) or (
                 by_venue and order.venue_order_id == by_venue
@@ -948,6 +964,7 @@ class TradingRuntime:
         seen: set[str],
         named: Mapping[str, Any] | None = None,
         sent: Any = None,
+        before: Sequence[Any] = (),
     ) -> None:
         """Route ``events`` the kernel took to the listeners and the strategies owning their
         trades. A listener that raises is raised after all of them are routed: at once, the
@@ -967,11 +984,12 @@ class TradingRuntime:
 
             def lender(e: VenueEvent) -> Any:
                 """What tells ``e``'s order: one named for it, an ack naming that order whole,
-                the kernel's order of that id, or else an ack naming it in part (no side)."""
+                the kernel's order of that id (or one the call ended, read before it), or else an
+                ack naming it in part (no side)."""
                 ack = acks.get(e.venue_order_id)
                 if ack is not None and self._names_whole(ack):
                     return ack
-                return self._order_named(e) or ack
+                return self._order_named(e, before) or ack
 
             events = [
                 e if self._names_whole(e) else self._as_booked(e, given.get(e.event_id) or lender(e), sent)

@@ -444,3 +444,41 @@ def test_a_fill_in_a_cancels_answer_takes_its_orders_side(by: str) -> None:
     assert kernel.slot_state(0).size == 0.4
     [fill] = strategy.heard
     assert (fill.asset, fill.side, fill.size) == ("BTCUSDT", "BUY", 0.4)
+
+
+class CancelAnswerStatesItsFill(ByVenueId):
+    """Answers a cancel as a venue that counts the fill racing it does: that fill of 0.4, and the
+    cancel's ack stating 0.4 filled, both naming the order by the venue's id alone."""
+
+    name = "states-its-fill"
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        coid = order.client_order_id
+        fill = _fill(order, 9).to_dict() | {"size": 0.4, "filled_size": 0.4, "status": "PARTIALLY_FILLED"}
+        ack = VenueEvent(
+            f"cxl-{coid}", "", -1, "CANCEL_ACK", "CANCELED", venue_order_id=f"V-{coid}", filled_size=0.4
+        )
+        return [VenueEvent(**fill), ack]
+
+
+@pytest.mark.parametrize("by", ["strategy", "freeze"])
+def test_a_fill_in_a_cancels_answer_stating_its_figure_reaches_the_strategy(by: str) -> None:
+    """The cancel's ack states the 0.4 filled, so the kernel ends the order settled: not working,
+    awaited or ended without a figure. Read after the kernel took the answer, no order of that
+    venue id was there to lend the fill its trade: the kernel booked 0.4, and the strategy never
+    heard it (the fill listeners got it with no trade id or side)."""
+    venue = CancelAnswerStatesItsFill()
+    runtime, strategy, kernel, _ = _started(venue)
+    told: list[VenueEvent] = []
+    runtime.fill_listeners.append(lambda event, row: told.append(event))
+    if by == "freeze":
+        kernel.set_risk_limits({"edge_freeze_threshold_bps": 0.0})
+        runtime.report_edge("BTCUSDT", -5.0)
+    else:
+        assert strategy.cancel(0).accepted
+    assert kernel.slot_state(0).size == 0.4 and kernel.orders_ended_without_figure() == []
+    [fill] = strategy.heard
+    trade_id = kernel.slot_state(0).trade_id
+    assert (fill.trade_id, fill.asset, fill.side, fill.size) == (trade_id, "BTCUSDT", "BUY", 0.4)
+    assert [(e.trade_id, e.side.name if e.side is not None else None) for e in told] == [(trade_id, "BUY")]
+    assert strategy.busy("BTCUSDT") and runtime.stats["fills"] == 1
