@@ -2767,9 +2767,9 @@ def gate_venue(
     venue.close()
 
 
-def _gate_filled(venue: CcxtVenue, exchange: RecordedExchange, trades: int) -> None:
+def _gate_filled(venue: CcxtVenue, exchange: RecordedExchange, trades: int, **fields: str) -> None:
     """Has ``venue`` follow a limit buy at 90000, order ``_GATE_ORDER_ID``, which Gate answers
-    filled in ``trades`` trades of 0.0001."""
+    filled in ``trades`` trades of 0.0001 (the answer's ``fields`` as given)."""
     size = f"{trades / 10_000:.4f}"
     cost = sum(float(_gate_trade(n)["price"]) for n in range(trades)) / 10_000
     order = VenueOrder(
@@ -2786,7 +2786,7 @@ def _gate_filled(venue: CcxtVenue, exchange: RecordedExchange, trades: int) -> N
         "avg_deal_price": f"{cost / float(size):.2f}", "fee": "0", "fee_currency": "BTC", "point_fee": "0",
         "gt_fee": "0",
     }  # fmt: skip
-    exchange.script("GET", f"/api/v4/spot/orders/{_GATE_ORDER_ID}", payload=answer, repeat=True)
+    exchange.script("GET", f"/api/v4/spot/orders/{_GATE_ORDER_ID}", payload=answer | fields, repeat=True)
 
 
 def test_a_gate_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
@@ -2899,6 +2899,33 @@ def test_a_gate_order_of_the_last_30_days_is_read_in_one_range_to_its_last_updat
     [asked] = exchange.calls("GET", "/api/v4/spot/my_trades")
     assert (asked.params["from"], asked.params["to"]) == ("1763679601", "1763679640")
     assert clock.now < 1763679640
+
+
+@pytest.mark.parametrize(
+    ("made_ms", "updated_ms"),
+    [
+        ("1000", "1763679640000"),  # made in 1970 by the answer: 680 ranges to now
+        ("1763679601000", "4102444800000"),  # updated in 2100 by the answer: 915 ranges to then
+    ],
+)
+def test_a_gate_order_whose_answer_gives_times_far_apart_is_read_in_a_bounded_number_of_requests(
+    gate_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock, made_ms: str, updated_ms: str
+) -> None:
+    """The ranges ran from the answer's making time to its last update, whatever those said: an
+    answer made in 1970, or updated in 2100 (a time in another unit, microseconds, reads as the
+    year 57,000: some 680,000 ranges), was asked range after range, every poll while its trades
+    lag, the adapter's lock held meanwhile. At most a year's ranges are asked, the last ending
+    by now (a day of the exchange's clock ahead of ours at most); the trades of the order show
+    in them, or the order's own figures stand in for them later (``missing_trades_wait_s``)."""
+    _gate_filled(gate_venue, exchange, 3, create_time_ms=made_ms, update_time_ms=updated_ms)
+    exchange.script("GET", "/api/v4/spot/my_trades", payload=[], repeat=True)  # the trades lag
+    assert [e for e in gate_venue.poll_events() if e.kind == KernelEventKind.FILL] == []
+    asked = [
+        (int(c.params["from"]), int(c.params["to"])) for c in exchange.calls("GET", "/api/v4/spot/my_trades")
+    ]
+    assert 1 <= len(asked) <= 12
+    assert all(0 < to - since <= 30 * 86_400 for since, to in asked)
+    assert clock.now <= asked[-1][1] <= clock.now + 86_400
 
 
 def test_gates_time_ranges_cover_the_orders_life_each_within_30_days() -> None:

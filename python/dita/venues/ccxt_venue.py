@@ -185,6 +185,13 @@ def _gate_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[s
     return {"page": number} if len(page) * (number - 1) <= _GATE_LAST_PAGE_ROWS else None
 
 
+# The most time ranges an order's trades are read over (Gate's spot list: 30 days each, so the
+# last year of the order's life), and how far the exchange's clock is taken to run ahead of ours
+# at most: an order's last update later than that is no time its trades can have.
+_MOST_TRADE_RANGES = 12
+_EXCHANGE_CLOCK_AHEAD_S = 86_400
+
+
 def _time_ranges(start_s: int, end_s: int, window_s: int) -> list[tuple[int | None, dict[str, Any]]]:
     """``start_s`` to ``end_s`` (seconds) in ranges of ``window_s`` at most, each as ccxt's
     fetch_my_trades takes it (``since`` and the ``until`` parameter, in ms). Each ends on the
@@ -1468,7 +1475,7 @@ class CcxtVenue:
         page where it pages (``_TRADE_PAGES``: Binance, Bybit, OKX, Gate's spot list) until a
         page is short or names no next one; elsewhere its first page only. Where the list
         covers a recent time range unless asked (Gate's spot list), each range of ``life`` in
-        turn, from the oldest."""
+        turn, from the oldest (its last ``_MOST_TRADE_RANGES``, ending by our clock, see below)."""
         exchange_class = type(self._exchange)
         symbol, order_id = tracked.symbol, tracked.exchange_order_id
         if by_id is not None:
@@ -1490,7 +1497,14 @@ class CcxtVenue:
         limit = paging.limit if paging is not None else None
         ranges: list[tuple[int | None, dict[str, Any]]] = [(None, {})]
         if paging is not None and paging.window_s is not None and life is not None:
-            ranges = _time_ranges(*life, paging.window_s)
+            # Bounded whatever the answer's times say: made at 0, or updated in another unit
+            # (microseconds read as the year 57,000), it was asked range after range, hundreds of
+            # thousands of requests a poll. Ending a day past our clock at most, over the last
+            # _MOST_TRADE_RANGES ranges; trades older are booked from the order, as a list's
+            # missing ones are (missing_trades_wait_s).
+            end_s = min(life[1], math.ceil(self._clock()) + _EXCHANGE_CLOCK_AHEAD_S)
+            start_s = min(max(life[0], end_s - _MOST_TRADE_RANGES * paging.window_s), end_s)
+            ranges = _time_ranges(start_s, end_s, paging.window_s)
         # The trades given so far: a range repeats those of the second it shares with the last.
         # One without an id is not known again by it (all such would be one), and is given.
         seen: set[str] = set()
