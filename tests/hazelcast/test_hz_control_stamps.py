@@ -221,3 +221,35 @@ def test_a_writer_stamps_past_a_stamp_far_ahead_and_says_so(
     assert effective_control([client.map.read("*"), client.map.read("k1")])["mode"][0] == "HALTED"
     assert "control entry k1: mode stamped" in caplog.text
     assert "just past mode_at of entry *, which is 1698300000000s ahead of this clock" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [(None, "None"), (3, "3"), ("HALT", "'HALT'")],
+    ids=["null", "number", "misspelt"],
+)
+def test_a_bad_value_newer_than_a_global_halt_does_not_keep_a_kernel_from_it(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel],
+    caplog: pytest.LogCaptureFixture,
+    bad: Any,
+    shown: str,
+) -> None:
+    """A kernel's entry holding a mode no kernel takes (typed by hand, stamped after the global
+    HALTED) was still the newest mode: refused in the kernel, it hid the global HALTED, so a
+    kernel attaching (or resyncing) ran on its local state, LIVE or PAPER, under a global halt.
+    A null mode was not even logged: it read as "nothing to change". The bad value is skipped,
+    said once naming the entry, field and value, and the newest valid value counts."""
+    plane, kernel = plane_and_kernel
+    now = time.time()
+    assert effective_control([{"mode": "HALTED", "mode_at": now}, {"mode": bad, "mode_at": now + 1}]) == {
+        "mode": ("HALTED", now)
+    }
+    plane._on_entry(Event("k1", entry(mode=bad, mode_at=now + 1)))
+    plane._on_entry(Event("*", entry(mode="HALTED", mode_at=now)))  # written before, its event later
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
+    assert kernel.process_intent(btc_entry("k1")).diagnostic_code.name == "MODE_BLOCKED"
+    for _ in range(3):  # said once, not on every event that still carries it
+        plane._on_entry(Event("k1", entry(mode=bad, mode_at=now + 1)))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("control entry k1: mode ")]
+    assert len(said) == 1, said
+    assert f"control entry k1: mode {shown} ignored: mode must be one of" in said[0], said

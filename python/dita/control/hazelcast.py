@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
 from dita._text import is_utf8, shortened
-from dita.control import GLOBAL, normalize_change
+from dita.control import GLOBAL, enum_names, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
     CLOCKS_AGREE_WITHIN_S,
     BlockingMap,
@@ -88,22 +88,37 @@ def _decode(key: str, value: Any) -> dict[str, Any]:
 
 
 def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Any, float]]:
-    """Per field, the most recently set value among ``entries`` as (value, set_at).
+    """Per field, the most recently set valid value among ``entries`` as (value, set_at).
 
-    Fields with a value that does not validate are skipped (an entry written by hand with a
-    typo must not knock a kernel over); the caller logs them. A stamp that is not a finite
-    number counts as missing (0): never newer than a stamped value.
+    Fields with a value that does not validate are skipped, so the newest valid value counts
+    (an entry written by hand with a typo must neither knock a kernel over nor hide a global
+    HALTED from it); the plane logs them. A stamp that is not a finite number counts as
+    missing (0): never newer than a stamped value.
     """
     best: dict[str, tuple[Any, float]] = {}
     for entry in entries:
         for field in CONTROL_FIELDS:
             if field not in entry:
                 continue
+            try:
+                value = _control_value(field, entry[field])
+            except ValueError:
+                continue
             at = _stamp_number(entry.get(f"{field}_at"))
             at = 0.0 if at is None else at
             if field not in best or at > best[field][1]:
-                best[field] = (entry[field], at)
+                best[field] = (value, at)
     return best
+
+
+def _control_value(field: str, value: Any) -> Any:
+    """``value`` of ``field`` as a kernel runs it; ValueError naming both when it is not one.
+    JSON's null too: ``normalize_change`` reads None as "not set", which said nothing."""
+    if value is None:
+        enum = ControlMode if field == "mode" else Verbosity
+        expected = "true or false" if field == "debug_clickhouse_enabled" else f"one of {enum_names(enum)}"
+        raise ValueError(f"{field} must be {expected}, got None")
+    return normalize_change(**{field: value})[field]
 
 
 def write_entry(
@@ -270,8 +285,8 @@ class HazelcastControlPlane:
         # compete with several kernels' entries: one record each, for that kernel.
         self._blocked: dict[tuple[str, str, str], float] = {}
         self._verify: set[str] = set()  # competing keys to look up in the cluster
-        # Stamps that are not finite numbers, as (key, field) -> the value logged: each is
-        # logged once, not on every event of its entry.
+        # Values no kernel takes, as (key, field), and stamps that are not finite numbers, as
+        # (key, "<field>_at"), -> the value logged: each is logged once, not on every event.
         self._bad_stamps: dict[tuple[str, str], str] = {}
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
@@ -421,18 +436,35 @@ class HazelcastControlPlane:
         self._wake.set()
 
     def _note_bad_stamps_locked(self, key: str, entry: Mapping[str, Any]) -> None:
-        """Log each field of ``entry`` whose stamp is there but not a finite number (typed by
-        hand: ``1e999`` reads as infinity), once per entry and field while it stays so."""
+        """Log each field of ``entry`` whose value no kernel takes (typed by hand), and each
+        whose stamp is there but not a finite number (``1e999`` reads as infinity), once per
+        entry and field while it stays so."""
         for field in CONTROL_FIELDS:
+            try:
+                if field in entry:
+                    _control_value(field, entry[field])
+                self._bad_stamps.pop((key, field), None)
+            except ValueError as exc:
+                shown = shortened(repr(entry[field]))
+                if self._bad_stamps.get((key, field)) != shown:
+                    self._bad_stamps[(key, field)] = shown
+                    _log.error(
+                        "control entry %s: %s %s ignored: %s (the newest valid %s of the entries counts)",
+                        key,
+                        field,
+                        shown,
+                        exc,
+                        field,
+                    )
             name = f"{field}_at"
             bad = field in entry and name in entry and _stamp_number(entry[name]) is None
             if not bad:
-                self._bad_stamps.pop((key, field), None)
+                self._bad_stamps.pop((key, name), None)
                 continue
             shown = shortened(repr(entry[name]))
-            if self._bad_stamps.get((key, field)) == shown:
+            if self._bad_stamps.get((key, name)) == shown:
                 continue
-            self._bad_stamps[(key, field)] = shown
+            self._bad_stamps[(key, name)] = shown
             _log.warning(
                 "control entry %s: %s %s is not a finite number: its %s %s counts as never set "
                 "(never newer than a stamped value)",
@@ -754,7 +786,15 @@ def _stamps_held(entries: Sequence[Mapping[str, Any]]) -> dict[str, set[float]]:
     stamps: dict[str, set[float]] = {}
     for entry in entries:
         for field in CONTROL_FIELDS:
-            if field in entry:
+            if field in entry and _valid(field, entry[field]):
                 at = _stamp_number(entry.get(f"{field}_at"))
                 stamps.setdefault(field, set()).add(0.0 if at is None else at)
     return stamps
+
+
+def _valid(field: str, value: Any) -> bool:
+    try:
+        _control_value(field, value)
+    except ValueError:
+        return False
+    return True
