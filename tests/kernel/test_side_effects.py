@@ -213,3 +213,21 @@ def test_a_refused_attach_does_not_wait_without_end_for_a_journal_to_detach(tmp_
         ExecutionKernel(max_slots=1, kernel_id="W", wal_dir=tmp_path).close()  # the log is free
     finally:
         journal.written.set()
+
+
+def test_closing_one_kernel_leaves_the_projection_to_the_others() -> None:
+    """kernel.close() closes the components it shares only with its last kernel. A shared
+    InMemoryProjection was closed by the first kernel's close: every other kernel was dropped
+    with it, and the projection went on showing their state as of that close."""
+    projection = InMemoryProjection()
+    a = ExecutionKernel(max_slots=1, projection=projection, kernel_id="a")
+    b = ExecutionKernel(max_slots=1, projection=projection, kernel_id="b")
+    a.set_seed_capital(500.0)
+    a.close()
+    assert projection.accounts["a"] == a.account()  # its last change published on its close
+    b.set_seed_capital(1000.0)
+    b.process_intent(intent("ENTER", 0, target_size=1.0))
+    projection.flush()
+    assert projection.accounts["b"] == b.account()
+    assert projection.slots["b:0"] == b.slot_dict(0)
+    b.close()

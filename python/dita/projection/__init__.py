@@ -78,8 +78,22 @@ class InMemoryProjection:
                 self.writes += 1
 
     def flush(self, timeout: float | None = None) -> None:
-        for kernel in self._kernels:
+        for kernel in list(self._kernels):
             self._publish(kernel)
+
+    def detach(self, kernel: ExecutionKernel) -> None:
+        """Publish ``kernel``'s last changes and stop projecting it; the other kernels stay."""
+        if any(k is kernel for k in self._kernels):
+            self._publish(kernel)
+            kernel.set_projection_enabled(False)
+            self._kernels = [k for k in self._kernels if k is not kernel]
+
+    def release(self, kernel: ExecutionKernel) -> None:
+        """What ``ExecutionKernel.close()`` calls: stop projecting ``kernel`` and, when it was the
+        last one attached, close. Kernels sharing this projection keep it until the last closes."""
+        self.detach(kernel)
+        if not self._kernels:
+            self.close()
 
     def close(self) -> None:
         self.flush()
