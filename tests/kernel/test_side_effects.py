@@ -215,6 +215,21 @@ def test_a_refused_attach_does_not_wait_without_end_for_a_journal_to_detach(tmp_
         journal.written.set()
 
 
+def test_closing_one_kernel_leaves_the_journal_to_the_others() -> None:
+    """As for the projection (below): a shared InMemoryJournal was closed by the first kernel's
+    close, which stopped recording every other kernel, so their later rows were never written."""
+    journal = InMemoryJournal()
+    a = ExecutionKernel(max_slots=1, journal=journal, kernel_id="a")
+    b = ExecutionKernel(max_slots=1, journal=journal, kernel_id="b")
+    a.process_intent(intent("ENTER", 0, target_size=1.0))
+    a.close()
+    b.process_intent(intent("ENTER", 0, target_size=1.0))
+    assert [r["kernel_id"] for r in journal.rows("intents")] == ["a", "b"]
+    assert journal.records(b) and not journal.records(a)
+    b.close()
+    assert not journal.records(b)
+
+
 def test_closing_one_kernel_leaves_the_projection_to_the_others() -> None:
     """kernel.close() closes the components it shares only with its last kernel. A shared
     InMemoryProjection was closed by the first kernel's close: every other kernel was dropped

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._kernel import ControlMode, Verbosity
 from dita._numbers import is_flag
+from dita._shared import ClosesWithTheLastKernel
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -95,7 +96,7 @@ class ControlPlane(Protocol):
         """Detach every kernel and release the plane."""
 
 
-class InMemoryControlPlane:
+class InMemoryControlPlane(ClosesWithTheLastKernel):
     """Control for the kernels of one process: a change is applied to them at once.
 
     As in the Hazelcast plane, a kernel runs, field by field, the most recently set value of
@@ -121,13 +122,6 @@ class InMemoryControlPlane:
     def detach(self, kernel: ExecutionKernel) -> None:
         if self._kernels.get(kernel.kernel_id) is kernel:
             del self._kernels[kernel.kernel_id]
-
-    def release(self, kernel: ExecutionKernel) -> None:
-        """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
-        last one attached, close. Kernels sharing this plane keep it until the last closes."""
-        self.detach(kernel)
-        if not self._kernels:
-            self.close()
 
     def _effective(self, kernel_id: str) -> dict[str, Any]:
         """Per field, the most recently set value of the global entry and ``kernel_id``'s."""

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dita._shared import ClosesWithTheLastKernel
+
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
@@ -95,7 +97,7 @@ def sync_log(kernel: Any) -> None:
         kernel.wal_sync()
 
 
-class InMemoryJournal:
+class InMemoryJournal(ClosesWithTheLastKernel):
     """Keeps rows in Python lists, per table. For tests and the embedded demo.
 
     Draining happens on ``flush()`` (and on ``rows()``), in the caller's thread.

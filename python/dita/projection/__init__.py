@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dita._shared import ClosesWithTheLastKernel
+
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
@@ -49,7 +51,7 @@ def publish_dirty(
     return slots, account, control
 
 
-class InMemoryProjection:
+class InMemoryProjection(ClosesWithTheLastKernel):
     """Dict-backed projection; publishing happens on ``flush()`` in the caller's thread."""
 
     def __init__(self) -> None:
@@ -87,13 +89,6 @@ class InMemoryProjection:
             self._publish(kernel)
             kernel.set_projection_enabled(False)
             self._kernels = [k for k in self._kernels if k is not kernel]
-
-    def release(self, kernel: ExecutionKernel) -> None:
-        """What ``ExecutionKernel.close()`` calls: stop projecting ``kernel`` and, when it was the
-        last one attached, close. Kernels sharing this projection keep it until the last closes."""
-        self.detach(kernel)
-        if not self._kernels:
-            self.close()
 
     def close(self) -> None:
         self.flush()

@@ -1,0 +1,30 @@
+"""What the in-memory components several kernels may share (control plane, journal,
+projection) have in common: they close with the last kernel they serve."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+
+class ClosesWithTheLastKernel:
+    """``release()`` for a component holding its attached kernels in ``_kernels``: what
+    ``ExecutionKernel.close()`` calls. The kernel is detached and, when it was the last one,
+    the component closes; kernels sharing it keep it until the last closes (closed by the
+    first, it dropped the others, whose later changes never reached it)."""
+
+    _kernels: Collection[Any]  # a list of kernels, or a dict of them by id
+
+    def detach(self, kernel: ExecutionKernel) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def release(self, kernel: ExecutionKernel) -> None:
+        self.detach(kernel)
+        if not self._kernels:
+            self.close()
