@@ -325,6 +325,23 @@ def _highest_filled(theirs: VenueOrder, events: list[VenueEvent]) -> float:
     return max(f for f in figures if _finite(f))
 
 
+def _listed(mine: VenueOrder, venue: Any, by_client: dict[str, Any], by_venue_id: dict[str, Any]) -> Any:
+    """The venue's listed order that is the kernel's ``mine``, or None: listed under its client
+    id, under the id it went out under (the venue's ``listed_client_order_id``: a hash where the
+    exchange refuses the kernel's), or under its venue id, in the kernel's form or the venue's
+    (``listed_venue_order_id``)."""
+    theirs = by_client.get(mine.client_order_id) or by_venue_id.get(mine.venue_order_id or "")
+    for hook, index in (("listed_client_order_id", by_client), ("listed_venue_order_id", by_venue_id)):
+        named = getattr(venue, hook, None)
+        if theirs is not None or not callable(named):
+            continue
+        try:
+            theirs = index.get(str(named(mine)) or "")
+        except Exception:
+            continue  # matched by the kernel's own ids, as without this hook
+    return theirs
+
+
 def reconcile_with_venue(
     kernel: ExecutionKernel,
     *,
@@ -636,14 +653,27 @@ def reconcile_with_venue(
     # bound. A venue that cannot look orders up tells only of those it still lists.
     unfigured = sorted(kernel.orders_ended_without_figure(), key=lambda o: o.created_at, reverse=True)
     unfigured = [o for o in unfigured if o.client_order_id not in asked]
-    unlisted = [o for o in unfigured if o.client_order_id not in venue_open]
+    # Listed under the kernel's client id, the id it went out under (hashed where the exchange
+    # refuses the kernel's: every order on OKX and Gate, listed so after a restart), or its venue
+    # id: read as listed under the kernel's id alone, such an order beyond the bound was still
+    # canceled as one nobody manages, its fills never booked.
+    by_venue_id = {o.venue_order_id: o for o in listed if isinstance(getattr(o, "venue_order_id", None), str)}
+    by_venue_id.pop("", None)
+    listed_of = {o.client_order_id: _listed(o, venue, venue_open, by_venue_id) for o in unfigured}
+    unlisted = [o for o in unfigured if listed_of[o.client_order_id] is None]
     report.ended_not_asked = max(len(unlisted) - ended_lookups, 0)
-    listed_ended = [o for o in unfigured if o.client_order_id in venue_open]
+    listed_ended = [o for o in unfigured if listed_of[o.client_order_id] is not None]
     for mine in [*listed_ended, *unlisted[:ended_lookups]]:
-        if lookup is None and mine.client_order_id not in venue_open:
+        on_list = listed_of[mine.client_order_id]
+        if lookup is None and on_list is None:
             continue
         item = {**_item(mine), "ended_as": mine.status.name}
-        theirs, cannot_say = find(mine)
+        if on_list is not None:
+            asked.add(mine.client_order_id)
+            own(on_list)
+            theirs, cannot_say = on_list, ""
+        else:
+            theirs, cannot_say = find(mine)
         if cannot_say:
             # Not asked after all: the kernel ended the order, and what a raced fill moved
             # shows in the positions, compared below (a router whose venue forgot the order

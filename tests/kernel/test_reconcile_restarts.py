@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 from kernel_helpers import intent
 from pydantic import BaseModel, ConfigDict
 
@@ -426,3 +427,57 @@ def test_a_numpy_bound_gives_a_report_that_can_be_said() -> None:
     assert type(report.ended_not_asked) is int and report.ended_not_asked == 2
     assert report.lines() == ["ended_not_asked: 2"]
     assert json.loads(json.dumps(report.to_dict()))["ended_not_asked"] == 2
+
+
+class ListsUnderTheHash(AcksCancelButWorks):
+    """Lists the kernel's orders as a ccxt adapter does after a restart on OKX or Gate, whose
+    rules refuse the kernel's client ids: under the hash each went out under, with no slot or
+    trade, and (``qualified``) its venue id in another form than the kernel holds; it cancels
+    the order so listed. Says the hash (``listed_client_order_id``) unless ``tells`` is False."""
+
+    def __init__(self, *, qualified: bool, tells: bool) -> None:
+        super().__init__()
+        self.qualified = qualified
+        if tells:
+            self.listed_client_order_id = self._hashed
+
+    def _hashed(self, order: VenueOrder) -> str:
+        return f"h{order.client_order_id.replace('-', '')}"
+
+    def open_orders(self) -> list[VenueOrder]:
+        listed = []
+        for o in super().open_orders():
+            venue_order_id = f"{o.asset}:{o.venue_order_id}" if self.qualified else o.venue_order_id
+            figures: dict[str, Any] = {"filled_size": o.filled_size, "avg_fill_price": o.avg_fill_price}
+            mine = (self._hashed(o), 0, "", o.asset, o.side, o.order_type, o.price, o.size)
+            listed.append(VenueOrder(*mine, venue_order_id=venue_order_id, status=o.status, **figures))
+        return listed
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        by_hash = {self._hashed(o): o for o in self.orders.values()}
+        return super().cancel(by_hash.get(order.client_order_id, order))
+
+
+@pytest.mark.parametrize("known_by", ["the id it went out under", "its venue id"])
+def test_an_ended_order_the_venue_lists_under_its_hashed_id_is_reconciled_beyond_the_bound(
+    known_by: str,
+) -> None:
+    """A listed order needs no request, so the bound was lifted for it; but "listed" was read
+    as listed under the kernel's own client id. On OKX and Gate every order goes out hashed, and
+    after a restart is listed under the hash: the oldest order ended without a figure, beyond
+    ``ended_lookups``, working on at the venue and filled there, was still canceled as an order
+    nobody manages, its fill never booked (a position mismatch). It is known by the id it went
+    out under, or its venue id, as the pass over the orders nobody manages knows the kernel's."""
+    by_hash = known_by == "the id it went out under"
+    venue = ListsUnderTheHash(qualified=by_hash, tells=by_hash)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="hashed-beyond")
+    older = _entered_and_canceled(kernel, venue, 0, raced=0.0)
+    newer = _entered_and_canceled(kernel, venue, 1, raced=0.0)
+    venue.fill(older, 0.5)  # it works on at the venue, and fills
+    venue.orders[newer] = venue._copy(venue.orders[newer], 0.0, "CANCELED")  # over there, unlisted
+    report = kernel.reconcile_with_venue(ended_lookups=1)
+    assert venue.asked == [newer] and report.ended_not_asked == 0
+    assert report.unknown_at_venue_canceled == [] and report.position_mismatches == []
+    assert [(f["client_order_id"], f["qty"]) for f in report.missed_fills] == [(older, 0.5)]
+    assert [(e["client_order_id"], e["canceled"]) for e in report.ended_at_venue] == [(older, True)]
+    assert venue.orders[older].status.name == "CANCELED" and kernel.slot_state(0).size == 0.5
