@@ -633,7 +633,11 @@ class TradingRuntime:
     def _slots_orders(self, intent: KernelIntent) -> list[Any]:
         """The orders working on the slot of ``intent`` (one that is not an ENTER: a cancel, an
         exit), read before the kernel takes it: the venue's answer may end them settled (a
-        cancel's ack stating the filled size), after which no list of the kernel's holds them."""
+        cancel's ack stating the filled size), after which no list of the kernel's holds them.
+        Nothing for what is no KernelIntent: the kernel refuses it, saying what it expects (read
+        here first, it raised AttributeError)."""
+        if not isinstance(intent, KernelIntent):
+            return []
         slot_id = intent.slot_id
         if intent.action.name == "ENTER" or not 0 <= slot_id < self.kernel.max_slots:
             return []

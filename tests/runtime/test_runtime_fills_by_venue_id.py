@@ -482,3 +482,15 @@ def test_a_fill_in_a_cancels_answer_stating_its_figure_reaches_the_strategy(by: 
     assert (fill.trade_id, fill.asset, fill.side, fill.size) == (trade_id, "BTCUSDT", "BUY", 0.4)
     assert [(e.trade_id, e.side.name if e.side is not None else None) for e in told] == [(trade_id, "BUY")]
     assert strategy.busy("BTCUSDT") and runtime.stats["fills"] == 1
+
+
+@pytest.mark.parametrize("given", [{"slot_id": 0, "action": "CANCEL"}, None])
+def test_an_operator_intent_that_is_no_intent_is_refused_as_the_kernel_refuses_it(given: Any) -> None:
+    """The orders an operator's intent may end are read before the kernel takes it, from its
+    slot: read from what is no KernelIntent (a dict, None), that raised AttributeError (no
+    ``slot_id``) where the kernel says what it expects (TypeError). Nothing changes."""
+    runtime, _, kernel, _ = _started(CancelAnswerStatesItsFill())
+    before, seq = kernel.snapshot(), kernel.seq
+    with pytest.raises(TypeError, match="expects a KernelIntent"):
+        runtime.operator_intent(given)
+    assert kernel.snapshot() == before and kernel.seq == seq
