@@ -465,7 +465,12 @@ def reconcile_with_venue(
         report.missed_fills.append({**item, "qty": missed, "price": price})
 
     def cancel_working(
-        mine: VenueOrder, theirs: VenueOrder, fill: tuple[float, float] | None, item: dict[str, Any], how: str
+        mine: VenueOrder,
+        theirs: VenueOrder,
+        fill: tuple[float, float] | None,
+        item: dict[str, Any],
+        how: str,
+        told: float = 0.0,
     ) -> tuple[float | None, str, list[VenueEvent]]:
         """An order the kernel ended that the venue works (``how`` it came to): what it filled
         as listed is booked first (a kept order takes its late fills, whether or not the cancel
@@ -473,7 +478,10 @@ def reconcile_with_venue(
         and it is ended (CANCEL_ACK) with what the venue says it filled. The figure, or None and
         why the order may still work; and the answer's fills. Raises ``_Refused``: a listed fill
         the kernel refuses is raised once the order is canceled all the same (left working, it
-        filled beside what its slot did next, an exit selling the position twice), saying so."""
+        filled beside what its slot did next, an exit selling the position twice), saying so.
+        ``told``: the filled size the venue stated when the order ended for the kernel; a figure
+        below it now (a stale listing, a cancel's answer without one) is not taken, since it
+        would settle the slot's wait for fills the venue reported as none."""
         refused: _Refused | None = None
         try:
             book_missed(mine, theirs, fill, item)
@@ -485,6 +493,16 @@ def reconcile_with_venue(
         if refused is not None:
             refused.then = why_not or "the order was canceled at the venue"
             raise refused
+        if canceled is not None and canceled + QTY_EPS < told:
+            return (
+                None,
+                (
+                    f"the order was canceled at the venue, which now counts {canceled!r} filled, below the "
+                    f"{told!r} it stated when the order ended; nothing is lowered: the slot waits on for "
+                    "the rest (reconcile again)"
+                ),
+                fills,
+            )
         if canceled is not None:
             # A fill the cancel's figure counts beyond what is booked is awaited, as for any end
             # stating more (the venue's report of it, or the next reconciliation).
@@ -614,8 +632,11 @@ def reconcile_with_venue(
             # it filled as listed is booked, and it is canceled.
             doubted = coid in in_doubt
             how = "its cancel was throttled" if doubted else "its cancel was acknowledged while it worked on"
+            # What the venue stated when the order ended: booked plus awaited (the slot's, which
+            # counts both of its orders' when both wait: then higher, and nothing is lowered).
+            told = 0.0 if doubted else mine.filled_size + kernel.slot_dict(mine.slot_id)["awaited_fill_qty"]
             try:
-                canceled, why_not, fills = cancel_working(mine, theirs, fill, item, how)
+                canceled, why_not, fills = cancel_working(mine, theirs, fill, item, how, told)
             except _Refused as refused:
                 report.unresolved.append(refused.unresolved(item))
                 continue

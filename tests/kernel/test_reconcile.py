@@ -318,6 +318,28 @@ def test_an_awaited_order_the_venue_says_still_works_is_canceled(answer: str) ->
         assert why in report.unresolved[0]["reason"]
 
 
+@pytest.mark.parametrize("cancel_filled", [0.0, 0.2])
+def test_an_awaited_order_listed_with_less_filled_is_canceled_without_lowering_its_figure(
+    cancel_filled: float,
+) -> None:
+    """The venue's cancel ack counted 0.4 filled; its listing, stale, still shows the order
+    working with nothing filled, and its answer to reconciliation's cancel counts less. That
+    figure was taken for the order's end: the slot's wait for the 0.4 was settled at less, and
+    the fill the venue had reported was never booked. The order is canceled all the same, and
+    named; the slot waits on."""
+    venue = InDoubt(cancel_filled=cancel_filled)
+    kernel, coid = awaiting(venue, f"aw-stale-{cancel_filled}")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, filled_size=0.0, status="ACKNOWLEDGED"
+    )
+    venue.reconciling = True
+    report = kernel.reconcile_with_venue()
+    assert venue.canceled == [coid] and report.awaited_settled == [] and not report.clean
+    assert "below the 0.4 it stated when the order ended" in report.unresolved[0]["reason"]
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4) and kernel.free_slot() == 1
+
+
 class InDoubt(EndedOrders):
     """Holds the kernel's exit as the test says (or not at all), and cancels it when asked:
     with a CANCEL_ACK stating ``cancel_filled`` (after the ``answer_fills``), or by refusing,
