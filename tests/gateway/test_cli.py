@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -612,6 +613,14 @@ def test_serve_with_hazelcast_obeys_the_cluster_control_plane(tmp_path: Path) ->
                 res = httpx.put(url + "/v1/control", json={"mode": "PAPER"}, headers=headers)
                 assert res.status_code == 200 and res.json()["mode"] == "PAPER", res.text
                 assert httpx.post(url + "/v1/intents", json=enter, headers=headers).json()["accepted"]
+                # An entry stamped by hand with the largest float: no write can follow it, and the
+                # plane refuses naming it. That answered 500; it is 409, and nothing changed.
+                entries = client.get_map("dita_control_plane").blocking()
+                entries.put("*", json.dumps({"mode": "PAPER", "mode_at": sys.float_info.max}))
+                res = httpx.put(url + "/v1/control", json={"mode": "LIVE"}, headers=headers)
+                assert res.status_code == 409, res.text
+                assert "mode_at of entry '*' is 1.7976931348623157e+308" in res.json()["detail"]
+                assert httpx.get(url + "/v1/control").json()["mode"] == "PAPER"
             finally:
                 client.shutdown()
     finally:

@@ -218,8 +218,8 @@ class MarkRequest(BaseModel):
 
 
 class ErrorAnswer(BaseModel):
-    """401 (token), 404 (slot out of range), 409 (no free slot), 503 (too many event streams,
-    or the cluster's control plane away)."""
+    """401 (token), 404 (slot out of range), 409 (no free slot, or a control entry no write can
+    follow), 503 (too many event streams, or the cluster's control plane away)."""
 
     detail: str
 
@@ -946,6 +946,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         summary="Change the control state (mode switch etc.)",
         responses={
             **_answers(401, 408, 413, 422),
+            409: {
+                "model": ErrorAnswer,
+                "description": "An entry in the cluster's control plane holds a stamp no write can "
+                "follow (set by hand), named; nothing changed",
+            },
             503: {
                 "model": ErrorAnswer,
                 "description": "The cluster's control plane is away; nothing changed",
@@ -967,6 +972,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 await anyio.to_thread.run_sync(lambda: plane.set(kernel.kernel_id, **fields))
             except RuntimeError as exc:  # ControlPlaneUnavailable: nothing was set
                 raise HTTPException(503, f"control plane unavailable, nothing changed: {exc}") from None
+            except ValueError as exc:  # an entry in the cluster no write can follow, named
+                raise HTTPException(409, f"control entry not written, nothing changed: {exc}") from None
             deadline = time.monotonic() + _CONTROL_APPLY_S
             while time.monotonic() < deadline and any(
                 kernel.control().get(name) != value for name, value in fields.items()
