@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import resource
 import signal
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
-from wal_workload import KERNEL_ID, SEED_CAPITAL, HeldVenue, make_kernel, run
+from wal_workload import KERNEL_ID, SEED_CAPITAL, HeldVenue, make_kernel, run, run_child
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 from dita._kernel import JOURNAL_COLUMNS, WalError, wal_replay, wal_verify
@@ -155,6 +157,64 @@ def test_an_input_whose_record_failed_leaves_no_journal_row(tmp_path: Path) -> N
     del kernel
     again = make_kernel(tmp_path)
     assert again.seq == before
+
+
+WRITER_FAILS = textwrap.dedent(
+    """
+    import json, sys, time
+    sys.path.insert(0, sys.argv[2])
+    from dita import ExecutionKernel, KernelIntent
+    from dita._kernel import WalError
+    from wal_workload import fill_the_disk_at
+
+    fill_the_disk_at(64 * 1024)
+    k = ExecutionKernel(max_slots=2, kernel_id="writer", wal_dir=sys.argv[1], fsync=sys.argv[3])
+    i = 0
+    while True:  # marks in bursts until the log's writer thread fails to write one
+        for _ in range(100):
+            k.mark_price("BTCUSDT", 100.0 + i % 7, timestamp=float(i))
+            i += 1
+        deadline = time.monotonic() + 5  # the writer hands records to the OS every 10 ms
+        while k.wal_info()["written_seq"] < k.seq and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if k.wal_info()["written_seq"] < k.seq:
+            break
+    info = k.wal_info()
+    seq, snapshot = k.seq, k.snapshot()
+    intent = KernelIntent("late", "t-late", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1e6)
+    try:
+        k.process_intent(intent)
+        refused = None
+    except WalError as exc:
+        refused = str(exc)
+    print(json.dumps({
+        "poisoned": info["poisoned"], "refused": refused, "seq": seq, "seq_after": k.seq,
+        "unchanged": k.snapshot() == snapshot,
+    }))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+@pytest.mark.parametrize("fsync", ["batch", "none"])
+def test_a_write_error_of_the_writer_thread_refuses_the_next_input_before_it_is_applied(
+    tmp_path: Path, fsync: str
+) -> None:
+    """Under "batch" and "none" the log's writer thread meets a full disk; the kernel must say
+    so and take no input from then on. Before, wal_info()["poisoned"] said None until an input
+    came, and that input was applied to the kernel (its seq moved, its slot took the entry)
+    before its append was refused: the caller got WalError for an input the kernel's memory
+    held and no restart would know."""
+    run = run_child(WRITER_FAILS, tmp_path / "wal", fsync)
+    assert run["poisoned"] is not None, run
+    assert "File too large" in run["poisoned"] and "seg-" in run["poisoned"], run
+    assert run["refused"] is not None and "File too large" in run["refused"], run
+    assert run["seq_after"] == run["seq"] and run["unchanged"], run
+    again = ExecutionKernel(wal_dir=str(tmp_path / "wal"))
+    try:
+        assert again.seq <= run["seq"] and again.wal_info()["poisoned"] is None  # type: ignore[index]
+    finally:
+        again.close()
 
 
 @pytest.mark.parametrize(

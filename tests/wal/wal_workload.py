@@ -187,16 +187,17 @@ def trade_until_the_log_fails(kernel: ExecutionKernel, *, sync_at: int | None = 
     raise AssertionError("the log never failed: the disk limit is too high for 100,000 inputs")
 
 
-def run_child(script: str, wal_dir: Path) -> Any:
+def run_child(script: str, wal_dir: Path, *args: str) -> Any:
     """Run ``script`` (Python source) in a child process with ``sys.argv[1:]`` = the log's
-    directory and this directory (for ``import wal_workload``); what it printed, as JSON."""
+    directory, this directory (for ``import wal_workload``) and ``args``; what it printed, as
+    JSON."""
     import json
     import subprocess
     import sys
 
     here = str(Path(__file__).parent)
     child = subprocess.run(
-        [sys.executable, "-c", script, str(wal_dir), here],
+        [sys.executable, "-c", script, str(wal_dir), here, *args],
         capture_output=True,
         text=True,
         timeout=120,

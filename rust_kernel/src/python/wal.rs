@@ -37,6 +37,19 @@ pub(super) struct WalState {
 }
 
 impl WalState {
+    /// Why the log refuses input: a record of this kernel's that failed, or an I/O error the
+    /// log's writer thread (or a sync) met since, which the next append would be refused for.
+    /// Checked before an input is applied, so such an input changes nothing: before, it was
+    /// applied and then refused by its append, and `wal_info()["poisoned"]` said `None` until
+    /// then.
+    #[inline]
+    fn failure(&self) -> Option<String> {
+        match &self.poisoned {
+            Some(reason) => Some(reason.clone()),
+            None => self.log.wal().failure(),
+        }
+    }
+
     /// Logs a warning on the `dita.kernel` logger for each checkpoint that failed since the
     /// last call (one atomic load when none did). Trading goes on: the log is whole, only a
     /// restart would replay more of it.
@@ -240,7 +253,7 @@ impl PyKernel {
                 self.core.kernel_id
             )));
         }
-        match self.wal.as_ref().and_then(|w| w.poisoned.as_ref()) {
+        match self.wal.as_ref().and_then(WalState::failure) {
             Some(reason) => Err(WalError::new_err(format!(
                 "the kernel refuses input because its write-ahead log failed ({reason}); restart it to recover \
                  from the log"
@@ -314,7 +327,7 @@ impl PyKernel {
         d.set_item("durable_seq", w.durable_seq())?;
         d.set_item("written_seq", w.written_seq())?;
         d.set_item("head_hash", w.head_hash_hex())?;
-        d.set_item("poisoned", state.poisoned.clone())?;
+        d.set_item("poisoned", state.failure())?;
         d.set_item("checkpoint_failures", w.checkpoint_failures())?;
         d.set_item("checkpoint_error", w.checkpoint_error())?;
         d.set_item("recovery", recovery_dict(py, state.log.recovery())?)?;

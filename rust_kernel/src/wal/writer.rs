@@ -3,7 +3,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -49,6 +49,9 @@ struct Shared {
     checkpoint_failures: AtomicU64,
     /// Why the newest checkpoint failed; None once one is written.
     checkpoint_error: Mutex<Option<String>>,
+    /// Set with `State::failed`: read with one atomic load, so the caller can refuse an input
+    /// before applying it once the writer thread met an I/O error ([`Wal::failure`]).
+    failed: AtomicBool,
 }
 
 /// Records how a checkpoint ended. A failed checkpoint leaves the log whole (recovery
@@ -120,8 +123,14 @@ fn poison(shared: &Shared, path: &Path, op: &'static str, e: std::io::Error) -> 
         op,
         source: e,
     };
-    lock(shared).failed = Some(err.to_string());
+    set_failed(shared, &err);
     err
+}
+
+/// Makes the log refuse further appends because of `err` (see [`Wal::failure`]).
+fn set_failed(shared: &Shared, err: &WalError) {
+    lock(shared).failed = Some(err.to_string());
+    shared.failed.store(true, Ordering::Release);
 }
 
 /// Takes what is buffered, seals it (hash chain and checksums, in order), writes it and
@@ -194,7 +203,7 @@ fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {
             Ok(())
         }
         Err(e) => {
-            lock(shared).failed = Some(e.to_string());
+            set_failed(shared, &e);
             Err(e)
         }
     }
@@ -440,6 +449,7 @@ impl RecoveredWal {
             rules: options.rules,
             checkpoint_failures: AtomicU64::new(0),
             checkpoint_error: Mutex::new(None),
+            failed: AtomicBool::new(false),
         });
         let flusher = match options.fsync {
             FsyncPolicy::Always => None,
@@ -647,6 +657,19 @@ impl Wal {
     #[inline]
     pub fn checkpoint_failures(&self) -> u64 {
         self.shared.checkpoint_failures.load(Ordering::Acquire)
+    }
+
+    /// Why the log refuses appends (an I/O error met by the writer thread, a sync or an
+    /// append), as [`WalError::Poisoned`] says it; None while it takes them. One atomic load
+    /// while none failed: cheap enough to check before every input, so an input the log
+    /// would refuse is refused before the caller applies it.
+    #[inline]
+    pub fn failure(&self) -> Option<String> {
+        if !self.shared.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        let st = lock(&self.shared);
+        st.check_usable().err().map(|e| e.to_string())
     }
 
     /// Why the newest checkpoint failed, naming its seq; None when it was written (or none
