@@ -253,6 +253,11 @@ pub enum Replay<'a> {
         seq: u64,
         timestamp: f64,
         state: &'a [u8],
+        /// The rules version of the segment that holds the checkpoint's position: its writer's
+        /// ([`WalOptions::rules`]), which starts a segment of its own rules before it writes a
+        /// checkpoint. A state made under newer rules than the reader's is no state it can
+        /// judge records on from.
+        rules: u16,
     },
     Record(Record<'a>),
 }
@@ -554,6 +559,7 @@ pub(crate) fn recover(
                 seq: c.seq,
                 timestamp: c.ts,
                 state: &c.state,
+                rules: headers[index].rules,
             })
             .map_err(|source| WalError::Replay { seq: c.seq, source })?;
             report.checkpoint_seq = Some(c.seq);

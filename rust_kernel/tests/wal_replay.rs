@@ -776,6 +776,44 @@ fn a_record_of_newer_rules_than_this_build_is_refused() {
 }
 
 #[test]
+fn a_checkpoint_of_newer_rules_than_this_build_is_refused_with_no_record_after_it() {
+    // Rolled back past the build that wrote it, a log whose newer records all lie behind its
+    // newest checkpoint (one taken at shutdown, say) replays none of them: the rules check on
+    // records never ran, and the older build took input on a state made under rules it does
+    // not know (a newer build's checkpoint may end with parts it skips). Refused like a
+    // record of newer rules, naming the versions, and nothing on disk changes.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mark = KernelInput::MarkPrice {
+        asset: "BTCUSDT".into(),
+        price: 101.0,
+        ts: 2.0,
+    };
+    k.apply(&mark).unwrap();
+    log.record(&k, &mark).unwrap();
+    log.checkpoint(&k).unwrap();
+    drop(log);
+    set_segment_rules(dir.path(), dita_kernel::error::RULES + 1);
+    let before = segment_headers(dir.path());
+    let err = KernelLog::open(dir.path(), Kernel::new("replay", 4).unwrap(), &options(0))
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
+    assert!(
+        text.contains("checkpoint 1")
+            && text.contains("newer than this build's")
+            && text.contains(&named),
+        "{text}"
+    );
+    assert_eq!(
+        segment_headers(dir.path()),
+        before,
+        "no segment of older rules started"
+    );
+}
+
+#[test]
 fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
     // A format-1 segment that says rules 1 (written by a build between the two changes) would
     // stay readable by builds that know no rules: this build's records go to a new segment.

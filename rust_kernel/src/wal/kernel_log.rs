@@ -223,20 +223,37 @@ fn replayer<'k>(
 ) -> impl FnMut(Replay<'_>) -> Result<(), super::ReplayError> + 'k {
     move |item| {
         match item {
-            Replay::Checkpoint { seq, state, .. } => restore(kernel_id, kernel, seq, state)?,
+            Replay::Checkpoint {
+                seq, state, rules, ..
+            } => restore(kernel_id, kernel, seq, rules, state)?,
             Replay::Record(r) => apply_record(kernel, r.seq, r.rules, r.payload)?,
         }
         Ok(())
     }
 }
 
-/// Replaces `kernel` with checkpoint `seq`'s state.
+/// Replaces `kernel` with checkpoint `seq`'s state, written under `rules` (the rules version
+/// of the segment its position is in).
 fn restore(
     kernel_id: &str,
     kernel: &mut Kernel,
     seq: u64,
+    rules: u16,
     state: &[u8],
 ) -> Result<(), super::ReplayError> {
+    // As a record of newer rules is refused: the state was made by judging records under
+    // rules this build does not know, and may end with parts it does not read (they are
+    // ignored: a newer build's checkpoint ends with them). Before, a log whose newer records
+    // all lay behind its newest checkpoint opened in an older build, which then took input on
+    // that state under its own rules.
+    if rules > crate::error::RULES {
+        return Err(format!(
+            "checkpoint {seq} was written under rules version {rules}, newer than this build's {}: \
+             open this log with that build or a newer one",
+            crate::error::RULES
+        )
+        .into());
+    }
     let restored = decode_kernel(state)?;
     if restored.kernel_id != kernel_id {
         return Err(format!(
@@ -313,7 +330,9 @@ pub fn journal_rows_read_only(
     let report = super::read_only_span(dir, &kernel_id, span, |item| {
         match item {
             // `restore` keeps the outbox's capacity.
-            Replay::Checkpoint { seq, state, .. } => restore(&kernel_id, &mut kernel, seq, state)?,
+            Replay::Checkpoint {
+                seq, state, rules, ..
+            } => restore(&kernel_id, &mut kernel, seq, rules, state)?,
             Replay::Record(r) if r.seq > to_seq => {}
             Replay::Record(r) => {
                 if r.seq == from_seq {
@@ -384,7 +403,9 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     };
     let replayed = super::read_only_span(dir, &kernel_id, span, |item| {
         match item {
-            Replay::Checkpoint { seq, state, .. } => restore(&kernel_id, &mut kernel, seq, state)?,
+            Replay::Checkpoint {
+                seq, state, rules, ..
+            } => restore(&kernel_id, &mut kernel, seq, rules, state)?,
             Replay::Record(r) => apply_record(&mut kernel, r.seq, r.rules, r.payload)?,
         }
         // Each record moves the kernel's seq by one (`apply_record` checks it).
