@@ -214,6 +214,13 @@ def _ending(theirs: VenueOrder) -> str | None:
     return "CANCEL_ACK" if theirs.status == VenueOrderStatus.FILLED else _ENDINGS.get(theirs.status)
 
 
+def _works(theirs: Any) -> bool:
+    """Whether the venue's answer about an order says it still works there (a malformed one
+    does not: it is named, as one over is settled, before the orders it works are canceled)."""
+    status = getattr(theirs, "status", None)
+    return isinstance(status, VenueOrderStatus) and status not in (*_ENDINGS, VenueOrderStatus.FILLED)
+
+
 def _filled_short(mine: VenueOrder, theirs: VenueOrder, then: str) -> str:
     """Why an order the venue says FILLED, counting less than its size (an exchange reporting a
     closed order without its filled size), is left unresolved: no end or fill is guessed."""
@@ -599,12 +606,16 @@ def reconcile_with_venue(
     # the venue may work them (the throttled request was the cancel) or never have had them.
     in_doubt = {o.client_order_id for o in kernel.orders_in_doubt()}
     awaited = kernel.awaited_orders()
-    for mine in awaited:
-        if only_in_doubt and mine.client_order_id not in in_doubt:
-            continue
+    settling = [o for o in awaited if not only_in_doubt or o.client_order_id in in_doubt]
+    told_of = [(mine, *find(mine)) for mine in settling]
+    # Those the venue no longer works first: settled, an order no longer counts in its slot's
+    # wait, which is then, for the slot's other order the venue still works, that order's own
+    # (``told`` below; taken before as the slot's, both orders' when both waited, the venue's
+    # figure for the one it works was refused as below one it never stated).
+    told_of.sort(key=lambda asked_about: _works(asked_about[1]))
+    for mine, theirs, cannot_say in told_of:
         coid = mine.client_order_id
         item = _item(mine)
-        theirs, cannot_say = find(mine)
         if theirs is None and coid in in_doubt and not cannot_say:
             # The venue never took it: the throttled request was its submit. It ends unfilled.
             try:
@@ -633,7 +644,8 @@ def reconcile_with_venue(
             doubted = coid in in_doubt
             how = "its cancel was throttled" if doubted else "its cancel was acknowledged while it worked on"
             # What the venue stated when the order ended: booked plus awaited (the slot's, which
-            # counts both of its orders' when both wait: then higher, and nothing is lowered).
+            # counts both of its orders' when both still wait, both worked at the venue or one
+            # unresolved: then higher, and nothing is lowered).
             told = 0.0 if doubted else mine.filled_size + kernel.slot_dict(mine.slot_id)["awaited_fill_qty"]
             try:
                 canceled, why_not, fills = cancel_working(mine, theirs, fill, item, how, told)

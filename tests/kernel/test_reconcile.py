@@ -340,6 +340,47 @@ def test_an_awaited_order_listed_with_less_filled_is_canceled_without_lowering_i
     assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4) and kernel.free_slot() == 1
 
 
+def test_an_awaited_exit_beside_an_awaited_entry_is_ended_with_the_venues_figure() -> None:
+    """Both of a slot's orders wait: the entry's cancel ack counted 0.8 (0.5 booked), the exit's
+    0.2 (0.1 booked). The venue still works the exit, which filled 0.1 more before the cancel
+    reached it, as the cancel's answer says (0.3). The floor for the exit's figure was read as
+    what is booked plus the slot's wait, the entry's 0.3 with it (0.5): the venue's 0.3 was
+    refused as below a 0.5 it never stated, the order named unresolved, and the exit's 0.3 never
+    taken, so the venue's report of the fill was refused as an overfill, never booked. The
+    entry, over at the venue, is settled first; the exit's floor is then its own 0.2."""
+    venue = InDoubt(cancel_filled=0.3)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-both")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    fill = VenueEvent("f1", "t0", 0, "FILL", venue_client_id=coid, price=100.0, size=0.5, filled_size=0.5)
+    assert kernel.on_venue_event(fill).accepted and kernel.process_intent(intent("CANCEL", 0)).accepted
+    kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.8))
+    xid = kernel.process_intent(intent("EXIT", 0)).order.client_order_id
+    fill = VenueEvent("f2", "t0", 0, "FILL", venue_client_id=xid, price=101.0, size=0.1, filled_size=0.1)
+    assert kernel.on_venue_event(fill).accepted and kernel.process_intent(intent("CANCEL", 0)).accepted
+    kernel.on_venue_event(VenueEvent("c2", "t0", 0, "CANCEL_ACK", venue_client_id=xid, filled_size=0.2))
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4)
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
+        filled_size=0.8, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+    venue.orders[xid] = VenueOrder(
+        xid, 0, "t0", "BTCUSDT", "SELL", "MARKET", 100.0, 0.5,
+        filled_size=0.2, avg_fill_price=101.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    venue.reconciling = True
+    report = kernel.reconcile_with_venue()
+    assert venue.canceled == [xid] and report.unresolved == []
+    entry, exit_ = ({"client_order_id": c, "slot_id": 0, "asset": "BTCUSDT"} for c in (coid, xid))
+    assert report.awaited_settled == [
+        {**entry, "venue_filled_size": 0.8},
+        {**exit_, "venue_filled_size": 0.3, "canceled": True},
+    ]
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.1)  # the exit's fill on its way
+    late = VenueEvent("f3", "t0", 0, "FILL", venue_client_id=xid, price=101.0, size=0.1, filled_size=0.3)
+    assert kernel.on_venue_event(late).accepted
+    assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.5)
+
+
 class InDoubt(EndedOrders):
     """Holds the kernel's exit as the test says (or not at all), and cancels it when asked:
     with a CANCEL_ACK stating ``cancel_filled`` (after the ``answer_fills``), or by refusing,
