@@ -164,6 +164,48 @@ def test_backtest_window_and_json_output(tmp_path: Path) -> None:
     assert doc["strategies"][0]["status"] == "STOPPED"
 
 
+INFINITE_PARAM = """
+import math
+
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class Stop(BaseModel):
+    stop_pct: float = math.inf  # "no stop": pydantic takes inf unless the model refuses it
+
+
+class Idle(Strategy[Stop]):
+    Params = Stop
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        pass
+"""
+
+
+def test_backtest_json_output_is_strict_json_with_an_infinite_parameter(tmp_path: Path) -> None:
+    """`dita backtest --json` printed the strategies' parameters with json.dumps' defaults, so
+    a parameter of inf came out as the bare word Infinity, which strict JSON readers (jq,
+    JSON.parse, Go, Rust) refuse: the whole document could not be read, while metrics.json of
+    the same run wrote it as the text "inf"."""
+    strategy = tmp_path / "idle.py"
+    strategy.write_text(INFINITE_PARAM)
+    args = ["backtest", "--strategy", f"{strategy}:Idle", "--data", "sample", "--no-progress", "--json"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.stderr
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    doc = json.loads(result.stdout, parse_constant=strict)
+    assert doc["strategies"][0]["params"] == {"stop_pct": "inf"}  # as metrics.json says it
+    run = json.loads((tmp_path / "o" / "metrics.json").read_text(), parse_constant=strict)["run"]
+    assert run["params"] == doc["strategies"][0]["params"]
+    assert doc["metrics"]["sharpe"] is None and doc["metrics"]["trades"] == 0
+
+
 def test_backtest_says_when_a_blown_account_halted_the_run(tmp_path: Path) -> None:
     # The run stops opening trades once equity reaches zero; the table showed only a loss of
     # about 100 % and trades ending months early, with nothing saying why.

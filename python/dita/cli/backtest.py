@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from dita._numbers import finite_json
 from dita.cli._common import (
     BALANCE,
     FEE_RATE,
@@ -158,7 +159,9 @@ def backtest(
             "halted": halted,
             "rejected": rejected,
         }
-        typer.echo(json.dumps(doc, sort_keys=True))
+        # Strict JSON, as metrics.json: a parameter of inf is the text "inf", not Infinity,
+        # which jq, JSON.parse and most other readers refuse.
+        typer.echo(json.dumps(finite_json(doc, as_text=True), sort_keys=True, allow_nan=False))
     else:
         typer.echo(
             f"{result.run_info['strategy']} on {Path(history.source).name}: {result.rows:,} rows "
