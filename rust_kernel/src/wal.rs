@@ -253,10 +253,11 @@ pub enum Replay<'a> {
         seq: u64,
         timestamp: f64,
         state: &'a [u8],
-        /// The rules version of the segment that holds the checkpoint's position: its writer's
-        /// ([`WalOptions::rules`]), which starts a segment of its own rules before it writes a
-        /// checkpoint. A state made under newer rules than the reader's is no state it can
-        /// judge records on from.
+        /// The rules version of the checkpoint's writer ([`WalOptions::rules`]): the one the
+        /// checkpoint names, or, when a record lies before its position in its segment, that
+        /// segment's if higher (a writer starts a segment of its own rules before it writes a
+        /// checkpoint, and a segment holding a record keeps its header). A state made under
+        /// newer rules than the reader's is no state it can judge records on from.
         rules: u16,
     },
     Record(Record<'a>),
@@ -555,11 +556,21 @@ pub(crate) fn recover(
                     ),
                 ));
             };
+            // At a segment's start the header need not be the checkpoint writer's: a later
+            // build that opened the log and took no input replaced that empty segment's header
+            // with its own rules (same name), and this build's own checkpoint there was refused
+            // as that build's. Past a record of it, the header is the record's writer's, which
+            // is the checkpoint's.
+            let segment_rules = if c.segment_offset > headers[index].len as u64 {
+                headers[index].rules
+            } else {
+                0
+            };
             replay(Replay::Checkpoint {
                 seq: c.seq,
                 timestamp: c.ts,
                 state: &c.state,
-                rules: headers[index].rules,
+                rules: c.rules.max(segment_rules),
             })
             .map_err(|source| WalError::Replay { seq: c.seq, source })?;
             report.checkpoint_seq = Some(c.seq);

@@ -814,6 +814,99 @@ fn a_checkpoint_of_newer_rules_than_this_build_is_refused_with_no_record_after_i
 }
 
 #[test]
+fn a_checkpoint_of_this_build_opens_after_a_newer_build_only_reopened_its_empty_segment() {
+    // A checkpoint written right after a rotation points at the start of the segment it
+    // began, which holds no record yet. A newer build that opens the log and takes no input
+    // (a deploy rolled back at once) replaces that empty segment's header with its own rules
+    // (same name): every record and every checkpoint is still this build's, yet the
+    // checkpoint's position now lies in a segment that says newer rules. Rolled back, this
+    // build must open its own log, not refuse it as a newer build's checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let empty_tail = |dir: &Path| {
+        let newest = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+            .max()
+            .unwrap();
+        let bytes = std::fs::read(&newest).unwrap();
+        let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
+        bytes.len() == 14 + id_len + 8 + 32 + 4 // the header alone
+    };
+    let mut i = 0;
+    loop {
+        i += 1;
+        let mark = KernelInput::MarkPrice {
+            asset: "BTCUSDT".into(),
+            price: 100.0 + (i % 7) as f64,
+            ts: i as f64,
+        };
+        record(&mut log, &mut k, mark);
+        log.checkpoint(&k).unwrap();
+        if empty_tail(dir.path()) && i > 1 {
+            break; // the checkpoint points at the segment the rotation began
+        }
+        assert!(i < 10_000, "never rotated");
+    }
+    let live = observable(&k);
+    drop(log);
+    // A newer build opens the log and closes it, with no input.
+    let newer = dita_kernel::wal::WalOptions::new("replay")
+        .with_rules(dita_kernel::error::RULES + 1)
+        .with_fsync(FsyncPolicy::None)
+        .with_segment_bytes(4096);
+    let (wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer, |_| Ok(())).unwrap();
+    drop(wal);
+    assert_eq!(
+        segment_headers(dir.path()).last().unwrap().2,
+        dita_kernel::error::RULES + 1,
+        "the newer build's header replaced the empty segment's"
+    );
+    let (read, _) = replay_read_only(dir.path(), |id| {
+        Kernel::new(id, 4).map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|e| panic!("`dita wal replay` refused this build's own log: {e}"));
+    assert_eq!(observable(&read), live);
+    let (log, then) = KernelLog::open(dir.path(), Kernel::new("replay", 4).unwrap(), &options(0))
+        .unwrap_or_else(|e| panic!("this build's own log was refused: {e}"));
+    assert_eq!(log.recovery().checkpoint_seq, Some(i));
+    assert_eq!(observable(&then), live);
+}
+
+#[test]
+fn a_checkpoint_a_newer_build_wrote_at_its_segments_start_is_refused() {
+    // The segment's header does not vouch for a checkpoint at its start (see above), so the
+    // checkpoint names its writer's rules itself: one a newer build wrote as soon as it opened
+    // the log, before any input of its own, is still refused as that build's.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mark = KernelInput::MarkPrice {
+        asset: "BTCUSDT".into(),
+        price: 101.0,
+        ts: 2.0,
+    };
+    record(&mut log, &mut k, mark);
+    drop(log);
+    let newer = dita_kernel::wal::WalOptions::new("replay")
+        .with_rules(dita_kernel::error::RULES + 1)
+        .with_fsync(FsyncPolicy::None)
+        .with_segment_bytes(4096);
+    let (mut wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer, |_| Ok(())).unwrap();
+    wal.checkpoint(1, &dita_kernel::wal::kernel_log::encode_kernel(&k))
+        .unwrap();
+    drop(wal);
+    let err = KernelLog::open(dir.path(), Kernel::new("replay", 4).unwrap(), &options(0))
+        .err()
+        .expect("refused");
+    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
+    assert!(
+        err.to_string().contains("checkpoint 1") && err.to_string().contains(&named),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
     // A format-1 segment that says rules 1 (written by a build between the two changes) would
     // stay readable by builds that know no rules: this build's records go to a new segment.

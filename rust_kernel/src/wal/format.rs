@@ -15,10 +15,13 @@
 //!
 //! Checkpoint `ckpt-<seq:020>.ckpt`:
 //! ```text
-//! magic "DITACKP\0" | version u16 | reserved u16 | kernel_id_len u16 | kernel_id
+//! magic "DITACKP\0" | version u16 | rules u16 | kernel_id_len u16 | kernel_id
 //! | seq u64 | head_hash [32] | segment_first_seq u64 | segment_offset u64 | ts f64
 //! | state_len u64 | state [state_len] | blake3 [32]   (of everything before it)
 //! ```
+//! A checkpoint's `rules` is its writer's rules version, as a segment's is; checkpoints of
+//! builds before it was written hold 0 there (no build reads that field otherwise), and no
+//! such build had rules newer than 22.
 
 use std::path::{Path, PathBuf};
 
@@ -355,9 +358,13 @@ pub(crate) struct CheckpointFile {
     pub segment_first_seq: u64,
     pub segment_offset: u64,
     pub ts: f64,
+    /// The rules version of the build that wrote it; 0 when written by a build before the
+    /// field was filled (rules 22 or older).
+    pub rules: u16,
     pub state: Vec<u8>,
 }
 
+#[allow(clippy::too_many_arguments)] // the file's fields, in their order
 pub(crate) fn encode_checkpoint(
     kernel_id: &str,
     seq: u64,
@@ -365,10 +372,11 @@ pub(crate) fn encode_checkpoint(
     segment_first_seq: u64,
     segment_offset: u64,
     ts: f64,
+    rules: u16,
     state: &[u8],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + kernel_id.len() + state.len());
-    encode_file_header(&mut out, &CHECKPOINT_MAGIC, kernel_id, 0);
+    encode_file_header(&mut out, &CHECKPOINT_MAGIC, kernel_id, rules);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(head_hash);
     out.extend_from_slice(&segment_first_seq.to_le_bytes());
@@ -400,7 +408,7 @@ pub(crate) fn decode_checkpoint(
             return Err(corrupt(body_len, "checkpoint digest mismatch".into()));
         }
     }
-    let (found_id, _, _, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
+    let (found_id, _, rules, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
     if found_id != kernel_id {
         return Err(WalError::KernelIdMismatch {
             file: path.to_path_buf(),
@@ -447,6 +455,7 @@ pub(crate) fn decode_checkpoint(
         segment_first_seq: u64_at(bytes, at + 40),
         segment_offset: u64_at(bytes, at + 48),
         ts: f64::from_bits(u64_at(bytes, at + 56)),
+        rules,
         state: bytes[fixed..end].to_vec(),
     })
 }

@@ -1546,6 +1546,7 @@ fn rewrite_checkpoint_state(dir: &Path, seq: u64, change: impl FnOnce(&mut Kerne
         c.segment_first_seq,
         c.segment_offset,
         c.ts,
+        c.rules,
         &encode_kernel(&k),
     );
     fs::write(&path, bytes).unwrap();
@@ -1905,6 +1906,7 @@ fn a_checkpoint_at_the_last_sequence_number_is_skipped_not_overflowed() {
         c.segment_first_seq,
         c.segment_offset,
         c.ts,
+        c.rules,
         &c.state,
     );
     fs::write(&last, bytes).unwrap();
@@ -1945,6 +1947,7 @@ fn a_record_at_the_last_sequence_number_is_refused_not_overflowed() {
         u64::MAX,
         header_len as u64,
         0.0,
+        0,
         b"state",
     );
     fs::write(dir.path().join(checkpoint_file(u64::MAX - 1)), checkpoint).unwrap();

@@ -566,6 +566,7 @@ impl Wal {
                 io.segment_first_seq,
                 io.segment_len,
                 now_seconds(),
+                self.options.rules,
                 state,
             )
         };
@@ -602,10 +603,11 @@ impl Wal {
             (io.segment_first_seq, io.segment_len, io.head_hash)
         };
         let shared = Arc::clone(&self.shared);
-        let (dir, kernel_id, keep) = (
+        let (dir, kernel_id, keep, rules) = (
             self.dir.clone(),
             self.options.kernel_id.clone(),
             self.options.keep_checkpoints,
+            self.options.rules,
         );
         let handle = thread::Builder::new()
             .name("dita-wal-checkpoint".into())
@@ -618,6 +620,7 @@ impl Wal {
                         first,
                         offset,
                         now_seconds(),
+                        rules,
                         &state,
                     );
                     let path = write_atomically(&dir, &checkpoint_name(seq), &bytes)?;
