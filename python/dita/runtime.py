@@ -30,6 +30,7 @@ import logging
 import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -328,6 +329,11 @@ class TradingRuntime:
         # A data point is being handed out: one handed over meanwhile (a strategy feeding the
         # runtime from its callback) reached the others before the one they were hearing.
         self._feeding = False
+        # The ``on_fill`` calls of the events routed, in the order booked, and whether they are
+        # being made: an intent sent from one is routed then, its fills' calls queued after
+        # the rest (made at once, its bookkeeping came in the middle of the answer's).
+        self._fill_calls: deque[tuple[StrategyHandle, Fill]] = deque()
+        self._telling = False
 
     # -- strategies ----------------------------------------------------------------------
 
@@ -1074,9 +1080,31 @@ class TradingRuntime:
                 kept = self.fills_kept
                 if kept is not None and len(fills) >= 2 * kept:
                     del fills[:-kept]  # trimmed now and then, so each fill costs O(1)
+                self._fill_calls.append((handle, fill))
+        self._tell_fills()
+        _raise_first(errors)
+
+    def _tell_fills(self) -> None:
+        """Call ``on_fill`` for each fill booked, oldest first, once every event of the batch
+        is booked; called again from one (a strategy's intent answered), it leaves the new
+        fills to the running call, after the rest. Made as each fill was booked, an intent a
+        strategy sent from ``on_fill`` was routed in the middle of the answer: an exit sent
+        from the first of two entry fills freed the trade, and the second found no owner (the
+        strategy never heard it); a buy sent from the first of two exit fills took the freed
+        slot, and the last exit fill did not say ``closed``."""
+        if self._telling:
+            return
+        self._telling = True
+        calls = self._fill_calls
+        try:
+            while calls:
+                handle, fill = calls.popleft()
+                # Stopped, or failed, by an earlier callback: it hears no more.
                 if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):
                     self._call(handle, "on_fill", fill)
-        _raise_first(errors)
+        finally:
+            self._telling = False
+            calls.clear()  # what a KeyboardInterrupt left: kept in ``fills``, not heard later
 
     @property
     def data_points(self) -> int:
