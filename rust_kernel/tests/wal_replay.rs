@@ -749,30 +749,48 @@ fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
     assert_eq!(again.slots()[0].mark_price, 101.0);
 }
 
+/// A mark price, the smallest input that changes the kernel.
+fn mark(price: f64, ts: f64) -> KernelInput {
+    KernelInput::MarkPrice {
+        asset: "BTCUSDT".into(),
+        price,
+        ts,
+    }
+}
+
+/// The log options of a build one rules version newer than this one.
+fn newer_build() -> dita_kernel::wal::WalOptions {
+    dita_kernel::wal::WalOptions::new("replay")
+        .with_rules(dita_kernel::error::RULES + 1)
+        .with_fsync(FsyncPolicy::None)
+        .with_segment_bytes(4096)
+}
+
+/// Opening `dir` is refused as a log of that newer build, naming its version and `what` (a
+/// record or checkpoint, with its seq); the error's text.
+fn refused_as_newer(dir: &Path, what: &str) -> String {
+    let err = KernelLog::open(dir, Kernel::new("replay", 4).unwrap(), &options(0))
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
+    assert!(
+        text.contains(what) && text.contains("newer than this build's") && text.contains(&named),
+        "{text}"
+    );
+    text
+}
+
 #[test]
 fn a_record_of_newer_rules_than_this_build_is_refused() {
     // Rolled back past the build that wrote it, a log must not replay its records under
     // older rules (to a state the log never had): it is refused, naming the versions.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
-    let mark = KernelInput::MarkPrice {
-        asset: "BTCUSDT".into(),
-        price: 101.0,
-        ts: 2.0,
-    };
-    k.apply(&mark).unwrap();
-    log.record(&k, &mark).unwrap();
+    record(&mut log, &mut k, mark(101.0, 2.0));
     drop(log);
     set_segment_rules(dir.path(), dita_kernel::error::RULES + 1);
-    let err = KernelLog::open(dir.path(), Kernel::new("replay", 4).unwrap(), &options(0))
-        .err()
-        .expect("refused");
-    let text = err.to_string();
-    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
-    assert!(
-        text.contains("newer than this build's") && text.contains(&named),
-        "{text}"
-    );
+    refused_as_newer(dir.path(), "record 1");
 }
 
 #[test]
@@ -784,28 +802,12 @@ fn a_checkpoint_of_newer_rules_than_this_build_is_refused_with_no_record_after_i
     // record of newer rules, naming the versions, and nothing on disk changes.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
-    let mark = KernelInput::MarkPrice {
-        asset: "BTCUSDT".into(),
-        price: 101.0,
-        ts: 2.0,
-    };
-    k.apply(&mark).unwrap();
-    log.record(&k, &mark).unwrap();
+    record(&mut log, &mut k, mark(101.0, 2.0));
     log.checkpoint(&k).unwrap();
     drop(log);
     set_segment_rules(dir.path(), dita_kernel::error::RULES + 1);
     let before = segment_headers(dir.path());
-    let err = KernelLog::open(dir.path(), Kernel::new("replay", 4).unwrap(), &options(0))
-        .err()
-        .expect("refused");
-    let text = err.to_string();
-    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
-    assert!(
-        text.contains("checkpoint 1")
-            && text.contains("newer than this build's")
-            && text.contains(&named),
-        "{text}"
-    );
+    refused_as_newer(dir.path(), "checkpoint 1");
     assert_eq!(
         segment_headers(dir.path()),
         before,
@@ -837,12 +839,7 @@ fn a_checkpoint_of_this_build_opens_after_a_newer_build_only_reopened_its_empty_
     let mut i = 0;
     loop {
         i += 1;
-        let mark = KernelInput::MarkPrice {
-            asset: "BTCUSDT".into(),
-            price: 100.0 + (i % 7) as f64,
-            ts: i as f64,
-        };
-        record(&mut log, &mut k, mark);
+        record(&mut log, &mut k, mark(100.0 + (i % 7) as f64, i as f64));
         log.checkpoint(&k).unwrap();
         if empty_tail(dir.path()) && i > 1 {
             break; // the checkpoint points at the segment the rotation began
@@ -852,11 +849,7 @@ fn a_checkpoint_of_this_build_opens_after_a_newer_build_only_reopened_its_empty_
     let live = observable(&k);
     drop(log);
     // A newer build opens the log and closes it, with no input.
-    let newer = dita_kernel::wal::WalOptions::new("replay")
-        .with_rules(dita_kernel::error::RULES + 1)
-        .with_fsync(FsyncPolicy::None)
-        .with_segment_bytes(4096);
-    let (wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer, |_| Ok(())).unwrap();
+    let (wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer_build(), |_| Ok(())).unwrap();
     drop(wal);
     assert_eq!(
         segment_headers(dir.path()).last().unwrap().2,
@@ -881,29 +874,13 @@ fn a_checkpoint_a_newer_build_wrote_at_its_segments_start_is_refused() {
     // the log, before any input of its own, is still refused as that build's.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
-    let mark = KernelInput::MarkPrice {
-        asset: "BTCUSDT".into(),
-        price: 101.0,
-        ts: 2.0,
-    };
-    record(&mut log, &mut k, mark);
+    record(&mut log, &mut k, mark(101.0, 2.0));
     drop(log);
-    let newer = dita_kernel::wal::WalOptions::new("replay")
-        .with_rules(dita_kernel::error::RULES + 1)
-        .with_fsync(FsyncPolicy::None)
-        .with_segment_bytes(4096);
-    let (mut wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer, |_| Ok(())).unwrap();
+    let (mut wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer_build(), |_| Ok(())).unwrap();
     wal.checkpoint(1, &dita_kernel::wal::kernel_log::encode_kernel(&k))
         .unwrap();
     drop(wal);
-    let err = KernelLog::open(dir.path(), Kernel::new("replay", 4).unwrap(), &options(0))
-        .err()
-        .expect("refused");
-    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
-    assert!(
-        err.to_string().contains("checkpoint 1") && err.to_string().contains(&named),
-        "{err}"
-    );
+    refused_as_newer(dir.path(), "checkpoint 1");
 }
 
 #[test]
@@ -912,18 +889,11 @@ fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
     // stay readable by builds that know no rules: this build's records go to a new segment.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
-    let mark = |price: f64| KernelInput::MarkPrice {
-        asset: "BTCUSDT".into(),
-        price,
-        ts: 2.0,
-    };
-    k.apply(&mark(101.0)).unwrap();
-    log.record(&k, &mark(101.0)).unwrap();
+    record(&mut log, &mut k, mark(101.0, 2.0));
     drop(log);
     set_segment_header(dir.path(), 1, dita_kernel::error::RULES);
     let (mut log, mut k) = open(dir.path(), 0);
-    k.apply(&mark(102.0)).unwrap();
-    log.record(&k, &mark(102.0)).unwrap();
+    record(&mut log, &mut k, mark(102.0, 2.0));
     drop(log);
     let headers = segment_headers(dir.path());
     assert_eq!(headers.first().unwrap().1, 1, "{headers:?}");

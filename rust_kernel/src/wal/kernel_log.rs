@@ -246,14 +246,7 @@ fn restore(
     // ignored: a newer build's checkpoint ends with them). Before, a log whose newer records
     // all lay behind its newest checkpoint opened in an older build, which then took input on
     // that state under its own rules.
-    if rules > crate::error::RULES {
-        return Err(format!(
-            "checkpoint {seq} was written under rules version {rules}, newer than this build's {}: \
-             open this log with that build or a newer one",
-            crate::error::RULES
-        )
-        .into());
-    }
+    known_rules("checkpoint", seq, rules)?;
     let restored = decode_kernel(state)?;
     if restored.kernel_id != kernel_id {
         return Err(format!(
@@ -271,6 +264,20 @@ fn restore(
     Ok(())
 }
 
+/// Refuses `what` `seq` of the log (a record, a checkpoint) written under newer rules than
+/// this build's: judged by older rules, it would lead to a state the log never had.
+fn known_rules(what: &str, seq: u64, rules: u16) -> Result<(), super::ReplayError> {
+    if rules > crate::error::RULES {
+        return Err(format!(
+            "{what} {seq} was written under rules version {rules}, newer than this build's {}: \
+             open this log with that build or a newer one",
+            crate::error::RULES
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Applies record `seq`, checking that the kernel lands on the same seq.
 fn apply_record(
     kernel: &mut Kernel,
@@ -278,14 +285,7 @@ fn apply_record(
     rules: u16,
     payload: &[u8],
 ) -> Result<(), super::ReplayError> {
-    if rules > crate::error::RULES {
-        return Err(format!(
-            "record {seq} was written under rules version {rules}, newer than this build's {}: \
-             open this log with that build or a newer one",
-            crate::error::RULES
-        )
-        .into());
-    }
+    known_rules("record", seq, rules)?;
     let input = decode_input(payload)?;
     crate::error::replaying(rules, || kernel.apply(&input))
         .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
