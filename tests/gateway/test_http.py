@@ -856,6 +856,48 @@ def test_a_retry_of_a_rate_limited_enter_is_told_so_when_every_slot_is_busy() ->
         live.stop()
 
 
+class _RejectsTheFirstSubmit:
+    """Rejects the first order it is sent and takes the others silently."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.submitted += 1
+        if self.submitted > 1:
+            return []
+        coid = order.client_order_id
+        return [VenueEvent("rj-1", order.trade_id, order.slot_id, "REJECT", venue_client_id=coid,
+                           reason="insufficient margin")]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_a_retry_of_a_venue_rejected_enter_is_told_so_when_every_slot_is_busy() -> None:
+    """As for a rate limit, so for a venue's REJECT (protocol.md: either means nothing was
+    placed): the kernel accepts the intent and the venue rejects its order, the slot is taken
+    since by another trade, and a retry without slot_id was a 409 ("no free slot") that said
+    nothing of the first attempt, since only an unaccepted first outcome went back to its slot.
+    It goes where the first went and is refused DUPLICATE_INTENT with first_outcome."""
+    live = start_server(max_slots=1, venue=_RejectsTheFirstSubmit)
+    try:
+        c = live.client
+        body = {"action": "ENTER", "intent_id": "lost-1", "asset": "BTCUSDT", "side": "LONG",
+                "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
+        first = c.post("/v1/intents", json=body, headers=AUTH).json()
+        assert (first["accepted"], first["state"]) == (True, "IDLE")  # taken; the venue rejected it
+        assert c.post("/v1/intents", json={**body, "intent_id": "other"}, headers=AUTH).json()["accepted"]
+        late = c.post("/v1/intents", json=body, headers=AUTH)
+        assert late.status_code == 200, late.text
+        assert late.json()["diagnostic_code"] == "DUPLICATE_INTENT"
+        told = late.json()["details"]["first_outcome"]
+        assert (told["accepted"], told["trade_id"], told["venue_events"]) == (True, "lost-1", ["REJECT"])
+        assert c.get("/v1/slots/0").json()["trade_id"] == "other"  # the other trade untouched
+    finally:
+        live.stop()
+
+
 def test_a_retried_cancel_and_a_filled_enter_say_their_first_outcome() -> None:
     """The slot cancel endpoint takes an intent_id too: its retry is told of the first
     cancel (which took the resting order off the book). An ENTER that rested tells a retry

@@ -1000,9 +1000,13 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 raise _field_error("slot_id", f"slot_id is required for {req.action}")
             slot_id = placed_slot(req.intent_id)
             first = first_outcomes.get(req.intent_id) if req.intent_id else None
-            if slot_id is None and first is not None and not first["accepted"] and first["venue_events"]:
-                # Taken by the kernel, and the venue refused its order (rate limited, say), the
-                # slot reused since: the retry goes where the first went, to be refused
+            # Taken by the kernel, and the venue refused its order: rate limited (the outcome
+            # unaccepted, with the venue's event) or rejected (accepted, a REJECT among them).
+            venue_refused = first is not None and (
+                (not first["accepted"] and bool(first["venue_events"])) or "REJECT" in first["venue_events"]
+            )
+            if slot_id is None and first is not None and venue_refused:
+                # The slot reused since: the retry goes where the first went, to be refused
                 # DUPLICATE_INTENT with first_outcome saying nothing was placed, not 409 when
                 # every slot is busy by then. (An accepted one whose slot another trade holds
                 # is a 409, as above; an intent the kernel refused was not taken.)
