@@ -399,6 +399,18 @@ def test_bad_dsns_are_refused_naming_the_value(dsn: str, message: str) -> None:
         parse_dsn(dsn)
 
 
+def test_the_chdb_scheme_is_read_in_any_case_and_a_malformed_one_says_what_is_wrong() -> None:
+    """`HTTP://` was taken as http (a URL's scheme has no case) while `CHDB://./j` was refused
+    with "has scheme 'chdb'; use chdb://<dir>", which names the very scheme it refuses; and
+    `chdb:/./j` (one slash) got the same contradictory message."""
+    assert parse_dsn("CHDB:///tmp/x?database=a") == parse_dsn("chdb:///tmp/x?database=a")
+    assert parse_dsn("Chdb://./j").path == parse_dsn("chdb://./j").path
+    for dsn in ("chdb:/tmp/x", "chdb:tmp/x", "CHDB:/tmp/x"):
+        said = rf"'{dsn}' is not chdb://<dir>: .*chdb:// and then the directory"
+        with pytest.raises(ValueError, match=said):
+            parse_dsn(dsn)
+
+
 @pytest.mark.parametrize(
     ("dsn", "message"),
     [

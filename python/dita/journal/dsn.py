@@ -103,7 +103,7 @@ def parse_dsn(dsn: str) -> JournalTarget:
     """
     if not isinstance(dsn, str) or not dsn.strip():
         raise ValueError(f"journal dsn must be a non-empty string like 'chdb://./dita-journal', got {dsn!r}")
-    if dsn.startswith("chdb://"):
+    if dsn[: len("chdb://")].lower() == "chdb://":  # a scheme has no case, as for http(s)
         rest = dsn[len("chdb://") :]
         location, _, query = rest.partition("?")
         if not location or location in ("memory", ":memory:"):
@@ -136,6 +136,11 @@ def parse_dsn(dsn: str) -> JournalTarget:
         parsed = urlparse(dsn)
     except ValueError as exc:  # an unclosed '[' of an IPv6 host, say: name the DSN
         raise ValueError(f"journal dsn {shown!r} is not a valid URL ({exc})") from None
+    if parsed.scheme == "chdb":  # chdb:/dir or chdb:dir: not "scheme 'chdb'; use chdb://<dir>"
+        raise ValueError(
+            f"journal dsn {shown!r} is not chdb://<dir>: an embedded journal's DSN is chdb:// and then the "
+            "directory (chdb://./dita-journal, chdb:///var/lib/dita/journal)"
+        )
     if parsed.scheme not in ("http", "https"):
         raise ValueError(
             f"journal dsn {shown!r} has scheme {parsed.scheme!r}; use chdb://<dir> or http(s)://user:pw@host:port/db"
