@@ -268,3 +268,21 @@ def test_the_log_gives_back_what_each_settlement_charged(tmp_path: Path) -> None
     cols = JOURNAL_COLUMNS["account_events"]
     charged = [(row[cols.index("event_id")], row[cols.index("fee_charged")]) for row in live]
     assert charged == [("st", pytest.approx(0.06)), ("ss", 0.2), ("st-again", None), ("fund", None)]
+
+
+def test_the_log_gives_rows_only_of_inputs_it_holds(tmp_path: Path) -> None:
+    """Under fsync="batch" the replay synced the log only when records were still in the
+    writer's buffer: records handed to the OS but not yet synced (the group commit comes every
+    10 ms) gave rows, and a machine crash then left journal rows of inputs the log lost. Its
+    rows are now of inputs the log holds (``journaled_through()``), as the outbox's are."""
+    kernel = ExecutionKernel(
+        max_slots=1, venue=MockVenueAdapter(seed=5), kernel_id="jr-held", wal_dir=str(tmp_path), fsync="batch"
+    )
+    kernel.set_journal_enabled(True)
+    held: list[tuple[int, int]] = []  # (the span's last seq, what the log held as it gave rows)
+    for n in range(40):
+        assert kernel.process_intent(intent("ENTER" if n % 2 == 0 else "EXIT", 0)).accepted
+        to = kernel.wal_info()["last_seq"]  # its head hash hands the buffer to the OS, unsynced
+        kernel.wal_journal_blocks(to, sink=lambda _, to=to: held.append((to, kernel.journaled_through())))
+    assert len(held) == 40, "each record gave rows"
+    assert [(to, h) for to, h in held if h < to] == []

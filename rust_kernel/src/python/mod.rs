@@ -1360,7 +1360,10 @@ impl PyKernel {
                     "wal_journal_blocks needs a kernel with a write-ahead log (ExecutionKernel(wal_dir=...))",
                 ));
             };
-            let (last, written) = (state.log.wal().last_seq(), state.log.wal().written_seq());
+            let (last, held) = (
+                state.log.wal().last_seq(),
+                state.log.wal().recoverable_seq(),
+            );
             let dir = state.dir.clone();
             let holds = if last == 0 {
                 "the log holds no records yet".to_string()
@@ -1383,8 +1386,12 @@ impl PyKernel {
                     "invalid chunk_rows: {chunk_rows} (must be at least 1)"
                 )));
             }
-            // The replay reads the files: records still in the writer's buffer must reach them.
-            if written < to as u64 {
+            // The replay reads the files, and gives rows only of inputs the log holds, as the
+            // outbox does (`journaled_through`): records still in the writer's buffer must reach
+            // them, and under "batch" be synced. Compared with what was handed to the OS, rows of
+            // records written but not yet synced reached a journal, and a machine crash then
+            // left rows of inputs the log lost.
+            if held < to as u64 {
                 this.wal_sync_now()?;
             }
             (dir, this.core.kernel_id.clone(), this.core.max_slots(), to)
