@@ -815,84 +815,49 @@ def test_a_duplicate_intent_says_what_became_of_the_first_attempt() -> None:
             live.stop()
 
 
-class _LimitsTheFirstSubmit:
-    """Rate limits the first order it is sent and takes the others silently."""
+class _RefusesTheFirstSubmit:
+    """Refuses the first order it is sent, rate limiting it or (``reject``) rejecting it, and
+    takes the others silently."""
 
-    def __init__(self) -> None:
-        self.submitted = 0
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        self.submitted += 1
-        if self.submitted > 1:
-            return []
-        return [VenueEvent("rl-1", order.trade_id, -1, "RATE_LIMITED", venue_client_id=order.client_order_id,
-                           retry_after=1.0)]  # fmt: skip
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
-
-
-def test_a_retry_of_a_rate_limited_enter_is_told_so_when_every_slot_is_busy() -> None:
-    """The first attempt was rate limited and its slot taken since by another trade: a retry
-    without slot_id was a 409 ("no free slot"), which said nothing of the first attempt. It
-    goes where the first went and is refused DUPLICATE_INTENT with first_outcome."""
-    live = start_server(max_slots=1, venue=_LimitsTheFirstSubmit)
-    try:
-        c = live.client
-        body = {"action": "ENTER", "intent_id": "lost-1", "asset": "BTCUSDT", "side": "LONG",
-                "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
-        assert c.post("/v1/intents", json=body, headers=AUTH).json()["diagnostic_code"] == "RATE_LIMITED"
-        assert c.post("/v1/intents", json={**body, "intent_id": "other"}, headers=AUTH).json()["accepted"]
-        late = c.post("/v1/intents", json=body, headers=AUTH)
-        assert late.status_code == 200, late.text
-        assert late.json()["diagnostic_code"] == "DUPLICATE_INTENT"
-        told = late.json()["details"]["first_outcome"]
-        assert (told["diagnostic_code"], told["trade_id"], told["venue_events"]) == (
-            "RATE_LIMITED",
-            "lost-1",
-            ["RATE_LIMITED"],
-        )
-    finally:
-        live.stop()
-
-
-class _RejectsTheFirstSubmit:
-    """Rejects the first order it is sent and takes the others silently."""
-
-    def __init__(self) -> None:
-        self.submitted = 0
+    def __init__(self, *, reject: bool) -> None:
+        self.reject, self.submitted = reject, 0
 
     def submit(self, order: Any) -> list[VenueEvent]:
         self.submitted += 1
         if self.submitted > 1:
             return []
         coid = order.client_order_id
-        return [VenueEvent("rj-1", order.trade_id, order.slot_id, "REJECT", venue_client_id=coid,
-                           reason="insufficient margin")]  # fmt: skip
+        if self.reject:
+            return [VenueEvent("rj-1", order.trade_id, order.slot_id, "REJECT", venue_client_id=coid,
+                               reason="insufficient margin")]  # fmt: skip
+        return [VenueEvent("rl-1", order.trade_id, -1, "RATE_LIMITED", venue_client_id=coid, retry_after=1.0)]
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         return []
 
 
-def test_a_retry_of_a_venue_rejected_enter_is_told_so_when_every_slot_is_busy() -> None:
-    """As for a rate limit, so for a venue's REJECT (protocol.md: either means nothing was
-    placed): the kernel accepts the intent and the venue rejects its order, the slot is taken
-    since by another trade, and a retry without slot_id was a 409 ("no free slot") that said
-    nothing of the first attempt, since only an unaccepted first outcome went back to its slot.
-    It goes where the first went and is refused DUPLICATE_INTENT with first_outcome."""
-    live = start_server(max_slots=1, venue=_RejectsTheFirstSubmit)
+@pytest.mark.parametrize("refusal", ["RATE_LIMITED", "REJECT"])
+def test_a_retry_of_an_enter_the_venue_refused_is_told_so_when_every_slot_is_busy(refusal: str) -> None:
+    """The first attempt was refused by the venue (rate limited, or rejected: protocol.md says
+    either means nothing was placed) and its slot taken since by another trade: a retry without
+    slot_id was a 409 ("no free slot"), which said nothing of the first attempt; for a REJECT
+    still, since only an unaccepted first outcome went back to its slot. It goes where the
+    first went and is refused DUPLICATE_INTENT with first_outcome."""
+    rejected = refusal == "REJECT"
+    live = start_server(max_slots=1, venue=lambda: _RefusesTheFirstSubmit(reject=rejected))
     try:
         c = live.client
         body = {"action": "ENTER", "intent_id": "lost-1", "asset": "BTCUSDT", "side": "LONG",
                 "target_size": 0.5, "reference_price": 50_000.0}  # fmt: skip
         first = c.post("/v1/intents", json=body, headers=AUTH).json()
-        assert (first["accepted"], first["state"]) == (True, "IDLE")  # taken; the venue rejected it
+        # Taken by the kernel either way; a rejected order leaves the intent accepted.
+        assert (first["accepted"], first["diagnostic_code"]) == (rejected, "OK" if rejected else refusal)
         assert c.post("/v1/intents", json={**body, "intent_id": "other"}, headers=AUTH).json()["accepted"]
         late = c.post("/v1/intents", json=body, headers=AUTH)
         assert late.status_code == 200, late.text
         assert late.json()["diagnostic_code"] == "DUPLICATE_INTENT"
         told = late.json()["details"]["first_outcome"]
-        assert (told["accepted"], told["trade_id"], told["venue_events"]) == (True, "lost-1", ["REJECT"])
+        assert (told["accepted"], told["trade_id"], told["venue_events"]) == (rejected, "lost-1", [refusal])
         assert c.get("/v1/slots/0").json()["trade_id"] == "other"  # the other trade untouched
     finally:
         live.stop()
