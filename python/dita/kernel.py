@@ -13,13 +13,84 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dita._kernel import KernelCore, TradeSlot
+from dita._kernel import KernelCore, KernelOutcome, KernelTransition, TradeSlot, VenueEvent
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 
 if TYPE_CHECKING:
     from dita._kernel import MetaValue
 
-__all__ = ["ExecutionKernel", "SlotView"]
+__all__ = ["FILL_TRIGGERS", "ExecutionKernel", "SlotView", "applied_events", "booked_events"]
+
+
+# The triggers of a transition a fill made: a fill books one, whether it completes its order
+# or not, or comes after its order ended.
+FILL_TRIGGERS = ("FILL", "PARTIAL_FILL", "LATE_FILL")
+
+
+def _paired(outcome: KernelOutcome, events: Sequence[VenueEvent]) -> list[tuple[KernelTransition, int]]:
+    """Each transition of ``outcome`` a venue event made, with the index in ``events`` of the
+    event that made it, oldest first."""
+    # Paired by id, kind and, for a fill, price then size: a venue that gives two events one id
+    # (an ack and a reject, a fill resent with another size) has the kernel refuse one, and the
+    # last of them paired with the transition told a reject of an order it works. Refused, a
+    # fill's id stays free (beyond its order, then within it): by price alone the refused one
+    # was told, its fee and fill id.
+    used: set[int] = set()
+    paired: list[tuple[KernelTransition, int]] = []
+    for t in outcome.transitions:
+        if not t.event_id:
+            continue
+        fill = t.trigger in FILL_TRIGGERS
+        kind = "FILL" if fill else t.trigger
+        # A throttled cancel (a rate limit on an order the venue holds) moves the order as a
+        # refused cancel does, under the rate limit's id: unpaired, its reason was never told.
+        kinds = (kind, "RATE_LIMITED") if kind == "CANCEL_REJECT" else (kind,)
+        booked = t.details if fill else {}
+        same = [
+            i
+            for i, e in enumerate(events)
+            if i not in used and e.event_id == t.event_id and e.kind.name in kinds
+        ]
+        priced = [i for i in same if events[i].price == booked.get("fill_price")]
+        sized = (
+            i
+            for i in priced
+            if events[i].filled_size == booked.get("filled_size") or events[i].size == booked.get("fill_qty")
+        )
+        i = next(sized, priced[0] if priced else same[0] if same else None)
+        if i is not None:
+            used.add(i)
+            paired.append((t, i))
+    return paired
+
+
+def applied_events(
+    outcome: KernelOutcome, reported: Sequence[VenueEvent] | None = None
+) -> list[tuple[KernelTransition, VenueEvent]]:
+    """The venue events ``outcome`` applied, each with the transition it made, oldest first;
+    ``reported``: the events ``outcome`` answers (a polled one), besides those it carries.
+
+    ``reported`` may hold events the kernel refused (a fill sent twice or beyond its order, one
+    with a NaN price, an event for an order it does not know; an answer's refused events are
+    left out of the outcome's own): they moved nothing, so they are neither a fill nor an
+    order's end to report."""
+    events = [*(reported or ()), *outcome.emitted_events]
+    return [(t, events[i]) for t, i in _paired(outcome, events)]
+
+
+def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -> list[VenueEvent]:
+    """``reported`` and then the events ``outcome`` carries, each fill's ``size`` being what the
+    kernel booked of it (its transition's ``fill_qty``). A venue stating only its running total
+    (``size`` 0), or resending a fill merged with the next, books other than the event says:
+    heard as sent, a strategy summing its fills held what the kernel does not."""
+    events = [*reported, *outcome.emitted_events]
+    if not any(e.kind.name == "FILL" for e in events):
+        return events  # the transitions are not read (each read builds them anew)
+    for t, i in _paired(outcome, events):
+        qty = t.details.get("fill_qty") if t.trigger in FILL_TRIGGERS else None
+        if isinstance(qty, float) and qty != events[i].size:
+            events[i] = VenueEvent(**{**events[i].to_dict(), "size": qty})
+    return events
 
 
 class SlotMetadata(dict[str, Any]):

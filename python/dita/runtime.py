@@ -43,6 +43,7 @@ from dita._numbers import is_real
 from dita._signals import held
 from dita._signals import installed as signals_installed
 from dita._text import shortened
+from dita.kernel import booked_events
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.risk import KERNEL_MAX
@@ -610,7 +611,7 @@ class TradingRuntime:
         if order is not None and order.status.name not in TERMINAL_STATUSES:
             self._working.add(order.client_order_id)
         try:
-            self._route_answer(outcome.emitted_events, order, before)
+            self._route_answer(booked_events(outcome), order, before)
         except Exception as exc:
             errors.append(exc)
         _raise_first(errors)
@@ -622,7 +623,7 @@ class TradingRuntime:
         self._sync_venues()
         before = self.kernel.open_orders()  # a freeze cancels them, and may end them settled
         outcome: KernelOutcome = self.kernel.on_edge_update(asset, edge_bps, self.now())
-        self._route_answer(outcome.emitted_events, before=before)
+        self._route_answer(booked_events(outcome), before=before)
         return outcome
 
     def operator_intent(self, intent: KernelIntent) -> KernelOutcome:
@@ -633,7 +634,7 @@ class TradingRuntime:
         before = self._slots_orders(intent)
         outcome: KernelOutcome = self.kernel.process_intent(intent)
         if outcome.accepted:
-            self._route_answer(outcome.emitted_events, outcome.order, before)
+            self._route_answer(booked_events(outcome), outcome.order, before)
         return outcome
 
     def _slots_orders(self, intent: KernelIntent) -> list[Any]:
@@ -687,9 +688,10 @@ class TradingRuntime:
                 if not outcome.applied:
                     continue
                 seen.add(event.event_id)
-                self._after_events([event], set(), {event.event_id: order} if order is not None else None)
+                booked, *emitted = booked_events(outcome, [event])
+                self._after_events([booked], set(), {event.event_id: order} if order is not None else None)
                 # The kernel may act on its own (e.g. send the next exit leg): follow that too.
-                follow = [e for e in outcome.emitted_events if e.event_id not in seen]
+                follow = [e for e in emitted if e.event_id not in seen]
                 if follow:
                     self._after_events(follow, seen)
             except Exception as exc:
@@ -819,7 +821,7 @@ class TradingRuntime:
         batch: list[VenueEvent] = []
         ids: set[str] = set()
         for event, outcome in taken:
-            for ev in (event, *outcome.emitted_events):
+            for ev in booked_events(outcome, [event]):
                 if ev.event_id not in ids:
                     ids.add(ev.event_id)
                     batch.append(ev)

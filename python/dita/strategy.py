@@ -115,7 +115,7 @@ class Fill(NamedTuple):
     asset: str
     side: str  # BUY or SELL
     price: float
-    size: float
+    size: float  # what the kernel booked of it (a venue's running total gives the increase)
     fee: float | None
     ts: float
     closed: bool  # the fill closed the trade (its slot reached CLOSED)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +38,7 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
-from dita.kernel import ExecutionKernel
+from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events
 from dita.risk import KERNEL_MAX
 from dita.venues import poll_once
 
@@ -50,56 +50,6 @@ Emit = Callable[[str, dict[str, Any]], None]
 # Stages of a slot with a position (size > 0) that an opposite order must not go around: an
 # exit working, or an entry order still working after a part fill.
 _BUSY = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING, TradeStage.ENTRY_WORKING)
-
-# The triggers of a transition a fill made: a fill books one, whether it completes its order
-# or not, or comes after its order ended.
-FILL_TRIGGERS = ("FILL", "PARTIAL_FILL", "LATE_FILL")
-
-
-def applied_events(
-    outcome: KernelOutcome, reported: Sequence[VenueEvent] | None = None
-) -> list[tuple[KernelTransition, VenueEvent]]:
-    """The venue events ``outcome`` applied, each with the transition it made, oldest first;
-    ``reported``: the events ``outcome`` answers (a polled one), besides those it carries.
-
-    ``reported`` may hold events the kernel refused (a fill sent twice or beyond its order, one
-    with a NaN price, an event for an order it does not know; an answer's refused events are
-    left out of the outcome's own): they moved nothing, so they are neither a fill nor an
-    order's end to report."""
-    # Paired by id, kind and, for a fill, price then size: a venue that gives two events one id
-    # (an ack and a reject, a fill resent with another size) has the kernel refuse one, and the
-    # last of them paired with the transition told a reject of an order it works. Refused, a
-    # fill's id stays free (beyond its order, then within it): by price alone the refused one
-    # was told, its fee and fill id.
-    events = [*(reported or ()), *outcome.emitted_events]
-    used: set[int] = set()
-    applied: list[tuple[KernelTransition, VenueEvent]] = []
-    for t in outcome.transitions:
-        if not t.event_id:
-            continue
-        fill = t.trigger in FILL_TRIGGERS
-        kind = "FILL" if fill else t.trigger
-        # A throttled cancel (a rate limit on an order the venue holds) moves the order as a
-        # refused cancel does, under the rate limit's id: unpaired, its reason was never told.
-        kinds = (kind, "RATE_LIMITED") if kind == "CANCEL_REJECT" else (kind,)
-        booked = t.details if fill else {}
-        same = [
-            i
-            for i, e in enumerate(events)
-            if i not in used and e.event_id == t.event_id and e.kind.name in kinds
-        ]
-        priced = [i for i in same if events[i].price == booked.get("fill_price")]
-        sized = (
-            i
-            for i in priced
-            if events[i].filled_size == booked.get("filled_size") or events[i].size == booked.get("fill_qty")
-        )
-        i = next(sized, priced[0] if priced else same[0] if same else None)
-        if i is not None:
-            used.add(i)
-            applied.append((t, events[i]))
-    return applied
-
 
 _STATUS_BY_KIND = {
     KernelEventKind.ORDER_ACK: "ACKNOWLEDGED",

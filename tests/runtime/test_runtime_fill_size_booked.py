@@ -1,0 +1,121 @@
+"""A strategy hears each fill at the size the kernel booked of it. A venue that states only
+its running total (``size`` 0, ``filled_size`` the total), or that resends a fill merged with
+the next (``size`` 0.7 after 0.5 was booked), has the kernel book the increase; the runtime
+handed the strategy and the fill listeners the event's own ``size``, so a strategy summing
+its fills held 0.0, or 1.2, where the kernel holds 1.0. So in a venue's answer to a submit
+and in a poll."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from dita import ExecutionKernel, VenueEvent, VenueOrder
+from dita.runtime import TradingRuntime
+from dita.strategy import Bar, Fill, Strategy
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BuysOnce(Strategy[NoParams]):
+    Params = NoParams
+
+    def on_start(self) -> None:
+        self.heard: list[Fill] = []
+        self.bought = False
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.bought:
+            self.bought = True
+            assert self.buy(bar.asset, 1.0, limit=100.0, price=bar.close).accepted
+
+    def on_fill(self, fill: Fill) -> None:
+        self.heard.append(fill)
+
+
+class FillsAsTold:
+    """Acks each order and fills it in ``parts`` (size, running total), in the submit's
+    answer (``at_once``) or from the next poll."""
+
+    name = "fills-as-told"
+
+    def __init__(self, parts: list[tuple[float, float]], *, at_once: bool) -> None:
+        self.parts = parts
+        self.at_once = at_once
+        self.queue: list[VenueEvent] = []
+
+    def _fills(self, order: VenueOrder) -> list[VenueEvent]:
+        return [
+            VenueEvent(
+                f"fill-{n}",
+                order.trade_id,
+                order.slot_id,
+                "FILL",
+                "FILLED" if total >= order.size else "PARTIALLY_FILLED",
+                venue_order_id="V1",
+                venue_client_id=order.client_order_id,
+                asset=order.asset,
+                side=order.side,
+                price=100.0,
+                size=size,
+                filled_size=total,
+            )
+            for n, (size, total) in enumerate(self.parts)
+        ]
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        ack = VenueEvent(
+            f"ack-{order.client_order_id}",
+            order.trade_id,
+            order.slot_id,
+            "ORDER_ACK",
+            venue_order_id="V1",
+            venue_client_id=order.client_order_id,
+            asset=order.asset,
+            side=order.side,
+        )
+        if self.at_once:
+            return [ack, *self._fills(order)]
+        self.queue = self._fills(order)
+        return [ack]
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        events, self.queue = self.queue, []
+        return events
+
+
+def _bar(i: int) -> Bar:
+    return Bar("BTCUSDT", 1_700_000_000.0 + 60 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0)
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["answer", "poll"])
+@pytest.mark.parametrize(
+    ("parts", "booked"),
+    [
+        ([(0.0, 0.4), (0.0, 1.0)], [0.4, 0.6]),
+        ([(0.5, 0.5), (0.7, 0.7), (0.0, 1.0)], [0.5, 0.2, 0.3]),
+    ],
+    ids=["totals-only", "merged-resend"],
+)
+def test_a_strategy_hears_each_fill_at_the_size_the_kernel_booked(
+    parts: list[tuple[float, float]], booked: list[float], at_once: bool
+) -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=FillsAsTold(parts, at_once=at_once), kernel_id="booked")
+    runtime = TradingRuntime(kernel)
+    heard_by_listener: list[Any] = []
+    runtime.fill_listeners.append(lambda event, row: heard_by_listener.append(event.size))
+    strategy = BuysOnce()
+    runtime.add_strategy(strategy)
+    runtime.run([_bar(0), _bar(1)])
+    assert kernel.slot_state(0).size == pytest.approx(1.0)
+    assert [f.size for f in strategy.heard] == pytest.approx(booked)
+    assert heard_by_listener == pytest.approx(booked)
+    # What the strategy summed is what the kernel holds.
+    assert sum(f.size for f in strategy.heard) == pytest.approx(kernel.slot_state(0).size)
