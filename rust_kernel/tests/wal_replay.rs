@@ -884,6 +884,31 @@ fn a_checkpoint_a_newer_build_wrote_at_its_segments_start_is_refused() {
 }
 
 #[test]
+fn the_audit_replay_refuses_a_later_checkpoint_of_newer_rules() {
+    // `dita wal verify` compares each later checkpoint with the replay up to it; one a newer
+    // build wrote may hold parts this build skips, so it was "matched" unread. It is refused as
+    // recovery refuses it, naming the versions.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    record(&mut log, &mut k, mark(101.0, 2.0));
+    log.checkpoint(&k).unwrap();
+    record(&mut log, &mut k, mark(102.0, 3.0));
+    drop(log);
+    let (mut wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer_build(), |_| Ok(())).unwrap();
+    wal.checkpoint(2, &dita_kernel::wal::kernel_log::encode_kernel(&k))
+        .unwrap();
+    drop(wal);
+    let err = replay_checkpoints(dir.path()).expect_err("a newer build's checkpoint passed");
+    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
+    let text = err.to_string();
+    assert!(
+        text.contains("checkpoint 2") && text.contains(&named),
+        "{text}"
+    );
+    refused_as_newer(dir.path(), "checkpoint 2");
+}
+
+#[test]
 fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
     // A format-1 segment that says rules 1 (written by a build between the two changes) would
     // stay readable by builds that know no rules: this build's records go to a new segment.
