@@ -20,6 +20,7 @@ from dita import (
     VenueOrder,
     VenueOrderStatus,
 )
+from dita._kernel import KernelEventKind
 from dita.risk import MarketLimits
 from dita.venues import (
     PaperVenue,
@@ -30,6 +31,7 @@ from dita.venues import (
     VenueTimeout,
     VenueUnavailable,
 )
+from dita.venues._events import OrderEvents
 
 
 def kinds(events: list) -> list[str]:
@@ -271,6 +273,34 @@ def test_router_resume_marks_its_own_ids_and_those_of_the_venues_behind_it() -> 
     assert [e.event_id for e in refused] == ["router:reject:o2"]  # named after the order already
 
 
+def test_a_venue_added_to_a_router_after_its_resume_is_resumed_too(tmp_path: Path) -> None:
+    """A kernel recovered from its log resumes its venue when it is built; a venue added to the
+    router after that counted from 1 again, and the exit's answer repeated the ids of the
+    entry's, which the slot remembers: refused as duplicates, the exit stayed in flight."""
+
+    def start() -> ExecutionKernel:
+        router = VenueRouter()
+        kernel = ExecutionKernel(
+            max_slots=1, venue=router, wal_dir=str(tmp_path), kernel_id="k", fsync="always"
+        )
+        router.add(ShadowVenue(name="s"))
+        router.route("BTCUSDT", "s")
+        return kernel
+
+    first = start()
+    assert first.process_intent(KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)).accepted
+    first.close()
+    del first
+    gc.collect()
+    kernel = start()
+    try:
+        out = kernel.process_intent(KernelIntent("i2", "t1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0))
+        assert [e.event_id[:3] for e in out.emitted_events] == ["s-s", "s-s"]  # marked with the seq
+        assert kernel.slot_state(0).fsm_state.name == "CLOSED"
+    finally:
+        kernel.close()
+
+
 def test_router_routes_orders_by_asset_and_falls_back_to_the_default() -> None:
     shadow, paper = ShadowVenue(), PaperVenue(slippage_bps=0)
     paper.on_quote("ETHUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
@@ -314,6 +344,26 @@ def test_router_learns_where_orders_it_did_not_send_are_from_open_orders() -> No
     assert router.venue_name_holding(resting) == "pb"
     (ack,) = router.cancel(resting)
     assert ack.kind.name == "CANCEL_ACK" and pb.open_orders() == []
+
+
+class _ListsLazily(PaperVenue):
+    """Lists its open orders as a generator (reconciliation reads any iterable list once)."""
+
+    def open_orders(self) -> Any:
+        yield from super().open_orders()
+
+
+def test_router_lists_the_orders_of_a_venue_that_lists_them_as_a_generator() -> None:
+    """The router read a venue's listing twice, learning where its orders are and then listing
+    them: a generator was spent by the first, and reconciliation through the router saw none of
+    the venue's orders, leaving one nobody manages working there, reported clean."""
+    venue = _ListsLazily(name="lazy")
+    venue.submit(make_order("left-over", order_type="LIMIT", price=95.0))  # before a restart
+    router = VenueRouter({"lazy": venue}, default="lazy")
+    kernel = ExecutionKernel(max_slots=1, venue=router)
+    report = kernel.reconcile_with_venue()
+    assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["left-over"]
+    assert list(venue.open_orders()) == []
 
 
 class _TimesOut(PaperVenue):
@@ -547,6 +597,34 @@ def test_router_refuses_a_name_its_own_answers_ids_could_not_carry(name: str, re
     a NUL or a lone surrogate there and the kernel refused them, the order left in flight."""
     with pytest.raises(ValueError, match=rf"name {re.escape(repr(name))} {reason}"):
         VenueRouter({"shadow": ShadowVenue()}, name=name)
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (lambda: VenueRouter([ShadowVenue()]), TypeError, "venues must be a mapping such as"),
+        (
+            lambda: VenueRouter({"s": ShadowVenue()}, routes=[("BTCUSDT", "s")]),
+            TypeError,
+            "routes must be a mapping",
+        ),
+        (
+            lambda: VenueRouter({"s": ShadowVenue()}, default=["s"]),
+            UnknownVenueError,
+            "unknown venue ['s'] in default",
+        ),
+        (
+            lambda: VenueRouter({"s": ShadowVenue()}).route("BTCUSDT", ["s"]),
+            UnknownVenueError,
+            "['s'] in routes",
+        ),
+    ],
+)
+def test_router_refuses_settings_of_the_wrong_type_naming_them(build: Any, error: type, message: str) -> None:
+    """A list of venues raised AttributeError ('list' object has no attribute 'items'), and a
+    list for a venue name "unhashable type", naming neither the setting nor the value."""
+    with pytest.raises(error, match=re.escape(message)):
+        build()
 
 
 def test_router_refuses_two_adapters_of_one_name_whose_ids_collide() -> None:
@@ -945,5 +1023,98 @@ def test_router_after_a_restart_with_the_assets_route_changed_still_books_the_or
         report = kernel.reconcile_with_venue()
         assert report.lost_submits == []
         assert kernel.slot_state(0).size == pytest.approx(1.0)
+    finally:
+        kernel.close()
+
+
+class _SendsHashed:
+    """Sends each order under a hash of the kernel's client id and lists it under that, as
+    ``CcxtVenue`` does on OKX and Gate, whose rules every kernel id breaks; its events carry
+    the kernel's id. Follows the orders it is told to ``watch``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.events = OrderEvents(name)
+        self.listed: dict[str, VenueOrder] = {}
+        self.watched: list[str] = []
+
+    def listed_client_order_id(self, order: VenueOrder) -> str:
+        return "dita" + order.client_order_id.replace("-", "")
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        venue_order_id = self.events.venue_order_id()
+        hashed = self.listed_client_order_id(order)
+        self.listed[hashed] = VenueOrder(
+            hashed,
+            order.slot_id,
+            order.trade_id,
+            order.asset,
+            order.side,
+            order.order_type,
+            order.price,
+            order.size,
+            venue_order_id=venue_order_id,
+            status=VenueOrderStatus.ACKNOWLEDGED,
+        )
+        ack = KernelEventKind.ORDER_ACK
+        return [
+            self.events.make(
+                order, ack, VenueOrderStatus.ACKNOWLEDGED, venue_order_id=venue_order_id, timestamp=2.0
+            )
+        ]
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        held = self.listed.pop(self.listed_client_order_id(order), None)
+        kind, status = (
+            (KernelEventKind.CANCEL_ACK, VenueOrderStatus.CANCELED)
+            if held is not None
+            else (KernelEventKind.CANCEL_REJECT, order.status)
+        )
+        return [self.events.make(order, kind, status, venue_order_id=order.venue_order_id, timestamp=3.0)]
+
+    def watch(self, order: VenueOrder) -> None:
+        self.watched.append(order.client_order_id)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return list(self.listed.values())
+
+    def positions(self) -> dict[str, float]:
+        return {}
+
+
+def test_router_after_a_restart_and_a_reroute_finds_an_order_its_venue_lists_under_a_hash(
+    tmp_path: Path,
+) -> None:
+    """After a restart the router knows where an order is from the venue's open-orders list,
+    which names it by the id it went out under: a hash of the kernel's on OKX and Gate. It took
+    the kernel's order for one of the routed venue's, and, the asset routed elsewhere since,
+    had that venue follow it (reporting the order it never had as ended) and sent its cancel
+    there (refused), while the order worked on, unfollowed, where it was."""
+    va, vb = _SendsHashed("va"), _SendsHashed("vb")
+
+    def start(routes: dict[str, str]) -> ExecutionKernel:
+        router = VenueRouter({"va": va, "vb": vb}, default="vb", routes=routes)
+        return ExecutionKernel(
+            max_slots=1, venue=router, wal_dir=str(tmp_path), kernel_id="k", fsync="always"
+        )
+
+    first = start({"ETHUSDT": "va"})
+    entry = KernelIntent(
+        "i1", "t1", 0, "ETHUSDT", "LONG", "ENTER", 100.0, 1.0, order_type="LIMIT", limit_price=95.0
+    )
+    order = first.process_intent(entry).order
+    assert order is not None and len(va.listed) == 1
+    first.close()
+    del first
+    gc.collect()
+
+    kernel = start({})  # restarted with ETHUSDT on the default venue from now on
+    try:
+        report = kernel.reconcile_with_venue()
+        assert report.unknown_at_venue_canceled == [] and report.unwatched == []
+        assert (va.watched, vb.watched) == ([order.client_order_id], [])
+        cancel = KernelIntent("i2", "t1", 0, "ETHUSDT", "LONG", "CANCEL", 0.0, 0.0)
+        out = kernel.process_intent(cancel)
+        assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"] and va.listed == {}
     finally:
         kernel.close()

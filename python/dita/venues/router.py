@@ -15,7 +15,9 @@ may be listed late, so its absence does not count until the venue shows it knows
 ``order_status`` saying it ended) or ``order_status`` says the venue never received it
 (reconciliation then ends it in the kernel); until then it is kept, as the kernel keeps it
 in flight. ``open_orders()`` also teaches it where orders it did not send are (after a
-restart), so reconciliation cancels them on the right venue. An order it knows nothing of
+restart), so reconciliation cancels them on the right venue, and the kernel's own orders
+follow their cancel there, also one a venue lists under the client id it went out under
+(``listed_client_order_id``: a hash on OKX and Gate). An order it knows nothing of
 is cancelled on the routed venue. ``order_status`` asks the venue holding the order, or, not
 knowing it (after a restart), the venue the order's asset is routed to when given it, else each
 venue in turn.
@@ -77,6 +79,13 @@ class VenueRouter:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         self.name = check_venue_name(name)  # its own answers' ids and reasons carry it
+        # A list of venues (or of route pairs) raised AttributeError on "items", naming neither.
+        for field, given, example in (
+            ("venues", venues, "{'paper': PaperVenue()}"),
+            ("routes", routes, "{'ETHUSDT': 'paper'}"),
+        ):
+            if given is not None and not isinstance(given, Mapping):
+                raise TypeError(f"{field} must be a mapping such as {example}, got {given!r}")
         self._venues: dict[str, VenueAdapter] = {}
         self._routes: dict[str, str] = {}
         self._default: str | None = None
@@ -88,6 +97,9 @@ class VenueRouter:
         self._in_doubt: set[str] = set()
         self._check_open_at = _CHECK_OPEN_AFTER
         self._events = OrderEvents(name)
+        # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids repeated
+        # the last run's, and the recovered kernel refused its answers as duplicates.
+        self._resumed: list[int] = []
         for venue_name, adapter in (venues or {}).items():
             self.add(adapter, name=venue_name)
         if default is not None:
@@ -100,7 +112,8 @@ class VenueRouter:
     def add(self, adapter: VenueAdapter, *, name: str | None = None) -> None:
         """Register ``adapter`` under ``name`` (its own ``name`` when omitted). An adapter
         registered already, or whose own ``name`` another adapter here has (their event ids
-        would collide), is a ValueError."""
+        would collide), is a ValueError. Added after the router's ``resume``, it is resumed
+        with the same seqs."""
         venue_name = name if name is not None else getattr(adapter, "name", "")
         if not isinstance(venue_name, str) or not venue_name:
             raise ValueError(f"venue name must be a non-empty string, got {venue_name!r}")
@@ -121,6 +134,10 @@ class VenueRouter:
                     f"venue {venue_name!r} is named {own_name!r}, as venue {other_name!r} is: their "
                     f"event ids would collide; give each adapter its own name (name=...)"
                 )
+        resume = getattr(adapter, "resume", None)
+        if callable(resume):
+            for seq in self._resumed:
+                resume(seq)
         self._venues[venue_name] = adapter
 
     def route(self, asset: str, venue_name: str) -> None:
@@ -130,7 +147,8 @@ class VenueRouter:
         self._routes[asset] = self._known(venue_name, field="routes")
 
     def _known(self, venue_name: str, *, field: str) -> str:
-        if venue_name not in self._venues:
+        # Not a str: no venue's name (a list raised "unhashable type", naming neither).
+        if not isinstance(venue_name, str) or venue_name not in self._venues:
             raise UnknownVenueError(
                 f"unknown venue {venue_name!r} in {field}; known venues: {self._known_names()}"
             )
@@ -201,8 +219,10 @@ class VenueRouter:
 
     def resume(self, seq: int) -> None:
         """Mark the router's ids, and those of every venue behind it that can, with ``seq``
-        (the kernel recovered from its write-ahead log beside it calls this)."""
+        (the kernel recovered from its write-ahead log beside it calls this), and those of any
+        venue added later."""
         self._events.resume(seq)
+        self._resumed.append(seq)
         for venue in self._venues.values():
             resume = getattr(venue, "resume", None)
             if callable(resume):
@@ -240,7 +260,29 @@ class VenueRouter:
 
     def venue_name_holding(self, order: VenueOrder) -> str:
         """The name of the venue ``order`` was submitted to (the routed one if unknown)."""
-        return self._order_venue.get(order.client_order_id) or self.venue_name_for(order.asset)
+        return (
+            self._order_venue.get(order.client_order_id)
+            or self._listed_at(order)
+            or self.venue_name_for(order.asset)
+        )
+
+    def _listed_at(self, order: VenueOrder) -> str | None:
+        """The venue whose open-orders list showed ``order`` under the client id it sent it as
+        (``listed_client_order_id``: a hash on OKX and Gate), learnt as the order's venue. After a
+        restart that list is all the router knows, and the routed venue, changed since, got the
+        order's cancel and ``watch``."""
+        for venue_name, adapter in self._venues.items():
+            listed_as = getattr(adapter, "listed_client_order_id", None)
+            if not callable(listed_as):
+                continue
+            try:
+                listed = str(listed_as(order))
+            except Exception:
+                continue  # found as without this hook
+            if self._order_venue.get(listed) == venue_name:
+                self._remember(order.client_order_id, venue_name)
+                return venue_name
+        return None
 
     def venue_holding(self, order: VenueOrder) -> VenueAdapter:
         return self._venues[self.venue_name_holding(order)]
@@ -248,7 +290,9 @@ class VenueRouter:
     def open_orders(self) -> list[VenueOrder]:
         orders: list[VenueOrder] = []
         for venue_name, adapter in self._venues.items():
-            theirs = adapter.open_orders()
+            # Read once: a venue's generator was spent learning where its orders are, and the
+            # router listed none of them (reconciliation left the venue's orders unmanaged).
+            theirs = list(adapter.open_orders())
             for order in theirs:
                 self._remember(order.client_order_id, venue_name)
                 # Listed, so the venue has it: in doubt no more (as in _forget_ended_orders).
