@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dita.backtest.data import DataError, load_market_data, parse_time
-from dita.data import SAMPLE_BARS, generate_bars, write_bars
+from dita.data import SAMPLE_BARS, generate_bars, generate_quotes, iter_quotes, write_bars
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 
@@ -51,6 +51,50 @@ def test_generator_is_deterministic_and_consistent() -> None:
     assert not np.array_equal(a["close"], generate_bars(days=2, seed=4)["close"])
     assert np.all(a["low"] <= np.minimum(a["open"], a["close"]))
     assert np.all(a["high"] >= np.maximum(a["open"], a["close"]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"price": float("nan")}, "price=nan must be positive and finite"),
+        ({"price": -1.0}, "price=-1.0 must be positive and finite"),
+        ({"volatility": -0.1}, "volatility=-0.1 must be zero or more and finite"),
+        ({"start": float("nan")}, "start=nan must be zero or more and finite"),
+        ({"seed": -1}, "seed=-1 must be an int >= 0"),
+        ({"days": "1"}, "days='1' must be positive and finite"),
+    ],
+)
+def test_generated_bars_refuse_bad_arguments_naming_them(kwargs: dict[str, object], message: str) -> None:
+    """A NaN or negative price made bars of NaN or below zero, without a word (the loader
+    refused them later, far from the cause); a negative volatility raised numpy's "scale < 0"."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_bars(**{"days": 0.01, **kwargs})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"spread_bps": -4.0}, "spread_bps=-4.0 must be zero or more and finite"),
+        ({"interval_s": float("nan")}, "interval_s=nan must be positive and finite"),
+        ({"interval_s": -1.0}, "interval_s=-1.0 must be positive and finite"),
+        ({"n": 2.0}, "n=2.0 must be an int >= 0"),
+        ({"symbols": "BTCUSDT"}, "symbols='BTCUSDT' must be a list of non-empty names"),
+        ({"symbols": [""]}, "symbols=[''] must be a list of non-empty names"),
+        ({"symbols": ["BTCUSDT", "BTCUSDT"]}, "names a symbol more than once"),
+    ],
+)
+def test_generated_quotes_refuse_bad_arguments_naming_them(kwargs: dict[str, object], message: str) -> None:
+    """A negative spread made every bid above its ask, a NaN interval NaN times, and a str of
+    symbols quoted each of its letters; refused when called, not at the first quote taken."""
+    args: dict[str, object] = {"n": 2, "symbols": ["BTCUSDT"], **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        iter_quotes(**args)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate_quotes(**args)  # type: ignore[arg-type]
+
+
+def test_generated_quotes_take_numpy_counts() -> None:
+    assert generate_quotes(n=np.int64(2), symbols=["BTCUSDT"]) == generate_quotes(n=2, symbols=["BTCUSDT"])
 
 
 def test_csv_and_parquet_load_the_same(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dita._files import replace_whole
+from dita._numbers import is_count, is_real
 
 __all__ = ["SAMPLE_BARS", "bars_table", "generate_bars", "generate_quotes", "iter_quotes", "write_bars"]
 
@@ -51,6 +52,21 @@ def bar_span_problem(
     return None
 
 
+def _check_numbers(**checks: tuple[object, str]) -> None:
+    """Refuses each value that is not a finite real number meeting its rule (``positive``,
+    ``zero or more``), or, for ``count``, an int >= 0, naming the argument and the
+    value: a NaN or negative price, or a negative spread (bids above asks), was made into data
+    without a word, and read back later as data the kernel refused, far from the cause."""
+    for name, (value, rule) in checks.items():
+        if rule == "count":
+            if not is_count(value):
+                raise ValueError(f"{name}={value!r} must be an int >= 0")
+        elif not (
+            is_real(value) and math.isfinite(value) and (value > 0 if rule == "positive" else value >= 0)
+        ):
+            raise ValueError(f"{name}={value!r} must be {rule} and finite")
+
+
 def generate_bars(
     *,
     days: float = 1.0,
@@ -65,6 +81,14 @@ def generate_bars(
     ``volatility`` is the standard deviation of one bar's log return. Prices are rounded to
     0.01 and bars are consistent (low <= open, close <= high).
     """
+    _check_numbers(
+        days=(days, "positive"),
+        interval_s=(interval_s, "positive"),
+        seed=(seed, "count"),
+        start=(start, "zero or more"),  # epoch seconds: readers refuse times before 1970
+        price=(price, "positive"),
+        volatility=(volatility, "zero or more"),
+    )
     problem = bar_span_problem(days, interval_s)
     if problem:
         raise ValueError(problem)
@@ -96,7 +120,27 @@ def generate_quotes(
 def iter_quotes(
     *, n: int, symbols: list[str], seed: int = 42, spread_bps: float = 4.0, interval_s: float = 1.0
 ) -> Iterator[tuple[float, str, float, float, float, float]]:
-    """The quotes of ``generate_quotes``, one at a time: a long run holds none it is done with."""
+    """The quotes of ``generate_quotes``, one at a time: a long run holds none it is done with.
+    Bad arguments raise ValueError here, not at the first quote taken."""
+    _check_numbers(
+        n=(n, "count"),
+        seed=(seed, "count"),
+        spread_bps=(spread_bps, "zero or more"),
+        interval_s=(interval_s, "positive"),
+    )
+    # A list or tuple: a str was iterated as its letters, "BTCUSDT" quoted as seven symbols.
+    names = list(symbols) if isinstance(symbols, list | tuple) else None
+    if names is None or not all(isinstance(s, str) and s for s in names):
+        raise ValueError(f"symbols={symbols!r} must be a list of non-empty names")
+    if len(set(names)) != len(names):
+        # One mid per name, moved twice a round: two quotes of one symbol at one time.
+        raise ValueError(f"symbols={symbols!r} names a symbol more than once")
+    return _quotes(int(n), names, seed, spread_bps, interval_s)
+
+
+def _quotes(
+    n: int, symbols: list[str], seed: int, spread_bps: float, interval_s: float
+) -> Iterator[tuple[float, str, float, float, float, float]]:
     rng = np.random.default_rng(seed)
     base = {s: _REFERENCE_PRICES.get(s[:3], 100.0 * (1 + i) ** 2) for i, s in enumerate(symbols)}
     mids = dict(base)
