@@ -371,6 +371,18 @@ def test_strategy_inspect() -> None:
     assert bad.exit_code == 2 and "has no attribute 'Nope'" in bad.stderr
 
 
+def test_strategy_inspect_json_is_strict_json_with_an_infinite_default(tmp_path: Path) -> None:
+    """`dita strategy inspect --json` printed a parameter's default of inf ("no stop") as the
+    bare word Infinity, which jq and JSON.parse refuse: it is the text "inf", as `dita backtest
+    --json` prints the parameter."""
+    strategy = tmp_path / "inspect_idle.py"  # idle.py is imported by the backtest test already
+    strategy.write_text(INFINITE_PARAM)
+    result = runner.invoke(app, ["strategy", "inspect", f"{strategy}:Idle", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout, parse_constant=_strict)
+    assert [(p["name"], p["default"]) for p in info["params"]] == [("stop_pct", "inf")]
+
+
 def test_paper_then_status_orders_and_pnl(tmp_path: Path) -> None:
     state = tmp_path / "state"
     result = runner.invoke(
@@ -1646,6 +1658,88 @@ def test_a_state_file_nested_too_deeply_is_refused(tmp_path: Path, resting: str)
     again = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
     assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
     assert again.exit_code == 2 and str(path) in again.stderr, again.output
+
+
+NO_STOP = """
+import math
+
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class Stop(BaseModel):
+    stop_pct: float = math.inf  # "no stop"
+    stops: list[float] = [1.0, -math.inf]
+    tag: str = "inf"  # text, not a float
+
+
+class NoStop(Strategy[Stop]):
+    Params = Stop
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        pass
+"""
+
+
+def _strict(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _continued_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strategy: str) -> dict[str, Any]:
+    """The parameters a `dita paper --wal-dir` run continuing kernel "rest" read back from its
+    state file (what it passed its session as the previous run's)."""
+    from dita.cli import paper
+
+    seen: list[dict[str, Any]] = []
+    made = paper.PaperSession.__init__
+
+    def init(self: Any, *args: Any, previous: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        seen.append(previous or {})
+        made(self, *args, previous=previous, **kwargs)
+
+    monkeypatch.setattr(paper.PaperSession, "__init__", init)
+    again = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exit_code == 0 and "continues kernel rest" in again.stdout, again.output
+    params: dict[str, Any] = seen[0]["strategies"][0]["params"]
+    return params
+
+
+def test_the_state_file_is_strict_json_with_an_infinite_parameter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strategy parameter of inf ("no stop") was written to the state file as the bare word
+    Infinity, which jq and JSON.parse refuse. It is the text "inf", as in metrics.json and
+    `dita backtest --json`, and the run continuing the kernel reads it back as the float."""
+    (tmp_path / "paper_no_stop.py").write_text(NO_STOP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = _paper_on(tmp_path, "paper_no_stop:NoStop", _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    saved = json.loads(path.read_text(), parse_constant=_strict)["strategies"][0]["params"]
+    assert saved == {"stop_pct": "inf", "stops": [1.0, "-inf"], "tag": "inf"}
+    params = _continued_params(tmp_path, monkeypatch, "paper_no_stop:NoStop")
+    assert params == {"stop_pct": float("inf"), "stops": [1.0, float("-inf")], "tag": "inf"}
+    json.loads(path.read_text(), parse_constant=_strict)
+
+
+def test_a_state_file_with_a_bare_infinity_still_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """State files written before it was strict JSON hold Infinity: still read, as the float."""
+    (tmp_path / "paper_no_stop.py").write_text(NO_STOP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = _paper_on(tmp_path, "paper_no_stop:NoStop", _bars_csv(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "rest.json"
+    old = json.loads(path.read_text())
+    old["strategies"][0]["params"] = {"stop_pct": float("inf"), "stops": [1.0, float("-inf")], "tag": "inf"}
+    path.write_text(json.dumps(old))
+    assert "Infinity" in path.read_text()
+    params = _continued_params(tmp_path, monkeypatch, "paper_no_stop:NoStop")
+    assert params == {"stop_pct": float("inf"), "stops": [1.0, float("-inf")], "tag": "inf"}
+    json.loads(path.read_text(), parse_constant=_strict)  # rewritten strict
 
 
 def test_a_run_continued_on_other_assets_ends_the_orders_no_data_would_fill(

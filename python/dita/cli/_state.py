@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
 from dita._files import replace_whole
+from dita._numbers import finite_json
 from dita._text import shortened
 from dita.cli._common import warn
 from dita.services import pid_alive, process_start
@@ -197,7 +198,9 @@ def write_state_file(state_dir: Path, snapshot: dict[str, Any]) -> Path:
     name on an empty or torn file, which `dita status` skips and `dita paper --wal-dir` refuses
     to continue from."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(snapshot, sort_keys=True, default=str)
+    # Strict JSON, as metrics.json: a strategy parameter of inf ("no stop") is the text "inf",
+    # not Infinity, which jq and JSON.parse refuse (`dita paper` reads it back as the float).
+    text = json.dumps(finite_json(snapshot, as_text=True), sort_keys=True, default=str, allow_nan=False)
     return replace_whole(
         state_dir / f"{snapshot['kernel_id']}.json", lambda tmp: tmp.write_text(text, encoding="utf-8")
     )

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from dita._numbers import finite_json
 from dita.cli._common import fail, out_console
 
 __all__ = ["register"]
@@ -30,7 +31,9 @@ def inspect_strategy(
         fail(str(exc))
     info = cls.describe()
     if json_out:
-        typer.echo(json.dumps(info, sort_keys=True, default=str))
+        # Strict JSON, as `dita backtest --json`: a default of inf is the text "inf", not
+        # Infinity, which jq and JSON.parse refuse.
+        typer.echo(json.dumps(finite_json(info, as_text=True), sort_keys=True, default=str, allow_nan=False))
         return
     console = out_console()
     console.print(Text.assemble((str(info["class"]), "bold"), f"  {info['summary']}"))
