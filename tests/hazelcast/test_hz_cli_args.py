@@ -3,8 +3,10 @@ or java process: no member is needed (the cluster address below has nobody liste
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -58,6 +60,64 @@ def test_services_start_refuses_a_bad_timeout_before_launching(timeout: str, tmp
     )
     assert result.exit_code == 2, result.output
     assert f"--timeout={float(timeout)!r} must be positive and finite" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["start", "stop", "status"])
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_services_name_the_option_of_a_bad_port(command: str, port: str, tmp_path: Path) -> None:
+    """ "port must be a TCP port ..." named the member's field, not the option given."""
+    result = runner.invoke(app, ["services", "hazelcast", command, "--port", port, "--home", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"error: --port: port must be a TCP port between 1 and 65535, got {port}" in result.stderr
+
+
+def _slow_mvn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Maven on PATH that takes a while, then fails to fetch."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mvn").write_text("#!/bin/sh\nsleep 1\necho 'Could not resolve' >&2\nexit 1\n")
+    (bin_dir / "mvn").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "fetch",
+        pytest.param("start", marks=pytest.mark.skipif(shutil.which("java") is None, reason="needs java")),
+    ],
+)
+def test_services_say_they_still_fetch_the_jars(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Maven ran quiet (-q, its output captured) for as long as it took, minutes on a first run
+    that fetches its plugins too: nothing said the command still worked."""
+    from dita.cli import services
+
+    _slow_mvn(tmp_path, monkeypatch)
+    monkeypatch.setattr(services, "PROGRESS_LINE_SECONDS", 0.2)
+    port = ["--port", str(free_port())] if command == "start" else []
+    result = runner.invoke(app, ["services", "hazelcast", command, *port, "--home", str(tmp_path / "home")])
+    assert result.exit_code == 2 and "mvn could not fetch" in result.stderr, result.output
+    assert "still running after" in result.stderr, result.stderr
+
+
+def test_services_fetch_says_maven_stalled_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download that stalled past Maven's timeout was a TimeoutExpired traceback."""
+    import subprocess
+
+    from dita.services import hazelcast
+
+    def stalled(cmd: list[str], **kwargs: Any) -> None:
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    _slow_mvn(tmp_path, monkeypatch)
+    monkeypatch.setattr(hazelcast.subprocess, "run", stalled)
+    result = runner.invoke(app, ["services", "hazelcast", "fetch", "--home", str(tmp_path / "home")])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "error: mvn did not fetch com.hazelcast:hazelcast:5.5.0:jar within 900 s" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from dita.cli._common import fail, given_path, require_finite
+from dita.cli._common import elapsed_report, fail, given_path, require_finite
 
 __all__ = ["register"]
 
@@ -24,6 +24,10 @@ ClusterOption = Annotated[
     str | None,
     typer.Option("--cluster-name", help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)"),
 ]
+# Fetching the jars (minutes on a first run: Maven fetches its own plugins too) and starting a
+# member say on stderr that they still work, as a journal query does.
+PROGRESS_LINE_SECONDS = 10.0
+
 HomeOption = Annotated[
     Path | None,
     typer.Option(
@@ -52,7 +56,9 @@ def _member(port: int, cluster_name: str | None, home: Path | None) -> object:
     try:
         return HazelcastMember(port=port, cluster_name=cluster_name, home=home)
     except ValueError as exc:
-        fail(f"{source}: {exc}" if str(exc).startswith("cluster_name") else str(exc))
+        # Named as the option the value came from: "port must be ..." named no option.
+        option = {"cluster_name": source, "port": "--port"}.get(str(exc).partition(" ")[0])
+        fail(f"{option}: {exc}" if option else str(exc))
 
 
 @hazelcast_app.command("fetch")
@@ -61,7 +67,11 @@ def fetch(home: HomeOption = None) -> None:
     from dita.services.hazelcast import ServiceError, default_home, fetch_jars
 
     try:
-        for jar in fetch_jars(home):
+        with elapsed_report(
+            "fetching the Hazelcast jars with Maven", enabled=True, line_seconds=PROGRESS_LINE_SECONDS
+        ):
+            jars = fetch_jars(home)
+        for jar in jars:
             typer.echo(str(jar))
     except ServiceError as exc:
         fail(str(exc))
@@ -82,8 +92,10 @@ def start(
     require_finite("--timeout", timeout)
     member = _member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
+    label = f"starting the Hazelcast member on {member.address}"
     try:
-        pid = member.start(timeout=timeout)
+        with elapsed_report(label, enabled=True, line_seconds=PROGRESS_LINE_SECONDS):
+            pid = member.start(timeout=timeout)
     except ServiceError as exc:
         fail(str(exc))
     except OSError as exc:

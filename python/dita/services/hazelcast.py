@@ -160,6 +160,10 @@ def _jar_problem(jar: Path) -> str | None:
     return None
 
 
+MVN_TIMEOUT_S = 900
+"""The longest ``fetch_jars`` waits for Maven to fetch one jar."""
+
+
 def fetch_jars(home: Path | None = None, version: str = HAZELCAST_VERSION) -> list[Path]:
     """Fetch the member jars with Maven unless they are cached already; return their paths.
 
@@ -186,7 +190,14 @@ def fetch_jars(home: Path | None = None, version: str = HAZELCAST_VERSION) -> li
         # Copy into a scratch dir first so an interrupted download never looks cached.
         with tempfile.TemporaryDirectory(dir=jar_dir) as scratch:
             cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={coords}", f"-DoutputDirectory={scratch}"]
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=MVN_TIMEOUT_S, check=False)
+            except subprocess.TimeoutExpired:
+                # A download that stalled (a network gone quiet): one line, not a traceback.
+                raise ServiceError(
+                    f"mvn did not fetch {coords} within {MVN_TIMEOUT_S} s: check the network (or "
+                    "Maven's proxy settings) and fetch again"
+                ) from None
             fetched = Path(scratch) / jar.name
             if done.returncode != 0 or not fetched.is_file():
                 tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
