@@ -53,7 +53,7 @@ def kernel(rules: bool) -> ExecutionKernel:
                 "max_leverage": 10.0,
                 "max_notional_per_asset": 1e9,
                 "max_notional_total": 1e10,
-                "max_order_rate": 1e7,
+                "max_order_rate": 100_000,  # the most the kernel takes; intents are 1 ms apart
                 "regime": "BULL",  # LONG entries are with the regime
                 "edge_freeze_threshold_bps": 1.5,
             }

@@ -180,7 +180,8 @@ class KernelIntent:
 
     Enum arguments take the native enum or its name. ``exit_leg_ratios`` defaults to
     ``(1.0,)`` (one leg), ``order_type`` to MARKET. Numbers are taken as given; the kernel
-    refuses non-finite or negative ones with INVALID_INTENT when the intent is processed.
+    refuses non-finite or negative ones, and an ENTER's ``leverage`` below 1e-15, with
+    INVALID_INTENT when the intent is processed.
     """
 
     def __new__(
@@ -630,7 +631,8 @@ class KernelCore:
     def exchange_config(self) -> dict[str, Any]: ...
     def set_market_limits(self, asset: str, limits: Mapping[str, float]) -> None: ...
     def market_limits(self, asset: str) -> dict[str, float] | None: ...
-    # require_source_run_in_live is a flag: a bool or the int 0 or 1.
+    # require_source_run_in_live is a flag: a bool or the int 0 or 1. max_leverage is at least
+    # 1e-15, max_order_rate from 1 to 100000 (the most its window counts); ValueError otherwise.
     def set_risk_limits(self, limits: Mapping[str, Any]) -> None: ...
     def risk_limits(self) -> dict[str, Any]: ...
     # Teaches the calibration of its liquidity (maker=True: the maker's, else the taker's),

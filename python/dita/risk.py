@@ -22,6 +22,8 @@ from dita._numbers import Flag, Number, OptionalNumber
 
 __all__ = [
     "KERNEL_MAX",
+    "KERNEL_MAX_ORDER_RATE",
+    "KERNEL_MIN_LEVERAGE",
     "KERNEL_MIN_SIZE",
     "KERNEL_MIN_STEP",
     "MarketLimits",
@@ -38,6 +40,12 @@ KERNEL_MIN_SIZE = 1e-9
 # The finest lot step or tick the kernel takes (0 is none): a size over a much finer one
 # overflowed to an order of infinite size.
 KERNEL_MIN_STEP = 1e-15
+# The smallest leverage the kernel takes (max_leverage, an entry's): a position's margin, its
+# notional over a leverage of 1e-320, was infinite.
+KERNEL_MIN_LEVERAGE = 1e-15
+# The highest max_order_rate the kernel takes: its window counts no more orders a second, so a
+# higher rate never bound.
+KERNEL_MAX_ORDER_RATE = 100_000
 
 
 class RiskLimits(BaseModel):
@@ -47,7 +55,10 @@ class RiskLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_leverage: OptionalNumber = Field(
-        default=None, gt=0, le=KERNEL_MAX, description="largest leverage an entry may use"
+        default=None,
+        ge=KERNEL_MIN_LEVERAGE,
+        le=KERNEL_MAX,
+        description="largest leverage an entry may use",
     )
     max_notional_per_asset: OptionalNumber = Field(
         default=None,
@@ -64,9 +75,10 @@ class RiskLimits(BaseModel):
     max_order_rate: OptionalNumber = Field(
         default=None,
         ge=1,
-        le=KERNEL_MAX,
+        le=KERNEL_MAX_ORDER_RATE,
         description="orders (entries and exits) per second, sliding one-second window on intent "
-        "timestamps; at least 1 (below it every order is refused), a fraction rounds down",
+        "timestamps; at least 1 (below it every order is refused) and at most 100,000 (the most "
+        "the window counts), a fraction rounds down",
     )
     regime: Regime = Field(
         default="NEUTRAL",

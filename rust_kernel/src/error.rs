@@ -188,7 +188,11 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// leg's whole share again. A lot step or tick finer than `fees::MIN_STEP` is refused (a size
 /// over a step of 1e-309 overflowed, and an order went out at an infinite size), and so is an
 /// edge update of a blank asset (it froze the kernel naming none).
-pub const RULES: u16 = 22;
+///
+/// 23: an ENTER whose `leverage` is below `risk::MIN_LEVERAGE` (1e-15) is refused as
+/// INVALID_INTENT naming it, and so is a loaded slot holding one (1e-320 was taken: the
+/// position's margin, its notional over the leverage, was infinite).
+pub const RULES: u16 = 23;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -16,7 +16,7 @@ use crate::fees::{
 use crate::fsm::{self, next_stage, Ctx, Trigger};
 use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
 use crate::model::*;
-use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits};
+use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits, MIN_LEVERAGE};
 use crate::types::*;
 use crate::wal::kernel_log::tail_parts;
 use ahash::AHashMap;
@@ -2339,13 +2339,25 @@ impl Kernel {
                 TOO_SMALL,
             );
         }
-        if intent.leverage <= 0.0 {
-            return bad(
-                self,
-                "leverage",
-                Detail::F64(intent.leverage),
-                "must be positive",
-            );
+        if intent.leverage < MIN_LEVERAGE {
+            if intent.leverage <= 0.0 {
+                return bad(
+                    self,
+                    "leverage",
+                    Detail::F64(intent.leverage),
+                    "must be positive",
+                );
+            }
+            // Rules 23 on: a leverage this small (1e-320) makes a position's margin, its
+            // notional over the leverage, infinite.
+            if rules() >= 23 {
+                return bad(
+                    self,
+                    "leverage",
+                    Detail::F64(intent.leverage),
+                    "must be at least 1e-15",
+                );
+            }
         }
         if let Err(msg) = validate_leg_ratios(&intent.exit_leg_ratios) {
             return bad(
@@ -5943,6 +5955,14 @@ fn check_loaded_slot(
             &field("leverage"),
             s.leverage,
             "must be positive for a slot with a position or a working order",
+        ));
+    }
+    // Rules 23 on, as an ENTER's leverage: one this small makes the position's margin infinite.
+    if (works || holds) && s.leverage < MIN_LEVERAGE && rules() >= 23 {
+        return Err(KernelError::invalid(
+            &field("leverage"),
+            format!("{:e}", s.leverage),
+            "must be at least 1e-15 for a slot with a position or a working order",
         ));
     }
     for (which, order, side) in [

@@ -4,6 +4,11 @@ use crate::error::{check_number, strict, KernelError, KernelResult, MAX_MAGNITUD
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
+/// The smallest leverage taken (an intent's, `max_leverage`, a loaded slot's; rules 23 on for
+/// the first and last): the reciprocal of [`MAX_MAGNITUDE`], so a notional within bounds over
+/// it (its margin) stays finite. A leverage of 1e-320 was taken, and its margin was infinite.
+pub const MIN_LEVERAGE: f64 = 1e-15;
+
 /// The market's direction as the strategy's operator sees it. An aggressive (market) entry
 /// against it needs `metadata["override"]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +35,11 @@ impl Regime {
         }
     }
 }
+
+/// The highest `max_order_rate` taken: the stamps the rate window holds, which keep its memory
+/// bounded. A rate above it never bound: the count stopped there (100,003 orders in a second
+/// passed a rate of 100,001).
+pub const MAX_ORDER_RATE: f64 = 100_000.0;
 
 /// Risk rules; `None` turns a rule off.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -122,6 +132,13 @@ impl RiskLimits {
                             "must be positive (use None to turn the rule off)",
                         ));
                     }
+                    if f == "max_leverage" && *v < MIN_LEVERAGE {
+                        return Err(KernelError::invalid(
+                            f,
+                            format!("{v:e}"),
+                            "must be at least 1e-15 (use None to turn the rule off)",
+                        ));
+                    }
                     if f == "max_order_rate" && *v < 1.0 {
                         // Counted in a one-second window, a rate below 1 refuses every order.
                         return Err(KernelError::invalid(
@@ -129,6 +146,14 @@ impl RiskLimits {
                             v,
                             "must be at least 1: orders are counted in a one-second window, \
                              where a rate below 1 refuses every order",
+                        ));
+                    }
+                    if f == "max_order_rate" && *v > MAX_ORDER_RATE {
+                        return Err(KernelError::invalid(
+                            f,
+                            v,
+                            "must be at most 100000 a second, the most the window counts \
+                             (use None to turn the rule off)",
                         ));
                     }
                     *next.limit_mut(f) = Some(*v);
@@ -306,8 +331,8 @@ impl RateWindow {
             self.ordered = false;
         }
         self.stamps.push_back(now);
-        // The window never needs more than the highest plausible rate; keep memory bounded.
-        if self.stamps.len() > 100_000 {
+        // The window never needs more than the highest rate taken; keep memory bounded.
+        if self.stamps.len() > MAX_ORDER_RATE as usize {
             self.stamps.pop_front();
         }
     }
@@ -356,6 +381,54 @@ mod tests {
             .with_updates(&[("max_order_rate".into(), ConfigValue::Num(1.0))])
             .unwrap();
         assert_eq!(n.max_order_rate, Some(1.0));
+    }
+
+    #[test]
+    fn an_order_rate_above_what_the_window_counts_is_refused_naming_it() {
+        // The window holds 100,000 stamps: at a rate of 100,001 the count never reached it, and
+        // every order passed.
+        let mut w = RateWindow::default();
+        for _ in 0..100_002 {
+            w.record(5.0);
+        }
+        assert_eq!(w.count(5.0) as f64, MAX_ORDER_RATE);
+        let r = RiskLimits::default();
+        for v in [100_001.0, 1e15] {
+            let err = r
+                .with_updates(&[("max_order_rate".into(), ConfigValue::Num(v))])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("invalid max_order_rate: {v}")),
+                "{err}"
+            );
+            assert!(err.contains("at most 100000"), "{err}");
+        }
+        let n = r
+            .with_updates(&[("max_order_rate".into(), ConfigValue::Num(MAX_ORDER_RATE))])
+            .unwrap();
+        assert_eq!(n.max_order_rate, Some(MAX_ORDER_RATE));
+    }
+
+    #[test]
+    fn a_max_leverage_below_the_smallest_leverage_is_refused_naming_it() {
+        // A cap of 1e-320 was taken (it refuses every entry, as a rate below 1 would).
+        let r = RiskLimits::default();
+        for v in [1e-320, 1e-300, 9.9e-16] {
+            let err = r
+                .with_updates(&[("max_leverage".into(), ConfigValue::Num(v))])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("invalid max_leverage: {v:e}")),
+                "{err}"
+            );
+            assert!(err.contains("at least 1e-15"), "{err}");
+        }
+        let n = r
+            .with_updates(&[("max_leverage".into(), ConfigValue::Num(MIN_LEVERAGE))])
+            .unwrap();
+        assert_eq!(n.max_leverage, Some(MIN_LEVERAGE));
     }
 
     #[test]

@@ -1028,6 +1028,24 @@ def test_numpy_integers_are_ints_where_an_int_is_taken() -> None:
     assert state_of(k) == before
 
 
+def test_numpy_floats_are_floats_in_metadata() -> None:
+    """A metadata value from a model's output is numpy's float32: refused ("values must be str,
+    int, float, bool or None, got float32") while numpy's integers were taken as ints."""
+    k = ExecutionKernel(max_slots=1, kernel_id="np")
+    entry = intent("ENTER", 0, metadata={"signal": np.float32(0.25), "third": Fraction(1, 4)})
+    assert entry.metadata == {"signal": 0.25, "third": 0.25}
+    assert k.process_intent(entry).accepted
+    k.set_slot_metadata(0, {"edge": np.float16(1.5)})
+    assert k.slot_state(0).metadata == {"edge": 1.5} and type(k.slot_state(0).metadata["edge"]) is float
+    before = state_of(k)
+    # Still no number: a Decimal, and a Fraction too large for a float (named, nothing changed).
+    with pytest.raises(TypeError, match=r'invalid metadata\["d"\]: values must be'):
+        k.set_slot_metadata(0, {"d": Decimal("0.1")})
+    with pytest.raises(ValueError, match=r'^invalid metadata\["huge"\]: Fraction\(1000'):
+        k.set_slot_metadata(0, {"huge": Fraction(10**400)})
+    assert state_of(k) == before
+
+
 def test_numpy_flags_are_flags() -> None:
     """A numpy 1 was refused as a flag (the message itself offering "0 or 1"), and a numpy bool
     in metadata as "got bool"."""

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from dita import ExecutionKernel
 from dita.cli import app
-from dita.risk import MarketLimits, RiskLimits
+from dita.risk import KERNEL_MAX_ORDER_RATE, MarketLimits, RiskLimits
 
 runner = CliRunner()
 
@@ -18,10 +18,12 @@ runner = CliRunner()
     "field", ["max_leverage", "max_notional_per_asset", "max_notional_total", "max_order_rate"]
 )
 def test_risk_limits_refuse_what_the_kernel_refuses(field: str) -> None:
+    # A rate is held to what the kernel's window counts, the rest to the 1e15 bound.
+    top = KERNEL_MAX_ORDER_RATE if field == "max_order_rate" else 1e15
     with pytest.raises(ValidationError, match=field):
-        RiskLimits(**{field: 1e16})
+        RiskLimits(**{field: top * 10})
     ExecutionKernel(max_slots=1, kernel_id="rev-risk").set_risk_limits(
-        RiskLimits(**{field: 1e15}).model_dump()
+        RiskLimits(**{field: top}).model_dump()
     )
 
 

@@ -533,6 +533,10 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
             MetaValue::Float(v.extract::<f64>()?)
         } else if let Ok(s) = v.cast::<PyString>() {
             MetaValue::Str(utf8(s, format_args!("{field}[{key:?}]"))?.to_string())
+        } else if is_real(&v)? {
+            // Any other real number, as every entry point takes one: numpy's float32 (a model's
+            // output) was refused while numpy's integers were taken.
+            MetaValue::Float(float_arg(&v, &format!("{field}[{key:?}]"))?)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "invalid {field}[{key:?}]: values must be str, int, float, bool or None, got {}",
