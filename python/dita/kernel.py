@@ -27,16 +27,19 @@ __all__ = ["FILL_TRIGGERS", "ExecutionKernel", "SlotView", "applied_events", "bo
 FILL_TRIGGERS = ("FILL", "PARTIAL_FILL", "LATE_FILL")
 
 
-def _paired(outcome: KernelOutcome, events: Sequence[VenueEvent]) -> list[tuple[KernelTransition, int]]:
+def _paired(
+    outcome: KernelOutcome, events: Sequence[VenueEvent]
+) -> list[tuple[KernelTransition, int, dict[str, Any]]]:
     """Each transition of ``outcome`` a venue event made, with the index in ``events`` of the
-    event that made it, oldest first."""
+    event that made it and, for a fill, the transition's details (what it booked), oldest
+    first."""
     # Paired by id, kind and, for a fill, price then size: a venue that gives two events one id
     # (an ack and a reject, a fill resent with another size) has the kernel refuse one, and the
     # last of them paired with the transition told a reject of an order it works. Refused, a
     # fill's id stays free (beyond its order, then within it): by price alone the refused one
     # was told, its fee and fill id.
     used: set[int] = set()
-    paired: list[tuple[KernelTransition, int]] = []
+    paired: list[tuple[KernelTransition, int, dict[str, Any]]] = []
     for t in outcome.transitions:
         if not t.event_id:
             continue
@@ -60,7 +63,7 @@ def _paired(outcome: KernelOutcome, events: Sequence[VenueEvent]) -> list[tuple[
         i = next(sized, priced[0] if priced else same[0] if same else None)
         if i is not None:
             used.add(i)
-            paired.append((t, i))
+            paired.append((t, i, booked))
     return paired
 
 
@@ -75,21 +78,32 @@ def applied_events(
     left out of the outcome's own): they moved nothing, so they are neither a fill nor an
     order's end to report."""
     events = [*(reported or ()), *outcome.emitted_events]
-    return [(t, events[i]) for t, i in _paired(outcome, events)]
+    return [(t, events[i]) for t, i, _ in _paired(outcome, events)]
 
 
 def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -> list[VenueEvent]:
     """``reported`` and then the events ``outcome`` carries, each fill's ``size`` being what the
-    kernel booked of it (its transition's ``fill_qty``). A venue stating only its running total
-    (``size`` 0), or resending a fill merged with the next, books other than the event says:
-    heard as sent, a strategy summing its fills held what the kernel does not."""
+    kernel booked of it (its transition's ``fill_qty``) and its ``fee`` what the kernel charged
+    of it (a report booked in part, its share). A venue stating only its running total (``size``
+    0), or resending a fill merged with the next, books other than the event says: heard as
+    sent, a strategy summing its fills held what the kernel does not."""
     events = [*reported, *outcome.emitted_events]
     if not any(e.kind.name == "FILL" for e in events):
         return events  # the transitions are not read (each read builds them anew)
-    for t, i in _paired(outcome, events):
-        qty = t.details.get("fill_qty") if t.trigger in FILL_TRIGGERS else None
-        if isinstance(qty, float) and qty != events[i].size:
-            events[i] = VenueEvent(**{**events[i].to_dict(), "size": qty})
+    for _, i, booked_as in _paired(outcome, events):
+        qty = booked_as.get("fill_qty")  # read once: each read of details builds them anew
+        event = events[i]
+        if isinstance(qty, float) and qty != event.size:
+            booked = {"size": qty}
+            # A report booked in part is charged its share of the fee (rules 9 on; a
+            # reconciliation's whole): heard whole, the strategy paid the overlap twice.
+            if (
+                event.fee is not None
+                and qty < event.size
+                and event.metadata.get("source") != "reconciliation"
+            ):
+                booked["fee"] = event.fee * qty / event.size
+            events[i] = VenueEvent(**{**event.to_dict(), **booked})
     return events
 
 

@@ -116,7 +116,7 @@ class Fill(NamedTuple):
     side: str  # BUY or SELL
     price: float
     size: float  # what the kernel booked of it (a venue's running total gives the increase)
-    fee: float | None
+    fee: float | None  # as the venue stated it; of a fill booked in part, the share charged
     ts: float
     closed: bool  # the fill closed the trade (its slot reached CLOSED)
 

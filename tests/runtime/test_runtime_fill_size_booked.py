@@ -43,9 +43,12 @@ class FillsAsTold:
 
     name = "fills-as-told"
 
-    def __init__(self, parts: list[tuple[float, float]], *, at_once: bool) -> None:
+    def __init__(
+        self, parts: list[tuple[float, float]], *, at_once: bool, fee_rate: float | None = None
+    ) -> None:
         self.parts = parts
         self.at_once = at_once
+        self.fee_rate = fee_rate  # the fee each fill states, of its own size; None: none stated
         self.queue: list[VenueEvent] = []
 
     def _fills(self, order: VenueOrder) -> list[VenueEvent]:
@@ -63,6 +66,7 @@ class FillsAsTold:
                 price=100.0,
                 size=size,
                 filled_size=total,
+                fee=None if self.fee_rate is None else self.fee_rate * 100.0 * size,
             )
             for n, (size, total) in enumerate(self.parts)
         ]
@@ -119,3 +123,22 @@ def test_a_strategy_hears_each_fill_at_the_size_the_kernel_booked(
     assert heard_by_listener == pytest.approx(booked)
     # What the strategy summed is what the kernel holds.
     assert sum(f.size for f in strategy.heard) == pytest.approx(kernel.slot_state(0).size)
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["answer", "poll"])
+def test_a_fill_booked_in_part_is_heard_with_the_part_of_its_fee_the_kernel_charged(at_once: bool) -> None:
+    """A fill resent merged with the next (0.7 after 0.5 was booked) books 0.2, and the kernel
+    charges 0.2/0.7 of the fee it states: heard at 0.2 with the whole fee, a strategy summing
+    its fees paid the overlap twice (0.12 where the kernel charged 0.10)."""
+    venue = FillsAsTold([(0.5, 0.5), (0.7, 0.7), (0.3, 1.0)], at_once=at_once, fee_rate=0.001)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="booked")
+    runtime = TradingRuntime(kernel)
+    fees_by_listener: list[Any] = []
+    runtime.fill_listeners.append(lambda event, row: fees_by_listener.append(event.fee))
+    strategy = BuysOnce()
+    runtime.add_strategy(strategy)
+    runtime.run([_bar(0), _bar(1)])
+    assert kernel.slot_state(0).fees_paid == pytest.approx(0.10)
+    assert [f.size for f in strategy.heard] == pytest.approx([0.5, 0.2, 0.3])
+    assert [f.fee for f in strategy.heard] == pytest.approx([0.05, 0.02, 0.03])
+    assert fees_by_listener == pytest.approx([0.05, 0.02, 0.03])
