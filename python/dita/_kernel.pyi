@@ -368,7 +368,8 @@ class AccountEvent:
 class VenueOrder:
     """An order the kernel handed (or will hand) to a venue. Prices, sizes and the time must
     be finite and not negative, and ``filled_size`` at most ``size`` (ValueError naming the
-    field); the client id and size may be empty or 0 for an order someone else placed."""
+    field; ``reference_price`` 0, the default, is the price); the client id and size may be
+    empty or 0 for an order someone else placed."""
 
     def __new__(
         cls,

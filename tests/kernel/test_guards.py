@@ -190,6 +190,9 @@ def test_wrong_types_and_unknown_enums_raise_naming_the_field(
         ({"price": float("nan")}, r"invalid price: NaN \(must be a finite number\)"),
         ({"size": -1.0}, r"invalid size: -1 \(must not be negative\)"),
         ({"reference_price": float("inf")}, "invalid reference_price: inf"),
+        # 0 (the default) is "none given", the order's price; NaN and negatives were taken so.
+        ({"reference_price": float("nan")}, r"invalid reference_price: NaN \(must be a finite number\)"),
+        ({"reference_price": -1.0}, r"invalid reference_price: -1 \(must not be negative\)"),
         ({"filled_size": 2.0}, r"invalid filled_size: 2 \(must not be more than the order's size\)"),
         ({"avg_fill_price": -0.5}, "invalid avg_fill_price: -0.5"),
         ({"price": 1e16}, "invalid price: 1e16 .must be at most 1e15"),

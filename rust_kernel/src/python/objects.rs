@@ -551,7 +551,9 @@ impl PyVenueOrder {
             side: enum_arg(side, "side")?,
             order_type: enum_arg(order_type, "order_type")?,
             price,
-            reference_price: if reference_price > 0.0 {
+            // 0 (the default) is "none given": the price. NaN or a negative one is checked
+            // below, named (taken as none given, it hid a caller's bad figure).
+            reference_price: if reference_price != 0.0 {
                 reference_price
             } else {
                 price
