@@ -436,6 +436,26 @@ def test_the_venue_says_whether_it_still_asks_about_an_order(
     assert venue.poll_events() == [] and not venue.following()  # given up on after the grace
 
 
+def test_orders_ended_in_their_submit_or_cancel_answer_are_not_kept(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """An order over in its submit's or cancel's answer (a market order filled at once) was
+    kept until a poll dropped it, and a runtime polls only while orders work (or the venue
+    says it follows one): a strategy trading market orders piled up a record per order for
+    as long as it ran."""
+    venue = make_venue()
+    for n in range(3):
+        exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+        assert kinds(venue.submit(make_order(f"s1-entry-{n}", size=0.015))) == ["ORDER_ACK", "FILL", "FILL"]
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    resting = make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02)
+    venue.submit(resting)
+    exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
+    assert kinds(venue.cancel(resting)) == ["FILL", "CANCEL_ACK"]
+    assert not venue.following() and venue._tracked == {}
+
+
 def test_an_order_closed_without_a_filled_size_is_not_ended_short(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
@@ -1737,6 +1757,27 @@ def test_unknown_outcome_is_judged_on_binance_codes_whatever_the_exception_class
         ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}')
     )
     assert venue._outcome_unknown(ccxt.RequestTimeout("binance POST http://127.0.0.1/api/v3/order"))
+
+
+@pytest.mark.parametrize("status", [524, 507])
+def test_a_server_error_ccxt_has_no_class_for_is_an_unknown_outcome_not_a_refusal(
+    make_venue: VenueFactory, exchange: RecordedExchange, status: int
+) -> None:
+    """A 5xx answer ccxt does not map (Cloudflare's 524: the exchange took the request and did
+    not answer in time) comes as a bare ExchangeError: the submit was rejected and the cancel
+    refused, while the exchange may have carried out either. Both are looked up instead."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", payload=f"error code: {status}", status=status)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_new.json")
+    order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    assert kinds(venue.submit(order)) == ["ORDER_ACK"]  # found working, never reported rejected
+
+    exchange.script("DELETE", "/api/v3/order", payload=f"error code: {status}", status=status)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_new.json")
+    with pytest.raises(VenueTimeout):  # not a CANCEL_REJECT: the cancel may have happened
+        venue.cancel(order)
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1
+    assert len(exchange.calls("DELETE", "/api/v3/order")) == 1
 
 
 def test_a_malformed_answer_about_one_order_loses_no_fill_of_another(

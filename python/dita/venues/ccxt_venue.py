@@ -334,6 +334,20 @@ def _retry_after_seconds(value: Any, now: float) -> float | None:
     return max(seconds, 0.0) if not math.isnan(seconds) else None
 
 
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of the answer ``exc`` was raised for: ccxt raises its error from (or
+    while handling) the HTTP library's, which holds the response. None when there was none."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        status = getattr(getattr(cause, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _qualified_order_id(market_id: str, exchange_order_id: str) -> str:
     """The kernel's id of an exchange order: ``<market id>:<exchange's id>`` ('' while it has
     none). Binance's order ids are unique only within a market, and the kernel's index of venue
@@ -951,6 +965,20 @@ class CcxtVenue:
 
     @_serialized
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        try:
+            return self._submit(order)
+        finally:
+            self._forget_if_over(order.client_order_id)
+
+    def _forget_if_over(self, key: str) -> None:
+        """Drop the record of an order its submit's or cancel's answer ended (a market order
+        filled at once): left for a poll to drop, and a runtime polls only while orders work,
+        a strategy trading market orders kept one per order for as long as it ran."""
+        tracked = self._tracked.get(key)
+        if tracked is not None and tracked.terminal:
+            del self._tracked[key]
+
+    def _submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.submitted += 1
         ccxt = self._ccxt
         if self._throttled():
@@ -1039,6 +1067,11 @@ class CcxtVenue:
         failures, timeouts, server errors and Binance's 'execution status unknown' codes."""
         ccxt = self._ccxt
         if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
+            return True
+        # A 5xx ccxt has no class for (Cloudflare's 524: the exchange took the request and did
+        # not answer in time) comes as a bare ExchangeError, the request maybe carried out.
+        status = _http_status(exc)
+        if status is not None and status >= 500:
             return True
         return bool(_UNKNOWN_OUTCOME_RE.search(str(exc)))
 
@@ -1719,6 +1752,12 @@ class CcxtVenue:
 
     @_serialized
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        try:
+            return self._cancel(order)
+        finally:
+            self._forget_if_over(_record_key(order))
+
+    def _cancel(self, order: VenueOrder) -> list[VenueEvent]:
         ccxt = self._ccxt
         # An order without a client id is kept by its exchange id (``_record_key``); under the
         # empty id, the next such cancel would reach this one again.
