@@ -1,12 +1,15 @@
 """Data points of one asset, ``AAA``, a minute apart: what the runtime's dispatch tests feed;
-and the acknowledgement their hand-made venues give an order at submit."""
+the acknowledgement their hand-made venues give an order at submit; and a strategy that buys
+once and keeps the fills it hears."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from dita import VenueEvent
-from dita.strategy import Bar, Quote
+from dita.strategy import Bar, Fill, Quote, Strategy
 
 T0 = 1.7e9
 
@@ -26,3 +29,25 @@ def ack(order: Any) -> VenueEvent:
         f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK",
         status="ACKNOWLEDGED", venue_client_id=coid, asset=order.asset, side=order.side,
     )  # fmt: skip
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BuysOnce(Strategy[NoParams]):
+    """Buys 1.0 of the first bar's asset, limit 100, and keeps each fill it hears in ``heard``."""
+
+    Params = NoParams
+
+    def on_start(self) -> None:
+        self.heard: list[Fill] = []
+        self.bought = False
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.bought:
+            self.bought = True
+            assert self.buy(bar.asset, 1.0, limit=100.0, price=bar.close).accepted
+
+    def on_fill(self, fill: Fill) -> None:
+        self.heard.append(fill)

@@ -7,34 +7,12 @@ and in a poll."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from pydantic import BaseModel, ConfigDict
 
 from dita import ExecutionKernel, VenueEvent, VenueOrder
 from dita.runtime import TradingRuntime
-from dita.strategy import Bar, Fill, Strategy
 
-
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BuysOnce(Strategy[NoParams]):
-    Params = NoParams
-
-    def on_start(self) -> None:
-        self.heard: list[Fill] = []
-        self.bought = False
-
-    def on_bar(self, bar: Bar) -> None:
-        if not self.bought:
-            self.bought = True
-            assert self.buy(bar.asset, 1.0, limit=100.0, price=bar.close).accepted
-
-    def on_fill(self, fill: Fill) -> None:
-        self.heard.append(fill)
+from .points import BuysOnce, bar
 
 
 class FillsAsTold:
@@ -95,8 +73,17 @@ class FillsAsTold:
         return events
 
 
-def _bar(i: int) -> Bar:
-    return Bar("BTCUSDT", 1_700_000_000.0 + 60 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0)
+def _bought(venue: FillsAsTold) -> tuple[ExecutionKernel, BuysOnce, list[VenueEvent]]:
+    """The kernel, the strategy and the events its fill listener heard, once a strategy has
+    bought 1.0 on ``venue`` and the fills came (in the answer, or from the next bar's poll)."""
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="booked")
+    runtime = TradingRuntime(kernel)
+    heard: list[VenueEvent] = []
+    runtime.fill_listeners.append(lambda event, row: heard.append(event))
+    strategy = BuysOnce()
+    runtime.add_strategy(strategy)
+    runtime.run([bar(0), bar(1)])
+    return kernel, strategy, heard
 
 
 @pytest.mark.parametrize("at_once", [True, False], ids=["answer", "poll"])
@@ -111,16 +98,10 @@ def _bar(i: int) -> Bar:
 def test_a_strategy_hears_each_fill_at_the_size_the_kernel_booked(
     parts: list[tuple[float, float]], booked: list[float], at_once: bool
 ) -> None:
-    kernel = ExecutionKernel(max_slots=2, venue=FillsAsTold(parts, at_once=at_once), kernel_id="booked")
-    runtime = TradingRuntime(kernel)
-    heard_by_listener: list[Any] = []
-    runtime.fill_listeners.append(lambda event, row: heard_by_listener.append(event.size))
-    strategy = BuysOnce()
-    runtime.add_strategy(strategy)
-    runtime.run([_bar(0), _bar(1)])
+    kernel, strategy, heard = _bought(FillsAsTold(parts, at_once=at_once))
     assert kernel.slot_state(0).size == pytest.approx(1.0)
     assert [f.size for f in strategy.heard] == pytest.approx(booked)
-    assert heard_by_listener == pytest.approx(booked)
+    assert [e.size for e in heard] == pytest.approx(booked)
     # What the strategy summed is what the kernel holds.
     assert sum(f.size for f in strategy.heard) == pytest.approx(kernel.slot_state(0).size)
 
@@ -131,14 +112,8 @@ def test_a_fill_booked_in_part_is_heard_with_the_part_of_its_fee_the_kernel_char
     charges 0.2/0.7 of the fee it states: heard at 0.2 with the whole fee, a strategy summing
     its fees paid the overlap twice (0.12 where the kernel charged 0.10)."""
     venue = FillsAsTold([(0.5, 0.5), (0.7, 0.7), (0.3, 1.0)], at_once=at_once, fee_rate=0.001)
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="booked")
-    runtime = TradingRuntime(kernel)
-    fees_by_listener: list[Any] = []
-    runtime.fill_listeners.append(lambda event, row: fees_by_listener.append(event.fee))
-    strategy = BuysOnce()
-    runtime.add_strategy(strategy)
-    runtime.run([_bar(0), _bar(1)])
+    kernel, strategy, heard = _bought(venue)
     assert kernel.slot_state(0).fees_paid == pytest.approx(0.10)
     assert [f.size for f in strategy.heard] == pytest.approx([0.5, 0.2, 0.3])
     assert [f.fee for f in strategy.heard] == pytest.approx([0.05, 0.02, 0.03])
-    assert fees_by_listener == pytest.approx([0.05, 0.02, 0.03])
+    assert [e.fee for e in heard] == pytest.approx([0.05, 0.02, 0.03])

@@ -11,31 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict
 
 from dita import ExecutionKernel, VenueEvent, VenueOrder
 from dita.runtime import TradingRuntime
-from dita.strategy import Bar, Fill, Strategy
+from dita.strategy import Bar
 
-
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BuysOnce(Strategy[NoParams]):
-    Params = NoParams
-
-    def on_start(self) -> None:
-        self.heard: list[Fill] = []
-        self.bought = False
-
-    def on_bar(self, bar: Bar) -> None:
-        if not self.bought:
-            self.bought = True
-            assert self.buy(bar.asset, 1.0, limit=100.0, price=bar.close).accepted
-
-    def on_fill(self, fill: Fill) -> None:
-        self.heard.append(fill)
+from .points import BuysOnce
 
 
 def _ack(order: VenueOrder) -> VenueEvent:
