@@ -92,18 +92,17 @@ def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -
         return events  # the transitions are not read (each read builds them anew)
     for _, i, booked_as in _paired(outcome, events):
         qty = booked_as.get("fill_qty")  # read once: each read of details builds them anew
-        event = events[i]
-        if isinstance(qty, float) and qty != event.size:
-            booked = {"size": qty}
-            # A report booked in part is charged its share of the fee (rules 9 on; a
-            # reconciliation's whole): heard whole, the strategy paid the overlap twice.
-            if (
-                event.fee is not None
-                and qty < event.size
-                and event.metadata.get("source") != "reconciliation"
-            ):
-                booked["fee"] = event.fee * qty / event.size
-            events[i] = VenueEvent(**{**event.to_dict(), **booked})
+        # Said only of a report charged its share of the fee, its part booked (heard whole,
+        # the strategy paid the overlap twice); a fill snapped to what its order had left,
+        # or a reconciliation's, is charged whole.
+        charged = booked_as.get("fee_charged")
+        booked: dict[str, float] = {}
+        if isinstance(qty, float) and qty != events[i].size:
+            booked["size"] = qty
+        if isinstance(charged, float):
+            booked["fee"] = charged
+        if booked:
+            events[i] = VenueEvent(**{**events[i].to_dict(), **booked})
     return events
 
 

@@ -978,6 +978,18 @@ fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Transitio
     ]
 }
 
+/// Adds to the fill's transition `moved` the fee the kernel charged of a report it booked in
+/// part (called when `prorated`): a strategy hears that fee, and the outcome of an intent keeps
+/// no details of the fills the venue answered it with. Out of line: the common path is a fill
+/// booked whole.
+#[cold]
+#[inline(never)]
+fn fee_charged(moved: Option<&mut KernelTransition>, fee: f64) {
+    if let Some(t) = moved {
+        t.details.push(("fee_charged", Detail::F64(fee)));
+    }
+}
+
 /// The size an exit of the whole position `size` sends: from rules 7 on, the lot's multiple
 /// it is within float error of (legs taken off 1.0 leave 0.39999999999999997, which a venue
 /// on a 0.1 lot refuses, so the position could never be closed); a size off the grid by more
@@ -4071,6 +4083,9 @@ impl Kernel {
             moved.is_some() || !legal,
             "checked above with the same stage, trigger and context"
         );
+        if booked.prorated {
+            fee_charged(transitions.last_mut(), booked.fee);
+        }
         if complete {
             if rules >= 15 {
                 // Known as filled at its size, for a status report stating it later, and at
@@ -4397,6 +4412,7 @@ impl Kernel {
         self.sync_free(sid);
         if booked.prorated {
             booked.charged_part(&mut out.details, qty, ev);
+            fee_charged(out.transitions.last_mut(), booked.fee);
         }
         // As for a working order's fill (a late fill is a WARNING already).
         if let Some(KernelSeverity::Critical) =

@@ -996,6 +996,23 @@ def test_an_entrys_late_fill_is_charged_its_own_fee_not_its_exits_told_meanwhile
     assert fills[2][2] == pytest.approx(fills[0][2])  # the same size at the same price
 
 
+def test_a_fill_booked_in_part_is_told_with_the_part_of_its_fee_the_kernel_charged() -> None:
+    # A fill resent merged with the next (0.7 after 0.5) books 0.2 and is charged 0.2/0.7 of
+    # its fee: told with the whole fee, a client summing its fills' fees paid 0.12, not 0.07.
+    venue = RacingVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    engine, told = engine_on(kernel, "ORDER BUY BTC 1 100 e1")
+    entry = venue.orders[0]
+    for event_id, size in (("f1", 0.5), ("f2", 0.7)):
+        fill = venue.event(entry, "FILL", event_id, price=100.0, size=size, filled_size=size, fee=size / 10)
+        venue.later.append(fill)
+        engine.poll()
+    fills = [e for e in told if e["type"] == "fill"]
+    assert [f["qty"] for f in fills] == pytest.approx([0.5, 0.2])
+    assert [f["fee"] for f in fills] == pytest.approx([0.05, 0.02])
+    assert kernel.slot_state(0).fees_paid == pytest.approx(0.07)
+
+
 class OverfillThenFillUnderOneId:
     """Answers each order with a fill beyond it and then the right one, under one id and one
     price: the kernel refuses the first (its id stays free) and books the second."""

@@ -36,9 +36,11 @@ class NoParams(BaseModel):
 
 
 class BuysOnce(Strategy[NoParams]):
-    """Buys 1.0 of the first bar's asset, limit 100, and keeps each fill it hears in ``heard``."""
+    """Buys ``size`` of the first bar's asset, limit 100, and keeps each fill it hears in
+    ``heard``."""
 
     Params = NoParams
+    size = 1.0
 
     def on_start(self) -> None:
         self.heard: list[Fill] = []
@@ -47,7 +49,7 @@ class BuysOnce(Strategy[NoParams]):
     def on_bar(self, bar: Bar) -> None:
         if not self.bought:
             self.bought = True
-            assert self.buy(bar.asset, 1.0, limit=100.0, price=bar.close).accepted
+            assert self.buy(bar.asset, self.size, limit=100.0, price=bar.close).accepted
 
     def on_fill(self, fill: Fill) -> None:
         self.heard.append(fill)

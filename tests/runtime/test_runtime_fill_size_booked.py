@@ -73,14 +73,15 @@ class FillsAsTold:
         return events
 
 
-def _bought(venue: FillsAsTold) -> tuple[ExecutionKernel, BuysOnce, list[VenueEvent]]:
+def _bought(venue: FillsAsTold, size: float = 1.0) -> tuple[ExecutionKernel, BuysOnce, list[VenueEvent]]:
     """The kernel, the strategy and the events its fill listener heard, once a strategy has
-    bought 1.0 on ``venue`` and the fills came (in the answer, or from the next bar's poll)."""
+    bought ``size`` on ``venue`` and the fills came (in the answer, or from the next bar's poll)."""
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="booked")
     runtime = TradingRuntime(kernel)
     heard: list[VenueEvent] = []
     runtime.fill_listeners.append(lambda event, row: heard.append(event))
     strategy = BuysOnce()
+    strategy.size = size
     runtime.add_strategy(strategy)
     runtime.run([bar(0), bar(1)])
     return kernel, strategy, heard
@@ -117,3 +118,18 @@ def test_a_fill_booked_in_part_is_heard_with_the_part_of_its_fee_the_kernel_char
     assert [f.size for f in strategy.heard] == pytest.approx([0.5, 0.2, 0.3])
     assert [f.fee for f in strategy.heard] == pytest.approx([0.05, 0.02, 0.03])
     assert [e.fee for e in heard] == pytest.approx([0.05, 0.02, 0.03])
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["answer", "poll"])
+def test_a_fill_booked_whole_is_heard_with_the_whole_fee_the_kernel_charged(at_once: bool) -> None:
+    """A fill a hair over what its order had left (1.0009e-6 of an order of 1e-6, within the
+    kernel's 1e-9) books what was left, and is charged its whole fee: no earlier report paid a
+    part of it. Scaled by the booked size over the reported one, the strategy heard 1e-7 where
+    the kernel charged 1.0009e-7."""
+    venue = FillsAsTold([(1.0009e-6, 1.0009e-6)], at_once=at_once, fee_rate=0.001)
+    kernel, strategy, heard = _bought(venue, size=1e-6)
+    assert kernel.slot_state(0).size == 1e-6
+    assert kernel.slot_state(0).fees_paid == pytest.approx(1.0009e-7)
+    assert [f.size for f in strategy.heard] == [1e-6]
+    assert [f.fee for f in strategy.heard] == pytest.approx([1.0009e-7])
+    assert [e.fee for e in heard] == pytest.approx([1.0009e-7])

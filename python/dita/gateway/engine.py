@@ -542,9 +542,11 @@ class OrderEngine:
         fills = fills_on.get(rec.slot_id, 0) if rec.slot_id is not None else 0
         for transition, event in applied:
             if transition.trigger in FILL_TRIGGERS:
-                # The venue's fee when it reports one, else the kernel's prediction for this fill.
+                # The venue's fee when it reports one (of a report booked in part, the share the
+                # kernel charged), else the kernel's prediction for this fill.
+                booked = transition.details  # read once: each read builds them anew
                 fee = event.fee if event.fee is not None else fee_total if fills == 1 else None
-                self._fill(rec, event, fee, stage, transition.details)
+                self._fill(rec, event, booked.get("fee_charged", fee), stage, booked)
             elif event.kind == KernelEventKind.RATE_LIMITED and event.venue_client_id in working:
                 # The venue held the order, so the kernel kept it: a throttled cancel.
                 rec.diagnostic = "RATE_LIMITED"
