@@ -251,6 +251,16 @@ pub fn too_large(field: &str, value: f64) -> bool {
     value.abs() > MAX_MAGNITUDE && field != "timestamp" && strict()
 }
 
+/// `value` as an error shows it: in exponent form when tiny, as Python shows it (-1e-320 was
+/// written out in 330 digits).
+fn shown(value: f64) -> String {
+    if value != 0.0 && value.abs() < 1e-4 {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
+}
+
 /// [`check_number`] for each `(name, value)`, the field named `field(name)`.
 pub fn check_numbers(
     field: impl Fn(&str) -> String,
@@ -279,7 +289,7 @@ pub fn check_number(field: &str, value: f64, min: f64) -> KernelResult<f64> {
     if value < min {
         return Err(KernelError::invalid(
             field,
-            value,
+            shown(value),
             if min == 0.0 {
                 "must not be negative"
             } else {

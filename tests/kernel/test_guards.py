@@ -1185,3 +1185,13 @@ def test_the_mock_refuses_a_fill_price_the_kernel_refuses_and_keeps_the_order(
     # Still open: a fill at a price the kernel takes goes through.
     (fill,) = venue.fill_open_order(order.client_order_id, 100.0)
     assert k.on_venue_event(fill).accepted and k.slot(0).fsm_state.name == "POSITION_OPEN"
+
+
+def test_a_tiny_negative_is_named_in_exponent_form() -> None:
+    """A value refused for being below its minimum is shown as Python shows it: -1e-320 was
+    written out in 330 digits."""
+    kernel = ExecutionKernel(max_slots=1)
+    with pytest.raises(ValueError, match=r"^invalid taker_rate: -1e-320 \(must not be negative\)$"):
+        kernel.set_exchange_config({"taker_rate": -1e-320})
+    with pytest.raises(ValueError, match=r"^invalid taker_rate: -0.5 \(must not be negative\)$"):
+        kernel.set_exchange_config({"taker_rate": -0.5})
