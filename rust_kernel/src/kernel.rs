@@ -5,6 +5,10 @@
 //! a `KernelInput` to it, which is what the write-ahead log replays. Nothing here is
 //! O(max_slots) per call: free and open slots and orders are indexed.
 
+// A refusal is an outcome made whole and returned as the `Err` of an input's handler (see
+// `Answered`), and of the checks that `?` hands it on from: large, and the answer anyway.
+#![allow(clippy::result_large_err)]
+
 use crate::account::Account;
 use crate::error::{
     check_number, check_numbers, check_timestamp, new_input, rules, strict, too_large, KernelError,
@@ -1108,6 +1112,11 @@ fn is_reconciliation(ev: &VenueEvent) -> bool {
     matches!(ev.metadata.get("source"), Some(MetaValue::Str(s)) if s == "reconciliation")
 }
 
+/// How an input's handler answered: in the caller's outcome (`Ok`), which its common,
+/// accepted paths fill in place, or with an answer it made whole (`Err`): a refusal, or a
+/// rarer path's outcome, which the caller puts in place. `?` hands a check's refusal on.
+type Answered = Result<(), KernelOutcome>;
+
 /// The slot a venue event was routed to, and its ids' fingerprints, for the slot's
 /// memories once the event is taken (see `Kernel::venue_event`).
 struct Routed {
@@ -1784,6 +1793,15 @@ impl Kernel {
     }
 
     pub fn process_intent(&mut self, intent: &Intent) -> KernelOutcome {
+        let mut out = KernelOutcome::blank();
+        self.process_intent_into(intent, &mut out);
+        out
+    }
+
+    /// [`Kernel::process_intent`] answered in `out`, whose lists the answer reuses: a caller
+    /// that keeps one outcome for its inputs (a replay, a Rust host) allocates nothing for
+    /// an accepted ENTER or EXIT or a venue's usual answers to it.
+    pub fn process_intent_into(&mut self, intent: &Intent, out: &mut KernelOutcome) {
         if let Some(i) = usize::try_from(intent.slot_id)
             .ok()
             .filter(|&i| i < self.slots.len())
@@ -1801,11 +1819,14 @@ impl Kernel {
         let seen = self.intents_seen.look_up(intent_fp);
         let seq = self.next_seq();
         self.counters.intents += 1;
-        let out = match intent.action {
-            KernelCommandType::Enter => self.enter(intent, seen.found(), seq),
-            KernelCommandType::Exit => self.exit(intent, seen.found(), seq),
-            KernelCommandType::Cancel => self.cancel(intent, seen.found(), seq),
+        let answered = match intent.action {
+            KernelCommandType::Enter => self.enter(intent, seen.found(), seq, out),
+            KernelCommandType::Exit => self.exit(intent, seen.found(), seq, out),
+            KernelCommandType::Cancel => Err(self.cancel(intent, seen.found(), seq)),
         };
+        if let Err(whole) = answered {
+            *out = whole;
+        }
         if out.accepted {
             self.counters.intents_accepted += 1;
             self.intents_seen.insert_looked_up(seen);
@@ -1813,9 +1834,8 @@ impl Kernel {
             self.counters.intents_refused += 1;
         }
         if self.outbox.enabled {
-            self.outbox.record_intent(intent, &out);
+            self.outbox.record_intent(intent, out);
         }
-        out
     }
 
     fn refuse(
@@ -1838,7 +1858,6 @@ impl Kernel {
     /// intent id is in the memory of accepted ones (`process_intent` looks it up). The
     /// refusal is the large variant on purpose: it is the answer, built once, on the cold
     /// path.
-    #[allow(clippy::result_large_err)]
     fn check_intent(&self, intent: &Intent, seen: bool, seq: u64) -> Result<usize, KernelOutcome> {
         use KernelDiagnosticCode as D;
         let bad = |field: &'static str, value: Detail, reason: &'static str| {
@@ -1915,7 +1934,6 @@ impl Kernel {
         Ok(intent.slot_id as usize)
     }
 
-    #[allow(clippy::result_large_err)]
     fn check_order_prices(&self, intent: &Intent, seq: u64) -> Result<(), KernelOutcome> {
         let bad = |field: &'static str, value: f64, reason: &'static str| {
             let mut d = detail_field(field, value);
@@ -2213,8 +2231,11 @@ impl Kernel {
     }
 
     /// Moves slot `sid` by `trigger` and records the transition in `out`, whose stage it
-    /// sets; false, changing nothing, when the table has no such move.
+    /// sets; false, changing nothing, when the table has no such move. Inlined into its
+    /// callers: most pass a constant trigger, so the table lookup folds to a check or two,
+    /// and the transition and its details are built in place instead of moved in.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn transition(
         &mut self,
         out: &mut KernelOutcome,
@@ -2226,42 +2247,11 @@ impl Kernel {
         event_id: &Id,
         details: TransitionDetails,
     ) -> bool {
-        let moved = self.transition_into(
-            &mut out.transitions,
-            sid,
-            trigger,
-            ctx,
-            ts,
-            intent_id,
-            event_id,
-            details,
-        );
-        if let Some(next) = moved {
-            out.state = next;
-        }
-        moved.is_some()
-    }
-
-    /// [`Kernel::transition`] recorded in `transitions`, for an outcome made after it (see
-    /// `KernelOutcome::ok_with`): the stage the slot moved to, if it moved. Inlined into its
-    /// few callers: most pass a constant trigger, so the table lookup folds to a check or
-    /// two, and the transition and its details are built in place instead of moved in.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn transition_into(
-        &mut self,
-        transitions: &mut Vec<KernelTransition>,
-        sid: usize,
-        trigger: Trigger,
-        ctx: Ctx,
-        ts: f64,
-        intent_id: &Id,
-        event_id: &Id,
-        details: TransitionDetails,
-    ) -> Option<TradeStage> {
         let slot = &mut self.slots[sid];
         let prev = slot.fsm_state;
-        let next = next_stage(prev, trigger, ctx)?;
+        let Some(next) = next_stage(prev, trigger, ctx) else {
+            return false;
+        };
         slot.fsm_state = next;
         if ts > slot.last_event_time {
             slot.last_event_time = ts;
@@ -2273,7 +2263,7 @@ impl Kernel {
         } else if !was_free && is_free {
             self.free.insert(sid);
         }
-        transitions.push(KernelTransition {
+        out.transitions.push(KernelTransition {
             timestamp: ts,
             trade_id: slot.trade_id.clone(),
             slot_id: sid,
@@ -2284,30 +2274,35 @@ impl Kernel {
             event_id: event_id.clone(),
             details,
         });
+        out.state = next;
         self.dirty.slot(sid);
-        Some(next)
+        true
     }
 
-    fn enter(&mut self, intent: &Intent, seen: bool, seq: u64) -> KernelOutcome {
+    /// An ENTER: its answer in `out` when taken, else the refusal (see [`Answered`]).
+    fn enter(
+        &mut self,
+        intent: &Intent,
+        seen: bool,
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) -> Answered {
         use KernelDiagnosticCode as D;
-        let sid = match self.check_intent(intent, seen, seq) {
-            Ok(s) => s,
-            Err(o) => return o,
-        };
+        let sid = self.check_intent(intent, seen, seq)?;
         let bad = |k: &Kernel, field: &'static str, value: Detail, reason: &'static str| {
             let d = vec![
                 ("field", Detail::Static(field)),
                 ("value", value),
                 ("reason", Detail::Static(reason)),
             ];
-            k.refuse(
+            Err(k.refuse(
                 intent,
                 None,
                 D::InvalidIntent,
                 KernelSeverity::Error,
                 d,
                 seq,
-            )
+            ))
         };
         if intent.trade_id.is_empty() {
             return bad(
@@ -2379,15 +2374,13 @@ impl Kernel {
                 msg,
             );
         }
-        if let Err(o) = self.check_order_prices(intent, seq) {
-            return o;
-        }
+        self.check_order_prices(intent, seq)?;
         if let Some(o) = self.mode_blocks(intent, sid, seq) {
-            return o;
+            return Err(o);
         }
         let stage = self.slots[sid].fsm_state;
         if let Some(owed) = self.ended.awaited(sid) {
-            return self.awaiting_refusal(intent, sid, owed, None, seq);
+            return Err(self.awaiting_refusal(intent, sid, owed, None, seq));
         }
         if !fsm::is_free(stage) {
             let held = &self.slots[sid].trade_id;
@@ -2407,32 +2400,39 @@ impl Kernel {
                     }),
                 ),
             ];
-            return self.refuse(
+            return Err(self.refuse(
                 intent,
                 Some(sid),
                 D::SlotBusy,
                 KernelSeverity::Warning,
                 d,
                 seq,
-            );
+            ));
         }
         // Risk guard.
         if self.control.frozen {
             let mut d = vec![("rule", Detail::Static("edge_freeze"))];
             d.push(("reason", Detail::Str(self.control.freeze_reason.clone())));
             d.push(("asset", Detail::Str(self.control.freeze_asset.clone())));
-            return self.refuse(
+            return Err(self.refuse(
                 intent,
                 Some(sid),
                 D::RiskRejected,
                 KernelSeverity::Warning,
                 d,
                 seq,
-            );
+            ));
         }
         if let Some(max) = self.risk.max_leverage {
             if intent.leverage > max {
-                return self.risk_refusal(intent, sid, "max_leverage", max, intent.leverage, seq);
+                return Err(self.risk_refusal(
+                    intent,
+                    sid,
+                    "max_leverage",
+                    max,
+                    intent.leverage,
+                    seq,
+                ));
             }
         }
         let m = self.limits_for(&intent.asset);
@@ -2447,27 +2447,27 @@ impl Kernel {
                 .unwrap_or(0.0)
                 + self.committed_in_doubt(Some(&intent.asset));
             if have + notional > max + 1e-9 {
-                return self.risk_refusal(
+                return Err(self.risk_refusal(
                     intent,
                     sid,
                     "max_notional_per_asset",
                     max,
                     have + notional,
                     seq,
-                );
+                ));
             }
         }
         if let Some(max) = self.risk.max_notional_total {
             let have = self.total_notional + self.committed_in_doubt(None);
             if have + notional > max + 1e-9 {
-                return self.risk_refusal(
+                return Err(self.risk_refusal(
                     intent,
                     sid,
                     "max_notional_total",
                     max,
                     have + notional,
                     seq,
-                );
+                ));
             }
         }
         if intent.order_type == OrderType::Market {
@@ -2500,24 +2500,24 @@ impl Kernel {
                     ("side", Detail::Static(intent.side.name())),
                     ("field", Detail::Static("metadata.override")),
                 ];
-                return self.refuse(
+                return Err(self.refuse(
                     intent,
                     Some(sid),
                     D::RiskRejected,
                     KernelSeverity::Warning,
                     d,
                     seq,
-                );
+                ));
             }
         }
         if let Some(o) = self.limit_off_tick(intent, sid, &m, intent.side.entry_order_side(), seq) {
-            return o;
+            return Err(o);
         }
         if let Some(o) = self.check_rate(intent, sid, seq) {
-            return o;
+            return Err(o);
         }
         if Self::below_floor(&m, qty, price) {
-            return self.below_floor_outcome(intent, sid, &m, qty, price, seq);
+            return Err(self.below_floor_outcome(intent, sid, &m, qty, price, seq));
         }
 
         // Accepted: the slot starts a new trade; a late fill of the last one is refused now.
@@ -2538,46 +2538,30 @@ impl Kernel {
             .extend_from_slice(&intent.exit_leg_ratios);
         slot.metadata.clone_from(&intent.metadata);
         let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
-        let (transitions, moved) =
-            self.send_order(sid, Trigger::Enter, Ctx::default(), intent, &order);
-        let mut details = Vec::new();
+        out.reset_ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
+        self.send_order(sid, Trigger::Enter, Ctx::default(), intent, &order, out);
         if qty != intent.target_size {
-            details.push(("rounded_size", Detail::F64(qty)));
+            out.details.push(("rounded_size", Detail::F64(qty)));
         }
         self.set_committed(sid, notional);
-        // Made here, where it is returned (see `KernelOutcome::ok_with`).
-        let state = moved.unwrap_or(stage);
-        KernelOutcome {
-            submit: Some(order),
-            details,
-            ..KernelOutcome::ok_with(
-                intent.slot_id,
-                intent.trade_id.clone(),
-                state,
-                transitions,
-                seq,
-            )
-        }
+        out.submit = Some(order);
+        Ok(())
     }
 
-    fn exit(&mut self, intent: &Intent, seen: bool, seq: u64) -> KernelOutcome {
+    /// An EXIT: its answer in `out` when taken, else the refusal (see [`Answered`]).
+    fn exit(&mut self, intent: &Intent, seen: bool, seq: u64, out: &mut KernelOutcome) -> Answered {
         use KernelDiagnosticCode as D;
-        let sid = match self.check_intent(intent, seen, seq) {
-            Ok(s) => s,
-            Err(o) => return o,
-        };
-        if let Err(o) = self.check_order_prices(intent, seq) {
-            return o;
-        }
+        let sid = self.check_intent(intent, seen, seq)?;
+        self.check_order_prices(intent, seq)?;
         if let Some(o) = self.mode_blocks(intent, sid, seq) {
-            return o;
+            return Err(o);
         }
         let slot = &self.slots[sid];
         let stage = slot.fsm_state;
         // Only an exit owed blocks a new exit: with an entry owed, the kernel's position is
         // below the venue's, and exiting it reduces risk (the entry's fill still comes).
         if let Some(owed) = self.ended.owed(sid, false) {
-            return self.awaiting_refusal(intent, sid, owed, Some(false), seq);
+            return Err(self.awaiting_refusal(intent, sid, owed, Some(false), seq));
         }
         if next_stage(
             stage,
@@ -2604,34 +2588,34 @@ impl Kernel {
             let mut d = detail_field("slot_id", sid as i64);
             d.push(("fsm_state", Detail::Static(stage.name())));
             d.push(("reason", Detail::Static(why)));
-            return self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq);
+            return Err(self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq));
         }
         if let Some(refused) = self.other_trade(intent, sid, seq) {
-            return refused;
+            return Err(refused);
         }
         if !intent.asset.is_empty() && intent.asset != slot.asset {
             let mut d = detail_field("asset", &intent.asset);
             d.push(("slot_asset", (&slot.asset).into()));
-            return self.refuse(
+            return Err(self.refuse(
                 intent,
                 Some(sid),
                 D::InvalidIntent,
                 KernelSeverity::Error,
                 d,
                 seq,
-            );
+            ));
         }
         if intent.target_size > 0.0 && intent.target_size <= QTY_EPS && rules() >= 8 {
             let mut d = detail_field("target_size", intent.target_size);
             d.push(("reason", Detail::Static(TOO_SMALL)));
-            return self.refuse(
+            return Err(self.refuse(
                 intent,
                 Some(sid),
                 D::InvalidIntent,
                 KernelSeverity::Error,
                 d,
                 seq,
-            );
+            ));
         }
         let size = slot.size;
         let mut details: Details = Vec::new();
@@ -2654,7 +2638,7 @@ impl Kernel {
         let m = self.limits_for(&slot.asset);
         let side = slot.side.exit_order_side();
         if let Some(o) = self.limit_off_tick(intent, sid, &m, side, seq) {
-            return o;
+            return Err(o);
         }
         let price = Self::order_price(intent, &m, side);
         let whole = whole_position(size, m.lot_step);
@@ -2694,41 +2678,38 @@ impl Kernel {
             Self::below_floor(&m, qty, price)
         };
         if below {
-            return self.below_floor_outcome(intent, sid, &m, qty, price, seq);
+            return Err(self.below_floor_outcome(intent, sid, &m, qty, price, seq));
         }
         let trade_id = slot.trade_id.clone();
         if let Some(o) = self.check_rate(intent, sid, seq) {
-            return o;
+            return Err(o);
         }
         let order = self.new_order(intent, sid, side, qty, false, &m);
         let held = Ctx {
             holds_position: true,
         };
-        let (transitions, moved) = self.send_order(sid, Trigger::Exit, held, intent, &order);
+        out.reset_ok(intent.slot_id, trade_id, stage, seq);
+        out.details = details;
+        self.send_order(sid, Trigger::Exit, held, intent, &order, out);
         let slot = &mut self.slots[sid];
         slot.exit_reason.clone_from(&intent.reason);
         if let Some(l) = leg.filter(|l| l.leg > slot.active_leg_index) {
             // Exits that did not complete them took the legs before: they are done.
-            details.push((
+            out.details.push((
                 "legs_done",
                 Detail::I64((l.leg - slot.active_leg_index) as i64),
             ));
             slot.active_leg_index = l.leg;
             slot.leg_taken = l.taken;
         }
-        // Made here, where it is returned (see `KernelOutcome::ok_with`).
-        let state = moved.unwrap_or(stage);
-        KernelOutcome {
-            submit: Some(order),
-            details,
-            ..KernelOutcome::ok_with(intent.slot_id, trade_id, state, transitions, seq)
-        }
+        out.submit = Some(order);
+        Ok(())
     }
 
-    /// An accepted ENTER or EXIT goes out: the request and submit transitions, then the
-    /// order is registered (rate window, order index, the slot's active order). The
-    /// transitions and the stage they reached (None if none moved) are for the outcome the
-    /// caller makes, with the order in `submit` for it to hand to the venue.
+    /// An accepted ENTER or EXIT goes out: the request and submit transitions, into `out`
+    /// (its stage with them), then the order is registered (rate window, order index, the
+    /// slot's active order). The caller puts the order in `submit` for it to hand to the
+    /// venue.
     fn send_order(
         &mut self,
         sid: usize,
@@ -2736,11 +2717,11 @@ impl Kernel {
         ctx: Ctx,
         intent: &Intent,
         order: &VenueOrder,
-    ) -> (Vec<KernelTransition>, Option<TradeStage>) {
+        out: &mut KernelOutcome,
+    ) {
         let no_event = id("");
-        let mut transitions = Vec::with_capacity(2);
-        let requested = self.transition_into(
-            &mut transitions,
+        self.transition(
+            out,
             sid,
             request,
             ctx,
@@ -2753,8 +2734,8 @@ impl Kernel {
             ("client_order_id", (&order.client_order_id).into()),
             ("qty", Detail::F64(order.size)),
         ];
-        let submitted = self.transition_into(
-            &mut transitions,
+        self.transition(
+            out,
             sid,
             Trigger::Submit,
             ctx,
@@ -2773,7 +2754,6 @@ impl Kernel {
             slot.active_exit_order = Some(order.clone());
         }
         self.counters.orders_submitted += 1;
-        (transitions, submitted.or(requested))
     }
 
     /// The refusal of an EXIT or (rules 5 on) a CANCEL naming another trade than the one
@@ -2886,6 +2866,13 @@ impl Kernel {
     // ----- venue events --------------------------------------------------------------
 
     pub fn on_venue_event(&mut self, ev: &VenueEvent) -> KernelOutcome {
+        let mut out = KernelOutcome::blank();
+        self.on_venue_event_into(ev, &mut out);
+        out
+    }
+
+    /// [`Kernel::on_venue_event`] answered in `out` (see [`Kernel::process_intent_into`]).
+    pub fn on_venue_event_into(&mut self, ev: &VenueEvent, out: &mut KernelOutcome) {
         if ev.kind == KernelEventKind::Fill {
             // A fill may finish its order, which remembers the order's ids, and its predicted
             // fee waits for settlement under its fill id.
@@ -2900,7 +2887,9 @@ impl Kernel {
         let seq = self.next_seq();
         self.counters.venue_events += 1;
         let mut routed = None;
-        let out = self.venue_event(ev, seq, &mut routed);
+        if let Err(whole) = self.venue_event(ev, seq, &mut routed, out) {
+            *out = whole;
+        }
         // The slot remembers the event (and its fill) once taken, or throttled.
         if let Some(r) = routed
             .filter(|_| out.accepted || out.diagnostic_code == KernelDiagnosticCode::RateLimited)
@@ -2915,9 +2904,8 @@ impl Kernel {
             self.counters.venue_events_refused += 1;
         }
         if self.outbox.enabled {
-            self.outbox.record_venue_event(ev, &out);
+            self.outbox.record_venue_event(ev, out);
         }
-        out
     }
 
     fn event_refusal(
@@ -2936,15 +2924,16 @@ impl Kernel {
         KernelOutcome::refused(slot_id, trade, state, code, sev, details, seq)
     }
 
-    /// Judges and applies `ev`; `routed` is set once it names a slot's order and is no
-    /// duplicate (`on_venue_event` remembers it there after). The outcome is the last
-    /// expression of every path: handed on as the callee wrote it, not copied here.
+    /// Judges and applies `ev`, answering in `out` or with the answer made whole (see
+    /// [`Answered`]); `routed` is set once it names a slot's order and is no duplicate
+    /// (`on_venue_event` remembers it there after).
     fn venue_event(
         &mut self,
         ev: &VenueEvent,
         seq: u64,
         routed: &mut Option<Routed>,
-    ) -> KernelOutcome {
+        out: &mut KernelOutcome,
+    ) -> Answered {
         use KernelDiagnosticCode as D;
         use KernelEventKind as K;
         // Written out, not through a helper returning the details: that form stopped the
@@ -2960,14 +2949,14 @@ impl Kernel {
                 })
             };
             if let Some(d) = refused {
-                return self.event_refusal(
+                return Err(self.event_refusal(
                     ev,
                     None,
                     D::InvalidIntent,
                     KernelSeverity::Error,
                     d,
                     seq,
-                );
+                ));
             }
         }
         // Every event's numbers are checked: the common case (all within bounds) decides
@@ -2982,7 +2971,7 @@ impl Kernel {
             & in_bounds(ev.fee.unwrap_or(0.0), false))
         {
             if let Some(refused) = self.number_refusal_of(ev, seq) {
-                return refused;
+                return Err(refused);
             }
         }
         // The kernel's own client ids first: a venue id may be reused by a venue. Under rules
@@ -3005,7 +2994,7 @@ impl Kernel {
                     // Rules 8 on: an order kept for its late fills carries it too (the venue
                     // reused it): the id names neither, as it names no kept order two carry.
                     Some(_) if rules() >= 8 && self.ended.venue_id_claimed(v, None) => {
-                        return self.shared_venue_id_refusal(ev, seq);
+                        return Err(self.shared_venue_id_refusal(ev, seq));
                     }
                     working => working.map(|sid| (sid, None)),
                 }
@@ -3018,19 +3007,19 @@ impl Kernel {
             },
         };
         let Some((sid, late)) = found else {
-            return self.unknown_order(ev, seq);
+            return Err(self.unknown_order(ev, seq));
         };
         if ev.slot_id >= 0 && ev.slot_id as usize != sid {
             let mut d = detail_field("slot_id", ev.slot_id);
             d.push(("order_slot_id", Detail::I64(sid as i64)));
-            return self.event_refusal(
+            return Err(self.event_refusal(
                 ev,
                 Some(sid),
                 D::UnknownOrder,
                 KernelSeverity::Error,
                 d,
                 seq,
-            );
+            ));
         }
         let order = match late {
             Some(key) => self.ended.get(key).map(|k| &k.order),
@@ -3041,14 +3030,14 @@ impl Kernel {
             .then(|| order.and_then(|o| Self::disagreement(ev, o)))
             .flatten()
         {
-            return self.event_refusal(
+            return Err(self.event_refusal(
                 ev,
                 Some(sid),
                 D::UnknownOrder,
                 KernelSeverity::Error,
                 d,
                 seq,
-            );
+            ));
         }
         // Looked up here and, once the event is taken, remembered by `on_venue_event`:
         // fingerprinted once.
@@ -3057,32 +3046,32 @@ impl Kernel {
             (ev.kind == K::Fill && !ev.fill_id.is_empty()).then(|| fingerprint(&ev.fill_id));
         if self.slots[sid].seen_events.contains(event_fp) {
             let d = detail_field("event_id", &ev.event_id);
-            return self.event_refusal(
+            return Err(self.event_refusal(
                 ev,
                 Some(sid),
                 D::DuplicateEvent,
                 KernelSeverity::Info,
                 d,
                 seq,
-            );
+            ));
         }
         if fill_fp.is_some_and(|fp| self.slots[sid].seen_fills.contains(fp)) {
             let d = detail_field("fill_id", &ev.fill_id);
-            return self.event_refusal(
+            return Err(self.event_refusal(
                 ev,
                 Some(sid),
                 D::DuplicateEvent,
                 KernelSeverity::Info,
                 d,
                 seq,
-            );
+            ));
         }
         *routed = Some(Routed {
             sid,
             event_fp,
             fill_fp,
         });
-        match ev.kind {
+        let whole = match ev.kind {
             K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
                 self.settle_awaited(ev, late.expect("checked"), seq)
             }
@@ -3106,9 +3095,9 @@ impl Kernel {
             }
             K::Fill => match late {
                 Some(key) => self.apply_late_fill(ev, key, seq),
-                None => self.apply_fill(ev, sid, seq),
+                None => return self.apply_fill(ev, sid, seq, out),
             },
-            K::OrderAck => self.apply_ack(ev, sid, seq),
+            K::OrderAck => return self.apply_ack(ev, sid, seq, out),
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
             // Rules 4 on: an order the venue acknowledged or filled is at the venue, and a
             // rate limit cannot take it back: the throttled request was its cancel.
@@ -3121,7 +3110,8 @@ impl Kernel {
             K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
                 self.apply_order_end(ev, sid, seq)
             }
-        }
+        };
+        Err(whole)
     }
 
     /// The refusal of `ev` for its first number out of bounds, if any (what
@@ -3387,17 +3377,24 @@ impl Kernel {
         ))
     }
 
-    fn apply_ack(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+    /// An ack of slot `sid`'s working order: its answer in `out`, else the refusal.
+    fn apply_ack(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) -> Answered {
         if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
-            return refused;
+            return Err(refused);
         }
         let ctx = Ctx {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
-        let trade_id = self.slots[sid].trade_id.clone();
-        let mut transitions = Vec::with_capacity(1);
-        let Some(state) = self.transition_into(
-            &mut transitions,
+        let slot = &self.slots[sid];
+        out.reset_ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
+        let moved = self.transition(
+            out,
             sid,
             Trigger::Ack,
             ctx,
@@ -3405,9 +3402,10 @@ impl Kernel {
             &id(""),
             &ev.event_id,
             TransitionDetails::new(),
-        ) else {
-            return self.late_ack(ev, sid, seq);
-        };
+        );
+        if !moved {
+            return Err(self.late_ack(ev, sid, seq));
+        }
         let order = self.slots[sid]
             .active_order_mut()
             .expect("indexed orders are active");
@@ -3425,7 +3423,7 @@ impl Kernel {
             }
             self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
-        KernelOutcome::ok_with(sid as i64, trade_id, state, transitions, seq)
+        Ok(())
     }
 
     /// An ack the slot's stage does not take. Rules 6 on, an ack of a working order that
@@ -3504,7 +3502,6 @@ impl Kernel {
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
     /// running total, that total's key; or the refusal of a fill that is a resend, empty,
     /// priceless or more than the order has left.
-    #[allow(clippy::result_large_err)] // the refusal is the outcome returned anyway
     #[allow(clippy::too_many_arguments)]
     fn fill_size(
         &self,
@@ -3986,16 +3983,20 @@ impl Kernel {
         self.outbox.record_fill(seq, &row);
     }
 
-    fn apply_fill(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+    /// A fill of slot `sid`'s working order: its answer in `out`, else the refusal.
+    fn apply_fill(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) -> Answered {
         let order = self.slots[sid]
             .active_order()
             .expect("indexed orders are active")
             .clone();
         let covered = self.covered_of(sid, order.is_entry);
-        let (qty, total_key, placed) = match self.fill_size(ev, sid, &order, None, covered, seq) {
-            Ok(sized) => sized,
-            Err(refused) => return refused,
-        };
+        let (qty, total_key, placed) = self.fill_size(ev, sid, &order, None, covered, seq)?;
         let rules = rules();
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= size_tolerance(order.size);
@@ -4016,11 +4017,11 @@ impl Kernel {
         )
         .is_some();
         if rules >= 1 && !legal {
-            return self.stage_refusal(ev, sid, seq);
+            return Err(self.stage_refusal(ev, sid, seq));
         }
         if !ev.venue_order_id.is_empty() && order.venue_order_id.is_empty() {
             if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
-                return refused;
+                return Err(refused);
             }
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
@@ -4058,17 +4059,16 @@ impl Kernel {
         };
         let also = also_remembered(ev, total_key);
         self.after_fill(sid, &order, working, [total_key, also], rules);
-        let (trade_id, stage) = (self.slots[sid].trade_id.clone(), self.slots[sid].fsm_state);
-        let (mut severity, mut details) = (KernelSeverity::Info, Vec::new());
+        let slot = &self.slots[sid];
+        out.reset_ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
         if booked.prorated {
-            booked.charged_part(&mut details, qty, ev);
+            booked.charged_part(&mut out.details, qty, ev);
         }
-        if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut details) {
-            severity = ahead;
+        if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut out.details) {
+            out.severity = ahead;
         }
-        let mut transitions = Vec::with_capacity(1);
-        let moved = self.transition_into(
-            &mut transitions,
+        let moved = self.transition(
+            out,
             sid,
             trigger,
             Ctx {
@@ -4080,11 +4080,11 @@ impl Kernel {
             fill_details(qty, ev.price, new_filled, order.size),
         );
         debug_assert!(
-            moved.is_some() || !legal,
+            moved || !legal,
             "checked above with the same stage, trigger and context"
         );
         if booked.prorated {
-            fee_charged(transitions.last_mut(), booked.fee);
+            fee_charged(out.transitions.last_mut(), booked.fee);
         }
         if complete {
             if rules >= 15 {
@@ -4155,13 +4155,7 @@ impl Kernel {
             }
         }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
-        // Made here, where it is returned (see `KernelOutcome::ok_with`).
-        let state = moved.unwrap_or(stage);
-        KernelOutcome {
-            severity,
-            details,
-            ..KernelOutcome::ok_with(sid as i64, trade_id, state, transitions, seq)
-        }
+        Ok(())
     }
 
     /// The OVERFILL refusal of a fill of kept `order`, with `details` and why.

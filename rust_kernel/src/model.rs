@@ -1580,20 +1580,6 @@ pub struct KernelOutcome {
 
 impl KernelOutcome {
     pub fn ok(slot_id: i64, trade_id: Id, state: TradeStage, seq: u64) -> Self {
-        Self::ok_with(slot_id, trade_id, state, Vec::new(), seq)
-    }
-
-    /// [`KernelOutcome::ok`] with its transitions, for a caller to make as the value it
-    /// returns: an outcome made first and filled in after is copied out whole (about 300
-    /// bytes) where it is returned.
-    #[inline(always)]
-    pub(crate) fn ok_with(
-        slot_id: i64,
-        trade_id: Id,
-        state: TradeStage,
-        transitions: Vec<KernelTransition>,
-        seq: u64,
-    ) -> Self {
         KernelOutcome {
             accepted: true,
             slot_id,
@@ -1601,13 +1587,37 @@ impl KernelOutcome {
             state,
             diagnostic_code: KernelDiagnosticCode::Ok,
             severity: KernelSeverity::Info,
-            transitions,
+            transitions: Vec::new(),
             emitted_events: Vec::new(),
             submit: None,
             cancels: Vec::new(),
             details: Vec::new(),
             seq,
         }
+    }
+
+    /// An outcome of no input yet, for an `_into` input to answer in (see
+    /// `Kernel::process_intent_into`).
+    pub fn blank() -> Self {
+        Self::ok(-1, Id::default(), TradeStage::Idle, 0)
+    }
+
+    /// Makes this an `OK` outcome on `slot_id` with nothing recorded yet, keeping its lists'
+    /// allocations: what an input answered in place starts from.
+    #[inline(always)]
+    pub(crate) fn reset_ok(&mut self, slot_id: i64, trade_id: Id, state: TradeStage, seq: u64) {
+        self.accepted = true;
+        self.slot_id = slot_id;
+        self.trade_id = trade_id;
+        self.state = state;
+        self.diagnostic_code = KernelDiagnosticCode::Ok;
+        self.severity = KernelSeverity::Info;
+        self.transitions.clear();
+        self.emitted_events.clear();
+        self.submit = None;
+        self.cancels.clear();
+        self.details.clear();
+        self.seq = seq;
     }
 
     pub fn refused(
@@ -1635,8 +1645,9 @@ impl KernelOutcome {
         self.accepted || self.diagnostic_code == KernelDiagnosticCode::RateLimited
     }
 
-    /// Folds the outcome of a follow-up input (a venue's synchronous answer) into this one.
-    pub fn absorb(&mut self, follow: KernelOutcome) {
+    /// Folds the outcome of a follow-up input (a venue's synchronous answer) into this one,
+    /// taking its lists' contents (their allocations stay with `follow`, for its next input).
+    pub fn absorb(&mut self, follow: &mut KernelOutcome) {
         // The stage moves with the follow-up's transitions of this slot; a refused follow-up
         // moved nothing, whatever stage its refusal names.
         if let Some(t) = follow
@@ -1647,12 +1658,12 @@ impl KernelOutcome {
         {
             self.state = t.next_state;
         }
-        self.transitions.extend(follow.transitions);
+        self.transitions.append(&mut follow.transitions);
         if follow.diagnostic_code == KernelDiagnosticCode::RateLimited {
             self.accepted = false;
             self.diagnostic_code = KernelDiagnosticCode::RateLimited;
             self.severity = KernelSeverity::Warning;
-            self.details.extend(follow.details);
+            self.details.append(&mut follow.details);
         } else if !follow.accepted && self.diagnostic_code == KernelDiagnosticCode::Ok {
             // The venue's answer could not be applied: surface it, the intent stands. The
             // details name the last refusal; how many there were is counted beside it, so an
@@ -1668,11 +1679,11 @@ impl KernelOutcome {
                 "venue_event_refused",
                 Detail::Static(follow.diagnostic_code.name()),
             ));
-            self.details.extend(follow.details);
+            self.details.append(&mut follow.details);
             self.details
                 .push(("venue_events_refused", Detail::from(refused)));
         }
-        self.cancels.extend(follow.cancels);
+        self.cancels.append(&mut follow.cancels);
     }
 }
 
@@ -1696,8 +1707,8 @@ mod tests {
                 2,
             )
         };
-        out.absorb(refusal(KernelDiagnosticCode::DuplicateEvent));
-        out.absorb(refusal(KernelDiagnosticCode::UnknownOrder));
+        out.absorb(&mut refusal(KernelDiagnosticCode::DuplicateEvent));
+        out.absorb(&mut refusal(KernelDiagnosticCode::UnknownOrder));
         let named = |key| -> Vec<String> {
             out.details
                 .iter()

@@ -571,15 +571,57 @@ fn random_sequence(
     // Fees in the account are the per-fill fees plus what settlement corrected.
     prop_assert!((h.k.account.k_fees_paid - (fills.1 + settled_fees)).abs() < 1e-6);
 
-    // Replay == live: the recorded inputs rebuild exactly the same state.
+    // Replay == live: the recorded inputs rebuild exactly the same state. And answered in
+    // place == answered by value: a kernel given the intents and venue events through the
+    // `_into` forms, one outcome reused for all of them, answers each alike and ends alike.
     let mut replayed = Kernel::new("prop", 4).unwrap();
+    let mut in_place = Kernel::new("prop", 4).unwrap();
+    let mut out = KernelOutcome::blank();
     for input in &h.inputs {
-        let _ = replayed.apply(input);
+        let by_value = replayed.apply(input);
+        match input {
+            KernelInput::Intent(i) => in_place.process_intent_into(i, &mut out),
+            KernelInput::VenueEvent(e) => in_place.on_venue_event_into(e, &mut out),
+            other => out = in_place.apply(other).expect("applied by value too"),
+        }
+        prop_assert_eq!(by_value.as_ref().ok(), Some(&out), "{:?}", input);
     }
     prop_assert_eq!(observable(&h.k), observable(&replayed));
     prop_assert_eq!(&h.k.fees, &replayed.fees);
     prop_assert_eq!(h.k.seq(), replayed.seq());
+    prop_assert_eq!(observable(&in_place), observable(&replayed));
     Ok(())
+}
+
+#[test]
+fn an_outcome_answered_in_place_keeps_its_lists_allocations() {
+    let mut k = Kernel::new("reuse", 1).unwrap();
+    let mut out = KernelOutcome::blank();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    k.process_intent_into(&enter, &mut out);
+    assert!(out.accepted);
+    assert_eq!(out.transitions.len(), 2);
+    let order = out.submit.take().expect("sent");
+    let list = out.transitions.as_ptr();
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
+    ack.venue_order_id = id("V1");
+    k.on_venue_event_into(&ack, &mut out);
+    assert!(out.accepted);
+    assert_eq!(out.state, TradeStage::EntryWorking);
+    assert_eq!(out.transitions.len(), 1, "the ENTER's transitions are gone");
+    assert_eq!(out.transitions.as_ptr(), list, "the same list, refilled");
+    assert!(out.submit.is_none() && out.details.is_empty());
+    // A refusal is answered whole in its place, and the next answer starts from it.
+    k.on_venue_event_into(&ack, &mut out);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert!(out.transitions.is_empty());
+    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    fill.price = 100.0;
+    fill.size = 1.0;
+    k.on_venue_event_into(&fill, &mut out);
+    assert!(out.accepted);
+    assert_eq!(out.state, TradeStage::PositionOpen);
+    assert!(out.details.is_empty(), "the refusal's details are gone");
 }
 
 proptest! {

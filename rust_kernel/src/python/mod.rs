@@ -49,6 +49,9 @@ pub struct PyKernel {
     /// Venue calls under way: taken with the input, ended once the venue's answer is fed
     /// (and logged). `close_core` waits for none, so no answer outlives the log.
     venue_calls: Arc<AtomicUsize>,
+    /// The outcome a venue's answer is applied in, event by event, before it is folded into
+    /// the intent's (`feed`): kept, so the answers of every order reuse its lists.
+    follow_up: KernelOutcome,
 }
 
 thread_local! {
@@ -415,12 +418,12 @@ impl PyKernel {
     fn feed(&mut self, answer: Answer, out: &mut KernelOutcome) -> PyResult<()> {
         for ev in answer.events {
             let seq = self.core.seq();
-            let follow = self.core.on_venue_event(&ev);
+            self.core.on_venue_event_into(&ev, &mut self.follow_up);
             self.wal_record_ref(seq, InputRef::VenueEvent(&ev))?;
-            if follow.applied() {
+            if self.follow_up.applied() {
                 out.emitted_events.push(ev);
             }
-            out.absorb(follow);
+            out.absorb(&mut self.follow_up);
         }
         if let Some(broken) = answer.broken {
             // The intent stands and what the venue did say is applied: raising here would
@@ -729,6 +732,7 @@ impl PyKernel {
             log_released: false,
             released_through: None,
             venue_calls: Arc::default(),
+            follow_up: KernelOutcome::blank(),
         })
     }
 

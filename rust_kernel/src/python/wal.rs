@@ -14,6 +14,7 @@ use super::convert::{expect_int, path_arg, path_param, str_arg, type_name};
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput};
+use crate::model::KernelOutcome;
 use crate::wal::kernel_log::{
     replay_checkpoints, replay_read_only, InputRef, KernelLog, KernelLogOptions, RecoveredKernelLog,
 };
@@ -554,6 +555,7 @@ pub(super) fn wal_replay<'py>(
             log_released: false,
             released_through: None,
             venue_calls: Default::default(),
+            follow_up: KernelOutcome::blank(),
         },
     )?;
     Ok((kernel, recovery_dict(py, &report)?))
