@@ -872,12 +872,21 @@ impl<'a> RowWriter<'a> {
     /// varint, then each key and a tagged value.
     #[inline(always)]
     fn details(&mut self, d: &[(&'static str, Detail)]) -> &mut Self {
+        self.named_values(d.len(), d.iter().map(|(k, v)| (*k, v.as_ref())))
+    }
+
+    /// [`RowWriter::details`] of `n` named values.
+    fn named_values<'v>(
+        &mut self,
+        n: usize,
+        d: impl Iterator<Item = (&'static str, DetailRef<'v>)>,
+    ) -> &mut Self {
         self.put([0; 4]);
         let start = self.at.addr() - self.bytes.as_ptr().addr();
-        self.varint(d.len() as u64);
+        self.varint(n as u64);
         for (k, v) in d {
             self.str(k);
-            match v.as_ref() {
+            match v {
                 DetailRef::Str(s) => self.code(0).str(s),
                 DetailRef::F64(x) => self.code(1).f64(x),
                 DetailRef::I64(x) => self.code(2).i64(x),
@@ -1354,7 +1363,7 @@ impl Outbox {
             .str(t.trigger)
             .str(&t.intent_id)
             .str(&t.event_id)
-            .details(&t.details);
+            .named_values(t.details.len(), t.details.iter());
     }
 
     // Out of line: inlined, its rows' code shaped the hot path of every venue event (callgrind
@@ -1475,14 +1484,15 @@ mod tests {
             trigger: "ENTER",
             intent_id: id("i"),
             event_id: id(""),
-            details: smallvec::smallvec![
+            details: vec![
                 ("qty", Detail::F64(0.25)),
                 ("n", Detail::I64(-3)),
                 ("ok", Detail::Bool(true)),
                 ("why", Detail::Static("stale")),
                 ("id", Detail::Id(id("c-é"))),
                 ("text", Detail::Str("a\"b".into())),
-            ],
+            ]
+            .into(),
         };
         o.record_transition(seq, &t);
     }

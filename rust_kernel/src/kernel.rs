@@ -25,7 +25,7 @@ use crate::types::*;
 use crate::wal::kernel_log::tail_parts;
 use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
-use smallvec::{smallvec, SmallVec};
+use smallvec::SmallVec;
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 use std::num::NonZeroU64;
@@ -974,12 +974,13 @@ fn size_tolerance(size: f64) -> f64 {
 
 /// The transition details of a fill.
 fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> TransitionDetails {
-    smallvec![
-        ("fill_qty", Detail::F64(qty)),
-        ("fill_price", Detail::F64(price)),
-        ("filled_size", Detail::F64(filled)),
-        ("order_size", Detail::F64(order_size)),
-    ]
+    TransitionDetails::Fill {
+        fill_qty: qty,
+        fill_price: price,
+        filled_size: filled,
+        order_size,
+        fee_charged: None,
+    }
 }
 
 /// Adds to the fill's transition `moved` the fee the kernel charged of a report it booked in
@@ -989,8 +990,12 @@ fn fill_details(qty: f64, price: f64, filled: f64, order_size: f64) -> Transitio
 #[cold]
 #[inline(never)]
 fn fee_charged(moved: Option<&mut KernelTransition>, fee: f64) {
-    if let Some(t) = moved {
-        t.details.push(("fee_charged", Detail::F64(fee)));
+    if let Some(KernelTransition {
+        details: TransitionDetails::Fill { fee_charged, .. },
+        ..
+    }) = moved
+    {
+        *fee_charged = Some(fee);
     }
 }
 
@@ -2728,12 +2733,12 @@ impl Kernel {
             intent.timestamp,
             &intent.intent_id,
             &no_event,
-            TransitionDetails::new(),
+            TransitionDetails::Empty,
         );
-        let d = smallvec![
-            ("client_order_id", (&order.client_order_id).into()),
-            ("qty", Detail::F64(order.size)),
-        ];
+        let d = TransitionDetails::Submit {
+            client_order_id: order.client_order_id.clone(),
+            qty: order.size,
+        };
         self.transition(
             out,
             sid,
@@ -2817,7 +2822,7 @@ impl Kernel {
         let ctx = Ctx {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
-        let d = smallvec![("client_order_id", (&order.client_order_id).into())];
+        let d = vec![("client_order_id", (&order.client_order_id).into())].into();
         self.transition(
             &mut out,
             sid,
@@ -3401,7 +3406,7 @@ impl Kernel {
             ev.timestamp,
             &id(""),
             &ev.event_id,
-            TransitionDetails::new(),
+            TransitionDetails::Empty,
         );
         if !moved {
             return Err(self.late_ack(ev, sid, seq));
@@ -4424,7 +4429,7 @@ impl Kernel {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
         let mut out = self.slot_outcome(sid, seq);
-        let d = smallvec![("reason", Detail::Str(ev.reason.clone()))];
+        let d = vec![("reason", Detail::Str(ev.reason.clone()))].into();
         if rules() == 0 {
             // Rules 0 cleared the request even when the stage then refused the event.
             self.slots[sid]
@@ -4518,13 +4523,14 @@ impl Kernel {
             .clone();
         let holds = self.slots[sid].size > QTY_EPS;
         let mut out = self.slot_outcome(sid, seq);
-        let mut d = smallvec![
+        let mut d = vec![
             ("filled_size", Detail::F64(order.filled_size)),
             ("order_size", Detail::F64(order.size)),
         ];
         if !ev.reason.is_empty() {
             d.push(("reason", Detail::Str(ev.reason.clone())));
         }
+        let d = d.into();
         if !self.transition(
             &mut out,
             sid,
@@ -5159,7 +5165,7 @@ impl Kernel {
                 let ctx = Ctx {
                     holds_position: self.slots[sid].size > QTY_EPS,
                 };
-                let d = smallvec![("reason", Detail::Static("edge_freeze"))];
+                let d = vec![("reason", Detail::Static("edge_freeze"))].into();
                 self.transition(
                     &mut out,
                     sid,

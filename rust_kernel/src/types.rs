@@ -372,11 +372,94 @@ impl fmt::Display for Detail {
 /// Ordered key/value details; small, so a Vec beats a map.
 pub type Details = Vec<(&'static str, Detail)>;
 
-/// A transition's details, inline up to four (a fill's; a submit's are two): an order's
-/// submit and fill carry some, and each was an allocation. An outcome's own [`Details`]
-/// stay a Vec: they are empty on the hot path, and an outcome is moved whole through every
-/// return, where inline room would be copied each time.
-pub type TransitionDetails = smallvec::SmallVec<[(&'static str, Detail); 4]>;
+/// A transition's details. The two transitions of every order that carry some, its submit
+/// and its fill, keep theirs typed and inline, which names are fixed: a transition is
+/// moved into its outcome and dropped with it, and four named values inline took 200 bytes
+/// of its 312. Any other transition's are a list. Read as a list of named values
+/// ([`TransitionDetails::iter`]), in the same order whatever the form.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum TransitionDetails {
+    #[default]
+    Empty,
+    /// An order sent: `client_order_id`, `qty`.
+    Submit { client_order_id: Id, qty: f64 },
+    /// A fill: `fill_qty` at `fill_price`, taking its order to `filled_size` of `order_size`;
+    /// and `fee_charged`, for a report booked in part, the fee charged of it.
+    Fill {
+        fill_qty: f64,
+        fill_price: f64,
+        filled_size: f64,
+        order_size: f64,
+        fee_charged: Option<f64>,
+    },
+    /// Any other transition's.
+    Named(Details),
+}
+
+impl TransitionDetails {
+    pub fn len(&self) -> usize {
+        match self {
+            TransitionDetails::Empty => 0,
+            TransitionDetails::Submit { .. } => 2,
+            TransitionDetails::Fill { fee_charged, .. } => 4 + usize::from(fee_charged.is_some()),
+            TransitionDetails::Named(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`th named value.
+    pub fn entry(&self, i: usize) -> Option<(&'static str, DetailRef<'_>)> {
+        Some(match (self, i) {
+            (
+                TransitionDetails::Submit {
+                    client_order_id, ..
+                },
+                0,
+            ) => ("client_order_id", DetailRef::Str(client_order_id)),
+            (TransitionDetails::Submit { qty, .. }, 1) => ("qty", DetailRef::F64(*qty)),
+            (TransitionDetails::Fill { fill_qty, .. }, 0) => {
+                ("fill_qty", DetailRef::F64(*fill_qty))
+            }
+            (TransitionDetails::Fill { fill_price, .. }, 1) => {
+                ("fill_price", DetailRef::F64(*fill_price))
+            }
+            (TransitionDetails::Fill { filled_size, .. }, 2) => {
+                ("filled_size", DetailRef::F64(*filled_size))
+            }
+            (TransitionDetails::Fill { order_size, .. }, 3) => {
+                ("order_size", DetailRef::F64(*order_size))
+            }
+            (TransitionDetails::Fill { fee_charged, .. }, 4) => {
+                ("fee_charged", DetailRef::F64((*fee_charged)?))
+            }
+            (TransitionDetails::Named(d), i) => d.get(i).map(|(k, v)| (*k, v.as_ref()))?,
+            _ => return None,
+        })
+    }
+
+    /// The named values, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, DetailRef<'_>)> + '_ {
+        (0..self.len()).filter_map(|i| self.entry(i))
+    }
+
+    /// The value named `name`, if there is one.
+    pub fn get(&self, name: &str) -> Option<DetailRef<'_>> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+}
+
+impl From<Details> for TransitionDetails {
+    fn from(d: Details) -> Self {
+        if d.is_empty() {
+            TransitionDetails::Empty
+        } else {
+            TransitionDetails::Named(d)
+        }
+    }
+}
 
 /// A detail value by reference: what journal rows store and render.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -606,5 +689,50 @@ mod tests {
         let mut m = Metadata::new();
         m.insert("q\"".into(), MetaValue::Str("a\nb".into()));
         assert_eq!(metadata_json(&m), r#"{"q\"":"a\nb"}"#);
+    }
+
+    #[test]
+    fn transition_details_read_as_named_values_in_order_whatever_their_form() {
+        fn all(d: &TransitionDetails) -> Vec<(&'static str, DetailRef<'_>)> {
+            d.iter().collect()
+        }
+        assert!(TransitionDetails::Empty.is_empty());
+        assert_eq!(
+            TransitionDetails::from(Details::new()),
+            TransitionDetails::Empty
+        );
+        let submit = TransitionDetails::Submit {
+            client_order_id: id("k-1"),
+            qty: 0.5,
+        };
+        assert_eq!(
+            all(&submit),
+            [
+                ("client_order_id", DetailRef::Str("k-1")),
+                ("qty", DetailRef::F64(0.5))
+            ]
+        );
+        let mut fill = TransitionDetails::Fill {
+            fill_qty: 1.0,
+            fill_price: 100.0,
+            filled_size: 1.5,
+            order_size: 2.0,
+            fee_charged: None,
+        };
+        let names = |d: &TransitionDetails| d.iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(
+            names(&fill),
+            ["fill_qty", "fill_price", "filled_size", "order_size"]
+        );
+        assert_eq!(fill.get("fee_charged"), None);
+        if let TransitionDetails::Fill { fee_charged, .. } = &mut fill {
+            *fee_charged = Some(0.25);
+        }
+        assert_eq!(fill.len(), 5);
+        assert_eq!(fill.get("fee_charged"), Some(DetailRef::F64(0.25)));
+        assert_eq!(fill.get("filled_size"), Some(DetailRef::F64(1.5)));
+        let named = TransitionDetails::from(vec![("reason", Detail::Static("stale"))]);
+        assert_eq!(all(&named), [("reason", DetailRef::Str("stale"))]);
+        assert_eq!(named.entry(1), None);
     }
 }

@@ -584,6 +584,23 @@ pub fn detail_to_py(py: Python<'_>, v: &Detail) -> PyResult<Py<PyAny>> {
     }
 }
 
+/// A transition's details as a dict, in their order.
+pub fn transition_details_to_py<'py>(
+    py: Python<'py>,
+    details: &TransitionDetails,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in details.iter() {
+        match v {
+            DetailRef::Str(s) => d.set_item(k, s)?,
+            DetailRef::F64(x) => d.set_item(k, x)?,
+            DetailRef::I64(x) => d.set_item(k, x)?,
+            DetailRef::Bool(x) => d.set_item(k, x)?,
+        }
+    }
+    Ok(d)
+}
+
 pub fn details_to_py<'py>(
     py: Python<'py>,
     details: &[(&'static str, Detail)],

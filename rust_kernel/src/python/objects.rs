@@ -703,7 +703,7 @@ impl PyTransition {
     }
     #[getter]
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        details_to_py(py, &self.inner.details)
+        transition_details_to_py(py, &self.inner.details)
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -717,7 +717,7 @@ impl PyTransition {
         d.set_item("trigger", t.trigger)?;
         d.set_item("intent_id", &*t.intent_id)?;
         d.set_item("event_id", &*t.event_id)?;
-        d.set_item("details", details_to_py(py, &t.details)?)?;
+        d.set_item("details", transition_details_to_py(py, &t.details)?)?;
         Ok(d)
     }
 
