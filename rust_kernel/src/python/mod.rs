@@ -1078,8 +1078,7 @@ impl PyKernel {
     #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string()),
         text_signature = "($self, mode=None, verbosity=None, debug_clickhouse_enabled=None, source=\"local\")")]
     fn update_control<'py>(
-        &mut self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
         mode: Option<&Bound<'_, PyAny>>,
         verbosity: Option<&Bound<'_, PyAny>>,
         debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
@@ -1093,18 +1092,22 @@ impl PyKernel {
             // A flag as every entry point takes one: a bool, Python's or numpy's, or 0 or 1.
             Some(v) => Some(bool_arg(v, "debug_clickhouse_enabled")?),
         };
-        self.wal_guard()?;
-        let (seq, ts) = (self.core.seq(), now());
-        self.core
+        // Taken once the arguments are read (which may run Python code), and waited for as
+        // every input waits: a control plane's HALTED from another thread lands while another
+        // call is inside the kernel, instead of raising "Already borrowed".
+        let mut this = wait_mut(slf)?;
+        this.wal_guard()?;
+        let (seq, ts) = (this.core.seq(), now());
+        this.core
             .update_control(mode, verbosity, debug, &source, ts);
-        self.wal_record(seq, || KernelInput::Control {
+        this.wal_record(seq, || KernelInput::Control {
             mode,
             verbosity,
             debug,
             source: source.clone(),
             ts,
         })?;
-        self.control_dict(py)
+        this.control_dict(slf.py())
     }
 
     fn control<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
