@@ -1,6 +1,7 @@
 //! One full trade cycle in pure Rust: ENTER -> ACK -> FILL -> EXIT -> ACK -> FILL.
 //! Target: <= 1 us per cycle. Printed with a same-run ratio between feeding prebuilt venue
-//! events and letting the native mock venue produce them (what the Python path does).
+//! events (answered in one kept outcome, as a Rust host would) and letting the native mock
+//! venue produce them (what the Python path does; each answer a new outcome).
 
 // The ids and the event steps are the probes' (rust_kernel/examples/cycle_probe.rs).
 #[path = "../rust_kernel/examples/common/mod.rs"]
@@ -41,7 +42,8 @@ fn intents(n: usize) -> Vec<(Intent, Intent)> {
         .collect()
 }
 
-/// Kernel + prebuilt events (ids made before the clock starts): the kernel alone.
+/// Kernel + prebuilt events (ids made before the clock starts), every input answered in one
+/// kept outcome (`process_intent_into`, `on_venue_event_into`): the kernel alone.
 fn cycle_prebuilt(
     k: &mut Kernel,
     e: &Intent,
