@@ -46,9 +46,10 @@ chromium:
 	    exit 1; \
 	  fi; }
 
-# The Hazelcast member jars (Maven, cached in .cache/hazelcast) for tests/hazelcast.
+# The Hazelcast member jars (Maven, cached in .cache/hazelcast) for tests/hazelcast. Through the
+# CLI, which says it still works while Maven runs quiet (minutes on a first fetch).
 hazelcast-jar: build
-	$(PY) -m dita.services.hazelcast fetch
+	$(PY) -m dita.cli services hazelcast fetch
 
 # pytest in TEST_WORKERS processes (pytest-xdist): most tests wait on subprocesses, a JVM or
 # ClickHouse, so two workers on two cores take pytest from about 14 to about 8 minutes.
