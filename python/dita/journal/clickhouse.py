@@ -2032,8 +2032,10 @@ class ClickHouseJournal:
         """The first seq whose rows may be missing for ``kernel_id``: resend from here.
 
         Every row of the kernel with a lower seq is stored; for a kernel attached without a WAL
-        fill, rows its outbox dropped when it overflowed excepted (``stats().dropped``). 1 when
-        nothing is recorded.
+        fill (``wal_fill=False``), rows its outbox dropped when it overflowed excepted
+        (``stats().dropped``), and rows of inputs before its newest checkpoint that a crash left
+        unwritten: once later rows are stored, it moves past them (read it before attaching to
+        resend them). 1 when nothing is recorded.
         """
         res = self.query(
             f"SELECT max(settled_seq) FROM {PROGRESS_TABLE} WHERE kernel_id = {{k:String}}", {"k": kernel_id}
