@@ -58,6 +58,8 @@ def test_generator_is_deterministic_and_consistent() -> None:
     [
         ({"price": float("nan")}, "price=nan must be positive and finite"),
         ({"price": -1.0}, "price=-1.0 must be positive and finite"),
+        # Rounded to the cent, a price under half of one made bars of 0.0.
+        ({"price": 0.004}, "price=0.004 must be at least 0.01"),
         ({"volatility": -0.1}, "volatility=-0.1 must be zero or more and finite"),
         ({"start": float("nan")}, "start=nan must be zero or more and finite"),
         ({"seed": -1}, "seed=-1 must be an int >= 0"),
@@ -66,7 +68,8 @@ def test_generator_is_deterministic_and_consistent() -> None:
 )
 def test_generated_bars_refuse_bad_arguments_naming_them(kwargs: dict[str, object], message: str) -> None:
     """A NaN or negative price made bars of NaN or below zero, without a word (the loader
-    refused them later, far from the cause); a negative volatility raised numpy's "scale < 0"."""
+    refused them later, far from the cause), and so did a price under a cent (bars are rounded to
+    0.01: 0.004 gave bars of 0.0); a negative volatility raised numpy's "scale < 0"."""
     with pytest.raises(ValueError, match=re.escape(message)):
         generate_bars(**{"days": 0.01, **kwargs})  # type: ignore[arg-type]
 

@@ -89,6 +89,9 @@ def generate_bars(
         price=(price, "positive"),
         volatility=(volatility, "zero or more"),
     )
+    if price < 0.01:
+        # Bars are rounded to the cent: a price under half of one made bars of 0.0.
+        raise ValueError(f"price={price!r} must be at least 0.01 (bars are rounded to 0.01)")
     problem = bar_span_problem(days, interval_s)
     if problem:
         raise ValueError(problem)
