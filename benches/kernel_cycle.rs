@@ -1,7 +1,7 @@
 //! One full trade cycle in pure Rust: ENTER -> ACK -> FILL -> EXIT -> ACK -> FILL.
 //! Target: <= 1 us per cycle. Printed with a same-run ratio between feeding prebuilt venue
 //! events (answered in one kept outcome, as a Rust host would) and letting the native mock
-//! venue produce them (what the Python path does; each answer a new outcome).
+//! venue produce them (what the Python path does), each input answered in a new outcome.
 
 // The ids and the event steps are the probes' (rust_kernel/examples/cycle_probe.rs).
 #[path = "../rust_kernel/examples/common/mod.rs"]
