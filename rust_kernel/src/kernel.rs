@@ -2694,7 +2694,7 @@ impl Kernel {
             holds_position: true,
         };
         out.reset_ok(intent.slot_id, trade_id, stage, seq);
-        out.details = details;
+        out.details.append(&mut details);
         self.send_order(sid, Trigger::Exit, held, intent, &order, out);
         let slot = &mut self.slots[sid];
         slot.exit_reason.clone_from(&intent.reason);

@@ -1645,8 +1645,9 @@ impl KernelOutcome {
         self.accepted || self.diagnostic_code == KernelDiagnosticCode::RateLimited
     }
 
-    /// Folds the outcome of a follow-up input (a venue's synchronous answer) into this one,
-    /// taking its lists' contents (their allocations stay with `follow`, for its next input).
+    /// Folds the outcome of a follow-up input (a venue's synchronous answer) into this one:
+    /// its transitions and cancels, and the details of a refused or rate-limited follow-up,
+    /// are moved here; their lists' allocations stay with `follow`, for its next input.
     pub fn absorb(&mut self, follow: &mut KernelOutcome) {
         // The stage moves with the follow-up's transitions of this slot; a refused follow-up
         // moved nothing, whatever stage its refusal names.

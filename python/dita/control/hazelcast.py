@@ -600,8 +600,9 @@ class HazelcastControlPlane:
                         keys = sorted(k for k in (GLOBAL, kid) if k in self._entries)
                         kernel.update_control(**differing, source="hazelcast:" + ",".join(keys))
             except RuntimeError:
-                # The kernel is inside a call on another thread (a Python venue runs): not applied
-                # yet, so the worker retries it in a moment instead of dropping a HALTED.
+                # The kernel stayed busy in a call on another thread past its wait (10 s) or is
+                # being closed: not applied yet, so the worker retries it in a moment instead of
+                # dropping a HALTED.
                 self._pending.add(kid)
                 self._wake.set()
                 return
