@@ -114,6 +114,33 @@ def test_paper_partial_fills_reach_the_position_and_the_account() -> None:
     assert venue.positions() == {}
 
 
+def test_paper_entry_beyond_the_buying_power_is_the_venues_reject_and_frees_the_slot() -> None:
+    """With ``max_leverage`` the paper venue refuses an entry its account cannot carry, as an
+    exchange does: the kernel hears an ordinary REJECT, its slot free again, nothing held."""
+    venue = PaperVenue(slippage_bps=0, taker_rate=0.001, starting_balance=1_000.0, max_leverage=1.0)
+    kernel = ExecutionKernel(max_slots=1, venue=venue)
+    kernel.set_seed_capital(1_000.0)
+    venue.on_quote("BTCUSDT", 100.0, 100.0, 50.0, 50.0, ts=1.0)
+
+    outcome = kernel.process_intent(enter("i1", 20.0, 100.0))
+    assert outcome.accepted, outcome.to_dict()
+    [reject] = [e for e in outcome.emitted_events if e.kind.name == "REJECT"]
+    assert reject.reason.startswith("insufficient margin: the order needs 2,002.00 USDT")
+    assert "available 1,000.00 USDT" in reject.reason
+    assert outcome.state == TradeStage.IDLE
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.free_slot() == 0
+    assert venue.positions() == {} and kernel.account()["open_positions"] == 0
+
+    # The slot takes the next entry, one the balance carries, and its exit even after a loss
+    # that leaves no margin for anything else.
+    outcome = kernel.process_intent(enter("i2", 9.0, 100.0, trade_id="tr-2", ts=2.0))
+    assert outcome.accepted and kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    venue.on_quote("BTCUSDT", 50.0, 50.0, 50.0, 50.0, ts=3.0)
+    outcome = kernel.process_intent(leave("x1", 9.0, 50.0, trade_id="tr-2", ts=3.0))
+    assert outcome.accepted, outcome.to_dict()
+    assert kernel.slot_state(0).fsm_state == TradeStage.CLOSED and venue.positions() == {}
+
+
 def test_paper_limit_entry_canceled_after_a_partial_fill_keeps_the_filled_size() -> None:
     venue = PaperVenue(slippage_bps=0, maker_rate=0.0002)
     kernel = ExecutionKernel(max_slots=1, venue=venue)

@@ -27,6 +27,10 @@ The rules, chosen to err against the strategy:
 - With ``assets`` set (the assets the run has data for), an order for another asset is
   rejected naming it, as an exchange refuses a symbol it does not list: no data would ever
   fill it, and it held its kernel slot for the whole run.
+- With ``max_leverage`` set, an order that opens or grows a position is rejected when the
+  margin it needs is above the account's available margin, as an exchange refuses an order
+  its balance cannot carry (``_margin_refusal``); without it, cash may go negative, as if the
+  account had unlimited credit.
 
 The backtester drives it with ``on_quote``/``on_bar`` and feeds the returned events to the
 kernel; ``submit`` and ``cancel`` return their own events synchronously.
@@ -42,16 +46,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
-from dita._numbers import Number, is_real
+from dita._numbers import Number, OptionalNumber, is_real
 from dita.risk import MarketLimits
 from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move
 from dita.venues._settings import VenueInputs, VenueName, check_rebate
 
-__all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "PaperSettings", "PaperVenue"]
+__all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "MAX_LEVERAGE", "PaperSettings", "PaperVenue"]
 
 # The longest order latency the paper venue takes, ms (a minute), as the shadow run's.
 MAX_LATENCY_MS = 60_000.0
+# The highest account leverage the paper venue takes: the most the exchanges offer (Binance's
+# USDT-M futures); above it a paper account could carry what no exchange lets it.
+MAX_LEVERAGE = 125.0
 
 # How many ended orders ``order_status`` remembers (reconciliation asks about orders the
 # kernel still works, which ended recently if at all).
@@ -95,6 +102,14 @@ class PaperSettings(BaseModel):
     )
     quote_currency: str = Field(default="USDT", min_length=1)
     starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
+    # None keeps the venue as it was before the check: cash may go negative without bound.
+    max_leverage: OptionalNumber = Field(
+        default=None,
+        gt=0,
+        le=MAX_LEVERAGE,
+        description="the account's leverage: an order opening or growing a position is rejected when "
+        "its notional / max_leverage plus its taker fee is above the available margin (None: no check)",
+    )
 
     @model_validator(mode="after")
     def _rebate_within_taker_rate(self) -> PaperSettings:
@@ -162,6 +177,12 @@ def _finite(field: str, value: object, *, positive: bool = False, signed: bool =
     return number
 
 
+def _money(amount: float) -> str:
+    """An amount of the quote currency as a refusal names it: in cents, or to 4 figures below
+    a cent (a quote currency of BTC)."""
+    return f"{amount:,.2f}" if abs(amount) >= 0.01 or amount == 0 else f"{amount:.4g}"
+
+
 def _check_asset(asset: object) -> None:
     if not isinstance(asset, str) or not asset:
         raise ValueError(f"asset must be a non-empty string, got {asset!r}")
@@ -191,14 +212,16 @@ def _book_flag(name: str, value: object) -> bool:
 class PaperVenue:
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
-    starting_balance=0.0, name="paper", market_limits=None, assets=None, clock=None)``.
+    starting_balance=0.0, max_leverage=None, name="paper", market_limits=None, assets=None,
+    clock=None)``.
 
     Settings are validated by ``PaperSettings`` and ``VenueInputs`` (an invalid one raises
     ``pydantic.ValidationError`` naming the field and the value). Feed market data with
     ``on_quote``/``on_bar``; each returns the events it produced for working orders, oldest
     order first. ``assets``: the assets the venue lists (those its feed has); an order for
     another is rejected. None takes every asset. ``clock``: the venue time instead of the
-    data's (a live run's wall clock).
+    data's (a live run's wall clock). ``max_leverage``: the account's leverage, an order
+    opening more than the available margin carries is rejected (``margin()``); None, no check.
     """
 
     def __init__(
@@ -217,6 +240,7 @@ class PaperVenue:
         s = self.settings
         self.name = s.name
         self._taker_rate = s.taker_rate
+        self._leverage = s.max_leverage
         self._maker_rate = s.maker_rate
         self._slip = s.slippage_bps / 10_000.0
         self._latency = s.latency_ms / 1000.0
@@ -276,7 +300,7 @@ class PaperVenue:
         self.submitted += 1
         now = self.now(order)
         venue_order_id = self._events.venue_order_id()
-        reason = self._refusal(order)
+        reason = self._refusal(order) or self._margin_refusal(order)
         if reason:
             return [
                 self._events.make(
@@ -346,6 +370,143 @@ class PaperVenue:
             price = 0.0
         reason = limits.order_violation(order.size, price)
         return f"venue filter: {reason}" if reason else ""
+
+    # -- margin --------------------------------------------------------------------------
+
+    def _margin_refusal(self, order: VenueOrder) -> str:
+        """Why the account cannot carry ``order`` ('' when it can, or no ``max_leverage`` is
+        set). Only what opens or grows a position needs margin: a reduce-only order (an exit)
+        is never refused, nor an order that only offsets what is held or working (a sell that
+        closes a long), so a position can always be closed, as on an exchange. What the order
+        opens is how much it grows its asset's exposure (``_exposure``): a sell beyond a long
+        needs margin for the part past it only, and the margin the long held covers the rest."""
+        leverage = self._leverage
+        if leverage is None or order.reduce_only:
+            return ""
+        buy = order.side == OrderSide.BUY
+        asset = order.asset
+        position, bought, sold = self._working_sides(asset)
+        units_before = max(abs(position + bought), abs(position - sold))
+        units_after = (
+            max(abs(position + bought + order.size), abs(position - sold))
+            if buy
+            else max(abs(position + bought), abs(position - sold - order.size))
+        )
+        if units_after <= units_before:
+            return ""
+        price = self._order_price(
+            asset, buy, order.order_type == OrderType.MARKET, order.price, order.reference_price
+        )
+        if price is None:
+            return (
+                f"margin not known: no price for {asset!r} yet to value the order at (a market "
+                "order before any quote, without a reference price)"
+            )
+        notional = order.size * price
+        opened = self._exposure(asset, buy, notional) - self._exposure(asset)
+        fee = notional * self._taker_rate
+        needed = max(opened, 0.0) / leverage + fee
+        account = self.margin()
+        available = account["available_margin"]
+        if needed <= available:
+            return ""
+        ccy = self.settings.quote_currency
+        return (
+            f"insufficient margin: the order needs {_money(needed)} {ccy} (notional opened "
+            f"{_money(max(opened, 0.0))} / leverage {leverage:g} + fee {_money(fee)}), available "
+            f"{_money(available)} {ccy} (equity {_money(account['equity'])} - positions' margin "
+            f"{_money(account['position_margin'])} - working orders' {_money(account['order_margin'])})"
+        )
+
+    def _order_price(
+        self, asset: str, buy: bool, market: bool, limit: float, reference: float
+    ) -> float | None:
+        """The price an order would fill or rest at now: a market order the quote's touch (a
+        bar's close) moved by the slippage, as it would take it (before any quote, its reference
+        price so moved; None without one); a limit order that, no worse than its limit (its
+        limit when it would rest)."""
+        quote = self._quotes.get(asset)
+        touch = (quote.ask if buy else quote.bid) if quote is not None else reference
+        taker = (touch * (1 + self._slip) if buy else touch * (1 - self._slip)) if touch > 0 else None
+        if market:
+            return taker
+        if taker is None:
+            return limit
+        return min(taker, limit) if buy else max(taker, limit)
+
+    def _working_price(self, working: _Working) -> float:
+        price = self._order_price(
+            working.order.asset, working.buy, working.market, working.limit, working.order.reference_price
+        )
+        return 0.0 if price is None else price
+
+    def _mark(self, asset: str) -> float:
+        """The latest price of ``asset``: its quote's mid, a bar's close. A position has one
+        (it filled on data, and ``book()`` keeps the quotes); 0 before any."""
+        quote = self._quotes.get(asset)
+        return 0.0 if quote is None else (quote.bid + quote.ask) / 2
+
+    def _working_sides(self, asset: str) -> tuple[float, float, float]:
+        """The position in ``asset`` and the size of its working buys and sells, reduce-only
+        ones included (this venue fills them whole, past the position if they are larger)."""
+        bought = sold = 0.0
+        for working in self._working.get(asset, {}).values():
+            if working.buy:
+                bought += working.remaining
+            else:
+                sold += working.remaining
+        return self._positions.get(asset, 0.0), bought, sold
+
+    def _exposure(self, asset: str, buy: bool = True, extra: float = 0.0) -> float:
+        """The largest notional the account may come to hold in ``asset``: its position (at the
+        mark) after every working buy fills, or after every sell does, whichever is larger (any
+        other mix of fills holds less), each order at the price it would fill or rest at.
+        ``extra``: the notional of one more order, a buy or not. Its margin is this over the
+        leverage: orders on both sides reserve for the larger side only, as exchanges count them."""
+        held = self._positions.get(asset, 0.0) * self._mark(asset)
+        bought = sold = 0.0
+        for working in self._working.get(asset, {}).values():
+            notional = working.remaining * self._working_price(working)
+            if working.buy:
+                bought += notional
+            else:
+                sold += notional
+        if buy:
+            bought += extra
+        else:
+            sold += extra
+        return max(abs(held + bought), abs(held - sold))
+
+    def margin(self) -> dict[str, float]:
+        """The account as the margin check sees it, in ``quote_currency``: ``equity`` (cash plus
+        the positions marked at the latest price, a quote's mid or a bar's close),
+        ``position_margin`` (|position| x mark / ``max_leverage``), ``order_margin`` (what the
+        working orders reserve: how far they grow their asset's exposure over the leverage, plus
+        the taker fee of those not reduce-only) and ``available_margin``, the equity less both
+        margins, which an order opening a position may use. Without ``max_leverage`` nothing is
+        reserved: both margins are 0 and all the equity is available."""
+        leverage = self._leverage
+        assets = set(self._positions) | {a for a, orders in self._working.items() if orders}
+        equity = self._cash
+        position_margin = order_margin = 0.0
+        for asset in assets:
+            held = self._positions.get(asset, 0.0) * self._mark(asset)
+            equity += held
+            if leverage is None:
+                continue
+            position_margin += abs(held) / leverage
+            order_margin += (self._exposure(asset) - abs(held)) / leverage
+            order_margin += sum(
+                w.remaining * self._working_price(w) * self._taker_rate
+                for w in self._working.get(asset, {}).values()
+                if not w.order.reduce_only
+            )
+        return {
+            "equity": equity,
+            "position_margin": position_margin,
+            "order_margin": order_margin,
+            "available_margin": equity - position_margin - order_margin,
+        }
 
     def resume(self, seq: int) -> None:
         """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
