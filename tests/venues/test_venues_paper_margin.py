@@ -133,6 +133,22 @@ def test_an_exit_working_beside_a_reversing_entry_leaves_it_the_long_margin() ->
     assert venue.positions() == {"BTCUSDT": -6.0}
 
 
+def test_an_account_without_margin_left_cannot_reverse_beside_its_exit() -> None:
+    """The short beside the exit needs only its fee, but an account whose losses ate its margin
+    has not that either: it closes, and opens nothing."""
+    venue = PaperVenue(starting_balance=100.0, max_leverage=10, slippage_bps=0, taker_rate=0.001)
+    venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=60.0)
+    venue.submit(make_order("o1", size=9.9))
+    venue.on_bar("BTCUSDT", 100.0, 100.0, 90.0, 90.0, 1_000.0, ts=120.0)
+    assert venue.positions() == {"BTCUSDT": 9.9}
+    assert kinds(venue.submit(make_order("x1", side="SELL", size=9.9, reduce_only=True))) == ["ORDER_ACK"]
+    [reject] = venue.submit(make_order("o2", side="SELL", size=9.9))
+    assert reject.reason == (
+        "insufficient margin: the order needs 0.89 USDT (notional opened 0.00 / leverage 10 + fee 0.89), "
+        "available -89.09 USDT (equity 0.01 - positions' margin 89.10 - working orders' 0.00)"
+    )
+
+
 def _long_and_eth() -> PaperVenue:
     """Long 10 BTCUSDT at 100 at leverage 2 (cash -1, position margin 500, available 499), with
     an ETHUSDT quote of 10 to probe the buying power at a price that does not move."""

@@ -375,24 +375,23 @@ class PaperVenue:
 
     def _margin_refusal(self, order: VenueOrder) -> str:
         """Why the account cannot carry ``order`` ('' when it can, or no ``max_leverage`` is
-        set). Only what opens or grows a position needs margin: a reduce-only order (an exit)
-        is never refused, nor an order that only offsets what is held or working (a sell that
-        closes a long), so a position can always be closed, as on an exchange. What the order
-        opens is how much it grows its asset's exposure (``_exposure``): a sell beyond a long
-        needs margin for the part past it only, and the margin the long held covers the rest."""
+        set). Only an order that opens or grows a position needs margin: a reduce-only order (an
+        exit) is never refused, nor one that only closes what is held (a sell within a long, the
+        sells working before it counted first), so a position can always be closed, as on an
+        exchange. The margin it needs is how much it grows its asset's exposure (``_exposure``)
+        over the leverage, plus its fee: a sell beyond a long needs it for the part past the long
+        only, and a short entry beside the exit of a long of its size only its fee (the long's
+        margin carries the short), but the fee is refused to an account with no margin left."""
         leverage = self._leverage
         if leverage is None or order.reduce_only:
             return ""
         buy = order.side == OrderSide.BUY
         asset = order.asset
         position, bought, sold = self._working_sides(asset)
-        units_before = max(abs(position + bought), abs(position - sold))
-        units_after = (
-            max(abs(position + bought + order.size), abs(position - sold))
-            if buy
-            else max(abs(position + bought), abs(position - sold - order.size))
-        )
-        if units_after <= units_before:
+        # What is left to close once the orders before it on its side have filled (oldest
+        # first, as they fill here): an order within it only closes, and needs no margin.
+        closable = position - sold if not buy else -position - bought
+        if order.size <= closable:
             return ""
         price = self._order_price(
             asset, buy, order.order_type == OrderType.MARKET, order.price, order.reference_price
