@@ -136,8 +136,10 @@ def test_sharpe_of_weekly_bars_is_annualised_by_weeks(tmp_path: Path) -> None:
 
 def test_a_blown_account_stops_opening_trades(sample_bars: MarketData) -> None:
     # 1 BTC a trade on a 1,000 balance with 1 % fees: the account is gone within a few trades.
+    # Without the venue's margin check (leverage None), which refuses a position of 40 times the
+    # balance: the halt is what is tested, the last guard when a position outran its margin.
     strategy = SmaCrossover({"fast": 3, "slow": 8, "trade_size": 1.0})
-    cfg = BacktestConfig(balance=1_000, fee_rate=0.01, volume_share=1.0)
+    cfg = BacktestConfig(balance=1_000, fee_rate=0.01, volume_share=1.0, leverage=None)
     result = run_backtest(strategy, sample_bars, cfg)
     info = result.run_info
     assert info["halted_equity"] <= 0
@@ -183,7 +185,8 @@ def test_an_account_blown_by_prices_alone_takes_no_entry(tmp_path: Path) -> None
     path = tmp_path / "BTCUSDT_1m.csv"
     path.write_text("timestamp,open,high,low,close,volume\n" + rows)
     strategy = _BuyThenBuyAgain()
-    cfg = BacktestConfig(balance=500, fee_rate=0, slippage_bps=0, volume_share=1.0)
+    # 1,000 bought on 500: at leverage 2, the venue takes it.
+    cfg = BacktestConfig(balance=500, fee_rate=0, slippage_bps=0, volume_share=1.0, leverage=2.0)
     result = run_backtest(strategy, load_market_data(path), cfg)
     # 10 bought at 90 (the second bar's open) and marked at 20: 500 - 700.
     assert strategy.asked == [(pytest.approx(-200.0), False), (pytest.approx(-200.0), False)]

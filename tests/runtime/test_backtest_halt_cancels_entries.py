@@ -37,7 +37,8 @@ def _falling_bars(path: Path, n: int = 40) -> Path:
 def test_the_halt_cancels_working_entries(tmp_path: Path) -> None:
     data = load_market_data(_falling_bars(tmp_path / "BTCUSDT_1m.csv"))
     strategy = _BuyTooMuch()
-    cfg = BacktestConfig(balance=1_000, fee_rate=0, slippage_bps=0, volume_share=1.0)
+    # 1,000 at 98 on a balance of 1,000: an account of the highest leverage, 125, takes it.
+    cfg = BacktestConfig(balance=1_000, fee_rate=0, slippage_bps=0, volume_share=1.0, leverage=125)
     result = run_backtest(strategy, data, cfg)
     info = result.run_info
     assert info["halted_equity"] <= 0
@@ -55,6 +56,8 @@ def test_the_halt_cancels_working_entries(tmp_path: Path) -> None:
 def test_without_the_halt_the_entry_keeps_filling(tmp_path: Path) -> None:
     data = load_market_data(_falling_bars(tmp_path / "BTCUSDT_1m.csv"))
     strategy = _BuyTooMuch()
-    cfg = BacktestConfig(balance=1_000, fee_rate=0, slippage_bps=0, volume_share=1.0, halt_when_bust=False)
+    cfg = BacktestConfig(
+        balance=1_000, fee_rate=0, slippage_bps=0, volume_share=1.0, leverage=125, halt_when_bust=False
+    )
     run_backtest(strategy, data, cfg)
     assert sum(f.size for f in strategy.fills) == pytest.approx(10 * 39)  # every bar after the first

@@ -206,12 +206,27 @@ def test_backtest_json_output_is_strict_json_with_an_infinite_parameter(tmp_path
     assert doc["metrics"]["sharpe"] is None and doc["metrics"]["trades"] == 0
 
 
+def _crash(path: Path) -> Path:
+    """Bars falling, then rising (the crossover goes long), then a crash of a fifth."""
+    closes = [110 - i for i in range(10)] + [102, 104, 106, 108, 110, 112] + [80 - 2 * i for i in range(8)]
+    rows, before = [], closes[0]
+    for i, close in enumerate(closes):
+        rows.append(
+            f"{1704067200 + 60 * i},{before},{max(before, close)},{min(before, close)},{close},1000\n"
+        )
+        before = close
+    path.write_text("ts,open,high,low,close,volume\n" + "".join(rows))
+    return path
+
+
 def test_backtest_says_when_a_blown_account_halted_the_run(tmp_path: Path) -> None:
     # The run stops opening trades once equity reaches zero; the table showed only a loss of
-    # about 100 % and trades ending months early, with nothing saying why.
-    bust = ["--param", "trade_size=1.0", "--param", "fast=3", "--param", "slow=8"]
-    money = ["--balance", "1000", "--fee-rate", "0.01", "--volume-share", "1", "--no-progress"]
-    args = ["backtest", "--strategy", CROSSOVER, "--data", "sample", *bust, *money]
+    # about 100 % and trades ending months early, with nothing saying why. A long of about
+    # 10 times the balance (taken at --leverage 125), then a crash: the account is gone.
+    bust = ["--param", "trade_size=100", "--param", "fast=3", "--param", "slow=8", "--leverage", "125"]
+    money = ["--balance", "1000", "--volume-share", "1", "--no-progress"]
+    data = str(_crash(tmp_path / "BTCUSDT.csv"))
+    args = ["backtest", "--strategy", CROSSOVER, "--data", data, *bust, *money]
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
     assert result.exit_code == 0, result.stderr
     run = json.loads((tmp_path / "t" / "metrics.json").read_text())["run"]
@@ -605,6 +620,7 @@ FILL_OPTIONS = (
     "slippage_bps",
     "latency_ms",
     "volume_share",
+    "leverage",
     "max_slots",
 )
 

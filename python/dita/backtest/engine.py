@@ -40,7 +40,7 @@ from dita.runtime import (
 )
 from dita.strategy import Strategy, cancel_intent
 from dita.venues._settings import check_rebate
-from dita.venues.paper import MAX_LATENCY_MS, PaperVenue
+from dita.venues.paper import MAX_LATENCY_MS, MAX_LEVERAGE, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
 
@@ -71,6 +71,15 @@ class BacktestConfig(BaseModel):
     )
     max_slots: Count = Field(
         default=64, ge=1, le=100_000, description="kernel trade slots (as many as `dita paper`'s)"
+    )
+    # 1 by default: an exchange lets an account hold no more than its balance unless it is
+    # given leverage, and a backtest that allowed any size reported returns no one could have.
+    leverage: OptionalNumber = Field(
+        default=1.0,
+        gt=0,
+        le=MAX_LEVERAGE,
+        description="the account's leverage at the paper venue: an order opening more exposure "
+        "than the equity times this carries is rejected (None: no check)",
     )
     halt_when_bust: bool = Field(
         default=True,
@@ -107,6 +116,7 @@ class BacktestConfig(BaseModel):
             latency_ms=self.latency_ms,
             bar_volume_share=self.volume_share,
             starting_balance=self.balance,
+            max_leverage=self.leverage,
             name="paper",
             assets=assets,
         )
@@ -383,6 +393,7 @@ def run_backtest(
         "assets": ",".join(data.assets),
         "rows": len(data),
         "balance": cfg.balance,
+        "leverage": cfg.leverage,
         "fee_rate": cfg.fee_rate,
         "maker_fee_rate": cfg.maker_rate,
         "slippage_bps": cfg.slippage_bps,

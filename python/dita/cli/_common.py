@@ -64,6 +64,13 @@ SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved agains
 LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms (0 to 60,000)")]
 VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]
 MaxSlotsOption = Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")]
+LeverageOption = Annotated[
+    float,
+    typer.Option(
+        help="Account leverage (above 0, up to 125): the paper venue rejects an order opening more "
+        "exposure than the equity times this carries, as an exchange does (1: no more than the balance)"
+    ),
+]
 # Of the data a replay reads (`dita backtest --data`, `dita paper --data`).
 AllowGapsOption = Annotated[bool, typer.Option(help="Accept missing bars instead of refusing the data")]
 BALANCE = 10_000.0
@@ -72,6 +79,7 @@ SLIPPAGE_BPS = 2.0
 LATENCY_MS = 0.0
 VOLUME_SHARE = 0.1
 MAX_SLOTS = 64
+LEVERAGE = 1.0
 
 # Where `dita paper` writes its state file and `dita status`, `orders` and `pnl` read it when
 # no --state-dir is given (``dita.cli._state.default_state_dir``), as their help says.

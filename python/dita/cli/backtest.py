@@ -15,6 +15,7 @@ from dita.cli._common import (
     BALANCE,
     FEE_RATE,
     LATENCY_MS,
+    LEVERAGE,
     MAX_SLOTS,
     SLIPPAGE_BPS,
     VOLUME_SHARE,
@@ -22,6 +23,7 @@ from dita.cli._common import (
     BalanceOption,
     FeeRateOption,
     LatencyMsOption,
+    LeverageOption,
     MakerFeeRateOption,
     MaxSlotsOption,
     SlippageBpsOption,
@@ -69,6 +71,7 @@ def backtest(
     slippage_bps: SlippageBpsOption = SLIPPAGE_BPS,
     latency_ms: LatencyMsOption = LATENCY_MS,
     volume_share: VolumeShareOption = VOLUME_SHARE,
+    leverage: LeverageOption = LEVERAGE,
     max_slots: MaxSlotsOption = MAX_SLOTS,
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")
@@ -100,6 +103,7 @@ def backtest(
             slippage_bps=slippage_bps,
             latency_ms=latency_ms,
             volume_share=volume_share,
+            leverage=leverage,
             max_slots=max_slots,
         )
     except ValidationError as exc:

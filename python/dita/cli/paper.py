@@ -25,6 +25,7 @@ from dita.cli._common import (
     BALANCE,
     FEE_RATE,
     LATENCY_MS,
+    LEVERAGE,
     MAX_SLOTS,
     SLIPPAGE_BPS,
     STATE_DIR_DEFAULT,
@@ -33,6 +34,7 @@ from dita.cli._common import (
     BalanceOption,
     FeeRateOption,
     LatencyMsOption,
+    LeverageOption,
     MakerFeeRateOption,
     SlippageBpsOption,
     VolumeShareOption,
@@ -480,6 +482,7 @@ def paper(
     slippage_bps: SlippageBpsOption = SLIPPAGE_BPS,
     latency_ms: LatencyMsOption = LATENCY_MS,
     volume_share: VolumeShareOption = VOLUME_SHARE,
+    leverage: LeverageOption = LEVERAGE,
     max_slots: Annotated[
         int | None,
         typer.Option(
@@ -555,6 +558,7 @@ def paper(
             slippage_bps=slippage_bps,
             latency_ms=latency_ms,
             volume_share=volume_share,
+            leverage=leverage,
             max_slots=MAX_SLOTS if max_slots is None else max_slots,
         )
     except ValidationError as exc:

@@ -1,0 +1,167 @@
+"""A backtest's and a paper run's account carries no more than its leverage (1 by default, no
+more exposure than the balance): the paper venue rejects an entry beyond it, as an exchange
+would. Before, an entry of any size filled and the cash went negative, so a backtest could
+report returns no exchange would have allowed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from dita.backtest.data import load_market_data
+from dita.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from dita.cli import app
+
+runner = CliRunner()
+
+STRATEGIES = """
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class _Notional(BaseModel):
+    notional: float = 2_000.0
+
+
+class BuysANotional(Strategy[_Notional]):
+    \"\"\"Buys ``notional`` (quote currency) of the asset on its first bar, keeping the outcome.\"\"\"
+
+    Params = _Notional
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, self.params.notional / bar.close, price=bar.close)
+"""
+
+# 2,000 at 100 on a balance of 1,000, a fee of 0.1 %, no slippage: 2,002 at leverage 1.
+REASON = (
+    "insufficient margin: the order needs 2,002.00 USDT (notional opened 2,000.00 / leverage 1 + "
+    "fee 2.00), available 1,000.00 USDT (equity 1,000.00 - positions' margin 0.00 - working orders' 0.00)"
+)
+MONEY = {"balance": 1_000.0, "fee_rate": 0.001, "slippage_bps": 0.0}
+
+
+@pytest.fixture
+def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "leverage_strategies.py").write_text(STRATEGIES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "leverage_strategies"
+
+
+def _bars(path: Path, n: int = 5) -> Path:
+    path.write_text(
+        "ts,open,high,low,close,volume\n"
+        + "".join(f"{1704067200 + 60 * i},100,100,100,100,1000\n" for i in range(n))
+    )
+    return path
+
+
+def _run(strategies: str, tmp_path: Path, **config: Any) -> tuple[Any, BacktestResult]:
+    import importlib
+
+    strategy = importlib.import_module(strategies).BuysANotional()
+    data = load_market_data(_bars(tmp_path / "BTCUSDT.csv"))
+    return strategy, run_backtest(strategy, data, BacktestConfig(**MONEY, **config))
+
+
+def test_an_entry_beyond_the_balance_is_rejected_by_default(strategies: str, tmp_path: Path) -> None:
+    strategy, result = _run(strategies, tmp_path)
+    # The kernel took the intent; the venue refused its order: the slot is free, nothing held.
+    outcome = strategy.sent
+    assert outcome.accepted and outcome.state.name == "IDLE"
+    [reject] = [e for e in outcome.emitted_events if e.kind.name == "REJECT"]
+    assert reject.reason == REASON
+    info = result.run_info
+    assert info["leverage"] == 1.0
+    assert (info["fills"], info["orders_rejected"], info["rejections"]) == (0, 1, f"1 x {REASON}")
+    assert result.metrics.total_pnl == 0.0 and result.position.tolist() == [0.0] * 5
+
+
+@pytest.mark.parametrize(("leverage", "fills"), [(2.0, 0), (3.0, 1), (None, 1)])
+def test_a_leverage_high_enough_lets_it_fill(
+    strategies: str, tmp_path: Path, leverage: float | None, fills: int
+) -> None:
+    # At 2 the order needs 1,000 + its fee of 2: still more than the balance; at 3, 668.67.
+    # None: no check, the venue as it was.
+    _, result = _run(strategies, tmp_path, leverage=leverage)
+    assert result.run_info["fills"] == fills and result.run_info["leverage"] == leverage
+    assert result.position[-1] == (20.0 if fills else 0.0)
+
+
+def test_the_report_states_the_leverage(strategies: str, tmp_path: Path) -> None:
+    _, result = _run(strategies, tmp_path, leverage=3.0)
+    paths = result.write_report(tmp_path / "out")
+    assert json.loads(paths["metrics.json"].read_text())["run"]["leverage"] == 3.0
+    assert "<tr><th>leverage</th><td>3.0</td></tr>" in paths["report.html"].read_text()
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [(0, "greater than 0"), (-2, "greater than 0"), (126, "less than or equal to 125"), ("2x", "number")],
+)
+def test_a_bad_leverage_is_refused_naming_it(value: object, why: str) -> None:
+    with pytest.raises(ValidationError, match=rf"leverage\n .*{why}"):
+        BacktestConfig(leverage=value)
+
+
+def _cli(strategies: str, tmp_path: Path, command: str, *extra: str, kernel_id: str = "k") -> Any:
+    data = str(_bars(tmp_path / "BTCUSDT.csv"))
+    money = ["--balance", "1000", "--fee-rate", "0.001", "--slippage-bps", "0"]
+    args = [command, "--strategy", f"{strategies}:BuysANotional", "--data", data, *money, *extra]
+    if command == "backtest":
+        args += ["--no-progress", "--out", str(tmp_path / "out")]
+    else:
+        args += ["--max-speed", "--kernel-id", kernel_id, "--state-dir", str(tmp_path / "state")]
+    return runner.invoke(app, args)
+
+
+def test_dita_backtest_rejects_it_by_default_and_takes_it_with_leverage(
+    strategies: str, tmp_path: Path
+) -> None:
+    result = _cli(strategies, tmp_path, "backtest")
+    assert result.exit_code == 0, result.output
+    assert f"warning: the venue rejected 1 order: 1 x {REASON}" in " ".join(result.stderr.split())
+    run = json.loads((tmp_path / "out" / "metrics.json").read_text())["run"]
+    assert (run["leverage"], run["fills"]) == (1.0, 0)
+
+    result = _cli(strategies, tmp_path, "backtest", "--leverage", "3")
+    assert result.exit_code == 0, result.output
+    assert "rejected" not in result.stderr
+    run = json.loads((tmp_path / "out" / "metrics.json").read_text())["run"]
+    assert (run["leverage"], run["fills"]) == (3.0, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "--leverage=0.0: Input should be greater than 0"),
+        ("200", "--leverage=200.0: Input should be less"),
+    ],
+)
+@pytest.mark.parametrize("command", ["backtest", "paper"])
+def test_a_bad_leverage_option_exits_2_naming_it(
+    strategies: str, tmp_path: Path, command: str, value: str, message: str
+) -> None:
+    result = _cli(strategies, tmp_path, command, "--leverage", value)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_dita_paper_rejects_it_by_default_and_takes_it_with_leverage(strategies: str, tmp_path: Path) -> None:
+    result = _cli(strategies, tmp_path, "paper")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"warning: the venue rejected 1 order: 1 x insufficient margin", result.stderr)
+    state = json.loads((tmp_path / "state" / "k.json").read_text())
+    assert state["rejection_reasons"] == {REASON: 1} and state["fills"] == []
+
+    result = _cli(strategies, tmp_path, "paper", "--leverage", "3", kernel_id="k3")
+    assert result.exit_code == 0, result.output
+    state = json.loads((tmp_path / "state" / "k3.json").read_text())
+    assert state["orders_rejected"] == 0 and len(state["fills"]) == 1
