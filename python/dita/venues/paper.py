@@ -485,7 +485,9 @@ class PaperVenue:
         margins, which an order opening a position may use. Without ``max_leverage`` nothing is
         reserved: both margins are 0 and all the equity is available."""
         leverage = self._leverage
-        assets = set(self._positions) | {a for a, orders in self._working.items() if orders}
+        # In the order the venue met them, not a set's: a sum in another order differs in its
+        # last bits, and an order at the edge of the margin was taken in one run, not the next.
+        assets = dict.fromkeys([*self._positions, *(a for a, orders in self._working.items() if orders)])
         equity = self._cash
         position_margin = order_margin = 0.0
         for asset in assets:
