@@ -115,9 +115,9 @@ def test_paper_partial_fills_reach_the_position_and_the_account() -> None:
 
 
 def test_paper_entry_beyond_the_buying_power_is_the_venues_reject_and_frees_the_slot() -> None:
-    """With ``max_leverage`` the paper venue refuses an entry its account cannot carry, as an
+    """With ``leverage`` the paper venue refuses an entry its account cannot carry, as an
     exchange does: the kernel hears an ordinary REJECT, its slot free again, nothing held."""
-    venue = PaperVenue(slippage_bps=0, taker_rate=0.001, starting_balance=1_000.0, max_leverage=1.0)
+    venue = PaperVenue(slippage_bps=0, taker_rate=0.001, starting_balance=1_000.0, leverage=1.0)
     kernel = ExecutionKernel(max_slots=1, venue=venue)
     kernel.set_seed_capital(1_000.0)
     venue.on_quote("BTCUSDT", 100.0, 100.0, 50.0, 50.0, ts=1.0)

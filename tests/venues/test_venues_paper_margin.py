@@ -1,4 +1,4 @@
-"""PaperVenue's margin check (``max_leverage``): an order that opens or grows a position past
+"""PaperVenue's margin check (``leverage``): an order that opens or grows a position past
 what the account's available margin carries is rejected at submit, as an exchange refuses
 it; exits never are. Without it the venue let a position of any size open, its cash going
 negative, so paper returns were ones no exchange would have allowed."""
@@ -23,7 +23,7 @@ def kinds(events: list) -> list[str]:
 def venue_at(price: float = 100.0, *, balance: float = 1_000.0, leverage: float = 1.0) -> PaperVenue:
     """A venue of ``balance`` USDT at ``leverage``, no slippage, a taker fee of 0.1 %, with a
     BTCUSDT quote of ``price`` on both sides (the mark is that too)."""
-    venue = PaperVenue(starting_balance=balance, max_leverage=leverage, slippage_bps=0, taker_rate=0.001)
+    venue = PaperVenue(starting_balance=balance, leverage=leverage, slippage_bps=0, taker_rate=0.001)
     venue.on_quote("BTCUSDT", price, price, 1_000.0, 1_000.0, ts=1.0)
     return venue
 
@@ -55,9 +55,9 @@ def test_leverage_multiplies_the_buying_power() -> None:
     assert venue.margin()["position_margin"] == pytest.approx(9.99)
 
 
-def test_without_max_leverage_the_venue_lets_any_size_open_as_before() -> None:
+def test_without_leverage_the_venue_lets_any_size_open_as_before() -> None:
     venue = PaperVenue(starting_balance=1_000.0, slippage_bps=0, taker_rate=0.001)
-    assert venue.settings.max_leverage is None
+    assert venue.settings.leverage is None
     venue.on_quote("BTCUSDT", 100.0, 100.0, 1_000.0, 1_000.0, ts=1.0)
     assert kinds(venue.submit(make_order("o1", size=100.0))) == ["ORDER_ACK", "FILL"]
     assert venue.balances()["USDT"] == pytest.approx(1_000.0 - 10_000.0 - 10.0)
@@ -120,7 +120,7 @@ def test_an_order_beyond_what_it_closes_needs_margin_for_the_part_past_it() -> N
 def test_an_exit_working_beside_a_reversing_entry_leaves_it_the_long_margin() -> None:
     """A strategy reversing on a bar closes its long (reduce-only) and sends the short entry at
     once; both wait for the next bar's open. The short then holds no more than the long did."""
-    venue = PaperVenue(starting_balance=1_000.0, max_leverage=1, slippage_bps=0, taker_rate=0.001)
+    venue = PaperVenue(starting_balance=1_000.0, leverage=1, slippage_bps=0, taker_rate=0.001)
     venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=60.0)
     venue.submit(make_order("o1", size=6.0))
     venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=120.0)
@@ -136,7 +136,7 @@ def test_an_exit_working_beside_a_reversing_entry_leaves_it_the_long_margin() ->
 def test_an_account_without_margin_left_cannot_reverse_beside_its_exit() -> None:
     """The short beside the exit needs only its fee, but an account whose losses ate its margin
     has not that either: it closes, and opens nothing."""
-    venue = PaperVenue(starting_balance=100.0, max_leverage=10, slippage_bps=0, taker_rate=0.001)
+    venue = PaperVenue(starting_balance=100.0, leverage=10, slippage_bps=0, taker_rate=0.001)
     venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=60.0)
     venue.submit(make_order("o1", size=9.9))
     venue.on_bar("BTCUSDT", 100.0, 100.0, 90.0, 90.0, 1_000.0, ts=120.0)
@@ -182,7 +182,7 @@ def test_a_loss_shrinks_the_buying_power() -> None:
 
 
 def test_a_market_order_before_any_quote_is_valued_at_its_reference_price() -> None:
-    venue = PaperVenue(starting_balance=1_000.0, max_leverage=1, slippage_bps=0, taker_rate=0.001)
+    venue = PaperVenue(starting_balance=1_000.0, leverage=1, slippage_bps=0, taker_rate=0.001)
     assert kinds(venue.submit(make_order("o1", size=20.0, reference_price=100.0))) == ["REJECT"]
     assert kinds(venue.submit(make_order("o2", size=5.0, reference_price=100.0))) == ["ORDER_ACK"]
     # Without one there is nothing to value it at: refused, saying so.
@@ -194,7 +194,7 @@ def test_a_market_order_before_any_quote_is_valued_at_its_reference_price() -> N
 def test_a_restored_book_keeps_its_orders_margin() -> None:
     venue = venue_at()
     venue.submit(make_order("o1", order_type="LIMIT", price=95.0, size=6.0))
-    again = PaperVenue(starting_balance=0.0, max_leverage=1, slippage_bps=0, taker_rate=0.001)
+    again = PaperVenue(starting_balance=0.0, leverage=1, slippage_bps=0, taker_rate=0.001)
     again.restore_book(venue.book())
     assert again.margin() == pytest.approx(venue.margin())
     assert kinds(again.submit(make_order("o2", order_type="LIMIT", price=90.0, size=5.0))) == ["REJECT"]
@@ -215,12 +215,12 @@ def test_a_restored_book_keeps_its_orders_margin() -> None:
         (True, "True is a flag, not a number"),
     ],
 )
-def test_a_bad_max_leverage_is_refused_naming_it_and_the_value(value: object, why: str) -> None:
-    named = rf"max_leverage\n .*{why}.*input_value={re.escape(repr(value))}"
+def test_a_bad_leverage_is_refused_naming_it_and_the_value(value: object, why: str) -> None:
+    named = rf"leverage\n .*{why}.*input_value={re.escape(repr(value))}"
     with pytest.raises(ValidationError, match=named):
-        PaperVenue(max_leverage=value)
+        PaperVenue(leverage=value)
 
 
 @pytest.mark.parametrize("value", [0.5, 1, 125])
-def test_a_max_leverage_up_to_125_is_taken(value: float) -> None:
-    assert PaperVenue(max_leverage=value).settings.max_leverage == value
+def test_a_leverage_up_to_125_is_taken(value: float) -> None:
+    assert PaperVenue(leverage=value).settings.leverage == value

@@ -116,7 +116,7 @@ class BacktestConfig(BaseModel):
             latency_ms=self.latency_ms,
             bar_volume_share=self.volume_share,
             starting_balance=self.balance,
-            max_leverage=self.leverage,
+            leverage=self.leverage,
             name="paper",
             assets=assets,
         )

@@ -27,7 +27,7 @@ The rules, chosen to err against the strategy:
 - With ``assets`` set (the assets the run has data for), an order for another asset is
   rejected naming it, as an exchange refuses a symbol it does not list: no data would ever
   fill it, and it held its kernel slot for the whole run.
-- With ``max_leverage`` set, an order that opens or grows a position is rejected when the
+- With ``leverage`` set, an order that opens or grows a position is rejected when the
   margin it needs is above the account's available margin, as an exchange refuses an order
   its balance cannot carry (``_margin_refusal``); without it, cash may go negative, as if the
   account had unlimited credit.
@@ -103,12 +103,12 @@ class PaperSettings(BaseModel):
     quote_currency: str = Field(default="USDT", min_length=1)
     starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
     # None keeps the venue as it was before the check: cash may go negative without bound.
-    max_leverage: OptionalNumber = Field(
+    leverage: OptionalNumber = Field(
         default=None,
         gt=0,
         le=MAX_LEVERAGE,
         description="the account's leverage: an order opening or growing a position is rejected when "
-        "its notional / max_leverage plus its taker fee is above the available margin (None: no check)",
+        "its notional / leverage plus its taker fee is above the available margin (None: no check)",
     )
 
     @model_validator(mode="after")
@@ -212,7 +212,7 @@ def _book_flag(name: str, value: object) -> bool:
 class PaperVenue:
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
-    starting_balance=0.0, max_leverage=None, name="paper", market_limits=None, assets=None,
+    starting_balance=0.0, leverage=None, name="paper", market_limits=None, assets=None,
     clock=None)``.
 
     Settings are validated by ``PaperSettings`` and ``VenueInputs`` (an invalid one raises
@@ -220,7 +220,7 @@ class PaperVenue:
     ``on_quote``/``on_bar``; each returns the events it produced for working orders, oldest
     order first. ``assets``: the assets the venue lists (those its feed has); an order for
     another is rejected. None takes every asset. ``clock``: the venue time instead of the
-    data's (a live run's wall clock). ``max_leverage``: the account's leverage, an order
+    data's (a live run's wall clock). ``leverage``: the account's leverage, an order
     opening more than the available margin carries is rejected (``margin()``); None, no check.
     """
 
@@ -240,7 +240,7 @@ class PaperVenue:
         s = self.settings
         self.name = s.name
         self._taker_rate = s.taker_rate
-        self._leverage = s.max_leverage
+        self._leverage = s.leverage
         self._maker_rate = s.maker_rate
         self._slip = s.slippage_bps / 10_000.0
         self._latency = s.latency_ms / 1000.0
@@ -374,7 +374,7 @@ class PaperVenue:
     # -- margin --------------------------------------------------------------------------
 
     def _margin_refusal(self, order: VenueOrder) -> str:
-        """Why the account cannot carry ``order`` ('' when it can, or no ``max_leverage`` is
+        """Why the account cannot carry ``order`` ('' when it can, or no ``leverage`` is
         set). Only an order that opens or grows a position needs margin: a reduce-only order (an
         exit) is never refused, nor one that only closes what is held (a sell within a long, the
         sells working before it counted first), so a position can always be closed, as on an
@@ -479,10 +479,10 @@ class PaperVenue:
     def margin(self) -> dict[str, float]:
         """The account as the margin check sees it, in ``quote_currency``: ``equity`` (cash plus
         the positions marked at the latest price, a quote's mid or a bar's close),
-        ``position_margin`` (|position| x mark / ``max_leverage``), ``order_margin`` (what the
+        ``position_margin`` (|position| x mark / ``leverage``), ``order_margin`` (what the
         working orders reserve: how far they grow their asset's exposure over the leverage, plus
         the taker fee of those not reduce-only) and ``available_margin``, the equity less both
-        margins, which an order opening a position may use. Without ``max_leverage`` nothing is
+        margins, which an order opening a position may use. Without ``leverage`` nothing is
         reserved: both margins are 0 and all the equity is available."""
         leverage = self._leverage
         # In the order the venue met them, not a set's: a sum in another order differs in its
