@@ -1612,7 +1612,13 @@ impl KernelOutcome {
         self.state = state;
         self.diagnostic_code = KernelDiagnosticCode::Ok;
         self.severity = KernelSeverity::Info;
-        self.transitions.clear();
+        if self.transitions.capacity() == 0 {
+            // A blank outcome (a by-value input's): room for an ENTER's or EXIT's two, made
+            // at once, where a first push grows the list through the allocator's slower path.
+            self.transitions = Vec::with_capacity(2);
+        } else {
+            self.transitions.clear();
+        }
         self.emitted_events.clear();
         self.submit = None;
         self.cancels.clear();
