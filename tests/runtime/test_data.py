@@ -81,8 +81,9 @@ def test_generated_bars_refuse_bad_arguments_naming_them(kwargs: dict[str, objec
         ({"interval_s": float("nan")}, "interval_s=nan must be positive and finite"),
         ({"interval_s": -1.0}, "interval_s=-1.0 must be positive and finite"),
         ({"n": 2.0}, "n=2.0 must be an int >= 0"),
-        ({"symbols": "BTCUSDT"}, "symbols='BTCUSDT' must be a list of non-empty names"),
-        ({"symbols": [""]}, "symbols=[''] must be a list of non-empty names"),
+        ({"symbols": "BTCUSDT"}, "symbols='BTCUSDT' must be a list of one or more non-empty names"),
+        ({"symbols": [""]}, "symbols=[''] must be a list of one or more non-empty names"),
+        ({"symbols": []}, "symbols=[] must be a list of one or more non-empty names"),
         ({"symbols": ["BTCUSDT", "BTCUSDT"]}, "names a symbol more than once"),
     ],
 )

@@ -133,8 +133,9 @@ def iter_quotes(
     )
     # A list or tuple: a str was iterated as its letters, "BTCUSDT" quoted as seven symbols.
     names = list(symbols) if isinstance(symbols, list | tuple) else None
-    if names is None or not all(isinstance(s, str) and s for s in names):
-        raise ValueError(f"symbols={symbols!r} must be a list of non-empty names")
+    if not names or not all(isinstance(s, str) and s for s in names):
+        # None of them: no quote at all, however many rounds were asked for.
+        raise ValueError(f"symbols={symbols!r} must be a list of one or more non-empty names")
     if len(set(names)) != len(names):
         # One mid per name, moved twice a round: two quotes of one symbol at one time.
         raise ValueError(f"symbols={symbols!r} names a symbol more than once")
