@@ -5,7 +5,6 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyType};
-use pyo3::IntoPyObjectExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now() -> f64 {
@@ -573,24 +572,14 @@ pub fn metadata_to_py<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'
     Ok(d)
 }
 
-pub fn detail_to_py(py: Python<'_>, v: &Detail) -> PyResult<Py<PyAny>> {
-    match v {
-        Detail::Str(s) => s.into_py_any(py),
-        Detail::Id(s) => (&**s).into_py_any(py),
-        Detail::Static(s) => s.into_py_any(py),
-        Detail::F64(f) => f.into_py_any(py),
-        Detail::I64(i) => i.into_py_any(py),
-        Detail::Bool(b) => b.into_py_any(py),
-    }
-}
-
-/// A transition's details as a dict, in their order.
-pub fn transition_details_to_py<'py>(
+/// Named values (an outcome's or a transition's details) as a dict, in their order: the one
+/// conversion both take, as the journal's row writer and `details_json` have one.
+fn named_values_to_py<'py, 'v>(
     py: Python<'py>,
-    details: &TransitionDetails,
+    values: impl Iterator<Item = (&'static str, DetailRef<'v>)>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    for (k, v) in details.iter() {
+    for (k, v) in values {
         match v {
             DetailRef::Str(s) => d.set_item(k, s)?,
             DetailRef::F64(x) => d.set_item(k, x)?,
@@ -601,15 +590,19 @@ pub fn transition_details_to_py<'py>(
     Ok(d)
 }
 
+/// A transition's details as a dict, in their order.
+pub fn transition_details_to_py<'py>(
+    py: Python<'py>,
+    details: &TransitionDetails,
+) -> PyResult<Bound<'py, PyDict>> {
+    named_values_to_py(py, details.iter())
+}
+
 pub fn details_to_py<'py>(
     py: Python<'py>,
     details: &[(&'static str, Detail)],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in details {
-        d.set_item(*k, detail_to_py(py, v)?)?;
-    }
-    Ok(d)
+    named_values_to_py(py, details.iter().map(|(k, v)| (*k, v.as_ref())))
 }
 
 /// `s` as UTF-8, or a ValueError naming `field` and the value when it holds what UTF-8
