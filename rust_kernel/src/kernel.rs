@@ -2822,7 +2822,9 @@ impl Kernel {
         let ctx = Ctx {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
-        let d = vec![("client_order_id", (&order.client_order_id).into())].into();
+        let d = TransitionDetails::Cancel {
+            client_order_id: order.client_order_id.clone(),
+        };
         self.transition(
             &mut out,
             sid,
@@ -4429,7 +4431,7 @@ impl Kernel {
             holds_position: self.slots[sid].size > QTY_EPS,
         };
         let mut out = self.slot_outcome(sid, seq);
-        let d = vec![("reason", Detail::Str(ev.reason.clone()))].into();
+        let d = TransitionDetails::Reason(Detail::Str(ev.reason.clone()));
         if rules() == 0 {
             // Rules 0 cleared the request even when the stage then refused the event.
             self.slots[sid]
@@ -4523,14 +4525,11 @@ impl Kernel {
             .clone();
         let holds = self.slots[sid].size > QTY_EPS;
         let mut out = self.slot_outcome(sid, seq);
-        let mut d = vec![
-            ("filled_size", Detail::F64(order.filled_size)),
-            ("order_size", Detail::F64(order.size)),
-        ];
-        if !ev.reason.is_empty() {
-            d.push(("reason", Detail::Str(ev.reason.clone())));
-        }
-        let d = d.into();
+        let d = TransitionDetails::Ended {
+            filled_size: order.filled_size,
+            order_size: order.size,
+            reason: ev.reason.clone(),
+        };
         if !self.transition(
             &mut out,
             sid,
@@ -5165,7 +5164,7 @@ impl Kernel {
                 let ctx = Ctx {
                     holds_position: self.slots[sid].size > QTY_EPS,
                 };
-                let d = vec![("reason", Detail::Static("edge_freeze"))].into();
+                let d = TransitionDetails::Reason(Detail::Static("edge_freeze"));
                 self.transition(
                     &mut out,
                     sid,

@@ -372,11 +372,12 @@ impl fmt::Display for Detail {
 /// Ordered key/value details; small, so a Vec beats a map.
 pub type Details = Vec<(&'static str, Detail)>;
 
-/// A transition's details. The two transitions of every order that carry some, its submit
-/// and its fill, keep theirs typed and inline, which names are fixed: a transition is
-/// moved into its outcome and dropped with it, and four named values inline took 200 bytes
-/// of its 312. Any other transition's are a list. Read as a list of named values
-/// ([`TransitionDetails::iter`]), in the same order whatever the form.
+/// A transition's details. The transitions of an order's life that carry some (its submit,
+/// a fill, a cancel asked, its end, a refused cancel) keep theirs typed and inline, which
+/// names are fixed: a transition is moved into its outcome and dropped with it, four named
+/// values inline took 200 bytes of its 312, and a list is an allocation. Any other
+/// transition's are a list. Read as a list of named values ([`TransitionDetails::iter`]), in
+/// the same order whatever the form.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum TransitionDetails {
     #[default]
@@ -392,6 +393,17 @@ pub enum TransitionDetails {
         order_size: f64,
         fee_charged: Option<f64>,
     },
+    /// A cancel asked: `client_order_id`.
+    Cancel { client_order_id: Id },
+    /// An order ended (canceled, rejected, expired, rate limited): `filled_size` of
+    /// `order_size`, and the venue's `reason` when it gave one.
+    Ended {
+        filled_size: f64,
+        order_size: f64,
+        reason: String,
+    },
+    /// Only a `reason`: a refused cancel's (the venue's words, given or not), an edge freeze's.
+    Reason(Detail),
     /// Any other transition's.
     Named(Details),
 }
@@ -402,6 +414,8 @@ impl TransitionDetails {
             TransitionDetails::Empty => 0,
             TransitionDetails::Submit { .. } => 2,
             TransitionDetails::Fill { fee_charged, .. } => 4 + usize::from(fee_charged.is_some()),
+            TransitionDetails::Cancel { .. } | TransitionDetails::Reason(_) => 1,
+            TransitionDetails::Ended { reason, .. } => 2 + usize::from(!reason.is_empty()),
             TransitionDetails::Named(d) => d.len(),
         }
     }
@@ -435,6 +449,22 @@ impl TransitionDetails {
             (TransitionDetails::Fill { fee_charged, .. }, 4) => {
                 ("fee_charged", DetailRef::F64((*fee_charged)?))
             }
+            (
+                TransitionDetails::Cancel {
+                    client_order_id, ..
+                },
+                0,
+            ) => ("client_order_id", DetailRef::Str(client_order_id)),
+            (TransitionDetails::Ended { filled_size, .. }, 0) => {
+                ("filled_size", DetailRef::F64(*filled_size))
+            }
+            (TransitionDetails::Ended { order_size, .. }, 1) => {
+                ("order_size", DetailRef::F64(*order_size))
+            }
+            (TransitionDetails::Ended { reason, .. }, 2) if !reason.is_empty() => {
+                ("reason", DetailRef::Str(reason))
+            }
+            (TransitionDetails::Reason(why), 0) => ("reason", why.as_ref()),
             (TransitionDetails::Named(d), i) => d.get(i).map(|(k, v)| (*k, v.as_ref()))?,
             _ => return None,
         })
@@ -731,6 +761,29 @@ mod tests {
         assert_eq!(fill.len(), 5);
         assert_eq!(fill.get("fee_charged"), Some(DetailRef::F64(0.25)));
         assert_eq!(fill.get("filled_size"), Some(DetailRef::F64(1.5)));
+        let cancel = TransitionDetails::Cancel {
+            client_order_id: id("k-2"),
+        };
+        assert_eq!(all(&cancel), [("client_order_id", DetailRef::Str("k-2"))]);
+        let mut ended = TransitionDetails::Ended {
+            filled_size: 0.5,
+            order_size: 2.0,
+            reason: String::new(),
+        };
+        assert_eq!(
+            all(&ended),
+            [
+                ("filled_size", DetailRef::F64(0.5)),
+                ("order_size", DetailRef::F64(2.0))
+            ]
+        );
+        if let TransitionDetails::Ended { reason, .. } = &mut ended {
+            reason.push_str("expired");
+        }
+        assert_eq!(ended.len(), 3);
+        assert_eq!(ended.get("reason"), Some(DetailRef::Str("expired")));
+        let refused = TransitionDetails::Reason(Detail::Str(String::new()));
+        assert_eq!(all(&refused), [("reason", DetailRef::Str(""))]);
         let named = TransitionDetails::from(vec![("reason", Detail::Static("stale"))]);
         assert_eq!(all(&named), [("reason", DetailRef::Str("stale"))]);
         assert_eq!(named.entry(1), None);
