@@ -19,7 +19,7 @@ from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_v
 if TYPE_CHECKING:
     from dita._kernel import MetaValue
 
-__all__ = ["FILL_TRIGGERS", "ExecutionKernel", "SlotView", "applied_events", "booked_events"]
+__all__ = ["FILL_TRIGGERS", "ExecutionKernel", "SlotView", "applied_events", "booked_events", "booked_fill"]
 
 
 # The triggers of a transition a fill made: a fill books one, whether it completes its order
@@ -81,28 +81,36 @@ def applied_events(
     return [(t, events[i]) for t, i, _ in _paired(outcome, events)]
 
 
+def booked_fill(event: VenueEvent, booked: Mapping[str, Any]) -> tuple[float, float | None]:
+    """The size and fee the kernel booked of fill ``event``, ``booked`` being the details of
+    the transition it made: its ``fill_qty``, and the fee the kernel charged of a report booked
+    in part (its ``fee_charged``, said only of those), else the event's own ``fee`` (None when
+    the venue stated none). What a strategy and a gateway client hear of a fill, alike.
+
+    A fill snapped to what its order had left, or a reconciliation's, books less than reported
+    yet is charged its whole fee: no earlier report paid a part of it."""
+    qty = booked.get("fill_qty")
+    charged = booked.get("fee_charged")
+    return (
+        qty if isinstance(qty, float) else event.size,
+        charged if isinstance(charged, float) else event.fee,
+    )
+
+
 def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -> list[VenueEvent]:
-    """``reported`` and then the events ``outcome`` carries, each fill's ``size`` being what the
-    kernel booked of it (its transition's ``fill_qty``) and its ``fee`` what the kernel charged
-    of it (a report booked in part, its share). A venue stating only its running total (``size``
+    """``reported`` and then the events ``outcome`` carries, each fill at the size and fee the
+    kernel booked of it (``booked_fill``). A venue stating only its running total (``size``
     0), or resending a fill merged with the next, books other than the event says: heard as
-    sent, a strategy summing its fills held what the kernel does not."""
+    sent, a strategy summing its fills held what the kernel does not, and paid the overlap of
+    a report booked in part twice."""
     events = [*reported, *outcome.emitted_events]
     if not any(e.kind.name == "FILL" for e in events):
         return events  # the transitions are not read (each read builds them anew)
     for _, i, booked_as in _paired(outcome, events):
-        qty = booked_as.get("fill_qty")  # read once: each read of details builds them anew
-        # Said only of a report charged its share of the fee, its part booked (heard whole,
-        # the strategy paid the overlap twice); a fill snapped to what its order had left,
-        # or a reconciliation's, is charged whole.
-        charged = booked_as.get("fee_charged")
-        booked: dict[str, float] = {}
-        if isinstance(qty, float) and qty != events[i].size:
-            booked["size"] = qty
-        if isinstance(charged, float):
-            booked["fee"] = charged
-        if booked:
-            events[i] = VenueEvent(**{**events[i].to_dict(), **booked})
+        event = events[i]
+        size, fee = booked_fill(event, booked_as)
+        if size != event.size or "fee_charged" in booked_as:
+            events[i] = VenueEvent(**{**event.to_dict(), "size": size, "fee": fee})
     return events
 
 

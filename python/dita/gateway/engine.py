@@ -38,7 +38,7 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
-from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events
+from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
 from dita.risk import KERNEL_MAX
 from dita.venues import poll_once
 
@@ -542,11 +542,13 @@ class OrderEngine:
         fills = fills_on.get(rec.slot_id, 0) if rec.slot_id is not None else 0
         for transition, event in applied:
             if transition.trigger in FILL_TRIGGERS:
-                # The venue's fee when it reports one (of a report booked in part, the share the
-                # kernel charged), else the kernel's prediction for this fill.
+                # What the kernel booked, as a strategy hears it; when the venue states no fee,
+                # the kernel's prediction for this fill, told when it is the slot's only fill.
                 booked = transition.details  # read once: each read builds them anew
-                fee = event.fee if event.fee is not None else fee_total if fills == 1 else None
-                self._fill(rec, event, booked.get("fee_charged", fee), stage, booked)
+                qty, fee = booked_fill(event, booked)
+                if fee is None and fills == 1:
+                    fee = fee_total
+                self._fill(rec, event, qty, fee, stage, booked)
             elif event.kind == KernelEventKind.RATE_LIMITED and event.venue_client_id in working:
                 # The venue held the order, so the kernel kept it: a throttled cancel.
                 rec.diagnostic = "RATE_LIMITED"
@@ -576,13 +578,14 @@ class OrderEngine:
         self,
         rec: OrderRecord,
         event: VenueEvent,
+        qty: float,
         fee: float | None,
         stage: str | None,
         booked: dict[str, Any],
     ) -> None:
-        # What the kernel booked (its transition's details): a fill resent in part books only
-        # the part no earlier report covered.
-        qty = float(booked.get("fill_qty", event.size))
+        """Tell fill ``event`` of ``rec``: ``qty`` and ``fee`` as the kernel booked them (a fill
+        resent in part books only the part no earlier report covered), ``booked`` the details
+        of its transition."""
         total = rec.filled_qty + qty
         if total > 0.0:
             rec.avg_price = (rec.avg_price * rec.filled_qty + event.price * qty) / total
