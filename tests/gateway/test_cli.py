@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from dita.gateway.config import GatewaySettings, SettingsError, load_settings
+from dita.gateway.config import CONFIG_FILE_BYTES, GatewaySettings, SettingsError, load_settings
 from gateway.helpers import DITA, wait_until
 from journal.helpers import held_chdb_directory
 
@@ -263,6 +263,43 @@ def test_a_config_file_that_cannot_be_read_is_named(tmp_path: Path, text: str | 
     stderr = res.stderr.decode()
     assert res.returncode == 2, stderr
     assert stderr.startswith(f"error: --config {cfg}: ") and message in stderr and "Traceback" not in stderr
+
+
+def test_a_config_file_over_the_cap_is_refused_naming_its_size_and_the_cap(tmp_path: Path) -> None:
+    """A data dump named by mistake was read whole into memory before TOML refused it."""
+    cfg = tmp_path / "dump.toml"
+    with cfg.open("wb") as f:
+        f.truncate(3 << 30)  # sparse: it takes no disk, and is never read
+    res = subprocess.run([*DITA, "serve", "--config", str(cfg)], capture_output=True, timeout=120)
+    assert res.returncode == 2
+    assert res.stderr.decode() == (
+        f"error: --config {cfg}: 3,221,225,472 bytes, over the 1,048,576 bytes a config file may hold\n"
+    )
+
+
+def test_a_config_file_at_the_cap_is_read_and_one_byte_more_is_not(tmp_path: Path) -> None:
+    cfg = tmp_path / "gateway.toml"
+    table = b"[gateway]\nport = 9000\n#"
+    cfg.write_bytes(table + b"x" * (CONFIG_FILE_BYTES - len(table) - 1) + b"\n")
+    assert cfg.stat().st_size == CONFIG_FILE_BYTES
+    assert load_settings(cfg).port == 9000
+    with cfg.open("ab") as f:
+        f.write(b"\n")
+    with pytest.raises(ValueError) as refused:
+        load_settings(cfg)
+    assert str(refused.value) == "1,048,577 bytes, over the 1,048,576 bytes a config file may hold"
+
+
+@pytest.mark.parametrize("kind", ["a character device", "a FIFO"])
+def test_a_config_that_is_no_regular_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    """A link to /dev/zero was read until memory ran out; a FIFO's open waited for ever."""
+    cfg = tmp_path / "gateway.toml"
+    if kind == "a FIFO":
+        os.mkfifo(cfg)
+    else:
+        cfg.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=rf"^{kind}, not a regular file$"):
+        load_settings(cfg)
 
 
 @pytest.mark.parametrize(

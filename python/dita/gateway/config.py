@@ -28,6 +28,9 @@ _SECRET = ("token", "secret", "password", "key")
 _ENV_PREFIX = "DITA_GATEWAY_"
 # Connections kept for commands beyond the event streams (see GatewaySettings).
 COMMAND_CONNECTIONS = 10
+CONFIG_FILE_BYTES = 1 << 20
+"""The most a config file may hold to be read: its ``[gateway]`` table is a few dozen lines.
+A larger file (a data dump named by mistake) is refused, not read whole into memory."""
 
 
 class GatewaySettings(BaseModel):
@@ -154,8 +157,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
     sources: dict[str, str] = {}
     problems: list[str] = []
     if path is not None:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
+        doc = tomllib.loads(_config_text(path))
         table = doc.get("gateway", {})
         if not isinstance(table, dict):
             raise ValueError(f"[gateway] must be a table, got {type(table).__name__}")
@@ -188,6 +190,26 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def _config_text(path: Path) -> str:
+    """The text of the config file ``path``. A ValueError, naming its size and the cap, for a
+    file over ``CONFIG_FILE_BYTES``, and naming what it is for a FIFO or a device: read whole,
+    a link to /dev/zero took every byte of memory, and a FIFO's open waited for a writer for
+    ever. The OSError of a file that cannot be opened or read passes."""
+    # The reader of the state files serves: imported here, so the gateway's settings load
+    # none of the CLI unless a file is named.
+    from dita.cli._state import NotRegularFile, TooLarge, state_file_bytes
+
+    try:
+        data = state_file_bytes(path, CONFIG_FILE_BYTES)
+    except TooLarge:
+        size = path.stat().st_size  # within the cap when the file grew as it was read
+        held = f"{size:,} bytes, over" if size > CONFIG_FILE_BYTES else "grew as it was read past"
+        raise ValueError(f"{held} the {CONFIG_FILE_BYTES:,} bytes a config file may hold") from None
+    except NotRegularFile as exc:
+        raise ValueError(f"{exc.kind}, not a regular file") from None
+    return data.decode("utf-8")  # as tomllib.load decodes it: a UnicodeDecodeError is a ValueError
 
 
 def _problem(error: Any, sources: dict[str, str]) -> str:
