@@ -742,6 +742,9 @@ pub struct Kernel {
     rate: RateWindow,
     seq: u64,
     order_counter: u64,
+    /// The client order ids' `<kernel_id>-`, laid out on the first order (see `new_order`).
+    #[serde(skip)]
+    order_ids: Option<CounterIds>,
     pub counters: Counters,
     #[serde(skip)]
     pub outbox: Outbox,
@@ -1267,6 +1270,7 @@ impl Kernel {
             rate: RateWindow::default(),
             seq: 0,
             order_counter: 0,
+            order_ids: None,
             counters: Counters::default(),
             outbox: Outbox::default(),
             dirty: Dirty::default(),
@@ -1542,6 +1546,7 @@ impl Kernel {
             rate: _,
             seq: _,
             order_counter: _,
+            order_ids: _,
             counters: _,
             outbox: _,
             dirty: _,
@@ -2212,7 +2217,10 @@ impl Kernel {
     ) -> VenueOrder {
         // Wrapping: a loaded slot may carry an id with the largest counter (`own_counter`).
         self.order_counter = self.order_counter.wrapping_add(1);
-        let client_order_id = counter_id(&self.kernel_id, "-", self.order_counter);
+        let client_order_id = self
+            .order_ids
+            .get_or_insert_with(|| CounterIds::new(&self.kernel_id, "-"))
+            .make(self.order_counter);
         let price = Self::sent_price(intent, m, side);
         VenueOrder {
             client_order_id,

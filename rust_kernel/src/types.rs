@@ -77,43 +77,68 @@ pub fn fingerprint(s: &str) -> u64 {
 
 /// `<prefix><sep><n>` without going through `core::fmt`: ids are made on every order and
 /// event (four per order with the mock venue), and formatting machinery was a quarter of
-/// the cost of a whole trade cycle.
+/// the cost of a whole trade cycle. A caller making many ids of one prefix keeps a
+/// [`CounterIds`].
 pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
-    let digits = n.checked_ilog10().map_or(1, |l| l as usize + 1);
-    let len = prefix.len() + sep.len() + digits;
-    if len > SmolStr::INLINE_CAP {
-        return long_counter_id(prefix, sep, n);
+    CounterIds::new(prefix, sep).make(n)
+}
+
+/// Ids `<prefix><sep><n>` of one prefix and separator, laid out once: making one copies a
+/// fixed-size head and writes the digits, where copying the prefix and separator anew took
+/// two calls of `memcpy` (the kernel makes a client order id for every order).
+#[derive(Clone, Debug)]
+pub struct CounterIds {
+    /// The prefix and separator, then zeros, when they fit an inline id.
+    head: [u8; SmolStr::INLINE_CAP],
+    /// The prefix and separator.
+    text: String,
+}
+
+impl CounterIds {
+    pub fn new(prefix: &str, sep: &str) -> Self {
+        let text = format!("{prefix}{sep}");
+        let mut head = [0u8; SmolStr::INLINE_CAP];
+        if let Some(h) = head.get_mut(..text.len()) {
+            h.copy_from_slice(text.as_bytes());
+        }
+        CounterIds { head, text }
     }
-    let mut buf = [0u8; SmolStr::INLINE_CAP];
-    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
-    buf[prefix.len()..prefix.len() + sep.len()].copy_from_slice(sep.as_bytes());
-    // The digits straight into place, last first, two a step.
-    let mut at = len;
-    let mut x = n;
-    while x >= 100 {
-        let pair = (x % 100) as usize * 2;
-        x /= 100;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+
+    pub fn make(&self, n: u64) -> Id {
+        let digits = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        let len = self.text.len() + digits;
+        if len > SmolStr::INLINE_CAP {
+            return long_counter_id(&self.text, n);
+        }
+        let mut buf = self.head;
+        // The digits straight into place, last first, two a step.
+        let mut at = len;
+        let mut x = n;
+        while x >= 100 {
+            let pair = (x % 100) as usize * 2;
+            x /= 100;
+            at -= 2;
+            buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if x >= 10 {
+            let pair = x as usize * 2;
+            buf[at - 2..at].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        } else {
+            buf[at - 1] = b'0' + x as u8;
+        }
+        // SAFETY: a `str` (the head, whole when the id fits) followed by ASCII digits: valid
+        // UTF-8 (checking it again cost as much as the rest of this function).
+        let text = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };
+        // Inline for certain (`len` is at most the inline capacity): made directly, without
+        // `SmolStr::new`'s second copy through a buffer and its whitespace check.
+        SmolStr::new_inline(text)
     }
-    if x >= 10 {
-        let pair = x as usize * 2;
-        buf[at - 2..at].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    } else {
-        buf[at - 1] = b'0' + x as u8;
-    }
-    // SAFETY: two `str`s followed by ASCII digits: valid UTF-8 (checking it again cost as
-    // much as the rest of this function).
-    let text = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };
-    // Inline for certain (`len` is at most the inline capacity): made directly, without
-    // `SmolStr::new`'s second copy through a buffer and its whitespace check.
-    SmolStr::new_inline(text)
 }
 
 /// [`counter_id`] on the heap, kept out of its way.
 #[cold]
-fn long_counter_id(prefix: &str, sep: &str, n: u64) -> Id {
-    SmolStr::new(format!("{prefix}{sep}{n}"))
+fn long_counter_id(head: &str, n: u64) -> Id {
+    SmolStr::new(format!("{head}{n}"))
 }
 
 /// "00" to "99", for [`counter_id`]: one division by 100 makes two digits.
@@ -703,6 +728,33 @@ mod tests {
         let past = counter_id("abcd", "", u64::MAX);
         assert_eq!(&*past, format!("abcd{}", u64::MAX));
         assert!(past.is_heap_allocated());
+    }
+
+    #[test]
+    fn one_counter_ids_makes_every_id_of_its_prefix() {
+        // Kept and used again, as the kernel keeps its client order ids' prefix: each id is
+        // the one `format!` makes, inline while it fits, on the heap past the limit, and no
+        // digit of a longer id stays in a shorter one made after it.
+        let ids = CounterIds::new("kernel-a", "-");
+        for n in [
+            99_999_999_999_999,
+            7,
+            99,
+            100,
+            0,
+            1_000_000,
+            12_345_678_901_234,
+        ] {
+            let made = ids.make(n);
+            assert_eq!(&*made, format!("kernel-a-{n}"));
+            assert!(!made.is_heap_allocated());
+        }
+        let past = ids.make(u64::MAX);
+        assert_eq!(&*past, format!("kernel-a-{}", u64::MAX));
+        assert!(past.is_heap_allocated());
+        assert_eq!(&*ids.make(5), "kernel-a-5");
+        let long = CounterIds::new(&"k".repeat(30), "-");
+        assert_eq!(&*long.make(3), format!("{}-3", "k".repeat(30)));
     }
 
     #[test]
