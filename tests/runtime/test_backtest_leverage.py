@@ -165,3 +165,115 @@ def test_dita_paper_rejects_it_by_default_and_takes_it_with_leverage(strategies:
     assert result.exit_code == 0, result.output
     state = json.loads((tmp_path / "state" / "k3.json").read_text())
     assert state["orders_rejected"] == 0 and len(state["fills"]) == 1
+
+
+# -- a paper run continuing its kernel keeps the account's leverage ---------------------------
+
+
+def _paper_on_log(strategies: str, tmp_path: Path, bars: int, *extra: str, wal: str = "wal") -> Any:
+    """`dita paper --wal-dir` buying 1,000 of BTCUSDT on its first bar, on ``bars`` bars of the
+    same file (a run continuing the kernel takes the rows after those handled before)."""
+    data = str(_bars(tmp_path / "BTCUSDT.csv", bars))
+    money = ["--balance", "1000", "--fee-rate", "0.001", "--slippage-bps", "0", "--param", "notional=1000"]
+    args = ["paper", "--strategy", f"{strategies}:BuysANotional", "--data", data, *money, "--max-speed"]
+    args += ["--kernel-id", "k", "--state-dir", str(tmp_path / "state"), "--wal-dir", str(tmp_path / wal)]
+    return runner.invoke(app, [*args, *extra])
+
+
+def _state(tmp_path: Path) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((tmp_path / "state" / "k.json").read_text())
+    return state
+
+
+def test_a_continued_paper_run_keeps_the_leverage_its_state_file_records(
+    strategies: str, tmp_path: Path
+) -> None:
+    """The state file did not record the leverage: a run started at --leverage 3 and continued
+    without it ran on at 1, the margin rules of the account changed part-way. The second buy,
+    which 3 carries beside the first (665.67 available) and 1 does not (-1.00), tells them apart."""
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    assert _state(tmp_path)["leverage"] == 3.0 and len(_state(tmp_path)["fills"]) == 1
+
+    again = _paper_on_log(strategies, tmp_path, 10)
+    assert again.exit_code == 0, again.output
+    assert "continues kernel k" in again.stdout and "at leverage 3" in again.stdout
+    assert "rejected" not in again.stderr
+    state = _state(tmp_path)
+    assert state["leverage"] == 3.0 and len(state["fills"]) == 2 and state["orders_rejected"] == 0
+
+    # Given again, the same leverage is taken too.
+    same = _paper_on_log(strategies, tmp_path, 15, "--leverage", "3.0")
+    assert same.exit_code == 0, same.output
+    assert _state(tmp_path)["leverage"] == 3.0
+
+
+def test_a_continued_paper_run_given_another_leverage_is_refused_changing_nothing(
+    strategies: str, tmp_path: Path
+) -> None:
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "k.json"
+    saved = path.read_bytes()
+    log = sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir())
+
+    refused = _paper_on_log(strategies, tmp_path, 10, "--leverage", "1")
+    assert refused.exit_code == 2, refused.output
+    assert " ".join(refused.stderr.split()) == (
+        f"error: --leverage 1 differs from the leverage 3 the state file {path} records for kernel 'k': "
+        "a continued account keeps its margin rules. Leave --leverage out to continue at leverage 3, "
+        "or start a new account with another --kernel-id and --wal-dir"
+    )
+    assert path.read_bytes() == saved
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
+
+    # A new log is a new account: its leverage is the one given, whatever the old file says.
+    fresh = _paper_on_log(strategies, tmp_path, 5, "--leverage", "1", wal="wal-new")
+    assert fresh.exit_code == 0, fresh.output
+    assert _state(tmp_path)["leverage"] == 1.0
+
+
+@pytest.mark.parametrize(("given", "leverage", "fills"), [((), 1.0, 1), (("--leverage", "3"), 3.0, 2)])
+def test_a_state_file_written_before_the_leverage_was_recorded_takes_the_given_or_default(
+    strategies: str, tmp_path: Path, given: tuple[str, ...], leverage: float, fills: int
+) -> None:
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "k.json"
+    old = json.loads(path.read_text())
+    del old["leverage"]
+    path.write_text(json.dumps(old))
+
+    again = _paper_on_log(strategies, tmp_path, 10, *given)
+    assert again.exit_code == 0, again.output
+    assert f"at leverage {leverage:g}" in again.stdout
+    state = _state(tmp_path)
+    # At the default of 1 the second buy is beyond the margin the first left: rejected.
+    assert (state["leverage"], len(state["fills"])) == (leverage, fills)
+    assert state["orders_rejected"] == 2 - fills
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        (0, "leverage: Input should be greater than 0, got 0"),
+        (200.0, "leverage: Input should be less than or equal to 125, got 200.0"),
+        ("3", "leverage: Input should be a valid number, got '3'"),
+    ],
+)
+def test_a_state_file_with_a_bad_leverage_is_refused_naming_it(
+    strategies: str, tmp_path: Path, stored: object, message: str
+) -> None:
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "k.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "leverage": stored}))
+    saved = path.read_bytes()
+    log = sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir())
+
+    refused = _paper_on_log(strategies, tmp_path, 10)
+    assert refused.exit_code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert f"the state file {path} is not one `dita paper` wrote: {message}" in said, said
+    assert path.read_bytes() == saved
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log

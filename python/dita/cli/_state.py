@@ -18,13 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from dita._files import replace_whole
 from dita._numbers import finite_json
 from dita._text import shortened
 from dita.cli._common import warn
 from dita.services import pid_alive, process_start
+from dita.venues.paper import MAX_LEVERAGE
 
 __all__ = [
     "PERIODS",
@@ -153,6 +154,9 @@ class StateFile(_Shape):
     # before they were counted has neither: none).
     orders_rejected: NonNegativeInt = 0
     rejection_reasons: dict[str, NonNegativeInt] = {}
+    # The paper venue's account leverage (None: no margin check), which a run continuing the
+    # kernel keeps; a file written before it was recorded has none, and such a run takes its own.
+    leverage: float | None = Field(default=None, gt=0, le=MAX_LEVERAGE)
 
 
 class _Projected(_Shape):

@@ -34,7 +34,6 @@ from dita.cli._common import (
     BalanceOption,
     FeeRateOption,
     LatencyMsOption,
-    LeverageOption,
     MakerFeeRateOption,
     SlippageBpsOption,
     VolumeShareOption,
@@ -213,6 +212,8 @@ class PaperSession:
             "pid_start": _own_start(),
             "running": running,
             "clock": self.runtime.clock,
+            # The account's margin rules: a run continuing this kernel keeps them (--leverage).
+            "leverage": self.venue.settings.leverage,
             "data_time": self._data_time(),
             # How many rows of data_time the runtime took: a run stopped between two rows of
             # one time (two assets' bars) is continued with the rest of them.
@@ -482,7 +483,15 @@ def paper(
     slippage_bps: SlippageBpsOption = SLIPPAGE_BPS,
     latency_ms: LatencyMsOption = LATENCY_MS,
     volume_share: VolumeShareOption = VOLUME_SHARE,
-    leverage: LeverageOption = LEVERAGE,
+    leverage: Annotated[
+        float | None,
+        typer.Option(
+            help="Account leverage (above 0, up to 125): the paper venue rejects an order opening more "
+            f"exposure than the equity times this carries, as an exchange does (default {LEVERAGE:g}: no "
+            "more than the balance; a run continuing a --wal-dir keeps the one its state file records)",
+            show_default=False,
+        ),
+    ] = None,
     max_slots: Annotated[
         int | None,
         typer.Option(
@@ -558,7 +567,7 @@ def paper(
             slippage_bps=slippage_bps,
             latency_ms=latency_ms,
             volume_share=volume_share,
-            leverage=leverage,
+            leverage=LEVERAGE if leverage is None else leverage,
             max_slots=MAX_SLOTS if max_slots is None else max_slots,
         )
     except ValidationError as exc:
@@ -575,6 +584,10 @@ def paper(
     if state.exists() and not state.is_dir():
         fail(f"{named} {state} is a file; give a directory for the state file")
     previous = _previous_state(state / f"{kernel_id}.json") if wal_dir is not None else None
+    if previous is not None and wal_dir is not None:
+        kept = _continued_leverage(previous, state / f"{kernel_id}.json", wal_dir, leverage)
+        # Checked by StateFile as the option is by BacktestConfig: taken as it is.
+        fill_model = fill_model.model_copy(update={"leverage": kept})
     strat = load_strategy(strategy, *parse_params(param or [], params))
     feed: Any = None
     history: Any = None
@@ -985,6 +998,35 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
     return snap
 
 
+def _continued_leverage(
+    previous: dict[str, Any], path: Path, wal_dir: Path, given: float | None
+) -> float | None:
+    """The account leverage of a run that may continue its kernel: the one its state file
+    ``path`` records (None: no margin check) when the log in ``wal_dir`` holds the kernel, and
+    ``given`` (--leverage) is left out or the same; else ``given``, or the default. A state file
+    written before the leverage was recorded leaves it to ``given`` or the default, as then.
+    Exits 2, before the log opens, when ``given`` differs from the recorded one: the account
+    would change its margin rules part-way, and the orders it took under them."""
+    from dita._kernel import wal_kernel_id
+
+    default = LEVERAGE if given is None else given
+    try:
+        continues = wal_kernel_id(wal_dir) is not None
+    except OSError:
+        continues = False  # no log can be opened there: the session says why
+    if not continues or "leverage" not in previous:
+        return default
+    kept: float | None = previous["leverage"]
+    if given is None or given == kept:
+        return kept
+    said = "leverage null (no margin check)" if kept is None else f"leverage {kept:g}"
+    fail(
+        f"--leverage {given:g} differs from the {said} the state file {path} records for kernel "
+        f"{previous['kernel_id']!r}: a continued account keeps its margin rules. Leave --leverage out "
+        f"to continue at {said}, or start a new account with another --kernel-id and --wal-dir"
+    )
+
+
 def _restored_clock(session: PaperSession, console: Any) -> float:
     """The clock of the paper venue a continued live run restored (0 when none): quotes are
     stamped no earlier, since the venue refuses data that goes back in time. A clock past this
@@ -1037,9 +1079,11 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
                 err=True,
             )
         return
+    leverage = session.venue.settings.leverage
     console.print(
         f"continues kernel {session.kernel.kernel_id} from its write-ahead log {session.wal_dir} "
-        f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue",
+        f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue, "
+        f"at {'no leverage check' if leverage is None else f'leverage {leverage:g}'}",
         highlight=False,
     )
     _say_recovery_damage(session.kernel)
