@@ -640,9 +640,11 @@ def test_paper_has_the_backtests_fill_options_with_the_same_defaults_and_help() 
     for field in FILL_OPTIONS:
         backtest, paper = options["backtest"][field], options["paper"].get(field)
         assert paper is not None, f"dita paper has no --{field.replace('_', '-')}"
-        assert paper.default == BacktestConfig.model_fields[field].default or field == "max_slots"
-        if field == "max_slots":
-            # Unset stands for the backtest's default, or a continued run's log's count.
+        unset_stands_for_more = field in ("max_slots", "leverage")
+        assert paper.default == BacktestConfig.model_fields[field].default or unset_stands_for_more
+        if unset_stands_for_more:
+            # Unset stands for the backtest's default, or a continued run's log's count (its
+            # state file's leverage).
             assert (paper.opts, paper.default) == (backtest.opts, None)
             assert paper.help.startswith(backtest.help) and f"default {backtest.default}" in paper.help
             continue

@@ -486,9 +486,11 @@ def paper(
     leverage: Annotated[
         float | None,
         typer.Option(
+            # The backtest's help (LeverageOption), then what leaving it out stands for here.
             help="Account leverage (above 0, up to 125): the paper venue rejects an order opening more "
-            f"exposure than the equity times this carries, as an exchange does (default {LEVERAGE:g}: no "
-            "more than the balance; a run continuing a --wal-dir keeps the one its state file records)",
+            "exposure than the equity times this carries, as an exchange does (1: no more than the "
+            f"balance) (default {LEVERAGE}; a run continuing a --wal-dir keeps the one its state file "
+            "records)",
             show_default=False,
         ),
     ] = None,
