@@ -141,33 +141,6 @@ def test_paper_entry_beyond_the_buying_power_is_the_venues_reject_and_frees_the_
     assert kernel.slot_state(0).fsm_state == TradeStage.CLOSED and venue.positions() == {}
 
 
-def test_paper_exit_past_the_netted_position_fills_what_is_left_and_the_slot_keeps_the_rest() -> None:
-    """The venue nets the slots of an asset: a short of another slot leaves less long than
-    this slot's exit sells. The exit is reduce-only, so the venue fills what the position holds
-    and expires the rest, as an exchange does: the kernel's slot stays open with the remainder,
-    and the slots still add up to the venue's position (reconciliation finds nothing apart)."""
-    venue = PaperVenue(slippage_bps=0, taker_rate=0.001)
-    kernel = ExecutionKernel(max_slots=2, venue=venue)
-    kernel.set_seed_capital(10_000.0)
-    venue.on_quote("BTCUSDT", 99.0, 100.0, 50.0, 50.0, ts=1.0)
-    assert kernel.process_intent(enter("i1", 1.0, 100.0)).accepted
-    short = enter("i2", 0.5, 99.0, slot_id=1, trade_id="tr-2", side="SHORT")
-    assert kernel.process_intent(short).state == TradeStage.POSITION_OPEN
-    assert venue.positions() == {"BTCUSDT": 0.5}
-
-    outcome = kernel.process_intent(leave("x1", 1.0, 99.0, ts=2.0))
-    assert outcome.accepted, outcome.to_dict()
-    _, fill, expired = outcome.emitted_events
-    assert (fill.size, expired.kind.name, expired.filled_size) == (0.5, "EXPIRED", 0.5)
-    assert expired.reason.startswith("reduce-only sell: the BTCUSDT position is flat")
-    slot = kernel.slot_state(0)
-    assert (slot.fsm_state, slot.size) == (TradeStage.POSITION_OPEN, pytest.approx(0.5))
-    assert slot.realized_pnl == pytest.approx(0.5 * (99.0 - 100.0))
-    assert venue.positions() == {} and kernel.open_orders() == []
-    report = kernel.reconcile_with_venue()
-    assert report.clean and report.position_mismatches == []
-
-
 def test_paper_limit_entry_canceled_after_a_partial_fill_keeps_the_filled_size() -> None:
     venue = PaperVenue(slippage_bps=0, maker_rate=0.0002)
     kernel = ExecutionKernel(max_slots=1, venue=venue)
