@@ -1,14 +1,16 @@
 """Files replaced whole: written beside their name, synced, then renamed over it, so a reader
-never sees half a file and a write cut short (a full disk, a crash) leaves the old one."""
+never sees half a file and a write cut short (a full disk, a crash) leaves the old one. And
+files read whole, only when regular and, with a limit, no larger than it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["replace_whole"]
+__all__ = ["NotRegularFile", "TooLarge", "regular_file_bytes", "replace_whole"]
 
 
 def replace_whole(dest: Path, write: Callable[[Path], object]) -> Path:
@@ -36,3 +38,60 @@ def replace_whole(dest: Path, write: Callable[[Path], object]) -> Path:
     finally:
         os.close(fd)
     return dest
+
+
+class NotRegularFile(Exception):
+    """A name that is no regular file, so none of the files dita reads whole (a state file, a
+    config file); ``kind`` says what it is (``a FIFO``, ``a character device``, ``a
+    directory``)."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        kinds = (
+            (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"),
+            (stat.S_ISDIR, "a directory"),
+        )
+        self.kind = next((kind for test, kind in kinds if test(mode)), "a special file")
+        super().__init__(f"{path} is {self.kind}, not a regular file")
+
+
+class TooLarge(Exception):
+    """A file over the size it may have to be read (``regular_file_bytes``' limit)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(f"{path}: over {limit:,} bytes, larger than a state file is")
+
+
+# How much of a file is read at a time under a limit.
+_CHUNK = 1 << 20
+
+
+def regular_file_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (a state file, a config file): all of them, or
+    with ``limit`` at most that many, read a chunk at a time (one ``read(limit + 1)`` took that
+    much memory at once, whatever the file held). Raises TooLarge when the file says it holds
+    more or gives more (it may grow while read), and NotRegularFile, reading nothing, for what
+    is not a regular file (a FIFO, whose open waited for a writer forever; a device, such as a
+    link to /dev/zero, read until memory ran out); the OSError of a file that cannot be opened
+    or read passes."""
+    # Non-blocking: a FIFO opens at once, then is left unread; a regular file ignores the flag.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        said = os.fstat(fd)
+        if not stat.S_ISREG(said.st_mode):
+            raise NotRegularFile(path, said.st_mode)
+        if limit is not None and said.st_size > limit:
+            raise TooLarge(path, limit)
+        # fd is closed below, once, whatever fails (wrapped with closefd, a directory leaked it).
+        with open(fd, "rb", closefd=False) as f:
+            if limit is None:
+                return f.read()
+            data = bytearray()
+            while chunk := f.read(min(_CHUNK, limit + 1 - len(data))):
+                data += chunk
+                if len(data) > limit:
+                    raise TooLarge(path, limit)
+            return bytes(data)
+    finally:
+        os.close(fd)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
-from dita._files import replace_whole
+from dita._files import NotRegularFile, TooLarge, regular_file_bytes, replace_whole
 from dita._numbers import finite_json
 from dita._text import shortened
 from dita.cli._common import warn
@@ -29,13 +28,11 @@ from dita.venues.paper import MAX_LEVERAGE
 
 __all__ = [
     "PERIODS",
-    "NotRegularFile",
     "default_state_dir",
     "named_state_dir",
     "period_start",
     "read_hazelcast",
     "read_state_files",
-    "state_file_bytes",
     "write_state_file",
 ]
 
@@ -46,7 +43,7 @@ writes (its newest 10,000 fills, about 2 MB, and about 1.4 kB for each working s
 order in the book: 1.4 GB at 1,000,000 slots; at 64 MiB, a run of 50,000 resting orders was
 skipped). A larger ``*.json`` in the directory is no kernel's state, and is not read whole (a
 data set kept there took every byte of memory). `dita paper` continuing its kernel reads its
-own file whole (see ``state_file_bytes``)."""
+own file whole (see ``dita._files.regular_file_bytes``)."""
 QUIET_AFTER_S = 10.0
 """A running kernel whose account was last projected longer ago than this (two default
 heartbeats) gets a note saying how long: it is taken for gone only after ``LIVE_WITHIN_S``."""
@@ -266,67 +263,12 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-class NotRegularFile(Exception):
-    """A state file's name that is no regular file, so no state file; ``kind`` says what it is
-    (``a FIFO``, ``a character device``, ``a directory``)."""
-
-    def __init__(self, path: Path, mode: int) -> None:
-        kinds = (
-            (stat.S_ISFIFO, "a FIFO"),
-            (stat.S_ISCHR, "a character device"),
-            (stat.S_ISBLK, "a block device"),
-            (stat.S_ISDIR, "a directory"),
-        )
-        self.kind = next((kind for test, kind in kinds if test(mode)), "a special file")
-        super().__init__(f"{path} is {self.kind}, not a regular file")
-
-
-class TooLarge(Exception):
-    """A state file over the size it may have to be read (``state_file_bytes``' limit)."""
-
-    def __init__(self, path: Path, limit: int) -> None:
-        super().__init__(f"{path}: over {limit:,} bytes, larger than a state file is")
-
-
-# How much of a state file is read at a time under a limit.
-_CHUNK = 1 << 20
-
-
-def state_file_bytes(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of the state file ``path``: all of them, or with ``limit`` at most that many,
-    read a chunk at a time (one ``read(limit + 1)`` took that much memory at once, whatever
-    the file held). Raises TooLarge when the file says it holds more or gives more (it may
-    grow while read), and NotRegularFile, reading nothing, for what is not a regular file (a
-    FIFO, whose open waited for a writer forever; a device, such as a link to /dev/zero, read
-    until memory ran out); the OSError of a file that cannot be opened or read passes."""
-    # Non-blocking: a FIFO opens at once, then is left unread; a regular file ignores the flag.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        said = os.fstat(fd)
-        if not stat.S_ISREG(said.st_mode):
-            raise NotRegularFile(path, said.st_mode)
-        if limit is not None and said.st_size > limit:
-            raise TooLarge(path, limit)
-        # fd is closed below, once, whatever fails (wrapped with closefd, a directory leaked it).
-        with open(fd, "rb", closefd=False) as f:
-            if limit is None:
-                return f.read()
-            data = bytearray()
-            while chunk := f.read(min(_CHUNK, limit + 1 - len(data))):
-                data += chunk
-                if len(data) > limit:
-                    raise TooLarge(path, limit)
-            return bytes(data)
-    finally:
-        os.close(fd)
-
-
 def _read_state_file(path: Path) -> str | None:
     """The text of the state file ``path``; None (said on stderr when it is too large to be
     one) for a file that cannot be one: not a regular file or over ``STATE_FILE_BYTES``. The
     OSError of a file that cannot be opened or read passes."""
     try:
-        data = state_file_bytes(path, STATE_FILE_BYTES)
+        data = regular_file_bytes(path, STATE_FILE_BYTES)
     except NotRegularFile:
         return None
     except TooLarge as exc:

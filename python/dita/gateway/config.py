@@ -197,12 +197,10 @@ def _config_text(path: Path) -> str:
     file over ``CONFIG_FILE_BYTES``, and naming what it is for a FIFO or a device: read whole,
     a link to /dev/zero took every byte of memory, and a FIFO's open waited for a writer for
     ever. The OSError of a file that cannot be opened or read passes."""
-    # The reader of the state files serves: imported here, so the gateway's settings load
-    # none of the CLI unless a file is named.
-    from dita.cli._state import NotRegularFile, TooLarge, state_file_bytes
+    from dita._files import NotRegularFile, TooLarge, regular_file_bytes
 
     try:
-        data = state_file_bytes(path, CONFIG_FILE_BYTES)
+        data = regular_file_bytes(path, CONFIG_FILE_BYTES)
     except TooLarge:
         size = path.stat().st_size  # within the cap when the file grew as it was read
         held = f"{size:,} bytes, over" if size > CONFIG_FILE_BYTES else "grew as it was read past"
