@@ -277,3 +277,54 @@ def test_a_state_file_with_a_bad_leverage_is_refused_naming_it(
     assert f"the state file {path} is not one `dita paper` wrote: {message}" in said, said
     assert path.read_bytes() == saved
     assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "wal").iterdir()) == log
+
+
+def test_a_damaged_log_beside_a_state_file_is_said_not_raised(strategies: str, tmp_path: Path) -> None:
+    """Reading the log's kernel id for the leverage raised WalError past the CLI's handling: a
+    traceback where the session says why it cannot start (as it does without a state file)."""
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    (tmp_path / "wal" / "seg-00000000000000009999.wal").write_bytes(b"not a log" * 8)
+
+    again = _paper_on_log(strategies, tmp_path, 10)
+    assert again.exit_code == 2, again.output
+    assert isinstance(again.exception, SystemExit)
+    assert "error: cannot start the paper session:" in again.stderr
+    assert "is not a dita write-ahead log file" in " ".join(again.stderr.split())
+
+
+def test_another_logs_state_file_of_the_kernel_id_is_not_taken(strategies: str, tmp_path: Path) -> None:
+    """The state file is named by the kernel id alone: a run on another log (a new account)
+    replaced it, and a run on the first log then took that account's book and leverage as its
+    own. It now takes none of it, and says so."""
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    assert _state(tmp_path)["wal_dir"] == str((tmp_path / "wal").resolve())
+    other = _paper_on_log(strategies, tmp_path, 5, "--leverage", "2", wal="wal-new")
+    assert other.exit_code == 0, other.output
+
+    again = _paper_on_log(strategies, tmp_path, 10, "--leverage", "3")
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.stderr.split())
+    assert (
+        f"warning: {tmp_path / 'state' / 'k.json'} was written by a run on the write-ahead log in "
+        f"{(tmp_path / 'wal-new').resolve()}, not {tmp_path / 'wal'}: another account's state" in said
+    ), said
+    assert "continues kernel k" in again.stdout and "at leverage 3" in again.stdout
+    state = _state(tmp_path)
+    # The fills are the first log's account's from here on, not the other's beside them.
+    assert state["wal_dir"] == str((tmp_path / "wal").resolve()) and state["leverage"] == 3.0
+
+
+def test_a_state_file_naming_its_log_relative_is_still_the_runs_own(
+    strategies: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "k.json"
+    monkeypatch.chdir(tmp_path)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "wal_dir": "wal"}))
+
+    again = _paper_on_log(strategies, tmp_path, 10)
+    assert again.exit_code == 0, again.output
+    assert "another account" not in again.stderr and "at leverage 3" in again.stdout

@@ -231,7 +231,8 @@ class PaperSession:
             # continues this kernel from --wal-dir: an exchange keeps them while its client is
             # down. Written every time, so a run killed outright leaves its last book too.
             "venue": self.venue.book(),
-            "wal_dir": None if self.wal_dir is None else str(self.wal_dir),
+            # Resolved: the next run finds its own account's file from any working directory.
+            "wal_dir": None if self.wal_dir is None else str(self.wal_dir.resolve()),
             # The kernel's seq the book goes with: a run continuing the log tells from it
             # whether the book is older than the log (the last run stopped between saves).
             "seq": self.kernel.seq,
@@ -587,7 +588,9 @@ def paper(
         fail(f"{named} {state} is a file; give a directory for the state file")
     previous = _previous_state(state / f"{kernel_id}.json") if wal_dir is not None else None
     if previous is not None and wal_dir is not None:
-        kept = _continued_leverage(previous, state / f"{kernel_id}.json", wal_dir, leverage)
+        previous = _of_this_log(previous, state / f"{kernel_id}.json", wal_dir)
+    if previous is not None and wal_dir is not None:
+        kept = _continued_leverage(previous, state / f"{kernel_id}.json", wal_dir, kernel_id, leverage)
         # Checked by StateFile as the option is by BacktestConfig: taken as it is.
         fill_model = fill_model.model_copy(update={"leverage": kept})
     strat = load_strategy(strategy, *parse_params(param or [], params))
@@ -931,12 +934,13 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
 
     from pydantic import ValidationError
 
-    from dita.cli._state import NotRegularFile, StateFile, state_file_bytes
+    from dita._files import NotRegularFile, regular_file_bytes
+    from dita.cli._state import StateFile
 
     try:
         # Read whole, not capped at STATE_FILE_BYTES as `dita status` reads: the run's own file,
         # whatever it holds; only a regular file is read, no FIFO or device.
-        snap = json.loads(state_file_bytes(path).decode("utf-8"))
+        snap = json.loads(regular_file_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         return None
     except NotRegularFile as exc:
@@ -1000,22 +1004,50 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
     return snap
 
 
+def _of_this_log(previous: dict[str, Any], path: Path, wal_dir: Path) -> dict[str, Any] | None:
+    """``previous``, the state file ``path``, when a run on the log in ``wal_dir`` wrote it (or
+    a run before the file named its log); None, said on stderr, when a run on another log of
+    the same kernel id did: that is another account, whose book, fills and leverage this one
+    must not take."""
+    written = previous.get("wal_dir")
+    if not isinstance(written, str) or _same_dir(Path(written), wal_dir):
+        return previous
+    typer.echo(
+        f"warning: {path} was written by a run on the write-ahead log in {written}, not {wal_dir}: "
+        "another account's state, so its book, fills and leverage are not taken (the file is "
+        "replaced by this run's)",
+        err=True,
+    )
+    return None
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one directory (by what they resolve to, as a file written
+    before the names were resolved may name it relative to its run's working directory)."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
 def _continued_leverage(
-    previous: dict[str, Any], path: Path, wal_dir: Path, given: float | None
+    previous: dict[str, Any], path: Path, wal_dir: Path, kernel_id: str, given: float | None
 ) -> float | None:
     """The account leverage of a run that may continue its kernel: the one its state file
-    ``path`` records (None: no margin check) when the log in ``wal_dir`` holds the kernel, and
-    ``given`` (--leverage) is left out or the same; else ``given``, or the default. A state file
-    written before the leverage was recorded leaves it to ``given`` or the default, as then.
-    Exits 2, before the log opens, when ``given`` differs from the recorded one: the account
-    would change its margin rules part-way, and the orders it took under them."""
-    from dita._kernel import wal_kernel_id
+    ``path`` records (None: no margin check) when the log in ``wal_dir`` holds the kernel
+    ``kernel_id``, and ``given`` (--leverage) is left out or the same; else ``given``, or the
+    default. A state file written before the leverage was recorded leaves it to ``given`` or
+    the default, as then. Exits 2, before the log opens, when ``given`` differs from the
+    recorded one: the account would change its margin rules part-way, and the orders it took
+    under them. A log that cannot be read, or holds another kernel, is left to the session,
+    which says why it cannot start."""
+    from dita._kernel import WalError, wal_kernel_id
 
     default = LEVERAGE if given is None else given
     try:
-        continues = wal_kernel_id(wal_dir) is not None
-    except OSError:
-        continues = False  # no log can be opened there: the session says why
+        continues = wal_kernel_id(wal_dir) == kernel_id
+    except (OSError, WalError):
+        continues = False  # no log of this kernel can be read there: the session says why
     if not continues or "leverage" not in previous:
         return default
     kept: float | None = previous["leverage"]
@@ -1085,7 +1117,7 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
     console.print(
         f"continues kernel {session.kernel.kernel_id} from its write-ahead log {session.wal_dir} "
         f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue, "
-        f"at {'no leverage check' if leverage is None else f'leverage {leverage:g}'}",
+        f"{'with no margin check' if leverage is None else f'at leverage {leverage:g}'}",
         highlight=False,
     )
     _say_recovery_damage(session.kernel)
@@ -1096,7 +1128,10 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
             err=True,
         )
     if not isinstance((previous or {}).get("venue"), dict):
-        why = "no such file" if previous is None else f"format {previous.get('format', 1)}"
+        if previous is not None:
+            why = f"format {previous.get('format', 1)}"
+        else:
+            why = "another log's" if path.exists() else "no such file"
         typer.echo(
             f"warning: {path} holds no paper venue book ({why}): the orders the kernel still works "
             "cannot be restored, and are ended",
