@@ -704,6 +704,8 @@ pub(crate) struct EndedRepr {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Kernel {
+    /// Set by `Kernel::new` and never after: every client order id begins with it, made from
+    /// the head `order_ids` keeps (a checkpoint restores only into a kernel of the same id).
     pub kernel_id: String,
     slots: Vec<TradeSlot>,
     free: SlotSet,

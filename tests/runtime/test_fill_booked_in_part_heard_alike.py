@@ -26,9 +26,10 @@ class OverlappingFills:
 
     name = "overlapping-fills"
 
-    def __init__(self, parts: list[tuple[float, float]], *, at_once: bool) -> None:
+    def __init__(self, parts: list[tuple[float, float]], *, at_once: bool, fee_stated: bool = True) -> None:
         self.parts = parts
         self.at_once = at_once
+        self.fee_stated = fee_stated
         self.queue: list[VenueEvent] = []
 
     def _event(self, order: VenueOrder, event_id: str, kind: str, **fields: Any) -> VenueEvent:
@@ -40,7 +41,7 @@ class OverlappingFills:
         fills = []
         for n, (size, total) in enumerate(self.parts):
             status = "FILLED" if total >= order.size else "PARTIALLY_FILLED"
-            fee = FEE_RATE * 100.0 * size
+            fee = FEE_RATE * 100.0 * size if self.fee_stated else None
             fills.append(self._event(order, f"fill-{n}", "FILL", status=status, price=100.0, size=size,
                                      filled_size=total, fee=fee))  # fmt: skip
         ack = self._event(order, f"ack-{order.client_order_id}", "ORDER_ACK")
@@ -99,3 +100,15 @@ def test_a_fill_booked_in_part_is_heard_by_a_strategy_as_a_gateway_client_is_tol
     # What each summed is what the kernel charged: the overlap was not paid twice.
     assert heard_paid == told_paid == pytest.approx(sum(fee for _, fee in booked))
     assert sum(fee or 0.0 for _, fee in heard) == pytest.approx(heard_paid)
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["answer", "poll"])
+def test_a_fill_stating_no_fee_is_heard_without_one_and_told_with_the_prediction(at_once: bool) -> None:
+    """Where the two differ, on purpose (docs/protocol.md): a strategy hears the venue's fee,
+    None when it stated none; a gateway client is told the kernel's predicted fee instead,
+    for the slot's only fill of the command."""
+    heard, heard_paid = heard_by_a_strategy(OverlappingFills([(1.0, 1.0)], at_once=at_once, fee_stated=False))
+    told, told_paid = told_by_the_gateway(OverlappingFills([(1.0, 1.0)], at_once=at_once, fee_stated=False))
+    assert heard == [(1.0, None)]
+    assert heard_paid == told_paid > 0.0
+    assert told == [(1.0, pytest.approx(told_paid))]
