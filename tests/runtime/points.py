@@ -1,6 +1,6 @@
 """Data points of one asset, ``AAA``, a minute apart: what the runtime's dispatch tests feed;
-the acknowledgement their hand-made venues give an order at submit; and a strategy that buys
-once and keeps the fills it hears."""
+the acknowledgement their hand-made venues give an order at submit; a venue filling in the
+parts a test names; and a strategy that buys once and keeps the fills it hears."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from dita import VenueEvent
+from dita import VenueEvent, VenueOrder
 from dita.strategy import Bar, Fill, Quote, Strategy
 
 T0 = 1.7e9
@@ -53,3 +53,61 @@ class BuysOnce(Strategy[NoParams]):
 
     def on_fill(self, fill: Fill) -> None:
         self.heard.append(fill)
+
+
+class FillsAsTold:
+    """Acks each order and fills it in ``parts`` (size, running total), in the submit's
+    answer (``at_once``) or from the next poll."""
+
+    name = "fills-as-told"
+
+    def __init__(
+        self, parts: list[tuple[float, float]], *, at_once: bool, fee_rate: float | None = None
+    ) -> None:
+        self.parts = parts
+        self.at_once = at_once
+        self.fee_rate = fee_rate  # the fee each fill states, of its own size; None: none stated
+        self.queue: list[VenueEvent] = []
+
+    def _fills(self, order: VenueOrder) -> list[VenueEvent]:
+        return [
+            VenueEvent(
+                f"fill-{n}",
+                order.trade_id,
+                order.slot_id,
+                "FILL",
+                "FILLED" if total >= order.size else "PARTIALLY_FILLED",
+                venue_order_id="V1",
+                venue_client_id=order.client_order_id,
+                asset=order.asset,
+                side=order.side,
+                price=100.0,
+                size=size,
+                filled_size=total,
+                fee=None if self.fee_rate is None else self.fee_rate * 100.0 * size,
+            )
+            for n, (size, total) in enumerate(self.parts)
+        ]
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        ack = VenueEvent(
+            f"ack-{order.client_order_id}",
+            order.trade_id,
+            order.slot_id,
+            "ORDER_ACK",
+            venue_order_id="V1",
+            venue_client_id=order.client_order_id,
+            asset=order.asset,
+            side=order.side,
+        )
+        if self.at_once:
+            return [ack, *self._fills(order)]
+        self.queue = self._fills(order)
+        return [ack]
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        events, self.queue = self.queue, []
+        return events

@@ -9,68 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from dita import ExecutionKernel, VenueEvent, VenueOrder
+from dita import ExecutionKernel, VenueEvent
 from dita.runtime import TradingRuntime
 
-from .points import BuysOnce, bar
-
-
-class FillsAsTold:
-    """Acks each order and fills it in ``parts`` (size, running total), in the submit's
-    answer (``at_once``) or from the next poll."""
-
-    name = "fills-as-told"
-
-    def __init__(
-        self, parts: list[tuple[float, float]], *, at_once: bool, fee_rate: float | None = None
-    ) -> None:
-        self.parts = parts
-        self.at_once = at_once
-        self.fee_rate = fee_rate  # the fee each fill states, of its own size; None: none stated
-        self.queue: list[VenueEvent] = []
-
-    def _fills(self, order: VenueOrder) -> list[VenueEvent]:
-        return [
-            VenueEvent(
-                f"fill-{n}",
-                order.trade_id,
-                order.slot_id,
-                "FILL",
-                "FILLED" if total >= order.size else "PARTIALLY_FILLED",
-                venue_order_id="V1",
-                venue_client_id=order.client_order_id,
-                asset=order.asset,
-                side=order.side,
-                price=100.0,
-                size=size,
-                filled_size=total,
-                fee=None if self.fee_rate is None else self.fee_rate * 100.0 * size,
-            )
-            for n, (size, total) in enumerate(self.parts)
-        ]
-
-    def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        ack = VenueEvent(
-            f"ack-{order.client_order_id}",
-            order.trade_id,
-            order.slot_id,
-            "ORDER_ACK",
-            venue_order_id="V1",
-            venue_client_id=order.client_order_id,
-            asset=order.asset,
-            side=order.side,
-        )
-        if self.at_once:
-            return [ack, *self._fills(order)]
-        self.queue = self._fills(order)
-        return [ack]
-
-    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
-        return []
-
-    def poll_events(self) -> list[VenueEvent]:
-        events, self.queue = self.queue, []
-        return events
+from .points import BuysOnce, FillsAsTold, bar
 
 
 def _bought(venue: FillsAsTold, size: float = 1.0) -> tuple[ExecutionKernel, BuysOnce, list[VenueEvent]]:
