@@ -2208,6 +2208,43 @@ impl Kernel {
         digits.parse().ok()
     }
 
+    /// Whether an exit of `qty` on `side` for slot `sid` goes out reduce-only (rules 24 on):
+    /// when the asset's position, netted over the slots holding it as a venue in one-way mode
+    /// holds one position per asset, covers it after the other working reduce-only exits of
+    /// that side take theirs. Otherwise it would open or grow a position the other way at
+    /// the venue, which refuses or expires a reduce-only order doing so: with one slot long
+    /// and another short of the same size, the venue holds nothing, and neither exit could
+    /// ever fill. Before rules 24 every exit went out reduce-only.
+    fn exit_reduces(&self, sid: usize, side: OrderSide, qty: f64) -> bool {
+        if rules() < 24 {
+            return true;
+        }
+        let own = &self.slots[sid];
+        let wanted = qty - size_tolerance(qty);
+        let room = |net: f64| match side {
+            OrderSide::Sell => net,
+            OrderSide::Buy => -net,
+        };
+        // The common case, one slot holding anything: no lookup of the asset.
+        if self.open_count <= 1 {
+            return room(own.side.sign() * own.size) >= wanted;
+        }
+        let Some(holders) = self.open_by_asset.get(&own.asset) else {
+            return room(own.side.sign() * own.size) >= wanted;
+        };
+        let (mut net, mut taken) = (0.0, 0.0);
+        for s in holders.iter() {
+            let slot = &self.slots[s];
+            net += slot.side.sign() * slot.size;
+            if let Some(o) = slot.active_exit_order.as_ref().filter(|_| s != sid) {
+                if o.reduce_only && o.side == side {
+                    taken += o.remaining();
+                }
+            }
+        }
+        room(net) - taken >= wanted
+    }
+
     fn new_order(
         &mut self,
         intent: &Intent,
@@ -2238,7 +2275,7 @@ impl Kernel {
             filled_size: 0.0,
             avg_fill_price: 0.0,
             status: VenueOrderStatus::New,
-            reduce_only: !is_entry,
+            reduce_only: !is_entry && self.exit_reduces(sid, side, qty),
             cancel_requested: false,
             created_at: intent.timestamp,
             is_entry,
@@ -6045,11 +6082,17 @@ fn check_loaded_slot(
                 "must say the order's role in the slot",
             ));
         }
-        if o.reduce_only == o.is_entry {
+        // Rules 24 on, an exit goes out reduce-only only when the asset's netted position
+        // covers it (`Kernel::exit_reduces`).
+        if (o.is_entry && o.reduce_only) || (!o.is_entry && !o.reduce_only && rules() < 24) {
             return Err(KernelError::invalid(
                 &field("reduce_only"),
                 o.reduce_only,
-                "an entry never reduces and an exit always does",
+                if rules() < 24 {
+                    "an entry never reduces and an exit always does"
+                } else {
+                    "an entry never reduces"
+                },
             ));
         }
         if o.order_type == OrderType::Limit && o.price <= 0.0 {

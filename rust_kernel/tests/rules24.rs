@@ -1,0 +1,133 @@
+//! Rules 24: an exit goes out reduce-only only when the asset's position, netted over the
+//! slots holding it, covers it after the other working reduce-only exits of its side; a log
+//! of rules 23 replays every exit reduce-only, as it ran.
+
+use dita_kernel::error::replaying;
+use dita_kernel::kernel::KernelInput;
+use dita_kernel::*;
+
+mod common;
+use common::long_btc;
+
+/// Opens slot `slot` at `size` on BTC, `side`, filled whole at 100.
+fn open(k: &mut Kernel, slot: i64, side: TradeSide, size: f64) {
+    let mut e = long_btc(
+        &format!("e{slot}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        size,
+    );
+    e.side = side;
+    let order = k.process_intent(&e).submit.expect("entry sent");
+    fill(k, &order, &format!("f-e{slot}"));
+}
+
+fn fill(k: &mut Kernel, order: &VenueOrder, event_id: &str) {
+    let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+    f.price = 100.0;
+    f.size = order.size;
+    f.filled_size = order.size;
+    let out = k.on_venue_event(&f);
+    assert!(out.accepted, "{out:?}");
+}
+
+/// The order an EXIT of slot `slot` (its whole position) sends.
+fn exit(k: &mut Kernel, slot: i64, n: u32) -> VenueOrder {
+    let x = long_btc(
+        &format!("x{slot}-{n}"),
+        "",
+        slot,
+        KernelCommandType::Exit,
+        0.0,
+    );
+    let out = k.process_intent(&x);
+    assert!(out.accepted, "{out:?}");
+    out.submit.expect("exit sent")
+}
+
+#[test]
+fn a_lone_position_exits_reduce_only() {
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    let x = exit(&mut k, 0, 1);
+    assert!(x.reduce_only && x.side == OrderSide::Sell);
+}
+
+#[test]
+fn a_long_beside_a_short_of_its_size_exits_without_reduce_only_then_the_short_with_it() {
+    // The venue nets the two: it holds nothing, and a reduce-only sell would open a short.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 1, TradeSide::Short, 1.0);
+    let long_exit = exit(&mut k, 0, 1);
+    assert!(!long_exit.reduce_only, "{long_exit:?}");
+    fill(&mut k, &long_exit, "f-x0");
+    // The venue now holds the short alone: its exit reduces it.
+    let short_exit = exit(&mut k, 1, 1);
+    assert!(short_exit.reduce_only && short_exit.side == OrderSide::Buy);
+    fill(&mut k, &short_exit, "f-x1");
+    assert_eq!(k.open_positions(), 0);
+}
+
+#[test]
+fn working_reduce_only_exits_of_a_side_take_their_share_of_the_net_first() {
+    // Longs of 1 and 1 beside a short of 1: the venue holds a long of 1. The first long's
+    // exit takes it; the second's, sent while the first works, would sell past it.
+    let mut k = Kernel::new("ro", 3).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 1, TradeSide::Long, 1.0);
+    open(&mut k, 2, TradeSide::Short, 1.0);
+    let first = exit(&mut k, 0, 1);
+    assert!(first.reduce_only);
+    let second = exit(&mut k, 1, 1);
+    assert!(!second.reduce_only, "{second:?}");
+    // A net smaller than the exit (a long of 2 beside a short of 0.5: 1.5 at the venue) does
+    // not cover it, nor the short's buy, which would grow the long.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 2.0);
+    open(&mut k, 1, TradeSide::Short, 0.5);
+    assert!(!exit(&mut k, 0, 1).reduce_only);
+    assert!(!exit(&mut k, 1, 1).reduce_only);
+    // Longs of 2 and 1: 3 at the venue covers both exits, working at once.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 2.0);
+    open(&mut k, 1, TradeSide::Long, 1.0);
+    assert!(exit(&mut k, 0, 1).reduce_only);
+    assert!(exit(&mut k, 1, 1).reduce_only);
+}
+
+#[test]
+fn a_log_of_rules_23_replays_every_exit_reduce_only() {
+    let mut k = Kernel::new("ro", 2).unwrap();
+    replaying(23, || {
+        open(&mut k, 0, TradeSide::Long, 1.0);
+        open(&mut k, 1, TradeSide::Short, 1.0);
+        let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
+        let out = k.apply(&KernelInput::Intent(x)).unwrap();
+        assert!(out.submit.expect("exit sent").reduce_only);
+    });
+}
+
+#[test]
+fn a_loaded_slots_exit_may_say_either_from_rules_24_on() {
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 1, TradeSide::Short, 1.0);
+    let x = exit(&mut k, 0, 1);
+    assert!(!x.reduce_only);
+    let saved = k.slots().to_vec();
+    let mut loaded = Kernel::new("ro", 2).unwrap();
+    loaded.replace_slots(saved.clone()).unwrap();
+    assert!(
+        !loaded.slots()[0]
+            .active_exit_order
+            .as_ref()
+            .unwrap()
+            .reduce_only
+    );
+    let err = replaying(23, || Kernel::new("ro", 2).unwrap().replace_slots(saved))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reduce_only: false"), "{err}");
+}
