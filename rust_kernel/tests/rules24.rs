@@ -131,3 +131,80 @@ fn a_loaded_slots_exit_may_say_either_from_rules_24_on() {
         .to_string();
     assert!(err.contains("reduce_only: false"), "{err}");
 }
+
+/// An ENTER of slot `slot` as a LIMIT at `price`, left working.
+fn rest_entry(k: &mut Kernel, slot: i64, side: TradeSide, price: f64) -> VenueOrder {
+    let mut e = long_btc(
+        &format!("r{slot}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        1.0,
+    );
+    e.side = side;
+    e.order_type = OrderType::Limit;
+    e.limit_price = price;
+    k.process_intent(&e).submit.expect("entry sent")
+}
+
+#[test]
+fn every_other_order_that_may_work_on_the_exits_side_takes_its_share_first() {
+    // A (from the review): a plain exit of another slot, working, sells first at the venue.
+    // Long 1 and short 1 (the venue holds nothing): slot 0's exit goes out plain; slot 1 then
+    // goes long 1 (the venue holds 1), and its exit would go out reduce-only counting only
+    // reduce-only exits: slot 0's sell filling first leaves it nothing.
+    let mut k = Kernel::new("ro", 3).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 2, TradeSide::Short, 1.0);
+    assert!(!exit(&mut k, 0, 1).reduce_only);
+    open(&mut k, 1, TradeSide::Long, 1.0);
+    assert!(
+        !exit(&mut k, 1, 1).reduce_only,
+        "slot 0's working sell takes the 1 first"
+    );
+    // B: another slot's entry on the exit's side (a short entry's sell beside a long).
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    rest_entry(&mut k, 1, TradeSide::Short, 105.0);
+    assert!(
+        !exit(&mut k, 0, 1).reduce_only,
+        "the short entry may sell first"
+    );
+    // An entry on the other side takes nothing: a buy beside a long's sell.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    rest_entry(&mut k, 1, TradeSide::Long, 95.0);
+    assert!(exit(&mut k, 0, 1).reduce_only);
+}
+
+#[test]
+fn a_plain_exit_of_the_whole_position_is_judged_by_the_minimum_notional() {
+    // A reduce-only exit of the whole position is taken below the venue's minimum notional
+    // (rules 7); a plain one is refused there as any order is, so the kernel does not send
+    // it: long 0.1 and short 0.1, price down to 40 (4 against a minimum of 5).
+    let limits = [
+        ("lot_step".to_string(), 0.1),
+        ("min_notional".to_string(), 5.0),
+    ];
+    let mut k = Kernel::new("ro", 2).unwrap();
+    k.set_market_limits("BTC", &limits).unwrap();
+    open(&mut k, 0, TradeSide::Long, 0.1);
+    open(&mut k, 1, TradeSide::Short, 0.1);
+    let mut x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
+    x.reference_price = 40.0;
+    let out = k.process_intent(&x);
+    assert_eq!(
+        out.diagnostic_code,
+        KernelDiagnosticCode::BelowMinNotional,
+        "{out:?}"
+    );
+    // Alone, the same exit reduces, and is taken.
+    let mut k = Kernel::new("ro", 1).unwrap();
+    k.set_market_limits("BTC", &limits).unwrap();
+    open(&mut k, 0, TradeSide::Long, 0.1);
+    let out = k.process_intent(&x);
+    assert!(
+        out.accepted && out.submit.as_ref().expect("sent").reduce_only,
+        "{out:?}"
+    );
+}
