@@ -328,3 +328,32 @@ def test_a_state_file_naming_its_log_relative_is_still_the_runs_own(
     again = _paper_on_log(strategies, tmp_path, 10)
     assert again.exit_code == 0, again.output
     assert "another account" not in again.stderr and "at leverage 3" in again.stdout
+
+
+def test_a_state_file_of_a_run_without_a_log_is_another_accounts(strategies: str, tmp_path: Path) -> None:
+    """A run without --wal-dir under the kernel id writes ``wal_dir`` null: a throwaway
+    account, whose leverage a run on the log took as its own (found by review)."""
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "k.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "wal_dir": None, "leverage": 2.0}))
+
+    again = _paper_on_log(strategies, tmp_path, 10, "--leverage", "3")
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.stderr.split())
+    assert f"warning: {path} was written by a run with no write-ahead log: another account's state" in said
+    assert "at leverage 3" in again.stdout
+
+
+def test_a_state_file_naming_a_log_directory_that_is_gone_is_taken_saying_so(
+    strategies: str, tmp_path: Path
+) -> None:
+    first = _paper_on_log(strategies, tmp_path, 5, "--leverage", "3")
+    assert first.exit_code == 0, first.output
+    (tmp_path / "wal").rename(tmp_path / "wal-moved")
+
+    again = _paper_on_log(strategies, tmp_path, 10, wal="wal-moved")
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.stderr.split())
+    assert f"in {(tmp_path / 'wal').resolve()}, which is gone: taken as the state of the log in" in said
+    assert "continues kernel k" in again.stdout and "at leverage 3" in again.stdout

@@ -1005,25 +1005,40 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
 
 
 def _of_this_log(previous: dict[str, Any], path: Path, wal_dir: Path) -> dict[str, Any] | None:
-    """``previous``, the state file ``path``, when a run on the log in ``wal_dir`` wrote it (or
-    a run before the file named its log); None, said on stderr, when a run on another log of
-    the same kernel id did: that is another account, whose book, fills and leverage this one
-    must not take."""
-    written = previous.get("wal_dir")
-    if not isinstance(written, str) or _same_dir(Path(written), wal_dir):
+    """``previous``, the state file ``path``, unless a run on another write-ahead log than
+    the one in ``wal_dir``, or on none, wrote it: that is another account, whose book, fills,
+    replay place and leverage this one must not take (None, said on stderr). Taken when it
+    cannot tell: a file written before the log was named, one naming it relative (as files
+    did before this version, against another working directory perhaps), or one naming a
+    directory that is gone (the log moved); the last said on stderr."""
+    if "wal_dir" not in previous:
         return previous
+    written = previous["wal_dir"]
+    if written is None:
+        other = "a run with no write-ahead log"
+    elif not isinstance(written, str) or not Path(written).is_absolute():
+        return previous
+    elif not Path(written).exists():
+        typer.echo(
+            f"warning: {path} was written by a run on the write-ahead log in {written}, which is "
+            f"gone: taken as the state of the log in {wal_dir}, moved there",
+            err=True,
+        )
+        return previous
+    elif _same_dir(Path(written), wal_dir):
+        return previous
+    else:
+        other = f"a run on the write-ahead log in {written}, not {wal_dir}"
     typer.echo(
-        f"warning: {path} was written by a run on the write-ahead log in {written}, not {wal_dir}: "
-        "another account's state, so its book, fills and leverage are not taken (the file is "
-        "replaced by this run's)",
+        f"warning: {path} was written by {other}: another account's state, so its book, fills, "
+        "replay place and leverage are not taken (the file is replaced by this run's)",
         err=True,
     )
     return None
 
 
 def _same_dir(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` name one directory (by what they resolve to, as a file written
-    before the names were resolved may name it relative to its run's working directory)."""
+    """Whether ``a`` and ``b`` name one directory."""
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except OSError:
@@ -1152,7 +1167,10 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
         )
     if session.acted_after_save is not None:
         at = datetime.fromtimestamp(session.acted_after_save, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        where = f"past {path}'s data time" if previous is not None else f"and there is no {path}"
+        if previous is not None:
+            where = f"past {path}'s data time"
+        else:
+            where = f"and {path} is another account's" if path.exists() else f"and there is no {path}"
         typer.echo(
             f"warning: the write-ahead log goes on to the kernel's last act at {at}, {where}: the rows "
             "up to it are not replayed, so the strategies do not trade them again (the signals of rows "
