@@ -731,18 +731,23 @@ class PaperVenue:
         if working.reduce_only and self._reduce_only_end(working, ts, events):
             return
         if self._expire_remainder and working.market:
-            self._remove(working, VenueOrderStatus.EXPIRED)
-            events.append(
-                self._events.make(
-                    working.order,
-                    KernelEventKind.EXPIRED,
-                    VenueOrderStatus.EXPIRED,
-                    venue_order_id=working.venue_order_id,
-                    timestamp=ts,
-                    filled_size=working.filled,
-                    reason=f"market order remainder {working.remaining!r} found no liquidity (IOC)",
-                )
+            reason = f"market order remainder {working.remaining!r} found no liquidity (IOC)"
+            self._expire(working, ts, reason, events)
+
+    def _expire(self, working: _Working, ts: float, reason: str, events: list[VenueEvent]) -> None:
+        """End ``working`` EXPIRED at ``ts`` with what it filled, saying ``reason``."""
+        self._remove(working, VenueOrderStatus.EXPIRED)
+        events.append(
+            self._events.make(
+                working.order,
+                KernelEventKind.EXPIRED,
+                VenueOrderStatus.EXPIRED,
+                venue_order_id=working.venue_order_id,
+                timestamp=ts,
+                filled_size=working.filled,
+                reason=reason,
             )
+        )
 
     def _reducible(self, working: _Working) -> float:
         """How much the reduce-only ``working`` may fill now: the position on its other side
@@ -762,20 +767,12 @@ class PaperVenue:
         held = "flat" if position == 0 else f"{'long' if position > 0 else 'short'} {abs(position)!r}"
         side, opened = ("buy", "long") if working.buy else ("sell", "short")
         opens = f"open a {opened}" if position == 0 else f"grow the {opened}"
-        self._remove(working, VenueOrderStatus.EXPIRED)
-        events.append(
-            self._events.make(
-                working.order,
-                KernelEventKind.EXPIRED,
-                VenueOrderStatus.EXPIRED,
-                venue_order_id=working.venue_order_id,
-                timestamp=ts,
-                filled_size=working.filled,
-                reason=f"reduce-only {side}: the {asset} position is {held}, nothing left to reduce; "
-                f"its remaining {working.remaining!r} would {opens} (filled {working.filled!r} "
-                f"of {working.size!r})",
-            )
+        reason = (
+            f"reduce-only {side}: the {asset} position is {held}, nothing left to reduce; "
+            f"its remaining {working.remaining!r} would {opens} (filled {working.filled!r} "
+            f"of {working.size!r})"
         )
+        self._expire(working, ts, reason, events)
         return True
 
     def _fill(
