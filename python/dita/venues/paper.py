@@ -575,14 +575,22 @@ class PaperVenue:
         return min(next_open, opened + self._bar_seconds) if self._bar_seconds > 0 else next_open
 
     def _cancel_now(self, working: _Working, now: float) -> VenueEvent:
-        self._remove(working, VenueOrderStatus.CANCELED)
+        return self._take_off(working, KernelEventKind.CANCEL_ACK, VenueOrderStatus.CANCELED, now)
+
+    def _take_off(
+        self, working: _Working, kind: KernelEventKind, status: VenueOrderStatus, ts: float, reason: str = ""
+    ) -> VenueEvent:
+        """Take ``working`` off the book as ``status``: the event saying so at ``ts`` (``kind``),
+        with what it filled and ``reason``."""
+        self._remove(working, status)
         return self._events.make(
             working.order,
-            KernelEventKind.CANCEL_ACK,
-            VenueOrderStatus.CANCELED,
+            kind,
+            status,
             venue_order_id=working.venue_order_id,
-            timestamp=now,
+            timestamp=ts,
             filled_size=working.filled,
+            reason=reason,
         )
 
     def _remove(self, working: _Working, status: VenueOrderStatus) -> None:
@@ -736,18 +744,7 @@ class PaperVenue:
 
     def _expire(self, working: _Working, ts: float, reason: str, events: list[VenueEvent]) -> None:
         """End ``working`` EXPIRED at ``ts`` with what it filled, saying ``reason``."""
-        self._remove(working, VenueOrderStatus.EXPIRED)
-        events.append(
-            self._events.make(
-                working.order,
-                KernelEventKind.EXPIRED,
-                VenueOrderStatus.EXPIRED,
-                venue_order_id=working.venue_order_id,
-                timestamp=ts,
-                filled_size=working.filled,
-                reason=reason,
-            )
-        )
+        events.append(self._take_off(working, KernelEventKind.EXPIRED, VenueOrderStatus.EXPIRED, ts, reason))
 
     def _reducible(self, working: _Working) -> float:
         """How much the reduce-only ``working`` may fill now: the position on its other side
