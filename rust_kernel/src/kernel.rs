@@ -630,16 +630,6 @@ impl EndedOrders {
         }
     }
 
-    /// The kept orders in doubt (`Kept::in_doubt`): none looked at until one ever was.
-    fn orders_in_doubt(&self) -> impl Iterator<Item = &VenueOrder> + '_ {
-        let any = self.maybe_in_doubt;
-        self.by_key
-            .values()
-            .take_while(move |_| any)
-            .filter(|k| k.in_doubt)
-            .map(|k| &k.order)
-    }
-
     /// Whether kept order `key` is in doubt (`Kept::in_doubt`).
     fn is_in_doubt(&self, key: KeptKey) -> bool {
         self.by_key.get(&key).is_some_and(|k| k.in_doubt)
@@ -985,14 +975,6 @@ impl Booked {
 #[inline(always)]
 fn size_tolerance(size: f64) -> f64 {
     QTY_EPS.max(size * 1e-9)
-}
-
-/// How much of a position `net` (positive long, negative short) an order on `side` reduces.
-fn exit_room(side: OrderSide, net: f64) -> f64 {
-    match side {
-        OrderSide::Sell => net,
-        OrderSide::Buy => -net,
-    }
 }
 
 /// The transition details of a fill.
@@ -2226,82 +2208,15 @@ impl Kernel {
         digits.parse().ok()
     }
 
-    /// Whether an exit of `qty` on `side` for slot `sid` goes out reduce-only (rules 24 on):
-    /// when the asset's position, netted over the slots holding it as a venue in one-way mode
-    /// holds one position per asset, covers it after every other order of the asset on that
-    /// side that may still work at the venue takes its remainder (other slots' entries and
-    /// exits, reduce-only or not, and orders kept in doubt): any of them filling first shrinks
-    /// what a reduce-only order may take. Otherwise it would open or grow a position the
-    /// other way at the venue, which refuses or expires a reduce-only order doing so: with
-    /// one slot long and another short of the same size the venue holds nothing, and neither
-    /// exit could ever fill. Before rules 24 every exit went out reduce-only. Walks the
-    /// working orders only when another slot has one (not on a kernel's usual exit).
-    fn exit_reduces(&self, sid: usize, side: OrderSide, qty: f64) -> bool {
-        if rules() < 24 {
-            return true;
-        }
-        let own = &self.slots[sid];
-        // The order index holds every working order: more than this slot's own is another's.
-        let own_working = usize::from(own.active_entry_order.is_some())
-            + usize::from(own.active_exit_order.is_some());
-        let others_work = self.by_client_id.len() > own_working || self.ended.maybe_in_doubt;
-        if self.open_count <= 1 && !others_work {
-            // One slot holds anything, this one, and no other order may work.
-            return exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
-        }
-        self.netted_room(sid, side, others_work) >= qty - size_tolerance(qty)
-    }
-
-    /// What the venue's netted position of slot `sid`'s asset leaves an exit on `side`, after
-    /// the other orders that may work on that side (walked when `others_work`).
-    #[inline(never)]
-    fn netted_room(&self, sid: usize, side: OrderSide, others_work: bool) -> f64 {
-        let own = &self.slots[sid];
-        let net: f64 =
-            self.open_by_asset
-                .get(&own.asset)
-                .map_or(own.side.sign() * own.size, |holders| {
-                    holders
-                        .iter()
-                        .map(|s| self.slots[s].side.sign() * self.slots[s].size)
-                        .sum()
-                });
-        let mut taken = 0.0;
-        if others_work {
-            let mut seen = SlotSet::default();
-            for &s in self.by_client_id.values() {
-                if s == sid || !seen.insert(s) || self.slots[s].asset != own.asset {
-                    continue;
-                }
-                let slot = &self.slots[s];
-                for o in [&slot.active_entry_order, &slot.active_exit_order]
-                    .into_iter()
-                    .flatten()
-                {
-                    if o.side == side {
-                        taken += o.remaining();
-                    }
-                }
-            }
-            for o in self.ended.orders_in_doubt() {
-                if o.asset == own.asset && o.side == side {
-                    taken += o.remaining();
-                }
-            }
-        }
-        exit_room(side, net) - taken
-    }
-
     fn new_order(
         &mut self,
         intent: &Intent,
         sid: usize,
         side: OrderSide,
         qty: f64,
-        exit: Option<bool>,
+        is_entry: bool,
         m: &MarketLimits,
     ) -> VenueOrder {
-        // `exit`: None for an entry, else whether the exit goes out reduce-only.
         // Wrapping: a loaded slot may carry an id with the largest counter (`own_counter`).
         self.order_counter = self.order_counter.wrapping_add(1);
         let client_order_id = self
@@ -2323,10 +2238,10 @@ impl Kernel {
             filled_size: 0.0,
             avg_fill_price: 0.0,
             status: VenueOrderStatus::New,
-            reduce_only: exit == Some(true),
+            reduce_only: !is_entry,
             cancel_requested: false,
             created_at: intent.timestamp,
-            is_entry: exit.is_none(),
+            is_entry,
         }
     }
 
@@ -2637,7 +2552,7 @@ impl Kernel {
         slot.exit_leg_ratios
             .extend_from_slice(&intent.exit_leg_ratios);
         slot.metadata.clone_from(&intent.metadata);
-        let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, None, &m);
+        let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
         out.reset_ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
         self.send_order(sid, Trigger::Enter, Ctx::default(), intent, &order, out);
         if qty != intent.target_size {
@@ -2769,12 +2684,10 @@ impl Kernel {
             ));
             qty = whole;
         }
-        // Venues take a reduce-only exit closing the whole position below their minimum
-        // notional (rules 7 on): refused, a position whose price fell under it could never be
-        // closed. One the netted position does not cover goes out plain (rules 24 on), which
-        // the floor applies to as to any order.
-        let reduce_only = self.exit_reduces(sid, side, qty);
-        let below = if rules() >= 7 && qty + QTY_EPS >= size && reduce_only {
+        // Exits are reduce-only, and venues take one closing the whole position below their
+        // minimum notional (rules 7 on): refused, a position whose price fell under it could
+        // never be closed.
+        let below = if rules() >= 7 && qty + QTY_EPS >= size {
             Self::below_min_qty(&m, qty)
         } else {
             Self::below_floor(&m, qty, price)
@@ -2786,7 +2699,7 @@ impl Kernel {
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return Err(o);
         }
-        let order = self.new_order(intent, sid, side, qty, Some(reduce_only), &m);
+        let order = self.new_order(intent, sid, side, qty, false, &m);
         let held = Ctx {
             holds_position: true,
         };
@@ -6132,17 +6045,11 @@ fn check_loaded_slot(
                 "must say the order's role in the slot",
             ));
         }
-        // Rules 24 on, an exit goes out reduce-only only when the asset's netted position
-        // covers it (`Kernel::exit_reduces`).
-        if (o.is_entry && o.reduce_only) || (!o.is_entry && !o.reduce_only && rules() < 24) {
+        if o.reduce_only == o.is_entry {
             return Err(KernelError::invalid(
                 &field("reduce_only"),
                 o.reduce_only,
-                if rules() < 24 {
-                    "an entry never reduces and an exit always does"
-                } else {
-                    "an entry never reduces"
-                },
+                "an entry never reduces and an exit always does",
             ));
         }
         if o.order_type == OrderType::Limit && o.price <= 0.0 {
