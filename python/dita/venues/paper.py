@@ -209,6 +209,32 @@ def _book_flag(name: str, value: object) -> bool:
     return value
 
 
+@dataclass
+class _Sides:
+    """An asset's position and working orders as the margin check counts them: ``held``, the
+    position at the mark (signed); the size and notional of the working buys and sells, each
+    at the price it would fill or rest at, reduce-only ones included (this venue fills them
+    whole, past the position if they are larger); and ``fees``, the taker fee of those not
+    reduce-only."""
+
+    held: float
+    bought: float = 0.0
+    sold: float = 0.0
+    bought_notional: float = 0.0
+    sold_notional: float = 0.0
+    fees: float = 0.0
+
+    def exposure(self, buy: bool = True, extra: float = 0.0) -> float:
+        """The largest notional the account may come to hold in the asset: its position after
+        every working buy fills, or after every sell does, whichever is larger (any other mix
+        of fills holds less). ``extra``: the notional of one more order, a buy or not. Its
+        margin is this over the leverage: orders on both sides reserve for the larger side
+        only, as exchanges count them."""
+        bought = self.bought_notional + (extra if buy else 0.0)
+        sold = self.sold_notional + (0.0 if buy else extra)
+        return max(abs(self.held + bought), abs(self.held - sold))
+
+
 class PaperVenue:
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
@@ -378,7 +404,7 @@ class PaperVenue:
         set). Only an order that opens or grows a position needs margin: a reduce-only order (an
         exit) is never refused, nor one that only closes what is held (a sell within a long, the
         sells working before it counted first), so a position can always be closed, as on an
-        exchange. The margin it needs is how much it grows its asset's exposure (``_exposure``)
+        exchange. The margin it needs is how much it grows its asset's exposure (``_Sides``)
         over the leverage, plus its fee: a sell beyond a long needs it for the part past the long
         only, and a short entry beside the exit of a long of its size only its fee (the long's
         margin carries the short), but the fee is refused to an account with no margin left."""
@@ -387,10 +413,11 @@ class PaperVenue:
             return ""
         buy = order.side == OrderSide.BUY
         asset = order.asset
-        position, bought, sold = self._working_sides(asset)
+        sides = self._sides(asset)
+        position = self._positions.get(asset, 0.0)
         # What is left to close once the orders before it on its side have filled (oldest
         # first, as they fill here): an order within it only closes, and needs no margin.
-        closable = position - sold if not buy else -position - bought
+        closable = position - sides.sold if not buy else -position - sides.bought
         if order.size <= closable:
             return ""
         price = self._order_price(
@@ -402,7 +429,7 @@ class PaperVenue:
                 "order before any quote, without a reference price)"
             )
         notional = order.size * price
-        opened = self._exposure(asset, buy, notional) - self._exposure(asset)
+        opened = sides.exposure(buy, notional) - sides.exposure()
         fee = notional * self._taker_rate
         needed = max(opened, 0.0) / leverage + fee
         account = self.margin()
@@ -445,36 +472,21 @@ class PaperVenue:
         quote = self._quotes.get(asset)
         return 0.0 if quote is None else (quote.bid + quote.ask) / 2
 
-    def _working_sides(self, asset: str) -> tuple[float, float, float]:
-        """The position in ``asset`` and the size of its working buys and sells, reduce-only
-        ones included (this venue fills them whole, past the position if they are larger)."""
-        bought = sold = 0.0
-        for working in self._working.get(asset, {}).values():
-            if working.buy:
-                bought += working.remaining
-            else:
-                sold += working.remaining
-        return self._positions.get(asset, 0.0), bought, sold
-
-    def _exposure(self, asset: str, buy: bool = True, extra: float = 0.0) -> float:
-        """The largest notional the account may come to hold in ``asset``: its position (at the
-        mark) after every working buy fills, or after every sell does, whichever is larger (any
-        other mix of fills holds less), each order at the price it would fill or rest at.
-        ``extra``: the notional of one more order, a buy or not. Its margin is this over the
-        leverage: orders on both sides reserve for the larger side only, as exchanges count them."""
-        held = self._positions.get(asset, 0.0) * self._mark(asset)
-        bought = sold = 0.0
+    def _sides(self, asset: str) -> _Sides:
+        """What ``asset``'s working orders hold on each side, in one walk of them (see
+        ``_Sides``)."""
+        sides = _Sides(held=self._positions.get(asset, 0.0) * self._mark(asset))
         for working in self._working.get(asset, {}).values():
             notional = working.remaining * self._working_price(working)
             if working.buy:
-                bought += notional
+                sides.bought += working.remaining
+                sides.bought_notional += notional
             else:
-                sold += notional
-        if buy:
-            bought += extra
-        else:
-            sold += extra
-        return max(abs(held + bought), abs(held - sold))
+                sides.sold += working.remaining
+                sides.sold_notional += notional
+            if not working.order.reduce_only:
+                sides.fees += notional * self._taker_rate
+        return sides
 
     def margin(self) -> dict[str, float]:
         """The account as the margin check sees it, in ``quote_currency``: ``equity`` (cash plus
@@ -491,17 +503,14 @@ class PaperVenue:
         equity = self._cash
         position_margin = order_margin = 0.0
         for asset in assets:
-            held = self._positions.get(asset, 0.0) * self._mark(asset)
-            equity += held
             if leverage is None:
+                equity += self._positions.get(asset, 0.0) * self._mark(asset)
                 continue
-            position_margin += abs(held) / leverage
-            order_margin += (self._exposure(asset) - abs(held)) / leverage
-            order_margin += sum(
-                w.remaining * self._working_price(w) * self._taker_rate
-                for w in self._working.get(asset, {}).values()
-                if not w.order.reduce_only
-            )
+            sides = self._sides(asset)
+            equity += sides.held
+            position_margin += abs(sides.held) / leverage
+            order_margin += (sides.exposure() - abs(sides.held)) / leverage
+            order_margin += sides.fees
         return {
             "equity": equity,
             "position_margin": position_margin,
