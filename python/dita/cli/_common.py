@@ -63,14 +63,14 @@ MakerFeeRateOption = Annotated[
 SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved against each order, bps")]
 LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms (0 to 60,000)")]
 VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]
-MaxSlotsOption = Annotated[int, typer.Option(help="Kernel trade slots: trades open or working at once")]
-LeverageOption = Annotated[
-    float,
-    typer.Option(
-        help="Account leverage (above 0, up to 125): the paper venue rejects an order opening more "
-        "exposure than the equity times this carries, as an exchange does (1: no more than the balance)"
-    ),
-]
+# Their help is `dita paper`'s too, which says what leaving them out stands for after it.
+MAX_SLOTS_HELP = "Kernel trade slots: trades open or working at once"
+MaxSlotsOption = Annotated[int, typer.Option(help=MAX_SLOTS_HELP)]
+LEVERAGE_HELP = (
+    "Account leverage (above 0, up to 125): the paper venue rejects an order opening more "
+    "exposure than the equity times this carries, as an exchange does (1: no more than the balance)"
+)
+LeverageOption = Annotated[float, typer.Option(help=LEVERAGE_HELP)]
 # Of the data a replay reads (`dita backtest --data`, `dita paper --data`).
 AllowGapsOption = Annotated[bool, typer.Option(help="Accept missing bars instead of refusing the data")]
 BALANCE = 10_000.0

@@ -26,7 +26,9 @@ from dita.cli._common import (
     FEE_RATE,
     LATENCY_MS,
     LEVERAGE,
+    LEVERAGE_HELP,
     MAX_SLOTS,
+    MAX_SLOTS_HELP,
     SLIPPAGE_BPS,
     STATE_DIR_DEFAULT,
     VOLUME_SHARE,
@@ -487,19 +489,15 @@ def paper(
     leverage: Annotated[
         float | None,
         typer.Option(
-            # The backtest's help (LeverageOption), then what leaving it out stands for here.
-            help="Account leverage (above 0, up to 125): the paper venue rejects an order opening more "
-            "exposure than the equity times this carries, as an exchange does (1: no more than the "
-            f"balance) (default {LEVERAGE}; a run continuing a --wal-dir keeps the one its state file "
-            "records)",
+            help=f"{LEVERAGE_HELP} (default {LEVERAGE}; a run continuing a --wal-dir keeps the one its "
+            "state file records)",
             show_default=False,
         ),
     ] = None,
     max_slots: Annotated[
         int | None,
         typer.Option(
-            help=f"Kernel trade slots: trades open or working at once (default {MAX_SLOTS}; a run "
-            "continuing a --wal-dir takes its log's)",
+            help=f"{MAX_SLOTS_HELP} (default {MAX_SLOTS}; a run continuing a --wal-dir takes its log's)",
             show_default=False,
         ),
     ] = None,
@@ -586,11 +584,12 @@ def paper(
     state, named = named_state_dir(state_dir)
     if state.exists() and not state.is_dir():
         fail(f"{named} {state} is a file; give a directory for the state file")
-    previous = _previous_state(state / f"{kernel_id}.json") if wal_dir is not None else None
+    state_file = state / f"{kernel_id}.json"
+    previous = None
+    if wal_dir is not None and (previous := _previous_state(state_file)) is not None:
+        previous = _of_this_log(previous, state_file, wal_dir)
     if previous is not None and wal_dir is not None:
-        previous = _of_this_log(previous, state / f"{kernel_id}.json", wal_dir)
-    if previous is not None and wal_dir is not None:
-        kept = _continued_leverage(previous, state / f"{kernel_id}.json", wal_dir, kernel_id, leverage)
+        kept = _continued_leverage(previous, state_file, wal_dir, kernel_id, leverage)
         # Checked by StateFile as the option is by BacktestConfig: taken as it is.
         fill_model = fill_model.model_copy(update={"leverage": kept})
     strat = load_strategy(strategy, *parse_params(param or [], params))
@@ -709,7 +708,7 @@ def paper(
                 highlight=False,
             )
         feed = session.replay.feed(feed)
-    _say_continued(session, state / f"{kernel_id}.json", previous, console)
+    _say_continued(session, state_file, previous, console)
     deadline = time.monotonic() + duration if duration is not None else None
     # The first data point saves the state file and draws the status: from 0, that waited
     # until the clock (the machine's uptime) passed --status-every.
