@@ -117,15 +117,25 @@ def test_an_order_beyond_what_it_closes_needs_margin_for_the_part_past_it() -> N
     assert "needs 501.50 USDT (notional opened 500.00 / leverage 1 + fee 1.50)" in reject.reason
 
 
+def exiting_a_long_bought_on_a_bar(
+    size: float, *, balance: float, leverage: float, close: float
+) -> PaperVenue:
+    """A venue (no slippage, taker 0.1 %) holding a long of ``size`` bought at the open of the
+    second bar (100), whose low and close are ``close``, with its exit, reduce-only, working
+    for the next bar: a strategy reversing on a bar closes its long first."""
+    venue = PaperVenue(starting_balance=balance, leverage=leverage, slippage_bps=0, taker_rate=0.001)
+    venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=60.0)
+    venue.submit(make_order("o1", size=size))
+    venue.on_bar("BTCUSDT", 100.0, 100.0, close, close, 1_000.0, ts=120.0)
+    assert venue.positions() == {"BTCUSDT": size}
+    assert kinds(venue.submit(make_order("x1", side="SELL", size=size, reduce_only=True))) == ["ORDER_ACK"]
+    return venue
+
+
 def test_an_exit_working_beside_a_reversing_entry_leaves_it_the_long_margin() -> None:
     """A strategy reversing on a bar closes its long (reduce-only) and sends the short entry at
     once; both wait for the next bar's open. The short then holds no more than the long did."""
-    venue = PaperVenue(starting_balance=1_000.0, leverage=1, slippage_bps=0, taker_rate=0.001)
-    venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=60.0)
-    venue.submit(make_order("o1", size=6.0))
-    venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=120.0)
-    assert venue.positions() == {"BTCUSDT": 6.0}
-    assert kinds(venue.submit(make_order("x1", side="SELL", size=6.0, reduce_only=True))) == ["ORDER_ACK"]
+    venue = exiting_a_long_bought_on_a_bar(6.0, balance=1_000.0, leverage=1, close=100.0)
     assert kinds(venue.submit(make_order("o2", side="SELL", size=6.0))) == ["ORDER_ACK"]
     # A second short on top of them would hold 12, more than the account carries.
     assert kinds(venue.submit(make_order("o3", side="SELL", size=6.0))) == ["REJECT"]
@@ -136,12 +146,7 @@ def test_an_exit_working_beside_a_reversing_entry_leaves_it_the_long_margin() ->
 def test_an_account_without_margin_left_cannot_reverse_beside_its_exit() -> None:
     """The short beside the exit needs only its fee, but an account whose losses ate its margin
     has not that either: it closes, and opens nothing."""
-    venue = PaperVenue(starting_balance=100.0, leverage=10, slippage_bps=0, taker_rate=0.001)
-    venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 1_000.0, ts=60.0)
-    venue.submit(make_order("o1", size=9.9))
-    venue.on_bar("BTCUSDT", 100.0, 100.0, 90.0, 90.0, 1_000.0, ts=120.0)
-    assert venue.positions() == {"BTCUSDT": 9.9}
-    assert kinds(venue.submit(make_order("x1", side="SELL", size=9.9, reduce_only=True))) == ["ORDER_ACK"]
+    venue = exiting_a_long_bought_on_a_bar(9.9, balance=100.0, leverage=10, close=90.0)
     [reject] = venue.submit(make_order("o2", side="SELL", size=9.9))
     assert reject.reason == (
         "insufficient margin: the order needs 0.89 USDT (notional opened 0.00 / leverage 10 + fee 0.89), "
