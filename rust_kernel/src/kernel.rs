@@ -385,6 +385,64 @@ impl KernelInput {
     }
 }
 
+/// Per asset, how many slots are engaged on it each way, kept as they change, so that an exit
+/// knows in O(1) when no other slot may take from the venue's netted position the other way
+/// (rules 24, [`Kernel::exit_reduces`]) without walking the slots of the asset. A slot is
+/// engaged from its entry's submit until it holds nothing and no entry of it works
+/// ([`engaged`]): a slot holding the asset the other way, or with an entry working on the
+/// exit's side of the book, is engaged the other way. Counts, not sizes: exact, and the same
+/// however they were reached, so a kernel restored from a checkpoint counts what the live one
+/// did. Not part of the serde state: made again from the slots wherever they are restored or
+/// replaced ([`Kernel::recount_sides`]).
+#[derive(Clone, Debug, Default)]
+struct SideCounts {
+    /// Long and short, by asset. An entry is kept once made (one per asset traded, as the
+    /// market limits are), so a trade opening and closing on it finds it.
+    by_asset: IdMap<Id, [u32; 2]>,
+    /// Whether the counts follow the slots. False in a kernel decoded until they are made
+    /// again: changes are not counted, and every exit walks the slots as it did before.
+    current: bool,
+}
+
+impl SideCounts {
+    fn current() -> Self {
+        SideCounts {
+            by_asset: IdMap::default(),
+            current: true,
+        }
+    }
+
+    /// Counts a slot on `side` of `asset` becoming engaged (`up`) or no longer.
+    fn count(&mut self, asset: &Id, side: TradeSide, up: bool) {
+        let i = match side {
+            TradeSide::Long => 0,
+            TradeSide::Short => 1,
+            // Counts nothing in the netted position either (`TradeSide::sign`).
+            TradeSide::Flat => return,
+        };
+        if !self.current {
+            return;
+        }
+        let n = match self.by_asset.get_mut(asset.as_str()) {
+            Some(counts) => &mut counts[i],
+            None => &mut self.by_asset.entry(asset.clone()).or_default()[i],
+        };
+        // A count taken below 0 (which would be a bug) reads as many, never as none: an
+        // exit then walks the slots rather than trusting it.
+        *n = if up {
+            n.saturating_add(1)
+        } else {
+            n.checked_sub(1).unwrap_or(u32::MAX)
+        };
+    }
+}
+
+/// Whether `slot` is engaged on its asset ([`SideCounts`]): it holds a position or an entry
+/// of it works. Its asset and side change only while it is not.
+fn engaged(slot: &TradeSlot) -> bool {
+    slot.size > QTY_EPS || slot.active_entry_order.is_some()
+}
+
 /// Dirty keys for the projection, tracked only when a projection is attached.
 #[derive(Clone, Debug, Default)]
 pub struct Dirty {
@@ -630,6 +688,16 @@ impl EndedOrders {
         }
     }
 
+    /// The kept orders in doubt (`Kept::in_doubt`): none looked at until one ever was.
+    fn orders_in_doubt(&self) -> impl Iterator<Item = &VenueOrder> + '_ {
+        let any = self.maybe_in_doubt;
+        self.by_key
+            .values()
+            .take_while(move |_| any)
+            .filter(|k| k.in_doubt)
+            .map(|k| &k.order)
+    }
+
     /// Whether kept order `key` is in doubt (`Kept::in_doubt`).
     fn is_in_doubt(&self, key: KeptKey) -> bool {
         self.by_key.get(&key).is_some_and(|k| k.in_doubt)
@@ -715,6 +783,9 @@ pub struct Kernel {
     #[serde(skip)]
     spare_open_set: SlotSet,
     open_count: usize,
+    /// What `exit_reduces` decides by in O(1): see [`SideCounts`].
+    #[serde(skip)]
+    sides: SideCounts,
     by_client_id: IdMap<Id, usize>,
     by_venue_id: IdMap<Id, usize>,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
@@ -975,6 +1046,14 @@ impl Booked {
 #[inline(always)]
 fn size_tolerance(size: f64) -> f64 {
     QTY_EPS.max(size * 1e-9)
+}
+
+/// How much of a position `net` (positive long, negative short) an order on `side` reduces.
+fn exit_room(side: OrderSide, net: f64) -> f64 {
+    match side {
+        OrderSide::Sell => net,
+        OrderSide::Buy => -net,
+    }
 }
 
 /// The transition details of a fill.
@@ -1254,6 +1333,7 @@ impl Kernel {
             open_by_asset: IdMap::default(),
             spare_open_set: SlotSet::default(),
             open_count: 0,
+            sides: SideCounts::current(),
             by_client_id: IdMap::default(),
             by_venue_id: IdMap::default(),
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
@@ -1530,6 +1610,7 @@ impl Kernel {
             open_by_asset: _,
             spare_open_set: _,
             open_count: _,
+            sides: _,
             by_client_id: _,
             by_venue_id: _,
             finished_orders: _,
@@ -2208,15 +2289,107 @@ impl Kernel {
         digits.parse().ok()
     }
 
+    /// Whether an exit of `qty` on `side` for slot `sid` goes out reduce-only (rules 24 on):
+    /// when the asset's position, netted over the slots holding it as a venue in one-way mode
+    /// holds one position per asset, covers it after every other order of the asset on that
+    /// side that may still work at the venue takes its remainder (other slots' entries and
+    /// exits, reduce-only or not, and orders kept in doubt): any of them filling first shrinks
+    /// what a reduce-only order may take. Otherwise it would open or grow a position the
+    /// other way at the venue, which refuses or expires a reduce-only order doing so: with
+    /// one slot long and another short of the same size the venue holds nothing, and neither
+    /// exit could ever fill. Before rules 24 every exit went out reduce-only.
+    ///
+    /// Decided in O(1) when the slot's own position covers the exit (`covered_by_own`) and no
+    /// slot is engaged on the asset the other way ([`SideCounts`]: none holds it so, and no
+    /// entry of it works on the exit's side of the book): then the venue's net is at least
+    /// this slot's position, and every other order that may take from it first is another
+    /// same-way slot's exit, within that slot's own size. Otherwise the slots holding the
+    /// asset are netted and the working orders walked (`netted_room`): a cost that grows with
+    /// the open slots, paid only by an exit beside a slot engaged the other way, or once an
+    /// order was ever kept in doubt.
+    fn exit_reduces(&self, sid: usize, side: OrderSide, qty: f64) -> bool {
+        if rules() < 24 {
+            return true;
+        }
+        let own = &self.slots[sid];
+        let covered_by_own =
+            exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
+        if covered_by_own && self.sides.current && !self.ended.maybe_in_doubt {
+            let other_way = match own.side {
+                TradeSide::Long => 1,
+                TradeSide::Short => 0,
+                TradeSide::Flat => 2,
+            };
+            let alone = self
+                .sides
+                .by_asset
+                .get(own.asset.as_str())
+                .is_some_and(|n| n.get(other_way) == Some(&0));
+            if alone {
+                return true;
+            }
+        }
+        // The order index holds every working order: more than this slot's own is another's.
+        let own_working = usize::from(own.active_entry_order.is_some())
+            + usize::from(own.active_exit_order.is_some());
+        let others_work = self.by_client_id.len() > own_working || self.ended.maybe_in_doubt;
+        if self.open_count <= 1 && !others_work {
+            // One slot holds anything, this one, and no other order may work.
+            return exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
+        }
+        self.netted_room(sid, side, others_work) >= qty - size_tolerance(qty)
+    }
+
+    /// What the venue's netted position of slot `sid`'s asset leaves an exit on `side`, after
+    /// the other orders that may work on that side (walked when `others_work`).
+    #[inline(never)]
+    fn netted_room(&self, sid: usize, side: OrderSide, others_work: bool) -> f64 {
+        let own = &self.slots[sid];
+        let net: f64 =
+            self.open_by_asset
+                .get(&own.asset)
+                .map_or(own.side.sign() * own.size, |holders| {
+                    holders
+                        .iter()
+                        .map(|s| self.slots[s].side.sign() * self.slots[s].size)
+                        .sum()
+                });
+        let mut taken = 0.0;
+        if others_work {
+            let mut seen = SlotSet::default();
+            for &s in self.by_client_id.values() {
+                if s == sid || !seen.insert(s) || self.slots[s].asset != own.asset {
+                    continue;
+                }
+                let slot = &self.slots[s];
+                for o in [&slot.active_entry_order, &slot.active_exit_order]
+                    .into_iter()
+                    .flatten()
+                {
+                    if o.side == side {
+                        taken += o.remaining();
+                    }
+                }
+            }
+            for o in self.ended.orders_in_doubt() {
+                if o.asset == own.asset && o.side == side {
+                    taken += o.remaining();
+                }
+            }
+        }
+        exit_room(side, net) - taken
+    }
+
     fn new_order(
         &mut self,
         intent: &Intent,
         sid: usize,
         side: OrderSide,
         qty: f64,
-        is_entry: bool,
+        exit: Option<bool>,
         m: &MarketLimits,
     ) -> VenueOrder {
+        // `exit`: None for an entry, else whether the exit goes out reduce-only.
         // Wrapping: a loaded slot may carry an id with the largest counter (`own_counter`).
         self.order_counter = self.order_counter.wrapping_add(1);
         let client_order_id = self
@@ -2238,10 +2411,10 @@ impl Kernel {
             filled_size: 0.0,
             avg_fill_price: 0.0,
             status: VenueOrderStatus::New,
-            reduce_only: !is_entry,
+            reduce_only: exit == Some(true),
             cancel_requested: false,
             created_at: intent.timestamp,
-            is_entry,
+            is_entry: exit.is_none(),
         }
     }
 
@@ -2537,6 +2710,11 @@ impl Kernel {
 
         // Accepted: the slot starts a new trade; a late fill of the last one is refused now.
         self.ended.forget_slot(sid);
+        if engaged(&self.slots[sid]) {
+            // Not so in a slot free for a trade; counted off all the same if it were.
+            let slot = &self.slots[sid];
+            self.sides.count(&slot.asset, slot.side, false);
+        }
         let slot = &mut self.slots[sid];
         // Event ids stay remembered across trades; everything else starts afresh.
         let prev_seen = std::mem::take(&mut slot.seen_events);
@@ -2552,7 +2730,7 @@ impl Kernel {
         slot.exit_leg_ratios
             .extend_from_slice(&intent.exit_leg_ratios);
         slot.metadata.clone_from(&intent.metadata);
-        let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, true, &m);
+        let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, None, &m);
         out.reset_ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
         self.send_order(sid, Trigger::Enter, Ctx::default(), intent, &order, out);
         if qty != intent.target_size {
@@ -2684,10 +2862,12 @@ impl Kernel {
             ));
             qty = whole;
         }
-        // Exits are reduce-only, and venues take one closing the whole position below their
-        // minimum notional (rules 7 on): refused, a position whose price fell under it could
-        // never be closed.
-        let below = if rules() >= 7 && qty + QTY_EPS >= size {
+        // Venues take a reduce-only exit closing the whole position below their minimum
+        // notional (rules 7 on): refused, a position whose price fell under it could never be
+        // closed. One the netted position does not cover goes out plain (rules 24 on), which
+        // the floor applies to as to any order.
+        let reduce_only = self.exit_reduces(sid, side, qty);
+        let below = if rules() >= 7 && qty + QTY_EPS >= size && reduce_only {
             Self::below_min_qty(&m, qty)
         } else {
             Self::below_floor(&m, qty, price)
@@ -2699,7 +2879,7 @@ impl Kernel {
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return Err(o);
         }
-        let order = self.new_order(intent, sid, side, qty, false, &m);
+        let order = self.new_order(intent, sid, side, qty, Some(reduce_only), &m);
         let held = Ctx {
             holds_position: true,
         };
@@ -2764,7 +2944,9 @@ impl Kernel {
         self.follow_new_order(sid, order.is_entry);
         let slot = &mut self.slots[sid];
         if order.is_entry {
+            let was = engaged(slot);
             slot.active_entry_order = Some(order.clone());
+            self.recount_slot(sid, was);
         } else {
             slot.active_exit_order = Some(order.clone());
         }
@@ -3864,6 +4046,7 @@ impl Kernel {
         };
         self.note_reconciliation(ev, order);
 
+        let was = engaged(&self.slots[sid]);
         let slot = &mut self.slots[sid];
         let mut realized = 0.0;
         if order.is_entry {
@@ -3926,6 +4109,7 @@ impl Kernel {
             );
         }
         self.update_open_index(sid, &asset, holds);
+        self.recount_slot(sid, was);
         Booked {
             fee,
             prorated,
@@ -4160,7 +4344,9 @@ impl Kernel {
             }
             let slot = &mut self.slots[sid];
             if order.is_entry {
+                let was = engaged(slot);
                 slot.active_entry_order = None;
+                self.recount_slot(sid, was);
             } else {
                 slot.active_exit_order = None;
                 advance_leg(slot);
@@ -4640,9 +4826,13 @@ impl Kernel {
                 self.ended.reconciled.remove(&order.client_order_id);
             }
         }
-        let slot = &mut self.slots[sid];
         if order.is_entry {
-            slot.active_entry_order = None;
+            // Counted off on the side it was counted on, before a slot left holding nothing
+            // turns FLAT.
+            let was = engaged(&self.slots[sid]);
+            self.slots[sid].active_entry_order = None;
+            self.recount_slot(sid, was);
+            let slot = &mut self.slots[sid];
             if !holds {
                 slot.side = TradeSide::Flat;
             }
@@ -4653,7 +4843,7 @@ impl Kernel {
             };
             self.set_committed(sid, n);
         } else {
-            slot.active_exit_order = None;
+            self.slots[sid].active_exit_order = None;
         }
         if ev.filled_size > order.filled_size + size_tolerance(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
@@ -4755,6 +4945,47 @@ impl Kernel {
                 self.open_count -= 1;
             }
         }
+    }
+
+    /// Makes [`SideCounts`] again from the slots.
+    pub(crate) fn recount_sides(&mut self) {
+        let mut sides = SideCounts::current();
+        for slot in self.slots.iter().filter(|s| engaged(s)) {
+            sides.count(&slot.asset, slot.side, true);
+        }
+        self.sides = sides;
+    }
+
+    /// Counts slot `sid` in [`SideCounts`] as it is now, where it was `was` ([`engaged`])
+    /// before a change: called after each change of its size or its entry.
+    fn recount_slot(&mut self, sid: usize, was: bool) {
+        let slot = &self.slots[sid];
+        let now = engaged(slot);
+        if now != was {
+            self.sides.count(&slot.asset, slot.side, now);
+        }
+    }
+
+    /// Where the [`SideCounts`] kept as slots changed differ from those made again from the
+    /// slots (None when they agree, or are not kept): what tests check after every input.
+    pub fn side_counts_difference(&self) -> Option<String> {
+        if !self.sides.current {
+            return None;
+        }
+        let mut again = self.clone();
+        again.recount_sides();
+        let nonzero = |c: &SideCounts| {
+            let mut v: Vec<(Id, [u32; 2])> = c
+                .by_asset
+                .iter()
+                .filter(|(_, n)| **n != [0, 0])
+                .map(|(k, n)| (k.clone(), *n))
+                .collect();
+            v.sort_by(|x, y| x.0.cmp(&y.0));
+            v
+        };
+        let (kept, made) = (nonzero(&self.sides), nonzero(&again.sides));
+        (kept != made).then(|| format!("side counts kept {kept:?}, made again {made:?}"))
     }
 
     /// What the entries in doubt (of `asset`, or all) count towards the notional caps, rules
@@ -5450,6 +5681,8 @@ impl Kernel {
         self.free.clear();
         self.open_by_asset.clear();
         self.open_count = 0;
+        // Not counted while the slots go in; made from them once they are in.
+        self.sides = SideCounts::default();
         self.by_client_id.clear();
         self.by_venue_id.clear();
         let ended = std::mem::take(&mut self.ended);
@@ -5502,6 +5735,7 @@ impl Kernel {
             self.dirty.slot(i);
         }
         self.retain_ended(ended, &held_before);
+        self.recount_sides();
         // The account shows the open positions, their notional and unrealized PnL.
         self.dirty.account = true;
         Ok(())
@@ -6045,11 +6279,17 @@ fn check_loaded_slot(
                 "must say the order's role in the slot",
             ));
         }
-        if o.reduce_only == o.is_entry {
+        // Rules 24 on, an exit goes out reduce-only only when the asset's netted position
+        // covers it (`Kernel::exit_reduces`).
+        if (o.is_entry && o.reduce_only) || (!o.is_entry && !o.reduce_only && rules() < 24) {
             return Err(KernelError::invalid(
                 &field("reduce_only"),
                 o.reduce_only,
-                "an entry never reduces and an exit always does",
+                if rules() < 24 {
+                    "an entry never reduces and an exit always does"
+                } else {
+                    "an entry never reduces"
+                },
             ));
         }
         if o.order_type == OrderType::Limit && o.price <= 0.0 {

@@ -213,6 +213,8 @@ fn observable(k: &Kernel) -> (Vec<TradeSlot>, dita_kernel::account::Account, f64
 
 fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     let k = &h.k;
+    // What an exit decides its reduce-only by in O(1) counts what the slots hold.
+    assert_eq!(k.side_counts_difference(), None);
     for s in k.slots() {
         assert!(s.size >= 0.0, "negative size in slot {}", s.slot_id);
         // Exits of an explicit size can outnumber the legs; a slot must still load as shown.

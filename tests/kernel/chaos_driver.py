@@ -123,7 +123,7 @@ class ChaosVenue:
 
     # -- adapter interface
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        tr = Truth(order, f"V{order.client_order_id}", order.trade_id, not order.reduce_only)
+        tr = Truth(order, f"V{order.client_order_id}", order.trade_id, order.is_entry)
         self.orders[order.client_order_id] = tr
         self.answers[order.client_order_id] = []
         if self.rng.random() < self.sync_ack:

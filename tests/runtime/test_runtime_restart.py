@@ -38,8 +38,9 @@ class InAndOut(Strategy[Plan]):
         self.my_fills.append(fill)
 
 
-def _life(wal: Path, start: float, n: int, close: bool) -> tuple[TradingRuntime, InAndOut, ExecutionKernel]:
-    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+def _life(
+    wal: Path, start: float, n: int, close: bool, venue: PaperVenue
+) -> tuple[TradingRuntime, InAndOut, ExecutionKernel]:
     kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="rt-restart", wal_dir=str(wal))
     if kernel.seq == 0:
         kernel.set_seed_capital(10_000.0)
@@ -52,13 +53,16 @@ def _life(wal: Path, start: float, n: int, close: bool) -> tuple[TradingRuntime,
 
 
 def test_a_strategy_restarted_on_a_recovered_kernel_trades_on(tmp_path: Path) -> None:
-    runtime, _, kernel = _life(tmp_path, 1_700_000_000.0, 2, close=False)
+    # One venue for both lives, as an exchange keeps the position while its client is down:
+    # the exit is reduce-only, and a fresh venue, holding nothing, would expire it.
+    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    runtime, _, kernel = _life(tmp_path, 1_700_000_000.0, 2, close=False, venue=venue)
     assert runtime.stats["refused"] == 0
     first = kernel.slot_state(0)
     assert first.fsm_state.name == "POSITION_OPEN" and first.size == 0.01
     kernel.close()
 
-    runtime, strategy, kernel = _life(tmp_path, 1_700_001_000.0, 3, close=True)
+    runtime, strategy, kernel = _life(tmp_path, 1_700_001_000.0, 3, close=True, venue=venue)
     # The held trade is the strategy's: it closes it rather than buying beside it, and the
     # new run's intent and trade ids are new to the kernel.
     assert runtime.stats["refused"] == 0, runtime.status()

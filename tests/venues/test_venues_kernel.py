@@ -22,6 +22,7 @@ from dita import (
     MockVenueAdapter,
     TradeStage,
     VenueEvent,
+    VenueOrder,
 )
 from dita.risk import RiskLimits
 from dita.venues import CcxtVenue, PaperVenue, ShadowVenue, VenueRouter, VenueUnavailable
@@ -139,6 +140,45 @@ def test_paper_entry_beyond_the_buying_power_is_the_venues_reject_and_frees_the_
     outcome = kernel.process_intent(leave("x1", 9.0, 50.0, trade_id="tr-2", ts=3.0))
     assert outcome.accepted, outcome.to_dict()
     assert kernel.slot_state(0).fsm_state == TradeStage.CLOSED and venue.positions() == {}
+
+
+@pytest.mark.parametrize("short_size", [0.5, 1.0], ids=["past-the-net", "net-flat"])
+def test_paper_slots_long_and_short_of_one_asset_both_close(short_size: float) -> None:
+    """The venue nets the slots of an asset, and caps a reduce-only order at the position it
+    reduces. A long of 1 beside a short of 0.5 (or 1: the venue holds nothing) leaves the
+    venue less long than the long's exit sells: sent reduce-only, it was capped (or expired
+    whole) and neither slot could ever close. The kernel sends an exit reduce-only only when
+    the netted position covers it (rules 24): the long's exit goes out plain and fills, then
+    the short's, reduce-only, closes what is left."""
+    sent: list[VenueOrder] = []
+
+    class Recording(PaperVenue):
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            sent.append(order)
+            return super().submit(order)
+
+    venue = Recording(slippage_bps=0, taker_rate=0.001)
+    kernel = ExecutionKernel(max_slots=2, venue=venue)
+    kernel.set_seed_capital(10_000.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 50.0, 50.0, ts=1.0)
+    assert kernel.process_intent(enter("i1", 1.0, 100.0)).accepted
+    short = enter("i2", short_size, 99.0, slot_id=1, trade_id="tr-2", side="SHORT")
+    assert kernel.process_intent(short).state == TradeStage.POSITION_OPEN
+    assert venue.positions() == ({"BTCUSDT": 0.5} if short_size == 0.5 else {})
+
+    outcome = kernel.process_intent(leave("x1", 1.0, 99.0, ts=2.0))
+    assert outcome.accepted, outcome.to_dict()
+    assert (sent[-1].reduce_only, sent[-1].is_entry) == (False, False)
+    assert kernel.slot_state(0).fsm_state == TradeStage.CLOSED
+    assert venue.positions() == {"BTCUSDT": -short_size}
+
+    back = kernel.process_intent(leave("x2", short_size, 100.0, slot_id=1, trade_id="tr-2", ts=3.0))
+    assert back.accepted, back.to_dict()
+    assert (sent[-1].reduce_only, sent[-1].is_entry) == (True, False)
+    assert kernel.slot_state(1).fsm_state == TradeStage.CLOSED
+    assert venue.positions() == {} and kernel.open_orders() == []
+    report = kernel.reconcile_with_venue()
+    assert report.clean and report.position_mismatches == []
 
 
 def test_paper_limit_entry_canceled_after_a_partial_fill_keeps_the_filled_size() -> None:

@@ -149,6 +149,112 @@ def test_resting_limit_sell_fills_when_the_bid_reaches_it() -> None:
     assert venue.positions() == {"BTCUSDT": -1.0}
 
 
+# -- reduce-only orders ----------------------------------------------------------------------
+
+
+def _long(size: float) -> PaperVenue:
+    """A venue holding a long of ``size`` BTCUSDT bought at 100, the market 99 / 100."""
+    venue = PaperVenue(slippage_bps=0, taker_rate=0.001, maker_rate=0.0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 50.0, 50.0, ts=1.0)
+    assert kinds(venue.submit(make_order("entry", size=size))) == ["ORDER_ACK", "FILL"]
+    return venue
+
+
+def test_a_resting_reduce_only_sell_on_a_long_closed_meanwhile_never_opens_a_short() -> None:
+    """The exit of a long rests as a limit; another order closes the long before the market
+    reaches it. The venue filled the exit in full all the same, leaving a short no one asked
+    for; an exchange expires it, as nothing is left for it to reduce."""
+    venue = _long(1.0)
+    exit_ = make_order("exit", side="SELL", order_type="LIMIT", price=101.0, size=1.0, reduce_only=True)
+    assert kinds(venue.submit(exit_)) == ["ORDER_ACK"]
+    assert kinds(venue.submit(make_order("other", side="SELL", size=1.0))) == ["ORDER_ACK", "FILL"]
+    assert venue.positions() == {}
+    cash = venue.balances()["USDT"]
+
+    [expired] = venue.on_quote("BTCUSDT", 101.0, 101.5, 50.0, 50.0, ts=2.0)
+    assert (expired.kind, expired.status) == (KernelEventKind.EXPIRED, VenueOrderStatus.EXPIRED)
+    assert (expired.venue_client_id, expired.filled_size, expired.remaining_size) == ("exit", 0.0, 0.0)
+    assert expired.reason == (
+        "reduce-only sell: the BTCUSDT position is flat, nothing left to reduce; its remaining 1.0 "
+        "would open a short (filled 0.0 of 1.0)"
+    )
+    assert venue.positions() == {} and venue.balances()["USDT"] == cash
+    assert venue.open_orders() == []
+    ended = venue.order_status("exit")
+    assert ended is not None and (ended.status, ended.filled_size) == (VenueOrderStatus.EXPIRED, 0.0)
+
+
+def test_a_resting_reduce_only_sell_on_a_long_that_shrank_fills_only_what_is_left() -> None:
+    venue = _long(2.0)
+    exit_ = make_order("exit", side="SELL", order_type="LIMIT", price=101.0, size=2.0, reduce_only=True)
+    venue.submit(exit_)
+    venue.submit(make_order("other", side="SELL", size=1.5))
+    assert venue.positions() == {"BTCUSDT": 0.5}
+
+    fill, expired = venue.on_quote("BTCUSDT", 101.0, 101.5, 50.0, 50.0, ts=2.0)
+    assert (fill.kind, fill.status) == (KernelEventKind.FILL, VenueOrderStatus.PARTIALLY_FILLED)
+    assert (fill.price, fill.size, fill.filled_size, fill.remaining_size) == (101.0, 0.5, 0.5, 1.5)
+    assert (expired.kind, expired.filled_size) == (KernelEventKind.EXPIRED, 0.5)
+    assert expired.reason.endswith("its remaining 1.5 would open a short (filled 0.5 of 2.0)")
+    assert venue.positions() == {}
+    # The cash is that of 2 bought at 100 and sold, 1.5 at 99 and 0.5 at 101, less the fees.
+    assert venue.balances()["USDT"] == pytest.approx(-200.2 + 148.5 - 0.1485 + 50.5)
+
+
+def test_a_reduce_only_buy_on_a_short_fills_to_flat_and_the_rest_expires() -> None:
+    venue = PaperVenue(slippage_bps=0)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 50.0, 50.0, ts=1.0)
+    venue.submit(make_order("entry", side="SELL", size=1.0))
+    events = venue.submit(make_order("exit", size=3.0, reduce_only=True))
+    assert kinds(events) == ["ORDER_ACK", "FILL", "EXPIRED"]
+    assert (events[1].size, events[2].filled_size) == (1.0, 1.0)
+    assert "would open a long (filled 1.0 of 3.0)" in events[2].reason
+    assert venue.positions() == {}
+
+
+def test_a_reduce_only_order_on_the_side_of_the_position_expires_unfilled() -> None:
+    venue = _long(1.0)
+    events = venue.submit(make_order("wrong", size=1.0, reduce_only=True))
+    assert kinds(events) == ["ORDER_ACK", "EXPIRED"]
+    assert events[1].reason == (
+        "reduce-only buy: the BTCUSDT position is long 1.0, nothing left to reduce; its remaining 1.0 "
+        "would grow the long (filled 0.0 of 1.0)"
+    )
+    assert venue.positions() == {"BTCUSDT": 1.0}
+
+
+def test_a_reduce_only_market_sell_on_bars_takes_only_what_the_orders_before_it_left() -> None:
+    """On a bar the orders fill oldest first: a plain sell closes most of the long, the exit
+    after it takes the rest of the long only, and leaves the bar's volume to the next order."""
+    venue = PaperVenue(slippage_bps=0, bar_volume_share=1.0)
+    venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 100.0, ts=60.0)
+    venue.submit(make_order("entry", size=2.0))
+    venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 100.0, ts=120.0)
+    venue.submit(make_order("other", side="SELL", size=1.5))
+    venue.submit(make_order("exit", side="SELL", size=2.0, reduce_only=True))
+    venue.submit(make_order("late", side="SELL", size=3.0))
+    events = venue.on_bar("BTCUSDT", 100.0, 100.0, 100.0, 100.0, 5.0, ts=180.0)
+    assert [(e.venue_client_id, e.kind.name, e.size) for e in events] == [
+        ("other", "FILL", 1.5),
+        ("exit", "FILL", 0.5),
+        ("exit", "EXPIRED", 0.0),
+        ("late", "FILL", 3.0),
+    ]
+    assert venue.positions() == {"BTCUSDT": -3.0}
+
+
+def test_orders_that_are_not_reduce_only_still_fill_past_the_position() -> None:
+    venue = _long(1.0)
+    venue.submit(make_order("plain", side="SELL", order_type="LIMIT", price=101.0, size=2.0))
+    [fill] = venue.on_quote("BTCUSDT", 101.0, 101.5, 50.0, 50.0, ts=2.0)
+    assert (fill.size, fill.status) == (2.0, VenueOrderStatus.FILLED)
+    assert venue.positions() == {"BTCUSDT": -1.0}
+    # An exit of the whole position fills whole, with no EXPIRED after it.
+    events = venue.submit(make_order("exit", size=1.0, reduce_only=True))
+    assert kinds(events) == ["ORDER_ACK", "FILL"] and events[1].status == VenueOrderStatus.FILLED
+    assert venue.positions() == {}
+
+
 # -- bars ----------------------------------------------------------------------------------
 
 

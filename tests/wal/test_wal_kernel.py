@@ -709,7 +709,11 @@ def test_a_venue_two_recovered_kernels_share_never_repeats_an_id(tmp_path: Path,
     def make() -> Any:
         if venue == "paper":
             v = PaperVenue(slippage_bps=0.0)
-            v.on_quote("BTCUSDT", 100.0, 100.0, 100.0, 100.0, ts=1_700_000_000.0)
+            # The long the kernels' entries built, as an exchange keeps it while they are down
+            # (a fresh paper venue holds none, and expires the exit, reduce-only, unfilled);
+            # restored with the quote, no order id is taken.
+            book = {**PaperVenue().book(), "now": 1_700_000_000.0, "positions": {"BTCUSDT": 3.0}}
+            v.restore_book({**book, "quotes": {"BTCUSDT": [100.0, 100.0, 100.0, 100.0]}})
             return v
         return ShadowVenue() if venue == "shadow" else MockVenueAdapter()
 

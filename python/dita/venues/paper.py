@@ -20,6 +20,9 @@ The rules, chosen to err against the strategy:
   a buy limit or high strictly above a sell limit for bars (a touch proves nothing about
   queue position).
 - Quoted size and bar volume are shared by the orders they fill, oldest order first.
+- A reduce-only order never opens, grows or reverses a position: a fill takes at most the
+  position on its other side, and when none is left (flat, or held on the order's side) the
+  order, or what remains of it, expires (``_reduce_only_end``), as exchanges expire it.
 - Fees: ``taker_rate`` or ``maker_rate`` of the fill's notional, reported on each fill (a
   negative ``maker_rate``, down to ``-taker_rate``, is a rebate: a negative fee).
 - With ``market_limits`` set, orders the exchange would refuse (lot step, tick size,
@@ -151,12 +154,14 @@ class _Working:
     buy: bool = field(init=False)
     market: bool = field(init=False)
     limit: float = field(init=False)
+    reduce_only: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.size = self.order.size
         self.buy = self.order.side == OrderSide.BUY
         self.market = self.order.order_type == OrderType.MARKET
         self.limit = self.order.price
+        self.reduce_only = self.order.reduce_only
 
     @property
     def remaining(self) -> float:
@@ -213,9 +218,9 @@ def _book_flag(name: str, value: object) -> bool:
 class _Sides:
     """An asset's position and working orders as the margin check counts them: ``held``, the
     position at the mark (signed); the size and notional of the working buys and sells, each
-    at the price it would fill or rest at, reduce-only ones included (this venue fills them
-    whole, past the position if they are larger); and ``fees``, the taker fee of those not
-    reduce-only."""
+    at the price it would fill or rest at, reduce-only ones included at their whole size (they
+    fill no further than the position, so the margin counted for them errs high, never low);
+    and ``fees``, the taker fee of those not reduce-only."""
 
     held: float
     bought: float = 0.0
@@ -578,14 +583,22 @@ class PaperVenue:
         return min(next_open, opened + self._bar_seconds) if self._bar_seconds > 0 else next_open
 
     def _cancel_now(self, working: _Working, now: float) -> VenueEvent:
-        self._remove(working, VenueOrderStatus.CANCELED)
+        return self._take_off(working, KernelEventKind.CANCEL_ACK, VenueOrderStatus.CANCELED, now)
+
+    def _take_off(
+        self, working: _Working, kind: KernelEventKind, status: VenueOrderStatus, ts: float, reason: str = ""
+    ) -> VenueEvent:
+        """Take ``working`` off the book as ``status``: the event saying so at ``ts`` (``kind``),
+        with what it filled and ``reason``."""
+        self._remove(working, status)
         return self._events.make(
             working.order,
-            KernelEventKind.CANCEL_ACK,
-            VenueOrderStatus.CANCELED,
+            kind,
+            status,
             venue_order_id=working.venue_order_id,
-            timestamp=now,
+            timestamp=ts,
             filled_size=working.filled,
+            reason=reason,
         )
 
     def _remove(self, working: _Working, status: VenueOrderStatus) -> None:
@@ -664,6 +677,8 @@ class PaperVenue:
     # -- matching ------------------------------------------------------------------------
 
     def _match_quote(self, working: _Working, book: _Quote, ts: float, events: list[VenueEvent]) -> None:
+        if working.reduce_only and self._reduce_only_end(working, ts, events):
+            return
         buy, limit = working.buy, working.limit
         touch = book.ask if buy else book.bid
         size_at_touch = book.ask_size if buy else book.bid_size
@@ -682,6 +697,8 @@ class PaperVenue:
                 price = min(taker_price, limit) if buy else max(taker_price, limit)
                 maker = False
         qty = min(working.remaining, size_at_touch)
+        if working.reduce_only:
+            qty = min(qty, self._reducible(working))
         if qty > 0:
             if buy:
                 book.ask_size -= qty
@@ -701,6 +718,8 @@ class PaperVenue:
         events: list[VenueEvent],
     ) -> float:
         """Fill ``working`` against one bar; returns the volume it took."""
+        if working.reduce_only and self._reduce_only_end(working, ts, events):
+            return 0.0
         buy, limit = working.buy, working.limit
         taker_price = open_ * (1 + self._slip) if buy else open_ * (1 - self._slip)
         if working.market:
@@ -714,6 +733,8 @@ class PaperVenue:
             working.resting = True
             return 0.0
         qty = min(working.remaining, max(capacity, 0.0))
+        if working.reduce_only:
+            qty = min(qty, self._reducible(working))
         if qty > 0:
             self._fill(working, price, qty, maker, ts, events)
         self._after_pass(working, ts, events)
@@ -723,19 +744,41 @@ class PaperVenue:
         working.resting = True
         if working.remaining <= 0:
             return
+        if working.reduce_only and self._reduce_only_end(working, ts, events):
+            return
         if self._expire_remainder and working.market:
-            self._remove(working, VenueOrderStatus.EXPIRED)
-            events.append(
-                self._events.make(
-                    working.order,
-                    KernelEventKind.EXPIRED,
-                    VenueOrderStatus.EXPIRED,
-                    venue_order_id=working.venue_order_id,
-                    timestamp=ts,
-                    filled_size=working.filled,
-                    reason=f"market order remainder {working.remaining!r} found no liquidity (IOC)",
-                )
-            )
+            reason = f"market order remainder {working.remaining!r} found no liquidity (IOC)"
+            self._expire(working, ts, reason, events)
+
+    def _expire(self, working: _Working, ts: float, reason: str, events: list[VenueEvent]) -> None:
+        """End ``working`` EXPIRED at ``ts`` with what it filled, saying ``reason``."""
+        events.append(self._take_off(working, KernelEventKind.EXPIRED, VenueOrderStatus.EXPIRED, ts, reason))
+
+    def _reducible(self, working: _Working) -> float:
+        """How much the reduce-only ``working`` may fill now: the position on its other side
+        (a sell the long, a buy the short), 0 when there is none."""
+        position = self._positions.get(working.order.asset, 0.0)
+        return max(-position if working.buy else position, 0.0)
+
+    def _reduce_only_end(self, working: _Working, ts: float, events: list[VenueEvent]) -> bool:
+        """Expire the reduce-only ``working`` when it has nothing left to reduce (its position
+        closed, or held on its own side, by other orders since it was sent, or by its own fills):
+        filled further, it would open or grow a position, which an exchange never lets it do.
+        Returns whether it ended."""
+        if self._reducible(working) > 0:
+            return False
+        asset = working.order.asset
+        position = self._positions.get(asset, 0.0)
+        held = "flat" if position == 0 else f"{'long' if position > 0 else 'short'} {abs(position)!r}"
+        side, opened = ("buy", "long") if working.buy else ("sell", "short")
+        opens = f"open a {opened}" if position == 0 else f"grow the {opened}"
+        reason = (
+            f"reduce-only {side}: the {asset} position is {held}, nothing left to reduce; "
+            f"its remaining {working.remaining!r} would {opens} (filled {working.filled!r} "
+            f"of {working.size!r})"
+        )
+        self._expire(working, ts, reason, events)
+        return True
 
     def _fill(
         self, working: _Working, price: float, qty: float, maker: bool, ts: float, events: list[VenueEvent]

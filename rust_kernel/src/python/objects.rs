@@ -631,6 +631,13 @@ impl PyVenueOrder {
     fn reduce_only(&self) -> bool {
         self.inner.reduce_only
     }
+    /// Whether the order opens its slot's position: an exit may go out without reduce-only
+    /// (rules 24), so `reduce_only` does not tell the two apart. One made here is an entry
+    /// unless reduce-only.
+    #[getter]
+    fn is_entry(&self) -> bool {
+        self.inner.is_entry
+    }
     #[getter]
     fn cancel_requested(&self) -> bool {
         self.inner.cancel_requested

@@ -190,6 +190,7 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_calibration_tail(calibrations).map_err(bad)?;
     let legs = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_leg_tail(legs).map_err(bad)?;
+    kernel.recount_sides();
     Ok(kernel)
 }
 

@@ -1,0 +1,267 @@
+//! Rules 24: an exit goes out reduce-only only when the asset's position, netted over the
+//! slots holding it, covers it after the other working reduce-only exits of its side; a log
+//! of rules 23 replays every exit reduce-only, as it ran.
+
+use dita_kernel::error::replaying;
+use dita_kernel::kernel::KernelInput;
+use dita_kernel::*;
+
+mod common;
+use common::long_btc;
+
+/// Opens slot `slot` at `size` on BTC, `side`, filled whole at 100.
+fn open(k: &mut Kernel, slot: i64, side: TradeSide, size: f64) {
+    let mut e = long_btc(
+        &format!("e{slot}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        size,
+    );
+    e.side = side;
+    let order = k.process_intent(&e).submit.expect("entry sent");
+    fill(k, &order, &format!("f-e{slot}"));
+}
+
+fn fill(k: &mut Kernel, order: &VenueOrder, event_id: &str) {
+    let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+    f.price = 100.0;
+    f.size = order.size;
+    f.filled_size = order.size;
+    let out = k.on_venue_event(&f);
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.side_counts_difference(), None);
+}
+
+/// The order an EXIT of slot `slot` (its whole position) sends.
+fn exit(k: &mut Kernel, slot: i64, n: u32) -> VenueOrder {
+    let x = long_btc(
+        &format!("x{slot}-{n}"),
+        "",
+        slot,
+        KernelCommandType::Exit,
+        0.0,
+    );
+    let out = k.process_intent(&x);
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.side_counts_difference(), None);
+    out.submit.expect("exit sent")
+}
+
+#[test]
+fn a_lone_position_exits_reduce_only() {
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    let x = exit(&mut k, 0, 1);
+    assert!(x.reduce_only && x.side == OrderSide::Sell);
+}
+
+#[test]
+fn a_long_beside_a_short_of_its_size_exits_without_reduce_only_then_the_short_with_it() {
+    // The venue nets the two: it holds nothing, and a reduce-only sell would open a short.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 1, TradeSide::Short, 1.0);
+    let long_exit = exit(&mut k, 0, 1);
+    assert!(!long_exit.reduce_only, "{long_exit:?}");
+    fill(&mut k, &long_exit, "f-x0");
+    // The venue now holds the short alone: its exit reduces it.
+    let short_exit = exit(&mut k, 1, 1);
+    assert!(short_exit.reduce_only && short_exit.side == OrderSide::Buy);
+    fill(&mut k, &short_exit, "f-x1");
+    assert_eq!(k.open_positions(), 0);
+}
+
+#[test]
+fn working_reduce_only_exits_of_a_side_take_their_share_of_the_net_first() {
+    // Longs of 1 and 1 beside a short of 1: the venue holds a long of 1. The first long's
+    // exit takes it; the second's, sent while the first works, would sell past it.
+    let mut k = Kernel::new("ro", 3).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 1, TradeSide::Long, 1.0);
+    open(&mut k, 2, TradeSide::Short, 1.0);
+    let first = exit(&mut k, 0, 1);
+    assert!(first.reduce_only);
+    let second = exit(&mut k, 1, 1);
+    assert!(!second.reduce_only, "{second:?}");
+    // A net smaller than the exit (a long of 2 beside a short of 0.5: 1.5 at the venue) does
+    // not cover it, nor the short's buy, which would grow the long.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 2.0);
+    open(&mut k, 1, TradeSide::Short, 0.5);
+    assert!(!exit(&mut k, 0, 1).reduce_only);
+    assert!(!exit(&mut k, 1, 1).reduce_only);
+    // Longs of 2 and 1: 3 at the venue covers both exits, working at once.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 2.0);
+    open(&mut k, 1, TradeSide::Long, 1.0);
+    assert!(exit(&mut k, 0, 1).reduce_only);
+    assert!(exit(&mut k, 1, 1).reduce_only);
+}
+
+#[test]
+fn a_log_of_rules_23_replays_every_exit_reduce_only() {
+    let mut k = Kernel::new("ro", 2).unwrap();
+    replaying(23, || {
+        open(&mut k, 0, TradeSide::Long, 1.0);
+        open(&mut k, 1, TradeSide::Short, 1.0);
+        let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
+        let out = k.apply(&KernelInput::Intent(x)).unwrap();
+        assert!(out.submit.expect("exit sent").reduce_only);
+    });
+}
+
+#[test]
+fn a_loaded_slots_exit_may_say_either_from_rules_24_on() {
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 1, TradeSide::Short, 1.0);
+    let x = exit(&mut k, 0, 1);
+    assert!(!x.reduce_only);
+    let saved = k.slots().to_vec();
+    let mut loaded = Kernel::new("ro", 2).unwrap();
+    loaded.replace_slots(saved.clone()).unwrap();
+    assert!(
+        !loaded.slots()[0]
+            .active_exit_order
+            .as_ref()
+            .unwrap()
+            .reduce_only
+    );
+    let err = replaying(23, || Kernel::new("ro", 2).unwrap().replace_slots(saved))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reduce_only: false"), "{err}");
+}
+
+/// An ENTER of slot `slot` as a LIMIT at `price`, left working.
+fn rest_entry(k: &mut Kernel, slot: i64, side: TradeSide, price: f64) -> VenueOrder {
+    let mut e = long_btc(
+        &format!("r{slot}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        1.0,
+    );
+    e.side = side;
+    e.order_type = OrderType::Limit;
+    e.limit_price = price;
+    k.process_intent(&e).submit.expect("entry sent")
+}
+
+#[test]
+fn every_other_order_that_may_work_on_the_exits_side_takes_its_share_first() {
+    // A (from the review): a plain exit of another slot, working, sells first at the venue.
+    // Long 1 and short 1 (the venue holds nothing): slot 0's exit goes out plain; slot 1 then
+    // goes long 1 (the venue holds 1), and its exit would go out reduce-only counting only
+    // reduce-only exits: slot 0's sell filling first leaves it nothing.
+    let mut k = Kernel::new("ro", 3).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 2, TradeSide::Short, 1.0);
+    assert!(!exit(&mut k, 0, 1).reduce_only);
+    open(&mut k, 1, TradeSide::Long, 1.0);
+    assert!(
+        !exit(&mut k, 1, 1).reduce_only,
+        "slot 0's working sell takes the 1 first"
+    );
+    // B: another slot's entry on the exit's side (a short entry's sell beside a long).
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    rest_entry(&mut k, 1, TradeSide::Short, 105.0);
+    assert!(
+        !exit(&mut k, 0, 1).reduce_only,
+        "the short entry may sell first"
+    );
+    // An entry on the other side takes nothing: a buy beside a long's sell.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    rest_entry(&mut k, 1, TradeSide::Long, 95.0);
+    assert!(exit(&mut k, 0, 1).reduce_only);
+}
+
+#[test]
+fn a_plain_exit_of_the_whole_position_is_judged_by_the_minimum_notional() {
+    // A reduce-only exit of the whole position is taken below the venue's minimum notional
+    // (rules 7); a plain one is refused there as any order is, so the kernel does not send
+    // it: long 0.1 and short 0.1, price down to 40 (4 against a minimum of 5).
+    let limits = [
+        ("lot_step".to_string(), 0.1),
+        ("min_notional".to_string(), 5.0),
+    ];
+    let mut k = Kernel::new("ro", 2).unwrap();
+    k.set_market_limits("BTC", &limits).unwrap();
+    open(&mut k, 0, TradeSide::Long, 0.1);
+    open(&mut k, 1, TradeSide::Short, 0.1);
+    let mut x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
+    x.reference_price = 40.0;
+    let out = k.process_intent(&x);
+    assert_eq!(
+        out.diagnostic_code,
+        KernelDiagnosticCode::BelowMinNotional,
+        "{out:?}"
+    );
+    // Alone, the same exit reduces, and is taken.
+    let mut k = Kernel::new("ro", 1).unwrap();
+    k.set_market_limits("BTC", &limits).unwrap();
+    open(&mut k, 0, TradeSide::Long, 0.1);
+    let out = k.process_intent(&x);
+    assert!(
+        out.accepted && out.submit.as_ref().expect("sent").reduce_only,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn many_longs_closing_at_once_all_exit_reduce_only() {
+    // The usual way to close a book: every exit sent before any fills. Each exit beside the
+    // others' working sells is covered by its own position (decided without walking the
+    // slots), and the venue's long covers them all.
+    let mut k = Kernel::new("ro", 50).unwrap();
+    for slot in 0..50 {
+        open(&mut k, slot, TradeSide::Long, 1.0 + slot as f64 / 10.0);
+    }
+    let exits: Vec<VenueOrder> = (0..50).map(|slot| exit(&mut k, slot, 1)).collect();
+    assert!(exits
+        .iter()
+        .all(|x| x.reduce_only && x.side == OrderSide::Sell));
+    for (slot, x) in exits.iter().enumerate() {
+        fill(&mut k, x, &format!("f-x{slot}"));
+    }
+    assert_eq!(k.open_positions(), 0);
+    // A short opened now is alone again: its exit reduces.
+    let mut e = long_btc("e0-2", "t0-2", 0, KernelCommandType::Enter, 1.0);
+    e.side = TradeSide::Short;
+    let order = k.process_intent(&e).submit.expect("entry sent");
+    fill(&mut k, &order, "f-e0-2");
+    assert!(exit(&mut k, 0, 2).reduce_only);
+}
+
+#[test]
+fn a_kernel_from_a_checkpoint_decides_as_the_live_one() {
+    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+    // Long 1 beside short 1 (netted flat), and a third slot long alone on ETH.
+    let mut k = Kernel::new("ro", 3).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    open(&mut k, 1, TradeSide::Short, 1.0);
+    let mut e = long_btc("e2", "t2", 2, KernelCommandType::Enter, 1.0);
+    e.asset = id("ETH");
+    let order = k.process_intent(&e).submit.expect("entry sent");
+    fill(&mut k, &order, "f-e2");
+    let mut restored = decode_kernel(&encode_kernel(&k)).unwrap();
+    assert_eq!(restored.side_counts_difference(), None);
+    for kernel in [&mut k, &mut restored] {
+        assert!(!exit(kernel, 0, 1).reduce_only);
+        let mut x = long_btc("x2-1", "", 2, KernelCommandType::Exit, 0.0);
+        x.asset = id("ETH");
+        let out = kernel.process_intent(&x);
+        assert!(
+            out.submit.as_ref().expect("exit sent").reduce_only,
+            "{out:?}"
+        );
+    }
+    // Slots replaced wholesale are counted again too.
+    let saved = k.slots().to_vec();
+    let mut loaded = Kernel::new("ro", 3).unwrap();
+    loaded.replace_slots(saved).unwrap();
+    assert_eq!(loaded.side_counts_difference(), None);
+}
