@@ -57,10 +57,16 @@ class NotRegularFile(Exception):
 
 
 class TooLarge(Exception):
-    """A file over the size it may have to be read (``regular_file_bytes``' limit)."""
+    """A file over the size it may have to be read (``regular_file_bytes``' limit): ``size``,
+    what the file said it held, or None when it grew past the limit as it was read."""
 
-    def __init__(self, path: Path, limit: int) -> None:
-        super().__init__(f"{path}: over {limit:,} bytes, larger than a state file is")
+    def __init__(self, path: Path, limit: int, size: int | None) -> None:
+        self.limit = limit
+        self.size = size
+        if size is None:
+            super().__init__(f"{path}: grew past {limit:,} bytes as it was read")
+        else:
+            super().__init__(f"{path}: {size:,} bytes, over {limit:,}")
 
 
 # How much of a file is read at a time under a limit.
@@ -82,7 +88,7 @@ def regular_file_bytes(path: Path, limit: int | None = None) -> bytes:
         if not stat.S_ISREG(said.st_mode):
             raise NotRegularFile(path, said.st_mode)
         if limit is not None and said.st_size > limit:
-            raise TooLarge(path, limit)
+            raise TooLarge(path, limit, said.st_size)
         # fd is closed below, once, whatever fails (wrapped with closefd, a directory leaked it).
         with open(fd, "rb", closefd=False) as f:
             if limit is None:
@@ -91,7 +97,7 @@ def regular_file_bytes(path: Path, limit: int | None = None) -> bytes:
             while chunk := f.read(min(_CHUNK, limit + 1 - len(data))):
                 data += chunk
                 if len(data) > limit:
-                    raise TooLarge(path, limit)
+                    raise TooLarge(path, limit, None)
             return bytes(data)
     finally:
         os.close(fd)

@@ -290,6 +290,29 @@ def test_a_config_file_at_the_cap_is_read_and_one_byte_more_is_not(tmp_path: Pat
     assert str(refused.value) == "1,048,577 bytes, over the 1,048,576 bytes a config file may hold"
 
 
+def test_a_config_file_growing_past_the_cap_as_it_is_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that said it was small at its open and gave more (a log appended to, say) is
+    refused by what was read, not by a second look at its size, which may say anything by then."""
+    import os
+
+    from dita import _files
+
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_bytes(b"[gateway]\n#" + b"x" * CONFIG_FILE_BYTES)
+    real_fstat = os.fstat
+
+    def says_small(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        return os.stat_result((st.st_mode, *st[1:6], 10, *st[7:]))
+
+    monkeypatch.setattr(_files.os, "fstat", says_small)
+    with pytest.raises(ValueError) as refused:
+        load_settings(cfg)
+    assert str(refused.value) == "grew as it was read past the 1,048,576 bytes a config file may hold"
+
+
 @pytest.mark.parametrize("kind", ["a character device", "a FIFO"])
 def test_a_config_that_is_no_regular_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
     """A link to /dev/zero was read until memory ran out; a FIFO's open waited for ever."""

@@ -1269,7 +1269,8 @@ def test_status_skips_a_state_file_larger_than_one_is(
         result = runner.invoke(app, [*command, "--state-dir", str(tmp_path)])
         assert result.exit_code == 0, (command, result.output)
         assert "atcap" in result.stdout and "big" not in result.stdout, (command, result.stdout)
-        said = f"skipped state file {tmp_path / 'big.json'}: over 2,000 bytes, larger than a state file is"
+        big = tmp_path / "big.json"
+        said = f"skipped state file {big}: 2,001 bytes, over 2,000, larger than a state file is"
         assert f"warning: {said}" in result.stderr, (command, result.stderr)
 
 

@@ -272,7 +272,7 @@ def _read_state_file(path: Path) -> str | None:
     except NotRegularFile:
         return None
     except TooLarge as exc:
-        warn(f"skipped state file {exc}")
+        warn(f"skipped state file {exc}, larger than a state file is")
         return None
     return data.decode("utf-8")  # as written; a decode error is a ValueError, not ours
 

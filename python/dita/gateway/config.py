@@ -201,9 +201,8 @@ def _config_text(path: Path) -> str:
 
     try:
         data = regular_file_bytes(path, CONFIG_FILE_BYTES)
-    except TooLarge:
-        size = path.stat().st_size  # within the cap when the file grew as it was read
-        held = f"{size:,} bytes, over" if size > CONFIG_FILE_BYTES else "grew as it was read past"
+    except TooLarge as exc:
+        held = f"{exc.size:,} bytes, over" if exc.size is not None else "grew as it was read past"
         raise ValueError(f"{held} the {CONFIG_FILE_BYTES:,} bytes a config file may hold") from None
     except NotRegularFile as exc:
         raise ValueError(f"{exc.kind}, not a regular file") from None
