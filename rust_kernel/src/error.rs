@@ -195,11 +195,12 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 ///
 /// 24: an exit goes out reduce-only only when the asset's position, netted over the slots
 /// holding it (a venue in one-way mode holds one position per asset), covers it after every
-/// other order of the asset on its side that may still work (`kernel::Kernel::exit_reduces`),
-/// and a plain exit of the whole position is judged by the minimum notional as any order is;
-/// a loaded slot's exit order may say either. Every exit went out reduce-only: with one slot long and
-/// another short of one size on an asset the venue holds nothing, refuses both exits as
-/// reduce-only orders that would open a position, and neither slot could ever close.
+/// other order of the asset on its side that may still work and every fill on that side the
+/// venue said it made and the kernel has not booked (`kernel::Kernel::exit_reduces`), and a
+/// plain exit of the whole position is judged by the minimum notional as any order is; a
+/// loaded slot's exit order may say either. Before, every exit went out reduce-only: with one
+/// slot long and another short of one size on an asset the venue holds nothing, refuses both
+/// exits as reduce-only orders that would open a position, and neither slot could ever close.
 pub const RULES: u16 = 24;
 
 thread_local! {

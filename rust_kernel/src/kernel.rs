@@ -557,6 +557,10 @@ pub(crate) struct EndedOrders {
     /// `EndedOrders::note_owed`), not by any entry kept: an entry cancelled unfilled is kept,
     /// and every capped ENTER after walked every kept order.
     maybe_owed: bool,
+    /// Whether any kept order, entry or exit, was ever owed a fill since these were made:
+    /// until then an exit's netting (rules 24, `Kernel::exit_reduces`) looks at no kept
+    /// order. Such a fill moved the venue's position, not yet the slots'.
+    any_owed: bool,
 }
 
 impl EndedOrders {
@@ -575,9 +579,27 @@ impl EndedOrders {
     /// reports' running total set): if it is an entry owed a fill, the notional caps look
     /// at the kept orders from now on (`maybe_owed`).
     fn note_owed(&mut self, key: KeptKey) {
-        if !self.maybe_owed && key.1 && !key.2 {
-            self.maybe_owed = self.by_key.get(&key).is_some_and(|k| k.due() > 0.0);
+        let entry = key.1 && !key.2;
+        if self.any_owed && (self.maybe_owed || !entry) {
+            return;
         }
+        if self.by_key.get(&key).is_some_and(|k| k.due() > 0.0) {
+            self.any_owed = true;
+            self.maybe_owed |= entry;
+        }
+    }
+
+    /// What the venue said filled of kept orders of `asset` on `side` that is not booked yet
+    /// (`Kept::due`), leaving out the orders in doubt (whose whole remainder is counted).
+    fn owed_on(&self, asset: &Id, side: OrderSide) -> f64 {
+        if !self.any_owed {
+            return 0.0;
+        }
+        self.by_key
+            .values()
+            .filter(|k| !k.in_doubt && k.order.side == side && k.order.asset == *asset)
+            .map(Kept::due)
+            .sum()
     }
 
     fn claim_venue_id(&mut self, key: KeptKey, venue_id: &Id) {
@@ -2293,8 +2315,10 @@ impl Kernel {
     /// when the asset's position, netted over the slots holding it as a venue in one-way mode
     /// holds one position per asset, covers it after every other order of the asset on that
     /// side that may still work at the venue takes its remainder (other slots' entries and
-    /// exits, reduce-only or not, and orders kept in doubt): any of them filling first shrinks
-    /// what a reduce-only order may take. Otherwise it would open or grow a position the
+    /// exits, reduce-only or not, and orders kept in doubt), and after what the venue said
+    /// filled of ended orders on that side that is not booked yet (`Kept::due`, a fill still
+    /// to come): any of them shrinks what a reduce-only order may take. Otherwise it would
+    /// open or grow a position the
     /// other way at the venue, which refuses or expires a reduce-only order doing so: with
     /// one slot long and another short of the same size the venue holds nothing, and neither
     /// exit could ever fill. Before rules 24 every exit went out reduce-only.
@@ -2306,7 +2330,8 @@ impl Kernel {
     /// same-way slot's exit, within that slot's own size. Otherwise the slots holding the
     /// asset are netted and the working orders walked (`netted_room`): a cost that grows with
     /// the open slots, paid only by an exit beside a slot engaged the other way, or once an
-    /// order was ever kept in doubt.
+    /// order was kept in doubt or owed a fill (since the kernel was made or restored: those
+    /// flags are not cleared while it runs).
     fn exit_reduces(&self, sid: usize, side: OrderSide, qty: f64) -> bool {
         if rules() < 24 {
             return true;
@@ -2314,17 +2339,19 @@ impl Kernel {
         let own = &self.slots[sid];
         let covered_by_own =
             exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
-        if covered_by_own && self.sides.current && !self.ended.maybe_in_doubt {
+        let ended_quiet = !self.ended.maybe_in_doubt && !self.ended.any_owed;
+        if covered_by_own && ended_quiet && self.sides.current {
             let other_way = match own.side {
-                TradeSide::Long => 1,
-                TradeSide::Short => 0,
-                TradeSide::Flat => 2,
+                TradeSide::Long => Some(1),
+                TradeSide::Short => Some(0),
+                TradeSide::Flat => None,
             };
-            let alone = self
-                .sides
-                .by_asset
-                .get(own.asset.as_str())
-                .is_some_and(|n| n.get(other_way) == Some(&0));
+            let alone = other_way.is_some_and(|i| {
+                self.sides
+                    .by_asset
+                    .get(own.asset.as_str())
+                    .is_some_and(|n| n[i] == 0)
+            });
             if alone {
                 return true;
             }
@@ -2333,7 +2360,7 @@ impl Kernel {
         let own_working = usize::from(own.active_entry_order.is_some())
             + usize::from(own.active_exit_order.is_some());
         let others_work = self.by_client_id.len() > own_working || self.ended.maybe_in_doubt;
-        if self.open_count <= 1 && !others_work {
+        if self.open_count <= 1 && !others_work && !self.ended.any_owed {
             // One slot holds anything, this one, and no other order may work.
             return exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
         }
@@ -2341,7 +2368,8 @@ impl Kernel {
     }
 
     /// What the venue's netted position of slot `sid`'s asset leaves an exit on `side`, after
-    /// the other orders that may work on that side (walked when `others_work`).
+    /// the other orders that may work on that side (walked when `others_work`) and the fills
+    /// owed on that side.
     #[inline(never)]
     fn netted_room(&self, sid: usize, side: OrderSide, others_work: bool) -> f64 {
         let own = &self.slots[sid];
@@ -2377,7 +2405,7 @@ impl Kernel {
                 }
             }
         }
-        exit_room(side, net) - taken
+        exit_room(side, net) - taken - self.ended.owed_on(&own.asset, side)
     }
 
     fn new_order(
@@ -4967,7 +4995,9 @@ impl Kernel {
     }
 
     /// Where the [`SideCounts`] kept as slots changed differ from those made again from the
-    /// slots (None when they agree, or are not kept): what tests check after every input.
+    /// slots (None when they agree, or are not kept): what tests check after every input. It
+    /// copies the kernel: not for a live one.
+    #[doc(hidden)]
     pub fn side_counts_difference(&self) -> Option<String> {
         if !self.sides.current {
             return None;

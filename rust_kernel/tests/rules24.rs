@@ -1,6 +1,7 @@
 //! Rules 24: an exit goes out reduce-only only when the asset's position, netted over the
-//! slots holding it, covers it after the other working reduce-only exits of its side; a log
-//! of rules 23 replays every exit reduce-only, as it ran.
+//! slots holding it, covers it after every other order of the asset that may take from it
+//! first (working orders on its side, orders in doubt, fills the venue said it made and the
+//! kernel has not booked yet); a log of rules 23 replays every exit reduce-only, as it ran.
 
 use dita_kernel::error::replaying;
 use dita_kernel::kernel::KernelInput;
@@ -264,4 +265,31 @@ fn a_kernel_from_a_checkpoint_decides_as_the_live_one() {
     let mut loaded = Kernel::new("ro", 3).unwrap();
     loaded.replace_slots(saved).unwrap();
     assert_eq!(loaded.side_counts_difference(), None);
+}
+
+#[test]
+fn a_fill_owed_on_the_exits_side_is_netted_before_it_comes() {
+    // Found in review: slot 1's short entry ended with the venue saying it filled whole, its
+    // fill report still to come. The slot holds nothing yet; the venue holds long 1 less
+    // short 1. Slot 0's sell, reduce-only, would be refused there.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    let short = rest_entry(&mut k, 1, TradeSide::Short, 105.0);
+    let ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &short.client_order_id);
+    assert!(k.on_venue_event(&ack).accepted);
+    let mut end = VenueEvent::new("c1", KernelEventKind::CancelAck, &short.client_order_id);
+    end.filled_size = 1.0;
+    assert!(k.on_venue_event(&end).accepted);
+    assert_eq!(k.slots()[1].size, 0.0);
+    assert_eq!(k.side_counts_difference(), None);
+    let x = exit(&mut k, 0, 1);
+    assert!(!x.reduce_only, "{x:?}");
+    // Owed on the other side (a buy beside the long's sell) takes nothing.
+    let mut k = Kernel::new("ro", 2).unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.0);
+    let long = rest_entry(&mut k, 1, TradeSide::Long, 95.0);
+    let mut end = VenueEvent::new("c1", KernelEventKind::CancelAck, &long.client_order_id);
+    end.filled_size = 1.0;
+    assert!(k.on_venue_event(&end).accepted);
+    assert!(exit(&mut k, 0, 1).reduce_only);
 }
