@@ -1298,6 +1298,27 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+#[test]
+fn a_lock_held_for_an_instant_elsewhere_is_waited_for() {
+    // As by a child this process is starting: it holds the lock from its fork to its exec.
+    // Reopening a log in that instant was refused as Locked (a flaky proptest showed it).
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    drop(wal);
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("LOCK"))
+        .unwrap();
+    held.try_lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        drop(held);
+    });
+    let reopened = open_collect(dir.path(), options(FsyncPolicy::None));
+    release.join().unwrap();
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 

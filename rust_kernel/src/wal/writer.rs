@@ -20,6 +20,11 @@ use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError,
 /// writes them itself.
 const BACKLOG_BUFFERS: usize = 16;
 
+/// How long opening a log asks again for a lock held elsewhere ([`Wal::recover_locked`]),
+/// and how often.
+const LOCK_PATIENCE: Duration = Duration::from_millis(200);
+const LOCK_RETRY: Duration = Duration::from_millis(5);
+
 /// An open log with its single writer. See the module documentation.
 pub struct Wal {
     shared: Arc<Shared>,
@@ -333,15 +338,26 @@ impl Wal {
             OpenOptions::new().create(true).truncate(false).write(true),
             "open lock file",
         )?;
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(WalError::Locked { dir }),
-            Err(TryLockError::Error(e)) => {
-                return Err(WalError::Io {
-                    path: lock_path,
-                    op: "lock",
-                    source: e,
-                })
+        // A child this process is starting holds a copy of every descriptor, and so the lock,
+        // from its fork until its exec closes them: a log dropped and opened again in that
+        // instant found itself locked (a test spawning a shell beside another reopening a log
+        // did). Asked again for a moment before another writer is taken to hold it.
+        let mut waited = Duration::ZERO;
+        loop {
+            match lock_file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if waited < LOCK_PATIENCE => {
+                    thread::sleep(LOCK_RETRY);
+                    waited += LOCK_RETRY;
+                }
+                Err(TryLockError::WouldBlock) => return Err(WalError::Locked { dir }),
+                Err(TryLockError::Error(e)) => {
+                    return Err(WalError::Io {
+                        path: lock_path,
+                        op: "lock",
+                        source: e,
+                    })
+                }
             }
         }
 
