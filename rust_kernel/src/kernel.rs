@@ -512,9 +512,22 @@ pub(crate) struct Kept {
     /// The slot's exit leg when the order ended: a late fill completing an exit advances the
     /// leg only if no other exit was sent since.
     leg: usize,
+    /// What [`EndedOrders`] last counted the order as ([`Kept::flags`]), so a change is
+    /// counted once. Not part of a checkpoint: kept orders are counted as they are kept.
+    #[serde(skip)]
+    counted: u8,
 }
 
+/// [`Kept::flags`]: owed a fill, kept in doubt.
+const OWED: u8 = 1;
+const DOUBTED: u8 = 2;
+
 impl Kept {
+    /// Whether the order is owed a fill (`due`) and in doubt, as [`EndedOrders`] counts them.
+    fn flags(&self) -> u8 {
+        (if self.due() > 0.0 { OWED } else { 0 }) | (if self.in_doubt { DOUBTED } else { 0 })
+    }
+
     /// What the venue said filled of the order beyond what is booked (its end's figure, or
     /// the running total its reports stated), 0 within the size's tolerance.
     fn due(&self) -> f64 {
@@ -557,16 +570,19 @@ pub(crate) struct EndedOrders {
     /// `EndedOrders::note_owed`), not by any entry kept: an entry cancelled unfilled is kept,
     /// and every capped ENTER after walked every kept order.
     maybe_owed: bool,
-    /// Whether any kept order, entry or exit, was ever owed a fill since these were made:
-    /// until then an exit's netting (rules 24, `Kernel::exit_reduces`) looks at no kept
-    /// order. Such a fill moved the venue's position, not yet the slots'.
-    any_owed: bool,
+    /// How many kept orders are owed a fill (`Kept::due`), and how many are in doubt: while
+    /// none is, an exit decides its reduce-only without looking at them (rules 24,
+    /// `Kernel::exit_reduces`). Such a fill moved the venue's position, not yet the slots'.
+    owed_count: u32,
+    in_doubt_count: u32,
 }
 
 impl EndedOrders {
-    fn keep(&mut self, key: KeptKey, kept: Kept) {
+    fn keep(&mut self, key: KeptKey, mut kept: Kept) {
         self.maybe_in_doubt |= kept.in_doubt;
         self.forget(key);
+        // Counted afresh here (`note_owed`, below), whatever it was counted as elsewhere.
+        kept.counted = 0;
         self.by_client_id
             .insert(kept.order.client_order_id.clone(), key);
         let venue_id = kept.order.venue_order_id.clone();
@@ -578,21 +594,43 @@ impl EndedOrders {
     /// Kept order `key` was kept or what it is owed may have risen (its end's figure or its
     /// reports' running total set): if it is an entry owed a fill, the notional caps look
     /// at the kept orders from now on (`maybe_owed`).
+    /// Also counts what the order is owed and whether it is in doubt (`owed_count`,
+    /// `in_doubt_count`): called after every change of either.
     fn note_owed(&mut self, key: KeptKey) {
-        let entry = key.1 && !key.2;
-        if self.any_owed && (self.maybe_owed || !entry) {
+        let Some(k) = self.by_key.get_mut(&key) else {
             return;
+        };
+        let now = k.flags();
+        let was = std::mem::replace(&mut k.counted, now);
+        if !self.maybe_owed && key.1 && !key.2 {
+            self.maybe_owed = now & OWED != 0;
         }
-        if self.by_key.get(&key).is_some_and(|k| k.due() > 0.0) {
-            self.any_owed = true;
-            self.maybe_owed |= entry;
+        self.count_flags(was, now);
+    }
+
+    /// Counts an order counted as `was` ([`Kept::flags`]) as `now`.
+    fn count_flags(&mut self, was: u8, now: u8) {
+        for (flag, n) in [
+            (OWED, &mut self.owed_count),
+            (DOUBTED, &mut self.in_doubt_count),
+        ] {
+            match (was & flag != 0, now & flag != 0) {
+                (false, true) => *n += 1,
+                (true, false) => *n -= 1,
+                _ => {}
+            }
         }
+    }
+
+    /// Whether no kept order is owed a fill or in doubt, as counted.
+    fn quiet(&self) -> bool {
+        self.owed_count == 0 && self.in_doubt_count == 0
     }
 
     /// What the venue said filled of kept orders of `asset` on `side` that is not booked yet
     /// (`Kept::due`), leaving out the orders in doubt (whose whole remainder is counted).
     fn owed_on(&self, asset: &Id, side: OrderSide) -> f64 {
-        if !self.any_owed {
+        if self.owed_count == 0 {
             return 0.0;
         }
         self.by_key
@@ -615,6 +653,7 @@ impl EndedOrders {
         let Some(old) = self.by_key.remove(&key) else {
             return;
         };
+        self.count_flags(old.counted, 0);
         let coid = &old.order.client_order_id;
         self.by_client_id.remove(coid);
         self.reconciled.remove(coid);
@@ -2329,9 +2368,8 @@ impl Kernel {
     /// this slot's position, and every other order that may take from it first is another
     /// same-way slot's exit, within that slot's own size. Otherwise the slots holding the
     /// asset are netted and the working orders walked (`netted_room`): a cost that grows with
-    /// the open slots, paid only by an exit beside a slot engaged the other way, or once an
-    /// order was kept in doubt or owed a fill (since the kernel was made or restored: those
-    /// flags are not cleared while it runs).
+    /// the open slots, paid only by an exit beside a slot engaged the other way, or while an
+    /// order is kept in doubt or owed a fill.
     fn exit_reduces(&self, sid: usize, side: OrderSide, qty: f64) -> bool {
         if rules() < 24 {
             return true;
@@ -2339,8 +2377,7 @@ impl Kernel {
         let own = &self.slots[sid];
         let covered_by_own =
             exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
-        let ended_quiet = !self.ended.maybe_in_doubt && !self.ended.any_owed;
-        if covered_by_own && ended_quiet && self.sides.current {
+        if covered_by_own && self.ended.quiet() && self.sides.current {
             let other_way = match own.side {
                 TradeSide::Long => Some(1),
                 TradeSide::Short => Some(0),
@@ -2360,7 +2397,7 @@ impl Kernel {
         let own_working = usize::from(own.active_entry_order.is_some())
             + usize::from(own.active_exit_order.is_some());
         let others_work = self.by_client_id.len() > own_working || self.ended.maybe_in_doubt;
-        if self.open_count <= 1 && !others_work && !self.ended.any_owed {
+        if self.open_count <= 1 && !others_work && self.ended.owed_count == 0 {
             // One slot holds anything, this one, and no other order may work.
             return exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
         }
@@ -4353,6 +4390,7 @@ impl Kernel {
                     in_doubt: false,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
+                    counted: 0,
                 }
             });
             let shared = venue_id
@@ -4842,6 +4880,7 @@ impl Kernel {
                     in_doubt: maybe_working && rules() >= 13,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
+                    counted: 0,
                 },
             );
             if reused && learned_or_own {
@@ -5015,7 +5054,18 @@ impl Kernel {
             v
         };
         let (kept, made) = (nonzero(&self.sides), nonzero(&again.sides));
-        (kept != made).then(|| format!("side counts kept {kept:?}, made again {made:?}"))
+        if kept != made {
+            return Some(format!("side counts kept {kept:?}, made again {made:?}"));
+        }
+        let e = &self.ended;
+        let flagged = |f: u8| e.by_key.values().filter(|k| k.flags() & f != 0).count() as u32;
+        let (owed, in_doubt) = (flagged(OWED), flagged(DOUBTED));
+        (e.owed_count != owed || e.in_doubt_count != in_doubt).then(|| {
+            format!(
+                "kept orders counted owed {} and in doubt {}, are {owed} and {in_doubt}",
+                e.owed_count, e.in_doubt_count
+            )
+        })
     }
 
     /// What the entries in doubt (of `asset`, or all) count towards the notional caps, rules
@@ -5952,6 +6002,7 @@ impl Kernel {
                 Some(k) if !key.2 => {
                     k.in_doubt = true;
                     self.ended.maybe_in_doubt = true;
+                    self.ended.note_owed(key);
                     self.sync_free(key.0);
                 }
                 _ => {

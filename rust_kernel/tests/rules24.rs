@@ -284,6 +284,10 @@ fn a_fill_owed_on_the_exits_side_is_netted_before_it_comes() {
     assert_eq!(k.side_counts_difference(), None);
     let x = exit(&mut k, 0, 1);
     assert!(!x.reduce_only, "{x:?}");
+    // The fill comes: the short is the slot's, and nothing is owed any more.
+    fill(&mut k, &short, "f-e1");
+    assert_eq!(k.slots()[1].size, 1.0);
+    assert_eq!(k.awaited_fill_qty(1), 0.0);
     // Owed on the other side (a buy beside the long's sell) takes nothing.
     let mut k = Kernel::new("ro", 2).unwrap();
     open(&mut k, 0, TradeSide::Long, 1.0);
