@@ -591,11 +591,11 @@ impl EndedOrders {
         self.note_owed(key);
     }
 
-    /// Kept order `key` was kept or what it is owed may have risen (its end's figure or its
-    /// reports' running total set): if it is an entry owed a fill, the notional caps look
-    /// at the kept orders from now on (`maybe_owed`).
-    /// Also counts what the order is owed and whether it is in doubt (`owed_count`,
-    /// `in_doubt_count`): called after every change of either.
+    /// Counts kept order `key` again as owed a fill or not and in doubt or not (`owed_count`,
+    /// `in_doubt_count`): called after it is kept and after every change of what it is owed
+    /// (its end's figure, its reports' running total, a late fill) or of its doubt. An entry
+    /// found owed a fill also has the notional caps look at the kept orders from now on
+    /// (`maybe_owed`, which stays set).
     fn note_owed(&mut self, key: KeptKey) {
         let Some(k) = self.by_key.get_mut(&key) else {
             return;
@@ -749,9 +749,9 @@ impl EndedOrders {
         }
     }
 
-    /// The kept orders in doubt (`Kept::in_doubt`): none looked at until one ever was.
+    /// The kept orders in doubt (`Kept::in_doubt`): none looked at while none is.
     fn orders_in_doubt(&self) -> impl Iterator<Item = &VenueOrder> + '_ {
-        let any = self.maybe_in_doubt;
+        let any = self.in_doubt_count > 0;
         self.by_key
             .values()
             .take_while(move |_| any)
@@ -2396,7 +2396,7 @@ impl Kernel {
         // The order index holds every working order: more than this slot's own is another's.
         let own_working = usize::from(own.active_entry_order.is_some())
             + usize::from(own.active_exit_order.is_some());
-        let others_work = self.by_client_id.len() > own_working || self.ended.maybe_in_doubt;
+        let others_work = self.by_client_id.len() > own_working || self.ended.in_doubt_count > 0;
         if self.open_count <= 1 && !others_work && self.ended.owed_count == 0 {
             // One slot holds anything, this one, and no other order may work.
             return exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
@@ -5033,11 +5033,22 @@ impl Kernel {
         }
     }
 
-    /// Where the [`SideCounts`] kept as slots changed differ from those made again from the
-    /// slots (None when they agree, or are not kept): what tests check after every input. It
-    /// copies the kernel: not for a live one.
+    /// Where the counts an exit decides by in O(1) differ from those made again: the
+    /// [`SideCounts`] kept as slots changed against a recount from the slots (while kept),
+    /// and the kept orders counted owed a fill or in doubt against those that are. None when
+    /// they agree: what tests check after every input. It copies the kernel: not for a live
+    /// one.
     #[doc(hidden)]
     pub fn side_counts_difference(&self) -> Option<String> {
+        let e = &self.ended;
+        let flagged = |f: u8| e.by_key.values().filter(|k| k.flags() & f != 0).count() as u32;
+        let (owed, in_doubt) = (flagged(OWED), flagged(DOUBTED));
+        if e.owed_count != owed || e.in_doubt_count != in_doubt {
+            return Some(format!(
+                "kept orders counted owed {} and in doubt {}, are {owed} and {in_doubt}",
+                e.owed_count, e.in_doubt_count
+            ));
+        }
         if !self.sides.current {
             return None;
         }
@@ -5054,18 +5065,7 @@ impl Kernel {
             v
         };
         let (kept, made) = (nonzero(&self.sides), nonzero(&again.sides));
-        if kept != made {
-            return Some(format!("side counts kept {kept:?}, made again {made:?}"));
-        }
-        let e = &self.ended;
-        let flagged = |f: u8| e.by_key.values().filter(|k| k.flags() & f != 0).count() as u32;
-        let (owed, in_doubt) = (flagged(OWED), flagged(DOUBTED));
-        (e.owed_count != owed || e.in_doubt_count != in_doubt).then(|| {
-            format!(
-                "kept orders counted owed {} and in doubt {}, are {owed} and {in_doubt}",
-                e.owed_count, e.in_doubt_count
-            )
-        })
+        (kept != made).then(|| format!("side counts kept {kept:?}, made again {made:?}"))
     }
 
     /// What the entries in doubt (of `asset`, or all) count towards the notional caps, rules

@@ -37,7 +37,9 @@
 //!   judged as damage of that file is (a segment or the LOCK refuses the open, a checkpoint
 //!   is skipped and reported).
 //! - **One writer.** `open` takes an exclusive lock on `<dir>/LOCK` for the life of the
-//!   [`Wal`]; a second writer on the same directory is refused.
+//!   [`Wal`]; a second writer on the same directory is refused, after asking again for the
+//!   lock for up to 200 ms (a child the process is starting holds it from its fork to its
+//!   exec, so a log closed and opened again in that instant would be refused).
 //!
 //! After an I/O error while writing, the log refuses further appends ([`WalError::Poisoned`]):
 //! whether the failed record reached the disk is unknown, so the process must restart and

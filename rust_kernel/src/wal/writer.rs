@@ -20,9 +20,10 @@ use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError,
 /// writes them itself.
 const BACKLOG_BUFFERS: usize = 16;
 
-/// How long opening a log asks again for a lock held elsewhere ([`Wal::recover_locked`]),
-/// and how often.
+/// How long opening a log asks again for a lock held elsewhere ([`Wal::recover_locked`])
+/// before it is refused as [`WalError::Locked`].
 const LOCK_PATIENCE: Duration = Duration::from_millis(200);
+/// How long opening a log waits between two asks for its lock.
 const LOCK_RETRY: Duration = Duration::from_millis(5);
 
 /// An open log with its single writer. See the module documentation.
@@ -342,13 +343,12 @@ impl Wal {
         // from its fork until its exec closes them: a log dropped and opened again in that
         // instant found itself locked (a test spawning a shell beside another reopening a log
         // did). Asked again for a moment before another writer is taken to hold it.
-        let mut waited = Duration::ZERO;
+        let until = Instant::now() + LOCK_PATIENCE;
         loop {
             match lock_file.try_lock() {
                 Ok(()) => break,
-                Err(TryLockError::WouldBlock) if waited < LOCK_PATIENCE => {
+                Err(TryLockError::WouldBlock) if Instant::now() < until => {
                     thread::sleep(LOCK_RETRY);
-                    waited += LOCK_RETRY;
                 }
                 Err(TryLockError::WouldBlock) => return Err(WalError::Locked { dir }),
                 Err(TryLockError::Error(e)) => {
