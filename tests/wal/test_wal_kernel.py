@@ -354,6 +354,29 @@ def test_a_second_kernel_on_the_same_log_is_refused(tmp_path: Path) -> None:
     first.process_intent(KernelIntent("x", "t", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0))
 
 
+def test_a_log_closed_on_another_thread_while_a_kernel_waits_for_its_lock_opens(tmp_path: Path) -> None:
+    """A log whose lock another holds is asked for again for a moment before it is refused,
+    without the GIL: a thread closing the holder meanwhile runs, and the waiting kernel opens.
+    Held, the close waited for the refusal."""
+    import threading
+    import time
+
+    first = make_kernel(tmp_path, fsync="none")
+    first.process_intent(KernelIntent("x", "t", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0))
+
+    def close_soon() -> None:
+        time.sleep(0.02)
+        first.close()
+
+    closer = threading.Thread(target=close_soon)
+    closer.start()
+    try:
+        second = make_kernel(tmp_path, fsync="none")
+    finally:
+        closer.join()
+    assert second.slot(0).trade_id == "t"
+
+
 def test_a_torn_tail_is_cut_and_reported(tmp_path: Path) -> None:
     kernel = make_kernel(tmp_path, fsync="always")
     _feed(kernel, seed=6, steps=25)

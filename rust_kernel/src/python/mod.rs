@@ -672,7 +672,7 @@ impl PyKernel {
         }
         // The recovered kernel must be of the shape asked for, judged before the log is
         // repaired or written: a refusal leaves it as it was.
-        let (mut core, mut wal) = wal_args.open(fresh, |log, kernel, dir| {
+        let (mut core, mut wal) = wal_args.open(py, fresh, |log, kernel, dir| {
             // A log with segments but no usable checkpoint has no record of the slot count:
             // one that holds records, or only a segment header (the process died before
             // checkpoint 0 was written), which would otherwise take the default's.

@@ -201,6 +201,7 @@ impl WalArgs {
     /// it was (a torn tail not cut, no segment started), and unlocked.
     pub(super) fn open(
         &self,
+        py: Python<'_>,
         fresh: Kernel,
         judge: impl FnOnce(&RecoveredKernelLog, &Kernel, &Path) -> PyResult<()>,
     ) -> PyResult<(Kernel, Option<WalState>)> {
@@ -213,7 +214,11 @@ impl WalArgs {
             checkpoint_every: self.checkpoint_every.unwrap_or(defaults.checkpoint_every),
             segment_bytes: self.segment_bytes.unwrap_or(defaults.segment_bytes),
         };
-        let (recovered, kernel) = KernelLog::recover(dir, fresh, &options).map_err(wal_err)?;
+        // Without the GIL: replaying a long log takes a while, and a lock held elsewhere is
+        // asked for again for a moment before it is refused; other Python threads run meanwhile.
+        let (recovered, kernel) = py
+            .detach(|| KernelLog::recover(dir, fresh, &options))
+            .map_err(wal_err)?;
         judge(&recovered, &kernel, dir)?;
         let log = recovered.finish(&kernel).map_err(wal_err)?;
         Ok((
