@@ -562,24 +562,22 @@ pub(crate) struct EndedOrders {
     /// For kept orders followed under rules 5, what their reports covered when they ended,
     /// and since (see [`Covered`]). Carried in a checkpoint's tail, not in [`EndedRepr`].
     covered: IdMap<KeptKey, Covered>,
-    /// Whether an order was ever kept in doubt since these were made (rules 13): until then
-    /// `Kernel::orders_in_doubt`, which a runtime asks between data points, looks at nothing.
-    maybe_in_doubt: bool,
     /// Whether a kept entry was ever owed a fill (`Kept::due`) since these were made: until
     /// then the notional caps (rules 18) look at nothing. Set where what is owed may rise (see
     /// `EndedOrders::note_owed`), not by any entry kept: an entry cancelled unfilled is kept,
     /// and every capped ENTER after walked every kept order.
     maybe_owed: bool,
-    /// How many kept orders are owed a fill (`Kept::due`), and how many are in doubt: while
-    /// none is, an exit decides its reduce-only without looking at them (rules 24,
-    /// `Kernel::exit_reduces`). Such a fill moved the venue's position, not yet the slots'.
+    /// How many kept orders are owed a fill (`Kept::due`), and how many are in doubt (rules
+    /// 13): while none is, an exit decides its reduce-only without looking at them (rules 24,
+    /// `Kernel::exit_reduces`), and `Kernel::orders_in_doubt`, which a runtime asks between
+    /// data points, and the caps look at none in doubt. A fill owed moved the venue's
+    /// position, not yet the slots'.
     owed_count: u32,
     in_doubt_count: u32,
 }
 
 impl EndedOrders {
     fn keep(&mut self, key: KeptKey, mut kept: Kept) {
-        self.maybe_in_doubt |= kept.in_doubt;
         self.forget(key);
         // Counted afresh here (`note_owed`, below), whatever it was counted as elsewhere.
         kept.counted = 0;
@@ -627,17 +625,26 @@ impl EndedOrders {
         self.owed_count == 0 && self.in_doubt_count == 0
     }
 
-    /// What the venue said filled of kept orders of `asset` on `side` that is not booked yet
-    /// (`Kept::due`), leaving out the orders in doubt (whose whole remainder is counted).
-    fn owed_on(&self, asset: &Id, side: OrderSide) -> f64 {
-        if self.owed_count == 0 {
-            return 0.0;
+    /// What kept orders of `asset` on `side` may still take from the venue's position, in one
+    /// walk of them (none while no kept order is owed a fill or in doubt): the remainders of
+    /// those in doubt, which may still work, added to `taken`, and, returned, what the venue
+    /// said filled of the others that is not booked yet (`Kept::due`).
+    fn taken_on(&self, asset: &Id, side: OrderSide, taken: &mut f64) -> f64 {
+        let mut owed = 0.0;
+        if self.quiet() {
+            return owed;
         }
-        self.by_key
-            .values()
-            .filter(|k| !k.in_doubt && k.order.side == side && k.order.asset == *asset)
-            .map(Kept::due)
-            .sum()
+        for k in self.by_key.values() {
+            if k.order.side != side || k.order.asset != *asset {
+                continue;
+            }
+            if k.in_doubt {
+                *taken += k.order.remaining();
+            } else {
+                owed += k.due();
+            }
+        }
+        owed
     }
 
     fn claim_venue_id(&mut self, key: KeptKey, venue_id: &Id) {
@@ -749,16 +756,6 @@ impl EndedOrders {
         }
     }
 
-    /// The kept orders in doubt (`Kept::in_doubt`): none looked at while none is.
-    fn orders_in_doubt(&self) -> impl Iterator<Item = &VenueOrder> + '_ {
-        let any = self.in_doubt_count > 0;
-        self.by_key
-            .values()
-            .take_while(move |_| any)
-            .filter(|k| k.in_doubt)
-            .map(|k| &k.order)
-    }
-
     /// Whether kept order `key` is in doubt (`Kept::in_doubt`).
     fn is_in_doubt(&self, key: KeptKey) -> bool {
         self.by_key.get(&key).is_some_and(|k| k.in_doubt)
@@ -792,7 +789,7 @@ impl EndedOrders {
                     .all(|(k, kept)| !k.1 || k.2 || kept.due() == 0.0),
             "a kept entry owed a fill that `note_owed` did not see"
         );
-        if !self.maybe_in_doubt && !owed_too {
+        if self.in_doubt_count == 0 && !owed_too {
             return 0.0;
         }
         self.by_key
@@ -1464,7 +1461,7 @@ impl Kernel {
     /// status is not known (rules 13 on): they may still work at the venue, and their slots
     /// take no new order until a late fill completes them or a reconciliation ends them.
     pub fn orders_in_doubt(&self) -> Vec<&VenueOrder> {
-        if !self.ended.maybe_in_doubt {
+        if self.ended.in_doubt_count == 0 {
             return Vec::new();
         }
         self.kept_orders(|_, kept| kept.in_doubt)
@@ -2399,7 +2396,7 @@ impl Kernel {
         let others_work = self.by_client_id.len() > own_working || self.ended.in_doubt_count > 0;
         if self.open_count <= 1 && !others_work && self.ended.owed_count == 0 {
             // One slot holds anything, this one, and no other order may work.
-            return exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
+            return covered_by_own;
         }
         self.netted_room(sid, side, others_work) >= qty - size_tolerance(qty)
     }
@@ -2436,13 +2433,10 @@ impl Kernel {
                     }
                 }
             }
-            for o in self.ended.orders_in_doubt() {
-                if o.asset == own.asset && o.side == side {
-                    taken += o.remaining();
-                }
-            }
         }
-        exit_room(side, net) - taken - self.ended.owed_on(&own.asset, side)
+        // Orders in doubt count as working ones do (any of them makes `others_work`).
+        let owed = self.ended.taken_on(&own.asset, side, &mut taken);
+        exit_room(side, net) - taken - owed
     }
 
     fn new_order(
@@ -6001,7 +5995,6 @@ impl Kernel {
             match self.ended.get_mut(key) {
                 Some(k) if !key.2 => {
                     k.in_doubt = true;
-                    self.ended.maybe_in_doubt = true;
                     self.ended.note_owed(key);
                     self.sync_free(key.0);
                 }
