@@ -562,18 +562,21 @@ pub(crate) struct EndedOrders {
     /// For kept orders followed under rules 5, what their reports covered when they ended,
     /// and since (see [`Covered`]). Carried in a checkpoint's tail, not in [`EndedRepr`].
     covered: IdMap<KeptKey, Covered>,
-    /// Whether a kept entry was ever owed a fill (`Kept::due`) since these were made: until
-    /// then the notional caps (rules 18) look at nothing. Set where what is owed may rise (see
-    /// `EndedOrders::note_owed`), not by any entry kept: an entry cancelled unfilled is kept,
-    /// and every capped ENTER after walked every kept order.
-    maybe_owed: bool,
     /// How many kept orders are owed a fill (`Kept::due`), and how many are in doubt (rules
-    /// 13): while none is, an exit decides its reduce-only without looking at them (rules 24,
-    /// `Kernel::exit_reduces`), and `Kernel::orders_in_doubt`, which a runtime asks between
-    /// data points, and the caps look at none in doubt. A fill owed moved the venue's
-    /// position, not yet the slots'.
+    /// 13): while none is, `Kernel::orders_in_doubt`, which a runtime asks between data
+    /// points, looks at no kept order, and the caps look at none in doubt. A fill owed moved
+    /// the venue's position, not yet the slots'.
     owed_count: u32,
     in_doubt_count: u32,
+    /// How many kept entries are owed a fill: while none is, the notional caps (rules 18)
+    /// look at no kept order for one. Counted, not a flag set for good: an entry cancelled
+    /// unfilled is kept (a fill may race the cancel), and one owed a fill once would have
+    /// had every capped ENTER after walk every kept order.
+    owed_entries: u32,
+    /// The same two counts by asset ([owed, in doubt]; an asset leaves at [0, 0]): while
+    /// neither is set for an asset, its exits decide their reduce-only without looking at
+    /// the kept orders (rules 24, `Kernel::exit_reduces`), whatever is owed on another.
+    by_asset: IdMap<Id, [u32; 2]>,
 }
 
 impl EndedOrders {
@@ -590,39 +593,55 @@ impl EndedOrders {
     }
 
     /// Counts kept order `key` again as owed a fill or not and in doubt or not (`owed_count`,
-    /// `in_doubt_count`): called after it is kept and after every change of what it is owed
-    /// (its end's figure, its reports' running total, a late fill) or of its doubt. An entry
-    /// found owed a fill also has the notional caps look at the kept orders from now on
-    /// (`maybe_owed`, which stays set).
+    /// `in_doubt_count`, `owed_entries`, `by_asset`): called after it is kept and after every
+    /// change of what it is owed (its end's figure, its reports' running total, a late fill)
+    /// or of its doubt.
     fn note_owed(&mut self, key: KeptKey) {
         let Some(k) = self.by_key.get_mut(&key) else {
             return;
         };
         let now = k.flags();
         let was = std::mem::replace(&mut k.counted, now);
-        if !self.maybe_owed && key.1 && !key.2 {
-            self.maybe_owed = now & OWED != 0;
+        if was != now {
+            let asset = k.order.asset.clone();
+            self.count_flags(key, &asset, was, now);
         }
-        self.count_flags(was, now);
     }
 
-    /// Counts an order counted as `was` ([`Kept::flags`]) as `now`.
-    fn count_flags(&mut self, was: u8, now: u8) {
-        for (flag, n) in [
-            (OWED, &mut self.owed_count),
-            (DOUBTED, &mut self.in_doubt_count),
-        ] {
-            match (was & flag != 0, now & flag != 0) {
+    /// Counts kept order `key` of `asset`, counted as `was` ([`Kept::flags`]), as `now`.
+    fn count_flags(&mut self, key: KeptKey, asset: &Id, was: u8, now: u8) {
+        if was == now {
+            return;
+        }
+        let entry = key.1 && !key.2;
+        let by_asset = self.by_asset.entry(asset.clone()).or_default();
+        for (i, flag) in [OWED, DOUBTED].into_iter().enumerate() {
+            let (total, of_entries) = match flag {
+                OWED => (
+                    &mut self.owed_count,
+                    entry.then_some(&mut self.owed_entries),
+                ),
+                _ => (&mut self.in_doubt_count, None),
+            };
+            let step = |n: &mut u32| match (was & flag != 0, now & flag != 0) {
                 (false, true) => *n += 1,
                 (true, false) => *n -= 1,
                 _ => {}
+            };
+            step(total);
+            step(&mut by_asset[i]);
+            if let Some(n) = of_entries {
+                step(n);
             }
+        }
+        if *by_asset == [0, 0] {
+            self.by_asset.remove(asset);
         }
     }
 
-    /// Whether no kept order is owed a fill or in doubt, as counted.
-    fn quiet(&self) -> bool {
-        self.owed_count == 0 && self.in_doubt_count == 0
+    /// Whether no kept order of `asset` is owed a fill or in doubt, as counted.
+    fn quiet_on(&self, asset: &Id) -> bool {
+        self.by_asset.is_empty() || !self.by_asset.contains_key(asset)
     }
 
     /// What kept orders of `asset` on `side` may still take from the venue's position, in one
@@ -631,7 +650,7 @@ impl EndedOrders {
     /// said filled of the others that is not booked yet (`Kept::due`).
     fn taken_on(&self, asset: &Id, side: OrderSide, taken: &mut f64) -> f64 {
         let mut owed = 0.0;
-        if self.quiet() {
+        if self.quiet_on(asset) {
             return owed;
         }
         for k in self.by_key.values() {
@@ -660,7 +679,7 @@ impl EndedOrders {
         let Some(old) = self.by_key.remove(&key) else {
             return;
         };
-        self.count_flags(old.counted, 0);
+        self.count_flags(key, &old.order.asset, old.counted, 0);
         let coid = &old.order.client_order_id;
         self.by_client_id.remove(coid);
         self.reconciled.remove(coid);
@@ -780,15 +799,7 @@ impl EndedOrders {
     fn doubt_notional(&self, asset: Option<&str>) -> f64 {
         // Rules 18 on, an entry fill the venue reported and the kernel has not booked yet
         // counts too, at the entry's working price: a second entry passed the caps beside it.
-        let owed_too = rules() >= 18 && self.maybe_owed;
-        debug_assert!(
-            self.maybe_owed
-                || self
-                    .by_key
-                    .iter()
-                    .all(|(k, kept)| !k.1 || k.2 || kept.due() == 0.0),
-            "a kept entry owed a fill that `note_owed` did not see"
-        );
+        let owed_too = rules() >= 18 && self.owed_entries > 0;
         if self.in_doubt_count == 0 && !owed_too {
             return 0.0;
         }
@@ -2374,7 +2385,7 @@ impl Kernel {
         let own = &self.slots[sid];
         let covered_by_own =
             exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
-        if covered_by_own && self.ended.quiet() && self.sides.current {
+        if covered_by_own && self.ended.quiet_on(&own.asset) && self.sides.current {
             let other_way = match own.side {
                 TradeSide::Long => Some(1),
                 TradeSide::Short => Some(0),
@@ -5037,10 +5048,41 @@ impl Kernel {
         let e = &self.ended;
         let flagged = |f: u8| e.by_key.values().filter(|k| k.flags() & f != 0).count() as u32;
         let (owed, in_doubt) = (flagged(OWED), flagged(DOUBTED));
-        if e.owed_count != owed || e.in_doubt_count != in_doubt {
+        let owed_entries = e
+            .by_key
+            .iter()
+            .filter(|(key, k)| key.1 && !key.2 && k.flags() & OWED != 0)
+            .count() as u32;
+        if e.owed_count != owed || e.in_doubt_count != in_doubt || e.owed_entries != owed_entries {
             return Some(format!(
-                "kept orders counted owed {} and in doubt {}, are {owed} and {in_doubt}",
-                e.owed_count, e.in_doubt_count
+                "kept orders counted owed {}, in doubt {} and entries owed {}, are {owed}, \
+                 {in_doubt} and {owed_entries}",
+                e.owed_count, e.in_doubt_count, e.owed_entries
+            ));
+        }
+        let mut by_asset: Vec<(Id, [u32; 2])> = Vec::new();
+        for k in e.by_key.values() {
+            let f = k.flags();
+            if f == 0 {
+                continue;
+            }
+            let i = match by_asset.iter().position(|(a, _)| *a == k.order.asset) {
+                Some(i) => i,
+                None => {
+                    by_asset.push((k.order.asset.clone(), [0, 0]));
+                    by_asset.len() - 1
+                }
+            };
+            by_asset[i].1[0] += u32::from(f & OWED != 0);
+            by_asset[i].1[1] += u32::from(f & DOUBTED != 0);
+        }
+        let mut kept_by_asset: Vec<(Id, [u32; 2])> =
+            e.by_asset.iter().map(|(a, n)| (a.clone(), *n)).collect();
+        by_asset.sort();
+        kept_by_asset.sort();
+        if kept_by_asset != by_asset {
+            return Some(format!(
+                "kept orders counted by asset {kept_by_asset:?}, are {by_asset:?}"
             ));
         }
         if !self.sides.current {
@@ -6444,13 +6486,25 @@ mod tests {
         let ack = VenueEvent::new("a1", KernelEventKind::CancelAck, &first.client_order_id);
         assert!(k.on_venue_event(&ack).accepted);
         assert!(k.ended.get((0, true, false)).is_some(), "the entry is kept");
-        assert!(!k.ended.maybe_owed);
+        assert_eq!(k.ended.owed_entries, 0);
         // An entry the venue ends stating a fill it has not sent.
         let second = k.process_intent(&enter(2, 1)).submit.unwrap();
         let mut end = VenueEvent::new("a2", KernelEventKind::CancelAck, &second.client_order_id);
         end.filled_size = 1.0;
         assert!(k.on_venue_event(&end).accepted);
-        assert!(k.ended.maybe_owed);
+        assert_eq!(k.ended.owed_entries, 1);
+        assert!(!k.ended.quiet_on(&id("BTC")));
+        // Counted by asset: another asset's exits do not look at it.
+        assert!(k.ended.quiet_on(&id("ETH")));
         assert_eq!(k.total_committed_notional(), 100.0);
+        // Once the fill comes, nothing is owed: the caps and the exits look at no kept order
+        // again, where a flag set for good had them walk for the rest of the run.
+        let mut fill = VenueEvent::new("f2", KernelEventKind::Fill, &second.client_order_id);
+        fill.price = 100.0;
+        fill.size = 1.0;
+        assert!(k.on_venue_event(&fill).accepted);
+        assert_eq!((k.ended.owed_entries, k.ended.owed_count), (0, 0));
+        assert!(k.ended.quiet_on(&id("BTC")));
+        assert_eq!(k.side_counts_difference(), None);
     }
 }
