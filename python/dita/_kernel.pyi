@@ -369,7 +369,8 @@ class VenueOrder:
     """An order the kernel handed (or will hand) to a venue. Prices, sizes and the time must
     be finite and not negative, and ``filled_size`` at most ``size`` (ValueError naming the
     field; ``reference_price`` 0, the default, is the price); the client id and size may be
-    empty or 0 for an order someone else placed."""
+    empty or 0 for an order someone else placed. ``is_entry`` (None: an entry unless
+    ``reduce_only``) says whether it opens its slot's position: an exit may go out plain."""
 
     def __new__(
         cls,
@@ -389,6 +390,7 @@ class VenueOrder:
         filled_size: float = 0.0,
         avg_fill_price: float = 0.0,
         status: VenueOrderStatus | str | None = None,
+        is_entry: bool | None = None,
     ) -> Self: ...
     @property
     def client_order_id(self) -> str: ...

@@ -351,6 +351,7 @@ TARGETS: dict[str, tuple[Callable[[ExecutionKernel], dict[str, Any]], Call]] = {
             "filled_size": 0.0,
             "avg_fill_price": 0.0,
             "status": None,
+            "is_entry": None,
         },
         lambda k, a: VenueOrder(**a),
     ),

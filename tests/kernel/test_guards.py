@@ -213,6 +213,23 @@ def test_a_venue_order_with_bad_numbers_is_refused_naming_the_field(
     assert stray.client_order_id == "" and stray.size == 0.0
 
 
+def test_a_venue_orders_leg_is_given_or_taken_from_reduce_only() -> None:
+    """An exit may go out plain (rules 24), so whoever copies an order passes its leg on;
+    not given, an order is an entry unless reduce-only. Anything but a bool is refused,
+    naming the argument."""
+    from dita._kernel import VenueOrder
+
+    def leg(**kwargs: Any) -> bool:
+        return VenueOrder("c1", 0, "t1", "BTCUSDT", "SELL", "MARKET", 100.0, 1.0, **kwargs).is_entry
+
+    assert (leg(), leg(reduce_only=True)) == (True, False)
+    assert (leg(is_entry=False), leg(reduce_only=True, is_entry=True)) == (False, True)
+    plain_exit = VenueOrder("c1", 0, "t1", "BTCUSDT", "SELL", "MARKET", 100.0, 1.0, is_entry=False)
+    assert plain_exit.to_dict()["leg"] == "EXIT"
+    with pytest.raises(TypeError, match="is_entry"):
+        leg(is_entry="no")
+
+
 def test_ints_beyond_64_bits_are_refused_naming_the_argument(kernel: ExecutionKernel) -> None:
     """PyO3 names an argument of the wrong type, not an int too large for it."""
     from dita import MockVenueAdapter, VenueEvent

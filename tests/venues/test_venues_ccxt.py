@@ -941,17 +941,22 @@ def test_order_status_is_none_only_when_every_market_says_no_such_order(
     assert [symbol for symbol, _ in asked(exchange)] == ["BTCUSDT", "DOGEUSDT", "ETHUSDT"]
 
 
+# An exit may go out plain (rules 24): the answer keeps the leg of the order as sent, where
+# it was read as an entry for not being reduce-only.
+@pytest.mark.parametrize("is_entry", [True, False])
 def test_order_status_of_an_order_sent_in_this_process_asks_its_market_only(
-    make_venue: VenueFactory, exchange: RecordedExchange
+    make_venue: VenueFactory, exchange: RecordedExchange, is_entry: bool
 ) -> None:
     venue = make_venue()
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
-    venue.submit(make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02, slot_id=2))
+    venue.submit(
+        make_order("s3-entry-1", order_type="LIMIT", price=89000.0, size=0.02, slot_id=2, is_entry=is_entry)
+    )
     exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
 
     found = venue.order_status("s3-entry-1")
     assert asked(exchange) == [("BTCUSDT", "s3-entry-1")]
-    assert found is not None and (found.slot_id, found.trade_id) == (2, "t-1")
+    assert found is not None and (found.slot_id, found.trade_id, found.is_entry) == (2, "t-1", is_entry)
     assert found.status == VenueOrderStatus.CANCELED
     assert (found.filled_size, found.avg_fill_price) == (pytest.approx(0.005), pytest.approx(89000.0))
 

@@ -807,6 +807,31 @@ def test_a_resting_limit_saved_with_the_book_keeps_working_in_a_new_venue() -> N
         later.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.5)
 
 
+def test_a_plain_exit_stays_an_exit_in_the_venues_answers_and_across_a_saved_book() -> None:
+    """An exit may go out without reduce-only (rules 24: its venue nets the slots); the
+    venue's copies of it (order_status, open_orders, a restored book) took ``is_entry`` from
+    ``not reduce_only`` and so read it as an entry. A book saved before it was kept reads so
+    still."""
+    venue = PaperVenue()
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    exit_ = make_order("x1", side="SELL", order_type="LIMIT", price=105.0, size=1.0, is_entry=False)
+    entry = make_order("e1", order_type="LIMIT", price=95.0, size=1.0, slot_id=1)
+    venue.submit(exit_)
+    venue.submit(entry)
+    status = venue.order_status("x1")
+    assert status is not None and (status.reduce_only, status.is_entry) == (False, False)
+    assert {o.client_order_id: o.is_entry for o in venue.open_orders()} == {"x1": False, "e1": True}
+    again = PaperVenue()
+    again.restore_book(venue.book())
+    assert {o.client_order_id: o.is_entry for o in again.open_orders()} == {"x1": False, "e1": True}
+    older = venue.book()
+    for o in older["orders"]:
+        del o["is_entry"]
+    before = PaperVenue()
+    before.restore_book(older)
+    assert {o.client_order_id: o.is_entry for o in before.open_orders()} == {"x1": True, "e1": True}
+
+
 def test_a_cancel_on_its_way_is_saved_with_the_book() -> None:
     venue = PaperVenue(latency_ms=100)
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
@@ -831,6 +856,7 @@ def test_a_cancel_on_its_way_is_saved_with_the_book() -> None:
         ({"order": {"filled": 2.0}}, "orders.*filled 2.0 of 1.0"),
         ({"order": {"fills": 1.5}}, "orders.*fills 1.5"),
         ({"order": {"resting": "no"}}, "orders.*resting 'no'"),
+        ({"order": {"is_entry": "no"}}, "orders.*is_entry"),
         ({"order": {"cancel_at": "soon"}}, "orders.*cancel_at must be a number, got 'soon'"),
         ({"cash": "5"}, "cash must be a number, got '5'"),
         ({"positions": {"BTCUSDT": math.inf}}, "BTCUSDT must be finite, got inf"),

@@ -49,6 +49,7 @@ def make_order(
     trade_id: str = "t-1",
     reduce_only: bool = False,
     timestamp: float = 1_000.0,
+    is_entry: bool | None = None,
 ) -> VenueOrder:
     return VenueOrder(
         client_order_id,
@@ -62,6 +63,7 @@ def make_order(
         reduce_only=reduce_only,
         reference_price=reference_price,
         timestamp=timestamp,
+        is_entry=is_entry,
     )
 
 

@@ -62,6 +62,7 @@ def answered(
         filled_size=filled,
         avg_fill_price=avg_price,
         status=status,
+        is_entry=order.is_entry,
     )
 
 

@@ -2163,6 +2163,8 @@ class CcxtVenue:
             filled_size=filled,
             avg_fill_price=average,
             status=status,
+            # The order as sent, where it is one: its exit may have gone out plain.
+            is_entry=known.order.is_entry if known else None,
         )
 
     def _figure(self, value: Any, what: str, field_name: str) -> float:

@@ -677,7 +677,7 @@ class PaperVenue:
     # -- matching ------------------------------------------------------------------------
 
     def _match_quote(self, working: _Working, book: _Quote, ts: float, events: list[VenueEvent]) -> None:
-        if working.reduce_only and self._reduce_only_end(working, ts, events):
+        if self._reduce_only_end(working, ts, events):
             return
         buy, limit = working.buy, working.limit
         touch = book.ask if buy else book.bid
@@ -696,9 +696,7 @@ class PaperVenue:
                 # Marketable on arrival: a taker, never filled worse than its limit.
                 price = min(taker_price, limit) if buy else max(taker_price, limit)
                 maker = False
-        qty = min(working.remaining, size_at_touch)
-        if working.reduce_only:
-            qty = min(qty, self._reducible(working))
+        qty = self._fillable(working, min(working.remaining, size_at_touch))
         if qty > 0:
             if buy:
                 book.ask_size -= qty
@@ -718,7 +716,7 @@ class PaperVenue:
         events: list[VenueEvent],
     ) -> float:
         """Fill ``working`` against one bar; returns the volume it took."""
-        if working.reduce_only and self._reduce_only_end(working, ts, events):
+        if self._reduce_only_end(working, ts, events):
             return 0.0
         buy, limit = working.buy, working.limit
         taker_price = open_ * (1 + self._slip) if buy else open_ * (1 - self._slip)
@@ -732,9 +730,7 @@ class PaperVenue:
         else:
             working.resting = True
             return 0.0
-        qty = min(working.remaining, max(capacity, 0.0))
-        if working.reduce_only:
-            qty = min(qty, self._reducible(working))
+        qty = self._fillable(working, min(working.remaining, max(capacity, 0.0)))
         if qty > 0:
             self._fill(working, price, qty, maker, ts, events)
         self._after_pass(working, ts, events)
@@ -744,7 +740,7 @@ class PaperVenue:
         working.resting = True
         if working.remaining <= 0:
             return
-        if working.reduce_only and self._reduce_only_end(working, ts, events):
+        if self._reduce_only_end(working, ts, events):
             return
         if self._expire_remainder and working.market:
             reason = f"market order remainder {working.remaining!r} found no liquidity (IOC)"
@@ -760,12 +756,17 @@ class PaperVenue:
         position = self._positions.get(working.order.asset, 0.0)
         return max(-position if working.buy else position, 0.0)
 
+    def _fillable(self, working: _Working, qty: float) -> float:
+        """``qty`` of ``working`` that may fill now: for a reduce-only order, no more than the
+        position it reduces."""
+        return min(qty, self._reducible(working)) if working.reduce_only else qty
+
     def _reduce_only_end(self, working: _Working, ts: float, events: list[VenueEvent]) -> bool:
-        """Expire the reduce-only ``working`` when it has nothing left to reduce (its position
+        """Expire ``working``, when reduce-only, if it has nothing left to reduce (its position
         closed, or held on its own side, by other orders since it was sent, or by its own fills):
         filled further, it would open or grow a position, which an exchange never lets it do.
-        Returns whether it ended."""
-        if self._reducible(working) > 0:
+        Returns whether it ended (never for an order that is not reduce-only)."""
+        if not working.reduce_only or self._reducible(working) > 0:
             return False
         asset = working.order.asset
         position = self._positions.get(asset, 0.0)
@@ -881,6 +882,7 @@ class PaperVenue:
                     "price": o.price,
                     "size": o.size,
                     "reduce_only": o.reduce_only,
+                    "is_entry": o.is_entry,
                     "reference_price": o.reference_price,
                     "created_at": o.created_at,
                     "venue_order_id": w.venue_order_id,
@@ -945,6 +947,8 @@ class PaperVenue:
                     reduce_only=o["reduce_only"],
                     reference_price=o["reference_price"],
                     timestamp=o["created_at"],
+                    # Books saved before it was kept lack it: an entry unless reduce-only.
+                    is_entry=o.get("is_entry"),
                 )
                 w = _Working(
                     order,

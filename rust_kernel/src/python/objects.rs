@@ -522,8 +522,8 @@ impl PyVenueOrder {
     // `signature` are Rust values, which it would show as "...".
     #[pyo3(signature = (client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *,
         venue_order_id=Id::default(), reduce_only=false, reference_price=0.0, timestamp=None, filled_size=0.0,
-        avg_fill_price=0.0, status=None),
-        text_signature = "(client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *, venue_order_id=\"\", reduce_only=False, reference_price=0.0, timestamp=None, filled_size=0.0, avg_fill_price=0.0, status=None)")]
+        avg_fill_price=0.0, status=None, is_entry=None),
+        text_signature = "(client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *, venue_order_id=\"\", reduce_only=False, reference_price=0.0, timestamp=None, filled_size=0.0, avg_fill_price=0.0, status=None, is_entry=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
@@ -541,6 +541,7 @@ impl PyVenueOrder {
         #[pyo3(from_py_with = real::filled_size)] filled_size: f64,
         #[pyo3(from_py_with = real::avg_fill_price)] avg_fill_price: f64,
         status: Option<&Bound<'_, PyAny>>,
+        is_entry: Option<bool>,
     ) -> PyResult<Self> {
         let inner = VenueOrder {
             client_order_id,
@@ -565,7 +566,9 @@ impl PyVenueOrder {
             reduce_only,
             cancel_requested: false,
             created_at: time_or_now(timestamp),
-            is_entry: !reduce_only,
+            // Not given: an entry unless reduce-only. Since rules 24 an exit may go out plain,
+            // so whoever copies an order (a venue's answer, a saved book) passes it on.
+            is_entry: is_entry.unwrap_or(!reduce_only),
         };
         // Named as this constructor's arguments: the order's time is its `timestamp`.
         inner.check(|f| match f {
@@ -632,8 +635,8 @@ impl PyVenueOrder {
         self.inner.reduce_only
     }
     /// Whether the order opens its slot's position: an exit may go out without reduce-only
-    /// (rules 24), so `reduce_only` does not tell the two apart. One made here is an entry
-    /// unless reduce-only.
+    /// (rules 24), so `reduce_only` does not tell the two apart. One made here without
+    /// `is_entry` is an entry unless reduce-only.
     #[getter]
     fn is_entry(&self) -> bool {
         self.inner.is_entry
