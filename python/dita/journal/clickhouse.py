@@ -7,7 +7,9 @@ Two background threads keep ClickHouse off the hot path:
   when the queue is full it stops draining and rows wait in the kernel's own bounded
   outbox, so ``process_intent`` never waits;
 - the *writer* batches queued rows per (kernel, table) by size and time and inserts them
-  with clickhouse-connect, retrying with exponential backoff while ClickHouse is away.
+  with clickhouse-connect, retrying with exponential backoff while ClickHouse is away; a
+  client of its own that no longer answers (closed under it, its connection gone) is let go
+  and a new one opened.
   Drained rows never become Python objects: the kernel encodes each batch as a ClickHouse
   ``Native`` block with the GIL released and the writer hands the bytes to ``raw_insert``.
   Rows handed to :meth:`ClickHouseJournal.backfill` go through the ordinary column insert.
@@ -293,6 +295,21 @@ def _permanent_cause(exc: BaseException) -> str | None:
     return None
 
 
+def _answered_by_clickhouse(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it was raised from) is one ClickHouse sent: it names a
+    ClickHouse error code or name. A client's own error (closed, no connection) names none."""
+    from clickhouse_connect.driver.exceptions import Error
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, Error) and (seen.code is not None or seen.name):
+            return True
+        seen = seen.__cause__
+    return False
+
+
 @dataclass
 class _Blocked:
     """The writer's latest attempt failed for a permanent reason (``_permanent_cause``)."""
@@ -407,8 +424,11 @@ class ClickHouseJournal:
     outbox holds hands out its segments, and the rows are copied out after the kernel is free
     again; a smaller one also copies, while it holds the kernel, the rows below its cut in one
     segment, so keep it at least as large as the rows a poll interval brings).
-    Retries back off from ``retry_initial`` to ``retry_max`` seconds. An insert ClickHouse
-    refuses for a reason retrying does not cure (a table whose columns do not match, a table
+    Retries back off from ``retry_initial`` to ``retry_max`` seconds; after a failure, a
+    writer's client that no longer answers (closed under it, its chDB connection or the
+    server's connections gone) is let go and a new one opened for the next attempt
+    (``stats().extra["clients_reopened"]``). An insert ClickHouse refuses for a reason
+    retrying does not cure (a table whose columns do not match, a table
     or database missing that cannot be made again, the user's rights or credentials refused)
     blocks the writer: its rows stay queued and are tried again every ``retry_blocked``
     seconds and at each ``flush()``, which raises :class:`JournalBlockedError` instead of
@@ -603,7 +623,10 @@ class ClickHouseJournal:
             "wal_filled": 0,
             "wal_fill_failed": 0,
             "wal_refills": 0,
+            "clients_reopened": 0,
         }
+        # The writer let go of a client that no longer answered: the next one opened replaces it.
+        self._client_lost = False
         # Kernels whose earlier rows are being derived again from their WAL (flush waits for
         # them), and kernels whose progress is not recorded until such a fill is stored: from
         # attach on, and for good when the fill failed, so a later start looks again.
@@ -1489,8 +1512,12 @@ class ClickHouseJournal:
             server.release()
         if reader is not None:
             reader.close()
-        if self._client is not None:
-            self._client.close()
+        # Under the lock: a writer that outlived the join and opens a client now sees the abort
+        # and closes that one itself (_writer_client).
+        with self._cond:
+            client = self._client
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> ClickHouseJournal:
         return self
@@ -2017,6 +2044,7 @@ class ClickHouseJournal:
                 self._lift_block(PROGRESS_TABLE)
         except Exception as exc:  # advisory: the rows themselves are stored
             log.debug("could not record journal progress: %r", exc)
+            self._let_go_if_dead(exc, f"recording progress: {type(exc).__name__}: {exc}")
             # A dropped progress table is made again for next time.
             _, remake_error = self._remigrate_if_missing(exc)
             if remake_error:
@@ -2083,6 +2111,7 @@ class ClickHouseJournal:
         attached unchecked is checked first, asked until ClickHouse answers, as an insert is
         retried (for ``table``, whose rows wait on it)."""
         attempt = 0
+        remade = False  # tables were made again for this check already
         while True:
             with self._cond:
                 if kernel_id in self._refused or kernel_id not in self._unchecked:
@@ -2090,18 +2119,17 @@ class ClickHouseJournal:
                 self._attempt_no += 1
                 attempt_no = self._attempt_no
             try:
-                if self._client is None:
-                    self._client = self._open_writer_client()
+                self._writer_client()
                 allowed = self._check_unchecked(
                     kernel_id, functools.partial(self._writer_stored_seq, kernel_id)
                 )
+            except _Aborted:  # closed while a client was opened: not a failure to note
+                raise
             except Exception as exc:
                 error = f"{table}: {type(exc).__name__}: {exc} (reading the seq stored for {kernel_id})"
                 with self._cond:
                     self._stats.last_error = error
-                made, _ = self._remigrate_if_missing(exc)
-                cause = None if made else _permanent_cause(exc)
-                self._fail_and_wait(table, cause, error, attempt_no, attempt)
+                remade = self._writer_failed(table, exc, error, attempt_no, attempt, remade) or remade
                 attempt += 1
                 continue
             finally:
@@ -2209,8 +2237,7 @@ class ClickHouseJournal:
                     self._attempt_no += 1
                     attempt_no = self._attempt_no
                 try:
-                    if self._client is None:
-                        self._client = self._open_writer_client()
+                    self._writer_client()
                     first_key = part.first_key
                     if not must_check and first_key and first_key[0] <= self._check_through.get(kernel_id, 0):
                         must_check = True  # rows a refill derives too: it may have stored them
@@ -2234,6 +2261,8 @@ class ClickHouseJournal:
                         self._last_write_latency = time.monotonic() - drained_at
                     self._lift_block(table)
                     break
+                except _Aborted:  # closed while a client was opened: not a failure to note
+                    raise
                 except Exception as exc:
                     error = f"{table}: {type(exc).__name__}: {exc}"
                     with self._cond:
@@ -2249,22 +2278,81 @@ class ClickHouseJournal:
                         work.append((part.slice(mid, len(part)), True))
                         work.append((part.slice(0, mid), True))
                         break
-                    made, remake_error = self._remigrate_if_missing(exc)
-                    # A table or database made again is tried at once; missing once more after
-                    # that, it could not be made after all.
-                    cause = None if made and not remade else _permanent_cause(exc)
-                    remade = remade or made
-                    if cause is not None and remake_error:
-                        error = f"{error}; making it again failed: {remake_error}"
                     # The attempt may have landed before the error reached us: check keys next time.
                     must_check = True
-                    self._fail_and_wait(table, cause, error, attempt_no, attempt)
+                    remade = self._writer_failed(table, exc, error, attempt_no, attempt, remade) or remade
                     attempt += 1
                 finally:
                     # chDB ran queries and inserts on this thread at the journal's nice value,
                     # and set it back to nice 0 after each one.
                     self._lower_priority()
         return result
+
+    def _writer_client(self) -> Any:
+        """The writer's client, opened when it has none (ClickHouse away so far, or one that no
+        longer answered was let go). A journal closed meanwhile gets no new one: close() has
+        released the client it found, so this one is closed here and _Aborted raised."""
+        if self._client is not None:
+            return self._client
+        client = self._open_writer_client()
+        with self._cond:
+            if not self._abort.is_set():
+                self._client = client
+                if self._client_lost:
+                    self._client_lost = False
+                    self._counters["clients_reopened"] += 1
+                return client
+        client.close()
+        raise _Aborted
+
+    def _writer_failed(
+        self, table: str, exc: Exception, error: str, attempt_no: int, attempt: int, remade: bool
+    ) -> bool:
+        """Both of the writer's retry loops (an insert, an unchecked kernel's check) after their
+        attempt ``attempt_no`` on ``table``, their ``attempt``-th retry, failed with ``exc``
+        (``error`` names it): tables or the database ClickHouse said are missing are made again,
+        a client that no longer answers is let go, and the failure is noted and waited out
+        (:meth:`_fail_and_wait`). ``remade``: tables were made again for this already (missing
+        again, they could not be: a block). Returns whether anything was made again."""
+        made, remake_error = self._remigrate_if_missing(exc)
+        # A table or database made again is tried at once; missing once more after that, it
+        # could not be made after all.
+        cause = None if made and not remade else _permanent_cause(exc)
+        if cause is not None and remake_error:
+            error = f"{error}; making it again failed: {remake_error}"
+        if cause is None:
+            self._let_go_if_dead(exc, error)
+        self._fail_and_wait(table, cause, error, attempt_no, attempt)
+        return made
+
+    def _let_go_if_dead(self, exc: BaseException, error: str) -> None:
+        """After a failure that may pass (``exc``, named by ``error``): a writer's client that no
+        longer answers (closed under the writer, its chDB connection or the server's
+        connections gone) is closed and let go, so the next attempt opens a new one; logged
+        once per client. Kept, it would fail every retry alike, for good."""
+        client = self._client
+        if client is None or _answered_by_clickhouse(exc):
+            return  # an error ClickHouse sent came through the client: it answers
+        try:
+            if client.ping():
+                return  # the failure was not the client's: a new one would cure nothing
+        except Exception:
+            log.debug("the journal writer's client failed its ping", exc_info=True)
+        with self._cond:
+            if self._client is not client:
+                return
+            self._client = None
+            self._client_lost = True
+        log.warning(
+            "journal %s: the writer's client to ClickHouse no longer answers (%s): it is closed and "
+            "a new one opened for the next attempt",
+            self.target.display,
+            error,
+        )
+        try:
+            client.close()
+        except Exception:  # a client whose connection is gone may fail to close it too
+            log.debug("could not close the journal writer's lost client", exc_info=True)
 
     def _remigrate_if_missing(self, exc: BaseException) -> tuple[bool, str]:
         """After ClickHouse said a journal table or the database is missing: make them again.
