@@ -201,7 +201,14 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// loaded slot's exit order may say either. Before, every exit went out reduce-only: with one
 /// slot long and another short of one size on an asset the venue holds nothing, refuses both
 /// exits as reduce-only orders that would open a position, and neither slot could ever close.
-pub const RULES: u16 = 24;
+///
+/// 25: whether an exit goes out reduce-only (rules 24) is decided from sums kept as the
+/// slots and kept orders change, per asset: the slots' netted position and what working
+/// and kept orders may still take from it, by side, as whole units of 1e-15 of a size
+/// (exact, so a kernel decoded from a checkpoint sums as the live one did). Before, an exit
+/// beside a slot engaged the other way walked every open slot of the asset and every working
+/// order, in floats; the two differ only within the rounding of either.
+pub const RULES: u16 = 25;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

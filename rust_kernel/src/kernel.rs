@@ -385,7 +385,8 @@ impl KernelInput {
     }
 }
 
-/// Per asset, how many slots are engaged on it each way, kept as they change, so that an exit
+/// Per asset, how many slots are engaged on it each way (and, rules 25 on, the sums of
+/// [`AssetCounts`]), kept as they change, so that an exit
 /// knows in O(1) when no other slot may take from the venue's netted position the other way
 /// (rules 24, [`Kernel::exit_reduces`]) without walking the slots of the asset. A slot is
 /// engaged from its entry's submit until it holds nothing and no entry of it works
@@ -396,44 +397,211 @@ impl KernelInput {
 /// replaced ([`Kernel::recount_sides`]).
 #[derive(Clone, Debug, Default)]
 struct SideCounts {
-    /// Long and short, by asset. An entry is kept once made (one per asset traded, as the
-    /// market limits are), so a trade opening and closing on it finds it.
-    by_asset: IdMap<Id, [u32; 2]>,
+    /// By asset, in the order first counted, and the index of each asset's place. A place is
+    /// kept once made (one per asset traded, as the market limits are), so a trade opening
+    /// and closing on it finds it, and a slot counted on it keeps its place (`SlotCount`)
+    /// instead of looking the asset up at each change.
+    assets: Vec<(Id, AssetCounts)>,
+    index: IdMap<Id, u32>,
+    /// What each slot was last counted as, grown as slots are counted.
+    slots: Vec<SlotCount>,
     /// Whether the counts follow the slots. False in a kernel decoded until they are made
     /// again: changes are not counted, and every exit walks the slots as it did before.
     current: bool,
 }
 
+/// A slot as [`SideCounts`] last counted it: its part of its asset's sums, and the place of
+/// that asset (`NO_PLACE` while it counts on none: its asset may change only then).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SlotCount {
+    units: SlotUnits,
+    place: u32,
+}
+
+const NO_PLACE: u32 = u32::MAX;
+
+impl Default for SlotCount {
+    fn default() -> Self {
+        SlotCount {
+            units: SlotUnits::default(),
+            place: NO_PLACE,
+        }
+    }
+}
+
+/// An asset's counts in [`SideCounts`]: how many slots are engaged on it, long and short
+/// (rules 24), and, rules 25 on, the slots' netted position and what their working orders
+/// have left, by side of the book ([`book_side`]), as exact sums in [`units`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct AssetCounts {
+    engaged: [u32; 2],
+    net: i128,
+    working: [i128; 2],
+}
+
+/// A slot's part of its asset's sums ([`AssetCounts`]): its signed position and what its
+/// working orders have left, by side of the book, in [`units`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SlotUnits {
+    net: i128,
+    working: [i128; 2],
+}
+
+impl SlotUnits {
+    fn of(slot: &TradeSlot) -> Self {
+        // Only a slot holding a position counts in the net, as the walk nets the open slots
+        // (`open_by_asset`): a slot left with dust is not, and may turn FLAT after it was
+        // last counted.
+        let net = if slot.size > QTY_EPS {
+            units(slot.side.sign() * slot.size)
+        } else {
+            0
+        };
+        let mut u = SlotUnits {
+            net,
+            working: [0, 0],
+        };
+        for o in [&slot.active_entry_order, &slot.active_exit_order]
+            .into_iter()
+            .flatten()
+        {
+            u.working[book_side(o.side)] += units(o.remaining());
+        }
+        u
+    }
+}
+
+/// Sizes as whole units of 1e-15 of a size (rules 25), so that sums of them are exact: the
+/// same in any order of adding and taking away, so a kernel counting as it goes and one
+/// counting a checkpoint's slots afresh hold the same sums, and decide alike. A size is at
+/// most 1e15 (`error::MAX_MAGNITUDE`), 1e30 units, and a larger one (a log of rules 8 or
+/// older replays unbounded) is held at that: i128 sums 170 million of them.
+/// Whole units by truncation (a cast, where rounding is a library call on the baseline
+/// x86-64): monotonic and the same for the same size, which is all the sums need.
+#[inline]
+fn units(size: f64) -> i128 {
+    let u = size * 1e15;
+    if u.abs() < 9e18 {
+        // SAFETY: `u` is finite (NaN fails the comparison) and within i64, so the one
+        // instruction the unchecked cast is truncates it exactly as `as` would, without the
+        // saturating cast's checks.
+        i128::from(unsafe { u.to_int_unchecked::<i64>() })
+    } else {
+        // Beyond i64 (a size of 9,000 or more), held within a size of 1e15; NaN is 0.
+        u.clamp(-1e30, 1e30) as i128
+    }
+}
+
+/// The index of `side` in per-side sums.
+fn book_side(side: OrderSide) -> usize {
+    match side {
+        OrderSide::Buy => 0,
+        OrderSide::Sell => 1,
+    }
+}
+
 impl SideCounts {
     fn current() -> Self {
         SideCounts {
-            by_asset: IdMap::default(),
             current: true,
+            ..SideCounts::default()
         }
     }
 
-    /// Counts a slot on `side` of `asset` becoming engaged (`up`) or no longer.
-    fn count(&mut self, asset: &Id, side: TradeSide, up: bool) {
-        let i = match side {
-            TradeSide::Long => 0,
-            TradeSide::Short => 1,
-            // Counts nothing in the netted position either (`TradeSide::sign`).
-            TradeSide::Flat => return,
-        };
+    /// Counts slot `sid` of `asset` on `side` as engaged or no longer (`engaged`: None when
+    /// that did not change) and as adding `now` to the asset's sums. A slot counted as
+    /// adding nothing and engaged on no side leaves its asset's place (`NO_PLACE`).
+    fn count(
+        &mut self,
+        asset: &Id,
+        side: TradeSide,
+        engaged: Option<bool>,
+        sid: usize,
+        now: SlotUnits,
+    ) {
         if !self.current {
             return;
         }
-        let n = match self.by_asset.get_mut(asset.as_str()) {
-            Some(counts) => &mut counts[i],
-            None => &mut self.by_asset.entry(asset.clone()).or_default()[i],
+        if sid >= self.slots.len() {
+            self.slots.resize(sid + 1, SlotCount::default());
+        }
+        let counted = &mut self.slots[sid];
+        let place = match counted.place {
+            NO_PLACE => {
+                let place = match self.index.get(asset.as_str()) {
+                    Some(&p) => p,
+                    None => {
+                        self.assets.push((asset.clone(), AssetCounts::default()));
+                        let p = (self.assets.len() - 1) as u32;
+                        self.index.insert(asset.clone(), p);
+                        p
+                    }
+                };
+                counted.place = place;
+                place
+            }
+            p => p,
         };
-        // A count taken below 0 (which would be a bug) reads as many, never as none: an
-        // exit then walks the slots rather than trusting it.
-        *n = if up {
-            n.saturating_add(1)
-        } else {
-            n.checked_sub(1).unwrap_or(u32::MAX)
+        debug_assert_eq!(
+            &self.assets[place as usize].0, asset,
+            "a slot's asset changed while counted"
+        );
+        let was = std::mem::replace(&mut counted.units, now);
+        let c = &mut self.assets[place as usize].1;
+        c.net += now.net - was.net;
+        for i in 0..2 {
+            c.working[i] += now.working[i] - was.working[i];
+        }
+        let i = match side {
+            TradeSide::Long => Some(0),
+            TradeSide::Short => Some(1),
+            // Counts nothing in the netted position either (`TradeSide::sign`).
+            TradeSide::Flat => None,
         };
+        if let (Some(i), Some(up)) = (i, engaged) {
+            // A count taken below 0 (which would be a bug) reads as many, never as none: an
+            // exit then walks the slots rather than trusting it.
+            let n = &mut c.engaged[i];
+            *n = if up {
+                n.saturating_add(1)
+            } else {
+                n.checked_sub(1).unwrap_or(u32::MAX)
+            };
+        }
+    }
+
+    /// Counts slot `sid` off its asset (engaged on it or not: `was_engaged`, on `side`),
+    /// leaving its place: before its asset changes.
+    fn count_off(&mut self, asset: &Id, side: TradeSide, was_engaged: bool, sid: usize) {
+        if self.counted(sid) != SlotUnits::default() || was_engaged {
+            self.count(
+                asset,
+                side,
+                was_engaged.then_some(false),
+                sid,
+                SlotUnits::default(),
+            );
+        }
+        if let Some(counted) = self.slots.get_mut(sid) {
+            counted.place = NO_PLACE;
+        }
+    }
+
+    /// What slot `sid` was last counted as.
+    fn counted(&self, sid: usize) -> SlotUnits {
+        self.slots
+            .get(sid)
+            .map_or(SlotUnits::default(), |c| c.units)
+    }
+
+    /// The counts of `asset`, when any slot was counted on it; for slot `sid` on it, without
+    /// a lookup once it was.
+    fn of(&self, asset: &Id, sid: usize) -> Option<&AssetCounts> {
+        let place = match self.slots.get(sid).map_or(NO_PLACE, |c| c.place) {
+            NO_PLACE => *self.index.get(asset.as_str())?,
+            p => p,
+        };
+        Some(&self.assets[place as usize].1)
     }
 }
 
@@ -512,10 +680,11 @@ pub(crate) struct Kept {
     /// The slot's exit leg when the order ended: a late fill completing an exit advances the
     /// leg only if no other exit was sent since.
     leg: usize,
-    /// What [`EndedOrders`] last counted the order as ([`Kept::flags`]), so a change is
-    /// counted once. Not part of a checkpoint: kept orders are counted as they are kept.
+    /// What [`EndedOrders`] last counted the order as ([`Kept::flags`], [`Kept::units`]),
+    /// so a change is counted once. Not part of a checkpoint: kept orders are counted as
+    /// they are kept.
     #[serde(skip)]
-    counted: u8,
+    counted: (u8, i128),
 }
 
 /// [`Kept::flags`]: owed a fill, kept in doubt.
@@ -526,6 +695,17 @@ impl Kept {
     /// Whether the order is owed a fill (`due`) and in doubt, as [`EndedOrders`] counts them.
     fn flags(&self) -> u8 {
         (if self.due() > 0.0 { OWED } else { 0 }) | (if self.in_doubt { DOUBTED } else { 0 })
+    }
+
+    /// What the order may still take from the venue's position, in [`units`]: what is left
+    /// of it while in doubt (it may still work), else what the venue said filled of it that
+    /// is not booked (`due`).
+    fn units(&self) -> i128 {
+        units(if self.in_doubt {
+            self.order.remaining()
+        } else {
+            self.due()
+        })
     }
 
     /// What the venue said filled of the order beyond what is booked (its end's figure, or
@@ -573,17 +753,28 @@ pub(crate) struct EndedOrders {
     /// unfilled is kept (a fill may race the cancel), and one owed a fill once would have
     /// had every capped ENTER after walk every kept order.
     owed_entries: u32,
-    /// The same two counts by asset ([owed, in doubt]; an asset leaves at [0, 0]): while
-    /// neither is set for an asset, its exits decide their reduce-only without looking at
-    /// the kept orders (rules 24, `Kernel::exit_reduces`), whatever is owed on another.
-    by_asset: IdMap<Id, [u32; 2]>,
+    /// The same two counts by asset, and what the asset's kept orders may still take from
+    /// the venue's position, by side ([`KeptCounts`]; an asset leaves when none counts):
+    /// while none is owed or in doubt on an asset, its exits decide their reduce-only
+    /// without looking at the kept orders (rules 24 and 25, `Kernel::exit_reduces`),
+    /// whatever is owed on another.
+    by_asset: IdMap<Id, KeptCounts>,
+}
+
+/// An asset's kept orders in [`EndedOrders::by_asset`]: how many are owed a fill and how
+/// many in doubt, and by side of the book ([`book_side`]) what they may still take from the
+/// venue's position ([`Kept::units`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct KeptCounts {
+    n: [u32; 2],
+    taken: [i128; 2],
 }
 
 impl EndedOrders {
     fn keep(&mut self, key: KeptKey, mut kept: Kept) {
         self.forget(key);
         // Counted afresh here (`note_owed`, below), whatever it was counted as elsewhere.
-        kept.counted = 0;
+        kept.counted = (0, 0);
         self.by_client_id
             .insert(kept.order.client_order_id.clone(), key);
         let venue_id = kept.order.venue_order_id.clone();
@@ -600,21 +791,31 @@ impl EndedOrders {
         let Some(k) = self.by_key.get_mut(&key) else {
             return;
         };
-        let now = k.flags();
+        let now = (k.flags(), k.units());
         let was = std::mem::replace(&mut k.counted, now);
         if was != now {
-            let asset = k.order.asset.clone();
-            self.count_flags(key, &asset, was, now);
+            let (asset, side) = (k.order.asset.clone(), k.order.side);
+            self.count(key, &asset, side, was, now);
         }
     }
 
-    /// Counts kept order `key` of `asset`, counted as `was` ([`Kept::flags`]), as `now`.
-    fn count_flags(&mut self, key: KeptKey, asset: &Id, was: u8, now: u8) {
+    /// Counts kept order `key` of `asset` on `side`, counted as `was` ([`Kept::flags`],
+    /// [`Kept::units`]), as `now`.
+    fn count(
+        &mut self,
+        key: KeptKey,
+        asset: &Id,
+        side: OrderSide,
+        was: (u8, i128),
+        now: (u8, i128),
+    ) {
         if was == now {
             return;
         }
         let entry = key.1 && !key.2;
         let by_asset = self.by_asset.entry(asset.clone()).or_default();
+        by_asset.taken[book_side(side)] += now.1 - was.1;
+        let (was, now) = (was.0, now.0);
         for (i, flag) in [OWED, DOUBTED].into_iter().enumerate() {
             let (total, of_entries) = match flag {
                 OWED => (
@@ -629,14 +830,25 @@ impl EndedOrders {
                 _ => {}
             };
             step(total);
-            step(&mut by_asset[i]);
+            step(&mut by_asset.n[i]);
             if let Some(n) = of_entries {
                 step(n);
             }
         }
-        if *by_asset == [0, 0] {
+        if *by_asset == KeptCounts::default() {
             self.by_asset.remove(asset);
         }
+    }
+
+    /// Rules 25 on, what kept orders of `asset` on `side` may still take from the venue's
+    /// position, in [`units`]: what `taken_on` walks them for.
+    fn units_on(&self, asset: &Id, side: OrderSide) -> i128 {
+        if self.by_asset.is_empty() {
+            return 0;
+        }
+        self.by_asset
+            .get(asset)
+            .map_or(0, |c| c.taken[book_side(side)])
     }
 
     /// Whether no kept order of `asset` is owed a fill or in doubt, as counted.
@@ -679,7 +891,7 @@ impl EndedOrders {
         let Some(old) = self.by_key.remove(&key) else {
             return;
         };
-        self.count_flags(key, &old.order.asset, old.counted, 0);
+        self.count(key, &old.order.asset, old.order.side, old.counted, (0, 0));
         let coid = &old.order.client_order_id;
         self.by_client_id.remove(coid);
         self.reconciled.remove(coid);
@@ -2370,7 +2582,9 @@ impl Kernel {
     /// one slot long and another short of the same size the venue holds nothing, and neither
     /// exit could ever fill. Before rules 24 every exit went out reduce-only.
     ///
-    /// Decided in O(1) when the slot's own position covers the exit (`covered_by_own`) and no
+    /// Rules 25 on, decided in O(1) from the sums [`SideCounts`] and the kept orders keep by
+    /// asset (`room_units`), whatever the book. Under rules 24, as a log of it replays:
+    /// decided in O(1) when the slot's own position covers the exit (`covered_by_own`) and no
     /// slot is engaged on the asset the other way ([`SideCounts`]: none holds it so, and no
     /// entry of it works on the exit's side of the book): then the venue's net is at least
     /// this slot's position, and every other order that may take from it first is another
@@ -2381,6 +2595,9 @@ impl Kernel {
     fn exit_reduces(&self, sid: usize, side: OrderSide, qty: f64) -> bool {
         if rules() < 24 {
             return true;
+        }
+        if rules() >= 25 && self.sides.current {
+            return self.room_units(sid, side) >= units(qty - size_tolerance(qty));
         }
         let own = &self.slots[sid];
         let covered_by_own =
@@ -2393,9 +2610,8 @@ impl Kernel {
             };
             let alone = other_way.is_some_and(|i| {
                 self.sides
-                    .by_asset
-                    .get(own.asset.as_str())
-                    .is_some_and(|n| n[i] == 0)
+                    .of(&own.asset, sid)
+                    .is_some_and(|n| n.engaged[i] == 0)
             });
             if alone {
                 return true;
@@ -2410,6 +2626,29 @@ impl Kernel {
             return covered_by_own;
         }
         self.netted_room(sid, side, others_work) >= qty - size_tolerance(qty)
+    }
+
+    /// Rules 25 on, what the venue's netted position of slot `sid`'s asset leaves an exit on
+    /// `side`, in [`units`], from sums kept as the slots and kept orders change (O(1), for a
+    /// book hedged on the asset too): the slots' net, less what the other slots' working
+    /// orders on that side have left, what kept orders in doubt on it have left and what
+    /// the venue said filled of the other kept orders on it that is not booked yet (as
+    /// `netted_room` walks them). The slot's own part is taken as it is now: it may have
+    /// changed since it was counted, within this input.
+    fn room_units(&self, sid: usize, side: OrderSide) -> i128 {
+        let own = &self.slots[sid];
+        let i = book_side(side);
+        let (now, was) = (SlotUnits::of(own), self.sides.counted(sid));
+        let (net, working) = self
+            .sides
+            .of(&own.asset, sid)
+            .map_or((0, 0), |c| (c.net, c.working[i]));
+        let net = net - was.net + now.net;
+        let room = match side {
+            OrderSide::Sell => net,
+            OrderSide::Buy => -net,
+        };
+        room - (working - was.working[i]) - self.ended.units_on(&own.asset, side)
     }
 
     /// What the venue's netted position of slot `sid`'s asset leaves an exit on `side`, after
@@ -2780,11 +3019,11 @@ impl Kernel {
 
         // Accepted: the slot starts a new trade; a late fill of the last one is refused now.
         self.ended.forget_slot(sid);
-        if engaged(&self.slots[sid]) {
-            // Not so in a slot free for a trade; counted off all the same if it were.
-            let slot = &self.slots[sid];
-            self.sides.count(&slot.asset, slot.side, false);
-        }
+        // Not engaged in a slot free for a trade (nor counted, dust aside); counted off all
+        // the same if it were, under the asset it held, which changes below.
+        let slot = &self.slots[sid];
+        let was = engaged(slot);
+        self.sides.count_off(&slot.asset, slot.side, was, sid);
         let slot = &mut self.slots[sid];
         // Event ids stay remembered across trades; everything else starts afresh.
         let prev_seen = std::mem::take(&mut slot.seen_events);
@@ -3018,7 +3257,9 @@ impl Kernel {
             slot.active_entry_order = Some(order.clone());
             self.recount_slot(sid, was);
         } else {
+            let was = engaged(slot);
             slot.active_exit_order = Some(order.clone());
+            self.recount_slot(sid, was);
         }
         self.counters.orders_submitted += 1;
     }
@@ -4087,7 +4328,8 @@ impl Kernel {
     /// what the slot then holds ([`Kernel::size_after_fill`], which the caller judged the fill
     /// by). `partly`: what the report's interval left uncovered is less than its size
     /// (`Placed`): for a per-fill report, its fill was partly booked already by an earlier
-    /// report.
+    /// report. The caller counts the slot again once it has booked the fill on the order too
+    /// (`recount_slot`): one count of both changes.
     fn book_fill(
         &mut self,
         ev: &VenueEvent,
@@ -4116,7 +4358,6 @@ impl Kernel {
         };
         self.note_reconciliation(ev, order);
 
-        let was = engaged(&self.slots[sid]);
         let slot = &mut self.slots[sid];
         let mut realized = 0.0;
         if order.is_entry {
@@ -4179,7 +4420,6 @@ impl Kernel {
             );
         }
         self.update_open_index(sid, &asset, holds);
-        self.recount_slot(sid, was);
         Booked {
             fee,
             prorated,
@@ -4296,6 +4536,7 @@ impl Kernel {
             }
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
+        let was = engaged(&self.slots[sid]);
         let booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
         if let Some(legs) = self.covered.get_mut(sid) {
             let leg = &mut legs[usize::from(!order.is_entry)];
@@ -4322,6 +4563,7 @@ impl Kernel {
                 }
             }
         }
+        self.recount_slot(sid, was);
         debug_assert_eq!(holds, self.slots[sid].size > QTY_EPS);
         let working = if complete {
             0.0
@@ -4395,7 +4637,7 @@ impl Kernel {
                     in_doubt: false,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
-                    counted: 0,
+                    counted: (0, 0),
                 }
             });
             let shared = venue_id
@@ -4413,15 +4655,23 @@ impl Kernel {
                     None => self.ended.finished_elsewhere(v),
                 }
             }
+            // The order was counted with what it had left after this fill (`recount_slot`
+            // above): clearing it changes the counts only for a remainder within the size's
+            // tolerance, or for an entry leaving its slot holding nothing (no longer engaged).
             let slot = &mut self.slots[sid];
-            if order.is_entry {
-                let was = engaged(slot);
-                slot.active_entry_order = None;
-                self.recount_slot(sid, was);
+            let working = if order.is_entry {
+                &mut slot.active_entry_order
             } else {
-                slot.active_exit_order = None;
+                &mut slot.active_exit_order
+            };
+            let left = working.take().is_some_and(|o| o.remaining() > 0.0);
+            let was = engaged(slot) || order.is_entry;
+            if !order.is_entry {
                 advance_leg(slot);
                 close_if_closed(slot);
+            }
+            if left || was != engaged(&self.slots[sid]) {
+                self.recount_slot(sid, was);
             }
             if !self.ended.by_key.is_empty() {
                 // A trade closed while a fill of its entry is owed is not free yet.
@@ -4607,7 +4857,9 @@ impl Kernel {
             };
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
+        let was = engaged(&self.slots[sid]);
         let booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
+        self.recount_slot(sid, was);
         let complete = order.size - new_filled <= size_tolerance(order.size);
         let leg_done = {
             let kept = self.ended.get_mut(key).expect("kept orders are indexed");
@@ -4885,7 +5137,7 @@ impl Kernel {
                     in_doubt: maybe_working && rules() >= 13,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
-                    counted: 0,
+                    counted: (0, 0),
                 },
             );
             if reused && learned_or_own {
@@ -4915,7 +5167,9 @@ impl Kernel {
             };
             self.set_committed(sid, n);
         } else {
+            let was = engaged(&self.slots[sid]);
             self.slots[sid].active_exit_order = None;
+            self.recount_slot(sid, was);
         }
         if ev.filled_size > order.filled_size + size_tolerance(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
@@ -5022,19 +5276,31 @@ impl Kernel {
     /// Makes [`SideCounts`] again from the slots.
     pub(crate) fn recount_sides(&mut self) {
         let mut sides = SideCounts::current();
-        for slot in self.slots.iter().filter(|s| engaged(s)) {
-            sides.count(&slot.asset, slot.side, true);
+        sides.slots = vec![SlotCount::default(); self.slots.len()];
+        for (sid, slot) in self.slots.iter().enumerate() {
+            let (e, u) = (engaged(slot), SlotUnits::of(slot));
+            if e || u != SlotUnits::default() {
+                sides.count(&slot.asset, slot.side, e.then_some(true), sid, u);
+            }
         }
         self.sides = sides;
     }
 
     /// Counts slot `sid` in [`SideCounts`] as it is now, where it was `was` ([`engaged`])
-    /// before a change: called after each change of its size or its entry.
+    /// before a change: called after each change of its size or its orders (the sums count
+    /// what its working orders have left).
     fn recount_slot(&mut self, sid: usize, was: bool) {
         let slot = &self.slots[sid];
         let now = engaged(slot);
-        if now != was {
-            self.sides.count(&slot.asset, slot.side, now);
+        let units = SlotUnits::of(slot);
+        if now != was || units != self.sides.counted(sid) {
+            self.sides.count(
+                &slot.asset,
+                slot.side,
+                (now != was).then_some(now),
+                sid,
+                units,
+            );
         }
     }
 
@@ -5060,26 +5326,28 @@ impl Kernel {
                 e.owed_count, e.in_doubt_count, e.owed_entries
             ));
         }
-        let mut by_asset: Vec<(Id, [u32; 2])> = Vec::new();
+        let mut by_asset: Vec<(Id, KeptCounts)> = Vec::new();
         for k in e.by_key.values() {
-            let f = k.flags();
-            if f == 0 {
+            let (f, u) = (k.flags(), k.units());
+            if f == 0 && u == 0 {
                 continue;
             }
             let i = match by_asset.iter().position(|(a, _)| *a == k.order.asset) {
                 Some(i) => i,
                 None => {
-                    by_asset.push((k.order.asset.clone(), [0, 0]));
+                    by_asset.push((k.order.asset.clone(), KeptCounts::default()));
                     by_asset.len() - 1
                 }
             };
-            by_asset[i].1[0] += u32::from(f & OWED != 0);
-            by_asset[i].1[1] += u32::from(f & DOUBTED != 0);
+            let c = &mut by_asset[i].1;
+            c.n[0] += u32::from(f & OWED != 0);
+            c.n[1] += u32::from(f & DOUBTED != 0);
+            c.taken[book_side(k.order.side)] += u;
         }
-        let mut kept_by_asset: Vec<(Id, [u32; 2])> =
+        let mut kept_by_asset: Vec<(Id, KeptCounts)> =
             e.by_asset.iter().map(|(a, n)| (a.clone(), *n)).collect();
-        by_asset.sort();
-        kept_by_asset.sort();
+        by_asset.sort_by(|x, y| x.0.cmp(&y.0));
+        kept_by_asset.sort_by(|x, y| x.0.cmp(&y.0));
         if kept_by_asset != by_asset {
             return Some(format!(
                 "kept orders counted by asset {kept_by_asset:?}, are {by_asset:?}"
@@ -5091,17 +5359,42 @@ impl Kernel {
         let mut again = self.clone();
         again.recount_sides();
         let nonzero = |c: &SideCounts| {
-            let mut v: Vec<(Id, [u32; 2])> = c
-                .by_asset
+            let mut v: Vec<(Id, AssetCounts)> = c
+                .assets
                 .iter()
-                .filter(|(_, n)| **n != [0, 0])
-                .map(|(k, n)| (k.clone(), *n))
+                .filter(|(_, n)| *n != AssetCounts::default())
+                .cloned()
                 .collect();
             v.sort_by(|x, y| x.0.cmp(&y.0));
             v
         };
         let (kept, made) = (nonzero(&self.sides), nonzero(&again.sides));
-        (kept != made).then(|| format!("side counts kept {kept:?}, made again {made:?}"))
+        if kept != made {
+            return Some(format!("side counts kept {kept:?}, made again {made:?}"));
+        }
+        for sid in 0..self.slots.len() {
+            let (counted, made) = (self.sides.counted(sid), again.sides.counted(sid));
+            if counted != made {
+                return Some(format!("slot {sid} counted as {counted:?}, is {made:?}"));
+            }
+        }
+        // The sums an exit decides by (rules 25) say what the walk of rules 24 says, within
+        // the rounding of either.
+        for (sid, slot) in self.slots.iter().enumerate() {
+            if slot.asset.is_empty() {
+                continue;
+            }
+            for side in [OrderSide::Buy, OrderSide::Sell] {
+                let summed = self.room_units(sid, side) as f64 / 1e15;
+                let walked = self.netted_room(sid, side, true);
+                if (summed - walked).abs() > 1e-9 * walked.abs().max(1.0) {
+                    return Some(format!(
+                        "slot {sid}'s room on {side:?}: {summed} summed, {walked} walked"
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// What the entries in doubt (of `asset`, or all) count towards the notional caps, rules
@@ -6475,6 +6768,22 @@ mod tests {
         e.order_type = OrderType::Limit;
         e.limit_price = 100.0;
         e
+    }
+
+    #[test]
+    fn units_truncate_sizes_alike_on_both_sides_of_the_fast_cast() {
+        assert_eq!(units(0.1), 100_000_000_000_000);
+        assert_eq!(units(-0.1), -100_000_000_000_000);
+        assert_eq!(units(f64::NAN), 0);
+        // The largest size (1e15) is 1e30 units, as the float says it: far within i128.
+        assert_eq!(units(1e15), 1e30 as i128);
+        // Across 9,000 (the unchecked cast's end) the sums stay monotonic and exact.
+        let below = units(8_999.999_999);
+        let at = units(9_000.0);
+        let above = units(9_000.000_001);
+        assert!(below < at && at < above, "{below} {at} {above}");
+        assert_eq!(at, 9_000 * 10i128.pow(15));
+        assert_eq!(units(-9_000.0), -at);
     }
 
     #[test]
