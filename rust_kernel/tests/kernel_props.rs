@@ -17,13 +17,20 @@ fn intent(
     price: f64,
     size: f64,
 ) -> Intent {
-    // The last of the harness's four slots trades another asset: what the kernel counts by
-    // asset (the sides engaged, the kept orders owed a fill or in doubt) sees two.
+    // The last of the harness's four slots trades another asset, and the third either, by
+    // the intent's number: what the kernel counts by asset (the sides engaged, the sums, the
+    // kept orders owed a fill or in doubt) sees two, and a slot moving between them. An exit
+    // or cancel names its slot's asset (`Harness::on_slot`).
+    let asset = match slot {
+        3 => "ETH",
+        2 if n % 2 == 0 => "ETH",
+        _ => "BTC",
+    };
     let mut i = Intent::new(
         &format!("i{n}"),
         &format!("t{slot}-{n}"),
         slot,
-        if slot == 3 { "ETH" } else { "BTC" },
+        asset,
         side,
         action,
         price,
@@ -89,6 +96,19 @@ impl Harness {
             }
         }
         applied
+    }
+
+    /// `i`, an exit or cancel, naming the asset its slot holds (when the slot exists).
+    fn on_slot(&self, mut i: Intent) -> Intent {
+        if let Some(slot) = usize::try_from(i.slot_id)
+            .ok()
+            .and_then(|s| self.k.slots().get(s))
+        {
+            if !slot.asset.is_empty() {
+                i.asset = slot.asset.clone();
+            }
+        }
+        i
     }
 
     fn intent(&mut self, i: Intent) -> KernelOutcome {
@@ -163,6 +183,11 @@ enum Op {
         /// Whether it carries a fill id (without one, it is known by its total: rules 14).
         with_id: bool,
     },
+    /// `reconcile_from_slots` with the slots as they are, slot `dust` (when below 4, and
+    /// holding nothing) loaded with dust of its asset (5e-10, below `QTY_EPS`).
+    Reload {
+        dust: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -202,6 +227,7 @@ fn op() -> impl Strategy<Value = Op> {
                 total,
                 with_id
             }),
+        (0usize..8).prop_map(|dust| Op::Reload { dust }),
     ]
 }
 
@@ -360,20 +386,18 @@ fn random_sequence(
                 ));
             }
             Op::Exit { slot, size, price } => {
-                h.intent(limit(
+                let x = h.on_slot(intent(
                     n,
-                    intent(
-                        n,
-                        KernelCommandType::Exit,
-                        slot,
-                        TradeSide::Long,
-                        price,
-                        size,
-                    ),
+                    KernelCommandType::Exit,
+                    slot,
+                    TradeSide::Long,
+                    price,
+                    size,
                 ));
+                h.intent(limit(n, x));
             }
             Op::Cancel { slot } => {
-                h.intent(intent(
+                let c = h.on_slot(intent(
                     n,
                     KernelCommandType::Cancel,
                     slot,
@@ -381,6 +405,7 @@ fn random_sequence(
                     100.0,
                     0.0,
                 ));
+                h.intent(c);
             }
             Op::FillResting { pick, price } => {
                 let ids: Vec<String> = h
@@ -509,6 +534,23 @@ fn random_sequence(
                         e.fill_id = id(&format!("lf{n}"));
                     }
                     seen_events.extend(h.feed(vec![e]));
+                }
+            }
+            Op::Reload { dust } => {
+                // What a kernel decoded from a checkpoint or given slots counts afresh must be
+                // what this one counted as it went (`check_invariants`), dust included.
+                let mut slots = h.k.slots().to_vec();
+                if let Some(s) = slots.get_mut(dust) {
+                    if s.size == 0.0
+                        && s.active_entry_order.is_none()
+                        && s.active_exit_order.is_none()
+                        && !s.asset.is_empty()
+                    {
+                        s.size = 5e-10;
+                    }
+                }
+                if h.k.replace_slots(slots.clone()).is_ok() {
+                    h.inputs.push(KernelInput::replace_slots(slots));
                 }
             }
             Op::Garbage { kind, qty } => {
