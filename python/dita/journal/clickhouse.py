@@ -2320,9 +2320,12 @@ class ClickHouseJournal:
         cause = None if made and not remade else _permanent_cause(exc)
         if cause is not None and remake_error:
             error = f"{error}; making it again failed: {remake_error}"
+        # Counted before the client is pinged (a query of its own), so stats() says the
+        # failure as soon as it happened.
+        self._note_failure(table, cause, error, attempt_no)
         if cause is None:
             self._let_go_if_dead(exc, error)
-        self._fail_and_wait(table, cause, error, attempt_no, attempt)
+        self._backoff_after(cause, attempt_no, attempt)
         return made
 
     def _let_go_if_dead(self, exc: BaseException, error: str) -> None:
@@ -2441,6 +2444,11 @@ class ClickHouseJournal:
         the backoff of the ``attempt``-th retry for a failure that may pass, ``retry_blocked``
         (cut short by a flush() or backfill()) for a permanent ``cause``."""
         self._note_failure(table, cause, error, attempt_no)
+        self._backoff_after(cause, attempt_no, attempt)
+
+    def _backoff_after(self, cause: str | None, attempt_no: int, attempt: int) -> None:
+        """The wait after failed attempt ``attempt_no``, the ``attempt``-th retry: the backoff
+        for a failure that may pass, ``retry_blocked`` for a permanent ``cause``."""
         if cause is None:
             delay = min(self.retry_max, self.retry_initial * (2 ** min(attempt, 30)))
         else:
