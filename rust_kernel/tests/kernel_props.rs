@@ -23,7 +23,7 @@ fn intent(
     // or cancel names its slot's asset (`Harness::on_slot`).
     let asset = match slot {
         3 => "ETH",
-        2 if n % 2 == 0 => "ETH",
+        2 if n.is_multiple_of(2) => "ETH",
         _ => "BTC",
     };
     let mut i = Intent::new(
