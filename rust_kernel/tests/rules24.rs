@@ -12,41 +12,20 @@ use common::long_btc;
 
 /// Opens slot `slot` at `size` on BTC, `side`, filled whole at 100.
 fn open(k: &mut Kernel, slot: i64, side: TradeSide, size: f64) {
-    let mut e = long_btc(
-        &format!("e{slot}"),
-        &format!("t{slot}"),
-        slot,
-        KernelCommandType::Enter,
-        size,
-    );
-    e.side = side;
-    let order = k.process_intent(&e).submit.expect("entry sent");
-    fill(k, &order, &format!("f-e{slot}"));
+    common::open_btc(k, slot, side, size);
+    assert_eq!(k.side_counts_difference(), None);
 }
 
 fn fill(k: &mut Kernel, order: &VenueOrder, event_id: &str) {
-    let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
-    f.price = 100.0;
-    f.size = order.size;
-    f.filled_size = order.size;
-    let out = k.on_venue_event(&f);
-    assert!(out.accepted, "{out:?}");
+    common::fill_at_100(k, order, order.size, order.size, event_id);
     assert_eq!(k.side_counts_difference(), None);
 }
 
 /// The order an EXIT of slot `slot` (its whole position) sends.
 fn exit(k: &mut Kernel, slot: i64, n: u32) -> VenueOrder {
-    let x = long_btc(
-        &format!("x{slot}-{n}"),
-        "",
-        slot,
-        KernelCommandType::Exit,
-        0.0,
-    );
-    let out = k.process_intent(&x);
-    assert!(out.accepted, "{out:?}");
+    let order = common::exit_whole(k, slot, n);
     assert_eq!(k.side_counts_difference(), None);
-    out.submit.expect("exit sent")
+    order
 }
 
 #[test]

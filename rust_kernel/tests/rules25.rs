@@ -9,43 +9,11 @@ use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
 
 mod common;
-use common::long_btc;
+use common::{exit_whole as exit, fill_at_100, long_btc, open_btc as open};
 
-/// Opens slot `slot` at `size` on BTC, `side`, filled whole at 100.
-fn open(k: &mut Kernel, slot: i64, side: TradeSide, size: f64) {
-    let mut e = long_btc(
-        &format!("e{slot}"),
-        &format!("t{slot}"),
-        slot,
-        KernelCommandType::Enter,
-        size,
-    );
-    e.side = side;
-    let out = k.process_intent(&e);
-    let order = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
-    fill(k, &order, order.size, &format!("f-e{slot}"));
-}
-
+/// Fills `size` of `order` at 100, stating no running total.
 fn fill(k: &mut Kernel, order: &VenueOrder, size: f64, event_id: &str) {
-    let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
-    f.price = 100.0;
-    f.size = size;
-    let out = k.on_venue_event(&f);
-    assert!(out.accepted, "{out:?}");
-}
-
-/// The order an EXIT of slot `slot` (its whole position) sends.
-fn exit(k: &mut Kernel, slot: i64, n: u32) -> VenueOrder {
-    let x = long_btc(
-        &format!("x{slot}-{n}"),
-        "",
-        slot,
-        KernelCommandType::Exit,
-        0.0,
-    );
-    let out = k.process_intent(&x);
-    assert!(out.accepted, "{out:?}");
-    out.submit.expect("exit sent")
+    fill_at_100(k, order, size, 0.0, event_id);
 }
 
 /// A kernel whose slot 0 was loaded holding dust (5e-10 BTC, below `QTY_EPS`) beside its

@@ -62,6 +62,50 @@ pub fn long_btc(
     )
 }
 
+/// Fills `size` of `order` at 100, the report stating the running total `total` (0: none),
+/// asserting the kernel took the fill.
+#[allow(dead_code)]
+pub fn fill_at_100(k: &mut Kernel, order: &VenueOrder, size: f64, total: f64, event_id: &str) {
+    let mut f = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+    f.price = 100.0;
+    f.size = size;
+    f.filled_size = total;
+    let out = k.on_venue_event(&f);
+    assert!(out.accepted, "{out:?}");
+}
+
+/// Opens slot `slot` at `size` on BTC, `side`, filled whole at 100 (entry `e<slot>`, trade
+/// `t<slot>`).
+#[allow(dead_code)]
+pub fn open_btc(k: &mut Kernel, slot: i64, side: TradeSide, size: f64) {
+    let mut e = long_btc(
+        &format!("e{slot}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        size,
+    );
+    e.side = side;
+    let out = k.process_intent(&e);
+    let order = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    fill_at_100(k, &order, order.size, order.size, &format!("f-e{slot}"));
+}
+
+/// The order an EXIT of slot `slot`'s whole position (intent `x<slot>-<n>`) sends.
+#[allow(dead_code)]
+pub fn exit_whole(k: &mut Kernel, slot: i64, n: u32) -> VenueOrder {
+    let x = long_btc(
+        &format!("x{slot}-{n}"),
+        "",
+        slot,
+        KernelCommandType::Exit,
+        0.0,
+    );
+    let out = k.process_intent(&x);
+    assert!(out.accepted, "{out:?}");
+    out.submit.expect("exit sent")
+}
+
 /// Sets the rules version in the header of every segment of the write-ahead log in `dir` (as
 /// a log written before that version has it, in format version 1 for rules 0), keeping the
 /// header's checksum right.
