@@ -476,11 +476,12 @@ impl SlotUnits {
 /// counting a checkpoint's slots afresh hold the same sums, and decide alike. A size is at
 /// most 1e15 (`error::MAX_MAGNITUDE`), 1e30 units, and a larger one (a log of rules 8 or
 /// older replays unbounded) is held at that: i128 sums 170 million of them.
+///
 /// Whole units by truncation (a cast, where rounding is a library call on the baseline
 /// x86-64): monotonic and the same for the same size, which is all the sums need.
 #[inline]
 fn units(size: f64) -> i128 {
-    let u = size * 1e15;
+    let u = size * UNITS_PER_SIZE;
     if u.abs() < 9e18 {
         // SAFETY: `u` is finite (NaN fails the comparison) and within i64, so the one
         // instruction the unchecked cast is truncates it exactly as `as` would, without the
@@ -488,9 +489,13 @@ fn units(size: f64) -> i128 {
         i128::from(unsafe { u.to_int_unchecked::<i64>() })
     } else {
         // Beyond i64 (a size of 9,000 or more), held within a size of 1e15; NaN is 0.
-        u.clamp(-1e30, 1e30) as i128
+        let most = MAX_MAGNITUDE * UNITS_PER_SIZE;
+        u.clamp(-most, most) as i128
     }
 }
+
+/// [`units`] in a size.
+const UNITS_PER_SIZE: f64 = 1e15;
 
 /// The index of `side` in per-side sums.
 fn book_side(side: OrderSide) -> usize {
@@ -509,8 +514,8 @@ impl SideCounts {
     }
 
     /// Counts slot `sid` of `asset` on `side` as engaged or no longer (`engaged`: None when
-    /// that did not change) and as adding `now` to the asset's sums. A slot counted as
-    /// adding nothing and engaged on no side leaves its asset's place (`NO_PLACE`).
+    /// that did not change) and as adding `now` to the asset's sums, taking the asset's
+    /// place first if the slot holds none (it leaves it in `count_off` only).
     fn count(
         &mut self,
         asset: &Id,
@@ -1329,8 +1334,9 @@ fn size_tolerance(size: f64) -> f64 {
     QTY_EPS.max(size * 1e-9)
 }
 
-/// How much of a position `net` (positive long, negative short) an order on `side` reduces.
-fn exit_room(side: OrderSide, net: f64) -> f64 {
+/// How much of a position `net` (positive long, negative short) an order on `side` reduces:
+/// a size, or (rules 25) its [`units`].
+fn exit_room<T: std::ops::Neg<Output = T>>(side: OrderSide, net: T) -> T {
     match side {
         OrderSide::Sell => net,
         OrderSide::Buy => -net,
@@ -2644,11 +2650,7 @@ impl Kernel {
             .of(&own.asset, sid)
             .map_or((0, 0), |c| (c.net, c.working[i]));
         let net = net - was.net + now.net;
-        let room = match side {
-            OrderSide::Sell => net,
-            OrderSide::Buy => -net,
-        };
-        room - (working - was.working[i]) - self.ended.units_on(&own.asset, side)
+        exit_room(side, net) - (working - was.working[i]) - self.ended.units_on(&own.asset, side)
     }
 
     /// What the venue's netted position of slot `sid`'s asset leaves an exit on `side`, after
@@ -5385,7 +5387,7 @@ impl Kernel {
                 continue;
             }
             for side in [OrderSide::Buy, OrderSide::Sell] {
-                let summed = self.room_units(sid, side) as f64 / 1e15;
+                let summed = self.room_units(sid, side) as f64 / UNITS_PER_SIZE;
                 let walked = self.netted_room(sid, side, true);
                 if (summed - walked).abs() > 1e-9 * walked.abs().max(1.0) {
                     return Some(format!(
