@@ -1282,6 +1282,7 @@ fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option<u64> {
         .map(|k| id_less_key(k, ev.size))
 }
 
+#[cold]
 fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
     vec![("field", Detail::Static(field)), ("value", value.into())]
 }
@@ -2218,6 +2219,7 @@ impl Kernel {
         }
     }
 
+    #[cold]
     fn refuse(
         &self,
         intent: &Intent,
@@ -3420,6 +3422,7 @@ impl Kernel {
         }
     }
 
+    #[cold]
     fn event_refusal(
         &self,
         ev: &VenueEvent,
@@ -3665,6 +3668,7 @@ impl Kernel {
     /// an order kept for its late fills both carry (rules 8 on): it may be either's, and
     /// booked on the working order a fill owed to the kept one moves a position the venue
     /// does not hold, while the kept one's slot waits for it for good.
+    #[cold]
     fn shared_venue_id_refusal(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
         let mut d = order_named(ev);
         d.push((
@@ -3686,6 +3690,7 @@ impl Kernel {
 
     /// The refusal of an event naming no order the kernel knows of. An order that ended
     /// long ago (or, under rules before 2, at all) is known by its ids' fingerprints.
+    #[cold]
     fn unknown_order(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
         let known = self
             .finished_orders

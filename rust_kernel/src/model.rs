@@ -1626,6 +1626,7 @@ impl KernelOutcome {
         self.seq = seq;
     }
 
+    #[cold]
     pub fn refused(
         slot_id: i64,
         trade_id: Id,
