@@ -3255,16 +3255,7 @@ impl Kernel {
         self.rate.record(intent.timestamp);
         self.by_client_id.insert(order.client_order_id.clone(), sid);
         self.follow_new_order(sid, order.is_entry);
-        let slot = &mut self.slots[sid];
-        if order.is_entry {
-            let was = engaged(slot);
-            slot.active_entry_order = Some(order.clone());
-            self.recount_slot(sid, was);
-        } else {
-            let was = engaged(slot);
-            slot.active_exit_order = Some(order.clone());
-            self.recount_slot(sid, was);
-        }
+        self.set_working(sid, order.is_entry, Some(order.clone()));
         self.counters.orders_submitted += 1;
     }
 
@@ -5160,9 +5151,7 @@ impl Kernel {
         if order.is_entry {
             // Counted off on the side it was counted on, before a slot left holding nothing
             // turns FLAT.
-            let was = engaged(&self.slots[sid]);
-            self.slots[sid].active_entry_order = None;
-            self.recount_slot(sid, was);
+            self.set_working(sid, true, None);
             let slot = &mut self.slots[sid];
             if !holds {
                 slot.side = TradeSide::Flat;
@@ -5174,9 +5163,7 @@ impl Kernel {
             };
             self.set_committed(sid, n);
         } else {
-            let was = engaged(&self.slots[sid]);
-            self.slots[sid].active_exit_order = None;
-            self.recount_slot(sid, was);
+            self.set_working(sid, false, None);
         }
         if ev.filled_size > order.filled_size + size_tolerance(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
@@ -5234,10 +5221,10 @@ impl Kernel {
     fn finish_order(&mut self, sid: usize, client_order_id: &Id) {
         self.by_client_id.remove(client_order_id);
         if let Some(o) = self.slots[sid].active_order() {
-            if !o.venue_order_id.is_empty() {
-                let v = o.venue_order_id.clone();
-                self.by_venue_id.remove(&v);
-                self.finished_orders.insert(fingerprint(&v));
+            let v = &o.venue_order_id;
+            if !v.is_empty() {
+                self.by_venue_id.remove(v);
+                self.finished_orders.insert(fingerprint(v));
             }
         }
         self.finished_orders.insert(fingerprint(client_order_id));
@@ -5291,6 +5278,20 @@ impl Kernel {
             }
         }
         self.sides = sides;
+    }
+
+    /// Puts `order` as slot `sid`'s working entry (`is_entry`) or exit, or clears it (None),
+    /// and counts the slot again.
+    fn set_working(&mut self, sid: usize, is_entry: bool, order: Option<VenueOrder>) {
+        let slot = &mut self.slots[sid];
+        let was = engaged(slot);
+        let working = if is_entry {
+            &mut slot.active_entry_order
+        } else {
+            &mut slot.active_exit_order
+        };
+        *working = order;
+        self.recount_slot(sid, was);
     }
 
     /// Counts slot `sid` in [`SideCounts`] as it is now, where it was `was` ([`engaged`])
