@@ -828,6 +828,14 @@ def reconcile_with_venue(
                 f"the venue's positions are malformed: {asset!r} is {qty!r}, not a finite number"
             )
             return report
+        # An asset that is not a name (None where an adapter found no symbol) broke the sort of
+        # the assets below with a TypeError, after the events above were applied.
+        if not isinstance(asset, str):
+            report.positions_unchecked = (
+                f"the venue's positions are malformed: an asset is {asset!r}, not a str "
+                f"(its position {qty!r})"
+            )
+            return report
     theirs_pos = {a: q for a, q in venue_positions.items() if abs(q) > QTY_EPS}
     mine_pos = _kernel_positions(kernel)
     for asset in sorted(set(theirs_pos) | set(mine_pos)):
