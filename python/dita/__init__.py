@@ -30,7 +30,7 @@ from dita._kernel import (
     Verbosity,
     __version__,
 )
-from dita.control import InMemoryControlPlane
+from dita.control import ControlChangeRefused, InMemoryControlPlane
 from dita.journal import InMemoryJournal
 from dita.kernel import ExecutionKernel, SlotView
 from dita.projection import InMemoryProjection
@@ -51,6 +51,7 @@ __all__ = [
     "AccountEvent",
     "AccountEventKind",
     "CcxtVenue",
+    "ControlChangeRefused",
     "ControlMode",
     "ExecutionKernel",
     "InMemoryControlPlane",

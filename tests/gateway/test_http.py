@@ -1473,3 +1473,26 @@ def test_a_poll_interval_below_10_ms_or_not_finite_is_refused_naming_it(seconds:
 
     with pytest.raises(ValidationError, match="venue_poll_seconds"):
         GatewaySettings(venue_poll_seconds=seconds)
+
+
+def test_a_control_change_the_kernel_refuses_is_503_naming_it() -> None:
+    """Under a plane of the process, a kernel that stopped taking input (closing) refuses a
+    change: the answer says it was not applied and why, not that the plane is away."""
+    import asyncio
+
+    from dita import ExecutionKernel, InMemoryControlPlane
+    from dita.gateway.app import create_app
+    from dita.gateway.config import GatewaySettings
+
+    kernel = ExecutionKernel(max_slots=1, kernel_id="gw", control_plane=InMemoryControlPlane())
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    kernel.stop_input()
+
+    async def put() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+            return await c.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
+
+    res = asyncio.run(put())
+    assert res.status_code == 503, res.text
+    assert "control change not applied" in res.text and "kernel 'gw'" in res.text
+    assert "nothing changed" not in res.text

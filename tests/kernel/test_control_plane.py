@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dita import ExecutionKernel, InMemoryControlPlane
+from dita import ControlChangeRefused, ExecutionKernel, InMemoryControlPlane
 
 
 def mode(kernel: ExecutionKernel) -> str:
@@ -78,6 +78,22 @@ def test_closing_one_kernel_leaves_the_plane_to_the_others() -> None:
     q.close()
     plane.set(mode="PAPER")
     assert mode(q) == "HALTED", "a closed plane applies nothing"
+
+
+def test_a_global_halt_reaches_every_kernel_when_one_refuses_it() -> None:
+    """A kernel that stopped taking input (closing, or its log failed) refuses the change: the
+    others are halted all the same, kernels attached later start halted, and the error names
+    the one that refused."""
+    plane = InMemoryControlPlane()
+    a = ExecutionKernel(max_slots=1, kernel_id="a", control_plane=plane)
+    b = ExecutionKernel(max_slots=1, kernel_id="b", control_plane=plane)
+    a.stop_input()
+    with pytest.raises(ControlChangeRefused, match=r"1 refused it: kernel 'a': .*closed"):
+        plane.set(mode="HALTED")
+    assert mode(b) == "HALTED"
+    assert plane.entries == {"*": {"mode": "HALTED"}}
+    c = ExecutionKernel(max_slots=1, kernel_id="c", control_plane=plane)
+    assert mode(c) == "HALTED"
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,15 @@ from dita._shared import ClosesWithTheLastKernel
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
-__all__ = ["GLOBAL", "ControlPlane", "InMemoryControlPlane", "entry_key", "enum_names", "normalize_change"]
+__all__ = [
+    "GLOBAL",
+    "ControlChangeRefused",
+    "ControlPlane",
+    "InMemoryControlPlane",
+    "entry_key",
+    "enum_names",
+    "normalize_change",
+]
 
 GLOBAL = "*"
 """Kernel id of the entry that applies to every kernel without an entry of its own."""
@@ -96,6 +104,11 @@ class ControlPlane(Protocol):
         """Detach every kernel and release the plane."""
 
 
+class ControlChangeRefused(RuntimeError):
+    """A change the plane stored and applied to the kernels that took it, refused by others
+    (a kernel closing, or one whose log failed), each named in the message."""
+
+
 class InMemoryControlPlane(ClosesWithTheLastKernel):
     """Control for the kernels of one process: a change is applied to them at once.
 
@@ -151,13 +164,26 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
             if key in self._kernels
             else []
         )
-        for kernel in targets:
-            kernel.update_control(**change, source="control-plane")  # validates before storing
+        # Stored first and applied to every kernel even when one refuses (one closing, one
+        # whose log failed): a global HALTED stopped at the first such kernel left the kernels
+        # after it trading, and kernels attached later did not start halted.
         self.entries.setdefault(key, {}).update(change)
         order = self._set_order.setdefault(key, {})
         for field in change:
             self._sets += 1
             order[field] = self._sets
+        refused: list[tuple[str, Exception]] = []
+        for kernel in targets:
+            try:
+                kernel.update_control(**change, source="control-plane")
+            except Exception as exc:
+                refused.append((kernel.kernel_id, exc))
+        if refused:
+            named = "; ".join(f"kernel {kid!r}: {exc}" for kid, exc in refused)
+            raise ControlChangeRefused(
+                f"control change {change} is stored and applied to the other kernels, "
+                f"but {len(refused)} refused it: {named}"
+            ) from refused[0][1]
         return dict(self.entries[key])
 
     def close(self) -> None:

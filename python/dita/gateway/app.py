@@ -51,6 +51,7 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita._text import shortened
+from dita.control import ControlChangeRefused
 from dita.gateway.config import GatewaySettings
 from dita.gateway.engine import FILL_TRIGGERS, applied_events
 from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes, unicode_text
@@ -970,6 +971,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             # applies the change a moment later: wait for it, so the answer is what the kernel runs.
             try:
                 await anyio.to_thread.run_sync(lambda: plane.set(kernel.kernel_id, **fields))
+            except ControlChangeRefused as exc:  # stored, but this kernel (closing) refused it
+                raise HTTPException(503, f"control change not applied: {exc}") from None
             except RuntimeError as exc:  # ControlPlaneUnavailable: nothing was set
                 raise HTTPException(503, f"control plane unavailable, nothing changed: {exc}") from None
             except ValueError as exc:  # an entry in the cluster no write can follow, named
