@@ -238,6 +238,38 @@ def test_bad_control_plane_settings_are_refused() -> None:
         HazelcastControlPlane(["127.0.0.1:1"], updated_by="op\udcff")
     with pytest.raises(ValueError, match=r"host:port, got 'localhost'"):
         HazelcastControlPlane(["localhost"])
+    for bad in (0, -1.0, float("nan"), True, "10"):
+        with pytest.raises(
+            ValueError, match=rf"resync_interval must be between 0.1 and 3600 seconds, got {bad!r}"
+        ):
+            HazelcastControlPlane(["127.0.0.1:1"], resync_interval=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("resync_interval", [0.3, 3600.0])
+def test_a_halt_whose_event_never_arrives_is_applied_by_the_periodic_read(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, resync_interval: float
+) -> None:
+    """Events of the map are not guaranteed (a member failing with one in flight, one the
+    client had not connected to yet): with the plane's listener gone, a global HALTED reaches
+    the kernel through the read made every ``resync_interval`` seconds, and only through it."""
+    plane = _plane(hz_member, resync_interval=resync_interval)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        assert plane.wait_synced(10)
+        listener = plane._listener_id
+        assert listener is not None
+        assert plane._client.get_map(CONTROL_PLANE_MAP).remove_entry_listener(listener).result()
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="test")
+        if resync_interval < 1:
+            assert eventually(lambda: mode(kernel) == "HALTED", timeout=10)
+            assert plane.entries()["*"]["mode"] == "HALTED"
+            assert kernel.process_intent(btc_entry(kernel_id)).diagnostic_code.name == "MODE_BLOCKED"
+        else:
+            # Without the read, nothing brings it: what the short interval's case stands on.
+            time.sleep(2.0)
+            assert mode(kernel) == "PAPER"
+    finally:
+        kernel.close()
 
 
 def _cli(*args: str) -> Any:

@@ -241,6 +241,11 @@ class HazelcastControlPlane:
     ``attach`` waits up to ``attach_timeout`` seconds for the cluster so that a kernel started
     while trading is halted starts halted; if the cluster is unreachable it starts on its
     local control state and says so.
+
+    The map's events are how a change arrives; every ``resync_interval`` seconds (10) the
+    entries are read again as well, so a change whose event never reached this client (a
+    member that failed with it in flight, one the client was not yet connected to) is applied
+    within that time, not at the entry's next change.
     """
 
     def __init__(
@@ -250,15 +255,22 @@ class HazelcastControlPlane:
         *,
         attach_timeout: float = 3.0,
         updated_by: str = "dita",
+        resync_interval: float = 10.0,
     ) -> None:
-        is_number = isinstance(attach_timeout, int | float) and not isinstance(attach_timeout, bool)
-        if not is_number or not 0 <= attach_timeout <= 300:
+        def seconds(value: Any, low: float, high: float) -> bool:
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            return is_number and low <= value <= high
+
+        if not seconds(attach_timeout, 0, 300):
             raise ValueError(f"attach_timeout must be between 0 and 300 seconds, got {attach_timeout!r}")
+        if not seconds(resync_interval, 0.1, 3600):
+            raise ValueError(f"resync_interval must be between 0.1 and 3600 seconds, got {resync_interval!r}")
         if not isinstance(updated_by, str) or not updated_by.strip() or not is_utf8(updated_by):
             raise ValueError(f"updated_by must name who writes entries in UTF-8 text, got {updated_by!r}")
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
         self.attach_timeout = float(attach_timeout)
+        self.resync_interval = float(resync_interval)
         self.updated_by = updated_by
         self._lock = threading.RLock()
         self._kernels: dict[str, ExecutionKernel] = {}
@@ -317,15 +329,24 @@ class HazelcastControlPlane:
             )
 
     def _run(self) -> None:
+        next_read = time.monotonic() + self.resync_interval
         while not self._closing:
-            self._wake.wait(0.5)
+            self._wake.wait(min(0.5, max(next_read - time.monotonic(), 0.0)))
             self._wake.clear()
             if self._closing:
                 break
-            if self._resync_needed and self._connected.is_set():
+            # The periodic read, once the first one after connecting has been made.
+            periodic = (
+                not self._resync_needed
+                and self._synced.is_set()
+                and self._connected.is_set()
+                and time.monotonic() >= next_read
+            )
+            if (self._resync_needed or periodic) and self._connected.is_set():
                 self._resync_needed = False
+                next_read = time.monotonic() + self.resync_interval
                 try:
-                    self._sync_all()
+                    self._sync_all(periodic=periodic)
                 except Exception as exc:
                     self._last_error = f"{type(exc).__name__}: {exc}"
                     _log.warning("control plane resync failed (%s); retrying", self._last_error)
@@ -345,7 +366,9 @@ class HazelcastControlPlane:
                 time.sleep(0.002)  # a kernel was mid-call in another thread: try again shortly
                 self._wake.set()
 
-    def _sync_all(self) -> None:
+    def _sync_all(self, periodic: bool = False) -> None:
+        """Reads every entry and applies what changed: after each (re)connect, and every
+        ``resync_interval`` seconds (``periodic``)."""
         cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
         if self._listener_id is None:
             # The client re-registers listeners on its own after a reconnect.
@@ -372,6 +395,12 @@ class HazelcastControlPlane:
                         entries.pop(key, None)  # removed after the read
                     elif not _superseded(arrived, entries.get(key, {})):
                         entries[key] = arrived
+                # Entries the read found changed that no event brought, during the read or before.
+                missed = sorted(
+                    k
+                    for k in set(known) | set(entries)
+                    if k not in self._arrived and known.get(k) != entries.get(k)
+                )
                 self._entries = entries
                 for gone in [b for b in self._bad_stamps if b[0] not in entries]:
                     del self._bad_stamps[gone]
@@ -399,6 +428,15 @@ class HazelcastControlPlane:
                 len(entries),
                 sorted(kid for kid, _ in kernels),
             )
+        elif periodic and missed:
+            # Also an event still on its way when the read was made: it comes to nothing then.
+            _log.info(
+                "control plane %s: entries %s changed with no event received; applied from a periodic read",
+                self.cluster_members,
+                missed,
+            )
+        elif periodic:
+            _log.debug("control plane %s in sync: %d entries", self.cluster_members, len(entries))
         else:
             _log.info("control plane %s in sync: %d entries", self.cluster_members, len(entries))
 
