@@ -397,3 +397,39 @@ def test_reads_of_two_threads_keep_the_collector_off_until_both_are_done() -> No
         thread.join(10)
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_a_value_typed_by_hand_into_dita_slots_does_not_fail_every_publish(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The removal of slots beyond max_slots is a predicate on every entry of dita_slots: a
+    value there that is not JSON (text put by hand from a console) made the member refuse it
+    ("no suitable accessor for 'kernel_id'"), so every cycle failed for good, every kernel's
+    at that: each a full resync, sync() never True, errors and staleness_s growing, and a
+    close waiting out its 5 s to warn its account may not say it closed. Such an entry is
+    left alone, as the readers skip it."""
+    slots = hz_client.get_map(SLOTS_MAP).blocking()
+    stray_key = f"{kernel_id}-typed-by-hand"
+    slots.set(stray_key, "hello")
+    # An entry of an earlier run with more slots, to be removed with the value beside it.
+    earlier = ExecutionKernel(max_slots=1, kernel_id=kernel_id)
+    stale = dict(earlier.slot_dict(0), slot_id=5, kernel_id=kernel_id, fsm_state="POSITION_OPEN")
+    earlier.close()
+    slots.set(f"{kernel_id}:5", to_json_value(stale))
+    projection = _projection(hz_member, interval=30.0, heartbeat=15.0)  # publishes on sync only
+    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=10), projection.stats()["last_error"]
+        stats = projection.stats()
+        assert stats["errors"] == 0 and stats["last_error"] == ""
+        # The slot beyond max_slots went all the same; the value typed by hand is still there.
+        assert projected(hz_client, kernel_id) == expected(kernel.snapshot())
+        assert slots.get(stray_key) == "hello"
+        enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 1, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+        assert kernel.process_intent(enter).accepted
+        assert projection.sync(timeout=10)
+        assert projection.stats()["errors"] == 0
+        assert projected(hz_client, kernel_id)["slots"][1]["fsm_state"] == "POSITION_OPEN"
+    finally:
+        kernel.close()
+        slots.remove(stray_key)  # other tests share this member

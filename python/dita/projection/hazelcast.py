@@ -49,7 +49,7 @@ with warnings.catch_warnings():
     from hazelcast.errors import HazelcastError, IllegalStateError
     from hazelcast.future import Future, combine_futures
     from hazelcast.lifecycle import LifecycleState
-    from hazelcast.predicate import Predicate, and_, equal, greater_or_equal
+    from hazelcast.predicate import Predicate, and_, equal, greater_or_equal, instance_of
     from hazelcast.proxy.map import BlockingMap, Map
 
     from hazelcast import reactor as _hz_reactor
@@ -361,13 +361,22 @@ _CONTROL_PLANE_DDL = (
 )
 
 
+_JSON_VALUE_CLASS = "com.hazelcast.core.HazelcastJsonValue"
+"""The member's class of the values dita writes (``HazelcastJsonValue``)."""
+
+
 def slots_beyond(kernel_id: str, max_slots: int) -> Predicate:
     """The ``dita_slots`` entries of ``kernel_id`` numbered ``max_slots`` and above.
 
     Matched on the value's fields, not the key: a key prefix would also take the entries of
     kernel ids that extend this one (``k1`` and ``k10``, or ``k1:2`` whose keys are ``k1:2:N``).
+    JSON values only, tested first (the member stops at the first part that fails): a value of
+    another type (text put by hand from a console) has no fields, and the member refused the
+    whole removal for it, so every publish failed for as long as that entry stayed.
     """
-    return and_(equal("kernel_id", kernel_id), greater_or_equal("slot_id", max_slots))
+    return and_(
+        instance_of(_JSON_VALUE_CLASS), equal("kernel_id", kernel_id), greater_or_equal("slot_id", max_slots)
+    )
 
 
 def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
