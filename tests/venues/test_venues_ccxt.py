@@ -2508,6 +2508,44 @@ def test_a_resting_bybit_order_is_followed_through_its_order_lists_until_it_fill
     assert [c.params["orderId"] for c in exchange.calls("GET", "/v5/execution/list")] == [_BYBIT_ORDER_ID] * 2
 
 
+def test_a_bybit_order_older_than_bybits_default_range_is_read_over_its_whole_life(
+    bybit_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """Bybit's execution list, asked for no time range, gives the last 7 days, the order's id
+    given or not, and a range spans 7 days at most: the trades of an order made 20 days ago
+    (taken over after a restart) were missed, and its fills booked from the order with no fee
+    of their own. It is asked from the order's making to now, 7 days a request, from the oldest."""
+    week_ms = 7 * 86_400_000
+    made = int(clock.now) * 1000 - 20 * 86_400_000
+    trades = [
+        _bybit_trade(f"21000000000612200{n}", qty, at)
+        for n, (qty, at) in enumerate((("0.005", made + 60_000), ("0.007", made + 8 * 86_400_000),
+                                       ("0.008", made + 15 * 86_400_000)))
+    ]  # fmt: skip
+    order = VenueOrder(
+        "s2-entry-1", 0, "t-1", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.02,
+        venue_order_id=f"BTCUSDT:{_BYBIT_ORDER_ID}", status=VenueOrderStatus.ACKNOWLEDGED,
+    )  # fmt: skip
+    bybit_venue.watch(order)
+    filled = dict(
+        _bybit_order("Filled", "0.02", "1800"), createdTime=str(made), updatedTime=str(made + 15 * 86_400_000)
+    )
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list(), repeat=True)
+    exchange.script("GET", "/v5/order/history", payload=_bybit_list(filled), repeat=True)
+    for trade in trades:
+        exchange.script("GET", "/v5/execution/list", payload=_bybit_list(trade))
+    fills = [e for e in bybit_venue.poll_events() if e.kind == KernelEventKind.FILL]
+    assert [f.fill_id for f in fills] == [f"BTCUSDT:{t['execId']}" for t in trades]
+    assert all(f.metadata.get("fill_source") != "order" for f in fills)
+    assert fills[-1].status == VenueOrderStatus.FILLED
+    asked = exchange.calls("GET", "/v5/execution/list")
+    assert [(int(c.params["startTime"]), int(c.params["endTime"]), c.params["orderId"]) for c in asked] == [
+        (made, made + week_ms, _BYBIT_ORDER_ID),
+        (made + week_ms, made + 2 * week_ms, _BYBIT_ORDER_ID),
+        (made + 2 * week_ms, int(clock.now) * 1000, _BYBIT_ORDER_ID),
+    ]
+
+
 def test_a_bybit_order_whose_submit_timed_out_is_found_by_its_order_link_id(
     bybit_venue: CcxtVenue, exchange: RecordedExchange
 ) -> None:

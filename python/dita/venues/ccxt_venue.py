@@ -186,7 +186,7 @@ def _gate_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[s
 
 
 # The most time ranges an order's trades are read over (Gate's spot list: 30 days each, so the
-# last year of the order's life), and how far the exchange's clock is taken to run ahead of ours
+# last year of the order's life; Bybit's: 7 days each, its last 12 weeks), and how far the exchange's clock is taken to run ahead of ours
 # at most: an order's last update later than that is no time its trades can have.
 _MOST_TRADE_RANGES = 12
 _EXCHANGE_CLOCK_AHEAD_S = 86_400
@@ -227,11 +227,13 @@ class _TradePages(NamedTuple):
 # unless asked for up to 1000, by page number. Gate's spot list, asked for no time range
 # (``from``, ``to``: ccxt sends fetch_my_trades' ``since`` and ``until`` as them), gives the
 # last 7 days only, and a range may span 30 days at most: an order older than a week (taken over
-# after a restart) had its older trades missed, and the rest booked from the order. A Gate swap's
-# list (``_ORDER_TRADE_LISTS``) is read one page.
+# after a restart) had its older trades missed, and the rest booked from the order. Bybit's
+# execution list is Gate's case with 7 days for both (``startTime``, ``endTime``: ccxt's
+# ``since`` and ``until``), the order's id given or not. A Gate swap's list
+# (``_ORDER_TRADE_LISTS``) is read one page.
 _TRADE_PAGES = {
     "binance": _TradePages(1000, _binance_next_page),
-    "bybit": _TradePages(100, _bybit_next_page),
+    "bybit": _TradePages(100, _bybit_next_page, window_s=7 * 86_400),
     "okx": _TradePages(100, _okx_next_page),
     "gate": _TradePages(1000, _gate_next_page, ("spot",), window_s=30 * 86_400),
 }
