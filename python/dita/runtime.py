@@ -1274,7 +1274,9 @@ class TradingRuntime:
         """Replay ``feed`` (bars and quotes in time order). ``speed`` None runs as fast as
         possible; 1.0 keeps the data's pace in wall-clock time, 60 runs a minute per second.
         Each item must be a ``Bar`` or a ``Quote`` (a plain tuple, a dict or a pandas row says
-        neither: TypeError). Returns the number of data points handled."""
+        neither: TypeError). ``should_stop`` is asked before each item and, while a paced run
+        waits for an item's time, every ``_STOP_CHECK_SECONDS``. Returns the number of data
+        points handled."""
         if speed is not None and not (_is_number(speed) and math.isfinite(speed) and speed > 0):
             raise ValueError(f"speed={speed!r} must be a positive number (or None for as fast as possible)")
         start_wall = time.monotonic()
@@ -1290,8 +1292,8 @@ class TradingRuntime:
                 if first_ts is None:
                     first_ts = item.ts
                 due = (item.ts - first_ts) / speed - (time.monotonic() - start_wall)
-                if due > 0:
-                    time.sleep(due)
+                if due > 0 and not _waited(due, should_stop):
+                    break  # stopped while it waited: the item is not handled
             # A row is whole or not handled: a SIGTERM or Ctrl-C (in `dita paper`) raised in
             # its middle counted it handled with its strategies' decisions lost, and a run
             # continued on the log skipped it. Held, it ends the run after the row.
@@ -1358,6 +1360,25 @@ class TradingRuntime:
 
 _INF = math.inf
 _PROGRESS_SECONDS = 0.25
+# How often a paced replay asks ``should_stop`` while it waits for the next item's time: a gap
+# in the data (hourly bars at 60x, a weekend) slept a minute or hours past a --duration.
+_STOP_CHECK_SECONDS = 0.25
+
+
+def _waited(seconds: float, should_stop: Callable[[], bool] | None) -> bool:
+    """Sleep ``seconds``, asking ``should_stop`` every ``_STOP_CHECK_SECONDS`` (and at the end);
+    False when it said stop."""
+    if should_stop is None:
+        time.sleep(seconds)
+        return True
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, _STOP_CHECK_SECONDS))
+        if should_stop():
+            return False
+    return True
+
+
 _REENTERED = (
     "{call} called while the runtime is handing out a data point (from a strategy's callback "
     "or a listener): the other strategies would hear the new one before the one they are "
