@@ -860,7 +860,7 @@ def test_a_cancel_on_its_way_is_saved_with_the_book() -> None:
         ({"order": {"cancel_at": "soon"}}, "orders.*cancel_at must be a number, got 'soon'"),
         ({"cash": "5"}, "cash must be a number, got '5'"),
         ({"positions": {"BTCUSDT": math.inf}}, "BTCUSDT must be finite, got inf"),
-        ({"quotes": {"BTCUSDT": [99.0, math.nan, 5.0, 5.0]}}, "quotes.*BTCUSDT must be finite, got nan"),
+        ({"quotes": {"BTCUSDT": [99.0, math.nan, 5.0, 5.0]}}, "quotes.*BTCUSDT ask must be finite, got nan"),
         ({"submitted": -1}, "submitted -1"),
         # Two orders of one id: one replaced the other, its fills gone with it.
         ({"twice": True}, "client_order_id 'o1' twice"),
@@ -881,6 +881,35 @@ def test_a_book_of_another_format_is_refused_and_changes_nothing(
     with pytest.raises(ValueError, match=message):
         fresh.restore_book(book)
     assert fresh.open_orders() == [] and fresh.now() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("quote", "message"),
+    [
+        ([99.0, -1.0, 5.0, 5.0], "BTCUSDT ask must be positive, got -1.0"),
+        ([0.0, 0.0, 5.0, 5.0], "BTCUSDT bid must be positive, got 0.0"),
+        ([101.0, 99.0, 5.0, 5.0], "BTCUSDT ask 99.0 is below bid 101.0"),
+        ([99.0, 100.0, 5.0, -5.0], "BTCUSDT ask_size must not be negative, got -5.0"),
+        ([99.0, 100.0, 5.0], "BTCUSDT is not"),
+    ],
+)
+def test_a_saved_quote_no_market_shows_is_refused_not_filled_at(quote: list[float], message: str) -> None:
+    """The saved top of book was read as any finite numbers: a negative or zero ask, or a
+    crossed quote, which ``on_quote`` refuses, was restored, and the next market buy filled at
+    -1.0001 (or 0), a price no market offered."""
+    venue = PaperVenue()
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    book = venue.book()
+    book["quotes"]["BTCUSDT"] = quote
+    fresh = PaperVenue()
+    with pytest.raises(ValueError, match=f"paper book: quotes .*{re.escape(message)}"):
+        fresh.restore_book(book)
+    assert fresh.open_orders() == [] and fresh.now() == 0.0 and fresh.positions() == {}
+    # As book() writes it (the size the last orders took gone, bid and ask one price) it is read,
+    # and a quote with no size left fills nothing.
+    book["quotes"]["BTCUSDT"] = [99.5, 99.5, 0.0, 0.0]
+    fresh.restore_book(book)
+    assert kinds(fresh.submit(make_order("o1", size=1.0))) == ["ORDER_ACK"]
 
 
 def test_a_book_is_restored_into_an_empty_venue_only() -> None:

@@ -214,6 +214,18 @@ def _book_flag(name: str, value: object) -> bool:
     return value
 
 
+def _book_quote(asset: str, saved: object) -> _Quote:
+    """A saved top of book, as ``on_quote`` takes one (a bar's close is one too): read as any
+    finite numbers, a negative ask or a crossed quote was restored and filled at."""
+    if not isinstance(saved, list | tuple) or len(saved) != 4:
+        raise ValueError(f"{asset} is not [bid, ask, bid_size, ask_size]: {saved!r}")
+    bid = _finite(f"{asset} bid", saved[0], positive=True)
+    ask = _finite(f"{asset} ask", saved[1], positive=True)
+    if ask < bid:
+        raise ValueError(f"{asset} ask {ask!r} is below bid {bid!r}: a crossed quote")
+    return _Quote(bid, ask, _finite(f"{asset} bid_size", saved[2]), _finite(f"{asset} ask_size", saved[3]))
+
+
 @dataclass
 class _Sides:
     """An asset's position and working orders as the margin check counts them: ``held``, the
@@ -987,10 +999,7 @@ class PaperVenue:
             submitted = _book_count("submitted", book["submitted"])
             order_seq = _book_count("order_seq", book["order_seq"])
             part = "quotes"
-            quotes = {
-                str(a): _Quote(*(_finite(str(a), x, signed=True) for x in q))
-                for a, q in book["quotes"].items()
-            }
+            quotes = {str(a): _book_quote(str(a), q) for a, q in book["quotes"].items()}
             bar_assets = {str(a) for a in book["bar_assets"]}
             on_a_bar = _book_flag("on_a_bar", book.get("on_a_bar", False))
             part = "now"
