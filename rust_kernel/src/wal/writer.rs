@@ -417,6 +417,15 @@ impl RecoveredWal {
                 .map_err(io_err(path, "truncate torn tail of"))?;
             file.sync_all().map_err(io_err(path, "sync"))?;
         }
+        // What recovery read of the last segment may be in the page cache only (a writer
+        // killed under `batch` or `none`): synced before `durable_seq` says so and before a new
+        // segment's records, synced on their own, go after it (a power cut then cut records
+        // out of the middle of the log). Earlier segments were synced when they were sealed.
+        if let Some(t) = &tail {
+            open_regular(&t.path, OpenOptions::new().read(true), "open segment")?
+                .sync_data()
+                .map_err(io_err(&t.path, "fdatasync"))?;
+        }
         // Records of these rules go to a segment of their own, in this format (which builds
         // that know no rules refuse); an empty tail segment is replaced: it has the same name.
         let tail = tail.filter(|t| t.rules == options.rules && t.version == FORMAT_VERSION);
