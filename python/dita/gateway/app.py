@@ -997,6 +997,16 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         responses=_answers(401, 404, 408, 409, 413, 422),
     )
     async def post_intent(req: IntentRequest) -> dict[str, Any]:
+        if req.action != "CANCEL" and req.order_type == "MARKET" and req.limit_price > 0.0:
+            # The kernel sends a MARKET order at market whatever limit_price says: a buy capped
+            # at 90 filled at 100 (order_type defaults to MARKET; stdio makes a priced order LIMIT).
+            raise _field_error(
+                "limit_price",
+                f"limit_price is for LIMIT orders: this {req.action} is a MARKET order (order_type"
+                f" {'given' if 'order_type' in req.model_fields_set else 'defaults to'} MARKET);"
+                ' send order_type "LIMIT", or leave limit_price out',
+                value=req.limit_price,
+            )
         slot_id = req.slot_id
         if slot_id is None:
             if req.action != "ENTER":

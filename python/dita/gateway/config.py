@@ -114,6 +114,21 @@ class GatewaySettings(BaseModel):
             raise ValueError("must not hold a NUL character: no address has one")
         return host
 
+    @field_validator("token")
+    @classmethod
+    def _token_a_client_can_send(cls, token: str | None) -> str | None:
+        # Header values reach the app as Latin-1 text: a token with "ñ", sent as UTF-8 (curl),
+        # never matched, and every mutating endpoint, a halt included, was a 401. Nor can a
+        # header carry a control character, or whitespace at its ends. (No value in the message.)
+        if token is not None and not (
+            token.isascii() and token == token.strip() and all(" " <= c < "\x7f" or c == "\t" for c in token)
+        ):
+            raise ValueError(
+                "must be printable ASCII (spaces and tabs only inside): what an Authorization"
+                " header carries as sent"
+            )
+        return token
+
     @field_validator("journal", "hazelcast")
     @classmethod
     def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
