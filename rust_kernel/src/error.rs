@@ -208,7 +208,14 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// (exact, so a kernel decoded from a checkpoint sums as the live one did). Before, an exit
 /// beside a slot engaged the other way walked every open slot of the asset and every working
 /// order, in floats; the two differ only within the rounding of either.
-pub const RULES: u16 = 25;
+///
+/// 26: a SELL LIMIT entry counts towards the notional caps, and its working order towards
+/// the slot's commitment, at the higher of its limit and its reference price: a sell fills
+/// at its limit or above, so a short limit of 1 with the market at 100 passed a cap of 1,000
+/// for 500 and filled at 100, fifty times the cap. Risk limits set with the edge freeze off
+/// lift a freeze in place: before, it refused every ENTER for good, as an edge update lifts
+/// nothing while the rule is off.
+pub const RULES: u16 = 26;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -1311,6 +1311,11 @@ fn held_notional(slot: &TradeSlot) -> f64 {
 /// its reference after one or after a reload of the slots.
 fn working_price(order: &VenueOrder) -> f64 {
     match order.order_type {
+        // Rules 26 on, a SELL fills at its limit or above, near the market: at the higher of
+        // its limit and its reference (see `Kernel::cap_price`).
+        OrderType::Limit if order.price > 0.0 && order.side == OrderSide::Sell && rules() >= 26 => {
+            order.price.max(order.reference_price)
+        }
         OrderType::Limit if order.price > 0.0 => order.price,
         _ => order.reference_price,
     }
@@ -2499,6 +2504,21 @@ impl Kernel {
         }
     }
 
+    /// The price an entry's notional counts at towards the caps: its order's (`price`), but
+    /// rules 26 on, for a SELL LIMIT entry, the higher of it and the reference: a sell fills
+    /// at its limit or above, so one priced under the market fills near the market (a short
+    /// at a limit of 1 with the market at 100 passed a cap at 1 and filled at 100).
+    fn cap_price(intent: &Intent, price: f64) -> f64 {
+        if intent.order_type == OrderType::Limit
+            && intent.side.entry_order_side() == OrderSide::Sell
+            && rules() >= 26
+        {
+            price.max(intent.reference_price)
+        } else {
+            price
+        }
+    }
+
     /// The price an order for `intent` goes out at: a MARKET order's reference, a LIMIT
     /// order's limit on the tick (down for buys, up for sells).
     fn sent_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
@@ -2939,7 +2959,7 @@ impl Kernel {
         let m = self.limits_for(&intent.asset);
         let qty = round_down_to_step(intent.target_size, m.lot_step);
         let price = Self::order_price(intent, &m, intent.side.entry_order_side());
-        let notional = qty * price;
+        let notional = qty * Self::cap_price(intent, price);
         if let Some(max) = self.risk.max_notional_per_asset {
             let have = self
                 .asset_notional
@@ -5939,6 +5959,14 @@ impl Kernel {
 
     pub fn set_risk_limits(&mut self, limits: RiskLimits) {
         self.seq += 1;
+        // Rules 26 on, turning the edge freeze off lifts a freeze in place: before, it refused
+        // every entry for good, as no edge update lifts a freeze while the rule is off.
+        if limits.edge_freeze_threshold_bps.is_none() && self.control.frozen && rules() >= 26 {
+            self.control.frozen = false;
+            self.control.freeze_reason.clear();
+            self.control.freeze_asset.clear();
+            self.dirty.control = true;
+        }
         self.risk = limits;
     }
 
