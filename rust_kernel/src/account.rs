@@ -27,6 +27,9 @@ impl ReconcileStatus {
 pub const RECONCILE_OK_FRACTION: f64 = 0.0005;
 /// Beyond this fraction of capital K and E are in mismatch.
 pub const RECONCILE_MISMATCH_FRACTION: f64 = 0.01;
+/// Unsettled fees (or rebates) smaller than this print as 0.00 and are no reason for a
+/// delta: once every fill is settled, `k_unsettled_fees` keeps a rounding residue (1e-18).
+pub const UNSETTLED_NOTED: f64 = 0.005;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Account {
@@ -101,12 +104,12 @@ impl Account {
                     "E is below K"
                 };
                 let mut text = format!("{direction} by {:.2} ({pct:.3}% of capital)", delta.abs());
-                if self.k_unsettled_fees > 0.0 && delta > 0.0 {
+                if self.k_unsettled_fees >= UNSETTLED_NOTED && delta > 0.0 {
                     text.push_str(&format!(
                         "; {:.2} of predicted fees are not settled yet and may explain part of it",
                         self.k_unsettled_fees
                     ));
-                } else if self.k_unsettled_fees < 0.0 && delta < 0.0 {
+                } else if self.k_unsettled_fees <= -UNSETTLED_NOTED && delta < 0.0 {
                     // Maker rebates credited to K at their predicted size, not paid yet or
                     // paid at another size.
                     text.push_str(&format!(

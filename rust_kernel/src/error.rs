@@ -214,7 +214,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// at its limit or above, so a short limit of 1 with the market at 100 passed a cap of 1,000
 /// for 500 and filled at 100, fifty times the cap. Risk limits set with the edge freeze off
 /// lift a freeze in place: before, it refused every ENTER for good, as an edge update lifts
-/// nothing while the rule is off.
+/// nothing while the rule is off. An ACCOUNT_UPDATE carrying an `amount` or `fee` is refused
+/// naming it, as rules 8 refuse a FUNDING_FEE's `fee`: its balances were applied and the
+/// figure dropped.
 pub const RULES: u16 = 26;
 
 thread_local! {

@@ -5566,20 +5566,33 @@ impl Kernel {
         // Rules 8 on: a FUNDING_FEE's payment is its `amount` and a FILL_SETTLED's charge its
         // `fee`, each reading only its own. The figure given in the other field was taken as
         // 0: funding lost, or a fill settled as free that taught the calibration a free rate.
+        // Rules 26 on, an ACCOUNT_UPDATE carrying either is refused too: its balance was
+        // taken and the figure dropped, so a deposit or charge reported so was never booked.
+        const UPDATE_FIGURES: &str =
+            "ACCOUNT_UPDATE carries balance and margin figures only: a payment is a FUNDING_FEE's \
+             amount, a fill's charge a FILL_SETTLED's fee";
         let misplaced = match ev.kind {
             AccountEventKind::FundingFee if ev.fee != 0.0 => Some((
                 "fee",
                 ev.fee,
                 "FUNDING_FEE carries its payment in amount (positive received, negative paid)",
+                8,
             )),
             AccountEventKind::FillSettled if ev.amount != 0.0 => Some((
                 "amount",
                 ev.amount,
                 "FILL_SETTLED carries the fee the exchange charged in fee",
+                8,
             )),
+            AccountEventKind::AccountUpdate if ev.amount != 0.0 => {
+                Some(("amount", ev.amount, UPDATE_FIGURES, 26))
+            }
+            AccountEventKind::AccountUpdate if ev.fee != 0.0 => {
+                Some(("fee", ev.fee, UPDATE_FIGURES, 26))
+            }
             _ => None,
         };
-        if let Some((field, value, reason)) = misplaced.filter(|_| rules() >= 8) {
+        if let Some((field, value, reason, _)) = misplaced.filter(|m| rules() >= m.3) {
             let mut d = detail_field(field, value);
             d.push(("reason", Detail::Static(reason)));
             return refuse(D::InvalidIntent, KernelSeverity::Error, d);

@@ -87,3 +87,28 @@ fn a_log_of_rules_25_replays_both_as_it_ran() {
         assert!(k.control.frozen);
     });
 }
+
+#[test]
+fn an_account_update_carrying_an_amount_or_fee_is_refused_naming_it() {
+    for (field, live) in [("amount", true), ("fee", true), ("amount", false)] {
+        let mut k = Kernel::new("update", 1).unwrap();
+        let mut e = AccountEvent::new("u1", AccountEventKind::AccountUpdate);
+        e.wallet_balance = Some(10_500.0);
+        if field == "amount" {
+            e.amount = 500.0;
+        } else {
+            e.fee = 3.0;
+        }
+        let out = if live {
+            k.on_account_event(&e)
+        } else {
+            // A log of rules 25 took it, the balance applied and the figure dropped.
+            replaying(25, || k.on_account_event(&e))
+        };
+        assert_eq!(out.accepted, !live, "{out:?}");
+        if live {
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+            assert_eq!(k.account.event_seq, 0);
+        }
+    }
+}

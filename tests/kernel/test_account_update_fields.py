@@ -1,0 +1,23 @@
+"""An ACCOUNT_UPDATE carries balance and margin figures only: an ``amount`` or ``fee`` on one
+is a figure the kernel does not read. Accepted, it was dropped without a word while the
+event's balances were applied (as a FUNDING_FEE's ``fee`` and a FILL_SETTLED's ``amount``
+were before rules 8, which refuse them). Rules 26 refuse it, naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from dita import AccountEvent, ExecutionKernel, KernelDiagnosticCode
+
+D = KernelDiagnosticCode
+
+
+@pytest.mark.parametrize(("field", "value"), [("amount", 500.0), ("fee", 3.0)])
+def test_an_account_update_with_an_amount_or_fee_is_refused_naming_it(field: str, value: float) -> None:
+    k = ExecutionKernel(max_slots=1)
+    k.set_seed_capital(10_000.0)
+    before = k.account()
+    out = k.on_account_event(AccountEvent("u1", "ACCOUNT_UPDATE", wallet_balance=10_500.0, **{field: value}))
+    assert not out.accepted and out.diagnostic_code == D.INVALID_INTENT, out.details
+    assert (out.details["field"], out.details["value"]) == (field, value)
+    assert k.account() == before
