@@ -228,6 +228,30 @@ def test_unreachable_cluster_keeps_the_local_state_and_says_so(kernel_id: str) -
         kernel.close()
 
 
+def test_a_plane_whose_cluster_is_away_waits_between_its_rounds() -> None:
+    """The worker waits for its next periodic read only while it can make one: with the
+    cluster away that read never came, the wait for a time already past was no wait, and the
+    thread spun at full CPU beside the kernel's. Counted by its rounds, not by a clock."""
+
+    class CountedEvent(threading.Event):
+        rounds = 0
+
+        def wait(self, timeout: float | None = None) -> bool:
+            CountedEvent.rounds += 1
+            return super().wait(timeout)
+
+    plane = HazelcastControlPlane(
+        [f"127.0.0.1:{free_port()}"], "nobody-home", attach_timeout=0, resync_interval=0.1
+    )
+    try:
+        plane._wake = CountedEvent()
+        time.sleep(1.5)  # fifteen resync intervals, about three half-second rounds
+        assert plane.status()["connected"] is False
+        assert CountedEvent.rounds < 20, CountedEvent.rounds
+    finally:
+        plane.close()
+
+
 def test_bad_control_plane_settings_are_refused() -> None:
     with pytest.raises(ValueError, match=r"attach_timeout must be between 0 and 300 seconds, got -1"):
         HazelcastControlPlane(["127.0.0.1:1"], attach_timeout=-1)

@@ -331,7 +331,12 @@ class HazelcastControlPlane:
     def _run(self) -> None:
         next_read = time.monotonic() + self.resync_interval
         while not self._closing:
-            self._wake.wait(min(0.5, max(next_read - time.monotonic(), 0.0)))
+            wait = 0.5
+            if self._synced.is_set() and self._connected.is_set():
+                # Only then is a periodic read made and next_read moved on: waiting for a
+                # past next_read while the cluster was away spun this thread at full CPU.
+                wait = min(wait, max(next_read - time.monotonic(), 0.0))
+            self._wake.wait(wait)
             self._wake.clear()
             if self._closing:
                 break
