@@ -269,12 +269,14 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     // What each slot commits towards the notional caps: its position at its entry price and
     // what still works of its entry, at the price it went out at; the caps count their sum
     // and what the entries in doubt may still fill (rules 17), and the entry fills owed (18).
-    let price = |o: &VenueOrder| {
-        if o.order_type == OrderType::Limit && o.price > 0.0 {
-            o.price
-        } else {
-            o.reference_price
+    // Rules 26 on, a SELL LIMIT at the higher of its price and its reference: it fills at its
+    // limit or above.
+    let price = |o: &VenueOrder| match o.order_type {
+        OrderType::Limit if o.price > 0.0 && o.side == OrderSide::Sell => {
+            o.price.max(o.reference_price)
         }
+        OrderType::Limit if o.price > 0.0 => o.price,
+        _ => o.reference_price,
     };
     let at = |o: &VenueOrder| o.remaining() * price(o);
     let in_doubt = k.orders_in_doubt();
@@ -358,7 +360,8 @@ fn random_sequence(
         if let Some(r) = &rebate {
             if r.limits[n as usize % r.limits.len()] && i.action != KernelCommandType::Cancel {
                 i.order_type = OrderType::Limit;
-                i.limit_price = i.reference_price;
+                // Under, at and over the market: a sell under it counts at the market (rules 26).
+                i.limit_price = i.reference_price * [0.97, 1.0, 1.03][n as usize % 3];
             }
         }
         i
