@@ -829,8 +829,9 @@ def reconcile_with_venue(
             )
             return report
         # An asset that is not a name (None where an adapter found no symbol) broke the sort of
-        # the assets below with a TypeError, after the events above were applied.
-        if not isinstance(asset, str):
+        # the assets below with a TypeError, after the events above were applied. A flat one is
+        # left out below, as it was: nothing to compare.
+        if not isinstance(asset, str) and abs(qty) > QTY_EPS:
             report.positions_unchecked = (
                 f"the venue's positions are malformed: an asset is {asset!r}, not a str "
                 f"(its position {qty!r})"

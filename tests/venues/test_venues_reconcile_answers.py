@@ -68,3 +68,19 @@ def test_positions_naming_no_asset_are_reported_with_the_events_already_applied(
     )
     assert report.position_mismatches == [] and not report.clean
     assert kernel.slot_state(0).size == 0.5
+
+
+def test_a_flat_position_naming_no_asset_is_left_out_as_before() -> None:
+    """A flat entry keyed None was left out before the assets were compared: it still is, and
+    the positions are checked."""
+    venue = ScriptedVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="flat-none")
+    order = limit_entry(kernel)
+    kernel.on_venue_event(venue_event(order, "ack", "ORDER_ACK"))
+    venue.listed = [answered(order, "v-1", VenueOrderStatus.PARTIALLY_FILLED, 0.5, 98.0)]
+    venue.held = {None: 0.0, "BTCUSDT": 0.5}
+
+    report = kernel.reconcile_with_venue()
+
+    assert report.positions_unchecked == ""
+    assert report.position_mismatches == []

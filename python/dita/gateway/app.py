@@ -954,7 +954,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             },
             503: {
                 "model": ErrorAnswer,
-                "description": "The cluster's control plane is away; nothing changed",
+                "description": "The cluster's control plane is away, nothing changed; or the kernel "
+                "refused the change (closing), the plane's entry stored",
             },
         },
     )
