@@ -131,3 +131,41 @@ def test_a_time_param_is_utc_through_the_socket_of_an_owner_in_another_zone(
         }
         rows = query_via_socket(target.socket_address, target.database, WINDOW_SQL.format(t=t), params).rows
         assert rows == [[n]], zone
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_python_callers_datetime_is_utc_in_a_process_in_another_zone(
+    written: tuple[Path, int, dt.datetime, dt.datetime], zone: str
+) -> None:
+    """In the process that opens the journal (``journal.query``): an aware datetime was written
+    in the host's zone, which the session then read as UTC, and a zone-less result time came
+    back in the host's offset. Both are UTC, aware or naive."""
+    directory, n, first, last = written
+    since = first.replace(microsecond=0)
+    until = last.replace(microsecond=0) + dt.timedelta(seconds=1)
+    script = (
+        "import datetime as dt, json, sys\n"
+        "from dita.journal.clickhouse import ClickHouseJournal\n"
+        f"j = ClickHouseJournal({f'chdb://{directory}'!r})\n"
+        f"since, until = dt.datetime.fromisoformat({since.isoformat()!r}), "
+        f"dt.datetime.fromisoformat({until.isoformat()!r})\n"
+        "out = {}\n"
+        "for name, tz in (('aware', dt.UTC), ('naive', None)):\n"
+        "    params = {'kernel': 'desk-1', 'since': since.replace(tzinfo=tz),\n"
+        "              'until': until.replace(tzinfo=tz)}\n"
+        f"    out[name] = j.query({WINDOW_SQL.format(t='DateTime64(6)')!r}, params).rows\n"
+        "out['midnight'] = str(j.query(\"SELECT toDateTime('2026-01-01 00:00:00')\").rows[0][0])\n"
+        "j.close()\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TZ": zone},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["aware"] == [[n]] and out["naive"] == [[n]]
+    assert out["midnight"] == "2026-01-01T00:00:00"  # not 2025-12-31T19:00:00-05:00

@@ -446,6 +446,11 @@ def open_read_only_client(target: JournalTarget, nice: int | None = None) -> Any
     if nice is not None and target.kind == "chdb":
         settings = {"os_threads_nice_value_query": max(nice, os.getpriority(os.PRIO_PROCESS, 0)), **settings}
     client = target.connect(settings=settings)
+    # The session reads times as UTC (session_timezone): clickhouse-connect, which learned the
+    # server's zone before that setting applied (the host's, for the embedded engine), writes an
+    # aware datetime parameter in that zone and reads a result's zone-less times in it. Told
+    # UTC, it writes and reads them as the session does.
+    client.server_tz = dt.UTC
     try:
         exists = client.query(
             "SELECT count() FROM system.databases WHERE name = {db:String}",
