@@ -186,8 +186,9 @@ def _gate_next_page(page: list[dict[str, Any]], asked: dict[str, Any]) -> dict[s
 
 
 # The most time ranges an order's trades are read over (Gate's spot list: 30 days each, so the
-# last year of the order's life; Bybit's: 7 days each, its last 12 weeks), and how far the exchange's clock is taken to run ahead of ours
-# at most: an order's last update later than that is no time its trades can have.
+# last year of the order's life; Bybit's: 7 days each, its last 12 weeks), and how far the
+# exchange's clock is taken to run ahead of ours at most: an order's last update later than
+# that is no time its trades can have.
 _MOST_TRADE_RANGES = 12
 _EXCHANGE_CLOCK_AHEAD_S = 86_400
 
