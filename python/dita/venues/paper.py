@@ -214,16 +214,31 @@ def _book_flag(name: str, value: object) -> bool:
     return value
 
 
+def _checked_quote(
+    asset: str, bid: object, ask: object, bid_size: object, ask_size: object, named: str = ""
+) -> _Quote:
+    """A top of book of ``asset`` as a market can show one: bid and ask above 0, the ask not
+    below the bid, sizes not negative; each refusal names its field after ``named``."""
+    quote = _Quote(
+        _finite(f"{named}bid", bid, positive=True),
+        _finite(f"{named}ask", ask, positive=True),
+        _finite(f"{named}bid_size", bid_size),
+        _finite(f"{named}ask_size", ask_size),
+    )
+    if quote.ask < quote.bid:
+        raise ValueError(
+            f"{named}ask {quote.ask!r} is below bid {quote.bid!r} for {asset!r}: a crossed quote"
+        )
+    return quote
+
+
 def _book_quote(asset: str, saved: object) -> _Quote:
     """A saved top of book, as ``on_quote`` takes one (a bar's close is one too): read as any
     finite numbers, a negative ask or a crossed quote was restored and filled at."""
     if not isinstance(saved, list | tuple) or len(saved) != 4:
         raise ValueError(f"{asset} is not [bid, ask, bid_size, ask_size]: {saved!r}")
-    bid = _finite(f"{asset} bid", saved[0], positive=True)
-    ask = _finite(f"{asset} ask", saved[1], positive=True)
-    if ask < bid:
-        raise ValueError(f"{asset} ask {ask!r} is below bid {bid!r}: a crossed quote")
-    return _Quote(bid, ask, _finite(f"{asset} bid_size", saved[2]), _finite(f"{asset} ask_size", saved[3]))
+    bid, ask, bid_size, ask_size = saved
+    return _checked_quote(asset, bid, ask, bid_size, ask_size, named=f"{asset} ")
 
 
 @dataclass
@@ -630,16 +645,10 @@ class PaperVenue:
     ) -> list[VenueEvent]:
         """A new top of book for ``asset`` at ``ts``; returns the events of working orders."""
         _check_asset(asset)
-        bid = _finite("bid", bid, positive=True)
-        ask = _finite("ask", ask, positive=True)
-        bid_size = _finite("bid_size", bid_size)
-        ask_size = _finite("ask_size", ask_size)
-        if ask < bid:
-            raise ValueError(f"ask {ask!r} is below bid {bid!r} for {asset!r}: a crossed quote")
+        available = _checked_quote(asset, bid, ask, bid_size, ask_size)
         ts = self._advance(ts)
         self._now = ts
         self._on_a_bar = False
-        available = _Quote(bid, ask, bid_size, ask_size)
         self._quotes[asset] = available
         self._bar_assets.discard(asset)
         events = self._cancels_due(ts) if self._canceling else []
