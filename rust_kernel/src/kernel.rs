@@ -1311,13 +1311,26 @@ fn held_notional(slot: &TradeSlot) -> f64 {
 /// its reference after one or after a reload of the slots.
 fn working_price(order: &VenueOrder) -> f64 {
     match order.order_type {
-        // Rules 26 on, a SELL fills at its limit or above, near the market: at the higher of
-        // its limit and its reference (see `Kernel::cap_price`).
-        OrderType::Limit if order.price > 0.0 && order.side == OrderSide::Sell && rules() >= 26 => {
-            order.price.max(order.reference_price)
-        }
-        OrderType::Limit if order.price > 0.0 => order.price,
+        OrderType::Limit if order.price > 0.0 => cap_price(
+            order.order_type,
+            order.side,
+            order.price,
+            order.reference_price,
+        ),
         _ => order.reference_price,
+    }
+}
+
+/// The price an order of `order_type` and `side` going out at `price` counts at towards the
+/// notional caps, `reference` the market's: its own, but rules 26 on, for a SELL LIMIT, the
+/// higher of it and the reference. A sell fills at its limit or above, so one priced under the
+/// market fills near the market (a short at a limit of 1 with the market at 100 passed a cap
+/// at 1 and filled at 100). What an entry is judged at and what its working part commits.
+fn cap_price(order_type: OrderType, side: OrderSide, price: f64, reference: f64) -> f64 {
+    if order_type == OrderType::Limit && side == OrderSide::Sell && rules() >= 26 {
+        price.max(reference)
+    } else {
+        price
     }
 }
 
@@ -2504,21 +2517,6 @@ impl Kernel {
         }
     }
 
-    /// The price an entry's notional counts at towards the caps: its order's (`price`), but
-    /// rules 26 on, for a SELL LIMIT entry, the higher of it and the reference: a sell fills
-    /// at its limit or above, so one priced under the market fills near the market (a short
-    /// at a limit of 1 with the market at 100 passed a cap at 1 and filled at 100).
-    fn cap_price(intent: &Intent, price: f64) -> f64 {
-        if intent.order_type == OrderType::Limit
-            && intent.side.entry_order_side() == OrderSide::Sell
-            && rules() >= 26
-        {
-            price.max(intent.reference_price)
-        } else {
-            price
-        }
-    }
-
     /// The price an order for `intent` goes out at: a MARKET order's reference, a LIMIT
     /// order's limit on the tick (down for buys, up for sells).
     fn sent_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
@@ -2958,8 +2956,9 @@ impl Kernel {
         }
         let m = self.limits_for(&intent.asset);
         let qty = round_down_to_step(intent.target_size, m.lot_step);
-        let price = Self::order_price(intent, &m, intent.side.entry_order_side());
-        let notional = qty * Self::cap_price(intent, price);
+        let side = intent.side.entry_order_side();
+        let price = Self::order_price(intent, &m, side);
+        let notional = qty * cap_price(intent.order_type, side, price, intent.reference_price);
         if let Some(max) = self.risk.max_notional_per_asset {
             let have = self
                 .asset_notional
