@@ -44,6 +44,12 @@ Count = Annotated[int, BeforeValidator(not_a_flag)]
 Flag = Annotated[bool, BeforeValidator(only_a_flag)]
 
 
+def within(value: object, low: float, high: float) -> bool:
+    """A Python int or float, not a bool, from ``low`` to ``high``, both included (a NaN is
+    not): what a setting in seconds takes."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
+
+
 def is_real(value: object) -> TypeGuard[float]:
     """Any real number, numpy's included (a float32 column), but not a bool: Python counts
     True as 1, and a flag where a price or size belongs is a mistake."""

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
+from dita._numbers import within
 from dita._text import is_utf8, shortened
 from dita.control import GLOBAL, enum_names, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
@@ -257,13 +258,9 @@ class HazelcastControlPlane:
         updated_by: str = "dita",
         resync_interval: float = 10.0,
     ) -> None:
-        def seconds(value: Any, low: float, high: float) -> bool:
-            is_number = isinstance(value, int | float) and not isinstance(value, bool)
-            return is_number and low <= value <= high
-
-        if not seconds(attach_timeout, 0, 300):
+        if not within(attach_timeout, 0, 300):
             raise ValueError(f"attach_timeout must be between 0 and 300 seconds, got {attach_timeout!r}")
-        if not seconds(resync_interval, 0.1, 3600):
+        if not within(resync_interval, 0.1, 3600):
             raise ValueError(f"resync_interval must be between 0.1 and 3600 seconds, got {resync_interval!r}")
         if not isinstance(updated_by, str) or not updated_by.strip() or not is_utf8(updated_by):
             raise ValueError(f"updated_by must name who writes entries in UTF-8 text, got {updated_by!r}")

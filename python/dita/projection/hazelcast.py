@@ -54,7 +54,7 @@ with warnings.catch_warnings():
 
     from hazelcast import reactor as _hz_reactor
 
-from dita._numbers import finite_json
+from dita._numbers import finite_json, within
 from dita._text import is_utf8, shortened
 from dita.projection import publish_dirty
 from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, default_cluster_name
@@ -427,7 +427,7 @@ class HazelcastProjection:
         max_duty: float = 0.1,
         invocation_timeout: float = 5.0,
     ) -> None:
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.001 <= interval <= 60:
+        if not within(interval, 0.001, 60):
             raise ValueError(f"interval must be between 0.001 and 60 seconds, got {interval!r}")
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
