@@ -61,6 +61,7 @@ __all__ = [
     "VenueRejections",
     "check_strategy_instance",
     "check_strategy_unused",
+    "wait_unless_stopped",
 ]
 
 log = logging.getLogger(__name__)
@@ -1275,8 +1276,8 @@ class TradingRuntime:
         possible; 1.0 keeps the data's pace in wall-clock time, 60 runs a minute per second.
         Each item must be a ``Bar`` or a ``Quote`` (a plain tuple, a dict or a pandas row says
         neither: TypeError). ``should_stop`` is asked before each item and, while a paced run
-        waits for an item's time, every ``_STOP_CHECK_SECONDS``. Returns the number of data
-        points handled."""
+        waits for an item's time, every ``_STOP_CHECK_SECONDS`` (``wait_unless_stopped``).
+        Returns the number of data points handled."""
         if speed is not None and not (_is_number(speed) and math.isfinite(speed) and speed > 0):
             raise ValueError(f"speed={speed!r} must be a positive number (or None for as fast as possible)")
         start_wall = time.monotonic()
@@ -1292,7 +1293,10 @@ class TradingRuntime:
                 if first_ts is None:
                     first_ts = item.ts
                 due = (item.ts - first_ts) / speed - (time.monotonic() - start_wall)
-                if due > 0 and not _waited(due, should_stop):
+                if should_stop is None:
+                    if due > 0:
+                        time.sleep(due)
+                elif due > 0 and not wait_unless_stopped(due, should_stop, _STOP_CHECK_SECONDS):
                     break  # stopped while it waited: the item is not handled
             # A row is whole or not handled: a SIGTERM or Ctrl-C (in `dita paper`) raised in
             # its middle counted it handled with its strategies' decisions lost, and a run
@@ -1365,18 +1369,24 @@ _PROGRESS_SECONDS = 0.25
 _STOP_CHECK_SECONDS = 0.25
 
 
-def _waited(seconds: float, should_stop: Callable[[], bool] | None) -> bool:
-    """Sleep ``seconds``, asking ``should_stop`` every ``_STOP_CHECK_SECONDS`` (and at the end);
-    False when it said stop."""
-    if should_stop is None:
-        time.sleep(seconds)
-        return True
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        time.sleep(min(left, _STOP_CHECK_SECONDS))
-        if should_stop():
-            return False
-    return True
+def wait_unless_stopped(
+    seconds: float,
+    should_stop: Callable[[], bool],
+    step: float,
+    sleep: Callable[[float], None] | None = None,
+) -> bool:
+    """Sleep ``seconds`` in steps of at most ``step``, asking ``should_stop`` before each step
+    and after the last; False, at once, when it said stop. A wait long as a gap in the data or a
+    slow poll still stops on time. ``sleep``: ``time.sleep`` when None, looked up at the call."""
+    sleep = sleep or time.sleep
+    waited = 0.0
+    while not should_stop():
+        if waited >= seconds:
+            return True
+        part = min(step, seconds - waited)
+        sleep(part)
+        waited += part
+    return False
 
 
 _REENTERED = (

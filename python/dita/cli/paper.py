@@ -390,6 +390,7 @@ def _ccxt_quotes(
     none does). No quote is stamped earlier than ``not_before``: the clock of a paper venue a
     continued run restored, which may be past this host's wall clock."""
     from dita.backtest.data import UNKNOWN_DEPTH
+    from dita.runtime import wait_unless_stopped
     from dita.strategy import Quote
 
     last_ts = not_before
@@ -430,14 +431,8 @@ def _ccxt_quotes(
                 float(t.get("bidVolume") or UNKNOWN_DEPTH),
                 float(t.get("askVolume") or UNKNOWN_DEPTH),
             )
-        # In steps of at most STOP_CHECK_S, so a long --poll still stops on time.
-        waited = 0.0
-        while waited < poll_s:
-            if should_stop():
-                return
-            step = min(STOP_CHECK_S, poll_s - waited)
-            sleep(step)
-            waited += step
+        if not wait_unless_stopped(poll_s, should_stop, STOP_CHECK_S, sleep):
+            return
 
 
 class _Silence:
