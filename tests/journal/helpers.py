@@ -371,10 +371,12 @@ def journal_query_holding(directory: Path, sql: str) -> subprocess.Popen[str]:
 
 
 @contextmanager
-def held_chdb_directory(directory: Path, *, serve_sql: bool = True) -> Iterator[subprocess.Popen[str]]:
+def held_chdb_directory(
+    directory: Path, *, serve_sql: bool = True, tz: str | None = None
+) -> Iterator[subprocess.Popen[str]]:
     """Another process holding an embedded (chDB) journal in ``directory`` while the block
-    runs (serving SQL on its socket unless ``serve_sql`` is False); it lets go when the block
-    ends."""
+    runs (serving SQL on its socket unless ``serve_sql`` is False; its time zone ``tz`` when
+    given); it lets go when the block ends."""
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -387,6 +389,7 @@ def held_chdb_directory(directory: Path, *, serve_sql: bool = True) -> Iterator[
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env=None if tz is None else {**os.environ, "TZ": tz},
     )
     assert holder.stdin is not None and holder.stdout is not None
     try:

@@ -22,7 +22,7 @@ import pytest
 from dita.journal.clickhouse import ClickHouseJournal
 from dita.journal.dsn import parse_dsn
 from dita.journal.query import query_via_socket
-from journal.helpers import run_cli, twins
+from journal.helpers import held_chdb_directory, run_cli, twins
 
 # Neither is UTC, and they lie on either side of it.
 ZONES = ("America/New_York", "Asia/Tokyo")
@@ -87,27 +87,8 @@ def owner_in_another_zone(
     """A kernel's process holding the journal (and serving SQL on its socket) on a host whose
     time zone is not UTC; yields the DSN."""
     directory = written[0]
-    dsn = f"chdb://{directory}"
-    owner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys\nfrom dita.journal.clickhouse import ClickHouseJournal\n"
-            f"j = ClickHouseJournal({dsn!r})\nprint('ready', flush=True)\nsys.stdin.read()\nj.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TZ": request.param},
-    )
-    assert owner.stdin is not None and owner.stdout is not None
-    try:
-        assert owner.stdout.readline().strip() == "ready"
-        yield dsn
-    finally:
-        owner.stdin.close()
-        owner.wait(30)
-        owner.stdout.close()
+    with held_chdb_directory(directory, tz=request.param):
+        yield f"chdb://{directory}"
 
 
 @pytest.mark.parametrize("t", ["DateTime", "DateTime64(6)"])
