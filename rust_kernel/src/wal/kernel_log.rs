@@ -555,9 +555,17 @@ impl KernelLog {
         self.since_checkpoint += 1;
         if self.checkpoint_every > 0 && self.since_checkpoint >= self.checkpoint_every {
             // Only the encoding runs here; the sync and the file are written in the background.
-            self.wal
-                .checkpoint_in_background(seq, encode_kernel(kernel))?;
-            self.since_checkpoint = 0;
+            match self
+                .wal
+                .checkpoint_in_background(seq, encode_kernel(kernel))
+            {
+                Ok(()) => self.since_checkpoint = 0,
+                // The log failed after this record reached stable storage (the next segment
+                // could not be started): a restart replays the record, so it is not reported
+                // failed; the log's failure refuses the next input instead.
+                Err(_) if self.wal.failure().is_some() && self.wal.recoverable_seq() >= seq => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(seq)
     }

@@ -2128,3 +2128,129 @@ fn the_records_recovery_read_are_on_stable_storage_before_the_log_goes_on(#[case
     assert_eq!(seg(dir.path(), 21).exists(), rules != 3);
     wal.close().unwrap();
 }
+
+#[test]
+fn a_new_log_directory_and_the_ones_made_for_it_are_synced_into_their_parents() {
+    // A directory's entry lives in its parent: until the parent is synced, a power cut can
+    // take the whole log, with the records `always` acknowledged in it. No power cut can be
+    // staged here, so the syncs that make the entries durable are checked.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a").join("wal");
+    let (mut wal, _, _) = open_collect(&dir, options(FsyncPolicy::Always)).unwrap();
+    assert_eq!(wal.append(1.0, b"acknowledged").unwrap(), 1);
+    let synced: Vec<PathBuf> = writer::SYNCED_DIRS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|d| d.starts_with(root.path()))
+        .cloned()
+        .collect();
+    for d in [
+        root.path().to_path_buf(),
+        root.path().join("a"),
+        dir.clone(),
+    ] {
+        assert!(
+            synced.contains(&d),
+            "{} not synced before the first record was acknowledged: {synced:?}",
+            d.display()
+        );
+    }
+    wal.close().unwrap();
+}
+
+/// The seq of the record that fills the first segment when `record(i)` appends record `i`
+/// of a new log in `dir`: the next segment starts after it.
+fn first_rotation(dir: &Path, mut record: impl FnMut(u64)) -> u64 {
+    (1..)
+        .find(|&i| {
+            record(i);
+            seg(dir, i + 1).exists()
+        })
+        .unwrap()
+}
+
+#[test]
+fn an_always_record_synced_before_the_next_segment_fails_to_start_is_reported_logged() {
+    // The rotation after a record syncs it, then starts the next segment. When that failed,
+    // the append returned the error: the caller, told the record was not logged, dropped its
+    // outcome or sent it again, and a restart replayed it. The log refuses the next append.
+    let opts = options(FsyncPolicy::Always).with_segment_bytes(1024);
+    let scratch = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(scratch.path(), opts.clone()).unwrap();
+    let last = first_rotation(scratch.path(), |i| {
+        wal.append(i as f64, &payload(i)).unwrap();
+    });
+    drop(wal);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();
+    let in_the_way = dir.path().join(format!("{}.tmp", segment_name(last + 1)));
+    fs::create_dir(&in_the_way).unwrap();
+    for i in 1..last {
+        assert_eq!(wal.append(i as f64, &payload(i)).unwrap(), i);
+    }
+    assert_eq!(
+        wal.append(last as f64, &payload(last)).unwrap(),
+        last,
+        "the record is on stable storage"
+    );
+    assert_eq!(wal.durable_seq(), last);
+    assert!(wal.failure().is_some(), "the failed rotation is kept");
+    assert!(matches!(
+        wal.append(0.0, b"next"),
+        Err(WalError::Poisoned(_))
+    ));
+    drop(wal);
+    fs::remove_dir(&in_the_way).unwrap();
+    let (_, report, (_, records)) = open_collect(dir.path(), opts).unwrap();
+    assert_eq!((report.last_seq, records.len() as u64), (last, last));
+}
+
+#[test]
+fn a_kernel_input_logged_before_the_next_segment_fails_to_start_is_reported_recorded() {
+    // With a checkpoint due at that record, the checkpoint the failed log refused was returned
+    // by `record`: the input was reported failed (its outcome dropped), and a restart applied
+    // it all the same.
+    let options = KernelLogOptions {
+        fsync: FsyncPolicy::Always,
+        checkpoint_every: 1,
+        segment_bytes: 1024,
+    };
+    let mark = |n: u64| KernelInput::MarkPrice {
+        asset: crate::types::id("BTCUSDT"),
+        price: 100.0 + n as f64,
+        ts: n as f64,
+    };
+    let apply = |k: &mut Kernel, n: u64| {
+        let input = mark(n);
+        k.apply(&input).unwrap();
+        assert_eq!(k.seq(), n, "each mark is an input the kernel records");
+        input
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let (mut log, mut k) =
+        KernelLog::open(scratch.path(), Kernel::new("k", 2).unwrap(), &options).unwrap();
+    let last = first_rotation(scratch.path(), |n| {
+        let input = apply(&mut k, n);
+        log.record(&k, &input).unwrap();
+    });
+    drop(log);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) =
+        KernelLog::open(dir.path(), Kernel::new("k", 2).unwrap(), &options).unwrap();
+    let in_the_way = dir.path().join(format!("{}.tmp", segment_name(last + 1)));
+    fs::create_dir(&in_the_way).unwrap();
+    for n in 1..=last {
+        let input = apply(&mut k, n);
+        assert_eq!(log.record(&k, &input).unwrap(), n);
+    }
+    assert!(log.wal().failure().is_some(), "the next input is refused");
+    drop(log);
+    fs::remove_dir(&in_the_way).unwrap();
+    let (_, restored) =
+        KernelLog::open(dir.path(), Kernel::new("k", 2).unwrap(), &options).unwrap();
+    assert_eq!(restored.seq(), last);
+    assert_eq!(restored.state_difference(&k), None);
+}

@@ -215,6 +215,21 @@ fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {
     }
 }
 
+/// Returns the error of writing record `seq` only when the record is not on stable storage:
+/// one synced before the log failed (by the rotation it ended a segment with, or by another
+/// thread's commit) is logged and a restart replays it, so it must not be reported failed.
+/// The failure poisoned the log, which refuses the next append instead.
+fn unless_durable(
+    shared: &Shared,
+    seq: u64,
+    result: Result<u64, WalError>,
+) -> Result<(), WalError> {
+    match result {
+        Err(e) if lock(shared).durable_seq < seq => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn mark_durable(shared: &Shared, upto: u64) -> u64 {
     let mut st = lock(shared);
     st.durable_seq = st.durable_seq.max(upto);
@@ -259,7 +274,17 @@ fn prune_checkpoints(dir: &Path, keep: usize) -> Result<(), WalError> {
     Ok(())
 }
 
+/// Every directory `sync_dir` synced, in order: a power cut cannot be staged in a test, so
+/// tests check the syncs that make a new log's entries durable here.
+#[cfg(test)]
+pub(super) static SYNCED_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 fn sync_dir(dir: &Path) -> Result<(), WalError> {
+    #[cfg(test)]
+    SYNCED_DIRS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(dir.to_path_buf());
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir, "sync directory"))
@@ -290,6 +315,26 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Wal
     }
     sync_dir(dir)?;
     Ok(path)
+}
+
+/// Creates `dir` and its missing ancestors, then syncs the parent of each one created: a
+/// directory's entry lives in its parent, and until that is on disk a power cut can take the
+/// whole log with it, records synced inside it included.
+fn create_dir_durably(dir: &Path) -> Result<(), WalError> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
+    for created in missing.iter().rev() {
+        // A relative name's parent is "", the working directory.
+        let parent = created
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        sync_dir(parent)?;
+    }
+    Ok(())
 }
 
 fn open_append(path: &Path) -> Result<File, WalError> {
@@ -330,7 +375,7 @@ impl Wal {
     ) -> Result<RecoveredWal, WalError> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
+        create_dir_durably(&dir)?;
         let lock_path = dir.join("LOCK");
         // A LOCK that is no regular file (a FIFO: its open waited for a reader forever)
         // refuses the open: without the lock there is no single writer.
@@ -529,7 +574,7 @@ impl Wal {
         match self.options.fsync {
             FsyncPolicy::Always => {
                 drop(st);
-                commit(shared)?;
+                unless_durable(shared, seq, commit(shared))?;
             }
             // Group commit (sealing, write and sync) happens on the flusher thread so the
             // appender never waits for hashing or the disk; crossing the count wakes it
@@ -543,7 +588,7 @@ impl Wal {
             // behind, which bounds the memory buffered records take.
             _ if st.buf.len() >= self.options.write_buffer_bytes * BACKLOG_BUFFERS => {
                 drop(st);
-                flush_io(shared, &mut lock_io(shared))?;
+                unless_durable(shared, seq, flush_io(shared, &mut lock_io(shared)))?;
             }
             _ if full && !st.flush_requested => {
                 st.flush_requested = true;
