@@ -1167,6 +1167,7 @@ class TradingRuntime:
             sound
             and isinstance(asset, str)
             and asset
+            and (asset in self._last or not _asset_flaw(asset))
             and (
                 float is type(ts) is type(open_) is type(high) is type(low) is type(close) is type(volume)
                 or _numbers_real(bar)
@@ -1229,6 +1230,7 @@ class TradingRuntime:
             sound
             and isinstance(asset, str)
             and asset
+            and (asset in self._last or not _asset_flaw(asset))
             and (
                 float is type(ts) is type(bid) is type(ask) is type(bid_size) is type(ask_size)
                 or _numbers_real(quote)
@@ -1364,6 +1366,8 @@ class TradingRuntime:
 
 _INF = math.inf
 _PROGRESS_SECONDS = 0.25
+# The longest text the kernel takes as an id or asset name, in UTF-8 bytes.
+KERNEL_MAX_TEXT_BYTES = 1 << 20
 # How often a paced replay asks ``should_stop`` while it waits for the next item's time: a gap
 # in the data (hourly bars at 60x, a weekend) slept a minute or hours past a --duration.
 _STOP_CHECK_SECONDS = 0.25
@@ -1403,6 +1407,9 @@ def _time_or_price_problem(
     anything (shared by bars and quotes)."""
     if not (isinstance(item.asset, str) and item.asset):
         return f"{where}: asset {item.asset!r} is not an asset name (a non-empty string)"
+    flaw = _asset_flaw(item.asset)
+    if flaw:
+        return f"{where}: asset {shortened(repr(item.asset))} is not an asset name ({flaw})"
     for name in ("ts", *prices, *sizes):
         value = getattr(item, name)
         if not is_real(value):
@@ -1422,7 +1429,7 @@ def _time_or_price_problem(
 
 
 def _bar_problem(bar: Bar, now: float) -> str:
-    where = f"bar for {bar.asset!r} at ts {bar.ts!r}"
+    where = f"bar for {shortened(repr(bar.asset))} at ts {bar.ts!r}"
     problem = _time_or_price_problem(where, bar, now, ("open", "high", "low", "close"), ("volume",))
     if problem:
         return problem
@@ -1435,7 +1442,7 @@ def _bar_problem(bar: Bar, now: float) -> str:
 
 
 def _quote_problem(quote: Quote, now: float) -> str:
-    where = f"quote for {quote.asset!r} at ts {quote.ts!r}"
+    where = f"quote for {shortened(repr(quote.asset))} at ts {quote.ts!r}"
     problem = _time_or_price_problem(where, quote, now, ("bid", "ask"), ("bid_size", "ask_size"))
     if problem:
         return problem
@@ -1493,6 +1500,24 @@ def _raise_first(errors: list[Exception]) -> None:
     """Raise the first error a step collected once the step is done (the rest followed it)."""
     if errors:
         raise errors[0]
+
+
+def _asset_flaw(asset: str) -> str:
+    """Why the kernel would refuse ``asset``, a non-empty str, as an asset name to mark ('' when
+    it would not). Taken, such a data point became the asset's mark, and every later order of
+    every strategy, and ``finish()``, raised on marking it. Python's whitespace is a little wider
+    than the kernel's (``\\x1c``): what it refuses besides is no asset name either."""
+    if not asset.strip():
+        return "only whitespace"
+    if "\0" in asset:
+        return "it holds a NUL"
+    try:
+        size = len(asset.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "not UTF-8: it holds a lone surrogate"
+    if size > KERNEL_MAX_TEXT_BYTES:
+        return f"{size} bytes long, at most {KERNEL_MAX_TEXT_BYTES}"
+    return ""
 
 
 def _numbers_real(item: Bar | Quote) -> bool:

@@ -494,6 +494,18 @@ def test_a_data_subscription_that_cannot_deliver_is_refused(
         typo()
 
 
+# Asset names the kernel refuses to mark, and what the runtime says of each (shown short).
+BAD_ASSET_NAMES = [
+    (" \t", r"asset ' \\t' is not an asset name \(only whitespace\)"),
+    ("BTC\0USDT", r"asset 'BTC\\x00USDT' is not an asset name \(it holds a NUL\)"),
+    ("BTC\ud800", r"asset 'BTC\\ud800' is not an asset name \(not UTF-8"),
+    (
+        "B" * (1 << 20) + "X",
+        r"asset 'BBBB.*\.\.\. is not an asset name \(1048577 bytes long, at most 1048576\)",
+    ),
+]
+
+
 @pytest.mark.parametrize("defer", [True, False])
 @pytest.mark.parametrize(
     ("bad", "field"),
@@ -515,6 +527,9 @@ def test_a_data_subscription_that_cannot_deliver_is_refused(
             Bar("BTCUSDT", 60.0, 100.0, 101.0, 99.0, 100.0, Decimal(5)),  # type: ignore[arg-type]
             r"volume Decimal\('5'\) is not a number",
         ),
+        # Names the kernel refuses as an asset: taken, the bar became the asset's mark, and every
+        # later order of every strategy (and finish()) raised on marking it.
+        *((Bar(name, 60.0, 100.0, 101.0, 99.0, 100.0, 5.0), why) for name, why in BAD_ASSET_NAMES),
     ],
 )
 def test_a_bad_bar_is_refused_at_once_naming_the_field_and_changes_nothing(
@@ -715,6 +730,7 @@ def test_close_replaces_a_resting_limit_exit_with_a_market_exit() -> None:
             Quote("BTCUSDT", 60.0, 99.0, 2e15, 1.0, 1.0),
             "ask 2000000000000000.0 is above the kernel's bound of 1e",
         ),
+        *((Quote(name, 60.0, 99.0, 100.0, 1.0, 1.0), why) for name, why in BAD_ASSET_NAMES),
     ],
 )
 def test_a_quote_the_paper_venue_would_refuse_is_refused_at_once(bad: Quote, message: str) -> None:
