@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
+from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from kernel_helpers import intent
 
-from dita import ExecutionKernel, MockVenueAdapter
+from dita import ExecutionKernel, MockVenueAdapter, VenueEvent
 from dita._kernel import wal_replay, wal_verify
 
 Call = Callable[[ExecutionKernel, Any], Any]
@@ -68,6 +69,48 @@ def test_a_value_that_changes_its_config_dict_while_read_does_not_panic(
     config[first] = value
     call(kernel, config)  # applied: the value reads as the number it is
     assert "added0" in config  # the value did change the dict under the reader
+
+
+class GrowingFraction(Fraction):
+    """A real number (neither int nor float) that, read as one, adds keys to the dict it is in."""
+
+    grows: dict[str, Any]
+
+    def __float__(self) -> float:
+        self.grows.update({f"added{i}": 1.0 for i in range(4)})
+        return super().__float__()
+
+
+def _loaded(k: ExecutionKernel, m: dict[str, Any]) -> dict[str, Any]:
+    k.reconcile_from_slots([{**k.slots()[0], "metadata": m}, k.slots()[1]])
+    return k.slot_state(0).metadata
+
+
+def _set(k: ExecutionKernel, m: dict[str, Any]) -> dict[str, Any]:
+    k.set_slot_metadata(0, m)
+    return k.slot_state(0).metadata
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        _set,
+        lambda k, m: intent("ENTER", 1, metadata=m).metadata,
+        lambda k, m: VenueEvent("ev-grow", "t0", 0, "ORDER_ACK", metadata=m).metadata,
+        _loaded,
+    ],
+    ids=["set_slot_metadata", "intent", "venue-event", "reconcile_from_slots"],
+)
+def test_a_metadata_value_that_changes_its_dict_while_read_does_not_panic(read: Call) -> None:
+    """As a config dict's (above): a metadata value whose __float__ added keys to the metadata
+    dict being read made PyO3's dict iterator panic, a PanicException (a BaseException, past
+    `except Exception`) out of every call that takes metadata. The dict is read as it was when
+    the call began."""
+    kernel = kernel_with_a_position()
+    metadata: dict[str, Any] = {"a": 1, "b": GrowingFraction(1, 2), "c": "x"}
+    metadata["b"].grows = metadata
+    assert read(kernel, metadata) == {"a": 1, "b": 0.5, "c": "x"}
+    assert "added0" in metadata  # the value did change the dict under the reader
 
 
 class FloatRaises(int):

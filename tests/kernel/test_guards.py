@@ -184,6 +184,101 @@ def test_wrong_types_and_unknown_enums_raise_naming_the_field(
         intent("ENTER", 0, **kwargs)
 
 
+def _loaded_with(change: dict[str, Any]) -> Any:
+    def load(k: ExecutionKernel) -> Any:
+        slots = k.slots()
+        slots[0].update(change)
+        return k.reconcile_from_slots(slots)
+
+    return load
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        # PyO3's own words, "Can't extract `str` to `Vec`" or "'float' object cannot be cast as
+        # 'Sequence'", named the argument but neither what a list of legs is nor the value.
+        (
+            lambda k: intent("ENTER", 1, exit_leg_ratios="0.5"),
+            TypeError,
+            r"invalid exit_leg_ratios: expected a list of numbers, got str '0\.5'",
+        ),
+        (
+            lambda k: intent("ENTER", 1, exit_leg_ratios=0.5),
+            TypeError,
+            r"invalid exit_leg_ratios: expected a list of numbers, got float 0\.5",
+        ),
+        (
+            lambda k: k.set_slot_exit_leg_ratios(0, None),
+            TypeError,
+            r"invalid ratios: expected a list of numbers, got NoneType None",
+        ),
+        # A flag of a venue order as every other flag: the int 0 or 1 taken, else named.
+        (
+            lambda k: VenueOrder("c1", 0, "t1", "BTCUSDT", "BUY", "LIMIT", 1.0, 1.0, is_entry=2),
+            TypeError,
+            r"invalid is_entry: expected bool \(or 0 or 1\), got int 2",
+        ),
+        (
+            lambda k: VenueOrder("c1", 0, "t1", "BTCUSDT", "BUY", "LIMIT", 1.0, 1.0, reduce_only="no"),
+            TypeError,
+            r"invalid reduce_only: expected bool \(or 0 or 1\), got str 'no'",
+        ),
+        # What is no list or dict of slots was refused naming neither its type nor its value.
+        (
+            lambda k: k.reconcile_from_slots(None),
+            TypeError,
+            r"reconcile_from_slots expects a list of slot dicts, got NoneType None",
+        ),
+        (lambda k: k.reconcile_from_slots([1, 2]), TypeError, r"slots\[0\] must be a dict, got int 1"),
+        (
+            _loaded_with({"active_leg_index": -1}),
+            TypeError,
+            r"slots\[0\]\.active_leg_index must be a non-negative int, got -1",
+        ),
+        (
+            _loaded_with({"exit_leg_ratios": "1"}),
+            TypeError,
+            r"slots\[0\]\.exit_leg_ratios must be a list of numbers, got str '1'",
+        ),
+        (
+            lambda k: k.set_risk_limits([("max_leverage", 2.0)]),
+            TypeError,
+            r"risk limits must be a dict, got list \[\('max_leverage', 2\.0\)\]",
+        ),
+        (
+            lambda k: k.set_exchange_config(None),
+            TypeError,
+            r"exchange config must be a dict of field name to number, got NoneType None",
+        ),
+    ],
+    ids=[
+        "intent-legs-str",
+        "intent-legs-float",
+        "slot-legs-none",
+        "order-is-entry-2",
+        "order-reduce-only-text",
+        "slots-none",
+        "slots-of-ints",
+        "slot-leg-index-negative",
+        "slot-legs-str",
+        "risk-limits-list",
+        "exchange-config-none",
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_named_with_its_type_and_value(
+    call: Any, exc: type, match: str
+) -> None:
+    """The rule: bad input gets an error naming the field and the value, and changes nothing."""
+    k = ExecutionKernel(max_slots=2, kernel_id="shapes")
+    k.set_seed_capital(10_000.0)
+    assert k.process_intent(intent("ENTER", 0)).accepted
+    before = state_of(k)
+    with pytest.raises(exc, match=match):
+        call(k)
+    assert state_of(k) == before
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

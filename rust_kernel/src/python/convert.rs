@@ -203,7 +203,18 @@ fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
 fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
     refuse_non_numbers(obj, field)?;
     obj.extract::<Vec<f64>>()
-        .map_err(|e| list_overflow(obj, field, &e).unwrap_or(e))
+        .map_err(|e| list_overflow(obj, field, &e).unwrap_or_else(|| not_a_list(obj, field)))
+}
+
+/// The TypeError for `obj`, given as `field`, a list of numbers, when it is none (text, a
+/// number, None, a set): PyO3's own words ("Can't extract `str` to `Vec`") named neither what
+/// is taken nor the value.
+pub fn not_a_list(obj: &Bound<'_, PyAny>, field: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "invalid {field}: expected a list of numbers, got {} {}",
+        type_name(obj),
+        short_repr(obj)
+    ))
 }
 
 /// A TypeError naming the place in `field` of an item of `obj` that is no number as
@@ -342,7 +353,16 @@ pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
     }
 }
 
-named_extractors!(flag -> bool = bool_arg(maker));
+named_extractors!(flag -> bool = bool_arg(maker, reduce_only));
+
+fn opt_bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<bool>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    bool_arg(obj, field).map(Some)
+}
+
+named_extractors!(opt_flag -> Option<bool> = opt_bool_arg(is_entry));
 
 /// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
 pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
@@ -498,6 +518,15 @@ pub fn as_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDic
     Ok(Some(copy.cast_into::<PyDict>()?))
 }
 
+/// The items of `dict` as they are now. Iterate this, not the dict, when reading an item may
+/// run Python code (a value's __float__) that can change the dict: PyO3's dict iterator
+/// panics when the dict changes size under it.
+pub fn dict_items<'py>(
+    dict: &Bound<'py, PyDict>,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    dict.items().iter().map(|kv| kv.extract()).collect()
+}
+
 pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Metadata> {
     let mut out = Metadata::new();
     let mut size = 0;
@@ -511,7 +540,9 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
             type_name(obj)
         ))
     })?;
-    for (k, v) in dict.iter() {
+    // A copy of the items, as `dict_items` reads a config's: a value's __float__ may change
+    // the dict, and PyO3's dict iterator panics when the dict changes size under it.
+    for (k, v) in dict_items(&dict)? {
         let key = match k.cast::<PyString>() {
             Ok(k) => utf8(k, field)?.to_string(),
             Err(_) => {

@@ -126,19 +126,14 @@ fn config_flag(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     }
 }
 
-/// The items of `dict` as they are now. Iterate this, not the dict, when reading an item may
-/// run Python code (a value's __float__) that can change the dict: PyO3's dict iterator
-/// panics when the dict changes size under it.
-fn dict_items<'py>(
-    dict: &Bound<'py, PyDict>,
-) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
-    dict.items().iter().map(|kv| kv.extract()).collect()
-}
-
 /// `{name: number}` from a mapping, each value checked to be a real number (not bool/str).
 fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, f64)>> {
     let dict = as_dict(config)?.ok_or_else(|| {
-        PyTypeError::new_err(format!("{what} must be a dict of field name to number"))
+        PyTypeError::new_err(format!(
+            "{what} must be a dict of field name to number, got {} {}",
+            type_name(config),
+            short_repr(config)
+        ))
     })?;
     let mut out = Vec::with_capacity(dict.len());
     for (k, v) in dict_items(&dict)? {
@@ -903,7 +898,13 @@ impl PyKernel {
         // code may call into this kernel (or another thread may), which must not find it held.
         let items: Vec<Bound<'_, PyAny>> = slots
             .try_iter()
-            .map_err(|_| PyTypeError::new_err("reconcile_from_slots expects a list of slot dicts"))?
+            .map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "reconcile_from_slots expects a list of slot dicts, got {} {}",
+                    type_name(slots),
+                    short_repr(slots)
+                ))
+            })?
             .collect::<PyResult<_>>()?;
         let mut parsed = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
@@ -1002,8 +1003,13 @@ impl PyKernel {
     /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
     fn set_risk_limits(slf: &Bound<'_, Self>, limits: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
-        let dict =
-            &as_dict(limits)?.ok_or_else(|| PyTypeError::new_err("risk limits must be a dict"))?;
+        let dict = &as_dict(limits)?.ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "risk limits must be a dict, got {} {}",
+                type_name(limits),
+                short_repr(limits)
+            ))
+        })?;
         let mut updates = Vec::with_capacity(dict.len());
         // A copy of the items, as in `number_fields`: a value's __float__ may change the dict.
         for (k, v) in dict_items(dict)? {
@@ -1462,8 +1468,13 @@ impl PyKernel {
 /// A slot from its dict form (as `slots()` writes it), every field checked and named.
 fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::TradeSlot> {
     use crate::model::TradeSlot;
-    let d = &as_dict(obj)?
-        .ok_or_else(|| PyTypeError::new_err(format!("slots[{index}] must be a dict")))?;
+    let d = &as_dict(obj)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "slots[{index}] must be a dict, got {} {}",
+            type_name(obj),
+            short_repr(obj)
+        ))
+    })?;
     let field = |name: &str| format!("slots[{index}].{name}");
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(name)?
@@ -1534,8 +1545,10 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     let ratios: Vec<f64> = legs.extract().map_err(|e| {
         list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
             PyTypeError::new_err(format!(
-                "{} must be a list of numbers",
-                field("exit_leg_ratios")
+                "{} must be a list of numbers, got {} {}",
+                field("exit_leg_ratios"),
+                type_name(&legs),
+                short_repr(&legs)
             ))
         })
     })?;
@@ -1544,8 +1557,9 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     expect_int(&index, &field("active_leg_index"))?;
     s.active_leg_index = index.extract().map_err(|_| {
         PyTypeError::new_err(format!(
-            "{} must be a non-negative int",
-            field("active_leg_index")
+            "{} must be a non-negative int, got {}",
+            field("active_leg_index"),
+            short_repr(&index)
         ))
     })?;
     s.active_entry_order = order("active_entry_order")?;

@@ -535,13 +535,13 @@ impl PyVenueOrder {
         #[pyo3(from_py_with = real::price)] price: f64,
         #[pyo3(from_py_with = real::size)] size: f64,
         #[pyo3(from_py_with = ident::venue_order_id)] venue_order_id: Id,
-        reduce_only: bool,
+        #[pyo3(from_py_with = flag::reduce_only)] reduce_only: bool,
         #[pyo3(from_py_with = real::reference_price)] reference_price: f64,
         #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
         #[pyo3(from_py_with = real::filled_size)] filled_size: f64,
         #[pyo3(from_py_with = real::avg_fill_price)] avg_fill_price: f64,
         status: Option<&Bound<'_, PyAny>>,
-        is_entry: Option<bool>,
+        #[pyo3(from_py_with = opt_flag::is_entry)] is_entry: Option<bool>,
     ) -> PyResult<Self> {
         let inner = VenueOrder {
             client_order_id,
