@@ -1198,3 +1198,68 @@ def test_cli_set_refuses_to_follow_a_stamp_no_time_is_after(
         assert plane.set(mode="HALTED")["mode"] == "HALTED"
     finally:
         plane.close()
+
+
+def test_a_change_the_worker_took_for_a_kernel_detached_meanwhile_is_not_applied_to_it(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """The worker takes the kernels to apply a change to under the lock and applies it after:
+    a kernel detached in between was still changed, and the change counted as applied under its
+    id, so a kernel attached next under that id never took it and traded while its entry said
+    HALTED."""
+    plane = _plane(hz_member)
+    keeper = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-keeper")
+    old = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    before = mode(old)
+    taken, detached, done = threading.Event(), threading.Event(), threading.Event()
+    real_apply = plane._apply
+
+    def held_apply(kid: str, kernel: ExecutionKernel) -> None:
+        # The worker's apply for ``old``, held until ``old`` is detached: the interleaving forced.
+        if kernel is old and threading.current_thread() is plane._worker:
+            taken.set()
+            detached.wait(10)
+            real_apply(kid, kernel)
+            done.set()
+        else:
+            real_apply(kid, kernel)
+
+    plane._apply = held_apply  # type: ignore[method-assign]
+    new = None
+    try:
+        plane.set(kernel_id, mode="HALTED")
+        assert taken.wait(10)
+        plane.detach(old)
+        detached.set()
+        assert done.wait(10)
+        assert mode(old) == before != "HALTED"  # detached: no longer the plane's to change
+        new = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+        assert mode(new) == "HALTED"  # its entry says so
+        assert mode(keeper) == before
+    finally:
+        detached.set()
+        if new is not None:
+            new.close()
+        old.close()
+        keeper.close()
+
+
+def test_closing_a_detached_kernel_leaves_the_one_attached_under_its_id(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """A kernel detached and then closed is released from the plane by its id: the kernel
+    attached under that id since was dropped with it, and heard no change after."""
+    plane = _plane(hz_member)
+    keeper = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-keeper")
+    old = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    plane.detach(old)
+    new = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        old.close()
+        plane.set(kernel_id, mode="HALTED")
+        assert eventually(lambda: mode(new) == "HALTED")
+        assert plane.status()["kernels"][kernel_id]["mode"] == "HALTED"
+    finally:
+        new.close()
+        old.close()
+        keeper.close()

@@ -615,6 +615,12 @@ class HazelcastControlPlane:
     def _apply(self, kid: str, kernel: ExecutionKernel) -> None:
         """Apply to ``kernel`` every field set more recently than what it last got from us."""
         with self._lock:
+            if self._kernels.get(kid) is not kernel:
+                # Detached since the worker took it: left alone (checked under the lock detach
+                # takes, so no kernel changes once its detach returns). Changed, the change
+                # counted as applied under its id, and a kernel attached next under it never
+                # took the change.
+                return
             entries = [self._entries[k] for k in (GLOBAL, kid) if k in self._entries]
             applied = self._applied_at.setdefault(kid, {})
             change: dict[str, Any] = {}
@@ -697,8 +703,11 @@ class HazelcastControlPlane:
         """Removes ``kernel``; True if no kernel is left (decided with the removal, so two
         kernels released at once cannot both see the other and leave the plane open)."""
         with self._lock:
-            self._kernels.pop(kernel.kernel_id, None)
-            self._applied_at.pop(kernel.kernel_id, None)
+            # By identity, as the in-memory plane: a kernel detached before and closed now must
+            # not take along the kernel attached under its id since.
+            if self._kernels.get(kernel.kernel_id) is kernel:
+                del self._kernels[kernel.kernel_id]
+                self._applied_at.pop(kernel.kernel_id, None)
             return not self._kernels
 
     def release(self, kernel: ExecutionKernel) -> None:
