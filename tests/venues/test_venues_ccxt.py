@@ -466,8 +466,29 @@ def test_an_order_closed_without_a_filled_size_is_not_ended_short(
     venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
     answer = {"id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": None, "filled": None}
     venue._exchange.fetch_order = lambda *args: dict(answer)
+    exchange.script("GET", "/api/v3/myTrades", payload=[], repeat=True)  # its trades not shown yet
     assert venue.poll_events() == []
     assert venue.poll_events() == [] and "s2-entry-1" in venue._tracked  # still asked about
+
+
+def test_the_trades_of_an_order_closed_without_a_filled_size_are_asked_for(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Asked about until its trades show, but its trades were asked for only when the answer
+    counted more filled than reported: a closed answer stating no size counts 0, so the trade
+    list was never read, the fill never reported and the order asked about for ever."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    answer = {"id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": None, "filled": None}
+    venue._exchange.fetch_order = lambda *args: dict(answer)
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
+    fills = venue.poll_events()
+    assert [(f.fill_id, f.status) for f in fills] == [
+        ("BTCUSDT:4101", VenueOrderStatus.PARTIALLY_FILLED),
+        ("BTCUSDT:4102", VenueOrderStatus.FILLED),
+    ]
+    assert venue.poll_events() == [] and not venue.following()  # filled: asked about no more
 
 
 def test_a_cancel_the_exchange_does_not_find_while_the_order_works_is_refused(

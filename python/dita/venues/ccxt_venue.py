@@ -1262,11 +1262,13 @@ class CcxtVenue:
         # its id, listed, and no fill of the order was ever reported.
         trades = [t for t in listed if not _named_only(t)]
         named = [str(t["id"]) for t in listed if _named_only(t) and t.get("id") is not None]
-        if (
-            exchange_filled > tracked.filled + order.size * 1e-9
-            and self._trades_total(tracked, trades) < exchange_filled
-        ):
-            trades.extend(self._fetch_trades(tracked, exchange_filled, named, self._order_life(raw)))
+        # A closed answer stating no filled size is full by ccxt's reading: its trades are asked
+        # for up to the order's size. Counted 0, they were never asked for, nor ever reported.
+        wanted = exchange_filled
+        if status == "closed" and (raw.get("filled") is None or not math.isfinite(exchange_filled)):
+            wanted = order.size
+        if wanted > tracked.filled + order.size * 1e-9 and self._trades_total(tracked, trades) < wanted:
+            trades.extend(self._fetch_trades(tracked, wanted, named, self._order_life(raw)))
         events.extend(self._fill_events(tracked, trades, timestamp))
         # Counted once the answer has read this far: nothing below raises, and an answer that
         # broke above is read again, ack and all.
