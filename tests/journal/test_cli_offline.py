@@ -136,6 +136,19 @@ def test_arguments_that_are_not_utf8_are_refused_naming_them(tmp_path: Path) -> 
     assert done.returncode == 2 and done.stderr == "error: --kernel is not valid UTF-8: caf\\xe9\n"
 
 
+def test_a_dsn_that_is_not_utf8_is_refused_without_its_password() -> None:
+    """The refusal of a DSN that is not UTF-8 (a Latin-1 shell's é in the password) showed the
+    whole DSN, password included, as every other refusal of a DSN masks it."""
+    dsn = "http://desk:s3cr\udce9t@127.0.0.1:1/db"
+    said = "is not valid UTF-8: http://desk:***@127.0.0.1:1/db\n"
+    done = run_cli("sql", "--dsn", dsn, "SELECT 1")
+    assert done.returncode == 2 and done.stderr == f"error: --dsn {said}"
+    done = run_cli("sql", "SELECT 1", env={"DITA_JOURNAL_DSN": dsn})
+    assert done.returncode == 2 and done.stderr == f"error: $DITA_JOURNAL_DSN {said}"
+    done = _dita("pnl", "--journal", dsn)
+    assert done.returncode == 2 and done.stderr == f"error: --journal {said}"
+
+
 def test_info_on_a_journal_without_rows_gives_the_schema_version(tmp_path: Path) -> None:
     dsn = f"chdb://{tmp_path / 'empty'}"
     ClickHouseJournal(dsn).close()

@@ -373,6 +373,14 @@ def test_http_dsn_parts() -> None:
     assert parse_dsn("http://localhost:8123").database == "dita"
 
 
+def test_a_parsed_dsn_printed_or_logged_shows_no_password() -> None:
+    """A JournalTarget's repr (what a log line's %r, a debugger or an f-string's {!r} shows)
+    held the password in clear, though display and every refusal mask it."""
+    t = parse_dsn("https://desk:s3cret@ch.internal:8443/journal_db")
+    assert "s3cret" not in repr(t) and "s3cret" not in str(t) and "s3cret" not in f"{t!r}"
+    assert "desk" in repr(t) and "ch.internal" in repr(t)
+
+
 @pytest.mark.parametrize(
     ("dsn", "message"),
     [

@@ -557,8 +557,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def require_utf8(option: str, value: str) -> None:
-    """Exit 2 unless ``value`` is valid UTF-8 text (``is_utf8``)."""
+def require_utf8(option: str, value: str, shown: str | None = None) -> None:
+    """Exit 2 unless ``value`` is valid UTF-8 text (``is_utf8``); the refusal names ``shown``
+    (``value`` with a secret masked) when given, else ``value``."""
     if not is_utf8(value):
-        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        text = value if shown is None else shown
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         fail(f"{option} is not valid UTF-8: {shown}")

@@ -274,11 +274,11 @@ def _visible(text: str) -> str:
 def journal_target(dsn: str | None, option: str = "--dsn") -> Any:
     """The journal ``dsn`` names (None: $DITA_JOURNAL_DSN, else ``chdb://./dita-journal``);
     one that is no journal DSN exits 2 naming ``option`` (or the variable) and the value."""
-    from dita.journal.dsn import DSN_ENV, default_dsn, parse_dsn
+    from dita.journal.dsn import DSN_ENV, default_dsn, parse_dsn, without_password
 
     where = option if dsn is not None else f"${DSN_ENV}"
     text = dsn if dsn is not None else default_dsn()
-    require_utf8(where, text)
+    require_utf8(where, text, without_password(text))  # named as parse_dsn names it: no password
     try:
         return parse_dsn(text)
     except ValueError as exc:

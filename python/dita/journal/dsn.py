@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-__all__ = ["DEFAULT_DATABASE", "DEFAULT_DSN", "JournalTarget", "default_dsn", "parse_dsn"]
+__all__ = ["DEFAULT_DATABASE", "DEFAULT_DSN", "JournalTarget", "default_dsn", "parse_dsn", "without_password"]
 
 DEFAULT_DSN = "chdb://./dita-journal"
 DEFAULT_DATABASE = "dita"
@@ -41,7 +41,7 @@ class JournalTarget:
     host: str = ""
     port: int | None = None
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # a repr ends up in logs too
 
     @property
     def display(self) -> str:
@@ -124,7 +124,7 @@ def parse_dsn(dsn: str) -> JournalTarget:
         if "\0" in directory:
             raise ValueError(f"journal dsn {dsn!r} names a directory with a NUL character")
         return JournalTarget(kind="chdb", database=database, path=Path(os.path.realpath(directory)))
-    shown = _without_password(dsn)  # errors can end up in logs: never the password
+    shown = without_password(dsn)  # errors can end up in logs: never the password
     if any(c in _userinfo(dsn) for c in _ENDS_HOST):
         # A URL parser ends the host part there and reads the rest of the password as the
         # port and database, which an error would then show.
@@ -188,7 +188,7 @@ def _userinfo(dsn: str) -> str:
     return rest[:at] if sep and at >= 0 else ""
 
 
-def _without_password(dsn: str) -> str:
+def without_password(dsn: str) -> str:
     """``dsn`` with the password of its ``user:password@`` part (if any) replaced by ***.
 
     The userinfo ends at the last ``@``: a password may hold characters (``/``, ``?``) that
