@@ -3402,6 +3402,34 @@ def test_a_trade_whose_amount_is_text_holds_back_none_of_the_orders_other_fills(
     ]
 
 
+@pytest.mark.parametrize("filled", [0.008, 0.012])
+def test_a_trade_the_orders_answer_gives_without_a_price_is_reported_from_the_trade_list(
+    make_venue: VenueFactory, exchange: RecordedExchange, caplog: pytest.LogCaptureFixture, filled: float
+) -> None:
+    """A trade of the order's answer with an amount but no price that reads counted toward the
+    filled size, so the trade list was not asked for it (filled 0.008: nothing came until the
+    order closed, then booked from the order, its fee left to the kernel's model); and, having
+    no time, it came first, so its copy in the trade list was skipped as the same trade (0.012,
+    where trade 4102 had the list read). The list's copy is reported, with its fee, at once."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    unpriced = ccxt_trade("4101", 0.008, price=None, timestamp=None, fee=None)
+    listed = [ccxt_trade("4101", 0.008), ccxt_trade("4102", 0.004, timestamp=1763679620000)]
+    listed = listed[: 1 if filled < 0.01 else 2]
+    answer = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.02, "filled": filled}
+    venue._exchange.fetch_order = lambda *args: dict(answer, trades=[dict(unpriced)])
+    venue._exchange.fetch_my_trades = lambda *args: [dict(t) for t in listed]
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        events = venue.poll_events()
+    assert [(e.fill_id, e.size, e.filled_size, e.fee) for e in events] == [
+        ("BTCUSDT:4101", 0.008, 0.008, 0.144),
+        *([("BTCUSDT:4102", 0.004, pytest.approx(0.012), 0.144)] if filled > 0.01 else []),
+    ]
+    # The copy without a price is not named in a warning: its trade was reported.
+    assert [r.getMessage() for r in caplog.records if "BTCUSDT:4101" in r.getMessage()] == []
+
+
 def test_a_figure_that_is_not_a_number_is_an_error_naming_the_order_the_field_and_the_value(
     make_venue: VenueFactory,
 ) -> None:

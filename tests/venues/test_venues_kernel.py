@@ -1216,3 +1216,40 @@ def test_ccxt_a_trade_whose_fee_or_time_does_not_read_still_fills_the_slot(
         assert fill.fee == pytest.approx(0.36) and fill.timestamp == 1763679620.0  # the order's time
     [warning] = [r.getMessage() for r in caplog.records if "BTCUSDT:4101" in r.getMessage()]
     assert field in warning and repr(value) in warning, warning
+
+
+@pytest.mark.parametrize(
+    ("order_type", "answer_of", "rate"),
+    [("LIMIT", "poll", 0.0002), ("MARKET", "poll", 0.001), ("LIMIT", "submit", 0.001)],
+)
+def test_ccxt_a_trade_that_does_not_say_maker_or_taker_is_charged_by_the_kernels_own_reading(
+    spot_venue: CcxtVenue, exchange: RecordedExchange, order_type: str, answer_of: str, rate: float
+) -> None:
+    """A trade whose takerOrMaker ccxt leaves None was stamped TAKER, which the kernel takes
+    over its own reading (a limit order's fill is a maker's): with a fee it cannot price (paid
+    in BNB), a limit order's fill was charged the taker rate. Its liquidity is left unsaid,
+    but for a trade the answer to the order's placing gives (Binance's fills, ccxt leaving
+    them None): it traded on the order's arrival, a taker's."""
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    kernel.set_exchange_config({"taker_rate": 0.001, "maker_rate": 0.0002})
+    trade = {
+        "id": "4101", "order": "28457200", "symbol": "BTC/USDT", "amount": 0.02, "price": 90000.0,
+        "timestamp": 1763679610000, "takerOrMaker": None, "fee": {"cost": 0.0012, "currency": "BNB"},
+    }  # fmt: skip
+    answer = {
+        "id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": 0.02, "filled": 0.02,
+        "timestamp": 1763679602000, "lastUpdateTimestamp": 1763679620000, "trades": [trade],
+    }  # fmt: skip
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    if answer_of == "submit":
+        spot_venue._exchange.create_order = lambda *args: dict(answer)
+    limit_price = 90000.0 if order_type == "LIMIT" else 0.0
+    entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type=order_type, limit_price=limit_price))
+    if answer_of == "poll":
+        assert entry.state == TradeStage.ENTRY_WORKING, entry.to_dict()
+        spot_venue._exchange.fetch_order = lambda *args: dict(answer)
+        [fill] = spot_venue.poll_events()
+        feed(kernel, [fill])
+        assert fill.fee is None and "liquidity" not in fill.metadata
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).fees_paid == pytest.approx(0.02 * 90000.0 * rate)

@@ -367,15 +367,32 @@ def _exchange_order_id(market_id: str, venue_order_id: str) -> str:
 
 
 def _trade_amount(trade: dict[str, Any]) -> float:
-    """The trade's amount; 0 when it is not a positive number (the trade is not reported)."""
-    amount = _number(trade.get("amount"))
-    return amount if amount > 0 and math.isfinite(amount) else 0.0
+    """The trade's amount; 0 when it or the trade's price is not a positive number (the trade
+    is not reported)."""
+    amount, price = _number(trade.get("amount")), _number(trade.get("price"))
+    return amount if all(v > 0 and math.isfinite(v) for v in (amount, price)) else 0.0
 
 
 def _named_only(trade: dict[str, Any]) -> bool:
     """Whether ``trade`` (one of an order answer's) names a trade without giving it: no amount
     and no price (Kraken's order query lists its trades' ids only)."""
     return trade.get("amount") is None and trade.get("price") is None
+
+
+def _placed_answer(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw``, the answer to an order's placing, its trades that do not say maker or taker
+    (Binance's fills: ccxt leaves them None) said taker's: they traded on the order's arrival.
+    A polled trade that does not say is left unsaid, for the kernel to read."""
+    trades = raw.get("trades")
+    if not trades:
+        return raw
+    return {
+        **raw,
+        "trades": [
+            dict(t, takerOrMaker="taker") if t.get("takerOrMaker") is None and not _named_only(t) else t
+            for t in trades
+        ],
+    }
 
 
 def _trade_ms(trade: dict[str, Any]) -> float | None:
@@ -1052,7 +1069,7 @@ class CcxtVenue:
             # working there was never reported; it is looked up as a timed-out submit is.
             return self._submit_unknown(tracked, exc)
         self._tracked[order.client_order_id] = tracked
-        return self._order_events(tracked, raw)
+        return self._order_events(tracked, _placed_answer(raw))
 
     def _submit_unknown(self, tracked: _Tracked, exc: BaseException) -> list[VenueEvent]:
         """A submit the exchange may have carried out: followed as unresolved (``poll_events``
@@ -1422,7 +1439,8 @@ class CcxtVenue:
     def _trades_total(self, tracked: _Tracked, trades: list[dict[str, Any]]) -> float:
         """Filled size once ``trades`` are applied (the already reported ones count once, and
         so do those the kernel booked before a restart, counted in ``tracked.filled``)."""
-        # A trade whose amount is unreadable counts nothing: ``_fill_events`` skips it, warning.
+        # A trade whose amount or price is unreadable counts nothing: ``_fill_events`` skips it,
+        # warning. Counted, an order's answer giving one had its trade list never read for it.
         new = sum(
             _trade_amount(t)
             for t in trades
@@ -1585,9 +1603,11 @@ class CcxtVenue:
         filled = tracked.filled
         cost = tracked.booked_cost
         unmatched = tracked.booked_unmatched
+        # A trade that reads comes before any that does not: an order's answer giving one
+        # without a price (nor a time, so first) had its copy in the trade list skipped.
         ordered = sorted(
             (t for t in trades if t.get("id") is not None),
-            key=lambda t: (_trade_ms(t) or 0.0, str(t["id"])),
+            key=lambda t: (_trade_amount(t) == 0.0, _trade_ms(t) or 0.0, str(t["id"])),
         )
         skipped: set[str] = set()  # a trade listed twice (the answer's and the trade list's) warns once
         for trade in ordered:
@@ -1623,6 +1643,9 @@ class CcxtVenue:
             named = f"trade {fill_key} of order {tracked.client_id}"
             fee, fee_note = self._quote_fee(trade, price, named)
             fill_id = self._fill_id(tracked, fill_key)
+            # Left unsaid when the trade does not say (ccxt's None): the kernel then reads a
+            # limit order's fill as a maker's; TAKER charged it the taker rate.
+            liquidity = {"maker": "MAKER", "taker": "TAKER"}.get(str(trade.get("takerOrMaker")))
             event = self._events.make(
                 order,
                 KernelEventKind.FILL,
@@ -1635,10 +1658,7 @@ class CcxtVenue:
                 fill_id=fill_id,
                 fee=fee,
                 event_id=f"{self.name}:fill:{fill_id}",
-                metadata={
-                    "liquidity": "MAKER" if trade.get("takerOrMaker") == "maker" else "TAKER",
-                    **fee_note,
-                },
+                metadata={**({"liquidity": liquidity} if liquidity else {}), **fee_note},
             )
             made[fill_key] = event
             cost += (qty - booked_before) * price
