@@ -217,7 +217,15 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// nothing while the rule is off. An ACCOUNT_UPDATE carrying an `amount` or `fee` is refused
 /// naming it, as rules 8 refuse a FUNDING_FEE's `fee`: its balances were applied and the
 /// figure dropped.
-pub const RULES: u16 = 26;
+///
+/// 27: `reconcile_from_slots` follows a loaded working order it does not hold unchanged (another
+/// client id or filled size) from what the loaded order says filled (`kernel::Covered`): a fill
+/// report whose running total is within it is a DUPLICATE_EVENT (it was booked on top, the
+/// position above what the venue holds); and a slot loaded holding the trade it held keeps
+/// its memory of the events and fills it took when the loaded slot brings none (a slot dict
+/// has no room for it: a fill resent with its fill id and no running total after such a load
+/// was booked a second time).
+pub const RULES: u16 = 27;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

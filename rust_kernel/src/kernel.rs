@@ -1196,6 +1196,15 @@ impl Covered {
         }
     }
 
+    /// What a loaded order that says `filled` has filled covers: every fill up to there.
+    fn loaded(filled: f64) -> Self {
+        let mut c = Covered::default();
+        if filled > QTY_EPS {
+            c.insert(0.0, filled);
+        }
+        c
+    }
+
     /// The highest running total a report stated.
     fn reach(&self) -> f64 {
         self.0.last().map_or(0.0, |&(_, b)| b)
@@ -6127,6 +6136,22 @@ impl Kernel {
                 ));
             }
         }
+        if rules() >= 27 {
+            // Rules 27 on, a slot loaded holding the trade it held keeps its memory of the
+            // events and fills it took when the caller's slot brings none (a slot dict has no
+            // room for it): without it, a fill resent under a new event id with its fill id
+            // and no running total was booked again.
+            for (new, old) in slots.iter_mut().zip(&self.slots) {
+                if !new.trade_id.is_empty() && new.trade_id == old.trade_id {
+                    if new.seen_events.is_empty() {
+                        new.seen_events.clone_from(&old.seen_events);
+                    }
+                    if new.seen_fills.is_empty() {
+                        new.seen_fills.clone_from(&old.seen_fills);
+                    }
+                }
+            }
+        }
         self.seq += 1;
         let held_before: Vec<(f64, f64)> = self
             .slots
@@ -6200,7 +6225,8 @@ impl Kernel {
 
     /// Before `slots` are loaded: what the venue's reports covered is followed on for a
     /// working order the loaded slot holds unchanged (same client id, same filled size); any
-    /// other loaded order's is unknown.
+    /// other loaded order's is unknown before rules 27, and from them on is what it says
+    /// filled, `(0, filled_size]` ([`Covered::loaded`]).
     fn retain_covered(&mut self, slots: &[TradeSlot]) {
         let mut covered = vec![[None, None]; slots.len()];
         for (i, (old, new)) in self.slots.iter().zip(slots).enumerate() {
@@ -6209,12 +6235,18 @@ impl Kernel {
                 (&old.active_exit_order, &new.active_exit_order),
             ];
             for (leg, pair) in pairs.into_iter().enumerate() {
-                if let (Some(a), Some(b)) = pair {
-                    let same = a.client_order_id == b.client_order_id
-                        && (a.filled_size - b.filled_size).abs() <= QTY_EPS;
-                    if same {
-                        covered[i][leg] = self.covered.get_mut(i).and_then(|c| c[leg].take());
-                    }
+                let Some(b) = pair.1 else { continue };
+                let same = pair.0.as_ref().is_some_and(|a| {
+                    a.client_order_id == b.client_order_id
+                        && (a.filled_size - b.filled_size).abs() <= QTY_EPS
+                });
+                if same {
+                    covered[i][leg] = self.covered.get_mut(i).and_then(|c| c[leg].take());
+                } else if rules() >= 27 {
+                    // Rules 27 on, any other loaded order is followed from what it says filled:
+                    // the venue's reports up to that total are in it (a report of a fill the
+                    // kernel had not booked, stating a total within it, was booked on top).
+                    covered[i][leg] = Some(Covered::loaded(b.filled_size));
                 }
             }
         }

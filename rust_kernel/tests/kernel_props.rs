@@ -969,16 +969,22 @@ fn loaded_slots_keep_the_venues_stated_total_only_for_an_order_they_hold_unchang
     });
     assert_eq!(out, (KernelDiagnosticCode::DuplicateEvent, 70.0));
     // An operator loading the order with another filled size: what the venue stated no
-    // longer bounds it (the kernel cannot tell which of the two is right).
-    let mut k = Kernel::new("stated", 1).unwrap();
-    let out = resend_after_70_fills(&mut k, |k| {
+    // longer bounds it, and rules 27 on what the loaded order says filled does, every report
+    // stating a running total within it (fill 1, at 1) being in it; before, the resend was
+    // booked on top.
+    let loaded_at_69_5 = |k: &mut Kernel| {
         let mut slots = k.slots().to_vec();
         let o = slots[0].active_entry_order.as_mut().unwrap();
         o.filled_size = 69.5;
         slots[0].size = 69.5;
         slots[0].initial_size = 69.5;
         k.replace_slots(slots).unwrap();
-    });
+    };
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let out = resend_after_70_fills(&mut k, loaded_at_69_5);
+    assert_eq!(out, (KernelDiagnosticCode::DuplicateEvent, 69.5));
+    let mut k = Kernel::new("stated", 1).unwrap();
+    let out = dita_kernel::error::replaying(26, || resend_after_70_fills(&mut k, loaded_at_69_5));
     assert_eq!(out, (KernelDiagnosticCode::Ok, 70.5));
 }
 
