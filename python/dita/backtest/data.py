@@ -259,6 +259,17 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
         # provider's switch from ms to us would put the ms rows in 1970).
         if not arr.size:
             return arr
+        meant = _digit_dates(arr)
+        if meant is not None:
+            # As parse_time refuses such a --from: read as seconds, daily bars were one-second
+            # bars of 1970, and a run of them reported its Sharpe and drawdowns of seconds.
+            raise DataError(
+                f"{name} {_show_number(arr[0])} is ambiguous: {meant[0]} or {int(arr[0]):,} epoch "
+                f"seconds ({_iso(arr[0])})? all {arr.size:,} of its values read as dates written as "
+                f"digits (YYYYMMDD): write them as ISO dates ({meant[1]})",
+                path=path,
+                row=1,
+            )
         unit = np.searchsorted(_EPOCH_UNIT_ABOVE, np.abs(arr), side="left")
         mixed = np.flatnonzero(unit != unit[0])
         if mixed.size:
@@ -284,6 +295,21 @@ _UNITS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 # Epoch numbers above 1e11 are ms, above 1e14 us, above 1e17 ns (1e11 s is the year 5138).
 _EPOCH_UNIT_ABOVE = np.array([1e11, 1e14, 1e17])
 _EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+
+def _digit_dates(arr: FloatArray) -> tuple[str, str] | None:
+    """What the first epoch number means (``_date_or_seconds``) when every one is a date
+    written as digits, YYYYMMDD (20240105), as epoch seconds of a file's rows almost never all
+    are; None when they are not all such dates."""
+    if not np.all((arr >= 19_000_101) & (arr <= 29_991_231) & (arr == np.floor(arr))):
+        return None
+    digits = arr.astype(np.int64)
+    month, day = digits // 100 % 100, digits % 100
+    if not np.all((month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)):
+        return None
+    if any(_date_or_seconds(str(d)) is None for d in np.unique(digits)):
+        return None  # a day past its month's end (20240230)
+    return _date_or_seconds(str(digits[0]))
 
 
 def _show_number(x: float) -> str:
@@ -499,8 +525,17 @@ def load_market_data(
         )
     interval = 0.0
     per_asset: list[tuple[str, np.ndarray, np.ndarray]] = []  # for the one-clock check below
-    for name in sorted(set(assets)):
-        idx = np.arange(len(assets)) if asset_name is None else np.flatnonzero(np.asarray(assets) == name)
+    # Each asset's rows, in time order, found in one sort: an array of the names made again for
+    # each asset took time of the rows x the assets (14 s for a million rows of 100 assets).
+    if asset_name is None:
+        listed, of_row = np.asarray(assets[:1]), np.zeros(len(assets), dtype=np.int64)
+    else:
+        listed, of_row = np.unique(np.asarray(assets), return_inverse=True)
+    rows_of = np.bincount(of_row)
+    by_asset = np.argsort(of_row, kind="stable")
+    stops = np.cumsum(rows_of)
+    for name, lo, hi in zip(listed.tolist(), stops - rows_of, stops, strict=True):
+        idx = by_asset[lo:hi]
         d = np.diff(ts[idx])
         per_asset.append((name, idx, d))
         dup = np.flatnonzero(d <= 0)
