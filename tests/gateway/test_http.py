@@ -1496,3 +1496,57 @@ def test_a_control_change_the_kernel_refuses_is_503_naming_it() -> None:
     assert res.status_code == 503, res.text
     assert "control change not applied" in res.text and "kernel 'gw'" in res.text
     assert "nothing changed" not in res.text
+
+
+class _StoresOnly:
+    """A cluster control plane whose write is stored but that the kernel has not applied (its
+    listener late, or a cluster-wide entry stamped later holding another value)."""
+
+    def __init__(self) -> None:
+        self.written: list[dict[str, Any]] = []
+
+    def attach(self, kernel: Any) -> None:
+        pass
+
+    def release(self, kernel: Any) -> None:
+        pass
+
+    def set(self, kernel_id: str | None = None, **change: Any) -> dict[str, Any]:
+        self.written.append(change)
+        return change
+
+
+def test_a_control_change_the_kernel_has_not_applied_in_time_is_503_not_200(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the 2 s wait the answer was 200, the change counted and published as made, for a
+    HALTED the kernel was not running: an operator's halt taken for done while it traded on."""
+    import asyncio
+
+    from dita import ExecutionKernel
+    from dita.gateway import app as gateway_app
+    from dita.gateway.app import create_app
+    from dita.gateway.config import GatewaySettings
+
+    monkeypatch.setattr(gateway_app, "_CONTROL_APPLY_S", 0.05)
+    plane = _StoresOnly()
+    kernel = ExecutionKernel(max_slots=1, kernel_id="gw", control_plane=plane)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    events_before = app.state.broadcaster.last_id
+
+    async def put() -> tuple[httpx.Response, str]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+            res = await c.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
+            return res, (await c.get("/metrics")).text
+
+    try:
+        res, metrics = asyncio.run(put())
+    finally:
+        kernel.close()
+    assert plane.written == [{"mode": "HALTED"}]
+    assert kernel.control()["mode"] != "HALTED"
+    assert res.status_code == 503, res.text
+    detail = res.json()["detail"]
+    assert "not applied" in detail and "kernel 'gw'" in detail and "HALTED" in detail
+    assert metric(metrics, "dita_gateway_control_changes_total") == 0
+    assert app.state.broadcaster.last_id == events_before  # no `control` event of a change not made

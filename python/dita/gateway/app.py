@@ -955,7 +955,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             503: {
                 "model": ErrorAnswer,
                 "description": "The cluster's control plane is away, nothing changed; or the kernel "
-                "refused the change (closing), the plane's entry stored",
+                "refused the change (closing) or had not applied it within 2 s, the plane's entry stored",
             },
         },
     )
@@ -983,6 +983,17 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 kernel.control().get(name) != value for name, value in fields.items()
             ):
                 await asyncio.sleep(0.01)
+            control = kernel.control()
+            pending = {name: value for name, value in fields.items() if control.get(name) != value}
+            if pending:
+                # A 200 said the change was made: a HALTED taken for done while the kernel traded.
+                running = {name: control.get(name) for name in pending}
+                raise HTTPException(
+                    503,
+                    f"control change not applied: kernel {kernel.kernel_id!r} runs {running}, not"
+                    f" {pending}, {_CONTROL_APPLY_S:g} s after the plane's entry was stored (it may"
+                    " apply it later; GET /v1/control says what it runs)",
+                )
         else:
             kernel.update_control(**fields, source="gateway")
         metrics.control_changes.inc()
