@@ -931,3 +931,15 @@ def test_a_restored_book_leaves_out_orders_for_assets_the_venue_does_not_list() 
     again = PaperVenue(assets=["BTCUSDT"])
     assert again.restore_book(venue.book()) == ["o1"]
     assert [o.client_order_id for o in again.open_orders()] == ["o2"]
+
+
+def test_a_submit_of_something_not_an_order_is_refused_changing_nothing() -> None:
+    """Counted and given a venue order id before it raised: the next order's ids moved on,
+    and the venue, having seen no order, refused a saved book as one that had."""
+    venue = PaperVenue()
+    with pytest.raises(TypeError, match=r"VenueOrder.*'o1'"):
+        venue.submit("o1")  # type: ignore[arg-type]
+    assert venue.submitted == 0
+    venue.restore_book(PaperVenue().book())
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    assert venue.submit(make_order("o1"))[0].venue_order_id == "paper-1"

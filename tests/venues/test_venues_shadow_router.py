@@ -132,6 +132,15 @@ def test_a_shadow_venue_s_rejection_names_the_venue_it_was_given() -> None:
     assert no_ref.reason == "venue 'shadow-eu' cannot fill: no reference price (0.0)"
 
 
+def test_a_shadow_submit_of_something_not_an_order_is_refused_changing_nothing() -> None:
+    """Counted and given a venue order id before it raised: the next order's ids moved on."""
+    venue = ShadowVenue()
+    with pytest.raises(TypeError, match=r"VenueOrder.*'o1'"):
+        venue.submit("o1")  # type: ignore[arg-type]
+    assert venue.submitted == 0
+    assert venue.submit(make_order("o1", reference_price=100.0))[0].venue_order_id == "shadow-1"
+
+
 def test_shadow_event_ids_are_deterministic() -> None:
     def run() -> list[dict[str, object]]:
         venue = ShadowVenue(clock=lambda: 7.0)

@@ -355,6 +355,9 @@ class PaperVenue:
     # -- orders --------------------------------------------------------------------------
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        if not isinstance(order, VenueOrder):
+            # Refused before it is counted: it took a venue order id, moving the next order's on.
+            raise TypeError(f"submit takes a VenueOrder, got {order!r}")
         self.submitted += 1
         now = self.now(order)
         venue_order_id = self._events.venue_order_id()

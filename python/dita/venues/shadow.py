@@ -64,6 +64,9 @@ class ShadowVenue:
         return self._clock() if self._clock is not None else order.created_at
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        if not isinstance(order, VenueOrder):
+            # Refused before it is counted: it took a venue order id, moving the next order's on.
+            raise TypeError(f"submit takes a VenueOrder, got {order!r}")
         self.submitted += 1
         venue_order_id = self._events.venue_order_id()
         now = self._now(order)
