@@ -1385,6 +1385,51 @@ def test_the_polling_runs_under_a_server_that_runs_the_apps_lifespan() -> None:
         kernel.close()
 
 
+@pytest.mark.parametrize("venue", ["mock", "polled"])
+def test_a_control_change_made_elsewhere_is_sent_to_the_event_stream(venue: str) -> None:
+    """A HALTED set through the cluster's control plane (or by any other way than PUT
+    /v1/control) was never sent as a `control` event: the operator page showed the mode it had
+    loaded, PAPER, while the kernel was halted. The gateway sends it once, within a second,
+    whether or not its venue is polled; a PUT's own event is not sent twice."""
+    import asyncio
+
+    from dita import ExecutionKernel
+    from dita.gateway.app import create_app
+    from dita.gateway.config import GatewaySettings
+
+    kernel = ExecutionKernel(max_slots=1, venue=_FillsLater() if venue == "polled" else None)
+    app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=1, venue_poll_seconds=3600))
+    sent: list[dict[str, Any]] = []
+    publish = app.state.broadcaster.publish
+
+    def recording(event_type: str, data: dict[str, Any]) -> int:
+        if event_type == "control":
+            sent.append(data)
+        return publish(event_type, data)
+
+    app.state.broadcaster.publish = recording
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            await asyncio.sleep(0.7)
+            assert sent == []  # nothing changed: nothing sent
+            kernel.update_control(mode="HALTED", source="hazelcast:*")
+            for _ in range(100):
+                if sent:
+                    break
+                await asyncio.sleep(0.02)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+                res = await c.put("/v1/control", json={"mode": "PAPER"}, headers=AUTH)
+                assert res.status_code == 200, res.text
+            await asyncio.sleep(0.7)
+
+    try:
+        asyncio.run(serve())
+    finally:
+        kernel.close()
+    assert [(c["mode"], c["source"]) for c in sent] == [("HALTED", "hazelcast:*"), ("PAPER", "gateway")]
+
+
 class _AnswersLate(_FillsLater):
     """Its poll with a fill owed waits for ``answer`` before giving it (a slow exchange)."""
 

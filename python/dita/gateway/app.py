@@ -470,6 +470,9 @@ _SSE_BATCH = 64
 # Venue answers that end an order unfilled: counted apart from the kernel's own refusals.
 _VENUE_ENDS = (KernelEventKind.REJECT, KernelEventKind.EXPIRED)
 _CONTROL_APPLY_S = 2.0  # how long PUT /v1/control waits for a cluster control plane to apply a change
+# How often the gateway looks whether the kernel's control state changed by another way than PUT
+# /v1/control (the cluster's control plane, an edge freeze), to send it as a `control` event.
+_CONTROL_WATCH_S = 0.5
 
 
 class EventStreamResponse(Response):
@@ -842,6 +845,19 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     poll_events = getattr(kernel.venue, "poll_events", None)
 
+    # The control state the event stream last sent (or the page loaded at the start).
+    published_control: dict[str, Any] = dict(kernel.control())
+
+    def publish_control_if_changed() -> None:
+        """Sends the kernel's control state as a `control` event when it changed by another way
+        than PUT /v1/control: a HALTED set through the cluster (`dita control set`) or an edge
+        freeze left the page showing the mode it loaded until reloaded."""
+        control = kernel.control()
+        if control != published_control:
+            published_control.clear()
+            published_control.update(control)
+            publish("control", control)
+
     async def poll_venue() -> int:
         """One poll of a venue that reports later (``poll_events``: a resting order's fills, the
         outcome of a submit in doubt): asked on a worker thread, as a REST venue takes its time
@@ -863,18 +879,25 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             return 0
 
     async def poll_forever(stop: asyncio.Event) -> None:
+        next_poll = 0.0
         while not stop.is_set():
-            await poll_venue()
+            if poll_events is not None and time.monotonic() >= next_poll:
+                await poll_venue()
+                next_poll = time.monotonic() + settings.venue_poll_seconds
+            with contextlib.suppress(RuntimeError):  # the kernel busy past its wait: next round
+                publish_control_if_changed()
+            wait = _CONTROL_WATCH_S
+            if poll_events is not None:
+                wait = min(wait, max(0.0, next_poll - time.monotonic()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.venue_poll_seconds)
+                await asyncio.wait_for(stop.wait(), wait)
 
     stops: dict[asyncio.Task[None], asyncio.Event] = {}
 
-    def start_polling() -> asyncio.Task[None] | None:
-        """The task polling the venue every ``venue_poll_seconds``; None for one that does
-        not report later (the native mock answers every order at once)."""
-        if poll_events is None:
-            return None
+    def start_polling() -> asyncio.Task[None]:
+        """The task polling the venue every ``venue_poll_seconds`` (a venue that reports later:
+        ``poll_events``; the native mock answers every order at once) and sending the kernel's
+        control state as a `control` event whenever it changed (every ``_CONTROL_WATCH_S``)."""
         stop = asyncio.Event()
         task = asyncio.get_running_loop().create_task(poll_forever(stop))
         stops[task] = stop
@@ -998,6 +1021,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             kernel.update_control(**fields, source="gateway")
         metrics.control_changes.inc()
         control = kernel.control()
+        published_control.update(control)
         publish("control", control)
         return control
 
