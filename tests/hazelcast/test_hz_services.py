@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,14 @@ import typer
 from typer.testing import CliRunner
 
 from dita.cli import services as services_cli
-from dita.services.hazelcast import HAZELCAST_VERSION, HazelcastMember, client_can_connect, free_port
+from dita.services.hazelcast import (
+    _CONFIG_ARG,
+    HAZELCAST_VERSION,
+    MAIN_CLASS,
+    HazelcastMember,
+    client_can_connect,
+    free_port,
+)
 
 
 def _cli(*args: str) -> tuple[int, str]:
@@ -136,3 +147,47 @@ def test_cli_takes_the_cluster_name_from_the_environment(
     assert json.loads(capsys.readouterr().out)["cluster_name"] == "env-cluster"
     code, out = _cli("services", "hazelcast", "status", "--port", port, "--cluster-name", "a b")
     assert code == 2 and "--cluster-name: cluster_name must be 1-64 letters" in out
+
+
+def _fake_member(config_file: Path) -> subprocess.Popen[bytes]:
+    """A process with a member's command line for ``config_file`` (all that pid() and the
+    watchdog read of it), without a JVM."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", MAIN_CLASS, f"{_CONFIG_ARG}{config_file}"]
+    )
+
+
+def test_a_member_under_a_home_not_utf8_is_found_and_stopped(tmp_path: Path) -> None:
+    """Its command line, read with the bytes not UTF-8 replaced, never matched its config path:
+    status said no member ran, and stop said so too and removed the pid file, leaving it running."""
+    member = HazelcastMember(port=free_port(), cluster_name="c", home=tmp_path / os.fsdecode(b"home-\xff"))
+    assert member.state_dir is not None
+    member.state_dir.mkdir(parents=True)
+    fake = _fake_member(member.config_file)
+    try:
+        member.pid_file.write_text(f"{fake.pid}\n")
+        assert member.pid() == fake.pid
+        assert member.stop(timeout=5) is True
+        assert fake.wait(5) == -signal.SIGTERM
+    finally:
+        fake.kill()
+        fake.wait()
+
+
+def test_a_tied_member_under_a_state_dir_not_utf8_dies_with_its_starter(tmp_path: Path) -> None:
+    """The watchdog encoded the config argument as strict UTF-8: it died at once, and the member
+    outlived its starter."""
+    member = HazelcastMember(
+        port=free_port(),
+        cluster_name="c",
+        state_dir=tmp_path / os.fsdecode(b"state-\xff"),
+        exit_with_parent=True,
+    )
+    fake = _fake_member(member.config_file)
+    try:
+        member._start_watchdog(fake.pid)
+        member._end_watchdog()  # the pipe closes, as when the starter exits
+        assert fake.wait(10) == -signal.SIGKILL
+    finally:
+        fake.kill()
+        fake.wait()

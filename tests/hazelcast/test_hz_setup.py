@@ -185,3 +185,89 @@ def test_stopping_a_tied_member_ends_its_watchdog(hz_jars: list[Path], tmp_path:
     assert watchdog is not None and watchdog.poll() is None
     assert member.stop(kill=True)
     assert watchdog.poll() is not None and member._watchdog is None
+
+
+def _cli_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dita", "services", "hazelcast", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env},
+    )
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_fetch_stopped_leaves_no_scratch_dir_nor_maven_running(signum: int, tmp_path: Path) -> None:
+    """SIGTERM ended `fetch` at once: its scratch directory stayed in the jar cache and Maven
+    ran on, orphaned, downloading into it."""
+    started = tmp_path / "mvn.pid"
+    (tmp_path / "bin").mkdir()
+    _script(tmp_path / "bin" / "mvn", f"echo $$ > '{started}'\nexec sleep 60\n")  # a download that takes long
+    home = tmp_path / "home"
+    path = f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    cli = _cli_process(["fetch", "--home", str(home)], {"PATH": path})
+    mvn = 0
+    try:
+        _wait_for(started, cli)
+        time.sleep(0.1)
+        mvn = int(started.read_text())
+        cli.send_signal(signum)
+        _, err = cli.communicate(timeout=20)
+        assert cli.returncode == 130, err  # as for Ctrl-C
+        assert list((home / "jars").iterdir()) == []
+        assert not pid_alive(mvn)
+    finally:
+        cli.kill()
+        cli.communicate()
+        if mvn and pid_alive(mvn):
+            os.kill(mvn, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_start_stopped_before_the_member_is_ready_stops_the_member(
+    signum: int, hz_jars: list[Path], tmp_path: Path
+) -> None:
+    """Ctrl-C (or SIGTERM) while `start` waited for the member left the member it launched
+    running (in its own session, so the signal never reached it): start abandoned, member up."""
+    fake_home = tmp_path / "jdk"
+    (fake_home / "bin").mkdir(parents=True)
+    # A member that never accepts clients, with a member's command line (what pid() reads).
+    _script(
+        fake_home / "bin" / "java",
+        f"""if [ "$1" = -version ]; then echo 'openjdk version "17.0.9"' >&2; exit 0; fi
+exec '{sys.executable}' -c 'import time; time.sleep(60)' "$@"
+""",
+    )
+    home = tmp_path / "home"
+    (home / "jars").mkdir(parents=True)
+    for jar in hz_jars:
+        (home / "jars" / jar.name).symlink_to(jar)
+    port = free_port()
+    cli = _cli_process(
+        ["start", "--port", str(port), "--home", str(home), "--timeout", "60"], {"JAVA_HOME": str(fake_home)}
+    )
+    pid_file = home / "run" / f"dita-{port}" / "member.pid"
+    member = 0
+    try:
+        _wait_for(pid_file, cli)
+        time.sleep(0.3)
+        member = int(pid_file.read_text())
+        assert pid_alive(member)
+        cli.send_signal(signum)
+        _, err = cli.communicate(timeout=20)
+        assert cli.returncode == 130, err  # as for Ctrl-C
+        assert not pid_alive(member)
+        assert not pid_file.exists()
+    finally:
+        cli.kill()
+        cli.communicate()
+        if member and pid_alive(member):
+            os.kill(member, signal.SIGKILL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -39,6 +40,15 @@ HomeOption = Annotated[
 ]
 
 
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """SIGTERM ends ``fetch`` and ``start`` as Ctrl-C does (exit 130), so that Maven is stopped
+    and its scratch directory removed, and a member launched but not ready is stopped: killed
+    outright, the command left both behind."""
+    from dita._signals import sigterm_as_interrupt
+
+    return sigterm_as_interrupt()
+
+
 def _home_error(home: Path | None, exc: OSError) -> NoReturn:
     """A home that is a file or cannot be written: one line naming the path, not a traceback."""
     fail(f"Hazelcast home {home}: {exc}")
@@ -66,17 +76,20 @@ def fetch(home: HomeOption = None) -> None:
     """Fetch the member jars with Maven (once; later calls use the cache)."""
     from dita.services.hazelcast import ServiceError, default_home, fetch_jars
 
+    restore_sigterm = _sigterm_as_interrupt()
     try:
         with elapsed_report(
             "fetching the Hazelcast jars with Maven", enabled=True, line_seconds=PROGRESS_LINE_SECONDS
         ):
             jars = fetch_jars(home)
-        for jar in jars:
-            typer.echo(str(jar))
     except ServiceError as exc:
         fail(str(exc))
     except OSError as exc:
         _home_error(home or default_home(), exc)
+    finally:
+        restore_sigterm()
+    for jar in jars:
+        typer.echo(str(jar))
 
 
 @hazelcast_app.command("start")
@@ -93,6 +106,7 @@ def start(
     member = _member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
     label = f"starting the Hazelcast member on {member.address}"
+    restore_sigterm = _sigterm_as_interrupt()
     try:
         with elapsed_report(label, enabled=True, line_seconds=PROGRESS_LINE_SECONDS):
             pid = member.start(timeout=timeout)
@@ -100,6 +114,8 @@ def start(
         fail(str(exc))
     except OSError as exc:
         _home_error(member.home, exc)
+    finally:
+        restore_sigterm()
     typer.echo(f"Hazelcast member {member.address} (cluster {member.cluster_name}) running, pid {pid}")
 
 

@@ -271,7 +271,8 @@ def _is_member_process(pid: int, config_file: Path) -> bool:
     (a reboot, a SIGKILL) and the pid may since name another process, another member included."""
     proc = Path(f"/proc/{pid}")
     try:
-        args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        # As the paths were given: a home not UTF-8 decoded with replacements matched no path.
+        args = [os.fsdecode(arg) for arg in (proc / "cmdline").read_bytes().split(b"\0")]
     except OSError:
         return pid_alive(pid)  # no /proc: trust the pid file
     if MAIN_CLASS not in args:
@@ -293,7 +294,7 @@ def _is_member_process(pid: int, config_file: Path) -> bool:
 # sent to the starter's process group does not take it away before the member.
 _WATCHDOG = """
 import os, signal, sys
-pid, config_arg = int(sys.argv[1]), sys.argv[2].encode()
+pid, config_arg = int(sys.argv[1]), os.fsencode(sys.argv[2])
 sys.stdin.buffer.read()
 try:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -477,12 +478,13 @@ class HazelcastMember:
             self._proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
-        if self.exit_with_parent:
-            self._start_watchdog(self._proc.pid)
-        self.pid_file.write_text(f"{self._proc.pid}\n")
         try:
+            if self.exit_with_parent:
+                self._start_watchdog(self._proc.pid)
+            self.pid_file.write_text(f"{self._proc.pid}\n")
             self.wait_ready(timeout)
-        except ServiceError:
+        except BaseException:
+            # A Ctrl-C too: in its own session, the member launched here would run on unasked.
             self.stop(kill=True)
             raise
         return self._proc.pid
