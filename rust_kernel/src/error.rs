@@ -225,7 +225,14 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// its memory of the events and fills it took when the loaded slot brings none (a slot dict
 /// has no room for it: a fill resent with its fill id and no running total after such a load
 /// was booked a second time).
-pub const RULES: u16 = 27;
+///
+/// 28: a late fill of an exit whose cancel was acknowledged is booked while a second exit of
+/// the slot works (`kernel::Kernel::apply_late_fill`), the second left as it went out: it was
+/// refused as UNKNOWN_ORDER (CRITICAL), the slot holding what the venue had sold, and the
+/// second exit's fills then left it a position the venue never had. An exit ending with
+/// nothing held closes the trade (it went back to POSITION_OPEN at 0, taking no exit and no
+/// new trade).
+pub const RULES: u16 = 28;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -97,12 +97,19 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
             }
         }
         (ExitSent | ExitWorking, CancelRequest | CancelReject) => stage,
+        // An exit ending with nothing held closes the trade (rules 28 on: a late fill of an
+        // exit canceled before took what was left; the kernel says held under older rules).
         (ExitRequested | ExitSent | ExitWorking, CancelAck | Reject | Expired | RateLimited) => {
-            PositionOpen
+            if held {
+                PositionOpen
+            } else {
+                Closed
+            }
         }
         // A fill sent after its order ended: an entry's opens the position again (even of a
         // trade an exit closed meanwhile) or adds to it, an exit's takes from a position no
-        // exit is working on and may close the trade.
+        // exit is working on and may close the trade, or (rules 28 on) from one another exit
+        // works on, which keeps working, and whose end closes the trade if nothing is left.
         (Idle | Closed, LateFill) if held => PositionOpen,
         (PositionOpen, LateFill) => {
             if held {
@@ -111,7 +118,7 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
                 Closed
             }
         }
-        (ExitRequested | ExitSent | ExitWorking, LateFill) if held => stage,
+        (ExitRequested | ExitSent | ExitWorking, LateFill) => stage,
         _ => return None,
     };
     Some(next)
@@ -171,6 +178,11 @@ mod tests {
     #[case(ExitRequested, LateFill, HELD, ExitRequested)]
     #[case(ExitSent, LateFill, HELD, ExitSent)]
     #[case(ExitWorking, LateFill, HELD, ExitWorking)]
+    #[case(ExitSent, LateFill, FLAT, ExitSent)]
+    #[case(ExitWorking, LateFill, FLAT, ExitWorking)]
+    #[case(ExitWorking, CancelAck, FLAT, Closed)]
+    #[case(ExitSent, Reject, FLAT, Closed)]
+    #[case(ExitWorking, Expired, FLAT, Closed)]
     fn legal_transitions(
         #[case] from: TradeStage,
         #[case] t: Trigger,
@@ -236,6 +248,6 @@ mod tests {
             }
         }
         // The table has a fixed size; a change to it should be deliberate.
-        assert_eq!(legal, 101);
+        assert_eq!(legal, 104);
     }
 }

@@ -4850,12 +4850,17 @@ impl Kernel {
         } else if !order.is_entry && qty > slot.size + size_tolerance(slot.size) {
             Some("exit fill for an order that ended, larger than the position; reconcile with the venue")
         } else if next_stage(slot.fsm_state, Trigger::LateFill, ctx).is_none()
-            || (!order.is_entry && slot.fsm_state != TradeStage::PositionOpen)
+            || (!order.is_entry && slot.fsm_state != TradeStage::PositionOpen && rules() < 28)
         {
             Some("fill for an order that ended, in a stage that cannot take it; reconcile with the venue")
         } else {
             None
         };
+        // Rules 28 on, an exit's late fill while another exit of the trade works (sent after
+        // the first's cancel was acknowledged) is booked too: the venue sold, and refused, the
+        // slot held what it no longer did (the second exit's fills then left it a position the
+        // venue never had). The second exit is left as it went out: the venue caps a
+        // reduce-only order at the position, and what it fills beyond is the venue's to say.
         if let Some(reason) = why_not {
             return self.ended_order_refusal(ev, Some(sid), seq, reason);
         }
@@ -5068,7 +5073,10 @@ impl Kernel {
             .active_order()
             .expect("indexed orders are active")
             .clone();
-        let holds = self.slots[sid].size > QTY_EPS;
+        // Rules 28 on, an exit ending with nothing held (a late fill of an exit canceled before
+        // it took what was left) closes the trade: it went back to POSITION_OPEN at 0, where
+        // no exit is taken and no new trade either.
+        let holds = self.slots[sid].size > QTY_EPS || (!order.is_entry && rules() < 28);
         let mut out = self.slot_outcome(sid, seq);
         let d = TransitionDetails::Ended {
             filled_size: order.filled_size,
@@ -5089,6 +5097,7 @@ impl Kernel {
         ) {
             return self.stage_refusal(ev, sid, seq);
         }
+        close_if_closed(&mut self.slots[sid]);
         // Whether another order finished with the venue id this one will be kept with.
         let rules2 = rules() >= 2;
         let kept_venue_id = if order.venue_order_id.is_empty() {

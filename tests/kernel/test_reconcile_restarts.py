@@ -371,13 +371,16 @@ def test_an_ended_exit_the_venue_works_on_is_canceled_though_its_fill_is_refused
     first_exit = kernel.process_intent(intent("EXIT", 0, order_type="LIMIT", limit_price=120.0))
     exit1 = first_exit.order.client_order_id
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
-    assert kernel.process_intent(intent("EXIT", 0, order_type="LIMIT", limit_price=121.0)).accepted
+    second = kernel.process_intent(intent("EXIT", 0, order_type="LIMIT", limit_price=121.0))
     venue.fill(exit1, 0.5)
     report = kernel.reconcile_with_venue()
     assert venue.orders[exit1].status.name == "CANCELED"
-    [left] = report.unresolved
-    assert left["client_order_id"] == exit1 and left["diagnostic_code"] == "UNKNOWN_ORDER"
-    assert left["reason"].endswith("the order was canceled at the venue")
+    assert report.unresolved == []
+    [missed] = report.missed_fills
+    assert missed["client_order_id"] == exit1 and missed["qty"] == 0.5 and missed["price"] == 120.0
+    slot = kernel.slot_state(0)
+    assert slot.size == 1.5 and slot.fsm_state.name == "EXIT_WORKING"
+    assert slot.active_exit_order.client_order_id == second.order.client_order_id
 
 
 def test_an_ended_order_the_venue_says_filled_short_is_booked_and_named_not_ended_short() -> None:

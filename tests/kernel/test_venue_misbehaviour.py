@@ -427,16 +427,17 @@ def test_a_fill_after_its_exits_cancel_ack_takes_from_the_position_and_may_close
 def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
     kernel: ExecutionKernel,
 ) -> None:
-    # An exit's late fill while another exit works: that exit is sized for the position.
+    # An exit's late fill larger than the position (within its order: another exit took half).
     coid = entry(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
     first = exit_order_id(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", first))
-    kernel.process_intent(intent("EXIT", 0))
+    second = exit_order_id(kernel, target_size=0.5)
+    assert kernel.on_venue_event(fill("x2", second, 0.5)).accepted
     before = kernel.snapshot()
-    out = kernel.on_venue_event(fill("x1", first, 0.5))
+    out = kernel.on_venue_event(fill("x1", first, 0.8))
     assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity == KernelSeverity.CRITICAL
-    assert "cannot take it" in out.details["reason"]
+    assert "larger than the position" in out.details["reason"]
     assert kernel.snapshot() == before
     # An entry's late fill once the slot holds another trade.
     other = entry(kernel, 1)
@@ -449,22 +450,21 @@ def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
     assert kernel.snapshot() == before
 
 
-def test_a_late_fill_refused_while_another_exit_worked_books_once_when_sent_again(
-    kernel: ExecutionKernel,
-) -> None:
-    """Refused, the fill was not remembered: sent again once the other exit has filled, it
-    books (the venue did fill it), and a third time it is a duplicate."""
+def test_a_late_fill_of_an_exit_while_another_exit_works_books_once(kernel: ExecutionKernel) -> None:
+    """Rules 28 on, the canceled exit's fill is booked at once (the venue did sell), the other
+    exit left as it went out; before, it was refused (UNKNOWN_ORDER) and the slot held what the
+    venue had sold. Sent again, it is a duplicate."""
     coid = entry(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
     first = exit_order_id(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", first))
     second = exit_order_id(kernel, target_size=0.2)
     late = fill("x1", first, 0.05)
-    assert kernel.on_venue_event(late).diagnostic_code == D.UNKNOWN_ORDER
+    out = kernel.on_venue_event(late)
+    assert out.accepted and out.details["late_fill"] is True and out.state == TradeStage.EXIT_SENT
+    assert kernel.slot_state(0).size == pytest.approx(0.95)
+    assert kernel.slot_state(0).active_exit_order.client_order_id == second
     assert kernel.on_venue_event(fill("x2", second, 0.2)).accepted
-    assert kernel.slot_state(0).size == pytest.approx(0.8)
-    again = kernel.on_venue_event(late)
-    assert again.accepted and again.details["late_fill"] is True
     assert kernel.slot_state(0).size == pytest.approx(0.75)
     assert kernel.on_venue_event(late).diagnostic_code == D.DUPLICATE_EVENT
     assert kernel.slot_state(0).size == pytest.approx(0.75)

@@ -1,0 +1,161 @@
+//! Rules 28: a late fill of an exit whose cancel was acknowledged is booked while a second
+//! exit of the slot works (it was refused, UNKNOWN_ORDER, CRITICAL: the venue had sold, the
+//! slot still held it, and the second exit was sized on it), and an exit ending with
+//! nothing left to hold closes the trade.
+
+use dita_kernel::error::replaying;
+use dita_kernel::*;
+
+mod common;
+use common::{detail, exit_whole, open_btc};
+
+/// An event of `kind` for `order` under `event_id`.
+fn event(event_id: &str, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
+    VenueEvent::new(event_id, kind, &order.client_order_id)
+}
+
+/// A fill of `size` of `order` at 100 stating the running total `total`, fill id `fill_id`.
+fn fill(event_id: &str, order: &VenueOrder, size: f64, total: f64, fill_id: &str) -> VenueEvent {
+    let mut f = event(event_id, KernelEventKind::Fill, order);
+    f.price = 100.0;
+    f.size = size;
+    f.filled_size = total;
+    f.fill_id = id(fill_id);
+    f
+}
+
+/// Slot 0 long 1 BTC; its exit `X1` acknowledged, canceled, and the cancel acknowledged
+/// without a filled size; then a second exit `X2` of the whole position, acknowledged. The
+/// venue had filled part of `X1` before the cancel: its report has not come yet. Returns
+/// both exits.
+fn second_exit_beside_a_canceled_one(k: &mut Kernel) -> (VenueOrder, VenueOrder) {
+    open_btc(k, 0, TradeSide::Long, 1.0);
+    let x1 = exit_whole(k, 0, 1);
+    let mut ack = event("ack-x1", KernelEventKind::OrderAck, &x1);
+    ack.venue_order_id = id("V-X1");
+    assert!(k.on_venue_event(&ack).accepted);
+    let cancel = common::long_btc("c1", "", 0, KernelCommandType::Cancel, 0.0);
+    assert!(k.process_intent(&cancel).accepted);
+    let out = k.on_venue_event(&event("cx1", KernelEventKind::CancelAck, &x1));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
+    let x2 = exit_whole(k, 0, 2);
+    assert!((x2.size - 1.0).abs() < 1e-12);
+    let mut ack = event("ack-x2", KernelEventKind::OrderAck, &x2);
+    ack.venue_order_id = id("V-X2");
+    assert!(k.on_venue_event(&ack).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::ExitWorking);
+    (x1, x2)
+}
+
+#[test]
+fn a_late_fill_of_a_canceled_exit_is_booked_while_a_second_exit_works() {
+    let mut k = Kernel::new("late-exit", 1).unwrap();
+    let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+    // The venue sold 0.4 on X1 before its cancel.
+    let out = k.on_venue_event(&fill("fx1", &x1, 0.4, 0.4, "T1"));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(detail(&out, "late_fill"), Some(Detail::Bool(true)));
+    let s = &k.slots()[0];
+    assert!(
+        (s.size - 0.6).abs() < 1e-12,
+        "the venue holds 0.6: {}",
+        s.size
+    );
+    assert_eq!(s.fsm_state, TradeStage::ExitWorking);
+    // The second exit is left as it went out: the venue caps a reduce-only order at the
+    // position, and a fill of it beyond that is the venue's to report.
+    let working = s.active_exit_order.as_ref().unwrap();
+    assert_eq!(working.client_order_id, x2.client_order_id);
+    assert!((working.remaining() - 1.0).abs() < 1e-12);
+    assert_eq!(k.side_counts_difference(), None);
+    // Resent, it is known.
+    let again = k.on_venue_event(&fill("fx1-again", &x1, 0.4, 0.4, "T1"));
+    assert_eq!(again.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    // X2 fills what the venue held, and the venue drops the rest of the reduce-only order.
+    assert!(k.on_venue_event(&fill("fx2", &x2, 0.6, 0.6, "T2")).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::ExitWorking);
+    assert!(k.slots()[0].size.abs() < 1e-12);
+    let mut expired = event("ex2", KernelEventKind::Expired, &x2);
+    expired.filled_size = 0.6;
+    let out = k.on_venue_event(&expired);
+    assert!(out.accepted, "{out:?}");
+    let s = &k.slots()[0];
+    assert_eq!(s.fsm_state, TradeStage::Closed, "the trade is over: {s:?}");
+    assert!(s.closed);
+    assert_eq!(k.free_slot(), Some(0));
+    assert_eq!(k.side_counts_difference(), None);
+    assert!((k.account.k_realized_pnl).abs() < 1e-9);
+}
+
+#[test]
+fn a_late_fill_taking_the_whole_position_leaves_the_second_exit_to_end_and_close() {
+    let mut k = Kernel::new("late-exit-all", 1).unwrap();
+    let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+    // X1 had filled whole before the cancel: nothing is left for X2.
+    let out = k.on_venue_event(&fill("fx1", &x1, 1.0, 1.0, "T1"));
+    assert!(out.accepted, "{out:?}");
+    let s = &k.slots()[0];
+    assert!(s.size.abs() < 1e-12);
+    assert_eq!(s.fsm_state, TradeStage::ExitWorking);
+    assert_eq!(k.side_counts_difference(), None);
+    // The venue refuses the reduce-only X2 (nothing to reduce): the trade closes, and the
+    // slot is free for the next one (it stayed POSITION_OPEN at 0, an exit refused for good).
+    let out = k.on_venue_event(&event("rx2", KernelEventKind::Reject, &x2));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    assert_eq!(k.free_slot(), Some(0));
+    let next = common::long_btc("e-next", "t-next", 0, KernelCommandType::Enter, 1.0);
+    assert!(k.process_intent(&next).accepted);
+    assert_eq!(k.side_counts_difference(), None);
+}
+
+#[test]
+fn a_late_exit_fill_beyond_the_position_is_still_refused() {
+    // Within the same trade, an exit's late fill larger than what the slot holds is not
+    // booked (the venue sold more than the trade held): CRITICAL, as before.
+    let mut k = Kernel::new("late-exit-over", 1).unwrap();
+    let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+    assert!(k.on_venue_event(&fill("fx2", &x2, 0.7, 0.7, "T2")).accepted);
+    let out = k.on_venue_event(&fill("fx1", &x1, 0.4, 0.4, "T1"));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    assert_eq!(out.severity, KernelSeverity::Critical);
+    assert!((k.slots()[0].size - 0.3).abs() < 1e-12);
+}
+
+#[test]
+fn a_late_exit_fill_after_the_slot_took_a_new_trade_is_refused_as_before() {
+    // A new trade forgets the slot's kept orders: the old trade's exit fill is not booked on
+    // the new one. It can only come after the second exit sold the whole position the
+    // kernel held, which a reduce-only exit the venue caps cannot: that exit went out plain,
+    // and the venue holds a position no slot does. CRITICAL, reconcile with the venue.
+    let mut k = Kernel::new("late-exit-new", 1).unwrap();
+    let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+    assert!(k.on_venue_event(&fill("fx2", &x2, 1.0, 1.0, "T2")).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    let next = common::long_btc("e-next", "t-next", 0, KernelCommandType::Enter, 1.0);
+    assert!(k.process_intent(&next).accepted);
+    let out = k.on_venue_event(&fill("fx1", &x1, 0.4, 0.4, "T1"));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    assert_eq!(out.severity, KernelSeverity::Critical);
+}
+
+#[test]
+fn a_log_of_rules_27_replays_the_late_exit_fill_refused() {
+    replaying(27, || {
+        let mut k = Kernel::new("late-exit-27", 1).unwrap();
+        let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+        let out = k.on_venue_event(&fill("fx1", &x1, 0.4, 0.4, "T1"));
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+        assert_eq!(out.severity, KernelSeverity::Critical);
+        assert!((k.slots()[0].size - 1.0).abs() < 1e-12);
+        assert_eq!(k.slots()[0].fsm_state, TradeStage::ExitWorking);
+        // X2 took the 0.6 the venue held and ended: the slot kept 0.4 the venue never had.
+        assert!(k.on_venue_event(&fill("fx2", &x2, 0.6, 0.6, "T2")).accepted);
+        let mut expired = event("ex2", KernelEventKind::Expired, &x2);
+        expired.filled_size = 0.6;
+        assert!(k.on_venue_event(&expired).accepted);
+        assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
+        assert!((k.slots()[0].size - 0.4).abs() < 1e-12);
+    });
+}

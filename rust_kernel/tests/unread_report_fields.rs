@@ -1,0 +1,91 @@
+//! What the kernel does not read of a venue's report, and why: a FILL_SETTLED finds its fill by
+//! the fill's key only (its `fill_id`, else its event id), and a fill's `status` and
+//! `remaining_size` (nor an ack's `size`) do not end or resize an order.
+
+use dita_kernel::*;
+
+mod common;
+use common::long_btc;
+
+/// Slot 0's entry of 1 BTC at 100, acknowledged.
+fn acked_entry(k: &mut Kernel) -> VenueOrder {
+    let out = k.process_intent(&long_btc("e", "t", 0, KernelCommandType::Enter, 1.0));
+    let order = out.submit.expect("entry sent");
+    let mut ack = VenueEvent::new("ack", KernelEventKind::OrderAck, &order.client_order_id);
+    ack.venue_order_id = id("V1");
+    assert!(k.on_venue_event(&ack).accepted);
+    order
+}
+
+fn settle(event_id: &str, fill_id: &str, fee: f64) -> AccountEvent {
+    let mut e = AccountEvent::new(event_id, AccountEventKind::FillSettled);
+    e.fill_id = id(fill_id);
+    e.fee = fee;
+    e
+}
+
+#[test]
+fn a_total_only_fill_waits_for_its_settlement_under_its_event_id() {
+    let mut k = Kernel::new("total-only", 1).unwrap();
+    let order = acked_entry(&mut k);
+    // The venue's order status: filled 1 at 100, no trade named (no fill id, no size).
+    let mut f = VenueEvent::new("status-1", KernelEventKind::Fill, &order.client_order_id);
+    f.price = 100.0;
+    f.filled_size = 1.0;
+    assert!(k.on_venue_event(&f).accepted);
+    let predicted = k.account.k_unsettled_fees;
+    assert!((predicted - 0.05).abs() < 1e-12, "{predicted}");
+    // The exchange settles its trade T-123: the kernel never saw that id (the report named
+    // none, and a total may stand for many trades), and a FILL_SETTLED names no order.
+    let out = k.on_account_event(&settle("s1", "T-123", 0.04));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    assert_eq!(k.account.k_unsettled_fees, predicted);
+    // Settled under the fill's key (its event id), as the kernel promises, it clears.
+    let out = k.on_account_event(&settle("s2", "status-1", 0.04));
+    assert!(out.accepted, "{out:?}");
+    assert!(k.account.k_unsettled_fees.abs() < 1e-12);
+}
+
+#[test]
+fn a_fills_status_and_remaining_size_are_what_a_default_fill_carries() {
+    // A fill built without them (a partial fill of 0.4 of 1 here) says FILLED with nothing
+    // remaining: read, they would end every such order at its first fill.
+    let f = VenueEvent::new("f", KernelEventKind::Fill, &id("c"));
+    assert_eq!(f.status, VenueOrderStatus::Filled);
+    assert_eq!(f.remaining_size, 0.0);
+    let mut k = Kernel::new("partial", 1).unwrap();
+    let order = acked_entry(&mut k);
+    let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    (f.price, f.size, f.filled_size) = (100.0, 0.4, 0.4);
+    assert!(k.on_venue_event(&f).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
+}
+
+#[test]
+fn an_order_the_venue_filled_short_ends_by_its_expiry_not_by_its_fills_status() {
+    let mut k = Kernel::new("short", 1).unwrap();
+    let order = acked_entry(&mut k);
+    // The venue says FILLED, nothing remaining, at 0.9 of 1: the fill is booked, the order
+    // keeps working in the kernel (status and remaining are not read).
+    let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    (f.price, f.size, f.filled_size) = (100.0, 0.9, 0.9);
+    f.status = VenueOrderStatus::Filled;
+    f.remaining_size = 0.0;
+    assert!(k.on_venue_event(&f).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
+    // A cancel of it is refused by the venue (it is over there): the stage stays.
+    let cancel = long_btc("c", "", 0, KernelCommandType::Cancel, 0.0);
+    assert_eq!(k.process_intent(&cancel).cancels.len(), 1);
+    let rej = VenueEvent::new("cr", KernelEventKind::CancelReject, &order.client_order_id);
+    assert!(k.on_venue_event(&rej).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
+    // The venue's end with its filled size (what the ccxt adapter sends for an order closed
+    // short, and what `reconcile_with_venue` sends) ends it at that size.
+    let mut end = VenueEvent::new("x", KernelEventKind::Expired, &order.client_order_id);
+    end.filled_size = 0.9;
+    assert!(k.on_venue_event(&end).accepted);
+    let s = &k.slots()[0];
+    assert_eq!(s.fsm_state, TradeStage::PositionOpen);
+    assert!((s.size - 0.9).abs() < 1e-12);
+    assert_eq!(k.awaited_fill_qty(0), 0.0);
+}
