@@ -258,11 +258,28 @@ def _event(order: VenueOrder, kind: str, seq: str, now: float, **kw: Any) -> Ven
 
 
 def _kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
+    """The kernel's net position per asset, each under the name the venue's ``positions()``
+    gives it (``position_asset`` where the venue has it: a ccxt symbol, ``BTC/USDT``, is listed
+    by its market id, and one position read under both names was two mismatches)."""
+    named = getattr(kernel.venue, "position_asset", None)
+    names: dict[str, str] = {}
+
+    def position_asset(asset: str) -> str:
+        if asset not in names:
+            names[asset] = asset  # compared under the kernel's name, as without this hook
+            if callable(named):
+                try:
+                    names[asset] = str(named(asset)) or asset
+                except Exception:
+                    pass
+        return names[asset]
+
     net: dict[str, float] = {}
     for s in kernel.slots():
         if s["size"] > QTY_EPS:
             sign = 1.0 if s["side"] == "LONG" else -1.0
-            net[s["asset"]] = net.get(s["asset"], 0.0) + sign * s["size"]
+            asset = position_asset(s["asset"])
+            net[asset] = net.get(asset, 0.0) + sign * s["size"]
     return net
 
 
@@ -382,6 +399,10 @@ def reconcile_with_venue(
             raise TypeError(f"reconcile_with_venue: {name}={flag!r} must be True or False")
     if on_applied is not None and not callable(on_applied):
         raise TypeError(f"reconcile_with_venue: on_applied={on_applied!r} must be callable or None")
+    # First called to stamp an event, which for an order the kernel ended that the venue works
+    # on comes after its cancel at the venue.
+    if not callable(clock):
+        raise TypeError(f"reconcile_with_venue: clock={clock!r} must be callable")
     if not is_count(ended_lookups):
         raise TypeError(f"reconcile_with_venue: ended_lookups={ended_lookups!r} must be an int >= 0")
     # Python's int: a numpy count made the report's count numpy's, which ``lines()`` took for a
@@ -559,6 +580,10 @@ def reconcile_with_venue(
         if cannot_say:
             report.unresolved.append({**item, "reason": cannot_say})
             continue
+        # As the kernel holds it once the venue answered: a fill the venue's stream reported
+        # meanwhile (another thread) was counted in the missed fill, which the kernel then took
+        # in part, at the whole order's average price.
+        mine = _working_order(kernel, mine.slot_id, coid) or mine
         # A refusal stops this order's events where it came (the rest would build on it) and
         # touches no other slot, so the other orders are still reconciled. A malformed answer
         # is found before the first event, so it changes nothing for its order.
@@ -788,12 +813,18 @@ def reconcile_with_venue(
         known.discard("")
     for theirs in listed:
         coid = theirs.client_order_id
-        if coid in known or theirs.venue_order_id in owned_venue_ids:
+        venue_order_id = getattr(theirs, "venue_order_id", None)
+        # The kernel's ids are text: one that is not (a list, where an adapter kept a raw answer)
+        # names no order of the kernel's, and checked as it was it raised a TypeError here, after
+        # the events above were applied, and their report was lost.
+        if (isinstance(coid, str) and coid in known) or (
+            isinstance(venue_order_id, str) and venue_order_id in owned_venue_ids
+        ):
             continue
         side = getattr(theirs.side, "name", theirs.side)  # an adapter may give a plain "BUY"
         item = {
             "client_order_id": coid,
-            "venue_order_id": theirs.venue_order_id,
+            "venue_order_id": venue_order_id,
             "asset": theirs.asset,
             "size": theirs.size,
             "side": side,

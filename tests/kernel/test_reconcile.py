@@ -1331,3 +1331,57 @@ def test_an_order_never_acknowledged_listed_under_the_id_it_went_out_under_is_no
     assert [(m["client_order_id"], m["qty"]) for m in report.missed_fills] == [(coid, 0.5)]
     assert report.unresolved == [] and report.position_mismatches == []
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING and kernel.slot_state(0).size == 0.5
+
+
+class StreamsWhileAsked(CanceledWhileDown):
+    """A venue whose stream, fed to the kernel by another thread, reports a fill while the venue
+    is asked about the order (``order_status`` is a request, seconds on a slow exchange)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kernel: ExecutionKernel | None = None
+        self.live: VenueEvent | None = None
+
+    def positions(self) -> dict[str, float]:
+        return {"BTCUSDT": 1.0}
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        if self.live is not None and self.kernel is not None:
+            assert self.kernel.on_venue_event(self.live).accepted
+            self.live = None
+        return self.orders.get(client_order_id)
+
+
+def test_a_fill_the_venue_reports_while_it_is_asked_is_not_booked_again_at_the_whole_orders_price() -> None:
+    """The missed fill was reckoned from the kernel's order as it was before the venue was asked:
+    a fill its stream reported meanwhile (0.6 at 99, of the 1.0 at 100 on average the venue
+    counts) was part of the 1.0 reported missed, and the 0.4 the kernel took of it was priced at
+    the whole order's average, 100, not the 101.5 the rest cost: the entry booked at 99.4."""
+    venue = StreamsWhileAsked()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="streams")
+    venue.kernel = kernel
+    limit_entry = intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=101.0)
+    order = kernel.process_intent(limit_entry).order
+    coid = order.client_order_id
+
+    def event(event_id: str, kind: str, **kw: Any) -> VenueEvent:
+        return VenueEvent(
+            event_id, "t0", 0, kind, venue_order_id="V1", venue_client_id=coid,
+            side=order.side, asset=order.asset, **kw,
+        )  # fmt: skip
+
+    assert kernel.on_venue_event(event("ack", "ORDER_ACK")).accepted
+    venue.live = event("f1", "FILL", price=99.0, size=0.6, filled_size=0.6, fill_id="F1")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 101.0, 2.0,
+        venue_order_id="V1", filled_size=1.0, avg_fill_price=100.0, status="CANCELED",
+    )  # fmt: skip
+
+    report = kernel.reconcile_with_venue()
+
+    assert [(m["qty"], m["price"]) for m in report.missed_fills] == [
+        (pytest.approx(0.4), pytest.approx(101.5))
+    ]
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(1.0) and slot.entry_price == pytest.approx(100.0)
+    assert report.unresolved == [] and report.position_mismatches == []

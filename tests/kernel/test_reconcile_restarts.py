@@ -357,10 +357,26 @@ def test_an_order_ended_in_the_kernel_that_the_venue_works_on_is_booked_and_canc
     assert report.missed_fills[0]["qty"] == 0.5 and report.unknown_at_venue_cancel_failed == []
 
 
-def test_an_ended_exit_the_venue_works_on_is_canceled_though_its_fill_is_refused() -> None:
+@pytest.mark.parametrize("clock", [None, "now"])
+def test_a_clock_that_cannot_stamp_events_is_refused_before_the_venue_is_told_anything(clock: Any) -> None:
+    """A ``clock`` was first called to stamp an event: for an order the kernel ended that the
+    venue works on, that came after its cancel at the venue, and the TypeError then raised,
+    naming nothing, lost the report of the cancel."""
+    venue = AcksCancelButWorks()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="no-clock")
+    coid = _entered_and_canceled(kernel, venue, 0, raced=0.0)
+    before, seq = kernel.snapshot(), kernel.seq
+    with pytest.raises(TypeError, match=f"clock={clock!r} must be"):
+        reconcile_with_venue(kernel, clock=clock)
+    assert venue.orders[coid].status.name == "ACKNOWLEDGED" and venue.asked == []
+    assert kernel.snapshot() == before and kernel.seq == seq
+
+
+def test_an_ended_exit_the_venue_works_on_is_canceled_and_its_fill_booked() -> None:
     """Exit 1, ended in the kernel by a bare cancel ack, works on at the venue beside exit 2
-    and fills there: the kernel refuses that fill (its slot works another exit). It was left
-    working, unmanaged, beside exit 2, and could sell the position twice; it is canceled."""
+    and fills there. It was left working, unmanaged, beside exit 2, and could sell the position
+    twice; it is canceled. Its fill is booked (rules 28 on: before, the kernel refused it, its
+    slot working another exit, and held what the venue had sold); exit 2 works on."""
     venue = AcksCancelButWorks()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="exits")
     entry = kernel.process_intent(intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=99.0))

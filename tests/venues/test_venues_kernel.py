@@ -1253,3 +1253,25 @@ def test_ccxt_a_trade_that_does_not_say_maker_or_taker_is_charged_by_the_kernels
         assert fill.fee is None and "liquidity" not in fill.metadata
     assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
     assert kernel.slot_state(0).fees_paid == pytest.approx(0.02 * 90000.0 * rate)
+
+
+@pytest.mark.parametrize("behind_router", [False, True])
+def test_ccxt_reconciliation_compares_a_position_entered_under_a_ccxt_symbol_with_its_market(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, behind_router: bool
+) -> None:
+    """An asset may be a ccxt symbol (``BTC/USDT``), and ``positions()`` names the market by its
+    id: the one BTC held was read as two mismatches, the venue's BTCUSDT unknown to the kernel
+    and the kernel's BTC/USDT flat at the venue."""
+    venue: Any = make_venue(markets=["BTCUSDT"])
+    if behind_router:
+        venue = VenueRouter({"binance": venue}, default="binance")
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    outcome = kernel.process_intent(enter("i1", 0.015, 91000.0, asset="BTC/USDT"))
+    assert outcome.accepted and kernel.slot_state(0).size == pytest.approx(0.015), outcome.to_dict()
+    exchange.script("GET", "/api/v3/openOrders", payload=[])
+    account_holding(exchange, "0.01500000")
+
+    report = kernel.reconcile_with_venue()
+    assert report.positions_unchecked == "" and report.position_mismatches == []
+    assert report.clean

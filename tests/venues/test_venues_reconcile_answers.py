@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder, VenueOrderStatus
@@ -84,3 +85,26 @@ def test_a_flat_position_naming_no_asset_is_left_out_as_before() -> None:
 
     assert report.positions_unchecked == ""
     assert report.position_mismatches == []
+
+
+def test_an_order_nobody_manages_listed_with_an_id_that_is_no_text_is_reported_with_what_was_done() -> None:
+    """A listed order whose venue id is no text (a list, where an adapter kept the exchange's
+    raw answer) broke the check of it against the kernel's venue ids with a TypeError, after the
+    kernel's missed fill was booked: the fill stayed, its report was lost."""
+    venue = ScriptedVenue()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="raw-id")
+    order = limit_entry(kernel)
+    kernel.on_venue_event(venue_event(order, "ack", "ORDER_ACK"))
+    stray = SimpleNamespace(
+        client_order_id="by-hand-1", venue_order_id=["77"], asset="ETHUSDT", size=1.0, side="BUY"
+    )
+    venue.listed = [answered(order, "v-1", VenueOrderStatus.PARTIALLY_FILLED, 0.5, 98.0), stray]
+    venue.held = {"BTCUSDT": 0.5}
+
+    report = kernel.reconcile_with_venue(cancel_unknown=False)
+
+    assert [(f["client_order_id"], f["qty"]) for f in report.missed_fills] == [(order.client_order_id, 0.5)]
+    assert [(o["client_order_id"], o["venue_order_id"]) for o in report.unknown_at_venue_left] == [
+        ("by-hand-1", ["77"])
+    ]
+    assert report.position_mismatches == [] and kernel.slot_state(0).size == 0.5

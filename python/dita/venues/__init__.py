@@ -101,6 +101,9 @@ class VenueAdapter(Protocol):
     # Optional: ``listed_client_order_id(order)`` and ``listed_venue_order_id(order)``: the ids
     # ``open_orders`` lists the kernel's order under when they are not the kernel's (a client id
     # sent hashed, a venue id in another form), so reconciliation knows it as the kernel's own.
+    # Optional: ``position_asset(asset) -> str``: the name ``positions()`` gives the kernel's
+    # ``asset`` when it is not that (a ccxt symbol, by its market id); reconciliation compares
+    # the positions under it.
     # Optional: ``resume(seq)``. A kernel recovered from its write-ahead log calls it with its
     # seq when it is built, so a venue naming events with its own counts never repeats an id
     # of the last run's (the kernel would refuse the answer as a duplicate).

@@ -2217,6 +2217,15 @@ class CcxtVenue:
         market_id = self._market_id(symbol)
         return _qualified_order_id(market_id, _exchange_order_id(market_id, order.venue_order_id))
 
+    @_serialized
+    def position_asset(self, asset: str) -> str:
+        """The name ``positions()`` gives the kernel's ``asset``: its market's id (an asset may be
+        a ccxt symbol, ``BTC/USDT``, and a position names its market by id, ``BTCUSDT``), so
+        reconciliation compares the one position, not two mismatches. ``asset`` itself when it
+        is no market of this venue."""
+        symbol = self._symbol(asset)
+        return asset if symbol is None else self._market_id(symbol)
+
     def listed_client_order_id(self, order: VenueOrder) -> str:
         """The client order id under which ``open_orders`` lists the kernel's ``order`` after a
         restart (this adapter has no record of it then): the id it went out under, a hash of

@@ -377,6 +377,12 @@ class VenueRouter:
         listed_as = getattr(self.venue_holding(order), "listed_client_order_id", None)
         return str(listed_as(order)) if callable(listed_as) else order.client_order_id
 
+    def position_asset(self, asset: str) -> str:
+        """The name ``positions()`` gives ``asset``: as its venue names it (see
+        ``CcxtVenue.position_asset``); ``asset`` itself for a venue that names it so."""
+        named = getattr(self.venue_for(asset), "position_asset", None)
+        return str(named(asset)) if callable(named) else asset
+
     def _remember(self, client_order_id: str, venue_name: str) -> None:
         if client_order_id:
             self._order_venue[client_order_id] = venue_name
