@@ -444,3 +444,37 @@ def test_verify_replay_fails_a_log_this_build_cannot_replay(wal_dir: Path) -> No
     assert "AUDIT FAILED" in out and "rules version 999" in out
     code, out = _verify(wal_dir, "--replay", "--json")
     assert code == 1 and not json.loads(out)["ok"]
+
+
+@pytest.mark.parametrize(
+    ("command", "call"), [(["audit", "verify"], "wal_verify"), (["wal", "replay"], "wal_replay")]
+)
+def test_a_long_walk_or_replay_says_it_is_still_running(
+    wal_dir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], call: str
+) -> None:
+    """A long log takes minutes to walk or replay, and both said nothing until their answer.
+    Off a terminal a line every PROGRESS_LINE_SECONDS says it still runs; the answer on stdout
+    is what a quick run prints."""
+    import re
+    import time
+
+    import dita._kernel
+    from dita.cli import wal as cli_wal
+
+    quick = CliRunner().invoke(app, [*command, str(wal_dir)])
+    assert quick.exit_code == 0 and quick.stderr == "", quick.output
+    real = getattr(dita._kernel, call)
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.7)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dita._kernel, call, slow)
+    monkeypatch.setattr(cli_wal, "PROGRESS_LINE_SECONDS", 0.2)
+    told = CliRunner().invoke(app, [*command, str(wal_dir)])
+    assert told.exit_code == 0, told.output
+    lines = told.stderr.splitlines()
+    what = "verifying" if call == "wal_verify" else "replaying"
+    said = re.escape(f"{what} the write-ahead log {wal_dir}") + r": still running after \d+ s"
+    assert len(lines) >= 2 and all(re.fullmatch(said, line) for line in lines), told.stderr
+    assert told.stdout == quick.stdout

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dita._numbers import finite_json
-from dita.cli._common import fail, given_path, out_console
+from dita.cli._common import elapsed_report, fail, given_path, out_console
 
 __all__ = ["register"]
 
@@ -23,6 +23,8 @@ LogPath = Annotated[
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 # Exit code when the log fails the audit: a damaged, edited, removed or reordered record.
 AUDIT_FAILED = 1
+# Off a terminal, how often a long walk or replay says it still runs (on one, a spinner).
+PROGRESS_LINE_SECONDS = 10.0
 
 
 def _require_dir(path: Path) -> None:
@@ -60,7 +62,11 @@ def verify(
             fail(f"--expect-head must be the 64 hex digits of a head hash, got {expect_head!r}")
     _require_dir(path)
     try:
-        report = wal_verify(path, expect_head=expected, replay=replay)
+        # A long log takes a while to walk (and more to replay): said on stderr as it runs.
+        with elapsed_report(
+            f"verifying the write-ahead log {path}", enabled=True, line_seconds=PROGRESS_LINE_SECONDS
+        ):
+            report = wal_verify(path, expect_head=expected, replay=replay)
     except (WalError, OSError) as exc:  # OSError: a file of the log cannot be read
         if json_out:
             typer.echo(json.dumps({"ok": False, "path": str(path), "error": str(exc)}))
@@ -121,7 +127,10 @@ def replay(
 
     _require_dir(path)
     try:
-        kernel, recovery = wal_replay(path, max_slots=max_slots)
+        with elapsed_report(
+            f"replaying the write-ahead log {path}", enabled=True, line_seconds=PROGRESS_LINE_SECONDS
+        ):
+            kernel, recovery = wal_replay(path, max_slots=max_slots)
     except (WalError, OSError) as exc:  # OSError: a file of the log cannot be read
         fail(f"cannot replay {path}: {exc}", code=AUDIT_FAILED)
     except ValueError as exc:  # --max-slots other than the log's
