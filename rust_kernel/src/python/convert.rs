@@ -142,11 +142,10 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
     }
     refuse_bool(obj, field)?;
     if !is_real(obj)? {
-        return Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected a number, got {} {}",
-            type_name(obj),
-            short_repr(obj)
-        )));
+        return Err(wrong_type(
+            format_args!("invalid {field}: expected a number"),
+            obj,
+        ));
     }
     obj.extract::<f64>().map_err(|e| {
         if e.is_instance_of::<PyOverflowError>(obj.py()) {
@@ -190,11 +189,10 @@ pub fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
 /// number PyO3 would take as 1.0 or 0.0, so `buy(size=True)` bought 1.0.
 fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     if is_bool(obj) {
-        return Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected a number, got {} {}",
-            type_name(obj),
-            short_repr(obj)
-        )));
+        return Err(wrong_type(
+            format_args!("invalid {field}: expected a number"),
+            obj,
+        ));
     }
     Ok(())
 }
@@ -206,15 +204,24 @@ fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
         .map_err(|e| list_overflow(obj, field, &e).unwrap_or_else(|| not_a_list(obj, field)))
 }
 
+/// The TypeError for `obj` where `what` is expected: "{what}, got {type} {value}", the value
+/// as a short repr, so the error names both.
+pub fn wrong_type(what: impl std::fmt::Display, obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{what}, got {} {}",
+        type_name(obj),
+        short_repr(obj)
+    ))
+}
+
 /// The TypeError for `obj`, given as `field`, a list of numbers, when it is none (text, a
 /// number, None, a set): PyO3's own words ("Can't extract `str` to `Vec`") named neither what
 /// is taken nor the value.
 pub fn not_a_list(obj: &Bound<'_, PyAny>, field: &str) -> PyErr {
-    PyTypeError::new_err(format!(
-        "invalid {field}: expected a list of numbers, got {} {}",
-        type_name(obj),
-        short_repr(obj)
-    ))
+    wrong_type(
+        format_args!("invalid {field}: expected a list of numbers"),
+        obj,
+    )
 }
 
 /// A TypeError naming the place in `field` of an item of `obj` that is no number as
@@ -325,11 +332,10 @@ pub fn is_int(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// naming `field` and the value.
 pub fn expect_int(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     if !is_int(obj)? {
-        return Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected int, got {} {}",
-            type_name(obj),
-            short_repr(obj)
-        )));
+        return Err(wrong_type(
+            format_args!("invalid {field}: expected int"),
+            obj,
+        ));
     }
     Ok(())
 }
@@ -345,11 +351,10 @@ pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
     match is_int(obj)?.then(|| obj.extract::<i64>().ok()).flatten() {
         Some(0) => Ok(false),
         Some(1) => Ok(true),
-        _ => Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected bool (or 0 or 1), got {} {}",
-            type_name(obj),
-            short_repr(obj)
-        ))),
+        _ => Err(wrong_type(
+            format_args!("invalid {field}: expected bool (or 0 or 1)"),
+            obj,
+        )),
     }
 }
 
@@ -708,11 +713,7 @@ fn opt_id_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<Id>> {
         return Ok(None);
     }
     if !obj.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "expected str or None, got {} {}",
-            type_name(obj),
-            short_repr(obj)
-        )));
+        return Err(wrong_type("expected str or None", obj));
     }
     id_arg(obj, field).map(Some)
 }

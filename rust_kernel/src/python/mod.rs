@@ -103,11 +103,10 @@ fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     } else if is_real(v)? {
         Ok(ConfigValue::Num(float_arg(v, field)?))
     } else {
-        Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected a number, str, bool or None, got {} {}",
-            type_name(v),
-            short_repr(v)
-        )))
+        Err(wrong_type(
+            format_args!("invalid {field}: expected a number, str, bool or None"),
+            v,
+        ))
     }
 }
 
@@ -129,11 +128,10 @@ fn config_flag(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
 /// `{name: number}` from a mapping, each value checked to be a real number (not bool/str).
 fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, f64)>> {
     let dict = as_dict(config)?.ok_or_else(|| {
-        PyTypeError::new_err(format!(
-            "{what} must be a dict of field name to number, got {} {}",
-            type_name(config),
-            short_repr(config)
-        ))
+        wrong_type(
+            format_args!("{what} must be a dict of field name to number"),
+            config,
+        )
     })?;
     let mut out = Vec::with_capacity(dict.len());
     for (k, v) in dict_items(&dict)? {
@@ -898,13 +896,7 @@ impl PyKernel {
         // code may call into this kernel (or another thread may), which must not find it held.
         let items: Vec<Bound<'_, PyAny>> = slots
             .try_iter()
-            .map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "reconcile_from_slots expects a list of slot dicts, got {} {}",
-                    type_name(slots),
-                    short_repr(slots)
-                ))
-            })?
+            .map_err(|_| wrong_type("reconcile_from_slots expects a list of slot dicts", slots))?
             .collect::<PyResult<_>>()?;
         let mut parsed = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
@@ -1003,13 +995,8 @@ impl PyKernel {
     /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
     fn set_risk_limits(slf: &Bound<'_, Self>, limits: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
-        let dict = &as_dict(limits)?.ok_or_else(|| {
-            PyTypeError::new_err(format!(
-                "risk limits must be a dict, got {} {}",
-                type_name(limits),
-                short_repr(limits)
-            ))
-        })?;
+        let dict =
+            &as_dict(limits)?.ok_or_else(|| wrong_type("risk limits must be a dict", limits))?;
         let mut updates = Vec::with_capacity(dict.len());
         // A copy of the items, as in `number_fields`: a value's __float__ may change the dict.
         for (k, v) in dict_items(dict)? {
@@ -1468,13 +1455,8 @@ impl PyKernel {
 /// A slot from its dict form (as `slots()` writes it), every field checked and named.
 fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::TradeSlot> {
     use crate::model::TradeSlot;
-    let d = &as_dict(obj)?.ok_or_else(|| {
-        PyTypeError::new_err(format!(
-            "slots[{index}] must be a dict, got {} {}",
-            type_name(obj),
-            short_repr(obj)
-        ))
-    })?;
+    let d = &as_dict(obj)?
+        .ok_or_else(|| wrong_type(format_args!("slots[{index}] must be a dict"), obj))?;
     let field = |name: &str| format!("slots[{index}].{name}");
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(name)?
@@ -1544,12 +1526,10 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
     refuse_non_numbers(&legs, &field("exit_leg_ratios"))?;
     let ratios: Vec<f64> = legs.extract().map_err(|e| {
         list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
-            PyTypeError::new_err(format!(
-                "{} must be a list of numbers, got {} {}",
-                field("exit_leg_ratios"),
-                type_name(&legs),
-                short_repr(&legs)
-            ))
+            wrong_type(
+                format_args!("{} must be a list of numbers", field("exit_leg_ratios")),
+                &legs,
+            )
         })
     })?;
     s.exit_leg_ratios = ratios.into();
