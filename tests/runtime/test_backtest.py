@@ -421,6 +421,42 @@ def test_equity_csv_position_nets_long_and_short_trades_of_an_asset(tmp_path: Pa
     assert result.position.tolist() == pytest.approx(exposure)
 
 
+class _HedgedThenClosed(Strategy[_SizeParams]):
+    """On the first bar: AAA long 1 and short 1 (two slots; the venue, netting them, holds
+    nothing); on the third, close both."""
+
+    Params = _SizeParams
+    data = ("bars",)
+    seen = 0
+
+    def on_bar(self, bar: Bar) -> None:
+        self.seen += 1
+        if self.seen == 1:
+            self.buy(bar.asset, 1.0, price=bar.close)
+            self.sell(bar.asset, 1.0, price=bar.close)
+        elif self.seen == 3:
+            self.close(bar.asset, price=bar.close)
+
+
+def test_a_hedged_books_trades_both_close(tmp_path: Path) -> None:
+    # The exits of a long and a short that net flat at the venue, sent reduce-only, would both
+    # expire there (nothing to reduce) and neither trade could close; the kernel sends them
+    # plain (rules 24, docs/kernel.md), and the backtest sends what the kernel decided.
+    path = tmp_path / "AAA.csv"
+    rows = [(1704067200 + 60 * i, 100.0 + i) for i in range(6)]
+    path.write_text(
+        "ts,open,high,low,close,volume\n" + "".join(f"{t},{c},{c + 1},{c - 1},{c},1000\n" for t, c in rows)
+    )
+    cfg = BacktestConfig(fee_rate=0, slippage_bps=0)
+    result = run_backtest(_HedgedThenClosed(), load_market_data(path), cfg)
+    assert result.run_info["open_trades_at_end"] == 0 and result.run_info["fills"] == 4
+    # Entered at the second bar's open, both exited at the fourth's.
+    assert sorted((t.side, t.entry_price, t.exit_price) for t in result.trades) == [
+        ("LONG", 101.0, 103.0),
+        ("SHORT", 101.0, 103.0),
+    ]
+
+
 def test_trades_csv_keeps_the_times_of_sub_second_data(tmp_path: Path) -> None:
     # trades.csv wrote its times to the second while equity.csv keeps milliseconds: a trade
     # on quotes opened at .250 and closed at .750 read as opened and closed at the same time,

@@ -139,6 +139,39 @@ def test_marketable_limit_is_a_taker_never_worse_than_its_limit() -> None:
     assert sell.price == 98.5
 
 
+def test_a_marketable_limit_cut_short_by_the_quoted_size_stays_a_taker_at_the_market() -> None:
+    """A buy limit at 96 with the ask at 50 takes the 0.4 quoted, as a taker. Its remainder was
+    then taken for resting: the next quote at 50 filled it at 96 as a maker, far above an ask no
+    exchange lets a bid rest over. Still marketable, it takes the ask (no worse than its limit),
+    as a taker, until the market moves past its limit: then it rests there."""
+    venue = PaperVenue(slippage_bps=0, taker_rate=0.001, maker_rate=0.0)
+    venue.on_quote("BTCUSDT", 49.0, 50.0, 5.0, 0.4, ts=1.0)
+    first = fills(venue.submit(make_order("o1", order_type="LIMIT", price=96.0, size=2.0)))
+    assert [(f.price, f.size, f.metadata["liquidity"]) for f in first] == [(50.0, 0.4, "TAKER")]
+    more = venue.on_quote("BTCUSDT", 50.0, 51.0, 5.0, 0.6, ts=2.0)
+    assert [(f.price, f.size, f.metadata["liquidity"]) for f in more] == [(51.0, 0.6, "TAKER")]
+    assert more[0].fee == pytest.approx(51.0 * 0.6 * 0.001)
+    # The market moves above the limit: the order rests at 96, and fills there as a maker
+    # once the market comes back through it.
+    assert venue.on_quote("BTCUSDT", 96.5, 97.0, 5.0, 5.0, ts=3.0) == []
+    rest = venue.on_quote("BTCUSDT", 94.0, 95.0, 5.0, 5.0, ts=4.0)
+    assert [(f.price, f.size, f.metadata["liquidity"]) for f in rest] == [(96.0, 1.0, "MAKER")]
+
+
+def test_a_marketable_limit_cut_short_on_bars_takes_the_next_opens_as_a_taker() -> None:
+    """On bars: a buy limit at 96 with the market at 50, cut short by the volume share, then
+    a zero-volume bar. Its remainder filled at 96 as a maker on bars that never traded above 52."""
+    venue = PaperVenue(slippage_bps=0, bar_volume_share=0.1, taker_rate=0.001, maker_rate=0.0)
+    venue.on_bar("BTCUSDT", 50.0, 51.0, 49.0, 50.0, volume=10.0, ts=60.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=96.0, size=3.0))
+    first = venue.on_bar("BTCUSDT", 50.0, 52.0, 49.0, 51.0, volume=10.0, ts=120.0)
+    assert [(f.price, f.size, f.metadata["liquidity"]) for f in first] == [(50.0, 1.0, "TAKER")]
+    assert venue.on_bar("BTCUSDT", 51.0, 52.0, 49.0, 50.0, volume=0.0, ts=180.0) == []
+    more = venue.on_bar("BTCUSDT", 51.0, 52.0, 49.0, 50.0, volume=100.0, ts=240.0)
+    assert [(f.price, f.size, f.metadata["liquidity"]) for f in more] == [(51.0, 2.0, "TAKER")]
+    assert more[0].fee == pytest.approx(51.0 * 2.0 * 0.001)
+
+
 def test_resting_limit_sell_fills_when_the_bid_reaches_it() -> None:
     venue = PaperVenue()
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)

@@ -15,10 +15,11 @@ The rules, chosen to err against the strategy:
   Against bars, a market order fills at the next bar's open (never the bar it was sent
   after: no look-ahead), for at most ``bar_volume_share`` of the bar's volume.
 - Limit orders that are marketable on arrival fill as takers at the quote (no better than
-  their limit). Resting limit orders fill at their limit price as makers only when the
-  market crosses them: ask <= buy limit or bid >= sell limit for quotes, low strictly below
-  a buy limit or high strictly above a sell limit for bars (a touch proves nothing about
-  queue position).
+  their limit); what the quoted size or the bar's volume leaves of one stays marketable, a
+  taker at the next quotes or opens, until the market moves past its limit. Resting limit
+  orders fill at their limit price as makers only when the market crosses them: ask <= buy
+  limit or bid >= sell limit for quotes, low strictly below a buy limit or high strictly
+  above a sell limit for bars (a touch proves nothing about queue position).
 - Quoted size and bar volume are shared by the orders they fill, oldest order first.
 - A reduce-only order never opens, grows or reverses a position: a fill takes at most the
   position on its other side, and when none is left (flat, or held on the order's side) the
@@ -142,7 +143,10 @@ class _Working:
     # Sum of price x size over the fills, for the average fill price open_orders() reports.
     filled_cost: float = 0.0
     fills: int = 0
-    # Set once the order has been live through one matching pass: later fills are maker fills.
+    # Set once a matching pass found it on the book (a limit order the market did not cross, or
+    # that filled as a maker; a market order, once live through a pass): later limit fills are
+    # maker fills at its limit. A marketable limit cut short by the quoted size or the bar's
+    # volume is not resting: it still takes the market, as a taker, until the market leaves it.
     resting: bool = False
     cancel_at: float | None = None
     # Sent (or its cancel asked) on a bar, with a latency: decided at that bar's close, which
@@ -727,7 +731,7 @@ class PaperVenue:
             else:
                 book.bid_size -= qty
             self._fill(working, price, qty, maker, ts, events)
-        self._after_pass(working, ts, events)
+        self._after_pass(working, ts, events, taking=not (maker or working.market))
 
     def _match_bar(
         self,
@@ -757,11 +761,16 @@ class PaperVenue:
         qty = self._fillable(working, min(working.remaining, max(capacity, 0.0)))
         if qty > 0:
             self._fill(working, price, qty, maker, ts, events)
-        self._after_pass(working, ts, events)
+        self._after_pass(working, ts, events, taking=not (maker or working.market))
         return qty
 
-    def _after_pass(self, working: _Working, ts: float, events: list[VenueEvent]) -> None:
-        working.resting = True
+    def _after_pass(self, working: _Working, ts: float, events: list[VenueEvent], taking: bool) -> None:
+        """``taking``: ``working`` is a limit order the market crossed, a taker: what it could not
+        fill is still marketable, and takes the next quotes or opens (no worse than its limit) as
+        a taker; rested, it filled at its limit as a maker on later data, even data that never
+        traded there (a buy at 96 with the market at 50)."""
+        if not taking:
+            working.resting = True
         if working.remaining <= 0:
             return
         if self._reduce_only_end(working, ts, events):
