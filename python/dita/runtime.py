@@ -100,6 +100,16 @@ IntentListener = Callable[[KernelIntent, KernelOutcome], None]
 
 # How many reasons of the venue's rejections ``VenueRejections`` names, each with its count.
 REJECTIONS_SHOWN = 5
+# A figure standing alone in a reason (not a part of a name such as 1000PEPEUSDT).
+_FIGURE = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w])")
+
+
+def _reason_kind(reason: str) -> str:
+    """``reason`` with its figures left out: the orders refused for one cause each name their
+    own figures (``insufficient margin: the order needs 1,020.00 USDT ...``), and counted by
+    their text no two were alike, a year's run summed up as five reasons at 1 x each and
+    thousands "for other reasons"."""
+    return _FIGURE.sub("#", reason)
 
 
 class VenueRejections:
@@ -109,11 +119,14 @@ class VenueRejections:
     An order the venue refuses (one for an asset it does not list, say) was taken by the
     kernel, so the strategy's outcome reads accepted and its slot is free again at once: a run
     says nothing else of it. ``orders`` counts them all; ``reasons`` holds the first
-    ``REJECTIONS_SHOWN`` reasons met, each with how many orders it refused. A reconciliation's
-    REJECT (of an order the venue does not hold, after a restart or a doubt) is no refusal."""
+    ``REJECTIONS_SHOWN`` reasons met, each with how many orders it refused: reasons that differ
+    only in their figures count as one, under the first one's text. A reconciliation's REJECT
+    (of an order the venue does not hold, after a restart or a doubt) is no refusal."""
 
     def __init__(self, orders: int = 0, reasons: Mapping[str, int] | None = None) -> None:
         self.reasons: dict[str, int] = {}
+        self._kinds: dict[str, str] = {}  # each reason's kind (``_reason_kind``) to its text kept
+        self._varied: set[str] = set()  # the reasons kept that stand for others of other figures
         for reason, count in (reasons or {}).items():
             self._add(reason, count)
         # Never fewer than its reasons count (a state file edited by hand).
@@ -125,21 +138,32 @@ class VenueRejections:
             self._add(event.reason, 1)
 
     def _add(self, reason: str, count: int) -> None:
-        if reason in self.reasons or len(self.reasons) < REJECTIONS_SHOWN:
-            self.reasons[reason] = self.reasons.get(reason, 0) + count
+        kind = _reason_kind(reason)
+        kept = self._kinds.get(kind)
+        if kept is None and len(self.reasons) < REJECTIONS_SHOWN:
+            kept = self._kinds[kind] = reason
+        if kept is not None:
+            self.reasons[kept] = self.reasons.get(kept, 0) + count
+            if kept != reason:
+                self._varied.add(kept)
 
     def plus(self, other: VenueRejections) -> VenueRejections:
         """These rejections and ``other``'s (a later run's), this one's reasons first."""
         both = VenueRejections(self.orders + other.orders, self.reasons)
         for reason, count in other.reasons.items():
             both._add(reason, count)
+        both._varied.update(r for r in self._varied | other._varied if r in both.reasons)
         return both
 
     def text(self) -> str:
         """Each reason with how many orders it refused, most first, then how many were refused
         for reasons not named: ``3 x unknown asset 'ETHUSDT': ...; 2 for other reasons``."""
         shown = sorted(self.reasons.items(), key=lambda item: -item[1])
-        text = "; ".join(f"{count} x {reason or 'no reason given'}" for reason, count in shown)
+        text = "; ".join(
+            f"{count} x {reason or 'no reason given'}"
+            + (" (the first's figures)" if reason in self._varied else "")
+            for reason, count in shown
+        )
         rest = self.orders - sum(self.reasons.values())
         if not rest:
             return text

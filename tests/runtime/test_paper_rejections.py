@@ -204,6 +204,33 @@ def test_the_rejections_of_two_runs_add_up() -> None:
     assert VenueRejections().plus(VenueRejections()).text() == ""
 
 
+def test_rejections_that_differ_only_in_their_figures_count_as_one_reason() -> None:
+    """Each margin refusal names its own order's figures: counted by their text, no two were
+    alike, and a year's run said five reasons at 1 x each and thousands "for other reasons".
+    A figure inside a name (1000PEPEUSDT) is part of the name, not a figure."""
+    from dita import VenueEvent
+    from dita.runtime import VenueRejections
+
+    def reject(i: int, reason: str) -> VenueEvent:
+        return VenueEvent(f"r{i}", "t", 0, "REJECT", reason=reason)
+
+    rejections = VenueRejections()
+    margins = [
+        f"insufficient margin: the order needs {n:,.2f} USDT, has {n / 3:,.2f} USDT" for n in (1020, 7.5, 1e6)
+    ]
+    names = ["unknown asset '1000PEPEUSDT'", "unknown asset '1000SHIBUSDT'"]
+    for i, reason in enumerate([*margins, *names, margins[0], "rate 1e-05 too low", "rate 2e-05 too low"]):
+        rejections.on_event(reject(i, reason))
+    assert rejections.orders == 8
+    assert rejections.reasons == {margins[0]: 4, names[0]: 1, names[1]: 1, "rate 1e-05 too low": 2}
+    assert rejections.text() == (
+        f"4 x {margins[0]} (the first's figures); 2 x rate 1e-05 too low (the first's figures); "
+        f"1 x {names[0]}; 1 x {names[1]}"
+    )
+    later = VenueRejections(1, {margins[2]: 1})
+    assert rejections.plus(later).reasons[margins[0]] == 5
+
+
 def test_declared_assets_the_data_lacks_are_named(tmp_path: Path, strategies: str) -> None:
     """A strategy declaring BTCUSDT, ETHUSDT and SOLUSDT ran on the sample (BTCUSDT only)
     without a word: it heard nothing of the other two."""
