@@ -281,7 +281,20 @@ impl FeeModel {
         actual_fee: f64,
         liquidity: Liquidity,
     ) -> KernelResult<Calibration> {
-        let expected_fee = self.expected_fee(price, qty, actual_fee, liquidity)?;
+        self.calibrate_at(price, qty, actual_fee, liquidity, self.rate(liquidity))
+    }
+
+    /// [`FeeModel::calibrate`] against the fee at `rate`: the rate a settled fill was
+    /// predicted at (rules 29 on), which a config changed since no longer says.
+    pub fn calibrate_at(
+        &mut self,
+        price: f64,
+        qty: f64,
+        actual_fee: f64,
+        liquidity: Liquidity,
+        rate: f64,
+    ) -> KernelResult<Calibration> {
+        let expected_fee = Self::expected_fee(price, qty, actual_fee, rate)?;
         // Compared signed: a rebate of 0.045 where 0.05 was expected is 0.9, a charge where a
         // rebate was expected is below 0 (an ERROR, outside the band, not learned).
         let ratio = actual_fee / expected_fee;
@@ -352,17 +365,11 @@ impl FeeModel {
 
     /// The uncalibrated fee [`FeeModel::calibrate`] compares `actual_fee` with, the sample's
     /// numbers checked first; an expectation of 0 is refused.
-    fn expected_fee(
-        &self,
-        price: f64,
-        qty: f64,
-        actual_fee: f64,
-        liquidity: Liquidity,
-    ) -> KernelResult<f64> {
+    fn expected_fee(price: f64, qty: f64, actual_fee: f64, rate: f64) -> KernelResult<f64> {
         check_number("price", price, 0.0)?;
         check_number("qty", qty, 0.0)?;
         check_number("actual_fee", actual_fee, -MAX_MAGNITUDE)?;
-        let expected_fee = price * qty * self.rate(liquidity);
+        let expected_fee = price * qty * rate;
         if expected_fee == 0.0 {
             return Err(KernelError::invalid(
                 "expected_fee",
@@ -385,7 +392,7 @@ impl FeeModel {
         actual_fee: f64,
         liquidity: Liquidity,
     ) -> KernelResult<()> {
-        let expected_fee = self.expected_fee(price, qty, actual_fee, liquidity)?;
+        let expected_fee = Self::expected_fee(price, qty, actual_fee, self.rate(liquidity))?;
         if expected_fee.is_normal() && (actual_fee / expected_fee).is_finite() {
             return Ok(());
         }

@@ -122,6 +122,53 @@ pub struct UnsettledFill {
     /// was booked whole. In a checkpoint's last part, as `asset`.
     #[serde(skip)]
     pub report_size: f64,
+    /// The fee rate the fill was predicted at (rules 29 on; unknown before), which its
+    /// settlement is compared with: a rate changed since (a new fee tier) is not what the
+    /// venue charged the fill. In a checkpoint's last part ([`UnsettledRates`]).
+    #[serde(skip)]
+    pub rate: PredictedRate,
+}
+
+/// The fee rate a waiting fill was predicted at, as an f32 in the padding beside
+/// `liquidity_maker`: the queue of 100,000 waiting fills is what the kernel's cycle waits on
+/// memory for most, and an `Option<f64>` made each of them 16 bytes larger. NaN while not known
+/// (a fill booked under rules 28 or older).
+#[derive(Clone, Copy, Debug)]
+pub struct PredictedRate(f32);
+
+impl Default for PredictedRate {
+    fn default() -> Self {
+        PredictedRate(f32::NAN)
+    }
+}
+
+/// Equal when the same bits: two fills of unknown rates are alike.
+impl PartialEq for PredictedRate {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl PredictedRate {
+    pub fn of(rate: f64) -> Self {
+        PredictedRate(rate as f32)
+    }
+
+    /// The rate, when known.
+    pub fn known(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(f64::from(self.0))
+    }
+
+    /// What a settlement is compared with, the configured rate being `now`: `now` itself when
+    /// the fill was predicted at it (to an f32's precision) or at a rate not known, else the
+    /// rate it was predicted at.
+    pub fn against(self, now: f64) -> f64 {
+        if self.0.is_nan() || self.0 == now as f32 {
+            now
+        } else {
+            f64::from(self.0)
+        }
+    }
 }
 
 /// What an unsettled fill knows its asset by: the asset's 64-bit fingerprint (two assets
@@ -251,6 +298,14 @@ pub struct UnsettledTail {
     report_sizes: Vec<(u32, f64)>,
     more: Vec<(u32, UnsettledFill, u64, f64)>,
 }
+
+/// What a checkpoint holds of the unsettled fills' fee rates (rules 29; one written before
+/// ends with the slots' legs, and its fills' rates are not known: they are compared with the
+/// configured rate, as then): the rate of each fill, in the map's order, each id's first fill
+/// then its fills of other assets, as runs of one rate and their length (a rate changes
+/// seldom, so a full map is a few runs).
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnsettledRates(Vec<(Option<f64>, u32)>);
 
 /// What a checkpoint holds of the slots beyond the kernel's serde state (rules 21; one written
 /// before ends with the fee calibrations): each slot's `leg_taken` that is not 0, by slot id.
@@ -4442,6 +4497,11 @@ impl Kernel {
                     liquidity_maker: liquidity == Liquidity::Maker,
                     asset,
                     report_size,
+                    rate: if rules() >= 29 {
+                        PredictedRate::of(self.fees.rate(liquidity))
+                    } else {
+                        PredictedRate::default()
+                    },
                 }),
             );
         }
@@ -5709,7 +5769,13 @@ impl Kernel {
                     out.details.push(("booked_qty", Detail::F64(f.qty)));
                     out.details.push(("reported_qty", Detail::F64(whole)));
                 }
-                if let Ok(c) = self.fees.calibrate(f.price, calibrated_qty, ev.fee, liq) {
+                // Rules 29 on, against the rate the fill was predicted at (a fee tier changed
+                // since taught the calibration the ratio of the two rates).
+                let rate = f.rate.against(self.fees.rate(liq));
+                if let Ok(c) = self
+                    .fees
+                    .calibrate_at(f.price, calibrated_qty, ev.fee, liq, rate)
+                {
                     out.details.push((
                         "calibration_status",
                         Detail::Static(c.calibration_status.name()),
@@ -6385,6 +6451,53 @@ impl Kernel {
             }
             let u = nth(&mut live, i)?;
             u.more.get_or_insert_with(Default::default).push(fill);
+        }
+        Ok(())
+    }
+
+    /// The unsettled fills' fee rates, as a checkpoint's last part holds them.
+    pub fn unsettled_rates(&self) -> UnsettledRates {
+        let mut runs: Vec<(Option<f64>, u32)> = Vec::new();
+        for (_, u) in self.unsettled.iter() {
+            for i in 0..u.len() {
+                let rate = u.fill(i).rate.known();
+                match runs.last_mut() {
+                    Some((r, n)) if r.map(f64::to_bits) == rate.map(f64::to_bits) => *n += 1,
+                    _ => runs.push((rate, 1)),
+                }
+            }
+        }
+        UnsettledRates(runs)
+    }
+
+    /// Restores [`Kernel::unsettled_rates`] from a checkpoint, after the fills of other assets
+    /// (None from an older one: no rate is known).
+    pub(crate) fn restore_unsettled_rates(
+        &mut self,
+        t: Option<UnsettledRates>,
+    ) -> Result<(), String> {
+        let Some(UnsettledRates(runs)) = t else {
+            return Ok(());
+        };
+        let mut rates = runs
+            .into_iter()
+            .flat_map(|(rate, n)| std::iter::repeat_n(rate, n as usize));
+        for (_, u) in self.unsettled.iter_mut() {
+            for f in
+                std::iter::once(&mut u.first).chain(u.more.iter_mut().flat_map(|m| m.iter_mut()))
+            {
+                let rate = rates
+                    .next()
+                    .ok_or("the unsettled fills' rates name fewer fills than there are")?;
+                f.rate = match rate {
+                    None => PredictedRate::default(),
+                    Some(r) if r.is_finite() && (r as f32).is_finite() => PredictedRate::of(r),
+                    Some(r) => return Err(format!("an unsettled fill's rate {r} is not finite")),
+                };
+            }
+        }
+        if rates.next().is_some() {
+            return Err("the unsettled fills' rates name more fills than there are".into());
         }
         Ok(())
     }

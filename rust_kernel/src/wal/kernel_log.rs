@@ -118,7 +118,7 @@ pub(crate) struct TailPart {
 /// The parts a checkpoint holds after the kernel's serde state, in the order they are written
 /// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
 /// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
-pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 7] {
+pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 8] {
     fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
         let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
         TailPart {
@@ -147,6 +147,11 @@ pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 7] {
             &kernel.fees.calibration_tail(),
         ),
         part(21, "what exits took of the slots' legs", &kernel.leg_tail()),
+        part(
+            29,
+            "the unsettled fills' fee rates",
+            &kernel.unsettled_rates(),
+        ),
     ]
 }
 
@@ -190,6 +195,8 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_calibration_tail(calibrations).map_err(bad)?;
     let legs = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_leg_tail(legs).map_err(bad)?;
+    let rates = optional_part(&mut rest).map_err(bad)?;
+    kernel.restore_unsettled_rates(rates).map_err(bad)?;
     kernel.recount_sides();
     Ok(kernel)
 }
