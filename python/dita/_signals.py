@@ -33,6 +33,8 @@ _held = False
 _held_interrupt = False  # a Ctrl-C kept the same way
 # Whether our handler is installed (rearm() arms only then).
 _installed = False
+# A SIGTERM that came after closing(): not raised, kept for rearm() to tell.
+_late = False
 # Whether a command of this process handled SIGTERM (see ignore_sigterm_to_exit).
 _used = False
 
@@ -43,7 +45,7 @@ def sigterm_as_interrupt() -> Callable[[], None]:
     end, instead of the process dying half-way. Only a SIGTERM during the run interrupts:
     one sent again, or first, once the run closes (see :func:`closing`) does not cut the
     closing short. Returns the function that puts the previous handler back."""
-    global _armed, _installed
+    global _armed, _installed, _late
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # signal handlers can only be set from the main thread
     previous = signal.getsignal(signal.SIGTERM)
@@ -51,7 +53,7 @@ def sigterm_as_interrupt() -> Callable[[], None]:
         return lambda: None  # whoever started us asked for SIGTERM to be ignored
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        global _armed, _held
+        global _armed, _held, _late
         if _holding and _held:
             raise Terminated  # a second one inside held(): the block does not end, so now
         if _armed:
@@ -60,9 +62,12 @@ def sigterm_as_interrupt() -> Callable[[], None]:
                 _held = True
             else:
                 raise Terminated
+        else:
+            _late = True
 
     global _used
     _armed = _installed = _used = True
+    _late = False
     signal.signal(signal.SIGTERM, on_sigterm)
     # Ctrl-C as Python's own handler does it, except inside held(): a count of written bytes
     # lost to a KeyboardInterrupt raised just after the write had the bytes written twice.
@@ -107,16 +112,20 @@ def closing() -> None:
     the previous handler is put back. A supervisor that closes the input and sends SIGTERM at
     once reaches the process while it closes; raised there, the signal cut the close short
     (last state unsaved, exit status 130). Nothing when SIGTERM is not handled here."""
-    global _armed
-    _armed = False
+    global _armed, _late
+    _armed = _late = False
 
 
-def rearm() -> None:
+def rearm() -> bool:
     """Let a SIGTERM interrupt again after :func:`closing`, for a step of the closing that
     may wait on someone else (a client that does not read) and that a SIGTERM should end.
-    Call :func:`closing` after the step. Nothing when SIGTERM is not handled here."""
-    global _armed
+    Call :func:`closing` after the step. Nothing when SIGTERM is not handled here. Returns
+    whether a SIGTERM came since :func:`closing` (ignored then): the step is to be bounded as
+    after one, or a supervisor's only SIGTERM, sent as the input closed, was lost."""
+    global _armed, _late
+    came, _late = _late, False
     _armed = _installed
+    return came
 
 
 def installed() -> bool:

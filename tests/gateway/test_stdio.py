@@ -652,6 +652,76 @@ def test_a_sigterm_just_after_eof_gives_a_reading_client_the_grace_too(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_orders_are_canceled_after_eof_bounds_the_wait_for_the_client(
+    capsys: pytest.CaptureFixture[str], signum: int
+) -> None:
+    """A supervisor closing stdin and sending SIGTERM at once reaches the engine while it
+    cancels the working orders (a real venue's cancels take a while). The SIGTERM was ignored
+    there, and a Ctrl-C only gave up the cancels: the engine then waited for ever on a client
+    that does not read, as after a plain EOF. Either now gives it the 2 s, then the rest is
+    given up."""
+    import io
+    import os
+    import threading
+    import time
+    from typing import BinaryIO, cast
+
+    from dita._signals import sigterm_as_interrupt
+    from dita.cli._common import mock_venue
+    from dita.gateway.stdio import STOP_GRACE_SECONDS, run_stdio
+    from dita.kernel import ExecutionKernel
+
+    read_end, write_end = os.pipe()
+
+    class StoppedWhileCanceling(ExecutionKernel):
+        def process_intent(self, intent: Any) -> Any:
+            outcome = super().process_intent(intent)
+            if intent.reason == "stdio stop":
+                os.set_blocking(write_end, False)  # the client has stopped reading: its pipe fills
+                try:
+                    while True:
+                        os.write(write_end, b" " * 4096)
+                except BlockingIOError:
+                    pass
+                os.set_blocking(write_end, True)
+                signal.raise_signal(signum)
+            return outcome
+
+    stopped = threading.Event()
+
+    def client() -> None:  # reads again once the engine stopped, or long after (a failing test ends)
+        stopped.wait(10 * STOP_GRACE_SECONDS)
+        with os.fdopen(read_end, "rb") as r:
+            while r.read(1 << 16):
+                pass
+
+    venue = mock_venue(
+        fill_rate=0.0,
+        reject_rate=0.0,
+        partial_fill_rate=0.0,
+        partial_fill_ratio=None,
+        rate_limit_rate=0.0,
+        seed=0,
+    )
+    kernel = StoppedWhileCanceling(max_slots=2, venue=venue)
+    reader = threading.Thread(target=client, daemon=True)
+    reader.start()
+    restore = sigterm_as_interrupt()
+    started = time.monotonic()
+    try:
+        with os.fdopen(write_end, "wb") as out:
+            stdin = io.BytesIO(b"ORDER BUY BTCUSDT 1 100 w1\n")
+            assert run_stdio(kernel, cast(BinaryIO, stdin), cast(BinaryIO, out)) == 0
+    finally:
+        stopped.set()
+        restore()
+        kernel.close()
+        reader.join(timeout=60)
+    assert time.monotonic() - started < 5 * STOP_GRACE_SECONDS
+    assert "events not delivered: the client did not read them within 2 s" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_just_after_a_write_does_not_have_it_written_twice(
     monkeypatch: pytest.MonkeyPatch, signum: int
 ) -> None:
@@ -801,6 +871,85 @@ def test_a_signal_while_an_order_is_filled_does_not_lose_the_fill(signum: int, r
     assert [e["type"] for e in events] == ["engine_started", *command, "engine_stopped"]
     assert events[4]["status"] == "FILLED" and events[-1]["reason"] == reason
     assert kernel.slot_state(0).size == 1.0 and kernel.slot_state(1).fsm_state.name == "IDLE"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("told", ["engine_started", "error"])
+def test_a_signal_while_an_event_is_written_leaves_no_gap_in_seq(
+    monkeypatch: pytest.MonkeyPatch, signum: int, told: str
+) -> None:
+    """engine_started and the error of a line that cannot be read were told outside the
+    commands' guard: a SIGTERM or Ctrl-C while one was encoded ended the session with its seq
+    taken and the line never written, so the output skipped a seq (engine_started missing:
+    engine_stopped came first) and engine_stopped counted an event nobody got."""
+    import io
+    from typing import BinaryIO, cast
+
+    from dita._signals import sigterm_as_interrupt
+    from dita.gateway import stdio
+    from dita.kernel import ExecutionKernel
+
+    encode = stdio.encode_json_bytes
+    fired: list[str] = []
+
+    def encode_then_signal(event: dict[str, Any]) -> bytes:
+        line = encode(event)
+        if event["type"] == told and not fired:
+            fired.append(told)
+            signal.raise_signal(signum)  # handled as the call returns, before the line is kept
+        return line
+
+    monkeypatch.setattr(stdio, "encode_json_bytes", encode_then_signal)
+    kernel = ExecutionKernel(max_slots=2)
+    out = io.BytesIO()
+    restore = sigterm_as_interrupt()
+    try:
+        stdin = io.BytesIO(b"HELLO\nQUERY ORDERS\n")
+        assert stdio.run_stdio(kernel, cast(BinaryIO, stdin), cast(BinaryIO, out)) == 0
+    finally:
+        restore()
+        kernel.close()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert fired == [told]
+    _check_envelope(events)
+    assert events[-1]["events"] == len(events)
+
+
+def test_an_order_the_kernel_raised_on_leaves_its_client_id_free() -> None:
+    """An ORDER whose process_intent raised was an ENGINE_ERROR, and yet its record stayed:
+    QUERY ORDERS listed it as working (NEW, no slot) for the rest of the session, never
+    cancelable, and the same order sent again was a DUPLICATE_CLIENT_ID. The line changes
+    nothing, as every line answered with an error."""
+    import io
+    from typing import BinaryIO, cast
+
+    from dita.gateway.stdio import run_stdio
+    from dita.kernel import ExecutionKernel
+
+    class RaisingOnce(ExecutionKernel):
+        raised = False
+
+        def process_intent(self, intent: Any) -> Any:
+            if not self.raised:
+                self.raised = True
+                raise ValueError("a bug in the kernel")
+            return super().process_intent(intent)
+
+    kernel = RaisingOnce(max_slots=2)
+    out = io.BytesIO()
+    try:
+        stdin = io.BytesIO(b"ORDER BUY BTCUSDT 1 100 c1\nQUERY ORDERS\nORDER BUY BTCUSDT 1 100 c1\n")
+        assert run_stdio(kernel, cast(BinaryIO, stdin), cast(BinaryIO, out)) == 0
+    finally:
+        kernel.close()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    _check_envelope(events)
+    error, query, *second, stopped = events[1:]
+    assert (error["type"], error["code"], error["line"]) == ("error", "ENGINE_ERROR", 1)
+    assert query["type"] == "query_received" and query["result"] == []
+    command = ["order_received", "order_update", "fill", "order_update", "account"]
+    assert [e["type"] for e in second] == command
+    assert second[3]["status"] == "FILLED" and stopped["errors"] == 1
 
 
 def test_a_non_blocking_stdin_waits_for_the_first_command() -> None:

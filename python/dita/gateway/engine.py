@@ -183,7 +183,14 @@ class OrderEngine:
             self._received(rec)
             self._refuse(rec, *planned)
             return
-        outcome = self.kernel.process_intent(planned)
+        try:
+            outcome = self.kernel.process_intent(planned)
+        except Exception:
+            # The kernel refused it by raising (an ENGINE_ERROR): the line changes nothing, so
+            # its order is not listed as working and its client id stays free.
+            self.orders.pop(rec.client_id, None)
+            self._finish(rec)
+            raise
         if outcome.accepted:
             # Only a price the kernel took prices later MKT orders: a refused order changes nothing.
             if cmd.price is not None:

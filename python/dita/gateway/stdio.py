@@ -134,16 +134,18 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
     reason = "eof"
     try:
         # In the try: a signal that comes while the first line is written still gets the last.
-        writer.emit(
-            "engine_started",
-            {
-                "protocol": PROTOCOL,
-                "version": __version__,
-                "kernel_id": kernel.kernel_id,
-                "max_slots": kernel.max_slots,
-                "mode": kernel.control().get("mode"),
-            },
-        )
+        # Whole: a signal raised in the middle took its seq and lost the line (a gap in seq).
+        with _whole():
+            writer.emit(
+                "engine_started",
+                {
+                    "protocol": PROTOCOL,
+                    "version": __version__,
+                    "kernel_id": kernel.kernel_id,
+                    "max_slots": kernel.max_slots,
+                    "mode": kernel.control().get("mode"),
+                },
+            )
         writer.flush()
         while True:
             # Take whatever has arrived, answer every whole line in it, then flush once:
@@ -189,12 +191,12 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     finally:
         closing()  # a SIGTERM from here on must not cut engine_stopped or the kernel's close short
-    _cancel_working(engine)
+    interrupted = _cancel_working(engine)
     writer.emit(
         "engine_stopped",
         {"reason": reason, "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
     )
-    return _deliver_the_rest(writer, stopped=reason != "eof")
+    return _deliver_the_rest(writer, stopped=reason != "eof" or interrupted)
 
 
 def _reader(
@@ -269,7 +271,11 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
     Returns the exit status: 1 when the output failed (not a reader gone: 0)."""
     deadline = time.monotonic() + STOP_GRACE_SECONDS if stopped else None
     try:
-        rearm()  # a SIGTERM ends the wait, not the kernel's close that follows
+        # A SIGTERM ends the wait, not the kernel's close that follows. One that came while the
+        # orders were canceled (a supervisor's, as it closed stdin) was ignored then: it bounds
+        # the wait now, or the engine waited for ever on a client that does not read.
+        if rearm() and deadline is None:
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
         try:
             writer.flush(deadline)
         except KeyboardInterrupt:
@@ -310,17 +316,18 @@ def _poll(engine: OrderEngine) -> None:
         engine.poll()
 
 
-def _cancel_working(engine: OrderEngine) -> None:
+def _cancel_working(engine: OrderEngine) -> bool:
     """At a clean stop: the venue's last news, then a cancel for each order still working,
     since nobody manages them once the session is over, then its news once more (a venue that
     reports later answers a cancel there, or a fill that beat it). A Ctrl-C during it gives up
-    the steps not yet taken, once the step under way is told."""
+    the steps not yet taken, once the step under way is told; returns whether one came."""
     try:
         _poll(engine)
         engine.cancel_working(_whole)
         _poll(engine)
     except KeyboardInterrupt:
-        pass
+        return True
+    return False
 
 
 def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
@@ -347,7 +354,10 @@ def _unfinished(engine: OrderEngine, raw: bytes, lineno: int) -> None:
 
 
 def _protocol_error(engine: OrderEngine, exc: ProtocolError) -> None:
-    engine.error(exc.code, exc.message, **({"field": exc.field, "value": exc.value} if exc.field else {}))
+    # Told whole, as a command's events are: a signal raised in the middle of the emit took the
+    # event's seq and lost its line, a gap in seq.
+    with _whole():
+        engine.error(exc.code, exc.message, **({"field": exc.field, "value": exc.value} if exc.field else {}))
 
 
 def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
