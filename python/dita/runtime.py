@@ -38,7 +38,7 @@ from enum import StrEnum
 from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
-from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
+from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, TradeSlot, VenueEvent
 from dita._numbers import is_real
 from dita._signals import held
 from dita._signals import installed as signals_installed
@@ -222,6 +222,12 @@ class StrategyContext:
         account: dict[str, Any] = self.kernel.account()
         return account
 
+    def slots(self, slot_ids: Iterable[int]) -> list[TradeSlot]:
+        """The kernel's slots ``slot_ids``, marked first as ``account()`` is: the marks are
+        deferred to reads, and read without them a slot's unrealized PnL was a submit old."""
+        self._runtime.sync_marks()
+        return [self.kernel.slot_state(sid) for sid in slot_ids]
+
     def next_intent_id(self, strategy: Strategy[Any]) -> str:
         self._runtime._intent_seq += 1
         return f"{strategy.name}-{self._runtime._id_run}i{self._runtime._intent_seq}"
@@ -321,8 +327,13 @@ class TradingRuntime:
         # remembers their ids and holds their trade ids: this runtime's ids carry the kernel's
         # seq (``r<seq>-``), which moved past every earlier runtime's. Counting from 1 alone,
         # a strategy restarted on a recovered kernel had every intent refused as a duplicate.
+        # So does one given its slots back (``reconcile_from_slots``), which accepted none: its
+        # strategy's first buy took the id of the trade it held, and raised.
         stats = getattr(kernel, "stats", None)
-        used = callable(stats) and bool(stats().get("intents_accepted"))
+        slots = getattr(kernel, "slots", None)
+        used = (callable(stats) and bool(stats().get("intents_accepted"))) or (
+            callable(slots) and any(s.get("trade_id") for s in slots())
+        )
         self._id_run = f"r{kernel.seq}-" if used else ""
         self._owner: dict[str, StrategyHandle] = {}
         # Owners of trades that freed their slot, newest last: a venue may still send a fill

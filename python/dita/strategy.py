@@ -38,6 +38,7 @@ from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage
+from dita._text import shortened
 
 if TYPE_CHECKING:
     from dita.runtime import StrategyContext
@@ -162,8 +163,15 @@ class Strategy(Generic[P]):
             if not isinstance(params, self.Params):
                 raise TypeError(f"params must be {self.Params.__name__}, got {type(params).__name__}")
             self.params: P = params
-        else:
+        elif params is None or isinstance(params, Mapping):
             self.params = validate_params(self.Params, params or {})  # type: ignore[assignment]
+        else:
+            # Read by dict(): 5 raised "not iterable", "fast=5" a dict-update error, and 0 or ""
+            # ran on the defaults without a word.
+            raise TypeError(
+                f"params must be a {self.Params.__name__}, a mapping of parameter names to values "
+                f"or None, got {type(params).__name__} {shortened(repr(params), 120)}"
+            )
         self.name = name or type(self).__name__
         # Its fills, oldest first: all of them, or its latest (``TradingRuntime(fills_kept=)``).
         self.fills: list[Fill] = []
@@ -208,9 +216,8 @@ class Strategy(Generic[P]):
         return self.ctx.account()
 
     def slots(self) -> list[TradeSlot]:
-        """This strategy's slots that hold a trade (not free)."""
-        kernel = self.ctx.kernel
-        return [kernel.slot_state(sid) for ids in self._open_slots.values() for sid in ids]
+        """This strategy's slots that hold a trade (not free), at the latest prices."""
+        return self.ctx.slots([sid for ids in self._open_slots.values() for sid in ids])
 
     def position(self, asset: str) -> float:
         """Signed open size in ``asset`` over this strategy's slots (long > 0, short < 0)."""

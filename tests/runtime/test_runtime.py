@@ -1006,3 +1006,42 @@ def test_a_signal_in_the_middle_of_a_row_ends_the_run_after_the_row(signame: str
         restore()
     assert runtime.data_points == 2 and strategy.bars == 2
     assert (runtime.handles["decides"].intents, runtime.handles["decides"].fills) == (1, 1)
+
+
+class ReadsItsSlots(Strategy[Any]):
+    """Buys 1 on its first bar and notes the unrealized PnL its slots show on every bar."""
+
+    def on_start(self) -> None:
+        self.seen: list[float] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset):
+            assert self.buy(bar.asset, 1.0, price=bar.close).accepted
+        self.seen.append(sum(s.unrealized_pnl for s in self.slots()))
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_a_strategys_slots_show_the_unrealized_pnl_at_the_latest_price(defer: bool) -> None:
+    """The kernel's marks are deferred to submits and reads: ``slots()`` read the slots without
+    them, and a position held while the price rose from 100 to 130 showed 0 unrealized PnL
+    on every bar (``account()`` said 30)."""
+    venue = PaperVenue(slippage_bps=0.0, taker_rate=0.0, maker_rate=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-slots-marked")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [venue], defer_venue_data=defer)
+    s = ReadsItsSlots(name="s")
+    runtime.add_strategy(s)
+    runtime.run([Bar("AAA", 60.0 * i, p, p, p, p, 10.0) for i, p in enumerate([100.0, 100.0, 110.0, 130.0])])
+    assert s.seen == [0.0, 0.0, 10.0, 30.0]
+    assert s.account()["unrealized_pnl"] == 30.0
+
+
+@pytest.mark.parametrize("given", [5, "fast=5", 0, "", False, ["fast"], [("fast", 5)]])
+def test_parameters_that_are_not_a_mapping_are_refused_naming_them(given: Any) -> None:
+    """``SmaCrossover(5)`` raised "'int' object is not iterable", ``SmaCrossover("fast=5")``
+    "dictionary update sequence element #0 has length 1", and ``SmaCrossover(0)`` or
+    ``SmaCrossover("")`` ran on the defaults without a word."""
+    with pytest.raises(TypeError, match=r"params must be a CrossoverParams, a mapping of parameter") as e:
+        SmaCrossover(given)
+    assert repr(given) in str(e.value)
+    assert SmaCrossover(None).params == SmaCrossover({}).params  # None still takes the defaults

@@ -87,3 +87,29 @@ def test_a_name_that_reads_as_another_strategys_restart_mark_is_refused(tmp_path
     assert "bot-r5" not in runtime.handles
     runtime.add_strategy(InAndOut(name="bot-r5x"))  # not a mark: taken
     kernel.close()
+
+
+def test_a_strategy_on_a_kernel_loaded_from_saved_slots_trades_under_new_ids() -> None:
+    """A kernel given its slots back (``reconcile_from_slots``) holds the last run's trades but
+    has accepted no intent: the runtime numbered its ids from 1 again, and the strategy's own
+    first buy took ``InAndOut-t1``, the open trade it holds, raised and put it in ERROR."""
+    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="rt-loaded")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [venue])
+    runtime.add_strategy(InAndOut())
+    runtime.run([Bar("BTCUSDT", 60.0 * i, 100.0, 101.0, 99.0, 100.0, 1_000.0) for i in range(2)])
+    saved = kernel.slots()
+    (held,) = [s["trade_id"] for s in saved if s["fsm_state"] == "POSITION_OPEN"]
+
+    again = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    loaded = ExecutionKernel(max_slots=4, venue=again, kernel_id="rt-loaded-2")
+    loaded.set_seed_capital(10_000.0)
+    assert loaded.reconcile_from_slots(saved) == 1
+    runtime = TradingRuntime(loaded, [again])
+    strategy = InAndOut()
+    runtime.add_strategy(strategy)
+    runtime.run([Bar("ETHUSDT", 180.0, 10.0, 10.0, 10.0, 10.0, 1_000.0)])  # flat in ETHUSDT: it buys
+    assert runtime.handles["InAndOut"].status.value == "RUNNING", runtime.status()
+    assert strategy.busy("BTCUSDT") and strategy.busy("ETHUSDT")
+    assert loaded.slot_state(1).trade_id not in ("", held)
