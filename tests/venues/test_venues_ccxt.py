@@ -1137,6 +1137,40 @@ def test_order_status_sends_nothing_while_the_exchange_is_throttling(
     assert len(asked(exchange)) == 1
 
 
+@pytest.mark.parametrize("asset", [None, "ETHUSDT"])
+def test_order_status_of_a_submit_in_doubt_is_not_none_before_the_grace_passes(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock, asset: str | None
+) -> None:
+    """A submit that timed out a moment ago, the exchange not listing it yet (its query lags the
+    order book): the adapter gives it ``unknown_order_grace_s`` before calling it never sent, but
+    ``order_status`` said None at the first "no such order", and reconciliation (a shutdown
+    right after the timeout, say) ended the order as a lost submit; the order then showed, and
+    its ack and fills went to a kernel that had freed its slot."""
+    venue = make_venue(resolve_attempts=1, unknown_order_grace_s=30.0)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
+    not_found(exchange, 1)
+    order = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    with pytest.raises(VenueTimeout):
+        venue.submit(order)
+    clock.advance(5.0)
+    not_found(exchange, 1)
+    with pytest.raises(VenueUnavailable, match=r"'s7-entry-1'.*no such order for 5\.0s"):
+        venue.order_status("s7-entry-1", asset)
+    assert asked(exchange) == [("ETHUSDT", "s7-entry-1")] * 2
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_timeout_new.json")
+    assert kinds(venue.poll_events()) == ["ORDER_ACK"]
+
+    # Once the exchange has said so for the whole grace, the order never reached it: None.
+    lost = make_order("s8-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
+    not_found(exchange, 1)
+    with pytest.raises(VenueTimeout):
+        venue.submit(lost)
+    clock.advance(30.0)
+    not_found(exchange, 1)
+    assert venue.order_status("s8-entry-1", asset) is None
+
+
 # -- credentials ---------------------------------------------------------------------------
 
 
@@ -2917,6 +2951,35 @@ def test_a_gate_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
         (None, "1000", _GATE_ORDER_ID), ("2", "1000", _GATE_ORDER_ID), ("3", "1000", _GATE_ORDER_ID)
     ]  # fmt: skip
     assert {c.params["currency_pair"] for c in asked} == {"BTC_USDT"}
+
+
+def test_a_gate_order_whose_submit_timed_out_is_canceled_by_its_client_id(
+    gate_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    """An order with no exchange id yet (its submit timed out) is canceled by its client id.
+    ccxt's Gate puts the order id in the path and has no other field for a client id: the cancel
+    went to ``/spot/orders/None`` and never reached the order, which could fill. Gate takes the
+    order's ``text`` in place of its id while it works, as the lookups by client id send it."""
+    order = make_order("s2-entry-1", asset="BTC_USDT", order_type="LIMIT", price=90000.0, size=0.02)
+    sent_as = gate_venue.listed_client_order_id(order)
+    missing = {"label": "ORDER_NOT_FOUND", "message": "Order not found"}
+    exchange.script("POST", "/api/v4/spot/orders", payload={}, delay=HOLD)
+    for _ in range(2):  # the submit's lookups: not found yet
+        exchange.script("GET", f"/api/v4/spot/orders/{sent_as}", payload=missing, status=404)
+    with pytest.raises(VenueTimeout):
+        gate_venue.submit(order)
+    canceled = {
+        "id": _GATE_ORDER_ID, "text": sent_as, "create_time_ms": "1763679601000",
+        "update_time_ms": "1763679640000", "status": "cancelled", "finish_as": "cancelled",
+        "currency_pair": "BTC_USDT", "type": "limit", "account": "spot", "side": "buy", "amount": "0.02",
+        "price": "90000", "time_in_force": "gtc", "left": "0.02", "filled_amount": "0", "filled_total": "0",
+    }  # fmt: skip
+    exchange.script("DELETE", f"/api/v4/spot/orders/{sent_as}", payload=canceled)
+    events = gate_venue.cancel(order)
+    assert [(e.kind.name, e.venue_order_id) for e in events] == [
+        ("ORDER_ACK", f"BTC_USDT:{_GATE_ORDER_ID}"), ("CANCEL_ACK", f"BTC_USDT:{_GATE_ORDER_ID}")
+    ]  # fmt: skip
+    assert gate_venue.unresolved_orders() == []
 
 
 def test_a_gate_list_that_ignores_the_page_asked_for_is_read_no_further(

@@ -238,6 +238,10 @@ _TRADE_PAGES = {
     "okx": _TradePages(100, _okx_next_page),
     "gate": _TradePages(1000, _gate_next_page, ("spot",), window_s=30 * 86_400),
 }
+# Exchanges whose cancel takes an order's client id in place of its order id, in the same
+# argument (ccxt's Gate puts it in the path and has no field for a client id: a cancel by
+# ``clientOrderId`` went to ``/orders/None``). Gate takes the ``text`` there while the order works.
+_CANCEL_BY_CLIENT_ID_AS_ID = {"gate": True}
 # Exchanges whose order query names the order's trades by id, and whose trade query (ccxt's
 # fetch_order_trades) takes those ids, at most this many a request: Kraken's trade list has no
 # order filter, and a busy account's order's trades are not among its latest 50.
@@ -1808,10 +1812,16 @@ class CcxtVenue:
             return self._cancel_throttled(tracked)
         tracked.cancel_requested = True
         # Without the exchange's id (a submit that timed out), by the client id under the
-        # exchange's own parameter: Bybit refused ``clientOrderId`` (its field is orderLinkId).
-        params = {} if tracked.exchange_order_id else {self._client_id_param(): tracked.client_id}
+        # exchange's own parameter: Bybit refused ``clientOrderId`` (its field is orderLinkId);
+        # on Gate as the order id (``_CANCEL_BY_CLIENT_ID_AS_ID``).
+        cancel_id: str | None = tracked.exchange_order_id or None
+        params: dict[str, Any] = {}
+        if cancel_id is None and _by_lineage(type(self._exchange), _CANCEL_BY_CLIENT_ID_AS_ID):
+            cancel_id = tracked.client_id
+        elif cancel_id is None:
+            params = {self._client_id_param(): tracked.client_id}
         try:
-            raw = self._exchange.cancel_order(tracked.exchange_order_id or None, tracked.symbol, params)
+            raw = self._exchange.cancel_order(cancel_id, tracked.symbol, params)
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             self._note_throttle(exc)
             tracked.cancel_requested = False
@@ -2239,7 +2249,9 @@ class CcxtVenue:
         """The exchange's order sent for the kernel's ``client_order_id`` (the exchange knows it
         as ``venue_client_id(client_order_id)``), with its status, filled size, average fill
         price and exchange id: reconciliation asks it about an order no longer open. None only
-        when the exchange says it has no such order in the markets asked.
+        when the exchange says it has no such order in the markets asked (of a submit in doubt
+        in this process, once it has said so for ``unknown_order_grace_s``: before,
+        ``VenueUnavailable``).
 
         The exchange is asked per market. Given ``asset`` (the kernel's asset of the order, as
         reconciliation gives it), that market only: this adapter sends an order in its asset's
@@ -2287,6 +2299,17 @@ class CcxtVenue:
             # Its market counts as traded: searched first next time.
             self._assets_traded.add(str(self._exchange.market(raw["symbol"])["id"]))
             return order
+        if tracked is not None and tracked.unresolved_since is not None:
+            # A submit in doubt is never sent only once the exchange has said so for the grace,
+            # as poll_events counts it (its query may lag its book): None at the first such
+            # answer had reconciliation end an order that then showed, and filled.
+            waited = self._not_found(tracked)
+            if waited < self.settings.unknown_order_grace_s:
+                raise VenueUnavailable(
+                    f"{self.name}: status of {client_order_id!r} unknown: its submit timed out and the "
+                    f"exchange has answered no such order for {waited:.1f}s, short of unknown_order_grace_s "
+                    f"({self.settings.unknown_order_grace_s:g}s); it may be working there"
+                )
         return None
 
     def _markets_to_search(self) -> list[str]:
