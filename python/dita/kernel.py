@@ -319,6 +319,7 @@ class ExecutionKernel(KernelCore):
         closing twice is harmless; closing from inside this kernel's own venue call raises
         RuntimeError and changes nothing."""
         self.stop_input()
+        failed: BaseException | None = None
         try:
             # The log durable first: a journal takes the rows of the inputs the log holds, and
             # records its progress up to there (a log that failed raises at close_core below).
@@ -327,12 +328,19 @@ class ExecutionKernel(KernelCore):
             for component in (self.control_plane, self.journal, self.projection):
                 if component is None:
                     continue
-                # A component several kernels share (it has release()) stays with the others.
-                release = getattr(component, "release", None)
-                if release is not None:
-                    release(self)
-                else:
-                    component.close()
+                # One that raises (or a Ctrl-C in it) is raised once the others are released:
+                # stopped there, the journal kept the last rows and the projection the last state.
+                try:
+                    # A component several kernels share (it has release()) stays with the others.
+                    release = getattr(component, "release", None)
+                    if release is not None:
+                        release(self)
+                    else:
+                        component.close()
+                except BaseException as exc:
+                    failed = failed or exc
+            if failed is not None:
+                raise failed
         finally:
             # Under fsync="batch"/"none" the newest inputs may still be buffered: make them
             # durable, then stop the log's thread and drop its lock so the wal_dir opens again.

@@ -13,11 +13,13 @@ from hz_helpers import expected, make_venue, mixed_workload, projected
 from dita import ExecutionKernel, KernelIntent
 from dita.projection import Projection
 from dita.projection.hazelcast import (
+    ACCOUNTS_MAP,
     LIVE_WITHIN_S,
     SLOTS_MAP,
     HazelcastProjection,
     LifecycleState,
     cluster_settings,
+    read_map,
     to_json_value,
 )
 from dita.services.hazelcast import HazelcastMember
@@ -191,6 +193,32 @@ def test_closing_kernels_publishes_their_last_state_and_shares_the_projection(
     assert projected(hz_client, second.kernel_id)["slots"][0]["fsm_state"] == "POSITION_OPEN"
     with pytest.raises(RuntimeError, match="HazelcastProjection is closed"):
         ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-c")
+
+
+def test_closing_a_detached_kernel_leaves_the_one_attached_under_its_id(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A kernel detached and then closed was released from the projection by its id: the
+    kernel attached under that id since was dropped with it (its later changes never
+    published) and its account marked closed, so readers took it for stopped."""
+    projection = _projection(hz_member, interval=30.0, heartbeat=15.0)  # publishes on sync only
+    keeper = ExecutionKernel(max_slots=1, projection=projection, kernel_id=f"{kernel_id}-keeper")
+    old = ExecutionKernel(max_slots=1, projection=projection, kernel_id=kernel_id)
+    projection.detach(old)
+    new = ExecutionKernel(max_slots=1, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        old.close()
+        new.set_seed_capital(777.0)
+        assert projection.sync(timeout=30)
+        assert projection.stats()["kernels"] == 2
+        account = projected(hz_client, kernel_id)["account"]
+        assert account is not None and account["capital"] == 777.0
+        assert read_map(hz_client, ACCOUNTS_MAP)[kernel_id]["closed_at"] is None
+    finally:
+        new.close()
+        old.close()
+        keeper.close()
 
 
 def test_a_projection_closed_while_a_kernel_attaches_refuses_it(

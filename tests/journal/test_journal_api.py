@@ -912,6 +912,48 @@ def test_a_journal_left_open_is_closed_at_exit_with_its_rows(journal_dsn: str) -
         assert journal.query("SELECT count() FROM intents FINAL").rows == [[2 * trades]]
 
 
+_INTERRUPTED_AT_CLOSE = """
+import sys
+from dita import ExecutionKernel, KernelIntent
+from dita.journal.clickhouse import ClickHouseJournal
+
+journal = ClickHouseJournal(sys.argv[1], max_delay=60.0, batch_rows=1_000_000)  # rows wait to exit
+kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="interrupted")
+for i in range(int(sys.argv[2])):
+    kernel.process_intent(KernelIntent(f"e{i}", f"t{i}", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 0.01))
+    kernel.process_intent(KernelIntent(f"x{i}", f"t{i}", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0))
+flush = journal._flush
+
+
+def interrupted(*args, **kwargs):  # Ctrl-C lands as close() starts writing the last rows
+    journal._flush = flush
+    raise KeyboardInterrupt
+
+
+journal._flush = interrupted
+try:
+    kernel.close()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_a_journal_whose_close_was_interrupted_is_still_closed_at_exit(journal_dsn: str) -> None:
+    """close() let go of its exit hook before flushing: a Ctrl-C in that flush left the journal
+    open with no hook, so at exit its threads died with the rows still queued."""
+    trades = 500
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_AT_CLOSE, journal_dsn, str(trades)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout == "interrupted\n", done.stderr
+    assert "was not closed: closing it at exit (kernels ['interrupted']" in done.stderr
+    with ClickHouseJournal(journal_dsn) as journal:
+        assert journal.query("SELECT count() FROM intents FINAL").rows == [[2 * trades]]
+
+
 def test_the_exit_hook_is_registered_while_the_journal_is_open(
     journal_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

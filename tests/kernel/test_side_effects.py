@@ -246,3 +246,35 @@ def test_closing_one_kernel_leaves_the_projection_to_the_others() -> None:
     assert projection.accounts["b"] == b.account()
     assert projection.slots["b:0"] == b.slot_dict(0)
     b.close()
+
+
+class _InterruptedPlane(InMemoryControlPlane):
+    """A control plane whose release is cut short by Ctrl-C (a KeyboardInterrupt landing in it,
+    as in the Hazelcast plane's join of its worker)."""
+
+    def release(self, kernel: ExecutionKernel) -> None:
+        super().release(kernel)
+        raise KeyboardInterrupt
+
+
+def test_a_component_failing_at_close_leaves_the_others_released(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """close() stopped at the first component whose release raised: the journal and projection
+    after it kept the kernel, so its last rows were never written nor its last state published,
+    and a shared journal or projection never closed. Each is released, then the error raised."""
+    journal, projection = InMemoryJournal(), InMemoryProjection()
+    k = ExecutionKernel(
+        max_slots=1,
+        kernel_id="i",
+        wal_dir=tmp_path,
+        control_plane=_InterruptedPlane(),
+        journal=journal,
+        projection=projection,
+    )
+    k.process_intent(intent("ENTER", 0, target_size=1.0))
+    k.set_seed_capital(500.0)
+    with pytest.raises(KeyboardInterrupt):
+        k.close()
+    assert not journal.records(k) and not projection._kernels
+    assert [r["action"] for r in journal._tables["intents"]] == ["ENTER"]
+    assert projection.accounts["i"] == k.account()
+    ExecutionKernel(max_slots=1, kernel_id="i", wal_dir=tmp_path).close()  # the log is free

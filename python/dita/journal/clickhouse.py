@@ -1462,9 +1462,6 @@ class ClickHouseJournal:
     def _close_once(self) -> None:
         if self._closed:
             return
-        hook, self._exit_hook = self._exit_hook, None
-        if hook is not None:
-            atexit.unregister(hook)
         try:
             # The others' rows (and progress) first: a refused kernel's rows are not written.
             self._flush(self.close_timeout, refusals_of=())
@@ -1477,6 +1474,11 @@ class ClickHouseJournal:
         except (TimeoutError, RuntimeError) as exc:
             # The text only: a logged exception keeps this frame, and the kernels in it, alive.
             log.warning("closing journal with rows unwritten: %s", str(exc))
+        # The exit hook goes only now: a Ctrl-C in the flush leaves the journal open, and without
+        # its hook the threads died at exit with the rows still queued.
+        hook, self._exit_hook = self._exit_hook, None
+        if hook is not None:
+            atexit.unregister(hook)
         with self._cond:
             self._closed = True
             self._stopping = True

@@ -563,7 +563,11 @@ class HazelcastProjection:
         kernels released at once cannot both see the other and leave the projection open)."""
         kid = kernel.kernel_id
         with self._lock:
-            self._kernels.pop(kid, None)
+            # By identity, as the control plane: a kernel detached before and closed now must
+            # not take along the kernel attached under its id since.
+            if self._kernels.get(kid) is not kernel:
+                return not self._kernels
+            del self._kernels[kid]
             self._resync.discard(kid)
             self._prune.discard(kid)
             self._last_ok_drain.pop(kid, None)
@@ -581,7 +585,7 @@ class HazelcastProjection:
         if self._connected:
             kid = kernel.kernel_id
             with self._lock:
-                if kid in self._kernels:
+                if self._kernels.get(kid) is kernel:
                     self._closing[kid] = time.time()
             flushed = self._flush_for_close()
         if self._detach(kernel):
