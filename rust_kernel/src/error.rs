@@ -239,7 +239,18 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// venue's, and a settlement of exactly the predicted fee taught the calibration the ratio of
 /// the two rates (5 bp settled after a change to 4 bp: 1.25, every later fill predicted 25 %
 /// over).
-pub const RULES: u16 = 29;
+///
+/// 30: the edge freeze lifts only once no asset's last edge is below the threshold
+/// (`kernel::Kernel::edge_below`, a checkpoint's last part): the asset that froze the kernel
+/// coming back while another's edge was below names that one in the freeze instead (it lifted
+/// the freeze alone, and entries passed while the other asset's edge was still below); risk
+/// limits set with the freeze off forget them. And a stamp in the order-rate window later than
+/// an intent's time is taken back to a second after that time at most, no further (rules 18
+/// took it to the time itself: an intent stamped half a second behind the window's orders,
+/// another process's clock, took them back with it, they left the window half a second early,
+/// and the orders of the next half second passed a rate they doubled); a stamp an hour ahead
+/// now leaves the window at most two seconds after an intent sees it.
+pub const RULES: u16 = 30;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -27,7 +27,7 @@ use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::hash_map::Entry;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::num::NonZeroU64;
 
 /// The kernel's maps by id (client, venue and asset ids; kept-order keys), hashed on every
@@ -1154,6 +1154,11 @@ pub struct Kernel {
     asset_notional: IdMap<Id, f64>,
     total_notional: f64,
     rate: RateWindow,
+    /// Rules 30 on, the assets whose last edge update was below the freeze threshold, with
+    /// that edge: the freeze lifts once none is left. Not part of the serde state: a
+    /// checkpoint carries it last, so older ones still load (with none).
+    #[serde(skip)]
+    edge_below: BTreeMap<Id, f64>,
     seq: u64,
     order_counter: u64,
     /// The client order ids' `<kernel_id>-`, laid out on the first order (see `new_order`).
@@ -1720,6 +1725,7 @@ impl Kernel {
             asset_notional: IdMap::default(),
             total_notional: 0.0,
             rate: RateWindow::default(),
+            edge_below: BTreeMap::new(),
             seq: 0,
             order_counter: 0,
             order_ids: None,
@@ -1997,6 +2003,7 @@ impl Kernel {
             asset_notional: _,
             total_notional: _,
             rate: _,
+            edge_below: _,
             seq: _,
             order_counter: _,
             order_ids: _,
@@ -5909,6 +5916,9 @@ impl Kernel {
             return Ok(out);
         };
         if edge_bps < threshold {
+            if rules() >= 30 {
+                self.edge_below.insert(id(asset), edge_bps);
+            }
             if !self.control.frozen {
                 self.control.frozen = true;
                 self.control.freeze_events += 1;
@@ -5952,12 +5962,23 @@ impl Kernel {
                 self.counters.cancels_requested += 1;
                 out.cancels.push(order);
             }
-        } else if self.control.frozen && self.control.freeze_asset == asset {
-            self.control.frozen = false;
-            self.control.freeze_reason.clear();
-            self.control.freeze_asset.clear();
-            self.dirty.control = true;
-            out.details.push(("frozen", Detail::Bool(false)));
+        } else {
+            self.edge_below.remove(asset);
+            if self.control.frozen && self.control.freeze_asset == asset {
+                // Rules 30 on, another asset's edge still below keeps the freeze, naming it:
+                // before, the asset that froze the kernel coming back lifted it alone.
+                if let Some((below, edge)) = self.edge_below.iter().next() {
+                    self.control.freeze_reason =
+                        format!("edge {edge:.4} bps below threshold {threshold:.4} bps");
+                    self.control.freeze_asset = below.to_string();
+                } else {
+                    self.control.frozen = false;
+                    self.control.freeze_reason.clear();
+                    self.control.freeze_asset.clear();
+                    out.details.push(("frozen", Detail::Bool(false)));
+                }
+                self.dirty.control = true;
+            }
         }
         Ok(out)
     }
@@ -6057,6 +6078,10 @@ impl Kernel {
         self.seq += 1;
         // Rules 26 on, turning the edge freeze off lifts a freeze in place: before, it refused
         // every entry for good, as no edge update lifts a freeze while the rule is off.
+        if limits.edge_freeze_threshold_bps.is_none() {
+            // No edge is judged while the rule is off (none is remembered before rules 30).
+            self.edge_below.clear();
+        }
         if limits.edge_freeze_threshold_bps.is_none() && self.control.frozen && rules() >= 26 {
             self.control.frozen = false;
             self.control.freeze_reason.clear();
@@ -6499,6 +6524,28 @@ impl Kernel {
         if rates.next().is_some() {
             return Err("the unsettled fills' rates name more fills than there are".into());
         }
+        Ok(())
+    }
+
+    /// The assets whose edge is below the freeze threshold (rules 30), as a checkpoint holds
+    /// them.
+    pub fn edge_below(&self) -> &BTreeMap<Id, f64> {
+        &self.edge_below
+    }
+
+    /// Restores [`Kernel::edge_below`] from a checkpoint (None from an older one: none is
+    /// known below, as no build before rules 30 remembered any).
+    pub(crate) fn restore_edge_below(
+        &mut self,
+        t: Option<BTreeMap<Id, f64>>,
+    ) -> Result<(), String> {
+        let below = t.unwrap_or_default();
+        if let Some((asset, edge)) = below.iter().find(|(_, e)| !e.is_finite()) {
+            return Err(format!(
+                "the edge of {asset} below the threshold, {edge}, is not finite"
+            ));
+        }
+        self.edge_below = below;
         Ok(())
     }
 

@@ -296,12 +296,21 @@ impl RateWindow {
             // A stamp later than `now` (an intent stamped ahead, a clock stepped back) counts
             // as made at `now`, and leaves the window a second later: it counted until `now`
             // passed it, so one intent stamped an hour ahead refused every order for an hour.
-            if self.ordered && self.stamps.back().is_none_or(|&t| t <= now) {
-                // In order and none later than `now`: the old ones are in front.
+            // Rules 30 on, it is taken back to a second after `now` at most, no further: taken
+            // to `now`, the orders of a clock half a second ahead of this intent's (another
+            // process's) left the window half a second early, and the next passed a rate
+            // they doubled.
+            let latest = if crate::error::rules() >= 30 {
+                now + 1.0
+            } else {
+                now
+            };
+            if self.ordered && self.stamps.back().is_none_or(|&t| t <= latest) {
+                // In order and none later than `latest`: the old ones are in front.
                 self.drop_old(now);
             } else {
                 for t in self.stamps.iter_mut() {
-                    *t = t.min(now);
+                    *t = t.min(latest);
                 }
                 self.stamps.retain(|&t| now - t < 1.0);
                 let (a, b) = self.stamps.as_slices();
@@ -489,12 +498,20 @@ mod tests {
     }
 
     #[test]
-    fn a_stamp_ahead_of_the_clock_leaves_the_window_a_second_after_it_is_seen() {
+    fn a_stamp_ahead_of_the_clock_leaves_the_window_two_seconds_after_it_is_seen() {
         let mut w = RateWindow::default();
         w.record(3_610.0); // stamped an hour ahead
         w.record(10.0);
         assert_eq!(w.count(10.5), 2); // both within the second before 10.5
-        assert_eq!(w.count(11.6), 0); // the stamp ahead was taken as 10.5, a second ago
+        assert_eq!(w.count(11.2), 1); // the stamp ahead was taken as 11.5, a second after
+        assert_eq!(w.count(12.5), 0);
+        let under_29 = crate::error::replaying(29, || {
+            let mut w = RateWindow::default();
+            w.record(3_610.0);
+            w.record(10.0);
+            (w.count(10.5), w.count(11.6))
+        });
+        assert_eq!(under_29, (2, 0), "taken as 10.5, a second ago");
         let older = crate::error::replaying(17, || {
             let mut w = RateWindow::default();
             w.record(3_610.0);
@@ -503,11 +520,27 @@ mod tests {
         assert_eq!(older, 1, "a log of rules 17 replays as it ran");
     }
 
-    /// Rules 18 as the window first counted them: every stamp later than `now` taken as
-    /// made at `now`, those a second old or more dropped.
-    fn model_count(stamps: &mut Vec<f64>, now: f64) -> usize {
+    #[test]
+    fn a_count_behind_the_stamps_keeps_them_where_they_were() {
+        // Rules 30: stamps less than a second ahead of `now` stay (another process's clock);
+        // under rules 29 the count at 9.5 took them back to 9.5, and at 10.5 none was left.
+        let run = || {
+            let mut w = RateWindow::default();
+            for _ in 0..5 {
+                w.record(10.0);
+            }
+            (w.count(9.5), w.count(10.5))
+        };
+        assert_eq!(run(), (5, 5));
+        assert_eq!(crate::error::replaying(29, run), (5, 0));
+    }
+
+    /// Rules 18 as the window first counted them: every stamp later than `now + ahead` taken
+    /// as made then (`ahead` 0 before rules 30, 1 from them), those a second old or more
+    /// dropped.
+    fn model_count(stamps: &mut Vec<f64>, now: f64, ahead: f64) -> usize {
         for t in stamps.iter_mut() {
-            *t = t.min(now);
+            *t = t.min(now + ahead);
         }
         stamps.retain(|&t| now - t < 1.0);
         stamps.len()
@@ -515,6 +548,11 @@ mod tests {
 
     #[test]
     fn the_window_counts_as_every_stamp_were_looked_at() {
+        counts_as_every_stamp_were_looked_at(1.0);
+        crate::error::replaying(29, || counts_as_every_stamp_were_looked_at(0.0));
+    }
+
+    fn counts_as_every_stamp_were_looked_at(ahead: f64) {
         // Times that mostly go on, at times an hour ahead for one intent, late, or stepped
         // back; some orders recorded with no count (no rate limit then); a checkpoint at times.
         let mut w = RateWindow::default();
@@ -538,7 +576,7 @@ mod tests {
             if r % 7 != 3 {
                 assert_eq!(
                     w.count(at),
-                    model_count(&mut model, at),
+                    model_count(&mut model, at, ahead),
                     "order {i} at {at}"
                 );
             }

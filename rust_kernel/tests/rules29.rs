@@ -107,5 +107,8 @@ fn a_fill_settled_under_the_rate_it_was_predicted_at_is_calibrated_exactly() {
 fn a_waiting_fill_is_no_larger_for_its_rate() {
     // The queue of 100,000 waiting fills is what a cycle waits on memory for: the rate sits
     // in the padding beside `liquidity_maker` (an Option<f64> made each fill 96 bytes).
-    assert_eq!(std::mem::size_of::<dita_kernel::kernel::UnsettledFill>(), 80);
+    assert_eq!(
+        std::mem::size_of::<dita_kernel::kernel::UnsettledFill>(),
+        80
+    );
 }

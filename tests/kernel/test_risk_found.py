@@ -44,12 +44,14 @@ def test_an_entry_fill_owed_counts_towards_the_notional_caps() -> None:
     assert sum(s["committed_notional"] for s in k.slots()) == 1000.0
 
 
-def test_an_intent_stamped_ahead_blocks_the_order_rate_for_a_second_not_until_its_time() -> None:
+def test_an_intent_stamped_ahead_blocks_the_order_rate_for_two_seconds_not_until_its_time() -> None:
     k = ExecutionKernel(max_slots=5)
     k.set_risk_limits(RiskLimits(max_order_rate=1).model_dump())
     now = 1_700_000_000.0
     assert k.process_intent(intent("ENTER", 0, timestamp=now + 3600)).accepted
-    # Taken as made at the next intent's time: it counts for the second after that.
+    # Taken back to a second after the next intent's time (rules 30; rules 18 to that time,
+    # which let a clock half a second behind empty the window): it counts until two seconds
+    # after that.
     assert k.process_intent(intent("ENTER", 1, timestamp=now)).diagnostic_code == D.RISK_REJECTED
-    assert k.process_intent(intent("ENTER", 2, timestamp=now + 0.5)).diagnostic_code == D.RISK_REJECTED
-    assert k.process_intent(intent("ENTER", 3, timestamp=now + 1.5)).accepted
+    assert k.process_intent(intent("ENTER", 2, timestamp=now + 1.5)).diagnostic_code == D.RISK_REJECTED
+    assert k.process_intent(intent("ENTER", 3, timestamp=now + 2.0)).accepted

@@ -118,7 +118,7 @@ pub(crate) struct TailPart {
 /// The parts a checkpoint holds after the kernel's serde state, in the order they are written
 /// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
 /// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
-pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 8] {
+pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 9] {
     fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
         let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
         TailPart {
@@ -151,6 +151,11 @@ pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 8] {
             29,
             "the unsettled fills' fee rates",
             &kernel.unsettled_rates(),
+        ),
+        part(
+            30,
+            "the assets whose edge is below the freeze threshold",
+            kernel.edge_below(),
         ),
     ]
 }
@@ -197,6 +202,8 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_leg_tail(legs).map_err(bad)?;
     let rates = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_unsettled_rates(rates).map_err(bad)?;
+    let edge_below = optional_part(&mut rest).map_err(bad)?;
+    kernel.restore_edge_below(edge_below).map_err(bad)?;
     kernel.recount_sides();
     Ok(kernel)
 }
