@@ -16,12 +16,13 @@ class SlowVenue:
 
     name = "slow"
 
-    def __init__(self) -> None:
+    def __init__(self, pause: float = 0.3) -> None:
         self.inside = threading.Event()
+        self.pause = pause
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.inside.set()
-        time.sleep(0.3)
+        time.sleep(self.pause)
         return [
             VenueEvent(
                 "a" + order.client_order_id,
@@ -194,3 +195,50 @@ def test_a_fill_a_venue_both_reports_from_submit_and_returns_is_booked_once() ->
     assert out.accepted and out.details["venue_event_refused"] == "DUPLICATE_EVENT"
     assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
     assert kernel.slot_state(0).size == 1.0 and kernel.stats()["fills"] == 1
+
+
+def test_close_gets_in_while_another_thread_keeps_trading() -> None:
+    """close() waited for a moment with no venue call under way, and a strategy thread calling
+    the kernel again as soon as each venue call ended never gave it one: close() raised "kernel
+    busy" after 10 s having closed nothing (journal, projection and log left open), and the
+    strategy traded on. Input stops first, then the call under way ends."""
+    # Each order filled after a network round trip, without the GIL.
+    kernel = ExecutionKernel(max_slots=1, venue=SlowVenue(pause=0.002), kernel_id="busy-close")
+    trading, stop = threading.Event(), threading.Event()
+    ended: list[BaseException] = []
+
+    def strategy() -> None:
+        try:
+            n = 0
+            while not stop.is_set():  # a daemon thread left inside a venue call aborts the exit
+                for action in ("ENTER", "EXIT"):
+                    assert kernel.process_intent(intent(action, trade_id=f"t{n}")).accepted
+                trading.set()
+                n += 1
+        except RuntimeError as exc:
+            ended.append(exc)
+
+    trader = threading.Thread(target=strategy, daemon=True)
+    trader.start()
+    closing_errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            kernel.close()
+        except BaseException as exc:
+            closing_errors.append(exc)
+
+    closer = threading.Thread(target=close, daemon=True)
+    try:
+        assert trading.wait(10)
+        started = time.monotonic()
+        closer.start()
+        closer.join(15)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        trader.join(10)
+    assert not closer.is_alive() and not trader.is_alive()
+    assert closing_errors == [], closing_errors
+    assert took < 5
+    assert len(ended) == 1 and "is closed" in str(ended[0])

@@ -40,6 +40,10 @@ pub struct PyKernel {
     wal: Option<wal::WalState>,
     /// Set by `stop_input`: every later input is refused.
     closed: bool,
+    /// Set by `stop_input` before it waits for the venue calls under way: input is refused
+    /// from then on but from inside those calls (a venue reporting back from its submit), so
+    /// a thread trading on cannot keep a call under way for ever and `close` never get in.
+    stopping: bool,
     /// Set by `close_core`: the log is gone, and with it what the journal's refills need.
     log_released: bool,
     /// What `journaled_through` was when `close_core` released the log, after its last sync:
@@ -328,6 +332,7 @@ impl PyKernel {
                  its answer is not applied yet; close the kernel after the call returns",
             ));
         }
+        wait_mut(slf)?.stopping = true;
         // A venue call under way has an answer still to apply and log: wait for it.
         let mut this = wait_for(slf.py(), || {
             slf.try_borrow_mut()
@@ -722,6 +727,7 @@ impl PyKernel {
             venue,
             wal,
             closed: false,
+            stopping: false,
             log_released: false,
             released_through: None,
             venue_calls: Arc::default(),
@@ -1131,9 +1137,10 @@ impl PyKernel {
         this.wal_sync_now()
     }
 
-    /// Refuses every later input (reads still work), once the venue calls under way have
-    /// had their answers applied and logged. Refused (RuntimeError, nothing changes) from
-    /// inside this kernel's own venue call, which could never end first. Idempotent.
+    /// Refuses every later input (reads still work) at once, but from inside the venue calls
+    /// under way, and returns once those have had their answers applied and logged. Refused
+    /// (RuntimeError, nothing changes) from inside this kernel's own venue call, which could
+    /// never end first. Idempotent.
     fn stop_input(slf: &Bound<'_, Self>) -> PyResult<()> {
         Self::stopped(slf).map(drop)
     }

@@ -239,13 +239,19 @@ impl PyKernel {
     /// an input the log does not.
     #[inline]
     pub(super) fn wal_guard(&self) -> PyResult<()> {
-        if self.closed {
+        if self.closed || (self.stopping && !self.in_own_venue_call()) {
             return Err(PyRuntimeError::new_err(format!(
                 "kernel {:?} is closed: it takes no more input (open a new one on its wal_dir)",
                 self.core.kernel_id
             )));
         }
         self.log_guard()
+    }
+
+    /// Whether this thread is inside one of this kernel's venue calls (see `stopping`).
+    fn in_own_venue_call(&self) -> bool {
+        let mine = std::sync::Arc::as_ptr(&self.venue_calls) as usize;
+        super::IN_VENUE_CALL.with_borrow(|v| v.contains(&mine))
     }
 
     /// Refuses once a log write failed, or once `close_core` let the log go (a drop mark
@@ -557,6 +563,7 @@ pub(super) fn wal_replay<'py>(
             venue: VenueHandle::Mock(venue),
             wal: None,
             closed: false,
+            stopping: false,
             log_released: false,
             released_through: None,
             venue_calls: Default::default(),
