@@ -182,3 +182,25 @@ def test_the_quoter_keeps_its_latest_fills(monkeypatch: pytest.MonkeyPatch) -> N
     assert report["orders"]["filled"] > 10
     assert 5 <= len(quoter.fills) < 10
     assert quoter.fills[-1].ts == max(f.ts for f in quoter.fills)
+
+
+def test_orders_refused_for_want_of_a_free_slot_count_as_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under caps far above what it holds, the quoter's open trades take every slot (64 a
+    symbol), and the kernel refuses its next quotes (INVALID_SLOT_ID): the report counted them
+    nowhere, as if every quote the quoter made had gone out."""
+    refused: list[str] = []
+    tallied = dita.shadow._Tally.on_intent
+
+    def on_intent(self: Any, intent: Any, outcome: Any) -> None:
+        if not outcome.accepted and intent.action.name in ("ENTER", "EXIT"):
+            refused.append(outcome.diagnostic_code.name)
+        tallied(self, intent, outcome)
+
+    monkeypatch.setattr(dita.shadow._Tally, "on_intent", on_intent)
+    settings = ShadowSettings(
+        symbols=["BTCUSDT"], iterations=600, max_inv=1e12, max_total=1e12, edge_threshold=-100
+    )
+    report = run_shadow(settings)
+    assert "INVALID_SLOT_ID" in refused
+    assert report["risk"]["blocks_total"] == len(refused)
+    assert report["orders"]["risk_blocks"] == 0

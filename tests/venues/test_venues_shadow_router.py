@@ -92,6 +92,17 @@ def test_a_position_closed_by_a_fill_far_smaller_than_it_was_reads_exactly_zero(
     assert venue.positions() == {"BTCUSDT": 2e-13}
 
 
+def test_a_shadow_reduce_only_order_fills_in_full_even_past_the_venues_position() -> None:
+    """Unlike paper's, as its docs say: the venue keeps no position across a restart, so a kernel
+    recovered from its log beside a fresh one closes the last run's trades at their reference
+    price, as live (which kept them) would; within a run the kernel sends an exit reduce-only
+    only when the position covers it, which this venue, filling at once, always holds."""
+    venue = ShadowVenue()
+    events = venue.submit(make_order("x1", side="SELL", size=1.0, reference_price=100.0, reduce_only=True))
+    assert kinds(events) == ["ORDER_ACK", "FILL"] and events[1].status == VenueOrderStatus.FILLED
+    assert venue.positions() == {"BTCUSDT": -1.0}
+
+
 def test_shadow_fills_limit_orders_at_their_limit_and_tracks_round_trips() -> None:
     venue = ShadowVenue()
     venue.submit(make_order("o1", order_type="LIMIT", price=99.0, size=1.0, reference_price=100.0))

@@ -27,3 +27,22 @@ def test_the_edge_threshold_may_reach_the_kernel_bound() -> None:
 def test_a_flag_where_a_number_belongs_is_refused(field: str) -> None:
     with pytest.raises(ValidationError, match=f"{field}\n.*flag, not a number"):
         ShadowSettings.model_validate({"symbols": ["BTCUSDT"], field: True})
+
+
+def test_more_symbols_than_the_kernel_has_slots_for_are_refused_as_a_setting() -> None:
+    """The run gives the kernel 64 slots a symbol, and the kernel holds at most 1,000,000: past
+    15,625 symbols `dita shadow` ended in a traceback (the kernel's "invalid max_slots")."""
+    from typer.testing import CliRunner
+
+    from dita.cli import app
+
+    symbols = [f"S{i:05d}" for i in range(15_626)]
+    with pytest.raises(ValidationError, match="15,626 symbols, more than the 15,625 a shadow run takes"):
+        ShadowSettings(symbols=symbols)
+    result = CliRunner().invoke(app, ["shadow", "--symbols", ",".join(symbols), "--no-progress"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: --symbols: 15,626 symbols, more than the 15,625 a shadow run takes (64 kernel slots each, "
+        "and a kernel holds at most 1,000,000)\n"
+    )
+    assert ShadowSettings(symbols=symbols[:-1]).symbols == symbols[:-1]

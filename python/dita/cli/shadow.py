@@ -38,11 +38,13 @@ def shadow(
     """
     from pydantic import ValidationError
 
-    from dita.shadow import ShadowSettings, run_shadow
+    from dita.shadow import MAX_SYMBOLS, ShadowSettings, run_shadow, too_many_symbols
 
     names = [s for s in (part.strip() for part in symbols.split(",")) if s]
     if not names:
         fail("--symbols is required: give at least one symbol, e.g. --symbols BTCUSDT,ETHUSDT")
+    if len(names) > MAX_SYMBOLS:
+        fail(f"--symbols: {too_many_symbols(len(names))}")  # the settings would repeat every name
     try:
         settings = ShadowSettings(
             symbols=names,
