@@ -25,7 +25,7 @@ from venue_helpers import (
     make_order,
 )
 
-from dita import KernelEventKind, VenueOrder, VenueOrderStatus
+from dita import ExecutionKernel, KernelEventKind, KernelIntent, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.risk import MarketLimits
 from dita.venues import CcxtVenue, PaperVenue, VenueTimeout, VenueUnavailable, ccxt_venue
 from dita.venues._events import BoundedIdSet
@@ -3779,3 +3779,58 @@ def test_an_okx_linear_venue_loads_okxs_usdt_perpetuals(
     finally:
         venue.close()
     assert {c.params["instType"] for c in exchange.calls("GET", "/api/v5/public/instruments")} == {"SWAP"}
+
+
+def test_an_order_whose_cancel_was_asked_before_a_restart_ends_canceled_when_followed(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """The kernel asked to cancel its order, then the process went down. The restarted adapter
+    follows it (``watch``) and the exchange says canceled: that is the cancel the kernel asked
+    for (CANCEL_ACK, CANCELED), not an end nobody asked for (EXPIRED, "binance canceled the
+    order"), as it is in the process that sent the cancel."""
+
+    class Silent:
+        name = "silent"
+
+        def submit(self, order: VenueOrder) -> list:
+            return []
+
+        def cancel(self, order: VenueOrder) -> list:
+            return []
+
+    kernel = ExecutionKernel(max_slots=1, venue=Silent(), kernel_id="before-restart")
+    sent = kernel.process_intent(
+        KernelIntent(
+            "i-1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 89000.0, 0.02,
+            order_type="LIMIT", limit_price=89000.0, timestamp=1.0,
+        )
+    ).order  # fmt: skip
+    assert sent is not None
+    kernel.on_venue_event(
+        answered_event(sent, "ack", "ORDER_ACK", venue_order_id="BTCUSDT:28457300", status="ACKNOWLEDGED")
+    )
+    kernel.on_venue_event(
+        answered_event(
+            sent, "fill", "FILL", venue_order_id="BTCUSDT:28457300", fill_id="BTCUSDT:4201",
+            size=0.005, price=89000.0, filled_size=0.005, status="PARTIALLY_FILLED",
+        )
+    )  # fmt: skip
+    kernel.process_intent(
+        KernelIntent("i-2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 0.0, 0.0, timestamp=2.0)
+    )
+    (working,) = kernel.open_orders()
+    assert working.cancel_requested
+
+    venue = make_venue()
+    venue.watch(working)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_canceled_2.json")
+    (end,) = venue.poll_events()
+    assert (end.kind, end.status) == (KernelEventKind.CANCEL_ACK, VenueOrderStatus.CANCELED)
+    assert end.filled_size == pytest.approx(0.005) and end.reason == ""
+
+
+def answered_event(order: VenueOrder, event_id: str, kind: str, **kw: object) -> VenueEvent:
+    return VenueEvent(
+        event_id, order.trade_id, order.slot_id, kind,
+        venue_client_id=order.client_order_id, side=order.side, asset=order.asset, **kw,
+    )  # fmt: skip

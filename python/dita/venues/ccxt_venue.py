@@ -1751,6 +1751,9 @@ class CcxtVenue:
             acked=True,
             booked_unmatched=order.filled_size,
             booked_cost=order.filled_size * order.avg_fill_price,
+            # A cancel the kernel asked for before the restart: the order's end by cancel is that
+            # cancel's (CANCEL_ACK), as in the process that sent it, not an EXPIRED nobody asked for.
+            cancel_requested=order.cancel_requested,
         )
         if order.status == VenueOrderStatus.NEW and not order.venue_order_id:
             tracked.acked = False
