@@ -1092,3 +1092,158 @@ def test_a_throttle_a_poll_reports_is_told_as_the_orders_end() -> None:
     update = [e for e in told if e["type"] == "order_update" and e["client_id"] == "t1"][-1]
     assert (update["status"], update["stage"]) == ("REJECTED", "IDLE")
     assert kernel.slot_state(0).fsm_state.name == "IDLE"
+
+
+def ended(kernel: ExecutionKernel, stdin: Any) -> tuple[int, list[dict[str, Any]]]:
+    """run_stdio's exit status and events, the kernel closed after (a failed log raises then)."""
+    out = io.BytesIO()
+    try:
+        code = run_stdio(kernel, cast(BinaryIO, stdin), out)
+    finally:
+        with contextlib.suppress(Exception):
+            kernel.close()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["type"] == "engine_stopped" and events[-1]["events"] == len(events)
+    return code, events
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "kernel busy in another call for 10 s (is a thread stuck inside it?)",
+        "kernel 'k' is closed: it takes no more input (open a new one on its wal_dir)",
+    ],
+)
+def test_a_runtime_error_of_the_kernel_is_an_engine_error_and_the_session_goes_on(message: str) -> None:
+    """Only ValueError, TypeError, IndexError and OverflowError were answered: the kernel's
+    RuntimeError (busy in another call, closed) ended the session with a traceback, no
+    engine_stopped, the orders left working. Now each command it raised on gets ENGINE_ERROR."""
+
+    class Busy(ExecutionKernel):
+        def process_intent(self, intent: Any) -> Any:
+            if intent.intent_id == "b1":
+                raise RuntimeError(message)
+            return super().process_intent(intent)
+
+        def mark_price(self, symbol: str, price: float) -> None:
+            raise RuntimeError(message)
+
+    kernel = Busy(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    code, events = ended(
+        kernel, io.BytesIO(b"ORDER BUY BTC 1 100 b1\nMARK BTC 101\nORDER BUY BTC 1 100 b2\n")
+    )
+    assert code == 0
+    errors = [(e["code"], e["line"], e["message"]) for e in events if e["type"] == "error"]
+    assert errors == [
+        ("ENGINE_ERROR", 1, f"RuntimeError: {message}"),
+        ("ENGINE_ERROR", 2, f"RuntimeError: {message}"),
+    ]
+    assert of(events, "b2")[-1] == ("order_update", "CANCELED")  # the stop's cancel
+    assert events[-1]["reason"] == "eof" and events[-1]["lines"] == 3
+
+
+def test_a_runtime_error_on_the_stops_cancel_is_an_engine_error_naming_the_order() -> None:
+    """The stop's cancels answered the same four exceptions only: a RuntimeError there left
+    engine_stopped unwritten. Each order's cancel is tried and told."""
+
+    class ClosedAtStop(ExecutionKernel):
+        def process_intent(self, intent: Any) -> Any:
+            if intent.action.name == "CANCEL":
+                raise RuntimeError("kernel 'k' is closed: it takes no more input")
+            return super().process_intent(intent)
+
+    kernel = ClosedAtStop(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    code, events = ended(kernel, io.BytesIO(b"ORDER BUY BTC 1 100 s1\nORDER SELL ETH 1 100 s2\n"))
+    assert code == 0
+    errors = [(e["code"], e["client_id"], "line" in e) for e in events if e["type"] == "error"]
+    assert errors == [("ENGINE_ERROR", "s1", False), ("ENGINE_ERROR", "s2", False)]
+    assert events[-1]["reason"] == "eof" and events[-1]["errors"] == 2
+
+
+class StdinThen:
+    """A stdin handing out its pieces one per read, calling ``between`` before the second."""
+
+    def __init__(self, between: Any, *pieces: bytes) -> None:
+        self.between, self.pieces, self.reads = between, list(pieces), 0
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        if self.reads == 2:
+            self.between()
+        return self.pieces.pop(0) if self.pieces else b""
+
+
+def test_a_write_ahead_log_that_fails_ends_the_session_in_order(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log that cannot be written (a full disk; here an immutable directory) makes the kernel
+    refuse every input with WalError, which ended the session with a traceback: no answer to
+    the line, no engine_stopped, the working orders left at the venue. Now the line is an
+    ENGINE_ERROR, no more input is read, the cancels are tried (refused by the kernel too:
+    told), and engine_stopped says kernel_failed; exit status 1."""
+    import subprocess
+
+    wal = tmp_path / "wal"
+    kernel = ExecutionKernel(
+        max_slots=2,
+        venue=MockVenueAdapter(fill_rate=0.0),
+        wal_dir=str(wal),
+        fsync="always",
+        wal_segment_bytes=1024,
+    )
+
+    def freeze() -> None:
+        if subprocess.run(["chattr", "+i", str(wal)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not permitted here, so no log can be made to fail: NOT tested")
+
+    marks = b"".join(b"MARK BTC %d\n" % (100 + i) for i in range(200))
+    try:
+        code, events = ended(kernel, StdinThen(freeze, b"ORDER BUY BTC 1 99 w1\n", marks))
+    finally:
+        subprocess.run(["chattr", "-i", str(wal)], capture_output=True)
+    errors = [e for e in events if e["type"] == "error"]
+    assert [(e["code"], e.get("client_id")) for e in errors] == [
+        ("ENGINE_ERROR", None),
+        ("ENGINE_ERROR", "w1"),
+    ]
+    failed, cancel = errors
+    assert failed["message"].startswith(
+        "WalError: the kernel refuses input because its write-ahead log failed"
+    )
+    assert events.index(failed) == len(events) - 3  # nothing answers a line after it
+    assert cancel["message"].startswith("WalError: ") and "line" not in cancel
+    stopped = events[-1]
+    assert (stopped["reason"], stopped["lines"], stopped["errors"]) == ("kernel_failed", failed["line"], 2)
+    assert stopped["message"] == failed["message"]
+    assert code == 1
+    assert "dita stdio: the kernel takes no more input: WalError: " in capsys.readouterr().err
+
+
+def test_an_oserror_of_the_kernels_log_ends_the_session_in_order_not_as_an_output_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The kernel raises OSError for the log write that failed (ENOSPC): it was taken for an
+    error writing stdout, exit 1 with no engine_stopped and the working orders not canceled."""
+    import errno
+
+    class DiskFull(ExecutionKernel):
+        poisoned: str | None = None
+
+        def mark_price(self, symbol: str, price: float) -> None:
+            self.poisoned = "write of seg-1.wal: No space left on device (os error 28)"
+            raise OSError(errno.ENOSPC, self.poisoned)
+
+        def wal_info(self) -> dict[str, Any] | None:
+            return {"poisoned": self.poisoned}
+
+    kernel = DiskFull(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    code, events = ended(kernel, io.BytesIO(b"ORDER BUY BTC 1 99 d1\nMARK BTC 100\nQUERY ORDERS\n"))
+    assert code == 1
+    [failed] = [e for e in events if e["type"] == "error"]
+    assert (failed["code"], failed["line"]) == ("ENGINE_ERROR", 2)
+    assert of(events, "d1")[-1] == ("order_update", "CANCELED")  # the stop's cancel, tried
+    assert not [e for e in events if e["type"] == "query_received"]  # line 3 is not read
+    assert (events[-1]["reason"], events[-1]["lines"]) == ("kernel_failed", 2)
+    err = capsys.readouterr().err
+    assert "dita stdio: the kernel takes no more input: OSError: " in err and "I/O error" not in err

@@ -36,13 +36,23 @@ from dita._kernel import (
     TradeSide,
     TradeStage,
     VenueEvent,
+    WalError,
 )
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
 from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
 from dita.risk import KERNEL_MAX
 from dita.venues import poll_once
 
-__all__ = ["FILL_TRIGGERS", "TERMINAL", "Emit", "OrderEngine", "OrderRecord", "applied_events"]
+__all__ = [
+    "FILL_TRIGGERS",
+    "TERMINAL",
+    "Emit",
+    "OrderEngine",
+    "OrderRecord",
+    "applied_events",
+    "input_refused",
+    "kernel_error",
+]
 
 Emit = Callable[[str, dict[str, Any]], None]
 """Receives (event type, fields); the writer adds ``seq`` and ``ts``."""
@@ -402,7 +412,11 @@ class OrderEngine:
                 with each():
                     try:
                         self._send_cancel(rec, "stdio stop")
-                    except (ValueError, TypeError, IndexError, OverflowError) as exc:
+                    except Exception as exc:
+                        # Any the kernel raised (busy, closed, its log failed): each order's cancel is
+                        # tried. RuntimeError or WalError cut the stop short: no engine_stopped.
+                        if not kernel_error(self.kernel, exc):
+                            raise
                         self.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}", client_id=rec.client_id)
 
     def _owner(
@@ -651,6 +665,23 @@ class OrderEngine:
 
     def _finish(self, rec: OrderRecord) -> None:
         self._working.pop(rec.client_id, None)
+
+
+def input_refused(kernel: ExecutionKernel, exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a call of ``kernel``, says it takes no more input: its
+    write-ahead log failed (WalError; OSError from the write that failed it)."""
+    if isinstance(exc, WalError):
+        return True
+    if not isinstance(exc, OSError):
+        return False
+    info = kernel.wal_info()
+    return bool(info and info.get("poisoned"))
+
+
+def kernel_error(kernel: ExecutionKernel, exc: BaseException) -> bool:
+    """Whether ``exc``, raised while a command was handled, is the kernel's: not an OSError of
+    the output (a stream without a descriptor is written as each event is told)."""
+    return not isinstance(exc, OSError) or input_refused(kernel, exc)
 
 
 def _slot_summary(slot: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ Nothing a client sends can stop the engine: a line that cannot be read or acted 
 later (``poll_events``) is polled after a read's commands and while stdin is idle, once
 ``POLL_SECONDS`` have passed since the last poll ended. EOF on
 stdin, Ctrl-C and SIGTERM cancel the orders still working and end the session with an
-``engine_stopped`` event and exit status 0.
+``engine_stopped`` event and exit status 0. A kernel that takes no more input (its
+write-ahead log failed) ends it as they do, but with ``"reason":"kernel_failed"`` and status 1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, BinaryIO
 
 from dita._kernel import __version__
 from dita._signals import Terminated, closing, held, installed, rearm
-from dita.gateway.engine import OrderEngine
+from dita.gateway.engine import OrderEngine, input_refused, kernel_error
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
 from dita.kernel import ExecutionKernel
@@ -42,6 +43,10 @@ STOP_GRACE_SECONDS = 2.0
 
 class OutputAbandoned(Exception):
     """The client did not read the rest of the output in time."""
+
+
+class KernelFailed(Exception):
+    """The kernel takes no more input (its write-ahead log failed): the session ends."""
 
 
 class NdjsonWriter:
@@ -132,6 +137,7 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
 
     read = _reader(stdin, idle if polled else None, lambda: poll_at - time.monotonic())
     reason = "eof"
+    failure: KernelFailed | None = None
     try:
         # In the try: a signal that comes while the first line is written still gets the last.
         # Whole: a signal raised in the middle took its seq and lost the line (a gap in seq).
@@ -189,14 +195,21 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         return _io_failed(exc)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
         reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
+    except KernelFailed as exc:  # no more input is read: the kernel would refuse every line
+        failure = exc
     finally:
         closing()  # a SIGTERM from here on must not cut engine_stopped or the kernel's close short
-    interrupted = _cancel_working(engine)
-    writer.emit(
-        "engine_stopped",
-        {"reason": reason, "lines": lineno, "events": writer.seq + 1, "errors": writer.errors},
-    )
-    return _deliver_the_rest(writer, stopped=reason != "eof" or interrupted)
+    interrupted, failure = _cancel_working(engine, failure)
+    stopped: dict[str, Any] = {"reason": reason}
+    if failure is not None:
+        stopped = {"reason": "kernel_failed", "message": str(failure)}
+    stopped.update(lines=lineno, events=writer.seq + 1, errors=writer.errors)
+    writer.emit("engine_stopped", stopped)
+    code = _deliver_the_rest(writer, stopped=stopped["reason"] != "eof" or interrupted)
+    if failure is not None:
+        print(f"dita stdio: the kernel takes no more input: {failure}", file=sys.stderr, flush=True)
+        return 1
+    return code
 
 
 def _reader(
@@ -312,22 +325,44 @@ def _whole() -> AbstractContextManager[Any]:
 
 def _poll(engine: OrderEngine) -> None:
     """The venue's later news, taken whole as a command is: a fill booked is told."""
+    _answered(engine, engine.poll)
+
+
+def _answered(engine: OrderEngine, step: Callable[[], None]) -> None:
+    """``step`` (a command, a poll) taken whole, an exception the kernel raised on it told as
+    an ENGINE_ERROR: one other than ValueError, TypeError, IndexError and OverflowError (a
+    RuntimeError: busy in another call, closed) ended the session with a traceback. One saying
+    the kernel takes no more input (its log failed) then raises KernelFailed."""
     with _whole():
-        engine.poll()
+        try:
+            step()
+        except Exception as exc:
+            if not kernel_error(engine.kernel, exc):
+                raise  # writing stdout
+            engine.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}")
+            if input_refused(engine.kernel, exc):
+                raise KernelFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _cancel_working(engine: OrderEngine) -> bool:
+def _cancel_working(engine: OrderEngine, failure: KernelFailed | None) -> tuple[bool, KernelFailed | None]:
     """At a clean stop: the venue's last news, then a cancel for each order still working,
     since nobody manages them once the session is over, then its news once more (a venue that
     reports later answers a cancel there, or a fill that beat it). A Ctrl-C during it gives up
-    the steps not yet taken, once the step under way is told; returns whether one came."""
+    the steps not yet taken, once the step under way is told. A kernel that failed (``failure``,
+    or in a poll here) is polled no more: news it cannot apply would be lost; the cancels are
+    still tried. Returns whether a Ctrl-C came, and the failure."""
     try:
-        _poll(engine)
-        engine.cancel_working(_whole)
-        _poll(engine)
+        for step in ("poll", "cancel", "poll"):
+            if step == "cancel":
+                engine.cancel_working(_whole)
+            elif failure is None:
+                try:
+                    _poll(engine)
+                except KernelFailed as exc:
+                    failure = exc
     except KeyboardInterrupt:
-        return True
-    return False
+        return True, failure
+    return False, failure
 
 
 def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
@@ -391,9 +426,5 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
     # A command is whole or not taken: a SIGTERM or Ctrl-C raised just after the kernel booked
     # a fill cut its fill event off, a fill the client never heard of. Held, it ends the
     # session once the command's events are out; a second signal ends it at once.
-    with _whole():
-        try:
-            engine.handle(command)
-        except (ValueError, TypeError, IndexError, OverflowError) as exc:
-            # The kernel refuses programmer errors with exceptions; a client's line must not end the session.
-            engine.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}")
+    # The kernel refuses programmer errors with exceptions; a client's line must not end the session.
+    _answered(engine, lambda: engine.handle(command))
