@@ -1,5 +1,5 @@
 """SIGTERM handled as Ctrl-C, for the commands that must close cleanly when a service
-manager, a container or `kill` stops them (`dita paper`, `dita stdio`)."""
+manager, a container or `kill` stops them (`dita paper`, `dita stdio`, `dita shadow`)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ how far it got, with exit status 130 and no report of a part of the run."""
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -59,3 +63,28 @@ def test_ctrl_c_in_a_shadow_run_says_how_far_it_got_and_exits_130(monkeypatch: p
     assert result.exit_code == 130
     assert result.stdout == ""
     assert result.stderr == "shadow: interrupted after 2 of 50 rounds; no report\n"
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_sigterm_stops_a_shadow_run_as_ctrl_c_does(signame: str) -> None:
+    """A supervisor stops a service with SIGTERM: the run ended by the signal, exit status -15
+    and not a word, where Ctrl-C says how far it got and exits 130. Both now end alike."""
+    script = "import dita.cli.shadow as s; s.PROGRESS_LINE_SECONDS = 0.1; from dita.cli import main; main()"
+    args = ["shadow", "--symbols", "BTCUSDT", "--iterations", "1000000"]  # minutes of rounds
+    with subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            first = proc.stderr.readline()  # the run is under way: the handlers are in place
+            assert first.startswith("shadow: "), first
+            proc.send_signal(getattr(signal, signame))
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert out == ""
+    last = err.splitlines()[-1]
+    assert re.fullmatch(r"shadow: interrupted after [\d,]+ of 1,000,000 rounds; no report", last), err

@@ -38,6 +38,7 @@ def shadow(
     """
     from pydantic import ValidationError
 
+    from dita._signals import sigterm_as_interrupt
     from dita.shadow import MAX_SYMBOLS, ShadowSettings, run_shadow, too_many_symbols
 
     names = [s for s in (part.strip() for part in symbols.split(",")) if s]
@@ -60,6 +61,8 @@ def shadow(
     except ValidationError as exc:
         fail_options(exc)
     done = [0]
+    # SIGTERM (a supervisor's stop) ends the run as Ctrl-C does: exit 130, saying how far it got.
+    restore_sigterm = sigterm_as_interrupt()
     try:
         # Drawn on a terminal only (elsewhere a line every PROGRESS_LINE_SECONDS), and cleared.
         with progress_report(
@@ -81,6 +84,8 @@ def shadow(
         # The report is of the whole run or none: a part of one reads as a run of fewer rounds.
         stderr.print(f"shadow: interrupted after {done[0]:,} of {settings.iterations:,} rounds; no report")
         raise typer.Exit(INTERRUPTED) from None
+    finally:
+        restore_sigterm()
     typer.echo(json.dumps(report, sort_keys=True, indent=2))
     if "error" in report["runtime"]:
         raise typer.Exit(1)
