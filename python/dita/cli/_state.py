@@ -46,7 +46,14 @@ data set kept there took every byte of memory). `dita paper` continuing its kern
 own file whole (see ``dita._files.regular_file_bytes``)."""
 QUIET_AFTER_S = 10.0
 """A running kernel whose account was last projected longer ago than this (two default
-heartbeats) gets a note saying how long: it is taken for gone only after ``LIVE_WITHIN_S``."""
+heartbeats) gets a note saying how long: it is taken for gone only after ``LIVE_WITHIN_S``.
+A state file is noted so too, once older than ``QUIET_REWRITES`` of its run's saves as well."""
+QUIET_REWRITES = 3
+"""A running `dita paper` whose state file was last written longer ago than this many of its
+saves (its ``status_every``), and than ``QUIET_AFTER_S``, gets a note saying how long: its
+process is alive but the state no longer moves (hung, or stopped with SIGSTOP)."""
+STATUS_EVERY_DEFAULT = 1.0
+"""`dita paper`'s default --status-every, for a state file written before it recorded its own."""
 ACTIVE_STAGES = (
     "ORDER_SENT",
     "ENTRY_WORKING",
@@ -140,6 +147,7 @@ class StateFile(_Shape):
     kernel_id: str
     data_time: _Time | None = None
     updated_at: _Time | None = None
+    status_every: float | None = Field(default=None, gt=0)
     pid_start: str | None = None
     account: _Account = _Account()
     control: _Control = _Control()
@@ -258,6 +266,10 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             saved = snap.get("updated_at")
             at = "" if saved is None else f" at {datetime.fromtimestamp(saved, tz=UTC):%Y-%m-%d %H:%M:%S} UTC"
             snap["note"] = f"stopped{at} (last state shown)"
+        else:
+            quiet = _quiet_note(snap)
+            if quiet is not None:
+                snap["note"] = quiet
         snap["source"] = str(path)
         out.append(snap)
     return out
@@ -275,6 +287,20 @@ def _read_state_file(path: Path) -> str | None:
         warn(f"skipped state file {exc}, larger than a state file is")
         return None
     return data.decode("utf-8")  # as written; a decode error is a ValueError, not ours
+
+
+def _quiet_note(snap: dict[str, Any]) -> str | None:
+    """How old the state of a run whose process is alive is, once it is older than a few of
+    its saves (``QUIET_REWRITES``); None while it is fresh, or the file says not when it was
+    written. A live run rewrites it every --status-every, while it waits for data too."""
+    saved = snap.get("updated_at")
+    if saved is None:
+        return None
+    every = snap.get("status_every") or STATUS_EVERY_DEFAULT
+    age = time.time() - saved
+    if age <= max(QUIET_AFTER_S, QUIET_REWRITES * every):
+        return None
+    return f"state last written {age:.0f}s ago (hung or stopped? the run rewrites it every {every:g}s)"
 
 
 def _still_running(pid: int, started: Any) -> bool:

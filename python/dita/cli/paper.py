@@ -85,6 +85,7 @@ class PaperSession:
         previous: dict[str, Any] | None = None,
         slots_given: bool = True,
         bar_seconds: float = 0.0,
+        status_every: float = 1.0,
     ) -> None:
         from dita._kernel import wal_kernel_id
         from dita.kernel import ExecutionKernel
@@ -142,6 +143,7 @@ class PaperSession:
         self.runtime.event_listeners.append(self.rejections.on_event)
         self.runtime.add_strategy(strategy)
         self.state_dir = state_dir
+        self.status_every = status_every
         self.fills: list[dict[str, Any]] = []
         # Totals per UTC day of the fills no longer kept, so `dita pnl` periods stay whole.
         self.older_fills: dict[str, dict[str, float]] = {}
@@ -221,6 +223,9 @@ class PaperSession:
             # one time (two assets' bars) is continued with the rest of them.
             "rows_at_data_time": self.replay.at(self.runtime.data_points)[1],
             "updated_at": time.time(),
+            # Seconds between two saves while the run goes: `dita status` notes a state older
+            # than a few of them (the process hung or stopped).
+            "status_every": self.status_every,
             "rows": self.runtime.data_points,
             "account": self.kernel.account(),
             "control": self.kernel.control(),
@@ -672,6 +677,7 @@ def paper(
             previous=previous,
             slots_given=max_slots is not None,
             bar_seconds=history.interval if history is not None and history.kind == "bars" else 0.0,
+            status_every=status_every,
         )
     except (ValueError, OSError, WalError) as exc:
         # A journal that already has this kernel id's rows; a --wal-dir of another kernel id
@@ -775,14 +781,15 @@ def paper(
             problems.append("every strategy is in ERROR: the run was stopped")
         return bool(problems) or (deadline is not None and time.monotonic() >= deadline)
 
-    if live_feed is not None:
-
-        def waiting_stop() -> bool:
-            # Looked at while the feed waits: the state file and the status stay fresh when no
-            # quote comes (the exchange down), as `dita status` reads them.
+    def waiting_stop() -> bool:
+        # Looked at while the feed waits, or a paced replay waits for its next row's time (an
+        # hour's gap at --speed 60 is a minute): the state file and the status stay fresh when
+        # no row comes, as `dita status` reads them. Before the first row, nothing to save yet.
+        if live_feed is not None or session.runtime.data_points:
             tick(0)
-            return should_stop()
+        return should_stop()
 
+    if live_feed is not None:
         feed = _ccxt_quotes(
             *live_feed, poll, should_stop=waiting_stop, not_before=_restored_clock(session, console)
         )
@@ -796,7 +803,10 @@ def paper(
         with live:
             try:
                 session.runtime.run(
-                    feed, speed=None if max_speed else speed, progress=tick, should_stop=should_stop
+                    feed,
+                    speed=None if max_speed else speed,
+                    progress=tick,
+                    should_stop=should_stop if max_speed else waiting_stop,
                 )
                 session.runtime.finish()
             except WalError as exc:
