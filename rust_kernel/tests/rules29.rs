@@ -21,6 +21,13 @@ fn about_one(ratio: f64) -> bool {
 /// at the default 5 bp: 0.05), then the taker rate lowered to 4 bp (a new fee tier) while
 /// the fill's fee waits.
 fn a_fill_waits_across_a_tier_change(k: &mut Kernel) {
+    a_taker_fill_waits(k);
+    k.set_exchange_config(&[("taker_rate".into(), 0.0004)])
+        .unwrap();
+}
+
+/// Slot 0 long 1 BTC at 100 by a MARKET entry, fill id `F1`, its fee of 0.05 waiting.
+fn a_taker_fill_waits(k: &mut Kernel) {
     let o = k
         .process_intent(&long_btc("i1", "t", 0, KernelCommandType::Enter, 1.0))
         .submit
@@ -30,8 +37,6 @@ fn a_fill_waits_across_a_tier_change(k: &mut Kernel) {
     (f.price, f.size, f.filled_size) = (100.0, 1.0, 1.0);
     assert!(k.on_venue_event(&f).accepted);
     assert!(close(k.account.k_unsettled_fees, 0.05));
-    k.set_exchange_config(&[("taker_rate".into(), 0.0004)])
-        .unwrap();
 }
 
 /// The venue's settlement of `F1`: the 5 bp the fill was charged at, as predicted.
@@ -91,14 +96,7 @@ fn under_rules_28_the_settlement_is_compared_with_the_rate_configured_then() {
 fn a_fill_settled_under_the_rate_it_was_predicted_at_is_calibrated_exactly() {
     // The configured rate unchanged, the settlement is compared with it, not its f32 copy.
     let mut k = Kernel::new("same", 1).unwrap();
-    let o = k
-        .process_intent(&long_btc("i1", "t", 0, KernelCommandType::Enter, 1.0))
-        .submit
-        .unwrap();
-    let mut f = VenueEvent::new("e1", KernelEventKind::Fill, &o.client_order_id);
-    f.fill_id = id("F1");
-    (f.price, f.size, f.filled_size) = (100.0, 1.0, 1.0);
-    assert!(k.on_venue_event(&f).accepted);
+    a_taker_fill_waits(&mut k);
     settle_f1(&mut k);
     assert_eq!(k.fees.taker.ratio, 1.0, "{:?}", k.fees.taker);
 }

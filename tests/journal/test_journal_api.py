@@ -882,18 +882,23 @@ def test_a_time_beyond_the_columns_range_is_stored_at_its_end_and_the_table_stay
     assert stored == [["2299-12-31 23:59:59.999999"]]
 
 
-_EXITS_WITHOUT_CLOSE = """
+def _trading_then(kernel_id: str, then: str) -> str:
+    """A script that trades argv[2] round trips on a kernel journaling to argv[1], its rows
+    held until exit, then runs ``then``."""
+    return f"""
 import sys
-from dita import ExecutionKernel, InMemoryJournal, KernelIntent
+from dita import ExecutionKernel, KernelIntent
 from dita.journal.clickhouse import ClickHouseJournal
 
 journal = ClickHouseJournal(sys.argv[1], max_delay=60.0, batch_rows=1_000_000)  # rows wait to exit
-kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="unclosed")
+kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="{kernel_id}")
 for i in range(int(sys.argv[2])):
-    kernel.process_intent(KernelIntent(f"e{i}", f"t{i}", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 0.01))
-    kernel.process_intent(KernelIntent(f"x{i}", f"t{i}", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0))
-raise RuntimeError("crash before close()")
-"""
+    kernel.process_intent(KernelIntent(f"e{{i}}", f"t{{i}}", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 0.01))
+    kernel.process_intent(KernelIntent(f"x{{i}}", f"t{{i}}", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0))
+{then}"""
+
+
+_EXITS_WITHOUT_CLOSE = _trading_then("unclosed", 'raise RuntimeError("crash before close()")\n')
 
 
 def test_a_journal_left_open_is_closed_at_exit_with_its_rows(journal_dsn: str) -> None:
@@ -912,17 +917,9 @@ def test_a_journal_left_open_is_closed_at_exit_with_its_rows(journal_dsn: str) -
         assert journal.query("SELECT count() FROM intents FINAL").rows == [[2 * trades]]
 
 
-_INTERRUPTED_AT_CLOSE = """
-import sys
-from dita import ExecutionKernel, KernelIntent
-from dita.journal.clickhouse import ClickHouseJournal
-
-journal = ClickHouseJournal(sys.argv[1], max_delay=60.0, batch_rows=1_000_000)  # rows wait to exit
-kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="interrupted")
-for i in range(int(sys.argv[2])):
-    kernel.process_intent(KernelIntent(f"e{i}", f"t{i}", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 0.01))
-    kernel.process_intent(KernelIntent(f"x{i}", f"t{i}", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0))
-flush = journal._flush
+_INTERRUPTED_AT_CLOSE = _trading_then(
+    "interrupted",
+    """flush = journal._flush
 
 
 def interrupted(*args, **kwargs):  # Ctrl-C lands as close() starts writing the last rows
@@ -935,7 +932,8 @@ try:
     kernel.close()
 except KeyboardInterrupt:
     print("interrupted", flush=True)
-"""
+""",
+)
 
 
 def test_a_journal_whose_close_was_interrupted_is_still_closed_at_exit(journal_dsn: str) -> None:
