@@ -64,6 +64,21 @@ pub struct Control {
     pub updated_seq: u64,
 }
 
+impl Control {
+    /// Names `asset`, its edge `edge_bps` below `threshold`, as what holds the edge freeze.
+    fn freeze_for(&mut self, asset: &str, edge_bps: f64, threshold: f64) {
+        self.freeze_reason = format!("edge {edge_bps:.4} bps below threshold {threshold:.4} bps");
+        self.freeze_asset = asset.to_string();
+    }
+
+    /// Lifts the edge freeze.
+    fn lift_freeze(&mut self) {
+        self.frozen = false;
+        self.freeze_reason.clear();
+        self.freeze_asset.clear();
+    }
+}
+
 impl Default for Control {
     fn default() -> Self {
         Control {
@@ -5922,9 +5937,7 @@ impl Kernel {
             if !self.control.frozen {
                 self.control.frozen = true;
                 self.control.freeze_events += 1;
-                self.control.freeze_reason =
-                    format!("edge {edge_bps:.4} bps below threshold {threshold:.4} bps");
-                self.control.freeze_asset = asset.to_string();
+                self.control.freeze_for(asset, edge_bps, threshold);
                 self.dirty.control = true;
                 out.details.push(("frozen", Detail::Bool(true)));
             }
@@ -5967,14 +5980,10 @@ impl Kernel {
             if self.control.frozen && self.control.freeze_asset == asset {
                 // Rules 30 on, another asset's edge still below keeps the freeze, naming it:
                 // before, the asset that froze the kernel coming back lifted it alone.
-                if let Some((below, edge)) = self.edge_below.iter().next() {
-                    self.control.freeze_reason =
-                        format!("edge {edge:.4} bps below threshold {threshold:.4} bps");
-                    self.control.freeze_asset = below.to_string();
+                if let Some((below, &edge)) = self.edge_below.iter().next() {
+                    self.control.freeze_for(below, edge, threshold);
                 } else {
-                    self.control.frozen = false;
-                    self.control.freeze_reason.clear();
-                    self.control.freeze_asset.clear();
+                    self.control.lift_freeze();
                     out.details.push(("frozen", Detail::Bool(false)));
                 }
                 self.dirty.control = true;
@@ -6081,12 +6090,10 @@ impl Kernel {
         if limits.edge_freeze_threshold_bps.is_none() {
             // No edge is judged while the rule is off (none is remembered before rules 30).
             self.edge_below.clear();
-        }
-        if limits.edge_freeze_threshold_bps.is_none() && self.control.frozen && rules() >= 26 {
-            self.control.frozen = false;
-            self.control.freeze_reason.clear();
-            self.control.freeze_asset.clear();
-            self.dirty.control = true;
+            if self.control.frozen && rules() >= 26 {
+                self.control.lift_freeze();
+                self.dirty.control = true;
+            }
         }
         self.risk = limits;
     }
