@@ -15,11 +15,27 @@ from typing import Generic, TypeVar
 
 from dita._kernel import KernelEventKind, OrderSide, VenueEvent, VenueOrder, VenueOrderStatus
 
-__all__ = ["FLAT_WITHIN", "BoundedIdSet", "OrderEvents", "RecentOrders", "answered", "move", "signed"]
+__all__ = [
+    "FLAT_WITHIN",
+    "BoundedIdSet",
+    "OrderEvents",
+    "RecentOrders",
+    "answered",
+    "move",
+    "require_order",
+    "signed",
+]
 
 # A position left within this share of the largest it or a fill moving it has been since it was
 # last flat is float dust of fills that net to zero (0.1 + 0.2 - 0.3 leaves 5.6e-17), read as flat.
 FLAT_WITHIN = 1e-12
+
+
+def require_order(order: object) -> None:
+    """TypeError naming ``order`` unless it is a VenueOrder: a venue's ``submit`` refuses anything
+    else before it counts it (it took a venue order id, moving the next order's on)."""
+    if not isinstance(order, VenueOrder):
+        raise TypeError(f"submit takes a VenueOrder, got {order!r}")
 
 
 def signed(side: OrderSide, size: float) -> float:

@@ -53,7 +53,7 @@ from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, Venu
 from dita._numbers import Number, OptionalNumber, is_real
 from dita.risk import MarketLimits
 from dita.venues import order_status_asset
-from dita.venues._events import OrderEvents, RecentOrders, answered, move
+from dita.venues._events import OrderEvents, RecentOrders, answered, move, require_order
 from dita.venues._settings import VenueInputs, VenueName, check_rebate
 
 __all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "MAX_LEVERAGE", "PaperSettings", "PaperVenue"]
@@ -359,9 +359,7 @@ class PaperVenue:
     # -- orders --------------------------------------------------------------------------
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        if not isinstance(order, VenueOrder):
-            # Refused before it is counted: it took a venue order id, moving the next order's on.
-            raise TypeError(f"submit takes a VenueOrder, got {order!r}")
+        require_order(order)
         self.submitted += 1
         now = self.now(order)
         venue_order_id = self._events.venue_order_id()
@@ -731,7 +729,7 @@ class PaperVenue:
             else:
                 book.bid_size -= qty
             self._fill(working, price, qty, maker, ts, events)
-        self._after_pass(working, ts, events, taking=not (maker or working.market))
+        self._after_pass(working, ts, events, maker)
 
     def _match_bar(
         self,
@@ -761,15 +759,16 @@ class PaperVenue:
         qty = self._fillable(working, min(working.remaining, max(capacity, 0.0)))
         if qty > 0:
             self._fill(working, price, qty, maker, ts, events)
-        self._after_pass(working, ts, events, taking=not (maker or working.market))
+        self._after_pass(working, ts, events, maker)
         return qty
 
-    def _after_pass(self, working: _Working, ts: float, events: list[VenueEvent], taking: bool) -> None:
-        """``taking``: ``working`` is a limit order the market crossed, a taker: what it could not
-        fill is still marketable, and takes the next quotes or opens (no worse than its limit) as
-        a taker; rested, it filled at its limit as a maker on later data, even data that never
-        traded there (a buy at 96 with the market at 50)."""
-        if not taking:
+    def _after_pass(self, working: _Working, ts: float, events: list[VenueEvent], maker: bool) -> None:
+        """After a pass that crossed ``working`` (a maker's fill when ``maker``): a limit order
+        that took as a taker is not resting, so what it could not fill is still marketable and
+        takes the next quotes or opens (no worse than its limit) as a taker; rested, it filled at
+        its limit as a maker on later data, even data that never traded there (a buy at 96 with
+        the market at 50)."""
+        if maker or working.market:
             working.resting = True
         if working.remaining <= 0:
             return

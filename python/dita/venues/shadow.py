@@ -13,7 +13,7 @@ from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, Ven
 from dita._numbers import Number
 from dita.risk import MarketLimits
 from dita.venues import order_status_asset
-from dita.venues._events import OrderEvents, RecentOrders, answered, move, signed
+from dita.venues._events import OrderEvents, RecentOrders, answered, move, require_order, signed
 from dita.venues._settings import VenueInputs, VenueName
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
@@ -64,9 +64,7 @@ class ShadowVenue:
         return self._clock() if self._clock is not None else order.created_at
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        if not isinstance(order, VenueOrder):
-            # Refused before it is counted: it took a venue order id, moving the next order's on.
-            raise TypeError(f"submit takes a VenueOrder, got {order!r}")
+        require_order(order)
         self.submitted += 1
         venue_order_id = self._events.venue_order_id()
         now = self._now(order)
