@@ -352,17 +352,21 @@ def _cancel_working(engine: OrderEngine, failure: KernelFailed | None) -> tuple[
     or in a poll here) is polled no more: news it cannot apply would be lost; the cancels are
     still tried. Returns whether a Ctrl-C came, and the failure."""
     try:
-        for step in ("poll", "cancel", "poll"):
-            if step == "cancel":
-                engine.cancel_working(_whole)
-            elif failure is None:
-                try:
-                    _poll(engine)
-                except KernelFailed as exc:
-                    failure = exc
+        failure = failure or _last_poll(engine)
+        engine.cancel_working(_whole)
+        failure = failure or _last_poll(engine)
     except KeyboardInterrupt:
         return True, failure
     return False, failure
+
+
+def _last_poll(engine: OrderEngine) -> KernelFailed | None:
+    """A poll at the stop; the kernel's failure, if it raised one."""
+    try:
+        _poll(engine)
+    except KernelFailed as exc:
+        return exc
+    return None
 
 
 def _too_long(engine: OrderEngine, lineno: int, size: int) -> None:
