@@ -50,6 +50,9 @@ stderr = Console(stderr=True, markup=False, emoji=False)  # as out_console()
 USAGE_ERROR = 2
 UNREACHABLE = 3  # a service the command needs cannot be reached (as `dita control` says)
 HAZELCAST_CONNECT_S = 5.0  # how long a command waits for its Hazelcast cluster, unless set
+# Off a terminal, how often a long step (a journal query, a log's walk, a fetch, a replay) says it
+# still runs; each command reads its own name for it, which a test may shorten.
+PROGRESS_LINE_SECONDS = 10.0
 
 # The options of the simulated fills, defined once so that `dita backtest` and `dita paper`
 # take them under the same names, defaults and meaning (BacktestConfig checks the values;
@@ -167,7 +170,9 @@ def progress_report(
 
 
 @contextmanager
-def elapsed_report(label: str, *, enabled: bool, line_seconds: float = 10.0) -> Iterator[None]:
+def elapsed_report(
+    label: str, *, enabled: bool, line_seconds: float = PROGRESS_LINE_SECONDS
+) -> Iterator[None]:
     """Progress of one long step whose end cannot be foreseen (a journal query), on stderr:
     a spinner with the time taken on a terminal, cleared when done; elsewhere (a pipe, a CI
     log) a line ``<label>: still running after N s`` every ``line_seconds``. A step over

@@ -17,6 +17,7 @@ from dita.cli._common import (
     LATENCY_MS,
     LEVERAGE,
     MAX_SLOTS,
+    PROGRESS_LINE_SECONDS,
     SLIPPAGE_BPS,
     VOLUME_SHARE,
     AllowGapsOption,
@@ -40,9 +41,6 @@ from dita.cli._common import (
 )
 
 __all__ = ["register"]
-
-PROGRESS_LINE_SECONDS = 10.0
-"""Seconds between the progress lines a backtest writes when stderr is not a terminal."""
 
 
 def backtest(

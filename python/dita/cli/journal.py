@@ -19,7 +19,15 @@ from typing import Annotated, Any
 import typer
 
 from dita._numbers import finite_json
-from dita.cli._common import UNREACHABLE, elapsed_report, fail, out_console, require_utf8, warn
+from dita.cli._common import (
+    PROGRESS_LINE_SECONDS,
+    UNREACHABLE,
+    elapsed_report,
+    fail,
+    out_console,
+    require_utf8,
+    warn,
+)
 
 __all__ = ["register"]
 
@@ -284,9 +292,6 @@ def journal_target(dsn: str | None, option: str = "--dsn") -> Any:
     except ValueError as exc:
         fail(f"{where}: {exc}")
 
-
-PROGRESS_LINE_SECONDS = 10.0
-"""How often a query still running says so where stderr is not a terminal."""
 
 ProgressOption = Annotated[
     bool,

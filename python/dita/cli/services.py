@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
-from dita.cli._common import elapsed_report, fail, given_path, require_finite
+from dita._signals import sigterm_as_interrupt
+from dita.cli._common import PROGRESS_LINE_SECONDS, elapsed_report, fail, given_path, require_finite
 
 __all__ = ["register"]
 
@@ -25,9 +25,6 @@ ClusterOption = Annotated[
     str | None,
     typer.Option("--cluster-name", help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)"),
 ]
-# Fetching the jars (minutes on a first run: Maven fetches its own plugins too) and starting a
-# member say on stderr that they still work, as a journal query does.
-PROGRESS_LINE_SECONDS = 10.0
 
 HomeOption = Annotated[
     Path | None,
@@ -38,15 +35,6 @@ HomeOption = Annotated[
         parser=given_path,
     ),
 ]
-
-
-def _sigterm_as_interrupt() -> Callable[[], None]:
-    """SIGTERM ends ``fetch`` and ``start`` as Ctrl-C does (exit 130), so that Maven is stopped
-    and its scratch directory removed, and a member launched but not ready is stopped: killed
-    outright, the command left both behind."""
-    from dita._signals import sigterm_as_interrupt
-
-    return sigterm_as_interrupt()
 
 
 def _home_error(home: Path | None, exc: OSError) -> NoReturn:
@@ -76,7 +64,9 @@ def fetch(home: HomeOption = None) -> None:
     """Fetch the member jars with Maven (once; later calls use the cache)."""
     from dita.services.hazelcast import ServiceError, default_home, fetch_jars
 
-    restore_sigterm = _sigterm_as_interrupt()
+    # SIGTERM ends the fetch as Ctrl-C does (exit 130): Maven is stopped and its scratch directory
+    # removed, where killed outright the command left both behind.
+    restore_sigterm = sigterm_as_interrupt()
     try:
         with elapsed_report(
             "fetching the Hazelcast jars with Maven", enabled=True, line_seconds=PROGRESS_LINE_SECONDS
@@ -106,7 +96,7 @@ def start(
     member = _member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
     label = f"starting the Hazelcast member on {member.address}"
-    restore_sigterm = _sigterm_as_interrupt()
+    restore_sigterm = sigterm_as_interrupt()  # a member launched but not ready is stopped too
     try:
         with elapsed_report(label, enabled=True, line_seconds=PROGRESS_LINE_SECONDS):
             pid = member.start(timeout=timeout)

@@ -7,12 +7,18 @@ from typing import Annotated
 
 import typer
 
-from dita.cli._common import FillRateOption, RejectRateOption, fail, fail_options, progress_report, stderr
+from dita.cli._common import (
+    PROGRESS_LINE_SECONDS,
+    FillRateOption,
+    RejectRateOption,
+    fail,
+    fail_options,
+    progress_report,
+    stderr,
+)
 
 __all__ = ["register"]
 
-PROGRESS_LINE_SECONDS = 10.0
-"""Seconds between the progress lines a shadow run writes when stderr is not a terminal."""
 PROGRESS_BAR_SECONDS = 0.1
 """Seconds between two updates of the progress bar."""
 INTERRUPTED = 130

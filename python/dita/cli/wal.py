@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dita._numbers import finite_json
-from dita.cli._common import elapsed_report, fail, given_path, out_console
+from dita.cli._common import PROGRESS_LINE_SECONDS, elapsed_report, fail, given_path, out_console
 
 __all__ = ["register"]
 
@@ -23,8 +23,6 @@ LogPath = Annotated[
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 # Exit code when the log fails the audit: a damaged, edited, removed or reordered record.
 AUDIT_FAILED = 1
-# Off a terminal, how often a long walk or replay says it still runs (on one, a spinner).
-PROGRESS_LINE_SECONDS = 10.0
 
 
 def _require_dir(path: Path) -> None:
