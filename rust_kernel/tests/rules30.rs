@@ -108,6 +108,19 @@ fn under_rules_29_the_asset_that_froze_lifts_the_freeze_alone() {
     });
 }
 
+/// An ENTER of 1 BTC on slot `i`, ids `<tag><i>` and trade `t<i>`, stamped `ts`.
+fn entry_at(tag: &str, i: i64, ts: f64) -> Intent {
+    let mut e = long_btc(
+        &format!("{tag}{i}"),
+        &format!("t{i}"),
+        i,
+        KernelCommandType::Enter,
+        1.0,
+    );
+    e.timestamp = ts;
+    e
+}
+
 /// A kernel of 12 slots whose orders are limited to 5 a second, 5 entries stamped 10.0
 /// taken, then an entry stamped half a second behind them (another process's clock) refused.
 fn five_at_ten_then_one_behind() -> Kernel {
@@ -117,19 +130,9 @@ fn five_at_ten_then_one_behind() -> Kernel {
         ..RiskLimits::default()
     });
     for i in 0..5 {
-        let mut e = long_btc(
-            &format!("a{i}"),
-            &format!("t{i}"),
-            i,
-            KernelCommandType::Enter,
-            1.0,
-        );
-        e.timestamp = 10.0;
-        assert!(k.process_intent(&e).accepted);
+        assert!(k.process_intent(&entry_at("a", i, 10.0)).accepted);
     }
-    let mut behind = long_btc("b", "tb", 5, KernelCommandType::Enter, 1.0);
-    behind.timestamp = 9.5;
-    let out = k.process_intent(&behind);
+    let out = k.process_intent(&entry_at("b", 5, 9.5));
     assert_eq!(detail(&out, "rule"), Some(Detail::Static("max_order_rate")));
     k
 }
@@ -137,17 +140,7 @@ fn five_at_ten_then_one_behind() -> Kernel {
 /// The entries taken of six more, stamped 10.5: half a second after the first five.
 fn six_more_at_ten_and_a_half(k: &mut Kernel) -> usize {
     (6..12)
-        .filter(|&i| {
-            let mut e = long_btc(
-                &format!("c{i}"),
-                &format!("t{i}"),
-                i,
-                KernelCommandType::Enter,
-                1.0,
-            );
-            e.timestamp = 10.5;
-            k.process_intent(&e).accepted
-        })
+        .filter(|&i| k.process_intent(&entry_at("c", i, 10.5)).accepted)
         .count()
 }
 
