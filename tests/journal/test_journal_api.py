@@ -898,17 +898,19 @@ for i in range(int(sys.argv[2])):
 {then}"""
 
 
+def _run_trading(script: str, journal_dsn: str, trades: int) -> subprocess.CompletedProcess[str]:
+    """``script`` (``_trading_then``) run in a process of its own on ``journal_dsn``."""
+    return subprocess.run(
+        [sys.executable, "-c", script, journal_dsn, str(trades)], capture_output=True, text=True, timeout=120
+    )
+
+
 _EXITS_WITHOUT_CLOSE = _trading_then("unclosed", 'raise RuntimeError("crash before close()")\n')
 
 
 def test_a_journal_left_open_is_closed_at_exit_with_its_rows(journal_dsn: str) -> None:
     trades = 2_000
-    done = subprocess.run(
-        [sys.executable, "-c", _EXITS_WITHOUT_CLOSE, journal_dsn, str(trades)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run_trading(_EXITS_WITHOUT_CLOSE, journal_dsn, trades)
     assert done.returncode == 1 and "crash before close()" in done.stderr
     assert "was not closed: closing it at exit (kernels ['unclosed']" in done.stderr
     assert ", 0 not written" in done.stderr
@@ -940,12 +942,7 @@ def test_a_journal_whose_close_was_interrupted_is_still_closed_at_exit(journal_d
     """close() let go of its exit hook before flushing: a Ctrl-C in that flush left the journal
     open with no hook, so at exit its threads died with the rows still queued."""
     trades = 500
-    done = subprocess.run(
-        [sys.executable, "-c", _INTERRUPTED_AT_CLOSE, journal_dsn, str(trades)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run_trading(_INTERRUPTED_AT_CLOSE, journal_dsn, trades)
     assert done.returncode == 0 and done.stdout == "interrupted\n", done.stderr
     assert "was not closed: closing it at exit (kernels ['interrupted']" in done.stderr
     with ClickHouseJournal(journal_dsn) as journal:
