@@ -155,6 +155,24 @@ def test_max_connections_must_leave_room_for_commands_beside_the_event_streams()
     assert load_settings(max_connections=110).max_connections == 110
 
 
+def test_a_cluster_name_without_cluster_members_is_refused_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hazelcast_cluster` alone was taken and ignored: the gateway served with no projection
+    and no cluster control plane, so `dita control set --mode HALTED` on that cluster did not
+    halt it, and nothing said so."""
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\nhazelcast_cluster = "prod"\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings(cfg)
+    [problem] = err.value.problems
+    assert "hazelcast_cluster ('prod')" in problem and "hazelcast" in problem.split("without", 1)[1]
+    monkeypatch.setenv("DITA_GATEWAY_HAZELCAST_CLUSTER", "prod")
+    with pytest.raises(SettingsError):
+        load_settings()
+    assert load_settings(hazelcast="127.0.0.1:5701").hazelcast_cluster == "prod"
+
+
 def test_bad_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "gateway.toml"
     cfg.write_text("[gateway]\nport = 8080\nmax_body_byte = 10\n")

@@ -49,11 +49,12 @@ from dita._kernel import (
     KernelTransition,
     TradeSide,
     VenueEvent,
+    WalError,
 )
 from dita._text import shortened
 from dita.control import ControlChangeRefused
 from dita.gateway.config import GatewaySettings
-from dita.gateway.engine import FILL_TRIGGERS, applied_events
+from dita.gateway.engine import FILL_TRIGGERS, applied_events, input_refused
 from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes, unicode_text
 from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.protocol import DuplicateKey, plain_number, unique_keys
@@ -220,7 +221,8 @@ class MarkRequest(BaseModel):
 
 class ErrorAnswer(BaseModel):
     """401 (token), 404 (slot out of range), 409 (no free slot, or a control entry no write can
-    follow), 503 (too many event streams, or the cluster's control plane away)."""
+    follow), 503 (too many event streams, the cluster's control plane away, or the kernel's
+    write-ahead log failed)."""
 
     detail: str
 
@@ -262,6 +264,7 @@ def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: (ErrorAnswer, "ENTER without slot_id and no free slot"),
         413: (TooLargeAnswer, "Body over max_body_bytes"),
         422: (ValidationAnswer, "Request does not fit the schema"),
+        503: (ErrorAnswer, "The kernel takes no more input: its write-ahead log failed"),
     }
     return {code: {"model": models[code][0], "description": models[code][1]} for code in codes}
 
@@ -727,6 +730,26 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
         return await http_exception_handler(request, exc)
 
+    def log_failure() -> str | None:
+        """What failed the kernel's write-ahead log, after which it takes no more input; None
+        while it takes input (or keeps no log)."""
+        info = kernel.wal_info()
+        poisoned = info.get("poisoned") if info else None
+        return str(poisoned) if poisoned else None
+
+    @app.exception_handler(WalError)
+    @app.exception_handler(OSError)
+    async def _kernel_failed(request: Request, exc: Exception) -> Response:
+        # Its log failed (WalError, or the OSError of the write that failed it): the kernel
+        # refuses every input from then on, and a bare 500 told no client why.
+        if not input_refused(kernel, exc):
+            raise exc
+        detail = (
+            f"the kernel takes no more input: its write-ahead log failed ({type(exc).__name__}:"
+            f" {exc}); a new kernel on its wal_dir recovers from the log"
+        )
+        return SafeJSONResponse({"detail": detail}, status_code=503)
+
     def all_slots() -> list[dict[str, Any]]:
         # slot_dict(), not slots(): every answer and event gives a slot the same fields
         # (slots() leaves out kernel_id).
@@ -924,10 +947,20 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     async def operator_page() -> HTMLResponse:
         return HTMLResponse(page, headers={"cache-control": "no-store"})
 
-    @app.get("/healthz", summary="Liveness and a short status")
-    async def healthz() -> dict[str, Any]:
+    @app.get(
+        "/healthz",
+        summary="Liveness and a short status",
+        response_model=dict[str, Any],
+        responses={
+            503: {
+                "description": "The kernel takes no more input: its write-ahead log failed "
+                "(`status` `failed`, `reason` the log's error)"
+            }
+        },
+    )
+    async def healthz() -> Any:
         control = kernel.control()
-        return {
+        health: dict[str, Any] = {
             "status": "ok",
             "kernel_id": kernel.kernel_id,
             "max_slots": kernel.max_slots,
@@ -935,6 +968,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             "sse_clients": broadcaster.clients,
             "last_event_id": broadcaster.last_id,
         }
+        failure = log_failure()
+        if failure is None:
+            return health
+        # "ok" while the kernel refused every input kept a failed gateway in service.
+        return SafeJSONResponse({**health, "status": "failed", "reason": failure}, status_code=503)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -978,7 +1016,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             503: {
                 "model": ErrorAnswer,
                 "description": "The cluster's control plane is away, nothing changed; or the kernel "
-                "refused the change (closing) or had not applied it within 2 s, the plane's entry stored",
+                "refused the change (closing) or had not applied it within 2 s, the plane's entry stored; "
+                "or the kernel takes no more input, its write-ahead log failed",
             },
         },
     )
@@ -1030,7 +1069,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         dependencies=auth,
         summary="Submit an ENTER, EXIT or CANCEL intent",
         description=_RETRY_NOTE,
-        responses=_answers(401, 404, 408, 409, 413, 422),
+        responses=_answers(401, 404, 408, 409, 413, 422, 503),
     )
     async def post_intent(req: IntentRequest) -> dict[str, Any]:
         if req.action != "CANCEL" and req.order_type == "MARKET" and req.limit_price > 0.0:
@@ -1125,7 +1164,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         dependencies=auth,
         summary="Cancel the order working on a slot",
         description=_RETRY_NOTE,
-        responses=_answers(401, 404, 408, 413, 422),
+        responses=_answers(401, 404, 408, 413, 422, 503),
     )
     async def cancel_slot(
         slot_id: SlotPath,
@@ -1151,7 +1190,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         "/v1/marks",
         dependencies=auth,
         summary="Set an asset's mark price (values open positions)",
-        responses=_answers(401, 408, 413, 422),
+        responses=_answers(401, 408, 413, 422, 503),
     )
     async def post_mark(req: MarkRequest) -> dict[str, Any]:
         # mark_price returns how many open slots it revalued, not a sequence number.

@@ -144,6 +144,17 @@ class GatewaySettings(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _cluster_named_with_members(self) -> GatewaySettings:
+        # Alone it was ignored: the gateway served with no projection and no cluster control
+        # plane, so a halt written to that cluster did not reach it, and nothing said so.
+        if self.hazelcast_cluster is not None and self.hazelcast is None:
+            raise ValueError(
+                f"hazelcast_cluster ({self.hazelcast_cluster!r}) is set without hazelcast: name the"
+                " cluster's members (host:port,...) too, or leave hazelcast_cluster out"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _room_for_commands(self) -> GatewaySettings:
         # Event streams hold their connections: with max_connections at or near
         # sse_max_clients, open streams would leave no connection for a command (a PUT
