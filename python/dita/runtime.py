@@ -203,7 +203,9 @@ class StrategyHandle:
             "intents": self.intents,
             "refused": self.refused,
             "fills": self.fills,
-            "params": self.strategy.params.model_dump(),
+            # In their JSON form (a date as ISO text, a set as a list, an Enum as its value):
+            # a status is written as JSON (metrics.json, a paper run's state file).
+            "params": self.strategy.params.model_dump(mode="json"),
         }
 
 

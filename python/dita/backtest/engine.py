@@ -387,7 +387,10 @@ def run_backtest(
     failed = [s for s in status if s.get("status") == StrategyStatus.ERROR.value]
     info: dict[str, Any] = {
         "strategy": f"{type(strategy).__module__}:{type(strategy).__qualname__}",
-        "params": strategy.params.model_dump(),
+        # In their JSON form (a date as ISO text, a set as a list, an Enum as its value): as
+        # Python objects, json.dumps raised on them after the whole replay, and neither
+        # metrics.json nor ``dita backtest --json`` came out.
+        "params": strategy.params.model_dump(mode="json"),
         "data": data.source,
         "kind": data.kind,
         "assets": ",".join(data.assets),

@@ -93,7 +93,8 @@ def plot_equity(path: Path, ts: FloatArray, equity: FloatArray, balance: float, 
     try:
         ax1.plot(dates, eq, color=EQUITY_COLOR, linewidth=1.4, label="equity")
         ax1.axhline(balance, color="#888888", linewidth=0.8, linestyle="--", label="starting balance")
-        ax1.set_title(title)
+        # As written: a file name with two `$` in it was read as math, and raised (`usd$_$.csv`).
+        ax1.set_title(title, parse_math=False)
         ax1.set_ylabel("equity")
         ax1.grid(alpha=0.3)
         ax1.legend(loc="upper left")
