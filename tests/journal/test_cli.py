@@ -451,6 +451,32 @@ def test_the_table_prints_its_first_rows_only_and_names_the_formats_for_all(
     assert out.splitlines() == ["n", *map(str, range(8))] and err == ""
 
 
+def test_a_table_wider_than_the_terminal_prints_each_row_as_names_and_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Rich gives the columns of a table too wide for the console no width at all: a join's 60
+    columns (or `SELECT * FROM intents` on an 80-column terminal) printed as empty cells under
+    "2 row(s)". Each row is then printed as lines of name and value, every value whole."""
+    from dita.cli.journal import _print
+    from dita.journal.query import QueryResult
+
+    columns = [f"column_{i}" for i in range(60)]
+    rows = [[f"a{i}-value" for i in range(60)], [None, *(f"b{i}-value" for i in range(1, 60))]]
+    _print(QueryResult(columns, ["String"] * 60, rows), "table")  # console: 200 wide (not a tty)
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    for row in rows:
+        for name, value in zip(columns, row, strict=True):
+            shown = "NULL" if value is None else value
+            assert f"{name + ':':<10} {shown}" in lines, (name, shown)
+    assert lines[0] == "Row 1:" and "Row 2:" in lines and lines[-1] == "2 row(s)"
+    # One that fits stays a table.
+    _print(QueryResult(columns[:5], ["String"] * 5, [row[:5] for row in rows]), "table")
+    out, _ = capsys.readouterr()
+    assert "Row 1:" not in out and "a4-value" in out and "┃ column_0" in out
+
+
 def test_csv_quotes_a_carriage_return_so_rows_stay_whole(capsys: pytest.CaptureFixture[str]) -> None:
     """A CR in a journal string (a venue's reason with a CRLF) was written bare: a CSV reader
     split the row there."""
@@ -679,6 +705,45 @@ def test_a_time_param_in_a_form_clickhouse_reads_still_answers(
     assert json.loads(out.output) == [{"at": want}]
 
 
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [
+        # 2026-09-21 14:13:20 in epoch milliseconds: ClickHouse read it as 1970-01-21 17:13:20 in a
+        # DateTime64(6), as 2106-02-07 06:28:15 in a DateTime, without a word.
+        ("DateTime64(6, 'UTC')", "1790000000000"),
+        ("DateTime('UTC')", "1790000000000"),
+        ("Nullable(DateTime64(3))", "1790000000000000"),  # microseconds: as 9999-12-31 23:59:59
+        ("DateTime64(6, 'UTC')", "17900000000"),  # a digit too many: as 2537-03-24
+    ],
+)
+def test_a_time_param_with_more_digits_than_epoch_seconds_is_refused(
+    live: tuple[str, ClickHouseJournal], type_: str, value: str
+) -> None:
+    """A number for a DateTime is epoch seconds; one past 10 digits (after 2286) is epoch
+    milliseconds or microseconds, which ClickHouse read as another time, by a rule that depends
+    on its version and the type's precision. The query answered for a window nobody asked about."""
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
+    assert out.exit_code == 2, out.output
+    assert f"--param at={value!r}: {len(value)} digits, more than epoch seconds have" in out.output
+
+
+def test_a_day_written_as_a_number_for_a_datetime_param_is_refused(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    """A Date reads 20260921 as 2026-09-21; a DateTime reads it as epoch seconds, 1970-08-23 12:02:01,
+    so `ts >= {since:DateTime64(6, 'UTC')}` answered for every row since 1970."""
+    dsn, _ = live
+    for type_ in ("DateTime64(6, 'UTC')", "DateTime", "Nullable(DateTime64(3))"):
+        out = _sql("--dsn", dsn, "-p", "at=20260921", f"SELECT {{at:{type_}}} AS at")
+        assert out.exit_code == 2, (type_, out.output)
+        assert "--param at='20260921': read as epoch seconds, 1970-08-23 12:02:01 UTC" in out.output
+        assert "for the day 2026-09-21 write 2026-09-21" in out.output
+    out = _sql("--dsn", dsn, "-f", "json", "-p", "at=20260921", "SELECT {at:Date} AS at")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"at": "2026-09-21"}]
+
+
 DATE = "1970-01-01 to 2149-06-06"
 DATETIME = "1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC"
 
@@ -691,6 +756,7 @@ DATETIME = "1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC"
         ("Nullable(Date)", "1969-12-31", DATE, "first", "1970-01-01"),
         ("DateTime('UTC')", "1969-12-31 23:59:59", DATETIME, "first", "1970-01-01T00:00:00"),
         ("DateTime('UTC')", "2106-02-07 06:28:16", DATETIME, "last", "2106-02-07T06:28:15"),
+        ("DateTime('UTC')", "4294967296", DATETIME, "last", "2106-02-07T06:28:15"),  # epoch seconds
     ],
 )
 def test_a_time_param_a_date_or_datetime_cannot_hold_is_said_and_runs(

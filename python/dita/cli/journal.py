@@ -187,6 +187,10 @@ def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> 
         form = "YYYY-MM-DD, YYYY-MM-DD hh:mm:ss[.ffffff] (UTC) or epoch seconds"
         if not value.strip():
             fail(f"--param {name}={value!r}: empty, for a {type_.strip()} placeholder; give {form}")
+        epoch = _EPOCH_TEXT.fullmatch(value)
+        if epoch is not None and time_type in ("datetime", "datetime64"):
+            _check_epoch(name, value, type_.strip(), time_type, epoch)
+            continue
         match = _TIME_TEXT.fullmatch(value)
         if match is None:
             continue
@@ -207,6 +211,47 @@ def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> 
             warn(
                 f"--param {name}={value!r}: outside what a {type_.strip()} holds ({shown}); "
                 f"ClickHouse reads it as {'the first' if moment < first else 'the last'} one"
+            )
+
+
+_EPOCH_TEXT = re.compile(r"([+-]?)([0-9]+)(\.[0-9]+)?")
+
+_EPOCH_SECONDS_BELOW = 10**10
+"""Epoch seconds have 10 digits until 2286-11-20. ClickHouse reads a longer number for a DateTime64
+as a count of its ticks or as seconds, depending on its size, the type's precision and the version
+(epoch milliseconds of 2026 were 1970-01-21 in a DateTime64(6)), and clamps it in a DateTime."""
+
+
+def _check_epoch(name: str, value: str, type_: str, time_type: str, epoch: re.Match[str]) -> None:
+    """Refuse a number for a DateTime or DateTime64 placeholder that is not epoch seconds as
+    ClickHouse reads them: more than 10 digits (epoch milliseconds, say), or a day written
+    YYYYMMDD (a Date reads 20260921 as that day, a DateTime as 1970-08-23 12:02:01). Say so of
+    epoch seconds past what a DateTime holds, as of a time written out."""
+    sign, digits, fraction = epoch.groups()
+    seconds = int(digits)
+    if seconds >= _EPOCH_SECONDS_BELOW:
+        fail(
+            f"--param {name}={value!r}: {len(digits)} digits, more than epoch seconds have until 2286 "
+            f"(epoch milliseconds?); ClickHouse would read it for a {type_} as another time without "
+            "saying so. Give epoch seconds (10 digits) or YYYY-MM-DD hh:mm:ss[.ffffff] (UTC)"
+        )
+    if not sign and fraction is None and len(digits) == 8:
+        try:
+            day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            day = None
+        if day is not None and day.year >= 1900:
+            at = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
+            fail(
+                f"--param {name}={value!r}: read as epoch seconds, {at:%Y-%m-%d %H:%M:%S} UTC, for a "
+                f"{type_}; for the day {day} write {day:%Y-%m-%d} (for that time, {at:%Y-%m-%d %H:%M:%S})"
+            )
+    if time_type == "datetime" and not sign and fraction is None:
+        _, last, shown = _TIME_RANGES["datetime"]
+        if seconds > (last - dt.datetime(1970, 1, 1)).total_seconds():
+            warn(
+                f"--param {name}={value!r}: outside what a {type_} holds ({shown}); "
+                "ClickHouse reads it as the last one"
             )
 
 
@@ -262,14 +307,40 @@ def _print(result: Any, fmt: str) -> None:
                 "--format csv or json prints them all",
                 err=True,
             )
-        table = Table(show_lines=False, title_justify="left")
-        for name in result.columns:
-            table.add_column(Text(_visible(name)), overflow="fold")
-        for row in shown:
-            table.add_row(*(Text("NULL" if v is None else _visible(str(v))) for v in row))
         console = out_console()
-        console.print(table)
+        if console.width < len(result.columns) * (TABLE_MIN_CELL + 3) + 1:  # a border and padding each
+            _print_vertical(result.columns, shown)
+        else:
+            table = Table(show_lines=False, title_justify="left")
+            for name in result.columns:
+                table.add_column(Text(_visible(name)), overflow="fold")
+            for row in shown:
+                table.add_row(*(Text(_cell(v)) for v in row))
+            console.print(table)
         console.print(count + (f" ({cut})" if cut else ""))
+
+
+TABLE_MIN_CELL = 4
+"""The narrowest column the table format prints (NULL, a bool or a short number whole). A result of
+more columns than the terminal has room for at this width prints each row as lines of name and
+value instead: Rich gives a table too wide for the console columns of no width, and their values
+vanished (60 columns on a 200-column console, `SELECT * FROM intents` on an 80-column one)."""
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else _visible(str(value))
+
+
+def _print_vertical(columns: list[str], rows: list[list[Any]]) -> None:
+    """``rows`` as ClickHouse's Vertical format prints them: ``Row N:``, then ``name: value`` a line."""
+    names = [_visible(name) + ":" for name in columns]
+    width = max(map(len, names), default=0)
+    write = sys.stdout.write
+    for k, row in enumerate(rows, 1):
+        head = f"Row {k}:"
+        write(f"{head}\n{'─' * len(head)}\n" if k == 1 else f"\n{head}\n{'─' * len(head)}\n")
+        for name, value in zip(names, row, strict=True):
+            write(f"{name:<{width}} {_cell(value)}\n")
 
 
 def _visible(text: str) -> str:
