@@ -98,7 +98,7 @@ def parse_dsn(dsn: str) -> JournalTarget:
     """Parse a journal DSN, refusing anything else with a message naming the value.
 
     ``chdb://<dir>`` takes everything after ``chdb://`` as the directory (relative to the
-    current directory unless absolute), with an optional ``?database=NAME``;
+    current directory unless absolute, a leading ``~`` the home directory), with an optional ``?database=NAME``;
     ``http(s)://user:password@host:port/database`` names a server.
     """
     if not isinstance(dsn, str) or not dsn.strip():
@@ -123,7 +123,10 @@ def parse_dsn(dsn: str) -> JournalTarget:
         directory = unquote(location)
         if "\0" in directory:
             raise ValueError(f"journal dsn {dsn!r} names a directory with a NUL character")
-        return JournalTarget(kind="chdb", database=database, path=Path(os.path.realpath(directory)))
+        # `~` is the home directory, as a shell reads it: as written it was a directory named
+        # `~` under the current one, and a command run from elsewhere found no journal there.
+        path = Path(os.path.realpath(os.path.expanduser(directory)))
+        return JournalTarget(kind="chdb", database=database, path=path)
     shown = without_password(dsn)  # errors can end up in logs: never the password
     if any(c in _userinfo(dsn) for c in _ENDS_HOST):
         # A URL parser ends the host part there and reads the rest of the password as the
