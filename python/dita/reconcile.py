@@ -573,8 +573,30 @@ def reconcile_with_venue(
             # the order may be working there, so it stays as it is.
             return None, f"the venue could not look the order up: {type(exc).__name__}: {exc}"
 
+    # A venue that learns of fills by asking has no record of orders sent before a restart
+    # (a ccxt adapter): told to follow them, it reports their fills and ends as they come.
+    watch = getattr(venue, "watch", None)
+    # The kernel's orders the venue could not be told to follow in this run (reported once).
+    unwatchable: set[str] = set()
+
+    def follow(mine: VenueOrder) -> None:
+        if not callable(watch) or mine.client_order_id in unwatchable:
+            return
+        try:
+            watch(mine)
+        except Exception as exc:
+            unwatchable.add(mine.client_order_id)
+            reason = f"the venue cannot follow it: {type(exc).__name__}: {exc}"
+            report.unwatched.append({**_item(mine), "reason": reason})
+
     for mine in [] if only_in_doubt else kernel.open_orders():
         coid = mine.client_order_id
+        if not mine.venue_order_id:
+            # A submit in doubt (sent, never answered) is followed before it is asked about: the
+            # venue then gives it the grace a submit in doubt has from its send (an exchange
+            # shows a just-placed order late), saying it cannot say yet, not "no such order",
+            # which ended an order sent a moment before the restart that then showed and filled.
+            follow(mine)
         theirs, cannot_say = find(mine)
         item = _item(mine)
         if cannot_say:
@@ -777,17 +799,10 @@ def reconcile_with_venue(
     # Anything the venue holds that the kernel does not track (including its own ids lost with
     # an unsynced log tail) is an order nobody manages.
     still_open = kernel.open_orders()
-    # A venue that learns of fills by asking has no record of orders sent before a restart
-    # (a ccxt adapter): told to follow them, it reports their fills and ends as they come.
-    watch = getattr(venue, "watch", None)
-    if callable(watch):
-        for mine in still_open:
-            try:
-                watch(mine)
-            except Exception as exc:
-                report.unwatched.append(
-                    {**_item(mine), "reason": f"the venue cannot follow it: {type(exc).__name__}: {exc}"}
-                )
+    # Followed once reconciled (again, for those followed before their lookup), so the venue
+    # counts what was booked of them here.
+    for mine in still_open:
+        follow(mine)
     known = {o.client_order_id for o in still_open} | {o.client_order_id for o in awaited}
     owned_venue_ids.update(o.venue_order_id for o in still_open)
     # A venue may list an order under another form of its id than the one the kernel holds

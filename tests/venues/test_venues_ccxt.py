@@ -784,7 +784,10 @@ def test_watch_follows_an_order_never_seen_acknowledged_as_a_timed_out_submit(
     assert kinds(venue.poll_events()) == ["ORDER_ACK", "FILL"]
     assert venue.unresolved_orders() == [] and venue.poll_events() == []
 
-    lost = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    # Sent just before the restart: the grace runs from its send (``created_at``).
+    lost = make_order(
+        "s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5, timestamp=clock()
+    )
     venue.watch(lost)
     exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
     assert venue.poll_events() == []
@@ -802,7 +805,9 @@ def test_a_cancel_after_a_restart_of_an_order_never_seen_acknowledged_follows_it
     over as acknowledged, it was polled by client id for ever, each poll a "no such order"
     and a warning, and never ended; ``watch`` ends such an order after the grace period."""
     venue = make_venue()
-    lost = make_order("s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5)
+    lost = make_order(
+        "s7-entry-1", asset="ETHUSDT", order_type="LIMIT", price=2900.0, size=0.5, timestamp=clock()
+    )
     exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
     exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
     (refused,) = venue.cancel(lost)

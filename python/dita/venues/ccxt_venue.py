@@ -1737,8 +1737,9 @@ class CcxtVenue:
         """A record of ``order``, one the kernel sent before a restart (to follow or to cancel):
         what the kernel booked of it (its filled size) counts as reported. One the kernel never
         saw acknowledged is asked for by client id, as a timed-out submit is (found: its events;
-        "no such order" for ``unknown_order_grace_s``: REJECT); taken as acknowledged, one that
-        never reached the exchange was asked about for good."""
+        "no such order" once ``unknown_order_grace_s`` from its send, ``created_at``, has passed:
+        REJECT); taken as acknowledged, one that never reached the exchange was asked about for
+        good."""
         market_id = self._market_id(symbol)
         tracked = _Tracked(
             order,
@@ -1757,7 +1758,12 @@ class CcxtVenue:
         )
         if order.status == VenueOrderStatus.NEW and not order.venue_order_id:
             tracked.acked = False
-            tracked.unresolved_since = self._clock()
+            now = self._clock()
+            tracked.unresolved_since = now
+            # Its grace runs from its send, which the log keeps (from the restart, one sent long
+            # ago waited a grace more; at its first "no such order", one sent a moment before the
+            # restart was ended before the exchange showed it). Never from a time to come.
+            tracked.not_found_since = min(order.created_at, now)
         return tracked
 
     @_serialized
@@ -1765,13 +1771,18 @@ class CcxtVenue:
         """Follow ``order`` in ``poll_events``: one the kernel works that this adapter has no
         record of (sent before a restart), whose fills and end would otherwise reach the kernel
         only at the next reconciliation. Reconciliation calls it for each order the kernel
-        still works. An order the kernel never saw acknowledged is asked for by client id, as a
-        timed-out submit is (found: its events; "no such order" for ``unknown_order_grace_s``:
-        REJECT). An order already followed is left as it is; an asset this venue does not trade
+        still works, those it never saw acknowledged before it asks ``order_status`` about them.
+        An order the kernel never saw acknowledged is asked for by client id, as a timed-out
+        submit is (found: its events; "no such order" once ``unknown_order_grace_s`` from its
+        send, ``created_at``, has passed: REJECT; before, ``order_status`` raises
+        ``VenueUnavailable``). An order already followed is left as it is, unless this adapter
+        never found it and the kernel's ``order`` is acknowledged (reconciliation found it): then
+        it is taken over anew, with what the kernel booked. An asset this venue does not trade
         raises ValueError naming it."""
         if not order.client_order_id:
             raise ValueError(f"{self.name}: cannot follow an order without a client order id")
-        if order.client_order_id in self._tracked:
+        known = self._tracked.get(order.client_order_id)
+        if known is not None and not self._learned_elsewhere(known, order):
             return
         symbol = self._symbol(order.asset)
         if symbol is None:
@@ -1779,6 +1790,14 @@ class CcxtVenue:
                 f"{self.name}: cannot follow {order.client_order_id!r}: unknown asset {order.asset!r}"
             )
         self._tracked[order.client_order_id] = self._adopt(order, symbol)
+
+    @staticmethod
+    def _learned_elsewhere(tracked: _Tracked, order: VenueOrder) -> bool:
+        """Whether the kernel's ``order`` is acknowledged while this adapter still has it as a
+        submit in doubt it never found (reconciliation asked about it, and booked its ack and
+        fills): followed on as it was, its next poll reported them all again."""
+        never_found = tracked.unresolved_since is not None and not tracked.acked and not tracked.reported
+        return never_found and bool(order.venue_order_id)
 
     # -- cancel --------------------------------------------------------------------------
 
@@ -2253,8 +2272,9 @@ class CcxtVenue:
         as ``venue_client_id(client_order_id)``), with its status, filled size, average fill
         price and exchange id: reconciliation asks it about an order no longer open. None only
         when the exchange says it has no such order in the markets asked (of a submit in doubt
-        in this process, once it has said so for ``unknown_order_grace_s``: before,
-        ``VenueUnavailable``).
+        in this process, once it has said so for ``unknown_order_grace_s``, and of one sent
+        before a restart and followed, ``watch``, once that long has passed since its send:
+        before, ``VenueUnavailable``).
 
         The exchange is asked per market. Given ``asset`` (the kernel's asset of the order, as
         reconciliation gives it), that market only: this adapter sends an order in its asset's
@@ -2313,6 +2333,9 @@ class CcxtVenue:
                     f"exchange has answered no such order for {waited:.1f}s, short of unknown_order_grace_s "
                     f"({self.settings.unknown_order_grace_s:g}s); it may be working there"
                 )
+            # Never sent, as the poll would say: asked about on, the poll reported its REJECT
+            # again, for an order reconciliation ended on this None.
+            del self._tracked[client_order_id]
         return None
 
     def _markets_to_search(self) -> list[str]:
