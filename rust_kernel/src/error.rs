@@ -250,7 +250,14 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// another process's clock, took them back with it, they left the window half a second early,
 /// and the orders of the next half second passed a rate they doubled); a stamp an hour ahead
 /// now leaves the window at most two seconds after an intent sees it.
-pub const RULES: u16 = 30;
+///
+/// 31: an exit fill beyond what its slot holds realizes PnL on what the slot held only, and
+/// its outcome is CRITICAL naming the rest (`unheld_qty`): the venue sold a position no slot
+/// holds. Only an exit the venue does not cap (not reduce-only, rules 24) gets there, after a
+/// late fill of an earlier exit took part of the position (rules 28). Before, the whole fill
+/// realized PnL (0.4 sold beyond a position of 0.6 counted as a gain or loss of the trade),
+/// and the fill was OK (INFO).
+pub const RULES: u16 = 31;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

@@ -1379,6 +1379,9 @@ struct Booked {
     realized: f64,
     liquidity: Liquidity,
     fill_key: Id,
+    /// What an exit fill sold beyond what its slot held (rules 31 on; 0 when nothing): no
+    /// PnL is realized on it, and its outcome says it (`Booked::beyond_position`).
+    unheld: f64,
 }
 
 /// What `slot`'s position commits towards the notional caps: its size at its entry price,
@@ -1418,7 +1421,24 @@ fn cap_price(order_type: OrderType, side: OrderSide, price: f64, reference: f64)
     }
 }
 
+/// Why an exit fill beyond its slot's position is CRITICAL (rules 31).
+const EXIT_BEYOND_POSITION: &str = "the exit filled more than the slot held: PnL is realized on \
+     what it held, and the venue holds the rest, which no slot shows; reconcile with the venue";
+
 impl Booked {
+    /// Says, into `out`, what an exit fill sold beyond its slot's position (`unheld` above 0,
+    /// rules 31): CRITICAL, `unheld_qty`, and the reason unless the report's own total gave one.
+    #[cold]
+    #[inline(never)]
+    fn beyond_position(&self, out: &mut KernelOutcome) {
+        out.severity = KernelSeverity::Critical;
+        out.details.push(("unheld_qty", Detail::F64(self.unheld)));
+        if !out.details.iter().any(|(name, _)| *name == "reason") {
+            out.details
+                .push(("reason", Detail::Static(EXIT_BEYOND_POSITION)));
+        }
+    }
+
     /// Says what report `ev`, partly booked already, was charged (`prorated`): `fee_charged`
     /// for the `booked_qty` of it, of the `reported_fee` (rules 9 on).
     #[cold]
@@ -4463,6 +4483,7 @@ impl Kernel {
 
         let slot = &mut self.slots[sid];
         let mut realized = 0.0;
+        let mut unheld = 0.0;
         if order.is_entry {
             let total = size_after;
             slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
@@ -4474,7 +4495,13 @@ impl Kernel {
                 slot.initial_size = total;
             }
         } else {
-            realized = slot.side.sign() * (ev.price - slot.entry_price) * qty;
+            // Rules 31 on, a fill beyond what the slot holds (an exit the venue does not cap,
+            // after a late fill of an earlier exit took part of the position) realizes PnL on
+            // what it held: the rest sold a position the trade never had.
+            if qty - slot.size > size_tolerance(slot.size) && rules() >= 31 {
+                unheld = qty - slot.size;
+            }
+            realized = slot.side.sign() * (ev.price - slot.entry_price) * (qty - unheld);
             slot.realized_pnl += realized;
             slot.size = size_after;
             if rules() >= 21 {
@@ -4534,6 +4561,7 @@ impl Kernel {
             realized,
             liquidity,
             fill_key,
+            unheld,
         }
     }
 
@@ -4687,6 +4715,9 @@ impl Kernel {
         }
         if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut out.details) {
             out.severity = ahead;
+        }
+        if booked.unheld > 0.0 {
+            booked.beyond_position(out);
         }
         let moved = self.transition(
             out,
