@@ -461,3 +461,20 @@ def test_a_value_typed_by_hand_into_dita_slots_does_not_fail_every_publish(
     finally:
         kernel.close()
         slots.remove(stray_key)  # other tests share this member
+
+
+def test_a_sync_on_a_closed_projection_says_false_instead_of_waiting_for_ever(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """Once closed, no cycle ever completes: sync(timeout=None), as flush(None) asks, waited for
+    ever (a script flushing after its kernels closed hung on its way out)."""
+    import threading
+
+    projection = _projection(hz_member, interval=30.0, heartbeat=15.0)
+    kernel = ExecutionKernel(max_slots=1, projection=projection, kernel_id=kernel_id)
+    kernel.close()  # the projection closes with its last kernel
+    answers: list[bool] = []
+    waiter = threading.Thread(target=lambda: answers.append(projection.sync(timeout=None)), daemon=True)
+    waiter.start()
+    waiter.join(60)
+    assert answers == [False]

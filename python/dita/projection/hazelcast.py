@@ -299,6 +299,12 @@ def _wait_connected(client: HazelcastClient, connected: threading.Event, timeout
             return False  # the client gave up on its own (its cluster_connect_timeout passed)
 
 
+FIRST_CONNECT_WAIT_S = 5.0
+"""How long a projection's first connection may take before it is said to be missing; a kernel
+closed sooner waits that long for it (the client connects in the background, in tens of
+milliseconds to a live member), else a short run left no trace in the maps."""
+
+
 SHUTDOWN_WAIT_S = 2.0
 """How long a caller waits for a client's shutdown before leaving it to finish in the background."""
 
@@ -469,6 +475,9 @@ class HazelcastProjection:
         self._mapping_error = ""
         self._connected = False
         self._lost_at: float | None = None  # when a connection was lost, until the next one
+        self._ever_connected = False
+        self._started = time.monotonic()
+        self._started_wall = time.time()
         self._cycles = 0
         self._ok_cycles = 0
         self._updates = 0
@@ -499,6 +508,8 @@ class HazelcastProjection:
         # Runs on the client's reactor thread: only flip flags, the publisher does the work.
         if state == LifecycleState.CONNECTED:
             with self._lock:
+                first = not self._ever_connected
+                self._ever_connected = True
                 self._connected = True
                 self._resync.update(self._kernels)
                 # The removal may never have reached this cluster (a merge after a split brain
@@ -509,6 +520,12 @@ class HazelcastProjection:
                 lost_at, self._lost_at = self._lost_at, None
             if lost_at is None:
                 _log.info("hazelcast projection connected to %s; resyncing", self.cluster_members)
+            elif first:  # after "cannot reach": a warning too, as below
+                _log.warning(
+                    "hazelcast projection reached %s after %.0fs; publishing every key",
+                    ", ".join(self.cluster_members),
+                    time.time() - lost_at,
+                )
             else:
                 # The loss was a warning: so is its end, or the last words an operator reads
                 # say the cluster is still lost.
@@ -533,6 +550,31 @@ class HazelcastProjection:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    def _connected_for_close(self) -> bool:
+        """Whether the cluster is connected, waiting for the first connection while it may still
+        be under way (up to FIRST_CONNECT_WAIT_S after the start): a kernel closed just after
+        it started would otherwise leave nothing in the maps."""
+        deadline = self._started + FIRST_CONNECT_WAIT_S
+        while not self._ever_connected and not self._stop.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self._connected
+
+    def _say_unreached(self) -> None:
+        """Warn once when the first connection has not come within FIRST_CONNECT_WAIT_S: the
+        client retries in silence, and operators would see nothing of the kernels."""
+        with self._lock:
+            if self._ever_connected or self._lost_at is not None or self._stop.is_set():
+                return
+            if time.monotonic() < self._started + FIRST_CONNECT_WAIT_S:
+                return
+            self._lost_at = self._started_wall  # so the first connection is said as a warning too
+        _log.warning(
+            "hazelcast projection cannot reach cluster %r at %s; kernels keep trading, every key is "
+            "published once it is reached",
+            self.cluster_name,
+            ", ".join(self.cluster_members),
+        )
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
@@ -581,13 +623,24 @@ class HazelcastProjection:
         account's ``closed_at`` set (readers take it for stopped, not for running until its
         heartbeat is stale), stop serving it and, when it was the last one attached, close.
         Kernels sharing this projection keep it until the last closes."""
+        kid = kernel.kernel_id
+        with self._lock:
+            attached = self._kernels.get(kid) is kernel
         flushed = True
-        if self._connected:
-            kid = kernel.kernel_id
+        if attached and self._connected_for_close():
             with self._lock:
                 if self._kernels.get(kid) is kernel:
                     self._closing[kid] = time.time()
             flushed = self._flush_for_close()
+        elif attached:
+            flushed = False
+            _log.warning(
+                "hazelcast projection: kernel %s closed while cluster %r is not reached: its last "
+                "changes are not published (readers take it for gone %gs after its last projection)",
+                kid,
+                self.cluster_name,
+                LIVE_WITHIN_S,
+            )
         if self._detach(kernel):
             self._close(flush=flushed)
 
@@ -674,6 +727,7 @@ class HazelcastProjection:
         if accounts_only and (not connected or inflight or self._maps is None):
             return  # a heartbeat waits for the connection and the cycle's writes, as they do
         if not connected:
+            self._say_unreached()
             with self._cycle_done:
                 self._cycles += 1
                 self._cycle_done.notify_all()
@@ -855,12 +909,15 @@ class HazelcastProjection:
         )
 
     def sync(self, timeout: float | None = 10.0) -> bool:
-        """Publish every dirty key now; True when a full cycle succeeded within ``timeout``."""
+        """Publish every dirty key now; True when a full cycle succeeded within ``timeout``
+        (False at once on a closed projection: no cycle runs any more)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cycle_done:
             # The cycle that is running may have drained before our caller's last change.
             target = self._ok_cycles + 2
             while self._ok_cycles < target:
+                if self._stop.is_set():
+                    return False
                 self._wake.set()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -881,8 +938,17 @@ class HazelcastProjection:
         answer (a second wait of its own doubled the time a close took)."""
         if self._stop.is_set():
             return
-        if flush and self._connected:
+        with self._lock:
+            attached = sorted(self._kernels)
+        if flush and attached and self._connected_for_close():
             self.sync(timeout=5.0)
+        elif flush and attached:
+            _log.warning(
+                "hazelcast projection closed while cluster %r is not reached: the last changes of "
+                "kernels %s are not published",
+                self.cluster_name,
+                attached,
+            )
         self._stop.set()
         self._wake.set()
         if self._thread is not threading.current_thread():
