@@ -107,6 +107,35 @@ def test_projection_coalesces_a_burst_into_one_write_per_key() -> None:
     assert projection.writes - writes0 == 2  # nothing dirty, nothing written
 
 
+def test_two_flushes_at_once_leave_the_newest_value_of_a_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush collected slot 7 at its first mark, then another thread marked it again and
+    flushed: the first flush wrote its older value over the newer one, and the slot, no longer
+    dirty, kept it for good."""
+    import threading
+
+    import dita.projection as projection_module
+
+    projection = InMemoryProjection()
+    k = ExecutionKernel(max_slots=8, projection=projection, kernel_id="race")
+    k.process_intent(intent("ENTER", 7, target_size=1.0))
+    projection.flush()
+    collect = projection_module.publish_dirty
+    other = threading.Thread(target=lambda: (k.mark_price("BTCUSDT", 120.0), projection.flush()))
+
+    def collected_then_overtaken(kernel: ExecutionKernel, **kw: bool) -> object:
+        got = collect(kernel, **kw)
+        if not other.is_alive() and other.ident is None:
+            other.start()  # marks and flushes while this flush holds its older values
+            other.join(0.5)  # with flushes serialized it waits on this one's lock
+        return got
+
+    k.mark_price("BTCUSDT", 110.0)
+    monkeypatch.setattr(projection_module, "publish_dirty", collected_then_overtaken)
+    projection.flush()
+    other.join()
+    assert projection.slots["race:7"]["unrealized_pnl"] == k.slot_dict(7)["unrealized_pnl"] == 20.0
+
+
 def test_control_plane_applies_changes_and_validates_them() -> None:
     plane = InMemoryControlPlane()
     a = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="a")

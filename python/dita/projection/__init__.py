@@ -68,8 +68,11 @@ class InMemoryProjection(ClosesWithTheLastKernel):
         self._publish(kernel, full=True)
 
     def _publish(self, kernel: ExecutionKernel, *, full: bool = False) -> None:
-        slots, account, control = publish_dirty(kernel, full=full)
+        # Collected and written under one lock: a flush that collected a slot, overtaken by
+        # another thread's flush of a newer value, wrote its older one last, and the slot, no
+        # longer dirty, kept it.
         with self._lock:
+            slots, account, control = publish_dirty(kernel, full=full)
             self.slots.update(slots)
             self.writes += len(slots)
             if account is not None:
