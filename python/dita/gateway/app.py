@@ -54,7 +54,14 @@ from dita._kernel import (
 from dita._text import shortened
 from dita.control import ControlChangeRefused
 from dita.gateway.config import GatewaySettings
-from dita.gateway.engine import FILL_TRIGGERS, applied_events, input_refused
+from dita.gateway.engine import (
+    FILL_TRIGGERS,
+    PolledEvents,
+    applied_events,
+    input_refused,
+    input_stopped,
+    kernel_busy,
+)
 from dita.gateway.events import Broadcaster, Subscriber, encode_json_bytes, unicode_text
 from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.protocol import DuplicateKey, plain_number, unique_keys
@@ -221,8 +228,8 @@ class MarkRequest(BaseModel):
 
 class ErrorAnswer(BaseModel):
     """401 (token), 404 (slot out of range), 409 (no free slot, or a control entry no write can
-    follow), 503 (too many event streams, the cluster's control plane away, or the kernel's
-    write-ahead log failed)."""
+    follow), 503 (too many event streams, the cluster's control plane away, the kernel busy in
+    another call, or taking no more input: closed, or its write-ahead log failed)."""
 
     detail: str
 
@@ -264,7 +271,11 @@ def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: (ErrorAnswer, "ENTER without slot_id and no free slot"),
         413: (TooLargeAnswer, "Body over max_body_bytes"),
         422: (ValidationAnswer, "Request does not fit the schema"),
-        503: (ErrorAnswer, "The kernel takes no more input: its write-ahead log failed"),
+        503: (
+            ErrorAnswer,
+            "The kernel takes no more input (its write-ahead log failed, or it is closed), or is busy"
+            " in another call (retryable, with Retry-After); `detail` says which",
+        ),
     }
     return {code: {"model": models[code][0], "description": models[code][1]} for code in codes}
 
@@ -750,6 +761,24 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         )
         return SafeJSONResponse({"detail": detail}, status_code=503)
 
+    @app.exception_handler(RuntimeError)
+    async def _kernel_unavailable(request: Request, exc: Exception) -> Response:
+        # The kernel busy in another thread's call past its wait, or closed (closing): a bare
+        # 500 told no client whether to send the request again.
+        if kernel_busy(exc):
+            detail = (
+                f"the kernel is busy in another call ({exc}); retryable: send the request again (an"
+                " intent under the same intent_id: one the kernel took is refused DUPLICATE_INTENT)"
+            )
+            return SafeJSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+        if input_stopped(kernel, exc):
+            detail = (
+                f"the kernel takes no more input: it is closed or closing ({exc}); not retryable on"
+                " this gateway: a new kernel on its wal_dir takes it"
+            )
+            return SafeJSONResponse({"detail": detail}, status_code=503)
+        raise exc
+
     def all_slots() -> list[dict[str, Any]]:
         # slot_dict(), not slots(): every answer and event gives a slot the same fields
         # (slots() leaves out kernel_id).
@@ -821,17 +850,23 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     # --- what the venue reports later ------------------------------------------------------
 
-    def take_polled(events: Any) -> int:
-        """Apply what the venue's ``poll_events`` gave, publish what it moved; the fills booked."""
+    # Polled events the kernel raised on (busy), given to it first at the next poll; and, once
+    # the kernel takes no more input, why: the venue is then polled no more.
+    polled = PolledEvents()
+    polling_ended: list[str] = []
+
+    def take_polled(events: list[Any]) -> int:
+        """Give the kernel the polled events waiting, then ``events``, and publish what they
+        moved (what was applied before the kernel raised included); the fills booked."""
         fills = 0
         touched: dict[int, None] = {}
-        for event in events:
-            try:
-                outcome = kernel.on_venue_event(event)
-            except (ValueError, TypeError) as exc:  # not a VenueEvent: the adapter's bug
-                metrics.venue_poll_errors.inc()
-                log.warning("venue poll gave what the kernel cannot take: %s", shortened(str(exc), 300))
-                continue
+
+        def unfit(event: Any, exc: Exception) -> None:  # not a VenueEvent: the adapter's bug
+            metrics.venue_poll_errors.inc()
+            log.warning("venue poll gave what the kernel cannot take: %s", shortened(str(exc), 300))
+
+        def applied(event: VenueEvent, outcome: KernelOutcome) -> None:
+            nonlocal fills
             booked = sum(1 for t, _ in applied_events(outcome, [event]) if t.trigger in FILL_TRIGGERS)
             fills += booked
             if not outcome.accepted:
@@ -857,6 +892,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 },
             )
             touched.update(dict.fromkeys(t.slot_id for t in outcome.transitions))
+
+        try:
+            polled.take(kernel, events, applied, unfit)
+        except Exception as exc:
+            kernel_raised(exc)
         if fills:
             metrics.fills.inc(fills)
         for slot_id in touched:
@@ -865,6 +905,31 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         if fills:
             publish("account", kernel.account())
         return fills
+
+    def kernel_raised(exc: Exception) -> None:
+        """The kernel raised on a polled event (``polled`` keeps it and those after it). Busy:
+        they are given to it at the next poll. Taking no more input (closed, its log failed):
+        they are named in the log, for reconciliation, and the venue is polled no more: the
+        news it gave from then on could not be applied either, and would be lost."""
+        metrics.venue_poll_errors.inc()
+        failure = f"{type(exc).__name__}: {shortened(str(exc), 300)}"
+        if input_stopped(kernel, exc):
+            polling_ended.append(failure)
+            log.error(
+                "the kernel takes no more input (%s): the venue is polled no more; the venue events"
+                " polled and not applied, to reconcile (a new kernel on its wal_dir runs"
+                " reconcile_with_venue): %s",
+                failure,
+                polled.drop() or "none",
+            )
+            return
+        log.log(
+            logging.WARNING if kernel_busy(exc) else logging.ERROR,
+            "taking a polled venue event raised %s: the %d not taken (it and those after it) are"
+            " kept, given to the kernel first at the next poll (the venue asked for more once they are)",
+            failure,
+            len(polled.waiting),
+        )
 
     poll_events = getattr(kernel.venue, "poll_events", None)
 
@@ -886,20 +951,27 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         outcome of a submit in doubt): asked on a worker thread, as a REST venue takes its time
         and the gateway (a halt) must not wait for it; what it gave applied and published here.
         Returns the fills booked; a poll that raises is logged and counted, the next one runs."""
-        if poll_events is None:
+        if poll_events is None or polling_ended:
             return 0
-        # A venue's fault (a raise, an answer that is not a list) must not stop the polling.
-        events, problem = await anyio.to_thread.run_sync(poll_once, poll_events)
-        if problem:
-            metrics.venue_poll_errors.inc()
-            log.warning("%s", shortened(problem, 300))
-            return 0
+        fills = 0
         try:
-            return take_polled(events)
-        except Exception as exc:  # nor an event whose taking raised
+            if polled.waiting:
+                # Those the kernel raised on last time first; while it still does, the venue
+                # keeps its newer news (so they reach the kernel in the order it gave them).
+                fills = take_polled([])
+                if polled.waiting or polling_ended:
+                    return fills
+            # A venue's fault (a raise, an answer that is not a list) must not stop the polling.
+            events, problem = await anyio.to_thread.run_sync(poll_once, poll_events)
+            if problem:
+                metrics.venue_poll_errors.inc()
+                log.warning("%s", shortened(problem, 300))
+                return fills
+            return fills + take_polled(events)
+        except Exception as exc:  # nor a publish that raised
             metrics.venue_poll_errors.inc()
             log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
-            return 0
+            return fills
 
     async def poll_forever(stop: asyncio.Event) -> None:
         next_poll = 0.0
@@ -936,6 +1008,14 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         done, _ = await asyncio.wait({task}, timeout=settings.stop_grace_seconds)
         if not done:
             task.cancel()  # a venue that does not answer: what it gives later is not applied
+        if polled.waiting and not polling_ended:
+            take_polled([])  # those the kernel raised on (busy): a last try before it closes
+        if polled.waiting:
+            log.error(
+                "the venue events polled and not applied (the kernel raised on them), to reconcile"
+                " (a new kernel on its wal_dir runs reconcile_with_venue): %s",
+                polled.drop(),
+            )
 
     app.state.poll_venue = poll_venue
     app.state.start_polling = start_polling
@@ -1017,7 +1097,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 "model": ErrorAnswer,
                 "description": "The cluster's control plane is away, nothing changed; or the kernel "
                 "refused the change (closing) or had not applied it within 2 s, the plane's entry stored; "
-                "or the kernel takes no more input, its write-ahead log failed",
+                "or the kernel takes no more input (its write-ahead log failed, or it is closed); or it "
+                "is busy in another call (retryable, with Retry-After)",
             },
         },
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -49,8 +49,11 @@ __all__ = [
     "Emit",
     "OrderEngine",
     "OrderRecord",
+    "PolledEvents",
     "applied_events",
     "input_refused",
+    "input_stopped",
+    "kernel_busy",
     "kernel_error",
 ]
 
@@ -132,6 +135,8 @@ class OrderEngine:
         self._positions: dict[str, dict[int, str]] = {}
         self._last_price: dict[str, float] = {}
         self.line: int | None = None  # input line being handled, named in error events
+        # Polled venue events the kernel raised on (busy), given to it first at the next poll.
+        self._polled = PolledEvents()
 
     # --- dispatch ------------------------------------------------------------------------
 
@@ -386,22 +391,36 @@ class OrderEngine:
         if poll_events is None:
             return
         self.line = None
-        # A venue's fault (a raise; None or one event for a list, which ended the session on a
-        # TypeError with its orders left working at the venue) must not end the session.
-        events, problem = poll_once(poll_events)
-        if problem:
-            self.error("VENUE_ERROR", problem)
-            return
-        for event in events:
-            try:
-                outcome = self.kernel.on_venue_event(event)
-            except (ValueError, TypeError) as exc:  # not a VenueEvent: the adapter's bug
-                self.error("VENUE_ERROR", f"the venue's poll_events gave {type(exc).__name__}: {exc}")
-                continue
+
+        def applied(event: VenueEvent, outcome: KernelOutcome) -> None:
             # A rate limit is refused, yet it ends an order the venue never acknowledged (or is a
             # throttled cancel): told, as a command's answer tells it.
             if outcome.applied:
                 self._tell(None, outcome, reported=[event])
+
+        def unfit(event: Any, exc: Exception) -> None:
+            self.error("VENUE_ERROR", f"the venue's poll_events gave {type(exc).__name__}: {exc}")
+
+        try:
+            if self._polled.waiting:
+                # Those the kernel raised on last time first; while it still does, the venue
+                # keeps its newer news.
+                self._polled.take(self.kernel, [], applied, unfit)
+            # A venue's fault (a raise; None or one event for a list, which ended the session on
+            # a TypeError with its orders left working at the venue) must not end the session.
+            events, problem = poll_once(poll_events)
+            if problem:
+                self.error("VENUE_ERROR", problem)
+                return
+            self._polled.take(self.kernel, events, applied, unfit)
+        except Exception as exc:
+            if input_stopped(self.kernel, exc):
+                self.error(
+                    "ENGINE_ERROR",
+                    f"the kernel takes no more input ({type(exc).__name__}: {exc}): the venue events"
+                    f" not applied, to reconcile by hand: {self._polled.drop()}",
+                )
+            raise  # the client is told (ENGINE_ERROR); those kept wait for the next poll
 
     def cancel_working(self, each: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
         """At the session's stop: cancel every order still working, each answered as a CANCEL
@@ -676,6 +695,69 @@ def input_refused(kernel: ExecutionKernel, exc: BaseException) -> bool:
         return False
     info = kernel.wal_info()
     return bool(info and info.get("poisoned"))
+
+
+def input_stopped(kernel: ExecutionKernel, exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a call of ``kernel``, says it takes no more input for good:
+    its log failed (``input_refused``), or it is closed or closing (``stop_input``, ``close``)."""
+    return input_refused(kernel, exc) or (isinstance(exc, RuntimeError) and " is closed: " in str(exc))
+
+
+def kernel_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is the kernel's refusal of a call while another thread's call held it
+    past its wait (10 s): the call may well be taken if made again."""
+    return isinstance(exc, RuntimeError) and str(exc).startswith("kernel busy in another call")
+
+
+class PolledEvents:
+    """The events a venue's polls gave that the kernel has not taken yet, oldest first.
+
+    A venue hands each event over once (CcxtVenue): one the kernel raised on (busy in another
+    thread's call) waits here with those after it, and is given to the kernel first next
+    time, before the venue's newer news. Dropped, its fill was never booked."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[Any] = deque()
+
+    def take(
+        self,
+        kernel: ExecutionKernel,
+        events: list[Any],
+        applied: Callable[[Any, KernelOutcome], None],
+        unfit: Callable[[Any, Exception], None],
+    ) -> None:
+        """Give ``kernel`` the events waiting, then ``events``: ``applied(event, outcome)`` for
+        each it took, ``unfit(event, exc)`` for one it raised ValueError or TypeError on (not a
+        VenueEvent: the adapter's bug, skipped). Any other exception is raised, the event it was
+        raised on and those after it kept waiting (taking one again that the kernel applied
+        before it raised is harmless: the kernel refuses an event id it has taken)."""
+        self.waiting.extend(events)
+        while self.waiting:
+            event = self.waiting[0]
+            try:
+                outcome = kernel.on_venue_event(event)
+            except (ValueError, TypeError) as exc:
+                self.waiting.popleft()
+                unfit(event, exc)
+                continue
+            self.waiting.popleft()
+            applied(event, outcome)
+
+    def drop(self) -> str:
+        """Forget the events waiting (the kernel takes no more input); what they were, to be
+        logged: each one's id, kind, slot and, for a fill, its size and price."""
+        described = ", ".join(_described(e) for e in self.waiting)
+        self.waiting.clear()
+        return described
+
+
+def _described(event: Any) -> str:
+    if not isinstance(event, VenueEvent):
+        return repr(event)[:80]
+    text = f"{event.event_id} ({event.kind.name}, slot {event.slot_id}, order {event.venue_client_id}"
+    if event.kind == KernelEventKind.FILL:
+        text += f", {event.size:g} at {event.price:g}"
+    return text + ")"
 
 
 def kernel_error(kernel: ExecutionKernel, exc: BaseException) -> bool:

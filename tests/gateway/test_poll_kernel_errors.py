@@ -1,0 +1,308 @@
+"""What the gateways do when the kernel raises on a polled venue event (busy in another
+thread's call, closed, its log failed), and how the HTTP gateway answers a kernel that raises
+so on a request. A venue hands each event over once (CcxtVenue): none may be lost."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, BinaryIO, cast
+
+import httpx
+import pytest
+
+from dita import ExecutionKernel, KernelIntent, VenueEvent
+from dita._kernel import WalError
+from dita.gateway.app import create_app
+from dita.gateway.config import GatewaySettings
+from dita.gateway.stdio import run_stdio
+from gateway.helpers import AUTH, TOKEN
+
+# The kernel's own words when another thread's call held it past its wait.
+BUSY = "kernel busy in another call for 10 s (is a thread stuck inside it?)"
+
+
+def busy(kernel: ExecutionKernel) -> None:
+    raise RuntimeError(BUSY)
+
+
+def closing(kernel: ExecutionKernel) -> None:
+    kernel.stop_input()  # the kernel itself then refuses the event: it is closed
+
+
+def log_failed(kernel: ExecutionKernel) -> None:
+    raise WalError("the kernel refuses input because its write-ahead log failed (disk full)")
+
+
+class FaultyKernel(ExecutionKernel):
+    """A kernel that meets, on the venue events named in ``faults`` (once each), the fault
+    given: one that raises as the kernel does when busy, or one that makes the kernel itself
+    refuse the event."""
+
+    faults: dict[str, Callable[[ExecutionKernel], None]]
+
+    def on_venue_event(self, event: Any) -> Any:
+        fault = self.faults.pop(getattr(event, "event_id", ""), None)
+        if fault is not None:
+            fault(self)
+        return super().on_venue_event(event)
+
+
+class ReportsLater:
+    """Acknowledges each order; its fill is reported by the next poll only (named
+    ``fill-<slot>``), as a REST venue reports a resting order's fills, each once."""
+
+    name = "later"
+
+    def __init__(self) -> None:
+        self.owed: list[VenueEvent] = []
+        self.polls = 0
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        def event(kind: str, event_id: str, **fields: Any) -> VenueEvent:
+            return VenueEvent(
+                event_id, order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id, **fields
+            )
+
+        price = order.price or order.reference_price
+        whole = {"price": price, "size": order.size, "filled_size": order.size}
+        self.owed.append(event("FILL", f"fill-{order.slot_id}", **whole))
+        return [event("ORDER_ACK", f"ack-{order.client_order_id}")]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        self.polls += 1
+        owed, self.owed = self.owed, []
+        return owed
+
+
+def _kernel(slots: int) -> tuple[FaultyKernel, ReportsLater]:
+    venue = ReportsLater()
+    kernel = FaultyKernel(max_slots=slots, venue=venue)
+    kernel.faults = {}
+    return kernel, venue
+
+
+def _enter(kernel: ExecutionKernel, slot_id: int) -> None:
+    intent = KernelIntent(f"i{slot_id}", f"t{slot_id}", slot_id, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+    assert kernel.process_intent(intent).state.name == "ENTRY_WORKING"
+
+
+def _stages(kernel: ExecutionKernel) -> list[str]:
+    return [kernel.slot_state(i).fsm_state.name for i in range(kernel.max_slots)]
+
+
+def _recording(app: Any) -> list[tuple[str, Any]]:
+    sent: list[tuple[str, Any]] = []
+    publish = app.state.broadcaster.publish
+
+    def recording(event_type: str, data: dict[str, Any]) -> int:
+        sent.append(
+            (event_type, data.get("event_id") if event_type == "venue_event" else data.get("slot_id"))
+        )
+        return int(publish(event_type, data))
+
+    app.state.broadcaster.publish = recording
+    return sent
+
+
+def test_http_events_the_busy_kernel_did_not_take_are_applied_at_the_next_poll_in_order() -> None:
+    """The kernel busy on the second of three polled fills cut the poll short: the third was
+    never given to it and both were lost (the venue reports each once), and the first one's
+    slot and account were never published. Now the rest waits, and the next poll gives it to
+    the kernel first, before the venue's newer news; while the kernel is still busy the venue
+    is not asked again (its news waits there, in order)."""
+    kernel, venue = _kernel(4)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    sent = _recording(app)
+    for slot_id in range(3):
+        _enter(kernel, slot_id)
+    kernel.faults = {"fill-1": busy}
+    try:
+        assert asyncio.run(app.state.poll_venue()) == 1
+        assert _stages(kernel) == ["POSITION_OPEN", "ENTRY_WORKING", "ENTRY_WORKING", "IDLE"]
+        assert sent == [("venue_event", "fill-0"), ("slot", 0), ("account", None)]
+        sent.clear()
+
+        _enter(kernel, 3)  # newer news, reported by the next poll of the venue
+        kernel.faults = {"fill-1": busy}  # still busy: nothing applied, the venue not asked
+        assert asyncio.run(app.state.poll_venue()) == 0
+        assert venue.polls == 1 and sent == []
+
+        assert asyncio.run(app.state.poll_venue()) == 3
+        assert venue.polls == 2
+        assert [s for s in sent if s[0] == "venue_event"] == [
+            ("venue_event", "fill-1"), ("venue_event", "fill-2"), ("venue_event", "fill-3")
+        ]  # fmt: skip
+        assert _stages(kernel) == ["POSITION_OPEN"] * 4
+        assert {s for s in sent if s[0] == "slot"} == {("slot", 1), ("slot", 2), ("slot", 3)}
+    finally:
+        kernel.close()
+
+
+def test_http_events_the_busy_kernel_did_not_take_are_applied_at_the_stop() -> None:
+    """The stop's last word on the events kept: given to the kernel before it closes, not
+    left behind with the polling task."""
+    kernel, venue = _kernel(3)
+    app = create_app(kernel, GatewaySettings(token=TOKEN, venue_poll_seconds=3600))
+    for slot_id in range(3):
+        _enter(kernel, slot_id)
+    kernel.faults = {"fill-1": busy}
+
+    async def serve() -> None:
+        task = app.state.start_polling()
+        while venue.polls == 0:  # the first poll is made at once; the next in an hour
+            await asyncio.sleep(0.01)
+        await app.state.stop_polling(task)
+
+    try:
+        asyncio.run(serve())
+        assert venue.polls == 1
+        assert _stages(kernel) == ["POSITION_OPEN"] * 3
+    finally:
+        kernel.close()
+
+
+@pytest.mark.parametrize("fault", [closing, log_failed])
+def test_http_a_kernel_that_takes_no_more_input_stops_the_polling_and_names_what_it_missed(
+    fault: Callable[[ExecutionKernel], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kernel closed (or whose log failed) on the second of three polled fills: the poll was
+    cut short, the first fill's slot never published, the other two lost without a word naming
+    them, and the next polls took more fills from the venue only to lose them too."""
+    kernel, venue = _kernel(3)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    sent = _recording(app)
+    for slot_id in range(3):
+        _enter(kernel, slot_id)
+    kernel.faults = {"fill-1": fault}
+    try:
+        with caplog.at_level(logging.ERROR, logger="dita"):
+            assert asyncio.run(app.state.poll_venue()) == 1
+        assert sent == [("venue_event", "fill-0"), ("slot", 0), ("account", None)]
+        (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert "takes no more input" in record.getMessage()
+        assert "fill-1" in record.getMessage() and "fill-2" in record.getMessage()
+        assert asyncio.run(app.state.poll_venue()) == 0
+        assert venue.polls == 1  # polled no more: what it gives could not be applied
+    finally:
+        try:
+            kernel.close()
+        except WalError:
+            pass
+
+
+def _session(kernel: ExecutionKernel, script: str, status: int = 0) -> list[dict[str, Any]]:
+    out = io.BytesIO()
+    assert run_stdio(kernel, cast(BinaryIO, io.BytesIO(script.encode())), out) == status
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_stdio_events_the_busy_kernel_did_not_take_are_applied_at_the_next_poll() -> None:
+    """The kernel busy on the second of three polled fills: the third was never given to it,
+    both fills were lost, and the stop canceled the two orders the venue had filled."""
+    kernel, _ = _kernel(3)
+    kernel.faults = {"fill-1": busy}
+    events = _session(kernel, "ORDER BUY BTC 1 100 a0\nORDER BUY ETH 1 100 a1\nORDER BUY SOL 1 100 a2\n")
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert error["code"] == "ENGINE_ERROR" and BUSY in error["message"]
+    last = {e["client_id"]: e["status"] for e in events if e["type"] == "order_update"}
+    assert last == {"a0": "FILLED", "a1": "FILLED", "a2": "FILLED"}
+    assert _stages(kernel) == ["POSITION_OPEN"] * 3
+
+
+def test_stdio_a_kernel_whose_log_failed_on_a_poll_names_the_events_it_missed() -> None:
+    """The client was told the WalError alone: the two fills the venue had reported, and the
+    kernel never took, were named nowhere."""
+    kernel, _ = _kernel(3)
+    kernel.faults = {"fill-1": log_failed}
+    script = "ORDER BUY BTC 1 100 a0\nORDER BUY ETH 1 100 a1\nORDER BUY SOL 1 100 a2\n"
+    events = _session(kernel, script, status=1)  # the kernel failed: status 1
+    errors = [e["message"] for e in events if e["type"] == "error"]
+    assert any("fill-1" in m and "fill-2" in m and "not applied" in m for m in errors), errors
+    assert events[-1]["type"] == "engine_stopped" and events[-1]["reason"] == "kernel_failed"
+
+
+def _answer(app: Any, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://gw"
+        ) as c:
+            return await c.request(method, path, json=body, headers=AUTH)
+
+    return asyncio.run(call())
+
+
+ENTER_ONE = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 100}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("PUT", "/v1/control", {"mode": "HALTED"}), ("POST", "/v1/intents", ENTER_ONE),
+     ("POST", "/v1/marks", {"asset": "BTC", "price": 100})],
+)  # fmt: skip
+def test_http_a_closed_kernel_is_a_503_saying_it_takes_no_more_input(
+    method: str, path: str, body: dict[str, Any]
+) -> None:
+    """Without a control plane, a control change (or an intent, a mark) the closing kernel
+    refused was a bare 500 Internal Server Error: the client could not tell why."""
+    kernel = ExecutionKernel(max_slots=1)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    kernel.stop_input()
+    try:
+        res = _answer(app, method, path, body)
+    finally:
+        kernel.close()
+    assert res.status_code == 503, res.text
+    detail = res.json()["detail"]
+    assert detail.startswith("the kernel takes no more input: it is closed"), detail
+    assert "not retryable" in detail
+
+
+class BusyKernel(ExecutionKernel):
+    """Raises as the kernel does while another thread's call holds it past its wait."""
+
+    def process_intent(self, intent: Any) -> Any:
+        raise RuntimeError(BUSY)
+
+    def update_control(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(BUSY)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("PUT", "/v1/control", {"mode": "HALTED"}), ("POST", "/v1/intents", ENTER_ONE)],
+)
+def test_http_a_busy_kernel_is_a_503_saying_to_retry(method: str, path: str, body: dict[str, Any]) -> None:
+    kernel = BusyKernel(max_slots=1)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    try:
+        res = _answer(app, method, path, body)
+    finally:
+        kernel.close()
+    assert res.status_code == 503, res.text
+    assert res.headers.get("retry-after") == "1"
+    detail = res.json()["detail"]
+    assert detail.startswith("the kernel is busy in another call"), detail
+    assert BUSY in detail and "retryable" in detail
+
+
+def test_http_another_runtime_error_stays_a_server_error() -> None:
+    """Only the kernel's own refusals are a 503: a bug elsewhere is not dressed as one."""
+
+    class Buggy(ExecutionKernel):
+        def process_intent(self, intent: Any) -> Any:
+            raise RuntimeError("something else went wrong")
+
+    kernel = Buggy(max_slots=1)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    try:
+        res = _answer(app, "POST", "/v1/intents", ENTER_ONE)
+    finally:
+        kernel.close()
+    assert res.status_code == 500
