@@ -7,7 +7,8 @@ runtime routes each fill back to the strategy that owns the trade.
 
 Each strategy is RUNNING, PAUSED (gets no data, still hears its fills), STOPPED or ERROR:
 an exception in one strategy's callback moves only that strategy to ERROR, records the
-error, and the loop carries on with the others.
+error, cancels its working entry orders (its exits keep working, its positions are left to
+the operator), and the loop carries on with the others.
 
 Venues that report later (``poll_events``: a live exchange's fills of resting orders, its
 cancels and expiries) are polled on each data point while orders work (or the kernel awaits
@@ -47,7 +48,7 @@ from dita.kernel import booked_events
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.risk import KERNEL_MAX
-from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy
+from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy, cancel_intent
 from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once, venue_following
 
 __all__ = [
@@ -358,6 +359,10 @@ class TradingRuntime:
             "doubt_reconciliations": 0,
             # Polls of a venue that raised or gave what is not a list of events (each logged).
             "venue_poll_errors": 0,
+            # Cancels of the working entries of strategies put in ERROR, and those of them that
+            # raised or were refused (each logged at ERROR): see `_cancel_failed_entries`.
+            "error_cancels": 0,
+            "error_cancels_failed": 0,
         }
         # When to look for orders in doubt next (see `_settle_doubts`), and the wait after a
         # reconciliation that left one in doubt (doubled each time, up to DOUBT_MAX_WAIT).
@@ -373,6 +378,12 @@ class TradingRuntime:
         # the rest (made at once, its bookkeeping came in the middle of the answer's).
         self._fill_calls: deque[tuple[StrategyHandle, Fill]] = deque()
         self._telling = False
+        # How deep the runtime is in calls of the kernel or the venues and the routing of their
+        # answers, and the strategies put in ERROR meanwhile whose working entries are to be
+        # canceled once it is out of them all (``_cancel_failed_entries``).
+        self._calls = 0
+        self._failed: deque[StrategyHandle] = deque()
+        self._canceling = False
 
     # -- strategies ----------------------------------------------------------------------
 
@@ -515,6 +526,107 @@ class TradingRuntime:
         # status() keeps the message only; the traceback says which line of the strategy raised.
         log.error("strategy %r failed in %s: %s", handle.name, callback, handle.error, exc_info=exc)
         self._reindex()
+        self._failed.append(handle)
+        if not self._calls:
+            self._cancel_failed_entries()
+
+    def _left_calls(self) -> None:
+        """One call of the kernel or the venues (and the routing of its answer) is over: out of
+        them all, the working entries of the strategies that failed meanwhile are canceled."""
+        self._calls -= 1
+        if not self._calls and self._failed:
+            self._cancel_failed_entries()
+
+    def _cancel_failed_entries(self) -> None:
+        """Cancel the working entry orders of each strategy put in ERROR (in ``_failed``): it
+        acts on nothing any more, so an entry that filled later opened a position it would
+        never exit. Its exits keep working (they reduce risk) and its positions are left to the
+        operator. Called from ``_fail`` when the runtime is in no call of the kernel or the
+        venues, else once it is out of them all: inside one (a strategy's ``on_fill`` while a
+        venue's answer is routed, or the kernel's own venue call), a cancel met the venue in the
+        middle of its answer, an order it had just filled refused as unknown, its fill not yet
+        booked. Raises nothing: a cancel that raises or is refused is logged at ERROR and
+        counted in ``stats["error_cancels_failed"]``, and the loop goes on."""
+        if self._canceling:
+            return  # a cancel's own answer routed: the running call takes the rest
+        self._canceling = True
+        try:
+            while self._failed:
+                handle = self._failed.popleft()
+                for slot, order in self._working_entries(handle):
+                    self._cancel_entry(handle, slot, order)
+        finally:
+            self._canceling = False
+
+    def _working_entries(self, handle: StrategyHandle) -> list[tuple[TradeSlot, Any]]:
+        """The entry orders of ``handle``'s trades the venue may still work, each with its slot:
+        each working on its slots, and each in doubt (rate limited before its ack, with a cancel
+        asked: the venue may work it, and a CANCEL on its slot sends its cancel again)."""
+        kernel = self.kernel
+        entries: list[tuple[TradeSlot, Any]] = []
+        for slot_id in sorted({sid for ids in handle.strategy._open_slots.values() for sid in ids}):
+            slot = kernel.slot_state(slot_id)
+            order = slot.active_entry_order
+            if (
+                order is not None
+                and order.status.name not in TERMINAL_STATUSES
+                and self._owner_of(slot.trade_id) is handle
+            ):
+                entries.append((slot, order))
+        for order in getattr(kernel, "orders_in_doubt", list)():
+            if order.is_entry and self._owner_of(order.trade_id) is handle:
+                entries.append((kernel.slot_state(order.slot_id), order))
+        return entries
+
+    def _cancel_entry(self, handle: StrategyHandle, slot: TradeSlot, order: Any) -> None:
+        """Cancel entry ``order`` of failed strategy ``handle`` through the kernel, its answer
+        routed as a strategy's own cancel's (a fill that raced it booked and kept in the
+        strategy's ``fills``); what fails is logged at ERROR and counted, never raised."""
+        self.stats["error_cancels"] += 1
+        intent = cancel_intent(
+            self.ctx.next_intent_id(handle.strategy),
+            order.trade_id,
+            slot,
+            reason=f"strategy {handle.name} in ERROR",
+            timestamp=self.now(),
+        )
+        coid = order.client_order_id
+        try:
+            outcome = self.operator_intent(intent)
+        except Exception as exc:
+            self._entry_cancel_failed(handle, coid, f"raised {type(exc).__name__}: {exc}")
+            return
+        details = outcome.details
+        if not outcome.accepted:
+            problem = f"was refused ({outcome.diagnostic_code.name}: {details.get('reason', details)})"
+        elif "venue_error" in details or "venue_answer_error" in details:
+            problem = f"met a venue error ({details.get('venue_error') or details.get('venue_answer_error')})"
+        else:
+            refusal = next(
+                (
+                    e
+                    for e in outcome.emitted_events
+                    if e.kind == KernelEventKind.CANCEL_REJECT and e.venue_client_id in ("", coid)
+                ),
+                None,
+            )
+            if refusal is None:
+                log.warning(
+                    "strategy %r in ERROR: cancel sent for its working entry order %s", handle.name, coid
+                )
+                return
+            problem = f"was refused by the venue ({refusal.reason or 'no reason given'})"
+        self._entry_cancel_failed(handle, coid, problem)
+
+    def _entry_cancel_failed(self, handle: StrategyHandle, client_order_id: str, problem: str) -> None:
+        self.stats["error_cancels_failed"] += 1
+        log.error(
+            "strategy %r in ERROR: the cancel of its working entry order %s %s; it may still fill "
+            "(a position the strategy will not exit)",
+            handle.name,
+            client_order_id,
+            shortened(problem, 300),
+        )
 
     # -- time and marks ------------------------------------------------------------------
 
@@ -550,15 +662,19 @@ class TradingRuntime:
         pending = sorted(self._pending.values(), key=_ts_of)
         self._pending.clear()
         errors: list[Exception] = []
-        for item in pending:
-            if isinstance(item, Bar):
-                args = (item.asset, item.open, item.high, item.low, item.close, item.volume, item.ts)
-                for venue in self.bar_venues:
-                    self._absorb_events(venue.on_bar(*args), errors)
-            else:
-                qargs = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
-                for venue in self.quote_venues:
-                    self._absorb_events(venue.on_quote(*qargs), errors)
+        self._calls += 1
+        try:
+            for item in pending:
+                if isinstance(item, Bar):
+                    args = (item.asset, item.open, item.high, item.low, item.close, item.volume, item.ts)
+                    for venue in self.bar_venues:
+                        self._absorb_events(venue.on_bar(*args), errors)
+                else:
+                    qargs = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
+                    for venue in self.quote_venues:
+                        self._absorb_events(venue.on_quote(*qargs), errors)
+        finally:
+            self._left_calls()
         _raise_first(errors)
 
     # -- orders and fills ----------------------------------------------------------------
@@ -629,6 +745,14 @@ class TradingRuntime:
             check(intent)
         handle.intents += 1
         self.stats["intents"] += 1
+        self._calls += 1
+        try:
+            return self._take(handle, intent)
+        finally:
+            self._left_calls()
+
+    def _take(self, handle: StrategyHandle, intent: KernelIntent) -> KernelOutcome:
+        """The kernel takes a strategy's ``intent`` and its answer is routed (``submit``)."""
         before = self._slots_orders(intent)
         outcome: KernelOutcome = self.kernel.process_intent(intent)
         # A listener that raises is raised once the runtime has booked the intent: raised at
@@ -644,7 +768,7 @@ class TradingRuntime:
             return outcome
         if intent.action.name == "ENTER":
             self._owner[intent.trade_id] = handle
-            strategy._track_open(intent.asset, intent.slot_id)
+            handle.strategy._track_open(intent.asset, intent.slot_id)
         order = outcome.order
         if order is not None and order.status.name not in TERMINAL_STATUSES:
             self._working.add(order.client_order_id)
@@ -659,20 +783,29 @@ class TradingRuntime:
         """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
         whose venue answers are routed like any other event."""
         self._sync_venues()
-        before = self.kernel.open_orders()  # a freeze cancels them, and may end them settled
-        outcome: KernelOutcome = self.kernel.on_edge_update(asset, edge_bps, self.now())
-        self._route_answer(booked_events(outcome), before=before)
+        self._calls += 1
+        try:
+            before = self.kernel.open_orders()  # a freeze cancels them, and may end them settled
+            outcome: KernelOutcome = self.kernel.on_edge_update(asset, edge_bps, self.now())
+            self._route_answer(booked_events(outcome), before=before)
+        finally:
+            self._left_calls()
         return outcome
 
     def operator_intent(self, intent: KernelIntent) -> KernelOutcome:
         """An intent of the run's own, not a strategy's (the backtest's cancel of a blown
-        account's working entries): the kernel's answer is routed to the listeners and the
-        strategies owning the trades, as the answer to a strategy's own intent is."""
+        account's working entries, the runtime's of a failed strategy's): the kernel's answer
+        is routed to the listeners and the strategies owning the trades, as the answer to a
+        strategy's own intent is."""
         self._sync_venues()
-        before = self._slots_orders(intent)
-        outcome: KernelOutcome = self.kernel.process_intent(intent)
-        if outcome.accepted:
-            self._route_answer(booked_events(outcome), outcome.order, before)
+        self._calls += 1
+        try:
+            before = self._slots_orders(intent)
+            outcome: KernelOutcome = self.kernel.process_intent(intent)
+            if outcome.accepted:
+                self._route_answer(booked_events(outcome), outcome.order, before)
+        finally:
+            self._left_calls()
         return outcome
 
     def _slots_orders(self, intent: KernelIntent) -> list[Any]:
@@ -764,6 +897,7 @@ class TradingRuntime:
             self._poll_again = True
             return []
         self._polling = True
+        self._calls += 1
         polled: list[VenueEvent] = []
         errors: list[Exception] = []
         rounds = 0
@@ -784,6 +918,7 @@ class TradingRuntime:
             # From the end: a poll slower than the interval had every data point poll again.
             # One asked for and not made: the next data point makes it at once.
             self._poll_at = -math.inf if left else time.monotonic() + self.poll_interval
+            self._left_calls()
         if left:
             log.warning(
                 "%d polls of the venues in one poll_venues() call, each asked for while the one "
@@ -845,6 +980,16 @@ class TradingRuntime:
         Raises what ``reconcile_with_venue`` raises (nothing changed); a listener's error is
         raised once every event is routed."""
         self._sync_venues()
+        self._calls += 1
+        try:
+            return self._reconcile(cancel_unknown, only_in_doubt, ended_lookups)
+        finally:
+            self._left_calls()
+
+    def _reconcile(
+        self, cancel_unknown: bool, only_in_doubt: bool, ended_lookups: int
+    ) -> ReconciliationReport:
+        """The body of ``reconcile_with_venue``."""
         taken: list[tuple[VenueEvent, KernelOutcome]] = []
         report = reconcile_with_venue(
             self.kernel,
@@ -1220,8 +1365,12 @@ class TradingRuntime:
             self._sync_venues()
             args = (asset, open_, high, low, close, volume, ts)
             errors: list[Exception] = []
-            for venue in self.bar_venues:
-                self._absorb_events(venue.on_bar(*args), errors)
+            self._calls += 1
+            try:
+                for venue in self.bar_venues:
+                    self._absorb_events(venue.on_bar(*args), errors)
+            finally:
+                self._left_calls()
             _raise_first(errors)
         else:
             self._pending[asset] = bar
@@ -1283,8 +1432,12 @@ class TradingRuntime:
             self._sync_venues()
             args = (asset, bid, ask, bid_size, ask_size, ts)
             errors: list[Exception] = []
-            for venue in self.quote_venues:
-                self._absorb_events(venue.on_quote(*args), errors)
+            self._calls += 1
+            try:
+                for venue in self.quote_venues:
+                    self._absorb_events(venue.on_quote(*args), errors)
+            finally:
+                self._left_calls()
             _raise_first(errors)
         else:
             self._pending[asset] = quote

@@ -1507,17 +1507,53 @@ def test_a_continued_run_takes_its_logs_slot_count_unless_one_is_given(tmp_path:
     assert "continues kernel rest" in given.stdout
 
 
+TAKES_PROFIT = """
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class Plan(BaseModel):
+    fail: bool = False
+
+
+class TakesProfit(Strategy[Plan]):
+    Params = Plan
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        stages = [s.fsm_state.name for s in self.slots()]
+        if not stages and not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, 1.0, price=bar.close)
+        elif stages == ["POSITION_OPEN"]:
+            self.exit(self.slots()[0].slot_id, price=bar.close, limit=150.0)
+            self.buy(bar.asset, 1.0, price=bar.close, limit=50.0)
+        elif self.params.fail and "EXIT_WORKING" in stages:
+            raise ValueError("boom")
+"""
+
+
 def test_a_run_stopped_with_every_strategy_in_error_keeps_its_book(tmp_path: Path, resting: str) -> None:
+    """The book (the exit a strategy in ERROR leaves working; its entry is canceled) is saved
+    for the next run, which goes on working it."""
+    (tmp_path / "paper_takes_profit.py").write_text(TAKES_PROFIT)
+    strategy = "paper_takes_profit:TakesProfit"
     data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)
-    first = _paper_on(tmp_path, resting, data, "--param", "fail=true")
+    first = _paper_on(tmp_path, strategy, data, "--param", "fail=true")
     assert first.exit_code == 1 and "every strategy is in ERROR" in first.stderr
     snap = json.loads((tmp_path / "state" / "rest.json").read_text())
-    assert [s["fsm_state"] for s in snap["slots"]] == ["ENTRY_WORKING"]
-    assert len(snap["venue"]["orders"]) == 1
-    second = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "b.csv", [99.0] * 3 + [40.0]))
+    assert [s["fsm_state"] for s in snap["slots"]] == ["EXIT_WORKING"]
+    assert [(o["side"], o["price"]) for o in snap["venue"]["orders"]] == [("SELL", 150.0)]
+    more = _bars_csv(tmp_path / "b.csv", [99.0] * 5)
+    # A last bar trades up through the take-profit.
+    more.write_text(more.read_text() + f"{1_704_067_200 + 60 * 5},BTCUSDT,100,160,99,150,1000\n")
+    second = _paper_on(tmp_path, strategy, more)
     assert second.exit_code == 0, second.output
     snap = json.loads((tmp_path / "state" / "rest.json").read_text())
-    assert [(s["fsm_state"], s["trade_id"]) for s in snap["slots"]] == [("POSITION_OPEN", "FarBid-t1")]
+    assert "1 working order restored" in second.stdout
+    # The take-profit filled and closed the trade.
+    assert [s for s in snap["slots"] if s["trade_id"] == "TakesProfit-t1"] == []
+    assert [f["price"] for f in snap["fills"] if f["trade_id"] == "TakesProfit-t1"] == [100.02, 150.0]
 
 
 def test_a_restart_on_a_state_file_without_the_book_ends_the_orders_it_lost(
@@ -1933,14 +1969,16 @@ class Plan(BaseModel):
     fail_at: float = 0.0
 
 
-class EthBid(Strategy[Plan]):
+class EthTakesProfit(Strategy[Plan]):
     Params = Plan
     data = ("bars",)
 
     def on_bar(self, bar: Bar) -> None:
         eth = "ETHUSDT"
-        if bar.asset == eth and not self.busy(eth) and not self.position(eth) and not hasattr(self, "sent"):
-            self.sent = self.buy("ETHUSDT", 1.0, price=bar.close, limit=50.0)
+        if bar.asset == eth and bar.ts == 1_704_067_200:
+            self.buy(eth, 1.0, price=bar.close)
+        elif bar.asset == eth and [s.fsm_state.name for s in self.slots()] == ["POSITION_OPEN"]:
+            self.exit(self.slots()[0].slot_id, price=bar.close, limit=150.0)
         if self.params.fail_at and bar.asset == "BTCUSDT" and bar.ts >= self.params.fail_at:
             raise ValueError("boom")
 """
@@ -1952,27 +1990,29 @@ def test_a_replay_stopped_between_two_rows_of_one_time_continues_with_the_rest(
     """A run stops between any two rows (Ctrl-C, SIGTERM, --duration, a strategy in ERROR),
     also between two assets' bars of the same time. The next run skipped every row at the
     last run's data time, so the other asset's bar was never handled: here the bar that
-    trades through the resting ETHUSDT bid, which then never filled."""
+    trades through the resting ETHUSDT take-profit (the exit a strategy in ERROR leaves
+    working), which then never filled."""
     (tmp_path / "paper_two.py").write_text(TWO_ASSETS)
     monkeypatch.syspath_prepend(str(tmp_path))
     rows = ["timestamp,asset,open,high,low,close,volume"]
     for i in range(8):
         ts = 1_704_067_200 + 60 * i
         rows.append(f"{ts},BTCUSDT,100,101,99,100,1000")
-        rows.append(f"{ts},ETHUSDT,100,101,{40.0 if i == 5 else 99.0},100,1000")
+        rows.append(f"{ts},ETHUSDT,100,{160.0 if i == 5 else 101.0},99,100,1000")
     data = tmp_path / "two.csv"
     data.write_text("\n".join(rows) + "\n")
-    first = _paper_on(tmp_path, "paper_two:EthBid", data, "--param", f"fail_at={1_704_067_200 + 300}")
+    strategy = "paper_two:EthTakesProfit"
+    first = _paper_on(tmp_path, strategy, data, "--param", f"fail_at={1_704_067_200 + 300}")
     assert first.exit_code == 1 and "every strategy is in ERROR" in first.stderr
     snap = json.loads((tmp_path / "state" / "rest.json").read_text())
-    assert [(s["asset"], s["fsm_state"]) for s in snap["slots"]] == [("ETHUSDT", "ENTRY_WORKING")]
+    assert [(s["asset"], s["fsm_state"]) for s in snap["slots"]] == [("ETHUSDT", "EXIT_WORKING")]
 
-    second = _paper_on(tmp_path, "paper_two:EthBid", data)
+    second = _paper_on(tmp_path, strategy, data)
     assert second.exit_code == 0, second.output
     assert "11 of 16 rows were handled before" in second.stdout
     snap = json.loads((tmp_path / "state" / "rest.json").read_text())
-    assert [(s["asset"], s["fsm_state"]) for s in snap["slots"]] == [("ETHUSDT", "POSITION_OPEN")]
-    assert [(f["asset"], f["price"]) for f in snap["fills"]] == [("ETHUSDT", 50.0)]
+    assert [(s["asset"], s["fsm_state"]) for s in snap["slots"]] == []
+    assert [(f["asset"], f["side"], f["price"]) for f in snap["fills"]][1:] == [("ETHUSDT", "SELL", 150.0)]
 
 
 def test_a_continued_run_says_what_opening_its_log_cut(tmp_path: Path, resting: str) -> None:

@@ -592,9 +592,9 @@ def test_a_listener_that_raises_loses_none_of_the_venues_events() -> None:
 
 def test_an_intent_listener_that_raises_leaves_the_trade_with_its_strategy() -> None:
     """The kernel took the entry before the listener raised: the runtime still books its owner
-    and its working order, so the venues get the data that fills it and the fill reaches the
-    strategy (in ERROR now, it still holds the position)."""
-    runtime, kernel, _ = make_runtime()
+    and its working order, so the strategy, in ERROR now, has it canceled (an entry of a
+    strategy that acts on nothing more), and its cancel's answer frees the strategy's slot."""
+    runtime, kernel, venue = make_runtime()
     s = TwoRestingBuys(name="s")
     runtime.add_strategy(s)
     runtime.start()
@@ -604,11 +604,12 @@ def test_an_intent_listener_that_raises_leaves_the_trade_with_its_strategy() -> 
 
     runtime.intent_listeners.append(flaky)
     runtime.on_bar(Bar("AAA", 1.0, 100.0, 100.0, 100.0, 100.0, 50.0))
-    assert s.busy("AAA") and runtime.working_orders == 1 == len(kernel.open_orders())
     assert runtime.status()[0]["status"] == "ERROR" and "disk full" in runtime.status()[0]["error"]
+    assert runtime.stats["error_cancels"] == 1 and runtime.stats["error_cancels_failed"] == 0
+    assert not s.busy("AAA") and runtime.working_orders == 0 == len(kernel.open_orders())
+    assert venue.open_orders() == []
     runtime.on_bar(Bar("AAA", 2.0, 100.0, 100.0, 90.0, 99.0, 50.0))
-    assert kernel.slot_state(0).size == 0.01 and s.position("AAA") == pytest.approx(0.01)
-    assert [f.slot_id for f in s.fills] == [0]
+    assert kernel.slot_state(0).size == 0 and s.fills == []
 
 
 def test_a_late_fill_after_a_restart_gives_the_position_back_to_the_strategy(
