@@ -239,3 +239,56 @@ def test_close_gets_in_while_another_thread_keeps_trading() -> None:
     assert not closer.is_alive() and not trader.is_alive()
     assert closing_errors == [], closing_errors  # before: "kernel busy in another call for 10 s"
     assert len(ended) == 1 and "is closed" in str(ended[0])
+
+
+def test_a_venue_answer_waits_for_a_kernel_held_past_the_busy_limit() -> None:
+    """The venue answered a submit with its ack and fill while another thread held the kernel
+    for over 10 s (here a garbage-collector pass inside a read, which runs Python code): the
+    answer was dropped with "kernel busy", the order working at the venue and filled there,
+    the slot left ORDER_SENT and the fill never booked."""
+    import gc
+
+    venue = SlowVenue(pause=0.0)
+    answered = threading.Event()
+    holding = threading.Event()
+
+    class Held:
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            events = venue.submit(order)
+            answered.set()
+            assert holding.wait(5), "the reader never took the kernel"
+            return events
+
+        def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+            return []
+
+    kernel = ExecutionKernel(max_slots=1, venue=Held(), kernel_id="held")
+
+    def hold(phase: str, info: dict[str, Any]) -> None:
+        # Inside the reader's slot_dict, which holds the kernel while it builds dicts.
+        if phase == "start" and threading.current_thread() is reader and not holding.is_set():
+            holding.set()
+            time.sleep(10.5)
+
+    def read() -> None:
+        answered.wait(5)
+        threshold = gc.get_threshold()
+        gc.set_threshold(1)
+        gc.callbacks.append(hold)
+        try:
+            kept = []  # kept, so the reads' dicts count towards the next collection
+            for _ in range(1000):  # a few reads, until one's allocations start a collection
+                kept.append(kernel.slot_dict(0))
+                if holding.is_set():
+                    break
+        finally:
+            gc.callbacks.remove(hold)
+            gc.set_threshold(*threshold)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    out = kernel.process_intent(intent("ENTER", 0))
+    reader.join(30)
+    assert holding.is_set()
+    assert out.accepted and out.state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == 1.0

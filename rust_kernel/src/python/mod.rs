@@ -155,6 +155,18 @@ fn wait_mut<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRefMut<'py, PyKernel>
     wait_for(slf.py(), || slf.try_borrow_mut().ok())
 }
 
+/// The kernel for applying a venue's answer to a call already made: waits as long as another
+/// thread holds it. The kernel took the input and the venue acted on it, so the answer is
+/// never given up: raised as "busy", the order worked at the venue unknown to the kernel, and
+/// a fill the answer held was never booked.
+fn wait_mut_for_answer<'py>(slf: &Bound<'py, PyKernel>) -> PyRefMut<'py, PyKernel> {
+    loop {
+        if let Ok(k) = wait_mut(slf) {
+            return k;
+        }
+    }
+}
+
 /// The kernel for reading; waits like `wait_mut`.
 fn wait_ref<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRef<'py, PyKernel>> {
     wait_for(slf.py(), || slf.try_borrow().ok())
@@ -374,7 +386,7 @@ impl PyKernel {
         drop(this);
         if let Some(order) = &submitted {
             match venue.call(py, "submit", order)? {
-                Ok(answer) => wait_mut(slf)?.feed(answer, &mut out)?,
+                Ok(answer) => wait_mut_for_answer(slf).feed(answer, &mut out)?,
                 Err(msg) => venue_error(&mut out, "submit_outcome", msg),
             }
         }
@@ -388,7 +400,7 @@ impl PyKernel {
                 let sent = venue
                     .call(py, "cancel", &order)
                     .and_then(|answer| match answer {
-                        Ok(answer) => wait_mut(slf)?.feed(answer, &mut out),
+                        Ok(answer) => wait_mut_for_answer(slf).feed(answer, &mut out),
                         Err(msg) => {
                             venue_error(&mut out, "cancel_outcome", msg);
                             Ok(())
