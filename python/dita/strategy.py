@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,9 @@ from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage
+from dita._numbers import is_real
 from dita._text import shortened
+from dita.risk import KERNEL_MAX
 
 if TYPE_CHECKING:
     from dita.runtime import StrategyContext
@@ -173,7 +176,7 @@ class Strategy(Generic[P]):
                 f"params must be a {self.Params.__name__}, a mapping of parameter names to values "
                 f"or None, got {type(params).__name__} {shortened(repr(params), 120)}"
             )
-        self.name = name or type(self).__name__
+        self.name = _strategy_name(name) or type(self).__name__
         # Its fills, oldest first: all of them, or its latest (``TradingRuntime(fills_kept=)``).
         self.fills: list[Fill] = []
         # How many fills it got (each appended to ``fills``), however many ``fills`` keeps.
@@ -274,10 +277,17 @@ class Strategy(Generic[P]):
         """Exit every open trade of this strategy in ``asset`` with market orders;
         cancels entries that are still working, limit exits (a take-profit resting above the
         market leaves the trade open) and market exits of part of the position (a leg), which
-        a market exit of the whole then replaces."""
+        a market exit of the whole then replaces. With a ``price`` no exit can take (0, NaN)
+        it cancels nothing: the kernel's refusal of each exit, naming the price, answers."""
+        ids = list(self._open_slots.get(asset, ()))
+        if not _exit_price(price):
+            # Each exit would be refused for the price (raised, for what is no number): the
+            # kernel's refusals answer, and nothing is canceled. Canceled first, a take-profit
+            # resting above the market was gone and the position left with no exit at all.
+            return [self.exit(sid, price=price, reason=reason) for sid in ids]
         outcomes = []
         kernel = self.ctx.kernel
-        for sid in list(self._open_slots.get(asset, ())):
+        for sid in ids:
             slot = kernel.slot_state(sid)
             stage = slot.fsm_state.name
             if stage == "POSITION_OPEN":
@@ -528,6 +538,26 @@ class Strategy(Generic[P]):
         }
 
 
+def _strategy_name(name: object) -> str | None:
+    """``name`` checked as a strategy's name (None or "" for the class name): text, not blank,
+    without control characters. It names the strategy's intent and trade ids, its status and its
+    logs: a number raised a bare "expected string" from ``add_strategy``, and a NUL byte put the
+    strategy in ERROR at its first ``buy`` (the kernel refused the intent id)."""
+    if name is None or name == "":
+        return None
+    if not isinstance(name, str):
+        raise TypeError(
+            f"name={shortened(repr(name), 120)} must be a str (or None for the class name), "
+            f"got {type(name).__name__}"
+        )
+    if not name.strip() or not name.isprintable():
+        raise ValueError(
+            f"name={shortened(repr(name), 120)} must be a printable name, not blank and without "
+            "control characters (a NUL, a newline, a tab)"
+        )
+    return name
+
+
 def load_strategy_class(ref: str) -> type[Strategy[Any]]:
     """``"package.module:ClassName"`` (found in the working directory too, as ``python -m``
     finds it) or ``"path/to/file.py:ClassName"`` to the class, with a clear error for every way
@@ -684,7 +714,48 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
                 for key in flags
             ],
         )
+    # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
+    # strategy given `--param entry_z=nan` ran and never traded. Infinity stays a value (a
+    # bound never reached); a model or field that allows NaN itself (allow_inf_nan=True) gets it.
+    nans = [
+        key
+        for key, name in _input_names(model).items()
+        if key in values and _holds_nan(getattr(validated, name, None)) and not _allows_nan(model, name)
+    ]
+    if nans:
+        raise ValidationError.from_exception_data(
+            model.__name__,
+            [
+                {
+                    "type": PydanticCustomError("finite_number", "Input should be a number, not NaN"),
+                    "loc": (key,),
+                    "input": values[key],
+                }
+                for key in nans
+            ],
+        )
     return validated
+
+
+def _holds_nan(value: object) -> bool:
+    """Whether ``value`` is NaN, or a list, tuple, set or dict (its values) holding one."""
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nan(item) for item in value)
+    return False
+
+
+def _allows_nan(model: type[BaseModel], name: str) -> bool:
+    """Whether field ``name`` of ``model`` asks for NaN itself (``allow_inf_nan=True`` on the
+    field or the model, not pydantic's default)."""
+    for meta in model.model_fields[name].metadata:
+        allowed = getattr(meta, "allow_inf_nan", None)
+        if allowed is not None:
+            return bool(allowed)
+    return model.model_config.get("allow_inf_nan") is True
 
 
 def _read_as_a_number(value: object, flag: bool) -> bool:
@@ -714,6 +785,12 @@ def _input_names(model: type[BaseModel]) -> dict[str, str]:
             )
             names.update((p[0], name) for p in paths if p and isinstance(p[0], str))
     return names
+
+
+def _exit_price(price: object) -> bool:
+    """Whether ``price`` is one the kernel takes as an exit's reference price: a real number (not
+    a bool), finite, above 0 and within its bound."""
+    return is_real(price) and math.isfinite(price) and 0.0 < price <= KERNEL_MAX
 
 
 def _exits_all(slot: TradeSlot) -> bool:
