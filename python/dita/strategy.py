@@ -682,17 +682,7 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
             message = "unknown parameter; the parameters are {known}"
             if not known:
                 message = "unknown parameter; this strategy takes no parameters"
-            raise ValidationError.from_exception_data(
-                model.__name__,
-                [
-                    {
-                        "type": PydanticCustomError("unknown_parameter", message, {"known": known}),
-                        "loc": (name,),
-                        "input": values[name],
-                    }
-                    for name in unknown
-                ],
-            )
+            _refuse(model, values, unknown, "unknown_parameter", message, {"known": known})
     validated = model.model_validate(values)
     # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` ran
     # with a window of 1. Looked at after the model's own validators: one may take a bool.
@@ -702,18 +692,7 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
         if isinstance(values.get(key), bool)
         and _read_as_a_number(getattr(validated, name, None), values[key])
     ]
-    if flags:
-        raise ValidationError.from_exception_data(
-            model.__name__,
-            [
-                {
-                    "type": PydanticCustomError("number_type", "Input should be a number, not true or false"),
-                    "loc": (key,),
-                    "input": values[key],
-                }
-                for key in flags
-            ],
-        )
+    _refuse(model, values, flags, "number_type", "Input should be a number, not true or false")
     # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
     # strategy given `--param entry_z=nan` ran and never traded. Infinity stays a value (a
     # bound never reached); a model or field that allows NaN itself (allow_inf_nan=True) gets it.
@@ -722,19 +701,24 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
         for key, name in _input_names(model).items()
         if key in values and _holds_nan(getattr(validated, name, None)) and not _allows_nan(model, name)
     ]
-    if nans:
-        raise ValidationError.from_exception_data(
-            model.__name__,
-            [
-                {
-                    "type": PydanticCustomError("finite_number", "Input should be a number, not NaN"),
-                    "loc": (key,),
-                    "input": values[key],
-                }
-                for key in nans
-            ],
-        )
+    _refuse(model, values, nans, "finite_number", "Input should be a number, not NaN")
     return validated
+
+
+def _refuse(
+    model: type[BaseModel],
+    values: Mapping[str, Any],
+    keys: list[str],
+    kind: str,
+    said: str,
+    context: dict[str, Any] | None = None,
+) -> None:
+    """Raise a ValidationError naming each parameter of ``keys`` with its input, when any."""
+    if keys:
+        error = PydanticCustomError(kind, said, context)
+        raise ValidationError.from_exception_data(
+            model.__name__, [{"type": error, "loc": (key,), "input": values[key]} for key in keys]
+        )
 
 
 def _holds_nan(value: object) -> bool:
