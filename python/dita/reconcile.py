@@ -52,6 +52,11 @@ class ReconciliationReport:
     missed_fills: list[dict[str, Any]] = field(default_factory=list)
     ended_at_venue: list[dict[str, Any]] = field(default_factory=list)
     lost_submits: list[dict[str, Any]] = field(default_factory=list)
+    # Orders the venue acknowledged (or filled) and no longer has (purged some time after they
+    # ended, or a venue's record lost): ended, with what they filled beyond what is booked
+    # unknown (a fill may be missing), each with its ``venue_order_id``, ``booked_filled_size``,
+    # ``ended_as`` and the ``reason``.
+    purged_at_venue: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_canceled: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_left: list[dict[str, Any]] = field(default_factory=list)
     # Unknown orders whose cancel raised or the venue refused (with the reason): they may
@@ -610,6 +615,29 @@ def reconcile_with_venue(
         # touches no other slot, so the other orders are still reconciled. A malformed answer
         # is found before the first event, so it changes nothing for its order.
         try:
+            if theirs is None and (mine.venue_order_id or mine.filled_size > QTY_EPS):
+                # It reached the venue (acknowledged or filled), which no longer has it: over
+                # there, not a lost submit (ended as one, a REJECT, a fill it made beyond what is
+                # booked went unsaid). Its figure is the kernel's "cannot say", as an adapter's.
+                cancel_asked = mine.cancel_requested
+                had = f"venue order id {mine.venue_order_id}" if mine.venue_order_id else "it filled"
+                reason = (
+                    f"the venue took it ({had}) and no longer has it "
+                    f"(purged, or its record lost): ended here; what it filled beyond the "
+                    f"{mine.filled_size!r} booked is unknown, so a fill may be missing: check the venue's "
+                    "trade history and the positions"
+                )
+                apply(event(mine, "CANCEL_ACK" if cancel_asked else "EXPIRED", reason=reason))
+                report.purged_at_venue.append(
+                    {
+                        **item,
+                        "venue_order_id": mine.venue_order_id,
+                        "booked_filled_size": mine.filled_size,
+                        "ended_as": "CANCELED" if cancel_asked else "EXPIRED",
+                        "reason": reason,
+                    }
+                )
+                continue
             if theirs is None:
                 # The venue never received it: the submit was lost, so it ends here.
                 apply(event(mine, "REJECT", reason="not at the venue after restart (submit lost)"))
@@ -654,6 +682,12 @@ def reconcile_with_venue(
     in_doubt = {o.client_order_id for o in kernel.orders_in_doubt()}
     awaited = kernel.awaited_orders()
     settling = [o for o in awaited if not only_in_doubt or o.client_order_id in in_doubt]
+    for mine in settling:
+        if mine.client_order_id in in_doubt and not mine.venue_order_id:
+            # Followed before it is asked about, as a submit in doubt is (above): the throttled
+            # request may have been the cancel of a submit that timed out, and at the first "no
+            # such order" one sent a moment before the restart was ended, its late fill lost.
+            follow(mine)
     told_of = [(mine, *find(mine)) for mine in settling]
     # Those the venue no longer works first: settled, an order no longer counts in its slot's
     # wait, which is then, for the slot's other order the venue still works, that order's own

@@ -241,7 +241,9 @@ def test_a_paper_order_of_the_last_run_ends_at_reconciliation_after_a_restart(tm
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="paper-restart", wal_dir=str(tmp_path))
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     report = kernel.reconcile_with_venue()
-    assert report.unresolved == [] and [o["slot_id"] for o in report.lost_submits] == [0]
+    # The paper venue acknowledged it (and filled part): not a lost submit.
+    assert report.unresolved == [] and [o["slot_id"] for o in report.purged_at_venue] == [0]
+    assert report.lost_submits == []
     slot = kernel.slot_state(0)
     assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.5)
     assert kernel.open_orders() == []
@@ -981,7 +983,7 @@ def test_ccxt_reconciliation_after_a_restart_asks_the_exchange_in_the_orders_mar
     and asked every market the exchange serves for it, one request each (thousands on Binance:
     a ban from the exchange when a restarted kernel most needs it). Reconciliation gives the
     kernel's asset of the order, and the exchange is asked once, in that market, whether it
-    has the order (its fill is booked) or not (the order ends as a lost submit). Through a
+    has the order (its fill is booked) or not (acknowledged before, it ends as purged). Through a
     router too: the order's asset is routed to the exchange, and the paper venue is not asked."""
 
     def restarted(venue: CcxtVenue) -> Any:
@@ -1016,7 +1018,8 @@ def test_ccxt_reconciliation_after_a_restart_asks_the_exchange_in_the_orders_mar
         ]
         assert report.lost_submits == [] and kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
     else:
-        assert [m["client_order_id"] for m in report.lost_submits] == [coid] and report.missed_fills == []
+        assert [m["client_order_id"] for m in report.purged_at_venue] == [coid] and report.missed_fills == []
+        assert report.lost_submits == []
         assert kernel.open_orders() == [] and kernel.slot_state(0).size == 0.0
 
 

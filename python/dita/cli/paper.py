@@ -1198,16 +1198,19 @@ def _reconcile(session: PaperSession) -> None:
             if isinstance(order, dict):
                 trades[order.get("client_order_id")] = s.get("trade_id", "")
     report = session.runtime.reconcile_with_venue()
-    if report.lost_submits:
+    # Never sent, or taken by the last run's venue (``purged_at_venue``): this venue's book is
+    # in memory, so neither can have filled beyond what the kernel booked.
+    ended = [*report.lost_submits, *report.purged_at_venue]
+    if ended:
         named = ", ".join(
             f"{o['client_order_id']} (slot {o['slot_id']}, {trades.get(o['client_order_id'], '?')})"
-            for o in report.lost_submits
+            for o in ended
         )
-        n = len(report.lost_submits)
+        n = len(ended)
         typer.echo(
             f"reconcile: ended {n} order{'' if n == 1 else 's'} the venue does not hold: {named}", err=True
         )
-    for line in report.lines(skip=("lost_submits",)):
+    for line in report.lines(skip=("lost_submits", "purged_at_venue")):
         typer.echo(f"reconcile: {line}", err=True)
 
 

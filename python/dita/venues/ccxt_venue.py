@@ -370,6 +370,15 @@ def _exchange_order_id(market_id: str, venue_order_id: str) -> str:
     return venue_order_id[len(prefix) :] if venue_order_id.startswith(prefix) else venue_order_id
 
 
+def _never_acknowledged(order: VenueOrder) -> bool:
+    """Whether the kernel never saw ``order`` acknowledged or filled: a submit in doubt (NEW), or
+    an order in doubt (``orders_in_doubt()``: rate limited before its ack with a cancel asked,
+    ended REJECTED and kept), which the exchange may show late if the throttled request was the
+    cancel of a submit that timed out."""
+    unheard = order.status in (VenueOrderStatus.NEW, VenueOrderStatus.REJECTED)
+    return unheard and not order.venue_order_id and not order.filled_size > 0
+
+
 def _trade_amount(trade: dict[str, Any]) -> float:
     """The trade's amount; 0 when it or the trade's price is not a positive number (the trade
     is not reported)."""
@@ -1756,7 +1765,7 @@ class CcxtVenue:
             # cancel's (CANCEL_ACK), as in the process that sent it, not an EXPIRED nobody asked for.
             cancel_requested=order.cancel_requested,
         )
-        if order.status == VenueOrderStatus.NEW and not order.venue_order_id:
+        if _never_acknowledged(order):
             tracked.acked = False
             now = self._clock()
             tracked.unresolved_since = now
