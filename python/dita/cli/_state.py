@@ -29,6 +29,7 @@ from dita.venues.paper import MAX_LEVERAGE
 __all__ = [
     "PERIODS",
     "default_state_dir",
+    "live_run",
     "named_state_dir",
     "period_start",
     "read_hazelcast",
@@ -103,6 +104,19 @@ class _Control(_Shape):
     frozen: bool = False
 
 
+class _FillModel(_Shape):
+    """The paper venue's fill model and the account's seed balance, as `dita paper` records them
+    (its option names; ``maker_fee_rate`` resolved): a run continuing the kernel keeps them.
+    Their bounds are the options' (``BacktestConfig``), checked by the run that takes them."""
+
+    balance: float
+    fee_rate: float
+    maker_fee_rate: float
+    slippage_bps: float
+    latency_ms: float
+    volume_share: float
+
+
 class _Strategy(_Shape):
     name: str
     status: str
@@ -162,6 +176,9 @@ class StateFile(_Shape):
     # The paper venue's account leverage (None: no margin check), which a run continuing the
     # kernel keeps; a file written before it was recorded has none, and such a run takes its own.
     leverage: float | None = Field(default=None, gt=0, le=MAX_LEVERAGE)
+    # Fees, slippage, latency, volume share and balance, kept by a run continuing the kernel as
+    # the leverage is; a file written before they were recorded has none.
+    fill_model: _FillModel | None = None
 
 
 class _Projected(_Shape):
@@ -287,6 +304,25 @@ def _read_state_file(path: Path) -> str | None:
         warn(f"skipped state file {exc}, larger than a state file is")
         return None
     return data.decode("utf-8")  # as written; a decode error is a ValueError, not ours
+
+
+def live_run(path: Path) -> int | None:
+    """The pid of the run that writes the state file ``path``, while it runs: the file says it
+    is running, and its very process (the start time the file records) is alive. None
+    otherwise: a file this process wrote, one that cannot be read as a state file, or one
+    without the start time (its pid may be another process's since)."""
+    try:
+        snap = json.loads(regular_file_bytes(path, STATE_FILE_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError, NotRegularFile, TooLarge):
+        return None
+    if not isinstance(snap, dict) or snap.get("running") is not True:
+        return None
+    pid, started = snap.get("pid"), snap.get("pid_start")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid == os.getpid():
+        return None
+    if not isinstance(started, str) or not started:
+        return None
+    return pid if pid_alive(pid) and process_start(pid) == started else None
 
 
 def _quiet_note(snap: dict[str, Any]) -> str | None:

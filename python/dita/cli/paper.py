@@ -64,6 +64,16 @@ FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says 
 # The state file's format: 2 added the paper venue's book (``venue``), which a run continuing
 # the kernel (--wal-dir) restores; files without ``format`` are format 1.
 STATE_FORMAT = 2
+# The fill model's options a run continuing its kernel keeps (the state file's ``fill_model``),
+# by their names in ``BacktestConfig`` and in the state file.
+FILL_MODEL_OPTIONS = {
+    "balance": "--balance",
+    "fee_rate": "--fee-rate",
+    "maker_fee_rate": "--maker-fee-rate",
+    "slippage_bps": "--slippage-bps",
+    "latency_ms": "--latency-ms",
+    "volume_share": "--volume-share",
+}
 
 
 class PaperSession:
@@ -144,6 +154,7 @@ class PaperSession:
         self.runtime.add_strategy(strategy)
         self.state_dir = state_dir
         self.status_every = status_every
+        self.fill_model = fill_model
         self.fills: list[dict[str, Any]] = []
         # Totals per UTC day of the fills no longer kept, so `dita pnl` periods stay whole.
         self.older_fills: dict[str, dict[str, float]] = {}
@@ -208,6 +219,7 @@ class PaperSession:
             # itself is said by the run, and the save after this refuses to write a book then).
             pass
         slots = [s for s in self.kernel.slots() if s.get("fsm_state") not in ("IDLE", "CLOSED")]
+        account = self.kernel.account()
         return {
             "format": STATE_FORMAT,
             "kernel_id": self.kernel.kernel_id,
@@ -218,6 +230,9 @@ class PaperSession:
             "clock": self.runtime.clock,
             # The account's margin rules: a run continuing this kernel keeps them (--leverage).
             "leverage": self.venue.settings.leverage,
+            # Its fees, slippage, latency and volume share, and its seed balance (the log's,
+            # for a continued kernel): a run continuing this kernel keeps them too.
+            "fill_model": _fill_model_record(self.fill_model, account.get("seed_capital")),
             "data_time": self._data_time(),
             # How many rows of data_time the runtime took: a run stopped between two rows of
             # one time (two assets' bars) is continued with the rest of them.
@@ -227,7 +242,7 @@ class PaperSession:
             # than a few of them (the process hung or stopped).
             "status_every": self.status_every,
             "rows": self.runtime.data_points,
-            "account": self.kernel.account(),
+            "account": account,
             "control": self.kernel.control(),
             "slots": slots,
             "strategies": self.runtime.status(),
@@ -474,6 +489,7 @@ class _Silence:
 
 
 def paper(
+    ctx: typer.Context,
     strategy: Annotated[str, typer.Option(help="Strategy as MODULE:CLASS or FILE.py:CLASS")],
     data: Annotated[
         str | None, typer.Option(help="Replay this .csv/.csv.gz/.parquet ('sample' = shipped bars)")
@@ -550,7 +566,7 @@ def paper(
 
     from dita.backtest.data import DataError, load_market_data
     from dita.backtest.engine import BacktestConfig
-    from dita.cli._state import named_state_dir
+    from dita.cli._state import live_run, named_state_dir
     from dita.data import SAMPLE_BARS
     from dita.runtime import StrategyStatus
     from dita.strategy import Bar, Quote
@@ -585,11 +601,19 @@ def paper(
     if state.exists() and not state.is_dir():
         fail(f"{named} {state} is a file; give a directory for the state file")
     state_file = state / f"{kernel_id}.json"
+    # Two runs of one kernel id rewrote one state file in turn: `dita status` showed their
+    # states by turns, and a run continuing its log could find the other's book in it.
+    if (holder := live_run(state_file)) is not None:
+        fail(
+            f"kernel {kernel_id!r} is run by process {holder}, which is still running (its state file "
+            f"{state_file} says so): stop that run first, or give this one another --kernel-id"
+        )
     previous = None
     if wal_dir is not None and (previous := _previous_state(state_file)) is not None:
         previous = _of_this_log(previous, state_file, wal_dir)
-    if previous is not None and wal_dir is not None:
-        kept = _continued_leverage(previous, state_file, wal_dir, kernel_id, leverage)
+    if previous is not None and wal_dir is not None and _continues_kernel(wal_dir, kernel_id):
+        fill_model = _continued_fill_model(previous, state_file, fill_model, lambda name: _given(ctx, name))
+        kept = _continued_leverage(previous, state_file, leverage)
         # Checked by StateFile as the option is by BacktestConfig: taken as it is.
         fill_model = fill_model.model_copy(update={"leverage": kept})
     strat = load_strategy(strategy, *parse_params(param or [], params))
@@ -796,8 +820,10 @@ def paper(
 
     path: Path | None = None
     restore_sigterm = sigterm_as_interrupt()
-    session.runtime.start()
     try:
+        # Inside the stops' guard: a strategy's on_start may take long (history, a model), and
+        # a SIGTERM or Ctrl-C there ended the command with 130, the kernel unclosed, no state saved.
+        session.runtime.start()
         if session.continued:
             _reconcile(session)
         with live:
@@ -1049,25 +1075,93 @@ def _same_dir(a: Path, b: Path) -> bool:
         return False
 
 
-def _continued_leverage(
-    previous: dict[str, Any], path: Path, wal_dir: Path, kernel_id: str, given: float | None
-) -> float | None:
-    """The account leverage of a run that may continue its kernel: the one its state file
-    ``path`` records (None: no margin check) when the log in ``wal_dir`` holds the kernel
-    ``kernel_id``, and ``given`` (--leverage) is left out or the same; else ``given``, or the
-    default. A state file written before the leverage was recorded leaves it to ``given`` or
-    the default, as then. Exits 2, before the log opens, when ``given`` differs from the
-    recorded one: the account would change its margin rules part-way, and the orders it took
-    under them. A log that cannot be read, or holds another kernel, is left to the session,
+def _continues_kernel(wal_dir: Path, kernel_id: str) -> bool:
+    """Whether the log in ``wal_dir`` holds the kernel ``kernel_id``, which a run on it then
+    continues. A log that cannot be read, or holds another kernel, is left to the session,
     which says why it cannot start."""
-    from dita._kernel import WalError, wal_kernel_id
+    from dita._kernel import wal_kernel_id
 
-    default = LEVERAGE if given is None else given
     try:
-        continues = wal_kernel_id(wal_dir) == kernel_id
+        return wal_kernel_id(wal_dir) == kernel_id
     except (OSError, WalError):
-        continues = False  # no log of this kernel can be read there: the session says why
-    if not continues or "leverage" not in previous:
+        return False  # no log of this kernel can be read there: the session says why
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command's parameter ``name`` was given (on its command line or through the
+    environment), not left to its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _fill_model_record(fill_model: BacktestConfig, seed_capital: Any) -> dict[str, float]:
+    """The state file's ``fill_model``: ``fill_model``'s fees (the maker's resolved),
+    slippage, latency and volume share, and the account's seed balance (``seed_capital``,
+    the kernel's; ``fill_model``'s when the kernel gives none)."""
+    return {
+        "balance": float(seed_capital) if is_real(seed_capital) else float(fill_model.balance),
+        "fee_rate": float(fill_model.fee_rate),
+        "maker_fee_rate": float(fill_model.maker_rate),
+        "slippage_bps": float(fill_model.slippage_bps),
+        "latency_ms": float(fill_model.latency_ms),
+        "volume_share": float(fill_model.volume_share),
+    }
+
+
+def _continued_fill_model(
+    previous: dict[str, Any], path: Path, fill_model: BacktestConfig, given: Callable[[str], bool]
+) -> BacktestConfig:
+    """The fill model of a run continuing its kernel: the fees, slippage, latency, volume share
+    and balance its state file ``path`` records, where the options were left out or given the
+    same (``given`` says which were given); ``fill_model`` as it is for a file written before
+    they were recorded. Exits 2, before the log opens, when one given differs from the
+    recorded one (the orders the account placed would fill under other rules part-way, and the
+    balance is the log's), or the file records one no option takes."""
+    from pydantic import ValidationError
+
+    from dita.backtest.engine import BacktestConfig
+
+    recorded = previous.get("fill_model")
+    if not isinstance(recorded, dict):
+        return fill_model
+    kept_values = {name: recorded[name] for name in FILL_MODEL_OPTIONS}
+    try:
+        kept = BacktestConfig.model_validate({**fill_model.model_dump(), **kept_values})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(["fill_model", *(str(part) for part in first["loc"])])
+        fail(
+            f"the state file {path} is not one `dita paper` wrote: {where}: "
+            f"{first['msg'].removeprefix('Value error, ')}, got {shortened(repr(first['input']))}"
+        )
+    for name, option in FILL_MODEL_OPTIONS.items():
+        ours = fill_model.maker_rate if name == "maker_fee_rate" else getattr(fill_model, name)
+        if given(name) and ours != kept_values[name]:
+            theirs = _number(kept_values[name])
+            fail(
+                f"{option} {_number(ours)} differs from the {name} {theirs} the state file {path} records "
+                f"for kernel {previous['kernel_id']!r}: a continued account keeps its fill model. Leave "
+                f"{option} out to continue at {theirs}, or start a new account with another --kernel-id "
+                "and --wal-dir"
+            )
+    return kept
+
+
+def _number(value: float) -> str:
+    """``value`` as short as it reads back the same: 0.001, 5000, 1.2345678901e-05."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
+def _continued_leverage(previous: dict[str, Any], path: Path, given: float | None) -> float | None:
+    """The account leverage of a run continuing its kernel: the one its state file ``path``
+    records (None: no margin check) when ``given`` (--leverage) is left out or the same; else
+    ``given``, or the default. A state file written before the leverage was recorded leaves
+    it to ``given`` or the default, as then. Exits 2, before the log opens, when ``given``
+    differs from the recorded one: the account would change its margin rules part-way, and
+    the orders it took under them."""
+    default = LEVERAGE if given is None else given
+    if "leverage" not in previous:
         return default
     kept: float | None = previous["leverage"]
     if given is None or given == kept:
