@@ -132,3 +132,20 @@ def test_a_state_file_written_before_the_fill_model_was_recorded_takes_the_optio
     again = _paper(tmp_path, resting, _bars(tmp_path / "b.csv", [99.0] * 7), "--fee-rate", "0.0005")
     assert again.exit_code == 0, again.output
     assert _state(tmp_path)["fill_model"]["fee_rate"] == 0.0005
+
+
+def test_a_live_runs_kernel_is_not_continued_as_a_replay(tmp_path: Path, resting: str) -> None:
+    """A state file of a live run (wall clock) continued with --data took its wall-clock time
+    as the replay's place: every row was skipped, and the run said they had been handled."""
+    first = _paper(tmp_path, resting, _bars(tmp_path / "a.csv", [99.0] * 5))
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "state" / "k.json"
+    state = _state(tmp_path)
+    state["clock"] = "wall"  # as a --ccxt-exchange run of this kernel writes it
+    path.write_text(json.dumps(state))
+
+    again = _paper(tmp_path, resting, _bars(tmp_path / "b.csv", [99.0] * 7))
+    assert again.exit_code == 2, again.output
+    assert "live run" in again.output and "--data" in again.output
+    assert "rows were handled before" not in again.output
+    assert _state(tmp_path)["clock"] == "wall"  # nothing ran

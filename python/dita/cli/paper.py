@@ -673,6 +673,13 @@ def paper(
         live_feed = (client, wanted)
         clock = "wall"
         listed = ids  # the assets the feed's quotes name
+    if clock == "data" and previous is not None and previous.get("clock") == "wall":
+        # Its time is the wall clock's: taken as the replay's place, every row was skipped and
+        # the run said they had been handled.
+        fail(
+            f"the state file {state_file} records a live run of kernel {kernel_id!r} (--ccxt-exchange, "
+            "the wall clock): --data cannot continue it; replay under another --kernel-id and --wal-dir"
+        )
     jr, proj = _open_sinks(journal, hazelcast, hz_cluster)
     try:
         state.mkdir(parents=True, exist_ok=True)
