@@ -256,7 +256,16 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// holds. Only an exit the venue does not cap (not reduce-only, rules 24) gets there, after a
 /// late fill of an earlier exit took part of the position (rules 28). Before, the whole fill
 /// realized PnL (0.4 sold beyond a position of 0.6 counted as a gain or loss of the trade),
-/// and the fill was OK (INFO).
+/// and the fill was OK (INFO). And the order-rate window rewrites no stamp
+/// (`risk::RateWindow::count`): a count at an intent's time counts the stamps within a second
+/// of it either way, and drops only those a second or more before both that time and the
+/// latest stamp less than a second after it. Rules 30 took a stamp more than a second after
+/// the time back to a second after it: with a rate of 5, five orders at 10.0, then an intent
+/// stamped 8.0 took them to 9.0, and five more at 10.2 passed. And a count more than a second
+/// after every order dropped them: an intent at 11.5 passed, and so did five more at 10.2. A
+/// stamp an hour ahead counts only once an intent's time is within a second of it. A window
+/// full (100,000 stamps) out of order drops the stamp farthest from the order, not the first
+/// recorded.
 pub const RULES: u16 = 31;
 
 thread_local! {

@@ -290,8 +290,12 @@ impl PartialEq for RateWindow {
 }
 
 impl RateWindow {
-    /// How many submits happened in the second before `now`.
+    /// How many submits happened in the second before `now` (rules 31 on: within a second
+    /// of `now`, either way).
     pub fn count(&mut self, now: f64) -> usize {
+        if crate::error::rules() >= 31 {
+            return self.count_either_way(now);
+        }
         if crate::error::rules() >= 18 {
             // A stamp later than `now` (an intent stamped ahead, a clock stepped back) counts
             // as made at `now`, and leaves the window a second later: it counted until `now`
@@ -313,15 +317,53 @@ impl RateWindow {
                     *t = t.min(latest);
                 }
                 self.stamps.retain(|&t| now - t < 1.0);
-                let (a, b) = self.stamps.as_slices();
-                self.ordered = a.is_sorted()
-                    && b.is_sorted()
-                    && a.last().zip(b.first()).is_none_or(|(x, y)| x <= y);
+                self.ordered = self.in_order();
             }
             return self.stamps.len();
         }
         self.drop_old(now);
         self.stamps.len()
+    }
+
+    /// Rules 31 on: the stamps within a second of `now`, before or after it. No stamp is
+    /// rewritten (rules 30 took one more than a second after `now` back to `now + 1`: an
+    /// intent stamped two seconds behind the window's orders took them back with it, they
+    /// left the window a second early, and the next second's orders passed a rate they
+    /// doubled); one far ahead (rules 18: an hour) counts only once `now` is within a second
+    /// of it. The stamps a second or more before both `now` and the latest stamp less than a
+    /// second after it leave: a count more than a second ahead of the orders (another
+    /// process's clock) keeps the latest order's second, which it took out of the window
+    /// before, and the next orders of that clock passed the rate again.
+    fn count_either_way(&mut self, now: f64) -> usize {
+        if self.ordered && self.stamps.back().is_none_or(|&t| t - now < 1.0) {
+            // In order, none a second or more ahead: the old ones are in front.
+            let newest = self.stamps.back().map_or(now, |&t| t.min(now));
+            self.drop_old(newest);
+            // Those kept for the newest's second but a second before `now` are in front.
+            let behind = match self.stamps.front() {
+                Some(&t) if now - t >= 1.0 => self.stamps.partition_point(|&t| now - t >= 1.0),
+                _ => 0,
+            };
+            return self.stamps.len() - behind;
+        }
+        let newest = self
+            .stamps
+            .iter()
+            .filter(|&&t| t - now < 1.0)
+            .fold(f64::NEG_INFINITY, |m, &t| m.max(t));
+        let keep_from = now.min(newest);
+        self.stamps.retain(|&t| keep_from - t < 1.0);
+        self.ordered = self.in_order();
+        self.stamps
+            .iter()
+            .filter(|&&t| now - t < 1.0 && t - now < 1.0)
+            .count()
+    }
+
+    /// Whether no stamp is later than the next.
+    fn in_order(&self) -> bool {
+        let (a, b) = self.stamps.as_slices();
+        a.is_sorted() && b.is_sorted() && a.last().zip(b.first()).is_none_or(|(x, y)| x <= y)
     }
 
     /// Drops the stamps in front a second or more before `now`.
@@ -342,8 +384,26 @@ impl RateWindow {
         self.stamps.push_back(now);
         // The window never needs more than the highest rate taken; keep memory bounded.
         if self.stamps.len() > MAX_ORDER_RATE as usize {
-            self.stamps.pop_front();
+            if self.ordered || crate::error::rules() < 31 {
+                self.stamps.pop_front();
+            } else {
+                self.drop_farthest(now);
+            }
         }
+    }
+
+    /// Rules 31 on, for a window full out of order: drops the stamp farthest from `now`, one
+    /// a second or more away if any, rather than the first recorded. A stamp far ahead is no
+    /// longer taken back to `now`: kept while the first recorded, within the second, left, it
+    /// held the count at `now` below the most the window holds, and a rate of 100,000 never
+    /// bound.
+    fn drop_farthest(&mut self, now: f64) {
+        let away = |t: f64| (now - t).abs();
+        let far = (0..self.stamps.len())
+            .max_by(|&i, &j| away(self.stamps[i]).total_cmp(&away(self.stamps[j])));
+        let far = far.filter(|&i| away(self.stamps[i]) >= 1.0).unwrap_or(0);
+        self.stamps.remove(far);
+        self.ordered = self.in_order();
     }
 }
 
@@ -498,13 +558,22 @@ mod tests {
     }
 
     #[test]
-    fn a_stamp_ahead_of_the_clock_leaves_the_window_two_seconds_after_it_is_seen() {
+    fn a_stamp_ahead_of_the_clock_counts_once_the_clock_is_within_a_second_of_it() {
         let mut w = RateWindow::default();
         w.record(3_610.0); // stamped an hour ahead
         w.record(10.0);
-        assert_eq!(w.count(10.5), 2); // both within the second before 10.5
-        assert_eq!(w.count(11.2), 1); // the stamp ahead was taken as 11.5, a second after
-        assert_eq!(w.count(12.5), 0);
+        assert_eq!(w.count(10.5), 1);
+        assert_eq!(w.count(3_609.2), 1);
+        assert_eq!(w.count(3_610.9), 1);
+        assert_eq!(w.count(3_611.0), 0);
+        let under_30 = crate::error::replaying(30, || {
+            let mut w = RateWindow::default();
+            w.record(3_610.0);
+            w.record(10.0);
+            (w.count(10.5), w.count(11.2), w.count(12.5))
+        });
+        // Both within the second before 10.5, the stamp ahead taken as 11.5, a second after.
+        assert_eq!(under_30, (2, 1, 0));
         let under_29 = crate::error::replaying(29, || {
             let mut w = RateWindow::default();
             w.record(3_610.0);
@@ -535,6 +604,103 @@ mod tests {
         assert_eq!(crate::error::replaying(29, run), (5, 0));
     }
 
+    #[test]
+    fn a_count_rewrites_no_stamp() {
+        let mut w = RateWindow::default();
+        for _ in 0..5 {
+            w.record(10.0);
+        }
+        // Two seconds behind: none within a second of it, and none moved (rules 30 took the
+        // five to 9.0, and at 10.2 none was left).
+        assert_eq!(w.count(8.0), 0);
+        assert_eq!(w.count(10.2), 5);
+        // Half a second ahead of 9.5.
+        assert_eq!(w.count(9.5), 5);
+        // More than a second after them: none counted, and none dropped, the newest
+        // order's second (rules 30 dropped them all).
+        assert_eq!(w.count(11.5), 0);
+        w.record(11.5);
+        assert_eq!(w.count(10.2), 5);
+        assert_eq!(w.count(11.0), 1);
+        assert_eq!(
+            crate::error::replaying(30, || {
+                let mut w = RateWindow::default();
+                for _ in 0..5 {
+                    w.record(10.0);
+                }
+                (w.count(8.0), w.count(10.2))
+            }),
+            (5, 0)
+        );
+    }
+
+    #[test]
+    fn what_remains_a_clock_ahead_with_an_order_in_the_window_drops_the_others() {
+        // The window cannot tell clocks apart (docs/kernel.md): the second intent of a clock
+        // 1.5 s ahead drops the five at 10.0, and the clock behind gets the rate again.
+        let mut w = RateWindow::default();
+        for _ in 0..5 {
+            w.record(10.0);
+        }
+        assert_eq!(w.count(11.5), 0);
+        w.record(11.5);
+        assert_eq!(w.count(10.2), 5);
+        assert_eq!(w.count(11.6), 1);
+        assert_eq!(w.count(10.2), 0);
+    }
+
+    #[test]
+    fn unordered_stamps_count_within_a_second_either_way() {
+        let mut w = RateWindow::default();
+        for t in [10.0, 3_610.0, 10.5, 9.4, 10.9] {
+            w.record(t);
+        }
+        assert_eq!(w.count(10.3), 4); // 10.0, 10.5, 9.4 and 10.9, not 3,610
+        assert_eq!(w.count(9.95), 4); // 10.9 is 0.95 after
+        assert_eq!(w.count(10.5), 3); // 9.4 is 1.1 before: dropped
+        assert_eq!(w.count(10.3), 3);
+        // More than a second after every order but 3,610: the latest order's second stays.
+        assert_eq!(w.count(12.0), 0);
+        w.record(12.0);
+        // 10.0 is 0.95 before, 12.0 1.05 after.
+        assert_eq!(w.count(10.95), 3);
+        // Far ahead: what is a second before it and before 3,610 leaves.
+        assert_eq!(w.count(3_609.5), 1);
+        assert_eq!(w.count(10.95), 0);
+        w.record(3_610.5);
+        assert_eq!(w.count(3_611.2), 1);
+        assert_eq!(w.stamps, [3_610.0, 3_610.5]);
+        assert!(w.ordered);
+    }
+
+    #[test]
+    fn a_full_window_drops_the_stamp_farthest_from_the_order() {
+        // A stamp an hour ahead, recorded after the first order: dropping the first recorded,
+        // the window held 99,999 within the second, and a rate of 100,000 never bound.
+        let mut w = RateWindow::default();
+        w.record(5.0);
+        w.record(3_610.0);
+        for _ in 1..MAX_ORDER_RATE as usize {
+            w.record(5.0); // the last one past the most the window holds
+        }
+        assert_eq!(w.count(5.0) as f64, MAX_ORDER_RATE);
+        assert_eq!(w.count(3_610.0), 0);
+        // In order, the first recorded is the farthest.
+        w.record(5.5);
+        assert_eq!(w.count(5.5) as f64, MAX_ORDER_RATE);
+        assert_eq!(w.stamps.back(), Some(&5.5));
+        let under_30 = crate::error::replaying(30, || {
+            let mut w = RateWindow::default();
+            w.record(5.0);
+            w.record(3_610.0);
+            for _ in 1..MAX_ORDER_RATE as usize {
+                w.record(5.0);
+            }
+            w.count(5.0)
+        });
+        assert_eq!(under_30 as f64, MAX_ORDER_RATE, "3,610 taken back to 6.0");
+    }
+
     /// Rules 18 as the window first counted them: every stamp later than `now + ahead` taken
     /// as made then (`ahead` 0 before rules 30, 1 from them), those a second old or more
     /// dropped.
@@ -546,13 +712,35 @@ mod tests {
         stamps.len()
     }
 
-    #[test]
-    fn the_window_counts_as_every_stamp_were_looked_at() {
-        counts_as_every_stamp_were_looked_at(1.0);
-        crate::error::replaying(29, || counts_as_every_stamp_were_looked_at(0.0));
+    /// Rules 31 as the window counts them: every stamp within a second of `now` either way,
+    /// those a second or more before both `now` and the latest stamp less than a second after
+    /// it dropped.
+    fn model_count_31(stamps: &mut Vec<f64>, now: f64) -> usize {
+        let newest = stamps
+            .iter()
+            .filter(|&&t| t - now < 1.0)
+            .fold(f64::NEG_INFINITY, |m, &t| m.max(t));
+        stamps.retain(|&t| now.min(newest) - t < 1.0);
+        stamps
+            .iter()
+            .filter(|&&t| now - t < 1.0 && t - now < 1.0)
+            .count()
     }
 
-    fn counts_as_every_stamp_were_looked_at(ahead: f64) {
+    #[test]
+    fn the_window_counts_as_every_stamp_were_looked_at() {
+        counts_as_every_stamp_were_looked_at(&mut model_count_31);
+        crate::error::replaying(30, || {
+            counts_as_every_stamp_were_looked_at(&mut |s, now| model_count(s, now, 1.0))
+        });
+        crate::error::replaying(29, || {
+            counts_as_every_stamp_were_looked_at(&mut |s, now| model_count(s, now, 0.0))
+        });
+    }
+
+    fn counts_as_every_stamp_were_looked_at(
+        model_count: &mut dyn FnMut(&mut Vec<f64>, f64) -> usize,
+    ) {
         // Times that mostly go on, at times an hour ahead for one intent, late, or stepped
         // back; some orders recorded with no count (no rate limit then); a checkpoint at times.
         let mut w = RateWindow::default();
@@ -563,6 +751,7 @@ mod tests {
             let r = (seed >> 33) % 100;
             let at = match r {
                 0 => now + 3_600.0,
+                4 => now + 1.5,     // another process's clock, ahead
                 2 | 3 => now - 0.5, // a stamp late, counted (2) or not (3)
                 1 => {
                     now -= 2.5;
@@ -576,7 +765,7 @@ mod tests {
             if r % 7 != 3 {
                 assert_eq!(
                     w.count(at),
-                    model_count(&mut model, at, ahead),
+                    model_count(&mut model, at),
                     "order {i} at {at}"
                 );
             }

@@ -4,8 +4,14 @@
 //! there, after a late fill of an earlier exit took part of the position (rules 28). Before,
 //! the whole fill realized PnL, a gain or loss on a position the trade never held, and the
 //! fill was OK (INFO): nothing told the operator the venue now held a position no slot shows.
+//!
+//! And the order-rate window rewrites no stamp: a count at an intent's time counts the stamps
+//! within a second of it either way. An intent stamped more than a second behind the window's
+//! orders took them back to a second after its own time, and they left the window early; one
+//! stamped more than a second ahead of them took them out of the window with its count.
 
 use dita_kernel::error::replaying;
+use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
 mod common;
@@ -103,5 +109,109 @@ fn under_rules_30_the_whole_fill_realized_pnl_unsaid() {
         assert_eq!(out.severity, KernelSeverity::Info);
         assert_eq!(detail(&out, "unheld_qty"), None);
         assert!(close(k.account.k_realized_pnl, 14.0));
+    });
+}
+
+/// A kernel of 24 slots whose orders are limited to 5 a second.
+fn rate_of_five() -> Kernel {
+    let mut k = Kernel::new("rate", 24).unwrap();
+    k.set_risk_limits(RiskLimits {
+        max_order_rate: Some(5.0),
+        ..RiskLimits::default()
+    });
+    k
+}
+
+/// Whether an ENTER of 1 BTC on slot `i`, ids `<tag><i>` and trade `t<i>`, stamped `ts`, is
+/// taken; one refused must be refused by the order rate.
+fn enter_at(k: &mut Kernel, tag: &str, i: i64, ts: f64) -> bool {
+    let mut e = long_btc(
+        &format!("{tag}{i}"),
+        &format!("t{i}"),
+        i,
+        KernelCommandType::Enter,
+        1.0,
+    );
+    e.timestamp = ts;
+    let out = k.process_intent(&e);
+    if !out.accepted {
+        let rule = detail(&out, "rule");
+        assert_eq!(rule, Some(Detail::Static("max_order_rate")), "{out:?}");
+    }
+    out.accepted
+}
+
+/// The entries taken of slots `slots`, stamped `ts`.
+fn taken(k: &mut Kernel, tag: &str, slots: std::ops::Range<i64>, ts: f64) -> usize {
+    slots.filter(|&i| enter_at(k, tag, i, ts)).count()
+}
+
+#[test]
+fn an_intent_stamped_two_seconds_behind_does_not_empty_the_window() {
+    let mut k = rate_of_five();
+    assert_eq!(taken(&mut k, "a", 0..5, 10.0), 5);
+    // Another process's clock, two seconds behind: no order is within a second of its time,
+    // and it takes its own second's rate. It rewrites nothing.
+    let behind = enter_at(&mut k, "b", 5, 8.0);
+    // The five at 10.0 are still in the window: at 10.2 a rate of 5 takes none.
+    assert_eq!(taken(&mut k, "c", 6..11, 10.2), 0);
+    assert!(behind, "the intent behind passes in its own second");
+    // A second after the five, the rate is free again.
+    assert_eq!(taken(&mut k, "d", 11..17, 11.0), 5);
+}
+
+#[test]
+fn an_intent_stamped_more_than_a_second_ahead_does_not_empty_the_window() {
+    let mut k = rate_of_five();
+    assert_eq!(taken(&mut k, "a", 0..5, 10.0), 5);
+    // Nothing is within a second of 11.5: it passes, and its count drops nothing of the
+    // second before the window's newest order.
+    assert!(enter_at(&mut k, "b", 5, 11.5));
+    assert_eq!(taken(&mut k, "c", 6..11, 10.2), 0);
+}
+
+#[test]
+fn an_intent_stamped_an_hour_ahead_refuses_no_order_of_the_next_second() {
+    let mut k = rate_of_five();
+    assert!(enter_at(&mut k, "a", 0, 3_610.0));
+    assert_eq!(taken(&mut k, "b", 1..6, 10.0), 5);
+    assert_eq!(taken(&mut k, "c", 6..11, 11.0), 5);
+    // Its stamp counts once the clock is within a second of it.
+    assert_eq!(taken(&mut k, "d", 11..17, 3_609.5), 4);
+}
+
+#[test]
+fn under_rules_30_the_intent_behind_took_the_window_back_and_the_one_ahead_counted() {
+    replaying(30, || {
+        let mut k = rate_of_five();
+        assert_eq!(taken(&mut k, "a", 0..5, 10.0), 5);
+        assert!(
+            !enter_at(&mut k, "b", 5, 8.0),
+            "the five taken back to 9.0 counted"
+        );
+        assert_eq!(
+            taken(&mut k, "c", 6..11, 10.2),
+            5,
+            "and left the window at 10.0"
+        );
+    });
+    replaying(30, || {
+        let mut k = rate_of_five();
+        assert_eq!(taken(&mut k, "a", 0..5, 10.0), 5);
+        assert!(enter_at(&mut k, "b", 5, 11.5));
+        assert_eq!(
+            taken(&mut k, "c", 6..11, 10.2),
+            4,
+            "11.5 taken back to 11.2"
+        );
+    });
+    replaying(30, || {
+        let mut k = rate_of_five();
+        assert!(enter_at(&mut k, "a", 0, 3_610.0));
+        assert_eq!(
+            taken(&mut k, "b", 1..6, 10.0),
+            4,
+            "3,610 taken back to 11.0"
+        );
     });
 }
