@@ -559,7 +559,9 @@ def test_the_query_socket_reads_a_uid_above_two_to_the_31_as_unsigned(tmp_path: 
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_a_chdb_directory_under_home_is_the_home_directorys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_chdb_directory_under_home_is_the_home_directorys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """`chdb://~/journal` made a directory literally named `~` under the current one: a kernel
     wrote its journal there, and `dita journal sql` run from anywhere else found none."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -98,7 +98,8 @@ def parse_dsn(dsn: str) -> JournalTarget:
     """Parse a journal DSN, refusing anything else with a message naming the value.
 
     ``chdb://<dir>`` takes everything after ``chdb://`` as the directory (relative to the
-    current directory unless absolute, a leading ``~`` the home directory), with an optional ``?database=NAME``;
+    current directory unless absolute, a leading ``~`` the home directory), with an optional
+    ``?database=NAME``;
     ``http(s)://user:password@host:port/database`` names a server.
     """
     if not isinstance(dsn, str) or not dsn.strip():
