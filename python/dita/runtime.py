@@ -50,6 +50,7 @@ from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy, cancel_intent
 from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once, venue_following
+from dita.venues._events import PolledEvents, input_stopped, kernel_busy
 
 __all__ = [
     "EventListener",
@@ -308,6 +309,11 @@ class TradingRuntime:
         self._polling = False
         self._answering = False
         self._poll_again = False
+        # Per polled venue (by id), the events it gave that the kernel raised on (busy in
+        # another thread's call) and those after them, given to it first at the next poll (a
+        # venue reports each once); once the kernel takes no more input, why: polled no more.
+        self._unapplied: dict[int, PolledEvents] = {}
+        self._polling_ended = ""
         self.clock = clock
         if fills_kept is None and clock == "wall":
             fills_kept = LIVE_FILLS_KEPT
@@ -357,7 +363,8 @@ class TradingRuntime:
             "fills": 0,
             "venue_events": 0,
             "doubt_reconciliations": 0,
-            # Polls of a venue that raised or gave what is not a list of events (each logged).
+            # Polls of a venue that raised or gave what is not a list of events, or on whose
+            # events the kernel raised (each logged).
             "venue_poll_errors": 0,
             # Cancels of the working entries of strategies put in ERROR, and those of them that
             # raised or were refused (each logged at ERROR): see `_cancel_failed_entries`.
@@ -842,10 +849,11 @@ class TradingRuntime:
             self.poll_venues()
 
     def _absorb_events(self, events: list[VenueEvent], errors: list[Exception]) -> None:
-        """Feed events a venue reported later (fills of working orders) to the kernel. The
-        venue hands each event over once, so an error on the way (a listener's, the kernel's)
-        is added to ``errors`` for the caller to raise, and the events after it are still
-        fed: raised at once, they were never booked, though the venue counts them filled."""
+        """Feed the events a venue answered market data with (fills of working orders) to the
+        kernel. The venue hands each event over once, so an error on the way (a listener's,
+        the kernel's) is added to ``errors`` for the caller to raise, and the events after it
+        are still fed: raised at once, they were never booked, though the venue counts them
+        filled. (A poll's events go through ``_take_polled``.)"""
         if not events:
             return
         seen: set[str] = set()
@@ -854,19 +862,31 @@ class TradingRuntime:
             try:
                 order = self._order_named(event)
                 outcome = self.kernel.on_venue_event(event)
-                # A rate limit is refused, yet it ends an order the venue never acknowledged (or
-                # is a throttled cancel): routed, as a venue's answer routes it.
-                if not outcome.applied:
-                    continue
-                seen.add(event.event_id)
-                booked, *emitted = booked_events(outcome, [event])
-                self._after_events([booked], set(), {event.event_id: order} if order is not None else None)
-                # The kernel may act on its own (e.g. send the next exit leg): follow that too.
-                follow = [e for e in emitted if e.event_id not in seen]
-                if follow:
-                    self._after_events(follow, seen)
             except Exception as exc:
                 errors.append(exc)
+                continue
+            self._route_taken(event, outcome, order, seen, errors)
+
+    def _route_taken(
+        self, event: VenueEvent, outcome: KernelOutcome, order: Any, seen: set[str], errors: list[Exception]
+    ) -> None:
+        """Route ``event``, which a venue reported later and the kernel took, and what the
+        kernel sent on its own meanwhile; ``order``: the kernel's order it names, read before
+        the kernel took it (``_order_named``). A listener's error is added to ``errors``."""
+        # A rate limit is refused, yet it ends an order the venue never acknowledged (or is a
+        # throttled cancel): routed, as a venue's answer routes it.
+        if not outcome.applied:
+            return
+        seen.add(event.event_id)
+        booked, *emitted = booked_events(outcome, [event])
+        try:
+            self._after_events([booked], set(), {event.event_id: order} if order is not None else None)
+            # The kernel may act on its own (e.g. send the next exit leg): follow that too.
+            follow = [e for e in emitted if e.event_id not in seen]
+            if follow:
+                self._after_events(follow, seen)
+        except Exception as exc:
+            errors.append(exc)
 
     def poll_venues(self) -> list[VenueEvent]:
         """Ask each venue that reports later (``polled_venues``: a callable ``poll_events``;
@@ -882,6 +902,14 @@ class TradingRuntime:
         and the rest goes on: the next poll may answer. A listener's error is raised once
         every event is routed, as for a data point's.
 
+        A venue reports each event once, so one the kernel raises on is not lost: busy in
+        another thread's call, it and those after it are kept (a WARNING, counted in
+        ``stats["venue_poll_errors"]``, not raised), the venues not asked meanwhile, and
+        given to the kernel first at the next poll, before the venue is asked for more. Taking
+        no more input (closed, its write-ahead log failed), they are named in an ERROR, for
+        reconciliation, the venues are polled no more, and the kernel's error is raised once
+        what it took is routed. Another error of the kernel's keeps them too, and is raised.
+
         Called while a poll's events are being routed (from a strategy's ``on_fill`` or a
         listener), it polls nothing then and returns []: the running poll polls again once its
         own events are all routed, and returns that poll's events with its own. Called while a
@@ -896,6 +924,8 @@ class TradingRuntime:
         if self._polling or self._answering:
             self._poll_again = True
             return []
+        if self._polling_ended:
+            return []  # the kernel takes no more input: the venues' news would be lost
         self._polling = True
         self._calls += 1
         polled: list[VenueEvent] = []
@@ -907,12 +937,11 @@ class TradingRuntime:
             while again:
                 self._poll_again = False
                 rounds += 1
-                for venue in self.polled_venues:
-                    events = self._poll_one(venue)
-                    polled.extend(events)
-                    self._absorb_events(events, errors)
-                again = self._poll_again and rounds < POLL_ROUNDS
-                left = self._poll_again and not again
+                # The kernel raising on an event: the other venues keep their news (each of
+                # their events would wait as long on a busy kernel) for the next poll.
+                held = not all(self._poll_venue(venue, polled, errors) for venue in self.polled_venues)
+                again = self._poll_again and rounds < POLL_ROUNDS and not held
+                left = self._poll_again and not again and not held
         finally:
             self._polling = self._poll_again = False
             # From the end: a poll slower than the interval had every data point poll again.
@@ -928,6 +957,75 @@ class TradingRuntime:
             )
         _raise_first(errors)
         return polled
+
+    def _poll_venue(self, venue: Any, polled: list[VenueEvent], errors: list[Exception]) -> bool:
+        """Give the kernel the events of ``venue`` it raised on at an earlier poll, then, once it
+        took them all, the venue's news (added to ``polled``). False when the kernel raised on
+        one (``_kernel_raised``)."""
+        unapplied = self._unapplied.setdefault(id(venue), PolledEvents())
+        if unapplied.waiting and not self._take_polled(unapplied, [], errors):
+            return False  # the venue keeps its newer news, which comes after them
+        events = self._poll_one(venue)
+        polled.extend(events)
+        self.stats["venue_events"] += len(events)
+        return self._take_polled(unapplied, events, errors)
+
+    def _take_polled(
+        self, unapplied: PolledEvents, events: list[VenueEvent], errors: list[Exception]
+    ) -> bool:
+        """Give the kernel the events waiting in ``unapplied``, then ``events``, each it takes
+        routed (``_route_taken``): an error of a listener's, or the kernel's ValueError on one
+        (skipped), is added to ``errors`` and the next event is still taken. False when the
+        kernel raised otherwise: that event and those after it wait in ``unapplied``."""
+        seen: set[str] = set()
+        named: list[Any] = [None]
+
+        def before(event: VenueEvent) -> None:
+            named[0] = self._order_named(event)  # read before the kernel may end the order
+
+        def applied(event: VenueEvent, outcome: KernelOutcome) -> None:
+            self._route_taken(event, outcome, named[0], seen, errors)
+
+        def unfit(event: VenueEvent, exc: Exception) -> None:
+            errors.append(exc)
+
+        try:
+            unapplied.take(self.kernel, events, applied, unfit, before)
+        except Exception as exc:
+            self._kernel_raised(exc, errors)
+            return False
+        return True
+
+    def _kernel_raised(self, exc: Exception, errors: list[Exception]) -> None:
+        """The kernel raised on a polled event, kept with those after it (``_unapplied``). Busy:
+        logged, they are given to it first at the next poll. Taking no more input: they are
+        named in the log, for reconciliation, the venues are polled no more (the news they
+        gave could not be applied either, and would be lost), and ``exc`` is raised at the
+        poll's end; so is another error of the kernel's, the events kept."""
+        self.stats["venue_poll_errors"] += 1
+        failure = f"{type(exc).__name__}: {shortened(str(exc), 300)}"
+        if input_stopped(self.kernel, exc):
+            self._polling_ended = failure
+            dropped = [d for d in (u.drop() for u in self._unapplied.values()) if d]
+            log.error(
+                "the kernel takes no more input (%s): the venues are polled no more; the venue events"
+                " polled and not applied, to reconcile (a new kernel on its wal_dir runs"
+                " reconcile_with_venue): %s",
+                failure,
+                ", ".join(dropped) or "none",
+            )
+            errors.append(exc)
+            return
+        busy = kernel_busy(exc)
+        log.log(
+            logging.WARNING if busy else logging.ERROR,
+            "taking a polled venue event raised %s: the %d not taken (it and those after it) are"
+            " kept, given to the kernel first at the next poll (the venues asked for more once they are)",
+            failure,
+            sum(len(u.waiting) for u in self._unapplied.values()),
+        )
+        if not busy:
+            errors.append(exc)
 
     def _poll_one(self, venue: Any) -> list[VenueEvent]:
         """One call of ``venue.poll_events``: the venue events it gave (what failed is logged
@@ -964,6 +1062,7 @@ class TradingRuntime:
             self._working
             or getattr(self.kernel, "awaited_orders", list)()
             or any(venue_following(v) for v in self.polled_venues)
+            or any(u.waiting for u in self._unapplied.values())
         ):
             self.poll_venues()
 
@@ -1545,12 +1644,20 @@ class TradingRuntime:
     def finish(self) -> None:
         """Hand the venues every deferred data point, take the news of the venues that report
         later (``poll_venues``: a fill that came since the last data point) and give the
-        kernel the last marks."""
+        kernel the last marks. Polled events the kernel still has not taken (busy) are named in
+        an ERROR, for reconciliation."""
         self._sync_venues()
         try:
             if self.polled_venues:
                 self.poll_venues()
         finally:
+            waiting = [u.described() for u in self._unapplied.values() if u.waiting]
+            if waiting:
+                log.error(
+                    "the venue events polled and not applied at finish() (the kernel raised on them),"
+                    " to reconcile (reconcile_with_venue): %s",
+                    ", ".join(waiting),
+                )
             self.sync_marks()
 
 

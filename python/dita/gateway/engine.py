@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -36,12 +36,12 @@ from dita._kernel import (
     TradeSide,
     TradeStage,
     VenueEvent,
-    WalError,
 )
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
 from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
 from dita.risk import KERNEL_MAX
 from dita.venues import poll_once
+from dita.venues._events import PolledEvents, input_refused, input_stopped, kernel_busy
 
 __all__ = [
     "FILL_TRIGGERS",
@@ -684,80 +684,6 @@ class OrderEngine:
 
     def _finish(self, rec: OrderRecord) -> None:
         self._working.pop(rec.client_id, None)
-
-
-def input_refused(kernel: ExecutionKernel, exc: BaseException) -> bool:
-    """Whether ``exc``, raised by a call of ``kernel``, says it takes no more input: its
-    write-ahead log failed (WalError; OSError from the write that failed it)."""
-    if isinstance(exc, WalError):
-        return True
-    if not isinstance(exc, OSError):
-        return False
-    info = kernel.wal_info()
-    return bool(info and info.get("poisoned"))
-
-
-def input_stopped(kernel: ExecutionKernel, exc: BaseException) -> bool:
-    """Whether ``exc``, raised by a call of ``kernel``, says it takes no more input for good:
-    its log failed (``input_refused``), or it is closed or closing (``stop_input``, ``close``)."""
-    return input_refused(kernel, exc) or (isinstance(exc, RuntimeError) and " is closed: " in str(exc))
-
-
-def kernel_busy(exc: BaseException) -> bool:
-    """Whether ``exc`` is the kernel's refusal of a call while another thread's call held it
-    past its wait (10 s): the call may well be taken if made again."""
-    return isinstance(exc, RuntimeError) and str(exc).startswith("kernel busy in another call")
-
-
-class PolledEvents:
-    """The events a venue's polls gave that the kernel has not taken yet, oldest first.
-
-    A venue hands each event over once (CcxtVenue): one the kernel raised on (busy in another
-    thread's call) waits here with those after it, and is given to the kernel first next
-    time, before the venue's newer news. Dropped, its fill was never booked."""
-
-    def __init__(self) -> None:
-        self.waiting: deque[Any] = deque()
-
-    def take(
-        self,
-        kernel: ExecutionKernel,
-        events: list[Any],
-        applied: Callable[[Any, KernelOutcome], None],
-        unfit: Callable[[Any, Exception], None],
-    ) -> None:
-        """Give ``kernel`` the events waiting, then ``events``: ``applied(event, outcome)`` for
-        each it took, ``unfit(event, exc)`` for one it raised ValueError or TypeError on (not a
-        VenueEvent: the adapter's bug, skipped). Any other exception is raised, the event it was
-        raised on and those after it kept waiting (taking one again that the kernel applied
-        before it raised is harmless: the kernel refuses an event id it has taken)."""
-        self.waiting.extend(events)
-        while self.waiting:
-            event = self.waiting[0]
-            try:
-                outcome = kernel.on_venue_event(event)
-            except (ValueError, TypeError) as exc:
-                self.waiting.popleft()
-                unfit(event, exc)
-                continue
-            self.waiting.popleft()
-            applied(event, outcome)
-
-    def drop(self) -> str:
-        """Forget the events waiting (the kernel takes no more input); what they were, to be
-        logged: each one's id, kind, slot and, for a fill, its size and price."""
-        described = ", ".join(_described(e) for e in self.waiting)
-        self.waiting.clear()
-        return described
-
-
-def _described(event: Any) -> str:
-    if not isinstance(event, VenueEvent):
-        return repr(event)[:80]
-    text = f"{event.event_id} ({event.kind.name}, slot {event.slot_id}, order {event.venue_client_id}"
-    if event.kind == KernelEventKind.FILL:
-        text += f", {event.size:g} at {event.price:g}"
-    return text + ")"
 
 
 def kernel_error(kernel: ExecutionKernel, exc: BaseException) -> bool:

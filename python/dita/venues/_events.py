@@ -1,4 +1,5 @@
-"""Building VenueEvents from orders, shared by the Python venues.
+"""Building VenueEvents from orders, shared by the Python venues; and the polled events the
+kernel has not taken yet (``PolledEvents``), shared by the runtime and the gateways.
 
 Event ids are deterministic (venue name plus a per-venue count, or the venue's own ids) so
 two runs over the same input produce the same stream, and a re-sent event is recognised by
@@ -10,17 +11,33 @@ and were refused as duplicates, their fills lost.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Generic, TypeVar
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from dita._kernel import KernelEventKind, OrderSide, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._kernel import (
+    KernelEventKind,
+    KernelOutcome,
+    OrderSide,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+    WalError,
+)
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
 
 __all__ = [
     "FLAT_WITHIN",
     "BoundedIdSet",
     "OrderEvents",
+    "PolledEvents",
     "RecentOrders",
     "answered",
+    "input_refused",
+    "input_stopped",
+    "kernel_busy",
     "move",
     "require_order",
     "signed",
@@ -206,3 +223,87 @@ class OrderEvents:
             fee=fee,
             retry_after=retry_after,
         )
+
+
+def input_refused(kernel: ExecutionKernel, exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a call of ``kernel``, says it takes no more input: its
+    write-ahead log failed (WalError; OSError from the write that failed it)."""
+    if isinstance(exc, WalError):
+        return True
+    if not isinstance(exc, OSError):
+        return False
+    info = kernel.wal_info()
+    return bool(info and info.get("poisoned"))
+
+
+def input_stopped(kernel: ExecutionKernel, exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a call of ``kernel``, says it takes no more input for good:
+    its log failed (``input_refused``), or it is closed or closing (``stop_input``, ``close``)."""
+    return input_refused(kernel, exc) or (isinstance(exc, RuntimeError) and " is closed: " in str(exc))
+
+
+def kernel_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is the kernel's refusal of a call while another thread's call held it
+    past its wait (10 s): the call may well be taken if made again."""
+    return isinstance(exc, RuntimeError) and str(exc).startswith("kernel busy in another call")
+
+
+class PolledEvents:
+    """The events a venue's polls gave that the kernel has not taken yet, oldest first.
+
+    A venue hands each event over once (CcxtVenue): one the kernel raised on (busy in another
+    thread's call) waits here with those after it, and is given to the kernel first next
+    time, before the venue's newer news. Dropped, its fill was never booked."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[Any] = deque()
+
+    def take(
+        self,
+        kernel: ExecutionKernel,
+        events: list[Any],
+        applied: Callable[[Any, KernelOutcome], None],
+        unfit: Callable[[Any, Exception], None],
+        before: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Give ``kernel`` the events waiting, then ``events``: ``applied(event, outcome)`` for
+        each it took, ``unfit(event, exc)`` for one it raised ValueError or TypeError on (not a
+        VenueEvent: the adapter's bug, skipped). ``before(event)``, when given, is called just
+        before the kernel is given each (to read what the kernel holds then). Any other
+        exception (of the kernel or of ``before``) is raised, the event it was raised on and
+        those after it kept waiting (taking one again that the kernel applied before it raised
+        is harmless: the kernel refuses an event id it has taken)."""
+        self.waiting.extend(events)
+        while self.waiting:
+            event = self.waiting[0]
+            if before is not None:
+                before(event)
+            try:
+                outcome = kernel.on_venue_event(event)
+            except (ValueError, TypeError) as exc:
+                self.waiting.popleft()
+                unfit(event, exc)
+                continue
+            self.waiting.popleft()
+            applied(event, outcome)
+
+    def described(self) -> str:
+        """What the events waiting are, to be logged: each one's id, kind, slot and, for a
+        fill, its size and price."""
+        return ", ".join(_described(e) for e in self.waiting)
+
+    def drop(self) -> str:
+        """Forget the events waiting (the kernel takes no more input); what they were, to be
+        logged (``described``)."""
+        described = self.described()
+        self.waiting.clear()
+        return described
+
+
+def _described(event: Any) -> str:
+    if not isinstance(event, VenueEvent):
+        return repr(event)[:80]
+    text = f"{event.event_id} ({event.kind.name}, slot {event.slot_id}, order {event.venue_client_id}"
+    if event.kind == KernelEventKind.FILL:
+        text += f", {event.size:g} at {event.price:g}"
+    return text + ")"
