@@ -13,22 +13,20 @@ from pathlib import Path
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import HOLD, ManualClock
+from venue_helpers import (
+    HOLD,
+    ManualClock,
+    account_holding,
+    limit_entry,
+    not_found,
+    on_the_log,
+)
+from venue_helpers import (
+    RESTART_GRACE_S as GRACE_S,
+)
 
-from dita import ExecutionKernel, KernelIntent, TradeStage
+from dita import ExecutionKernel, TradeStage
 from dita.venues import CcxtVenue
-
-GRACE_S = 30.0
-
-
-def not_found(exchange: RecordedExchange) -> None:
-    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
-
-
-def account_holding(exchange: RecordedExchange, btc: str) -> None:
-    account = exchange.fixture("binance/spot_account.json")
-    account["balances"][0]["free"] = btc
-    exchange.script("GET", "/api/v3/account", payload=account)
 
 
 def sent_in_doubt_then_down(
@@ -41,19 +39,11 @@ def sent_in_doubt_then_down(
     """A kernel on a log sends a limit entry whose submit times out (the exchange not finding
     it yet), and the process goes down for ``down_s``; returns the restarted kernel, its fresh
     adapter (no record of the order) and the order's client id."""
-
-    def on_the_log(venue: CcxtVenue) -> ExecutionKernel:
-        return ExecutionKernel(max_slots=1, venue=venue, kernel_id="k", wal_dir=str(wal), fsync="always")
-
-    first = on_the_log(make_venue(markets=["BTCUSDT"], unknown_order_grace_s=GRACE_S))
+    first = on_the_log(make_venue(markets=["BTCUSDT"], unknown_order_grace_s=GRACE_S), wal)
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json", delay=HOLD)
     for _ in range(2):
         not_found(exchange)
-    intent = KernelIntent(
-        "i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 90000.0, 0.02,
-        order_type="LIMIT", limit_price=90000.0, timestamp=clock(),
-    )  # fmt: skip
-    outcome = first.process_intent(intent)
+    outcome = first.process_intent(limit_entry(clock()))
     assert outcome.details.get("submit_outcome") == "unknown" and outcome.order is not None, outcome.to_dict()
     coid = outcome.order.client_order_id
     first.close()
@@ -61,7 +51,7 @@ def sent_in_doubt_then_down(
     gc.collect()
     clock.advance(down_s)
     venue = make_venue(markets=["BTCUSDT"], unknown_order_grace_s=GRACE_S)
-    kernel = on_the_log(venue)
+    kernel = on_the_log(venue, wal)
     assert kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT
     return kernel, venue, coid
 

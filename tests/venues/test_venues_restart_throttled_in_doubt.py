@@ -17,12 +17,19 @@ from typing import Any
 
 import pytest
 from recorded_exchange import RecordedExchange
-from venue_helpers import ManualClock
+from venue_helpers import (
+    RESTART_GRACE_S as GRACE_S,
+)
+from venue_helpers import (
+    ManualClock,
+    account_holding,
+    limit_entry,
+    not_found,
+    on_the_log,
+)
 
 from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, TradeStage, VenueEvent, VenueOrder
 from dita.venues import CcxtVenue
-
-GRACE_S = 30.0
 
 
 class ThrottledCancel:
@@ -44,20 +51,6 @@ class ThrottledCancel:
         return {}
 
 
-def not_found(exchange: RecordedExchange) -> None:
-    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
-
-
-def account_holding(exchange: RecordedExchange, btc: str) -> None:
-    account = exchange.fixture("binance/spot_account.json")
-    account["balances"][0]["free"] = btc
-    exchange.script("GET", "/api/v3/account", payload=account)
-
-
-def on_the_log(venue: Any, wal: Path) -> ExecutionKernel:
-    return ExecutionKernel(max_slots=1, venue=venue, kernel_id="k", wal_dir=str(wal), fsync="always")
-
-
 def in_doubt_then_down(
     make_venue: Callable[..., CcxtVenue], clock: ManualClock, wal: Path, down_s: float
 ) -> tuple[ExecutionKernel, CcxtVenue, str]:
@@ -65,11 +58,7 @@ def in_doubt_then_down(
     cancel is rate limited: the order is in doubt. The process goes down for ``down_s``; returns
     the restarted kernel, its fresh ccxt adapter (no record of the order) and the client id."""
     first = on_the_log(ThrottledCancel(), wal)
-    intent = KernelIntent(
-        "i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 90000.0, 0.02,
-        order_type="LIMIT", limit_price=90000.0, timestamp=clock(),
-    )  # fmt: skip
-    sent = first.process_intent(intent)
+    sent = first.process_intent(limit_entry(clock()))
     assert sent.details.get("submit_outcome") == "unknown" and sent.order is not None, sent.to_dict()
     coid = sent.order.client_order_id
     cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())

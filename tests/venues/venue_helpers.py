@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from recorded_exchange import RecordedExchange
 
-from dita import VenueOrder
+from dita import ExecutionKernel, KernelIntent, VenueOrder
 
 # The client's HTTP timeout in the recorded-exchange tests: far above a local answer even on a
 # loaded machine, so only the answers held back on purpose (HOLD) time out.
@@ -74,3 +75,32 @@ def closed_part_filled(exchange: RecordedExchange) -> dict[str, Any]:
     closed: dict[str, Any] = exchange.fixture("binance/spot_query_limit_partial.json")
     closed["status"] = "FILLED"
     return closed
+
+
+# The grace the restart tests give a submit in doubt (``unknown_order_grace_s``).
+RESTART_GRACE_S = 30.0
+
+
+def not_found(exchange: RecordedExchange) -> None:
+    """The exchange's next answer about an order: Binance's "no such order"."""
+    exchange.script("GET", "/api/v3/order", "binance/error_order_does_not_exist.json", status=400)
+
+
+def account_holding(exchange: RecordedExchange, btc: str) -> None:
+    """The exchange's next account: ``btc`` BTC free."""
+    account = exchange.fixture("binance/spot_account.json")
+    account["balances"][0]["free"] = btc
+    exchange.script("GET", "/api/v3/account", payload=account)
+
+
+def on_the_log(venue: Any, wal: Path) -> ExecutionKernel:
+    """Kernel "k" of one slot on the write-ahead log in ``wal``, trading through ``venue``."""
+    return ExecutionKernel(max_slots=1, venue=venue, kernel_id="k", wal_dir=str(wal), fsync="always")
+
+
+def limit_entry(at: float) -> KernelIntent:
+    """A limit buy of 0.02 BTCUSDT at 90,000, trade tr-1 on slot 0, stamped ``at``."""
+    return KernelIntent(
+        "i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 90000.0, 0.02,
+        order_type="LIMIT", limit_price=90000.0, timestamp=at,
+    )  # fmt: skip
