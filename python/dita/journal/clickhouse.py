@@ -362,6 +362,11 @@ def _is_encoding_error(exc: BaseException) -> bool:
     )
 
 
+def _same_row(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """Whether two rows hold the same values, a NaN equal to a NaN (a refused input's price)."""
+    return len(a) == len(b) and all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
+
+
 def _positive(name: str, value: float, integer: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"ClickHouseJournal {name} must be a positive number, got {value!r}")
@@ -1135,10 +1140,13 @@ class ClickHouseJournal:
         if self._filling[kernel_id] <= 0:
             del self._filling[kernel_id]
 
-    def _forget_kernel_locked(self, kernel_id: str) -> None:
-        """Drop what this journal knows about a kernel's dropped rows and refills."""
-        for per_kernel in (self._dropped_marks, self._refill_after, self._refill_failures):
+    def _forget_kernel_locked(self, kernel_id: str, keep_marks: bool = False) -> None:
+        """Drop what this journal knows about a kernel's dropped rows and refills; with
+        ``keep_marks``, its drop marks stay and keep its progress below the rows missing."""
+        for per_kernel in (self._refill_after, self._refill_failures):
             per_kernel.pop(kernel_id, None)
+        if not keep_marks:
+            self._dropped_marks.pop(kernel_id, None)
         self._marks_unread.discard(kernel_id)
 
     def _note_drop_locked(self, kernel_id: str, mark: int) -> None:
@@ -1285,8 +1293,11 @@ class ClickHouseJournal:
         self._releasing.discard(kernel.kernel_id)
         self._stopped_seq.pop(kernel.kernel_id, None)
         self._progress_floor.pop(kernel.kernel_id, None)  # one a failed fill still held
-        # A refill started since the flush ends on its own; its kernel's marks go.
-        self._forget_kernel_locked(kernel.kernel_id)
+        # No refill starts for a kernel that left (a refill running ends on its own), but its
+        # drop marks stay until a fill stores their rows: a kernel leaving after a detach that
+        # gave up had its last rows stored after it left, and with the marks gone its progress
+        # went past inputs whose rows were never stored, which a restart then never derived.
+        self._forget_kernel_locked(kernel.kernel_id, keep_marks=True)
         # A check it never needed (it left before any of its rows was written) must not be
         # made of the next kernel of its kernel_id, checked at its own attach; rows of it still
         # queued (it left while ClickHouse was away) are checked by the writer as usual.
@@ -1625,9 +1636,11 @@ class ClickHouseJournal:
     ) -> BackfillResult:
         """Write rows re-sent from a WAL (same shape as ``drain_journal``) for ``kernel_id``.
 
-        Idempotent on ``(kernel_id, seq, sub)``: rows already in ClickHouse are counted in
-        ``already_present`` and not written again. Blocks until done or ``timeout``; raises
-        JournalBlockedError as :meth:`flush` does (the rows stay queued either way).
+        Idempotent on ``(kernel_id, seq, sub)``: rows already in ClickHouse, and a row given
+        again in the same call, are counted in ``already_present`` and not written again (two
+        different rows under one key are refused, ValueError). Blocks until done or
+        ``timeout``; raises JournalBlockedError as :meth:`flush` does (the rows stay queued
+        either way).
         """
         _check_timeout("backfill", timeout)
         if not isinstance(kernel_id, str) or not kernel_id:
@@ -1635,6 +1648,7 @@ class ClickHouseJournal:
         if not isinstance(rows, Mapping):
             raise TypeError(f"backfill rows must map table names to row tuples, got {type(rows).__name__}")
         chunks: list[tuple[str, list[tuple[Any, ...]]]] = []
+        repeated = 0  # rows given again under a key this call holds already: written once
         for table, table_rows in rows.items():
             if table not in TABLE_COLUMNS:
                 raise ValueError(
@@ -1642,6 +1656,7 @@ class ClickHouseJournal:
                 )
             width = len(TABLE_COLUMNS[table]) - 1
             checked: list[tuple[Any, ...]] = []
+            first_of: dict[tuple[int, int], int] = {}  # key -> the index of its first row
             for i, row in enumerate(table_rows):
                 if not isinstance(row, tuple | list) or len(row) != width:
                     raise ValueError(
@@ -1661,11 +1676,23 @@ class ClickHouseJournal:
                         f"backfill {table} row {i} has sub {sub!r}; "
                         f"it must be an integer from 0 to {_SUB_MAX}"
                     )
+                # One key, one row: a repeat (overlapping spans resent in one call) is written
+                # once; two different rows under one key are the caller's error, not a choice.
+                at = first_of.setdefault((seq, sub), i)
+                if at != i:
+                    if not _same_row(table_rows[at], row):
+                        raise ValueError(
+                            f"backfill {table} rows {at} and {i} both have seq {seq} sub {sub} and "
+                            "differ; a key holds one row"
+                        )
+                    repeated += 1
+                    continue
                 checked.append(tuple(row))
             if checked:
                 chunks.append((table, checked))
         total = sum(len(r) for _, r in chunks)
         ticket = _Ticket(remaining=total)
+        ticket.result.already_present = repeated
         if total == 0:
             return ticket.result
         with self._cond:
@@ -2249,12 +2276,13 @@ class ClickHouseJournal:
                     if must_check:
                         present = self._existing_keys(kernel_id, table, part)
                         todo = part.without(present) if present else part
-                        result.already_present += len(part) - len(todo)
                     if len(todo):
                         (s0, u0), (s1, u1) = todo.first_key or (0, 0), todo.last_key or (0, 0)
                         token = f"{kernel_id}/{table}/{s0}.{u0}/{s1}.{u1}/{len(todo)}/{send}"
                         self._insert(kernel_id, table, todo, token)
+                    # Counted once the attempt went through: a failed one's check is made again.
                     result.written += len(todo)
+                    result.already_present += len(part) - len(todo)
                     with self._cond:
                         self._stats.written += len(todo)
                         self._written_by_table[table] += len(todo)
