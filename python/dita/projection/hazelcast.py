@@ -413,6 +413,27 @@ class _Written:
     drained: bool = True  # False for a heartbeat between cycles: only the account, if due
 
 
+@dataclass(eq=False)
+class _Batch:
+    """The writes of one cycle (or one heartbeat), out until the cluster confirms them all."""
+
+    written: list[_Written]
+    ok: bool  # every kernel was drained
+    heartbeat: bool
+    sent_at: float  # monotonic
+    # A later batch went out while this one was late: its writes may land after that one's,
+    # older values over newer ones, so its kernels are published again in full when it completes.
+    overtaken: bool = False
+
+
+LATE_WRITES_MAX_S = 10.0
+"""The most a cycle's writes may stay unconfirmed before the next cycle goes ahead anyway
+(less when twice ``invocation_timeout`` is less): the client bounds a request only when an error
+comes back, and a member that takes requests and answers none (stuck partition threads, its
+heartbeats still answered) held the cycle, and every later one, for good. Well under
+LIVE_WITHIN_S, so the accounts are rewritten before readers take a live kernel for gone."""
+
+
 class HazelcastProjection:
     """Projects attached kernels into Hazelcast maps from one background publisher thread.
 
@@ -485,7 +506,13 @@ class HazelcastProjection:
         self._resyncs = 0
         self._errors = 0
         self._busy = 0
-        self._inflight = False
+        self._inflight: _Batch | None = None  # the last batch of writes, until confirmed
+        # A batch past its deadline, still out; at most one, so a member that answers nothing
+        # does not gather requests without end (a second late batch holds the cycles again).
+        self._late: _Batch | None = None
+        self._late_after = min(2.0 * invocation_timeout, LATE_WRITES_MAX_S)
+        self._late_writes = 0
+        self._late_since: float | None = None  # sent_at of the first late batch, until one is on time
         self._cpu = 0.0  # CPU seconds the publisher thread has used
         self._last_error = ""
         self._last_ok_drain: dict[str, float] = {}  # monotonic start of the last published drain
@@ -598,6 +625,23 @@ class HazelcastProjection:
         self._wake.set()
 
     def detach(self, kernel: ExecutionKernel) -> None:
+        """Publish ``kernel``'s last changes (briefly, as a close does, without ``closed_at``) and
+        stop projecting it; the other kernels stay. Never drained again, it would otherwise
+        leave the maps with the state of the last cycle before."""
+        kid = kernel.kernel_id
+        with self._lock:
+            attached = self._kernels.get(kid) is kernel
+        if self._thread is threading.current_thread():
+            pass  # from inside a cycle (a kernel's call the publisher made): no cycle can run now
+        elif attached and self._connected_for_close():
+            self._flush_for_close(detached=kid)
+        elif attached:
+            _log.warning(
+                "hazelcast projection: kernel %s detached while cluster %r is not reached: its last "
+                "changes are not published",
+                kid,
+                self.cluster_name,
+            )
         self._detach(kernel)
 
     def _detach(self, kernel: ExecutionKernel) -> bool:
@@ -644,10 +688,11 @@ class HazelcastProjection:
         if self._detach(kernel):
             self._close(flush=flushed)
 
-    def _flush_for_close(self) -> bool:
+    def _flush_for_close(self, detached: str | None = None) -> bool:
         """``sync`` for a close: 5 s, and on while cycles keep completing (a kernel of tens of
         thousands of slots takes longer than that to write, and its closing account comes
-        last), up to 60 s; a cluster that answers nothing (a frozen member) gets the 5 s only."""
+        last), up to 60 s; a cluster that answers nothing (a frozen member) gets the 5 s only.
+        ``detached``: the id of a kernel detached, not closed (for the warning)."""
         deadline = time.monotonic() + 60.0
         while True:
             with self._lock:
@@ -659,6 +704,14 @@ class HazelcastProjection:
             with self._lock:
                 progressed = (self._ok_cycles, self._writes) != before and self._connected
             if not progressed or time.monotonic() >= deadline:
+                if detached is not None:
+                    _log.warning(
+                        "hazelcast projection: kernel %s detached before its last changes were "
+                        "published (%s)",
+                        detached,
+                        self._last_error or "the cluster did not confirm the writes in time",
+                    )
+                    return False
                 _log.warning(
                     "hazelcast projection: kernels closed before their last changes were published "
                     "(%s): their accounts may not say they closed; readers take them for gone %gs "
@@ -720,10 +773,11 @@ class HazelcastProjection:
         log("hazelcast projection write failed (%s); will resync", self._last_error)
 
     def _cycle(self, accounts_only: bool = False) -> None:
+        self._leave_late_writes()
         with self._lock:
             kernels = list(self._kernels.items())
             connected = self._connected
-            inflight = self._inflight
+            inflight = self._inflight is not None
         if accounts_only and (not connected or inflight or self._maps is None):
             return  # a heartbeat waits for the connection and the cycle's writes, as they do
         if not connected:
@@ -753,19 +807,49 @@ class HazelcastProjection:
             if not accounts_only:
                 self._finish_cycle(ok, written)
             return
+        batch = _Batch(written, ok, accounts_only, time.monotonic())
         with self._lock:
-            self._inflight = True
+            self._inflight = batch
+            if self._late is not None:
+                self._late.overtaken = True
         # Completion is handled on the client's I/O thread, so the publisher does not have to be
         # scheduled again just to collect replies (each hand-off of the GIL costs the strategy).
-        combine_futures(futures).add_done_callback(
-            lambda done: self._on_written(done, ok, written, accounts_only)
+        combine_futures(futures).add_done_callback(lambda done: self._on_written(done, batch))
+
+    def _leave_late_writes(self) -> None:
+        """Let the next cycle go ahead of writes out for longer than ``_late_after``, once at a time."""
+        now = time.monotonic()
+        with self._lock:
+            batch = self._inflight
+            if batch is None or self._late is not None or now - batch.sent_at < self._late_after:
+                return
+            self._late, self._inflight = batch, None
+            self._late_writes += 1
+            first = self._late_since is None
+            if first:
+                self._late_since = batch.sent_at
+        # Once until writes are confirmed in time again: a member slow all along says it once.
+        (_log.warning if first else _log.debug)(
+            "hazelcast projection: writes to cluster %r at %s not confirmed after %.1fs (a member "
+            "takes requests and does not answer them); publishing goes on, and kernels %s are "
+            "published again in full if those writes complete after newer ones",
+            self.cluster_name,
+            ", ".join(self.cluster_members),
+            now - batch.sent_at,
+            sorted({w.kernel_id for w in batch.written}),
         )
 
-    def _on_written(
-        self, done: Future[Any], ok: bool, written: list[_Written], heartbeat: bool = False
-    ) -> None:
+    def _on_written(self, done: Future[Any], batch: _Batch) -> None:
+        written, ok, heartbeat = batch.written, batch.ok, batch.heartbeat
         with self._lock:
-            self._inflight = False
+            late = batch is self._late
+            if late:
+                self._late = None
+            elif batch is self._inflight:
+                self._inflight = None
+        if late:
+            self._on_late_written(done, batch)
+            return
         exc = done.exception()
         if exc is not None:
             self._retry_prune(w.kernel_id for w in written if w.pruned)
@@ -775,15 +859,57 @@ class HazelcastProjection:
                     self._cycles += 1
                     self._cycle_done.notify_all()
             return
+        with self._lock:
+            late_since = self._late_since if self._late is None else None
+            if late_since is not None:
+                self._late_since = None
+        if late_since is not None and not self._stop.is_set():
+            # The delay was a warning: so is its end, or the last word an operator reads says stuck.
+            _log.warning(
+                "hazelcast projection: writes to cluster %r are confirmed again, %.1fs after the "
+                "first that was late was sent",
+                self.cluster_name,
+                time.monotonic() - late_since,
+            )
         if heartbeat:
-            with self._lock:  # only the accounts: not a cycle a sync() may wait for
-                for w in written:
-                    if w.account:
-                        self._account_written[w.kernel_id] = w.drained_at
-                    self._updates += w.updates
-                    self._writes += w.writes
+            self._book_heartbeat(written)
             return
         self._finish_cycle(ok, written)
+
+    def _on_late_written(self, done: Future[Any], batch: _Batch) -> None:
+        """A late batch completed: booked as any other unless a later one went out meanwhile, whose
+        values it may have overwritten with older ones: then its kernels are published in full."""
+        took = time.monotonic() - batch.sent_at
+        exc = done.exception()
+        if not batch.overtaken and exc is None and batch.heartbeat:
+            self._book_heartbeat(batch.written)
+        elif not batch.overtaken and exc is None:
+            self._finish_cycle(batch.ok, batch.written)
+        elif exc is None:
+            with self._lock:
+                for w in batch.written:
+                    self._updates += w.updates
+                    self._writes += w.writes
+                    if w.kernel_id in self._kernels:
+                        self._resync.add(w.kernel_id)
+        else:
+            self._retry_prune(w.kernel_id for w in batch.written if w.pruned)
+            self._record_error(exc)  # marks every kernel for a full resync
+        _log.debug(
+            "hazelcast projection: late writes to cluster %r %s after %.1fs",
+            self.cluster_name,
+            "confirmed" if exc is None else "failed",
+            took,
+        )
+        self._wake.set()
+
+    def _book_heartbeat(self, written: list[_Written]) -> None:
+        with self._lock:  # only the accounts: not a cycle a sync() may wait for
+            for w in written:
+                if w.account:
+                    self._account_written[w.kernel_id] = w.drained_at
+                self._updates += w.updates
+                self._writes += w.writes
 
     def _finish_cycle(self, ok: bool, written: list[_Written]) -> None:
         done = time.monotonic()
@@ -988,6 +1114,10 @@ class HazelcastProjection:
                 "publisher_cpu_s": self._cpu,
                 "last_error": self._last_error,
                 "pending_resync": sorted(self._resync),
+                # Batches of writes the next cycle went ahead of, unconfirmed after _late_after s,
+                # and how long the one still out has been waiting (0: none).
+                "late_writes": self._late_writes,
+                "late_write_age_s": 0.0 if self._late is None else now - self._late.sent_at,
                 "mapping_error": self._mapping_error,
                 # The age of the oldest published drain, or the wait until the next cycle when
                 # the duty cap holds it off longer: a change made now is visible within that.
