@@ -21,8 +21,8 @@ it itself; called while a poll's events are routed, it has that poll poll again 
 Speed: a replay spends most of its time in strategy code, so the loop does nothing per
 data point that it can defer. A venue only needs data while it has working orders or
 when an order is about to be sent, so with nothing working the latest bar or quote is
-kept and handed over just before the next submit (the venue ends up in the same state as
-if it had seen every bar). Kernel marks are deferred the same way, to submits and reads.
+kept and handed over just before the next submit, or ``sync_venues()`` (the venue ends up in
+the same state as if it had seen every bar). Kernel marks are deferred the same way, to submits and reads.
 """
 
 from __future__ import annotations
@@ -309,11 +309,14 @@ class TradingRuntime:
         self._polling = False
         self._answering = False
         self._poll_again = False
-        # Per polled venue (by id), the events it gave that the kernel raised on (busy in
-        # another thread's call) and those after them, given to it first at the next poll (a
-        # venue reports each once); once the kernel takes no more input, why: polled no more.
+        # Per venue (by id), the events it gave (polled, or answering market data) that the
+        # kernel raised on (busy in another thread's call) and those after them, given to it
+        # first at the next poll, or before the venue's next data (a venue reports each once);
+        # once the kernel takes no more input, why: the venues are polled, and handed data, no
+        # more. The venues' data is being handed over (``_to_venues``).
         self._unapplied: dict[int, PolledEvents] = {}
-        self._polling_ended = ""
+        self._input_ended = ""
+        self._handing = False
         self.clock = clock
         if fills_kept is None and clock == "wall":
             fills_kept = LIVE_FILLS_KEPT
@@ -366,6 +369,9 @@ class TradingRuntime:
             # Polls of a venue that raised or gave what is not a list of events, or on whose
             # events the kernel raised (each logged).
             "venue_poll_errors": 0,
+            # Answers of the venues to market data on whose events the kernel raised (each
+            # logged; busy, the events are kept: see `_to_venues`).
+            "venue_data_errors": 0,
             # Cancels of the working entries of strategies put in ERROR, and those of them that
             # raised or were refused (each logged at ERROR): see `_cancel_failed_entries`.
             "error_cancels": 0,
@@ -661,28 +667,78 @@ class TradingRuntime:
                 self.kernel.mark_price(asset, float(price), float(item.ts))
                 marked[asset] = price
 
-    def _sync_venues(self) -> None:
-        """Hand deferred market data to the venues before an order reaches them."""
-        if not self._pending:
+    def sync_venues(self) -> None:
+        """Hand the venues that take market data what the runtime held back from them: the
+        latest bar or quote of each asset, in time order, kept while no order worked
+        (``defer_venue_data``). The events of theirs the kernel raised on before (busy) are
+        given to it first. The runtime calls it before an order or a reconciliation reaches
+        the venues and at ``finish()``; call it before reading or saving a venue's state (its
+        clock, quotes, book), which lags the data handed to the runtime until then. Raises as a
+        data point does (``on_bar``). Called while the venues' data is being handed over (a
+        strategy's ``on_fill`` sending an intent), it does nothing: that hand-over runs on."""
+        if self._handing or self._input_ended:
             return
-        # In time order: the dict keeps each asset's first insertion position, not its latest time.
-        pending = sorted(self._pending.values(), key=_ts_of)
-        self._pending.clear()
+        if self._pending:
+            # In time order: the dict keeps each asset's first insertion position, not its latest time.
+            pending = sorted(self._pending.values(), key=_ts_of)
+            self._pending.clear()
+        elif any(u.waiting for u in self._unapplied.values()):
+            pending = []
+        else:
+            return
+        self._to_venues(pending)
+
+    def _to_venues(self, points: Sequence[Bar | Quote]) -> None:
+        """Give the kernel the events of the market-data venues it raised on before, then hand
+        ``points`` to the venues in turn, the kernel taking the events each answers with (fills
+        of its working orders), routed as a venue's answer is. A venue hands each event over
+        once: one the kernel raises on is kept (``_unapplied``), with those after it, and given
+        to it first before that venue's next data (``_venue_answered``). Busy, it is not asked
+        again in this call (each ask would wait as long): the later answers' events are kept
+        behind, the venues still handed the data (kept from them, their orders missed it).
+        Taking no more input, the venues are handed nothing more (what they gave could not be
+        booked). A listener's error, or the kernel's other than busy, is raised at the end."""
+        if self._input_ended:
+            return
         errors: list[Exception] = []
         self._calls += 1
+        self._handing = True
         try:
-            for item in pending:
+            held = False
+            for venue in (*self.bar_venues, *self.quote_venues) if self._unapplied else ():
+                unapplied = self._unapplied.get(id(venue))
+                if unapplied is not None and unapplied.waiting and not held:
+                    held = not self._give_kernel(unapplied, [], errors, answer=True)
+            for item in points:
+                if self._input_ended:
+                    break
                 if isinstance(item, Bar):
                     args = (item.asset, item.open, item.high, item.low, item.close, item.volume, item.ts)
                     for venue in self.bar_venues:
-                        self._absorb_events(venue.on_bar(*args), errors)
+                        held = self._venue_answered(venue, venue.on_bar(*args), errors, held)
                 else:
                     qargs = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
                     for venue in self.quote_venues:
-                        self._absorb_events(venue.on_quote(*qargs), errors)
+                        held = self._venue_answered(venue, venue.on_quote(*qargs), errors, held)
         finally:
+            self._handing = False
             self._left_calls()
         _raise_first(errors)
+
+    def _venue_answered(
+        self, venue: Any, events: list[VenueEvent], errors: list[Exception], held: bool
+    ) -> bool:
+        """The kernel takes the events ``venue`` answered market data with, after those of the
+        venue kept from before (``_give_kernel``); ``held``: the kernel raised busy earlier in
+        this hand-over, so they are kept, not given. Whether they are held now."""
+        if not events or self._input_ended:
+            return held
+        self.stats["venue_events"] += len(events)
+        unapplied = self._unapplied.setdefault(id(venue), PolledEvents())
+        if held:
+            unapplied.waiting.extend(events)
+            return True
+        return not self._give_kernel(unapplied, events, errors, answer=True)
 
     # -- orders and fills ----------------------------------------------------------------
 
@@ -746,7 +802,7 @@ class TradingRuntime:
             )
         self._refuse_another_strategys_trade(handle, intent)
         self._refuse_a_held_trade_id(handle, intent)
-        self._sync_venues()
+        self.sync_venues()
         self.sync_marks()
         for check in self.intent_checks:
             check(intent)
@@ -789,7 +845,7 @@ class TradingRuntime:
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
         whose venue answers are routed like any other event."""
-        self._sync_venues()
+        self.sync_venues()
         self._calls += 1
         try:
             before = self.kernel.open_orders()  # a freeze cancels them, and may end them settled
@@ -804,7 +860,7 @@ class TradingRuntime:
         account's working entries, the runtime's of a failed strategy's): the kernel's answer
         is routed to the listeners and the strategies owning the trades, as the answer to a
         strategy's own intent is."""
-        self._sync_venues()
+        self.sync_venues()
         self._calls += 1
         try:
             before = self._slots_orders(intent)
@@ -848,31 +904,13 @@ class TradingRuntime:
         if self._poll_again:
             self.poll_venues()
 
-    def _absorb_events(self, events: list[VenueEvent], errors: list[Exception]) -> None:
-        """Feed the events a venue answered market data with (fills of working orders) to the
-        kernel. The venue hands each event over once, so an error on the way (a listener's,
-        the kernel's) is added to ``errors`` for the caller to raise, and the events after it
-        are still fed: raised at once, they were never booked, though the venue counts them
-        filled. (A poll's events go through ``_take_polled``.)"""
-        if not events:
-            return
-        seen: set[str] = set()
-        for event in events:
-            self.stats["venue_events"] += 1
-            try:
-                order = self._order_named(event)
-                outcome = self.kernel.on_venue_event(event)
-            except Exception as exc:
-                errors.append(exc)
-                continue
-            self._route_taken(event, outcome, order, seen, errors)
-
     def _route_taken(
         self, event: VenueEvent, outcome: KernelOutcome, order: Any, seen: set[str], errors: list[Exception]
     ) -> None:
-        """Route ``event``, which a venue reported later and the kernel took, and what the
-        kernel sent on its own meanwhile; ``order``: the kernel's order it names, read before
-        the kernel took it (``_order_named``). A listener's error is added to ``errors``."""
+        """Route ``event``, which a venue reported later (polled, or answering market data)
+        and the kernel took, and what the kernel sent on its own meanwhile; ``order``: the
+        kernel's order it names, read before the kernel took it (``_order_named``). A
+        listener's error is added to ``errors``."""
         # A rate limit is refused, yet it ends an order the venue never acknowledged (or is a
         # throttled cancel): routed, as a venue's answer routes it.
         if not outcome.applied:
@@ -924,7 +962,7 @@ class TradingRuntime:
         if self._polling or self._answering:
             self._poll_again = True
             return []
-        if self._polling_ended:
+        if self._input_ended:
             return []  # the kernel takes no more input: the venues' news would be lost
         self._polling = True
         self._calls += 1
@@ -963,20 +1001,22 @@ class TradingRuntime:
         took them all, the venue's news (added to ``polled``). False when the kernel raised on
         one (``_kernel_raised``)."""
         unapplied = self._unapplied.setdefault(id(venue), PolledEvents())
-        if unapplied.waiting and not self._take_polled(unapplied, [], errors):
+        if unapplied.waiting and not self._give_kernel(unapplied, [], errors):
             return False  # the venue keeps its newer news, which comes after them
         events = self._poll_one(venue)
         polled.extend(events)
         self.stats["venue_events"] += len(events)
-        return self._take_polled(unapplied, events, errors)
+        return self._give_kernel(unapplied, events, errors)
 
-    def _take_polled(
-        self, unapplied: PolledEvents, events: list[VenueEvent], errors: list[Exception]
+    def _give_kernel(
+        self, unapplied: PolledEvents, events: list[VenueEvent], errors: list[Exception], answer: bool = False
     ) -> bool:
-        """Give the kernel the events waiting in ``unapplied``, then ``events``, each it takes
-        routed (``_route_taken``): an error of a listener's, or the kernel's ValueError on one
+        """Give the kernel the events waiting in ``unapplied``, then ``events`` (a poll's, or
+        with ``answer`` a venue's answer to market data), each it takes routed
+        (``_route_taken``): an error of a listener's, or the kernel's ValueError on one
         (skipped), is added to ``errors`` and the next event is still taken. False when the
-        kernel raised otherwise: that event and those after it wait in ``unapplied``."""
+        kernel raised otherwise (``_kernel_raised``): that event and those after it wait in
+        ``unapplied``."""
         seen: set[str] = set()
         named: list[Any] = [None]
 
@@ -992,38 +1032,54 @@ class TradingRuntime:
         try:
             unapplied.take(self.kernel, events, applied, unfit, before)
         except Exception as exc:
-            self._kernel_raised(exc, errors)
+            self._kernel_raised(exc, errors, unapplied if answer else None)
             return False
         return True
 
-    def _kernel_raised(self, exc: Exception, errors: list[Exception]) -> None:
-        """The kernel raised on a polled event, kept with those after it (``_unapplied``). Busy:
-        logged, they are given to it first at the next poll. Taking no more input: they are
-        named in the log, for reconciliation, the venues are polled no more (the news they
-        gave could not be applied either, and would be lost), and ``exc`` is raised at the
-        poll's end; so is another error of the kernel's, the events kept."""
-        self.stats["venue_poll_errors"] += 1
+    def _kernel_raised(
+        self, exc: Exception, errors: list[Exception], answered: PolledEvents | None = None
+    ) -> None:
+        """The kernel raised on a polled event, or with ``answered`` on an event of a venue's
+        answer to market data, kept with those after it (``_unapplied``). Busy: logged, they are
+        given to it first at the next poll, or before the venue's next data. Taking no more
+        input: they are named in the log, for reconciliation, the venues are polled, and handed
+        data, no more (what they gave could not be applied either, and would be lost), and
+        ``exc`` is raised once what the kernel took is routed; so is another error of the
+        kernel's, the events kept."""
+        self.stats["venue_poll_errors" if answered is None else "venue_data_errors"] += 1
         failure = f"{type(exc).__name__}: {shortened(str(exc), 300)}"
         if input_stopped(self.kernel, exc):
-            self._polling_ended = failure
+            self._input_ended = failure
             dropped = [d for d in (u.drop() for u in self._unapplied.values()) if d]
             log.error(
-                "the kernel takes no more input (%s): the venues are polled no more; the venue events"
-                " polled and not applied, to reconcile (a new kernel on its wal_dir runs"
-                " reconcile_with_venue): %s",
+                "the kernel takes no more input (%s): the venues are polled, and handed market data, no"
+                " more; the venue events they gave and the kernel did not apply, to reconcile (a new"
+                " kernel on its wal_dir runs reconcile_with_venue): %s",
                 failure,
                 ", ".join(dropped) or "none",
             )
             errors.append(exc)
             return
         busy = kernel_busy(exc)
-        log.log(
-            logging.WARNING if busy else logging.ERROR,
-            "taking a polled venue event raised %s: the %d not taken (it and those after it) are"
-            " kept, given to the kernel first at the next poll (the venues asked for more once they are)",
-            failure,
-            sum(len(u.waiting) for u in self._unapplied.values()),
-        )
+        level = logging.WARNING if busy else logging.ERROR
+        if answered is None:
+            log.log(
+                level,
+                "taking a polled venue event raised %s: the %d not taken (it and those after it) are"
+                " kept, given to the kernel first at the next poll (the venues asked for more once they"
+                " are)",
+                failure,
+                sum(len(u.waiting) for u in self._unapplied.values()),
+            )
+        else:
+            log.log(
+                level,
+                "taking the venue events answering market data raised %s: %s (it and those after it)"
+                " kept, given to the kernel first before the venue's next data (or at a submit,"
+                " sync_venues(), finish())",
+                failure,
+                shortened(answered.described(), 600),
+            )
         if not busy:
             errors.append(exc)
 
@@ -1078,7 +1134,7 @@ class TradingRuntime:
         The venues are handed the deferred market data first, so they answer as of now.
         Raises what ``reconcile_with_venue`` raises (nothing changed); a listener's error is
         raised once every event is routed."""
-        self._sync_venues()
+        self.sync_venues()
         self._calls += 1
         try:
             return self._reconcile(cancel_unknown, only_in_doubt, ended_lookups)
@@ -1407,11 +1463,24 @@ class TradingRuntime:
         fill at it and the kernel refuse the fill; slippage may still take a fill from just
         under the bound past it) raises ValueError naming the field before
         anything changes, deferred or not; a plain 7-field tuple is read as a Bar, what is not a
-        bar at all (a dict, a pandas row with its index) raises TypeError. A runtime not
+        bar at all (a dict, a pandas row with its index) raises TypeError. The kernel busy
+        (another thread's call) on an event the venues answer with: logged, counted in
+        ``stats["venue_data_errors"]``, and it waits with those after it for the venue's next
+        data (``_to_venues``); taking no more input, the venues get no more data and the
+        kernel's error is raised once the rest is routed. A runtime not
         started yet is started first: ``on_start`` comes before the first data point.
         Handed over while one is being handed out (from a strategy's callback or a listener),
         it raises RuntimeError and changes nothing."""
         self._hand_out("on_bar", self._on_bar, bar)
+
+    def _held_back(self, point: Bar | Quote) -> list[Bar | Quote]:
+        """The data held back from the venues (``sync_venues``) in time order, then ``point``."""
+        if not self._pending:
+            return [point]
+        held = sorted(self._pending.values(), key=_ts_of)
+        self._pending.clear()
+        held.append(point)
+        return held
 
     def _hand_out(self, call: str, body: Callable[[Any], None], point: Any) -> None:
         """``body(point)``, refused (RuntimeError) while another data point is being handed out."""
@@ -1461,16 +1530,7 @@ class TradingRuntime:
         self.row += 1
         self._last[asset] = bar
         if self._working or not self.defer_venue_data:
-            self._sync_venues()
-            args = (asset, open_, high, low, close, volume, ts)
-            errors: list[Exception] = []
-            self._calls += 1
-            try:
-                for venue in self.bar_venues:
-                    self._absorb_events(venue.on_bar(*args), errors)
-            finally:
-                self._left_calls()
-            _raise_first(errors)
+            self._to_venues(self._held_back(bar))
         else:
             self._pending[asset] = bar
         if self.polled_venues:
@@ -1528,16 +1588,7 @@ class TradingRuntime:
         self.row += 1
         self._last[asset] = quote
         if self._working or not self.defer_venue_data:
-            self._sync_venues()
-            args = (asset, bid, ask, bid_size, ask_size, ts)
-            errors: list[Exception] = []
-            self._calls += 1
-            try:
-                for venue in self.quote_venues:
-                    self._absorb_events(venue.on_quote(*args), errors)
-            finally:
-                self._left_calls()
-            _raise_first(errors)
+            self._to_venues(self._held_back(quote))
         else:
             self._pending[asset] = quote
         if self.polled_venues:
@@ -1644,9 +1695,9 @@ class TradingRuntime:
     def finish(self) -> None:
         """Hand the venues every deferred data point, take the news of the venues that report
         later (``poll_venues``: a fill that came since the last data point) and give the
-        kernel the last marks. Polled events the kernel still has not taken (busy) are named in
+        kernel the last marks. Venue events the kernel still has not taken (busy) are named in
         an ERROR, for reconciliation."""
-        self._sync_venues()
+        self.sync_venues()
         try:
             if self.polled_venues:
                 self.poll_venues()
@@ -1654,8 +1705,8 @@ class TradingRuntime:
             waiting = [u.described() for u in self._unapplied.values() if u.waiting]
             if waiting:
                 log.error(
-                    "the venue events polled and not applied at finish() (the kernel raised on them),"
-                    " to reconcile (reconcile_with_venue): %s",
+                    "the venue events (polled, or answering market data) not applied at finish() (the"
+                    " kernel raised on them), to reconcile (reconcile_with_venue): %s",
                     ", ".join(waiting),
                 )
             self.sync_marks()

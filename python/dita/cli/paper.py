@@ -316,6 +316,10 @@ class PaperSession:
     def save(self, *, running: bool) -> Path:
         from dita.cli._state import write_state_file
 
+        # The venue first takes the data the runtime held back from it (no order working): its
+        # book's clock and quotes were those of the last order's time, behind data_time, and a
+        # run continuing it after a kill (which skips the rows up to data_time) priced with them.
+        self.runtime.sync_venues()
         snap = self.snapshot(running=running)
         # The book in the state file must never be ahead of the write-ahead log: under fsync
         # "batch" the log's newest records wait in the process's buffer, and a run killed just

@@ -249,7 +249,8 @@ def kernel_busy(exc: BaseException) -> bool:
 
 
 class PolledEvents:
-    """The events a venue's polls gave that the kernel has not taken yet, oldest first.
+    """The events a venue gave (its polls, or its answers to market data: the paper venue's
+    fills of resting orders) that the kernel has not taken yet, oldest first.
 
     A venue hands each event over once (CcxtVenue): one the kernel raised on (busy in another
     thread's call) waits here with those after it, and is given to the kernel first next
