@@ -71,6 +71,9 @@ ENDED_MEMORY = 10_000
 LISTED_SHOWN = 10
 # The format of ``PaperVenue.book()``; ``restore_book`` refuses any other.
 BOOK_FORMAT = 1
+# What orders leave of a quoted size or a bar's volume share, within this share of what there
+# was, is float dust of the sizes taken (1.0 - 0.7999999999999998 - 0.2 leaves 1.7e-16): nothing.
+LEFT_WITHIN = 1e-12
 
 
 class PaperSettings(BaseModel):
@@ -190,6 +193,14 @@ def _money(amount: float) -> str:
     """An amount of the quote currency as a refusal names it: in cents, or to 4 figures below
     a cent (a quote currency of BTC)."""
     return f"{amount:,.2f}" if abs(amount) >= 0.01 or amount == 0 else f"{amount:.4g}"
+
+
+def _left(available: float, taken: float) -> float:
+    """What ``taken`` leaves of ``available`` (a quoted size, a bar's volume share): 0 when only
+    float dust is left, which the next order filled, a fill no exchange makes (the kernel
+    refused it as counted already)."""
+    left = available - taken
+    return left if left > available * LEFT_WITHIN else 0.0
 
 
 def _check_asset(asset: object) -> None:
@@ -687,7 +698,7 @@ class PaperVenue:
             # A bar is stamped with its open time: one stamped when the order was sent (another
             # asset's bar of that time, the order sent after the first one) is all in the past.
             if working.active_at <= ts and working.sent_at < ts:
-                capacity -= self._match_bar(working, open_, high, low, capacity, ts, events)
+                capacity = _left(capacity, self._match_bar(working, open_, high, low, capacity, ts, events))
         # Until the next quote, the bar's close is the market; market orders wait for a bar.
         self._quotes[asset] = _Quote(close, close, 0.0, 0.0)
         self._bar_assets.add(asset)
@@ -725,9 +736,9 @@ class PaperVenue:
         qty = self._fillable(working, min(working.remaining, size_at_touch))
         if qty > 0:
             if buy:
-                book.ask_size -= qty
+                book.ask_size = _left(book.ask_size, qty)
             else:
-                book.bid_size -= qty
+                book.bid_size = _left(book.bid_size, qty)
             self._fill(working, price, qty, maker, ts, events)
         self._after_pass(working, ts, events, maker)
 
