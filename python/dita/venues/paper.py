@@ -326,6 +326,9 @@ class PaperVenue:
         self._quotes: dict[str, _Quote] = {}
         # Assets whose latest data was a bar: market orders there wait for the next bar's open.
         self._bar_assets: set[str] = set()
+        # The stamp of each asset's last bar in this process: a second bar of one asset and time
+        # (a row repeated) filled its volume share again.
+        self._bar_at: dict[str, float] = {}
         # Whether the latest data was a bar (its stamp the open of a bar still going on), and
         # the orders sent or canceled then, whose latency counts from the bar's close.
         self._on_a_bar = False
@@ -688,6 +691,9 @@ class PaperVenue:
                 f"bar for {asset!r} is inconsistent: open={open!r} high={high!r} low={low!r} close={close!r}"
             )
         ts = self._advance(ts)
+        if self._bar_at.get(asset) == ts:
+            raise ValueError(f"a bar for {asset!r} at ts {ts!r} was handed already; a bar is handed once")
+        self._bar_at[asset] = ts
         self._now = ts
         self._on_a_bar = True
         if self._awaiting_close:
