@@ -175,8 +175,12 @@ impl MockVenue {
     fn fill_event(&mut self, order: &mut VenueOrder, qty: f64, price: f64) -> VenueEvent {
         order.avg_fill_price =
             (order.avg_fill_price * order.filled_size + price * qty) / (order.filled_size + qty);
+        // Done when the fill covers what was left (the rest's float sum can miss the size by
+        // an ulp: ~1e-9 at millions of units, where an absolute 1e-12 left the last fill
+        // PARTIALLY_FILLED with dust while the order ended FILLED), or leaves only rounding.
+        let left = order.size - order.filled_size;
         order.filled_size += qty;
-        let done = order.size - order.filled_size <= 1e-12;
+        let done = qty >= left || left - qty <= 1e-12 * order.size.max(1.0);
         if done {
             order.filled_size = order.size;
         }
@@ -286,13 +290,61 @@ impl MockVenue {
             }
             None => {
                 let mut ev = self.event(KernelEventKind::CancelReject, order);
-                ev.reason = "order not open at the venue".into();
+                // An order that ended here is refused saying how it ended (as an exchange's
+                // "already filled"): by the kind's own status alone, ACKNOWLEDGED with nothing
+                // filled, the answer read as an order still working.
+                let ended = self
+                    .finished
+                    .get(&order.client_order_id)
+                    .filter(|o| o.asset == order.asset);
+                ev.reason = match ended {
+                    Some(o) => {
+                        ev.status = o.status;
+                        ev.filled_size = o.filled_size;
+                        match o.status {
+                            VenueOrderStatus::Filled => "order already filled",
+                            _ => "order already canceled",
+                        }
+                    }
+                    None => "order not open at the venue",
+                }
+                .into();
                 vec![ev]
             }
         }
     }
 
-    /// Fills what remains of a resting order (tests and simulations drive this).
+    /// [`MockVenue::fill_open_order`] for a venue that keeps its promises (the Python
+    /// `fill_open_order`): a limit order fills at its limit or better, a BUY at or below it,
+    /// a SELL at or above it; a price worse than that is refused and the order stays open.
+    pub fn fill_within_limit(
+        &mut self,
+        client_order_id: &str,
+        price: Option<f64>,
+    ) -> KernelResult<Vec<VenueEvent>> {
+        // A price no order fills at (NaN, past the kernel's bound) is fill_open_order's to
+        // refuse, with its own reason.
+        let valid = price.filter(|&p| p > 0.0 && check_number("price", p, 0.0).is_ok());
+        if let (Some(p), Some(o)) = (valid, self.open.get(client_order_id)) {
+            let worse = match o.side {
+                OrderSide::Buy => p > o.price,
+                OrderSide::Sell => p < o.price,
+            };
+            if o.order_type == OrderType::Limit && worse {
+                let side = o.side.name();
+                return Err(KernelError::invalid(
+                    "price",
+                    format!("{p} for a {side} LIMIT at {}", o.price),
+                    "worse than the order's limit: a BUY fills at its limit or lower, a SELL at its limit or higher",
+                ));
+            }
+        }
+        self.fill_open_order(client_order_id, price)
+    }
+
+    /// Fills what remains of a resting order at `price` (its own, the reference or limit
+    /// price, when None), whatever its limit: the Rust harnesses play a venue filling past
+    /// it; [`MockVenue::fill_within_limit`] refuses that.
     pub fn fill_open_order(
         &mut self,
         client_order_id: &str,

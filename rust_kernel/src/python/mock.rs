@@ -82,6 +82,8 @@ impl PyMockVenue {
         events_to_py(py, self.inner.cancel(&order.inner))
     }
 
+    /// Fills what is left of a resting order at `price` (None: its own price); a limit order
+    /// at its limit or better only (a worse price: ValueError, the order stays open).
     #[pyo3(signature = (client_order_id, price=None))]
     fn fill_open_order(
         &mut self,
@@ -89,7 +91,7 @@ impl PyMockVenue {
         #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
         #[pyo3(from_py_with = opt_real::price)] price: Option<f64>,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        events_to_py(py, self.inner.fill_open_order(&client_order_id, price)?)
+        events_to_py(py, self.inner.fill_within_limit(&client_order_id, price)?)
     }
 
     /// The venue's view of an order, open or recently ended (filled, canceled); None if the
