@@ -58,3 +58,24 @@ def test_a_cancel_of_a_filled_order_says_it_filled() -> None:
     assert refusal.kind.name == "CANCEL_REJECT"
     assert (refusal.status.name, refusal.filled_size, refusal.remaining_size) == ("FILLED", 2.0, 0.0)
     assert "filled" in refusal.reason
+
+
+def test_a_subclass_of_the_mock_has_its_overrides_called() -> None:
+    """Any subclass was taken for the native mock and driven in Rust: a subclass recording
+    the orders it was sent saw none, and one answering nothing had its orders filled anyway."""
+    from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, TradeStage
+
+    class Recording(MockVenueAdapter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sent: list[str] = []
+
+        def submit(self, order):  # type: ignore[no-untyped-def]
+            self.sent.append(order.client_order_id)
+            return []  # nothing said yet: the order stays sent
+
+    venue = Recording()
+    kernel = ExecutionKernel(max_slots=1, venue=venue)
+    out = kernel.process_intent(KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0))
+    assert out.accepted and venue.sent == [out.order.client_order_id]
+    assert kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT

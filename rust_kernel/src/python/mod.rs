@@ -646,7 +646,9 @@ impl PyKernel {
                     inner: crate::mock::MockVenue::new(Default::default())?,
                 },
             )?),
-            Some(v) => match v.cast::<PyMockVenue>() {
+            // The native mock itself only: a subclass overriding submit or cancel is called as any
+            // Python venue (taken for the native one, its overrides were never called).
+            Some(v) => match v.cast_exact::<PyMockVenue>() {
                 Ok(m) => VenueHandle::Mock(m.clone().unbind()),
                 Err(_) => {
                     for method in ["submit", "cancel"] {
