@@ -60,6 +60,11 @@ class Journal(Protocol):
     def stats(self) -> JournalStats: ...
 
 
+# How long a flush without a timeout waits for a kernel another thread is inside (as long as
+# the kernel's own calls do), and how often it looks.
+_BUSY_LIMIT = 10.0
+_BUSY_POLL = 0.0005
+
 # Every journal of this package that ever attached a kernel, weakly: attach() asks them
 # whether one of them records the kernel already.
 _journals: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -114,6 +119,11 @@ class InMemoryJournal(ClosesWithTheLastKernel):
         from dita._kernel import JOURNAL_COLUMNS
 
         with sole_journal(kernel, self):
+            # Rows are told apart by kernel_id: two kernels of one id would mix theirs.
+            if any(k.kernel_id == kernel.kernel_id for k in self._kernels):
+                raise ValueError(
+                    f"a kernel with kernel_id {kernel.kernel_id!r} is already attached to this journal"
+                )
             self._columns = JOURNAL_COLUMNS.__getitem__
             kernel.set_journal_enabled(True)
             self._kernels.append(kernel)
@@ -126,8 +136,10 @@ class InMemoryJournal(ClosesWithTheLastKernel):
         """Drain every attached kernel into the tables, in the caller's thread.
 
         Raises TimeoutError when ``timeout`` seconds pass with rows still in an outbox (a
-        strategy thread writing rows as fast as they are taken keeps a flush going); the rows
-        taken until then are kept, and the next flush goes on from there.
+        strategy thread writing rows as fast as they are taken keeps a flush going, and a
+        kernel another thread is inside cannot be drained until it leaves); the rows taken
+        until then are kept, and the next flush goes on from there. Without a timeout, a kernel
+        busy for 10 s on end raises RuntimeError naming it, as the kernel's own calls do.
         """
         from dita.journal.query import is_wait_seconds
 
@@ -142,12 +154,32 @@ class InMemoryJournal(ClosesWithTheLastKernel):
         try:
             for kernel in self._kernels:
                 sync_log(kernel)
+                busy_since: float | None = None
                 while True:
-                    late = deadline is not None and time.monotonic() >= deadline
-                    batch = kernel.drain_journal(100_000)
-                    if not any(batch.values()):
+                    now = time.monotonic()
+                    late = deadline is not None and now >= deadline
+                    blocks = kernel.drain_journal_blocks(100_000)
+                    if blocks is None:
+                        # Another thread is inside the kernel: its rows are still to come, not gone.
+                        busy_since = now if busy_since is None else busy_since
+                        if late:
+                            raise TimeoutError(
+                                f"InMemoryJournal.flush: kernel {kernel.kernel_id} was busy in another "
+                                f"thread after {timeout} s, rows may still be in its outbox "
+                                f"({self._stats.written} rows written so far)"
+                            )
+                        if deadline is None and now - busy_since > _BUSY_LIMIT:
+                            raise RuntimeError(
+                                f"InMemoryJournal.flush: kernel {kernel.kernel_id} busy in another call "
+                                f"for {_BUSY_LIMIT:g} s (is a thread stuck inside it?); its rows stay "
+                                "queued for the next flush"
+                            )
+                        time.sleep(_BUSY_POLL)
+                        continue
+                    busy_since = None
+                    if not blocks:
                         break
-                    self._store(kernel, batch)  # rows taken are kept, late or not
+                    self._store(kernel, {b.table: b.tuples() for b in blocks})  # kept, late or not
                     if late:
                         raise TimeoutError(
                             f"InMemoryJournal.flush: kernel {kernel.kernel_id}'s outbox still had rows "
@@ -173,16 +205,22 @@ class InMemoryJournal(ClosesWithTheLastKernel):
         return list(self._tables.get(table, []))
 
     def detach(self, kernel: ExecutionKernel) -> None:
-        """Stop recording ``kernel`` (its rows so far are kept); the other kernels stay."""
-        self.flush()
-        if any(k is kernel for k in self._kernels):
+        """Stop recording ``kernel`` (its rows so far are kept); the other kernels stay.
+
+        Recording stops before the last drain, as in ``ClickHouseJournal``: rows a kernel still
+        trading made after that drain would stay in its outbox, taken by nobody."""
+        mine = any(k is kernel for k in self._kernels)
+        if mine:
             kernel.set_journal_enabled(False)
+        self.flush()
+        if mine:
             self._kernels = [k for k in self._kernels if k is not kernel]
 
     def close(self) -> None:
-        self.flush()
+        """Stop recording every kernel, then drain what they made (see :meth:`detach`)."""
         for kernel in self._kernels:
             kernel.set_journal_enabled(False)
+        self.flush()
         self._kernels.clear()
 
     def stats(self) -> JournalStats:

@@ -1249,8 +1249,7 @@ class ClickHouseJournal:
         if not self.records(kernel):
             return
         try:
-            kernel.set_journal_enabled(False)
-            self._read_dropped(kernel)  # its last drops: the outbox takes no more rows now
+            self._stop_recording(kernel)
             self._flush(timeout, refusals_of=[kernel.kernel_id])
             if self._settle_stopped([kernel.kernel_id]):
                 self._flush(timeout, refusals_of=[kernel.kernel_id])  # records the progress
@@ -1263,6 +1262,13 @@ class ClickHouseJournal:
             raise
         with self._cond:
             self._drop_kernel_locked(kernel)
+
+    def _stop_recording(self, kernel: ExecutionKernel) -> None:
+        """Turn ``kernel``'s outbox off before the last drain of a detach or close: rows a
+        kernel still trading made after that drain would stay in its outbox, drained by nobody
+        and counted nowhere. The rows it holds stay to be drained; its drops are read last."""
+        kernel.set_journal_enabled(False)
+        self._read_dropped(kernel)  # its last drops: the outbox takes no more rows now
 
     def _settle_stopped(self, kernel_ids: list[str]) -> bool:
         """After a flush stored every row of ``kernel_ids``: those released (input stopped)
@@ -1457,8 +1463,12 @@ class ClickHouseJournal:
         )
 
     def close(self) -> None:
-        """Flush (up to ``close_timeout``), stop the threads and release ClickHouse.
+        """Stop recording the kernels, flush (up to ``close_timeout``), stop the threads and
+        release ClickHouse.
 
+        Recording stops first, so every row a kernel still trading queued is drained; a kernel
+        still attached (not being closed or detached) is named in a warning, as its later
+        inputs are not journaled (with a WAL fill, the next attach derives them again).
         Rows ClickHouse did not take in time stay counted in ``stats().queued`` and are
         logged; with a WAL they can be resent with :meth:`backfill` later. A journal blocked
         (see :meth:`flush`) tries once more and closes without waiting out ``close_timeout``.
@@ -1473,6 +1483,7 @@ class ClickHouseJournal:
     def _close_once(self) -> None:
         if self._closed:
             return
+        self._stop_recording_all(warn=True)
         try:
             # The others' rows (and progress) first: a refused kernel's rows are not written.
             self._flush(self.close_timeout, refusals_of=())
@@ -1506,12 +1517,7 @@ class ClickHouseJournal:
             thread.join(timeout=10)
             if thread.is_alive():
                 log.warning("journal closed while %s is still reading its WAL", thread.name)
-        for _, kernel in self._kernels:
-            try:
-                kernel.set_journal_enabled(False)
-            except Exception:  # a kernel being torn down must not stop the journal from closing
-                log.debug("could not disable a kernel's journal outbox", exc_info=True)
-            self._read_dropped(kernel)
+        self._stop_recording_all(warn=False)  # again: one attached while close() flushed
         with self._cond:
             for kernel_id, _ in self._kernels:
                 self._count_dropped_of_gone_locked(kernel_id)
@@ -1531,6 +1537,29 @@ class ClickHouseJournal:
             client = self._client
         if client is not None:
             client.close()
+
+    def _stop_recording_all(self, warn: bool) -> None:
+        """Stop recording every kernel attached, for close(); with ``warn``, name each kernel
+        whose input goes on (not being closed or detached): its later inputs are not journaled."""
+        with self._cond:
+            kernels = list(self._kernels)
+            going = self._releasing | self._leaving
+            fillable = set(self._fillable)
+        for kernel_id, kernel in kernels:
+            try:
+                self._stop_recording(kernel)
+            except Exception:  # a kernel being torn down must not stop the journal from closing
+                log.debug("could not disable kernel %s's journal outbox", kernel_id, exc_info=True)
+            if warn and kernel_id not in going:
+                log.warning(
+                    "journal %s closing while kernel %r is still attached: recording stops now and "
+                    "its later inputs are not journaled (%s)",
+                    self.target.display,
+                    kernel_id,
+                    "the next attach derives them again from its write-ahead log"
+                    if kernel_id in fillable
+                    else "they are missing unless resent from a write-ahead log with backfill()",
+                )
 
     def __enter__(self) -> ClickHouseJournal:
         return self
