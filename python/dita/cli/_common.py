@@ -42,6 +42,7 @@ __all__ = [
     "rejected_said",
     "require_finite",
     "require_utf8",
+    "shown",
     "stderr",
     "warn_rejected",
 ]
@@ -212,6 +213,19 @@ def out_console() -> Console:
     (kernel ids, assets, strategy names, notes) comes from users, logs and the cluster, where
     ``btc[/b]`` is a kernel id and not an error (styles go through ``Text``)."""
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+
+
+# Characters a terminal acts on rather than shows: C0/C1 controls (ESC starts a sequence that moves
+# the cursor, erases lines or hides text; Rich drops CR and BS, which changes the text) and the
+# bidirectional overrides and isolates, which reorder what follows them.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: Any) -> str:
+    """``text`` for a table or line on a terminal, its control characters written as escapes
+    (``\\x1b``): kernel ids, notes and names come from state files and the cluster, where one
+    holding ``\\x1b[1A\\x1b[2K`` erased the line above it (another kernel's row)."""
+    return _UNSHOWABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), str(text))
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:

@@ -21,6 +21,7 @@ from dita.cli._common import (
     out_console,
     require_finite,
     require_utf8,
+    shown,
     warn,
 )
 
@@ -112,8 +113,8 @@ def show(
     if as_json:
         running = sorted(k for k in applied if k not in gone)
         # Strict JSON: a number typed by hand as 1e999 or NaN is shown as its text ("inf").
-        shown = finite_json({"entries": entries, "kernels": applied, "running": running}, as_text=True)
-        typer.echo(json.dumps(shown, indent=2, sort_keys=True, allow_nan=False))
+        document = finite_json({"entries": entries, "kernels": applied, "running": running}, as_text=True)
+        typer.echo(json.dumps(document, indent=2, sort_keys=True, allow_nan=False))
         return
     from rich.table import Table
 
@@ -123,7 +124,8 @@ def show(
         table.add_column(column)
     for key in sorted(entries):
         e = entries[key]
-        table.add_row(
+        _add_row(
+            table,
             key,
             str(e.get("mode", "")),
             str(e.get("verbosity", "")),
@@ -137,7 +139,8 @@ def show(
         table.add_column(column)
     for key in sorted(applied):
         c = applied[key]
-        table.add_row(
+        _add_row(
+            table,
             key,
             "no" if key in gone else "yes",
             str(c.get("mode", "")),
@@ -149,7 +152,8 @@ def show(
     console.print(table)
     for key in sorted(gone):
         console.print(
-            f"{key}: not running ({gone[key]}): the state shown is the one it last ran", highlight=False
+            shown(f"{key}: not running ({gone[key]}): the state shown is the one it last ran"),
+            highlight=False,
         )
 
 
@@ -232,6 +236,12 @@ def set_(
         shutdown_client(client)
 
 
+def _add_row(table: Any, *cells: str) -> None:
+    """A row of ``cells`` as text, their control characters shown (``shown``): the keys and
+    values are the cluster's, which anyone with access to it writes."""
+    table.add_row(*map(shown, cells))
+
+
 def _lost(cluster: str | None, cluster_name: str | None, exc: Exception, known: str) -> NoReturn:
     members, name = cluster_options(
         cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
@@ -299,7 +309,9 @@ def _wait_applied(
         if kernel:
             targets = [kernel]
         else:
-            targets = sorted(k for k in applied if k in live)
+            # Every kernel whose account is live, its control projection there or not: one
+            # without it shows nothing applied, and is no kernel halted.
+            targets = sorted(live)
             gone = sorted(k for k in applied if k not in live)
         pending = [
             k
@@ -312,7 +324,7 @@ def _wait_applied(
     if gone:
         typer.echo(
             f"not waited for (closed, or no projection for over {LIVE_WITHIN_S:g}s, taken for gone): "
-            f"{', '.join(gone)}"
+            f"{shown(', '.join(gone))}"
         )
     from dita.cli._state import QUIET_AFTER_S
 
@@ -329,8 +341,8 @@ def _wait_applied(
         return k
 
     if pending:
-        fail(f"not applied within {wait:g}s by: {', '.join(map(named, pending))}", code=4)
-    typer.echo(f"applied by: {', '.join(map(named, targets)) or '(no kernels projected)'}")
+        fail(f"not applied within {wait:g}s by: {shown(', '.join(map(named, pending)))}", code=4)
+    typer.echo(f"applied by: {shown(', '.join(map(named, targets))) or '(no kernels projected)'}")
 
 
 def register(app: typer.Typer) -> None:

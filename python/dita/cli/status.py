@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +22,7 @@ from dita.cli._common import (
     hazelcast_connect_s,
     out_console,
     rejected_said,
+    shown,
 )
 
 __all__ = ["register"]
@@ -169,7 +172,8 @@ def status(
         numeric = ("equity", "realized", "unrealized", "fees", "open", "rejected")
         table.add_column(col, justify="right" if col in numeric else "left")
     for r in rows:
-        table.add_row(
+        _add_row(
+            table,
             r["kernel_id"],
             "yes" if r["running"] else "no",
             r["mode"] + (" FROZEN" if r["frozen"] else ""),
@@ -188,10 +192,11 @@ def status(
         if r["orders_rejected"]:
             # Their reasons, as `dita paper` says them at the end of its run.
             said = VenueRejections(r["orders_rejected"], r["rejection_reasons"]).text()
-            console.print(f"{r['kernel_id']}: {rejected_said(r['orders_rejected'], said)}", highlight=False)
+            line = f"{r['kernel_id']}: {rejected_said(r['orders_rejected'], said)}"
+            console.print(shown(line), highlight=False)
     for r in rows:
         if r["note"]:
-            console.print(f"{r['kernel_id']}: {r['note']}", highlight=False)
+            console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
 
 
 def orders(
@@ -223,21 +228,22 @@ def orders(
     for col in ("kernel", "order", "slot", "asset", "side", "type", "price", "size", "filled", "status"):
         table.add_column(col)
     for o in rows:
-        table.add_row(
+        _add_row(
+            table,
             o["kernel_id"],
             str(o.get("client_order_id", "")),
             str(o.get("slot_id", "")),
             str(o.get("asset", "")),
             str(o.get("side", "")),
             str(o.get("order_type", "")),
-            _money(o.get("price")),
-            f"{float(o.get('size', 0.0)):g}",
-            f"{float(o.get('filled_size', 0.0)):g}",
+            "" if o.get("price") is None else _exact(o["price"], decimals=2),
+            _exact(o.get("size", 0.0)),
+            _exact(o.get("filled_size", 0.0)),
             str(o.get("status", "")) + (", cancel requested" if o.get("cancel_requested") else ""),
         )
     console.print(table)
     for kid in sorted({o["kernel_id"] for o in rows if o["note"]}):
-        console.print(f"{kid}: {notes[kid]}", highlight=False)
+        console.print(shown(f"{kid}: {notes[kid]}"), highlight=False)
 
 
 def pnl(
@@ -289,9 +295,12 @@ def pnl(
             older = s.get("older_fills", {})
             note = ""
             count: int | None
+            realized: float | None
+            fees: float | None
             if start is None and at_ts is None:
-                realized = float(acct.get("realized_pnl") or 0.0)
-                fees = float(acct.get("k_fees_paid") or 0.0)
+                # None where the account does not hold it (as `status` shows it): unknown, not 0.
+                realized = _amount(acct.get("realized_pnl"))
+                fees = _amount(acct.get("k_fees_paid"))
                 if s.get("fills", []) is None:
                     count = None  # the projection's totals do not say how many fills made them
                 else:
@@ -319,8 +328,8 @@ def pnl(
                 "fills": count,
                 "realized_pnl": realized,
                 "fees": fees,
-                "net_pnl": realized - fees,
-                "unrealized_pnl": float(acct.get("unrealized_pnl") or 0.0),
+                "net_pnl": None if realized is None or fees is None else realized - fees,
+                "unrealized_pnl": _amount(acct.get("unrealized_pnl")),
                 # Every row has one (a script reads it as in `status`): empty but for day totals.
                 "note": note,
             }
@@ -336,7 +345,8 @@ def pnl(
     for col in ("kernel", "from", "to", "fills", "realized", "fees", "net", "unrealized now"):
         table.add_column(col, justify="left" if col in ("kernel", "from", "to") else "right")
     for r in rows:
-        table.add_row(
+        _add_row(
+            table,
             r["kernel_id"],
             r["from"],
             r["to"],
@@ -349,7 +359,7 @@ def pnl(
     console.print(table)
     for r in rows:
         if r.get("note"):
-            console.print(f"{r['kernel_id']}: {r['note']}")
+            console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
 
 
 def _day_start(day: str) -> float:
@@ -419,8 +429,37 @@ def _journal_records(target: Any, sql: str, params: dict[str, Any]) -> list[dict
     return records
 
 
+def _amount(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
 def _money(v: Any) -> str:
-    return "" if v is None else f"{float(v):,.2f}"
+    """An amount to the cent; one that is not 0 but rounds to 0.00 to its first two significant
+    digits: a loss or fee of 0.0042 (an account in a coin, a small one) is not nothing."""
+    if v is None:
+        return ""
+    amount = float(v) or 0.0  # -0.0 as 0.0: no loss
+    text = f"{amount:,.2f}"
+    if amount and text in ("0.00", "-0.00"):
+        return _exact(float(f"{amount:.2g}"))
+    return text
+
+
+def _exact(v: Any, decimals: int = 0) -> str:
+    """A price or size as it is (its shortest repr), with at least ``decimals`` decimals and
+    thousands separators, never in exponent form: a limit at 0.00001234 is not 0.00, and a
+    size of 12,345,678 not 1.23457e+07."""
+    number = float(v) or 0.0
+    if not math.isfinite(number):
+        return str(number)
+    whole, _, fraction = format(Decimal(repr(number)), ",f").partition(".")
+    fraction = fraction.rstrip("0").ljust(decimals, "0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """A row of ``cells`` as text, their control characters shown (``shown``)."""
+    table.add_row(*map(shown, cells))
 
 
 def register(app: typer.Typer) -> None:
