@@ -265,7 +265,11 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// after every order dropped them: an intent at 11.5 passed, and so did five more at 10.2. A
 /// stamp an hour ahead counts only once an intent's time is within a second of it. A window
 /// full (100,000 stamps) out of order drops the stamp farthest from the order, not the first
-/// recorded.
+/// recorded. And a trade's fill memory keeps the fill keys its 64-place ring pushes out
+/// (`model::RecentRing::insert_keeping`, up to `model::FILLS_BEYOND_RING`): a fill of an order
+/// filled in more pieces, reported without the running total, resent once 64 later keys had
+/// pushed its own out, was booked a second time (a kept order's late fill the same); a fill
+/// with neither a fill id nor a running total is remembered there by its event id.
 pub const RULES: u16 = 31;
 
 thread_local! {

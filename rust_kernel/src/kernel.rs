@@ -1358,6 +1358,12 @@ fn id_less_key(total_key: u64, size: f64) -> u64 {
     sized_total_key(total_key, size) ^ 0x1d1e_55f1_11a6_0000
 }
 
+/// The key a fill with neither a fill id nor a running total is remembered by in its slot's
+/// fill memory (rules 31 on): its event id's fingerprint, apart from a fill id's equal to it.
+fn event_fill_key(event_fp: u64) -> u64 {
+    event_fp.rotate_left(41) ^ 0xe7e4_f111_0000_0031
+}
+
 /// What a booked fill `ev` is remembered by besides `total_key` (`fill_size`'s): an id-less
 /// fill's [`id_less_key`], rules 14 on.
 fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option<u64> {
@@ -3527,7 +3533,7 @@ impl Kernel {
             let slot = &mut self.slots[r.sid];
             slot.seen_events.insert(r.event_fp);
             if let Some(fp) = r.fill_fp {
-                slot.seen_fills.insert(fp);
+                slot.seen_fills.insert_keeping(fp);
             }
         }
         if !out.accepted {
@@ -3673,8 +3679,14 @@ impl Kernel {
         // Looked up here and, once the event is taken, remembered by `on_venue_event`:
         // fingerprinted once.
         let event_fp = fingerprint(&ev.event_id);
-        let fill_fp =
-            (ev.kind == K::Fill && !ev.fill_id.is_empty()).then(|| fingerprint(&ev.fill_id));
+        // Rules 31 on, a fill with neither a fill id nor a running total is known by its
+        // event id alone, so the trade's fill memory, which keeps what its ring pushes out,
+        // keeps that: past the slot's 64 event ids, its resend was booked again.
+        let fill_fp = match ev.kind {
+            K::Fill if !ev.fill_id.is_empty() => Some(fingerprint(&ev.fill_id)),
+            K::Fill if ev.filled_size <= 0.0 && rules() >= 31 => Some(event_fill_key(event_fp)),
+            _ => None,
+        };
         if self.slots[sid].seen_events.contains(event_fp) {
             let d = detail_field("event_id", &ev.event_id);
             return Err(self.event_refusal(
@@ -3687,7 +3699,11 @@ impl Kernel {
             ));
         }
         if fill_fp.is_some_and(|fp| self.slots[sid].seen_fills.contains(fp)) {
-            let d = detail_field("fill_id", &ev.fill_id);
+            let d = if ev.fill_id.is_empty() {
+                detail_field("event_id", &ev.event_id)
+            } else {
+                detail_field("fill_id", &ev.fill_id)
+            };
             return Err(self.event_refusal(
                 ev,
                 Some(sid),
@@ -4588,7 +4604,7 @@ impl Kernel {
         };
         self.set_committed(sid, committed);
         for k in keys.into_iter().flatten() {
-            self.slots[sid].seen_fills.insert(k);
+            self.slots[sid].seen_fills.insert_keeping(k);
         }
     }
 
@@ -4744,11 +4760,11 @@ impl Kernel {
                 // the total this fill stated when that differs (a venue summing its fills
                 // states 0.1 + 0.2 for an order of 0.3, and reports that figure again).
                 let k = completed_key(&order.client_order_id, order.size);
-                self.slots[sid].seen_fills.insert(k);
+                self.slots[sid].seen_fills.insert_keeping(k);
                 let near = (ev.filled_size - order.size).abs() <= size_tolerance(order.size);
                 if ev.filled_size > 0.0 && ev.filled_size != order.size && near {
                     let stated = completed_key(&order.client_order_id, ev.filled_size);
-                    self.slots[sid].seen_fills.insert(stated);
+                    self.slots[sid].seen_fills.insert_keeping(stated);
                 }
             }
             let reconciled = !self.ended.reconciled.is_empty()
@@ -5011,13 +5027,13 @@ impl Kernel {
             o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
             o.filled_size = new_filled;
             if !ev.fill_id.is_empty() {
-                kept.fills.insert(fingerprint(&ev.fill_id));
+                kept.fills.insert_keeping(fingerprint(&ev.fill_id));
             }
             for k in [total_key, also_remembered(ev, total_key)]
                 .into_iter()
                 .flatten()
             {
-                kept.fills.insert(k);
+                kept.fills.insert_keeping(k);
             }
             // Filled completely, the order works at the venue no more (rules 13).
             kept.in_doubt &= !complete;

@@ -255,6 +255,11 @@ impl<K: Eq + Hash + Clone> RecentSet<K> {
         self.order.clear();
         self.members.clear();
     }
+
+    /// Oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &K> {
+        self.order.iter()
+    }
 }
 
 impl<K: Eq + Hash + Clone> PartialEq for RecentSet<K> {
@@ -1179,9 +1184,21 @@ pub const SLOT_SEEN_EVENTS: usize = 64;
 #[serde(from = "RingRepr", into = "RingRepr")]
 pub struct RecentRing {
     data: Option<Box<RingData>>,
-    len: usize,
-    next: usize,
+    len: u32,
+    next: u32,
+    /// Rules 31 on, for a trade's fill memory ([`RecentRing::insert_keeping`]): what the full
+    /// ring pushed out, up to [`FILLS_BEYOND_RING`] more. A fill resent once 64 later keys
+    /// pushed its own out was booked again, a position the venue does not hold. None until
+    /// the ring first overflows, and in a slot's event memory.
+    beyond: Option<Box<RecentSet<u64>>>,
 }
+
+/// How many fill keys a trade's fill memory keeps beyond its ring (rules 31): a trade filled
+/// in more pieces than that forgets its oldest.
+pub const FILLS_BEYOND_RING: usize = 1 << 16;
+
+// The memory beyond the ring took no room in the slot: its place and count are 32 bits each.
+const _: () = assert!(std::mem::size_of::<RecentRing>() <= 3 * std::mem::size_of::<usize>());
 
 #[derive(Clone, Debug)]
 struct RingData {
@@ -1289,10 +1306,10 @@ impl RecentRing {
 
     /// The place the next insert writes: the first free one, then the oldest.
     fn place(&self) -> usize {
-        if self.len < SLOT_SEEN_EVENTS {
-            self.len
+        if (self.len as usize) < SLOT_SEEN_EVENTS {
+            self.len as usize
         } else {
-            self.next
+            self.next as usize
         }
     }
 
@@ -1304,20 +1321,21 @@ impl RecentRing {
         let mut hits = tag_hits(&d.tags, tag(fp));
         while hits != 0 {
             let i = hits.trailing_zeros() as usize;
-            if i < self.len && d.items[i] == fp {
+            if i < self.len as usize && d.items[i] == fp {
                 return true;
             }
             hits &= hits - 1;
         }
-        false
+        self.beyond.as_ref().is_some_and(|b| b.contains(&fp))
     }
 
+    /// Remembers `fp`; once the ring is full, the oldest it holds is forgotten.
     pub fn insert(&mut self, fp: u64) {
         let at = self.place();
-        if self.len < SLOT_SEEN_EVENTS {
+        if (self.len as usize) < SLOT_SEEN_EVENTS {
             self.len += 1;
         } else {
-            self.next = (self.next + 1) % SLOT_SEEN_EVENTS;
+            self.next = (self.next + 1) % SLOT_SEEN_EVENTS as u32;
         }
         let d = self.data.get_or_insert_with(|| {
             Box::new(RingData {
@@ -1329,14 +1347,32 @@ impl RecentRing {
         d.items[at] = fp;
     }
 
-    /// Forgets everything, keeping the allocation.
+    /// [`RecentRing::insert`] for a trade's fill memory: rules 31 on, the oldest fingerprint
+    /// a full ring pushes out is kept beyond it (up to [`FILLS_BEYOND_RING`]), so a fill of
+    /// the trade is known however many came after it. Only an order filled in more than 64
+    /// pieces gets there: the ring alone costs what it did.
+    pub fn insert_keeping(&mut self, fp: u64) {
+        if self.len as usize == SLOT_SEEN_EVENTS && crate::error::rules() >= 31 {
+            if let Some(d) = &self.data {
+                let oldest = d.items[self.next as usize];
+                self.beyond
+                    .get_or_insert_with(|| Box::new(RecentSet::new(FILLS_BEYOND_RING)))
+                    .insert(oldest);
+            }
+        }
+        self.insert(fp);
+    }
+
+    /// Forgets everything, keeping the ring's allocation.
     pub fn clear(&mut self) {
         self.len = 0;
         self.next = 0;
+        self.beyond = None;
     }
 
+    /// How many the ring holds (what is kept beyond it not counted).
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -1344,27 +1380,42 @@ impl RecentRing {
     }
 
     fn items(&self) -> &[u64] {
-        self.data.as_ref().map_or(&[], |d| &d.items[..self.len])
+        self.data
+            .as_ref()
+            .map_or(&[], |d| &d.items[..self.len as usize])
+    }
+
+    /// What is kept beyond the ring, oldest first.
+    fn beyond(&self) -> impl Iterator<Item = &u64> {
+        self.beyond.iter().flat_map(|b| b.iter())
     }
 }
 
 impl PartialEq for RecentRing {
     fn eq(&self, other: &Self) -> bool {
-        self.items() == other.items() && self.next == other.next
+        self.items() == other.items() && self.next == other.next && self.beyond().eq(other.beyond())
     }
 }
 
+/// Stored as the ring's places, then (rules 31 on) what is kept beyond it, oldest first: a
+/// ring without any is stored as it always was.
 impl From<RingRepr> for RecentRing {
     fn from(r: RingRepr) -> Self {
         let mut ring = RecentRing::default();
-        for fp in r.items.into_iter().take(SLOT_SEEN_EVENTS) {
+        let mut items = r.items.into_iter();
+        for fp in items.by_ref().take(SLOT_SEEN_EVENTS) {
             ring.insert(fp);
         }
-        ring.next = if ring.len == SLOT_SEEN_EVENTS {
-            r.next % SLOT_SEEN_EVENTS
+        ring.next = if ring.len as usize == SLOT_SEEN_EVENTS {
+            (r.next % SLOT_SEEN_EVENTS) as u32
         } else {
             0
         };
+        for fp in items {
+            ring.beyond
+                .get_or_insert_with(|| Box::new(RecentSet::new(FILLS_BEYOND_RING)))
+                .insert(fp);
+        }
         ring
     }
 }
@@ -1372,8 +1423,8 @@ impl From<RingRepr> for RecentRing {
 impl From<RecentRing> for RingRepr {
     fn from(r: RecentRing) -> Self {
         RingRepr {
-            items: r.items().to_vec(),
-            next: r.next,
+            items: r.items().iter().chain(r.beyond()).copied().collect(),
+            next: r.next as usize,
         }
     }
 }
@@ -2103,6 +2154,37 @@ mod tests {
         s.exit_reason = "tp".into();
         s.reset();
         assert_eq!(s, TradeSlot::new(3));
+    }
+
+    #[test]
+    fn a_fill_ring_keeps_what_it_pushes_out_and_stores_it_after_its_places() {
+        let mut r = RecentRing::default();
+        let n = SLOT_SEEN_EVENTS as u64 + 10;
+        for i in 1..=n {
+            r.insert_keeping(i);
+        }
+        assert_eq!(r.len(), SLOT_SEEN_EVENTS);
+        assert!((1..=n).all(|i| r.contains(i)) && !r.contains(n + 1));
+        let bytes = bincode::serialize(&r).unwrap();
+        let (items, next): (Vec<u64>, usize) = bincode::deserialize(&bytes).unwrap();
+        assert_eq!((items.len(), next), (SLOT_SEEN_EVENTS + 10, 10));
+        assert_eq!(
+            items[SLOT_SEEN_EVENTS..],
+            (1..=10).collect::<Vec<u64>>()[..]
+        );
+        let back: RecentRing = bincode::deserialize(&bytes).unwrap();
+        assert_eq!(back, r);
+        assert!((1..=n).all(|i| back.contains(i)));
+        r.clear();
+        assert!(r.is_empty() && !r.contains(1) && r == RecentRing::default());
+        // Under rules 30 the ring forgets, as it did.
+        crate::error::replaying(30, || {
+            let mut old = RecentRing::default();
+            for i in 1..=n {
+                old.insert_keeping(i);
+            }
+            assert!(!old.contains(1) && old.contains(n));
+        });
     }
 
     #[test]
