@@ -269,7 +269,11 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// (`model::RecentRing::insert_keeping`, up to `model::FILLS_BEYOND_RING`): a fill of an order
 /// filled in more pieces, reported without the running total, resent once 64 later keys had
 /// pushed its own out, was booked a second time (a kept order's late fill the same); a fill
-/// with neither a fill id nor a running total is remembered there by its event id.
+/// with neither a fill id nor a running total is remembered there by its event id. And the ids
+/// of accepted FUNDING_FEEs and FILL_SETTLEDs are kept apart from the ACCOUNT_UPDATEs'
+/// (`kernel::MONEY_EVENT_MEMORY`, 100,000; a checkpoint's last part): in one memory of 10,000,
+/// a funding payment resent after 10,000 balance updates (the funding history polled again)
+/// was booked a second time.
 pub const RULES: u16 = 31;
 
 thread_local! {

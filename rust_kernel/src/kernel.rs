@@ -48,8 +48,13 @@ pub const INTENT_MEMORY: usize = 100_000;
 pub const FINISHED_ORDER_MEMORY: usize = 50_000;
 /// How many predicted fees wait for the exchange's settlement at most.
 pub const UNSETTLED_FILL_MEMORY: usize = 100_000;
-/// How many account event ids are remembered for duplicate detection.
+/// How many account event ids are remembered for duplicate detection (rules 31 on, of the
+/// ACCOUNT_UPDATEs only: see [`MONEY_EVENT_MEMORY`]).
 pub const ACCOUNT_EVENT_MEMORY: usize = 10_000;
+/// Rules 31 on, how many ids of the account events that move money (FUNDING_FEE,
+/// FILL_SETTLED) are remembered, apart from the ACCOUNT_UPDATEs, which come far more often
+/// and pushed a payment's id out of their memory: a resent payment was booked again.
+pub const MONEY_EVENT_MEMORY: usize = 100_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Control {
@@ -112,6 +117,11 @@ fn unsettled_from_checkpoint<'de, D: serde::Deserializer<'de>>(
         r.unsettled_order,
         UNSETTLED_FILL_MEMORY,
     ))
+}
+
+/// The empty memory of money events' ids ([`MONEY_EVENT_MEMORY`]).
+fn money_event_memory() -> RecentSet<Id> {
+    RecentSet::new(MONEY_EVENT_MEMORY)
 }
 
 /// A fill whose fee was predicted and waits for the exchange's FILL_SETTLED.
@@ -1157,6 +1167,11 @@ pub struct Kernel {
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
+    /// Rules 31 on, the ids of accepted FUNDING_FEEs and FILL_SETTLEDs ([`MONEY_EVENT_MEMORY`]),
+    /// which `account_events_seen` then no longer holds. Not part of the serde state: a
+    /// checkpoint carries it last, so older ones still load (with none).
+    #[serde(skip, default = "money_event_memory")]
+    money_events_seen: RecentSet<Id>,
     /// Predicted fees waiting for the exchange's FILL_SETTLED, by fill id (and asset, rules
     /// 19 on: [`Unsettled`]), oldest first.
     #[serde(deserialize_with = "unsettled_from_checkpoint")]
@@ -1757,6 +1772,7 @@ impl Kernel {
             covered: vec![[None, None]; max_slots],
             intents_seen: FingerprintSet::new(INTENT_MEMORY),
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
+            money_events_seen: money_event_memory(),
             unsettled: FifoMap::new(UNSETTLED_FILL_MEMORY),
             fees: FeeModel::default(),
             account: Account::default(),
@@ -2035,6 +2051,7 @@ impl Kernel {
             covered: _,
             intents_seen: _,
             account_events_seen: _,
+            money_events_seen: _,
             unsettled: _,
             fees: _,
             account: _,
@@ -5743,7 +5760,12 @@ impl Kernel {
             d.push(("reason", Detail::Static(reason)));
             return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
-        if self.account_events_seen.contains(&ev.event_id) {
+        // Rules 31 on, the payments' and settlements' ids are kept apart from the balance
+        // updates' (`money_events_seen`), which pushed them out of one memory of 10,000.
+        let money_memory = rules() >= 31;
+        if self.account_events_seen.contains(&ev.event_id)
+            || (money_memory && self.money_events_seen.contains(&ev.event_id))
+        {
             return refuse(
                 D::DuplicateEvent,
                 KernelSeverity::Info,
@@ -5890,7 +5912,11 @@ impl Kernel {
             a.e_used_margin = ev.used_margin.or(a.e_used_margin);
             a.e_maint_margin = ev.maint_margin.or(a.e_maint_margin);
         }
-        self.account_events_seen.insert(ev.event_id.clone());
+        if money_memory && ev.kind != AccountEventKind::AccountUpdate {
+            self.money_events_seen.insert(ev.event_id.clone());
+        } else {
+            self.account_events_seen.insert(ev.event_id.clone());
+        }
         self.account.bump(ev.timestamp);
         self.dirty.account = true;
         let r = self.account.reconcile();
@@ -6578,6 +6604,32 @@ impl Kernel {
         if rates.next().is_some() {
             return Err("the unsettled fills' rates name more fills than there are".into());
         }
+        Ok(())
+    }
+
+    /// The ids of the account events that moved money (rules 31, [`MONEY_EVENT_MEMORY`]),
+    /// oldest first, as a checkpoint's last part holds them.
+    pub fn money_events(&self) -> Vec<&Id> {
+        self.money_events_seen.iter().collect()
+    }
+
+    /// Restores [`Kernel::money_events`] from a checkpoint (None from an older one: none is
+    /// kept apart, as no build before rules 31 did).
+    pub(crate) fn restore_money_events(&mut self, t: Option<Vec<Id>>) -> Result<(), String> {
+        let ids = t.unwrap_or_default();
+        if ids.len() > MONEY_EVENT_MEMORY {
+            return Err(format!(
+                "{} money event ids, more than the {MONEY_EVENT_MEMORY} remembered",
+                ids.len()
+            ));
+        }
+        let mut seen = money_event_memory();
+        for event_id in ids {
+            if !seen.insert(event_id) {
+                return Err("a money event id is remembered twice".into());
+            }
+        }
+        self.money_events_seen = seen;
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! What the kernel's bounded idempotency memories do once they have forgotten an id: the
 //! intent ids (`INTENT_MEMORY`), the finished orders' ids (`FINISHED_ORDER_MEMORY`), a slot's
 //! event and fill rings (`SLOT_SEEN_EVENTS`), the fees waiting for settlement
-//! (`UNSETTLED_FILL_MEMORY`) and the account event ids (`ACCOUNT_EVENT_MEMORY`). An old input
+//! (`UNSETTLED_FILL_MEMORY`) and the account event ids (`ACCOUNT_EVENT_MEMORY`, and the
+//! payments' and settlements' own, `MONEY_EVENT_MEMORY`, rules 31). An old input
 //! resent after its id was forgotten must book nothing a second time: refused (UNKNOWN_ORDER,
 //! DUPLICATE_EVENT), never booked again, never a panic. And a checkpoint keeps what the
 //! memories hold: a resend after a restart is refused as before it.
@@ -13,7 +14,7 @@ use dita_kernel::error::replaying;
 use dita_kernel::kernel::{
     ACCOUNT_EVENT_MEMORY, FINISHED_ORDER_MEMORY, INTENT_MEMORY, UNSETTLED_FILL_MEMORY,
 };
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules};
 use dita_kernel::*;
 
 mod common;
@@ -494,13 +495,46 @@ fn a_settlement_of_a_fill_pushed_out_of_the_unsettled_queue_books_nothing() {
 }
 
 /// A FUNDING_FEE resent once `ACCOUNT_EVENT_MEMORY` newer account events came (a venue's
-/// funding history polled again, after a day of balance updates) must not be booked twice.
-/// Not fixed yet: the account event ids share one memory of 10,000, and keeping the payments'
-/// apart needs a new checkpoint part (`wal::kernel_log::tail_parts`).
+/// funding history polled again, after a day of balance updates) is not booked twice (rules
+/// 31: the ids of payments and settlements are kept apart, `MONEY_EVENT_MEMORY`).
 #[test]
-#[ignore = "known defect: a FUNDING_FEE resent past the account event memory is booked again"]
 fn a_funding_payment_resent_past_the_account_event_memory_is_booked_once() {
-    let mut k = Kernel::new("funding", 1).unwrap();
+    let (mut k, pay) = funding_then_updates("funding");
+    let out = k.on_account_event(&pay);
+    assert!(!out.accepted, "funding booked twice: {out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert_eq!(k.account.k_funding_net, -2.5);
+}
+
+/// The same through a restart: a checkpoint keeps the payments' ids, and one written before
+/// rules 31 (without them) still loads.
+#[test]
+fn a_funding_payment_resent_past_the_account_event_memory_after_a_restart_is_booked_once() {
+    let (k, pay) = funding_then_updates("funding-restart");
+    let mut back = restarted(&k);
+    let out = back.on_account_event(&pay);
+    assert!(
+        !out.accepted,
+        "funding booked twice after a restart: {out:?}"
+    );
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert_eq!(back.account.k_funding_net, -2.5);
+
+    let bytes = encode_kernel(&k);
+    let older = &bytes[..bytes.len() - parts_since_rules(&k, 31)];
+    let mut old = decode_kernel(older).expect("a checkpoint of rules 30 loads");
+    let mut last = AccountEvent::new(
+        &format!("upd-{}", ACCOUNT_EVENT_MEMORY - 1),
+        AccountEventKind::AccountUpdate,
+    );
+    last.wallet_balance = Some(10_000.0);
+    assert!(!old.on_account_event(&last).accepted);
+}
+
+/// A kernel that booked a FUNDING_FEE of -2.5 and then `ACCOUNT_EVENT_MEMORY` balance updates,
+/// and the payment.
+fn funding_then_updates(kernel_id: &str) -> (Kernel, AccountEvent) {
+    let mut k = Kernel::new(kernel_id, 1).unwrap();
     let mut pay = AccountEvent::new("fund-1", AccountEventKind::FundingFee);
     pay.amount = -2.5;
     pay.timestamp = 1000.0;
@@ -511,7 +545,5 @@ fn a_funding_payment_resent_past_the_account_event_memory_is_booked_once() {
         u.timestamp = 1001.0 + i as f64;
         assert!(k.on_account_event(&u).accepted);
     }
-    let out = k.on_account_event(&pay);
-    assert!(!out.accepted, "funding booked twice: {out:?}");
-    assert_eq!(k.account.k_funding_net, -2.5);
+    (k, pay)
 }

@@ -9,8 +9,13 @@
 //! within a second of it either way. An intent stamped more than a second behind the window's
 //! orders took them back to a second after its own time, and they left the window early; one
 //! stamped more than a second ahead of them took them out of the window with its count.
+//!
+//! And the ids of account events that move money (FUNDING_FEE, FILL_SETTLED) are kept apart
+//! from the balance updates' (`kernel::MONEY_EVENT_MEMORY`): a payment resent after 10,000
+//! updates had pushed its id out was booked again.
 
 use dita_kernel::error::replaying;
+use dita_kernel::kernel::ACCOUNT_EVENT_MEMORY;
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
@@ -213,5 +218,30 @@ fn under_rules_30_the_intent_behind_took_the_window_back_and_the_one_ahead_count
             4,
             "3,610 taken back to 11.0"
         );
+    });
+}
+
+/// Rules 30: a FUNDING_FEE's id shared the account event memory with the balance updates, and
+/// one resent after `ACCOUNT_EVENT_MEMORY` of them was booked a second time.
+#[test]
+fn under_rules_30_a_funding_payment_resent_past_the_account_event_memory_was_booked_again() {
+    replaying(30, || {
+        let mut k = Kernel::new("funding", 1).unwrap();
+        let mut pay = AccountEvent::new("fund-1", AccountEventKind::FundingFee);
+        pay.amount = -2.5;
+        pay.timestamp = 1000.0;
+        assert!(k.on_account_event(&pay).accepted);
+        assert!(
+            !k.on_account_event(&pay).accepted,
+            "remembered while recent"
+        );
+        for i in 0..ACCOUNT_EVENT_MEMORY {
+            let mut u = AccountEvent::new(&format!("upd-{i}"), AccountEventKind::AccountUpdate);
+            u.wallet_balance = Some(10_000.0);
+            u.timestamp = 1001.0 + i as f64;
+            assert!(k.on_account_event(&u).accepted);
+        }
+        assert!(k.on_account_event(&pay).accepted);
+        assert_eq!(k.account.k_funding_net, -5.0);
     });
 }

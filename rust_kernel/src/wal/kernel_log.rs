@@ -97,7 +97,10 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// calibration (`fees::CalibrationTail`, added with rules 20; one written before ends with the
 /// unsettled fills, and both sides take its one ratio), then what exit fills took of the
 /// slots' legs (`kernel::LegTail`, added with rules 21; one written before ends with the fee
-/// calibrations, and nothing was taken).
+/// calibrations, and nothing was taken), then the unsettled fills' fee rates (rules 29) and
+/// the assets whose edge is below the freeze threshold (rules 30), then the ids of the account
+/// events that moved money (`Kernel::money_events`, added with rules 31; one written before
+/// ends with the edges, and none is kept apart from the balance updates').
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     for part in tail_parts(kernel) {
@@ -118,7 +121,7 @@ pub(crate) struct TailPart {
 /// The parts a checkpoint holds after the kernel's serde state, in the order they are written
 /// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
 /// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
-pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 9] {
+pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 10] {
     fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
         let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
         TailPart {
@@ -156,6 +159,11 @@ pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 9] {
             30,
             "the assets whose edge is below the freeze threshold",
             kernel.edge_below(),
+        ),
+        part(
+            31,
+            "the ids of the account events that moved money",
+            &kernel.money_events(),
         ),
     ]
 }
@@ -204,6 +212,8 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_unsettled_rates(rates).map_err(bad)?;
     let edge_below = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_edge_below(edge_below).map_err(bad)?;
+    let money_events = optional_part(&mut rest).map_err(bad)?;
+    kernel.restore_money_events(money_events).map_err(bad)?;
     kernel.recount_sides();
     Ok(kernel)
 }
