@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.live import Live
@@ -1149,13 +1149,21 @@ def _continued_fill_model(
         ours = fill_model.maker_rate if name == "maker_fee_rate" else getattr(fill_model, name)
         if given(name) and ours != kept_values[name]:
             theirs = _number(kept_values[name])
-            fail(
-                f"{option} {_number(ours)} differs from the {name} {theirs} the state file {path} records "
-                f"for kernel {previous['kernel_id']!r}: a continued account keeps its fill model. Leave "
-                f"{option} out to continue at {theirs}, or start a new account with another --kernel-id "
-                "and --wal-dir"
-            )
+            _refuse_other(option, _number(ours), f"{name} {theirs}", theirs, path, previous, "fill model")
     return kept
+
+
+def _refuse_other(
+    option: str, given: str, recorded: str, resumed: str, path: Path, previous: dict[str, Any], keeps: str
+) -> NoReturn:
+    """Exit 2: ``option`` was given ``given``, where the state file ``path`` of the kernel a
+    run continues records ``recorded``; a continued account keeps its ``keeps``, so the option
+    is left out (to continue at ``resumed``) or the account is a new one."""
+    fail(
+        f"{option} {given} differs from the {recorded} the state file {path} records for kernel "
+        f"{previous['kernel_id']!r}: a continued account keeps its {keeps}. Leave {option} out to "
+        f"continue at {resumed}, or start a new account with another --kernel-id and --wal-dir"
+    )
 
 
 def _number(value: float) -> str:
@@ -1178,11 +1186,7 @@ def _continued_leverage(previous: dict[str, Any], path: Path, given: float | Non
     if given is None or given == kept:
         return kept
     said = "leverage null (no margin check)" if kept is None else f"leverage {kept:g}"
-    fail(
-        f"--leverage {given:g} differs from the {said} the state file {path} records for kernel "
-        f"{previous['kernel_id']!r}: a continued account keeps its margin rules. Leave --leverage out "
-        f"to continue at {said}, or start a new account with another --kernel-id and --wal-dir"
-    )
+    _refuse_other("--leverage", f"{given:g}", said, said, path, previous, "margin rules")
 
 
 def _restored_clock(session: PaperSession, console: Any) -> float:
