@@ -215,17 +215,17 @@ def out_console() -> Console:
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
 
 
-# Characters a terminal acts on rather than shows: C0/C1 controls (ESC starts a sequence that moves
-# the cursor, erases lines or hides text; Rich drops CR and BS, which changes the text) and the
-# bidirectional overrides and isolates, which reorder what follows them.
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def shown(text: Any) -> str:
-    """``text`` for a table or line on a terminal, its control characters written as escapes
-    (``\\x1b``): kernel ids, notes and names come from state files and the cluster, where one
-    holding ``\\x1b[1A\\x1b[2K`` erased the line above it (another kernel's row)."""
-    return _UNSHOWABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), str(text))
+    """``text`` for a table or line on a terminal, every character Python does not take for
+    printable written as its escape, as repr writes it (``\\x1b``, ``\\u202e``): C0/C1 controls
+    (ESC starts a sequence that moves the cursor, erases lines or hides text; Rich drops CR and
+    BS), the bidirectional overrides and isolates, which reorder what follows them, and other
+    invisible characters. Kernel ids, notes, names and query results come from state files, the
+    cluster and users, where one holding ``\\x1b[1A\\x1b[2K`` erased the line above it."""
+    written = str(text)
+    if written.isprintable():
+        return written
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in written)
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:

@@ -26,6 +26,7 @@ from dita.cli._common import (
     fail,
     out_console,
     require_utf8,
+    shown,
     warn,
 )
 
@@ -298,10 +299,10 @@ def _print(result: Any, fmt: str) -> None:
 
         # Text, not str: Rich would read a journal string's "[bold]" or ":x:" as markup. Control
         # characters are shown escaped: a terminal would act on them (or Rich drop them).
-        shown = result.rows[:TABLE_ROWS]
+        rows_shown = result.rows[:TABLE_ROWS]
         count = f"{len(result.rows)} row(s)"
-        if len(shown) < len(result.rows):
-            count = f"{len(shown):,} of {len(result.rows):,} row(s) shown"
+        if len(rows_shown) < len(result.rows):
+            count = f"{len(rows_shown):,} of {len(result.rows):,} row(s) shown"
             typer.echo(
                 f"warning: the table format prints the first {TABLE_ROWS:,} rows only; "
                 "--format csv or json prints them all",
@@ -309,12 +310,12 @@ def _print(result: Any, fmt: str) -> None:
             )
         console = out_console()
         if console.width < len(result.columns) * (TABLE_MIN_CELL + 3) + 1:  # a border and padding each
-            _print_vertical(result.columns, shown)
+            _print_vertical(result.columns, rows_shown)
         else:
             table = Table(show_lines=False, title_justify="left")
             for name in result.columns:
-                table.add_column(Text(_visible(name)), overflow="fold")
-            for row in shown:
+                table.add_column(Text(shown(name)), overflow="fold")
+            for row in rows_shown:
                 table.add_row(*(Text(_cell(v)) for v in row))
             console.print(table)
         console.print(count + (f" ({cut})" if cut else ""))
@@ -328,12 +329,12 @@ vanished (60 columns on a 200-column console, `SELECT * FROM intents` on an 80-c
 
 
 def _cell(value: Any) -> str:
-    return "NULL" if value is None else _visible(str(value))
+    return "NULL" if value is None else shown(str(value))
 
 
 def _print_vertical(columns: list[str], rows: list[list[Any]]) -> None:
     """``rows`` as ClickHouse's Vertical format prints them: ``Row N:``, then ``name: value`` a line."""
-    names = [_visible(name) + ":" for name in columns]
+    names = [shown(name) + ":" for name in columns]
     width = max(map(len, names), default=0)
     write = sys.stdout.write
     for k, row in enumerate(rows, 1):
@@ -341,13 +342,6 @@ def _print_vertical(columns: list[str], rows: list[list[Any]]) -> None:
         write(f"{head}\n{'─' * len(head)}\n" if k == 1 else f"\n{head}\n{'─' * len(head)}\n")
         for name, value in zip(names, row, strict=True):
             write(f"{name:<{width}} {_cell(value)}\n")
-
-
-def _visible(text: str) -> str:
-    """``text`` with control characters (tab, CR, ESC, ...) written as escapes, like repr."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def journal_target(dsn: str | None, option: str = "--dsn") -> Any:
