@@ -628,21 +628,38 @@ class HazelcastProjection:
         """Publish ``kernel``'s last changes (briefly, as a close does, without ``closed_at``) and
         stop projecting it; the other kernels stay. Never drained again, it would otherwise
         leave the maps with the state of the last cycle before."""
+        # Not from inside a cycle (a kernel's call the publisher made): no cycle can run then.
+        if self._thread is not threading.current_thread():
+            self._publish_last(kernel, closing=False)
+        self._detach(kernel)
+
+    def _publish_last(self, kernel: ExecutionKernel, *, closing: bool) -> bool:
+        """Publish ``kernel``'s last changes before it leaves, briefly, as a close does
+        (``_flush_for_close``); ``closing``, with its account's ``closed_at`` set. False when
+        the cluster is not reached (said) or did not confirm them; True when they were, or the
+        kernel is not attached."""
         kid = kernel.kernel_id
         with self._lock:
             attached = self._kernels.get(kid) is kernel
-        if self._thread is threading.current_thread():
-            pass  # from inside a cycle (a kernel's call the publisher made): no cycle can run now
-        elif attached and self._connected_for_close():
-            self._flush_for_close(detached=kid)
-        elif attached:
+        if not attached:
+            return True
+        if not self._connected_for_close():
+            gone = f" (readers take it for gone {LIVE_WITHIN_S:g}s after its last projection)"
             _log.warning(
-                "hazelcast projection: kernel %s detached while cluster %r is not reached: its last "
-                "changes are not published",
+                "hazelcast projection: kernel %s %s while cluster %r is not reached: its last changes "
+                "are not published%s",
                 kid,
+                "closed" if closing else "detached",
                 self.cluster_name,
+                gone if closing else "",
             )
-        self._detach(kernel)
+            return False
+        if not closing:
+            return self._flush_for_close(detached=kid)
+        with self._lock:
+            if self._kernels.get(kid) is kernel:
+                self._closing[kid] = time.time()
+        return self._flush_for_close()
 
     def _detach(self, kernel: ExecutionKernel) -> bool:
         """Removes ``kernel``; True if no kernel is left (decided with the removal, so two
@@ -667,24 +684,7 @@ class HazelcastProjection:
         account's ``closed_at`` set (readers take it for stopped, not for running until its
         heartbeat is stale), stop serving it and, when it was the last one attached, close.
         Kernels sharing this projection keep it until the last closes."""
-        kid = kernel.kernel_id
-        with self._lock:
-            attached = self._kernels.get(kid) is kernel
-        flushed = True
-        if attached and self._connected_for_close():
-            with self._lock:
-                if self._kernels.get(kid) is kernel:
-                    self._closing[kid] = time.time()
-            flushed = self._flush_for_close()
-        elif attached:
-            flushed = False
-            _log.warning(
-                "hazelcast projection: kernel %s closed while cluster %r is not reached: its last "
-                "changes are not published (readers take it for gone %gs after its last projection)",
-                kid,
-                self.cluster_name,
-                LIVE_WITHIN_S,
-            )
+        flushed = self._publish_last(kernel, closing=True)
         if self._detach(kernel):
             self._close(flush=flushed)
 
