@@ -73,6 +73,13 @@ impl VenueCall {
         IN_VENUE_CALL.with_borrow_mut(|v| v.push(Arc::as_ptr(calls) as usize));
         VenueCall(calls.clone())
     }
+
+    /// Whether this thread is inside a venue call of the kernel whose calls `calls` counts:
+    /// such a call cannot be waited for from within it.
+    fn inside(calls: &Arc<AtomicUsize>) -> bool {
+        let mine = Arc::as_ptr(calls) as usize;
+        IN_VENUE_CALL.with_borrow(|v| v.contains(&mine))
+    }
 }
 
 impl Drop for VenueCall {
@@ -337,8 +344,7 @@ impl Answer {
 impl PyKernel {
     /// The kernel, held, with input stopped (see `stop_input`).
     fn stopped<'py>(slf: &Bound<'py, Self>) -> PyResult<PyRefMut<'py, Self>> {
-        let mine = Arc::as_ptr(&wait_ref(slf)?.venue_calls) as usize;
-        if IN_VENUE_CALL.with_borrow(|v| v.contains(&mine)) {
+        if VenueCall::inside(&wait_ref(slf)?.venue_calls) {
             return Err(PyRuntimeError::new_err(
                 "close() was called from inside this kernel's own venue call (submit/cancel): \
                  its answer is not applied yet; close the kernel after the call returns",

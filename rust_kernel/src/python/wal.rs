@@ -250,8 +250,7 @@ impl PyKernel {
 
     /// Whether this thread is inside one of this kernel's venue calls (see `stopping`).
     fn in_own_venue_call(&self) -> bool {
-        let mine = std::sync::Arc::as_ptr(&self.venue_calls) as usize;
-        super::IN_VENUE_CALL.with_borrow(|v| v.contains(&mine))
+        super::VenueCall::inside(&self.venue_calls)
     }
 
     /// Refuses once a log write failed, or once `close_core` let the log go (a drop mark
