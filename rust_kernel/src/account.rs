@@ -31,6 +31,18 @@ pub const RECONCILE_MISMATCH_FRACTION: f64 = 0.01;
 /// delta: once every fill is settled, `k_unsettled_fees` keeps a rounding residue (1e-18).
 pub const UNSETTLED_NOTED: f64 = 0.005;
 
+/// The exchange's figures an account event may carry, in the order [`Account::e_figures`]
+/// and [`Account::e_taken_at`] hold them.
+pub const E_FIGURES: [&str; 4] = [
+    "wallet_balance",
+    "available_margin",
+    "used_margin",
+    "maint_margin",
+];
+
+/// An account event's figures (see [`E_FIGURES`]), None where it carries none.
+pub type Figures = [Option<f64>; 4];
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub seed_capital: f64,
@@ -45,6 +57,22 @@ pub struct Account {
     pub k_unsettled_fees: f64,
     pub event_seq: u64,
     pub last_update_time: f64,
+    /// Rules 32 on, the venue's time of the event each E figure was last taken from (see
+    /// [`E_FIGURES`]; None: not taken under rules 32, or taken from an unstamped event). Not
+    /// part of the serde state: a checkpoint carries it in its last part, so older ones load.
+    #[serde(skip)]
+    pub e_taken_at: [Option<f64>; 4],
+}
+
+/// An E figure an account event carries that is older than the one the account holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StaleFigure {
+    /// The figure's place in [`E_FIGURES`].
+    pub index: usize,
+    pub value: f64,
+    /// The figure the account holds, and the time of the event it was taken from.
+    pub held: f64,
+    pub held_at: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +92,78 @@ impl Account {
         self.e_available_margin
             .or(self.e_wallet_balance)
             .unwrap_or_else(|| self.k_capital())
+    }
+
+    /// The E figures, in the order of [`E_FIGURES`].
+    pub fn e_figures(&self) -> Figures {
+        [
+            self.e_wallet_balance,
+            self.e_available_margin,
+            self.e_used_margin,
+            self.e_maint_margin,
+        ]
+    }
+
+    /// The figures of `figures`, from an event stamped `ts`, older than those the account
+    /// holds: stamped before the event the account's figure was taken from. Figures of one
+    /// time are not stale (a venue sends several in one millisecond, the latest last), nor are
+    /// those of an unstamped event (`ts` 0), which no venue time orders.
+    pub fn stale_figures(&self, figures: &Figures, ts: f64) -> Vec<StaleFigure> {
+        let held = self.e_figures();
+        (0..E_FIGURES.len())
+            .filter_map(|index| {
+                let value = figures[index]?;
+                let held_at = self.e_taken_at[index].filter(|&at| ts > 0.0 && ts < at)?;
+                Some(StaleFigure {
+                    index,
+                    value,
+                    held: held[index].unwrap_or(f64::NAN),
+                    held_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the figures `figures` carries for E, from an event stamped `ts`; with `stamped`
+    /// (rules 32 on), remembers `ts` as each one's time when the event has one.
+    pub fn take_figures(&mut self, figures: Figures, ts: f64, stamped: bool) {
+        let held = [
+            &mut self.e_wallet_balance,
+            &mut self.e_available_margin,
+            &mut self.e_used_margin,
+            &mut self.e_maint_margin,
+        ];
+        for ((figure, held), taken_at) in figures.into_iter().zip(held).zip(&mut self.e_taken_at) {
+            if let Some(value) = figure {
+                *held = Some(value);
+                if stamped && ts > 0.0 {
+                    *taken_at = Some(ts);
+                }
+            }
+        }
+    }
+
+    /// Restores [`Account::e_taken_at`] from a checkpoint (None from an older one: no figure
+    /// has a time, as no build before rules 32 kept one).
+    pub fn restore_taken_at(&mut self, t: Option<[Option<f64>; 4]>) -> Result<(), String> {
+        let t = t.unwrap_or_default();
+        let held = self.e_figures();
+        for (i, at) in t.iter().enumerate() {
+            match at {
+                Some(at) if !(at.is_finite() && *at > 0.0) => {
+                    return Err(format!("the time of {}, {at}, is no time", E_FIGURES[i]));
+                }
+                Some(_) if held[i].is_none() => {
+                    return Err(format!(
+                        "a time of {}, which the account has not",
+                        E_FIGURES[i]
+                    ));
+                }
+                _ => {}
+            }
+        }
+        self.e_taken_at = t;
+        Ok(())
     }
 
     pub fn bump(&mut self, ts: f64) {

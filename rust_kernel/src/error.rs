@@ -265,16 +265,30 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// after every order dropped them: an intent at 11.5 passed, and so did five more at 10.2. A
 /// stamp an hour ahead counts only once an intent's time is within a second of it. A window
 /// full (100,000 stamps) out of order drops the stamp farthest from the order, not the first
-/// recorded. And a trade's fill memory keeps the fill keys its 64-place ring pushes out
-/// (`model::RecentRing::insert_keeping`, up to `model::FILLS_BEYOND_RING`): a fill of an order
-/// filled in more pieces, reported without the running total, resent once 64 later keys had
-/// pushed its own out, was booked a second time (a kept order's late fill the same); a fill
-/// with neither a fill id nor a running total is remembered there by its event id. And the ids
+/// recorded. And a slot's event memory and a trade's fill memory keep what their 64-place
+/// rings push out while the trade that wrote it goes on (`model::RecentRing::insert`, up to
+/// `model::KEPT_BEYOND_RING`; how many of the event ring's places the slot's trade wrote is a
+/// checkpoint part): a fill of an order filled in more pieces, reported without the running
+/// total, resent once 64 later ones had pushed its own out, was booked a second time (a kept
+/// order's late fill the same), and so was one with neither a fill id nor a running total,
+/// known by its event id alone. And the ids
 /// of accepted FUNDING_FEEs and FILL_SETTLEDs are kept apart from the ACCOUNT_UPDATEs'
 /// (`kernel::MONEY_EVENT_MEMORY`, 100,000; a checkpoint's last part): in one memory of 10,000,
 /// a funding payment resent after 10,000 balance updates (the funding history polled again)
 /// was booked a second time.
-pub const RULES: u16 = 31;
+///
+/// 32: the exchange's figures (E: wallet balance, available, used and maintenance margin) go
+/// forward in the venue's time, each on its own (`account::Account::e_taken_at`, a checkpoint's
+/// last part): a figure is taken only from an account event stamped at or after the one it was
+/// last taken from (of one time, in the order they come; an event stamped 0 is not judged). An
+/// ACCOUNT_UPDATE whose every figure is older is refused, DUPLICATE_EVENT (INFO) naming the
+/// figure, its value and time and the account's (`last_value`, `last_timestamp`), and changes
+/// nothing; any event's older figures are left out (`figures_not_taken`), its newer ones and a
+/// payment taken. Before, an ACCOUNT_UPDATE resent once 10,000 later ones had pushed its id out
+/// of the account event memory was applied again, and a FUNDING_FEE polled late brought the
+/// balance of its time: E went back to what the venue reported long ago, and so did the
+/// reconcile status (a balance of 9,000 reported again over 10,000: MISMATCH).
+pub const RULES: u16 = 32;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

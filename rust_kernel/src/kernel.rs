@@ -9,7 +9,7 @@
 // `Answered`), and of the checks that `?` hands it on from: large, and the answer anyway.
 #![allow(clippy::result_large_err)]
 
-use crate::account::Account;
+use crate::account::{Account, E_FIGURES};
 use crate::error::{
     check_number, check_numbers, check_timestamp, new_input, rules, strict, too_large, KernelError,
     KernelResult, MAX_MAGNITUDE, TOO_LARGE,
@@ -1371,12 +1371,6 @@ fn completed_key(client_order_id: &str, size: f64) -> u64 {
 /// is known, while one a venue stamped with the same total and another size is not taken for it.
 fn id_less_key(total_key: u64, size: f64) -> u64 {
     sized_total_key(total_key, size) ^ 0x1d1e_55f1_11a6_0000
-}
-
-/// The key a fill with neither a fill id nor a running total is remembered by in its slot's
-/// fill memory (rules 31 on): its event id's fingerprint, apart from a fill id's equal to it.
-fn event_fill_key(event_fp: u64) -> u64 {
-    event_fp.rotate_left(41) ^ 0xe7e4_f111_0000_0031
 }
 
 /// What a booked fill `ev` is remembered by besides `total_key` (`fill_size`'s): an id-less
@@ -3181,6 +3175,7 @@ impl Kernel {
         let prev_seen = std::mem::take(&mut slot.seen_events);
         slot.reset();
         slot.seen_events = prev_seen;
+        slot.seen_events.new_trade();
         slot.fsm_state = stage;
         slot.trade_id = intent.trade_id.clone();
         slot.asset = intent.asset.clone();
@@ -3550,7 +3545,7 @@ impl Kernel {
             let slot = &mut self.slots[r.sid];
             slot.seen_events.insert(r.event_fp);
             if let Some(fp) = r.fill_fp {
-                slot.seen_fills.insert_keeping(fp);
+                slot.seen_fills.insert(fp);
             }
         }
         if !out.accepted {
@@ -3696,14 +3691,10 @@ impl Kernel {
         // Looked up here and, once the event is taken, remembered by `on_venue_event`:
         // fingerprinted once.
         let event_fp = fingerprint(&ev.event_id);
-        // Rules 31 on, a fill with neither a fill id nor a running total is known by its
-        // event id alone, so the trade's fill memory, which keeps what its ring pushes out,
-        // keeps that: past the slot's 64 event ids, its resend was booked again.
-        let fill_fp = match ev.kind {
-            K::Fill if !ev.fill_id.is_empty() => Some(fingerprint(&ev.fill_id)),
-            K::Fill if ev.filled_size <= 0.0 && rules() >= 31 => Some(event_fill_key(event_fp)),
-            _ => None,
-        };
+        // A fill with neither a fill id nor a running total is known by its event id alone:
+        // rules 31 on, the slot's event memory keeps its trade's past its 64 places.
+        let fill_fp =
+            (ev.kind == K::Fill && !ev.fill_id.is_empty()).then(|| fingerprint(&ev.fill_id));
         if self.slots[sid].seen_events.contains(event_fp) {
             let d = detail_field("event_id", &ev.event_id);
             return Err(self.event_refusal(
@@ -4621,7 +4612,7 @@ impl Kernel {
         };
         self.set_committed(sid, committed);
         for k in keys.into_iter().flatten() {
-            self.slots[sid].seen_fills.insert_keeping(k);
+            self.slots[sid].seen_fills.insert(k);
         }
     }
 
@@ -4777,11 +4768,11 @@ impl Kernel {
                 // the total this fill stated when that differs (a venue summing its fills
                 // states 0.1 + 0.2 for an order of 0.3, and reports that figure again).
                 let k = completed_key(&order.client_order_id, order.size);
-                self.slots[sid].seen_fills.insert_keeping(k);
+                self.slots[sid].seen_fills.insert(k);
                 let near = (ev.filled_size - order.size).abs() <= size_tolerance(order.size);
                 if ev.filled_size > 0.0 && ev.filled_size != order.size && near {
                     let stated = completed_key(&order.client_order_id, ev.filled_size);
-                    self.slots[sid].seen_fills.insert_keeping(stated);
+                    self.slots[sid].seen_fills.insert(stated);
                 }
             }
             let reconciled = !self.ended.reconciled.is_empty()
@@ -5044,13 +5035,13 @@ impl Kernel {
             o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
             o.filled_size = new_filled;
             if !ev.fill_id.is_empty() {
-                kept.fills.insert_keeping(fingerprint(&ev.fill_id));
+                kept.fills.insert(fingerprint(&ev.fill_id));
             }
             for k in [total_key, also_remembered(ev, total_key)]
                 .into_iter()
                 .flatten()
             {
-                kept.fills.insert_keeping(k);
+                kept.fills.insert(k);
             }
             // Filled completely, the order works at the venue no more (rules 13).
             kept.in_doubt &= !complete;
@@ -5773,6 +5764,19 @@ impl Kernel {
             );
         }
         let mut out = KernelOutcome::ok(-1, id(""), TradeStage::Idle, seq);
+        let figures = [
+            ev.wallet_balance,
+            ev.available_margin,
+            ev.used_margin,
+            ev.maint_margin,
+        ];
+        // Rules 32 on, E goes forward in the venue's time, figure by figure: an ACCOUNT_UPDATE
+        // resent once the id memory forgot it brought back a balance reported long ago.
+        let stale = if rules() >= 32 {
+            self.account.stale_figures(&figures, ev.timestamp)
+        } else {
+            Vec::new()
+        };
         match ev.kind {
             AccountEventKind::FillSettled => {
                 if ev.fill_id.is_empty() {
@@ -5888,11 +5892,7 @@ impl Kernel {
                 self.account.k_funding_net += ev.amount;
             }
             AccountEventKind::AccountUpdate => {
-                if ev.wallet_balance.is_none()
-                    && ev.available_margin.is_none()
-                    && ev.used_margin.is_none()
-                    && ev.maint_margin.is_none()
-                {
+                if figures.iter().all(Option::is_none) {
                     let mut d = detail_field("wallet_balance", Detail::Static("None"));
                     d.push((
                         "reason",
@@ -5900,17 +5900,43 @@ impl Kernel {
                     ));
                     return refuse(D::InvalidIntent, KernelSeverity::Error, d);
                 }
+                // Every figure older than the one held: the venue's news is old (resent
+                // once its id was forgotten, or overtaken), and changes nothing.
+                let carried = figures.iter().flatten().count();
+                if let Some(s) = stale.first().filter(|_| stale.len() == carried) {
+                    let mut d = detail_field(E_FIGURES[s.index], s.value);
+                    d.push(("last_value", Detail::F64(s.held)));
+                    d.push(("timestamp", Detail::F64(ev.timestamp)));
+                    d.push(("last_timestamp", Detail::F64(s.held_at)));
+                    d.push((
+                        "reason",
+                        Detail::Static(
+                            "stamped before the event the account's figure was taken from: \
+                             the venue has reported a newer one",
+                        ),
+                    ));
+                    return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
+                }
             }
         }
         // The exchange's figures, whatever the event (rules 8 on): a funding message carries
         // the balance after it. Before, only an ACCOUNT_UPDATE's were read, and K moved by a
-        // payment that E, left where it was, did not show.
+        // payment that E, left where it was, did not show. Rules 32 on, not those older than
+        // the account's (`stale`): a payment polled late brought the balance of its time.
         if ev.kind == AccountEventKind::AccountUpdate || rules() >= 8 {
-            let a = &mut self.account;
-            a.e_wallet_balance = ev.wallet_balance.or(a.e_wallet_balance);
-            a.e_available_margin = ev.available_margin.or(a.e_available_margin);
-            a.e_used_margin = ev.used_margin.or(a.e_used_margin);
-            a.e_maint_margin = ev.maint_margin.or(a.e_maint_margin);
+            let mut taken = figures;
+            for s in &stale {
+                taken[s.index] = None;
+            }
+            self.account
+                .take_figures(taken, ev.timestamp, rules() >= 32);
+        }
+        if !stale.is_empty() {
+            let names: Vec<&str> = stale.iter().map(|s| E_FIGURES[s.index]).collect();
+            let last = stale.iter().map(|s| s.held_at).fold(f64::MIN, f64::max);
+            out.details
+                .push(("figures_not_taken", Detail::Str(names.join(", "))));
+            out.details.push(("last_figure_time", Detail::F64(last)));
         }
         if money_memory && ev.kind != AccountEventKind::AccountUpdate {
             self.money_events_seen.insert(ev.event_id.clone());
@@ -6316,6 +6342,12 @@ impl Kernel {
                 ));
             }
         }
+        // A memory the caller's slot brings is taken as its record replays it: all it holds
+        // its trade's (`RecentRing::trade_wrote`).
+        for s in slots.iter_mut() {
+            s.seen_events.assume_trade_wrote_all();
+            s.seen_fills.assume_trade_wrote_all();
+        }
         if rules() >= 27 {
             // Rules 27 on, a slot loaded holding the trade it held keeps its memory of the
             // events and fills it took when the caller's slot brings none (a slot dict has no
@@ -6630,6 +6662,53 @@ impl Kernel {
             }
         }
         self.money_events_seen = seen;
+        Ok(())
+    }
+
+    /// Each slot whose event memory holds events of an earlier trade, by slot id, with how
+    /// many of its places the current trade wrote ([`RecentRing::trade_wrote`], rules 31), as
+    /// a checkpoint's last part holds them: a decoded ring takes every place for the trade's.
+    pub fn trade_event_counts(&self) -> Vec<(u32, u8)> {
+        self.slots
+            .iter()
+            .filter(|s| s.seen_events.trade_wrote() < s.seen_events.len())
+            .map(|s| (s.slot_id as u32, s.seen_events.trade_wrote() as u8))
+            .collect()
+    }
+
+    /// Restores [`Kernel::trade_event_counts`] from a checkpoint (None from an older one: every
+    /// place a slot's event memory holds is taken for its trade's, which keeps more, never
+    /// less). Checked as this build writes them: in slot order, within the slots, each less
+    /// than its memory holds. Nothing changes on an error.
+    pub(crate) fn restore_trade_event_counts(
+        &mut self,
+        t: Option<Vec<(u32, u8)>>,
+    ) -> Result<(), String> {
+        let counts = t.unwrap_or_default();
+        if let Some(w) = counts.windows(2).find(|w| w[0].0 >= w[1].0) {
+            return Err(format!(
+                "the events of slot {}'s trade after slot {}: not in slot order",
+                w[1].0, w[0].0
+            ));
+        }
+        let n = self.slots.len();
+        for &(sid, wrote) in &counts {
+            let ring = self
+                .slots
+                .get(sid as usize)
+                .map(|s| &s.seen_events)
+                .ok_or_else(|| format!("the events of slot {sid}'s trade, beyond the {n} slots"))?;
+            if wrote as usize >= ring.len() {
+                return Err(format!(
+                    "{wrote} events of slot {sid}'s trade, not fewer than the {} remembered",
+                    ring.len()
+                ));
+            }
+        }
+        for (sid, wrote) in counts {
+            let ring = &mut self.slots[sid as usize].seen_events;
+            ring.set_trade_wrote(wrote as usize)?;
+        }
         Ok(())
     }
 

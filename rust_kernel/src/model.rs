@@ -1184,20 +1184,25 @@ pub const SLOT_SEEN_EVENTS: usize = 64;
 #[serde(from = "RingRepr", into = "RingRepr")]
 pub struct RecentRing {
     data: Option<Box<RingData>>,
-    len: u32,
-    next: u32,
-    /// Rules 31 on, for a trade's fill memory ([`RecentRing::insert_keeping`]): what the full
-    /// ring pushed out, up to [`FILLS_BEYOND_RING`] more. A fill resent once 64 later keys
+    len: u8,
+    next: u8,
+    /// How many of the ring's places the slot's current trade wrote, up to the ring's size
+    /// ([`RecentRing::new_trade`] starts it again): once the trade wrote them all, what the
+    /// ring pushes out is the trade's own, and rules 31 on it is kept (`beyond`).
+    mine: u8,
+    /// Rules 31 on, what the full ring pushed out while the trade that wrote it is still
+    /// going, up to [`KEPT_BEYOND_RING`] more: an event or fill resent once 64 later ones
     /// pushed its own out was booked again, a position the venue does not hold. None until
-    /// the ring first overflows, and in a slot's event memory.
+    /// a trade writes more than the ring holds; forgotten when the next trade starts.
     beyond: Option<Box<RecentSet<u64>>>,
 }
 
-/// How many fill keys a trade's fill memory keeps beyond its ring (rules 31): a trade filled
-/// in more pieces than that forgets its oldest.
-pub const FILLS_BEYOND_RING: usize = 1 << 16;
+/// How many fingerprints a ring keeps beyond its places for one trade (rules 31): a trade with
+/// more events or fill keys than that forgets its oldest.
+pub const KEPT_BEYOND_RING: usize = 1 << 16;
 
-// The memory beyond the ring took no room in the slot: its place and count are 32 bits each.
+// What a trade wrote and kept took no room in the slot: the ring's place, count and share are
+// a byte each.
 const _: () = assert!(std::mem::size_of::<RecentRing>() <= 3 * std::mem::size_of::<usize>());
 
 #[derive(Clone, Debug)]
@@ -1329,13 +1334,27 @@ impl RecentRing {
         self.beyond.as_ref().is_some_and(|b| b.contains(&fp))
     }
 
-    /// Remembers `fp`; once the ring is full, the oldest it holds is forgotten.
+    /// Remembers `fp`. Once the ring is full, it pushes out the oldest it holds, which rules
+    /// 31 on is kept beyond it (up to [`KEPT_BEYOND_RING`]) when the current trade wrote it:
+    /// a trade's events and fills are known however many came after them. Only a trade with
+    /// more than 64 gets there, so a ring costs what it did.
     pub fn insert(&mut self, fp: u64) {
         let at = self.place();
-        if (self.len as usize) < SLOT_SEEN_EVENTS {
-            self.len += 1;
+        let full = self.len as usize == SLOT_SEEN_EVENTS;
+        if full {
+            if self.mine as usize == SLOT_SEEN_EVENTS && crate::error::rules() >= 31 {
+                if let Some(d) = &self.data {
+                    self.beyond
+                        .get_or_insert_with(|| Box::new(RecentSet::new(KEPT_BEYOND_RING)))
+                        .insert(d.items[at]);
+                }
+            }
+            self.next = ((at + 1) % SLOT_SEEN_EVENTS) as u8;
         } else {
-            self.next = (self.next + 1) % SLOT_SEEN_EVENTS as u32;
+            self.len += 1;
+        }
+        if (self.mine as usize) < SLOT_SEEN_EVENTS {
+            self.mine += 1;
         }
         let d = self.data.get_or_insert_with(|| {
             Box::new(RingData {
@@ -1347,27 +1366,18 @@ impl RecentRing {
         d.items[at] = fp;
     }
 
-    /// [`RecentRing::insert`] for a trade's fill memory: rules 31 on, the oldest fingerprint
-    /// a full ring pushes out is kept beyond it (up to [`FILLS_BEYOND_RING`]), so a fill of
-    /// the trade is known however many came after it. Only an order filled in more than 64
-    /// pieces gets there: the ring alone costs what it did.
-    pub fn insert_keeping(&mut self, fp: u64) {
-        if self.len as usize == SLOT_SEEN_EVENTS && crate::error::rules() >= 31 {
-            if let Some(d) = &self.data {
-                let oldest = d.items[self.next as usize];
-                self.beyond
-                    .get_or_insert_with(|| Box::new(RecentSet::new(FILLS_BEYOND_RING)))
-                    .insert(oldest);
-            }
-        }
-        self.insert(fp);
+    /// The slot starts a new trade: what the ring holds is still known, but it is the last
+    /// trade's, and what was kept beyond it is forgotten.
+    pub fn new_trade(&mut self) {
+        self.mine = 0;
+        self.beyond = None;
     }
 
     /// Forgets everything, keeping the ring's allocation.
     pub fn clear(&mut self) {
         self.len = 0;
         self.next = 0;
-        self.beyond = None;
+        self.new_trade();
     }
 
     /// How many the ring holds (what is kept beyond it not counted).
@@ -1377,6 +1387,30 @@ impl RecentRing {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// How many of the ring's places the current trade wrote (see `mine`). A ring decoded
+    /// (its stored form has no room for it) takes every place it holds for the trade's, the
+    /// cautious reading: a checkpoint keeps the figure apart where it is less.
+    pub fn trade_wrote(&self) -> usize {
+        self.mine as usize
+    }
+
+    /// Sets [`RecentRing::trade_wrote`], as a checkpoint says it: no more than the ring holds.
+    pub fn set_trade_wrote(&mut self, n: usize) -> Result<(), String> {
+        if n > self.len() {
+            return Err(format!(
+                "{n} events of the trade, more than the {} remembered",
+                self.len
+            ));
+        }
+        self.mine = n as u8;
+        Ok(())
+    }
+
+    /// Takes every place the ring holds for the current trade's, as a decoded ring does.
+    pub fn assume_trade_wrote_all(&mut self) {
+        self.mine = self.len;
     }
 
     fn items(&self) -> &[u64] {
@@ -1393,12 +1427,16 @@ impl RecentRing {
 
 impl PartialEq for RecentRing {
     fn eq(&self, other: &Self) -> bool {
-        self.items() == other.items() && self.next == other.next && self.beyond().eq(other.beyond())
+        self.items() == other.items()
+            && self.next == other.next
+            && self.mine == other.mine
+            && self.beyond().eq(other.beyond())
     }
 }
 
 /// Stored as the ring's places, then (rules 31 on) what is kept beyond it, oldest first: a
-/// ring without any is stored as it always was.
+/// ring without any is stored as it always was. Decoded, every place is taken for the current
+/// trade's ([`RecentRing::trade_wrote`]).
 impl From<RingRepr> for RecentRing {
     fn from(r: RingRepr) -> Self {
         let mut ring = RecentRing::default();
@@ -1407,15 +1445,16 @@ impl From<RingRepr> for RecentRing {
             ring.insert(fp);
         }
         ring.next = if ring.len as usize == SLOT_SEEN_EVENTS {
-            (r.next % SLOT_SEEN_EVENTS) as u32
+            (r.next % SLOT_SEEN_EVENTS) as u8
         } else {
             0
         };
         for fp in items {
             ring.beyond
-                .get_or_insert_with(|| Box::new(RecentSet::new(FILLS_BEYOND_RING)))
+                .get_or_insert_with(|| Box::new(RecentSet::new(KEPT_BEYOND_RING)))
                 .insert(fp);
         }
+        ring.assume_trade_wrote_all();
         ring
     }
 }
@@ -2030,13 +2069,19 @@ mod tests {
     fn recent_ring_round_trips_through_its_stored_layout() {
         let mut r = RecentRing::default();
         for i in 0..(SLOT_SEEN_EVENTS as u64 + 5) {
+            // The first ten are an earlier trade's: pushed out, they are not kept.
+            if i == 10 {
+                r.new_trade();
+            }
             r.insert(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         }
         let bytes = bincode::serialize(&r).unwrap();
         let old_layout: (Vec<u64>, usize) = bincode::deserialize(&bytes).unwrap();
         assert_eq!(old_layout.0.len(), SLOT_SEEN_EVENTS);
         assert_eq!(old_layout.1, 5);
-        let back: RecentRing = bincode::deserialize(&bytes).unwrap();
+        let mut back: RecentRing = bincode::deserialize(&bytes).unwrap();
+        assert_eq!(back.trade_wrote(), SLOT_SEEN_EVENTS);
+        back.set_trade_wrote(r.trade_wrote()).unwrap();
         assert_eq!(back, r);
         for i in 0..(SLOT_SEEN_EVENTS as u64 + 5) {
             let fp = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -2157,13 +2202,16 @@ mod tests {
     }
 
     #[test]
-    fn a_fill_ring_keeps_what_it_pushes_out_and_stores_it_after_its_places() {
+    fn a_ring_keeps_what_its_trade_wrote_and_stores_it_after_its_places() {
         let mut r = RecentRing::default();
         let n = SLOT_SEEN_EVENTS as u64 + 10;
         for i in 1..=n {
-            r.insert_keeping(i);
+            r.insert(i);
         }
-        assert_eq!(r.len(), SLOT_SEEN_EVENTS);
+        assert_eq!(
+            (r.len(), r.trade_wrote()),
+            (SLOT_SEEN_EVENTS, SLOT_SEEN_EVENTS)
+        );
         assert!((1..=n).all(|i| r.contains(i)) && !r.contains(n + 1));
         let bytes = bincode::serialize(&r).unwrap();
         let (items, next): (Vec<u64>, usize) = bincode::deserialize(&bytes).unwrap();
@@ -2181,21 +2229,46 @@ mod tests {
         crate::error::replaying(30, || {
             let mut old = RecentRing::default();
             for i in 1..=n {
-                old.insert_keeping(i);
+                old.insert(i);
             }
             assert!(!old.contains(1) && old.contains(n));
         });
     }
 
+    /// What the last trade wrote is pushed out unkept: only the current trade's is kept, so a
+    /// slot's event memory grows only while one trade has more than 64 events.
     #[test]
-    fn recent_ring_forgets_the_oldest_beyond_its_size() {
+    fn a_ring_keeps_nothing_of_the_last_trade_and_forgets_it_at_the_next() {
         let mut r = RecentRing::default();
-        for i in 0..(SLOT_SEEN_EVENTS as u64 + 10) {
+        let n = SLOT_SEEN_EVENTS as u64;
+        for i in 1..=n + 5 {
             r.insert(i);
         }
-        assert_eq!(r.len(), SLOT_SEEN_EVENTS);
-        assert!(!r.contains(0) && !r.contains(9));
-        assert!(r.contains(10) && r.contains(SLOT_SEEN_EVENTS as u64 + 9));
+        r.new_trade();
+        assert!(
+            r.contains(n + 5) && !r.contains(1),
+            "the ring is kept, what it kept is not"
+        );
+        for i in 1..=n {
+            r.insert(1_000 + i);
+        }
+        assert_eq!(r.trade_wrote(), SLOT_SEEN_EVENTS);
+        assert!(!r.contains(n + 5), "the last trade's pushed out, not kept");
+        r.insert(2_000);
+        assert!(
+            r.contains(1_001),
+            "the trade's own is kept once it wrote the whole ring"
+        );
+        // Decoded, the ring takes every place for the trade's; a checkpoint says less.
+        let mut back: RecentRing = bincode::deserialize(&bincode::serialize(&r).unwrap()).unwrap();
+        assert_eq!(back.trade_wrote(), SLOT_SEEN_EVENTS);
+        r.new_trade();
+        r.insert(3_000);
+        back.new_trade();
+        back.insert(3_000);
+        assert!(back.set_trade_wrote(SLOT_SEEN_EVENTS + 1).is_err());
+        back.set_trade_wrote(1).unwrap();
+        assert_eq!(back, r);
     }
 
     /// Legs are encoded as the `Vec` they were: checkpoints written before still load.

@@ -375,6 +375,76 @@ fn fills_known_by_their_event_id_alone_resent_past_the_ring_book_nothing() {
     assert_eq!(back.slots()[0].size, 151.0);
 }
 
+/// A slot's event memory keeps, past its 64 places, only what its current trade wrote: the
+/// next trade starts with none of the last one's kept, and a checkpoint says how many of the
+/// places the trade wrote (`Kernel::trade_event_counts`), so a kernel restarted mid-trade keeps
+/// what the live one keeps. One from a checkpoint without it takes every place for the
+/// trade's: it keeps more, never less.
+#[test]
+fn a_slots_event_memory_keeps_its_trades_own_past_the_ring_and_through_a_restart() {
+    let mut k = Kernel::new("ring-trades", 1).unwrap();
+    // Trade 0: 73 events (an ack, 70 fills, the exit's ack and fill).
+    let first = big_entry(&mut k, 70.0);
+    for f in &pieces_without_totals(&first, 70) {
+        assert!(k.on_venue_event(f).accepted);
+    }
+    let exit = long_btc("x-big", "", 0, KernelCommandType::Exit, 0.0);
+    let exit = k.process_intent(&exit).submit.expect("the exit is sent");
+    assert!(k.on_venue_event(&ack(&exit, "ax", "vx")).accepted);
+    assert!(
+        k.on_venue_event(&fill(&exit, "vx", "fx", "Tx", 70.0, 70.0, 101.0))
+            .accepted
+    );
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    assert_eq!(k.trade_event_counts(), vec![]);
+
+    // Trade 1: its ack and first fill; the ring holds 62 events of trade 0 beside them.
+    let enter = long_btc("e-two", "t-two", 0, KernelCommandType::Enter, 100.0);
+    let second = k.process_intent(&enter).submit.expect("the entry is sent");
+    assert!(k.on_venue_event(&ack(&second, "a-two", "v-two")).accepted);
+    // Known by their event ids alone: neither a fill id nor the running total.
+    let piece = |event_id: &str| fill(&second, "v-two", event_id, "", 1.0, 0.0, 100.0);
+    assert!(k.on_venue_event(&piece("g0")).accepted);
+    assert_eq!(k.trade_event_counts(), vec![(0, 2)]);
+
+    let bytes = encode_kernel(&k);
+    let mut back = decode_kernel(&bytes).expect("a checkpoint decodes");
+    assert_eq!(back.slots(), k.slots());
+    assert_eq!(back.trade_event_counts(), k.trade_event_counts());
+    let older = &bytes[..bytes.len() - parts_since_rules(&k, 31)];
+    let mut old = decode_kernel(older).expect("a checkpoint of rules 30 loads");
+    assert_eq!(old.trade_event_counts(), vec![]);
+
+    for k in [&mut k, &mut back, &mut old] {
+        // 70 more fills push out the rest of trade 0's events, then trade 1's own.
+        for i in 1..=70 {
+            assert!(k.on_venue_event(&piece(&format!("g{i}"))).accepted);
+        }
+        let out = k.on_venue_event(&piece("g0"));
+        assert_eq!(
+            out.diagnostic_code,
+            KernelDiagnosticCode::DuplicateEvent,
+            "{out:?}"
+        );
+        assert_eq!(k.slots()[0].size, 71.0);
+    }
+    // Trade 0's event ids were pushed out unkept: a venue numbering its events again finds
+    // them free. The kernel of the older checkpoint took them for trade 1's and kept them.
+    let reused = piece("f20");
+    for k in [&mut k, &mut back] {
+        let out = k.on_venue_event(&reused);
+        assert!(out.accepted, "{out:?}");
+        assert_eq!(k.slots()[0].size, 72.0);
+    }
+    let out = old.on_venue_event(&reused);
+    assert_eq!(
+        out.diagnostic_code,
+        KernelDiagnosticCode::DuplicateEvent,
+        "{out:?}"
+    );
+    assert_eq!(back.slots(), k.slots());
+}
+
 /// Under rules 30 a log replays such a resend as it ran: booked a second time.
 #[test]
 fn under_rules_30_a_fill_resent_past_the_rings_was_booked_again() {

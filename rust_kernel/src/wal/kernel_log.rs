@@ -100,7 +100,11 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// calibrations, and nothing was taken), then the unsettled fills' fee rates (rules 29) and
 /// the assets whose edge is below the freeze threshold (rules 30), then the ids of the account
 /// events that moved money (`Kernel::money_events`, added with rules 31; one written before
-/// ends with the edges, and none is kept apart from the balance updates').
+/// ends with the edges, and none is kept apart from the balance updates'), then how many of
+/// each slot's remembered events its trade wrote (`Kernel::trade_event_counts`, rules 31; one
+/// written before ends with the money events, and all are taken for the trade's), then the
+/// venue's time of each of the account's E figures (`account::Account::e_taken_at`, added with
+/// rules 32; one written before ends with the parts before it, and no figure has a time).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     for part in tail_parts(kernel) {
@@ -121,7 +125,7 @@ pub(crate) struct TailPart {
 /// The parts a checkpoint holds after the kernel's serde state, in the order they are written
 /// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
 /// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
-pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 10] {
+pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 12] {
     fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
         let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
         TailPart {
@@ -164,6 +168,16 @@ pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 10] {
             31,
             "the ids of the account events that moved money",
             &kernel.money_events(),
+        ),
+        part(
+            31,
+            "how many of each slot's remembered events its trade wrote",
+            &kernel.trade_event_counts(),
+        ),
+        part(
+            32,
+            "the times of the exchange's account figures",
+            &kernel.account.e_taken_at,
         ),
     ]
 }
@@ -214,6 +228,12 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
     kernel.restore_edge_below(edge_below).map_err(bad)?;
     let money_events = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_money_events(money_events).map_err(bad)?;
+    let trade_events = optional_part(&mut rest).map_err(bad)?;
+    kernel
+        .restore_trade_event_counts(trade_events)
+        .map_err(bad)?;
+    let taken_at = optional_part(&mut rest).map_err(bad)?;
+    kernel.account.restore_taken_at(taken_at).map_err(bad)?;
     kernel.recount_sides();
     Ok(kernel)
 }

@@ -1,0 +1,267 @@
+//! Rules 32: the exchange's figures (E) go forward in the venue's time. Each figure (wallet
+//! balance, available, used and maintenance margin) is taken only from an account event stamped
+//! at or after the one it was last taken from: an ACCOUNT_UPDATE whose every figure is older is
+//! refused (DUPLICATE_EVENT, naming the figure, its value and the one the account holds), and a
+//! FUNDING_FEE or FILL_SETTLED stamped before books its payment without its balance. Before, an
+//! ACCOUNT_UPDATE resent once 10,000 later ones had pushed its id out of the account event
+//! memory was applied again, and a funding payment polled late brought the balance of its
+//! time: E went back to a figure the venue reported long ago, and the reconcile status with it.
+
+use std::path::Path;
+
+use dita_kernel::error::{replaying, RULES};
+use dita_kernel::kernel::{KernelInput, ACCOUNT_EVENT_MEMORY};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
+use dita_kernel::*;
+
+mod common;
+use common::{detail, open_log, set_segment_rules, well_formed_details};
+
+/// An ACCOUNT_UPDATE `event_id` stamped `ts` reporting the wallet balance `wallet`.
+fn update(event_id: &str, ts: f64, wallet: f64) -> AccountEvent {
+    let mut u = AccountEvent::new(event_id, AccountEventKind::AccountUpdate);
+    u.wallet_balance = Some(wallet);
+    u.timestamp = ts;
+    u
+}
+
+/// A FUNDING_FEE `event_id` stamped `ts` paying `amount`, the wallet balance after it `wallet`.
+fn funding(event_id: &str, ts: f64, amount: f64, wallet: f64) -> AccountEvent {
+    let mut f = AccountEvent::new(event_id, AccountEventKind::FundingFee);
+    f.amount = amount;
+    f.wallet_balance = Some(wallet);
+    f.timestamp = ts;
+    f
+}
+
+/// A kernel of one slot with a seed capital of 10,000.
+fn kernel(name: &str) -> Kernel {
+    let mut k = Kernel::new(name, 1).unwrap();
+    k.set_seed_capital(10_000.0).unwrap();
+    k
+}
+
+/// The venue reports 9,000 at 1,000, then 10,000 once a second for `ACCOUNT_EVENT_MEMORY`
+/// seconds, which pushes the first report's id out of the account event memory. Returns the
+/// first report.
+fn old_update_forgotten(k: &mut Kernel) -> AccountEvent {
+    let old = update("upd-old", 1_000.0, 9_000.0);
+    assert!(k.on_account_event(&old).accepted);
+    for i in 0..ACCOUNT_EVENT_MEMORY {
+        let u = update(&format!("upd-{i}"), 1_001.0 + i as f64, 10_000.0);
+        assert!(k.on_account_event(&u).accepted);
+    }
+    assert_eq!(k.account.e_wallet_balance, Some(10_000.0));
+    old
+}
+
+#[test]
+fn an_account_update_resent_after_its_id_was_forgotten_is_refused_as_stale() {
+    let mut k = kernel("stale");
+    let old = old_update_forgotten(&mut k);
+    let before = k.account.clone();
+    let out = well_formed_details(k.on_account_event(&old));
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert_eq!(out.severity, KernelSeverity::Info);
+    assert_eq!(
+        detail(&out, "field"),
+        Some(Detail::Static("wallet_balance"))
+    );
+    assert_eq!(detail(&out, "value"), Some(Detail::F64(9_000.0)));
+    assert_eq!(detail(&out, "last_value"), Some(Detail::F64(10_000.0)));
+    assert_eq!(detail(&out, "timestamp"), Some(Detail::F64(1_000.0)));
+    let last = 1_000.0 + ACCOUNT_EVENT_MEMORY as f64;
+    assert_eq!(detail(&out, "last_timestamp"), Some(Detail::F64(last)));
+    assert!(detail(&out, "reason").is_some(), "{out:?}");
+    // Nothing changed: E is the venue's latest figure, and K and E agree.
+    assert_eq!(k.account, before);
+    assert_eq!(k.account.reconcile().status, account::ReconcileStatus::Ok);
+    // Still refused resent again (a stale update is not remembered as taken).
+    assert!(!k.on_account_event(&old).accepted);
+}
+
+#[test]
+fn a_funding_payment_stamped_before_the_last_update_books_its_payment_not_its_balance() {
+    let mut k = kernel("late-funding");
+    // The stream brings the second funding and the balance after both; the funding history,
+    // polled later, brings the first, with the balance right after it.
+    assert!(
+        k.on_account_event(&funding("fund-2", 1_500.0, -25.0, 9_950.0))
+            .accepted
+    );
+    assert!(
+        k.on_account_event(&update("upd", 2_000.0, 9_950.0))
+            .accepted
+    );
+    let out = well_formed_details(k.on_account_event(&funding("fund-1", 1_000.0, -25.0, 9_975.0)));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.account.k_funding_net, -50.0);
+    assert_eq!(k.account.e_wallet_balance, Some(9_950.0));
+    assert_eq!(
+        detail(&out, "figures_not_taken"),
+        Some(Detail::Str("wallet_balance".into()))
+    );
+    assert_eq!(detail(&out, "last_figure_time"), Some(Detail::F64(2_000.0)));
+    let r = k.account.reconcile();
+    assert_eq!(r.status, account::ReconcileStatus::Ok, "{}", r.explanation);
+}
+
+#[test]
+fn an_update_takes_its_newer_figures_and_leaves_the_older() {
+    let mut k = kernel("partial");
+    let mut full = update("full", 1_000.0, 10_000.0);
+    full.used_margin = Some(100.0);
+    assert!(k.on_account_event(&full).accepted);
+    assert!(
+        k.on_account_event(&update("bal", 2_000.0, 9_990.0))
+            .accepted
+    );
+    // Wallet and margins of 1,500: the wallet is older than the one held, the margin newer.
+    let mut mixed = update("mixed", 1_500.0, 9_000.0);
+    mixed.used_margin = Some(200.0);
+    let out = well_formed_details(k.on_account_event(&mixed));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.account.e_wallet_balance, Some(9_990.0));
+    assert_eq!(k.account.e_used_margin, Some(200.0));
+    assert_eq!(
+        detail(&out, "figures_not_taken"),
+        Some(Detail::Str("wallet_balance".into()))
+    );
+    // Only the margin now: older than the margin just taken.
+    let mut margin = AccountEvent::new("margin", AccountEventKind::AccountUpdate);
+    (margin.used_margin, margin.timestamp) = (Some(150.0), 1_200.0);
+    let out = k.on_account_event(&margin);
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(detail(&out, "field"), Some(Detail::Static("used_margin")));
+    assert_eq!(detail(&out, "last_value"), Some(Detail::F64(200.0)));
+    assert_eq!(k.account.e_used_margin, Some(200.0));
+}
+
+#[test]
+fn updates_of_one_time_apply_in_the_order_they_come_and_unstamped_ones_are_not_judged() {
+    let mut k = kernel("same-time");
+    assert!(k.on_account_event(&update("a", 1_000.0, 9_990.0)).accepted);
+    // Two reports in one millisecond: the later one is the venue's latest.
+    assert!(k.on_account_event(&update("b", 1_000.0, 9_980.0)).accepted);
+    assert_eq!(k.account.e_wallet_balance, Some(9_980.0));
+    // A caller that stamps no time (0) is not judged by the venue's clock.
+    assert!(k.on_account_event(&update("c", 0.0, 9_970.0)).accepted);
+    assert_eq!(k.account.e_wallet_balance, Some(9_970.0));
+    assert!(!k.on_account_event(&update("d", 999.0, 9_960.0)).accepted);
+}
+
+#[test]
+fn under_rules_31_the_forgotten_update_was_applied_again() {
+    replaying(31, || {
+        let mut k = kernel("stale-31");
+        let old = old_update_forgotten(&mut k);
+        assert!(k.on_account_event(&old).accepted);
+        assert_eq!(k.account.e_wallet_balance, Some(9_000.0));
+        assert_eq!(
+            k.account.reconcile().status,
+            account::ReconcileStatus::Mismatch
+        );
+        // And a funding payment polled late brought the balance of its time.
+        let mut k = kernel("late-funding-31");
+        assert!(
+            k.on_account_event(&update("upd", 2_000.0, 9_950.0))
+                .accepted
+        );
+        let late = funding("fund-1", 1_000.0, -25.0, 9_975.0);
+        assert!(k.on_account_event(&late).accepted);
+        assert_eq!(k.account.e_wallet_balance, Some(9_975.0));
+    });
+}
+
+/// The inputs of a session: updates, one stale, and a late funding payment.
+fn session() -> Vec<KernelInput> {
+    let mut margin = update("m", 1_600.0, 9_990.0);
+    margin.used_margin = Some(50.0);
+    [
+        update("u1", 1_000.0, 10_000.0),
+        update("u2", 2_000.0, 9_990.0),
+        update("u0", 500.0, 9_000.0),
+        funding("f1", 1_500.0, -10.0, 9_990.0),
+        margin,
+        update("u3", 3_000.0, 9_990.0),
+    ]
+    .into_iter()
+    .map(KernelInput::AccountEvent)
+    .collect()
+}
+
+fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
+    open_log(dir, "acct", checkpoint_every)
+}
+
+/// Records `session` in a new log in `dir` (a checkpoint every `checkpoint_every`), applied
+/// as under `rules`; returns the kernel as it ran.
+fn record(dir: &Path, checkpoint_every: u64, rules: u16) -> Kernel {
+    let (mut log, mut k) = open(dir, checkpoint_every);
+    let inputs = std::iter::once(KernelInput::SeedCapital(10_000.0)).chain(session());
+    for input in inputs {
+        replaying(rules, || k.apply(&input)).unwrap();
+        log.record(&k, &input).unwrap();
+    }
+    k
+}
+
+#[test]
+fn a_log_of_rules_31_replays_as_it_ran_and_one_of_32_as_it_runs() {
+    for checkpoint_every in [0, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let k = record(dir.path(), checkpoint_every, 31);
+        assert_eq!(k.account.e_wallet_balance, Some(9_990.0));
+        set_segment_rules(dir.path(), 31);
+        let (_, recovered) = open(dir.path(), 0);
+        assert_eq!(recovered.account, k.account, "every {checkpoint_every}");
+        assert_eq!(recovered.seq(), k.seq());
+        if checkpoint_every == 0 {
+            // The same records judged by rules 32 give another account (the stale one refused).
+            set_segment_rules(dir.path(), RULES);
+            let (_, as_32) = open(dir.path(), 0);
+            assert_ne!(as_32.account.event_seq, k.account.event_seq);
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let k = record(dir.path(), checkpoint_every, RULES);
+        let (_, recovered) = open(dir.path(), 0);
+        assert_eq!(recovered.account, k.account, "every {checkpoint_every}");
+        // The recovered kernel judges as the live one: the stale update is refused by both.
+        for mut k in [k, recovered] {
+            let out = k.on_account_event(&update("u-late", 2_500.0, 8_000.0));
+            assert!(!out.accepted, "{out:?}");
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_carries_the_figures_times_and_an_older_one_loads_without_them() {
+    let mut k = kernel("acct");
+    for input in session() {
+        k.apply(&input).unwrap();
+    }
+    let bytes = encode_kernel(&k);
+    let back = decode_kernel(&bytes).unwrap();
+    assert_eq!(back.account, k.account);
+    assert!(
+        !back
+            .clone()
+            .on_account_event(&update("late", 2_500.0, 8_000.0))
+            .accepted
+    );
+    // A checkpoint of rules 31 ends before the times: each figure is taken from the next
+    // event that carries it, whatever its time, as before.
+    let old = decode_kernel(&bytes[..bytes.len() - parts_since_rules(&k, 32)]).unwrap();
+    assert_eq!(old.account.e_wallet_balance, k.account.e_wallet_balance);
+    let mut old = old;
+    assert!(
+        old.on_account_event(&update("late", 2_500.0, 8_000.0))
+            .accepted
+    );
+    assert!(
+        !old.on_account_event(&update("later", 2_400.0, 7_000.0))
+            .accepted
+    );
+}
