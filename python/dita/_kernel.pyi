@@ -708,6 +708,9 @@ class KernelCore:
     def wal_sync(self) -> int | None: ...
     def stop_input(self) -> None:
         """Refuse every later input, once the venue calls under way are applied."""
+    def input_refused_reason(self) -> str | None:
+        """Why the kernel takes no more input (closed or closing, its write-ahead log failed or
+        released), as a refused input would say; None while it takes input. Changes nothing."""
     def close_core(self) -> int | None:
         """stop_input(), then sync the write-ahead log and release it (thread, lock)."""
     def wal_checkpoint(self) -> int | None: ...

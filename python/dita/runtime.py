@@ -50,7 +50,7 @@ from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.risk import KERNEL_MAX
 from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy, cancel_intent
 from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once, venue_following
-from dita.venues._events import PolledEvents, input_stopped, kernel_busy
+from dita.venues._events import STUCK_AFTER, PolledEvents, input_stopped, kernel_busy
 
 __all__ = [
     "EventListener",
@@ -372,6 +372,9 @@ class TradingRuntime:
             # Answers of the venues to market data on whose events the kernel raised (each
             # logged; busy, the events are kept: see `_to_venues`).
             "venue_data_errors": 0,
+            # Venue events set aside: the kernel raised on one STUCK_AFTER times in a row (not
+            # busy), and it held the venue's later events back (each named at ERROR).
+            "venue_events_stuck": 0,
             # Cancels of the working entries of strategies put in ERROR, and those of them that
             # raised or were refused (each logged at ERROR): see `_cancel_failed_entries`.
             "error_cancels": 0,
@@ -1016,7 +1019,11 @@ class TradingRuntime:
         (``_route_taken``): an error of a listener's, or the kernel's ValueError on one
         (skipped), is added to ``errors`` and the next event is still taken. False when the
         kernel raised otherwise (``_kernel_raised``): that event and those after it wait in
-        ``unapplied``."""
+        ``unapplied``; the ``STUCK_AFTER``-th time in a row on one event, not busy, it is set
+        aside instead (``PolledEvents``), counted in ``stats["venue_events_stuck"]``, and the
+        rest taken. The strategies hear the fills (``on_fill``) once the kernel took them all:
+        heard as each was booked, an intent sent from ``on_fill`` reached the kernel before the
+        rest of what the venue had reported (the fill ending the order it meant to close)."""
         seen: set[str] = set()
         named: list[Any] = [None]
 
@@ -1029,12 +1036,25 @@ class TradingRuntime:
         def unfit(event: VenueEvent, exc: Exception) -> None:
             errors.append(exc)
 
+        def set_aside(event: VenueEvent, exc: Exception) -> None:
+            self.stats["venue_events_stuck"] += 1  # named at ERROR by ``unapplied``
+
+        # The fills' on_fill calls wait for the rest (``_tell_fills``), unless a call of them
+        # runs already (an intent sent from one), which makes these after it.
+        telling = self._telling
+        self._telling = True
         try:
-            unapplied.take(self.kernel, events, applied, unfit, before)
-        except Exception as exc:
-            self._kernel_raised(exc, errors, unapplied if answer else None)
-            return False
-        return True
+            try:
+                unapplied.take(self.kernel, events, applied, unfit, before, set_aside)
+            except Exception as exc:
+                self._kernel_raised(exc, errors, unapplied if answer else None)
+                taken = False
+            else:
+                taken = True
+        finally:
+            self._telling = telling
+        self._tell_fills()
+        return taken
 
     def _kernel_raised(
         self, exc: Exception, errors: list[Exception], answered: PolledEvents | None = None
@@ -1067,18 +1087,20 @@ class TradingRuntime:
                 level,
                 "taking a polled venue event raised %s: the %d not taken (it and those after it) are"
                 " kept, given to the kernel first at the next poll (the venues asked for more once they"
-                " are)",
+                " are)%s",
                 failure,
                 sum(len(u.waiting) for u in self._unapplied.values()),
+                "" if busy else f"; raised on {STUCK_AFTER} times in a row, it is set aside",
             )
         else:
             log.log(
                 level,
                 "taking the venue events answering market data raised %s: %s (it and those after it)"
                 " kept, given to the kernel first before the venue's next data (or at a submit,"
-                " sync_venues(), finish())",
+                " sync_venues(), finish())%s",
                 failure,
                 shortened(answered.described(), 600),
+                "" if busy else f"; raised on {STUCK_AFTER} times in a row, it is set aside",
             )
         if not busy:
             errors.append(exc)
@@ -1695,12 +1717,21 @@ class TradingRuntime:
     def finish(self) -> None:
         """Hand the venues every deferred data point, take the news of the venues that report
         later (``poll_venues``: a fill that came since the last data point) and give the
-        kernel the last marks. Venue events the kernel still has not taken (busy) are named in
-        an ERROR, for reconciliation."""
-        self.sync_venues()
+        kernel the last marks. Each step runs whatever the one before raised (the first error
+        is raised at the end): skipped, the venue's last fills never reached the kernel and
+        the open trades kept old marks. Venue events the kernel still has not taken (busy), or
+        set aside (``stuck``), are named in an ERROR, for reconciliation."""
+        errors: list[Exception] = []
         try:
+            try:
+                self.sync_venues()
+            except Exception as exc:
+                errors.append(exc)
             if self.polled_venues:
-                self.poll_venues()
+                try:
+                    self.poll_venues()
+                except Exception as exc:
+                    errors.append(exc)
         finally:
             waiting = [u.described() for u in self._unapplied.values() if u.waiting]
             if waiting:
@@ -1709,7 +1740,21 @@ class TradingRuntime:
                     " kernel raised on them), to reconcile (reconcile_with_venue): %s",
                     ", ".join(waiting),
                 )
-            self.sync_marks()
+            stuck = [u.described_stuck() for u in self._unapplied.values() if u.stuck]
+            if stuck:
+                log.error(
+                    "the venue events set aside in this run (the kernel raised on each %d times in a"
+                    " row), never applied, to reconcile (reconcile_with_venue): %s",
+                    STUCK_AFTER,
+                    ", ".join(stuck),
+                )
+            try:
+                self.sync_marks()
+            except Exception as exc:
+                if not errors:
+                    raise
+                log.error("finish(): the last marks raised %s: %s", type(exc).__name__, exc)
+        _raise_first(errors)
 
 
 _INF = math.inf

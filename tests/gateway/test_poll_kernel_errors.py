@@ -248,3 +248,42 @@ def test_http_another_runtime_error_stays_a_server_error() -> None:
     finally:
         kernel.close()
     assert res.status_code == 500
+
+
+def test_http_an_event_the_kernel_raises_on_poll_after_poll_is_set_aside_and_told() -> None:
+    """An event the kernel raised on every time (not busy, not closed) held the venue's later
+    fills back for good, the venue never asked again. Now, the third time in a row, it is set
+    aside: counted as a poll error, told to the streams (``SET_ASIDE`` with the error), and the
+    fills after it are applied."""
+    kernel, venue = _kernel(3)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    published: list[dict[str, Any]] = []
+    publish = app.state.broadcaster.publish
+
+    def recording(event_type: str, data: dict[str, Any]) -> int:
+        if event_type == "venue_event":
+            published.append(data)
+        return int(publish(event_type, data))
+
+    app.state.broadcaster.publish = recording
+
+    def broken(kernel: ExecutionKernel) -> None:
+        raise RuntimeError("cannot book fill-1")
+
+    for slot_id in range(3):
+        _enter(kernel, slot_id)
+    errors_before = app.state.metrics.venue_poll_errors._value.get()
+    try:
+        for _ in range(3):
+            kernel.faults = {"fill-1": broken}
+            asyncio.run(app.state.poll_venue())
+        # Not asked while the kernel raised on its news; once it was set aside, asked again.
+        assert venue.polls == 2
+        assert _stages(kernel) == ["POSITION_OPEN", "ENTRY_WORKING", "POSITION_OPEN"]
+        told = {d["event_id"]: d for d in published}
+        assert told["fill-1"]["diagnostic_code"] == "SET_ASIDE"
+        assert told["fill-1"]["accepted"] is False and "cannot book fill-1" in told["fill-1"]["error"]
+        assert told["fill-2"]["accepted"] is True
+        assert app.state.metrics.venue_poll_errors._value.get() >= errors_before + 1
+    finally:
+        kernel.close()

@@ -1,8 +1,10 @@
 """The HTTP gateway: a FastAPI app over one ExecutionKernel.
 
 Reads are open; anything that changes the kernel needs ``Authorization: Bearer <token>``.
-Kernel calls run on the event loop thread, one at a time, so the kernel never sees two
-callers at once. A refused intent is a normal 200 answer with ``accepted: false`` and the
+Kernel calls (and the venue calls inside them) run on one worker thread, the kernel's lane,
+one at a time in the order the requests came, so the kernel never sees two of the gateway's
+callers at once and the event loop keeps answering (``/healthz``, the event streams) while
+the kernel is busy. A refused intent is a normal 200 answer with ``accepted: false`` and the
 kernel's diagnostic: refusals are trading outcomes, not HTTP errors. docs/protocol.md
 describes the API; docs/openapi.json is the served schema (a test keeps them equal).
 """
@@ -17,13 +19,15 @@ import json
 import logging
 import math
 import secrets
+import threading
 import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request
@@ -80,6 +84,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MetaValue = str | int | float | bool | None
+T = TypeVar("T")
 
 
 class SafeJSONResponse(JSONResponse):
@@ -487,6 +492,9 @@ _CONTROL_APPLY_S = 2.0  # how long PUT /v1/control waits for a cluster control p
 # How often the gateway looks whether the kernel's control state changed by another way than PUT
 # /v1/control (the cluster's control plane, an edge freeze), to send it as a `control` event.
 _CONTROL_WATCH_S = 0.5
+# How long /healthz waits for the kernel held by another call before it answers `busy`: a
+# health check's own timeout is a few seconds, and the kernel's wait (10 s) longer than that.
+_HEALTH_WAIT_S = 2.0
 
 
 class EventStreamResponse(Response):
@@ -670,6 +678,29 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     app.state.broadcaster = broadcaster
     app.state.metrics = metrics
     app.state.settings = settings
+    # Read once: each read of them waits for the kernel, and /healthz must not.
+    kernel_id, max_slots = kernel.kernel_id, kernel.max_slots
+
+    # The kernel's lane: one thread makes every kernel call of the requests and the polling,
+    # in the order they came (a worker per request would race its commands, and the kernel
+    # refuses a second caller as busy after 10 s). Made on the event loop, a call stalled every
+    # request while another thread held the kernel, or while a venue took its time to answer.
+    lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dita-gateway-kernel")
+    app.state.kernel_lane = lane
+    on_lane = threading.local()  # .loop: the event loop of the call the lane runs
+
+    async def in_lane(call: Callable[[], T]) -> T:
+        """``call``'s result, run on the kernel's lane after the calls queued before it."""
+        loop = asyncio.get_running_loop()
+
+        def run() -> T:
+            on_lane.loop = loop
+            try:
+                return call()
+            finally:
+                on_lane.loop = None
+
+        return await loop.run_in_executor(lane, run)
 
     # The slot and trade of each ENTER taken under an intent_id its client chose, newest
     # last: a retry without slot_id goes back to that slot while the trade holds it, so the
@@ -689,9 +720,19 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             return None
         return slot_id
 
-    def publish(event_type: str, data: dict[str, Any]) -> None:
+    def send(event_type: str, data: dict[str, Any]) -> None:
         broadcaster.publish(event_type, data)
         metrics.sse_events.inc()
+
+    def publish(event_type: str, data: dict[str, Any]) -> None:
+        loop = getattr(on_lane, "loop", None)
+        if loop is None:
+            send(event_type, data)
+            return
+        # From the lane: the broadcaster's queues are the event loop's. In the lane's order, and
+        # before the call's result wakes its request (which is scheduled after these).
+        with contextlib.suppress(RuntimeError):  # the loop closed: no stream is left to tell
+            loop.call_soon_threadsafe(send, event_type, data)
 
     async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
@@ -748,6 +789,10 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         poisoned = info.get("poisoned") if info else None
         return str(poisoned) if poisoned else None
 
+    def closed_reason() -> str | None:
+        """Why the kernel takes no more input, closed or closing; None while it takes input."""
+        return kernel.input_refused_reason()
+
     @app.exception_handler(WalError)
     @app.exception_handler(OSError)
     async def _kernel_failed(request: Request, exc: Exception) -> Response:
@@ -782,12 +827,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     def all_slots() -> list[dict[str, Any]]:
         # slot_dict(), not slots(): every answer and event gives a slot the same fields
         # (slots() leaves out kernel_id).
-        return [kernel.slot_dict(i) for i in range(kernel.max_slots)]
+        return [kernel.slot_dict(i) for i in range(max_slots)]
 
     def slot_or_404(slot_id: int) -> dict[str, Any]:
-        if not 0 <= slot_id < kernel.max_slots:
+        if not 0 <= slot_id < max_slots:
             raise HTTPException(
-                404, f"slot_id {slot_id} is out of range: this kernel has slots 0..{kernel.max_slots - 1}"
+                404, f"slot_id {slot_id} is out of range: this kernel has slots 0..{max_slots - 1}"
             )
         return kernel.slot_dict(slot_id)
 
@@ -840,7 +885,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         # resting there, reported with this one's): a page following the events stayed stale.
         touched = dict.fromkeys([intent.slot_id, *(t.slot_id for t in outcome.transitions)])
         for slot_id in touched:
-            if 0 <= slot_id < kernel.max_slots:
+            if 0 <= slot_id < max_slots:
                 publish("slot", kernel.slot_dict(slot_id))
         if fills:
             publish("account", kernel.account())
@@ -893,14 +938,34 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             )
             touched.update(dict.fromkeys(t.slot_id for t in outcome.transitions))
 
+        def set_aside(event: VenueEvent, exc: Exception) -> None:
+            # The kernel raised on it poll after poll (named at ERROR by PolledEvents): counted,
+            # and told to the streams, so an operator sees a fill that waits for reconciling.
+            metrics.venue_poll_errors.inc()
+            publish(
+                "venue_event",
+                {
+                    "event_id": event.event_id,
+                    "kind": event.kind.name,
+                    "slot_id": event.slot_id,
+                    "trade_id": event.trade_id,
+                    "accepted": False,
+                    "diagnostic_code": "SET_ASIDE",
+                    "state": None,
+                    "fills": 0,
+                    "seq": None,
+                    "error": shortened(f"{type(exc).__name__}: {exc}", 300),
+                },
+            )
+
         try:
-            polled.take(kernel, events, applied, unfit)
+            polled.take(kernel, events, applied, unfit, set_aside=set_aside)
         except Exception as exc:
             kernel_raised(exc)
         if fills:
             metrics.fills.inc(fills)
         for slot_id in touched:
-            if 0 <= slot_id < kernel.max_slots:
+            if 0 <= slot_id < max_slots:
                 publish("slot", kernel.slot_dict(slot_id))
         if fills:
             publish("account", kernel.account())
@@ -955,23 +1020,31 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             return 0
         fills = 0
         try:
-            if polled.waiting:
-                # Those the kernel raised on last time first; while it still does, the venue
-                # keeps its newer news (so they reach the kernel in the order it gave them).
-                fills = take_polled([])
-                if polled.waiting or polling_ended:
-                    return fills
+            fills, ask = await in_lane(take_waiting)
+            if not ask:
+                return fills
             # A venue's fault (a raise, an answer that is not a list) must not stop the polling.
             events, problem = await anyio.to_thread.run_sync(poll_once, poll_events)
             if problem:
                 metrics.venue_poll_errors.inc()
                 log.warning("%s", shortened(problem, 300))
                 return fills
-            return fills + take_polled(events)
+            # Shielded: the stop's cancel must not drop them from the lane's queue (behind a slow
+            # submit): the venue gave them once, and the stop's last take comes after them.
+            return fills + await asyncio.shield(in_lane(lambda: take_polled(events)))
         except Exception as exc:  # nor a publish that raised
             metrics.venue_poll_errors.inc()
             log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
             return fills
+
+    def take_waiting() -> tuple[int, bool]:
+        """Give the kernel the polled events it raised on last time (on the lane); the fills
+        booked, and whether the venue may be asked for more: while the kernel still raises on
+        them, the venue keeps its newer news (so they reach the kernel in the order it gave them)."""
+        if not polled.waiting:
+            return 0, True
+        fills = take_polled([])
+        return fills, not (polled.waiting or polling_ended)
 
     async def poll_forever(stop: asyncio.Event) -> None:
         next_poll = 0.0
@@ -980,7 +1053,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 await poll_venue()
                 next_poll = time.monotonic() + settings.venue_poll_seconds
             with contextlib.suppress(RuntimeError):  # the kernel busy past its wait: next round
-                publish_control_if_changed()
+                await in_lane(publish_control_if_changed)
             wait = _CONTROL_WATCH_S
             if poll_events is not None:
                 wait = min(wait, max(0.0, next_poll - time.monotonic()))
@@ -1008,8 +1081,13 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         done, _ = await asyncio.wait({task}, timeout=settings.stop_grace_seconds)
         if not done:
             task.cancel()  # a venue that does not answer: what it gives later is not applied
+        await in_lane(last_take)
+
+    def last_take() -> None:
+        """At the stop (on the lane, after what the polling queued there): the polled events the
+        kernel raised on (busy) given to it a last time before it closes, or named for reconciling."""
         if polled.waiting and not polling_ended:
-            take_polled([])  # those the kernel raised on (busy): a last try before it closes
+            take_polled([])
         if polled.waiting:
             log.error(
                 "the venue events polled and not applied (the kernel raised on them), to reconcile"
@@ -1027,58 +1105,92 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     async def operator_page() -> HTMLResponse:
         return HTMLResponse(page, headers={"cache-control": "no-store"})
 
+    def health_now() -> tuple[Any, str, str | None]:
+        """The kernel's mode, and whether it takes input: ``ok`` (reason None), ``failed`` (its
+        log's error) or ``closed`` (closed or closing: why)."""
+        mode = kernel.control().get("mode")
+        failure = log_failure()
+        if failure is not None:
+            return mode, "failed", failure
+        closed = closed_reason()
+        return mode, "ok" if closed is None else "closed", closed
+
+    # The read under way (off the event loop and the lane): checks made while the kernel is held
+    # share it, rather than leaving a thread each waiting for the kernel.
+    health_reads: list[asyncio.Future[tuple[Any, str, str | None]]] = []
+
+    def health_read() -> asyncio.Future[tuple[Any, str, str | None]]:
+        loop = asyncio.get_running_loop()
+        if not health_reads or health_reads[0].done() or health_reads[0].get_loop() is not loop:
+            read = loop.run_in_executor(None, health_now)
+            read.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no warning
+            health_reads[:] = [read]
+        return health_reads[0]
+
     @app.get(
         "/healthz",
         summary="Liveness and a short status",
         response_model=dict[str, Any],
         responses={
             503: {
-                "description": "The kernel takes no more input: its write-ahead log failed "
-                "(`status` `failed`, `reason` the log's error)"
+                "description": "The kernel takes no more input: its write-ahead log failed (`status`"
+                " `failed`, `reason` the log's error), or it is closed or closing (`status` `closed`);"
+                f" or it is held by another call for over {_HEALTH_WAIT_S:g} s (`status` `busy`, with"
+                " Retry-After)"
             }
         },
     )
     async def healthz() -> Any:
-        control = kernel.control()
         health: dict[str, Any] = {
             "status": "ok",
-            "kernel_id": kernel.kernel_id,
-            "max_slots": kernel.max_slots,
-            "mode": control.get("mode"),
+            "kernel_id": kernel_id,
+            "max_slots": max_slots,
+            "mode": None,
             "sse_clients": broadcaster.clients,
             "last_event_id": broadcaster.last_id,
         }
-        failure = log_failure()
-        if failure is None:
+        try:
+            mode, status, reason = await asyncio.wait_for(asyncio.shield(health_read()), _HEALTH_WAIT_S)
+        except (TimeoutError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and not kernel_busy(exc):
+                raise
+            # Held by another call (a thread stuck inside it, say): the commands wait for it too.
+            reason = f"the kernel is held by another call for over {_HEALTH_WAIT_S:g} s"
+            busy = {**health, "status": "busy", "reason": reason}
+            return SafeJSONResponse(busy, status_code=503, headers={"Retry-After": "1"})
+        health["mode"] = mode
+        if status == "ok":
             return health
-        # "ok" while the kernel refused every input kept a failed gateway in service.
-        return SafeJSONResponse({**health, "status": "failed", "reason": failure}, status_code=503)
+        # "ok" while the kernel refused every input kept a gateway that cannot trade in service.
+        return SafeJSONResponse({**health, "status": status, "reason": reason}, status_code=503)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # Off the event loop: the scrape reads the kernel's counters, which waits for the kernel.
+        text = await anyio.to_thread.run_sync(generate_latest, metrics.registry)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     # --- reads ---------------------------------------------------------------------------
 
     @app.get("/v1/slots", summary="Every slot's state")
     async def list_slots() -> list[dict[str, Any]]:
-        return all_slots()
+        return await in_lane(all_slots)
 
     @app.get("/v1/slots/{slot_id}", summary="One slot's state", responses=_answers(404, 422))
     async def get_slot(slot_id: SlotPath) -> dict[str, Any]:
-        return slot_or_404(slot_id)
+        return await in_lane(lambda: slot_or_404(slot_id))
 
     @app.get("/v1/orders", summary="Orders working at the venue")
     async def list_orders() -> list[dict[str, Any]]:
-        return [o.to_dict() for o in kernel.open_orders()]
+        return await in_lane(lambda: [o.to_dict() for o in kernel.open_orders()])
 
     @app.get("/v1/account", summary="The K/E account and its reconciliation")
     async def get_account() -> dict[str, Any]:
-        return kernel.account()
+        return await in_lane(kernel.account)
 
     @app.get("/v1/control", summary="Trading mode, journal verbosity, ClickHouse debug switch")
     async def get_control() -> dict[str, Any]:
-        return kernel.control()
+        return await in_lane(kernel.control)
 
     # --- writes --------------------------------------------------------------------------
 
@@ -1114,7 +1226,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             # A cluster plane writes over the network (off the event loop) and its listener
             # applies the change a moment later: wait for it, so the answer is what the kernel runs.
             try:
-                await anyio.to_thread.run_sync(lambda: plane.set(kernel.kernel_id, **fields))
+                await anyio.to_thread.run_sync(lambda: plane.set(kernel_id, **fields))
             except ControlChangeRefused as exc:  # stored, but this kernel (closing) refused it
                 raise HTTPException(503, f"control change not applied: {exc}") from None
             except RuntimeError as exc:  # ControlPlaneUnavailable: nothing was set
@@ -1122,24 +1234,35 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             except ValueError as exc:  # an entry in the cluster no write can follow, named
                 raise HTTPException(409, f"control entry not written, nothing changed: {exc}") from None
             deadline = time.monotonic() + _CONTROL_APPLY_S
-            while time.monotonic() < deadline and any(
-                kernel.control().get(name) != value for name, value in fields.items()
-            ):
+            control = await in_lane(kernel.control)
+            while unapplied(fields, control) and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
-            control = kernel.control()
-            pending = {name: value for name, value in fields.items() if control.get(name) != value}
+                control = await in_lane(kernel.control)
+            pending = unapplied(fields, control)
             if pending:
                 # A 200 said the change was made: a HALTED taken for done while the kernel traded.
                 running = {name: control.get(name) for name in pending}
                 raise HTTPException(
                     503,
-                    f"control change not applied: kernel {kernel.kernel_id!r} runs {running}, not"
+                    f"control change not applied: kernel {kernel_id!r} runs {running}, not"
                     f" {pending}, {_CONTROL_APPLY_S:g} s after the plane's entry was stored (it may"
                     " apply it later; GET /v1/control says what it runs)",
                 )
-        else:
+            metrics.control_changes.inc()
+            return await in_lane(announce_control)
+
+        def change_here() -> dict[str, Any]:
             kernel.update_control(**fields, source="gateway")
-        metrics.control_changes.inc()
+            metrics.control_changes.inc()
+            return announce_control()
+
+        return await in_lane(change_here)
+
+    def unapplied(fields: dict[str, Any], control: dict[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in fields.items() if control.get(name) != value}
+
+    def announce_control() -> dict[str, Any]:
+        """The kernel's control state, sent as a `control` event (on the lane)."""
         control = kernel.control()
         published_control.update(control)
         publish("control", control)
@@ -1153,6 +1276,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         responses=_answers(401, 404, 408, 409, 413, 422, 503),
     )
     async def post_intent(req: IntentRequest) -> dict[str, Any]:
+        return await in_lane(lambda: place_intent(req))
+
+    def place_intent(req: IntentRequest) -> dict[str, Any]:
         if req.action != "CANCEL" and req.order_type == "MARKET" and req.limit_price > 0.0:
             # The kernel sends a MARKET order at market whatever limit_price says: a buy capped
             # at 90 filled at 100 (order_type defaults to MARKET; stdio makes a priced order LIMIT).
@@ -1183,7 +1309,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             if slot_id is None:
                 slot_id = kernel.free_slot()
             if slot_id is None:
-                raise HTTPException(409, f"no free slot: all {kernel.max_slots} slots are busy")
+                raise HTTPException(409, f"no free slot: all {max_slots} slots are busy")
         slot = slot_or_404(slot_id)
         intent_id = req.intent_id or uuid.uuid4().hex
         if req.action == "ENTER":
@@ -1251,8 +1377,10 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         slot_id: SlotPath,
         req: Annotated[CancelRequest | None, Body()] = None,
     ) -> dict[str, Any]:
+        return await in_lane(lambda: cancel_on(slot_id, req or CancelRequest()))
+
+    def cancel_on(slot_id: int, req: CancelRequest) -> dict[str, Any]:
         slot = slot_or_404(slot_id)
-        req = req or CancelRequest()
         slot_side = str(slot.get("side") or "FLAT")
         intent = KernelIntent(
             intent_id=req.intent_id or uuid.uuid4().hex,
@@ -1274,6 +1402,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         responses=_answers(401, 408, 413, 422, 503),
     )
     async def post_mark(req: MarkRequest) -> dict[str, Any]:
+        return await in_lane(lambda: mark(req))
+
+    def mark(req: MarkRequest) -> dict[str, Any]:
         # mark_price returns how many open slots it revalued, not a sequence number.
         slots_marked = kernel.mark_price(req.asset, req.price)
         account = kernel.account()

@@ -11,6 +11,7 @@ and were refused as duplicates, their fills lost.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FLAT_WITHIN",
+    "STUCK_AFTER",
     "BoundedIdSet",
     "OrderEvents",
     "PolledEvents",
@@ -42,6 +44,13 @@ __all__ = [
     "require_order",
     "signed",
 ]
+
+log = logging.getLogger(__name__)
+
+# How many times in a row the kernel (or ``PolledEvents.take``'s ``before``) may raise the same
+# event, not busy nor closed, before it is set aside: kept at the head, it held every later fill
+# of its venue back for good.
+STUCK_AFTER = 3
 
 # A position left within this share of the largest it or a fill moving it has been since it was
 # last flat is float dust of fills that net to zero (0.1 + 0.2 - 0.3 leaves 5.6e-17), read as flat.
@@ -254,10 +263,22 @@ class PolledEvents:
 
     A venue hands each event over once (CcxtVenue): one the kernel raised on (busy in another
     thread's call) waits here with those after it, and is given to the kernel first next
-    time, before the venue's newer news. Dropped, its fill was never booked."""
+    time, before the venue's newer news. Dropped, its fill was never booked. One the kernel
+    (or ``before``) raises on ``stuck_after`` times in a row, busy or closed aside, is no
+    passing refusal: it is set aside in ``stuck`` (with its error, named at ERROR), for
+    reconciliation, and the events after it are taken. Kept at the head, it held every later
+    fill of the venue back for good."""
 
-    def __init__(self) -> None:
+    def __init__(self, stuck_after: int = STUCK_AFTER) -> None:
+        if isinstance(stuck_after, bool) or not isinstance(stuck_after, int) or stuck_after < 1:
+            raise ValueError(f"stuck_after must be a whole number >= 1, got {stuck_after!r}")
         self.waiting: deque[Any] = deque()
+        # The events set aside, each with its error's text ("RuntimeError: ..."), oldest first.
+        self.stuck: list[tuple[Any, str]] = []
+        self.stuck_after = stuck_after
+        # The event at the head the kernel last raised on, and how many times in a row.
+        self._failing: Any = None
+        self._failures = 0
 
     def take(
         self,
@@ -266,6 +287,7 @@ class PolledEvents:
         applied: Callable[[Any, KernelOutcome], None],
         unfit: Callable[[Any, Exception], None],
         before: Callable[[Any], None] | None = None,
+        set_aside: Callable[[Any, Exception], None] | None = None,
     ) -> None:
         """Give ``kernel`` the events waiting, then ``events``: ``applied(event, outcome)`` for
         each it took, ``unfit(event, exc)`` for one it raised ValueError or TypeError on (not a
@@ -273,31 +295,74 @@ class PolledEvents:
         before the kernel is given each (to read what the kernel holds then). Any other
         exception (of the kernel or of ``before``) is raised, the event it was raised on and
         those after it kept waiting (taking one again that the kernel applied before it raised
-        is harmless: the kernel refuses an event id it has taken)."""
+        is harmless: the kernel refuses an event id it has taken); but the ``stuck_after``-th
+        time in a row on one event (its busy and closed refusals not counted), the event is set
+        aside (``stuck``, an ERROR naming it, ``set_aside(event, exc)`` when given) and the
+        events after it are taken, nothing raised."""
         self.waiting.extend(events)
         while self.waiting:
             event = self.waiting[0]
-            if before is not None:
-                before(event)
+            asked = False  # the kernel was asked: what ``before`` raises is no fault of the event's
             try:
+                if before is not None:
+                    before(event)
+                asked = True
                 outcome = kernel.on_venue_event(event)
-            except (ValueError, TypeError) as exc:
-                self.waiting.popleft()
-                unfit(event, exc)
+            except Exception as exc:
+                if asked and isinstance(exc, ValueError | TypeError):
+                    self._taken()
+                    unfit(event, exc)
+                    continue
+                if not self._stuck(kernel, event, exc):
+                    raise
+                if set_aside is not None:
+                    set_aside(event, exc)
                 continue
-            self.waiting.popleft()
+            self._taken()
             applied(event, outcome)
+
+    def _taken(self) -> None:
+        """The event at the head leaves the queue."""
+        self.waiting.popleft()
+        self._failing, self._failures = None, 0
+
+    def _stuck(self, kernel: ExecutionKernel, event: Any, exc: Exception) -> bool:
+        """Count ``exc`` raised on ``event``, the head; True when that set it aside."""
+        if kernel_busy(exc) or input_stopped(kernel, exc):
+            return False  # a busy kernel takes it later; a closed one takes nothing
+        if event is not self._failing:
+            self._failing, self._failures = event, 0
+        self._failures += 1
+        if self._failures < self.stuck_after:
+            return False
+        self._taken()
+        failure = f"{type(exc).__name__}: {exc}"
+        self.stuck.append((event, failure))
+        log.error(
+            "venue event %s raised %s %d times in a row (not a busy kernel): set aside, to reconcile"
+            " (reconcile_with_venue), and the %d after it given to the kernel",
+            _described(event),
+            failure[:300],
+            self.stuck_after,
+            len(self.waiting),
+        )
+        return True
 
     def described(self) -> str:
         """What the events waiting are, to be logged: each one's id, kind, slot and, for a
         fill, its size and price."""
         return ", ".join(_described(e) for e in self.waiting)
 
+    def described_stuck(self) -> str:
+        """What the events set aside are (as ``described``), each with its error."""
+        return ", ".join(f"{_described(e)}: {failure[:200]}" for e, failure in self.stuck)
+
     def drop(self) -> str:
         """Forget the events waiting (the kernel takes no more input); what they were, to be
-        logged (``described``)."""
+        logged (``described``). Those set aside stay in ``stuck``."""
         described = self.described()
         self.waiting.clear()
+        self._failing, self._failures = None, 0
         return described
 
 

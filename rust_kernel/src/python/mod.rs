@@ -1165,6 +1165,14 @@ impl PyKernel {
         Self::stopped(slf).map(drop)
     }
 
+    /// Why the kernel takes no more input (closed or closing, or its write-ahead log failed
+    /// or was released), as the refusal of an input would say it; None while it takes input.
+    /// A read: it changes and logs nothing.
+    fn input_refused_reason(slf: &Bound<'_, Self>) -> PyResult<Option<String>> {
+        let this = wait_ref(slf)?;
+        Ok(this.wal_guard().err().map(|e| e.value(slf.py()).to_string()))
+    }
+
     /// Ends the kernel: `stop_input`, then syncs the write-ahead log, stops its thread and
     /// releases its lock, so the same `wal_dir` can be opened again at once. Returns the
     /// durable seq (None without a log). Idempotent.

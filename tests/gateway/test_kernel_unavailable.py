@@ -1,0 +1,227 @@
+"""The HTTP gateway over a kernel that cannot take a command now: closed (it never will again),
+held by another thread's call, or inside a slow venue call. A health check must say so, and
+the gateway must keep answering meanwhile: its event loop is not the kernel's to hold."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dita import ExecutionKernel, VenueEvent
+from dita.gateway.app import create_app
+from dita.gateway.config import GatewaySettings
+from gateway.helpers import AUTH, TOKEN, LiveServer, start_server
+
+ENTER_ONE = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 100}
+
+
+def _get(app: Any, path: str) -> httpx.Response:
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+            return await c.get(path)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("how", ["close", "stop_input"])
+def test_healthz_says_a_closed_kernel_is_closed(how: str) -> None:
+    """/healthz said `"status": "ok"` (200) for a kernel closed under the gateway, which then
+    answered 503 to every command: a health check and a load balancer kept it in service."""
+    kernel = ExecutionKernel(max_slots=2)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    assert _get(app, "/healthz").json()["status"] == "ok"
+    getattr(kernel, how)()
+    health = _get(app, "/healthz")
+    assert health.status_code == 503, health.text
+    body = health.json()
+    assert body["status"] == "closed" and body["kernel_id"] == kernel.kernel_id
+    assert "takes no more input" in body["reason"]
+    kernel.close()
+
+
+def test_healthz_of_an_open_kernel_gives_it_no_input(tmp_path: Path) -> None:
+    """Asking whether the kernel takes input is a read: nothing logged, nothing changed."""
+    kernel = ExecutionKernel(max_slots=2, wal_dir=str(tmp_path / "wal"), fsync="always")
+    try:
+        app = create_app(kernel, GatewaySettings(token=TOKEN))
+        before = (kernel.seq, kernel.wal_info()["last_seq"], kernel.account())  # type: ignore[index]
+        for _ in range(3):
+            health = _get(app, "/healthz")
+            assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+        assert (kernel.seq, kernel.wal_info()["last_seq"], kernel.account()) == before  # type: ignore[index]
+    finally:
+        kernel.close()
+
+
+class _Held(Fraction):
+    """A price whose reading blocks until ``release``: the kernel reads it while it holds
+    itself (mark_price takes the kernel, then the price), so the caller's thread holds the
+    kernel until then, as a thread stuck inside a kernel call does."""
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def __float__(self) -> float:
+        type(self).held.set()
+        type(self).release.wait(30)
+        return 100.0
+
+
+def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
+    """A kernel call was made on the event loop: while another thread held the kernel (up to
+    its 10 s wait) one request's call stalled every other request, /healthz included, so a
+    health check timed out (or, on a stuck thread, every request did). Now the held kernel
+    holds up only the calls that need it; /healthz answers that it is busy."""
+    live = start_server(max_slots=2)
+    kernel: ExecutionKernel = live.app.state.kernel
+    _Held.held.clear()
+    _Held.release.clear()
+    holder = threading.Thread(target=lambda: kernel.mark_price("BTC", _Held(100)), daemon=True)
+    answers: dict[str, httpx.Response] = {}
+
+    def read_account() -> None:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            answers["account"] = c.get("/v1/account")
+
+    reader = threading.Thread(target=read_account, daemon=True)
+    try:
+        holder.start()
+        assert _Held.held.wait(10)
+        reader.start()  # its kernel call waits for the holder
+        health = live.client.get("/healthz")
+        assert reader.is_alive() and "account" not in answers  # answered while the call waits
+        assert health.status_code == 503, health.text
+        assert health.json()["status"] == "busy" and "Retry-After" in health.headers
+        assert live.client.get("/").status_code == 200
+    finally:
+        _Held.release.set()
+        holder.join(30)
+        reader.join(30)
+        live.stop()
+    assert answers["account"].status_code == 200  # taken once the holder let go
+
+
+class _SlowVenue:
+    """Acknowledges and fills each order once ``release`` is set: an exchange slow to answer."""
+
+    def __init__(self) -> None:
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.inside.set()
+        self.release.wait(30)
+        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
+        return [
+            VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
+                       venue_client_id=order.client_order_id),
+            VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
+                       venue_client_id=order.client_order_id, **fill),
+        ]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_a_slow_venue_submit_does_not_stall_the_gateway() -> None:
+    """The venue's submit ran inside the intent's kernel call, on the event loop: an exchange
+    slow to answer an order stalled every request meanwhile, /healthz and the event streams
+    included. Now only the commands after it wait (in order); the rest is answered."""
+    venue = _SlowVenue()
+    live: LiveServer = start_server(max_slots=2, venue=lambda: venue)
+    answers: dict[str, httpx.Response] = {}
+
+    def enter() -> None:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            answers["enter"] = c.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
+
+    sender = threading.Thread(target=enter, daemon=True)
+    try:
+        sender.start()
+        assert venue.inside.wait(10)
+        health = live.client.get("/healthz")
+        assert sender.is_alive() and "enter" not in answers  # answered while the order is out
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+    finally:
+        venue.release.set()
+        sender.join(30)
+        live.stop()
+    assert answers["enter"].status_code == 200 and answers["enter"].json()["accepted"] is True
+
+
+class _FillsLaterSlowly:
+    """Acknowledges each order, its fill owed to the next poll; a poll with a fill owed waits
+    for ``answer``, and the submit of slot 1's order for ``release`` (a slow exchange)."""
+
+    def __init__(self) -> None:
+        self.owed: list[VenueEvent] = []
+        self.asked, self.answer, self.answered = threading.Event(), threading.Event(), threading.Event()
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        if order.slot_id == 1:
+            self.inside.set()
+            self.release.wait(30)
+        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
+        self.owed.append(VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
+                                    venue_client_id=order.client_order_id, **fill))  # fmt: skip
+        return [VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
+                           venue_client_id=order.client_order_id)]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        if self.owed:
+            self.asked.set()
+            self.answer.wait(30)
+        owed, self.owed = self.owed, []
+        if owed:
+            self.answered.set()
+        return owed
+
+
+def test_fills_polled_at_the_stop_behind_a_slow_submit_are_booked() -> None:
+    """The venue's poll gave a fill while a slow submit held the kernel's lane; the stop's
+    grace ran out with the fill queued behind it, and canceling the polling dropped it from
+    the queue: a fill the venue reports once, never booked and never named."""
+    venue = _FillsLaterSlowly()
+    live = start_server(max_slots=2, venue=lambda: venue, venue_poll_seconds=0.02, stop_grace_seconds=0.5)
+    kernel: ExecutionKernel = live.app.state.kernel
+    answers: dict[str, httpx.Response] = {}
+
+    def enter_slot_1() -> None:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            answers["enter"] = c.post("/v1/intents", json={**ENTER_ONE, "slot_id": 1}, headers=AUTH)
+
+    sender = threading.Thread(target=enter_slot_1, daemon=True)
+    stopping = threading.Thread(target=live.stop, daemon=True)
+    try:
+        first = live.client.post("/v1/intents", json={**ENTER_ONE, "slot_id": 0}, headers=AUTH)
+        assert first.json()["state"] == "ENTRY_WORKING"
+        assert venue.asked.wait(10)  # the poll with slot 0's fill waits for the venue
+        sender.start()
+        assert venue.inside.wait(10)  # slot 1's submit holds the lane
+        venue.answer.set()
+        assert venue.answered.wait(10)
+        time.sleep(0.2)  # the poll's fill is queued on the lane, behind the submit
+        stopping.start()
+        time.sleep(1.0)  # past the stop's grace (0.5 s): the polling is canceled
+    finally:
+        venue.answer.set()
+        venue.release.set()
+        sender.join(30)
+        if stopping.ident is None:
+            live.stop()
+        stopping.join(30)
+    assert not stopping.is_alive()
+    assert answers["enter"].status_code == 200, answers["enter"].text
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"

@@ -1,0 +1,62 @@
+"""A polled venue event the kernel raises the same non-transient error on each time (not busy,
+not closed): the runtime kept it at the head of the venue's queue, every later fill behind it,
+and each poll raised on it again, the venue asked for nothing more: the later fills were never
+booked, however long the run went on. It is now set aside after ``STUCK_AFTER`` tries (named at
+ERROR, counted in ``stats["venue_events_stuck"]``, named again at ``finish()``), and the fills
+after it are booked."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel
+from dita.runtime import TradingRuntime
+from kernel_faults import ReportsLater
+
+from .points import bar
+from .test_runtime_poll_kernel_errors import ASSETS, BuysThree
+
+
+class Refuses(ExecutionKernel):
+    """Raises RuntimeError on the venue events named in ``refused``, each time."""
+
+    refused: set[str]
+
+    def on_venue_event(self, event: Any) -> Any:
+        if getattr(event, "event_id", "") in self.refused:
+            raise RuntimeError(f"cannot book {event.event_id}")
+        return super().on_venue_event(event)
+
+
+def test_fills_after_an_event_the_kernel_always_raises_on_are_booked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    venue = ReportsLater()
+    kernel = Refuses(max_slots=3, venue=venue)
+    kernel.refused = set()
+    runtime = TradingRuntime(kernel)
+    strategy = BuysThree(name="s")
+    runtime.add_strategy(strategy)
+    runtime.on_bar(bar(0))  # three resting orders, filled by the next poll
+    kernel.refused = {"fill-1"}
+    raised = 0
+    with caplog.at_level(logging.ERROR, logger="dita"):
+        for _ in range(6):  # a live loop polls on, whatever one poll raised
+            try:
+                runtime.poll_venues()
+            except RuntimeError as exc:
+                assert "cannot book fill-1" in str(exc)
+                raised += 1
+        runtime.finish()
+    assert 0 < raised < 6
+    stages = [kernel.slot_state(i).fsm_state.name for i in range(3)]
+    assert stages == ["POSITION_OPEN", "ENTRY_WORKING", "POSITION_OPEN"]
+    assert [f.asset for f in strategy.heard] == [ASSETS[0], ASSETS[2]]
+    assert runtime.stats["venue_events_stuck"] == 1
+    assert venue.polls > 1  # asked for its news again once the way was clear
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("set aside" in m and "fill-1" in m for m in errors)
+    assert "set aside in this run" in errors[-1] and "fill-1" in errors[-1]  # finish() names it again
