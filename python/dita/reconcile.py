@@ -297,6 +297,32 @@ def _working_order(kernel: ExecutionKernel, slot_id: int, client_order_id: str) 
     return None
 
 
+def _as_booked(kernel: ExecutionKernel, mine: VenueOrder, theirs: VenueOrder, booked: bool) -> VenueOrder:
+    """``mine`` as the kernel holds it now: working, awaited or ended without the venue's figure;
+    else (an ended order whose wait the fill settled) ``mine`` with the venue's id and, when its
+    missed fill was ``booked``, the venue's filled size and average price."""
+    coid = mine.client_order_id
+    held = [_working_order(kernel, mine.slot_id, coid), *kernel.awaited_orders()]
+    held.extend(kernel.orders_ended_without_figure())
+    found = next((o for o in held if o is not None and o.client_order_id == coid), None)
+    if found is not None:
+        return found
+    filled, average = mine.filled_size, mine.avg_fill_price
+    if booked and theirs.filled_size > filled:
+        filled, average = theirs.filled_size, theirs.avg_fill_price
+    return VenueOrder(
+        coid, mine.slot_id, mine.trade_id, mine.asset, mine.side, mine.order_type, mine.price, mine.size,
+        venue_order_id=mine.venue_order_id or theirs.venue_order_id,
+        reduce_only=mine.reduce_only,
+        reference_price=mine.reference_price,
+        timestamp=mine.created_at,
+        filled_size=min(filled, mine.size),
+        avg_fill_price=average,
+        status=mine.status,
+        is_entry=mine.is_entry,
+    )  # fmt: skip
+
+
 def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> bool:
     return _working_order(kernel, slot_id, client_order_id) is not None
 
@@ -507,8 +533,9 @@ def reconcile_with_venue(
     ) -> tuple[float | None, str, list[VenueEvent]]:
         """An order the kernel ended that the venue works (``how`` it came to): what it filled
         as listed is booked first (a kept order takes its late fills, whether or not the cancel
-        goes through); then it is canceled, the fills the cancel's answer reports are booked,
-        and it is ended (CANCEL_ACK) with what the venue says it filled. The figure, or None and
+        goes through) and the venue told the order as booked (``watch``); then it is canceled,
+        ended (CANCEL_ACK) with what the venue says it filled, and the fills the cancel's answer
+        reports are booked (those too when the cancel is not confirmed). The figure, or None and
         why the order may still work; and the answer's fills. Raises ``_Refused``: a listed fill
         the kernel refuses is raised once the order is canceled all the same (left working, it
         filled beside what its slot did next, an exit selling the position twice), saying so.
@@ -520,13 +547,29 @@ def reconcile_with_venue(
             book_missed(mine, theirs, fill, item)
         except _Refused as exc:
             refused = exc
+        # The venue is told the order as booked now, before its cancel: a restarted adapter
+        # without a record of it (or with one from before that fill) reported the fills booked
+        # above again in the cancel's answer, refused as duplicates, and named the listing's
+        # slot 0 and no trade, so a fill that raced the cancel on another slot was refused.
+        follow(_as_booked(kernel, mine, theirs, refused is None))
         canceled, why_not, fills = _cancel_at_venue(venue, theirs, how)
+        if refused is None and canceled is not None and canceled + QTY_EPS >= told:
+            # The end with the cancel's figure before the fills its answer reports: a fill that
+            # raced the cancel runs beyond the figure the order ended with, and taken first it
+            # was refused as an overfill, then awaited for good (the venue reports it once).
+            # What the figure counts beyond what is booked is awaited until those fills come.
+            try:
+                apply(event(mine, "CANCEL_ACK", venue_order_id=theirs.venue_order_id, filled_size=canceled))
+            finally:
+                for venue_fill in fills:
+                    take(venue_fill, item)
+            return canceled, why_not, fills
         for venue_fill in fills:
             take(venue_fill, item)
         if refused is not None:
             refused.then = why_not or "the order was canceled at the venue"
             raise refused
-        if canceled is not None and canceled + QTY_EPS < told:
+        if canceled is not None:
             return (
                 None,
                 (
@@ -536,10 +579,6 @@ def reconcile_with_venue(
                 ),
                 fills,
             )
-        if canceled is not None:
-            # A fill the cancel's figure counts beyond what is booked is awaited, as for any end
-            # stating more (the venue's report of it, or the next reconciliation).
-            apply(event(mine, "CANCEL_ACK", venue_order_id=theirs.venue_order_id, filled_size=canceled))
         return canceled, why_not, fills
 
     # The venue ids of the kernel's orders: a venue order listed under a client id the venue
@@ -584,11 +623,19 @@ def reconcile_with_venue(
     # The kernel's orders the venue could not be told to follow in this run (reported once).
     unwatchable: set[str] = set()
 
+    # What the venue was told of each order in this run (its booked size and venue id): told
+    # again only once that changed, as it does when this run books a fill of it.
+    told_venue: dict[str, tuple[float, str]] = {}
+
     def follow(mine: VenueOrder) -> None:
         if not callable(watch) or mine.client_order_id in unwatchable:
             return
+        said = (mine.filled_size, mine.venue_order_id)
+        if told_venue.get(mine.client_order_id) == said:
+            return
         try:
             watch(mine)
+            told_venue[mine.client_order_id] = said
         except Exception as exc:
             unwatchable.add(mine.client_order_id)
             reason = f"the venue cannot follow it: {type(exc).__name__}: {exc}"
@@ -596,12 +643,11 @@ def reconcile_with_venue(
 
     for mine in [] if only_in_doubt else kernel.open_orders():
         coid = mine.client_order_id
-        if not mine.venue_order_id:
-            # A submit in doubt (sent, never answered) is followed before it is asked about: the
-            # venue then gives it the grace a submit in doubt has from its send (an exchange
-            # shows a just-placed order late), saying it cannot say yet, not "no such order",
-            # which ended an order sent a moment before the restart that then showed and filled.
-            follow(mine)
+        # Followed before it is asked about: the venue then gives an order sent a moment before
+        # the restart the grace from its send (an exchange shows a just-placed order late),
+        # saying it cannot say yet, not "no such order", which ended it (a submit in doubt as
+        # lost, an acknowledged order as purged) before it showed and filled.
+        follow(mine)
         theirs, cannot_say = find(mine)
         item = _item(mine)
         if cannot_say:

@@ -1792,6 +1792,7 @@ class CcxtVenue:
             raise ValueError(f"{self.name}: cannot follow an order without a client order id")
         known = self._tracked.get(order.client_order_id)
         if known is not None and not self._learned_elsewhere(known, order):
+            self._booked_elsewhere(known, order)
             return
         symbol = self._symbol(order.asset)
         if symbol is None:
@@ -1799,6 +1800,21 @@ class CcxtVenue:
                 f"{self.name}: cannot follow {order.client_order_id!r}: unknown asset {order.asset!r}"
             )
         self._tracked[order.client_order_id] = self._adopt(order, symbol)
+
+    @staticmethod
+    def _booked_elsewhere(tracked: _Tracked, order: VenueOrder) -> None:
+        """Count as reported what the kernel's ``order`` has booked beyond what this adapter
+        reported of it (a reconciliation booked the exchange's listing): its oldest trades not
+        reported, up to that, were booked. Followed as it was, its next poll (or its cancel's
+        answer) reported them again, refused as duplicates."""
+        extra = order.filled_size - tracked.filled
+        if extra <= order.size * 1e-9:
+            return
+        tracked.booked_unmatched += extra
+        tracked.booked_cost = max(tracked.booked_cost, order.filled_size * order.avg_fill_price)
+        tracked.filled = order.filled_size
+        if not tracked.exchange_order_id and order.venue_order_id:
+            tracked.exchange_order_id = _exchange_order_id(tracked.market_id, order.venue_order_id)
 
     @staticmethod
     def _learned_elsewhere(tracked: _Tracked, order: VenueOrder) -> bool:
@@ -2345,6 +2361,22 @@ class CcxtVenue:
             # Never sent, as the poll would say: asked about on, the poll reported its REJECT
             # again, for an order reconciliation ended on this None.
             del self._tracked[client_order_id]
+        elif tracked is not None and tracked.acked:
+            # Acknowledged (or taken over from before a restart, ``watch``): sent less than the
+            # grace ago, an exchange may not show it yet. None had reconciliation end it as
+            # purged, and its fill, once the exchange showed it, was refused.
+            now = self._clock()
+            waited = now - min(tracked.order.created_at, now)
+            if waited < self.settings.unknown_order_grace_s:
+                raise VenueUnavailable(
+                    f"{self.name}: status of {client_order_id!r} unknown: the exchange answers no such "
+                    f"order, {waited:.1f}s after it was sent, short of unknown_order_grace_s "
+                    f"({self.settings.unknown_order_grace_s:g}s); it may be working there"
+                )
+            if tracked.ended_at is None and tracked.owed_answer is None:
+                # Purged, as the poll would say after its own grace: asked about on, the poll
+                # reported its end again, for an order reconciliation ended on this None.
+                del self._tracked[client_order_id]
         return None
 
     def _markets_to_search(self) -> list[str]:
