@@ -355,6 +355,8 @@ class TradingRuntime:
         # Latest bar or quote per asset (the mark), and those the venues have not seen yet.
         self._last: dict[str, Bar | Quote] = {}
         self._pending: dict[str, Bar | Quote] = {}
+        # Those a hand-over did not reach (cut short: Ctrl-C in a venue), in order, handed first.
+        self._unhanded: list[Bar | Quote] = []
         self._marked: dict[str, float] = {}
         self._now = 0.0
         self.row = -1
@@ -372,6 +374,13 @@ class TradingRuntime:
             # Answers of the venues to market data on whose events the kernel raised (each
             # logged; busy, the events are kept: see `_to_venues`).
             "venue_data_errors": 0,
+            # Data points a market-data venue raised on (``on_bar``/``on_quote``): the other
+            # venues and the later points are still handed over, the first error raised after.
+            "venue_data_raised": 0,
+            # Hand-overs of the held-back data and waiting venue events (``sync_venues``) that
+            # raised before a strategy's submit or report_edge or an operator's intent: logged
+            # at ERROR, the call made all the same (see ``_sync_before``).
+            "sync_errors": 0,
             # Venue events set aside: the kernel raised on one STUCK_AFTER times in a row (not
             # busy), and it held the venue's later events back (each named at ERROR).
             "venue_events_stuck": 0,
@@ -681,10 +690,8 @@ class TradingRuntime:
         strategy's ``on_fill`` sending an intent), it does nothing: that hand-over runs on."""
         if self._handing or self._input_ended:
             return
-        if self._pending:
-            # In time order: the dict keeps each asset's first insertion position, not its latest time.
-            pending = sorted(self._pending.values(), key=_ts_of)
-            self._pending.clear()
+        if self._pending or self._unhanded:
+            pending = self._take_held_back()
         elif any(u.waiting for u in self._unapplied.values()):
             pending = []
         else:
@@ -700,12 +707,18 @@ class TradingRuntime:
         again in this call (each ask would wait as long): the later answers' events are kept
         behind, the venues still handed the data (kept from them, their orders missed it).
         Taking no more input, the venues are handed nothing more (what they gave could not be
-        booked). A listener's error, or the kernel's other than busy, is raised at the end."""
+        booked). A venue raising on a point (counted in ``stats["venue_data_raised"]``) is not
+        handed it again; the other venues and the later points are still handed over (stopped
+        there, the venues never saw the points held back behind it, and their resting orders
+        missed those bars). A listener's error, a venue's, or the kernel's other than busy, is
+        raised at the end (the first one). Cut short (a KeyboardInterrupt in a venue), the
+        points not reached yet stay held back, in order, for the next hand-over."""
         if self._input_ended:
             return
         errors: list[Exception] = []
         self._calls += 1
         self._handing = True
+        reached = 0  # the points handed over, or being handed (not handed again)
         try:
             held = False
             for venue in (*self.bar_venues, *self.quote_venues) if self._unapplied else ():
@@ -715,18 +728,42 @@ class TradingRuntime:
             for item in points:
                 if self._input_ended:
                     break
+                reached += 1
                 if isinstance(item, Bar):
                     args = (item.asset, item.open, item.high, item.low, item.close, item.volume, item.ts)
                     for venue in self.bar_venues:
-                        held = self._venue_answered(venue, venue.on_bar(*args), errors, held)
+                        try:
+                            answer = venue.on_bar(*args)
+                        except Exception as exc:
+                            self.stats["venue_data_raised"] += 1
+                            errors.append(exc)
+                            continue
+                        held = self._venue_answered(venue, answer, errors, held)
                 else:
                     qargs = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
                     for venue in self.quote_venues:
-                        held = self._venue_answered(venue, venue.on_quote(*qargs), errors, held)
+                        try:
+                            answer = venue.on_quote(*qargs)
+                        except Exception as exc:
+                            self.stats["venue_data_raised"] += 1
+                            errors.append(exc)
+                            continue
+                        held = self._venue_answered(venue, answer, errors, held)
         finally:
+            if reached < len(points) and not self._input_ended:
+                self._unhanded[:0] = points[reached:]
             self._handing = False
             self._left_calls()
         _raise_first(errors)
+
+    def _take_held_back(self) -> list[Bar | Quote]:
+        """The data held back from the venues, in time order (those a hand-over did not reach
+        first), no longer held."""
+        # In time order: the dict keeps each asset's first insertion position, not its latest time.
+        held = [*self._unhanded, *sorted(self._pending.values(), key=_ts_of)]
+        self._unhanded.clear()
+        self._pending.clear()
+        return held
 
     def _venue_answered(
         self, venue: Any, events: list[VenueEvent], errors: list[Exception], held: bool
@@ -805,7 +842,11 @@ class TradingRuntime:
             )
         self._refuse_another_strategys_trade(handle, intent)
         self._refuse_a_held_trade_id(handle, intent)
-        self.sync_venues()
+        self._sync_before(f"strategy {handle.name!r}'s submit")
+        if handle.status in (StrategyStatus.STOPPED, StrategyStatus.ERROR):
+            # Stopped or failed by what that routed (its own on_fill raising, its entries
+            # canceled): sent, the order was an entry nobody would cancel or exit.
+            raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
         self.sync_marks()
         for check in self.intent_checks:
             check(intent)
@@ -816,6 +857,28 @@ class TradingRuntime:
             return self._take(handle, intent)
         finally:
             self._left_calls()
+
+    def _sync_before(self, call: str) -> None:
+        """``sync_venues()`` before ``call`` (a strategy's submit or report_edge, an intent of
+        the run's own). What it raises is no fault of the caller's: a venue's raising on the
+        held-back data, the kernel's error (not busy) on a waiting venue event, a listener's
+        while one was routed. Raised from the call, it put the strategy that happened to submit
+        in ERROR (its order never sent, its entries canceled), and a failed strategy's entry
+        cancel was never sent. It is logged at ERROR with its traceback, counted in
+        ``stats["sync_errors"]``, and the call is made all the same."""
+        try:
+            self.sync_venues()
+        except Exception as exc:
+            self.stats["sync_errors"] += 1
+            log.error(
+                "handing the venues the held-back market data and the kernel the waiting venue events"
+                " (sync_venues) before %s raised %s: %s; no fault of the caller's, which is made all"
+                " the same",
+                call,
+                type(exc).__name__,
+                shortened(str(exc), 300),
+                exc_info=exc,
+            )
 
     def _take(self, handle: StrategyHandle, intent: KernelIntent) -> KernelOutcome:
         """The kernel takes a strategy's ``intent`` and its answer is routed (``submit``)."""
@@ -848,7 +911,7 @@ class TradingRuntime:
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
         whose venue answers are routed like any other event."""
-        self.sync_venues()
+        self._sync_before("report_edge")
         self._calls += 1
         try:
             before = self.kernel.open_orders()  # a freeze cancels them, and may end them settled
@@ -863,7 +926,7 @@ class TradingRuntime:
         account's working entries, the runtime's of a failed strategy's): the kernel's answer
         is routed to the listeners and the strategies owning the trades, as the answer to a
         strategy's own intent is."""
-        self.sync_venues()
+        self._sync_before(f"the run's own intent {shortened(repr(getattr(intent, 'intent_id', intent)))}")
         self._calls += 1
         try:
             before = self._slots_orders(intent)
@@ -1497,10 +1560,9 @@ class TradingRuntime:
 
     def _held_back(self, point: Bar | Quote) -> list[Bar | Quote]:
         """The data held back from the venues (``sync_venues``) in time order, then ``point``."""
-        if not self._pending:
+        if not (self._pending or self._unhanded):
             return [point]
-        held = sorted(self._pending.values(), key=_ts_of)
-        self._pending.clear()
+        held = self._take_held_back()
         held.append(point)
         return held
 
