@@ -225,3 +225,38 @@ def test_fills_polled_at_the_stop_behind_a_slow_submit_are_booked() -> None:
     assert not stopping.is_alive()
     assert answers["enter"].status_code == 200, answers["enter"].text
     assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+
+
+def test_healthz_says_busy_while_one_call_holds_the_kernels_lane(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A venue's submit that does not answer holds the kernel's lane, and every request that
+    needs the kernel waits behind it (each client timing out), while /healthz answered 200
+    `ok`: a load balancer kept the stuck gateway in service and no operator was told. (Before
+    the lane, /healthz itself hung, which a health check does see.) A call on the lane for
+    over the lane's limit (10 s; none in this test) is a 503 `busy`."""
+    monkeypatch.setattr("dita.gateway.app._LANE_HELD_S", 0.0)
+    venue = _SlowVenue()
+    live = start_server(max_slots=2, venue=lambda: venue)
+    answers: dict[str, httpx.Response] = {}
+
+    def enter() -> None:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            answers["enter"] = c.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
+
+    sender = threading.Thread(target=enter, daemon=True)
+    try:
+        sender.start()
+        assert venue.inside.wait(10)
+        health = live.client.get("/healthz")
+        assert health.status_code == 503, health.text
+        body = health.json()
+        assert body["status"] == "busy" and "Retry-After" in health.headers
+        assert "lane" in body["reason"]
+    finally:
+        venue.release.set()
+        sender.join(30)
+    try:
+        assert answers["enter"].status_code == 200
+        after = live.client.get("/healthz")  # the call done: nothing holds the lane
+        assert after.status_code == 200 and after.json()["status"] == "ok", after.text
+    finally:
+        live.stop()

@@ -287,3 +287,28 @@ def test_http_an_event_the_kernel_raises_on_poll_after_poll_is_set_aside_and_tol
         assert app.state.metrics.venue_poll_errors._value.get() >= errors_before + 1
     finally:
         kernel.close()
+
+
+class _CannotBook(FaultyKernel):
+    """Raises (not busy, not closed) on every hand-over of the venue event ``fill-1``."""
+
+    def on_venue_event(self, event: Any) -> Any:
+        if getattr(event, "event_id", "") == "fill-1":
+            raise RuntimeError("cannot book fill-1")
+        return super().on_venue_event(event)
+
+
+def test_stdio_an_event_the_kernel_raises_on_poll_after_poll_is_set_aside_and_told() -> None:
+    """The third poll in a row the kernel raised on a fill, the event was set aside (logged on
+    stderr) and the session went on without a word to the client: after two ENGINE_ERRORs
+    about it, silence read as the fill taken, when it waits for reconciling."""
+    kernel = _CannotBook(max_slots=3, venue=ReportsLater())
+    kernel.faults = {}
+    try:
+        events = _session(kernel, "ORDER BUY BTC 1 100 a0\nORDER BUY ETH 1 100 a1\n")
+    finally:
+        kernel.close()
+    messages = [e["message"] for e in events if e["type"] == "error" and e["code"] == "ENGINE_ERROR"]
+    told = [m for m in messages if "set aside" in m]
+    assert len(told) == 1 and "fill-1" in told[0] and "cannot book fill-1" in told[0], messages
+    assert "reconcile" in told[0]

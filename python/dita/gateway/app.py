@@ -495,6 +495,10 @@ _CONTROL_WATCH_S = 0.5
 # How long /healthz waits for the kernel held by another call before it answers `busy`: a
 # health check's own timeout is a few seconds, and the kernel's wait (10 s) longer than that.
 _HEALTH_WAIT_S = 2.0
+# How long one call may hold the kernel's lane before /healthz answers `busy`: a venue's submit
+# that does not answer holds every request that needs the kernel behind it. The kernel's own
+# wait for a held kernel; a slow exchange's usual answer is well within it.
+_LANE_HELD_S = 10.0
 
 
 class EventStreamResponse(Response):
@@ -688,6 +692,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dita-gateway-kernel")
     app.state.kernel_lane = lane
     on_lane = threading.local()  # .loop: the event loop of the call the lane runs
+    lane_call_since: list[float | None] = [None]  # when the call the lane runs began
 
     async def in_lane(call: Callable[[], T]) -> T:
         """``call``'s result, run on the kernel's lane after the calls queued before it."""
@@ -695,9 +700,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
         def run() -> T:
             on_lane.loop = loop
+            lane_call_since[0] = time.monotonic()
             try:
                 return call()
             finally:
+                lane_call_since[0] = None
                 on_lane.loop = None
 
         return await loop.run_in_executor(lane, run)
@@ -1135,7 +1142,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             503: {
                 "description": "The kernel takes no more input: its write-ahead log failed (`status`"
                 " `failed`, `reason` the log's error), or it is closed or closing (`status` `closed`);"
-                f" or it is held by another call for over {_HEALTH_WAIT_S:g} s (`status` `busy`, with"
+                f" or it is held by another call for over {_HEALTH_WAIT_S:g} s, or one call has held the"
+                f" kernel's lane (the requests' turn) for over {_LANE_HELD_S:g} s (`status` `busy`, with"
                 " Retry-After)"
             }
         },
@@ -1159,6 +1167,16 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             busy = {**health, "status": "busy", "reason": reason}
             return SafeJSONResponse(busy, status_code=503, headers={"Retry-After": "1"})
         health["mode"] = mode
+        since = lane_call_since[0]
+        if status == "ok" and since is not None and time.monotonic() - since > _LANE_HELD_S:
+            # The kernel is free, but one call (a venue's submit that does not answer) holds the
+            # lane, and every request that needs the kernel waits behind it: "ok" kept it in service.
+            reason = (
+                f"one call has held the kernel's lane for over {_LANE_HELD_S:g} s (a venue call not"
+                " answered?): the requests that need the kernel wait behind it"
+            )
+            busy = {**health, "status": "busy", "reason": reason}
+            return SafeJSONResponse(busy, status_code=503, headers={"Retry-After": "1"})
         if status == "ok":
             return health
         # "ok" while the kernel refused every input kept a gateway that cannot trade in service.

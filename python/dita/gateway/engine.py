@@ -401,18 +401,30 @@ class OrderEngine:
         def unfit(event: Any, exc: Exception) -> None:
             self.error("VENUE_ERROR", f"the venue's poll_events gave {type(exc).__name__}: {exc}")
 
+        def set_aside(event: VenueEvent, exc: Exception) -> None:
+            # The kernel raised on it poll after poll: after the ENGINE_ERRORs about it, silence
+            # read as the event taken, when it waits for reconciling (a fill never booked).
+            fill = f", {event.size:g} at {event.price:g}" if event.kind == KernelEventKind.FILL else ""
+            self.error(
+                "ENGINE_ERROR",
+                f"venue event {event.event_id} ({event.kind.name}, slot {event.slot_id}{fill}): the"
+                f" kernel raised on it {self._polled.stuck_after} polls in a row ({type(exc).__name__}:"
+                f" {exc}); set aside, not applied, to reconcile (reconcile_with_venue); the events"
+                " after it are applied",
+            )
+
         try:
             if self._polled.waiting:
                 # Those the kernel raised on last time first; while it still does, the venue
                 # keeps its newer news.
-                self._polled.take(self.kernel, [], applied, unfit)
+                self._polled.take(self.kernel, [], applied, unfit, set_aside=set_aside)
             # A venue's fault (a raise; None or one event for a list, which ended the session on
             # a TypeError with its orders left working at the venue) must not end the session.
             events, problem = poll_once(poll_events)
             if problem:
                 self.error("VENUE_ERROR", problem)
                 return
-            self._polled.take(self.kernel, events, applied, unfit)
+            self._polled.take(self.kernel, events, applied, unfit, set_aside=set_aside)
         except Exception as exc:
             if input_stopped(self.kernel, exc):
                 self.error(
