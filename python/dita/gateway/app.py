@@ -907,6 +907,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     polled = PolledEvents()
     polling_ended: list[str] = []
 
+    def tell(event: VenueEvent, **outcome: Any) -> None:
+        """Publish a polled ``event`` as a ``venue_event``, with what became of it."""
+        named = {"event_id": event.event_id, "kind": event.kind.name, "slot_id": event.slot_id}
+        publish("venue_event", {**named, "trade_id": event.trade_id, **outcome})
+
     def take_polled(events: list[Any]) -> int:
         """Give the kernel the polled events waiting, then ``events``, and publish what they
         moved (what was applied before the kernel raised included); the fills booked."""
@@ -929,19 +934,13 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 )  # fmt: skip
             elif event.kind in _VENUE_ENDS:
                 metrics.venue_rejects.labels(event.kind.name).inc()
-            publish(
-                "venue_event",
-                {
-                    "event_id": event.event_id,
-                    "kind": event.kind.name,
-                    "slot_id": event.slot_id,
-                    "trade_id": event.trade_id,
-                    "accepted": outcome.accepted,
-                    "diagnostic_code": outcome.diagnostic_code.name,
-                    "state": outcome.state.name,
-                    "fills": booked,
-                    "seq": outcome.seq,
-                },
+            tell(
+                event,
+                accepted=outcome.accepted,
+                diagnostic_code=outcome.diagnostic_code.name,
+                state=outcome.state.name,
+                fills=booked,
+                seq=outcome.seq,
             )
             touched.update(dict.fromkeys(t.slot_id for t in outcome.transitions))
 
@@ -949,21 +948,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             # The kernel raised on it poll after poll (named at ERROR by PolledEvents): counted,
             # and told to the streams, so an operator sees a fill that waits for reconciling.
             metrics.venue_poll_errors.inc()
-            publish(
-                "venue_event",
-                {
-                    "event_id": event.event_id,
-                    "kind": event.kind.name,
-                    "slot_id": event.slot_id,
-                    "trade_id": event.trade_id,
-                    "accepted": False,
-                    "diagnostic_code": "SET_ASIDE",
-                    "state": None,
-                    "fills": 0,
-                    "seq": None,
-                    "error": shortened(f"{type(exc).__name__}: {exc}", 300),
-                },
-            )
+            error = shortened(f"{type(exc).__name__}: {exc}", 300)
+            refused = {"accepted": False, "diagnostic_code": "SET_ASIDE", "state": None}
+            tell(event, **refused, fills=0, seq=None, error=error)
 
         try:
             polled.take(kernel, events, applied, unfit, set_aside=set_aside)
