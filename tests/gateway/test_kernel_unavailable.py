@@ -260,3 +260,46 @@ def test_healthz_says_busy_while_one_call_holds_the_kernels_lane(monkeypatch: py
         assert after.status_code == 200 and after.json()["status"] == "ok", after.text
     finally:
         live.stop()
+
+
+class _BusyAfterIntent(ExecutionKernel):
+    """A kernel that takes the intent, then is held by another thread's call when the gateway
+    reads the slot to publish it (a projection or journal thread reading it, say)."""
+
+    busy_reads = 0
+    busy_after_intent = False
+
+    def process_intent(self, intent: Any) -> Any:
+        outcome = super().process_intent(intent)
+        if self.busy_after_intent:
+            self.busy_reads = 1
+        return outcome
+
+    def slot_dict(self, slot_id: int) -> dict[str, Any]:
+        if self.busy_reads:
+            self.busy_reads -= 1
+            raise RuntimeError("kernel busy in another call for 10 s (is a thread stuck inside it?)")
+        return super().slot_dict(slot_id)
+
+
+def test_an_intent_the_kernel_took_is_answered_though_the_kernel_is_busy_after_it() -> None:
+    """The kernel took the ENTER (its order placed), then the slot read for the `slot` event met
+    the kernel busy: the client got 503 "retryable: send the request again", and a retry without
+    its intent_id placed a second order. Now the answer is the outcome, the slot event skipped."""
+    kernel = _BusyAfterIntent(max_slots=2)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+            kernel.busy_after_intent = True
+            return await c.post("/v1/intents", json={**ENTER_ONE, "slot_id": 0}, headers=AUTH)
+
+    try:
+        answer = asyncio.run(run())
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["accepted"] is True
+        assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+        assert kernel.stats()["orders_submitted"] == 1, "one order placed"
+    finally:
+        kernel.close()

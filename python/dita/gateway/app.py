@@ -891,11 +891,22 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         # The intent's slot, and every other slot the venue's answer moved (a fill of an order
         # resting there, reported with this one's): a page following the events stayed stale.
         touched = dict.fromkeys([intent.slot_id, *(t.slot_id for t in outcome.transitions)])
-        for slot_id in touched:
-            if 0 <= slot_id < max_slots:
-                publish("slot", kernel.slot_dict(slot_id))
-        if fills:
-            publish("account", kernel.account())
+        try:
+            for slot_id in touched:
+                if 0 <= slot_id < max_slots:
+                    publish("slot", kernel.slot_dict(slot_id))
+            if fills:
+                publish("account", kernel.account())
+        except RuntimeError as exc:
+            if not kernel_busy(exc):
+                raise
+            # The intent is taken: a 503 "send it again" made a retry without its intent_id a
+            # second order. The answer stands; the streams hear the slots at their next change.
+            log.warning(
+                "intent %s taken, but the kernel was busy for its slot and account events: %s",
+                intent.intent_id,
+                exc,
+            )
         answer = outcome.to_dict()
         answer["details"] = details
         return answer
