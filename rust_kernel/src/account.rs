@@ -43,6 +43,11 @@ pub const E_FIGURES: [&str; 4] = [
 /// An account event's figures (see [`E_FIGURES`]), None where it carries none.
 pub type Figures = [Option<f64>; 4];
 
+/// How far after the kernel's latest input ([`Account::input_time`]) an E figure's time is
+/// believed (rules 32), in seconds. A figure stamped further ahead (milliseconds among seconds,
+/// a clock hours ahead) held back every later report of it until the venue's clock got there.
+pub const FIGURE_TIME_LEAD: f64 = 60.0;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub seed_capital: f64,
@@ -62,6 +67,12 @@ pub struct Account {
     /// part of the serde state: a checkpoint carries it in its last part, so older ones load.
     #[serde(skip)]
     pub e_taken_at: [Option<f64>; 4],
+    /// The latest time an intent or venue event the kernel accepted, or a mark price, was
+    /// stamped (0: none yet): the kernel's clock, which an E figure's time is believed against (rules 32,
+    /// [`FIGURE_TIME_LEAD`]). Account events do not move it: a figure stamped ahead would
+    /// vouch for itself. Not part of the serde state: a checkpoint carries it in its last part.
+    #[serde(skip)]
+    pub input_time: f64,
 }
 
 /// An E figure an account event carries that is older than the one the account holds.
@@ -73,6 +84,16 @@ pub struct StaleFigure {
     /// The figure the account holds, and the time of the event it was taken from.
     pub held: f64,
     pub held_at: f64,
+}
+
+/// An account event's figures judged against those the account holds (rules 32).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JudgedFigures {
+    /// Older than the account's: left out.
+    pub stale: Vec<StaleFigure>,
+    /// Older than the account's, whose time is not believed: more than [`FIGURE_TIME_LEAD`]
+    /// after the kernel's latest input, while the event's is within that of it. Taken.
+    pub over_time_ahead: Vec<StaleFigure>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -107,21 +128,50 @@ impl Account {
     /// The figures of `figures`, from an event stamped `ts`, older than those the account
     /// holds: stamped before the event the account's figure was taken from. Figures of one
     /// time are not stale (a venue sends several in one millisecond, the latest last), nor are
-    /// those of an unstamped event (`ts` 0), which no venue time orders.
-    pub fn stale_figures(&self, figures: &Figures, ts: f64) -> Vec<StaleFigure> {
+    /// those of an unstamped event (`ts` 0), which no venue time orders. Nor, once the kernel
+    /// has an input time, one whose held figure's time is more than [`FIGURE_TIME_LEAD`] after
+    /// it, when `ts` is within that of it: that time is not believed (a figure stamped in
+    /// milliseconds held back every later report of it for ever), and the event is news.
+    pub fn judge_figures(&self, figures: &Figures, ts: f64) -> JudgedFigures {
         let held = self.e_figures();
-        (0..E_FIGURES.len())
-            .filter_map(|index| {
-                let value = figures[index]?;
-                let held_at = self.e_taken_at[index].filter(|&at| ts > 0.0 && ts < at)?;
-                Some(StaleFigure {
-                    index,
-                    value,
-                    held: held[index].unwrap_or(f64::NAN),
-                    held_at,
-                })
-            })
-            .collect()
+        let now = self.input_time;
+        let mut judged = JudgedFigures::default();
+        for (index, figure) in figures.iter().enumerate() {
+            let Some(value) = *figure else { continue };
+            let Some(held_at) = self.e_taken_at[index].filter(|&at| ts > 0.0 && ts < at) else {
+                continue;
+            };
+            let s = StaleFigure {
+                index,
+                value,
+                held: held[index].unwrap_or(f64::NAN),
+                held_at,
+            };
+            let ahead = now > 0.0 && held_at > now + FIGURE_TIME_LEAD;
+            if ahead && (ts - now).abs() <= FIGURE_TIME_LEAD {
+                judged.over_time_ahead.push(s);
+            } else {
+                judged.stale.push(s);
+            }
+        }
+        judged
+    }
+
+    /// Moves [`Account::input_time`] to `ts` when `ts` is later.
+    pub fn note_input_time(&mut self, ts: f64) {
+        if ts.is_finite() && ts > self.input_time {
+            self.input_time = ts;
+        }
+    }
+
+    /// Restores [`Account::input_time`] from a checkpoint (None from an older one: 0, none).
+    pub fn restore_input_time(&mut self, t: Option<f64>) -> Result<(), String> {
+        let t = t.unwrap_or(0.0);
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(format!("the latest input time, {t}, is no time"));
+        }
+        self.input_time = t;
+        Ok(())
     }
 
     /// Takes the figures `figures` carries for E, from an event stamped `ts`; with `stamped`

@@ -287,7 +287,22 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// payment taken. Before, an ACCOUNT_UPDATE resent once 10,000 later ones had pushed its id out
 /// of the account event memory was applied again, and a FUNDING_FEE polled late brought the
 /// balance of its time: E went back to what the venue reported long ago, and so did the
-/// reconcile status (a balance of 9,000 reported again over 10,000: MISMATCH).
+/// reconcile status (a balance of 9,000 reported again over 10,000: MISMATCH). A figure's time
+/// more than a minute after the latest time an accepted intent or venue event, or a mark price,
+/// was stamped (`account::Account::input_time`, a checkpoint part; `account::FIGURE_TIME_LEAD`)
+/// is not believed: an event stamped within a minute of that time takes the figure over it,
+/// WARNING (`figures_time_not_believed`, `figure_time_ahead`, `latest_input_time`).
+/// Judged by its time alone, a figure stamped in milliseconds among seconds, or by a clock
+/// hours ahead, held back every later report of it until the venue's clock got there (for
+/// milliseconds, for ever): E stood still while K moved, every update refused as INFO. And a
+/// FILL_SETTLED that comes before its fill (a venue's account stream often runs ahead of its
+/// order stream) is held for it (`kernel::EarlySettlement`, up to
+/// `kernel::EARLY_SETTLEMENT_MEMORY`, the oldest forgotten with a WARNING; a checkpoint's last
+/// part): accepted, `held_for_fill`, it settles the fill of its id and asset when that is
+/// booked (the fill's outcome says `settled_by`), as it would have coming after; a settlement
+/// of a fill settled already (`kernel::SETTLED_FILL_MEMORY`) is still refused UNKNOWN_ORDER.
+/// Before, it was refused UNKNOWN_ORDER and dropped: the fill's predicted fee stood for good,
+/// K's fees off by the difference, and the reconcile explanation named it as unsettled.
 pub const RULES: u16 = 32;
 
 thread_local! {

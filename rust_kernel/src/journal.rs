@@ -1666,9 +1666,11 @@ mod tests {
         k.set_journal_enabled(true);
         k.update_control(None, Some(Verbosity::Quiet), None, "test", 1.0);
         let _ = k.outbox.drain_tables(usize::MAX);
+        // Rules 32 on, a settlement of no booked fill is held for it: one with its fee in
+        // `amount` is refused.
         let mut unknown = AccountEvent::new("s1", AccountEventKind::FillSettled);
         unknown.fill_id = id("no-such-fill");
-        unknown.fee = 0.5;
+        unknown.amount = 0.5;
         unknown.timestamp = 2.0;
         let mut funding = AccountEvent::new("f1", AccountEventKind::FundingFee);
         funding.amount = -0.25;
@@ -1697,7 +1699,7 @@ mod tests {
                     "Str(\"s1\")",
                     "Str(\"FILL_SETTLED\")",
                     "Bool(false)",
-                    "Str(\"UNKNOWN_ORDER\")"
+                    "Str(\"INVALID_INTENT\")"
                 ),
                 (
                     "Str(\"f1\")",

@@ -9,7 +9,7 @@
 // `Answered`), and of the checks that `?` hands it on from: large, and the answer anyway.
 #![allow(clippy::result_large_err)]
 
-use crate::account::{Account, E_FIGURES};
+use crate::account::{Account, JudgedFigures, E_FIGURES};
 use crate::error::{
     check_number, check_numbers, check_timestamp, new_input, rules, strict, too_large, KernelError,
     KernelResult, MAX_MAGNITUDE, TOO_LARGE,
@@ -55,6 +55,14 @@ pub const ACCOUNT_EVENT_MEMORY: usize = 10_000;
 /// FILL_SETTLED) are remembered, apart from the ACCOUNT_UPDATEs, which come far more often
 /// and pushed a payment's id out of their memory: a resent payment was booked again.
 pub const MONEY_EVENT_MEMORY: usize = 100_000;
+/// Rules 32 on, how many FILL_SETTLEDs that came before their fill are held for it at most
+/// ([`EarlySettlements`]); past that the oldest is forgotten, and its fill keeps its
+/// predicted fee, as every early settlement's did before.
+pub const EARLY_SETTLEMENT_MEMORY: usize = 5_000;
+/// Rules 32 on, how many settled fills (by fill id and the asset their settlement named) are
+/// remembered: a settlement of one again, under another event id, is refused as settled
+/// already (UNKNOWN_ORDER, as before), not held for a fill that will not come.
+pub const SETTLED_FILL_MEMORY: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Control {
@@ -310,6 +318,107 @@ impl Unsettled {
         taken
     }
 }
+
+/// A FILL_SETTLED that came before its fill (rules 32 on): a venue's account stream often runs
+/// ahead of its order stream. Held, it settles the fill of its id and asset when that is booked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlySettlement {
+    pub event_id: Id,
+    pub fill_id: Id,
+    /// Empty when the event named none: it settles the first fill of its id booked.
+    pub asset: Id,
+    pub fee: f64,
+}
+
+/// The FILL_SETTLEDs held for their fills (rules 32 on), oldest first, at most
+/// [`EARLY_SETTLEMENT_MEMORY`]. Before, each was refused UNKNOWN_ORDER and dropped: its fill's
+/// predicted fee stood for good. Not in the kernel's serde state: a checkpoint's last part.
+#[derive(Clone, Debug)]
+struct EarlySettlements {
+    held: VecDeque<EarlySettlement>,
+    /// How many are held under each fill id: a fill booked looks its id up here, and scans
+    /// `held` only when one waits for it.
+    fill_ids: IdMap<Id, u32>,
+    /// How many were forgotten, pushed out by newer ones.
+    forgotten: u64,
+    /// The fills settled, by [`settled_key`] ([`SETTLED_FILL_MEMORY`]).
+    settled: RecentSet<u64>,
+}
+
+impl Default for EarlySettlements {
+    fn default() -> Self {
+        EarlySettlements {
+            held: VecDeque::new(),
+            fill_ids: IdMap::default(),
+            forgotten: 0,
+            settled: RecentSet::new(SETTLED_FILL_MEMORY),
+        }
+    }
+}
+
+/// What the memory of settled fills knows a settlement by: its fill id and the asset it named
+/// (none too: a venue naming none names none when it sends it again).
+fn settled_key(fill_id: &str, asset: &str) -> u64 {
+    fingerprint(fill_id) ^ fingerprint(asset).rotate_left(29)
+}
+
+impl EarlySettlements {
+    /// The one held for fill `fill_id` of `asset` (as the event named it), if any.
+    fn find(&self, fill_id: &Id, asset: &Id) -> Option<&EarlySettlement> {
+        if !self.fill_ids.contains_key(fill_id) {
+            return None;
+        }
+        self.held
+            .iter()
+            .rev()
+            .find(|s| s.fill_id == *fill_id && s.asset == *asset)
+    }
+
+    /// Holds `s`; returns the oldest, when it was pushed out.
+    fn hold(&mut self, s: EarlySettlement) -> Option<EarlySettlement> {
+        *self.fill_ids.entry(s.fill_id.clone()).or_default() += 1;
+        self.held.push_back(s);
+        if self.held.len() <= EARLY_SETTLEMENT_MEMORY {
+            return None;
+        }
+        let oldest = self.held.pop_front()?;
+        self.unindex(&oldest.fill_id);
+        self.forgotten += 1;
+        Some(oldest)
+    }
+
+    /// Takes out the settlement held for the fill `fill_id` of `asset` just booked: the one
+    /// naming that asset, else one naming none. Searched from the newest: one that came
+    /// before its fill came just before.
+    fn take(&mut self, fill_id: &Id, asset: &str) -> Option<EarlySettlement> {
+        if !self.fill_ids.contains_key(fill_id) {
+            return None;
+        }
+        let of = |a: &str| {
+            self.held
+                .iter()
+                .rposition(|s| s.fill_id == *fill_id && s.asset == a)
+        };
+        let i = of(asset).or_else(|| of(""))?;
+        let s = self.held.remove(i)?;
+        self.unindex(fill_id);
+        Some(s)
+    }
+
+    fn unindex(&mut self, fill_id: &Id) {
+        if let Entry::Occupied(mut e) = self.fill_ids.entry(fill_id.clone()) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+}
+
+/// What a checkpoint holds of the settlements held for their fills (rules 32; one written
+/// before ends with the latest input time, and holds none): each, oldest first, how many were
+/// forgotten, and the settled fills' keys ([`settled_key`]), oldest first.
+pub type EarlySettlementsRepr = (Vec<EarlySettlement>, u64, Vec<u64>);
 
 /// What a checkpoint holds of the unsettled fills beyond the kernel's serde state (rules 19;
 /// one written before ends with the kept orders in doubt, and its fills' assets are not
@@ -1176,6 +1285,10 @@ pub struct Kernel {
     /// 19 on: [`Unsettled`]), oldest first.
     #[serde(deserialize_with = "unsettled_from_checkpoint")]
     unsettled: FifoMap<Unsettled>,
+    /// Rules 32 on, the FILL_SETTLEDs that came before their fill, held for it. Not part of
+    /// the serde state: a checkpoint carries it last, so older ones still load (with none).
+    #[serde(skip)]
+    early_settlements: EarlySettlements,
     pub fees: FeeModel,
     pub account: Account,
     pub control: Control,
@@ -1388,6 +1501,8 @@ fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
 
 /// What booking a fill charged and made, for its journal row.
 struct Booked {
+    /// What the fill was charged: its prediction or the venue's fee, or rules 32 on what the
+    /// settlement that came before it charged.
     fee: f64,
     /// Whether only the part of the report's fee booked was charged (rules 9 on).
     prorated: bool,
@@ -1397,6 +1512,9 @@ struct Booked {
     /// What an exit fill sold beyond what its slot held (rules 31 on; 0 when nothing): no
     /// PnL is realized on it, and its outcome says it (`Booked::beyond_position`).
     unheld: f64,
+    /// Rules 32 on, what the settlement that came before the fill said settling it (empty
+    /// when none was held), for the fill's outcome.
+    settled: Details,
 }
 
 /// What `slot`'s position commits towards the notional caps: its size at its entry price,
@@ -1768,6 +1886,7 @@ impl Kernel {
             account_events_seen: RecentSet::new(ACCOUNT_EVENT_MEMORY),
             money_events_seen: money_event_memory(),
             unsettled: FifoMap::new(UNSETTLED_FILL_MEMORY),
+            early_settlements: EarlySettlements::default(),
             fees: FeeModel::default(),
             account: Account::default(),
             control: Control::default(),
@@ -2047,6 +2166,7 @@ impl Kernel {
             account_events_seen: _,
             money_events_seen: _,
             unsettled: _,
+            early_settlements: _,
             fees: _,
             account: _,
             control: _,
@@ -2352,6 +2472,8 @@ impl Kernel {
         if out.accepted {
             self.counters.intents_accepted += 1;
             self.intents_seen.insert_looked_up(seen);
+            // A refused intent changes nothing, its time included.
+            self.account.note_input_time(intent.timestamp);
         } else {
             self.counters.intents_refused += 1;
         }
@@ -3548,7 +3670,9 @@ impl Kernel {
                 slot.seen_fills.insert(fp);
             }
         }
-        if !out.accepted {
+        if out.accepted {
+            self.account.note_input_time(ev.timestamp);
+        } else {
             self.counters.venue_events_refused += 1;
         }
         if self.outbox.enabled {
@@ -4578,6 +4702,17 @@ impl Kernel {
                 }),
             );
         }
+        // Rules 32 on, a settlement that came before the fill settles it now, as it would
+        // have coming after; the fill's journal row says what it charged (its own row, held,
+        // charged nothing), so the rows still add up to K.
+        let mut settled = Details::new();
+        let mut fee = fee;
+        if !self.early_settlements.held.is_empty() && rules() >= 32 {
+            let predicted = ev.fee.is_none();
+            if let Some(charged) = self.settle_early(&fill_key, &asset, predicted, &mut settled) {
+                fee = charged;
+            }
+        }
         self.update_open_index(sid, &asset, holds);
         Booked {
             fee,
@@ -4586,6 +4721,7 @@ impl Kernel {
             liquidity,
             fill_key,
             unheld,
+            settled,
         }
     }
 
@@ -4697,7 +4833,7 @@ impl Kernel {
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
         let was = engaged(&self.slots[sid]);
-        let booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
+        let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
         if let Some(legs) = self.covered.get_mut(sid) {
             let leg = &mut legs[usize::from(!order.is_entry)];
             if leg.as_mut().is_some_and(|c| !c.booked(placed)) {
@@ -4737,6 +4873,7 @@ impl Kernel {
         if booked.prorated {
             booked.charged_part(&mut out.details, qty, ev);
         }
+        out.details.append(&mut booked.settled);
         if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut out.details) {
             out.severity = ahead;
         }
@@ -5026,7 +5163,7 @@ impl Kernel {
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
         let was = engaged(&self.slots[sid]);
-        let booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
+        let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
         self.recount_slot(sid, was);
         let complete = order.size - new_filled <= size_tolerance(order.size);
         let leg_done = {
@@ -5071,6 +5208,7 @@ impl Kernel {
         let also = also_remembered(ev, total_key);
         self.after_fill(sid, &order, 0.0, [total_key, also], rules());
         let mut out = self.slot_outcome(sid, seq);
+        out.details.append(&mut booked.settled);
         // Applied, and said: the position changed after its order was reported over.
         out.severity = KernelSeverity::Warning;
         out.details.push(("late_fill", Detail::Bool(true)));
@@ -5640,6 +5778,161 @@ impl Kernel {
         }
     }
 
+    /// Settles the waiting fill of `fill_id` and `asset` (rules 19 on; the one fill of the id
+    /// without an asset) at the exchange's `fee`: the fee replaces the prediction, and the
+    /// calibration of the fill's liquidity learns from it. Says so in `details`; returns what
+    /// it charged the fill, or why no one fill matches (nothing changed).
+    fn settle_fill(
+        &mut self,
+        fill_id: &Id,
+        asset: &str,
+        fee: f64,
+        details: &mut Details,
+    ) -> Result<f64, Unmatched> {
+        // Rules 19 on, the fill of the event's asset: venues number trades per market, so
+        // fills of several assets may wait under one id.
+        let by_asset = rules() >= 19;
+        // The fill picked, taken out of the others of its id in place (None when it waits
+        // alone: the id is taken out whole, below).
+        let picked = match self.unsettled.get_mut(fill_id) {
+            None => Err(Unmatched::NoFill),
+            Some(u) => {
+                let i = if by_asset { u.pick(asset) } else { Ok(0) };
+                i.map(|i| (u.len() > 1).then(|| u.remove(i)))
+            }
+        };
+        let f = match picked? {
+            Some(f) => f,
+            None => {
+                self.unsettled
+                    .take(fill_id)
+                    .expect("a picked fill waits")
+                    .first
+            }
+        };
+        // Rules 19 on, a fill booked from part of a report is charged its share of the
+        // report's fee, and the calibration learns from the whole report: the rest of it was
+        // booked, and charged, under another report's key, which the exchange never settles.
+        let part = (by_asset && f.report_size > 0.0).then_some(f.report_size);
+        let (charged, calibrated_qty) = match part {
+            Some(whole) => (fee * f.qty / whole, whole),
+            None => (fee, f.qty),
+        };
+        let diff = charged - f.predicted_fee;
+        self.account.k_fees_paid += diff;
+        self.account.k_unsettled_fees -= f.predicted_fee;
+        if let Some(slot) = self.slots.get_mut(f.slot_id) {
+            if slot.trade_id == f.trade_id {
+                slot.fees_paid += diff;
+                self.dirty.slot(f.slot_id);
+            }
+        }
+        let liq = if f.liquidity_maker {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        };
+        details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
+        details.push(("actual_fee", Detail::F64(fee)));
+        if let Some(whole) = part {
+            details.push(("fee_charged", Detail::F64(charged)));
+            details.push(("booked_qty", Detail::F64(f.qty)));
+            details.push(("reported_qty", Detail::F64(whole)));
+        }
+        // Rules 29 on, against the rate the fill was predicted at (a fee tier changed since
+        // taught the calibration the ratio of the two rates).
+        let rate = f.rate.against(self.fees.rate(liq));
+        if let Ok(c) = self
+            .fees
+            .calibrate_at(f.price, calibrated_qty, fee, liq, rate)
+        {
+            details.push((
+                "calibration_status",
+                Detail::Static(c.calibration_status.name()),
+            ));
+            details.push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
+            // Rules 20 on, the ratio is the fill's liquidity's: say which.
+            if rules() >= 20 {
+                details.push(("liquidity", Detail::Static(c.liquidity.name())));
+            }
+            if !c.learned {
+                details.push(("calibration_learned", Detail::Bool(false)));
+            }
+        }
+        Ok(charged)
+    }
+
+    /// Holds FILL_SETTLED `ev`, which no waiting fill matches, for its fill (rules 32 on),
+    /// saying so in `out`; a settlement of the same fill held already refuses it (the details
+    /// returned): one fill is settled once.
+    #[cold]
+    fn hold_settlement(&mut self, ev: &AccountEvent, out: &mut KernelOutcome) -> Option<Details> {
+        if let Some(held) = self.early_settlements.find(&ev.fill_id, &ev.asset) {
+            let mut d = detail_field("fill_id", &ev.fill_id);
+            d.push(("asset", (&ev.asset).into()));
+            d.push(("held_event_id", (&held.event_id).into()));
+            d.push((
+                "reason",
+                Detail::Static(
+                    "a settlement of this fill came before it and is held for it already",
+                ),
+            ));
+            return Some(d);
+        }
+        let forgotten = self.early_settlements.hold(EarlySettlement {
+            event_id: ev.event_id.clone(),
+            fill_id: ev.fill_id.clone(),
+            asset: ev.asset.clone(),
+            fee: ev.fee,
+        });
+        out.details.push(("held_for_fill", Detail::Bool(true)));
+        out.details.push(("fill_id", (&ev.fill_id).into()));
+        out.details.push((
+            "reason",
+            Detail::Static(
+                "no fill of this id and asset waits for its fee: held, the settlement settles \
+                 the fill when it is booked (a venue's account stream often runs ahead of its \
+                 orders'); a fill settled already, or booked with its venue's fee, is not \
+                 settled again",
+            ),
+        ));
+        if let Some(old) = forgotten {
+            // Its fill, if it ever comes, keeps its predicted fee: say which it was.
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("forgotten_settlement", Detail::Id(old.event_id)));
+            out.details
+                .push(("forgotten_fill_id", Detail::Id(old.fill_id)));
+        }
+        None
+    }
+
+    /// The settlement held for fill `fill_key` of `asset`, just booked (rules 32 on): settles
+    /// it, saying so in `details`, when its fee was predicted (`predicted`), and returns what
+    /// it charged; a fill booked with its venue's own fee drops it unapplied, as a settlement
+    /// coming after it is refused.
+    #[cold]
+    fn settle_early(
+        &mut self,
+        fill_key: &Id,
+        asset: &str,
+        predicted: bool,
+        details: &mut Details,
+    ) -> Option<f64> {
+        let s = self.early_settlements.take(fill_key, asset)?;
+        if !predicted {
+            details.push(("unapplied_settlement", Detail::Id(s.event_id)));
+            return None;
+        }
+        details.push(("settled_by", Detail::Id(s.event_id.clone())));
+        let charged = self.settle_fill(fill_key, asset, s.fee, details).ok();
+        debug_assert!(charged.is_some(), "the fill just booked waits for its fee");
+        self.early_settlements
+            .settled
+            .insert(settled_key(fill_key, &s.asset));
+        charged
+    }
+
     // ----- account -------------------------------------------------------------------
 
     pub fn on_account_event(&mut self, ev: &AccountEvent) -> KernelOutcome {
@@ -5647,7 +5940,7 @@ impl Kernel {
         self.counters.account_events += 1;
         let mut fee_charged = None;
         let out = self.account_event(ev, seq, &mut fee_charged);
-        // Refused events too (a FILL_SETTLED for no unsettled fill, a duplicate, a bad
+        // Refused events too (a FILL_SETTLED of a fill settled already, a duplicate, a bad
         // value): whoever debugs a K/E mismatch sees the exchange's fact arrived and why it
         // was not applied. The account columns are the account as it stands.
         if self.outbox.enabled {
@@ -5772,10 +6065,13 @@ impl Kernel {
         ];
         // Rules 32 on, E goes forward in the venue's time, figure by figure: an ACCOUNT_UPDATE
         // resent once the id memory forgot it brought back a balance reported long ago.
-        let stale = if rules() >= 32 {
-            self.account.stale_figures(&figures, ev.timestamp)
+        let JudgedFigures {
+            stale,
+            over_time_ahead,
+        } = if rules() >= 32 {
+            self.account.judge_figures(&figures, ev.timestamp)
         } else {
-            Vec::new()
+            JudgedFigures::default()
         };
         match ev.kind {
             AccountEventKind::FillSettled => {
@@ -5786,25 +6082,13 @@ impl Kernel {
                         detail_field("fill_id", Detail::Static("")),
                     );
                 }
-                // Rules 19 on, the fill of the event's asset: venues number trades per
-                // market, so fills of several assets may wait under one id.
-                let by_asset = rules() >= 19;
-                // The fill picked, taken out of the others of its id in place (None when it
-                // waits alone: the id is taken out whole, below).
-                let picked = match self.unsettled.get_mut(&ev.fill_id) {
-                    None => Err(Unmatched::NoFill),
-                    Some(u) => {
-                        let i = if by_asset { u.pick(&ev.asset) } else { Ok(0) };
-                        i.map(|i| (u.len() > 1).then(|| u.remove(i)))
-                    }
-                };
-                let f = match picked {
-                    Ok(Some(f)) => f,
-                    Ok(None) => {
-                        self.unsettled
-                            .take(&ev.fill_id)
-                            .expect("a picked fill waits")
-                            .first
+                match self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details) {
+                    Ok(charged) => {
+                        *fee_charged = Some(charged);
+                        if rules() >= 32 {
+                            let key = settled_key(&ev.fill_id, &ev.asset);
+                            self.early_settlements.settled.insert(key);
+                        }
                     }
                     Err(Unmatched::Ambiguous) => {
                         let mut d = detail_field("asset", &ev.asset);
@@ -5818,9 +6102,21 @@ impl Kernel {
                         ));
                         return refuse(D::InvalidIntent, KernelSeverity::Error, d);
                     }
+                    // Rules 32 on, held for its fill: the venue's account stream ran ahead.
+                    Err(Unmatched::NoFill)
+                        if rules() >= 32
+                            && !self
+                                .early_settlements
+                                .settled
+                                .contains(&settled_key(&ev.fill_id, &ev.asset)) =>
+                    {
+                        if let Some(d) = self.hold_settlement(ev, &mut out) {
+                            return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
+                        }
+                    }
                     Err(Unmatched::NoFill) => {
                         let mut d = detail_field("fill_id", &ev.fill_id);
-                        let reason = if by_asset && !ev.asset.is_empty() {
+                        let reason = if rules() >= 19 && !ev.asset.is_empty() {
                             d.push(("asset", (&ev.asset).into()));
                             "no unsettled fill with this id and asset (unknown or already \
                              settled)"
@@ -5829,62 +6125,6 @@ impl Kernel {
                         };
                         d.push(("reason", Detail::Static(reason)));
                         return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
-                    }
-                };
-                // Rules 19 on, a fill booked from part of a report is charged its share of
-                // the report's fee, and the calibration learns from the whole report: the
-                // rest of it was booked, and charged, under another report's key, which
-                // the exchange never settles.
-                let part = (by_asset && f.report_size > 0.0).then_some(f.report_size);
-                let (charged, calibrated_qty) = match part {
-                    Some(whole) => (ev.fee * f.qty / whole, whole),
-                    None => (ev.fee, f.qty),
-                };
-                // Nothing below refuses a FILL_SETTLED: this is what it charged.
-                *fee_charged = Some(charged);
-                let diff = charged - f.predicted_fee;
-                self.account.k_fees_paid += diff;
-                self.account.k_unsettled_fees -= f.predicted_fee;
-                if let Some(slot) = self.slots.get_mut(f.slot_id) {
-                    if slot.trade_id == f.trade_id {
-                        slot.fees_paid += diff;
-                        self.dirty.slot(f.slot_id);
-                    }
-                }
-                let liq = if f.liquidity_maker {
-                    Liquidity::Maker
-                } else {
-                    Liquidity::Taker
-                };
-                out.details
-                    .push(("predicted_fee", Detail::F64(f.predicted_fee)));
-                out.details.push(("actual_fee", Detail::F64(ev.fee)));
-                if let Some(whole) = part {
-                    out.details.push(("fee_charged", Detail::F64(charged)));
-                    out.details.push(("booked_qty", Detail::F64(f.qty)));
-                    out.details.push(("reported_qty", Detail::F64(whole)));
-                }
-                // Rules 29 on, against the rate the fill was predicted at (a fee tier changed
-                // since taught the calibration the ratio of the two rates).
-                let rate = f.rate.against(self.fees.rate(liq));
-                if let Ok(c) = self
-                    .fees
-                    .calibrate_at(f.price, calibrated_qty, ev.fee, liq, rate)
-                {
-                    out.details.push((
-                        "calibration_status",
-                        Detail::Static(c.calibration_status.name()),
-                    ));
-                    out.details
-                        .push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
-                    // Rules 20 on, the ratio is the fill's liquidity's: say which.
-                    if rules() >= 20 {
-                        out.details
-                            .push(("liquidity", Detail::Static(c.liquidity.name())));
-                    }
-                    if !c.learned {
-                        out.details
-                            .push(("calibration_learned", Detail::Bool(false)));
                     }
                 }
             }
@@ -5938,6 +6178,21 @@ impl Kernel {
                 .push(("figures_not_taken", Detail::Str(names.join(", "))));
             out.details.push(("last_figure_time", Detail::F64(last)));
         }
+        // A figure stamped far after every other input (milliseconds among seconds, a clock
+        // hours ahead) gave way to this later report: the operator fixes the venue's stamps.
+        if !over_time_ahead.is_empty() {
+            let names: Vec<&str> = over_time_ahead.iter().map(|s| E_FIGURES[s.index]).collect();
+            let ahead = over_time_ahead
+                .iter()
+                .map(|s| s.held_at)
+                .fold(f64::MIN, f64::max);
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("figures_time_not_believed", Detail::Str(names.join(", "))));
+            out.details.push(("figure_time_ahead", Detail::F64(ahead)));
+            out.details
+                .push(("latest_input_time", Detail::F64(self.account.input_time)));
+        }
         if money_memory && ev.kind != AccountEventKind::AccountUpdate {
             self.money_events_seen.insert(ev.event_id.clone());
         } else {
@@ -5989,6 +6244,7 @@ impl Kernel {
         check_number("price", price, 0.0)?;
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
+        self.account.note_input_time(ts);
         let Some(set) = self.open_by_asset.get(asset) else {
             return Ok(0);
         };
@@ -6662,6 +6918,70 @@ impl Kernel {
             }
         }
         self.money_events_seen = seen;
+        Ok(())
+    }
+
+    /// The settlements held for their fills (rules 32 on), oldest first, and how many were
+    /// forgotten, as a checkpoint's last part holds them.
+    pub fn early_settlements(&self) -> (&VecDeque<EarlySettlement>, u64, Vec<&u64>) {
+        let e = &self.early_settlements;
+        (&e.held, e.forgotten, e.settled.iter().collect())
+    }
+
+    /// How many settlements that came before their fill were forgotten, pushed out by newer
+    /// ones ([`EARLY_SETTLEMENT_MEMORY`]): their fills kept their predicted fees.
+    pub fn early_settlements_forgotten(&self) -> u64 {
+        self.early_settlements.forgotten
+    }
+
+    /// Restores [`Kernel::early_settlements`] from a checkpoint (None from an older one: none
+    /// is held, as no build before rules 32 held one). Nothing changes on an error.
+    pub(crate) fn restore_early_settlements(
+        &mut self,
+        t: Option<EarlySettlementsRepr>,
+    ) -> Result<(), String> {
+        let (held, forgotten, settled) = t.unwrap_or_default();
+        if held.len() > EARLY_SETTLEMENT_MEMORY {
+            return Err(format!(
+                "{} settlements held for their fills, more than the {EARLY_SETTLEMENT_MEMORY} \
+                 held",
+                held.len()
+            ));
+        }
+        if settled.len() > SETTLED_FILL_MEMORY {
+            return Err(format!(
+                "{} settled fills, more than the {SETTLED_FILL_MEMORY} remembered",
+                settled.len()
+            ));
+        }
+        let mut early = EarlySettlements {
+            forgotten,
+            ..Default::default()
+        };
+        for key in settled {
+            if !early.settled.insert(key) {
+                return Err("a settled fill is remembered twice".into());
+            }
+        }
+        for s in held {
+            if s.fill_id.is_empty() {
+                return Err("a settlement held for its fill names no fill id".into());
+            }
+            if !s.fee.is_finite() {
+                return Err(format!(
+                    "a settlement held for its fill has a fee of {}",
+                    s.fee
+                ));
+            }
+            if early.find(&s.fill_id, &s.asset).is_some() {
+                return Err(format!(
+                    "two settlements held for fill {:?} of {:?}",
+                    s.fill_id, s.asset
+                ));
+            }
+            early.hold(s);
+        }
+        self.early_settlements = early;
         Ok(())
     }
 

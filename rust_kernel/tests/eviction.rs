@@ -517,8 +517,9 @@ fn an_intent_id_is_refused_while_remembered_and_through_a_restart() {
 
 /// A FILL_SETTLED for a fill whose predicted fee was pushed out of the queue waiting for
 /// settlement (`UNSETTLED_FILL_MEMORY` later fills) changes nothing: its prediction stood
-/// when it left, and the settlement is refused (UNKNOWN_ORDER). One settled already is refused
-/// again after a restart.
+/// when it left. Rules 32 on, the settlement is held for a fill of its id to come (no fill of
+/// it waits, as for a settlement before its fill); before, it was refused (UNKNOWN_ORDER). One
+/// settled already is refused again, after a restart too.
 #[test]
 fn a_settlement_of_a_fill_pushed_out_of_the_unsettled_queue_books_nothing() {
     let mut k = Kernel::new("settle", 1).unwrap();
@@ -550,14 +551,19 @@ fn a_settlement_of_a_fill_pushed_out_of_the_unsettled_queue_books_nothing() {
     let mut back = restarted(&k);
     for k in [&mut k, &mut back] {
         let before = books(k);
-        for (event, fill_id) in [
-            ("s-new", newest.as_str()),
-            ("s-new-2", newest.as_str()),
-            ("s-old", "T0"),
-            ("s-old-1", "T1"),
+        for (event, fill_id, held) in [
+            ("s-new", newest.as_str(), false),
+            ("s-new-2", newest.as_str(), false),
+            ("s-old", "T0", true),
+            ("s-old-1", "T1", true),
         ] {
             let out = k.on_account_event(&settle(event, fill_id));
-            assert!(!out.accepted, "{event} {fill_id}: {out:?}");
+            let said = out.details.iter().any(|(n, _)| *n == "held_for_fill");
+            assert_eq!(
+                (out.accepted, said),
+                (held, held),
+                "{event} {fill_id}: {out:?}"
+            );
         }
         assert_eq!(books(k), before);
         assert!(k.account.k_unsettled_fees >= 0.0);

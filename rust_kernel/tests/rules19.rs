@@ -181,6 +181,14 @@ fn the_same_assets_fill_id_again_still_replaces_its_waiting_fee() {
 
 #[test]
 fn a_settlement_naming_an_asset_no_fill_of_its_id_has_is_refused_and_changes_nothing() {
+    // Until rules 32: from then on it is held for a fill of its asset (rules32_settlement.rs).
+    replaying(
+        31,
+        a_settlement_naming_an_asset_no_fill_of_its_id_has_is_refused,
+    );
+}
+
+fn a_settlement_naming_an_asset_no_fill_of_its_id_has_is_refused() {
     let mut k = two_markets_one_trade_id();
     let before = k.account.clone();
     let out = k.on_account_event(&settle("s-sol", "123", "SOL", 0.4));

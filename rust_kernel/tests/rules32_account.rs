@@ -265,3 +265,128 @@ fn a_checkpoint_carries_the_figures_times_and_an_older_one_loads_without_them() 
             .accepted
     );
 }
+
+/// The venue's figures of a kernel whose other inputs (here a mark price each second) stamp
+/// the time up to 1,002: the balance of 10,000 at 1,000, then a funding payment stamped in
+/// milliseconds (1,001,000: an adapter that forgot to divide), which carries the balance after
+/// it. Returns the inputs, the payment last.
+fn milliseconds_funding() -> Vec<KernelInput> {
+    let mark = |ts: f64| KernelInput::MarkPrice {
+        asset: "BTC".into(),
+        price: 100.0,
+        ts,
+    };
+    vec![
+        KernelInput::SeedCapital(10_000.0),
+        mark(1_000.0),
+        KernelInput::AccountEvent(update("u1", 1_000.0, 10_000.0)),
+        mark(1_001.0),
+        KernelInput::AccountEvent(funding("f-ms", 1_001_000.0, -10.0, 9_990.0)),
+        mark(1_002.0),
+    ]
+}
+
+/// A figure stamped far ahead of every other input the kernel took (milliseconds among
+/// seconds, a clock hours ahead) held back every later update of that figure until the venue's
+/// clock reached it: for milliseconds, for ever, E frozen while K moved (MISMATCH) and every
+/// update refused as INFO. Its time is not believed now: the next update of the figure is
+/// taken, WARNING naming it, and resends older than the kernel's time are still refused.
+#[test]
+fn a_figure_stamped_far_ahead_of_the_kernels_inputs_does_not_hold_back_later_updates() {
+    let mut k = Kernel::new("ahead", 1).unwrap();
+    for input in milliseconds_funding() {
+        let out = k.apply(&input).unwrap();
+        assert!(out.accepted, "{out:?}");
+    }
+    assert_eq!(k.account.e_wallet_balance, Some(9_990.0));
+    let out = well_formed_details(k.on_account_event(&update("u2", 1_002.0, 9_980.0)));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Warning);
+    assert_eq!(k.account.e_wallet_balance, Some(9_980.0));
+    assert_eq!(
+        detail(&out, "figures_time_not_believed"),
+        Some(Detail::Str("wallet_balance".into()))
+    );
+    assert_eq!(
+        detail(&out, "figure_time_ahead"),
+        Some(Detail::F64(1_001_000.0))
+    );
+    assert_eq!(
+        detail(&out, "latest_input_time"),
+        Some(Detail::F64(1_002.0))
+    );
+    // The figure's time is the update's now: the next goes as usual, and one older is stale.
+    let out = k.on_account_event(&update("u3", 1_003.0, 9_980.0));
+    assert!(
+        out.accepted && out.severity == KernelSeverity::Info,
+        "{out:?}"
+    );
+    let out = k.on_account_event(&update("u-old", 1_002.5, 9_000.0));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert_eq!(k.account.e_wallet_balance, Some(9_980.0));
+}
+
+/// A figure's time within a minute of the kernel's latest input is believed (two clocks a few
+/// seconds apart), and a resend older than the kernel's time is refused even where the figure
+/// held is stamped far ahead.
+#[test]
+fn a_figure_a_little_ahead_is_believed_and_a_resend_behind_the_kernels_time_is_refused() {
+    let mut k = kernel("a-little");
+    k.mark_price("BTC", 100.0, 1_000.0).unwrap();
+    assert!(
+        k.on_account_event(&update("u1", 1_030.0, 10_000.0))
+            .accepted
+    );
+    let out = k.on_account_event(&update("u0", 1_010.0, 9_000.0));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert!(
+        k.on_account_event(&update("u-ms", 1_031_000.0, 9_990.0))
+            .accepted
+    );
+    // Far ahead, but the event is more than a minute from the kernel's time (before it, or as
+    // far ahead, in the same milliseconds): stale all the same.
+    for (event_id, ts) in [("u-older", 900.0), ("u-ms-older", 1_030_000.0)] {
+        let out = k.on_account_event(&update(event_id, ts, 9_000.0));
+        assert_eq!(
+            out.diagnostic_code,
+            KernelDiagnosticCode::DuplicateEvent,
+            "{out:?}"
+        );
+    }
+    assert_eq!(k.account.e_wallet_balance, Some(9_990.0));
+}
+
+/// The kernel's latest input time goes through a checkpoint: a kernel recovered from one judges
+/// the next update as the live one does; under rules 31 the same records replay as they ran.
+#[test]
+fn the_latest_input_time_survives_a_restart_and_a_log_of_rules_31_replays_as_it_ran() {
+    for checkpoint_every in [0, 2] {
+        for rules in [31, RULES] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut log, mut k) = open(dir.path(), checkpoint_every);
+            for input in milliseconds_funding() {
+                replaying(rules, || k.apply(&input)).unwrap();
+                log.record(&k, &input).unwrap();
+            }
+            drop(log);
+            set_segment_rules(dir.path(), rules);
+            let (_, mut recovered) = open(dir.path(), 0);
+            assert_eq!(recovered.account, k.account, "every {checkpoint_every}");
+            assert!(
+                encode_kernel(&k) == encode_kernel(&recovered),
+                "every {checkpoint_every}"
+            );
+            let next = update("u2", 1_002.0, 9_980.0);
+            let (a, b) = replaying(rules, || {
+                (k.on_account_event(&next), recovered.on_account_event(&next))
+            });
+            assert!(a.accepted && b.accepted, "{a:?} {b:?}");
+            let severity = if rules == 31 {
+                KernelSeverity::Info
+            } else {
+                KernelSeverity::Warning
+            };
+            assert_eq!((a.severity, b.severity), (severity, severity));
+        }
+    }
+}

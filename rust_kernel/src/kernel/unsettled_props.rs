@@ -132,8 +132,12 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
             };
             let before = (k.account.clone(), k.unsettled_tail(), k.fees.clone());
             let out = k.on_account_event(&ev);
-            if !out.accepted {
-                prop_assert_eq!(&before.0, &k.account);
+            let held = out.details.iter().any(|(n, _)| *n == "held_for_fill");
+            if !out.accepted || held {
+                // Refused, or held for its fill (rules 32 on): nothing charged, nothing learned.
+                prop_assert!(!held || !before_19, "{:?}", out);
+                prop_assert_eq!(before.0.k_fees_paid, k.account.k_fees_paid);
+                prop_assert_eq!(before.0.k_unsettled_fees, k.account.k_unsettled_fees);
                 prop_assert_eq!(&before.1, &k.unsettled_tail());
                 prop_assert_eq!(&before.2, &k.fees);
             } else if before_19 {
@@ -194,6 +198,9 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
             let theirs: Vec<_> = back.unsettled.iter().collect();
             prop_assert_eq!(mine, theirs);
             prop_assert_eq!(&back.account, &k.account);
+            if !before_19 {
+                prop_assert_eq!(back.early_settlements(), k.early_settlements());
+            }
         }
     }
     if r.rebate {

@@ -1170,7 +1170,10 @@ impl PyKernel {
     /// A read: it changes and logs nothing.
     fn input_refused_reason(slf: &Bound<'_, Self>) -> PyResult<Option<String>> {
         let this = wait_ref(slf)?;
-        Ok(this.wal_guard().err().map(|e| e.value(slf.py()).to_string()))
+        Ok(this
+            .wal_guard()
+            .err()
+            .map(|e| e.value(slf.py()).to_string()))
     }
 
     /// Ends the kernel: `stop_input`, then syncs the write-ahead log, stops its thread and

@@ -104,7 +104,11 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// each slot's remembered events its trade wrote (`Kernel::trade_event_counts`, rules 31; one
 /// written before ends with the money events, and all are taken for the trade's), then the
 /// venue's time of each of the account's E figures (`account::Account::e_taken_at`, added with
-/// rules 32; one written before ends with the parts before it, and no figure has a time).
+/// rules 32; one written before ends with the parts before it, and no figure has a time), then
+/// the latest time an accepted intent or venue event, or a mark price, was stamped
+/// (`account::Account::input_time`, rules 32; one written before has none, 0), then the
+/// FILL_SETTLEDs held for their fills (`Kernel::early_settlements`, rules 32; one written
+/// before ends with the input time, and holds none).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     for part in tail_parts(kernel) {
@@ -125,7 +129,7 @@ pub(crate) struct TailPart {
 /// The parts a checkpoint holds after the kernel's serde state, in the order they are written
 /// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
 /// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
-pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 12] {
+pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 14] {
     fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
         let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
         TailPart {
@@ -178,6 +182,16 @@ pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 12] {
             32,
             "the times of the exchange's account figures",
             &kernel.account.e_taken_at,
+        ),
+        part(
+            32,
+            "the latest time an accepted intent or venue event, or a mark price, was stamped",
+            &kernel.account.input_time,
+        ),
+        part(
+            32,
+            "the settlements held for their fills",
+            &kernel.early_settlements(),
         ),
     ]
 }
@@ -234,6 +248,12 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
         .map_err(bad)?;
     let taken_at = optional_part(&mut rest).map_err(bad)?;
     kernel.account.restore_taken_at(taken_at).map_err(bad)?;
+    let input_time = optional_part(&mut rest).map_err(bad)?;
+    kernel.account.restore_input_time(input_time).map_err(bad)?;
+    let early_settlements = optional_part(&mut rest).map_err(bad)?;
+    kernel
+        .restore_early_settlements(early_settlements)
+        .map_err(bad)?;
     kernel.recount_sides();
     Ok(kernel)
 }

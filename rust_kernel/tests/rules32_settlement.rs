@@ -1,0 +1,392 @@
+//! Rules 32: a FILL_SETTLED that comes before its fill (a venue's account stream is often
+//! faster than its order stream) is held for the fill, and settles it when it is booked, as
+//! it would have settled it coming after: the same fill id and asset, its share of a report
+//! booked in part, a rebate with its sign, and K, the slot and the calibration end where an
+//! in-order settlement leaves them. Before, it was refused UNKNOWN_ORDER and dropped: the
+//! fill's predicted fee stood for good, and the reconcile explanation named it as unsettled.
+
+use std::path::Path;
+
+use dita_kernel::error::{replaying, RULES};
+use dita_kernel::journal::{self, Value, FILL_COLUMNS};
+use dita_kernel::kernel::{KernelInput, EARLY_SETTLEMENT_MEMORY};
+use dita_kernel::wal::kernel_log::{
+    decode_kernel, encode_kernel, parts_since_rules, replay_checkpoints, KernelLog,
+};
+use dita_kernel::*;
+
+mod common;
+use common::{close, detail, long_btc, open_log, set_segment_rules, well_formed_details};
+
+/// Taker 5 bp, maker -2.5 bp (a rebate).
+fn config() -> KernelInput {
+    KernelInput::ExchangeConfig(vec![
+        ("taker_rate".into(), 0.0005),
+        ("maker_rate".into(), -0.00025),
+    ])
+}
+
+/// The ENTER of slot 0 on BTC, `size`, as a MARKET or a LIMIT (at 100) order.
+fn enter(size: f64, order_type: OrderType) -> Intent {
+    let mut i = long_btc("i1", "trade", 0, KernelCommandType::Enter, size);
+    i.order_type = order_type;
+    if order_type == OrderType::Limit {
+        i.limit_price = 100.0;
+    }
+    i
+}
+
+/// A fill of `order` at 100 without a fee (predicted): `size` of it, the running total after
+/// it `total`, fill id `fill_id`, stamped `ts`.
+fn fill(order: &VenueOrder, fill_id: &str, size: f64, total: f64, ts: f64) -> VenueEvent {
+    let mut e = VenueEvent::new(
+        &format!("e-{fill_id}"),
+        KernelEventKind::Fill,
+        &order.client_order_id,
+    );
+    e.fill_id = id(fill_id);
+    (e.price, e.size, e.filled_size, e.timestamp) = (100.0, size, total, ts);
+    e
+}
+
+/// The exchange's settlement `event_id` of fill `fill_id` of `asset`: `fee`, stamped `ts`,
+/// the wallet balance after it `wallet`.
+fn settle(event_id: &str, fill_id: &str, asset: &str, fee: f64, ts: f64) -> AccountEvent {
+    let mut e = AccountEvent::new(event_id, AccountEventKind::FillSettled);
+    e.fill_id = id(fill_id);
+    e.asset = id(asset);
+    e.fee = fee;
+    e.timestamp = ts;
+    e
+}
+
+/// A kernel of one slot, seed 10,000, fees as [`config`], its entry of `size` (a LIMIT when
+/// `maker`) sent: the kernel and the order.
+fn entered(name: &str, size: f64, maker: bool) -> (Kernel, VenueOrder) {
+    let mut k = Kernel::new(name, 1).unwrap();
+    k.apply(&KernelInput::SeedCapital(10_000.0)).unwrap();
+    k.apply(&config()).unwrap();
+    let order_type = if maker {
+        OrderType::Limit
+    } else {
+        OrderType::Market
+    };
+    let out = k.process_intent(&enter(size, order_type));
+    let order = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    (k, order)
+}
+
+#[test]
+fn a_settlement_before_its_fill_is_held_and_settles_the_fill_when_it_is_booked() {
+    let (mut k, order) = entered("early", 2.0, false);
+    k.set_journal_enabled(true);
+    let mut s = settle("s1", "F1", "BTC", 0.12, 1_000.0);
+    s.wallet_balance = Some(9_999.88);
+    let out = well_formed_details(k.on_account_event(&s));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::Ok);
+    assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+    assert_eq!(detail(&out, "fill_id"), Some(Detail::Id(id("F1"))));
+    assert!(detail(&out, "reason").is_some(), "{out:?}");
+    // Nothing is charged yet: no fill of the id is booked.
+    assert_eq!(k.account.k_fees_paid, 0.0);
+
+    let out = well_formed_details(k.on_venue_event(&fill(&order, "F1", 2.0, 2.0, 1_001.0)));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s1"))));
+    assert_eq!(detail(&out, "predicted_fee"), Some(Detail::F64(0.1)));
+    assert_eq!(detail(&out, "actual_fee"), Some(Detail::F64(0.12)));
+    // The exchange's fee replaced the predicted one: nothing waits, K and E agree.
+    assert!(close(k.account.k_fees_paid, 0.12), "{:?}", k.account);
+    assert!(close(k.slots()[0].fees_paid, 0.12));
+    assert_eq!(k.account.k_unsettled_fees, 0.0);
+    let r = k.account.reconcile();
+    assert_eq!(r.status, account::ReconcileStatus::Ok, "{}", r.explanation);
+    assert!(!r.explanation.contains("unsettled"), "{}", r.explanation);
+    // The calibration learned the taker's 1.2.
+    assert!(close(k.fees.taker.ratio, 1.2), "{:?}", k.fees);
+    // The fill's journal row says what it was charged: the rows add up to K.
+    assert_eq!(fill_row_fees(&mut k), [0.12]);
+    // Its resend is a duplicate, and the fill's settlement is done.
+    let again = k.on_account_event(&s);
+    assert_eq!(again.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert!(close(k.account.k_fees_paid, 0.12));
+}
+
+/// The fees of the journal's fill rows the kernel has made since the last call.
+fn fill_row_fees(k: &mut Kernel) -> Vec<f64> {
+    let rows = &k.outbox.drain_tables(usize::MAX)[journal::FILLS];
+    let fee_at = FILL_COLUMNS.iter().position(|c| *c == "fee").unwrap();
+    let mut fees = Vec::new();
+    for i in 0..rows.len() {
+        let mut at = 0;
+        rows.visit(journal::FILLS, i, &mut |v| {
+            if let (true, Value::F64(x)) = (at == fee_at, v) {
+                fees.push(x);
+            }
+            at += 1;
+        });
+    }
+    fees
+}
+
+/// What an account, a slot and a calibration end as: the kernel's account, slot 0's fees and
+/// the fee model.
+fn ends(k: &Kernel) -> (account::Account, f64, fees::FeeModel) {
+    (k.account.clone(), k.slots()[0].fees_paid, k.fees.clone())
+}
+
+/// The fills of a session and their settlements, each settlement before its fill when
+/// `early` (and every settlement before every fill when `all_first`): a maker entry of 3 in
+/// two reports, the second (`F2`, 2 of 3) overlapping the first (1 of 1) by 1 so it books 1
+/// and is settled its share; a rebate of -0.07 paid for `F1` and one of -0.04 for the whole
+/// of `F2`, named without its asset (charged -0.02). Each settlement carries the wallet.
+fn session(early: bool, all_first: bool) -> Kernel {
+    let (mut k, order) = entered("both", 3.0, true);
+    let mut s1 = settle("s1", "F1", "BTC", -0.07, 1_000.0);
+    s1.wallet_balance = Some(10_000.07);
+    let mut s2 = settle("s2", "F2", "", -0.04, 1_001.0);
+    s2.wallet_balance = Some(10_000.09);
+    let pairs = [
+        (fill(&order, "F1", 1.0, 1.0, 999.0), s1),
+        (fill(&order, "F2", 2.0, 2.0, 999.5), s2),
+    ];
+    if all_first {
+        for (_, s) in &pairs {
+            assert!(k.on_account_event(s).accepted);
+        }
+    }
+    let mut settled = Vec::new();
+    for (f, s) in &pairs {
+        if early && !all_first {
+            assert!(k.on_account_event(s).accepted);
+        }
+        let out = well_formed_details(k.on_venue_event(f));
+        assert!(out.accepted, "{out:?}");
+        if early {
+            settled.push(detail(&out, "fee_charged").or(detail(&out, "actual_fee")));
+        } else {
+            let out = well_formed_details(k.on_account_event(s));
+            assert!(out.accepted, "{out:?}");
+            settled.push(detail(&out, "fee_charged").or(detail(&out, "actual_fee")));
+        }
+    }
+    assert_eq!(
+        settled,
+        [Some(Detail::F64(-0.07)), Some(Detail::F64(-0.02))],
+        "early {early}"
+    );
+    k
+}
+
+#[test]
+fn a_settlement_before_its_fill_leaves_the_account_as_one_after_it() {
+    let in_order = session(false, false);
+    assert_eq!(ends(&session(true, false)), ends(&in_order));
+    let a = &in_order.account;
+    assert!(close(a.k_fees_paid, -0.09), "{a:?}");
+    assert_eq!(a.k_unsettled_fees, 0.0);
+    assert!(close(a.k_capital(), 10_000.09));
+    let r = a.reconcile();
+    assert_eq!(r.status, account::ReconcileStatus::Ok, "{}", r.explanation);
+    // Every settlement first: the same, but for the order the figures were added in.
+    let (all_first, slot_fees, fees) = ends(&session(true, true));
+    assert!(close(all_first.k_fees_paid, a.k_fees_paid));
+    assert!(close(slot_fees, in_order.slots()[0].fees_paid));
+    assert_eq!(all_first.k_unsettled_fees, 0.0);
+    assert_eq!(all_first.e_wallet_balance, a.e_wallet_balance);
+    assert_eq!(fees, in_order.fees);
+}
+
+#[test]
+fn a_settlement_held_is_not_applied_twice() {
+    let (mut k, order) = entered("twice", 2.0, false);
+    let s = settle("s1", "F1", "BTC", 0.12, 1_000.0);
+    assert!(k.on_account_event(&s).accepted);
+    // Resent before the fill: by its id, and under another id (a venue's poll of its trades).
+    let out = k.on_account_event(&s);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    let out = well_formed_details(k.on_account_event(&settle("s1b", "F1", "BTC", 0.12, 1_000.5)));
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert_eq!(detail(&out, "held_event_id"), Some(Detail::Id(id("s1"))));
+    assert!(
+        k.on_venue_event(&fill(&order, "F1", 2.0, 2.0, 1_001.0))
+            .accepted
+    );
+    assert!(close(k.account.k_fees_paid, 0.12));
+    // Resent after: by its id a duplicate, under another id settled already (as after a
+    // settlement in order), not held for a fill that will not come.
+    let out = k.on_account_event(&s);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    let out = k.on_account_event(&settle("s1c", "F1", "BTC", 0.12, 1_002.0));
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    assert!(k.early_settlements().0.is_empty());
+    assert!(close(k.account.k_fees_paid, 0.12), "{:?}", k.account);
+    assert!(close(k.slots()[0].fees_paid, 0.12));
+    assert_eq!(k.account.k_unsettled_fees, 0.0);
+}
+
+#[test]
+fn a_held_settlement_settles_only_a_fill_of_its_asset() {
+    let (mut k, order) = entered("asset", 2.0, false);
+    // ETH's trade F1 is not BTC's: held, it leaves BTC's F1 its prediction.
+    assert!(
+        k.on_account_event(&settle("s-eth", "F1", "ETH", 0.3, 1_000.0))
+            .accepted
+    );
+    let out = k.on_venue_event(&fill(&order, "F1", 2.0, 2.0, 1_001.0));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(detail(&out, "settled_by"), None);
+    assert!(close(k.account.k_fees_paid, 0.1));
+    assert!(close(k.account.k_unsettled_fees, 0.1));
+    // BTC's own settlement, after, settles it as ever.
+    let out = k.on_account_event(&settle("s-btc", "F1", "BTC", 0.11, 1_002.0));
+    assert!(out.accepted, "{out:?}");
+    assert!(close(k.account.k_fees_paid, 0.11));
+    assert_eq!(k.account.k_unsettled_fees, 0.0);
+}
+
+/// The inputs of a session with a settlement before its fill, and one after.
+fn inputs() -> Vec<KernelInput> {
+    // The order the session's entry sends (a kernel of the log's id numbers it alike).
+    let (_, order) = entered("log", 2.0, false);
+    vec![
+        KernelInput::SeedCapital(10_000.0),
+        config(),
+        KernelInput::Intent(enter(2.0, OrderType::Market)),
+        KernelInput::AccountEvent(settle("s1", "F1", "BTC", 0.06, 1_000.0)),
+        KernelInput::VenueEvent(fill(&order, "F1", 1.0, 1.0, 1_001.0)),
+        KernelInput::VenueEvent(fill(&order, "F2", 1.0, 2.0, 1_002.0)),
+        KernelInput::AccountEvent(settle("s2", "F2", "BTC", 0.04, 1_003.0)),
+    ]
+}
+
+fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
+    open_log(dir, "log", checkpoint_every)
+}
+
+/// Records [`inputs`] in a new log in `dir`, applied as under `rules`; returns the kernel.
+fn record(dir: &Path, checkpoint_every: u64, rules: u16) -> Kernel {
+    let (mut log, mut k) = open(dir, checkpoint_every);
+    for input in inputs() {
+        replaying(rules, || k.apply(&input)).unwrap();
+        log.record(&k, &input).unwrap();
+    }
+    k
+}
+
+#[test]
+fn a_log_of_rules_31_replays_as_it_ran_and_one_of_32_as_it_runs() {
+    for checkpoint_every in [0, 1, 2, 3, 4, 5] {
+        // Rules 31: the early settlement was refused, F1's predicted 0.05 stands.
+        let dir = tempfile::tempdir().unwrap();
+        let k = record(dir.path(), checkpoint_every, 31);
+        assert!(close(k.account.k_fees_paid, 0.05 + 0.04), "{:?}", k.account);
+        assert!(close(k.account.k_unsettled_fees, 0.05));
+        set_segment_rules(dir.path(), 31);
+        let (_, recovered) = open(dir.path(), 0);
+        assert_eq!(ends(&recovered), ends(&k), "every {checkpoint_every}");
+        assert_eq!(recovered.seq(), k.seq());
+
+        let dir = tempfile::tempdir().unwrap();
+        let k = record(dir.path(), checkpoint_every, RULES);
+        assert!(close(k.account.k_fees_paid, 0.06 + 0.04), "{:?}", k.account);
+        assert_eq!(k.account.k_unsettled_fees, 0.0);
+        let (_, recovered) = open(dir.path(), 0);
+        assert_eq!(ends(&recovered), ends(&k), "every {checkpoint_every}");
+        assert_eq!(recovered.seq(), k.seq());
+        // Each checkpoint, the settlement it held too, is what the records before it make.
+        replay_checkpoints(dir.path()).unwrap();
+    }
+}
+
+#[test]
+fn a_fill_booked_with_its_venues_fee_drops_the_settlement_held_for_it() {
+    let (mut k, order) = entered("own-fee", 2.0, false);
+    assert!(
+        k.on_account_event(&settle("s1", "F1", "BTC", 0.12, 1_000.0))
+            .accepted
+    );
+    let mut f = fill(&order, "F1", 2.0, 2.0, 1_001.0);
+    f.fee = Some(0.2);
+    let out = well_formed_details(k.on_venue_event(&f));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(
+        detail(&out, "unapplied_settlement"),
+        Some(Detail::Id(id("s1")))
+    );
+    // The fill's own fee is charged, as a settlement after it would have been refused.
+    assert!(close(k.account.k_fees_paid, 0.2));
+    assert_eq!(k.account.k_unsettled_fees, 0.0);
+    assert!(k.early_settlements().0.is_empty());
+}
+
+#[test]
+fn the_settlements_held_are_bounded_and_the_oldest_is_forgotten_and_said() {
+    let (mut k, order) = entered("bounded", 2.0, false);
+    for i in 0..EARLY_SETTLEMENT_MEMORY {
+        let s = settle(&format!("s{i}"), &format!("F{i}"), "BTC", 0.12, 1_000.0);
+        let out = k.on_account_event(&s);
+        assert!(
+            out.accepted && out.severity == KernelSeverity::Info,
+            "{out:?}"
+        );
+    }
+    assert_eq!(k.early_settlements_forgotten(), 0);
+    let out =
+        well_formed_details(k.on_account_event(&settle("s-new", "F-new", "BTC", 0.1, 1_001.0)));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Warning);
+    assert_eq!(
+        detail(&out, "forgotten_settlement"),
+        Some(Detail::Id(id("s0")))
+    );
+    assert_eq!(
+        detail(&out, "forgotten_fill_id"),
+        Some(Detail::Id(id("F0")))
+    );
+    assert_eq!(k.early_settlements_forgotten(), 1);
+    assert_eq!(k.early_settlements().0.len(), EARLY_SETTLEMENT_MEMORY);
+    // F0's fill keeps its prediction; F1's is settled.
+    let out = k.on_venue_event(&fill(&order, "F0", 1.0, 1.0, 1_002.0));
+    assert_eq!(detail(&out, "settled_by"), None, "{out:?}");
+    assert!(close(k.account.k_unsettled_fees, 0.05));
+    let out = k.on_venue_event(&fill(&order, "F1", 1.0, 2.0, 1_003.0));
+    assert_eq!(
+        detail(&out, "settled_by"),
+        Some(Detail::Id(id("s1"))),
+        "{out:?}"
+    );
+    assert!(close(k.account.k_fees_paid, 0.05 + 0.12));
+}
+
+#[test]
+fn a_checkpoint_keeps_the_settlements_held_and_an_older_one_loads_with_none() {
+    let (mut k, order) = entered("log", 2.0, false);
+    assert!(
+        k.on_account_event(&settle("s1", "F1", "BTC", 0.12, 1_000.0))
+            .accepted
+    );
+    let bytes = encode_kernel(&k);
+    let mut back = decode_kernel(&bytes).unwrap();
+    assert_eq!(back.early_settlements(), k.early_settlements());
+    let out = back.on_venue_event(&fill(&order, "F1", 2.0, 2.0, 1_001.0));
+    assert_eq!(
+        detail(&out, "settled_by"),
+        Some(Detail::Id(id("s1"))),
+        "{out:?}"
+    );
+    assert!(close(back.account.k_fees_paid, 0.12));
+    // A checkpoint of a build before: its fill keeps the prediction, as it did then.
+    let held = bincode::serialized_size(&k.early_settlements()).unwrap() as usize;
+    for cut in [held, parts_since_rules(&k, 32)] {
+        let mut old = decode_kernel(&bytes[..bytes.len() - cut]).unwrap();
+        assert!(old.early_settlements().0.is_empty());
+        let out = old.on_venue_event(&fill(&order, "F1", 2.0, 2.0, 1_001.0));
+        assert_eq!(detail(&out, "settled_by"), None, "{out:?}");
+        assert!(close(old.account.k_fees_paid, 0.1));
+        assert!(close(old.account.k_unsettled_fees, 0.1));
+    }
+}
