@@ -84,6 +84,7 @@ class Workload:
     step: int = 0
     fills_settled: int = 0
     account_refused: int = 0
+    last_settled: str = ""  # the fill id of the latest settlement
     on_step: Callable[[Workload], None] | None = None
 
     @property
@@ -144,6 +145,7 @@ class Workload:
                         event_id=f"settle-{ev.fill_id}", kind="FILL_SETTLED", fill_id=ev.fill_id, fee=fee
                     )
                     self.fills_settled += 1
+                    self.last_settled = ev.fill_id
 
     def trade(self, i: int) -> None:
         slot = i % self.max_slots
@@ -233,8 +235,10 @@ class Workload:
                     used_margin=1_000.0 + i,
                     maint_margin=50.0,
                 )
-            if i % 150 == 75:  # refused, and journaled so: a settlement for no fill the kernel holds
-                self.account(event_id=f"late-{i}", kind="FILL_SETTLED", fill_id=f"gone-{i}", fee=0.25)
+            if i % 150 == 75 and self.last_settled:
+                # Refused, and journaled so: the latest settlement sent again under another id
+                # (its fill settled already; one for a fill not booked yet is held for it)
+                self.account(event_id=f"late-{i}", kind="FILL_SETTLED", fill_id=self.last_settled, fee=0.25)
                 self.account_refused += 1
             if i % 400 == 100:
                 self.control(verbosity="DEBUG")

@@ -179,7 +179,9 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
     refused = [
         # slot 0's first fill again, settled already: the exchange's figure is not booked twice
         (AccountEvent("settle-again", "FILL_SETTLED", fill_id="fill-0-1.0", fee=9.0), "UNKNOWN_ORDER"),
-        (AccountEvent("settle-ghost", "FILL_SETTLED", fill_id="ghost", fee=9.0), "UNKNOWN_ORDER"),
+        # slot 1's, settled already at 0.0, sent again under another id: no fill of its id waits,
+        # yet it is refused, not held for a fill to come (rules 32)
+        (AccountEvent("settle-again-1", "FILL_SETTLED", fill_id="fill-1-1.0", fee=9.0), "UNKNOWN_ORDER"),
         (AccountEvent("settle-fill-0-1.0", "FILL_SETTLED", fill_id="fill-0-2.0", fee=9.0), "DUPLICATE_EVENT"),
         (AccountEvent("settle-nan", "FILL_SETTLED", fill_id="fill-0-2.0", fee=math.nan), "INVALID_INTENT"),
         (AccountEvent("fund-inf", "FUNDING_FEE", amount=math.inf), "INVALID_INTENT"),
@@ -653,3 +655,82 @@ def test_settlements_stored_before_fee_charged_are_worked_out_from_the_venue_eve
         assert _per_fill(fees, "settled_fee")[("t0", "T2")] == (share,), kernel_id
     totals = journal.query(_funding_query(), {"kernel": "old-debug"}).records()
     assert totals[0]["fees_charged"] == totals[0]["fees_settled"] == pytest.approx(0.56)
+
+
+@pytest.mark.parametrize("verbosity", [None, "DEBUG"])
+def test_a_settlement_held_for_its_fill_is_charged_in_the_fills_row(
+    journal: ClickHouseJournal, verbosity: str | None
+) -> None:
+    """Rules 32: a FILL_SETTLED that comes before its fill is held (accepted, fee_charged
+    NULL) and settles the fill when it is booked, whose row's fee is then what it charged. The
+    queries read that fee, not the held settlement's whole fee: BTC's "123" (naming its asset),
+    ETH's "777" (naming none) and T2, booked 1 of a report of 3 and charged 0.06 of its 0.18.
+    SOL's settlement is held for a fill that never comes; T2's total "s1" is settled after it."""
+    kernel_id = f"held-{verbosity or 'default'}"
+    kernel = ExecutionKernel(max_slots=3, venue=SilentVenue(), journal=journal, kernel_id=kernel_id)
+    if verbosity is not None:
+        kernel.update_control(verbosity=verbosity, source="test")
+    held = [
+        _settle(kernel, "h0", "123", 20.0, asset="BTCUSDT"),
+        _settle(kernel, "h1", "777", 2.0),
+        _settle(kernel, "h2", "T2", 0.18, asset="BTCUSDT"),
+        _settle(kernel, "h3", "never", 5.0, asset="SOLUSDT"),
+    ]
+    assert all(h.accepted and h.details["held_for_fill"] for h in held), held
+
+    def fill(slot: int, asset: str, price: float, target: float, *reports: dict[str, Any]) -> list[Any]:
+        intent = KernelIntent(f"e{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", price, target)
+        order = kernel.process_intent(intent).order
+        assert order is not None
+        outs = []
+        for n, fields in enumerate(reports):
+            ev = VenueEvent(
+                fields.pop("event_id", f"f{slot}-{n}"), f"t{slot}", slot, "FILL",
+                venue_client_id=order.client_order_id, asset=asset, price=price, **fields,
+            )  # fmt: skip
+            outs.append(kernel.on_venue_event(ev))
+            assert outs[-1].accepted, outs[-1]
+        return outs
+
+    (btc,) = fill(0, "BTCUSDT", 50_000.0, 1.0, {"size": 1.0, "filled_size": 1.0, "fill_id": "123"})
+    (eth,) = fill(1, "ETHUSDT", 3_000.0, 1.0, {"size": 1.0, "filled_size": 1.0, "fill_id": "777"})
+    _, part = fill(
+        2, "BTCUSDT", 100.0, 10.0,
+        {"event_id": "s1", "filled_size": 2.0},
+        {"size": 3.0, "filled_size": 3.0, "fill_id": "T2"},
+    )  # fmt: skip
+    assert [o.details["settled_by"] for o in (btc, eth, part)] == ["h0", "h1", "h2"]
+    assert _settle(kernel, "a1", "s1", 0.2, asset="BTCUSDT").accepted  # after its fill
+    journal.flush(30)
+    paid = {f"t{s}": kernel.slot_state(s).fees_paid for s in range(3)}
+    assert paid == pytest.approx({"t0": 20.0, "t1": 2.0, "t2": 0.2 + 0.06})
+
+    rows = _run((journal, None), 6, kernel=kernel_id)
+    assert {r["trade_id"]: r["fees"] for r in rows} == pytest.approx(paid, rel=1e-12)
+    assert {r["trade_id"]: r["settled_unsized"] for r in rows} == {"t0": 0, "t1": 0, "t2": 0}
+    # Only the settlement after its fill: the others' fills were predicted, but their rows
+    # hold what they were charged, and no prediction.
+    ((predicted,),) = journal.query(
+        f"SELECT fee FROM fills FINAL WHERE kernel_id = '{kernel_id}' AND fill_id = 's1'"
+    ).rows
+    settled = _per_fill(
+        _run((journal, None), 7, kernel=kernel_id), "predicted_fee", "actual_fee", "fee_charged"
+    )
+    assert settled == {("t2", "s1"): (predicted, 0.2, 0.2)}
+    fees = journal.query(_fees_per_fill_query(), {"kernel": kernel_id}).records()
+    assert _per_fill(fees, "fee_charged", "actual_fee", "settled_fee") == {
+        ("t0", "123"): (20.0, None, None),
+        ("t1", "777"): (2.0, None, None),
+        ("t2", "s1"): (predicted, 0.2, 0.2),
+        ("t2", "T2"): (pytest.approx(0.06), None, None),
+    }
+    # The funding query adds up the settlements' figures: the held ones whole, SOL's too.
+    totals = journal.query(_funding_query(), {"kernel": kernel_id}).records()
+    assert totals == [
+        {
+            "funding": 0.0,
+            "fees_settled": pytest.approx(27.38),
+            "fees_charged": pytest.approx(27.38),
+            "refused_events": 0,
+        }
+    ]

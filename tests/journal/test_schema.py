@@ -132,7 +132,10 @@ def test_migrates_a_version_4_journal_to_record_refused_account_events(tmp_path:
     with ClickHouseJournal(dsn, max_delay=0.02) as journal:
         described = _migrated_as_new(journal, "account_events")
         kernel = ExecutionKernel(max_slots=1, journal=journal, kernel_id="new-kernel")
-        out = kernel.on_account_event(AccountEvent("settle-f2", "FILL_SETTLED", fill_id="f2", fee=0.5))
+        # Refused: a settlement's figure is its fee, and this one also gives an amount.
+        out = kernel.on_account_event(
+            AccountEvent("settle-f2", "FILL_SETTLED", fill_id="f2", fee=0.5, amount=0.5)
+        )
         assert not out.accepted
         journal.flush(30)
         rows = journal.query(
@@ -140,7 +143,7 @@ def test_migrates_a_version_4_journal_to_record_refused_account_events(tmp_path:
             "ORDER BY kernel_id"
         ).rows
         assert rows == [
-            ["new-kernel", "settle-f2", 0.5, False, "UNKNOWN_ORDER"],
+            ["new-kernel", "settle-f2", 0.5, False, "INVALID_INTENT"],
             ["old-kernel", "settle-f1", 0.5, True, "OK"],
         ]
         # A table dropped by hand comes back at the schema it had, the new columns included.

@@ -326,7 +326,10 @@ def play(
         run.log.append(line)
         if verbose:
             print(line)
-        if sev in CRIT or code in ("OVERFILL", "UNKNOWN_ORDER") or "unreported_qty" in out.details:
+        # A settlement's UNKNOWN_ORDER (its fill settled already) says nothing of positions: one
+        # that came before its fill is held for it (rules 32), not refused.
+        unknown = code == "UNKNOWN_ORDER" and not what.startswith("SETTLE")
+        if sev in CRIT or code == "OVERFILL" or unknown or "unreported_qty" in out.details:
             run.flags.append(line)
         if what.startswith("FI") and "size=0.0 " in what and code == "OK":
             run.mixed = True  # a total-only report books its whole interval at its one price

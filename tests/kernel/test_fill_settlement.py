@@ -74,18 +74,58 @@ def test_fills_of_two_markets_under_one_trade_id_each_settle_against_their_own(
     assert r.details["reconcile_status"] == "OK", r.details
 
 
-def test_a_settlement_of_an_asset_no_fill_of_its_id_has_is_refused_and_changes_nothing(
+def test_a_settlement_of_an_asset_no_fill_of_its_id_has_is_held_for_that_fill(
     two_markets: ExecutionKernel,
 ) -> None:
+    """Rules 32: a settlement that came before its fill (the venue's account stream ran ahead)
+    is held, changes no fee, and settles the fill when it is booked. Before, it was refused
+    UNKNOWN_ORDER and the fill's predicted fee stood for good."""
     k = two_markets
     before = money(k)
     out = settle(k, "s1", "123", 0.4, asset="SOL")
-    assert out.diagnostic_code == D.UNKNOWN_ORDER and not out.accepted
-    assert (out.details["field"], out.details["value"], out.details["asset"]) == ("fill_id", "123", "SOL")
+    assert out.accepted and out.diagnostic_code == D.OK, out.details
+    assert (out.details["held_for_fill"], out.details["fill_id"]) == (True, "123")
+    assert money(k) == before  # neither fill of "123" is the SOL one
+    early = settle(k, "s2", "999", 20.0, asset="BTC")
+    assert early.accepted and early.details["held_for_fill"] is True
     assert money(k) == before
-    ghost = settle(k, "s2", "999", 0.4, asset="BTC")
-    assert ghost.diagnostic_code == D.UNKNOWN_ORDER and ghost.details["value"] == "999"
+    # The same settlement again while held is a duplicate, and changes nothing.
+    again = settle(k, "s2b", "999", 21.0, asset="BTC")
+    assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
+    assert again.details["held_event_id"] == "s2"
     assert money(k) == before
+    # Its fill comes (slot 0's exit, trade "999" of BTC): charged the settlement's 20.0, not
+    # the 25.0 predicted; the fills of "123" still wait.
+    coid = k.process_intent(intent("EXIT", 0, asset="BTC", reference_price=50_000.0)).order.client_order_id
+    out = k.on_venue_event(
+        VenueEvent(
+            "x0",
+            "t0",
+            0,
+            "FILL",
+            venue_client_id=coid,
+            asset="BTC",
+            price=50_000.0,
+            size=1.0,
+            filled_size=1.0,
+            fill_id="999",
+        )
+    )
+    assert out.accepted, out.details
+    d = out.details
+    assert (d["settled_by"], d["predicted_fee"], d["actual_fee"]) == ("s2", 25.0, 20.0)
+    assert money(k) == pytest.approx((26.5 + 20.0, 26.5, 45.0, 1.5))
+    assert k.account()["fee_calibration_samples"] == 1
+    # Resent once its fill is settled, it is refused as before rules 32, and changes nothing.
+    settled = money(k)
+    resent = settle(k, "s3", "999", 20.0, asset="BTC")
+    assert resent.diagnostic_code == D.UNKNOWN_ORDER and not resent.accepted
+    assert (resent.details["field"], resent.details["value"], resent.details["asset"]) == (
+        "fill_id",
+        "999",
+        "BTC",
+    )
+    assert money(k) == settled
 
 
 def test_a_settlement_without_an_asset_settles_the_one_fill_of_its_id_or_is_refused(

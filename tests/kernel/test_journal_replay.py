@@ -14,20 +14,20 @@ from dita import JOURNAL_COLUMNS, AccountEvent, ExecutionKernel, InMemoryJournal
 
 
 def workload(kernel: ExecutionKernel, part: int) -> None:
+    fill_ids = []
     for n in range(part * 10, part * 10 + 10):
         slot = n % 3
-        kernel.process_intent(
+        out = kernel.process_intent(
             intent("ENTER", slot, intent_id=f"e{n}", trade_id=f"t{n}", timestamp=1000.0 + n)
         )
+        fill_ids += [e["fill_id"] for e in out.to_dict()["emitted_events"] if e["kind"] == "FILL"]
         kernel.process_intent(intent("EXIT", slot, intent_id=f"x{n}", trade_id="", timestamp=1000.5 + n))
     kernel.on_account_event(AccountEvent(f"fund{part}", "FUNDING_FEE", amount=-0.25, timestamp=2000.0 + part))
-    # Refused, and journaled as refused: the exchange settles a fill the kernel does not hold,
-    # and sends the funding again.
-    kernel.on_account_event(
-        AccountEvent(
-            f"settle{part}", "FILL_SETTLED", fill_id="no-such-fill", fee=0.1, timestamp=2000.1 + part
-        )
-    )
+    settled = {"fill_id": fill_ids[0], "asset": "BTCUSDT", "fee": 0.04}
+    kernel.on_account_event(AccountEvent(f"paid{part}", "FILL_SETTLED", timestamp=2000.05 + part, **settled))
+    # Refused, and journaled as refused: the exchange settles a fill the kernel settled already
+    # (its settlement resent under another id), and sends the funding again.
+    kernel.on_account_event(AccountEvent(f"settle{part}", "FILL_SETTLED", timestamp=2000.1 + part, **settled))
     kernel.on_account_event(AccountEvent(f"fund{part}", "FUNDING_FEE", amount=-0.25, timestamp=2000.2 + part))
 
 

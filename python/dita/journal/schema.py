@@ -294,7 +294,7 @@ def _v4(db: str) -> list[str]:
 
 
 def _v5(db: str) -> list[str]:
-    # A refused account event (a FILL_SETTLED for no unsettled fill, a duplicate, a bad value)
+    # A refused account event (a FILL_SETTLED of a fill settled already, a duplicate, a bad value)
     # is journaled too, marked as intents and venue events are. Rows from before were all
     # accepted, and an accepted event's code is OK: the defaults say so (constants, so there
     # is nothing to materialize). AFTER keeps the columns where a new table has them, before
