@@ -729,26 +729,21 @@ class TradingRuntime:
                 if self._input_ended:
                     break
                 reached += 1
+                args: tuple[Any, ...]
                 if isinstance(item, Bar):
                     args = (item.asset, item.open, item.high, item.low, item.close, item.volume, item.ts)
-                    for venue in self.bar_venues:
-                        try:
-                            answer = venue.on_bar(*args)
-                        except Exception as exc:
-                            self.stats["venue_data_raised"] += 1
-                            errors.append(exc)
-                            continue
-                        held = self._venue_answered(venue, answer, errors, held)
+                    venues, method = self.bar_venues, "on_bar"
                 else:
-                    qargs = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
-                    for venue in self.quote_venues:
-                        try:
-                            answer = venue.on_quote(*qargs)
-                        except Exception as exc:
-                            self.stats["venue_data_raised"] += 1
-                            errors.append(exc)
-                            continue
-                        held = self._venue_answered(venue, answer, errors, held)
+                    args = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
+                    venues, method = self.quote_venues, "on_quote"
+                for venue in venues:
+                    try:
+                        answer = getattr(venue, method)(*args)
+                    except Exception as exc:
+                        self.stats["venue_data_raised"] += 1
+                        errors.append(exc)
+                        continue
+                    held = self._venue_answered(venue, answer, errors, held)
         finally:
             if reached < len(points) and not self._input_ended:
                 self._unhanded[:0] = points[reached:]
