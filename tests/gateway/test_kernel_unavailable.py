@@ -131,12 +131,9 @@ class _SlowVenue:
         return []
 
 
-def test_a_slow_venue_submit_does_not_stall_the_gateway() -> None:
-    """The venue's submit ran inside the intent's kernel call, on the event loop: an exchange
-    slow to answer an order stalled every request meanwhile, /healthz and the event streams
-    included. Now only the commands after it wait (in order); the rest is answered."""
-    venue = _SlowVenue()
-    live: LiveServer = start_server(max_slots=2, venue=lambda: venue)
+def _enter_in_thread(live: LiveServer) -> tuple[threading.Thread, dict[str, httpx.Response]]:
+    """POST an ENTER to ``live`` from a thread (it waits on the venue); its answer lands in the
+    dict as ``enter``."""
     answers: dict[str, httpx.Response] = {}
 
     def enter() -> None:
@@ -144,8 +141,18 @@ def test_a_slow_venue_submit_does_not_stall_the_gateway() -> None:
             answers["enter"] = c.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
 
     sender = threading.Thread(target=enter, daemon=True)
+    sender.start()
+    return sender, answers
+
+
+def test_a_slow_venue_submit_does_not_stall_the_gateway() -> None:
+    """The venue's submit ran inside the intent's kernel call, on the event loop: an exchange
+    slow to answer an order stalled every request meanwhile, /healthz and the event streams
+    included. Now only the commands after it wait (in order); the rest is answered."""
+    venue = _SlowVenue()
+    live: LiveServer = start_server(max_slots=2, venue=lambda: venue)
     try:
-        sender.start()
+        sender, answers = _enter_in_thread(live)
         assert venue.inside.wait(10)
         health = live.client.get("/healthz")
         assert sender.is_alive() and "enter" not in answers  # answered while the order is out
@@ -236,15 +243,8 @@ def test_healthz_says_busy_while_one_call_holds_the_kernels_lane(monkeypatch: py
     monkeypatch.setattr("dita.gateway.app._LANE_HELD_S", 0.0)
     venue = _SlowVenue()
     live = start_server(max_slots=2, venue=lambda: venue)
-    answers: dict[str, httpx.Response] = {}
-
-    def enter() -> None:
-        with httpx.Client(base_url=live.url, timeout=30) as c:
-            answers["enter"] = c.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
-
-    sender = threading.Thread(target=enter, daemon=True)
     try:
-        sender.start()
+        sender, answers = _enter_in_thread(live)
         assert venue.inside.wait(10)
         health = live.client.get("/healthz")
         assert health.status_code == 503, health.text
