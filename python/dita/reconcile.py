@@ -26,6 +26,7 @@ from dita._kernel import (
 )
 from dita._numbers import is_count, is_flag, is_real
 from dita.venues import VenueUnavailable, describe, order_lookup
+from dita.venues._events import answered
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -310,17 +311,8 @@ def _as_booked(kernel: ExecutionKernel, mine: VenueOrder, theirs: VenueOrder, bo
     filled, average = mine.filled_size, mine.avg_fill_price
     if booked and theirs.filled_size > filled:
         filled, average = theirs.filled_size, theirs.avg_fill_price
-    return VenueOrder(
-        coid, mine.slot_id, mine.trade_id, mine.asset, mine.side, mine.order_type, mine.price, mine.size,
-        venue_order_id=mine.venue_order_id or theirs.venue_order_id,
-        reduce_only=mine.reduce_only,
-        reference_price=mine.reference_price,
-        timestamp=mine.created_at,
-        filled_size=min(filled, mine.size),
-        avg_fill_price=average,
-        status=mine.status,
-        is_entry=mine.is_entry,
-    )  # fmt: skip
+    venue_order_id = mine.venue_order_id or theirs.venue_order_id
+    return answered(mine, venue_order_id, mine.status, min(filled, mine.size), average)
 
 
 def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> bool:
