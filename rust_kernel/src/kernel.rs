@@ -9,7 +9,7 @@
 // `Answered`), and of the checks that `?` hands it on from: large, and the answer anyway.
 #![allow(clippy::result_large_err)]
 
-use crate::account::{Account, JudgedFigures, E_FIGURES};
+use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES};
 use crate::error::{
     check_number, check_numbers, check_timestamp, new_input, rules, strict, too_large, KernelError,
     KernelResult, MAX_MAGNITUDE, TOO_LARGE,
@@ -363,15 +363,19 @@ fn settled_key(fill_id: &str, asset: &str) -> u64 {
 }
 
 impl EarlySettlements {
-    /// The one held for fill `fill_id` of `asset` (as the event named it), if any.
-    fn find(&self, fill_id: &Id, asset: &Id) -> Option<&EarlySettlement> {
+    /// Where the newest held for fill `fill_id` of `asset` (as its event named it) is.
+    fn position(&self, fill_id: &Id, asset: &str) -> Option<usize> {
         if !self.fill_ids.contains_key(fill_id) {
             return None;
         }
         self.held
             .iter()
-            .rev()
-            .find(|s| s.fill_id == *fill_id && s.asset == *asset)
+            .rposition(|s| s.fill_id == *fill_id && s.asset == asset)
+    }
+
+    /// The one held for fill `fill_id` of `asset` (as the event named it), if any.
+    fn find(&self, fill_id: &Id, asset: &Id) -> Option<&EarlySettlement> {
+        self.position(fill_id, asset).map(|i| &self.held[i])
     }
 
     /// Holds `s`; returns the oldest, when it was pushed out.
@@ -391,18 +395,17 @@ impl EarlySettlements {
     /// naming that asset, else one naming none. Searched from the newest: one that came
     /// before its fill came just before.
     fn take(&mut self, fill_id: &Id, asset: &str) -> Option<EarlySettlement> {
-        if !self.fill_ids.contains_key(fill_id) {
-            return None;
-        }
-        let of = |a: &str| {
-            self.held
-                .iter()
-                .rposition(|s| s.fill_id == *fill_id && s.asset == a)
-        };
-        let i = of(asset).or_else(|| of(""))?;
+        let i = self
+            .position(fill_id, asset)
+            .or_else(|| self.position(fill_id, ""))?;
         let s = self.held.remove(i)?;
         self.unindex(fill_id);
         Some(s)
+    }
+
+    /// Remembers fill `fill_id`, settled by a settlement naming `asset` ([`settled_key`]).
+    fn settled(&mut self, fill_id: &str, asset: &str) {
+        self.settled.insert(settled_key(fill_id, asset));
     }
 
     fn unindex(&mut self, fill_id: &Id) {
@@ -471,16 +474,7 @@ impl LegTail {
     /// positive number. Nothing changes on an error.
     pub fn set_on(&self, slots: &mut [TradeSlot]) -> Result<(), String> {
         let taken = &self.0;
-        if let Some(w) = taken.windows(2).find(|w| w[0].0 >= w[1].0) {
-            return Err(format!(
-                "leg_taken of slot {} after slot {}: not in slot order",
-                w[1].0, w[0].0
-            ));
-        }
-        let n = slots.len();
-        if let Some(&(sid, _)) = taken.iter().find(|(sid, _)| *sid as usize >= n) {
-            return Err(format!("leg_taken of slot {sid}, beyond the {n} slots"));
-        }
+        check_by_slot(taken, slots.len(), "leg_taken")?;
         if let Some(&(sid, t)) = taken.iter().find(|(_, t)| !(t.is_finite() && *t > 0.0)) {
             return Err(format!("slot {sid} leg_taken {t} is not a positive number"));
         }
@@ -489,6 +483,21 @@ impl LegTail {
             slots[sid as usize].leg_taken = t;
         }
         Ok(())
+    }
+}
+
+/// Checks a checkpoint part that holds `what` for some slots, by slot id, as this build writes
+/// it: in slot order, each slot once, within the kernel's `n` slots.
+fn check_by_slot<T>(entries: &[(u32, T)], n: usize, what: &str) -> Result<(), String> {
+    if let Some(w) = entries.windows(2).find(|w| w[0].0 >= w[1].0) {
+        return Err(format!(
+            "{what} of slot {} after slot {}: not in slot order",
+            w[1].0, w[0].0
+        ));
+    }
+    match entries.iter().find(|(sid, _)| *sid as usize >= n) {
+        Some(&(sid, _)) => Err(format!("{what} of slot {sid}, beyond the {n} slots")),
+        None => Ok(()),
     }
 }
 
@@ -1492,6 +1501,23 @@ fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option<u64> {
     total_key
         .filter(|_| ev.fill_id.is_empty() && rules() >= 14)
         .map(|k| id_less_key(k, ev.size))
+}
+
+/// Says, into `out`, which of an account event's figures `figures` are (`keys.0`, their names)
+/// and the latest time the account's were taken at (`keys.1`); false when there are none.
+fn say_figures(
+    figures: &[StaleFigure],
+    keys: (&'static str, &'static str),
+    out: &mut KernelOutcome,
+) -> bool {
+    if figures.is_empty() {
+        return false;
+    }
+    let names: Vec<&str> = figures.iter().map(|s| E_FIGURES[s.index]).collect();
+    let latest = figures.iter().map(|s| s.held_at).fold(f64::MIN, f64::max);
+    out.details.push((keys.0, Detail::Str(names.join(", "))));
+    out.details.push((keys.1, Detail::F64(latest)));
+    true
 }
 
 #[cold]
@@ -5927,9 +5953,7 @@ impl Kernel {
         details.push(("settled_by", Detail::Id(s.event_id.clone())));
         let charged = self.settle_fill(fill_key, asset, s.fee, details).ok();
         debug_assert!(charged.is_some(), "the fill just booked waits for its fee");
-        self.early_settlements
-            .settled
-            .insert(settled_key(fill_key, &s.asset));
+        self.early_settlements.settled(fill_key, &s.asset);
         charged
     }
 
@@ -6086,8 +6110,7 @@ impl Kernel {
                     Ok(charged) => {
                         *fee_charged = Some(charged);
                         if rules() >= 32 {
-                            let key = settled_key(&ev.fill_id, &ev.asset);
-                            self.early_settlements.settled.insert(key);
+                            self.early_settlements.settled(&ev.fill_id, &ev.asset);
                         }
                     }
                     Err(Unmatched::Ambiguous) => {
@@ -6171,25 +6194,15 @@ impl Kernel {
             self.account
                 .take_figures(taken, ev.timestamp, rules() >= 32);
         }
-        if !stale.is_empty() {
-            let names: Vec<&str> = stale.iter().map(|s| E_FIGURES[s.index]).collect();
-            let last = stale.iter().map(|s| s.held_at).fold(f64::MIN, f64::max);
-            out.details
-                .push(("figures_not_taken", Detail::Str(names.join(", "))));
-            out.details.push(("last_figure_time", Detail::F64(last)));
-        }
+        say_figures(&stale, ("figures_not_taken", "last_figure_time"), &mut out);
         // A figure stamped far after every other input (milliseconds among seconds, a clock
         // hours ahead) gave way to this later report: the operator fixes the venue's stamps.
-        if !over_time_ahead.is_empty() {
-            let names: Vec<&str> = over_time_ahead.iter().map(|s| E_FIGURES[s.index]).collect();
-            let ahead = over_time_ahead
-                .iter()
-                .map(|s| s.held_at)
-                .fold(f64::MIN, f64::max);
+        if say_figures(
+            &over_time_ahead,
+            ("figures_time_not_believed", "figure_time_ahead"),
+            &mut out,
+        ) {
             out.severity = KernelSeverity::Warning;
-            out.details
-                .push(("figures_time_not_believed", Detail::Str(names.join(", "))));
-            out.details.push(("figure_time_ahead", Detail::F64(ahead)));
             out.details
                 .push(("latest_input_time", Detail::F64(self.account.input_time)));
         }
@@ -7005,19 +7018,9 @@ impl Kernel {
         t: Option<Vec<(u32, u8)>>,
     ) -> Result<(), String> {
         let counts = t.unwrap_or_default();
-        if let Some(w) = counts.windows(2).find(|w| w[0].0 >= w[1].0) {
-            return Err(format!(
-                "the events of slot {}'s trade after slot {}: not in slot order",
-                w[1].0, w[0].0
-            ));
-        }
-        let n = self.slots.len();
+        check_by_slot(&counts, self.slots.len(), "the count of the trade's events")?;
         for &(sid, wrote) in &counts {
-            let ring = self
-                .slots
-                .get(sid as usize)
-                .map(|s| &s.seen_events)
-                .ok_or_else(|| format!("the events of slot {sid}'s trade, beyond the {n} slots"))?;
+            let ring = &self.slots[sid as usize].seen_events;
             if wrote as usize >= ring.len() {
                 return Err(format!(
                     "{wrote} events of slot {sid}'s trade, not fewer than the {} remembered",
