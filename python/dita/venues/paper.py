@@ -229,6 +229,37 @@ def _book_flag(name: str, value: object) -> bool:
     return value
 
 
+def _check_book_order(w: _Working) -> None:
+    """A saved order as only a paper venue could have held one (``submit`` refuses the rest, and
+    fills keep ``filled``, ``filled_cost`` and ``fills`` in step), else a ValueError naming the
+    field and its value. Restored, a size of 0 worked on for good, never filled; a sell limit at 0
+    filled at 0; a part fill saved with ``fills`` 0 gave its next fill the first one's id, which
+    the kernel dropped as a duplicate."""
+    o = w.order
+    name = f"order {o.client_order_id!r}"
+    if not o.asset:
+        raise ValueError(f"{name}: asset {o.asset!r} is not a market")
+    if not w.venue_order_id:
+        raise ValueError(f"{name}: venue_order_id {w.venue_order_id!r} is empty")
+    if not w.size > 0:
+        raise ValueError(f"{name}: size {w.size!r} is not above 0")
+    if o.order_type == OrderType.LIMIT and not o.price > 0:
+        raise ValueError(f"{name}: price {o.price!r} of a LIMIT order is not above 0")
+    if not 0 <= w.filled <= w.size:
+        more = "more than its size" if w.filled > 0 else "below 0"
+        raise ValueError(f"{name}: filled {w.filled!r} of {w.size!r}, {more}")
+    if w.filled == 0:
+        if w.filled_cost != 0:
+            raise ValueError(f"{name}: filled_cost {w.filled_cost!r} with nothing filled")
+        if w.fills:
+            raise ValueError(f"{name}: fills {w.fills!r} with nothing filled")
+    else:
+        if not w.filled_cost > 0:
+            raise ValueError(f"{name}: filled_cost {w.filled_cost!r} for {w.filled!r} filled")
+        if not w.fills:
+            raise ValueError(f"{name}: fills {w.fills!r} with {w.filled!r} filled")
+
+
 def _checked_quote(
     asset: str, bid: object, ask: object, bid_size: object, ask_size: object, named: str = ""
 ) -> _Quote:
@@ -1007,13 +1038,10 @@ class PaperVenue:
                 )
                 w.filled = _finite("filled", o["filled"], signed=True)
                 w.filled_cost = _finite("filled_cost", o["filled_cost"], signed=True)
-                if not 0 <= w.filled <= w.size or w.filled_cost < 0:
-                    raise ValueError(
-                        f"{order.client_order_id!r} filled {w.filled!r} of {w.size!r} for {w.filled_cost!r}"
-                    )
                 w.fills = _book_count("fills", o["fills"])
                 w.resting = _book_flag("resting", o["resting"])
                 w.cancel_at = _book_time("cancel_at", o["cancel_at"])
+                _check_book_order(w)
                 # Books saved before these were kept lack them: the latency counted from the open.
                 w.awaits_close = _book_flag("awaits_close", o.get("awaits_close", False))
                 w.cancel_awaits_close = _book_flag("cancel_awaits_close", o.get("cancel_awaits_close", False))
@@ -1027,6 +1055,16 @@ class PaperVenue:
             by_id = {w.order.client_order_id: w for w in working}
             if any(c not in by_id for c in canceling):
                 raise ValueError("a cancel of an order the book does not hold")
+            # ``book()`` lists exactly the orders with a cancel_at: one listed without it was never
+            # acknowledged (the kernel's cancel pending for good), one not listed never canceled.
+            for c in canceling:
+                if by_id[c].cancel_at is None:
+                    raise ValueError(f"a cancel of {c!r} with no cancel_at")
+            asked = set(canceling)
+            for w in working:
+                c = w.order.client_order_id
+                if w.cancel_at is not None and c not in asked:
+                    raise ValueError(f"order {c!r}: cancel_at {w.cancel_at!r} with no cancel on its way")
             part = "positions, cash and fees"
             positions = {str(a): _finite(str(a), v, signed=True) for a, v in book["positions"].items()}
             cash, fees = (
