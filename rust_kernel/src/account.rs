@@ -108,11 +108,21 @@ impl Account {
         self.seed_capital + self.k_realized_pnl - self.k_fees_paid + self.k_funding_net
     }
 
-    /// Capital the kernel may plan with: the exchange's figure once it has reported one.
+    /// Capital the kernel may plan with: the exchange's figure once it has reported one, its
+    /// available margin, else its wallet balance. An available margin taken from an event
+    /// stamped before the wallet balance's (their times: [`Account::e_taken_at`]) is capped
+    /// by it: a venue streams its balance more often than its margin, and a loss booked since
+    /// the margin was reported is not available.
     pub fn available_capital(&self) -> f64 {
-        self.e_available_margin
-            .or(self.e_wallet_balance)
-            .unwrap_or_else(|| self.k_capital())
+        let [wallet_at, available_at, ..] = self.e_taken_at;
+        match (self.e_available_margin, self.e_wallet_balance) {
+            (Some(available), Some(wallet)) if matches!((available_at, wallet_at), (Some(a), Some(w)) if a < w) => {
+                available.min(wallet)
+            }
+            (Some(available), _) => available,
+            (None, Some(wallet)) => wallet,
+            (None, None) => self.k_capital(),
+        }
     }
 
     /// The E figures, in the order of [`E_FIGURES`].

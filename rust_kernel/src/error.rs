@@ -303,7 +303,21 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// of a fill settled already (`kernel::SETTLED_FILL_MEMORY`) is still refused UNKNOWN_ORDER.
 /// Before, it was refused UNKNOWN_ORDER and dropped: the fill's predicted fee stood for good,
 /// K's fees off by the difference, and the reconcile explanation named it as unsettled.
-pub const RULES: u16 = 32;
+///
+/// 33: a FUNDING_FEE whose id the money event memory forgot is known by its time
+/// (`kernel::FundingTimes`, a checkpoint's last part): one stamped before the latest payment
+/// the memory forgot, or at its time under an id forgotten then, is refused DUPLICATE_EVENT
+/// (INFO) naming both times (`timestamp`, `forgotten_payment_time`); a forgotten payment's time
+/// more than `account::FIGURE_TIME_LEAD` after the kernel's latest input time is not kept.
+/// Before, a payment resent after 100,000 later payments and settlements was booked twice. A
+/// FILL_SETTLED of a fill booked with its venue's own fee is refused DUPLICATE_EVENT (INFO,
+/// `fill_id`, `asset`, `reason`), and a settled fill is remembered by its asset and by none
+/// (resent naming it the other way: UNKNOWN_ORDER, settled already); before, either was held
+/// for a fill that would not come. And a fill of another slot or trade under a fill id and
+/// asset that waits (a venue's self-trade) waits beside it, and a settlement of several
+/// settles the one whose predicted fee is nearest its fee: the second replaced the first, one
+/// side's settlement was charged to the other and the other refused.
+pub const RULES: u16 = 33;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

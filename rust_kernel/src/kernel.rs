@@ -9,7 +9,7 @@
 // `Answered`), and of the checks that `?` hands it on from: large, and the answer anyway.
 #![allow(clippy::result_large_err)]
 
-use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES};
+use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
     check_number, check_numbers, check_timestamp, new_input, rules, strict, too_large, KernelError,
     KernelResult, MAX_MAGNITUDE, TOO_LARGE,
@@ -63,6 +63,9 @@ pub const EARLY_SETTLEMENT_MEMORY: usize = 5_000;
 /// remembered: a settlement of one again, under another event id, is refused as settled
 /// already (UNKNOWN_ORDER, as before), not held for a fill that will not come.
 pub const SETTLED_FILL_MEMORY: usize = 10_000;
+/// Rules 33 on, how many ids of FUNDING_FEEs the money event memory forgot at the latest time
+/// one had are kept ([`FundingTimes`]): a venue pays each asset's funding once at each time.
+pub const FORGOTTEN_FUNDING_IDS: usize = 4_096;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Control {
@@ -274,12 +277,19 @@ impl Unsettled {
     /// counts, as for any fill id before), or waits beside the others. A fill whose asset is
     /// not known (booked under older rules) is no fill of `new`'s asset. Returns the
     /// prediction it replaced.
+    /// Rules 33 on, a fill of another slot or trade is not the same fill again (a venue's
+    /// self-trade: one trade id, both sides of one market): it waits beside.
     fn absorb(&mut self, new: UnsettledFill) -> f64 {
-        if self.first.asset == new.asset {
+        let by_owner = rules() >= 33;
+        let same = |f: &UnsettledFill| {
+            f.asset == new.asset
+                && (!by_owner || (f.slot_id == new.slot_id && f.trade_id == new.trade_id))
+        };
+        if same(&self.first) {
             return std::mem::replace(&mut self.first, new).predicted_fee;
         }
         let more = self.more.get_or_insert_with(Default::default);
-        match more.iter_mut().find(|f| f.asset == new.asset) {
+        match more.iter_mut().find(|f| same(f)) {
             Some(old) => std::mem::replace(old, new).predicted_fee,
             None => {
                 more.push(new);
@@ -290,18 +300,37 @@ impl Unsettled {
 
     /// Which of its fills a FILL_SETTLED naming `asset` settles (rules 19 on): the fill of
     /// that asset, else one whose asset is not known (booked under older rules, when the
-    /// asset was not read); without an asset, the one fill there is.
-    fn pick(&self, asset: &str) -> Result<usize, Unmatched> {
+    /// asset was not read); without an asset, the one fill there is. Of several of the asset
+    /// (a self-trade, rules 33 on: nothing else says its side), the one whose predicted fee is
+    /// nearest the settlement's `fee` (its share of a report booked in part), the oldest of equals.
+    fn pick(&self, asset: &str, fee: f64) -> Result<usize, Unmatched> {
+        let nearest = |a: Option<NonZeroU64>| {
+            let off = |i: usize| {
+                let f = self.fill(i);
+                let share = if f.report_size > 0.0 {
+                    f.qty / f.report_size
+                } else {
+                    1.0
+                };
+                (fee * share - f.predicted_fee).abs()
+            };
+            (0..self.len())
+                .filter(|&i| self.fill(i).asset == a)
+                .min_by(|&i, &j| off(i).total_cmp(&off(j)))
+        };
         if asset.is_empty() {
-            return if self.len() == 1 {
-                Ok(0)
-            } else {
-                Err(Unmatched::Ambiguous)
+            return match self.len() {
+                1 => Ok(0),
+                _ if rules() >= 33 && self.more().iter().all(|f| f.asset == self.first.asset) => {
+                    nearest(self.first.asset).ok_or(Unmatched::NoFill)
+                }
+                _ => Err(Unmatched::Ambiguous),
             };
         }
         let print = asset_print(asset);
-        let find = |a| (0..self.len()).find(|&i| self.fill(i).asset == a);
-        find(print).or_else(|| find(None)).ok_or(Unmatched::NoFill)
+        nearest(print)
+            .or_else(|| nearest(None))
+            .ok_or(Unmatched::NoFill)
     }
 
     /// Takes fill `i` out of the two or more it holds.
@@ -362,6 +391,12 @@ fn settled_key(fill_id: &str, asset: &str) -> u64 {
     fingerprint(fill_id) ^ fingerprint(asset).rotate_left(29)
 }
 
+/// What the memory of settled fills knows a fill booked with its venue's own fee by (rules 33
+/// on): its [`settled_key`] set apart, so a settlement of it is answered as such.
+fn booked_with_fee_key(settled_key: u64) -> u64 {
+    settled_key ^ 0x0b00_c3d0_f1ee_5a1d
+}
+
 impl EarlySettlements {
     /// Where the newest held for fill `fill_id` of `asset` (as its event named it) is.
     fn position(&self, fill_id: &Id, asset: &str) -> Option<usize> {
@@ -408,6 +443,27 @@ impl EarlySettlements {
         self.settled.insert(settled_key(fill_id, asset));
     }
 
+    /// Rules 33 on, remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
+    /// a settlement names it either way: by its asset and by none. `booked_with_fee`: booked
+    /// with its venue's own fee, nothing to settle ([`booked_with_fee_key`]); else settled.
+    fn settled_both_ways(
+        &mut self,
+        fill_id: &str,
+        asset: Option<NonZeroU64>,
+        booked_with_fee: bool,
+    ) {
+        let id_print = fingerprint(fill_id);
+        let none = fingerprint("");
+        for a in [asset.map_or(none, NonZeroU64::get), none] {
+            let key = id_print ^ a.rotate_left(29);
+            self.settled.insert(if booked_with_fee {
+                booked_with_fee_key(key)
+            } else {
+                key
+            });
+        }
+    }
+
     fn unindex(&mut self, fill_id: &Id) {
         if let Entry::Occupied(mut e) = self.fill_ids.entry(fill_id.clone()) {
             *e.get_mut() -= 1;
@@ -422,6 +478,56 @@ impl EarlySettlements {
 /// before ends with the latest input time, and holds none): each, oldest first, how many were
 /// forgotten, and the settled fills' keys ([`settled_key`]), oldest first.
 pub type EarlySettlementsRepr = (Vec<EarlySettlement>, u64, Vec<u64>);
+
+/// Rules 33 on, the times of the FUNDING_FEEs the money event memory holds and of those it
+/// forgot: a payment resent once [`MONEY_EVENT_MEMORY`] later payments and settlements pushed
+/// its id out is known by its time. A venue pays funding in time order, so a payment stamped
+/// before one the memory forgot came long ago. Not in the kernel's serde state: a
+/// checkpoint's last part.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FundingTimes {
+    /// The stamped FUNDING_FEEs the money event memory holds, taken oldest first: id, time.
+    held: VecDeque<(Id, f64)>,
+    /// The latest time of a payment the memory forgot (0: none), and the fingerprints of the
+    /// ids of those forgotten at that time (at most [`FORGOTTEN_FUNDING_IDS`]): another
+    /// asset's payment of that time is news.
+    forgotten_at: f64,
+    forgotten_ids: VecDeque<u64>,
+}
+
+impl FundingTimes {
+    /// The money event memory forgets `oldest`: if a payment held, its time is noted, when
+    /// `believed` (not further ahead of the kernel's inputs than [`FIGURE_TIME_LEAD`], as an
+    /// E figure's: one stamped in milliseconds among seconds would refuse every later one).
+    fn forget(&mut self, oldest: &Id, believed: impl Fn(f64) -> bool) {
+        if self.held.front().is_none_or(|(held, _)| held != oldest) {
+            return;
+        }
+        let Some((event_id, at)) = self.held.pop_front() else {
+            return;
+        };
+        if !believed(at) || at < self.forgotten_at {
+            return;
+        }
+        if at > self.forgotten_at {
+            self.forgotten_at = at;
+            self.forgotten_ids.clear();
+        }
+        if self.forgotten_ids.len() >= FORGOTTEN_FUNDING_IDS {
+            self.forgotten_ids.pop_front();
+        }
+        self.forgotten_ids.push_back(fingerprint(&event_id));
+    }
+
+    /// The time of the forgotten payment a FUNDING_FEE `event_id` stamped `ts`, not in the
+    /// memory, is as old as: stamped before it, or at its time under an id forgotten then.
+    fn forgotten(&self, event_id: &str, ts: f64) -> Option<f64> {
+        let at = self.forgotten_at;
+        let old = ts > 0.0
+            && (ts < at || (ts == at && self.forgotten_ids.contains(&fingerprint(event_id))));
+        old.then_some(at)
+    }
+}
 
 /// What a checkpoint holds of the unsettled fills beyond the kernel's serde state (rules 19;
 /// one written before ends with the kept orders in doubt, and its fills' assets are not
@@ -1298,6 +1404,10 @@ pub struct Kernel {
     /// the serde state: a checkpoint carries it last, so older ones still load (with none).
     #[serde(skip)]
     early_settlements: EarlySettlements,
+    /// Rules 33 on, the times of the FUNDING_FEEs the money event memory holds and forgot.
+    /// Not part of the serde state: a checkpoint carries it last, so older ones still load.
+    #[serde(skip)]
+    funding_times: FundingTimes,
     pub fees: FeeModel,
     pub account: Account,
     pub control: Control,
@@ -1913,6 +2023,7 @@ impl Kernel {
             money_events_seen: money_event_memory(),
             unsettled: FifoMap::new(UNSETTLED_FILL_MEMORY),
             early_settlements: EarlySettlements::default(),
+            funding_times: FundingTimes::default(),
             fees: FeeModel::default(),
             account: Account::default(),
             control: Control::default(),
@@ -2193,6 +2304,7 @@ impl Kernel {
             money_events_seen: _,
             unsettled: _,
             early_settlements: _,
+            funding_times: _,
             fees: _,
             account: _,
             control: _,
@@ -4727,6 +4839,11 @@ impl Kernel {
                     },
                 }),
             );
+        } else if rules() >= 33 {
+            // Nothing waits for a settlement: one sent for it is answered as such, not held
+            // for a fill that will not come.
+            self.early_settlements
+                .settled_both_ways(&fill_key, asset_print(&asset), true);
         }
         // Rules 32 on, a settlement that came before the fill settles it now, as it would
         // have coming after; the fill's journal row says what it charged (its own row, held,
@@ -5823,7 +5940,7 @@ impl Kernel {
         let picked = match self.unsettled.get_mut(fill_id) {
             None => Err(Unmatched::NoFill),
             Some(u) => {
-                let i = if by_asset { u.pick(asset) } else { Ok(0) };
+                let i = if by_asset { u.pick(asset, fee) } else { Ok(0) };
                 i.map(|i| (u.len() > 1).then(|| u.remove(i)))
             }
         };
@@ -5844,6 +5961,11 @@ impl Kernel {
             Some(whole) => (fee * f.qty / whole, whole),
             None => (fee, f.qty),
         };
+        // Rules 33 on, settled as a resend may name it: by its asset, or by none.
+        if rules() >= 33 {
+            self.early_settlements
+                .settled_both_ways(fill_id, f.asset, false);
+        }
         let diff = charged - f.predicted_fee;
         self.account.k_fees_paid += diff;
         self.account.k_unsettled_fees -= f.predicted_fee;
@@ -6080,6 +6202,22 @@ impl Kernel {
                 detail_field("event_id", &ev.event_id),
             );
         }
+        // Rules 33 on, a payment whose id the memory forgot is known by its time.
+        if ev.kind == AccountEventKind::FundingFee && rules() >= 33 {
+            if let Some(at) = self.funding_times.forgotten(&ev.event_id, ev.timestamp) {
+                let mut d = detail_field("event_id", &ev.event_id);
+                d.push(("timestamp", Detail::F64(ev.timestamp)));
+                d.push(("forgotten_payment_time", Detail::F64(at)));
+                d.push((
+                    "reason",
+                    Detail::Static(
+                        "stamped before a funding payment booked long ago (or at its time, \
+                         under its id), whose id is no longer remembered: a resend",
+                    ),
+                ));
+                return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
+            }
+        }
         let mut out = KernelOutcome::ok(-1, id(""), TradeStage::Idle, seq);
         let figures = [
             ev.wallet_balance,
@@ -6124,6 +6262,28 @@ impl Kernel {
                             ),
                         ));
                         return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+                    }
+                    // Rules 33 on, a fill booked with its venue's own fee has nothing to settle.
+                    Err(Unmatched::NoFill)
+                        if rules() >= 33
+                            && self
+                                .early_settlements
+                                .settled
+                                .contains(&booked_with_fee_key(settled_key(
+                                    &ev.fill_id,
+                                    &ev.asset,
+                                ))) =>
+                    {
+                        let mut d = detail_field("fill_id", &ev.fill_id);
+                        d.push(("asset", (&ev.asset).into()));
+                        d.push((
+                            "reason",
+                            Detail::Static(
+                                "the fill was booked with its venue's own fee: nothing waits for \
+                                 a settlement",
+                            ),
+                        ));
+                        return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
                     }
                     // Rules 32 on, held for its fill: the venue's account stream ran ahead.
                     Err(Unmatched::NoFill)
@@ -6207,7 +6367,7 @@ impl Kernel {
                 .push(("latest_input_time", Detail::F64(self.account.input_time)));
         }
         if money_memory && ev.kind != AccountEventKind::AccountUpdate {
-            self.money_events_seen.insert(ev.event_id.clone());
+            self.remember_money_event(ev);
         } else {
             self.account_events_seen.insert(ev.event_id.clone());
         }
@@ -6218,6 +6378,26 @@ impl Kernel {
             .push(("reconcile_status", Detail::Static(r.status.name())));
         out.details.push(("reconcile_delta", Detail::F64(r.delta)));
         out
+    }
+
+    /// Remembers the id of money event `ev` (rules 31 on); rules 33 on, a FUNDING_FEE's time
+    /// too, and the time of a payment whose id the memory forgets ([`FundingTimes`]).
+    fn remember_money_event(&mut self, ev: &AccountEvent) {
+        if rules() >= 33 {
+            if self.money_events_seen.len() >= MONEY_EVENT_MEMORY {
+                if let Some(oldest) = self.money_events_seen.iter().next() {
+                    let now = self.account.input_time;
+                    let believed = |at: f64| now <= 0.0 || at <= now + FIGURE_TIME_LEAD;
+                    self.funding_times.forget(oldest, believed);
+                }
+            }
+            if ev.kind == AccountEventKind::FundingFee && ev.timestamp > 0.0 {
+                self.funding_times
+                    .held
+                    .push_back((ev.event_id.clone(), ev.timestamp));
+            }
+        }
+        self.money_events_seen.insert(ev.event_id.clone());
     }
 
     pub fn calibrate_fee(
@@ -6931,6 +7111,36 @@ impl Kernel {
             }
         }
         self.money_events_seen = seen;
+        Ok(())
+    }
+
+    /// The times of the FUNDING_FEEs the money event memory holds and forgot (rules 33 on), as
+    /// a checkpoint's last part holds them.
+    pub fn funding_times(&self) -> &FundingTimes {
+        &self.funding_times
+    }
+
+    /// Restores [`Kernel::funding_times`] from a checkpoint (None from an older one: none is
+    /// known, as no build before rules 33 kept them), after the money event ids. Nothing
+    /// changes on an error.
+    pub(crate) fn restore_funding_times(&mut self, t: Option<FundingTimes>) -> Result<(), String> {
+        let t = t.unwrap_or_default();
+        let time = |at: f64| at.is_finite() && at >= 0.0;
+        if !time(t.forgotten_at) || t.held.iter().any(|(_, at)| !(time(*at) && *at > 0.0)) {
+            return Err("a funding payment's time is no time".into());
+        }
+        if t.forgotten_ids.len() > FORGOTTEN_FUNDING_IDS {
+            return Err(format!(
+                "{} forgotten funding payments' ids, more than the {FORGOTTEN_FUNDING_IDS} kept",
+                t.forgotten_ids.len()
+            ));
+        }
+        // Held in the money event memory's order: each is found as that memory forgets it.
+        let mut ids = self.money_events_seen.iter();
+        if !t.held.iter().all(|(held, _)| ids.any(|i| i == held)) {
+            return Err("a funding payment's time of an id the money event memory lacks".into());
+        }
+        self.funding_times = t;
         Ok(())
     }
 

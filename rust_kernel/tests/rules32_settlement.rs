@@ -380,7 +380,8 @@ fn a_checkpoint_keeps_the_settlements_held_and_an_older_one_loads_with_none() {
     );
     assert!(close(back.account.k_fees_paid, 0.12));
     // A checkpoint of a build before: its fill keeps the prediction, as it did then.
-    let held = bincode::serialized_size(&k.early_settlements()).unwrap() as usize;
+    let held = bincode::serialized_size(&k.early_settlements()).unwrap() as usize
+        + parts_since_rules(&k, 33);
     for cut in [held, parts_since_rules(&k, 32)] {
         let mut old = decode_kernel(&bytes[..bytes.len() - cut]).unwrap();
         assert!(old.early_settlements().0.is_empty());

@@ -5,7 +5,8 @@
 //! several assets are evicted, logs written under rules 18 then 20, and a maker rebate (the
 //! fills at a negative maker rate, settled as rebates or charges). After every step:
 //! `k_unsettled_fees` is what the waiting fills predict, `k_fees_paid` what the slots were
-//! charged, no fill id holds two fills of one asset, a refused settlement changes nothing,
+//! charged, no fill id holds two fills of one asset and slot (rules 33 on, two slots' fills of
+//! one asset, a self-trade, wait side by side), a refused settlement changes nothing,
 //! a checkpoint gives back the fills, their order, assets and report sizes and the fee
 //! calibration, and a settlement teaches only its fill's liquidity's calibration (rules 20;
 //! under 18 the one ratio both share, never from a rebate), every ratio within the band.
@@ -66,7 +67,9 @@ fn holds(k: &Kernel) -> Result<(), TestCaseError> {
         prop_assert!(u.more.as_ref().is_none_or(|m| !m.is_empty()));
         for i in 0..u.len() {
             for j in 0..i {
-                prop_assert!(u.fill(i).asset != u.fill(j).asset, "{:?}", u);
+                let (a, b) = (u.fill(i), u.fill(j));
+                let owner = |f: &UnsettledFill| (f.slot_id, f.trade_id.clone());
+                prop_assert!(a.asset != b.asset || owner(a) != owner(b), "{:?}", u);
             }
             let f = u.fill(i);
             prop_assert!(
