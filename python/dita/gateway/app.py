@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from importlib import resources
 from typing import Annotated, Any, Literal, TypeVar
@@ -499,6 +499,8 @@ _HEALTH_WAIT_S = 2.0
 # that does not answer holds every request that needs the kernel behind it. The kernel's own
 # wait for a held kernel; a slow exchange's usual answer is well within it.
 _LANE_HELD_S = 10.0
+# How long a call may hold the kernel's lane at the stop before the stop says it waits for it.
+_LANE_STOP_QUIET_S = 0.2
 
 
 class EventStreamResponse(Response):
@@ -693,11 +695,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     app.state.kernel_lane = lane
     on_lane = threading.local()  # .loop: the event loop of the call the lane runs
     lane_call_since: list[float | None] = [None]  # when the call the lane runs began
+    lane_closed: list[bool] = []  # [True] once the stop queued the kernel's close on it
 
-    async def in_lane(call: Callable[[], T]) -> T:
-        """``call``'s result, run on the kernel's lane after the calls queued before it."""
-        loop = asyncio.get_running_loop()
-
+    def lane_call(call: Callable[[], T], loop: asyncio.AbstractEventLoop) -> Callable[[], T]:
         def run() -> T:
             on_lane.loop = loop
             lane_call_since[0] = time.monotonic()
@@ -707,7 +707,49 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 lane_call_since[0] = None
                 on_lane.loop = None
 
-        return await loop.run_in_executor(lane, run)
+        return run
+
+    def to_lane(call: Callable[[], T]) -> asyncio.Future[T]:
+        """``call`` queued on the kernel's lane now, after the calls queued before it."""
+        if lane_closed:
+            # input_stopped() reads this as closed: a 503 that says so, not a bare 500.
+            raise RuntimeError(f"kernel {kernel_id!r} is closed: the gateway stopped (its lane is shut down)")
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(lane, lane_call(call, loop))
+
+    async def in_lane(call: Callable[[], T]) -> T:
+        """``call``'s result, run on the kernel's lane after the calls queued before it."""
+        return await to_lane(call)
+
+    async def at_stop_in_lane(call: Callable[[], Any], deadline: float, before: str) -> Future[Any] | None:
+        """``call`` queued on the lane at the stop: its future once it ran, or None when the calls
+        before it held the lane past ``deadline`` (monotonic; a warning named the one under way):
+        it stays queued. Once begun it is waited for to its end (a close that flushes a journal
+        must not be cut short). Not an asyncio future: one the stop gave up on, set once the loop
+        is closed, logged an error."""
+        began = threading.Event()
+
+        def begin() -> Any:
+            began.set()
+            return call()
+
+        future = lane.submit(lane_call(begin, asyncio.get_running_loop()))
+        warned = False
+        while not began.is_set() and time.monotonic() < deadline:
+            since = lane_call_since[0]
+            if not warned and since is not None and time.monotonic() - since > _LANE_STOP_QUIET_S:
+                warned = True
+                log.warning(
+                    "stopping: waiting up to %.1f s more (stop_grace_seconds) for the call that has held"
+                    " the kernel's lane for %.1f s (a venue's submit or cancel not answered?), before %s",
+                    max(0.0, deadline - time.monotonic()), time.monotonic() - since, before,
+                )  # fmt: skip
+            await asyncio.sleep(0.01)
+        if not began.is_set():
+            return None
+        while not future.done():
+            await asyncio.sleep(0.01)
+        return future
 
     # The slot and trade of each ENTER taken under an intent_id its client chose, newest
     # last: a retry without slot_id goes back to that slot while the trade holds it, so the
@@ -804,8 +846,16 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     @app.exception_handler(OSError)
     async def _kernel_failed(request: Request, exc: Exception) -> Response:
         # Its log failed (WalError, or the OSError of the write that failed it): the kernel
-        # refuses every input from then on, and a bare 500 told no client why.
-        if not input_refused(kernel, exc):
+        # refuses every input from then on, and a bare 500 told no client why. Whether an
+        # OSError failed it is the kernel's to say (wal_info), asked off the event loop: held by
+        # another thread, the kernel made every request, /healthz included, wait up to 10 s.
+        try:
+            refused = isinstance(exc, WalError) or await anyio.to_thread.run_sync(input_refused, kernel, exc)
+        except RuntimeError as busy:  # held past its wait: whether the log failed is not known
+            if not kernel_busy(busy):
+                raise
+            refused = False
+        if not refused:
             raise exc
         detail = (
             f"the kernel takes no more input: its write-ahead log failed ({type(exc).__name__}:"
@@ -1034,9 +1084,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 metrics.venue_poll_errors.inc()
                 log.warning("%s", shortened(problem, 300))
                 return fills
-            # Shielded: the stop's cancel must not drop them from the lane's queue (behind a slow
-            # submit): the venue gave them once, and the stop's last take comes after them.
-            return fills + await asyncio.shield(in_lane(lambda: take_polled(events)))
+            # Waiting from now (no lane call touches them until the take below): a take the stop
+            # gives up on (behind a submit that does not answer) is canceled with the event loop,
+            # and the events stay for the stop's last take, and its log. Shielded: the stop's
+            # cancel must not drop the take from the lane's queue; the venue gave them once.
+            polled.waiting.extend(events)
+            return fills + await asyncio.shield(in_lane(lambda: take_polled([])))
         except Exception as exc:  # nor a publish that raised
             metrics.venue_poll_errors.inc()
             log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
@@ -1083,10 +1136,13 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         if task is None:
             return
         stops.pop(task).set()
+        deadline = time.monotonic() + settings.stop_grace_seconds
         done, _ = await asyncio.wait({task}, timeout=settings.stop_grace_seconds)
         if not done:
             task.cancel()  # a venue that does not answer: what it gives later is not applied
-        await in_lane(last_take)
+        # Within the same grace: a call on the lane that does not return (a venue's submit) held
+        # the stop for ever. Given up on, the take stays queued, ahead of the kernel's close.
+        await at_stop_in_lane(last_take, deadline, "giving the kernel the polled venue events a last time")
 
     def last_take() -> None:
         """At the stop (on the lane, after what the polling queued there): the polled events the
@@ -1100,9 +1156,41 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 polled.drop(),
             )
 
+    async def close_kernel(timeout: float) -> bool:
+        """Close the kernel on its lane (after the calls queued there) and shut the lane down, at
+        the stop, once the requests are done: closed beside a call on the lane, the kernel waited
+        10 s for that call's venue answer, then raised busy and skipped the close's sync. Waits at
+        most ``timeout`` for the lane; False, logged with what was not synced, when it gave up."""
+        if lane_closed:
+            return True
+        lane_closed.append(True)
+        closing = await at_stop_in_lane(kernel.close, time.monotonic() + timeout, "closing the kernel")
+        lane.shutdown(wait=False)  # its thread ends once the calls queued are done
+        if closing is None:
+            owed = "none"
+            with contextlib.suppress(RuntimeError):  # the lane took them meanwhile
+                owed = polled.described() or "none"
+            log.error(
+                "stopping: the kernel %r is not closed: the call holding the kernel's lane did not"
+                " return within %g s (stop_grace_seconds); not synced: the write-ahead log's newest"
+                " inputs (under fsync batch or none), the journal's last rows and the projection's"
+                " last state; not applied, to reconcile: the venue events polled, %s. A new kernel"
+                " on its wal_dir recovers what the log holds (and runs reconcile_with_venue); this"
+                " one takes them and closes on the lane once that call returns, if the process"
+                " still runs",
+                kernel_id,
+                timeout,
+                owed,
+            )
+            return False
+        await anyio.to_thread.run_sync(lane.shutdown)  # nothing is queued after the close: it ends now
+        closing.result()  # the close's own error (a journal that failed to flush) is raised
+        return True
+
     app.state.poll_venue = poll_venue
     app.state.start_polling = start_polling
     app.state.stop_polling = stop_polling
+    app.state.close_kernel = close_kernel
 
     # --- page and health -----------------------------------------------------------------
 

@@ -105,7 +105,8 @@ def _header_deadline(seconds: float) -> type[H11Protocol]:
 
 class GatewayServer(uvicorn.Server):
     """Serves ``app`` (made by ``create_app`` for ``kernel``) on ``host:port``; on stop,
-    closes the connections still open ``grace`` seconds later, then the kernel.
+    closes the connections still open ``grace`` seconds later, then the kernel (on the app's
+    kernel lane, once the call there returned, waited for at most ``grace`` seconds).
     ``max_connections``: uvicorn's ``limit_concurrency``, beyond which a request gets 503
     (not a connection reset when the process runs out of file descriptors);
     ``header_timeout``: how long a request's line and headers may take (then 408)."""
@@ -188,8 +189,9 @@ class GatewayServer(uvicorn.Server):
                 flush=True,
             )
         # uvicorn then re-raises the signal it caught, which ends the process before any
-        # `finally` runs: close the kernel (journal rows, projection, log) here.
-        self.kernel.close()
+        # `finally` runs: close the kernel (journal rows, projection, log) here, on its lane
+        # after the call under way there (a venue's submit), waited for at most the grace.
+        await self.app.state.close_kernel(self.grace)
 
     def _give_up(self) -> None:
         self.force_exit = True  # what a second Ctrl-C does: stop waiting for connections

@@ -1,0 +1,342 @@
+"""The stop of ``dita serve`` (GatewayServer.shutdown) and the kernel's lane: the kernel is
+closed on the lane once the call under way there has returned, the stop waits for that call
+for a bounded time and says what it waits for (and what it did not sync when it gives up),
+and the lane's thread is not left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from dita import ExecutionKernel, VenueEvent
+from dita.gateway.app import create_app
+from dita.gateway.config import GatewaySettings
+from gateway.helpers import AUTH, TOKEN, LiveServer, start_server, wait_until
+
+ENTER_ONE = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 100}
+LANE = "dita-gateway-kernel"
+
+
+def _lane_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(LANE) and t.is_alive()]
+
+
+class _HeldVenue:
+    """Acknowledges and fills each order once ``release`` is set: an exchange that does not
+    answer a submit until then (60 s at most)."""
+
+    def __init__(self) -> None:
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.inside.set()
+        self.release.wait(60)
+        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
+        return [
+            VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
+                       venue_client_id=order.client_order_id),
+            VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
+                       venue_client_id=order.client_order_id, **fill),
+        ]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def _enter_in_thread(
+    live: LiveServer, body: dict[str, Any] | None = None
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """POST an ENTER from a thread; its answer (or the error of a connection closed without
+    one) lands in the dict as ``enter``."""
+    answers: dict[str, Any] = {}
+
+    def enter() -> None:
+        with httpx.Client(base_url=live.url, timeout=90) as c:
+            try:
+                answers["enter"] = c.post("/v1/intents", json=body or ENTER_ONE, headers=AUTH)
+            except httpx.HTTPError as exc:
+                answers["enter"] = exc
+
+    sender = threading.Thread(target=enter, daemon=True)
+    sender.start()
+    return sender, answers
+
+
+def test_the_stop_shuts_the_kernels_lane_down() -> None:
+    """The lane's thread was never shut down: each stop of a gateway served in the process left
+    a thread behind (one per app), and the kernel was closed on the event loop beside it."""
+    before = set(_lane_threads())
+    live = start_server(max_slots=2)
+    kernel = live.app.state.kernel
+    res = live.client.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
+    assert res.status_code == 200 and res.json()["accepted"] is True
+    assert set(_lane_threads()) - before, "the lane's thread runs while the gateway serves"
+    live.stop()
+    assert kernel.input_refused_reason() is not None and "is closed" in kernel.input_refused_reason()
+    assert not set(_lane_threads()) - before, "the lane's thread is left behind after the stop"
+
+
+def test_a_call_the_lane_holds_at_the_stop_is_waited_for_and_then_the_kernel_closes() -> None:
+    """A venue's submit under way on the lane at the stop, answered within the grace: the stop
+    waits for it (the intent answered), then closes the kernel on the lane."""
+    before = set(_lane_threads())
+    venue = _HeldVenue()
+    live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=30)
+    kernel = live.app.state.kernel
+    sender, answers = _enter_in_thread(live)
+    stopping = threading.Thread(target=live.stop, daemon=True)
+    try:
+        assert venue.inside.wait(10)
+        stopping.start()
+        wait_until(lambda: live.server.should_exit)
+    finally:
+        venue.release.set()
+        sender.join(30)
+        stopping.join(30)
+    assert not stopping.is_alive()
+    assert isinstance(answers["enter"], httpx.Response), answers["enter"]
+    assert answers["enter"].status_code == 200 and answers["enter"].json()["accepted"] is True
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    assert "is closed" in (kernel.input_refused_reason() or "")
+    assert not set(_lane_threads()) - before
+
+
+def test_a_stop_gives_up_on_a_lane_call_that_does_not_return_and_says_what_was_not_synced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A venue's submit that does not answer held the lane: the stop waited behind it without
+    end (the polling's last take, then the close, queued after it), so `dita serve` did not stop
+    at all, and nothing said why. Now the stop waits ``stop_grace_seconds`` for it, saying
+    what it waits for, then gives up saying what it did not sync (the kernel not closed); the
+    kernel closes on the lane once the call returns, and the lane's thread then ends."""
+    caplog.set_level(logging.WARNING, logger="dita.gateway")
+    before = set(_lane_threads())
+    venue = _HeldVenue()
+    live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=0.2)
+    kernel = live.app.state.kernel
+    sender, _ = _enter_in_thread(live)
+    stopped = threading.Event()
+
+    def stop() -> None:
+        try:
+            live.stop()  # asserts that the server's thread ended (within 10 s)
+        except AssertionError:
+            return
+        stopped.set()
+
+    stopping = threading.Thread(target=stop, daemon=True)
+    try:
+        assert venue.inside.wait(10)
+        stopping.start()
+        stopping.join(30)
+        stopped_while_held = stopped.is_set() and not venue.release.is_set()
+    finally:
+        venue.release.set()
+        sender.join(30)
+        stopping.join(30)
+    assert stopped_while_held, "the stop waited for a venue call that does not return"
+    said = [r for r in caplog.records if r.name.startswith("dita.gateway")]
+    waits = [r.getMessage() for r in said if r.levelno == logging.WARNING and "lane" in r.getMessage()]
+    assert waits and "stop_grace_seconds" in waits[-1], [r.getMessage() for r in said]
+    gave_up = [r.getMessage() for r in said if r.levelno == logging.ERROR and "not closed" in r.getMessage()]
+    assert gave_up, [r.getMessage() for r in said]
+    for what in ("write-ahead log", "journal", "projection", "lane"):
+        assert what in gave_up[0], gave_up[0]
+    # The call returned: its answer applied, then the kernel closed on the lane, which ends.
+    wait_until(lambda: "is closed" in (kernel.input_refused_reason() or ""))
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    wait_until(lambda: not set(_lane_threads()) - before)
+
+
+class _WriteFails(ExecutionKernel):
+    """A kernel whose mark raises an OSError (a write that failed), and whose next wal_info()
+    (asked whether that error failed its log) waits for ``release`` (5 s at most), as a kernel
+    another thread holds makes it wait (up to 10 s)."""
+
+    asked = threading.Event()
+    release = threading.Event()
+    hold_next = False
+    order: list[str] = []
+
+    def mark_price(self, asset: str, price: float, timestamp: float | None = None) -> int:
+        type(self).hold_next = True
+        raise OSError(28, "No space left on device")
+
+    def wal_info(self) -> dict[str, Any] | None:
+        if type(self).hold_next:
+            type(self).hold_next = False
+            type(self).asked.set()
+            type(self).release.wait(5)
+            type(self).order.append("wal_info returned")
+        return super().wal_info()
+
+
+def test_the_answer_to_a_failed_write_does_not_hold_the_event_loop_for_the_kernel() -> None:
+    """The answer to an OSError of a kernel call asked the kernel (wal_info) whether its log
+    failed on the event loop: while another thread held the kernel, every request, /healthz and
+    the event streams, waited up to the kernel's 10 s. Now it is asked off the loop."""
+    _WriteFails.asked.clear()
+    _WriteFails.release.clear()
+    kernel = _WriteFails(max_slots=2)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    order = _WriteFails.order
+    order.clear()
+
+    async def run() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+            mark = asyncio.ensure_future(
+                c.post("/v1/marks", json={"asset": "BTC", "price": 100}, headers=AUTH)
+            )
+            while not _WriteFails.asked.is_set() and not mark.done():
+                await asyncio.sleep(0.01)
+            health = await c.get("/healthz")
+            order.append("healthz answered")
+            _WriteFails.release.set()
+            return await mark, health
+
+    try:
+        mark, health = asyncio.run(run())
+    finally:
+        _WriteFails.release.set()
+        kernel.close()
+    assert order == ["healthz answered", "wal_info returned"]
+    assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+    assert mark.status_code == 500  # an OSError that did not fail the log: the server's own error
+
+
+class _FillsLaterHeld:
+    """Acknowledges each order, its fill owed to the next poll; a poll with a fill owed waits
+    for ``answer``, and the submit of slot 1's order for ``release`` (60 s at most)."""
+
+    def __init__(self) -> None:
+        self.owed: list[VenueEvent] = []
+        self.fill_ids: list[str] = []
+        self.asked, self.answer, self.answered = threading.Event(), threading.Event(), threading.Event()
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        if order.slot_id == 1:
+            self.inside.set()
+            self.release.wait(60)
+            return []
+        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
+        self.owed.append(VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
+                                    venue_client_id=order.client_order_id, **fill))  # fmt: skip
+        self.fill_ids.append(self.owed[-1].event_id)
+        return [VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
+                           venue_client_id=order.client_order_id)]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        if self.owed:
+            self.asked.set()
+            self.answer.wait(30)
+        owed, self.owed = self.owed, []
+        if owed:
+            self.answered.set()
+        return owed
+
+
+def test_fills_polled_behind_a_lane_call_the_stop_gives_up_on_are_named_and_not_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The venue's poll gave a fill while a submit that does not answer held the lane, and the
+    stop gave up on that call: the fill's take, queued behind it, was canceled with the event
+    loop, so a fill the venue reports once was never booked (even once the call returned) and
+    nothing named it. Now the stop's error names it, for reconciliation, and the lane's last
+    take before the close books it once the call returns."""
+    caplog.set_level(logging.WARNING, logger="dita.gateway")
+    venue = _FillsLaterHeld()
+    live = start_server(max_slots=2, venue=lambda: venue, venue_poll_seconds=0.02, stop_grace_seconds=0.3)
+    kernel = live.app.state.kernel
+    stopped = threading.Event()
+
+    def stop() -> None:
+        try:
+            live.stop()
+        except AssertionError:
+            return
+        stopped.set()
+
+    stopping = threading.Thread(target=stop, daemon=True)
+    sender: threading.Thread | None = None
+    try:
+        first = live.client.post("/v1/intents", json={**ENTER_ONE, "slot_id": 0}, headers=AUTH)
+        assert first.json()["state"] == "ENTRY_WORKING"
+        assert venue.asked.wait(10)  # the poll with slot 0's fill waits for the venue
+        sender, _ = _enter_in_thread(live, {**ENTER_ONE, "slot_id": 1})
+        assert venue.inside.wait(10)  # slot 1's submit holds the lane
+        venue.answer.set()
+        assert venue.answered.wait(10)  # the fill, to be taken behind the submit
+        stopping.start()
+        stopping.join(30)
+        stopped_while_held = stopped.is_set() and not venue.release.is_set()
+    finally:
+        venue.answer.set()
+        venue.release.set()
+        if sender is not None:
+            sender.join(30)
+        stopping.join(30)
+    assert stopped_while_held, "the stop waited for a venue call that does not return"
+    fill_id = venue.fill_ids[0]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("not closed" in e and fill_id in e for e in errors), errors
+    # The call returned: the fill taken on the lane before the close.
+    wait_until(lambda: "is closed" in (kernel.input_refused_reason() or ""))
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+
+
+class _SlowClose(ExecutionKernel):
+    """A kernel whose close takes 1 s (a journal flushing its last rows over the network)."""
+
+    closed_in_full: list[bool] = []
+
+    def close(self) -> None:
+        time.sleep(1.0)
+        super().close()
+        type(self).closed_in_full.append(True)
+
+
+def test_a_close_longer_than_the_grace_is_not_cut_short(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The grace bounds the wait for the call before the close on the lane, not the close: one
+    that takes longer (a journal's flush) is waited for, not reported as not done while it runs
+    and then cut off by the signal uvicorn raises again."""
+    caplog.set_level(logging.WARNING, logger="dita.gateway")
+    monkeypatch.setattr("gateway.helpers.ExecutionKernel", _SlowClose)
+    _SlowClose.closed_in_full.clear()
+    live = start_server(max_slots=2, stop_grace_seconds=0.1)
+    assert live.client.post("/v1/intents", json=ENTER_ONE, headers=AUTH).json()["accepted"] is True
+    live.stop()
+    assert _SlowClose.closed_in_full == [True], "the stop ended before the kernel's close did"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_a_request_after_the_stop_closed_the_kernel_is_told_it_is_closed() -> None:
+    """A request that reaches the kernel's lane after the stop shut it down (its body or a
+    cluster plane's write finished late) got a bare 500 ("cannot schedule new futures after
+    shutdown", a traceback in the log): now the 503 of a closed kernel, which says so."""
+    kernel = ExecutionKernel(max_slots=2)
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+
+    async def run() -> httpx.Response:
+        assert await app.state.close_kernel(5.0) is True
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+            return await c.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
+
+    answer = asyncio.run(run())
+    assert "is closed" in (kernel.input_refused_reason() or "")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["detail"].startswith("the kernel takes no more input: it is closed or closing")
