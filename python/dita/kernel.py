@@ -7,9 +7,14 @@ journal, projection and control plane, which run off the hot path.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import inspect
+import logging
 import operator
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +25,11 @@ if TYPE_CHECKING:
     from dita._kernel import MetaValue
 
 __all__ = ["FILL_TRIGGERS", "ExecutionKernel", "SlotView", "applied_events", "booked_events", "booked_fill"]
+
+_log = logging.getLogger("dita.kernel")
+
+# A wait at exit for other threads' venue calls this long or longer is told (a WARNING).
+_EXIT_WAIT_TOLD = 0.01
 
 
 # The triggers of a transition a fill made: a fill books one, whether it completes its order
@@ -228,6 +238,37 @@ class SlotView:
         )
 
 
+def _stop_at_exit(ref: weakref.ref[ExecutionKernel]) -> None:
+    """At interpreter exit, stop the input of a kernel nobody closed, once the venue calls under
+    way on other threads (daemon ones) have had their answers applied and logged. A thread left
+    inside a Python venue call woke while the interpreter finalized and was made to exit through
+    the kernel's Rust frames: the process aborted and the venue's answer was never logged."""
+    kernel = ref()
+    if kernel is None:
+        return
+    started = time.monotonic()
+    try:
+        if kernel.input_refused_reason() is not None:
+            return  # closed, or its log failed: it takes no input to wait for
+        kernel.stop_input()  # waits up to 10 s for the calls under way
+    except RuntimeError as exc:
+        _log.error(
+            "kernel %r was not closed, and at exit: %s; a venue call still under way on another "
+            "thread is left unanswered (reconcile its orders with the venue on restart)",
+            kernel.kernel_id,
+            exc,
+        )
+        return
+    waited = time.monotonic() - started
+    if waited >= _EXIT_WAIT_TOLD:  # else no call was under way worth telling of
+        _log.warning(
+            "kernel %r was not closed: its input stopped at exit after %.1f s waiting for the venue "
+            "calls under way on other threads, whose answers are applied and logged",
+            kernel.kernel_id,
+            waited,
+        )
+
+
 def _bounded(undo: Any, component: Any) -> dict[str, Any]:
     """The timeout to undo an attach with: the component's ``close_timeout`` when its
     ``detach`` takes one. A ClickHouse journal's detach waits without end for its rows by
@@ -274,6 +315,9 @@ class ExecutionKernel(KernelCore):
             # lock, so a corrected retry on the same wal_dir found the log locked.
             self._abandon(attached)
             raise
+        # Registered after the journal's (made before the kernel), so it runs first at exit.
+        self._exit_hook: Any = functools.partial(_stop_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
 
     def _abandon(self, attached: list[Any]) -> None:
         """Undo the attaches of a kernel whose construction failed and release its log."""
@@ -319,6 +363,10 @@ class ExecutionKernel(KernelCore):
         closing twice is harmless; closing from inside this kernel's own venue call raises
         RuntimeError and changes nothing."""
         self.stop_input()
+        hook = getattr(self, "_exit_hook", None)
+        if hook is not None:
+            atexit.unregister(hook)
+            self._exit_hook = None
         failed: BaseException | None = None
         try:
             # The log durable first: a journal takes the rows of the inputs the log holds, and

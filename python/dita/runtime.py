@@ -56,6 +56,7 @@ __all__ = [
     "EventListener",
     "FillListener",
     "IntentListener",
+    "KernelClosed",
     "StrategyContext",
     "StrategyHandle",
     "StrategyStatus",
@@ -170,6 +171,12 @@ class VenueRejections:
         if not rest:
             return text
         return f"{text}; {rest} for other reasons" if text else f"{rest} for other reasons"
+
+
+class KernelClosed(RuntimeError):
+    """A strategy's submit (or ``report_edge``) refused because the runtime's kernel takes no
+    more input (closed, or its write-ahead log failed): no fault of the strategy's. Escaping its
+    callback, it stops the strategy (``on_stop`` called) rather than putting it in ERROR."""
 
 
 class StrategyStatus(StrEnum):
@@ -540,7 +547,34 @@ class TradingRuntime:
             return False
         return True
 
+    def _stop_on_closed_kernel(self, handle: StrategyHandle, callback: str, exc: KernelClosed) -> None:
+        """A callback's submit was refused because the kernel takes no more input: the strategy
+        can never trade again here, and did nothing wrong. It is stopped (``on_stop`` called,
+        its own submits there refused alike), logged once at WARNING; in ERROR, every strategy
+        read as failed after a shutdown, each with a traceback."""
+        if handle.status not in (StrategyStatus.RUNNING, StrategyStatus.PAUSED):
+            return
+        log.warning("strategy %r stopped: in its %s, %s", handle.name, callback, exc)
+        handle.status = StrategyStatus.STOPPED  # before on_stop: a refusal there ends here
+        self._reindex()
+        if callback != "on_stop":
+            try:
+                handle.strategy.on_stop()
+            except KernelClosed:
+                pass
+            except Exception as stop_exc:
+                self._fail(handle, "on_stop", stop_exc)
+
+    def _refuse_on_closed_kernel(self, what: str) -> None:
+        """Raise ``KernelClosed`` when the kernel takes no more input, before anything is done."""
+        reason = self.kernel.input_refused_reason()
+        if reason is not None:
+            raise KernelClosed(f"{what} cannot be sent: {reason}")
+
     def _fail(self, handle: StrategyHandle, callback: str, exc: BaseException) -> None:
+        if isinstance(exc, KernelClosed):
+            self._stop_on_closed_kernel(handle, callback, exc)
+            return
         if handle.status is StrategyStatus.ERROR:
             # Keep the error that stopped it: a callback still running (on_bar after a failed
             # on_fill) then fails on "cannot trade", which says nothing about the cause.
@@ -837,11 +871,14 @@ class TradingRuntime:
             )
         self._refuse_another_strategys_trade(handle, intent)
         self._refuse_a_held_trade_id(handle, intent)
+        what = f"its {intent.action.name} {intent.intent_id!r}"
+        self._refuse_on_closed_kernel(what)
         self._sync_before(f"strategy {handle.name!r}'s submit")
         if handle.status in (StrategyStatus.STOPPED, StrategyStatus.ERROR):
             # Stopped or failed by what that routed (its own on_fill raising, its entries
             # canceled): sent, the order was an entry nobody would cancel or exit.
             raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
+        self._refuse_on_closed_kernel(what)  # closed meanwhile (another thread)
         self.sync_marks()
         for check in self.intent_checks:
             check(intent)
@@ -906,6 +943,7 @@ class TradingRuntime:
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
         whose venue answers are routed like any other event."""
+        self._refuse_on_closed_kernel(f"the edge of {asset!r} reported")
         self._sync_before("report_edge")
         self._calls += 1
         try:
@@ -1608,14 +1646,7 @@ class TradingRuntime:
         self._now = ts
         self.row += 1
         self._last[asset] = bar
-        if self._working or not self.defer_venue_data:
-            self._to_venues(self._held_back(bar))
-        else:
-            self._pending[asset] = bar
-        if self.polled_venues:
-            self._poll_for_point()
-        if self._doubt_at <= (time.time() if self._wall else ts):
-            self._settle_doubts()
+        errors = self._before_strategies(bar, ts)
         handlers = self._bar_handlers.get(asset)
         if handlers is None:
             handlers = self._bar_handlers[asset] = self._handlers_for(asset, "bars")
@@ -1626,6 +1657,33 @@ class TradingRuntime:
                 fn(bar)
             except Exception as exc:
                 self._fail(handle, "on_bar", exc)
+        _raise_first(errors)
+
+    def _before_strategies(self, point: Bar | Quote, ts: float) -> list[Exception]:
+        """What a data point does before the strategies hear it: the hand-over to the venues
+        (or holding it back), the poll of the venues that report later, the settling of orders
+        in doubt. Each runs whatever the one before raised; the errors are returned, to be
+        raised once the strategies have heard the point: raised at once, a venue's failure on
+        the point hid it from every strategy, no fault of theirs."""
+        errors: list[Exception] = []
+        try:
+            if self._working or not self.defer_venue_data:
+                self._to_venues(self._held_back(point))
+            else:
+                self._pending[point.asset] = point
+        except Exception as exc:
+            errors.append(exc)
+        if self.polled_venues:
+            try:
+                self._poll_for_point()
+            except Exception as exc:
+                errors.append(exc)
+        if self._doubt_at <= (time.time() if self._wall else ts):
+            try:
+                self._settle_doubts()
+            except Exception as exc:
+                errors.append(exc)
+        return errors
 
     def on_quote(self, quote: Quote) -> None:
         """One quote: venues first, then subscribed strategies. A quote the venues would
@@ -1666,14 +1724,7 @@ class TradingRuntime:
         self._now = ts
         self.row += 1
         self._last[asset] = quote
-        if self._working or not self.defer_venue_data:
-            self._to_venues(self._held_back(quote))
-        else:
-            self._pending[asset] = quote
-        if self.polled_venues:
-            self._poll_for_point()
-        if self._doubt_at <= (time.time() if self._wall else ts):
-            self._settle_doubts()
+        errors = self._before_strategies(quote, ts)
         handlers = self._quote_handlers.get(asset)
         if handlers is None:
             handlers = self._quote_handlers[asset] = self._handlers_for(asset, "quotes")
@@ -1684,6 +1735,7 @@ class TradingRuntime:
                 fn(quote)
             except Exception as exc:
                 self._fail(handle, "on_quote", exc)
+        _raise_first(errors)
 
     def run(
         self,

@@ -107,3 +107,31 @@ def test_a_hand_over_cut_short_keeps_the_points_it_did_not_reach_pending_in_orde
     runtime.sync_venues()  # the two after the one cut short, in time order
     assert venue.now() == bar("CCC", 2).ts
     assert sorted(venue.book()["quotes"]) == ["BBB", "CCC"]
+
+
+class Counts(RestsThree):
+    """RestsThree, also noting the time of each bar it hears."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.bar_times: list[float] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        self.bar_times.append(bar.ts)
+        super().on_bar(bar)
+
+
+def test_the_strategies_still_hear_a_bar_a_venue_raised_on() -> None:
+    """The error is raised once the strategies have heard the bar: before, it was raised from
+    the hand-over to the venues, and no strategy saw the bar (nor was the venues' news polled
+    for it), though the venue's failure was no fault of theirs."""
+    paper = PaperVenue(starting_balance=100_000.0)
+    chokes = Chokes(bar("AAA", 1).ts, RuntimeError("chokes on this bar"))
+    runtime = TradingRuntime(ExecutionKernel(max_slots=3, venue=paper), venues=[chokes, paper])
+    strategy = Counts(name="s")
+    runtime.add_strategy(strategy)
+    runtime.on_bar(bar("AAA", 0))  # orders rest: the bars go to the venues at once
+    with pytest.raises(RuntimeError, match="chokes on this bar"):
+        runtime.on_bar(bar("AAA", 1))
+    assert strategy.bar_times == [bar("AAA", 0).ts, bar("AAA", 1).ts]
+    assert runtime.stats["venue_data_raised"] == 1
