@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["NotRegularFile", "TooLarge", "regular_file_bytes", "replace_whole"]
+__all__ = ["NotRegularFile", "PipeNotFinished", "TooLarge", "regular_file_bytes", "replace_whole"]
 
 
 def replace_whole(dest: Path, write: Callable[[Path], object]) -> Path:
@@ -69,22 +71,40 @@ class TooLarge(Exception):
             super().__init__(f"{path}: {size:,} bytes, over {limit:,}")
 
 
+class PipeNotFinished(Exception):
+    """A FIFO or pipe read whole (``regular_file_bytes(..., pipes=True)``) whose writer did not
+    close it within ``PIPE_WAIT_S`` (nobody opened it to write, or the writer hangs)."""
+
+    def __init__(self, path: Path, wait: float) -> None:
+        self.wait = wait
+        super().__init__(f"{path}: a FIFO whose writer did not finish within {wait:g}s")
+
+
 # How much of a file is read at a time under a limit.
 _CHUNK = 1 << 20
 
+PIPE_WAIT_S = 30.0
+"""How long a FIFO or pipe read whole may take to be written and closed: a command's output
+through ``<(...)`` is there at once, and one nobody writes to is not waited on for ever."""
 
-def regular_file_bytes(path: Path, limit: int | None = None) -> bytes:
+
+def regular_file_bytes(path: Path, limit: int | None = None, *, pipes: bool = False) -> bytes:
     """The bytes of the regular file ``path`` (a state file, a config file): all of them, or
     with ``limit`` at most that many, read a chunk at a time (one ``read(limit + 1)`` took that
     much memory at once, whatever the file held). Raises TooLarge when the file says it holds
     more or gives more (it may grow while read), and NotRegularFile, reading nothing, for what
     is not a regular file (a FIFO, whose open waited for a writer forever; a device, such as a
     link to /dev/zero, read until memory ran out); the OSError of a file that cannot be opened
-    or read passes."""
-    # Non-blocking: a FIFO opens at once, then is left unread; a regular file ignores the flag.
+    or read passes. With ``pipes``, a FIFO or pipe (``--config <(...)``) is read once, to its
+    writer's end, under the same limit, and PipeNotFinished raised when that takes over
+    ``PIPE_WAIT_S``."""
+    # Non-blocking: a FIFO opens at once, whether or not anyone writes to it; a regular file
+    # ignores the flag.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         said = os.fstat(fd)
+        if pipes and stat.S_ISFIFO(said.st_mode):
+            return _pipe_bytes(fd, path, limit)
         if not stat.S_ISREG(said.st_mode):
             raise NotRegularFile(path, said.st_mode)
         if limit is not None and said.st_size > limit:
@@ -101,3 +121,34 @@ def regular_file_bytes(path: Path, limit: int | None = None) -> bytes:
             return bytes(data)
     finally:
         os.close(fd)
+
+
+def _pipe_bytes(fd: int, path: Path, limit: int | None) -> bytes:
+    """What the writer of the FIFO or pipe ``fd`` (opened non-blocking) writes until it closes
+    it, at most ``limit`` bytes, within ``PIPE_WAIT_S``."""
+    wait = PIPE_WAIT_S
+    deadline = time.monotonic() + wait
+    data = bytearray()
+    hung_up = False
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        want = _CHUNK if limit is None else min(_CHUNK, limit + 1 - len(data))
+        try:
+            chunk: bytes | None = os.read(fd, want)
+        except BlockingIOError:
+            chunk = None  # a writer holds it open and has written nothing more yet
+        if chunk:
+            data += chunk
+            if limit is not None and len(data) > limit:
+                raise TooLarge(path, limit, None)
+            continue
+        # End of file once a writer has written and closed it. Nothing read yet: a FIFO that no
+        # writer has opened reads as ended too, so wait for one, or for one to close it empty.
+        if chunk == b"" and (data or hung_up):
+            return bytes(data)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise PipeNotFinished(path, wait)
+        events = poller.poll(left * 1000)
+        hung_up = any(event & select.POLLHUP for _, event in events)

@@ -331,12 +331,13 @@ def test_a_config_file_growing_past_the_cap_as_it_is_read_is_refused(
     assert str(refused.value) == "grew as it was read past the 1,048,576 bytes a config file may hold"
 
 
-@pytest.mark.parametrize("kind", ["a character device", "a FIFO"])
+@pytest.mark.parametrize("kind", ["a character device", "a directory"])
 def test_a_config_that_is_no_regular_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
-    """A link to /dev/zero was read until memory ran out; a FIFO's open waited for ever."""
+    """A link to /dev/zero was read until memory ran out. (A FIFO or a pipe is read once:
+    test_config_pipe.py.)"""
     cfg = tmp_path / "gateway.toml"
-    if kind == "a FIFO":
-        os.mkfifo(cfg)
+    if kind == "a directory":
+        cfg.mkdir()
     else:
         cfg.symlink_to("/dev/zero")
     with pytest.raises(ValueError, match=rf"^{kind}, not a regular file$"):

@@ -309,6 +309,7 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
         max_slots=2, projection=projection, control_plane=_plane(hz_member), kernel_id=kernel_id
     )
     try:
+        assert projection.sync(timeout=30)  # `set --kernel` refuses an id no kernel is projected under
         result = _cli("control", "set", "--mode", "HALTED", "--kernel", kernel_id, "--wait", "10", *where)
         assert result.exit_code == 0, result.output
         assert f"applied by: {kernel_id}" in result.output
@@ -329,8 +330,9 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
         assert "*" not in json.loads(_cli("control", "show", "--json", *where).output)["entries"]
         # --wait fails (exit 4) when the named kernel never shows the change.
         result = _cli(
-            "control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-gone", "--wait", "0.3", *where
-        )
+            "control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-gone", "--new-kernel",
+            "--wait", "0.3", *where,
+        )  # fmt: skip
         assert result.exit_code == 4
         assert f"not applied within 0.3s by: {kernel_id}-gone" in result.output
     finally:
@@ -340,16 +342,33 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
 def test_cli_set_for_a_kernel_that_is_not_running_says_so(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:
-    """A mistyped or crashed kernel id must not read as halted: `set` still writes the entry
-    (a kernel started under that id takes it), but warns, and `--wait` does not report a dead
-    kernel's last projected mode as applied."""
+    """A mistyped or crashed kernel id must not read as halted. An id no kernel of the cluster
+    was ever projected under (a typo) is refused, exit 1, naming it and the kernels known, and
+    nothing is written (it exited 0, the operator taking a typo for a halted kernel); with
+    `--new-kernel` the entry is written for a kernel to start under that id, with a warning. A
+    crashed kernel's entry is written (it takes it when it starts again), with a warning, and
+    `--wait` does not report its last projected mode as applied."""
     from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP
 
     where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
-    result = _cli("control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-typo", *where)
+    known = f"{kernel_id}-known"
+    hz_client.get_map(ACCOUNTS_MAP).blocking().set(known, to_json_value({"equity": 0.0}))
+    try:
+        result = _cli("control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-typo", *where)
+    finally:
+        hz_client.get_map(ACCOUNTS_MAP).blocking().remove(known)
+    assert result.exit_code == 1, result.output
+    assert f"error: no kernel '{kernel_id}-typo' is known in this cluster" in result.stderr
+    assert "nothing was written" in result.stderr and known in result.stderr
+    assert "set " not in result.stdout
+    assert hz_client.get_map(CONTROL_PLANE_MAP).blocking().get(f"{kernel_id}-typo") is None
+    result = _cli(
+        "control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-new", "--new-kernel", *where
+    )
     assert result.exit_code == 0, result.output
-    assert f"set {kernel_id}-typo: mode=HALTED" in result.output
-    assert f"warning: no kernel '{kernel_id}-typo' is projected in this cluster" in result.output
+    assert f"set {kernel_id}-new: mode=HALTED" in result.output
+    assert f"warning: no kernel '{kernel_id}-new' is projected in this cluster" in result.output
+    assert hz_client.get_map(CONTROL_PLANE_MAP).blocking().get(f"{kernel_id}-new") is not None
     # A kernel killed while halted: its projection still says HALTED, an hour old.
     dead = f"{kernel_id}-dead"
     gone = time.time() - 3600
@@ -593,7 +612,8 @@ def test_cli_set_wait_losing_the_cluster_says_the_entry_was_written(member_facto
     killer = threading.Timer(2.0, member.stop, kwargs={"kill": True})
     killer.start()
     try:
-        result = _cli("control", "set", "--mode", "HALTED", "--kernel", "k-never", "--wait", "60", *where)
+        new = ("--kernel", "k-never", "--new-kernel")  # no kernel runs under it
+        result = _cli("control", "set", "--mode", "HALTED", *new, "--wait", "60", *where)
     finally:
         killer.join()
     assert result.exit_code == 3, result.output

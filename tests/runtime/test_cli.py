@@ -1088,7 +1088,8 @@ def test_status_skips_a_state_file_with_a_pid_that_is_not_a_number(tmp_path: Pat
 
 GOOD_STATE = {
     "kernel_id": "good", "pid": 1, "running": False, "clock": "data", "data_time": 1704300000.0,
-    "account": {"equity": 10.0, "realized_pnl": 1.0, "k_fees_paid": 0.5}, "control": {"mode": "PAPER"},
+    "account": {"equity": 10.0, "realized_pnl": 1.0, "k_fees_paid": 0.5, "k_funding_net": 0.0},
+    "control": {"mode": "PAPER"},
     "slots": [{"fsm_state": "POSITION_OPEN", "size": 1.0,
                "active_exit_order": {"client_order_id": "o1", "status": "NEW", "size": 1.0, "price": 5.0}}],
     "strategies": [{"name": "S", "status": "RUNNING", "error": ""}],

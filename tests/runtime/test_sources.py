@@ -102,7 +102,7 @@ def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
         {
             "kernel_id": "journal-paper", "period": "today", "from": "2023-06-01 00:00:00",
             "to": "2023-06-01 00:00:00", "fills": 0, "realized_pnl": 0.0, "fees": 0.0,
-            "net_pnl": 0.0, "unrealized_pnl": None, "note": "",
+            "funding": 0.0, "net_pnl": 0.0, "unrealized_pnl": None, "note": "",
         }
     ]  # fmt: skip
 

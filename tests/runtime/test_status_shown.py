@@ -67,6 +67,7 @@ def test_a_small_loss_or_fee_is_not_shown_as_nothing(tmp_path: Path) -> None:
     """An account in a coin (or a small one): a loss of 0.0042 read -0.00, fees of 0.0011 read
     0.00 and an equity of 0.0523 read 0.05, which reads as no trading at all."""
     account = {"equity": 0.0523, "realized_pnl": -0.0042, "k_fees_paid": 0.0011, "unrealized_pnl": -0.0}
+    account["k_funding_net"] = 0.0
     state = _state(tmp_path, account=account)
     status = runner.invoke(app, ["status", "--state-dir", str(state)])
     assert status.exit_code == 0, status.output
@@ -74,7 +75,7 @@ def test_a_small_loss_or_fee_is_not_shown_as_nothing(tmp_path: Path) -> None:
     assert (equity, realized, unrealized, fees) == ("0.05", "-0.0042", "0.00", "0.0011")
     pnl = runner.invoke(app, ["pnl", "--state-dir", str(state)])
     assert pnl.exit_code == 0, pnl.output
-    assert _row(pnl.stdout, "k")[4:8] == ["-0.0042", "0.0011", "-0.01", "0.00"]
+    assert _row(pnl.stdout, "k")[4:9] == ["-0.0042", "0.0011", "0.00", "-0.01", "0.00"]
 
 
 def test_pnl_shows_amounts_the_account_does_not_hold_as_unknown_not_zero(tmp_path: Path) -> None:
@@ -84,10 +85,10 @@ def test_pnl_shows_amounts_the_account_does_not_hold_as_unknown_not_zero(tmp_pat
     result = runner.invoke(app, ["pnl", "--state-dir", str(state), "--json"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
-    assert [row[k] for k in ("realized_pnl", "fees", "net_pnl", "unrealized_pnl")] == [None] * 4
+    assert [row[k] for k in ("realized_pnl", "fees", "funding", "net_pnl", "unrealized_pnl")] == [None] * 5
     table = runner.invoke(app, ["pnl", "--state-dir", str(state)])
     assert table.exit_code == 0, table.output
-    assert _row(table.stdout, "k")[4:8] == ["", "", "", ""]
+    assert _row(table.stdout, "k")[4:9] == ["", "", "", "", ""]
 
 
 def test_control_characters_of_a_kernel_id_are_shown_not_sent_to_the_terminal(tmp_path: Path) -> None:

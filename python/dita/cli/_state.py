@@ -97,6 +97,7 @@ class _Account(_Shape):
     realized_pnl: float | None = None
     unrealized_pnl: float | None = None
     k_fees_paid: float | None = None
+    k_funding_net: float | None = None
 
 
 class _Control(_Shape):

@@ -169,6 +169,13 @@ def set_(
     kernel: Annotated[
         str | None, typer.Option("--kernel", help="one kernel id (default: every kernel)")
     ] = None,
+    new_kernel: Annotated[
+        bool,
+        typer.Option(
+            "--new-kernel",
+            help="write the entry of a --kernel id no kernel is projected under yet (one to start)",
+        ),
+    ] = False,
     wait: Annotated[
         float, typer.Option("--wait", help="seconds to wait until the kernels' projections show the change")
     ] = 0.0,
@@ -176,7 +183,10 @@ def set_(
     cluster: ClusterOption = None,
     cluster_name: ClusterNameOption = None,
 ) -> None:
-    """Change the control entry of one kernel or of every kernel."""
+    """Change the control entry of one kernel or of every kernel.
+
+    A --kernel id that no kernel of the cluster is projected under (a typo) is refused, exit 1,
+    nothing written, unless --new-kernel says the entry is for a kernel still to start."""
     from dita._kernel import ControlMode, Verbosity
     from dita.control import GLOBAL, enum_names
     from dita.control.hazelcast import normalize_change, write_entry
@@ -210,6 +220,8 @@ def set_(
     say = _warn_once()
     written = False
     try:
+        if kernel is not None and not new_kernel:
+            _require_known(client, kernel, say)
         try:
             write_entry(client, kernel, change, updated_by=by)
         except ValueError as exc:  # an entry's stamp no write can follow: nothing was written
@@ -249,6 +261,33 @@ def _lost(cluster: str | None, cluster_name: str | None, exc: Exception, known: 
     fail(
         f"lost Hazelcast cluster {name!r} at {', '.join(members)} ({type(exc).__name__}: {exc}): {known}",
         code=3,
+    )
+
+
+_KNOWN_LISTED = 20
+"""How many known kernel ids `set` names when it refuses an unknown one (`show` lists them all)."""
+
+
+def _require_known(client: Any, kernel: str, say: Callable[[str], None]) -> None:
+    """Exit 1, before anything is written, when no kernel was ever projected under ``kernel``
+    in this cluster (no account, no control state): a mistyped id is no kernel halted. A
+    stopped or crashed kernel's entries stay, so its id is known and its entry is written."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, read_map
+
+    known = set(read_map(client, ACCOUNTS_MAP, say)) | set(read_map(client, CONTROL_MAP, say))
+    if kernel in known:
+        return
+    listed = sorted(known)
+    names = ", ".join(listed[:_KNOWN_LISTED]) + (
+        f" and {len(listed) - _KNOWN_LISTED} more" if len(listed) > _KNOWN_LISTED else ""
+    )
+    fail(
+        shown(
+            f"no kernel {kernel!r} is known in this cluster (no account or control state is projected "
+            f"under that id), so nothing was written: the kernels known are {names or '(none)'}; "
+            "pass --new-kernel to write the entry for a kernel still to start under that id"
+        ),
+        code=1,
     )
 
 

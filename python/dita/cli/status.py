@@ -297,6 +297,8 @@ def pnl(
             count: int | None
             realized: float | None
             fees: float | None
+            # K's funding: what the kernel was paid (or paid) in funding, net.
+            funding = _amount(acct.get("k_funding_net"))
             if start is None and at_ts is None:
                 # None where the account does not hold it (as `status` shows it): unknown, not 0.
                 realized = _amount(acct.get("realized_pnl"))
@@ -320,6 +322,18 @@ def pnl(
                     note = (
                         f"includes fills after {_iso(now)} on that day (older fills are kept as day totals)"
                     )
+                if funding:
+                    # The file holds the funding's total, not when it was paid: a period's is unknown.
+                    note = "; ".join(
+                        n
+                        for n in (
+                            note,
+                            f"funding ({_money(funding)} in all) is not dated in the state file, so "
+                            "funding and net are left empty: pass --journal DSN",
+                        )
+                        if n
+                    )
+                    funding = None
             row = {
                 "kernel_id": s["kernel_id"],
                 "period": period,
@@ -328,7 +342,8 @@ def pnl(
                 "fills": count,
                 "realized_pnl": realized,
                 "fees": fees,
-                "net_pnl": None if realized is None or fees is None else realized - fees,
+                "funding": funding,
+                "net_pnl": _net(realized, fees, funding),
                 "unrealized_pnl": _amount(acct.get("unrealized_pnl")),
                 # Every row has one (a script reads it as in `status`): empty but for day totals.
                 "note": note,
@@ -342,7 +357,7 @@ def pnl(
         console.print("no kernels found")
         return
     table = Table(title=f"PnL ({period})", title_justify="left")
-    for col in ("kernel", "from", "to", "fills", "realized", "fees", "net", "unrealized now"):
+    for col in ("kernel", "from", "to", "fills", "realized", "fees", "funding", "net", "unrealized now"):
         table.add_column(col, justify="left" if col in ("kernel", "from", "to") else "right")
     for r in rows:
         _add_row(
@@ -353,6 +368,7 @@ def pnl(
             "" if r["fills"] is None else str(r["fills"]),
             _money(r["realized_pnl"]),
             _money(r["fees"]),
+            _money(r["funding"]),
             _money(r["net_pnl"]),
             _money(r["unrealized_pnl"]),
         )
@@ -360,6 +376,13 @@ def pnl(
     for r in rows:
         if r.get("note"):
             console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
+
+
+def _net(realized: float | None, fees: float | None, funding: float | None) -> float | None:
+    """Net PnL as the kernel's K counts it, realized - fees + funding; None when one is unknown."""
+    if realized is None or fees is None or funding is None:
+        return None
+    return realized - fees + funding
 
 
 def _day_start(day: str) -> float:
@@ -390,10 +413,21 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     if kernel is not None:
         where = "WHERE kernel_id = {kernel:String}"
         params["kernel"] = named["kernel"] = kernel
+    # Funding is in the account events (accepted ones: a refused payment was not booked), and
+    # counts in net PnL as in the kernel's K. A kernel with funding and no fills gets a row too.
+    funded = "kind = 'FUNDING_FEE' AND accepted"
+    if kernel is not None:
+        funded += " AND kernel_id = {kernel:String}"
+    db = target.database
     sql = (
+        "SELECT kernel_id, sum(fills) AS fills, sum(realized) AS realized, sum(fees) AS fees, "
+        "sum(funding) AS funding FROM ("
         f"SELECT kernel_id, countIf({cond}) AS fills, sumIf(realized_pnl, {cond}) AS realized, "
-        f"sumIf(fee, {cond}) AS fees FROM {target.database}.fills FINAL {where} "
-        "GROUP BY kernel_id ORDER BY kernel_id"
+        f"sumIf(fee, {cond}) AS fees, toFloat64(0) AS funding FROM {db}.fills FINAL {where} "
+        "GROUP BY kernel_id UNION ALL "
+        "SELECT kernel_id, toUInt64(0) AS fills, toFloat64(0) AS realized, toFloat64(0) AS fees, "
+        f"sumIf(amount, {cond}) AS funding FROM {db}.account_events FINAL WHERE {funded} "
+        "GROUP BY kernel_id) GROUP BY kernel_id ORDER BY kernel_id"
     )
     records = _journal_records(target, sql, params)
     if kernel is not None and not records:
@@ -403,7 +437,7 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
         )
         if not _journal_records(target, f"SELECT count() AS n FROM ({known})", named)[0]["n"]:
             fail(f"no kernel {kernel!r} found in the journal {target.display}", code=1)
-        records = [{"kernel_id": kernel, "fills": 0, "realized": 0.0, "fees": 0.0}]
+        records = [{"kernel_id": kernel, "fills": 0, "realized": 0.0, "fees": 0.0, "funding": 0.0}]
     return [
         {
             "kernel_id": r["kernel_id"],
@@ -413,7 +447,8 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
             "fills": int(r["fills"]),
             "realized_pnl": float(r["realized"]),
             "fees": float(r["fees"]),
-            "net_pnl": float(r["realized"]) - float(r["fees"]),
+            "funding": float(r["funding"]),
+            "net_pnl": float(r["realized"]) - float(r["fees"]) + float(r["funding"]),
             # The journal has fills, not marks: an open position's value is unknown here.
             "unrealized_pnl": None,
             "note": "",

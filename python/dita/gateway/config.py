@@ -220,17 +220,22 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
 
 
 def _config_text(path: Path) -> str:
-    """The text of the config file ``path``. A ValueError, naming its size and the cap, for a
-    file over ``CONFIG_FILE_BYTES``, and naming what it is for a FIFO or a device: read whole,
-    a link to /dev/zero took every byte of memory, and a FIFO's open waited for a writer for
-    ever. The OSError of a file that cannot be opened or read passes."""
-    from dita._files import NotRegularFile, TooLarge, regular_file_bytes
+    """The text of the config file ``path``, a regular file or a FIFO or pipe read once to its
+    end (``--config <(...)``). A ValueError, naming its size and the cap, for one over
+    ``CONFIG_FILE_BYTES``, naming what it is for a device or a directory (read whole, a link to
+    /dev/zero took every byte of memory), and for a FIFO whose writer does not finish within
+    ``PIPE_WAIT_S`` (none may ever come). The OSError of a file that cannot be opened or read
+    passes."""
+    from dita._files import NotRegularFile, PipeNotFinished, TooLarge, regular_file_bytes
 
     try:
-        data = regular_file_bytes(path, CONFIG_FILE_BYTES)
+        # A FIFO or pipe (`--config <(...)`) is read once, to its writer's end.
+        data = regular_file_bytes(path, CONFIG_FILE_BYTES, pipes=True)
     except TooLarge as exc:
         held = f"{exc.size:,} bytes, over" if exc.size is not None else "grew as it was read past"
         raise ValueError(f"{held} the {CONFIG_FILE_BYTES:,} bytes a config file may hold") from None
+    except PipeNotFinished as exc:
+        raise ValueError(f"a FIFO whose writer did not finish within {exc.wait:g}s") from None
     except NotRegularFile as exc:
         raise ValueError(f"{exc.kind}, not a regular file") from None
     return data.decode("utf-8")  # as tomllib.load decodes it: a UnicodeDecodeError is a ValueError
