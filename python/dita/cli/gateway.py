@@ -265,10 +265,28 @@ def _run(app: Any, kernel: Any, settings: GatewaySettings, sock: socket.socket) 
     except KeyboardInterrupt:  # the re-raised Ctrl-C, after the shutdown above
         pass
     finally:
-        kernel.close()  # also when the start failed; closing twice is harmless
+        _close_after_stop(server, kernel)
         sock.close()
     if not server.started:
         raise typer.Exit(1)  # the address was bound: a failure of its own, which uvicorn has logged
+
+
+def _close_after_stop(server: Any, kernel: Any) -> None:
+    """Close the kernel once the server stopped (also when its start failed; closing twice is
+    harmless), unless the stop gave up on a call holding the kernel's lane: that close is queued
+    on the lane behind the call, and a close here waited 10 s for the call, then raised the
+    kernel's busy error as a traceback. The process ends once the call returns and the lane
+    closed the kernel (its thread is waited for at exit)."""
+    if server.kernel_closed is False:
+        print(
+            "dita serve: a venue call holds the kernel; the process ends once it returns and the"
+            " kernel is closed after it (if it never returns, kill the process and reconcile on"
+            " restart: the log recovers what it holds)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    kernel.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -141,6 +141,9 @@ class GatewayServer(uvicorn.Server):
         self.kernel = kernel
         self.grace = grace
         self.aborted = 0
+        # Whether the stop closed the kernel: None before it tried, False when a call held the
+        # kernel's lane past the grace (the kernel then closes on the lane once that call returns).
+        self.kernel_closed: bool | None = None
 
     @classmethod
     def for_settings(cls, app: Any, kernel: Any, settings: Any) -> GatewayServer:
@@ -191,7 +194,7 @@ class GatewayServer(uvicorn.Server):
         # uvicorn then re-raises the signal it caught, which ends the process before any
         # `finally` runs: close the kernel (journal rows, projection, log) here, on its lane
         # after the call under way there (a venue's submit), waited for at most the grace.
-        await self.app.state.close_kernel(self.grace)
+        self.kernel_closed = await self.app.state.close_kernel(self.grace)
 
     def _give_up(self) -> None:
         self.force_exit = True  # what a second Ctrl-C does: stop waiting for connections
