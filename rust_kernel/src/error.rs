@@ -316,7 +316,14 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// for a fill that would not come. And a fill of another slot or trade under a fill id and
 /// asset that waits (a venue's self-trade) waits beside it, and a settlement of several
 /// settles the one whose predicted fee is nearest its fee: the second replaced the first, one
-/// side's settlement was charged to the other and the other refused.
+/// side's settlement was charged to the other and the other refused. And the notional caps
+/// value a MARKET entry, or a SELL LIMIT one, at the asset's latest mark price when that is
+/// above its reference (and limit) (`kernel::cap_price`), and what still works of it commits
+/// at the mark it was judged at (the marks, every asset's whether or not a slot holds it, and
+/// the entries', are a checkpoint's last part); a refusal names `cap_price` and
+/// `cap_price_source`. Before, at the reference alone: a stale or understated one (1 with the
+/// asset marked at 119.5) let through an entry the cap should stop (5 passed a cap of 500 and
+/// filled at 120, 600 held).
 pub const RULES: u16 = 33;
 
 thread_local! {

@@ -1317,7 +1317,7 @@ impl EndedOrders {
 
     /// What the entries in doubt (of `asset`, or all) may still fill, each at the price it
     /// went out at: the venue may work them, so rules 17 on the notional caps count it.
-    fn doubt_notional(&self, asset: Option<&str>) -> f64 {
+    fn doubt_notional(&self, asset: Option<&str>, entry_marks: &[f64]) -> f64 {
         // Rules 18 on, an entry fill the venue reported and the kernel has not booked yet
         // counts too, at the entry's working price: a second entry passed the caps beside it.
         let owed_too = rules() >= 18 && self.owed_entries > 0;
@@ -1336,7 +1336,12 @@ impl EndedOrders {
                 } else {
                     0.0
                 };
-                qty * working_price(&kept.order)
+                if qty > 0.0 {
+                    let sid = kept.order.slot_id;
+                    qty * working_price(&kept.order, entry_mark(entry_marks, sid))
+                } else {
+                    0.0
+                }
             })
             .sum()
     }
@@ -1413,6 +1418,17 @@ pub struct Kernel {
     pub control: Control,
     pub risk: RiskLimits,
     market_limits: IdMap<Id, MarketLimits>,
+    /// Each asset's latest mark price (`mark_price`), whether or not a slot holds it: rules 33
+    /// on, what the notional caps value a MARKET entry (or a SELL LIMIT one) at when it is above
+    /// the entry's own price. Not part of the serde state: a checkpoint carries it last, so older
+    /// ones still load (with none).
+    #[serde(skip)]
+    marks: IdMap<Id, f64>,
+    /// Per slot, rules 33 on, the mark its entry was judged at ([`cap_price`]; 0: none), so
+    /// what still works of it commits at the price it was judged at. A checkpoint carries it
+    /// with the marks.
+    #[serde(skip)]
+    entry_marks: Vec<f64>,
     asset_notional: IdMap<Id, f64>,
     total_notional: f64,
     rate: RateWindow,
@@ -1661,32 +1677,59 @@ fn held_notional(slot: &TradeSlot) -> f64 {
 }
 
 /// The price what is still working of entry `order` commits at towards the notional caps
-/// (rules 9 on): a LIMIT order's price as it went out, as when it was sent; a MARKET order's
-/// reference (a LIMIT order at price 0, which an older log may hold, at its reference too).
-/// Before, a LIMIT order's working part counted at its price until its first fill, and at
-/// its reference after one or after a reload of the slots.
-fn working_price(order: &VenueOrder) -> f64 {
-    match order.order_type {
-        OrderType::Limit if order.price > 0.0 => cap_price(
-            order.order_type,
-            order.side,
-            order.price,
-            order.reference_price,
-        ),
-        _ => order.reference_price,
+/// (rules 9 on), `mark` the mark it was judged at (0: none, or before rules 33): a LIMIT
+/// order's price as it went out, as when it was sent; a MARKET order's reference (a LIMIT
+/// order at price 0, which an older log may hold, at its reference too), rules 33 on that mark
+/// when it is higher, as [`cap_price`]: what it was judged at. Before rules 9, a LIMIT order's working part counted at
+/// its price until its first fill, and at its reference after one or after a reload of the
+/// slots.
+fn working_price(order: &VenueOrder, mark: f64) -> f64 {
+    let (order_type, price) = match order.order_type {
+        OrderType::Limit if order.price > 0.0 => (order.order_type, order.price),
+        _ => (OrderType::Market, order.reference_price),
+    };
+    cap_price(order_type, order.side, price, order.reference_price, mark)
+}
+
+/// How a checkpoint stores the marks: each asset's latest ([`Kernel::marks`]) and those the
+/// slots' entries were judged at ([`Kernel::entry_marks`]).
+pub type MarksRepr = (Vec<(Id, f64)>, Vec<(usize, f64)>);
+
+/// `asset`'s latest mark in `marks` as the notional caps take it: rules 33 on, 0 when none
+/// was given (and always before).
+fn mark_of(marks: &IdMap<Id, f64>, asset: &str) -> f64 {
+    if rules() >= 33 {
+        marks.get(asset).copied().unwrap_or(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// The mark slot `sid`'s entry was judged at, in `entry_marks` ([`Kernel::entry_marks`]): 0
+/// before rules 33.
+fn entry_mark(entry_marks: &[f64], sid: usize) -> f64 {
+    if rules() >= 33 {
+        entry_marks.get(sid).copied().unwrap_or(0.0)
+    } else {
+        0.0
     }
 }
 
 /// The price an order of `order_type` and `side` going out at `price` counts at towards the
-/// notional caps, `reference` the market's: its own, but rules 26 on, for a SELL LIMIT, the
-/// higher of it and the reference. A sell fills at its limit or above, so one priced under the
-/// market fills near the market (a short at a limit of 1 with the market at 100 passed a cap
-/// at 1 and filled at 100). What an entry is judged at and what its working part commits.
-fn cap_price(order_type: OrderType, side: OrderSide, price: f64, reference: f64) -> f64 {
-    if order_type == OrderType::Limit && side == OrderSide::Sell && rules() >= 26 {
-        price.max(reference)
-    } else {
-        price
+/// notional caps, `reference` the market's and `mark` the asset's latest mark (0: none, or
+/// before rules 33): its own, but rules 26 on, for a SELL LIMIT, the higher of it and the
+/// reference. A sell fills at its limit or above, so one priced under the market fills near
+/// the market (a short at a limit of 1 with the market at 100 passed a cap at 1 and filled at
+/// 100). Rules 33 on, a MARKET order or a SELL LIMIT counts at the mark when that is higher: a
+/// reference stale or understated (1 with the market at 120) let through an entry the cap
+/// should stop. What an entry is judged at and what its working part commits.
+fn cap_price(order_type: OrderType, side: OrderSide, price: f64, reference: f64, mark: f64) -> f64 {
+    match order_type {
+        OrderType::Limit if side == OrderSide::Sell && rules() >= 26 => {
+            price.max(reference).max(mark)
+        }
+        OrderType::Limit => price,
+        OrderType::Market => price.max(mark),
     }
 }
 
@@ -2029,6 +2072,8 @@ impl Kernel {
             control: Control::default(),
             risk: RiskLimits::default(),
             market_limits: IdMap::default(),
+            marks: IdMap::default(),
+            entry_marks: vec![0.0; max_slots],
             asset_notional: IdMap::default(),
             total_notional: 0.0,
             rate: RateWindow::default(),
@@ -2310,6 +2355,8 @@ impl Kernel {
             control: _,
             risk: _,
             market_limits: _,
+            marks: _,
+            entry_marks: _,
             asset_notional: _,
             total_notional: _,
             rate: _,
@@ -2828,6 +2875,38 @@ impl Kernel {
         )
     }
 
+    /// A notional cap's refusal ([`Kernel::risk_refusal`]); rules 33 on it names the price the
+    /// entry was valued at, `cap.0`, and where that came from: the asset's mark `cap.2` when it
+    /// was above the order's own price `cap.1`, else the order's limit or reference.
+    #[cold]
+    #[allow(clippy::too_many_arguments)]
+    fn notional_refusal(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        rule: &'static str,
+        limit: f64,
+        value: f64,
+        cap: (f64, f64, f64),
+        seq: u64,
+    ) -> KernelOutcome {
+        let mut out = self.risk_refusal(intent, sid, rule, limit, value, seq);
+        if rules() >= 33 {
+            let (valued_at, price, mark) = cap;
+            let source = if mark > 0.0 && valued_at == mark && mark > price {
+                "mark_price"
+            } else if intent.order_type == OrderType::Limit && valued_at == price {
+                "limit_price"
+            } else {
+                "reference_price"
+            };
+            out.details.push(("cap_price", Detail::F64(valued_at)));
+            out.details
+                .push(("cap_price_source", Detail::Static(source)));
+        }
+        out
+    }
+
     fn check_rate(&mut self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
         if let Some(max_rate) = self.risk.max_order_rate {
             let n = self.rate.count(intent.timestamp) as f64;
@@ -3341,7 +3420,15 @@ impl Kernel {
         let qty = round_down_to_step(intent.target_size, m.lot_step);
         let side = intent.side.entry_order_side();
         let price = Self::order_price(intent, &m, side);
-        let notional = qty * cap_price(intent.order_type, side, price, intent.reference_price);
+        // A BUY LIMIT fills at its price or under: the mark is not needed (one lookup saved).
+        let mark = if intent.order_type == OrderType::Limit && side == OrderSide::Buy {
+            0.0
+        } else {
+            mark_of(&self.marks, &intent.asset)
+        };
+        let valued_at = cap_price(intent.order_type, side, price, intent.reference_price, mark);
+        let notional = qty * valued_at;
+        let cap = (valued_at, price, mark);
         if let Some(max) = self.risk.max_notional_per_asset {
             let have = self
                 .asset_notional
@@ -3350,12 +3437,13 @@ impl Kernel {
                 .unwrap_or(0.0)
                 + self.committed_in_doubt(Some(&intent.asset));
             if have + notional > max + 1e-9 {
-                return Err(self.risk_refusal(
+                return Err(self.notional_refusal(
                     intent,
                     sid,
                     "max_notional_per_asset",
                     max,
                     have + notional,
+                    cap,
                     seq,
                 ));
             }
@@ -3363,12 +3451,13 @@ impl Kernel {
         if let Some(max) = self.risk.max_notional_total {
             let have = self.total_notional + self.committed_in_doubt(None);
             if have + notional > max + 1e-9 {
-                return Err(self.risk_refusal(
+                return Err(self.notional_refusal(
                     intent,
                     sid,
                     "max_notional_total",
                     max,
                     have + notional,
+                    cap,
                     seq,
                 ));
             }
@@ -3452,6 +3541,7 @@ impl Kernel {
         if qty != intent.target_size {
             out.details.push(("rounded_size", Detail::F64(qty)));
         }
+        self.entry_marks[sid] = mark;
         self.set_committed(sid, notional);
         out.submit = Some(order);
         Ok(())
@@ -4881,7 +4971,13 @@ impl Kernel {
     ) {
         let slot = &self.slots[sid];
         let committed = if order.is_entry && rules >= 9 {
-            held_notional(slot) + working * working_price(order)
+            // Only what still works needs the mark (none after a whole fill, the usual case).
+            let at = if working > 0.0 {
+                working_price(order, entry_mark(&self.entry_marks, sid))
+            } else {
+                0.0
+            };
+            held_notional(slot) + working * at
         } else if order.is_entry {
             // Rules 8 and older: the position at the entry's reference, until a reload of the
             // slots counted it at its entry price.
@@ -5866,7 +5962,7 @@ impl Kernel {
     /// counts what it holds in doubt from its first input under these rules.
     fn committed_in_doubt(&self, asset: Option<&str>) -> f64 {
         if rules() >= 17 {
-            self.ended.doubt_notional(asset)
+            self.ended.doubt_notional(asset, &self.entry_marks)
         } else {
             0.0
         }
@@ -6438,6 +6534,14 @@ impl Kernel {
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
         self.account.note_input_time(ts);
+        // Kept under every rules version (judged by only from 33), so a log replayed across
+        // an upgrade knows the marks it gave.
+        match self.marks.get_mut(asset) {
+            Some(m) => *m = price,
+            None => {
+                self.marks.insert(id(asset), price);
+            }
+        }
         let Some(set) = self.open_by_asset.get(asset) else {
             return Ok(0);
         };
@@ -6820,6 +6924,7 @@ impl Kernel {
             .map(|s| (s.size, s.initial_size))
             .collect();
         self.retain_covered(&slots);
+        self.retain_entry_marks(&slots);
         self.slots = slots;
         self.free.clear();
         self.open_by_asset.clear();
@@ -6866,7 +6971,7 @@ impl Kernel {
                 .map(|o| {
                     o.remaining()
                         * if rules() >= 9 {
-                            working_price(o)
+                            working_price(o, entry_mark(&self.entry_marks, i))
                         } else {
                             o.reference_price
                         }
@@ -6882,6 +6987,24 @@ impl Kernel {
         // The account shows the open positions, their notional and unrealized PnL.
         self.dirty.account = true;
         Ok(())
+    }
+
+    /// Before `slots` are loaded: the mark a working entry the loaded slot holds unchanged (same
+    /// client id) was judged at is kept; any other loaded entry is judged at its asset's latest
+    /// mark, as if sent now (rules 33 on; nothing before).
+    fn retain_entry_marks(&mut self, slots: &[TradeSlot]) {
+        for (i, (old, new)) in self.slots.iter().zip(slots).enumerate() {
+            let same = match (&old.active_entry_order, &new.active_entry_order) {
+                (Some(a), Some(b)) => a.client_order_id == b.client_order_id,
+                _ => false,
+            };
+            if !same {
+                self.entry_marks[i] = match &new.active_entry_order {
+                    Some(o) => mark_of(&self.marks, &o.asset),
+                    None => 0.0,
+                };
+            }
+        }
     }
 
     /// Before `slots` are loaded: what the venue's reports covered is followed on for a
@@ -7118,6 +7241,50 @@ impl Kernel {
     /// a checkpoint's last part holds them.
     pub fn funding_times(&self) -> &FundingTimes {
         &self.funding_times
+    }
+
+    /// Each asset's latest mark price, by asset (sorted, so a checkpoint's bytes compare), as
+    /// a checkpoint's last part holds them.
+    pub fn marks(&self) -> Vec<(Id, f64)> {
+        let mut marks: Vec<(Id, f64)> = self.marks.iter().map(|(a, p)| (a.clone(), *p)).collect();
+        marks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        marks
+    }
+
+    /// The marks the slots' entries were judged at (rules 33 on), by slot, those not 0, as a
+    /// checkpoint's last part holds them after [`Kernel::marks`].
+    pub fn entry_marks(&self) -> Vec<(usize, f64)> {
+        let marks = self.entry_marks.iter().copied().enumerate();
+        marks.filter(|(_, m)| *m != 0.0).collect()
+    }
+
+    /// The mark slot `slot_id`'s entry was judged at towards the notional caps (rules 33 on; 0
+    /// when none: its reference, or limit, alone).
+    pub fn entry_cap_mark(&self, slot_id: usize) -> f64 {
+        entry_mark(&self.entry_marks, slot_id)
+    }
+
+    /// Restores [`Kernel::marks`] and [`Kernel::entry_marks`] from a checkpoint (None from an
+    /// older one: none is known, as no build before rules 33 kept them). Nothing changes on an
+    /// error.
+    pub(crate) fn restore_marks(&mut self, t: Option<MarksRepr>) -> Result<(), String> {
+        let (marks, judged) = t.unwrap_or_default();
+        let price = |p: f64| p.is_finite() && p > 0.0;
+        if let Some((asset, p)) = marks.iter().find(|(_, p)| !price(*p)) {
+            return Err(format!("the mark price of {asset}, {p}, is no price"));
+        }
+        if let Some((sid, p)) = judged
+            .iter()
+            .find(|(i, p)| *i >= self.slots.len() || !price(*p))
+        {
+            return Err(format!("slot {sid}'s entry judged at a mark of {p}"));
+        }
+        self.marks = marks.into_iter().collect();
+        self.entry_marks = vec![0.0; self.slots.len()];
+        for (sid, p) in judged {
+            self.entry_marks[sid] = p;
+        }
+        Ok(())
     }
 
     /// Restores [`Kernel::funding_times`] from a checkpoint (None from an older one: none is

@@ -270,13 +270,17 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     // what still works of its entry, at the price it went out at; the caps count their sum
     // and what the entries in doubt may still fill (rules 17), and the entry fills owed (18).
     // Rules 26 on, a SELL LIMIT at the higher of its price and its reference: it fills at its
-    // limit or above.
-    let price = |o: &VenueOrder| match o.order_type {
-        OrderType::Limit if o.price > 0.0 && o.side == OrderSide::Sell => {
-            o.price.max(o.reference_price)
+    // limit or above. Rules 33 on, a SELL LIMIT or a MARKET one at the mark its entry was
+    // judged at when that is higher.
+    let price = |o: &VenueOrder| {
+        let mark = k.entry_cap_mark(o.slot_id);
+        match o.order_type {
+            OrderType::Limit if o.price > 0.0 && o.side == OrderSide::Sell => {
+                o.price.max(o.reference_price).max(mark)
+            }
+            OrderType::Limit if o.price > 0.0 => o.price,
+            _ => o.reference_price.max(mark),
         }
-        OrderType::Limit if o.price > 0.0 => o.price,
-        _ => o.reference_price,
     };
     let at = |o: &VenueOrder| o.remaining() * price(o);
     let in_doubt = k.orders_in_doubt();

@@ -469,10 +469,14 @@ class PaperVenue:
                 return f"venue filter: {reason}"
             price = order.price
         else:
+            # At the market, as the exchange judges it: the touch it would take (a bar's close);
+            # the order's reference only before any quote. A stale reference above the market
+            # passed a floor the fill was under, and one below it refused an order taken there.
             quote = self._quotes.get(order.asset)
-            price = order.reference_price or (
-                (quote.ask if order.side == OrderSide.BUY else quote.bid) if quote else 0.0
-            )
+            if quote is not None:
+                price = quote.ask if order.side == OrderSide.BUY else quote.bid
+            else:
+                price = order.reference_price
         if order.reduce_only:
             # Exchanges waive minimum notional for reduce-only orders so positions can be closed.
             price = 0.0

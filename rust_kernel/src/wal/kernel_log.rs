@@ -110,7 +110,9 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
 /// FILL_SETTLEDs held for their fills (`Kernel::early_settlements`, rules 32; one written
 /// before ends with the input time, and holds none), then the times of the FUNDING_FEEs the
 /// money event memory holds and forgot (`Kernel::funding_times`, rules 33; one written before
-/// ends with the settlements held, and knows none).
+/// ends with the settlements held, and knows none), then each asset's latest mark price and
+/// the marks the slots' entries were judged at (`Kernel::marks`, `Kernel::entry_marks`, rules
+/// 33; one written before ends with the funding times, and knows none).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
     for part in tail_parts(kernel) {
@@ -131,7 +133,7 @@ pub(crate) struct TailPart {
 /// The parts a checkpoint holds after the kernel's serde state, in the order they are written
 /// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
 /// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
-pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 15] {
+pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 16] {
     fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
         let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
         TailPart {
@@ -200,6 +202,11 @@ pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 15] {
             "the times of the funding payments remembered and forgotten",
             kernel.funding_times(),
         ),
+        part(
+            33,
+            "the mark prices by asset, and those the slots' entries were judged at",
+            &(kernel.marks(), kernel.entry_marks()),
+        ),
     ]
 }
 
@@ -263,6 +270,8 @@ pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
         .map_err(bad)?;
     let funding_times = optional_part(&mut rest).map_err(bad)?;
     kernel.restore_funding_times(funding_times).map_err(bad)?;
+    let marks: Option<crate::kernel::MarksRepr> = optional_part(&mut rest).map_err(bad)?;
+    kernel.restore_marks(marks).map_err(bad)?;
     kernel.recount_sides();
     Ok(kernel)
 }
