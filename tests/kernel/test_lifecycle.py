@@ -150,9 +150,11 @@ def test_duplicate_events_and_fills_change_nothing(resting) -> None:  # type: ig
     assert before["slots"] == after["slots"] and before["account"] == after["account"]
 
 
-def test_a_fill_id_seen_again_while_its_fee_waits_counts_once(resting) -> None:  # type: ignore[no-untyped-def]
+def test_one_fill_id_on_two_slots_waits_for_two_settlements(resting) -> None:  # type: ignore[no-untyped-def]
     """Two orders (on two slots, so neither slot's fill memory refuses it) whose venue fills
-    both carry trade id T1: one predicted fee waits under T1, and settling it leaves none."""
+    both carry trade id T1, as a venue's self-trade does: rules 33 on, both predicted fees wait
+    and each settlement settles the one nearest its fee. Before, the second replaced the first,
+    whose fee then stood in K unsettled and unnamed."""
     kernel, _ = resting
     for slot, size in ((0, 1.0), (1, 3.0)):
         coid = kernel.process_intent(
@@ -162,10 +164,11 @@ def test_a_fill_id_seen_again_while_its_fee_waits_counts_once(resting) -> None: 
             f"f{slot}", f"t{slot}", slot, "FILL", price=100.0, size=size, venue_client_id=coid, fill_id="T1"
         )
         assert kernel.on_venue_event(fill).accepted
-    newest = 300.0 * 0.0005
-    assert kernel.account()["k_unsettled_fees"] == pytest.approx(newest)
-    settled = kernel.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id="T1", fee=newest))
-    assert settled.accepted
+    small, large = 100.0 * 0.0005, 300.0 * 0.0005
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(small + large)
+    assert kernel.on_account_event(AccountEvent("s1", "FILL_SETTLED", fill_id="T1", fee=large)).accepted
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(small)
+    assert kernel.on_account_event(AccountEvent("s2", "FILL_SETTLED", fill_id="T1", fee=small)).accepted
     assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
 
 
