@@ -884,7 +884,9 @@ def test_a_fill_through_a_tiny_queue(tmp_path: Path) -> None:
     """A kernel that never had a journal gets all its rows through a two-row queue."""
     path = tmp_path / "j"
     work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
-    work.run(40)
+    # 15 pairs (a refused intent among them, about 240 rows) are over a hundred two-row takes,
+    # inputs with more rows than the queue holds included; each take is an insert and a key check.
+    work.run(15)
     journal = _journal(path, queue_rows=2, drain_rows=2)
     try:
         journal.attach(work.main)
@@ -901,8 +903,13 @@ def _overflow_while_clickhouse_is_away(
     first dropped input."""
     if attach:
         journal.attach(work.main)
-    work.run(50)
-    journal.flush(60)
+    # Stored a few pairs at a time (about 100 rows, a third of the outbox): run in one go, the
+    # 50 pairs' 800 rows overflowed it whenever the writer fell behind on a busy host, and a
+    # refill (failing, where the log is made unreadable) then ran before ClickHouse went away.
+    for start in range(0, 50, 5):
+        work.run(5, start=start)
+        journal.flush(60)
+    assert work.main.stats()["journal_dropped"] == 0
     flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
     work.run(200, start=50)
     dropped_from = work.main.stats()["journal_first_dropped_seq"]
