@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import inspect
 import logging
 import operator
+import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -238,14 +238,45 @@ class SlotView:
         )
 
 
-def _stop_at_exit(ref: weakref.ref[ExecutionKernel]) -> None:
+# The kernels not closed, by id (weakly held: a subclass need not be hashable), whose input one
+# exit hook stops. A hook per kernel grew CPython's atexit list for good (an unregistered entry
+# stays a hole that every later unregister scans): each close got slower with every kernel made.
+_unclosed: weakref.WeakValueDictionary[int, ExecutionKernel] = weakref.WeakValueDictionary()
+_unclosed_lock = threading.Lock()
+# The components (journals) whose own exit hook runs after that one, as it was registered after.
+_hooked_before: weakref.WeakSet[Any] = weakref.WeakSet()
+_hook_registered: list[bool] = []
+
+
+def _watch_at_exit(kernel: ExecutionKernel, components: Sequence[Any]) -> None:
+    """Stop ``kernel``'s input at exit if nobody closes it, before the exit hooks of its
+    ``components`` (a journal closes its own at exit: the answers applied at the stop go there):
+    the one hook is registered again, after theirs, only for a component it does not yet precede."""
+    with _unclosed_lock:
+        _unclosed[id(kernel)] = kernel
+        later = [
+            c for c in components if getattr(c, "_exit_hook", None) is not None and c not in _hooked_before
+        ]
+        if _hook_registered and not later:
+            return
+        atexit.unregister(_stop_unclosed_at_exit)
+        atexit.register(_stop_unclosed_at_exit)  # last registered, run first
+        _hook_registered[:] = [True]
+        for component in later:
+            with contextlib.suppress(TypeError):  # not weakly referable: registered again next time
+                _hooked_before.add(component)
+
+
+def _stop_unclosed_at_exit() -> None:
+    for kernel in list(_unclosed.values()):
+        _stop_at_exit(kernel)
+
+
+def _stop_at_exit(kernel: ExecutionKernel) -> None:
     """At interpreter exit, stop the input of a kernel nobody closed, once the venue calls under
     way on other threads (daemon ones) have had their answers applied and logged. A thread left
     inside a Python venue call woke while the interpreter finalized and was made to exit through
     the kernel's Rust frames: the process aborted and the venue's answer was never logged."""
-    kernel = ref()
-    if kernel is None:
-        return
     started = time.monotonic()
     try:
         if kernel.input_refused_reason() is not None:
@@ -315,9 +346,7 @@ class ExecutionKernel(KernelCore):
             # lock, so a corrected retry on the same wal_dir found the log locked.
             self._abandon(attached)
             raise
-        # Registered after the journal's (made before the kernel), so it runs first at exit.
-        self._exit_hook: Any = functools.partial(_stop_at_exit, weakref.ref(self))
-        atexit.register(self._exit_hook)
+        _watch_at_exit(self, attached)
 
     def _abandon(self, attached: list[Any]) -> None:
         """Undo the attaches of a kernel whose construction failed and release its log."""
@@ -363,10 +392,7 @@ class ExecutionKernel(KernelCore):
         closing twice is harmless; closing from inside this kernel's own venue call raises
         RuntimeError and changes nothing."""
         self.stop_input()
-        hook = getattr(self, "_exit_hook", None)
-        if hook is not None:
-            atexit.unregister(hook)
-            self._exit_hook = None
+        _unclosed.pop(id(self), None)
         failed: BaseException | None = None
         try:
             # The log durable first: a journal takes the rows of the inputs the log holds, and

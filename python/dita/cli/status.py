@@ -448,7 +448,7 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
             "realized_pnl": float(r["realized"]),
             "fees": float(r["fees"]),
             "funding": float(r["funding"]),
-            "net_pnl": float(r["realized"]) - float(r["fees"]) + float(r["funding"]),
+            "net_pnl": _net(float(r["realized"]), float(r["fees"]), float(r["funding"])),
             # The journal has fills, not marks: an open position's value is unknown here.
             "unrealized_pnl": None,
             "note": "",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import itertools
 import json
 import logging
@@ -721,6 +722,18 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         """``call``'s result, run on the kernel's lane after the calls queued before it."""
         return await to_lane(call)
 
+    def told_if_raised(what: str, future: Future[Any]) -> None:
+        """Log the error of ``what``, queued on the lane at a stop that gave up on the call ahead
+        of it, once it ran: its future is read by nobody, and the log said it would be done."""
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None:
+            log.error(
+                "stopping: %s, once the call that held the kernel's lane returned, raised %s: %s",
+                what,
+                type(exc).__name__,
+                shortened(str(exc), 300),
+            )
+
     async def at_stop_in_lane(call: Callable[[], Any], deadline: float, before: str) -> Future[Any] | None:
         """``call`` queued on the lane at the stop: its future once it ran, or None when the calls
         before it held the lane past ``deadline`` (monotonic; a warning named the one under way):
@@ -746,6 +759,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 )  # fmt: skip
             await asyncio.sleep(0.01)
         if not began.is_set():
+            future.add_done_callback(functools.partial(told_if_raised, before))
             return None
         while not future.done():
             await asyncio.sleep(0.01)
