@@ -797,16 +797,18 @@ def paper(
     said = [time.monotonic()]
     say_mode(session.kernel.control())
     handles = list(session.runtime.handles.values())
+    not_running = (StrategyStatus.ERROR, StrategyStatus.STOPPED)
 
     def log_failed() -> str | None:
         """Why the kernel's log refuses input (its writer thread met a full disk or an I/O
-        error), or None. A strategy's input refused for it put the strategy in ERROR, which
-        is not the strategy's failure: the run is stopped for the log."""
+        error), or None. A strategy's input refused for it stops the strategy (KernelClosed;
+        one whose own code caught that error may be in ERROR), which is not the strategy's
+        failure: the run is stopped for the log."""
         info = session.kernel.wal_info() if session.wal_dir is not None else None
         return None if info is None else info.get("poisoned")
 
     def should_stop() -> bool:
-        if not problems and any(h.status is StrategyStatus.ERROR for h in handles):
+        if not problems and any(h.status in not_running for h in handles):
             failed_log = log_failed()
             if failed_log is not None:
                 log_stopped(failed_log)
