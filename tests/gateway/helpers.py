@@ -29,6 +29,7 @@ from dita.kernel import ExecutionKernel
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 ARTIFACTS = Path(__file__).parent / "artifacts"
+ENTER_ONE = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 100}
 
 
 @dataclass
@@ -175,3 +176,45 @@ class OneIdVenue:
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         return []
+
+
+class HeldVenue:
+    """Acknowledges and fills each order once ``release`` is set: an exchange that does not
+    answer a submit until then (60 s at most)."""
+
+    def __init__(self) -> None:
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.inside.set()
+        self.release.wait(60)
+        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
+        return [
+            VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
+                       venue_client_id=order.client_order_id),
+            VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
+                       venue_client_id=order.client_order_id, **fill),
+        ]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def enter_in_thread(
+    live: LiveServer, body: dict[str, Any] | None = None
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """POST an ENTER from a thread; its answer (or the error of a connection closed without
+    one) lands in the dict as ``enter``."""
+    answers: dict[str, Any] = {}
+
+    def enter() -> None:
+        with httpx.Client(base_url=live.url, timeout=90) as c:
+            try:
+                answers["enter"] = c.post("/v1/intents", json=body or ENTER_ONE, headers=AUTH)
+            except httpx.HTTPError as exc:
+                answers["enter"] = exc
+
+    sender = threading.Thread(target=enter, daemon=True)
+    sender.start()
+    return sender, answers

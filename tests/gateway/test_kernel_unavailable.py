@@ -17,9 +17,7 @@ import pytest
 from dita import ExecutionKernel, VenueEvent
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
-from gateway.helpers import AUTH, TOKEN, LiveServer, start_server
-
-ENTER_ONE = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 100}
+from gateway.helpers import AUTH, ENTER_ONE, TOKEN, HeldVenue, LiveServer, enter_in_thread, start_server
 
 
 def _get(app: Any, path: str) -> httpx.Response:
@@ -109,50 +107,14 @@ def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
     assert answers["account"].status_code == 200  # taken once the holder let go
 
 
-class _SlowVenue:
-    """Acknowledges and fills each order once ``release`` is set: an exchange slow to answer."""
-
-    def __init__(self) -> None:
-        self.inside = threading.Event()
-        self.release = threading.Event()
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        self.inside.set()
-        self.release.wait(30)
-        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
-        return [
-            VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
-                       venue_client_id=order.client_order_id),
-            VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
-                       venue_client_id=order.client_order_id, **fill),
-        ]  # fmt: skip
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
-
-
-def _enter_in_thread(live: LiveServer) -> tuple[threading.Thread, dict[str, httpx.Response]]:
-    """POST an ENTER to ``live`` from a thread (it waits on the venue); its answer lands in the
-    dict as ``enter``."""
-    answers: dict[str, httpx.Response] = {}
-
-    def enter() -> None:
-        with httpx.Client(base_url=live.url, timeout=30) as c:
-            answers["enter"] = c.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
-
-    sender = threading.Thread(target=enter, daemon=True)
-    sender.start()
-    return sender, answers
-
-
 def test_a_slow_venue_submit_does_not_stall_the_gateway() -> None:
     """The venue's submit ran inside the intent's kernel call, on the event loop: an exchange
     slow to answer an order stalled every request meanwhile, /healthz and the event streams
     included. Now only the commands after it wait (in order); the rest is answered."""
-    venue = _SlowVenue()
+    venue = HeldVenue()
     live: LiveServer = start_server(max_slots=2, venue=lambda: venue)
     try:
-        sender, answers = _enter_in_thread(live)
+        sender, answers = enter_in_thread(live)
         assert venue.inside.wait(10)
         health = live.client.get("/healthz")
         assert sender.is_alive() and "enter" not in answers  # answered while the order is out
@@ -241,10 +203,10 @@ def test_healthz_says_busy_while_one_call_holds_the_kernels_lane(monkeypatch: py
     the lane, /healthz itself hung, which a health check does see.) A call on the lane for
     over the lane's limit (10 s; none in this test) is a 503 `busy`."""
     monkeypatch.setattr("dita.gateway.app._LANE_HELD_S", 0.0)
-    venue = _SlowVenue()
+    venue = HeldVenue()
     live = start_server(max_slots=2, venue=lambda: venue)
     try:
-        sender, answers = _enter_in_thread(live)
+        sender, answers = enter_in_thread(live)
         assert venue.inside.wait(10)
         health = live.client.get("/healthz")
         assert health.status_code == 503, health.text

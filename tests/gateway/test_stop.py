@@ -18,56 +18,21 @@ from dita import ExecutionKernel, VenueEvent
 from dita.cli.gateway import _close_after_stop
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
-from gateway.helpers import AUTH, TOKEN, LiveServer, start_server, wait_until
+from gateway.helpers import (
+    AUTH,
+    ENTER_ONE,
+    TOKEN,
+    HeldVenue,
+    enter_in_thread,
+    start_server,
+    wait_until,
+)
 
-ENTER_ONE = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 100}
 LANE = "dita-gateway-kernel"
 
 
 def _lane_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(LANE) and t.is_alive()]
-
-
-class _HeldVenue:
-    """Acknowledges and fills each order once ``release`` is set: an exchange that does not
-    answer a submit until then (60 s at most)."""
-
-    def __init__(self) -> None:
-        self.inside = threading.Event()
-        self.release = threading.Event()
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        self.inside.set()
-        self.release.wait(60)
-        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
-        return [
-            VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
-                       venue_client_id=order.client_order_id),
-            VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
-                       venue_client_id=order.client_order_id, **fill),
-        ]  # fmt: skip
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
-
-
-def _enter_in_thread(
-    live: LiveServer, body: dict[str, Any] | None = None
-) -> tuple[threading.Thread, dict[str, Any]]:
-    """POST an ENTER from a thread; its answer (or the error of a connection closed without
-    one) lands in the dict as ``enter``."""
-    answers: dict[str, Any] = {}
-
-    def enter() -> None:
-        with httpx.Client(base_url=live.url, timeout=90) as c:
-            try:
-                answers["enter"] = c.post("/v1/intents", json=body or ENTER_ONE, headers=AUTH)
-            except httpx.HTTPError as exc:
-                answers["enter"] = exc
-
-    sender = threading.Thread(target=enter, daemon=True)
-    sender.start()
-    return sender, answers
 
 
 def test_the_stop_shuts_the_kernels_lane_down() -> None:
@@ -88,10 +53,10 @@ def test_a_call_the_lane_holds_at_the_stop_is_waited_for_and_then_the_kernel_clo
     """A venue's submit under way on the lane at the stop, answered within the grace: the stop
     waits for it (the intent answered), then closes the kernel on the lane."""
     before = set(_lane_threads())
-    venue = _HeldVenue()
+    venue = HeldVenue()
     live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=30)
     kernel = live.app.state.kernel
-    sender, answers = _enter_in_thread(live)
+    sender, answers = enter_in_thread(live)
     stopping = threading.Thread(target=live.stop, daemon=True)
     try:
         assert venue.inside.wait(10)
@@ -119,10 +84,10 @@ def test_a_stop_gives_up_on_a_lane_call_that_does_not_return_and_says_what_was_n
     kernel closes on the lane once the call returns, and the lane's thread then ends."""
     caplog.set_level(logging.WARNING, logger="dita.gateway")
     before = set(_lane_threads())
-    venue = _HeldVenue()
+    venue = HeldVenue()
     live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=0.2)
     kernel = live.app.state.kernel
-    sender, _ = _enter_in_thread(live)
+    sender, _ = enter_in_thread(live)
     stopped = threading.Event()
 
     def stop() -> None:
@@ -285,7 +250,7 @@ def test_fills_polled_behind_a_lane_call_the_stop_gives_up_on_are_named_and_not_
         first = live.client.post("/v1/intents", json={**ENTER_ONE, "slot_id": 0}, headers=AUTH)
         assert first.json()["state"] == "ENTRY_WORKING"
         assert venue.asked.wait(10)  # the poll with slot 0's fill waits for the venue
-        sender, _ = _enter_in_thread(live, {**ENTER_ONE, "slot_id": 1})
+        sender, _ = enter_in_thread(live, {**ENTER_ONE, "slot_id": 1})
         assert venue.inside.wait(10)  # slot 1's submit holds the lane
         venue.answer.set()
         assert venue.answered.wait(10)  # the fill, to be taken behind the submit
@@ -371,10 +336,10 @@ def test_a_close_on_the_lane_after_the_stop_gave_up_that_fails_is_told(
     caplog.set_level(logging.WARNING, logger="dita.gateway")
     monkeypatch.setattr("gateway.helpers.ExecutionKernel", _CloseFails)
     before = set(_lane_threads())
-    venue = _HeldVenue()
+    venue = HeldVenue()
     live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=0.2)
     kernel = live.app.state.kernel
-    sender, _ = _enter_in_thread(live)
+    sender, _ = enter_in_thread(live)
     stopping = threading.Thread(target=live.stop, daemon=True)
     try:
         assert venue.inside.wait(10)
