@@ -323,7 +323,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// the entries', are a checkpoint's last part); a refusal names `cap_price` and
 /// `cap_price_source`. Before, at the reference alone: a stale or understated one (1 with the
 /// asset marked at 119.5) let through an entry the cap should stop (5 passed a cap of 500 and
-/// filled at 120, 600 held).
+/// filled at 120, 600 held). The marks are kept from rules 33 on only (an older build's
+/// checkpoint holds none). And a slot whose position opens takes its asset's latest mark
+/// (before: `mark_price` 0 and its PnL at the fill's price until the next mark).
 pub const RULES: u16 = 33;
 
 thread_local! {

@@ -56,6 +56,8 @@ mod rules32_settlement;
 mod rules33_account;
 #[path = "rules33_caps.rs"]
 mod rules33_caps;
+#[path = "rules33_marks.rs"]
+mod rules33_marks;
 #[path = "unread_report_fields.rs"]
 mod unread_report_fields;
 #[path = "wal_replay.rs"]

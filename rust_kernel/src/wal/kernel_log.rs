@@ -131,7 +131,7 @@ pub(crate) struct TailPart {
 }
 
 /// The parts a checkpoint holds after the kernel's serde state, in the order they are written
-/// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference`]) and measured
+/// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference_under`]) and measured
 /// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
 pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 16] {
     fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
@@ -497,7 +497,9 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
             known_rules("checkpoint", c.seq, c.rules)?;
             let stored =
                 decode_kernel(&c.state).map_err(|e| format!("checkpoint {}: {e}", c.seq))?;
-            if let Some(part) = stored.state_difference(&kernel) {
+            // A build before rules 23 wrote 0; it wrote no part of a later version.
+            let written_under = if c.rules == 0 { 22 } else { c.rules };
+            if let Some(part) = stored.state_difference_under(&kernel, written_under) {
                 mismatch = Some(WalError::Corrupt {
                     file: c.path.clone(),
                     offset: 0,
