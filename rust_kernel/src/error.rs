@@ -308,7 +308,8 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// (`kernel::FundingTimes`, a checkpoint's last part): one stamped before the latest payment
 /// the memory forgot, or at its time under an id forgotten then, is refused DUPLICATE_EVENT
 /// (INFO) naming both times (`timestamp`, `forgotten_payment_time`); a forgotten payment's time
-/// more than `account::FIGURE_TIME_LEAD` after the kernel's latest input time is not kept.
+/// more than `account::FIGURE_TIME_LEAD` after the kernel's latest input time, or any while
+/// the kernel has none yet, is not kept.
 /// Before, a payment resent after 100,000 later payments and settlements was booked twice. A
 /// FILL_SETTLED of a fill booked with its venue's own fee is refused DUPLICATE_EVENT (INFO,
 /// `fill_id`, `asset`, `reason`), and a settled fill is remembered by its asset and by none

@@ -6497,7 +6497,10 @@ impl Kernel {
             if self.money_events_seen.len() >= MONEY_EVENT_MEMORY {
                 if let Some(oldest) = self.money_events_seen.iter().next() {
                     let now = self.account.input_time;
-                    let believed = |at: f64| now <= 0.0 || at <= now + FIGURE_TIME_LEAD;
+                    // With no input time yet (a kernel fed account events alone) nothing tells a
+                    // time stamped in milliseconds among seconds, which would refuse every later
+                    // payment: none is believed.
+                    let believed = |at: f64| now > 0.0 && at <= now + FIGURE_TIME_LEAD;
                     self.funding_times.forget(oldest, believed);
                 }
             }
@@ -7289,15 +7292,24 @@ impl Kernel {
     /// error.
     pub(crate) fn restore_marks(&mut self, t: Option<MarksRepr>) -> Result<(), String> {
         let (marks, judged) = t.unwrap_or_default();
-        let price = |p: f64| p.is_finite() && p > 0.0;
-        if let Some((asset, p)) = marks.iter().find(|(_, p)| !price(*p)) {
-            return Err(format!("the mark price of {asset}, {p}, is no price"));
+        // As `mark_price` takes a mark: a named asset, a finite price above 0 within the bounds.
+        let price = |p: f64| p > 0.0 && check_number("price", p, 0.0).is_ok();
+        let mut assets = std::collections::HashSet::with_capacity(marks.len());
+        for (asset, p) in &marks {
+            if check_asset(asset).is_err() || !price(*p) || !assets.insert(asset) {
+                return Err(format!(
+                    "the mark price of {asset:?}, {p}, is no price (or the asset is named twice)"
+                ));
+            }
         }
+        let mut judged_slots = std::collections::HashSet::with_capacity(judged.len());
         if let Some((sid, p)) = judged
             .iter()
-            .find(|(i, p)| *i >= self.slots.len() || !price(*p))
+            .find(|(i, p)| *i >= self.slots.len() || !price(*p) || !judged_slots.insert(*i))
         {
-            return Err(format!("slot {sid}'s entry judged at a mark of {p}"));
+            return Err(format!(
+                "slot {sid}'s entry judged at a mark of {p} (or the slot is named twice)"
+            ));
         }
         self.marks = marks.into_iter().collect();
         self.entry_marks = vec![0.0; self.slots.len()];

@@ -55,7 +55,9 @@ fn kernel(name: &str, slots: usize) -> Kernel {
 
 /// The payments of a session: `f-old` (-2.5 at 1,000), then `MONEY_EVENT_MEMORY` later
 /// payments of nothing, once a second, which push its id out of the money event memory.
+/// The kernel's input time is 1,000 (a mark), so the forgotten payment's time is believed.
 fn old_payment_forgotten(k: &mut Kernel) -> AccountEvent {
+    k.mark_price("BTC", 100.0, 1_000.0).unwrap();
     let old = funding("f-old", 1_000.0, -2.5);
     assert!(k.on_account_event(&old).accepted);
     for i in 0..MONEY_EVENT_MEMORY {
@@ -113,6 +115,24 @@ fn a_forgotten_payments_time_far_ahead_of_the_kernels_does_not_refuse_later_paym
     // A payment stamped in milliseconds among seconds: once forgotten, its time is not believed.
     let mut k = kernel("ms", 1);
     k.mark_price("BTC", 100.0, 1_000.0).unwrap();
+    assert!(
+        k.on_account_event(&funding("f-ms", 1_000_000.0, -1.0))
+            .accepted
+    );
+    for i in 0..MONEY_EVENT_MEMORY {
+        let f = funding(&format!("f-{i}"), 1_001.0, 0.0);
+        assert!(k.on_account_event(&f).accepted);
+    }
+    let out = k.on_account_event(&funding("f-next", 2_000.0, -1.0));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.account.k_funding_net, -2.0);
+}
+
+#[test]
+fn with_no_input_time_yet_no_forgotten_payments_time_is_believed() {
+    // A kernel fed account events alone has no time to tell milliseconds among seconds by: a
+    // payment stamped so, forgotten, refused every later payment of the venue.
+    let mut k = kernel("no-time", 1);
     assert!(
         k.on_account_event(&funding("f-ms", 1_000_000.0, -1.0))
             .accepted
@@ -264,10 +284,16 @@ fn a_self_trades_settlements_each_settle_their_own_side() {
     }
 }
 
-/// The inputs of a session: a payment, `MONEY_EVENT_MEMORY` later ones, the first resent.
+/// The inputs of a session: a mark (the kernel's input time), a payment, `MONEY_EVENT_MEMORY`
+/// later ones, the first resent.
 fn session() -> Vec<KernelInput> {
     let mut v = vec![
         KernelInput::SeedCapital(10_000.0),
+        KernelInput::MarkPrice {
+            asset: id("BTC"),
+            price: 100.0,
+            ts: 1_000.0,
+        },
         KernelInput::AccountEvent(funding("f-old", 1_000.0, -2.5)),
     ];
     for i in 0..MONEY_EVENT_MEMORY {

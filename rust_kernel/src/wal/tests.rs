@@ -2317,3 +2317,34 @@ fn older_log_audited(rules: u16) {
     let replayed = replay_checkpoints(dir.path()).unwrap_or_else(|e| panic!("rules {rules}: {e}"));
     assert_eq!(replayed.matched, vec![3, 6]);
 }
+
+#[test]
+fn a_checkpoints_marks_are_checked_as_mark_price_checks_them() {
+    // A mark restored from a checkpoint is judged as `mark_price` judges one given live: a
+    // price beyond the bounds, a blank asset or one named twice (silently merged) is refused,
+    // and the kernel keeps what it had.
+    let mut k = Kernel::new("marks", 2).unwrap();
+    let good = (
+        vec![(crate::types::id("BTCUSDT"), 100.0)],
+        vec![(0usize, 100.0)],
+    );
+    k.restore_marks(Some(good.clone())).unwrap();
+    let bad: [crate::kernel::MarksRepr; 5] = [
+        (vec![(crate::types::id("BTCUSDT"), 1e300)], vec![]),
+        (vec![(crate::types::id(""), 100.0)], vec![]),
+        (
+            vec![
+                (crate::types::id("BTCUSDT"), 100.0),
+                (crate::types::id("BTCUSDT"), 5.0),
+            ],
+            vec![],
+        ),
+        (vec![], vec![(0, 100.0), (0, 5.0)]),
+        (vec![], vec![(2, 100.0)]),
+    ];
+    for marks in bad {
+        let err = k.restore_marks(Some(marks.clone())).unwrap_err();
+        assert!(err.contains("mark"), "{marks:?}: {err}");
+        assert_eq!(k.entry_cap_mark(0), 100.0, "{marks:?} changed the kernel");
+    }
+}
