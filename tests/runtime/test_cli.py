@@ -1,5 +1,5 @@
-"""The runtime commands end to end: backtest (a year of minute bars, every artefact, the report
-opened in headless Chromium), shadow (byte-identical with a frozen clock), paper and the
+"""The runtime commands end to end: backtest (a month of minute bars, a year with the soaks, every
+artefact, the report opened in headless Chromium), shadow (byte-identical with a frozen clock), paper and the
 status/orders/pnl readers, strategy inspect, and exit code 2 for bad input."""
 
 from __future__ import annotations
@@ -93,8 +93,11 @@ def color_pixels(png: Path, hex_color: str, tol: int = 40) -> int:
     return int((np.abs(img - target).sum(axis=2) < tol).sum())
 
 
-def test_backtest_a_year_of_minute_bars_from_the_cli(tmp_path: Path) -> None:
-    data = write_bars(generate_bars(days=365, seed=7), tmp_path / "BTCUSDT_1m_2024.parquet")
+@pytest.mark.parametrize("days", [30, pytest.param(365, marks=pytest.mark.soak)])
+def test_backtest_minute_bars_from_the_cli(tmp_path: Path, days: int) -> None:
+    """A month shows every artefact and figure; a year (10 s of the run) runs with the soaks."""
+    bars = days * 1440
+    data = write_bars(generate_bars(days=days, seed=7), tmp_path / "BTCUSDT_1m_2024.parquet")
     out = tmp_path / "report"
     proc = dita_cli(
         "backtest",
@@ -116,7 +119,7 @@ def test_backtest_a_year_of_minute_bars_from_the_cli(tmp_path: Path) -> None:
         str(out),
     )
     assert proc.returncode == 0, proc.stderr
-    assert "525600/525600" in proc.stderr  # the progress bar reached the end
+    assert f"{bars}/{bars}" in proc.stderr  # the progress bar reached the end
     for label in (
         "Total PnL",
         "Win rate %",
@@ -131,13 +134,13 @@ def test_backtest_a_year_of_minute_bars_from_the_cli(tmp_path: Path) -> None:
 
     doc = json.loads((out / "metrics.json").read_text())
     m = doc["metrics"]
-    assert m["bars"] == 525_600 and m["trades"] > 100
+    assert m["bars"] == bars and m["trades"] > 100
     assert doc["run"]["params"] == {"fast": 30, "slow": 120, "trade_size": 0.1, "allow_short": True}
     trades = (out / "trades.csv").read_text().splitlines()
     assert trades[0].startswith('"trade_id","asset","side","entry_time","exit_time"')
     assert len(trades) == m["trades"] + 1
     equity_lines = (out / "equity.csv").read_text().splitlines()
-    assert len(equity_lines) == 525_601
+    assert len(equity_lines) == bars + 1
     last_equity = float(equity_lines[-1].split(",")[1])
     assert last_equity == pytest.approx(m["final_equity"])
     assert (out / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -2162,8 +2165,12 @@ def test_progress_lines_go_to_a_log_that_is_no_terminal(
     lines = [line for line in done.stderr.splitlines() if line.startswith("backtest: ")]
     assert lines and re.fullmatch(r"backtest: [\d,]+ of [\d,]+ rows \(\d+%\).*", lines[0]), done.stderr
 
+    # A status line at every tick saves and draws the status each bar: a few bars show it (the
+    # sample's 4,320 took half a minute).
     monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
-    ran = runner.invoke(app, [*PAPER, "--state-dir", str(tmp_path / "s"), "--status-every", "0.000001"])
+    bars = _bars_csv(tmp_path / "bars.csv", [99.0] * 20)
+    paper = ["paper", "--strategy", CROSSOVER, "--data", str(bars), "--max-speed"]
+    ran = runner.invoke(app, [*paper, "--state-dir", str(tmp_path / "s"), "--status-every", "0.000001"])
     assert ran.exit_code == 0, ran.output
     status = [line for line in ran.stdout.splitlines() if line.startswith("status: ")]
     assert status and re.fullmatch(

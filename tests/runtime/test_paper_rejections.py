@@ -91,9 +91,11 @@ def test_paper_counts_and_says_the_orders_the_venue_rejected(
 ) -> None:
     import dita.cli.paper as paper_cli
 
-    # A status line at every tick, as a service's log has one a minute.
+    # A status line at every tick, as a service's log has one a minute; each tick saves and draws
+    # the status, so a few bars do (the sample's 4,320 took half a minute).
     monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
-    result = _paper(tmp_path, f"{strategies}:BuysEthOnce", "sample", "--status-every", "0.000001")
+    bars = _bars(tmp_path / "bars.csv", 20)
+    result = _paper(tmp_path, f"{strategies}:BuysEthOnce", bars, "--status-every", "0.000001")
     assert result.exit_code == 0, result.output
     assert f"warning: the venue rejected 1 order: 1 x {REASON}" in result.stderr
     assert re.search(rf"rejected orders\s+│ 1: 1 x {re.escape(REASON)}", result.stdout), result.stdout

@@ -34,6 +34,34 @@ def dita_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Runs each argv given as JSON on stdin through the CLI, in this one process.
+_MANY = """
+import json, sys
+from typer.testing import CliRunner
+from dita.cli import app
+
+done = [CliRunner().invoke(app, argv) for argv in json.loads(sys.stdin.read())]
+print(json.dumps([[d.exit_code, d.stdout, d.stderr] for d in done]))
+"""
+
+
+def dita_cli_many(*argvs: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Several commands reading one journal, in one fresh process: a process each took about
+    a second apiece to start and open chDB."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MANY],
+        input=json.dumps(argvs),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    done = json.loads(proc.stdout.splitlines()[-1])
+    return [subprocess.CompletedProcess(a, c, o, e) for a, (c, o, e) in zip(argvs, done, strict=True)]
+
+
 def paper_run(state: Path, kernel_id: str, *extra: str) -> dict[str, Any]:
     proc = dita_cli(
         "paper",
@@ -59,7 +87,16 @@ def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
     fills = snap["fills"]
     day = [f for f in fills if f["ts"] >= DAY3]
 
-    proc = dita_cli("pnl", "--journal", dsn, "--period", "today", "--at", "2024-01-03T23:59:00Z", "--json")
+    # One process reads the journal for every command (chDB lets one process hold a directory).
+    pnl = ["pnl", "--journal", dsn]
+    proc, all_, table, bad, nope, before = dita_cli_many(
+        [*pnl, "--period", "today", "--at", "2024-01-03T23:59:00Z", "--json"],
+        [*pnl, "--period", "all", "--json"],
+        [*pnl, "--period", "week", "--at", "2024-01-03T23:59:00Z"],
+        ["pnl", "--journal", "ftp://nowhere", "--period", "all"],
+        [*pnl, "--kernel", "nope"],
+        [*pnl, "--kernel", "journal-paper", "--period", "today", "--at", "2023-06-01", "--json"],
+    )
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)
     assert row["kernel_id"] == "journal-paper"
@@ -67,7 +104,7 @@ def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
     assert row["realized_pnl"] == pytest.approx(sum(f["realized_pnl"] for f in day))
     assert row["fees"] == pytest.approx(sum(f["fee"] for f in day))
 
-    everything = json.loads(dita_cli("pnl", "--journal", dsn, "--period", "all", "--json").stdout)[0]
+    everything = json.loads(all_.stdout)[0]
     assert everything["fills"] == len(fills)
     assert everything["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
     assert everything["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
@@ -76,27 +113,12 @@ def test_pnl_from_the_journal_matches_the_state_file(tmp_path: Path) -> None:
     assert snap["account"]["unrealized_pnl"] != 0.0
     assert everything["unrealized_pnl"] is None
 
-    table = dita_cli("pnl", "--journal", dsn, "--period", "week", "--at", "2024-01-03T23:59:00Z")
     assert table.returncode == 0 and "journal-paper" in table.stdout and "2024-01-01 00:00:00" in table.stdout
-    bad = dita_cli("pnl", "--journal", "ftp://nowhere", "--period", "all")
     assert bad.returncode == 2 and "ftp" in bad.stderr
 
     # An unknown kernel is an error, as with the state files; a known one without fills in
     # the period gets a zero row.
-    nope = dita_cli("pnl", "--journal", dsn, "--kernel", "nope")
     assert nope.returncode == 1 and "no kernel 'nope' found" in nope.stderr
-    before = dita_cli(
-        "pnl",
-        "--journal",
-        dsn,
-        "--kernel",
-        "journal-paper",
-        "--period",
-        "today",
-        "--at",
-        "2023-06-01",
-        "--json",
-    )
     assert before.returncode == 0, before.stderr
     assert json.loads(before.stdout) == [
         {
@@ -167,29 +189,43 @@ def test_pnl_at_agrees_across_the_state_file_the_journal_and_the_projection(
     state = tmp_path / "state"
     snap = paper_run(state, "three", "--journal", dsn, *hz)
 
-    def rows(*source: str, at: str | None = None, period: str = "all") -> dict[str, Any]:
+    def argv(*source: str, at: str | None = None, period: str = "all") -> list[str]:
         when = () if at is None else ("--at", at)
-        proc = dita_cli("pnl", *source, "--kernel", "three", "--period", period, *when, "--json")
-        assert proc.returncode == 0, proc.stderr
-        (row,) = json.loads(proc.stdout)
-        return dict(row)
+        return ["pnl", *source, "--kernel", "three", "--period", period, *when, "--json"]
 
-    for at in ("2023-12-31", "2024-01-02T00:00:00Z", "2024-01-02T15:30:00Z", "2024-01-04"):
-        for period in ("all", "today"):
-            from_state = rows("--state-dir", str(state), at=at, period=period)
-            from_journal = rows("--journal", dsn, at=at, period=period)
-            for key in ("from", "to", "fills"):
-                assert from_state[key] == from_journal[key], (at, period, key)
-            for key in ("realized_pnl", "fees", "net_pnl"):
-                assert from_state[key] == pytest.approx(from_journal[key], abs=1e-9), (at, period, key)
+    def row(exit_code: int, stdout: str, stderr: str) -> dict[str, Any]:
+        assert exit_code == 0, stderr
+        (found,) = json.loads(stdout)
+        return dict(found)
+
+    def rows(*source: str, at: str | None = None, period: str = "all") -> dict[str, Any]:
+        # The state file and the projection hold no exclusive resource: read in-process.
+        done = runner.invoke(app, argv(*source, at=at, period=period))
+        return row(done.exit_code, done.stdout, done.stderr)
+
+    points = [
+        (at, period)
+        for at in ("2023-12-31", "2024-01-02T00:00:00Z", "2024-01-02T15:30:00Z", "2024-01-04")
+        for period in ("all", "today")
+    ]
+    # The journal is read in a process of its own (chDB lets one process hold a directory).
+    asked = [argv("--journal", dsn, at=at, period=period) for at, period in points]
+    read = dita_cli_many(*asked, argv("--journal", dsn))
+    *journal, journal_total = [row(d.returncode, d.stdout, d.stderr) for d in read]
+    for (at, period), from_journal in zip(points, journal, strict=True):
+        from_state = rows("--state-dir", str(state), at=at, period=period)
+        for key in ("from", "to", "fills"):
+            assert from_state[key] == from_journal[key], (at, period, key)
+        for key in ("realized_pnl", "fees", "net_pnl"):
+            assert from_state[key] == pytest.approx(from_journal[key], abs=1e-9), (at, period, key)
     early = rows("--state-dir", str(state), at="2024-01-02T00:00:00Z")
     assert 0 < early["fills"] < len(snap["fills"]) and early["to"] == "2024-01-02 00:00:00"
 
     # Without --at, all three give the account's totals.
-    totals = [rows("--state-dir", str(state)), rows("--journal", dsn), rows(*hz)]
-    for row in totals:
-        assert row["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
-        assert row["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
+    totals = [rows("--state-dir", str(state)), journal_total, rows(*hz)]
+    for total in totals:
+        assert total["realized_pnl"] == pytest.approx(snap["account"]["realized_pnl"])
+        assert total["fees"] == pytest.approx(snap["account"]["k_fees_paid"])
     refused = dita_cli("pnl", *hz, "--at", "2024-01-02")
     assert refused.returncode == 2 and "--at '2024-01-02' needs fills: pass --journal DSN" in refused.stderr
 
