@@ -45,6 +45,8 @@ FILLS_KEPT = 1_000
 # holds at most 1,000,000 slots, and past that `dita shadow` ended in the kernel's traceback.
 SLOTS_PER_SYMBOL = 64
 MAX_SYMBOLS = 1_000_000 // SLOTS_PER_SYMBOL
+# Every how many rounds the first read of the feed (for its lowest prices) says how far it is.
+CHECK_STEP = 1_000
 
 
 class ShadowSettings(BaseModel):
@@ -177,13 +179,21 @@ def frozen_or_now_utc() -> str:
 
 
 def _unquotable(
-    quote_usd: float, feed: Iterable[tuple[float, str, float, float, float, float]]
+    quote_usd: float,
+    feed: Iterable[tuple[float, str, float, float, float, float]],
+    symbols: int,
+    checked: Callable[[int], None] | None = None,
 ) -> str | None:
     """Why ``quote_usd`` can place no order on some symbol of ``feed`` (None: it can): a quote
     is ``quote_usd / mid``, and the kernel refuses every size at or below KERNEL_MIN_SIZE, so
-    the report read 0 orders placed with no reason."""
+    the report read 0 orders placed with no reason. ``checked`` is called with the rounds (of
+    ``symbols`` quotes) read so far, every ``CHECK_STEP`` rounds: a million rounds take
+    seconds to read before the first one runs."""
     lowest: dict[str, float] = {}
-    for _, sym, bid, ask, _, _ in feed:
+    step = CHECK_STEP * symbols
+    for n, (_, sym, bid, ask, _, _) in enumerate(feed, 1):
+        if checked is not None and n % step == 0:
+            checked(n // symbols)
         mid = (bid + ask) / 2.0
         if mid < lowest.get(sym, math.inf):
             lowest[sym] = mid
@@ -198,14 +208,21 @@ def _unquotable(
     return None
 
 
-def run_shadow(settings: ShadowSettings, *, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_shadow(
+    settings: ShadowSettings,
+    *,
+    progress: Callable[[int], None] | None = None,
+    checking: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Run the shadow loop and return the report (a dict of plain JSON values). ``progress``
     is called with the number of quote rounds done after each round. A ``quote_usd`` too
-    small for any order on a symbol raises ValueError naming it, before anything runs."""
+    small for any order on a symbol raises ValueError naming it, before anything runs: the
+    feed is read once for that first, ``checking`` called with the rounds read so far."""
     s = settings
     # Read twice, each time made afresh from the seed (the same quotes): held as a list, the
     # feed of a long run took gigabytes before its first round.
-    problem = _unquotable(s.quote_usd, iter_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed))
+    feed = iter_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)
+    problem = _unquotable(s.quote_usd, feed, len(s.symbols), checking)
     if problem is not None:
         raise ValueError(problem)
     venue = MockVenueAdapter(

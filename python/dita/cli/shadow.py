@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +17,9 @@ from dita.cli._common import (
     progress_report,
     stderr,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["register"]
 
@@ -70,22 +74,42 @@ def shadow(
     # SIGTERM (a supervisor's stop) ends the run as Ctrl-C does: exit 130, saying how far it got.
     restore_sigterm = sigterm_as_interrupt()
     try:
-        # Drawn on a terminal only (elsewhere a line every PROGRESS_LINE_SECONDS), and cleared.
-        with progress_report(
-            "shadow",
-            "rounds",
-            settings.iterations,
-            enabled=progress,
-            line_seconds=PROGRESS_LINE_SECONDS,
-            bar_seconds=PROGRESS_BAR_SECONDS,  # a round takes microseconds
-            keep=False,
-        ) as advance:
+        # Drawn on a terminal only (elsewhere a line every PROGRESS_LINE_SECONDS), and cleared:
+        # first the feed's read for its lowest prices (a million rounds take seconds), then the
+        # run's rounds. One bar at a time, each opened when its phase first reports.
+        with ExitStack() as stack:
+            shown = [""]
+
+            def bar(label: str) -> Callable[[int], None]:
+                def advance(rounds: int) -> None:
+                    if shown[0] != label:
+                        stack.close()  # the bar before, if any, is cleared
+                        shown[0] = label
+                        bars[label] = stack.enter_context(
+                            progress_report(
+                                label,
+                                "rounds",
+                                settings.iterations,
+                                enabled=progress,
+                                line_seconds=PROGRESS_LINE_SECONDS,
+                                bar_seconds=PROGRESS_BAR_SECONDS,  # a round takes microseconds
+                                keep=False,
+                            )
+                        )
+                    bars[label](rounds)
+
+                return advance
+
+            bars: dict[str, Callable[[int], None]] = {}
+            run_bar = bar("shadow")
 
             def rounds_done(rounds: int) -> None:
                 done[0] = rounds
-                advance(rounds)
+                run_bar(rounds)
 
-            report = run_shadow(settings, progress=rounds_done)
+            report = run_shadow(
+                settings, progress=rounds_done, checking=bar("shadow: reading the feed's prices")
+            )
     except KeyboardInterrupt:
         # The report is of the whole run or none: a part of one reads as a run of fewer rounds.
         stderr.print(f"shadow: interrupted after {done[0]:,} of {settings.iterations:,} rounds; no report")
