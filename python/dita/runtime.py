@@ -571,7 +571,20 @@ class TradingRuntime:
         if reason is not None:
             raise KernelClosed(f"{what} cannot be sent: {reason}")
 
+    def _closed_meanwhile(self, exc: BaseException) -> KernelClosed | None:
+        """The ``KernelClosed`` a RuntimeError from the kernel stands for: another thread closed
+        it (or its log failed) after the submit's last look and before the kernel took the
+        intent. None for any other error, or when the kernel cannot say (busy)."""
+        if not isinstance(exc, RuntimeError) or isinstance(exc, KernelClosed):
+            return None
+        try:
+            reason = self.kernel.input_refused_reason()
+        except RuntimeError:
+            return None
+        return None if reason is None else KernelClosed(f"{exc} (the kernel: {reason})")
+
     def _fail(self, handle: StrategyHandle, callback: str, exc: BaseException) -> None:
+        exc = self._closed_meanwhile(exc) or exc
         if isinstance(exc, KernelClosed):
             self._stop_on_closed_kernel(handle, callback, exc)
             return

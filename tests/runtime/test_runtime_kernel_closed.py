@@ -80,3 +80,29 @@ def test_strategies_submitting_to_a_closed_kernel_are_stopped_not_errored(
 def test_a_submit_refused_so_is_a_runtime_error() -> None:
     """Code that caught the RuntimeError of a closed kernel still catches it."""
     assert issubclass(KernelClosed, RuntimeError)
+
+
+def test_a_kernel_closed_between_the_check_and_the_submit_still_stops_the_strategy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread closed the kernel after the runtime's look at it and before the intent
+    reached it: the kernel's own RuntimeError escaped, and the strategy went to ERROR."""
+    kernel = ExecutionKernel(max_slots=8, kernel_id="race-k")
+    runtime = TradingRuntime(kernel)
+    a = Buyer(name="a")
+    runtime.add_strategy(a)
+    runtime.on_bar(bar(0))
+    looked = TradingRuntime._refuse_on_closed_kernel
+    looks: list[str] = []
+
+    def look_then_close(self: TradingRuntime, what: str) -> None:
+        looked(self, what)  # open: passes
+        looks.append(what)
+        if len(looks) == 2:  # the submit's last look, before sync_marks and the intent
+            kernel.close()  # the shutdown on another thread lands here
+
+    monkeypatch.setattr(TradingRuntime, "_refuse_on_closed_kernel", look_then_close)
+    runtime.on_bar(bar(1))
+    (row,) = runtime.status()
+    assert row["status"] == "STOPPED" and row["error"] == "", row
+    assert a.stopped
