@@ -396,6 +396,39 @@ def test_cli_set_for_a_kernel_that_is_not_running_says_so(
         kernel.close()
 
 
+def test_cli_set_again_for_a_kernel_given_an_entry_ahead_of_its_start_is_not_refused(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel halted ahead of its start (`--new-kernel`) has an entry of its own: a second
+    `set` for it (to change its verbosity before it starts, say) was refused as a typo until
+    it started. Its id is known by its entry (a typo still is not). The accounts are read once
+    for the check and the warning."""
+    import dita.projection.hazelcast as projection_hz
+
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    ahead = f"{kernel_id}-ahead"
+    first = _cli("control", "set", "--mode", "HALTED", "--kernel", ahead, "--new-kernel", *where)
+    assert first.exit_code == 0, first.output
+    reads: list[str] = []
+    read_map = projection_hz.read_map
+
+    def counted(client: Any, map_name: str, warn: Any = None) -> dict[str, dict[str, Any]]:
+        reads.append(map_name)
+        return read_map(client, map_name, warn)
+
+    monkeypatch.setattr(projection_hz, "read_map", counted)
+    again = _cli("control", "set", "--verbosity", "DEBUG", "--kernel", ahead, *where)
+    assert again.exit_code == 0, again.output
+    assert f"set {ahead}: verbosity=DEBUG" in again.output
+    assert f"warning: no kernel '{ahead}' is projected in this cluster" in again.output
+    entry = hz_client.get_map(CONTROL_PLANE_MAP).blocking().get(ahead)
+    assert entry is not None and (entry.loads()["mode"], entry.loads()["verbosity"]) == ("HALTED", "DEBUG")
+    assert reads.count(projection_hz.ACCOUNTS_MAP) == 1, reads
+    typo = _cli("control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-typo", *where)
+    assert typo.exit_code == 1, typo.output
+    assert f"error: no kernel '{kernel_id}-typo' is known" in typo.stderr
+
+
 def test_cli_set_kernel_star_is_the_global_entry_and_by_must_name_someone(
     hz_member: HazelcastMember, kernel_id: str
 ) -> None:

@@ -220,8 +220,14 @@ def set_(
     say = _warn_once()
     written = False
     try:
-        if kernel is not None and not new_kernel:
-            _require_known(client, kernel, say)
+        accounts: dict[str, dict[str, Any]] = {}
+        if kernel is not None:
+            from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
+
+            # Read once: the check below and the warning after the write both go by it.
+            accounts = read_map(client, ACCOUNTS_MAP, say)
+            if not new_kernel:
+                _require_known(client, kernel, accounts, say)
         try:
             write_entry(client, kernel, change, updated_by=by)
         except ValueError as exc:  # an entry's stamp no write can follow: nothing was written
@@ -231,7 +237,7 @@ def set_(
         if kernel is not None:
             # The entry is written either way (a kernel started under that id takes it), but a
             # mistyped or crashed kernel id must not pass for a halted kernel.
-            why = _not_running(client, kernel, say)
+            why = _not_running(kernel, accounts)
             if why:
                 typer.echo(f"warning: {why}", err=True)
         if wait > 0:
@@ -268,13 +274,19 @@ _KNOWN_LISTED = 20
 """How many known kernel ids `set` names when it refuses an unknown one (`show` lists them all)."""
 
 
-def _require_known(client: Any, kernel: str, say: Callable[[str], None]) -> None:
+def _require_known(
+    client: Any, kernel: str, accounts: dict[str, dict[str, Any]], say: Callable[[str], None]
+) -> None:
     """Exit 1, before anything is written, when no kernel was ever projected under ``kernel``
-    in this cluster (no account, no control state): a mistyped id is no kernel halted. A
-    stopped or crashed kernel's entries stay, so its id is known and its entry is written."""
-    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, read_map
+    in this cluster (no account, no control state) nor has a control entry of its own: a
+    mistyped id is no kernel halted. A stopped or crashed kernel's entries stay, so its id is
+    known and its entry is written; so is one given an entry ahead of its start (--new-kernel)."""
+    from dita.control import GLOBAL
+    from dita.control.hazelcast import CONTROL_PLANE_MAP
+    from dita.projection.hazelcast import CONTROL_MAP, read_map
 
-    known = set(read_map(client, ACCOUNTS_MAP, say)) | set(read_map(client, CONTROL_MAP, say))
+    entries = set(read_map(client, CONTROL_PLANE_MAP, say)) - {GLOBAL}
+    known = set(accounts) | set(read_map(client, CONTROL_MAP, say)) | entries
     if kernel in known:
         return
     listed = sorted(known)
@@ -284,18 +296,18 @@ def _require_known(client: Any, kernel: str, say: Callable[[str], None]) -> None
     fail(
         shown(
             f"no kernel {kernel!r} is known in this cluster (no account or control state is projected "
-            f"under that id), so nothing was written: the kernels known are {names or '(none)'}; "
+            "under that id, nor has it a control entry), so nothing was written: the kernels known "
+            f"are {names or '(none)'}; "
             "pass --new-kernel to write the entry for a kernel still to start under that id"
         ),
         code=1,
     )
 
 
-def _not_running(client: Any, kernel: str, say: Callable[[str], None]) -> str:
-    """Why ``kernel`` is not a running kernel of this cluster's projection; "" when it is."""
-    from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
-
-    account = read_map(client, ACCOUNTS_MAP, say).get(kernel)
+def _not_running(kernel: str, accounts: dict[str, dict[str, Any]]) -> str:
+    """Why ``kernel`` is not a running kernel of this cluster's projection (``accounts``, its
+    ``dita_accounts``); "" when it is."""
+    account = accounts.get(kernel)
     if account is None:
         return (
             f"no kernel {kernel!r} is projected in this cluster, so nothing shows one runs under that "

@@ -419,11 +419,12 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     if kernel is not None:
         funded += " AND kernel_id = {kernel:String}"
     db = target.database
+    fills = _charged_fills(db, one_kernel=kernel is not None)
     sql = (
         "SELECT kernel_id, sum(fills) AS fills, sum(realized) AS realized, sum(fees) AS fees, "
         "sum(funding) AS funding FROM ("
         f"SELECT kernel_id, countIf({cond}) AS fills, sumIf(realized_pnl, {cond}) AS realized, "
-        f"sumIf(fee, {cond}) AS fees, toFloat64(0) AS funding FROM {db}.fills FINAL {where} "
+        f"sumIf(fee, {cond}) AS fees, toFloat64(0) AS funding FROM ({fills}) "
         "GROUP BY kernel_id UNION ALL "
         "SELECT kernel_id, toUInt64(0) AS fills, toFloat64(0) AS realized, toFloat64(0) AS fees, "
         f"sumIf(amount, {cond}) AS funding FROM {db}.account_events FINAL WHERE {funded} "
@@ -455,6 +456,46 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
         }
         for r in records
     ]
+
+
+def _charged_fills(db: str, *, one_kernel: bool) -> str:
+    """The fills of the journal with the fee the kernel charged each by ``{to}``, as docs/journal.md
+    query 6 takes it: what the FILL_SETTLED after the fill charged (its ``fee_charged``; worked
+    out for one stored before that column), the fill's own ``fee`` (the prediction, or what a
+    settlement held for it charged) where none came by then. Joined by kernel too: fill ids are
+    the venue's, and two kernels' fills can share one."""
+    of_kernel = " AND kernel_id = {kernel:String}" if one_kernel else ""
+
+    def settlements(named: bool) -> str:
+        # One naming the asset settles the fill of its id and asset, one naming none the fill
+        # of its id that waited then; settled by --at (``to``) or not yet.
+        asset = ", asset" if named else ""
+        return (
+            f"SELECT kernel_id, fill_id{asset}, argMax(fee, (seq, sub)) AS fee, "
+            "argMax(fee_charged, (seq, sub)) AS charge, max(seq) AS settled_seq, 1 AS settled "
+            f"FROM {db}.account_events FINAL WHERE kind = 'FILL_SETTLED' AND accepted "
+            f"AND asset {'!=' if named else '='} ''{of_kernel} "
+            "AND toUnixTimestamp64Micro(ts) <= {to:Int64} "
+            f"GROUP BY kernel_id, fill_id{asset}"
+        )
+
+    return (
+        "SELECT f.kernel_id AS kernel_id, f.ts AS ts, f.realized_pnl AS realized_pnl, "
+        "s.settled AND s.settled_seq > f.seq AS by_asset, "
+        "by_asset OR (e.settled AND e.settled_seq > f.seq) AS is_settled, "
+        "if(by_asset, s.fee, e.fee) AS actual_fee, if(by_asset, s.charge, e.charge) AS charge, "
+        "if(is_settled, ifNull(charge, if(v.found = 1 AND NOT v.whole AND v.size > f.qty, "
+        "actual_fee * f.qty / v.size, actual_fee)), f.fee) AS fee "
+        f"FROM {db}.fills AS f FINAL "
+        f"LEFT JOIN ({settlements(True)}) AS s "
+        "ON s.kernel_id = f.kernel_id AND s.fill_id = f.fill_id AND s.asset = f.asset "
+        f"LEFT JOIN ({settlements(False)}) AS e ON e.kernel_id = f.kernel_id AND e.fill_id = f.fill_id "
+        "LEFT JOIN (SELECT kernel_id, seq, any(size) AS size, "
+        "any(JSONExtractString(metadata, 'source') = 'reconciliation') AS whole, 1 AS found "
+        f"FROM {db}.venue_events FINAL WHERE kind = 'FILL'{of_kernel} GROUP BY kernel_id, seq) AS v "
+        "ON v.kernel_id = f.kernel_id AND v.seq = f.seq"
+        + (" WHERE f.kernel_id = {kernel:String}" if one_kernel else "")
+    )
 
 
 def _journal_records(target: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:

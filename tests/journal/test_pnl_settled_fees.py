@@ -1,0 +1,113 @@
+"""`dita pnl --journal` counts a fill's fee as the kernel does: what a FILL_SETTLED charged it
+once one settled it (the exchange's fee), the kernel's prediction until then. It summed the
+fills' predictions, so its fees and net differed from the account's ``k_fees_paid`` and K."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
+from dita.journal.clickhouse import ClickHouseJournal
+from journal.helpers import SilentVenue
+
+T = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
+
+
+def _pnl(*args: str) -> list[dict[str, Any]]:
+    # Its own process: chDB lets one process hold a directory at a time.
+    proc = subprocess.run(
+        [sys.executable, "-m", "dita.cli", "pnl", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows: list[dict[str, Any]] = json.loads(proc.stdout)
+    return rows
+
+
+def _fill(kernel: ExecutionKernel, event_id: str, order: Any, price: float, fill_id: str, at: float) -> None:
+    fill = VenueEvent(
+        event_id, "t0", 0, "FILL", venue_client_id=order.client_order_id, asset="BTCUSDT",
+        price=price, size=2.0, filled_size=2.0, fill_id=fill_id, timestamp=at,
+    )  # fmt: skip
+    assert kernel.on_venue_event(fill).accepted
+
+
+def _settle(kernel: ExecutionKernel, event_id: str, fill_id: str, fee: float, at: float, asset: str) -> None:
+    out = kernel.on_account_event(
+        AccountEvent(event_id, "FILL_SETTLED", asset=asset, fill_id=fill_id, fee=fee, timestamp=at)
+    )
+    assert out.accepted, out
+
+
+def _settled_trade(journal: ClickHouseJournal) -> ExecutionKernel:
+    """Kernel "settled": a long of 2 entered at 100 at T (fill x1, predicted 0.1) settled at
+    T+10 for 0.5; its exit at 110 (fill x2) at T+30, whose settlement (0.3) came at T+25, before
+    it, and was held for it (rules 32): the fill's row holds 0.3 already."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), journal=journal, kernel_id="settled")
+    order = kernel.process_intent(
+        KernelIntent("e0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 2.0, timestamp=T)
+    ).order
+    _fill(kernel, "f0", order, 100.0, "x1", T)
+    _settle(kernel, "s1", "x1", 0.5, T + 10, "BTCUSDT")
+    _settle(kernel, "s2", "x2", 0.3, T + 25, "BTCUSDT")
+    order = kernel.process_intent(
+        KernelIntent("x0", "t0", 0, "BTCUSDT", "LONG", "EXIT", 110.0, 2.0, timestamp=T + 20)
+    ).order
+    _fill(kernel, "f1", order, 110.0, "x2", T + 30)
+    account = kernel.account()
+    assert (account["k_fees_paid"], account["k_realized_pnl"]) == (pytest.approx(0.8), pytest.approx(20.0))
+    return kernel
+
+
+def _asset_less(journal: ClickHouseJournal) -> ExecutionKernel:
+    """Kernel "bare": a long of 2 at 100 at T (fill x1 too, predicted 0.1), settled at T+10 by a
+    FILL_SETTLED naming no asset for 0.2."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), journal=journal, kernel_id="bare")
+    order = kernel.process_intent(
+        KernelIntent("e0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 2.0, timestamp=T)
+    ).order
+    _fill(kernel, "f0", order, 100.0, "x1", T)
+    _settle(kernel, "s1", "x1", 0.2, T + 10, "")
+    account = kernel.account()
+    assert account["k_fees_paid"] == pytest.approx(0.2)
+    return kernel
+
+
+def test_pnl_from_the_journal_counts_the_fee_a_settlement_charged(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    journal = ClickHouseJournal(dsn, max_delay=0.02, close_timeout=20)
+    kernels = []
+    try:
+        kernels = [_settled_trade(journal), _asset_less(journal)]
+        journal.flush(30)
+    finally:
+        for kernel in kernels:
+            kernel.close()
+        journal.close()
+    accounts = {k.kernel_id: k.account() for k in kernels}
+    rows = {r["kernel_id"]: r for r in _pnl("--journal", dsn)}
+    assert set(rows) == set(accounts)
+    for kernel_id, account in accounts.items():
+        row = rows[kernel_id]
+        assert row["fees"] == pytest.approx(account["k_fees_paid"]), kernel_id
+        assert row["realized_pnl"] == pytest.approx(account["k_realized_pnl"]), kernel_id
+        assert row["net_pnl"] == pytest.approx(
+            account["k_realized_pnl"] - account["k_fees_paid"] + account["k_funding_net"]
+        ), kernel_id
+    # Up to a moment before the entry's settlement the kernel had charged its prediction; after
+    # it, the settled fee. The exit, later, is not in either.
+    at = {"2026-09-21T14:13:25Z": 0.1, "2026-09-21T14:13:35Z": 0.5}
+    for when, fees in at.items():
+        (row,) = _pnl("--journal", dsn, "--kernel", "settled", "--at", when)
+        assert (row["fills"], row["fees"]) == (1, pytest.approx(fees)), when
