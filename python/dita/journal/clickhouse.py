@@ -122,6 +122,26 @@ _REJECTED_KEPT = 1000
 # often (seconds); the journal reads its kernels' drop counts every _DROPS_READ_EVERY.
 _LOG_EVERY = 60.0
 _DROPS_READ_EVERY = 1.0
+# A drained block's bytes are estimated from the Native encoding of up to this many of its first
+# and last rows each (encoding all of them would double the writer's encoding work).
+_SAMPLE_ROWS = 128
+
+
+def _block_bytes(block: JournalBlock) -> int:
+    """About the bytes ``block``'s rows take: its Native encoding's size, measured on a sample
+    of its rows (the first and last ``_SAMPLE_ROWS``) when it holds more. Encoded with the GIL
+    released; long strings and metadata count at their length."""
+    n = len(block)
+    if n <= 2 * _SAMPLE_ROWS:
+        return len(block.encode())
+    sample = len(block.slice(0, _SAMPLE_ROWS).encode()) + len(block.slice(n - _SAMPLE_ROWS, n).encode())
+    return sample * n // (2 * _SAMPLE_ROWS)
+
+
+def _tuple_bytes(rows: Sequence[tuple[Any, ...]]) -> int:
+    """About the bytes of rows given as tuples (a backfill): strings at their length, any other
+    value at 8 bytes."""
+    return sum(sum(len(v) if isinstance(v, str) else 8 for v in row) for row in rows)
 
 
 def _stored_seq_sql() -> str:
@@ -220,6 +240,7 @@ class _Chunk:
     # Rows handed to backfill(): the caller's resend, checked key by key and reported to it,
     # not the kernel's own rows (never held for a refused kernel).
     resend: bool = False
+    nbytes: int = 0  # about the bytes its rows take (_block_bytes, _tuple_bytes)
 
 
 class _Unreachable(OperationalError):
@@ -422,8 +443,9 @@ class ClickHouseJournal:
     Batching: a batch is written when ``batch_rows`` rows are waiting or the oldest has waited
     ``max_delay`` seconds (at a steady pace the delay decides; ``batch_rows`` bounds a
     burst's inserts, and ClickHouse spends much less per row on large ones). ``queue_rows``
-    bounds the rows taken from the kernels and not yet written (about 120 bytes each);
-    beyond it rows wait in the kernels' outboxes. The queue is
+    bounds the rows taken from the kernels and not yet written (about 120 bytes each), and
+    ``queue_bytes`` their bytes (estimated from their encoding: rows of large metadata or
+    details take far more); beyond either, rows wait in the kernels' outboxes. The queue is
     where a burst waits while ClickHouse catches up, so the strategy thread keeps writing its
     rows into warm, recycled segments. ``drain_rows`` bounds one take (a take of everything the
     outbox holds hands out its segments, and the rows are copied out after the kernel is free
@@ -480,6 +502,7 @@ class ClickHouseJournal:
         batch_rows: int = 100_000,
         max_delay: float = 0.1,
         queue_rows: int = 1_000_000,
+        queue_bytes: int = 256 << 20,
         drain_rows: int = 100_000,
         poll_interval: float = 0.02,
         retry_initial: float = 0.05,
@@ -497,6 +520,7 @@ class ClickHouseJournal:
             ("batch_rows", batch_rows, True),
             ("max_delay", max_delay, False),
             ("queue_rows", queue_rows, True),
+            ("queue_bytes", queue_bytes, True),
             ("drain_rows", drain_rows, True),
             ("poll_interval", poll_interval, False),
             ("retry_initial", retry_initial, False),
@@ -529,6 +553,7 @@ class ClickHouseJournal:
         self.batch_rows = batch_rows
         self.max_delay = float(max_delay)
         self.queue_rows = queue_rows
+        self.queue_bytes = queue_bytes
         self.drain_rows = drain_rows
         self.poll_interval = float(poll_interval)
         self.retry_initial = float(retry_initial)
@@ -598,6 +623,10 @@ class ClickHouseJournal:
         self._releasing: set[str] = set()
         self._columns_checked = False
         self._pending_rows = 0  # queued + being written
+        self._pending_bytes = 0  # their bytes, about (_Chunk.nbytes)
+        # Per (kernel_id, table), the bytes a row of its latest drained block took, about: a
+        # take is cut to the queue's byte room before its rows are seen.
+        self._row_bytes: dict[tuple[str, str], float] = {}
         self._inflight_since: float | None = None
         self._enqueued_total = 0
         self._settled_total = 0
@@ -607,6 +636,9 @@ class ClickHouseJournal:
         self._flushers = 0
         self._stopping = False
         self._abort = threading.Event()
+        # close() has begun (set under the lock before it stops recording): attach refuses from
+        # then on, as nothing would drain a kernel attached after that.
+        self._closing = False
         self._closed = False
         self._hwm: dict[tuple[str, str], int] = {}
         # Each batch the writer sends (with its retries) gets its own deduplication token.
@@ -808,12 +840,14 @@ class ClickHouseJournal:
         says the kernel is deliberately fed the same inputs as the stored run again (a
         deterministic re-run): rows already stored are then recognised by their keys and
         skipped. A kernel another journal records (until that one detaches it or closes) is
-        refused too (ValueError): each would drain a part of the kernel's one outbox.
+        refused too (ValueError): each would drain a part of the kernel's one outbox. On a
+        journal closed or closing (another thread's ``close()``) it is refused (RuntimeError),
+        the kernel left free: nothing would write its rows.
         """
         if not isinstance(replay, bool):
             raise ValueError(f"ClickHouseJournal.attach replay must be True or False, got {replay!r}")
-        if self._closed:
-            raise RuntimeError("ClickHouseJournal is closed; open a new one to attach kernels")
+        if self._closing:
+            raise RuntimeError(self._closed_to_attach(kernel))
         if not self._columns_checked:
             from dita._kernel import JOURNAL_COLUMNS
 
@@ -821,6 +855,12 @@ class ClickHouseJournal:
             self._columns_checked = True
         with sole_journal(kernel, self):
             self._attach(kernel, replay)
+
+    def _closed_to_attach(self, kernel: ExecutionKernel) -> str:
+        return (
+            f"ClickHouseJournal is closed (or closing): kernel {kernel.kernel_id!r} is not attached to "
+            f"{self.target.display}, as nothing would write its rows; open a new one to attach kernels"
+        )
 
     def records(self, kernel: ExecutionKernel) -> bool:
         """Whether ``kernel`` is attached here, or still leaving (its rows being written)."""
@@ -842,6 +882,9 @@ class ClickHouseJournal:
                     "and writes none of them until it closes (stats().blocked says why): attach "
                     "this kernel with another kernel_id, or to a journal opened after this one closes"
                 )
+            if self._closing:
+                # close() began while this attach read the stored rows: it no longer drains.
+                raise RuntimeError(self._closed_to_attach(kernel))
             if kernel_id in self._leaving or kernel_id in self._releasing:
                 raise ValueError(
                     f"a kernel with kernel_id {kernel_id!r} is still leaving this journal: the rows it "
@@ -1018,18 +1061,30 @@ class ClickHouseJournal:
 
             # Half the queue at most: the live rows keep room to drain meanwhile.
             share = max(1, self.queue_rows // 2)
+            byte_share = max(1, self.queue_bytes // 2)
 
             def sink(blocks: list[JournalBlock]) -> None:
                 ticket = _Ticket(remaining=sum(len(b) for b in blocks))
+                sizes = [_block_bytes(b) for b in blocks]
                 with self._cond:
-                    while self._pending_rows >= share and not self._stopping:
+                    while (
+                        self._pending_rows >= share or self._pending_bytes >= byte_share
+                    ) and not self._stopping:
                         self._cond.wait(self.poll_interval)
                     if self._stopping:
                         raise _Aborted
                     now = time.monotonic()
-                    for block in blocks:
+                    for block, size in zip(blocks, sizes, strict=True):
                         self._enqueue_locked(
-                            _Chunk(kernel_id, block.table, block, now, check_existing=True, ticket=ticket)
+                            _Chunk(
+                                kernel_id,
+                                block.table,
+                                block,
+                                now,
+                                check_existing=True,
+                                ticket=ticket,
+                                nbytes=size,
+                            )
                         )
                     self._cond.notify_all()
                 tickets.append(ticket)
@@ -1299,6 +1354,8 @@ class ClickHouseJournal:
         self._releasing.discard(kernel.kernel_id)
         self._stopped_seq.pop(kernel.kernel_id, None)
         self._progress_floor.pop(kernel.kernel_id, None)  # one a failed fill still held
+        for table in TABLE_COLUMNS:
+            self._row_bytes.pop((kernel.kernel_id, table), None)
         # No refill starts for a kernel that left (a refill running ends on its own), but its
         # drop marks stay until a fill stores their rows: a kernel leaving after a detach that
         # gave up had its last rows stored after it left, and with the marks gone its progress
@@ -1483,6 +1540,23 @@ class ClickHouseJournal:
     def _close_once(self) -> None:
         if self._closed:
             return
+        with self._cond:
+            self._closing = True
+        try:
+            self._close_flush()
+        except BaseException:
+            with self._cond:  # a Ctrl-C in the flush leaves the journal open, attaches too
+                self._closing = False
+            raise
+        # The exit hook goes only now: a Ctrl-C in the flush leaves the journal open, and without
+        # its hook the threads died at exit with the rows still queued.
+        hook, self._exit_hook = self._exit_hook, None
+        if hook is not None:
+            atexit.unregister(hook)
+        self._stop()
+
+    def _close_flush(self) -> None:
+        """close() up to stopping its threads: stop recording every kernel, then flush."""
         self._stop_recording_all(warn=True)
         try:
             # The others' rows (and progress) first: a refused kernel's rows are not written.
@@ -1496,11 +1570,9 @@ class ClickHouseJournal:
         except (TimeoutError, RuntimeError) as exc:
             # The text only: a logged exception keeps this frame, and the kernels in it, alive.
             log.warning("closing journal with rows unwritten: %s", str(exc))
-        # The exit hook goes only now: a Ctrl-C in the flush leaves the journal open, and without
-        # its hook the threads died at exit with the rows still queued.
-        hook, self._exit_hook = self._exit_hook, None
-        if hook is not None:
-            atexit.unregister(hook)
+
+    def _stop(self) -> None:
+        """close() from stopping its threads on: release ClickHouse."""
         with self._cond:
             self._closed = True
             self._stopping = True
@@ -1517,7 +1589,7 @@ class ClickHouseJournal:
             thread.join(timeout=10)
             if thread.is_alive():
                 log.warning("journal closed while %s is still reading its WAL", thread.name)
-        self._stop_recording_all(warn=False)  # again: one attached while close() flushed
+        self._stop_recording_all(warn=False)  # again: one attached while close() began (none now)
         with self._cond:
             for kernel_id, _ in self._kernels:
                 self._count_dropped_of_gone_locked(kernel_id)
@@ -1584,6 +1656,8 @@ class ClickHouseJournal:
             kernels = list(self._kernels)
             s.extra = {
                 **self._counters,
+                # The bytes of the rows queued and being written, about (see queue_bytes).
+                "queued_bytes": self._pending_bytes,
                 "written_by_table": dict(self._written_by_table),
                 "last_write_latency_s": self._last_write_latency,
                 "kernels": [kid for kid, _ in kernels],
@@ -1739,6 +1813,7 @@ class ClickHouseJournal:
                         check_existing=True,
                         ticket=ticket,
                         resend=True,
+                        nbytes=_tuple_bytes(table_rows),
                     )
                 )
             self._flushers += 1  # write now rather than after max_delay
@@ -1816,7 +1891,21 @@ class ClickHouseJournal:
     def _enqueue_locked(self, chunk: _Chunk) -> None:
         self._queue.append(chunk)
         self._pending_rows += len(chunk.rows)
+        self._pending_bytes += chunk.nbytes
         self._enqueued_total += len(chunk.rows)
+
+    def _queue_full_locked(self) -> bool:
+        """Whether the queue holds ``queue_rows`` rows or ``queue_bytes`` bytes: the drainer
+        stops, and rows wait in the kernels' outboxes."""
+        return self._pending_rows >= self.queue_rows or self._pending_bytes >= self.queue_bytes
+
+    def _take_limit_locked(self, kernel_id: str, rows: int, byte_room: int) -> int:
+        """The rows a take from ``kernel_id`` may hand out: ``rows``, fewer when the queue's
+        ``byte_room`` holds fewer of rows as large as its largest lately (at least one)."""
+        sizes = [b for (kid, _), b in self._row_bytes.items() if kid == kernel_id]
+        if not sizes:
+            return rows
+        return max(1, min(rows, int(byte_room // max(max(sizes), 1.0))))
 
     def _lower_priority(self) -> None:
         """Give the calling thread (one of the journal's) the journal's ``nice`` value; again
@@ -1868,6 +1957,9 @@ class ClickHouseJournal:
                     return
                 kernels = list(self._kernels)
                 room = self.queue_rows - self._pending_rows
+                byte_room = self.queue_bytes - self._pending_bytes
+                if byte_room <= 0:
+                    room = 0
                 flush_gen = self._flush_requested
                 refused = set(self._refused)
             if time.monotonic() >= drops_due:
@@ -1886,9 +1978,11 @@ class ClickHouseJournal:
                     # than take the queue's room from the other kernels.
                     continue
                 cpu = time.thread_time()
+                with self._cond:
+                    limit = self._take_limit_locked(kernel_id, min(self.drain_rows, room), byte_room)
                 try:
                     # Native rows, grouped per table with the GIL released.
-                    blocks = kernel.drain_journal_blocks(min(self.drain_rows, room))
+                    blocks = kernel.drain_journal_blocks(limit)
                 except Exception as exc:  # keep draining the other kernels; say what broke
                     asked_all = False  # a flush must not take this kernel for empty
                     with self._cond:
@@ -1902,16 +1996,19 @@ class ClickHouseJournal:
                         self._counters["drain_busy"] += 1
                     asked_all = False
                     continue
+                sizes = [_block_bytes(b) for b in blocks]  # the GIL released while encoding
                 now = time.monotonic()
                 took = 0  # this kernel's rows: `drained` sums every kernel's of this pass
                 with self._cond:
                     if not blocks and kernel_id in self._leaving:
                         self._drop_kernel_locked(kernel)  # detached, and now empty
-                    for block in blocks:
-                        self._enqueue_locked(_Chunk(kernel_id, block.table, block, now))
+                    for block, size in zip(blocks, sizes, strict=True):
+                        self._enqueue_locked(_Chunk(kernel_id, block.table, block, now, nbytes=size))
+                        self._row_bytes[(kernel_id, block.table)] = size / len(block)
                         took += len(block)
+                        byte_room -= size
                     drained += took
-                    room -= took
+                    room = room - took if byte_room > 0 else 0
                     self._counters["drained"] += took
                     if took:
                         self._note_drain_locked(now, took)
@@ -1931,9 +2028,10 @@ class ClickHouseJournal:
                     self._cond.notify_all()
                 if self._stopping:
                     return
-                if drained and self._pending_rows < self.queue_rows:
+                full = self._queue_full_locked()
+                if drained and not full:
                     continue
-                if self._pending_rows >= self.queue_rows:
+                if full:
                     self._cond.wait(self.poll_interval)  # the writer frees room and notifies
                 elif self._flush_requested == flush_gen:
                     self._cond.wait(self.poll_interval)
@@ -1963,7 +2061,7 @@ class ClickHouseJournal:
         Forgets the takes that have left the burst's window on the way."""
         if self.burst_hold is None or self._stopping or self._flushers or not self._queue:
             return 0.0
-        if self._pending_rows >= self.queue_rows:
+        if self._queue_full_locked():
             return 0.0
         left = self.burst_hold - (now - self._queue[0].drained_at)
         if left <= 0:
@@ -2037,6 +2135,7 @@ class ClickHouseJournal:
                 n = sum(len(c.rows) for c in take) - held  # held rows left the queue's count already
                 self._settled_total += n
                 self._pending_rows -= n
+                self._pending_bytes -= sum(c.nbytes for c in take)  # held chunks' are 0 by now
                 self._take_settled = 0
                 self._inflight_since = None
                 self._cond.notify_all()
@@ -2209,6 +2308,9 @@ class ClickHouseJournal:
             self._held_rows[kernel_id] += n
             self._pending_rows -= n
             self._settled_total += n
+            for chunk in chunks:  # out of the queue's count: they take no room
+                self._pending_bytes -= chunk.nbytes
+                chunk.nbytes = 0
             for chunk in chunks:  # a WAL fill's (it checks first, so none in practice)
                 if chunk.ticket is not None and not chunk.ticket.done.is_set():
                     chunk.ticket.failed = self._refused[kernel_id].error
