@@ -326,7 +326,16 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// asset marked at 119.5) let through an entry the cap should stop (5 passed a cap of 500 and
 /// filled at 120, 600 held). The marks are kept from rules 33 on only (an older build's
 /// checkpoint holds none). And a slot whose position opens takes its asset's latest mark
-/// (before: `mark_price` 0 and its PnL at the fill's price until the next mark).
+/// (before: `mark_price` 0 and its PnL at the fill's price until the next mark). And the
+/// kernel's floor (`min_notional`) judges a MARKET entry at the asset's latest mark when one is
+/// known (a refusal names `floor_price`, `floor_price_source`); before, at its reference: a
+/// stale one sent orders the venue refuses, and refused ones it takes. And both sides'
+/// settlements of a self-trade that come before its fills are held (two per fill id and asset,
+/// of different fees; `kernel::EarlySettlement`), each fill taking the nearest its fee: before,
+/// the second was refused as held already and its side kept its predicted fee. And an
+/// ORDER_ACK stating a `size` below the order's is the order's size (WARNING, `acked_size`,
+/// `order_size`; one above is not taken): before, the kernel waited for fills that never came
+/// and the slot worked for good.
 pub const RULES: u16 = 33;
 
 thread_local! {

@@ -408,9 +408,22 @@ impl EarlySettlements {
             .rposition(|s| s.fill_id == *fill_id && s.asset == asset)
     }
 
-    /// The one held for fill `fill_id` of `asset` (as the event named it), if any.
-    fn find(&self, fill_id: &Id, asset: &Id) -> Option<&EarlySettlement> {
-        self.position(fill_id, asset).map(|i| &self.held[i])
+    /// Those held for fill `fill_id` of `asset` (as the event named it), oldest first: one,
+    /// or rules 33 on two of different fees (a self-trade's two sides).
+    fn held_for<'a>(
+        &'a self,
+        fill_id: &'a Id,
+        asset: &'a str,
+    ) -> impl Iterator<Item = &'a EarlySettlement> + 'a {
+        let any = if self.fill_ids.contains_key(fill_id) {
+            self.held.len()
+        } else {
+            0
+        };
+        self.held
+            .iter()
+            .take(any)
+            .filter(move |s| s.fill_id == *fill_id && s.asset == asset)
     }
 
     /// Holds `s`; returns the oldest, when it was pushed out.
@@ -428,11 +441,22 @@ impl EarlySettlements {
 
     /// Takes out the settlement held for the fill `fill_id` of `asset` just booked: the one
     /// naming that asset, else one naming none. Searched from the newest: one that came
-    /// before its fill came just before.
-    fn take(&mut self, fill_id: &Id, asset: &str) -> Option<EarlySettlement> {
+    /// before its fill came just before. Of two (a self-trade's sides, rules 33 on), the one
+    /// whose fee is nearest `fee`, the fill's (its whole report's).
+    fn take(&mut self, fill_id: &Id, asset: &str, fee: f64) -> Option<EarlySettlement> {
         let i = self
             .position(fill_id, asset)
             .or_else(|| self.position(fill_id, ""))?;
+        let named = &self.held[i].asset;
+        let off = |s: &EarlySettlement| (s.fee - fee).abs();
+        // The other side's, older, nearer the fill's fee.
+        let i = self
+            .held
+            .iter()
+            .take(i)
+            .rposition(|s| s.fill_id == *fill_id && s.asset == *named)
+            .filter(|&j| off(&self.held[j]) < off(&self.held[i]))
+            .unwrap_or(i);
         let s = self.held.remove(i)?;
         self.unindex(fill_id);
         Some(s)
@@ -3029,19 +3053,32 @@ impl Kernel {
         qty <= QTY_EPS || qty + QTY_EPS < m.min_qty
     }
 
+    /// What an order for `intent` is priced at as it goes out: its reference, or its limit.
+    fn price_source(intent: &Intent) -> &'static str {
+        match intent.order_type {
+            OrderType::Market => "reference",
+            OrderType::Limit => "limit",
+        }
+    }
+
+    /// The refusal of an order of `qty` below the venue's floor, judged at `(price, source)`:
+    /// the price and what it is (`reference`, `limit`, or rules 33 on a MARKET entry's `mark`).
+    #[cold]
     fn below_floor_outcome(
         &self,
         intent: &Intent,
         sid: usize,
         m: &MarketLimits,
         qty: f64,
-        price: f64,
+        (price, source): (f64, &'static str),
         seq: u64,
     ) -> KernelOutcome {
         let d = vec![
             ("reason", Detail::Static("below floor")),
             ("qty", Detail::F64(qty)),
             ("notional", Detail::F64(qty * price)),
+            ("floor_price", Detail::F64(price)),
+            ("floor_price_source", Detail::Static(source)),
             ("min_qty", Detail::F64(m.min_qty)),
             ("min_notional", Detail::F64(m.min_notional)),
             ("lot_step", Detail::F64(m.lot_step)),
@@ -3517,8 +3554,15 @@ impl Kernel {
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return Err(o);
         }
-        if Self::below_floor(&m, qty, price) {
-            return Err(self.below_floor_outcome(intent, sid, &m, qty, price, seq));
+        // Rules 33 on, a MARKET order is judged at the asset's latest mark when one is known
+        // (`mark`, as the caps took it): the venue fills it at the market, not at a stale
+        // reference, which sent orders the venue refused and refused ones it would take.
+        let (floor_at, source) = match intent.order_type {
+            OrderType::Market if mark > 0.0 => (mark, "mark"),
+            _ => (price, Self::price_source(intent)),
+        };
+        if Self::below_floor(&m, qty, floor_at) {
+            return Err(self.below_floor_outcome(intent, sid, &m, qty, (floor_at, source), seq));
         }
 
         // Accepted: the slot starts a new trade; a late fill of the last one is refused now.
@@ -3688,7 +3732,8 @@ impl Kernel {
             Self::below_floor(&m, qty, price)
         };
         if below {
-            return Err(self.below_floor_outcome(intent, sid, &m, qty, price, seq));
+            let at = (price, Self::price_source(intent));
+            return Err(self.below_floor_outcome(intent, sid, &m, qty, at, seq));
         }
         let trade_id = slot.trade_id.clone();
         if let Some(o) = self.check_rate(intent, sid, seq) {
@@ -4441,7 +4486,51 @@ impl Kernel {
             }
             self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
+        let sent = order.size;
+        if ev.size > 0.0 && (ev.size - sent).abs() > size_tolerance(sent) && rules() >= 33 {
+            self.acked_size(ev, sid, out);
+        }
         Ok(())
+    }
+
+    /// An ack of another size than slot `sid`'s order was sent for (rules 33 on), WARNING in
+    /// `out` with both. Less (a venue cutting it to its lot, or a reduce-only exit to the
+    /// position): the order's size, what it commits and counts; before, the kernel waited for
+    /// fills that never came, the slot working for good. More: the size sent stands.
+    #[cold]
+    fn acked_size(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
+        let was = engaged(&self.slots[sid]);
+        let order = self.slots[sid].active_order_mut().expect("acknowledged");
+        out.severity = KernelSeverity::Warning;
+        out.details.push(("acked_size", Detail::F64(ev.size)));
+        out.details.push(("order_size", Detail::F64(order.size)));
+        // Acknowledged from a sent stage, nothing filled yet.
+        if ev.size > order.size {
+            out.details.push((
+                "reason",
+                Detail::Static(
+                    "the venue acknowledged more than was sent: the size sent stands (a fill \
+                     beyond it is refused as an overfill)",
+                ),
+            ));
+            return;
+        }
+        order.size = ev.size;
+        let order = order.clone();
+        out.details.push((
+            "reason",
+            Detail::Static(
+                "the venue acknowledged less than was sent (cut to its lot, or a reduce-only \
+                 exit to the position): the order is that size",
+            ),
+        ));
+        self.recount_slot(sid, was);
+        if order.is_entry {
+            let at = working_price(&order, entry_mark(&self.entry_marks, sid));
+            let committed = held_notional(&self.slots[sid]) + order.remaining() * at;
+            self.set_committed(sid, committed);
+        }
+        self.dirty.slot(sid);
     }
 
     /// An ack the slot's stage does not take. Rules 6 on, an ack of a working order that
@@ -4956,7 +5045,14 @@ impl Kernel {
         let mut fee = fee;
         if !self.early_settlements.held.is_empty() && rules() >= 32 {
             let predicted = ev.fee.is_none();
-            if let Some(charged) = self.settle_early(&fill_key, &asset, predicted, &mut settled) {
+            // The fee of the whole report, as its settlement states it.
+            let whole = match ev.fee {
+                Some(f) => f,
+                None if partly && qty > 0.0 => fee * ev.size / qty,
+                None => fee,
+            };
+            let early = self.settle_early(&fill_key, &asset, predicted, whole, &mut settled);
+            if let Some(charged) = early {
                 fee = charged;
             }
         }
@@ -6122,18 +6218,37 @@ impl Kernel {
 
     /// Holds FILL_SETTLED `ev`, which no waiting fill matches, for its fill (rules 32 on),
     /// saying so in `out`; a settlement of the same fill held already refuses it (the details
-    /// returned): one fill is settled once.
+    /// returned): one fill is settled once. Rules 33 on, one of another fee is held beside
+    /// (a self-trade's other side: maker and taker fees differ; a resend repeats its fee), up
+    /// to two.
     #[cold]
     fn hold_settlement(&mut self, ev: &AccountEvent, out: &mut KernelOutcome) -> Option<Details> {
-        if let Some(held) = self.early_settlements.find(&ev.fill_id, &ev.asset) {
+        let beside = rules() >= 33;
+        let mut held = self.early_settlements.held_for(&ev.fill_id, &ev.asset);
+        let (first, second) = (held.next(), held.next());
+        drop(held);
+        let same_fee = |s: &&EarlySettlement| s.fee == ev.fee;
+        let refused_by = match (first, second) {
+            (Some(a), _) if !beside => Some((a, false)),
+            (Some(a), Some(b)) => Some((
+                if same_fee(&a) { a } else { b },
+                !same_fee(&a) && !same_fee(&b),
+            )),
+            (Some(a), None) if same_fee(&a) => Some((a, false)),
+            _ => None,
+        };
+        if let Some((held, both_sides)) = refused_by {
             let mut d = detail_field("fill_id", &ev.fill_id);
             d.push(("asset", (&ev.asset).into()));
             d.push(("held_event_id", (&held.event_id).into()));
             d.push((
                 "reason",
-                Detail::Static(
-                    "a settlement of this fill came before it and is held for it already",
-                ),
+                Detail::Static(if both_sides {
+                    "settlements of both sides of this fill (a self-trade) came before it and \
+                     are held for it already"
+                } else {
+                    "a settlement of this fill came before it and is held for it already"
+                }),
             ));
             return Some(d);
         }
@@ -6175,9 +6290,10 @@ impl Kernel {
         fill_key: &Id,
         asset: &str,
         predicted: bool,
+        fee: f64,
         details: &mut Details,
     ) -> Option<f64> {
-        let s = self.early_settlements.take(fill_key, asset)?;
+        let s = self.early_settlements.take(fill_key, asset, fee)?;
         if !predicted {
             details.push(("unapplied_settlement", Detail::Id(s.event_id)));
             return None;
@@ -7395,9 +7511,14 @@ impl Kernel {
                     s.fee
                 ));
             }
-            if early.find(&s.fill_id, &s.asset).is_some() {
+            // Rules 33 on, two of different fees: a self-trade's sides.
+            let fees: Vec<f64> = early
+                .held_for(&s.fill_id, &s.asset)
+                .map(|h| h.fee)
+                .collect();
+            if fees.len() > 1 || fees.contains(&s.fee) {
                 return Err(format!(
-                    "two settlements held for fill {:?} of {:?}",
+                    "more settlements held for fill {:?} of {:?} than its two sides",
                     s.fill_id, s.asset
                 ));
             }

@@ -54,8 +54,14 @@ mod rules32_account;
 mod rules32_settlement;
 #[path = "rules33_account.rs"]
 mod rules33_account;
+#[path = "rules33_ack_size.rs"]
+mod rules33_ack_size;
 #[path = "rules33_caps.rs"]
 mod rules33_caps;
+#[path = "rules33_early_self_trade.rs"]
+mod rules33_early_self_trade;
+#[path = "rules33_floor_mark.rs"]
+mod rules33_floor_mark;
 #[path = "rules33_marks.rs"]
 mod rules33_marks;
 #[path = "unread_report_fields.rs"]

@@ -1,0 +1,139 @@
+//! Rules 33, the kernel's own floor (`min_notional`) judges a MARKET entry at the asset's latest
+//! mark when one is known, as the caps do: at a stale reference it sent an order the venue
+//! refuses (reference 100, market at 5: 1 passed a floor of 10 and went out for 5), or refused
+//! one the venue would take (reference 5, market at 100). The refusal names the price it used.
+
+use std::path::Path;
+
+use dita_kernel::error::{replaying, RULES};
+use dita_kernel::kernel::KernelInput;
+use dita_kernel::*;
+
+mod common;
+use common::{detail, open_log, set_segment_rules, well_formed_details};
+
+/// A MARKET ENTER `n` of slot 0 on BTC, LONG, 1 at a reference of `reference`.
+fn market(n: u32, reference: f64) -> Intent {
+    Intent::new(
+        &format!("i{n}"),
+        &format!("t{n}"),
+        0,
+        "BTC",
+        TradeSide::Long,
+        KernelCommandType::Enter,
+        reference,
+        1.0,
+    )
+}
+
+/// BTC's floor at a notional of 10, marked at `mark`.
+fn setup(mark: f64) -> Vec<KernelInput> {
+    vec![
+        KernelInput::SeedCapital(10_000.0),
+        KernelInput::MarketLimits {
+            asset: id("BTC"),
+            fields: vec![("min_notional".into(), 10.0)],
+        },
+        KernelInput::MarkPrice {
+            asset: id("BTC"),
+            price: mark,
+            ts: 1_000.0,
+        },
+    ]
+}
+
+fn kernel(mark: f64) -> Kernel {
+    let mut k = Kernel::new("floor", 1).unwrap();
+    for input in setup(mark) {
+        k.apply(&input).unwrap();
+    }
+    k
+}
+
+#[test]
+fn a_market_entry_under_the_floor_at_its_mark_is_refused_naming_the_mark() {
+    let mut k = kernel(5.0);
+    let out = well_formed_details(k.process_intent(&market(1, 100.0)));
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(detail(&out, "floor_price"), Some(Detail::F64(5.0)));
+    assert_eq!(
+        detail(&out, "floor_price_source"),
+        Some(Detail::Static("mark"))
+    );
+    assert_eq!(detail(&out, "notional"), Some(Detail::F64(5.0)));
+    assert!(k.slots()[0].active_entry_order.is_none());
+}
+
+#[test]
+fn a_market_entry_over_the_floor_at_its_mark_goes_out_at_a_stale_reference() {
+    let mut k = kernel(100.0);
+    let out = k.process_intent(&market(1, 5.0));
+    assert!(out.accepted, "{out:?}");
+    assert!(out.submit.is_some());
+}
+
+#[test]
+fn without_a_mark_the_reference_judges_and_is_named() {
+    let mut k = Kernel::new("no-mark", 1).unwrap();
+    k.apply(&setup(1.0)[1]).unwrap();
+    let out = well_formed_details(k.process_intent(&market(1, 5.0)));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(detail(&out, "floor_price"), Some(Detail::F64(5.0)));
+    assert_eq!(
+        detail(&out, "floor_price_source"),
+        Some(Detail::Static("reference"))
+    );
+    // A LIMIT entry is judged at its limit, whatever the mark.
+    let mut k = kernel(100.0);
+    let mut limit = market(2, 100.0);
+    limit.order_type = OrderType::Limit;
+    limit.limit_price = 5.0;
+    let out = well_formed_details(k.process_intent(&limit));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(
+        detail(&out, "floor_price_source"),
+        Some(Detail::Static("limit"))
+    );
+}
+
+#[test]
+fn under_rules_32_the_reference_judged() {
+    replaying(32, || {
+        let mut k = kernel(5.0);
+        assert!(k.process_intent(&market(1, 100.0)).accepted);
+        let mut k = kernel(100.0);
+        let out = k.process_intent(&market(1, 5.0));
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    });
+}
+
+fn open(dir: &Path) -> (dita_kernel::wal::kernel_log::KernelLog, Kernel) {
+    open_log(dir, "log", 0)
+}
+
+#[test]
+fn a_log_of_rules_32_replays_as_it_ran_and_one_of_33_as_it_runs() {
+    for (rules, sent) in [(32, true), (RULES, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, mut k) = open(dir.path());
+        let mut inputs = setup(5.0);
+        inputs.push(KernelInput::Intent(market(1, 100.0)));
+        for input in &inputs {
+            replaying(rules, || k.apply(input)).unwrap();
+            log.record(&k, input).unwrap();
+        }
+        assert_eq!(
+            k.slots()[0].active_entry_order.is_some(),
+            sent,
+            "rules {rules}"
+        );
+        drop(log);
+        if rules < RULES {
+            set_segment_rules(dir.path(), rules);
+        }
+        let (_, recovered) = open(dir.path());
+        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
+        assert_eq!(recovered.seq(), k.seq());
+    }
+}
