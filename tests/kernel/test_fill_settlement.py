@@ -89,8 +89,10 @@ def test_a_settlement_of_an_asset_no_fill_of_its_id_has_is_held_for_that_fill(
     early = settle(k, "s2", "999", 20.0, asset="BTC")
     assert early.accepted and early.details["held_for_fill"] is True
     assert money(k) == before
-    # The same settlement again while held is a duplicate, and changes nothing.
-    again = settle(k, "s2b", "999", 21.0, asset="BTC")
+    # The same settlement again while held (a new event id, its fee) is a duplicate, and
+    # changes nothing. Rules 33 on, one of another fee is held beside it: a self-trade's other
+    # side (rust_kernel/tests/rules33_early_self_trade.rs).
+    again = settle(k, "s2b", "999", 20.0, asset="BTC")
     assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
     assert again.details["held_event_id"] == "s2"
     assert money(k) == before
