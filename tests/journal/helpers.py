@@ -403,3 +403,20 @@ def held_chdb_directory(
         holder.stdin.close()
         holder.wait(30)
         holder.stdout.close()
+
+
+def pnl_rows(*args: str) -> list[dict[str, Any]]:
+    """`dita pnl ARGS --json`'s rows, run in its own process (chDB lets one process hold a
+    directory at a time)."""
+    # Its own process: chDB lets one process hold a directory at a time.
+    proc = subprocess.run(
+        [sys.executable, "-m", "dita.cli", "pnl", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows: list[dict[str, Any]] = json.loads(proc.stdout)
+    return rows

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +16,9 @@ from typer.testing import CliRunner
 from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 from dita.cli import app
 from dita.journal.clickhouse import ClickHouseJournal
-from journal.helpers import SilentVenue
+from journal.helpers import SilentVenue, pnl_rows
 
 T = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
-
-
-def _pnl(*args: str) -> list[dict[str, Any]]:
-    # Its own process: chDB lets one process hold a directory at a time.
-    proc = subprocess.run(
-        [sys.executable, "-m", "dita.cli", "pnl", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows: list[dict[str, Any]] = json.loads(proc.stdout)
-    return rows
 
 
 def _traded_with_funding(journal: ClickHouseJournal, kernel_id: str) -> ExecutionKernel:
@@ -68,7 +50,7 @@ def test_pnl_from_the_journal_nets_funding_as_the_kernels_account_does(tmp_path:
         account = _traded_with_funding(journal, "funded").account()
     finally:
         journal.close()
-    (row,) = _pnl("--journal", dsn, "--kernel", "funded")
+    (row,) = pnl_rows("--journal", dsn, "--kernel", "funded")
     assert row["fills"] == 1 and account["k_fees_paid"] > 0
     assert row["fees"] == pytest.approx(account["k_fees_paid"])
     assert row["funding"] == pytest.approx(-0.5)
@@ -76,7 +58,7 @@ def test_pnl_from_the_journal_nets_funding_as_the_kernels_account_does(tmp_path:
         account["k_realized_pnl"] - account["k_fees_paid"] + account["k_funding_net"]
     )
     # A period takes the funding paid in it: by T+90 only the first payment.
-    (early,) = _pnl(
+    (early,) = pnl_rows(
         "--journal", dsn, "--kernel", "funded", "--period", "today", "--at", "2026-09-21T14:14:50Z"
     )
     assert early["funding"] == pytest.approx(-0.75)

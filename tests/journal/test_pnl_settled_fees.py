@@ -4,10 +4,6 @@ fills' predictions, so its fees and net differed from the account's ``k_fees_pai
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +11,9 @@ import pytest
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 from dita.journal.clickhouse import ClickHouseJournal
-from journal.helpers import SilentVenue
+from journal.helpers import SilentVenue, pnl_rows
 
 T = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
-
-
-def _pnl(*args: str) -> list[dict[str, Any]]:
-    # Its own process: chDB lets one process hold a directory at a time.
-    proc = subprocess.run(
-        [sys.executable, "-m", "dita.cli", "pnl", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows: list[dict[str, Any]] = json.loads(proc.stdout)
-    return rows
 
 
 def _fill(kernel: ExecutionKernel, event_id: str, order: Any, price: float, fill_id: str, at: float) -> None:
@@ -96,7 +77,7 @@ def test_pnl_from_the_journal_counts_the_fee_a_settlement_charged(tmp_path: Path
             kernel.close()
         journal.close()
     accounts = {k.kernel_id: k.account() for k in kernels}
-    rows = {r["kernel_id"]: r for r in _pnl("--journal", dsn)}
+    rows = {r["kernel_id"]: r for r in pnl_rows("--journal", dsn)}
     assert set(rows) == set(accounts)
     for kernel_id, account in accounts.items():
         row = rows[kernel_id]
@@ -109,5 +90,5 @@ def test_pnl_from_the_journal_counts_the_fee_a_settlement_charged(tmp_path: Path
     # it, the settled fee. The exit, later, is not in either.
     at = {"2026-09-21T14:13:25Z": 0.1, "2026-09-21T14:13:35Z": 0.5}
     for when, fees in at.items():
-        (row,) = _pnl("--journal", dsn, "--kernel", "settled", "--at", when)
+        (row,) = pnl_rows("--journal", dsn, "--kernel", "settled", "--at", when)
         assert (row["fills"], row["fees"]) == (1, pytest.approx(fees)), when
