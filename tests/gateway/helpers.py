@@ -218,3 +218,42 @@ def enter_in_thread(
     sender = threading.Thread(target=enter, daemon=True)
     sender.start()
     return sender, answers
+
+
+class FillsLater:
+    """Acknowledges each order, its fill owed to the next poll; a poll with a fill owed waits
+    for ``answer``, and the submit of slot 1's order for ``release`` (60 s at most): a slow
+    exchange, which then answers it as any other (``answer_held``), or one that never does
+    (its answer is lost: an empty list). ``fill_ids``: the fills owed, in order."""
+
+    def __init__(self, answer_held: bool = True) -> None:
+        self.answer_held = answer_held
+        self.owed: list[VenueEvent] = []
+        self.fill_ids: list[str] = []
+        self.asked, self.answer, self.answered = threading.Event(), threading.Event(), threading.Event()
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        if order.slot_id == 1:
+            self.inside.set()
+            self.release.wait(60)
+            if not self.answer_held:
+                return []
+        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
+        self.owed.append(VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
+                                    venue_client_id=order.client_order_id, **fill))  # fmt: skip
+        self.fill_ids.append(self.owed[-1].event_id)
+        return [VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
+                           venue_client_id=order.client_order_id)]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def poll_events(self) -> list[VenueEvent]:
+        if self.owed:
+            self.asked.set()
+            self.answer.wait(30)
+        owed, self.owed = self.owed, []
+        if owed:
+            self.answered.set()
+        return owed

@@ -14,10 +14,19 @@ from typing import Any
 import httpx
 import pytest
 
-from dita import ExecutionKernel, VenueEvent
+from dita import ExecutionKernel
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
-from gateway.helpers import AUTH, ENTER_ONE, TOKEN, HeldVenue, LiveServer, enter_in_thread, start_server
+from gateway.helpers import (
+    AUTH,
+    ENTER_ONE,
+    TOKEN,
+    FillsLater,
+    HeldVenue,
+    LiveServer,
+    enter_in_thread,
+    start_server,
+)
 
 
 def _get(app: Any, path: str) -> httpx.Response:
@@ -126,43 +135,11 @@ def test_a_slow_venue_submit_does_not_stall_the_gateway() -> None:
     assert answers["enter"].status_code == 200 and answers["enter"].json()["accepted"] is True
 
 
-class _FillsLaterSlowly:
-    """Acknowledges each order, its fill owed to the next poll; a poll with a fill owed waits
-    for ``answer``, and the submit of slot 1's order for ``release`` (a slow exchange)."""
-
-    def __init__(self) -> None:
-        self.owed: list[VenueEvent] = []
-        self.asked, self.answer, self.answered = threading.Event(), threading.Event(), threading.Event()
-        self.inside, self.release = threading.Event(), threading.Event()
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        if order.slot_id == 1:
-            self.inside.set()
-            self.release.wait(30)
-        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
-        self.owed.append(VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
-                                    venue_client_id=order.client_order_id, **fill))  # fmt: skip
-        return [VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
-                           venue_client_id=order.client_order_id)]  # fmt: skip
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
-
-    def poll_events(self) -> list[VenueEvent]:
-        if self.owed:
-            self.asked.set()
-            self.answer.wait(30)
-        owed, self.owed = self.owed, []
-        if owed:
-            self.answered.set()
-        return owed
-
-
 def test_fills_polled_at_the_stop_behind_a_slow_submit_are_booked() -> None:
     """The venue's poll gave a fill while a slow submit held the kernel's lane; the stop's
     grace ran out with the fill queued behind it, and canceling the polling dropped it from
     the queue: a fill the venue reports once, never booked and never named."""
-    venue = _FillsLaterSlowly()
+    venue = FillsLater()
     live = start_server(max_slots=2, venue=lambda: venue, venue_poll_seconds=0.02, stop_grace_seconds=0.5)
     kernel: ExecutionKernel = live.app.state.kernel
     answers: dict[str, httpx.Response] = {}

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dita import ExecutionKernel, VenueEvent
+from dita import ExecutionKernel
 from dita.cli.gateway import _close_after_stop
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
@@ -22,6 +22,7 @@ from gateway.helpers import (
     AUTH,
     ENTER_ONE,
     TOKEN,
+    FillsLater,
     HeldVenue,
     enter_in_thread,
     start_server,
@@ -188,41 +189,6 @@ def test_the_answer_to_a_failed_write_does_not_hold_the_event_loop_for_the_kerne
     assert mark.status_code == 500  # an OSError that did not fail the log: the server's own error
 
 
-class _FillsLaterHeld:
-    """Acknowledges each order, its fill owed to the next poll; a poll with a fill owed waits
-    for ``answer``, and the submit of slot 1's order for ``release`` (60 s at most)."""
-
-    def __init__(self) -> None:
-        self.owed: list[VenueEvent] = []
-        self.fill_ids: list[str] = []
-        self.asked, self.answer, self.answered = threading.Event(), threading.Event(), threading.Event()
-        self.inside, self.release = threading.Event(), threading.Event()
-
-    def submit(self, order: Any) -> list[VenueEvent]:
-        if order.slot_id == 1:
-            self.inside.set()
-            self.release.wait(60)
-            return []
-        fill = {"price": order.reference_price, "size": order.size, "filled_size": order.size}
-        self.owed.append(VenueEvent(f"fill-{order.client_order_id}", order.trade_id, order.slot_id, "FILL",
-                                    venue_client_id=order.client_order_id, **fill))  # fmt: skip
-        self.fill_ids.append(self.owed[-1].event_id)
-        return [VenueEvent(f"ack-{order.client_order_id}", order.trade_id, order.slot_id, "ORDER_ACK",
-                           venue_client_id=order.client_order_id)]  # fmt: skip
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        return []
-
-    def poll_events(self) -> list[VenueEvent]:
-        if self.owed:
-            self.asked.set()
-            self.answer.wait(30)
-        owed, self.owed = self.owed, []
-        if owed:
-            self.answered.set()
-        return owed
-
-
 def test_fills_polled_behind_a_lane_call_the_stop_gives_up_on_are_named_and_not_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -232,7 +198,7 @@ def test_fills_polled_behind_a_lane_call_the_stop_gives_up_on_are_named_and_not_
     nothing named it. Now the stop's error names it, for reconciliation, and the lane's last
     take before the close books it once the call returns."""
     caplog.set_level(logging.WARNING, logger="dita.gateway")
-    venue = _FillsLaterHeld()
+    venue = FillsLater(answer_held=False)
     live = start_server(max_slots=2, venue=lambda: venue, venue_poll_seconds=0.02, stop_grace_seconds=0.3)
     kernel = live.app.state.kernel
     stopped = threading.Event()
