@@ -327,9 +327,9 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// filled at 120, 600 held). The marks are kept from rules 33 on only (an older build's
 /// checkpoint holds none). And a slot whose position opens takes its asset's latest mark
 /// (before: `mark_price` 0 and its PnL at the fill's price until the next mark). And the
-/// kernel's floor (`min_notional`) judges a MARKET entry at the asset's latest mark when one is
-/// known (a refusal names `floor_price`, `floor_price_source`); before, at its reference: a
-/// stale one sent orders the venue refuses, and refused ones it takes. And both sides'
+/// kernel's floor (`min_notional`) judges a MARKET entry at the higher of its reference and the
+/// asset's latest mark (a refusal names `floor_price`, `floor_price_source`); before, at its
+/// reference: a stale low one refused orders the venue takes. And both sides'
 /// settlements of a self-trade that come before its fills are held (two per fill id and asset,
 /// of different fees; `kernel::EarlySettlement`), each fill taking the nearest its fee: before,
 /// the second was refused as held already and its side kept its predicted fee. And an

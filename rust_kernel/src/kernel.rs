@@ -3073,16 +3073,19 @@ impl Kernel {
         (price, source): (f64, &'static str),
         seq: u64,
     ) -> KernelOutcome {
-        let d = vec![
+        let mut d = vec![
             ("reason", Detail::Static("below floor")),
             ("qty", Detail::F64(qty)),
             ("notional", Detail::F64(qty * price)),
-            ("floor_price", Detail::F64(price)),
-            ("floor_price_source", Detail::Static(source)),
             ("min_qty", Detail::F64(m.min_qty)),
             ("min_notional", Detail::F64(m.min_notional)),
             ("lot_step", Detail::F64(m.lot_step)),
         ];
+        // Rules 33 on (a replayed older log's journal rows stay as they were written).
+        if rules() >= 33 {
+            d.push(("floor_price", Detail::F64(price)));
+            d.push(("floor_price_source", Detail::Static(source)));
+        }
         self.refuse(
             intent,
             Some(sid),
@@ -3554,11 +3557,12 @@ impl Kernel {
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return Err(o);
         }
-        // Rules 33 on, a MARKET order is judged at the asset's latest mark when one is known
-        // (`mark`, as the caps took it): the venue fills it at the market, not at a stale
-        // reference, which sent orders the venue refused and refused ones it would take.
+        // Rules 33 on, a MARKET order is judged at the higher of its reference and the asset's
+        // latest mark (`mark`, as the caps took it): a stale low reference refused orders the
+        // venue would take. Not at the mark alone: a mark carries no age, and a stale low one
+        // would refuse them alike; one too high sends an order the venue may refuse, as before.
         let (floor_at, source) = match intent.order_type {
-            OrderType::Market if mark > 0.0 => (mark, "mark"),
+            OrderType::Market if mark > price => (mark, "mark"),
             _ => (price, Self::price_source(intent)),
         };
         if Self::below_floor(&m, qty, floor_at) {

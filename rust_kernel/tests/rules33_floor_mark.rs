@@ -1,7 +1,7 @@
-//! Rules 33, the kernel's own floor (`min_notional`) judges a MARKET entry at the asset's latest
-//! mark when one is known, as the caps do: at a stale reference it sent an order the venue
-//! refuses (reference 100, market at 5: 1 passed a floor of 10 and went out for 5), or refused
-//! one the venue would take (reference 5, market at 100). The refusal names the price it used.
+//! Rules 33, the kernel's own floor (`min_notional`) judges a MARKET entry at the higher of its
+//! reference and the asset's latest mark, as the caps do: at a stale low reference it refused
+//! one the venue would take (reference 5, market at 100). Not at the mark alone, which carries
+//! no age: a stale low mark would refuse alike. The refusal names the price it used.
 
 use std::path::Path;
 
@@ -51,26 +51,31 @@ fn kernel(mark: f64) -> Kernel {
 }
 
 #[test]
-fn a_market_entry_under_the_floor_at_its_mark_is_refused_naming_the_mark() {
-    let mut k = kernel(5.0);
-    let out = well_formed_details(k.process_intent(&market(1, 100.0)));
-    assert!(!out.accepted, "{out:?}");
-    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-    assert_eq!(detail(&out, "floor_price"), Some(Detail::F64(5.0)));
-    assert_eq!(
-        detail(&out, "floor_price_source"),
-        Some(Detail::Static("mark"))
-    );
-    assert_eq!(detail(&out, "notional"), Some(Detail::F64(5.0)));
-    assert!(k.slots()[0].active_entry_order.is_none());
-}
-
-#[test]
-fn a_market_entry_over_the_floor_at_its_mark_goes_out_at_a_stale_reference() {
+fn a_market_entry_over_the_floor_at_its_mark_goes_out_at_a_stale_low_reference() {
     let mut k = kernel(100.0);
     let out = k.process_intent(&market(1, 5.0));
     assert!(out.accepted, "{out:?}");
     assert!(out.submit.is_some());
+}
+
+#[test]
+fn a_stale_low_mark_refuses_nothing_its_reference_passes() {
+    let mut k = kernel(5.0);
+    assert!(k.process_intent(&market(1, 100.0)).accepted);
+}
+
+#[test]
+fn under_both_it_is_refused_naming_the_higher() {
+    let mut k = kernel(8.0);
+    let out = well_formed_details(k.process_intent(&market(1, 6.0)));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(detail(&out, "floor_price"), Some(Detail::F64(8.0)));
+    assert_eq!(
+        detail(&out, "floor_price_source"),
+        Some(Detail::Static("mark"))
+    );
+    assert_eq!(detail(&out, "notional"), Some(Detail::F64(8.0)));
+    assert!(k.slots()[0].active_entry_order.is_none());
 }
 
 #[test]
@@ -98,13 +103,12 @@ fn without_a_mark_the_reference_judges_and_is_named() {
 }
 
 #[test]
-fn under_rules_32_the_reference_judged() {
+fn under_rules_32_the_reference_judged_and_was_not_named() {
     replaying(32, || {
-        let mut k = kernel(5.0);
-        assert!(k.process_intent(&market(1, 100.0)).accepted);
         let mut k = kernel(100.0);
         let out = k.process_intent(&market(1, 5.0));
         assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+        assert_eq!(detail(&out, "floor_price"), None);
     });
 }
 
@@ -114,11 +118,11 @@ fn open(dir: &Path) -> (dita_kernel::wal::kernel_log::KernelLog, Kernel) {
 
 #[test]
 fn a_log_of_rules_32_replays_as_it_ran_and_one_of_33_as_it_runs() {
-    for (rules, sent) in [(32, true), (RULES, false)] {
+    for (rules, sent) in [(32, false), (RULES, true)] {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, mut k) = open(dir.path());
-        let mut inputs = setup(5.0);
-        inputs.push(KernelInput::Intent(market(1, 100.0)));
+        let mut inputs = setup(100.0);
+        inputs.push(KernelInput::Intent(market(1, 5.0)));
         for input in &inputs {
             replaying(rules, || k.apply(input)).unwrap();
             log.record(&k, input).unwrap();
