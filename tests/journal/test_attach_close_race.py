@@ -83,3 +83,30 @@ def test_an_attach_while_close_flushes_is_refused(journal_dsn: str) -> None:
         closer.join(30)
         journal.close()
         kernel.close()
+
+
+def test_an_attach_between_the_last_kernels_release_and_the_close_is_refused(journal_dsn: str) -> None:
+    """The last kernel sharing the journal closing: release() found it last and then called
+    close(), which marked the journal closing only once it ran. A kernel attached in between
+    went through, and close() stopped recording it at once: its later rows were never written."""
+    journal = ClickHouseJournal(journal_dsn, max_delay=0.02, close_timeout=20)
+    first = ExecutionKernel(max_slots=2, kernel_id="first", journal=journal)
+    late = ExecutionKernel(max_slots=2, kernel_id="between", journal_capacity=1_000)
+    close = journal.close
+    refused: list[BaseException] = []
+
+    def attach_then_close() -> None:
+        try:
+            journal.attach(late)
+        except RuntimeError as exc:
+            refused.append(exc)
+        close()
+
+    journal.close = attach_then_close  # type: ignore[method-assign]
+    try:
+        first.close()  # the last kernel: releases, then closes the journal
+        assert refused and "clos" in str(refused[0]), refused
+        assert not journal.records(late)
+    finally:
+        close()
+        late.close()

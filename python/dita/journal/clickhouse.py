@@ -139,9 +139,9 @@ def _block_bytes(block: JournalBlock) -> int:
 
 
 def _tuple_bytes(rows: Sequence[tuple[Any, ...]]) -> int:
-    """About the bytes of rows given as tuples (a backfill): strings at their length, any other
-    value at 8 bytes."""
-    return sum(sum(len(v) if isinstance(v, str) else 8 for v in row) for row in rows)
+    """About the bytes of rows given as tuples (a backfill): text and bytes at their length,
+    any other value at 8 bytes."""
+    return sum(sum(len(v) if isinstance(v, str | bytes) else 8 for v in row) for row in rows)
 
 
 def _stored_seq_sql() -> str:
@@ -1384,8 +1384,16 @@ class ClickHouseJournal:
                 self._stopped_seq[kernel.kernel_id] = stopped
             gone = self._releasing | self._leaving
             last = all(kid in gone for kid, _ in self._kernels)
+            # Closing from here, in the same step: an attach between this and close() went
+            # through, and close() then stopped recording that kernel, its rows never written.
+            self._closing = self._closing or last
         if last:
-            self.close()
+            try:
+                self.close()
+            except BaseException:
+                with self._cond:  # a Ctrl-C in the flush leaves the journal open, attaches too
+                    self._closing = self._closed
+                raise
             return
         try:
             self.detach(kernel, self.close_timeout)
@@ -1798,12 +1806,14 @@ class ClickHouseJournal:
         ticket.result.already_present = repeated
         if total == 0:
             return ticket.result
+        # Sized before the lock: a resend of a million rows is tens of millions of steps.
+        sizes = [_tuple_bytes(r) for _, r in chunks]
         with self._cond:
             if self._closed:
                 raise RuntimeError("ClickHouseJournal is closed")
             self._raise_if_a_thread_died_locked()
             now = time.monotonic()
-            for table, table_rows in chunks:
+            for (table, table_rows), nbytes in zip(chunks, sizes, strict=True):
                 self._enqueue_locked(
                     _Chunk(
                         kernel_id,
@@ -1813,7 +1823,7 @@ class ClickHouseJournal:
                         check_existing=True,
                         ticket=ticket,
                         resend=True,
-                        nbytes=_tuple_bytes(table_rows),
+                        nbytes=nbytes,
                     )
                 )
             self._flushers += 1  # write now rather than after max_delay
