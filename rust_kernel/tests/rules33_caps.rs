@@ -53,15 +53,20 @@ fn fill(order: &VenueOrder, event_id: &str, price: f64, size: f64, total: f64) -
     f
 }
 
-#[test]
-fn a_market_entry_under_a_stale_reference_is_judged_at_the_mark() {
-    let mut k = marked("per_asset", 2, &[("max_notional_per_asset", 500.0)]);
-    let out = well_formed_details(k.process_intent(&market(1, 0, TradeSide::Long, 1.0, 5.0)));
+/// `out` is a risk refusal (the caps').
+fn assert_risk_rejected(out: &KernelOutcome) {
     assert_eq!(
         out.diagnostic_code,
         KernelDiagnosticCode::RiskRejected,
         "{out:?}"
     );
+}
+
+#[test]
+fn a_market_entry_under_a_stale_reference_is_judged_at_the_mark() {
+    let mut k = marked("per_asset", 2, &[("max_notional_per_asset", 500.0)]);
+    let out = well_formed_details(k.process_intent(&market(1, 0, TradeSide::Long, 1.0, 5.0)));
+    assert_risk_rejected(&out);
     assert_eq!(
         detail(&out, "rule"),
         Some(Detail::Static("max_notional_per_asset"))
@@ -84,11 +89,7 @@ fn a_market_entry_under_a_stale_reference_is_judged_at_the_mark() {
             .accepted
     );
     let out = k2.process_intent(&market(2, 1, TradeSide::Short, 1.0, 1.0));
-    assert_eq!(
-        out.diagnostic_code,
-        KernelDiagnosticCode::RiskRejected,
-        "{out:?}"
-    );
+    assert_risk_rejected(&out);
     assert_eq!(
         detail(&out, "rule"),
         Some(Detail::Static("max_notional_total"))
@@ -100,11 +101,7 @@ fn a_market_entry_under_a_stale_reference_is_judged_at_the_mark() {
 fn a_reference_above_the_mark_is_what_the_caps_take() {
     let mut k = marked("ref", 1, &[("max_notional_per_asset", 500.0)]);
     let out = k.process_intent(&market(1, 0, TradeSide::Long, 130.0, 4.0));
-    assert_eq!(
-        out.diagnostic_code,
-        KernelDiagnosticCode::RiskRejected,
-        "{out:?}"
-    );
+    assert_risk_rejected(&out);
     assert_eq!(detail(&out, "cap_price"), Some(Detail::F64(130.0)));
     assert_eq!(
         detail(&out, "cap_price_source"),
@@ -124,11 +121,7 @@ fn a_short_limit_under_the_market_is_judged_at_the_mark() {
     i.order_type = OrderType::Limit;
     i.limit_price = 1.0;
     let out = k.process_intent(&i);
-    assert_eq!(
-        out.diagnostic_code,
-        KernelDiagnosticCode::RiskRejected,
-        "{out:?}"
-    );
+    assert_risk_rejected(&out);
     assert_eq!(detail(&out, "cap_price"), Some(Detail::F64(119.5)));
     // A buy limit fills at its price or under: judged at its price, the mark aside.
     i.side = TradeSide::Long;
@@ -159,11 +152,7 @@ fn what_still_works_of_a_market_entry_commits_at_the_mark_after_a_fill_and_a_rel
     assert!(close(k.total_committed_notional(), expected));
     // So a second entry is judged beside it: even 0.2 at 1 passes 500 at the mark.
     let out = k.process_intent(&market(2, 1, TradeSide::Long, 1.0, 0.2));
-    assert_eq!(
-        out.diagnostic_code,
-        KernelDiagnosticCode::RiskRejected,
-        "{out:?}"
-    );
+    assert_risk_rejected(&out);
     // What works commits at the mark it was judged at, whatever marks come after, and so does
     // a kernel restored from a checkpoint.
     k.mark_price("BTC", 200.0, 2.0).unwrap();
