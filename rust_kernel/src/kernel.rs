@@ -388,7 +388,12 @@ impl Default for EarlySettlements {
 /// What the memory of settled fills knows a settlement by: its fill id and the asset it named
 /// (none too: a venue naming none names none when it sends it again).
 fn settled_key(fill_id: &str, asset: &str) -> u64 {
-    fingerprint(fill_id) ^ fingerprint(asset).rotate_left(29)
+    settled_key_of(fingerprint(fill_id), fingerprint(asset))
+}
+
+/// [`settled_key`] from the fill id's and the asset's fingerprints.
+fn settled_key_of(id_print: u64, asset_print: u64) -> u64 {
+    id_print ^ asset_print.rotate_left(29)
 }
 
 /// What the memory of settled fills knows a fill booked with its venue's own fee by (rules 33
@@ -479,7 +484,7 @@ impl EarlySettlements {
         let id_print = fingerprint(fill_id);
         let none = fingerprint("");
         for a in [asset.map_or(none, NonZeroU64::get), none] {
-            let key = id_print ^ a.rotate_left(29);
+            let key = settled_key_of(id_print, a);
             self.settled.insert(if booked_with_fee {
                 booked_with_fee_key(key)
             } else {
