@@ -16,7 +16,7 @@ use dita_kernel::wal::kernel_log::{
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_log, set_segment_rules, well_formed_details};
+use common::{close, detail, long_btc, open_log, set_segment_rules, settle, well_formed_details};
 
 /// Taker 5 bp, maker -2.5 bp (a rebate).
 fn config() -> KernelInput {
@@ -46,17 +46,6 @@ fn fill(order: &VenueOrder, fill_id: &str, size: f64, total: f64, ts: f64) -> Ve
     );
     e.fill_id = id(fill_id);
     (e.price, e.size, e.filled_size, e.timestamp) = (100.0, size, total, ts);
-    e
-}
-
-/// The exchange's settlement `event_id` of fill `fill_id` of `asset`: `fee`, stamped `ts`,
-/// the wallet balance after it `wallet`.
-fn settle(event_id: &str, fill_id: &str, asset: &str, fee: f64, ts: f64) -> AccountEvent {
-    let mut e = AccountEvent::new(event_id, AccountEventKind::FillSettled);
-    e.fill_id = id(fill_id);
-    e.asset = id(asset);
-    e.fee = fee;
-    e.timestamp = ts;
     e
 }
 

@@ -17,7 +17,7 @@ use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rul
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_log, set_segment_rules, well_formed_details};
+use common::{close, detail, long_btc, open_log, set_segment_rules, settle, well_formed_details};
 
 /// A FUNDING_FEE `event_id` stamped `ts` paying `amount`.
 fn funding(event_id: &str, ts: f64, amount: f64) -> AccountEvent {
@@ -25,16 +25,6 @@ fn funding(event_id: &str, ts: f64, amount: f64) -> AccountEvent {
     f.amount = amount;
     f.timestamp = ts;
     f
-}
-
-/// The exchange's settlement `event_id` of fill `fill_id` of `asset`: `fee`, stamped `ts`.
-fn settle(event_id: &str, fill_id: &str, asset: &str, fee: f64, ts: f64) -> AccountEvent {
-    let mut e = AccountEvent::new(event_id, AccountEventKind::FillSettled);
-    e.fill_id = id(fill_id);
-    e.asset = id(asset);
-    e.fee = fee;
-    e.timestamp = ts;
-    e
 }
 
 /// Taker 5 bp, maker -2.5 bp (a rebate).

@@ -408,7 +408,6 @@ def held_chdb_directory(
 def pnl_rows(*args: str) -> list[dict[str, Any]]:
     """`dita pnl ARGS --json`'s rows, run in its own process (chDB lets one process hold a
     directory at a time)."""
-    # Its own process: chDB lets one process hold a directory at a time.
     proc = subprocess.run(
         [sys.executable, "-m", "dita.cli", "pnl", *args, "--json"],
         capture_output=True,

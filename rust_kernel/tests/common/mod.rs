@@ -150,3 +150,14 @@ pub fn open_log(
     };
     KernelLog::open(dir, Kernel::new(kernel_id, 1).unwrap(), &options).unwrap()
 }
+
+/// The exchange's settlement `event_id` of fill `fill_id` of `asset`: `fee`, stamped `ts`.
+#[allow(dead_code)]
+pub fn settle(event_id: &str, fill_id: &str, asset: &str, fee: f64, ts: f64) -> AccountEvent {
+    let mut e = AccountEvent::new(event_id, AccountEventKind::FillSettled);
+    e.fill_id = id(fill_id);
+    e.asset = id(asset);
+    e.fee = fee;
+    e.timestamp = ts;
+    e
+}
