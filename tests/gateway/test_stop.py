@@ -319,3 +319,100 @@ def test_a_close_on_the_lane_after_the_stop_gave_up_that_fails_is_told(
     assert "is closed" in (kernel.input_refused_reason() or "")
     told = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("the journal's last rows were not written" in m for m in told), told
+
+
+class _Records(logging.Handler):
+    """Keeps the records of the loggers it is added to (uvicorn's do not reach caplog's root)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_stop_that_gives_up_on_a_lane_call_logs_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """The request whose venue call the stop gave up on was canceled with the event loop, and
+    uvicorn logged it as `Exception in ASGI application` with a CancelledError traceback, as if
+    the gateway had failed. Now the give-up says one thing, the ERROR naming what was not synced."""
+    caplog.set_level(logging.WARNING)
+    venue = HeldVenue()
+    live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=0.2)
+    uvicorn_said = _Records()
+    uvicorn_log = logging.getLogger("uvicorn.error")  # after the server's start: its config resets handlers
+    uvicorn_log.addHandler(uvicorn_said)
+    sender, answers = enter_in_thread(live)
+    stopping = threading.Thread(target=live.stop, daemon=True)
+    try:
+        assert venue.inside.wait(10)
+        stopping.start()
+        stopping.join(30)
+        assert not stopping.is_alive()
+        assert live.server.kernel_closed is False
+    finally:
+        venue.release.set()
+        sender.join(30)
+        stopping.join(30)
+        uvicorn_log.removeHandler(uvicorn_said)
+    assert isinstance(answers["enter"], httpx.HTTPError)  # the connection closed at the give-up
+    loud = [r for r in uvicorn_said.records if r.levelno >= logging.WARNING]
+    assert not loud, [(r.getMessage(), r.exc_info and r.exc_info[0]) for r in loud]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "is not closed" in errors[0], errors
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_a_stop_waits_at_most_its_grace_in_all() -> None:
+    """The stop waited up to ``stop_grace_seconds`` for the polling's last take, then as long
+    for the connection of the request held in the venue, then as long again for the kernel's
+    close behind that request: three graces, where a supervisor allowed one (and killed it)."""
+    venue = HeldVenue()
+    grace = 1.5
+    live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=grace)
+    sender, _ = enter_in_thread(live)
+    stopping = threading.Thread(target=live.stop, daemon=True)
+    try:
+        assert venue.inside.wait(10)
+        began = time.monotonic()
+        stopping.start()
+        stopping.join(30)
+        took = time.monotonic() - began
+        assert not stopping.is_alive()
+    finally:
+        venue.release.set()
+        sender.join(30)
+        stopping.join(30)
+    # uvicorn's loop looks every 0.1 s and its stop sleeps 0.1 s; the margin covers a loaded host.
+    assert took < grace + 0.8, f"the stop took {took:.2f} s; its grace is {grace} s"
+    assert live.server.kernel_closed is False
+
+
+def test_a_poll_the_stop_gave_up_on_that_answers_later_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    """A venue's poll still under way when the stop's grace ran out was canceled, and the fill
+    it gave later, which the venue reports once, went nowhere: not booked, not named. Now the
+    stop says it gave the poll up, and a late answer is named at ERROR, for reconciliation."""
+    caplog.set_level(logging.WARNING, logger="dita.gateway")
+    venue = FillsLater()
+    live = start_server(max_slots=2, venue=lambda: venue, venue_poll_seconds=0.02, stop_grace_seconds=0.3)
+    kernel = live.app.state.kernel
+    try:
+        first = live.client.post("/v1/intents", json={**ENTER_ONE, "slot_id": 0}, headers=AUTH)
+        assert first.json()["state"] == "ENTRY_WORKING"
+        assert venue.asked.wait(10)  # the poll with slot 0's fill waits for the venue
+        live.stop()
+        assert live.server.kernel_closed is True
+        gave_up = [r.getMessage() for r in caplog.records if "poll" in r.getMessage()]
+        assert gave_up and "stop_grace_seconds" in gave_up[0], [r.getMessage() for r in caplog.records]
+    finally:
+        venue.answer.set()
+    fill_id = venue.fill_ids[0]
+
+    def naming_it() -> list[str]:
+        return [
+            r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and fill_id in r.getMessage()
+        ]
+
+    named = wait_until(naming_it)
+    assert "reconcile" in named[0], named
+    assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"  # closed before the fill came

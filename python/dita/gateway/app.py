@@ -74,7 +74,7 @@ from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 from dita.venues import poll_once
 
-__all__ = ["SafeJSONResponse", "create_app", "response_abandoned"]
+__all__ = ["GatewayStopped", "SafeJSONResponse", "create_app", "response_abandoned"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ class SafeJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return encode_json_bytes(content)
+
+
+class GatewayStopped(RuntimeError):
+    """A call for the kernel after the app's lifespan ended (its lane shut down): answered 503.
+    The kernel is not closed: its embedder closes it, or serves the app again."""
 
 
 # --- request bodies ----------------------------------------------------------------------
@@ -235,7 +240,8 @@ class MarkRequest(BaseModel):
 class ErrorAnswer(BaseModel):
     """401 (token), 404 (slot out of range), 409 (no free slot, or a control entry no write can
     follow), 503 (too many event streams, the cluster's control plane away, the kernel busy in
-    another call, or taking no more input: closed, or its write-ahead log failed)."""
+    another call, or taking no more input: closed, or its write-ahead log failed; or the gateway
+    stopped, its server's lifespan ended)."""
 
     detail: str
 
@@ -663,12 +669,17 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # `dita serve` runs without lifespan and starts the polling itself (GatewayServer).
+        # `dita serve` runs without lifespan: GatewayServer starts the polling, and at its stop
+        # closes the kernel. Here the kernel is the embedder's (made and passed in by them, closed
+        # by them): the end stops what the app started, the polling and the lane's thread.
+        app.state.open_lane()
         task = app.state.start_polling()
         try:
             yield
         finally:
-            await app.state.stop_polling(task)
+            deadline = time.monotonic() + settings.stop_grace_seconds
+            await app.state.stop_polling(task, deadline)
+            await app.state.end_lane(deadline)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -687,6 +698,10 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     app.state.settings = settings
     # Read once: each read of them waits for the kernel, and /healthz must not.
     kernel_id, max_slots = kernel.kernel_id, kernel.max_slots
+    stopped_reason = (
+        "the gateway stopped: its server's lifespan ended and its kernel lane is shut down (the"
+        f" kernel {kernel_id!r} is not closed by it: its embedder's to close)"
+    )
 
     # The kernel's lane: one thread makes every kernel call of the requests and the polling,
     # in the order they came (a worker per request would race its commands, and the kernel
@@ -696,7 +711,18 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     app.state.kernel_lane = lane
     on_lane = threading.local()  # .loop: the event loop of the call the lane runs
     lane_call_since: list[float | None] = [None]  # when the call the lane runs began
-    lane_closed: list[bool] = []  # [True] once the stop queued the kernel's close on it
+    # Why the lane takes no more calls, [] while it takes them: "closed" once the stop queued the
+    # kernel's close on it (close_kernel), "stopped" once the lifespan's end shut it down (end_lane).
+    lane_ended: list[str] = []
+
+    def open_lane() -> None:
+        """A new lane at a lifespan's start, when an earlier lifespan's end shut the lane down
+        (the app served again, as a TestClient per test does); the kernel still takes input."""
+        nonlocal lane
+        if lane_ended == ["stopped"]:
+            lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dita-gateway-kernel")
+            app.state.kernel_lane = lane
+            lane_ended.clear()
 
     def lane_call(call: Callable[[], T], loop: asyncio.AbstractEventLoop) -> Callable[[], T]:
         def run() -> T:
@@ -712,7 +738,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     def to_lane(call: Callable[[], T]) -> asyncio.Future[T]:
         """``call`` queued on the kernel's lane now, after the calls queued before it."""
-        if lane_closed:
+        if lane_ended == ["stopped"]:
+            raise GatewayStopped(stopped_reason)  # a 503 that says so, not a bare 500
+        if lane_ended:
             # input_stopped() reads this as closed: a 503 that says so, not a bare 500.
             raise RuntimeError(f"kernel {kernel_id!r} is closed: the gateway stopped (its lane is shut down)")
         loop = asyncio.get_running_loop()
@@ -720,7 +748,15 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     async def in_lane(call: Callable[[], T]) -> T:
         """``call``'s result, run on the kernel's lane after the calls queued before it."""
-        return await to_lane(call)
+        try:
+            return await to_lane(call)
+        except asyncio.CancelledError:
+            if lane_ended:
+                # The stop gave up on the call ahead of this one, closed the request's connection
+                # and ended the event loop: uvicorn's traceback of the cancel would read as a fault
+                # (the stop's ERROR says what was not done).
+                response_abandoned.set(True)
+            raise
 
     def told_if_raised(what: str, future: Future[Any]) -> None:
         """Log the error of ``what``, queued on the lane at a stop that gave up on the call ahead
@@ -735,27 +771,34 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             )
 
     async def at_stop_in_lane(call: Callable[[], Any], deadline: float, before: str) -> Future[Any] | None:
-        """``call`` queued on the lane at the stop: its future once it ran, or None when the calls
-        before it held the lane past ``deadline`` (monotonic; a warning named the one under way):
-        it stays queued. Once begun it is waited for to its end (a close that flushes a journal
-        must not be cut short). Not an asyncio future: one the stop gave up on, set once the loop
-        is closed, logged an error."""
+        """``call`` queued on the lane at the stop: its future once it ran, or None when another
+        call held the lane past ``deadline`` (monotonic; a warning named the one under way): it
+        stays queued. A lane free at the deadline, or held by a call begun under 0.2 s before,
+        still begins it (the stop's grace may have gone to the connections). Once begun it is
+        waited for to its end (a close that flushes a journal must not be cut short). Not an
+        asyncio future: one the stop gave up on, set once the loop is closed, logged an error."""
         began = threading.Event()
+        run = lane_call(call, asyncio.get_running_loop())
 
         def begin() -> Any:
-            began.set()
-            return call()
+            began.set()  # before lane_call marks the lane held: a held lane is another call's
+            return run()
 
-        future = lane.submit(lane_call(begin, asyncio.get_running_loop()))
+        future = lane.submit(begin)
         warned = False
-        while not began.is_set() and time.monotonic() < deadline:
-            since = lane_call_since[0]
-            if not warned and since is not None and time.monotonic() - since > _LANE_STOP_QUIET_S:
+        while True:
+            since = lane_call_since[0]  # read before began: a call under way then is not this one
+            if began.is_set():
+                break
+            now = time.monotonic()
+            if since is not None and now >= deadline and now - since > _LANE_STOP_QUIET_S:
+                break  # held past the deadline by a call that is no quick read about to return
+            if not warned and since is not None and now - since > _LANE_STOP_QUIET_S:
                 warned = True
                 log.warning(
                     "stopping: waiting up to %.1f s more (stop_grace_seconds) for the call that has held"
                     " the kernel's lane for %.1f s (a venue's submit or cancel not answered?), before %s",
-                    max(0.0, deadline - time.monotonic()), time.monotonic() - since, before,
+                    deadline - now, now - since, before,
                 )  # fmt: skip
             await asyncio.sleep(0.01)
         if not began.is_set():
@@ -879,8 +922,11 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     @app.exception_handler(RuntimeError)
     async def _kernel_unavailable(request: Request, exc: Exception) -> Response:
-        # The kernel busy in another thread's call past its wait, or closed (closing): a bare
-        # 500 told no client whether to send the request again.
+        # The kernel busy in another thread's call past its wait, or closed (closing), or the
+        # gateway stopped: a bare 500 told no client whether to send the request again.
+        if isinstance(exc, GatewayStopped):
+            detail = f"the gateway takes no more input: it stopped ({exc}); not retryable until served again"
+            return SafeJSONResponse({"detail": detail}, status_code=503)
         if kernel_busy(exc):
             detail = (
                 f"the kernel is busy in another call ({exc}); retryable: send the request again (an"
@@ -1093,21 +1139,50 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             if not ask:
                 return fills
             # A venue's fault (a raise, an answer that is not a list) must not stop the polling.
-            events, problem = await anyio.to_thread.run_sync(poll_once, poll_events)
+            given_up: list[bool] = []  # [True] once the stop gave this poll up
+            polls_under_way.append(given_up)
+            try:
+                problem = await anyio.to_thread.run_sync(ask_venue, given_up)
+            finally:
+                polls_under_way.remove(given_up)
             if problem:
                 metrics.venue_poll_errors.inc()
                 log.warning("%s", shortened(problem, 300))
                 return fills
-            # Waiting from now (no lane call touches them until the take below): a take the stop
-            # gives up on (behind a submit that does not answer) is canceled with the event loop,
-            # and the events stay for the stop's last take, and its log. Shielded: the stop's
-            # cancel must not drop the take from the lane's queue; the venue gave them once.
-            polled.waiting.extend(events)
+            # Shielded: the stop's cancel must not drop the take from the lane's queue (a take
+            # the stop gives up on, behind a submit that does not answer, is canceled with the
+            # event loop; the events stay for the stop's last take, and its log).
             return fills + await asyncio.shield(in_lane(lambda: take_polled([])))
         except Exception as exc:  # nor a publish that raised
             metrics.venue_poll_errors.inc()
             log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
             return fills
+
+    # The polls under way on a worker thread, each [] until the stop gives it up ([True]); the lock
+    # orders a poll's answer with the stop's giving up.
+    polls_under_way: list[list[bool]] = []
+    poll_handoff = threading.Lock()
+
+    def ask_venue(given_up: list[bool]) -> str:
+        """One poll (on a worker thread): what the venue gave joins the events waiting, for the
+        take after it, or for the stop's last take when the stop cancels the polling meanwhile
+        (no lane call touches them until either); what went wrong, or "". Given up by the stop
+        (past its grace), the answer is named at ERROR instead: the venue gave it once, and it
+        went nowhere unseen."""
+        events, problem = poll_once(poll_events)  # type: ignore[arg-type]  # polled only with one
+        with poll_handoff:
+            if not given_up:
+                polled.waiting.extend(events)
+                return problem
+        if events:
+            late = PolledEvents()
+            late.waiting.extend(events)
+            log.error(
+                "a venue poll the stop gave up on (stop_grace_seconds) answered afterwards: not"
+                " applied, to reconcile (a new kernel on its wal_dir runs reconcile_with_venue): %s",
+                late.described(),
+            )
+        return problem
 
     def take_waiting() -> tuple[int, bool]:
         """Give the kernel the polled events it raised on last time (on the lane); the fills
@@ -1143,17 +1218,30 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         stops[task] = stop
         return task
 
-    async def stop_polling(task: asyncio.Task[None] | None) -> None:
-        """End the polling before the kernel closes. A poll under way is waited for (at most
-        ``stop_grace_seconds``) and its answer applied: canceled, the thread went on and what it
-        returned was dropped, fills the venue reports only once (CcxtVenue) never booked."""
+    async def stop_polling(task: asyncio.Task[None] | None, deadline: float | None = None) -> None:
+        """End the polling before the kernel closes. A poll under way is waited for (until
+        ``deadline``, monotonic; by default ``stop_grace_seconds`` from now) and its answer
+        applied: canceled, the thread went on and what it returned was dropped, fills the venue
+        reports only once (CcxtVenue) never booked."""
         if task is None:
             return
         stops.pop(task).set()
-        deadline = time.monotonic() + settings.stop_grace_seconds
-        done, _ = await asyncio.wait({task}, timeout=settings.stop_grace_seconds)
+        if deadline is None:
+            deadline = time.monotonic() + settings.stop_grace_seconds
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         if not done:
-            task.cancel()  # a venue that does not answer: what it gives later is not applied
+            with poll_handoff:
+                asked = list(polls_under_way)
+                for given_up in asked:
+                    given_up.append(True)
+            if asked:
+                log.warning(
+                    "stopping: the venue's poll did not answer within %g s (stop_grace_seconds): what"
+                    " it gives later is not applied (named at ERROR, to reconcile, if it comes while"
+                    " the process runs)",
+                    settings.stop_grace_seconds,
+                )
+            task.cancel()
         # Within the same grace: a call on the lane that does not return (a venue's submit) held
         # the stop for ever. Given up on, the take stays queued, ahead of the kernel's close.
         await at_stop_in_lane(last_take, deadline, "giving the kernel the polled venue events a last time")
@@ -1170,15 +1258,20 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 polled.drop(),
             )
 
-    async def close_kernel(timeout: float) -> bool:
+    async def close_kernel(timeout: float, deadline: float | None = None) -> bool:
         """Close the kernel on its lane (after the calls queued there) and shut the lane down, at
         the stop, once the requests are done: closed beside a call on the lane, the kernel waited
-        10 s for that call's venue answer, then raised busy and skipped the close's sync. Waits at
-        most ``timeout`` for the lane; False, logged with what was not synced, when it gave up."""
-        if lane_closed:
+        10 s for that call's venue answer, then raised busy and skipped the close's sync. Waits for
+        a call holding the lane until ``deadline`` (monotonic; by default ``timeout`` seconds from
+        now: the stop's grace); False, logged with what was not synced, when it gave up."""
+        if lane_ended == ["stopped"]:
+            open_lane()  # after a lifespan's end: a lane of its own for the close
+        if lane_ended:
             return True
-        lane_closed.append(True)
-        closing = await at_stop_in_lane(kernel.close, time.monotonic() + timeout, "closing the kernel")
+        lane_ended.append("closed")
+        if deadline is None:
+            deadline = time.monotonic() + timeout
+        closing = await at_stop_in_lane(kernel.close, deadline, "closing the kernel")
         lane.shutdown(wait=False)  # its thread ends once the calls queued are done
         if closing is None:
             owed = "none"
@@ -1186,12 +1279,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 owed = polled.described() or "none"
             log.error(
                 "stopping: the kernel %r is not closed: the call holding the kernel's lane did not"
-                " return within %g s (stop_grace_seconds); not synced: the write-ahead log's newest"
-                " inputs (under fsync batch or none), the journal's last rows and the projection's"
-                " last state; not applied, to reconcile: the venue events polled, %s. A new kernel"
-                " on its wal_dir recovers what the log holds (and runs reconcile_with_venue); this"
-                " one takes them and closes on the lane once that call returns, if the process"
-                " still runs",
+                " return within the stop's %g s (stop_grace_seconds); not synced: the write-ahead"
+                " log's newest inputs (under fsync batch or none), the journal's last rows and the"
+                " projection's last state; not applied, to reconcile: the venue events polled, %s."
+                " A new kernel on its wal_dir recovers what the log holds (and runs"
+                " reconcile_with_venue); this one takes them and closes on the lane once that call"
+                " returns, if the process still runs",
                 kernel_id,
                 timeout,
                 owed,
@@ -1201,10 +1294,40 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         closing.result()  # the close's own error (a journal that failed to flush) is raised
         return True
 
+    async def end_lane(deadline: float) -> bool:
+        """At a lifespan's end: no more calls on the lane, and its thread ended once the calls
+        queued there are done, the kernel left open (its embedder's to close). Waits for a call
+        holding the lane until ``deadline`` (monotonic); False, logged, when it gave up: the
+        thread then ends once that call and those behind it have returned."""
+        if lane_ended:
+            return True
+        lane_ended.append("stopped")
+        ended = await at_stop_in_lane(lambda: None, deadline, "shutting the kernel's lane down")
+        lane.shutdown(wait=False)  # its thread ends once the calls queued are done
+        if ended is None:
+            owed = "none"
+            with contextlib.suppress(RuntimeError):  # the lane took them meanwhile
+                owed = polled.described() or "none"
+            log.error(
+                "stopping: the call holding the kernel's lane did not return within the stop's %g s"
+                " (stop_grace_seconds): the lane's thread ends once it returns, after the calls"
+                " queued behind it; not applied yet, to reconcile if the process ends before: the"
+                " venue events polled, %s. The kernel %r is not closed by the gateway: a close"
+                " made meanwhile waits for that call (10 s, then raises busy)",
+                settings.stop_grace_seconds,
+                owed,
+                kernel_id,
+            )
+            return False
+        await anyio.to_thread.run_sync(lane.shutdown)  # nothing is queued after it: it ends now
+        return True
+
     app.state.poll_venue = poll_venue
     app.state.start_polling = start_polling
     app.state.stop_polling = stop_polling
     app.state.close_kernel = close_kernel
+    app.state.open_lane = open_lane
+    app.state.end_lane = end_lane
 
     # --- page and health -----------------------------------------------------------------
 
@@ -1214,12 +1337,14 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
 
     def health_now() -> tuple[Any, str, str | None]:
         """The kernel's mode, and whether it takes input: ``ok`` (reason None), ``failed`` (its
-        log's error) or ``closed`` (closed or closing: why)."""
+        log's error) or ``closed`` (closed or closing, or the gateway stopped: why)."""
         mode = kernel.control().get("mode")
         failure = log_failure()
         if failure is not None:
             return mode, "failed", failure
         closed = closed_reason()
+        if closed is None and lane_ended == ["stopped"]:
+            closed = stopped_reason  # the kernel takes input, but not through this gateway
         return mode, "ok" if closed is None else "closed", closed
 
     # The read under way (off the event loop and the lane): checks made while the kernel is held
@@ -1241,7 +1366,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         responses={
             503: {
                 "description": "The kernel takes no more input: its write-ahead log failed (`status`"
-                " `failed`, `reason` the log's error), or it is closed or closing (`status` `closed`);"
+                " `failed`, `reason` the log's error), or it is closed or closing, or the gateway stopped"
+                " (its server's lifespan ended; `status` `closed`);"
                 f" or it is held by another call for over {_HEALTH_WAIT_S:g} s, or one call has held the"
                 f" kernel's lane (the requests' turn) for over {_LANE_HELD_S:g} s (`status` `busy`, with"
                 " Retry-After)"

@@ -82,7 +82,7 @@ class GatewaySettings(BaseModel):
         default=5.0,
         ge=0.1,
         le=300,
-        description="How long a stop waits for a client that does not read, for a venue poll "
+        description="How long a stop waits in all for a client that does not read, for a venue poll "
         "under way, and for a kernel call under way (a venue's submit) before the kernel closes. At "
         "least 0.1: much less, and a stop cuts every event stream off before its end "
         "and drops the answer of the poll",

@@ -10,6 +10,7 @@ import json
 import logging
 import socket
 import sys
+import time
 from typing import Any
 
 import h11
@@ -19,15 +20,24 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 __all__ = ["GatewayServer"]
 
 _NOT_COMPLETED = "ASGI callable returned without completing response."
+_RAISED = "Exception in ASGI application\n"
 
 
 def _not_abandoned_on_purpose(record: logging.LogRecord) -> bool:
-    """Leaves out uvicorn's error for an event stream the gateway ended unfinished on purpose
-    (a client dropped for lagging, or one that did not take the stream's end at a stop):
-    uvicorn closes the connection, as it should, and nothing is wrong with the gateway."""
+    """Leaves out uvicorn's error for a response the gateway gave up on purpose: an event
+    stream ended unfinished (a client dropped for lagging, or one that did not take the
+    stream's end at a stop), whose connection uvicorn closes, as it should; or a request whose
+    kernel call the stop gave up on (a venue call not answered), canceled with the event loop,
+    its traceback of CancelledError read as the gateway's fault (the stop's ERROR says what it
+    did not do)."""
     from dita.gateway.app import response_abandoned
 
-    return not (record.msg == _NOT_COMPLETED and response_abandoned.get())
+    if not response_abandoned.get():
+        return True
+    canceled = record.msg == _RAISED and isinstance(
+        (record.exc_info or (None, None))[1], asyncio.CancelledError
+    )
+    return not (record.msg == _NOT_COMPLETED or canceled)
 
 
 class _HeaderDeadline(H11Protocol):
@@ -104,9 +114,10 @@ def _header_deadline(seconds: float) -> type[H11Protocol]:
 
 
 class GatewayServer(uvicorn.Server):
-    """Serves ``app`` (made by ``create_app`` for ``kernel``) on ``host:port``; on stop,
-    closes the connections still open ``grace`` seconds later, then the kernel (on the app's
-    kernel lane, once the call there returned, waited for at most ``grace`` seconds).
+    """Serves ``app`` (made by ``create_app`` for ``kernel``) on ``host:port``; on stop, waits
+    at most ``grace`` seconds in all: for a poll of the venue under way, for the connections
+    still open (then closed), and for a call holding the app's kernel lane, before the kernel
+    closes on that lane (a close once begun is waited for to its end).
     ``max_connections``: uvicorn's ``limit_concurrency``, beyond which a request gets 503
     (not a connection reset when the process runs out of file descriptors);
     ``header_timeout``: how long a request's line and headers may take (then 408)."""
@@ -164,6 +175,9 @@ class GatewayServer(uvicorn.Server):
         self._polling = self.app.state.start_polling()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # One grace for the whole stop: a wait per step (the poll, the connections, the lane) made
+        # it three graces, past what a supervisor allows before it kills the process.
+        deadline = time.monotonic() + self.grace
         # No new connection or request from here, as uvicorn's own stop does it, before waiting
         # for the poll below: meanwhile an ENTER was taken, and its order left at the venue.
         for server in self.servers:
@@ -173,13 +187,13 @@ class GatewayServer(uvicorn.Server):
         for connection in list(self.server_state.connections):
             connection.shutdown()  # an idle one closes; one under way closes after its answer
         # A poll under way is applied (and published) first; none is applied to a closed kernel.
-        await self.app.state.stop_polling(getattr(self, "_polling", None))
+        await self.app.state.stop_polling(getattr(self, "_polling", None), deadline)
         # uvicorn waits for every response to finish, and an event stream never does.
         self.app.state.broadcaster.close()
         # It also waits for every connection to close, and one whose client stopped reading
-        # (its last bytes never taken) or never finished its request never does: a grace,
-        # then given up.
-        give_up = asyncio.get_running_loop().call_later(self.grace, self._give_up)
+        # (its last bytes never taken) or never finished its request never does: what is left
+        # of the grace, then given up.
+        give_up = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), self._give_up)
         try:
             await super().shutdown(sockets)
         finally:
@@ -193,8 +207,8 @@ class GatewayServer(uvicorn.Server):
             )
         # uvicorn then re-raises the signal it caught, which ends the process before any
         # `finally` runs: close the kernel (journal rows, projection, log) here, on its lane
-        # after the call under way there (a venue's submit), waited for at most the grace.
-        self.kernel_closed = await self.app.state.close_kernel(self.grace)
+        # after the call under way there (a venue's submit), waited for until the deadline.
+        self.kernel_closed = await self.app.state.close_kernel(self.grace, deadline)
 
     def _give_up(self) -> None:
         self.force_exit = True  # what a second Ctrl-C does: stop waiting for connections
