@@ -325,6 +325,31 @@ def test_an_ended_order_whose_trades_cannot_be_asked_for_is_polled_no_longer_tha
         assert asked[0] < asked[1] < asked[2] == asked[4]
 
 
+def test_an_ended_order_answered_later_without_a_filled_size_still_has_its_owed_fill_booked(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """The cancel's answer states 0.005 executed, the trade list not showing it; the exchange's
+    later answers about the order give no filled size. Such an answer says nothing new, yet it
+    had the order given up on at ``unknown_order_grace_s``, and the 0.005 the kernel was told it
+    is owed was never booked. It is booked from the answer that stated it, after the wait."""
+    venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
+    exchange.script("GET", "/api/v3/myTrades", payload=[], repeat=True)
+    [end] = venue.cancel(order)
+    assert (end.kind, end.filled_size) == (KernelEventKind.CANCEL_ACK, pytest.approx(0.005))
+    unstated = {"id": "28457300", "symbol": "BTC/USDT", "status": "canceled", "amount": 0.02, "filled": None}
+    venue._exchange.fetch_order = lambda *args: dict(unstated)
+    events = []
+    for _ in range(4):
+        clock.advance(20.0)  # the grace is 30 s, the wait 60 s
+        events.append(venue.poll_events())
+    assert events[:2] == [[], []] and events[3] == []
+    [fill] = events[2]
+    assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.005, 0.005)
+    assert fill.status == VenueOrderStatus.PARTIALLY_FILLED and fill.remaining_size == pytest.approx(0.015)
+    assert fill.price == pytest.approx(89000.0) and fill.fill_id == "BTCUSDT:order:28457300"
+    assert not venue.following()
+
+
 def test_cancel_of_an_order_filled_meanwhile_reports_the_fills_and_a_cancel_reject(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
@@ -364,12 +389,16 @@ def test_an_order_the_exchange_closes_part_filled_ends_with_what_it_filled(
     end = events[-1]
     assert end.status == VenueOrderStatus.EXPIRED and end.filled_size == pytest.approx(0.008)
     assert "closed the order with 0.008 of 0.02 filled" in end.reason
+    # A fill short of the order's size never says FILLED: the kernel would end the order on it.
+    fills = [e for e in events if e.kind == KernelEventKind.FILL]
+    assert all(f.status == VenueOrderStatus.PARTIALLY_FILLED and f.remaining_size > 0 for f in fills)
     if trade_list == "lagging":
         # The end told the kernel a fill is owed; the order is asked about until its trade shows.
         exchange.script("GET", "/api/v3/order", payload=closed_part_filled(exchange))
         exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
         [fill] = venue.poll_events()
         assert (fill.kind.name, fill.fill_id, fill.size) == ("FILL", "BTCUSDT:4101", pytest.approx(0.008))
+        assert fill.status == VenueOrderStatus.PARTIALLY_FILLED and fill.remaining_size > 0
     asked_before = len(exchange.calls("GET", "/api/v3/order"))
     assert venue.poll_events() == []  # over: no longer polled
     assert len(exchange.calls("GET", "/api/v3/order")) == asked_before
@@ -2067,6 +2096,56 @@ def test_an_order_with_more_trades_than_a_page_is_read_to_its_last_trade(
     first, second = exchange.calls("GET", "/api/v3/myTrades")
     assert first.params["limit"] == "1000" and "fromId" not in first.params
     assert (second.params["orderId"], second.params["fromId"]) == ("28457200", "6000")
+
+
+def test_a_trade_page_ccxt_cannot_parse_keeps_the_pages_read_and_leaves_the_order_bookable(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """A trade list page ccxt's parser breaks on (a ``null`` entry: a TypeError, no ccxt error)
+    lost the pages read before it, and as it broke at every poll the order was asked about for
+    ever: the kernel never got its fills, nor the fill booked from the order after the wait."""
+    venue = make_venue()
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    (trade,) = exchange.fixture("binance/spot_trades_limit_partial.json")
+    trades = [
+        dict(trade, id=5000 + n, qty="0.00001000", quoteQty="0.90000000", time=trade["time"] + n)
+        for n in range(1000)
+    ]
+    partial = exchange.fixture("binance/spot_query_limit_partial.json")
+    partial.update(executedQty="0.01200000", cummulativeQuoteQty="1080.00000000")
+    exchange.script("GET", "/api/v3/order", payload=partial)
+    exchange.script("GET", "/api/v3/myTrades", payload=trades)
+    exchange.script("GET", "/api/v3/myTrades", payload=[None])
+    fills = venue.poll_events()
+    assert len(fills) == 1000 and fills[-1].filled_size == pytest.approx(0.01)
+    assert {f.status for f in fills} == {VenueOrderStatus.PARTIALLY_FILLED}
+
+    # Closed in full, its list still unreadable: booked from the order after the wait.
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled["cummulativeQuoteQty"] = "1806.00000000"
+    exchange.script("GET", "/api/v3/order", payload=filled, repeat=True)
+    exchange.script("GET", "/api/v3/myTrades", payload=[None], repeat=True)
+    assert venue.poll_events() == []
+    clock.advance(61.0)
+    [rest] = venue.poll_events()
+    assert rest.metadata["fill_source"] == "order" and rest.status == VenueOrderStatus.FILLED
+    assert rest.size == pytest.approx(0.01) and rest.filled_size == pytest.approx(0.02)
+    assert not venue.following()
+
+
+def test_a_submit_whose_trade_list_ccxt_cannot_parse_still_reports_the_ack(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """A market order filled in its submit's answer, its trade list unreadable by ccxt's parser:
+    the TypeError went up out of submit, the kernel kept the order in flight, and every poll
+    broke the same way, so not even its ack was ever reported."""
+    venue = make_venue("linear")
+    exchange.script("POST", "/fapi/v1/order", "binance/usdm_order_reduce_only_filled.json")
+    exchange.script("GET", "/fapi/v1/userTrades", payload=[None])
+    events = venue.submit(make_order("f1-exit-1", side="SELL", size=0.01, reduce_only=True))
+    assert kinds(events) == ["ORDER_ACK"]
+    assert venue.following()  # asked about until its trades show, or booked from the order
 
 
 # -- Kraken: orders found by client id -----------------------------------------------------

@@ -1315,6 +1315,12 @@ class CcxtVenue:
             # still to come when the trade list lags; the order stays polled until it does. An
             # answer without one (HTX's cancel) ends it with 0, the kernel's "cannot say": any
             # figure would refuse the fills still to come, so it is asked about until it says.
+            if tracked.ended_at is not None and not stated and tracked.owed_answer is not None:
+                # Of an order already ended, an answer without a filled size says nothing new:
+                # the last one that stated one stands (read as "cannot say", it had the order
+                # given up on at the grace, and the fill the end told the kernel of never booked).
+                raw = tracked.owed_answer
+                exchange_filled, stated = _number(raw.get("filled")), True
             behind = exchange_filled > tracked.filled + order.size * 1e-9
             settled = tracked.filled >= order.size or (stated and not behind)
             if not settled and stated:
@@ -1482,8 +1488,9 @@ class CcxtVenue:
         """The order's trades, page by page (``_trade_pages``; over ``life``, ``_order_life``,
         where the list covers a recent time range unless asked), until the pages end, one brings
         nothing new or the trades add up to ``exchange_filled``; only the order's are kept. A
-        request that fails ends the reading with the pages read so far: their trades are
-        reported, and the next poll reads again (those already reported count once)."""
+        request that fails (any error, ccxt's or its parser's) ends the reading with the pages
+        read so far: their trades are reported, and the next poll reads again (those already
+        reported count once)."""
         ccxt = self._ccxt
         order_id = tracked.exchange_order_id
         if not order_id:
@@ -1497,8 +1504,11 @@ class CcxtVenue:
             except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
                 self._note_throttle(exc)
                 break
-            except ccxt.BaseError as exc:
-                # The fills are not lost: the next poll asks again.
+            except Exception as exc:
+                # The fills are not lost: the next poll asks again. Not only ccxt's errors: its
+                # parser raises TypeError on a page it did not expect (a null entry), and raised
+                # on, that lost the pages read and, breaking every poll, left the order asked
+                # about for ever, never booked from its own figures after the wait.
                 log.warning(
                     "%s trades of %s unavailable: %s",
                     self.name,
