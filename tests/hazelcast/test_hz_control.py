@@ -1144,8 +1144,17 @@ def test_an_entry_written_again_while_the_plane_looks_it_up_is_kept(
     real_get_map = plane._client.get_map
 
     class Answer:
+        """The lookup's future, its answer read through ``result()`` (the plane waits for it
+        with ``done()`` and ``add_done_callback``, applying events meanwhile)."""
+
         def __init__(self, future: Any) -> None:
             self.future = future
+
+        def done(self) -> bool:
+            return bool(self.future.done())
+
+        def add_done_callback(self, callback: Any) -> None:
+            self.future.add_done_callback(lambda _: callback(self))
 
         def result(self) -> Any:
             present = self.future.result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from hz_helpers import expected, make_venue, mixed_workload, projected
 
 from dita import ExecutionKernel
-from dita.control.hazelcast import HazelcastControlPlane
+from dita.control.hazelcast import CONTROL_PLANE_MAP, HazelcastControlPlane, write_entry
 from dita.projection.hazelcast import HazelcastProjection, connect_client
 from dita.services.hazelcast import HazelcastMember, free_port
 
@@ -188,8 +189,6 @@ def test_a_close_while_the_member_is_frozen_does_not_wait_out_its_minute(
     tens of thousands of slots). Progress was counted in cycles, which also run while the
     member is frozen (nothing confirmed): the close waited its full 60 s, the publisher and
     sync() waking each other all the while, and the projection's own close 5 s more."""
-    import signal
-
     member: HazelcastMember = member_factory("dita-frozen")
     member.start()
     projection = HazelcastProjection([member.address], "dita-frozen", interval=0.01)
@@ -206,3 +205,187 @@ def test_a_close_while_the_member_is_frozen_does_not_wait_out_its_minute(
     finally:
         os.kill(pid, signal.SIGCONT)
     assert took < 12, f"the close took {took:.1f} s against a frozen member"  # 5 s, and margin for load
+
+
+def test_a_halt_is_applied_while_a_frozen_member_leaves_the_periodic_read_unanswered(
+    member_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plane's worker both reads every entry (every resync_interval) and applies what the
+    events bring. A member frozen (a GC pause, a stalled VM) answers no read of its partitions for
+    a minute and more, until the others declare it dead; the worker waited that long on the read,
+    so a HALTED the live member delivered at once reached the kernel 60 s late, and nothing said so."""
+    ports = (free_port(), free_port())
+    members: list[HazelcastMember] = [member_factory("dita-frozen-pair", p, ports) for p in ports]
+    starters = [threading.Thread(target=m.start) for m in members]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join()
+    addresses = [m.address for m in members]
+    writer = connect_client(addresses, "dita-frozen-pair", block=True, connect_timeout=30)
+    plane = HazelcastControlPlane(addresses, "dita-frozen-pair", resync_interval=0.5)
+    kernel: ExecutionKernel | None = None
+    frozen_pid: int | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while len(writer.cluster_service.get_members()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # The map's proxy made now (a new one is made on a random member), and the partition
+        # table known.
+        writer.get_map(CONTROL_PLANE_MAP)
+        writer.get_map("dita_warmup").blocking().put("k", "v")
+        partitions = writer.partition_service
+
+        def owner(key: str) -> str:
+            uuid = str(partitions.get_partition_owner(partitions.get_partition_id(key)))
+            by_uuid = {
+                str(m.uuid): f"{m.address.host}:{m.address.port}"
+                for m in writer.cluster_service.get_members()
+            }
+            return by_uuid.get(uuid, "")
+
+        while not owner("*") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        live = owner("*")
+        assert live in addresses
+        # The kernel's own entry where the global one is: every write of the HALTED goes to the
+        # live member, and only the read of every entry meets the frozen one.
+        kid = next(k for k in (f"frozen-{i}" for i in range(1_000)) if owner(k) == live)
+        kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kid)
+        assert plane.wait_synced(timeout=30)
+        frozen = next(m for m in members if m.address != live)
+        frozen_pid = frozen.pid()
+        assert frozen_pid is not None
+        os.kill(frozen_pid, signal.SIGSTOP)
+        # Past the clients' heartbeat timeout (6 s), they have closed their connections to the
+        # frozen member: the periodic read out now went to the live one, which waits on the
+        # frozen member's partitions.
+        time.sleep(8.0)
+        write_entry(writer, kid, {"mode": "HALTED"})
+        written = time.monotonic()
+        while kernel.control()["mode"] != "HALTED" and time.monotonic() < written + 10:
+            time.sleep(0.02)
+        assert kernel.control()["mode"] == "HALTED", (
+            f"the HALTED was not applied within 10 s of its write ({plane.status()})"
+        )
+        # And the read left unanswered is said, or the periodic read's promise fails unseen.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            if any("not answered after" in m for m in warned):
+                break
+            time.sleep(0.1)
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any("control plane" in m and "not answered after" in m for m in warned), warned
+    finally:
+        if frozen_pid is not None:
+            os.kill(frozen_pid, signal.SIGCONT)
+        if kernel is not None:
+            kernel.close()
+        plane.close()
+        writer.shutdown()
+
+
+def test_slots_lost_with_two_of_three_members_are_published_again(
+    member_factory: Any, kernel_id: str
+) -> None:
+    """With one backup, two members lost at once take the partitions whose two copies they held.
+    The projection stays connected to the third member, so no reconnect resynced it: the slots
+    of those partitions stayed missing (an open position not shown) until each slot changed."""
+    ports = (free_port(), free_port(), free_port())
+    members: list[HazelcastMember] = [member_factory("dita-trio", p, ports) for p in ports]
+    starters = [threading.Thread(target=m.start) for m in members]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join()
+    addresses = [m.address for m in members]
+    client = connect_client(addresses, "dita-trio", block=True, connect_timeout=30)
+    projection = HazelcastProjection(addresses, "dita-trio", interval=0.01)
+    kernel: ExecutionKernel | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while len(client.cluster_service.get_members()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(client.cluster_service.get_members()) == 3
+        # 64 slots: a key is lost with a third of the partitions, so some are.
+        kernel = ExecutionKernel(
+            max_slots=64, venue=make_venue(3), projection=projection, kernel_id=kernel_id
+        )
+        mixed_workload(kernel, rounds=600, seed=3)
+        assert projection.sync(timeout=30)
+        want = expected(kernel.snapshot())
+        assert projected(client, kernel_id) == want
+        for member in members[:2]:
+            member.stop(kill=True)
+        deadline = time.monotonic() + 60
+        while len(client.cluster_service.get_members()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(client.cluster_service.get_members()) == 1
+        assert projection.stats()["connected"] is True  # no reconnect: the survivor kept the client
+        # The kernel does nothing more: only the projection can put the lost slots back.
+        deadline = time.monotonic() + 30
+        while projected(client, kernel_id) != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+        got = projected(client, kernel_id)
+        assert got["slot_keys"] == want["slot_keys"], (
+            f"{len(got['slot_keys'])} of {len(want['slot_keys'])} slots"
+        )
+        assert got == want
+    finally:
+        if kernel is not None:
+            kernel.close()
+        else:
+            projection.close()
+        client.shutdown()
+
+
+def test_a_connection_lost_as_a_resync_ends_is_not_taken_for_in_sync(
+    member_factory: Any, kernel_id: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resync's read answered just before the connection went: the resync then marked the plane
+    in sync and logged "reachable again" after the "unreachable" warning, so status() said
+    in_sync with connected false, and once the cluster did come back nothing said so."""
+    from dita.control import hazelcast as control_hz
+
+    member: HazelcastMember = member_factory("dita-resync-lost")
+    member.start()
+    plane = HazelcastControlPlane([member.address], member.cluster_name, resync_interval=0.5)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        assert plane.wait_synced(timeout=30)
+        plane.set(kernel_id, verbosity="DEBUG")
+        armed, fired = threading.Event(), threading.Event()
+        decode = control_hz._decode
+
+        def decode_then_lose_the_member(key: str, value: Any) -> dict[str, Any]:
+            # The worker's periodic read has its answer: the member goes before the resync ends.
+            if armed.is_set() and threading.current_thread().name == "dita-hazelcast-control":
+                armed.clear()
+                member.stop(kill=True)
+                deadline = time.monotonic() + 20
+                while plane.status()["connected"] and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                fired.set()
+            return decode(key, value)
+
+        monkeypatch.setattr(control_hz, "_decode", decode_then_lose_the_member)
+        armed.set()
+        assert fired.wait(timeout=30)
+        time.sleep(1.0)  # the resync that read before the loss has ended
+        status = plane.status()
+        assert status["connected"] is False
+        assert status["in_sync"] is False and status["holding_last_known_state"] is True, status
+        assert status["disconnected_since"] is not None, status
+        said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        said = [m for m in said if m.startswith("control plane")]
+        assert "unreachable" in said[-1], said
+
+        member.start()
+        assert plane.wait_synced(timeout=60)
+        said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        said = [m for m in said if m.startswith("control plane")]
+        assert "reachable again" in said[-1], said
+        assert kernel.control()["verbosity"] == "DEBUG"
+    finally:
+        kernel.close()

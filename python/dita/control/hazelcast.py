@@ -33,6 +33,7 @@ from dita.control import GLOBAL, enum_names, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
     CLOCKS_AGREE_WITHIN_S,
     BlockingMap,
+    Future,
     HazelcastClient,
     LifecycleState,
     Map,
@@ -61,6 +62,12 @@ CONTROL_PLANE_MAP = "dita_control_plane"
 CONTROL_FIELDS = ("mode", "verbosity", "debug_clickhouse_enabled")
 
 _log = logging.getLogger(__name__)
+
+READ_LATE_S = 10.0
+"""How long a request of the plane's worker (the read of every entry, the listener's
+registration, a look-up) may go unanswered before it is logged: a member frozen, or with stuck
+partition threads, answers none until the others declare it dead, a minute or more. The worker
+applies what the events bring meanwhile, so a HALTED is not held up by it."""
 
 
 class ControlPlaneUnavailable(RuntimeError):
@@ -279,6 +286,11 @@ class HazelcastControlPlane:
         self._closing = False
         self._disconnected_since: float | None = time.time()
         self._lost = False  # a connection was lost (not our own close) and not synced since
+        # Connections lost so far: a resync whose read was sent before a loss does not mark the
+        # plane in sync (its answer came, the connection went before it ended). The reactor
+        # thread takes only this lock, never held for long; with _lock, it is taken second.
+        self._losses = 0
+        self._conn_lock = threading.Lock()
         self._last_sync_at: float | None = None
         self._last_error = ""
         self._listener_id: str | None = None
@@ -313,12 +325,14 @@ class HazelcastControlPlane:
             self._resync_needed = True
             self._wake.set()
         elif state == LifecycleState.DISCONNECTED:
-            self._connected.clear()
-            self._synced.clear()
-            if self._closing:
-                return
-            self._disconnected_since = time.time()
-            self._lost = True
+            with self._conn_lock:
+                self._losses += 1
+                self._connected.clear()
+                self._synced.clear()
+                if self._closing:
+                    return
+                self._disconnected_since = time.time()
+                self._lost = True
             _log.warning(
                 "control plane %s unreachable: kernels %s keep their last known control state",
                 self.cluster_members,
@@ -350,6 +364,8 @@ class HazelcastControlPlane:
                 try:
                     self._sync_all(periodic=periodic)
                 except Exception as exc:
+                    if self._closing:
+                        break
                     self._last_error = f"{type(exc).__name__}: {exc}"
                     _log.warning("control plane resync failed (%s); retrying", self._last_error)
                     self._resync_needed = True
@@ -359,37 +375,85 @@ class HazelcastControlPlane:
                 verify, self._verify = self._verify, set()
             if verify and self._connected.is_set():
                 self._verify_blockers(verify)
-            with self._lock:
-                pending, self._pending = self._pending, set()
-                kernels = [(kid, self._kernels[kid]) for kid in pending if kid in self._kernels]
-            for kid, kernel in kernels:
-                self._apply(kid, kernel)
-            if self._pending:
-                time.sleep(0.002)  # a kernel was mid-call in another thread: try again shortly
-                self._wake.set()
+            self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        """Apply the changes of the kernels whose entries changed (or that were busy)."""
+        with self._lock:
+            pending, self._pending = self._pending, set()
+            kernels = [(kid, self._kernels[kid]) for kid in pending if kid in self._kernels]
+        for kid, kernel in kernels:
+            self._apply(kid, kernel)
+        if self._pending:
+            time.sleep(0.002)  # a kernel was mid-call in another thread: try again shortly
+            self._wake.set()
+
+    def _answer(self, future: Future[Any], what: str) -> Any:
+        """The result of a request of the worker's, applying what events bring while it is out.
+
+        The worker waited on its reads: a member that answers none (frozen, or its partition
+        threads stuck, while the others deliver events) held a HALTED the events had brought
+        for a minute and more, until the cluster declared that member dead, and nothing said
+        so. Said once it has been out READ_LATE_S, and again when it is answered."""
+        future.add_done_callback(lambda _: self._wake.set())
+        sent = time.monotonic()
+        late = waited = False
+        while not future.done():
+            waited = True
+            if self._closing:
+                raise ControlPlaneUnavailable("control plane closed while a request was out")
+            self._wake.wait(0.5)
+            self._wake.clear()
+            self._apply_pending()
+            if not late and not future.done() and time.monotonic() - sent >= READ_LATE_S:
+                late = True
+                _log.warning(
+                    "control plane %s: %s not answered after %.0fs (a member takes requests and does "
+                    "not answer them); changes the entry events bring are still applied, a change "
+                    "whose event is lost waits for the answer",
+                    self.cluster_members,
+                    what,
+                    time.monotonic() - sent,
+                )
+        if waited:
+            self._wake.set()  # a wake-up the loop above took may have been meant for the worker's loop
+        if late:
+            _log.warning(
+                "control plane %s: %s answered after %.0fs",
+                self.cluster_members,
+                what,
+                time.monotonic() - sent,
+            )
+        return future.result()
 
     def _sync_all(self, periodic: bool = False) -> None:
         """Reads every entry and applies what changed: after each (re)connect, and every
         ``resync_interval`` seconds (``periodic``)."""
+        with self._conn_lock:
+            losses = self._losses  # a loss after this: the read may predate it
         cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
         if self._listener_id is None:
             # The client re-registers listeners on its own after a reconnect.
-            self._listener_id = cp_map.add_entry_listener(
-                include_value=True,
-                added_func=self._on_entry,
-                updated_func=self._on_entry,
-                merged_func=self._on_entry,
-                removed_func=self._on_removed,
-                evicted_func=self._on_removed,
-                expired_func=self._on_removed,
-                clear_all_func=self._on_cleared,
-                evict_all_func=self._on_cleared,
-            ).result()
+            self._listener_id = self._answer(
+                cp_map.add_entry_listener(
+                    include_value=True,
+                    added_func=self._on_entry,
+                    updated_func=self._on_entry,
+                    merged_func=self._on_entry,
+                    removed_func=self._on_removed,
+                    evicted_func=self._on_removed,
+                    expired_func=self._on_removed,
+                    clear_all_func=self._on_cleared,
+                    evict_all_func=self._on_cleared,
+                ),
+                "the registration of the entry listener",
+            )
         with self._lock:
             self._arrived = {}
             known = dict(self._entries)  # what kernels were given before this read
         try:
-            entries = {str(k): _decode(str(k), v) for k, v in cp_map.entry_set().result()}
+            read = self._answer(cp_map.entry_set(), f"the read of every entry of {CONTROL_PLANE_MAP}")
+            entries = {str(k): _decode(str(k), v) for k, v in read}
             with self._lock:
                 # An event that came while the read was out may be newer than the read: keep it.
                 for key, arrived in self._arrived.items():
@@ -415,18 +479,26 @@ class HazelcastControlPlane:
                 self._arrived = None
         for kid, kernel in kernels:
             self._apply(kid, kernel)
-        lost_since, self._disconnected_since = self._disconnected_since, None
-        self._last_sync_at = time.time()
-        self._last_error = ""
-        self._synced.set()
-        with self._lock:  # attach() sets it too, when a kernel starts with the cluster away
-            lost, self._lost = self._lost, False
+        # attach() sets _lost too, under _lock, when a kernel starts with the cluster away.
+        with self._lock, self._conn_lock:
+            current = self._losses == losses and self._connected.is_set()
+            if current:
+                lost_since, self._disconnected_since = self._disconnected_since, None
+                synced_at = self._last_sync_at = time.time()
+                self._last_error = ""
+                self._synced.set()
+                lost, self._lost = self._lost, False
+        if not current:
+            # The connection went after the read was sent: what it read was applied, but the
+            # plane is not in sync (status() says so) until the read the next connection makes.
+            _log.debug("control plane %s: connection lost during a resync", self.cluster_members)
+            return
         if lost:
             # The loss was a warning ("unreachable"): so is its end.
             _log.warning(
                 "control plane %s reachable again after %.0fs: %d entries read, kernels %s in sync",
                 self.cluster_members,
-                self._last_sync_at - (lost_since or self._last_sync_at),
+                synced_at - (lost_since or synced_at),
                 len(entries),
                 sorted(kid for kid, _ in kernels),
             )
@@ -547,7 +619,7 @@ class HazelcastControlPlane:
             with self._lock:
                 asked = self._entries.get(key)  # the entry the answer is about
             try:
-                present = cp_map.contains_key(key).result()
+                present = self._answer(cp_map.contains_key(key), f"the look-up of entry {key!r}")
             except Exception as exc:  # the removal event, when it comes, does the same
                 _log.debug("control plane could not look up entry %s: %s", key, exc)
                 continue
@@ -688,7 +760,8 @@ class HazelcastControlPlane:
             if self._synced.is_set():
                 self._apply(kid, kernel)
                 return
-            self._lost = True
+            with self._conn_lock:
+                self._lost = True
             _log.warning(
                 "control plane %s unreachable: kernel %s starts on its local control state %s",
                 self.cluster_members,

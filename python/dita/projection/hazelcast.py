@@ -17,7 +17,8 @@ thread drains them (``publish_dirty``) and writes the latest value per key, so a
 updates to one slot between two cycles costs one write. When the cluster is away the
 publisher stops draining (the kernel's dirty set is bounded by ``max_slots``), and when a
 connection is back it republishes everything, because a restarted cluster may have lost
-the maps.
+the maps; so it does when a member leaves while the others keep the client (two members lost
+at once take the partitions whose two copies they held).
 
 A kernel id may come back with fewer slots (a restart with a smaller ``max_slots``): on
 attach, and again on each connect, the entries of that kernel id numbered at or above its
@@ -69,6 +70,7 @@ __all__ = [
     "DEFAULT_CLUSTER_NAME",
     "SLOTS_MAP",
     "BlockingMap",
+    "Future",
     "HazelcastClient",
     "HazelcastError",
     "HazelcastJsonValue",
@@ -524,6 +526,10 @@ class HazelcastProjection:
             lifecycle_listener=self._on_lifecycle,
             invocation_timeout=invocation_timeout,
         )
+        # A member that leaves may take the only copy of some partitions (two members lost at
+        # once, with one backup), the client staying connected to the others: no reconnect, so
+        # without this no resync, and their slots missing until each one changed.
+        self._client.cluster_service.add_listener(member_removed=self._on_member_removed)
         # Map proxies are created on the cluster, so only once connected (by the publisher).
         self._maps: tuple[Map[str, HazelcastJsonValue], ...] | None = None
         self._thread = threading.Thread(target=self._run, name="dita-hazelcast-projection", daemon=True)
@@ -573,6 +579,20 @@ class HazelcastProjection:
                 "hazelcast projection lost %s; kernels keep trading, maps resync on reconnect",
                 self.cluster_members,
             )
+
+    def _on_member_removed(self, member: Any) -> None:
+        # Runs on the client's reactor thread: only flag the kernels, the publisher writes.
+        with self._lock:
+            if self._stop.is_set() or not self._connected or not self._kernels:
+                return  # a lost connection resyncs on its own when it is back
+            self._resync.update(self._kernels)
+        _log.info(
+            "hazelcast projection: member %s left cluster %r; publishing every key again (it may "
+            "have held the only copy of some)",
+            getattr(member, "address", member),
+            self.cluster_name,
+        )
+        self._wake.set()
 
     @property
     def connected(self) -> bool:
