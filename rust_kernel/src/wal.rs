@@ -39,7 +39,9 @@
 //! - **One writer.** `open` takes an exclusive lock on `<dir>/LOCK` for the life of the
 //!   [`Wal`]; a second writer on the same directory is refused, after asking again for the
 //!   lock for up to 200 ms (a child the process is starting holds it from its fork to its
-//!   exec, so a log closed and opened again in that instant would be refused).
+//!   exec, so a log closed and opened again in that instant would be refused). A process
+//!   forked after the open holds a copy of the [`Wal`] (its buffer, segment and lock) that
+//!   writes nothing: its writes are refused with [`WalError::Forked`], its drop syncs nothing.
 //!
 //! After an I/O error while writing, the log refuses further appends ([`WalError::Poisoned`]):
 //! whether the failed record reached the disk is unknown, so the process must restart and
@@ -393,6 +395,11 @@ pub enum WalError {
     Replay { seq: u64, source: ReplayError },
     #[error("write-ahead log refuses writes after an earlier I/O error: {0}")]
     Poisoned(String),
+    /// The log was opened by the process this one was forked from: its copy of the log (the
+    /// buffered records, the segment, the lock) is the parent's, and what it wrote would
+    /// interleave with the parent's records in one file.
+    #[error("write-ahead log {} belongs to the process that opened it: a process forked from it cannot write to it (open a log of its own)", .dir.display())]
+    Forked { dir: PathBuf },
 }
 
 struct SeqSuffix(Option<u64>);
@@ -441,7 +448,10 @@ fn newest_checkpoint(
             // skipped and reported as a damaged checkpoint is (a checkpoint only shortens the
             // replay; the records are the log), never read. A segment under such a name is
             // refused instead, as a damaged segment is: its records cannot be replaced.
-            Err(e @ WalError::NotRegularFile { .. }) => {
+            // So is one whose read fails (a bad sector's EIO, a size no memory holds): it is
+            // damaged in the form a disk shows most, and an older checkpoint or the records
+            // recover the same state. Before, the open was refused with the log whole.
+            Err(e @ (WalError::NotRegularFile { .. } | WalError::Io { .. })) => {
                 skipped.push(SkippedCheckpoint {
                     path: path.clone(),
                     reason: e.to_string(),

@@ -391,6 +391,45 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// A kernel restarted on its log goes on as it would have without the restart: each
+    /// `true` reopens the log after its op and carries on with the recovered kernel (and the
+    /// same venue). Its state equals a run without restarts, and every checkpoint written
+    /// after a restart equals the replay of the whole log up to it (the audit), so a later
+    /// recovery that replays across the restart gets what the restarted kernel held.
+    #[test]
+    fn a_kernel_restarted_on_its_log_goes_on_as_without_the_restart(
+        steps in proptest::collection::vec((op(), proptest::bool::weighted(0.15)), 1..120),
+        checkpoint_every in prop_oneof![Just(0u64), 1u64..40],
+        fill_rate in 0.0f64..=1.0,
+        partial in 0.0f64..0.6,
+    ) {
+        let cfg = MockConfig { seed: 5, fill_rate, partial_fill_rate: partial, ..Default::default() };
+        let ops: Vec<Op> = steps.iter().map(|(op, _)| op.clone()).collect();
+        let straight = tempfile::tempdir().unwrap();
+        let without = workload(straight.path(), ops, checkpoint_every, cfg.clone());
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut live = run_live(dir.path(), Vec::new(), checkpoint_every, cfg, false);
+        for (n, (op, restart)) in steps.into_iter().enumerate() {
+            run(&mut live, n as u64 + 1, op);
+            if restart {
+                let Live { log, venue, sent, .. } = live;
+                drop(log);
+                let (log, k) = open(dir.path(), checkpoint_every);
+                live = Live { k, log, venue, sent };
+            }
+        }
+        prop_assert!(observable(&live.k) == without, "a restart changed what the kernel went on to do");
+        live.log.checkpoint(&live.k).unwrap();
+        drop(live);
+        let checked = replay_checkpoints(dir.path());
+        prop_assert!(checked.is_ok(), "{:?}", checked);
+    }
+}
+
 #[rstest]
 #[case::no_checkpoints(0)]
 #[case::every_record(1)]

@@ -3,6 +3,7 @@ replay, damage and foreign logs are refused with their position, bad settings ch
 
 from __future__ import annotations
 
+import json
 import re
 import resource
 import signal
@@ -291,6 +292,31 @@ def test_close_releases_the_log_and_refuses_later_input(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_log_opened_by_a_relative_name_stays_in_its_directory_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative wal_dir is the directory it named when the kernel was made: before, the log's
+    later segments and checkpoints followed the process's working directory, and a restart on
+    the log lost every input since, although fsync="always" had acknowledged them."""
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    (later / "wal").mkdir(parents=True)
+    monkeypatch.chdir(first)
+    options: dict[str, Any] = {"fsync": "always", "wal_segment_bytes": 1024, "wal_checkpoint_every": 7}
+    k = ExecutionKernel(max_slots=2, kernel_id="rel", wal_dir="wal", **options)
+    k.mark_price("BTC", 100.0)
+    monkeypatch.chdir(later)
+    for i in range(40):
+        k.mark_price("BTC", 101.0 + i)
+    info = k.wal_info()
+    assert info is not None and Path(info["dir"]) == (first / "wal").resolve()
+    k.close()
+    assert not any((later / "wal").iterdir()), "nothing of the log lands under the later directory"
+    again = ExecutionKernel(wal_dir=str(first / "wal"))
+    assert again.seq == 41
+    again.close()
+
+
 def test_wal_settings_without_wal_dir_are_refused() -> None:
     with pytest.raises(ValueError, match="fsync: it needs wal_dir"):
         ExecutionKernel(max_slots=2, fsync="always")
@@ -352,6 +378,51 @@ def test_a_second_kernel_on_the_same_log_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WalError, match="locked by another writer"):
         make_kernel(tmp_path, fsync="none")
     first.process_intent(KernelIntent("x", "t", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0))
+
+
+# A kernel on the log in sys.argv[1] (fsync sys.argv[3]) forks; the child tries an input and a
+# close, and exits as a Python program does (its exit code: 0 when both were refused naming
+# the fork); the parent goes on, closes and prints what it saw.
+FORK_TRIES_AN_INPUT = """
+import json, os, sys
+from dita import ExecutionKernel
+from dita._kernel import WalError
+kernel = ExecutionKernel(max_slots=2, kernel_id="forked", wal_dir=sys.argv[1], fsync=sys.argv[3])
+for i in range(5):
+    kernel.mark_price("BTC", 100.0 + i)
+pid = os.fork()
+if pid == 0:
+    try:
+        kernel.mark_price("BTC", 999.0)
+        code = 1
+    except WalError as exc:
+        code = 0 if "forked" in str(exc) and kernel.seq == 5 else 2
+    try:
+        kernel.close()
+        code = code or 3
+    except WalError as exc:
+        code = code or (0 if "forked" in str(exc) else 4)
+    sys.exit(code)
+_, status = os.waitpid(pid, 0)
+for i in range(3):
+    kernel.mark_price("BTC", 200.0 + i)
+kernel.close()
+print(json.dumps({"child": os.waitstatus_to_exitcode(status), "seq": kernel.seq}))
+"""
+
+
+@pytest.mark.parametrize("fsync", ["always", "batch", "none"])
+def test_a_process_forked_from_a_kernel_cannot_write_to_its_log(tmp_path: Path, fsync: str) -> None:
+    """A process forked from the kernel's (os.fork, a multiprocessing worker started by fork)
+    holds a copy of its log, lock included. Before, an input there was appended to the
+    parent's segment (with the parent's buffered records a second time), and the parent's
+    log no longer opened: its acknowledged inputs after the fork were lost."""
+    seen = run_child(FORK_TRIES_AN_INPUT, tmp_path / "wal", fsync)
+    assert seen == {"child": 0, "seq": 8}
+    again = ExecutionKernel(wal_dir=str(tmp_path / "wal"))
+    assert again.seq == 8 and again.wal_info() is not None
+    again.close()
+    assert wal_verify(tmp_path / "wal")["last_seq"] == 8
 
 
 def test_a_log_closed_on_another_thread_while_a_kernel_waits_for_its_lock_opens(tmp_path: Path) -> None:
@@ -788,6 +859,38 @@ def test_a_checkpoint_whose_header_is_damaged_is_skipped_like_any_damaged_checkp
     assert info is not None
     assert [s["path"] for s in info["recovery"]["skipped_checkpoints"]] == [str(newest)]
     again.close()
+
+
+# Opens the log in sys.argv[1] with at most 3 GiB of address space; prints its recovery.
+OPEN_WITH_LITTLE_MEMORY = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))
+from dita import ExecutionKernel
+kernel = ExecutionKernel(wal_dir=sys.argv[1])
+found = kernel.wal_info()["recovery"]
+print(json.dumps({"seq": kernel.seq, "snapshot": kernel.snapshot(), **found}))
+kernel.close()
+"""
+
+
+def test_a_checkpoint_that_cannot_be_read_is_skipped_like_a_damaged_one(tmp_path: Path) -> None:
+    """A checkpoint whose read fails (here a size no memory holds; on a disk, a bad sector's EIO)
+    is damage in the form a disk shows most: it is skipped and reported, and the previous one
+    recovers the same state. Before, the kernel refused to start on a whole log."""
+    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
+    _feed(kernel, seed=5, steps=30)
+    kernel.wal_checkpoint()
+    kernel.mark_price("BTC", 101.0)
+    expected, seq = kernel.snapshot(), kernel.seq
+    kernel.close()
+    newest = sorted(tmp_path.glob("ckpt-*.ckpt"))[-1]
+    with newest.open("r+b") as f:
+        f.truncate(8 << 30)  # sparse
+    found = run_child(OPEN_WITH_LITTLE_MEMORY, tmp_path)
+    assert found["seq"] == seq and found["snapshot"] == json.loads(json.dumps(expected))
+    assert found["checkpoint_seq"] == 0
+    assert [s["path"] for s in found["skipped_checkpoints"]] == [str(newest)]
+    assert "read checkpoint" in found["skipped_checkpoints"][0]["reason"]
 
 
 def test_whole_log_replay_after_damaged_checkpoints_keeps_the_logs_slot_count(tmp_path: Path) -> None:

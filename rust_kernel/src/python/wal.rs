@@ -221,11 +221,14 @@ impl WalArgs {
             .map_err(wal_err)?;
         judge(&recovered, &kernel, dir)?;
         let log = recovered.finish(&kernel).map_err(wal_err)?;
+        // The directory the log writes to, absolute (a relative `wal_dir` is taken against the
+        // working directory of the constructor's call, not a later one).
+        let dir = log.wal().dir().to_path_buf();
         Ok((
             kernel,
             Some(WalState {
                 log,
-                dir: dir.clone(),
+                dir,
                 fsync: options.fsync,
                 poisoned: None,
                 checkpoint_failures_told: 0,

@@ -852,7 +852,7 @@ mod special_files {
     /// the calling test again in a child process (this test binary, `--exact` the test's name,
     /// which libtest gives the test's thread) under `ulimit -v` of `GUARD_MEMORY_KB` and killed
     /// after `GUARD_SECS`, fails unless that child passed it, and returns true.
-    fn in_guarded_child() -> bool {
+    pub(super) fn in_guarded_child() -> bool {
         const CHILD: &str = "DITA_WAL_GUARDED_CHILD";
         if std::env::var_os(CHILD).is_some() {
             return false;
@@ -989,6 +989,34 @@ mod special_files {
         drop(wal);
     }
 
+    /// A checkpoint whose read fails (here: a size no memory holds; on a disk, a bad sector's
+    /// EIO) is skipped as one whose bytes are damaged is: the records are the log, and an
+    /// older checkpoint recovers the same state. Before, the open was refused, and a damaged
+    /// checkpoint in its likeliest form kept a whole log from opening. The audit still fails.
+    #[test]
+    fn a_checkpoint_that_cannot_be_read_is_skipped_by_recovery_and_fails_the_audit() {
+        if in_guarded_child() {
+            return;
+        }
+        let dir = log_with_checkpoints_at_10_and_20();
+        let newest = dir.path().join(checkpoint_file(20));
+        let file = fs::OpenOptions::new().write(true).open(&newest).unwrap();
+        file.set_len(4 << 30).unwrap(); // sparse: 4 GiB, past the child's 1 GiB of memory
+        drop(file);
+        let report = read_only_replay(dir.path(), |_| Ok(())).unwrap();
+        assert_eq!((report.checkpoint_seq, report.last_seq), (Some(10), 20));
+        let (wal, report, (ckpt, recs)) =
+            open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+        assert_eq!(ckpt, Some((10, b"state@10".to_vec())));
+        assert_eq!((recs.len(), report.last_seq), (10, 20));
+        assert_eq!(report.skipped_checkpoints.len(), 1);
+        assert_eq!(report.skipped_checkpoints[0].path, newest);
+        let reason = &report.skipped_checkpoints[0].reason;
+        assert!(reason.contains("read checkpoint"), "{reason}");
+        drop(wal);
+        assert!(matches!(verify(dir.path()), Err(WalError::Io { .. })));
+    }
+
     #[test]
     fn a_fifo_as_the_lock_refuses_the_open_naming_it() {
         if in_guarded_child() {
@@ -1025,6 +1053,94 @@ mod special_files {
         assert_eq!((ckpt, recs.len()), (None, 4));
         assert_eq!(report.removed_temp_files, vec![tmp]);
     }
+}
+
+/// A log opened by a relative name keeps writing to that directory after the process changes
+/// its working directory: before, the new segments and checkpoints went to the same name under
+/// the new one, and a restart on the log lost every record since (acknowledged under "always").
+/// Run in a child process of its own: the working directory is the whole process's.
+#[cfg(unix)]
+#[test]
+fn a_log_opened_by_a_relative_name_stays_in_its_directory_after_a_chdir() {
+    if special_files::in_guarded_child() {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let (first, later) = (base.path().join("first"), base.path().join("later"));
+    fs::create_dir_all(&first).unwrap();
+    fs::create_dir_all(later.join("wal")).unwrap();
+    let opts = options(FsyncPolicy::Always).with_segment_bytes(1024);
+    std::env::set_current_dir(&first).unwrap();
+    let (mut wal, _, _) = open_collect(Path::new("wal"), opts.clone()).unwrap();
+    assert_eq!(wal.dir(), first.join("wal"));
+    for i in 1..=3 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    std::env::set_current_dir(&later).unwrap();
+    for i in 4..=60 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    wal.checkpoint(60, b"state@60").unwrap();
+    wal.close().unwrap();
+    assert!(
+        fs::read_dir(later.join("wal")).unwrap().next().is_none(),
+        "nothing of the log lands under the later working directory"
+    );
+    let (_, report, (ckpt, recs)) = open_collect(&first.join("wal"), opts).unwrap();
+    assert_eq!((report.last_seq, report.segments > 1), (60, true));
+    assert_eq!((ckpt, recs.len()), (Some((60, b"state@60".to_vec())), 0));
+}
+
+/// A process forked from the writer (`os.fork()`, a `multiprocessing` worker started by fork)
+/// holds a copy of the log: its buffered records, its file and its lock. Before, its input
+/// was appended to the parent's segment (the buffer's records written a second time), and the
+/// parent's next open refused the log as corrupt, its acknowledged records after it lost. Now
+/// the copy refuses to write, and drops without a word (its flusher thread was never copied).
+/// Run in a child process of its own, where no other test's thread holds a lock at the fork.
+#[cfg(unix)]
+#[test]
+fn a_process_forked_from_the_writer_cannot_write_to_its_log() {
+    if special_files::in_guarded_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let held = FsyncPolicy::Batch {
+        max_records: 1000,
+        max_delay: Duration::from_secs(30),
+    };
+    let (mut wal, _, _) = open_collect(dir.path(), options(held)).unwrap();
+    for i in 1..=3 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    // SAFETY: the child only uses the log and `_exit`s; this process runs no other thread
+    // that could hold a lock the child needs but the log's idle flusher.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let refused = wal.failure().is_some()
+                && matches!(wal.append(9.0, b"child"), Err(WalError::Forked { .. }))
+                && matches!(wal.sync(), Err(WalError::Forked { .. }))
+                && matches!(wal.checkpoint(3, b"child"), Err(WalError::Forked { .. }));
+            drop(wal);
+            refused
+        }));
+        unsafe { libc::_exit(if matches!(refused, Ok(true)) { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked copy of the log wrote or failed otherwise (status {status})"
+    );
+    assert!(wal.failure().is_none(), "the parent's log goes on");
+    for i in 4..=5 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    wal.close().unwrap();
+    let (_, report, (_, recs)) = open_collect(dir.path(), options(held)).unwrap();
+    assert_eq!(report.last_seq, 5);
+    let payloads: Vec<Vec<u8>> = recs.into_iter().map(|r| r.2).collect();
+    assert_eq!(payloads, (1..=5).map(payload).collect::<Vec<_>>());
 }
 
 /// Every file of `dir` with its bytes, to compare a directory before and after.

@@ -26,6 +26,31 @@ const LOCK_PATIENCE: Duration = Duration::from_millis(200);
 /// How long opening a log waits between two asks for its lock.
 const LOCK_RETRY: Duration = Duration::from_millis(5);
 
+/// Counts the forks this process came from (a `pthread_atfork` handler adds one in each child):
+/// a log remembers the count it was opened at, and a process forked after that holds a copy of
+/// the parent's log, not a log of its own.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+#[cfg(unix)]
+extern "C" fn count_fork_in_child() {
+    // Async-signal-safe: one atomic add.
+    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// How many forks this process came from, counting from the first log opened (which installs
+/// the counter).
+fn fork_generation() -> u64 {
+    #[cfg(unix)]
+    {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        // SAFETY: registers a handler that only adds to an atomic.
+        INSTALL.call_once(|| unsafe {
+            libc::pthread_atfork(None, None, Some(count_fork_in_child));
+        });
+    }
+    FORK_GENERATION.load(Ordering::Acquire)
+}
+
 /// An open log with its single writer. See the module documentation.
 pub struct Wal {
     shared: Arc<Shared>,
@@ -34,6 +59,9 @@ pub struct Wal {
     options: WalOptions,
     /// A checkpoint being written by `checkpoint_in_background`, and its seq.
     pending_checkpoint: Option<(u64, JoinHandle<Result<PathBuf, WalError>>)>,
+    /// [`fork_generation`] when the log was opened: in a process forked since, this is the
+    /// parent's log (see [`Wal::forked`]).
+    generation: u64,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
     _lock: File,
 }
@@ -374,7 +402,14 @@ impl Wal {
         mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
     ) -> Result<RecoveredWal, WalError> {
         options.validate()?;
-        let dir = dir.as_ref().to_path_buf();
+        // Installs the fork counter before the log exists.
+        fork_generation();
+        // Absolute from here on: the log writes new segments and checkpoints into its directory
+        // for as long as it is open, and a relative name followed the process's working
+        // directory, so after a chdir they went to another directory (a restart on the log
+        // then lost every record written since, acknowledged ones under "always" included).
+        let given = dir.as_ref();
+        let dir = std::path::absolute(given).map_err(io_err(given, "resolve directory"))?;
         create_dir_durably(&dir)?;
         let lock_path = dir.join("LOCK");
         // A LOCK that is no regular file (a FIFO: its open waited for a reader forever)
@@ -541,6 +576,7 @@ impl RecoveredWal {
                 dir,
                 options,
                 pending_checkpoint: None,
+                generation: fork_generation(),
                 _lock: lock_file,
             },
             report,
@@ -552,6 +588,7 @@ impl Wal {
     /// Appends one record and returns its sequence number. Under `always` the record is on
     /// stable storage when this returns; under `batch` and `none` see [`Wal::durable_seq`].
     pub fn append(&mut self, timestamp: f64, payload: &[u8]) -> Result<u64, WalError> {
+        self.own()?;
         if !timestamp.is_finite() {
             return Err(WalError::InvalidAppend(format!(
                 "timestamp {timestamp} is not finite"
@@ -603,7 +640,27 @@ impl Wal {
     /// Flushes and syncs everything appended so far, whatever the policy; returns the
     /// durable sequence number.
     pub fn sync(&self) -> Result<u64, WalError> {
+        self.own()?;
         commit(&self.shared)
+    }
+
+    /// True in a process forked after the log was opened: it holds a copy of the parent's log
+    /// (its buffered records, its segment, its lock), whose writes would go into the parent's
+    /// file beside the parent's own, and whose flusher thread the fork did not copy. Such a
+    /// copy writes nothing (every write is refused with [`WalError::Forked`]) and is dropped
+    /// without a sync. One atomic load.
+    #[inline]
+    pub fn forked(&self) -> bool {
+        FORK_GENERATION.load(Ordering::Acquire) != self.generation
+    }
+
+    fn own(&self) -> Result<(), WalError> {
+        if self.forked() {
+            return Err(WalError::Forked {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Writes a checkpoint: `state` must be the caller's state after record `seq`, which
@@ -613,6 +670,7 @@ impl Wal {
     /// checkpoint still under way is waited for first; its failure is not returned here but
     /// kept in [`Wal::checkpoint_error`].
     pub fn checkpoint(&mut self, seq: u64, state: &[u8]) -> Result<PathBuf, WalError> {
+        self.own()?;
         let _ = self.finish_checkpoint();
         {
             let st = lock(&self.shared);
@@ -654,6 +712,7 @@ impl Wal {
     /// it. [`Wal::finish_checkpoint`] waits for it. Errors returned here are the log's own
     /// (a record that cannot be written) or the caller's (`seq` not the last record).
     pub fn checkpoint_in_background(&mut self, seq: u64, state: Vec<u8>) -> Result<(), WalError> {
+        self.own()?;
         let _ = self.finish_checkpoint();
         {
             let st = lock(&self.shared);
@@ -712,6 +771,8 @@ impl Wal {
     /// Waits for a background checkpoint to be on disk; returns its path or its error
     /// (also kept in [`Wal::checkpoint_error`]).
     pub fn finish_checkpoint(&mut self) -> Result<Option<PathBuf>, WalError> {
+        // The thread writing it is the parent's: a fork copies only the thread that forked.
+        self.own()?;
         match self.pending_checkpoint.take() {
             Some((seq, handle)) => match handle.join() {
                 Ok(result) => result.map(Some),
@@ -739,7 +800,7 @@ impl Wal {
     #[inline]
     pub fn failure(&self) -> Option<String> {
         if !self.shared.failed.load(Ordering::Acquire) {
-            return None;
+            return self.own().err().map(|e| e.to_string());
         }
         let st = lock(&self.shared);
         st.check_usable().err().map(|e| e.to_string())
@@ -785,7 +846,9 @@ impl Wal {
     /// buffered records to the OS first: hashes are computed when records are written.
     pub fn head_hash(&self) -> [u8; 32] {
         let mut io = lock_io(&self.shared);
-        let _ = flush_io(&self.shared, &mut io);
+        if !self.forked() {
+            let _ = flush_io(&self.shared, &mut io);
+        }
         io.head_hash
     }
 
@@ -804,6 +867,7 @@ impl Wal {
     /// Stops the background thread and syncs what is left; reports the error `Drop` hides.
     /// A failed checkpoint is not that error (see [`Wal::checkpoint_error`]).
     pub fn close(mut self) -> Result<u64, WalError> {
+        self.own()?;
         self.stop_flusher();
         let _ = self.finish_checkpoint();
         self.sync()
@@ -820,6 +884,13 @@ impl Wal {
 
 impl Drop for Wal {
     fn drop(&mut self) {
+        if self.forked() {
+            // The parent's threads: not in this process, never to be joined (a join panicked),
+            // and nothing of the parent's buffer is written from here.
+            std::mem::forget(self.flusher.take());
+            std::mem::forget(self.pending_checkpoint.take());
+            return;
+        }
         self.stop_flusher();
         let _ = self.finish_checkpoint();
         let _ = self.sync();
